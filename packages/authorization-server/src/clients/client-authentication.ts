@@ -1,0 +1,91 @@
+/**
+ * Client authentication at the token, introspection and revocation endpoints (SPEC decision 1).
+ *
+ * Confidential clients: `client_secret_basic` only (RFC 6749 §2.3.1). Public clients: `none`, sending
+ * `client_id` in the body. Everything else is `invalid_client` with a description that says why,
+ * rendered as 401 with `WWW-Authenticate: Basic` (RFC 6749 §5.2).
+ */
+import { OAuthError } from '../errors.ts';
+import { singleParameter, type RawParameters } from '../http/parameters.ts';
+import type { ClientRecord, Storage } from '../storage/storage.ts';
+import { clientSecretMatches } from './client-secret.ts';
+
+export interface AuthenticationPolicy {
+  /** Whether a public client (method `none`) may use this endpoint. */
+  allowPublicClients: boolean;
+}
+
+/**
+ * @returns the authenticated, active client.
+ * @throws OAuthError `invalid_client` (unknown client, wrong secret, wrong method, two methods, inactive client).
+ */
+export async function authenticateClient(
+  storage: Storage,
+  authorizationHeader: string | undefined,
+  body: RawParameters,
+  policy: AuthenticationPolicy,
+): Promise<ClientRecord> {
+  const bodyClientId = singleParameter(body, 'client_id');
+  const bodySecret = singleParameter(body, 'client_secret');
+  if (bodySecret !== undefined) {
+    // SPEC decision 1 (the seeds forbid client_secret_post, a deliberate departure from OAuth 2.1).
+    throw new OAuthError('invalid_client', authorizationHeader
+      ? 'use exactly one client authentication method: HTTP Basic, without client_secret in the body'
+      : 'client_secret in the request body is not supported; authenticate with HTTP Basic (client_secret_basic)');
+  }
+
+  if (authorizationHeader !== undefined) {
+    const credentials = parseBasicCredentials(authorizationHeader);
+    // RFC 6749 §2.3: a client MUST NOT use more than one authentication method in each request.
+    if (bodyClientId !== undefined && bodyClientId !== credentials.clientId) {
+      throw new OAuthError('invalid_client', 'client_id in the body differs from the HTTP Basic client_id');
+    }
+    const client = await storage.clients.find(credentials.clientId);
+    if (!client) throw new OAuthError('invalid_client', 'client authentication failed');
+    if (client.clientType === 'public' || client.secretDigest === null) {
+      throw new OAuthError('invalid_client', 'a public client must not send a client secret (token_endpoint_auth_method is none)');
+    }
+    if (!clientSecretMatches(credentials.clientSecret, client.secretDigest)) {
+      throw new OAuthError('invalid_client', 'client authentication failed');
+    }
+    return requireActive(client);
+  }
+
+  if (bodyClientId === undefined) {
+    throw new OAuthError('invalid_client', 'client authentication required: HTTP Basic for confidential clients, client_id for public clients');
+  }
+  const client = await storage.clients.find(bodyClientId);
+  if (!client) throw new OAuthError('invalid_client', 'client authentication failed');
+  if (client.clientType === 'confidential') {
+    throw new OAuthError('invalid_client', 'a confidential client must authenticate with HTTP Basic (client_secret_basic)');
+  }
+  if (!policy.allowPublicClients) throw new OAuthError('invalid_client', 'public clients cannot use this endpoint');
+  return requireActive(client);
+}
+
+/** SPEC decision 13: a pending, suspended or deleted client cannot redeem a code, refresh or introspect. */
+function requireActive(client: ClientRecord): ClientRecord {
+  if (client.status !== 'active') throw new OAuthError('invalid_client', `client is ${client.status}`);
+  return client;
+}
+
+/**
+ * RFC 6749 §2.3.1: the client_id and secret are form-urlencoded (Appendix B) before base64. Clients
+ * differ in what they encode (`-` as `%2D` or raw); decoding handles both.
+ */
+function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } {
+  const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
+  if (!match) throw new OAuthError('invalid_client', 'the Authorization header must use the Basic scheme');
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const separator = decoded.indexOf(':');
+  if (separator < 0) throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
+  try {
+    const formDecode = (value: string) => decodeURIComponent(value.replace(/\+/g, ' '));
+    const clientId = formDecode(decoded.slice(0, separator));
+    const clientSecret = formDecode(decoded.slice(separator + 1));
+    if (!clientId) throw new Error('empty client_id');
+    return { clientId, clientSecret };
+  } catch {
+    throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
+  }
+}

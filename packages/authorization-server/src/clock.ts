@@ -1,0 +1,18 @@
+/** The time source, injectable so tests advance time instead of sleeping. */
+export interface Clock {
+  /** Whole seconds since the Unix epoch. */
+  nowSeconds(): number;
+}
+
+export const systemClock: Clock = { nowSeconds: () => Math.floor(Date.now() / 1000) };
+
+/** A clock tests move by hand. */
+export function createTestClock(startSeconds = 1_800_000_000): Clock & { advanceSeconds(seconds: number): void } {
+  let now = startSeconds;
+  return {
+    nowSeconds: () => now,
+    advanceSeconds: (seconds: number) => {
+      now += seconds;
+    },
+  };
+}

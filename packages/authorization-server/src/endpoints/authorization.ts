@@ -1,0 +1,302 @@
+/**
+ * The authorization endpoint (RFC 6749 §4.1.1–4.1.2, RFC 7636, RFC 9207; SPEC decisions 2–6, 11).
+ *
+ * GET /oauth/authorize validates the request, then shows the login page or the consent page.
+ * POST /oauth/authorize/decision receives the consent form, re-validates the same parameters, and
+ * redirects with `code`, `state` and `iss`.
+ *
+ * Validation order (SPEC decision 5): while the client or redirect URI is not established, errors are
+ * an HTML page and never a redirect; after that, errors redirect with `error`, `error_description`,
+ * `state` (when valid) and `iss`.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError, type OAuthErrorCode } from '../errors.ts';
+import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
+import { singleParameter, type RawParameters } from '../http/parameters.ts';
+import { consentPage } from '../pages/consent-page.ts';
+import { errorPage } from '../pages/error-page.ts';
+import { loginPage } from '../pages/login-page.ts';
+import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
+import type { ServerContext } from '../server-context.ts';
+import { sessionUser } from '../sessions/login-session.ts';
+import type { ClientRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
+import { parseSubjectUrn, subjectParameterName, subjectUrn } from '../subjects.ts';
+
+/** A request whose client and redirect URI are established, and every other parameter checked. */
+export interface AuthorizationRequest {
+  client: ClientRecord;
+  redirectUri: string;
+  state: string;
+  scope: string[];
+  codeChallenge: string | null;
+  subjectType: SubjectType;
+  /** From `urn_<ns>_params_oauth_subject`. */
+  requestedSubject: { subjectType: SubjectType; subjectId: string } | undefined;
+  forceConsent: boolean;
+  /** The parameters as received, carried through the login and consent forms. */
+  parameters: Record<string, string>;
+}
+
+/** Shown as a page: redirecting is not safe yet. */
+export class AuthorizationPageError extends Error {
+  readonly title: string;
+  constructor(title: string, message: string) {
+    super(message);
+    this.title = title;
+  }
+}
+
+/** Sent to the client's redirect URI. */
+export class AuthorizationRedirectError extends Error {
+  readonly redirectUri: string;
+  readonly code: OAuthErrorCode;
+  readonly description: string;
+  readonly state: string | undefined;
+  constructor(redirectUri: string, code: OAuthErrorCode, description: string, state: string | undefined) {
+    super(`${code}: ${description}`);
+    this.redirectUri = redirectUri;
+    this.code = code;
+    this.description = description;
+    this.state = state;
+  }
+}
+
+/** SPEC decision 3: 1–512 visible ASCII characters. */
+const STATE = /^[\x21-\x7E]{1,512}$/;
+const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt'];
+
+/**
+ * @throws AuthorizationPageError before the redirect URI is established.
+ * @throws AuthorizationRedirectError after: `invalid_request`, `unsupported_response_type`, `invalid_scope`.
+ */
+export async function validateAuthorizationRequest(context: ServerContext, raw: RawParameters): Promise<AuthorizationRequest> {
+  const { storage, options } = context;
+  const pageError = (message: string) => new AuthorizationPageError('This app cannot connect', message);
+  const single = (name: string) => {
+    try {
+      return singleParameter(raw, name);
+    } catch (error) {
+      if (error instanceof OAuthError) throw pageError(`The request repeats the parameter "${name}".`);
+      throw error;
+    }
+  };
+
+  // 1. The client (SPEC decision 5: an HTML page, never a redirect).
+  const clientId = single('client_id');
+  if (clientId === undefined) throw pageError('The request has no client_id.');
+  const client = await storage.clients.find(clientId);
+  if (!client || client.kind !== 'client' || client.status === 'deleted') throw pageError('The request names an unknown client_id.');
+  // SPEC decision 13: a pending or suspended client cannot start a flow.
+  if (client.status !== 'active') throw pageError(`The app "${client.clientName}" is ${client.status === 'pending' ? 'waiting for approval' : 'suspended'} and cannot connect.`);
+
+  // 2. The redirect URI: required, and exactly one of the registered strings (SPEC decision 4;
+  // RFC 9700 §4.1.3: exact string matching, no normalization, no port wildcard).
+  const redirectUri = single('redirect_uri');
+  if (redirectUri === undefined) throw pageError('The request has no redirect_uri.');
+  if (!client.redirectUris.includes(redirectUri)) throw pageError('The redirect_uri is not registered for this app.');
+
+  // 3. From here on errors go back to the client.
+  const rawState = typeof raw.state === 'string' ? raw.state : undefined;
+  const echoedState = rawState !== undefined && STATE.test(rawState) ? rawState : undefined;
+  const fail = (code: OAuthErrorCode, description: string) => new AuthorizationRedirectError(redirectUri, code, description, echoedState);
+  const parameter = (name: string) => {
+    try {
+      return singleParameter(raw, name);
+    } catch (error) {
+      if (error instanceof OAuthError) throw fail('invalid_request', error.description);
+      throw error;
+    }
+  };
+
+  const state = parameter('state');
+  if (state === undefined) throw fail('invalid_request', 'state is required');
+  if (!STATE.test(state)) throw fail('invalid_request', 'state must be 1-512 visible ASCII characters');
+
+  const responseType = parameter('response_type');
+  if (responseType === undefined) throw fail('invalid_request', 'response_type is required');
+  if (responseType !== 'code') throw fail('unsupported_response_type', 'only response_type=code is supported');
+  const responseMode = parameter('response_mode');
+  if (responseMode !== undefined && responseMode !== 'query') throw fail('invalid_request', 'only response_mode=query is supported');
+  for (const unsupported of ['request', 'request_uri']) {
+    if (parameter(unsupported) !== undefined) throw fail('invalid_request', `${unsupported} is not supported`);
+  }
+
+  // RFC 6749 §3.3: no default scope, so a missing scope is invalid_scope.
+  const scopeParameter = parameter('scope');
+  if (scopeParameter === undefined) throw fail('invalid_scope', 'scope is required');
+  const scope = parseScope(scopeParameter);
+  if (!scope) throw fail('invalid_scope', 'scope is malformed (RFC 6749 §3.3)');
+  const unknown = scope.filter((name) => !SCOPE_CATALOGUE.has(name) || !client.scopes.includes(name));
+  if (unknown.length > 0) throw fail('invalid_scope', `scope not allowed for this client: ${unknown.join(' ')}`);
+
+  // SPEC decision 2: S256 only; required for public clients and, barring an exception, confidential ones.
+  const codeChallenge = parameter('code_challenge');
+  const codeChallengeMethod = parameter('code_challenge_method');
+  if (codeChallengeMethod !== undefined && codeChallengeMethod !== 'S256') {
+    throw fail('invalid_request', 'code_challenge_method must be S256 (plain is not allowed)');
+  }
+  if (codeChallenge !== undefined) {
+    // RFC 7636 §4.3: an absent method means plain, which is refused.
+    if (codeChallengeMethod === undefined) throw fail('invalid_request', 'code_challenge_method is required and must be S256');
+    if (!S256_CODE_CHALLENGE.test(codeChallenge)) throw fail('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
+  } else {
+    if (codeChallengeMethod !== undefined) throw fail('invalid_request', 'code_challenge is required with code_challenge_method');
+    if (client.clientType === 'public' || client.pkceRequired) throw fail('invalid_request', 'code_challenge is required (PKCE with S256)');
+  }
+
+  const prompt = parameter('prompt');
+  if (prompt !== undefined && prompt !== 'consent') throw fail('invalid_request', 'prompt may only be "consent"');
+
+  // SPEC decision 12: subject type preference, none = company.
+  const subjectType = client.subjectType ?? 'company';
+  const subjectParameter = subjectParameterName(options.brand.urnNamespace);
+  const requestedSubjectUrn = parameter(subjectParameter);
+  let requestedSubject: AuthorizationRequest['requestedSubject'];
+  if (requestedSubjectUrn !== undefined) {
+    requestedSubject = parseSubjectUrn(options.brand.urnNamespace, requestedSubjectUrn);
+    if (!requestedSubject) throw fail('invalid_request', `${subjectParameter} is not a valid subject URN`);
+    if (requestedSubject.subjectType !== subjectType) throw fail('invalid_request', `${subjectParameter} must name a ${subjectType} for this client`);
+  }
+
+  const parameters: Record<string, string> = {};
+  for (const name of [...CARRIED_PARAMETERS, subjectParameter]) {
+    const value = raw[name];
+    if (typeof value === 'string' && value !== '') parameters[name] = value;
+  }
+  return { client, redirectUri, state, scope, codeChallenge: codeChallenge ?? null, subjectType, requestedSubject, forceConsent: prompt === 'consent', parameters };
+}
+
+/** GET /oauth/authorize */
+export async function authorizationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await handleAuthorizationErrors(context, reply, async () => {
+    const authorization = await validateAuthorizationRequest(context, request.query as RawParameters);
+    const user = await sessionUser(context, request);
+    if (!user) {
+      reply.code(200).type('text/html; charset=utf-8').send(loginPage({
+        brandName: context.options.brand.name, csrfToken: reply.generateCsrf(),
+        returnTo: authorizeUrl(authorization.parameters), clientName: authorization.client.clientName,
+      }));
+      return;
+    }
+    const subjects = await eligibleSubjects(context, authorization, user);
+    // SPEC decision 11: consent may be skipped when an active grant already covers the scopes.
+    if (!authorization.forceConsent) {
+      const candidate = authorization.requestedSubject
+        ? subjects.find((subject) => subject.subjectId === authorization.requestedSubject!.subjectId)
+        : subjects.length === 1 ? subjects[0] : undefined;
+      if (candidate) {
+        const grant = await context.storage.grants.findActive(authorization.client.clientId, candidate.subjectType, candidate.subjectId);
+        if (grant && authorization.scope.every((scope) => grant.scope.includes(scope))) {
+          await issueCodeAndRedirect(context, reply, authorization, user, candidate, 'consent.reused');
+          return;
+        }
+      }
+    }
+    const ns = context.options.brand.urnNamespace;
+    reply.code(200).type('text/html; charset=utf-8').send(consentPage({
+      brandName: context.options.brand.name,
+      csrfToken: reply.generateCsrf(),
+      userName: user.name,
+      client: authorization.client,
+      redirectHost: new URL(authorization.redirectUri).host || authorization.redirectUri,
+      scopes: authorization.scope.map((name) => ({ name, description: describeScope(name) })),
+      subjectTypeLabel: authorization.subjectType === 'company' ? 'Company' : 'Organization',
+      subjects: subjects.map((subject, index) => ({
+        urn: subjectUrn(ns, subject.subjectType, subject.subjectId),
+        name: subject.name,
+        selected: authorization.requestedSubject ? subject.subjectId === authorization.requestedSubject.subjectId : index === 0,
+      })),
+      requestParameters: authorization.parameters,
+    }));
+  });
+}
+
+/** POST /oauth/authorize/decision (the consent form; CSRF-checked before this runs). */
+export async function authorizationDecisionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await handleAuthorizationErrors(context, reply, async () => {
+    const body = request.body as RawParameters;
+    const authorization = await validateAuthorizationRequest(context, body);
+    const user = await sessionUser(context, request);
+    if (!user) {
+      // The session ended while the consent page was open: log in again, then see the consent page again.
+      reply.redirect(authorizeUrl(authorization.parameters), 303);
+      return;
+    }
+    const fail = (code: OAuthErrorCode, description: string) =>
+      new AuthorizationRedirectError(authorization.redirectUri, code, description, authorization.state);
+    const decision = body.decision;
+    const now = context.clock.nowSeconds();
+    if (decision === 'deny') {
+      await context.storage.audit.record({ type: 'consent.denied', at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId });
+      // RFC 6749 §4.1.2.1: the resource owner denied the request.
+      throw fail('access_denied', 'the user denied the request');
+    }
+    if (decision !== 'allow') throw fail('invalid_request', 'decision must be allow or deny');
+    const chosen = typeof body.subject === 'string' ? parseSubjectUrn(context.options.brand.urnNamespace, body.subject) : undefined;
+    const subjects = await eligibleSubjects(context, authorization, user);
+    const subject = chosen && subjects.find((candidate) => candidate.subjectType === chosen.subjectType && candidate.subjectId === chosen.subjectId);
+    if (!subject) throw fail('access_denied', `the user cannot connect that ${authorization.subjectType}`);
+    await issueCodeAndRedirect(context, reply, authorization, user, subject, 'consent.granted');
+  });
+}
+
+/**
+ * The subjects of the client's preferred type the user administers.
+ * @throws AuthorizationRedirectError `access_denied` when there are none, or when the requested subject is not among them.
+ */
+async function eligibleSubjects(context: ServerContext, authorization: AuthorizationRequest, user: UserRecord): Promise<SubjectRecord[]> {
+  const subjects = await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType);
+  const fail = (description: string) => new AuthorizationRedirectError(authorization.redirectUri, 'access_denied', description, authorization.state);
+  if (subjects.length === 0) throw fail(`the user administers no ${authorization.subjectType} to connect`);
+  const requested = authorization.requestedSubject;
+  if (requested && !subjects.some((subject) => subject.subjectId === requested.subjectId)) {
+    throw fail(`the requested ${authorization.subjectType} is not one the user administers`);
+  }
+  return subjects;
+}
+
+/** SPEC decision 6: a code bound to client, redirect URI, challenge, scopes, subject and user. */
+async function issueCodeAndRedirect(
+  context: ServerContext, reply: FastifyReply, authorization: AuthorizationRequest, user: UserRecord, subject: SubjectRecord, auditType: string,
+): Promise<void> {
+  const now = context.clock.nowSeconds();
+  const code = context.codec.mint('gac');
+  await context.storage.authorizationCodes.create({
+    codeDigest: code.digest, clientId: authorization.client.clientId, userId: user.userId, redirectUri: authorization.redirectUri,
+    scope: authorization.scope, subjectType: subject.subjectType, subjectId: subject.subjectId,
+    codeChallenge: authorization.codeChallenge, issuedAt: now, expiresAt: now + context.options.authorizationCodeLifetimeSeconds,
+  });
+  await context.storage.audit.record({
+    type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,
+    details: { subject: subjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' ') },
+  });
+  reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
+}
+
+/** Builds the redirect keeping the registered URI's own query (RFC 6749 §3.1.2) and adding `iss` (RFC 9207 §2). */
+function redirectTo(context: ServerContext, redirectUri: string, parameters: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(parameters)) if (value !== undefined) url.searchParams.append(name, value);
+  url.searchParams.append('iss', context.options.issuer);
+  return url.href;
+}
+
+function authorizeUrl(parameters: Record<string, string>): string {
+  return `/oauth/authorize?${new URLSearchParams(parameters)}`;
+}
+
+async function handleAuthorizationErrors(context: ServerContext, reply: FastifyReply, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (error instanceof AuthorizationPageError) {
+      reply.code(400).type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message));
+      return;
+    }
+    if (error instanceof AuthorizationRedirectError) {
+      reply.redirect(redirectTo(context, error.redirectUri, { error: error.code, error_description: error.description, state: error.state }), 303);
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * POST /oauth/token/introspect (RFC 7662; SPEC §3, decision 14).
+ *
+ * Client-authenticated with HTTP Basic. A client sees only tokens issued to it; a resource server sees
+ * the access tokens issued for its audience. Anything else, including unknown, malformed, expired,
+ * revoked or superseded tokens, is `{"active": false}` (RFC 7662 §2.2) so nothing leaks.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateClient } from '../clients/client-authentication.ts';
+import { OAuthError } from '../errors.ts';
+import { singleParameter } from '../http/parameters.ts';
+import type { ServerContext } from '../server-context.ts';
+import type { ClientRecord, TokenWithGrant } from '../storage/storage.ts';
+import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+import { isTokenActive } from '../tokens/token-state.ts';
+import { requireForm, sendNoStoreJson } from './token.ts';
+
+export async function introspectionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const parameters = requireForm(request);
+  const caller = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false });
+  const token = singleParameter(parameters, 'token');
+  singleParameter(parameters, 'token_type_hint'); // RFC 7662 §2.1: a hint only; checked for repetition, then ignored.
+  if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+
+  const found = await findToken(context, token);
+  const now = context.clock.nowSeconds();
+  if (!found || !isTokenActive(found, now) || !mayIntrospect(context, caller, found)) {
+    sendNoStoreJson(reply, 200, { active: false });
+    return;
+  }
+  const { options } = context;
+  const ns = options.brand.urnNamespace;
+  sendNoStoreJson(reply, 200, {
+    active: true,
+    scope: found.token.scope.join(' '),
+    client_id: found.token.clientId,
+    client_name: found.client.clientName,
+    token_type: found.token.kind === 'access' ? 'Bearer' : 'refresh_token',
+    exp: found.token.expiresAt,
+    iat: found.token.issuedAt,
+    sub: found.grant.userId,
+    aud: options.accessTokenAudience,
+    iss: options.issuer,
+    jti: found.token.tokenId,
+    [subjectUrnMemberName(ns)]: subjectUrn(ns, found.grant.subjectType, found.grant.subjectId),
+  });
+}
+
+/** Looks up an access or refresh token by the kind its prefix names; undefined when forged or unknown. */
+export async function findToken(context: ServerContext, token: string): Promise<TokenWithGrant | undefined> {
+  const digest = context.codec.digestOf(token, 'gat') ?? context.codec.digestOf(token, 'grt');
+  return digest === undefined ? undefined : context.storage.tokens.findByDigest(digest);
+}
+
+/** SPEC decision 14. */
+function mayIntrospect(context: ServerContext, caller: ClientRecord, found: TokenWithGrant): boolean {
+  if (caller.kind === 'resource_server') return found.token.kind === 'access' && caller.audience === context.options.accessTokenAudience;
+  return found.token.clientId === caller.clientId;
+}

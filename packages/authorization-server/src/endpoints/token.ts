@@ -1,0 +1,36 @@
+/**
+ * POST /oauth/token (RFC 6749 §3.2): parse form → authenticate client (§2.3.1) → grant handler by
+ * `grant_type` → JSON with `Cache-Control: no-store` (§5.1).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateClient } from '../clients/client-authentication.ts';
+import { OAuthError } from '../errors.ts';
+import { grantHandlers } from '../grants/grant.ts';
+import { singleParameter, type RawParameters } from '../http/parameters.ts';
+import type { ServerContext } from '../server-context.ts';
+
+export async function tokenEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const parameters = requireForm(request);
+  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true });
+  if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot obtain tokens');
+  const grantType = singleParameter(parameters, 'grant_type');
+  if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
+  const handler = grantHandlers.get(grantType);
+  if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+  const response = await handler.handle(context, client, parameters);
+  sendNoStoreJson(reply, 200, response);
+}
+
+/** RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded POST bodies only. */
+export function requireForm(request: FastifyRequest): RawParameters {
+  const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (contentType !== 'application/x-www-form-urlencoded' || typeof request.body !== 'object' || request.body === null) {
+    throw new OAuthError('invalid_request', 'the request body must be application/x-www-form-urlencoded');
+  }
+  return request.body as RawParameters;
+}
+
+/** RFC 6749 §5.1: responses with tokens or credentials carry `Cache-Control: no-store` and `Pragma: no-cache`. */
+export function sendNoStoreJson(reply: FastifyReply, status: number, body: unknown): void {
+  reply.code(status).header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json; charset=utf-8').send(body);
+}

@@ -1,0 +1,74 @@
+/**
+ * The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.5–4.6, SPEC decisions 2, 4, 6).
+ */
+import { randomUUID } from 'node:crypto';
+import { OAuthError } from '../errors.ts';
+import { singleParameter } from '../http/parameters.ts';
+import type { GrantRecord } from '../storage/storage.ts';
+import { mintTokenPair } from '../tokens/token-pair.ts';
+import { CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
+import type { GrantHandler } from './grant.ts';
+
+export const authorizationCodeGrant: GrantHandler = {
+  grantType: 'authorization_code',
+  async handle(context, client, parameters) {
+    const { storage, codec, clock } = context;
+    const code = singleParameter(parameters, 'code');
+    const redirectUri = singleParameter(parameters, 'redirect_uri');
+    const codeVerifier = singleParameter(parameters, 'code_verifier');
+    if (code === undefined) throw new OAuthError('invalid_request', 'code is required');
+    // SPEC decision 4: the token request must repeat the redirect_uri of the authorization request.
+    if (redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required');
+    // Syntax is checked before the code is consumed, so a malformed request does not burn it.
+    if (codeVerifier !== undefined && !CODE_VERIFIER.test(codeVerifier)) {
+      throw new OAuthError('invalid_request', 'code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)');
+    }
+
+    // The HMAC tag is checked before any lookup: a forged code costs no I/O.
+    const codeDigest = codec.digestOf(code, 'gac');
+    if (codeDigest === undefined) throw new OAuthError('invalid_grant', 'authorization code is invalid');
+    const now = clock.nowSeconds();
+    const consumed = await storage.authorizationCodes.consume(codeDigest, now);
+    if (consumed.outcome === 'unknown') throw new OAuthError('invalid_grant', 'authorization code is invalid');
+    if (consumed.outcome === 'replayed') {
+      // RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server MUST
+      // deny the request and SHOULD revoke (when possible) all tokens previously issued based on that code."
+      if (consumed.grantId !== null && (await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed'))) {
+        await storage.audit.record({
+          type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
+          clientId: consumed.code.clientId, grantId: consumed.grantId,
+        });
+      }
+      throw new OAuthError('invalid_grant', 'authorization code was already used');
+    }
+    const stored = consumed.code;
+    // RFC 6749 §4.1.3: the code was issued to the authenticated client.
+    if (stored.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
+    // SPEC decision 6: single use within its lifetime.
+    if (now >= stored.expiresAt) throw new OAuthError('invalid_grant', 'authorization code has expired');
+    // RFC 6749 §4.1.3: redirect_uri identical to the one in the authorization request.
+    if (redirectUri !== stored.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+    if (stored.codeChallenge !== null) {
+      // RFC 7636 §4.6: the verifier must match the challenge the code was issued with.
+      if (codeVerifier === undefined) throw new OAuthError('invalid_grant', 'code_verifier is required: the authorization request had a code_challenge');
+      if (!verifierMatchesChallenge(codeVerifier, stored.codeChallenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+    } else if (codeVerifier !== undefined) {
+      // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
+      throw new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
+    }
+
+    const grant: GrantRecord = {
+      grantId: randomUUID(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
+      subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
+    };
+    const { records, response } = mintTokenPair(context, grant, stored.scope, stored.scope, now);
+    if ((await storage.grants.issueForCode(codeDigest, grant, records)) === 'code_replayed') {
+      throw new OAuthError('invalid_grant', 'authorization code was already used');
+    }
+    await storage.audit.record({
+      type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
+      details: { grant_type: 'authorization_code', scope: stored.scope.join(' '), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
+    });
+    return response;
+  },
+};

@@ -1,0 +1,22 @@
+/**
+ * The grant-type contract: the token endpoint looks a handler up by `grant_type` (RFC 6749 §4.1.3, §6)
+ * and runs it with the authenticated client.
+ */
+import type { RawParameters } from '../http/parameters.ts';
+import type { ServerContext } from '../server-context.ts';
+import type { ClientRecord } from '../storage/storage.ts';
+import type { TokenResponse } from '../tokens/token-pair.ts';
+import { authorizationCodeGrant } from './authorization-code.ts';
+import { refreshTokenGrant } from './refresh-token.ts';
+
+export interface GrantHandler {
+  grantType: string;
+  /**
+   * @throws OAuthError with the RFC 6749 §5.2 code; never issues tokens when it throws.
+   */
+  handle(context: ServerContext, client: ClientRecord, parameters: RawParameters): Promise<TokenResponse>;
+}
+
+export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(
+  [authorizationCodeGrant, refreshTokenGrant].map((handler) => [handler.grantType, handler]),
+);

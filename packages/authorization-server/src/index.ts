@@ -1,0 +1,11 @@
+export { createAuthorizationServer } from './authorization-server.ts';
+export type { AuthorizationServerOptions, Brand, Environment } from './options.ts';
+export { createTestClock, systemClock, type Clock } from './clock.ts';
+export { loadConfiguration, generateTokenKey, type Configuration } from './configuration.ts';
+export { startAuthorizationServer, type RunningAuthorizationServer } from './main.ts';
+export { createSqliteStorage } from './storage/sqlite/sqlite-storage.ts';
+export type * from './storage/storage.ts';
+export { registerClient, registerResourceServer, RegistrationError, type ClientRegistration } from './clients/registration.ts';
+export { DEVELOPMENT_SEED, seedDevelopmentData, describeDevelopmentSeed } from './seed/development-seed.ts';
+export { OAuthError, type OAuthErrorCode } from './errors.ts';
+export { SCOPE_CATALOGUE } from './scopes.ts';

@@ -1,0 +1,58 @@
+/**
+ * The consent page (SPEC decision 11): brand, client name, logo, client URI host, terms and privacy
+ * links, each requested scope in words, and the subject to connect (a picker named `subject` whose
+ * values are subject URNs). Two submit buttons named `decision`: `allow` and `deny`.
+ */
+import { html } from './html.ts';
+import { layout } from './layout.ts';
+
+export interface ConsentPageModel {
+  brandName: string;
+  csrfToken: string;
+  userName: string;
+  client: { clientName: string; logoUri: string | null; clientUri: string | null; tosUri: string | null; policyUri: string | null };
+  redirectHost: string;
+  scopes: { name: string; description: string }[];
+  subjectTypeLabel: string;
+  subjects: { urn: string; name: string; selected: boolean }[];
+  /** The authorization request parameters, carried to the decision unchanged. */
+  requestParameters: Record<string, string>;
+}
+
+export function consentPage(model: ConsentPageModel): string {
+  const { client } = model;
+  const hostOf = (uri: string | null) => {
+    try {
+      return uri ? new URL(uri).host : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const clientHost = hostOf(client.clientUri);
+  return layout(model.brandName, `Connect ${client.clientName}`, html`<div class="client">
+  ${client.logoUri ? html`<img src="${client.logoUri}" alt="${client.clientName} logo">` : ''}
+  <div><h1>${client.clientName} wants to access your ${model.brandName} account</h1>
+  ${clientHost ? html`<div class="muted">${clientHost}</div>` : ''}</div>
+</div>
+<p class="muted">Logged in as ${model.userName}.</p>
+<form method="post" action="/oauth/authorize/decision">
+  <input type="hidden" name="_csrf" value="${model.csrfToken}">
+  ${Object.entries(model.requestParameters).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">\n  `)}
+  <label for="subject">${model.subjectTypeLabel} to connect</label>
+  <select id="subject" name="subject">
+    ${model.subjects.map((subject) => html`<option value="${subject.urn}"${subject.selected ? html` selected` : ''}>${subject.name}</option>`)}
+  </select>
+  <p><strong>${client.clientName}</strong> will be able to:</p>
+  <ul class="scopes">
+    ${model.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}
+  </ul>
+  <p class="muted">You can disconnect the app at any time; your login is not affected.
+  ${client.tosUri ? html`<a href="${client.tosUri}" rel="noopener noreferrer" target="_blank">Terms of service</a>` : ''}
+  ${client.policyUri ? html` · <a href="${client.policyUri}" rel="noopener noreferrer" target="_blank">Privacy policy</a>` : ''}</p>
+  <p class="muted">After your choice you will be sent to <strong>${model.redirectHost}</strong>.</p>
+  <div class="actions">
+    <button type="submit" name="decision" value="deny">Deny</button>
+    <button class="primary" type="submit" name="decision" value="allow">Allow</button>
+  </div>
+</form>`);
+}

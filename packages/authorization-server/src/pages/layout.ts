@@ -1,0 +1,45 @@
+/**
+ * The frame of every page: the brand (SPEC §2: shown on every page) and the stylesheet.
+ * Anti-framing and CSP headers are set for all pages in authorization-server.ts (SPEC decision 18).
+ */
+import { html, type SafeHtml } from './html.ts';
+
+export function layout(brandName: string, title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · ${brandName}</title>
+<link rel="stylesheet" href="/assets/gatehouse.css">
+</head>
+<body>
+<header><span class="brand">${brandName}</span></header>
+<main>
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+export const STYLESHEET = `
+:root { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; background: #f4f4f6; }
+body { margin: 0; }
+header { background: #1d1d1f; color: #fff; padding: 14px 24px; }
+.brand { font-weight: 700; letter-spacing: .02em; }
+main { max-width: 440px; margin: 40px auto; background: #fff; border-radius: 12px; padding: 28px 32px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }
+h1 { font-size: 1.35rem; margin: 0 0 16px; }
+label { display: block; font-weight: 600; margin: 14px 0 6px; }
+input[type=email], input[type=password], select { width: 100%; box-sizing: border-box; padding: 10px; border: 1px solid #c7c7cc; border-radius: 8px; font-size: 1rem; }
+button { padding: 10px 18px; border-radius: 8px; border: 1px solid #1d1d1f; font-size: 1rem; cursor: pointer; }
+button.primary { background: #1d1d1f; color: #fff; }
+.actions { display: flex; gap: 12px; justify-content: flex-end; margin-top: 22px; }
+.error { background: #fdecea; color: #8a1c12; padding: 10px 12px; border-radius: 8px; }
+.client { display: flex; gap: 14px; align-items: center; margin-bottom: 12px; }
+.client img { width: 56px; height: 56px; border-radius: 10px; object-fit: cover; }
+.muted { color: #6e6e73; font-size: .92rem; }
+ul.scopes { padding-left: 20px; }
+ul.scopes li { margin: 6px 0; }
+code { font-size: .85em; }
+`;

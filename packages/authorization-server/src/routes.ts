@@ -1,0 +1,56 @@
+/**
+ * The route table: every endpoint of the authorization server on one screen.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
+import { introspectionEndpoint } from './endpoints/introspection.ts';
+import { loginEndpoint } from './endpoints/login.ts';
+import type { LoginThrottle } from './endpoints/login-throttle.ts';
+import { authorizationServerMetadata } from './endpoints/metadata.ts';
+import { revocationEndpoint } from './endpoints/revocation.ts';
+import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
+import { OAuthError } from './errors.ts';
+import { STYLESHEET } from './pages/layout.ts';
+import type { ServerContext } from './server-context.ts';
+
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+export function registerRoutes(app: FastifyInstance, context: ServerContext, throttle: LoginThrottle): void {
+  const csrf = { preHandler: app.csrfProtection };
+
+  app.get('/oauth/authorize', (request, reply) => authorizationEndpoint(context, request, reply));
+  app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));
+  app.post('/login', csrf, (request, reply) => loginEndpoint(context, throttle, request, reply));
+
+  app.post('/oauth/token', json((request, reply) => tokenEndpoint(context, request, reply)));
+  app.post('/oauth/token/introspect', json((request, reply) => introspectionEndpoint(context, request, reply)));
+  app.post('/oauth/revoke', json((request, reply) => revocationEndpoint(context, request, reply)));
+
+  app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(context));
+  });
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/assets/gatehouse.css', async (_request, reply) => {
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);
+  });
+}
+
+/**
+ * Renders OAuthErrors as RFC 6749 §5.2 JSON (no-store); `invalid_client` answers 401 with
+ * `WWW-Authenticate: Basic`. Anything else is logged and becomes `server_error`.
+ */
+function json(handler: Handler): Handler {
+  return async (request, reply) => {
+    try {
+      await handler(request, reply);
+    } catch (error) {
+      if (!(error instanceof OAuthError)) {
+        request.log.error({ err: error }, 'unexpected error at an OAuth endpoint');
+        sendNoStoreJson(reply, 500, new OAuthError('server_error', 'unexpected error').toJSON());
+        return;
+      }
+      if (error.code === 'invalid_client') reply.header('www-authenticate', 'Basic realm="oauth", charset="UTF-8"');
+      sendNoStoreJson(reply, error.status, error.toJSON());
+    }
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * What endpoints and grants share: the resolved options, storage, the token codec and the clock.
+ * Built once by createAuthorizationServer; passed explicitly (no global lookups).
+ */
+import type { ResolvedOptions } from './options.ts';
+import type { Storage } from './storage/storage.ts';
+import type { OpaqueTokenCodec } from './tokens/opaque-token.ts';
+import type { Clock } from './clock.ts';
+
+export interface ServerContext {
+  options: ResolvedOptions;
+  storage: Storage;
+  codec: OpaqueTokenCodec;
+  clock: Clock;
+}

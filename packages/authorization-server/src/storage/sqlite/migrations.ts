@@ -1,0 +1,106 @@
+/**
+ * Versioned schema for the SQLite backend. Each migration runs once, inside one IMMEDIATE transaction,
+ * so two processes starting on the same file do not both apply it.
+ */
+export const migrations: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE clients (
+        client_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('client', 'resource_server')),
+        client_name TEXT NOT NULL,
+        client_type TEXT NOT NULL CHECK (client_type IN ('confidential', 'public')),
+        secret_digest TEXT,
+        redirect_uris TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        subject_type TEXT CHECK (subject_type IN ('company', 'organization')),
+        pkce_required INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'pending', 'suspended', 'deleted')),
+        client_uri TEXT, logo_uri TEXT, tos_uri TEXT, policy_uri TEXT,
+        audience TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL
+      );
+      CREATE TABLE subjects (
+        subject_type TEXT NOT NULL CHECK (subject_type IN ('company', 'organization')),
+        subject_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        organization_id TEXT,
+        PRIMARY KEY (subject_type, subject_id)
+      );
+      CREATE TABLE subject_administrators (
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, subject_type, subject_id),
+        FOREIGN KEY (subject_type, subject_id) REFERENCES subjects(subject_type, subject_id)
+      );
+      CREATE TABLE login_sessions (
+        session_digest TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE grants (
+        grant_id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES clients(client_id),
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        revocation_reason TEXT
+      );
+      CREATE INDEX grants_active ON grants (client_id, subject_type, subject_id) WHERE revoked_at IS NULL;
+      CREATE TABLE authorization_codes (
+        code_digest TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES clients(client_id),
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        redirect_uri TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        code_challenge TEXT,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        consumed_at INTEGER,
+        replayed_at INTEGER,
+        grant_id TEXT REFERENCES grants(grant_id)
+      );
+      CREATE TABLE tokens (
+        token_digest TEXT PRIMARY KEY,
+        token_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+        grant_id TEXT NOT NULL REFERENCES grants(grant_id),
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        rotated_at INTEGER,
+        revoked_at INTEGER
+      );
+      CREATE INDEX tokens_by_grant ON tokens (grant_id);
+      CREATE TABLE audit_events (
+        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        type TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        client_id TEXT,
+        grant_id TEXT,
+        details TEXT NOT NULL
+      );
+      -- SPEC decision 19: append-only.
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `,
+  },
+];

@@ -1,0 +1,374 @@
+/**
+ * The storage contract on SQLite through Node's built-in `node:sqlite` (no native addon).
+ *
+ * Durability: WAL with `synchronous=FULL`, so every committed rotation survives power loss before its
+ * response is sent. Atomicity across processes: multi-statement operations run in `BEGIN IMMEDIATE`
+ * transactions (one writer at a time, `busy_timeout` waits for it).
+ */
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { migrations } from './migrations.ts';
+import type {
+  AuditEvent,
+  AuthorizationCodeRecord,
+  ClientRecord,
+  ConsumeCodeResult,
+  GrantRecord,
+  LoginSessionRecord,
+  Storage,
+  StoredAuditEvent,
+  SubjectRecord,
+  SubjectType,
+  TokenRecord,
+  UserRecord,
+} from '../storage.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+/** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
+export function createSqliteStorage(path: string): Storage {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA busy_timeout = 5000');
+  if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA foreign_keys = ON');
+  migrate(db);
+
+  const transaction = <T>(work: () => T): T => {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  };
+  const statements = new Map<string, ReturnType<DatabaseSync['prepare']>>();
+  const sql = (text: string) => {
+    let statement = statements.get(text);
+    if (!statement) {
+      statement = db.prepare(text);
+      statements.set(text, statement);
+    }
+    return statement;
+  };
+  const get = (text: string, ...params: SQLInputValue[]) => sql(text).get(...params) as Row | undefined;
+  const all = (text: string, ...params: SQLInputValue[]) => sql(text).all(...params) as Row[];
+  const run = (text: string, ...params: SQLInputValue[]) => sql(text).run(...params);
+
+  const insertToken = (token: TokenRecord) =>
+    run(
+      `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
+      token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt,
+    );
+  const revokeGrant = (grantId: string, now: number, reason: string): boolean => {
+    const changed = run('UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL', now, reason, grantId);
+    run('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL', now, grantId);
+    return Number(changed.changes) > 0;
+  };
+
+  const storage: Storage = {
+    clients: {
+      async create(client) {
+        run(
+          `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
+             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
+          JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
+          client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
+        );
+      },
+      async find(clientId) {
+        const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
+        return row && toClient(row);
+      },
+      async list() {
+        return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
+      },
+    },
+    users: {
+      async create(user) {
+        run('INSERT INTO users (user_id, email, name, password_hash) VALUES (?, ?, ?, ?)', user.userId, user.email, user.name, user.passwordHash);
+      },
+      async find(userId) {
+        const row = get('SELECT * FROM users WHERE user_id = ?', userId);
+        return row && toUser(row);
+      },
+      async findByEmail(email) {
+        const row = get('SELECT * FROM users WHERE email = ?', email);
+        return row && toUser(row);
+      },
+    },
+    subjects: {
+      async create(subject) {
+        run('INSERT INTO subjects (subject_type, subject_id, name, organization_id) VALUES (?, ?, ?, ?)',
+          subject.subjectType, subject.subjectId, subject.name, subject.organizationId);
+      },
+      async find(subjectType, subjectId) {
+        const row = get('SELECT * FROM subjects WHERE subject_type = ? AND subject_id = ?', subjectType, subjectId);
+        return row && toSubject(row);
+      },
+      async addAdministrator(userId, subjectType, subjectId) {
+        run('INSERT OR IGNORE INTO subject_administrators (user_id, subject_type, subject_id) VALUES (?, ?, ?)', userId, subjectType, subjectId);
+      },
+      async listAdministeredBy(userId, subjectType) {
+        return all(
+          `SELECT s.* FROM subjects s JOIN subject_administrators a ON a.subject_type = s.subject_type AND a.subject_id = s.subject_id
+           WHERE a.user_id = ? AND s.subject_type = ? ORDER BY s.name`,
+          userId, subjectType,
+        ).map(toSubject);
+      },
+    },
+    loginSessions: {
+      async create(session) {
+        run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+          session.sessionDigest, session.userId, session.createdAt, session.expiresAt);
+      },
+      async findActive(sessionDigest, now) {
+        const row = get('SELECT * FROM login_sessions WHERE session_digest = ? AND expires_at > ?', sessionDigest, now);
+        return row && {
+          sessionDigest: String(row.session_digest), userId: String(row.user_id),
+          createdAt: Number(row.created_at), expiresAt: Number(row.expires_at),
+        };
+      },
+      async delete(sessionDigest) {
+        run('DELETE FROM login_sessions WHERE session_digest = ?', sessionDigest);
+      },
+    },
+    authorizationCodes: {
+      async create(code) {
+        run(
+          `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
+             code_challenge, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
+          code.codeChallenge, code.issuedAt, code.expiresAt,
+        );
+      },
+      async consume(codeDigest, now): Promise<ConsumeCodeResult> {
+        return transaction(() => {
+          const row = get('SELECT * FROM authorization_codes WHERE code_digest = ?', codeDigest);
+          if (!row) return { outcome: 'unknown' } as const;
+          if (row.consumed_at === null) {
+            run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', now, codeDigest);
+            return { outcome: 'consumed', code: toCode(row) } as const;
+          }
+          if (row.replayed_at === null) run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', now, codeDigest);
+          return { outcome: 'replayed', code: toCode(row), grantId: row.grant_id === null ? null : String(row.grant_id) } as const;
+        });
+      },
+    },
+    grants: {
+      async issueForCode(codeDigest, grant, tokens) {
+        return transaction(() => {
+          const code = get('SELECT replayed_at, grant_id FROM authorization_codes WHERE code_digest = ?', codeDigest);
+          if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
+          const previous = all(
+            'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+            grant.clientId, grant.subjectType, grant.subjectId,
+          );
+          for (const row of previous) revokeGrant(String(row.grant_id), grant.createdAt, 'superseded');
+          run(
+            `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason)
+             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
+            grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
+          );
+          for (const token of tokens) insertToken(token);
+          run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
+          return 'issued' as const;
+        });
+      },
+      async find(grantId) {
+        const row = get('SELECT * FROM grants WHERE grant_id = ?', grantId);
+        return row && toGrant(row);
+      },
+      async findActive(clientId, subjectType, subjectId) {
+        const row = get(
+          'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
+          clientId, subjectType, subjectId,
+        );
+        return row && toGrant(row);
+      },
+      async revoke(grantId, now, reason) {
+        return transaction(() => revokeGrant(grantId, now, reason));
+      },
+    },
+    tokens: {
+      async findByDigest(tokenDigest) {
+        const row = get(
+          `SELECT t.*, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id, g.subject_type AS g_subject_type,
+             g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at, g.revoked_at AS g_revoked_at,
+             g.revocation_reason AS g_revocation_reason
+           FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_digest = ?`,
+          tokenDigest,
+        );
+        if (!row) return undefined;
+        const clientRow = get('SELECT * FROM clients WHERE client_id = ?', row.client_id as string);
+        if (!clientRow) return undefined;
+        return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
+      },
+      async rotateRefreshToken(presentedDigest, now, newTokens) {
+        return transaction(() => {
+          const current = get(
+            `SELECT t.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
+             WHERE t.token_digest = ? AND t.kind = 'refresh' AND t.rotated_at IS NULL AND t.revoked_at IS NULL AND g.revoked_at IS NULL`,
+            presentedDigest,
+          );
+          if (!current) return 'not_current' as const;
+          run('UPDATE tokens SET rotated_at = ? WHERE token_digest = ?', now, presentedDigest);
+          // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
+          run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", now, current.grant_id as string);
+          for (const token of newTokens) insertToken(token);
+          return 'rotated' as const;
+        });
+      },
+      async revokeAccessToken(tokenDigest, now) {
+        run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);
+      },
+    },
+    audit: {
+      async record(event: AuditEvent) {
+        run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
+          event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
+      },
+      async list(options = {}) {
+        return all('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?', options.limit ?? 100).map(
+          (row): StoredAuditEvent => ({
+            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
+            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
+            details: JSON.parse(String(row.details)),
+          }),
+        );
+      },
+    },
+    settings: {
+      async getOrCreate(name, create) {
+        return transaction(() => {
+          const row = get('SELECT value FROM settings WHERE name = ?', name);
+          if (row) return String(row.value);
+          const value = create();
+          run('INSERT INTO settings (name, value) VALUES (?, ?)', name, value);
+          return value;
+        });
+      },
+    },
+    async close() {
+      db.close();
+    },
+  };
+  return storage;
+}
+
+function migrate(db: DatabaseSync): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+  for (const migration of migrations) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
+      if (!applied) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(migration.version, migration.name);
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
+
+const nullableString = (value: SQLInputValue): string | null => (value === null || value === undefined ? null : String(value));
+const nullableNumber = (value: SQLInputValue): number | null => (value === null || value === undefined ? null : Number(value));
+const scopeList = (value: SQLInputValue): string[] => (String(value) === '' ? [] : String(value).split(' '));
+
+function prefixed(row: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
+  return out;
+}
+
+function toClient(row: Row): ClientRecord {
+  return {
+    clientId: String(row.client_id),
+    kind: row.kind as ClientRecord['kind'],
+    clientName: String(row.client_name),
+    clientType: row.client_type as ClientRecord['clientType'],
+    secretDigest: nullableString(row.secret_digest),
+    redirectUris: JSON.parse(String(row.redirect_uris)),
+    scopes: scopeList(row.scopes),
+    subjectType: nullableString(row.subject_type) as SubjectType | null,
+    pkceRequired: Number(row.pkce_required) === 1,
+    status: row.status as ClientRecord['status'],
+    clientUri: nullableString(row.client_uri),
+    logoUri: nullableString(row.logo_uri),
+    tosUri: nullableString(row.tos_uri),
+    policyUri: nullableString(row.policy_uri),
+    audience: nullableString(row.audience),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toUser(row: Row): UserRecord {
+  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
+}
+
+function toSubject(row: Row): SubjectRecord {
+  return {
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    name: String(row.name),
+    organizationId: nullableString(row.organization_id),
+  };
+}
+
+function toCode(row: Row): AuthorizationCodeRecord {
+  return {
+    codeDigest: String(row.code_digest),
+    clientId: String(row.client_id),
+    userId: String(row.user_id),
+    redirectUri: String(row.redirect_uri),
+    scope: scopeList(row.scope),
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    codeChallenge: nullableString(row.code_challenge),
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+function toGrant(row: Row): GrantRecord {
+  return {
+    grantId: String(row.grant_id),
+    clientId: String(row.client_id),
+    userId: String(row.user_id),
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    scope: scopeList(row.scope),
+    createdAt: Number(row.created_at),
+    revokedAt: nullableNumber(row.revoked_at),
+    revocationReason: nullableString(row.revocation_reason),
+  };
+}
+
+function toToken(row: Row): TokenRecord {
+  return {
+    tokenDigest: String(row.token_digest),
+    tokenId: String(row.token_id),
+    kind: row.kind as TokenRecord['kind'],
+    grantId: String(row.grant_id),
+    clientId: String(row.client_id),
+    scope: scopeList(row.scope),
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+    rotatedAt: nullableNumber(row.rotated_at),
+    revokedAt: nullableNumber(row.revoked_at),
+  };
+}
+
+export type { LoginSessionRecord, GrantRecord, UserRecord, SubjectRecord, ClientRecord };

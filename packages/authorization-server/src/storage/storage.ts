@@ -1,0 +1,211 @@
+/**
+ * The storage contract: everything the authorization server persists, as one interface every backend
+ * (SQLite now, PostgreSQL later) implements and `storage-contract.ts` tests.
+ *
+ * Rules every backend keeps:
+ * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).
+ * - Steps that must be atomic are single operations here: consuming an authorization code
+ *   (`consumeAuthorizationCode`), issuing a grant for a code (`issueGrantForCode`), and rotating a
+ *   refresh token (`rotateRefreshToken`). Each must hold across processes sharing the database.
+ * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
+ * - Audit events are append-only (SPEC decision 19).
+ */
+
+export type SubjectType = 'company' | 'organization';
+/** SPEC decision 1. `confidential` authenticates with client_secret_basic; `public` with none. */
+export type ClientType = 'confidential' | 'public';
+/** SPEC decision 13. Only `active` clients can start a flow, redeem a code, refresh or introspect. */
+export type ClientStatus = 'active' | 'pending' | 'suspended' | 'deleted';
+/** A partner's OAuth client, or a resource server holding introspection credentials (SPEC decision 14). */
+export type ClientKind = 'client' | 'resource_server';
+
+export interface ClientRecord {
+  clientId: string;
+  kind: ClientKind;
+  clientName: string;
+  clientType: ClientType;
+  /** SHA-256 (base64url) of the secret; null for public clients. */
+  secretDigest: string | null;
+  /** Exact strings as registered (SPEC decision 4). */
+  redirectUris: string[];
+  /** Scopes the client may request. */
+  scopes: string[];
+  /** SPEC decision 12: none means company. */
+  subjectType: SubjectType | null;
+  /** SPEC decision 2: false only by an administrator's exception for a confidential client. */
+  pkceRequired: boolean;
+  status: ClientStatus;
+  clientUri: string | null;
+  logoUri: string | null;
+  tosUri: string | null;
+  policyUri: string | null;
+  /** Resource servers only: the `aud` whose tokens it may introspect. */
+  audience: string | null;
+  createdAt: number;
+}
+
+export interface UserRecord {
+  userId: string;
+  email: string;
+  name: string;
+  /** PHC-formatted argon2id hash (users/password.ts). */
+  passwordHash: string;
+}
+
+export interface SubjectRecord {
+  subjectType: SubjectType;
+  subjectId: string;
+  name: string;
+  /** For a company: the organization grouping it, if any. */
+  organizationId: string | null;
+}
+
+export interface LoginSessionRecord {
+  sessionDigest: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** SPEC decision 6: bound to client, redirect URI, PKCE challenge, scopes, subject and user. */
+export interface AuthorizationCodeRecord {
+  codeDigest: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  scope: string[];
+  subjectType: SubjectType;
+  subjectId: string;
+  /** The S256 challenge, or null when the client had a PKCE exception and sent none. */
+  codeChallenge: string | null;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface GrantRecord {
+  grantId: string;
+  clientId: string;
+  userId: string;
+  subjectType: SubjectType;
+  subjectId: string;
+  scope: string[];
+  createdAt: number;
+  revokedAt: number | null;
+  revocationReason: string | null;
+}
+
+export type TokenKind = 'access' | 'refresh';
+
+export interface TokenRecord {
+  tokenDigest: string;
+  /** Public identifier (`jti`), safe to log. */
+  tokenId: string;
+  kind: TokenKind;
+  grantId: string;
+  clientId: string;
+  scope: string[];
+  issuedAt: number;
+  expiresAt: number;
+  /** Refresh tokens: when a rotation replaced it. */
+  rotatedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A token with the grant and client it belongs to, as introspection and refresh need them. */
+export interface TokenWithGrant {
+  token: TokenRecord;
+  grant: GrantRecord;
+  client: ClientRecord;
+}
+
+export type ConsumeCodeResult =
+  | { outcome: 'consumed'; code: AuthorizationCodeRecord }
+  /** RFC 6749 §4.1.2: the code was used before; `grantId` is what its first use produced, if anything yet. */
+  | { outcome: 'replayed'; code: AuthorizationCodeRecord; grantId: string | null }
+  | { outcome: 'unknown' };
+
+export interface AuditEvent {
+  /** e.g. `consent.granted`, `token.issued`, `refresh_token.rotated`, `refresh_token.reuse_detected`. */
+  type: string;
+  at: number;
+  /** Who acted: `user:<id>`, `client:<id>`, `admin:<name>`, `system`. */
+  actor: string;
+  clientId?: string | null;
+  grantId?: string | null;
+  /** Never a secret, code or token value. */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  eventId: number;
+}
+
+export interface Storage {
+  clients: {
+    create(client: ClientRecord): Promise<void>;
+    find(clientId: string): Promise<ClientRecord | undefined>;
+    list(): Promise<ClientRecord[]>;
+  };
+  users: {
+    create(user: UserRecord): Promise<void>;
+    find(userId: string): Promise<UserRecord | undefined>;
+    /** Case-insensitive. */
+    findByEmail(email: string): Promise<UserRecord | undefined>;
+  };
+  subjects: {
+    create(subject: SubjectRecord): Promise<void>;
+    find(subjectType: SubjectType, subjectId: string): Promise<SubjectRecord | undefined>;
+    addAdministrator(userId: string, subjectType: SubjectType, subjectId: string): Promise<void>;
+    /** The subjects of one type the user administers, by name. */
+    listAdministeredBy(userId: string, subjectType: SubjectType): Promise<SubjectRecord[]>;
+  };
+  loginSessions: {
+    create(session: LoginSessionRecord): Promise<void>;
+    /** The session if it exists and `now < expiresAt`. */
+    findActive(sessionDigest: string, now: number): Promise<LoginSessionRecord | undefined>;
+    delete(sessionDigest: string): Promise<void>;
+  };
+  authorizationCodes: {
+    create(code: AuthorizationCodeRecord): Promise<void>;
+    /**
+     * Atomically marks the code used. A second call for the same code returns `replayed` (and marks it
+     * so, which makes a concurrent `issueGrantForCode` for it fail). Expiry is the caller's check.
+     */
+    consume(codeDigest: string, now: number): Promise<ConsumeCodeResult>;
+  };
+  grants: {
+    /**
+     * Atomically, for a consumed code that was not replayed: revokes the client's previous active grant
+     * for the same subject (SPEC decision 11, reason `superseded`), stores the grant and its first
+     * tokens, and links the code to the grant. Returns `code_replayed` and stores nothing when the
+     * code was replayed meanwhile.
+     */
+    issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[]): Promise<'issued' | 'code_replayed'>;
+    find(grantId: string): Promise<GrantRecord | undefined>;
+    /** Active grants of a client for a subject (at most one, SPEC decision 11). */
+    findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
+    /** Revokes the grant and every token of it; false when it was already revoked. */
+    revoke(grantId: string, now: number, reason: string): Promise<boolean>;
+  };
+  tokens: {
+    findByDigest(tokenDigest: string): Promise<TokenWithGrant | undefined>;
+    /**
+     * Compare-and-swap rotation (SPEC decision 8): if `presentedDigest` is still the current refresh token
+     * (not rotated, not revoked, grant not revoked), marks it rotated, revokes the grant's access tokens,
+     * and stores `newTokens`, all at once. Otherwise stores nothing and returns `not_current`, so of two
+     * concurrent rotations exactly one succeeds.
+     */
+    rotateRefreshToken(presentedDigest: string, now: number, newTokens: TokenRecord[]): Promise<'rotated' | 'not_current'>;
+    /** Revokes one access token (RFC 7009). */
+    revokeAccessToken(tokenDigest: string, now: number): Promise<void>;
+  };
+  audit: {
+    record(event: AuditEvent): Promise<void>;
+    list(options?: { limit?: number }): Promise<StoredAuditEvent[]>;
+  };
+  /** Named server secrets (the development token key), created once. */
+  settings: {
+    getOrCreate(name: string, create: () => string): Promise<string>;
+  };
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/**
+ * Opaque authorization codes, access tokens and refresh tokens.
+ *
+ * A value is `<prefix>_<random>.<tag>` where `random` is 256 bits (SPEC decisions 6 and 8) and
+ * `tag = HMAC-SHA-256(key, prefix_random)`, both base64url. Only the tag is stored (SPEC decision 9):
+ * it identifies the row, and a database leak yields no usable value because the HMAC cannot be
+ * inverted. The tag is verified before any storage lookup, so forged values cost no I/O (the order
+ * fosite lacks).
+ */
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+
+/** `gac` authorization code, `gat` access token, `grt` refresh token. */
+export type OpaqueTokenKind = 'gac' | 'gat' | 'grt';
+
+export interface OpaqueTokenCodec {
+  /** A fresh value and the digest to store. */
+  mint(kind: OpaqueTokenKind): { value: string; digest: string };
+  /** The digest to look up, or `undefined` when the value is malformed, of another kind, or forged. */
+  digestOf(value: string, kind: OpaqueTokenKind): string | undefined;
+}
+
+const SHAPE = /^(gac|gat|grt)_([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
+
+export function createOpaqueTokenCodec(hmacKey: Buffer): OpaqueTokenCodec {
+  // BENCH-NOTES: a KeyObject made once is ~5x cheaper per HMAC on Node 24 than a raw Buffer key.
+  const key: KeyObject = createSecretKey(hmacKey);
+  const tag = (body: string): Buffer => createHmac('sha256', key).update(body).digest();
+  return {
+    mint(kind) {
+      const body = `${kind}_${randomBytes(32).toString('base64url')}`;
+      const digest = tag(body).toString('base64url');
+      return { value: `${body}.${digest}`, digest };
+    },
+    digestOf(value, kind) {
+      const match = SHAPE.exec(value);
+      if (!match || match[1] !== kind) return undefined;
+      const presented = Buffer.from(match[3]!, 'base64url');
+      const expected = tag(`${match[1]}_${match[2]}`);
+      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return undefined;
+      return match[3];
+    },
+  };
+}

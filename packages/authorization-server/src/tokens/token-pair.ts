@@ -1,0 +1,49 @@
+/**
+ * Minting an access token and a refresh token for a grant, and the token response (RFC 6749 §5.1).
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerContext } from '../server-context.ts';
+import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
+import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  /** Seconds. */
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+  /** Plus `urn:<ns>:params:oauth:subject_urn` (SPEC §2). */
+  [member: string]: string | number;
+}
+
+/**
+ * @param accessScope the access token's scope (narrower at refresh, RFC 6749 §6).
+ * @param refreshScope the refresh token's scope, identical to the grant's (RFC 6749 §6).
+ */
+export function mintTokenPair(
+  context: ServerContext,
+  grant: GrantRecord,
+  accessScope: string[],
+  refreshScope: string[],
+  now: number,
+): { records: TokenRecord[]; response: TokenResponse } {
+  const { options, codec } = context;
+  const access = codec.mint('gat');
+  const refresh = codec.mint('grt');
+  const base = { grantId: grant.grantId, clientId: grant.clientId, issuedAt: now, rotatedAt: null, revokedAt: null };
+  const records: TokenRecord[] = [
+    { ...base, tokenDigest: access.digest, tokenId: randomUUID(), kind: 'access', scope: accessScope, expiresAt: now + options.accessTokenLifetimeSeconds },
+    // SPEC decision 8: each rotation issues a refresh token valid for 60 days from then.
+    { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds },
+  ];
+  const response: TokenResponse = {
+    access_token: access.value,
+    token_type: 'Bearer',
+    expires_in: options.accessTokenLifetimeSeconds,
+    refresh_token: refresh.value,
+    scope: accessScope.join(' '),
+    [subjectUrnMemberName(options.brand.urnNamespace)]: subjectUrn(options.brand.urnNamespace, grant.subjectType, grant.subjectId),
+  };
+  return { records, response };
+}
