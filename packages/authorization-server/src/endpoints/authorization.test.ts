@@ -1,0 +1,318 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { authorize, authorizeUrl, Browser, hiddenInputs, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { registerClient } from '../clients/registration.ts';
+
+const client = seed.confidentialClient;
+const alice = seed.users.alice;
+const danishCompany = `urn:gatehouse:company:${seed.companies[0].id}`;
+const swedishCompany = `urn:gatehouse:company:${seed.companies[1].id}`;
+
+function validParameters(overrides: Record<string, string | undefined> = {}) {
+  return {
+    response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read',
+    state: 'xyz', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', ...overrides,
+  };
+}
+
+/** A browser that has logged in as the given user. */
+async function loggedIn(server: TestServer, user: { email: string; password: string } = alice): Promise<Browser> {
+  const browser = new Browser();
+  const page = await browser.get(authorizeUrl(server, validParameters()));
+  const login = await browser.post(`${server.url}/login`, {
+    _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: user.email, password: user.password,
+  });
+  assert.equal(login.status, 303);
+  return browser;
+}
+
+async function codesIssued(server: TestServer): Promise<number> {
+  return (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted' || event.type === 'consent.reused').length;
+}
+
+describe('GET /oauth/authorize', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  describe('before the redirect URI is established: an error page, never a redirect (SPEC decision 5)', () => {
+    const cases: [string, Record<string, string | undefined>][] = [
+      ['a missing client_id', { client_id: undefined }],
+      ['an unknown client_id', { client_id: '00000000-0000-4000-8000-000000000000' }],
+      ['a resource server credential used as a client', { client_id: seed.resourceServer.id }],
+      ['a missing redirect_uri', { redirect_uri: undefined }],
+      ['an unregistered redirect_uri', { redirect_uri: 'https://attacker.example/callback' }],
+      ['a trailing slash', { redirect_uri: `${client.redirectUri}/` }],
+      ['a different case', { redirect_uri: client.redirectUri.replace('callback', 'Callback') }],
+      ['a different host case', { redirect_uri: client.redirectUri.replace('localhost', 'LOCALHOST') }],
+      ['an extra query', { redirect_uri: `${client.redirectUri}?next=/admin` }],
+      ['a different port', { redirect_uri: client.redirectUri.replace(':8080', ':8081') }],
+      ['a fragment', { redirect_uri: `${client.redirectUri}#frag` }],
+      ['127.0.0.1 for localhost (no loopback aliases)', { redirect_uri: client.redirectUri.replace('localhost', '127.0.0.1') }],
+    ];
+    for (const [label, overrides] of cases) {
+      it(`shows the error page for ${label}`, async () => {
+        const response = await new Browser().get(authorizeUrl(server, validParameters(overrides)));
+        assert.equal(response.status, 400);
+        assert.equal(response.location, undefined, 'no redirect');
+        assert.match(response.headers.get('content-type') ?? '', /text\/html/);
+        assert.match(response.text, /You were not sent back to the application/);
+      });
+    }
+
+    it('shows the error page for a repeated redirect_uri (RFC 6749 §3.1)', async () => {
+      const url = `${authorizeUrl(server, validParameters())}&redirect_uri=${encodeURIComponent('https://attacker.example/cb')}`;
+      const response = await new Browser().get(url);
+      assert.equal(response.status, 400);
+      assert.equal(response.location, undefined);
+    });
+
+    it('refuses a pending client with a page (SPEC decision 13)', async () => {
+      const { client: pending } = await registerClient(
+        { storage: server.storage, environment: 'staging', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Pending App', clientType: 'public', redirectUris: ['http://localhost:9000/cb'], scopes: ['users:read'] },
+      );
+      const response = await new Browser().get(authorizeUrl(server, validParameters({ client_id: pending.clientId, redirect_uri: 'http://localhost:9000/cb' })));
+      assert.equal(response.status, 400);
+      assert.equal(response.location, undefined);
+      assert.match(response.text, /waiting for approval/);
+    });
+  });
+
+  describe('after it is established: a redirect with error, state and iss (SPEC decision 5, RFC 9207)', () => {
+    const expectRedirectError = async (overrides: Record<string, string | undefined>, error: string, options: { state?: string | null } = {}) => {
+      const response = await new Browser().get(authorizeUrl(server, validParameters(overrides)));
+      assert.equal(response.status, 303);
+      const location = new URL(response.location!);
+      assert.equal(`${location.origin}${location.pathname}`, client.redirectUri);
+      assert.equal(location.searchParams.get('error'), error);
+      assert.ok(location.searchParams.get('error_description'));
+      assert.equal(location.searchParams.get('iss'), server.issuer);
+      assert.equal(location.searchParams.get('code'), null, 'no code issued');
+      assert.equal(location.searchParams.get('state'), options.state === undefined ? 'xyz' : options.state);
+      return location;
+    };
+
+    it('refuses a missing state with invalid_request (SPEC decision 3)', () => expectRedirectError({ state: undefined }, 'invalid_request', { state: null }));
+    it('refuses a state longer than 512 characters and does not echo it', () => expectRedirectError({ state: 'a'.repeat(513) }, 'invalid_request', { state: null }));
+    it('refuses a missing response_type with invalid_request', () => expectRedirectError({ response_type: undefined }, 'invalid_request'));
+    it('refuses response_type=token with unsupported_response_type', () => expectRedirectError({ response_type: 'token' }, 'unsupported_response_type'));
+    it('refuses a missing scope with invalid_scope (RFC 6749 §3.3)', () => expectRedirectError({ scope: undefined }, 'invalid_scope'));
+    it('refuses an unknown scope with invalid_scope', () => expectRedirectError({ scope: 'users:read admin:everything' }, 'invalid_scope'));
+    it('refuses a missing code_challenge for a confidential client (SPEC decision 2)', () =>
+      expectRedirectError({ code_challenge: undefined, code_challenge_method: undefined }, 'invalid_request'));
+    it('refuses a missing code_challenge for a public client (SPEC decision 2)', async () => {
+      const response = await new Browser().get(authorizeUrl(server, validParameters({ client_id: seed.publicClient.id, code_challenge: undefined, code_challenge_method: undefined })));
+      assert.equal(new URL(response.location!).searchParams.get('error'), 'invalid_request');
+    });
+    it('refuses code_challenge_method=plain (seeds: plain is not allowed)', () => expectRedirectError({ code_challenge_method: 'plain' }, 'invalid_request'));
+    it('refuses an unknown code_challenge_method', () => expectRedirectError({ code_challenge_method: 'S512' }, 'invalid_request'));
+    it('refuses a code_challenge without a method (RFC 7636 §4.3 default plain)', () => expectRedirectError({ code_challenge_method: undefined }, 'invalid_request'));
+    it('refuses a malformed code_challenge', () => expectRedirectError({ code_challenge: 'too-short' }, 'invalid_request'));
+    it('refuses a repeated scope parameter (RFC 6749 §3.1)', async () => {
+      const response = await new Browser().get(`${authorizeUrl(server, validParameters())}&scope=users:write`);
+      assert.equal(new URL(response.location!).searchParams.get('error'), 'invalid_request');
+    });
+    it('refuses a malformed subject URN', () => expectRedirectError({ urn_gatehouse_params_oauth_subject: 'urn:gatehouse:company:not-a-uuid' }, 'invalid_request'));
+    it('refuses an organization URN for a company client', () =>
+      expectRedirectError({ urn_gatehouse_params_oauth_subject: `urn:gatehouse:organization:${seed.organization.id}` }, 'invalid_request'));
+  });
+
+  describe('login (SPEC decision 18)', () => {
+    it('shows a login form with labelled email and password fields and a CSRF token', async () => {
+      const response = await new Browser().get(authorizeUrl(server, validParameters()));
+      assert.equal(response.status, 200);
+      assert.match(response.text, /<label for="email">/);
+      assert.match(response.text, /<input id="email" name="email"/);
+      assert.match(response.text, /<label for="password">/);
+      assert.match(response.text, /<input id="password" name="password" type="password"/);
+      assert.ok(inputValue(response.text, '_csrf'));
+    });
+
+    it('sends anti-framing headers on pages', async () => {
+      const response = await new Browser().get(authorizeUrl(server, validParameters()));
+      assert.equal(response.headers.get('x-frame-options'), 'DENY');
+      assert.match(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    });
+
+    it('refuses a login without the CSRF token, and starts no session', async () => {
+      const browser = new Browser();
+      const page = await browser.get(authorizeUrl(server, validParameters()));
+      const response = await browser.post(`${server.url}/login`, { return_to: inputValue(page.text, 'return_to')!, email: alice.email, password: alice.password });
+      assert.equal(response.status, 403);
+      assert.equal(browser.cookies.has('gatehouse_session'), false);
+    });
+
+    it('refuses a login with a CSRF token from another browser', async () => {
+      const attacker = new Browser();
+      const attackerPage = await attacker.get(authorizeUrl(server, validParameters()));
+      const victim = new Browser();
+      await victim.get(authorizeUrl(server, validParameters()));
+      const response = await victim.post(`${server.url}/login`, { _csrf: inputValue(attackerPage.text, '_csrf')!, return_to: '/', email: alice.email, password: alice.password });
+      assert.equal(response.status, 403);
+      assert.equal(victim.cookies.has('gatehouse_session'), false);
+    });
+
+    it('refuses a wrong password without saying whether the account exists', async () => {
+      for (const email of [alice.email, 'nobody@example.com']) {
+        const browser = new Browser();
+        const page = await browser.get(authorizeUrl(server, validParameters()));
+        const response = await browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email, password: 'wrong' });
+        assert.equal(response.status, 401);
+        assert.match(response.text, /The email or password is incorrect/);
+        assert.equal(browser.cookies.has('gatehouse_session'), false);
+      }
+    });
+
+    it('never redirects a login to another site (no open redirect)', async () => {
+      const browser = new Browser();
+      const page = await browser.get(authorizeUrl(server, validParameters()));
+      const response = await browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: 'https://attacker.example/', email: alice.email, password: alice.password });
+      assert.equal(response.status, 303);
+      assert.equal(response.location, '/');
+    });
+
+    it('rate-limits failed logins per account with 429, even with the right password then', async () => {
+      const limited = await startTestServer({ loginRateLimit: { maxFailures: 3, windowSeconds: 600 } });
+      try {
+        const attempt = async (password: string) => {
+          const browser = new Browser();
+          const page = await browser.get(authorizeUrl(limited, validParameters()));
+          return browser.post(`${limited.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: seed.users.bob.email, password });
+        };
+        for (let i = 0; i < 3; i++) assert.equal((await attempt('wrong')).status, 401);
+        const blocked = await attempt(seed.users.bob.password);
+        assert.equal(blocked.status, 429);
+        assert.ok(Number(blocked.headers.get('retry-after')) > 0);
+        limited.clock.advanceSeconds(601);
+        assert.equal((await attempt(seed.users.bob.password)).status, 303);
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+
+  describe('consent (SPEC decision 11)', () => {
+    it('shows the brand, client, scopes in words, a subject picker and allow/deny buttons', async () => {
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ scope: 'users:read vendors:read' })));
+      assert.equal(page.status, 200);
+      assert.match(page.text, /Gatehouse/);
+      assert.match(page.text, /Ledgerly Sync/);
+      assert.match(page.text, /ledgerly\.example/);
+      assert.match(page.text, /See users and employees/);
+      assert.match(page.text, /See vendors/);
+      assert.match(page.text, /href="https:\/\/ledgerly\.example\/terms"/);
+      assert.match(page.text, /href="https:\/\/ledgerly\.example\/privacy"/);
+      assert.match(page.text, /<select id="subject" name="subject">/);
+      assert.match(page.text, new RegExp(`<option value="${danishCompany}"`));
+      assert.match(page.text, new RegExp(`<option value="${swedishCompany}"`));
+      assert.match(page.text, /<button type="submit" name="decision" value="deny">/);
+      assert.match(page.text, /<button class="primary" type="submit" name="decision" value="allow">/);
+      assert.equal(page.headers.get('x-frame-options'), 'DENY');
+    });
+
+    it('offers only the subjects the user administers', async () => {
+      const browser = await loggedIn(server, seed.users.bob);
+      const page = await browser.get(authorizeUrl(server, validParameters()));
+      assert.match(page.text, new RegExp(`<option value="${danishCompany}"`));
+      assert.doesNotMatch(page.text, new RegExp(swedishCompany));
+    });
+
+    it('pre-selects the subject named by urn_gatehouse_params_oauth_subject', async () => {
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: swedishCompany, prompt: 'consent' })));
+      assert.match(page.text, new RegExp(`<option value="${swedishCompany}" selected>`));
+    });
+
+    it('refuses a requested subject the user does not administer with access_denied', async () => {
+      const browser = await loggedIn(server, seed.users.bob);
+      const response = await browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: swedishCompany })));
+      assert.equal(response.status, 303);
+      assert.equal(new URL(response.location!).searchParams.get('error'), 'access_denied');
+    });
+
+    it('redirects with code, state and iss on allow (RFC 9207)', async () => {
+      const { redirect } = await authorize(server, { state: 'state-allow' });
+      assert.equal(`${redirect.origin}${redirect.pathname}`, client.redirectUri);
+      assert.match(redirect.searchParams.get('code') ?? '', /^gac_/);
+      assert.equal(redirect.searchParams.get('state'), 'state-allow');
+      assert.equal(redirect.searchParams.get('iss'), server.issuer);
+    });
+
+    it('redirects with access_denied on deny and issues no code', async () => {
+      const before = await codesIssued(server);
+      const { redirect } = await authorize(server, { decision: 'deny', state: 'state-deny', extra: { prompt: 'consent' } });
+      assert.equal(redirect.searchParams.get('error'), 'access_denied');
+      assert.equal(redirect.searchParams.get('state'), 'state-deny');
+      assert.equal(redirect.searchParams.get('code'), null);
+      assert.equal(await codesIssued(server), before);
+    });
+
+    it('refuses a consent form without the CSRF token and issues no code', async () => {
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+      const { _csrf, ...fields } = hiddenInputs(page.text);
+      const before = await codesIssued(server);
+      const response = await browser.post(`${server.url}/oauth/authorize/decision`, { ...fields, subject: danishCompany, decision: 'allow' });
+      assert.equal(response.status, 403);
+      assert.equal(response.location, undefined);
+      assert.equal(await codesIssued(server), before);
+    });
+
+    it('refuses a tampered subject on the consent form', async () => {
+      const browser = await loggedIn(server, seed.users.bob);
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+      const response = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject: swedishCompany, decision: 'allow' });
+      assert.equal(new URL(response.location!).searchParams.get('error'), 'access_denied');
+      assert.equal(new URL(response.location!).searchParams.get('code'), null);
+    });
+
+    it('re-validates a tampered redirect_uri on the consent form and shows the error page', async () => {
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+      const response = await browser.post(`${server.url}/oauth/authorize/decision`, {
+        ...hiddenInputs(page.text), redirect_uri: 'https://attacker.example/cb', subject: danishCompany, decision: 'allow',
+      });
+      assert.equal(response.status, 400);
+      assert.equal(response.location, undefined);
+    });
+
+    it('escapes client-supplied text on the consent page', async () => {
+      const { client: hostile } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: '<script>alert(1)</script>', clientType: 'public', redirectUris: ['http://localhost:9001/cb'], scopes: ['users:read'] },
+      );
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ client_id: hostile.clientId, redirect_uri: 'http://localhost:9001/cb' })));
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.text, /<script>alert/);
+      assert.match(page.text, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    });
+
+    it('skips consent when an active grant covers the scopes, unless prompt=consent', async () => {
+      const fresh = await startTestServer();
+      try {
+        const bob = seed.users.bob; // one company: the subject is known without a picker
+        const first = await authorize(fresh, { user: bob, scope: 'users:read vendors:read' });
+        const { codeVerifier } = first;
+        const { postForm, confidentialAuth } = await import('../testing/harness.ts');
+        const exchange = await postForm(`${fresh.url}/oauth/token`, {
+          grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: codeVerifier,
+        }, { authorization: confidentialAuth() });
+        assert.equal(exchange.status, 200);
+        const again = await first.browser.get(authorizeUrl(fresh, validParameters({ scope: 'users:read' })));
+        assert.equal(again.status, 303, 'consent skipped');
+        assert.ok(new URL(again.location!).searchParams.get('code'));
+        const forced = await first.browser.get(authorizeUrl(fresh, validParameters({ scope: 'users:read', prompt: 'consent' })));
+        assert.equal(forced.status, 200, 'prompt=consent shows the page');
+        const wider = await first.browser.get(authorizeUrl(fresh, validParameters({ scope: 'users:read users:write' })));
+        assert.equal(wider.status, 200, 'a wider scope needs consent');
+      } finally {
+        await fresh.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,137 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { basic, confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { registerClient, registerResourceServer } from '../clients/registration.ts';
+
+describe('POST /oauth/token/introspect (RFC 7662; SPEC decision 14)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+  const asClient = (token: string) => introspect(server, token, confidentialAuth());
+
+  it('shows the client its own token as active with every member', async () => {
+    const { tokens } = await obtainTokens(server, { scope: 'users:read' });
+    const response = await postForm(`${server.url}/oauth/token/introspect`, { token: tokens.access_token, token_type_hint: 'access_token' }, { authorization: confidentialAuth() });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    const body = response.json;
+    assert.equal(body.active, true);
+    assert.equal(body.scope, 'users:read');
+    assert.equal(body.client_id, seed.confidentialClient.id);
+    assert.equal(body.token_type, 'Bearer');
+    assert.equal(body.exp, server.clock.nowSeconds() + 900);
+    assert.equal(body.iat, server.clock.nowSeconds());
+    assert.equal(body.sub, seed.users.alice.id);
+    assert.equal(body.aud, 'http://localhost:3001');
+    assert.equal(body.iss, server.issuer);
+    assert.match(body.jti, /^[0-9a-f-]{36}$/);
+    assert.equal(body['urn:gatehouse:params:oauth:subject_urn'], `urn:gatehouse:company:${seed.companies[0].id}`);
+  });
+
+  it("shows another client's token as inactive", async () => {
+    const { tokens } = await obtainTokens(server);
+    const { client: other, clientSecret } = await registerClient(
+      { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+      { clientName: 'Curious App', clientType: 'confidential', redirectUris: ['https://curious.example/cb'], scopes: ['users:read'] },
+    );
+    assert.deepEqual(await introspect(server, tokens.access_token, basic(other.clientId, clientSecret!)), { active: false });
+    assert.deepEqual(await introspect(server, tokens.refresh_token, basic(other.clientId, clientSecret!)), { active: false });
+  });
+
+  it('lets the resource server of the audience see access tokens, but not refresh tokens', async () => {
+    const { tokens } = await obtainTokens(server);
+    assert.equal((await introspect(server, tokens.access_token)).active, true);
+    assert.deepEqual(await introspect(server, tokens.refresh_token), { active: false });
+  });
+
+  it('hides tokens from a resource server of another audience', async () => {
+    const { tokens } = await obtainTokens(server);
+    const { client: other, clientSecret } = await registerResourceServer(
+      { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+      { name: 'Other API', audience: 'https://other-api.example' },
+    );
+    assert.deepEqual(await introspect(server, tokens.access_token, basic(other.clientId, clientSecret)), { active: false });
+  });
+
+  it('shows revoked, superseded and expired tokens as inactive', async () => {
+    const { tokens } = await obtainTokens(server);
+    const rotated = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+    assert.deepEqual(await asClient(tokens.access_token), { active: false }, 'superseded access token');
+    assert.deepEqual(await asClient(tokens.refresh_token), { active: false }, 'rotated-out refresh token');
+    await postForm(`${server.url}/oauth/revoke`, { token: rotated.json.refresh_token }, { authorization: confidentialAuth() });
+    assert.deepEqual(await asClient(rotated.json.access_token), { active: false }, 'revoked grant');
+    const { tokens: later } = await obtainTokens(server);
+    server.clock.advanceSeconds(900);
+    assert.deepEqual(await asClient(later.access_token), { active: false }, 'expired');
+    assert.equal((await asClient(later.refresh_token)).active, true, 'the refresh token outlives the access token');
+  });
+
+  it('shows garbage and forged tokens as inactive', async () => {
+    assert.deepEqual(await asClient('not-a-token'), { active: false });
+    assert.deepEqual(await asClient(`gat_${'A'.repeat(43)}.${'B'.repeat(43)}`), { active: false });
+  });
+
+  it('requires client authentication, and refuses public clients', async () => {
+    const anonymous = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' });
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.json.error, 'invalid_client');
+    const publicClient = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x', client_id: seed.publicClient.id });
+    assert.equal(publicClient.status, 401);
+    assert.equal(publicClient.json.error, 'invalid_client');
+  });
+
+  it('refuses a missing token with invalid_request', async () => {
+    const response = await postForm(`${server.url}/oauth/token/introspect`, {}, { authorization: confidentialAuth() });
+    assert.equal(response.status, 400);
+    assert.equal(response.json.error, 'invalid_request');
+  });
+});
+
+describe('POST /oauth/revoke (RFC 7009; SPEC decision 15)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+  const revoke = (token: string, authorization = confidentialAuth()) => postForm(`${server.url}/oauth/revoke`, { token }, { authorization });
+
+  it('revoking a refresh token revokes the whole grant', async () => {
+    const { tokens } = await obtainTokens(server);
+    const response = await revoke(tokens.refresh_token);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await introspect(server, tokens.access_token), { active: false });
+    const refresh = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+    assert.equal(refresh.json.error, 'invalid_grant');
+    assert.ok((await server.storage.audit.list()).some((event) => event.type === 'grant.revoked'));
+  });
+
+  it('revoking an access token revokes only that token', async () => {
+    const { tokens } = await obtainTokens(server);
+    assert.equal((await revoke(tokens.access_token)).status, 200);
+    assert.deepEqual(await introspect(server, tokens.access_token), { active: false });
+    const refresh = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+    assert.equal(refresh.status, 200);
+  });
+
+  it("answers 200 for another client's token and leaves it working", async () => {
+    const { tokens } = await obtainTokens(server);
+    const { client: other, clientSecret } = await registerClient(
+      { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+      { clientName: 'Meddling App', clientType: 'confidential', redirectUris: ['https://meddling.example/cb'], scopes: ['users:read'] },
+    );
+    assert.equal((await revoke(tokens.refresh_token, basic(other.clientId, clientSecret!))).status, 200);
+    assert.equal((await introspect(server, tokens.access_token)).active, true);
+  });
+
+  it('answers 200 for an unknown token (RFC 7009 §2.2)', async () => {
+    assert.equal((await revoke('unknown-token')).status, 200);
+  });
+
+  it('requires client authentication', async () => {
+    const response = await postForm(`${server.url}/oauth/revoke`, { token: 'x' });
+    assert.equal(response.status, 401);
+    assert.equal(response.json.error, 'invalid_client');
+  });
+});

@@ -1,0 +1,260 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { authorize, basic, confidentialAuth, introspect, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { registerClient } from '../clients/registration.ts';
+
+const client = seed.confidentialClient;
+
+describe('POST /oauth/token', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  const token = (form: Record<string, string>, headers: Record<string, string> = {}) => postForm(`${server.url}/oauth/token`, form, headers);
+  /** A fresh code with its verifier. */
+  const freshCode = async (options: Parameters<typeof authorize>[1] = {}) => {
+    const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' }, ...options });
+    return { code: redirect.searchParams.get('code')!, codeVerifier };
+  };
+  const exchange = (code: string, codeVerifier: string | undefined, headers = { authorization: confidentialAuth() }, extra: Record<string, string> = {}) =>
+    token({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, ...(codeVerifier ? { code_verifier: codeVerifier } : {}), ...extra }, headers);
+  const tokensIssued = async () => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'token.issued').length;
+
+  describe('responses', () => {
+    it('issues Bearer tokens with scope, expires_in and the subject URN, with no-store headers (RFC 6749 §5.1)', async () => {
+      const { code, codeVerifier } = await freshCode({ scope: 'users:read vendors:read' });
+      const response = await exchange(code, codeVerifier);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      assert.equal(response.headers.get('pragma'), 'no-cache');
+      assert.equal(response.json.token_type, 'Bearer');
+      assert.equal(response.json.expires_in, 900);
+      assert.equal(response.json.scope, 'users:read vendors:read');
+      assert.match(response.json.access_token, /^gat_/);
+      assert.match(response.json.refresh_token, /^grt_/);
+      assert.equal(response.json['urn:gatehouse:params:oauth:subject_urn'], `urn:gatehouse:company:${seed.companies[0].id}`);
+    });
+
+    it('sends no-store on errors too', async () => {
+      const response = await token({ grant_type: 'authorization_code', code: 'nope', redirect_uri: client.redirectUri }, { authorization: confidentialAuth() });
+      assert.equal(response.status, 400);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+    });
+
+    it('refuses an unknown grant_type with unsupported_grant_type', async () => {
+      const response = await token({ grant_type: 'password', username: 'a', password: 'b' }, { authorization: confidentialAuth() });
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'unsupported_grant_type');
+    });
+
+    it('refuses a repeated parameter with invalid_request (RFC 6749 §3.2)', async () => {
+      const response = await fetch(`${server.url}/oauth/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: confidentialAuth() },
+        body: 'grant_type=refresh_token&refresh_token=a&refresh_token=b',
+      });
+      assert.equal(response.status, 400);
+      assert.equal((await response.json()).error, 'invalid_request');
+    });
+
+    it('refuses a JSON body with invalid_request', async () => {
+      const response = await fetch(`${server.url}/oauth/token`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: confidentialAuth() }, body: '{"grant_type":"refresh_token"}',
+      });
+      assert.equal(response.status, 400);
+      assert.equal((await response.json()).error, 'invalid_request');
+    });
+  });
+
+  describe('client authentication (SPEC decision 1)', () => {
+    const expectInvalidClient = async (response: Awaited<ReturnType<typeof token>>, description: RegExp) => {
+      assert.equal(response.status, 401);
+      assert.equal(response.json.error, 'invalid_client');
+      assert.match(response.json.error_description, description);
+      assert.match(response.headers.get('www-authenticate') ?? '', /^Basic /);
+      assert.equal(response.json.access_token, undefined);
+    };
+
+    it('refuses a secret in the body (client_secret_post) and does not consume the code', async () => {
+      const { code, codeVerifier } = await freshCode();
+      await expectInvalidClient(await exchange(code, codeVerifier, {} as any, { client_id: client.id, client_secret: client.secret }), /HTTP Basic/);
+      assert.equal((await exchange(code, codeVerifier)).status, 200, 'the code still works with Basic');
+    });
+
+    it('refuses Basic plus a secret in the body', async () => {
+      const { code, codeVerifier } = await freshCode();
+      await expectInvalidClient(await exchange(code, codeVerifier, { authorization: confidentialAuth() }, { client_secret: client.secret }), /exactly one/);
+    });
+
+    it('refuses a wrong secret with 401 and WWW-Authenticate: Basic', async () => {
+      const { code, codeVerifier } = await freshCode();
+      await expectInvalidClient(await exchange(code, codeVerifier, { authorization: basic(client.id, 'wrong-secret') }), /authentication failed/);
+    });
+
+    it('refuses an unknown client', async () => {
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic('00000000-0000-4000-8000-000000000000', 'x') }), /authentication failed/);
+    });
+
+    it('refuses a public client sending a secret', async () => {
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(seed.publicClient.id, 'anything') }), /public client/);
+    });
+
+    it('refuses a confidential client authenticating with client_id alone', async () => {
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x', client_id: client.id }), /HTTP Basic/);
+    });
+
+    it('refuses a request with no client authentication at all', async () => {
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }), /required/);
+    });
+
+    it('refuses a Bearer authorization header', async () => {
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: 'Bearer abc' }), /Basic scheme/);
+    });
+
+    it('accepts percent-encoded and raw Basic credentials alike (RFC 6749 §2.3.1)', async () => {
+      // The client_id (a UUID) contains "-", which some clients percent-encode as %2D and others send raw.
+      assert.match(client.id, /-/);
+      const encodedAll = `Basic ${Buffer.from(`${client.id.replace(/-/g, '%2D')}:${client.secret.replace(/-/g, '%2D').replace(/_/g, '%5F')}`).toString('base64')}`;
+      for (const authorization of [basic(client.id, client.secret, false), basic(client.id, client.secret, true), encodedAll]) {
+        const { code, codeVerifier } = await freshCode();
+        assert.equal((await exchange(code, codeVerifier, { authorization })).status, 200);
+      }
+    });
+
+    it('refuses a resource server credential at the token endpoint', async () => {
+      const response = await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(seed.resourceServer.id, seed.resourceServer.secret) });
+      assert.equal(response.json.error, 'unauthorized_client');
+    });
+
+    it('refuses a suspended client (SPEC decision 13)', async () => {
+      const { client: pending, clientSecret } = await registerClient(
+        { storage: server.storage, environment: 'production', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Waiting App', clientType: 'confidential', redirectUris: ['https://waiting.example/cb'], scopes: ['users:read'] },
+      );
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(pending.clientId, clientSecret!) }), /pending/);
+    });
+
+    it('lets a public client authenticate with client_id only (method none)', async () => {
+      const { code, codeVerifier } = await freshCode({ clientId: seed.publicClient.id, redirectUri: seed.publicClient.redirectUri });
+      const response = await token({ grant_type: 'authorization_code', code, redirect_uri: seed.publicClient.redirectUri, code_verifier: codeVerifier, client_id: seed.publicClient.id });
+      assert.equal(response.status, 200);
+      assert.match(response.json.refresh_token, /^grt_/);
+    });
+  });
+
+  describe('authorization codes (RFC 6749 §4.1.2, §4.1.3; SPEC decision 6)', () => {
+    it('refuses a reused code with invalid_grant and revokes the tokens from its first use', async () => {
+      const { code, codeVerifier } = await freshCode();
+      const first = await exchange(code, codeVerifier);
+      assert.equal(first.status, 200);
+      assert.equal((await introspect(server, first.json.access_token)).active, true);
+      const second = await exchange(code, codeVerifier);
+      assert.equal(second.status, 400);
+      assert.equal(second.json.error, 'invalid_grant');
+      assert.equal(second.json.access_token, undefined);
+      assert.equal((await introspect(server, first.json.access_token)).active, false, 'access token from the first use revoked');
+      const refresh = await token({ grant_type: 'refresh_token', refresh_token: first.json.refresh_token }, { authorization: confidentialAuth() });
+      assert.equal(refresh.json.error, 'invalid_grant', 'refresh token from the first use revoked');
+      const events = await server.storage.audit.list();
+      assert.ok(events.some((event) => event.type === 'authorization_code.replay_detected'));
+    });
+
+    it('refuses an expired code (injected clock)', async () => {
+      const { code, codeVerifier } = await freshCode();
+      server.clock.advanceSeconds(61);
+      const before = await tokensIssued();
+      const response = await exchange(code, codeVerifier);
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'invalid_grant');
+      assert.match(response.json.error_description, /expired/);
+      assert.equal(await tokensIssued(), before);
+    });
+
+    it('accepts a code just before its 60-second lifetime ends', async () => {
+      const { code, codeVerifier } = await freshCode();
+      server.clock.advanceSeconds(59);
+      assert.equal((await exchange(code, codeVerifier)).status, 200);
+    });
+
+    it("refuses another client's code", async () => {
+      const { client: other, clientSecret } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Other App', clientType: 'confidential', redirectUris: [client.redirectUri], scopes: ['users:read'] },
+      );
+      const { code, codeVerifier } = await freshCode();
+      const before = await tokensIssued();
+      const response = await exchange(code, codeVerifier, { authorization: basic(other.clientId, clientSecret!) });
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'invalid_grant');
+      assert.equal(await tokensIssued(), before);
+    });
+
+    it('refuses a different redirect_uri, and a missing one', async () => {
+      const { code, codeVerifier } = await freshCode();
+      const different = await exchange(code, codeVerifier, { authorization: confidentialAuth() }, { redirect_uri: 'http://localhost:8080/other' });
+      assert.equal(different.json.error, 'invalid_grant');
+      const { code: code2, codeVerifier: verifier2 } = await freshCode();
+      const missing = await token({ grant_type: 'authorization_code', code: code2, code_verifier: verifier2 }, { authorization: confidentialAuth() });
+      assert.equal(missing.json.error, 'invalid_request');
+    });
+
+    it('refuses a forged code without touching storage', async () => {
+      const forged = `gac_${'A'.repeat(43)}.${'B'.repeat(43)}`;
+      const response = await exchange(forged, pkcePair().codeVerifier);
+      assert.equal(response.json.error, 'invalid_grant');
+    });
+  });
+
+  describe('PKCE at the token endpoint (RFC 7636 §4.6; SPEC decision 2)', () => {
+    it('refuses a wrong verifier with invalid_grant and issues nothing', async () => {
+      const { code } = await freshCode();
+      const before = await tokensIssued();
+      const response = await exchange(code, pkcePair().codeVerifier);
+      assert.equal(response.json.error, 'invalid_grant');
+      assert.equal(await tokensIssued(), before);
+    });
+
+    it('refuses a missing verifier when the code has a challenge', async () => {
+      const { code } = await freshCode();
+      assert.equal((await exchange(code, undefined)).json.error, 'invalid_grant');
+    });
+
+    for (const [label, verifier] of [['too short (42)', 'a'.repeat(42)], ['too long (129)', 'a'.repeat(129)], ['bad characters', `${'a'.repeat(42)}+/`]] as const) {
+      it(`refuses a verifier ${label} with invalid_request and keeps the code usable`, async () => {
+        const { code, codeVerifier } = await freshCode();
+        const response = await exchange(code, verifier);
+        assert.equal(response.status, 400);
+        assert.equal(response.json.error, 'invalid_request');
+        assert.equal((await exchange(code, codeVerifier)).status, 200);
+      });
+    }
+
+    it('refuses a verifier for a code issued without a challenge (downgrade, RFC 9700 §2.1.1)', async () => {
+      const { client: exempt, clientSecret } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Legacy App', clientType: 'confidential', redirectUris: ['https://legacy.example/cb'], scopes: ['users:read'], pkceRequired: false },
+      );
+      const auth = { authorization: basic(exempt.clientId, clientSecret!) };
+      const { redirect } = await authorize(server, { clientId: exempt.clientId, redirectUri: 'https://legacy.example/cb', scope: 'users:read', codeChallenge: null, extra: { prompt: 'consent' } });
+      const code = redirect.searchParams.get('code')!;
+      const before = await tokensIssued();
+      const downgraded = await token({ grant_type: 'authorization_code', code, redirect_uri: 'https://legacy.example/cb', code_verifier: pkcePair().codeVerifier }, auth);
+      assert.equal(downgraded.json.error, 'invalid_grant');
+      assert.equal(await tokensIssued(), before);
+      // Without a challenge the exempt client may still redeem a fresh code without a verifier.
+      const { redirect: again } = await authorize(server, { clientId: exempt.clientId, redirectUri: 'https://legacy.example/cb', scope: 'users:read', codeChallenge: null, extra: { prompt: 'consent' } });
+      const ok = await token({ grant_type: 'authorization_code', code: again.searchParams.get('code')!, redirect_uri: 'https://legacy.example/cb' }, auth);
+      assert.equal(ok.status, 200);
+    });
+  });
+
+  describe('one active grant per client and subject (SPEC decision 11)', () => {
+    it('a new authorization supersedes and revokes the previous grant', async () => {
+      const first = await obtainTokens(server, { extra: { prompt: 'consent' } });
+      const second = await obtainTokens(server, { extra: { prompt: 'consent' } });
+      assert.equal((await introspect(server, first.tokens.access_token)).active, false);
+      assert.equal((await introspect(server, second.tokens.access_token)).active, true);
+    });
+  });
+});
