@@ -1,0 +1,37 @@
+/**
+ * `npm start`: the authorization server (http://localhost:3000) and the sample platform API
+ * (http://localhost:3001) in the development environment, on SQLite under ./data/, with seeded
+ * development data printed at start. Ctrl-C stops both cleanly.
+ */
+import { loadConfiguration, startAuthorizationServer } from '@gatehouse/authorization-server';
+import { PLATFORM_API_DEVELOPMENT_DEFAULTS, startPlatformApi } from '@gatehouse/platform-api';
+
+const configuration = loadConfiguration();
+const announce = (line: string) => console.log(line);
+const authorizationServer = await startAuthorizationServer(configuration, { announce, logger: process.env.GATEHOUSE_LOG !== 'off' });
+const platformApi = await startPlatformApi({
+  port: Number(process.env.PLATFORM_API_PORT ?? PLATFORM_API_DEVELOPMENT_DEFAULTS.port),
+  host: process.env.PLATFORM_API_HOST ?? PLATFORM_API_DEVELOPMENT_DEFAULTS.host,
+  issuer: configuration.issuer,
+  audience: configuration.apiAudience,
+  introspectionClientId: process.env.PLATFORM_API_INTROSPECTION_CLIENT_ID ?? PLATFORM_API_DEVELOPMENT_DEFAULTS.introspectionClientId,
+  introspectionClientSecret: process.env.PLATFORM_API_INTROSPECTION_CLIENT_SECRET ?? PLATFORM_API_DEVELOPMENT_DEFAULTS.introspectionClientSecret,
+  urnNamespace: configuration.urnNamespace,
+  logger: process.env.GATEHOUSE_LOG !== 'off',
+});
+console.log(`\nGatehouse authorization server: ${configuration.issuer} (${configuration.environment})`);
+console.log(`Sample platform API:           ${platformApi.url}`);
+console.log('Press Ctrl-C to stop.\n');
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping...');
+  // An idle keep-alive connection must not keep the process alive forever.
+  setTimeout(() => process.exit(1), 10_000).unref();
+  await platformApi.close();
+  await authorizationServer.close();
+}
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());
