@@ -23,8 +23,9 @@ const USAGE = `Usage:
 
 class UsageError extends Error {}
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -36,29 +37,41 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-  });
+    });
+  } catch (error) {
+    // Unknown flags and flags without their value are usage errors (exit 2), like any other.
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv);
   const [group, command] = positionals;
   if (values.help || group !== 'clients' || !command) {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
+  if (command !== 'create' && command !== 'list') throw new UsageError(`unknown command "clients ${command}"`);
+  const subjectType = values['subject-type'];
+  if (command === 'create') {
+    // Every flag is checked before the database is opened (or created).
+    if (!values.name) throw new UsageError('--name is required');
+    if (values.type !== 'confidential' && values.type !== 'public') throw new UsageError('--type must be confidential or public');
+    if (!values['redirect-uri']?.length) throw new UsageError('at least one --redirect-uri is required');
+    if (!values.scope) throw new UsageError('--scope is required, e.g. --scope "users:read vendors:read"');
+    if (subjectType !== undefined && subjectType !== 'company' && subjectType !== 'organization') {
+      throw new UsageError('--subject-type must be company or organization');
+    }
+  }
   const configuration = loadConfiguration();
   const storage = createSqliteStorage(configuration.databasePath);
   try {
     if (command === 'create') {
-      if (!values.name) throw new UsageError('--name is required');
-      if (values.type !== 'confidential' && values.type !== 'public') throw new UsageError('--type must be confidential or public');
-      if (!values['redirect-uri']?.length) throw new UsageError('at least one --redirect-uri is required');
-      if (!values.scope) throw new UsageError('--scope is required, e.g. --scope "users:read vendors:read"');
-      const subjectType = values['subject-type'];
-      if (subjectType !== undefined && subjectType !== 'company' && subjectType !== 'organization') {
-        throw new UsageError('--subject-type must be company or organization');
-      }
       const { client, clientSecret } = await registerClient(
         { storage, environment: configuration.environment, brandName: configuration.brandName, now: systemClock.nowSeconds() },
         {
-          clientName: values.name, clientType: values.type as ClientType, redirectUris: values['redirect-uri'],
-          scopes: values.scope.split(/\s+/).filter(Boolean), subjectType: (subjectType ?? null) as SubjectType | null,
+          clientName: values.name!, clientType: values.type as ClientType, redirectUris: values['redirect-uri']!,
+          scopes: values.scope!.split(/\s+/).filter(Boolean), subjectType: (subjectType ?? null) as SubjectType | null,
         },
       );
       if (values.json) {
@@ -96,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    throw new UsageError(`unknown command "clients ${command}"`);
+    return 2;
   } finally {
     await storage.close();
   }
@@ -107,7 +120,6 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof RegistrationError) console.error(`gatehouse: refused: ${error.message}`);
     else if (error instanceof UsageError) console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
-    else if (error instanceof Error && 'code' in error && error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
     else console.error('gatehouse: failed:', error instanceof Error ? error.message : error);
     process.exit(error instanceof RegistrationError || error instanceof UsageError ? 2 : 1);
   },

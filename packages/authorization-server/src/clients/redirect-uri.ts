@@ -21,7 +21,13 @@ export function redirectUriProblem(uri: string, clientType: ClientType, environm
   if (uri.includes('*')) return 'must not contain a wildcard (exact match only)';
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain user information';
   if (/\s/.test(uri)) return 'must not contain white space';
-  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'https:') {
+    // Seeds: "Must be publicly accessible (except localhost for development)".
+    if (environment === 'production' && (LOOPBACK_HOSTS.has(url.hostname) || isPrivateAddress(url.hostname))) {
+      return 'must be publicly accessible in production (no localhost or private addresses)';
+    }
+    return undefined;
+  }
   if (url.protocol === 'http:') {
     // Seeds: "HTTP allowed only for localhost during development"; SPEC §2 lets staging use it too.
     if (!LOOPBACK_HOSTS.has(url.hostname)) return 'must use https (http is allowed only for localhost, 127.0.0.1 or [::1])';
@@ -33,4 +39,14 @@ export function redirectUriProblem(uri: string, clientType: ClientType, environm
   if (!scheme.includes('.')) return `scheme "${scheme}" is not allowed (https, loopback http, or a reverse-domain private-use scheme)`;
   if (clientType !== 'public') return 'private-use URI schemes are allowed only for public clients (RFC 8252 §7.1)';
   return undefined;
+}
+
+/** IP literals of private, link-local or unspecified ranges (RFC 1918, RFC 3927, RFC 4193). */
+function isPrivateAddress(hostname: string): boolean {
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(hostname);
+  if (ipv4) {
+    const [a, b] = [Number(ipv4[1]), Number(ipv4[2])];
+    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+  }
+  return /^\[(f[cd]|fe[89ab]|::)/i.test(hostname);
 }

@@ -56,7 +56,9 @@ export async function registerClient(
   const name = registration.clientName.trim();
   if (!name || name.length > 100) throw new RegistrationError('client_name', 'must be 1-100 characters');
   // Seed: "Do not use <brand> branding in your client information" — any case, spaced or not.
-  const squash = (text: string) => text.toLowerCase().replace(/[\s._-]+/g, '');
+  // NFKC folds full-width and other look-alike forms; dropping everything but letters and digits removes
+  // spaces, punctuation and invisible characters (zero-width space, soft hyphen) that could hide the brand.
+  const squash = (text: string) => text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
   if (squash(name).includes(squash(context.brandName))) throw new RegistrationError('client_name', `must not use ${context.brandName} branding`);
   if (registration.clientType !== 'confidential' && registration.clientType !== 'public') {
     throw new RegistrationError('token_endpoint_auth_method', 'client type must be confidential or public');

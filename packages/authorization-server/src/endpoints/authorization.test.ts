@@ -92,7 +92,6 @@ describe('GET /oauth/authorize', () => {
       assert.equal(location.searchParams.get('iss'), server.issuer);
       assert.equal(location.searchParams.get('code'), null, 'no code issued');
       assert.equal(location.searchParams.get('state'), options.state === undefined ? 'xyz' : options.state);
-      return location;
     };
 
     it('refuses a missing state with invalid_request (SPEC decision 3)', () => expectRedirectError({ state: undefined }, 'invalid_request', { state: null }));
@@ -314,5 +313,21 @@ describe('GET /oauth/authorize', () => {
         await fresh.close();
       }
     });
+  });
+});
+
+describe('login rate limit under a burst (SPEC decision 18)', () => {
+  it('counts parallel failed attempts before checking passwords, so a burst cannot pass the limit', async () => {
+    const server = await startTestServer({ loginRateLimit: { maxFailures: 3, windowSeconds: 900 } });
+    try {
+      const browser = new Browser();
+      const page = await browser.get(authorizeUrl(server, validParameters()));
+      const form = { _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: alice.email, password: 'wrong' };
+      const statuses = (await Promise.all(Array.from({ length: 20 }, () => browser.post(`${server.url}/login`, form)))).map((response) => response.status);
+      assert.equal(statuses.filter((status) => status === 401).length, 3);
+      assert.equal(statuses.filter((status) => status === 429).length, 17);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -5,7 +5,10 @@
 export interface LoginThrottle {
   /** Seconds until another attempt is allowed for any of the keys, or 0. */
   retryAfterSeconds(keys: string[], now: number): number;
+  /** Counts an attempt as failed; called before the password check so parallel attempts cannot outrun it. */
   recordFailure(keys: string[], now: number): void;
+  /** Takes back one counted failure (the attempt succeeded). */
+  retract(keys: string[], now: number): void;
   reset(key: string): void;
 }
 
@@ -29,11 +32,16 @@ export function createLoginThrottle(limit: { maxFailures: number; windowSeconds:
         const window = current(key, now);
         if (window) window.failures += 1;
         else {
-          // Bounded memory: drop the oldest entry (Map keeps insertion order).
-          if (windows.size >= maxTrackedKeys) windows.delete(windows.keys().next().value!);
-          windows.delete(key);
+          // Bounded memory: drop the oldest entry (Map keeps insertion order) unless this key had one.
+          if (!windows.delete(key) && windows.size >= maxTrackedKeys) windows.delete(windows.keys().next().value!);
           windows.set(key, { startedAt: now, failures: 1 });
         }
+      }
+    },
+    retract(keys, now) {
+      for (const key of keys) {
+        const window = current(key, now);
+        if (window && window.failures > 0) window.failures -= 1;
       }
     },
     reset(key) {

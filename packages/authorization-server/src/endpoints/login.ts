@@ -34,15 +34,17 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
     page(429, `Too many failed attempts. Try again in ${Math.ceil(retryAfterSeconds / 60)} minutes.`);
     return;
   }
+  // Counted before the (slow, awaited) check, so a burst of parallel attempts cannot pass the limit together.
+  throttle.recordFailure(keys, now);
   const user = email ? await context.storage.users.findByEmail(email) : undefined;
   // The decoy hash keeps the response time the same whether or not the account exists.
   const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash));
   if (!user || !valid) {
-    throttle.recordFailure(keys, now);
     request.log.info({ event: 'login.failed' }, 'login failed');
     page(401, 'The email or password is incorrect.');
     return;
   }
+  throttle.retract(keys, now);
   throttle.reset(accountKey);
   await startLoginSession(context, reply, user.userId);
   reply.redirect(returnTo, 303);

@@ -8,9 +8,9 @@ export const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 /** RFC 7636 §4.2: an S256 challenge is BASE64URL(SHA256(verifier)), 43 characters. */
 export const S256_CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
-/** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge, compared in constant time. */
+/** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge, compared as strings in constant time. */
 export function verifierMatchesChallenge(codeVerifier: string, codeChallenge: string): boolean {
-  const computed = createHash('sha256').update(codeVerifier, 'ascii').digest();
-  const expected = Buffer.from(codeChallenge, 'base64url');
+  const computed = Buffer.from(createHash('sha256').update(codeVerifier, 'ascii').digest('base64url'));
+  const expected = Buffer.from(codeChallenge);
   return computed.length === expected.length && timingSafeEqual(computed, expected);
 }

@@ -34,10 +34,11 @@ export function createOpaqueTokenCodec(hmacKey: Buffer): OpaqueTokenCodec {
     digestOf(value, kind) {
       const match = SHAPE.exec(value);
       if (!match || match[1] !== kind) return undefined;
-      const presented = Buffer.from(match[3]!, 'base64url');
-      const expected = tag(`${match[1]}_${match[2]}`);
-      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return undefined;
-      return match[3];
+      // Compare the base64url strings, not decoded bytes: decoding ignores the last character's unused
+      // bits, which would let three altered spellings of every tag pass.
+      const expected = tag(`${match[1]}_${match[2]}`).toString('base64url');
+      if (!timingSafeEqual(Buffer.from(match[3]!), Buffer.from(expected))) return undefined;
+      return expected;
     },
   };
 }

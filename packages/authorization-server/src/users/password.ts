@@ -28,8 +28,13 @@ export async function verifyPassword(password: string, phc: string): Promise<boo
   const match = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(phc);
   if (!match) return false;
   const expected = Buffer.from(match[5]!, 'base64');
-  const actual = await derive(password, Buffer.from(match[4]!, 'base64'), Number(match[1]), Number(match[2]), Number(match[3]), expected.length);
-  return timingSafeEqual(actual, expected);
+  try {
+    const actual = await derive(password, Buffer.from(match[4]!, 'base64'), Number(match[1]), Number(match[2]), Number(match[3]), expected.length);
+    return timingSafeEqual(actual, expected);
+  } catch {
+    // Parameters argon2 refuses (m, t or p of 0, a short salt or tag): a malformed hash, not a server error.
+    return false;
+  }
 }
 
 /** A hash of a random password, verified against when the e-mail is unknown so timing does not reveal accounts. */

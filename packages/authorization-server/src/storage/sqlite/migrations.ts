@@ -100,6 +100,9 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       -- SPEC decision 19: append-only.
       CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
       CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      -- REPLACE deletes without firing the DELETE trigger (recursive_triggers is off): refuse reused ids.
+      CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events WHEN EXISTS (SELECT 1 FROM audit_events WHERE event_id = NEW.event_id)
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
       CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },

@@ -31,7 +31,7 @@ export function createSqliteStorage(path: string): Storage {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
   db.exec('PRAGMA busy_timeout = 5000');
-  if (path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+  if (path !== ':memory:') enableWriteAheadLog(db);
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA foreign_keys = ON');
   migrate(db);
@@ -265,6 +265,24 @@ export function createSqliteStorage(path: string): Storage {
   return storage;
 }
 
+/**
+ * Switching a new file to WAL while another process does the same answers SQLITE_BUSY at once, without
+ * waiting for busy_timeout (SQLite avoids a deadlock there), so retry for a while.
+ */
+function enableWriteAheadLog(db: DatabaseSync): void {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      const row = db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: string } | undefined;
+      if (row?.journal_mode === 'wal') return;
+    } catch (error) {
+      if (!(error instanceof Error && /locked|busy/i.test(error.message))) throw error;
+    }
+    if (Date.now() > deadline) throw new Error('could not switch the database to WAL mode: it stays locked');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.floor(Math.random() * 20));
+  }
+}
+
 function migrate(db: DatabaseSync): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
   for (const migration of migrations) {
@@ -371,4 +389,3 @@ function toToken(row: Row): TokenRecord {
   };
 }
 
-export type { LoginSessionRecord, GrantRecord, UserRecord, SubjectRecord, ClientRecord };

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+
+const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
+
+/** Runs the real `gatehouse` command on `database` in development, without the caller's GATEHOUSE_* settings. */
+function gatehouse(database: string, args: string[]) {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST')) env[name] = value;
+  }
+  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], {
+    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const newDatabase = () => join(temporaryDirectory, randomUUID(), 'gatehouse.sqlite');
+const CONFIDENTIAL = ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'https://ledgerly.example/oauth/callback', '--redirect-uri', 'http://localhost:8080/callback', '--scope', 'users:read vendors:write', '--json'];
+const PUBLIC = ['clients', 'create', '--name', 'Ledgerly Mobile', '--type', 'public', '--redirect-uri', 'com.ledgerly.mobile:/oauth2redirect', '--scope', 'test:test', '--subject-type', 'organization', '--json'];
+
+describe('gatehouse CLI', () => {
+  it('clients create --json prints a UUID client_id and, once, a client_secret for a confidential client (SPEC decision 1)', () => {
+    const database = newDatabase();
+    const run = gatehouse(database, CONFIDENTIAL);
+    assert.equal(run.status, 0, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.match(output.client_id, UUID);
+    assert.match(output.client_secret, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(output.token_endpoint_auth_method, 'client_secret_basic');
+    assert.deepEqual(output.redirect_uris, ['https://ledgerly.example/oauth/callback', 'http://localhost:8080/callback']);
+    assert.equal(output.scope, 'users:read vendors:write');
+    assert.equal(output.status, 'active'); // development: SPEC decision 13
+
+    // SPEC decision 9: stored only as its digest.
+    const db = new DatabaseSync(database);
+    const row = db.prepare('SELECT secret_digest FROM clients WHERE client_id = ?').get(output.client_id);
+    const everything = JSON.stringify([db.prepare('SELECT * FROM clients').all(), db.prepare('SELECT * FROM audit_events').all()]);
+    db.close();
+    assert.equal(row?.secret_digest, createHash('sha256').update(output.client_secret).digest('base64url'));
+    assert.ok(!everything.includes(output.client_secret), 'the secret is not stored in the clear');
+
+    // Shown once: listing never shows it again.
+    const list = gatehouse(database, ['clients', 'list', '--json']);
+    assert.equal(list.status, 0, list.stderr);
+    assert.ok(!list.stdout.includes(output.client_secret));
+  });
+
+  it('clients create --json prints no secret for a public client (SPEC decision 1: token_endpoint_auth_method none)', () => {
+    const run = gatehouse(newDatabase(), PUBLIC);
+    assert.equal(run.status, 0, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.match(output.client_id, UUID);
+    assert.equal('client_secret' in output, false);
+    assert.equal(output.token_endpoint_auth_method, 'none');
+    assert.equal(output.subject_type, 'organization');
+  });
+
+  it('clients list --json lists the registered clients', () => {
+    const database = newDatabase();
+    const empty = gatehouse(database, ['clients', 'list', '--json']);
+    assert.equal(empty.status, 0, empty.stderr);
+    assert.deepEqual(JSON.parse(empty.stdout), []);
+
+    const confidential = JSON.parse(gatehouse(database, CONFIDENTIAL).stdout);
+    const publicClient = JSON.parse(gatehouse(database, PUBLIC).stdout);
+    const list = gatehouse(database, ['clients', 'list', '--json']);
+    assert.equal(list.status, 0, list.stderr);
+    const clients = JSON.parse(list.stdout) as { client_id: string; client_name: string; token_endpoint_auth_method: string; status: string }[];
+    assert.deepEqual(
+      clients.map(({ client_id, client_name, token_endpoint_auth_method, status }) => ({ client_id, client_name, token_endpoint_auth_method, status })).sort((a, b) => a.client_name.localeCompare(b.client_name)),
+      [
+        { client_id: publicClient.client_id, client_name: 'Ledgerly Mobile', token_endpoint_auth_method: 'none', status: 'active' },
+        { client_id: confidential.client_id, client_name: 'Ledgerly Sync', token_endpoint_auth_method: 'client_secret_basic', status: 'active' },
+      ],
+    );
+  });
+
+  it('clients list prints the clients in text', () => {
+    const database = newDatabase();
+    assert.match(gatehouse(database, ['clients', 'list']).stdout, /No clients registered/);
+    const { client_id: clientId } = JSON.parse(gatehouse(database, PUBLIC).stdout);
+    const list = gatehouse(database, ['clients', 'list']);
+    assert.equal(list.status, 0);
+    assert.match(list.stdout, new RegExp(`${clientId}\\s+public\\s+active\\s+Ledgerly Mobile`));
+  });
+
+  it('exits 2 naming the field when the registration is refused (RFC 7591 §3.2.2)', () => {
+    const database = newDatabase();
+    const badRedirect = gatehouse(database, ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'http://ledgerly.example/cb', '--scope', 'users:read', '--json']);
+    assert.equal(badRedirect.status, 2);
+    assert.match(badRedirect.stderr, /refused: redirect_uris: http:\/\/ledgerly\.example\/cb/);
+    assert.equal(badRedirect.stdout, '');
+
+    const branded = gatehouse(database, ['clients', 'create', '--name', 'Gate House Sync', '--type', 'public', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read']);
+    assert.equal(branded.status, 2);
+    assert.match(branded.stderr, /client_name/);
+
+    const unknownScope = gatehouse(database, ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'public', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'payments:write']);
+    assert.equal(unknownScope.status, 2);
+    assert.match(unknownScope.stderr, /scope/);
+
+    assert.deepEqual(JSON.parse(gatehouse(database, ['clients', 'list', '--json']).stdout), []);
+  });
+
+  it('exits 2 with the usage when a required flag is missing', () => {
+    const database = newDatabase();
+    const complete = ['--name', 'Ledgerly Sync', '--type', 'public', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read'];
+    const without = (flag: string) => {
+      const index = complete.indexOf(flag);
+      return [...complete.slice(0, index), ...complete.slice(index + 2)];
+    };
+    for (const [flag, message] of [['--name', /--name/], ['--type', /--type/], ['--redirect-uri', /--redirect-uri/], ['--scope', /--scope/]] as const) {
+      const run = gatehouse(database, ['clients', 'create', ...without(flag)]);
+      assert.equal(run.status, 2, `without ${flag}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+      assert.match(run.stderr, /Usage:/);
+    }
+    const badType = gatehouse(database, ['clients', 'create', ...complete.map((value) => (value === 'public' ? 'trusted' : value))]);
+    assert.equal(badType.status, 2);
+    assert.match(badType.stderr, /--type must be confidential or public/);
+    const badSubject = gatehouse(database, ['clients', 'create', ...complete, '--subject-type', 'person']);
+    assert.equal(badSubject.status, 2);
+    assert.match(badSubject.stderr, /--subject-type/);
+  });
+
+  it('exits 2 with the usage without a command, or with an unknown one', () => {
+    const database = newDatabase();
+    for (const args of [[], ['clients'], ['users', 'list']]) {
+      const run = gatehouse(database, args);
+      assert.equal(run.status, 2, JSON.stringify(args));
+      assert.match(run.stdout + run.stderr, /Usage:/);
+    }
+    const unknown = gatehouse(database, ['clients', 'delete']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown command "clients delete"/);
+    const help = gatehouse(database, ['--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /Usage:/);
+  });
+
+  it('exits 2 with the usage for an unknown flag or a flag without its value (a usage error, like a missing flag)', () => {
+    const database = newDatabase();
+    const unknownFlag = gatehouse(database, ['clients', 'list', '--jsn']);
+    assert.match(unknownFlag.stderr, /Usage:/);
+    assert.equal(unknownFlag.status, 2);
+    const missingValue = gatehouse(database, ['clients', 'create', '--name']);
+    assert.match(missingValue.stderr, /Usage:/);
+    assert.equal(missingValue.status, 2);
+  });
+});

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Environment } from '../options.ts';
+import type { ClientType } from '../storage/storage.ts';
+import { redirectUriProblem } from './redirect-uri.ts';
+
+const ENVIRONMENTS: Environment[] = ['development', 'staging', 'production'];
+const CLIENT_TYPES: ClientType[] = ['confidential', 'public'];
+
+function accepted(uri: string, clientType: ClientType, environment: Environment): void {
+  assert.equal(redirectUriProblem(uri, clientType, environment), undefined, `${uri} (${clientType}, ${environment}) should be accepted`);
+}
+
+function refused(uri: string, clientType: ClientType, environment: Environment, reason?: RegExp): void {
+  const problem = redirectUriProblem(uri, clientType, environment);
+  assert.equal(typeof problem, 'string', `${uri} (${clientType}, ${environment}) should be refused`);
+  if (reason) assert.match(problem!, reason);
+}
+
+/** For every environment and client type. */
+function everywhere(check: (clientType: ClientType, environment: Environment) => void): void {
+  for (const environment of ENVIRONMENTS) for (const clientType of CLIENT_TYPES) check(clientType, environment);
+}
+
+describe('redirect URI registration (SPEC decision 4)', () => {
+  it('accepts https URIs in every environment, for both client types (seeds: "Must use HTTPS in production")', () => {
+    for (const uri of [
+      'https://partner.example.com/oauth/callback',
+      'https://partner.example.com:8443/oauth/callback',
+      'https://partner.example.com/oauth/callback?tenant=42',
+      'https://partner.example.com',
+      'https://[2001:db8::1]/cb',
+    ]) {
+      everywhere((clientType, environment) => accepted(uri, clientType, environment));
+    }
+  });
+
+  it('accepts http only for localhost, 127.0.0.1 and [::1] in development (seeds: "HTTP allowed only for localhost during development")', () => {
+    for (const uri of ['http://localhost/cb', 'http://localhost:8080/callback', 'http://127.0.0.1:3000/cb', 'http://[::1]:3000/cb', 'http://[::1]/cb']) {
+      for (const clientType of CLIENT_TYPES) accepted(uri, clientType, 'development');
+    }
+  });
+
+  it('accepts http://localhost in staging too (SPEC §2: staging allows http://localhost redirect URIs)', () => {
+    for (const uri of ['http://localhost:8080/callback', 'http://127.0.0.1:8080/callback', 'http://[::1]:8080/callback']) {
+      for (const clientType of CLIENT_TYPES) accepted(uri, clientType, 'staging');
+    }
+  });
+
+  it('refuses loopback http in production (SPEC §2: HTTPS only everywhere, no localhost redirect URIs)', () => {
+    for (const uri of ['http://localhost:8080/callback', 'http://127.0.0.1/cb', 'http://[::1]:3000/cb']) {
+      for (const clientType of CLIENT_TYPES) refused(uri, clientType, 'production', /https/);
+    }
+  });
+
+  it('refuses localhost over https in production too (SPEC §2: "no localhost redirect URIs"; seeds: publicly accessible)', () => {
+    for (const uri of ['https://localhost/cb', 'https://localhost:8443/cb', 'https://127.0.0.1/cb', 'https://[::1]/cb']) {
+      for (const clientType of CLIENT_TYPES) refused(uri, clientType, 'production');
+    }
+  });
+
+  it('refuses http for any other host, in every environment (seeds: "Must use HTTPS")', () => {
+    for (const uri of [
+      'http://partner.example.com/cb',
+      'http://localhost.partner.example.com/cb', // looks like localhost, is not
+      'http://127.0.0.1.nip.io/cb',
+      'http://127.0.0.2/cb',
+      'http://10.0.0.1/cb',
+      'http://[::2]/cb',
+      'http://0.0.0.0/cb',
+    ]) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment, /https/));
+    }
+  });
+
+  it('refuses a fragment, even an empty one (RFC 6749 §3.1.2: "MUST NOT include a fragment component")', () => {
+    for (const uri of ['https://partner.example.com/cb#section', 'https://partner.example.com/cb#', 'http://localhost:8080/cb#x', 'com.example.app:/cb#x']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment, /fragment/));
+    }
+  });
+
+  it('refuses wildcards (seeds: "Must not use wildcards"; exact match only)', () => {
+    for (const uri of ['https://*.partner.example.com/cb', 'https://partner.example.com/*', 'https://partner.example.com/cb?x=*', 'http://localhost:*/cb']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+    }
+    refused('https://*.partner.example.com/cb', 'confidential', 'development', /wildcard/);
+  });
+
+  it('refuses user information, including one that disguises the host (RFC 3986 §3.2.1, RFC 9700 §4.1)', () => {
+    for (const uri of [
+      'https://user:password@partner.example.com/cb',
+      'https://user@partner.example.com/cb',
+      'https://partner.example.com@evil.example/cb',
+      'http://localhost@evil.example/cb',
+      'http://localhost:8080@evil.example/cb',
+      'https://:@partner.example.com/cb',
+    ]) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+    }
+    refused('https://user:password@partner.example.com/cb', 'confidential', 'development', /user information/);
+  });
+
+  it('refuses relative and empty URIs (RFC 6749 §3.1.2: "MUST be an absolute URI")', () => {
+    for (const uri of ['/oauth/callback', 'oauth/callback', '//partner.example.com/cb', '?x=1', '', ' ', 'partner.example.com/cb']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+    }
+    refused('/oauth/callback', 'confidential', 'development', /absolute/);
+  });
+
+  it('refuses white space anywhere in the URI (stored strings are compared exactly)', () => {
+    for (const uri of [' https://partner.example.com/cb', 'https://partner.example.com/cb ', 'https://partner.example.com/c b', 'https://partner.example.com/c\tb', 'https://partner.example.com/c\nb']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+    }
+  });
+
+  it('accepts a private-use reverse-domain scheme for public clients (RFC 8252 §7.1)', () => {
+    for (const uri of ['com.example.app:/oauth2redirect', 'com.example.app:/cb', 'io.partner.mobile://callback']) {
+      for (const environment of ENVIRONMENTS) accepted(uri, 'public', environment);
+    }
+  });
+
+  it('refuses a private-use scheme for confidential clients (RFC 8252 §7.1: native apps are public clients)', () => {
+    for (const environment of ENVIRONMENTS) refused('com.example.app:/cb', 'confidential', environment, /public/);
+  });
+
+  it('refuses javascript:, data:, file: and custom schemes that are not reverse domains (RFC 6749 §10.6, RFC 8252 §7.1)', () => {
+    for (const uri of [
+      'javascript:alert(document.cookie)',
+      'JavaScript://partner.example.com/%0aalert(1)',
+      'data:text/html,<script>alert(1)</script>',
+      'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==',
+      'file:///etc/passwd',
+      'vbscript:msgbox(1)',
+      'myapp://callback',
+      'myapp:/callback',
+      'ftp://partner.example.com/cb',
+      'ws://localhost:8080/cb',
+      'wss://partner.example.com/cb',
+    ]) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+    }
+    refused('myapp://callback', 'public', 'development', /scheme/);
+  });
+});

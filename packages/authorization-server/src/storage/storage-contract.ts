@@ -1,0 +1,556 @@
+/**
+ * The storage contract suite (STYLE.md, after lucia v3: one shared suite every database adapter must pass).
+ * A backend's test file calls `runStorageContract('<name>', () => create<Backend>Storage(...))`; each test
+ * gets a fresh, empty storage and closes it.
+ *
+ * Records are built by hand with `randomUUID()` identifiers and random digests, so the suite depends on
+ * nothing but `storage.ts`. Times are whole seconds passed in explicitly (no clock, no sleeps).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type {
+  AuthorizationCodeRecord,
+  ClientRecord,
+  GrantRecord,
+  Storage,
+  SubjectRecord,
+  TokenRecord,
+  UserRecord,
+} from './storage.ts';
+
+const NOW = 1_800_000_000;
+const DAY_SECONDS = 86_400;
+
+/** A stand-in for an HMAC-SHA-256 tag or SHA-256 digest (base64url, 43 characters). */
+const digest = () => randomBytes(32).toString('base64url');
+
+function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecord {
+  return {
+    clientId: randomUUID(), kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: digest(),
+    redirectUris: ['https://ledgerly.example/oauth/callback', 'http://localhost:8080/callback'],
+    scopes: ['users:read', 'vendors:write'], subjectType: 'company', pkceRequired: true, status: 'active',
+    clientUri: 'https://ledgerly.example', logoUri: 'https://ledgerly.example/logo.png', tosUri: 'https://ledgerly.example/terms',
+    policyUri: 'https://ledgerly.example/privacy', audience: null, createdAt: NOW,
+    ...overrides,
+  };
+}
+
+function userRecord(overrides: Partial<UserRecord> = {}): UserRecord {
+  const userId = randomUUID();
+  return { userId, email: `user-${userId}@example.com`, name: 'Alice Admin', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA', ...overrides };
+}
+
+function companyRecord(overrides: Partial<SubjectRecord> = {}): SubjectRecord {
+  return { subjectType: 'company', subjectId: randomUUID(), name: 'Nordlys Danmark ApS', organizationId: null, ...overrides };
+}
+
+interface Fixture {
+  client: ClientRecord;
+  user: UserRecord;
+  company: SubjectRecord;
+}
+
+/** A client, a user and a company the user administers: what every code and grant refers to. */
+async function fixture(storage: Storage): Promise<Fixture> {
+  const client = clientRecord();
+  const user = userRecord();
+  const company = companyRecord();
+  await storage.clients.create(client);
+  await storage.users.create(user);
+  await storage.subjects.create(company);
+  await storage.subjects.addAdministrator(user.userId, company.subjectType, company.subjectId);
+  return { client, user, company };
+}
+
+function codeRecord(f: Fixture, overrides: Partial<AuthorizationCodeRecord> = {}): AuthorizationCodeRecord {
+  return {
+    codeDigest: digest(), clientId: f.client.clientId, userId: f.user.userId, redirectUri: f.client.redirectUris[0]!,
+    scope: ['users:read', 'vendors:write'], subjectType: f.company.subjectType, subjectId: f.company.subjectId,
+    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', issuedAt: NOW, expiresAt: NOW + 60,
+    ...overrides,
+  };
+}
+
+function grantRecord(f: Fixture, overrides: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    grantId: randomUUID(), clientId: f.client.clientId, userId: f.user.userId, subjectType: f.company.subjectType,
+    subjectId: f.company.subjectId, scope: ['users:read', 'vendors:write'], createdAt: NOW, revokedAt: null, revocationReason: null,
+    ...overrides,
+  };
+}
+
+/** An access token and a refresh token for a grant, as the token endpoint mints them. */
+function tokenPair(grant: GrantRecord, now: number): [access: TokenRecord, refresh: TokenRecord] {
+  const base = { grantId: grant.grantId, clientId: grant.clientId, scope: grant.scope, issuedAt: now, rotatedAt: null, revokedAt: null };
+  return [
+    { ...base, tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
+    { ...base, tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * DAY_SECONDS },
+  ];
+}
+
+/** Stores a code, consumes it and issues a grant for it, as the authorization_code grant does. */
+async function issueGrant(storage: Storage, f: Fixture, now = NOW, grantOverrides: Partial<GrantRecord> = {}) {
+  const code = codeRecord(f, { issuedAt: now, expiresAt: now + 60, subjectType: grantOverrides.subjectType ?? f.company.subjectType, subjectId: grantOverrides.subjectId ?? f.company.subjectId });
+  await storage.authorizationCodes.create(code);
+  assert.equal((await storage.authorizationCodes.consume(code.codeDigest, now)).outcome, 'consumed');
+  const grant = grantRecord(f, { createdAt: now, ...grantOverrides });
+  const [access, refresh] = tokenPair(grant, now);
+  assert.equal(await storage.grants.issueForCode(code.codeDigest, grant, [access, refresh]), 'issued');
+  return { code, grant, access, refresh };
+}
+
+const count = <T>(values: T[], value: T) => values.filter((v) => v === value).length;
+
+export function runStorageContract(backendName: string, createStorage: () => Promise<Storage> | Storage): void {
+  /** Runs one test body on a fresh storage and always closes it. */
+  const withStorage = (body: (storage: Storage) => Promise<void>) => async () => {
+    const storage = await createStorage();
+    try {
+      await body(storage);
+    } finally {
+      await storage.close();
+    }
+  };
+
+  describe(`storage contract: ${backendName}`, () => {
+    describe('clients', () => {
+      it('stores a client and finds it by client_id with every field intact (RFC 7591 §2 metadata)', withStorage(async (storage) => {
+        const confidential = clientRecord();
+        const publicClient = clientRecord({
+          clientType: 'public', secretDigest: null, subjectType: null, clientUri: null, logoUri: null, tosUri: null, policyUri: null,
+          redirectUris: ['com.example.app:/cb'], scopes: ['test:test'], createdAt: NOW + 1,
+        });
+        const exception = clientRecord({ pkceRequired: false, status: 'pending', subjectType: 'organization', createdAt: NOW + 2 });
+        const resourceServer = clientRecord({
+          kind: 'resource_server', redirectUris: [], scopes: [], subjectType: null, audience: 'http://localhost:3001', createdAt: NOW + 3,
+        });
+        for (const client of [confidential, publicClient, exception, resourceServer]) await storage.clients.create(client);
+        assert.deepEqual(await storage.clients.find(confidential.clientId), confidential);
+        assert.deepEqual(await storage.clients.find(publicClient.clientId), publicClient);
+        assert.deepEqual(await storage.clients.find(exception.clientId), exception);
+        assert.deepEqual(await storage.clients.find(resourceServer.clientId), resourceServer);
+      }));
+
+      it('finds no client for an unknown client_id', withStorage(async (storage) => {
+        await storage.clients.create(clientRecord());
+        assert.equal(await storage.clients.find(randomUUID()), undefined);
+      }));
+
+      it('refuses a second client with the same client_id (the client identifier is unique, RFC 6749 §2.2)', withStorage(async (storage) => {
+        const client = clientRecord();
+        await storage.clients.create(client);
+        await assert.rejects(storage.clients.create(clientRecord({ clientId: client.clientId, clientName: 'Impostor' })));
+        assert.equal((await storage.clients.find(client.clientId))?.clientName, client.clientName);
+      }));
+
+      it('lists every client, and none in an empty store', withStorage(async (storage) => {
+        assert.deepEqual(await storage.clients.list(), []);
+        const first = clientRecord({ clientName: 'First', createdAt: NOW });
+        const second = clientRecord({ clientName: 'Second', clientType: 'public', secretDigest: null, createdAt: NOW + 10 });
+        await storage.clients.create(first);
+        await storage.clients.create(second);
+        const listed = await storage.clients.list();
+        assert.equal(listed.length, 2);
+        assert.deepEqual(listed.find((c) => c.clientId === first.clientId), first);
+        assert.deepEqual(listed.find((c) => c.clientId === second.clientId), second);
+      }));
+    });
+
+    describe('users', () => {
+      it('stores a user and finds it by id', withStorage(async (storage) => {
+        const user = userRecord();
+        await storage.users.create(user);
+        assert.deepEqual(await storage.users.find(user.userId), user);
+        assert.equal(await storage.users.find(randomUUID()), undefined);
+      }));
+
+      it('finds a user by e-mail case-insensitively', withStorage(async (storage) => {
+        const user = userRecord({ email: 'Alice.Admin@Example.COM' });
+        await storage.users.create(user);
+        assert.deepEqual(await storage.users.findByEmail('alice.admin@example.com'), user);
+        assert.deepEqual(await storage.users.findByEmail('ALICE.ADMIN@EXAMPLE.COM'), user);
+        assert.deepEqual(await storage.users.findByEmail('Alice.Admin@Example.COM'), user);
+        assert.equal(await storage.users.findByEmail('bob@example.com'), undefined);
+      }));
+
+      it('refuses a second user whose e-mail differs only in case (so findByEmail is unambiguous)', withStorage(async (storage) => {
+        await storage.users.create(userRecord({ email: 'alice@example.com' }));
+        await assert.rejects(storage.users.create(userRecord({ email: 'ALICE@example.com' })));
+      }));
+    });
+
+    describe('subjects', () => {
+      it('stores companies and organizations and finds them by type and id', withStorage(async (storage) => {
+        const organization: SubjectRecord = { subjectType: 'organization', subjectId: randomUUID(), name: 'Nordlys Group', organizationId: null };
+        const company = companyRecord({ organizationId: organization.subjectId });
+        await storage.subjects.create(organization);
+        await storage.subjects.create(company);
+        assert.deepEqual(await storage.subjects.find('organization', organization.subjectId), organization);
+        assert.deepEqual(await storage.subjects.find('company', company.subjectId), company);
+        // A subject is identified by its type and id together (urn:<ns>:<type>:<uuid>).
+        assert.equal(await storage.subjects.find('organization', company.subjectId), undefined);
+        assert.equal(await storage.subjects.find('company', randomUUID()), undefined);
+      }));
+
+      it('addAdministrator is idempotent', withStorage(async (storage) => {
+        const user = userRecord();
+        const company = companyRecord();
+        await storage.users.create(user);
+        await storage.subjects.create(company);
+        await storage.subjects.addAdministrator(user.userId, 'company', company.subjectId);
+        await storage.subjects.addAdministrator(user.userId, 'company', company.subjectId);
+        assert.deepEqual(await storage.subjects.listAdministeredBy(user.userId, 'company'), [company]);
+      }));
+
+      it('lists the subjects of one type a user administers, sorted by name (SPEC decision 11 subject picker)', withStorage(async (storage) => {
+        const alice = userRecord();
+        const bob = userRecord();
+        await storage.users.create(alice);
+        await storage.users.create(bob);
+        const organization: SubjectRecord = { subjectType: 'organization', subjectId: randomUUID(), name: 'Nordlys Group', organizationId: null };
+        const sverige = companyRecord({ name: 'Nordlys Sverige AB', organizationId: organization.subjectId });
+        const danmark = companyRecord({ name: 'Nordlys Danmark ApS', organizationId: organization.subjectId });
+        const acme = companyRecord({ name: 'Acme Norge AS' });
+        const notAdministered = companyRecord({ name: 'Bob Only ApS' });
+        for (const subject of [organization, sverige, danmark, acme, notAdministered]) await storage.subjects.create(subject);
+        for (const subject of [sverige, organization, acme, danmark]) {
+          await storage.subjects.addAdministrator(alice.userId, subject.subjectType, subject.subjectId);
+        }
+        await storage.subjects.addAdministrator(bob.userId, 'company', notAdministered.subjectId);
+
+        assert.deepEqual(await storage.subjects.listAdministeredBy(alice.userId, 'company'), [acme, danmark, sverige]);
+        assert.deepEqual(await storage.subjects.listAdministeredBy(alice.userId, 'organization'), [organization]);
+        assert.deepEqual(await storage.subjects.listAdministeredBy(bob.userId, 'company'), [notAdministered]);
+        assert.deepEqual(await storage.subjects.listAdministeredBy(bob.userId, 'organization'), []);
+        assert.deepEqual(await storage.subjects.listAdministeredBy(randomUUID(), 'company'), []);
+      }));
+    });
+
+    describe('loginSessions', () => {
+      it('finds a session while now < expiresAt, and not from expiresAt on', withStorage(async (storage) => {
+        const user = userRecord();
+        await storage.users.create(user);
+        const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+        await storage.loginSessions.create(session);
+        assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), session);
+        assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), session);
+        assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3600), undefined);
+        assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 7200), undefined);
+        assert.equal(await storage.loginSessions.findActive(digest(), NOW), undefined);
+      }));
+
+      it('deletes a session (logout) and leaves the others', withStorage(async (storage) => {
+        const user = userRecord();
+        await storage.users.create(user);
+        const kept = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+        const deleted = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+        await storage.loginSessions.create(kept);
+        await storage.loginSessions.create(deleted);
+        await storage.loginSessions.delete(deleted.sessionDigest);
+        assert.equal(await storage.loginSessions.findActive(deleted.sessionDigest, NOW), undefined);
+        assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), kept);
+        await storage.loginSessions.delete(digest()); // unknown: no error
+      }));
+    });
+
+    describe('authorizationCodes', () => {
+      it('consumes a code once with its bindings intact, then reports it replayed (RFC 6749 §4.1.2 single use)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW + 1), { outcome: 'consumed', code });
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW + 2), { outcome: 'replayed', code, grantId: null });
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW + 3), { outcome: 'replayed', code, grantId: null });
+      }));
+
+      it('keeps a code without a PKCE challenge as null (SPEC decision 2 exception)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f, { codeChallenge: null, scope: ['test:test'] });
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW), { outcome: 'consumed', code });
+      }));
+
+      it('reports a replay with the grant the first use produced, so its tokens can be revoked (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant } = await issueGrant(storage, f);
+        const replay = await storage.authorizationCodes.consume(code.codeDigest, NOW + 5);
+        assert.equal(replay.outcome, 'replayed');
+        assert.equal(replay.outcome === 'replayed' && replay.grantId, grant.grantId);
+      }));
+
+      it('reports an unknown digest as unknown', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        await storage.authorizationCodes.create(codeRecord(f));
+        assert.deepEqual(await storage.authorizationCodes.consume(digest(), NOW), { outcome: 'unknown' });
+      }));
+
+      it('of 20 concurrent redemptions of one code exactly one consumes it (RFC 6749 §4.1.2, atomic)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        const results = await Promise.all(Array.from({ length: 20 }, () => storage.authorizationCodes.consume(code.codeDigest, NOW)));
+        const outcomes = results.map((result) => result.outcome);
+        assert.equal(count(outcomes, 'consumed'), 1);
+        assert.equal(count(outcomes, 'replayed'), 19);
+      }));
+    });
+
+    describe('grants', () => {
+      it('issueForCode stores the grant and its tokens and links the code to the grant', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant, access, refresh } = await issueGrant(storage, f);
+        assert.deepEqual(await storage.grants.find(grant.grantId), grant);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), grant);
+        assert.deepEqual((await storage.tokens.findByDigest(access.tokenDigest))?.token, access);
+        assert.deepEqual((await storage.tokens.findByDigest(refresh.tokenDigest))?.token, refresh);
+        const replay = await storage.authorizationCodes.consume(code.codeDigest, NOW + 1);
+        assert.equal(replay.outcome === 'replayed' ? replay.grantId : replay.outcome, grant.grantId);
+      }));
+
+      it('issueForCode refuses with code_replayed and stores nothing when the code was replayed meanwhile (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const previous = await issueGrant(storage, f, NOW - 100);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        assert.equal((await storage.authorizationCodes.consume(code.codeDigest, NOW)).outcome, 'consumed');
+        assert.equal((await storage.authorizationCodes.consume(code.codeDigest, NOW)).outcome, 'replayed');
+
+        const grant = grantRecord(f);
+        const [access, refresh] = tokenPair(grant, NOW);
+        assert.equal(await storage.grants.issueForCode(code.codeDigest, grant, [access, refresh]), 'code_replayed');
+        assert.equal(await storage.grants.find(grant.grantId), undefined);
+        assert.equal(await storage.tokens.findByDigest(access.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findByDigest(refresh.tokenDigest), undefined);
+        // Nothing includes the supersession: the client's earlier grant is untouched.
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), previous.grant);
+        assert.equal((await storage.tokens.findByDigest(previous.refresh.tokenDigest))?.token.revokedAt, null);
+        // The replay still reports no grant for that code.
+        const again = await storage.authorizationCodes.consume(code.codeDigest, NOW);
+        assert.deepEqual(again.outcome === 'replayed' && again.grantId, null);
+      }));
+
+      it('issueForCode refuses a second grant for the same code and stores nothing (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant: first } = await issueGrant(storage, f);
+        const second = grantRecord(f, { createdAt: NOW + 1 });
+        const [access, refresh] = tokenPair(second, NOW + 1);
+        assert.equal(await storage.grants.issueForCode(code.codeDigest, second, [access, refresh]), 'code_replayed');
+        assert.equal(await storage.grants.find(second.grantId), undefined);
+        assert.equal(await storage.tokens.findByDigest(access.tokenDigest), undefined);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), first);
+      }));
+
+      it('issueForCode supersedes the previous active grant of the same client and subject, with its tokens (SPEC decision 11)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const old = await issueGrant(storage, f, NOW);
+        // Same user and client, another company: a different (client, subject) pair, left alone.
+        const otherCompany = companyRecord({ name: 'Nordlys Sverige AB' });
+        await storage.subjects.create(otherCompany);
+        const other = await issueGrant(storage, f, NOW + 10, { subjectId: otherCompany.subjectId });
+        // Another client for the same company: also left alone.
+        const otherClient = clientRecord({ clientName: 'Other Partner' });
+        await storage.clients.create(otherClient);
+        const otherClientGrant = await issueGrant(storage, { ...f, client: otherClient }, NOW + 20);
+
+        const renewed = await issueGrant(storage, f, NOW + 100);
+        const superseded = await storage.grants.find(old.grant.grantId);
+        assert.equal(superseded?.revokedAt, NOW + 100);
+        assert.equal(superseded?.revocationReason, 'superseded');
+        assert.equal((await storage.tokens.findByDigest(old.access.tokenDigest))?.token.revokedAt, NOW + 100);
+        assert.equal((await storage.tokens.findByDigest(old.refresh.tokenDigest))?.token.revokedAt, NOW + 100);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), renewed.grant);
+
+        for (const untouched of [other, otherClientGrant]) {
+          assert.deepEqual(await storage.grants.find(untouched.grant.grantId), untouched.grant);
+          assert.equal((await storage.tokens.findByDigest(untouched.refresh.tokenDigest))?.token.revokedAt, null);
+        }
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', otherCompany.subjectId), other.grant);
+        assert.deepEqual(await storage.grants.findActive(otherClient.clientId, 'company', f.company.subjectId), otherClientGrant.grant);
+      }));
+
+      it('findActive returns nothing for a (client, subject) without an active grant', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+        const { grant } = await issueGrant(storage, f);
+        assert.equal(await storage.grants.findActive(f.client.clientId, 'organization', f.company.subjectId), undefined);
+        await storage.grants.revoke(grant.grantId, NOW + 1, 'user_revoked');
+        assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+        assert.equal(await storage.grants.find(randomUUID()), undefined);
+      }));
+
+      it('revoke revokes the grant and every token of it, and returns false the second time (RFC 7009 §2.1, SPEC decision 15)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        // A rotated refresh token and its successors are tokens of the grant too.
+        const [access2, refresh2] = tokenPair(grant, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, [access2, refresh2]), 'rotated');
+
+        assert.equal(await storage.grants.revoke(grant.grantId, NOW + 20, 'user_revoked'), true);
+        const revoked = await storage.grants.find(grant.grantId);
+        assert.equal(revoked?.revokedAt, NOW + 20);
+        assert.equal(revoked?.revocationReason, 'user_revoked');
+        for (const token of [access2, refresh2]) {
+          assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 20);
+        }
+        // Already revoked by the rotation (access) or only rotated (refresh): revoked now either way.
+        assert.notEqual((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, null);
+        assert.notEqual((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+
+        assert.equal(await storage.grants.revoke(grant.grantId, NOW + 30, 'admin_revoked'), false);
+        const still = await storage.grants.find(grant.grantId);
+        assert.equal(still?.revokedAt, NOW + 20);
+        assert.equal(still?.revocationReason, 'user_revoked');
+        assert.equal(await storage.grants.revoke(randomUUID(), NOW, 'user_revoked'), false);
+      }));
+    });
+
+    describe('tokens', () => {
+      it('findByDigest returns the token with its grant and client (RFC 7662 §2.2 needs all three)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        assert.deepEqual(await storage.tokens.findByDigest(access.tokenDigest), { token: access, grant, client: f.client });
+        assert.deepEqual(await storage.tokens.findByDigest(refresh.tokenDigest), { token: refresh, grant, client: f.client });
+        assert.equal(await storage.tokens.findByDigest(digest()), undefined);
+      }));
+
+      it('rotateRefreshToken rotates the refresh token, revokes the grant\'s access tokens and stores the new pair (SPEC decision 8)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        const [newAccess, newRefresh] = tokenPair(grant, NOW + 600);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 600, [newAccess, newRefresh]), 'rotated');
+
+        const old = await storage.tokens.findByDigest(refresh.tokenDigest);
+        assert.equal(old?.token.rotatedAt, NOW + 600);
+        // Platform docs: "all previous tokens are invalidated immediately".
+        assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 600);
+        assert.deepEqual(await storage.tokens.findByDigest(newAccess.tokenDigest), { token: newAccess, grant, client: f.client });
+        assert.deepEqual(await storage.tokens.findByDigest(newRefresh.tokenDigest), { token: newRefresh, grant, client: f.client });
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), grant);
+
+        // The new refresh token is current in turn.
+        const [thirdAccess, thirdRefresh] = tokenPair(grant, NOW + 1200);
+        assert.equal(await storage.tokens.rotateRefreshToken(newRefresh.tokenDigest, NOW + 1200, [thirdAccess, thirdRefresh]), 'rotated');
+        assert.equal((await storage.tokens.findByDigest(newAccess.tokenDigest))?.token.revokedAt, NOW + 1200);
+      }));
+
+      it('rotateRefreshToken answers not_current for a rotated-out token and stores nothing (RFC 9700 §4.14.2)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const winner = tokenPair(grant, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, winner), 'rotated');
+        const loser = tokenPair(grant, NOW + 20);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 20, loser), 'not_current');
+        for (const token of loser) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+        // The winner's tokens are untouched by the failed attempt.
+        for (const token of winner) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, null);
+        assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.rotatedAt, NOW + 10);
+      }));
+
+      it('rotateRefreshToken answers not_current for a token of a revoked grant and stores nothing (SPEC decision 15)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        await storage.grants.revoke(grant.grantId, NOW + 5, 'user_revoked');
+        const attempt = tokenPair(grant, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, attempt), 'not_current');
+        for (const token of attempt) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+        assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.rotatedAt, null);
+      }));
+
+      it('rotateRefreshToken answers not_current for an access token or an unknown digest (RFC 6749 §6 needs a refresh token)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access } = await issueGrant(storage, f);
+        const attempt = tokenPair(grant, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(access.tokenDigest, NOW + 10, attempt), 'not_current');
+        assert.equal(await storage.tokens.rotateRefreshToken(digest(), NOW + 10, attempt), 'not_current');
+        for (const token of attempt) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+        assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, null);
+      }));
+
+      it('of 20 concurrent rotations of one refresh token exactly one succeeds and one new pair is stored (SPEC decision 8, atomic)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const attempts = Array.from({ length: 20 }, () => tokenPair(grant, NOW + 10));
+        const results = await Promise.all(attempts.map((pair) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, pair)));
+        assert.equal(count(results, 'rotated'), 1);
+        assert.equal(count(results, 'not_current'), 19);
+        const winner = attempts[results.indexOf('rotated')]!;
+        for (const pair of attempts) {
+          for (const token of pair) {
+            const found = await storage.tokens.findByDigest(token.tokenDigest);
+            if (pair === winner) assert.deepEqual(found?.token, token);
+            else assert.equal(found, undefined);
+          }
+        }
+      }));
+
+      it('revokeAccessToken revokes that access token only (RFC 7009 §2.1)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        await storage.tokens.revokeAccessToken(access.tokenDigest, NOW + 30);
+        assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 30);
+        assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+        assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, null);
+        // A second revocation keeps the first time; an unknown digest is no error (RFC 7009 §2.2).
+        await storage.tokens.revokeAccessToken(access.tokenDigest, NOW + 40);
+        assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 30);
+        await storage.tokens.revokeAccessToken(digest(), NOW + 40);
+      }));
+
+      it('revokeAccessToken does not revoke a refresh token (revoking one revokes its grant instead, SPEC decision 15)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { refresh } = await issueGrant(storage, f);
+        await storage.tokens.revokeAccessToken(refresh.tokenDigest, NOW + 30);
+        assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+      }));
+    });
+
+    describe('audit', () => {
+      it('records events and lists them newest first with details intact (SPEC decision 19)', withStorage(async (storage) => {
+        assert.deepEqual(await storage.audit.list(), []);
+        const clientId = randomUUID();
+        const grantId = randomUUID();
+        await storage.audit.record({ type: 'client.registered', at: NOW, actor: 'admin:cli', clientId, details: { client_name: 'Ledgerly', status: 'active' } });
+        await storage.audit.record({ type: 'token.issued', at: NOW + 1, actor: `client:${clientId}`, clientId, grantId, details: { scope: 'users:read', count: 2, first: true, previous: null } });
+        await storage.audit.record({ type: 'system.started', at: NOW + 1, actor: 'system' });
+
+        const events = await storage.audit.list();
+        assert.deepEqual(events.map((event) => event.type), ['system.started', 'token.issued', 'client.registered']);
+        assert.ok(events[0]!.eventId > events[1]!.eventId && events[1]!.eventId > events[2]!.eventId, 'event ids increase with time');
+        const { eventId: _eventId, ...issued } = events[1]!;
+        assert.deepEqual(issued, { type: 'token.issued', at: NOW + 1, actor: `client:${clientId}`, clientId, grantId, details: { scope: 'users:read', count: 2, first: true, previous: null } });
+        assert.equal(events[2]!.grantId ?? null, null);
+        assert.equal(events[0]!.clientId ?? null, null);
+        assert.deepEqual(events[0]!.details ?? {}, {});
+      }));
+
+      it('lists at most `limit` events, the newest', withStorage(async (storage) => {
+        for (let i = 0; i < 5; i++) await storage.audit.record({ type: `event.${i}`, at: NOW + i, actor: 'system' });
+        assert.deepEqual((await storage.audit.list({ limit: 2 })).map((event) => event.type), ['event.4', 'event.3']);
+        assert.equal((await storage.audit.list()).length, 5);
+      }));
+    });
+
+    describe('settings', () => {
+      it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {
+        let calls = 0;
+        const create = () => {
+          calls += 1;
+          return randomBytes(32).toString('base64url');
+        };
+        const first = await storage.settings.getOrCreate('token_key', create);
+        const second = await storage.settings.getOrCreate('token_key', create);
+        assert.equal(second, first);
+        assert.equal(calls, 1);
+        const other = await storage.settings.getOrCreate('other_key', () => 'other');
+        assert.equal(other, 'other');
+        assert.equal(await storage.settings.getOrCreate('token_key', () => 'never'), first);
+      }));
+
+      it('of concurrent getOrCreate calls for one name all see one value', withStorage(async (storage) => {
+        const values = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.settings.getOrCreate('token_key', () => `value-${i}`)));
+        assert.equal(new Set(values).size, 1);
+      }));
+    });
+  });
+}
