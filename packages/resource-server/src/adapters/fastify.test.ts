@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import Fastify from 'fastify';
+import { createFakeIntrospectionEndpoint } from '../fake-introspection-endpoint.ts';
+import { createTokenVerifier } from '../token-verifier.ts';
+import {
+  decorateAccessToken,
+  fastifyLogSerializers,
+  getAccessToken,
+  redactAccessTokenFromUrl,
+  requireAccessToken,
+} from './fastify.ts';
+
+const TOKEN = 'tok-Very-Secret-Value_123';
+const ISSUER = 'http://localhost:3000';
+const AUDIENCE = 'http://localhost:3001';
+
+function setup() {
+  const clock = { ms: Date.UTC(2026, 5, 1) };
+  const endpoint = createFakeIntrospectionEndpoint();
+  const nowSeconds = Math.floor(clock.ms / 1000);
+  endpoint.answers.set(TOKEN, {
+    active: true,
+    scope: 'users:read',
+    client_id: '7af385a0-284d-48c5-b225-362862085551',
+    token_type: 'Bearer',
+    exp: nowSeconds + 900,
+    aud: AUDIENCE,
+    iss: ISSUER,
+    'urn:gatehouse:params:oauth:subject_urn': 'urn:gatehouse:company:d4290d20-6495-471e-bcac-5d9e0a4d844e',
+  });
+  const verifier = createTokenVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    introspectionClientId: 'dbb72d5e-29fb-4cf3-80cc-78a687063942',
+    introspectionClientSecret: 'not-the-real-secret',
+    now: () => clock.ms,
+    fetch: endpoint.fetch,
+  });
+  const logLines: string[] = [];
+  const app = Fastify({
+    logger: {
+      level: 'trace',
+      serializers: fastifyLogSerializers,
+      stream: new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          logLines.push(chunk.toString('utf8'));
+          callback();
+        },
+      }),
+    },
+  });
+  decorateAccessToken(app);
+  decorateAccessToken(app);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.get('/users', { preValidation: requireAccessToken(verifier, ['users:read']) }, async (request) => ({
+    clientId: getAccessToken(request).clientId,
+    decorated: request.accessToken?.subjectType,
+  }));
+  app.post('/users', { preValidation: requireAccessToken(verifier, ['users:read']) }, async () => ({ ok: true }));
+  app.get('/accounts', { preValidation: requireAccessToken(verifier, ['accounts:read']) }, async () => ({ ok: true }));
+  app.get('/unprotected', async (request) => ({ token: getAccessToken(request).clientId }));
+  return { app, endpoint, logLines };
+}
+
+describe('requireAccessToken', () => {
+  test('admits a valid token and exposes its claims on the request', async () => {
+    const { app } = setup();
+    const response = await app.inject({ url: '/users', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { clientId: '7af385a0-284d-48c5-b225-362862085551', decorated: 'company' });
+  });
+
+  test('renders refusals with status, challenge, no-store and JSON body', async () => {
+    const { app } = setup();
+    const missing = await app.inject({ url: '/users' });
+    assert.equal(missing.statusCode, 401);
+    assert.equal(missing.headers['www-authenticate'], 'Bearer realm="http://localhost:3001"');
+    assert.equal(missing.headers['cache-control'], 'no-store');
+    assert.equal(missing.json().error, 'unauthorized');
+
+    const scope = await app.inject({ url: '/accounts', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(scope.statusCode, 403);
+    assert.deepEqual(scope.json(), {
+      error: 'insufficient_scope',
+      error_description: 'The access token lacks the scope accounts:read that this resource requires',
+      scope: 'accounts:read',
+    });
+  });
+
+  test('refuses tokens in the query string and in form bodies', async () => {
+    const { app } = setup();
+    const query = await app.inject({ url: `/users?access_token=${TOKEN}` });
+    assert.equal(query.statusCode, 400);
+    assert.equal(query.json().error, 'invalid_request');
+    const form = await app.inject({
+      method: 'POST',
+      url: '/users',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `access_token=${TOKEN}`,
+    });
+    assert.equal(form.statusCode, 400);
+    assert.match(form.json().error_description, /request body/);
+  });
+
+  test('renders introspection outages as 503 with Retry-After', async () => {
+    const { app, endpoint } = setup();
+    endpoint.respond = () => new Response(null, { status: 500 });
+    const response = await app.inject({ url: '/users', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(response.statusCode, 503);
+    assert.equal(response.headers['retry-after'], '5');
+    assert.equal(response.headers['www-authenticate'], undefined);
+  });
+
+  test('never logs the token, wherever the client put it', async () => {
+    const { app, endpoint, logLines } = setup();
+    await app.inject({ url: '/users', headers: { authorization: `Bearer ${TOKEN}` } });
+    await app.inject({ url: `/users?access_token=${TOKEN}&limit=5` });
+    await app.inject({ url: '/accounts', headers: { authorization: `Bearer ${TOKEN}` } });
+    endpoint.respond = () => new Response(null, { status: 500 });
+    await app.inject({ url: '/users', headers: { authorization: `Bearer ${TOKEN}x` } });
+    assert.ok(logLines.length > 4);
+    assert.ok(logLines.some((line) => line.includes('access_token=[REDACTED]&limit=5')));
+    assert.ok(logLines.some((line) => line.includes('"reason":"unexpected_response"')));
+    for (const line of logLines) {
+      assert.ok(!line.includes(TOKEN), line);
+      assert.ok(!line.includes('not-the-real-secret'), line);
+    }
+  });
+
+  test('a route without the hook cannot read a token (500, not an empty token)', async () => {
+    const { app } = setup();
+    const response = await app.inject({ url: '/unprotected', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(response.statusCode, 500);
+  });
+
+  test('malformed scope names fail at route declaration', () => {
+    const verifier = createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, introspectionClientId: 'id', introspectionClientSecret: 'secret' });
+    assert.throws(() => requireAccessToken(verifier, ['users_read']), TypeError);
+  });
+});
+
+test('redactAccessTokenFromUrl', () => {
+  assert.equal(redactAccessTokenFromUrl('/v1/users?access_token=abc&limit=5'), '/v1/users?access_token=[REDACTED]&limit=5');
+  assert.equal(redactAccessTokenFromUrl('/v1/users?limit=5&ACCESS_TOKEN=abc#x'), '/v1/users?limit=5&ACCESS_TOKEN=[REDACTED]#x');
+  assert.equal(redactAccessTokenFromUrl('/v1/users?my_access_token=abc'), '/v1/users?my_access_token=abc');
+});

@@ -1,0 +1,114 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { VerifiedAccessToken } from '../access-token.ts';
+import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
+import { ResourceServerError } from '../resource-server-error.ts';
+import { assertScopeNames } from '../scope.ts';
+import type { TokenVerifier } from '../token-verifier.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by {@link requireAccessToken}; `null` on routes without it. */
+    accessToken: VerifiedAccessToken | null;
+  }
+}
+
+/**
+ * Declares `request.accessToken` on the instance (Fastify wants request properties declared
+ * up front). Call once on the root instance before registering routes; idempotent.
+ */
+export function decorateAccessToken(app: FastifyInstance): void {
+  if (!app.hasRequestDecorator('accessToken')) {
+    app.decorateRequest('accessToken', null);
+  }
+}
+
+/**
+ * Sends a {@link ResourceServerError}: its status, headers (`WWW-Authenticate`,
+ * `Retry-After`) and JSON body. `Cache-Control: no-store` because refusals depend on the
+ * credentials of this one request.
+ */
+export function sendResourceServerError(reply: FastifyReply, error: ResourceServerError): FastifyReply {
+  return reply.code(error.status).headers({ ...error.headers, 'cache-control': 'no-store' }).send(error.body);
+}
+
+/** Logs a refusal at a level that fits it, with no token or secret in it. */
+function logRefusal(request: FastifyRequest, error: ResourceServerError): void {
+  if (error instanceof IntrospectionUnavailableError) {
+    request.log.error({ reason: error.reason, detail: error.detail }, 'access token introspection failed');
+    return;
+  }
+  request.log.info({ status: error.status, error: error.error }, 'access token refused');
+}
+
+/** Route hook returned by {@link requireAccessToken}. */
+export type AccessTokenHook = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+
+/**
+ * A route hook that admits only requests with a valid Bearer access token granting every
+ * `requiredScopes` entry, and sets `request.accessToken`.
+ *
+ * Use it as `preValidation` (after body parsing, before schema validation), so a token in
+ * a form body can be refused (RFC 6750 §2.2) and unauthenticated callers learn nothing
+ * from validation errors. Refusals are rendered with {@link sendResourceServerError}:
+ * RFC 6750 §3 statuses and challenges, or 503 when introspection is unavailable.
+ *
+ * @param requiredScopes `resource:permission` names; `[]` for any valid token.
+ * @throws {TypeError} at route declaration when a scope name is malformed.
+ */
+export function requireAccessToken(verifier: TokenVerifier, requiredScopes: readonly string[] = []): AccessTokenHook {
+  assertScopeNames(requiredScopes);
+  const scopes = [...requiredScopes];
+  return async function accessTokenHook(request, reply) {
+    try {
+      verifier.rejectAccessTokenOutsideHeader({
+        query: request.query,
+        body: request.body,
+        contentType: request.headers['content-type'],
+      });
+      request.accessToken = await verifier.verifyAccessToken(request.headers.authorization, scopes);
+      return undefined;
+    } catch (error) {
+      if (error instanceof ResourceServerError) {
+        logRefusal(request, error);
+        return sendResourceServerError(reply, error);
+      }
+      throw error;
+    }
+  };
+}
+
+/**
+ * The token set by {@link requireAccessToken}.
+ *
+ * @throws {Error} when the route has no access-token hook (a programming error, hence 500).
+ */
+export function getAccessToken(request: FastifyRequest): VerifiedAccessToken {
+  if (request.accessToken === null || request.accessToken === undefined) {
+    throw new Error('getAccessToken called on a route without requireAccessToken');
+  }
+  return request.accessToken;
+}
+
+/**
+ * Removes the values of `access_token` query parameters from a URL for logging: a token
+ * in the query string is refused, but the request line would still be logged (RFC 6750 §5.3).
+ */
+export function redactAccessTokenFromUrl(url: string): string {
+  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[REDACTED]');
+}
+
+/**
+ * Fastify logger serializers whose `req` matches Fastify's default fields but redacts
+ * access tokens from the URL: `Fastify({ logger: { serializers: fastifyLogSerializers } })`.
+ */
+export const fastifyLogSerializers = {
+  req(request: FastifyRequest): Record<string, unknown> {
+    return {
+      method: request.method,
+      url: redactAccessTokenFromUrl(request.url),
+      host: request.host,
+      remoteAddress: request.ip,
+      remotePort: request.socket?.remotePort,
+    };
+  },
+};

@@ -1,0 +1,45 @@
+export type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
+export { BearerTokenError } from './bearer-token-error.ts';
+export { extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+export type { RequestParameterSources } from './bearer-token.ts';
+export { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
+export type { BearerChallenge, BearerErrorCode } from './challenge.ts';
+export { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
+export type { AccessTokenHash, IntrospectionCache, IntrospectionCacheOptions } from './introspection-cache.ts';
+export { readIntrospectionResponse } from './introspection-response.ts';
+export type { IntrospectionExpectations } from './introspection-response.ts';
+export { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
+export type { IntrospectionFailureReason } from './introspection-unavailable-error.ts';
+export {
+  createIntrospectionValidator,
+  defaultIntrospectionEndpoint,
+  isLoopbackHttpUrl,
+  parseAuthorizationServerUrl,
+} from './introspection.ts';
+export type { FetchFunction, IntrospectionValidatorOptions } from './introspection.ts';
+export { ResourceServerError } from './resource-server-error.ts';
+export type { ErrorBody } from './resource-server-error.ts';
+export { assertScopeNames, findMissingScopes, formatScope, isScopeName, parseScope } from './scope.ts';
+export {
+  assertUrnNamespace,
+  DEFAULT_URN_NAMESPACE,
+  formatSubjectUrn,
+  isUuid,
+  parseSubjectUrn,
+  requireOrganizationSubject,
+  resolveCompanyId,
+  SubjectAccessError,
+  subjectUrnMemberName,
+} from './subject.ts';
+export type { CompanyMembershipLookup, Subject, SubjectAccessErrorCode, SubjectType, TokenSubject } from './subject.ts';
+export { createTokenVerifier, TOKEN_VERIFIER_DEFAULTS } from './token-verifier.ts';
+export type { IntrospectionVerifierOptions, TokenVerifier, TokenVerifierOptions } from './token-verifier.ts';
+export {
+  decorateAccessToken,
+  fastifyLogSerializers,
+  getAccessToken,
+  redactAccessTokenFromUrl,
+  requireAccessToken,
+  sendResourceServerError,
+} from './adapters/fastify.ts';
+export type { AccessTokenHook } from './adapters/fastify.ts';

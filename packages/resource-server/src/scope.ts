@@ -1,0 +1,49 @@
+/**
+ * A Gatehouse scope name: `resource:permission` (SPEC §3, e.g. `users:read`,
+ * `export-jobs:write`). Within RFC 6749 §3.3 scope-token characters.
+ */
+const SCOPE_NAME = /^[a-z0-9][a-z0-9-]*:[a-z0-9][a-z0-9-]*$/;
+
+/** True when `scope` is a well-formed `resource:permission` name. */
+export function isScopeName(scope: string): boolean {
+  return SCOPE_NAME.test(scope);
+}
+
+/**
+ * Validates the scopes a route requires; called when routes are declared so a typo fails
+ * at start-up rather than refusing every request.
+ *
+ * @throws {TypeError} when a name is not `resource:permission`.
+ */
+export function assertScopeNames(scopes: readonly string[]): void {
+  for (const scope of scopes) {
+    if (!isScopeName(scope)) {
+      throw new TypeError(`Required scope ${JSON.stringify(scope)} is not a resource:permission name`);
+    }
+  }
+}
+
+/**
+ * Splits a space-delimited `scope` value (RFC 6749 §3.3, RFC 7662 §2.2) into names,
+ * without duplicates. Granted scopes are taken as the authorization server sent them.
+ */
+export function parseScope(scope: string | undefined): string[] {
+  if (scope === undefined) {
+    return [];
+  }
+  return [...new Set(scope.split(' ').filter((name) => name !== ''))];
+}
+
+/** Joins scope names with single spaces (RFC 6749 §3.3). */
+export function formatScope(scopes: readonly string[]): string {
+  return scopes.join(' ');
+}
+
+/**
+ * The required scopes not present in `granted`. All required scopes must be granted;
+ * there is no implication between names (`users:write` does not grant `users:read`).
+ */
+export function findMissingScopes(granted: readonly string[], required: readonly string[]): string[] {
+  const grantedSet = new Set(granted);
+  return required.filter((scope) => !grantedSet.has(scope));
+}
