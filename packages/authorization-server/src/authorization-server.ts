@@ -15,6 +15,7 @@ import { errorPage } from './pages/error-page.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
+import { loadSigningKey } from './tokens/signing-key.ts';
 
 const MAX_FORM_BODY_BYTES = 64 * 1024;
 
@@ -25,6 +26,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     storage: options.storage,
     codec: createOpaqueTokenCodec(options.tokenHmacKey),
     clock: options.clock,
+    signingKey: await loadSigningKey(options.storage),
   };
   const production = options.environment !== 'development';
   const app = Fastify({

@@ -26,6 +26,12 @@ export interface AuthorizationServerOptions {
   authorizationCodeLifetimeSeconds?: number;
   /** SPEC decision 7: default 900 s. */
   accessTokenLifetimeSeconds?: number;
+  /**
+   * SPEC decision 7 (the format is ours): `opaque` (default) for resource servers that introspect, or
+   * `jwt` (RFC 9068, ES256, key at /.well-known/jwks.json) for resource servers that also validate
+   * locally. Both are stored, introspectable and revocable alike.
+   */
+  accessTokenFormat?: 'opaque' | 'jwt';
   /** SPEC decision 8 / platform docs: at least 60 days; default 60 days. */
   refreshTokenLifetimeSeconds?: number;
   /** How long a login session lasts; default 8 hours. */
@@ -58,6 +64,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
   const resolved: ResolvedOptions = {
     authorizationCodeLifetimeSeconds: 60,
     accessTokenLifetimeSeconds: 900,
+    accessTokenFormat: 'opaque',
     refreshTokenLifetimeSeconds: 60 * 24 * 60 * 60,
     loginSessionLifetimeSeconds: 8 * 60 * 60,
     loginRateLimit: { maxFailures: 10, windowSeconds: 15 * 60 },

@@ -29,6 +29,10 @@ export function registerRoutes(app: FastifyInstance, context: ServerContext, thr
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(context));
   });
+  // RFC 7517: the public keys of JWT access tokens, for resource servers that validate locally.
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300').send({ keys: [context.signingKey.publicJwk] });
+  });
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/assets/gatehouse.css', async (_request, reply) => {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);

@@ -6,10 +6,13 @@ import type { ResolvedOptions } from './options.ts';
 import type { Storage } from './storage/storage.ts';
 import type { OpaqueTokenCodec } from './tokens/opaque-token.ts';
 import type { Clock } from './clock.ts';
+import type { SigningKey } from './tokens/signing-key.ts';
 
 export interface ServerContext {
   options: ResolvedOptions;
   storage: Storage;
   codec: OpaqueTokenCodec;
   clock: Clock;
+  /** Signs JWT access tokens; published in the JWKS. */
+  signingKey: SigningKey;
 }

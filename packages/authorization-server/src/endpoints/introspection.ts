@@ -13,6 +13,7 @@ import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, TokenWithGrant } from '../storage/storage.ts';
 import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
 import { isTokenActive } from '../tokens/token-state.ts';
+import { isOwnAccessTokenJwt } from '../tokens/jwt-access-token.ts';
 import { requireForm, sendNoStoreJson } from './token.ts';
 
 export async function introspectionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -46,9 +47,15 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
   });
 }
 
-/** Looks up an access or refresh token by the kind its prefix names; undefined when forged or unknown. */
+/**
+ * Looks up an access token (opaque or JWT) or a refresh token; undefined when forged or unknown.
+ * The HMAC tag or the JWT signature is checked before storage is asked.
+ */
 export async function findToken(context: ServerContext, token: string): Promise<TokenWithGrant | undefined> {
-  const digest = context.codec.digestOf(token, 'gat') ?? context.codec.digestOf(token, 'grt');
+  let digest = context.codec.digestOf(token, 'gat') ?? context.codec.digestOf(token, 'grt');
+  if (digest === undefined && (await isOwnAccessTokenJwt(context.signingKey, context.options.issuer, token))) {
+    digest = context.codec.digestOfSignedValue(token);
+  }
   return digest === undefined ? undefined : context.storage.tokens.findByDigest(digest);
 }
 

@@ -61,7 +61,7 @@ export const authorizationCodeGrant: GrantHandler = {
       grantId: randomUUID(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
     };
-    const { records, response } = mintTokenPair(context, grant, stored.scope, stored.scope, now);
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, stored.scope, stored.scope, now);
     if ((await storage.grants.issueForCode(codeDigest, grant, records)) === 'code_replayed') {
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     }

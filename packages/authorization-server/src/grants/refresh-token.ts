@@ -45,7 +45,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (widened.length > 0) throw new OAuthError('invalid_scope', `scope exceeds the original grant: ${widened.join(' ')}`);
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
-    const { records, response } = mintTokenPair(context, grant, accessScope, token.scope, now);
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now);
     if ((await storage.tokens.rotateRefreshToken(tokenDigest, now, records)) === 'not_current') {
       // Lost a concurrent rotation of the same token: that is reuse too (exactly one use succeeds).
       await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_reuse');

@@ -17,6 +17,8 @@ export interface OpaqueTokenCodec {
   mint(kind: OpaqueTokenKind): { value: string; digest: string };
   /** The digest to look up, or `undefined` when the value is malformed, of another kind, or forged. */
   digestOf(value: string, kind: OpaqueTokenKind): string | undefined;
+  /** The digest to store for a value whose integrity is checked elsewhere (a signed JWT access token). */
+  digestOfSignedValue(value: string): string;
 }
 
 const SHAPE = /^(gac|gat|grt)_([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
@@ -39,6 +41,9 @@ export function createOpaqueTokenCodec(hmacKey: Buffer): OpaqueTokenCodec {
       const expected = tag(`${match[1]}_${match[2]}`).toString('base64url');
       if (!timingSafeEqual(Buffer.from(match[3]!), Buffer.from(expected))) return undefined;
       return expected;
+    },
+    digestOfSignedValue(value) {
+      return tag(value).toString('base64url');
     },
   };
 }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../server-context.ts';
 import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
 import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+import { signAccessToken } from './jwt-access-token.ts';
 
 export interface TokenResponse {
   access_token: string;
@@ -21,19 +22,24 @@ export interface TokenResponse {
  * @param accessScope the access token's scope (narrower at refresh, RFC 6749 §6).
  * @param refreshScope the refresh token's scope, identical to the grant's (RFC 6749 §6).
  */
-export function mintTokenPair(
+export async function mintTokenPair(
   context: ServerContext,
   grant: GrantRecord,
+  clientName: string,
   accessScope: string[],
   refreshScope: string[],
   now: number,
-): { records: TokenRecord[]; response: TokenResponse } {
+): Promise<{ records: TokenRecord[]; response: TokenResponse }> {
   const { options, codec } = context;
-  const access = codec.mint('gat');
+  const accessTokenId = randomUUID();
+  const accessExpiresAt = now + options.accessTokenLifetimeSeconds;
+  const access = options.accessTokenFormat === 'jwt'
+    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt)
+    : codec.mint('gat');
   const refresh = codec.mint('grt');
   const base = { grantId: grant.grantId, clientId: grant.clientId, issuedAt: now, rotatedAt: null, revokedAt: null };
   const records: TokenRecord[] = [
-    { ...base, tokenDigest: access.digest, tokenId: randomUUID(), kind: 'access', scope: accessScope, expiresAt: now + options.accessTokenLifetimeSeconds },
+    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt },
     // SPEC decision 8: each rotation issues a refresh token valid for 60 days from then.
     { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds },
   ];
@@ -46,4 +52,15 @@ export function mintTokenPair(
     [subjectUrnMemberName(options.brand.urnNamespace)]: subjectUrn(options.brand.urnNamespace, grant.subjectType, grant.subjectId),
   };
   return { records, response };
+}
+
+async function signedAccessToken(
+  context: ServerContext, grant: GrantRecord, clientName: string, scope: string[], tokenId: string, issuedAt: number, expiresAt: number,
+): Promise<{ value: string; digest: string }> {
+  const { options } = context;
+  const value = await signAccessToken(context.signingKey, {
+    issuer: options.issuer, audience: options.accessTokenAudience, grant, clientName, scope, tokenId, issuedAt, expiresAt,
+    urnNamespace: options.brand.urnNamespace,
+  });
+  return { value, digest: context.codec.digestOfSignedValue(value) };
 }
