@@ -1,0 +1,91 @@
+/**
+ * The partner app's pages: server-rendered HTML, every dynamic value escaped. No script runs in them;
+ * the only state in the browser is the session cookie.
+ */
+import escapeHtml from 'escape-html';
+
+export interface Company {
+  id: string;
+  name: string;
+  countryCode: string;
+  currency: string;
+}
+
+export interface User {
+  name: string;
+  email: string;
+  role: string;
+}
+
+export interface Vendor {
+  name: string;
+  countryCode: string;
+}
+
+function layout(appName: string, title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · ${escapeHtml(appName)}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #1d2433; }
+header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d8dce6; margin-bottom: 1.5rem; }
+button { font: inherit; padding: .5rem 1rem; border-radius: .4rem; border: 1px solid #1d4ed8; background: #1d4ed8; color: white; cursor: pointer; }
+button.secondary { background: white; color: #1d4ed8; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eceff5; }
+.notice { padding: .75rem 1rem; border-radius: .4rem; background: #fff7e6; border: 1px solid #f5c46b; }
+code { font-size: .9em; }
+</style>
+</head>
+<body>
+<header><h1>${escapeHtml(appName)}</h1><span>partner app example</span></header>
+${body}
+</body>
+</html>`;
+}
+
+function form(action: string, csrfToken: string, label: string, secondary = false): string {
+  return `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit"${secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></form>`;
+}
+
+export function connectPage(appName: string, csrfToken: string, notice?: string): string {
+  return layout(appName, 'Connect', `${notice ? `<p class="notice">${escapeHtml(notice)}</p>` : ''}
+<p>Connect ${escapeHtml(appName)} to your Gatehouse company to sync its users and vendors.</p>
+${form('/connect', csrfToken, 'Connect with Gatehouse')}`);
+}
+
+export function reconnectPage(appName: string, csrfToken: string, subjectUrn: string, reason: string | null): string {
+  return layout(appName, 'Reconnect', `<p class="notice">The connection to <code>${escapeHtml(subjectUrn)}</code> has ended${reason ? ` (${escapeHtml(reason)})` : ''}. Connect again to keep syncing.</p>
+${form('/connect', csrfToken, 'Reconnect with Gatehouse')}
+${form('/disconnect', csrfToken, 'Forget this connection', true)}`);
+}
+
+export interface DashboardData {
+  subjectUrn: string;
+  scope: readonly string[];
+  companies: Company[];
+  users: User[] | undefined;
+  vendors: Vendor[] | undefined;
+}
+
+export function dashboardPage(appName: string, csrfToken: string, data: DashboardData): string {
+  const company = data.companies[0];
+  const table = <Row>(caption: string, rows: Row[] | undefined, columns: [string, (row: Row) => string][]) => rows === undefined ? '' : `
+<h3>${escapeHtml(caption)}</h3>
+<table><thead><tr>${columns.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('')}</tr></thead>
+<tbody>${rows.map((row) => `<tr>${columns.map(([, value]) => `<td>${escapeHtml(value(row))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return layout(appName, 'Connected', `<h2>Connected to <span data-testid="company-name">${escapeHtml(company?.name ?? data.subjectUrn)}</span></h2>
+<p>Subject <code data-testid="subject-urn">${escapeHtml(data.subjectUrn)}</code>${company ? ` · ${escapeHtml(company.countryCode)} · ${escapeHtml(company.currency)}` : ''}</p>
+<p>Granted scopes: <code data-testid="scope">${escapeHtml(data.scope.join(' '))}</code></p>
+${data.companies.length > 1 ? table('Companies', data.companies, [['Name', (row) => row.name], ['Country', (row) => row.countryCode]]) : ''}
+${table('Users', data.users, [['Name', (row) => row.name], ['E-mail', (row) => row.email], ['Role', (row) => row.role]])}
+${table('Vendors', data.vendors, [['Name', (row) => row.name], ['Country', (row) => row.countryCode]])}
+${form('/disconnect', csrfToken, 'Disconnect', true)}`);
+}
+
+export function errorPage(appName: string, title: string, message: string, csrfToken?: string): string {
+  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${csrfToken ? form('/connect', csrfToken, 'Try again') : '<p><a href="/">Back</a></p>'}`);
+}

@@ -1,0 +1,153 @@
+/**
+ * The partner app over HTTP (no browser) against a running Gatehouse and platform API: cookies, CSRF,
+ * the callback's checks, re-authorization, and no token ever reaching the browser.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createMemoryTokenStore, createTokenCipher, generateEncryptionKey, silentLogger, type TokenStore } from '@gatehouse/client';
+import { Browser, inputValue, seed, type TestServer } from '../../../packages/authorization-server/src/testing/harness.ts';
+import { startGatehouse, type GatehouseFixture } from '../../../packages/client/src/testing/gatehouse-fixture.ts';
+import { completeAuthorizationAsUser } from '../../../packages/client/src/testing/gatehouse-flow.ts';
+import { createPartnerApp, startPartnerApp, type RunningPartnerApp } from './partner-app.ts';
+
+describe('partner app (HTTP)', () => {
+  let gatehouse: GatehouseFixture;
+  let server: TestServer;
+  let partner: RunningPartnerApp;
+  let clientId: string;
+  let store: TokenStore;
+  const keys = [generateEncryptionKey('app')];
+  const danish = seed.companies[0];
+
+  before(async () => {
+    gatehouse = await startGatehouse({ clientName: 'Ledgerly Web', introspectionCacheTtlSeconds: 0 });
+    ({ server, clientId } = gatehouse);
+    const port = Number(new URL(gatehouse.redirectUri).port);
+    store = createMemoryTokenStore();
+    partner = await startPartnerApp({
+      environment: 'development', publicUrl: `http://127.0.0.1:${port}`, port, host: '127.0.0.1',
+      gatehouse: {
+        issuer: server.issuer, apiUrl: gatehouse.api.url, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read vendors:read',
+        store, encryptionKeys: keys, clock: server.clock, logger: silentLogger,
+      },
+    });
+  });
+
+  after(async () => {
+    await partner?.close();
+    await gatehouse?.close();
+  });
+
+  /** Home page → Connect → Gatehouse login and consent → callback → home page. */
+  async function connect(browser = new Browser(), decision: 'allow' | 'deny' = 'allow') {
+    const home = await browser.get(`${partner.url}/`);
+    const connect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(home.text, '_csrf')! });
+    assert.equal(connect.status, 303);
+    const authorizationUrl = new URL(connect.location!);
+    const callback = await completeAuthorizationAsUser(authorizationUrl, { browser, subject: `urn:gatehouse:company:${danish.id}`, decision });
+    const landed = await browser.get(callback.href);
+    return { browser, authorizationUrl, callback, landed };
+  }
+
+  async function storedTokens(): Promise<string[]> {
+    const cipher = createTokenCipher(keys);
+    return (await store.list()).flatMap((row) => [
+      ...(row.accessTokenCiphertext ? [cipher.open(row.accessTokenCiphertext, { connectionId: row.connectionId, field: 'access_token' })] : []),
+      ...(row.refreshTokenCiphertext ? [cipher.open(row.refreshTokenCiphertext, { connectionId: row.connectionId, field: 'refresh_token' })] : []),
+    ]);
+  }
+
+  it('gives the browser one opaque session cookie: HttpOnly, SameSite=Lax, no Secure on http://localhost in development', async () => {
+    const response = await fetch(`${partner.url}/`);
+    const cookies = response.headers.getSetCookie();
+    assert.equal(cookies.length, 1);
+    assert.match(cookies[0]!, /^ledgerly_session=[\w-]{43}; Max-Age=28800; Path=\/; HttpOnly; SameSite=Lax$/);
+    assert.match(response.headers.get('content-security-policy') ?? '', /form-action 'self' http:\/\/127\.0\.0\.1:\d+/);
+    assert.equal(response.headers.get('referrer-policy'), 'same-origin');
+    assert.equal(response.headers.get('x-frame-options'), 'DENY');
+  });
+
+  it('outside development the cookie is Secure with the __Host- prefix', async () => {
+    const { app } = createPartnerApp({
+      environment: 'staging', publicUrl: 'https://ledgerly.example',
+      gatehouse: { issuer: 'https://auth.staging.example', clientId, clientSecret: 'x', scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys },
+    });
+    const response = await app.inject({ method: 'GET', url: '/' });
+    assert.match(String(response.headers['set-cookie']), /^__Host-ledgerly_session=[\w-]{43}; Max-Age=28800; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    await app.close();
+  });
+
+  it('refuses Connect and Disconnect without the session CSRF token, or from another origin', async () => {
+    const browser = new Browser();
+    const home = await browser.get(`${partner.url}/`);
+    assert.equal((await browser.post(`${partner.url}/connect`, { _csrf: 'forged' })).status, 403);
+    assert.equal((await browser.post(`${partner.url}/disconnect`, {})).status, 403);
+    const crossSite = await browser.request(`${partner.url}/connect`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ _csrf: inputValue(home.text, '_csrf')! }),
+    });
+    assert.equal(crossSite.status, 403);
+  });
+
+  it('connects: PKCE S256 and state go to Gatehouse, the company and its data are shown, no token reaches the browser', async () => {
+    const browser = new Browser();
+    await browser.get(`${partner.url}/`);
+    const before = browser.cookies.get('ledgerly_session');
+    const { authorizationUrl, landed } = await connect(browser);
+    assert.equal(authorizationUrl.searchParams.get('code_challenge_method'), 'S256');
+    assert.equal(authorizationUrl.searchParams.get('redirect_uri'), `${partner.url}/callback`);
+    assert.equal(landed.status, 303);
+    assert.equal(landed.location, '/');
+    assert.notEqual(browser.cookies.get('ledgerly_session'), before, 'a new session ID after connecting');
+    const home = await browser.get(`${partner.url}/`);
+    assert.match(home.text, new RegExp(`Connected to <span data-testid="company-name">${danish.name}</span>`));
+    assert.match(home.text, /<h3>Users<\/h3>/);
+    assert.match(home.text, /<h3>Vendors<\/h3>/);
+    const tokens = await storedTokens();
+    assert.ok(tokens.length >= 2);
+    const seenByBrowser = [home.text, landed.text, ...browser.cookies.values()].join('\n');
+    for (const token of tokens) assert.ok(!seenByBrowser.includes(token));
+  });
+
+  it('refuses a callback the browser did not start, and a callback used twice', async () => {
+    const stranger = new Browser();
+    const forged = await stranger.get(`${partner.url}/callback?code=stolen&state=guess&iss=${encodeURIComponent(server.issuer)}`);
+    assert.equal(forged.status, 400);
+    assert.match(forged.text, /not started from this browser/);
+    const { browser, callback } = await connect();
+    const replay = await browser.get(callback.href);
+    assert.equal(replay.status, 400);
+  });
+
+  it('a denial shows a message and connects nothing', async () => {
+    const before = (await store.list()).length;
+    const { landed } = await connect(new Browser(), 'deny');
+    assert.equal(landed.status, 200);
+    assert.match(landed.text, /You did not allow Ledgerly to access Gatehouse/);
+    assert.equal((await store.list()).length, before);
+  });
+
+  it('offers to reconnect once the grant is revoked at Gatehouse, and reconnecting restores the data', async () => {
+    const { browser } = await connect();
+    const grant = await server.storage.grants.findActive(clientId, 'company', danish.id);
+    await server.storage.grants.revoke(grant!.grantId, server.clock.nowSeconds(), 'revoked_by_user');
+    const page = await browser.get(`${partner.url}/`);
+    assert.match(page.text, /has ended \(invalid_grant/);
+    assert.match(page.text, /Reconnect with Gatehouse/);
+    const reconnect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(page.text, '_csrf')! });
+    assert.equal(new URL(reconnect.location!).searchParams.get('urn_gatehouse_params_oauth_subject'), `urn:gatehouse:company:${danish.id}`);
+    await browser.get((await completeAuthorizationAsUser(new URL(reconnect.location!), { browser })).href);
+    assert.match((await browser.get(`${partner.url}/`)).text, /Connected to/);
+  });
+
+  it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
+    const { browser } = await connect();
+    const home = await browser.get(`${partner.url}/`);
+    const connections = (await store.list()).length;
+    const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+    assert.equal(disconnect.status, 303);
+    assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined);
+    assert.equal((await store.list()).length, connections - 1);
+    assert.match((await browser.get(`${partner.url}/`)).text, /Connect with Gatehouse/);
+  });
+});

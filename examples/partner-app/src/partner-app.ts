@@ -1,0 +1,209 @@
+/**
+ * The example partner app: a small server-rendered web app that is a confidential OAuth client and a
+ * backend-for-frontend. "Connect" starts the authorization code flow through `@gatehouse/client`, the
+ * callback stores the connection (tokens encrypted, server-side), the home page shows the connected
+ * company and data from the platform API, "Disconnect" revokes the grant.
+ *
+ * The browser only ever holds one cookie: an opaque session ID, HttpOnly, SameSite=Lax, and Secure with
+ * the `__Host-` prefix outside development (SPEC §3: tokens never in browser storage). Lax, not Strict:
+ * the callback is a top-level navigation from Gatehouse, and a Strict cookie would not come with it.
+ *
+ * Routes: `GET /` · `POST /connect` · `GET /callback` · `POST /disconnect` · `GET /health`.
+ */
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  AuthorizationServerError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, ReauthorizationRequiredError, RefreshFailedError, TransportError,
+  type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
+} from '@gatehouse/client';
+import { connectPage, dashboardPage, errorPage, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
+import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
+
+export interface PartnerAppOptions {
+  /** This app's public base URL, e.g. `http://localhost:8080`; the redirect URI is `<publicUrl>/callback`. */
+  publicUrl: string;
+  /** `development` allows an http cookie (no Secure flag); elsewhere the cookie is `__Host-` and Secure. */
+  environment: Environment;
+  /** The SDK settings (issuer, client ID and secret, scope, store, encryption keys…); the redirect URI comes from `publicUrl`. */
+  gatehouse: Omit<GatehouseClientOptions, 'redirectUri' | 'environment'>;
+  /** Shown on every page; default `Ledgerly`. */
+  appName?: string;
+  /** Default 8 hours. */
+  sessionLifetimeSeconds?: number;
+  /** Request logging (query strings are never logged: the callback's carries the code); default off. */
+  logger?: boolean;
+}
+
+export interface PartnerApp {
+  app: FastifyInstance;
+  gatehouse: GatehouseClient;
+}
+
+export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
+  const publicUrl = new URL(options.publicUrl);
+  const redirectUri = new URL('/callback', publicUrl).href;
+  const appName = options.appName ?? 'Ledgerly';
+  const clock = options.gatehouse.clock ?? { nowSeconds: () => Math.floor(Date.now() / 1000) };
+  const secureCookie = options.environment !== 'development' || publicUrl.protocol === 'https:';
+  const cookieName = secureCookie ? '__Host-ledgerly_session' : 'ledgerly_session';
+  const sessions = createSessionStore(options.sessionLifetimeSeconds ?? 8 * 60 * 60);
+  const gatehouse = createGatehouseClient({ ...options.gatehouse, environment: options.environment, redirectUri });
+
+  const app = Fastify({
+    logger: options.logger === true ? { serializers: { req: (request) => ({ method: request.method, path: request.url.split('?')[0] }) } } : false,
+  });
+  app.register(cookie);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  // Form posts and the redirect after them may only go here and to the authorization server (whose
+  // authorization endpoint is on the issuer's origin; discovery corrects it if not).
+  const issuer = options.gatehouse.issuer ?? ENVIRONMENT_PRESETS[options.environment].issuer;
+  let authorizationOrigin = issuer === undefined ? '' : new URL(issuer).origin;
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${authorizationOrigin}; frame-ancestors 'none'; base-uri 'none'`);
+    reply.header('x-frame-options', 'DENY');
+    reply.header('x-content-type-options', 'nosniff');
+    // The callback URL carries the code: no Referer may carry it off-site. (`no-referrer` would also make
+    // browsers send `Origin: null` on this site's own form posts, defeating the origin check.)
+    reply.header('referrer-policy', 'same-origin');
+  });
+
+  const setSessionCookie = (reply: FastifyReply, id: string) => {
+    reply.setCookie(cookieName, id, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookie, maxAge: options.sessionLifetimeSeconds ?? 8 * 60 * 60 });
+  };
+  const currentSession = (request: FastifyRequest) => sessions.find(request.cookies[cookieName], clock.nowSeconds());
+  const ensureSession = (request: FastifyRequest, reply: FastifyReply): Session => {
+    const existing = currentSession(request);
+    if (existing) return existing;
+    const { id, session } = sessions.create(clock.nowSeconds());
+    setSessionCookie(reply, id);
+    return session;
+  };
+  const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+  /** A form post with this session's CSRF token, from this origin. */
+  const checkedPost = (request: FastifyRequest, reply: FastifyReply): Session | undefined => {
+    const session = currentSession(request);
+    const origin = request.headers.origin;
+    const body = request.body as Record<string, unknown> | undefined;
+    if (!session || (origin !== undefined && origin !== publicUrl.origin) || !csrfTokenMatches(session, body?._csrf)) {
+      html(reply, 403, errorPage(appName, 'Request refused', 'This form expired or did not come from this site. Go back and try again.'));
+      return undefined;
+    }
+    return session;
+  };
+
+  const apiJson = async <T>(connectionId: string, path: string): Promise<T> => {
+    const response = await gatehouse.fetch(connectionId, path);
+    if (!response.ok) throw new Error(`the platform API answered ${response.status} to ${path.split('?')[0]}`);
+    return ((await response.json()) as { data: T }).data;
+  };
+  const loadDashboard = async (connection: Connection) => {
+    const companies = await apiJson<Company[]>(connection.connectionId, '/v1/companies');
+    // Company data is read for exactly one company (SPEC §3): an organization's first company here.
+    const companyQuery = connection.subjectType === 'organization' && companies[0] ? `&company_id=${encodeURIComponent(companies[0].id)}` : '';
+    const [users, vendors] = await Promise.all([
+      connection.scope.includes('users:read') ? apiJson<User[]>(connection.connectionId, `/v1/users?limit=10${companyQuery}`) : undefined,
+      connection.scope.includes('vendors:read') ? apiJson<Vendor[]>(connection.connectionId, `/v1/vendors?limit=10${companyQuery}`) : undefined,
+    ]);
+    return { subjectUrn: connection.subjectUrn, scope: connection.scope, companies, users, vendors };
+  };
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/', async (request, reply) => {
+    const session = ensureSession(request, reply);
+    const connection = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
+    if (!connection) {
+      session.connectionId = undefined;
+      return html(reply, 200, connectPage(appName, session.csrfToken));
+    }
+    if (connection.status !== 'active') return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, connection.statusReason));
+    try {
+      return html(reply, 200, dashboardPage(appName, session.csrfToken, await loadDashboard(connection)));
+    } catch (error) {
+      if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, error.reason));
+      if (error instanceof TransportError || error instanceof RefreshFailedError) {
+        return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Your connection is fine, but Gatehouse cannot be reached right now. Try again in a minute.'));
+      }
+      request.log.error({ err: error }, 'dashboard failed');
+      return html(reply, 502, errorPage(appName, 'Something went wrong', 'The data could not be loaded.'));
+    }
+  });
+
+  app.post('/connect', async (request, reply) => {
+    const session = checkedPost(request, reply);
+    if (!session) return reply;
+    const existing = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
+    const { url, transaction } = await gatehouse.authorizationUrl({
+      // A reconnect keeps the connection ID and pre-selects the same company.
+      ...(existing ? { connectionId: existing.connectionId, subjectUrn: existing.subjectUrn } : {}),
+    });
+    authorizationOrigin = url.origin;
+    session.transaction = transaction;
+    return reply.redirect(url.href, 303);
+  });
+
+  app.get('/callback', async (request, reply) => {
+    const sessionId = request.cookies[cookieName];
+    const session = currentSession(request);
+    const transaction = session?.transaction;
+    if (!session || !transaction) {
+      return html(reply, 400, errorPage(appName, 'Connection not started here', 'This connection was not started from this browser, or it took too long. Start again.'));
+    }
+    // One transaction, one callback.
+    session.transaction = undefined;
+    try {
+      // The URL as registered (not the Host header) plus the query Gatehouse sent.
+      const callbackUrl = new URL(request.url, publicUrl);
+      const { connection } = await gatehouse.handleCallback(callbackUrl, transaction);
+      // A new session ID after connecting (no fixation of a pre-login ID).
+      sessions.delete(sessionId!);
+      const { id } = sessions.create(clock.nowSeconds(), { connectionId: connection.connectionId });
+      setSessionCookie(reply, id);
+      return reply.redirect('/', 303);
+    } catch (error) {
+      if (error instanceof AuthorizationServerError && error.error === 'access_denied') {
+        return html(reply, 200, connectPage(appName, session.csrfToken, `You did not allow ${appName} to access Gatehouse, so nothing was connected.`));
+      }
+      const message = error instanceof AuthorizationServerError ? `Gatehouse answered ${error.error}.` : 'The answer from Gatehouse could not be verified.';
+      request.log.warn({ err: error }, 'callback refused');
+      return html(reply, 400, errorPage(appName, 'Not connected', message, session.csrfToken));
+    }
+  });
+
+  app.post('/disconnect', async (request, reply) => {
+    const session = checkedPost(request, reply);
+    if (!session) return reply;
+    if (session.connectionId !== undefined) {
+      try {
+        await gatehouse.revoke(session.connectionId);
+      } catch (error) {
+        if (!(error instanceof ConnectionNotFoundError)) {
+          request.log.error({ err: error }, 'revocation failed');
+          return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
+        }
+      }
+      session.connectionId = undefined;
+    }
+    return reply.redirect('/', 303);
+  });
+
+  return { app, gatehouse };
+}
+
+export interface RunningPartnerApp extends PartnerApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Creates the app and listens on `host:port` (port 0 picks a free one). */
+export async function startPartnerApp(options: PartnerAppOptions & { port: number; host: string }): Promise<RunningPartnerApp> {
+  const partner = createPartnerApp(options);
+  await partner.app.listen({ port: options.port, host: options.host });
+  const address = partner.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return { ...partner, url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`, close: () => partner.app.close() };
+}

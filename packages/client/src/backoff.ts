@@ -1,0 +1,97 @@
+/**
+ * Bounded exponential backoff with full jitter (SPEC §3 integrator rules: "exponential backoff on
+ * transient failures, never forever"). Full jitter — a uniformly random delay up to the exponential
+ * cap — spreads out the retries of many instances that failed at the same moment.
+ */
+
+/** How many times, and how far apart. */
+export interface RetryPolicy {
+  /** Attempts in total, the first included; at least 1. Default 4. */
+  maxAttempts: number;
+  /** Cap of the delay after the first failure, milliseconds; doubles after each failure. Default 250. */
+  baseDelayMilliseconds: number;
+  /** No delay exceeds this, milliseconds (a server's `Retry-After` included). Default 8000. */
+  maxDelayMilliseconds: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMilliseconds: 250, maxDelayMilliseconds: 8_000 };
+
+/** A failure worth another attempt. */
+export interface TransientFailure {
+  /** `network`, `timeout`, `http_503`… */
+  reason: string;
+  /** The server's `Retry-After`, milliseconds, when it sent one. */
+  retryAfterMilliseconds?: number | undefined;
+}
+
+export interface RetryDependencies {
+  policy: RetryPolicy;
+  /** Returns the failure when `error` is transient, undefined when retrying cannot help (then it is rethrown). */
+  classify(error: unknown): TransientFailure | undefined;
+  /** Waits; injectable so tests record delays instead of sleeping. */
+  sleep(milliseconds: number): Promise<void>;
+  /** Uniform in [0, 1). */
+  random(): number;
+  /** Called before each wait. */
+  onRetry?(attempt: number, failure: TransientFailure, delayMilliseconds: number): void;
+}
+
+/** Every attempt failed transiently. */
+export class RetriesExhaustedError extends Error {
+  readonly attempts: number;
+  readonly failure: TransientFailure;
+  constructor(attempts: number, failure: TransientFailure, cause: unknown) {
+    super(`gave up after ${attempts} attempt(s): ${failure.reason}`, { cause });
+    this.attempts = attempts;
+    this.failure = failure;
+  }
+}
+
+/**
+ * The delay after `failedAttempts` failures: uniform in [0, min(max, base × 2^(failedAttempts−1))],
+ * raised to the server's `Retry-After` when larger, and never above `maxDelayMilliseconds`.
+ */
+export function backoffDelayMilliseconds(policy: RetryPolicy, failedAttempts: number, random: () => number, retryAfterMilliseconds = 0): number {
+  const cap = Math.min(policy.maxDelayMilliseconds, policy.baseDelayMilliseconds * 2 ** (failedAttempts - 1));
+  const jittered = Math.floor(random() * cap);
+  return Math.min(policy.maxDelayMilliseconds, Math.max(jittered, retryAfterMilliseconds));
+}
+
+/**
+ * Runs `operation` until it succeeds, fails non-transiently (rethrown as is), or `maxAttempts` attempts
+ * failed transiently (`RetriesExhaustedError`).
+ * @param operation receives the 1-based attempt number.
+ */
+export async function retryWithBackoff<T>(operation: (attempt: number) => Promise<T>, dependencies: RetryDependencies): Promise<T> {
+  const { policy } = dependencies;
+  const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      const failure = dependencies.classify(error);
+      if (!failure) throw error;
+      if (attempt >= maxAttempts) throw new RetriesExhaustedError(attempt, failure, error);
+      const delay = backoffDelayMilliseconds(policy, attempt, dependencies.random, failure.retryAfterMilliseconds);
+      dependencies.onRetry?.(attempt, failure, delay);
+      await dependencies.sleep(delay);
+    }
+  }
+}
+
+/** The real wait. */
+export function sleep(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3) in milliseconds: delay-seconds or an HTTP date; undefined when absent
+ * or unreadable.
+ */
+export function parseRetryAfter(value: string | null, nowMilliseconds: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMilliseconds);
+}

@@ -1,0 +1,64 @@
+/**
+ * One clear sentence (and what to do next) for every failure `gatehouse-connect` can meet.
+ */
+import {
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, DecryptionError,
+  InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
+} from '../errors.ts';
+import { CallbackTimeoutError } from './loopback-listener.ts';
+
+export interface Failure {
+  message: string;
+  /** 1: the operation failed; 2: the command line or configuration is wrong. */
+  exitCode: 1 | 2;
+}
+
+export function describeFailure(error: unknown, context: { connection: string; issuer?: string | undefined }): Failure {
+  const reconnect = `Run: gatehouse-connect login --connection ${context.connection}`;
+  if (error instanceof ConfigurationError) return { message: error.message, exitCode: 2 };
+  if (error instanceof ConnectionNotFoundError) return { message: `No connection "${error.connectionId}". ${reconnect}`, exitCode: 1 };
+  if (error instanceof ReauthorizationRequiredError) {
+    return { message: `Connection "${error.connectionId}" must be authorized again (${error.reason}). ${reconnect}`, exitCode: 1 };
+  }
+  if (error instanceof RefreshFailedError) {
+    return { message: `Refreshing failed after ${error.attempts} attempt(s) (${error.reason}); the tokens are kept, try again later.`, exitCode: 1 };
+  }
+  if (error instanceof TransportError) {
+    const where = context.issuer ?? 'the server';
+    return {
+      message: error.reason === 'network' || error.reason === 'timeout'
+        ? `Cannot reach ${where}: ${error.message}. Is it running (npm start), and is --issuer right?`
+        : `${where} is unavailable: ${error.message}. Try again later.`,
+      exitCode: 1,
+    };
+  }
+  if (error instanceof AuthorizationServerError) {
+    const detail = error.errorDescription ? `: ${error.errorDescription}` : '';
+    switch (error.error) {
+      case 'access_denied':
+        return { message: `Access was not granted (access_denied${detail}).`, exitCode: 1 };
+      case 'invalid_client':
+        return { message: `The authorization server rejected the client credentials (invalid_client${detail}). Check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET.`, exitCode: 1 };
+      case 'invalid_scope':
+        return { message: `The scope was refused (invalid_scope${detail}). Request only scopes registered for the client (--scope).`, exitCode: 1 };
+      case 'invalid_grant':
+        return { message: `The authorization is no longer valid (invalid_grant${detail}). ${reconnect}`, exitCode: 1 };
+      default:
+        return { message: `The authorization server answered ${error.error}${detail}.`, exitCode: 1 };
+    }
+  }
+  if (error instanceof CallbackValidationError) return { message: `The callback was refused: ${error.message}.`, exitCode: 1 };
+  if (error instanceof CallbackTimeoutError) return { message: `No callback arrived (${error.message}). ${reconnect}`, exitCode: 1 };
+  if (error instanceof DecryptionError) {
+    return { message: `Cannot decrypt the stored tokens (${error.message}). Was the encryption key changed? Keep old keys after the new one in GATEHOUSE_CONNECT_ENCRYPTION_KEYS.`, exitCode: 1 };
+  }
+  if (error instanceof LockTimeoutError) return { message: `Another gatehouse-connect is refreshing this connection (${error.message}). Try again.`, exitCode: 1 };
+  if (error instanceof InvalidResponseError) return { message: `The authorization server's response was not usable: ${error.message}.`, exitCode: 1 };
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const address = (error as { address?: string } | undefined)?.address;
+  if (code === 'EADDRINUSE') {
+    return { message: `Cannot listen on ${address}: the port is in use. Stop what uses it, or register another loopback redirect URI and pass --redirect-uri.`, exitCode: 1 };
+  }
+  if (code === 'EACCES') return { message: `Not allowed to listen on ${address}. Use a redirect URI with a port above 1023.`, exitCode: 1 };
+  return { message: `Unexpected error: ${(error as Error)?.message ?? String(error)}`, exitCode: 1 };
+}

@@ -1,0 +1,296 @@
+#!/usr/bin/env node
+/**
+ * `gatehouse-connect`: connect a registered client to Gatehouse from a terminal and try it, the way the
+ * seeds suggest testing a registration with Postman ("complete the full authorization flow, confirm
+ * access tokens can be retrieved, test token refresh behaviour") — but through `@gatehouse/client`, so
+ * every integrator rule holds: PKCE S256, state, iss, exact redirect URI, HTTP Basic, tokens encrypted
+ * at rest and never printed, centralised refresh.
+ *
+ *   gatehouse-connect login   [--subject URN] [--prompt-consent] [--no-open] [--timeout-seconds 300]
+ *   gatehouse-connect status  [--json]
+ *   gatehouse-connect refresh
+ *   gatehouse-connect call    [METHOD] PATH [--data JSON] [--header "Name: value"…]
+ *   gatehouse-connect revoke
+ *
+ * Common options: --connection NAME (default `default`), --environment development|staging|production,
+ * --issuer URL, --client-id ID, --client-secret-file FILE, --redirect-uri URI, --scope "a:b c:d",
+ * --api-url URL, --store-dir DIR, --verbose. Environment: GATEHOUSE_ISSUER, GATEHOUSE_ENV,
+ * GATEHOUSE_CLIENT_ID, GATEHOUSE_CLIENT_SECRET, GATEHOUSE_REDIRECT_URI, GATEHOUSE_SCOPE, GATEHOUSE_API_URL,
+ * GATEHOUSE_CONNECT_DIR, GATEHOUSE_CONNECT_ENCRYPTION_KEYS (see settings.ts).
+ *
+ * Exit codes: 0 done; 1 failed (or `status` of a connection that is not active, `call` answered ≥ 400);
+ * 2 usage or configuration error.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { toConnection, type Connection } from '../connection.ts';
+import { ConfigurationError, ConnectionNotFoundError } from '../errors.ts';
+import { createGatehouseClient, type GatehouseClient } from '../gatehouse-client.ts';
+import { createFileLock } from '../locks/file.ts';
+import type { LogEntry } from '../logging.ts';
+import { createSqliteTokenStore } from '../stores/sqlite.ts';
+import type { TokenStore } from '../token-store.ts';
+import { isLoopbackHttp } from '../transport.ts';
+import { describeFailure } from './error-messages.ts';
+import { listenOnRedirectUri } from './loopback-listener.ts';
+import { openBrowser } from './open-browser.ts';
+import { startProgress } from './progress.ts';
+import { encryptionKeys, readProfiles, resolveSettings, storeDirectory, writeProfile, type Flags, type Settings } from './settings.ts';
+
+const USAGE = `Usage: gatehouse-connect <command> [options]
+
+Commands:
+  login     open the authorization URL, wait on the loopback redirect URI, store the connection (encrypted)
+  status    show the stored connection (no network)
+  refresh   refresh now: both tokens rotate
+  call      call the API: gatehouse-connect call GET /v1/users [--data JSON] [--header "Name: value"]
+  revoke    revoke the grant at the authorization server and delete the connection
+
+Options:
+  --connection NAME          which stored connection (default "default")
+  --environment ENV          development (default: http://localhost:3000), staging or production
+  --issuer URL               the authorization server (GATEHOUSE_ISSUER)
+  --client-id ID             (GATEHOUSE_CLIENT_ID); the secret comes from GATEHOUSE_CLIENT_SECRET
+  --client-secret-file FILE  read the secret from a file instead; none at all = a public client
+  --redirect-uri URI         a registered loopback URI (GATEHOUSE_REDIRECT_URI, default ${'http://localhost:8080/callback'})
+  --scope "a:b c:d"          scopes to request at login (GATEHOUSE_SCOPE)
+  --api-url URL              the platform API (GATEHOUSE_API_URL; development: http://localhost:3001)
+  --subject URN              login: pre-select the company or organization
+  --prompt-consent           login: show the consent page even if a grant covers the scopes
+  --no-open                  login: print the URL only, do not open a browser
+  --timeout-seconds N        login: how long to wait for the browser (default 300)
+  --store-dir DIR            where connections live (GATEHOUSE_CONNECT_DIR, default ~/.config/gatehouse-connect)
+  --json                     status: machine-readable output
+  --verbose                  print refresh attempts and outcomes (token fingerprints only)
+  --help`;
+
+const CONNECTION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+interface Output {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[], environment: NodeJS.ProcessEnv = process.env, output: Output = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+}): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    output.stderr(`${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values: flags, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (flags.help || command === 'help') {
+    output.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  const connectionName = flags.connection ?? 'default';
+  let settings: Settings | undefined;
+  let store: TokenStore | undefined;
+  try {
+    if (!command) throw new UsageError('missing command');
+    if (!['login', 'status', 'refresh', 'call', 'revoke'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+    if (!CONNECTION_NAME.test(connectionName)) throw new UsageError('--connection must be 1-64 characters of A-Z a-z 0-9 . _ -');
+    const directory = storeDirectory(flags, environment);
+    const profile = readProfiles(directory)[connectionName];
+    store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
+
+    if (command === 'status') return await status(store, connectionName, flags.json === true, output);
+    if (command !== 'login' && !(await store.get(connectionName))) throw new ConnectionNotFoundError(connectionName);
+
+    settings = resolveSettings(flags, environment, command === 'login' ? undefined : profile);
+    const logFile = join(directory, 'gatehouse-connect.log');
+    const client = createGatehouseClient({
+      ...(settings.environment === undefined ? {} : { environment: settings.environment }),
+      issuer: settings.issuer, clientId: settings.clientId,
+      ...(settings.clientSecret === undefined ? {} : { clientSecret: settings.clientSecret }),
+      redirectUri: settings.redirectUri, scope: settings.scope,
+      ...(settings.apiUrl === undefined ? {} : { apiUrl: settings.apiUrl }),
+      store, encryptionKeys: encryptionKeys(directory, environment),
+      // Several gatehouse-connect processes may share this store: one refresh at a time across them.
+      lock: createFileLock({ directory: join(directory, 'locks') }),
+      logger: (entry) => {
+        appendFileSync(logFile, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
+        if (flags.verbose) output.stderr(`${describeLogEntry(entry)}\n`);
+      },
+    });
+
+    switch (command) {
+      case 'login':
+        return await login(client, settings, connectionName, flags, directory, output);
+      case 'refresh': {
+        const connection = await client.refresh(connectionName);
+        output.stdout(`Refreshed "${connectionName}": both tokens rotated; the access token expires ${describeExpiry(connection)}.\n`);
+        return 0;
+      }
+      case 'call':
+        return await call(client, connectionName, rest, flags, output);
+      case 'revoke': {
+        await client.revoke(connectionName);
+        writeProfile(directory, connectionName, undefined);
+        output.stdout(`Revoked "${connectionName}": the grant is revoked at ${settings.issuer} and the tokens are deleted.\n`);
+        return 0;
+      }
+    }
+    return 2;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      output.stderr(`${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    const failure = describeFailure(error, { connection: connectionName, issuer: settings?.issuer });
+    output.stderr(`gatehouse-connect: ${failure.message}\n`);
+    return failure.exitCode;
+  } finally {
+    await store?.close();
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      connection: { type: 'string' },
+      environment: { type: 'string' },
+      issuer: { type: 'string' },
+      'client-id': { type: 'string' },
+      'client-secret-file': { type: 'string' },
+      'redirect-uri': { type: 'string' },
+      scope: { type: 'string' },
+      'api-url': { type: 'string' },
+      'store-dir': { type: 'string' },
+      subject: { type: 'string' },
+      'prompt-consent': { type: 'boolean' },
+      'no-open': { type: 'boolean' },
+      'timeout-seconds': { type: 'string' },
+      data: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+type ParsedFlags = ReturnType<typeof parse>['values'] & Flags;
+
+async function login(client: GatehouseClient, settings: Settings, name: string, flags: ParsedFlags, directory: string, output: Output): Promise<number> {
+  const redirectUri = new URL(settings.redirectUri);
+  if (!isLoopbackHttp(redirectUri)) {
+    throw new ConfigurationError(`login receives the callback itself, so the redirect URI must be a registered loopback http URI such as http://localhost:8080/callback (got ${settings.redirectUri})`);
+  }
+  const timeoutSeconds = Number(flags['timeout-seconds'] ?? 300);
+  if (!(timeoutSeconds > 0)) throw new UsageError('--timeout-seconds must be a positive number');
+  // Listen first: a port already in use fails before the user is sent anywhere.
+  const listener = await listenOnRedirectUri(redirectUri);
+  let progress: ReturnType<typeof startProgress> | undefined;
+  const cancel = () => {
+    progress?.stop('Cancelled.');
+    void listener.close().then(() => process.exit(130));
+  };
+  process.once('SIGINT', cancel);
+  try {
+    const { url, transaction } = await client.authorizationUrl({
+      connectionId: name,
+      ...(flags.subject === undefined ? {} : { subjectUrn: flags.subject }),
+      ...(flags['prompt-consent'] ? { prompt: 'consent' as const } : {}),
+    });
+    output.stdout(`Open this URL in a browser to connect "${name}" (client ${settings.clientId}, ${settings.clientType}):\n\n  ${url.href}\n\n`);
+    const opened = !flags['no-open'] && openBrowser(url.href);
+    progress = startProgress(`${opened ? 'Browser opened. ' : ''}Waiting for the authorization server to redirect to ${settings.redirectUri} (Ctrl-C to cancel)…`);
+    const callback = await listener.waitForCallback(transaction.state, timeoutSeconds * 1000);
+    progress.stop();
+    progress = undefined;
+    try {
+      const { connection } = await client.handleCallback(callback.url, transaction);
+      callback.respond({ ok: true, title: 'Connected', message: `gatehouse-connect is connected to ${connection.subjectUrn}. You can close this window.` });
+      writeProfile(directory, name, {
+        environment: settings.environment, issuer: settings.issuer, clientId: settings.clientId, clientType: settings.clientType,
+        redirectUri: settings.redirectUri, scope: settings.scope, apiUrl: settings.apiUrl,
+      });
+      output.stdout(`Connected "${name}" to ${connection.subjectUrn}\n  scope: ${connection.scope.join(' ')}\n  access token expires ${describeExpiry(connection)}\n`);
+      return 0;
+    } catch (error) {
+      callback.respond({ ok: false, title: 'Not connected', message: describeFailure(error, { connection: name, issuer: settings.issuer }).message });
+      throw error;
+    }
+  } finally {
+    process.removeListener('SIGINT', cancel);
+    progress?.stop();
+    await listener.close();
+  }
+}
+
+async function status(store: TokenStore, name: string, json: boolean, output: Output): Promise<number> {
+  const row = await store.get(name);
+  if (!row) {
+    if (json) output.stdout(`${JSON.stringify({ connection: name, status: 'not_connected' })}\n`);
+    else output.stdout(`No connection "${name}". Run: gatehouse-connect login --connection ${name}\n`);
+    return 1;
+  }
+  const connection = toConnection(row, /^urn:([^:]+):/.exec(row.subjectUrn)?.[1] ?? 'gatehouse');
+  if (json) {
+    output.stdout(`${JSON.stringify(connection)}\n`);
+  } else {
+    output.stdout([
+      `connection  ${name}`,
+      `status      ${connection.status}${connection.statusReason ? ` (${connection.statusReason})` : ''}`,
+      `subject     ${connection.subjectUrn}`,
+      `scope       ${connection.scope.join(' ')}`,
+      `client      ${connection.clientId} at ${connection.issuer}`,
+      ...(connection.status === 'active' ? [`expires     ${describeExpiry(connection)}`] : [`next        gatehouse-connect login --connection ${name}`]),
+      '',
+    ].join('\n'));
+  }
+  return connection.status === 'active' ? 0 : 1;
+}
+
+async function call(client: GatehouseClient, name: string, positionals: string[], flags: ParsedFlags, output: Output): Promise<number> {
+  const [first, second] = positionals;
+  if (!first || positionals.length > 2) throw new UsageError('call takes [METHOD] PATH, e.g. gatehouse-connect call GET /v1/users');
+  const [method, path] = second === undefined ? ['GET', first] : [first.toUpperCase(), second];
+  const headers = new Headers();
+  for (const header of flags.header ?? []) {
+    const separator = header.indexOf(':');
+    if (separator <= 0) throw new UsageError(`--header must be "Name: value" (got "${header}")`);
+    headers.append(header.slice(0, separator).trim(), header.slice(separator + 1).trim());
+  }
+  if (flags.data !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  const response = await client.fetch(name, path!, { method, headers, ...(flags.data === undefined ? {} : { body: flags.data }) });
+  output.stderr(`HTTP ${response.status} ${response.statusText}\n`);
+  const text = await response.text();
+  let body = text;
+  if ((response.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      body = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // Not JSON after all: print as received.
+    }
+  }
+  if (body) output.stdout(`${body}\n`);
+  return response.ok ? 0 : 1;
+}
+
+function describeExpiry(connection: Connection): string {
+  if (connection.accessTokenExpiresAt === null) return 'at an unknown time';
+  const seconds = connection.accessTokenExpiresAt - Math.floor(Date.now() / 1000);
+  return seconds >= 0 ? `in ${seconds} s` : `${-seconds} s ago (it is refreshed on next use)`;
+}
+
+function describeLogEntry(entry: LogEntry): string {
+  const details = Object.entries(entry).filter(([name]) => name !== 'time' && name !== 'event').map(([name, value]) => `${name}=${value}`);
+  return `[${entry.time}] ${entry.event} ${details.join(' ')}`;
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

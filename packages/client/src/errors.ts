@@ -1,0 +1,120 @@
+/**
+ * Every error `@gatehouse/client` throws. Errors the authorization server *sent* (an OAuth error code
+ * in a redirect or a JSON body) are `AuthorizationServerError`; checks that failed *here* are
+ * `CallbackValidationError` or `ConfigurationError`; connection states are their own types so callers
+ * can branch with `instanceof`. No error message or property ever holds a token value: messages name
+ * a token by its fingerprint at most (see `logging.ts`).
+ */
+
+/** The base class: `instanceof GatehouseClientError` catches everything this package throws on purpose. */
+export class GatehouseClientError extends Error {
+  override readonly name: string = 'GatehouseClientError';
+}
+
+/** Options that cannot work (missing issuer, HTTP to a non-loopback host, bad encryption keys…). */
+export class ConfigurationError extends GatehouseClientError {
+  override readonly name = 'ConfigurationError';
+}
+
+/** Where an error response came from. */
+export type AuthorizationServerEndpoint = 'discovery' | 'authorization' | 'token' | 'revocation';
+
+/**
+ * The authorization server answered with an OAuth error: an authorization error response
+ * (RFC 6749 §4.1.2.1, e.g. `access_denied`) or a token/revocation error body (RFC 6749 §5.2,
+ * RFC 7009 §2.2.1, e.g. `invalid_client`). `error` is the wire code verbatim.
+ */
+export class AuthorizationServerError extends GatehouseClientError {
+  override readonly name = 'AuthorizationServerError';
+  readonly endpoint: AuthorizationServerEndpoint;
+  readonly error: string;
+  readonly errorDescription: string | undefined;
+  /** HTTP status of the response; undefined for authorization responses (a redirect). */
+  readonly status: number | undefined;
+  constructor(endpoint: AuthorizationServerEndpoint, error: string, errorDescription: string | undefined, status?: number) {
+    super(`the authorization server's ${endpoint} endpoint answered ${error}${errorDescription ? `: ${errorDescription}` : ''}`);
+    this.endpoint = endpoint;
+    this.error = error;
+    this.errorDescription = errorDescription;
+    this.status = status;
+  }
+}
+
+/**
+ * A check made here failed: the callback's `state` or `iss` does not match (RFC 6749 §10.12,
+ * RFC 9207 §2.4), the transaction expired, or a response lacks a member Gatehouse always sends.
+ */
+export class CallbackValidationError extends GatehouseClientError {
+  override readonly name = 'CallbackValidationError';
+}
+
+/** The authorization server (or API) could not be reached, timed out, or kept answering 5xx/429. */
+export class TransportError extends GatehouseClientError {
+  override readonly name = 'TransportError';
+  /** `network`, `timeout`, or `http_<status>`. */
+  readonly reason: string;
+  /** The server's `Retry-After`, milliseconds, when it sent one. */
+  readonly retryAfterMilliseconds: number | undefined;
+  constructor(message: string, reason: string, retryAfterMilliseconds?: number) {
+    super(message);
+    this.reason = reason;
+    this.retryAfterMilliseconds = retryAfterMilliseconds;
+  }
+}
+
+/** A response from the authorization server failed a check made here (a missing or malformed member). */
+export class InvalidResponseError extends GatehouseClientError {
+  override readonly name = 'InvalidResponseError';
+}
+
+/** No connection with that id in the token store. */
+export class ConnectionNotFoundError extends GatehouseClientError {
+  override readonly name = 'ConnectionNotFoundError';
+  readonly connectionId: string;
+  constructor(connectionId: string) {
+    super(`no connection "${connectionId}"`);
+    this.connectionId = connectionId;
+  }
+}
+
+/**
+ * The connection's grant is gone (SPEC §3 integrator rules: on `invalid_grant` stop, mark the connection
+ * unauthenticated, delete its tokens, ask the user to reconnect). Thrown at once, without a request, by
+ * every later call until the user connects again.
+ */
+export class ReauthorizationRequiredError extends GatehouseClientError {
+  override readonly name = 'ReauthorizationRequiredError';
+  readonly connectionId: string;
+  /** Why, e.g. `invalid_grant: refresh token was already used`. */
+  readonly reason: string;
+  constructor(connectionId: string, reason: string) {
+    super(`connection "${connectionId}" needs the user to connect again (${reason})`);
+    this.connectionId = connectionId;
+    this.reason = reason;
+  }
+}
+
+/** A refresh failed for a reason that may pass (network, 5xx, 429) after every allowed attempt. Tokens are kept. */
+export class RefreshFailedError extends GatehouseClientError {
+  override readonly name = 'RefreshFailedError';
+  readonly connectionId: string;
+  readonly attempts: number;
+  /** The last attempt's reason: `network`, `timeout`, `http_503`… */
+  readonly reason: string;
+  constructor(connectionId: string, attempts: number, reason: string) {
+    super(`refreshing connection "${connectionId}" failed after ${attempts} attempt(s): ${reason}`);
+    this.connectionId = connectionId;
+    this.attempts = attempts;
+    this.reason = reason;
+  }
+}
+
+/** A refresh lock could not be acquired in time (another instance holds it for too long). */
+export class LockTimeoutError extends GatehouseClientError {
+  override readonly name = 'LockTimeoutError';
+}
+
+/** A stored token cannot be decrypted: its key is not configured, or the ciphertext was tampered with. */
+export class DecryptionError extends GatehouseClientError {
+  override readonly name = 'DecryptionError';
+}

@@ -1,0 +1,269 @@
+/**
+ * `GatehouseClient` against a real listening Gatehouse (in-memory SQLite, dev seed, injected clock) and
+ * the real sample platform API: discovery, the authorization request, callback checks, code exchange,
+ * refresh, API calls, revocation, re-authorization.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import type { RunningPlatformApi } from '@gatehouse/platform-api';
+import { basic, introspect, postForm, seed, type TestServer } from '../../authorization-server/src/testing/harness.ts';
+import { generateEncryptionKey } from './encryption.ts';
+import { AuthorizationServerError, CallbackValidationError, ConfigurationError, ReauthorizationRequiredError } from './errors.ts';
+import { createGatehouseClient, type GatehouseClientOptions } from './gatehouse-client.ts';
+import type { LogEntry } from './logging.ts';
+import { createMemoryTokenStore } from './stores/memory.ts';
+import { startGatehouse, type GatehouseFixture } from './testing/gatehouse-fixture.ts';
+import { completeAuthorizationAsUser } from './testing/gatehouse-flow.ts';
+
+/** HTTP Basic credentials, form-urlencoded before base64 (RFC 6749 §2.3.1). */
+function decodeBasic(header: string | null): string[] {
+  assert.match(header ?? '', /^Basic [A-Za-z0-9+/=]+$/);
+  return Buffer.from(header!.slice('Basic '.length), 'base64').toString('utf8').split(':').map((part) => decodeURIComponent(part.replace(/\+/g, ' ')));
+}
+
+interface RecordedRequest {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: string;
+}
+
+describe('GatehouseClient against a running Gatehouse', () => {
+  let gatehouse: GatehouseFixture;
+  let server: TestServer;
+  let api: RunningPlatformApi;
+  let clientId: string;
+  let clientSecret: string;
+  let redirectUri: string;
+  const tokenRequests = () => gatehouse.tokenRequests();
+  const requests: RecordedRequest[] = [];
+  const logs: LogEntry[] = [];
+  const danish = `urn:gatehouse:company:${seed.companies[0].id}`;
+  const swedish = `urn:gatehouse:company:${seed.companies[1].id}`;
+
+  before(async () => {
+    // Cache TTL 0: the API asks Gatehouse every time, so a revoked token is refused at once.
+    gatehouse = await startGatehouse({ clientName: 'Acme Books', introspectionCacheTtlSeconds: 0 });
+    ({ server, api, clientId, clientSecret, redirectUri } = gatehouse);
+  });
+
+  after(async () => {
+    await gatehouse?.close();
+  });
+
+  const recordingFetch: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    requests.push({ url: request.url, method: request.method, headers: new Headers(request.headers), body: init?.body === undefined || init.body === null ? '' : String(init.body) });
+    return fetch(input, init);
+  };
+
+  const newClient = (overrides: Partial<GatehouseClientOptions> = {}) => createGatehouseClient({
+    issuer: server.issuer, clientId, clientSecret, redirectUri, scope: 'users:read vendors:read', apiUrl: api.url,
+    store: createMemoryTokenStore(), encryptionKeys: [generateEncryptionKey('k1')], clock: server.clock,
+    logger: (entry) => logs.push(entry), fetch: recordingFetch, ...overrides,
+  });
+
+  async function connect(client = newClient(), subject = swedish) {
+    const { url, transaction } = await client.authorizationUrl();
+    const callback = await completeAuthorizationAsUser(url, { subject });
+    return { client, transaction, callback, ...(await client.handleCallback(callback, transaction)) };
+  }
+
+  it('sends an authorization request with PKCE S256, a random state and the exact redirect URI (RFC 7636 §4.3)', async () => {
+    const { url, transaction } = await newClient().authorizationUrl({ subjectUrn: danish, prompt: 'consent' });
+    assert.equal(url.origin + url.pathname, `${server.issuer}/oauth/authorize`);
+    const parameters = Object.fromEntries(url.searchParams);
+    assert.deepEqual(parameters, {
+      response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'users:read vendors:read',
+      state: transaction.state, code_challenge: createHash('sha256').update(transaction.codeVerifier).digest('base64url'),
+      code_challenge_method: 'S256', urn_gatehouse_params_oauth_subject: danish, prompt: 'consent',
+    });
+    assert.match(transaction.state, /^[\w-]{43}$/);
+    assert.match(transaction.codeVerifier, /^[\w-]{43}$/);
+    assert.equal(transaction.redirectUri, redirectUri);
+  });
+
+  it('connects a confidential client: checks state and iss, exchanges the code with HTTP Basic and the verifier, returns subject, scopes and tokens', async () => {
+    const { connection, tokens, callback } = await connect();
+    assert.equal(callback.searchParams.get('iss'), server.issuer);
+    assert.equal(connection.subjectUrn, swedish);
+    assert.equal(connection.subjectType, 'company');
+    assert.equal(connection.subjectId, seed.companies[1].id);
+    assert.deepEqual(connection.scope, ['users:read', 'vendors:read']);
+    assert.equal(connection.status, 'active');
+    assert.equal(connection.accessTokenExpiresAt, server.clock.nowSeconds() + 900);
+    assert.equal((await introspect(server, tokens.accessToken)).active, true);
+
+    const exchange = requests.findLast((request) => request.url === `${server.issuer}/oauth/token`)!;
+    assert.deepEqual(decodeBasic(exchange.headers.get('authorization')), [clientId, clientSecret]);
+    const form = new URLSearchParams(exchange.body);
+    assert.equal(form.get('grant_type'), 'authorization_code');
+    assert.equal(form.get('redirect_uri'), redirectUri);
+    assert.match(form.get('code_verifier') ?? '', /^[\w-]{43}$/);
+    assert.equal(form.has('client_secret'), false, 'never client_secret_post (SPEC decision 1)');
+
+    // The tokens print as fingerprints only.
+    for (const printed of [inspect(tokens), JSON.stringify(tokens), String(tokens), JSON.stringify({ ...tokens })]) {
+      assert.ok(!printed.includes(tokens.accessToken) && !printed.includes(tokens.refreshToken), printed);
+    }
+  });
+
+  it('refuses a callback with a foreign state (CSRF, RFC 6749 §10.12) or iss (mix-up, RFC 9207) without redeeming its code', async () => {
+    const client = newClient();
+    const { url, transaction } = await client.authorizationUrl();
+    const callback = await completeAuthorizationAsUser(url);
+    const before = tokenRequests();
+    const forgedState = new URL(callback);
+    forgedState.searchParams.set('state', 'attacker-state');
+    await assert.rejects(client.handleCallback(forgedState, transaction), CallbackValidationError);
+    const forgedIssuer = new URL(callback);
+    forgedIssuer.searchParams.set('iss', 'https://evil.example');
+    await assert.rejects(client.handleCallback(forgedIssuer, transaction), CallbackValidationError);
+    const noIssuer = new URL(callback);
+    noIssuer.searchParams.delete('iss');
+    await assert.rejects(client.handleCallback(noIssuer, transaction), CallbackValidationError);
+    const elsewhere = new URL(callback);
+    elsewhere.pathname = '/other';
+    await assert.rejects(client.handleCallback(elsewhere, transaction), CallbackValidationError);
+    assert.equal(tokenRequests(), before, 'nothing was sent to the token endpoint');
+    const { connection } = await client.handleCallback(callback, transaction);
+    assert.equal(connection.status, 'active');
+  });
+
+  it('refuses an expired transaction', async () => {
+    const client = newClient({ transactionLifetimeSeconds: 30 });
+    const { url, transaction } = await client.authorizationUrl();
+    const callback = await completeAuthorizationAsUser(url);
+    server.clock.advanceSeconds(31);
+    await assert.rejects(client.handleCallback(callback, transaction), /longer than 30 s/);
+  });
+
+  it("reports the user's denial as AuthorizationServerError access_denied (RFC 6749 §4.1.2.1)", async () => {
+    const client = newClient();
+    const { url, transaction } = await client.authorizationUrl();
+    const callback = await completeAuthorizationAsUser(url, { decision: 'deny' });
+    await assert.rejects(client.handleCallback(callback, transaction), (error: unknown) =>
+      error instanceof AuthorizationServerError && error.endpoint === 'authorization' && error.error === 'access_denied');
+  });
+
+  it('connects a public client with token_endpoint_auth_method none: client_id in the body, no secret, no Basic', async () => {
+    const client = newClient({ clientId: seed.publicClient.id, clientSecret: undefined, redirectUri: seed.publicClient.redirectUri, scope: 'users:read' });
+    const { connection } = await connect(client, danish);
+    assert.equal(connection.subjectUrn, danish);
+    const exchange = requests.findLast((request) => request.url === `${server.issuer}/oauth/token`)!;
+    assert.equal(exchange.headers.get('authorization'), null);
+    const form = new URLSearchParams(exchange.body);
+    assert.equal(form.get('client_id'), seed.publicClient.id);
+    assert.equal(form.has('client_secret'), false);
+    assert.ok(form.has('code_verifier'));
+  });
+
+  it('calls the API with Authorization: Bearer only, and refreshes at Gatehouse (both tokens rotate) before expiry', async () => {
+    const { client, connection, tokens } = await connect();
+    const first = await client.fetch(connection.connectionId, '/v1/introspect');
+    assert.equal(first.status, 200);
+    assert.equal((await first.json()).data.subjectURN, swedish);
+
+    const before = tokenRequests();
+    server.clock.advanceSeconds(900 - 30);
+    const users = await client.fetch(connection.connectionId, `${api.url}/v1/users?limit=2`);
+    assert.equal(users.status, 200);
+    assert.equal((await users.json()).data.length, 2);
+    assert.equal(tokenRequests(), before + 1, 'one refresh');
+    assert.equal((await introspect(server, tokens.accessToken)).active, false, 'the old access token is superseded');
+    const refreshed = await client.getConnection(connection.connectionId);
+    assert.equal(refreshed?.accessTokenExpiresAt, server.clock.nowSeconds() + 900);
+
+    const apiCalls = requests.filter((request) => request.url.startsWith(api.url));
+    assert.equal(apiCalls.length, 2);
+    for (const call of apiCalls) {
+      assert.match(call.headers.get('authorization') ?? '', /^Bearer \S+$/);
+      const token = call.headers.get('authorization')!.slice('Bearer '.length);
+      assert.ok(!call.url.includes(token) && !call.body.includes(token), 'the token is only in the header');
+    }
+  });
+
+  it('refreshes once and repeats the request when the API answers 401 invalid_token (a revoked access token)', async () => {
+    const { client, connection } = await connect();
+    const revoked = await client.getAccessToken(connection.connectionId);
+    const revocation = await postForm(`${server.issuer}/oauth/revoke`, { token: revoked, token_type_hint: 'access_token' }, { authorization: basic(clientId, clientSecret) });
+    assert.equal(revocation.status, 200);
+    const before = tokenRequests();
+    const response = await client.fetch(connection.connectionId, '/v1/introspect');
+    assert.equal(response.status, 200);
+    assert.equal(tokenRequests(), before + 1);
+    const authorizations = requests.filter((request) => request.url === `${api.url}/v1/introspect`).slice(-2).map((request) => request.headers.get('authorization'));
+    assert.equal(authorizations[0], `Bearer ${revoked}`);
+    assert.notEqual(authorizations[1], `Bearer ${revoked}`);
+  });
+
+  it('returns other API errors as they are (403 insufficient_scope is not retried)', async () => {
+    const { client, connection } = await connect(newClient({ scope: 'users:read' }));
+    const before = tokenRequests();
+    const response = await client.fetch(connection.connectionId, '/v1/vendors');
+    assert.equal(response.status, 403);
+    assert.match(response.headers.get('www-authenticate') ?? '', /insufficient_scope/);
+    assert.equal(tokenRequests(), before);
+  });
+
+  it('sends tokens only to the API origin, never elsewhere, and refuses a caller-set Authorization header', async () => {
+    const { client, connection } = await connect();
+    const before = requests.length;
+    await assert.rejects(client.fetch(connection.connectionId, 'https://attacker.example/v1/users'), ConfigurationError);
+    await assert.rejects(client.fetch(connection.connectionId, `${server.issuer}/v1/users`), ConfigurationError);
+    await assert.rejects(client.fetch(connection.connectionId, '/v1/users', { headers: { authorization: 'Bearer mine' } }), ConfigurationError);
+    assert.equal(requests.length, before);
+  });
+
+  it('revoke calls /oauth/revoke, which revokes the grant at Gatehouse, and deletes the connection', async () => {
+    const { client, connection, tokens } = await connect();
+    const revokedEvents: string[] = [];
+    client.events.on('revoked', (event) => revokedEvents.push(event.connectionId));
+    await client.revoke(connection.connectionId);
+    const revocation = requests.findLast((request) => request.url === `${server.issuer}/oauth/revoke`)!;
+    assert.deepEqual(decodeBasic(revocation.headers.get('authorization')), [clientId, clientSecret]);
+    assert.equal(new URLSearchParams(revocation.body).get('token_type_hint'), 'refresh_token');
+    assert.equal(await server.storage.grants.findActive(clientId, 'company', seed.companies[1].id), undefined);
+    assert.equal((await introspect(server, tokens.accessToken)).active, false);
+    assert.equal(await client.getConnection(connection.connectionId), undefined);
+    assert.deepEqual(revokedEvents, [connection.connectionId]);
+  });
+
+  it('a grant revoked at Gatehouse (replayed refresh token) makes the connection reauthorization_required; reconnecting under its id restores it', async () => {
+    const { client, connection, tokens } = await connect();
+    await client.refresh(connection.connectionId);
+    // Someone presents the rotated-out refresh token: Gatehouse revokes the grant (SPEC decision 8).
+    const replay = await postForm(`${server.issuer}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refreshToken }, { authorization: basic(clientId, clientSecret) });
+    assert.equal(replay.json.error, 'invalid_grant');
+
+    const events: string[] = [];
+    client.events.on('reauthorization_required', (event) => events.push(event.reason));
+    server.clock.advanceSeconds(1000);
+    await assert.rejects(client.getAccessToken(connection.connectionId), ReauthorizationRequiredError);
+    assert.equal(events.length, 1);
+    assert.match(events[0]!, /^invalid_grant/);
+    const marked = await client.getConnection(connection.connectionId);
+    assert.equal(marked?.status, 'reauthorization_required');
+
+    const { url, transaction } = await client.authorizationUrl({ connectionId: connection.connectionId, subjectUrn: marked!.subjectUrn });
+    assert.equal(url.searchParams.get('urn_gatehouse_params_oauth_subject'), swedish);
+    const reconnected = await client.handleCallback(await completeAuthorizationAsUser(url), transaction);
+    assert.equal(reconnected.connection.connectionId, connection.connectionId);
+    assert.equal(reconnected.connection.status, 'active');
+    assert.equal((await client.fetch(connection.connectionId, '/v1/introspect')).status, 200);
+  });
+
+  it('never logs a token: every log line of these flows carries fingerprints at most', async () => {
+    const { client, connection, tokens } = await connect();
+    const seen = [tokens.accessToken, tokens.refreshToken];
+    await client.refresh(connection.connectionId);
+    seen.push(await client.getAccessToken(connection.connectionId));
+    await client.revoke(connection.connectionId);
+    const everything = JSON.stringify(logs);
+    for (const token of seen) assert.ok(!everything.includes(token));
+    assert.ok(logs.some((entry) => entry.event === 'connected' && /^sha256:[0-9a-f]{8}$/.test(entry.access_token_fingerprint ?? '')));
+    assert.ok(logs.some((entry) => entry.event === 'revoked' && entry.outcome === 'succeeded'));
+  });
+});

@@ -1,0 +1,279 @@
+/**
+ * `createGatehouseClient(options)`: the composition root of the partner SDK. It wires oauth4webapi
+ * (discovery, authorization request and response, token, refresh, revocation, API calls) to the
+ * token store, the encryption keyring, the refresh lock and the refresher, and applies every rule the
+ * seeds and SPEC §3 give integrations: PKCE S256, `state`, `iss`, exact redirect URI, HTTP Basic for
+ * confidential clients, HTTPS, tokens only server-side and encrypted at rest, centralised refresh with
+ * one request in flight, atomic persistence, bounded backoff, re-authorization on `invalid_grant`.
+ */
+import { randomUUID } from 'node:crypto';
+import * as oauth from 'oauth4webapi';
+import { buildAuthorizationRequest, validateCallback, type AuthorizationTransaction, type AuthorizationUrlOptions } from './authorization.ts';
+import { DEFAULT_RETRY_POLICY, retryWithBackoff, RetriesExhaustedError, sleep as realSleep, type RetryPolicy } from './backoff.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { ConnectionTokens, parseSubjectUrn, toConnection, type Connection } from './connection.ts';
+import { discoverAuthorizationServer } from './discovery.ts';
+import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
+import { resolveEndpoints, type Environment } from './environments.ts';
+import { ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
+import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
+import type { RefreshLock } from './lock.ts';
+import { createMemoryLock } from './locks/memory.ts';
+import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from './logging.ts';
+import { createRefresher } from './refresh.ts';
+import { apiRequest, type ApiRequestInit } from './resource-request.ts';
+import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
+import type { TokenStore } from './token-store.ts';
+import { transientFailureOf, type TransportSettings } from './transport.ts';
+
+export interface GatehouseClientOptions {
+  /** The authorization server's issuer identifier, e.g. `https://auth.example.com`; metadata is discovered from it (RFC 8414). */
+  issuer?: string;
+  /** A preset (`environments.ts`): `development` supplies issuer and API URL; `staging`/`production` enforce their rules. */
+  environment?: Environment;
+  /** The registered client ID (a UUID). */
+  clientId: string;
+  /**
+   * A confidential client's secret, sent only with HTTP Basic (`client_secret_basic`, SPEC decision 1).
+   * Omit for a public client (`none`: `client_id` in the body, PKCE only). Read it from the server's
+   * environment or secret manager, never from source control (seeds, "Client Registration").
+   */
+  clientSecret?: string;
+  /** One of the registered redirect URIs, exactly (SPEC decision 4). */
+  redirectUri: string;
+  /** Default scopes to request, e.g. `['users:read', 'vendors:read']` or `'users:read vendors:read'`. */
+  scope: string | readonly string[];
+  /** Base URL of the platform API; the only origin `fetch` sends tokens to. Default from the preset. */
+  apiUrl?: string;
+  /** The deployment's URN namespace (SPEC §2); default `gatehouse`. */
+  urnNamespace?: string;
+  /** Where connections live (`stores/memory.ts`, `stores/sqlite.ts`, `stores/postgres.ts`). */
+  store: TokenStore;
+  /** AES-256-GCM keyring, current key first (`encryption.ts`); or its text form `keyId:base64url,…`. */
+  encryptionKeys: readonly EncryptionKey[] | string;
+  /** Cross-instance refresh lock; default one process (`locks/memory.ts`). */
+  lock?: RefreshLock;
+  /** Refresh this long before the access token expires, seconds; default 60. Keep it below the token lifetime (900 s). */
+  refreshMarginSeconds?: number;
+  /** Backoff for transient refresh and revocation failures; default 4 attempts, 250 ms base, 8 s cap. */
+  retryPolicy?: Partial<RetryPolicy>;
+  /** How long an authorization transaction stays usable, seconds; default 600. */
+  transactionLifetimeSeconds?: number;
+  /** Timeout of each HTTP request, milliseconds; default 10 000. */
+  httpTimeoutMilliseconds?: number;
+  /** Default the system clock. */
+  clock?: Clock;
+  /** Receives refresh attempts and outcomes; default JSON lines on stderr. Entries never hold tokens. */
+  logger?: Logger;
+  /** Replaces global `fetch` for every request (tests, proxies). */
+  fetch?: typeof fetch;
+  /** Backoff wait; default a timer. */
+  sleep?: (milliseconds: number) => Promise<void>;
+  /** Backoff jitter source in [0, 1); default `Math.random`. */
+  random?: () => number;
+}
+
+export interface GatehouseClient {
+  /** `connected`, `refreshed`, `reauthorization_required`, `revoked` (`events.ts`). */
+  readonly events: ClientEvents;
+  readonly clientId: string;
+  /**
+   * Discovers (once) and returns the authorization server metadata.
+   * @throws TransportError, ConfigurationError, InvalidResponseError
+   */
+  discover(): Promise<oauth.AuthorizationServer>;
+  /**
+   * The URL to redirect the user's browser to, and the transaction to keep server-side until the
+   * callback (`state` and `codeVerifier` are secrets of this flow).
+   */
+  authorizationUrl(options?: AuthorizationUrlOptions): Promise<{ url: URL; transaction: AuthorizationTransaction }>;
+  /**
+   * Validates the callback (`state`, `iss`, error responses), exchanges the code with PKCE and client
+   * authentication, and stores the connection encrypted.
+   * @returns the connection (subject, scopes) and its tokens (which print as fingerprints only).
+   * @throws CallbackValidationError, AuthorizationServerError (`access_denied`, `invalid_grant`…),
+   *   InvalidResponseError, TransportError
+   */
+  handleCallback(callbackUrl: string | URL, transaction: AuthorizationTransaction): Promise<{ connection: Connection; tokens: ConnectionTokens }>;
+  getConnection(connectionId: string): Promise<Connection | undefined>;
+  listConnections(): Promise<Connection[]>;
+  /**
+   * A valid access token for server-side use, refreshed centrally when it expires within the margin.
+   * @throws ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError, AuthorizationServerError,
+   *   LockTimeoutError, DecryptionError
+   */
+  getAccessToken(connectionId: string): Promise<string>;
+  /** Refreshes now (rotating both tokens). Same errors as `getAccessToken`. */
+  refresh(connectionId: string): Promise<Connection>;
+  /**
+   * Calls the API with `Authorization: Bearer`; refreshes once on 401 `invalid_token`. `url` is relative to
+   * `apiUrl` or an absolute URL of the same origin.
+   * @throws ConfigurationError for other origins; TransportError; the errors of `getAccessToken`.
+   */
+  fetch(connectionId: string, url: string | URL, init?: ApiRequestInit): Promise<Response>;
+  /**
+   * Revokes the connection's refresh token at `/oauth/revoke` (which revokes its grant, SPEC decision 15),
+   * then deletes the connection. If revocation fails, the connection is kept and the error thrown.
+   * @throws ConnectionNotFoundError, AuthorizationServerError, TransportError
+   */
+  revoke(connectionId: string): Promise<void>;
+}
+
+/**
+ * @throws ConfigurationError for unusable options (checked here, before any request).
+ */
+export function createGatehouseClient(options: GatehouseClientOptions): GatehouseClient {
+  if (!options.clientId) throw new ConfigurationError('clientId is required');
+  if (options.clientSecret !== undefined && options.clientSecret === '') throw new ConfigurationError('clientSecret is empty: omit it for a public client');
+  const endpoints = resolveEndpoints(options);
+  const defaultScope = typeof options.scope === 'string' ? options.scope.trim() : options.scope.join(' ');
+  if (!defaultScope) throw new ConfigurationError('scope is required (RFC 6749 §3.3: Gatehouse has no default scope)');
+  const cipher = createTokenCipher(typeof options.encryptionKeys === 'string' ? parseEncryptionKeys(options.encryptionKeys) : options.encryptionKeys);
+  const refreshMarginSeconds = options.refreshMarginSeconds ?? 60;
+  if (!(refreshMarginSeconds >= 0)) throw new ConfigurationError('refreshMarginSeconds must be 0 or more');
+  const urnNamespace = options.urnNamespace ?? 'gatehouse';
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? jsonLineLogger;
+  const retryPolicy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retryPolicy };
+  const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  const transactionLifetimeSeconds = options.transactionLifetimeSeconds ?? 600;
+  const { store } = options;
+  const events = createClientEvents();
+  const transport: TransportSettings = {
+    allowLoopbackHttp: endpoints.allowLoopbackHttp,
+    timeoutMilliseconds: options.httpTimeoutMilliseconds ?? 10_000,
+    fetch: options.fetch,
+  };
+  const tokenEndpointAuthMethod = options.clientSecret === undefined ? 'none' : 'client_secret_basic';
+  const log = createLogWriter(logger, clock);
+
+  // Discovery once, lazily; a failure is not cached, so the next call tries again.
+  let oauthContext: Promise<OAuthContext> | undefined;
+  const context = (): Promise<OAuthContext> => {
+    oauthContext ??= discoverAuthorizationServer(endpoints.issuer, transport, tokenEndpointAuthMethod).then((as) => ({
+      as,
+      client: { client_id: options.clientId, token_endpoint_auth_method: tokenEndpointAuthMethod },
+      // SPEC decision 1: confidential clients use HTTP Basic only; public clients send client_id and no secret.
+      clientAuthentication: options.clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(options.clientSecret),
+      transport,
+    }), (error: unknown) => {
+      oauthContext = undefined;
+      throw error;
+    });
+    return oauthContext;
+  };
+
+  const refresher = createRefresher({
+    store, cipher, clock, logger, events, retryPolicy, sleep, random, refreshMarginSeconds,
+    lock: options.lock ?? createMemoryLock(),
+    lockNamespace: `${endpoints.issuer.href}|${options.clientId}`,
+    requestRefresh: async (refreshToken) => requestTokenRefresh(await context(), refreshToken),
+  });
+
+  const retryTransient = <T>(operation: () => Promise<T>) => retryWithBackoff(operation, {
+    policy: retryPolicy, sleep, random,
+    classify: transientFailureOf,
+  }).catch((error: unknown) => {
+    if (error instanceof RetriesExhaustedError) throw error.cause;
+    throw error;
+  });
+
+  return {
+    events,
+    clientId: options.clientId,
+    discover: async () => (await context()).as,
+
+    async authorizationUrl(authorizationOptions = {}) {
+      return buildAuthorizationRequest(await context(), {
+        redirectUri: options.redirectUri, defaultScope, urnNamespace, nowSeconds: clock.nowSeconds(),
+      }, authorizationOptions);
+    },
+
+    async handleCallback(callbackUrl, transaction) {
+      const oauthContext = await context();
+      const url = typeof callbackUrl === 'string' ? new URL(callbackUrl) : callbackUrl;
+      const parameters = validateCallback(oauthContext, url, transaction, clock.nowSeconds(), transactionLifetimeSeconds);
+      const sentAt = clock.nowSeconds();
+      const response = await exchangeAuthorizationCode(oauthContext, parameters, transaction.redirectUri, transaction.codeVerifier);
+      if (response.refresh_token === undefined) throw new InvalidResponseError('the token response has no refresh_token');
+      const subjectMember = `urn:${urnNamespace}:params:oauth:subject_urn`;
+      const subjectUrn = response[subjectMember];
+      if (typeof subjectUrn !== 'string' || !parseSubjectUrn(urnNamespace, subjectUrn)) {
+        throw new InvalidResponseError(`the token response has no valid ${subjectMember}`);
+      }
+      const connectionId = transaction.connectionId ?? randomUUID();
+      const accessTokenExpiresAt = response.expires_in === undefined ? null : sentAt + response.expires_in;
+      const now = clock.nowSeconds();
+      const row = await refresher.withConnectionLock(connectionId, async () => {
+        const previous = await store.get(connectionId);
+        const saved = await store.save({
+          connectionId, issuer: oauthContext.as.issuer, clientId: options.clientId, subjectUrn,
+          // RFC 6749 §5.1: scope omitted = as requested.
+          scope: response.scope ?? transaction.scope,
+          status: 'active', statusReason: null,
+          accessTokenCiphertext: cipher.seal(response.access_token, { connectionId, field: 'access_token' }),
+          refreshTokenCiphertext: cipher.seal(response.refresh_token!, { connectionId, field: 'refresh_token' }),
+          accessTokenExpiresAt, createdAt: now, updatedAt: now,
+        });
+        // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
+        // a reconnect to the same subject supersedes it there anyway, SPEC decision 11).
+        if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
+          const oldRefreshToken = cipher.open(previous.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
+          await revokeToken(oauthContext, oldRefreshToken, 'refresh_token').catch(() => {});
+        }
+        return saved;
+      });
+      const connection = toConnection(row, urnNamespace);
+      log({
+        event: 'connected', connection_id: connectionId, outcome: 'succeeded',
+        access_token_fingerprint: tokenFingerprint(response.access_token), refresh_token_fingerprint: tokenFingerprint(response.refresh_token),
+        access_token_expires_at: accessTokenExpiresAt,
+      });
+      emitSafely(events, 'connected', { connectionId, subjectUrn, scope: connection.scope });
+      return { connection, tokens: new ConnectionTokens(response.access_token, response.refresh_token, accessTokenExpiresAt) };
+    },
+
+    async getConnection(connectionId) {
+      const row = await store.get(connectionId);
+      return row && toConnection(row, urnNamespace);
+    },
+
+    async listConnections() {
+      return (await store.list()).map((row) => toConnection(row, urnNamespace));
+    },
+
+    async getAccessToken(connectionId) {
+      return (await refresher.accessToken(connectionId)).accessToken;
+    },
+
+    async refresh(connectionId) {
+      return toConnection(await refresher.refreshNow(connectionId), urnNamespace);
+    },
+
+    fetch(connectionId, url, init) {
+      return apiRequest(refresher, { apiUrl: endpoints.apiUrl, transport }, connectionId, url, init);
+    },
+
+    async revoke(connectionId) {
+      await refresher.withConnectionLock(connectionId, async () => {
+        const row = await store.get(connectionId);
+        if (!row) throw new ConnectionNotFoundError(connectionId);
+        if (row.refreshTokenCiphertext !== null) {
+          const refreshToken = cipher.open(row.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
+          log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: tokenFingerprint(refreshToken) });
+          const oauthContext = await retryTransient(context);
+          try {
+            await retryTransient(() => revokeToken(oauthContext, refreshToken, 'refresh_token'));
+          } catch (error) {
+            log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: (error as Error).message });
+            throw error;
+          }
+        }
+        await store.delete(connectionId);
+        log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded' });
+        emitSafely(events, 'revoked', { connectionId, subjectUrn: row.subjectUrn });
+      });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * A lock across processes on PostgreSQL advisory locks. Each `withLock` opens a transaction on a
+ * dedicated pooled connection and takes `pg_advisory_xact_lock`: PostgreSQL releases it at commit,
+ * rollback, or when the connection dies, so a crashed instance never leaves the lock held.
+ * `lock_timeout` bounds the wait.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import { LockTimeoutError } from '../errors.ts';
+import type { RefreshLock } from '../lock.ts';
+
+export interface PostgresLockOptions {
+  pool: Pool;
+  /** Longest wait for the lock, milliseconds; default 30 000. */
+  lockTimeoutMilliseconds?: number;
+  /** Mixed into the 64-bit lock key, so unrelated applications on one database do not collide; default `gatehouse-client`. */
+  namespace?: string;
+}
+
+/** SQLSTATE 55P03 lock_not_available: `lock_timeout` expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
+  const timeout = Math.floor(options.lockTimeoutMilliseconds ?? 30_000);
+  if (!(timeout > 0)) throw new RangeError('lockTimeoutMilliseconds must be a positive number');
+  const namespace = options.namespace ?? 'gatehouse-client';
+  return {
+    async withLock(key, work) {
+      const connection = await options.pool.connect();
+      let broken = false;
+      try {
+        await connection.query('BEGIN').catch((error: unknown) => {
+          broken = true;
+          throw error;
+        });
+        try {
+          // SET cannot take a bind parameter; `timeout` is a validated integer.
+          await connection.query(`SET LOCAL lock_timeout = ${timeout}`);
+          await connection.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(namespace, key)]);
+        } catch (error) {
+          await connection.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+          if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
+          throw error;
+        }
+        try {
+          return await work();
+        } finally {
+          // Ending the transaction releases the advisory lock.
+          await connection.query('COMMIT').catch(() => {
+            broken = true;
+          });
+        }
+      } finally {
+        // A connection whose transaction state is unknown is destroyed, not reused.
+        connection.release(broken);
+      }
+    },
+  };
+}
+
+/** A signed 64-bit key from the first 8 bytes of SHA-256(namespace, key), as PostgreSQL's bigint text. */
+export function advisoryKey(namespace: string, key: string): string {
+  const digest = createHash('sha256').update(namespace).update('\0').update(key).digest();
+  return digest.readBigInt64BE(0).toString();
+}

@@ -1,0 +1,193 @@
+/**
+ * Centralised refresh (SPEC §3 integrator rules; platform docs "centralised refresh" and "race-condition
+ * prevention"). Gatehouse rotates both tokens on every refresh and treats a second use of a refresh
+ * token as replay, revoking the whole grant (SPEC decision 8), so an integration must never send the
+ * same refresh token twice. Layers, outermost first:
+ *
+ * 1. **fresh?** — an access token valid for more than `refreshMarginSeconds` is returned as is;
+ * 2. **one promise per connection** — concurrent callers in this process share one in-flight refresh;
+ * 3. **the refresh lock** (`lock.ts`) — callers in other processes wait for it, then re-read the store
+ *    and, finding fresh tokens that another instance stored, return them without a request;
+ * 4. **backoff** (`backoff.ts`) — network errors, 5xx and 429 are retried a bounded number of times;
+ * 5. **one atomic write** — both new tokens are stored together, conditional on the version read under
+ *    the lock, before any caller gets the new access token.
+ *
+ * `invalid_grant` is final: the connection becomes `reauthorization_required`, its tokens are deleted,
+ * an event fires, and every later call fails fast with `ReauthorizationRequiredError`.
+ * Every attempt and outcome is logged with token fingerprints only.
+ */
+import type * as oauth from 'oauth4webapi';
+import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy } from './backoff.ts';
+import type { Clock } from './clock.ts';
+import type { TokenCipher } from './encryption.ts';
+import { AuthorizationServerError, ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError } from './errors.ts';
+import { emitSafely, type ClientEvents } from './events.ts';
+import type { RefreshLock } from './lock.ts';
+import { createLogWriter, tokenFingerprint, type Logger } from './logging.ts';
+import type { StoredConnection, TokenStore } from './token-store.ts';
+import { transientFailureOf } from './transport.ts';
+
+export interface RefresherDependencies {
+  store: TokenStore;
+  cipher: TokenCipher;
+  lock: RefreshLock;
+  clock: Clock;
+  logger: Logger;
+  events: ClientEvents;
+  retryPolicy: RetryPolicy;
+  sleep(milliseconds: number): Promise<void>;
+  random(): number;
+  /** Refresh this long before `expires_in` runs out, seconds. */
+  refreshMarginSeconds: number;
+  /** Scopes lock names to one issuer and client, so two integrations sharing a lock backend never wait on each other. */
+  lockNamespace: string;
+  /** One refresh_token grant request; throws `TransportError` (transient) or `AuthorizationServerError`. */
+  requestRefresh(refreshToken: string): Promise<oauth.TokenEndpointResponse>;
+}
+
+/** An access token and the row version it came from (to tell, after a 401, whether it was already replaced). */
+export interface AccessTokenLease {
+  accessToken: string;
+  version: number;
+}
+
+export interface Refresher {
+  /**
+   * A valid access token, refreshed first when it expires within the margin.
+   * @throws ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError, AuthorizationServerError,
+   *   LockTimeoutError, DecryptionError
+   */
+  accessToken(connectionId: string): Promise<AccessTokenLease>;
+  /**
+   * After the API rejected the token of `rejectedVersion` (401 `invalid_token`): refreshes unless the
+   * stored token was already replaced since, and returns the current one. Same errors.
+   */
+  accessTokenAfterRejection(connectionId: string, rejectedVersion: number): Promise<AccessTokenLease>;
+  /** Refreshes now, whatever the expiry (e.g. the CLI's `refresh`). Same errors. */
+  refreshNow(connectionId: string): Promise<StoredConnection>;
+  /** Runs `work` holding the connection's refresh lock (revocation uses it, so no refresh races it). */
+  withConnectionLock<T>(connectionId: string, work: () => Promise<T>): Promise<T>;
+}
+
+export function createRefresher(dependencies: RefresherDependencies): Refresher {
+  const { store, cipher, lock, clock, logger } = dependencies;
+  const inFlight = new Map<string, Promise<StoredConnection>>();
+  const lockKey = (connectionId: string) => `${dependencies.lockNamespace}|${connectionId}`;
+  const log = createLogWriter(logger, clock);
+  const isFresh = (row: StoredConnection) =>
+    row.accessTokenExpiresAt === null || clock.nowSeconds() + dependencies.refreshMarginSeconds < row.accessTokenExpiresAt;
+  const lease = (row: StoredConnection): AccessTokenLease => ({
+    accessToken: cipher.open(row.accessTokenCiphertext!, { connectionId: row.connectionId, field: 'access_token' }),
+    version: row.version,
+  });
+
+  async function readActive(connectionId: string): Promise<StoredConnection> {
+    const row = await store.get(connectionId);
+    if (!row) throw new ConnectionNotFoundError(connectionId);
+    if (row.status !== 'active' || row.accessTokenCiphertext === null || row.refreshTokenCiphertext === null) {
+      throw new ReauthorizationRequiredError(connectionId, row.statusReason ?? 'the connection has no tokens');
+    }
+    return row;
+  }
+
+  /** Layer 2: one in-flight refresh per connection in this process. */
+  function sharedRefresh(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
+    const running = inFlight.get(connectionId);
+    if (running) return running;
+    const refresh = lock.withLock(lockKey(connectionId), () => refreshUnderLock(connectionId, needsRefresh, reason)).finally(() => {
+      if (inFlight.get(connectionId) === refresh) inFlight.delete(connectionId);
+    });
+    inFlight.set(connectionId, refresh);
+    return refresh;
+  }
+
+  /** Layers 3–5, holding the lock. */
+  async function refreshUnderLock(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
+    const row = await readActive(connectionId);
+    if (!needsRefresh(row)) {
+      log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'refreshed_elsewhere', reason, access_token_expires_at: row.accessTokenExpiresAt });
+      return row;
+    }
+    const refreshToken = cipher.open(row.refreshTokenCiphertext!, { connectionId, field: 'refresh_token' });
+    const refreshTokenFingerprint = tokenFingerprint(refreshToken);
+
+    let response: oauth.TokenEndpointResponse;
+    let sentAt = clock.nowSeconds();
+    let attempts = 0;
+    try {
+      response = await retryWithBackoff(async (attempt) => {
+        attempts = attempt;
+        sentAt = clock.nowSeconds();
+        log({ event: 'refresh_attempt', connection_id: connectionId, attempt, reason, refresh_token_fingerprint: refreshTokenFingerprint });
+        return dependencies.requestRefresh(refreshToken);
+      }, {
+        policy: dependencies.retryPolicy,
+        sleep: dependencies.sleep,
+        random: dependencies.random,
+        classify: transientFailureOf,
+        onRetry: (attempt, failure, delay) => {
+          log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'retrying', reason: failure.reason, attempt, retry_in_ms: delay });
+        },
+      });
+    } catch (error) {
+      if (error instanceof RetriesExhaustedError) {
+        log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'failed', reason: error.failure.reason, attempt: error.attempts });
+        throw new RefreshFailedError(connectionId, error.attempts, error.failure.reason);
+      }
+      if (error instanceof AuthorizationServerError && error.error === 'invalid_grant') {
+        // SPEC §3: on invalid_grant stop, mark the connection unauthenticated, delete tokens, ask the user to reconnect.
+        const why = `invalid_grant${error.errorDescription ? `: ${error.errorDescription}` : ''}`;
+        const marked = await store.markReauthorizationRequired(connectionId, row.version, why, clock.nowSeconds());
+        log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'reauthorization_required', reason: why, attempt: attempts });
+        if (marked) emitSafely(dependencies.events, 'reauthorization_required', { connectionId, subjectUrn: row.subjectUrn, reason: why });
+        throw new ReauthorizationRequiredError(connectionId, why);
+      }
+      const why = error instanceof AuthorizationServerError ? `${error.error}${error.errorDescription ? `: ${error.errorDescription}` : ''}` : (error as Error).message;
+      log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'failed', reason: why, attempt: attempts });
+      throw error;
+    }
+
+    // RFC 6749 §6: the server MAY issue a new refresh token (Gatehouse always does); if not, keep the old one.
+    const newRefreshToken = response.refresh_token ?? refreshToken;
+    const saved = await store.replaceTokens(connectionId, row.version, {
+      accessTokenCiphertext: cipher.seal(response.access_token, { connectionId, field: 'access_token' }),
+      refreshTokenCiphertext: cipher.seal(newRefreshToken, { connectionId, field: 'refresh_token' }),
+      // Counted from when the request was sent, so network time only makes the estimate earlier.
+      accessTokenExpiresAt: response.expires_in === undefined ? null : sentAt + response.expires_in,
+      // RFC 6749 §5.1: scope omitted = as requested (unchanged).
+      scope: response.scope ?? row.scope,
+      updatedAt: clock.nowSeconds(),
+    });
+    if (!saved) {
+      // The row changed under us (a reconnect replaced it): its tokens are newer than ours.
+      const current = await readActive(connectionId);
+      log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'refreshed_elsewhere', reason: 'store_changed_during_refresh', attempt: attempts });
+      return current;
+    }
+    log({
+      event: 'refresh_outcome', connection_id: connectionId, outcome: 'succeeded', reason, attempt: attempts,
+      access_token_fingerprint: tokenFingerprint(response.access_token), refresh_token_fingerprint: tokenFingerprint(newRefreshToken),
+      access_token_expires_at: saved.accessTokenExpiresAt,
+    });
+    emitSafely(dependencies.events, 'refreshed', { connectionId, accessTokenExpiresAt: saved.accessTokenExpiresAt });
+    return saved;
+  }
+
+  return {
+    async accessToken(connectionId) {
+      const row = await readActive(connectionId);
+      if (isFresh(row)) return lease(row);
+      return lease(await sharedRefresh(connectionId, (current) => !isFresh(current), 'expiring'));
+    },
+    async accessTokenAfterRejection(connectionId, rejectedVersion) {
+      return lease(await sharedRefresh(connectionId, (current) => current.version === rejectedVersion, 'rejected_by_api'));
+    },
+    async refreshNow(connectionId) {
+      const { version } = await readActive(connectionId);
+      return sharedRefresh(connectionId, (current) => current.version === version, 'requested');
+    },
+    withConnectionLock(connectionId, work) {
+      return lock.withLock(lockKey(connectionId), work);
+    },
+  };
+}

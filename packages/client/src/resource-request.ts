@@ -1,0 +1,95 @@
+/**
+ * Calling the platform API with a connection's access token (RFC 6750 §2.1, through oauth4webapi's
+ * `protectedResourceRequest`). The token goes only in the `Authorization: Bearer` header — never in a
+ * URL or a body (RFC 6750 §2.2–2.3 methods are not used; RFC 9700 §2.4 recommends against them) — and
+ * only to the configured API origin, so a URL taken from data cannot make the client send a token
+ * elsewhere. On a 401 with `error="invalid_token"` (the token was revoked or superseded before its
+ * expiry, RFC 6750 §3.1) the client refreshes once and repeats the request once.
+ */
+import * as oauth from 'oauth4webapi';
+import { ConfigurationError } from './errors.ts';
+import type { Refresher } from './refresh.ts';
+import { isAllowedUrl, networkFailure, requestOptions, type TransportSettings } from './transport.ts';
+
+/** Request options: the `fetch` ones that make sense for an API call. */
+export interface ApiRequestInit {
+  /** Default `GET`. */
+  method?: string;
+  /** Any headers but `Authorization`, which the client sets. */
+  headers?: HeadersInit;
+  /** Repeatable bodies only, so the request can be sent again after a refresh. */
+  body?: string | Uint8Array | ArrayBuffer | URLSearchParams | null;
+  signal?: AbortSignal;
+}
+
+export interface ResourceRequestSettings {
+  /** Base URL of the platform API; relative URLs resolve against it, absolute ones must share its origin. */
+  apiUrl: URL | undefined;
+  transport: TransportSettings;
+}
+
+/**
+ * @returns the API's response, whatever its status (a 403 `insufficient_scope` is the caller's to read).
+ * @throws ConfigurationError for a URL outside the API origin, or an `Authorization` header in `init`.
+ * @throws TransportError when the API cannot be reached; the refresher's errors when no token can be had.
+ */
+export async function apiRequest(
+  refresher: Refresher, settings: ResourceRequestSettings, connectionId: string, url: string | URL, init: ApiRequestInit = {},
+): Promise<Response> {
+  const target = resolveApiUrl(settings, url);
+  const headers = new Headers(init.headers);
+  if (headers.has('authorization')) throw new ConfigurationError('do not set Authorization: the client adds the bearer token');
+  const method = (init.method ?? 'GET').toUpperCase();
+  const options = {
+    ...requestOptions(settings.transport),
+    ...(init.signal ? { signal: init.signal } : {}),
+  } as oauth.ProtectedResourceRequestOptions;
+
+  const send = async (accessToken: string): Promise<Response> => {
+    try {
+      return await oauth.protectedResourceRequest(accessToken, method, target, new Headers(headers), init.body ?? null, options);
+    } catch (error) {
+      // oauth4webapi throws on any WWW-Authenticate challenge; the response itself is the answer here.
+      if (error instanceof oauth.WWWAuthenticateChallengeError) {
+        challengesOf.set(error.response, error.cause);
+        return error.response;
+      }
+      throw networkFailure(error, `${method} ${target.origin}${target.pathname}`);
+    }
+  };
+
+  const first = await refresher.accessToken(connectionId);
+  const response = await send(first.accessToken);
+  if (response.status === 401 && isInvalidTokenChallenge(response)) {
+    await response.body?.cancel().catch(() => {});
+    const second = await refresher.accessTokenAfterRejection(connectionId, first.version);
+    return send(second.accessToken);
+  }
+  return response;
+}
+
+/** The parsed `WWW-Authenticate` challenges of responses oauth4webapi flagged. */
+const challengesOf = new WeakMap<Response, oauth.WWWAuthenticateChallenge[]>();
+
+function isInvalidTokenChallenge(response: Response): boolean {
+  const challenges = challengesOf.get(response) ?? [];
+  return challenges.some((challenge) => challenge.scheme === 'bearer' && challenge.parameters.error === 'invalid_token');
+}
+
+/** @throws ConfigurationError when the URL is outside the API origin or not https (loopback http in development). */
+export function resolveApiUrl(settings: ResourceRequestSettings, url: string | URL): URL {
+  const { apiUrl } = settings;
+  let target: URL;
+  if (url instanceof URL || URL.canParse(url)) {
+    target = new URL(url);
+  } else {
+    if (!apiUrl) throw new ConfigurationError(`"${url}" is relative and no apiUrl is configured`);
+    // Relative to the API base, base path kept: `https://api.example/platform` + `/v1/users` → `https://api.example/platform/v1/users`.
+    target = new URL(url.replace(/^\//, ''), apiUrl.href.endsWith('/') ? apiUrl : new URL(`${apiUrl.href}/`));
+  }
+  if (!apiUrl) throw new ConfigurationError('no apiUrl is configured: the client sends tokens only to the API origin');
+  if (target.origin !== apiUrl.origin) throw new ConfigurationError(`refusing to send a token to ${target.origin}: only ${apiUrl.origin} receives tokens`);
+  if (!isAllowedUrl(target, settings.transport.allowLoopbackHttp)) throw new ConfigurationError(`refusing to send a token over ${target.protocol} to ${target.host}`);
+  if (target.username || target.password) throw new ConfigurationError('API URLs must not carry credentials');
+  return target;
+}

@@ -1,0 +1,99 @@
+/**
+ * A token store in PostgreSQL, for integrations running several instances. Each operation is one
+ * statement, so both tokens of a connection are always written together; version checks make
+ * conditional writes safe under any isolation level (a row-level UPDATE … WHERE version = $n).
+ */
+import type { Pool } from 'pg';
+import { ConfigurationError } from '../errors.ts';
+import { advisoryKey } from '../locks/postgres.ts';
+import type { StoredConnection, TokenStore } from '../token-store.ts';
+import { fromRow, SQL_IDENTIFIER } from './columns.ts';
+
+export interface PostgresTokenStoreOptions {
+  /** The caller's pool; `close()` does not end it. */
+  pool: Pool;
+  /** Schema of the table, created when missing; default the connection's search_path (usually `public`). */
+  schema?: string;
+  /** Default `gatehouse_connections`. */
+  tableName?: string;
+}
+
+/** Creates the table (and schema) when missing, then returns the store. */
+export async function createPostgresTokenStore(options: PostgresTokenStoreOptions): Promise<TokenStore> {
+  const tableName = options.tableName ?? 'gatehouse_connections';
+  for (const identifier of [tableName, ...(options.schema === undefined ? [] : [options.schema])]) {
+    if (!SQL_IDENTIFIER.test(identifier)) throw new ConfigurationError(`"${identifier}" must match ${SQL_IDENTIFIER}`);
+  }
+  const table = options.schema === undefined ? `"${tableName}"` : `"${options.schema}"."${tableName}"`;
+  const { pool } = options;
+
+  // Several instances may start at once; concurrent CREATE … IF NOT EXISTS can still collide in the
+  // catalogue, so creation is serialized with a transaction-scoped advisory lock.
+  const setup = await pool.connect();
+  try {
+    await setup.query('BEGIN');
+    await setup.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey('gatehouse-client-schema', table)]);
+    if (options.schema !== undefined) await setup.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    await setup.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      connection_id text PRIMARY KEY,
+      issuer text NOT NULL,
+      client_id text NOT NULL,
+      subject_urn text NOT NULL,
+      scope text NOT NULL,
+      status text NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+      status_reason text,
+      access_token_ciphertext text,
+      refresh_token_ciphertext text,
+      access_token_expires_at bigint,
+      version integer NOT NULL,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL
+    )`);
+    await setup.query('COMMIT');
+  } catch (error) {
+    await setup.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    setup.release();
+  }
+
+  const one = async (sql: string, values: unknown[]) => fromRow((await pool.query(sql, values)).rows[0]);
+  return {
+    save(c) {
+      return one(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
+          access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12)
+        ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
+          subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
+          access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
+          access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at
+        RETURNING *`, [
+        c.connectionId, c.issuer, c.clientId, c.subjectUrn, c.scope, c.status, c.statusReason,
+        c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt,
+      ]) as Promise<StoredConnection>;
+    },
+    get(connectionId) {
+      return one(`SELECT * FROM ${table} WHERE connection_id = $1`, [connectionId]);
+    },
+    async list() {
+      return (await pool.query(`SELECT * FROM ${table} ORDER BY connection_id COLLATE "C"`)).rows.map((row) => fromRow(row)!);
+    },
+    replaceTokens(connectionId, expectedVersion, update) {
+      return one(`UPDATE ${table} SET access_token_ciphertext = $1, refresh_token_ciphertext = $2, access_token_expires_at = $3,
+          scope = $4, updated_at = $5, version = version + 1
+        WHERE connection_id = $6 AND version = $7 AND status = 'active' RETURNING *`, [
+        update.accessTokenCiphertext, update.refreshTokenCiphertext, update.accessTokenExpiresAt, update.scope, update.updatedAt,
+        connectionId, expectedVersion,
+      ]);
+    },
+    markReauthorizationRequired(connectionId, expectedVersion, reason, at) {
+      return one(`UPDATE ${table} SET status = 'reauthorization_required', status_reason = $1, access_token_ciphertext = NULL,
+          refresh_token_ciphertext = NULL, access_token_expires_at = NULL, updated_at = $2, version = version + 1
+        WHERE connection_id = $3 AND version = $4 RETURNING *`, [reason, at, connectionId, expectedVersion]);
+    },
+    async delete(connectionId) {
+      return ((await pool.query(`DELETE FROM ${table} WHERE connection_id = $1`, [connectionId])).rowCount ?? 0) > 0;
+    },
+    async close() {},
+  };
+}

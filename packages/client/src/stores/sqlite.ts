@@ -1,0 +1,103 @@
+/**
+ * A token store in SQLite through `node:sqlite`: one file, shareable by processes on one host (WAL
+ * mode; writers wait up to `busyTimeoutMilliseconds`). Each operation is one statement, so both
+ * tokens of a connection are always written together.
+ *
+ * `node:sqlite` is synchronous: a statement waiting on another process's write blocks this process's
+ * event loop for that long. Writes are one short row per refresh, so waits are short; use
+ * `stores/postgres.ts` for many instances.
+ */
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { ConfigurationError } from '../errors.ts';
+import type { TokenStore } from '../token-store.ts';
+import { fromRow, SQL_IDENTIFIER } from './columns.ts';
+
+export interface SqliteTokenStoreOptions {
+  /** Database file (created with mode 0600 when missing), or `:memory:`. */
+  path: string;
+  /** Default `gatehouse_connections`. */
+  tableName?: string;
+  /** How long a statement waits for another process's write lock; default 5000. */
+  busyTimeoutMilliseconds?: number;
+}
+
+export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenStore {
+  const table = options.tableName ?? 'gatehouse_connections';
+  if (!SQL_IDENTIFIER.test(table)) throw new ConfigurationError(`tableName "${table}" must match ${SQL_IDENTIFIER}`);
+  if (options.path !== ':memory:' && !existsSync(options.path)) {
+    // The file holds only ciphertext, but nobody else needs to read it.
+    closeSync(openSync(options.path, 'a', 0o600));
+  }
+  const database = new DatabaseSync(options.path);
+  database.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMilliseconds ?? 5000)}`);
+  if (options.path !== ':memory:') {
+    const mode = database.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
+    if (mode.journal_mode !== 'wal') database.exec('PRAGMA journal_mode = WAL');
+  }
+  database.exec(`CREATE TABLE IF NOT EXISTS ${table} (
+    connection_id TEXT PRIMARY KEY,
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    subject_urn TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+    status_reason TEXT,
+    access_token_ciphertext TEXT,
+    refresh_token_ciphertext TEXT,
+    access_token_expires_at INTEGER,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT`);
+
+  const statements = {
+    save: database.prepare(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
+        access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+      ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
+        subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
+        access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
+        access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at
+      RETURNING *`),
+    get: database.prepare(`SELECT * FROM ${table} WHERE connection_id = ?`),
+    list: database.prepare(`SELECT * FROM ${table} ORDER BY connection_id`),
+    replaceTokens: database.prepare(`UPDATE ${table} SET access_token_ciphertext = ?, refresh_token_ciphertext = ?,
+        access_token_expires_at = ?, scope = ?, updated_at = ?, version = version + 1
+      WHERE connection_id = ? AND version = ? AND status = 'active' RETURNING *`),
+    markReauthorizationRequired: database.prepare(`UPDATE ${table} SET status = 'reauthorization_required', status_reason = ?,
+        access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, access_token_expires_at = NULL, updated_at = ?, version = version + 1
+      WHERE connection_id = ? AND version = ? RETURNING *`),
+    delete: database.prepare(`DELETE FROM ${table} WHERE connection_id = ?`),
+  };
+
+  return {
+    async save(c) {
+      return fromRow(statements.save.get(
+        c.connectionId, c.issuer, c.clientId, c.subjectUrn, c.scope, c.status, c.statusReason,
+        c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt,
+      ))!;
+    },
+    async get(connectionId) {
+      return fromRow(statements.get.get(connectionId));
+    },
+    async list() {
+      return statements.list.all().map((row) => fromRow(row)!);
+    },
+    async replaceTokens(connectionId, expectedVersion, update) {
+      return fromRow(statements.replaceTokens.get(
+        update.accessTokenCiphertext, update.refreshTokenCiphertext, update.accessTokenExpiresAt, update.scope, update.updatedAt,
+        connectionId, expectedVersion,
+      ));
+    },
+    async markReauthorizationRequired(connectionId, expectedVersion, reason, at) {
+      return fromRow(statements.markReauthorizationRequired.get(reason, at, connectionId, expectedVersion));
+    },
+    async delete(connectionId) {
+      return Number(statements.delete.run(connectionId).changes) > 0;
+    },
+    async close() {
+      if (database.isOpen) database.close();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * The token store contract suite: every backend (`memory`, `sqlite`, `postgres`) must pass it.
+ * Rows hold placeholder ciphertext; encryption is tested at the client level.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { NewStoredConnection, TokenStore } from '../token-store.ts';
+
+export interface TokenStoreFixture {
+  store: TokenStore;
+  /** Drops what the fixture created. */
+  dispose(): Promise<void>;
+}
+
+const row = (connectionId: string, overrides: Partial<NewStoredConnection> = {}): NewStoredConnection => ({
+  connectionId,
+  issuer: 'http://127.0.0.1:3000',
+  clientId: '7af385a0-284d-48c5-b225-362862085551',
+  subjectUrn: 'urn:gatehouse:company:d4290d20-6495-471e-bcac-5d9e0a4d844e',
+  scope: 'users:read vendors:read',
+  status: 'active',
+  statusReason: null,
+  accessTokenCiphertext: 'v1.k.access-1',
+  refreshTokenCiphertext: 'v1.k.refresh-1',
+  accessTokenExpiresAt: 1_800_000_900,
+  createdAt: 1_800_000_000,
+  updatedAt: 1_800_000_000,
+  ...overrides,
+});
+
+const update = (n: number) => ({
+  accessTokenCiphertext: `v1.k.access-${n}`,
+  refreshTokenCiphertext: `v1.k.refresh-${n}`,
+  accessTokenExpiresAt: 1_800_000_900 + n,
+  scope: 'users:read',
+  updatedAt: 1_800_000_000 + n,
+});
+
+export function describeTokenStoreContract(name: string, open: () => Promise<TokenStoreFixture>, skip?: string): void {
+  describe(`TokenStore contract: ${name}`, { skip: skip ?? false }, () => {
+    let fixture: TokenStoreFixture;
+    let store: TokenStore;
+    beforeEach(async () => {
+      fixture = await open();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.dispose();
+    });
+
+    it('saves a connection at version 1, reads it back and lists connections by id', async () => {
+      const saved = await store.save(row('b'));
+      assert.deepEqual(saved, { ...row('b'), version: 1 });
+      assert.deepEqual(await store.get('b'), saved);
+      await store.save(row('a'));
+      assert.deepEqual((await store.list()).map((connection) => connection.connectionId), ['a', 'b']);
+      assert.equal(await store.get('missing'), undefined);
+    });
+
+    it('replaces a connection saved again under its id (reconnect): new tokens, version bumped, createdAt kept', async () => {
+      await store.save(row('a'));
+      await store.markReauthorizationRequired('a', 1, 'invalid_grant', 1_800_000_100);
+      const again = await store.save(row('a', { accessTokenCiphertext: 'v1.k.access-new', createdAt: 1_800_000_500, updatedAt: 1_800_000_500 }));
+      assert.equal(again.version, 3);
+      assert.equal(again.createdAt, 1_800_000_000);
+      assert.equal(again.updatedAt, 1_800_000_500);
+      assert.equal(again.status, 'active');
+      assert.equal(again.statusReason, null);
+      assert.equal(again.accessTokenCiphertext, 'v1.k.access-new');
+    });
+
+    it('replaceTokens writes both tokens together at the expected version only', async () => {
+      await store.save(row('a'));
+      const next = await store.replaceTokens('a', 1, update(2));
+      assert.deepEqual(next, { ...row('a'), ...update(2), version: 2 });
+      assert.equal(await store.replaceTokens('a', 1, update(3)), undefined, 'a stale version writes nothing');
+      assert.deepEqual(await store.get('a'), next);
+      assert.equal(await store.replaceTokens('missing', 1, update(3)), undefined);
+    });
+
+    it('exactly one of many concurrent replaceTokens at one version succeeds', async () => {
+      await store.save(row('a'));
+      const results = await Promise.all(Array.from({ length: 10 }, (_, index) => store.replaceTokens('a', 1, update(index + 10))));
+      const winners = results.filter((result) => result !== undefined);
+      assert.equal(winners.length, 1);
+      assert.deepEqual(await store.get('a'), winners[0]);
+    });
+
+    it('markReauthorizationRequired deletes both tokens and the expiry in the same write, at the expected version only', async () => {
+      await store.save(row('a'));
+      assert.equal(await store.markReauthorizationRequired('a', 7, 'invalid_grant', 1_800_000_100), undefined);
+      const marked = await store.markReauthorizationRequired('a', 1, 'invalid_grant: revoked', 1_800_000_100);
+      assert.deepEqual(marked, {
+        ...row('a'), status: 'reauthorization_required', statusReason: 'invalid_grant: revoked',
+        accessTokenCiphertext: null, refreshTokenCiphertext: null, accessTokenExpiresAt: null, updatedAt: 1_800_000_100, version: 2,
+      });
+      assert.equal(await store.replaceTokens('a', 2, update(3)), undefined, 'tokens are not written to a connection that needs re-authorization');
+    });
+
+    it('deletes a connection once', async () => {
+      await store.save(row('a'));
+      assert.equal(await store.delete('a'), true);
+      assert.equal(await store.delete('a'), false);
+      assert.equal(await store.get('a'), undefined);
+    });
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * The token store contract: where connections and their (encrypted) tokens live. Implementations:
+ * `stores/memory.ts`, `stores/sqlite.ts` (`node:sqlite`), `stores/postgres.ts`; all pass the shared
+ * suite in `stores/token-store-contract.ts`.
+ *
+ * A store only ever sees ciphertext (`encryption.ts` seals tokens before they reach it), and both tokens
+ * of a connection live in one row written by one statement (SPEC §3 integrator rules: "persist both
+ * tokens atomically"). Every write that changes tokens bumps `version`; `replaceTokens` and
+ * `markReauthorizationRequired` apply only to the version the caller read, so a writer that lost a
+ * race (or a lock) can never overwrite newer tokens.
+ */
+
+/** `active`: tokens present. `reauthorization_required`: the grant is gone, tokens deleted; the user must connect again. */
+export type ConnectionStatus = 'active' | 'reauthorization_required';
+
+/** One connection as stored. Times are epoch seconds. */
+export interface StoredConnection {
+  connectionId: string;
+  /** The authorization server's issuer identifier (RFC 8414 §2). */
+  issuer: string;
+  clientId: string;
+  /** `urn:<ns>:company:<uuid>` or `urn:<ns>:organization:<uuid>` (SPEC §2). */
+  subjectUrn: string;
+  /** Granted scope, space-separated as on the wire (RFC 6749 §3.3). */
+  scope: string;
+  status: ConnectionStatus;
+  /** Why the status last changed (`invalid_grant: …`), or null. */
+  statusReason: string | null;
+  /** Ciphertexts (`encryption.ts`); null once deleted. */
+  accessTokenCiphertext: string | null;
+  refreshTokenCiphertext: string | null;
+  /** When the access token expires (issue time + `expires_in`), or null when the server gave no `expires_in`. */
+  accessTokenExpiresAt: number | null;
+  /** Starts at 1; +1 on every write. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What `save` writes; the store assigns `version` (and keeps `createdAt` of a row it replaces). */
+export type NewStoredConnection = Omit<StoredConnection, 'version'>;
+
+/** What a refresh writes: both tokens together. */
+export interface TokenUpdate {
+  accessTokenCiphertext: string;
+  refreshTokenCiphertext: string;
+  accessTokenExpiresAt: number | null;
+  scope: string;
+  updatedAt: number;
+}
+
+export interface TokenStore {
+  /**
+   * Inserts the connection, or replaces the row with the same `connectionId` (a reconnect), keeping
+   * its `createdAt` and bumping its version.
+   * @returns the row as stored.
+   */
+  save(connection: NewStoredConnection): Promise<StoredConnection>;
+  get(connectionId: string): Promise<StoredConnection | undefined>;
+  /** Every connection, ordered by `connectionId`. */
+  list(): Promise<StoredConnection[]>;
+  /**
+   * Writes both tokens at once, if the row is still at `expectedVersion` and `active`.
+   * @returns the new row, or undefined when the row changed, is not active, or is gone (nothing written).
+   */
+  replaceTokens(connectionId: string, expectedVersion: number, update: TokenUpdate): Promise<StoredConnection | undefined>;
+  /**
+   * Sets status `reauthorization_required` with `reason`, and deletes both tokens and the expiry in the
+   * same write, if the row is still at `expectedVersion`.
+   * @returns the new row, or undefined when nothing was written.
+   */
+  markReauthorizationRequired(connectionId: string, expectedVersion: number, reason: string, at: number): Promise<StoredConnection | undefined>;
+  /** @returns whether a row was deleted. */
+  delete(connectionId: string): Promise<boolean>;
+  /** Releases what the store opened itself (not a pool the caller passed in). */
+  close(): Promise<void>;
+}
