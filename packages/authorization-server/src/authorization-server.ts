@@ -95,6 +95,6 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     reply.code(500).send(new OAuthError('server_error', 'unexpected error').toJSON());
   });
 
-  registerRoutes(app, context, createLoginThrottle(options.loginRateLimit));
+  registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
   return app;
 }

@@ -1,13 +1,16 @@
 /**
- * Starting the authorization server from configuration: opens and migrates the database, seeds
- * development data, and listens.
+ * Starting the authorization server from configuration: opens and migrates the database (SQLite, or
+ * PostgreSQL when `DATABASE_URL` is set), seeds development data, starts the periodic cleanup, and listens.
+ * Any number of instances may run on one PostgreSQL database: everything they share is stored there.
  */
 import type { FastifyInstance } from 'fastify';
 import { createAuthorizationServer } from './authorization-server.ts';
-import { generateTokenKey, type Configuration } from './configuration.ts';
+import { describeDatabase, generateTokenKey, type Configuration } from './configuration.ts';
 import { systemClock } from './clock.ts';
-import { describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
-import { createSqliteStorage } from './storage/sqlite/sqlite-storage.ts';
+import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
+import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
+import { openStorage } from './storage/open-storage.ts';
+import type { Storage } from './storage/storage.ts';
 
 export interface RunningAuthorizationServer {
   app: FastifyInstance;
@@ -16,30 +19,72 @@ export interface RunningAuthorizationServer {
 }
 
 export async function startAuthorizationServer(configuration: Configuration, options: { logger?: boolean; announce?: (line: string) => void } = {}): Promise<RunningAuthorizationServer> {
-  const storage = createSqliteStorage(configuration.databasePath);
-  const tokenKey = configuration.tokenKey ?? Buffer.from(await storage.settings.getOrCreate('development_token_key', generateTokenKey), 'base64url');
-  if (configuration.environment === 'development') {
-    const seeded = await seedDevelopmentData(storage, { brandName: configuration.brandName, now: systemClock.nowSeconds(), apiAudience: configuration.apiAudience });
-    options.announce?.(`${seeded ? 'Seeded' : 'Found'} development data in ${configuration.databasePath}`);
-    options.announce?.(describeDevelopmentSeed(configuration.issuer));
+  const storage = await openStorage(configuration.database);
+  let cleanup: CleanupJob | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
+    // instances started together agree on one key (settings.getOrCreate).
+    const tokenKey = configuration.tokenKey ?? Buffer.from(await storage.settings.getOrCreate('development_token_key', generateTokenKey), 'base64url');
+    if (configuration.environment === 'development') {
+      const seeded = await seedOnce(storage, { brandName: configuration.brandName, now: systemClock.nowSeconds(), apiAudience: configuration.apiAudience });
+      options.announce?.(`${seeded ? 'Seeded' : 'Found'} development data in ${describeDatabase(configuration.database)}`);
+      options.announce?.(describeDevelopmentSeed(configuration.issuer));
+    }
+    app = await createAuthorizationServer({
+      issuer: configuration.issuer,
+      environment: configuration.environment,
+      storage,
+      brand: { name: configuration.brandName, urnNamespace: configuration.urnNamespace },
+      accessTokenAudience: configuration.apiAudience,
+      tokenHmacKey: tokenKey,
+      trustProxy: configuration.trustProxy ?? false,
+      logger: options.logger ?? true,
+    });
+    const log = app.log;
+    if (configuration.cleanup.intervalSeconds > 0) {
+      cleanup = startCleanupJob(storage, {
+        intervalSeconds: configuration.cleanup.intervalSeconds,
+        batchSize: configuration.cleanup.batchSize,
+        clock: systemClock,
+        onResult: (result) => {
+          if (result.deleted > 0) log.info({ event: 'cleanup', ...result }, 'deleted expired rows');
+        },
+        onError: (error) => log.error({ event: 'cleanup.failed', err: error }, 'cleanup failed'),
+      });
+    }
+    const url = await app.listen({ port: configuration.port, host: configuration.host });
+    const running = app;
+    return {
+      app: running,
+      url,
+      async close() {
+        await running.close();
+        await cleanup?.stop();
+        await storage.close();
+      },
+    };
+  } catch (error) {
+    await app?.close().catch(() => {});
+    await cleanup?.stop().catch(() => {});
+    await storage.close().catch(() => {});
+    throw error;
   }
-  const app = await createAuthorizationServer({
-    issuer: configuration.issuer,
-    environment: configuration.environment,
-    storage,
-    brand: { name: configuration.brandName, urnNamespace: configuration.urnNamespace },
-    accessTokenAudience: configuration.apiAudience,
-    tokenHmacKey: tokenKey,
-    trustProxy: configuration.trustProxy ?? false,
-    logger: options.logger ?? true,
-  });
-  const url = await app.listen({ port: configuration.port, host: configuration.host });
-  return {
-    app,
-    url,
-    async close() {
-      await app.close();
-      await storage.close();
-    },
-  };
+}
+
+/**
+ * Seeds development data unless it is there. Two development instances starting on one fresh database
+ * both find it missing; the later one's first insert then clashes, and it waits for the other's seed to
+ * finish instead of failing (the resource server is the last thing seeded).
+ */
+async function seedOnce(storage: Storage, context: Parameters<typeof seedDevelopmentData>[1]): Promise<boolean> {
+  try {
+    return await seedDevelopmentData(storage, context);
+  } catch (error) {
+    for (let waited = 0; waited < 15_000; waited += 100) {
+      if (await storage.clients.find(DEVELOPMENT_SEED.resourceServer.id)) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw error;
+  }
 }

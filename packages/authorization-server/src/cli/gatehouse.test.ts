@@ -1,26 +1,35 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import { migrations as sqliteMigrations } from '../storage/sqlite/migrations.ts';
+import { migrations as postgresMigrations } from '../storage/postgres/migrations.ts';
+import { dropTestSchema, newTestSchema, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
+// Probed before any test starts: the tests below block the event loop with spawnSync.
+const postgresSkip = await postgresSkipReason();
 const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
 after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
 
-/** Runs the real `gatehouse` command on `database` in development, without the caller's GATEHOUSE_* settings. */
-function gatehouse(database: string, args: string[]) {
+/**
+ * Runs the real `gatehouse` command on the SQLite file `database` in development, without the caller's
+ * GATEHOUSE_* settings or DATABASE_URL; `extraEnv` adds settings (e.g. DATABASE_URL for PostgreSQL).
+ */
+function gatehouse(database: string, args: string[], extraEnv: Record<string, string> = {}) {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST')) env[name] = value;
+    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL') env[name] = value;
   }
   const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], {
-    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development' },
+    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development', ...extraEnv },
     encoding: 'utf8',
     timeout: 20_000,
   });
@@ -159,5 +168,100 @@ describe('gatehouse CLI', () => {
     const missingValue = gatehouse(database, ['clients', 'create', '--name']);
     assert.match(missingValue.stderr, /Usage:/);
     assert.equal(missingValue.status, 2);
+  });
+});
+
+const DAY = 86_400;
+
+/** Expired and live rows on any storage, relative to the real clock (the CLI uses it): 3 expired sessions, 1 live. */
+async function seedExpiredRows(storage: ReturnType<typeof createSqliteStorage>) {
+  const now = Math.floor(Date.now() / 1000);
+  const userId = randomUUID();
+  await storage.users.create({ userId, email: `${userId}@example.com`, name: 'Alice', passwordHash: 'x' });
+  for (const expiresAt of [now - 3 * DAY, now - DAY, now - 1, now + DAY]) {
+    await storage.loginSessions.create({ sessionDigest: randomUUID(), userId, createdAt: now - 4 * DAY, expiresAt });
+  }
+  await storage.loginThrottle.recordFailure(['address:192.0.2.1'], now - DAY, { maxFailures: 10, windowSeconds: 900 });
+}
+
+describe('gatehouse migrate and cleanup (SQLite)', () => {
+  it('migrate creates and migrates a new database, then reports it up to date', () => {
+    const database = newDatabase();
+    const first = gatehouse(database, ['migrate', '--json']);
+    assert.equal(first.status, 0, first.stderr);
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    assert.deepEqual(JSON.parse(first.stdout), { database, applied: versions, version: versions.at(-1) });
+    const again = gatehouse(database, ['migrate']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`up to date at schema version ${versions.at(-1)}`));
+  });
+
+  it('cleanup deletes the expired rows in batches and prints what it deleted', async () => {
+    const database = newDatabase();
+    const storage = createSqliteStorage(database);
+    await seedExpiredRows(storage);
+    await storage.close();
+    const run = gatehouse(database, ['cleanup', '--batch-size', '2', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      database, batch_size: 2, deleted: 4, loginSessions: 3, authorizationCodes: 0, accessTokens: 0, refreshTokens: 0, grants: 0, loginThrottleWindows: 1,
+    });
+    const text = gatehouse(database, ['cleanup']);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /deleted 0 expired rows \(batches of 500\)/);
+    assert.match(text.stdout, /login sessions\s+0/);
+    const db = new DatabaseSync(database);
+    assert.equal(db.prepare('SELECT count(*) AS n FROM login_sessions').get()?.n, 1, 'the live session stays');
+    db.close();
+  });
+
+  it('exits 2 with the usage for a bad --batch-size or extra arguments', () => {
+    const database = newDatabase();
+    for (const args of [['cleanup', '--batch-size', '0'], ['cleanup', '--batch-size', 'ten'], ['cleanup', '--batch-size', '1.5'], ['cleanup', '--batch-size', '1000001'], ['migrate', 'now'], ['cleanup', 'all']]) {
+      const run = gatehouse(database, args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /Usage:/);
+    }
+  });
+});
+
+describe('gatehouse migrate and cleanup (PostgreSQL, DATABASE_URL)', { skip: postgresSkip }, () => {
+  it('migrate, clients create, and cleanup all work on the PostgreSQL database DATABASE_URL names', async () => {
+    const schema = newTestSchema();
+    const env = { DATABASE_URL: TEST_DATABASE_URL, GATEHOUSE_DATABASE_SCHEMA: schema };
+    const unused = newDatabase(); // no SQLite file may be touched
+    try {
+      const migrate = gatehouse(unused, ['migrate', '--json'], env);
+      assert.equal(migrate.status, 0, migrate.stderr);
+      const versions = postgresMigrations.map((migration) => migration.version);
+      assert.deepEqual(JSON.parse(migrate.stdout).applied, versions);
+      assert.match(JSON.parse(migrate.stdout).database, new RegExp(`\\(schema ${schema}\\)$`));
+      assert.deepEqual(JSON.parse(gatehouse(unused, ['migrate', '--json'], env).stdout).applied, []);
+
+      const created = gatehouse(unused, CONFIDENTIAL, env);
+      assert.equal(created.status, 0, created.stderr);
+      const { client_id: clientId } = JSON.parse(created.stdout);
+      assert.equal((await queryTestSchema(schema, 'SELECT client_name FROM clients WHERE client_id = $1', [clientId])).rows[0]?.client_name, 'Ledgerly Sync');
+
+      const now = Math.floor(Date.now() / 1000);
+      const userId = randomUUID();
+      await queryTestSchema(schema, "INSERT INTO users (user_id, email, name, password_hash) VALUES ($1, $1 || '@example.com', 'A', 'x')", [userId]);
+      await queryTestSchema(schema,
+        'INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) SELECT md5(i::text), $1, 0, $2 - i FROM generate_series(1, 5) AS i',
+        [userId, now]);
+      const cleanup = gatehouse(unused, ['cleanup', '--batch-size', '2', '--json'], env);
+      assert.equal(cleanup.status, 0, cleanup.stderr);
+      assert.equal(JSON.parse(cleanup.stdout).loginSessions, 5);
+      assert.equal(existsSync(unused), false);
+    } finally {
+      await dropTestSchema(schema);
+    }
+  });
+
+  it('refuses a DATABASE_URL that is not postgres:// (exit 1, without echoing it)', () => {
+    const run = gatehouse(newDatabase(), ['migrate'], { DATABASE_URL: 'mysql://root:secret-password@localhost/test' });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /DATABASE_URL must be a postgres/);
+    assert.ok(!run.stderr.includes('secret-password'));
   });
 });

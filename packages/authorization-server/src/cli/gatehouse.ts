@@ -1,25 +1,37 @@
 #!/usr/bin/env node
 /**
- * `gatehouse`: the administrator's command line. Works on the database named by the configuration
- * (GATEHOUSE_DATABASE, default ./data/gatehouse.sqlite); see configuration.ts.
+ * `gatehouse`: the administrator's command line. Works on the database named by the configuration:
+ * PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE (default
+ * ./data/gatehouse.sqlite); see configuration.ts.
  *
  *   gatehouse clients create --name NAME --type confidential|public --redirect-uri URI [--redirect-uri URI…]
  *                            --scope "a:b c:d" [--subject-type company|organization] [--json]
  *   gatehouse clients list [--json]
+ *   gatehouse migrate [--json]                    applies the missing schema migrations (servers also do on start)
+ *   gatehouse cleanup [--batch-size N] [--json]   deletes expired rows now (servers also do every minute)
  *
+ * Exit codes: 0 done, 1 failed, 2 usage error or refused registration.
  * The client secret is printed once and never stored in the clear.
  */
 import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
-import { loadConfiguration } from '../configuration.ts';
-import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
-import type { ClientType, SubjectType } from '../storage/storage.ts';
+import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { migrateStorage, openStorage } from '../storage/open-storage.ts';
+import type { CleanupResult, ClientType, SubjectType } from '../storage/storage.ts';
 
 const USAGE = `Usage:
   gatehouse clients create --name NAME --type confidential|public --redirect-uri URI [--redirect-uri URI...]
                            --scope "a:b c:d" [--subject-type company|organization] [--json]
-  gatehouse clients list [--json]`;
+  gatehouse clients list [--json]
+  gatehouse migrate [--json]
+  gatehouse cleanup [--batch-size N] [--json]
+
+The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
+
+/** Rows per delete statement of `gatehouse cleanup` unless --batch-size says otherwise. */
+const DEFAULT_CLEANUP_BATCH_SIZE = 500;
+const MAX_CLEANUP_BATCH_SIZE = 100_000;
 
 class UsageError extends Error {}
 
@@ -34,6 +46,7 @@ function parseCommandLine(argv: string[]) {
       'redirect-uri': { type: 'string', multiple: true },
       scope: { type: 'string' },
       'subject-type': { type: 'string' },
+      'batch-size': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -47,6 +60,10 @@ function parseCommandLine(argv: string[]) {
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv);
   const [group, command] = positionals;
+  if (!values.help && (group === 'migrate' || group === 'cleanup')) {
+    if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
+    return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
   if (values.help || group !== 'clients' || !command) {
     console.log(USAGE);
     return values.help ? 0 : 2;
@@ -64,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const configuration = loadConfiguration();
-  const storage = createSqliteStorage(configuration.databasePath);
+  const storage = await openStorage(configuration.database);
   try {
     if (command === 'create') {
       const { client, clientSecret } = await registerClient(
@@ -110,6 +127,44 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     return 2;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `gatehouse migrate`: applies the missing migrations (safe while servers run, and on PostgreSQL while others migrate). */
+async function migrateCommand(json: boolean | undefined): Promise<number> {
+  const configuration = loadConfiguration();
+  const { applied, version } = await migrateStorage(configuration.database);
+  const database = describeDatabase(configuration.database);
+  if (json) console.log(JSON.stringify({ database, applied, version }, null, 2));
+  else if (applied.length === 0) console.log(`${database}: up to date at schema version ${version}`);
+  else console.log(`${database}: applied migration${applied.length > 1 ? 's' : ''} ${applied.join(', ')}; now at schema version ${version}`);
+  return 0;
+}
+
+/** `gatehouse cleanup`: one cleanup run now (storage.ts `cleanup.deleteExpired`), printing what it deleted. */
+async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean | undefined): Promise<number> {
+  const batchSize = batchSizeFlag === undefined ? DEFAULT_CLEANUP_BATCH_SIZE : Number(batchSizeFlag);
+  if (!/^\d+$/.test(batchSizeFlag ?? '1') || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_CLEANUP_BATCH_SIZE) {
+    throw new UsageError(`--batch-size must be a whole number from 1 to ${MAX_CLEANUP_BATCH_SIZE}`);
+  }
+  const configuration = loadConfiguration();
+  const storage = await openStorage(configuration.database);
+  try {
+    const result = await storage.cleanup.deleteExpired(systemClock.nowSeconds(), batchSize);
+    const database = describeDatabase(configuration.database);
+    if (json) {
+      console.log(JSON.stringify({ database, batch_size: batchSize, ...result }, null, 2));
+      return 0;
+    }
+    const labels: [keyof CleanupResult, string][] = [
+      ['loginSessions', 'login sessions'], ['authorizationCodes', 'authorization codes'], ['accessTokens', 'access tokens'],
+      ['refreshTokens', 'refresh tokens'], ['grants', 'revoked grants'], ['loginThrottleWindows', 'login rate-limit windows'],
+    ];
+    console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
+    for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);
+    return 0;
   } finally {
     await storage.close();
   }

@@ -1,51 +1,43 @@
 /**
- * Login rate limiting per account and per address (SPEC decision 18): a fixed window of failed
- * attempts. In memory, so it is per instance; a shared store is the multi-instance work (issue 6).
+ * Login rate limiting per account and per address (SPEC decision 18): a fixed window of failed attempts,
+ * counted in storage (`Storage['loginThrottle']`) so every instance on one database shares the counters
+ * and a client cannot spread its guesses over instances.
+ *
+ * Keys: `account:<SHA-256 of the normalised e-mail, base64url>` (the throttle table holds no e-mail
+ * addresses) and `address:<client IP>` (already in every request log).
  */
-export interface LoginThrottle {
-  /** Seconds until another attempt is allowed for any of the keys, or 0. */
-  retryAfterSeconds(keys: string[], now: number): number;
-  /** Counts an attempt as failed; called before the password check so parallel attempts cannot outrun it. */
-  recordFailure(keys: string[], now: number): void;
-  /** Takes back one counted failure (the attempt succeeded). */
-  retract(keys: string[], now: number): void;
-  reset(key: string): void;
+import { createHash } from 'node:crypto';
+import type { LoginRateLimit, Storage } from '../storage/storage.ts';
+
+export interface LoginThrottleKeys {
+  account: string;
+  address: string;
 }
 
-export function createLoginThrottle(limit: { maxFailures: number; windowSeconds: number }, maxTrackedKeys = 100_000): LoginThrottle {
-  const windows = new Map<string, { startedAt: number; failures: number }>();
-  const current = (key: string, now: number) => {
-    const window = windows.get(key);
-    return window && now < window.startedAt + limit.windowSeconds ? window : undefined;
-  };
+export interface LoginThrottle {
+  /**
+   * Counts this attempt as a failure on both keys unless one of them is over its limit, atomically.
+   * Called BEFORE the (slow, awaited) password check, so a parallel burst cannot pass the limit together.
+   * @returns seconds to wait before another attempt (the attempt is refused and not counted), or 0 (go on).
+   */
+  attempt(keys: LoginThrottleKeys, now: number): Promise<number>;
+  /** The attempt succeeded: takes its failure back from the address and clears the account. */
+  succeeded(keys: LoginThrottleKeys, now: number): Promise<void>;
+}
+
+/** The throttle keys of a login attempt; `email` as normalised by the login endpoint (trimmed, lowercase). */
+export function loginThrottleKeys(email: string, address: string): LoginThrottleKeys {
+  return { account: `account:${createHash('sha256').update(email).digest('base64url')}`, address: `address:${address}` };
+}
+
+export function createLoginThrottle(limit: LoginRateLimit, store: Storage['loginThrottle']): LoginThrottle {
   return {
-    retryAfterSeconds(keys, now) {
-      let wait = 0;
-      for (const key of keys) {
-        const window = current(key, now);
-        if (window && window.failures >= limit.maxFailures) wait = Math.max(wait, window.startedAt + limit.windowSeconds - now);
-      }
-      return wait;
+    async attempt(keys, now) {
+      return (await store.recordFailure([keys.account, keys.address], now, limit)).retryAfterSeconds;
     },
-    recordFailure(keys, now) {
-      for (const key of keys) {
-        const window = current(key, now);
-        if (window) window.failures += 1;
-        else {
-          // Bounded memory: drop the oldest entry (Map keeps insertion order) unless this key had one.
-          if (!windows.delete(key) && windows.size >= maxTrackedKeys) windows.delete(windows.keys().next().value!);
-          windows.set(key, { startedAt: now, failures: 1 });
-        }
-      }
-    },
-    retract(keys, now) {
-      for (const key of keys) {
-        const window = current(key, now);
-        if (window && window.failures > 0) window.failures -= 1;
-      }
-    },
-    reset(key) {
-      windows.delete(key);
+    async succeeded(keys, now) {
+      await store.retract([keys.account, keys.address], now);
+      await store.reset(keys.account);
     },
   };
 }

@@ -9,12 +9,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
   GrantRecord,
   Storage,
   SubjectRecord,
+  CleanupResult,
   TokenRecord,
   UserRecord,
 } from './storage.ts';
@@ -49,6 +51,13 @@ interface Fixture {
   client: ClientRecord;
   user: UserRecord;
   company: SubjectRecord;
+}
+
+/** Another company the fixture's user may connect (a distinct subject, so a distinct active grant). */
+async function createCompany(storage: Storage): Promise<SubjectRecord> {
+  const company = companyRecord();
+  await storage.subjects.create(company);
+  return company;
 }
 
 /** A client, a user and a company the user administers: what every code and grant refers to. */
@@ -102,7 +111,22 @@ async function issueGrant(storage: Storage, f: Fixture, now = NOW, grantOverride
 
 const count = <T>(values: T[], value: T) => values.filter((v) => v === value).length;
 
-export function runStorageContract(backendName: string, createStorage: () => Promise<Storage> | Storage): void {
+/** Issues a grant at `times[0]` and rotates its refresh token at each later time; returns every pair, oldest first. */
+async function rotationChain(storage: Storage, f: Fixture, times: number[], grantOverrides: Partial<GrantRecord> = {}) {
+  const first = await issueGrant(storage, f, times[0], grantOverrides);
+  const pairs: [TokenRecord, TokenRecord][] = [[first.access, first.refresh]];
+  for (const time of times.slice(1)) {
+    const pair = tokenPair(first.grant, time);
+    assert.equal(await storage.tokens.rotateRefreshToken(pairs.at(-1)![1].tokenDigest, time, pair), 'rotated');
+    pairs.push(pair);
+  }
+  return { grant: first.grant, code: first.code, pairs };
+}
+
+/**
+ * @param options.skip a reason to skip the whole suite (e.g. the database is unreachable), shown in the report.
+ */
+export function runStorageContract(backendName: string, createStorage: () => Promise<Storage> | Storage, options: { skip?: string | false } = {}): void {
   /** Runs one test body on a fresh storage and always closes it. */
   const withStorage = (body: (storage: Storage) => Promise<void>) => async () => {
     const storage = await createStorage();
@@ -113,7 +137,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     }
   };
 
-  describe(`storage contract: ${backendName}`, () => {
+  describe(`storage contract: ${backendName}`, { skip: options.skip ?? false }, () => {
     describe('clients', () => {
       it('stores a client and finds it by client_id with every field intact (RFC 7591 §2 metadata)', withStorage(async (storage) => {
         const confidential = clientRecord();
@@ -502,6 +526,275 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const { refresh } = await issueGrant(storage, f);
         await storage.tokens.revokeAccessToken(refresh.tokenDigest, NOW + 30);
         assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+      }));
+
+      it('findByTokenId finds a token by its jti with its grant and client, like findByDigest', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        assert.deepEqual(await storage.tokens.findByTokenId(access.tokenId), { token: access, grant, client: f.client });
+        assert.deepEqual(await storage.tokens.findByTokenId(refresh.tokenId), { token: refresh, grant, client: f.client });
+        assert.equal(await storage.tokens.findByTokenId(randomUUID()), undefined);
+        // A digest is not a token id.
+        assert.equal(await storage.tokens.findByTokenId(access.tokenDigest), undefined);
+        // State changes show through it too.
+        await storage.grants.revoke(grant.grantId, NOW + 5, 'user_revoked');
+        const revoked = await storage.tokens.findByTokenId(access.tokenId);
+        assert.equal(revoked?.token.revokedAt, NOW + 5);
+        assert.equal(revoked?.grant.revokedAt, NOW + 5);
+      }));
+
+      it('listRevokedAccessTokens lists unexpired revoked access tokens since a time, by revokedAt then tokenId (the revocation feed)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        // Rotation revokes the superseded access tokens (SPEC §3), revokeAccessToken one (RFC 7009), grant revocation all.
+        const rotated = await rotationChain(storage, f, [NOW, NOW + 10, NOW + 20]);
+        const [a0, a1, a2] = rotated.pairs.map(([access]) => access);
+        await storage.tokens.revokeAccessToken(a2!.tokenDigest, NOW + 30);
+        const otherCompany = companyRecord();
+        await storage.subjects.create(otherCompany);
+        const revokedGrant = await issueGrant(storage, f, NOW + 1, { subjectId: otherCompany.subjectId });
+        await storage.grants.revoke(revokedGrant.grant.grantId, NOW + 30, 'user_revoked');
+        // Revoked, but expired by the time of the query: no longer needed in the feed.
+        const thirdCompany = companyRecord();
+        await storage.subjects.create(thirdCompany);
+        const expired = await issueGrant(storage, f, NOW - 1000, { subjectId: thirdCompany.subjectId });
+        await storage.tokens.revokeAccessToken(expired.access.tokenDigest, NOW - 500);
+        // Not revoked: never listed. Refresh tokens: never listed.
+        const active = await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+
+        const now = NOW + 40;
+        const at30 = [
+          { tokenId: a2!.tokenId, expiresAt: a2!.expiresAt, revokedAt: NOW + 30 },
+          { tokenId: revokedGrant.access.tokenId, expiresAt: revokedGrant.access.expiresAt, revokedAt: NOW + 30 },
+        ].sort((x, y) => (x.tokenId < y.tokenId ? -1 : 1));
+        const all = [
+          { tokenId: a0!.tokenId, expiresAt: a0!.expiresAt, revokedAt: NOW + 10 },
+          { tokenId: a1!.tokenId, expiresAt: a1!.expiresAt, revokedAt: NOW + 20 },
+          ...at30,
+        ];
+        assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, now, 100), all);
+        assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 20, now, 100), all.slice(1), 'since is inclusive');
+        assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 21, now, 100), at30);
+        assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 31, now, 100), []);
+        assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, now, 2), all.slice(0, 2), 'at most limit');
+        // expiresAt > now: a token is dropped from the feed at the second it expires.
+        assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, a0!.expiresAt, 100), all.filter((entry) => entry.expiresAt > a0!.expiresAt));
+        // Earlier, the expired one was still in the feed; an access token never revoked never is.
+        const earlier = (await storage.tokens.listRevokedAccessTokens(0, NOW - 600, 100)).map((entry) => entry.tokenId);
+        assert.ok(earlier.includes(expired.access.tokenId));
+        assert.ok(!earlier.includes(active.access.tokenId) && !earlier.includes(active.refresh.tokenId));
+      }));
+    });
+
+    describe('loginThrottle (SPEC decision 18: failed logins per account and address, shared by every instance)', () => {
+      const A = 'account:alice';
+      const B = 'address:192.0.2.7';
+      const limit = (maxFailures: number, windowSeconds: number) => ({ maxFailures, windowSeconds });
+
+      it('counts failures until maxFailures fall in one window, then refuses without counting', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        assert.deepEqual(await throttle.recordFailure([A, B], NOW, limit(3, 900)), { retryAfterSeconds: 0, failures: [1, 1] });
+        assert.deepEqual(await throttle.recordFailure([A, B], NOW + 10, limit(3, 900)), { retryAfterSeconds: 0, failures: [2, 2] });
+        assert.deepEqual(await throttle.recordFailure([A, B], NOW + 20, limit(3, 900)), { retryAfterSeconds: 0, failures: [3, 3] });
+        assert.deepEqual(await throttle.recordFailure([A, B], NOW + 20, limit(3, 900)), { retryAfterSeconds: 880, failures: [3, 3] });
+        assert.deepEqual(await throttle.recordFailure([A, B], NOW + 899, limit(3, 900)), { retryAfterSeconds: 1, failures: [3, 3] });
+      }));
+
+      it('uses a fixed window from the first failure: refused attempts do not extend it, and it reopens exactly at its end', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        await throttle.recordFailure([A], NOW, limit(2, 100));
+        await throttle.recordFailure([A], NOW + 90, limit(2, 100));
+        assert.equal((await throttle.recordFailure([A], NOW + 95, limit(2, 100))).retryAfterSeconds, 5);
+        assert.equal((await throttle.recordFailure([A], NOW + 99, limit(2, 100))).retryAfterSeconds, 1);
+        // At the window's end a new failure opens a fresh window with a count of one.
+        assert.deepEqual(await throttle.recordFailure([A], NOW + 100, limit(2, 100)), { retryAfterSeconds: 0, failures: [1] });
+        assert.deepEqual(await throttle.recordFailure([A], NOW + 150, limit(2, 100)), { retryAfterSeconds: 0, failures: [2] });
+        assert.equal((await throttle.recordFailure([A], NOW + 150, limit(2, 100))).retryAfterSeconds, 50);
+      }));
+
+      it('refuses when any one key is over its limit, answers the longest wait, and then counts on no key', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        // One address trying many accounts.
+        await throttle.recordFailure(['account:a', B], NOW, limit(2, 100));
+        await throttle.recordFailure(['account:b', B], NOW + 30, limit(2, 100));
+        assert.deepEqual(await throttle.recordFailure(['account:c', B], NOW + 30, limit(2, 100)), { retryAfterSeconds: 70, failures: [0, 2] });
+        // account:c was not counted by the refused attempt.
+        assert.deepEqual(await throttle.recordFailure(['account:c', 'address:198.51.100.1'], NOW + 30, limit(2, 100)), { retryAfterSeconds: 0, failures: [1, 1] });
+        // Many addresses trying one account; both keys over: the longer wait wins.
+        await throttle.recordFailure([A, 'address:198.51.100.2'], NOW + 40, limit(2, 100));
+        await throttle.recordFailure([A, 'address:198.51.100.3'], NOW + 60, limit(2, 100));
+        assert.equal((await throttle.recordFailure([A, 'address:198.51.100.4'], NOW + 60, limit(2, 100))).retryAfterSeconds, 80);
+        assert.equal((await throttle.recordFailure([A, B], NOW + 60, limit(2, 100))).retryAfterSeconds, 80);
+      }));
+
+      it('retract takes back one failure in the current window (never below zero); reset forgets one key only', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        await throttle.recordFailure([A, B], NOW, limit(2, 100));
+        await throttle.recordFailure([A, B], NOW + 1, limit(2, 100));
+        await throttle.retract([A, B], NOW + 2);
+        assert.deepEqual(await throttle.recordFailure([A, B], NOW + 3, limit(2, 100)), { retryAfterSeconds: 0, failures: [2, 2] });
+        await throttle.reset(A);
+        assert.deepEqual(await throttle.recordFailure([A], NOW + 4, limit(2, 100)), { retryAfterSeconds: 0, failures: [1] });
+        assert.equal((await throttle.recordFailure([B], NOW + 4, limit(2, 100))).retryAfterSeconds, 96);
+        await throttle.reset('account:unknown');
+        // Never below zero, and an ended window is not touched (a new failure starts over at one).
+        const C = 'account:carol';
+        await throttle.recordFailure([C], NOW, limit(5, 100));
+        await throttle.retract([C], NOW + 1);
+        await throttle.retract([C], NOW + 1);
+        assert.deepEqual(await throttle.recordFailure([C], NOW + 2, limit(5, 100)), { retryAfterSeconds: 0, failures: [1] });
+        await throttle.retract([C], NOW + 100);
+        assert.deepEqual(await throttle.recordFailure([C], NOW + 100, limit(5, 100)), { retryAfterSeconds: 0, failures: [1] });
+        await throttle.retract(['account:unknown'], NOW);
+      }));
+
+      it('of 20 concurrent attempts against a limit of 3, exactly 3 are counted (atomic check and count)', withStorage(async (storage) => {
+        const results = await Promise.all(Array.from({ length: 20 }, () => storage.loginThrottle.recordFailure([A, B], NOW, limit(3, 900))));
+        const counted = results.filter((result) => result.retryAfterSeconds === 0);
+        assert.equal(counted.length, 3);
+        assert.deepEqual(counted.map((result) => result.failures[0]).sort(), [1, 2, 3]);
+        for (const refused of results.filter((result) => result.retryAfterSeconds > 0)) assert.deepEqual(refused, { retryAfterSeconds: 900, failures: [3, 3] });
+      }));
+    });
+
+    describe('cleanup (expired codes, tokens, sessions and superseded grants; never audit events)', () => {
+      it('deletes exactly what expired, keeps refresh-token families until their own expiry, and only then their revoked grants', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const D = DAY_SECONDS;
+        const C = NOW + 200 * D; // the time of the cleanup run
+        const subject = async () => ({ subjectId: (await createCompany(storage)).subjectId });
+
+        // Login sessions: expired ones (expiresAt <= now) go; a live one stays.
+        const sessions = [-5, -4, -3, -2, -1, 0, 1].map((offset) => ({ sessionDigest: digest(), userId: f.user.userId, createdAt: C - 3600, expiresAt: C + offset }));
+        for (const session of sessions) await storage.loginSessions.create(session);
+
+        // An active grant refreshed over 70 days: its rotated-out refresh tokens have expired one by one,
+        // but the family lives on (R2 valid until C + 60 d), so all of them stay recognisable as replays.
+        const live = await rotationChain(storage, f, [C - 70 * D, C - 65 * D, C - 600], await subject());
+        // An active grant nobody refreshed for 61 days: the whole family expired. The grant stays (active consent).
+        const dormant = await rotationChain(storage, f, [C - 130 * D, C - 61 * D], await subject());
+        // Revoked yesterday (a replay): its family is still within its expiry, so its refresh tokens stay.
+        const revokedRecently = await rotationChain(storage, f, [C - 20 * D, C - 2 * D], await subject());
+        await storage.grants.revoke(revokedRecently.grant.grantId, C - D, 'refresh_token_reuse');
+        // Revoked long ago with a long-expired family: everything goes, the grant too.
+        const revokedLongAgo = await rotationChain(storage, f, [C - 150 * D, C - 100 * D], await subject());
+        await storage.grants.revoke(revokedLongAgo.grant.grantId, C - 99 * D, 'user_revoked');
+        // Superseded (SPEC decision 11) by a new consent three days ago: the old grant goes with its tokens.
+        const company = await subject();
+        const superseded = await rotationChain(storage, f, [C - 120 * D], company);
+        const successor = await rotationChain(storage, f, [C - 3 * D], company);
+        assert.equal((await storage.grants.find(superseded.grant.grantId))?.revocationReason, 'superseded');
+        // A revoked grant with an expired family whose code is still kept for replay detection: the code
+        // refers to the grant, so the grant stays until the code goes.
+        const heldSubject = await subject();
+        const heldCode = codeRecord(f, { ...heldSubject, issuedAt: C - AUTHORIZATION_CODE_RETENTION_SECONDS - 59, expiresAt: C - AUTHORIZATION_CODE_RETENTION_SECONDS + 1 });
+        await storage.authorizationCodes.create(heldCode);
+        await storage.authorizationCodes.consume(heldCode.codeDigest, heldCode.issuedAt);
+        const heldGrant = grantRecord(f, { ...heldSubject, createdAt: C - 61 * D });
+        const heldTokens = tokenPair(heldGrant, C - 61 * D);
+        assert.equal(await storage.grants.issueForCode(heldCode.codeDigest, heldGrant, heldTokens), 'issued');
+        await storage.grants.revoke(heldGrant.grantId, C - 2 * D, 'user_revoked');
+
+        // Unredeemed codes around the retention boundary (expiresAt + retention <= now goes).
+        const codeAt = (expiresAt: number) => codeRecord(f, { issuedAt: expiresAt - 60, expiresAt });
+        const codeTooOld = codeAt(C - AUTHORIZATION_CODE_RETENTION_SECONDS - 1);
+        const codeAtBoundary = codeAt(C - AUTHORIZATION_CODE_RETENTION_SECONDS);
+        const codeRetained = codeAt(C - AUTHORIZATION_CODE_RETENTION_SECONDS + 1);
+        const codeLive = codeAt(C + 30);
+        for (const code of [codeTooOld, codeAtBoundary, codeRetained, codeLive]) await storage.authorizationCodes.create(code);
+
+        // Login-throttle windows: one ended (C - 100), one current (until C + 890).
+        await storage.loginThrottle.recordFailure(['account:ended'], C - 1000, { maxFailures: 10, windowSeconds: 900 });
+        await storage.loginThrottle.recordFailure(['address:current'], C - 10, { maxFailures: 10, windowSeconds: 900 });
+
+        for (let i = 0; i < 3; i++) await storage.audit.record({ type: `event.${i}`, at: C - 200 * D + i, actor: 'system' });
+
+        const result = await storage.cleanup.deleteExpired(C, 2);
+        assert.deepEqual(result, {
+          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1,
+        });
+
+        const exists = async (token: TokenRecord) => (await storage.tokens.findByDigest(token.tokenDigest)) !== undefined;
+        const [l0, l1, l2] = live.pairs;
+        assert.deepEqual(await Promise.all([l0![0], l1![0], l2![0]].map(exists)), [false, false, true], 'live grant: expired access tokens go');
+        assert.deepEqual(await Promise.all([l0![1], l1![1], l2![1]].map(exists)), [true, true, true], 'live grant: the refresh family stays whole');
+        // ...so presenting the oldest one is still recognised as a replay (rotated, not unknown).
+        assert.equal((await storage.tokens.findByDigest(l0![1].tokenDigest))?.token.rotatedAt, C - 65 * D);
+        assert.ok(await storage.grants.find(live.grant.grantId));
+
+        for (const pair of dormant.pairs) for (const token of pair) assert.equal(await exists(token), false, 'dormant: expired family');
+        assert.deepEqual(await storage.grants.find(dormant.grant.grantId), dormant.grant, 'an active grant is the record of consent: kept');
+
+        assert.deepEqual(await Promise.all(revokedRecently.pairs.flat().map(exists)), [false, true, false, true], 'recently revoked: refresh family kept');
+        assert.ok(await storage.grants.find(revokedRecently.grant.grantId));
+
+        for (const token of revokedLongAgo.pairs.flat()) assert.equal(await exists(token), false);
+        assert.equal(await storage.grants.find(revokedLongAgo.grant.grantId), undefined, 'revoked, no tokens, no code: deleted');
+
+        for (const token of superseded.pairs.flat()) assert.equal(await exists(token), false);
+        assert.equal(await storage.grants.find(superseded.grant.grantId), undefined, 'superseded, no tokens: deleted');
+        assert.deepEqual(await Promise.all(successor.pairs.flat().map(exists)), [false, true]);
+        assert.deepEqual(await storage.grants.find(successor.grant.grantId), successor.grant);
+
+        for (const token of heldTokens) assert.equal(await exists(token), false);
+        assert.ok(await storage.grants.find(heldGrant.grantId), 'its retained code still refers to it');
+
+        assert.deepEqual(await storage.loginSessions.findActive(sessions.at(-1)!.sessionDigest, C), sessions.at(-1));
+        assert.equal((await storage.loginThrottle.recordFailure(['address:current'], C, { maxFailures: 10, windowSeconds: 900 })).failures[0], 2, 'current window kept');
+        assert.equal((await storage.loginThrottle.recordFailure(['account:ended'], C, { maxFailures: 10, windowSeconds: 900 })).failures[0], 1);
+        assert.equal((await storage.audit.list()).length, 3, 'audit events are never deleted (SPEC decision 19)');
+
+        // Codes: the retained ones still answer replays (RFC 6749 §4.1.2); the deleted ones are unknown.
+        const replay = await storage.authorizationCodes.consume(heldCode.codeDigest, C);
+        assert.deepEqual(replay.outcome === 'replayed' && replay.grantId, heldGrant.grantId);
+        assert.equal((await storage.authorizationCodes.consume(codeRetained.codeDigest, C)).outcome, 'consumed');
+        assert.equal((await storage.authorizationCodes.consume(codeLive.codeDigest, C)).outcome, 'consumed');
+        for (const code of [codeTooOld, codeAtBoundary, live.code, superseded.code]) {
+          assert.equal((await storage.authorizationCodes.consume(code.codeDigest, C)).outcome, 'unknown');
+        }
+
+        // Nothing more to do at the same time.
+        assert.equal((await storage.cleanup.deleteExpired(C, 2)).deleted, 0);
+        // Once the retained code ages out, its revoked grant goes in the same run.
+        const later = await storage.cleanup.deleteExpired(C + 2, 100);
+        assert.equal(later.authorizationCodes, 2); // heldCode and codeRetained
+        assert.equal(later.grants, 1);
+        assert.equal(await storage.grants.find(heldGrant.grantId), undefined);
+
+        // The live family moves on: a rotation 30 days later extends it to C + 90 d. After R2's own expiry
+        // (C + 60 d) every rotated-out token still stays; once the family has expired, all of it goes.
+        const [a3, r3] = tokenPair(live.grant, C + 30 * D);
+        assert.equal(await storage.tokens.rotateRefreshToken(l2![1].tokenDigest, C + 30 * D, [a3, r3]), 'rotated');
+        await storage.cleanup.deleteExpired(C + 61 * D, 2); // other families (revokedRecently, successor) end here
+        for (const token of [l0![1], l1![1], l2![1], r3]) assert.equal(await exists(token), true, 'the family lives until C + 90 d');
+        assert.equal((await storage.cleanup.deleteExpired(C + 90 * D, 2)).refreshTokens, 4, 'the live family, and nothing else was left');
+        for (const token of [l0![1], l1![1], l2![1], r3]) assert.equal(await exists(token), false);
+        assert.ok(await storage.grants.find(live.grant.grantId), 'an active grant stays, tokens or not');
+      }));
+
+      it('concurrent cleanup runs delete every row once between them (safe on every instance at once)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const C = NOW + 100 * DAY_SECONDS;
+        for (let i = 0; i < 25; i++) {
+          await storage.loginSessions.create({ sessionDigest: digest(), userId: f.user.userId, createdAt: NOW, expiresAt: C - 1 - i });
+        }
+        for (let i = 0; i < 6; i++) {
+          const { grant } = await rotationChain(storage, f, [NOW, NOW + 10], { subjectId: (await createCompany(storage)).subjectId });
+          await storage.grants.revoke(grant.grantId, NOW + 20, 'user_revoked');
+        }
+        const runs = await Promise.all(Array.from({ length: 4 }, () => storage.cleanup.deleteExpired(C, 3)));
+        const total = (kind: keyof CleanupResult) => runs.reduce((sum, run) => sum + run[kind], 0);
+        assert.equal(total('loginSessions'), 25);
+        assert.equal(total('accessTokens'), 12);
+        assert.equal(total('refreshTokens'), 12);
+        assert.equal(total('authorizationCodes'), 6);
+        // A run may finish its grant pass before another run deletes the last tokens: one more run completes it.
+        const after = await storage.cleanup.deleteExpired(C, 3);
+        assert.equal(total('grants') + after.grants, 6);
+        assert.equal(after.deleted - after.grants, 0);
+      }));
+
+      it('refuses a batch size below 1', withStorage(async (storage) => {
+        await assert.rejects(storage.cleanup.deleteExpired(NOW, 0), RangeError);
       }));
     });
 

@@ -1,6 +1,6 @@
 /**
  * The storage contract: everything the authorization server persists, as one interface every backend
- * (SQLite now, PostgreSQL later) implements and `storage-contract.ts` tests.
+ * (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements and `storage-contract.ts` tests.
  *
  * Rules every backend keeps:
  * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).
@@ -9,6 +9,8 @@
  *   refresh token (`rotateRefreshToken`). Each must hold across processes sharing the database.
  * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
  * - Audit events are append-only (SPEC decision 19).
+ * - Everything several server instances must share lives here (login sessions, login rate-limit
+ *   counters, the keys in `settings`), so a request may land on any instance.
  */
 
 export type SubjectType = 'company' | 'organization';
@@ -140,6 +142,43 @@ export interface StoredAuditEvent extends AuditEvent {
   eventId: number;
 }
 
+/** An access token's revocation, as the revocation feed publishes it (no token value, only its `jti`). */
+export interface RevokedAccessToken {
+  tokenId: string;
+  /** Seconds since the epoch: after this the token is refused anyway, so the feed can drop it. */
+  expiresAt: number;
+  /** Seconds since the epoch. */
+  revokedAt: number;
+}
+
+/** A fixed-window limit on failed logins (SPEC decision 18). */
+export interface LoginRateLimit {
+  /** Failures allowed in one window; the next attempt is refused until the window ends. */
+  maxFailures: number;
+  /** Length of a window in seconds, counted from the first failure in it (fixed, not sliding). */
+  windowSeconds: number;
+}
+
+/** Rows one cleanup run deleted, by kind; `deleted` is their sum. */
+export interface CleanupResult {
+  deleted: number;
+  loginSessions: number;
+  authorizationCodes: number;
+  accessTokens: number;
+  refreshTokens: number;
+  grants: number;
+  loginThrottleWindows: number;
+}
+
+/**
+ * How long an authorization code is kept after it expires: one day. A code is single use with a
+ * lifetime of at most 600 s (SPEC decision 6); while its row exists, a second redemption is recognised
+ * as a replay and revokes the grant the first one produced (RFC 6749 §4.1.2). An attacker replays a
+ * stolen code within seconds or minutes; a day covers any clock skew or retry loop with a wide margin,
+ * and after it the replay is still refused (the code is unknown), only without revoking the grant.
+ */
+export const AUTHORIZATION_CODE_RETENTION_SECONDS = 86_400;
+
 export interface Storage {
   clients: {
     create(client: ClientRecord): Promise<void>;
@@ -198,12 +237,66 @@ export interface Storage {
     rotateRefreshToken(presentedDigest: string, now: number, newTokens: TokenRecord[]): Promise<'rotated' | 'not_current'>;
     /** Revokes one access token (RFC 7009). */
     revokeAccessToken(tokenDigest: string, now: number): Promise<void>;
+    /** The token whose public identifier (`jti`) is `tokenId`, with its grant and client, as `findByDigest` returns it. */
+    findByTokenId(tokenId: string): Promise<TokenWithGrant | undefined>;
+    /**
+     * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
+     * with `revokedAt >= sinceSeconds` that have not expired (`expiresAt > now`), ordered by `revokedAt`
+     * then `tokenId`, at most `limit` of them. Rotation, grant revocation and `revokeAccessToken` all set
+     * `revokedAt`. Indexed on `revoked_at`.
+     */
+    listRevokedAccessTokens(sinceSeconds: number, now: number, limit: number): Promise<RevokedAccessToken[]>;
   };
   audit: {
     record(event: AuditEvent): Promise<void>;
     list(options?: { limit?: number }): Promise<StoredAuditEvent[]>;
   };
-  /** Named server secrets (the development token key), created once. */
+  /**
+   * Failed-login counters per key (SPEC decision 18), shared by every instance. Keys are chosen by the
+   * caller (`account:<sha-256 of the e-mail>`, `address:<ip>`); each has one fixed window at a time,
+   * current while `now < windowEndsAt`, with `windowEndsAt = first failure + windowSeconds`.
+   */
+  loginThrottle: {
+    /**
+     * One login attempt, atomically for all `keys` (also across instances): if any key's current window
+     * already holds `limit.maxFailures` failures, counts nothing and answers the seconds until the longest
+     * such window ends; otherwise counts one failure on every distinct key (a key without a current window
+     * starts one at `now`) and answers `retryAfterSeconds: 0`. `failures` is each key's count in its
+     * current window after the call (0 without one), in the order of `keys`. Called BEFORE the password
+     * check, so a parallel burst cannot pass the limit.
+     */
+    recordFailure(keys: string[], now: number, limit: LoginRateLimit): Promise<{ retryAfterSeconds: number; failures: number[] }>;
+    /** Takes back one counted failure from each key's current window (the attempt succeeded); never below 0. */
+    retract(keys: string[], now: number): Promise<void>;
+    /** Forgets a key's window (a successful login clears its account). */
+    reset(key: string): Promise<void>;
+  };
+  /**
+   * Deleting what can no longer matter, in small batches, safe to run on every instance at once
+   * (rows another run holds are skipped, never waited for or deleted twice).
+   */
+  cleanup: {
+    /**
+     * Deletes, in statements or short transactions of at most `batchSize` rows each, until none is left:
+     * - login sessions with `expiresAt <= now`;
+     * - authorization codes with `expiresAt + AUTHORIZATION_CODE_RETENTION_SECONDS <= now` (replay
+     *   detection stays meaningful for that long);
+     * - access tokens with `expiresAt <= now` (expired, so refused anyway, and out of the revocation feed);
+     * - refresh tokens of a grant only once EVERY refresh token of that grant has expired: until the
+     *   family's own expiry (its latest refresh token's `expiresAt`) a rotated-out token must still be
+     *   recognised as a replay and revoke the grant (SPEC decision 8, RFC 9700 §4.14.2);
+     * - grants that are revoked (superseded, revoked, replayed) once no token and no code refers to them
+     *   (active grants stay: they are the record of consent);
+     * - login-throttle windows that have ended.
+     * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
+     * so rows a concurrent run holds are left to it (or to the next run).
+     * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.
+     * @returns how many rows of each kind this call deleted.
+     * @throws RangeError when `batchSize` is not a positive integer.
+     */
+    deleteExpired(now: number, batchSize: number): Promise<CleanupResult>;
+  };
+  /** Named server secrets (the development token key, the JWT signing key), created once; concurrent callers, on any instance, all get the one stored value. */
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;
   };

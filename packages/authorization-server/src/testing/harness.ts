@@ -127,7 +127,7 @@ function decodeEntities(value: string): string {
   return value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
 
-export function authorizeUrl(server: TestServer, parameters: Record<string, string | undefined>): string {
+export function authorizeUrl(server: Pick<TestServer, 'url'>, parameters: Record<string, string | undefined>): string {
   const url = new URL('/oauth/authorize', server.url);
   for (const [name, value] of Object.entries(parameters)) if (value !== undefined) url.searchParams.set(name, value);
   return url.href;
@@ -147,8 +147,11 @@ export interface FlowOptions {
   browser?: Browser;
 }
 
-/** Logs in (if needed) and answers the consent page; returns the final redirect's URL. */
-export async function authorize(server: TestServer, options: FlowOptions = {}): Promise<{ redirect: URL; browser: Browser; codeVerifier: string }> {
+/**
+ * Logs in (if needed) and answers the consent page; returns the final redirect's URL. Needs only the
+ * server's URL, so it drives a separate instance process as well (`{ url }`).
+ */
+export async function authorize(server: Pick<TestServer, 'url'>, options: FlowOptions = {}): Promise<{ redirect: URL; browser: Browser; codeVerifier: string }> {
   const browser = options.browser ?? new Browser();
   const pkce = pkcePair();
   const url = authorizeUrl(server, {
@@ -180,7 +183,7 @@ export async function authorize(server: TestServer, options: FlowOptions = {}): 
 }
 
 /** A whole flow to tokens for the confidential demo client. */
-export async function obtainTokens(server: TestServer, options: FlowOptions = {}) {
+export async function obtainTokens(server: Pick<TestServer, 'url'>, options: FlowOptions = {}) {
   const { redirect, codeVerifier, browser } = await authorize(server, options);
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`no code: ${redirect.href}`);
@@ -192,6 +195,6 @@ export async function obtainTokens(server: TestServer, options: FlowOptions = {}
 }
 
 /** Introspects as the platform API's resource server (sees every access token for its audience). */
-export async function introspect(server: TestServer, token: string, credentials = basic(seed.resourceServer.id, seed.resourceServer.secret)) {
+export async function introspect(server: Pick<TestServer, 'url'>, token: string, credentials = basic(seed.resourceServer.id, seed.resourceServer.secret)) {
   return (await postForm(`${server.url}/oauth/token/introspect`, { token }, { authorization: credentials })).json as Record<string, unknown>;
 }

@@ -106,4 +106,32 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'shared login throttle, cleanup and revocation-feed indexes',
+    sql: `
+      -- SPEC decision 18: failed-login windows shared by every process on this database.
+      CREATE TABLE login_throttle (
+        throttle_key TEXT PRIMARY KEY,
+        window_ends_at INTEGER NOT NULL,
+        failures INTEGER NOT NULL CHECK (failures >= 0)
+      );
+      CREATE INDEX login_throttle_by_end ON login_throttle (window_ends_at);
+      -- Cleanup scans by expiry, and checks refresh-token families per grant (the latest expiry of a family).
+      DROP INDEX tokens_by_grant;
+      CREATE INDEX tokens_by_grant ON tokens (grant_id, kind, expires_at);
+      CREATE INDEX login_sessions_by_expiry ON login_sessions (expires_at);
+      CREATE INDEX authorization_codes_by_expiry ON authorization_codes (expires_at);
+      CREATE INDEX authorization_codes_by_grant ON authorization_codes (grant_id) WHERE grant_id IS NOT NULL;
+      -- Revoked grants: the latest expiry of any of their tokens, set at revocation (they gain no tokens after).
+      ALTER TABLE grants ADD COLUMN cleanup_after INTEGER;
+      CREATE INDEX grants_revoked_cleanup ON grants (cleanup_after) WHERE revoked_at IS NOT NULL;
+      -- Expired refresh tokens kept for their live family: not looked at again before the family's expiry.
+      ALTER TABLE tokens ADD COLUMN cleanup_after INTEGER;
+      CREATE INDEX tokens_access_by_expiry ON tokens (expires_at) WHERE kind = 'access';
+      CREATE INDEX tokens_refresh_cleanup ON tokens (COALESCE(cleanup_after, expires_at)) WHERE kind = 'refresh';
+      -- The revocation feed: access tokens by revocation time.
+      CREATE INDEX tokens_revoked_access ON tokens (revoked_at, token_id) WHERE kind = 'access' AND revoked_at IS NOT NULL;
+    `,
+  },
 ];

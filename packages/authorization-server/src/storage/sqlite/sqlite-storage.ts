@@ -3,15 +3,18 @@
  *
  * Durability: WAL with `synchronous=FULL`, so every committed rotation survives power loss before its
  * response is sent. Atomicity across processes: multi-statement operations run in `BEGIN IMMEDIATE`
- * transactions (one writer at a time, `busy_timeout` waits for it).
+ * transactions (one writer at a time, `busy_timeout` waits for it). Cleanup deletes in short batches
+ * and yields to the event loop between them (node:sqlite is synchronous).
  */
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
+import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   AuthorizationCodeRecord,
+  CleanupResult,
   ClientRecord,
   ConsumeCodeResult,
   GrantRecord,
@@ -28,12 +31,7 @@ type Row = Record<string, SQLInputValue>;
 
 /** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
 export function createSqliteStorage(path: string): Storage {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new DatabaseSync(path);
-  db.exec('PRAGMA busy_timeout = 5000');
-  if (path !== ':memory:') enableWriteAheadLog(db);
-  db.exec('PRAGMA synchronous = FULL');
-  db.exec('PRAGMA foreign_keys = ON');
+  const db = openDatabase(path);
   migrate(db);
 
   const transaction = <T>(work: () => T): T => {
@@ -70,7 +68,24 @@ export function createSqliteStorage(path: string): Storage {
   const revokeGrant = (grantId: string, now: number, reason: string): boolean => {
     const changed = run('UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL', now, reason, grantId);
     run('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL', now, grantId);
+    // A revoked grant gains no tokens: once its latest token has expired, cleanup may consider it.
+    run('UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL', grantId, grantId);
     return Number(changed.changes) > 0;
+  };
+
+  /** One token with its grant and client: the lookup behind findByDigest and findByTokenId. */
+  const tokenWithGrant = (where: string, value: string) => {
+    const row = get(
+      `SELECT t.*, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id, g.subject_type AS g_subject_type,
+         g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at, g.revoked_at AS g_revoked_at,
+         g.revocation_reason AS g_revocation_reason
+       FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE ${where}`,
+      value,
+    );
+    if (!row) return undefined;
+    const clientRow = get('SELECT * FROM clients WHERE client_id = ?', row.client_id as string);
+    if (!clientRow) return undefined;
+    return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
   };
 
   const storage: Storage = {
@@ -201,17 +216,10 @@ export function createSqliteStorage(path: string): Storage {
     },
     tokens: {
       async findByDigest(tokenDigest) {
-        const row = get(
-          `SELECT t.*, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id, g.subject_type AS g_subject_type,
-             g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at, g.revoked_at AS g_revoked_at,
-             g.revocation_reason AS g_revocation_reason
-           FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_digest = ?`,
-          tokenDigest,
-        );
-        if (!row) return undefined;
-        const clientRow = get('SELECT * FROM clients WHERE client_id = ?', row.client_id as string);
-        if (!clientRow) return undefined;
-        return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
+        return tokenWithGrant('t.token_digest = ?', tokenDigest);
+      },
+      async findByTokenId(tokenId) {
+        return tokenWithGrant('t.token_id = ?', tokenId);
       },
       async rotateRefreshToken(presentedDigest, now, newTokens) {
         return transaction(() => {
@@ -230,6 +238,125 @@ export function createSqliteStorage(path: string): Storage {
       },
       async revokeAccessToken(tokenDigest, now) {
         run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);
+      },
+      async listRevokedAccessTokens(sinceSeconds, now, limit) {
+        return all(
+          `SELECT token_id, expires_at, revoked_at FROM tokens
+           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?
+           ORDER BY revoked_at, token_id LIMIT ?`,
+          sinceSeconds, now, limit,
+        ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
+      },
+    },
+    loginThrottle: {
+      async recordFailure(keys, now, limit) {
+        const distinct = [...new Set(keys)];
+        return transaction(() => {
+          const windows = new Map<string, { endsAt: number; failures: number }>();
+          for (const key of distinct) {
+            const row = get('SELECT window_ends_at, failures FROM login_throttle WHERE throttle_key = ? AND window_ends_at > ?', key, now);
+            if (row) windows.set(key, { endsAt: Number(row.window_ends_at), failures: Number(row.failures) });
+          }
+          // SPEC decision 18: a key over its limit refuses the attempt without counting it (the window stays fixed).
+          let retryAfterSeconds = 0;
+          for (const window of windows.values()) {
+            if (window.failures >= limit.maxFailures) retryAfterSeconds = Math.max(retryAfterSeconds, window.endsAt - now);
+          }
+          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: keys.map((key) => windows.get(key)?.failures ?? 0) };
+          for (const key of distinct) {
+            const window = windows.get(key);
+            if (window) {
+              run('UPDATE login_throttle SET failures = failures + 1 WHERE throttle_key = ?', key);
+              window.failures += 1;
+            } else {
+              // No current window (none, or an ended one): a new one starts with this failure.
+              run(
+                `INSERT INTO login_throttle (throttle_key, window_ends_at, failures) VALUES (?, ?, 1)
+                 ON CONFLICT (throttle_key) DO UPDATE SET window_ends_at = excluded.window_ends_at, failures = 1`,
+                key, now + limit.windowSeconds,
+              );
+              windows.set(key, { endsAt: now + limit.windowSeconds, failures: 1 });
+            }
+          }
+          return { retryAfterSeconds: 0, failures: keys.map((key) => windows.get(key)!.failures) };
+        });
+      },
+      async retract(keys, now) {
+        for (const key of new Set(keys)) {
+          run('UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ? AND window_ends_at > ? AND failures > 0', key, now);
+        }
+      },
+      async reset(key) {
+        run('DELETE FROM login_throttle WHERE throttle_key = ?', key);
+      },
+    },
+    cleanup: {
+      async deleteExpired(now, batchSize) {
+        if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+        /**
+         * Runs one DELETE (its own short write transaction) until it deletes fewer than `batchSize` rows,
+         * yielding to the event loop between batches: node:sqlite is synchronous, and requests must not
+         * wait for a whole cleanup.
+         */
+        const inBatches = async (statement: string, ...params: SQLInputValue[]): Promise<number> => {
+          let total = 0;
+          for (;;) {
+            const deleted = Number(run(statement, ...params, batchSize).changes);
+            total += deleted;
+            if (deleted < batchSize) return total;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+        /**
+         * SPEC decision 8: a refresh token goes only with its whole family. Per batch (one short write
+         * transaction): expired refresh tokens, by when they are next due; those whose family has expired
+         * are deleted, the others kept (still recognised as replays) and not looked at again before the
+         * family's expiry as it is now.
+         */
+        const refreshFamilies = async (): Promise<number> => {
+          let total = 0;
+          for (;;) {
+            const batch = transaction(() => {
+              const candidates = all(
+                `SELECT t.rowid AS row_id,
+                   (SELECT MAX(u.expires_at) FROM tokens u WHERE u.grant_id = t.grant_id AND u.kind = 'refresh') AS family_expires_at
+                 FROM tokens t WHERE t.kind = 'refresh' AND COALESCE(t.cleanup_after, t.expires_at) <= ?
+                 ORDER BY COALESCE(t.cleanup_after, t.expires_at) LIMIT ?`,
+                now, batchSize,
+              );
+              let deleted = 0;
+              for (const candidate of candidates) {
+                if (Number(candidate.family_expires_at) <= now) deleted += Number(run('DELETE FROM tokens WHERE rowid = ?', candidate.row_id as number).changes);
+                else run('UPDATE tokens SET cleanup_after = ? WHERE rowid = ?', candidate.family_expires_at as number, candidate.row_id as number);
+              }
+              return { deleted, examined: candidates.length };
+            });
+            total += batch.deleted;
+            if (batch.examined < batchSize) return total;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+        const result: Omit<CleanupResult, 'deleted'> = {
+          loginSessions: await inBatches('DELETE FROM login_sessions WHERE rowid IN (SELECT rowid FROM login_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
+          authorizationCodes: await inBatches(
+            'DELETE FROM authorization_codes WHERE rowid IN (SELECT rowid FROM authorization_codes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)',
+            now - AUTHORIZATION_CODE_RETENTION_SECONDS,
+          ),
+          accessTokens: await inBatches("DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE kind = 'access' AND expires_at <= ? ORDER BY expires_at LIMIT ?)", now),
+          refreshTokens: await refreshFamilies(),
+          // After the tokens and codes above, so that a grant whose last rows just went goes in the same run.
+          // Candidates: revoked grants whose tokens have all expired (cleanup_after, set at revocation).
+          grants: await inBatches(
+            `DELETE FROM grants WHERE rowid IN (
+               SELECT g.rowid FROM grants g WHERE g.revoked_at IS NOT NULL AND g.cleanup_after <= ?
+                 AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = g.grant_id)
+                 AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = g.grant_id)
+               ORDER BY g.cleanup_after LIMIT ?)`,
+            now,
+          ),
+          loginThrottleWindows: await inBatches('DELETE FROM login_throttle WHERE rowid IN (SELECT rowid FROM login_throttle WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)', now),
+        };
+        return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
     audit: {
@@ -265,6 +392,16 @@ export function createSqliteStorage(path: string): Storage {
   return storage;
 }
 
+function openDatabase(path: string): DatabaseSync {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA busy_timeout = 5000');
+  if (path !== ':memory:') enableWriteAheadLog(db);
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA foreign_keys = ON');
+  return db;
+}
+
 /**
  * Switching a new file to WAL while another process does the same answers SQLITE_BUSY at once, without
  * waiting for busy_timeout (SQLite avoids a deadlock there), so retry for a while.
@@ -283,21 +420,39 @@ function enableWriteAheadLog(db: DatabaseSync): void {
   }
 }
 
-function migrate(db: DatabaseSync): void {
+/** Applies the missing migrations, each in one IMMEDIATE transaction; returns the versions it applied. */
+function migrate(db: DatabaseSync): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+  const applied: number[] = [];
   for (const migration of migrations) {
     db.exec('BEGIN IMMEDIATE');
     try {
-      const applied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
-      if (!applied) {
+      const done = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
+      if (!done) {
         db.exec(migration.sql);
         db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(migration.version, migration.name);
+        applied.push(migration.version);
       }
       db.exec('COMMIT');
     } catch (error) {
       db.exec('ROLLBACK');
       throw error;
     }
+  }
+  return applied;
+}
+
+/**
+ * Creates (if needed) and migrates a database file, then closes it: `gatehouse migrate`.
+ * @returns the versions applied by this call and the file's version after it.
+ */
+export function migrateSqliteFile(path: string): { applied: number[]; version: number } {
+  const db = openDatabase(path);
+  try {
+    const applied = migrate(db);
+    return { applied, version: Math.max(0, ...migrations.map((migration) => migration.version)) };
+  } finally {
+    db.close();
   }
 }
 

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { describeDatabase, loadConfiguration } from './configuration.ts';
+
+describe('configuration: the database and the cleanup job', () => {
+  it('uses SQLite (GATEHOUSE_DATABASE) without DATABASE_URL, and cleans up every 60 s in batches of 500 by default', () => {
+    const configuration = loadConfiguration({ GATEHOUSE_DATABASE: '/tmp/g.sqlite' });
+    assert.deepEqual(configuration.database, { kind: 'sqlite', path: '/tmp/g.sqlite' });
+    assert.deepEqual(configuration.cleanup, { intervalSeconds: 60, batchSize: 500 });
+    assert.deepEqual(loadConfiguration({}).database, { kind: 'sqlite', path: './data/gatehouse.sqlite' });
+  });
+
+  it('selects PostgreSQL when DATABASE_URL is a postgres:// or postgresql:// URL, with schema and pool size', () => {
+    assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', GATEHOUSE_DATABASE: '/ignored.sqlite' }).database, {
+      kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test', schema: undefined, poolSize: 10,
+    });
+    assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgresql://db/gh', GATEHOUSE_DATABASE_SCHEMA: 'gatehouse', GATEHOUSE_DATABASE_POOL_SIZE: '25' }).database, {
+      kind: 'postgres', url: 'postgresql://db/gh', schema: 'gatehouse', poolSize: 25,
+    });
+  });
+
+  it('refuses another DATABASE_URL scheme without echoing the URL (it may hold a password)', () => {
+    assert.throws(() => loadConfiguration({ DATABASE_URL: 'mysql://root:hunter2@localhost/db' }), (error: Error) => {
+      assert.match(error.message, /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/);
+      assert.ok(!error.message.includes('hunter2'));
+      return true;
+    });
+  });
+
+  it('reads the cleanup interval (0 turns it off) and batch size, and refuses nonsense', () => {
+    assert.deepEqual(loadConfiguration({ GATEHOUSE_CLEANUP_INTERVAL_SECONDS: '0', GATEHOUSE_CLEANUP_BATCH_SIZE: '50' }).cleanup, { intervalSeconds: 0, batchSize: 50 });
+    assert.throws(() => loadConfiguration({ GATEHOUSE_CLEANUP_INTERVAL_SECONDS: '-1' }), /GATEHOUSE_CLEANUP_INTERVAL_SECONDS/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_CLEANUP_BATCH_SIZE: '0' }), /GATEHOUSE_CLEANUP_BATCH_SIZE/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_CLEANUP_BATCH_SIZE: 'many' }), /GATEHOUSE_CLEANUP_BATCH_SIZE/);
+    assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_POOL_SIZE: '1.5' }), /GATEHOUSE_DATABASE_POOL_SIZE/);
+  });
+
+  it('describes the database for messages without the password', () => {
+    assert.equal(describeDatabase({ kind: 'sqlite', path: './data/gatehouse.sqlite' }), './data/gatehouse.sqlite');
+    const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10 });
+    assert.equal(described, 'postgres://gatehouse@db.example:5432/gh?sslmode=require (schema auth)');
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * Versioned schema for the PostgreSQL backend, and the migration runner.
+ *
+ * `runMigrations` applies every missing version in ONE transaction that first takes a transaction-level
+ * advisory lock keyed by the schema name: a second instance starting at the same moment waits for the
+ * first to commit, then finds every version applied and does nothing. PostgreSQL DDL is transactional, so
+ * a failed migration leaves no half-built schema behind.
+ *
+ * Column types: times are `bigint` seconds since the epoch (as the contract passes them); scopes are the
+ * space-separated strings of RFC 6749 §3.3, as on SQLite; redirect URIs a `text[]`; audit details `jsonb`.
+ * Identifiers and digests are `COLLATE "C"`: byte order, as SQLite's BINARY, whatever the database's
+ * locale, and B-tree comparisons by memcmp instead of the locale's rules (cheaper on every key lookup).
+ */
+import type { PoolClient } from 'pg';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE clients (
+        client_id text COLLATE "C" PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('client', 'resource_server')),
+        client_name text NOT NULL,
+        client_type text NOT NULL CHECK (client_type IN ('confidential', 'public')),
+        secret_digest text,
+        redirect_uris text[] NOT NULL,
+        scopes text NOT NULL,
+        subject_type text CHECK (subject_type IN ('company', 'organization')),
+        pkce_required boolean NOT NULL,
+        status text NOT NULL CHECK (status IN ('active', 'pending', 'suspended', 'deleted')),
+        client_uri text, logo_uri text, tos_uri text, policy_uri text,
+        audience text,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE users (
+        user_id text COLLATE "C" PRIMARY KEY,
+        email text NOT NULL,
+        name text NOT NULL,
+        password_hash text NOT NULL
+      );
+      -- Case-insensitive e-mail (storage.ts users.findByEmail). lower() folds every letter the database's
+      -- LC_CTYPE knows (with UTF-8 that includes non-ASCII: 'Élodie' = 'élodie'); SQLite's NOCASE folds
+      -- ASCII only. Addresses that differ only in non-ASCII case are one user here and two on SQLite.
+      CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
+      CREATE TABLE subjects (
+        subject_type text COLLATE "C" NOT NULL CHECK (subject_type IN ('company', 'organization')),
+        subject_id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        organization_id text COLLATE "C",
+        PRIMARY KEY (subject_type, subject_id)
+      );
+      CREATE TABLE subject_administrators (
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        subject_type text COLLATE "C" NOT NULL,
+        subject_id text COLLATE "C" NOT NULL,
+        PRIMARY KEY (user_id, subject_type, subject_id),
+        FOREIGN KEY (subject_type, subject_id) REFERENCES subjects (subject_type, subject_id)
+      );
+      CREATE TABLE login_sessions (
+        session_digest text COLLATE "C" PRIMARY KEY,
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX login_sessions_by_expiry ON login_sessions (expires_at);
+      CREATE TABLE grants (
+        grant_id text COLLATE "C" PRIMARY KEY,
+        client_id text COLLATE "C" NOT NULL REFERENCES clients (client_id),
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        subject_type text COLLATE "C" NOT NULL,
+        subject_id text COLLATE "C" NOT NULL,
+        scope text NOT NULL,
+        created_at bigint NOT NULL,
+        revoked_at bigint,
+        revocation_reason text,
+        -- Set when the grant is revoked: the latest expiry of any of its tokens (a revoked grant gains no
+        -- tokens), so cleanup looks only at revoked grants that can have none left.
+        cleanup_after bigint
+      );
+      -- SPEC decision 11: one active grant per (client, subject). issueForCode serialises on an advisory
+      -- lock per pair; the unique index is the backstop that makes a second active grant impossible.
+      CREATE UNIQUE INDEX grants_one_active ON grants (client_id, subject_type, subject_id) WHERE revoked_at IS NULL;
+      CREATE INDEX grants_revoked_cleanup ON grants (cleanup_after) WHERE revoked_at IS NOT NULL;
+      CREATE TABLE authorization_codes (
+        code_digest text COLLATE "C" PRIMARY KEY,
+        client_id text COLLATE "C" NOT NULL REFERENCES clients (client_id),
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        redirect_uri text NOT NULL,
+        scope text NOT NULL,
+        subject_type text COLLATE "C" NOT NULL,
+        subject_id text COLLATE "C" NOT NULL,
+        code_challenge text,
+        issued_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        consumed_at bigint,
+        replayed_at bigint,
+        grant_id text COLLATE "C" REFERENCES grants (grant_id)
+      );
+      CREATE INDEX authorization_codes_by_expiry ON authorization_codes (expires_at);
+      CREATE INDEX authorization_codes_by_grant ON authorization_codes (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE TABLE tokens (
+        token_digest text COLLATE "C" PRIMARY KEY,
+        token_id text COLLATE "C" NOT NULL UNIQUE,
+        kind text COLLATE "C" NOT NULL CHECK (kind IN ('access', 'refresh')),
+        grant_id text COLLATE "C" NOT NULL REFERENCES grants (grant_id),
+        client_id text COLLATE "C" NOT NULL,
+        scope text NOT NULL,
+        issued_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        rotated_at bigint,
+        revoked_at bigint,
+        -- Refresh tokens only, set by cleanup: an expired token whose family (grant) was still alive is
+        -- looked at again only after the family's expiry as it was then, not on every run.
+        cleanup_after bigint
+      );
+      -- Per grant: rotation revokes the access tokens, revocation every token, cleanup checks the refresh family.
+      CREATE INDEX tokens_by_grant ON tokens (grant_id, kind, expires_at);
+      CREATE INDEX tokens_access_by_expiry ON tokens (expires_at) WHERE kind = 'access';
+      CREATE INDEX tokens_refresh_cleanup ON tokens ((COALESCE(cleanup_after, expires_at))) WHERE kind = 'refresh';
+      -- The revocation feed (tokens.listRevokedAccessTokens).
+      CREATE INDEX tokens_revoked_access ON tokens (revoked_at, token_id) WHERE kind = 'access' AND revoked_at IS NOT NULL;
+      CREATE TABLE audit_events (
+        event_id bigserial PRIMARY KEY,
+        type text NOT NULL,
+        at bigint NOT NULL,
+        actor text NOT NULL,
+        client_id text,
+        grant_id text,
+        details jsonb NOT NULL
+      );
+      -- SPEC decision 19: append-only. INSERT ... ON CONFLICT DO UPDATE fires the UPDATE trigger too.
+      CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+        END;
+      $$;
+      CREATE TRIGGER audit_events_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+      CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
+      CREATE TABLE settings (name text COLLATE "C" PRIMARY KEY, value text NOT NULL);
+      -- SPEC decision 18: failed-login windows shared by every instance.
+      CREATE TABLE login_throttle (
+        throttle_key text COLLATE "C" PRIMARY KEY,
+        window_ends_at bigint NOT NULL,
+        failures integer NOT NULL CHECK (failures >= 0)
+      );
+      CREATE INDEX login_throttle_by_end ON login_throttle (window_ends_at);
+    `,
+  },
+];
+
+/** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * Applies the missing migrations on `client` (a dedicated connection whose search_path is `schema`),
+ * creating the schema if needed. Safe when several instances run it at once.
+ * @returns the versions this call applied (empty when the schema was up to date) and the current version.
+ */
+export async function runMigrations(client: PoolClient, schema: string): Promise<{ applied: number[]; version: number }> {
+  await client.query('BEGIN');
+  try {
+    // Keyed by schema, so tests migrating their own schemas in parallel do not wait for each other.
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended('gatehouse.migrate:' || $1, 0))", [schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(schema)}.schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations`)).rows.map((row) => row.version));
+    const applied: number[] = [];
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      await client.query(migration.sql);
+      await client.query(`INSERT INTO ${quoteIdentifier(schema)}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+      applied.push(migration.version);
+    }
+    await client.query('COMMIT');
+    return { applied, version: Math.max(0, ...done, ...applied) };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}

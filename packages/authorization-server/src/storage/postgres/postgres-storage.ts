@@ -1,0 +1,606 @@
+/**
+ * The storage contract on PostgreSQL through node-postgres (`pg`, pure JavaScript), for several stateless
+ * authorization-server instances sharing one database.
+ *
+ * Atomicity across instances (storage.ts):
+ * - `authorizationCodes.consume` is ONE conditional `UPDATE … RETURNING`: concurrent redemptions queue on
+ *   the row lock and re-evaluate against the committed row, so exactly one sees it unconsumed.
+ * - `tokens.rotateRefreshToken` is ONE statement: it locks the grant row (`FOR NO KEY UPDATE`), flips the
+ *   presented refresh token from current to rotated only if it still is current (compare-and-swap), revokes
+ *   the grant's access tokens and inserts the new pair, all or nothing.
+ * - `grants.issueForCode` and `grants.revoke` are short transactions.
+ * Lock order, to rule out deadlocks: whatever touches several tokens of a grant locks the grant row first.
+ *
+ * Hot paths are one round trip each: consume a code, find a token by digest (tokens ⋈ grants ⋈ clients
+ * by primary keys), rotate. They are named (prepared once per connection, planned from then on without
+ * parsing; a transaction-pooling PgBouncer needs `max_prepared_statements` for that, 1.21+).
+ *
+ * Cleanup (`cleanup.deleteExpired`) deletes `LIMIT n … FOR UPDATE SKIP LOCKED` batches, ordered by the
+ * indexed time column, so an idle run costs a few index probes however big the tables are. Two columns
+ * keep it that way: `grants.cleanup_after` (set at revocation: the latest expiry of the grant's tokens)
+ * and `tokens.cleanup_after` (set by cleanup on an expired refresh token kept for its live family: the
+ * family's expiry as it was then), so rows that must stay are not examined again on every run.
+ *
+ * Times are `bigint` seconds, returned by `pg` as strings and converted here.
+ */
+import pg from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
+import type {
+  AuthorizationCodeRecord,
+  CleanupResult,
+  ClientRecord,
+  ConsumeCodeResult,
+  GrantRecord,
+  Storage,
+  StoredAuditEvent,
+  SubjectRecord,
+  SubjectType,
+  TokenRecord,
+  TokenWithGrant,
+  UserRecord,
+} from '../storage.ts';
+import { runMigrations, SCHEMA_NAME } from './migrations.ts';
+
+export interface PostgresStorageOptions {
+  /**
+   * The schema holding Gatehouse's tables (created if missing), set as each connection's `search_path`.
+   * Default `public`. Lowercase letters, digits and `_` (tests use a fresh `gh_test_<random>` each).
+   */
+  schema?: string;
+  /** Connections in the pool; default 10. */
+  poolSize?: number;
+  /** Errors of idle pooled connections (the pool replaces them); default: one line on stderr. */
+  onConnectionError?: (error: Error) => void;
+}
+
+type Row = QueryResultRow;
+
+/**
+ * Connects, runs the missing migrations (safe when instances start together), and returns the storage.
+ * @param databaseUrl `postgres://user[:password]@host[:port]/database[?sslmode=…]`
+ * @throws when the database is unreachable or a migration fails; nothing is left open then.
+ */
+export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
+  const schema = checkSchema(options.schema ?? 'public');
+  const pool = createPool(databaseUrl, schema, options.poolSize ?? 10);
+  pool.on('error', options.onConnectionError ?? ((error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`)));
+  try {
+    const client = await pool.connect();
+    try {
+      await runMigrations(client, schema);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+
+  const query = async <R extends Row = Row>(text: string, params: unknown[] = []) => pool.query<R>(text, params);
+  const one = async <R extends Row = Row>(text: string, params: unknown[] = []) => (await query<R>(text, params)).rows[0];
+  /** A hot-path statement, prepared under `name` on each connection the first time it runs there. */
+  const prepared = async <R extends Row = Row>(name: string, text: string, values: unknown[]) => (await pool.query<R>({ name, text, values })).rows[0];
+  const transaction = async <T>(work: (client: PoolClient) => Promise<T>): Promise<T> => {
+    // A deadlock or serialization failure rolls the whole transaction back, so running it again is safe.
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        const code = (error as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    }
+  };
+
+  const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
+    const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
+      JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id WHERE t.${column} = $1`, [value]);
+    return row && { token: toToken(prefixed(row, 't_')), grant: toGrant(prefixed(row, 'g_')), client: toClient(prefixed(row, 'c_')) };
+  };
+
+  const storage: Storage = {
+    clients: {
+      async create(client) {
+        await query(
+          `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
+             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+          [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
+            client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
+            client.tosUri, client.policyUri, client.audience, client.createdAt],
+        );
+      },
+      async find(clientId) {
+        const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+        return row && toClient(row);
+      },
+      async list() {
+        return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
+      },
+    },
+    users: {
+      async create(user) {
+        await query('INSERT INTO users (user_id, email, name, password_hash) VALUES ($1, $2, $3, $4)', [user.userId, user.email, user.name, user.passwordHash]);
+      },
+      async find(userId) {
+        const row = await one('SELECT * FROM users WHERE user_id = $1', [userId]);
+        return row && toUser(row);
+      },
+      async findByEmail(email) {
+        // Served by the unique index on lower(email) (migrations.ts).
+        const row = await one('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
+        return row && toUser(row);
+      },
+    },
+    subjects: {
+      async create(subject) {
+        await query('INSERT INTO subjects (subject_type, subject_id, name, organization_id) VALUES ($1, $2, $3, $4)',
+          [subject.subjectType, subject.subjectId, subject.name, subject.organizationId]);
+      },
+      async find(subjectType, subjectId) {
+        const row = await one('SELECT * FROM subjects WHERE subject_type = $1 AND subject_id = $2', [subjectType, subjectId]);
+        return row && toSubject(row);
+      },
+      async addAdministrator(userId, subjectType, subjectId) {
+        await query('INSERT INTO subject_administrators (user_id, subject_type, subject_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+          [userId, subjectType, subjectId]);
+      },
+      async listAdministeredBy(userId, subjectType) {
+        // COLLATE "C": names in the byte order of SQLite's BINARY, whatever the database's collation.
+        return (await query(
+          `SELECT s.* FROM subjects s JOIN subject_administrators a ON a.subject_type = s.subject_type AND a.subject_id = s.subject_id
+           WHERE a.user_id = $1 AND s.subject_type = $2 ORDER BY s.name COLLATE "C"`,
+          [userId, subjectType],
+        )).rows.map(toSubject);
+      },
+    },
+    loginSessions: {
+      async create(session) {
+        await query('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+          [session.sessionDigest, session.userId, session.createdAt, session.expiresAt]);
+      },
+      async findActive(sessionDigest, now) {
+        const row = await one('SELECT * FROM login_sessions WHERE session_digest = $1 AND expires_at > $2', [sessionDigest, now]);
+        return row && {
+          sessionDigest: String(row.session_digest), userId: String(row.user_id),
+          createdAt: Number(row.created_at), expiresAt: Number(row.expires_at),
+        };
+      },
+      async delete(sessionDigest) {
+        await query('DELETE FROM login_sessions WHERE session_digest = $1', [sessionDigest]);
+      },
+    },
+    authorizationCodes: {
+      async create(code) {
+        await query(
+          `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
+             code_challenge, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
+            code.codeChallenge, code.issuedAt, code.expiresAt],
+        );
+      },
+      async consume(codeDigest, now): Promise<ConsumeCodeResult> {
+        // RFC 6749 §4.1.2 single use, in one statement: SET sees the row as it was, so the first call sets
+        // consumed_at and leaves replayed_at NULL; every later one (queued on the row lock and re-checked
+        // against the committed row) sets replayed_at, which makes a concurrent issueForCode refuse.
+        const row = await prepared(
+          'gatehouse_consume_code',
+          `UPDATE authorization_codes SET
+             consumed_at = COALESCE(consumed_at, $2),
+             replayed_at = CASE WHEN consumed_at IS NULL THEN NULL ELSE COALESCE(replayed_at, $2) END
+           WHERE code_digest = $1 RETURNING *`,
+          [codeDigest, now],
+        );
+        if (!row) return { outcome: 'unknown' };
+        if (row.replayed_at === null) return { outcome: 'consumed', code: toCode(row) };
+        return { outcome: 'replayed', code: toCode(row), grantId: row.grant_id === null ? null : String(row.grant_id) };
+      },
+    },
+    grants: {
+      async issueForCode(codeDigest, grant, tokens) {
+        return transaction(async (client) => {
+          // The code row lock orders this against a concurrent replay (consume waits, then sees grant_id set);
+          // the advisory lock per (client, subject) makes concurrent consents for one pair take turns, so the
+          // later one supersedes the earlier (SPEC decision 11) instead of both staying active.
+          const code = (await client.query(
+            `SELECT c.replayed_at, c.grant_id FROM pg_advisory_xact_lock(hashtextextended($2, 0)) AS lock, authorization_codes c
+             WHERE c.code_digest = $1 FOR UPDATE OF c`,
+            [codeDigest, `gatehouse.grant:${grant.clientId}:${grant.subjectType}:${grant.subjectId}`],
+          )).rows[0];
+          if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
+          // Locks the superseded grant rows first (lock order); their tokens are revoked in the next statement,
+          // whose snapshot sees any token a rotation of that grant committed while this one waited.
+          const superseded = (await client.query(
+            `UPDATE grants SET revoked_at = $4, revocation_reason = 'superseded'
+             WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND revoked_at IS NULL RETURNING grant_id`,
+            [grant.clientId, grant.subjectType, grant.subjectId, grant.createdAt],
+          )).rows.map((row) => String(row.grant_id));
+          await client.query(
+            `WITH revoked AS (
+               UPDATE tokens SET revoked_at = $10 WHERE grant_id = ANY ($9::text[]) AND revoked_at IS NULL
+             ), superseded AS (
+               ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = ANY ($9::text[])
+             ), new_grant AS (
+               INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)
+             ), new_tokens AS (
+               ${insertTokens(11)}
+             )
+             UPDATE authorization_codes SET grant_id = $1 WHERE code_digest = $8`,
+            [grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
+              codeDigest, superseded, grant.createdAt, ...tokenColumns(tokens)],
+          );
+          return 'issued' as const;
+        });
+      },
+      async find(grantId) {
+        const row = await one('SELECT * FROM grants WHERE grant_id = $1', [grantId]);
+        return row && toGrant(row);
+      },
+      async findActive(clientId, subjectType, subjectId) {
+        const row = await one(
+          'SELECT * FROM grants WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
+          [clientId, subjectType, subjectId],
+        );
+        return row && toGrant(row);
+      },
+      async revoke(grantId, now, reason) {
+        return transaction(async (client) => {
+          // Grant row first (lock order); the tokens statement then sees every token committed before it.
+          const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, now, reason]);
+          await client.query(
+            `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
+             ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
+            [grantId, now],
+          );
+          return (changed.rowCount ?? 0) > 0;
+        });
+      },
+    },
+    tokens: {
+      async findByDigest(tokenDigest) {
+        return tokenWithGrant('token_digest', tokenDigest);
+      },
+      async findByTokenId(tokenId) {
+        return tokenWithGrant('token_id', tokenId);
+      },
+      async rotateRefreshToken(presentedDigest, now, newTokens) {
+        // SPEC decision 8, compare-and-swap in one statement. `locked` takes the grant row lock, so two
+        // rotations (on any instances) take turns and a concurrent revocation is either fully before or after;
+        // `current` then flips the token only if it is STILL current (re-checked against the committed row);
+        // the rest happens only if it did.
+        const row = await prepared<{ rotated: number }>(
+          'gatehouse_rotate_refresh_token',
+          `WITH locked AS (
+             SELECT g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
+             WHERE t.token_digest = $11 AND t.kind = 'refresh' AND g.revoked_at IS NULL
+             FOR NO KEY UPDATE OF g
+           ), current AS (
+             UPDATE tokens SET rotated_at = $12
+             WHERE token_digest = $11 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+               AND grant_id IN (SELECT grant_id FROM locked)
+             RETURNING grant_id
+           ), superseded_access AS (
+             -- SPEC §3: "all previous tokens are invalidated immediately" — the grant's access tokens too.
+             UPDATE tokens SET revoked_at = $12
+             WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
+           ), inserted AS (
+             ${insertTokens(1)} WHERE EXISTS (SELECT 1 FROM current)
+           )
+           SELECT count(*)::int AS rotated FROM current`,
+          [...tokenColumns(newTokens), presentedDigest, now],
+        );
+        return row!.rotated === 1 ? 'rotated' : 'not_current';
+      },
+      async revokeAccessToken(tokenDigest, now) {
+        await query("UPDATE tokens SET revoked_at = $2 WHERE token_digest = $1 AND kind = 'access' AND revoked_at IS NULL", [tokenDigest, now]);
+      },
+      async listRevokedAccessTokens(sinceSeconds, now, limit) {
+        return (await query(
+          `SELECT token_id, expires_at, revoked_at FROM tokens
+           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= $1 AND expires_at > $2
+           ORDER BY revoked_at, token_id LIMIT $3`,
+          [sinceSeconds, now, limit],
+        )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
+      },
+    },
+    loginThrottle: {
+      async recordFailure(keys, now, limit) {
+        // Sorted, so concurrent attempts on overlapping keys lock them in one order (no deadlock).
+        const distinct = [...new Set(keys)].sort();
+        const counts = await transaction(async (client) => {
+          // Rows must exist to be locked: a placeholder with an ended window (0) is "no current window".
+          await client.query(
+            'INSERT INTO login_throttle (throttle_key, window_ends_at, failures) SELECT key, 0, 0 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING',
+            [distinct],
+          );
+          const windows = (await client.query(
+            'SELECT throttle_key, window_ends_at, failures FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE',
+            [distinct],
+          )).rows.map((row) => ({ key: String(row.throttle_key), endsAt: Number(row.window_ends_at), failures: Number(row.failures) }));
+          const current = new Map(windows.filter((window) => now < window.endsAt).map((window) => [window.key, window]));
+          // SPEC decision 18: a key over its limit refuses the attempt without counting it (the window stays fixed).
+          let retryAfterSeconds = 0;
+          for (const window of current.values()) {
+            if (window.failures >= limit.maxFailures) retryAfterSeconds = Math.max(retryAfterSeconds, window.endsAt - now);
+          }
+          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: new Map([...current].map(([key, window]) => [key, window.failures])) };
+          const updated = await client.query(
+            `UPDATE login_throttle SET
+               failures = CASE WHEN window_ends_at > $2 THEN failures + 1 ELSE 1 END,
+               window_ends_at = CASE WHEN window_ends_at > $2 THEN window_ends_at ELSE $2 + $3 END
+             WHERE throttle_key = ANY ($1::text[]) RETURNING throttle_key, failures`,
+            [distinct, now, limit.windowSeconds],
+          );
+          return { retryAfterSeconds: 0, failures: new Map(updated.rows.map((row) => [String(row.throttle_key), Number(row.failures)])) };
+        });
+        return { retryAfterSeconds: counts.retryAfterSeconds, failures: keys.map((key) => counts.failures.get(key) ?? 0) };
+      },
+      async retract(keys, now) {
+        await query(
+          'UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ANY ($1::text[]) AND window_ends_at > $2 AND failures > 0',
+          [[...new Set(keys)].sort(), now],
+        );
+      },
+      async reset(key) {
+        await query('DELETE FROM login_throttle WHERE throttle_key = $1', [key]);
+      },
+    },
+    cleanup: {
+      async deleteExpired(now, batchSize) {
+        if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+        /**
+         * One DELETE of at most `batchSize` rows, repeated until a batch comes back short. `FOR UPDATE SKIP
+         * LOCKED` lets every instance run this at once: each batch takes rows no other run holds, and rows a
+         * request is updating are left for the next run instead of being waited for.
+         */
+        const inBatches = async (table: string, where: string, orderBy: string, params: unknown[]): Promise<number> => {
+          const limit = `$${params.length + 1}`;
+          let total = 0;
+          for (;;) {
+            // ORDER BY the indexed time column: the candidates come from an index range, so a run over a big
+            // table with nothing to delete reads a few index pages, never the whole table.
+            const result = await query(
+              `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(
+                 SELECT x.ctid FROM ${table} x WHERE ${where} ORDER BY ${orderBy} LIMIT ${limit} FOR UPDATE OF x SKIP LOCKED))`,
+              [...params, batchSize],
+            );
+            const deleted = result.rowCount ?? 0;
+            total += deleted;
+            if (deleted < batchSize) return total;
+          }
+        };
+        /**
+         * SPEC decision 8: a refresh token goes only with its whole family. One batch of expired refresh
+         * tokens (by when they are next due): those whose family has expired are deleted; the others are
+         * kept to be recognised as replays, and marked not to be looked at again before the family's
+         * expiry as it is now, so kept tokens are not rescanned on every run.
+         */
+        const refreshFamilies = async (): Promise<number> => {
+          let total = 0;
+          for (;;) {
+            const row = (await query<{ deleted: number; kept: number }>(
+              `WITH candidates AS (
+                 SELECT x.ctid AS row_id,
+                   (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at
+                 FROM tokens x WHERE x.kind = 'refresh' AND COALESCE(x.cleanup_after, x.expires_at) <= $1
+                 ORDER BY COALESCE(x.cleanup_after, x.expires_at) LIMIT $2 FOR UPDATE OF x SKIP LOCKED
+               ), deleted AS (
+                 DELETE FROM tokens WHERE ctid = ANY (ARRAY(SELECT row_id FROM candidates WHERE family_expires_at <= $1)) RETURNING 1
+               ), kept AS (
+                 UPDATE tokens SET cleanup_after = c.family_expires_at FROM candidates c
+                 WHERE tokens.ctid = c.row_id AND c.family_expires_at > $1 RETURNING 1
+               )
+               SELECT (SELECT count(*) FROM deleted)::int AS deleted, (SELECT count(*) FROM kept)::int AS kept`,
+              [now, batchSize],
+            )).rows[0]!;
+            total += row.deleted;
+            if (row.deleted + row.kept < batchSize) return total;
+          }
+        };
+        const result: Omit<CleanupResult, 'deleted'> = {
+          loginSessions: await inBatches('login_sessions', 'x.expires_at <= $1', 'x.expires_at', [now]),
+          authorizationCodes: await inBatches('authorization_codes', 'x.expires_at <= $1', 'x.expires_at', [now - AUTHORIZATION_CODE_RETENTION_SECONDS]),
+          accessTokens: await inBatches('tokens', "x.kind = 'access' AND x.expires_at <= $1", 'x.expires_at', [now]),
+          refreshTokens: await refreshFamilies(),
+          // After tokens and codes, so a grant whose last rows just went goes in the same run. Only revoked
+          // grants whose tokens have all expired (cleanup_after, set at revocation) are candidates; a revoked
+          // grant never gains tokens or codes again, so "none left" stays true until the delete.
+          grants: await inBatches('grants', `x.revoked_at IS NOT NULL AND x.cleanup_after <= $1
+            AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = x.grant_id)
+            AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = x.grant_id)`, 'x.cleanup_after', [now]),
+          loginThrottleWindows: await inBatches('login_throttle', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
+        };
+        return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
+      },
+    },
+    audit: {
+      async record(event) {
+        await query('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+          [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})]);
+      },
+      async list(options = {}) {
+        return (await query('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT $1', [options.limit ?? 100])).rows.map(
+          (row): StoredAuditEvent => ({
+            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
+            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
+            details: row.details as StoredAuditEvent['details'],
+          }),
+        );
+      },
+    },
+    settings: {
+      async getOrCreate(name, create) {
+        const existing = await one('SELECT value FROM settings WHERE name = $1', [name]);
+        if (existing) return String(existing.value);
+        // Two instances creating at once: one INSERT wins, the other reads the winner's value.
+        const inserted = await one('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value', [name, create()]);
+        if (inserted) return String(inserted.value);
+        return String((await one('SELECT value FROM settings WHERE name = $1', [name]))!.value);
+      },
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+  return storage;
+}
+
+/**
+ * Runs the missing migrations and closes: `gatehouse migrate`.
+ * @returns the versions applied by this call and the schema's version after it.
+ */
+export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema'> = {}): Promise<{ applied: number[]; version: number }> {
+  const schema = checkSchema(options.schema ?? 'public');
+  const pool = createPool(databaseUrl, schema, 1);
+  try {
+    const client = await pool.connect();
+    try {
+      return await runMigrations(client, schema);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+function checkSchema(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`schema must be lowercase letters, digits and "_" (got "${schema}")`);
+  return schema;
+}
+
+function createPool(databaseUrl: string, schema: string, max: number): pg.Pool {
+  // search_path as a startup parameter: no extra round trip per connection. The name was checked above.
+  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path=${schema}` });
+}
+
+/**
+ * The tail of an UPDATE of revoked grants: `cleanup_after` = the latest expiry of any of the grant's
+ * tokens (0 without tokens). Run after the grant row is locked, so every token is seen.
+ */
+const SET_GRANT_CLEANUP_AFTER = `UPDATE grants SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = grants.grant_id)`;
+
+/** The new tokens as ten parameters for insertTokens(): one array per column. */
+function tokenColumns(tokens: TokenRecord[]): unknown[] {
+  return [
+    tokens.map((t) => t.tokenDigest), tokens.map((t) => t.tokenId), tokens.map((t) => t.kind), tokens.map((t) => t.grantId),
+    tokens.map((t) => t.clientId), tokens.map((t) => t.scope.join(' ')), tokens.map((t) => t.issuedAt), tokens.map((t) => t.expiresAt),
+    tokens.map((t) => t.rotatedAt), tokens.map((t) => t.revokedAt),
+  ];
+}
+
+/** An INSERT of every token given by tokenColumns() as parameters $first..$first+9 (one multi-row insert). */
+function insertTokens(first: number): string {
+  const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'];
+  return `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at)
+    SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')})`;
+}
+
+const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at'];
+const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason'];
+const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
+  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at'];
+const TOKEN_WITH_GRANT_COLUMNS = [
+  ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
+  ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),
+  ...CLIENT_COLUMNS.map((column) => `c.${column} AS c_${column}`),
+].join(', ');
+
+const nullableString = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+const nullableNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+const scopeList = (value: unknown): string[] => (String(value) === '' ? [] : String(value).split(' '));
+
+function prefixed(row: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
+  return out;
+}
+
+function toClient(row: Row): ClientRecord {
+  return {
+    clientId: String(row.client_id),
+    kind: row.kind as ClientRecord['kind'],
+    clientName: String(row.client_name),
+    clientType: row.client_type as ClientRecord['clientType'],
+    secretDigest: nullableString(row.secret_digest),
+    redirectUris: row.redirect_uris as string[],
+    scopes: scopeList(row.scopes),
+    subjectType: nullableString(row.subject_type) as SubjectType | null,
+    pkceRequired: row.pkce_required === true,
+    status: row.status as ClientRecord['status'],
+    clientUri: nullableString(row.client_uri),
+    logoUri: nullableString(row.logo_uri),
+    tosUri: nullableString(row.tos_uri),
+    policyUri: nullableString(row.policy_uri),
+    audience: nullableString(row.audience),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toUser(row: Row): UserRecord {
+  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
+}
+
+function toSubject(row: Row): SubjectRecord {
+  return {
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    name: String(row.name),
+    organizationId: nullableString(row.organization_id),
+  };
+}
+
+function toCode(row: Row): AuthorizationCodeRecord {
+  return {
+    codeDigest: String(row.code_digest),
+    clientId: String(row.client_id),
+    userId: String(row.user_id),
+    redirectUri: String(row.redirect_uri),
+    scope: scopeList(row.scope),
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    codeChallenge: nullableString(row.code_challenge),
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+function toGrant(row: Row): GrantRecord {
+  return {
+    grantId: String(row.grant_id),
+    clientId: String(row.client_id),
+    userId: String(row.user_id),
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    scope: scopeList(row.scope),
+    createdAt: Number(row.created_at),
+    revokedAt: nullableNumber(row.revoked_at),
+    revocationReason: nullableString(row.revocation_reason),
+  };
+}
+
+function toToken(row: Row): TokenRecord {
+  return {
+    tokenDigest: String(row.token_digest),
+    tokenId: String(row.token_id),
+    kind: row.kind as TokenRecord['kind'],
+    grantId: String(row.grant_id),
+    clientId: String(row.client_id),
+    scope: scopeList(row.scope),
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+    rotatedAt: nullableNumber(row.rotated_at),
+    revokedAt: nullableNumber(row.revoked_at),
+  };
+}
