@@ -15,6 +15,7 @@
  * | `GATEHOUSE_CLEANUP_BATCH_SIZE` | `500` | rows per delete statement of that cleanup |
  * | `GATEHOUSE_TOKEN_KEY` | generated and kept in the database in development; required otherwise | base64url, ≥ 32 bytes |
  * | `GATEHOUSE_API_AUDIENCE` | `http://localhost:3001` | `aud` of access tokens |
+ * | `GATEHOUSE_ACCESS_TOKEN_FORMAT` | `opaque` | `opaque`, or `jwt` (RFC 9068) for resource servers that validate locally |
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
@@ -43,6 +44,8 @@ export interface Configuration {
   cleanup: { intervalSeconds: number; batchSize: number };
   tokenKey: Buffer | undefined;
   apiAudience: string;
+  /** See AuthorizationServerOptions.accessTokenFormat. */
+  accessTokenFormat: 'opaque' | 'jwt';
   brandName: string;
   urnNamespace: string;
   trustProxy: string | undefined;
@@ -71,6 +74,8 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     intervalSeconds: positiveInteger(env, 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 60, { allowZero: true }),
     batchSize: positiveInteger(env, 'GATEHOUSE_CLEANUP_BATCH_SIZE', 500),
   };
+  const accessTokenFormat = env.GATEHOUSE_ACCESS_TOKEN_FORMAT ?? 'opaque';
+  if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') throw new Error('GATEHOUSE_ACCESS_TOKEN_FORMAT must be opaque or jwt');
   if (!tokenKey && environment !== 'development') throw new Error(`GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url)`);
   return {
     environment,
@@ -82,6 +87,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     cleanup,
     tokenKey,
     apiAudience: env.GATEHOUSE_API_AUDIENCE ?? 'http://localhost:3001',
+    accessTokenFormat,
     brandName: env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse',
     urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
     trustProxy: env.GATEHOUSE_TRUST_PROXY,

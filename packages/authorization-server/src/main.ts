@@ -37,6 +37,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       storage,
       brand: { name: configuration.brandName, urnNamespace: configuration.urnNamespace },
       accessTokenAudience: configuration.apiAudience,
+      accessTokenFormat: configuration.accessTokenFormat,
       tokenHmacKey: tokenKey,
       trustProxy: configuration.trustProxy ?? false,
       logger: options.logger ?? true,

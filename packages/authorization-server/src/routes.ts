@@ -8,6 +8,7 @@ import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
 import { authorizationServerMetadata } from './endpoints/metadata.ts';
 import { revocationEndpoint } from './endpoints/revocation.ts';
+import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { OAuthError } from './errors.ts';
 import { STYLESHEET } from './pages/layout.ts';
@@ -25,6 +26,7 @@ export function registerRoutes(app: FastifyInstance, context: ServerContext, thr
   app.post('/oauth/token', json((request, reply) => tokenEndpoint(context, request, reply)));
   app.post('/oauth/token/introspect', json((request, reply) => introspectionEndpoint(context, request, reply)));
   app.post('/oauth/revoke', json((request, reply) => revocationEndpoint(context, request, reply)));
+  app.get('/oauth/revoked-access-tokens', json((request, reply) => revocationFeedEndpoint(context, request, reply)));
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(context));
