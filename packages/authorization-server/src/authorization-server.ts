@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrfProtection from '@fastify/csrf-protection';
 import fastifyHelmet from '@fastify/helmet';
+import fastifyMultipart from '@fastify/multipart';
+import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import { systemClock } from './clock.ts';
 import { createLoginThrottle } from './endpoints/login-throttle.ts';
 import { OAuthError } from './errors.ts';
@@ -72,6 +74,12 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   await app.register(fastifyCookie);
+  // The portal's forms with a logo upload: fields and the file land in request.body (so the CSRF check
+  // reads `_csrf` as for any form); one file of at most 1 MiB, a bounded number of small fields.
+  await app.register(fastifyMultipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { files: 1, fileSize: LOGO_MAX_BYTES, fields: 40, fieldSize: 16 * 1024, parts: 42 },
+  });
   await app.register(fastifyCsrfProtection, {
     cookieKey: 'gatehouse_csrf',
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: production },
@@ -95,6 +103,6 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     reply.code(500).send(new OAuthError('server_error', 'unexpected error').toJSON());
   });
 
-  registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
+  await registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
   return app;
 }

@@ -12,3 +12,8 @@ export { registerClient, registerResourceServer, RegistrationError, type ClientR
 export { DEVELOPMENT_SEED, seedDevelopmentData, describeDevelopmentSeed } from './seed/development-seed.ts';
 export { OAuthError, type OAuthErrorCode } from './errors.ts';
 export { SCOPE_CATALOGUE } from './scopes.ts';
+export {
+  approveClient, suspendClient, reactivateClient, deleteClient, updateClient, rotateClientSecret, setPkceException, setClientLogo,
+  ClientManagementError, type ManagementContext, type ClientMetadataChanges,
+} from './clients/client-management.ts';
+export { createAdminToken } from './admin/admin-credentials.ts';

@@ -40,6 +40,13 @@ export interface AuthorizationServerOptions {
   loginRateLimit?: { maxFailures: number; windowSeconds: number };
   /** SPEC decision 17: trust `X-Forwarded-Proto`/`-For` from these proxies (Fastify `trustProxy`); default none. */
   trustProxy?: boolean | string | string[];
+  /**
+   * SPEC decision 13: whether newly registered clients wait as `pending` until an administrator approves
+   * them (and partners' branding counts as unreviewed until then). Default: true outside development,
+   * false in development (approved at once). A development deployment may set it to rehearse the
+   * staging review (the portal end-to-end test does).
+   */
+  requireClientApproval?: boolean;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
   /** Fastify logger setting; default on outside tests. Tokens and secrets are never logged. */
@@ -69,6 +76,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     loginSessionLifetimeSeconds: 8 * 60 * 60,
     loginRateLimit: { maxFailures: 10, windowSeconds: 15 * 60 },
     trustProxy: false,
+    requireClientApproval: options.environment !== 'development',
     clock: systemClock,
     logger: true,
     ...options,

@@ -2,6 +2,11 @@
  * The route table: every endpoint of the authorization server on one screen.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
+import { clientLogoEndpoint } from './endpoints/client-logo.ts';
+import {
+  portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
+} from './endpoints/portal.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
 import { loginEndpoint } from './endpoints/login.ts';
@@ -16,7 +21,7 @@ import type { ServerContext } from './server-context.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-export function registerRoutes(app: FastifyInstance, context: ServerContext, throttle: LoginThrottle): void {
+export async function registerRoutes(app: FastifyInstance, context: ServerContext, throttle: LoginThrottle): Promise<void> {
   const csrf = { preHandler: app.csrfProtection };
 
   app.get('/oauth/authorize', (request, reply) => authorizationEndpoint(context, request, reply));
@@ -35,6 +40,19 @@ export function registerRoutes(app: FastifyInstance, context: ServerContext, thr
   app.get('/.well-known/jwks.json', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300').send({ keys: [context.signingKey.publicJwk] });
   });
+  // The developer portal (partner developers; CSRF on every form).
+  app.get('/portal', (request, reply) => portalHome(context, request, reply));
+  app.get('/portal/clients/new', (request, reply) => portalNewClient(context, request, reply));
+  app.post('/portal/clients', csrf, (request, reply) => portalRegisterClient(context, request, reply));
+  app.get('/portal/clients/:client_id', (request, reply) => portalShowClient(context, request, reply));
+  app.post('/portal/clients/:client_id', csrf, (request, reply) => portalUpdateClient(context, request, reply));
+  app.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
+  app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
+  app.post('/portal/clients/:client_id/delete', csrf, (request, reply) => portalDeleteClient(context, request, reply));
+  app.get('/logos/:client_id', (request, reply) => clientLogoEndpoint(context, request, reply));
+  // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
+  await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
+
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/assets/gatehouse.css', async (_request, reply) => {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);

@@ -152,9 +152,12 @@ describe('gatehouse CLI', () => {
       assert.equal(run.status, 2, JSON.stringify(args));
       assert.match(run.stdout + run.stderr, /Usage:/);
     }
-    const unknown = gatehouse(database, ['clients', 'delete']);
+    const unknown = gatehouse(database, ['clients', 'frobnicate']);
     assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /unknown command "clients delete"/);
+    assert.match(unknown.stderr, /unknown command "clients frobnicate"/);
+    const noId = gatehouse(database, ['clients', 'delete']);
+    assert.equal(noId.status, 2);
+    assert.match(noId.stderr, /"clients delete" needs exactly one CLIENT_ID/);
     const help = gatehouse(database, ['--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage:/);
@@ -185,6 +188,82 @@ async function seedExpiredRows(storage: ReturnType<typeof createSqliteStorage>) 
 }
 
 describe('gatehouse migrate and cleanup (SQLite)', () => {
+  it('clients create stores every registration field; show, update, approve, suspend, reactivate, rotate-secret and delete manage it (--json)', () => {
+    const database = newDatabase();
+    const staging = { GATEHOUSE_ENV: 'staging', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: Buffer.alloc(32, 7).toString('base64url') };
+    const created = gatehouse(database, [...CONFIDENTIAL, '--client-uri', 'https://ledgerly.example', '--tos-uri', 'https://ledgerly.example/terms',
+      '--policy-uri', 'https://ledgerly.example/privacy', '--initiation-uri', 'https://ledgerly.example/connect', '--settings-uri', 'https://ledgerly.example/settings',
+      '--contact', 'dev@ledgerly.example', '--contact', 'ops@ledgerly.example'], staging);
+    assert.equal(created.status, 0, created.stderr);
+    const client = JSON.parse(created.stdout);
+    assert.equal(client.status, 'pending'); // SPEC decision 13: staging waits for approval
+    assert.equal(client.initiation_uri, 'https://ledgerly.example/connect');
+    assert.deepEqual(client.contacts, ['dev@ledgerly.example', 'ops@ledgerly.example']);
+    const id = client.client_id;
+    const json = (args: string[]) => {
+      const run = gatehouse(database, [...args, '--json'], staging);
+      assert.equal(run.status, 0, `${args.join(' ')}: ${run.stderr}`);
+      return JSON.parse(run.stdout);
+    };
+    const shown = json(['clients', 'show', id]);
+    assert.equal(shown.client_secret, undefined);
+    assert.equal(shown.settings_uri, 'https://ledgerly.example/settings');
+
+    const refusedUpdate = gatehouse(database, ['clients', 'update', id, '--tos-uri', 'http://ledgerly.example/terms'], staging);
+    assert.equal(refusedUpdate.status, 2);
+    assert.match(refusedUpdate.stderr, /refused: tos_uri: /);
+    const updated = json(['clients', 'update', id, '--name', 'Ledgerly Books', '--policy-uri', '', '--pkce-exception', 'true']);
+    assert.equal(updated.client_name, 'Ledgerly Books');
+    assert.equal(updated.policy_uri, null);
+    assert.equal(updated.pkce_required, false);
+
+    assert.equal(json(['clients', 'approve', id]).status, 'active');
+    assert.equal(json(['clients', 'suspend', id]).status, 'suspended');
+    const wrongState = gatehouse(database, ['clients', 'approve', id], staging);
+    assert.equal(wrongState.status, 2);
+    assert.match(wrongState.stderr, /refused: a suspended client is reactivated/);
+    assert.equal(json(['clients', 'reactivate', id]).status, 'active');
+
+    const rotated = json(['clients', 'rotate-secret', id, '--overlap-seconds', '3600', '--revoke-grants']);
+    assert.match(rotated.client_secret, /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(rotated.client_secret, client.client_secret);
+    assert.equal(rotated.grants_revoked, 0);
+    assert.ok(rotated.previous_secret_expires_at > Date.now() / 1000);
+
+    const deleted = json(['clients', 'delete', id]);
+    assert.equal(deleted.status, 'deleted');
+    const gone = gatehouse(database, ['clients', 'show', id], staging);
+    assert.equal(gone.status, 2);
+    assert.match(gone.stderr, /refused: no client/);
+
+    // SPEC decision 19: every change audited with its actor, never a secret.
+    const db = new DatabaseSync(database);
+    const events = db.prepare('SELECT type, actor, details FROM audit_events ORDER BY event_id').all() as { type: string; actor: string; details: string }[];
+    db.close();
+    assert.deepEqual(events.map((event) => event.type), ['client.registered', 'client.updated', 'client.pkce_exception_granted', 'client.approved',
+      'client.suspended', 'client.reactivated', 'client.secret_rotated', 'client.deleted']);
+    assert.ok(events.every((event) => event.actor === 'admin:cli'));
+    const everything = JSON.stringify(events);
+    assert.ok(!everything.includes(client.client_secret) && !everything.includes(rotated.client_secret));
+  });
+
+  it('admins create-token prints a 256-bit token once and stores only its SHA-256; a taken name exits 2', () => {
+    const database = newDatabase();
+    const run = gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const { token, name } = JSON.parse(run.stdout);
+    assert.equal(name, 'ops-alice');
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    const db = new DatabaseSync(database);
+    const row = db.prepare('SELECT token_digest FROM admin_credentials WHERE name = ?').get('ops-alice') as { token_digest: string };
+    const everything = JSON.stringify([db.prepare('SELECT * FROM admin_credentials').all(), db.prepare('SELECT * FROM audit_events').all()]);
+    db.close();
+    assert.equal(row.token_digest, createHash('sha256').update(token).digest('base64url'));
+    assert.ok(!everything.includes(token));
+    assert.equal(gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice']).status, 2);
+    assert.equal(gatehouse(database, ['admins', 'create-token']).status, 2);
+  });
+
   it('migrate creates and migrates a new database, then reports it up to date', () => {
     const database = newDatabase();
     const first = gatehouse(database, ['migrate', '--json']);

@@ -2,36 +2,49 @@
 /**
  * `gatehouse`: the administrator's command line. Works on the database named by the configuration:
  * PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE (default
- * ./data/gatehouse.sqlite); see configuration.ts.
+ * ./data/gatehouse.sqlite); see configuration.ts. Every client change goes through
+ * clients/client-management.ts (the same rules and audit events as the admin API and the portal), with
+ * the actor `admin:cli`.
  *
- *   gatehouse clients create --name NAME --type confidential|public --redirect-uri URI [--redirect-uri URI…]
- *                            --scope "a:b c:d" [--subject-type company|organization] [--json]
- *   gatehouse clients list [--json]
- *   gatehouse migrate [--json]                    applies the missing schema migrations (servers also do on start)
- *   gatehouse cleanup [--batch-size N] [--json]   deletes expired rows now (servers also do every minute)
- *
- * Exit codes: 0 done, 1 failed, 2 usage error or refused registration.
- * The client secret is printed once and never stored in the clear.
+ * Exit codes: 0 done, 1 failed, 2 usage error or refused change (a field rule, an unknown client, or a
+ * state that does not allow it). Secrets (client secrets, administrator tokens) are printed once and
+ * never stored in the clear.
  */
 import { parseArgs } from 'node:util';
+import { createAdminToken } from '../admin/admin-credentials.ts';
 import { systemClock } from '../clock.ts';
+import { clientToJson } from '../clients/client-json.ts';
+import {
+  approveClient, ClientManagementError, deleteClient, findManagedClient, reactivateClient, rotateClientSecret, setPkceException,
+  suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
+} from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
-import type { CleanupResult, ClientType, SubjectType } from '../storage/storage.ts';
+import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
+const CLIENT_FIELDS = `[--client-uri URI] [--tos-uri URI] [--policy-uri URI] [--initiation-uri URI] [--settings-uri URI]
+                           [--contact EMAIL...] [--subject-type company|organization|none]`;
 const USAGE = `Usage:
   gatehouse clients create --name NAME --type confidential|public --redirect-uri URI [--redirect-uri URI...]
-                           --scope "a:b c:d" [--subject-type company|organization] [--json]
+                           --scope "a:b c:d" ${CLIENT_FIELDS} [--json]
   gatehouse clients list [--json]
+  gatehouse clients show CLIENT_ID [--json]
+  gatehouse clients update CLIENT_ID [--name NAME] [--redirect-uri URI...] [--scope "a:b c:d"]
+                           ${CLIENT_FIELDS} [--pkce-exception true|false] [--json]
+  gatehouse clients approve|suspend|reactivate|delete CLIENT_ID [--json]
+  gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
+  gatehouse admins create-token --name NAME [--json]
   gatehouse migrate [--json]
   gatehouse cleanup [--batch-size N] [--json]
 
-The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
+Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
+whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
 
 /** Rows per delete statement of `gatehouse cleanup` unless --batch-size says otherwise. */
 const DEFAULT_CLEANUP_BATCH_SIZE = 500;
 const MAX_CLEANUP_BATCH_SIZE = 100_000;
+const CLIENT_COMMANDS = ['create', 'list', 'show', 'update', 'approve', 'suspend', 'reactivate', 'rotate-secret', 'delete'];
 
 class UsageError extends Error {}
 
@@ -46,6 +59,15 @@ function parseCommandLine(argv: string[]) {
       'redirect-uri': { type: 'string', multiple: true },
       scope: { type: 'string' },
       'subject-type': { type: 'string' },
+      'client-uri': { type: 'string' },
+      'tos-uri': { type: 'string' },
+      'policy-uri': { type: 'string' },
+      'initiation-uri': { type: 'string' },
+      'settings-uri': { type: 'string' },
+      contact: { type: 'string', multiple: true },
+      'pkce-exception': { type: 'string' },
+      'overlap-seconds': { type: 'string' },
+      'revoke-grants': { type: 'boolean', default: false },
       'batch-size': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -57,76 +79,184 @@ function parseCommandLine(argv: string[]) {
   }
 }
 
+type Values = ReturnType<typeof parseCommandLine>['values'];
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(argv);
-  const [group, command] = positionals;
+  const [group, command, ...rest] = positionals;
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && group === 'admins') {
+    if (command !== 'create-token' || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);
+    if (!values.name) throw new UsageError('--name is required (who holds the token; audit events name it)');
+    return adminTokenCommand(values.name, values.json);
   }
   if (values.help || group !== 'clients' || !command) {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  if (command !== 'create' && command !== 'list') throw new UsageError(`unknown command "clients ${command}"`);
+  if (!CLIENT_COMMANDS.includes(command)) throw new UsageError(`unknown command "clients ${command}"`);
+  // Every flag is checked before the database is opened (or created).
   const subjectType = values['subject-type'];
+  if (subjectType !== undefined && subjectType !== 'company' && subjectType !== 'organization' && subjectType !== 'none') {
+    throw new UsageError('--subject-type must be company, organization or none');
+  }
+  let clientId: string | undefined;
   if (command === 'create') {
-    // Every flag is checked before the database is opened (or created).
     if (!values.name) throw new UsageError('--name is required');
     if (values.type !== 'confidential' && values.type !== 'public') throw new UsageError('--type must be confidential or public');
     if (!values['redirect-uri']?.length) throw new UsageError('at least one --redirect-uri is required');
     if (!values.scope) throw new UsageError('--scope is required, e.g. --scope "users:read vendors:read"');
-    if (subjectType !== undefined && subjectType !== 'company' && subjectType !== 'organization') {
-      throw new UsageError('--subject-type must be company or organization');
-    }
+    if (rest.length > 0) throw new UsageError('"clients create" takes no CLIENT_ID');
+  } else if (command === 'list') {
+    if (rest.length > 0) throw new UsageError('"clients list" takes no arguments');
+  } else {
+    if (rest.length !== 1) throw new UsageError(`"clients ${command}" needs exactly one CLIENT_ID`);
+    clientId = rest[0]!;
   }
+  const pkceException = values['pkce-exception'];
+  if (pkceException !== undefined && (command !== 'update' || (pkceException !== 'true' && pkceException !== 'false'))) {
+    throw new UsageError('--pkce-exception true|false is an option of "clients update"');
+  }
+  const overlapFlag = values['overlap-seconds'];
+  if ((overlapFlag !== undefined || values['revoke-grants']) && command !== 'rotate-secret') {
+    throw new UsageError('--overlap-seconds and --revoke-grants are options of "clients rotate-secret"');
+  }
+  if (overlapFlag !== undefined && !/^\d{1,9}$/.test(overlapFlag)) throw new UsageError('--overlap-seconds must be a whole number of seconds');
+
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
-    if (command === 'create') {
-      const { client, clientSecret } = await registerClient(
-        { storage, environment: configuration.environment, brandName: configuration.brandName, now: systemClock.nowSeconds() },
-        {
+    const context: ManagementContext = {
+      storage, environment: configuration.environment, brandName: configuration.brandName, now: systemClock.nowSeconds(), actor: 'admin:cli',
+    };
+    const changes = metadataChanges(values);
+    switch (command) {
+      case 'create': {
+        const { client, clientSecret } = await registerClient(context, {
           clientName: values.name!, clientType: values.type as ClientType, redirectUris: values['redirect-uri']!,
-          scopes: values.scope!.split(/\s+/).filter(Boolean), subjectType: (subjectType ?? null) as SubjectType | null,
-        },
-      );
-      if (values.json) {
-        console.log(JSON.stringify({
-          client_id: client.clientId,
-          ...(clientSecret ? { client_secret: clientSecret } : {}),
-          client_name: client.clientName,
-          token_endpoint_auth_method: client.clientType === 'confidential' ? 'client_secret_basic' : 'none',
-          redirect_uris: client.redirectUris,
-          scope: client.scopes.join(' '),
-          subject_type: client.subjectType,
-          status: client.status,
-          client_id_issued_at: client.createdAt,
-        }, null, 2));
-      } else {
-        console.log(`Registered ${client.clientType} client "${client.clientName}" (${client.status})`);
-        console.log(`client_id:     ${client.clientId}`);
-        if (clientSecret) console.log(`client_secret: ${clientSecret}\n\nThe secret is shown only this once. Store it on your server; never in browser or mobile code.`);
-      }
-      return 0;
-    }
-    if (command === 'list') {
-      const clients = (await storage.clients.list()).filter((client) => client.kind === 'client');
-      if (values.json) {
-        console.log(JSON.stringify(clients.map((client) => ({
-          client_id: client.clientId, client_name: client.clientName,
-          token_endpoint_auth_method: client.clientType === 'confidential' ? 'client_secret_basic' : 'none',
-          redirect_uris: client.redirectUris, scope: client.scopes.join(' '), subject_type: client.subjectType, status: client.status,
-        })), null, 2));
-      } else {
-        for (const client of clients) {
-          console.log(`${client.clientId}  ${client.clientType.padEnd(12)} ${client.status.padEnd(9)} ${client.clientName}  ${client.redirectUris.join(' ')}`);
+          scopes: values.scope!.split(/\s+/).filter(Boolean), subjectType: changes.subjectType ?? null,
+          clientUri: changes.clientUri ?? null, tosUri: changes.tosUri ?? null, policyUri: changes.policyUri ?? null,
+          initiationUri: changes.initiationUri ?? null, settingsUri: changes.settingsUri ?? null, contacts: changes.contacts ?? [],
+        });
+        if (values.json) {
+          console.log(JSON.stringify({ ...clientToJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) }, null, 2));
+        } else {
+          console.log(`Registered ${client.clientType} client "${client.clientName}" (${client.status})`);
+          console.log(`client_id:     ${client.clientId}`);
+          if (clientSecret) console.log(`client_secret: ${clientSecret}\n\nThe secret is shown only this once. Store it on your server; never in browser or mobile code.`);
         }
-        if (clients.length === 0) console.log('No clients registered.');
+        return 0;
       }
-      return 0;
+      case 'list': {
+        const clients = (await storage.clients.list()).filter((client) => client.kind === 'client');
+        if (values.json) {
+          console.log(JSON.stringify(clients.map(clientToJson), null, 2));
+        } else {
+          for (const client of clients) {
+            console.log(`${client.clientId}  ${client.clientType.padEnd(12)} ${client.status.padEnd(9)} ${client.clientName}  ${client.redirectUris.join(' ')}`);
+          }
+          if (clients.length === 0) console.log('No clients registered.');
+        }
+        return 0;
+      }
+      case 'show':
+        printClient(await findManagedClient(storage, clientId!), values.json);
+        return 0;
+      case 'update': {
+        if (values.type !== undefined) throw new UsageError('--type cannot change: register a new client instead');
+        let client = Object.keys(changes).length > 0 ? await updateClient(context, clientId!, changes) : await findManagedClient(storage, clientId!);
+        if (pkceException !== undefined) client = await setPkceException(context, clientId!, pkceException === 'true');
+        printClient(client, values.json);
+        return 0;
+      }
+      case 'approve':
+        printClient(await approveClient(context, clientId!), values.json);
+        return 0;
+      case 'suspend':
+        printClient(await suspendClient(context, clientId!), values.json);
+        return 0;
+      case 'reactivate':
+        printClient(await reactivateClient(context, clientId!), values.json);
+        return 0;
+      case 'delete': {
+        const { client, grantsRevoked } = await deleteClient(context, clientId!);
+        if (values.json) console.log(JSON.stringify({ ...clientToJson(client), grants_revoked: grantsRevoked }, null, 2));
+        else console.log(`Deleted client "${client.clientName}" (${client.clientId}); revoked ${grantsRevoked} grant${grantsRevoked === 1 ? '' : 's'}.`);
+        return 0;
+      }
+      case 'rotate-secret': {
+        const { client, clientSecret, grantsRevoked } = await rotateClientSecret(context, clientId!, {
+          overlapSeconds: overlapFlag === undefined ? 0 : Number(overlapFlag), revokeGrants: values['revoke-grants'],
+        });
+        if (values.json) {
+          console.log(JSON.stringify({ ...clientToJson(client), client_secret: clientSecret, grants_revoked: grantsRevoked }, null, 2));
+        } else {
+          console.log(`client_secret: ${clientSecret}\n\nThe secret is shown only this once.`);
+          console.log(client.previousSecretExpiresAt === null
+            ? 'The previous secret no longer works.'
+            : `The previous secret works until ${new Date(client.previousSecretExpiresAt * 1000).toISOString()}.`);
+          if (values['revoke-grants']) console.log(`Revoked ${grantsRevoked} grant${grantsRevoked === 1 ? '' : 's'}.`);
+        }
+        return 0;
+      }
     }
     return 2;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** The metadata flags given, as changes (an empty page URI clears it; `--subject-type none` clears the preference). */
+function metadataChanges(values: Values): ClientMetadataChanges {
+  const changes: ClientMetadataChanges = {};
+  const uri = (flag: string) => {
+    const value = (values as Record<string, unknown>)[flag] as string | undefined;
+    return value === undefined ? undefined : value === '' ? null : value;
+  };
+  if (values.name !== undefined) changes.clientName = values.name;
+  if (values['redirect-uri'] !== undefined) changes.redirectUris = values['redirect-uri'];
+  if (values.scope !== undefined) changes.scopes = values.scope.split(/\s+/).filter(Boolean);
+  if (values['subject-type'] !== undefined) changes.subjectType = values['subject-type'] === 'none' ? null : values['subject-type'] as SubjectType;
+  if (values.contact !== undefined) changes.contacts = values.contact.filter(Boolean);
+  const uris = { clientUri: uri('client-uri'), tosUri: uri('tos-uri'), policyUri: uri('policy-uri'), initiationUri: uri('initiation-uri'), settingsUri: uri('settings-uri') };
+  for (const [field, value] of Object.entries(uris)) if (value !== undefined) (changes as Record<string, unknown>)[field] = value;
+  return changes;
+}
+
+function printClient(client: ClientRecord, json: boolean | undefined): void {
+  if (json) {
+    console.log(JSON.stringify(clientToJson(client), null, 2));
+    return;
+  }
+  const rows: [string, string][] = [
+    ['client_id', client.clientId], ['client_name', client.clientName], ['status', client.status],
+    ['token_endpoint_auth_method', client.clientType === 'confidential' ? 'client_secret_basic' : 'none'],
+    ['redirect_uris', client.redirectUris.join(' ')], ['scope', client.scopes.join(' ')], ['subject_type', client.subjectType ?? '(none: company)'],
+    ['pkce_required', String(client.pkceRequired)], ['client_uri', client.clientUri ?? ''], ['logo_uri', client.logoUri ?? ''],
+    ['tos_uri', client.tosUri ?? ''], ['policy_uri', client.policyUri ?? ''], ['initiation_uri', client.initiationUri ?? ''],
+    ['settings_uri', client.settingsUri ?? ''], ['contacts', client.contacts.join(' ')], ['branding_verified', String(client.brandingVerified)],
+  ];
+  for (const [name, value] of rows) console.log(`${name.padEnd(27)} ${value}`);
+}
+
+/** `gatehouse admins create-token`: a new administrator bearer token for the admin API, printed once. */
+async function adminTokenCommand(name: string, json: boolean | undefined): Promise<number> {
+  const configuration = loadConfiguration();
+  const storage: Storage = await openStorage(configuration.database);
+  try {
+    let created;
+    try {
+      created = await createAdminToken(storage, name, systemClock.nowSeconds());
+    } catch (error) {
+      if (error instanceof RangeError) throw new UsageError(error.message);
+      throw new UsageError(`could not create a token named "${name}" (is the name taken?)`);
+    }
+    if (json) console.log(JSON.stringify({ name, token: created.token, created_at: created.credential.createdAt }, null, 2));
+    else console.log(`Administrator token for "${name}":\n${created.token}\n\nShown only this once; only its SHA-256 is stored. Send it as "Authorization: Bearer <token>" to /admin/v1/.`);
+    return 0;
   } finally {
     await storage.close();
   }
@@ -173,9 +303,9 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof RegistrationError) console.error(`gatehouse: refused: ${error.message}`);
+    if (error instanceof RegistrationError || error instanceof ClientManagementError) console.error(`gatehouse: refused: ${error.message}`);
     else if (error instanceof UsageError) console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
     else console.error('gatehouse: failed:', error instanceof Error ? error.message : error);
-    process.exit(error instanceof RegistrationError || error instanceof UsageError ? 2 : 1);
+    process.exit(error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof UsageError ? 2 : 1);
   },
 );

@@ -16,6 +16,7 @@ export interface AuthenticationPolicy {
 }
 
 /**
+ * @param now seconds since the epoch: a rotated-out secret is accepted while `now < previousSecretExpiresAt`.
  * @returns the authenticated, active client.
  * @throws OAuthError `invalid_client` (unknown client, wrong secret, wrong method, two methods, inactive client).
  */
@@ -24,6 +25,7 @@ export async function authenticateClient(
   authorizationHeader: string | undefined,
   body: RawParameters,
   policy: AuthenticationPolicy,
+  now: number,
 ): Promise<ClientRecord> {
   const bodyClientId = singleParameter(body, 'client_id');
   const bodySecret = singleParameter(body, 'client_secret');
@@ -45,7 +47,11 @@ export async function authenticateClient(
     if (client.clientType === 'public' || client.secretDigest === null) {
       throw new OAuthError('invalid_client', 'a public client must not send a client secret (token_endpoint_auth_method is none)');
     }
-    if (!clientSecretMatches(credentials.clientSecret, client.secretDigest)) {
+    // SPEC decision 10: after a rotation the previous secret works until its overlap ends (exclusive).
+    const previousValid = client.previousSecretDigest !== null && client.previousSecretExpiresAt !== null && now < client.previousSecretExpiresAt;
+    const matchesCurrent = clientSecretMatches(credentials.clientSecret, client.secretDigest);
+    const matchesPrevious = previousValid && clientSecretMatches(credentials.clientSecret, client.previousSecretDigest!);
+    if (!matchesCurrent && !matchesPrevious) {
       throw new OAuthError('invalid_client', 'client authentication failed');
     }
     return requireActive(client);

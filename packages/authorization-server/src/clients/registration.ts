@@ -33,18 +33,123 @@ export interface ClientRegistration {
   logoUri?: string | null;
   tosUri?: string | null;
   policyUri?: string | null;
+  initiationUri?: string | null;
+  settingsUri?: string | null;
+  /** RFC 7591 §2 `contacts`: e-mail addresses. */
+  contacts?: string[];
 }
+
+/** The human-readable and technical metadata every client has, validated (registration and update alike). */
+export type ClientMetadata = Pick<ClientRecord,
+  'clientName' | 'clientType' | 'redirectUris' | 'scopes' | 'subjectType' | 'pkceRequired' | 'clientUri' | 'logoUri' | 'tosUri'
+  | 'policyUri' | 'initiationUri' | 'settingsUri' | 'contacts'>;
 
 export interface RegistrationContext {
   storage: Storage;
   environment: Environment;
   brandName: string;
   now: number;
+  /** SPEC decision 13: new clients wait as `pending` for approval. Default: outside development only. */
+  requireApproval?: boolean;
+}
+
+/** Whether new clients (and partners' branding changes) wait for an administrator (SPEC decision 13). */
+export const requiresApproval = (context: { environment: Environment; requireApproval?: boolean }) =>
+  context.requireApproval ?? context.environment !== 'development';
+
+/** Who registers: an administrator (CLI, admin API, seed) or a partner developer in the portal. */
+export interface Registrant {
+  /** Audit actor: `admin:<name>` or `user:<id>`. */
+  actor: string;
+  /** The partner developer's user id; absent for administrators. */
+  ownerUserId?: string | null;
+}
+
+const MAX_CONTACTS = 10;
+const MAX_URI_LENGTH = 2_000;
+/** A pragmatic address check (RFC 5321 §4.5.3.1.3: at most 254 characters): local@domain.tld, no spaces or angle brackets. */
+const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Checks one human-facing URI (client_uri, logo_uri, tos_uri, policy_uri, initiation_uri, settings_uri).
+ * Seed "Secure Transport": all communication over HTTPS; http only for localhost outside production
+ * (SPEC §2); no user-info (it could pass for another host on the consent page); no fragment for the
+ * initiation and settings URIs (the platform appends parameters to them, SPEC §3 session handover).
+ * @returns why the URI is refused, or undefined.
+ */
+export function pageUriProblem(uri: string, environment: Environment): string | undefined {
+  if (uri.length > MAX_URI_LENGTH) return `must be at most ${MAX_URI_LENGTH} characters`;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'must be an absolute URI';
+  }
+  if (/\s/.test(uri)) return 'must not contain white space';
+  if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain user information';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) {
+    return environment === 'production' ? 'must use https in production' : undefined;
+  }
+  return 'must use https (http is allowed only for localhost outside production)';
+}
+
+/**
+ * Validates client metadata (seed "OAuth 2.0 Client Registration"; SPEC decisions 1, 2, 4, 12), trimming
+ * names and dropping duplicate scopes and contacts. Used by registration and by every update.
+ * @returns the normalized metadata.
+ * @throws RegistrationError naming the refused field (RFC 7591 §3.2.2 names).
+ */
+export function validateClientMetadata(metadata: ClientMetadata, environment: Environment, brandName: string): ClientMetadata {
+  const name = metadata.clientName.trim();
+  if (!name || name.length > 100) throw new RegistrationError('client_name', 'must be 1-100 characters');
+  // Seed: "Do not use <brand> branding in your client information" — any case, spaced or not.
+  // NFKC folds full-width and other look-alike forms; dropping everything but letters and digits removes
+  // spaces, punctuation and invisible characters (zero-width space, soft hyphen) that could hide the brand.
+  const squash = (text: string) => text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+  if (squash(name).includes(squash(brandName))) throw new RegistrationError('client_name', `must not use ${brandName} branding`);
+  if (metadata.clientType !== 'confidential' && metadata.clientType !== 'public') {
+    throw new RegistrationError('token_endpoint_auth_method', 'client type must be confidential or public');
+  }
+  if (metadata.redirectUris.length === 0) throw new RegistrationError('redirect_uris', 'at least one redirect URI is required');
+  for (const uri of metadata.redirectUris) {
+    const problem = redirectUriProblem(uri, metadata.clientType, environment);
+    if (problem) throw new RegistrationError('redirect_uris', `${uri} ${problem}`);
+  }
+  if (metadata.scopes.length === 0) throw new RegistrationError('scope', 'at least one scope is required');
+  const unknown = metadata.scopes.filter((scope) => !SCOPE_CATALOGUE.has(scope));
+  if (unknown.length > 0) throw new RegistrationError('scope', `not in the scope catalogue: ${unknown.join(' ')}`);
+  const subjectType = metadata.subjectType ?? null;
+  if (subjectType !== null && subjectType !== 'company' && subjectType !== 'organization') {
+    throw new RegistrationError('subject_type', 'must be company or organization');
+  }
+  // SPEC decision 2: PKCE is required for public clients, always.
+  if (!metadata.pkceRequired && metadata.clientType === 'public') throw new RegistrationError('pkce_required', 'a public client cannot have a PKCE exception');
+  const uriFields: [keyof ClientMetadata, string][] = [
+    ['clientUri', 'client_uri'], ['logoUri', 'logo_uri'], ['tosUri', 'tos_uri'], ['policyUri', 'policy_uri'],
+    ['initiationUri', 'initiation_uri'], ['settingsUri', 'settings_uri'],
+  ];
+  for (const [field, wireName] of uriFields) {
+    const uri = metadata[field] as string | null;
+    if (uri === null) continue;
+    const problem = pageUriProblem(uri, environment);
+    if (problem) throw new RegistrationError(wireName, `${uri} ${problem}`);
+    // The platform appends the handover JWT to these (SPEC §3); a fragment would swallow it.
+    if ((field === 'initiationUri' || field === 'settingsUri') && uri.includes('#')) throw new RegistrationError(wireName, `${uri} must not contain a fragment`);
+  }
+  const contacts = [...new Set(metadata.contacts.map((contact) => contact.trim()).filter(Boolean))];
+  if (contacts.length > MAX_CONTACTS) throw new RegistrationError('contacts', `at most ${MAX_CONTACTS} addresses`);
+  for (const contact of contacts) {
+    if (contact.length > 254 || !EMAIL.test(contact)) throw new RegistrationError('contacts', `${contact} is not an e-mail address`);
+  }
+  return { ...metadata, clientName: name, scopes: [...new Set(metadata.scopes)], subjectType, contacts };
 }
 
 /**
  * Validates and stores a client. In development it is active at once; in staging and production it is
- * `pending` until an administrator approves it (SPEC decision 13).
+ * `pending` until an administrator approves it (SPEC decision 13). A partner developer's client starts
+ * with `brandingVerified` false outside development (its name and logo are not reviewed yet).
  * @returns the client and, for confidential clients, the secret: shown once, stored only as a digest.
  * @throws RegistrationError naming the refused field.
  */
@@ -52,54 +157,36 @@ export async function registerClient(
   context: RegistrationContext,
   registration: ClientRegistration,
   fixed: { clientId?: string; clientSecret?: string } = {},
+  registrant: Registrant = { actor: 'admin:cli' },
 ): Promise<{ client: ClientRecord; clientSecret: string | undefined }> {
-  const name = registration.clientName.trim();
-  if (!name || name.length > 100) throw new RegistrationError('client_name', 'must be 1-100 characters');
-  // Seed: "Do not use <brand> branding in your client information" — any case, spaced or not.
-  // NFKC folds full-width and other look-alike forms; dropping everything but letters and digits removes
-  // spaces, punctuation and invisible characters (zero-width space, soft hyphen) that could hide the brand.
-  const squash = (text: string) => text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
-  if (squash(name).includes(squash(context.brandName))) throw new RegistrationError('client_name', `must not use ${context.brandName} branding`);
-  if (registration.clientType !== 'confidential' && registration.clientType !== 'public') {
-    throw new RegistrationError('token_endpoint_auth_method', 'client type must be confidential or public');
-  }
-  if (registration.redirectUris.length === 0) throw new RegistrationError('redirect_uris', 'at least one redirect URI is required');
-  for (const uri of registration.redirectUris) {
-    const problem = redirectUriProblem(uri, registration.clientType, context.environment);
-    if (problem) throw new RegistrationError('redirect_uris', `${uri} ${problem}`);
-  }
-  if (registration.scopes.length === 0) throw new RegistrationError('scope', 'at least one scope is required');
-  const unknown = registration.scopes.filter((scope) => !SCOPE_CATALOGUE.has(scope));
-  if (unknown.length > 0) throw new RegistrationError('scope', `not in the scope catalogue: ${unknown.join(' ')}`);
-  const subjectType = registration.subjectType ?? null;
-  if (subjectType !== null && subjectType !== 'company' && subjectType !== 'organization') {
-    throw new RegistrationError('subject_type', 'must be company or organization');
-  }
-  const pkceRequired = registration.pkceRequired ?? true;
-  if (!pkceRequired && registration.clientType === 'public') throw new RegistrationError('pkce_required', 'a public client cannot have a PKCE exception');
+  const metadata = validateClientMetadata({
+    clientName: registration.clientName, clientType: registration.clientType, redirectUris: registration.redirectUris,
+    scopes: registration.scopes, subjectType: registration.subjectType ?? null, pkceRequired: registration.pkceRequired ?? true,
+    clientUri: registration.clientUri ?? null, logoUri: registration.logoUri ?? null, tosUri: registration.tosUri ?? null,
+    policyUri: registration.policyUri ?? null, initiationUri: registration.initiationUri ?? null,
+    settingsUri: registration.settingsUri ?? null, contacts: registration.contacts ?? [],
+  }, context.environment, context.brandName);
 
-  const clientSecret = registration.clientType === 'confidential' ? (fixed.clientSecret ?? generateClientSecret()) : undefined;
+  const clientSecret = metadata.clientType === 'confidential' ? (fixed.clientSecret ?? generateClientSecret()) : undefined;
+  const review = requiresApproval(context);
+  const ownerUserId = registrant.ownerUserId ?? null;
   const client: ClientRecord = {
     clientId: fixed.clientId ?? randomUUID(),
     kind: 'client',
-    clientName: name,
-    clientType: registration.clientType,
+    ...metadata,
     secretDigest: clientSecret === undefined ? null : digestClientSecret(clientSecret),
-    redirectUris: registration.redirectUris,
-    scopes: [...new Set(registration.scopes)],
-    subjectType,
-    pkceRequired,
-    status: context.environment === 'development' ? 'active' : 'pending',
-    clientUri: registration.clientUri ?? null,
-    logoUri: registration.logoUri ?? null,
-    tosUri: registration.tosUri ?? null,
-    policyUri: registration.policyUri ?? null,
+    status: review ? 'pending' : 'active',
     audience: null,
     createdAt: context.now,
+    ownerUserId,
+    previousSecretDigest: null,
+    previousSecretExpiresAt: null,
+    // An administrator's registration is its own review; a partner's waits for approval (unless nothing is reviewed).
+    brandingVerified: !review || ownerUserId === null,
   };
   await context.storage.clients.create(client);
   await context.storage.audit.record({
-    type: 'client.registered', at: context.now, actor: 'admin:cli', clientId: client.clientId,
+    type: 'client.registered', at: context.now, actor: registrant.actor, clientId: client.clientId,
     details: { client_name: client.clientName, client_type: client.clientType, status: client.status },
   });
   return { client, clientSecret };
@@ -119,6 +206,8 @@ export async function registerResourceServer(
     clientId: fixed.clientId ?? randomUUID(), kind: 'resource_server', clientName: registration.name, clientType: 'confidential',
     secretDigest: digestClientSecret(clientSecret), redirectUris: [], scopes: [], subjectType: null, pkceRequired: true,
     status: 'active', clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: registration.audience, createdAt: context.now,
+    initiationUri: null, settingsUri: null, contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null,
+    brandingVerified: true,
   };
   await context.storage.clients.create(client);
   await context.storage.audit.record({ type: 'resource_server.registered', at: context.now, actor: 'admin:cli', clientId: client.clientId, details: { audience: registration.audience } });

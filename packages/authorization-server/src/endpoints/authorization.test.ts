@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, authorizeUrl, Browser, hiddenInputs, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerClient } from '../clients/registration.ts';
+import { approveClient, setClientLogo, updateClient } from '../clients/client-management.ts';
+import { pngImage } from '../testing/images.ts';
 
 const client = seed.confidentialClient;
 const alice = seed.users.alice;
@@ -211,6 +213,42 @@ describe('GET /oauth/authorize', () => {
       assert.match(page.text, /<button type="submit" name="decision" value="deny">/);
       assert.match(page.text, /<button class="primary" type="submit" name="decision" value="allow">/);
       assert.equal(page.headers.get('x-frame-options'), 'DENY');
+    });
+
+    it('shows what was registered: uploaded logo, client URI host, terms and privacy links; no "unverified" hint once the branding is approved', async () => {
+      const context = { storage: server.storage, environment: 'staging' as const, brandName: 'Gatehouse', now: server.clock.nowSeconds(), actor: 'admin:ops' };
+      const { client: registered } = await registerClient(context, {
+        clientName: 'Fjord Ledger', clientType: 'confidential', redirectUris: ['http://localhost:9100/cb'], scopes: ['users:read'],
+        clientUri: 'https://fjord.example/app', tosUri: 'https://fjord.example/tos', policyUri: 'https://fjord.example/privacy',
+      }, {}, { actor: 'user:partner', ownerUserId: seed.users.bob.id });
+      await setClientLogo(context, server.issuer, registered.clientId, pngImage(256, 256));
+      const browser = await loggedIn(server);
+      const parameters = validParameters({ client_id: registered.clientId, redirect_uri: 'http://localhost:9100/cb' });
+      assert.match((await browser.get(authorizeUrl(server, parameters))).text, /waiting for approval/, 'pending: no consent page (SPEC decision 13)');
+      await approveClient(context, registered.clientId);
+      const page = await browser.get(authorizeUrl(server, parameters));
+      assert.equal(page.status, 200);
+      assert.match(page.text, new RegExp(`<img src="${server.issuer}/logos/${registered.clientId}\\?v=[A-Za-z0-9_-]+" alt="Fjord Ledger logo">`));
+      assert.match(page.text, /fjord\.example/);
+      assert.match(page.text, /href="https:\/\/fjord\.example\/tos"/);
+      assert.match(page.text, /href="https:\/\/fjord\.example\/privacy"/);
+      assert.doesNotMatch(page.text, /Unverified app/);
+      const logo = await fetch(`${server.issuer}/logos/${registered.clientId}`);
+      assert.equal(logo.headers.get('content-type'), 'image/png');
+    });
+
+    it('shows an "Unverified app" hint while the platform has not approved the client\'s branding (a partner renamed it)', async () => {
+      const context = { storage: server.storage, environment: 'staging' as const, brandName: 'Gatehouse', now: server.clock.nowSeconds(), actor: 'admin:ops' };
+      const { client: registered } = await registerClient(context, {
+        clientName: 'Fjord Payroll', clientType: 'confidential', redirectUris: ['http://localhost:9101/cb'], scopes: ['users:read'],
+      }, {}, { actor: 'user:partner', ownerUserId: seed.users.bob.id });
+      await approveClient(context, registered.clientId);
+      await updateClient({ ...context, actor: `user:${seed.users.bob.id}` }, registered.clientId, { clientName: 'Fjord Payroll Pro' });
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ client_id: registered.clientId, redirect_uri: 'http://localhost:9101/cb' })));
+      assert.equal(page.status, 200);
+      assert.match(page.text, /Fjord Payroll Pro/);
+      assert.match(page.text, /<p class="unverified" role="note"><strong>Unverified app\.<\/strong> Gatehouse has not yet reviewed/);
     });
 
     it('offers only the subjects the user administers', async () => {

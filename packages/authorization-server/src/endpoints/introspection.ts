@@ -18,7 +18,7 @@ import { requireForm, sendNoStoreJson } from './token.ts';
 
 export async function introspectionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const caller = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false });
+  const caller = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false }, context.clock.nowSeconds());
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7662 §2.1: a hint only; checked for repetition, then ignored.
   if (token === undefined) throw new OAuthError('invalid_request', 'token is required');

@@ -18,7 +18,7 @@ export const REVOCATION_FEED_PAGE_SIZE = 1000;
 
 export async function revocationFeedEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const query = request.query as RawParameters;
-  const caller = await authenticateClient(context.storage, request.headers.authorization, {}, { allowPublicClients: false });
+  const caller = await authenticateClient(context.storage, request.headers.authorization, {}, { allowPublicClients: false }, context.clock.nowSeconds());
   // SPEC decision 14: only resource servers see tokens, and only those of their audience.
   if (caller.kind !== 'resource_server' || caller.audience !== context.options.accessTokenAudience) {
     throw new OAuthError('unauthorized_client', 'only the resource server of this audience may read the revocation feed');

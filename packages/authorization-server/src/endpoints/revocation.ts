@@ -13,7 +13,7 @@ import { requireForm } from './token.ts';
 
 export async function revocationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true });
+  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds());
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7009 §2.1: a hint the server may ignore.
   if (token === undefined) throw new OAuthError('invalid_request', 'token is required');

@@ -11,7 +11,7 @@ import type { ServerContext } from '../server-context.ts';
 
 export async function tokenEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true });
+  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds());
   if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot obtain tokens');
   const grantType = singleParameter(parameters, 'grant_type');
   if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');

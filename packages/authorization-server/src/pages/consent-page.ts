@@ -1,7 +1,9 @@
 /**
  * The consent page (SPEC decision 11): brand, client name, logo, client URI host, terms and privacy
  * links, each requested scope in words, and the subject to connect (a picker named `subject` whose
- * values are subject URNs). Two submit buttons named `decision`: `allow` and `deny`.
+ * values are subject URNs). Two submit buttons named `decision`: `allow` and `deny`. The logo is the uploaded
+ * one (served at `/logos/<client_id>`); a client whose branding the platform has not reviewed gets an
+ * "Unverified app" notice.
  */
 import { html } from './html.ts';
 import { layout } from './layout.ts';
@@ -10,7 +12,11 @@ export interface ConsentPageModel {
   brandName: string;
   csrfToken: string;
   userName: string;
-  client: { clientName: string; logoUri: string | null; clientUri: string | null; tosUri: string | null; policyUri: string | null };
+  client: {
+    clientName: string; logoUri: string | null; clientUri: string | null; tosUri: string | null; policyUri: string | null;
+    /** False until an administrator reviewed the name and logo: the page says so (issue 3, "unverified" hint). */
+    brandingVerified: boolean;
+  };
   redirectHost: string;
   scopes: { name: string; description: string }[];
   subjectTypeLabel: string;
@@ -34,6 +40,7 @@ export function consentPage(model: ConsentPageModel): string {
   <div><h1>${client.clientName} wants to access your ${model.brandName} account</h1>
   ${clientHost ? html`<div class="muted">${clientHost}</div>` : ''}</div>
 </div>
+${client.brandingVerified ? '' : html`<p class="unverified" role="note"><strong>Unverified app.</strong> ${model.brandName} has not yet reviewed this app's name and logo. Connect it only if you know and trust its developer.</p>`}
 <p class="muted">Logged in as ${model.userName}.</p>
 <form method="post" action="/oauth/authorize/decision">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">

@@ -39,7 +39,16 @@ button.primary { background: #1d1d1f; color: #fff; }
 .client { display: flex; gap: 14px; align-items: center; margin-bottom: 12px; }
 .client img { width: 56px; height: 56px; border-radius: 10px; object-fit: cover; }
 .muted { color: #6e6e73; font-size: .92rem; }
+.unverified { background: #fff4e5; color: #7a4300; padding: 10px 12px; border-radius: 8px; border: 1px solid #f0c36d; }
 ul.scopes { padding-left: 20px; }
 ul.scopes li { margin: 6px 0; }
 code { font-size: .85em; }
+textarea, input[type=url], input[type=text] { width: 100%; box-sizing: border-box; padding: 10px; border: 1px solid #c7c7cc; border-radius: 8px; font-size: 1rem; font-family: inherit; }
+fieldset { border: 1px solid #c7c7cc; border-radius: 8px; margin: 14px 0 0; }
+label.check { font-weight: 400; margin: 6px 0; }
+nav { margin-bottom: 12px; }
+.secret { background: #eef6ee; border: 1px solid #8fc18f; padding: 10px 12px; border-radius: 8px; word-break: break-all; }
+.notice { background: #eef3fb; padding: 10px 12px; border-radius: 8px; }
+img.logo { width: 96px; height: 96px; border-radius: 10px; }
+a.button { display: inline-block; padding: 10px 18px; border-radius: 8px; background: #1d1d1f; color: #fff; text-decoration: none; }
 `;

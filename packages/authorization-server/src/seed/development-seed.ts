@@ -17,6 +17,8 @@ export const DEVELOPMENT_SEED = {
     alice: { id: 'a3e3fc33-5e1b-4cac-81ad-b7accdcd5313', email: 'alice@example.com', password: 'alice-demo-password', name: 'Alice Admin' },
     bob: { id: '81c9107e-5efd-4208-b90d-dfc783b77b97', email: 'bob@example.com', password: 'bob-demo-password', name: 'Bob Bookkeeper' },
   },
+  /** A partner developer: signs in to the developer portal (/portal); administers no company. */
+  developer: { id: '3f0c2b1e-8d4a-4f57-9a36-2c5e1b7d9e40', email: 'dev@partner.example', password: 'dev-demo-password', name: 'Dana Developer' },
   confidentialClient: {
     id: '7af385a0-284d-48c5-b225-362862085551', secret: 'pLymF1woY8w6obpIqEVnCB4M6iYockPCbOg9Y5ifLKM',
     name: 'Ledgerly Sync', redirectUri: 'http://localhost:8080/callback',
@@ -34,9 +36,10 @@ export async function seedDevelopmentData(storage: Storage, context: { brandName
   for (const company of companies) {
     await storage.subjects.create({ subjectType: 'company', subjectId: company.id, name: company.name, organizationId: organization.id });
   }
-  for (const user of [users.alice, users.bob]) {
+  for (const user of [users.alice, users.bob, seed.developer]) {
     await storage.users.create({ userId: user.id, email: user.email, name: user.name, passwordHash: await hashPassword(user.password) });
   }
+  await storage.developers.add(seed.developer.id);
   // Alice administers both companies and the organization; Bob only the Danish company.
   for (const company of companies) await storage.subjects.addAdministrator(users.alice.id, 'company', company.id);
   await storage.subjects.addAdministrator(users.alice.id, 'organization', organization.id);
@@ -64,6 +67,7 @@ export function describeDevelopmentSeed(issuer: string): string {
     'Development data (seeded; see README):',
     `  users:   ${seed.users.alice.email} / ${seed.users.alice.password}  (administers both companies and the organization)`,
     `           ${seed.users.bob.email} / ${seed.users.bob.password}  (administers ${seed.companies[0].name} only)`,
+    `  partner developer: ${seed.developer.email} / ${seed.developer.password}  (developer portal: ${issuer}/portal)`,
     `  companies: ${seed.companies.map((company) => `${company.name} (${company.id})`).join(', ')} in ${seed.organization.name}`,
     `  confidential client "${seed.confidentialClient.name}": client_id ${seed.confidentialClient.id}`,
     `           client_secret ${seed.confidentialClient.secret}`,

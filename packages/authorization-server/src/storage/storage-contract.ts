@@ -34,6 +34,9 @@ function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecord {
     scopes: ['users:read', 'vendors:write'], subjectType: 'company', pkceRequired: true, status: 'active',
     clientUri: 'https://ledgerly.example', logoUri: 'https://ledgerly.example/logo.png', tosUri: 'https://ledgerly.example/terms',
     policyUri: 'https://ledgerly.example/privacy', audience: null, createdAt: NOW,
+    initiationUri: 'https://ledgerly.example/connect', settingsUri: 'https://ledgerly.example/settings',
+    contacts: ['dev@ledgerly.example', 'support@ledgerly.example'], ownerUserId: null, previousSecretDigest: null,
+    previousSecretExpiresAt: null, brandingVerified: true,
     ...overrides,
   };
 }
@@ -178,6 +181,130 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(listed.length, 2);
         assert.deepEqual(listed.find((c) => c.clientId === first.clientId), first);
         assert.deepEqual(listed.find((c) => c.clientId === second.clientId), second);
+      }));
+    });
+
+    describe('client management (registration fields, rotation overlap, logos, developers, admin credentials)', () => {
+      it('stores the registration fields of the seed (initiation and settings URIs, contacts, owner) and the review flag', withStorage(async (storage) => {
+        const owner = userRecord();
+        await storage.users.create(owner);
+        const client = clientRecord({ ownerUserId: owner.userId, brandingVerified: false, previousSecretDigest: digest(), previousSecretExpiresAt: NOW + 600 });
+        await storage.clients.create(client);
+        assert.deepEqual(await storage.clients.find(client.clientId), client);
+      }));
+
+      it('update changes only the given fields, clears with null, and answers undefined for an unknown client_id', withStorage(async (storage) => {
+        const client = clientRecord();
+        await storage.clients.create(client);
+        const previous = client.secretDigest;
+        const changed = await storage.clients.update(client.clientId, {
+          clientName: 'Ledgerly Sync 2', redirectUris: ['https://ledgerly.example/cb2'], scopes: ['accounts:read'], contacts: ['ops@ledgerly.example'],
+          logoUri: null, pkceRequired: false, status: 'suspended', brandingVerified: false, secretDigest: digest(),
+          previousSecretDigest: previous, previousSecretExpiresAt: NOW + 60, subjectType: null,
+        });
+        assert.ok(changed);
+        assert.deepEqual(await storage.clients.find(client.clientId), changed);
+        assert.equal(changed.clientName, 'Ledgerly Sync 2');
+        assert.deepEqual(changed.redirectUris, ['https://ledgerly.example/cb2']);
+        assert.deepEqual(changed.scopes, ['accounts:read']);
+        assert.deepEqual(changed.contacts, ['ops@ledgerly.example']);
+        assert.equal(changed.logoUri, null);
+        assert.equal(changed.pkceRequired, false);
+        assert.equal(changed.status, 'suspended');
+        assert.equal(changed.brandingVerified, false);
+        assert.equal(changed.previousSecretDigest, previous);
+        assert.equal(changed.previousSecretExpiresAt, NOW + 60);
+        assert.equal(changed.subjectType, null);
+        // Untouched fields stay.
+        assert.equal(changed.tosUri, client.tosUri);
+        assert.equal(changed.initiationUri, client.initiationUri);
+        assert.equal(changed.createdAt, client.createdAt);
+        assert.deepEqual(await storage.clients.update(client.clientId, {}), changed);
+        assert.equal(await storage.clients.update(randomUUID(), { clientName: 'Nobody' }), undefined);
+      }));
+
+      it('listByOwner lists only the clients one partner developer registered', withStorage(async (storage) => {
+        const [alice, bob] = [userRecord(), userRecord()];
+        for (const user of [alice, bob]) await storage.users.create(user);
+        const first = clientRecord({ ownerUserId: alice.userId, createdAt: NOW });
+        const second = clientRecord({ ownerUserId: alice.userId, createdAt: NOW + 1 });
+        const other = clientRecord({ ownerUserId: bob.userId });
+        const adminClient = clientRecord();
+        for (const client of [first, second, other, adminClient]) await storage.clients.create(client);
+        assert.deepEqual((await storage.clients.listByOwner(alice.userId)).map((c) => c.clientId), [first.clientId, second.clientId]);
+        assert.deepEqual((await storage.clients.listByOwner(bob.userId)).map((c) => c.clientId), [other.clientId]);
+        assert.deepEqual(await storage.clients.listByOwner(randomUUID()), []);
+      }));
+
+      it('clientLogos stores one logo per client byte for byte, and a new upload replaces it', withStorage(async (storage) => {
+        const client = clientRecord();
+        await storage.clients.create(client);
+        assert.equal(await storage.clientLogos.get(client.clientId), undefined);
+        const bytes = randomBytes(2048);
+        await storage.clientLogos.put({ clientId: client.clientId, contentType: 'image/png', bytes, sha256: digest(), updatedAt: NOW });
+        const stored = await storage.clientLogos.get(client.clientId);
+        assert.equal(stored?.contentType, 'image/png');
+        assert.ok(stored?.bytes.equals(bytes));
+        const replacement = { clientId: client.clientId, contentType: 'image/webp', bytes: randomBytes(100), sha256: digest(), updatedAt: NOW + 5 };
+        await storage.clientLogos.put(replacement);
+        const replaced = await storage.clientLogos.get(client.clientId);
+        assert.equal(replaced?.contentType, 'image/webp');
+        assert.ok(replaced?.bytes.equals(replacement.bytes));
+        assert.equal(replaced?.sha256, replacement.sha256);
+        assert.equal(replaced?.updatedAt, NOW + 5);
+      }));
+
+      it('adminCredentials finds a credential by its token digest only, and refuses a second one with the same name', withStorage(async (storage) => {
+        const credential = { name: 'ops-alice', tokenDigest: digest(), createdAt: NOW };
+        await storage.adminCredentials.create(credential);
+        assert.deepEqual(await storage.adminCredentials.findByDigest(credential.tokenDigest), credential);
+        assert.equal(await storage.adminCredentials.findByDigest(digest()), undefined);
+        await assert.rejects(storage.adminCredentials.create({ name: 'ops-alice', tokenDigest: digest(), createdAt: NOW }));
+      }));
+
+      it('developers marks partner developers idempotently', withStorage(async (storage) => {
+        const [developer, user] = [userRecord(), userRecord()];
+        for (const u of [developer, user]) await storage.users.create(u);
+        await storage.developers.add(developer.userId);
+        await storage.developers.add(developer.userId);
+        assert.equal(await storage.developers.isDeveloper(developer.userId), true);
+        assert.equal(await storage.developers.isDeveloper(user.userId), false);
+      }));
+
+      it('revokeAllOfClient revokes every active grant of that client with its tokens, and no other client\'s (client deletion, SPEC decision 13)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const other = clientRecord();
+        await storage.clients.create(other);
+        const first = await issueGrant(storage, f);
+        const secondCompany = await createCompany(storage);
+        const second = await issueGrant(storage, f, NOW, { subjectId: secondCompany.subjectId });
+        const others = await issueGrant(storage, { ...f, client: other });
+        assert.equal(await storage.grants.revokeAllOfClient(f.client.clientId, NOW + 5, 'client_deleted'), 2);
+        for (const issued of [first, second]) {
+          const grant = await storage.grants.find(issued.grant.grantId);
+          assert.equal(grant?.revokedAt, NOW + 5);
+          assert.equal(grant?.revocationReason, 'client_deleted');
+          for (const token of [issued.access, issued.refresh]) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 5);
+        }
+        assert.equal((await storage.grants.find(others.grant.grantId))?.revokedAt, null);
+        assert.equal((await storage.tokens.findByDigest(others.access.tokenDigest))?.token.revokedAt, null);
+        assert.equal(await storage.grants.revokeAllOfClient(f.client.clientId, NOW + 6, 'client_deleted'), 0);
+      }));
+
+      it('revokeAccessTokensOfClient revokes that client\'s access tokens only (not its refresh tokens or grants), and the revocation feed lists them', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const other = clientRecord();
+        await storage.clients.create(other);
+        const mine = await issueGrant(storage, f);
+        const others = await issueGrant(storage, { ...f, client: other });
+        assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 3), 1);
+        assert.equal((await storage.tokens.findByDigest(mine.access.tokenDigest))?.token.revokedAt, NOW + 3);
+        assert.equal((await storage.tokens.findByDigest(mine.refresh.tokenDigest))?.token.revokedAt, null);
+        assert.equal((await storage.grants.find(mine.grant.grantId))?.revokedAt, null);
+        assert.equal((await storage.tokens.findByDigest(others.access.tokenDigest))?.token.revokedAt, null);
+        const feed = await storage.tokens.listRevokedAccessTokens(NOW, NOW + 3, 10);
+        assert.deepEqual(feed.map((entry) => entry.tokenId), [mine.access.tokenId]);
+        assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4), 0);
       }));
     });
 

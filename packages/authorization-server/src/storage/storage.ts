@@ -44,6 +44,43 @@ export interface ClientRecord {
   /** Resource servers only: the `aud` whose tokens it may introspect. */
   audience: string | null;
   createdAt: number;
+  /** Seed "Client Registration" §2: the page where users begin connecting the app. */
+  initiationUri: string | null;
+  /** Seed "Client Registration" §2: the app's page where users manage the integration's settings. */
+  settingsUri: string | null;
+  /** RFC 7591 §2 `contacts`: e-mail addresses of the people responsible for the client. */
+  contacts: string[];
+  /** The partner developer (user id) who registered it in the portal; null when an administrator did (CLI, admin API). */
+  ownerUserId: string | null;
+  /** SPEC decision 10: the digest of the secret replaced by the last rotation, accepted until `previousSecretExpiresAt`. */
+  previousSecretDigest: string | null;
+  /** Seconds since the epoch; the previous secret is refused from then on. */
+  previousSecretExpiresAt: number | null;
+  /** Whether an administrator reviewed the name and logo; the consent page says "unverified" otherwise. */
+  brandingVerified: boolean;
+}
+
+/** What `clients.update` may change: everything but the identity, kind and creation time. */
+export type ClientPatch = Partial<Omit<ClientRecord, 'clientId' | 'kind' | 'createdAt'>>;
+
+/** A client's uploaded logo (PNG, JPEG or WebP), served at `/logos/<client_id>`. */
+export interface ClientLogoRecord {
+  clientId: string;
+  /** `image/png`, `image/jpeg` or `image/webp`. */
+  contentType: string;
+  bytes: Buffer;
+  /** SHA-256 of `bytes`, base64url: the ETag and cache-busting query of the logo URI. */
+  sha256: string;
+  updatedAt: number;
+}
+
+/** An administrator's API credential: a 256-bit random bearer token stored only as its SHA-256 (SPEC decision 9). */
+export interface AdminCredentialRecord {
+  /** Who holds it, named in audit events as `admin:<name>`. */
+  name: string;
+  /** SHA-256 of the token, base64url. */
+  tokenDigest: string;
+  createdAt: number;
 }
 
 export interface UserRecord {
@@ -184,6 +221,30 @@ export interface Storage {
     create(client: ClientRecord): Promise<void>;
     find(clientId: string): Promise<ClientRecord | undefined>;
     list(): Promise<ClientRecord[]>;
+    /** Clients registered by one partner developer (`ownerUserId`), oldest first. */
+    listByOwner(userId: string): Promise<ClientRecord[]>;
+    /**
+     * Changes the given fields (absent fields stay as they are; `null` clears a nullable one).
+     * @returns the client after the change, or undefined when no client has that id.
+     */
+    update(clientId: string, patch: ClientPatch): Promise<ClientRecord | undefined>;
+  };
+  /** Uploaded client logos (one per client; a new upload replaces the old). */
+  clientLogos: {
+    put(logo: ClientLogoRecord): Promise<void>;
+    get(clientId: string): Promise<ClientLogoRecord | undefined>;
+  };
+  /** Administrator API credentials (`gatehouse admins create-token`). */
+  adminCredentials: {
+    /** @throws when the name is taken (names are unique, they identify the actor in audit events). */
+    create(credential: AdminCredentialRecord): Promise<void>;
+    findByDigest(tokenDigest: string): Promise<AdminCredentialRecord | undefined>;
+  };
+  /** Users who may register clients in the developer portal (partner developers). */
+  developers: {
+    /** Idempotent. */
+    add(userId: string): Promise<void>;
+    isDeveloper(userId: string): Promise<boolean>;
   };
   users: {
     create(user: UserRecord): Promise<void>;
@@ -225,6 +286,11 @@ export interface Storage {
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
     /** Revokes the grant and every token of it; false when it was already revoked. */
     revoke(grantId: string, now: number, reason: string): Promise<boolean>;
+    /**
+     * Revokes every active grant of a client and every token of them (client deletion, a secret rotation
+     * with `revoke_grants`; SPEC decisions 10 and 13). @returns how many grants it revoked.
+     */
+    revokeAllOfClient(clientId: string, now: number, reason: string): Promise<number>;
   };
   tokens: {
     findByDigest(tokenDigest: string): Promise<TokenWithGrant | undefined>;
@@ -237,6 +303,13 @@ export interface Storage {
     rotateRefreshToken(presentedDigest: string, now: number, newTokens: TokenRecord[]): Promise<'rotated' | 'not_current'>;
     /** Revokes one access token (RFC 7009). */
     revokeAccessToken(tokenDigest: string, now: number): Promise<void>;
+    /**
+     * Revokes every unrevoked access token of a client (suspension, SPEC decision 13), so the revocation
+     * feed publishes them and locally validating resource servers refuse them too. Refresh tokens stay:
+     * they are refused while the client is not active, and work again after reactivation.
+     * @returns how many it revoked.
+     */
+    revokeAccessTokensOfClient(clientId: string, now: number): Promise<number>;
     /** The token whose public identifier (`jti`) is `tokenId`, with its grant and client, as `findByDigest` returns it. */
     findByTokenId(tokenId: string): Promise<TokenWithGrant | undefined>;
     /**

@@ -155,6 +155,37 @@ export const migrations: Migration[] = [
       CREATE INDEX login_throttle_by_end ON login_throttle (window_ends_at);
     `,
   },
+  {
+    version: 3,
+    name: 'client management: registration fields, secret rotation overlap, logos, partner developers, admin credentials',
+    sql: `
+      ALTER TABLE clients
+        ADD COLUMN initiation_uri text,
+        ADD COLUMN settings_uri text,
+        ADD COLUMN contacts text[] NOT NULL DEFAULT '{}',
+        ADD COLUMN owner_user_id text COLLATE "C" REFERENCES users(user_id),
+        ADD COLUMN previous_secret_digest text,
+        ADD COLUMN previous_secret_expires_at bigint,
+        -- Clients registered before this migration were registered by administrators: their branding counts as reviewed.
+        ADD COLUMN branding_verified boolean NOT NULL DEFAULT true;
+      CREATE INDEX clients_by_owner ON clients (owner_user_id) WHERE owner_user_id IS NOT NULL;
+      CREATE TABLE client_logos (
+        client_id text COLLATE "C" PRIMARY KEY REFERENCES clients(client_id),
+        content_type text NOT NULL CHECK (content_type IN ('image/png', 'image/jpeg', 'image/webp')),
+        bytes bytea NOT NULL,
+        sha256 text NOT NULL,
+        updated_at bigint NOT NULL
+      );
+      CREATE TABLE partner_developers (user_id text COLLATE "C" PRIMARY KEY REFERENCES users(user_id));
+      CREATE TABLE admin_credentials (
+        name text PRIMARY KEY,
+        token_digest text COLLATE "C" NOT NULL UNIQUE,
+        created_at bigint NOT NULL
+      );
+      CREATE INDEX tokens_by_client ON tokens (client_id, kind) WHERE revoked_at IS NULL;
+      CREATE INDEX grants_by_client ON grants (client_id) WHERE revoked_at IS NULL;
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -29,6 +29,7 @@ import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuthorizationCodeRecord,
   CleanupResult,
+  ClientPatch,
   ClientRecord,
   ConsumeCodeResult,
   GrantRecord,
@@ -113,11 +114,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async create(client) {
         await query(
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
+             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
           [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
             client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
-            client.tosUri, client.policyUri, client.audience, client.createdAt],
+            client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
+            client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified],
         );
       },
       async find(clientId) {
@@ -126,6 +129,57 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async list() {
         return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
+      },
+      async listByOwner(userId) {
+        return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
+      },
+      async update(clientId, patch) {
+        const assignments: string[] = [];
+        const values: unknown[] = [clientId];
+        for (const [field, value] of Object.entries(patch)) {
+          if (value === undefined) continue;
+          const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
+          if (!column) throw new Error(`clients.update cannot change ${field}`);
+          values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
+          assignments.push(`${column} = $${values.length}`);
+        }
+        const row = assignments.length > 0
+          ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
+          : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+        return row && toClient(row);
+      },
+    },
+    clientLogos: {
+      async put(logo) {
+        await query(
+          `INSERT INTO client_logos (client_id, content_type, bytes, sha256, updated_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (client_id) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes, sha256 = excluded.sha256, updated_at = excluded.updated_at`,
+          [logo.clientId, logo.contentType, logo.bytes, logo.sha256, logo.updatedAt],
+        );
+      },
+      async get(clientId) {
+        const row = await one('SELECT * FROM client_logos WHERE client_id = $1', [clientId]);
+        return row && {
+          clientId: String(row.client_id), contentType: String(row.content_type), bytes: Buffer.from(row.bytes as Buffer),
+          sha256: String(row.sha256), updatedAt: Number(row.updated_at),
+        };
+      },
+    },
+    adminCredentials: {
+      async create(credential) {
+        await query('INSERT INTO admin_credentials (name, token_digest, created_at) VALUES ($1, $2, $3)', [credential.name, credential.tokenDigest, credential.createdAt]);
+      },
+      async findByDigest(tokenDigest) {
+        const row = await one('SELECT * FROM admin_credentials WHERE token_digest = $1', [tokenDigest]);
+        return row && { name: String(row.name), tokenDigest: String(row.token_digest), createdAt: Number(row.created_at) };
+      },
+    },
+    developers: {
+      async add(userId) {
+        await query('INSERT INTO partner_developers (user_id) VALUES ($1) ON CONFLICT DO NOTHING', [userId]);
+      },
+      async isDeveloper(userId) {
+        return (await one('SELECT 1 AS found FROM partner_developers WHERE user_id = $1', [userId])) !== undefined;
       },
     },
     users: {
@@ -254,6 +308,21 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         );
         return row && toGrant(row);
       },
+      async revokeAllOfClient(clientId, now, reason) {
+        return transaction(async (client) => {
+          // Grant rows first (lock order), then their tokens, as `revoke` does for one grant.
+          const revoked = await client.query<{ grant_id: string }>(
+            'UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE client_id = $1 AND revoked_at IS NULL RETURNING grant_id', [clientId, now, reason]);
+          for (const { grant_id: grantId } of revoked.rows) {
+            await client.query(
+              `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
+               ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
+              [grantId, now],
+            );
+          }
+          return revoked.rowCount ?? 0;
+        });
+      },
       async revoke(grantId, now, reason) {
         return transaction(async (client) => {
           // Grant row first (lock order); the tokens statement then sees every token committed before it.
@@ -304,6 +373,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async revokeAccessToken(tokenDigest, now) {
         await query("UPDATE tokens SET revoked_at = $2 WHERE token_digest = $1 AND kind = 'access' AND revoked_at IS NULL", [tokenDigest, now]);
+      },
+      async revokeAccessTokensOfClient(clientId, now) {
+        const result = await query("UPDATE tokens SET revoked_at = $2 WHERE client_id = $1 AND kind = 'access' AND revoked_at IS NULL", [clientId, now]);
+        return result.rowCount ?? 0;
       },
       async listRevokedAccessTokens(sinceSeconds, now, limit) {
         return (await query(
@@ -510,7 +583,16 @@ function insertTokens(first: number): string {
 const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at'];
 const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason'];
 const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
-  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at'];
+  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
+  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified'];
+/** The column of each field `clients.update` may change. */
+const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
+  clientName: 'client_name', clientType: 'client_type', secretDigest: 'secret_digest', redirectUris: 'redirect_uris', scopes: 'scopes',
+  subjectType: 'subject_type', pkceRequired: 'pkce_required', status: 'status', clientUri: 'client_uri', logoUri: 'logo_uri',
+  tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
+  contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
+  previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
+};
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
   ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),
@@ -545,6 +627,13 @@ function toClient(row: Row): ClientRecord {
     policyUri: nullableString(row.policy_uri),
     audience: nullableString(row.audience),
     createdAt: Number(row.created_at),
+    initiationUri: nullableString(row.initiation_uri),
+    settingsUri: nullableString(row.settings_uri),
+    contacts: (row.contacts as string[] | null) ?? [],
+    ownerUserId: nullableString(row.owner_user_id),
+    previousSecretDigest: nullableString(row.previous_secret_digest),
+    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
+    brandingVerified: row.branding_verified === true,
   };
 }
 

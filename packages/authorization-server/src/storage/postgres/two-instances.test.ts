@@ -203,7 +203,7 @@ describe('two development instances starting together on an empty PostgreSQL sch
       const migrated = await queryTestSchema(schema, 'SELECT count(*)::int AS n FROM schema_migrations');
       assert.equal(migrated.rows[0]!.n, (await import('./migrations.ts')).migrations.length);
       const users = await queryTestSchema(schema, 'SELECT count(*)::int AS n FROM users');
-      assert.equal(users.rows[0]!.n, 2, 'the development users, once');
+      assert.equal(users.rows[0]!.n, 3, 'the development users (Alice, Bob, the partner developer), once');
       const { redirect, codeVerifier } = await authorize(first);
       const exchanged = await postForm(`${second.url}/oauth/token`, {
         grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,

@@ -134,4 +134,34 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE INDEX tokens_revoked_access ON tokens (revoked_at, token_id) WHERE kind = 'access' AND revoked_at IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'client management: registration fields, secret rotation overlap, logos, partner developers, admin credentials',
+    sql: `
+      ALTER TABLE clients ADD COLUMN initiation_uri TEXT;
+      ALTER TABLE clients ADD COLUMN settings_uri TEXT;
+      ALTER TABLE clients ADD COLUMN contacts TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE clients ADD COLUMN owner_user_id TEXT REFERENCES users(user_id);
+      ALTER TABLE clients ADD COLUMN previous_secret_digest TEXT;
+      ALTER TABLE clients ADD COLUMN previous_secret_expires_at INTEGER;
+      -- Clients registered before this migration were registered by administrators: their branding counts as reviewed.
+      ALTER TABLE clients ADD COLUMN branding_verified INTEGER NOT NULL DEFAULT 1;
+      CREATE INDEX clients_by_owner ON clients (owner_user_id) WHERE owner_user_id IS NOT NULL;
+      CREATE TABLE client_logos (
+        client_id TEXT PRIMARY KEY REFERENCES clients(client_id),
+        content_type TEXT NOT NULL CHECK (content_type IN ('image/png', 'image/jpeg', 'image/webp')),
+        bytes BLOB NOT NULL,
+        sha256 TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE partner_developers (user_id TEXT PRIMARY KEY REFERENCES users(user_id));
+      CREATE TABLE admin_credentials (
+        name TEXT PRIMARY KEY,
+        token_digest TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX tokens_by_client ON tokens (client_id, kind) WHERE revoked_at IS NULL;
+      CREATE INDEX grants_by_client ON grants (client_id) WHERE revoked_at IS NULL;
+    `,
+  },
 ];

@@ -27,6 +27,8 @@ function clientRecord(): ClientRecord {
     clientId: randomUUID(), kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: digestClientSecret(generateClientSecret()),
     redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'], subjectType: null, pkceRequired: true, status: 'active',
     clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: null, createdAt: NOW,
+    initiationUri: null, settingsUri: null, contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null,
+    brandingVerified: true,
   };
 }
 

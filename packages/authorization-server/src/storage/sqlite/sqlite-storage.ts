@@ -15,6 +15,7 @@ import type {
   AuditEvent,
   AuthorizationCodeRecord,
   CleanupResult,
+  ClientPatch,
   ClientRecord,
   ConsumeCodeResult,
   GrantRecord,
@@ -93,12 +94,32 @@ export function createSqliteStorage(path: string): Storage {
       async create(client) {
         run(
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
+             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
           JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
           client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
+          client.initiationUri, client.settingsUri, JSON.stringify(client.contacts), client.ownerUserId, client.previousSecretDigest,
+          client.previousSecretExpiresAt, client.brandingVerified ? 1 : 0,
         );
+      },
+      async listByOwner(userId) {
+        return all('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, client_name', userId).map(toClient);
+      },
+      async update(clientId, patch) {
+        const assignments: string[] = [];
+        const values: SQLInputValue[] = [];
+        for (const [field, value] of Object.entries(patch)) {
+          if (value === undefined) continue;
+          const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
+          if (!column) throw new Error(`clients.update cannot change ${field}`);
+          assignments.push(`${column} = ?`);
+          values.push(toClientColumn(field as keyof ClientPatch, value));
+        }
+        if (assignments.length > 0) run(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = ?`, ...values, clientId);
+        const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
+        return row && toClient(row);
       },
       async find(clientId) {
         const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
@@ -106,6 +127,39 @@ export function createSqliteStorage(path: string): Storage {
       },
       async list() {
         return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
+      },
+    },
+    clientLogos: {
+      async put(logo) {
+        run(
+          `INSERT INTO client_logos (client_id, content_type, bytes, sha256, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (client_id) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes, sha256 = excluded.sha256, updated_at = excluded.updated_at`,
+          logo.clientId, logo.contentType, logo.bytes, logo.sha256, logo.updatedAt,
+        );
+      },
+      async get(clientId) {
+        const row = get('SELECT * FROM client_logos WHERE client_id = ?', clientId);
+        return row && {
+          clientId: String(row.client_id), contentType: String(row.content_type), bytes: Buffer.from(row.bytes as Uint8Array),
+          sha256: String(row.sha256), updatedAt: Number(row.updated_at),
+        };
+      },
+    },
+    adminCredentials: {
+      async create(credential) {
+        run('INSERT INTO admin_credentials (name, token_digest, created_at) VALUES (?, ?, ?)', credential.name, credential.tokenDigest, credential.createdAt);
+      },
+      async findByDigest(tokenDigest) {
+        const row = get('SELECT * FROM admin_credentials WHERE token_digest = ?', tokenDigest);
+        return row && { name: String(row.name), tokenDigest: String(row.token_digest), createdAt: Number(row.created_at) };
+      },
+    },
+    developers: {
+      async add(userId) {
+        run('INSERT OR IGNORE INTO partner_developers (user_id) VALUES (?)', userId);
+      },
+      async isDeveloper(userId) {
+        return get('SELECT 1 AS found FROM partner_developers WHERE user_id = ?', userId) !== undefined;
       },
     },
     users: {
@@ -210,6 +264,14 @@ export function createSqliteStorage(path: string): Storage {
         );
         return row && toGrant(row);
       },
+      async revokeAllOfClient(clientId, now, reason) {
+        return transaction(() => {
+          const grants = all('SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL', clientId);
+          let revoked = 0;
+          for (const grant of grants) if (revokeGrant(String(grant.grant_id), now, reason)) revoked += 1;
+          return revoked;
+        });
+      },
       async revoke(grantId, now, reason) {
         return transaction(() => revokeGrant(grantId, now, reason));
       },
@@ -238,6 +300,9 @@ export function createSqliteStorage(path: string): Storage {
       },
       async revokeAccessToken(tokenDigest, now) {
         run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);
+      },
+      async revokeAccessTokensOfClient(clientId, now) {
+        return Number(run("UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND kind = 'access' AND revoked_at IS NULL", now, clientId).changes);
       },
       async listRevokedAccessTokens(sinceSeconds, now, limit) {
         return all(
@@ -484,7 +549,31 @@ function toClient(row: Row): ClientRecord {
     policyUri: nullableString(row.policy_uri),
     audience: nullableString(row.audience),
     createdAt: Number(row.created_at),
+    initiationUri: nullableString(row.initiation_uri),
+    settingsUri: nullableString(row.settings_uri),
+    contacts: JSON.parse(String(row.contacts ?? '[]')),
+    ownerUserId: nullableString(row.owner_user_id),
+    previousSecretDigest: nullableString(row.previous_secret_digest),
+    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
+    brandingVerified: Number(row.branding_verified) === 1,
   };
+}
+
+/** The column of each field `clients.update` may change. */
+const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
+  clientName: 'client_name', clientType: 'client_type', secretDigest: 'secret_digest', redirectUris: 'redirect_uris', scopes: 'scopes',
+  subjectType: 'subject_type', pkceRequired: 'pkce_required', status: 'status', clientUri: 'client_uri', logoUri: 'logo_uri',
+  tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
+  contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
+  previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
+};
+
+/** A field's value as stored (the inverse of toClient). */
+function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue {
+  if (field === 'redirectUris' || field === 'contacts') return JSON.stringify(value);
+  if (field === 'scopes') return (value as string[]).join(' ');
+  if (field === 'pkceRequired' || field === 'brandingVerified') return value ? 1 : 0;
+  return value as SQLInputValue;
 }
 
 function toUser(row: Row): UserRecord {

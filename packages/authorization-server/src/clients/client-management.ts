@@ -1,0 +1,243 @@
+/**
+ * Managing registered clients after registration: the one place the developer portal, the admin API
+ * and the CLI change a client, so all three keep the same rules and leave the same audit trail.
+ *
+ * - Metadata updates are validated by `validateClientMetadata` (registration.ts), as registration is;
+ *   refusals are `RegistrationError`s naming the field.
+ * - Lifecycle (SPEC decision 13): pending → active (approve); active|pending → suspended (suspend);
+ *   suspended → active (reactivate); anything but deleted → deleted (delete, final). A suspension
+ *   revokes the client's access tokens at once (also for resource servers that validate locally and read
+ *   the revocation feed); its grants stay, so reactivation restores the connections. A deletion revokes
+ *   every grant and token of the client.
+ * - Secret rotation (SPEC decision 10): a new secret shown once; the old one stays valid for
+ *   `overlapSeconds` (default 0); optionally every grant is revoked.
+ * - Every change is an audit event (SPEC decision 19): who (`actor`), what (`type`, field names, never a
+ *   secret), when (`at`).
+ */
+import { createHash } from 'node:crypto';
+import { imageSize } from 'image-size';
+import type { Environment } from '../options.ts';
+import type { ClientPatch, ClientRecord, Storage } from '../storage/storage.ts';
+import { digestClientSecret, generateClientSecret } from './client-secret.ts';
+import { RegistrationError, requiresApproval, validateClientMetadata, type ClientMetadata } from './registration.ts';
+
+export interface ManagementContext {
+  storage: Storage;
+  environment: Environment;
+  brandName: string;
+  /** Seconds since the epoch (the injectable clock). */
+  now: number;
+  /** Audit actor: `admin:<name>` or `user:<id>` (a partner developer in the portal). */
+  actor: string;
+  /** SPEC decision 13: whether clients wait for approval; default outside development only. */
+  requireApproval?: boolean;
+}
+
+/** A refused management step that is not a field problem: unknown client, or a state that does not allow it. */
+export class ClientManagementError extends Error {
+  /** `not_found`: no such client (or a resource server); `conflict`: not allowed in the client's current state. */
+  readonly reason: 'not_found' | 'conflict';
+  constructor(reason: 'not_found' | 'conflict', message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** The metadata a partner or administrator may change (RFC 7591 field meanings, camelCase here). Absent = unchanged. */
+export type ClientMetadataChanges = Partial<Omit<ClientMetadata, 'clientType' | 'pkceRequired'>>;
+
+/** Fields whose change means an administrator must review the branding again (the consent page shows them). */
+const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri'];
+
+/** Longest rotation overlap: 30 days. A longer window would keep a possibly leaked secret alive too long. */
+export const MAX_SECRET_OVERLAP_SECONDS = 30 * 24 * 60 * 60;
+
+/** SPEC decision 11 / seed "Logo: Square (1:1), high-resolution". */
+export const LOGO_MIN_SIDE_PIXELS = 256;
+export const LOGO_MAX_BYTES = 1024 * 1024;
+const LOGO_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp' };
+
+/** A partner client (not a resource server's credentials), not deleted. @throws ClientManagementError not_found. */
+export async function findManagedClient(storage: Storage, clientId: string): Promise<ClientRecord> {
+  const client = await storage.clients.find(clientId);
+  if (!client || client.kind !== 'client' || client.status === 'deleted') throw new ClientManagementError('not_found', `no client ${clientId}`);
+  return client;
+}
+
+const isAdministrator = (actor: string) => actor.startsWith('admin:');
+
+/**
+ * Changes a client's metadata after validating the result as a whole.
+ * @returns the updated client.
+ * @throws RegistrationError naming the refused field; ClientManagementError not_found.
+ */
+export async function updateClient(context: ManagementContext, clientId: string, changes: ClientMetadataChanges): Promise<ClientRecord> {
+  const client = await findManagedClient(context.storage, clientId);
+  const merged = validateClientMetadata({ ...pickMetadata(client), ...definedOnly(changes) }, context.environment, context.brandName);
+  const patch: ClientPatch = {};
+  const changed: string[] = [];
+  for (const key of Object.keys(merged) as (keyof ClientMetadata)[]) {
+    if (JSON.stringify(merged[key]) !== JSON.stringify(client[key])) {
+      (patch as Record<string, unknown>)[key] = merged[key];
+      changed.push(key);
+    }
+  }
+  if (changed.length === 0) return client;
+  // A partner's new name or logo is unreviewed until an administrator approves it again; an administrator's edit is its own review.
+  if (!isAdministrator(context.actor) && requiresApproval(context) && changed.some((key) => BRANDING_FIELDS.includes(key as keyof ClientMetadataChanges))) {
+    patch.brandingVerified = false;
+  }
+  const updated = (await context.storage.clients.update(clientId, patch))!;
+  await audit(context, 'client.updated', clientId, { fields: changed.map(wireName).join(' ') });
+  return updated;
+}
+
+/** pending → active; also marks the branding reviewed (SPEC decision 13). Approving an active client re-verifies its branding. */
+export async function approveClient(context: ManagementContext, clientId: string): Promise<ClientRecord> {
+  const client = await findManagedClient(context.storage, clientId);
+  if (client.status === 'suspended') throw new ClientManagementError('conflict', 'a suspended client is reactivated, not approved');
+  const updated = (await context.storage.clients.update(clientId, { status: 'active', brandingVerified: true }))!;
+  await audit(context, 'client.approved', clientId, { previous_status: client.status });
+  return updated;
+}
+
+/**
+ * active|pending → suspended. Flows, code redemption, refresh and introspection stop at once (they check
+ * the status); access tokens are revoked so the revocation feed carries them to locally validating
+ * resource servers. Grants stay for a reactivation.
+ */
+export async function suspendClient(context: ManagementContext, clientId: string): Promise<ClientRecord> {
+  const client = await findManagedClient(context.storage, clientId);
+  if (client.status === 'suspended') return client;
+  const updated = (await context.storage.clients.update(clientId, { status: 'suspended' }))!;
+  const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
+  await audit(context, 'client.suspended', clientId, { previous_status: client.status, access_tokens_revoked: accessTokensRevoked });
+  return updated;
+}
+
+/** suspended → active. Its grants work again; its revoked access tokens stay revoked (a refresh issues new ones). */
+export async function reactivateClient(context: ManagementContext, clientId: string): Promise<ClientRecord> {
+  const client = await findManagedClient(context.storage, clientId);
+  if (client.status !== 'suspended') throw new ClientManagementError('conflict', `only a suspended client can be reactivated (it is ${client.status})`);
+  const updated = (await context.storage.clients.update(clientId, { status: 'active' }))!;
+  await audit(context, 'client.reactivated', clientId, {});
+  return updated;
+}
+
+/** → deleted, for good: every grant and token of the client is revoked (SPEC decision 13). */
+export async function deleteClient(context: ManagementContext, clientId: string): Promise<{ client: ClientRecord; grantsRevoked: number }> {
+  const client = await findManagedClient(context.storage, clientId);
+  const updated = (await context.storage.clients.update(clientId, { status: 'deleted', previousSecretDigest: null, previousSecretExpiresAt: null }))!;
+  const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted');
+  await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
+  await audit(context, 'client.deleted', clientId, { previous_status: client.status, grants_revoked: grantsRevoked });
+  return { client: updated, grantsRevoked };
+}
+
+/** Administrator only (SPEC decision 2): a confidential client may be exempted from PKCE; a public one never. */
+export async function setPkceException(context: ManagementContext, clientId: string, exempt: boolean): Promise<ClientRecord> {
+  if (!isAdministrator(context.actor)) throw new ClientManagementError('conflict', 'only an administrator can grant a PKCE exception');
+  const client = await findManagedClient(context.storage, clientId);
+  if (exempt && client.clientType === 'public') throw new RegistrationError('pkce_required', 'a public client cannot have a PKCE exception');
+  const updated = (await context.storage.clients.update(clientId, { pkceRequired: !exempt }))!;
+  await audit(context, exempt ? 'client.pkce_exception_granted' : 'client.pkce_exception_removed', clientId, {});
+  return updated;
+}
+
+/**
+ * SPEC decision 10: issues a new secret (shown once), keeps the old one valid for `overlapSeconds`
+ * (0 = refused at once), and with `revokeGrants` revokes every grant of the client (their refresh tokens
+ * stop, platform docs: "refresh tokens also stop working on … client credential rotation").
+ * @throws RegistrationError `overlap_seconds` out of range; ClientManagementError for a public client.
+ */
+export async function rotateClientSecret(
+  context: ManagementContext, clientId: string, options: { overlapSeconds?: number; revokeGrants?: boolean } = {},
+): Promise<{ client: ClientRecord; clientSecret: string; grantsRevoked: number }> {
+  const overlapSeconds = options.overlapSeconds ?? 0;
+  if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_SECRET_OVERLAP_SECONDS) {
+    throw new RegistrationError('overlap_seconds', `must be a whole number of seconds from 0 to ${MAX_SECRET_OVERLAP_SECONDS}`);
+  }
+  const client = await findManagedClient(context.storage, clientId);
+  if (client.clientType !== 'confidential' || client.secretDigest === null) throw new ClientManagementError('conflict', 'a public client has no secret to rotate');
+  const clientSecret = generateClientSecret();
+  const updated = (await context.storage.clients.update(clientId, {
+    secretDigest: digestClientSecret(clientSecret),
+    previousSecretDigest: overlapSeconds > 0 ? client.secretDigest : null,
+    previousSecretExpiresAt: overlapSeconds > 0 ? context.now + overlapSeconds : null,
+  }))!;
+  const grantsRevoked = options.revokeGrants ? await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_secret_rotated') : 0;
+  await audit(context, 'client.secret_rotated', clientId, { overlap_seconds: overlapSeconds, grants_revoked: grantsRevoked });
+  return { client: updated, clientSecret, grantsRevoked };
+}
+
+/** What `inspectLogo` found in acceptable bytes. */
+export interface LogoImage {
+  contentType: string;
+  widthPixels: number;
+  heightPixels: number;
+}
+
+/**
+ * Checks uploaded logo bytes by their content, never by a declared type: PNG, JPEG or WebP (SVG can carry
+ * script and is refused), square (seed: "Square (1:1)"), at least 256×256 ("high-resolution"), at most 1 MiB.
+ * @throws RegistrationError naming `logo`.
+ */
+export function inspectLogo(bytes: Buffer): LogoImage {
+  if (bytes.length === 0) throw new RegistrationError('logo', 'is empty');
+  if (bytes.length > LOGO_MAX_BYTES) throw new RegistrationError('logo', `must be at most ${LOGO_MAX_BYTES} bytes (1 MiB)`);
+  let size: ReturnType<typeof imageSize>;
+  try {
+    size = imageSize(bytes);
+  } catch {
+    throw new RegistrationError('logo', 'must be a PNG, JPEG or WebP image');
+  }
+  const contentType = size.type ? LOGO_TYPES[size.type] : undefined;
+  if (!contentType) throw new RegistrationError('logo', `must be a PNG, JPEG or WebP image (got ${size.type ?? 'unknown'})`);
+  const { width, height } = size;
+  if (!width || !height) throw new RegistrationError('logo', 'has no readable dimensions');
+  if (width !== height) throw new RegistrationError('logo', `must be square (1:1), got ${width}×${height}`);
+  if (width < LOGO_MIN_SIDE_PIXELS) throw new RegistrationError('logo', `must be at least ${LOGO_MIN_SIDE_PIXELS}×${LOGO_MIN_SIDE_PIXELS} pixels, got ${width}×${height}`);
+  return { contentType, widthPixels: width, heightPixels: height };
+}
+
+/**
+ * Stores an uploaded logo and points the client's `logo_uri` at it (`<issuer>/logos/<client_id>?v=<hash>`,
+ * the hash busting caches on change). A partner's new logo needs review again.
+ * @throws RegistrationError `logo`; ClientManagementError not_found.
+ */
+export async function setClientLogo(context: ManagementContext, issuer: string, clientId: string, bytes: Buffer): Promise<ClientRecord> {
+  await findManagedClient(context.storage, clientId);
+  const image = inspectLogo(bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('base64url');
+  await context.storage.clientLogos.put({ clientId, contentType: image.contentType, bytes, sha256, updatedAt: context.now });
+  const patch: ClientPatch = { logoUri: logoUri(issuer, clientId, sha256) };
+  if (!isAdministrator(context.actor) && requiresApproval(context)) patch.brandingVerified = false;
+  const updated = (await context.storage.clients.update(clientId, patch))!;
+  await audit(context, 'client.logo_set', clientId, { content_type: image.contentType, width_pixels: image.widthPixels, bytes: bytes.length });
+  return updated;
+}
+
+export function logoUri(issuer: string, clientId: string, sha256: string): string {
+  return `${issuer}/logos/${encodeURIComponent(clientId)}?v=${sha256.slice(0, 16)}`;
+}
+
+function pickMetadata(client: ClientRecord): ClientMetadata {
+  const { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts } = client;
+  return { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as Partial<T>;
+}
+
+/** RFC 7591 names of the fields, for audit details. */
+const WIRE_NAMES: Record<string, string> = {
+  clientName: 'client_name', redirectUris: 'redirect_uris', scopes: 'scope', subjectType: 'subject_type', clientUri: 'client_uri',
+  logoUri: 'logo_uri', tosUri: 'tos_uri', policyUri: 'policy_uri', initiationUri: 'initiation_uri', settingsUri: 'settings_uri', contacts: 'contacts',
+};
+const wireName = (key: string) => WIRE_NAMES[key] ?? key;
+
+async function audit(context: ManagementContext, type: string, clientId: string, details: Record<string, string | number | boolean | null>): Promise<void> {
+  await context.storage.audit.record({ type, at: context.now, actor: context.actor, clientId, details });
+}
+

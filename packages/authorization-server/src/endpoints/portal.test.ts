@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { hashPassword } from '../users/password.ts';
+import { basic, Browser, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { pngImage, svgImage } from '../testing/images.ts';
+
+const developer = seed.developer;
+
+/** A browser signed in to the portal through the shared login page (return_to=/portal). */
+async function signedIn(server: TestServer, user: { email: string; password: string } = developer): Promise<Browser> {
+  const browser = new Browser();
+  const login = await browser.get(`${server.url}/portal`);
+  assert.equal(login.status, 200);
+  assert.equal(inputValue(login.text, 'return_to'), '/portal');
+  const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: '/portal', email: user.email, password: user.password });
+  assert.equal(answer.status, 303);
+  assert.equal(answer.location, '/portal');
+  return browser;
+}
+
+function registrationForm(csrf: string, fields: Record<string, string | string[]> = {}, logo?: Buffer): FormData {
+  const form = new FormData();
+  const values: Record<string, string | string[]> = {
+    _csrf: csrf, client_name: 'Fjord Books', token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: 'http://localhost:8080/callback\nhttps://fjord.example/oauth/callback', scope: ['users:read', 'vendors:read'], subject_type: 'company',
+    client_uri: 'https://fjord.example', tos_uri: 'https://fjord.example/terms', policy_uri: 'https://fjord.example/privacy',
+    initiation_uri: 'https://fjord.example/connect', settings_uri: 'https://fjord.example/settings', contacts: 'dev@fjord.example\nsupport@fjord.example',
+    ...fields,
+  };
+  for (const [name, value] of Object.entries(values)) for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
+  if (logo) form.append('logo', new Blob([new Uint8Array(logo)], { type: 'image/png' }), 'logo.png');
+  return form;
+}
+
+async function register(server: TestServer, browser: Browser, fields: Record<string, string | string[]> = {}, logo?: Buffer) {
+  const form = await browser.get(`${server.url}/portal/clients/new`);
+  assert.equal(form.status, 200);
+  return browser.request(`${server.url}/portal/clients`, { method: 'POST', body: registrationForm(inputValue(form.text, '_csrf')!, fields, logo) });
+}
+
+const secretOn = (page: string) => /<code id="client_secret">([A-Za-z0-9_-]{43})<\/code>/.exec(page)?.[1];
+
+describe('developer portal /portal', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('signs a partner developer in with the shared login page and lists only its clients', async () => {
+    const browser = await signedIn(server);
+    const home = await browser.get(`${server.url}/portal`);
+    assert.equal(home.status, 200);
+    assert.match(home.text, /Your OAuth 2\.0 clients/);
+    assert.doesNotMatch(home.text, /Ledgerly Sync/, 'the demo clients are the administrator\'s, not this partner\'s');
+  });
+
+  it('refuses a signed-in user who is not a partner developer (403)', async () => {
+    const browser = await signedIn(server, seed.users.alice);
+    const home = await browser.get(`${server.url}/portal`);
+    assert.equal(home.status, 403);
+    assert.match(home.text, /Not a partner developer/);
+  });
+
+  it('registers a client with every field and a logo, shows the secret once (a reload does not), and the secret works', async () => {
+    const browser = await signedIn(server);
+    const created = await register(server, browser, {}, pngImage(256, 256));
+    assert.equal(created.status, 303, created.text.slice(0, 500));
+    const clientId = /^\/portal\/clients\/([0-9a-f-]{36})$/.exec(created.location!)?.[1];
+    assert.ok(clientId, created.location);
+    const first = await browser.get(`${server.url}${created.location}`);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('cache-control'), 'no-store');
+    const secret = secretOn(first.text);
+    assert.ok(secret, 'the secret is shown after registration');
+    const reload = await browser.get(`${server.url}${created.location}`);
+    assert.equal(secretOn(reload.text), undefined, 'a reload does not show the secret again');
+
+    const client = (await server.storage.clients.find(clientId!))!;
+    assert.equal(client.ownerUserId, developer.id);
+    assert.equal(client.initiationUri, 'https://fjord.example/connect');
+    assert.equal(client.settingsUri, 'https://fjord.example/settings');
+    assert.deepEqual(client.contacts, ['dev@fjord.example', 'support@fjord.example']);
+    assert.deepEqual(client.redirectUris, ['http://localhost:8080/callback', 'https://fjord.example/oauth/callback']);
+    assert.deepEqual(client.scopes, ['users:read', 'vendors:read']);
+    assert.match(client.logoUri!, new RegExp(`/logos/${clientId}\\?v=`));
+    assert.match(reload.text, new RegExp(`<img class="logo" src="${client.logoUri!.replace(/[?.]/g, '\\$&')}"`));
+    const logo = await fetch(client.logoUri!);
+    assert.equal(logo.headers.get('content-type'), 'image/png');
+    // Development approves at once (SPEC decision 13), so the credentials work right away.
+    const introspection = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(clientId!, secret!) });
+    assert.equal(introspection.status, 200);
+    const events = await server.storage.audit.list({ limit: 5 });
+    assert.ok(events.some((event) => event.type === 'client.registered' && event.actor === `user:${developer.id}`));
+    assert.ok(!JSON.stringify(await server.storage.audit.list({ limit: 1000 })).includes(secret!));
+  });
+
+  it('refuses bad fields naming them, keeps the typed values, and stores nothing for a refused logo', async () => {
+    const browser = await signedIn(server);
+    const before = (await server.storage.clients.listByOwner(developer.id)).length;
+    for (const [fields, logo, name] of [
+      [{ client_name: 'Gatehouse Connector' }, undefined, 'client_name'],
+      [{ redirect_uris: 'http://fjord.example/cb' }, undefined, 'redirect_uris'],
+      [{ tos_uri: 'http://fjord.example/terms' }, undefined, 'tos_uri'],
+      [{ contacts: 'not-an-address' }, undefined, 'contacts'],
+      [{}, svgImage(512, 512), 'logo'],
+      [{}, pngImage(512, 256), 'logo'],
+    ] as const) {
+      const refused = await register(server, browser, fields as Record<string, string>, logo);
+      assert.equal(refused.status, 400, name);
+      assert.match(refused.text, new RegExp(`<p class="error" role="alert">[^<]*\\(${name}\\)`), name);
+      assert.match(refused.text, /value="https:\/\/fjord\.example\/connect"/, 'typed values are kept');
+    }
+    assert.equal((await server.storage.clients.listByOwner(developer.id)).length, before);
+  });
+
+  it('refuses a form without its CSRF token (SPEC decision 18)', async () => {
+    const browser = await signedIn(server);
+    const form = registrationForm('');
+    form.delete('_csrf');
+    const response = await browser.request(`${server.url}/portal/clients`, { method: 'POST', body: form });
+    assert.equal(response.status, 403);
+  });
+
+  it('edits, rotates (new secret once, old one during the overlap) and deletes its own client', async () => {
+    const browser = await signedIn(server);
+    const created = await register(server, browser);
+    const clientPath = created.location!;
+    const clientId = clientPath.split('/').at(-1)!;
+    const oldSecret = secretOn((await browser.get(`${server.url}${clientPath}`)).text)!;
+    const page = await browser.get(`${server.url}${clientPath}`);
+    const csrf = inputValue(page.text, '_csrf')!;
+
+    const edit = new URLSearchParams({ _csrf: csrf, client_name: 'Fjord Books Pro', redirect_uris: 'http://localhost:8080/callback', subject_type: '', contacts: 'ops@fjord.example' });
+    edit.append('scope', 'accounts:read');
+    const saved = await browser.request(`${server.url}${clientPath}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: edit });
+    assert.equal(saved.status, 303);
+    const client = (await server.storage.clients.find(clientId))!;
+    assert.equal(client.clientName, 'Fjord Books Pro');
+    assert.deepEqual(client.scopes, ['accounts:read']);
+    assert.equal(client.tosUri, null);
+    const badEdit = await browser.post(`${server.url}${clientPath}`, { _csrf: csrf, client_name: 'Fjord', redirect_uris: 'https://fjord.example/*', scope: 'users:read' });
+    assert.equal(badEdit.status, 400);
+    assert.match(badEdit.text, /\(redirect_uris\)/);
+
+    const rotated = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '3600' });
+    assert.equal(rotated.status, 303);
+    const newSecret = secretOn((await browser.get(`${server.url}${clientPath}`)).text);
+    assert.ok(newSecret && newSecret !== oldSecret);
+    assert.equal(secretOn((await browser.get(`${server.url}${clientPath}`)).text), undefined);
+    const introspectWith = (secret: string) => postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(clientId, secret) });
+    assert.equal((await introspectWith(oldSecret)).status, 200, 'the old secret works during the overlap');
+    assert.equal((await introspectWith(newSecret)).status, 200);
+
+    const deleted = await browser.post(`${server.url}${clientPath}/delete`, { _csrf: csrf });
+    assert.equal(deleted.status, 303);
+    assert.equal((await server.storage.clients.find(clientId))?.status, 'deleted');
+    assert.equal((await browser.get(`${server.url}${clientPath}`)).status, 404);
+  });
+
+  it('a partner cannot see or change another partner\'s client (404, nothing changes)', async () => {
+    const owner = await signedIn(server);
+    const created = await register(server, owner);
+    const clientPath = created.location!;
+    const clientId = clientPath.split('/').at(-1)!;
+    const otherId = crypto.randomUUID();
+    await server.storage.users.create({ userId: otherId, email: 'other@partner.example', name: 'Olav Other', passwordHash: await hashPassword('other-demo-password') });
+    await server.storage.developers.add(otherId);
+    const other = await signedIn(server, { email: 'other@partner.example', password: 'other-demo-password' });
+    assert.doesNotMatch((await other.get(`${server.url}/portal`)).text, /Fjord Books/);
+    assert.equal((await other.get(`${server.url}${clientPath}`)).status, 404);
+    const csrf = inputValue((await other.get(`${server.url}/portal/clients/new`)).text, '_csrf')!;
+    for (const path of [clientPath, `${clientPath}/secret`, `${clientPath}/delete`]) {
+      const response = await other.post(`${server.url}${path}`, { _csrf: csrf, client_name: 'Hijacked', redirect_uris: 'http://localhost:8080/callback', scope: 'users:read' });
+      assert.equal(response.status, 404, path);
+    }
+    const client = (await server.storage.clients.find(clientId))!;
+    assert.equal(client.clientName, 'Fjord Books');
+    assert.equal(client.status, 'active');
+    // Administrators' clients are nobody's in the portal either.
+    assert.equal((await other.get(`${server.url}/portal/clients/${seed.confidentialClient.id}`)).status, 404);
+  });
+
+  it('continues after login only to /portal paths or authorization requests, never elsewhere (no open redirect)', async () => {
+    for (const returnTo of ['//evil.example/portal', '/portal//evil.example', '/portal/../admin', 'https://evil.example/portal', '/portal?next=//evil.example', '/portal\\evil']) {
+      const browser = new Browser();
+      const login = await browser.get(`${server.url}/portal`);
+      const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: returnTo, email: developer.email, password: developer.password });
+      assert.equal(answer.status, 303);
+      assert.equal(answer.location, '/', returnTo);
+    }
+  });
+});
