@@ -57,6 +57,40 @@ describe('partner app (HTTP)', () => {
     ]);
   }
 
+  it('/start verifies a session handover from the marketplace and starts the flow for its company; a replay or a handover for another app is refused', async () => {
+    await server.storage.clients.update(clientId, { initiationUri: `${partner.url}/start` });
+    const gatehouseBrowser = new Browser();
+    const login = await gatehouseBrowser.get(`${server.url}/marketplace`);
+    await gatehouseBrowser.post(`${server.url}/login`, {
+      _csrf: inputValue(login.text, '_csrf')!, return_to: '/marketplace', email: seed.users.alice.email, password: seed.users.alice.password,
+    });
+    const marketplace = await gatehouseBrowser.get(`${server.url}/marketplace`);
+    const handover = async (id: string) => (await gatehouseBrowser.post(`${server.url}/marketplace/${id}/connect`, {
+      _csrf: inputValue(marketplace.text, '_csrf')!, subject: `urn:gatehouse:company:${danish.id}`,
+    })).location!;
+    const startUrl = await handover(clientId);
+    assert.ok(startUrl.startsWith(`${partner.url}/start?gatehouse_id_token=`));
+
+    const browser = new Browser();
+    const start = await browser.get(startUrl);
+    assert.equal(start.status, 303);
+    const authorizationUrl = new URL(start.location!);
+    assert.equal(authorizationUrl.searchParams.get('urn_gatehouse_params_oauth_subject'), `urn:gatehouse:company:${danish.id}`);
+    assert.equal(authorizationUrl.searchParams.get('client_id'), clientId);
+
+    const replay = await new Browser().get(startUrl);
+    assert.equal(replay.status, 400);
+    assert.match(replay.text, /expired or was already used/);
+    // A handover addressed to the demo client (aud) is not this app's.
+    await server.storage.clients.update(seed.confidentialClient.id, { initiationUri: `${partner.url}/start` });
+    const marketplaceAgain = await gatehouseBrowser.get(`${server.url}/marketplace`);
+    const foreign = (await gatehouseBrowser.post(`${server.url}/marketplace/${seed.confidentialClient.id}/connect`, {
+      _csrf: inputValue(marketplaceAgain.text, '_csrf')!, subject: `urn:gatehouse:company:${danish.id}`,
+    })).location!;
+    assert.equal((await new Browser().get(foreign)).status, 400);
+    assert.equal((await new Browser().get(`${partner.url}/start`)).status, 400, 'no handover at all');
+  });
+
   it('gives the browser one opaque session cookie: HttpOnly, SameSite=Lax, no Secure on http://localhost in development', async () => {
     const response = await fetch(`${partner.url}/`);
     const cookies = response.headers.getSetCookie();

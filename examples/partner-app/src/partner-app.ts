@@ -8,12 +8,19 @@
  * the `__Host-` prefix outside development (SPEC §3: tokens never in browser storage). Lax, not Strict:
  * the callback is a top-level navigation from Gatehouse, and a Strict cookie would not come with it.
  *
- * Routes: `GET /` · `POST /connect` · `GET /callback` · `POST /disconnect` · `GET /health`.
+ * Arriving from Gatehouse (the marketplace's "Connect", or "Settings" on the connected apps page), the
+ * browser carries a session handover (`?gatehouse_id_token=…`, SPEC §3): `GET /start` (the registered
+ * initiation URI) verifies it with `verifySessionHandover` (signature, typ, iss, aud, expiry, one use)
+ * and starts the flow for the company it names (`urn_gatehouse_params_oauth_subject`, pre-selected on the
+ * consent page); `GET /settings` (the settings URI) verifies it and shows the app. The handover only
+ * says who arrives: it is never used as an access token.
+ *
+ * Routes: `GET /` · `POST /connect` · `GET /start` · `GET /settings` · `GET /callback` · `POST /disconnect` · `GET /health`.
  */
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, ReauthorizationRequiredError, RefreshFailedError, TransportError,
+  AuthorizationServerError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { connectPage, dashboardPage, errorPage, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
@@ -144,6 +151,44 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     authorizationOrigin = url.origin;
     session.transaction = transaction;
     return reply.redirect(url.href, 303);
+  });
+
+  /**
+   * Verifies the handover on this request, or answers 400 (a refused handover: expired, replayed, for
+   * another app…) and returns undefined. Only `reason` is logged, never the token.
+   */
+  const verifiedHandover = async (request: FastifyRequest, reply: FastifyReply, session: Session) => {
+    try {
+      return await gatehouse.verifySessionHandover(new URL(request.url, publicUrl));
+    } catch (error) {
+      if (!(error instanceof SessionHandoverError)) throw error;
+      request.log.warn({ reason: error.reason }, 'session handover refused');
+      html(reply, 400, errorPage(appName, 'This link cannot be used', 'The link from Gatehouse has expired or was already used. Start connecting here instead.', session.csrfToken));
+      return undefined;
+    }
+  };
+
+  // The initiation URI: arriving from Gatehouse's marketplace with the company picked there.
+  app.get('/start', async (request, reply) => {
+    const session = ensureSession(request, reply);
+    const handover = await verifiedHandover(request, reply, session);
+    if (!handover) return reply;
+    const existing = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
+    const { url, transaction } = await gatehouse.authorizationUrl({
+      subjectUrn: handover.subjectUrn,
+      // Reconnecting the same company keeps its connection ID.
+      ...(existing && existing.subjectUrn === handover.subjectUrn ? { connectionId: existing.connectionId } : {}),
+    });
+    authorizationOrigin = url.origin;
+    session.transaction = transaction;
+    return reply.redirect(url.href, 303);
+  });
+
+  // The settings URI: this example's settings are its home page.
+  app.get('/settings', async (request, reply) => {
+    const session = ensureSession(request, reply);
+    if (!(await verifiedHandover(request, reply, session))) return reply;
+    return reply.redirect('/', 303);
   });
 
   app.get('/callback', async (request, reply) => {

@@ -17,7 +17,7 @@ import { errorPage } from './pages/error-page.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
-import { loadSigningKey } from './tokens/signing-key.ts';
+import { loadSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING } from './tokens/signing-key.ts';
 
 const MAX_FORM_BODY_BYTES = 64 * 1024;
 
@@ -29,6 +29,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     codec: createOpaqueTokenCodec(options.tokenHmacKey),
     clock: options.clock,
     signingKey: await loadSigningKey(options.storage),
+    handoverSigningKey: await loadSigningKey(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING),
   };
   const production = options.environment !== 'development';
   const app = Fastify({

@@ -5,6 +5,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
 import { clientLogoEndpoint } from './endpoints/client-logo.ts';
 import {
+  connectedAppSettingsEndpoint, connectedAppsEndpoint, disconnectEndpoint, marketplaceConnectEndpoint, marketplaceEndpoint,
+} from './endpoints/account.ts';
+import {
   portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
@@ -36,9 +39,10 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300').send(authorizationServerMetadata(context));
   });
-  // RFC 7517: the public keys of JWT access tokens, for resource servers that validate locally.
+  // RFC 7517: the public keys of JWT access tokens (resource servers that validate locally) and of session
+  // handover tokens (partner apps); each its own `kid`, and each verifier accepts only its own `typ`.
   app.get('/.well-known/jwks.json', async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=300').send({ keys: [context.signingKey.publicJwk] });
+    reply.header('cache-control', 'public, max-age=300').send({ keys: [context.signingKey.publicJwk, context.handoverSigningKey.publicJwk] });
   });
   // The developer portal (partner developers; CSRF on every form).
   app.get('/portal', (request, reply) => portalHome(context, request, reply));
@@ -49,6 +53,12 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
   app.post('/portal/clients/:client_id/delete', csrf, (request, reply) => portalDeleteClient(context, request, reply));
+  // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
+  app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));
+  app.post('/account/connected-apps/:grant_id/disconnect', csrf, (request, reply) => disconnectEndpoint(context, request, reply));
+  app.post('/account/connected-apps/:grant_id/settings', csrf, (request, reply) => connectedAppSettingsEndpoint(context, request, reply));
+  app.get('/marketplace', (request, reply) => marketplaceEndpoint(context, request, reply));
+  app.post('/marketplace/:client_id/connect', csrf, (request, reply) => marketplaceConnectEndpoint(context, request, reply));
   app.get('/logos/:client_id', (request, reply) => clientLogoEndpoint(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });

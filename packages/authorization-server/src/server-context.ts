@@ -15,4 +15,6 @@ export interface ServerContext {
   clock: Clock;
   /** Signs JWT access tokens; published in the JWKS. */
   signingKey: SigningKey;
+  /** Signs session handover tokens (tokens/session-handover.ts); its own `kid`, also in the JWKS. */
+  handoverSigningKey: SigningKey;
 }

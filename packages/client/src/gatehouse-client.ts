@@ -24,6 +24,9 @@ import { createRefresher } from './refresh.ts';
 import { apiRequest, type ApiRequestInit } from './resource-request.ts';
 import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
 import type { TokenStore } from './token-store.ts';
+import {
+  createMemorySessionHandoverReplayStore, createSessionHandoverVerifier, type SessionHandover, type SessionHandoverReplayStore, type SessionHandoverVerifier,
+} from './session-handover.ts';
 import { transientFailureOf, type TransportSettings } from './transport.ts';
 
 export interface GatehouseClientOptions {
@@ -67,6 +70,11 @@ export interface GatehouseClientOptions {
   logger?: Logger;
   /** Replaces global `fetch` for every request (tests, proxies). */
   fetch?: typeof fetch;
+  /**
+   * Where used session-handover `jti`s are kept (`verifySessionHandover`); default per process. Use a
+   * shared one when the app runs several instances.
+   */
+  sessionHandoverReplayStore?: SessionHandoverReplayStore;
   /** Backoff wait; default a timer. */
   sleep?: (milliseconds: number) => Promise<void>;
   /** Backoff jitter source in [0, 1); default `Math.random`. */
@@ -117,6 +125,13 @@ export interface GatehouseClient {
    * @throws ConnectionNotFoundError, AuthorizationServerError, TransportError
    */
   revoke(connectionId: string): Promise<void>;
+  /**
+   * Verifies a session handover (`?<ns>_id_token=…` on the initiation or settings URI, session-handover.ts):
+   * signature by the discovered `jwks_uri`, `typ`, `iss`, `aud` = this client ID, expiry, and one-time use
+   * of the `jti`. @returns the user and company (subject URN to pass to `authorizationUrl`).
+   * @throws SessionHandoverError (`reason` says which check failed), TransportError from discovery
+   */
+  verifySessionHandover(url: string | URL | URLSearchParams): Promise<SessionHandover>;
 }
 
 /**
@@ -179,9 +194,23 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     throw error;
   });
 
+  const handoverReplayStore = options.sessionHandoverReplayStore ?? createMemorySessionHandoverReplayStore();
+  let handoverVerifier: SessionHandoverVerifier | undefined;
+
   return {
     events,
     clientId: options.clientId,
+
+    async verifySessionHandover(url) {
+      if (!handoverVerifier) {
+        const { as } = await context();
+        handoverVerifier = createSessionHandoverVerifier({
+          issuer: as.issuer, clientId: options.clientId, jwksUri: as.jwks_uri ?? new URL('.well-known/jwks.json', `${as.issuer.replace(/\/$/, '')}/`).href,
+          urnNamespace, replayStore: handoverReplayStore, clock, ...(options.fetch ? { fetch: options.fetch } : {}),
+        });
+      }
+      return handoverVerifier.verify(url);
+    },
     discover: async () => (await context()).as,
 
     async authorizationUrl(authorizationOptions = {}) {

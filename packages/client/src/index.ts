@@ -26,3 +26,7 @@ export {
   InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
   type AuthorizationServerEndpoint,
 } from './errors.ts';
+export {
+  createMemorySessionHandoverReplayStore, createSessionHandoverVerifier, SessionHandoverError, verifySessionHandover,
+  type SessionHandover, type SessionHandoverRefusal, type SessionHandoverReplayStore, type SessionHandoverVerifier, type SessionHandoverVerifierOptions,
+} from './session-handover.ts';

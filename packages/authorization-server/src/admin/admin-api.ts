@@ -21,8 +21,10 @@ import {
   setPkceException, suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
+import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import type { ServerContext } from '../server-context.ts';
-import type { AdminCredentialRecord, SubjectType } from '../storage/storage.ts';
+import { subjectUrn } from '../subjects.ts';
+import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
 
 export const ADMIN_API_PREFIX = '/admin/v1';
@@ -62,6 +64,21 @@ const CLIENT_SCHEMA = {
 const ERROR_SCHEMA = {
   type: 'object',
   properties: { error: { type: 'string' }, error_description: { type: 'string' }, field: { type: 'string' } },
+} as const;
+const GRANT_SCHEMA = {
+  type: 'object',
+  properties: {
+    grant_id: { type: 'string', format: 'uuid' },
+    client_id: { type: 'string' },
+    user_id: { type: 'string', description: 'Who consented' },
+    subject_type: { type: 'string', enum: ['company', 'organization'] },
+    subject_id: { type: 'string' },
+    subject_urn: { type: 'string' },
+    scope: { type: 'string' },
+    created_at: { type: 'integer', description: 'Seconds since the epoch' },
+    last_token_issued_at: { type: ['integer', 'null'], description: 'Seconds since the epoch: the first exchange or the latest refresh' },
+    revoked_at: { type: ['integer', 'null'], description: 'Seconds since the epoch' },
+  },
 } as const;
 const CLIENT_ID_PARAMS = { type: 'object', required: ['client_id'], properties: { client_id: { type: 'string', maxLength: 100 } } } as const;
 const errors = { 400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA };
@@ -222,6 +239,42 @@ export function adminApi(context: ServerContext) {
         overlapSeconds: body.overlap_seconds ?? 0, revokeGrants: body.revoke_grants ?? false,
       });
       return { ...clientToJson(client), client_secret: clientSecret, grants_revoked: grantsRevoked };
+    });
+
+    const grantJson = (grant: GrantRecord & Partial<Pick<GrantListing, 'lastTokenIssuedAt'>>) => ({
+      grant_id: grant.grantId, client_id: grant.clientId, user_id: grant.userId, subject_type: grant.subjectType, subject_id: grant.subjectId,
+      subject_urn: subjectUrn(context.options.brand.urnNamespace, grant.subjectType, grant.subjectId), scope: grant.scope.join(' '),
+      created_at: grant.createdAt, last_token_issued_at: grant.lastTokenIssuedAt ?? null, revoked_at: grant.revokedAt,
+    });
+
+    app.get('/grants', {
+      schema: {
+        summary: 'List the active grants (connected apps) of one user (who consented) or one client; exactly one of user_id, client_id',
+        security,
+        querystring: { type: 'object', properties: { user_id: { type: 'string', maxLength: 100 }, client_id: { type: 'string', maxLength: 100 } } },
+        response: { 200: { type: 'array', items: GRANT_SCHEMA }, ...errors },
+      },
+    }, async (request, reply) => {
+      const query = request.query as { user_id?: string; client_id?: string };
+      if ((query.user_id === undefined) === (query.client_id === undefined)) {
+        return reply.code(400).send({ error: 'invalid_request', error_description: 'give exactly one of user_id and client_id' });
+      }
+      const grants = await context.storage.grants.listActive(query.user_id !== undefined ? { userId: query.user_id } : { clientId: query.client_id! });
+      return grants.map(grantJson);
+    });
+
+    app.delete('/grants/:grant_id', {
+      schema: {
+        summary: 'Revoke a grant (disconnect the app) with every token of it, at once (SPEC decision 15); audit event grant.revoked',
+        security, params: { type: 'object', required: ['grant_id'], properties: { grant_id: { type: 'string', maxLength: 100 } } },
+        response: { 200: GRANT_SCHEMA, ...errors },
+      },
+    }, async (request, reply) => {
+      const grantId = (request.params as { grant_id: string }).grant_id;
+      const outcome = await revokeGrantBy(context.storage, grantId, context.clock.nowSeconds(), `admin:${administrators.get(request)!.name}`, 'admin_revoked');
+      if (outcome === 'not_found') return reply.code(404).send({ error: 'not_found', error_description: 'no grant with that id' });
+      if (outcome === 'already_revoked') return reply.code(409).send({ error: 'conflict', error_description: 'the grant was already revoked' });
+      return grantJson((await context.storage.grants.find(grantId))!);
     });
 
     app.put('/clients/:client_id/logo', {

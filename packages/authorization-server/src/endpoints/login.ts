@@ -13,11 +13,12 @@ import { decoyPasswordHash, verifyPassword } from '../users/password.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
 
 /**
- * Only a continuation of an authorization request, or a developer-portal page: never an open redirect.
- * Portal paths are `/portal` and segments of letters, digits, `-` and `_` (no `//`, `\`, `.` or query, so a
+ * Only a continuation of an authorization request, or a page of the developer portal, the connected apps
+ * (`/account/...`) or the marketplace: never an open redirect. Those paths are `/portal`, `/account/<segment>`
+ * or `/marketplace` and further segments of letters, digits, `-` and `_` (no `//`, `\`, `.` or query, so a
  * browser cannot read them as another host).
  */
-const RETURN_TO = /^(?:\/oauth\/authorize\?[^\\]*|\/portal(?:\/[A-Za-z0-9_-]+)*)$/;
+export const RETURN_TO = /^(?:\/oauth\/authorize\?[^\\]*|\/(?:portal|account\/[A-Za-z0-9_-]+|marketplace)(?:\/[A-Za-z0-9_-]+)*)$/;
 
 export async function loginEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;

@@ -41,7 +41,7 @@ async function developer(context: ServerContext, request: FastifyRequest, reply:
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
-    // The login form posts to /login, which continues at return_to=/portal (login.ts allows /portal paths only).
+    // The login form posts to /login, which continues at return_to=/portal (login.ts allows only a few local paths).
     reply.code(200).type('text/html; charset=utf-8').send(loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo: '/portal' }));
     return undefined;
   }

@@ -5,7 +5,7 @@ import { layout } from './layout.ts';
 export interface LoginPageModel {
   brandName: string;
   csrfToken: string;
-  /** Where to continue after login: an /oauth/authorize request or a /portal page (login.ts RETURN_TO). */
+  /** Where to continue after login: an /oauth/authorize request, a /portal, /account/... or /marketplace page (login.ts RETURN_TO). */
   returnTo: string;
   /** Who is asking, when known. */
   clientName?: string;

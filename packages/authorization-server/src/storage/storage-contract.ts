@@ -271,6 +271,25 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(await storage.developers.isDeveloper(user.userId), false);
       }));
 
+      it('listActive lists active grants by client, by user or by subject, newest first, with when a token was last issued', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const other = clientRecord();
+        await storage.clients.create(other);
+        const first = await issueGrant(storage, f);
+        const secondCompany = await createCompany(storage);
+        const second = await issueGrant(storage, f, NOW + 10, { subjectId: secondCompany.subjectId });
+        const others = await issueGrant(storage, { ...f, client: other }, NOW + 20);
+        const ids = (listings: { grantId: string }[]) => listings.map((listing) => listing.grantId);
+        assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId, first.grant.grantId]);
+        assert.deepEqual(ids(await storage.grants.listActive({ userId: f.user.userId })), [others.grant.grantId, second.grant.grantId, first.grant.grantId]);
+        const bySubject = await storage.grants.listActive({ subjectType: 'company', subjectId: secondCompany.subjectId });
+        assert.deepEqual(ids(bySubject), [second.grant.grantId]);
+        assert.equal(bySubject[0]!.lastTokenIssuedAt, NOW + 10);
+        assert.equal(bySubject[0]!.clientId, f.client.clientId);
+        await storage.grants.revoke(first.grant.grantId, NOW + 30, 'user_disconnected');
+        assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId]);
+      }));
+
       it('revokeAllOfClient revokes every active grant of that client with its tokens, and no other client\'s (client deletion, SPEC decision 13)', withStorage(async (storage) => {
         const f = await fixture(storage);
         const other = clientRecord();

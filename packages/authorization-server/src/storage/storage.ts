@@ -133,6 +133,21 @@ export interface GrantRecord {
   revocationReason: string | null;
 }
 
+/** Which active grants `grants.listActive` returns: one client's, one user's (who consented), or one subject's. */
+export type GrantFilter =
+  | { clientId: string }
+  | { userId: string }
+  | { subjectType: SubjectType; subjectId: string };
+
+/** An active grant as the connected apps page and the admin API list it. */
+export interface GrantListing extends GrantRecord {
+  /**
+   * Seconds since the epoch: when a token of this grant was last issued (the first exchange or the
+   * latest refresh), the last time the app demonstrably used the grant; null if it has no token.
+   */
+  lastTokenIssuedAt: number | null;
+}
+
 export type TokenKind = 'access' | 'refresh';
 
 export interface TokenRecord {
@@ -284,6 +299,8 @@ export interface Storage {
     find(grantId: string): Promise<GrantRecord | undefined>;
     /** Active grants of a client for a subject (at most one, SPEC decision 11). */
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
+    /** Active (unrevoked) grants matching the filter, newest first, with the time a token was last issued. */
+    listActive(filter: GrantFilter): Promise<GrantListing[]>;
     /** Revokes the grant and every token of it; false when it was already revoked. */
     revoke(grantId: string, now: number, reason: string): Promise<boolean>;
     /**

@@ -29,8 +29,11 @@ describe('JWT access tokens (RFC 9068), accessTokenFormat "jwt"', () => {
     assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
     // The JWKS publishes no private part.
     const { keys } = await (await fetch(metadata.jwks_uri)).json();
-    assert.equal(keys.length, 1);
-    assert.equal(keys[0].d, undefined);
+    // Two keys: access tokens and session handover tokens, each its own kid (tokens/session-handover.ts).
+    assert.equal(keys.length, 2);
+    assert.notEqual(keys[0].kid, keys[1].kid);
+    assert.equal(keys[0].kid, header.kid);
+    for (const key of keys) assert.equal(key.d, undefined);
   });
 
   it('introspects, supersedes and revokes JWT access tokens like opaque ones', async () => {

@@ -16,11 +16,20 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-export async function loadSigningKey(storage: Storage): Promise<SigningKey> {
+/** The `settings` names of the server's two ES256 keys: one per token type, so each has its own `kid`. */
+export const ACCESS_TOKEN_SIGNING_KEY_SETTING = 'access_token_signing_key';
+/** The session handover token's key (tokens/session-handover.ts); never signs an access token. */
+export const SESSION_HANDOVER_SIGNING_KEY_SETTING = 'session_handover_signing_key';
+
+/**
+ * Loads (or, the first time, generates and stores) the ES256 key kept in `settings` under `settingName`.
+ * Every instance sharing the storage gets the same key.
+ */
+export async function loadSigningKey(storage: Storage, settingName: string = ACCESS_TOKEN_SIGNING_KEY_SETTING): Promise<SigningKey> {
   // Generating first is cheap (an EC key) and lets getOrCreate stay synchronous in every backend.
   const candidate = await generateKeyPair(ACCESS_TOKEN_SIGNING_ALGORITHM, { extractable: true });
   const candidateJwk = await exportJWK(candidate.privateKey);
-  const stored = JSON.parse(await storage.settings.getOrCreate('access_token_signing_key', () => JSON.stringify(candidateJwk))) as JWK;
+  const stored = JSON.parse(await storage.settings.getOrCreate(settingName, () => JSON.stringify(candidateJwk))) as JWK;
   const { d: _private, ...publicPart } = stored;
   const kid = await calculateJwkThumbprint(publicPart);
   const privateKey = (await importJWK(stored, ACCESS_TOKEN_SIGNING_ALGORITHM)) as CryptoKey;

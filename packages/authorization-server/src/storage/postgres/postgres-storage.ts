@@ -301,6 +301,15 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const row = await one('SELECT * FROM grants WHERE grant_id = $1', [grantId]);
         return row && toGrant(row);
       },
+      async listActive(filter) {
+        const [where, params]: [string, unknown[]] = 'clientId' in filter ? ['g.client_id = $1', [filter.clientId]]
+          : 'userId' in filter ? ['g.user_id = $1', [filter.userId]] : ['g.subject_type = $1 AND g.subject_id = $2', [filter.subjectType, filter.subjectId]];
+        const result = await query(
+          `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) AS last_token_issued_at
+           FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, params,
+        );
+        return result.rows.map((row) => ({ ...toGrant(row), lastTokenIssuedAt: row.last_token_issued_at === null ? null : Number(row.last_token_issued_at) }));
+      },
       async findActive(clientId, subjectType, subjectId) {
         const row = await one(
           'SELECT * FROM grants WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',

@@ -257,6 +257,14 @@ export function createSqliteStorage(path: string): Storage {
         const row = get('SELECT * FROM grants WHERE grant_id = ?', grantId);
         return row && toGrant(row);
       },
+      async listActive(filter) {
+        const [where, params]: [string, SQLInputValue[]] = 'clientId' in filter ? ['g.client_id = ?', [filter.clientId]]
+          : 'userId' in filter ? ['g.user_id = ?', [filter.userId]] : ['g.subject_type = ? AND g.subject_id = ?', [filter.subjectType, filter.subjectId]];
+        return all(
+          `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) AS last_token_issued_at
+           FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, ...params,
+        ).map((row) => ({ ...toGrant(row), lastTokenIssuedAt: row.last_token_issued_at === null ? null : Number(row.last_token_issued_at) }));
+      },
       async findActive(clientId, subjectType, subjectId) {
         const row = get(
           'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',

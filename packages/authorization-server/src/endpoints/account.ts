@@ -1,0 +1,182 @@
+/**
+ * The user's side of the platform (issue "connected apps, an app marketplace, and session handover"):
+ *
+ * - `GET /account/connected-apps`: every active grant the user can see, i.e. grants on a company or
+ *   organization the user administers, and grants the user made. Only an administrator of the grant's
+ *   subject may disconnect it or open its settings; the rest is read-only.
+ * - `POST /account/connected-apps/:grant_id/disconnect`: revokes the grant and its tokens at once
+ *   (audit `grant.revoked`, actor `user:<id>`); 403 for anyone but an administrator of the subject.
+ * - `POST /account/connected-apps/:grant_id/settings`: 303 to the app's `settings_uri` with a session
+ *   handover (tokens/session-handover.ts) for the grant's subject.
+ * - `GET /marketplace`: active partner clients with an `initiation_uri` (pending, suspended and deleted
+ *   ones are not listed), with a Connect form per app.
+ * - `POST /marketplace/:client_id/connect`: 303 to the app's `initiation_uri` with a session handover for
+ *   the subject picked (one the user administers, of the app's preferred type).
+ *
+ * Signed in with the shared login page (`return_to` these paths, login.ts). Forms are CSRF-checked
+ * before these handlers run (routes.ts). Handovers are POSTs, not links: a prefetch or a crawler cannot
+ * mint one.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { revokeGrantBy } from '../grants/grant-revocation.ts';
+import { accountMessagePage, connectedAppsPage, marketplacePage, type AccountFrame, type ConnectedAppView } from '../pages/account-pages.ts';
+import { loginPage } from '../pages/login-page.ts';
+import { describeScope } from '../scopes.ts';
+import type { ServerContext } from '../server-context.ts';
+import { sessionUser } from '../sessions/login-session.ts';
+import type { ClientRecord, GrantListing, SubjectType, UserRecord } from '../storage/storage.ts';
+import { parseSubjectUrn, subjectUrn } from '../subjects.ts';
+import { sessionHandoverRedirect } from '../tokens/session-handover.ts';
+
+interface SignedIn {
+  user: UserRecord;
+  frame: AccountFrame;
+}
+
+function page(reply: FastifyReply, status: number, body: string): void {
+  // Pages carry a CSRF token and the user's data: never cached.
+  reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+/** The signed-in user, or undefined after answering with the login page (continuing at `returnTo`). */
+async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply, returnTo: string): Promise<SignedIn | undefined> {
+  const user = await sessionUser(context, request);
+  const brandName = context.options.brand.name;
+  if (!user) {
+    page(reply, 200, loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo }));
+    return undefined;
+  }
+  return { user, frame: { brandName, csrfToken: reply.generateCsrf(), userName: user.name } };
+}
+
+const SUBJECT_TYPES: SubjectType[] = ['company', 'organization'];
+
+async function administers(context: ServerContext, userId: string, subjectType: SubjectType, subjectId: string): Promise<boolean> {
+  return (await context.storage.subjects.listAdministeredBy(userId, subjectType)).some((subject) => subject.subjectId === subjectId);
+}
+
+/** Grants on subjects the user administers, then grants the user made elsewhere; each once. */
+async function visibleGrants(context: ServerContext, user: UserRecord): Promise<GrantListing[]> {
+  const seen = new Map<string, GrantListing>();
+  for (const subjectType of SUBJECT_TYPES) {
+    for (const subject of await context.storage.subjects.listAdministeredBy(user.userId, subjectType)) {
+      for (const grant of await context.storage.grants.listActive({ subjectType, subjectId: subject.subjectId })) seen.set(grant.grantId, grant);
+    }
+  }
+  for (const grant of await context.storage.grants.listActive({ userId: user.userId })) seen.set(grant.grantId, grant);
+  return [...seen.values()].sort((a, b) => b.createdAt - a.createdAt);
+}
+
+async function connectedAppViews(context: ServerContext, user: UserRecord): Promise<ConnectedAppView[]> {
+  const ns = context.options.brand.urnNamespace;
+  const views: ConnectedAppView[] = [];
+  for (const grant of await visibleGrants(context, user)) {
+    const [client, subject, connectedBy, mayAct] = await Promise.all([
+      context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId),
+      context.storage.users.find(grant.userId), administers(context, user.userId, grant.subjectType, grant.subjectId),
+    ]);
+    if (!client || client.status === 'deleted') continue;
+    views.push({
+      grantId: grant.grantId, clientName: client.clientName, logoUri: client.logoUri, subjectName: subject?.name ?? grant.subjectId,
+      subjectUrn: subjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: describeScope(name) })),
+      connectedAt: grant.createdAt, lastTokenIssuedAt: grant.lastTokenIssuedAt,
+      connectedBy: grant.userId === user.userId ? 'you' : connectedBy ? `${connectedBy.name} (${connectedBy.email})` : 'a former user',
+      mayDisconnect: mayAct, hasSettings: mayAct && client.status === 'active' && client.settingsUri !== null,
+    });
+  }
+  return views;
+}
+
+/** GET /account/connected-apps */
+export async function connectedAppsEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/account/connected-apps');
+  if (!session) return;
+  const disconnected = (request.query as Record<string, unknown>).disconnected === '1';
+  page(reply, 200, connectedAppsPage({ ...session.frame, apps: await connectedAppViews(context, session.user), notice: disconnected ? 'The app was disconnected.' : undefined }));
+}
+
+/** The active grant named in the path, if the user administers its subject; otherwise undefined after a 404 or 403 page. */
+async function administeredGrant(context: ServerContext, request: FastifyRequest, reply: FastifyReply, session: SignedIn) {
+  const grantId = (request.params as { grant_id: string }).grant_id;
+  const grant = await context.storage.grants.find(grantId);
+  const visible = grant && grant.revokedAt === null && (await visibleGrants(context, session.user)).some((candidate) => candidate.grantId === grantId);
+  if (!grant || !visible) {
+    page(reply, 404, accountMessagePage(session.frame, 'No such connection', 'This app is not connected, or not to anything you can see.'));
+    return undefined;
+  }
+  if (!(await administers(context, session.user.userId, grant.subjectType, grant.subjectId))) {
+    const subject = await context.storage.subjects.find(grant.subjectType, grant.subjectId);
+    page(reply, 403, accountMessagePage(session.frame, 'Not allowed', `Only an administrator of ${subject?.name ?? 'the company'} can change this connection.`));
+    return undefined;
+  }
+  return grant;
+}
+
+/** POST /account/connected-apps/:grant_id/disconnect */
+export async function disconnectEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/account/connected-apps');
+  if (!session) return;
+  const grant = await administeredGrant(context, request, reply, session);
+  if (!grant) return;
+  await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), `user:${session.user.userId}`, 'user_disconnected');
+  reply.redirect('/account/connected-apps?disconnected=1', 303);
+}
+
+/** POST /account/connected-apps/:grant_id/settings */
+export async function connectedAppSettingsEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/account/connected-apps');
+  if (!session) return;
+  const grant = await administeredGrant(context, request, reply, session);
+  if (!grant) return;
+  const client = await context.storage.clients.find(grant.clientId);
+  if (!client || client.status !== 'active' || !client.settingsUri) {
+    page(reply, 404, accountMessagePage(session.frame, 'No settings page', 'This app has no settings page.'));
+    return;
+  }
+  reply.redirect(await sessionHandoverRedirect(context, client, session.user, grant, client.settingsUri, 'settings'), 303);
+}
+
+/** Approved apps users may start connecting from the platform: active partner clients with an initiation URI. */
+async function listedApps(context: ServerContext): Promise<ClientRecord[]> {
+  return (await context.storage.clients.list())
+    .filter((client) => client.kind === 'client' && client.status === 'active' && client.initiationUri !== null)
+    .sort((a, b) => a.clientName.localeCompare(b.clientName));
+}
+
+/** GET /marketplace */
+export async function marketplaceEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/marketplace');
+  if (!session) return;
+  const ns = context.options.brand.urnNamespace;
+  const apps = await Promise.all((await listedApps(context)).map(async (client) => {
+    const subjectType = client.subjectType ?? 'company';
+    const subjects = await context.storage.subjects.listAdministeredBy(session.user.userId, subjectType);
+    return {
+      clientId: client.clientId, clientName: client.clientName, logoUri: client.logoUri, clientUri: client.clientUri, tosUri: client.tosUri,
+      policyUri: client.policyUri, scopes: client.scopes.map((name) => ({ name, description: describeScope(name) })),
+      subjectTypeLabel: subjectType === 'company' ? 'Company' : 'Organization',
+      subjects: subjects.map((subject) => ({ urn: subjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name })),
+    };
+  }));
+  page(reply, 200, marketplacePage({ ...session.frame, apps }));
+}
+
+/** POST /marketplace/:client_id/connect (form field `subject`: a subject URN). */
+export async function marketplaceConnectEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/marketplace');
+  if (!session) return;
+  const clientId = (request.params as { client_id: string }).client_id;
+  const client = (await listedApps(context)).find((candidate) => candidate.clientId === clientId);
+  if (!client) {
+    page(reply, 404, accountMessagePage(session.frame, 'No such app', 'This app is not in the marketplace.'));
+    return;
+  }
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  const chosen = typeof body.subject === 'string' ? parseSubjectUrn(context.options.brand.urnNamespace, body.subject) : undefined;
+  const subjectType = client.subjectType ?? 'company';
+  if (!chosen || chosen.subjectType !== subjectType || !(await administers(context, session.user.userId, chosen.subjectType, chosen.subjectId))) {
+    page(reply, 403, accountMessagePage(session.frame, 'Not allowed', `Pick a ${subjectType} you administer.`));
+    return;
+  }
+  reply.redirect(await sessionHandoverRedirect(context, client, session.user, chosen, client.initiationUri!, 'initiation'), 303);
+}

@@ -1,0 +1,103 @@
+/**
+ * The user's side of the platform: the connected apps page (every active grant the user can see, with
+ * Disconnect and Settings where allowed) and the marketplace (approved apps with an initiation URI, and a
+ * Connect form with a company picker). Every form carries the CSRF token (SPEC decision 18); every value
+ * is escaped by `html`.
+ */
+import { html, type SafeHtml } from './html.ts';
+import { layout } from './layout.ts';
+
+export interface AccountFrame {
+  brandName: string;
+  csrfToken: string;
+  userName: string;
+}
+
+export interface ConnectedAppView {
+  grantId: string;
+  clientName: string;
+  logoUri: string | null;
+  /** The company or organization name, and its URN. */
+  subjectName: string;
+  subjectUrn: string;
+  scopes: { name: string; description: string }[];
+  /** Seconds since the epoch. */
+  connectedAt: number;
+  /** Seconds since the epoch; null without a token. */
+  lastTokenIssuedAt: number | null;
+  connectedBy: string;
+  /** Only an administrator of the subject may disconnect. */
+  mayDisconnect: boolean;
+  /** The app has a settings URI and the user may act for the subject. */
+  hasSettings: boolean;
+}
+
+export interface MarketplaceAppView {
+  clientId: string;
+  clientName: string;
+  logoUri: string | null;
+  clientUri: string | null;
+  tosUri: string | null;
+  policyUri: string | null;
+  scopes: { name: string; description: string }[];
+  subjectTypeLabel: string;
+  /** The subjects of the app's preferred type the user administers (the picker); empty = cannot connect. */
+  subjects: { urn: string; name: string }[];
+}
+
+/** ISO 8601 UTC, to the minute: unambiguous whatever the reader's locale. */
+const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+function frame(model: AccountFrame, title: string, body: SafeHtml): string {
+  return layout(model.brandName, title, html`<nav class="muted"><a href="/account/connected-apps">Connected apps</a> · <a href="/marketplace">Marketplace</a> · ${model.userName}</nav>
+${body}`);
+}
+
+function logo(uri: string | null, name: string): SafeHtml | string {
+  return uri ? html`<img src="${uri}" alt="${name} logo">` : '';
+}
+
+export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; notice?: string }): string {
+  return frame(model, 'Connected apps', html`<h1>Connected apps</h1>
+${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
+${model.apps.length === 0 ? html`<p>No apps are connected. Find one in the <a href="/marketplace">marketplace</a>.</p>` : ''}
+${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${app.grantId}">
+  <div class="client">${logo(app.logoUri, app.clientName)}<div><h2>${app.clientName}</h2>
+  <div class="muted">for <strong>${app.subjectName}</strong> <code>${app.subjectUrn}</code></div></div></div>
+  <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}</ul>
+  <p class="muted">Connected since ${when(app.connectedAt)} by ${app.connectedBy}. Last token use: ${app.lastTokenIssuedAt === null ? 'never' : when(app.lastTokenIssuedAt)}.</p>
+  <div class="actions">
+  ${app.hasSettings ? html`<form method="post" action="/account/connected-apps/${app.grantId}/settings"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">Settings</button></form>` : ''}
+  ${app.mayDisconnect
+    ? html`<form method="post" action="/account/connected-apps/${app.grantId}/disconnect"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit">Disconnect</button></form>`
+    : html`<span class="muted">Only an administrator of ${app.subjectName} can disconnect it.</span>`}
+  </div>
+</section>
+`)}`);
+}
+
+export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[] }): string {
+  return frame(model, 'Marketplace', html`<h1>Marketplace</h1>
+${model.apps.length === 0 ? html`<p>No apps are listed yet.</p>` : ''}
+${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="${app.clientId}">
+  <div class="client">${logo(app.logoUri, app.clientName)}<div><h2>${app.clientName}</h2>
+  ${app.clientUri ? html`<div class="muted"><a href="${app.clientUri}" rel="noopener noreferrer" target="_blank">${app.clientUri}</a></div>` : ''}</div></div>
+  <p>Asks for:</p>
+  <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}</ul>
+  <p class="muted">${app.tosUri ? html`<a href="${app.tosUri}" rel="noopener noreferrer" target="_blank">Terms of service</a>` : ''}
+  ${app.policyUri ? html` · <a href="${app.policyUri}" rel="noopener noreferrer" target="_blank">Privacy policy</a>` : ''}</p>
+  ${app.subjects.length === 0
+    ? html`<p class="muted">You administer no ${app.subjectTypeLabel.toLowerCase()} to connect.</p>`
+    : html`<form method="post" action="/marketplace/${app.clientId}/connect">
+    <input type="hidden" name="_csrf" value="${model.csrfToken}">
+    <label for="subject-${app.clientId}">${app.subjectTypeLabel} to connect</label>
+    <select id="subject-${app.clientId}" name="subject">${app.subjects.map((subject) => html`<option value="${subject.urn}">${subject.name}</option>`)}</select>
+    <div class="actions"><button class="primary" type="submit">Connect ${app.clientName}</button></div>
+  </form>`}
+</section>
+`)}`);
+}
+
+export function accountMessagePage(model: AccountFrame, title: string, message: string): string {
+  return frame(model, title, html`<h1>${title}</h1><p>${message}</p>`);
+}
