@@ -162,7 +162,7 @@ describe('connected apps, marketplace and session handover', () => {
     assert.ok(!JSON.stringify(events).includes(token), 'the token itself is never stored');
   });
 
-  it('the marketplace lists active apps with an initiation URI only, and Connect hands over for the company picked', async () => {
+  it('the marketplace lists active, branding-verified apps with an initiation URI only, and Connect hands over for the company picked', async () => {
     const register = async (name: string, initiationUri: string | null) => (await registerClient(
       { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
       { clientName: name, clientType: 'confidential', redirectUris: ['https://fjord.example/callback'], scopes: ['users:read'], initiationUri },
@@ -172,6 +172,9 @@ describe('connected apps, marketplace and session handover', () => {
     const suspended = await register('Suspended Books', 'https://suspended.example/start');
     await server.storage.clients.update(suspended.clientId, { status: 'suspended' });
     await register('No Initiation Books', null);
+    // Renamed after approval: its branding waits for review again, so it is not listed.
+    const unverified = await register('Unverified Books', 'https://unverified.example/start');
+    await server.storage.clients.update(unverified.clientId, { brandingVerified: false });
 
     const browser = await signIn(server, '/marketplace');
     const page = await browser.get(`${server.url}/marketplace`);
@@ -180,7 +183,7 @@ describe('connected apps, marketplace and session handover', () => {
     assert.match(page.text, /https:\/\/ledgerly\.example\/terms/);
     assert.match(page.text, /https:\/\/ledgerly\.example\/privacy/);
     assert.match(page.text, /See users and employees/);
-    for (const hidden of ['Pending Books', 'Suspended Books', 'No Initiation Books', 'Ledgerly Mobile']) assert.doesNotMatch(page.text, new RegExp(hidden));
+    for (const hidden of ['Pending Books', 'Suspended Books', 'No Initiation Books', 'Unverified Books', 'Ledgerly Mobile']) assert.doesNotMatch(page.text, new RegExp(hidden));
     assert.match(page.text, new RegExp(`<option value="${urn(swedish)}">`));
 
     const csrf = inputValue(page.text, '_csrf')!;

@@ -136,10 +136,11 @@ export async function connectedAppSettingsEndpoint(context: ServerContext, reque
   reply.redirect(await sessionHandoverRedirect(context, client, session.user, grant, client.settingsUri, 'settings'), 303);
 }
 
-/** Approved apps users may start connecting from the platform: active partner clients with an initiation URI. */
+/** Approved apps users may start connecting from the platform: active, branding-verified partner clients with an initiation URI. */
 async function listedApps(context: ServerContext): Promise<ClientRecord[]> {
   return (await context.storage.clients.list())
-    .filter((client) => client.kind === 'client' && client.status === 'active' && client.initiationUri !== null)
+    // Approved means active and with branding verified: a renamed app waits for review before it is listed again.
+    .filter((client) => client.kind === 'client' && client.status === 'active' && client.brandingVerified && client.initiationUri !== null)
     .sort((a, b) => a.clientName.localeCompare(b.clientName));
 }
 

@@ -369,3 +369,45 @@ describe('login rate limit under a burst (SPEC decision 18)', () => {
     }
   });
 });
+
+describe('review fixes', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('sends Cache-Control: no-store on the login, consent and error pages', async () => {
+    const browser = new Browser();
+    const login = await browser.get(authorizeUrl(server, validParameters()));
+    assert.equal(login.headers.get('cache-control'), 'no-store');
+    const error = await browser.get(authorizeUrl(server, validParameters({ redirect_uri: 'https://attacker.example/cb' })));
+    assert.equal(error.headers.get('cache-control'), 'no-store');
+    const signedIn = await loggedIn(server);
+    const consent = await signedIn.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+    assert.equal(consent.status, 200);
+    assert.equal(consent.headers.get('cache-control'), 'no-store');
+  });
+
+  it('refuses a return_to with control characters without a 500 (no header injection)', async () => {
+    const browser = new Browser();
+    const page = await browser.get(authorizeUrl(server, validParameters()));
+    const response = await browser.post(`${server.url}/login`, {
+      _csrf: inputValue(page.text, '_csrf')!, return_to: '/oauth/authorize?a=b\r\nSet-Cookie: x=y', email: alice.email, password: alice.password,
+    });
+    assert.equal(response.status, 303);
+    assert.equal(response.location, '/');
+    assert.equal(browser.cookies.has('x'), false);
+  });
+
+  it('binds the decision to the subject the client requested: another subject is refused and no code is issued', async () => {
+    const browser = await loggedIn(server);
+    const page = await browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: danishCompany, prompt: 'consent' })));
+    const before = await codesIssued(server);
+    const response = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject: swedishCompany, decision: 'allow' });
+    const location = new URL(response.location!);
+    assert.equal(location.searchParams.get('error'), 'access_denied');
+    assert.equal(location.searchParams.get('code'), null);
+    assert.equal(await codesIssued(server), before);
+  });
+});

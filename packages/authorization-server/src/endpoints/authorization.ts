@@ -172,7 +172,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const authorization = await validateAuthorizationRequest(context, request.query as RawParameters);
     const user = await sessionUser(context, request);
     if (!user) {
-      reply.code(200).type('text/html; charset=utf-8').send(loginPage({
+      reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
         brandName: context.options.brand.name, csrfToken: reply.generateCsrf(),
         returnTo: authorizeUrl(authorization.parameters), clientName: authorization.client.clientName,
       }));
@@ -193,7 +193,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       }
     }
     const ns = context.options.brand.urnNamespace;
-    reply.code(200).type('text/html; charset=utf-8').send(consentPage({
+    reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
       brandName: context.options.brand.name,
       csrfToken: reply.generateCsrf(),
       userName: user.name,
@@ -236,6 +236,12 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     const subjects = await eligibleSubjects(context, authorization, user);
     const subject = chosen && subjects.find((candidate) => candidate.subjectType === chosen.subjectType && candidate.subjectId === chosen.subjectId);
     if (!subject) throw fail('access_denied', `the user cannot connect that ${authorization.subjectType}`);
+    // The client asked for this subject (urn_<ns>_params_oauth_subject): a code for another would attach
+    // its data to the wrong company.
+    const requested = authorization.requestedSubject;
+    if (requested && (requested.subjectType !== subject.subjectType || requested.subjectId !== subject.subjectId)) {
+      throw fail('access_denied', `the user chose a ${authorization.subjectType} other than the one the app requested`);
+    }
     await issueCodeAndRedirect(context, reply, authorization, user, subject, 'consent.granted');
   });
 }
@@ -290,7 +296,7 @@ async function handleAuthorizationErrors(context: ServerContext, reply: FastifyR
     await work();
   } catch (error) {
     if (error instanceof AuthorizationPageError) {
-      reply.code(400).type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message));
+      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message));
       return;
     }
     if (error instanceof AuthorizationRedirectError) {

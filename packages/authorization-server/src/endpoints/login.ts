@@ -18,7 +18,7 @@ import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
  * or `/marketplace` and further segments of letters, digits, `-` and `_` (no `//`, `\`, `.` or query, so a
  * browser cannot read them as another host).
  */
-export const RETURN_TO = /^(?:\/oauth\/authorize\?[^\\]*|\/(?:portal|account\/[A-Za-z0-9_-]+|marketplace)(?:\/[A-Za-z0-9_-]+)*)$/;
+export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:portal|account\/[A-Za-z0-9_-]+|marketplace)(?:\/[A-Za-z0-9_-]+)*)$/;
 
 export async function loginEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;
@@ -29,7 +29,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const now = context.clock.nowSeconds();
   const keys = loginThrottleKeys(email, request.ip);
   const page = (status: number, error: string) =>
-    reply.code(status).type('text/html; charset=utf-8').send(loginPage({
+    reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
       brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email,
     }));
 

@@ -258,3 +258,25 @@ describe('POST /oauth/token', () => {
     });
   });
 });
+
+describe('code replay by another client (review fix)', () => {
+  it("does not let another client revoke a grant by replaying its used code, but the code's own client replaying it does", async () => {
+    const server = await startTestServer();
+    try {
+      const { redirect, codeVerifier } = await authorize(server);
+      const code = redirect.searchParams.get('code')!;
+      const form = { grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: codeVerifier };
+      const first = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
+      assert.equal(first.status, 200);
+      // A public client (no secret needed) replays the victim's used code.
+      const foreign = await postForm(`${server.url}/oauth/token`, { ...form, client_id: seed.publicClient.id });
+      assert.equal(foreign.json.error, 'invalid_grant');
+      assert.equal((await introspect(server, first.json.access_token)).active, true, 'the victim keeps its grant');
+      const own = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
+      assert.equal(own.json.error, 'invalid_grant');
+      assert.equal((await introspect(server, first.json.access_token)).active, false, 'a replay by the same client revokes (RFC 6749 §4.1.2)');
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -33,7 +33,10 @@ export const authorizationCodeGrant: GrantHandler = {
     if (consumed.outcome === 'replayed') {
       // RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server MUST
       // deny the request and SHOULD revoke (when possible) all tokens previously issued based on that code."
-      if (consumed.grantId !== null && (await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed'))) {
+      // Only the client the code was issued to triggers the revocation: otherwise any client that saw a
+      // used code (in a log or a referrer) could disconnect someone else's integration.
+      if (consumed.code.clientId === client.clientId && consumed.grantId !== null
+        && (await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed'))) {
         await storage.audit.record({
           type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
           clientId: consumed.code.clientId, grantId: consumed.grantId,
