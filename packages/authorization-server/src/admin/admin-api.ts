@@ -76,7 +76,7 @@ const GRANT_SCHEMA = {
     subject_urn: { type: 'string' },
     scope: { type: 'string' },
     created_at: { type: 'integer', description: 'Seconds since the epoch' },
-    last_token_issued_at: { type: ['integer', 'null'], description: 'Seconds since the epoch: the first exchange or the latest refresh' },
+    last_token_used_at: { type: ['integer', 'null'], description: 'Seconds since the epoch: the first exchange or the latest refresh' },
     revoked_at: { type: ['integer', 'null'], description: 'Seconds since the epoch' },
   },
 } as const;
@@ -241,10 +241,10 @@ export function adminApi(context: ServerContext) {
       return { ...clientToJson(client), client_secret: clientSecret, grants_revoked: grantsRevoked };
     });
 
-    const grantJson = (grant: GrantRecord & Partial<Pick<GrantListing, 'lastTokenIssuedAt'>>) => ({
+    const grantJson = (grant: GrantRecord & Partial<Pick<GrantListing, 'lastUsedAt'>>) => ({
       grant_id: grant.grantId, client_id: grant.clientId, user_id: grant.userId, subject_type: grant.subjectType, subject_id: grant.subjectId,
       subject_urn: subjectUrn(context.options.brand.urnNamespace, grant.subjectType, grant.subjectId), scope: grant.scope.join(' '),
-      created_at: grant.createdAt, last_token_issued_at: grant.lastTokenIssuedAt ?? null, revoked_at: grant.revokedAt,
+      created_at: grant.createdAt, last_token_used_at: grant.lastUsedAt ?? null, revoked_at: grant.revokedAt,
     });
 
     app.get('/grants', {

@@ -210,7 +210,7 @@ describe('connected apps, marketplace and session handover', () => {
     const listed = byUser.find((grant) => grant.client_id === clientId)!;
     assert.equal(listed.subject_urn, urn(danish));
     assert.equal(listed.scope, 'users:read vendors:read');
-    assert.equal(typeof listed.last_token_issued_at, 'number');
+    assert.equal(typeof listed.last_token_used_at, 'number');
     const byClient = await (await fetch(`${server.url}/admin/v1/grants?client_id=${clientId}`, { headers: auth })).json() as Record<string, unknown>[];
     assert.deepEqual(byClient.map((grant) => grant.grant_id), [listed.grant_id]);
     assert.equal((await fetch(`${server.url}/admin/v1/grants`, { headers: auth })).status, 400);

@@ -79,7 +79,7 @@ async function connectedAppViews(context: ServerContext, user: UserRecord): Prom
     views.push({
       grantId: grant.grantId, clientName: client.clientName, logoUri: client.logoUri, subjectName: subject?.name ?? grant.subjectId,
       subjectUrn: subjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: describeScope(name) })),
-      connectedAt: grant.createdAt, lastTokenIssuedAt: grant.lastTokenIssuedAt,
+      connectedAt: grant.createdAt, lastUsedAt: grant.lastUsedAt,
       connectedBy: grant.userId === user.userId ? 'you' : connectedBy ? `${connectedBy.name} (${connectedBy.email})` : 'a former user',
       mayDisconnect: mayAct, hasSettings: mayAct && client.status === 'active' && client.settingsUri !== null,
     });

@@ -135,3 +135,23 @@ describe('POST /oauth/revoke (RFC 7009; SPEC decision 15)', () => {
     assert.equal(response.json.error, 'invalid_client');
   });
 });
+
+describe('last token use (connected apps, issue 7)', () => {
+  it('an access token introspected as active records a use of its grant, at most once a minute', async () => {
+    const server = await startTestServer();
+    try {
+      const { tokens } = await obtainTokens(server);
+      const lastUsed = async () => (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt;
+      const issuedAt = server.clock.nowSeconds();
+      assert.equal(await lastUsed(), issuedAt);
+      server.clock.advanceSeconds(300);
+      await introspect(server, tokens.access_token);
+      assert.equal(await lastUsed(), issuedAt + 300);
+      server.clock.advanceSeconds(30);
+      await introspect(server, tokens.access_token);
+      assert.equal(await lastUsed(), issuedAt + 300, 'throttled');
+    } finally {
+      await server.close();
+    }
+  });
+});

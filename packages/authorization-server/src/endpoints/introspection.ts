@@ -16,6 +16,9 @@ import { isTokenActive } from '../tokens/token-state.ts';
 import { isOwnAccessTokenJwt } from '../tokens/jwt-access-token.ts';
 import { requireForm, sendNoStoreJson } from './token.ts';
 
+/** How often an introspected access token refreshes its grant's `lastUsedAt`, in seconds. */
+export const GRANT_USE_RECORDING_INTERVAL_SECONDS = 60;
+
 export async function introspectionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
   const caller = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false }, context.clock.nowSeconds());
@@ -29,6 +32,8 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
     sendNoStoreJson(reply, 200, { active: false });
     return;
   }
+  // "Last token use" on the connected apps page (issue 7): at most one write per grant per minute.
+  if (found.token.kind === 'access') await context.storage.grants.recordUse(found.grant.grantId, now, GRANT_USE_RECORDING_INTERVAL_SECONDS);
   const { options } = context;
   const ns = options.brand.urnNamespace;
   sendNoStoreJson(reply, 200, {

@@ -24,7 +24,7 @@ export interface ConnectedAppView {
   /** Seconds since the epoch. */
   connectedAt: number;
   /** Seconds since the epoch; null without a token. */
-  lastTokenIssuedAt: number | null;
+  lastUsedAt: number | null;
   connectedBy: string;
   /** Only an administrator of the subject may disconnect. */
   mayDisconnect: boolean;
@@ -65,7 +65,7 @@ ${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${a
   <div class="client">${logo(app.logoUri, app.clientName)}<div><h2>${app.clientName}</h2>
   <div class="muted">for <strong>${app.subjectName}</strong> <code>${app.subjectUrn}</code></div></div></div>
   <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}</ul>
-  <p class="muted">Connected since ${when(app.connectedAt)} by ${app.connectedBy}. Last token use: ${app.lastTokenIssuedAt === null ? 'never' : when(app.lastTokenIssuedAt)}.</p>
+  <p class="muted">Connected since ${when(app.connectedAt)} by ${app.connectedBy}. Last token use: ${app.lastUsedAt === null ? 'never' : when(app.lastUsedAt)}.</p>
   <div class="actions">
   ${app.hasSettings ? html`<form method="post" action="/account/connected-apps/${app.grantId}/settings"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">Settings</button></form>` : ''}
   ${app.mayDisconnect

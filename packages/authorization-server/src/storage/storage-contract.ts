@@ -284,10 +284,23 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual(ids(await storage.grants.listActive({ userId: f.user.userId })), [others.grant.grantId, second.grant.grantId, first.grant.grantId]);
         const bySubject = await storage.grants.listActive({ subjectType: 'company', subjectId: secondCompany.subjectId });
         assert.deepEqual(ids(bySubject), [second.grant.grantId]);
-        assert.equal(bySubject[0]!.lastTokenIssuedAt, NOW + 10);
+        assert.equal(bySubject[0]!.lastUsedAt, NOW + 10, 'a token issued is a use');
         assert.equal(bySubject[0]!.clientId, f.client.clientId);
         await storage.grants.revoke(first.grant.grantId, NOW + 30, 'user_disconnected');
         assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId]);
+      }));
+
+      it('recordUse moves lastUsedAt forward at most once per interval', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant } = await issueGrant(storage, f);
+        const lastUsed = async () => (await storage.grants.listActive({ clientId: f.client.clientId }))[0]!.lastUsedAt;
+        assert.equal(await lastUsed(), NOW, 'the first tokens');
+        await storage.grants.recordUse(grant.grantId, NOW + 100, 60);
+        assert.equal(await lastUsed(), NOW + 100);
+        await storage.grants.recordUse(grant.grantId, NOW + 130, 60);
+        assert.equal(await lastUsed(), NOW + 100, 'within the interval: no write');
+        await storage.grants.recordUse(grant.grantId, NOW + 160, 60);
+        assert.equal(await lastUsed(), NOW + 160);
       }));
 
       it('revokeAllOfClient revokes every active grant of that client with its tokens, and no other client\'s (client deletion, SPEC decision 13)', withStorage(async (storage) => {

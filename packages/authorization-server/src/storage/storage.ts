@@ -142,10 +142,11 @@ export type GrantFilter =
 /** An active grant as the connected apps page and the admin API list it. */
 export interface GrantListing extends GrantRecord {
   /**
-   * Seconds since the epoch: when a token of this grant was last issued (the first exchange or the
-   * latest refresh), the last time the app demonstrably used the grant; null if it has no token.
+   * Seconds since the epoch: the last use of the grant's tokens — the latest of a token issued (the
+   * first exchange or a refresh) and a use recorded by `grants.recordUse` (an access token introspected
+   * as active); null if there was none.
    */
-  lastTokenIssuedAt: number | null;
+  lastUsedAt: number | null;
 }
 
 export type TokenKind = 'access' | 'refresh';
@@ -301,6 +302,11 @@ export interface Storage {
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
     /** Active (unrevoked) grants matching the filter, newest first, with the time a token was last issued. */
     listActive(filter: GrantFilter): Promise<GrantListing[]>;
+    /**
+     * Records that a token of the grant was used at `now`, unless a use was recorded less than
+     * `minimumIntervalSeconds` ago (so a busy API costs at most one write per grant per interval).
+     */
+    recordUse(grantId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
     /** Revokes the grant and every token of it; false when it was already revoked. */
     revoke(grantId: string, now: number, reason: string): Promise<boolean>;
     /**

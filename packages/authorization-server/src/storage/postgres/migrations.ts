@@ -186,6 +186,11 @@ export const migrations: Migration[] = [
       CREATE INDEX grants_by_client ON grants (client_id) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'last use of a grant',
+    sql: `ALTER TABLE grants ADD COLUMN last_used_at bigint;`,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

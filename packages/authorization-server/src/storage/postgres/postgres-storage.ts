@@ -305,10 +305,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const [where, params]: [string, unknown[]] = 'clientId' in filter ? ['g.client_id = $1', [filter.clientId]]
           : 'userId' in filter ? ['g.user_id = $1', [filter.userId]] : ['g.subject_type = $1 AND g.subject_id = $2', [filter.subjectType, filter.subjectId]];
         const result = await query(
-          `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) AS last_token_issued_at
+          `SELECT g.*, GREATEST(g.last_used_at, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id)) AS last_used
            FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, params,
         );
-        return result.rows.map((row) => ({ ...toGrant(row), lastTokenIssuedAt: row.last_token_issued_at === null ? null : Number(row.last_token_issued_at) }));
+        return result.rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
+      },
+      async recordUse(grantId, now, minimumIntervalSeconds) {
+        await query('UPDATE grants SET last_used_at = $1 WHERE grant_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, grantId, now - minimumIntervalSeconds]);
       },
       async findActive(clientId, subjectType, subjectId) {
         const row = await one(

@@ -164,4 +164,9 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE INDEX grants_by_client ON grants (client_id) WHERE revoked_at IS NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'last use of a grant',
+    sql: `ALTER TABLE grants ADD COLUMN last_used_at INTEGER;`,
+  },
 ];

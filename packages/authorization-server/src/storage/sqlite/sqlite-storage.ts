@@ -261,9 +261,12 @@ export function createSqliteStorage(path: string): Storage {
         const [where, params]: [string, SQLInputValue[]] = 'clientId' in filter ? ['g.client_id = ?', [filter.clientId]]
           : 'userId' in filter ? ['g.user_id = ?', [filter.userId]] : ['g.subject_type = ? AND g.subject_id = ?', [filter.subjectType, filter.subjectId]];
         return all(
-          `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) AS last_token_issued_at
+          `SELECT g.*, NULLIF(MAX(COALESCE(g.last_used_at, 0), COALESCE((SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id), 0)), 0) AS last_used
            FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, ...params,
-        ).map((row) => ({ ...toGrant(row), lastTokenIssuedAt: row.last_token_issued_at === null ? null : Number(row.last_token_issued_at) }));
+        ).map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
+      },
+      async recordUse(grantId, now, minimumIntervalSeconds) {
+        run('UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', now, grantId, now - minimumIntervalSeconds);
       },
       async findActive(clientId, subjectType, subjectId) {
         const row = get(
