@@ -785,6 +785,17 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal((await throttle.recordFailure([A, B], NOW + 60, limit(2, 100))).retryAfterSeconds, 80);
       }));
 
+      it('survives concurrent logins from one address: recordFailure and retract on shared keys in any order never fail (no deadlock)', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        const attempts = Array.from({ length: 30 }, async (_, index) => {
+          const account = `account:user-${index % 3}`;
+          await throttle.recordFailure([account, B], NOW, limit(1_000, 900));
+          await throttle.retract([B, account], NOW);
+        });
+        await Promise.all(attempts);
+        assert.deepEqual(await throttle.recordFailure([B], NOW, limit(1_000, 900)), { retryAfterSeconds: 0, failures: [1] });
+      }));
+
       it('retract takes back one failure in the current window (never below zero); reset forgets one key only', withStorage(async (storage) => {
         const throttle = storage.loginThrottle;
         await throttle.recordFailure([A, B], NOW, limit(2, 100));

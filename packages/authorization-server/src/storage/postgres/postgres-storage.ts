@@ -432,10 +432,16 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return { retryAfterSeconds: counts.retryAfterSeconds, failures: keys.map((key) => counts.failures.get(key) ?? 0) };
       },
       async retract(keys, now) {
-        await query(
-          'UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ANY ($1::text[]) AND window_ends_at > $2 AND failures > 0',
-          [[...new Set(keys)].sort(), now],
-        );
+        const distinct = [...new Set(keys)].sort();
+        await transaction(async (client) => {
+          // Lock in key order first, as recordFailure does: an UPDATE … = ANY locks rows in scan order,
+          // which deadlocked against a concurrent recordFailure on the same keys (two logins from one address).
+          await client.query('SELECT 1 FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE', [distinct]);
+          await client.query(
+            'UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ANY ($1::text[]) AND window_ends_at > $2 AND failures > 0',
+            [distinct, now],
+          );
+        });
       },
       async reset(key) {
         await query('DELETE FROM login_throttle WHERE throttle_key = $1', [key]);

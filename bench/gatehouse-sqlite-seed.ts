@@ -1,0 +1,128 @@
+/**
+ * Seeding a Gatehouse SQLite database directly, with prepared statements in one transaction, for the
+ * benchmark: authorization codes for the code-exchange phase, and grants (each with its access and
+ * refresh token, as `issueForCode` stores them) for the 10,000 / 1,000,000-grant scale phases.
+ *
+ * Runs in a short-lived child process (bench/servers.ts `seed-sqlite`), never in the server being
+ * measured, so seeding neither shows in the server's CPU nor in its peak RSS.
+ *
+ * The rows follow packages/authorization-server/src/storage/sqlite/migrations.ts. Codes and the tokens
+ * the benchmark will present are minted with the server's real codec (HMAC-SHA-256 tags); the other
+ * seeded tokens only need realistic, uniformly random digests (the B-tree sees the same keys).
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
+import { seedDevelopmentData, DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
+import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
+import { API_AUDIENCE, BENCH_SCOPE, FLOW_USER } from './config.ts';
+
+
+export interface CodeForExchange {
+  code: string;
+  verifier: string;
+}
+
+/** Creates, migrates and seeds the development data (users, clients), as `npm start` does. */
+export async function prepareDatabase(path: string): Promise<void> {
+  const storage = createSqliteStorage(path);
+  await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: Math.floor(Date.now() / 1000), apiAudience: API_AUDIENCE });
+  await storage.close();
+}
+
+function openForSeeding(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA foreign_keys = ON');
+  db.exec('PRAGMA cache_size = -262144'); // 256 MiB for the bulk load; the server opens with its own defaults.
+  return db;
+}
+
+function inTransaction(db: DatabaseSync, work: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    work();
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+/**
+ * `count` authorization codes of the confidential demo client, each for a distinct company (so each
+ * exchange creates a grant that supersedes nothing), PKCE S256, valid for 600 s (the configurable maximum).
+ */
+export function seedCodes(path: string, tokenKey: Buffer, count: number): CodeForExchange[] {
+  const codec = createOpaqueTokenCodec(tokenKey);
+  const db = openForSeeding(path);
+  const now = Math.floor(Date.now() / 1000);
+  const client = DEVELOPMENT_SEED.confidentialClient;
+  const insert = db.prepare(
+    `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id, code_challenge, issued_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, 'company', ?, ?, ?, ?)`,
+  );
+  const codes: CodeForExchange[] = [];
+  inTransaction(db, () => {
+    for (let i = 0; i < count; i++) {
+      const code = codec.mint('gac');
+      const verifier = randomBytes(32).toString('base64url');
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      insert.run(code.digest, client.id, FLOW_USER.id, client.redirectUri, BENCH_SCOPE, randomUUID(), challenge, now, now + 600);
+      codes.push({ code: code.value, verifier });
+    }
+  });
+  db.close();
+  return codes;
+}
+
+/**
+ * `total` active grants, each with one access token and one current refresh token, for distinct
+ * companies. Returns the refresh token values of `poolSize` of them, spread evenly over the insertion
+ * order (digests are random, so they are spread over the whole index anyway).
+ */
+export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSize: number): { refreshTokens: string[]; seconds: number } {
+  const started = performance.now();
+  const codec = createOpaqueTokenCodec(tokenKey);
+  const db = openForSeeding(path);
+  // A bulk load into a file no server has open: no journal, no fsync, everything in cache until the end,
+  // then back to WAL (the mode the server expects; it sets its own synchronous level when it opens).
+  db.exec('PRAGMA journal_mode = OFF');
+  db.exec('PRAGMA synchronous = OFF');
+  db.exec('PRAGMA cache_size = -3000000');
+  const now = Math.floor(Date.now() / 1000);
+  const client = DEVELOPMENT_SEED.confidentialClient;
+  const insertGrant = db.prepare(
+    `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason)
+     VALUES (?, ?, ?, 'company', ?, ?, ?, NULL, NULL)`,
+  );
+  const insertToken = db.prepare(
+    `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
+  );
+  const stride = Math.max(1, Math.floor(total / poolSize));
+  const refreshTokens: string[] = [];
+  const randomDigest = () => randomBytes(32).toString('base64url');
+  const batch = 250_000;
+  for (let start = 0; start < total; start += batch) {
+    inTransaction(db, () => {
+      for (let i = start; i < Math.min(total, start + batch); i++) {
+        const grantId = randomUUID();
+        insertGrant.run(grantId, client.id, FLOW_USER.id, randomUUID(), BENCH_SCOPE, now);
+        insertToken.run(randomDigest(), randomUUID(), 'access', grantId, client.id, BENCH_SCOPE, now, now + 900);
+        let refreshDigest: string;
+        if (i % stride === 0 && refreshTokens.length < poolSize) {
+          const minted = codec.mint('grt');
+          refreshTokens.push(minted.value);
+          refreshDigest = minted.digest;
+        } else {
+          refreshDigest = randomDigest();
+        }
+        insertToken.run(refreshDigest, randomUUID(), 'refresh', grantId, client.id, BENCH_SCOPE, now, now + 60 * 24 * 60 * 60);
+      }
+    });
+  }
+  db.exec('PRAGMA journal_mode = WAL');
+  db.close();
+  return { refreshTokens, seconds: (performance.now() - started) / 1000 };
+}
