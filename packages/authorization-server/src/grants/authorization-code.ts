@@ -65,13 +65,12 @@ export const authorizationCodeGrant: GrantHandler = {
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
     };
     const { records, response } = await mintTokenPair(context, grant, client.clientName, stored.scope, stored.scope, now);
-    if ((await storage.grants.issueForCode(codeDigest, grant, records)) === 'code_replayed') {
-      throw new OAuthError('invalid_grant', 'authorization code was already used');
-    }
-    await storage.audit.record({
+    // The audit event commits with the grant: one commit per exchange.
+    const issued = await storage.grants.issueForCode(codeDigest, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { grant_type: 'authorization_code', scope: stored.scope.join(' '), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
     });
+    if (issued === 'code_replayed') throw new OAuthError('invalid_grant', 'authorization code was already used');
     return response;
   },
 };

@@ -46,15 +46,16 @@ export const refreshTokenGrant: GrantHandler = {
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
     const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now);
-    if ((await storage.tokens.rotateRefreshToken(tokenDigest, now, records)) === 'not_current') {
+    // The audit event commits with the rotation: one commit per refresh.
+    const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
+      type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
+      details: { scope: accessScope.join(' '), previous_refresh_token_id: token.tokenId, access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
+    });
+    if (rotation === 'not_current') {
       // Lost a concurrent rotation of the same token: that is reuse too (exactly one use succeeds).
       await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_reuse');
       throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
     }
-    await storage.audit.record({
-      type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
-      details: { scope: accessScope.join(' '), previous_refresh_token_id: token.tokenId, access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
-    });
     return response;
   },
 };

@@ -290,6 +290,22 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId]);
       }));
 
+      it('rotateRefreshToken and issueForCode record their audit event in the same commit, and only when they happen', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const event = (type: string) => ({ type, at: NOW + 1, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: grant.grantId, details: { note: 'x' } });
+        const types = async () => (await storage.audit.list({ limit: 100 })).map((stored) => stored.type);
+        const next = tokenPair(grant, NOW + 1);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 1, next, event('refresh_token.rotated')), 'rotated');
+        assert.equal((await types()).filter((type) => type === 'refresh_token.rotated').length, 1);
+        const again = tokenPair(grant, NOW + 2);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 2, again, event('refresh_token.rotated')), 'not_current');
+        assert.equal((await types()).filter((type) => type === 'refresh_token.rotated').length, 1, 'no event for a rotation that did not happen');
+        const stored = (await storage.audit.list({ limit: 100 })).find((e) => e.type === 'refresh_token.rotated')!;
+        assert.deepEqual(stored.details, { note: 'x' });
+        assert.equal(stored.grantId, grant.grantId);
+      }));
+
       it('recordUse moves lastUsedAt forward at most once per interval', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant } = await issueGrant(storage, f);

@@ -294,9 +294,10 @@ export interface Storage {
      * Atomically, for a consumed code that was not replayed: revokes the client's previous active grant
      * for the same subject (SPEC decision 11, reason `superseded`), stores the grant and its first
      * tokens, and links the code to the grant. Returns `code_replayed` and stores nothing when the
-     * code was replayed meanwhile.
+     * code was replayed meanwhile. `auditEvent`, if given, is recorded in the same transaction, so a
+     * token exchange costs one commit (and is never issued without its audit trail).
      */
-    issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[]): Promise<'issued' | 'code_replayed'>;
+    issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'issued' | 'code_replayed'>;
     find(grantId: string): Promise<GrantRecord | undefined>;
     /** Active grants of a client for a subject (at most one, SPEC decision 11). */
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
@@ -321,9 +322,10 @@ export interface Storage {
      * Compare-and-swap rotation (SPEC decision 8): if `presentedDigest` is still the current refresh token
      * (not rotated, not revoked, grant not revoked), marks it rotated, revokes the grant's access tokens,
      * and stores `newTokens`, all at once. Otherwise stores nothing and returns `not_current`, so of two
-     * concurrent rotations exactly one succeeds.
+     * concurrent rotations exactly one succeeds. `auditEvent`, if given, is recorded with the rotation
+     * (and only if it happens), in the same commit.
      */
-    rotateRefreshToken(presentedDigest: string, now: number, newTokens: TokenRecord[]): Promise<'rotated' | 'not_current'>;
+    rotateRefreshToken(presentedDigest: string, now: number, newTokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'rotated' | 'not_current'>;
     /** Revokes one access token (RFC 7009). */
     revokeAccessToken(tokenDigest: string, now: number): Promise<void>;
     /**

@@ -27,6 +27,7 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
+  AuditEvent,
   AuthorizationCodeRecord,
   CleanupResult,
   ClientPatch,
@@ -261,7 +262,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
     },
     grants: {
-      async issueForCode(codeDigest, grant, tokens) {
+      async issueForCode(codeDigest, grant, tokens, auditEvent) {
         return transaction(async (client) => {
           // The code row lock orders this against a concurrent replay (consume waits, then sees grant_id set);
           // the advisory lock per (client, subject) makes concurrent consents for one pair take turns, so the
@@ -294,6 +295,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             [grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
               codeDigest, superseded, grant.createdAt, ...tokenColumns(tokens)],
           );
+          if (auditEvent) await client.query(INSERT_AUDIT_EVENT, auditEventColumns(auditEvent));
           return 'issued' as const;
         });
       },
@@ -355,7 +357,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async findByTokenId(tokenId) {
         return tokenWithGrant('token_id', tokenId);
       },
-      async rotateRefreshToken(presentedDigest, now, newTokens) {
+      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent) {
         // SPEC decision 8, compare-and-swap in one statement. `locked` takes the grant row lock, so two
         // rotations (on any instances) take turns and a concurrent revocation is either fully before or after;
         // `current` then flips the token only if it is STILL current (re-checked against the committed row);
@@ -377,9 +379,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
              WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
            ), inserted AS (
              ${insertTokens(1)} WHERE EXISTS (SELECT 1 FROM current)
+           ), audited AS (
+             -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
+             INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+             SELECT $13::text, $14::bigint, $15::text, $16::text, $17::text, $18::jsonb WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM current)
            )
            SELECT count(*)::int AS rotated FROM current`,
-          [...tokenColumns(newTokens), presentedDigest, now],
+          [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null])],
         );
         return row!.rotated === 1 ? 'rotated' : 'not_current';
       },
@@ -517,8 +523,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     },
     audit: {
       async record(event) {
-        await query('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
-          [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})]);
+        await query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
       async list(options = {}) {
         return (await query('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT $1', [options.limit ?? 100])).rows.map(
@@ -710,4 +715,10 @@ function toToken(row: Row): TokenRecord {
     rotatedAt: nullableNumber(row.rotated_at),
     revokedAt: nullableNumber(row.revoked_at),
   };
+}
+
+const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)';
+
+function auditEventColumns(event: AuditEvent): unknown[] {
+  return [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];
 }

@@ -66,6 +66,9 @@ export function createSqliteStorage(path: string): Storage {
       token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
       token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt,
     );
+  const insertAuditEvent = (event: AuditEvent) =>
+    run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
+      event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
   const revokeGrant = (grantId: string, now: number, reason: string): boolean => {
     const changed = run('UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL', now, reason, grantId);
     run('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL', now, grantId);
@@ -234,7 +237,7 @@ export function createSqliteStorage(path: string): Storage {
       },
     },
     grants: {
-      async issueForCode(codeDigest, grant, tokens) {
+      async issueForCode(codeDigest, grant, tokens, auditEvent) {
         return transaction(() => {
           const code = get('SELECT replayed_at, grant_id FROM authorization_codes WHERE code_digest = ?', codeDigest);
           if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
@@ -250,6 +253,7 @@ export function createSqliteStorage(path: string): Storage {
           );
           for (const token of tokens) insertToken(token);
           run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
+          if (auditEvent) insertAuditEvent(auditEvent);
           return 'issued' as const;
         });
       },
@@ -294,7 +298,7 @@ export function createSqliteStorage(path: string): Storage {
       async findByTokenId(tokenId) {
         return tokenWithGrant('t.token_id = ?', tokenId);
       },
-      async rotateRefreshToken(presentedDigest, now, newTokens) {
+      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent) {
         return transaction(() => {
           const current = get(
             `SELECT t.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
@@ -306,6 +310,7 @@ export function createSqliteStorage(path: string): Storage {
           // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
           run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", now, current.grant_id as string);
           for (const token of newTokens) insertToken(token);
+          if (auditEvent) insertAuditEvent(auditEvent);
           return 'rotated' as const;
         });
       },
@@ -437,8 +442,7 @@ export function createSqliteStorage(path: string): Storage {
     },
     audit: {
       async record(event: AuditEvent) {
-        run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
-          event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
+        insertAuditEvent(event);
       },
       async list(options = {}) {
         return all('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?', options.limit ?? 100).map(
