@@ -262,6 +262,7 @@ describe('GET /oauth/authorize', () => {
       const browser = await loggedIn(server);
       const page = await browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: swedishCompany, prompt: 'consent' })));
       assert.match(page.text, new RegExp(`<option value="${swedishCompany}" selected>`));
+      assert.doesNotMatch(page.text, new RegExp(`<option value="${danishCompany}"`), 'the requested subject is the only choice');
     });
 
     it('refuses a requested subject the user does not administer with access_denied', async () => {

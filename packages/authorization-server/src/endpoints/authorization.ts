@@ -201,7 +201,8 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       redirectHost: new URL(authorization.redirectUri).host || authorization.redirectUri,
       scopes: authorization.scope.map((name) => ({ name, description: describeScope(name) })),
       subjectTypeLabel: authorization.subjectType === 'company' ? 'Company' : 'Organization',
-      subjects: subjects.map((subject, index) => ({
+      // A subject the client requested is the only choice: any other would be refused at the decision.
+      subjects: subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId).map((subject, index) => ({
         urn: subjectUrn(ns, subject.subjectType, subject.subjectId),
         name: subject.name,
         selected: authorization.requestedSubject ? subject.subjectId === authorization.requestedSubject.subjectId : index === 0,
