@@ -17,11 +17,22 @@ const platformApi = await startPlatformApi({
   introspectionClientId: process.env.PLATFORM_API_INTROSPECTION_CLIENT_ID ?? PLATFORM_API_DEVELOPMENT_DEFAULTS.introspectionClientId,
   introspectionClientSecret: process.env.PLATFORM_API_INTROSPECTION_CLIENT_SECRET ?? PLATFORM_API_DEVELOPMENT_DEFAULTS.introspectionClientSecret,
   urnNamespace: configuration.urnNamespace,
+  // `local` validates JWT access tokens against the JWKS and the revocation feed; it needs GATEHOUSE_ACCESS_TOKEN_FORMAT=jwt.
+  validationMode: validationMode(),
   logger: process.env.GATEHOUSE_LOG !== 'off',
 });
 console.log(`\nGatehouse authorization server: ${configuration.issuer} (${configuration.environment})`);
-console.log(`Sample platform API:           ${platformApi.url}`);
+console.log(`Sample platform API:           ${platformApi.url} (${validationMode()} validation, ${configuration.accessTokenFormat} access tokens)`);
 console.log('Press Ctrl-C to stop.\n');
+
+function validationMode(): 'introspection' | 'local' {
+  const mode = process.env.PLATFORM_API_VALIDATION_MODE ?? 'introspection';
+  if (mode !== 'introspection' && mode !== 'local') throw new Error('PLATFORM_API_VALIDATION_MODE must be introspection or local');
+  if (mode === 'local' && configuration.accessTokenFormat !== 'jwt') {
+    throw new Error('PLATFORM_API_VALIDATION_MODE=local needs GATEHOUSE_ACCESS_TOKEN_FORMAT=jwt (opaque tokens can only be introspected)');
+  }
+  return mode;
+}
 
 let stopping = false;
 async function stop(): Promise<void> {

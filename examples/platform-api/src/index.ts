@@ -1,5 +1,5 @@
-export { createPlatformApi, PLATFORM_API_DEVELOPMENT_DEFAULTS, startPlatformApi } from './platform-api.ts';
-export type { PlatformApiOptions, RunningPlatformApi } from './platform-api.ts';
+export { createPlatformApi, PLATFORM_API_DEVELOPMENT_DEFAULTS, platformApiVerifierOptions, startPlatformApi } from './platform-api.ts';
+export type { PlatformApiOptions, RunningPlatformApi, ValidationMode } from './platform-api.ts';
 export { createDataStore } from './data-store.ts';
 export type { DataStore, NewVendor } from './data-store.ts';
 export { SEED_DATA, SEED_IDS, seedUuid } from './seed-data.ts';

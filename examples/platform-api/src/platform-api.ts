@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { createTokenVerifier, decorateAccessToken, DEFAULT_URN_NAMESPACE, fastifyLogSerializers } from '@gatehouse/resource-server';
-import type { FetchFunction } from '@gatehouse/resource-server';
+import type { FetchFunction, ScheduleTimer, TokenVerifier, TokenVerifierOptions } from '@gatehouse/resource-server';
 import { registerCompaniesRoute } from './companies-route.ts';
 import { registerCompanyRoutes } from './company-routes.ts';
 import { createDataStore } from './data-store.ts';
@@ -21,28 +21,95 @@ export const PLATFORM_API_DEVELOPMENT_DEFAULTS = {
   introspectionClientSecret: '6Q9O2m3XGCT49_h_NYPNlkxF-p9fnXsbem650ws-1sw',
 } as const;
 
+/** How the platform API validates access tokens; see `@gatehouse/resource-server` for the trade-off. */
+export type ValidationMode = 'introspection' | 'local';
+
 export interface PlatformApiOptions {
   /** Issuer of the Gatehouse authorization server, e.g. `http://localhost:3000`. */
   readonly issuer: string;
   /** This API's identifier, required in `aud`, e.g. `http://localhost:3001`. */
   readonly audience: string;
-  /** This API's introspection credentials (SPEC decision 14). */
+  /**
+   * This API's credentials at the authorization server (SPEC decision 14): for introspection, and
+   * in local mode for the revocation feed.
+   */
   readonly introspectionClientId: string;
   readonly introspectionClientSecret: string;
+  /**
+   * `introspection` (default): every token is introspected, answers cached for
+   * `introspectionCacheTtlSeconds`. `local`: RFC 9068 JWT access tokens (the authorization server's
+   * `accessTokenFormat: 'jwt'`) verified against its JWKS, revocations learnt from its revocation
+   * feed every `revocationPollIntervalSeconds`; fails closed (503) past `maxRevocationStalenessSeconds`.
+   * Either way a revoked or superseded token is refused within 5 s (SPEC decision 7).
+   */
+  readonly validationMode?: ValidationMode;
   /** URN namespace of the deployment (SPEC §2); default `gatehouse`. */
   readonly urnNamespace?: string;
-  /** Staleness bound of introspection results, seconds; default 5 (SPEC decision 7). */
+  /** Introspection mode: staleness bound of introspection results, seconds; default 5 (SPEC decision 7). */
   readonly introspectionCacheTtlSeconds?: number;
+  /** Local mode: seconds between revocation-feed polls; default 2. */
+  readonly revocationPollIntervalSeconds?: number;
+  /** Local mode: staleness bound, seconds; default 5. Past it without a successful poll, tokens get 503. */
+  readonly maxRevocationStalenessSeconds?: number;
+  /** Local mode: the longest access-token lifetime issued, seconds; default 900. */
+  readonly maxAccessTokenLifetimeSeconds?: number;
+  /** Local mode: seconds between JWKS refetches on an unknown `kid`; default 30. */
+  readonly jwksCooldownSeconds?: number;
   /** Tolerance on `exp`, seconds; default 5. */
   readonly clockSkewSeconds?: number;
   /** Clock, epoch milliseconds; default `Date.now`. */
   readonly now?: () => number;
+  /** Local mode: schedules the feed polls; default unref'd `setTimeout`. Tests pass a manual clock's. */
+  readonly scheduleTimer?: ScheduleTimer;
   /** Request logging (tokens are never logged); default off. */
   readonly logger?: boolean;
-  /** `fetch` used for introspection; default the global one. */
+  /** `fetch` used to reach the authorization server; default the global one. */
   readonly fetch?: FetchFunction;
+  /**
+   * A verifier to use instead of building one from the options above (which are then ignored,
+   * except `issuer` and `audience` for the OpenAPI document): to share one verifier, or to put a
+   * substitute in front of the same routes (the benchmark's no-authentication floor).
+   */
+  readonly verifier?: TokenVerifier;
   /** Data behind the API; default a fresh copy of the development seed. */
   readonly store?: DataStore;
+}
+
+/**
+ * The `createTokenVerifier` options for the platform API's options (the verifier applies its own
+ * defaults to what is unset).
+ *
+ * @throws {TypeError} when `validationMode` is neither `introspection` nor `local`.
+ */
+export function platformApiVerifierOptions(options: PlatformApiOptions): TokenVerifierOptions {
+  // Unset options stay undefined, and the verifier applies its defaults (TOKEN_VERIFIER_DEFAULTS).
+  const common = {
+    issuer: options.issuer,
+    audience: options.audience,
+    introspectionClientId: options.introspectionClientId,
+    introspectionClientSecret: options.introspectionClientSecret,
+    urnNamespace: options.urnNamespace ?? DEFAULT_URN_NAMESPACE,
+    clockSkewSeconds: options.clockSkewSeconds,
+    now: options.now,
+    fetch: options.fetch,
+  };
+  const mode = options.validationMode ?? 'introspection';
+  switch (mode) {
+    case 'local':
+      return {
+        ...common,
+        mode: 'local',
+        revocationPollIntervalSeconds: options.revocationPollIntervalSeconds,
+        maxRevocationStalenessSeconds: options.maxRevocationStalenessSeconds,
+        maxAccessTokenLifetimeSeconds: options.maxAccessTokenLifetimeSeconds,
+        jwksCooldownSeconds: options.jwksCooldownSeconds,
+        scheduleTimer: options.scheduleTimer,
+      };
+    case 'introspection':
+      return { ...common, mode: 'introspection', introspectionCacheTtlSeconds: options.introspectionCacheTtlSeconds };
+    default:
+      throw new TypeError(`validationMode must be 'introspection' or 'local', not ${JSON.stringify(mode)}`);
+  }
 }
 
 /**
@@ -54,25 +121,20 @@ export interface PlatformApiOptions {
  * `GET /v1/export-jobs` (`export-jobs:read`), `GET /v1/export-jobs/:exportJobId/items`
  * (`export-items:read`), `GET /openapi.json` (public).
  *
+ * In local mode the verifier starts polling the revocation feed at once; closing the app stops it.
+ *
  * @throws {TypeError} on invalid verifier options (see `createTokenVerifier`).
  */
 export function createPlatformApi(options: PlatformApiOptions): FastifyInstance {
   const urnNamespace = options.urnNamespace ?? DEFAULT_URN_NAMESPACE;
-  const verifier = createTokenVerifier({
-    issuer: options.issuer,
-    audience: options.audience,
-    introspectionClientId: options.introspectionClientId,
-    introspectionClientSecret: options.introspectionClientSecret,
-    urnNamespace,
-    ...(options.introspectionCacheTtlSeconds === undefined ? {} : { introspectionCacheTtlSeconds: options.introspectionCacheTtlSeconds }),
-    ...(options.clockSkewSeconds === undefined ? {} : { clockSkewSeconds: options.clockSkewSeconds }),
-    ...(options.now === undefined ? {} : { now: options.now }),
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-  });
+  const verifier = options.verifier ?? createTokenVerifier(platformApiVerifierOptions(options));
   const store = options.store ?? createDataStore();
   const context = { verifier, store, urnNamespace };
 
   const app = Fastify({ logger: options.logger === true ? { serializers: fastifyLogSerializers } : false });
+  if (options.verifier === undefined) {
+    app.addHook('onClose', async () => verifier.close());
+  }
   decorateAccessToken(app);
   installErrorHandling(app);
   // RFC 6750 §2.2 form bodies must be parsed to be refused; Fastify parses only JSON and text.
@@ -97,13 +159,14 @@ export interface RunningPlatformApi {
   /** Base URL, e.g. `http://localhost:3001`. */
   readonly url: string;
   readonly app: FastifyInstance;
-  /** Stops listening and closes idle connections. */
+  /** Stops listening, closes idle connections and stops the verifier's background polling. */
   close(): Promise<void>;
 }
 
 /**
  * Builds the platform API and listens on `host:port` (defaults `localhost:3001`; port `0`
- * picks a free one).
+ * picks a free one). It does not wait for local mode's revocation-feed catch-up: requests that
+ * arrive first wait for it (or get 503 if the feed does not answer).
  */
 export async function startPlatformApi(options: PlatformApiOptions & { readonly port?: number; readonly host?: string }): Promise<RunningPlatformApi> {
   const app = createPlatformApi(options);

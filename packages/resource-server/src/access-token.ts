@@ -1,8 +1,9 @@
 import type { SubjectType } from './subject.ts';
 
 /**
- * The claims of an access token the resource server accepted. Field names are the OAuth
- * terms in camelCase; the introspection member each one comes from is noted (RFC 7662 §2.2).
+ * The claims of an access token the resource server accepted, the same in both validation modes.
+ * Field names are the OAuth terms in camelCase; the introspection member (RFC 7662 §2.2) or JWT
+ * claim (RFC 9068 §2.2) each one comes from is noted — they have the same names.
  */
 export interface VerifiedAccessToken {
   /** `client_id`: the OAuth client the token was issued to (a UUID). */
@@ -36,10 +37,9 @@ export type AccessTokenValidation =
   | { readonly active: false; readonly reason: string };
 
 /**
- * One verification mode: `introspection` today (RFC 7662); a `local` JWT mode
- * (RFC 9068) would implement the same interface. Time-independent checks (issuer,
- * audience, subject) belong here; expiry and scope are checked by the token verifier on
- * every request because validations are cached.
+ * One verification mode: `introspection` (RFC 7662, introspection.ts) or `local` (RFC 9068 JWTs,
+ * local-verifier.ts). Issuer, audience and subject checks belong here; expiry and scope are
+ * checked by the token verifier on every request because validations are cached.
  *
  * Implementations resolve to an inactive outcome for tokens that are not acceptable, and
  * throw {@link IntrospectionUnavailableError}-like {@link ResourceServerError}s only when

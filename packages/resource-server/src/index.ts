@@ -33,7 +33,13 @@ export {
 } from './subject.ts';
 export type { CompanyMembershipLookup, Subject, SubjectAccessErrorCode, SubjectType, TokenSubject } from './subject.ts';
 export { createTokenVerifier, TOKEN_VERIFIER_DEFAULTS } from './token-verifier.ts';
-export type { IntrospectionVerifierOptions, TokenVerifier, TokenVerifierOptions } from './token-verifier.ts';
+export type { IntrospectionVerifierOptions, LocalVerifierOptions, TokenVerifier, TokenVerifierOptions } from './token-verifier.ts';
+export { ACCESS_TOKEN_JWT_TYPE, ACCESS_TOKEN_SIGNING_ALGORITHMS, readJwtAccessTokenClaims } from './local-verifier.ts';
+export { defaultJwksUri } from './jwks.ts';
+export { defaultRevocationFeedEndpoint, REVOCATION_FEED_PAGE_SIZE } from './revocation-feed.ts';
+export { scheduleUnrefTimer } from './timer.ts';
+export type { ScheduleTimer, TimerHandle } from './timer.ts';
+export { clientSecretBasicAuthorization } from './client-authentication.ts';
 export {
   decorateAccessToken,
   fastifyLogSerializers,
@@ -43,3 +49,5 @@ export {
   sendResourceServerError,
 } from './adapters/fastify.ts';
 export type { AccessTokenHook } from './adapters/fastify.ts';
+export { toResponse, verifyRequest, withAccessToken } from './adapters/web.ts';
+export type { ProtectedHandler } from './adapters/web.ts';

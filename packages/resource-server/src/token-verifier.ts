@@ -7,38 +7,63 @@ import type { AccessTokenHash } from './introspection-cache.ts';
 import { createIntrospectionValidator, defaultIntrospectionEndpoint, parseAuthorizationServerUrl } from './introspection.ts';
 import type { FetchFunction } from './introspection.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
+import { defaultJwksUri } from './jwks.ts';
+import { createLocalValidator } from './local-verifier.ts';
+import { defaultRevocationFeedEndpoint } from './revocation-feed.ts';
 import { assertUrnNamespace, DEFAULT_URN_NAMESPACE } from './subject.ts';
+import { scheduleUnrefTimer } from './timer.ts';
+import type { ScheduleTimer } from './timer.ts';
 
-/** Defaults of {@link IntrospectionVerifierOptions}. */
+/** Defaults of {@link TokenVerifierOptions}. */
 export const TOKEN_VERIFIER_DEFAULTS = {
   urnNamespace: DEFAULT_URN_NAMESPACE,
   clockSkewSeconds: 5,
   introspectionCacheTtlSeconds: 5,
   introspectionCacheMaxEntries: 10_000,
   introspectionTimeoutMilliseconds: 5_000,
+  revocationPollIntervalSeconds: 2,
+  maxRevocationStalenessSeconds: 5,
+  revocationPollTimeoutMilliseconds: 2_000,
+  maxAccessTokenLifetimeSeconds: 900,
+  jwksCooldownSeconds: 30,
+  jwksCacheMaxAgeSeconds: 600,
+  jwksTimeoutMilliseconds: 5_000,
+  localVerificationCacheMaxEntries: 10_000,
 } as const;
 
-/**
- * Options of the introspection mode (RFC 7662). `mode` is the discriminant a later `local`
- * (JWT, RFC 9068) mode will extend {@link TokenVerifierOptions} with.
- */
-export interface IntrospectionVerifierOptions {
-  readonly mode?: 'introspection';
+/** What both validation modes need. */
+interface CommonVerifierOptions {
   /** The authorization server's issuer identifier, compared exactly with `iss` (e.g. `http://localhost:3000`). */
   readonly issuer: string;
   /** This resource server's identifier, required in `aud` (e.g. `http://localhost:3001`). */
   readonly audience: string;
-  /** The resource server's own introspection credentials (SPEC decision 14). */
+  /**
+   * The resource server's own credentials at the authorization server (SPEC decision 14), sent as
+   * `client_secret_basic`: to introspect (introspection mode) or to read the revocation feed (local mode).
+   */
   readonly introspectionClientId: string;
   readonly introspectionClientSecret: string;
-  /** Default `{issuer}/oauth/token/introspect` (SPEC §3). */
-  readonly introspectionEndpoint?: string;
   /** Deployment URN namespace (SPEC §2); default `gatehouse`. */
   readonly urnNamespace?: string;
   /** `realm` of every challenge (RFC 6750 §3); default the audience. */
   readonly realm?: string;
   /** Tolerance when comparing `exp` with the local clock, seconds; default 5. */
   readonly clockSkewSeconds?: number;
+  /** Clock, epoch milliseconds; default `Date.now`. Tests advance it instead of sleeping. */
+  readonly now?: () => number;
+  /** `fetch` used for every request to the authorization server; default the global one. */
+  readonly fetch?: FetchFunction;
+}
+
+/**
+ * Introspection mode (the default, RFC 7662): each token is sent to the authorization server, and
+ * the answer is cached for `introspectionCacheTtlSeconds`, the staleness bound (SPEC decision 7).
+ * Works with opaque and JWT access tokens alike.
+ */
+export interface IntrospectionVerifierOptions extends CommonVerifierOptions {
+  readonly mode?: 'introspection';
+  /** Default `{issuer}/oauth/token/introspect` (SPEC §3). */
+  readonly introspectionEndpoint?: string;
   /**
    * How long an introspection result is reused, seconds; default 5, `0` disables the cache.
    * This is the staleness bound of SPEC decision 7: a revoked or superseded access token is
@@ -50,17 +75,57 @@ export interface IntrospectionVerifierOptions {
   readonly introspectionCacheMaxEntries?: number;
   /** Timeout of one introspection request, milliseconds; default 5 000. */
   readonly introspectionTimeoutMilliseconds?: number;
-  /** Clock, epoch milliseconds; default `Date.now`. Tests advance it instead of sleeping. */
-  readonly now?: () => number;
-  /** `fetch` used for introspection; default the global one. */
-  readonly fetch?: FetchFunction;
 }
 
-/** Options of {@link createTokenVerifier}; a union once more modes exist. */
-export type TokenVerifierOptions = IntrospectionVerifierOptions;
+/**
+ * Local mode (RFC 9068 JWT access tokens, the authorization server's `accessTokenFormat: 'jwt'`):
+ * signatures are verified against the published keys, and revocations are learnt from the
+ * authorization server's revocation feed, polled in the background. The staleness bound is
+ * `maxRevocationStalenessSeconds` (default 5): past it without a successful poll, every token is
+ * refused with 503 (fail closed).
+ */
+export interface LocalVerifierOptions extends CommonVerifierOptions {
+  readonly mode: 'local';
+  /** Default `{issuer}/.well-known/jwks.json`. */
+  readonly jwksUri?: string;
+  /** An unknown `kid` refetches the JWKS at most once per this many seconds; default 30. */
+  readonly jwksCooldownSeconds?: number;
+  /** Keys are refetched when older than this, seconds; default 600. */
+  readonly jwksCacheMaxAgeSeconds?: number;
+  /** Timeout of one JWKS request, milliseconds; default 5 000. */
+  readonly jwksTimeoutMilliseconds?: number;
+  /** Default `{issuer}/oauth/revoked-access-tokens`. */
+  readonly revocationFeedEndpoint?: string;
+  /** Time between the starts of two feed polls, seconds; default 2. Must be below `maxRevocationStalenessSeconds`. */
+  readonly revocationPollIntervalSeconds?: number;
+  /**
+   * The staleness bound of SPEC decision 7 in local mode, seconds; default 5. A revoked or superseded
+   * token is refused at most this long after the authorization server revoked it: normally within one
+   * poll interval, and when the feed does not answer, every token is refused (503) once the last
+   * successful poll is older than this.
+   */
+  readonly maxRevocationStalenessSeconds?: number;
+  /** Timeout of one feed request, milliseconds; default 2 000. */
+  readonly revocationPollTimeoutMilliseconds?: number;
+  /**
+   * The longest access-token lifetime the authorization server issues, seconds; default 900 (SPEC
+   * decision 7). The start-up catch-up reads revocations this far back; a token with a longer
+   * lifetime (`exp - iat`) is refused.
+   */
+  readonly maxAccessTokenLifetimeSeconds?: number;
+  /** Bound on cached signature verifications (LRU eviction); default 10 000. */
+  readonly localVerificationCacheMaxEntries?: number;
+  /** Schedules the feed's polls; default unref'd `setTimeout`. Tests inject a manual clock's. */
+  readonly scheduleTimer?: ScheduleTimer;
+}
+
+/** Options of {@link createTokenVerifier}: `mode` selects the validation mode. */
+export type TokenVerifierOptions = IntrospectionVerifierOptions | LocalVerifierOptions;
 
 /** Verifies bearer access tokens of protected-resource requests. */
 export interface TokenVerifier {
+  /** The validation mode. */
+  readonly mode: 'introspection' | 'local';
   /** The `realm` of this verifier's challenges. */
   readonly realm: string;
   /**
@@ -71,9 +136,10 @@ export interface TokenVerifier {
    *   "any valid token".
    * @returns the token's claims.
    * @throws {BearerTokenError} 401 without error code (no credentials), 400 `invalid_request`
-   *   (malformed header), 401 `invalid_token` (inactive, expired, foreign), 403
-   *   `insufficient_scope` (RFC 6750 §3.1).
-   * @throws {IntrospectionUnavailableError} 503 when the authorization server gave no usable answer.
+   *   (malformed header), 401 `invalid_token` (inactive, expired, revoked, foreign, badly signed),
+   *   403 `insufficient_scope` (RFC 6750 §3.1).
+   * @throws {IntrospectionUnavailableError} 503 when the authorization server gave no usable answer
+   *   (introspection failed; JWKS unavailable; revocation feed stale).
    * @throws {TypeError} when a required scope is not a `resource:permission` name.
    */
   verifyAccessToken(authorizationHeader: string | undefined, requiredScopes: readonly string[]): Promise<VerifiedAccessToken>;
@@ -84,8 +150,19 @@ export interface TokenVerifier {
    * @throws {BearerTokenError} 400 `invalid_request`.
    */
   rejectAccessTokenOutsideHeader(sources: Omit<RequestParameterSources, 'realm'>): void;
-  /** Forgets every cached result (e.g. on a revocation event pushed by the authorization server). */
+  /**
+   * Forgets every cached result: introspection answers, or local mode's signature verifications
+   * (never the revocations it knows of).
+   */
   clearCache(): void;
+  /**
+   * Resolves when the verifier can accept tokens: at once in introspection mode; in local mode once
+   * the revocation feed's start-up catch-up succeeded (it keeps retrying; race it with a timeout).
+   * Rejects if the verifier is closed first.
+   */
+  ready(): Promise<void>;
+  /** Stops background work (local mode's feed polling). Idempotent; verification after it is unsupported. */
+  close(): void;
 }
 
 function nonNegative(value: number, name: string): number {
@@ -103,15 +180,20 @@ function nonEmpty(value: string, name: string): string {
 }
 
 /**
- * Creates a token verifier in introspection mode.
+ * Creates a token verifier. `mode: 'introspection'` (the default) or `mode: 'local'`; see
+ * {@link IntrospectionVerifierOptions} and {@link LocalVerifierOptions} for the trade-off.
  *
- * Per request: parse the header (RFC 6750 §2.1) → look up the SHA-256 of the token in the
- * cache, else introspect (one request in flight per token) → refuse inactive or foreign
- * tokens → compare `exp` with the clock minus `clockSkewSeconds` → check scopes.
- * Results, active or not, are cached for `introspectionCacheTtlSeconds`, never beyond `exp`;
- * failures to reach the authorization server are not cached.
+ * Per request, both modes: parse the header (RFC 6750 §2.1) → the mode's validation → compare
+ * `exp` with the clock minus `clockSkewSeconds` → check scopes.
+ * - introspection: look up the SHA-256 of the token in the cache, else introspect (one request in
+ *   flight per token); results, active or not, are cached for `introspectionCacheTtlSeconds`, never
+ *   beyond `exp`; failures to reach the authorization server are not cached.
+ * - local: verify the ES256 signature and claims (cached per token until `exp`), then look the `jti`
+ *   up in the revocation feed. Creating a local verifier starts the feed's polling (catch-up at once,
+ *   then every `revocationPollIntervalSeconds`) and a JWKS fetch; {@link TokenVerifier.close} stops it.
  *
- * @throws {TypeError} on invalid options (non-https issuer off loopback, missing credentials, …).
+ * @throws {TypeError} on invalid options (non-https issuer off loopback, missing credentials,
+ *   poll interval not below the staleness bound, …).
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const issuer = nonEmpty(options.issuer, 'issuer');
@@ -122,14 +204,86 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const realm = options.realm ?? audience;
   const now = options.now ?? Date.now;
   const clockSkewSeconds = nonNegative(options.clockSkewSeconds ?? TOKEN_VERIFIER_DEFAULTS.clockSkewSeconds, 'clockSkewSeconds');
+  const clientId = nonEmpty(options.introspectionClientId, 'introspectionClientId');
+  const clientSecret = nonEmpty(options.introspectionClientSecret, 'introspectionClientSecret');
 
+  const requestedMode: unknown = options.mode;
+  if (requestedMode !== undefined && requestedMode !== 'introspection' && requestedMode !== 'local') {
+    throw new TypeError(`mode must be 'introspection' or 'local', not ${JSON.stringify(requestedMode)}`);
+  }
+  const common: ResolvedCommonOptions = { issuer, audience, urnNamespace, now, clockSkewSeconds, clientId, clientSecret };
+  const mode = options.mode === 'local' ? createLocalMode(options, common) : createIntrospectionMode(options, common);
+
+  return {
+    mode: mode.name,
+    realm,
+    async verifyAccessToken(authorizationHeader, requiredScopes) {
+      assertScopeNames(requiredScopes);
+      const accessToken = extractBearerToken(authorizationHeader, realm);
+      const validation = await mode.validate(accessToken);
+      if (!validation.active) {
+        throw BearerTokenError.invalidToken(realm, validation.reason);
+      }
+      const token = validation.accessToken;
+      // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
+      if (now() / 1000 >= token.expiresAt + clockSkewSeconds) {
+        throw BearerTokenError.invalidToken(realm, 'The access token expired');
+      }
+      // RFC 6750 §3.1 insufficient_scope: every required scope must be granted.
+      const missing = findMissingScopes(token.scope, requiredScopes);
+      if (missing.length > 0) {
+        throw BearerTokenError.insufficientScope(
+          realm,
+          requiredScopes,
+          `The access token lacks the scope ${formatScope(missing)} that this resource requires`,
+        );
+      }
+      return token;
+    },
+    rejectAccessTokenOutsideHeader(sources) {
+      rejectAccessTokenOutsideHeader({ ...sources, realm });
+    },
+    clearCache() {
+      mode.clearCache();
+    },
+    ready() {
+      return mode.ready();
+    },
+    close() {
+      mode.close();
+    },
+  };
+}
+
+/** Settings both modes share, validated. */
+interface ResolvedCommonOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly urnNamespace: string;
+  readonly now: () => number;
+  readonly clockSkewSeconds: number;
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** One validation mode behind {@link TokenVerifier}. */
+interface ValidationMode {
+  readonly name: TokenVerifier['mode'];
+  validate(accessToken: string): Promise<AccessTokenValidation>;
+  clearCache(): void;
+  ready(): Promise<void>;
+  close(): void;
+}
+
+function createIntrospectionMode(options: IntrospectionVerifierOptions, common: ResolvedCommonOptions): ValidationMode {
+  const { now } = common;
   const validator: AccessTokenValidator = createIntrospectionValidator({
-    issuer,
-    audience,
-    urnNamespace,
-    introspectionEndpoint: options.introspectionEndpoint ?? defaultIntrospectionEndpoint(issuer),
-    introspectionClientId: nonEmpty(options.introspectionClientId, 'introspectionClientId'),
-    introspectionClientSecret: nonEmpty(options.introspectionClientSecret, 'introspectionClientSecret'),
+    issuer: common.issuer,
+    audience: common.audience,
+    urnNamespace: common.urnNamespace,
+    introspectionEndpoint: options.introspectionEndpoint ?? defaultIntrospectionEndpoint(common.issuer),
+    introspectionClientId: common.clientId,
+    introspectionClientSecret: common.clientSecret,
     introspectionTimeoutMilliseconds: nonNegative(
       options.introspectionTimeoutMilliseconds ?? TOKEN_VERIFIER_DEFAULTS.introspectionTimeoutMilliseconds,
       'introspectionTimeoutMilliseconds',
@@ -176,35 +330,67 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   return {
-    realm,
-    async verifyAccessToken(authorizationHeader, requiredScopes) {
-      assertScopeNames(requiredScopes);
-      const accessToken = extractBearerToken(authorizationHeader, realm);
-      const validation = await validate(accessToken);
-      if (!validation.active) {
-        throw BearerTokenError.invalidToken(realm, validation.reason);
-      }
-      const token = validation.accessToken;
-      // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
-      if (now() / 1000 >= token.expiresAt + clockSkewSeconds) {
-        throw BearerTokenError.invalidToken(realm, 'The access token expired');
-      }
-      // RFC 6750 §3.1 insufficient_scope: every required scope must be granted.
-      const missing = findMissingScopes(token.scope, requiredScopes);
-      if (missing.length > 0) {
-        throw BearerTokenError.insufficientScope(
-          realm,
-          requiredScopes,
-          `The access token lacks the scope ${formatScope(missing)} that this resource requires`,
-        );
-      }
-      return token;
-    },
-    rejectAccessTokenOutsideHeader(sources) {
-      rejectAccessTokenOutsideHeader({ ...sources, realm });
-    },
-    clearCache() {
-      cache.clear();
-    },
+    name: 'introspection',
+    validate,
+    clearCache: () => cache.clear(),
+    ready: () => Promise.resolve(),
+    close: () => undefined,
+  };
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${name} must be a positive integer`);
+  }
+  return value;
+}
+
+function createLocalMode(options: LocalVerifierOptions, common: ResolvedCommonOptions): ValidationMode {
+  const defaults = TOKEN_VERIFIER_DEFAULTS;
+  const revocationPollIntervalSeconds = nonNegative(options.revocationPollIntervalSeconds ?? defaults.revocationPollIntervalSeconds, 'revocationPollIntervalSeconds');
+  const maxRevocationStalenessSeconds = nonNegative(options.maxRevocationStalenessSeconds ?? defaults.maxRevocationStalenessSeconds, 'maxRevocationStalenessSeconds');
+  // With the interval at or above the bound, every gap between two polls would refuse all tokens.
+  if (revocationPollIntervalSeconds <= 0 || revocationPollIntervalSeconds >= maxRevocationStalenessSeconds) {
+    throw new TypeError('revocationPollIntervalSeconds must be positive and below maxRevocationStalenessSeconds');
+  }
+  const jwksUri = options.jwksUri ?? defaultJwksUri(common.issuer);
+  parseAuthorizationServerUrl(jwksUri, 'jwksUri');
+  const revocationFeedEndpoint = options.revocationFeedEndpoint ?? defaultRevocationFeedEndpoint(common.issuer);
+  parseAuthorizationServerUrl(revocationFeedEndpoint, 'revocationFeedEndpoint');
+
+  const validator = createLocalValidator({
+    issuer: common.issuer,
+    audience: common.audience,
+    urnNamespace: common.urnNamespace,
+    clockSkewSeconds: common.clockSkewSeconds,
+    maxAccessTokenLifetimeSeconds: positiveInteger(options.maxAccessTokenLifetimeSeconds ?? defaults.maxAccessTokenLifetimeSeconds, 'maxAccessTokenLifetimeSeconds'),
+    jwksUri,
+    jwksCooldownSeconds: nonNegative(options.jwksCooldownSeconds ?? defaults.jwksCooldownSeconds, 'jwksCooldownSeconds'),
+    jwksCacheMaxAgeSeconds: nonNegative(options.jwksCacheMaxAgeSeconds ?? defaults.jwksCacheMaxAgeSeconds, 'jwksCacheMaxAgeSeconds'),
+    jwksTimeoutMilliseconds: positiveInteger(options.jwksTimeoutMilliseconds ?? defaults.jwksTimeoutMilliseconds, 'jwksTimeoutMilliseconds'),
+    revocationFeedEndpoint,
+    revocationFeedClientId: common.clientId,
+    revocationFeedClientSecret: common.clientSecret,
+    revocationPollIntervalSeconds,
+    maxRevocationStalenessSeconds,
+    revocationPollTimeoutMilliseconds: positiveInteger(
+      options.revocationPollTimeoutMilliseconds ?? defaults.revocationPollTimeoutMilliseconds,
+      'revocationPollTimeoutMilliseconds',
+    ),
+    verificationCacheMaxEntries: positiveInteger(
+      options.localVerificationCacheMaxEntries ?? defaults.localVerificationCacheMaxEntries,
+      'localVerificationCacheMaxEntries',
+    ),
+    now: common.now,
+    fetch: options.fetch,
+    scheduleTimer: options.scheduleTimer ?? scheduleUnrefTimer,
+  });
+  validator.start();
+  return {
+    name: 'local',
+    validate: (accessToken) => validator.validate(accessToken),
+    clearCache: () => validator.clearCache(),
+    ready: () => validator.ready(),
+    close: () => validator.close(),
   };
 }

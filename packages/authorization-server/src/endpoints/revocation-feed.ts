@@ -5,7 +5,8 @@
  *
  * Response: `{ revoked: [{ jti, exp, revoked_at }], next_since, server_time }`, ascending by `revoked_at`,
  * at most 1000 entries; when full, the caller asks again with `since=next_since` (entries may repeat
- * across pages; callers dedupe by `jti`). Tokens already expired are left out: they are refused anyway.
+ * across pages; callers dedupe by `jti`). Tokens expired for more than a minute are left out: they are
+ * refused anyway.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';
@@ -15,6 +16,11 @@ import type { ServerContext } from '../server-context.ts';
 import { sendNoStoreJson } from './token.ts';
 
 export const REVOCATION_FEED_PAGE_SIZE = 1000;
+/**
+ * Revoked tokens stay in the feed this long past their `exp`: resource servers accept a token until
+ * `exp` plus their clock skew, so dropping it at `exp` exactly could let it pass after revocation.
+ */
+export const REVOCATION_FEED_EXPIRY_GRACE_SECONDS = 60;
 
 export async function revocationFeedEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const query = request.query as RawParameters;
@@ -27,7 +33,7 @@ export async function revocationFeedEndpoint(context: ServerContext, request: Fa
   if (!/^\d{1,12}$/.test(sinceParameter)) throw new OAuthError('invalid_request', 'since must be whole seconds since the epoch');
   const since = Number(sinceParameter);
   const now = context.clock.nowSeconds();
-  const revoked = await context.storage.tokens.listRevokedAccessTokens(since, now, REVOCATION_FEED_PAGE_SIZE);
+  const revoked = await context.storage.tokens.listRevokedAccessTokens(since, now - REVOCATION_FEED_EXPIRY_GRACE_SECONDS, REVOCATION_FEED_PAGE_SIZE);
   sendNoStoreJson(reply, 200, {
     revoked: revoked.map((token) => ({ jti: token.tokenId, exp: token.expiresAt, revoked_at: token.revokedAt })),
     next_since: revoked.length > 0 ? revoked[revoked.length - 1]!.revokedAt : since,

@@ -34,7 +34,7 @@ export function sendResourceServerError(reply: FastifyReply, error: ResourceServ
 /** Logs a refusal at a level that fits it, with no token or secret in it. */
 function logRefusal(request: FastifyRequest, error: ResourceServerError): void {
   if (error instanceof IntrospectionUnavailableError) {
-    request.log.error({ reason: error.reason, detail: error.detail }, 'access token introspection failed');
+    request.log.error({ reason: error.reason, detail: error.detail }, 'access token could not be verified: authorization server unavailable');
     return;
   }
   request.log.info({ status: error.status, error: error.error }, 'access token refused');
@@ -50,7 +50,8 @@ export type AccessTokenHook = (request: FastifyRequest, reply: FastifyReply) => 
  * Use it as `preValidation` (after body parsing, before schema validation), so a token in
  * a form body can be refused (RFC 6750 §2.2) and unauthenticated callers learn nothing
  * from validation errors. Refusals are rendered with {@link sendResourceServerError}:
- * RFC 6750 §3 statuses and challenges, or 503 when introspection is unavailable.
+ * RFC 6750 §3 statuses and challenges, or 503 when the authorization server gave no usable
+ * answer (introspection failed, JWKS unavailable, revocation feed stale).
  *
  * @param requiredScopes `resource:permission` names; `[]` for any valid token.
  * @throws {TypeError} at route declaration when a scope name is malformed.
