@@ -43,6 +43,7 @@ import type {
   UserRecord,
 } from '../storage.ts';
 import { runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -609,28 +610,13 @@ const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secr
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
   'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified'];
 /** The column of each field `clients.update` may change. */
-const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
-  clientName: 'client_name', clientType: 'client_type', secretDigest: 'secret_digest', redirectUris: 'redirect_uris', scopes: 'scopes',
-  subjectType: 'subject_type', pkceRequired: 'pkce_required', status: 'status', clientUri: 'client_uri', logoUri: 'logo_uri',
-  tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
-  contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
-  previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
-};
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
   ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),
   ...CLIENT_COLUMNS.map((column) => `c.${column} AS c_${column}`),
 ].join(', ');
 
-const nullableString = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
-const nullableNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
-const scopeList = (value: unknown): string[] => (String(value) === '' ? [] : String(value).split(' '));
 
-function prefixed(row: Row, prefix: string): Row {
-  const out: Row = {};
-  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
-  return out;
-}
 
 function toClient(row: Row): ClientRecord {
   return {
@@ -660,62 +646,10 @@ function toClient(row: Row): ClientRecord {
   };
 }
 
-function toUser(row: Row): UserRecord {
-  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
-}
 
-function toSubject(row: Row): SubjectRecord {
-  return {
-    subjectType: row.subject_type as SubjectType,
-    subjectId: String(row.subject_id),
-    name: String(row.name),
-    organizationId: nullableString(row.organization_id),
-  };
-}
 
-function toCode(row: Row): AuthorizationCodeRecord {
-  return {
-    codeDigest: String(row.code_digest),
-    clientId: String(row.client_id),
-    userId: String(row.user_id),
-    redirectUri: String(row.redirect_uri),
-    scope: scopeList(row.scope),
-    subjectType: row.subject_type as SubjectType,
-    subjectId: String(row.subject_id),
-    codeChallenge: nullableString(row.code_challenge),
-    issuedAt: Number(row.issued_at),
-    expiresAt: Number(row.expires_at),
-  };
-}
 
-function toGrant(row: Row): GrantRecord {
-  return {
-    grantId: String(row.grant_id),
-    clientId: String(row.client_id),
-    userId: String(row.user_id),
-    subjectType: row.subject_type as SubjectType,
-    subjectId: String(row.subject_id),
-    scope: scopeList(row.scope),
-    createdAt: Number(row.created_at),
-    revokedAt: nullableNumber(row.revoked_at),
-    revocationReason: nullableString(row.revocation_reason),
-  };
-}
 
-function toToken(row: Row): TokenRecord {
-  return {
-    tokenDigest: String(row.token_digest),
-    tokenId: String(row.token_id),
-    kind: row.kind as TokenRecord['kind'],
-    grantId: String(row.grant_id),
-    clientId: String(row.client_id),
-    scope: scopeList(row.scope),
-    issuedAt: Number(row.issued_at),
-    expiresAt: Number(row.expires_at),
-    rotatedAt: nullableNumber(row.rotated_at),
-    revokedAt: nullableNumber(row.revoked_at),
-  };
-}
 
 const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)';
 

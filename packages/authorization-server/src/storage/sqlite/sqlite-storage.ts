@@ -10,6 +10,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
+import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
@@ -536,15 +537,7 @@ export function migrateSqliteFile(path: string): { applied: number[]; version: n
   }
 }
 
-const nullableString = (value: SQLInputValue): string | null => (value === null || value === undefined ? null : String(value));
-const nullableNumber = (value: SQLInputValue): number | null => (value === null || value === undefined ? null : Number(value));
-const scopeList = (value: SQLInputValue): string[] => (String(value) === '' ? [] : String(value).split(' '));
 
-function prefixed(row: Row, prefix: string): Row {
-  const out: Row = {};
-  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
-  return out;
-}
 
 function toClient(row: Row): ClientRecord {
   return {
@@ -574,14 +567,6 @@ function toClient(row: Row): ClientRecord {
   };
 }
 
-/** The column of each field `clients.update` may change. */
-const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
-  clientName: 'client_name', clientType: 'client_type', secretDigest: 'secret_digest', redirectUris: 'redirect_uris', scopes: 'scopes',
-  subjectType: 'subject_type', pkceRequired: 'pkce_required', status: 'status', clientUri: 'client_uri', logoUri: 'logo_uri',
-  tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
-  contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
-  previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
-};
 
 /** A field's value as stored (the inverse of toClient). */
 function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue {
@@ -591,60 +576,8 @@ function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue
   return value as SQLInputValue;
 }
 
-function toUser(row: Row): UserRecord {
-  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
-}
 
-function toSubject(row: Row): SubjectRecord {
-  return {
-    subjectType: row.subject_type as SubjectType,
-    subjectId: String(row.subject_id),
-    name: String(row.name),
-    organizationId: nullableString(row.organization_id),
-  };
-}
 
-function toCode(row: Row): AuthorizationCodeRecord {
-  return {
-    codeDigest: String(row.code_digest),
-    clientId: String(row.client_id),
-    userId: String(row.user_id),
-    redirectUri: String(row.redirect_uri),
-    scope: scopeList(row.scope),
-    subjectType: row.subject_type as SubjectType,
-    subjectId: String(row.subject_id),
-    codeChallenge: nullableString(row.code_challenge),
-    issuedAt: Number(row.issued_at),
-    expiresAt: Number(row.expires_at),
-  };
-}
 
-function toGrant(row: Row): GrantRecord {
-  return {
-    grantId: String(row.grant_id),
-    clientId: String(row.client_id),
-    userId: String(row.user_id),
-    subjectType: row.subject_type as SubjectType,
-    subjectId: String(row.subject_id),
-    scope: scopeList(row.scope),
-    createdAt: Number(row.created_at),
-    revokedAt: nullableNumber(row.revoked_at),
-    revocationReason: nullableString(row.revocation_reason),
-  };
-}
 
-function toToken(row: Row): TokenRecord {
-  return {
-    tokenDigest: String(row.token_digest),
-    tokenId: String(row.token_id),
-    kind: row.kind as TokenRecord['kind'],
-    grantId: String(row.grant_id),
-    clientId: String(row.client_id),
-    scope: scopeList(row.scope),
-    issuedAt: Number(row.issued_at),
-    expiresAt: Number(row.expires_at),
-    rotatedAt: nullableNumber(row.rotated_at),
-    revokedAt: nullableNumber(row.revoked_at),
-  };
-}
 

@@ -1,0 +1,84 @@
+/**
+ * Turning stored rows (snake_case columns) into records, shared by the SQLite and PostgreSQL backends.
+ * `toClient` stays in each backend: they store lists and booleans differently (JSON text and 0/1 vs
+ * native arrays and booleans).
+ */
+import type { AuthorizationCodeRecord, ClientPatch, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
+
+export type Row = Record<string, unknown>;
+
+export const nullableString = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
+export const nullableNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
+export const scopeList = (value: unknown): string[] => (String(value) === '' ? [] : String(value).split(' '));
+
+/** The column of each field `clients.update` may change. */
+export const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
+  clientName: 'client_name', clientType: 'client_type', secretDigest: 'secret_digest', redirectUris: 'redirect_uris', scopes: 'scopes',
+  subjectType: 'subject_type', pkceRequired: 'pkce_required', status: 'status', clientUri: 'client_uri', logoUri: 'logo_uri',
+  tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
+  contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
+  previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
+};
+
+export function prefixed(row: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
+  return out;
+}
+
+export function toUser(row: Row): UserRecord {
+  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
+}
+
+export function toSubject(row: Row): SubjectRecord {
+  return {
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    name: String(row.name),
+    organizationId: nullableString(row.organization_id),
+  };
+}
+
+export function toCode(row: Row): AuthorizationCodeRecord {
+  return {
+    codeDigest: String(row.code_digest),
+    clientId: String(row.client_id),
+    userId: String(row.user_id),
+    redirectUri: String(row.redirect_uri),
+    scope: scopeList(row.scope),
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    codeChallenge: nullableString(row.code_challenge),
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
+export function toGrant(row: Row): GrantRecord {
+  return {
+    grantId: String(row.grant_id),
+    clientId: String(row.client_id),
+    userId: String(row.user_id),
+    subjectType: row.subject_type as SubjectType,
+    subjectId: String(row.subject_id),
+    scope: scopeList(row.scope),
+    createdAt: Number(row.created_at),
+    revokedAt: nullableNumber(row.revoked_at),
+    revocationReason: nullableString(row.revocation_reason),
+  };
+}
+
+export function toToken(row: Row): TokenRecord {
+  return {
+    tokenDigest: String(row.token_digest),
+    tokenId: String(row.token_id),
+    kind: row.kind as TokenRecord['kind'],
+    grantId: String(row.grant_id),
+    clientId: String(row.client_id),
+    scope: scopeList(row.scope),
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+    rotatedAt: nullableNumber(row.rotated_at),
+    revokedAt: nullableNumber(row.revoked_at),
+  };
+}
