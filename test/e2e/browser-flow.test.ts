@@ -16,6 +16,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { registerClient } from '@gatehouse/authorization-server';
 import { startPlatformApi, type RunningPlatformApi } from '@gatehouse/platform-api';
 import { API_AUDIENCE, freePort, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { beginAuthorization, logInToConsent } from './openid-client-flow.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const chromiumMissing = !existsSync(CHROMIUM);
@@ -62,28 +63,14 @@ describe('end to end: openid-client + Chromium + platform API', { skip: chromium
       { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
       { clientName: 'E2E Partner', clientType: 'confidential', redirectUris: [callbackUrl], scopes: ['users:read', 'vendors:read'], clientUri: 'https://partner.example' },
     );
-    // Discovery through RFC 8414 metadata; HTTP is allowed only because this is a loopback test server.
-    const config = await oidc.discovery(new URL(server.issuer), client.clientId, undefined, oidc.ClientSecretBasic(clientSecret!), {
-      algorithm: 'oauth2', execute: [oidc.allowInsecureRequests],
-    });
-    const codeVerifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const authorizationUrl = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: callbackUrl, scope: 'users:read vendors:read', state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-    });
+    const { config, authorizationUrl, codeVerifier, state } = await beginAuthorization(server.issuer, client.clientId, clientSecret!, callbackUrl, 'users:read vendors:read');
 
     // The user's side, in a real browser.
     const arrived = new Promise<string>((resolve) => {
       received = resolve;
     });
     const page = await browser.newPage();
-    await page.goto(authorizationUrl.href);
-    await page.getByLabel('Email').fill(seed.users.alice.email);
-    await page.getByLabel('Password').fill(seed.users.alice.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForSelector('select[name="subject"]');
-    assert.match(await page.textContent('body') ?? '', /E2E Partner wants to access your Gatehouse account/);
+    assert.match(await logInToConsent(page, authorizationUrl, seed.users.alice), /E2E Partner wants to access your Gatehouse account/);
     const swedishCompany = `urn:gatehouse:company:${seed.companies[1].id}`;
     await page.selectOption('select[name="subject"]', swedishCompany);
     await page.getByRole('button', { name: 'Allow' }).click();

@@ -19,6 +19,7 @@ import * as oidc from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { createAdminToken } from '../../packages/authorization-server/src/admin/admin-credentials.ts';
 import { freePort, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { beginAuthorization, logInToConsent } from './openid-client-flow.ts';
 import { pngImage } from '../../packages/authorization-server/src/testing/images.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -101,26 +102,13 @@ describe('end to end: developer portal → admin approval → openid-client flow
     assert.deepEqual(approvedClient.contacts, ['dev@fjord.example', 'support@fjord.example']);
 
     // 3. The client's authorization flow, with openid-client; a user consents in Chromium.
-    const config = await oidc.discovery(new URL(server.issuer), clientId, undefined, oidc.ClientSecretBasic(clientSecret), {
-      algorithm: 'oauth2', execute: [oidc.allowInsecureRequests],
-    });
-    const codeVerifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const authorizationUrl = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: callbackUrl, scope: 'users:read vendors:read', state,
-      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-    });
+    const { config, authorizationUrl, codeVerifier, state } = await beginAuthorization(server.issuer, clientId, clientSecret, callbackUrl, 'users:read vendors:read');
     const arrived = new Promise<string>((resolve) => {
       received = resolve;
     });
     const userContext = await browser.newContext();
     const page = await userContext.newPage();
-    await page.goto(authorizationUrl.href);
-    await page.getByLabel('Email').fill(seed.users.alice.email);
-    await page.getByLabel('Password').fill(seed.users.alice.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForSelector('select[name="subject"]');
-    assert.match(await page.textContent('body') ?? '', /Fjord Books wants to access your Gatehouse account/);
+    assert.match(await logInToConsent(page, authorizationUrl, seed.users.alice), /Fjord Books wants to access your Gatehouse account/);
     assert.doesNotMatch(await page.textContent('body') ?? '', /Unverified app/);
     const logo = page.locator('img[alt="Fjord Books logo"]');
     assert.equal(await logo.getAttribute('src'), approvedClient.logo_uri);
