@@ -9,20 +9,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import * as oidc from 'openid-client';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { registerClient } from '@gatehouse/authorization-server';
 import { startPlatformApi, type RunningPlatformApi } from '@gatehouse/platform-api';
 import { API_AUDIENCE, freePort, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { beginAuthorization, logInToConsent } from './openid-client-flow.ts';
+import { chromiumSkipReason, launchChromium } from './chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const chromiumMissing = !existsSync(CHROMIUM);
-if (chromiumMissing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-
-describe('end to end: openid-client + Chromium + platform API', { skip: chromiumMissing ? `no ${CHROMIUM} (apt-get install chromium)` : false }, () => {
+describe('end to end: openid-client + Chromium + platform API', { skip: chromiumSkipReason }, () => {
   let server: TestServer;
   let api: RunningPlatformApi;
   let browser: Browser;
@@ -45,10 +41,7 @@ describe('end to end: openid-client + Chromium + platform API', { skip: chromium
       introspectionClientId: seed.resourceServer.id, introspectionClientSecret: seed.resourceServer.secret,
       now: () => apiNowMs,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

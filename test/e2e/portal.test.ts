@@ -11,22 +11,19 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createAdminToken } from '../../packages/authorization-server/src/admin/admin-credentials.ts';
 import { freePort, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { beginAuthorization, logInToConsent } from './openid-client-flow.ts';
+import { chromiumSkipReason, launchChromium } from './chromium.ts';
 import { pngImage } from '../../packages/authorization-server/src/testing/images.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const chromiumMissing = !existsSync(CHROMIUM);
-if (chromiumMissing && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-
-describe('end to end: developer portal → admin approval → openid-client flow (Chromium)', { skip: chromiumMissing ? `no ${CHROMIUM} (apt-get install chromium)` : false }, () => {
+describe('end to end: developer portal → admin approval → openid-client flow (Chromium)', { skip: chromiumSkipReason }, () => {
   let server: TestServer;
   let browser: Browser;
   let callback: Server;
@@ -43,10 +40,7 @@ describe('end to end: developer portal → admin approval → openid-client flow
       response.writeHead(200, { 'content-type': 'text/plain' }).end('Connected.');
     });
     await new Promise<void>((resolve) => callback.listen(callbackPort, '127.0.0.1', resolve));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
