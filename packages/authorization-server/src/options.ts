@@ -117,7 +117,10 @@ export interface ConnectionLimits {
   headersTimeoutMilliseconds: number;
   /** Time to receive the whole request, body included, in milliseconds (Node `requestTimeout`); 408 after it. */
   requestTimeoutMilliseconds: number;
-  /** How long an idle keep-alive connection waits for its next request, in milliseconds (Node `keepAliveTimeout`). */
+  /**
+   * How long an idle keep-alive connection waits for its next request, in milliseconds (Node
+   * `keepAliveTimeout`). Behind a proxy that reuses connections, set it above the proxy's idle timeout.
+   */
   keepAliveTimeoutMilliseconds: number;
   /** A socket that sends and receives nothing this long is closed, in milliseconds (Fastify `connectionTimeout`). */
   socketIdleTimeoutMilliseconds: number;
