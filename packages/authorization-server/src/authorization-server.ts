@@ -11,15 +11,17 @@ import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import { systemClock } from './clock.ts';
 import { createLoginThrottle } from './endpoints/login-throttle.ts';
 import { OAuthError } from './errors.ts';
-import { parseFormBody } from './http/parameters.ts';
-import { resolveOptions, type AuthorizationServerOptions } from './options.ts';
+import { connectionTimeoutOptions, limitConnectionsPerAddress } from './http/connection-limits.ts';
+import { installMethodNotAllowed } from './http/method-not-allowed.ts';
+import { installRequestGuards, isUnreadableMultipartBody } from './http/request-guards.ts';
+import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-limits.ts';
+import { serializeRequestForLog } from './http/request-log.ts';
+import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
 import { loadSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING } from './tokens/signing-key.ts';
-
-const MAX_FORM_BODY_BYTES = 64 * 1024;
 
 export async function createAuthorizationServer(input: AuthorizationServerOptions): Promise<FastifyInstance> {
   const options = resolveOptions(input, systemClock);
@@ -32,20 +34,29 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     handoverSigningKey: await loadSigningKey(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING),
   };
   const production = options.environment !== 'development';
+  const connectionLimits = resolveConnectionLimits(options.connectionLimits);
   const app = Fastify({
     logger: options.logger
-      ? { level: 'info', redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' } }
+      ? {
+        level: 'info',
+        redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+        // Issue 11 item 16: a request is logged as its method and path, never its query string.
+        serializers: { req: serializeRequestForLog },
+        ...(typeof options.logger === 'object' ? { stream: options.logger.destination } : {}),
+      }
       : false,
     trustProxy: options.trustProxy,
-    bodyLimit: MAX_FORM_BODY_BYTES,
-    // Query strings are logged by default as part of the URL; codes never travel in ours (only in redirects we send).
+    bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
+    // Issue 11 item 4: header, body and idle timeouts.
+    ...connectionTimeoutOptions(connectionLimits),
   });
-
-  // Repeated parameters stay visible as arrays so endpoints can refuse them (RFC 6749 §3.1, §3.2).
-  app.removeContentTypeParser('application/x-www-form-urlencoded');
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_FORM_BODY_BYTES }, (_request, body, done) => {
-    done(null, parseFormBody(body as string));
-  });
+  limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
+  // Issue 11 item 1: a bounded, linear form parser and a body limit per endpoint.
+  installFormBodyLimits(app);
+  // Issue 11 items 9, 10, 14, 16: duplicate Authorization, multipart, credentials in the URL, no-store.
+  installRequestGuards(app);
+  // Issue 11 item 15: 405 with Allow for wrong methods; a 404 that does not repeat the URL.
+  const addMethodNotAllowedRoutes = installMethodNotAllowed(app);
 
   // SPEC decision 17: outside development, refuse anything that did not arrive over TLS.
   if (production) {
@@ -91,13 +102,25 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
 
   app.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
+    // Issue 11 item 14: an error is never cached (Fastify's own 400/413/415 included).
+    reply.header('cache-control', 'no-store');
+    if (error instanceof OAuthError) {
+      reply.code(error.status).send(error.toJSON());
+      return;
+    }
     if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
       reply.code(403).type('text/html; charset=utf-8').send(errorPage(options.brand.name, 'This form has expired',
         'The form was not sent from this site, or it expired. Go back to the app and start connecting again.'));
       return;
     }
     if (error.statusCode && error.statusCode < 500) {
-      reply.code(error.statusCode).send(new OAuthError('invalid_request', 'the request could not be read').toJSON());
+      const description = error.statusCode === 413 ? 'the request body is too large'
+        : error.statusCode === 415 ? 'the content type is not supported here' : 'the request could not be read';
+      reply.code(error.statusCode).send(new OAuthError('invalid_request', description).toJSON());
+      return;
+    }
+    if (isUnreadableMultipartBody(request)) {
+      reply.code(400).send(new OAuthError('invalid_request', 'the multipart body could not be read').toJSON());
       return;
     }
     request.log.error({ err: error }, 'unhandled error');
@@ -105,5 +128,6 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
 
   await registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
+  addMethodNotAllowedRoutes();
   return app;
 }

@@ -30,6 +30,25 @@ const STATUS: Record<OAuthErrorCode, number> = {
   temporarily_unavailable: 503,
 };
 
+/** Longest `error_description` sent, in characters; longer texts are cut. */
+export const MAX_ERROR_DESCRIPTION_LENGTH = 200;
+
+/**
+ * RFC 6749 §5.2 and §4.1.2.1: `error_description` "MUST NOT include characters outside the set
+ * %x20-21 / %x23-5B / %x5D-7E" (printable ASCII without `"` and `\`). Returns the text with `"` as `'`,
+ * `\` as `/`, `§` as `section`, every other character outside the set as `?`, cut to
+ * MAX_ERROR_DESCRIPTION_LENGTH characters. Descriptions are fixed texts of this code base: request
+ * input is never put in them; this is the safety net that keeps the wire format valid regardless.
+ */
+export function errorDescription(text: string): string {
+  const safe = text
+    .replaceAll('"', "'")
+    .replaceAll('\\', '/')
+    .replaceAll('§', 'section ')
+    .replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '?');
+  return safe.length > MAX_ERROR_DESCRIPTION_LENGTH ? safe.slice(0, MAX_ERROR_DESCRIPTION_LENGTH) : safe;
+}
+
 /** An error the server reports to the client with its RFC error code. */
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;
@@ -37,11 +56,12 @@ export class OAuthError extends Error {
   /** HTTP status when rendered as JSON. */
   readonly status: number;
 
+  /** @param description a fixed text (never request input); made RFC 6749 §5.2-safe by errorDescription(). */
   constructor(code: OAuthErrorCode, description: string) {
     super(`${code}: ${description}`);
     this.name = 'OAuthError';
     this.code = code;
-    this.description = description;
+    this.description = errorDescription(description);
     this.status = STATUS[code];
   }
 

@@ -49,8 +49,13 @@ export interface AuthorizationServerOptions {
   requireClientApproval?: boolean;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
-  /** Fastify logger setting; default on outside tests. Tokens and secrets are never logged. */
-  logger?: boolean;
+  /**
+   * Fastify logger setting; default on outside tests. Tokens and secrets are never logged, nor query
+   * strings (request URLs are logged as their path). `{ destination }` sends the JSON lines there (tests).
+   */
+  logger?: boolean | { destination: { write(line: string): void } };
+  /** Issue 11 item 4: HTTP timeouts and the per-address connection ceiling; see DEFAULT_CONNECTION_LIMITS. */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export interface Brand {
@@ -77,6 +82,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     loginRateLimit: { maxFailures: 10, windowSeconds: 15 * 60 },
     trustProxy: false,
     requireClientApproval: options.environment !== 'development',
+    connectionLimits: {},
     clock: systemClock,
     logger: true,
     ...options,
@@ -98,6 +104,57 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
   if (resolved.tokenHmacKey.length < 32) throw new Error('tokenHmacKey must be at least 32 bytes');
   if (!/^[a-z][a-z0-9-]*$/.test(resolved.brand.urnNamespace)) {
     throw new Error('brand.urnNamespace must be lowercase letters, digits and "-" (it forms URNs and a parameter name)');
+  }
+  return resolved;
+}
+
+/**
+ * How long the HTTP server waits for a client, and how many connections one address may hold (issue 11
+ * item 4: a slowly sent body must not hold a connection for as long as the sender likes).
+ */
+export interface ConnectionLimits {
+  /** Time to receive the request line and headers, in milliseconds (Node `headersTimeout`); 408 after it. */
+  headersTimeoutMilliseconds: number;
+  /** Time to receive the whole request, body included, in milliseconds (Node `requestTimeout`); 408 after it. */
+  requestTimeoutMilliseconds: number;
+  /**
+   * How long an idle keep-alive connection waits for its next request, in milliseconds (Node
+   * `keepAliveTimeout`). Behind a proxy that reuses connections, set it above the proxy's idle timeout.
+   */
+  keepAliveTimeoutMilliseconds: number;
+  /** A socket that sends and receives nothing this long is closed, in milliseconds (Fastify `connectionTimeout`). */
+  socketIdleTimeoutMilliseconds: number;
+  /**
+   * Open connections one remote address may hold; more are closed at once (0 = no ceiling). Behind a
+   * proxy every connection comes from the proxy's address: raise it (or set 0) there.
+   */
+  maxConnectionsPerAddress: number;
+}
+
+/** Defaults: headers 10 s, whole request 30 s, keep-alive idle 5 s, socket idle 60 s, 100 connections per address. */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  headersTimeoutMilliseconds: 10_000,
+  requestTimeoutMilliseconds: 30_000,
+  keepAliveTimeoutMilliseconds: 5_000,
+  socketIdleTimeoutMilliseconds: 60_000,
+  maxConnectionsPerAddress: 100,
+};
+
+/**
+ * The connection limits with their defaults applied.
+ * @throws Error when a timeout is not a positive whole number of milliseconds, when the headers timeout
+ *   exceeds the request timeout (Node refuses it), or when the ceiling is negative.
+ */
+export function resolveConnectionLimits(limits: Partial<ConnectionLimits> | undefined): ConnectionLimits {
+  const resolved = { ...DEFAULT_CONNECTION_LIMITS, ...limits };
+  for (const name of ['headersTimeoutMilliseconds', 'requestTimeoutMilliseconds', 'keepAliveTimeoutMilliseconds', 'socketIdleTimeoutMilliseconds'] as const) {
+    if (!Number.isInteger(resolved[name]) || resolved[name] <= 0) throw new Error(`connectionLimits.${name} must be a positive whole number`);
+  }
+  if (resolved.headersTimeoutMilliseconds > resolved.requestTimeoutMilliseconds) {
+    throw new Error('connectionLimits.headersTimeoutMilliseconds must not exceed requestTimeoutMilliseconds');
+  }
+  if (!Number.isInteger(resolved.maxConnectionsPerAddress) || resolved.maxConnectionsPerAddress < 0) {
+    throw new Error('connectionLimits.maxConnectionsPerAddress must be 0 (no ceiling) or more');
   }
   return resolved;
 }

@@ -10,7 +10,7 @@
  * `state` (when valid) and `iss`.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError, type OAuthErrorCode } from '../errors.ts';
+import { errorDescription, OAuthError, type OAuthErrorCode } from '../errors.ts';
 import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import { consentPage } from '../pages/consent-page.ts';
@@ -56,7 +56,7 @@ export class AuthorizationRedirectError extends Error {
     super(`${code}: ${description}`);
     this.redirectUri = redirectUri;
     this.code = code;
-    this.description = description;
+    this.description = errorDescription(description); // RFC 6749 §4.1.2.1: only %x20-21 / %x23-5B / %x5D-7E
     this.state = state;
   }
 }
@@ -125,9 +125,9 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   const scopeParameter = parameter('scope');
   if (scopeParameter === undefined) throw fail('invalid_scope', 'scope is required');
   const scope = parseScope(scopeParameter);
-  if (!scope) throw fail('invalid_scope', 'scope is malformed (RFC 6749 §3.3)');
+  if (!scope) throw fail('invalid_scope', 'scope is malformed (RFC 6749 section 3.3)');
   const unknown = scope.filter((name) => !SCOPE_CATALOGUE.has(name) || !client.scopes.includes(name));
-  if (unknown.length > 0) throw fail('invalid_scope', `scope not allowed for this client: ${unknown.join(' ')}`);
+  if (unknown.length > 0) throw fail('invalid_scope', 'scope includes a value not allowed for this client');
 
   // SPEC decision 2: S256 only; required for public clients and, barring an exception, confidential ones.
   const codeChallenge = parameter('code_challenge');
@@ -145,7 +145,7 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   }
 
   const prompt = parameter('prompt');
-  if (prompt !== undefined && prompt !== 'consent') throw fail('invalid_request', 'prompt may only be "consent"');
+  if (prompt !== undefined && prompt !== 'consent') throw fail('invalid_request', 'prompt may only be consent');
 
   // SPEC decision 12: subject type preference, none = company.
   const subjectType = client.subjectType ?? 'company';

@@ -16,7 +16,8 @@ export async function tokenEndpoint(context: ServerContext, request: FastifyRequ
   const grantType = singleParameter(parameters, 'grant_type');
   if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
   const handler = grantHandlers.get(grantType);
-  if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+  // RFC 6749 §5.2: error_description is a fixed text; the grant_type sent is never echoed.
+  if (!handler) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported: use authorization_code or refresh_token');
   const response = await handler.handle(context, client, parameters);
   sendNoStoreJson(reply, 200, response);
 }

@@ -21,7 +21,7 @@ export const authorizationCodeGrant: GrantHandler = {
     if (redirectUri === undefined) throw new OAuthError('invalid_request', 'redirect_uri is required');
     // Syntax is checked before the code is consumed, so a malformed request does not burn it.
     if (codeVerifier !== undefined && !CODE_VERIFIER.test(codeVerifier)) {
-      throw new OAuthError('invalid_request', 'code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)');
+      throw new OAuthError('invalid_request', 'code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1)');
     }
 
     // The HMAC tag is checked before any lookup: a forged code costs no I/O.

@@ -17,7 +17,7 @@ export const refreshTokenGrant: GrantHandler = {
     const scopeParameter = singleParameter(parameters, 'scope');
     if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
     const requestedScope = scopeParameter === undefined ? undefined : parseScope(scopeParameter);
-    if (scopeParameter !== undefined && requestedScope === undefined) throw new OAuthError('invalid_scope', 'scope is malformed (RFC 6749 §3.3)');
+    if (scopeParameter !== undefined && requestedScope === undefined) throw new OAuthError('invalid_scope', 'scope is malformed (RFC 6749 section 3.3)');
 
     const tokenDigest = codec.digestOf(refreshToken, 'grt');
     if (tokenDigest === undefined) throw new OAuthError('invalid_grant', 'refresh token is invalid');
@@ -42,7 +42,7 @@ export const refreshTokenGrant: GrantHandler = {
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
     const accessScope = requestedScope ?? token.scope;
     const widened = accessScope.filter((scope) => !token.scope.includes(scope));
-    if (widened.length > 0) throw new OAuthError('invalid_scope', `scope exceeds the original grant: ${widened.join(' ')}`);
+    if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
     const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now);

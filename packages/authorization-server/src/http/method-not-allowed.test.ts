@@ -1,0 +1,60 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../testing/harness.ts';
+import { METHOD_NOT_ALLOWED_BODY, NOT_FOUND_BODY } from './method-not-allowed.ts';
+
+describe('wrong methods and unknown paths (issue 11 item 15)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  const CASES: [method: string, path: string, allow: string][] = [
+    ['GET', '/oauth/token', 'POST'],
+    ['GET', '/oauth/revoke', 'POST'],
+    ['GET', '/oauth/token/introspect', 'POST'],
+    ['PUT', '/oauth/authorize', 'GET, HEAD'],
+    ['DELETE', '/oauth/authorize', 'GET, HEAD'],
+    ['POST', '/oauth/authorize', 'GET, HEAD'],
+    ['POST', '/.well-known/oauth-authorization-server', 'GET, HEAD'],
+    ['POST', '/.well-known/jwks.json', 'GET, HEAD'],
+    ['GET', '/login', 'POST'],
+    ['GET', '/oauth/authorize/decision', 'POST'],
+    ['POST', '/health', 'GET, HEAD'],
+    ['DELETE', '/oauth/revoked-access-tokens', 'GET, HEAD'],
+    ['PATCH', '/portal', 'GET, HEAD'],
+    ['PUT', '/admin/v1/clients', 'GET, HEAD, POST'],
+  ];
+  for (const [method, path, allow] of CASES) {
+    it(`answers ${method} ${path} with 405 and Allow: ${allow} (RFC 9110 §15.5.6)`, async () => {
+      const response = await fetch(`${server.url}${path}?state=echo-marker`, { method });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get('allow'), allow);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      const text = await response.text();
+      assert.deepEqual(JSON.parse(text), METHOD_NOT_ALLOWED_BODY);
+      assert.doesNotMatch(text, /echo-marker|oauth|well-known/);
+    });
+  }
+
+  it('answers 405 before reading the body (an unparseable body does not turn it into 415)', async () => {
+    const response = await fetch(`${server.url}/oauth/authorize`, { method: 'PUT', headers: { 'content-type': 'application/x-unknown' }, body: 'x' });
+    assert.equal(response.status, 405);
+  });
+
+  it('answers an unknown path with 404 whose body does not repeat the URL or its query string', async () => {
+    const response = await fetch(`${server.url}/oauth/nothing-here?token=gat_secret-marker&client_secret=s`);
+    assert.equal(response.status, 404);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    const text = await response.text();
+    assert.deepEqual(JSON.parse(text), NOT_FOUND_BODY);
+    assert.doesNotMatch(text, /secret-marker|nothing-here|client_secret/);
+  });
+
+  it('keeps serving the methods a path has (HEAD of a GET route included)', async () => {
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
+    assert.equal((await fetch(`${server.url}/health`, { method: 'HEAD' })).status, 200);
+    assert.equal((await fetch(`${server.url}/.well-known/oauth-authorization-server`)).status, 200);
+  });
+});

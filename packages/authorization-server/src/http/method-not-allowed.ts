@@ -1,0 +1,51 @@
+/**
+ * Wrong methods and unknown paths (issue 11 item 15): a known path called with a method it does not
+ * serve answers 405 with `Allow` (RFC 9110 §15.5.6); an unknown path answers 404. Neither body repeats
+ * the request URL (Fastify's default 404 did, query string and any token in it included).
+ */
+import type { FastifyInstance, HTTPMethods } from 'fastify';
+
+/** The methods a path that does not serve them answers 405 to; any other method is a 404. */
+const ANSWERED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+/** The not-found body: fixed, never the URL. */
+export const NOT_FOUND_BODY = { error: 'not_found', error_description: 'there is no such endpoint' } as const;
+/** The method-not-allowed body: fixed, never the URL. */
+export const METHOD_NOT_ALLOWED_BODY = { error: 'method_not_allowed', error_description: 'the endpoint does not support this method' } as const;
+
+/**
+ * Records every route added after this call, and sets the 404 handler. Call before the routes are
+ * added; call the returned function once they all are: it adds, for each path, a 405 route for the
+ * methods it does not serve (answered in `onRequest`, before any body is read).
+ */
+export function installMethodNotAllowed(app: FastifyInstance): () => void {
+  const methodsByPath = new Map<string, Set<string>>();
+  let recording = true;
+  app.addHook('onRoute', (route) => {
+    if (!recording) return;
+    const methods = methodsByPath.get(route.url) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    methodsByPath.set(route.url, methods);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    reply.code(404).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(NOT_FOUND_BODY);
+  });
+  return () => {
+    recording = false;
+    for (const [url, served] of methodsByPath) {
+      if (served.has('GET')) served.add('HEAD'); // Fastify answers HEAD for every GET route.
+      const missing = ANSWERED_METHODS.filter((method) => !served.has(method));
+      if (missing.length === 0) continue;
+      const allow = ANSWERED_METHODS.filter((method) => served.has(method)).join(', ');
+      app.route({
+        method: missing as HTTPMethods[],
+        url,
+        onRequest: async (_request, reply) => {
+          reply.code(405).header('allow', allow).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(METHOD_NOT_ALLOWED_BODY);
+          return reply;
+        },
+        handler: async () => undefined,
+      });
+    }
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * Checks every request passes before its route runs (issue 11 items 9, 10, 14, 16), as `onRequest`
+ * hooks, so they answer before any body is read:
+ * - `Cache-Control: no-store` on every response of the OAuth endpoints, errors from Fastify included;
+ * - two `Authorization` headers: 400 `invalid_request`;
+ * - `multipart/form-data` where the route does not take it: 415;
+ * - credentials in the query string of a client-authenticated endpoint: 400 `invalid_request`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OAuthError } from '../errors.ts';
+
+/**
+ * RFC 6749 §5.1, RFC 7009, RFC 7662 and the authorization endpoint's redirects and pages: never cached.
+ * Set before the route runs, so 400/413/415 errors Fastify produces (body parser, limits) carry it too.
+ */
+export const NO_STORE_ROUTES: ReadonlySet<string> = new Set([
+  '/oauth/authorize', '/oauth/authorize/decision', '/login',
+  '/oauth/token', '/oauth/token/introspect', '/oauth/revoke', '/oauth/revoked-access-tokens',
+]);
+
+/** The only routes that take `multipart/form-data`: the portal's registration form and logo upload. */
+export const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/portal/clients', '/portal/clients/:client_id/logo']);
+
+/** The endpoints where a client authenticates (RFC 6749 §2.3.1, RFC 7009 §2.1, RFC 7662 §2.1, the revocation feed). */
+export const CLIENT_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
+  '/oauth/token', '/oauth/token/introspect', '/oauth/revoke', '/oauth/revoked-access-tokens',
+]);
+
+/** Parameters that must never travel in a URL (logs, proxies and browser history keep URLs). */
+const CREDENTIAL_PARAMETERS = ['client_secret', 'code', 'code_verifier', 'refresh_token', 'token'] as const;
+
+function refuse(reply: FastifyReply, status: number, error: OAuthError): FastifyReply {
+  return reply.code(status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(error.toJSON());
+}
+
+/** Requests whose body was read and parsed: their handlers started (see isUnreadableMultipartBody). */
+const parsedRequests = new WeakSet<FastifyRequest>();
+
+/**
+ * Whether an error came from reading a multipart body at a route that takes one (issue 11 item 9): the
+ * multipart parser throws plain errors ("Boundary not found", "Unexpected end of form") before the
+ * route's handlers run; such a request is the client's fault (400), not the server's (500).
+ */
+export function isUnreadableMultipartBody(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  const contentType = request.headers['content-type'];
+  return route !== undefined && MULTIPART_ROUTES.has(route) && contentType !== undefined && /^\s*multipart\//i.test(contentType) && !parsedRequests.has(request);
+}
+
+/** Adds the hooks; call before routes are added. */
+export function installRequestGuards(app: FastifyInstance): void {
+  app.addHook('preHandler', async (request) => {
+    parsedRequests.add(request);
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined && NO_STORE_ROUTES.has(route)) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+
+    // RFC 6749 §3.1 / RFC 6750 §3.1: one credential per request. Node keeps only the first of two
+    // Authorization headers (or joins them), so the raw headers are counted.
+    const raw = request.raw.rawHeaders;
+    let authorizationHeaders = 0;
+    for (let index = 0; index < raw.length; index += 2) if (raw[index]!.toLowerCase() === 'authorization') authorizationHeaders++;
+    if (authorizationHeaders > 1) return refuse(reply, 400, new OAuthError('invalid_request', 'the request has more than one Authorization header'));
+
+    // Issue 11 item 9: multipart bodies are parsed only where a file is expected.
+    const contentType = request.headers['content-type'];
+    if (contentType !== undefined && /^\s*multipart\//i.test(contentType) && !(route !== undefined && MULTIPART_ROUTES.has(route))) {
+      return refuse(reply, 415, new OAuthError('invalid_request', 'multipart bodies are not accepted here'));
+    }
+
+    // Issue 11 item 16 (RFC 6749 §2.3.1: credentials go in the Authorization header, "MUST NOT be
+    // included in the request URI"): refused, so a client learns at once; the URL is never logged.
+    if (route !== undefined && CLIENT_AUTHENTICATED_ROUTES.has(route)) {
+      const query = request.query as Record<string, unknown> | undefined;
+      if (query && CREDENTIAL_PARAMETERS.some((name) => query[name] !== undefined)) {
+        return refuse(reply, 400, new OAuthError('invalid_request', 'credentials, codes and tokens must not be sent in the URL query'));
+      }
+    }
+    return undefined;
+  });
+}
