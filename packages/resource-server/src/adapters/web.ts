@@ -34,6 +34,7 @@ export async function verifyRequest(verifier: TokenVerifier, request: Request, r
     body,
     contentType: contentType ?? undefined,
   });
+  // `Headers` joins two Authorization fields with ", "; the verifier refuses that as two headers (RFC 6750 §3.1).
   return verifier.verifyAccessToken(request.headers.get('authorization') ?? undefined, requiredScopes);
 }
 
