@@ -135,6 +135,12 @@ export function createPlatformApi(options: PlatformApiOptions): FastifyInstance 
   if (options.verifier === undefined) {
     app.addHook('onClose', async () => verifier.close());
   }
+  // Every response, errors and 404s included, as the authorization server does (its helmet): a client
+  // must not sniff a JSON error, or a refusal echoing input, into something it would run or render.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
   decorateAccessToken(app);
   installErrorHandling(app);
   // RFC 6750 §2.2 form bodies must be parsed to be refused; Fastify parses only JSON and text.

@@ -30,7 +30,8 @@ export interface VerifiedAccessToken {
 
 /**
  * Outcome of validating a token in one verification mode. Inactive outcomes carry the
- * reason, which becomes the `error_description` of an `invalid_token` refusal.
+ * reason, which becomes the `reason` of the `invalid_token` refusal (logged, never sent: the
+ * response's description is one fixed text).
  */
 export type AccessTokenValidation =
   | { readonly active: true; readonly accessToken: VerifiedAccessToken }

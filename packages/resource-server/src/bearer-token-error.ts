@@ -3,6 +3,14 @@ import type { BearerErrorCode } from './challenge.ts';
 import { ResourceServerError } from './resource-server-error.ts';
 import type { ErrorBody } from './resource-server-error.ts';
 
+/**
+ * The `error_description` of every `invalid_token` refusal, whatever the cause (revoked, superseded,
+ * expired, forged, unknown, garbage, another issuer or audience): one fixed text in both validation
+ * modes, so the answer tells a caller holding a guessed, forged or stolen token nothing about why
+ * (no oracle). The cause stays on the error as {@link BearerTokenError.reason}, for logs.
+ */
+export const INVALID_TOKEN_DESCRIPTION = 'The access token is invalid';
+
 const STATUS_BY_ERROR: Readonly<Record<BearerErrorCode, number>> = {
   invalid_request: 400,
   invalid_token: 401,
@@ -17,7 +25,7 @@ const STATUS_BY_ERROR: Readonly<Record<BearerErrorCode, number>> = {
  * |---|---|---|---|
  * | no credentials / other scheme (§3.1) | 401 | none | `unauthorized` (ours; not an RFC code) |
  * | malformed request (§3.1) | 400 | `invalid_request` | same |
- * | inactive, expired, foreign token (§3.1) | 401 | `invalid_token` | same |
+ * | inactive, expired, foreign token (§3.1) | 401 | `invalid_token` | same, one fixed description |
  * | missing scope (§3.1) | 403 | `insufficient_scope`, plus `scope` | same, plus `scope` |
  */
 export class BearerTokenError extends ResourceServerError {
@@ -26,8 +34,13 @@ export class BearerTokenError extends ResourceServerError {
   readonly realm: string;
   /** Every scope the resource needs (not only the missing ones), for `insufficient_scope`. */
   readonly requiredScopes: readonly string[];
+  /**
+   * Why the token was refused, for the server's logs only (never in the response): set for
+   * `invalid_token`, whose description is always {@link INVALID_TOKEN_DESCRIPTION}. Holds no token value.
+   */
+  readonly reason: string | undefined;
 
-  constructor(realm: string, bearerError: BearerErrorCode | undefined, errorDescription: string, requiredScopes: readonly string[] = []) {
+  constructor(realm: string, bearerError: BearerErrorCode | undefined, errorDescription: string, requiredScopes: readonly string[] = [], reason?: string) {
     const challenge = formatBearerChallenge(
       bearerError === undefined
         ? { realm }
@@ -42,6 +55,7 @@ export class BearerTokenError extends ResourceServerError {
     this.bearerError = bearerError;
     this.realm = realm;
     this.requiredScopes = requiredScopes;
+    this.reason = reason;
   }
 
   override get body(): ErrorBody {
@@ -61,9 +75,12 @@ export class BearerTokenError extends ResourceServerError {
     return new BearerTokenError(realm, 'invalid_request', errorDescription);
   }
 
-  /** 401 `invalid_token` (RFC 6750 §3.1): expired, revoked, malformed or foreign. */
-  static invalidToken(realm: string, errorDescription: string): BearerTokenError {
-    return new BearerTokenError(realm, 'invalid_token', errorDescription);
+  /**
+   * 401 `invalid_token` (RFC 6750 §3.1): expired, revoked, malformed or foreign. The description is
+   * always {@link INVALID_TOKEN_DESCRIPTION}; `reason` is kept for logs and never sent.
+   */
+  static invalidToken(realm: string, reason: string): BearerTokenError {
+    return new BearerTokenError(realm, 'invalid_token', INVALID_TOKEN_DESCRIPTION, [], reason);
   }
 
   /** 403 `insufficient_scope` (RFC 6750 §3.1); `requiredScopes` goes into the `scope` attribute. */

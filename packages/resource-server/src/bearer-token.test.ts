@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BearerTokenError } from './bearer-token-error.ts';
-import { extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+import { authorizationHeaderValues, extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
 
 const REALM = 'http://localhost:3001';
 
@@ -69,5 +69,35 @@ describe('rejectAccessTokenOutsideHeader', () => {
   test('passes requests without such parameters', () => {
     rejectAccessTokenOutsideHeader({ realm: REALM, query: { limit: '5' }, body: undefined, contentType: undefined });
     rejectAccessTokenOutsideHeader({ realm: REALM, query: Object.create(null) as object });
+  });
+});
+
+describe('more than one Authorization header (RFC 6750 §3.1: invalid_request)', () => {
+  test('two header fields are 400 invalid_request, whichever comes first', () => {
+    for (const headers of [['Bearer good', 'Bearer bad'], ['Bearer bad', 'Bearer good'], ['Basic dXNlcjpwYXNz', 'Bearer good'], ['Bearer good', '']]) {
+      const error = refusal(() => extractBearerToken(headers, REALM));
+      assert.equal(error.status, 400);
+      assert.equal(error.bearerError, 'invalid_request');
+      assert.match(error.errorDescription, /more than one Authorization header/);
+    }
+  });
+
+  test('two fields joined with a comma (the Fetch Headers form) are 400 invalid_request too', () => {
+    for (const header of ['Bearer good, Bearer bad', 'Bearer bad, Bearer good', 'Basic dXNlcjpwYXNz, Bearer good', 'Bearer good,Bearer bad', 'Bearer good, bad']) {
+      const error = refusal(() => extractBearerToken(header, REALM));
+      assert.equal(error.status, 400, header);
+      assert.match(error.errorDescription, /more than one Authorization header/);
+    }
+  });
+
+  test('one field, alone in a list, is read as usual; an auth-param list is not taken for two headers', () => {
+    assert.equal(extractBearerToken(['Bearer good'], REALM), 'good');
+    assert.equal(refusal(() => extractBearerToken([], REALM)).status, 401);
+    assert.equal(refusal(() => extractBearerToken('Digest username="a", realm="b"', REALM)).bearerError, undefined);
+  });
+
+  test('authorizationHeaderValues lists every Authorization field of Node rawHeaders, in order', () => {
+    assert.deepEqual(authorizationHeaderValues(['Host', 'api', 'Authorization', 'Bearer a', 'accept', '*/*', 'authorization', 'Bearer b']), ['Bearer a', 'Bearer b']);
+    assert.deepEqual(authorizationHeaderValues(['Host', 'api']), []);
   });
 });

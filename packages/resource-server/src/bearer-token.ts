@@ -10,17 +10,55 @@ const BEARER_CREDENTIALS = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const ACCESS_TOKEN_PARAMETER = 'access_token';
 
 /**
+ * A second credential after a comma: what `Headers.get('authorization')` returns for a request with
+ * two `Authorization` fields (the Fetch standard joins them with ", "). An auth-param list
+ * (`realm="x", nonce="y"`) has `name=` after its commas, never `scheme` followed by a space or the end.
+ */
+const SECOND_CREDENTIALS = /,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]|$)/;
+
+/**
+ * The request's `Authorization` header: one value, every value (a request may carry the field
+ * more than once; see {@link authorizationHeaderValues}), or `undefined` when absent.
+ */
+export type AuthorizationHeader = string | readonly string[] | undefined;
+
+/**
+ * Every `Authorization` value of a request, in order, from Node's `rawHeaders` (a flat
+ * name/value list). Node's `request.headers.authorization` keeps only the first of two fields, so a
+ * second one would go unseen: pass this list to {@link extractBearerToken} instead (Express:
+ * `authorizationHeaderValues(req.rawHeaders)`).
+ */
+export function authorizationHeaderValues(rawHeaders: readonly string[]): string[] {
+  const values: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]?.toLowerCase() === 'authorization') {
+      values.push(rawHeaders[index + 1] ?? '');
+    }
+  }
+  return values;
+}
+
+/**
  * Extracts the access token from an `Authorization` header value (RFC 6750 §2.1).
  *
- * @param authorizationHeader the raw header value, `undefined` when absent.
+ * @param authorizationHeader the raw header value, every value when the request may carry the field
+ *   more than once, or `undefined` when absent.
  * @param realm the realm for the challenge of a refusal.
  * @returns the token string, verbatim.
  * @throws {BearerTokenError} 401 without an error code when there is no header or it uses
  *   another scheme (RFC 6750 §3.1: "lacks any authentication information"); 400
- *   `invalid_request` when it says Bearer but is not a well-formed b64token.
+ *   `invalid_request` when there is more than one `Authorization` header (as separate fields or
+ *   joined with a comma), or it says Bearer but is not a well-formed b64token.
  */
-export function extractBearerToken(authorizationHeader: string | undefined, realm: string): string {
-  const header = authorizationHeader?.trim() ?? '';
+export function extractBearerToken(authorizationHeader: AuthorizationHeader, realm: string): string {
+  // RFC 9110 §11.6.2: Authorization holds one credential; RFC 6750 §3.1 invalid_request: a request that
+  // "uses more than one method" or "is otherwise malformed". Which of two headers counts is not ours
+  // to guess (Node keeps the first, proxies may keep the last), so neither does.
+  const values = typeof authorizationHeader === 'string' ? [authorizationHeader] : (authorizationHeader ?? []);
+  if (values.length > 1 || SECOND_CREDENTIALS.test(values[0] ?? '')) {
+    throw BearerTokenError.invalidRequest(realm, 'The request has more than one Authorization header (RFC 6750 section 3.1)');
+  }
+  const header = values[0]?.trim() ?? '';
   if (header === '') {
     throw BearerTokenError.missingCredentials(realm);
   }

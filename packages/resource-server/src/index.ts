@@ -1,7 +1,7 @@
 export type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
-export { BearerTokenError } from './bearer-token-error.ts';
-export { extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
-export type { RequestParameterSources } from './bearer-token.ts';
+export { BearerTokenError, INVALID_TOKEN_DESCRIPTION } from './bearer-token-error.ts';
+export { authorizationHeaderValues, extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+export type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
 export { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 export type { BearerChallenge, BearerErrorCode } from './challenge.ts';
 export { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';

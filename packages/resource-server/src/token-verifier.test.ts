@@ -123,9 +123,10 @@ describe('verifyAccessToken', () => {
     assert.equal(error.bearerError, 'invalid_token');
     assert.equal(
       error.headers['www-authenticate'],
-      'Bearer realm="http://localhost:3001", error="invalid_token", error_description="The access token is not active"',
+      'Bearer realm="http://localhost:3001", error="invalid_token", error_description="The access token is invalid"',
     );
-    assert.deepEqual(error.body, { error: 'invalid_token', error_description: 'The access token is not active' });
+    assert.deepEqual(error.body, { error: 'invalid_token', error_description: 'The access token is invalid' });
+    assert.equal(error.reason, 'The access token is not active');
   });
 
   test('exp is compared with the clock within the configured skew (RFC 7662 §2.2)', async () => {
@@ -136,7 +137,7 @@ describe('verifyAccessToken', () => {
     await verifier.verifyAccessToken('Bearer barely', []);
     const error = await rejection(verifier.verifyAccessToken('Bearer expired', []), BearerTokenError);
     assert.equal(error.bearerError, 'invalid_token');
-    assert.match(error.errorDescription, /expired/);
+    assert.match(error.reason ?? '', /expired/);
 
     const strict = setup({ clockSkewSeconds: 0 });
     strict.grant('at-exp', { exp: Math.floor(strict.clock.ms / 1000) });

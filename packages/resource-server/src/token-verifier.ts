@@ -1,7 +1,7 @@
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
-import type { RequestParameterSources } from './bearer-token.ts';
+import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
 import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
 import type { AccessTokenHash } from './introspection-cache.ts';
 import { createIntrospectionValidator, defaultIntrospectionEndpoint, parseAuthorizationServerUrl } from './introspection.ts';
@@ -131,18 +131,20 @@ export interface TokenVerifier {
   /**
    * Verifies the `Authorization` header of a request and the scopes the resource needs.
    *
-   * @param authorizationHeader raw header value, `undefined` when absent.
+   * @param authorizationHeader raw header value, every value (`authorizationHeaderValues(rawHeaders)`:
+   *   two headers are refused), or `undefined` when absent.
    * @param requiredScopes `resource:permission` names; every one must be granted. `[]` for
    *   "any valid token".
    * @returns the token's claims.
    * @throws {BearerTokenError} 401 without error code (no credentials), 400 `invalid_request`
-   *   (malformed header), 401 `invalid_token` (inactive, expired, revoked, foreign, badly signed),
+   *   (malformed header, more than one `Authorization` header), 401 `invalid_token` (inactive,
+   *   expired, revoked, foreign, badly signed: always the same description, the cause in `reason`),
    *   403 `insufficient_scope` (RFC 6750 §3.1).
    * @throws {IntrospectionUnavailableError} 503 when the authorization server gave no usable answer
    *   (introspection failed; JWKS unavailable; revocation feed stale).
    * @throws {TypeError} when a required scope is not a `resource:permission` name.
    */
-  verifyAccessToken(authorizationHeader: string | undefined, requiredScopes: readonly string[]): Promise<VerifiedAccessToken>;
+  verifyAccessToken(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[]): Promise<VerifiedAccessToken>;
   /**
    * Refuses a token in the query string or form body (RFC 6750 §2.2/§2.3) with this
    * verifier's realm. See {@link rejectAccessTokenOutsideHeader}.
@@ -221,6 +223,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       assertScopeNames(requiredScopes);
       const accessToken = extractBearerToken(authorizationHeader, realm);
       const validation = await mode.validate(accessToken);
+      // No oracle: every invalid_token carries one fixed description; the cause goes to `reason` only.
       if (!validation.active) {
         throw BearerTokenError.invalidToken(realm, validation.reason);
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { BearerTokenError } from './bearer-token-error.ts';
+import { BearerTokenError, INVALID_TOKEN_DESCRIPTION } from './bearer-token-error.ts';
 import type { ForgedSigning } from './testing/stub-authorization-server.ts';
 import { AUDIENCE, CLIENT_ID, COMPANY_URN, createVerifierFixture, rejection, VALIDATION_MODES } from './verifier-fixture.ts';
 import type { VerifierFixture } from './verifier-fixture.ts';
@@ -21,11 +21,13 @@ function staleWindowMs(fixture: VerifierFixture): number {
   return fixture.mode === 'local' ? 2_000 : 5_000;
 }
 
-async function expectInvalidToken(fixture: VerifierFixture, token: string, description: RegExp): Promise<void> {
+/** Refused with the one fixed description (no oracle); `reason` (logged, never sent) names the cause. */
+async function expectInvalidToken(fixture: VerifierFixture, token: string, reason: RegExp): Promise<void> {
   const error = await rejection(fixture.verify(token), BearerTokenError);
   assert.equal(error.status, 401);
   assert.equal(error.bearerError, 'invalid_token');
-  assert.match(error.errorDescription, description);
+  assert.equal(error.errorDescription, INVALID_TOKEN_DESCRIPTION);
+  assert.match(error.reason ?? '', reason);
   assert.match(error.headers['www-authenticate'] ?? '', /^Bearer realm="http:\/\/localhost:3001", error="invalid_token"/);
 }
 
@@ -150,6 +152,46 @@ for (const mode of VALIDATION_MODES) {
         await expectInvalidToken(fixture, suspended, fixture.mode === 'local' ? /revoked or superseded/ : /not active/);
         assert.equal((await fixture.verify(other)).clientName, 'Ledgerly Mobile');
       }));
+
+    test('a revoked, a forged, an expired, an unknown and a garbage token get one and the same error_description (no oracle)', () =>
+      withFixture(async (fixture) => {
+        const revoked = await fixture.issue();
+        await fixture.verify(revoked);
+        fixture.stub.revoke(revoked);
+        const forged = await fixture.issue({ forge: 'wrong-key-same-kid' });
+        const expired = await fixture.issue({ expiresInSeconds: 1 });
+        // Past both modes' staleness window and past exp plus the 5 s clock skew.
+        await fixture.clock.advance(6_000);
+        const refusals = [];
+        for (const token of [revoked, forged, expired, 'kwu9xRtq7VwqVnj9bije56BeiktkPPwLRCfD77hsDZQ', 'garbage', 'a.b.c']) {
+          refusals.push(await rejection(fixture.verify(token), BearerTokenError));
+        }
+        for (const refusal of refusals) {
+          assert.equal(refusal.status, 401);
+          assert.deepEqual(refusal.body, { error: 'invalid_token', error_description: INVALID_TOKEN_DESCRIPTION });
+          assert.equal(refusal.headers['www-authenticate'], `Bearer realm="${AUDIENCE}", error="invalid_token", error_description="${INVALID_TOKEN_DESCRIPTION}"`);
+        }
+        // The causes are kept apart for the logs only.
+        assert.ok(refusals.every((refusal) => typeof refusal.reason === 'string' && refusal.reason !== INVALID_TOKEN_DESCRIPTION));
+      }));
+
+    for (const order of ['good+bad', 'bad+good'] as const) {
+      test(`two Authorization headers (${order}) are 400 invalid_request, and the good token is not even looked at (RFC 6750 §3.1)`, () =>
+        withFixture(async (fixture) => {
+          const good = `Bearer ${await fixture.issue()}`;
+          const bad = 'Bearer not-a-token';
+          const headers = order === 'good+bad' ? [good, bad] : [bad, good];
+          const introspectionsBefore = fixture.requestsTo('/oauth/token/introspect');
+          for (const header of [headers, headers.join(', ')]) {
+            const error = await rejection(fixture.verifier.verifyAccessToken(header, []), BearerTokenError);
+            assert.equal(error.status, 400);
+            assert.equal(error.bearerError, 'invalid_request');
+            assert.match(error.headers['www-authenticate'] ?? '', /error="invalid_request"/);
+          }
+          assert.equal(fixture.requestsTo('/oauth/token/introspect'), introspectionsBefore, 'no introspection');
+          assert.equal((await fixture.verifier.verifyAccessToken([good], [])).clientId, CLIENT_ID, 'one header alone still works');
+        }));
+    }
 
     test('a missing scope is 403 insufficient_scope', () =>
       withFixture(async (fixture) => {

@@ -141,4 +141,34 @@ describe('redirect URI registration (SPEC decision 4)', () => {
     }
     refused('myapp://callback', 'public', 'development', /scheme/);
   });
+  it('accepts internationalized hosts written in one script (UTS #39 §5.1 single-script labels)', () => {
+    for (const uri of [
+      'https://b\u00FCcher.example/cb',
+      'https://\u043F\u0440\u0438\u043C\u0435\u0440.\u0440\u0444/cb', // Cyrillic labels, Cyrillic TLD
+      'https://\u043F\u0440\u0438\u043C\u0435\u0440.example/cb', // a Cyrillic label beside Latin ones
+      'https://\u306D\u30AC\u6F22\u5B57.jp/cb', // Hiragana, Katakana and Han together are Japanese
+      'https://xn--bcher-kva.example/cb',
+      'https://shop-24.b\u00FCcher.example/cb',
+    ]) {
+      everywhere((clientType, environment) => accepted(uri, clientType, environment));
+    }
+  });
+
+  it('refuses a host label that mixes scripts, also in punycode (UTS #39 §5.1: it passes for another host)', () => {
+    for (const uri of [
+      'https://p\u0430ypal.example/cb', // Cyrillic а in a Latin label
+      'https://xn--pypal-4ve.example/cb', // the same, in punycode
+      'https://\u0440\u0430\u0443pal.example/cb', // Cyrillic рау with Latin pal
+      'https://partner.ex\u03B1mple.com/cb', // Greek α
+      'http://l\u043Ecalhost:8080/cb', // Cyrillic о in localhost
+    ]) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment, /mixes scripts/));
+    }
+  });
+
+  it('refuses an http(s) URI whose host does not follow // (RFC 3986 §3.2; WHATWG would still find a host)', () => {
+    for (const uri of ['https:partner.example.com/cb', 'https:/partner.example.com/cb', 'https:\\\\partner.example.com\\cb', 'https:b\u00FCcher.example/cb']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment, /scheme:\/\/host/));
+    }
+  });
 });

@@ -1,10 +1,12 @@
 /**
  * Rules for registering a redirect URI (SPEC decision 4, seeds "Redirect URI security requirements").
  * At the authorization endpoint URIs are compared as exact strings (authorization.ts), so nothing here
- * normalizes: the string is stored as given.
+ * normalizes: the string is stored as given, except an internationalized host, stored in its ASCII
+ * form (host-name.ts, applied by registration.ts).
  */
 import type { Environment } from '../options.ts';
 import type { ClientType } from '../storage/storage.ts';
+import { hostNameProblem } from './host-name.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -21,6 +23,9 @@ export function redirectUriProblem(uri: string, clientType: ClientType, environm
   if (uri.includes('*')) return 'must not contain a wildcard (exact match only)';
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain user information';
   if (/\s/.test(uri)) return 'must not contain white space';
+  // Mixed-script host labels pass for another host (UTS #39 §5.1); the authority must follow `//`.
+  const hostProblem = hostNameProblem(uri);
+  if (hostProblem) return hostProblem;
   if (url.protocol === 'https:') {
     // Seeds: "Must be publicly accessible (except localhost for development)".
     if (environment === 'production' && (LOOPBACK_HOSTS.has(url.hostname) || isPrivateAddress(url.hostname))) {

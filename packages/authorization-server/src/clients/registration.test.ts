@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import type { Environment } from '../options.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { registerClient, RegistrationError, type ClientRegistration } from './registration.ts';
+import { authorize, authorizeUrl, Browser, pkcePair, startTestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { registerClient, RegistrationError, validateClientMetadata, type ClientMetadata, type ClientRegistration } from './registration.ts';
 
 const NOW = 1_800_000_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -119,6 +121,74 @@ describe('client registration', () => {
     }
   }));
 
+  it('refuses look-alikes of the brand in client_name by their UTS #39 confusable skeleton (seeds: "Do not use <brand> branding")', withContext('development', async (context) => {
+    for (const clientName of [
+      'G\u0430t\u0435house', // Cyrillic а and е
+      'G\u0391\u03A4\u0395\u0397\u039FUS\u0395 Sync', // Greek capitals Α Τ Ε Η Ο Ε
+      'Gateh\u03BF\u03C5se', // Greek small ο and υ
+      'g\u0410t\u0415House', // mixed case, Cyrillic capitals А and Е
+      'GATEH\u041EUSE', // upper case, Cyrillic О
+      'G \u0430 t \u0435 h o u s e', // spaced
+      'Sync for G\u0430t\u0435h\u043Euse Pro', // inside a longer name
+      'Gateh0use Connect', // a zero for the o
+    ]) {
+      await refusal(registerClient(context, { ...confidential, clientName }), 'client_name');
+    }
+    assert.deepEqual(await context.storage.clients.list(), []);
+  }));
+
+  it('accepts names that only share letters with the brand, in any script', withContext('development', async (context) => {
+    for (const clientName of ['Gate Keeper', 'Housekeeping Pro', 'Gates House', 'Gatehuose', '\u0411\u0443\u0445\u0433\u0430\u043B\u0442\u0435\u0440\u0438\u044F', '\u4F1A\u8A08\u30BD\u30D5\u30C8']) {
+      const { client } = await registerClient(context, { ...confidential, clientName });
+      assert.equal(client.clientName, clientName);
+    }
+  }));
+
+  it('stores internationalized hosts of redirect and page URIs in their ASCII (punycode) form, the rest verbatim', withContext('development', async (context) => {
+    const { client } = await registerClient(context, {
+      ...confidential,
+      redirectUris: ['https://b\u00FCcher.example:8443/oauth/callback?flag&x=a%20b', 'https://ledgerly.example/oauth/callback'],
+      clientUri: 'https://B\u00DCCHER.example', logoUri: 'https://b\u00FCcher.example/logo.png', tosUri: 'https://\u043F\u0440\u0438\u043C\u0435\u0440.example/terms',
+      policyUri: 'https://b%C3%BCcher.example/privacy', initiationUri: 'https://\u65E5\u672C.example/start?x=1', settingsUri: 'https://b\u00FCcher.example/settings',
+    });
+    const stored = await context.storage.clients.find(client.clientId);
+    assert.deepEqual(stored?.redirectUris, ['https://xn--bcher-kva.example:8443/oauth/callback?flag&x=a%20b', 'https://ledgerly.example/oauth/callback']);
+    assert.deepEqual(
+      [stored?.clientUri, stored?.logoUri, stored?.tosUri, stored?.policyUri, stored?.initiationUri, stored?.settingsUri],
+      ['https://xn--bcher-kva.example', 'https://xn--bcher-kva.example/logo.png', 'https://xn--e1afmkfd.example/terms',
+        'https://xn--bcher-kva.example/privacy', 'https://xn--wgv71a.example/start?x=1', 'https://xn--bcher-kva.example/settings'],
+    );
+    // An ASCII host is kept exactly as written, case included.
+    const { client: ascii } = await registerClient(context, { ...confidential, redirectUris: ['https://Ledgerly.example/CB?x=a+b'] });
+    assert.deepEqual(ascii.redirectUris, ['https://Ledgerly.example/CB?x=a+b']);
+  }));
+
+  it('converts internationalized hosts on every metadata update too', () => {
+    const metadata: ClientMetadata = {
+      clientName: 'Ledgerly Sync', clientType: 'confidential', redirectUris: ['https://b\u00FCcher.example/cb'], scopes: ['users:read'],
+      subjectType: null, pkceRequired: true, clientUri: 'https://b\u00FCcher.example', logoUri: null, tosUri: null, policyUri: null,
+      initiationUri: null, settingsUri: null, contacts: [],
+    };
+    const validated = validateClientMetadata(metadata, 'production', 'Gatehouse');
+    assert.deepEqual(validated.redirectUris, ['https://xn--bcher-kva.example/cb']);
+    assert.equal(validated.clientUri, 'https://xn--bcher-kva.example');
+    assert.deepEqual(validateClientMetadata(validated, 'production', 'Gatehouse'), validated, 'idempotent on stored values');
+  });
+
+  it('refuses a mixed-script host label with invalid_redirect_uri or invalid_client_metadata naming the field (UTS #39 §5.1)', withContext('development', async (context) => {
+    for (const uri of ['https://p\u0430ypal.example/cb', 'https://xn--pypal-4ve.example/cb', 'https://ledgerly.\u0440\u0430\u0443pal.example/cb']) {
+      const refused = await refusal(registerClient(context, { ...confidential, redirectUris: [uri] }), 'redirect_uris', 'invalid_redirect_uri');
+      assert.match(refused.message, /mixes scripts/);
+    }
+    const pageFields = [['clientUri', 'client_uri'], ['logoUri', 'logo_uri'], ['tosUri', 'tos_uri'], ['policyUri', 'policy_uri'], ['initiationUri', 'initiation_uri'], ['settingsUri', 'settings_uri']] as const;
+    for (const [field, wireName] of pageFields) {
+      const refused = await refusal(registerClient(context, { ...confidential, [field]: 'https://l\u0435dgerly.example/page' }), wireName);
+      assert.match(refused.message, /mixes scripts/);
+    }
+    assert.deepEqual(await context.storage.clients.list(), []);
+    assert.deepEqual(await context.storage.audit.list(), []);
+  }));
+
   it('refuses the configured brand, not a fixed word', withContext('development', async (context) => {
     await refusal(registerClient({ ...context, brandName: 'Nordlys Pay' }, { ...confidential, clientName: 'nordlyspay sync' }), 'client_name');
     const { client } = await registerClient({ ...context, brandName: 'Nordlys Pay' }, { ...confidential, clientName: 'Gatehouse Sync' });
@@ -181,4 +251,52 @@ describe('client registration', () => {
     assert.deepEqual(await context.storage.audit.list(), []);
     assert.deepEqual(await context.storage.clients.list(), []);
   }));
+});
+
+describe('internationalized redirect URIs at /oauth/authorize (SPEC decision 4: exact string match)', () => {
+  it('redirects to the stored ASCII form and refuses the Unicode spelling with an error page, never redirecting', async () => {
+    const server = await startTestServer();
+    try {
+      const { client } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { ...confidential, redirectUris: ['https://b\u00FCcher.example/oauth/callback'] },
+        { clientSecret: 'idn-client-secret-0123456789abcdefghijklmnopq' },
+      );
+      const { redirect } = await authorize(server, { clientId: client.clientId, redirectUri: 'https://xn--bcher-kva.example/oauth/callback', scope: 'users:read' });
+      assert.equal(redirect.origin + redirect.pathname, 'https://xn--bcher-kva.example/oauth/callback');
+      assert.ok(redirect.searchParams.get('code'));
+
+      const page = await new Browser().get(authorizeUrl(server, {
+        response_type: 'code', client_id: client.clientId, redirect_uri: 'https://b\u00FCcher.example/oauth/callback', scope: 'users:read',
+        state: 'state-123', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+      }));
+      assert.equal(page.status, 400);
+      assert.equal(page.location, undefined, 'no redirect to an unregistered spelling');
+      assert.match(page.text, /redirect_uri is not registered/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('internationalized hosts and look-alike names on both backends', async () => {
+  const backends: [string, () => Promise<Storage>, string | false][] = [
+    ['SQLite', async () => createSqliteStorage(':memory:'), false],
+    ['PostgreSQL', () => createTestPostgresStorage(), await postgresSkipReason()],
+  ];
+  for (const [backend, open, skip] of backends) {
+    it(`stores the ASCII form of an internationalized redirect URI and refuses a look-alike name, storing nothing (${backend})`, { skip }, async () => {
+      const storage = await open();
+      try {
+        const context = { storage, environment: 'staging' as const, brandName: 'Gatehouse', now: NOW };
+        const { client } = await registerClient(context, { ...confidential, redirectUris: ['https://b\u00FCcher.example/cb?x=a%20b'] });
+        assert.deepEqual((await storage.clients.find(client.clientId))?.redirectUris, ['https://xn--bcher-kva.example/cb?x=a%20b']);
+        await refusal(registerClient(context, { ...confidential, clientName: 'G\u0430t\u0435house Sync' }), 'client_name');
+        await refusal(registerClient(context, { ...confidential, redirectUris: ['https://p\u0430ypal.example/cb'] }), 'redirect_uris', 'invalid_redirect_uri');
+        assert.deepEqual((await storage.clients.list()).map((stored) => stored.clientId), [client.clientId]);
+      } finally {
+        await storage.close();
+      }
+    });
+  }
 });

@@ -4,10 +4,12 @@
  * developer portal and admin API build on it.
  */
 import { randomUUID } from 'node:crypto';
+import unhomoglyph from 'unhomoglyph';
 import type { Environment } from '../options.ts';
 import { SCOPE_CATALOGUE } from '../scopes.ts';
 import type { ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 import { digestClientSecret, generateClientSecret } from './client-secret.ts';
+import { hostNameProblem, withAsciiHost } from './host-name.ts';
 import { redirectUriProblem } from './redirect-uri.ts';
 
 /** A refused registration, naming the field (RFC 7591 §3.2.2 `invalid_redirect_uri` / `invalid_client_metadata`). */
@@ -88,6 +90,9 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
   }
   if (/\s/.test(uri)) return 'must not contain white space';
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain user information';
+  // A mixed-script host label passes for another host on the consent page (UTS #39 §5.1).
+  const hostProblem = hostNameProblem(uri);
+  if (hostProblem) return hostProblem;
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) {
     return environment === 'production' ? 'must use https in production' : undefined;
@@ -104,11 +109,7 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
 export function validateClientMetadata(metadata: ClientMetadata, environment: Environment, brandName: string): ClientMetadata {
   const name = metadata.clientName.trim();
   if (!name || name.length > 100) throw new RegistrationError('client_name', 'must be 1-100 characters');
-  // Seed: "Do not use <brand> branding in your client information" — any case, spaced or not.
-  // NFKC folds full-width and other look-alike forms; dropping everything but letters and digits removes
-  // spaces, punctuation and invisible characters (zero-width space, soft hyphen) that could hide the brand.
-  const squash = (text: string) => text.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
-  if (squash(name).includes(squash(brandName))) throw new RegistrationError('client_name', `must not use ${brandName} branding`);
+  if (usesBrandName(name, brandName)) throw new RegistrationError('client_name', `must not use ${brandName} branding`);
   if (metadata.clientType !== 'confidential' && metadata.clientType !== 'public') {
     throw new RegistrationError('token_endpoint_auth_method', 'client type must be confidential or public');
   }
@@ -143,7 +144,40 @@ export function validateClientMetadata(metadata: ClientMetadata, environment: En
   for (const contact of contacts) {
     if (contact.length > 254 || !EMAIL.test(contact)) throw new RegistrationError('contacts', `${contact} is not an e-mail address`);
   }
-  return { ...metadata, clientName: name, scopes: [...new Set(metadata.scopes)], subjectType, contacts };
+  // Internationalized hosts are stored in their ASCII form, the only form clients reach them by and the
+  // form redirect_uri is compared with at the authorization endpoint (SPEC decision 4, exact match).
+  const asciiHost = (uri: string | null) => (uri === null ? null : withAsciiHost(uri));
+  return {
+    ...metadata, clientName: name, scopes: [...new Set(metadata.scopes)], subjectType, contacts,
+    redirectUris: metadata.redirectUris.map(withAsciiHost),
+    clientUri: asciiHost(metadata.clientUri), logoUri: asciiHost(metadata.logoUri), tosUri: asciiHost(metadata.tosUri),
+    policyUri: asciiHost(metadata.policyUri), initiationUri: asciiHost(metadata.initiationUri), settingsUri: asciiHost(metadata.settingsUri),
+  };
+}
+
+/** Letters and digits only: spaces, punctuation, combining marks and invisible characters (zero-width space, soft hyphen) go. */
+const squash = (text: string) => text.replace(/[^\p{L}\p{N}]+/gu, '');
+
+/**
+ * The UTS #39 §4 skeleton (NFD, then each confusable replaced by its prototype from the Unicode
+ * confusables data, then NFD again), lower-cased and squashed: two strings that look alike have the
+ * same one (Cyrillic `а` and Latin `a`; `0` and `o`; `rn` and `m`).
+ */
+const skeleton = (text: string) => squash(unhomoglyph(text.normalize('NFD')).normalize('NFD').toLowerCase());
+
+/**
+ * Whether a client name uses the brand (seed: "Do not use <brand> branding in your client information"):
+ * in any case, spaced or punctuated, hidden by invisible characters, or spelt with look-alike letters of
+ * other scripts. NFKC first folds full-width and compatibility forms. The skeleton is compared for the
+ * name and brand as written, lower-cased and upper-cased, since confusables are mapped case by case
+ * (Greek capital `Τ` looks like `T`, small `τ` does not look like `t`).
+ */
+export function usesBrandName(clientName: string, brandName: string): boolean {
+  const name = clientName.normalize('NFKC');
+  const brand = brandName.normalize('NFKC');
+  if (squash(name.toLowerCase()).includes(squash(brand.toLowerCase()))) return true;
+  return [(text: string) => text, (text: string) => text.toLowerCase(), (text: string) => text.toUpperCase()]
+    .some((fold) => skeleton(fold(name)).includes(skeleton(fold(brand))));
 }
 
 /**

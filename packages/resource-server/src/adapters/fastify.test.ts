@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { createFakeIntrospectionEndpoint } from '../fake-introspection-endpoint.ts';
+import { INVALID_TOKEN_DESCRIPTION } from '../bearer-token-error.ts';
 import { createTokenVerifier } from '../token-verifier.ts';
+import { createVerifierFixture, VALIDATION_MODES } from '../verifier-fixture.ts';
 import {
   decorateAccessToken,
   fastifyLogSerializers,
@@ -147,4 +151,70 @@ test('redactAccessTokenFromUrl', () => {
   assert.equal(redactAccessTokenFromUrl('/v1/users?access_token=abc&limit=5'), '/v1/users?access_token=[REDACTED]&limit=5');
   assert.equal(redactAccessTokenFromUrl('/v1/users?limit=5&ACCESS_TOKEN=abc#x'), '/v1/users?limit=5&ACCESS_TOKEN=[REDACTED]#x');
   assert.equal(redactAccessTokenFromUrl('/v1/users?my_access_token=abc'), '/v1/users?my_access_token=abc');
+});
+
+/** A GET over a real socket with `rawHeaders` sent as given (fetch would merge repeated fields). */
+function rawGet(url: string, rawHeaders: string[]): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    // A raw header list replaces Node's defaults, Host included (HTTP/1.1 requires it, RFC 9112 §3.2).
+    const outgoing = httpRequest(url, { headers: ['Host', new URL(url).host, ...rawHeaders] }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
+for (const mode of VALIDATION_MODES) {
+  describe(`requireAccessToken on a listening server, ${mode} mode`, () => {
+    async function withServer(body: (base: string, token: string, introspections: () => number) => Promise<void>): Promise<void> {
+      const fixture = await createVerifierFixture(mode);
+      const app = Fastify();
+      decorateAccessToken(app);
+      app.get('/users', { preValidation: requireAccessToken(fixture.verifier, ['users:read']) }, async (request) => ({ clientId: getAccessToken(request).clientId }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const token = await fixture.issue();
+        await body(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, token, () => fixture.requestsTo('/oauth/token/introspect'));
+      } finally {
+        await app.close();
+        fixture.verifier.close();
+      }
+    }
+
+    for (const order of ['good+bad', 'bad+good'] as const) {
+      test(`two Authorization headers (${order}) are 400 invalid_request, never 200 (RFC 6750 §3.1)`, () =>
+        withServer(async (base, token, introspections) => {
+          const good = `Bearer ${token}`;
+          const bad = 'Bearer not-a-token';
+          const [first, second] = order === 'good+bad' ? [good, bad] : [bad, good];
+          const response = await rawGet(`${base}/users`, ['Authorization', first, 'Authorization', second]);
+          assert.equal(response.status, 400);
+          assert.equal(JSON.parse(response.body).error, 'invalid_request');
+          assert.match(String(response.headers['www-authenticate']), /error="invalid_request"/);
+          assert.ok(!response.body.includes('clientId'), 'the handler did not run');
+          assert.equal(introspections(), 0, 'no token was introspected');
+          assert.equal((await rawGet(`${base}/users`, ['Authorization', good])).status, 200, 'the good header alone is accepted');
+        }));
+    }
+
+    test('a revoked, forged or garbage token gets the one fixed error_description', () =>
+      withServer(async (base) => {
+        for (const token of ['garbage', 'kwu9xRtq7VwqVnj9bije56BeiktkPPwLRCfD77hsDZQ']) {
+          const response = await rawGet(`${base}/users`, ['Authorization', `Bearer ${token}`]);
+          assert.equal(response.status, 401);
+          assert.deepEqual(JSON.parse(response.body), { error: 'invalid_token', error_description: INVALID_TOKEN_DESCRIPTION });
+        }
+      }));
+  });
+}
+
+test('the cause of an invalid_token refusal is logged, never sent', async () => {
+  const { app, logLines } = setup();
+  const response = await app.inject({ url: '/users', headers: { authorization: 'Bearer unknown' } });
+  assert.deepEqual(response.json(), { error: 'invalid_token', error_description: INVALID_TOKEN_DESCRIPTION });
+  assert.ok(logLines.some((line) => line.includes('"reason":"The access token is not active"')));
 });

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedAccessToken } from '../access-token.ts';
+import { authorizationHeaderValues } from '../bearer-token.ts';
+import { BearerTokenError } from '../bearer-token-error.ts';
 import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
 import { ResourceServerError } from '../resource-server-error.ts';
 import { assertScopeNames } from '../scope.ts';
@@ -37,7 +39,8 @@ function logRefusal(request: FastifyRequest, error: ResourceServerError): void {
     request.log.error({ reason: error.reason, detail: error.detail }, 'access token could not be verified: authorization server unavailable');
     return;
   }
-  request.log.info({ status: error.status, error: error.error }, 'access token refused');
+  const reason = error instanceof BearerTokenError ? error.reason : undefined;
+  request.log.info({ status: error.status, error: error.error, reason }, 'access token refused');
 }
 
 /** Route hook returned by {@link requireAccessToken}. */
@@ -66,7 +69,8 @@ export function requireAccessToken(verifier: TokenVerifier, requiredScopes: read
         body: request.body,
         contentType: request.headers['content-type'],
       });
-      request.accessToken = await verifier.verifyAccessToken(request.headers.authorization, scopes);
+      // Every Authorization field, not Node's first-only `headers.authorization`: two are refused (RFC 6750 §3.1).
+      request.accessToken = await verifier.verifyAccessToken(authorizationHeaderValues(request.raw.rawHeaders), scopes);
       return undefined;
     } catch (error) {
       if (error instanceof ResourceServerError) {

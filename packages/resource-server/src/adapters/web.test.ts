@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BearerTokenError } from '../bearer-token-error.ts';
+import { BearerTokenError, INVALID_TOKEN_DESCRIPTION } from '../bearer-token-error.ts';
 import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
 import { createVerifierFixture, rejection, VALIDATION_MODES } from '../verifier-fixture.ts';
 import type { VerifierFixture } from '../verifier-fixture.ts';
@@ -99,6 +99,43 @@ for (const mode of VALIDATION_MODES) {
           }),
         );
         assert.equal(json.status, 200);
+      }));
+
+    for (const order of ['good+bad', 'bad+good'] as const) {
+      test(`two Authorization headers (${order}), which Headers joins with a comma, are 400 invalid_request and the handler does not run (RFC 6750 §3.1)`, () =>
+        withFixture(async (fixture) => {
+          const good = `Bearer ${await fixture.issue()}`;
+          const bad = 'Bearer not-a-token';
+          const headers = new Headers();
+          for (const value of order === 'good+bad' ? [good, bad] : [bad, good]) headers.append('authorization', value);
+          let ran = false;
+          const handler = withAccessToken(fixture.verifier, ['users:read'], () => {
+            ran = true;
+            return new Response('ok');
+          });
+          const response = await handler(new Request(`${API}/v1/users`, { headers }));
+          assert.equal(response.status, 400);
+          assert.equal((await response.json()).error, 'invalid_request');
+          assert.match(response.headers.get('www-authenticate') ?? '', /error="invalid_request"/);
+          assert.equal(ran, false);
+          assert.equal(fixture.requestsTo('/oauth/token/introspect'), 0, 'no token was introspected');
+        }));
+    }
+
+    test('a revoked, a forged and a garbage token get the same error_description (no oracle)', () =>
+      withFixture(async (fixture) => {
+        const revoked = await fixture.issue();
+        fixture.stub.revoke(revoked);
+        await fixture.clock.advance(2_000);
+        const forged = await fixture.issue({ forge: 'unpublished-key' });
+        const bodies = [];
+        for (const token of [revoked, forged, 'garbage']) {
+          const response = await usersHandler(fixture)(new Request(`${API}/v1/users`, { headers: { authorization: `Bearer ${token}` } }));
+          assert.equal(response.status, 401);
+          bodies.push({ body: await response.json(), challenge: response.headers.get('www-authenticate') });
+        }
+        for (const answer of bodies) assert.deepEqual(answer, bodies[0]);
+        assert.deepEqual(bodies[0]?.body, { error: 'invalid_token', error_description: INVALID_TOKEN_DESCRIPTION });
       }));
 
     test('renders an unavailable authorization server as 503 with Retry-After and no challenge', () =>

@@ -23,7 +23,8 @@ function isFormContentType(contentType: string | null): boolean {
  * @param requiredScopes `resource:permission` names; `[]` for any valid token.
  * @returns the token's claims.
  * @throws {ResourceServerError} the refusal to send with {@link toResponse}: a `BearerTokenError`
- *   (401/400/403, RFC 6750 §3.1) or an `IntrospectionUnavailableError` (503).
+ *   (401/400/403, RFC 6750 §3.1; 400 `invalid_request` for two `Authorization` headers, which
+ *   `Headers` joins with ", ") or an `IntrospectionUnavailableError` (503).
  * @throws {TypeError} when a required scope is not a `resource:permission` name.
  */
 export async function verifyRequest(verifier: TokenVerifier, request: Request, requiredScopes: readonly string[] = []): Promise<VerifiedAccessToken> {
@@ -34,6 +35,7 @@ export async function verifyRequest(verifier: TokenVerifier, request: Request, r
     body,
     contentType: contentType ?? undefined,
   });
+  // `Headers` joins two Authorization fields with ", "; the verifier refuses that as two headers (RFC 6750 §3.1).
   return verifier.verifyAccessToken(request.headers.get('authorization') ?? undefined, requiredScopes);
 }
 
