@@ -896,7 +896,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
 
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
-          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1,
+          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0,
         });
 
         const exists = async (token: TokenRecord) => (await storage.tokens.findByDigest(token.tokenDigest)) !== undefined;
