@@ -4,6 +4,8 @@ import { authorize, authorizeUrl, Browser, confidentialAuth, hiddenInputs, input
 import { registerClient } from '../clients/registration.ts';
 import { approveClient, setClientLogo, updateClient } from '../clients/client-management.ts';
 import { pngImage } from '../testing/images.ts';
+import type { Storage } from '../storage/storage.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
 const client = seed.confidentialClient;
 const alice = seed.users.alice;
@@ -27,6 +29,12 @@ async function loggedIn(server: TestServer, user: { email: string; password: str
   assert.equal(login.status, 303);
   return browser;
 }
+
+/** The storage-touching rules run on both backends (issue 11: "each item has a test on both backends"). */
+const backends: { name: string; skip: string | false; options: () => Promise<{ storage?: Storage }> }[] = [
+  { name: 'SQLite', skip: false, options: async () => ({}) },
+  { name: 'PostgreSQL', skip: await postgresSkipReason(), options: async () => ({ storage: await createTestPostgresStorage() }) },
+];
 
 async function codesIssued(server: TestServer): Promise<number> {
   return (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted' || event.type === 'consent.reused').length;
@@ -424,103 +432,105 @@ describe('review fixes', () => {
   });
 });
 
-describe('consent kept server-side: interactions (issue 11 item 6, SPEC decision 11)', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.close());
+for (const backend of backends) {
+  describe(`consent kept server-side: interactions (issue 11 item 6, SPEC decision 11) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(await backend.options());
+    });
+    after(() => server.close());
 
-  const consentPage = async (browser: Browser, overrides: Record<string, string> = {}) => {
-    const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent', ...overrides })));
-    assert.equal(page.status, 200);
-    assert.match(page.text, /action="\/oauth\/authorize\/decision"/);
-    return page;
-  };
-  const decide = (browser: Browser, form: Record<string, string>, headers: Record<string, string> = {}) =>
-    browser.request(`${server.url}/oauth/authorize/decision`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams({ subject: danishCompany, decision: 'allow', ...form }),
+    const consentPage = async (browser: Browser, overrides: Record<string, string> = {}) => {
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent', ...overrides })));
+      assert.equal(page.status, 200);
+      assert.match(page.text, /action="\/oauth\/authorize\/decision"/);
+      return page;
+    };
+    const decide = (browser: Browser, form: Record<string, string>, headers: Record<string, string> = {}) =>
+      browser.request(`${server.url}/oauth/authorize/decision`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ subject: danishCompany, decision: 'allow', ...form }),
+      });
+
+    it('the consent form carries only the CSRF token and the interaction id (256 random bits), never the request', async () => {
+      const page = await consentPage(await loggedIn(server));
+      const hidden = hiddenInputs(page.text);
+      assert.deepEqual(Object.keys(hidden).sort(), ['_csrf', 'interaction']);
+      assert.match(hidden.interaction!, /^[A-Za-z0-9_-]{43}$/);
+      assert.doesNotMatch(page.text, /name="(scope|client_id|redirect_uri|state|code_challenge)"/);
     });
 
-  it('the consent form carries only the CSRF token and the interaction id (256 random bits), never the request', async () => {
-    const page = await consentPage(await loggedIn(server));
-    const hidden = hiddenInputs(page.text);
-    assert.deepEqual(Object.keys(hidden).sort(), ['_csrf', 'interaction']);
-    assert.match(hidden.interaction!, /^[A-Za-z0-9_-]{43}$/);
-    assert.doesNotMatch(page.text, /name="(scope|client_id|redirect_uri|state|code_challenge)"/);
-  });
+    it('a second post of the same consent form gets an error page and no second code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const before = await codesIssued(server);
+      const first = await decide(browser, form);
+      assert.equal(first.status, 303);
+      assert.ok(new URL(first.location!).searchParams.get('code'));
+      const second = await decide(browser, form);
+      assert.equal(second.status, 400);
+      assert.equal(second.location, undefined);
+      assert.match(second.text, /no longer valid/);
+      assert.equal(await codesIssued(server), before + 1);
+    });
 
-  it('a second post of the same consent form gets an error page and no second code', async () => {
-    const browser = await loggedIn(server);
-    const form = hiddenInputs((await consentPage(browser)).text);
-    const before = await codesIssued(server);
-    const first = await decide(browser, form);
-    assert.equal(first.status, 303);
-    assert.ok(new URL(first.location!).searchParams.get('code'));
-    const second = await decide(browser, form);
-    assert.equal(second.status, 400);
-    assert.equal(second.location, undefined);
-    assert.match(second.text, /no longer valid/);
-    assert.equal(await codesIssued(server), before + 1);
-  });
+    it('of two concurrent posts of one consent form exactly one gets a code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const before = await codesIssued(server);
+      const responses = await Promise.all(Array.from({ length: 5 }, () => decide(browser, form)));
+      assert.equal(responses.filter((response) => response.status === 303).length, 1);
+      assert.equal(responses.filter((response) => response.status === 400).length, 4);
+      assert.equal(await codesIssued(server), before + 1);
+    });
 
-  it('of two concurrent posts of one consent form exactly one gets a code', async () => {
-    const browser = await loggedIn(server);
-    const form = hiddenInputs((await consentPage(browser)).text);
-    const before = await codesIssued(server);
-    const responses = await Promise.all(Array.from({ length: 5 }, () => decide(browser, form)));
-    assert.equal(responses.filter((response) => response.status === 303).length, 1);
-    assert.equal(responses.filter((response) => response.status === 400).length, 4);
-    assert.equal(await codesIssued(server), before + 1);
-  });
+    it("an interaction posted from another login session is refused, and stays usable by its own session", async () => {
+      const alicesBrowser = await loggedIn(server);
+      const alicesForm = hiddenInputs((await consentPage(alicesBrowser)).text);
+      const bobsBrowser = await loggedIn(server, seed.users.bob);
+      const bobsForm = hiddenInputs((await consentPage(bobsBrowser)).text);
+      const before = await codesIssued(server);
+      const stolen = await decide(bobsBrowser, { _csrf: bobsForm._csrf!, interaction: alicesForm.interaction! });
+      assert.equal(stolen.status, 400);
+      assert.equal(stolen.location, undefined);
+      assert.equal(await codesIssued(server), before);
+      const own = await decide(alicesBrowser, alicesForm);
+      assert.equal(own.status, 303);
+      assert.ok(new URL(own.location!).searchParams.get('code'));
+    });
 
-  it("an interaction posted from another login session is refused, and stays usable by its own session", async () => {
-    const alicesBrowser = await loggedIn(server);
-    const alicesForm = hiddenInputs((await consentPage(alicesBrowser)).text);
-    const bobsBrowser = await loggedIn(server, seed.users.bob);
-    const bobsForm = hiddenInputs((await consentPage(bobsBrowser)).text);
-    const before = await codesIssued(server);
-    const stolen = await decide(bobsBrowser, { _csrf: bobsForm._csrf!, interaction: alicesForm.interaction! });
-    assert.equal(stolen.status, 400);
-    assert.equal(stolen.location, undefined);
-    assert.equal(await codesIssued(server), before);
-    const own = await decide(alicesBrowser, alicesForm);
-    assert.equal(own.status, 303);
-    assert.ok(new URL(own.location!).searchParams.get('code'));
-  });
+    it('an interaction past its lifetime (600 s) is refused with no code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      server.clock.advanceSeconds(600);
+      const before = await codesIssued(server);
+      const late = await decide(browser, form);
+      assert.equal(late.status, 400);
+      assert.equal(late.location, undefined);
+      assert.equal(await codesIssued(server), before);
+    });
 
-  it('an interaction past its lifetime (600 s) is refused with no code', async () => {
-    const browser = await loggedIn(server);
-    const form = hiddenInputs((await consentPage(browser)).text);
-    server.clock.advanceSeconds(600);
-    const before = await codesIssued(server);
-    const late = await decide(browser, form);
-    assert.equal(late.status, 400);
-    assert.equal(late.location, undefined);
-    assert.equal(await codesIssued(server), before);
-  });
+    it('a missing or malformed interaction id is refused with an error page', async () => {
+      const browser = await loggedIn(server);
+      const { _csrf } = hiddenInputs((await consentPage(browser)).text);
+      for (const interaction of ['', 'x', 'A'.repeat(43)]) {
+        const response = await decide(browser, { _csrf: _csrf!, interaction });
+        assert.equal(response.status, 400);
+        assert.equal(response.location, undefined);
+      }
+    });
 
-  it('a missing or malformed interaction id is refused with an error page', async () => {
-    const browser = await loggedIn(server);
-    const { _csrf } = hiddenInputs((await consentPage(browser)).text);
-    for (const interaction of ['', 'x', 'A'.repeat(43)]) {
-      const response = await decide(browser, { _csrf: _csrf!, interaction });
-      assert.equal(response.status, 400);
-      assert.equal(response.location, undefined);
-    }
+    it('a deny consumes the interaction too: the same form cannot then allow', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const denied = await decide(browser, { ...form, decision: 'deny' });
+      assert.equal(new URL(denied.location!).searchParams.get('error'), 'access_denied');
+      const allowed = await decide(browser, form);
+      assert.equal(allowed.status, 400);
+      assert.equal(allowed.location, undefined);
+    });
   });
-
-  it('a deny consumes the interaction too: the same form cannot then allow', async () => {
-    const browser = await loggedIn(server);
-    const form = hiddenInputs((await consentPage(browser)).text);
-    const denied = await decide(browser, { ...form, decision: 'deny' });
-    assert.equal(new URL(denied.location!).searchParams.get('error'), 'access_denied');
-    const allowed = await decide(browser, form);
-    assert.equal(allowed.status, 400);
-    assert.equal(allowed.location, undefined);
-  });
-});
+}
 
 describe('Origin check on every state-changing form (issue 11 item 6, SPEC decision 18)', () => {
   let server: TestServer;
@@ -581,49 +591,51 @@ describe('Origin check on every state-changing form (issue 11 item 6, SPEC decis
   });
 });
 
-describe('consent skip only with assured client identity, same user (issue 11 item 5, RFC 8252 §8.6, OAuth 2.1 §7.3.1)', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.close());
+for (const backend of backends) {
+  describe(`consent skip only with assured client identity, same user (issue 11 item 5, RFC 8252 §8.6, OAuth 2.1 §7.3.1) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(await backend.options());
+    });
+    after(() => server.close());
 
-  it('asks a public client again after an approval (loopback and private-use-scheme redirects alike)', async () => {
-    const { client: nativeApp } = await registerClient(
-      { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
-      { clientName: 'Native App', clientType: 'public', redirectUris: ['com.example.nativeapp:/oauth/callback'], scopes: ['users:read'] },
-    );
-    for (const publicClient of [{ id: seed.publicClient.id, redirectUri: seed.publicClient.redirectUri }, { id: nativeApp.clientId, redirectUri: 'com.example.nativeapp:/oauth/callback' }]) {
-      const first = await authorize(server, { clientId: publicClient.id, redirectUri: publicClient.redirectUri, scope: 'users:read', user: seed.users.bob });
+    it('asks a public client again after an approval (loopback and private-use-scheme redirects alike)', async () => {
+      const { client: nativeApp } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Native App', clientType: 'public', redirectUris: ['com.example.nativeapp:/oauth/callback'], scopes: ['users:read'] },
+      );
+      for (const publicClient of [{ id: seed.publicClient.id, redirectUri: seed.publicClient.redirectUri }, { id: nativeApp.clientId, redirectUri: 'com.example.nativeapp:/oauth/callback' }]) {
+        const first = await authorize(server, { clientId: publicClient.id, redirectUri: publicClient.redirectUri, scope: 'users:read', user: seed.users.bob });
+        const exchange = await postForm(`${server.url}/oauth/token`, {
+          grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: publicClient.redirectUri,
+          code_verifier: first.codeVerifier, client_id: publicClient.id,
+        });
+        assert.equal(exchange.status, 200);
+        const again = await first.browser.get(authorizeUrl(server, validParameters({ client_id: publicClient.id, redirect_uri: publicClient.redirectUri, scope: 'users:read' })));
+        assert.equal(again.status, 200, `${publicClient.redirectUri}: the consent page again, no silent code`);
+        assert.match(again.text, /action="\/oauth\/authorize\/decision"/);
+        assert.equal(again.location, undefined);
+      }
+    });
+
+    it("asks bob, another administrator of the company, although alice's grant covers it", async () => {
+      const first = await authorize(server, { user: alice, scope: 'users:read', extra: { urn_gatehouse_params_oauth_subject: danishCompany } });
       const exchange = await postForm(`${server.url}/oauth/token`, {
-        grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: publicClient.redirectUri,
-        code_verifier: first.codeVerifier, client_id: publicClient.id,
-      });
+        grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: first.codeVerifier,
+      }, { authorization: confidentialAuth() });
       assert.equal(exchange.status, 200);
-      const again = await first.browser.get(authorizeUrl(server, validParameters({ client_id: publicClient.id, redirect_uri: publicClient.redirectUri, scope: 'users:read' })));
-      assert.equal(again.status, 200, `${publicClient.redirectUri}: the consent page again, no silent code`);
-      assert.match(again.text, /action="\/oauth\/authorize\/decision"/);
-      assert.equal(again.location, undefined);
-    }
+      // Alice herself is not asked again for the same company and scope.
+      const alicesAgain = await first.browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: danishCompany })));
+      assert.equal(alicesAgain.status, 303);
+      const bob = await loggedIn(server, seed.users.bob);
+      const before = await codesIssued(server);
+      const bobs = await bob.get(authorizeUrl(server, validParameters()));
+      assert.equal(bobs.status, 200, 'the consent page, not a code');
+      assert.match(bobs.text, /action="\/oauth\/authorize\/decision"/);
+      assert.equal(await codesIssued(server), before);
+    });
   });
-
-  it("asks bob, another administrator of the company, although alice's grant covers it", async () => {
-    const first = await authorize(server, { user: alice, scope: 'users:read', extra: { urn_gatehouse_params_oauth_subject: danishCompany } });
-    const exchange = await postForm(`${server.url}/oauth/token`, {
-      grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: first.codeVerifier,
-    }, { authorization: confidentialAuth() });
-    assert.equal(exchange.status, 200);
-    // Alice herself is not asked again for the same company and scope.
-    const alicesAgain = await first.browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: danishCompany })));
-    assert.equal(alicesAgain.status, 303);
-    const bob = await loggedIn(server, seed.users.bob);
-    const before = await codesIssued(server);
-    const bobs = await bob.get(authorizeUrl(server, validParameters()));
-    assert.equal(bobs.status, 200, 'the consent page, not a code');
-    assert.match(bobs.text, /action="\/oauth\/authorize\/decision"/);
-    assert.equal(await codesIssued(server), before);
-  });
-});
+}
 
 describe('the registered redirect URI is kept byte for byte (issue 11 item 20, RFC 6749 §3.1.2)', () => {
   it('appends code, state and iss (and errors) after the registered query without re-encoding it', async () => {
