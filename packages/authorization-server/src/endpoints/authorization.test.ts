@@ -562,6 +562,11 @@ describe('Origin check on every state-changing form (issue 11 item 6, SPEC decis
     assert.ok(new URL(sameOrigin.location!).searchParams.get('code'));
   });
 
+  it('pages send Referrer-Policy: same-origin, so browsers send their real Origin on the site\'s own forms (not "null") and no Referer leaves the site', async () => {
+    const page = await new Browser().get(authorizeUrl(server, validParameters()));
+    assert.equal(page.headers.get('referrer-policy'), 'same-origin');
+  });
+
   it('refuses a login posted with a cross-site Origin and starts no session', async () => {
     const browser = new Browser();
     const page = await browser.get(authorizeUrl(server, validParameters()));
