@@ -520,6 +520,17 @@ for (const backend of backends) {
       }
     });
 
+    it('a decision posted after the login session is gone gets an error page and no code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      browser.cookies.delete('gatehouse_session');
+      const before = await codesIssued(server);
+      const response = await decide(browser, form);
+      assert.equal(response.status, 400);
+      assert.equal(response.location, undefined);
+      assert.equal(await codesIssued(server), before);
+    });
+
     it('a deny consumes the interaction too: the same form cannot then allow', async () => {
       const browser = await loggedIn(server);
       const form = hiddenInputs((await consentPage(browser)).text);
