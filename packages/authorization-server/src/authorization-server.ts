@@ -82,7 +82,9 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     },
     frameguard: { action: 'deny' },
     hsts: production ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    referrerPolicy: { policy: 'no-referrer' },
+    // No Referer leaves the site (the authorize URL carries state; RFC 9700 §4.2.4). Not `no-referrer`: with
+    // it browsers send `Origin: null` on the site's own form posts, which the Origin check must refuse.
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
   await app.register(fastifyCookie);

@@ -47,6 +47,11 @@ export interface AuthorizationServerOptions {
    * staging review (the portal end-to-end test does).
    */
   requireClientApproval?: boolean;
+  /**
+   * SPEC decision 11: how long a consent page can be answered (its interaction record lives), in seconds;
+   * default 600, 1..3600.
+   */
+  interactionLifetimeSeconds?: number;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
   /**
@@ -83,6 +88,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     trustProxy: false,
     requireClientApproval: options.environment !== 'development',
     connectionLimits: {},
+    interactionLifetimeSeconds: 600,
     clock: systemClock,
     logger: true,
     ...options,
@@ -100,6 +106,9 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
   }
   if (resolved.refreshTokenLifetimeSeconds < 60 * 24 * 60 * 60) {
     throw new Error('refreshTokenLifetimeSeconds must be at least 60 days (platform token lifecycle)');
+  }
+  if (!Number.isInteger(resolved.interactionLifetimeSeconds) || resolved.interactionLifetimeSeconds < 1 || resolved.interactionLifetimeSeconds > 3600) {
+    throw new Error('interactionLifetimeSeconds must be a whole number of seconds, 1..3600 (SPEC decision 11)');
   }
   if (resolved.tokenHmacKey.length < 32) throw new Error('tokenHmacKey must be at least 32 bytes');
   if (!/^[a-z][a-z0-9-]*$/.test(resolved.brand.urnNamespace)) {

@@ -19,13 +19,15 @@ import { revocationEndpoint } from './endpoints/revocation.ts';
 import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { OAuthError } from './errors.ts';
+import { sameOriginFormCheck } from './http/same-origin-form.ts';
 import { STYLESHEET } from './pages/layout.ts';
 import type { ServerContext } from './server-context.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 export async function registerRoutes(app: FastifyInstance, context: ServerContext, throttle: LoginThrottle): Promise<void> {
-  const csrf = { preHandler: app.csrfProtection };
+  // SPEC decision 18: every state-changing form is Origin-checked (before its body is read) and CSRF-checked.
+  const csrf = { onRequest: sameOriginFormCheck(context), preHandler: app.csrfProtection };
 
   app.get('/oauth/authorize', (request, reply) => authorizationEndpoint(context, request, reply));
   app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));

@@ -1,9 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { authorize, authorizeUrl, Browser, hiddenInputs, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, authorizeUrl, Browser, confidentialAuth, hiddenInputs, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerClient } from '../clients/registration.ts';
 import { approveClient, setClientLogo, updateClient } from '../clients/client-management.ts';
 import { pngImage } from '../testing/images.ts';
+import type { Storage } from '../storage/storage.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
 const client = seed.confidentialClient;
 const alice = seed.users.alice;
@@ -27,6 +29,12 @@ async function loggedIn(server: TestServer, user: { email: string; password: str
   assert.equal(login.status, 303);
   return browser;
 }
+
+/** The storage-touching rules run on both backends (issue 11: "each item has a test on both backends"). */
+const backends: { name: string; skip: string | false; options: () => Promise<{ storage?: Storage }> }[] = [
+  { name: 'SQLite', skip: false, options: async () => ({}) },
+  { name: 'PostgreSQL', skip: await postgresSkipReason(), options: async () => ({ storage: await createTestPostgresStorage() }) },
+];
 
 async function codesIssued(server: TestServer): Promise<number> {
   return (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted' || event.type === 'consent.reused').length;
@@ -308,14 +316,25 @@ describe('GET /oauth/authorize', () => {
       assert.equal(new URL(response.location!).searchParams.get('code'), null);
     });
 
-    it('re-validates a tampered redirect_uri on the consent form and shows the error page', async () => {
+    it('ignores request fields posted with the consent form: the code carries the stored client, redirect URI and scope (issue 11 item 6)', async () => {
       const browser = await loggedIn(server);
-      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent', scope: 'users:read' })));
       const response = await browser.post(`${server.url}/oauth/authorize/decision`, {
-        ...hiddenInputs(page.text), redirect_uri: 'https://attacker.example/cb', subject: danishCompany, decision: 'allow',
+        ...hiddenInputs(page.text), redirect_uri: 'https://attacker.example/cb', client_id: seed.publicClient.id,
+        scope: 'users:read users:write vendors:write', state: 'swapped', subject: danishCompany, decision: 'allow',
       });
-      assert.equal(response.status, 400);
-      assert.equal(response.location, undefined);
+      assert.equal(response.status, 303);
+      assert.ok(response.location!.startsWith(`${client.redirectUri}?code=`), 'sent to the stored redirect URI');
+      const location = new URL(response.location!);
+      assert.equal(location.searchParams.get('state'), 'xyz', 'the stored state');
+      const code = location.searchParams.get('code')!;
+      const wrongVerifier = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: pkcePair().codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(wrongVerifier.json.error, 'invalid_grant', 'bound to the stored challenge');
+      const codes = (await server.storage.audit.list({ limit: 5 })).filter((event) => event.type === 'consent.granted');
+      assert.equal(codes[0]?.clientId, client.id);
+      assert.equal(codes[0]?.details?.scope, 'users:read', 'the stored scope, not the posted one');
     });
 
     it('escapes client-supplied text on the consent page', async () => {
@@ -410,5 +429,268 @@ describe('review fixes', () => {
     assert.equal(location.searchParams.get('error'), 'access_denied');
     assert.equal(location.searchParams.get('code'), null);
     assert.equal(await codesIssued(server), before);
+  });
+});
+
+for (const backend of backends) {
+  describe(`consent kept server-side: interactions (issue 11 item 6, SPEC decision 11) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(await backend.options());
+    });
+    after(() => server.close());
+
+    const consentPage = async (browser: Browser, overrides: Record<string, string> = {}) => {
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent', ...overrides })));
+      assert.equal(page.status, 200);
+      assert.match(page.text, /action="\/oauth\/authorize\/decision"/);
+      return page;
+    };
+    const decide = (browser: Browser, form: Record<string, string>, headers: Record<string, string> = {}) =>
+      browser.request(`${server.url}/oauth/authorize/decision`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ subject: danishCompany, decision: 'allow', ...form }),
+      });
+
+    it('the consent form carries only the CSRF token and the interaction id (256 random bits), never the request', async () => {
+      const page = await consentPage(await loggedIn(server));
+      const hidden = hiddenInputs(page.text);
+      assert.deepEqual(Object.keys(hidden).sort(), ['_csrf', 'interaction']);
+      assert.match(hidden.interaction!, /^[A-Za-z0-9_-]{43}$/);
+      assert.doesNotMatch(page.text, /name="(scope|client_id|redirect_uri|state|code_challenge)"/);
+    });
+
+    it('a second post of the same consent form gets an error page and no second code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const before = await codesIssued(server);
+      const first = await decide(browser, form);
+      assert.equal(first.status, 303);
+      assert.ok(new URL(first.location!).searchParams.get('code'));
+      const second = await decide(browser, form);
+      assert.equal(second.status, 400);
+      assert.equal(second.location, undefined);
+      assert.match(second.text, /no longer valid/);
+      assert.equal(await codesIssued(server), before + 1);
+    });
+
+    it('of two concurrent posts of one consent form exactly one gets a code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const before = await codesIssued(server);
+      const responses = await Promise.all(Array.from({ length: 5 }, () => decide(browser, form)));
+      assert.equal(responses.filter((response) => response.status === 303).length, 1);
+      assert.equal(responses.filter((response) => response.status === 400).length, 4);
+      assert.equal(await codesIssued(server), before + 1);
+    });
+
+    it("an interaction posted from another login session is refused, and stays usable by its own session", async () => {
+      const alicesBrowser = await loggedIn(server);
+      const alicesForm = hiddenInputs((await consentPage(alicesBrowser)).text);
+      const bobsBrowser = await loggedIn(server, seed.users.bob);
+      const bobsForm = hiddenInputs((await consentPage(bobsBrowser)).text);
+      const before = await codesIssued(server);
+      const stolen = await decide(bobsBrowser, { _csrf: bobsForm._csrf!, interaction: alicesForm.interaction! });
+      assert.equal(stolen.status, 400);
+      assert.equal(stolen.location, undefined);
+      assert.equal(await codesIssued(server), before);
+      const own = await decide(alicesBrowser, alicesForm);
+      assert.equal(own.status, 303);
+      assert.ok(new URL(own.location!).searchParams.get('code'));
+    });
+
+    it('an interaction past its lifetime (600 s) is refused with no code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      server.clock.advanceSeconds(600);
+      const before = await codesIssued(server);
+      const late = await decide(browser, form);
+      assert.equal(late.status, 400);
+      assert.equal(late.location, undefined);
+      assert.equal(await codesIssued(server), before);
+    });
+
+    it('a missing or malformed interaction id is refused with an error page', async () => {
+      const browser = await loggedIn(server);
+      const { _csrf } = hiddenInputs((await consentPage(browser)).text);
+      for (const interaction of ['', 'x', 'A'.repeat(43)]) {
+        const response = await decide(browser, { _csrf: _csrf!, interaction });
+        assert.equal(response.status, 400);
+        assert.equal(response.location, undefined);
+      }
+    });
+
+    it('a decision posted after the login session is gone gets an error page and no code', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      browser.cookies.delete('gatehouse_session');
+      const before = await codesIssued(server);
+      const response = await decide(browser, form);
+      assert.equal(response.status, 400);
+      assert.equal(response.location, undefined);
+      assert.equal(await codesIssued(server), before);
+    });
+
+    it('a deny consumes the interaction too: the same form cannot then allow', async () => {
+      const browser = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const denied = await decide(browser, { ...form, decision: 'deny' });
+      assert.equal(new URL(denied.location!).searchParams.get('error'), 'access_denied');
+      const allowed = await decide(browser, form);
+      assert.equal(allowed.status, 400);
+      assert.equal(allowed.location, undefined);
+    });
+  });
+}
+
+describe('Origin check on every state-changing form (issue 11 item 6, SPEC decision 18)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('refuses a consent decision posted with a cross-site Origin (403 page), and the interaction stays unused', async () => {
+    const browser = await loggedIn(server);
+    const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+    const form = new URLSearchParams({ ...hiddenInputs(page.text), subject: danishCompany, decision: 'allow' });
+    const before = await codesIssued(server);
+    const post = (headers: Record<string, string>) => browser.request(`${server.url}/oauth/authorize/decision`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form,
+    });
+    const crossSite: Record<string, string>[] = [
+      { origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site', origin: server.issuer },
+    ];
+    for (const headers of crossSite) {
+      const refused = await post(headers);
+      assert.equal(refused.status, 403, JSON.stringify(headers));
+      assert.equal(refused.location, undefined);
+      assert.match(refused.text, /another site/);
+    }
+    assert.equal(await codesIssued(server), before);
+    const sameOrigin = await post({ origin: server.issuer, 'sec-fetch-site': 'same-origin' });
+    assert.equal(sameOrigin.status, 303);
+    assert.ok(new URL(sameOrigin.location!).searchParams.get('code'));
+  });
+
+  it('pages send Referrer-Policy: same-origin, so browsers send their real Origin on the site\'s own forms (not "null") and no Referer leaves the site', async () => {
+    const page = await new Browser().get(authorizeUrl(server, validParameters()));
+    assert.equal(page.headers.get('referrer-policy'), 'same-origin');
+  });
+
+  it('refuses a login posted with a cross-site Origin and starts no session', async () => {
+    const browser = new Browser();
+    const page = await browser.get(authorizeUrl(server, validParameters()));
+    const response = await browser.request(`${server.url}/login`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: alice.email, password: alice.password }),
+    });
+    assert.equal(response.status, 403);
+    assert.equal(response.location, undefined);
+    assert.equal(browser.cookies.has('gatehouse_session'), false);
+  });
+
+  it('refuses cross-site posts to the portal, connected-apps and marketplace forms before anything happens', async () => {
+    const browser = await loggedIn(server);
+    const paths = [
+      '/portal/clients', `/portal/clients/${client.id}`, `/portal/clients/${client.id}/secret`, `/portal/clients/${client.id}/delete`,
+      '/account/connected-apps/some-grant/disconnect', '/account/connected-apps/some-grant/settings', `/marketplace/${client.id}/connect`,
+    ];
+    for (const path of paths) {
+      const response = await browser.request(`${server.url}${path}`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: 'x=1',
+      });
+      assert.equal(response.status, 403, path);
+      assert.match(response.text, /another site/, path);
+    }
+    assert.equal((await server.storage.clients.find(client.id))?.status, 'active');
+  });
+});
+
+for (const backend of backends) {
+  describe(`consent skip only with assured client identity, same user (issue 11 item 5, RFC 8252 §8.6, OAuth 2.1 §7.3.1) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(await backend.options());
+    });
+    after(() => server.close());
+
+    it('asks a public client again after an approval (loopback and private-use-scheme redirects alike)', async () => {
+      const { client: nativeApp } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Native App', clientType: 'public', redirectUris: ['com.example.nativeapp:/oauth/callback'], scopes: ['users:read'] },
+      );
+      for (const publicClient of [{ id: seed.publicClient.id, redirectUri: seed.publicClient.redirectUri }, { id: nativeApp.clientId, redirectUri: 'com.example.nativeapp:/oauth/callback' }]) {
+        const first = await authorize(server, { clientId: publicClient.id, redirectUri: publicClient.redirectUri, scope: 'users:read', user: seed.users.bob });
+        const exchange = await postForm(`${server.url}/oauth/token`, {
+          grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: publicClient.redirectUri,
+          code_verifier: first.codeVerifier, client_id: publicClient.id,
+        });
+        assert.equal(exchange.status, 200);
+        const again = await first.browser.get(authorizeUrl(server, validParameters({ client_id: publicClient.id, redirect_uri: publicClient.redirectUri, scope: 'users:read' })));
+        assert.equal(again.status, 200, `${publicClient.redirectUri}: the consent page again, no silent code`);
+        assert.match(again.text, /action="\/oauth\/authorize\/decision"/);
+        assert.equal(again.location, undefined);
+      }
+    });
+
+    it("asks bob, another administrator of the company, although alice's grant covers it", async () => {
+      const first = await authorize(server, { user: alice, scope: 'users:read', extra: { urn_gatehouse_params_oauth_subject: danishCompany } });
+      const exchange = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: first.codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(exchange.status, 200);
+      // Alice herself is not asked again for the same company and scope.
+      const alicesAgain = await first.browser.get(authorizeUrl(server, validParameters({ urn_gatehouse_params_oauth_subject: danishCompany })));
+      assert.equal(alicesAgain.status, 303);
+      const bob = await loggedIn(server, seed.users.bob);
+      const before = await codesIssued(server);
+      const bobs = await bob.get(authorizeUrl(server, validParameters()));
+      assert.equal(bobs.status, 200, 'the consent page, not a code');
+      assert.match(bobs.text, /action="\/oauth\/authorize\/decision"/);
+      assert.equal(await codesIssued(server), before);
+    });
+  });
+}
+
+describe('the registered redirect URI is kept byte for byte (issue 11 item 20, RFC 6749 §3.1.2)', () => {
+  it('appends code, state and iss (and errors) after the registered query without re-encoding it', async () => {
+    const server = await startTestServer();
+    try {
+      const registered = 'https://app.example/cb?flag&x=a%20b';
+      const { client: app } = await registerClient(
+        { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Query App', clientType: 'confidential', redirectUris: [registered], scopes: ['users:read'] },
+      );
+      const browser = await loggedIn(server);
+      const parameters = validParameters({ client_id: app.clientId, redirect_uri: registered, state: 'st~ate/+' });
+      const page = await browser.get(authorizeUrl(server, parameters));
+      const allowed = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject: danishCompany, decision: 'allow' });
+      assert.ok(allowed.location!.startsWith(`${registered}&code=`), allowed.location);
+      assert.ok(allowed.location!.endsWith(`&state=st~ate%2F%2B&iss=${encodeURIComponent(server.issuer)}`), allowed.location);
+      const page2 = await browser.get(authorizeUrl(server, { ...parameters, prompt: 'consent' }));
+      const denied = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page2.text), subject: danishCompany, decision: 'deny' });
+      assert.ok(denied.location!.startsWith(`${registered}&error=access_denied&error_description=`), denied.location);
+      const invalid = await browser.get(authorizeUrl(server, { ...parameters, scope: 'admin:everything' }));
+      assert.ok(invalid.location!.startsWith(`${registered}&error=invalid_scope&`), invalid.location);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('production refuses loopback redirect URIs at /oauth/authorize (issue 11 item 22, SPEC §2)', () => {
+  it('shows an error page and never redirects to a loopback URI stored in a production database', async () => {
+    const server = await startTestServer({ environment: 'production', issuer: 'https://gatehouse.example', trustProxy: true });
+    try {
+      // The development seed's clients carry http://localhost:8080/callback: registration would refuse it in production.
+      const response = await fetch(authorizeUrl(server, validParameters()), { redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
+      assert.equal(response.status, 400);
+      assert.equal(response.headers.get('location'), null);
+      assert.match(response.headers.get('content-type')!, /text\/html/);
+      assert.match(await response.text(), /not allowed in production/);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,15 +1,23 @@
 /**
  * The authorization endpoint (RFC 6749 §4.1.1–4.1.2, RFC 7636, RFC 9207; SPEC decisions 2–6, 11).
  *
- * GET /oauth/authorize validates the request, then shows the login page or the consent page.
- * POST /oauth/authorize/decision receives the consent form, re-validates the same parameters, and
- * redirects with `code`, `state` and `iss`.
+ * GET /oauth/authorize validates the request, then shows the login page or, once the user is logged in,
+ * stores the request server-side as an interaction bound to the login session (SPEC decision 11) and shows
+ * the consent page, which carries only the interaction id. POST /oauth/authorize/decision consumes that
+ * interaction (this session's, unexpired, unused; atomically, so a second post gets no second code), takes
+ * the request from it — never from the form — and redirects with `code`, `state` and `iss`.
+ *
+ * Before login the login page returns to the authorization request itself (`return_to`), which is
+ * validated again after login: the request is the client's, and what a user could alter in it is only
+ * another request the client could have sent. The interaction starts when there is a session to bind it to.
  *
  * Validation order (SPEC decision 5): while the client or redirect URI is not established, errors are
  * an HTML page and never a redirect; after that, errors redirect with `error`, `error_description`,
  * `state` (when valid) and `iss`.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { redirectUriProblem } from '../clients/redirect-uri.ts';
 import { errorDescription, OAuthError, type OAuthErrorCode } from '../errors.ts';
 import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
@@ -18,7 +26,7 @@ import { errorPage } from '../pages/error-page.ts';
 import { loginPage } from '../pages/login-page.ts';
 import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
-import { sessionUser } from '../sessions/login-session.ts';
+import { activeLoginSession } from '../sessions/login-session.ts';
 import type { ClientRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { parseSubjectUrn, subjectParameterName, subjectUrn } from '../subjects.ts';
 
@@ -33,7 +41,7 @@ export interface AuthorizationRequest {
   /** From `urn_<ns>_params_oauth_subject`. */
   requestedSubject: { subjectType: SubjectType; subjectId: string } | undefined;
   forceConsent: boolean;
-  /** The parameters as received, carried through the login and consent forms. */
+  /** The parameters as received: the login page's `return_to`, and what the interaction stores. */
   parameters: Record<string, string>;
 }
 
@@ -94,6 +102,11 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   const redirectUri = single('redirect_uri');
   if (redirectUri === undefined) throw pageError('The request has no redirect_uri.');
   if (!client.redirectUris.includes(redirectUri)) throw pageError('The redirect_uri is not registered for this app.');
+  // SPEC decision 4 / §2: the registration rules hold here too, so a URI registered under other rules (a
+  // loopback URI copied into a production database) is refused with a page, never redirected to.
+  if (redirectUriProblem(redirectUri, client.clientType, options.environment) !== undefined) {
+    throw pageError(`The redirect_uri is not allowed in ${options.environment}.`);
+  }
 
   // 3. From here on errors go back to the client.
   const rawState = typeof raw.state === 'string' ? raw.state : undefined;
@@ -170,28 +183,32 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
 export async function authorizationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async () => {
     const authorization = await validateAuthorizationRequest(context, request.query as RawParameters);
-    const user = await sessionUser(context, request);
-    if (!user) {
+    const session = await activeLoginSession(context, request);
+    if (!session) {
       reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
         brandName: context.options.brand.name, csrfToken: reply.generateCsrf(),
         returnTo: authorizeUrl(authorization.parameters), clientName: authorization.client.clientName,
       }));
       return;
     }
+    const { user } = session;
     const subjects = await eligibleSubjects(context, authorization, user);
-    // SPEC decision 11: consent may be skipped when an active grant already covers the scopes.
-    if (!authorization.forceConsent) {
+    // SPEC decision 11: consent may be skipped only for the same user's active grant covering the scopes.
+    if (mayReuseConsent(authorization)) {
       const candidate = authorization.requestedSubject
         ? subjects.find((subject) => subject.subjectId === authorization.requestedSubject!.subjectId)
         : subjects.length === 1 ? subjects[0] : undefined;
       if (candidate) {
         const grant = await context.storage.grants.findActive(authorization.client.clientId, candidate.subjectType, candidate.subjectId);
-        if (grant && authorization.scope.every((scope) => grant.scope.includes(scope))) {
+        // The grant must be this user's own consent: another administrator of the same company (bob, after
+        // alice approved) has not approved this app and is asked (issue 11 item 5).
+        if (grant && grant.userId === user.userId && authorization.scope.every((scope) => grant.scope.includes(scope))) {
           await issueCodeAndRedirect(context, reply, authorization, user, candidate, 'consent.reused');
           return;
         }
       }
     }
+    const interactionId = await startInteraction(context, authorization, session.sessionDigest);
     const ns = context.options.brand.urnNamespace;
     reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
       brandName: context.options.brand.name,
@@ -207,26 +224,61 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
         name: subject.name,
         selected: authorization.requestedSubject ? subject.subjectId === authorization.requestedSubject.subjectId : index === 0,
       })),
-      requestParameters: authorization.parameters,
+      interactionId,
     }));
   });
 }
 
-/** POST /oauth/authorize/decision (the consent form; CSRF-checked before this runs). */
+/**
+ * SPEC decision 11, RFC 8252 §8.6, OAuth 2.1 §7.3.1: consent is reused only where the client's identity
+ * is assured — a confidential client redirecting to an https (or loopback http) URI — and never with
+ * `prompt=consent`. A public client, or a private-use-scheme redirect, is always asked again.
+ */
+function mayReuseConsent(authorization: AuthorizationRequest): boolean {
+  if (authorization.forceConsent) return false;
+  if (authorization.client.clientType !== 'confidential') return false;
+  return /^https?:\/\//i.test(authorization.redirectUri);
+}
+
+/** 256 bits: the interaction id is bound to the session, but is treated like a credential all the same. */
+const INTERACTION_ID = /^[A-Za-z0-9_-]{43}$/;
+const interactionDigestOf = (interactionId: string) => createHash('sha256').update(interactionId).digest('base64url');
+
+/** Stores the validated request as an interaction bound to the login session; returns its id (only the digest is stored). */
+async function startInteraction(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string): Promise<string> {
+  const interactionId = randomBytes(32).toString('base64url');
+  const now = context.clock.nowSeconds();
+  await context.storage.interactions.create({
+    interactionDigest: interactionDigestOf(interactionId), sessionDigest, clientId: authorization.client.clientId,
+    requestParameters: authorization.parameters, createdAt: now, expiresAt: now + context.options.interactionLifetimeSeconds,
+  });
+  return interactionId;
+}
+
+/** POST /oauth/authorize/decision (the consent form; CSRF- and Origin-checked before this runs). */
 export async function authorizationDecisionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async () => {
     const body = request.body as RawParameters;
-    const authorization = await validateAuthorizationRequest(context, body);
-    const user = await sessionUser(context, request);
-    if (!user) {
-      // The session ended while the consent page was open: log in again, then see the consent page again.
-      reply.redirect(authorizeUrl(authorization.parameters), 303);
-      return;
+    const session = await activeLoginSession(context, request);
+    if (!session) {
+      throw new AuthorizationPageError('Your login session ended', 'You were logged out before answering. Go back to the app and connect again.');
     }
+    const { user } = session;
+    // SPEC decision 11: the request comes from the interaction, never from the form; consuming it is one
+    // atomic step that checks it is this session's, unexpired and unused, so a second post gets no code.
+    const interactionId = typeof body.interaction === 'string' ? body.interaction : '';
+    const now = context.clock.nowSeconds();
+    const interaction = INTERACTION_ID.test(interactionId)
+      ? await context.storage.interactions.consume(interactionDigestOf(interactionId), session.sessionDigest, now)
+      : undefined;
+    if (!interaction) {
+      throw new AuthorizationPageError('This request is no longer valid', 'It was already answered, has expired, or belongs to another login. Go back to the app and connect again.');
+    }
+    // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
+    const authorization = await validateAuthorizationRequest(context, interaction.requestParameters);
     const fail = (code: OAuthErrorCode, description: string) =>
       new AuthorizationRedirectError(authorization.redirectUri, code, description, authorization.state);
     const decision = body.decision;
-    const now = context.clock.nowSeconds();
     if (decision === 'deny') {
       await context.storage.audit.record({ type: 'consent.denied', at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId });
       // RFC 6749 §4.1.2.1: the resource owner denied the request.
@@ -280,12 +332,23 @@ async function issueCodeAndRedirect(
   reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
 }
 
-/** Builds the redirect keeping the registered URI's own query (RFC 6749 §3.1.2) and adding `iss` (RFC 9207 §2). */
+/**
+ * Builds the redirect: the registered URI byte for byte, its own query kept as registered (RFC 6749
+ * §3.1.2: "MUST retain that component when adding additional query parameters"; never re-encoded through
+ * URLSearchParams, which turns `?flag&x=a%20b` into `?flag=&x=a+b`), then the parameters and `iss`
+ * (RFC 9207 §2), each percent-encoded.
+ */
 function redirectTo(context: ServerContext, redirectUri: string, parameters: Record<string, string | undefined>): string {
-  const url = new URL(redirectUri);
-  for (const [name, value] of Object.entries(parameters)) if (value !== undefined) url.searchParams.append(name, value);
-  url.searchParams.append('iss', context.options.issuer);
-  return url.href;
+  const added = Object.entries({ ...parameters, iss: context.options.issuer })
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+    .join('&');
+  // Registered URIs have no fragment (SPEC decision 4); should one appear, the query goes before it.
+  const hash = redirectUri.indexOf('#');
+  const base = hash === -1 ? redirectUri : redirectUri.slice(0, hash);
+  const fragment = hash === -1 ? '' : redirectUri.slice(hash);
+  const separator = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&';
+  return `${base}${separator}${added}${fragment}`;
 }
 
 function authorizeUrl(parameters: Record<string, string>): string {

@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, basic, confidentialAuth, introspect, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerClient } from '../clients/registration.ts';
+import type { Storage } from '../storage/storage.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
 const client = seed.confidentialClient;
 
@@ -280,3 +282,140 @@ describe('code replay by another client (review fix)', () => {
     }
   });
 });
+
+/** The storage-touching rules below run on both backends (issue 11: "each item has a test on both backends"). */
+const backends: { name: string; skip: string | false; options: () => Promise<{ storage?: Storage }> }[] = [
+  { name: 'SQLite', skip: false, options: async () => ({}) },
+  { name: 'PostgreSQL', skip: await postgresSkipReason(), options: async () => ({ storage: await createTestPostgresStorage() }) },
+];
+
+for (const backend of backends) {
+  describe(`codes redeem only if nothing newer happened to their client and subject (issue 11 item 7, SPEC decision 6) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(await backend.options());
+    });
+    after(() => server.close());
+
+    const company = seed.companies[0].id;
+    const freshCode = async () => {
+      const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' }, subject: `urn:gatehouse:company:${company}` });
+      return { code: redirect.searchParams.get('code')!, codeVerifier };
+    };
+    const exchange = (code: string, codeVerifier: string) => postForm(`${server.url}/oauth/token`, {
+      grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: codeVerifier,
+    }, { authorization: confidentialAuth() });
+    const tokensIssued = async () => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'token.issued').length;
+
+    it('refuses a code issued before the grant was revoked (an administrator, a disconnect) and creates no grant', async () => {
+      const connected = await freshCode();
+      assert.equal((await exchange(connected.code, connected.codeVerifier)).status, 200);
+      const pending = await freshCode();
+      server.clock.advanceSeconds(1);
+      const grant = await server.storage.grants.findActive(client.id, 'company', company);
+      assert.ok(grant && (await server.storage.grants.revoke(grant.grantId, server.clock.nowSeconds(), 'user_revoked')));
+      const before = await tokensIssued();
+      const late = await exchange(pending.code, pending.codeVerifier);
+      assert.equal(late.status, 400);
+      assert.equal(late.json.error, 'invalid_grant');
+      assert.equal(late.json.access_token, undefined);
+      assert.equal(await tokensIssued(), before);
+      assert.equal(await server.storage.grants.findActive(client.id, 'company', company), undefined, 'no new active grant');
+      // A code issued after the revocation redeems.
+      server.clock.advanceSeconds(1);
+      const after = await freshCode();
+      assert.equal((await exchange(after.code, after.codeVerifier)).status, 200);
+    });
+
+    it('refuses an older code redeemed after a newer one, and the newer grant stays active', async () => {
+      const older = await freshCode();
+      server.clock.advanceSeconds(1);
+      const newer = await freshCode();
+      server.clock.advanceSeconds(1);
+      const newerTokens = await exchange(newer.code, newer.codeVerifier);
+      assert.equal(newerTokens.status, 200);
+      const before = await tokensIssued();
+      const stale = await exchange(older.code, older.codeVerifier);
+      assert.equal(stale.status, 400);
+      assert.equal(stale.json.error, 'invalid_grant');
+      assert.equal(await tokensIssued(), before);
+      assert.equal((await introspect(server, newerTokens.json.access_token)).active, true, 'not superseded');
+      const refresh = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: newerTokens.json.refresh_token }, { authorization: confidentialAuth() });
+      assert.equal(refresh.status, 200, 'the integration in use keeps working');
+    });
+  });
+
+  describe(`replay revocation only after proof of the client (issue 11 item 8, SPEC decision 6) on ${backend.name}`, { skip: backend.skip }, () => {
+    it('a replayed public-client code with a wrong verifier, a wrong redirect_uri or no verifier changes nothing; with both right it revokes', async () => {
+      const server = await startTestServer(await backend.options());
+      try {
+        const publicClient = seed.publicClient;
+        const { redirect, codeVerifier } = await authorize(server, { clientId: publicClient.id, redirectUri: publicClient.redirectUri, scope: 'users:read' });
+        const code = redirect.searchParams.get('code')!;
+        const form = { grant_type: 'authorization_code', code, redirect_uri: publicClient.redirectUri, code_verifier: codeVerifier, client_id: publicClient.id };
+        const first = await postForm(`${server.url}/oauth/token`, form);
+        assert.equal(first.status, 200);
+        const unproven: Record<string, string>[] = [
+          { ...form, code_verifier: pkcePair().codeVerifier },
+          { ...form, redirect_uri: 'http://localhost:8080/other' },
+          { grant_type: 'authorization_code', code, redirect_uri: publicClient.redirectUri, client_id: publicClient.id },
+        ];
+        for (const replay of unproven) {
+          const response = await postForm(`${server.url}/oauth/token`, replay);
+          assert.equal(response.status, 400);
+          assert.equal(response.json.error, 'invalid_grant');
+          assert.equal((await introspect(server, first.json.access_token)).active, true, 'the grant is not revoked');
+        }
+        const events = await server.storage.audit.list({ limit: 1000 });
+        assert.equal(events.some((event) => event.type === 'authorization_code.replay_detected'), false);
+        const proven = await postForm(`${server.url}/oauth/token`, form);
+        assert.equal(proven.json.error, 'invalid_grant');
+        assert.equal((await introspect(server, first.json.access_token)).active, false, 'a proven replay revokes (RFC 6749 §4.1.2)');
+      } finally {
+        await server.close();
+      }
+    });
+  });
+
+  describe(`one answer for an unknown, expired or another client's code, which stays unconsumed (issue 11 item 19) on ${backend.name}`, { skip: backend.skip }, () => {
+    it('answers the same invalid_grant body, and the legitimate client still redeems the code another client presented', async () => {
+      const server = await startTestServer(await backend.options());
+      try {
+        const { client: other, clientSecret } = await registerClient(
+          { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+          { clientName: 'Other App', clientType: 'confidential', redirectUris: [client.redirectUri], scopes: ['users:read'] },
+        );
+        const codeOf = async () => {
+          const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' } });
+          return { code: redirect.searchParams.get('code')!, codeVerifier };
+        };
+        const exchange = (code: string, codeVerifier: string, authorization = confidentialAuth()) => postForm(`${server.url}/oauth/token`, {
+          grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: codeVerifier,
+        }, { authorization });
+        const expected = { error: 'invalid_grant', error_description: 'authorization code is invalid or expired' };
+
+        const expiring = await codeOf();
+        const presented = await codeOf();
+        const foreign = await exchange(presented.code, presented.codeVerifier, basic(other.clientId, clientSecret!));
+        assert.equal(foreign.status, 400);
+        assert.deepEqual(foreign.json, expected);
+        assert.equal((await exchange(presented.code, presented.codeVerifier)).status, 200, 'not consumed by the other client');
+
+        server.clock.advanceSeconds(61);
+        const expired = await exchange(expiring.code, expiring.codeVerifier);
+        assert.deepEqual(expired.json, expected);
+
+        // Unknown: a well-formed code of this server whose row is gone (expired past retention and cleaned up).
+        const gone = await codeOf();
+        server.clock.advanceSeconds(86_400 + 61);
+        await server.storage.cleanup.deleteExpired(server.clock.nowSeconds(), 100);
+        const unknown = await exchange(gone.code, gone.codeVerifier);
+        assert.deepEqual(unknown.json, expected);
+        const forged = await exchange(`gac_${'A'.repeat(43)}.${'B'.repeat(43)}`, gone.codeVerifier);
+        assert.deepEqual(forged.json, expected);
+      } finally {
+        await server.close();
+      }
+    });
+  });
+}

@@ -4,10 +4,28 @@
 import { randomUUID } from 'node:crypto';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
-import type { GrantRecord } from '../storage/storage.ts';
+import type { AuthorizationCodeRecord, ClientType, GrantRecord } from '../storage/storage.ts';
 import { mintTokenPair } from '../tokens/token-pair.ts';
 import { CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
 import type { GrantHandler } from './grant.ts';
+
+/**
+ * The one description for an unknown, expired, forged or another client's code (issue 11 item 19): the
+ * answers must not tell them apart.
+ */
+export const INVALID_CODE = 'authorization code is invalid or expired';
+
+/**
+ * Whether a replayed code's presenter proved to be the code's client (SPEC decision 6): a confidential
+ * client by its authentication (already checked); a public one by the code's redirect_uri and, when
+ * the code has a challenge, the verifier for it (RFC 7636 §4.6).
+ */
+function provesClient(clientType: ClientType, code: AuthorizationCodeRecord, redirectUri: string, codeVerifier: string | undefined): boolean {
+  if (clientType === 'confidential') return true;
+  if (redirectUri !== code.redirectUri) return false;
+  if (code.codeChallenge === null) return false;
+  return codeVerifier !== undefined && verifierMatchesChallenge(codeVerifier, code.codeChallenge);
+}
 
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
@@ -26,16 +44,20 @@ export const authorizationCodeGrant: GrantHandler = {
 
     // The HMAC tag is checked before any lookup: a forged code costs no I/O.
     const codeDigest = codec.digestOf(code, 'gac');
-    if (codeDigest === undefined) throw new OAuthError('invalid_grant', 'authorization code is invalid');
+    if (codeDigest === undefined) throw new OAuthError('invalid_grant', INVALID_CODE);
     const now = clock.nowSeconds();
-    const consumed = await storage.authorizationCodes.consume(codeDigest, now);
-    if (consumed.outcome === 'unknown') throw new OAuthError('invalid_grant', 'authorization code is invalid');
+    // RFC 6749 §4.1.3: consumed only when issued to this client, so presenting another client's code
+    // neither consumes it nor tells it apart from an unknown one.
+    const consumed = await storage.authorizationCodes.consume(codeDigest, now, client.clientId);
+    if (consumed.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
     if (consumed.outcome === 'replayed') {
       // RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server MUST
       // deny the request and SHOULD revoke (when possible) all tokens previously issued based on that code."
-      // Only the client the code was issued to triggers the revocation: otherwise any client that saw a
-      // used code (in a log or a referrer) could disconnect someone else's integration.
-      if (consumed.code.clientId === client.clientId && consumed.grantId !== null
+      // SPEC decision 6: only after proof of the client. A confidential client proved itself by its
+      // authentication; a public one only by the right redirect_uri and the verifier for the stored challenge.
+      // Anything else is a plain invalid_grant that changes nothing: whoever saw a used code (in a log or a
+      // referrer) must not be able to disconnect the user.
+      if (consumed.grantId !== null && provesClient(client.clientType, consumed.code, redirectUri, codeVerifier)
         && (await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed'))) {
         await storage.audit.record({
           type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
@@ -45,10 +67,8 @@ export const authorizationCodeGrant: GrantHandler = {
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     }
     const stored = consumed.code;
-    // RFC 6749 §4.1.3: the code was issued to the authenticated client.
-    if (stored.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'authorization code was issued to another client');
-    // SPEC decision 6: single use within its lifetime.
-    if (now >= stored.expiresAt) throw new OAuthError('invalid_grant', 'authorization code has expired');
+    // SPEC decision 6: single use within its lifetime; an expired code reads like an unknown one.
+    if (now >= stored.expiresAt) throw new OAuthError('invalid_grant', INVALID_CODE);
     // RFC 6749 §4.1.3: redirect_uri identical to the one in the authorization request.
     if (redirectUri !== stored.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
     if (stored.codeChallenge !== null) {
@@ -71,6 +91,9 @@ export const authorizationCodeGrant: GrantHandler = {
       details: { grant_type: 'authorization_code', scope: stored.scope.join(' '), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
     });
     if (issued === 'code_replayed') throw new OAuthError('invalid_grant', 'authorization code was already used');
+    // SPEC decision 6: the grant of this client and subject was revoked, disconnected or replaced by a newer
+    // redemption after this code was issued; nothing was created or superseded.
+    if (issued === 'code_outdated') throw new OAuthError('invalid_grant', 'authorization code was issued before a later change to this connection');
     return response;
   },
 };

@@ -1,7 +1,8 @@
 /**
  * The consent page (SPEC decision 11): brand, client name, logo, client URI host, terms and privacy
  * links, each requested scope in words, and the subject to connect (a picker named `subject` whose
- * values are subject URNs). Two submit buttons named `decision`: `allow` and `deny`. The logo is the uploaded
+ * values are subject URNs). Two submit buttons named `decision`: `allow` and `deny`. The request itself stays
+ * server-side: the form carries only the CSRF token, the interaction id and those choices. The logo is the uploaded
  * one (served at `/logos/<client_id>`); a client whose branding the platform has not reviewed gets an
  * "Unverified app" notice.
  */
@@ -21,8 +22,8 @@ export interface ConsentPageModel {
   scopes: { name: string; description: string }[];
   subjectTypeLabel: string;
   subjects: { urn: string; name: string; selected: boolean }[];
-  /** The authorization request parameters, carried to the decision unchanged. */
-  requestParameters: Record<string, string>;
+  /** The interaction holding the authorization request server-side (SPEC decision 11): the only request field the form carries. */
+  interactionId: string;
 }
 
 export function consentPage(model: ConsentPageModel): string {
@@ -44,7 +45,7 @@ ${client.brandingVerified ? '' : html`<p class="unverified" role="note"><strong>
 <p class="muted">Logged in as ${model.userName}.</p>
 <form method="post" action="/oauth/authorize/decision">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${Object.entries(model.requestParameters).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">\n  `)}
+  <input type="hidden" name="interaction" value="${model.interactionId}">
   <label for="subject">${model.subjectTypeLabel} to connect</label>
   <select id="subject" name="subject">
     ${model.subjects.map((subject) => html`<option value="${subject.urn}"${subject.selected ? html` selected` : ''}>${subject.name}</option>`)}

@@ -4,6 +4,7 @@
  * native arrays and booleans).
  */
 import type { AuthorizationCodeRecord, ClientPatch, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
+import type { InteractionRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -80,5 +81,18 @@ export function toToken(row: Row): TokenRecord {
     expiresAt: Number(row.expires_at),
     rotatedAt: nullableNumber(row.rotated_at),
     revokedAt: nullableNumber(row.revoked_at),
+  };
+}
+
+/** `request_parameters` is JSON text on SQLite and `jsonb` (already parsed by `pg`) on PostgreSQL. */
+export function toInteraction(row: Row): InteractionRecord {
+  const parameters = typeof row.request_parameters === 'string' ? JSON.parse(row.request_parameters) : row.request_parameters;
+  return {
+    interactionDigest: String(row.interaction_digest),
+    sessionDigest: String(row.session_digest),
+    clientId: String(row.client_id),
+    requestParameters: parameters as Record<string, string>,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
   };
 }

@@ -14,6 +14,7 @@ import type {
   AuthorizationCodeRecord,
   ClientRecord,
   GrantRecord,
+  InteractionRecord,
   Storage,
   SubjectRecord,
   CleanupResult,
@@ -896,7 +897,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
 
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
-          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1,
+          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0,
         });
 
         const exists = async (token: TokenRecord) => (await storage.tokens.findByDigest(token.tokenDigest)) !== undefined;
@@ -1029,6 +1030,121 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
       it('of concurrent getOrCreate calls for one name all see one value', withStorage(async (storage) => {
         const values = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.settings.getOrCreate('token_key', () => `value-${i}`)));
         assert.equal(new Set(values).size, 1);
+      }));
+    });
+
+    describe('interactions (SPEC decision 11: the consent request kept server-side, bound to a session, single use)', () => {
+      const interactionRecord = (f: Fixture, overrides: Partial<InteractionRecord> = {}): InteractionRecord => ({
+        interactionDigest: digest(), sessionDigest: digest(), clientId: f.client.clientId,
+        requestParameters: { response_type: 'code', client_id: f.client.clientId, redirect_uri: f.client.redirectUris[0]!, scope: 'users:read', state: 'a b&c=d"é' },
+        createdAt: NOW, expiresAt: NOW + 600, ...overrides,
+      });
+
+      it('consume returns the stored request once, for its own session, then nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const interaction = interactionRecord(f);
+        await storage.interactions.create(interaction);
+        assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1), interaction);
+        assert.equal(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 2), undefined);
+      }));
+
+      it("consume by another session gets nothing and leaves it for its own session", withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const interaction = interactionRecord(f);
+        await storage.interactions.create(interaction);
+        assert.equal(await storage.interactions.consume(interaction.interactionDigest, digest(), NOW + 1), undefined);
+        assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1), interaction);
+      }));
+
+      it('consume at or after expiresAt gets nothing; an unknown digest gets nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const interaction = interactionRecord(f);
+        await storage.interactions.create(interaction);
+        assert.equal(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 600), undefined);
+        assert.equal(await storage.interactions.consume(digest(), interaction.sessionDigest, NOW), undefined);
+      }));
+
+      it('of 20 concurrent consumes of one interaction exactly one wins (atomic)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const interaction = interactionRecord(f);
+        await storage.interactions.create(interaction);
+        const results = await Promise.all(Array.from({ length: 20 }, () => storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1)));
+        assert.equal(results.filter((result) => result !== undefined).length, 1);
+      }));
+
+      it('cleanup deletes expired interactions, used or not, and keeps live ones', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const expired = interactionRecord(f, { expiresAt: NOW - 1 });
+        const atBoundary = interactionRecord(f, { expiresAt: NOW });
+        const usedExpired = interactionRecord(f, { createdAt: NOW - 700, expiresAt: NOW - 100 });
+        const live = interactionRecord(f, { expiresAt: NOW + 1 });
+        for (const interaction of [expired, atBoundary, usedExpired, live]) await storage.interactions.create(interaction);
+        assert.ok(await storage.interactions.consume(usedExpired.interactionDigest, usedExpired.sessionDigest, NOW - 200));
+        const result = await storage.cleanup.deleteExpired(NOW, 2);
+        assert.equal(result.interactions, 3);
+        assert.deepEqual(await storage.interactions.consume(live.interactionDigest, live.sessionDigest, NOW), live);
+      }));
+    });
+
+    describe('codes bound to their client and to what happened since (issue 11 items 7, 19; SPEC decision 6)', () => {
+      it("consume by another client reports unknown and leaves the code for its own client (RFC 6749 §4.1.3)", withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW, randomUUID()), { outcome: 'unknown' });
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW, f.client.clientId), { outcome: 'consumed', code });
+        // A used code presented by another client is unknown too: no replay is recorded for it.
+        assert.deepEqual(await storage.authorizationCodes.consume(code.codeDigest, NOW, randomUUID()), { outcome: 'unknown' });
+      }));
+
+      /** Consumes a code issued at `issuedAt` and tries to issue a grant for it at `now`. */
+      const redeem = async (storage: Storage, f: Fixture, issuedAt: number, now: number) => {
+        const code = codeRecord(f, { issuedAt, expiresAt: issuedAt + 60 });
+        await storage.authorizationCodes.create(code);
+        assert.equal((await storage.authorizationCodes.consume(code.codeDigest, now, f.client.clientId)).outcome, 'consumed');
+        const grant = grantRecord(f, { createdAt: now });
+        const tokens = tokenPair(grant, now);
+        return { outcome: await storage.grants.issueForCode(code.codeDigest, grant, tokens), grant, tokens };
+      };
+
+      it('issueForCode refuses a code issued before the grant was revoked (code_outdated) and creates nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
+        const late = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(late.outcome, 'code_outdated');
+        assert.equal(await storage.grants.find(late.grant.grantId), undefined);
+        assert.equal(await storage.tokens.findByDigest(late.tokens[1].tokenDigest), undefined);
+        assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+      }));
+
+      it('issueForCode refuses an older code after a newer redemption and leaves the newer grant active', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const newer = await redeem(storage, f, NOW + 5, NOW + 6);
+        assert.equal(newer.outcome, 'issued');
+        const older = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(older.outcome, 'code_outdated');
+        assert.equal(await storage.grants.find(older.grant.grantId), undefined);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), newer.grant);
+        assert.equal((await storage.tokens.findByDigest(newer.tokens[1].tokenDigest))?.token.revokedAt, null);
+      }));
+
+      it('issueForCode still supersedes a grant that was created and revoked before the code was issued', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: old } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(old.grantId, NOW - 50, 'user_revoked');
+        const { grant: current } = await issueGrant(storage, f, NOW - 40);
+        const fresh = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(fresh.outcome, 'issued');
+        assert.equal((await storage.grants.find(current.grantId))?.revocationReason, 'superseded');
+      }));
+
+      it('issueForCode: an event in the same second as the code was issued does not count as newer (whole seconds)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant } = await issueGrant(storage, f, NOW);
+        const same = await redeem(storage, f, NOW, NOW);
+        assert.equal(same.outcome, 'issued');
+        assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
       }));
     });
   });

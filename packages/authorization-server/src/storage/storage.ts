@@ -121,6 +121,25 @@ export interface AuthorizationCodeRecord {
   expiresAt: number;
 }
 
+/**
+ * SPEC decision 11: an authorization request waiting for the user's consent, kept server-side. Created at
+ * GET /oauth/authorize once the request is valid and the user is logged in; the consent form carries
+ * only its id (256 random bits, stored only as this digest) and the user's choices.
+ */
+export interface InteractionRecord {
+  /** SHA-256 (base64url) of the interaction id. */
+  interactionDigest: string;
+  /** SHA-256 of the login session cookie the consent page was shown in: only that session may answer it. */
+  sessionDigest: string;
+  clientId: string;
+  /** The validated authorization request's parameters as received (client_id, redirect_uri, scope, state, PKCE, subject, prompt). */
+  requestParameters: Record<string, string>;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  /** Seconds since the epoch; refused from then on. */
+  expiresAt: number;
+}
+
 export interface GrantRecord {
   grantId: string;
   clientId: string;
@@ -221,6 +240,8 @@ export interface CleanupResult {
   refreshTokens: number;
   grants: number;
   loginThrottleWindows: number;
+  /** Consent interactions past their expiry, used or not. */
+  interactions: number;
 }
 
 /**
@@ -284,20 +305,27 @@ export interface Storage {
   authorizationCodes: {
     create(code: AuthorizationCodeRecord): Promise<void>;
     /**
-     * Atomically marks the code used. A second call for the same code returns `replayed` (and marks it
-     * so, which makes a concurrent `issueGrantForCode` for it fail). Expiry is the caller's check.
+     * Atomically marks the code used; when `clientId` is given (the token endpoint always gives it), only
+     * if the code was issued to that client (RFC 6749 §4.1.3): another client's code answers `unknown` and
+     * is left untouched, so the legitimate client can still redeem it.
+     * A second call for the same code by its client returns `replayed` (and marks it so, which makes a
+     * concurrent `issueGrantForCode` for it fail). Expiry is the caller's check.
      */
-    consume(codeDigest: string, now: number): Promise<ConsumeCodeResult>;
+    consume(codeDigest: string, now: number, clientId?: string): Promise<ConsumeCodeResult>;
   };
   grants: {
     /**
      * Atomically, for a consumed code that was not replayed: revokes the client's previous active grant
      * for the same subject (SPEC decision 11, reason `superseded`), stores the grant and its first
      * tokens, and links the code to the grant. Returns `code_replayed` and stores nothing when the
-     * code was replayed meanwhile. `auditEvent`, if given, is recorded in the same transaction, so a
+     * code was replayed meanwhile. Returns `code_outdated` and stores nothing (supersedes nothing) when
+     * something newer happened to the grant's (client, subject) after the code's `issuedAt` (SPEC
+     * decision 6): a grant for that pair created after it (a newer redemption) or revoked after it (a
+     * revocation, a disconnect); checked under the same lock as the insert. Times are whole seconds: an
+     * event in the same second as the code's issue does not count as newer. `auditEvent`, if given, is recorded in the same transaction, so a
      * token exchange costs one commit (and is never issued without its audit trail).
      */
-    issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'issued' | 'code_replayed'>;
+    issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'issued' | 'code_replayed' | 'code_outdated'>;
     find(grantId: string): Promise<GrantRecord | undefined>;
     /** Active grants of a client for a subject (at most one, SPEC decision 11). */
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
@@ -385,7 +413,8 @@ export interface Storage {
      *   recognised as a replay and revoke the grant (SPEC decision 8, RFC 9700 §4.14.2);
      * - grants that are revoked (superseded, revoked, replayed) once no token and no code refers to them
      *   (active grants stay: they are the record of consent);
-     * - login-throttle windows that have ended.
+     * - login-throttle windows that have ended;
+     * - consent interactions with `expiresAt <= now`, used or not.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.
@@ -393,6 +422,16 @@ export interface Storage {
      * @throws RangeError when `batchSize` is not a positive integer.
      */
     deleteExpired(now: number, batchSize: number): Promise<CleanupResult>;
+  };
+  /** Consent interactions (SPEC decision 11): the authorization request a consent page answers, single use. */
+  interactions: {
+    create(interaction: InteractionRecord): Promise<void>;
+    /**
+     * Atomically marks the interaction used and returns it, only if it exists, belongs to `sessionDigest`,
+     * has not expired (`now < expiresAt`) and was not used before; otherwise returns undefined and changes
+     * nothing. Of two concurrent calls for one interaction, at most one gets it (also across instances).
+     */
+    consume(interactionDigest: string, sessionDigest: string, now: number): Promise<InteractionRecord | undefined>;
   };
   /** Named server secrets (the development token key, the JWT signing key), created once; concurrent callers, on any instance, all get the one stored value. */
   settings: {

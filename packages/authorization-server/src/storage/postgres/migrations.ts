@@ -191,6 +191,25 @@ export const migrations: Migration[] = [
     name: 'last use of a grant',
     sql: `ALTER TABLE grants ADD COLUMN last_used_at bigint;`,
   },
+  {
+    version: 5,
+    name: 'consent interactions; every grant of a client and subject, for the code freshness check',
+    sql: `
+      -- SPEC decision 11: the authorization request a consent page answers, kept server-side, single use.
+      CREATE TABLE interactions (
+        interaction_digest text COLLATE "C" PRIMARY KEY,
+        session_digest text COLLATE "C" NOT NULL,
+        client_id text COLLATE "C" NOT NULL,
+        request_parameters jsonb NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        consumed_at bigint
+      );
+      CREATE INDEX interactions_by_expiry ON interactions (expires_at);
+      -- SPEC decision 6: a code redeems only if no grant of its (client, subject) was created or revoked since.
+      CREATE INDEX grants_by_client_subject ON grants (client_id, subject_type, subject_id);
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -44,6 +44,7 @@ import type {
 } from '../storage.ts';
 import { runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
+import { toInteraction } from '../rows.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -245,17 +246,18 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             code.codeChallenge, code.issuedAt, code.expiresAt],
         );
       },
-      async consume(codeDigest, now): Promise<ConsumeCodeResult> {
+      async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
         // RFC 6749 §4.1.2 single use, in one statement: SET sees the row as it was, so the first call sets
         // consumed_at and leaves replayed_at NULL; every later one (queued on the row lock and re-checked
         // against the committed row) sets replayed_at, which makes a concurrent issueForCode refuse.
         const row = await prepared(
-          'gatehouse_consume_code',
+          'gatehouse_consume_code_for_client',
           `UPDATE authorization_codes SET
              consumed_at = COALESCE(consumed_at, $2),
              replayed_at = CASE WHEN consumed_at IS NULL THEN NULL ELSE COALESCE(replayed_at, $2) END
-           WHERE code_digest = $1 RETURNING *`,
-          [codeDigest, now],
+           WHERE code_digest = $1 AND ($3::text IS NULL OR client_id = $3) RETURNING *`,
+          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+          [codeDigest, now, clientId ?? null],
         );
         if (!row) return { outcome: 'unknown' };
         if (row.replayed_at === null) return { outcome: 'consumed', code: toCode(row) };
@@ -269,11 +271,19 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           // the advisory lock per (client, subject) makes concurrent consents for one pair take turns, so the
           // later one supersedes the earlier (SPEC decision 11) instead of both staying active.
           const code = (await client.query(
-            `SELECT c.replayed_at, c.grant_id FROM pg_advisory_xact_lock(hashtextextended($2, 0)) AS lock, authorization_codes c
+            `SELECT c.replayed_at, c.grant_id, c.issued_at FROM pg_advisory_xact_lock(hashtextextended($2, 0)) AS lock, authorization_codes c
              WHERE c.code_digest = $1 FOR UPDATE OF c`,
             [codeDigest, `gatehouse.grant:${grant.clientId}:${grant.subjectType}:${grant.subjectId}`],
           )).rows[0];
           if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
+          // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
+          // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
+          // Under the advisory lock above, so a concurrent redemption for the pair has committed or waits.
+          const newer = (await client.query(
+            `SELECT 1 FROM grants WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND (created_at > $4 OR revoked_at > $4) LIMIT 1`,
+            [grant.clientId, grant.subjectType, grant.subjectId, Number(code.issued_at)],
+          )).rows[0];
+          if (newer) return 'code_outdated' as const;
           // Locks the superseded grant rows first (lock order); their tokens are revoked in the next statement,
           // whose snapshot sees any token a rotation of that grant committed while this one waited.
           const superseded = (await client.query(
@@ -518,6 +528,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = x.grant_id)
             AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = x.grant_id)`, 'x.cleanup_after', [now]),
           loginThrottleWindows: await inBatches('login_throttle', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
+          interactions: await inBatches('interactions', 'x.expires_at <= $1', 'x.expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
@@ -534,6 +545,26 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             details: row.details as StoredAuditEvent['details'],
           }),
         );
+      },
+    },
+    interactions: {
+      async create(interaction) {
+        await query(
+          `INSERT INTO interactions (interaction_digest, session_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
+          [interaction.interactionDigest, interaction.sessionDigest, interaction.clientId, JSON.stringify(interaction.requestParameters),
+            interaction.createdAt, interaction.expiresAt],
+        );
+      },
+      async consume(interactionDigest, sessionDigest, now) {
+        // One conditional UPDATE: a concurrent consumer queues on the row lock and re-checks consumed_at
+        // against the committed row, so exactly one of them gets the interaction.
+        const row = await one(
+          `UPDATE interactions SET consumed_at = $3
+           WHERE interaction_digest = $1 AND session_digest = $2 AND consumed_at IS NULL AND expires_at > $3 RETURNING *`,
+          [interactionDigest, sessionDigest, now],
+        );
+        return row && toInteraction(row);
       },
     },
     settings: {

@@ -169,4 +169,23 @@ export const migrations: { version: number; name: string; sql: string }[] = [
     name: 'last use of a grant',
     sql: `ALTER TABLE grants ADD COLUMN last_used_at INTEGER;`,
   },
+  {
+    version: 5,
+    name: 'consent interactions; every grant of a client and subject, for the code freshness check',
+    sql: `
+      -- SPEC decision 11: the authorization request a consent page answers, kept server-side, single use.
+      CREATE TABLE interactions (
+        interaction_digest TEXT PRIMARY KEY,
+        session_digest TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        request_parameters TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        consumed_at INTEGER
+      );
+      CREATE INDEX interactions_by_expiry ON interactions (expires_at);
+      -- SPEC decision 6: a code redeems only if no grant of its (client, subject) was created or revoked since.
+      CREATE INDEX grants_by_client_subject ON grants (client_id, subject_type, subject_id);
+    `,
+  },
 ];

@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
+import { toInteraction } from '../rows.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
@@ -224,10 +225,11 @@ export function createSqliteStorage(path: string): Storage {
           code.codeChallenge, code.issuedAt, code.expiresAt,
         );
       },
-      async consume(codeDigest, now): Promise<ConsumeCodeResult> {
+      async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
         return transaction(() => {
           const row = get('SELECT * FROM authorization_codes WHERE code_digest = ?', codeDigest);
-          if (!row) return { outcome: 'unknown' } as const;
+          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+          if (!row || (clientId !== undefined && row.client_id !== clientId)) return { outcome: 'unknown' } as const;
           if (row.consumed_at === null) {
             run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', now, codeDigest);
             return { outcome: 'consumed', code: toCode(row) } as const;
@@ -240,8 +242,15 @@ export function createSqliteStorage(path: string): Storage {
     grants: {
       async issueForCode(codeDigest, grant, tokens, auditEvent) {
         return transaction(() => {
-          const code = get('SELECT replayed_at, grant_id FROM authorization_codes WHERE code_digest = ?', codeDigest);
+          const code = get('SELECT replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', codeDigest);
           if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
+          // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
+          // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
+          const newer = get(
+            `SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1`,
+            grant.clientId, grant.subjectType, grant.subjectId, Number(code.issued_at), Number(code.issued_at),
+          );
+          if (newer) return 'code_outdated' as const;
           const previous = all(
             'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
             grant.clientId, grant.subjectType, grant.subjectId,
@@ -437,6 +446,7 @@ export function createSqliteStorage(path: string): Storage {
             now,
           ),
           loginThrottleWindows: await inBatches('DELETE FROM login_throttle WHERE rowid IN (SELECT rowid FROM login_throttle WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)', now),
+          interactions: await inBatches('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
@@ -453,6 +463,25 @@ export function createSqliteStorage(path: string): Storage {
             details: JSON.parse(String(row.details)),
           }),
         );
+      },
+    },
+    interactions: {
+      async create(interaction) {
+        run(
+          `INSERT INTO interactions (interaction_digest, session_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
+           VALUES (?, ?, ?, ?, ?, ?, NULL)`,
+          interaction.interactionDigest, interaction.sessionDigest, interaction.clientId, JSON.stringify(interaction.requestParameters),
+          interaction.createdAt, interaction.expiresAt,
+        );
+      },
+      async consume(interactionDigest, sessionDigest, now) {
+        // One conditional UPDATE: SQLite runs one writer at a time, so of two consumers exactly one sees consumed_at NULL.
+        const row = get(
+          `UPDATE interactions SET consumed_at = ?
+           WHERE interaction_digest = ? AND session_digest = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`,
+          now, interactionDigest, sessionDigest, now,
+        );
+        return row && toInteraction(row);
       },
     },
     settings: {
