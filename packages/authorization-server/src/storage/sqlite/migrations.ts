@@ -169,4 +169,16 @@ export const migrations: { version: number; name: string; sql: string }[] = [
     name: 'last use of a grant',
     sql: `ALTER TABLE grants ADD COLUMN last_used_at INTEGER;`,
   },
+  {
+    version: 6,
+    name: 'rate limits at the token, revocation and introspection endpoints',
+    sql: `
+      CREATE TABLE rate_limit_windows (
+        limit_key TEXT PRIMARY KEY,
+        window_ends_at INTEGER NOT NULL,
+        hits INTEGER NOT NULL
+      );
+      CREATE INDEX rate_limit_windows_by_end ON rate_limit_windows (window_ends_at);
+    `,
+  },
 ];
