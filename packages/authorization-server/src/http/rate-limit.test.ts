@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { describe, it } from 'node:test';
-import type { OAuthEndpointRateLimit } from '../options.ts';
+import { systemClock } from '../clock.ts';
+import { resolveOptions, type OAuthEndpointRateLimit } from '../options.ts';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -177,5 +178,17 @@ describe('addressKey: what an address is counted as', () => {
     assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
     assert.equal(addressKey('::1'), '0:0:0:0::/64');
     assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  });
+});
+
+describe('oauthEndpointRateLimit option', () => {
+  const base = { issuer: 'http://localhost:3000', environment: 'development' as const, accessTokenAudience: 'x', tokenHmacKey: Buffer.alloc(32) };
+  it('defaults to 1,000 per client and 2,000 per address per 10 s, and refuses limits or windows below 1', () => {
+    const storage = {} as Storage;
+    assert.deepEqual(resolveOptions({ ...base, storage }, systemClock).oauthEndpointRateLimit, { windowSeconds: 10, maxRequestsPerClient: 1_000, maxRequestsPerAddress: 2_000 });
+    assert.equal(resolveOptions({ ...base, storage, oauthEndpointRateLimit: false }, systemClock).oauthEndpointRateLimit, false);
+    for (const wrong of [{ ...LIMIT, windowSeconds: 0 }, { ...LIMIT, maxRequestsPerClient: 0.5 }, { ...LIMIT, maxRequestsPerAddress: -1 }]) {
+      assert.throws(() => resolveOptions({ ...base, storage, oauthEndpointRateLimit: wrong }, systemClock), /oauthEndpointRateLimit\.\w+ must be a positive integer/);
+    }
   });
 });
