@@ -11,7 +11,7 @@ import { resolveOptions, type OAuthEndpointRateLimit } from '../options.ts';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { basic, confidentialAuth, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, basic, confidentialAuth, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
 import { addressKey } from './rate-limit.ts';
 
@@ -78,6 +78,20 @@ for (const backend of backends) {
       const after = await refresh(server, third.json.refresh_token);
       assert.equal(after.status, 200, after.text);
       assert.equal((await refresh(server, after.json.refresh_token)).status, 200);
+    }));
+
+    it('a refused code exchange does not consume the code: it redeems once the window ends', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server); // 1
+      await refresh(server, tokens.refresh_token).then((r) => refresh(server, r.json.refresh_token)); // 2, 3
+      const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' } });
+      const exchange = () => postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assertRateLimited(await exchange(), 10);
+      server.clock.advanceSeconds(10);
+      const redeemed = await exchange();
+      assert.equal(redeemed.status, 200, redeemed.text);
+      assert.equal(typeof redeemed.json.access_token, 'string');
     }));
 
     it('counts attempts per presented client_id before authentication: wrong secrets use up the limit, then even the right one waits', withServer(async (server) => {
