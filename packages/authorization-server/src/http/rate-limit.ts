@@ -9,7 +9,7 @@
  * Over a limit: HTTP 429 (RFC 6585 §4) with `Retry-After` in seconds until the window ends (RFC 9110
  * §10.2.3), `Cache-Control: no-store` and the RFC 6749 §5.2 JSON shape with `temporarily_unavailable`.
  * RFC 6749 registers no code for throttling; `temporarily_unavailable` (§4.1.2.1) is the registered code
- * that means "try again later", and what clients do with it is right: oauth4webapi reports any JSON error
+ * that means "try again later", and what clients do with it is right: oauth4webapi reports a 4xx JSON error
  * body as a `ResponseBodyError` carrying the status (429) and the code, and our SDK retries every 429
  * after `Retry-After` (packages/client/src/transport.ts).
  *
