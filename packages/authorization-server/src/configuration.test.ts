@@ -41,3 +41,16 @@ describe('configuration: the database and the cleanup job', () => {
     assert.equal(described, 'postgres://gatehouse@db.example:5432/gh?sslmode=require (schema auth)');
   });
 });
+
+describe('configuration: rate limits at the OAuth endpoints (SPEC decision 18)', () => {
+  it('reads GATEHOUSE_OAUTH_RATE_LIMIT as per client, per address, window seconds, or off; unset keeps the defaults', () => {
+    assert.equal(loadConfiguration({}).oauthEndpointRateLimit, undefined);
+    assert.deepEqual(loadConfiguration({ GATEHOUSE_OAUTH_RATE_LIMIT: '500, 5000, 60' }).oauthEndpointRateLimit, {
+      windowSeconds: 60, maxRequestsPerClient: 500, maxRequestsPerAddress: 5000,
+    });
+    assert.equal(loadConfiguration({ GATEHOUSE_OAUTH_RATE_LIMIT: 'off' }).oauthEndpointRateLimit, false);
+    for (const nonsense of ['1000,2000', '0,2000,10', '1000,2000,ten', 'on']) {
+      assert.throws(() => loadConfiguration({ GATEHOUSE_OAUTH_RATE_LIMIT: nonsense }), /GATEHOUSE_OAUTH_RATE_LIMIT must be/);
+    }
+  });
+});

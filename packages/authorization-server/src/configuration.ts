@@ -19,13 +19,14 @@
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_OAUTH_RATE_LIMIT` | `1000,2000,10` | requests per client, per address, window seconds at the token, revocation and introspection endpoints (options.ts `oauthEndpointRateLimit`); `off` turns the limits off |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
  * instances start together. The cleanup runs in every instance at once without harm: each run takes
  * only rows no other run holds. `gatehouse cleanup` runs it by hand.
  */
 import { randomBytes } from 'node:crypto';
-import type { Environment } from './options.ts';
+import type { Environment, OAuthEndpointRateLimit } from './options.ts';
 
 /** Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. */
 export type DatabaseConfiguration =
@@ -49,6 +50,8 @@ export interface Configuration {
   brandName: string;
   urnNamespace: string;
   trustProxy: string | undefined;
+  /** `GATEHOUSE_OAUTH_RATE_LIMIT`: the limits, `false` (off), or undefined for the defaults of options.ts. */
+  oauthEndpointRateLimit: OAuthEndpointRateLimit | false | undefined;
 }
 
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
@@ -91,7 +94,20 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     brandName: env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse',
     urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
+    oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
   };
+}
+
+/** `off`, or `<per client>,<per address>,<window seconds>` (whole numbers of 1 or more); unset or empty: the defaults. */
+function oauthEndpointRateLimit(raw: string | undefined): OAuthEndpointRateLimit | false | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (raw.trim() === 'off') return false;
+  const values = raw.split(',').map((part) => Number(part.trim()));
+  if (values.length !== 3 || values.some((value) => !Number.isSafeInteger(value) || value < 1)) {
+    throw new Error('GATEHOUSE_OAUTH_RATE_LIMIT must be "off" or "<per client>,<per address>,<window seconds>", whole numbers of 1 or more (e.g. 1000,2000,10)');
+  }
+  const [maxRequestsPerClient, maxRequestsPerAddress, windowSeconds] = values as [number, number, number];
+  return { windowSeconds, maxRequestsPerClient, maxRequestsPerAddress };
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, { allowZero = false } = {}): number {

@@ -40,6 +40,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       accessTokenFormat: configuration.accessTokenFormat,
       tokenHmacKey: tokenKey,
       trustProxy: configuration.trustProxy ?? false,
+      oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
       logger: options.logger ?? true,
     });
     const log = app.log;

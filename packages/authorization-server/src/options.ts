@@ -38,6 +38,13 @@ export interface AuthorizationServerOptions {
   loginSessionLifetimeSeconds?: number;
   /** SPEC decision 18: failed logins allowed per account and per address in one window; default 10 per 15 min. */
   loginRateLimit?: { maxFailures: number; windowSeconds: number };
+  /**
+   * SPEC decision 18: requests allowed in one window at `/oauth/token`, `/oauth/revoke` and
+   * `/oauth/token/introspect` (http/rate-limit.ts), each endpoint counted on its own, per presented
+   * client_id (counted before authentication) and per address; over either limit the request is refused
+   * with 429 and `Retry-After`. Default `DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT`; `false` turns it off.
+   */
+  oauthEndpointRateLimit?: OAuthEndpointRateLimit | false;
   /** SPEC decision 17: trust `X-Forwarded-Proto`/`-For` from these proxies (Fastify `trustProxy`); default none. */
   trustProxy?: boolean | string | string[];
   /**
@@ -63,6 +70,26 @@ export interface AuthorizationServerOptions {
   connectionLimits?: Partial<ConnectionLimits>;
 }
 
+/** Fixed-window request limits of one OAuth endpoint (SPEC decision 18). */
+export interface OAuthEndpointRateLimit {
+  /** Length of a window in seconds, counted from the first request in it (fixed, not sliding); ≥ 1. */
+  windowSeconds: number;
+  /** Requests one client_id may present in a window, authenticated or not; ≥ 1. */
+  maxRequestsPerClient: number;
+  /** Requests one address (an IPv6 address by its /64) may send in a window; ≥ 1. */
+  maxRequestsPerAddress: number;
+}
+
+/**
+ * 100 requests a second per client and 200 per address, averaged over 10 s windows. A partner refreshes
+ * each connection about once per access-token lifetime (900 s), so 100/s serves some 90,000 connections
+ * refreshing around the clock, with room for bursts inside a window; an address gets twice that, as
+ * several clients (or a resource server introspecting) may share one egress address. Secrets, codes and
+ * tokens are 256-bit, so the limits are not what stops guessing: they bound what one client or one
+ * address can cost the database. Deployments with bigger integrations raise them.
+ */
+export const DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT: OAuthEndpointRateLimit = { windowSeconds: 10, maxRequestsPerClient: 1_000, maxRequestsPerAddress: 2_000 };
+
 export interface Brand {
   /** Shown on every page; reserved in client names (SPEC §2). */
   name: string;
@@ -85,6 +112,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     refreshTokenLifetimeSeconds: 60 * 24 * 60 * 60,
     loginSessionLifetimeSeconds: 8 * 60 * 60,
     loginRateLimit: { maxFailures: 10, windowSeconds: 15 * 60 },
+    oauthEndpointRateLimit: DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT,
     trustProxy: false,
     requireClientApproval: options.environment !== 'development',
     connectionLimits: {},
@@ -109,6 +137,12 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
   }
   if (!Number.isInteger(resolved.interactionLifetimeSeconds) || resolved.interactionLifetimeSeconds < 1 || resolved.interactionLifetimeSeconds > 3600) {
     throw new Error('interactionLifetimeSeconds must be a whole number of seconds, 1..3600 (SPEC decision 11)');
+  }
+  resolved.oauthEndpointRateLimit ??= DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT;
+  if (resolved.oauthEndpointRateLimit !== false) {
+    for (const [name, value] of Object.entries(resolved.oauthEndpointRateLimit)) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new Error(`oauthEndpointRateLimit.${name} must be a positive integer (SPEC decision 18)`);
+    }
   }
   if (resolved.tokenHmacKey.length < 32) throw new Error('tokenHmacKey must be at least 32 bytes');
   if (!/^[a-z][a-z0-9-]*$/.test(resolved.brand.urnNamespace)) {

@@ -20,6 +20,7 @@ import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { OAuthError } from './errors.ts';
 import { sameOriginFormCheck } from './http/same-origin-form.ts';
+import { oauthEndpointRateLimit } from './http/rate-limit.ts';
 import { STYLESHEET } from './pages/layout.ts';
 import type { ServerContext } from './server-context.ts';
 
@@ -33,9 +34,10 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));
   app.post('/login', csrf, (request, reply) => loginEndpoint(context, throttle, request, reply));
 
-  app.post('/oauth/token', json((request, reply) => tokenEndpoint(context, request, reply)));
-  app.post('/oauth/token/introspect', json((request, reply) => introspectionEndpoint(context, request, reply)));
-  app.post('/oauth/revoke', json((request, reply) => revocationEndpoint(context, request, reply)));
+  const rateLimited = oauthEndpointRateLimit(context); // SPEC decision 18: per client and address, before authentication
+  app.post('/oauth/token', rateLimited('token'), json((request, reply) => tokenEndpoint(context, request, reply)));
+  app.post('/oauth/token/introspect', rateLimited('introspection'), json((request, reply) => introspectionEndpoint(context, request, reply)));
+  app.post('/oauth/revoke', rateLimited('revocation'), json((request, reply) => revocationEndpoint(context, request, reply)));
   app.get('/oauth/revoked-access-tokens', json((request, reply) => revocationFeedEndpoint(context, request, reply)));
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {

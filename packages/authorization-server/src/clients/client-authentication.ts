@@ -8,15 +8,19 @@
 import { OAuthError } from '../errors.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
-import { clientSecretMatches } from './client-secret.ts';
+import { clientSecretMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 export interface AuthenticationPolicy {
   /** Whether a public client (method `none`) may use this endpoint. */
   allowPublicClients: boolean;
 }
 
+/** Compares a presented secret with a stored digest in constant time (clients/client-secret.ts). */
+export type SecretComparison = (presented: string, storedDigest: string) => boolean;
+
 /**
  * @param now seconds since the epoch: a rotated-out secret is accepted while `now < previousSecretExpiresAt`.
+ * @param compareSecret the digest comparison; tests pass a spy to see it run on every path.
  * @returns the authenticated, active client.
  * @throws OAuthError `invalid_client` (unknown client, wrong secret, wrong method, two methods, inactive client).
  */
@@ -26,6 +30,7 @@ export async function authenticateClient(
   body: RawParameters,
   policy: AuthenticationPolicy,
   now: number,
+  compareSecret: SecretComparison = clientSecretMatches,
 ): Promise<ClientRecord> {
   const bodyClientId = singleParameter(body, 'client_id');
   const bodySecret = singleParameter(body, 'client_secret');
@@ -43,15 +48,22 @@ export async function authenticateClient(
       throw new OAuthError('invalid_client', 'client_id in the body differs from the HTTP Basic client_id');
     }
     const client = await storage.clients.find(credentials.clientId);
+    // SPEC decision 9 (comparisons in constant time), and no client_id enumeration by timing: whatever the
+    // client — unknown, public, with or without a previous secret — the presented secret is digested and
+    // compared twice, against a digest nothing matches where the client has none. The answer for an
+    // unknown client and for a wrong secret is the same, in body and in work done.
+    const secretDigest = client?.clientType === 'confidential' ? client.secretDigest : null;
+    // SPEC decision 10: after a rotation the previous secret works until its overlap ends (exclusive).
+    const previousDigest = secretDigest !== null && client!.previousSecretExpiresAt !== null && now < client!.previousSecretExpiresAt
+      ? client!.previousSecretDigest
+      : null;
+    const matchesCurrent = compareSecret(credentials.clientSecret, secretDigest ?? UNMATCHABLE_SECRET_DIGEST);
+    const matchesPrevious = compareSecret(credentials.clientSecret, previousDigest ?? UNMATCHABLE_SECRET_DIGEST);
     if (!client) throw new OAuthError('invalid_client', 'client authentication failed');
-    if (client.clientType === 'public' || client.secretDigest === null) {
+    if (secretDigest === null) {
       throw new OAuthError('invalid_client', 'a public client must not send a client secret (token_endpoint_auth_method is none)');
     }
-    // SPEC decision 10: after a rotation the previous secret works until its overlap ends (exclusive).
-    const previousValid = client.previousSecretDigest !== null && client.previousSecretExpiresAt !== null && now < client.previousSecretExpiresAt;
-    const matchesCurrent = clientSecretMatches(credentials.clientSecret, client.secretDigest);
-    const matchesPrevious = previousValid && clientSecretMatches(credentials.clientSecret, client.previousSecretDigest!);
-    if (!matchesCurrent && !matchesPrevious) {
+    if (!(matchesCurrent || (previousDigest !== null && matchesPrevious))) {
       throw new OAuthError('invalid_client', 'client authentication failed');
     }
     return requireActive(client);
@@ -67,6 +79,23 @@ export async function authenticateClient(
   }
   if (!policy.allowPublicClients) throw new OAuthError('invalid_client', 'public clients cannot use this endpoint');
   return requireActive(client);
+}
+
+/**
+ * The client_id a request presents before (and whether or not) it authenticates: the HTTP Basic user
+ * name, else the body's `client_id`. For counting requests per client (http/rate-limit.ts), never for
+ * trusting them. Never throws: malformed credentials or a repeated `client_id` give undefined.
+ */
+export function presentedClientId(authorizationHeader: string | undefined, body: RawParameters | undefined): string | undefined {
+  if (authorizationHeader !== undefined) {
+    try {
+      return parseBasicCredentials(authorizationHeader).clientId;
+    } catch {
+      return undefined;
+    }
+  }
+  const clientId = typeof body === 'object' && body !== null ? body.client_id : undefined;
+  return typeof clientId === 'string' && clientId !== '' ? clientId : undefined;
 }
 
 /** SPEC decision 13: a pending, suspended or deleted client cannot redeem a code, refresh or introspect. */

@@ -17,3 +17,10 @@ export function clientSecretMatches(presented: string, storedDigest: string): bo
   const expected = Buffer.from(storedDigest, 'base64url');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
+
+/**
+ * Compared against when a client has no digest to compare with (unknown or public client, no previous
+ * secret), so that every path does the same work: a random digest of this process, which no presented
+ * secret matches short of a SHA-256 preimage.
+ */
+export const UNMATCHABLE_SECRET_DIGEST: string = randomBytes(32).toString('base64url');

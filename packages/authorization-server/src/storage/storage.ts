@@ -10,7 +10,8 @@
  * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
  * - Audit events are append-only (SPEC decision 19).
  * - Everything several server instances must share lives here (login sessions, login rate-limit
- *   counters, the keys in `settings`), so a request may land on any instance.
+ *   counters, the OAuth endpoints' rate-limit counters, the keys in `settings`), so a request may land
+ *   on any instance.
  */
 
 export type SubjectType = 'company' | 'organization';
@@ -231,6 +232,14 @@ export interface LoginRateLimit {
   windowSeconds: number;
 }
 
+/** One key's count after `rateLimits.hit`. */
+export interface RateLimitHit {
+  /** Requests counted in the key's current window, this one included. */
+  hits: number;
+  /** Seconds since the epoch; the window is current while `now < windowEndsAt`. */
+  windowEndsAt: number;
+}
+
 /** Rows one cleanup run deleted, by kind; `deleted` is their sum. */
 export interface CleanupResult {
   deleted: number;
@@ -242,6 +251,8 @@ export interface CleanupResult {
   loginThrottleWindows: number;
   /** Consent interactions past their expiry, used or not. */
   interactions: number;
+  /** Rate-limit windows of the OAuth endpoints (`rateLimits`) that have ended. */
+  rateLimitWindows: number;
 }
 
 /**
@@ -398,6 +409,24 @@ export interface Storage {
     reset(key: string): Promise<void>;
   };
   /**
+   * Request counters of the token, revocation and introspection endpoints (SPEC decision 18), shared by
+   * every instance. Keys are chosen by the caller (`token:client:<client_id>`, `token:address:<ip>`); each
+   * has one fixed window at a time, current while `now < windowEndsAt`, with `windowEndsAt = first hit
+   * + windowSeconds`. Counters are not worth a disk flush: a crash may lose recent hits (PostgreSQL keeps
+   * them in an UNLOGGED table), never more than that.
+   */
+  rateLimits: {
+    /**
+     * Counts one request on every distinct key, each atomically (one statement; also across instances):
+     * a key without a current window starts one at `now` with 1 hit. Nothing is refused here; the caller
+     * compares `hits` with its limit.
+     * @param windowSeconds length of a new window, ≥ 1. @param now seconds since the epoch.
+     * @returns per key, in the order of `keys`: the hits in its current window after this one, and when
+     *   that window ends (seconds since the epoch).
+     */
+    hit(keys: string[], windowSeconds: number, now: number): Promise<RateLimitHit[]>;
+  };
+  /**
    * Deleting what can no longer matter, in small batches, safe to run on every instance at once
    * (rows another run holds are skipped, never waited for or deleted twice).
    */
@@ -415,6 +444,7 @@ export interface Storage {
      *   (active grants stay: they are the record of consent);
      * - login-throttle windows that have ended;
      * - consent interactions with `expiresAt <= now`, used or not.
+   * - rate-limit windows that have ended.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

@@ -210,6 +210,20 @@ export const migrations: Migration[] = [
       CREATE INDEX grants_by_client_subject ON grants (client_id, subject_type, subject_id);
     `,
   },
+  {
+    version: 6,
+    name: 'rate limits at the token, revocation and introspection endpoints',
+    // UNLOGGED: counters written on every request need no WAL (a commit touching only them does not wait
+    // for a flush); after a crash the table comes back empty, which only resets the windows.
+    sql: `
+      CREATE UNLOGGED TABLE rate_limit_windows (
+        limit_key text COLLATE "C" PRIMARY KEY,
+        window_ends_at bigint NOT NULL,
+        hits integer NOT NULL
+      );
+      CREATE INDEX rate_limit_windows_by_end ON rate_limit_windows (window_ends_at);
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -464,6 +464,28 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await query('DELETE FROM login_throttle WHERE throttle_key = $1', [key]);
       },
     },
+    rateLimits: {
+      async hit(keys, windowSeconds, now) {
+        if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
+        // Sorted, so concurrent hits on overlapping keys lock their rows in one order (no deadlock).
+        const distinct = [...new Set(keys)].sort();
+        // ONE statement (one round trip, atomic per key across instances): the upsert takes the row lock, so
+        // concurrent hits queue and each sees the count the previous one committed. The table is UNLOGGED
+        // (migration 6): this commit writes no WAL and waits for no flush.
+        const { rows } = await pool.query({
+          name: 'gatehouse_rate_limit_hit',
+          text: `INSERT INTO rate_limit_windows AS w (limit_key, window_ends_at, hits)
+                 SELECT key, $2::bigint + $3::bigint, 1 FROM unnest($1::text[]) AS key ORDER BY key
+                 ON CONFLICT (limit_key) DO UPDATE SET
+                   hits = CASE WHEN w.window_ends_at > $2::bigint THEN w.hits + 1 ELSE 1 END,
+                   window_ends_at = CASE WHEN w.window_ends_at > $2::bigint THEN w.window_ends_at ELSE EXCLUDED.window_ends_at END
+                 RETURNING limit_key, hits, window_ends_at`,
+          values: [distinct, now, windowSeconds],
+        });
+        const windows = new Map(rows.map((row) => [String(row.limit_key), { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }]));
+        return keys.map((key) => windows.get(key)!);
+      },
+    },
     cleanup: {
       async deleteExpired(now, batchSize) {
         if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
@@ -529,6 +551,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = x.grant_id)`, 'x.cleanup_after', [now]),
           loginThrottleWindows: await inBatches('login_throttle', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
           interactions: await inBatches('interactions', 'x.expires_at <= $1', 'x.expires_at', [now]),
+          rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

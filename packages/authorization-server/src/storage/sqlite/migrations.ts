@@ -188,4 +188,16 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       CREATE INDEX grants_by_client_subject ON grants (client_id, subject_type, subject_id);
     `,
   },
+  {
+    version: 6,
+    name: 'rate limits at the token, revocation and introspection endpoints',
+    sql: `
+      CREATE TABLE rate_limit_windows (
+        limit_key TEXT PRIMARY KEY,
+        window_ends_at INTEGER NOT NULL,
+        hits INTEGER NOT NULL
+      );
+      CREATE INDEX rate_limit_windows_by_end ON rate_limit_windows (window_ends_at);
+    `,
+  },
 ];

@@ -381,6 +381,33 @@ export function createSqliteStorage(path: string): Storage {
         run('DELETE FROM login_throttle WHERE throttle_key = ?', key);
       },
     },
+    rateLimits: {
+      async hit(keys, windowSeconds, now) {
+        if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
+        const distinct = [...new Set(keys)];
+        // A counter is not worth an fsync per request (273 µs here, against 15 µs without): this commit
+        // alone runs with synchronous=NORMAL, which in WAL mode keeps the file consistent and only lets a
+        // power loss forget the latest hits. The next FULL commit (any token write) syncs them anyway.
+        run('PRAGMA synchronous = NORMAL');
+        try {
+          const windows = transaction(() => new Map(distinct.map((key) => {
+            // One statement per key: a new window, a hit in the current one, or a new window over an ended one.
+            const row = get(
+              `INSERT INTO rate_limit_windows (limit_key, window_ends_at, hits) VALUES (?1, ?2 + ?3, 1)
+               ON CONFLICT (limit_key) DO UPDATE SET
+                 hits = CASE WHEN window_ends_at > ?2 THEN hits + 1 ELSE 1 END,
+                 window_ends_at = CASE WHEN window_ends_at > ?2 THEN window_ends_at ELSE excluded.window_ends_at END
+               RETURNING hits, window_ends_at`,
+              key, now, windowSeconds,
+            )!;
+            return [key, { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }];
+          })));
+          return keys.map((key) => windows.get(key)!);
+        } finally {
+          run('PRAGMA synchronous = FULL');
+        }
+      },
+    },
     cleanup: {
       async deleteExpired(now, batchSize) {
         if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
@@ -447,6 +474,10 @@ export function createSqliteStorage(path: string): Storage {
           ),
           loginThrottleWindows: await inBatches('DELETE FROM login_throttle WHERE rowid IN (SELECT rowid FROM login_throttle WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)', now),
           interactions: await inBatches('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
+          rateLimitWindows: await inBatches(
+            'DELETE FROM rate_limit_windows WHERE rowid IN (SELECT rowid FROM rate_limit_windows WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)',
+            now,
+          ),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

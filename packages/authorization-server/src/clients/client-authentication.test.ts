@@ -1,0 +1,132 @@
+/**
+ * Client authentication (SPEC decisions 1, 9, 10): every HTTP Basic path does the same digest work, so the
+ * time of an answer does not tell an unknown client_id from a known one (behaviour, not timing, is tested
+ * here; bench/client-authentication.ts measures the time).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { OAuthError } from '../errors.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { ClientRecord, Storage } from '../storage/storage.ts';
+import { basic, postForm, seed, startTestServer } from '../testing/harness.ts';
+import { authenticateClient, presentedClientId, type SecretComparison } from './client-authentication.ts';
+import { clientSecretMatches, digestClientSecret, generateClientSecret, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
+
+const NOW = 1_800_000_000;
+const CONFIDENTIAL_ONLY = { allowPublicClients: false };
+
+function clientRecord(overrides: Partial<ClientRecord>): ClientRecord {
+  return {
+    clientId: randomUUID(), kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: null,
+    redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'], subjectType: 'company', pkceRequired: true, status: 'active',
+    clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: null, createdAt: NOW, initiationUri: null, settingsUri: null,
+    contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null, brandingVerified: true,
+    ...overrides,
+  };
+}
+
+/** A spy around the real comparison: records the digest each call compared with. */
+function comparisonSpy(): SecretComparison & { digests: string[] } {
+  const digests: string[] = [];
+  const spy = (presented: string, storedDigest: string) => {
+    digests.push(storedDigest);
+    return clientSecretMatches(presented, storedDigest);
+  };
+  return Object.assign(spy, { digests });
+}
+
+describe('authenticateClient: the same work on every HTTP Basic path (SPEC decision 9; no client_id enumeration by timing)', () => {
+  let storage: Storage;
+  const secret = generateClientSecret();
+  const previousSecret = generateClientSecret();
+  const confidential = clientRecord({ secretDigest: digestClientSecret(secret) });
+  const rotated = clientRecord({ secretDigest: digestClientSecret(secret), previousSecretDigest: digestClientSecret(previousSecret), previousSecretExpiresAt: NOW + 60 });
+  const publicClient = clientRecord({ clientType: 'public' });
+  before(async () => {
+    storage = createSqliteStorage(':memory:');
+    for (const client of [confidential, rotated, publicClient]) await storage.clients.create(client);
+  });
+  after(() => storage.close());
+
+  const attempt = async (clientId: string, presented: string, now = NOW) => {
+    const spy = comparisonSpy();
+    let client: ClientRecord | undefined;
+    let error: OAuthError | undefined;
+    try {
+      client = await authenticateClient(storage, basic(clientId, presented), {}, CONFIDENTIAL_ONLY, now, spy);
+    } catch (thrown) {
+      if (!(thrown instanceof OAuthError)) throw thrown;
+      error = thrown;
+    }
+    return { client, error, digests: spy.digests };
+  };
+
+  it('an unknown client_id still has its secret compared, twice, against a digest nothing matches', async () => {
+    const result = await attempt(randomUUID(), secret);
+    assert.deepEqual(result.digests, [UNMATCHABLE_SECRET_DIGEST, UNMATCHABLE_SECRET_DIGEST]);
+    assert.equal(result.error?.code, 'invalid_client');
+  });
+
+  it('a wrong secret for an existing client is compared twice too: its digest, then the dummy in place of a previous secret', async () => {
+    const result = await attempt(confidential.clientId, generateClientSecret());
+    assert.deepEqual(result.digests, [confidential.secretDigest, UNMATCHABLE_SECRET_DIGEST]);
+    assert.equal(result.error?.code, 'invalid_client');
+  });
+
+  it('a public client sending a secret is compared twice against the dummy before it is refused', async () => {
+    const result = await attempt(publicClient.clientId, secret);
+    assert.deepEqual(result.digests, [UNMATCHABLE_SECRET_DIGEST, UNMATCHABLE_SECRET_DIGEST]);
+    assert.equal(result.error?.code, 'invalid_client');
+    assert.match(result.error!.description, /public client must not send a client secret/);
+  });
+
+  it('the right secret, and a previous one inside and after its overlap, each cost the same two comparisons (SPEC decision 10)', async () => {
+    const current = await attempt(confidential.clientId, secret);
+    assert.equal(current.client?.clientId, confidential.clientId);
+    assert.equal(current.digests.length, 2);
+    const overlap = await attempt(rotated.clientId, previousSecret, NOW + 59);
+    assert.equal(overlap.client?.clientId, rotated.clientId);
+    assert.deepEqual(overlap.digests, [rotated.secretDigest, rotated.previousSecretDigest]);
+    const afterOverlap = await attempt(rotated.clientId, previousSecret, NOW + 60);
+    assert.equal(afterOverlap.error?.code, 'invalid_client');
+    assert.deepEqual(afterOverlap.digests, [rotated.secretDigest, UNMATCHABLE_SECRET_DIGEST]);
+  });
+
+  it('an unknown client_id and a wrong secret for an existing client get the same error', async () => {
+    const unknown = await attempt(randomUUID(), secret);
+    const wrong = await attempt(confidential.clientId, generateClientSecret());
+    assert.ok(unknown.error instanceof OAuthError && wrong.error instanceof OAuthError);
+    assert.deepEqual(unknown.error.toJSON(), wrong.error.toJSON());
+    assert.deepEqual(unknown.error.toJSON(), { error: 'invalid_client', error_description: 'client authentication failed' });
+  });
+});
+
+describe('POST /oauth/token: an unknown client_id and a wrong secret are answered alike (RFC 6749 §5.2)', () => {
+  it('same status, same WWW-Authenticate, same body', async () => {
+    const server = await startTestServer({ oauthEndpointRateLimit: false });
+    try {
+      const form = { grant_type: 'refresh_token', refresh_token: 'anything' };
+      const unknown = await postForm(`${server.url}/oauth/token`, form, { authorization: basic(randomUUID(), generateClientSecret()) });
+      const wrong = await postForm(`${server.url}/oauth/token`, form, { authorization: basic(seed.confidentialClient.id, generateClientSecret()) });
+      for (const response of [unknown, wrong]) assert.equal(response.status, 401);
+      assert.equal(unknown.headers.get('www-authenticate'), wrong.headers.get('www-authenticate'));
+      assert.equal(unknown.text, wrong.text);
+      assert.deepEqual(unknown.json, { error: 'invalid_client', error_description: 'client authentication failed' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('presentedClientId: what the rate limit counts a request against, before authentication', () => {
+  it('reads the HTTP Basic user name (form-decoded), else the body client_id; never throws', () => {
+    assert.equal(presentedClientId(basic('a-b c', 'secret'), { client_id: 'ignored' }), 'a-b c');
+    assert.equal(presentedClientId(undefined, { client_id: 'public-client' }), 'public-client');
+    assert.equal(presentedClientId(undefined, {}), undefined);
+    assert.equal(presentedClientId(undefined, undefined), undefined);
+    assert.equal(presentedClientId(undefined, { client_id: ['a', 'b'] }), undefined, 'a repeated client_id');
+    assert.equal(presentedClientId('Basic !!!', {}), undefined, 'malformed Basic');
+    assert.equal(presentedClientId('Bearer abc', { client_id: 'x' }), undefined, 'another scheme');
+  });
+});

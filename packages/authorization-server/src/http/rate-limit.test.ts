@@ -1,0 +1,208 @@
+/**
+ * Rate limits at the token, revocation and introspection endpoints (SPEC decision 18; RFC 6585 §4), black
+ * box against real listening servers on both backends, with the injected clock moving the windows.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { describe, it } from 'node:test';
+import { systemClock } from '../clock.ts';
+import { resolveOptions, type OAuthEndpointRateLimit } from '../options.ts';
+import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+import { authorize, basic, confidentialAuth, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { addressKey } from './rate-limit.ts';
+
+const postgresSkip = await postgresSkipReason();
+const backends: { name: string; skip: string | false; storage: () => Promise<Storage> | Storage }[] = [
+  { name: 'sqlite', skip: false, storage: () => createSqliteStorage(':memory:') },
+  { name: 'postgres', skip: postgresSkip, storage: () => createTestPostgresStorage() },
+];
+
+/** Small limits, so a test reaches them in a few requests. */
+const LIMIT: OAuthEndpointRateLimit = { windowSeconds: 10, maxRequestsPerClient: 3, maxRequestsPerAddress: 6 };
+
+/** What a refused request must look like: 429, Retry-After, no-store, the RFC 6749 §5.2 JSON shape. */
+function assertRateLimited(response: { status: number; headers: Headers; json: any }, retryAfterSeconds: number): void {
+  assert.equal(response.status, 429);
+  assert.equal(response.headers.get('retry-after'), String(retryAfterSeconds));
+  assert.equal(response.headers.get('cache-control'), 'no-store');
+  assert.equal(response.headers.get('pragma'), 'no-cache');
+  assert.equal(response.json.error, 'temporarily_unavailable');
+  assert.equal(typeof response.json.error_description, 'string');
+  assert.equal(response.json.access_token, undefined);
+}
+
+/** POST a form from another loopback address (Linux routes all of 127.0.0.0/8 to lo). */
+function postFormFrom(localAddress: string, url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; json: any }>((resolve, reject) => {
+    const body = new URLSearchParams(form).toString();
+    const request = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, json: JSON.parse(text) }));
+    });
+    request.on('error', reject).end(body);
+  });
+}
+
+for (const backend of backends) {
+  describe(`rate limits at /oauth/token, /oauth/revoke and /oauth/token/introspect (SPEC decision 18; RFC 6585 §4): ${backend.name}`, { skip: backend.skip }, () => {
+    const withServer = (body: (server: TestServer) => Promise<void>, limit: OAuthEndpointRateLimit | false = LIMIT) => async () => {
+      const server = await startTestServer({ storage: await backend.storage(), oauthEndpointRateLimit: limit });
+      try {
+        await body(server);
+      } finally {
+        await server.close();
+      }
+    };
+    const refresh = (server: TestServer, refreshToken: string) =>
+      postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: confidentialAuth() });
+    /** A token request with an unknown code from a client_id of its own: 401 invalid_client, counted for the address only. */
+    const strangerAttempt = (server: TestServer) =>
+      postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code: 'x', redirect_uri: 'https://x.example/cb', code_verifier: 'v'.repeat(43) }, { authorization: basic(randomUUID(), 'guess') });
+
+    it("refuses the client's request over its limit with 429 temporarily_unavailable, Retry-After and no-store, and issues nothing", withServer(async (server) => {
+      const { tokens } = await obtainTokens(server); // the client's 1st token request in this window
+      const second = await refresh(server, tokens.refresh_token);
+      assert.equal(second.status, 200);
+      const third = await refresh(server, second.json.refresh_token);
+      assert.equal(third.status, 200);
+      server.clock.advanceSeconds(4);
+      const refused = await refresh(server, third.json.refresh_token);
+      assertRateLimited(refused, 6); // the window started 4 s ago and lasts 10 s
+      // Nothing happened to the presented refresh token: it was not rotated (a rotated one would be a replay
+      // and revoke the grant), so once the window ends it refreshes normally.
+      server.clock.advanceSeconds(6);
+      const after = await refresh(server, third.json.refresh_token);
+      assert.equal(after.status, 200, after.text);
+      assert.equal((await refresh(server, after.json.refresh_token)).status, 200);
+    }));
+
+    it('a refused code exchange does not consume the code: it redeems once the window ends', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server); // 1
+      await refresh(server, tokens.refresh_token).then((r) => refresh(server, r.json.refresh_token)); // 2, 3
+      const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' } });
+      const exchange = () => postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assertRateLimited(await exchange(), 10);
+      server.clock.advanceSeconds(10);
+      const redeemed = await exchange();
+      assert.equal(redeemed.status, 200, redeemed.text);
+      assert.equal(typeof redeemed.json.access_token, 'string');
+    }));
+
+    it('counts attempts per presented client_id before authentication: wrong secrets use up the limit, then even the right one waits', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server); // 1
+      const wrongSecret = basic(seed.confidentialClient.id, 'not-the-secret');
+      for (let i = 0; i < 2; i++) {
+        const response = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: wrongSecret });
+        assert.equal(response.status, 401); // 2, 3
+      }
+      assertRateLimited(await refresh(server, tokens.refresh_token), 10);
+      server.clock.advanceSeconds(10);
+      assert.equal((await refresh(server, tokens.refresh_token)).status, 200);
+    }));
+
+    it('another client at the same address is unaffected by one client being limited, until the address limit (6) is reached', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server); // address 1
+      await refresh(server, tokens.refresh_token).then((r) => refresh(server, r.json.refresh_token)); // 2, 3
+      assertRateLimited(await refresh(server, tokens.refresh_token), 10); // 4 (the client is over its limit)
+      // The public client presents its client_id in the body: its own count, 1 and 2; the address is at 5, 6.
+      const publicAttempt = () => postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', client_id: seed.publicClient.id, code: 'unknown', redirect_uri: seed.publicClient.redirectUri, code_verifier: 'v'.repeat(43),
+      });
+      for (let i = 0; i < 2; i++) {
+        const response = await publicAttempt();
+        assert.equal(response.status, 400);
+        assert.equal(response.json.error, 'invalid_grant');
+      }
+      assertRateLimited(await publicAttempt(), 10); // address 7 > 6
+    }));
+
+    it('another address is unaffected by one address being limited', withServer(async (server) => {
+      for (let i = 0; i < 6; i++) assert.equal((await strangerAttempt(server)).status, 401);
+      assertRateLimited(await strangerAttempt(server), 10);
+      const elsewhere = await postFormFrom('127.0.0.2', `${server.url}/oauth/token`,
+        { grant_type: 'refresh_token', refresh_token: 'unknown' }, { authorization: basic(randomUUID(), 'guess') });
+      assert.equal(elsewhere.status, 401);
+      assert.equal(elsewhere.json.error, 'invalid_client');
+    }));
+
+    it('limits introspection and revocation too, each endpoint counting on its own', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server);
+      const introspect = () => postForm(`${server.url}/oauth/token/introspect`, { token: tokens.access_token }, { authorization: confidentialAuth() });
+      for (let i = 0; i < 3; i++) assert.equal((await introspect()).json.active, true);
+      assertRateLimited(await introspect(), 10);
+      const revoke = () => postForm(`${server.url}/oauth/revoke`, { token: 'unknown-token' }, { authorization: confidentialAuth() });
+      for (let i = 0; i < 3; i++) assert.equal((await revoke()).status, 200);
+      const refusedRevocation = await revoke();
+      assertRateLimited(refusedRevocation, 10);
+      // The token endpoint's count is its own: the client made one token request so far.
+      assert.equal((await refresh(server, tokens.refresh_token)).status, 200);
+    }));
+
+    it('a refused revocation revokes nothing', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server);
+      const revoke = () => postForm(`${server.url}/oauth/revoke`, { token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await postForm(`${server.url}/oauth/revoke`, { token: 'unknown-token' }, { authorization: confidentialAuth() })).status, 200);
+      }
+      assertRateLimited(await revoke(), 10);
+      assert.equal((await refresh(server, tokens.refresh_token)).status, 200, 'the grant was not revoked');
+    }));
+
+    it('is off with oauthEndpointRateLimit: false', withServer(async (server) => {
+      for (let i = 0; i < 12; i++) assert.equal((await strangerAttempt(server)).status, 401);
+    }, false));
+  });
+}
+
+describe('rate limits: two instances on one PostgreSQL schema share the count (SPEC decision 18)', { skip: postgresSkip }, () => {
+  it('requests to either instance count against one limit', async () => {
+    const schema = newTestSchema();
+    const servers: TestServer[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        servers.push(await startTestServer({ storage: await createPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 2 }), oauthEndpointRateLimit: LIMIT }));
+      }
+      const [a, b] = servers as [TestServer, TestServer];
+      const introspectAt = (server: TestServer) =>
+        postForm(`${server.url}/oauth/token/introspect`, { token: 'unknown' }, { authorization: confidentialAuth() });
+      assert.deepEqual((await introspectAt(a)).json, { active: false });
+      assert.deepEqual((await introspectAt(b)).json, { active: false });
+      assert.deepEqual((await introspectAt(a)).json, { active: false });
+      assertRateLimited(await introspectAt(b), 10);
+      assertRateLimited(await introspectAt(a), 10);
+    } finally {
+      for (const server of servers) await server.close();
+      await dropTestSchema(schema);
+    }
+  });
+});
+
+describe('addressKey: what an address is counted as', () => {
+  it('counts IPv4 as is, IPv4-mapped IPv6 as its IPv4, and IPv6 by its /64 (one host usually holds a whole /64)', () => {
+    assert.equal(addressKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('::ffff:203.0.113.7'), '203.0.113.7');
+    assert.equal(addressKey('2001:db8:0:1:aaaa::1'), '2001:db8:0:1::/64');
+    assert.equal(addressKey('2001:0db8:0000:0001:ffff:ffff:ffff:ffff'), '2001:db8:0:1::/64');
+    assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+    assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  });
+});
+
+describe('oauthEndpointRateLimit option', () => {
+  const base = { issuer: 'http://localhost:3000', environment: 'development' as const, accessTokenAudience: 'x', tokenHmacKey: Buffer.alloc(32) };
+  it('defaults to 1,000 per client and 2,000 per address per 10 s, and refuses limits or windows below 1', () => {
+    const storage = {} as Storage;
+    assert.deepEqual(resolveOptions({ ...base, storage }, systemClock).oauthEndpointRateLimit, { windowSeconds: 10, maxRequestsPerClient: 1_000, maxRequestsPerAddress: 2_000 });
+    assert.equal(resolveOptions({ ...base, storage, oauthEndpointRateLimit: false }, systemClock).oauthEndpointRateLimit, false);
+    for (const wrong of [{ ...LIMIT, windowSeconds: 0 }, { ...LIMIT, maxRequestsPerClient: 0.5 }, { ...LIMIT, maxRequestsPerAddress: -1 }]) {
+      assert.throws(() => resolveOptions({ ...base, storage, oauthEndpointRateLimit: wrong }, systemClock), /oauthEndpointRateLimit\.\w+ must be a positive integer/);
+    }
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Rate limits at the token, revocation and introspection endpoints (SPEC decision 18): a preHandler that
+ * counts each request, before client authentication, against two fixed windows of the endpoint — the
+ * client_id the request presents (HTTP Basic or the body's `client_id`, whether or not it authenticates:
+ * guessing costs attempts) and the address it comes from (`request.ip`, so `trustProxy` decides; an IPv6
+ * address by its /64, which one host usually holds whole). The counters live in storage
+ * (`storage.rateLimits`), so every instance shares them.
+ *
+ * Over a limit: HTTP 429 (RFC 6585 §4) with `Retry-After` in seconds until the window ends (RFC 9110
+ * §10.2.3), `Cache-Control: no-store` and the RFC 6749 §5.2 JSON shape with `temporarily_unavailable`.
+ * RFC 6749 registers no code for throttling; `temporarily_unavailable` (§4.1.2.1) is the registered code
+ * that means "try again later", and what clients do with it is right: oauth4webapi reports a 4xx JSON error
+ * body as a `ResponseBodyError` carrying the status (429) and the code, and our SDK retries every 429
+ * after `Retry-After` (packages/client/src/transport.ts).
+ *
+ * Why not @fastify/rate-limit: its handlers share one "already ran" mark per request, so one registration
+ * cannot apply a client limit and an address limit to the same route; it throws its 429 into the
+ * application-wide error handler (which renders other 4xx errors as `invalid_request`); and its store is
+ * called once per key, where ours counts both keys in one statement (one round trip on PostgreSQL).
+ */
+import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import { presentedClientId } from '../clients/client-authentication.ts';
+import type { ServerContext } from '../server-context.ts';
+import type { RawParameters } from './parameters.ts';
+
+/** The rate-limited endpoints; each counts on its own (a resource server's introspections do not use up token requests). */
+export type RateLimitedEndpoint = 'token' | 'revocation' | 'introspection';
+
+/**
+ * @returns for each endpoint, the route options that apply its limits: `{ preHandler }`, or `{}` when
+ *   `oauthEndpointRateLimit` is false.
+ */
+export function oauthEndpointRateLimit(context: ServerContext): (endpoint: RateLimitedEndpoint) => RouteShorthandOptions {
+  const limit = context.options.oauthEndpointRateLimit;
+  if (limit === false) return () => ({});
+  return (endpoint) => ({
+    preHandler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const now = context.clock.nowSeconds();
+      const clientId = presentedClientId(request.headers.authorization, request.body as RawParameters | undefined);
+      const keys = [`${endpoint}:address:${addressKey(request.ip)}`];
+      if (clientId !== undefined) keys.push(`${endpoint}:client:${clientKey(clientId)}`);
+      const [address, client] = await context.storage.rateLimits.hit(keys, limit.windowSeconds, now);
+      const exceeded = [
+        ...(address!.hits > limit.maxRequestsPerAddress ? [{ limited: 'address', window: address! }] : []),
+        ...(client && client.hits > limit.maxRequestsPerClient ? [{ limited: 'client', window: client }] : []),
+      ];
+      if (exceeded.length === 0) return;
+      // RFC 6585 §4: a 429 MAY say how long to wait; ours is until the last exceeded window ends (≥ 1 s).
+      const retryAfterSeconds = Math.max(1, ...exceeded.map(({ window }) => window.windowEndsAt - now));
+      // The presented client_id is not logged: a confused client may send its secret in its place.
+      request.log.warn({ endpoint, limited: exceeded.map(({ limited }) => limited), retryAfterSeconds }, 'rate limit exceeded');
+      // SPEC decision 18: no-store on every token-endpoint answer, this one included.
+      reply.code(429).header('retry-after', String(retryAfterSeconds)).header('cache-control', 'no-store').header('pragma', 'no-cache')
+        .type('application/json; charset=utf-8')
+        .send({ error: 'temporarily_unavailable', error_description: `too many requests; retry after ${retryAfterSeconds} seconds` });
+      return reply;
+    },
+  });
+}
+
+/** The address as counted: IPv4 (an IPv4-mapped IPv6 address too) as is, IPv6 by its /64 prefix. */
+export function addressKey(ip: string): string {
+  const address = ip.replace(/%.*$/, ''); // a zone index names an interface, not a host
+  if (!isIPv6(address)) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])));
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const full = [...before, ...Array(8 - before.length - after.length).fill('0'), ...after];
+  return `${full.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
+}
+
+/** Client IDs are UUIDs; anything much longer is counted by its SHA-256, so a presented value cannot bloat the table. */
+function clientKey(clientId: string): string {
+  return clientId.length <= 64 ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
+}
