@@ -1,0 +1,37 @@
+/**
+ * Known devices (issue 10 §3): at a successful login the browser gets a long-lived random device cookie
+ * (256 bits; `__Host-gatehouse_device` outside development), stored only as its SHA-256 with the user it
+ * signed in (`storage.knownDevices`). A later login for that user from that browser is throttled on its
+ * own key only, so nobody else's failures, from the same office address or from anywhere, can block it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
+import type { ServerContext } from '../server-context.ts';
+
+export const DEVICE_COOKIE = 'gatehouse_device';
+
+/** How long a device stays known after its latest successful login: 180 days. */
+export const KNOWN_DEVICE_LIFETIME_SECONDS = 180 * 24 * 60 * 60;
+
+const VALUE = /^[A-Za-z0-9_-]{43}$/;
+const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
+const cookieName = (context: ServerContext) => hostCookieName(context.options.environment, DEVICE_COOKIE);
+
+/** The SHA-256 of this browser's device cookie when well-formed, else undefined (not yet known to anyone). */
+export function deviceCookieDigest(context: ServerContext, request: FastifyRequest): string | undefined {
+  const value = request.cookies[cookieName(context)];
+  return value && VALUE.test(value) ? digest(value) : undefined;
+}
+
+/**
+ * After a successful login: gives this browser a fresh device cookie, recorded as known for `userId`.
+ * Always a new value (never one the browser brought), so a value planted in the browser, or seen once,
+ * cannot become known; on a computer shared by several users the latest one keeps it.
+ */
+export async function rememberDevice(context: ServerContext, reply: FastifyReply, userId: string): Promise<void> {
+  const value = randomBytes(32).toString('base64url');
+  const now = context.clock.nowSeconds();
+  await context.storage.knownDevices.remember(digest(value), userId, now, now + KNOWN_DEVICE_LIFETIME_SECONDS);
+  reply.setCookie(cookieName(context), value, hostCookieOptions(context.options.environment, 'lax', KNOWN_DEVICE_LIFETIME_SECONDS));
+}
