@@ -79,7 +79,7 @@ describe('POST /login throttling (issue 10 §3: growing delays, no lockout, know
     assert.equal((await login(server, office(), bob.email, bob.password)).status, 303);
   });
 
-  it('sets a long-lived device cookie at a successful login, stored only as a SHA-256 with the user; a new value each time', async () => {
+  it('sets a long-lived device cookie at a successful login, stored only as a SHA-256 with the user; kept while known, replaced when not known for that user', async () => {
     const laptop = new At(OFFICE);
     const first = await login(server, laptop, alice.email, alice.password);
     const line = first.setCookies.find((cookie) => cookie.startsWith('gatehouse_device='))!;
@@ -93,7 +93,18 @@ describe('POST /login throttling (issue 10 §3: growing delays, no lockout, know
     assert.equal(await server.storage.knownDevices.isKnown(digest, alice.id, now), true);
     assert.equal(await server.storage.knownDevices.isKnown(digest, bob.id, now), false);
     await login(server, laptop, alice.email, alice.password);
-    assert.notEqual(laptop.cookies.get('gatehouse_device'), value, 'rotated at each login');
+    assert.equal(laptop.cookies.get('gatehouse_device'), value, 'kept (and extended) while known for alice');
+    // Bob signs in on alice's laptop: the value is not known for bob, so the browser gets a new one.
+    await login(server, laptop, bob.email, bob.password);
+    const bobs = laptop.cookies.get('gatehouse_device')!;
+    assert.notEqual(bobs, value);
+    assert.equal(await server.storage.knownDevices.isKnown(createHash('sha256').update(bobs).digest('base64url'), bob.id, now), true);
+    // A planted value (never known for anyone) is replaced, never made known.
+    const planted = randomBytes(32).toString('base64url');
+    laptop.cookies.set('gatehouse_device', planted);
+    await login(server, laptop, alice.email, alice.password);
+    assert.notEqual(laptop.cookies.get('gatehouse_device'), planted);
+    assert.equal(await server.storage.knownDevices.isKnown(createHash('sha256').update(planted).digest('base64url'), alice.id, now), false);
   });
 
   it('a known device signs in even while the account is attacked from elsewhere and from its own address', async () => {

@@ -3,7 +3,7 @@
  * authorization request. CSRF-checked before this runs; slowed by growing delays per account and
  * address, never a lockout, with counters in storage shared by every instance (SPEC decision 18,
  * login-throttle.ts); a known device is never blocked by other people's failures. A success also gives
- * the browser a fresh device cookie. Failures never say whether the account exists.
+ * the browser a device cookie (sessions/known-device.ts). Failures never say whether the account exists.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
@@ -58,7 +58,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   }
   await throttle.succeeded(keys, now);
   await startLoginSession(context, request, reply, user.userId);
-  await rememberDevice(context, reply, user.userId);
+  await rememberDevice(context, request, reply, user.userId);
   reply.redirect(returnTo, 303);
 }
 

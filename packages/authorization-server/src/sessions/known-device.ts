@@ -25,13 +25,16 @@ export function deviceCookieDigest(context: ServerContext, request: FastifyReque
 }
 
 /**
- * After a successful login: gives this browser a fresh device cookie, recorded as known for `userId`.
- * Always a new value (never one the browser brought), so a value planted in the browser, or seen once,
- * cannot become known; on a computer shared by several users the latest one keeps it.
+ * After a successful login: keeps the browser's device cookie if it is already known for `userId`
+ * (extending it), else gives the browser a fresh value recorded as known for `userId`. A value the
+ * browser brought but that is not known for this user (planted, or another user's) never becomes known,
+ * and each browser keeps one row per user. On a computer shared by several users the latest one keeps it.
  */
-export async function rememberDevice(context: ServerContext, reply: FastifyReply, userId: string): Promise<void> {
-  const value = randomBytes(32).toString('base64url');
+export async function rememberDevice(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
   const now = context.clock.nowSeconds();
+  const current = deviceCookieDigest(context, request);
+  const keep = current !== undefined && (await context.storage.knownDevices.isKnown(current, userId, now));
+  const value = keep ? request.cookies[cookieName(context)]! : randomBytes(32).toString('base64url');
   await context.storage.knownDevices.remember(digest(value), userId, now, now + KNOWN_DEVICE_LIFETIME_SECONDS);
   reply.setCookie(cookieName(context), value, hostCookieOptions(context.options.environment, 'lax', KNOWN_DEVICE_LIFETIME_SECONDS));
 }

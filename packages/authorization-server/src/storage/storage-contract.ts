@@ -1027,12 +1027,18 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         await storage.loginThrottle.recordFailure(['account:ended'], C - 1000, { maxFailures: 10, windowSeconds: 900 });
         await storage.loginThrottle.recordFailure(['address:current'], C - 10, { maxFailures: 10, windowSeconds: 900 });
 
+        // Known devices: one expired (at C), one still known.
+        const [deviceGone, deviceKept] = [digest(), digest()];
+        await storage.knownDevices.remember(deviceGone, f.user.userId, C - 180 * D, C);
+        await storage.knownDevices.remember(deviceKept, f.user.userId, C - 10, C + 180 * D);
+
         for (let i = 0; i < 3; i++) await storage.audit.record({ type: `event.${i}`, at: C - 200 * D + i, actor: 'system' });
 
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
-          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1,
+          deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, knownDevices: 1,
         });
+        assert.equal(await storage.knownDevices.isKnown(deviceKept, f.user.userId, C), true, 'a device still known stays');
 
         const exists = async (token: TokenRecord) => (await storage.tokens.findByDigest(token.tokenDigest)) !== undefined;
         const [l0, l1, l2] = live.pairs;

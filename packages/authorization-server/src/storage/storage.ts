@@ -242,6 +242,8 @@ export interface CleanupResult {
   refreshTokens: number;
   grants: number;
   loginThrottleWindows: number;
+  /** Known devices (issue 10 §3) whose `expiresAt <= now`. */
+  knownDevices: number;
 }
 
 /**
@@ -437,7 +439,8 @@ export interface Storage {
      *   recognised as a replay and revoke the grant (SPEC decision 8, RFC 9700 §4.14.2);
      * - grants that are revoked (superseded, revoked, replayed) once no token and no code refers to them
      *   (active grants stay: they are the record of consent);
-     * - login-throttle windows that have ended.
+     * - login-throttle windows that have ended;
+     * - known devices with `expiresAt <= now`.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

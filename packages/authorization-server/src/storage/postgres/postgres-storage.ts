@@ -590,6 +590,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = x.grant_id)
             AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = x.grant_id)`, 'x.cleanup_after', [now]),
           loginThrottleWindows: await inBatches('login_throttle', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
+          knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
