@@ -85,7 +85,7 @@ describe('POST /login throttling (issue 10 §3: growing delays, no lockout, know
     const line = first.setCookies.find((cookie) => cookie.startsWith('gatehouse_device='))!;
     assert.match(line, /; Max-Age=15552000/);
     assert.match(line, /; HttpOnly/);
-    assert.match(line, /; SameSite=Lax/);
+    assert.match(line, /; SameSite=Strict/, 'only our own login form needs it');
     const value = laptop.cookies.get('gatehouse_device')!;
     assert.match(value, /^[A-Za-z0-9_-]{43}$/);
     const digest = createHash('sha256').update(value).digest('base64url');

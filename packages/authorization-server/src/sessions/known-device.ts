@@ -1,8 +1,9 @@
 /**
  * Known devices (issue 10 §3): at a successful login the browser gets a long-lived random device cookie
- * (256 bits; `__Host-gatehouse_device` outside development), stored only as its SHA-256 with the user it
- * signed in (`storage.knownDevices`). A later login for that user from that browser is throttled on its
- * own key only, so nobody else's failures, from the same office address or from anywhere, can block it.
+ * (256 bits; HttpOnly; SameSite=Strict, as only our own login form needs it; `__Host-gatehouse_device`
+ * outside development), stored only as its SHA-256 with the user it signed in (`storage.knownDevices`).
+ * A later login for that user from that browser is throttled on its own key only, so nobody else's
+ * failures, from the same office address or from anywhere, can block it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -36,5 +37,5 @@ export async function rememberDevice(context: ServerContext, request: FastifyReq
   const keep = current !== undefined && (await context.storage.knownDevices.isKnown(current, userId, now));
   const value = keep ? request.cookies[cookieName(context)]! : randomBytes(32).toString('base64url');
   await context.storage.knownDevices.remember(digest(value), userId, now, now + KNOWN_DEVICE_LIFETIME_SECONDS);
-  reply.setCookie(cookieName(context), value, hostCookieOptions(context.options.environment, 'lax', KNOWN_DEVICE_LIFETIME_SECONDS));
+  reply.setCookie(cookieName(context), value, hostCookieOptions(context.options.environment, 'strict', KNOWN_DEVICE_LIFETIME_SECONDS));
 }
