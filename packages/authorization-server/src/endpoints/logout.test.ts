@@ -100,6 +100,13 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
     assert.doesNotMatch((await other.get(`${server.url}/account/sessions`)).text, SIGN_OUT_FORM);
   });
 
+  it('does not tell a browser that is still signed in that it is signed out (/signed-out answers 303 to its connected apps)', async () => {
+    const browser = await signedIn(server);
+    const page = await browser.get(`${server.url}/signed-out`);
+    assert.equal(page.status, 303);
+    assert.equal(page.location, '/account/connected-apps');
+  });
+
   it('a sign-out without a session is harmless: 303 to the signed-out page', async () => {
     const browser = new Browser();
     const login = await browser.get(`${server.url}/account/sessions`);

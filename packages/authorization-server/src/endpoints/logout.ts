@@ -10,7 +10,7 @@ import { isSameOriginForm } from '../http/same-origin.ts';
 import { errorPage } from '../pages/error-page.ts';
 import { signedOutPage } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
-import { endLoginSession } from '../sessions/login-session.ts';
+import { currentLoginSession, endLoginSession } from '../sessions/login-session.ts';
 
 /** POST /logout */
 export async function logoutEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -24,7 +24,11 @@ export async function logoutEndpoint(context: ServerContext, request: FastifyReq
   reply.header('cache-control', 'no-store').redirect('/signed-out', 303);
 }
 
-/** GET /signed-out */
-export async function signedOutEndpoint(context: ServerContext, _request: FastifyRequest, reply: FastifyReply): Promise<void> {
+/** GET /signed-out (a browser still signed in is not told otherwise: 303 to its connected apps). */
+export async function signedOutEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (await currentLoginSession(context, request)) {
+    reply.redirect('/account/connected-apps', 303);
+    return;
+  }
   reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage(context.options.brand.name));
 }
