@@ -9,12 +9,13 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import { systemClock } from './clock.ts';
-import { createLoginThrottle } from './endpoints/login-throttle.ts';
+import { createLoginThrottle, resolveLoginThrottleRules } from './endpoints/login-throttle.ts';
 import { OAuthError } from './errors.ts';
 import { connectionTimeoutOptions, limitConnectionsPerAddress } from './http/connection-limits.ts';
 import { installMethodNotAllowed } from './http/method-not-allowed.ts';
 import { installRequestGuards, isUnreadableMultipartBody } from './http/request-guards.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-limits.ts';
+import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
@@ -95,7 +96,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     limits: { files: 1, fileSize: LOGO_MAX_BYTES, fields: 40, fieldSize: 16 * 1024, parts: 42 },
   });
   await app.register(fastifyCsrfProtection, {
-    cookieKey: 'gatehouse_csrf',
+    cookieKey: hostCookieName(options.environment, 'gatehouse_csrf'), // issue 11 item 25: __Host- outside development
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: production },
     getToken: (request) => {
       const value = (request.body as Record<string, unknown> | undefined)?._csrf;
@@ -129,7 +130,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     reply.code(500).send(new OAuthError('server_error', 'unexpected error').toJSON());
   });
 
-  await registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
+  await registerRoutes(app, context, createLoginThrottle(resolveLoginThrottleRules(options.loginRateLimit, options.loginThrottle), options.storage.loginThrottle));
   addMethodNotAllowedRoutes();
   return app;
 }

@@ -3,6 +3,7 @@
  * Source: SPEC.md §2 (deployment profile) and §4 (decisions).
  */
 import type { Clock } from './clock.ts';
+import type { LoginThrottleRules } from './endpoints/login-throttle.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** SPEC §2: one setting selects the environment's transport and redirect-URI rules. */
@@ -36,7 +37,10 @@ export interface AuthorizationServerOptions {
   refreshTokenLifetimeSeconds?: number;
   /** How long a login session lasts; default 8 hours. */
   loginSessionLifetimeSeconds?: number;
-  /** SPEC decision 18: failed logins allowed per account and per address in one window; default 10 per 15 min. */
+  /**
+   * SPEC decision 18, shorthand for `loginThrottle.accountAddress`: `maxFailures` failed logins per account
+   * and address before delays begin (default 5), delays growing up to `windowSeconds` (default 900 s).
+   */
   loginRateLimit?: { maxFailures: number; windowSeconds: number };
   /**
    * SPEC decision 18: requests allowed in one window at `/oauth/token`, `/oauth/revoke` and
@@ -45,6 +49,8 @@ export interface AuthorizationServerOptions {
    * with 429 and `Retry-After`. Default `DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT`; `false` turns it off.
    */
   oauthEndpointRateLimit?: OAuthEndpointRateLimit | false;
+  /** SPEC decision 18 / issue 10 §3: growing login delays per key (endpoints/login-throttle.ts); each rule given replaces its default. */
+  loginThrottle?: Partial<LoginThrottleRules>;
   /** SPEC decision 17: trust `X-Forwarded-Proto`/`-For` from these proxies (Fastify `trustProxy`); default none. */
   trustProxy?: boolean | string | string[];
   /**
@@ -111,7 +117,8 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     accessTokenFormat: 'opaque',
     refreshTokenLifetimeSeconds: 60 * 24 * 60 * 60,
     loginSessionLifetimeSeconds: 8 * 60 * 60,
-    loginRateLimit: { maxFailures: 10, windowSeconds: 15 * 60 },
+    loginRateLimit: { maxFailures: 5, windowSeconds: 15 * 60 },
+    loginThrottle: {},
     oauthEndpointRateLimit: DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT,
     trustProxy: false,
     requireClientApproval: options.environment !== 'development',

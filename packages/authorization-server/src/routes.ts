@@ -14,9 +14,11 @@ import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoint
 import { introspectionEndpoint } from './endpoints/introspection.ts';
 import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
+import { logoutEndpoint, signedOutEndpoint } from './endpoints/logout.ts';
 import { authorizationServerMetadata } from './endpoints/metadata.ts';
 import { revocationEndpoint } from './endpoints/revocation.ts';
 import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
+import { endOtherSessionsEndpoint, endSessionEndpoint, sessionsEndpoint } from './endpoints/sessions.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { OAuthError } from './errors.ts';
 import { sameOriginFormCheck } from './http/same-origin-form.ts';
@@ -64,6 +66,12 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/marketplace', (request, reply) => marketplaceEndpoint(context, request, reply));
   app.post('/marketplace/:client_id/connect', csrf, (request, reply) => marketplaceConnectEndpoint(context, request, reply));
   app.get('/logos/:client_id', (request, reply) => clientLogoEndpoint(context, request, reply));
+  // Sign-out and the user's sessions (issue 10 §4; CSRF on every form, Origin checked in the handlers).
+  app.post('/logout', csrf, (request, reply) => logoutEndpoint(context, request, reply));
+  app.get('/signed-out', (request, reply) => signedOutEndpoint(context, request, reply));
+  app.get('/account/sessions', (request, reply) => sessionsEndpoint(context, request, reply));
+  app.post('/account/sessions/end-others', csrf, (request, reply) => endOtherSessionsEndpoint(context, request, reply));
+  app.post('/account/sessions/:session_id/end', csrf, (request, reply) => endSessionEndpoint(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 

@@ -293,6 +293,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
       ['refreshTokens', 'refresh tokens'], ['grants', 'revoked grants'], ['loginThrottleWindows', 'login rate-limit windows'],
       ['interactions', 'consent interactions'],
       ['rateLimitWindows', 'OAuth rate-limit windows'],
+      ['knownDevices', 'known devices'],
     ];
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);

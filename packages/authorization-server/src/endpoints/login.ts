@@ -1,13 +1,15 @@
 /**
  * POST /login: checks the e-mail and password (argon2id), starts a login session, and continues the
- * authorization request. CSRF-checked before this runs; rate-limited per account and address with
- * counters in storage, shared by every instance (SPEC decision 18). Failures never say whether the
- * account exists.
+ * authorization request. CSRF-checked before this runs; slowed by growing delays per account and
+ * address, never a lockout, with counters in storage shared by every instance (SPEC decision 18,
+ * login-throttle.ts); a known device is never blocked by other people's failures. A success also gives
+ * the browser a device cookie (sessions/known-device.ts). Failures never say whether the account exists.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { loginPage } from '../pages/login-page.ts';
 import type { ServerContext } from '../server-context.ts';
+import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts';
 import { startLoginSession } from '../sessions/login-session.ts';
 import { decoyPasswordHash, verifyPassword } from '../users/password.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
@@ -27,7 +29,12 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const password = text('password');
   const returnTo = RETURN_TO.test(text('return_to')) ? text('return_to') : '/';
   const now = context.clock.nowSeconds();
-  const keys = loginThrottleKeys(email, request.ip);
+  // Issue 10 §3: the account is looked up (no password check yet) to know whether this browser is one of
+  // its known devices; a known device is throttled on its own key, never by other people's failures.
+  const user = email ? await context.storage.users.findByEmail(email) : undefined;
+  const deviceDigest = deviceCookieDigest(context, request);
+  const knownDevice = user && deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
+  const keys = loginThrottleKeys(email, request.ip, knownDevice);
   const page = (status: number, error: string) =>
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
       brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email,
@@ -37,11 +44,11 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   // so a burst of parallel attempts, on any instances, cannot pass the limit together.
   const retryAfterSeconds = await throttle.attempt(keys, now);
   if (retryAfterSeconds > 0) {
+    // Refused before any password check (RFC 6585 §4: 429 with Retry-After in seconds).
     reply.header('retry-after', String(retryAfterSeconds));
-    page(429, `Too many failed attempts. Try again in ${Math.ceil(retryAfterSeconds / 60)} minutes.`);
+    page(429, `Too many failed attempts. Try again in ${waitInWords(retryAfterSeconds)}.`);
     return;
   }
-  const user = email ? await context.storage.users.findByEmail(email) : undefined;
   // The decoy hash keeps the response time the same whether or not the account exists.
   const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash));
   if (!user || !valid) {
@@ -50,6 +57,13 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
     return;
   }
   await throttle.succeeded(keys, now);
-  await startLoginSession(context, reply, user.userId);
+  await startLoginSession(context, request, reply, user.userId);
+  await rememberDevice(context, request, reply, user.userId);
   reply.redirect(returnTo, 303);
+}
+
+/** "N seconds" under two minutes, else whole minutes rounded up. */
+function waitInWords(seconds: number): string {
+  if (seconds < 120) return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
 }

@@ -9,9 +9,9 @@
  * API's and the CLI's.
  *
  * A new secret is shown once without ever being stored in the clear server-side: the POST that issues it
- * answers 303 to the client's page and hands the secret over in a short-lived HttpOnly cookie scoped to
- * that page's path; the page shows it only if it matches the stored digest, and clears the cookie at
- * once, so a reload shows it no more.
+ * answers 303 to the client's page and hands the secret over in a short-lived HttpOnly, SameSite=Strict
+ * cookie (`__Host-` outside development, so Path=/); the page shows it only if it matches the stored
+ * digest, and clears the cookie at once, so a reload shows it no more.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientSecretMatches } from '../clients/client-secret.ts';
@@ -19,6 +19,7 @@ import {
   ClientManagementError, deleteClient, findManagedClient, inspectLogo, rotateClientSecret, setClientLogo, updateClient, type ManagementContext,
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
+import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import { loginPage } from '../pages/login-page.ts';
 import {
   clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalHomePage, portalMessagePage, registrationPage, type ClientFormValues, type PortalFrame,
@@ -120,10 +121,10 @@ export async function portalShowClient(context: ServerContext, request: FastifyR
   if (!signedIn) return;
   const client = await ownClient(context, reply, signedIn.frame, signedIn.user, (request.params as { client_id: string }).client_id);
   if (!client) return;
-  const handedOver = request.cookies[SECRET_COOKIE];
+  const handedOver = request.cookies[hostCookieName(context.options.environment, SECRET_COOKIE)];
   let newSecret: string | undefined;
   if (handedOver !== undefined) {
-    reply.clearCookie(SECRET_COOKIE, { path: `/portal/clients/${client.clientId}` });
+    reply.clearCookie(hostCookieName(context.options.environment, SECRET_COOKIE), hostCookieOptions(context.options.environment, 'strict'));
     // Only a secret of this client is shown: a cookie planted by someone else cannot put text on the page.
     if (client.secretDigest && /^[A-Za-z0-9_-]{43}$/.test(handedOver) && clientSecretMatches(handedOver, client.secretDigest)) newSecret = handedOver;
   }
@@ -195,9 +196,8 @@ async function withOwnClient(
 }
 
 function handOverSecret(context: ServerContext, reply: FastifyReply, clientId: string, secret: string): void {
-  reply.setCookie(SECRET_COOKIE, secret, {
-    path: `/portal/clients/${clientId}`, httpOnly: true, sameSite: 'strict', secure: context.options.environment !== 'development', maxAge: SECRET_COOKIE_SECONDS,
-  });
+  // Issue 11 item 25: `__Host-` outside development, so Path=/ (the page still shows only a secret of its own client).
+  reply.setCookie(hostCookieName(context.options.environment, SECRET_COOKIE), secret, hostCookieOptions(context.options.environment, 'strict', SECRET_COOKIE_SECONDS));
 }
 
 const FIELD_LABELS: Record<string, string> = {

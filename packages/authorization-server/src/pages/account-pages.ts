@@ -50,7 +50,7 @@ const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slic
 
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
   return layout(model.brandName, title, html`<nav class="muted"><a href="/account/connected-apps">Connected apps</a> · <a href="/marketplace">Marketplace</a> · ${model.userName}</nav>
-${body}`);
+${body}`, model);
 }
 
 function logo(uri: string | null, name: string): SafeHtml | string {

@@ -1,10 +1,28 @@
 /**
- * The frame of every page: the brand (SPEC §2: shown on every page) and the stylesheet.
+ * The frame of every page: the brand (SPEC §2: shown on every page) and the stylesheet; on a signed-in
+ * page also who is signed in, a link to their sessions and a "Sign out" form (issue 10 §4).
  * Anti-framing and CSP headers are set for all pages in authorization-server.ts (SPEC decision 18).
  */
 import { html, type SafeHtml } from './html.ts';
 
-export function layout(brandName: string, title: string, body: SafeHtml): string {
+/**
+ * What a signed-in page passes to `layout` so its header carries the "Sign out" form (a POST to
+ * /logout with the page's CSRF token, endpoints/logout.ts). Every page shown to a signed-in user passes
+ * it, e.g. `layout(brandName, title, body, { userName: user.name, csrfToken: reply.generateCsrf() })`.
+ */
+export interface SignedInHeader {
+  userName: string;
+  /** The page's CSRF token (`reply.generateCsrf()`), the same one its other forms carry. */
+  csrfToken: string;
+}
+
+function signedInHeader(signedIn: SignedInHeader): SafeHtml {
+  return html`<span class="signed-in"><span class="user">${signedIn.userName}</span> · <a href="/account/sessions">Sessions</a>
+<form class="sign-out" method="post" action="/logout"><input type="hidden" name="_csrf" value="${signedIn.csrfToken}"><button type="submit">Sign out</button></form></span>`;
+}
+
+/** @param signedIn given on every page shown to a signed-in user: adds the "Sign out" form to the header. */
+export function layout(brandName: string, title: string, body: SafeHtml, signedIn?: SignedInHeader): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -14,7 +32,7 @@ export function layout(brandName: string, title: string, body: SafeHtml): string
 <link rel="stylesheet" href="/assets/gatehouse.css">
 </head>
 <body>
-<header><span class="brand">${brandName}</span></header>
+<header><span class="brand">${brandName}</span>${signedIn ? signedInHeader(signedIn) : ''}</header>
 <main>
 ${body}
 </main>
@@ -50,5 +68,13 @@ nav { margin-bottom: 12px; }
 .secret { background: #eef6ee; border: 1px solid #8fc18f; padding: 10px 12px; border-radius: 8px; word-break: break-all; }
 .notice { background: #eef3fb; padding: 10px 12px; border-radius: 8px; }
 img.logo { width: 96px; height: 96px; border-radius: 10px; }
+header { display: flex; justify-content: space-between; align-items: center; gap: 12px; }
+header a { color: #fff; }
+.signed-in { display: flex; align-items: center; gap: 8px; font-size: .92rem; }
+form.sign-out { display: inline; margin: 0; }
+form.sign-out button { padding: 4px 10px; font-size: .9rem; background: transparent; color: #fff; border-color: #fff; }
+form.inline { display: inline; }
+table.sessions { width: 100%; border-collapse: collapse; }
+table.sessions td, table.sessions th { text-align: left; padding: 6px 4px; border-bottom: 1px solid #e5e5ea; vertical-align: top; }
 a.button { display: inline-block; padding: 10px 18px; border-radius: 8px; background: #1d1d1f; color: #fff; text-decoration: none; }
 `;

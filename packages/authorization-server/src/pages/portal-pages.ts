@@ -50,7 +50,7 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
 
 function frame(model: PortalFrame, title: string, body: SafeHtml): string {
   return layout(model.brandName, title, html`<nav class="muted"><a href="/portal">Developer portal</a> · ${model.userName}</nav>
-${body}`);
+${body}`, model);
 }
 
 const statusLabel = (client: ClientRecord) => (client.status === 'pending' ? 'pending approval' : client.status);

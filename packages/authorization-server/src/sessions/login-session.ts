@@ -1,37 +1,80 @@
 /**
- * Login sessions: a random 256-bit cookie value; only its SHA-256 is stored (SPEC decision 9).
- * The cookie is HttpOnly, SameSite=Lax (sent on the partner's top-level redirect to /oauth/authorize),
- * and Secure outside development.
+ * Login sessions: a random 256-bit cookie value; only its SHA-256 is stored (SPEC decision 9), so
+ * deleting the row ends the session on every instance at once (issue 10 §4). The cookie is HttpOnly,
+ * SameSite=Lax (sent on the partner's top-level redirect to /oauth/authorize), and outside development
+ * `__Host-gatehouse_session` with Secure and Path=/ (http/host-cookies.ts, issue 11 item 25).
+ *
+ * Each session records its device (a short User-Agent summary) and when it was last seen, moved forward
+ * at most once a minute per session (like `grants.recordUse`), for the account page's session list.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { UserRecord } from '../storage/storage.ts';
+import { deviceSummary } from './device-summary.ts';
 
+/** The cookie's name in development; `__Host-gatehouse_session` elsewhere (`sessionCookieName`). */
 export const SESSION_COOKIE = 'gatehouse_session';
+
+/** How often a session's `lastSeenAt` may be written: at most once a minute per session. */
+export const SESSION_LAST_SEEN_INTERVAL_SECONDS = 60;
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 
-export async function startLoginSession(context: ServerContext, reply: FastifyReply, userId: string): Promise<void> {
+export const sessionCookieName = (context: ServerContext) => hostCookieName(context.options.environment, SESSION_COOKIE);
+
+/**
+ * The identifier the account page uses for a session in URLs and forms: derived one-way from the stored
+ * digest (22 base64url characters), so it reveals neither the cookie nor the storage key.
+ */
+export function sessionPublicId(sessionDigest: string): string {
+  return createHash('sha256').update(`gatehouse login session id:${sessionDigest}`).digest('base64url').slice(0, 22);
+}
+
+export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
   const value = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
   const lifetimeSeconds = context.options.loginSessionLifetimeSeconds;
-  await context.storage.loginSessions.create({ sessionDigest: digest(value), userId, createdAt: now, expiresAt: now + lifetimeSeconds });
-  reply.setCookie(SESSION_COOKIE, value, {
-    path: '/',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: context.options.environment !== 'development',
-    maxAge: lifetimeSeconds,
+  await context.storage.loginSessions.createWithDevice({
+    sessionDigest: digest(value), userId, createdAt: now, expiresAt: now + lifetimeSeconds, device: deviceSummary(request.headers['user-agent']),
   });
+  reply.setCookie(sessionCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', lifetimeSeconds));
+}
+
+export interface CurrentLoginSession {
+  user: UserRecord;
+  /** The stored SHA-256 of the cookie value (never the value itself). */
+  sessionDigest: string;
+}
+
+/** The signed-in user and their session, or undefined without a valid, unexpired session. Records the visit (at most once a minute). */
+export async function currentLoginSession(context: ServerContext, request: FastifyRequest): Promise<CurrentLoginSession | undefined> {
+  const value = request.cookies[sessionCookieName(context)];
+  if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined;
+  const now = context.clock.nowSeconds();
+  const session = await context.storage.loginSessions.findActive(digest(value), now);
+  if (!session) return undefined;
+  const user = await context.storage.users.find(session.userId);
+  if (!user) return undefined;
+  await context.storage.loginSessions.touch(session.sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
+  return { user, sessionDigest: session.sessionDigest };
 }
 
 /** The logged-in user, or undefined without a valid, unexpired session. */
 export async function sessionUser(context: ServerContext, request: FastifyRequest): Promise<UserRecord | undefined> {
-  const value = request.cookies[SESSION_COOKIE];
-  if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined;
-  const session = await context.storage.loginSessions.findActive(digest(value), context.clock.nowSeconds());
-  return session && context.storage.users.find(session.userId);
+  return (await currentLoginSession(context, request))?.user;
+}
+
+/**
+ * Signs out this browser: deletes its session in storage (every instance sees it at once) and clears the
+ * cookie. Harmless without a session.
+ */
+export async function endLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const name = sessionCookieName(context);
+  const value = request.cookies[name];
+  if (value && /^[A-Za-z0-9_-]{43}$/.test(value)) await context.storage.loginSessions.delete(digest(value));
+  reply.clearCookie(name, hostCookieOptions(context.options.environment, 'lax'));
 }
 
 /**

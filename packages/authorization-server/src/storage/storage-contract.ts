@@ -452,6 +452,78 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), kept);
         await storage.loginSessions.delete(digest()); // unknown: no error
       }));
+
+      it('records the device and last use of a session; touch moves lastSeenAt forward at most once per interval (issue 10 §4)', withStorage(async (storage) => {
+        const user = userRecord();
+        await storage.users.create(user);
+        const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+        await storage.loginSessions.createWithDevice({ ...session, device: 'Firefox on Linux' });
+        assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), session);
+        assert.deepEqual(await storage.loginSessions.listActiveOfUser(user.userId, NOW), [{ ...session, device: 'Firefox on Linux', lastSeenAt: NOW }]);
+        await storage.loginSessions.touch(session.sessionDigest, NOW + 59, 60);
+        assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 59))[0]!.lastSeenAt, NOW, 'not yet a minute');
+        await storage.loginSessions.touch(session.sessionDigest, NOW + 60, 60);
+        assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 60))[0]!.lastSeenAt, NOW + 60);
+        await storage.loginSessions.touch(session.sessionDigest, NOW + 100, 60);
+        assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 100))[0]!.lastSeenAt, NOW + 60);
+        await storage.loginSessions.touch(digest(), NOW + 100, 60); // unknown: no error
+      }));
+
+      it('lists only the user\'s unexpired sessions, most recently seen first; a session made by create has no device and was last seen when created', withStorage(async (storage) => {
+        const [alice, bob] = [userRecord(), userRecord()];
+        await storage.users.create(alice);
+        await storage.users.create(bob);
+        const old = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW - 100, expiresAt: NOW + 3600 };
+        const recent = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW - 50, expiresAt: NOW + 3600 };
+        const expired = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW - 7200, expiresAt: NOW };
+        await storage.loginSessions.create(old);
+        await storage.loginSessions.createWithDevice({ ...recent, device: 'Safari on iOS' });
+        await storage.loginSessions.createWithDevice({ ...expired, device: 'Edge on Windows' });
+        await storage.loginSessions.createWithDevice({ sessionDigest: digest(), userId: bob.userId, createdAt: NOW, expiresAt: NOW + 3600, device: 'Chrome on Android' });
+        assert.deepEqual(await storage.loginSessions.listActiveOfUser(alice.userId, NOW), [
+          { ...recent, device: 'Safari on iOS', lastSeenAt: NOW - 50 },
+          { ...old, device: '', lastSeenAt: NOW - 100 },
+        ]);
+        await storage.loginSessions.touch(old.sessionDigest, NOW, 60);
+        assert.deepEqual((await storage.loginSessions.listActiveOfUser(alice.userId, NOW)).map((s) => s.sessionDigest), [old.sessionDigest, recent.sessionDigest]);
+        assert.deepEqual(await storage.loginSessions.listActiveOfUser(randomUUID(), NOW), []);
+      }));
+
+      it('deleteOthersOfUser ends every other session of that user at once, and no one else\'s', withStorage(async (storage) => {
+        const [alice, bob] = [userRecord(), userRecord()];
+        await storage.users.create(alice);
+        await storage.users.create(bob);
+        const session = (userId: string) => ({ sessionDigest: digest(), userId, createdAt: NOW, expiresAt: NOW + 3600, device: '' });
+        const [kept, other1, other2, bobs] = [session(alice.userId), session(alice.userId), session(alice.userId), session(bob.userId)];
+        for (const s of [kept, other1, other2, bobs]) await storage.loginSessions.createWithDevice(s);
+        assert.equal(await storage.loginSessions.deleteOthersOfUser(alice.userId, kept.sessionDigest), 2);
+        assert.deepEqual((await storage.loginSessions.listActiveOfUser(alice.userId, NOW)).map((s) => s.sessionDigest), [kept.sessionDigest]);
+        assert.equal(await storage.loginSessions.findActive(other1.sessionDigest, NOW), undefined);
+        assert.ok(await storage.loginSessions.findActive(bobs.sessionDigest, NOW), 'another user\'s session stays');
+        assert.equal(await storage.loginSessions.deleteOthersOfUser(alice.userId, kept.sessionDigest), 0);
+      }));
+    });
+
+    describe('knownDevices (issue 10 §3: a known device is never blocked by another person\'s failures)', () => {
+      it('knows a device for the user it signed in, until it expires; remember extends, never shortens', withStorage(async (storage) => {
+        const [alice, bob] = [userRecord(), userRecord()];
+        await storage.users.create(alice);
+        await storage.users.create(bob);
+        const device = digest();
+        assert.equal(await storage.knownDevices.isKnown(device, alice.userId, NOW), false);
+        await storage.knownDevices.remember(device, alice.userId, NOW, NOW + 1000);
+        assert.equal(await storage.knownDevices.isKnown(device, alice.userId, NOW + 999), true);
+        assert.equal(await storage.knownDevices.isKnown(device, alice.userId, NOW + 1000), false, 'expired');
+        assert.equal(await storage.knownDevices.isKnown(device, bob.userId, NOW), false, 'known for alice only');
+        assert.equal(await storage.knownDevices.isKnown(digest(), alice.userId, NOW), false);
+        await storage.knownDevices.remember(device, alice.userId, NOW + 500, NOW + 2000);
+        await storage.knownDevices.remember(device, alice.userId, NOW + 600, NOW + 1500);
+        assert.equal(await storage.knownDevices.isKnown(device, alice.userId, NOW + 1999), true);
+        // One browser may be known for several users (a shared office computer).
+        await storage.knownDevices.remember(device, bob.userId, NOW, NOW + 1000);
+        assert.equal(await storage.knownDevices.isKnown(device, bob.userId, NOW), true);
+        assert.equal(await storage.knownDevices.isKnown(device, alice.userId, NOW), true);
+      }));
     });
 
     describe('authorizationCodes', () => {
@@ -888,6 +960,69 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
       }));
     });
 
+    describe('loginThrottle.attempt (issue 10 §3: growing delays per key instead of a hard lockout)', () => {
+      const PAIR = 'pair:alice:192.0.2.7';
+      const ACCOUNT = 'account:alice';
+      const ADDRESS = 'address:192.0.2.7';
+      const rule = (freeFailures: number, baseDelaySeconds = 1, maxDelaySeconds = 900, forgetAfterSeconds = 3600) =>
+        ({ freeFailures, baseDelaySeconds, maxDelaySeconds, forgetAfterSeconds });
+
+      it('counts the first freeFailures failures without a wait, then each further attempt waits base × 2^(n − free) after the latest failure', withStorage(async (storage) => {
+        const at = (now: number) => storage.loginThrottle.attempt([{ key: PAIR, rule: rule(3) }], now);
+        assert.deepEqual(await at(NOW), { retryAfterSeconds: 0, failures: [1] });
+        assert.deepEqual(await at(NOW), { retryAfterSeconds: 0, failures: [2] });
+        assert.deepEqual(await at(NOW), { retryAfterSeconds: 0, failures: [3] });
+        assert.deepEqual(await at(NOW), { retryAfterSeconds: 1, failures: [3] }, '3 failures: wait 1 s, not counted');
+        assert.deepEqual(await at(NOW + 1), { retryAfterSeconds: 0, failures: [4] });
+        assert.deepEqual(await at(NOW + 2), { retryAfterSeconds: 1, failures: [4] }, '4 failures: wait 2 s after the latest');
+        assert.deepEqual(await at(NOW + 3), { retryAfterSeconds: 0, failures: [5] });
+        assert.deepEqual(await at(NOW + 3), { retryAfterSeconds: 4, failures: [5] });
+        assert.deepEqual(await at(NOW + 7), { retryAfterSeconds: 0, failures: [6] });
+        assert.deepEqual(await at(NOW + 7), { retryAfterSeconds: 8, failures: [6] });
+      }));
+
+      it('caps the delay at maxDelaySeconds and forgets a key forgetAfterSeconds after its latest failure', withStorage(async (storage) => {
+        const capped = rule(0, 10, 30, 100);
+        const at = (now: number) => storage.loginThrottle.attempt([{ key: PAIR, rule: capped }], now);
+        assert.deepEqual(await at(NOW), { retryAfterSeconds: 0, failures: [1] });
+        assert.equal((await at(NOW)).retryAfterSeconds, 20, '1 failure: 10 × 2^1');
+        assert.deepEqual(await at(NOW + 20), { retryAfterSeconds: 0, failures: [2] });
+        assert.equal((await at(NOW + 20)).retryAfterSeconds, 30, 'capped at 30 s');
+        assert.deepEqual(await at(NOW + 50), { retryAfterSeconds: 0, failures: [3] });
+        assert.equal((await at(NOW + 149)).retryAfterSeconds, 0, 'past the cap');
+        // The attempt at NOW + 149 counted (4 failures, latest NOW + 149): forgotten at NOW + 249.
+        assert.deepEqual(await at(NOW + 249), { retryAfterSeconds: 0, failures: [1] });
+      }));
+
+      it('refuses when any key must wait, answers the longest wait, and counts on no key', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        const counters = (pair: string) => [{ key: pair, rule: rule(5) }, { key: ACCOUNT, rule: rule(2, 60) }, { key: ADDRESS, rule: rule(100) }];
+        assert.deepEqual(await throttle.attempt(counters('pair:alice:a'), NOW), { retryAfterSeconds: 0, failures: [1, 1, 1] });
+        assert.deepEqual(await throttle.attempt(counters('pair:alice:b'), NOW + 5), { retryAfterSeconds: 0, failures: [1, 2, 2] });
+        assert.deepEqual(await throttle.attempt(counters('pair:alice:c'), NOW + 10), { retryAfterSeconds: 55, failures: [0, 2, 2] }, 'the account waits 60 s');
+        assert.deepEqual(await throttle.attempt([{ key: ADDRESS, rule: rule(100) }], NOW + 10), { retryAfterSeconds: 0, failures: [3] }, 'the refused attempt counted nowhere');
+        assert.deepEqual(await throttle.attempt([{ key: 'pair:alice:c', rule: rule(5) }], NOW + 10), { retryAfterSeconds: 0, failures: [1] });
+      }));
+
+      it('a success resets or retracts like recordFailure\'s windows; a key repeated uses its first rule', withStorage(async (storage) => {
+        const throttle = storage.loginThrottle;
+        await throttle.attempt([{ key: PAIR, rule: rule(1) }, { key: ADDRESS, rule: rule(1) }], NOW);
+        await throttle.reset(PAIR);
+        await throttle.retract([ADDRESS], NOW);
+        assert.deepEqual(await throttle.attempt([{ key: PAIR, rule: rule(1) }, { key: ADDRESS, rule: rule(1) }], NOW), { retryAfterSeconds: 0, failures: [1, 1] });
+        assert.deepEqual(await throttle.attempt([{ key: ACCOUNT, rule: rule(5) }, { key: ACCOUNT, rule: rule(0) }], NOW), { retryAfterSeconds: 0, failures: [1, 1] });
+      }));
+
+      it('of 20 concurrent attempts with 3 free failures, exactly 3 are counted (atomic check and count)', withStorage(async (storage) => {
+        const counters = [{ key: PAIR, rule: rule(3) }, { key: ADDRESS, rule: rule(100) }];
+        const results = await Promise.all(Array.from({ length: 20 }, () => storage.loginThrottle.attempt(counters, NOW)));
+        const counted = results.filter((result) => result.retryAfterSeconds === 0);
+        assert.equal(counted.length, 3);
+        assert.deepEqual(counted.map((result) => result.failures[0]).sort(), [1, 2, 3]);
+        for (const refused of results.filter((result) => result.retryAfterSeconds > 0)) assert.deepEqual(refused, { retryAfterSeconds: 1, failures: [3, 3] });
+      }));
+    });
+
     describe('cleanup (expired codes, tokens, sessions and superseded grants; never audit events)', () => {
       it('deletes exactly what expired, keeps refresh-token families until their own expiry, and only then their revoked grants', withStorage(async (storage) => {
         const f = await fixture(storage);
@@ -938,12 +1073,18 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         await storage.loginThrottle.recordFailure(['account:ended'], C - 1000, { maxFailures: 10, windowSeconds: 900 });
         await storage.loginThrottle.recordFailure(['address:current'], C - 10, { maxFailures: 10, windowSeconds: 900 });
 
+        // Known devices: one expired (at C), one still known.
+        const [deviceGone, deviceKept] = [digest(), digest()];
+        await storage.knownDevices.remember(deviceGone, f.user.userId, C - 180 * D, C);
+        await storage.knownDevices.remember(deviceKept, f.user.userId, C - 10, C + 180 * D);
+
         for (let i = 0; i < 3; i++) await storage.audit.record({ type: `event.${i}`, at: C - 200 * D + i, actor: 'system' });
 
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
-          deleted: 34, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0,
+          deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 1,
         });
+        assert.equal(await storage.knownDevices.isKnown(deviceKept, f.user.userId, C), true, 'a device still known stays');
 
         const exists = async (token: TokenRecord) => (await storage.tokens.findByDigest(token.tokenDigest)) !== undefined;
         const [l0, l1, l2] = live.pairs;

@@ -107,6 +107,27 @@ export interface LoginSessionRecord {
   expiresAt: number;
 }
 
+/** A login session as the account page lists it (issue 10 §4). Times in seconds since the epoch. */
+export interface LoginSessionListing extends LoginSessionRecord {
+  /** A short summary of the User-Agent it started with ("Firefox on Linux"); '' when unknown. */
+  device: string;
+  /** The latest request seen with it (moved forward at most once per interval, `loginSessions.touch`). */
+  lastSeenAt: number;
+}
+
+/**
+ * A growing delay on failed logins for one throttle key (SPEC decision 18, issue 10 §3): the first
+ * `freeFailures` failures cost nothing; once a key holds n ≥ `freeFailures` failures, the next attempt
+ * must wait min(`maxDelaySeconds`, `baseDelaySeconds` × 2^(n − `freeFailures`)) seconds after the latest
+ * failure. A key's failures are forgotten `forgetAfterSeconds` after its latest failure.
+ */
+export interface LoginDelayRule {
+  freeFailures: number;
+  baseDelaySeconds: number;
+  maxDelaySeconds: number;
+  forgetAfterSeconds: number;
+}
+
 /** SPEC decision 6: bound to client, redirect URI, PKCE challenge, scopes, subject and user. */
 export interface AuthorizationCodeRecord {
   codeDigest: string;
@@ -253,6 +274,8 @@ export interface CleanupResult {
   interactions: number;
   /** Rate-limit windows of the OAuth endpoints (`rateLimits`) that have ended. */
   rateLimitWindows: number;
+  /** Known devices (issue 10 §3) whose `expiresAt <= now`. */
+  knownDevices: number;
 }
 
 /**
@@ -312,6 +335,28 @@ export interface Storage {
     /** The session if it exists and `now < expiresAt`. */
     findActive(sessionDigest: string, now: number): Promise<LoginSessionRecord | undefined>;
     delete(sessionDigest: string): Promise<void>;
+    /**
+     * Creates a session that records its device (issue 10 §4); `lastSeenAt` starts at `createdAt`.
+     * `device` is stored as given: the caller passes a short summary, never the raw User-Agent.
+     */
+    createWithDevice(session: LoginSessionRecord & { device: string }): Promise<void>;
+    /** Sets `lastSeenAt = now` when it is at least `minimumIntervalSeconds` old (at most one write a minute per session). */
+    touch(sessionDigest: string, now: number, minimumIntervalSeconds: number): Promise<void>;
+    /** The user's sessions with `now < expiresAt`, most recently seen first. */
+    listActiveOfUser(userId: string, now: number): Promise<LoginSessionListing[]>;
+    /** Deletes every session of the user but `keptSessionDigest` ("sign out everywhere else"). @returns how many were deleted. */
+    deleteOthersOfUser(userId: string, keptSessionDigest: string): Promise<number>;
+  };
+  /**
+   * Browsers that signed in successfully before (issue 10 §3): a long-lived random device cookie, stored
+   * only as its SHA-256 with the user it signed in. A known device is throttled on its own key, so other
+   * people's failures never block it.
+   */
+  knownDevices: {
+    /** Records (or extends) `deviceDigest` as known for `userId` until `expiresAt`. */
+    remember(deviceDigest: string, userId: string, now: number, expiresAt: number): Promise<void>;
+    /** Whether `deviceDigest` is known for `userId` and `now < expiresAt`. */
+    isKnown(deviceDigest: string, userId: string, now: number): Promise<boolean>;
   };
   authorizationCodes: {
     create(code: AuthorizationCodeRecord): Promise<void>;
@@ -407,6 +452,15 @@ export interface Storage {
     retract(keys: string[], now: number): Promise<void>;
     /** Forgets a key's window (a successful login clears its account). */
     reset(key: string): Promise<void>;
+    /**
+     * One login attempt under growing delays (`LoginDelayRule`, each key its own rule), atomically for all
+     * keys, also across instances: if any key must still wait, counts nothing and answers the longest wait
+     * in seconds; otherwise counts one failure on every distinct key (the latest failure is `now`; the
+     * key is forgotten `forgetAfterSeconds` later) and answers `retryAfterSeconds: 0`. `failures` is each
+     * key's count after the call (0 when forgotten), in the order of `counters`. Called BEFORE the password
+     * check; a success then `reset`s or `retract`s. A key's first rule wins if it appears twice.
+     */
+    attempt(counters: { key: string; rule: LoginDelayRule }[], now: number): Promise<{ retryAfterSeconds: number; failures: number[] }>;
   };
   /**
    * Request counters of the token, revocation and introspection endpoints (SPEC decision 18), shared by
@@ -445,6 +499,7 @@ export interface Storage {
      * - login-throttle windows that have ended;
      * - consent interactions with `expiresAt <= now`, used or not.
    * - rate-limit windows that have ended.
+     * - known devices with `expiresAt <= now`.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

@@ -224,6 +224,27 @@ export const migrations: Migration[] = [
       CREATE INDEX rate_limit_windows_by_end ON rate_limit_windows (window_ends_at);
     `,
   },
+  {
+    version: 8,
+    name: 'login session devices, known devices, growing login delays',
+    sql: `
+      -- Issue 10 §4: the account page lists sessions with their device and last use.
+      ALTER TABLE login_sessions ADD COLUMN device text NOT NULL DEFAULT '';
+      ALTER TABLE login_sessions ADD COLUMN last_seen_at bigint;
+      CREATE INDEX login_sessions_by_user ON login_sessions (user_id, expires_at);
+      -- Issue 10 §3: growing delays count from a key's latest failure.
+      ALTER TABLE login_throttle ADD COLUMN last_failure_at bigint;
+      -- Issue 10 §3: browsers that signed a user in before (the device cookie's SHA-256 only).
+      CREATE TABLE known_devices (
+        device_digest text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (device_digest, user_id)
+      );
+      CREATE INDEX known_devices_by_expiry ON known_devices (expires_at);
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -25,6 +25,7 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
+import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
@@ -34,6 +35,7 @@ import type {
   ClientRecord,
   ConsumeCodeResult,
   GrantRecord,
+  LoginDelayRule,
   Storage,
   StoredAuditEvent,
   SubjectRecord,
@@ -235,6 +237,39 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async delete(sessionDigest) {
         await query('DELETE FROM login_sessions WHERE session_digest = $1', [sessionDigest]);
+      },
+      async createWithDevice(session) {
+        await query('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at) VALUES ($1, $2, $3, $4, $5, $3)',
+          [session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device]);
+      },
+      async touch(sessionDigest, now, minimumIntervalSeconds) {
+        await query('UPDATE login_sessions SET last_seen_at = $1 WHERE session_digest = $2 AND COALESCE(last_seen_at, created_at) <= $3',
+          [now, sessionDigest, now - minimumIntervalSeconds]);
+      },
+      async listActiveOfUser(userId, now) {
+        return (await query(
+          `SELECT *, COALESCE(last_seen_at, created_at) AS seen FROM login_sessions WHERE user_id = $1 AND expires_at > $2
+           ORDER BY seen DESC, created_at DESC, session_digest`,
+          [userId, now],
+        )).rows.map((row) => ({
+          sessionDigest: String(row.session_digest), userId: String(row.user_id), createdAt: Number(row.created_at),
+          expiresAt: Number(row.expires_at), device: String(row.device), lastSeenAt: Number(row.seen),
+        }));
+      },
+      async deleteOthersOfUser(userId, keptSessionDigest) {
+        return (await query('DELETE FROM login_sessions WHERE user_id = $1 AND session_digest <> $2', [userId, keptSessionDigest])).rowCount ?? 0;
+      },
+    },
+    knownDevices: {
+      async remember(deviceDigest, userId, now, expiresAt) {
+        await query(
+          `INSERT INTO known_devices (device_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (device_digest, user_id) DO UPDATE SET expires_at = GREATEST(known_devices.expires_at, excluded.expires_at)`,
+          [deviceDigest, userId, now, expiresAt],
+        );
+      },
+      async isKnown(deviceDigest, userId, now) {
+        return (await one('SELECT 1 FROM known_devices WHERE device_digest = $1 AND user_id = $2 AND expires_at > $3', [deviceDigest, userId, now])) !== undefined;
       },
     },
     authorizationCodes: {
@@ -463,6 +498,43 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async reset(key) {
         await query('DELETE FROM login_throttle WHERE throttle_key = $1', [key]);
       },
+      async attempt(counters, now) {
+        const rules = new Map<string, LoginDelayRule>();
+        for (const { key, rule } of counters) if (!rules.has(key)) rules.set(key, rule);
+        // Sorted, so concurrent attempts on overlapping keys lock them in one order (no deadlock), as recordFailure does.
+        const distinct = [...rules.keys()].sort();
+        const counts = await transaction(async (client) => {
+          // Rows must exist to be locked: a placeholder with an ended window (0) is "forgotten".
+          await client.query(
+            'INSERT INTO login_throttle (throttle_key, window_ends_at, failures) SELECT key, 0, 0 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING',
+            [distinct],
+          );
+          const rows = (await client.query(
+            'SELECT throttle_key, window_ends_at, failures, last_failure_at FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE',
+            [distinct],
+          )).rows;
+          const failures = new Map<string, number>();
+          let retryAfterSeconds = 0;
+          for (const row of rows) {
+            if (Number(row.window_ends_at) <= now) continue;
+            const key = String(row.throttle_key);
+            failures.set(key, Number(row.failures));
+            retryAfterSeconds = Math.max(retryAfterSeconds, loginDelayWaitSeconds(rules.get(key)!, Number(row.failures), nullableNumber(row.last_failure_at), now));
+          }
+          // SPEC decision 18: an attempt that must wait is refused and counted nowhere.
+          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures };
+          for (const key of distinct) {
+            const count = (failures.get(key) ?? 0) + 1;
+            await client.query(
+              'UPDATE login_throttle SET failures = $2, last_failure_at = $3, window_ends_at = $4 WHERE throttle_key = $1',
+              [key, count, now, now + rules.get(key)!.forgetAfterSeconds],
+            );
+            failures.set(key, count);
+          }
+          return { retryAfterSeconds: 0, failures };
+        });
+        return { retryAfterSeconds: counts.retryAfterSeconds, failures: counters.map(({ key }) => counts.failures.get(key) ?? 0) };
+      },
     },
     rateLimits: {
       async hit(keys, windowSeconds, now) {
@@ -552,6 +624,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           loginThrottleWindows: await inBatches('login_throttle', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
           interactions: await inBatches('interactions', 'x.expires_at <= $1', 'x.expires_at', [now]),
           rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
+          knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
+import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
@@ -21,6 +22,7 @@ import type {
   ClientRecord,
   ConsumeCodeResult,
   GrantRecord,
+  LoginDelayRule,
   LoginSessionRecord,
   Storage,
   StoredAuditEvent,
@@ -215,6 +217,39 @@ export function createSqliteStorage(path: string): Storage {
       async delete(sessionDigest) {
         run('DELETE FROM login_sessions WHERE session_digest = ?', sessionDigest);
       },
+      async createWithDevice(session) {
+        run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+          session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device, session.createdAt);
+      },
+      async touch(sessionDigest, now, minimumIntervalSeconds) {
+        run('UPDATE login_sessions SET last_seen_at = ? WHERE session_digest = ? AND COALESCE(last_seen_at, created_at) <= ?',
+          now, sessionDigest, now - minimumIntervalSeconds);
+      },
+      async listActiveOfUser(userId, now) {
+        return all(
+          `SELECT *, COALESCE(last_seen_at, created_at) AS seen FROM login_sessions WHERE user_id = ? AND expires_at > ?
+           ORDER BY seen DESC, created_at DESC, session_digest`,
+          userId, now,
+        ).map((row) => ({
+          sessionDigest: String(row.session_digest), userId: String(row.user_id), createdAt: Number(row.created_at),
+          expiresAt: Number(row.expires_at), device: String(row.device), lastSeenAt: Number(row.seen),
+        }));
+      },
+      async deleteOthersOfUser(userId, keptSessionDigest) {
+        return Number(run('DELETE FROM login_sessions WHERE user_id = ? AND session_digest <> ?', userId, keptSessionDigest).changes);
+      },
+    },
+    knownDevices: {
+      async remember(deviceDigest, userId, now, expiresAt) {
+        run(
+          `INSERT INTO known_devices (device_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (device_digest, user_id) DO UPDATE SET expires_at = MAX(known_devices.expires_at, excluded.expires_at)`,
+          deviceDigest, userId, now, expiresAt,
+        );
+      },
+      async isKnown(deviceDigest, userId, now) {
+        return get('SELECT 1 FROM known_devices WHERE device_digest = ? AND user_id = ? AND expires_at > ?', deviceDigest, userId, now) !== undefined;
+      },
     },
     authorizationCodes: {
       async create(code) {
@@ -380,6 +415,33 @@ export function createSqliteStorage(path: string): Storage {
       async reset(key) {
         run('DELETE FROM login_throttle WHERE throttle_key = ?', key);
       },
+      async attempt(counters, now) {
+        const rules = new Map<string, LoginDelayRule>();
+        for (const { key, rule } of counters) if (!rules.has(key)) rules.set(key, rule);
+        return transaction(() => {
+          const failures = new Map<string, number>();
+          let retryAfterSeconds = 0;
+          for (const [key, rule] of rules) {
+            const row = get('SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = ? AND window_ends_at > ?', key, now);
+            if (!row) continue;
+            failures.set(key, Number(row.failures));
+            retryAfterSeconds = Math.max(retryAfterSeconds, loginDelayWaitSeconds(rule, Number(row.failures), nullableNumber(row.last_failure_at), now));
+          }
+          // SPEC decision 18: an attempt that must wait is refused and counted nowhere.
+          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: counters.map(({ key }) => failures.get(key) ?? 0) };
+          for (const [key, rule] of rules) {
+            const count = (failures.get(key) ?? 0) + 1;
+            run(
+              `INSERT INTO login_throttle (throttle_key, window_ends_at, failures, last_failure_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (throttle_key) DO UPDATE SET window_ends_at = excluded.window_ends_at, failures = excluded.failures,
+                 last_failure_at = excluded.last_failure_at`,
+              key, now + rule.forgetAfterSeconds, count, now,
+            );
+            failures.set(key, count);
+          }
+          return { retryAfterSeconds: 0, failures: counters.map(({ key }) => failures.get(key)!) };
+        });
+      },
     },
     rateLimits: {
       async hit(keys, windowSeconds, now) {
@@ -478,6 +540,7 @@ export function createSqliteStorage(path: string): Storage {
             'DELETE FROM rate_limit_windows WHERE rowid IN (SELECT rowid FROM rate_limit_windows WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)',
             now,
           ),
+          knownDevices: await inBatches('DELETE FROM known_devices WHERE rowid IN (SELECT rowid FROM known_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
+
+const alice = seed.users.alice;
+const SIGN_OUT_FORM = /<form class="sign-out" method="post" action="\/logout"><input type="hidden" name="_csrf" value="[^"]+"><button type="submit">Sign out<\/button><\/form>/;
+
+/** A browser signed in through the shared login page, continuing at `returnTo`. */
+async function signedIn(server: TestServer, returnTo = '/account/sessions', user: { email: string; password: string } = alice): Promise<Browser> {
+  const browser = new Browser();
+  const login = await browser.get(`${server.url}${returnTo}`);
+  const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: returnTo, email: user.email, password: user.password });
+  assert.equal(answer.status, 303);
+  return browser;
+}
+
+/** The CSRF token of a signed-in page's Sign out form. */
+async function signOutToken(server: TestServer, browser: Browser): Promise<string> {
+  const page = await browser.get(`${server.url}/account/sessions`);
+  assert.match(page.text, SIGN_OUT_FORM);
+  return inputValue(page.text, '_csrf')!;
+}
+
+describe('POST /logout (issue 10 §4: sign-out ends the session on every instance)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('ends the login session in storage, clears the cookie and answers 303 to a "You are signed out" page', async () => {
+    const browser = await signedIn(server);
+    const cookie = browser.cookies.get('gatehouse_session')!;
+    assert.equal((await server.storage.loginSessions.listActiveOfUser(alice.id, server.clock.nowSeconds())).length, 1);
+    const response = await browser.request(`${server.url}/logout`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url },
+      body: new URLSearchParams({ _csrf: await signOutToken(server, browser) }),
+    });
+    assert.equal(response.status, 303);
+    assert.equal(response.location, '/signed-out');
+    const cleared = response.headers.getSetCookie().find((line) => line.startsWith('gatehouse_session='));
+    assert.match(cleared ?? '', /^gatehouse_session=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/);
+    assert.deepEqual(await server.storage.loginSessions.listActiveOfUser(alice.id, server.clock.nowSeconds()), [], 'deleted in storage, so every instance refuses it');
+    // The old cookie, replayed (the next person at the computer, or a copy of it), signs nobody in.
+    const replay = new Browser();
+    replay.cookies.set('gatehouse_session', cookie);
+    const page = await replay.get(`${server.url}/account/sessions`);
+    assert.match(page.text, /action="\/login"/, 'the login page, not the sessions');
+    assert.doesNotMatch(page.text, SIGN_OUT_FORM);
+    const signedOut = await browser.get(`${server.url}/signed-out`);
+    assert.equal(signedOut.status, 200);
+    assert.match(signedOut.text, /You are signed out/);
+    assert.match(signedOut.text, /<a class="button" href="\/account\/connected-apps">Sign in again<\/a>/);
+  });
+
+  it('refuses a sign-out without the CSRF token (403) and ends nothing', async () => {
+    const browser = await signedIn(server);
+    const before = (await server.storage.loginSessions.listActiveOfUser(alice.id, server.clock.nowSeconds())).length;
+    const response = await browser.post(`${server.url}/logout`, {});
+    assert.equal(response.status, 403);
+    assert.equal(response.location, undefined);
+    assert.equal((await server.storage.loginSessions.listActiveOfUser(alice.id, server.clock.nowSeconds())).length, before);
+    assert.match((await browser.get(`${server.url}/account/sessions`)).text, SIGN_OUT_FORM, 'still signed in');
+  });
+
+  it('refuses a sign-out posted from another site (Origin, Sec-Fetch-Site), even with a token, and ends nothing', async () => {
+    const browser = await signedIn(server);
+    for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }] as Record<string, string>[]) {
+      const response = await browser.request(`${server.url}/logout`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ _csrf: await signOutToken(server, browser) }),
+      });
+      assert.equal(response.status, 403, JSON.stringify(headers));
+      assert.equal(response.location, undefined);
+      assert.equal(response.headers.getSetCookie().filter((line) => line.startsWith('gatehouse_session=')).length, 0, 'the cookie is not cleared');
+      assert.match((await browser.get(`${server.url}/account/sessions`)).text, SIGN_OUT_FORM, 'still signed in');
+    }
+  });
+
+  it('accepts a real browser\'s own sign-out, which says Origin: null under our no-referrer policy and Sec-Fetch-Site: same-origin; refuses null from another site', async () => {
+    const other = await signedIn(server);
+    const crossSite = await other.request(`${server.url}/logout`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams({ _csrf: await signOutToken(server, other) }),
+    });
+    assert.equal(crossSite.status, 403, 'a sandboxed page elsewhere also sends Origin: null');
+    assert.match((await other.get(`${server.url}/account/sessions`)).text, SIGN_OUT_FORM, 'still signed in');
+    const own = await other.request(`${server.url}/logout`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'same-origin' },
+      body: new URLSearchParams({ _csrf: await signOutToken(server, other) }),
+    });
+    assert.equal(own.status, 303);
+    assert.doesNotMatch((await other.get(`${server.url}/account/sessions`)).text, SIGN_OUT_FORM);
+  });
+
+  it('does not tell a browser that is still signed in that it is signed out (/signed-out answers 303 to its connected apps)', async () => {
+    const browser = await signedIn(server);
+    const page = await browser.get(`${server.url}/signed-out`);
+    assert.equal(page.status, 303);
+    assert.equal(page.location, '/account/connected-apps');
+  });
+
+  it('a sign-out without a session is harmless: 303 to the signed-out page', async () => {
+    const browser = new Browser();
+    const login = await browser.get(`${server.url}/account/sessions`);
+    const response = await browser.post(`${server.url}/logout`, { _csrf: inputValue(login.text, '_csrf')! });
+    assert.equal(response.status, 303);
+    assert.equal(response.location, '/signed-out');
+  });
+
+  it('puts a Sign out form on every signed-in page (connected apps, marketplace, sessions, portal), none on the login page', async () => {
+    const user = await signedIn(server);
+    for (const path of ['/account/connected-apps', '/marketplace', '/account/sessions']) {
+      const page = await user.get(`${server.url}${path}`);
+      assert.equal(page.status, 200, path);
+      assert.match(page.text, SIGN_OUT_FORM, path);
+      assert.match(page.text, new RegExp(alice.name), path);
+    }
+    const developer = await signedIn(server, '/portal', seed.developer);
+    assert.match((await developer.get(`${server.url}/portal`)).text, SIGN_OUT_FORM);
+    assert.match((await developer.get(`${server.url}/portal/clients/new`)).text, SIGN_OUT_FORM);
+    assert.doesNotMatch((await new Browser().get(`${server.url}/account/sessions`)).text, SIGN_OUT_FORM);
+  });
+});
+
+/** Two handles on one database, as two instances behind a load balancer hold; `cleanup` removes the database. */
+interface SharedDatabase {
+  open(): Promise<Storage>;
+  cleanup(): Promise<void>;
+}
+
+const backends: { name: string; skip: () => Promise<string | false>; create: () => SharedDatabase }[] = [
+  {
+    name: 'SQLite (one file)', skip: async () => false,
+    create: () => {
+      const directory = mkdtempSync(join(tmpdir(), 'gatehouse-logout-'));
+      return { open: async () => createSqliteStorage(join(directory, 'gatehouse.db')), cleanup: async () => rmSync(directory, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'PostgreSQL (one schema)', skip: postgresSkipReason,
+    create: () => {
+      const schema = newTestSchema();
+      return { open: () => createPostgresStorage(TEST_DATABASE_URL, { schema }), cleanup: () => dropTestSchema(schema) };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe(`sign-out and ended sessions across two instances: ${backend.name}`, { skip: await backend.skip() }, () => {
+    const database = backend.create();
+    let a: TestServer;
+    let b: TestServer;
+    before(async () => {
+      a = await startTestServer({ storage: await database.open() });
+      b = await startTestServer({ storage: await database.open() });
+    });
+    after(async () => {
+      await a?.close();
+      await b?.close();
+      await database.cleanup();
+    });
+
+    it('a sign-out on one instance is refused by the other at once (the session is deleted in storage)', async () => {
+      const browser = await signedIn(a);
+      assert.match((await browser.get(`${b.url}/account/sessions`)).text, SIGN_OUT_FORM, 'signed in on both');
+      const cookie = browser.cookies.get('gatehouse_session')!;
+      const response = await browser.post(`${a.url}/logout`, { _csrf: await signOutToken(a, browser) });
+      assert.equal(response.status, 303);
+      assert.equal(browser.cookies.get('gatehouse_session'), '', 'cleared in the browser');
+      // The old cookie value, replayed on the other instance, signs nobody in.
+      const replay = new Browser();
+      replay.cookies.set('gatehouse_session', cookie);
+      assert.doesNotMatch((await replay.get(`${b.url}/account/sessions`)).text, SIGN_OUT_FORM);
+    });
+
+    it('a session ended from the sessions page of one instance is refused by the other at once', async () => {
+      const laptop = await signedIn(a);
+      const phone = await signedIn(b);
+      const page = await laptop.get(`${a.url}/account/sessions`);
+      assert.match((await phone.get(`${b.url}/account/sessions`)).text, SIGN_OUT_FORM, 'the phone is signed in');
+      const form = { _csrf: inputValue(page.text, '_csrf')!, confirm: 'yes' };
+      // "Sign out everywhere else" on instance a ends every other session of alice, the phone's among them.
+      const ended = await laptop.post(`${a.url}/account/sessions/end-others`, form);
+      assert.equal(ended.status, 303);
+      assert.doesNotMatch((await phone.get(`${b.url}/account/sessions`)).text, SIGN_OUT_FORM, 'the phone is signed out on instance b');
+      assert.match((await laptop.get(`${b.url}/account/sessions`)).text, SIGN_OUT_FORM, 'the laptop stays signed in');
+    });
+  });
+}
