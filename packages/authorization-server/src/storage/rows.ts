@@ -3,7 +3,7 @@
  * `toClient` stays in each backend: they store lists and booleans differently (JSON text and 0/1 vs
  * native arrays and booleans).
  */
-import type { AuthorizationCodeRecord, ClientPatch, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
+import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -27,7 +27,7 @@ export function prefixed(row: Row, prefix: string): Row {
 }
 
 export function toUser(row: Row): UserRecord {
-  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
+  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: nullableString(row.password_hash) };
 }
 
 export function toSubject(row: Row): SubjectRecord {
@@ -81,4 +81,15 @@ export function toToken(row: Row): TokenRecord {
     rotatedAt: nullableNumber(row.rotated_at),
     revokedAt: nullableNumber(row.revoked_at),
   };
+}
+
+export function toDirectoryUser(row: Row): DirectoryUserRecord {
+  return {
+    userId: String(row.user_id), email: String(row.email), name: String(row.name), locale: nullableString(row.locale),
+    createdAt: Number(row.created_at), updatedAt: Number(row.updated_at),
+  };
+}
+
+export function toDirectorySubject(row: Row): DirectorySubjectRecord {
+  return { ...toSubject(row), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
 }

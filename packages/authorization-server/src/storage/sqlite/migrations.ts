@@ -2,7 +2,11 @@
  * Versioned schema for the SQLite backend. Each migration runs once, inside one IMMEDIATE transaction,
  * so two processes starting on the same file do not both apply it.
  */
-export const migrations: { version: number; name: string; sql: string }[] = [
+/**
+ * `rebuildsTables`: the migration rebuilds a table others reference (SQLite cannot drop NOT NULL in
+ * place), so it runs with foreign keys off and checks them before committing (sqlite.org/lang_altertable.html §7).
+ */
+export const migrations: { version: number; name: string; sql: string; rebuildsTables?: boolean }[] = [
   {
     version: 1,
     name: 'initial schema',
@@ -168,5 +172,36 @@ export const migrations: { version: number; name: string; sql: string }[] = [
     version: 4,
     name: 'last use of a grant',
     sql: `ALTER TABLE grants ADD COLUMN last_used_at INTEGER;`,
+  },
+  {
+    version: 7,
+    name: 'the directory: user locale, times, soft delete and optional password; subject times',
+    rebuildsTables: true,
+    sql: `
+      -- password_hash becomes optional (directory users who never set one); deleted_at marks a deleted user,
+      -- whose row stays for the grants that name it. E-mails are unique among live users only.
+      CREATE TABLE users_v7 (
+        user_id TEXT PRIMARY KEY,
+        email TEXT NOT NULL COLLATE NOCASE,
+        name TEXT NOT NULL,
+        password_hash TEXT,
+        locale TEXT,
+        created_at INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL DEFAULT 0,
+        deleted_at INTEGER
+      );
+      INSERT INTO users_v7 (user_id, email, name, password_hash) SELECT user_id, email, name, password_hash FROM users;
+      DROP TABLE users;
+      ALTER TABLE users_v7 RENAME TO users;
+      CREATE UNIQUE INDEX users_email_live ON users (email) WHERE deleted_at IS NULL;
+      ALTER TABLE subjects ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE subjects ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX subjects_by_organization ON subjects (organization_id, subject_id) WHERE organization_id IS NOT NULL;
+      CREATE INDEX subject_administrators_by_subject ON subject_administrators (subject_type, subject_id);
+      CREATE INDEX login_sessions_by_user ON login_sessions (user_id);
+      CREATE INDEX grants_active_by_subject ON grants (subject_type, subject_id) WHERE revoked_at IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_subject ON authorization_codes (subject_type, subject_id) WHERE grant_id IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_user ON authorization_codes (user_id) WHERE grant_id IS NULL;
+    `,
   },
 ];

@@ -10,6 +10,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
+import { createSqliteDirectory } from './sqlite-directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -165,6 +166,9 @@ export function createSqliteStorage(path: string): Storage {
       async isDeveloper(userId) {
         return get('SELECT 1 AS found FROM partner_developers WHERE user_id = ?', userId) !== undefined;
       },
+      async remove(userId) {
+        return Number(run('DELETE FROM partner_developers WHERE user_id = ?', userId).changes) > 0;
+      },
     },
     users: {
       async create(user) {
@@ -175,7 +179,8 @@ export function createSqliteStorage(path: string): Storage {
         return row && toUser(row);
       },
       async findByEmail(email) {
-        const row = get('SELECT * FROM users WHERE email = ?', email);
+        // Deleted users keep their row (and e-mail) for the grants that name them; they never log in.
+        const row = get('SELECT * FROM users WHERE email = ? AND deleted_at IS NULL', email);
         return row && toUser(row);
       },
     },
@@ -455,6 +460,7 @@ export function createSqliteStorage(path: string): Storage {
         );
       },
     },
+    directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
     settings: {
       async getOrCreate(name, create) {
         return transaction(() => {
@@ -506,11 +512,16 @@ function migrate(db: DatabaseSync): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
   const applied: number[] = [];
   for (const migration of migrations) {
+    // A table rebuild runs with foreign keys off (a no-op inside a transaction, so set before BEGIN).
+    if (migration.rebuildsTables) db.exec('PRAGMA foreign_keys = OFF');
     db.exec('BEGIN IMMEDIATE');
     try {
       const done = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
       if (!done) {
         db.exec(migration.sql);
+        if (migration.rebuildsTables && db.prepare('PRAGMA foreign_key_check').all().length > 0) {
+          throw new Error(`migration ${migration.version} would break foreign keys`);
+        }
         db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(migration.version, migration.name);
         applied.push(migration.version);
       }
@@ -518,6 +529,8 @@ function migrate(db: DatabaseSync): number[] {
     } catch (error) {
       db.exec('ROLLBACK');
       throw error;
+    } finally {
+      if (migration.rebuildsTables) db.exec('PRAGMA foreign_keys = ON');
     }
   }
   return applied;
