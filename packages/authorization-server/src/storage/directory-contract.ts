@@ -63,6 +63,9 @@ export function directoryContract(withStorage: (body: (storage: Storage) => Prom
       assert.equal(await storage.directory.createUser(user({ userId: alice.userId })), 'duplicate_id');
       assert.equal(await storage.directory.createUser(user({ email: 'ALICE@example.COM' })), 'duplicate_email');
       assert.equal(await storage.directory.findUser(randomUUID()), undefined);
+      assert.equal(await storage.users.setPasswordHash(alice.userId, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA'), true);
+      assert.equal((await storage.users.findByEmail('alice@example.COM'))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA');
+      assert.equal(await storage.users.setPasswordHash(randomUUID(), null), false);
     }));
 
     it('lists users by id with cursor pagination and a case-insensitive e-mail filter', withStorage(async (storage) => {

@@ -267,8 +267,10 @@ export interface Storage {
   users: {
     create(user: UserRecord): Promise<void>;
     find(userId: string): Promise<UserRecord | undefined>;
-    /** Case-insensitive. */
+    /** Case-insensitive; live users only (a deleted user never logs in). */
     findByEmail(email: string): Promise<UserRecord | undefined>;
+    /** Sets (or, with null, clears) a live user's password hash. @returns false when there is no live user with that id. */
+    setPasswordHash(userId: string, passwordHash: string | null): Promise<boolean>;
   };
   subjects: {
     create(subject: SubjectRecord): Promise<void>;
@@ -490,7 +492,8 @@ export interface DirectoryStore {
    * stored is `unchanged` and keeps its `updatedAt`. Refusals: `id` (a deleted user's id), `email` (a
    * live user has it), `organization_id` (unknown organization), `administers` (an unknown subject).
    * Each change records its audit event (`directory.<kind>.created|updated`, by `actor`) in the same savepoint.
+   * With `dryRun`, the outcomes are computed the same way and everything is rolled back at the end.
    * @returns one outcome per record, in order.
    */
-  importBatch(records: DirectoryImportRecord[], now: number, actor: string): Promise<DirectoryUpsertOutcome[]>;
+  importBatch(records: DirectoryImportRecord[], now: number, actor: string, options?: { dryRun?: boolean }): Promise<DirectoryUpsertOutcome[]>;
 }

@@ -238,8 +238,9 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
       const deleted = await db.query('DELETE FROM subject_administrators WHERE user_id = $1 AND subject_type = $2 AND subject_id = $3', [userId, membership.subjectType, membership.subjectId]);
       return (deleted.rowCount ?? 0) > 0;
     },
-    async importBatch(records, now, actor) {
+    async importBatch(records, now, actor, options = {}) {
       return db.transaction(async (client) => {
+        if (options.dryRun) await client.query('SAVEPOINT directory_dry_run');
         const outcomes: DirectoryUpsertOutcome[] = [];
         for (const record of records) {
           await client.query('SAVEPOINT directory_record');
@@ -258,6 +259,7 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
             } else throw error;
           }
         }
+        if (options.dryRun) await client.query('ROLLBACK TO SAVEPOINT directory_dry_run');
         return outcomes;
       });
     },

@@ -202,6 +202,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const row = await one('SELECT * FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL', [email]);
         return row && toUser(row);
       },
+      async setPasswordHash(userId, passwordHash) {
+        return ((await query('UPDATE users SET password_hash = $2 WHERE user_id = $1 AND deleted_at IS NULL', [userId, passwordHash])).rowCount ?? 0) > 0;
+      },
     },
     subjects: {
       async create(subject) {

@@ -214,20 +214,25 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
       const deleted = run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', userId, membership.subjectType, membership.subjectId);
       return Number(deleted.changes) > 0;
     },
-    async importBatch(records, now, actor) {
-      return db.transaction(() => records.map((record): DirectoryUpsertOutcome => {
-        db.exec('SAVEPOINT directory_record');
-        try {
-          const outcome = record.kind === 'subject' ? upsertSubject(record.subject, now, actor) : upsertUser(record, now, actor);
-          db.exec('RELEASE directory_record');
-          return outcome;
-        } catch (error) {
-          db.exec('ROLLBACK TO directory_record');
-          db.exec('RELEASE directory_record');
-          if (error instanceof Refusal) return { outcome: 'refused', field: error.field, reason: error.reason };
-          throw error;
-        }
-      }));
+    async importBatch(records, now, actor, options = {}) {
+      return db.transaction(() => {
+        if (options.dryRun) db.exec('SAVEPOINT directory_dry_run');
+        const outcomes = records.map((record): DirectoryUpsertOutcome => {
+          db.exec('SAVEPOINT directory_record');
+          try {
+            const outcome = record.kind === 'subject' ? upsertSubject(record.subject, now, actor) : upsertUser(record, now, actor);
+            db.exec('RELEASE directory_record');
+            return outcome;
+          } catch (error) {
+            db.exec('ROLLBACK TO directory_record');
+            db.exec('RELEASE directory_record');
+            if (error instanceof Refusal) return { outcome: 'refused', field: error.field, reason: error.reason };
+            throw error;
+          }
+        });
+        if (options.dryRun) db.exec('ROLLBACK TO directory_dry_run; RELEASE directory_dry_run');
+        return outcomes;
+      });
     },
   };
 }

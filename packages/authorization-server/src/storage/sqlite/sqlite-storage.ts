@@ -183,6 +183,9 @@ export function createSqliteStorage(path: string): Storage {
         const row = get('SELECT * FROM users WHERE email = ? AND deleted_at IS NULL', email);
         return row && toUser(row);
       },
+      async setPasswordHash(userId, passwordHash) {
+        return Number(run('UPDATE users SET password_hash = ? WHERE user_id = ? AND deleted_at IS NULL', passwordHash, userId).changes) > 0;
+      },
     },
     subjects: {
       async create(subject) {
