@@ -40,7 +40,7 @@ export interface ImportReport {
 
 export interface ImportOptions {
   dryRun?: boolean;
-  /** Records per transaction (each record has its own savepoint inside it). Default 500. */
+  /** Records per transaction (each record has its own savepoint inside it). Default 1000. */
   batchSize?: number;
   /** Called after each batch with the records done and the total. */
   onProgress?: (done: number, total: number) => void;
@@ -123,7 +123,7 @@ export async function importDirectory(context: DirectoryContext, document: Input
     });
   }
   // A dry run is one transaction rolled back at the end, so later records see the earlier ones as a real run would.
-  const batchSize = options.dryRun ? Math.max(pending.length, 1) : options.batchSize ?? 500;
+  const batchSize = options.dryRun ? Math.max(pending.length, 1) : options.batchSize ?? 1000;
   for (let start = 0; start < pending.length; start += batchSize) {
     const batch = pending.slice(start, start + batchSize);
     const outcomes = await context.storage.directory.importBatch(batch.map((entry) => entry.record), context.now, context.actor, { dryRun: options.dryRun ?? false });

@@ -218,14 +218,14 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
       return db.transaction(() => {
         if (options.dryRun) db.exec('SAVEPOINT directory_dry_run');
         const outcomes = records.map((record): DirectoryUpsertOutcome => {
-          db.exec('SAVEPOINT directory_record');
+          run('SAVEPOINT directory_record');
           try {
             const outcome = record.kind === 'subject' ? upsertSubject(record.subject, now, actor) : upsertUser(record, now, actor);
-            db.exec('RELEASE directory_record');
+            run('RELEASE directory_record');
             return outcome;
           } catch (error) {
-            db.exec('ROLLBACK TO directory_record');
-            db.exec('RELEASE directory_record');
+            run('ROLLBACK TO directory_record');
+            run('RELEASE directory_record');
             if (error instanceof Refusal) return { outcome: 'refused', field: error.field, reason: error.reason };
             throw error;
           }
