@@ -10,7 +10,8 @@
  *   the subject, and connected apps shows who made them.
  * - Deleting a user ends their login sessions everywhere (the sessions are rows in the shared database),
  *   removes their memberships and developer role and voids their unredeemed codes; their grants stay.
- *   The user id is never reused; the e-mail address may be (it is unique among live users only).
+ *   The user id is never reused; the e-mail address is forgotten (replaced by `<id>@deleted.invalid`), so
+ *   it may be given to a new user.
  * - Deleting a company or organization revokes every grant on it with its tokens (SPEC decision 15) and
  *   voids its unredeemed codes. An organization that still groups companies is not deleted (409): delete
  *   or move its companies first, so no company is left pointing at nothing.

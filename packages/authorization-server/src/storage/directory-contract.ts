@@ -111,7 +111,10 @@ export function directoryContract(withStorage: (body: (storage: Storage) => Prom
       assert.equal(await storage.developers.isDeveloper(alice.userId), false);
       assert.equal(await storage.directory.findUser(alice.userId), undefined);
       assert.equal(await storage.users.findByEmail(alice.email), undefined, 'a deleted user cannot log in');
-      assert.equal((await storage.users.find(alice.userId))?.name, alice.name, 'the row stays for the grants that name the user');
+      const row = await storage.users.find(alice.userId);
+      assert.equal(row?.name, alice.name, 'the row stays for the grants that name the user');
+      assert.equal(row?.email, `${alice.userId}@deleted.invalid`, 'the address is not kept');
+      assert.equal(row?.passwordHash, null);
       // The grant belongs to the subject: it stays active.
       assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, null);
       // A code the user obtained but did not redeem is void.

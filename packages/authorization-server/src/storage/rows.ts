@@ -93,3 +93,9 @@ export function toDirectoryUser(row: Row): DirectoryUserRecord {
 export function toDirectorySubject(row: Row): DirectorySubjectRecord {
   return { ...toSubject(row), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
 }
+
+/**
+ * The e-mail a deleted user's row keeps instead of their address (storage.ts DirectoryStore): unique
+ * (their id), never deliverable (RFC 2606 `.invalid`), so the address is free again and not kept.
+ */
+export const deletedUserEmail = (userId: string) => `${userId}@deleted.invalid`;

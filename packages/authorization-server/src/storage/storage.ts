@@ -455,7 +455,8 @@ export type DirectoryImportRecord =
  *   their `user_id` and connected apps still name who connected them. Deleting a user, in one
  *   transaction, clears the password, ends every login session, removes the memberships and the partner
  *   developer role, and voids the user's unredeemed authorization codes. A deleted user's id is never
- *   reused; the e-mail address is free again (unique among live users only, case-insensitively).
+ *   reused. Their e-mail address is not kept: the row's `email` becomes `<user_id>@deleted.invalid`
+ *   (rows.ts `deletedUserEmail`), so the address is free again (e-mails are unique case-insensitively).
  * - Companies and organizations are deleted for good, in one transaction with: every active grant on
  *   them revoked (with its tokens), their memberships removed, their unredeemed codes voided. An
  *   organization that still groups companies is not deleted (`has_companies`).

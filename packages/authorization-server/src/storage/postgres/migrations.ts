@@ -196,15 +196,13 @@ export const migrations: Migration[] = [
     name: 'the directory: user locale, times, soft delete and optional password; subject times',
     sql: `
       -- password_hash becomes optional (directory users who never set one); deleted_at marks a deleted user,
-      -- whose row stays for the grants that name it. E-mails are unique among live users only.
+      -- whose row stays for the grants that name it (its e-mail is replaced at deletion, storage.ts DirectoryStore).
       ALTER TABLE users
         ALTER COLUMN password_hash DROP NOT NULL,
         ADD COLUMN locale text,
         ADD COLUMN created_at bigint NOT NULL DEFAULT 0,
         ADD COLUMN updated_at bigint NOT NULL DEFAULT 0,
         ADD COLUMN deleted_at bigint;
-      DROP INDEX users_email_lower;
-      CREATE UNIQUE INDEX users_email_live ON users (lower(email)) WHERE deleted_at IS NULL;
       ALTER TABLE subjects
         ADD COLUMN created_at bigint NOT NULL DEFAULT 0,
         ADD COLUMN updated_at bigint NOT NULL DEFAULT 0;

@@ -2,11 +2,11 @@
  * The directory store (storage.ts `DirectoryStore`) on PostgreSQL. Multi-statement steps are short
  * transactions; an import batch is one transaction with a SAVEPOINT per record, so a refused record is
  * rolled back alone. Uniqueness (ids, live e-mails) is checked first and enforced by the primary key and
- * the partial unique index `users_email_live`: a concurrent writer that wins the race turns the loser's
+ * the unique index `users_email_lower`: a concurrent writer that wins the race turns the loser's
  * insert into `duplicate_*` (or a refusal in an import), never a 500.
  */
 import type { PoolClient, QueryResultRow } from 'pg';
-import { toDirectorySubject, toDirectoryUser } from '../rows.ts';
+import { deletedUserEmail, toDirectorySubject, toDirectoryUser } from '../rows.ts';
 import type { AuditEvent, DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 
 type Row = QueryResultRow;
@@ -118,7 +118,7 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
           return 'created' as const;
         });
       } catch (error) {
-        if (isUniqueViolation(error)) return error.constraint === 'users_email_live' ? 'duplicate_email' : 'duplicate_id';
+        if (isUniqueViolation(error)) return error.constraint === 'users_email_lower' ? 'duplicate_email' : 'duplicate_id';
         throw error;
       }
     },
@@ -155,7 +155,7 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
       return db.transaction(async (client) => {
         const row = await one(client, 'SELECT user_id FROM users WHERE user_id = $1 AND deleted_at IS NULL FOR UPDATE', [userId]);
         if (!row) return undefined;
-        await client.query('UPDATE users SET deleted_at = $2, updated_at = $2, password_hash = NULL WHERE user_id = $1', [userId, now]);
+        await client.query('UPDATE users SET deleted_at = $2, updated_at = $2, password_hash = NULL, email = $3 WHERE user_id = $1', [userId, now, deletedUserEmail(userId)]);
         const loginSessionsEnded = (await client.query('DELETE FROM login_sessions WHERE user_id = $1', [userId])).rowCount ?? 0;
         const membershipsRemoved = (await client.query('DELETE FROM subject_administrators WHERE user_id = $1', [userId])).rowCount ?? 0;
         await client.query('DELETE FROM partner_developers WHERE user_id = $1', [userId]);
@@ -253,7 +253,7 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
             if (error instanceof Refusal) outcomes.push({ outcome: 'refused', field: error.field, reason: error.reason });
             else if (isUniqueViolation(error)) {
               // A concurrent writer took the id or the e-mail between our check and our insert.
-              outcomes.push(error.constraint === 'users_email_live'
+              outcomes.push(error.constraint === 'users_email_lower'
                 ? { outcome: 'refused', field: 'email', reason: 'another user has this e-mail address' }
                 : { outcome: 'refused', field: 'id', reason: 'this id was taken meanwhile' });
             } else throw error;

@@ -197,8 +197,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return row && toUser(row);
       },
       async findByEmail(email) {
-        // Served by the partial unique index on lower(email) of live users (migrations.ts, version 7).
-        // Deleted users keep their row (and e-mail) for the grants that name them; they never log in.
+        // Served by the unique index on lower(email) (migrations.ts).
+        // Deleted users keep their row (with a placeholder e-mail) for the grants that name them; they never log in.
         const row = await one('SELECT * FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL', [email]);
         return row && toUser(row);
       },

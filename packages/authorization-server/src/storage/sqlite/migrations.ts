@@ -1,12 +1,11 @@
+import type { DatabaseSync } from 'node:sqlite';
+
 /**
  * Versioned schema for the SQLite backend. Each migration runs once, inside one IMMEDIATE transaction,
  * so two processes starting on the same file do not both apply it.
  */
-/**
- * `rebuildsTables`: the migration rebuilds a table others reference (SQLite cannot drop NOT NULL in
- * place), so it runs with foreign keys off and checks them before committing (sqlite.org/lang_altertable.html §7).
- */
-export const migrations: { version: number; name: string; sql: string; rebuildsTables?: boolean }[] = [
+/** `run`, when present, finishes a migration in code after its `sql`, in the same transaction. */
+export const migrations: { version: number; name: string; sql: string; run?: (db: DatabaseSync) => void }[] = [
   {
     version: 1,
     name: 'initial schema',
@@ -176,24 +175,12 @@ export const migrations: { version: number; name: string; sql: string; rebuildsT
   {
     version: 7,
     name: 'the directory: user locale, times, soft delete and optional password; subject times',
-    rebuildsTables: true,
     sql: `
-      -- password_hash becomes optional (directory users who never set one); deleted_at marks a deleted user,
-      -- whose row stays for the grants that name it. E-mails are unique among live users only.
-      CREATE TABLE users_v7 (
-        user_id TEXT PRIMARY KEY,
-        email TEXT NOT NULL COLLATE NOCASE,
-        name TEXT NOT NULL,
-        password_hash TEXT,
-        locale TEXT,
-        created_at INTEGER NOT NULL DEFAULT 0,
-        updated_at INTEGER NOT NULL DEFAULT 0,
-        deleted_at INTEGER
-      );
-      INSERT INTO users_v7 (user_id, email, name, password_hash) SELECT user_id, email, name, password_hash FROM users;
-      DROP TABLE users;
-      ALTER TABLE users_v7 RENAME TO users;
-      CREATE UNIQUE INDEX users_email_live ON users (email) WHERE deleted_at IS NULL;
+      -- deleted_at marks a deleted user, whose row stays for the grants that name it.
+      ALTER TABLE users ADD COLUMN locale TEXT;
+      ALTER TABLE users ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN deleted_at INTEGER;
       ALTER TABLE subjects ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
       ALTER TABLE subjects ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX subjects_by_organization ON subjects (organization_id, subject_id) WHERE organization_id IS NOT NULL;
@@ -203,5 +190,27 @@ export const migrations: { version: number; name: string; sql: string; rebuildsT
       CREATE INDEX authorization_codes_unredeemed_by_subject ON authorization_codes (subject_type, subject_id) WHERE grant_id IS NULL;
       CREATE INDEX authorization_codes_unredeemed_by_user ON authorization_codes (user_id) WHERE grant_id IS NULL;
     `,
+    /**
+     * password_hash becomes optional (directory users who never set one). Removing a NOT NULL constraint
+     * changes no stored data, so the table's definition is edited in place, as sqlite.org/lang_altertable.html
+     * ("Making other kinds of table schema changes", the simpler procedure) describes: a table rebuild would
+     * drop columns other migrations added, and needs foreign keys off. Runs inside the migration's transaction.
+     */
+    run(db) {
+      const { schema_version: schemaVersion } = db.prepare('PRAGMA schema_version').get() as { schema_version: number };
+      db.enableDefensive(false);
+      try {
+        db.exec('PRAGMA writable_schema = ON');
+        db.prepare("UPDATE sqlite_schema SET sql = replace(sql, 'password_hash TEXT NOT NULL', 'password_hash TEXT') WHERE type = 'table' AND name = 'users'").run();
+        db.exec(`PRAGMA schema_version = ${schemaVersion + 1}`);
+        db.exec('PRAGMA writable_schema = OFF');
+      } finally {
+        db.enableDefensive(true);
+      }
+      const column = db.prepare("SELECT \"notnull\" AS required FROM pragma_table_info('users') WHERE name = 'password_hash'").get() as { required: number } | undefined;
+      if (!column || column.required !== 0) throw new Error('migration 7 could not make users.password_hash optional');
+      const integrity = db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];
+      if (integrity.length !== 1 || integrity[0]!.integrity_check !== 'ok') throw new Error('migration 7 left the database inconsistent');
+    },
   },
 ];

@@ -5,7 +5,7 @@
  * a SAVEPOINT per record: a refused record is rolled back alone.
  */
 import type { SQLInputValue } from 'node:sqlite';
-import { toDirectorySubject, toDirectoryUser } from '../rows.ts';
+import { deletedUserEmail, toDirectorySubject, toDirectoryUser } from '../rows.ts';
 import type { AuditEvent, DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 
 type Row = Record<string, SQLInputValue>;
@@ -142,7 +142,7 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
     async deleteUser(userId, now) {
       return db.transaction(() => {
         if (!liveUser(userId)) return undefined;
-        run('UPDATE users SET deleted_at = ?, updated_at = ?, password_hash = NULL WHERE user_id = ?', now, now, userId);
+        run('UPDATE users SET deleted_at = ?, updated_at = ?, password_hash = NULL, email = ? WHERE user_id = ?', now, now, deletedUserEmail(userId), userId);
         const loginSessionsEnded = Number(run('DELETE FROM login_sessions WHERE user_id = ?', userId).changes);
         const membershipsRemoved = Number(run('DELETE FROM subject_administrators WHERE user_id = ?', userId).changes);
         run('DELETE FROM partner_developers WHERE user_id = ?', userId);

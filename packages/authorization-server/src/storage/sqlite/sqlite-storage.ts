@@ -179,7 +179,7 @@ export function createSqliteStorage(path: string): Storage {
         return row && toUser(row);
       },
       async findByEmail(email) {
-        // Deleted users keep their row (and e-mail) for the grants that name them; they never log in.
+        // Deleted users keep their row (with a placeholder e-mail) for the grants that name them; they never log in.
         const row = get('SELECT * FROM users WHERE email = ? AND deleted_at IS NULL', email);
         return row && toUser(row);
       },
@@ -515,16 +515,12 @@ function migrate(db: DatabaseSync): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
   const applied: number[] = [];
   for (const migration of migrations) {
-    // A table rebuild runs with foreign keys off (a no-op inside a transaction, so set before BEGIN).
-    if (migration.rebuildsTables) db.exec('PRAGMA foreign_keys = OFF');
     db.exec('BEGIN IMMEDIATE');
     try {
       const done = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
       if (!done) {
         db.exec(migration.sql);
-        if (migration.rebuildsTables && db.prepare('PRAGMA foreign_key_check').all().length > 0) {
-          throw new Error(`migration ${migration.version} would break foreign keys`);
-        }
+        migration.run?.(db);
         db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(migration.version, migration.name);
         applied.push(migration.version);
       }
@@ -532,8 +528,6 @@ function migrate(db: DatabaseSync): number[] {
     } catch (error) {
       db.exec('ROLLBACK');
       throw error;
-    } finally {
-      if (migration.rebuildsTables) db.exec('PRAGMA foreign_keys = ON');
     }
   }
   return applied;
