@@ -162,6 +162,7 @@ describe('directory admin API /admin/v1 (issue 10 §1)', () => {
       assert.equal(patched.json.name, 'Dora Director');
       assert.equal(patched.json.locale, 'sv-SE');
       assert.equal((await call('PATCH', `/users/${user.id}`, { email: seed.users.bob.email.toUpperCase() })).status, 409);
+      assert.equal((await call('GET', `/users/${user.id.toUpperCase()}`)).json.id, user.id, 'a path id in any case');
       assert.equal((await call('GET', `/users/${randomUUID()}`)).status, 404);
       assert.equal((await call('DELETE', `/users/${randomUUID()}`)).status, 404);
     });

@@ -103,7 +103,8 @@ export function directoryApi(context: ServerContext, administratorName: (request
     const directory = (request: FastifyRequest): DirectoryContext => ({
       storage: context.storage, environment: context.options.environment, now: context.clock.nowSeconds(), actor: `admin:${administratorName(request)}`,
     });
-    const params = (request: FastifyRequest) => request.params as Record<string, string>;
+    // Ids are UUIDs, stored lowercase: a path may spell them in any case.
+    const params = (request: FastifyRequest) => Object.fromEntries(Object.entries(request.params as Record<string, string>).map(([name, value]) => [name, value.toLowerCase()]));
     const body = (request: FastifyRequest) => (request.body ?? {}) as Input;
 
     for (const [subjectType, plural, schema] of [['organization', 'organizations', ORGANIZATION_SCHEMA], ['company', 'companies', COMPANY_SCHEMA]] as const) {

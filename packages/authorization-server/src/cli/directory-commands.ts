@@ -105,7 +105,8 @@ type Step = (context: DirectoryContext) => Promise<number>;
 
 function one(rest: string[], what: string, usage: string): string {
   if (rest.length !== 1) throw new UsageError(`"${usage}" needs exactly one ${what}`);
-  return rest[0]!;
+  // Ids are UUIDs, stored lowercase; a FILE keeps its case.
+  return what === 'FILE' ? rest[0]! : rest[0]!.toLowerCase();
 }
 
 function none(rest: string[], usage: string): void {
