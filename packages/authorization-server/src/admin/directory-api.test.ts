@@ -6,14 +6,16 @@ import {
   API_AUDIENCE, authorize, authorizeUrl, basic, Browser, confidentialAuth, hiddenInputs, inputValue, introspect, obtainTokens, pkcePair, postForm, seed,
   startTestServer, type TestServer,
 } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { hashPassword } from '../users/password.ts';
 import { createAdminToken } from './admin-credentials.ts';
 
+const postgresSkip = await postgresSkipReason();
 const ORGANIZATION = seed.organization.id;
 const [DANMARK, SVERIGE] = [seed.companies[0].id, seed.companies[1].id];
 
 /** A test server with an administrator token `ops` and a JSON caller for /admin/v1. */
-async function adminServer(overrides: Parameters<typeof startTestServer>[0] = {}) {
+async function adminServerOn(overrides: Parameters<typeof startTestServer>[0] = {}) {
   const server = await startTestServer(overrides);
   const token = (await createAdminToken(server.storage, 'ops', server.clock.nowSeconds())).token;
   const call = async (method: string, path: string, body?: unknown) => {
@@ -30,8 +32,8 @@ const auditTypes = async (server: TestServer) => (await server.storage.audit.lis
 
 describe('directory admin API /admin/v1 (issue 10 §1)', () => {
   let server: TestServer;
-  let call: Awaited<ReturnType<typeof adminServer>>['call'];
-  before(async () => ({ server, call } = await adminServer()));
+  let call: Awaited<ReturnType<typeof adminServerOn>>['call'];
+  before(async () => ({ server, call } = await adminServerOn()));
   after(() => server.close());
 
   it('needs an administrator bearer token (RFC 6750 §3) like the rest of the admin API', async () => {
@@ -237,7 +239,11 @@ describe('directory admin API /admin/v1 (issue 10 §1)', () => {
   });
 });
 
-describe('directory lifecycle rules (issue 10 §1), over HTTP', () => {
+for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifecycle rules (issue 10 §1), over HTTP: ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
+  /** A server on this backend (PostgreSQL: a fresh schema, dropped when the server closes). */
+  const adminServer = async (overrides: Parameters<typeof startTestServer>[0] = {}) =>
+    adminServerOn({ ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}), ...overrides });
+
   it('removing a membership stops that user consenting for the subject at once (no code), while the grant already made stays active', async () => {
     const { server, call } = await adminServer();
     try {
