@@ -3,7 +3,8 @@
  */
 import type { SubjectType } from './storage/storage.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A UUID in lowercase (identifiers of clients, users and subjects). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function subjectUrn(urnNamespace: string, subjectType: SubjectType, subjectId: string): string {
   return `urn:${urnNamespace}:${subjectType}:${subjectId}`;

@@ -26,6 +26,7 @@ import type { ServerContext } from '../server-context.ts';
 import { subjectUrn } from '../subjects.ts';
 import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
+import { directoryApi } from './directory-api.ts';
 
 export const ADMIN_API_PREFIX = '/admin/v1';
 
@@ -286,6 +287,9 @@ export function adminApi(context: ServerContext) {
       if (!Buffer.isBuffer(request.body)) throw new RegistrationError('logo', 'send the image bytes with Content-Type image/png, image/jpeg or image/webp');
       return clientToJson(await setClientLogo(management(request), context.options.issuer, clientId(request), request.body));
     });
+
+    // The directory (issue 10 §1): organizations, companies, users, memberships, resource servers, developers.
+    await app.register(directoryApi(context, (request) => administrators.get(request)!.name));
   };
 }
 

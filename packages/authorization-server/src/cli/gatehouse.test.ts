@@ -147,7 +147,7 @@ describe('gatehouse CLI', () => {
 
   it('exits 2 with the usage without a command, or with an unknown one', () => {
     const database = newDatabase();
-    for (const args of [[], ['clients'], ['users', 'list']]) {
+    for (const args of [[], ['clients'], ['widgets', 'list']]) {
       const run = gatehouse(database, args);
       assert.equal(run.status, 2, JSON.stringify(args));
       assert.match(run.stdout + run.stderr, /Usage:/);

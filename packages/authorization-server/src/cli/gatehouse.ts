@@ -20,6 +20,7 @@ import {
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { DIRECTORY_COMMAND_GROUPS, DIRECTORY_USAGE, runDirectoryCommand } from './directory-commands.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
@@ -36,7 +37,7 @@ const USAGE = `Usage:
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
   gatehouse admins create-token --name NAME [--json]
   gatehouse migrate [--json]
-  gatehouse cleanup [--batch-size N] [--json]
+  gatehouse cleanup [--batch-size N] [--json]${DIRECTORY_USAGE}
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
@@ -82,6 +83,8 @@ function parseCommandLine(argv: string[]) {
 type Values = ReturnType<typeof parseCommandLine>['values'];
 
 async function main(argv: string[]): Promise<number> {
+  // The directory (organizations, companies, users, import, resource servers, developers): cli/directory-commands.ts.
+  if (DIRECTORY_COMMAND_GROUPS.has(argv[0] ?? '')) return runDirectoryCommand(argv);
   const { values, positionals } = parseCommandLine(argv);
   const [group, command, ...rest] = positionals;
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {

@@ -70,7 +70,7 @@ export interface Registrant {
 const MAX_CONTACTS = 10;
 const MAX_URI_LENGTH = 2_000;
 /** A pragmatic address check (RFC 5321 §4.5.3.1.3: at most 254 characters): local@domain.tld, no spaces or angle brackets. */
-const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+export const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
@@ -234,6 +234,7 @@ export async function registerResourceServer(
   context: RegistrationContext,
   registration: { name: string; audience: string },
   fixed: { clientId?: string; clientSecret?: string } = {},
+  registrant: Registrant = { actor: 'admin:cli' },
 ): Promise<{ client: ClientRecord; clientSecret: string }> {
   const clientSecret = fixed.clientSecret ?? generateClientSecret();
   const client: ClientRecord = {
@@ -244,6 +245,6 @@ export async function registerResourceServer(
     brandingVerified: true,
   };
   await context.storage.clients.create(client);
-  await context.storage.audit.record({ type: 'resource_server.registered', at: context.now, actor: 'admin:cli', clientId: client.clientId, details: { audience: registration.audience } });
+  await context.storage.audit.record({ type: 'resource_server.registered', at: context.now, actor: registrant.actor, clientId: client.clientId, details: { audience: registration.audience } });
   return { client, clientSecret };
 }

@@ -32,18 +32,21 @@ export async function seedDevelopmentData(storage: Storage, context: { brandName
   const seed = DEVELOPMENT_SEED;
   if (await storage.users.find(seed.users.alice.id)) return false;
   const { organization, companies, users } = seed;
-  await storage.subjects.create({ subjectType: 'organization', subjectId: organization.id, name: organization.name, organizationId: null });
+  // Through the directory, as a platform brings its people in (issue 10 §1), plus demo passwords.
+  const times = { createdAt: context.now, updatedAt: context.now };
+  await storage.directory.createSubject({ subjectType: 'organization', subjectId: organization.id, name: organization.name, organizationId: null, ...times });
   for (const company of companies) {
-    await storage.subjects.create({ subjectType: 'company', subjectId: company.id, name: company.name, organizationId: organization.id });
+    await storage.directory.createSubject({ subjectType: 'company', subjectId: company.id, name: company.name, organizationId: organization.id, ...times });
   }
   for (const user of [users.alice, users.bob, seed.developer]) {
-    await storage.users.create({ userId: user.id, email: user.email, name: user.name, passwordHash: await hashPassword(user.password) });
+    await storage.directory.createUser({ userId: user.id, email: user.email, name: user.name, locale: null, ...times });
+    await storage.users.setPasswordHash(user.id, await hashPassword(user.password));
   }
   await storage.developers.add(seed.developer.id);
   // Alice administers both companies and the organization; Bob only the Danish company.
-  for (const company of companies) await storage.subjects.addAdministrator(users.alice.id, 'company', company.id);
-  await storage.subjects.addAdministrator(users.alice.id, 'organization', organization.id);
-  await storage.subjects.addAdministrator(users.bob.id, 'company', companies[0].id);
+  for (const company of companies) await storage.directory.putMembership(users.alice.id, { subjectType: 'company', subjectId: company.id });
+  await storage.directory.putMembership(users.alice.id, { subjectType: 'organization', subjectId: organization.id });
+  await storage.directory.putMembership(users.bob.id, { subjectType: 'company', subjectId: companies[0].id });
 
   const registration: RegistrationContext = { storage, environment: 'development', brandName: context.brandName, now: context.now };
   const allScopes = [...SCOPE_CATALOGUE.keys()];

@@ -3,7 +3,7 @@
  * `toClient` stays in each backend: they store lists and booleans differently (JSON text and 0/1 vs
  * native arrays and booleans).
  */
-import type { AuthorizationCodeRecord, ClientPatch, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
+import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 import type { InteractionRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
@@ -28,7 +28,7 @@ export function prefixed(row: Row, prefix: string): Row {
 }
 
 export function toUser(row: Row): UserRecord {
-  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: String(row.password_hash) };
+  return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: nullableString(row.password_hash) };
 }
 
 export function toSubject(row: Row): SubjectRecord {
@@ -96,3 +96,20 @@ export function toInteraction(row: Row): InteractionRecord {
     expiresAt: Number(row.expires_at),
   };
 }
+
+export function toDirectoryUser(row: Row): DirectoryUserRecord {
+  return {
+    userId: String(row.user_id), email: String(row.email), name: String(row.name), locale: nullableString(row.locale),
+    createdAt: Number(row.created_at), updatedAt: Number(row.updated_at),
+  };
+}
+
+export function toDirectorySubject(row: Row): DirectorySubjectRecord {
+  return { ...toSubject(row), createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) };
+}
+
+/**
+ * The e-mail a deleted user's row keeps instead of their address (storage.ts DirectoryStore): unique
+ * (their id), never deliverable (RFC 2606 `.invalid`), so the address is free again and not kept.
+ */
+export const deletedUserEmail = (userId: string) => `${userId}@deleted.invalid`;

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
+import { directoryContract } from './directory-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1196,6 +1197,8 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal((await storage.audit.list()).length, 5);
       }));
     });
+
+    directoryContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -88,8 +88,8 @@ export interface UserRecord {
   userId: string;
   email: string;
   name: string;
-  /** PHC-formatted argon2id hash (users/password.ts). */
-  passwordHash: string;
+  /** PHC-formatted argon2id hash (users/password.ts); null for a user who never set a password (directory users). */
+  passwordHash: string | null;
 }
 
 export interface SubjectRecord {
@@ -316,12 +316,16 @@ export interface Storage {
     /** Idempotent. */
     add(userId: string): Promise<void>;
     isDeveloper(userId: string): Promise<boolean>;
+    /** @returns false when the user was not a partner developer. */
+    remove(userId: string): Promise<boolean>;
   };
   users: {
     create(user: UserRecord): Promise<void>;
     find(userId: string): Promise<UserRecord | undefined>;
-    /** Case-insensitive. */
+    /** Case-insensitive; live users only (a deleted user never logs in). */
     findByEmail(email: string): Promise<UserRecord | undefined>;
+    /** Sets (or, with null, clears) a live user's password hash. @returns false when there is no live user with that id. */
+    setPasswordHash(userId: string, passwordHash: string | null): Promise<boolean>;
   };
   subjects: {
     create(subject: SubjectRecord): Promise<void>;
@@ -518,9 +522,103 @@ export interface Storage {
      */
     consume(interactionDigest: string, sessionDigest: string, now: number): Promise<InteractionRecord | undefined>;
   };
+  /** The directory the platform pushes in (admin API, CLI, import): see DirectoryStore. */
+  directory: DirectoryStore;
   /** Named server secrets (the development token key, the JWT signing key), created once; concurrent callers, on any instance, all get the one stored value. */
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;
   };
   close(): Promise<void>;
+}
+
+/** A user as the directory holds it (no password: that is `users`' business). Times in seconds since the epoch. */
+export interface DirectoryUserRecord {
+  /** The platform's own UUID (lowercase); the `sub` of every token the user's consent produces. */
+  userId: string;
+  email: string;
+  name: string;
+  /** BCP 47 language tag, e.g. `da-DK`; null when unknown. */
+  locale: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A company or organization with its times (seconds since the epoch). */
+export interface DirectorySubjectRecord extends SubjectRecord {
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One administrator membership: the user administers the subject. */
+export interface MembershipRecord {
+  subjectType: SubjectType;
+  subjectId: string;
+}
+
+/** Cursor pagination: records with an id greater than `afterId` (ids ascending), at most `limit` of them. */
+export interface DirectoryPage {
+  afterId?: string;
+  limit: number;
+}
+
+/** What an upsert did; a refusal names the field and the reason, and changed nothing. */
+export type DirectoryUpsertOutcome =
+  | { outcome: 'created' | 'updated' | 'unchanged' }
+  | { outcome: 'refused'; field: string; reason: string };
+
+/** One record of an import batch: a subject, or a user with (when `administers` is given) exactly those memberships. */
+export type DirectoryImportRecord =
+  | { kind: 'subject'; subject: Omit<DirectorySubjectRecord, 'createdAt' | 'updatedAt'> }
+  | { kind: 'user'; user: Omit<DirectoryUserRecord, 'createdAt' | 'updatedAt'>; administers?: MembershipRecord[] };
+
+/**
+ * The directory: organizations, companies, users and who administers what (issue 10 §1).
+ *
+ * Lifecycle rules every backend keeps (README "Directory"):
+ * - Users are soft-deleted (`deleted_at`): the row stays, so grants (which belong to the subject) keep
+ *   their `user_id` and connected apps still name who connected them. Deleting a user, in one
+ *   transaction, clears the password, ends every login session, removes the memberships and the partner
+ *   developer role, and voids the user's unredeemed authorization codes. A deleted user's id is never
+ *   reused. Their e-mail address is not kept: the row's `email` becomes `<user_id>@deleted.invalid`
+ *   (rows.ts `deletedUserEmail`), so the address is free again (e-mails are unique case-insensitively).
+ * - Companies and organizations are deleted for good, in one transaction with: every active grant on
+ *   them revoked (with its tokens), their memberships removed, their unredeemed codes voided. An
+ *   organization that still groups companies is not deleted (`has_companies`).
+ * - A voided code is marked consumed and replayed, so its redemption is `invalid_grant`.
+ */
+export interface DirectoryStore {
+  /** @returns `duplicate_id` when the id was ever used (deleted users included), `duplicate_email` when a live user has the e-mail. */
+  createUser(user: DirectoryUserRecord): Promise<'created' | 'duplicate_id' | 'duplicate_email'>;
+  /** A live (not deleted) user. */
+  findUser(userId: string): Promise<DirectoryUserRecord | undefined>;
+  /** Live users by id ascending; `email` matches case-insensitively. */
+  listUsers(filter: { email?: string }, page: DirectoryPage): Promise<DirectoryUserRecord[]>;
+  /** Changes the given fields of a live user; `updatedAt` moves only when something changed. */
+  updateUser(userId: string, changes: Partial<Pick<DirectoryUserRecord, 'email' | 'name' | 'locale'>>, now: number): Promise<DirectoryUserRecord | 'not_found' | 'duplicate_email'>;
+  /** Soft-deletes a live user (see the lifecycle rules). @returns undefined when there is no live user with that id. */
+  deleteUser(userId: string, now: number): Promise<{ loginSessionsEnded: number; membershipsRemoved: number } | undefined>;
+  /** @returns `unknown_organization` when a company names an organization that does not exist. */
+  createSubject(subject: DirectorySubjectRecord): Promise<'created' | 'duplicate_id' | 'unknown_organization'>;
+  findSubject(subjectType: SubjectType, subjectId: string): Promise<DirectorySubjectRecord | undefined>;
+  /** Subjects of one type by id ascending; `organizationId` filters companies. */
+  listSubjects(subjectType: SubjectType, filter: { organizationId?: string }, page: DirectoryPage): Promise<DirectorySubjectRecord[]>;
+  updateSubject(subjectType: SubjectType, subjectId: string, changes: Partial<Pick<DirectorySubjectRecord, 'name' | 'organizationId'>>, now: number): Promise<DirectorySubjectRecord | 'not_found' | 'unknown_organization'>;
+  /** Deletes a subject (see the lifecycle rules); `reason` is the revoked grants' revocation reason. */
+  deleteSubject(subjectType: SubjectType, subjectId: string, now: number, reason: string): Promise<{ outcome: 'deleted'; grantsRevoked: number } | { outcome: 'not_found' | 'has_companies' }>;
+  /** The memberships of a user, by subject type then id. */
+  listMemberships(userId: string): Promise<MembershipRecord[]>;
+  /** Idempotent. */
+  putMembership(userId: string, membership: MembershipRecord): Promise<'added' | 'unchanged' | 'unknown_user' | 'unknown_subject'>;
+  /** @returns false when there was no such membership. */
+  deleteMembership(userId: string, membership: MembershipRecord): Promise<boolean>;
+  /**
+   * Upserts each record in its own savepoint inside one transaction (so one refused record changes
+   * nothing of itself and leaves the others applied), in the order given. A record equal to what is
+   * stored is `unchanged` and keeps its `updatedAt`. Refusals: `id` (a deleted user's id), `email` (a
+   * live user has it), `organization_id` (unknown organization), `administers` (an unknown subject).
+   * Each change records its audit event (`directory.<kind>.created|updated`, by `actor`) in the same savepoint.
+   * With `dryRun`, the outcomes are computed the same way and everything is rolled back at the end.
+   * @returns one outcome per record, in order.
+   */
+  importBatch(records: DirectoryImportRecord[], now: number, actor: string, options?: { dryRun?: boolean }): Promise<DirectoryUpsertOutcome[]>;
 }

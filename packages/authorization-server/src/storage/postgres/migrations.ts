@@ -225,6 +225,28 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'the directory: user locale, times, soft delete and optional password; subject times',
+    sql: `
+      -- password_hash becomes optional (directory users who never set one); deleted_at marks a deleted user,
+      -- whose row stays for the grants that name it (its e-mail is replaced at deletion, storage.ts DirectoryStore).
+      ALTER TABLE users
+        ALTER COLUMN password_hash DROP NOT NULL,
+        ADD COLUMN locale text,
+        ADD COLUMN created_at bigint NOT NULL DEFAULT 0,
+        ADD COLUMN updated_at bigint NOT NULL DEFAULT 0,
+        ADD COLUMN deleted_at bigint;
+      ALTER TABLE subjects
+        ADD COLUMN created_at bigint NOT NULL DEFAULT 0,
+        ADD COLUMN updated_at bigint NOT NULL DEFAULT 0;
+      CREATE INDEX subjects_by_organization ON subjects (organization_id, subject_id) WHERE organization_id IS NOT NULL;
+      CREATE INDEX subject_administrators_by_subject ON subject_administrators (subject_type, subject_id);
+      CREATE INDEX grants_active_by_subject ON grants (subject_type, subject_id) WHERE revoked_at IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_subject ON authorization_codes (subject_type, subject_id) WHERE grant_id IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_user ON authorization_codes (user_id) WHERE grant_id IS NULL;
+    `,
+  },
+  {
     version: 8,
     name: 'login session devices, known devices, growing login delays',
     sql: `

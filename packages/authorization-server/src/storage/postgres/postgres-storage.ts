@@ -45,6 +45,7 @@ import type {
   UserRecord,
 } from '../storage.ts';
 import { runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { createPostgresDirectory } from './postgres-directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 
@@ -186,6 +187,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async isDeveloper(userId) {
         return (await one('SELECT 1 AS found FROM partner_developers WHERE user_id = $1', [userId])) !== undefined;
       },
+      async remove(userId) {
+        return ((await query('DELETE FROM partner_developers WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
+      },
     },
     users: {
       async create(user) {
@@ -197,8 +201,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async findByEmail(email) {
         // Served by the unique index on lower(email) (migrations.ts).
-        const row = await one('SELECT * FROM users WHERE lower(email) = lower($1)', [email]);
+        // Deleted users keep their row (with a placeholder e-mail) for the grants that name them; they never log in.
+        const row = await one('SELECT * FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL', [email]);
         return row && toUser(row);
+      },
+      async setPasswordHash(userId, passwordHash) {
+        return ((await query('UPDATE users SET password_hash = $2 WHERE user_id = $1 AND deleted_at IS NULL', [userId, passwordHash])).rowCount ?? 0) > 0;
       },
     },
     subjects: {
@@ -629,6 +637,23 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
+    directory: createPostgresDirectory({
+      query: (text, params) => query(text, params),
+      transaction,
+      async revokeGrant(client, grantId, now, reason) {
+        // As grants.revoke: the grant row first (lock order), then its tokens.
+        const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, now, reason]);
+        await client.query(
+          `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
+           ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
+          [grantId, now],
+        );
+        return (changed.rowCount ?? 0) > 0;
+      },
+      async insertAuditEvent(client, event) {
+        await client.query(INSERT_AUDIT_EVENT, auditEventColumns(event));
+      },
+    }),
     audit: {
       async record(event) {
         await query(INSERT_AUDIT_EVENT, auditEventColumns(event));

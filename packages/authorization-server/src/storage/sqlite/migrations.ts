@@ -1,8 +1,11 @@
+import type { DatabaseSync } from 'node:sqlite';
+
 /**
  * Versioned schema for the SQLite backend. Each migration runs once, inside one IMMEDIATE transaction,
  * so two processes starting on the same file do not both apply it.
  */
-export const migrations: { version: number; name: string; sql: string }[] = [
+/** `run`, when present, finishes a migration in code after its `sql`, in the same transaction. */
+export const migrations: { version: number; name: string; sql: string; run?: (db: DatabaseSync) => void }[] = [
   {
     version: 1,
     name: 'initial schema',
@@ -199,6 +202,46 @@ export const migrations: { version: number; name: string; sql: string }[] = [
       );
       CREATE INDEX rate_limit_windows_by_end ON rate_limit_windows (window_ends_at);
     `,
+  },
+  {
+    version: 7,
+    name: 'the directory: user locale, times, soft delete and optional password; subject times',
+    sql: `
+      -- deleted_at marks a deleted user, whose row stays for the grants that name it.
+      ALTER TABLE users ADD COLUMN locale TEXT;
+      ALTER TABLE users ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN deleted_at INTEGER;
+      ALTER TABLE subjects ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE subjects ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX subjects_by_organization ON subjects (organization_id, subject_id) WHERE organization_id IS NOT NULL;
+      CREATE INDEX subject_administrators_by_subject ON subject_administrators (subject_type, subject_id);
+      CREATE INDEX grants_active_by_subject ON grants (subject_type, subject_id) WHERE revoked_at IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_subject ON authorization_codes (subject_type, subject_id) WHERE grant_id IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_user ON authorization_codes (user_id) WHERE grant_id IS NULL;
+    `,
+    /**
+     * password_hash becomes optional (directory users who never set one). Removing a NOT NULL constraint
+     * changes no stored data, so the table's definition is edited in place, as sqlite.org/lang_altertable.html
+     * ("Making other kinds of table schema changes", the simpler procedure) describes: a table rebuild would
+     * drop columns other migrations added, and needs foreign keys off. Runs inside the migration's transaction.
+     */
+    run(db) {
+      const { schema_version: schemaVersion } = db.prepare('PRAGMA schema_version').get() as { schema_version: number };
+      db.enableDefensive(false);
+      try {
+        db.exec('PRAGMA writable_schema = ON');
+        db.prepare("UPDATE sqlite_schema SET sql = replace(sql, 'password_hash TEXT NOT NULL', 'password_hash TEXT') WHERE type = 'table' AND name = 'users'").run();
+        db.exec(`PRAGMA schema_version = ${schemaVersion + 1}`);
+        db.exec('PRAGMA writable_schema = OFF');
+      } finally {
+        db.enableDefensive(true);
+      }
+      const column = db.prepare("SELECT \"notnull\" AS required FROM pragma_table_info('users') WHERE name = 'password_hash'").get() as { required: number } | undefined;
+      if (!column || column.required !== 0) throw new Error('migration 7 could not make users.password_hash optional');
+      const integrity = db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];
+      if (integrity.length !== 1 || integrity[0]!.integrity_check !== 'ok') throw new Error('migration 7 left the database inconsistent');
+    },
   },
   {
     version: 8,

@@ -10,6 +10,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
+import { createSqliteDirectory } from './sqlite-directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
@@ -168,6 +169,9 @@ export function createSqliteStorage(path: string): Storage {
       async isDeveloper(userId) {
         return get('SELECT 1 AS found FROM partner_developers WHERE user_id = ?', userId) !== undefined;
       },
+      async remove(userId) {
+        return Number(run('DELETE FROM partner_developers WHERE user_id = ?', userId).changes) > 0;
+      },
     },
     users: {
       async create(user) {
@@ -178,8 +182,12 @@ export function createSqliteStorage(path: string): Storage {
         return row && toUser(row);
       },
       async findByEmail(email) {
-        const row = get('SELECT * FROM users WHERE email = ?', email);
+        // Deleted users keep their row (with a placeholder e-mail) for the grants that name them; they never log in.
+        const row = get('SELECT * FROM users WHERE email = ? AND deleted_at IS NULL', email);
         return row && toUser(row);
+      },
+      async setPasswordHash(userId, passwordHash) {
+        return Number(run('UPDATE users SET password_hash = ? WHERE user_id = ? AND deleted_at IS NULL', passwordHash, userId).changes) > 0;
       },
     },
     subjects: {
@@ -578,6 +586,7 @@ export function createSqliteStorage(path: string): Storage {
         return row && toInteraction(row);
       },
     },
+    directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
     settings: {
       async getOrCreate(name, create) {
         return transaction(() => {
@@ -634,6 +643,7 @@ function migrate(db: DatabaseSync): number[] {
       const done = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
       if (!done) {
         db.exec(migration.sql);
+        migration.run?.(db);
         db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(migration.version, migration.name);
         applied.push(migration.version);
       }
