@@ -66,7 +66,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/marketplace', (request, reply) => marketplaceEndpoint(context, request, reply));
   app.post('/marketplace/:client_id/connect', csrf, (request, reply) => marketplaceConnectEndpoint(context, request, reply));
   app.get('/logos/:client_id', (request, reply) => clientLogoEndpoint(context, request, reply));
-  // Sign-out and the user's sessions (issue 10 §4; CSRF on every form, Origin checked in the handlers).
+  // Sign-out and the user's sessions (issue 10 §4; CSRF and the Origin check on every form).
   app.post('/logout', csrf, (request, reply) => logoutEndpoint(context, request, reply));
   app.get('/signed-out', (request, reply) => signedOutEndpoint(context, request, reply));
   app.get('/account/sessions', (request, reply) => sessionsEndpoint(context, request, reply));

@@ -6,20 +6,12 @@
  * is harmless and answers the same.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isSameOriginForm } from '../http/same-origin.ts';
-import { errorPage } from '../pages/error-page.ts';
 import { signedOutPage } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, endLoginSession } from '../sessions/login-session.ts';
 
 /** POST /logout */
 export async function logoutEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  // SPEC decision 18: a form posted from another site ends nothing.
-  if (!isSameOriginForm(request, context.options.issuer)) {
-    reply.code(403).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(errorPage(context.options.brand.name,
-      'This form has expired', 'The form was not sent from this site. You are still signed in.'));
-    return;
-  }
   await endLoginSession(context, request, reply);
   reply.header('cache-control', 'no-store').redirect('/signed-out', 303);
 }

@@ -13,7 +13,6 @@
  * Sessions are named by `sessionPublicId`, never by the cookie or its digest.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isSameOriginForm } from '../http/same-origin.ts';
 import { errorPage } from '../pages/error-page.ts';
 import { loginPage } from '../pages/login-page.ts';
 import { confirmEndSessionsPage, sessionsPage, type SessionsFrame, type SessionView } from '../pages/session-pages.ts';
@@ -30,10 +29,6 @@ function page(reply: FastifyReply, status: number, body: string): void {
 /** The signed-in user and session with the page frame, or undefined after answering (login page; 403 for a cross-site form). */
 async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ session: CurrentLoginSession; frame: SessionsFrame } | undefined> {
   const brandName = context.options.brand.name;
-  if (request.method === 'POST' && !isSameOriginForm(request, context.options.issuer)) {
-    page(reply, 403, errorPage(brandName, 'This form has expired', 'The form was not sent from this site. No session was ended.'));
-    return undefined;
-  }
   const session = await currentLoginSession(context, request);
   if (!session) {
     page(reply, 200, loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo: SESSIONS_PATH }));
