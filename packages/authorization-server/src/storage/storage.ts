@@ -399,4 +399,11 @@ export interface Storage {
     getOrCreate(name: string, create: () => string): Promise<string>;
   };
   close(): Promise<void>;
+  /**
+   * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every
+   * migration this code knows is applied.
+   * @throws StorageUnavailableError (storage-unavailable.ts) when the database cannot be reached;
+   * Error when the schema is behind.
+   */
+  checkReady(): Promise<void>;
 }
