@@ -14,6 +14,8 @@ import { OAuthError } from './errors.ts';
 import { parseFormBody } from './http/parameters.ts';
 import { resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
+import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
+import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
@@ -98,6 +100,12 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     }
     if (error.statusCode && error.statusCode < 500) {
       reply.code(error.statusCode).send(new OAuthError('invalid_request', 'the request could not be read').toJSON());
+      return;
+    }
+    // SPEC decision 18: an unreachable storage is a 503 page with Retry-After (the JSON endpoints answer it themselves).
+    if (isStorageUnavailable(error)) {
+      request.log.warn({ err: error }, 'storage unavailable');
+      sendStorageUnavailablePage(reply, options.brand.name);
       return;
     }
     request.log.error({ err: error }, 'unhandled error');
