@@ -627,21 +627,33 @@ function createPool(databaseUrl: string, schema: string, max: number, connection
  * a cut network) emits `'error'`: without a listener that ends the process. `release(error?)` hands the
  * client back with the error it met (its own or the one given), so the pool discards a broken connection
  * instead of reusing it (pg-pool README, "releasing clients").
+ *
+ * The callback form of `pool.connect`, not the promise: the listener must be attached in the same tick as
+ * the checkout. A client handed over while the pool parses a socket chunk (release → next waiter) may find
+ * the backend's termination notice in the rest of that chunk; with `await pool.connect()` the listener
+ * would come a microtask too late and the process would exit (seen under load in connection-loss.test.ts).
  */
-async function checkOut(pool: pg.Pool): Promise<{ client: PoolClient; release(error?: Error): void }> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (error: Error) => {
-    broken ??= error;
-  };
-  client.on('error', onError);
-  return {
-    client,
-    release(error) {
-      client.removeListener('error', onError);
-      client.release(error ?? broken);
-    },
-  };
+function checkOut(pool: pg.Pool): Promise<{ client: PoolClient; release(error?: Error): void }> {
+  return new Promise((resolve, reject) => {
+    pool.connect((connectError, client, done) => {
+      if (connectError || !client) {
+        reject(connectError ?? new Error('the pool gave no client'));
+        return;
+      }
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken ??= error;
+      };
+      client.on('error', onError);
+      resolve({
+        client,
+        release(error) {
+          client.removeListener('error', onError);
+          done(error ?? broken);
+        },
+      });
+    });
+  });
 }
 
 /**
