@@ -11,7 +11,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createAdminToken } from '../admin/admin-credentials.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import {
   authorizeUrl, basic, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer,
 } from '../testing/harness.ts';
@@ -162,5 +167,60 @@ describe('a database outage under load (issue 11 item 3, SPEC decision 18)', { s
 
     // After the outage every request answers as it did before it.
     for (const request of requests) assert.equal((await request.send()).status, healthy.get(request.name), `${request.name} after the outage`);
+  });
+});
+
+describe('a SQLite database that stays locked past busy_timeout (issue 11 item 3, SPEC decision 18)', () => {
+  let directory: string;
+  let path: string;
+  let server: TestServer;
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'gatehouse-outage-'));
+    path = join(directory, 'gatehouse.sqlite');
+    server = await startTestServer({ storage: createSqliteStorage(path) });
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('answers a revocation that cannot get the write lock (SQLITE_BUSY) with 503 temporarily_unavailable and Retry-After, revokes nothing, and works once the lock is gone', async () => {
+    const { tokens } = await obtainTokens(server);
+    // Another process (here: another connection) holds the write lock for longer than busy_timeout (5 s).
+    const holder = new DatabaseSync(path);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      const refused = await postForm(`${server.url}/oauth/revoke`, { token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.json.error, 'temporarily_unavailable');
+      assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(refused.headers.get('cache-control'), 'no-store');
+      holder.exec('ROLLBACK');
+    } finally {
+      holder.close();
+    }
+    // Nothing was revoked: the refresh token still works... after which revocation works as well.
+    const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    const revoked = await postForm(`${server.url}/oauth/revoke`, { token: refreshed.json.refresh_token }, { authorization: confidentialAuth() });
+    assert.equal(revoked.status, 200);
+    assert.equal((await answer(fetch(`${server.url}/health/ready`))).status, 200);
+  });
+
+  it('answers /health/ready with 503 storage_not_migrated while the schema lacks a migration this server needs, and 200 once it is back', async () => {
+    const other = new DatabaseSync(path);
+    try {
+      const latest = other.prepare('SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1').get() as { version: number; name: string };
+      other.prepare('DELETE FROM schema_migrations WHERE version = ?').run(latest.version);
+      const behind = await answer(fetch(`${server.url}/health/ready`));
+      assert.equal(behind.status, 503);
+      assert.deepEqual(JSON.parse(behind.body), { status: 'unavailable', reason: 'storage_not_migrated' });
+      assert.match(behind.retryAfter ?? '', /^\d+$/);
+      other.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(latest.version, latest.name);
+    } finally {
+      other.close();
+    }
+    assert.equal((await answer(fetch(`${server.url}/health/ready`))).status, 200);
+    assert.equal((await answer(fetch(`${server.url}/health`))).status, 200);
   });
 });

@@ -1031,5 +1031,11 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(new Set(values).size, 1);
       }));
     });
+
+    describe('readiness', () => {
+      it('checkReady resolves on a reachable, fully migrated storage (/health/ready)', withStorage(async (storage) => {
+        await storage.checkReady();
+      }));
+    });
   });
 }
