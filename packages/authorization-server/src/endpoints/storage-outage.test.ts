@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { createAdminToken } from '../admin/admin-credentials.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import {
-  authorizeUrl, basic, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer,
+  authorize, authorizeUrl, basic, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer,
 } from '../testing/harness.ts';
-import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { dropTestSchema, newTestSchema, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 import { startTcpProxy, type TcpProxy } from '../testing/tcp-proxy.ts';
 
 const skip = await postgresSkipReason();
@@ -222,5 +223,66 @@ describe('a SQLite database that stays locked past busy_timeout (issue 11 item 3
     }
     assert.equal((await answer(fetch(`${server.url}/health/ready`))).status, 200);
     assert.equal((await answer(fetch(`${server.url}/health`))).status, 200);
+  });
+});
+
+describe('a PostgreSQL backend terminated during a code exchange (issue 11 item 2)', { skip }, () => {
+  const schema = newTestSchema();
+  const applicationName = `gh_test_h2_exchange_${randomBytes(6).toString('hex')}`;
+  let server: TestServer;
+  let side: pg.Client;
+  before(async () => {
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('application_name', applicationName);
+    server = await startTestServer({ storage: await createPostgresStorage(url.href, { schema, poolSize: 4, onConnectionError: () => {} }) });
+    // Locks and terminates from a connection of its own (another application_name: never terminated itself).
+    side = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    side.on('error', () => {});
+    await side.connect();
+  });
+  after(async () => {
+    await side?.end();
+    await server?.close();
+    await dropTestSchema(schema);
+  });
+
+  const exchange = (code: string, codeVerifier: string) => postForm(`${server.url}/oauth/token`, {
+    grant_type: 'authorization_code', code, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,
+  }, { authorization: confidentialAuth() });
+
+  const count = async (table: 'tokens' | 'grants') => (await queryTestSchema<{ n: number }>(schema, `SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
+
+  it('answers 503 temporarily_unavailable with Retry-After, issues no token, keeps the process running, and the next exchange works', async () => {
+    const { redirect, codeVerifier, browser } = await authorize(server);
+    const code = redirect.searchParams.get('code')!;
+    // The exchange's issueForCode transaction waits on this lock when its backend is terminated.
+    await side.query('BEGIN');
+    await side.query('LOCK TABLE grants IN ACCESS EXCLUSIVE MODE');
+    const pending = exchange(code, codeVerifier);
+    let terminated = 0;
+    for (let attempt = 0; attempt < 1_000 && terminated === 0; attempt++) {
+      const waiting = await side.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [applicationName]);
+      for (const { pid } of waiting.rows) terminated += (await side.query('SELECT pg_terminate_backend($1)', [pid])).rowCount ?? 0;
+      if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const refused = await pending;
+    await side.query('ROLLBACK');
+    assert.equal(terminated, 1);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.json.error, 'temporarily_unavailable');
+    assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+    assert.equal(refused.json.access_token, undefined, 'no token in the answer');
+    assert.equal(await count('tokens'), 0, 'no token stored');
+    assert.equal(await count('grants'), 0, 'no grant stored');
+    // The code was consumed before the failed step (RFC 6749 §4.1.2: single use): presenting it again is
+    // invalid_grant and still issues nothing; the partner starts a new authorization, which works.
+    const again = await exchange(code, codeVerifier);
+    assert.equal(again.status, 400);
+    assert.equal(again.json.error, 'invalid_grant');
+    assert.equal(await count('tokens'), 0);
+    const next = await authorize(server, { browser, extra: { prompt: 'consent' } });
+    const issued = await exchange(next.redirect.searchParams.get('code')!, next.codeVerifier);
+    assert.equal(issued.status, 200, issued.text);
+    assert.ok(issued.json.access_token);
   });
 });
