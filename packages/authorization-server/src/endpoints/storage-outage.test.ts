@@ -261,7 +261,8 @@ describe('a PostgreSQL backend terminated during a code exchange (issue 11 item 
     const pending = exchange(code, codeVerifier);
     let terminated = 0;
     for (let attempt = 0; attempt < 1_000 && terminated === 0; attempt++) {
-      const waiting = await side.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [applicationName]);
+      // Exactly the backend this lock blocks (pg_blocking_pids), none other.
+      const waiting = await side.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pg_backend_pid() = ANY (pg_blocking_pids(pid))', [applicationName]);
       for (const { pid } of waiting.rows) terminated += (await side.query('SELECT pg_terminate_backend($1)', [pid])).rowCount ?? 0;
       if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }

@@ -38,22 +38,26 @@ async function sideConnection(schema: string, role: string): Promise<pg.Client> 
 }
 
 /** Terminates every backend of this file's storages; returns how many. */
-async function terminateOurBackends(admin: pg.Client, onlyWaitingOnLocks = false): Promise<number> {
-  const result = await admin.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()${onlyWaitingOnLocks ? " AND wait_event_type = 'Lock'" : ''}`,
-    [APPLICATION_NAME],
-  );
+async function terminateOurBackends(admin: pg.Client): Promise<number> {
+  const result = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
   for (const { pid } of result.rows) await admin.query('SELECT pg_terminate_backend($1)', [pid]);
   return result.rowCount ?? 0;
 }
 
-/** Waits (bounded, not timed) until one of our backends waits on a lock, then terminates it. */
-async function terminateTheBlockedBackend(admin: pg.Client): Promise<void> {
+/**
+ * Waits (bounded, not timed) until one of our backends is blocked by `blocker`'s lock, then terminates
+ * exactly that one (pg_blocking_pids: a backend merely seen in some other wait is left alone).
+ */
+async function terminateTheBlockedBackend(admin: pg.Client, blocker: pg.Client): Promise<void> {
+  const blockerPid = (await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   for (let attempt = 0; attempt < 1_000; attempt++) {
-    if ((await terminateOurBackends(admin, true)) > 0) return;
+    const blocked = await admin.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND $2::int = ANY (pg_blocking_pids(pid))', [APPLICATION_NAME, blockerPid]);
+    for (const { pid } of blocked.rows) await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    if (blocked.rows.length > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error('no backend of ours ever waited on the lock');
+  throw new Error('no backend of ours was ever blocked by the lock');
 }
 
 function newTokenPair(grant: GrantRecord, now: number): [TokenRecord, TokenRecord] {
@@ -179,9 +183,10 @@ describe('PostgreSQL storage: a backend terminated mid-operation (issue 11 item 
         // The operation's client is checked out and its statement queued behind this lock when the backend dies.
         await blocker.query('BEGIN');
         await blocker.query(`LOCK TABLE ${quoteIdentifier(operation.lockTable)} IN ACCESS EXCLUSIVE MODE`);
-        const pending = run();
-        await terminateTheBlockedBackend(admin);
-        await assert.rejects(pending, (error) => error instanceof StorageUnavailableError);
+        // The expectation is attached at once: the call may fail before the terminating query returns.
+        const refused = assert.rejects(run(), (error) => error instanceof StorageUnavailableError);
+        await terminateTheBlockedBackend(admin, blocker);
+        await refused;
         await blocker.query('ROLLBACK');
       } finally {
         await blocker.end();
