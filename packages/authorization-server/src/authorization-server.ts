@@ -19,6 +19,8 @@ import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
+import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
+import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
@@ -124,6 +126,12 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     }
     if (isUnreadableMultipartBody(request)) {
       reply.code(400).send(new OAuthError('invalid_request', 'the multipart body could not be read').toJSON());
+      return;
+    }
+    // SPEC decision 18: an unreachable storage is a 503 page with Retry-After (the JSON endpoints answer it themselves).
+    if (isStorageUnavailable(error)) {
+      request.log.warn({ err: error }, 'storage unavailable');
+      sendStorageUnavailablePage(reply, options.brand.name);
       return;
     }
     request.log.error({ err: error }, 'unhandled error');

@@ -23,6 +23,9 @@ import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { OAuthError } from './errors.ts';
 import { sameOriginFormCheck } from './http/same-origin-form.ts';
 import { oauthEndpointRateLimit } from './http/rate-limit.ts';
+import { readinessEndpoint } from './endpoints/health.ts';
+import { sendStorageUnavailableJson } from './http/storage-unavailable-response.ts';
+import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { STYLESHEET } from './pages/layout.ts';
 import type { ServerContext } from './server-context.ts';
 
@@ -76,6 +79,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 
   app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health/ready', (request, reply) => readinessEndpoint(context, request, reply));
   app.get('/assets/gatehouse.css', async (_request, reply) => {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);
   });
@@ -83,13 +87,19 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
 
 /**
  * Renders OAuthErrors as RFC 6749 §5.2 JSON (no-store); `invalid_client` answers 401 with
- * `WWW-Authenticate: Basic`. Anything else is logged and becomes `server_error`.
+ * `WWW-Authenticate: Basic`. An unreachable storage is `503 temporarily_unavailable` with `Retry-After`
+ * (SPEC decision 18). Anything else is logged and becomes `server_error`.
  */
 function json(handler: Handler): Handler {
   return async (request, reply) => {
     try {
       await handler(request, reply);
     } catch (error) {
+      if (isStorageUnavailable(error)) {
+        request.log.warn({ err: error }, 'storage unavailable at an OAuth endpoint');
+        sendStorageUnavailableJson(reply);
+        return;
+      }
       if (!(error instanceof OAuthError)) {
         request.log.error({ err: error }, 'unexpected error at an OAuth endpoint');
         sendNoStoreJson(reply, 500, new OAuthError('server_error', 'unexpected error').toJSON());

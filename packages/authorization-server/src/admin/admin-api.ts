@@ -27,6 +27,8 @@ import { subjectUrn } from '../subjects.ts';
 import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
 import { directoryApi } from './directory-api.ts';
+import { sendStorageUnavailableJson } from '../http/storage-unavailable-response.ts';
+import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 
 export const ADMIN_API_PREFIX = '/admin/v1';
 
@@ -132,6 +134,11 @@ export function adminApi(context: ServerContext) {
       }
       if (error.statusCode && error.statusCode < 500) {
         reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.statusCode === 413 ? `the body is too large (at most ${LOGO_MAX_BYTES} bytes for a logo)` : 'the request could not be read' });
+        return;
+      }
+      // SPEC decision 18: an unreachable storage is 503 temporarily_unavailable with Retry-After.
+      if (isStorageUnavailable(error)) {
+        sendStorageUnavailableJson(reply);
         return;
       }
       request.log.error({ err: error }, 'unexpected error in the admin API');

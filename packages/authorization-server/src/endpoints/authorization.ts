@@ -23,6 +23,8 @@ import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import { consentPage } from '../pages/consent-page.ts';
 import { errorPage } from '../pages/error-page.ts';
+import { sendStorageUnavailablePage } from '../http/storage-unavailable-response.ts';
+import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import { loginPage } from '../pages/login-page.ts';
 import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -355,6 +357,14 @@ function authorizeUrl(parameters: Record<string, string>): string {
   return `/oauth/authorize?${new URLSearchParams(parameters)}`;
 }
 
+/**
+ * Renders what GET /oauth/authorize and the consent decision throw (SPEC decision 5, RFC 6749 §4.1.2.1):
+ * - AuthorizationPageError: a 400 page; AuthorizationRedirectError: a redirect with `error`, `state`, `iss`;
+ * - anything else, once the request's client and redirect URI are established: a redirect with
+ *   `error=temporarily_unavailable` (the storage is unreachable, SPEC decision 18) or `error=server_error`,
+ *   `state` and `iss` (RFC 9207), never a JSON body; before that (or when it cannot be told now), a page:
+ *   503 with `Retry-After` for an unreachable storage, 500 otherwise. Never a redirect to an unchecked URI.
+ */
 async function handleAuthorizationErrors(context: ServerContext, reply: FastifyReply, work: () => Promise<void>): Promise<void> {
   try {
     await work();
@@ -367,6 +377,37 @@ async function handleAuthorizationErrors(context: ServerContext, reply: FastifyR
       reply.redirect(redirectTo(context, error.redirectUri, { error: error.code, error_description: error.description, state: error.state }), 303);
       return;
     }
-    throw error;
+    const unavailable = isStorageUnavailable(error);
+    const { request } = reply;
+    if (unavailable) request.log.warn({ err: error }, 'storage unavailable at the authorization endpoint');
+    else request.log.error({ err: error }, 'unexpected error at the authorization endpoint');
+
+    // Was the redirect URI established? The request's own parameters decide, through the same validation
+    // (SPEC decision 5): a redirect goes only to a URI registered for an active client. If the storage cannot
+    // answer that now, it is not established and the browser gets a page.
+    let established: { redirectUri: string; state: string | undefined } | undefined;
+    const raw = request.method === 'GET' ? request.query : request.body;
+    if (raw && typeof raw === 'object') {
+      try {
+        const validated = await validateAuthorizationRequest(context, raw as RawParameters);
+        established = { redirectUri: validated.redirectUri, state: validated.state };
+      } catch (validationError) {
+        if (validationError instanceof AuthorizationRedirectError) established = { redirectUri: validationError.redirectUri, state: validationError.state };
+      }
+    }
+    if (established) {
+      // RFC 6749 §4.1.2.1: server_error / temporarily_unavailable go back to the client like any other error.
+      const code: OAuthErrorCode = unavailable ? 'temporarily_unavailable' : 'server_error';
+      const description = unavailable ? 'the service is temporarily unavailable, retry later' : 'unexpected error';
+      reply.header('cache-control', 'no-store')
+        .redirect(redirectTo(context, established.redirectUri, { error: code, error_description: description, state: established.state }), 303);
+      return;
+    }
+    if (unavailable) {
+      sendStorageUnavailablePage(reply, context.options.brand.name);
+      return;
+    }
+    reply.code(500).header('cache-control', 'no-store').type('text/html; charset=utf-8')
+      .send(errorPage(context.options.brand.name, 'Something went wrong', 'The request could not be completed. Try again later.'));
   }
 }

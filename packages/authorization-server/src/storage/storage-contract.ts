@@ -1336,5 +1336,11 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
       }));
     });
+
+    describe('readiness', () => {
+      it('checkReady resolves on a reachable, fully migrated storage (/health/ready)', withStorage(async (storage) => {
+        await storage.checkReady();
+      }));
+    });
   });
 }

@@ -529,6 +529,13 @@ export interface Storage {
     getOrCreate(name: string, create: () => string): Promise<string>;
   };
   close(): Promise<void>;
+  /**
+   * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every
+   * migration this code knows is applied.
+   * @throws StorageUnavailableError (storage-unavailable.ts) when the database cannot be reached;
+   * Error when the schema is behind.
+   */
+  checkReady(): Promise<void>;
 }
 
 /** A user as the directory holds it (no password: that is `users`' business). Times in seconds since the epoch. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import { LockTimeoutError } from '../errors.ts';
 import type { RefreshLock } from '../lock.ts';
+import { checkOutPooled } from '../postgres-checkout.ts';
 
 export interface PostgresLockOptions {
   pool: Pool;
@@ -26,7 +27,8 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
   const namespace = options.namespace ?? 'gatehouse-client';
   return {
     async withLock(key, work) {
-      const connection = await options.pool.connect();
+      // With an 'error' listener while held: a backend terminated during `work()` must not end the process.
+      const { client: connection, release } = await checkOutPooled(options.pool);
       let broken = false;
       try {
         await connection.query('BEGIN').catch((error: unknown) => {
@@ -54,7 +56,7 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
         }
       } finally {
         // A connection whose transaction state is unknown is destroyed, not reused.
-        connection.release(broken);
+        release(broken);
       }
     },
   };

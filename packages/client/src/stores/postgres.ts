@@ -8,6 +8,7 @@ import { ConfigurationError } from '../errors.ts';
 import { advisoryKey } from '../locks/postgres.ts';
 import type { StoredConnection, TokenStore } from '../token-store.ts';
 import { fromRow, SQL_IDENTIFIER } from './columns.ts';
+import { checkOutPooled } from '../postgres-checkout.ts';
 
 export interface PostgresTokenStoreOptions {
   /** The caller's pool; `close()` does not end it. */
@@ -29,7 +30,7 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
 
   // Several instances may start at once; concurrent CREATE … IF NOT EXISTS can still collide in the
   // catalogue, so creation is serialized with a transaction-scoped advisory lock.
-  const setup = await pool.connect();
+  const { client: setup, release } = await checkOutPooled(pool);
   try {
     await setup.query('BEGIN');
     await setup.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey('gatehouse-client-schema', table)]);
@@ -54,7 +55,7 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
     await setup.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
-    setup.release();
+    release();
   }
 
   const one = async (sql: string, values: unknown[]) => fromRow((await pool.query(sql, values)).rows[0]);

@@ -44,7 +44,8 @@ import type {
   TokenWithGrant,
   UserRecord,
 } from '../storage.ts';
-import { runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
@@ -59,6 +60,11 @@ export interface PostgresStorageOptions {
   poolSize?: number;
   /** Errors of idle pooled connections (the pool replaces them); default: one line on stderr. */
   onConnectionError?: (error: Error) => void;
+  /**
+   * How long an operation waits for a connection (a free one in the pool, or a new one to be established)
+   * before it fails with StorageUnavailableError; default 5000 ms.
+   */
+  connectionTimeoutMillis?: number;
 }
 
 type Row = QueryResultRow;
@@ -70,28 +76,51 @@ type Row = QueryResultRow;
  */
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
-  const pool = createPool(databaseUrl, schema, options.poolSize ?? 10);
+  const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis);
   pool.on('error', options.onConnectionError ?? ((error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`)));
   try {
-    const client = await pool.connect();
+    const { client, release } = await checkOut(pool);
     try {
       await runMigrations(client, schema);
     } finally {
-      client.release();
+      release();
     }
   } catch (error) {
     await pool.end();
     throw error;
   }
 
-  const query = async <R extends Row = Row>(text: string, params: unknown[] = []) => pool.query<R>(text, params);
+  // Every operation's errors pass through postgresStorageError: an unreachable database is a
+  // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
+  // pool.query checks a client out with its own 'error' listener for the query's duration (pg-pool).
+  const query = async <R extends Row = Row>(text: string, params: unknown[] = []) => {
+    try {
+      return await pool.query<R>(text, params);
+    } catch (error) {
+      throw postgresStorageError(error);
+    }
+  };
   const one = async <R extends Row = Row>(text: string, params: unknown[] = []) => (await query<R>(text, params)).rows[0];
   /** A hot-path statement, prepared under `name` on each connection the first time it runs there. */
-  const prepared = async <R extends Row = Row>(name: string, text: string, values: unknown[]) => (await pool.query<R>({ name, text, values })).rows[0];
+  const prepared = async <R extends Row = Row>(name: string, text: string, values: unknown[]) => {
+    try {
+      return (await pool.query<R>({ name, text, values })).rows[0];
+    } catch (error) {
+      throw postgresStorageError(error);
+    }
+  };
   const transaction = async <T>(work: (client: PoolClient) => Promise<T>): Promise<T> => {
     // A deadlock or serialization failure rolls the whole transaction back, so running it again is safe.
+    // A connection lost mid-transaction rolls it back on the server; if it is lost during COMMIT the
+    // outcome is unknown to us (the caller gets 503 and retries; every operation here is safe to retry).
     for (let attempt = 1; ; attempt++) {
-      const client = await pool.connect();
+      let checkedOut: Awaited<ReturnType<typeof checkOut>>;
+      try {
+        checkedOut = await checkOut(pool);
+      } catch (error) {
+        throw postgresStorageError(error);
+      }
+      const { client, release } = checkedOut;
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -102,9 +131,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         const code = (error as { code?: string }).code;
         if ((code === '40P01' || code === '40001') && attempt < 3) continue;
-        throw error;
+        throw postgresStorageError(error);
       } finally {
-        client.release(broken);
+        release(broken);
       }
     }
   };
@@ -701,6 +730,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     async close() {
       await pool.end();
     },
+    async checkReady() {
+      // One cheap round trip that also proves the schema is migrated (readiness, `/health/ready`).
+      const row = await one<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
+      const latest = Math.max(0, ...migrations.map((migration) => migration.version));
+      if (Number(row?.version ?? 0) < latest) throw new Error(`the database schema is at version ${row?.version ?? 0}, this server needs ${latest}`);
+    },
   };
   return storage;
 }
@@ -712,12 +747,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
 export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema'> = {}): Promise<{ applied: number[]; version: number }> {
   const schema = checkSchema(options.schema ?? 'public');
   const pool = createPool(databaseUrl, schema, 1);
+  pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
-    const client = await pool.connect();
+    const { client, release } = await checkOut(pool);
     try {
       return await runMigrations(client, schema);
     } finally {
-      client.release();
+      release();
     }
   } finally {
     await pool.end();
@@ -729,9 +765,47 @@ function checkSchema(schema: string): string {
   return schema;
 }
 
-function createPool(databaseUrl: string, schema: string, max: number): pg.Pool {
+function createPool(databaseUrl: string, schema: string, max: number, connectionTimeoutMillis = 5_000): pg.Pool {
   // search_path as a startup parameter: no extra round trip per connection. The name was checked above.
-  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path=${schema}` });
+  // connectionTimeoutMillis bounds the wait for a connection (pool-pg: "timeout exceeded when trying to
+  // connect"), so an unreachable database answers 503 promptly instead of queueing requests; keepAlive
+  // lets the OS notice a peer that vanished without closing the connection.
+  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path=${schema}`, connectionTimeoutMillis, keepAlive: true });
+}
+
+/**
+ * Checks a client out of the pool with an `'error'` listener for as long as it is out. pg-pool detaches its
+ * own listener on checkout, and a connection that dies while checked out (pg_terminate_backend, a restart,
+ * a cut network) emits `'error'`: without a listener that ends the process. `release(error?)` hands the
+ * client back with the error it met (its own or the one given), so the pool discards a broken connection
+ * instead of reusing it (pg-pool README, "releasing clients").
+ *
+ * The callback form of `pool.connect`, not the promise: the listener must be attached in the same tick as
+ * the checkout. A client handed over while the pool parses a socket chunk (release → next waiter) may find
+ * the backend's termination notice in the rest of that chunk; with `await pool.connect()` the listener
+ * would come a microtask too late and the process would exit (seen under load in connection-loss.test.ts).
+ */
+function checkOut(pool: pg.Pool): Promise<{ client: PoolClient; release(error?: Error): void }> {
+  return new Promise((resolve, reject) => {
+    pool.connect((connectError, client, done) => {
+      if (connectError || !client) {
+        reject(connectError ?? new Error('the pool gave no client'));
+        return;
+      }
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken ??= error;
+      };
+      client.on('error', onError);
+      resolve({
+        client,
+        release(error) {
+          client.removeListener('error', onError);
+          done(error ?? broken);
+        },
+      });
+    });
+  });
 }
 
 /**

@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
+import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
@@ -40,17 +41,27 @@ export function createSqliteStorage(path: string): Storage {
   const db = openDatabase(path);
   migrate(db);
 
-  const transaction = <T>(work: () => T): T => {
+  // Every statement's errors pass through sqliteStorageError: a busy, full or failing database is a
+  // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
+  const translated = <T>(work: () => T): T => {
+    try {
+      return work();
+    } catch (error) {
+      throw sqliteStorageError(error);
+    }
+  };
+  const transaction = <T>(work: () => T): T => translated(() => {
     db.exec('BEGIN IMMEDIATE');
     try {
       const result = work();
       db.exec('COMMIT');
       return result;
     } catch (error) {
-      db.exec('ROLLBACK');
+      // A failed COMMIT (SQLITE_BUSY, SQLITE_FULL) may leave the transaction open: roll it back if so.
+      if (db.isTransaction) db.exec('ROLLBACK');
       throw error;
     }
-  };
+  });
   const statements = new Map<string, ReturnType<DatabaseSync['prepare']>>();
   const sql = (text: string) => {
     let statement = statements.get(text);
@@ -60,9 +71,9 @@ export function createSqliteStorage(path: string): Storage {
     }
     return statement;
   };
-  const get = (text: string, ...params: SQLInputValue[]) => sql(text).get(...params) as Row | undefined;
-  const all = (text: string, ...params: SQLInputValue[]) => sql(text).all(...params) as Row[];
-  const run = (text: string, ...params: SQLInputValue[]) => sql(text).run(...params);
+  const get = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).get(...params) as Row | undefined);
+  const all = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).all(...params) as Row[]);
+  const run = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).run(...params));
 
   const insertToken = (token: TokenRecord) =>
     run(
@@ -600,6 +611,12 @@ export function createSqliteStorage(path: string): Storage {
     },
     async close() {
       db.close();
+    },
+    async checkReady() {
+      // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
+      const row = get('SELECT max(version) AS version FROM schema_migrations');
+      const latest = Math.max(0, ...migrations.map((migration) => migration.version));
+      if (Number(row?.version ?? 0) < latest) throw new Error(`the database file is at version ${String(row?.version ?? 0)}, this server needs ${latest}`);
     },
   };
   return storage;

@@ -1,0 +1,42 @@
+/**
+ * Which node-postgres errors mean "PostgreSQL cannot be reached or cannot serve right now" (→
+ * StorageUnavailableError, 503) rather than a fault of the statement (→ 500).
+ */
+import { StorageUnavailableError } from '../storage-unavailable.ts';
+
+/** Socket errors of the connection to the server (Node system error codes). */
+const NETWORK_ERROR_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN',
+]);
+
+/**
+ * PostgreSQL SQLSTATEs (Appendix A): class 08 connection exception; class 53 insufficient resources
+ * (53100 disk full, 53200 out of memory, 53300 too many connections); 57P01 admin shutdown
+ * (`pg_terminate_backend`, fast shutdown), 57P02 crash shutdown, 57P03 cannot connect now (starting up or
+ * in recovery), 57P05 idle session timeout.
+ */
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[1235])$/;
+
+/**
+ * node-postgres raises these without a code: the socket ended (backend terminated, proxy cut), the pool
+ * waited `connectionTimeoutMillis` for a connection, or a client whose connection failed was used again.
+ */
+const DRIVER_MESSAGES = [
+  /^Connection terminated/,
+  /^timeout exceeded when trying to connect$/,
+  /is not queryable$/,
+];
+
+export function isPostgresUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (NETWORK_ERROR_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
+  if (error instanceof AggregateError) return error.errors.some(isPostgresUnavailable); // a host with several addresses, each refused
+  return DRIVER_MESSAGES.some((message) => message.test(error.message));
+}
+
+/** The error to throw for `error`: a StorageUnavailableError when PostgreSQL is unreachable, else `error` itself. */
+export function postgresStorageError(error: unknown): unknown {
+  if (error instanceof StorageUnavailableError) return error;
+  return isPostgresUnavailable(error) ? new StorageUnavailableError(error) : error;
+}

@@ -1,0 +1,50 @@
+/**
+ * Issue 11 item 2 on the partner side: the refresh lock holds a pooled connection while the refresh runs;
+ * if its backend dies meanwhile (terminated, restarted, network cut), the process must not exit, the
+ * broken connection must not go back to the pool, and the next lock must work. Only this test's own
+ * backends are terminated (by `application_name`; the database is shared).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
+import { createPostgresLock } from './postgres.ts';
+
+const skip = await postgresSkipReason();
+const APPLICATION_NAME = `gh_test_h2_lock_${randomBytes(6).toString('hex')}`;
+
+describe('PostgreSQL refresh lock when its connection dies', { skip: skip ?? false }, () => {
+  let pool: pg.Pool;
+  let admin: pg.Client;
+  before(async () => {
+    const url = new URL(POSTGRES_URL);
+    url.searchParams.set('application_name', APPLICATION_NAME);
+    pool = new pg.Pool({ connectionString: url.href, max: 2 });
+    pool.on('error', () => {});
+    admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+  });
+  after(async () => {
+    await admin?.end();
+    await pool?.end();
+  });
+
+  it('survives the lock backend being terminated during the work, discards that connection, and locks again', async () => {
+    const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}` });
+    const result = await lock.withLock('connection-1', async () => {
+      const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
+      assert.equal(rows.length, 1, 'the lock holds one connection');
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      // Let the termination reach the client (its socket closes and it emits 'error') while the lock is held.
+      for (let attempt = 0; attempt < 100 && pool.totalCount > 0 && (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rowCount; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return 'refreshed';
+    });
+    assert.equal(result, 'refreshed', 'the work itself completed');
+    assert.equal(pool.idleCount, 0, 'the broken connection was not returned to the pool');
+    assert.equal(await lock.withLock('connection-1', async () => 'again'), 'again');
+  });
+});
