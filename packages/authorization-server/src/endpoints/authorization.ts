@@ -183,8 +183,9 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
 
 /** GET /oauth/authorize */
 export async function authorizationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await handleAuthorizationErrors(context, reply, async () => {
+  await handleAuthorizationErrors(context, reply, async (established) => {
     const authorization = await validateAuthorizationRequest(context, request.query as RawParameters);
+    Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const session = await activeLoginSession(context, request);
     if (!session) {
       reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
@@ -259,7 +260,7 @@ async function startInteraction(context: ServerContext, authorization: Authoriza
 
 /** POST /oauth/authorize/decision (the consent form; CSRF- and Origin-checked before this runs). */
 export async function authorizationDecisionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await handleAuthorizationErrors(context, reply, async () => {
+  await handleAuthorizationErrors(context, reply, async (established) => {
     const body = request.body as RawParameters;
     const session = await activeLoginSession(context, request);
     if (!session) {
@@ -278,6 +279,7 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     }
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
     const authorization = await validateAuthorizationRequest(context, interaction.requestParameters);
+    Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const fail = (code: OAuthErrorCode, description: string) =>
       new AuthorizationRedirectError(authorization.redirectUri, code, description, authorization.state);
     const decision = body.decision;
@@ -365,9 +367,24 @@ function authorizeUrl(parameters: Record<string, string>): string {
  *   `state` and `iss` (RFC 9207), never a JSON body; before that (or when it cannot be told now), a page:
  *   503 with `Retry-After` for an unreachable storage, 500 otherwise. Never a redirect to an unchecked URI.
  */
-async function handleAuthorizationErrors(context: ServerContext, reply: FastifyReply, work: () => Promise<void>): Promise<void> {
+/** Where errors may go once the request's client and redirect URI are established (SPEC decision 5). */
+interface EstablishedRedirect {
+  redirectUri?: string;
+  state?: string;
+}
+
+/**
+ * Runs `work`, rendering what it throws: an AuthorizationPageError as a page, an AuthorizationRedirectError
+ * as a redirect, and anything else (a server error, an unreachable storage) as a redirect with
+ * `server_error` / `temporarily_unavailable` once `work` has recorded a validated request in `established`,
+ * else as a page.
+ */
+async function handleAuthorizationErrors(
+  context: ServerContext, reply: FastifyReply, work: (established: EstablishedRedirect) => Promise<void>,
+): Promise<void> {
+  const established: EstablishedRedirect = {};
   try {
-    await work();
+    await work(established);
   } catch (error) {
     if (error instanceof AuthorizationPageError) {
       reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message));
@@ -382,20 +399,7 @@ async function handleAuthorizationErrors(context: ServerContext, reply: FastifyR
     if (unavailable) request.log.warn({ err: error }, 'storage unavailable at the authorization endpoint');
     else request.log.error({ err: error }, 'unexpected error at the authorization endpoint');
 
-    // Was the redirect URI established? The request's own parameters decide, through the same validation
-    // (SPEC decision 5): a redirect goes only to a URI registered for an active client. If the storage cannot
-    // answer that now, it is not established and the browser gets a page.
-    let established: { redirectUri: string; state: string | undefined } | undefined;
-    const raw = request.method === 'GET' ? request.query : request.body;
-    if (raw && typeof raw === 'object') {
-      try {
-        const validated = await validateAuthorizationRequest(context, raw as RawParameters);
-        established = { redirectUri: validated.redirectUri, state: validated.state };
-      } catch (validationError) {
-        if (validationError instanceof AuthorizationRedirectError) established = { redirectUri: validationError.redirectUri, state: validationError.state };
-      }
-    }
-    if (established) {
+    if (established.redirectUri !== undefined) {
       // RFC 6749 §4.1.2.1: server_error / temporarily_unavailable go back to the client like any other error.
       const code: OAuthErrorCode = unavailable ? 'temporarily_unavailable' : 'server_error';
       const description = unavailable ? 'the service is temporarily unavailable, retry later' : 'unexpected error';

@@ -22,6 +22,8 @@ import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { presentedClientId } from '../clients/client-authentication.ts';
+import { sendStorageUnavailableJson } from './storage-unavailable-response.ts';
+import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { RawParameters } from './parameters.ts';
 
@@ -41,7 +43,17 @@ export function oauthEndpointRateLimit(context: ServerContext): (endpoint: RateL
       const clientId = presentedClientId(request.headers.authorization, request.body as RawParameters | undefined);
       const keys = [`${endpoint}:address:${addressKey(request.ip)}`];
       if (clientId !== undefined) keys.push(`${endpoint}:client:${clientKey(clientId)}`);
-      const [address, client] = await context.storage.rateLimits.hit(keys, limit.windowSeconds, now);
+      let windows;
+      try {
+        windows = await context.storage.rateLimits.hit(keys, limit.windowSeconds, now);
+      } catch (error) {
+        // SPEC decision 18: the counters' database unreachable is the endpoint's JSON 503, as for its own work.
+        if (!isStorageUnavailable(error)) throw error;
+        request.log.warn({ err: error }, 'storage unavailable at an OAuth endpoint');
+        sendStorageUnavailableJson(reply);
+        return reply;
+      }
+      const [address, client] = windows;
       const exceeded = [
         ...(address!.hits > limit.maxRequestsPerAddress ? [{ limited: 'address', window: address! }] : []),
         ...(client && client.hits > limit.maxRequestsPerClient ? [{ limited: 'client', window: client }] : []),

@@ -581,6 +581,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         // ONE statement (one round trip, atomic per key across instances): the upsert takes the row lock, so
         // concurrent hits queue and each sees the count the previous one committed. The table is UNLOGGED
         // (migration 6): this commit writes no WAL and waits for no flush.
+        // Through postgresStorageError like every operation: an unreachable database is a 503, never a 500.
         const { rows } = await pool.query({
           name: 'gatehouse_rate_limit_hit',
           text: `INSERT INTO rate_limit_windows AS w (limit_key, window_ends_at, hits)
@@ -590,7 +591,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
                    window_ends_at = CASE WHEN w.window_ends_at > $2::bigint THEN w.window_ends_at ELSE EXCLUDED.window_ends_at END
                  RETURNING limit_key, hits, window_ends_at`,
           values: [distinct, now, windowSeconds],
-        });
+        }).catch((error: unknown) => { throw postgresStorageError(error); });
         const windows = new Map(rows.map((row) => [String(row.limit_key), { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }]));
         return keys.map((key) => windows.get(key)!);
       },
