@@ -234,7 +234,8 @@ describe('GatehouseClient against a running Gatehouse', () => {
   it('a grant revoked at Gatehouse (replayed refresh token) makes the connection reauthorization_required; reconnecting under its id restores it', async () => {
     const { client, connection, tokens } = await connect();
     await client.refresh(connection.connectionId);
-    // Someone presents the rotated-out refresh token: Gatehouse revokes the grant (SPEC decision 8).
+    // Someone presents the rotated-out refresh token after the reuse grace window (30 s): Gatehouse revokes the grant (SPEC decision 8).
+    server.clock.advanceSeconds(30);
     const replay = await postForm(`${server.issuer}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refreshToken }, { authorization: basic(clientId, clientSecret) });
     assert.equal(replay.json.error, 'invalid_grant');
 
