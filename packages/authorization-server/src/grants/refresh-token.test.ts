@@ -239,6 +239,17 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(retry.json.refresh_token, rotated.refresh_token, 'the real client can still retry');
     });
 
+    it('serves nothing once the grant is revoked (RFC 7009 revocation of the successor), even within the window', async () => {
+      const first = await connect();
+      const rotated = (await refresh(first.refresh_token)).json;
+      const revocation = await postForm(`${server.url}/oauth/revoke`, { token: rotated.refresh_token, token_type_hint: 'refresh_token' }, { authorization: confidentialAuth() });
+      assert.equal(revocation.status, 200);
+      const retry = await refresh(first.refresh_token);
+      assert.equal(retry.status, 400);
+      assert.equal(retry.json.error, 'invalid_grant');
+      assert.equal(retry.json.access_token, undefined, 'the revoked pair is not handed out again');
+    });
+
     it("serves or treats as reuse, never both: a retry racing the successor's first use (10 rounds)", async () => {
       for (let round = 0; round < 10; round++) {
         const first = await connect();
