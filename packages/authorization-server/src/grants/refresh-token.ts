@@ -37,8 +37,12 @@ export const refreshTokenGrant: GrantHandler = {
     if (token.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
     const now = clock.nowSeconds();
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
-    if (token.rotatedAt !== null && token.revokedAt === null) {
-      // SPEC decision 8: a retry of the just-rotated token within the grace window gets the same successor pair.
+    // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
+    const accessScope = requestedScope ?? token.scope;
+    const widened = accessScope.filter((scope) => !token.scope.includes(scope));
+    if (token.rotatedAt !== null && token.revokedAt === null && widened.length === 0) {
+      // SPEC decision 8: a retry of the just-rotated token within the grace window gets the same successor
+      // pair (as first issued, whatever narrower scope this request names: the response's `scope` says).
       const retried = await answerWithinGrace(context, client.clientId, token, refreshToken, tokenDigest, now);
       if (retried) return retried;
     }
@@ -53,9 +57,6 @@ export const refreshTokenGrant: GrantHandler = {
       await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_expired');
       throw new OAuthError('invalid_grant', 'refresh token has expired; the authorization is revoked');
     }
-    // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
-    const accessScope = requestedScope ?? token.scope;
-    const widened = accessScope.filter((scope) => !token.scope.includes(scope));
     if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
