@@ -85,6 +85,27 @@ for (const backend of ['sqlite', 'postgres'] as const) {
   });
 }
 
+describe('POST /oauth/token refresh_token: the grace window with JWT access tokens (RFC 9068)', () => {
+  it('answers a retry with the byte-identical signed access token, not a re-signed one', async () => {
+    const server = await startTestServer({ accessTokenFormat: 'jwt' });
+    try {
+      const { tokens: first } = await obtainTokens(server, { extra: { prompt: 'consent' } });
+      const form = { grant_type: 'refresh_token', refresh_token: first.refresh_token };
+      const rotated = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
+      assert.equal(rotated.status, 200);
+      assert.equal(rotated.json.access_token.split('.').length, 3, 'a JWT');
+      server.clock.advanceSeconds(5);
+      const retry = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
+      assert.equal(retry.status, 200, retry.text);
+      assert.equal(retry.json.access_token, rotated.json.access_token);
+      assert.equal(retry.json.refresh_token, rotated.json.refresh_token);
+      assert.equal(retry.json.expires_in, 895);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('refreshTokenReuseGraceSeconds (SPEC decision 8: default 30, 0 turns it off, at most 120)', () => {
   it('refuses a window over 120 s, negative or fractional at startup', async () => {
     for (const refreshTokenReuseGraceSeconds of [121, -1, 2.5]) {
