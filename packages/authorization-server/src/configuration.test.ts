@@ -54,3 +54,14 @@ describe('configuration: rate limits at the OAuth endpoints (SPEC decision 18)',
     }
   });
 });
+
+describe('configuration: the refresh-token reuse grace window (SPEC decision 8)', () => {
+  it('reads GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: default 30, 0 turns it off, at most 120', () => {
+    assert.equal(loadConfiguration({}).refreshTokenReuseGraceSeconds, 30);
+    assert.equal(loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '0' }).refreshTokenReuseGraceSeconds, 0);
+    assert.equal(loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '120' }).refreshTokenReuseGraceSeconds, 120);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '121' }), /at most 120/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '-1' }), /GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '2.5' }), /GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS/);
+  });
+});

@@ -16,6 +16,7 @@
  * | `GATEHOUSE_TOKEN_KEY` | generated and kept in the database in development; required otherwise | base64url, ≥ 32 bytes |
  * | `GATEHOUSE_API_AUDIENCE` | `http://localhost:3001` | `aud` of access tokens |
  * | `GATEHOUSE_ACCESS_TOKEN_FORMAT` | `opaque` | `opaque`, or `jwt` (RFC 9068) for resource servers that validate locally |
+ * | `GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS` | `30` | refresh-token reuse grace window, 0..120 s; `0` turns it off (SPEC decision 8) |
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
@@ -47,6 +48,8 @@ export interface Configuration {
   apiAudience: string;
   /** See AuthorizationServerOptions.accessTokenFormat. */
   accessTokenFormat: 'opaque' | 'jwt';
+  /** See AuthorizationServerOptions.refreshTokenReuseGraceSeconds. */
+  refreshTokenReuseGraceSeconds: number;
   brandName: string;
   urnNamespace: string;
   trustProxy: string | undefined;
@@ -79,6 +82,8 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   };
   const accessTokenFormat = env.GATEHOUSE_ACCESS_TOKEN_FORMAT ?? 'opaque';
   if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') throw new Error('GATEHOUSE_ACCESS_TOKEN_FORMAT must be opaque or jwt');
+  const refreshTokenReuseGraceSeconds = positiveInteger(env, 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 30, { allowZero: true });
+  if (refreshTokenReuseGraceSeconds > 120) throw new Error('GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS must be at most 120 (SPEC decision 8)');
   if (!tokenKey && environment !== 'development') throw new Error(`GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url)`);
   return {
     environment,
@@ -91,6 +96,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     tokenKey,
     apiAudience: env.GATEHOUSE_API_AUDIENCE ?? 'http://localhost:3001',
     accessTokenFormat,
+    refreshTokenReuseGraceSeconds,
     brandName: env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse',
     urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
     trustProxy: env.GATEHOUSE_TRUST_PROXY,

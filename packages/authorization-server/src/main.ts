@@ -38,6 +38,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       brand: { name: configuration.brandName, urnNamespace: configuration.urnNamespace },
       accessTokenAudience: configuration.apiAudience,
       accessTokenFormat: configuration.accessTokenFormat,
+      refreshTokenReuseGraceSeconds: configuration.refreshTokenReuseGraceSeconds,
       tokenHmacKey: tokenKey,
       trustProxy: configuration.trustProxy ?? false,
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,

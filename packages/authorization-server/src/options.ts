@@ -35,6 +35,12 @@ export interface AuthorizationServerOptions {
   accessTokenFormat?: 'opaque' | 'jwt';
   /** SPEC decision 8 / platform docs: at least 60 days; default 60 days. */
   refreshTokenLifetimeSeconds?: number;
+  /**
+   * SPEC decision 8: seconds after a rotation during which the same client presenting the just-rotated
+   * refresh token again (a retry after a lost response) gets the same successor pair instead of the
+   * grant's revocation, until the successor is used. Default 30; 0 turns it off; at most 120.
+   */
+  refreshTokenReuseGraceSeconds?: number;
   /** How long a login session lasts; default 8 hours. */
   loginSessionLifetimeSeconds?: number;
   /**
@@ -109,6 +115,8 @@ export interface ResolvedOptions extends Required<Omit<AuthorizationServerOption
 }
 
 export const MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS = 600;
+/** SPEC decision 8: the reuse grace window is at most 120 s. */
+export const MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS = 120;
 
 export function resolveOptions(options: AuthorizationServerOptions, systemClock: Clock): ResolvedOptions {
   const resolved: ResolvedOptions = {
@@ -116,6 +124,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     accessTokenLifetimeSeconds: 900,
     accessTokenFormat: 'opaque',
     refreshTokenLifetimeSeconds: 60 * 24 * 60 * 60,
+    refreshTokenReuseGraceSeconds: 30,
     loginSessionLifetimeSeconds: 8 * 60 * 60,
     loginRateLimit: { maxFailures: 5, windowSeconds: 15 * 60 },
     loginThrottle: {},
@@ -150,6 +159,10 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     for (const [name, value] of Object.entries(resolved.oauthEndpointRateLimit)) {
       if (!Number.isSafeInteger(value) || value < 1) throw new Error(`oauthEndpointRateLimit.${name} must be a positive integer (SPEC decision 18)`);
     }
+  }
+  const grace = resolved.refreshTokenReuseGraceSeconds;
+  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS) {
+    throw new Error(`refreshTokenReuseGraceSeconds must be a whole number 0..${MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS} (SPEC decision 8)`);
   }
   if (resolved.tokenHmacKey.length < 32) throw new Error('tokenHmacKey must be at least 32 bytes');
   if (!/^[a-z][a-z0-9-]*$/.test(resolved.brand.urnNamespace)) {

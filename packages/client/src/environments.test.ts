@@ -13,6 +13,12 @@ describe('environment presets (SPEC §2) and transport rules (seeds: HTTPS, http
     assert.equal(resolved.allowLoopbackHttp, true);
   });
 
+  it('development supplies its API URL only with its own issuer: another issuer gets no default API (issue 15: tokens only to a configured origin)', () => {
+    assert.equal(resolveEndpoints({ environment: 'development', issuer: 'http://localhost:3000', redirectUri: localRedirect }).apiUrl?.href, 'http://localhost:3001/');
+    assert.equal(resolveEndpoints({ environment: 'development', issuer: 'http://127.0.0.1:4000', redirectUri: localRedirect }).apiUrl, undefined);
+    assert.equal(resolveEndpoints({ environment: 'development', issuer: 'http://127.0.0.1:4000', apiUrl: 'http://127.0.0.1:4001', redirectUri: localRedirect }).apiUrl?.href, 'http://127.0.0.1:4001/');
+  });
+
   it('staging and production have no built-in issuer and require https', () => {
     assert.throws(() => resolveEndpoints({ environment: 'staging', redirectUri: localRedirect }), /no issuer/);
     assert.throws(() => resolveEndpoints({ environment: 'staging', issuer: 'http://localhost:3000', redirectUri: localRedirect }), /https in staging/);

@@ -74,7 +74,9 @@ export function resolveEndpoints(input: { issuer?: string | undefined; environme
     throw new ConfigurationError('redirectUri must be an https URL (or loopback http outside production)');
   }
 
-  const apiText = input.apiUrl ?? preset?.apiUrl;
+  // Issue 15 part 6: tokens go only to an API origin that was configured. A preset's API URL belongs to its
+  // issuer: with another issuer (a local Gatehouse on another port, say) there is no default API.
+  const apiText = input.apiUrl ?? (input.issuer === undefined || input.issuer === preset?.issuer ? preset?.apiUrl : undefined);
   const apiUrl = apiText === undefined ? undefined : parseUrl(apiText, 'apiUrl');
   if (apiUrl && apiUrl.protocol !== 'https:' && !(allowLoopbackHttp && isLoopbackHttp(apiUrl))) {
     throw new ConfigurationError(`apiUrl ${apiUrl.origin} must be https${allowLoopbackHttp ? ' or loopback http' : ''}`);

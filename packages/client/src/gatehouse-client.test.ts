@@ -231,10 +231,42 @@ describe('GatehouseClient against a running Gatehouse', () => {
     assert.deepEqual(revokedEvents, [connection.connectionId]);
   });
 
+  it('a refresh whose response is lost in transit is retried and answered with the same pair: the connection stays active (SPEC decision 8 grace window)', async () => {
+    let lose = true;
+    let refreshRequests = 0;
+    // The request reaches Gatehouse, which rotates; the answer is lost (a reset after the request was sent).
+    const losingFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (String(init?.body ?? '').includes('grant_type=refresh_token')) {
+        refreshRequests += 1;
+        if (lose) {
+          lose = false;
+          await response.arrayBuffer();
+          throw new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } });
+        }
+      }
+      return response;
+    };
+    const { client, connection, tokens } = await connect(newClient({ fetch: losingFetch, sleep: async () => {} }));
+    await client.refresh(connection.connectionId);
+    assert.equal(refreshRequests, 2, 'the lost refresh was retried once');
+    const after = await client.getConnection(connection.connectionId);
+    assert.equal(after?.status, 'active');
+    const current = await client.getAccessToken(connection.connectionId);
+    assert.notEqual(current, tokens.accessToken);
+    assert.equal((await introspect(server, current)).active, true, 'the pair the retry got is the live one');
+    assert.equal((await client.fetch(connection.connectionId, '/v1/introspect')).status, 200);
+    const events = await server.storage.audit.list({ limit: 1000 });
+    const served = events.filter((event) => event.type === 'refresh_token.reuse_within_grace');
+    assert.ok(served.length >= 1);
+    assert.equal(events.some((event) => event.type === 'refresh_token.reuse_detected' && event.grantId === served.at(-1)!.grantId), false, 'the grant was not revoked');
+  });
+
   it('a grant revoked at Gatehouse (replayed refresh token) makes the connection reauthorization_required; reconnecting under its id restores it', async () => {
     const { client, connection, tokens } = await connect();
     await client.refresh(connection.connectionId);
-    // Someone presents the rotated-out refresh token: Gatehouse revokes the grant (SPEC decision 8).
+    // Someone presents the rotated-out refresh token after the reuse grace window (30 s): Gatehouse revokes the grant (SPEC decision 8).
+    server.clock.advanceSeconds(30);
     const replay = await postForm(`${server.issuer}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refreshToken }, { authorization: basic(clientId, clientSecret) });
     assert.equal(replay.json.error, 'invalid_grant');
 

@@ -2,8 +2,9 @@
  * The race the integrator rules exist for (SPEC §3: "one centralised refresh with one request in flight
  * … a distributed lock across instances"): 4 processes × 25 concurrent API calls through one connection
  * whose access token has expired. Exactly one refresh request may reach Gatehouse — a second one would
- * present a rotated-out refresh token, which Gatehouse answers with `invalid_grant` and a revoked grant
- * (SPEC decision 8) — and every call must succeed. Requests are counted at the server.
+ * present a rotated-out refresh token, which Gatehouse (here with its reuse grace window off, so that a
+ * slip cannot hide behind it) answers with `invalid_grant` and a revoked grant (SPEC decision 8) — and
+ * every call must succeed. Requests are counted at the server.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -65,7 +66,7 @@ function startWorker(config: RaceWorkerConfig): Worker {
 describe(`refresh race: ${PROCESSES} processes × ${CALLS_PER_PROCESS} calls with an expired access token`, () => {
   let gatehouse: GatehouseFixture;
   before(async () => {
-    gatehouse = await startGatehouse({ clientName: 'Race Partner' });
+    gatehouse = await startGatehouse({ clientName: 'Race Partner', refreshTokenReuseGraceSeconds: 0 });
   });
   after(async () => {
     await gatehouse?.close();

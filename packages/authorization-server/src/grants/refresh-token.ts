@@ -1,13 +1,22 @@
 /**
  * The refresh_token grant with rotation on every use (RFC 6749 §6, RFC 9700 §4.14.2, SPEC decision 8).
+ *
+ * Reuse grace window (SPEC decision 8, `refreshTokenReuseGraceSeconds`): each rotation keeps its successor
+ * pair sealed under the replaced token (refresh-token-grace.ts). Presenting the just-replaced token again,
+ * by the same client, within the window and before the successor was itself used, answers with that same
+ * pair (same access and refresh token, the remaining `expires_in`); anything else that presents a replaced
+ * token is reuse and revokes the grant. The answer rests on one read of the grant's grace record, which the
+ * successor's rotation replaces in its own commit: a retry racing the successor's first use is served if
+ * that read comes first and is reuse if it comes after, never both.
  */
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import { parseScope } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
-import type { GrantRecord } from '../storage/storage.ts';
-import { mintTokenPair } from '../tokens/token-pair.ts';
+import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
+import { mintTokenPair, type TokenResponse } from '../tokens/token-pair.ts';
 import type { GrantHandler } from './grant.ts';
+import { sealSuccessor, unsealSuccessor } from './refresh-token-grace.ts';
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
@@ -28,6 +37,15 @@ export const refreshTokenGrant: GrantHandler = {
     if (token.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
     const now = clock.nowSeconds();
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
+    // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
+    const accessScope = requestedScope ?? token.scope;
+    const widened = accessScope.filter((scope) => !token.scope.includes(scope));
+    if (token.rotatedAt !== null && token.revokedAt === null && widened.length === 0) {
+      // SPEC decision 8: a retry of the just-rotated token within the grace window gets the same successor
+      // pair (as first issued, whatever narrower scope this request names: the response's `scope` says).
+      const retried = await answerWithinGrace(context, client.clientId, token, refreshToken, tokenDigest, now);
+      if (retried) return retried;
+    }
     if (token.rotatedAt !== null || token.revokedAt !== null) {
       // RFC 9700 §4.14.2 / SPEC decision 8: a rotated-out token presented again means it leaked, or a
       // client lost a race; either way every token of the grant is revoked.
@@ -39,26 +57,58 @@ export const refreshTokenGrant: GrantHandler = {
       await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_expired');
       throw new OAuthError('invalid_grant', 'refresh token has expired; the authorization is revoked');
     }
-    // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
-    const accessScope = requestedScope ?? token.scope;
-    const widened = accessScope.filter((scope) => !token.scope.includes(scope));
     if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
     const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now);
-    // The audit event commits with the rotation: one commit per refresh.
+    const [access, successor] = records as [TokenRecord, TokenRecord];
+    // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
+    const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
+    const graceSuccessor = graceSeconds === 0 ? undefined : {
+      grantId: grant.grantId, previousDigest: tokenDigest, graceExpiresAt: now + graceSeconds,
+      sealedSuccessor: sealSuccessor(refreshToken, tokenDigest, grant.grantId, {
+        response, accessExpiresAt: access.expiresAt, accessTokenId: access.tokenId, refreshTokenId: successor.tokenId,
+      }),
+    };
+    // The audit event and the grace record commit with the rotation: one commit per refresh.
     const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
       type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
-      details: { scope: accessScope.join(' '), previous_refresh_token_id: token.tokenId, access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
-    });
+      details: { scope: accessScope.join(' '), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
+    }, graceSuccessor);
     if (rotation === 'not_current') {
-      // Lost a concurrent rotation of the same token: that is reuse too (exactly one use succeeds).
+      // Lost a concurrent rotation of the same token. Within the grace window that was this client's own
+      // retry: it gets the winner's pair (one family, never a second branch; the pair minted here was
+      // never stored). Otherwise it is reuse (exactly one use succeeds).
+      const retried = await answerWithinGrace(context, client.clientId, token, refreshToken, tokenDigest, now);
+      if (retried) return retried;
       await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_reuse');
       throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
     }
     return response;
   },
 };
+
+/**
+ * The successor pair of the rotation that replaced `token`, if that was the grant's last rotation, the
+ * window is still open and the grant is not revoked; `undefined` otherwise (the caller treats it as reuse).
+ * The caller has checked that `token` belongs to `clientId` (RFC 6749 §6).
+ */
+async function answerWithinGrace(
+  context: ServerContext, clientId: string, token: TokenRecord, presentedRefreshToken: string, tokenDigest: string, now: number,
+): Promise<TokenResponse | undefined> {
+  // SPEC decision 8: only the just-rotated token (the grace record follows the grant's LAST rotation, so a
+  // used successor or any older token finds none), only within the window.
+  const kept = await context.storage.tokens.findGraceSuccessor(tokenDigest);
+  if (!kept || kept.grantId !== token.grantId || now >= kept.graceExpiresAt) return undefined;
+  const successor = unsealSuccessor(presentedRefreshToken, tokenDigest, kept.grantId, kept.sealedSuccessor);
+  if (!successor) return undefined;
+  await context.storage.audit.record({
+    type: 'refresh_token.reuse_within_grace', at: now, actor: `client:${clientId}`, clientId, grantId: kept.grantId,
+    details: { previous_refresh_token_id: token.tokenId, access_token_id: successor.accessTokenId, refresh_token_id: successor.refreshTokenId },
+  });
+  // The same pair, byte for byte; `expires_in` is what remains of the access token's lifetime (RFC 6749 §5.1).
+  return { ...successor.response, expires_in: Math.max(0, successor.accessExpiresAt - now) };
+}
 
 async function revokeForReuse(context: ServerContext, grant: GrantRecord, clientId: string, now: number, reason: string): Promise<void> {
   if (await context.storage.grants.revoke(grant.grantId, now, reason)) {

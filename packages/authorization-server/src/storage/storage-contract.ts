@@ -14,6 +14,7 @@ import { directoryContract } from './directory-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
+  GraceSuccessor,
   GrantRecord,
   InteractionRecord,
   Storage,
@@ -831,6 +832,66 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const earlier = (await storage.tokens.listRevokedAccessTokens(0, NOW - 600, 100)).map((entry) => entry.tokenId);
         assert.ok(earlier.includes(expired.access.tokenId));
         assert.ok(!earlier.includes(active.access.tokenId) && !earlier.includes(active.refresh.tokenId));
+      }));
+    });
+
+    describe('refresh-token grace successors (SPEC decision 8: the reuse grace window)', () => {
+      const grace = (grant: GrantRecord, previous: TokenRecord, graceExpiresAt: number): GraceSuccessor => ({
+        grantId: grant.grantId, previousDigest: previous.tokenDigest, sealedSuccessor: `sealed-${randomUUID()}`, graceExpiresAt,
+      });
+
+      it('rotateRefreshToken keeps the grace successor with the rotation; findGraceSuccessor finds it by the replaced digest only', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        const kept = grace(grant, refresh, NOW + 40);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept), 'rotated');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept);
+        assert.equal(await storage.tokens.findGraceSuccessor(access.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(digest()), undefined);
+      }));
+
+      it("the grant's next rotation replaces its grace record: the used successor's predecessor finds none; a rotation without one deletes it", withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const second = tokenPair(grant, NOW + 10);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, second, undefined, grace(grant, refresh, NOW + 40));
+        const third = tokenPair(grant, NOW + 20);
+        const keptForSecond = grace(grant, second[1], NOW + 50);
+        assert.equal(await storage.tokens.rotateRefreshToken(second[1].tokenDigest, NOW + 20, third, undefined, keptForSecond), 'rotated');
+        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined, 'its successor was used: no grace any more');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(second[1].tokenDigest), keptForSecond);
+        // Window 0: a rotation without a grace successor leaves none behind.
+        assert.equal(await storage.tokens.rotateRefreshToken(third[1].tokenDigest, NOW + 30, tokenPair(grant, NOW + 30)), 'rotated');
+        assert.equal(await storage.tokens.findGraceSuccessor(second[1].tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(third[1].tokenDigest), undefined);
+      }));
+
+      it('a rotation that does not happen (not_current) keeps no grace record and leaves the current one as it was', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const kept = grace(grant, refresh, NOW + 40);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 11, tokenPair(grant, NOW + 11), undefined, grace(grant, refresh, NOW + 41)), 'not_current');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept, 'the loser overwrote nothing');
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 12, tokenPair(grant, NOW + 12)), 'not_current');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept, 'nor deleted it');
+      }));
+
+      it('of 20 concurrent rotations with grace successors, the one that rotated is the one kept (same commit)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const attempts = Array.from({ length: 20 }, () => ({ pair: tokenPair(grant, NOW + 10), kept: grace(grant, refresh, NOW + 40) }));
+        const results = await Promise.all(attempts.map(({ pair, kept }) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, pair, undefined, kept)));
+        assert.equal(count(results, 'rotated'), 1);
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), attempts[results.indexOf('rotated')]!.kept);
+      }));
+
+      it("a revoked grant's grace record is never returned (SPEC decision 15)", withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, grace(grant, refresh, NOW + 40));
+        assert.equal(await storage.grants.revoke(grant.grantId, NOW + 11, 'user_revoked'), true);
+        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined);
       }));
     });
 

@@ -214,6 +214,22 @@ export interface TokenWithGrant {
   client: ClientRecord;
 }
 
+/**
+ * The successor pair of a rotation, kept for the reuse grace window (SPEC decision 8): one record per
+ * grant, for its last rotation only. `sealedSuccessor` is AES-256-GCM ciphertext under a key derived from
+ * the replaced refresh token's value, which is never stored (grants/refresh-token-grace.ts), so the
+ * database alone reveals no token.
+ */
+export interface GraceSuccessor {
+  grantId: string;
+  /** The digest of the refresh token the rotation replaced (the one a retry presents). */
+  previousDigest: string;
+  /** Opaque text: `iv.ciphertext.tag`, base64url. */
+  sealedSuccessor: string;
+  /** Seconds since the epoch: from then on the replaced token is plain reuse. */
+  graceExpiresAt: number;
+}
+
 export type ConsumeCodeResult =
   | { outcome: 'consumed'; code: AuthorizationCodeRecord }
   /** RFC 6749 §4.1.2: the code was used before; `grantId` is what its first use produced, if anything yet. */
@@ -411,9 +427,21 @@ export interface Storage {
      * (not rotated, not revoked, grant not revoked), marks it rotated, revokes the grant's access tokens,
      * and stores `newTokens`, all at once. Otherwise stores nothing and returns `not_current`, so of two
      * concurrent rotations exactly one succeeds. `auditEvent`, if given, is recorded with the rotation
-     * (and only if it happens), in the same commit.
+     * (and only if it happens), in the same commit. With `graceSuccessor` (whose `previousDigest` is
+     * `presentedDigest`), the rotation also replaces the grant's grace record with it, in the same commit;
+     * without one it deletes the grant's grace record (window 0: no retry is ever answered).
      */
-    rotateRefreshToken(presentedDigest: string, now: number, newTokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'rotated' | 'not_current'>;
+    rotateRefreshToken(
+      presentedDigest: string, now: number, newTokens: TokenRecord[], auditEvent?: AuditEvent, graceSuccessor?: GraceSuccessor,
+    ): Promise<'rotated' | 'not_current'>;
+    /**
+     * The sealed successor pair of the grant's last rotation (SPEC decision 8's reuse grace window), if
+     * `presentedDigest` is the refresh token that rotation replaced and the grant is not revoked. One read:
+     * the next rotation of the grant replaces (or, without a grace successor, deletes) the record in its own
+     * commit, so a retry is answered either before the successor's first use or never after it.
+     * Expiry (`graceExpiresAt`) is the caller's check.
+     */
+    findGraceSuccessor(presentedDigest: string): Promise<GraceSuccessor | undefined>;
     /** Revokes one access token (RFC 7009). */
     revokeAccessToken(tokenDigest: string, now: number): Promise<void>;
     /**

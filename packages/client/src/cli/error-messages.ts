@@ -5,6 +5,7 @@ import {
   AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, DecryptionError,
   InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
 } from '../errors.ts';
+import { AuthorizationRequestRefusedError } from './authorization-probe.ts';
 import { CallbackTimeoutError } from './loopback-listener.ts';
 
 export interface Failure {
@@ -13,7 +14,11 @@ export interface Failure {
   exitCode: 1 | 2;
 }
 
-export function describeFailure(error: unknown, context: { connection: string; issuer?: string | undefined }): Failure {
+/**
+ * @param context.apiUrl the configured API base URL: a transport failure naming its origin is blamed on the
+ *   API (and `--api-url`), not on the issuer.
+ */
+export function describeFailure(error: unknown, context: { connection: string; issuer?: string | undefined; apiUrl?: string | undefined }): Failure {
   const reconnect = `Run: gatehouse-connect login --connection ${context.connection}`;
   if (error instanceof ConfigurationError) return { message: error.message, exitCode: 2 };
   if (error instanceof ConnectionNotFoundError) return { message: `No connection "${error.connectionId}". ${reconnect}`, exitCode: 1 };
@@ -24,6 +29,15 @@ export function describeFailure(error: unknown, context: { connection: string; i
     return { message: `Refreshing failed after ${error.attempts} attempt(s) (${error.reason}); the tokens are kept, try again later.`, exitCode: 1 };
   }
   if (error instanceof TransportError) {
+    const apiOrigin = context.apiUrl !== undefined && URL.canParse(context.apiUrl) ? new URL(context.apiUrl).origin : undefined;
+    if (apiOrigin !== undefined && error.message.includes(apiOrigin)) {
+      return {
+        message: error.reason === 'network' || error.reason === 'timeout'
+          ? `Cannot reach the API at ${apiOrigin}: ${error.message}. Is it running, and is --api-url (GATEHOUSE_API_URL) right?`
+          : `The API at ${apiOrigin} is unavailable: ${error.message}. Try again later.`,
+        exitCode: 1,
+      };
+    }
     const where = context.issuer ?? 'the server';
     return {
       message: error.reason === 'network' || error.reason === 'timeout'
@@ -48,6 +62,7 @@ export function describeFailure(error: unknown, context: { connection: string; i
     }
   }
   if (error instanceof CallbackValidationError) return { message: `The callback was refused: ${error.message}.`, exitCode: 1 };
+  if (error instanceof AuthorizationRequestRefusedError) return { message: error.message, exitCode: 1 };
   if (error instanceof CallbackTimeoutError) return { message: `No callback arrived (${error.message}). ${reconnect}`, exitCode: 1 };
   if (error instanceof DecryptionError) {
     return { message: `Cannot decrypt the stored tokens (${error.message}). Was the encryption key changed? Keep old keys after the new one in GATEHOUSE_CONNECT_ENCRYPTION_KEYS.`, exitCode: 1 };

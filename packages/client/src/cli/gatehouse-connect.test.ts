@@ -224,6 +224,37 @@ describe('gatehouse-connect', () => {
     assert.match(unreachable.stderr, /Cannot reach http:\/\/127\.0\.0\.1:1/);
   });
 
+  it('login --issuer X with no API URL stores the connection, then call refuses (exit 2) instead of sending the token to a default API (issue 15 part 6)', async () => {
+    const noApi = { GATEHOUSE_API_URL: '' };
+    const { child, done } = start(['login', '--no-open', '--connection', 'no-api', '--issuer', server.issuer], noApi);
+    assert.equal((await fetch(await completeAuthorizationAsUser(await printedUrl(child)))).status, 200);
+    const login = await done;
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stderr, /No API URL is configured: `call` needs --api-url or GATEHOUSE_API_URL/);
+    await rememberStoredTokens('no-api');
+    assert.equal(JSON.parse(readFileSync(join(directory, 'profiles.json'), 'utf8'))['no-api'].apiUrl, undefined, 'no API URL saved');
+    const before = gatehouse.tokenRequests();
+    // Later, with nothing but the saved profile (no --issuer, no variables): the profile's issuer, and no API.
+    const refused = await runHere(['call', '/v1/introspect', '--connection', 'no-api'], { ...noApi, GATEHOUSE_ISSUER: '' });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /no API URL for "no-api": pass --api-url https:\/\/… or set GATEHOUSE_API_URL/);
+    assert.equal(refused.stdout, '');
+    assert.equal(gatehouse.tokenRequests(), before, 'not even a refresh was attempted');
+    const named = await run(['call', '/v1/introspect', '--connection', 'no-api', '--api-url', api.url], { ...noApi, GATEHOUSE_ISSUER: '' });
+    assert.equal(named.code, 0, named.stderr);
+    assert.equal((await run(['revoke', '--connection', 'no-api'], { ...noApi, GATEHOUSE_ISSUER: '' })).code, 0);
+  });
+
+  it('login stops at once, naming the redirect URI, when the authorization server refuses the request (an unregistered redirect URI never redirects)', async () => {
+    const unregistered = `http://127.0.0.1:${await freeLoopbackPort()}/not-registered`;
+    const result = await runHere(['login', '--no-open', '--connection', 'wrong-uri', '--redirect-uri', unregistered]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /refused the authorization request before any login \(HTTP 400: "The redirect_uri is not registered for this app\."\)/);
+    assert.ok(result.stderr.includes(`Check that ${unregistered} is among the redirect URIs registered for client ${clientId}`), result.stderr);
+    assert.doesNotMatch(result.stdout, /Open this URL/, 'the user is not sent to a page that cannot come back');
+    assert.equal((await runHere(['status', '--connection', 'wrong-uri'])).code, 1, 'nothing stored');
+  });
+
   it('never prints or logs a token (fingerprints at most)', () => {
     assert.ok(seenTokens.size >= 4);
     const everything = transcript.join('\n') + readFileSync(join(directory, 'gatehouse-connect.log'), 'utf8');
@@ -231,3 +262,15 @@ describe('gatehouse-connect', () => {
     for (const token of seenTokens) assert.ok(!everything.includes(token), 'a token was printed or logged');
   });
 });
+
+/** A port nothing listens on right now. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

@@ -32,6 +32,7 @@ import type { LogEntry } from '../logging.ts';
 import { createSqliteTokenStore } from '../stores/sqlite.ts';
 import type { TokenStore } from '../token-store.ts';
 import { isLoopbackHttp } from '../transport.ts';
+import { AuthorizationRequestRefusedError, probeAuthorizationRequest } from './authorization-probe.ts';
 import { describeFailure } from './error-messages.ts';
 import { listenOnRedirectUri } from './loopback-listener.ts';
 import { openBrowser } from './open-browser.ts';
@@ -131,6 +132,10 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
         return 0;
       }
       case 'call':
+        // Issue 15 part 6: never send the access token to an origin the user did not configure.
+        if (settings.apiUrl === undefined) {
+          throw new ConfigurationError(`no API URL for "${connectionName}": pass --api-url https://… or set GATEHOUSE_API_URL (the access token is sent only to an API you name; ${settings.issuer} has no default one)`);
+        }
         return await call(client, connectionName, rest, flags, output);
       case 'revoke': {
         await client.revoke(connectionName);
@@ -145,7 +150,7 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
       output.stderr(`${error.message}\n\n${USAGE}\n`);
       return 2;
     }
-    const failure = describeFailure(error, { connection: connectionName, issuer: settings?.issuer });
+    const failure = describeFailure(error, { connection: connectionName, issuer: settings?.issuer, apiUrl: settings?.apiUrl });
     output.stderr(`gatehouse-connect: ${failure.message}\n`);
     return failure.exitCode;
   } finally {
@@ -204,6 +209,18 @@ async function login(client: GatehouseClient, settings: Settings, name: string, 
       ...(flags.subject === undefined ? {} : { subjectUrn: flags.subject }),
       ...(flags['prompt-consent'] ? { prompt: 'consent' as const } : {}),
     });
+    if (settings.redirectUriIsDefault) {
+      output.stderr(`Note: using the default redirect URI ${settings.redirectUri}; it must be registered for client ${settings.clientId} exactly (port included), else pass --redirect-uri or set GATEHOUSE_REDIRECT_URI.\n`);
+    }
+    // The server shows an error page and never redirects when the client or redirect URI is wrong: find out now, not after the timeout.
+    const probe = await probeAuthorizationRequest(url);
+    if (probe.refused) {
+      const why = probe.message ? `: "${probe.message}"` : '';
+      throw new AuthorizationRequestRefusedError(
+        `The authorization server refused the authorization request before any login (HTTP ${probe.status}${why}), so it would never redirect to ${settings.redirectUri}. `
+        + `Check that ${settings.redirectUri}${settings.redirectUriIsDefault ? ' (the default)' : ''} is among the redirect URIs registered for client ${settings.clientId} (exact match), that the client is approved, and the --client-id.`,
+      );
+    }
     output.stdout(`Open this URL in a browser to connect "${name}" (client ${settings.clientId}, ${settings.clientType}):\n\n  ${url.href}\n\n`);
     const opened = !flags['no-open'] && openBrowser(url.href);
     progress = startProgress(`${opened ? 'Browser opened. ' : ''}Waiting for the authorization server to redirect to ${settings.redirectUri} (Ctrl-C to cancel)…`);
@@ -218,6 +235,7 @@ async function login(client: GatehouseClient, settings: Settings, name: string, 
         redirectUri: settings.redirectUri, scope: settings.scope, apiUrl: settings.apiUrl,
       });
       output.stdout(`Connected "${name}" to ${connection.subjectUrn}\n  scope: ${connection.scope.join(' ')}\n  access token expires ${describeExpiry(connection)}\n`);
+      if (settings.apiUrl === undefined) output.stderr('No API URL is configured: `call` needs --api-url or GATEHOUSE_API_URL (the token is sent only to an API you name).\n');
       return 0;
     } catch (error) {
       callback.respond({ ok: false, title: 'Not connected', message: describeFailure(error, { connection: name, issuer: settings.issuer }).message });

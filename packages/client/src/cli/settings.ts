@@ -2,6 +2,10 @@
  * Where `gatehouse-connect` gets its settings, first match wins: command-line flags, environment
  * variables, the profile saved by the last `login` of that connection, the environment preset.
  *
+ * The API URL comes from a flag, `GATEHOUSE_API_URL` or the profile; the development preset's
+ * (`http://localhost:3001`) only together with the preset's issuer. Without one, `call` refuses to run
+ * rather than send the access token to an origin the user never named.
+ *
  * The client secret is never a flag (flags end up in shell history and `ps`): it comes from
  * `GATEHOUSE_CLIENT_SECRET` or a file named by `--client-secret-file`, and is never saved.
  *
@@ -41,6 +45,8 @@ export interface Flags {
 
 export interface Settings extends Profile {
   clientSecret: string | undefined;
+  /** True when no flag, variable or profile named the redirect URI (`DEFAULT_REDIRECT_URI` is used). */
+  redirectUriIsDefault: boolean;
 }
 
 export const DEFAULT_REDIRECT_URI = 'http://localhost:8080/callback';
@@ -78,12 +84,15 @@ export function writeProfile(directory: string, name: string, profile: Profile |
 
 /** @throws ConfigurationError naming the missing setting and where to give it. */
 export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, profile: Profile | undefined): Settings {
-  const environmentName = (flags.environment ?? environment.GATEHOUSE_ENV ?? profile?.environment ?? (flags.issuer || environment.GATEHOUSE_ISSUER ? undefined : 'development')) as Environment | undefined;
+  // An empty variable counts as unset.
+  const configuredIssuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined) ?? profile?.issuer;
+  // The development preset is the default only when no issuer was given anywhere (a saved profile included).
+  const environmentName = (flags.environment ?? environment.GATEHOUSE_ENV ?? profile?.environment ?? (configuredIssuer ? undefined : 'development')) as Environment | undefined;
   if (environmentName !== undefined && !(environmentName in ENVIRONMENT_PRESETS)) {
     throw new ConfigurationError(`--environment must be development, staging or production (got "${environmentName}")`);
   }
   const preset = environmentName === undefined ? undefined : ENVIRONMENT_PRESETS[environmentName];
-  const issuer = flags.issuer ?? environment.GATEHOUSE_ISSUER ?? profile?.issuer ?? preset?.issuer;
+  const issuer = configuredIssuer ?? preset?.issuer;
   if (!issuer) throw new ConfigurationError(`no issuer: pass --issuer https://… or set GATEHOUSE_ISSUER (${environmentName} has no default)`);
   const clientId = flags['client-id'] ?? environment.GATEHOUSE_CLIENT_ID ?? profile?.clientId;
   if (!clientId) throw new ConfigurationError('no client ID: pass --client-id or set GATEHOUSE_CLIENT_ID (it was printed by `gatehouse clients create`)');
@@ -94,14 +103,18 @@ export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, pr
   if (profile?.clientType === 'confidential' && clientSecret === undefined && (profile.clientId === clientId)) {
     throw new ConfigurationError('this connection was made by a confidential client: set GATEHOUSE_CLIENT_SECRET (or --client-secret-file)');
   }
+  const redirectUri = flags['redirect-uri'] ?? (environment.GATEHOUSE_REDIRECT_URI || undefined) ?? profile?.redirectUri;
   return {
     environment: environmentName,
     issuer,
     clientId,
     clientType: clientSecret === undefined ? 'public' : 'confidential',
     clientSecret,
-    redirectUri: flags['redirect-uri'] ?? environment.GATEHOUSE_REDIRECT_URI ?? profile?.redirectUri ?? DEFAULT_REDIRECT_URI,
+    redirectUri: redirectUri ?? DEFAULT_REDIRECT_URI,
+    redirectUriIsDefault: redirectUri === undefined,
     scope,
-    apiUrl: flags['api-url'] ?? environment.GATEHOUSE_API_URL ?? profile?.apiUrl ?? preset?.apiUrl,
+    // Issue 15 part 6: the access token goes only to an API the user configured. The preset's API URL comes
+    // with the preset's issuer, never with another one (`--issuer X` alone has no API: `call` then says so).
+    apiUrl: flags['api-url'] ?? (environment.GATEHOUSE_API_URL || undefined) ?? profile?.apiUrl ?? (issuer === preset?.issuer ? preset?.apiUrl : undefined),
   };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { LockTimeoutError } from '../errors.ts';
+import { ConfigurationError, LockTimeoutError } from '../errors.ts';
 import type { RefreshLock } from '../lock.ts';
 import { checkOutPooled } from '../postgres-checkout.ts';
 
@@ -21,7 +21,9 @@ export interface PostgresLockOptions {
 /** SQLSTATE 55P03 lock_not_available: `lock_timeout` expired. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
+/** @throws ConfigurationError when `options.pool` is not a `pg` Pool (`pg` is an optional peer dependency: install it to use this lock). */
 export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
+  assertPgPool(options?.pool, 'createPostgresLock');
   const timeout = Math.floor(options.lockTimeoutMilliseconds ?? 30_000);
   if (!(timeout > 0)) throw new RangeError('lockTimeoutMilliseconds must be a positive number');
   const namespace = options.namespace ?? 'gatehouse-client';
@@ -66,4 +68,16 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
 export function advisoryKey(namespace: string, key: string): string {
   const digest = createHash('sha256').update(namespace).update('\0').update(key).digest();
   return digest.readBigInt64BE(0).toString();
+}
+
+/**
+ * `pg` is an optional peer dependency of this package (nothing imports it at run time: the caller passes its
+ * own pool), so a missing or wrong pool is reported here, by name, rather than as a TypeError later.
+ * @throws ConfigurationError when `pool` has no `connect()` and `query()`.
+ */
+export function assertPgPool(pool: unknown, what: string): asserts pool is Pool {
+  const candidate = pool as { connect?: unknown; query?: unknown } | null | undefined;
+  if (typeof candidate?.connect !== 'function' || typeof candidate.query !== 'function') {
+    throw new ConfigurationError(`${what} needs a PostgreSQL pool from the "pg" package (an optional peer dependency of @gatehouse/client): npm install pg, then pass { pool: new pg.Pool({ connectionString }) }`);
+  }
 }

@@ -8,6 +8,7 @@
  * (`TokenStore.replaceTokens`) refuses to overwrite tokens another holder stored.
  */
 import { randomUUID } from 'node:crypto';
+import { ConfigurationError } from '../errors.ts';
 import { pollForLock, type RefreshLock } from '../lock.ts';
 
 /** The two commands used, as node-redis v5+ clients (`createClient()`) expose them. */
@@ -30,7 +31,15 @@ export interface RedisLockOptions {
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
+/**
+ * @throws ConfigurationError when `options.client` is not a node-redis client (`redis` is an optional peer
+ *   dependency: install it to use this lock).
+ */
 export function createRedisLock(options: RedisLockOptions): RefreshLock {
+  const candidate = options?.client as { set?: unknown; eval?: unknown } | undefined;
+  if (typeof candidate?.set !== 'function' || typeof candidate.eval !== 'function') {
+    throw new ConfigurationError('createRedisLock needs a connected client from the "redis" package (an optional peer dependency of @gatehouse/client): npm install redis, then pass { client: await createClient({ url }).connect() }');
+  }
   const prefix = options.keyPrefix ?? 'gatehouse-client:lock:';
   const ttl = Math.floor(options.ttlMilliseconds ?? 15_000);
   const acquireTimeout = options.acquireTimeoutMilliseconds ?? 30_000;

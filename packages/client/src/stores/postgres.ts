@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 import { ConfigurationError } from '../errors.ts';
-import { advisoryKey } from '../locks/postgres.ts';
+import { advisoryKey, assertPgPool } from '../locks/postgres.ts';
 import type { StoredConnection, TokenStore } from '../token-store.ts';
 import { fromRow, SQL_IDENTIFIER } from './columns.ts';
 import { checkOutPooled } from '../postgres-checkout.ts';
@@ -19,8 +19,12 @@ export interface PostgresTokenStoreOptions {
   tableName?: string;
 }
 
-/** Creates the table (and schema) when missing, then returns the store. */
+/**
+ * Creates the table (and schema) when missing, then returns the store.
+ * @throws ConfigurationError when `options.pool` is not a `pg` Pool (`pg` is an optional peer dependency: install it to use this store).
+ */
 export async function createPostgresTokenStore(options: PostgresTokenStoreOptions): Promise<TokenStore> {
+  assertPgPool(options?.pool, 'createPostgresTokenStore');
   const tableName = options.tableName ?? 'gatehouse_connections';
   for (const identifier of [tableName, ...(options.schema === undefined ? [] : [options.schema])]) {
     if (!SQL_IDENTIFIER.test(identifier)) throw new ConfigurationError(`"${identifier}" must match ${SQL_IDENTIFIER}`);

@@ -25,10 +25,14 @@ export interface GatehouseFixtureOptions {
   scopes?: string[];
   /** The platform API's staleness bound; 0 makes it ask Gatehouse on every call. Default its own (5 s). */
   introspectionCacheTtlSeconds?: number;
+  /** Gatehouse's refresh-token reuse grace window (SPEC decision 8); default its own (30 s). */
+  refreshTokenReuseGraceSeconds?: number;
 }
 
 export async function startGatehouse(options: GatehouseFixtureOptions): Promise<GatehouseFixture> {
-  const server = await startTestServer();
+  const server = await startTestServer(
+    options.refreshTokenReuseGraceSeconds === undefined ? {} : { refreshTokenReuseGraceSeconds: options.refreshTokenReuseGraceSeconds },
+  );
   let tokenRequests = 0;
   server.app.server.on('request', (request) => {
     if (request.method === 'POST' && request.url === '/oauth/token') tokenRequests++;

@@ -267,6 +267,21 @@ export const migrations: Migration[] = [
       CREATE INDEX known_devices_by_expiry ON known_devices (expires_at);
     `,
   },
+  {
+    version: 9,
+    name: 'refresh-token reuse grace window: the sealed successor of each grant\'s last rotation',
+    sql: `
+      -- SPEC decision 8: one row per grant, replaced by each rotation; the pair is AES-256-GCM ciphertext
+      -- under a key derived from the replaced refresh token, which is never stored.
+      CREATE TABLE refresh_token_grace (
+        grant_id text COLLATE "C" PRIMARY KEY REFERENCES grants(grant_id) ON DELETE CASCADE,
+        previous_digest text COLLATE "C" NOT NULL UNIQUE,
+        sealed_successor text NOT NULL,
+        grace_expires_at bigint NOT NULL
+      );
+      CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -440,7 +440,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async findByTokenId(tokenId) {
         return tokenWithGrant('token_id', tokenId);
       },
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent) {
+      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
         // SPEC decision 8, compare-and-swap in one statement. `locked` takes the grant row lock, so two
         // rotations (on any instances) take turns and a concurrent revocation is either fully before or after;
         // `current` then flips the token only if it is STILL current (re-checked against the committed row);
@@ -466,11 +466,32 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
              -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
              INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
              SELECT $13::text, $14::bigint, $15::text, $16::text, $17::text, $18::jsonb WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM current)
+           ), grace_kept AS (
+             -- SPEC decision 8: the grace record follows the grant's last rotation ($19 is NULL without a grace successor).
+             INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+             SELECT grant_id, $11, $19::text, $20::bigint FROM current WHERE $19::text IS NOT NULL
+             ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+               sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at
+           ), grace_dropped AS (
+             DELETE FROM refresh_token_grace WHERE grant_id IN (SELECT grant_id FROM current) AND $19::text IS NULL
            )
            SELECT count(*)::int AS rotated FROM current`,
-          [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null])],
+          [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
+            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null],
         );
         return row!.rotated === 1 ? 'rotated' : 'not_current';
+      },
+      async findGraceSuccessor(presentedDigest) {
+        const row = await prepared(
+          'gatehouse_find_grace_successor',
+          `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
+           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = $1 AND g.revoked_at IS NULL`,
+          [presentedDigest],
+        );
+        return row && {
+          grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
+          sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
+        };
       },
       async revokeAccessToken(tokenDigest, now) {
         await query("UPDATE tokens SET revoked_at = $2 WHERE token_digest = $1 AND kind = 'access' AND revoked_at IS NULL", [tokenDigest, now]);

@@ -36,6 +36,9 @@ describe('two authorization-server instances on one PostgreSQL database', { skip
     const shared = {
       DATABASE_URL: TEST_DATABASE_URL, GATEHOUSE_DATABASE_SCHEMA: schema, GATEHOUSE_TOKEN_KEY: generateTokenKey(), GATEHOUSE_ENV: 'development',
       GATEHOUSE_ISSUER: `http://127.0.0.1:${portA}`, HOST: '127.0.0.1', GATEHOUSE_CLEANUP_INTERVAL_SECONDS: '1', GATEHOUSE_CLEANUP_BATCH_SIZE: '50',
+      // The replay tests below prove reuse detection itself (SPEC decision 8 without its grace window);
+      // the window is tested in grants/refresh-token.test.ts on both backends.
+      GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '0',
     };
     // Both start at once: both run the (already applied) migrations and the signing-key getOrCreate together.
     const started = performance.now();

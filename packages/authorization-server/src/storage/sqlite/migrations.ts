@@ -264,4 +264,19 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX known_devices_by_expiry ON known_devices (expires_at);
     `,
   },
+  {
+    version: 9,
+    name: 'refresh-token reuse grace window: the sealed successor of each grant\'s last rotation',
+    sql: `
+      -- SPEC decision 8: one row per grant, replaced by each rotation; the pair is AES-256-GCM ciphertext
+      -- under a key derived from the replaced refresh token, which is never stored.
+      CREATE TABLE refresh_token_grace (
+        grant_id TEXT PRIMARY KEY REFERENCES grants(grant_id) ON DELETE CASCADE,
+        previous_digest TEXT NOT NULL UNIQUE,
+        sealed_successor TEXT NOT NULL,
+        grace_expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);
+    `,
+  },
 ];

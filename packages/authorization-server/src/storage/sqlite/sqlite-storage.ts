@@ -362,7 +362,7 @@ export function createSqliteStorage(path: string): Storage {
       async findByTokenId(tokenId) {
         return tokenWithGrant('t.token_id = ?', tokenId);
       },
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent) {
+      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
         return transaction(() => {
           const current = get(
             `SELECT t.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
@@ -375,8 +375,30 @@ export function createSqliteStorage(path: string): Storage {
           run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", now, current.grant_id as string);
           for (const token of newTokens) insertToken(token);
           if (auditEvent) insertAuditEvent(auditEvent);
+          // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
+          if (graceSuccessor) {
+            run(
+              `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+                 sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
+              current.grant_id as string, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt,
+            );
+          } else {
+            run('DELETE FROM refresh_token_grace WHERE grant_id = ?', current.grant_id as string);
+          }
           return 'rotated' as const;
         });
+      },
+      async findGraceSuccessor(presentedDigest) {
+        const row = get(
+          `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
+           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL`,
+          presentedDigest,
+        );
+        return row && {
+          grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
+          sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
+        };
       },
       async revokeAccessToken(tokenDigest, now) {
         run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);

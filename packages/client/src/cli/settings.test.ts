@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { TransportError } from '../errors.ts';
+import { describeFailure } from './error-messages.ts';
+import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, writeProfile, type Profile } from './settings.ts';
+
+const base = { GATEHOUSE_CLIENT_ID: 'c0ffee00-0000-4000-8000-000000000000', GATEHOUSE_SCOPE: 'users:read' };
+
+describe('gatehouse-connect settings: a token goes only to an API origin the user configured (issue 15 part 6)', () => {
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-connect-settings-'));
+  after(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('--issuer alone gives no API URL (not the development preset\'s http://localhost:3001)', () => {
+    const settings = resolveSettings({ issuer: 'https://auth.partner-test.example' }, base, undefined);
+    assert.equal(settings.environment, undefined);
+    assert.equal(settings.apiUrl, undefined);
+  });
+
+  it('a profile saved by `login --issuer X` keeps giving no API URL on later commands without --issuer (the reported bug)', () => {
+    const login = resolveSettings({ issuer: 'http://127.0.0.1:4000' }, base, undefined);
+    writeProfile(directory, 'x', {
+      environment: login.environment, issuer: login.issuer, clientId: login.clientId, clientType: login.clientType,
+      redirectUri: login.redirectUri, scope: login.scope, apiUrl: login.apiUrl,
+    });
+    const profile: Profile | undefined = readProfiles(directory).x;
+    const later = resolveSettings({}, {}, profile);
+    assert.equal(later.issuer, 'http://127.0.0.1:4000');
+    assert.equal(later.environment, undefined, 'not the development preset');
+    assert.equal(later.apiUrl, undefined);
+  });
+
+  it('the development preset gives its API URL with its own issuer only; a configured API URL always wins', () => {
+    assert.equal(resolveSettings({}, base, undefined).apiUrl, 'http://localhost:3001');
+    assert.equal(resolveSettings({ environment: 'development' }, base, undefined).apiUrl, 'http://localhost:3001');
+    assert.equal(resolveSettings({ environment: 'development', issuer: 'http://127.0.0.1:4000' }, base, undefined).apiUrl, undefined);
+    assert.equal(resolveSettings({ issuer: 'http://127.0.0.1:4000', 'api-url': 'http://127.0.0.1:4001' }, base, undefined).apiUrl, 'http://127.0.0.1:4001');
+    assert.equal(resolveSettings({ issuer: 'http://127.0.0.1:4000' }, { ...base, GATEHOUSE_API_URL: 'http://127.0.0.1:4002' }, undefined).apiUrl, 'http://127.0.0.1:4002');
+  });
+
+  it('says whether the redirect URI is the default (login then reminds that it must be registered)', () => {
+    const defaulted = resolveSettings({}, base, undefined);
+    assert.equal(defaulted.redirectUri, DEFAULT_REDIRECT_URI);
+    assert.equal(defaulted.redirectUriIsDefault, true);
+    assert.equal(resolveSettings({ 'redirect-uri': 'http://127.0.0.1:9000/cb' }, base, undefined).redirectUriIsDefault, false);
+  });
+
+  it('blames the API, not the issuer, when the API cannot be reached', () => {
+    const failure = describeFailure(new TransportError('GET http://127.0.0.1:4001/v1/users failed (ECONNREFUSED)', 'network'), {
+      connection: 'default', issuer: 'http://127.0.0.1:4000', apiUrl: 'http://127.0.0.1:4001',
+    });
+    assert.match(failure.message, /^Cannot reach the API at http:\/\/127\.0\.0\.1:4001: .*--api-url/);
+    assert.doesNotMatch(failure.message, /--issuer/);
+    const issuerDown = describeFailure(new TransportError('token endpoint request failed (ECONNREFUSED)', 'network'), {
+      connection: 'default', issuer: 'http://127.0.0.1:4000', apiUrl: 'http://127.0.0.1:4001',
+    });
+    assert.match(issuerDown.message, /^Cannot reach http:\/\/127\.0\.0\.1:4000/);
+  });
+});
