@@ -21,8 +21,11 @@ export function startCleanupJob(
   let running: Promise<void> | undefined;
   const run = () => {
     if (running) return;
-    running = storage.cleanup.deleteExpired(options.clock.nowSeconds(), options.batchSize)
-      .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
+    const now = options.clock.nowSeconds();
+    running = storage.cleanup.deleteExpired(now, options.batchSize)
+      // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
+      .then(async (result) => ({ result, localAccounts: await storage.localAccounts.deleteExpired(now, options.batchSize) }))
+      .then(({ result }) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
       .finally(() => {
         running = undefined;
       });
