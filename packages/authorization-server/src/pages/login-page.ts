@@ -25,5 +25,6 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <div class="actions"><button class="primary" type="submit">Log in</button></div>
-</form>`);
+</form>
+<p class="muted"><a href="/account/forgot-password">Forgot password?</a></p>`);
 }
