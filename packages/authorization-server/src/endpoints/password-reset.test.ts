@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { linkInMail, startMailCatcher, type MailCatcher } from '../testing/mail-catcher.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
-import { RESET_REQUESTS_PER_EMAIL } from './password-reset.ts';
+import { RESET_REQUESTS_PER_ADDRESS, RESET_REQUESTS_PER_EMAIL } from './password-reset.ts';
 
 const postgresSkip = await postgresSkipReason();
 const bob = seed.users.bob;
@@ -103,5 +103,35 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`forgot password
     assert.equal(response.status, 403);
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(mail.messages.length, before);
+  });
+});
+
+describe('forgot password: limits per client address, and no link in the logs (issue 10 §3)', () => {
+  it(`refuses requests beyond ${RESET_REQUESTS_PER_ADDRESS} an hour from one address with 429, whatever the e-mail; no log line holds a link's token`, async () => {
+    const mail = await startMailCatcher();
+    const lines: string[] = [];
+    const server = await startTestServer({ localAccounts: { smtpUrl: mail.url }, logger: { destination: { write: (line: string) => void lines.push(line) } } });
+    try {
+      const browser = new Browser();
+      const form = await browser.get(`${server.url}/account/forgot-password`);
+      const ask = (email: string) => browser.post(`${server.url}/account/forgot-password`, { _csrf: inputValue(form.text, '_csrf')!, email });
+      assert.equal((await ask(bob.email)).status, 200);
+      const link = linkInMail(await mail.next());
+      const setForm = await browser.get(link);
+      await browser.post(`${server.url}/account/set-password`, {
+        _csrf: inputValue(setForm.text, '_csrf')!, token: inputValue(setForm.text, 'token')!, password: 'short', password_confirmation: 'short',
+      });
+      for (let i = 1; i < RESET_REQUESTS_PER_ADDRESS; i++) assert.equal((await ask(`someone-${i}@example.com`)).status, 200);
+      const refused = await ask('yet-another@example.com');
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers.get('retry-after')) > 0);
+
+      const token = new URL(link).searchParams.get('token')!;
+      assert.ok(lines.length > 0, 'requests were logged');
+      assert.deepEqual(lines.filter((line) => line.includes(token)), [], 'no log line holds the token');
+    } finally {
+      await server.close();
+      await mail.close();
+    }
   });
 });

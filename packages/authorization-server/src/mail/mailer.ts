@@ -34,8 +34,8 @@ export interface MailerSettings {
 export function createMailer(settings: MailerSettings, environment: Environment, warn: (message: string) => void): Mailer {
   const from = settings.mailFrom ?? 'Gatehouse <no-reply@localhost>';
   if (settings.smtpUrl) {
-    // A short socket timeout: a stuck server must not hold messages (each send runs after its response).
-    const transport = nodemailer.createTransport(settings.smtpUrl, { from });
+    // Bounded waits: a stuck mail server must not hold connections open for ever (sends run after the response).
+    const transport = nodemailer.createTransport({ url: settings.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
     return {
       async send(message) {
         await transport.sendMail({ from, to: message.to, subject: message.subject, text: message.text });
