@@ -54,3 +54,14 @@ describe('configuration: rate limits at the OAuth endpoints (SPEC decision 18)',
     }
   });
 });
+
+describe('configuration: local accounts (issue 10 §3)', () => {
+  it('reads GATEHOUSE_SMTP_URL, GATEHOUSE_MAIL_FROM and GATEHOUSE_REQUIRE_SECOND_FACTOR; refuses other values', () => {
+    assert.deepEqual(loadConfiguration({}).localAccounts, { requireSecondFactor: 'none' });
+    assert.deepEqual(loadConfiguration({
+      GATEHOUSE_SMTP_URL: 'smtps://mailer:pw@mail.example:465', GATEHOUSE_MAIL_FROM: 'Platform <no-reply@platform.example>', GATEHOUSE_REQUIRE_SECOND_FACTOR: 'administrators',
+    }).localAccounts, { smtpUrl: 'smtps://mailer:pw@mail.example:465', mailFrom: 'Platform <no-reply@platform.example>', requireSecondFactor: 'administrators' });
+    assert.throws(() => loadConfiguration({ GATEHOUSE_SMTP_URL: 'http://mail.example' }), /GATEHOUSE_SMTP_URL must be/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_REQUIRE_SECOND_FACTOR: 'everyone' }), /GATEHOUSE_REQUIRE_SECOND_FACTOR must be/);
+  });
+});
