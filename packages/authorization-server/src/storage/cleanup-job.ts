@@ -24,8 +24,11 @@ export function startCleanupJob(
     const now = options.clock.nowSeconds();
     running = storage.cleanup.deleteExpired(now, options.batchSize)
       // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
-      .then(async (result) => ({ result, localAccounts: await storage.localAccounts.deleteExpired(now, options.batchSize) }))
-      .then(({ result }) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
+      .then(async (result) => {
+        await storage.localAccounts.deleteExpired(now, options.batchSize);
+        return result;
+      })
+      .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
       .finally(() => {
         running = undefined;
       });
