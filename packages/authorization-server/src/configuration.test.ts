@@ -65,3 +65,14 @@ describe('configuration: the refresh-token reuse grace window (SPEC decision 8)'
     assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '2.5' }), /GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS/);
   });
 });
+
+describe('configuration: local accounts (issue 10 §3)', () => {
+  it('reads GATEHOUSE_SMTP_URL, GATEHOUSE_MAIL_FROM and GATEHOUSE_REQUIRE_SECOND_FACTOR; refuses other values', () => {
+    assert.deepEqual(loadConfiguration({}).localAccounts, { requireSecondFactor: 'none' });
+    assert.deepEqual(loadConfiguration({
+      GATEHOUSE_SMTP_URL: 'smtps://mailer:pw@mail.example:465', GATEHOUSE_MAIL_FROM: 'Platform <no-reply@platform.example>', GATEHOUSE_REQUIRE_SECOND_FACTOR: 'administrators',
+    }).localAccounts, { smtpUrl: 'smtps://mailer:pw@mail.example:465', mailFrom: 'Platform <no-reply@platform.example>', requireSecondFactor: 'administrators' });
+    assert.throws(() => loadConfiguration({ GATEHOUSE_SMTP_URL: 'http://mail.example' }), /GATEHOUSE_SMTP_URL must be/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_REQUIRE_SECOND_FACTOR: 'everyone' }), /GATEHOUSE_REQUIRE_SECOND_FACTOR must be/);
+  });
+});

@@ -20,6 +20,9 @@
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_SMTP_URL` | unset | `smtp://` or `smtps://` URL for password-reset e-mails; unset in development: printed to the console |
+ * | `GATEHOUSE_MAIL_FROM` | `Gatehouse <no-reply@localhost>` | From address of those e-mails |
+ * | `GATEHOUSE_REQUIRE_SECOND_FACTOR` | `none` | `administrators`: users who administer any subject must enrol TOTP at sign-in |
  * | `GATEHOUSE_OAUTH_RATE_LIMIT` | `1000,2000,10` | requests per client, per address, window seconds at the token, revocation and introspection endpoints (options.ts `oauthEndpointRateLimit`); `off` turns the limits off |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
@@ -27,7 +30,7 @@
  * only rows no other run holds. `gatehouse cleanup` runs it by hand.
  */
 import { randomBytes } from 'node:crypto';
-import type { Environment, OAuthEndpointRateLimit } from './options.ts';
+import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit } from './options.ts';
 
 /** Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. */
 export type DatabaseConfiguration =
@@ -55,6 +58,8 @@ export interface Configuration {
   trustProxy: string | undefined;
   /** `GATEHOUSE_OAUTH_RATE_LIMIT`: the limits, `false` (off), or undefined for the defaults of options.ts. */
   oauthEndpointRateLimit: OAuthEndpointRateLimit | false | undefined;
+  /** Issue 10 §3: `GATEHOUSE_SMTP_URL`, `GATEHOUSE_MAIL_FROM`, `GATEHOUSE_REQUIRE_SECOND_FACTOR` (options.ts LocalAccountOptions). */
+  localAccounts: LocalAccountOptions;
 }
 
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
@@ -101,7 +106,17 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
     oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
+    localAccounts: localAccounts(env),
   };
+}
+
+/** Issue 10 §3: mail delivery and the second-factor policy of local accounts. */
+function localAccounts(env: NodeJS.ProcessEnv): LocalAccountOptions {
+  const smtpUrl = env.GATEHOUSE_SMTP_URL || undefined;
+  if (smtpUrl && !/^smtps?:\/\//.test(smtpUrl)) throw new Error('GATEHOUSE_SMTP_URL must be an smtp:// or smtps:// URL');
+  const requireSecondFactor = env.GATEHOUSE_REQUIRE_SECOND_FACTOR || 'none';
+  if (requireSecondFactor !== 'none' && requireSecondFactor !== 'administrators') throw new Error('GATEHOUSE_REQUIRE_SECOND_FACTOR must be none or administrators');
+  return { ...(smtpUrl ? { smtpUrl } : {}), ...(env.GATEHOUSE_MAIL_FROM ? { mailFrom: env.GATEHOUSE_MAIL_FROM } : {}), requireSecondFactor };
 }
 
 /** `off`, or `<per client>,<per address>,<window seconds>` (whole numbers of 1 or more); unset or empty: the defaults. */

@@ -42,6 +42,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       tokenHmacKey: tokenKey,
       trustProxy: configuration.trustProxy ?? false,
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
+      localAccounts: configuration.localAccounts,
       logger: options.logger ?? true,
     });
     const log = app.log;

@@ -80,6 +80,18 @@ export interface AuthorizationServerOptions {
   logger?: boolean | { destination: { write(line: string): void } };
   /** Issue 11 item 4: HTTP timeouts and the per-address connection ceiling; see DEFAULT_CONNECTION_LIMITS. */
   connectionLimits?: Partial<ConnectionLimits>;
+  /** Issue 10 §3: local accounts (invitations, password resets, TOTP); see LocalAccountOptions. Default `{}`. */
+  localAccounts?: LocalAccountOptions;
+}
+
+/** Issue 10 §3: settings of local accounts. */
+export interface LocalAccountOptions {
+  /** Where password-reset e-mails go (mail/mailer.ts): `smtp://` or `smtps://`. Unset: the console in development, nothing elsewhere. */
+  smtpUrl?: string;
+  /** The From address of those e-mails; default `Gatehouse <no-reply@localhost>`. */
+  mailFrom?: string;
+  /** `administrators`: users who administer any company or organization must enrol a TOTP factor at sign-in. Default `none`. */
+  requireSecondFactor?: 'none' | 'administrators';
 }
 
 /** Fixed-window request limits of one OAuth endpoint (SPEC decision 18). */
@@ -133,6 +145,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     requireClientApproval: options.environment !== 'development',
     connectionLimits: {},
     interactionLifetimeSeconds: 600,
+    localAccounts: {},
     clock: systemClock,
     logger: true,
     ...options,

@@ -16,7 +16,12 @@ import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
 import { logoutEndpoint, signedOutEndpoint } from './endpoints/logout.ts';
 import { authorizationServerMetadata } from './endpoints/metadata.ts';
+import { forgotPasswordEndpoint, forgotPasswordFormEndpoint } from './endpoints/password-reset.ts';
+import { setPasswordEndpoint, setPasswordFormEndpoint } from './endpoints/password-setup.ts';
 import { revocationEndpoint } from './endpoints/revocation.ts';
+import {
+  confirmEnrolmentEndpoint, disableSecondFactorEndpoint, secondFactorEndpoint, secondFactorFormEndpoint, securityEndpoint, startEnrolmentEndpoint,
+} from './endpoints/second-factor.ts';
 import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { endOtherSessionsEndpoint, endSessionEndpoint, sessionsEndpoint } from './endpoints/sessions.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
@@ -75,6 +80,17 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/account/sessions', (request, reply) => sessionsEndpoint(context, request, reply));
   app.post('/account/sessions/end-others', csrf, (request, reply) => endOtherSessionsEndpoint(context, request, reply));
   app.post('/account/sessions/:session_id/end', csrf, (request, reply) => endSessionEndpoint(context, request, reply));
+  // Local accounts (issue 10 §3): set-password links, forgot password, the TOTP second factor (CSRF on every form).
+  app.get('/account/set-password', (request, reply) => setPasswordFormEndpoint(context, request, reply));
+  app.post('/account/set-password', csrf, (request, reply) => setPasswordEndpoint(context, request, reply));
+  app.get('/account/forgot-password', (request, reply) => forgotPasswordFormEndpoint(context, request, reply));
+  app.post('/account/forgot-password', csrf, (request, reply) => forgotPasswordEndpoint(context, request, reply));
+  app.get('/login/second-factor', (request, reply) => secondFactorFormEndpoint(context, request, reply));
+  app.post('/login/second-factor', csrf, (request, reply) => secondFactorEndpoint(context, throttle, request, reply));
+  app.get('/account/security', (request, reply) => securityEndpoint(context, request, reply));
+  app.post('/account/security/enrol', csrf, (request, reply) => startEnrolmentEndpoint(context, request, reply));
+  app.post('/account/security/confirm', csrf, (request, reply) => confirmEnrolmentEndpoint(context, request, reply));
+  app.post('/account/security/disable', csrf, (request, reply) => disableSecondFactorEndpoint(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 

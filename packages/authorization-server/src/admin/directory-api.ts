@@ -6,6 +6,7 @@
  * - `POST/GET /companies` (`organization_id` optional; list filter `organization_id`), `GET/PATCH/DELETE /companies/{id}`
  * - `POST/GET /users` (`email`, `name`, `locale`; list filter `email`), `GET/PATCH/DELETE /users/{id}`
  * - `PUT/DELETE /users/{user_id}/administers/{subject_type}/{subject_id}` (204)
+ * - `POST /users/{id}/invitation` (201 `{ url, expires_at }`: a one-time set-password link, issue 10 §3)
  * - `POST/GET /resource-servers`, `DELETE /resource-servers/{client_id}` (the secret in the creation response only)
  * - `PUT/DELETE /developers/{user_id}` (204)
  *
@@ -23,6 +24,7 @@ import {
 } from '../directory/directory.ts';
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
 import type { ServerContext } from '../server-context.ts';
+import { inviteUser } from '../users/password-links.ts';
 import type { SubjectType } from '../storage/storage.ts';
 
 const ERROR_SCHEMA = {
@@ -200,6 +202,15 @@ export function directoryApi(context: ServerContext, administratorName: (request
       const result = await deleteDirectoryUser(directory(request), params(request).id!);
       return { id: params(request).id, deleted: true, login_sessions_ended: result.loginSessionsEnded, memberships_removed: result.membershipsRemoved };
     });
+
+    // Issue 10 §3: a one-time set-password link (72 h, single use; only its digest is stored): users/password-links.ts.
+    app.post('/users/:id/invitation', {
+      schema: {
+        summary: 'Invite a user: a one-time set-password link, valid 72 hours (a newer invitation voids the older)', tags: ['directory'], security,
+        params: idParams('id'),
+        response: { 201: { type: 'object', properties: { url: { type: 'string' }, expires_at: { type: 'string', format: 'date-time' } } }, ...errors },
+      },
+    }, async (request, reply) => reply.code(201).send(await inviteUser(directory(request), context.options.issuer, params(request).id!)));
 
     const membershipParams = {
       type: 'object', required: ['user_id', 'subject_type', 'subject_id'],

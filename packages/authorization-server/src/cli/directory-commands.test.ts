@@ -242,3 +242,30 @@ describe('gatehouse directory import on PostgreSQL (DATABASE_URL)', { skip: post
     }
   });
 });
+
+describe('gatehouse users invite (issue 10 §3)', () => {
+  it('prints a one-time set-password link valid 72 hours, stores only its digest, and refuses an unknown user with exit code 2', () => {
+    const database = newDatabase();
+    const created = json(gatehouse(database, ['users', 'create', '--email', 'ingrid@example.com', '--name', 'Ingrid Invitee', '--json']));
+    const before = Date.now();
+    const invitation = json(gatehouse(database, ['users', 'invite', created.id.toUpperCase(), '--json'], { GATEHOUSE_ISSUER: 'http://localhost:4000' }));
+    const url = new URL(invitation.url);
+    assert.equal(`${url.origin}${url.pathname}`, 'http://localhost:4000/account/set-password');
+    const token = url.searchParams.get('token')!;
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    const hoursAhead = (Date.parse(invitation.expires_at) - before) / 3_600_000;
+    assert.ok(hoursAhead > 71.9 && hoursAhead <= 72.1, `expires in 72 hours (${hoursAhead})`);
+    const stored = rows(database, 'SELECT token_digest, user_id, purpose, used_at FROM password_tokens');
+    assert.equal(stored.length, 1);
+    assert.deepEqual({ ...stored[0], token_digest: undefined }, { token_digest: undefined, user_id: created.id, purpose: 'invitation', used_at: null });
+    assert.notEqual(stored[0]!.token_digest, token, 'only a digest is stored');
+    assert.equal(rows(database, "SELECT count(*) AS n FROM audit_events WHERE type = 'user.invited' AND actor = 'admin:cli'")[0]!.n, 1);
+
+    const text = gatehouse(database, ['users', 'invite', created.id]);
+    assert.equal(text.status, 0);
+    assert.match(text.stdout, /single use, expires .*\nhttp:\/\/localhost:3000\/account\/set-password\?token=/);
+    const unknown = gatehouse(database, ['users', 'invite', randomUUID()]);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /not_found/);
+  });
+});

@@ -3,6 +3,7 @@
  *
  *   gatehouse organizations|companies|users create|list|show|update|delete …
  *   gatehouse users grant-admin|revoke-admin USER --company ID | --organization ID
+ *   gatehouse users invite USER   (a one-time set-password link, issue 10 §3)
  *   gatehouse directory import FILE [--dry-run]
  *   gatehouse resource-servers create --audience URL [--name N] | list | delete CLIENT_ID
  *   gatehouse developers add|remove USER
@@ -25,6 +26,7 @@ import { importDirectory, parseImportDocument, type ImportReport } from '../dire
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import type { SubjectType } from '../storage/storage.ts';
+import { inviteUser } from '../users/password-links.ts';
 
 export const DIRECTORY_USAGE = `
   gatehouse organizations create [--id UUID] --name NAME [--json]
@@ -35,6 +37,7 @@ export const DIRECTORY_USAGE = `
   gatehouse organizations|companies update ID [--name NAME] [--organization UUID|""] [--json]
   gatehouse users update ID [--email EMAIL] [--name NAME] [--locale TAG|""] [--json]
   gatehouse users grant-admin|revoke-admin USER_ID --company UUID | --organization UUID [--json]
+  gatehouse users invite USER_ID [--json]   (a one-time set-password link, valid 72 hours)
   gatehouse directory import FILE [--dry-run] [--json]
   gatehouse resource-servers create --audience URL [--name NAME] [--json]
   gatehouse resource-servers list [--json]
@@ -261,6 +264,15 @@ function userStep(command: string, rest: string[], values: Values, usage: string
         const result = await deleteDirectoryUser(context, id);
         return print(json, { id, deleted: true, login_sessions_ended: result.loginSessionsEnded, memberships_removed: result.membershipsRemoved },
           `Deleted user ${id}; ended ${result.loginSessionsEnded} login session${result.loginSessionsEnded === 1 ? '' : 's'}, removed ${result.membershipsRemoved} membership${result.membershipsRemoved === 1 ? '' : 's'}.`);
+      };
+    }
+    case 'invite': {
+      // Issue 10 §3: a one-time set-password link for the user (72 h); printed once, never stored.
+      const id = one(rest, 'USER_ID', usage);
+      only(values, [], usage);
+      return async (context) => {
+        const invitation = await inviteUser(context, loadConfiguration().issuer, id);
+        return print(json, invitation, `Set-password link for user ${id} (single use, expires ${invitation.expires_at}):\n${invitation.url}`);
       };
     }
     case 'grant-admin':

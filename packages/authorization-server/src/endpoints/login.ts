@@ -13,6 +13,7 @@ import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts'
 import { startLoginSession } from '../sessions/login-session.ts';
 import { decoyPasswordHash, verifyPassword } from '../users/password.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
+import { startSecondStep } from './second-factor.ts';
 
 /**
  * Only a continuation of an authorization request, or a page of the developer portal, the connected apps
@@ -56,6 +57,9 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
     page(401, 'The email or password is incorrect.');
     return;
   }
+  // Issue 10 §3: with a second factor (or one the user must enrol) no session starts yet; this attempt
+  // stays counted in the throttle until the second step succeeds (second-factor.ts).
+  if (await startSecondStep(context, reply, user, returnTo)) return;
   await throttle.succeeded(keys, now);
   await startLoginSession(context, request, reply, user.userId);
   await rememberDevice(context, request, reply, user.userId);

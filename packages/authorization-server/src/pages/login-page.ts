@@ -24,6 +24,7 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
   <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <p class="muted"><a href="/account/forgot-password">Forgot password?</a></p>
   <div class="actions"><button class="primary" type="submit">Log in</button></div>
 </form>`);
 }

@@ -21,7 +21,13 @@ export function startCleanupJob(
   let running: Promise<void> | undefined;
   const run = () => {
     if (running) return;
-    running = storage.cleanup.deleteExpired(options.clock.nowSeconds(), options.batchSize)
+    const now = options.clock.nowSeconds();
+    running = storage.cleanup.deleteExpired(now, options.batchSize)
+      // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
+      .then(async (result) => {
+        await storage.localAccounts.deleteExpired(now, options.batchSize);
+        return result;
+      })
       .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
       .finally(() => {
         running = undefined;

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
+import { localAccountsContract } from './local-accounts-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1260,6 +1261,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     });
 
     directoryContract(withStorage);
+    localAccountsContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

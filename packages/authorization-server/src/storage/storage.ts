@@ -556,6 +556,8 @@ export interface Storage {
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;
   };
+  /** Invitations, password resets and the TOTP second factor (issue 10 §3): see LocalAccountStore. */
+  localAccounts: LocalAccountStore;
   close(): Promise<void>;
   /**
    * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every
@@ -656,4 +658,84 @@ export interface DirectoryStore {
    * @returns one outcome per record, in order.
    */
   importBatch(records: DirectoryImportRecord[], now: number, actor: string, options?: { dryRun?: boolean }): Promise<DirectoryUpsertOutcome[]>;
+}
+
+/** Why a set-password link was issued (issue 10 §3): an administrator's invitation (72 h) or a forgotten password (1 h). */
+export type PasswordTokenPurpose = 'invitation' | 'reset';
+
+/** A one-time set-password link; only the token's SHA-256 is stored (SPEC decision 9). Times in seconds since the epoch. */
+export interface PasswordTokenRecord {
+  tokenDigest: string;
+  userId: string;
+  purpose: PasswordTokenPurpose;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** A user's TOTP second factor (RFC 6238). The secret is stored only encrypted (AES-256-GCM, users/second-factor-secret.ts). */
+export interface SecondFactorRecord {
+  userId: string;
+  /** The encrypted TOTP secret as the caller's cipher produced it; never the plain secret. */
+  secretCiphertext: string;
+  createdAt: number;
+  /** Null while the enrolment awaits its first code; a factor counts only once confirmed. */
+  confirmedAt: number | null;
+  /** The latest TOTP time step (Unix seconds / 30) accepted, so a code is never accepted twice (RFC 6238 §5.2). */
+  lastTimeStep: number | null;
+}
+
+/**
+ * A sign-in between its password and its second factor (issue 10 §3): the browser holds a random id, only
+ * its SHA-256 is stored; no login session exists until the second step succeeds.
+ */
+export interface PendingLoginRecord {
+  pendingDigest: string;
+  userId: string;
+  /** `verify`: the user has a factor and must give a code; `enrol`: the user must enrol before anything else. */
+  step: 'verify' | 'enrol';
+  /** Where to continue after the second step (login.ts RETURN_TO). */
+  returnTo: string;
+  createdAt: number;
+  expiresAt: number;
+  /** Wrong codes given so far. */
+  failures: number;
+}
+
+/** Invitations, password resets and the TOTP second factor of local accounts (issue 10 §3). */
+export interface LocalAccountStore {
+  /** Stores a new link and voids the user's earlier unused links of the same purpose (only the latest works). */
+  createPasswordToken(token: PasswordTokenRecord): Promise<void>;
+  /** The link if it exists, was not used, its user is live and `now < expiresAt`. */
+  findPasswordToken(tokenDigest: string, now: number): Promise<PasswordTokenRecord | undefined>;
+  /**
+   * Atomically marks the link used and returns it, under the same conditions as `findPasswordToken`;
+   * otherwise undefined and nothing changes. Of two concurrent calls at most one gets it.
+   */
+  consumePasswordToken(tokenDigest: string, now: number): Promise<PasswordTokenRecord | undefined>;
+  /** The user's factor, confirmed or not. */
+  findSecondFactor(userId: string): Promise<SecondFactorRecord | undefined>;
+  /** Starts an enrolment (unconfirmed), replacing an unconfirmed one. @returns false (and changes nothing) when a confirmed factor exists. */
+  startSecondFactor(userId: string, secretCiphertext: string, now: number): Promise<boolean>;
+  /**
+   * Confirms an unconfirmed factor with its first code's time step and stores the recovery codes' digests
+   * (replacing any). @returns false (and changes nothing) when there is no unconfirmed factor.
+   */
+  confirmSecondFactor(userId: string, timeStep: number, recoveryCodeDigests: string[], now: number): Promise<boolean>;
+  /** Atomically accepts `timeStep` only if it is later than the last one accepted (RFC 6238 §5.2: no replay). */
+  useTimeStep(userId: string, timeStep: number): Promise<boolean>;
+  /** Atomically marks one unused recovery code of the user used. @returns false when there is none with that digest. */
+  useRecoveryCode(userId: string, codeDigest: string, now: number): Promise<boolean>;
+  /** Unused recovery codes of the user. */
+  countRecoveryCodes(userId: string): Promise<number>;
+  /** Removes the factor and its recovery codes. @returns false when there was none. */
+  removeSecondFactor(userId: string): Promise<boolean>;
+  createPendingLogin(pending: PendingLoginRecord): Promise<void>;
+  /** The pending login if it exists and `now < expiresAt`. */
+  findPendingLogin(pendingDigest: string, now: number): Promise<PendingLoginRecord | undefined>;
+  /** Counts a wrong code. @returns the failures after this one. */
+  recordPendingLoginFailure(pendingDigest: string): Promise<number>;
+  /** Deletes it (done, or too many failures). @returns false when it was already gone (a concurrent completion). */
+  deletePendingLogin(pendingDigest: string): Promise<boolean>;
+  /** Deletes used or expired password links and expired pending logins, at most `batchSize` per statement. */
+  deleteExpired(now: number, batchSize: number): Promise<{ passwordTokens: number; pendingLogins: number }>;
 }

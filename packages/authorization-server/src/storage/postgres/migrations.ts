@@ -282,6 +282,49 @@ export const migrations: Migration[] = [
       CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);
     `,
   },
+  {
+    version: 12,
+    name: 'local accounts: password links, TOTP second factors, recovery codes, pending logins',
+    sql: `
+      -- Issue 10 §3: invitation and reset links, single use; only the token's SHA-256 is stored (SPEC decision 9).
+      CREATE TABLE password_tokens (
+        token_digest text COLLATE "C" PRIMARY KEY,
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        purpose text COLLATE "C" NOT NULL CHECK (purpose IN ('invitation', 'reset')),
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint
+      );
+      CREATE INDEX password_tokens_by_user ON password_tokens (user_id, purpose);
+      CREATE INDEX password_tokens_by_expiry ON password_tokens (expires_at);
+      -- Issue 10 §3: one TOTP factor per user, its secret encrypted (AES-256-GCM), never plain.
+      CREATE TABLE second_factors (
+        user_id text COLLATE "C" PRIMARY KEY REFERENCES users (user_id),
+        secret_ciphertext text COLLATE "C" NOT NULL,
+        created_at bigint NOT NULL,
+        confirmed_at bigint,
+        last_time_step bigint
+      );
+      -- Recovery codes: digests only, each single use.
+      CREATE TABLE recovery_codes (
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        code_digest text COLLATE "C" NOT NULL,
+        used_at bigint,
+        PRIMARY KEY (user_id, code_digest)
+      );
+      -- A sign-in between its password and its second factor (the browser's id as a SHA-256 only).
+      CREATE TABLE pending_logins (
+        pending_digest text COLLATE "C" PRIMARY KEY,
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        step text COLLATE "C" NOT NULL CHECK (step IN ('verify', 'enrol')),
+        return_to text COLLATE "C" NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        failures bigint NOT NULL DEFAULT 0
+      );
+      CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

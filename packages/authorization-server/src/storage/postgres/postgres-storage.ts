@@ -47,6 +47,7 @@ import type {
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
+import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 
@@ -688,6 +689,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
+    localAccounts: createPostgresLocalAccounts({ query: (text, params) => query(text, params), transaction }),
     directory: createPostgresDirectory({
       query: (text, params) => query(text, params),
       transaction,

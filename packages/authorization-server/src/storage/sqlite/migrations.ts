@@ -279,4 +279,47 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);
     `,
   },
+  {
+    version: 12,
+    name: 'local accounts: password links, TOTP second factors, recovery codes, pending logins',
+    sql: `
+      -- Issue 10 §3: invitation and reset links, single use; only the token's SHA-256 is stored (SPEC decision 9).
+      CREATE TABLE password_tokens (
+        token_digest TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (user_id),
+        purpose TEXT NOT NULL CHECK (purpose IN ('invitation', 'reset')),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      );
+      CREATE INDEX password_tokens_by_user ON password_tokens (user_id, purpose);
+      CREATE INDEX password_tokens_by_expiry ON password_tokens (expires_at);
+      -- Issue 10 §3: one TOTP factor per user, its secret encrypted (AES-256-GCM), never plain.
+      CREATE TABLE second_factors (
+        user_id TEXT PRIMARY KEY REFERENCES users (user_id),
+        secret_ciphertext TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        confirmed_at INTEGER,
+        last_time_step INTEGER
+      );
+      -- Recovery codes: digests only, each single use.
+      CREATE TABLE recovery_codes (
+        user_id TEXT NOT NULL REFERENCES users (user_id),
+        code_digest TEXT NOT NULL,
+        used_at INTEGER,
+        PRIMARY KEY (user_id, code_digest)
+      );
+      -- A sign-in between its password and its second factor (the browser's id as a SHA-256 only).
+      CREATE TABLE pending_logins (
+        pending_digest TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (user_id),
+        step TEXT NOT NULL CHECK (step IN ('verify', 'enrol')),
+        return_to TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
+    `,
+  },
 ];

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
+import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
@@ -620,6 +621,7 @@ export function createSqliteStorage(path: string): Storage {
       },
     },
     directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
+    localAccounts: createSqliteLocalAccounts({ get, run, transaction }),
     settings: {
       async getOrCreate(name, create) {
         return transaction(() => {

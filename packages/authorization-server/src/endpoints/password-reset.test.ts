@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { linkInMail, startMailCatcher, type MailCatcher } from '../testing/mail-catcher.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { RESET_REQUESTS_PER_ADDRESS, RESET_REQUESTS_PER_EMAIL } from './password-reset.ts';
+
+const postgresSkip = await postgresSkipReason();
+const bob = seed.users.bob;
+const NEW_PASSWORD = 'marmalade compass heron';
+
+for (const backend of ['sqlite', 'postgres'] as const) describe(`forgot password over SMTP (issue 10 §3): ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
+  let server: TestServer;
+  let mail: MailCatcher;
+  before(async () => {
+    mail = await startMailCatcher();
+    server = await startTestServer({
+      ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}),
+      localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' },
+    });
+  });
+  after(async () => {
+    await server.close();
+    await mail.close();
+  });
+
+  const askForReset = async (browser: Browser, email: string, headers: Record<string, string> = {}) => {
+    const form = await browser.get(`${server.url}/account/forgot-password`);
+    return browser.request(`${server.url}/account/forgot-password`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ _csrf: inputValue(form.text, '_csrf')!, email }),
+    });
+  };
+  const signIn = async (browser: Browser, email: string, password: string) => {
+    const page = await browser.get(`${server.url}/account/sessions`);
+    return browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: '/account/sessions', email, password });
+  };
+  const pageText = (html: string) => html.replace(/<input type="hidden" name="_csrf"[^>]*>/, '');
+
+  it('the login page links to "Forgot password?"', async () => {
+    const page = await new Browser().get(`${server.url}/account/sessions`);
+    assert.match(page.text, /<a href="\/account\/forgot-password">Forgot password\?<\/a>/);
+  });
+
+  it('e-mails a one-hour reset link over SMTP; the link sets a new password once and ends the user\'s sessions', async () => {
+    const signedIn = new Browser();
+    assert.equal((await signIn(signedIn, bob.email, bob.password)).status, 303);
+    const response = await askForReset(new Browser(), bob.email.toUpperCase());
+    assert.equal(response.status, 200);
+    assert.match(response.text, /If an account uses that address, we sent it a link/);
+    const message = await mail.next();
+    assert.deepEqual(message.to, [bob.email]);
+    assert.match(message.raw, /From: Gatehouse <no-reply@gatehouse\.test>/);
+    const link = linkInMail(message);
+
+    const browser = new Browser();
+    const form = await browser.get(link);
+    assert.equal(form.status, 200);
+    const set = await browser.post(`${server.url}/account/set-password`, {
+      _csrf: inputValue(form.text, '_csrf')!, token: inputValue(form.text, 'token')!, password: NEW_PASSWORD, password_confirmation: NEW_PASSWORD,
+    });
+    assert.equal(set.status, 200);
+    assert.ok((await signedIn.get(`${server.url}/account/sessions`)).text.includes('action="/login"'), 'bob\'s other session ended');
+    assert.equal((await signIn(new Browser(), bob.email, NEW_PASSWORD)).status, 303);
+    assert.equal((await new Browser().get(link)).status, 410, 'single use');
+  });
+
+  it('answers an unknown address with the same page and sends nothing (the answer never reveals whether an address exists)', async () => {
+    const before = mail.messages.length;
+    const known = await askForReset(new Browser(), 'alice@example.com');
+    const unknown = await askForReset(new Browser(), 'nobody-here@example.com');
+    assert.equal(unknown.status, known.status);
+    assert.equal(pageText(unknown.text), pageText(known.text));
+    await mail.next(); // alice's
+    await new Promise((resolve) => setTimeout(resolve, 200)); // room for a (wrong) second message to arrive
+    assert.equal(mail.messages.length, before + 1, 'only the known address got mail');
+  });
+
+  it('a reset link answers 410 after one hour and sets nothing', async () => {
+    const before = (await server.storage.users.find(seed.developer.id))!.passwordHash;
+    await askForReset(new Browser(), seed.developer.email);
+    const link = linkInMail(await mail.next());
+    server.clock.advanceSeconds(3600);
+    try {
+      assert.equal((await new Browser().get(link)).status, 410);
+    } finally {
+      server.clock.advanceSeconds(-3600);
+    }
+    assert.equal((await server.storage.users.find(seed.developer.id))!.passwordHash, before);
+  });
+
+  it(`limits requests per e-mail address to ${RESET_REQUESTS_PER_EMAIL} an hour with 429 and Retry-After, and sends nothing more (RFC 6585 §4)`, async () => {
+    const email = 'rate-limited-nobody@example.com';
+    for (let i = 0; i < RESET_REQUESTS_PER_EMAIL; i++) assert.equal((await askForReset(new Browser(), email)).status, 200);
+    const refused = await askForReset(new Browser(), email);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.match(refused.text, /Too many requests/);
+  });
+
+  it('refuses a reset request posted from another origin with 403 and sends nothing (SPEC decision 18)', async () => {
+    const before = mail.messages.length;
+    const response = await askForReset(new Browser(), bob.email, { origin: 'https://attacker.example' });
+    assert.equal(response.status, 403);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(mail.messages.length, before);
+  });
+});
+
+describe('forgot password: limits per client address, and no link in the logs (issue 10 §3)', () => {
+  it(`refuses requests beyond ${RESET_REQUESTS_PER_ADDRESS} an hour from one address with 429, whatever the e-mail; no log line holds a link's token`, async () => {
+    const mail = await startMailCatcher();
+    const lines: string[] = [];
+    const server = await startTestServer({ localAccounts: { smtpUrl: mail.url }, logger: { destination: { write: (line: string) => void lines.push(line) } } });
+    try {
+      const browser = new Browser();
+      const form = await browser.get(`${server.url}/account/forgot-password`);
+      const ask = (email: string) => browser.post(`${server.url}/account/forgot-password`, { _csrf: inputValue(form.text, '_csrf')!, email });
+      assert.equal((await ask(bob.email)).status, 200);
+      const link = linkInMail(await mail.next());
+      const setForm = await browser.get(link);
+      await browser.post(`${server.url}/account/set-password`, {
+        _csrf: inputValue(setForm.text, '_csrf')!, token: inputValue(setForm.text, 'token')!, password: 'short', password_confirmation: 'short',
+      });
+      for (let i = 1; i < RESET_REQUESTS_PER_ADDRESS; i++) assert.equal((await ask(`someone-${i}@example.com`)).status, 200);
+      const refused = await ask('yet-another@example.com');
+      assert.equal(refused.status, 429);
+      assert.ok(Number(refused.headers.get('retry-after')) > 0);
+
+      const token = new URL(link).searchParams.get('token')!;
+      assert.ok(lines.length > 0, 'requests were logged');
+      assert.deepEqual(lines.filter((line) => line.includes(token)), [], 'no log line holds the token');
+    } finally {
+      await server.close();
+      await mail.close();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * "Forgot password?" (issue 10 §3):
+ *
+ * - `GET /account/forgot-password`: a form asking for the e-mail address.
+ * - `POST /account/forgot-password` (CSRF token and Origin checked before this runs, routes.ts): when a
+ *   live account uses the address, a reset link (1 h, single use, digest stored; users/password-links.ts)
+ *   is e-mailed to it (mail/mailer.ts); the answer is the same page either way, and the same work is done
+ *   either way (a token and its digest), with the mail sent after the response, so neither the words nor
+ *   the timing reveal whether an address has an account.
+ * - Rate limits (storage `rateLimits`, shared by every instance): `RESET_REQUESTS_PER_ADDRESS` per client
+ *   address and `RESET_REQUESTS_PER_EMAIL` per e-mail address per hour; over either, 429 with Retry-After
+ *   and nothing is sent. Counted whether or not the address has an account.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RawParameters } from '../http/parameters.ts';
+import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { forgotPasswordPage } from '../pages/local-account-pages.ts';
+import type { ServerContext } from '../server-context.ts';
+import { issuePasswordLink, passwordTokenDigest } from '../users/password-links.ts';
+
+/** Requests one client address may make in `RESET_WINDOW_SECONDS`. */
+export const RESET_REQUESTS_PER_ADDRESS = 20;
+/** Requests for one e-mail address in `RESET_WINDOW_SECONDS` (from anywhere): a mailbox is not flooded. */
+export const RESET_REQUESTS_PER_EMAIL = 5;
+export const RESET_WINDOW_SECONDS = 3600;
+
+const mailers = new WeakMap<ServerContext, Mailer>();
+
+function mailerOf(context: ServerContext, request: FastifyRequest): Mailer {
+  let mailer = mailers.get(context);
+  if (!mailer) {
+    const { smtpUrl, mailFrom } = context.options.localAccounts;
+    mailer = createMailer({ smtpUrl, mailFrom }, context.options.environment, (message) => request.log.warn({ event: 'mail.not_configured' }, message));
+    mailers.set(context, mailer);
+  }
+  return mailer;
+}
+
+function page(reply: FastifyReply, status: number, body: string): void {
+  reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+/** GET /account/forgot-password */
+export async function forgotPasswordFormEndpoint(context: ServerContext, _request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  page(reply, 200, forgotPasswordPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
+}
+
+/** POST /account/forgot-password: field `email`. */
+export async function forgotPasswordEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const body = request.body as RawParameters;
+  const email = (typeof body.email === 'string' ? body.email : '').trim().toLowerCase();
+  const brandName = context.options.brand.name;
+  const now = context.clock.nowSeconds();
+  if (!email || email.length > 254) {
+    page(reply, 400, forgotPasswordPage({ brandName, csrfToken: reply.generateCsrf(), email, error: 'Type the e-mail address of your account.' }));
+    return;
+  }
+  // Counted on a digest of the address: the counters table holds no e-mail addresses.
+  const account = createHash('sha256').update(email).digest('base64url');
+  const [byAddress, byEmail] = await context.storage.rateLimits.hit([`password-reset:address:${request.ip}`, `password-reset:email:${account}`], RESET_WINDOW_SECONDS, now);
+  const over = [byAddress!.hits > RESET_REQUESTS_PER_ADDRESS ? byAddress! : undefined, byEmail!.hits > RESET_REQUESTS_PER_EMAIL ? byEmail! : undefined].filter((hit) => hit);
+  if (over.length > 0) {
+    // RFC 6585 §4: 429 with Retry-After in seconds; nothing is sent.
+    const retryAfterSeconds = Math.max(...over.map((hit) => hit!.windowEndsAt - now), 1);
+    reply.header('retry-after', String(retryAfterSeconds));
+    page(reply, 429, forgotPasswordPage({ brandName, csrfToken: reply.generateCsrf(), email, error: 'Too many requests for a new password. Try again later.' }));
+    return;
+  }
+  const user = await context.storage.users.findByEmail(email);
+  if (user) {
+    const link = await issuePasswordLink(context.storage, context.options.issuer, user.userId, 'reset', now);
+    const mail = {
+      to: user.email,
+      subject: `Set a new ${brandName} password`,
+      text: `Someone (hopefully you) asked to set a new password for your ${brandName} account.\n\n`
+        + `Open this link within one hour to choose a new password (it works once):\n${link.url}\n\n`
+        + 'If you did not ask for this, ignore this e-mail: your password stays as it is.\n',
+    };
+    // After the response: the answer's timing does not depend on the mail server. Never logs the link.
+    setImmediate(() => {
+      mailerOf(context, request).send(mail).catch((error: unknown) =>
+        request.log.error({ event: 'mail.failed', reason: error instanceof Error ? error.message : String(error) }, 'a password-reset e-mail could not be sent'));
+    });
+  } else {
+    // The same work as issuing a link (a token and its digest), so the answer takes as long.
+    passwordTokenDigest(randomBytes(32).toString('base64url'));
+  }
+  page(reply, 200, forgotPasswordPage({ brandName, csrfToken: reply.generateCsrf(), sent: true }));
+}

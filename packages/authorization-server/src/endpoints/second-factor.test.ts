@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { authenticator } from 'otplib';
+import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { hashPassword } from '../users/password.ts';
+import { PENDING_LOGIN_MAX_FAILURES } from './second-factor.ts';
+
+const postgresSkip = await postgresSkipReason();
+const PASSWORD = 'periwinkle saxophone glacier';
+
+for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second factor (issue 10 §3, RFC 6238): ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {});
+  });
+  after(() => server.close());
+
+  const codeNow = (secret: string, offsetSeconds = 0) => authenticator.clone({ epoch: (server.clock.nowSeconds() + offsetSeconds) * 1000 }).generate(secret);
+  const newUser = async () => {
+    const userId = randomUUID();
+    const email = `totp-${userId}@example.com`;
+    const now = server.clock.nowSeconds();
+    await server.storage.directory.createUser({ userId, email, name: 'Tove Totp', locale: null, createdAt: now, updatedAt: now });
+    await server.storage.users.setPasswordHash(userId, await hashPassword(PASSWORD));
+    return { userId, email };
+  };
+  /** POST /login with the password from the sessions page's login form. */
+  const passwordStep = async (browser: Browser, email: string, password = PASSWORD) => {
+    const page = await browser.get(`${server.url}/account/sessions`);
+    return browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: '/account/sessions', email, password });
+  };
+  /** The second step's form posted with `fields`. */
+  const codeStep = async (browser: Browser, fields: Record<string, string>) => {
+    const form = await browser.get(`${server.url}/login/second-factor`);
+    assert.equal(form.status, 200, form.text.slice(0, 300));
+    return browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, ...fields });
+  };
+  const isSignedIn = async (browser: Browser) => !(await browser.get(`${server.url}/account/sessions`)).text.includes('action="/login"');
+  const secretIn = (page: string) => /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(page)![1]!.replaceAll(' ', '');
+
+  /** Signs a fresh user in and enrols them on /account/security; returns their secret and recovery codes. */
+  const enrolledUser = async () => {
+    const user = await newUser();
+    const browser = new Browser();
+    assert.equal((await passwordStep(browser, user.email)).status, 303);
+    const security = await browser.get(`${server.url}/account/security`);
+    assert.match(security.text, /Two-step verification is <strong>off<\/strong>/);
+    const enrolment = await browser.post(`${server.url}/account/security/enrol`, { _csrf: inputValue(security.text, '_csrf')! });
+    assert.equal(enrolment.status, 200);
+    const secret = secretIn(enrolment.text);
+    assert.match(enrolment.text, /otpauth:\/\/totp\/Gatehouse:/);
+    const wrong = await browser.post(`${server.url}/account/security/confirm`, { _csrf: inputValue(enrolment.text, '_csrf')!, code: '000000' === codeNow(secret) ? '111111' : '000000' });
+    assert.equal(wrong.status, 400, 'a wrong first code does not turn it on');
+    assert.equal((await server.storage.localAccounts.findSecondFactor(user.userId))?.confirmedAt, null);
+    const confirmed = await browser.post(`${server.url}/account/security/confirm`, { _csrf: inputValue(wrong.text, '_csrf')!, code: codeNow(secret) });
+    assert.equal(confirmed.status, 200);
+    const recoveryCodes = [...confirmed.text.matchAll(/<li><code>([a-z2-7]{5}-[a-z2-7]{5})<\/code><\/li>/g)].map((match) => match[1]!);
+    assert.equal(recoveryCodes.length, 10);
+    server.clock.advanceSeconds(30); // the confirming code's step is used
+    return { ...user, secret, recoveryCodes };
+  };
+
+  it('stores the TOTP secret only encrypted, and recovery codes only as digests', async () => {
+    const user = await enrolledUser();
+    const factor = await server.storage.localAccounts.findSecondFactor(user.userId);
+    assert.ok(factor?.confirmedAt);
+    assert.ok(!factor.secretCiphertext.includes(user.secret));
+    assert.match(factor.secretCiphertext, /^v1\./);
+    for (const code of user.recoveryCodes) assert.equal(await server.storage.localAccounts.useRecoveryCode(user.userId, code, 0), false, 'not stored as typed');
+  });
+
+  it('after the password, asks for the code before any session starts; the right code signs in and continues', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    const password = await passwordStep(browser, user.email);
+    assert.equal(password.status, 303);
+    assert.equal(password.location, '/login/second-factor');
+    assert.equal(await isSignedIn(browser), false, 'no session after the password alone');
+    const signedIn = await codeStep(browser, { code: codeNow(user.secret) });
+    assert.equal(signedIn.status, 303);
+    assert.equal(signedIn.location, '/account/sessions');
+    assert.equal(await isSignedIn(browser), true);
+  });
+
+  it('refuses a wrong code with 401 and starts no session', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email);
+    const current = codeNow(user.secret);
+    const wrong = await codeStep(browser, { code: current === '123456' ? '654321' : '123456' });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.text, /That code is not valid/);
+    assert.equal(await isSignedIn(browser), false);
+  });
+
+  it('refuses a replayed code within its window with 401 and starts no session (RFC 6238 §5.2)', async () => {
+    const user = await enrolledUser();
+    const first = new Browser();
+    await passwordStep(first, user.email);
+    const code = codeNow(user.secret);
+    assert.equal((await codeStep(first, { code })).status, 303);
+    const second = new Browser();
+    await passwordStep(second, user.email);
+    server.clock.advanceSeconds(10); // same or next step: still inside the accepted window
+    const replay = await codeStep(second, { code });
+    assert.equal(replay.status, 401);
+    assert.match(replay.text, /already used/);
+    assert.equal(await isSignedIn(second), false);
+  });
+
+  it('a recovery code works instead of a code, once; a used recovery code is refused with 401', async () => {
+    const user = await enrolledUser();
+    const first = new Browser();
+    await passwordStep(first, user.email);
+    assert.equal((await codeStep(first, { recovery_code: user.recoveryCodes[0]!.toUpperCase() })).status, 303);
+    assert.equal(await isSignedIn(first), true);
+    const second = new Browser();
+    await passwordStep(second, user.email);
+    const reused = await codeStep(second, { recovery_code: user.recoveryCodes[0]! });
+    assert.equal(reused.status, 401);
+    assert.match(reused.text, /already used/);
+    assert.equal(await isSignedIn(second), false);
+    assert.equal(await server.storage.localAccounts.countRecoveryCodes(user.userId), 9);
+  });
+
+  it(`ends the pending login after ${PENDING_LOGIN_MAX_FAILURES} wrong codes: even the right code then needs the password again`, async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email);
+    const wrong = codeNow(user.secret) === '000000' ? '111111' : '000000';
+    for (let i = 1; i < PENDING_LOGIN_MAX_FAILURES; i++) {
+      server.clock.advanceSeconds(60); // past the login throttle's growing delay
+      assert.equal((await codeStep(browser, { code: wrong })).status, 401);
+    }
+    server.clock.advanceSeconds(60);
+    const form = await browser.get(`${server.url}/login/second-factor`);
+    const last = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, code: wrong });
+    assert.match(last.text, /Sign in again/);
+    const afterwards = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, code: codeNow(user.secret) });
+    assert.equal(afterwards.status, 401);
+    assert.equal(await isSignedIn(browser), false);
+  });
+
+  it('slows code guessing with the login throttle: after the free failures, 429 with Retry-After and no session (SPEC decision 18)', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email); // the password attempt stays counted until the second step succeeds
+    const wrong = codeNow(user.secret) === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 4; i++) assert.equal((await codeStep(browser, { code: wrong })).status, 401);
+    const slowed = await codeStep(browser, { code: codeNow(user.secret) });
+    assert.equal(slowed.status, 429);
+    assert.ok(Number(slowed.headers.get('retry-after')) >= 1);
+    assert.equal(await isSignedIn(browser), false, 'refused before the code was checked');
+  });
+
+  it('refuses a second step without a pending login (a forged cookie) with 401', async () => {
+    const browser = new Browser();
+    browser.cookies.set('gatehouse_pending_login', 'A'.repeat(43));
+    const form = await browser.get(`${server.url}/login/second-factor`);
+    assert.equal(form.status, 401);
+    assert.match(form.text, /Sign in again/);
+    assert.equal(await isSignedIn(browser), false);
+  });
+
+  it('turning the factor off needs a current code: a wrong one is refused with 400 and it stays on', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email);
+    assert.equal((await codeStep(browser, { code: codeNow(user.secret) })).status, 303);
+    const page = await browser.get(`${server.url}/account/security`);
+    assert.match(page.text, /Two-step verification is <strong>on<\/strong>/);
+    const wrong = await browser.post(`${server.url}/account/security/disable`, { _csrf: inputValue(page.text, '_csrf')!, code: '12345' });
+    assert.equal(wrong.status, 400);
+    assert.ok((await server.storage.localAccounts.findSecondFactor(user.userId))?.confirmedAt);
+    server.clock.advanceSeconds(30);
+    const off = await browser.post(`${server.url}/account/security/disable`, { _csrf: inputValue(wrong.text, '_csrf')!, code: codeNow(user.secret) });
+    assert.equal(off.status, 200);
+    assert.match(off.text, /Two-step verification is off/);
+    assert.equal(await server.storage.localAccounts.findSecondFactor(user.userId), undefined);
+    const again = new Browser();
+    assert.equal((await passwordStep(again, user.email)).location, '/account/sessions', 'the password alone signs in again');
+  });
+});
+
+for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUIRE_SECOND_FACTOR=administrators (issue 10 §3): ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}),
+      localAccounts: { requireSecondFactor: 'administrators' },
+    });
+  });
+  after(() => server.close());
+
+  const passwordStep = async (browser: Browser, email: string, password: string) => {
+    const page = await browser.get(`${server.url}/account/sessions`);
+    return browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: '/account/sessions', email, password });
+  };
+  const isSignedIn = async (browser: Browser) => !(await browser.get(`${server.url}/account/sessions`)).text.includes('action="/login"');
+
+  it('sends an administrator without a factor to enrolment before anything else; the first code signs them in and shows recovery codes once', async () => {
+    const browser = new Browser();
+    const password = await passwordStep(browser, seed.users.alice.email, seed.users.alice.password);
+    assert.equal(password.location, '/login/second-factor');
+    assert.equal(await isSignedIn(browser), false, 'no session before enrolment');
+    const enrolment = await browser.get(`${server.url}/login/second-factor`);
+    assert.match(enrolment.text, /before anything else, set up two-step verification/);
+    const secret = /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(enrolment.text)![1]!.replaceAll(' ', '');
+    assert.equal(secretIn(await browser.get(`${server.url}/login/second-factor`)), secret, 'a reload keeps the same key');
+    const code = authenticator.clone({ epoch: server.clock.nowSeconds() * 1000 }).generate(secret);
+    const done = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(enrolment.text, '_csrf')!, code });
+    assert.equal(done.status, 200);
+    assert.equal([...done.text.matchAll(/<li><code>[a-z2-7]{5}-[a-z2-7]{5}<\/code><\/li>/g)].length, 10);
+    assert.match(done.text, /href="\/account\/sessions"/);
+    assert.equal(await isSignedIn(browser), true);
+  });
+
+  it('a user who administers nothing signs in with the password alone', async () => {
+    const browser = new Browser();
+    const response = await passwordStep(browser, seed.developer.email, seed.developer.password);
+    assert.equal(response.location, '/account/sessions');
+    assert.equal(await isSignedIn(browser), true);
+  });
+});
+
+function secretIn(page: { text: string }): string {
+  return /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(page.text)![1]!.replaceAll(' ', '');
+}

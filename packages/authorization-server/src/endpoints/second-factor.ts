@@ -1,0 +1,283 @@
+/**
+ * The TOTP second factor (issue 10 §3; RFC 6238; users/second-factor.ts for the cryptography).
+ *
+ * Sign-in, after a correct password (login.ts calls `startSecondStep`): when the user has a confirmed
+ * factor, or must enrol one (`requireSecondFactor: 'administrators'` and the user administers any subject),
+ * no session starts yet. A pending login is stored server-side (its random id in an HttpOnly cookie, only
+ * the id's SHA-256 stored, 10 minutes, single use), and the browser goes to:
+ *
+ * - `GET /login/second-factor`: the code form, or for a mandatory enrolment the enrolment page;
+ * - `POST /login/second-factor` (CSRF + Origin): `code` (TOTP) or `recovery_code`; for an enrolment, the
+ *   first `code`, after which the recovery codes are shown once. Success ends the pending login and starts
+ *   the session. A wrong, replayed or used code answers 401; each attempt counts in the login throttle
+ *   (login-throttle.ts: growing delays, 429) and the 5th wrong code ends the pending login (sign in again).
+ *
+ * Signed in, on `/account/security`: `GET` shows the state; `POST /account/security/enrol` starts an
+ * enrolment (a new secret); `POST /account/security/confirm` confirms it with a first code and shows 10
+ * recovery codes once; `POST /account/security/disable` turns it off with a current code (refused while
+ * the policy requires it for the user).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
+import type { RawParameters } from '../http/parameters.ts';
+import { errorPage } from '../pages/error-page.ts';
+import { enrolmentPage, recoveryCodesPage, secondFactorPage, securityPage } from '../pages/local-account-pages.ts';
+import { loginPage } from '../pages/login-page.ts';
+import type { ServerContext } from '../server-context.ts';
+import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts';
+import { currentLoginSession, startLoginSession, type CurrentLoginSession } from '../sessions/login-session.ts';
+import type { UserRecord } from '../storage/storage.ts';
+import {
+  decryptTotpSecret, encryptTotpSecret, groupedSecret, newRecoveryCodes, newTotpSecret, recoveryCodeDigest, secondFactorKey, totpTimeStep, totpUri,
+} from '../users/second-factor.ts';
+import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
+
+const PENDING_COOKIE = 'gatehouse_pending_login';
+export const PENDING_LOGIN_LIFETIME_SECONDS = 600;
+/** Wrong codes one pending login may take; the next sign-in starts with the password again. */
+export const PENDING_LOGIN_MAX_FAILURES = 5;
+const SECOND_FACTOR_PATH = '/login/second-factor';
+const SECURITY_PATH = '/account/security';
+const VALUE = /^[A-Za-z0-9_-]{43}$/;
+
+const digest = (value: string) => createHash('sha256').update(`gatehouse pending login:${value}`).digest('base64url');
+const pendingCookieName = (context: ServerContext) => hostCookieName(context.options.environment, PENDING_COOKIE);
+const text = (request: FastifyRequest, name: string) => {
+  const value = (request.body as RawParameters | undefined)?.[name];
+  return typeof value === 'string' ? value.trim() : '';
+};
+
+function page(reply: FastifyReply, status: number, body: string): void {
+  reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+/** Whether the policy makes a second factor mandatory for this user (issue 10 §3: administrators of any subject). */
+async function secondFactorRequired(context: ServerContext, userId: string): Promise<boolean> {
+  if (context.options.localAccounts.requireSecondFactor !== 'administrators') return false;
+  return (await context.storage.directory.listMemberships(userId)).length > 0;
+}
+
+/**
+ * Called by the login endpoint after a correct password, before any session starts. When the user has a
+ * confirmed factor or must enrol one, stores a pending login, sets its cookie and redirects (303) to the
+ * second step. @returns true when it answered (the caller stops), false when no second step applies.
+ */
+export async function startSecondStep(context: ServerContext, reply: FastifyReply, user: UserRecord, returnTo: string): Promise<boolean> {
+  const factor = await context.storage.localAccounts.findSecondFactor(user.userId);
+  const step = factor?.confirmedAt != null ? 'verify' : (await secondFactorRequired(context, user.userId)) ? 'enrol' : undefined;
+  if (!step) return false;
+  const value = randomBytes(32).toString('base64url');
+  const now = context.clock.nowSeconds();
+  await context.storage.localAccounts.createPendingLogin({
+    pendingDigest: digest(value), userId: user.userId, step, returnTo, createdAt: now, expiresAt: now + PENDING_LOGIN_LIFETIME_SECONDS, failures: 0,
+  });
+  reply.setCookie(pendingCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', PENDING_LOGIN_LIFETIME_SECONDS));
+  reply.redirect(SECOND_FACTOR_PATH, 303);
+  return true;
+}
+
+/** The browser's pending login with its user, or undefined (none, expired, finished, or a value never issued). */
+async function pendingLogin(context: ServerContext, request: FastifyRequest) {
+  const value = request.cookies[pendingCookieName(context)];
+  if (!value || !VALUE.test(value)) return undefined;
+  const pending = await context.storage.localAccounts.findPendingLogin(digest(value), context.clock.nowSeconds());
+  const user = pending && (await context.storage.users.find(pending.userId));
+  return pending && user ? { pending, user } : undefined;
+}
+
+const startAgain = (context: ServerContext, reply: FastifyReply, status = 401) =>
+  page(reply, status, errorPage(context.options.brand.name, 'Sign in again', 'This sign-in expired or was ended. Go back to the app and sign in again.'));
+
+/** The decrypted secret of the user's factor (confirmed or not), or undefined without one. */
+async function factorSecret(context: ServerContext, userId: string): Promise<{ secret: string; confirmed: boolean } | undefined> {
+  const factor = await context.storage.localAccounts.findSecondFactor(userId);
+  if (!factor) return undefined;
+  return { secret: decryptTotpSecret(secondFactorKey(context.options.tokenHmacKey), userId, factor.secretCiphertext), confirmed: factor.confirmedAt !== null };
+}
+
+/** Starts (replacing an unconfirmed one) an enrolment and returns its secret; undefined when a confirmed factor exists. */
+async function newEnrolment(context: ServerContext, userId: string): Promise<string | undefined> {
+  const secret = newTotpSecret();
+  const stored = encryptTotpSecret(secondFactorKey(context.options.tokenHmacKey), userId, secret);
+  return (await context.storage.localAccounts.startSecondFactor(userId, stored, context.clock.nowSeconds())) ? secret : undefined;
+}
+
+/**
+ * Confirms the user's unconfirmed factor with its first code and stores fresh recovery codes.
+ * @returns the recovery codes to show once, or undefined when the code does not match (or nothing awaits confirmation).
+ */
+async function confirmEnrolment(context: ServerContext, userId: string, code: string): Promise<string[] | undefined> {
+  const factor = await factorSecret(context, userId);
+  if (!factor || factor.confirmed) return undefined;
+  const step = totpTimeStep(factor.secret, code, context.clock.nowSeconds());
+  if (step === undefined) return undefined;
+  const codes = newRecoveryCodes();
+  const confirmed = await context.storage.localAccounts.confirmSecondFactor(userId, step, codes.map(recoveryCodeDigest), context.clock.nowSeconds());
+  return confirmed ? codes : undefined;
+}
+
+/**
+ * Checks a TOTP code against the user's confirmed factor and uses its time step.
+ * @returns `ok`, `replayed` (RFC 6238 §5.2: a code accepted once is refused for the rest of its window), or `wrong`.
+ */
+async function verifyTotp(context: ServerContext, userId: string, code: string): Promise<'ok' | 'replayed' | 'wrong'> {
+  const factor = await factorSecret(context, userId);
+  if (!factor?.confirmed) return 'wrong';
+  const step = totpTimeStep(factor.secret, code, context.clock.nowSeconds());
+  if (step === undefined) return 'wrong';
+  return (await context.storage.localAccounts.useTimeStep(userId, step)) ? 'ok' : 'replayed';
+}
+
+function enrolmentView(context: ServerContext, reply: FastifyReply, user: UserRecord, secret: string, action: string, extra: { reason?: string; error?: string; signedIn?: boolean } = {}) {
+  const csrfToken = reply.generateCsrf();
+  return enrolmentPage({
+    brandName: context.options.brand.name, csrfToken, action, otpauthUri: totpUri(context.options.brand.name, user.email, secret), groupedSecret: groupedSecret(secret),
+    ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.error ? { error: extra.error } : {}),
+    ...(extra.signedIn ? { signedIn: { userName: user.name, csrfToken } } : {}),
+  });
+}
+
+const MANDATORY = 'Your account administers companies or organizations: before anything else, set up two-step verification.';
+
+/** GET /login/second-factor */
+export async function secondFactorFormEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const found = await pendingLogin(context, request);
+  if (!found) return startAgain(context, reply);
+  if (found.pending.step === 'verify') {
+    page(reply, 200, secondFactorPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
+    return;
+  }
+  // A mandatory enrolment: keep an enrolment already started (a reload must not change the key the app holds).
+  const existing = await factorSecret(context, found.user.userId);
+  const secret = existing && !existing.confirmed ? existing.secret : await newEnrolment(context, found.user.userId);
+  if (!secret) return startAgain(context, reply);
+  page(reply, 200, enrolmentView(context, reply, found.user, secret, SECOND_FACTOR_PATH, { reason: MANDATORY }));
+}
+
+/** POST /login/second-factor: `code` or `recovery_code` (a mandatory enrolment: its first `code`). */
+export async function secondFactorEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const found = await pendingLogin(context, request);
+  if (!found) return startAgain(context, reply);
+  const { pending, user } = found;
+  const now = context.clock.nowSeconds();
+  // SPEC decision 18 / issue 10 §3: codes are guessed under the same growing delays as passwords.
+  const deviceDigest = deviceCookieDigest(context, request);
+  const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
+  const keys = loginThrottleKeys(user.email.toLowerCase(), request.ip, knownDevice);
+  const retryAfterSeconds = await throttle.attempt(keys, now);
+  if (retryAfterSeconds > 0) {
+    reply.header('retry-after', String(retryAfterSeconds)); // RFC 6585 §4
+    page(reply, 429, secondFactorPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error: `Too many attempts. Try again in ${retryAfterSeconds} seconds.` }));
+    return;
+  }
+
+  let recoveryCodes: string[] | undefined;
+  let error: string | undefined;
+  if (pending.step === 'enrol') {
+    recoveryCodes = await confirmEnrolment(context, user.userId, text(request, 'code'));
+    if (!recoveryCodes) error = 'That code did not match. Check the key in your app and type the code it shows now.';
+  } else if (text(request, 'recovery_code')) {
+    // Issue 10 §3: a recovery code works instead of a TOTP code, once.
+    const used = await context.storage.localAccounts.useRecoveryCode(user.userId, recoveryCodeDigest(text(request, 'recovery_code')), now);
+    if (!used) error = 'That recovery code is not valid, or was already used.';
+  } else {
+    const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
+    if (outcome === 'replayed') error = 'That code was already used. Wait for the next code in your app.';
+    else if (outcome === 'wrong') error = 'That code is not valid. Type the code your app shows now.';
+  }
+
+  if (error) {
+    request.log.info({ event: 'login.second_factor_failed' }, 'second factor failed');
+    if ((await context.storage.localAccounts.recordPendingLoginFailure(pending.pendingDigest)) >= PENDING_LOGIN_MAX_FAILURES) {
+      await context.storage.localAccounts.deletePendingLogin(pending.pendingDigest);
+      reply.clearCookie(pendingCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
+      return startAgain(context, reply);
+    }
+    if (pending.step === 'enrol') {
+      const existing = await factorSecret(context, user.userId);
+      if (!existing || existing.confirmed) return startAgain(context, reply);
+      page(reply, 401, enrolmentView(context, reply, user, existing.secret, SECOND_FACTOR_PATH, { reason: MANDATORY, error }));
+      return;
+    }
+    page(reply, 401, secondFactorPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error }));
+    return;
+  }
+  // Single use: of two concurrent completions only one starts a session.
+  if (!(await context.storage.localAccounts.deletePendingLogin(pending.pendingDigest))) return startAgain(context, reply);
+  reply.clearCookie(pendingCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
+  await throttle.succeeded(keys, now);
+  await startLoginSession(context, request, reply, user.userId);
+  await rememberDevice(context, request, reply, user.userId);
+  await context.storage.audit.record({ type: pending.step === 'enrol' ? 'user.second_factor_enrolled' : 'user.second_factor_verified', at: now, actor: `user:${user.userId}` });
+  if (recoveryCodes) {
+    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, pending.returnTo));
+    return;
+  }
+  reply.redirect(pending.returnTo, 303);
+}
+
+/** The signed-in user, or undefined after showing the login page (continuing to the security page). */
+async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<CurrentLoginSession | undefined> {
+  const session = await currentLoginSession(context, request);
+  if (!session) page(reply, 200, loginPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo: SECURITY_PATH }));
+  return session;
+}
+
+async function showSecurity(context: ServerContext, reply: FastifyReply, user: UserRecord, status: number, message: { notice?: string; error?: string } = {}): Promise<void> {
+  const factor = await context.storage.localAccounts.findSecondFactor(user.userId);
+  const csrfToken = reply.generateCsrf();
+  page(reply, status, securityPage({
+    brandName: context.options.brand.name, csrfToken, enrolled: factor?.confirmedAt != null,
+    recoveryCodesLeft: await context.storage.localAccounts.countRecoveryCodes(user.userId), ...message, signedIn: { userName: user.name, csrfToken },
+  }));
+}
+
+/** GET /account/security */
+export async function securityEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply);
+  if (session) await showSecurity(context, reply, session.user, 200);
+}
+
+/** POST /account/security/enrol: a new secret (replacing an unconfirmed one); 409 when a factor is already on. */
+export async function startEnrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply);
+  if (!session) return;
+  const secret = await newEnrolment(context, session.user.userId);
+  if (!secret) return showSecurity(context, reply, session.user, 409, { error: 'Two-step verification is already on.' });
+  page(reply, 200, enrolmentView(context, reply, session.user, secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
+}
+
+/** POST /account/security/confirm: `code`, the first code of the enrolment; shows the recovery codes once. */
+export async function confirmEnrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply);
+  if (!session) return;
+  const { user } = session;
+  const codes = await confirmEnrolment(context, user.userId, text(request, 'code'));
+  if (!codes) {
+    const existing = await factorSecret(context, user.userId);
+    if (!existing || existing.confirmed) return showSecurity(context, reply, user, 409, { error: 'Nothing awaits confirmation. Start again.' });
+    page(reply, 400, enrolmentView(context, reply, user, existing.secret, `${SECURITY_PATH}/confirm`, { signedIn: true, error: 'That code did not match. Type the code your app shows now.' }));
+    return;
+  }
+  await context.storage.audit.record({ type: 'user.second_factor_enrolled', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });
+  const csrfToken = reply.generateCsrf();
+  page(reply, 200, recoveryCodesPage(context.options.brand.name, codes, SECURITY_PATH, { userName: user.name, csrfToken }));
+}
+
+/** POST /account/security/disable: `code`, a current TOTP code (issue 10 §3: disabling needs one). */
+export async function disableSecondFactorEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply);
+  if (!session) return;
+  const { user } = session;
+  if (await secondFactorRequired(context, user.userId)) {
+    return showSecurity(context, reply, user, 403, { error: 'Two-step verification is required for accounts that administer companies or organizations.' });
+  }
+  const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
+  if (outcome !== 'ok') {
+    return showSecurity(context, reply, user, 400, { error: outcome === 'replayed' ? 'That code was already used. Wait for the next code.' : 'That code is not valid.' });
+  }
+  await context.storage.localAccounts.removeSecondFactor(user.userId);
+  await context.storage.audit.record({ type: 'user.second_factor_removed', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });
+  await showSecurity(context, reply, user, 200, { notice: 'Two-step verification is off.' });
+}
