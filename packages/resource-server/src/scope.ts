@@ -44,6 +44,12 @@ export function formatScope(scopes: readonly string[]): string {
  * there is no implication between names (`users:write` does not grant `users:read`).
  */
 export function findMissingScopes(granted: readonly string[], required: readonly string[]): string[] {
-  const grantedSet = new Set(granted);
-  return required.filter((scope) => !grantedSet.has(scope));
+  // Runs on every protected request: no Set and no array unless something is missing (both lists are short).
+  let missing: string[] | undefined;
+  for (const scope of required) {
+    if (!granted.includes(scope)) {
+      (missing ??= []).push(scope);
+    }
+  }
+  return missing ?? [];
 }
