@@ -74,6 +74,9 @@ export function extractBearerToken(authorizationHeader: AuthorizationHeader, rea
   return match[1];
 }
 
+/** The scheme name in lowercase, compared character by character in {@link bearerTokenCandidate}. */
+const BEARER_LOWERCASE = 'bearer';
+
 /**
  * The per-request shortcut in front of {@link extractBearerToken}: what follows `Bearer` and its spaces
  * in a single `Authorization` value without a comma, checked no further (the b64token pattern costs
@@ -91,8 +94,14 @@ export function bearerTokenCandidate(authorizationHeader: AuthorizationHeader): 
   }
   const header = value.trim();
   // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: "Bearer" 1*SP b64token.
-  if (header.length < 8 || header.charCodeAt(6) !== 0x20 || header.slice(0, 6).toLowerCase() !== 'bearer') {
+  if (header.length < 8 || header.charCodeAt(6) !== 0x20) {
     return undefined;
+  }
+  for (let index = 0; index < 6; index += 1) {
+    // ASCII letters only: OR-ing 0x20 lowercases them (a non-letter never turns into one of "bearer").
+    if ((header.charCodeAt(index) | 0x20) !== BEARER_LOWERCASE.charCodeAt(index)) {
+      return undefined;
+    }
   }
   let start = 7;
   while (header.charCodeAt(start) === 0x20) {

@@ -66,6 +66,8 @@ export interface LocalValidator extends AccessTokenValidator {
   readonly keySet: JwksKeySet;
 }
 
+type ActiveValidation = Extract<AccessTokenValidation, { readonly active: true }>;
+
 function inactive(reason: string): AccessTokenValidation {
   return { active: false, reason };
 }
@@ -165,7 +167,8 @@ export function readJwtAccessTokenClaims(
  */
 export function createLocalValidator(options: LocalValidatorOptions): LocalValidator {
   const now = options.now;
-  const verifications = createAccessTokenCache<VerifiedAccessToken>({
+  // Active validations, so a hit returns the cached object itself (no allocation per request).
+  const verifications = createAccessTokenCache<ActiveValidation>({
     maxEntries: options.verificationCacheMaxEntries,
     ttlSeconds: options.maxAccessTokenLifetimeSeconds + options.clockSkewSeconds,
     now,
@@ -223,7 +226,8 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
   }
 
   /** Expiry and revocation of a verified token, once the feed has caught up. */
-  function currentValidation(token: VerifiedAccessToken, nowMs: number): AccessTokenValidation {
+  function currentValidation(verified: ActiveValidation, nowMs: number): AccessTokenValidation {
+    const token = verified.accessToken;
     // Expiry before revocation: an expired token is refused even while the feed is stale.
     if (nowMs / 1000 >= token.expiresAt + options.clockSkewSeconds) {
       return inactive('The access token expired');
@@ -232,7 +236,7 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
     if (revocationFeed.isRevoked(token.tokenId ?? '')) {
       return inactive('The access token was revoked or superseded');
     }
-    return { active: true, accessToken: token };
+    return verified;
   }
 
   return {
@@ -241,28 +245,28 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
       if (!revocationFeed.caughtUp) {
         return undefined;
       }
-      const token = verifications.get(accessToken, nowMs);
-      return token === undefined ? undefined : currentValidation(token, nowMs);
+      const verified = verifications.get(accessToken, nowMs);
+      return verified === undefined ? undefined : currentValidation(verified, nowMs);
     },
     async validate(accessToken) {
-      let token = verifications.get(accessToken);
-      if (token === undefined) {
+      let verified = verifications.get(accessToken);
+      if (verified === undefined) {
         const validation = await verifySignedToken(accessToken);
         if (!validation.active) {
           return validation;
         }
-        token = validation.accessToken;
-        verifications.set(accessToken, token, (token.expiresAt + options.clockSkewSeconds) * 1000);
+        verified = validation;
+        verifications.set(accessToken, verified, (verified.accessToken.expiresAt + options.clockSkewSeconds) * 1000);
       }
       // Expiry before revocation: an expired token is refused even while the feed is stale.
-      if (now() / 1000 >= token.expiresAt + options.clockSkewSeconds) {
+      if (now() / 1000 >= verified.accessToken.expiresAt + options.clockSkewSeconds) {
         return inactive('The access token expired');
       }
       // SPEC decision 7: tokens are accepted only once the feed has caught up after start.
       if (!revocationFeed.caughtUp) {
         await revocationFeed.waitForCatchUp();
       }
-      return currentValidation(token, now());
+      return currentValidation(verified, now());
     },
     start() {
       revocationFeed.start();

@@ -17,11 +17,22 @@ export function isScopeName(scope: string): boolean {
  */
 export function assertScopeNames(scopes: readonly string[]): void {
   for (const scope of scopes) {
+    // Runs on every protected request (the verifier checks its arguments): names seen valid skip the pattern.
+    if (checkedScopeNames.has(scope)) {
+      continue;
+    }
     if (!isScopeName(scope)) {
       throw new TypeError(`Required scope ${JSON.stringify(scope)} is not a resource:permission name`);
     }
+    if (checkedScopeNames.size < MAX_CHECKED_SCOPE_NAMES) {
+      checkedScopeNames.add(scope);
+    }
   }
 }
+
+/** Required scope names already found well-formed; routes name a handful, the bound keeps a misuse small. */
+const checkedScopeNames = new Set<string>();
+const MAX_CHECKED_SCOPE_NAMES = 1000;
 
 /**
  * Splits a space-delimited `scope` value (RFC 6749 §3.3, RFC 7662 §2.2) into names,
