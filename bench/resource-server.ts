@@ -26,6 +26,7 @@
  *        [--route /v1/users] [--max-requests 2000000] [--cpu-prof-dir DIR (profiles the API processes)]
  *        [--no-wait (do not wait for a quiet machine before each phase)]
  *        [--rows floor,local,introspection-warm (a subset of the rows; the floor is always measured)]
+ *        [--verifier-only (no HTTP: CPU per verifyAccessToken call of a cached token, against the floor's stand-in)]
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -141,6 +142,34 @@ async function runAuthorizationServer(distinctTokenCount: number): Promise<void>
   });
 }
 
+type Verifier = import('../packages/resource-server/src/index.ts').TokenVerifier;
+
+/** The floor's stand-in: the same interface, a constant token's claims, no authentication at all. */
+function floorVerifier(): Verifier {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const fixedToken = {
+    clientId: '7af385a0-284d-48c5-b225-362862085551',
+    clientName: 'Ledgerly Sync',
+    scope: SCOPE.split(' '),
+    subjectType: 'company' as const,
+    subjectId: 'd4290d20-6495-471e-bcac-5d9e0a4d844e',
+    subjectUrn: COMPANY_URN,
+    userId: 'a3e3fc33-5e1b-4cac-81ad-b7accdcd5313',
+    expiresAt: nowSeconds + 3600,
+    issuedAt: nowSeconds,
+    tokenId: '00000000-0000-4000-8000-000000000000',
+  };
+  return {
+    mode: 'introspection',
+    realm: AUDIENCE,
+    verifyAccessToken: async () => fixedToken,
+    rejectAccessTokenOutsideHeader: () => undefined,
+    clearCache: () => undefined,
+    ready: () => Promise.resolve(),
+    close: () => undefined,
+  };
+}
+
 /** A fresh platform API for one phase; answers `cpu` with its CPU time so far, microseconds. */
 async function runApi(row: RowName, issuer: string): Promise<void> {
   const { createPlatformApi, platformApiVerifierOptions } = await import('../examples/platform-api/src/platform-api.ts');
@@ -151,32 +180,9 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
     introspectionClientId: RESOURCE_SERVER_ID,
     introspectionClientSecret: RESOURCE_SERVER_SECRET,
   };
-  type Verifier = ReturnType<typeof createTokenVerifier>;
   let verifier: Verifier;
   if (row === 'floor') {
-    // The same app and route; verification replaced by a constant token: no authentication at all.
-    const nowSeconds = Math.floor(Date.now() / 1000);
-    const fixedToken = {
-      clientId: '7af385a0-284d-48c5-b225-362862085551',
-      clientName: 'Ledgerly Sync',
-      scope: SCOPE.split(' '),
-      subjectType: 'company' as const,
-      subjectId: 'd4290d20-6495-471e-bcac-5d9e0a4d844e',
-      subjectUrn: COMPANY_URN,
-      userId: 'a3e3fc33-5e1b-4cac-81ad-b7accdcd5313',
-      expiresAt: nowSeconds + 3600,
-      issuedAt: nowSeconds,
-      tokenId: '00000000-0000-4000-8000-000000000000',
-    };
-    verifier = {
-      mode: 'introspection',
-      realm: AUDIENCE,
-      verifyAccessToken: async () => fixedToken,
-      rejectAccessTokenOutsideHeader: () => undefined,
-      clearCache: () => undefined,
-      ready: () => Promise.resolve(),
-      close: () => undefined,
-    };
+    verifier = floorVerifier();
   } else {
     const local = row === 'local' || row === 'local-distinct';
     verifier = createTokenVerifier(
@@ -301,6 +307,80 @@ async function runLoad(): Promise<void> {
   );
 }
 
+/* ------------------------------------------------------------------ verifier only */
+
+/**
+ * `--verifier-only`: what the verifier adds per request, without HTTP and the load generator, so that
+ * another session's load on this shared machine moves it far less than the HTTP rows. One process:
+ * the stub authorization server, and a verifier per mode with one cached token; each call gets a
+ * fresh header string (as Node's HTTP parser makes one per request) through `authorizationHeaderValues`,
+ * as the Fastify hook does, and is awaited. CPU time (`process.cpuUsage`) per call, median of `rounds`
+ * interleaved rounds of 200 000 calls (after 100 000 to warm up), for the floor's stand-in and both modes.
+ */
+async function measureVerifierCalls(rounds: number): Promise<void> {
+  const { startStubAuthorizationServer } = await import('../examples/platform-api/src/stub-authorization-server.ts');
+  const { authorizationHeaderValues, createTokenVerifier } = await import('../packages/resource-server/src/index.ts');
+  const stub = await startStubAuthorizationServer({
+    clientId: RESOURCE_SERVER_ID,
+    clientSecret: RESOURCE_SERVER_SECRET,
+    audience: AUDIENCE,
+    now: Date.now,
+    accessTokenFormat: 'jwt',
+  });
+  const token = await stub.issue({ scope: SCOPE, subjectUrn: COMPANY_URN });
+  const common = {
+    issuer: stub.issuer,
+    audience: AUDIENCE,
+    introspectionClientId: RESOURCE_SERVER_ID,
+    introspectionClientSecret: RESOURCE_SERVER_SECRET,
+  };
+  const verifiers: ReadonlyArray<readonly [string, Verifier]> = [
+    ['no authentication (floor stand-in)', floorVerifier()],
+    ['local mode, cached token', createTokenVerifier({ ...common, mode: 'local' })],
+    ['introspection, warm cache', createTokenVerifier({ ...common, mode: 'introspection' })],
+  ];
+  const headerBytes = Buffer.from(`Bearer ${token}`, 'latin1');
+  const rawHeaders = ['host', '127.0.0.1:3001', 'authorization', '', 'connection', 'keep-alive'];
+  const scopes = ['users:read'];
+  const call = (verifier: Verifier) => {
+    rawHeaders[3] = headerBytes.toString('latin1');
+    return verifier.verifyAccessToken(authorizationHeaderValues(rawHeaders), scopes);
+  };
+  const nanoseconds = new Map<string, number[]>(verifiers.map(([label]) => [label, []]));
+  // Awaiting resolved promises never reaches the event loop: yield every 1 000 calls, as a server does
+  // between reads, so the feed's polls and the stub's answers run (their CPU is counted too).
+  const calls = 200_000;
+  const run = async (verifier: Verifier, count: number) => {
+    for (let index = 0; index < count; index += 1) {
+      await call(verifier);
+      if (index % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  for (const [, verifier] of verifiers) {
+    await verifier.ready();
+    await run(verifier, 100_000);
+  }
+  for (let round = 0; round < rounds; round += 1) {
+    for (const [label, verifier] of round % 2 === 0 ? verifiers : [...verifiers].reverse()) {
+      const before = process.cpuUsage();
+      await run(verifier, calls);
+      const used = process.cpuUsage(before);
+      nanoseconds.get(label)?.push(((used.user + used.system) * 1000) / calls);
+    }
+  }
+  for (const [, verifier] of verifiers) verifier.close();
+  await stub.close();
+  const floor = median(nanoseconds.get(verifiers[0]?.[0] ?? '') ?? []);
+  console.log(`Node ${process.version}; CPU per verifyAccessToken call, median of ${rounds} rounds × ${calls.toLocaleString('en')} calls`);
+  console.log('');
+  console.log('| verifier | ns/call | over the stand-in, ns |');
+  console.log('|---|---:|---:|');
+  for (const [label] of verifiers) {
+    const value = median(nanoseconds.get(label) ?? []);
+    console.log(`| ${label} | ${Math.round(value)} | ${Math.round(value - floor)} |`);
+  }
+}
+
 /* ------------------------------------------------------------------ orchestrator */
 
 interface Measurement {
@@ -380,8 +460,13 @@ async function orchestrate(): Promise<void> {
       'cpu-prof-dir': { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
       rows: { type: 'string' },
+      'verifier-only': { type: 'boolean', default: false },
     },
   });
+  if (values['verifier-only'] === true) {
+    await measureVerifierCalls(Number(values.rounds));
+    return;
+  }
   // A subset of the rows (a shorter run); the floor always runs, every ratio is to it.
   const selectedRows = values.rows === undefined ? ROWS : ROWS.filter((row) => row.name === 'floor' || values.rows?.split(',').includes(row.name));
   const rounds = Number(values.rounds);
