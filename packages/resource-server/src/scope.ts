@@ -9,6 +9,10 @@ export function isScopeName(scope: string): boolean {
   return SCOPE_NAME.test(scope);
 }
 
+/** Required scope names already found well-formed; routes name a handful, the bound keeps a misuse small. */
+const checkedScopeNames = new Set<string>();
+const MAX_CHECKED_SCOPE_NAMES = 1000;
+
 /**
  * Validates the scopes a route requires; called when routes are declared so a typo fails
  * at start-up rather than refusing every request.
@@ -29,10 +33,6 @@ export function assertScopeNames(scopes: readonly string[]): void {
     }
   }
 }
-
-/** Required scope names already found well-formed; routes name a handful, the bound keeps a misuse small. */
-const checkedScopeNames = new Set<string>();
-const MAX_CHECKED_SCOPE_NAMES = 1000;
 
 /**
  * Splits a space-delimited `scope` value (RFC 6749 §3.3, RFC 7662 §2.2) into names,
