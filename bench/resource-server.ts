@@ -609,19 +609,22 @@ function printTable(
   }
   const local = summary('local');
   const warm = summary('introspection-warm');
-  console.log('');
-  const verdict = (ratio: number, bound: number) => (ratio <= 1 + bound ? 'met' : 'MISSED');
-  // Issue 12: both modes (repeated token) within 10% of the floor's API CPU per request.
-  console.log(
-    `Targets by API CPU per request (the robust measure; ratios of the medians, then paired by round): local ${((local.apiCpu / floor.apiCpu - 1) * 100).toFixed(1)}% ` +
-      `(${((local.pairedCpuRatio - 1) * 100).toFixed(1)}%) over the floor, within 10%: ${verdict(local.apiCpu / floor.apiCpu, 0.1)} (${verdict(local.pairedCpuRatio, 0.1)}); ` +
-      `introspection (warm) ${((warm.apiCpu / floor.apiCpu - 1) * 100).toFixed(1)}% (${((warm.pairedCpuRatio - 1) * 100).toFixed(1)}%) over, ` +
-      `within 10%: ${verdict(warm.apiCpu / floor.apiCpu, 0.1)} (${verdict(warm.pairedCpuRatio, 0.1)}).`,
-  );
-  console.log(
-    `Throughput (limited by the load generator sharing the machine): local ${((1 - local.requestsPerSecond / floor.requestsPerSecond) * 100).toFixed(1)}% below the floor, ` +
-      `introspection (warm) ${((1 - warm.requestsPerSecond / floor.requestsPerSecond) * 100).toFixed(1)}% below.`,
-  );
+  // The targets need both target rows (a --rows subset may leave one out).
+  if (local.rounds > 0 && warm.rounds > 0) {
+    console.log('');
+    const verdict = (ratio: number, bound: number) => (ratio <= 1 + bound ? 'met' : 'MISSED');
+    // Issue 12: both modes (repeated token) within 10% of the floor's API CPU per request.
+    console.log(
+      `Targets by API CPU per request (the robust measure; ratios of the medians, then paired by round): local ${((local.apiCpu / floor.apiCpu - 1) * 100).toFixed(1)}% ` +
+        `(${((local.pairedCpuRatio - 1) * 100).toFixed(1)}%) over the floor, within 10%: ${verdict(local.apiCpu / floor.apiCpu, 0.1)} (${verdict(local.pairedCpuRatio, 0.1)}); ` +
+        `introspection (warm) ${((warm.apiCpu / floor.apiCpu - 1) * 100).toFixed(1)}% (${((warm.pairedCpuRatio - 1) * 100).toFixed(1)}%) over, ` +
+        `within 10%: ${verdict(warm.apiCpu / floor.apiCpu, 0.1)} (${verdict(warm.pairedCpuRatio, 0.1)}).`,
+    );
+    console.log(
+      `Throughput (limited by the load generator sharing the machine): local ${((1 - local.requestsPerSecond / floor.requestsPerSecond) * 100).toFixed(1)}% below the floor, ` +
+        `introspection (warm) ${((1 - warm.requestsPerSecond / floor.requestsPerSecond) * 100).toFixed(1)}% below.`,
+    );
+  }
   // A median is undisturbed when most of its rounds were quiet (other load at most 30% of a core).
   const disturbed = measuredRows.filter((row) => {
     const s = summary(row.name);
