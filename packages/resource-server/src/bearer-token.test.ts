@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BearerTokenError } from './bearer-token-error.ts';
-import { authorizationHeaderValues, extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+import { authorizationHeaderValues, bearerTokenCandidate, extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
 
 const REALM = 'http://localhost:3001';
 
@@ -99,5 +99,24 @@ describe('more than one Authorization header (RFC 6750 §3.1: invalid_request)',
   test('authorizationHeaderValues lists every Authorization field of Node rawHeaders, in order', () => {
     assert.deepEqual(authorizationHeaderValues(['Host', 'api', 'Authorization', 'Bearer a', 'accept', '*/*', 'authorization', 'Bearer b']), ['Bearer a', 'Bearer b']);
     assert.deepEqual(authorizationHeaderValues(['Host', 'api']), []);
+  });
+});
+
+describe('bearerTokenCandidate (the cache-lookup shortcut)', () => {
+  test('for a well-formed Bearer header, the candidate is what extractBearerToken returns (RFC 6750 §2.1)', () => {
+    for (const header of ['Bearer abc.DEF-123_~+/==', 'bearer  token', 'BEARER token', '  Bearer token  ', ['Bearer token']]) {
+      assert.equal(bearerTokenCandidate(header), extractBearerToken(header, REALM));
+    }
+  });
+
+  test('two values, a comma, another scheme, a tab or no token give no candidate (extractBearerToken refuses them)', () => {
+    for (const header of [undefined, [], ['Bearer a', 'Bearer a'], 'Bearer a, Bearer a', 'Bearer a,', 'Basic a', 'Bearer\ta', 'Bearer', 'Bearer ', 'Bearerx a']) {
+      assert.equal(bearerTokenCandidate(header), undefined, JSON.stringify(header));
+    }
+  });
+
+  test('a candidate is not checked: a lookup can only hit tokens extractBearerToken returned before', () => {
+    assert.equal(bearerTokenCandidate('Bearer a b'), 'a b');
+    assert.throws(() => extractBearerToken('Bearer a b', REALM), BearerTokenError);
   });
 });

@@ -55,7 +55,8 @@ export function extractBearerToken(authorizationHeader: AuthorizationHeader, rea
   // "uses more than one method" or "is otherwise malformed". Which of two headers counts is not ours
   // to guess (Node keeps the first, proxies may keep the last), so neither does.
   const values = typeof authorizationHeader === 'string' ? [authorizationHeader] : (authorizationHeader ?? []);
-  if (values.length > 1 || SECOND_CREDENTIALS.test(values[0] ?? '')) {
+  // The comma test first: a well-formed Bearer credential has none, and the pattern costs ~0.5 µs on a JWT.
+  if (values.length > 1 || (values[0]?.includes(',') === true && SECOND_CREDENTIALS.test(values[0]))) {
     throw BearerTokenError.invalidRequest(realm, 'The request has more than one Authorization header (RFC 6750 section 3.1)');
   }
   const header = values[0]?.trim() ?? '';
@@ -71,6 +72,42 @@ export function extractBearerToken(authorizationHeader: AuthorizationHeader, rea
     throw BearerTokenError.invalidRequest(realm, 'The Authorization header is not a well-formed Bearer credential (RFC 6750 section 2.1)');
   }
   return match[1];
+}
+
+/** The scheme name in lowercase, compared character by character in {@link bearerTokenCandidate}. */
+const BEARER_LOWERCASE = 'bearer';
+
+/**
+ * The per-request shortcut in front of {@link extractBearerToken}: what follows `Bearer` and its spaces
+ * in a single `Authorization` value without a comma, checked no further (the b64token pattern costs
+ * ~1 µs on a 550-character JWT), or `undefined` for anything else.
+ *
+ * Only for looking a token up in a cache that holds nothing but tokens {@link extractBearerToken}
+ * returned: a hit proves the candidate is the well-formed token `extractBearerToken` would return for
+ * this very header (one value, no comma, the Bearer scheme, spaces, then a cached b64token); a miss
+ * must go through `extractBearerToken`, which refuses a malformed header with the right error.
+ */
+export function bearerTokenCandidate(authorizationHeader: AuthorizationHeader): string | undefined {
+  const value = typeof authorizationHeader === 'string' ? authorizationHeader : authorizationHeader?.length === 1 ? authorizationHeader[0] : undefined;
+  if (value === undefined || value.includes(',')) {
+    return undefined;
+  }
+  const header = value.trim();
+  // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: "Bearer" 1*SP b64token.
+  if (header.length < 8 || header.charCodeAt(6) !== 0x20) {
+    return undefined;
+  }
+  for (let index = 0; index < 6; index += 1) {
+    // ASCII letters only: OR-ing 0x20 lowercases them (a non-letter never turns into one of "bearer").
+    if ((header.charCodeAt(index) | 0x20) !== BEARER_LOWERCASE.charCodeAt(index)) {
+      return undefined;
+    }
+  }
+  let start = 7;
+  while (header.charCodeAt(start) === 0x20) {
+    start += 1;
+  }
+  return header.slice(start);
 }
 
 /** Where a request's parameters came from, as parsed by the web framework. */

@@ -49,7 +49,9 @@ interface Entry<Value> {
 }
 
 /**
- * Creates a bounded in-memory cache. A `Map` keeps insertion order, so re-inserting on each
+ * Creates a bounded in-memory cache keyed by token digest. The verifier no longer uses it (issue 12:
+ * its per-request caches are `access-token-cache.ts`, keyed by the token itself, for speed); it stays
+ * exported for code that caches by digest. A `Map` keeps insertion order, so re-inserting on each
  * hit makes the first key the least recently used one.
  *
  * @throws {TypeError} when `maxEntries` is not a positive integer or `ttlSeconds` is negative.

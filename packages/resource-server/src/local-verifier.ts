@@ -1,7 +1,7 @@
 import { errors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
-import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
+import { createAccessTokenCache } from './access-token-cache.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
 import { createJwksKeySet, JwksUnavailableError } from './jwks.ts';
@@ -53,9 +53,20 @@ export interface LocalValidator extends AccessTokenValidator {
   close(): void;
   /** Forgets cached signature verifications. */
   clearCache(): void;
+  /**
+   * The outcome for a token whose signature verification is cached, decided without I/O (the hot
+   * path: no promise), or `undefined` when `validate` must run (not cached, or the feed has not
+   * caught up yet).
+   *
+   * @param nowMs the current time, epoch milliseconds.
+   * @throws {IntrospectionUnavailableError} 503 when the revocation feed is stale.
+   */
+  validateCached(accessToken: string, nowMs: number): AccessTokenValidation | undefined;
   readonly revocationFeed: RevocationFeed;
   readonly keySet: JwksKeySet;
 }
+
+type ActiveValidation = Extract<AccessTokenValidation, { readonly active: true }>;
 
 function inactive(reason: string): AccessTokenValidation {
   return { active: false, reason };
@@ -145,8 +156,8 @@ export function readJwtAccessTokenClaims(
  * server's published keys and checks revocation against the revocation feed, with no request per
  * token.
  *
- * Per request: SHA-256 of the token → a cached verification (signature and claims are immutable,
- * so a result is reused until the token's `exp`), else `jwtVerify` (ES256 only, `typ` `at+jwt`,
+ * Per request: a cached verification, keyed by the token (signature and claims are immutable, so a
+ * result is reused until the token's `exp`; see access-token-cache.ts), else `jwtVerify` (ES256 only, `typ` `at+jwt`,
  * exact `iss`, `aud`, `exp` with the skew) → `exp` against the clock → the revocation feed (which
  * throws 503 when stale). The verification cache is dropped whenever the JWKS is refetched, so a key
  * withdrawn from the set stops verifying at the next fetch (at most `jwksCacheMaxAgeSeconds`).
@@ -156,7 +167,8 @@ export function readJwtAccessTokenClaims(
  */
 export function createLocalValidator(options: LocalValidatorOptions): LocalValidator {
   const now = options.now;
-  const verifications = createIntrospectionCache<VerifiedAccessToken>({
+  // Active validations, so a hit returns the cached object itself (no allocation per request).
+  const verifications = createAccessTokenCache<ActiveValidation>({
     maxEntries: options.verificationCacheMaxEntries,
     ttlSeconds: options.maxAccessTokenLifetimeSeconds + options.clockSkewSeconds,
     now,
@@ -213,31 +225,48 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
     });
   }
 
+  /** Expiry and revocation of a verified token, once the feed has caught up. */
+  function currentValidation(verified: ActiveValidation, nowMs: number): AccessTokenValidation {
+    const token = verified.accessToken;
+    // Expiry before revocation: an expired token is refused even while the feed is stale.
+    if (nowMs / 1000 >= token.expiresAt + options.clockSkewSeconds) {
+      return inactive('The access token expired');
+    }
+    // SPEC decision 7: the feed throws 503 when stale. tokenId is always set here: readJwtAccessTokenClaims requires jti.
+    if (revocationFeed.isRevoked(token.tokenId ?? '')) {
+      return inactive('The access token was revoked or superseded');
+    }
+    return verified;
+  }
+
   return {
+    validateCached(accessToken, nowMs) {
+      // SPEC decision 7: tokens are accepted only once the feed has caught up after start (validate waits).
+      if (!revocationFeed.caughtUp) {
+        return undefined;
+      }
+      const verified = verifications.get(accessToken, nowMs);
+      return verified === undefined ? undefined : currentValidation(verified, nowMs);
+    },
     async validate(accessToken) {
-      const tokenHash = hashAccessToken(accessToken);
-      let token = verifications.get(tokenHash);
-      if (token === undefined) {
+      let verified = verifications.get(accessToken);
+      if (verified === undefined) {
         const validation = await verifySignedToken(accessToken);
         if (!validation.active) {
           return validation;
         }
-        token = validation.accessToken;
-        verifications.set(tokenHash, token, (token.expiresAt + options.clockSkewSeconds) * 1000);
+        verified = validation;
+        verifications.set(accessToken, verified, (verified.accessToken.expiresAt + options.clockSkewSeconds) * 1000);
       }
       // Expiry before revocation: an expired token is refused even while the feed is stale.
-      if (now() / 1000 >= token.expiresAt + options.clockSkewSeconds) {
+      if (now() / 1000 >= verified.accessToken.expiresAt + options.clockSkewSeconds) {
         return inactive('The access token expired');
       }
       // SPEC decision 7: tokens are accepted only once the feed has caught up after start.
       if (!revocationFeed.caughtUp) {
         await revocationFeed.waitForCatchUp();
       }
-      // tokenId is always set here: readJwtAccessTokenClaims requires jti.
-      if (revocationFeed.isRevoked(token.tokenId ?? '')) {
-        return inactive('The access token was revoked or superseded');
-      }
-      return { active: true, accessToken: token };
+      return currentValidation(verified, now());
     },
     start() {
       revocationFeed.start();

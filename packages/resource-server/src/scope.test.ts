@@ -24,3 +24,16 @@ test('every required scope must be granted; none implies another', () => {
   assert.deepEqual(findMissingScopes(['users:write'], ['users:read', 'vendors:read']), ['users:read', 'vendors:read']);
   assert.deepEqual(findMissingScopes([], []), []);
 });
+
+test('remembering valid required scope names never lets a malformed one through', () => {
+  assertScopeNames(['users:read', 'vendors:read']);
+  assertScopeNames(['users:read', 'vendors:read']);
+  assert.throws(() => assertScopeNames(['users:read', 'users']), TypeError);
+  assert.throws(() => assertScopeNames(['Users:read']), TypeError);
+});
+
+test('findMissingScopes lists every missing required scope in order, and [] when none is', () => {
+  assert.deepEqual(findMissingScopes(['users:read'], ['accounts:read', 'users:read', 'vendors:read']), ['accounts:read', 'vendors:read']);
+  assert.deepEqual(findMissingScopes(['users:read'], ['users:read']), []);
+  assert.deepEqual(findMissingScopes([], []), []);
+});

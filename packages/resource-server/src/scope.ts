@@ -9,6 +9,10 @@ export function isScopeName(scope: string): boolean {
   return SCOPE_NAME.test(scope);
 }
 
+/** Required scope names already found well-formed; routes name a handful, the bound keeps a misuse small. */
+const checkedScopeNames = new Set<string>();
+const MAX_CHECKED_SCOPE_NAMES = 1000;
+
 /**
  * Validates the scopes a route requires; called when routes are declared so a typo fails
  * at start-up rather than refusing every request.
@@ -17,8 +21,15 @@ export function isScopeName(scope: string): boolean {
  */
 export function assertScopeNames(scopes: readonly string[]): void {
   for (const scope of scopes) {
+    // Runs on every protected request (the verifier checks its arguments): names seen valid skip the pattern.
+    if (checkedScopeNames.has(scope)) {
+      continue;
+    }
     if (!isScopeName(scope)) {
       throw new TypeError(`Required scope ${JSON.stringify(scope)} is not a resource:permission name`);
+    }
+    if (checkedScopeNames.size < MAX_CHECKED_SCOPE_NAMES) {
+      checkedScopeNames.add(scope);
     }
   }
 }
@@ -44,6 +55,12 @@ export function formatScope(scopes: readonly string[]): string {
  * there is no implication between names (`users:write` does not grant `users:read`).
  */
 export function findMissingScopes(granted: readonly string[], required: readonly string[]): string[] {
-  const grantedSet = new Set(granted);
-  return required.filter((scope) => !grantedSet.has(scope));
+  // Runs on every protected request: no Set and no array unless something is missing (both lists are short).
+  let missing: string[] | undefined;
+  for (const scope of required) {
+    if (!granted.includes(scope)) {
+      (missing ??= []).push(scope);
+    }
+  }
+  return missing ?? [];
 }

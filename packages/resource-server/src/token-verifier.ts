@@ -1,9 +1,8 @@
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
-import { extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+import { createAccessTokenCache } from './access-token-cache.ts';
+import { bearerTokenCandidate, extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
 import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
-import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
-import type { AccessTokenHash } from './introspection-cache.ts';
 import { createIntrospectionValidator, defaultIntrospectionEndpoint, parseAuthorizationServerUrl } from './introspection.ts';
 import type { FetchFunction } from './introspection.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
@@ -187,8 +186,8 @@ function nonEmpty(value: string, name: string): string {
  *
  * Per request, both modes: parse the header (RFC 6750 §2.1) → the mode's validation → compare
  * `exp` with the clock minus `clockSkewSeconds` → check scopes.
- * - introspection: look up the SHA-256 of the token in the cache, else introspect (one request in
- *   flight per token); results, active or not, are cached for `introspectionCacheTtlSeconds`, never
+ * - introspection: look the token up in the cache (access-token-cache.ts), else introspect (one
+ *   request in flight per token); results, active or not, are cached for `introspectionCacheTtlSeconds`, never
  *   beyond `exp`; failures to reach the authorization server are not cached.
  * - local: verify the ES256 signature and claims (cached per token until `exp`), then look the `jti`
  *   up in the revocation feed. Creating a local verifier starts the feed's polling (catch-up at once,
@@ -221,15 +220,23 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     realm,
     async verifyAccessToken(authorizationHeader, requiredScopes) {
       assertScopeNames(requiredScopes);
-      const accessToken = extractBearerToken(authorizationHeader, realm);
-      const validation = await mode.validate(accessToken);
+      // The hot path (issue 12): a cached token is decided synchronously, without extracting it with the
+      // b64token pattern (bearerTokenCandidate: the caches hold only tokens extractBearerToken returned).
+      let nowMs = now();
+      const candidate = bearerTokenCandidate(authorizationHeader);
+      let validation = candidate === undefined ? undefined : mode.validateCached(candidate, nowMs);
+      if (validation === undefined) {
+        const accessToken = extractBearerToken(authorizationHeader, realm);
+        validation = await mode.validate(accessToken);
+        nowMs = now();
+      }
       // No oracle: every invalid_token carries one fixed description; the cause goes to `reason` only.
       if (!validation.active) {
         throw BearerTokenError.invalidToken(realm, validation.reason);
       }
       const token = validation.accessToken;
       // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
-      if (now() / 1000 >= token.expiresAt + clockSkewSeconds) {
+      if (nowMs / 1000 >= token.expiresAt + clockSkewSeconds) {
         throw BearerTokenError.invalidToken(realm, 'The access token expired');
       }
       // RFC 6750 §3.1 insufficient_scope: every required scope must be granted.
@@ -272,6 +279,12 @@ interface ResolvedCommonOptions {
 /** One validation mode behind {@link TokenVerifier}. */
 interface ValidationMode {
   readonly name: TokenVerifier['mode'];
+  /**
+   * The outcome when it is known without I/O (a cached result), else `undefined`. Only ever given
+   * tokens that were validated before, or candidates a hit proves well-formed (bearerTokenCandidate).
+   */
+  validateCached(accessToken: string, nowMs: number): AccessTokenValidation | undefined;
+  /** Only ever given tokens `extractBearerToken` returned: the caches rely on it. */
   validate(accessToken: string): Promise<AccessTokenValidation>;
   clearCache(): void;
   ready(): Promise<void>;
@@ -297,21 +310,20 @@ function createIntrospectionMode(options: IntrospectionVerifierOptions, common: 
     options.introspectionCacheTtlSeconds ?? TOKEN_VERIFIER_DEFAULTS.introspectionCacheTtlSeconds,
     'introspectionCacheTtlSeconds',
   );
-  const cache = createIntrospectionCache<AccessTokenValidation>({
+  const cache = createAccessTokenCache<AccessTokenValidation>({
     maxEntries: options.introspectionCacheMaxEntries ?? TOKEN_VERIFIER_DEFAULTS.introspectionCacheMaxEntries,
     ttlSeconds: cacheTtlSeconds,
     now,
   });
   // Concurrent requests with the same token share one introspection request.
-  const inFlight = new Map<AccessTokenHash, Promise<AccessTokenValidation>>();
+  const inFlight = new Map<string, Promise<AccessTokenValidation>>();
 
   function validate(accessToken: string): Promise<AccessTokenValidation> {
-    const tokenHash = hashAccessToken(accessToken);
-    const cached = cache.get(tokenHash);
+    const cached = cache.get(accessToken);
     if (cached !== undefined) {
       return Promise.resolve(cached);
     }
-    const pending = inFlight.get(tokenHash);
+    const pending = inFlight.get(accessToken);
     if (pending !== undefined) {
       return pending;
     }
@@ -324,16 +336,17 @@ function createIntrospectionMode(options: IntrospectionVerifierOptions, common: 
       .then((validation) => {
         // Never cache past the token's own exp (the TTL bounds staleness, exp bounds validity).
         const expiresAtMs = validation.active ? validation.accessToken.expiresAt * 1000 : Number.POSITIVE_INFINITY;
-        cache.set(tokenHash, validation, Math.min(sentAtMs + cacheTtlSeconds * 1000, expiresAtMs));
+        cache.set(accessToken, validation, Math.min(sentAtMs + cacheTtlSeconds * 1000, expiresAtMs));
         return validation;
       })
-      .finally(() => inFlight.delete(tokenHash));
-    inFlight.set(tokenHash, request);
+      .finally(() => inFlight.delete(accessToken));
+    inFlight.set(accessToken, request);
     return request;
   }
 
   return {
     name: 'introspection',
+    validateCached: (accessToken, nowMs) => cache.get(accessToken, nowMs),
     validate,
     clearCache: () => cache.clear(),
     ready: () => Promise.resolve(),
@@ -391,6 +404,7 @@ function createLocalMode(options: LocalVerifierOptions, common: ResolvedCommonOp
   validator.start();
   return {
     name: 'local',
+    validateCached: (accessToken, nowMs) => validator.validateCached(accessToken, nowMs),
     validate: (accessToken) => validator.validate(accessToken),
     clearCache: () => validator.clearCache(),
     ready: () => validator.ready(),

@@ -70,6 +70,32 @@ for (const mode of VALIDATION_MODES) {
         assert.equal(malformed.bearerError, 'invalid_request');
       }));
 
+    test('a cached token in a malformed header is still 400 invalid_request or 401: the cache shortcut accepts only a well-formed header (RFC 6750 §2.1, §3.1)', () =>
+      withFixture(async (fixture) => {
+        const token = await fixture.issue();
+        await fixture.verify(token, ['users:read']); // now cached
+        for (const header of [`Bearer ${token}, Bearer ${token}`, [`Bearer ${token}`, `Bearer ${token}`], `Bearer\t${token}`, `Bearer ${token} x`, `Bearer ${token}!`]) {
+          const error = await rejection(fixture.verifier.verifyAccessToken(header, ['users:read']), BearerTokenError);
+          assert.equal(error.status, 400, JSON.stringify(header).slice(0, 40));
+          assert.equal(error.bearerError, 'invalid_request');
+        }
+        for (const header of [`Basic ${token}`, `Bearerx ${token}`]) {
+          const error = await rejection(fixture.verifier.verifyAccessToken(header, ['users:read']), BearerTokenError);
+          assert.equal(error.status, 401);
+          assert.equal(error.bearerError, undefined);
+        }
+        assert.equal((await fixture.verifier.verifyAccessToken(`  bearer   ${token} `, ['users:read'])).tokenId, decodeJwt(token).jti);
+      }));
+
+    test('a token sharing the cached token\'s last characters is verified on its own and refused (the cache matches whole tokens)', () =>
+      withFixture(async (fixture) => {
+        const token = await fixture.issue();
+        await fixture.verify(token, ['users:read']); // now cached
+        const lookalike = `x${token.slice(1)}`;
+        await expectInvalidToken(fixture, lookalike, /./);
+        assert.equal((await fixture.verify(token, ['users:read'])).tokenId, decodeJwt(token).jti);
+      }));
+
     test('a token in the query string or a form body is refused (RFC 6750 §2.2, §2.3)', () =>
       withFixture(async (fixture) => {
         const token = await fixture.issue();
