@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 // Issue 11 item 25: outside development every cookie is `__Host-` prefixed, Secure, Path=/, without Domain.
 // The staging server sits behind a trusted proxy that terminated TLS (X-Forwarded-Proto: https), as in
@@ -59,6 +59,14 @@ describe('cookies outside development (issue 11 item 25: __Host- prefix)', () =>
     assert.ok(browser.setCookies.some((line) => /^__Host-gatehouse_session=;/.test(line)));
     // And the prefixed session cookie is the one the server reads: after sign-out the portal asks to log in.
     assert.match((await browser.get(`${server.url}/portal`)).text, /action="\/login"/);
+  });
+
+  it('reads the __Host- session cookie at /oauth/authorize and the consent decision: login, consent and a code, end to end', async () => {
+    const browser = new BehindTlsProxy();
+    const { redirect } = await authorize(server, { browser });
+    assert.ok(redirect.searchParams.get('code'), `a code, not ${redirect.href}`);
+    assert.equal(redirect.searchParams.get('iss'), 'https://auth.example');
+    assert.ok(browser.setCookies.some((line) => line.startsWith('__Host-gatehouse_session=')));
   });
 
   it('keeps plain names in development (HTTP on localhost, where browsers refuse __Host- cookies)', async () => {

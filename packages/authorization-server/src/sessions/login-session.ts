@@ -81,10 +81,7 @@ export async function endLoginSession(context: ServerContext, request: FastifyRe
  * The logged-in user with the digest of their session cookie (what a consent interaction is bound to,
  * SPEC decision 11), or undefined without a valid, unexpired session. Reads the cookie as `sessionUser` does.
  */
-export async function activeLoginSession(context: ServerContext, request: FastifyRequest): Promise<{ sessionDigest: string; user: UserRecord } | undefined> {
-  const value = request.cookies[SESSION_COOKIE];
-  if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined;
-  const session = await context.storage.loginSessions.findActive(digest(value), context.clock.nowSeconds());
-  const user = session && (await context.storage.users.find(session.userId));
-  return session && user ? { sessionDigest: session.sessionDigest, user } : undefined;
+export async function activeLoginSession(context: ServerContext, request: FastifyRequest): Promise<CurrentLoginSession | undefined> {
+  // One reading of the cookie for every caller: outside development its name is `__Host-gatehouse_session`.
+  return currentLoginSession(context, request);
 }
