@@ -16,6 +16,7 @@ import type {
   ClientRecord,
   GrantRecord,
   InteractionRecord,
+  PushedRequestRecord,
   Storage,
   SubjectRecord,
   CleanupResult,
@@ -1272,6 +1273,55 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const result = await storage.cleanup.deleteExpired(NOW, 2);
         assert.equal(result.interactions, 3);
         assert.deepEqual(await storage.interactions.consume(live.interactionDigest, live.sessionDigest, NOW), live);
+      }));
+    });
+
+    describe('pushedRequests (RFC 9126: a pushed authorization request, bound to its client, single use)', () => {
+      const pushedRecord = (f: Fixture, overrides: Partial<PushedRequestRecord> = {}): PushedRequestRecord => ({
+        requestUriDigest: digest(), clientId: f.client.clientId,
+        requestParameters: { response_type: 'code', client_id: f.client.clientId, redirect_uri: f.client.redirectUris[0]!, scope: 'users:read', state: 'a b&c=d"é' },
+        createdAt: NOW, expiresAt: NOW + 60, ...overrides,
+      });
+
+      it('consume returns the pushed request once, to its own client, then nothing (RFC 9126 §4: single use)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const pushed = pushedRecord(f);
+        await storage.pushedRequests.create(pushed);
+        assert.deepEqual(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed);
+        assert.equal(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 2), undefined);
+      }));
+
+      it('consume by another client gets nothing and leaves it for its own client', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const pushed = pushedRecord(f);
+        await storage.pushedRequests.create(pushed);
+        assert.equal(await storage.pushedRequests.consume(pushed.requestUriDigest, randomUUID(), NOW + 1), undefined);
+        assert.deepEqual(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed);
+      }));
+
+      it('consume at or after expiresAt gets nothing; an unknown digest gets nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const pushed = pushedRecord(f);
+        await storage.pushedRequests.create(pushed);
+        assert.equal(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 60), undefined);
+        assert.equal(await storage.pushedRequests.consume(digest(), f.client.clientId, NOW), undefined);
+      }));
+
+      it('of 20 concurrent consumes of one pushed request exactly one wins (atomic)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const pushed = pushedRecord(f);
+        await storage.pushedRequests.create(pushed);
+        const results = await Promise.all(Array.from({ length: 20 }, () => storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1)));
+        assert.equal(results.filter((result) => result !== undefined).length, 1);
+      }));
+
+      it('stores and updates a client\'s require_pushed_authorization_requests (RFC 9126 §6)', withStorage(async (storage) => {
+        const client = clientRecord({ requirePushedAuthorizationRequests: true });
+        await storage.clients.create(client);
+        assert.deepEqual(await storage.clients.find(client.clientId), client);
+        const changed = await storage.clients.update(client.clientId, { requirePushedAuthorizationRequests: false });
+        assert.equal(changed?.requirePushedAuthorizationRequests ?? false, false);
+        assert.equal((await storage.clients.find(client.clientId))?.requirePushedAuthorizationRequests ?? false, false);
       }));
     });
 
