@@ -19,6 +19,7 @@
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_REQUIRE_PAR` | `false` | `true` refuses authorization requests that do not come through /oauth/par (RFC 9126 §5; options.ts `requirePushedAuthorizationRequests`) |
  * | `GATEHOUSE_OAUTH_RATE_LIMIT` | `1000,2000,10` | requests per client, per address, window seconds at the token, revocation and introspection endpoints (options.ts `oauthEndpointRateLimit`); `off` turns the limits off |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
@@ -52,6 +53,8 @@ export interface Configuration {
   trustProxy: string | undefined;
   /** `GATEHOUSE_OAUTH_RATE_LIMIT`: the limits, `false` (off), or undefined for the defaults of options.ts. */
   oauthEndpointRateLimit: OAuthEndpointRateLimit | false | undefined;
+  /** `GATEHOUSE_REQUIRE_PAR`: see AuthorizationServerOptions.requirePushedAuthorizationRequests. */
+  requirePushedAuthorizationRequests: boolean;
 }
 
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
@@ -95,6 +98,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
     oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
+    requirePushedAuthorizationRequests: requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR),
   };
 }
 
@@ -128,3 +132,10 @@ export function describeDatabase(database: DatabaseConfiguration): string {
 
 /** A fresh token key, base64url. */
 export const generateTokenKey = () => randomBytes(32).toString('base64url');
+
+/** `GATEHOUSE_REQUIRE_PAR`: `true` or `false` (default false). */
+function requirePushedAuthorizationRequests(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new Error('GATEHOUSE_REQUIRE_PAR must be true or false');
+}

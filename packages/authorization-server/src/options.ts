@@ -65,6 +65,12 @@ export interface AuthorizationServerOptions {
    * default 600, 1..3600.
    */
   interactionLifetimeSeconds?: number;
+  /**
+   * RFC 9126 §5 `require_pushed_authorization_requests`: every authorization request must come by
+   * reference from /oauth/par; a request by value gets `invalid_request`. Default false (then each client's
+   * own `requirePushedAuthorizationRequests` decides).
+   */
+  requirePushedAuthorizationRequests?: boolean;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
   /**
@@ -124,6 +130,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     requireClientApproval: options.environment !== 'development',
     connectionLimits: {},
     interactionLifetimeSeconds: 600,
+    requirePushedAuthorizationRequests: false,
     clock: systemClock,
     logger: true,
     ...options,
