@@ -306,6 +306,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
       ['interactions', 'consent interactions'],
       ['rateLimitWindows', 'OAuth rate-limit windows'],
       ['knownDevices', 'known devices'],
+      ['pushedRequests', 'pushed requests (PAR)'],
     ];
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);

@@ -1084,7 +1084,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
 
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
-          deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 1,
+          deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 1, pushedRequests: 0,
         });
         assert.equal(await storage.knownDevices.isKnown(deviceKept, f.user.userId, C), true, 'a device still known stays');
 
@@ -1313,6 +1313,19 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         await storage.pushedRequests.create(pushed);
         const results = await Promise.all(Array.from({ length: 20 }, () => storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1)));
         assert.equal(results.filter((result) => result !== undefined).length, 1);
+      }));
+
+      it('cleanup deletes expired pushed requests, used or not, and keeps live ones', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const expired = pushedRecord(f, { expiresAt: NOW - 1 });
+        const atBoundary = pushedRecord(f, { expiresAt: NOW });
+        const usedExpired = pushedRecord(f, { createdAt: NOW - 100, expiresAt: NOW - 40 });
+        const live = pushedRecord(f, { expiresAt: NOW + 1 });
+        for (const pushed of [expired, atBoundary, usedExpired, live]) await storage.pushedRequests.create(pushed);
+        assert.ok(await storage.pushedRequests.consume(usedExpired.requestUriDigest, f.client.clientId, NOW - 50));
+        const result = await storage.cleanup.deleteExpired(NOW, 2);
+        assert.equal(result.pushedRequests, 3);
+        assert.deepEqual(await storage.pushedRequests.consume(live.requestUriDigest, f.client.clientId, NOW), live);
       }));
 
       it('stores and updates a client\'s require_pushed_authorization_requests (RFC 9126 §6)', withStorage(async (storage) => {

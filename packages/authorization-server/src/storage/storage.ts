@@ -299,6 +299,8 @@ export interface CleanupResult {
   rateLimitWindows: number;
   /** Known devices (issue 10 §3) whose `expiresAt <= now`. */
   knownDevices: number;
+  /** Pushed authorization requests (RFC 9126) whose `expiresAt <= now`, used or not. */
+  pushedRequests: number;
 }
 
 /**
@@ -526,7 +528,8 @@ export interface Storage {
      * - login-throttle windows that have ended;
      * - consent interactions with `expiresAt <= now`, used or not.
    * - rate-limit windows that have ended.
-     * - known devices with `expiresAt <= now`.
+     * - known devices with `expiresAt <= now`;
+     * - pushed authorization requests with `expiresAt <= now`, used or not.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

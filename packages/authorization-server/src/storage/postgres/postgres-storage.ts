@@ -636,6 +636,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           interactions: await inBatches('interactions', 'x.expires_at <= $1', 'x.expires_at', [now]),
           rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
           knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
+          pushedRequests: await inBatches('pushed_requests', 'x.expires_at <= $1', 'x.expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

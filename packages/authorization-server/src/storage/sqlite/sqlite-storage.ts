@@ -552,6 +552,7 @@ export function createSqliteStorage(path: string): Storage {
             now,
           ),
           knownDevices: await inBatches('DELETE FROM known_devices WHERE rowid IN (SELECT rowid FROM known_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
+          pushedRequests: await inBatches('DELETE FROM pushed_requests WHERE rowid IN (SELECT rowid FROM pushed_requests WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
