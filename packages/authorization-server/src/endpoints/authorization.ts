@@ -11,6 +11,13 @@
  * validated again after login: the request is the client's, and what a user could alter in it is only
  * another request the client could have sent. The interaction starts when there is a session to bind it to.
  *
+ * A request may come by reference (RFC 9126 §4): `client_id` and a `request_uri` from POST /oauth/par
+ * (endpoints/pushed-authorization-request.ts), used once; every other parameter is then ignored. Such a
+ * request, and one with `prompt=login`, crosses the login page as a fresh request_uri (request-uri.ts),
+ * so a pushed request is never replayed by value and the time a request began stays server-side.
+ * `prompt=none` never shows a page (`login_required`, `consent_required`, `interaction_required`);
+ * `prompt=login` and `max_age` decide whether the session's login is recent enough (OIDC Core §3.1.2.1).
+ *
  * Validation order (SPEC decision 5): while the client or redirect URI is not established, errors are
  * an HTML page and never a redirect; after that, errors redirect with `error`, `error_description`,
  * `state` (when valid) and `iss`.
