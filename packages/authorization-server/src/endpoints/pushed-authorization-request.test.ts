@@ -112,6 +112,15 @@ for (const backend of backends) {
       assert.equal(await pushedCount(server), before);
     });
 
+    it("refuses a resource server's credentials with unauthorized_client and stores nothing", async () => {
+      const before = await pushedCount(server);
+      const { parameters } = authorizationParameters({ client_id: seed.resourceServer.id });
+      const response = await push(server, parameters, basic(seed.resourceServer.id, seed.resourceServer.secret));
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'unauthorized_client');
+      assert.equal(await pushedCount(server), before);
+    });
+
     it('refuses a client_id in the body that differs from the authenticated client (RFC 6749 §2.3: one identity)', async () => {
       const { parameters } = authorizationParameters({ client_id: seed.publicClient.id });
       const response = await push(server, parameters);
