@@ -76,3 +76,14 @@ describe('configuration: local accounts (issue 10 §3)', () => {
     assert.throws(() => loadConfiguration({ GATEHOUSE_REQUIRE_SECOND_FACTOR: 'everyone' }), /GATEHOUSE_REQUIRE_SECOND_FACTOR must be/);
   });
 });
+
+describe('configuration: pushed authorization requests (RFC 9126 §5)', () => {
+  it('reads GATEHOUSE_REQUIRE_PAR as true or false (default false) and refuses anything else', () => {
+    assert.equal(loadConfiguration({}).requirePushedAuthorizationRequests, false);
+    assert.equal(loadConfiguration({ GATEHOUSE_REQUIRE_PAR: 'true' }).requirePushedAuthorizationRequests, true);
+    assert.equal(loadConfiguration({ GATEHOUSE_REQUIRE_PAR: 'false' }).requirePushedAuthorizationRequests, false);
+    for (const nonsense of ['yes', '1', 'TRUE']) {
+      assert.throws(() => loadConfiguration({ GATEHOUSE_REQUIRE_PAR: nonsense }), /GATEHOUSE_REQUIRE_PAR must be true or false/);
+    }
+  });
+});

@@ -23,6 +23,7 @@
  * | `GATEHOUSE_SMTP_URL` | unset | `smtp://` or `smtps://` URL for password-reset e-mails; unset in development: printed to the console |
  * | `GATEHOUSE_MAIL_FROM` | `Gatehouse <no-reply@localhost>` | From address of those e-mails |
  * | `GATEHOUSE_REQUIRE_SECOND_FACTOR` | `none` | `administrators`: users who administer any subject must enrol TOTP at sign-in |
+ * | `GATEHOUSE_REQUIRE_PAR` | `false` | `true` refuses authorization requests that do not come through /oauth/par (RFC 9126 §5; options.ts `requirePushedAuthorizationRequests`) |
  * | `GATEHOUSE_OAUTH_RATE_LIMIT` | `1000,2000,10` | requests per client, per address, window seconds at the token, revocation and introspection endpoints (options.ts `oauthEndpointRateLimit`); `off` turns the limits off |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
@@ -60,6 +61,8 @@ export interface Configuration {
   oauthEndpointRateLimit: OAuthEndpointRateLimit | false | undefined;
   /** Issue 10 §3: `GATEHOUSE_SMTP_URL`, `GATEHOUSE_MAIL_FROM`, `GATEHOUSE_REQUIRE_SECOND_FACTOR` (options.ts LocalAccountOptions). */
   localAccounts: LocalAccountOptions;
+  /** `GATEHOUSE_REQUIRE_PAR`: see AuthorizationServerOptions.requirePushedAuthorizationRequests. */
+  requirePushedAuthorizationRequests: boolean;
 }
 
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
@@ -107,6 +110,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
     oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
     localAccounts: localAccounts(env),
+    requirePushedAuthorizationRequests: requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR),
   };
 }
 
@@ -149,3 +153,10 @@ export function describeDatabase(database: DatabaseConfiguration): string {
 
 /** A fresh token key, base64url. */
 export const generateTokenKey = () => randomBytes(32).toString('base64url');
+
+/** `GATEHOUSE_REQUIRE_PAR`: `true` or `false` (default false). */
+function requirePushedAuthorizationRequests(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new Error('GATEHOUSE_REQUIRE_PAR must be true or false');
+}

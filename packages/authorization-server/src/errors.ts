@@ -14,7 +14,11 @@ export type OAuthErrorCode =
   | 'unsupported_response_type'
   | 'unsupported_token_type'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  // OIDC Core §3.1.2.6: prompt=none could not be answered without a page (authorization endpoint only).
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required';
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -28,6 +32,9 @@ const STATUS: Record<OAuthErrorCode, number> = {
   unsupported_token_type: 400,
   server_error: 500,
   temporarily_unavailable: 503,
+  login_required: 400,
+  consent_required: 400,
+  interaction_required: 400,
 };
 
 /** Longest `error_description` sent, in characters; longer texts are cut. */

@@ -43,6 +43,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       trustProxy: configuration.trustProxy ?? false,
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
       localAccounts: configuration.localAccounts,
+      requirePushedAuthorizationRequests: configuration.requirePushedAuthorizationRequests,
       logger: options.logger ?? true,
     });
     const log = app.log;

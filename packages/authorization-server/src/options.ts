@@ -71,6 +71,12 @@ export interface AuthorizationServerOptions {
    * default 600, 1..3600.
    */
   interactionLifetimeSeconds?: number;
+  /**
+   * RFC 9126 §5 `require_pushed_authorization_requests`: every authorization request must come by
+   * reference from /oauth/par; a request by value gets `invalid_request`. Default false (then each client's
+   * own `requirePushedAuthorizationRequests` decides).
+   */
+  requirePushedAuthorizationRequests?: boolean;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
   /**
@@ -146,6 +152,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     connectionLimits: {},
     interactionLifetimeSeconds: 600,
     localAccounts: {},
+    requirePushedAuthorizationRequests: false,
     clock: systemClock,
     logger: true,
     ...options,

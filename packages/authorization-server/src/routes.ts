@@ -18,6 +18,7 @@ import { logoutEndpoint, signedOutEndpoint } from './endpoints/logout.ts';
 import { authorizationServerMetadata } from './endpoints/metadata.ts';
 import { forgotPasswordEndpoint, forgotPasswordFormEndpoint } from './endpoints/password-reset.ts';
 import { setPasswordEndpoint, setPasswordFormEndpoint } from './endpoints/password-setup.ts';
+import { pushedAuthorizationRequestEndpoint } from './endpoints/pushed-authorization-request.ts';
 import { revocationEndpoint } from './endpoints/revocation.ts';
 import {
   confirmEnrolmentEndpoint, disableSecondFactorEndpoint, secondFactorEndpoint, secondFactorFormEndpoint, securityEndpoint, startEnrolmentEndpoint,
@@ -47,6 +48,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   const rateLimited = oauthEndpointRateLimit(context); // SPEC decision 18: per client and address, before authentication
   app.post('/oauth/token', rateLimited('token'), json((request, reply) => tokenEndpoint(context, request, reply)));
   app.post('/oauth/token/introspect', rateLimited('introspection'), json((request, reply) => introspectionEndpoint(context, request, reply)));
+  app.post('/oauth/par', rateLimited('pushed_authorization_request'), json((request, reply) => pushedAuthorizationRequestEndpoint(context, request, reply)));
   app.post('/oauth/revoke', rateLimited('revocation'), json((request, reply) => revocationEndpoint(context, request, reply)));
   app.get('/oauth/revoked-access-tokens', json((request, reply) => revocationFeedEndpoint(context, request, reply)));
 

@@ -130,6 +130,26 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       assert.equal((await call('PATCH', `/clients/${crypto.randomUUID()}`, { client_name: 'X' })).status, 404);
     });
 
+    it('registers and PATCHes require_pushed_authorization_requests (RFC 9126 §6), which then refuses requests by value', async () => {
+      const created = await create({ require_pushed_authorization_requests: true });
+      assert.equal(created.require_pushed_authorization_requests, true);
+      const plain = await new Browser().get(authorizeUrl(server, {
+        response_type: 'code', client_id: created.client_id, redirect_uri: CALLBACK, scope: 'users:read', state: 's-par',
+        code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+      }));
+      assert.equal(plain.status, 303);
+      assert.equal(new URL(plain.location!).searchParams.get('error'), 'invalid_request');
+      const off = await call('PATCH', `/clients/${created.client_id}`, { require_pushed_authorization_requests: false });
+      assert.equal(off.status, 200);
+      assert.equal(off.json.require_pushed_authorization_requests, false);
+      assert.equal((await call('GET', `/clients/${created.client_id}`)).json.require_pushed_authorization_requests, false);
+      const on = await call('PATCH', `/clients/${created.client_id}`, { require_pushed_authorization_requests: true, client_name: 'Acme PAR' });
+      assert.equal(on.json.require_pushed_authorization_requests, true);
+      assert.equal(on.json.client_name, 'Acme PAR');
+      assert.equal((await call('PATCH', `/clients/${created.client_id}`, { require_pushed_authorization_requests: 'yes' })).status, 400);
+      assert.equal((await create()).require_pushed_authorization_requests, false, 'off by default');
+    });
+
     it('approve makes a pending client active and its branding verified; approving a suspended one is 409', async () => {
       const { client } = await registerClient({ storage: server.storage, environment: 'staging', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
         { clientName: 'Pending Partner', clientType: 'confidential', redirectUris: [CALLBACK], scopes: ['users:read'] }, {}, { actor: 'user:x', ownerUserId: seed.users.bob.id });

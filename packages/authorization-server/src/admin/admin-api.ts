@@ -20,6 +20,7 @@ import {
   approveClient, ClientManagementError, deleteClient, findManagedClient, LOGO_MAX_BYTES, reactivateClient, rotateClientSecret, setClientLogo,
   setPkceException, suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
+import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -60,6 +61,7 @@ const CLIENT_SCHEMA = {
     client_id_issued_at: { type: 'integer', description: 'Seconds since the epoch' },
     owner_user_id: { type: ['string', 'null'] },
     previous_secret_expires_at: { type: ['integer', 'null'], description: 'Seconds since the epoch; the previous secret works until then' },
+    require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par' },
     client_secret: { type: 'string', description: 'Only in the response that issues it (registration, rotation): shown once' },
     grants_revoked: { type: 'integer' },
   },
@@ -167,6 +169,7 @@ export function adminApi(context: ServerContext) {
             ...METADATA_PROPERTIES,
             token_endpoint_auth_method: { type: 'string', enum: ['client_secret_basic', 'none'], description: 'client_secret_basic = confidential, none = public' },
             pkce_required: { type: 'boolean', description: 'false grants a confidential client a PKCE exception' },
+            require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par (default false)' },
             client_secret: { description: 'Refused: secrets are issued by the server' },
           },
         },
@@ -183,6 +186,7 @@ export function adminApi(context: ServerContext) {
         pkceRequired: body.pkce_required as boolean | undefined, clientUri: changes.clientUri ?? null, tosUri: changes.tosUri ?? null,
         policyUri: changes.policyUri ?? null, initiationUri: changes.initiationUri ?? null, settingsUri: changes.settingsUri ?? null,
         contacts: changes.contacts ?? [],
+        requirePushedAuthorizationRequests: body.require_pushed_authorization_requests as boolean | undefined,
       }, {}, { actor: management(request).actor });
       reply.code(201).send({ ...clientToJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) });
     });
@@ -195,13 +199,21 @@ export function adminApi(context: ServerContext) {
       schema: {
         summary: 'Change client metadata (absent members stay; null clears a URI); validated like a registration',
         security, params: CLIENT_ID_PARAMS,
-        body: { type: 'object', properties: { ...METADATA_PROPERTIES, client_secret: { description: 'Refused: rotate the secret instead' } } },
+        body: {
+          type: 'object',
+          properties: {
+            ...METADATA_PROPERTIES, client_secret: { description: 'Refused: rotate the secret instead' },
+            require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par' },
+          },
+        },
         response: { 200: CLIENT_SCHEMA, ...errors },
       },
     }, async (request) => {
       const body = request.body as Body;
       if (body.client_secret !== undefined) throw new RegistrationError('client_secret', 'cannot be set; rotate the secret instead');
-      return clientToJson(await updateClient(management(request), clientId(request), metadataChanges(body)));
+      const updated = await updateClient(management(request), clientId(request), metadataChanges(body));
+      const requirePar = body.require_pushed_authorization_requests;
+      return clientToJson(typeof requirePar === 'boolean' ? await setPushedAuthorizationRequestsRequired(management(request), updated.clientId, requirePar) : updated);
     });
 
     const transition = (path: string, summary: string, step: (context: ManagementContext, id: string) => Promise<unknown>) =>

@@ -247,6 +247,23 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     assert.ok(!everything.includes(client.client_secret) && !everything.includes(rotated.client_secret));
   });
 
+  it('clients update --require-par true|false sets require_pushed_authorization_requests (RFC 9126 §6); other values exit 2', () => {
+    const database = newDatabase();
+    const created = gatehouse(database, CONFIDENTIAL);
+    assert.equal(created.status, 0, created.stderr);
+    const id = JSON.parse(created.stdout).client_id;
+    assert.equal(JSON.parse(created.stdout).require_pushed_authorization_requests, false);
+    const on = gatehouse(database, ['clients', 'update', id, '--require-par', 'true', '--json']);
+    assert.equal(on.status, 0, on.stderr);
+    assert.equal(JSON.parse(on.stdout).require_pushed_authorization_requests, true);
+    const off = gatehouse(database, ['clients', 'update', id, '--require-par', 'false', '--json']);
+    assert.equal(JSON.parse(off.stdout).require_pushed_authorization_requests, false);
+    const bad = gatehouse(database, ['clients', 'update', id, '--require-par', 'yes']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--require-par true\|false/);
+    assert.equal(gatehouse(database, ['clients', 'show', id, '--require-par', 'true']).status, 2);
+  });
+
   it('admins create-token prints a 256-bit token once and stores only its SHA-256; a taken name exits 2', () => {
     const database = newDatabase();
     const run = gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice', '--json']);
@@ -283,7 +300,7 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     const run = gatehouse(database, ['cleanup', '--batch-size', '2', '--json']);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), {
-      database, batch_size: 2, deleted: 4, loginSessions: 3, authorizationCodes: 0, accessTokens: 0, refreshTokens: 0, grants: 0, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 0,
+      database, batch_size: 2, deleted: 4, loginSessions: 3, authorizationCodes: 0, accessTokens: 0, refreshTokens: 0, grants: 0, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 0, pushedRequests: 0,
     });
     const text = gatehouse(database, ['cleanup']);
     assert.equal(text.status, 0, text.stderr);

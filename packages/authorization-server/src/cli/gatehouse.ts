@@ -18,6 +18,7 @@ import {
   approveClient, ClientManagementError, deleteClient, findManagedClient, reactivateClient, rotateClientSecret, setPkceException,
   suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
+import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
 import { DIRECTORY_COMMAND_GROUPS, DIRECTORY_USAGE, runDirectoryCommand } from './directory-commands.ts';
@@ -32,7 +33,7 @@ const USAGE = `Usage:
   gatehouse clients list [--json]
   gatehouse clients show CLIENT_ID [--json]
   gatehouse clients update CLIENT_ID [--name NAME] [--redirect-uri URI...] [--scope "a:b c:d"]
-                           ${CLIENT_FIELDS} [--pkce-exception true|false] [--json]
+                           ${CLIENT_FIELDS} [--pkce-exception true|false] [--require-par true|false] [--json]
   gatehouse clients approve|suspend|reactivate|delete CLIENT_ID [--json]
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
   gatehouse admins create-token --name NAME [--json]
@@ -67,6 +68,7 @@ function parseCommandLine(argv: string[]) {
       'settings-uri': { type: 'string' },
       contact: { type: 'string', multiple: true },
       'pkce-exception': { type: 'string' },
+      'require-par': { type: 'string' },
       'overlap-seconds': { type: 'string' },
       'revoke-grants': { type: 'boolean', default: false },
       'batch-size': { type: 'string' },
@@ -123,6 +125,11 @@ async function main(argv: string[]): Promise<number> {
   if (pkceException !== undefined && (command !== 'update' || (pkceException !== 'true' && pkceException !== 'false'))) {
     throw new UsageError('--pkce-exception true|false is an option of "clients update"');
   }
+  // RFC 9126 §6 require_pushed_authorization_requests.
+  const requirePar = values['require-par'];
+  if (requirePar !== undefined && (command !== 'update' || (requirePar !== 'true' && requirePar !== 'false'))) {
+    throw new UsageError('--require-par true|false is an option of "clients update"');
+  }
   const overlapFlag = values['overlap-seconds'];
   if ((overlapFlag !== undefined || values['revoke-grants']) && command !== 'rotate-secret') {
     throw new UsageError('--overlap-seconds and --revoke-grants are options of "clients rotate-secret"');
@@ -172,6 +179,7 @@ async function main(argv: string[]): Promise<number> {
         if (values.type !== undefined) throw new UsageError('--type cannot change: register a new client instead');
         let client = Object.keys(changes).length > 0 ? await updateClient(context, clientId!, changes) : await findManagedClient(storage, clientId!);
         if (pkceException !== undefined) client = await setPkceException(context, clientId!, pkceException === 'true');
+        if (requirePar !== undefined) client = await setPushedAuthorizationRequestsRequired(context, clientId!, requirePar === 'true');
         printClient(client, values.json);
         return 0;
       }
@@ -241,6 +249,7 @@ function printClient(client: ClientRecord, json: boolean | undefined): void {
     ['pkce_required', String(client.pkceRequired)], ['client_uri', client.clientUri ?? ''], ['logo_uri', client.logoUri ?? ''],
     ['tos_uri', client.tosUri ?? ''], ['policy_uri', client.policyUri ?? ''], ['initiation_uri', client.initiationUri ?? ''],
     ['settings_uri', client.settingsUri ?? ''], ['contacts', client.contacts.join(' ')], ['branding_verified', String(client.brandingVerified)],
+    ['require_pushed_authorization_requests', String(client.requirePushedAuthorizationRequests ?? false)],
   ];
   for (const [name, value] of rows) console.log(`${name.padEnd(27)} ${value}`);
 }
@@ -297,6 +306,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
       ['interactions', 'consent interactions'],
       ['rateLimitWindows', 'OAuth rate-limit windows'],
       ['knownDevices', 'known devices'],
+      ['pushedRequests', 'pushed requests (PAR)'],
     ];
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);

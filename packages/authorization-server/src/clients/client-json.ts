@@ -29,6 +29,8 @@ export interface ClientJson {
   owner_user_id: string | null;
   /** Seconds since the epoch until which the previous secret still works (SPEC decision 10), or null. */
   previous_secret_expires_at: number | null;
+  /** RFC 9126 §6: whether the client's authorization requests must come through /oauth/par. */
+  require_pushed_authorization_requests: boolean;
 }
 
 export function clientToJson(client: ClientRecord): ClientJson {
@@ -52,5 +54,6 @@ export function clientToJson(client: ClientRecord): ClientJson {
     client_id_issued_at: client.createdAt,
     owner_user_id: client.ownerUserId,
     previous_secret_expires_at: client.previousSecretExpiresAt,
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
   };
 }

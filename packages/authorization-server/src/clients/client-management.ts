@@ -241,3 +241,16 @@ async function audit(context: ManagementContext, type: string, clientId: string,
   await context.storage.audit.record({ type, at: context.now, actor: context.actor, clientId, details });
 }
 
+
+/**
+ * RFC 9126 §6 `require_pushed_authorization_requests`: whether the client's authorization requests must
+ * come through /oauth/par. Only stricter for the client, so partners and administrators alike may set it.
+ * @throws ClientManagementError not_found.
+ */
+export async function setPushedAuthorizationRequestsRequired(context: ManagementContext, clientId: string, required: boolean): Promise<ClientRecord> {
+  const client = await findManagedClient(context.storage, clientId);
+  if ((client.requirePushedAuthorizationRequests ?? false) === required) return client;
+  const updated = (await context.storage.clients.update(clientId, { requirePushedAuthorizationRequests: required }))!;
+  await audit(context, 'client.updated', clientId, { fields: 'require_pushed_authorization_requests' });
+  return updated;
+}

@@ -39,6 +39,8 @@ export interface ClientRegistration {
   settingsUri?: string | null;
   /** RFC 7591 §2 `contacts`: e-mail addresses. */
   contacts?: string[];
+  /** RFC 9126 §6 `require_pushed_authorization_requests`: authorization requests only through /oauth/par. Default false. */
+  requirePushedAuthorizationRequests?: boolean;
 }
 
 /** The human-readable and technical metadata every client has, validated (registration and update alike). */
@@ -217,6 +219,7 @@ export async function registerClient(
     previousSecretExpiresAt: null,
     // An administrator's registration is its own review; a partner's waits for approval (unless nothing is reviewed).
     brandingVerified: !review || ownerUserId === null,
+    ...(registration.requirePushedAuthorizationRequests ? { requirePushedAuthorizationRequests: true } : {}),
   };
   await context.storage.clients.create(client);
   await context.storage.audit.record({

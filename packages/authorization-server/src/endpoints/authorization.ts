@@ -11,6 +11,13 @@
  * validated again after login: the request is the client's, and what a user could alter in it is only
  * another request the client could have sent. The interaction starts when there is a session to bind it to.
  *
+ * A request may come by reference (RFC 9126 §4): `client_id` and a `request_uri` from POST /oauth/par
+ * (endpoints/pushed-authorization-request.ts), used once; every other parameter is then ignored. Such a
+ * request, and one with `prompt=login`, crosses the login page as a fresh request_uri (request-uri.ts),
+ * so a pushed request is never replayed by value and the time a request began stays server-side.
+ * `prompt=none` never shows a page (`login_required`, `consent_required`, `interaction_required`);
+ * `prompt=login` and `max_age` decide whether the session's login is recent enough (OIDC Core §3.1.2.1).
+ *
  * Validation order (SPEC decision 5): while the client or redirect URI is not established, errors are
  * an HTML page and never a redirect; after that, errors redirect with `error`, `error_description`,
  * `state` (when valid) and `iss`.
@@ -29,6 +36,7 @@ import { loginPage } from '../pages/login-page.ts';
 import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
 import { activeLoginSession } from '../sessions/login-session.ts';
+import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
 import type { ClientRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { parseSubjectUrn, subjectParameterName, subjectUrn } from '../subjects.ts';
 
@@ -43,6 +51,10 @@ export interface AuthorizationRequest {
   /** From `urn_<ns>_params_oauth_subject`. */
   requestedSubject: { subjectType: SubjectType; subjectId: string } | undefined;
   forceConsent: boolean;
+  /** OIDC Core §3.1.2.1 `prompt`: `none` alone, or any of `login` and `consent`; empty when absent. */
+  prompt: PromptValue[];
+  /** OIDC Core §3.1.2.1 `max_age`: the longest time since the user logged in, in seconds; undefined when absent. */
+  maxAgeSeconds: number | undefined;
   /** The parameters as received: the login page's `return_to`, and what the interaction stores. */
   parameters: Record<string, string>;
 }
@@ -71,9 +83,15 @@ export class AuthorizationRedirectError extends Error {
   }
 }
 
+/** The `prompt` values supported (OIDC Core §3.1.2.1), advertised as `prompt_values_supported`. */
+export const PROMPT_VALUES = ['none', 'login', 'consent'] as const;
+export type PromptValue = (typeof PROMPT_VALUES)[number];
+/** OIDC Core §3.1.2.1 max_age: a non-negative whole number of seconds (at most ten digits here). */
+const MAX_AGE = /^(?:0|[1-9][0-9]{0,9})$/;
+
 /** SPEC decision 3: 1–512 visible ASCII characters. */
 const STATE = /^[\x21-\x7E]{1,512}$/;
-const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt'];
+const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age'];
 
 /**
  * @throws AuthorizationPageError before the redirect URI is established.
@@ -159,8 +177,13 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
     if (client.clientType === 'public' || client.pkceRequired) throw fail('invalid_request', 'code_challenge is required (PKCE with S256)');
   }
 
-  const prompt = parameter('prompt');
-  if (prompt !== undefined && prompt !== 'consent') throw fail('invalid_request', 'prompt may only be consent');
+  // OIDC Core §3.1.2.1: prompt is a space-delimited list; "none" with any other value is an error.
+  const promptParameter = parameter('prompt');
+  const prompt = promptParameter === undefined ? [] : [...new Set(promptParameter.split(' '))];
+  if (prompt.some((value) => !(PROMPT_VALUES as readonly string[]).includes(value))) throw fail('invalid_request', 'prompt may only be none, login or consent');
+  if (prompt.includes('none') && prompt.length > 1) throw fail('invalid_request', 'prompt=none cannot be combined with other values');
+  const maxAgeParameter = parameter('max_age');
+  if (maxAgeParameter !== undefined && !MAX_AGE.test(maxAgeParameter)) throw fail('invalid_request', 'max_age must be a whole number of seconds');
 
   // SPEC decision 12: subject type preference, none = company.
   const subjectType = client.subjectType ?? 'company';
@@ -178,19 +201,27 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
     const value = raw[name];
     if (typeof value === 'string' && value !== '') parameters[name] = value;
   }
-  return { client, redirectUri, state, scope, codeChallenge: codeChallenge ?? null, subjectType, requestedSubject, forceConsent: prompt === 'consent', parameters };
+  return { client, redirectUri, state, scope, codeChallenge: codeChallenge ?? null, subjectType, requestedSubject, forceConsent: prompt.includes('consent'),
+    prompt: prompt as PromptValue[], maxAgeSeconds: maxAgeParameter === undefined ? undefined : Number(maxAgeParameter), parameters };
 }
 
 /** GET /oauth/authorize */
 export async function authorizationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async (established) => {
-    const authorization = await validateAuthorizationRequest(context, request.query as RawParameters);
+    const { authorization, requestedAt, byReference } = await authorizationRequestFrom(context, request.query as RawParameters);
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const session = await activeLoginSession(context, request);
-    if (!session) {
+    if (!session || !(await loginSatisfies(context, authorization, session.sessionDigest, requestedAt))) {
+      // OIDC Core §3.1.2.1: prompt=none never shows a page.
+      if (authorization.prompt.includes('none')) throw redirectError(authorization, 'login_required', 'the user must log in');
+      // A request by reference, or one that must see a login newer than itself (prompt=login), crosses the
+      // login page as a new request_uri: the pushed one is spent, and the time it began stays server-side.
+      const returnTo = byReference || authorization.prompt.includes('login')
+        ? await continuationUrl(context, authorization, requestedAt)
+        : authorizeUrl(authorization.parameters);
       reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
         brandName: context.options.brand.name, csrfToken: reply.generateCsrf(),
-        returnTo: authorizeUrl(authorization.parameters), clientName: authorization.client.clientName,
+        returnTo, clientName: authorization.client.clientName,
       }));
       return;
     }
@@ -211,6 +242,13 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
         }
       }
     }
+    // OIDC Core §3.1.2.6: prompt=none and consent (or a choice of subject) is needed.
+    if (authorization.prompt.includes('none')) {
+      const choiceNeeded = !authorization.requestedSubject && subjects.length > 1;
+      throw choiceNeeded
+        ? redirectError(authorization, 'interaction_required', 'the user must choose what to connect')
+        : redirectError(authorization, 'consent_required', 'the user must consent');
+    }
     const interactionId = await startInteraction(context, authorization, session.sessionDigest);
     const ns = context.options.brand.urnNamespace;
     reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
@@ -230,6 +268,70 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       interactionId,
     }));
   });
+}
+
+/**
+ * The request at GET /oauth/authorize: by reference (RFC 9126 §4: `client_id` and `request_uri`, every
+ * other parameter ignored; the stored request used once) or by value.
+ * @returns the validated request, when it began (seconds since the epoch; for `prompt=login`), and
+ *   whether it came by reference.
+ * @throws AuthorizationPageError for an unknown, expired, used or another client's request_uri (its
+ *   redirect URI is not established: no redirect); AuthorizationRedirectError `invalid_request` for a
+ *   request by value where the deployment or the client requires pushed requests (RFC 9126 §5, §6).
+ */
+async function authorizationRequestFrom(
+  context: ServerContext, query: RawParameters,
+): Promise<{ authorization: AuthorizationRequest; requestedAt: number; byReference: boolean }> {
+  if (query.request_uri !== undefined) {
+    const requestUri = query.request_uri;
+    const clientId = query.client_id;
+    // RFC 9126 §4: client_id is required with request_uri, and the request must be that client's.
+    if (typeof requestUri !== 'string' || typeof clientId !== 'string') {
+      throw new AuthorizationPageError('This app cannot connect', 'The request needs exactly one client_id and one request_uri.');
+    }
+    const pushed = await consumeRequestUri(context, requestUri, clientId);
+    if (!pushed) {
+      throw new AuthorizationPageError('This request is no longer valid', 'It has expired, was already used, or belongs to another app. Go back to the app and connect again.');
+    }
+    // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
+    return { authorization: await validateAuthorizationRequest(context, pushed.requestParameters), requestedAt: pushed.createdAt, byReference: true };
+  }
+  const authorization = await validateAuthorizationRequest(context, query);
+  // RFC 9126 §5 (require_pushed_authorization_requests, server metadata) and §6 (client metadata): only
+  // requests by reference are accepted.
+  if (context.options.requirePushedAuthorizationRequests || authorization.client.requirePushedAuthorizationRequests) {
+    throw redirectError(authorization, 'invalid_request', 'pushed authorization requests are required (RFC 9126): use the pushed_authorization_request_endpoint');
+  }
+  return { authorization, requestedAt: context.clock.nowSeconds(), byReference: false };
+}
+
+/**
+ * Whether the session's login is recent enough: newer than the request with `prompt=login` (OIDC Core
+ * §3.1.2.1: "reauthenticate"; whole seconds, so a login in the second the request began does not count),
+ * and no older than `max_age` seconds.
+ */
+async function loginSatisfies(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string, requestedAt: number): Promise<boolean> {
+  const promptLogin = authorization.prompt.includes('login');
+  if (!promptLogin && authorization.maxAgeSeconds === undefined) return true;
+  const now = context.clock.nowSeconds();
+  const session = await context.storage.loginSessions.findActive(sessionDigest, now);
+  if (!session) return false;
+  if (promptLogin && session.createdAt <= requestedAt) return false;
+  // OIDC Core §3.1.2.1 max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
+  if (authorization.maxAgeSeconds !== undefined && now - session.createdAt > authorization.maxAgeSeconds) return false;
+  return true;
+}
+
+/** The login page's return_to for a request kept server-side: a fresh request_uri living as long as an interaction. */
+async function continuationUrl(context: ServerContext, authorization: AuthorizationRequest, requestedAt: number): Promise<string> {
+  const now = context.clock.nowSeconds();
+  const clientId = authorization.client.clientId;
+  const requestUri = await storeAuthorizationRequest(context, clientId, authorization.parameters, requestedAt, now + context.options.interactionLifetimeSeconds);
+  return authorizeUrl({ client_id: clientId, request_uri: requestUri });
+}
+
+function redirectError(authorization: AuthorizationRequest, code: OAuthErrorCode, description: string): AuthorizationRedirectError {
+  return new AuthorizationRedirectError(authorization.redirectUri, code, description, authorization.state);
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { ServerContext } from '../server-context.ts';
 import { SCOPE_CATALOGUE } from '../scopes.ts';
+import { PROMPT_VALUES } from './authorization.ts';
 
 export function authorizationServerMetadata({ options }: ServerContext): Record<string, unknown> {
   const { issuer } = options;
@@ -23,5 +24,10 @@ export function authorizationServerMetadata({ options }: ServerContext): Record<
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'none'],
     scopes_supported: [...SCOPE_CATALOGUE.keys()],
     authorization_response_iss_parameter_supported: true,
+    // RFC 9126 §5.
+    pushed_authorization_request_endpoint: `${issuer}/oauth/par`,
+    require_pushed_authorization_requests: options.requirePushedAuthorizationRequests,
+    // OIDC Discovery §3 (used by RFC 8414 servers too): the prompt values /oauth/authorize honours.
+    prompt_values_supported: [...PROMPT_VALUES],
   };
 }

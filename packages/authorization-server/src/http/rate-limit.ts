@@ -28,7 +28,7 @@ import type { ServerContext } from '../server-context.ts';
 import type { RawParameters } from './parameters.ts';
 
 /** The rate-limited endpoints; each counts on its own (a resource server's introspections do not use up token requests). */
-export type RateLimitedEndpoint = 'token' | 'revocation' | 'introspection';
+export type RateLimitedEndpoint = 'token' | 'revocation' | 'introspection' | 'pushed_authorization_request';
 
 /**
  * @returns for each endpoint, the route options that apply its limits: `{ preHandler }`, or `{}` when

@@ -19,6 +19,7 @@ export const BODY_LIMIT_BYTES_BY_ROUTE: Readonly<Record<string, number>> = {
   '/oauth/token': 8 * 1024,
   '/oauth/revoke': 8 * 1024,
   '/oauth/token/introspect': 8 * 1024,
+  '/oauth/par': 8 * 1024,
   '/login': 8 * 1024,
   '/oauth/authorize/decision': 16 * 1024,
 };

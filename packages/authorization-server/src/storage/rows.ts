@@ -5,6 +5,7 @@
  */
 import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 import type { InteractionRecord } from './storage.ts';
+import type { PushedRequestRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -19,6 +20,7 @@ export const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
   tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
   contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
   previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
+  requirePushedAuthorizationRequests: 'require_pushed_authorization_requests',
 };
 
 export function prefixed(row: Row, prefix: string): Row {
@@ -113,3 +115,14 @@ export function toDirectorySubject(row: Row): DirectorySubjectRecord {
  * (their id), never deliverable (RFC 2606 `.invalid`), so the address is free again and not kept.
  */
 export const deletedUserEmail = (userId: string) => `${userId}@deleted.invalid`;
+
+export function toPushedRequest(row: Row): PushedRequestRecord {
+  const parameters = typeof row.request_parameters === 'string' ? JSON.parse(row.request_parameters) : row.request_parameters;
+  return {
+    requestUriDigest: String(row.request_uri_digest),
+    clientId: String(row.client_id),
+    requestParameters: parameters as Record<string, string>,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
+}

@@ -59,6 +59,11 @@ export interface ClientRecord {
   previousSecretExpiresAt: number | null;
   /** Whether an administrator reviewed the name and logo; the consent page says "unverified" otherwise. */
   brandingVerified: boolean;
+  /**
+   * RFC 9126 §6 `require_pushed_authorization_requests`: the client's authorization requests must come
+   * through /oauth/par. Absent means false: backends return the member only when it is true.
+   */
+  requirePushedAuthorizationRequests?: boolean;
 }
 
 /** What `clients.update` may change: everything but the identity, kind and creation time. */
@@ -155,6 +160,24 @@ export interface InteractionRecord {
   sessionDigest: string;
   clientId: string;
   /** The validated authorization request's parameters as received (client_id, redirect_uri, scope, state, PKCE, subject, prompt). */
+  requestParameters: Record<string, string>;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  /** Seconds since the epoch; refused from then on. */
+  expiresAt: number;
+}
+
+/**
+ * RFC 9126 §2.2: an authorization request a client pushed to /oauth/par, waiting for the browser to
+ * bring its `request_uri` to /oauth/authorize. Single use; the random part of the request_uri is stored
+ * only as its digest (SPEC decision 9).
+ */
+export interface PushedRequestRecord {
+  /** SHA-256 (base64url) of the random part of `urn:ietf:params:oauth:request_uri:<random>`. */
+  requestUriDigest: string;
+  /** The authenticated client that pushed it: only that client_id may use it (RFC 9126 §4). */
+  clientId: string;
+  /** The validated authorization request's parameters as pushed (client_id, redirect_uri, scope, state, PKCE, subject, prompt, max_age). */
   requestParameters: Record<string, string>;
   /** Seconds since the epoch. */
   createdAt: number;
@@ -292,6 +315,8 @@ export interface CleanupResult {
   rateLimitWindows: number;
   /** Known devices (issue 10 §3) whose `expiresAt <= now`. */
   knownDevices: number;
+  /** Pushed authorization requests (RFC 9126) whose `expiresAt <= now`, used or not. */
+  pushedRequests: number;
 }
 
 /**
@@ -531,7 +556,8 @@ export interface Storage {
      * - login-throttle windows that have ended;
      * - consent interactions with `expiresAt <= now`, used or not.
    * - rate-limit windows that have ended.
-     * - known devices with `expiresAt <= now`.
+     * - known devices with `expiresAt <= now`;
+     * - pushed authorization requests with `expiresAt <= now`, used or not.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.
@@ -549,6 +575,16 @@ export interface Storage {
      * nothing. Of two concurrent calls for one interaction, at most one gets it (also across instances).
      */
     consume(interactionDigest: string, sessionDigest: string, now: number): Promise<InteractionRecord | undefined>;
+  };
+  /** Pushed authorization requests (RFC 9126): stored by /oauth/par, used once by /oauth/authorize. */
+  pushedRequests: {
+    create(pushedRequest: PushedRequestRecord): Promise<void>;
+    /**
+     * Atomically marks the pushed request used and returns it, only if it exists, was pushed by `clientId`,
+     * has not expired (`now < expiresAt`) and was not used before; otherwise returns undefined and changes
+     * nothing. Of two concurrent calls for one request, at most one gets it (also across instances).
+     */
+    consume(requestUriDigest: string, clientId: string, now: number): Promise<PushedRequestRecord | undefined>;
   };
   /** The directory the platform pushes in (admin API, CLI, import): see DirectoryStore. */
   directory: DirectoryStore;

@@ -325,6 +325,25 @@ export const migrations: Migration[] = [
       CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
     `,
   },
+  {
+    version: 13,
+    name: 'pushed authorization requests; clients that require them',
+    sql: `
+      -- RFC 9126 §2.2: a pushed authorization request, single use, referred to by its request_uri, whose
+      -- random part is stored only as its SHA-256 (SPEC decision 9).
+      CREATE TABLE pushed_requests (
+        request_uri_digest text COLLATE "C" PRIMARY KEY,
+        client_id text COLLATE "C" NOT NULL,
+        request_parameters jsonb NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        consumed_at bigint
+      );
+      CREATE INDEX pushed_requests_by_expiry ON pushed_requests (expires_at);
+      -- RFC 9126 §6: require_pushed_authorization_requests client metadata.
+      ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -50,6 +50,7 @@ import { createPostgresDirectory } from './postgres-directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
+import { toPushedRequest } from '../rows.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -151,12 +152,14 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await query(
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
              pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
+             require_pushed_authorization_requests)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
           [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
             client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
             client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
-            client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified],
+            client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
+            client.requirePushedAuthorizationRequests ?? false],
         );
       },
       async find(clientId) {
@@ -685,6 +688,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           interactions: await inBatches('interactions', 'x.expires_at <= $1', 'x.expires_at', [now]),
           rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
           knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
+          pushedRequests: await inBatches('pushed_requests', 'x.expires_at <= $1', 'x.expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
@@ -739,6 +743,26 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           [interactionDigest, sessionDigest, now],
         );
         return row && toInteraction(row);
+      },
+    },
+    pushedRequests: {
+      async create(pushedRequest) {
+        await query(
+          `INSERT INTO pushed_requests (request_uri_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
+           VALUES ($1, $2, $3, $4, $5, NULL)`,
+          [pushedRequest.requestUriDigest, pushedRequest.clientId, JSON.stringify(pushedRequest.requestParameters),
+            pushedRequest.createdAt, pushedRequest.expiresAt],
+        );
+      },
+      async consume(requestUriDigest, clientId, now) {
+        // One conditional UPDATE, as interactions.consume: a concurrent consumer queues on the row lock and
+        // re-checks consumed_at against the committed row, so exactly one of them gets the request.
+        const row = await one(
+          `UPDATE pushed_requests SET consumed_at = $3
+           WHERE request_uri_digest = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 RETURNING *`,
+          [requestUriDigest, clientId, now],
+        );
+        return row && toPushedRequest(row);
       },
     },
     settings: {
@@ -858,7 +882,8 @@ const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_i
 const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason'];
 const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
-  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified'];
+  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
+  'require_pushed_authorization_requests'];
 /** The column of each field `clients.update` may change. */
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
@@ -893,6 +918,8 @@ function toClient(row: Row): ClientRecord {
     previousSecretDigest: nullableString(row.previous_secret_digest),
     previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
     brandingVerified: row.branding_verified === true,
+    // Present only when true (absent means false), so records built before the setting existed compare equal.
+    ...(row.require_pushed_authorization_requests === true ? { requirePushedAuthorizationRequests: true } : {}),
   };
 }
 

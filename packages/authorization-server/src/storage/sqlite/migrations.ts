@@ -322,4 +322,23 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
     `,
   },
+  {
+    version: 13,
+    name: 'pushed authorization requests; clients that require them',
+    sql: `
+      -- RFC 9126 §2.2: a pushed authorization request, single use, referred to by its request_uri, whose
+      -- random part is stored only as its SHA-256 (SPEC decision 9).
+      CREATE TABLE pushed_requests (
+        request_uri_digest TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        request_parameters TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        consumed_at INTEGER
+      );
+      CREATE INDEX pushed_requests_by_expiry ON pushed_requests (expires_at);
+      -- RFC 9126 §6: require_pushed_authorization_requests client metadata.
+      ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -15,6 +15,7 @@ import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
+import { toPushedRequest } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -115,13 +116,15 @@ export function createSqliteStorage(path: string): Storage {
         run(
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
              pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
+             require_pushed_authorization_requests)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
           JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
           client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
           client.initiationUri, client.settingsUri, JSON.stringify(client.contacts), client.ownerUserId, client.previousSecretDigest,
           client.previousSecretExpiresAt, client.brandingVerified ? 1 : 0,
+          client.requirePushedAuthorizationRequests ? 1 : 0,
         );
       },
       async listByOwner(userId) {
@@ -583,6 +586,7 @@ export function createSqliteStorage(path: string): Storage {
             now,
           ),
           knownDevices: await inBatches('DELETE FROM known_devices WHERE rowid IN (SELECT rowid FROM known_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
+          pushedRequests: await inBatches('DELETE FROM pushed_requests WHERE rowid IN (SELECT rowid FROM pushed_requests WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
@@ -618,6 +622,25 @@ export function createSqliteStorage(path: string): Storage {
           now, interactionDigest, sessionDigest, now,
         );
         return row && toInteraction(row);
+      },
+    },
+    pushedRequests: {
+      async create(pushedRequest) {
+        run(
+          `INSERT INTO pushed_requests (request_uri_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
+           VALUES (?, ?, ?, ?, ?, NULL)`,
+          pushedRequest.requestUriDigest, pushedRequest.clientId, JSON.stringify(pushedRequest.requestParameters),
+          pushedRequest.createdAt, pushedRequest.expiresAt,
+        );
+      },
+      async consume(requestUriDigest, clientId, now) {
+        // One conditional UPDATE, as interactions.consume: of two consumers exactly one sees consumed_at NULL.
+        const row = get(
+          `UPDATE pushed_requests SET consumed_at = ?
+           WHERE request_uri_digest = ? AND client_id = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`,
+          now, requestUriDigest, clientId, now,
+        );
+        return row && toPushedRequest(row);
       },
     },
     directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
@@ -738,6 +761,8 @@ function toClient(row: Row): ClientRecord {
     previousSecretDigest: nullableString(row.previous_secret_digest),
     previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
     brandingVerified: Number(row.branding_verified) === 1,
+    // Present only when true (absent means false), so records built before the setting existed compare equal.
+    ...(Number(row.require_pushed_authorization_requests) === 1 ? { requirePushedAuthorizationRequests: true } : {}),
   };
 }
 
@@ -747,6 +772,7 @@ function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue
   if (field === 'redirectUris' || field === 'contacts') return JSON.stringify(value);
   if (field === 'scopes') return (value as string[]).join(' ');
   if (field === 'pkceRequired' || field === 'brandingVerified') return value ? 1 : 0;
+  if (field === 'requirePushedAuthorizationRequests') return value ? 1 : 0;
   return value as SQLInputValue;
 }
 
