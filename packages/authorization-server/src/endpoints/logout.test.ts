@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorizeUrl, Browser, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const alice = seed.users.alice;
@@ -115,7 +115,7 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
     assert.equal(response.location, '/signed-out');
   });
 
-  it('puts a Sign out form on every signed-in page (connected apps, marketplace, sessions, portal), none on the login page', async () => {
+  it('puts a Sign out form on every signed-in page (connected apps, marketplace, sessions, portal, consent), none on the login page', async () => {
     const user = await signedIn(server);
     for (const path of ['/account/connected-apps', '/marketplace', '/account/sessions']) {
       const page = await user.get(`${server.url}${path}`);
@@ -123,6 +123,12 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
       assert.match(page.text, SIGN_OUT_FORM, path);
       assert.match(page.text, new RegExp(alice.name), path);
     }
+    const consent = await user.get(authorizeUrl(server, {
+      response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
+      state: 'sign-out-on-consent', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+    }));
+    assert.match(consent.text, /action="\/oauth\/authorize\/decision"/, 'the consent page');
+    assert.match(consent.text, SIGN_OUT_FORM, 'the consent page');
     const developer = await signedIn(server, '/portal', seed.developer);
     assert.match((await developer.get(`${server.url}/portal`)).text, SIGN_OUT_FORM);
     assert.match((await developer.get(`${server.url}/portal/clients/new`)).text, SIGN_OUT_FORM);

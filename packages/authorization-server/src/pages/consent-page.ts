@@ -62,5 +62,5 @@ ${client.brandingVerified ? '' : html`<p class="unverified" role="note"><strong>
     <button type="submit" name="decision" value="deny">Deny</button>
     <button class="primary" type="submit" name="decision" value="allow">Allow</button>
   </div>
-</form>`);
+</form>`, { userName: model.userName, csrfToken: model.csrfToken }); // issue 10 §4: "Sign out" on the consent page too
 }
