@@ -5,6 +5,7 @@
  */
 import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 import type { InteractionRecord } from './storage.ts';
+import type { UserIdentityRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -113,3 +114,10 @@ export function toDirectorySubject(row: Row): DirectorySubjectRecord {
  * (their id), never deliverable (RFC 2606 `.invalid`), so the address is free again and not kept.
  */
 export const deletedUserEmail = (userId: string) => `${userId}@deleted.invalid`;
+
+export function toUserIdentity(row: Row): UserIdentityRecord {
+  return {
+    issuer: String(row.issuer), subject: String(row.subject), userId: String(row.user_id),
+    linkedAt: Number(row.linked_at), lastSignInAt: Number(row.last_sign_in_at),
+  };
+}

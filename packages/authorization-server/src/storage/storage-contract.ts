@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
+import { userIdentityContract } from './user-identity-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1199,6 +1200,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     });
 
     directoryContract(withStorage);
+    userIdentityContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {
