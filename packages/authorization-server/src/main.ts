@@ -41,6 +41,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       tokenHmacKey: tokenKey,
       trustProxy: configuration.trustProxy ?? false,
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
+      upstreamIdentityProvider: configuration.upstreamIdentityProvider,
       logger: options.logger ?? true,
     });
     const log = app.log;

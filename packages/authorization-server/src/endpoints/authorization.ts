@@ -23,7 +23,7 @@ import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import { consentPage } from '../pages/consent-page.ts';
 import { errorPage } from '../pages/error-page.ts';
-import { loginPage } from '../pages/login-page.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
 import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
 import { activeLoginSession } from '../sessions/login-session.ts';
@@ -185,10 +185,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const authorization = await validateAuthorizationRequest(context, request.query as RawParameters);
     const session = await activeLoginSession(context, request);
     if (!session) {
-      reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
-        brandName: context.options.brand.name, csrfToken: reply.generateCsrf(),
-        returnTo: authorizeUrl(authorization.parameters), clientName: authorization.client.clientName,
-      }));
+      sendLoginStep(context, reply, { returnTo: authorizeUrl(authorization.parameters), clientName: authorization.client.clientName });
       return;
     }
     const { user } = session;
