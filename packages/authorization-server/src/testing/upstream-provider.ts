@@ -59,6 +59,7 @@ export async function startUpstreamProvider(options: { tls?: { cert: string; key
         cookies: { keys: ['upstream-test-cookie-key-0123456789'] },
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
         features: { devInteractions: { enabled: true } },
+        ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
         async findAccount(_context: unknown, accountId: string) {
           const account = accounts.get(accountId);
           return account && { accountId, async claims() { return { sub: accountId, ...account }; } };
