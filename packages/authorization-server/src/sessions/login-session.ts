@@ -82,7 +82,8 @@ export async function endLoginSession(context: ServerContext, request: FastifyRe
  * SPEC decision 11), or undefined without a valid, unexpired session. Reads the cookie as `sessionUser` does.
  */
 export async function activeLoginSession(context: ServerContext, request: FastifyRequest): Promise<{ sessionDigest: string; user: UserRecord } | undefined> {
-  const value = request.cookies[SESSION_COOKIE];
+  // `__Host-gatehouse_session` outside development, as `startLoginSession` sets it.
+  const value = request.cookies[sessionCookieName(context)];
   if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined;
   const session = await context.storage.loginSessions.findActive(digest(value), context.clock.nowSeconds());
   const user = session && (await liveUser(context, session.userId));
