@@ -24,6 +24,9 @@
  * | `GATEHOUSE_MAIL_FROM` | `Gatehouse <no-reply@localhost>` | From address of those e-mails |
  * | `GATEHOUSE_REQUIRE_SECOND_FACTOR` | `none` | `administrators`: users who administer any subject must enrol TOTP at sign-in |
  * | `GATEHOUSE_REQUIRE_PAR` | `false` | `true` refuses authorization requests that do not come through /oauth/par (RFC 9126 §5; options.ts `requirePushedAuthorizationRequests`) |
+ * | `GATEHOUSE_UPSTREAM_ISSUER` | unset | the platform's OpenID Provider (issue 10 §2); with it `GATEHOUSE_UPSTREAM_CLIENT_ID`, `GATEHOUSE_UPSTREAM_CLIENT_SECRET` and `GATEHOUSE_UPSTREAM_NAME` are required |
+ * | `GATEHOUSE_UPSTREAM_SCOPE` | `openid email profile` | scopes asked of the upstream provider |
+ * | `GATEHOUSE_LOCAL_PASSWORDS` | `on` | `off`: no e-mail and password login, everyone signs in through the upstream provider |
  * | `GATEHOUSE_OAUTH_RATE_LIMIT` | `1000,2000,10` | requests per client, per address, window seconds at the token, revocation and introspection endpoints (options.ts `oauthEndpointRateLimit`); `off` turns the limits off |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
@@ -31,7 +34,7 @@
  * only rows no other run holds. `gatehouse cleanup` runs it by hand.
  */
 import { randomBytes } from 'node:crypto';
-import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit } from './options.ts';
+import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, UpstreamIdentityProvider } from './options.ts';
 
 /** Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. */
 export type DatabaseConfiguration =
@@ -63,6 +66,8 @@ export interface Configuration {
   localAccounts: LocalAccountOptions;
   /** `GATEHOUSE_REQUIRE_PAR`: see AuthorizationServerOptions.requirePushedAuthorizationRequests. */
   requirePushedAuthorizationRequests: boolean;
+  /** `GATEHOUSE_UPSTREAM_*` and `GATEHOUSE_LOCAL_PASSWORDS`: the upstream OpenID Provider, or null. */
+  upstreamIdentityProvider: UpstreamIdentityProvider | null;
 }
 
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
@@ -111,6 +116,34 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
     localAccounts: localAccounts(env),
     requirePushedAuthorizationRequests: requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR),
+    upstreamIdentityProvider: upstreamIdentityProvider(env),
+  };
+}
+
+/**
+ * Issue 10 §2: the upstream OpenID Provider from `GATEHOUSE_UPSTREAM_*`, or null without
+ * `GATEHOUSE_UPSTREAM_ISSUER`. The https rule is checked by options.ts.
+ * @throws Error naming the missing variable, or a `GATEHOUSE_LOCAL_PASSWORDS` other than on/off (off needs an upstream).
+ */
+function upstreamIdentityProvider(env: NodeJS.ProcessEnv): UpstreamIdentityProvider | null {
+  const localPasswords = env.GATEHOUSE_LOCAL_PASSWORDS ?? 'on';
+  if (localPasswords !== 'on' && localPasswords !== 'off') throw new Error('GATEHOUSE_LOCAL_PASSWORDS must be on or off');
+  if (!env.GATEHOUSE_UPSTREAM_ISSUER) {
+    if (localPasswords === 'off') throw new Error('GATEHOUSE_LOCAL_PASSWORDS=off needs GATEHOUSE_UPSTREAM_ISSUER (else no one could sign in)');
+    return null;
+  }
+  const required = (name: string) => {
+    const value = env[name];
+    if (!value) throw new Error(`${name} is required with GATEHOUSE_UPSTREAM_ISSUER`);
+    return value;
+  };
+  return {
+    issuer: env.GATEHOUSE_UPSTREAM_ISSUER,
+    clientId: required('GATEHOUSE_UPSTREAM_CLIENT_ID'),
+    clientSecret: required('GATEHOUSE_UPSTREAM_CLIENT_SECRET'),
+    name: required('GATEHOUSE_UPSTREAM_NAME'),
+    scope: env.GATEHOUSE_UPSTREAM_SCOPE || 'openid email profile',
+    localPasswords: localPasswords === 'on',
   };
 }
 

@@ -44,6 +44,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
       localAccounts: configuration.localAccounts,
       requirePushedAuthorizationRequests: configuration.requirePushedAuthorizationRequests,
+      upstreamIdentityProvider: configuration.upstreamIdentityProvider,
       logger: options.logger ?? true,
     });
     const log = app.log;

@@ -2,6 +2,7 @@
  * Every setting of the authorization server, its default, and why.
  * Source: SPEC.md §2 (deployment profile) and §4 (decisions).
  */
+import type { CustomFetch } from 'openid-client';
 import type { Clock } from './clock.ts';
 import type { LoginThrottleRules } from './endpoints/login-throttle.ts';
 import type { Storage } from './storage/storage.ts';
@@ -86,6 +87,11 @@ export interface AuthorizationServerOptions {
   logger?: boolean | { destination: { write(line: string): void } };
   /** Issue 11 item 4: HTTP timeouts and the per-address connection ceiling; see DEFAULT_CONNECTION_LIMITS. */
   connectionLimits?: Partial<ConnectionLimits>;
+  /**
+   * Issue 10 §2: sign users in through the platform's OpenID Provider (endpoints/upstream-login.ts); its
+   * redirect URI is `<issuer>/login/upstream/callback`. Default null: e-mail and password only.
+   */
+  upstreamIdentityProvider?: UpstreamIdentityProvider | null;
   /** Issue 10 §3: local accounts (invitations, password resets, TOTP); see LocalAccountOptions. Default `{}`. */
   localAccounts?: LocalAccountOptions;
 }
@@ -98,6 +104,26 @@ export interface LocalAccountOptions {
   mailFrom?: string;
   /** `administrators`: users who administer any company or organization must enrol a TOTP factor at sign-in. Default `none`. */
   requireSecondFactor?: 'none' | 'administrators';
+}
+
+/** The platform's own OpenID Provider, which Gatehouse signs users in through as a relying party (issue 10 §2). */
+export interface UpstreamIdentityProvider {
+  /** Its issuer identifier (OpenID Connect Discovery §4); https outside development (SPEC decision 17). */
+  issuer: string;
+  clientId: string;
+  /** Sent with HTTP Basic (`client_secret_basic`) at its token endpoint; never logged. */
+  clientSecret: string;
+  /** Shown on the login page: "Sign in with <name>". */
+  name: string;
+  /** Space-separated; must include `openid`. Default `openid email profile`. */
+  scope?: string;
+  /**
+   * Whether the e-mail and password form stays (default true). With false, every login step goes straight
+   * to the upstream provider and POST /login refuses passwords.
+   */
+  localPasswords?: boolean;
+  /** The `fetch` openid-client uses towards the provider (its `customFetch`); default the global fetch. For proxies and tests. */
+  fetch?: CustomFetch;
 }
 
 /** Fixed-window request limits of one OAuth endpoint (SPEC decision 18). */
@@ -153,6 +179,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     interactionLifetimeSeconds: 600,
     localAccounts: {},
     requirePushedAuthorizationRequests: false,
+    upstreamIdentityProvider: null,
     clock: systemClock,
     logger: true,
     ...options,
@@ -185,6 +212,8 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     throw new Error(`refreshTokenReuseGraceSeconds must be a whole number 0..${MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS} (SPEC decision 8)`);
   }
   if (resolved.tokenHmacKey.length < 32) throw new Error('tokenHmacKey must be at least 32 bytes');
+  resolved.upstreamIdentityProvider ??= null;
+  if (resolved.upstreamIdentityProvider) checkUpstreamIdentityProvider(resolved.upstreamIdentityProvider, resolved.environment);
   if (!/^[a-z][a-z0-9-]*$/.test(resolved.brand.urnNamespace)) {
     throw new Error('brand.urnNamespace must be lowercase letters, digits and "-" (it forms URNs and a parameter name)');
   }
@@ -240,4 +269,25 @@ export function resolveConnectionLimits(limits: Partial<ConnectionLimits> | unde
     throw new Error('connectionLimits.maxConnectionsPerAddress must be 0 (no ceiling) or more');
   }
   return resolved;
+}
+
+/**
+ * @throws Error when the upstream issuer is not an absolute URL, is not https outside development (SPEC
+ *   decision 17; a private CA is trusted through `NODE_EXTRA_CA_CERTS`), when the client id, secret or
+ *   name is empty, or when the scope lacks `openid` (OpenID Connect Core §3.1.2.1).
+ */
+function checkUpstreamIdentityProvider(upstream: UpstreamIdentityProvider, environment: Environment): void {
+  let issuer: URL;
+  try {
+    issuer = new URL(upstream.issuer);
+  } catch {
+    throw new Error('upstreamIdentityProvider.issuer must be an absolute URL');
+  }
+  if (issuer.protocol !== 'https:' && !(environment === 'development' && issuer.protocol === 'http:')) {
+    throw new Error(`upstreamIdentityProvider.issuer must be https in ${environment}`);
+  }
+  for (const name of ['clientId', 'clientSecret', 'name'] as const) {
+    if (!upstream[name]) throw new Error(`upstreamIdentityProvider.${name} is required`);
+  }
+  if (upstream.scope !== undefined && !upstream.scope.split(' ').includes('openid')) throw new Error('upstreamIdentityProvider.scope must include openid');
 }

@@ -26,6 +26,7 @@ import {
 import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { endOtherSessionsEndpoint, endSessionEndpoint, sessionsEndpoint } from './endpoints/sessions.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
+import { passwordLoginDisabledEndpoint, upstreamLoginCallbackEndpoint, upstreamLoginStartEndpoint } from './endpoints/upstream-login.ts';
 import { OAuthError } from './errors.ts';
 import { sameOriginFormCheck } from './http/same-origin-form.ts';
 import { oauthEndpointRateLimit } from './http/rate-limit.ts';
@@ -34,6 +35,7 @@ import { sendStorageUnavailableJson } from './http/storage-unavailable-response.
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { STYLESHEET } from './pages/layout.ts';
 import type { ServerContext } from './server-context.ts';
+import { localPasswordsEnabled } from './sessions/upstream-identity.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -43,7 +45,11 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
 
   app.get('/oauth/authorize', (request, reply) => authorizationEndpoint(context, request, reply));
   app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));
-  app.post('/login', csrf, (request, reply) => loginEndpoint(context, throttle, request, reply));
+  // Issue 10 §2: with local passwords off, POST /login checks nothing and points to the upstream sign-in.
+  const passwords = localPasswordsEnabled(context);
+  app.post('/login', csrf, (request, reply) => (passwords ? loginEndpoint(context, throttle, request, reply) : passwordLoginDisabledEndpoint(context, request, reply)));
+  app.get('/login/upstream', (request, reply) => upstreamLoginStartEndpoint(context, request, reply));
+  app.get('/login/upstream/callback', (request, reply) => upstreamLoginCallbackEndpoint(context, request, reply));
 
   const rateLimited = oauthEndpointRateLimit(context); // SPEC decision 18: per client and address, before authentication
   app.post('/oauth/token', rateLimited('token'), json((request, reply) => tokenEndpoint(context, request, reply)));

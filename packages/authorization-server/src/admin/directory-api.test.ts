@@ -270,10 +270,12 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifec
       const redirect = new URL(decision.location!);
       assert.equal(redirect.searchParams.get('error'), 'access_denied');
       assert.equal(redirect.searchParams.get('code'), null);
-      // A new request: still no code (today: access_denied "administers no company"; the page is the consent engineer's).
-      const retry = await authorize(server, { user: bob, browser });
-      assert.equal(retry.redirect.searchParams.get('code'), null);
-      assert.equal(retry.redirect.searchParams.get('error'), 'access_denied');
+      // A new request: still no code, but the page saying bob has no company to connect (the app hears
+      // access_denied only through its "Back to" link there).
+      const retry = await browser.get(url);
+      assert.equal(retry.status, 403);
+      assert.match(retry.text, /You have no company to connect/);
+      assert.doesNotMatch(retry.text, /[?&]code=/);
       // The grant belongs to the company: it stays, and its tokens keep working.
       assert.equal((await introspect(server, tokens.access_token)).active, true);
       const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });

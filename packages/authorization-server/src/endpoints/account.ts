@@ -20,7 +20,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import { accountMessagePage, connectedAppsPage, marketplacePage, type AccountFrame, type ConnectedAppView } from '../pages/account-pages.ts';
-import { loginPage } from '../pages/login-page.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
 import { describeScope } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
@@ -43,7 +43,7 @@ async function signedIn(context: ServerContext, request: FastifyRequest, reply: 
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
-    page(reply, 200, loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo }));
+    sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
   return { user, frame: { brandName, csrfToken: reply.generateCsrf(), userName: user.name } };

@@ -32,7 +32,8 @@ import { consentPage } from '../pages/consent-page.ts';
 import { errorPage } from '../pages/error-page.ts';
 import { sendStorageUnavailablePage } from '../http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
-import { loginPage } from '../pages/login-page.ts';
+import { noSubjectPage } from '../pages/no-subject-page.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
 import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
 import { activeLoginSession } from '../sessions/login-session.ts';
@@ -219,13 +220,22 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       const returnTo = byReference || authorization.prompt.includes('login')
         ? await continuationUrl(context, authorization, requestedAt)
         : authorizeUrl(authorization.parameters);
-      reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
-        brandName: context.options.brand.name, csrfToken: reply.generateCsrf(),
-        returnTo, clientName: authorization.client.clientName,
-      }));
+      sendLoginStep(context, reply, { returnTo, clientName: authorization.client.clientName });
       return;
     }
     const { user } = session;
+    // Issue 10 §1: a user who administers nothing of the client's subject type gets a page saying so; the
+    // client hears `access_denied` (RFC 6749 §4.1.2.1) only when the user goes back to it from there.
+    if ((await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType)).length === 0) {
+      reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(noSubjectPage({
+        brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
+        clientName: authorization.client.clientName, subjectType: authorization.subjectType,
+        backToAppUrl: redirectTo(context, authorization.redirectUri, {
+          error: 'access_denied', error_description: `the user administers no ${authorization.subjectType} to connect`, state: authorization.state,
+        }),
+      }));
+      return;
+    }
     const subjects = await eligibleSubjects(context, authorization, user);
     // SPEC decision 11: consent may be skipped only for the same user's active grant covering the scopes.
     if (mayReuseConsent(authorization)) {

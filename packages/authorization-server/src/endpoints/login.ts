@@ -38,7 +38,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const keys = loginThrottleKeys(email, request.ip, knownDevice);
   const page = (status: number, error: string) =>
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
-      brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email,
+      brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email, upstreamName: context.options.upstreamIdentityProvider?.name,
     }));
 
   // SPEC decision 18: checked and counted in one atomic step, before the (slow, awaited) password check,

@@ -20,7 +20,7 @@ import {
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
-import { loginPage } from '../pages/login-page.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
 import {
   clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalHomePage, portalMessagePage, registrationPage, type ClientFormValues, type PortalFrame,
 } from '../pages/portal-pages.ts';
@@ -43,7 +43,7 @@ async function developer(context: ServerContext, request: FastifyRequest, reply:
   const brandName = context.options.brand.name;
   if (!user) {
     // The login form posts to /login, which continues at return_to=/portal (login.ts allows only a few local paths).
-    reply.code(200).type('text/html; charset=utf-8').send(loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo: '/portal' }));
+    sendLoginStep(context, reply, { returnTo: '/portal' });
     return undefined;
   }
   const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name };

@@ -14,7 +14,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorPage } from '../pages/error-page.ts';
-import { loginPage } from '../pages/login-page.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
 import { confirmEndSessionsPage, sessionsPage, type SessionsFrame, type SessionView } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, sessionPublicId, type CurrentLoginSession } from '../sessions/login-session.ts';
@@ -31,7 +31,7 @@ async function signedIn(context: ServerContext, request: FastifyRequest, reply: 
   const brandName = context.options.brand.name;
   const session = await currentLoginSession(context, request);
   if (!session) {
-    page(reply, 200, loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo: SESSIONS_PATH }));
+    sendLoginStep(context, reply, { returnTo: SESSIONS_PATH });
     return undefined;
   }
   return { session, frame: { brandName, csrfToken: reply.generateCsrf(), userName: session.user.name } };

@@ -52,6 +52,8 @@ label { display: block; font-weight: 600; margin: 14px 0 6px; }
 input[type=email], input[type=password], select { width: 100%; box-sizing: border-box; padding: 10px; border: 1px solid #c7c7cc; border-radius: 8px; font-size: 1rem; }
 button { padding: 10px 18px; border-radius: 8px; border: 1px solid #1d1d1f; font-size: 1rem; cursor: pointer; }
 button.primary { background: #1d1d1f; color: #fff; }
+a.button { display: inline-block; padding: 10px 18px; border-radius: 8px; border: 1px solid #1d1d1f; color: #1d1d1f; text-decoration: none; }
+a.button.primary { background: #1d1d1f; color: #fff; }
 .actions { display: flex; gap: 12px; justify-content: flex-end; margin-top: 22px; }
 .error { background: #fdecea; color: #8a1c12; padding: 10px 12px; border-radius: 8px; }
 .client { display: flex; gap: 14px; align-items: center; margin-bottom: 12px; }

@@ -1,4 +1,7 @@
-/** The login form: fields `email` and `password`, labelled; CSRF token; where to return after login. */
+/**
+ * The login form: fields `email` and `password`, labelled; CSRF token; where to return after login; and,
+ * with an upstream OpenID Provider configured, a "Sign in with <name>" button (issue 10 §2).
+ */
 import { html } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -11,12 +14,17 @@ export interface LoginPageModel {
   clientName?: string;
   error?: string;
   email?: string;
+  /** Issue 10 §2: the upstream OpenID Provider's name, for a "Sign in with <name>" button (GET /login/upstream). */
+  upstreamName?: string;
+  /** False hides the e-mail and password form (GATEHOUSE_LOCAL_PASSWORDS=off); default true. */
+  localPasswords?: boolean;
 }
 
 export function loginPage(model: LoginPageModel): string {
-  return layout(model.brandName, 'Log in', html`<h1>Log in to ${model.brandName}</h1>
-${model.clientName ? html`<p class="muted">to connect <strong>${model.clientName}</strong></p>` : ''}
-${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
+  const upstreamButton = model.upstreamName
+    ? html`<p><a class="button primary" href="${upstreamStartUrl(model.returnTo)}">Sign in with ${model.upstreamName}</a></p>`
+    : '';
+  const passwordForm = model.localPasswords === false ? '' : html`${model.upstreamName ? html`<p class="muted">Or log in with your e-mail and password:</p>` : ''}
 <form method="post" action="/login">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="return_to" value="${model.returnTo}">
@@ -26,5 +34,26 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <p class="muted"><a href="/account/forgot-password">Forgot password?</a></p>
   <div class="actions"><button class="primary" type="submit">Log in</button></div>
-</form>`);
+</form>`;
+  return layout(model.brandName, 'Log in', html`<h1>Log in to ${model.brandName}</h1>
+${model.clientName ? html`<p class="muted">to connect <strong>${model.clientName}</strong></p>` : ''}
+${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
+${upstreamButton}
+${passwordForm}`);
+}
+
+/** Where the "Sign in with <name>" button (and the login step without local passwords) starts the upstream sign-in. */
+export function upstreamStartUrl(returnTo: string): string {
+  return `/login/upstream?${new URLSearchParams({ return_to: returnTo })}`;
+}
+
+/**
+ * Issue 10 §2: an upstream sign-in that ended without signing anyone in (refused, cancelled, unverifiable,
+ * unreachable, or a person the directory does not know). Always offers a way back: `startAgainUrl`.
+ */
+export function upstreamSignInErrorPage(brandName: string, title: string, message: string, startAgainUrl: string | undefined): string {
+  return layout(brandName, title, html`<h1>${title}</h1>
+<p class="error" role="alert">${message}</p>
+<p class="muted">You are not signed in to ${brandName}.</p>
+${startAgainUrl ? html`<div class="actions"><a class="button primary" href="${startAgainUrl}">Start again</a></div>` : html`<p>Go back to the app you came from and connect again.</p>`}`);
 }

@@ -55,7 +55,7 @@ export async function currentLoginSession(context: ServerContext, request: Fasti
   const now = context.clock.nowSeconds();
   const session = await context.storage.loginSessions.findActive(digest(value), now);
   if (!session) return undefined;
-  const user = await context.storage.users.find(session.userId);
+  const user = await liveUser(context, session.userId);
   if (!user) return undefined;
   await context.storage.loginSessions.touch(session.sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
   return { user, sessionDigest: session.sessionDigest };
@@ -84,4 +84,14 @@ export async function endLoginSession(context: ServerContext, request: FastifyRe
 export async function activeLoginSession(context: ServerContext, request: FastifyRequest): Promise<CurrentLoginSession | undefined> {
   // One reading of the cookie for every caller: outside development its name is `__Host-gatehouse_session`.
   return currentLoginSession(context, request);
+}
+
+/**
+ * The user of a session, only while the directory holds them live: a deleted user (users.deleted_at set)
+ * signs nobody in, even through a session that outlived the deletion (deleting a user ends their sessions,
+ * but a login racing the deletion could leave one behind).
+ */
+async function liveUser(context: ServerContext, userId: string): Promise<UserRecord | undefined> {
+  if (!(await context.storage.directory.findUser(userId))) return undefined;
+  return context.storage.users.find(userId);
 }

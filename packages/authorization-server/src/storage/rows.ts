@@ -6,6 +6,7 @@
 import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 import type { InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
+import type { UserIdentityRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -124,5 +125,12 @@ export function toPushedRequest(row: Row): PushedRequestRecord {
     requestParameters: parameters as Record<string, string>,
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
+  };
+}
+
+export function toUserIdentity(row: Row): UserIdentityRecord {
+  return {
+    issuer: String(row.issuer), subject: String(row.subject), userId: String(row.user_id),
+    linkedAt: Number(row.linked_at), lastSignInAt: Number(row.last_sign_in_at),
   };
 }

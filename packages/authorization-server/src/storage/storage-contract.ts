@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
+import { userIdentityContract } from './user-identity-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1263,6 +1264,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
 
     directoryContract(withStorage);
     localAccountsContract(withStorage);
+    userIdentityContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

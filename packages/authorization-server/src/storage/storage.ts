@@ -594,6 +594,8 @@ export interface Storage {
   };
   /** Invitations, password resets and the TOTP second factor (issue 10 §3): see LocalAccountStore. */
   localAccounts: LocalAccountStore;
+  /** Upstream OpenID Provider accounts linked to directory users (issue 10 §2): see UserIdentityStore. */
+  userIdentities: UserIdentityStore;
   close(): Promise<void>;
   /**
    * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every
@@ -774,4 +776,36 @@ export interface LocalAccountStore {
   deletePendingLogin(pendingDigest: string): Promise<boolean>;
   /** Deletes used or expired password links and expired pending logins, at most `batchSize` per statement. */
   deleteExpired(now: number, batchSize: number): Promise<{ passwordTokens: number; pendingLogins: number }>;
+}
+
+/**
+ * An upstream OpenID Provider account linked to a directory user (issue 10 §2): the pair (upstream
+ * issuer, `sub`) identifies the account (OpenID Connect Core §5.7: only `iss` + `sub` are stable, never
+ * the e-mail). Times in seconds since the epoch.
+ */
+export interface UserIdentityRecord {
+  /** The upstream issuer identifier, exactly as its ID tokens carry it in `iss`. */
+  issuer: string;
+  /** The upstream `sub`. */
+  subject: string;
+  userId: string;
+  linkedAt: number;
+  /** The latest sign-in through this identity; `linkedAt` at first. */
+  lastSignInAt: number;
+}
+
+/** Links between upstream accounts and directory users; at most one per (issuer, sub) and one per (issuer, user). */
+export interface UserIdentityStore {
+  /** The link of (issuer, subject), only while its user is live (not deleted). */
+  find(issuer: string, subject: string): Promise<UserIdentityRecord | undefined>;
+  /**
+   * Links (issuer, subject) to a live user. @returns `subject_taken` when (issuer, subject) is already
+   * linked, `user_taken` when the user already has another account at that issuer, `unknown_user` when no
+   * live user has that id; nothing is stored then.
+   */
+  link(identity: UserIdentityRecord): Promise<'linked' | 'subject_taken' | 'user_taken' | 'unknown_user'>;
+  /** Moves `lastSignInAt` to `now`. */
+  recordSignIn(issuer: string, subject: string, now: number): Promise<void>;
+  /** The user's links, by issuer. */
+  listOfUser(userId: string): Promise<UserIdentityRecord[]>;
 }

@@ -283,6 +283,23 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 11,
+    name: 'user identities (upstream OpenID Provider accounts)',
+    sql: `
+      -- Issue 10 §2: an upstream account (issuer, sub) linked to a directory user; one per user and issuer.
+      CREATE TABLE user_identities (
+        issuer text COLLATE "C" NOT NULL,
+        subject text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL REFERENCES users (user_id),
+        linked_at bigint NOT NULL,
+        last_sign_in_at bigint NOT NULL,
+        PRIMARY KEY (issuer, subject),
+        UNIQUE (issuer, user_id)
+      );
+      CREATE INDEX user_identities_by_user ON user_identities (user_id);
+    `,
+  },
+  {
     version: 12,
     name: 'local accounts: password links, TOTP second factors, recovery codes, pending logins',
     sql: `

@@ -51,6 +51,7 @@ import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
+import { toUserIdentity } from '../rows.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -773,6 +774,35 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const inserted = await one('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value', [name, create()]);
         if (inserted) return String(inserted.value);
         return String((await one('SELECT value FROM settings WHERE name = $1', [name]))!.value);
+      },
+    },
+    userIdentities: {
+      async find(issuer, subject) {
+        const row = await one(
+          `SELECT i.* FROM user_identities i JOIN users u ON u.user_id = i.user_id
+           WHERE i.issuer = $1 AND i.subject = $2 AND u.deleted_at IS NULL`,
+          [issuer, subject],
+        );
+        return row && toUserIdentity(row);
+      },
+      async link(identity) {
+        // One statement: inserted only for a live user, and neither key taken (concurrent links: one wins).
+        const inserted = await one(
+          `INSERT INTO user_identities (issuer, subject, user_id, linked_at, last_sign_in_at)
+           SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE user_id = $3 AND deleted_at IS NULL)
+           ON CONFLICT DO NOTHING RETURNING 1 AS linked`,
+          [identity.issuer, identity.subject, identity.userId, identity.linkedAt, identity.lastSignInAt],
+        );
+        if (inserted) return 'linked';
+        if (!(await one('SELECT 1 FROM users WHERE user_id = $1 AND deleted_at IS NULL', [identity.userId]))) return 'unknown_user';
+        if (await one('SELECT 1 FROM user_identities WHERE issuer = $1 AND subject = $2', [identity.issuer, identity.subject])) return 'subject_taken';
+        return 'user_taken';
+      },
+      async recordSignIn(issuer, subject, now) {
+        await query('UPDATE user_identities SET last_sign_in_at = $1 WHERE issuer = $2 AND subject = $3', [now, issuer, subject]);
+      },
+      async listOfUser(userId) {
+        return (await query('SELECT * FROM user_identities WHERE user_id = $1 ORDER BY issuer', [userId])).rows.map(toUserIdentity);
       },
     },
     async close() {

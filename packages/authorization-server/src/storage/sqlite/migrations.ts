@@ -280,6 +280,23 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
     `,
   },
   {
+    version: 11,
+    name: 'user identities (upstream OpenID Provider accounts)',
+    sql: `
+      -- Issue 10 §2: an upstream account (issuer, sub) linked to a directory user; one per user and issuer.
+      CREATE TABLE user_identities (
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        linked_at INTEGER NOT NULL,
+        last_sign_in_at INTEGER NOT NULL,
+        PRIMARY KEY (issuer, subject),
+        UNIQUE (issuer, user_id)
+      );
+      CREATE INDEX user_identities_by_user ON user_identities (user_id);
+    `,
+  },
+  {
     version: 12,
     name: 'local accounts: password links, TOTP second factors, recovery codes, pending logins',
     sql: `

@@ -16,6 +16,7 @@ import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
+import { toUserIdentity } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -654,6 +655,34 @@ export function createSqliteStorage(path: string): Storage {
           run('INSERT INTO settings (name, value) VALUES (?, ?)', name, value);
           return value;
         });
+      },
+    },
+    userIdentities: {
+      async find(issuer, subject) {
+        const row = get(
+          `SELECT i.* FROM user_identities i JOIN users u ON u.user_id = i.user_id
+           WHERE i.issuer = ? AND i.subject = ? AND u.deleted_at IS NULL`,
+          issuer, subject,
+        );
+        return row && toUserIdentity(row);
+      },
+      async link(identity) {
+        return transaction(() => {
+          if (!get('SELECT 1 FROM users WHERE user_id = ? AND deleted_at IS NULL', identity.userId)) return 'unknown_user' as const;
+          if (get('SELECT 1 FROM user_identities WHERE issuer = ? AND subject = ?', identity.issuer, identity.subject)) return 'subject_taken' as const;
+          if (get('SELECT 1 FROM user_identities WHERE issuer = ? AND user_id = ?', identity.issuer, identity.userId)) return 'user_taken' as const;
+          run(
+            'INSERT INTO user_identities (issuer, subject, user_id, linked_at, last_sign_in_at) VALUES (?, ?, ?, ?, ?)',
+            identity.issuer, identity.subject, identity.userId, identity.linkedAt, identity.lastSignInAt,
+          );
+          return 'linked' as const;
+        });
+      },
+      async recordSignIn(issuer, subject, now) {
+        run('UPDATE user_identities SET last_sign_in_at = ? WHERE issuer = ? AND subject = ?', now, issuer, subject);
+      },
+      async listOfUser(userId) {
+        return all('SELECT * FROM user_identities WHERE user_id = ? ORDER BY issuer', userId).map(toUserIdentity);
       },
     },
     async close() {

@@ -1,0 +1,207 @@
+/**
+ * Sign-in through the platform's OpenID Provider (issue 10 §2; sessions/upstream-identity.ts holds the
+ * relying-party machinery, all of it openid-client's).
+ *
+ * GET /login/upstream?return_to=… starts: a fresh state, nonce and PKCE verifier (S256) in the encrypted
+ * transaction cookie, then 303 to the provider's authorization endpoint.
+ * GET /login/upstream/callback finishes: the transaction is taken (single use), openid-client checks the
+ * response (`state`, `iss`, error responses), redeems the code with the verifier and validates the ID
+ * token (signature, `iss`, `aud`, `exp`, `nonce`). Then the account is matched:
+ *   1. a link (upstream issuer, `sub`) to a live directory user signs that user in;
+ *   2. else, only when the provider says `email_verified: true`, a live directory user with that e-mail is
+ *      linked (audit `upstream.identity.linked`) and signed in;
+ *   3. else a Gatehouse page: "your account is not set up for connecting apps" — never a new account.
+ * Every failure ends on a page with a way back ("Start again"): never a 500, never a session, never a code.
+ *
+ * POST /login with local passwords off (`GATEHOUSE_LOCAL_PASSWORDS=off`) is refused here, whatever it carries.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import * as oidc from 'openid-client';
+import { upstreamSignInErrorPage, upstreamStartUrl } from '../pages/login-page.ts';
+import type { ServerContext } from '../server-context.ts';
+import { startLoginSession } from '../sessions/login-session.ts';
+import {
+  saveUpstreamTransaction, takeUpstreamTransaction, upstreamConfiguration, upstreamProvider, upstreamRedirectUri, type UpstreamTransaction,
+} from '../sessions/upstream-identity.ts';
+import type { UpstreamIdentityProvider } from '../options.ts';
+import type { UserRecord } from '../storage/storage.ts';
+import { RETURN_TO } from './login.ts';
+
+/** Why an upstream sign-in signed no one in; each has its own page and its own log line. */
+type UpstreamFailure = 'unreachable' | 'no_transaction' | 'denied' | 'refused' | 'unverifiable' | 'email_unverified' | 'not_set_up';
+
+function failurePage(context: ServerContext, upstream: UpstreamIdentityProvider, failure: UpstreamFailure, detail?: string): { title: string; message: string } {
+  const name = upstream.name;
+  switch (failure) {
+    case 'unreachable':
+      return { title: `${name} cannot be reached`, message: `${context.options.brand.name} could not reach ${name} to sign you in. Try again in a moment.` };
+    case 'no_transaction':
+      return { title: 'This sign-in has expired', message: `The sign-in took too long, was already used, or was started in another browser. Start again.` };
+    case 'denied':
+      return { title: `${name} did not sign you in`, message: `${name} answered "${detail ?? 'access_denied'}": the sign-in was cancelled or refused there.` };
+    case 'refused':
+      return { title: `${name} did not sign you in`, message: `${name} refused to complete the sign-in. Start again.` };
+    case 'unverifiable':
+      return { title: 'This sign-in could not be verified', message: `The answer from ${name} failed its security checks, so no one was signed in. Start again.` };
+    case 'email_unverified':
+      return {
+        title: 'Your e-mail address is not verified',
+        message: `${name} has not verified your e-mail address, so ${context.options.brand.name} cannot tell which account is yours. Verify it at ${name}, then start again.`,
+      };
+    case 'not_set_up':
+      return {
+        title: 'Your account is not set up for connecting apps',
+        message: `You signed in at ${name}, but ${context.options.brand.name} has no account for you. Ask your administrator to add you; no account was created.`,
+      };
+  }
+}
+
+function sendFailure(context: ServerContext, request: FastifyRequest, reply: FastifyReply, failure: UpstreamFailure, startAgainUrl: string | undefined, detail?: string): void {
+  const upstream = upstreamProvider(context)!;
+  request.log.info({ event: 'upstream.sign_in.failed', reason: failure, ...(detail ? { detail } : {}) }, 'upstream sign-in failed');
+  const { title, message } = failurePage(context, upstream, failure, detail);
+  const status = failure === 'unreachable' ? 502 : failure === 'not_set_up' || failure === 'email_unverified' ? 403 : 400;
+  reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8')
+    .send(upstreamSignInErrorPage(context.options.brand.name, title, message, startAgainUrl));
+}
+
+/** GET /login/upstream?return_to=… (404 without an upstream provider). */
+export async function upstreamLoginStartEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const upstream = upstreamProvider(context);
+  if (!upstream) {
+    reply.code(404).send({ error: 'not_found', error_description: 'no upstream identity provider is configured' });
+    return;
+  }
+  const query = request.query as Record<string, unknown>;
+  // Never an open redirect: only an authorization request or one of our own pages (login.ts RETURN_TO).
+  const returnTo = typeof query.return_to === 'string' && RETURN_TO.test(query.return_to) ? query.return_to : '/';
+  let configuration: oidc.Configuration;
+  try {
+    configuration = await upstreamConfiguration(context, upstream);
+  } catch (error) {
+    sendFailure(context, request, reply, 'unreachable', upstreamStartUrl(returnTo), errorName(error));
+    return;
+  }
+  // RFC 7636 (S256), RFC 6749 §10.12 (state), OpenID Connect Core §3.1.2.1 (nonce): fresh for every redirect.
+  const transaction: UpstreamTransaction = { state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), returnTo };
+  const authorizationUrl = oidc.buildAuthorizationUrl(configuration, {
+    redirect_uri: upstreamRedirectUri(context),
+    scope: upstream.scope ?? 'openid email profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(transaction.codeVerifier),
+    code_challenge_method: 'S256',
+    state: transaction.state,
+    nonce: transaction.nonce,
+  });
+  await saveUpstreamTransaction(context, reply, transaction);
+  reply.header('cache-control', 'no-store').redirect(authorizationUrl.href, 303);
+}
+
+/** GET /login/upstream/callback (404 without an upstream provider). */
+export async function upstreamLoginCallbackEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const upstream = upstreamProvider(context);
+  if (!upstream) {
+    reply.code(404).send({ error: 'not_found', error_description: 'no upstream identity provider is configured' });
+    return;
+  }
+  // Single use: the cookie is cleared whatever happens next.
+  const transaction = await takeUpstreamTransaction(context, request, reply);
+  if (!transaction) {
+    sendFailure(context, request, reply, 'no_transaction', undefined);
+    return;
+  }
+  const startAgain = upstreamStartUrl(transaction.returnTo);
+  let claims: { iss: string; sub: string; email?: unknown; email_verified?: unknown };
+  try {
+    const configuration = await upstreamConfiguration(context, upstream);
+    // The response as the provider sent it, on our registered redirect URI (never rebuilt from Host headers).
+    const queryStart = request.url.indexOf('?');
+    const currentUrl = new URL(`${upstreamRedirectUri(context)}${queryStart === -1 ? '' : request.url.slice(queryStart)}`);
+    const tokens = await oidc.authorizationCodeGrant(configuration, currentUrl, {
+      pkceCodeVerifier: transaction.codeVerifier, expectedState: transaction.state, expectedNonce: transaction.nonce, idTokenExpected: true,
+    });
+    const idToken = tokens.claims()!;
+    claims = { ...idToken };
+    // Many providers put e-mail claims only in UserInfo (OpenID Connect Core §5.4); its `sub` must match the ID token's (§5.3.2).
+    const metadata = configuration.serverMetadata();
+    if (claims.email === undefined && metadata.userinfo_endpoint) {
+      const userInfo = await oidc.fetchUserInfo(configuration, tokens.access_token, idToken.sub);
+      claims = { ...claims, email: userInfo.email, email_verified: userInfo.email_verified };
+    }
+  } catch (error) {
+    if (error instanceof oidc.AuthorizationResponseError) {
+      // RFC 6749 §4.1.2.1: the provider's error response, e.g. access_denied (the person cancelled).
+      sendFailure(context, request, reply, 'denied', startAgain, /^[\x20-\x7E]{1,64}$/.test(error.error) ? error.error : undefined);
+    } else if (error instanceof oidc.ResponseBodyError) {
+      sendFailure(context, request, reply, 'refused', startAgain, /^[\x20-\x7E]{1,64}$/.test(error.error) ? error.error : undefined);
+    } else if (isNetworkError(error)) {
+      sendFailure(context, request, reply, 'unreachable', startAgain, errorName(error));
+    } else {
+      // Wrong state or nonce, wrong iss, a bad ID token signature, an expired ID token, …
+      sendFailure(context, request, reply, 'unverifiable', startAgain, errorName(error));
+    }
+    return;
+  }
+
+  const now = context.clock.nowSeconds();
+  const user = await matchUser(context, request, reply, claims, startAgain, now);
+  if (!user) return;
+  await context.storage.userIdentities.recordSignIn(claims.iss, claims.sub, now);
+  await context.storage.audit.record({ type: 'upstream.signed_in', at: now, actor: `user:${user.userId}`, details: { issuer: claims.iss } });
+  await startLoginSession(context, request, reply, user.userId);
+  reply.header('cache-control', 'no-store').redirect(transaction.returnTo, 303);
+}
+
+/** The linked user, or the user linked now by a verified e-mail; undefined after answering with a failure page. */
+async function matchUser(
+  context: ServerContext, request: FastifyRequest, reply: FastifyReply, claims: { iss: string; sub: string; email?: unknown; email_verified?: unknown },
+  startAgain: string, now: number,
+): Promise<UserRecord | undefined> {
+  const { storage } = context;
+  // OpenID Connect Core §5.7: only (iss, sub) identifies the account; the e-mail may change or be reassigned.
+  const linked = await storage.userIdentities.find(claims.iss, claims.sub);
+  if (linked) {
+    const user = await storage.users.find(linked.userId);
+    if (user) return user;
+  }
+  const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : '';
+  const refuse = async (failure: 'email_unverified' | 'not_set_up', reason: string) => {
+    await storage.audit.record({ type: 'upstream.sign_in.refused', at: now, actor: 'system', details: { issuer: claims.iss, reason } });
+    sendFailure(context, request, reply, failure, startAgain);
+    return undefined;
+  };
+  if (!email) return refuse('not_set_up', 'no_email');
+  // Issue 10 §2: an e-mail links an account only when the provider vouches for it.
+  if (claims.email_verified !== true) return refuse('email_unverified', 'email_unverified');
+  const user = await storage.users.findByEmail(email); // live users only
+  if (!user) return refuse('not_set_up', 'unknown_email');
+  const outcome = await storage.userIdentities.link({ issuer: claims.iss, subject: claims.sub, userId: user.userId, linkedAt: now, lastSignInAt: now });
+  // `user_taken`: the user is already linked to another account at this provider; the e-mail does not move it.
+  if (outcome !== 'linked') return refuse('not_set_up', outcome);
+  await storage.audit.record({ type: 'upstream.identity.linked', at: now, actor: `user:${user.userId}`, details: { issuer: claims.iss, by: 'verified_email' } });
+  return user;
+}
+
+/** POST /login when local passwords are off: nothing is checked or counted; the page offers the upstream sign-in. */
+export async function passwordLoginDisabledEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  const returnTo = typeof body.return_to === 'string' && RETURN_TO.test(body.return_to) ? body.return_to : '/';
+  const upstream = upstreamProvider(context)!;
+  reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(upstreamSignInErrorPage(
+    context.options.brand.name, 'Passwords are not used here', `Sign in with ${upstream.name} instead.`, upstreamStartUrl(returnTo),
+  ));
+}
+
+/** A transport failure (fetch's TypeError, a timeout): the provider could not be reached. */
+function isNetworkError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return true;
+  if (error instanceof TypeError && /fetch failed/i.test(error.message)) return true;
+  return error.cause !== undefined && error.cause !== error && isNetworkError(error.cause);
+}
+
+/** For logs: the error's class and code, never its message (which may quote a response). */
+function errorName(error: unknown): string {
+  if (!(error instanceof Error)) return 'unknown';
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? `${error.name}:${code}` : error.name;
+}

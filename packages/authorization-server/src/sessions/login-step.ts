@@ -1,0 +1,24 @@
+/**
+ * The login step every page that needs a signed-in user takes (issue 10 §2): the login page, with a
+ * "Sign in with <name>" button when an upstream OpenID Provider is configured; or, when local passwords
+ * are off (`GATEHOUSE_LOCAL_PASSWORDS=off`), straight to the upstream sign-in (303 to GET /login/upstream).
+ */
+import type { FastifyReply } from 'fastify';
+import { loginPage, upstreamStartUrl } from '../pages/login-page.ts';
+import type { ServerContext } from '../server-context.ts';
+import { localPasswordsEnabled, upstreamProvider } from './upstream-identity.ts';
+
+/**
+ * Answers with the login step, never cached.
+ * @param returnTo where to continue after sign-in (login.ts RETURN_TO); `clientName` when an app is asking.
+ */
+export function sendLoginStep(context: ServerContext, reply: FastifyReply, step: { returnTo: string; clientName?: string }): void {
+  reply.header('cache-control', 'no-store');
+  if (!localPasswordsEnabled(context)) {
+    reply.redirect(upstreamStartUrl(step.returnTo), 303);
+    return;
+  }
+  reply.code(200).type('text/html; charset=utf-8').send(loginPage({
+    brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), upstreamName: upstreamProvider(context)?.name, ...step,
+  }));
+}
