@@ -21,14 +21,18 @@ import { errorPage } from './pages/error-page.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
+import { loadTokenKeyring, tokenKeyRetentionSeconds } from './tokens/token-keyring.ts';
 import { loadSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING } from './tokens/signing-key.ts';
 
 export async function createAuthorizationServer(input: AuthorizationServerOptions): Promise<FastifyInstance> {
   const options = resolveOptions(input, systemClock);
+  // Issue 14: the token HMAC keyring (GATEHOUSE_TOKEN_KEY as k0, rotated keys from settings).
+  const tokenKeyring = await loadTokenKeyring(options.storage, options.tokenHmacKey,
+    tokenKeyRetentionSeconds(options.refreshTokenLifetimeSeconds), options.clock.nowSeconds());
   const context: ServerContext = {
     options,
     storage: options.storage,
-    codec: createOpaqueTokenCodec(options.tokenHmacKey),
+    codec: createOpaqueTokenCodec(tokenKeyring, options.clock),
     clock: options.clock,
     signingKey: await loadSigningKey(options.storage),
     handoverSigningKey: await loadSigningKey(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING),
@@ -51,6 +55,8 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     ...connectionTimeoutOptions(connectionLimits),
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
+  // Issue 14: keys added by a rotation reach every instance before they mint (tokens/token-keyring.ts).
+  app.addHook('onRequest', () => tokenKeyring.refreshIfStale(options.clock.nowSeconds()));
   // Issue 11 item 1: a bounded, linear form parser and a body limit per endpoint.
   installFormBodyLimits(app);
   // Issue 11 items 9, 10, 14, 16: duplicate Authorization, multipart, credentials in the URL, no-store.

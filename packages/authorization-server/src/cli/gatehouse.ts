@@ -20,6 +20,7 @@ import {
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { keysCommand } from './keys-command.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
@@ -37,6 +38,8 @@ const USAGE = `Usage:
   gatehouse admins create-token --name NAME [--json]
   gatehouse migrate [--json]
   gatehouse cleanup [--batch-size N] [--json]
+  gatehouse keys rotate-token-key [--activate-after-seconds N] [--json]
+  gatehouse keys list [--json]
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
@@ -69,6 +72,7 @@ function parseCommandLine(argv: string[]) {
       'overlap-seconds': { type: 'string' },
       'revoke-grants': { type: 'boolean', default: false },
       'batch-size': { type: 'string' },
+      'activate-after-seconds': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -87,6 +91,11 @@ async function main(argv: string[]): Promise<number> {
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && group === 'keys') {
+    // Issue 14: key rotation (cli/keys-command.ts).
+    return keysCommand(command, rest, { activateAfterSeconds: values['activate-after-seconds'], json: values.json })
+      .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
   }
   if (!values.help && group === 'admins') {
     if (command !== 'create-token' || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);

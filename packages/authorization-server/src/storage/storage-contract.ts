@@ -1030,6 +1030,22 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const values = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.settings.getOrCreate('token_key', () => `value-${i}`)));
         assert.equal(new Set(values).size, 1);
       }));
+
+      it('list(prefix) returns exactly the settings whose name starts with the prefix, ordered by name (key rings)', withStorage(async (storage) => {
+        await storage.settings.getOrCreate('token_hmac_key.k2', () => 'two');
+        await storage.settings.getOrCreate('token_hmac_key.k1', () => 'one');
+        await storage.settings.getOrCreate('token_hmac_keyX', () => 'not in the ring');
+        await storage.settings.getOrCreate('token_hmac_key', () => 'shorter than the prefix');
+        await storage.settings.getOrCreate('other', () => 'other');
+        assert.deepEqual(await storage.settings.list('token_hmac_key.'), [
+          { name: 'token_hmac_key.k1', value: 'one' }, { name: 'token_hmac_key.k2', value: 'two' },
+        ]);
+        assert.deepEqual(await storage.settings.list('nothing.'), []);
+        // LIKE wildcards in a prefix are plain characters.
+        await storage.settings.getOrCreate('a_b', () => 'underscore');
+        await storage.settings.getOrCreate('axb', () => 'x');
+        assert.deepEqual(await storage.settings.list('a_'), [{ name: 'a_b', value: 'underscore' }]);
+      }));
     });
   });
 }

@@ -397,6 +397,8 @@ export interface Storage {
   /** Named server secrets (the development token key, the JWT signing key), created once; concurrent callers, on any instance, all get the one stored value. */
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;
+    /** Every setting whose name starts with `prefix`, ordered by name (key rings: `token_hmac_key.k1`, …). */
+    list(prefix: string): Promise<Array<{ name: string; value: string }>>;
   };
   close(): Promise<void>;
 }

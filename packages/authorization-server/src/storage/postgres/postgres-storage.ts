@@ -545,6 +545,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         if (inserted) return String(inserted.value);
         return String((await one('SELECT value FROM settings WHERE name = $1', [name]))!.value);
       },
+      async list(prefix) {
+        const result = await query('SELECT name, value FROM settings WHERE left(name, length($1)) = $1 ORDER BY name', [prefix]);
+        return result.rows.map((row) => ({ name: String(row.name), value: String(row.value) }));
+      },
     },
     async close() {
       await pool.end();

@@ -465,6 +465,10 @@ export function createSqliteStorage(path: string): Storage {
           return value;
         });
       },
+      async list(prefix) {
+        return all('SELECT name, value FROM settings WHERE substr(name, 1, length(?)) = ? ORDER BY name', prefix, prefix)
+          .map((row) => ({ name: String(row.name), value: String(row.value) }));
+      },
     },
     async close() {
       db.close();
