@@ -22,20 +22,25 @@ import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
 import { loadTokenKeyring, tokenKeyRetentionSeconds } from './tokens/token-keyring.ts';
-import { loadSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING } from './tokens/signing-key.ts';
+import {
+  ACCESS_TOKEN_SIGNING_KEY_SETTING, loadSigningKeyRing, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetentionSeconds,
+} from './tokens/signing-key.ts';
 
 export async function createAuthorizationServer(input: AuthorizationServerOptions): Promise<FastifyInstance> {
   const options = resolveOptions(input, systemClock);
   // Issue 14: the token HMAC keyring (GATEHOUSE_TOKEN_KEY as k0, rotated keys from settings).
   const tokenKeyring = await loadTokenKeyring(options.storage, options.tokenHmacKey,
     tokenKeyRetentionSeconds(options.refreshTokenLifetimeSeconds), options.clock.nowSeconds());
+  // The longest lifetime of what a signing key signs: access tokens, or session handovers (at most 300 s).
+  const signingKeyRetention = signingKeyRetentionSeconds(Math.max(options.accessTokenLifetimeSeconds, 300));
   const context: ServerContext = {
     options,
     storage: options.storage,
     codec: createOpaqueTokenCodec(tokenKeyring, options.clock),
     clock: options.clock,
-    signingKey: await loadSigningKey(options.storage),
-    handoverSigningKey: await loadSigningKey(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING),
+    // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
+    signingKey: await loadSigningKeyRing(options.storage, ACCESS_TOKEN_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
+    handoverSigningKey: await loadSigningKeyRing(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
   };
   const production = options.environment !== 'development';
   const connectionLimits = resolveConnectionLimits(options.connectionLimits);
@@ -56,7 +61,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
   // Issue 14: keys added by a rotation reach every instance before they mint (tokens/token-keyring.ts).
-  app.addHook('onRequest', () => tokenKeyring.refreshIfStale(options.clock.nowSeconds()));
+  app.addHook('onRequest', async () => {
+    const now = options.clock.nowSeconds();
+    await Promise.all([tokenKeyring.refreshIfStale(now), context.signingKey.refreshIfStale(now), context.handoverSigningKey.refreshIfStale(now)]);
+  });
   // Issue 11 item 1: a bounded, linear form parser and a body limit per endpoint.
   installFormBodyLimits(app);
   // Issue 11 items 9, 10, 14, 16: duplicate Authorization, multipart, credentials in the URL, no-store.

@@ -39,6 +39,7 @@ const USAGE = `Usage:
   gatehouse migrate [--json]
   gatehouse cleanup [--batch-size N] [--json]
   gatehouse keys rotate-token-key [--activate-after-seconds N] [--json]
+  gatehouse keys rotate [--prepublish-seconds N] [--json]
   gatehouse keys list [--json]
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
@@ -73,6 +74,7 @@ function parseCommandLine(argv: string[]) {
       'revoke-grants': { type: 'boolean', default: false },
       'batch-size': { type: 'string' },
       'activate-after-seconds': { type: 'string' },
+      'prepublish-seconds': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -94,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!values.help && group === 'keys') {
     // Issue 14: key rotation (cli/keys-command.ts).
-    return keysCommand(command, rest, { activateAfterSeconds: values['activate-after-seconds'], json: values.json })
+    return keysCommand(command, rest, { activateAfterSeconds: values['activate-after-seconds'], prepublishSeconds: values['prepublish-seconds'], json: values.json })
       .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
   }
   if (!values.help && group === 'admins') {

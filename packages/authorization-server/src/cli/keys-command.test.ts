@@ -50,4 +50,17 @@ describe('gatehouse keys (issue 14)', () => {
     const listed = gatehouse(database, ['keys', 'list', '--json']);
     assert.deepEqual(JSON.parse(listed.stdout).map((key: { kid: string }) => key.kid), ['k0']);
   });
+
+  it('rotate publishes the next access-token and session-handover signing keys, signing after the pre-publication', () => {
+    const database = join(directory, 'signing.sqlite');
+    const before = Math.floor(Date.now() / 1000);
+    const run = gatehouse(database, ['keys', 'rotate', '--prepublish-seconds', '900', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const rotations = JSON.parse(run.stdout) as Array<{ key: string; kid: string; activates_at: number }>;
+    assert.deepEqual(rotations.map((rotation) => rotation.key), ['access_token_signing_key', 'session_handover_signing_key']);
+    for (const rotation of rotations) assert.ok(rotation.activates_at >= before + 900 && rotation.activates_at <= before + 960);
+    assert.ok(!run.stdout.includes('"d"'), 'no private key material is printed');
+    const refused = gatehouse(database, ['keys', 'rotate', '--prepublish-seconds', '60']);
+    assert.equal(refused.status, 2);
+  });
 });
