@@ -19,6 +19,7 @@
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
  * instances start together. The cleanup runs in every instance at once without harm: each run takes
@@ -49,6 +50,8 @@ export interface Configuration {
   brandName: string;
   urnNamespace: string;
   trustProxy: string | undefined;
+  /** Issue 14: on SIGTERM, seconds requests in flight may take before their connections are cut; 0 = at once. */
+  shutdownGraceSeconds: number;
 }
 
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
@@ -91,6 +94,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     brandName: env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse',
     urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
+    shutdownGraceSeconds: positiveInteger(env, 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS', 10, { allowZero: true }),
   };
 }
 

@@ -9,6 +9,7 @@ import { describeDatabase, generateTokenKey, type Configuration } from './config
 import { systemClock } from './clock.ts';
 import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
+import { shutDownGracefully } from './operations/shutdown.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -16,6 +17,11 @@ export interface RunningAuthorizationServer {
   app: FastifyInstance;
   url: string;
   close(): Promise<void>;
+  /**
+   * Issue 14: stops accepting, lets requests in flight finish for up to `graceSeconds`, then stops the
+   * cleanup job and closes storage (operations/shutdown.ts). @returns false when the deadline cut requests.
+   */
+  shutDown(graceSeconds: number): Promise<boolean>;
 }
 
 export async function startAuthorizationServer(configuration: Configuration, options: { logger?: boolean; announce?: (line: string) => void } = {}): Promise<RunningAuthorizationServer> {
@@ -56,14 +62,18 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     }
     const url = await app.listen({ port: configuration.port, host: configuration.host });
     const running = app;
+    const closeResources = async () => {
+      await cleanup?.stop();
+      await storage.close();
+    };
     return {
       app: running,
       url,
       async close() {
         await running.close();
-        await cleanup?.stop();
-        await storage.close();
+        await closeResources();
       },
+      shutDown: (graceSeconds) => shutDownGracefully({ stopServing: () => running.close(), httpServer: running.server, closeResources }, graceSeconds),
     };
   } catch (error) {
     await app?.close().catch(() => {});
