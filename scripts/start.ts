@@ -3,9 +3,15 @@
  * (http://localhost:3001) in the development environment, on SQLite under ./data/, with seeded
  * development data printed at start. Ctrl-C (or SIGTERM) stops both gracefully.
  */
-import { exitGracefullyOnSignals, loadConfiguration, startAuthorizationServer } from '@gatehouse/authorization-server';
+import { ConfigurationError, exitGracefullyOnSignals, loadConfiguration, startAuthorizationServer } from '@gatehouse/authorization-server';
 import { PLATFORM_API_DEVELOPMENT_DEFAULTS, startPlatformApi } from '@gatehouse/platform-api';
 
+// Issue 14: a configuration problem stops the start with one line per problem and exit code 2.
+process.on('uncaughtException', (error) => {
+  if (!(error instanceof ConfigurationError)) throw error;
+  console.error(`Gatehouse cannot start: the configuration has ${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}:\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  process.exit(2);
+});
 const configuration = loadConfiguration();
 const announce = (line: string) => console.log(line);
 const authorizationServer = await startAuthorizationServer(configuration, { announce, logger: process.env.GATEHOUSE_LOG !== 'off' });

@@ -1,7 +1,7 @@
 export { createAuthorizationServer } from './authorization-server.ts';
 export type { AuthorizationServerOptions, Brand, Environment } from './options.ts';
 export { createTestClock, systemClock, type Clock } from './clock.ts';
-export { loadConfiguration, generateTokenKey, type Configuration } from './configuration.ts';
+export { ConfigurationError, loadConfiguration, generateTokenKey, type Configuration } from './configuration.ts';
 export { startAuthorizationServer, type RunningAuthorizationServer } from './main.ts';
 export { exitGracefullyOnSignals, shutDownGracefully } from './operations/shutdown.ts';
 export { createSqliteStorage } from './storage/sqlite/sqlite-storage.ts';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createAuthorizationServer } from './authorization-server.ts';
-import { describeDatabase, generateTokenKey, type Configuration } from './configuration.ts';
+import { ConfigurationError, describeDatabase, generateTokenKey, type Configuration } from './configuration.ts';
 import { systemClock } from './clock.ts';
 import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
@@ -32,6 +32,8 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
     const tokenKey = configuration.tokenKey ?? Buffer.from(await storage.settings.getOrCreate('development_token_key', generateTokenKey), 'base64url');
+    // Issue 14: staging and production refuse development defaults, seeded data included.
+    if (configuration.environment !== 'development') await refuseDevelopmentSeed(storage, configuration.environment);
     if (configuration.environment === 'development') {
       const seeded = await seedOnce(storage, { brandName: configuration.brandName, now: systemClock.nowSeconds(), apiAudience: configuration.apiAudience });
       options.announce?.(`${seeded ? 'Seeded' : 'Found'} development data in ${describeDatabase(configuration.database)}`);
@@ -97,5 +99,21 @@ async function seedOnce(storage: Storage, context: Parameters<typeof seedDevelop
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw error;
+  }
+}
+
+/**
+ * Issue 14: the development seed's clients have their secrets in the README; a staging or production
+ * database holding them (a copied development database) must not serve.
+ * @throws ConfigurationError naming the seeded clients found.
+ */
+async function refuseDevelopmentSeed(storage: Storage, environment: string): Promise<void> {
+  const seeded = [];
+  for (const client of [DEVELOPMENT_SEED.confidentialClient, DEVELOPMENT_SEED.publicClient, DEVELOPMENT_SEED.resourceServer]) {
+    const found = await storage.clients.find(client.id);
+    if (found && found.status !== 'deleted') seeded.push(`"${client.name}" (${client.id})`);
+  }
+  if (seeded.length > 0) {
+    throw new ConfigurationError([`the database holds development seed data, refused in ${environment}: ${seeded.join(', ')}; their credentials are public (README). Use a fresh database, or delete these clients with "gatehouse clients delete"`]);
   }
 }

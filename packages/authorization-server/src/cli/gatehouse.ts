@@ -20,6 +20,7 @@ import {
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { configCommand } from './config-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
@@ -41,6 +42,7 @@ const USAGE = `Usage:
   gatehouse keys rotate-token-key [--activate-after-seconds N] [--json]
   gatehouse keys rotate [--prepublish-seconds N] [--json]
   gatehouse keys list [--json]
+  gatehouse config check [--json]
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
@@ -93,6 +95,14 @@ async function main(argv: string[]): Promise<number> {
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && group === 'config') {
+    // Issue 14: the configuration as a server start would read it, secrets masked (cli/config-command.ts).
+    try {
+      return configCommand(command, rest, values.json);
+    } catch (error) {
+      throw error instanceof RangeError ? new UsageError(error.message) : error;
+    }
   }
   if (!values.help && group === 'keys') {
     // Issue 14: key rotation (cli/keys-command.ts).
