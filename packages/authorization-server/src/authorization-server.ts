@@ -18,6 +18,7 @@ import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-
 import { serializeRequestForLog } from './http/request-log.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
+import { instrumentHttp, instrumentStorage, registerMetricsRoute } from './operations/metrics.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
@@ -35,7 +36,8 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   const signingKeyRetention = signingKeyRetentionSeconds(Math.max(options.accessTokenLifetimeSeconds, 300));
   const context: ServerContext = {
     options,
-    storage: options.storage,
+    // Issue 14: every storage operation timed, audit events counted (operations/metrics.ts).
+    storage: instrumentStorage(options.storage, options.metrics),
     codec: createOpaqueTokenCodec(tokenKeyring, options.clock),
     clock: options.clock,
     // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
@@ -141,6 +143,9 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     reply.code(500).send(new OAuthError('server_error', 'unexpected error').toJSON());
   });
 
+  // Issue 14: Prometheus metrics; GET /metrics for administrator tokens unless served on their own port.
+  instrumentHttp(app, options.metrics);
+  if (options.serveMetrics) registerMetricsRoute(app, options.metrics, context.storage);
   await registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
   addMethodNotAllowedRoutes();
   return app;

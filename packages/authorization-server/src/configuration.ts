@@ -19,6 +19,7 @@
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_METRICS_PORT` | unset | serve Prometheus metrics on this port (no authentication) instead of `GET /metrics` with an administrator token |
  * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
@@ -52,6 +53,8 @@ export interface Configuration {
   trustProxy: string | undefined;
   /** Issue 14: on SIGTERM, seconds requests in flight may take before their connections are cut; 0 = at once. */
   shutdownGraceSeconds: number;
+  /** Issue 14: Prometheus metrics on their own port (unauthenticated); undefined = `GET /metrics` for administrator tokens. */
+  metricsPort: number | undefined;
 }
 
 /**
@@ -119,6 +122,8 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const brandName = env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse';
   if (brandName.trim() === '' || brandName.length > 100) problems.push(`GATEHOUSE_BRAND_NAME must be 1 to 100 characters (got ${shown(brandName)})`);
   const shutdownGraceSeconds = integerSetting(env, 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600, problems);
+  const metricsPort = env.GATEHOUSE_METRICS_PORT ? integerSetting(env, 'GATEHOUSE_METRICS_PORT', 0, 1, 65535, problems, 'a port number (1 to 65535)') : undefined;
+  if (metricsPort !== undefined && metricsPort === port) problems.push(`GATEHOUSE_METRICS_PORT must differ from PORT (both ${port})`);
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     environment,
@@ -135,6 +140,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     urnNamespace,
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
     shutdownGraceSeconds,
+    metricsPort,
   };
 }
 
@@ -189,6 +195,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['GATEHOUSE_URN_NAMESPACE', configuration.urnNamespace],
     ['GATEHOUSE_TRUST_PROXY', configuration.trustProxy ?? 'unset'],
     ['GATEHOUSE_SHUTDOWN_GRACE_SECONDS', String(configuration.shutdownGraceSeconds)],
+    ['GATEHOUSE_METRICS_PORT', configuration.metricsPort === undefined ? 'unset (GET /metrics with an administrator token)' : String(configuration.metricsPort)],
   ];
 }
 
@@ -205,6 +212,7 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE',
   'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
+  'GATEHOUSE_METRICS_PORT',
   // Read by scripts/start.ts and the test harness, not by loadConfiguration.
   'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL',
 ];

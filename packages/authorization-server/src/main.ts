@@ -9,6 +9,7 @@ import { ConfigurationError, describeDatabase, generateTokenKey, type Configurat
 import { systemClock } from './clock.ts';
 import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
+import { createMetrics, startMetricsServer } from './operations/metrics.ts';
 import { shutDownGracefully } from './operations/shutdown.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
@@ -28,6 +29,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
   const storage = await openStorage(configuration.database);
   let cleanup: CleanupJob | undefined;
   let app: FastifyInstance | undefined;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
@@ -39,7 +41,11 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       options.announce?.(`${seeded ? 'Seeded' : 'Found'} development data in ${describeDatabase(configuration.database)}`);
       options.announce?.(describeDevelopmentSeed(configuration.issuer));
     }
+    // Issue 14: Prometheus metrics, process metrics included; on their own port when GATEHOUSE_METRICS_PORT is set.
+    const metrics = createMetrics({ processMetrics: true });
     app = await createAuthorizationServer({
+      metrics,
+      serveMetrics: configuration.metricsPort === undefined,
       issuer: configuration.issuer,
       environment: configuration.environment,
       storage,
@@ -57,14 +63,23 @@ export async function startAuthorizationServer(configuration: Configuration, opt
         batchSize: configuration.cleanup.batchSize,
         clock: systemClock,
         onResult: (result) => {
+          metrics.cleanupDeletedRows.inc(result.deleted);
           if (result.deleted > 0) log.info({ event: 'cleanup', ...result }, 'deleted expired rows');
         },
-        onError: (error) => log.error({ event: 'cleanup.failed', err: error }, 'cleanup failed'),
+        onError: (error) => {
+          metrics.cleanupFailures.inc();
+          log.error({ event: 'cleanup.failed', err: error }, 'cleanup failed');
+        },
       });
     }
     const url = await app.listen({ port: configuration.port, host: configuration.host });
+    if (configuration.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer(metrics, configuration.metricsPort, configuration.host);
+      options.announce?.(`Prometheus metrics: ${metricsServer.url}`);
+    }
     const running = app;
     const closeResources = async () => {
+      await metricsServer?.close();
       await cleanup?.stop();
       await storage.close();
     };
@@ -79,6 +94,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     };
   } catch (error) {
     await app?.close().catch(() => {});
+    await metricsServer?.close().catch(() => {});
     await cleanup?.stop().catch(() => {});
     await storage.close().catch(() => {});
     throw error;

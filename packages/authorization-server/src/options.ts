@@ -3,6 +3,7 @@
  * Source: SPEC.md §2 (deployment profile) and §4 (decisions).
  */
 import type { Clock } from './clock.ts';
+import { createMetrics, type GatehouseMetrics } from './operations/metrics.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** SPEC §2: one setting selects the environment's transport and redirect-URI rules. */
@@ -56,6 +57,13 @@ export interface AuthorizationServerOptions {
   logger?: boolean | { destination: { write(line: string): void } };
   /** Issue 11 item 4: HTTP timeouts and the per-address connection ceiling; see DEFAULT_CONNECTION_LIMITS. */
   connectionLimits?: Partial<ConnectionLimits>;
+  /** Issue 14: the Prometheus metrics this server updates (operations/metrics.ts); default a fresh registry. */
+  metrics?: GatehouseMetrics;
+  /**
+   * Issue 14: serve `GET /metrics` on this application, to administrator bearer tokens; default true.
+   * False when the metrics are served on their own port (`GATEHOUSE_METRICS_PORT`, main.ts).
+   */
+  serveMetrics?: boolean;
 }
 
 export interface Brand {
@@ -85,7 +93,9 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     connectionLimits: {},
     clock: systemClock,
     logger: true,
+    serveMetrics: true,
     ...options,
+    metrics: options.metrics ?? createMetrics(),
     brand: { name: 'Gatehouse', urnNamespace: 'gatehouse', ...options.brand },
   };
   const issuer = new URL(resolved.issuer);
