@@ -20,6 +20,7 @@ import {
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { backupCommand } from './backup-command.ts';
 import { configCommand } from './config-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
@@ -43,6 +44,8 @@ const USAGE = `Usage:
   gatehouse keys rotate [--prepublish-seconds N] [--json]
   gatehouse keys list [--json]
   gatehouse config check [--json]
+  gatehouse backup FILE [--json]              (SQLite; PostgreSQL: pg_dump)
+  gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
@@ -77,6 +80,7 @@ function parseCommandLine(argv: string[]) {
       'batch-size': { type: 'string' },
       'activate-after-seconds': { type: 'string' },
       'prepublish-seconds': { type: 'string' },
+      force: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -95,6 +99,14 @@ async function main(argv: string[]): Promise<number> {
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && (group === 'backup' || group === 'restore')) {
+    // Issue 14: SQLite backups (cli/backup-command.ts).
+    try {
+      return backupCommand(group, positionals.slice(1), { force: values.force, json: values.json });
+    } catch (error) {
+      throw error instanceof RangeError ? new UsageError(error.message) : error;
+    }
   }
   if (!values.help && group === 'config') {
     // Issue 14: the configuration as a server start would read it, secrets masked (cli/config-command.ts).
