@@ -20,6 +20,7 @@ import {
 } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { auditCommand } from './audit-command.ts';
 import { backupCommand } from './backup-command.ts';
 import { configCommand } from './config-command.ts';
 import { keysCommand } from './keys-command.ts';
@@ -44,6 +45,7 @@ const USAGE = `Usage:
   gatehouse keys rotate [--prepublish-seconds N] [--json]
   gatehouse keys list [--json]
   gatehouse config check [--json]
+  gatehouse audit export --since ISO8601 [--format jsonl|csv]
   gatehouse backup FILE [--json]              (SQLite; PostgreSQL: pg_dump)
   gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)
 
@@ -81,6 +83,8 @@ function parseCommandLine(argv: string[]) {
       'activate-after-seconds': { type: 'string' },
       'prepublish-seconds': { type: 'string' },
       force: { type: 'boolean', default: false },
+      since: { type: 'string' },
+      format: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -99,6 +103,11 @@ async function main(argv: string[]): Promise<number> {
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && group === 'audit') {
+    // Issue 14: audit export (cli/audit-command.ts).
+    return auditCommand(command, rest, { since: values.since, format: values.format })
+      .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
   }
   if (!values.help && (group === 'backup' || group === 'restore')) {
     // Issue 14: SQLite backups (cli/backup-command.ts).

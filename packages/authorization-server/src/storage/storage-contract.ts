@@ -1008,6 +1008,16 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual((await storage.audit.list({ limit: 2 })).map((event) => event.type), ['event.4', 'event.3']);
         assert.equal((await storage.audit.list()).length, 5);
       }));
+
+      it('listSince pages through the events at or after a time, oldest first (gatehouse audit export)', withStorage(async (storage) => {
+        for (let i = 0; i < 5; i++) await storage.audit.record({ type: `event.${i}`, at: NOW + i * 10, actor: 'system', details: { n: i } });
+        const firstPage = await storage.audit.listSince(NOW + 10, 0, 2);
+        assert.deepEqual(firstPage.map((event) => event.type), ['event.1', 'event.2']);
+        assert.deepEqual(firstPage[0]!.details, { n: 1 });
+        const secondPage = await storage.audit.listSince(NOW + 10, firstPage[1]!.eventId, 10);
+        assert.deepEqual(secondPage.map((event) => event.type), ['event.3', 'event.4']);
+        assert.deepEqual(await storage.audit.listSince(NOW + 1000, 0, 10), []);
+      }));
     });
 
     describe('settings', () => {

@@ -348,6 +348,11 @@ export interface Storage {
   audit: {
     record(event: AuditEvent): Promise<void>;
     list(options?: { limit?: number }): Promise<StoredAuditEvent[]>;
+    /**
+     * Issue 14 (`gatehouse audit export`): events with `at >= sinceSeconds` and `eventId > afterEventId`,
+     * oldest first (by `eventId`), at most `limit`; page on with the last `eventId`.
+     */
+    listSince(sinceSeconds: number, afterEventId: number, limit: number): Promise<StoredAuditEvent[]>;
   };
   /**
    * Failed-login counters per key (SPEC decision 18), shared by every instance. Keys are chosen by the

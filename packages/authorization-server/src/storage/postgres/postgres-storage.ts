@@ -526,6 +526,15 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async record(event) {
         await query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
+      async listSince(sinceSeconds, afterEventId, limit) {
+        return (await query('SELECT * FROM audit_events WHERE at >= $1 AND event_id > $2 ORDER BY event_id LIMIT $3', [sinceSeconds, afterEventId, limit])).rows.map(
+          (row): StoredAuditEvent => ({
+            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
+            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
+            details: row.details as StoredAuditEvent['details'],
+          }),
+        );
+      },
       async list(options = {}) {
         return (await query('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT $1', [options.limit ?? 100])).rows.map(
           (row): StoredAuditEvent => ({

@@ -445,6 +445,15 @@ export function createSqliteStorage(path: string): Storage {
       async record(event: AuditEvent) {
         insertAuditEvent(event);
       },
+      async listSince(sinceSeconds, afterEventId, limit) {
+        return all('SELECT * FROM audit_events WHERE at >= ? AND event_id > ? ORDER BY event_id LIMIT ?', sinceSeconds, afterEventId, limit).map(
+          (row): StoredAuditEvent => ({
+            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
+            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
+            details: JSON.parse(String(row.details)),
+          }),
+        );
+      },
       async list(options = {}) {
         return all('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?', options.limit ?? 100).map(
           (row): StoredAuditEvent => ({
