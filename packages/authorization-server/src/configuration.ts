@@ -19,6 +19,7 @@
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_AUDIT_RETENTION_DAYS` | unset (keep forever) | the cleanup deletes audit events older than this many days |
  * | `GATEHOUSE_METRICS_PORT` | unset | serve Prometheus metrics on this port (no authentication) instead of `GET /metrics` with an administrator token |
  * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
  *
@@ -42,8 +43,11 @@ export interface Configuration {
   /** The SQLite file (`GATEHOUSE_DATABASE`); unused when `database` is PostgreSQL. */
   databasePath: string;
   database: DatabaseConfiguration;
-  /** The periodic cleanup of expired rows in each instance; `intervalSeconds` 0 = off. */
-  cleanup: { intervalSeconds: number; batchSize: number };
+  /**
+   * The periodic cleanup of expired rows in each instance; `intervalSeconds` 0 = off. `auditRetentionSeconds`
+   * (issue 14): audit events older than it are deleted too; undefined keeps them forever.
+   */
+  cleanup: { intervalSeconds: number; batchSize: number; auditRetentionSeconds?: number };
   tokenKey: Buffer | undefined;
   apiAudience: string;
   /** See AuthorizationServerOptions.accessTokenFormat. */
@@ -112,6 +116,9 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const cleanup = {
     intervalSeconds: integerSetting(env, 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 60, 0, 86_400, problems),
     batchSize: integerSetting(env, 'GATEHOUSE_CLEANUP_BATCH_SIZE', 500, 1, 100_000, problems),
+    ...(env.GATEHOUSE_AUDIT_RETENTION_DAYS
+      ? { auditRetentionSeconds: integerSetting(env, 'GATEHOUSE_AUDIT_RETENTION_DAYS', 0, 1, 36_500, problems, 'a whole number of days from 1 to 36500 (unset keeps audit events forever)') * 86_400 }
+      : {}),
   };
   const accessTokenFormat = env.GATEHOUSE_ACCESS_TOKEN_FORMAT ?? 'opaque';
   if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') problems.push(`GATEHOUSE_ACCESS_TOKEN_FORMAT must be opaque or jwt (got ${shown(accessTokenFormat)})`);
@@ -188,6 +195,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ...(configuration.database.kind === 'postgres' ? [['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string]] : []),
     ['GATEHOUSE_CLEANUP_INTERVAL_SECONDS', String(configuration.cleanup.intervalSeconds)],
     ['GATEHOUSE_CLEANUP_BATCH_SIZE', String(configuration.cleanup.batchSize)],
+    ['GATEHOUSE_AUDIT_RETENTION_DAYS', configuration.cleanup.auditRetentionSeconds === undefined ? 'unset (audit events kept forever)' : String(configuration.cleanup.auditRetentionSeconds / 86_400)],
     ['GATEHOUSE_TOKEN_KEY', configuration.tokenKey ? `set (${configuration.tokenKey.length} bytes, not shown)` : 'unset (development: generated and kept in the database)'],
     ['GATEHOUSE_API_AUDIENCE', configuration.apiAudience],
     ['GATEHOUSE_ACCESS_TOKEN_FORMAT', configuration.accessTokenFormat],
@@ -212,7 +220,7 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE',
   'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
-  'GATEHOUSE_METRICS_PORT',
+  'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS',
   // Read by scripts/start.ts and the test harness, not by loadConfiguration.
   'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL',
 ];

@@ -61,6 +61,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       cleanup = startCleanupJob(storage, {
         intervalSeconds: configuration.cleanup.intervalSeconds,
         batchSize: configuration.cleanup.batchSize,
+        auditRetentionSeconds: configuration.cleanup.auditRetentionSeconds,
         clock: systemClock,
         onResult: (result) => {
           metrics.cleanupDeletedRows.inc(result.deleted);

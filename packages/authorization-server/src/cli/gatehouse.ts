@@ -24,6 +24,7 @@ import { auditCommand } from './audit-command.ts';
 import { backupCommand } from './backup-command.ts';
 import { configCommand } from './config-command.ts';
 import { keysCommand } from './keys-command.ts';
+import { runCleanup } from '../storage/cleanup-job.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
@@ -324,7 +325,8 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
-    const result = await storage.cleanup.deleteExpired(systemClock.nowSeconds(), batchSize);
+    // Issue 14: GATEHOUSE_AUDIT_RETENTION_DAYS is honoured here as by the servers' cleanup job.
+    const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds);
     const database = describeDatabase(configuration.database);
     if (json) {
       console.log(JSON.stringify({ database, batch_size: batchSize, ...result }, null, 2));
@@ -336,6 +338,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
     ];
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);
+    if (result.auditEvents !== undefined) console.log(`  ${'audit events (retention)'.padEnd(26)} ${result.auditEvents}`);
     return 0;
   } finally {
     await storage.close();

@@ -1018,6 +1018,14 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual(secondPage.map((event) => event.type), ['event.3', 'event.4']);
         assert.deepEqual(await storage.audit.listSince(NOW + 1000, 0, 10), []);
       }));
+
+      it('deleteOlderThan deletes only events older than the retention cutoff, in batches (issue 14, audit retention)', withStorage(async (storage) => {
+        for (const at of [NOW - 300, NOW - 200, NOW - 100, NOW]) await storage.audit.record({ type: `at.${at - NOW}`, at, actor: 'system' });
+        assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 2);
+        assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 1);
+        assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 0);
+        assert.deepEqual((await storage.audit.list()).map((event) => event.type), ['at.0']);
+      }));
     });
 
     describe('settings', () => {

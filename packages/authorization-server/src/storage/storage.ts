@@ -353,6 +353,12 @@ export interface Storage {
      * oldest first (by `eventId`), at most `limit`; page on with the last `eventId`.
      */
     listSince(sinceSeconds: number, afterEventId: number, limit: number): Promise<StoredAuditEvent[]>;
+    /**
+     * Issue 14, audit retention: records `cutoffSeconds` (if later than every earlier cutoff) and deletes at
+     * most `limit` events with `at < cutoff`; the only deletion the append-only audit log allows.
+     * @returns how many events it deleted.
+     */
+    deleteOlderThan(cutoffSeconds: number, now: number, limit: number): Promise<number>;
   };
   /**
    * Failed-login counters per key (SPEC decision 18), shared by every instance. Keys are chosen by the

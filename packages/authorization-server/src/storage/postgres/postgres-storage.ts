@@ -526,6 +526,11 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async record(event) {
         await query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
+      async deleteOlderThan(cutoffSeconds, now, limit) {
+        await query('INSERT INTO audit_retention_cutoffs (cutoff_at, recorded_at) SELECT $1::bigint, $2::bigint WHERE $1::bigint > COALESCE((SELECT max(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)', [cutoffSeconds, now]);
+        const deleted = await query('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)', [cutoffSeconds, limit]);
+        return deleted.rowCount ?? 0;
+      },
       async listSince(sinceSeconds, afterEventId, limit) {
         return (await query('SELECT * FROM audit_events WHERE at >= $1 AND event_id > $2 ORDER BY event_id LIMIT $3', [sinceSeconds, afterEventId, limit])).rows.map(
           (row): StoredAuditEvent => ({

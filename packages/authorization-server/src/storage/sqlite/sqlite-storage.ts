@@ -445,6 +445,13 @@ export function createSqliteStorage(path: string): Storage {
       async record(event: AuditEvent) {
         insertAuditEvent(event);
       },
+      async deleteOlderThan(cutoffSeconds, now, limit) {
+        return transaction(() => {
+          run('INSERT INTO audit_retention_cutoffs (cutoff_at, recorded_at) SELECT ?, ? WHERE ? > COALESCE((SELECT MAX(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)',
+            cutoffSeconds, now, cutoffSeconds);
+          return Number(run('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)', cutoffSeconds, limit).changes);
+        });
+      },
       async listSince(sinceSeconds, afterEventId, limit) {
         return all('SELECT * FROM audit_events WHERE at >= ? AND event_id > ? ORDER BY event_id LIMIT ?', sinceSeconds, afterEventId, limit).map(
           (row): StoredAuditEvent => ({
