@@ -63,9 +63,13 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
   // Issue 14: keys added by a rotation reach every instance before they mint (tokens/token-keyring.ts).
-  app.addHook('onRequest', async () => {
+  app.addHook('onRequest', (_request, _reply, done) => {
     const now = options.clock.nowSeconds();
-    await Promise.all([tokenKeyring.refreshIfStale(now), context.signingKey.refreshIfStale(now), context.handoverSigningKey.refreshIfStale(now)]);
+    const tokenKeys = tokenKeyring.refreshIfStale(now);
+    const signingKeys = context.signingKey.refreshIfStale(now);
+    const handoverKeys = context.handoverSigningKey.refreshIfStale(now);
+    if (!tokenKeys && !signingKeys && !handoverKeys) return done(); // fresh: no promise per request
+    Promise.all([tokenKeys, signingKeys, handoverKeys]).then(() => done(), done);
   });
   // Issue 11 item 1: a bounded, linear form parser and a body limit per endpoint.
   installFormBodyLimits(app);

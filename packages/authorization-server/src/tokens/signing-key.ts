@@ -34,8 +34,11 @@ export interface SigningKeyRing extends SigningKey {
   publishedJwks(): JWK[];
   /** The public key of a published key, by `kid`; `undefined` when unknown or retired. */
   publicKeyFor(kid: string): CryptoKey | undefined;
-  /** Re-reads storage if SIGNING_KEYRING_REFRESH_SECONDS passed (a failed read keeps the keys), and picks the signing key for `nowSeconds`. */
-  refreshIfStale(nowSeconds: number): Promise<void>;
+  /**
+   * Picks the signing key for `nowSeconds`, and re-reads storage if SIGNING_KEYRING_REFRESH_SECONDS passed
+   * (a failed read keeps the keys): returns the read to wait for, or `undefined` (no cost) when fresh.
+   */
+  refreshIfStale(nowSeconds: number): Promise<void> | undefined;
 }
 
 /** The `settings` names of the server's two ES256 keys: one per token type, so each has its own `kid`. */
@@ -119,19 +122,21 @@ export async function loadSigningKeyRing(storage: Storage, settingName: string, 
     get publicJwk() { return signing.publicJwk; },
     publishedJwks: () => published().map((entry) => entry.key.publicJwk),
     publicKeyFor: (kid) => published().find((entry) => entry.key.kid === kid)?.key.publicKey,
-    async refreshIfStale(nowSeconds) {
+    refreshIfStale(nowSeconds) {
       now = nowSeconds;
-      if (now - readAt >= SIGNING_KEYRING_REFRESH_SECONDS) {
-        reading ??= readRing(storage, settingName).then(
-          (read) => { entries = read; },
-          () => {}, // kept as they were; retried after the next interval
-        ).finally(() => {
-          readAt = nowSeconds;
-          reading = undefined;
-        });
-        await reading;
-      }
       signing = entries[signingIndex()]!.key;
+      if (now - readAt < SIGNING_KEYRING_REFRESH_SECONDS) return reading;
+      reading ??= readRing(storage, settingName).then(
+        (read) => {
+          entries = read;
+          signing = entries[signingIndex()]!.key;
+        },
+        () => {}, // kept as they were; retried after the next interval
+      ).finally(() => {
+        readAt = nowSeconds;
+        reading = undefined;
+      });
+      return reading;
     },
   };
 }

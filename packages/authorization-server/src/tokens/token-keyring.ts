@@ -52,10 +52,11 @@ export interface TokenKeyring {
 export interface LiveTokenKeyring extends TokenKeyring {
   /**
    * Re-reads the ring from storage when it was last read TOKEN_KEYRING_REFRESH_SECONDS or more before
-   * `nowSeconds`; concurrent callers share one read. A failed read keeps the ring as it was (and is
-   * retried after the next interval): key changes are announced long before they matter.
+   * `nowSeconds`, returning the read to wait for (concurrent callers share it); `undefined`, at no cost,
+   * when the ring is fresh. A failed read keeps the ring as it was (and is retried after the next
+   * interval): key changes are announced long before they matter.
    */
-  refreshIfStale(nowSeconds: number): Promise<void>;
+  refreshIfStale(nowSeconds: number): Promise<void> | undefined;
   /** Every known key id with its activation time and, once a successor is active, its retirement time. */
   describe(nowSeconds: number): Array<{ kid: string; activatesAt: number; retiresAt: number | null; minting: boolean }>;
 }
@@ -114,7 +115,7 @@ export async function loadTokenKeyring(storage: Storage, originalKey: Buffer, re
     verificationKey: (kid, now) => current.verificationKey(kid, now),
     describe: (now) => current.describe(now),
     refreshIfStale(now) {
-      if (now - readAt < TOKEN_KEYRING_REFRESH_SECONDS) return Promise.resolve();
+      if (now - readAt < TOKEN_KEYRING_REFRESH_SECONDS) return reading;
       reading ??= read().then(
         (ring) => {
           current = ring;
