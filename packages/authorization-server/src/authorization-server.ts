@@ -19,6 +19,7 @@ import { serializeRequestForLog } from './http/request-log.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
 import { instrumentHttp, instrumentStorage, registerMetricsRoute } from './operations/metrics.ts';
+import { traceHttp, traceStorage } from './operations/tracing.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
@@ -37,7 +38,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   const context: ServerContext = {
     options,
     // Issue 14: every storage operation timed, audit events counted (operations/metrics.ts).
-    storage: instrumentStorage(options.storage, options.metrics),
+    storage: instrumentStorage(options.tracer ? traceStorage(options.storage, options.tracer) : options.storage, options.metrics),
     codec: createOpaqueTokenCodec(tokenKeyring, options.clock),
     clock: options.clock,
     // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
@@ -149,6 +150,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
 
   // Issue 14: Prometheus metrics; GET /metrics for administrator tokens unless served on their own port.
   instrumentHttp(app, options.metrics);
+  if (options.tracer) traceHttp(app, options.tracer);
   if (options.serveMetrics) registerMetricsRoute(app, options.metrics, context.storage);
   await registerRoutes(app, context, createLoginThrottle(options.loginRateLimit, options.storage.loginThrottle));
   addMethodNotAllowedRoutes();

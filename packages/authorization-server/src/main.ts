@@ -11,6 +11,7 @@ import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from '
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
 import { createMetrics, startMetricsServer } from './operations/metrics.ts';
 import { shutDownGracefully } from './operations/shutdown.ts';
+import { createTracing, type Tracing } from './operations/tracing.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -30,6 +31,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
   let cleanup: CleanupJob | undefined;
   let app: FastifyInstance | undefined;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let tracing: Tracing | undefined;
   try {
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
@@ -43,7 +45,10 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     }
     // Issue 14: Prometheus metrics, process metrics included; on their own port when GATEHOUSE_METRICS_PORT is set.
     const metrics = createMetrics({ processMetrics: true });
+    // Issue 14: OpenTelemetry tracing, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? createTracing() : undefined;
     app = await createAuthorizationServer({
+      tracer: tracing?.tracer ?? null,
       metrics,
       serveMetrics: configuration.metricsPort === undefined,
       issuer: configuration.issuer,
@@ -81,6 +86,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     const running = app;
     const closeResources = async () => {
       await metricsServer?.close();
+      await tracing?.shutdown().catch(() => {});
       await cleanup?.stop();
       await storage.close();
     };
@@ -96,6 +102,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
   } catch (error) {
     await app?.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
+    await tracing?.shutdown().catch(() => {});
     await cleanup?.stop().catch(() => {});
     await storage.close().catch(() => {});
     throw error;

@@ -3,6 +3,7 @@
  * Source: SPEC.md §2 (deployment profile) and §4 (decisions).
  */
 import type { Clock } from './clock.ts';
+import type { Tracer } from '@opentelemetry/api';
 import { createMetrics, type GatehouseMetrics } from './operations/metrics.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -64,6 +65,8 @@ export interface AuthorizationServerOptions {
    * False when the metrics are served on their own port (`GATEHOUSE_METRICS_PORT`, main.ts).
    */
   serveMetrics?: boolean;
+  /** Issue 14: OpenTelemetry tracing (operations/tracing.ts): a span per request and per storage operation; default off (null). */
+  tracer?: Tracer | null;
 }
 
 export interface Brand {
@@ -94,6 +97,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     clock: systemClock,
     logger: true,
     serveMetrics: true,
+    tracer: null,
     ...options,
     metrics: options.metrics ?? createMetrics(),
     brand: { name: 'Gatehouse', urnNamespace: 'gatehouse', ...options.brand },
