@@ -1,11 +1,17 @@
 /**
  * `npm start`: the authorization server (http://localhost:3000) and the sample platform API
  * (http://localhost:3001) in the development environment, on SQLite under ./data/, with seeded
- * development data printed at start. Ctrl-C stops both cleanly.
+ * development data printed at start. Ctrl-C (or SIGTERM) stops both gracefully.
  */
-import { loadConfiguration, startAuthorizationServer } from '@gatehouse/authorization-server';
+import { ConfigurationError, exitGracefullyOnSignals, loadConfiguration, startAuthorizationServer } from '@gatehouse/authorization-server';
 import { PLATFORM_API_DEVELOPMENT_DEFAULTS, startPlatformApi } from '@gatehouse/platform-api';
 
+// Issue 14: a configuration problem stops the start with one line per problem and exit code 2.
+process.on('uncaughtException', (error) => {
+  if (!(error instanceof ConfigurationError)) throw error;
+  console.error(`Gatehouse cannot start: the configuration has ${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}:\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  process.exit(2);
+});
 const configuration = loadConfiguration();
 const announce = (line: string) => console.log(line);
 const authorizationServer = await startAuthorizationServer(configuration, { announce, logger: process.env.GATEHOUSE_LOG !== 'off' });
@@ -34,15 +40,10 @@ function validationMode(): 'introspection' | 'local' {
   return mode;
 }
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+// Issue 14: SIGTERM or Ctrl-C stops accepting, lets requests in flight finish within
+// GATEHOUSE_SHUTDOWN_GRACE_SECONDS (default 10), then closes storage; a second signal exits at once.
+exitGracefullyOnSignals(async () => {
   console.log('\nStopping...');
-  // An idle keep-alive connection must not keep the process alive forever.
-  setTimeout(() => process.exit(1), 10_000).unref();
   await platformApi.close();
-  await authorizationServer.close();
-}
-process.once('SIGINT', () => void stop());
-process.once('SIGTERM', () => void stop());
+  return authorizationServer.shutDown(configuration.shutdownGraceSeconds);
+});

@@ -21,20 +21,32 @@ import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOption
 import { errorPage } from './pages/error-page.ts';
 import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
+import { instrumentHttp, instrumentStorage, registerMetricsRoute } from './operations/metrics.ts';
+import { traceHttp, traceStorage } from './operations/tracing.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
-import { loadSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING } from './tokens/signing-key.ts';
+import { loadTokenKeyring, tokenKeyRetentionSeconds } from './tokens/token-keyring.ts';
+import {
+  ACCESS_TOKEN_SIGNING_KEY_SETTING, loadSigningKeyRing, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetentionSeconds,
+} from './tokens/signing-key.ts';
 
 export async function createAuthorizationServer(input: AuthorizationServerOptions): Promise<FastifyInstance> {
   const options = resolveOptions(input, systemClock);
+  // Issue 14: the token HMAC keyring (GATEHOUSE_TOKEN_KEY as k0, rotated keys from settings).
+  const tokenKeyring = await loadTokenKeyring(options.storage, options.tokenHmacKey,
+    tokenKeyRetentionSeconds(options.refreshTokenLifetimeSeconds), options.clock.nowSeconds());
+  // The longest lifetime of what a signing key signs: access tokens, or session handovers (at most 300 s).
+  const signingKeyRetention = signingKeyRetentionSeconds(Math.max(options.accessTokenLifetimeSeconds, 300));
   const context: ServerContext = {
     options,
-    storage: options.storage,
-    codec: createOpaqueTokenCodec(options.tokenHmacKey),
+    // Issue 14: every storage operation timed, audit events counted (operations/metrics.ts).
+    storage: instrumentStorage(options.tracer ? traceStorage(options.storage, options.tracer) : options.storage, options.metrics),
+    codec: createOpaqueTokenCodec(tokenKeyring, options.clock),
     clock: options.clock,
-    signingKey: await loadSigningKey(options.storage),
-    handoverSigningKey: await loadSigningKey(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING),
+    // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
+    signingKey: await loadSigningKeyRing(options.storage, ACCESS_TOKEN_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
+    handoverSigningKey: await loadSigningKeyRing(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
   };
   const production = options.environment !== 'development';
   const connectionLimits = resolveConnectionLimits(options.connectionLimits);
@@ -54,6 +66,15 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     ...connectionTimeoutOptions(connectionLimits),
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
+  // Issue 14: keys added by a rotation reach every instance before they mint (tokens/token-keyring.ts).
+  app.addHook('onRequest', (_request, _reply, done) => {
+    const now = options.clock.nowSeconds();
+    const tokenKeys = tokenKeyring.refreshIfStale(now);
+    const signingKeys = context.signingKey.refreshIfStale(now);
+    const handoverKeys = context.handoverSigningKey.refreshIfStale(now);
+    if (!tokenKeys && !signingKeys && !handoverKeys) return done(); // fresh: no promise per request
+    Promise.all([tokenKeys, signingKeys, handoverKeys]).then(() => done(), done);
+  });
   // Issue 11 item 1: a bounded, linear form parser and a body limit per endpoint.
   installFormBodyLimits(app);
   // Issue 11 items 9, 10, 14, 16: duplicate Authorization, multipart, credentials in the URL, no-store.
@@ -138,6 +159,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     reply.code(500).send(new OAuthError('server_error', 'unexpected error').toJSON());
   });
 
+  // Issue 14: Prometheus metrics; GET /metrics for administrator tokens unless served on their own port.
+  instrumentHttp(app, options.metrics);
+  if (options.tracer) traceHttp(app, options.tracer);
+  if (options.serveMetrics) registerMetricsRoute(app, options.metrics, context.storage);
   await registerRoutes(app, context, createLoginThrottle(resolveLoginThrottleRules(options.loginRateLimit, options.loginThrottle), options.storage.loginThrottle));
   addMethodNotAllowedRoutes();
   return app;

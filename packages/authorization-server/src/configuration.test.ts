@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeDatabase, loadConfiguration } from './configuration.ts';
+import { ConfigurationError, describeConfiguration, describeDatabase, loadConfiguration } from './configuration.ts';
 
 describe('configuration: the database and the cleanup job', () => {
   it('uses SQLite (GATEHOUSE_DATABASE) without DATABASE_URL, and cleans up every 60 s in batches of 500 by default', () => {
@@ -85,5 +85,62 @@ describe('configuration: pushed authorization requests (RFC 9126 §5)', () => {
     for (const nonsense of ['yes', '1', 'TRUE']) {
       assert.throws(() => loadConfiguration({ GATEHOUSE_REQUIRE_PAR: nonsense }), /GATEHOUSE_REQUIRE_PAR must be true or false/);
     }
+  });
+});
+
+describe('configuration check (issue 14)', () => {
+  const KEY = 'x'.repeat(43);
+
+  it('reports every problem at once, one message each naming the variable, the value and what is allowed', () => {
+    assert.throws(() => loadConfiguration({
+      GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'http://auth.example', PORT: '70000', GATEHOUSE_ACCESS_TOKEN_FORMAT: 'paseto',
+      GATEHOUSE_CLEANUP_BATCH_SIZE: '0', GATEHOUSE_SHUTDOWN_GRACE_SECONDS: 'soon', GATEHOUSE_URN_NAMESPACE: 'Bad NS', GATEHOUSE_TOKEN_KEY: KEY,
+    }), (error: ConfigurationError) => {
+      assert.ok(error instanceof ConfigurationError);
+      assert.deepEqual(error.problems, [
+        'PORT must be a port number (0 to 65535) (got "70000")',
+        'GATEHOUSE_ISSUER must be https in production (got "http://auth.example")',
+        'GATEHOUSE_CLEANUP_BATCH_SIZE must be a whole number from 1 to 100000 (got "0")',
+        'GATEHOUSE_ACCESS_TOKEN_FORMAT must be opaque or jwt (got "paseto")',
+        'GATEHOUSE_URN_NAMESPACE must be lowercase letters, digits and "-", starting with a letter (got "Bad NS")',
+        'GATEHOUSE_SHUTDOWN_GRACE_SECONDS must be a whole number from 0 to 3600 (got "soon")',
+      ]);
+      assert.match(error.message, /^6 configuration problems:\n- PORT/);
+      return true;
+    });
+  });
+
+  it('never shows a secret: a short token key is reported by its length, a bad DATABASE_URL not at all', () => {
+    const secret = 'hunter2-token-key';
+    assert.throws(() => loadConfiguration({ GATEHOUSE_TOKEN_KEY: secret, DATABASE_URL: 'mysql://root:hunter3@db/x' }), (error: ConfigurationError) => {
+      assert.equal(error.problems.length, 2);
+      assert.ok(!error.message.includes(secret) && !error.message.includes('hunter3'));
+      assert.match(error.message, /GATEHOUSE_TOKEN_KEY must be base64url of 32 or more random bytes \(got a value of 17 characters, not shown\)/);
+      return true;
+    });
+  });
+
+  it('production and staging refuse the development defaults: a generated token key and an http issuer', () => {
+    for (const environment of ['staging', 'production']) {
+      assert.throws(() => loadConfiguration({ GATEHOUSE_ENV: environment, GATEHOUSE_ISSUER: 'http://localhost:3000' }), (error: ConfigurationError) => {
+        assert.deepEqual(error.problems, [
+          `GATEHOUSE_ISSUER must be https in ${environment} (got "http://localhost:3000")`,
+          `GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url): the generated development key is refused`,
+        ]);
+        return true;
+      });
+    }
+    assert.throws(() => loadConfiguration({ GATEHOUSE_ENV: 'production' }), /GATEHOUSE_ISSUER is required in production/);
+    assert.equal(loadConfiguration({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: KEY }).shutdownGraceSeconds, 10);
+  });
+
+  it('describes the effective configuration with secrets masked (gatehouse config check)', () => {
+    const rows = Object.fromEntries(describeConfiguration(loadConfiguration({
+      GATEHOUSE_TOKEN_KEY: KEY, DATABASE_URL: 'postgres://gatehouse:s3cret@db.example/gh', GATEHOUSE_SHUTDOWN_GRACE_SECONDS: '30',
+    })));
+    assert.equal(rows.GATEHOUSE_TOKEN_KEY, 'set (32 bytes, not shown)');
+    assert.equal(rows.database, 'postgres postgres://gatehouse@db.example/gh');
+    assert.equal(rows.GATEHOUSE_SHUTDOWN_GRACE_SECONDS, '30');
+    assert.ok(!JSON.stringify(rows).includes('s3cret') && !JSON.stringify(rows).includes(KEY));
   });
 });

@@ -16,10 +16,13 @@
  * | `GATEHOUSE_TOKEN_KEY` | generated and kept in the database in development; required otherwise | base64url, ≥ 32 bytes |
  * | `GATEHOUSE_API_AUDIENCE` | `http://localhost:3001` | `aud` of access tokens |
  * | `GATEHOUSE_ACCESS_TOKEN_FORMAT` | `opaque` | `opaque`, or `jwt` (RFC 9068) for resource servers that validate locally |
- * | `GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS` | `30` | refresh-token reuse grace window, 0..120 s; `0` turns it off (SPEC decision 8) |
  * | `GATEHOUSE_BRAND_NAME` | `Gatehouse` | brand shown on pages |
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
+ * | `GATEHOUSE_AUDIT_RETENTION_DAYS` | unset (keep forever) | the cleanup deletes audit events older than this many days |
+ * | `GATEHOUSE_METRICS_PORT` | unset | serve Prometheus metrics on this port (no authentication) instead of `GET /metrics` with an administrator token |
+ * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
+ * | `GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS` | `30` | refresh-token reuse grace window, 0..120 s; `0` turns it off (SPEC decision 8) |
  * | `GATEHOUSE_SMTP_URL` | unset | `smtp://` or `smtps://` URL for password-reset e-mails; unset in development: printed to the console |
  * | `GATEHOUSE_MAIL_FROM` | `Gatehouse <no-reply@localhost>` | From address of those e-mails |
  * | `GATEHOUSE_REQUIRE_SECOND_FACTOR` | `none` | `administrators`: users who administer any subject must enrol TOTP at sign-in |
@@ -49,17 +52,24 @@ export interface Configuration {
   /** The SQLite file (`GATEHOUSE_DATABASE`); unused when `database` is PostgreSQL. */
   databasePath: string;
   database: DatabaseConfiguration;
-  /** The periodic cleanup of expired rows in each instance; `intervalSeconds` 0 = off. */
-  cleanup: { intervalSeconds: number; batchSize: number };
+  /**
+   * The periodic cleanup of expired rows in each instance; `intervalSeconds` 0 = off. `auditRetentionSeconds`
+   * (issue 14): audit events older than it are deleted too; undefined keeps them forever.
+   */
+  cleanup: { intervalSeconds: number; batchSize: number; auditRetentionSeconds?: number };
   tokenKey: Buffer | undefined;
   apiAudience: string;
   /** See AuthorizationServerOptions.accessTokenFormat. */
   accessTokenFormat: 'opaque' | 'jwt';
-  /** See AuthorizationServerOptions.refreshTokenReuseGraceSeconds. */
-  refreshTokenReuseGraceSeconds: number;
   brandName: string;
   urnNamespace: string;
   trustProxy: string | undefined;
+  /** Issue 14: on SIGTERM, seconds requests in flight may take before their connections are cut; 0 = at once. */
+  shutdownGraceSeconds: number;
+  /** Issue 14: Prometheus metrics on their own port (unauthenticated); undefined = `GET /metrics` for administrator tokens. */
+  metricsPort: number | undefined;
+  /** See AuthorizationServerOptions.refreshTokenReuseGraceSeconds. */
+  refreshTokenReuseGraceSeconds: number;
   /** `GATEHOUSE_OAUTH_RATE_LIMIT`: the limits, `false` (off), or undefined for the defaults of options.ts. */
   oauthEndpointRateLimit: OAuthEndpointRateLimit | false | undefined;
   /** Issue 10 §3: `GATEHOUSE_SMTP_URL`, `GATEHOUSE_MAIL_FROM`, `GATEHOUSE_REQUIRE_SECOND_FACTOR` (options.ts LocalAccountOptions). */
@@ -70,55 +80,179 @@ export interface Configuration {
   upstreamIdentityProvider: UpstreamIdentityProvider | null;
 }
 
+/**
+ * Issue 14: every problem of a configuration at once, one message each (what, the value with secrets
+ * masked, what is allowed). `problems` holds them; `message` lists them one a line.
+ */
+export class ConfigurationError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? problems[0]! : `${problems.length} configuration problems:\n${problems.map((problem) => `- ${problem}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+    this.problems = problems;
+  }
+}
+
+/**
+ * Reads and validates every variable.
+ * @throws ConfigurationError listing every problem found (not just the first).
+ */
 export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configuration {
+  const problems: string[] = [];
   const environment = (env.GATEHOUSE_ENV ?? 'development') as Environment;
   if (!['development', 'staging', 'production'].includes(environment)) {
-    throw new Error(`GATEHOUSE_ENV must be development, staging or production (got "${environment}")`);
+    problems.push(`GATEHOUSE_ENV must be development, staging or production (got ${shown(environment)})`);
   }
-  const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('PORT must be a port number');
+  const port = integerSetting(env, 'PORT', 3000, 0, 65535, problems, 'a port number (0 to 65535)');
   const issuer = env.GATEHOUSE_ISSUER ?? (environment === 'development' ? `http://localhost:${port}` : undefined);
-  if (!issuer) throw new Error(`GATEHOUSE_ISSUER is required in ${environment}`);
-  const tokenKey = env.GATEHOUSE_TOKEN_KEY ? Buffer.from(env.GATEHOUSE_TOKEN_KEY, 'base64url') : undefined;
+  if (!issuer) problems.push(`GATEHOUSE_ISSUER is required in ${environment} (an https URL without query, fragment or trailing "/")`);
+  else problems.push(...issuerProblems(issuer, environment, env.GATEHOUSE_ISSUER !== undefined));
+  let tokenKey: Buffer | undefined;
+  if (env.GATEHOUSE_TOKEN_KEY !== undefined) {
+    // The value is a secret: its length is shown, never the value.
+    tokenKey = Buffer.from(env.GATEHOUSE_TOKEN_KEY, 'base64url');
+    if (!/^[A-Za-z0-9_-]+$/.test(env.GATEHOUSE_TOKEN_KEY) || tokenKey.length < 32) {
+      problems.push(`GATEHOUSE_TOKEN_KEY must be base64url of 32 or more random bytes (got ${maskedSecret(env.GATEHOUSE_TOKEN_KEY)}); make one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`);
+    }
+  } else if (environment !== 'development') {
+    // Issue 14: production and staging refuse the development default (a key generated and kept in the database).
+    problems.push(`GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url): the generated development key is refused`);
+  }
   const databasePath = env.GATEHOUSE_DATABASE ?? './data/gatehouse.sqlite';
   let database: DatabaseConfiguration = { kind: 'sqlite', path: databasePath };
   if (env.DATABASE_URL) {
-    if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    // Never echoed: it may hold a password.
+    if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (value not shown: it may hold a password)');
     database = {
       kind: 'postgres', url: env.DATABASE_URL, schema: env.GATEHOUSE_DATABASE_SCHEMA || undefined,
-      poolSize: positiveInteger(env, 'GATEHOUSE_DATABASE_POOL_SIZE', 10),
+      poolSize: integerSetting(env, 'GATEHOUSE_DATABASE_POOL_SIZE', 10, 1, 1000, problems),
     };
+    if (database.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(database.schema)) {
+      problems.push(`GATEHOUSE_DATABASE_SCHEMA must be a lowercase identifier (letters, digits, "_"; got ${shown(database.schema)})`);
+    }
   }
   const cleanup = {
-    intervalSeconds: positiveInteger(env, 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 60, { allowZero: true }),
-    batchSize: positiveInteger(env, 'GATEHOUSE_CLEANUP_BATCH_SIZE', 500),
+    intervalSeconds: integerSetting(env, 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 60, 0, 86_400, problems),
+    batchSize: integerSetting(env, 'GATEHOUSE_CLEANUP_BATCH_SIZE', 500, 1, 100_000, problems),
+    ...(env.GATEHOUSE_AUDIT_RETENTION_DAYS
+      ? { auditRetentionSeconds: integerSetting(env, 'GATEHOUSE_AUDIT_RETENTION_DAYS', 0, 1, 36_500, problems, 'a whole number of days from 1 to 36500 (unset keeps audit events forever)') * 86_400 }
+      : {}),
   };
   const accessTokenFormat = env.GATEHOUSE_ACCESS_TOKEN_FORMAT ?? 'opaque';
-  if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') throw new Error('GATEHOUSE_ACCESS_TOKEN_FORMAT must be opaque or jwt');
-  const refreshTokenReuseGraceSeconds = positiveInteger(env, 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 30, { allowZero: true });
-  if (refreshTokenReuseGraceSeconds > 120) throw new Error('GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS must be at most 120 (SPEC decision 8)');
-  if (!tokenKey && environment !== 'development') throw new Error(`GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url)`);
+  if (accessTokenFormat !== 'opaque' && accessTokenFormat !== 'jwt') problems.push(`GATEHOUSE_ACCESS_TOKEN_FORMAT must be opaque or jwt (got ${shown(accessTokenFormat)})`);
+  const apiAudience = env.GATEHOUSE_API_AUDIENCE ?? 'http://localhost:3001';
+  if (!URL.canParse(apiAudience)) problems.push(`GATEHOUSE_API_AUDIENCE must be an absolute URL (got ${shown(apiAudience)})`);
+  const urnNamespace = env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse';
+  if (!/^[a-z][a-z0-9-]*$/.test(urnNamespace)) problems.push(`GATEHOUSE_URN_NAMESPACE must be lowercase letters, digits and "-", starting with a letter (got ${shown(urnNamespace)})`);
+  const brandName = env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse';
+  if (brandName.trim() === '' || brandName.length > 100) problems.push(`GATEHOUSE_BRAND_NAME must be 1 to 100 characters (got ${shown(brandName)})`);
+  const shutdownGraceSeconds = integerSetting(env, 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600, problems);
+  // SPEC decision 8: the refresh-token reuse grace window.
+  const refreshTokenReuseGraceSeconds = integerSetting(env, 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 30, 0, 120, problems, 'a whole number of seconds from 0, at most 120 (SPEC decision 8)');
+  const metricsPort = env.GATEHOUSE_METRICS_PORT ? integerSetting(env, 'GATEHOUSE_METRICS_PORT', 0, 1, 65535, problems, 'a port number (1 to 65535)') : undefined;
+  if (metricsPort !== undefined && metricsPort === port) problems.push(`GATEHOUSE_METRICS_PORT must differ from PORT (both ${port})`);
+  if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     environment,
     port,
     host: env.HOST ?? (environment === 'development' ? 'localhost' : '0.0.0.0'),
-    issuer,
+    issuer: issuer!,
     databasePath,
     database,
     cleanup,
     tokenKey,
-    apiAudience: env.GATEHOUSE_API_AUDIENCE ?? 'http://localhost:3001',
-    accessTokenFormat,
-    refreshTokenReuseGraceSeconds,
-    brandName: env.GATEHOUSE_BRAND_NAME ?? 'Gatehouse',
-    urnNamespace: env.GATEHOUSE_URN_NAMESPACE ?? 'gatehouse',
+    apiAudience,
+    accessTokenFormat: accessTokenFormat as Configuration['accessTokenFormat'],
+    brandName,
+    urnNamespace,
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
+    shutdownGraceSeconds,
+    metricsPort,
+    refreshTokenReuseGraceSeconds,
     oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
     localAccounts: localAccounts(env),
     requirePushedAuthorizationRequests: requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR),
     upstreamIdentityProvider: upstreamIdentityProvider(env),
   };
 }
+
+/** SPEC decision 17 and RFC 8414 §2: the issuer's problems (production refuses an http issuer). */
+function issuerProblems(issuer: string, environment: Environment, fromEnvironment: boolean): string[] {
+  if (!URL.canParse(issuer)) return [`GATEHOUSE_ISSUER must be an absolute URL (got ${shown(issuer)})`];
+  const url = new URL(issuer);
+  const problems: string[] = [];
+  if (environment !== 'development' && url.protocol !== 'https:') problems.push(`GATEHOUSE_ISSUER must be https in ${environment} (got ${shown(issuer)})`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') problems.push(`GATEHOUSE_ISSUER must be an http(s) URL (got ${shown(issuer)})`);
+  if (fromEnvironment && (url.search || url.hash || issuer.endsWith('/'))) {
+    problems.push(`GATEHOUSE_ISSUER must have no query, fragment or trailing "/" (RFC 8414 §2; got ${shown(issuer)})`);
+  }
+  return problems;
+}
+
+/** A whole number from `min` to `max`, or `fallback` when unset or empty; a problem otherwise. */
+function integerSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, problems: string[], allowed = `a whole number from ${min} to ${max}`): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    problems.push(`${name} must be ${allowed} (got ${shown(raw)})`);
+    return fallback;
+  }
+  return value;
+}
+
+/** A value quoted for a message, cut to 100 characters. */
+const shown = (value: string) => JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+/** A secret for messages: its length only. */
+const maskedSecret = (value: string) => `a value of ${value.length} characters, not shown`;
+
+/**
+ * Issue 14, `gatehouse config check`: the effective configuration as name/value rows, secrets masked (the
+ * token key shows only whether it is set and its length; the database URL loses its password).
+ */
+export function describeConfiguration(configuration: Configuration): Array<[string, string]> {
+  return [
+    ['GATEHOUSE_ENV', configuration.environment],
+    ['PORT', String(configuration.port)],
+    ['HOST', configuration.host],
+    ['GATEHOUSE_ISSUER', configuration.issuer],
+    ['database', `${configuration.database.kind} ${describeDatabase(configuration.database)}`],
+    ...(configuration.database.kind === 'postgres' ? [['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string]] : []),
+    ['GATEHOUSE_CLEANUP_INTERVAL_SECONDS', String(configuration.cleanup.intervalSeconds)],
+    ['GATEHOUSE_CLEANUP_BATCH_SIZE', String(configuration.cleanup.batchSize)],
+    ['GATEHOUSE_AUDIT_RETENTION_DAYS', configuration.cleanup.auditRetentionSeconds === undefined ? 'unset (audit events kept forever)' : String(configuration.cleanup.auditRetentionSeconds / 86_400)],
+    ['GATEHOUSE_TOKEN_KEY', configuration.tokenKey ? `set (${configuration.tokenKey.length} bytes, not shown)` : 'unset (development: generated and kept in the database)'],
+    ['GATEHOUSE_API_AUDIENCE', configuration.apiAudience],
+    ['GATEHOUSE_ACCESS_TOKEN_FORMAT', configuration.accessTokenFormat],
+    ['GATEHOUSE_BRAND_NAME', configuration.brandName],
+    ['GATEHOUSE_URN_NAMESPACE', configuration.urnNamespace],
+    ['GATEHOUSE_TRUST_PROXY', configuration.trustProxy ?? 'unset'],
+    ['GATEHOUSE_SHUTDOWN_GRACE_SECONDS', String(configuration.shutdownGraceSeconds)],
+    ['GATEHOUSE_METRICS_PORT', configuration.metricsPort === undefined ? 'unset (GET /metrics with an administrator token)' : String(configuration.metricsPort)],
+  ];
+}
+
+/** The database for messages: the SQLite path, or the PostgreSQL URL without its password. */
+export function describeDatabase(database: DatabaseConfiguration): string {
+  if (database.kind === 'sqlite') return database.path;
+  const url = new URL(database.url);
+  url.password = '';
+  return `${url.href}${database.schema ? ` (schema ${database.schema})` : ''}`;
+}
+
+/** Every variable loadConfiguration reads (`gatehouse config check` warns about other GATEHOUSE_* names: typos). */
+export const CONFIGURATION_VARIABLES = [
+  'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE',
+  'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
+  'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
+  'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS',
+  // Read by scripts/start.ts, the test harness, or (OTEL_*) the OpenTelemetry exporter, not by loadConfiguration.
+  'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL',
+];
+
+/** A fresh token key, base64url. */
+export const generateTokenKey = () => randomBytes(32).toString('base64url');
 
 /**
  * Issue 10 §2: the upstream OpenID Provider from `GATEHOUSE_UPSTREAM_*`, or null without
@@ -167,25 +301,6 @@ function oauthEndpointRateLimit(raw: string | undefined): OAuthEndpointRateLimit
   const [maxRequestsPerClient, maxRequestsPerAddress, windowSeconds] = values as [number, number, number];
   return { windowSeconds, maxRequestsPerClient, maxRequestsPerAddress };
 }
-
-function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, { allowZero = false } = {}): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`${name} must be a whole number${allowZero ? ' (0 or more)' : ' of 1 or more'}`);
-  return value;
-}
-
-/** The database for messages: the SQLite path, or the PostgreSQL URL without its password. */
-export function describeDatabase(database: DatabaseConfiguration): string {
-  if (database.kind === 'sqlite') return database.path;
-  const url = new URL(database.url);
-  url.password = '';
-  return `${url.href}${database.schema ? ` (schema ${database.schema})` : ''}`;
-}
-
-/** A fresh token key, base64url. */
-export const generateTokenKey = () => randomBytes(32).toString('base64url');
 
 /** `GATEHOUSE_REQUIRE_PAR`: `true` or `false` (default false). */
 function requirePushedAuthorizationRequests(value: string | undefined): boolean {

@@ -1,8 +1,9 @@
 export { createAuthorizationServer } from './authorization-server.ts';
 export type { AuthorizationServerOptions, Brand, Environment } from './options.ts';
 export { createTestClock, systemClock, type Clock } from './clock.ts';
-export { loadConfiguration, generateTokenKey, type Configuration } from './configuration.ts';
+export { ConfigurationError, loadConfiguration, generateTokenKey, type Configuration } from './configuration.ts';
 export { startAuthorizationServer, type RunningAuthorizationServer } from './main.ts';
+export { exitGracefullyOnSignals, shutDownGracefully } from './operations/shutdown.ts';
 export { createSqliteStorage } from './storage/sqlite/sqlite-storage.ts';
 export { createPostgresStorage, migratePostgres, type PostgresStorageOptions } from './storage/postgres/postgres-storage.ts';
 export { openStorage, migrateStorage } from './storage/open-storage.ts';

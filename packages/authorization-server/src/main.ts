@@ -5,10 +5,13 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createAuthorizationServer } from './authorization-server.ts';
-import { describeDatabase, generateTokenKey, type Configuration } from './configuration.ts';
+import { ConfigurationError, describeDatabase, generateTokenKey, type Configuration } from './configuration.ts';
 import { systemClock } from './clock.ts';
 import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
+import { createMetrics, startMetricsServer } from './operations/metrics.ts';
+import { shutDownGracefully } from './operations/shutdown.ts';
+import { createTracing, type Tracing } from './operations/tracing.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
 
@@ -16,22 +19,38 @@ export interface RunningAuthorizationServer {
   app: FastifyInstance;
   url: string;
   close(): Promise<void>;
+  /**
+   * Issue 14: stops accepting, lets requests in flight finish for up to `graceSeconds`, then stops the
+   * cleanup job and closes storage (operations/shutdown.ts). @returns false when the deadline cut requests.
+   */
+  shutDown(graceSeconds: number): Promise<boolean>;
 }
 
 export async function startAuthorizationServer(configuration: Configuration, options: { logger?: boolean; announce?: (line: string) => void } = {}): Promise<RunningAuthorizationServer> {
   const storage = await openStorage(configuration.database);
   let cleanup: CleanupJob | undefined;
   let app: FastifyInstance | undefined;
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let tracing: Tracing | undefined;
   try {
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
     const tokenKey = configuration.tokenKey ?? Buffer.from(await storage.settings.getOrCreate('development_token_key', generateTokenKey), 'base64url');
+    // Issue 14: staging and production refuse development defaults, seeded data included.
+    if (configuration.environment !== 'development') await refuseDevelopmentSeed(storage, configuration.environment);
     if (configuration.environment === 'development') {
       const seeded = await seedOnce(storage, { brandName: configuration.brandName, now: systemClock.nowSeconds(), apiAudience: configuration.apiAudience });
       options.announce?.(`${seeded ? 'Seeded' : 'Found'} development data in ${describeDatabase(configuration.database)}`);
       options.announce?.(describeDevelopmentSeed(configuration.issuer));
     }
+    // Issue 14: Prometheus metrics, process metrics included; on their own port when GATEHOUSE_METRICS_PORT is set.
+    const metrics = createMetrics({ processMetrics: true });
+    // Issue 14: OpenTelemetry tracing, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? createTracing() : undefined;
     app = await createAuthorizationServer({
+      tracer: tracing?.tracer ?? null,
+      metrics,
+      serveMetrics: configuration.metricsPort === undefined,
       issuer: configuration.issuer,
       environment: configuration.environment,
       storage,
@@ -52,26 +71,43 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       cleanup = startCleanupJob(storage, {
         intervalSeconds: configuration.cleanup.intervalSeconds,
         batchSize: configuration.cleanup.batchSize,
+        auditRetentionSeconds: configuration.cleanup.auditRetentionSeconds,
         clock: systemClock,
         onResult: (result) => {
+          metrics.cleanupDeletedRows.inc(result.deleted);
           if (result.deleted > 0) log.info({ event: 'cleanup', ...result }, 'deleted expired rows');
         },
-        onError: (error) => log.error({ event: 'cleanup.failed', err: error }, 'cleanup failed'),
+        onError: (error) => {
+          metrics.cleanupFailures.inc();
+          log.error({ event: 'cleanup.failed', err: error }, 'cleanup failed');
+        },
       });
     }
     const url = await app.listen({ port: configuration.port, host: configuration.host });
+    if (configuration.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer(metrics, configuration.metricsPort, configuration.host);
+      options.announce?.(`Prometheus metrics: ${metricsServer.url}`);
+    }
     const running = app;
+    const closeResources = async () => {
+      await metricsServer?.close();
+      await tracing?.shutdown().catch(() => {});
+      await cleanup?.stop();
+      await storage.close();
+    };
     return {
       app: running,
       url,
       async close() {
         await running.close();
-        await cleanup?.stop();
-        await storage.close();
+        await closeResources();
       },
+      shutDown: (graceSeconds) => shutDownGracefully({ stopServing: () => running.close(), httpServer: running.server, closeResources }, graceSeconds),
     };
   } catch (error) {
     await app?.close().catch(() => {});
+    await metricsServer?.close().catch(() => {});
+    await tracing?.shutdown().catch(() => {});
     await cleanup?.stop().catch(() => {});
     await storage.close().catch(() => {});
     throw error;
@@ -92,5 +128,21 @@ async function seedOnce(storage: Storage, context: Parameters<typeof seedDevelop
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw error;
+  }
+}
+
+/**
+ * Issue 14: the development seed's clients have their secrets in the README; a staging or production
+ * database holding them (a copied development database) must not serve.
+ * @throws ConfigurationError naming the seeded clients found.
+ */
+async function refuseDevelopmentSeed(storage: Storage, environment: string): Promise<void> {
+  const seeded = [];
+  for (const client of [DEVELOPMENT_SEED.confidentialClient, DEVELOPMENT_SEED.publicClient, DEVELOPMENT_SEED.resourceServer]) {
+    const found = await storage.clients.find(client.id);
+    if (found && found.status !== 'deleted') seeded.push(`"${client.name}" (${client.id})`);
+  }
+  if (seeded.length > 0) {
+    throw new ConfigurationError([`the database holds development seed data, refused in ${environment}: ${seeded.join(', ')}; their credentials are public (README). Use a fresh database, or delete these clients with "gatehouse clients delete"`]);
   }
 }

@@ -5,6 +5,8 @@
 import type { CustomFetch } from 'openid-client';
 import type { Clock } from './clock.ts';
 import type { LoginThrottleRules } from './endpoints/login-throttle.ts';
+import type { Tracer } from '@opentelemetry/api';
+import { createMetrics, type GatehouseMetrics } from './operations/metrics.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** SPEC §2: one setting selects the environment's transport and redirect-URI rules. */
@@ -94,6 +96,15 @@ export interface AuthorizationServerOptions {
   upstreamIdentityProvider?: UpstreamIdentityProvider | null;
   /** Issue 10 §3: local accounts (invitations, password resets, TOTP); see LocalAccountOptions. Default `{}`. */
   localAccounts?: LocalAccountOptions;
+  /** Issue 14: the Prometheus metrics this server updates (operations/metrics.ts); default a fresh registry. */
+  metrics?: GatehouseMetrics;
+  /**
+   * Issue 14: serve `GET /metrics` on this application, to administrator bearer tokens; default true.
+   * False when the metrics are served on their own port (`GATEHOUSE_METRICS_PORT`, main.ts).
+   */
+  serveMetrics?: boolean;
+  /** Issue 14: OpenTelemetry tracing (operations/tracing.ts): a span per request and per storage operation; default off (null). */
+  tracer?: Tracer | null;
 }
 
 /** Issue 10 §3: settings of local accounts. */
@@ -182,7 +193,10 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     upstreamIdentityProvider: null,
     clock: systemClock,
     logger: true,
+    serveMetrics: true,
+    tracer: null,
     ...options,
+    metrics: options.metrics ?? createMetrics(),
     brand: { name: 'Gatehouse', urnNamespace: 'gatehouse', ...options.brand },
   };
   const issuer = new URL(resolved.issuer);

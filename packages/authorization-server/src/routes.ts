@@ -64,7 +64,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // RFC 7517: the public keys of JWT access tokens (resource servers that validate locally) and of session
   // handover tokens (partner apps); each its own `kid`, and each verifier accepts only its own `typ`.
   app.get('/.well-known/jwks.json', async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=300').send({ keys: [context.signingKey.publicJwk, context.handoverSigningKey.publicJwk] });
+    reply.header('cache-control', 'public, max-age=300').send({ keys: [...context.signingKey.publishedJwks(), ...context.handoverSigningKey.publishedJwks()] });
   });
   // The developer portal (partner developers; CSRF on every form).
   app.get('/portal', (request, reply) => portalHome(context, request, reply));

@@ -6,15 +6,15 @@ import type { ResolvedOptions } from './options.ts';
 import type { Storage } from './storage/storage.ts';
 import type { OpaqueTokenCodec } from './tokens/opaque-token.ts';
 import type { Clock } from './clock.ts';
-import type { SigningKey } from './tokens/signing-key.ts';
+import type { SigningKeyRing } from './tokens/signing-key.ts';
 
 export interface ServerContext {
   options: ResolvedOptions;
   storage: Storage;
   codec: OpaqueTokenCodec;
   clock: Clock;
-  /** Signs JWT access tokens; published in the JWKS. */
-  signingKey: SigningKey;
-  /** Signs session handover tokens (tokens/session-handover.ts); its own `kid`, also in the JWKS. */
-  handoverSigningKey: SigningKey;
+  /** Signs JWT access tokens; published in the JWKS. A ring (issue 14): the members are the key signing now. */
+  signingKey: SigningKeyRing;
+  /** Signs session handover tokens (tokens/session-handover.ts); its own `kid`, also in the JWKS. A ring too. */
+  handoverSigningKey: SigningKeyRing;
 }

@@ -22,6 +22,11 @@ import { setPushedAuthorizationRequestsRequired } from '../clients/client-manage
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, loadConfiguration } from '../configuration.ts';
 import { DIRECTORY_COMMAND_GROUPS, DIRECTORY_USAGE, runDirectoryCommand } from './directory-commands.ts';
+import { auditCommand } from './audit-command.ts';
+import { backupCommand } from './backup-command.ts';
+import { configCommand } from './config-command.ts';
+import { keysCommand } from './keys-command.ts';
+import { runCleanup } from '../storage/cleanup-job.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
@@ -38,7 +43,14 @@ const USAGE = `Usage:
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
   gatehouse admins create-token --name NAME [--json]
   gatehouse migrate [--json]
-  gatehouse cleanup [--batch-size N] [--json]${DIRECTORY_USAGE}
+  gatehouse cleanup [--batch-size N] [--json]
+  gatehouse keys rotate-token-key [--activate-after-seconds N] [--json]
+  gatehouse keys rotate [--prepublish-seconds N] [--json]
+  gatehouse keys list [--json]
+  gatehouse config check [--json]
+  gatehouse audit export --since ISO8601 [--format jsonl|csv]
+  gatehouse backup FILE [--json]              (SQLite; PostgreSQL: pg_dump)
+  gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)${DIRECTORY_USAGE}
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
@@ -72,6 +84,11 @@ function parseCommandLine(argv: string[]) {
       'overlap-seconds': { type: 'string' },
       'revoke-grants': { type: 'boolean', default: false },
       'batch-size': { type: 'string' },
+      'activate-after-seconds': { type: 'string' },
+      'prepublish-seconds': { type: 'string' },
+      force: { type: 'boolean', default: false },
+      since: { type: 'string' },
+      format: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -92,6 +109,32 @@ async function main(argv: string[]): Promise<number> {
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && group === 'audit') {
+    // Issue 14: audit export (cli/audit-command.ts).
+    return auditCommand(command, rest, { since: values.since, format: values.format })
+      .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
+  }
+  if (!values.help && (group === 'backup' || group === 'restore')) {
+    // Issue 14: SQLite backups (cli/backup-command.ts).
+    try {
+      return backupCommand(group, positionals.slice(1), { force: values.force, json: values.json });
+    } catch (error) {
+      throw error instanceof RangeError ? new UsageError(error.message) : error;
+    }
+  }
+  if (!values.help && group === 'config') {
+    // Issue 14: the configuration as a server start would read it, secrets masked (cli/config-command.ts).
+    try {
+      return configCommand(command, rest, values.json);
+    } catch (error) {
+      throw error instanceof RangeError ? new UsageError(error.message) : error;
+    }
+  }
+  if (!values.help && group === 'keys') {
+    // Issue 14: key rotation (cli/keys-command.ts).
+    return keysCommand(command, rest, { activateAfterSeconds: values['activate-after-seconds'], prepublishSeconds: values['prepublish-seconds'], json: values.json })
+      .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
   }
   if (!values.help && group === 'admins') {
     if (command !== 'create-token' || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);
@@ -294,7 +337,8 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
-    const result = await storage.cleanup.deleteExpired(systemClock.nowSeconds(), batchSize);
+    // Issue 14: GATEHOUSE_AUDIT_RETENTION_DAYS is honoured here as by the servers' cleanup job.
+    const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds);
     const database = describeDatabase(configuration.database);
     if (json) {
       console.log(JSON.stringify({ database, batch_size: batchSize, ...result }, null, 2));
@@ -310,6 +354,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
     ];
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);
+    if (result.auditEvents !== undefined) console.log(`  ${'audit events (retention)'.padEnd(26)} ${result.auditEvents}`);
     return 0;
   } finally {
     await storage.close();

@@ -16,18 +16,16 @@ export interface CleanupJob {
  */
 export function startCleanupJob(
   storage: Storage,
-  options: { intervalSeconds: number; batchSize: number; clock: Clock; onResult?: (result: CleanupResult) => void; onError?: (error: unknown) => void },
+  options: {
+    intervalSeconds: number; batchSize: number; clock: Clock; onResult?: (result: CleanupResult & { auditEvents?: number }) => void; onError?: (error: unknown) => void;
+    /** Issue 14: delete audit events older than this many seconds (GATEHOUSE_AUDIT_RETENTION_DAYS); unset keeps them forever. */
+    auditRetentionSeconds?: number;
+  },
 ): CleanupJob {
   let running: Promise<void> | undefined;
   const run = () => {
     if (running) return;
-    const now = options.clock.nowSeconds();
-    running = storage.cleanup.deleteExpired(now, options.batchSize)
-      // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
-      .then(async (result) => {
-        await storage.localAccounts.deleteExpired(now, options.batchSize);
-        return result;
-      })
+    running = runCleanup(storage, options.clock.nowSeconds(), options.batchSize, options.auditRetentionSeconds)
       .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
       .finally(() => {
         running = undefined;
@@ -41,4 +39,21 @@ export function startCleanupJob(
       await running;
     },
   };
+}
+
+/**
+ * One cleanup run: expired rows (storage.ts `cleanup.deleteExpired`) and, with a retention, audit events
+ * older than it, batch after batch until none is left. `gatehouse cleanup` runs it too.
+ */
+export async function runCleanup(storage: Storage, now: number, batchSize: number, auditRetentionSeconds?: number): Promise<CleanupResult & { auditEvents?: number }> {
+  const result = await storage.cleanup.deleteExpired(now, batchSize);
+  // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
+  await storage.localAccounts.deleteExpired(now, batchSize);
+  if (auditRetentionSeconds === undefined) return result;
+  let auditEvents = 0;
+  for (let deleted = batchSize; deleted === batchSize;) {
+    deleted = await storage.audit.deleteOlderThan(now - auditRetentionSeconds, now, batchSize);
+    auditEvents += deleted;
+  }
+  return { ...result, auditEvents, deleted: result.deleted + auditEvents };
 }

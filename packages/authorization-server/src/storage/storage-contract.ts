@@ -1260,6 +1260,24 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual((await storage.audit.list({ limit: 2 })).map((event) => event.type), ['event.4', 'event.3']);
         assert.equal((await storage.audit.list()).length, 5);
       }));
+
+      it('listSince pages through the events at or after a time, oldest first (gatehouse audit export)', withStorage(async (storage) => {
+        for (let i = 0; i < 5; i++) await storage.audit.record({ type: `event.${i}`, at: NOW + i * 10, actor: 'system', details: { n: i } });
+        const firstPage = await storage.audit.listSince(NOW + 10, 0, 2);
+        assert.deepEqual(firstPage.map((event) => event.type), ['event.1', 'event.2']);
+        assert.deepEqual(firstPage[0]!.details, { n: 1 });
+        const secondPage = await storage.audit.listSince(NOW + 10, firstPage[1]!.eventId, 10);
+        assert.deepEqual(secondPage.map((event) => event.type), ['event.3', 'event.4']);
+        assert.deepEqual(await storage.audit.listSince(NOW + 1000, 0, 10), []);
+      }));
+
+      it('deleteOlderThan deletes only events older than the retention cutoff, in batches (issue 14, audit retention)', withStorage(async (storage) => {
+        for (const at of [NOW - 300, NOW - 200, NOW - 100, NOW]) await storage.audit.record({ type: `at.${at - NOW}`, at, actor: 'system' });
+        assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 2);
+        assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 1);
+        assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 0);
+        assert.deepEqual((await storage.audit.list()).map((event) => event.type), ['at.0']);
+      }));
     });
 
     directoryContract(withStorage);
@@ -1285,6 +1303,22 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
       it('of concurrent getOrCreate calls for one name all see one value', withStorage(async (storage) => {
         const values = await Promise.all(Array.from({ length: 10 }, (_, i) => storage.settings.getOrCreate('token_key', () => `value-${i}`)));
         assert.equal(new Set(values).size, 1);
+      }));
+
+      it('list(prefix) returns exactly the settings whose name starts with the prefix, ordered by name (key rings)', withStorage(async (storage) => {
+        await storage.settings.getOrCreate('token_hmac_key.k2', () => 'two');
+        await storage.settings.getOrCreate('token_hmac_key.k1', () => 'one');
+        await storage.settings.getOrCreate('token_hmac_keyX', () => 'not in the ring');
+        await storage.settings.getOrCreate('token_hmac_key', () => 'shorter than the prefix');
+        await storage.settings.getOrCreate('other', () => 'other');
+        assert.deepEqual(await storage.settings.list('token_hmac_key.'), [
+          { name: 'token_hmac_key.k1', value: 'one' }, { name: 'token_hmac_key.k2', value: 'two' },
+        ]);
+        assert.deepEqual(await storage.settings.list('nothing.'), []);
+        // LIKE wildcards in a prefix are plain characters.
+        await storage.settings.getOrCreate('a_b', () => 'underscore');
+        await storage.settings.getOrCreate('axb', () => 'x');
+        assert.deepEqual(await storage.settings.list('a_'), [{ name: 'a_b', value: 'underscore' }]);
       }));
     });
 

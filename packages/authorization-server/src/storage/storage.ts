@@ -489,6 +489,17 @@ export interface Storage {
   audit: {
     record(event: AuditEvent): Promise<void>;
     list(options?: { limit?: number }): Promise<StoredAuditEvent[]>;
+    /**
+     * Issue 14 (`gatehouse audit export`): events with `at >= sinceSeconds` and `eventId > afterEventId`,
+     * oldest first (by `eventId`), at most `limit`; page on with the last `eventId`.
+     */
+    listSince(sinceSeconds: number, afterEventId: number, limit: number): Promise<StoredAuditEvent[]>;
+    /**
+     * Issue 14, audit retention: records `cutoffSeconds` (if later than every earlier cutoff) and deletes at
+     * most `limit` events with `at < cutoff`; the only deletion the append-only audit log allows.
+     * @returns how many events it deleted.
+     */
+    deleteOlderThan(cutoffSeconds: number, now: number, limit: number): Promise<number>;
   };
   /**
    * Failed-login counters per key (SPEC decision 18), shared by every instance. Keys are chosen by the
@@ -591,6 +602,8 @@ export interface Storage {
   /** Named server secrets (the development token key, the JWT signing key), created once; concurrent callers, on any instance, all get the one stored value. */
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;
+    /** Every setting whose name starts with `prefix`, ordered by name (key rings: `token_hmac_key.k1`, …). */
+    list(prefix: string): Promise<Array<{ name: string; value: string }>>;
   };
   /** Invitations, password resets and the TOTP second factor (issue 10 §3): see LocalAccountStore. */
   localAccounts: LocalAccountStore;

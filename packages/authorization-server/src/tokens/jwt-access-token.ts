@@ -6,7 +6,7 @@
 import { jwtVerify, SignJWT } from 'jose';
 import type { GrantRecord } from '../storage/storage.ts';
 import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
-import { ACCESS_TOKEN_SIGNING_ALGORITHM, type SigningKey } from './signing-key.ts';
+import { ACCESS_TOKEN_SIGNING_ALGORITHM, type SigningKey, type SigningKeyRing } from './signing-key.ts';
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
 export const ACCESS_TOKEN_JWT_TYPE = 'at+jwt';
@@ -47,10 +47,18 @@ export function signAccessToken(key: SigningKey, claims: AccessTokenClaims): Pro
  * True when the value is a JWT access token this server signed. Checked before any storage lookup, so
  * forged values cost no I/O; expiry and revocation are storage's answer, not the signature's.
  */
-export async function isOwnAccessTokenJwt(key: SigningKey, issuer: string, value: string): Promise<boolean> {
+export async function isOwnAccessTokenJwt(key: SigningKey | SigningKeyRing, issuer: string, value: string): Promise<boolean> {
   if (!JWT_SHAPE.test(value)) return false;
+  // Issue 14: a ring verifies with whichever published key the header's `kid` names (old keys until retired).
+  const verificationKey = 'publicKeyFor' in key
+    ? (header: { kid?: string }) => {
+      const found = header.kid === undefined ? undefined : key.publicKeyFor(header.kid);
+      if (!found) throw new Error('unknown kid');
+      return found;
+    }
+    : key.publicKey;
   try {
-    await jwtVerify(value, key.publicKey, { issuer, typ: ACCESS_TOKEN_JWT_TYPE, algorithms: [ACCESS_TOKEN_SIGNING_ALGORITHM], clockTolerance: Number.MAX_SAFE_INTEGER });
+    await jwtVerify(value, verificationKey as Parameters<typeof jwtVerify>[1], { issuer, typ: ACCESS_TOKEN_JWT_TYPE, algorithms: [ACCESS_TOKEN_SIGNING_ALGORITHM], clockTolerance: Number.MAX_SAFE_INTEGER });
     return true;
   } catch {
     return false;

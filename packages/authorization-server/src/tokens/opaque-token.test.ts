@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { createHmac, randomBytes as random } from 'node:crypto';
+import { createTestClock } from '../clock.ts';
 import { createOpaqueTokenCodec, type OpaqueTokenKind } from './opaque-token.ts';
+import { createTokenKeyring } from './token-keyring.ts';
 
 const KINDS: OpaqueTokenKind[] = ['gac', 'gat', 'grt'];
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const codec = createOpaqueTokenCodec(randomBytes(32));
+const codec = createOpaqueTokenCodec(random(32));
 
 /** The value with the character at `index` replaced by another base64url character. */
 function replaceAt(value: string, index: number, pick: (current: number) => number = (current) => (current + 32) % 64): string {
@@ -15,13 +17,13 @@ function replaceAt(value: string, index: number, pick: (current: number) => numb
 }
 
 describe('opaque tokens', () => {
-  it('mints <kind>_<random>.<tag> and digestOf gives back the stored digest (SPEC decision 9: only the digest is stored)', () => {
+  it('mints <kind>_<kid>_<random>.<tag> and digestOf gives back the stored digest (SPEC decision 9: only the digest is stored)', () => {
     for (const kind of KINDS) {
       const { value, digest } = codec.mint(kind);
-      assert.match(value, new RegExp(`^${kind}_[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
+      assert.match(value, new RegExp(`^${kind}_k0_[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
       assert.equal(codec.digestOf(value, kind), digest);
       assert.match(digest, /^[A-Za-z0-9_-]{43}$/); // HMAC-SHA-256, 32 bytes
-      assert.ok(!digest.includes(value.slice(kind.length + 1, value.indexOf('.'))), 'the digest does not contain the random part');
+      assert.ok(!digest.includes(value.slice(kind.length + 4, value.indexOf('.'))), 'the digest does not contain the random part');
     }
   });
 
@@ -29,7 +31,7 @@ describe('opaque tokens', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) {
       const { value } = codec.mint('grt');
-      const random = value.slice(4, value.indexOf('.'));
+      const random = value.slice(7, value.indexOf('.'));
       assert.equal(random.length, 43);
       assert.equal(Buffer.from(random, 'base64url').length, 32);
       assert.equal(Buffer.from(random, 'base64url').toString('base64url'), random);
@@ -52,11 +54,11 @@ describe('opaque tokens', () => {
 
   it('refuses a value whose random part was tampered with (forged values cost no lookup)', () => {
     const { value } = codec.mint('gat');
-    for (const index of [4, 20, 45, 46]) {
+    for (const index of [7, 20, 48, 49]) {
       assert.equal(codec.digestOf(replaceAt(value, index), 'gat'), undefined, `changed at ${index}`);
     }
     // Even a change only in the low bits of the last random character (same decoded bytes) changes the tagged string.
-    assert.equal(codec.digestOf(replaceAt(value, 46, (current) => current ^ 1), 'gat'), undefined);
+    assert.equal(codec.digestOf(replaceAt(value, 49, (current) => current ^ 1), 'gat'), undefined);
   });
 
   it('refuses a value whose tag was tampered with', () => {
@@ -75,7 +77,7 @@ describe('opaque tokens', () => {
   });
 
   it('refuses a value minted with another key (a key change invalidates every outstanding token)', () => {
-    const other = createOpaqueTokenCodec(randomBytes(32));
+    const other = createOpaqueTokenCodec(random(32));
     for (const kind of KINDS) {
       const { value } = other.mint(kind);
       assert.equal(codec.digestOf(value, kind), undefined);
@@ -87,11 +89,80 @@ describe('opaque tokens', () => {
     const [body, tag] = value.split('.') as [string, string];
     const malformed = [
       '', 'grt', 'grt_', 'grt_.', `${body}`, `${body}.`, `.${tag}`, `${body}${tag}`, `${body}.${tag}.${tag}`,
-      `${body}.${tag}=`, `${body}.${tag.slice(1)}`, `${body}.${tag}A`, `${body.slice(0, -1)}.${tag}`, `${body}A.${tag}`,
-      ` ${value}`, `${value} `, `${value}\n`, `GRT${value.slice(3)}`, `grt-${value.slice(4)}`, `xyz${value.slice(3)}`,
+      `${body}.${tag}=`, `grt__${value.slice(7)}`, `grt_k_${value.slice(7)}`, `grt_K0_${value.slice(7)}`, `grt_k00_${value.slice(7)}`,
+      `grt_k1${value.slice(6)}`, `grt_k9999999_${value.slice(7)}`, `${body}.${tag.slice(1)}`, `${body}.${tag}A`, `${body.slice(0, -1)}.${tag}`, `${body}A.${tag}`,
+      ` ${value}`, `${value} `, `${value}\n`, `GRT${value.slice(3)}`, `grt-${value.slice(4)}`, `grt_k0-${value.slice(7)}`, `xyz${value.slice(3)}`,
       `${body}.${tag.slice(0, -1)}+`, `${body}.${tag.slice(0, -1)}/`, `${body.slice(0, -1)}=.${tag}`, `${body}.${tag.slice(0, -1)}%`,
       value.replace('.', '%2E'), encodeURIComponent(value) + '%00', 'é'.repeat(value.length),
     ];
     for (const candidate of malformed) assert.equal(codec.digestOf(candidate, 'grt'), undefined, JSON.stringify(candidate));
+  });
+
+  describe('key ids (issue 14: rotating the token key logs nobody out)', () => {
+    const original = random(32);
+    const next = random(32);
+    const ACTIVATES_AT = 1_800_000_300;
+    const RETENTION = 60 * 24 * 3600;
+    const ring = () => createTokenKeyring(original, [{ kid: 'k1', key: next, activatesAt: ACTIVATES_AT }], RETENTION);
+
+    it('verifies a value minted before key ids existed (<kind>_<random>.<tag>) with the original key k0', () => {
+      const body = `grt_${random(32).toString('base64url')}`;
+      const legacyTag = createHmac('sha256', original).update(body).digest('base64url');
+      const clock = createTestClock();
+      const ringCodec = createOpaqueTokenCodec(ring(), clock);
+      assert.equal(ringCodec.digestOf(`${body}.${legacyTag}`, 'grt'), legacyTag);
+      // ...and refuses it once k0 retired (the successor active for the whole retention).
+      clock.advanceSeconds(ACTIVATES_AT - clock.nowSeconds() + RETENTION);
+      assert.equal(ringCodec.digestOf(`${body}.${legacyTag}`, 'grt'), undefined);
+    });
+
+    it('mints with the newest active key: k0 before k1 activates, k1 from then on; both verify meanwhile', () => {
+      const clock = createTestClock(ACTIVATES_AT - 1);
+      const ringCodec = createOpaqueTokenCodec(ring(), clock);
+      const before = ringCodec.mint('grt');
+      assert.match(before.value, /^grt_k0_/);
+      clock.advanceSeconds(1);
+      const after = ringCodec.mint('grt');
+      assert.match(after.value, /^grt_k1_/);
+      assert.equal(ringCodec.digestOf(before.value, 'grt'), before.digest);
+      assert.equal(ringCodec.digestOf(after.value, 'grt'), after.digest);
+      // The tag covers the key id: relabelling a k1 value as k0 breaks it.
+      assert.equal(ringCodec.digestOf(after.value.replace('_k1_', '_k0_'), 'grt'), undefined);
+    });
+
+    it('accepts a value of a key announced but not yet active (an instance whose clock runs ahead minted it)', () => {
+      const clock = createTestClock(ACTIVATES_AT + 1);
+      const ahead = createOpaqueTokenCodec(ring(), clock).mint('gat');
+      assert.match(ahead.value, /^gat_k1_/);
+      assert.equal(createOpaqueTokenCodec(ring(), createTestClock(ACTIVATES_AT - 60)).digestOf(ahead.value, 'gat'), ahead.digest);
+    });
+
+    it('keeps an old key verifying until its successor has been active for the retention, then refuses its values', () => {
+      const clock = createTestClock(ACTIVATES_AT - 10);
+      const ringCodec = createOpaqueTokenCodec(ring(), clock);
+      const old = ringCodec.mint('grt');
+      clock.advanceSeconds(10 + RETENTION - 1);
+      assert.equal(ringCodec.digestOf(old.value, 'grt'), old.digest);
+      clock.advanceSeconds(1);
+      assert.equal(ringCodec.digestOf(old.value, 'grt'), undefined);
+    });
+
+    it('refuses a value naming an unknown key id, even with a tag made by a known key', () => {
+      const clock = createTestClock(ACTIVATES_AT);
+      const ringCodec = createOpaqueTokenCodec(ring(), clock);
+      const body = `gat_k7_${random(32).toString('base64url')}`;
+      for (const key of [original, next]) {
+        assert.equal(ringCodec.digestOf(`${body}.${createHmac('sha256', key).update(body).digest('base64url')}`, 'gat'), undefined);
+      }
+    });
+
+    it('keys the digest of signed values (JWT access tokens) with k0 whichever key mints, so a rotation keeps them findable', () => {
+      const clock = createTestClock(ACTIVATES_AT - 1);
+      const ringCodec = createOpaqueTokenCodec(ring(), clock);
+      const before = ringCodec.digestOfSignedValue('header.payload.signature');
+      clock.advanceSeconds(3600);
+      assert.equal(ringCodec.digestOfSignedValue('header.payload.signature'), before);
+      assert.equal(before, createHmac('sha256', original).update('header.payload.signature').digest('base64url'));
+    });
   });
 });

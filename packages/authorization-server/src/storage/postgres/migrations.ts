@@ -283,6 +283,35 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    // Issue 14: audit retention. Events stay append-only, except that the cleanup job may delete events
+    // older than a cutoff it recorded first (GATEHOUSE_AUDIT_RETENTION_DAYS); cutoffs are append-only too.
+    version: 10,
+    name: 'audit retention',
+    sql: `
+      CREATE TABLE audit_retention_cutoffs (cutoff_at bigint NOT NULL, recorded_at bigint NOT NULL);
+      CREATE FUNCTION audit_retention_cutoffs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'retention cutoffs are append-only' USING ERRCODE = 'insufficient_privilege';
+        END;
+      $$;
+      CREATE TRIGGER audit_retention_cutoffs_no_change BEFORE UPDATE OR DELETE ON audit_retention_cutoffs
+        FOR EACH ROW EXECUTE FUNCTION audit_retention_cutoffs_append_only();
+      CREATE TRIGGER audit_retention_cutoffs_no_truncate BEFORE TRUNCATE ON audit_retention_cutoffs
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_retention_cutoffs_append_only();
+      CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP = 'DELETE' THEN
+            IF OLD.at < COALESCE((SELECT max(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808) THEN
+              RETURN OLD;
+            END IF;
+          END IF;
+          RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+        END;
+      $$;
+      CREATE INDEX audit_events_by_at ON audit_events (at);
+    `,
+  },
+  {
     version: 11,
     name: 'user identities (upstream OpenID Provider accounts)',
     sql: `

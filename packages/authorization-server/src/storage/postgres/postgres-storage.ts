@@ -716,6 +716,20 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async record(event) {
         await query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
+      async deleteOlderThan(cutoffSeconds, now, limit) {
+        await query('INSERT INTO audit_retention_cutoffs (cutoff_at, recorded_at) SELECT $1::bigint, $2::bigint WHERE $1::bigint > COALESCE((SELECT max(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)', [cutoffSeconds, now]);
+        const deleted = await query('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)', [cutoffSeconds, limit]);
+        return deleted.rowCount ?? 0;
+      },
+      async listSince(sinceSeconds, afterEventId, limit) {
+        return (await query('SELECT * FROM audit_events WHERE at >= $1 AND event_id > $2 ORDER BY event_id LIMIT $3', [sinceSeconds, afterEventId, limit])).rows.map(
+          (row): StoredAuditEvent => ({
+            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
+            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
+            details: row.details as StoredAuditEvent['details'],
+          }),
+        );
+      },
       async list(options = {}) {
         return (await query('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT $1', [options.limit ?? 100])).rows.map(
           (row): StoredAuditEvent => ({
@@ -774,6 +788,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const inserted = await one('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value', [name, create()]);
         if (inserted) return String(inserted.value);
         return String((await one('SELECT value FROM settings WHERE name = $1', [name]))!.value);
+      },
+      async list(prefix) {
+        const result = await query('SELECT name, value FROM settings WHERE left(name, length($1)) = $1 ORDER BY name', [prefix]);
+        return result.rows.map((row) => ({ name: String(row.name), value: String(row.value) }));
       },
     },
     userIdentities: {

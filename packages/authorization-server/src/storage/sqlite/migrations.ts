@@ -280,6 +280,22 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
     `,
   },
   {
+    // Issue 14: audit retention. Events stay append-only, except that the cleanup job may delete events
+    // older than a cutoff it recorded first (GATEHOUSE_AUDIT_RETENTION_DAYS); cutoffs are append-only too.
+    version: 10,
+    name: 'audit retention',
+    sql: `
+      CREATE TABLE audit_retention_cutoffs (cutoff_at INTEGER NOT NULL, recorded_at INTEGER NOT NULL);
+      CREATE TRIGGER audit_retention_cutoffs_no_update BEFORE UPDATE ON audit_retention_cutoffs BEGIN SELECT RAISE(ABORT, 'retention cutoffs are append-only'); END;
+      CREATE TRIGGER audit_retention_cutoffs_no_delete BEFORE DELETE ON audit_retention_cutoffs BEGIN SELECT RAISE(ABORT, 'retention cutoffs are append-only'); END;
+      DROP TRIGGER audit_events_no_delete;
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        WHEN OLD.at >= COALESCE((SELECT MAX(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE INDEX audit_events_by_at ON audit_events (at);
+    `,
+  },
+  {
     version: 11,
     name: 'user identities (upstream OpenID Provider accounts)',
     sql: `

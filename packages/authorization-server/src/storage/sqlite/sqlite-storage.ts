@@ -596,6 +596,22 @@ export function createSqliteStorage(path: string): Storage {
       async record(event: AuditEvent) {
         insertAuditEvent(event);
       },
+      async deleteOlderThan(cutoffSeconds, now, limit) {
+        return transaction(() => {
+          run('INSERT INTO audit_retention_cutoffs (cutoff_at, recorded_at) SELECT ?, ? WHERE ? > COALESCE((SELECT MAX(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)',
+            cutoffSeconds, now, cutoffSeconds);
+          return Number(run('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)', cutoffSeconds, limit).changes);
+        });
+      },
+      async listSince(sinceSeconds, afterEventId, limit) {
+        return all('SELECT * FROM audit_events WHERE at >= ? AND event_id > ? ORDER BY event_id LIMIT ?', sinceSeconds, afterEventId, limit).map(
+          (row): StoredAuditEvent => ({
+            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
+            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
+            details: JSON.parse(String(row.details)),
+          }),
+        );
+      },
       async list(options = {}) {
         return all('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?', options.limit ?? 100).map(
           (row): StoredAuditEvent => ({
@@ -655,6 +671,10 @@ export function createSqliteStorage(path: string): Storage {
           run('INSERT INTO settings (name, value) VALUES (?, ?)', name, value);
           return value;
         });
+      },
+      async list(prefix) {
+        return all('SELECT name, value FROM settings WHERE substr(name, 1, length(?)) = ? ORDER BY name', prefix, prefix)
+          .map((row) => ({ name: String(row.name), value: String(row.value) }));
       },
     },
     userIdentities: {

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
+
+function gatehouse(args: string[], settings: Record<string, string>) {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL' && name !== 'PORT' && name !== 'HOST') env[name] = value;
+  }
+  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], { env: { ...env, ...settings }, encoding: 'utf8', timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('gatehouse config check (issue 14)', () => {
+  it('prints the effective configuration with secrets masked and warns about unknown GATEHOUSE_ variables', () => {
+    const key = 'k'.repeat(43);
+    const run = gatehouse(['config', 'check', '--json'], {
+      GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: key,
+      DATABASE_URL: 'postgres://gatehouse:s3cret@db.example/gh', GATEHOUSE_TOKEN_KYE: 'typo',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.equal(output.valid, true);
+    assert.equal(output.configuration.GATEHOUSE_ISSUER, 'https://auth.example');
+    assert.equal(output.configuration.GATEHOUSE_TOKEN_KEY, 'set (32 bytes, not shown)');
+    assert.equal(output.configuration.database, 'postgres postgres://gatehouse@db.example/gh');
+    assert.deepEqual(output.warnings, ['GATEHOUSE_TOKEN_KYE is not a Gatehouse setting (a typo?); it is ignored']);
+    assert.ok(!run.stdout.includes(key) && !run.stdout.includes('s3cret'));
+  });
+
+  it('lists every problem, one a line, and exits 2', () => {
+    const run = gatehouse(['config', 'check'], { GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'http://auth.example', PORT: 'eighty' });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /the configuration has 3 problems:\n {2}- PORT must be a port number \(0 to 65535\) \(got "eighty"\)\n {2}- GATEHOUSE_ISSUER must be https in production/);
+    assert.match(run.stderr, /- GATEHOUSE_TOKEN_KEY is required in production/);
+  });
+});

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import Fastify from 'fastify';
+import { createAdminToken } from '../admin/admin-credentials.ts';
+import {
+  authorizeUrl, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer,
+} from '../testing/harness.ts';
+import { createMetrics, instrumentHttp, startMetricsServer } from './metrics.ts';
+
+/** The value of one sample in Prometheus text (labels exactly as printed), or undefined when absent. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('Prometheus metrics (issue 14)', () => {
+  it('GET /metrics needs an administrator bearer token: 401 with WWW-Authenticate: Bearer, and no metrics, without one', async () => {
+    const server = await startTestServer();
+    try {
+      const none = await fetch(`${server.url}/metrics`);
+      assert.equal(none.status, 401);
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="metrics"');
+      assert.ok(!(await none.text()).includes('gatehouse_'));
+      const wrong = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${'A'.repeat(43)}` } });
+      assert.equal(wrong.status, 401);
+      assert.match(wrong.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('after a flow the counters moved: requests, tokens per grant type, OAuth errors per code and client, reuse, revocations, logins, storage', async () => {
+    const server = await startTestServer();
+    try {
+      const { token: adminToken } = await createAdminToken(server.storage, 'ops', server.clock.nowSeconds());
+      const scrape = async () => {
+        const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+        assert.equal(response.status, 200);
+        assert.match(response.headers.get('content-type') ?? '', /^text\/plain/);
+        return response.text();
+      };
+      const before = await scrape();
+      assert.equal(sample(before, 'gatehouse_tokens_issued_total', 'grant_type="authorization_code"'), undefined);
+
+      // A failed login, then a whole flow (a successful login, a code exchange), a refresh, a reuse, a revocation.
+      const browser = new Browser();
+      const page = await browser.get(authorizeUrl(server, {
+        response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
+        state: 'metrics', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+      }));
+      const failed = await browser.post(`${server.url}/login`, {
+        _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: seed.users.alice.email, password: 'wrong-password',
+      });
+      assert.equal(failed.status, 401);
+      const { tokens } = await obtainTokens(server);
+      const refresh = (token: string) => postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: token }, { authorization: confidentialAuth() });
+      const rotated = await refresh(tokens.refresh_token);
+      assert.equal(rotated.status, 200);
+      assert.equal((await postForm(`${server.url}/oauth/revoke`, { token: rotated.json.access_token }, { authorization: confidentialAuth() })).status, 200);
+      const reused = await refresh(tokens.refresh_token);
+      assert.equal(reused.json.error, 'invalid_grant');
+
+      const after = await scrape();
+      assert.equal(sample(after, 'gatehouse_tokens_issued_total', 'grant_type="authorization_code"'), 1);
+      assert.equal(sample(after, 'gatehouse_tokens_issued_total', 'grant_type="refresh_token"'), 1);
+      assert.equal(sample(after, 'gatehouse_http_request_duration_seconds_count', 'route="/oauth/token",method="POST",status="200"'), 2);
+      assert.equal(sample(after, 'gatehouse_http_request_duration_seconds_count', 'route="/oauth/token",method="POST",status="400"'), 1);
+      assert.equal(sample(after, 'gatehouse_oauth_errors_total', `error="invalid_grant",client_id="${seed.confidentialClient.id}"`), 1);
+      assert.equal(sample(after, 'gatehouse_refresh_token_reuse_detected_total'), 1);
+      assert.equal(sample(after, 'gatehouse_revocations_total', 'kind="access_token"'), 1);
+      assert.equal(sample(after, 'gatehouse_logins_total', 'outcome="failure"'), 1);
+      assert.equal(sample(after, 'gatehouse_logins_total', 'outcome="success"'), 1);
+      assert.equal(sample(after, 'gatehouse_audit_events_total', 'type="refresh_token.rotated"'), 1);
+      assert.ok((sample(after, 'gatehouse_storage_operation_duration_seconds_count', 'operation="tokens.findByDigest"') ?? 0) >= 3);
+      // SPEC decision 19 spirit: no token, code or secret in any label.
+      for (const secret of [tokens.access_token, tokens.refresh_token, rotated.json.refresh_token, seed.confidentialClient.secret, adminToken]) {
+        assert.ok(!after.includes(secret));
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('labels OAuth errors raised before the client authenticated with an empty client_id (attackers cannot grow the label set)', async () => {
+    const server = await startTestServer();
+    try {
+      const { token: adminToken } = await createAdminToken(server.storage, 'ops', server.clock.nowSeconds());
+      const forged = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: `Basic ${Buffer.from('attacker-chosen-id:nope').toString('base64')}` });
+      assert.equal(forged.json.error, 'invalid_client');
+      const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } })).text();
+      assert.equal(sample(text, 'gatehouse_oauth_errors_total', 'error="invalid_client",client_id=""'), 1);
+      assert.ok(!text.includes('attacker-chosen-id'));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts 429 answers as rate-limit refusals per route', async () => {
+    const metrics = createMetrics();
+    const app = Fastify();
+    instrumentHttp(app, metrics);
+    app.post('/oauth/token', async (_request, reply) => reply.code(429).send({ error: 'slow_down' }));
+    await app.inject({ method: 'POST', url: '/oauth/token' });
+    const text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'gatehouse_rate_limit_refusals_total', 'route="/oauth/token"'), 1);
+    await app.close();
+  });
+
+  it('serves the metrics alone on their own port (GATEHOUSE_METRICS_PORT), and nothing else there', async () => {
+    const metrics = createMetrics();
+    metrics.tokensIssued.inc({ grant_type: 'refresh_token' });
+    const served = await startMetricsServer(metrics, 0, '127.0.0.1');
+    try {
+      const response = await fetch(served.url);
+      assert.equal(response.status, 200);
+      assert.equal(sample(await response.text(), 'gatehouse_tokens_issued_total', 'grant_type="refresh_token"'), 1);
+      assert.equal((await fetch(served.url.replace('/metrics', '/oauth/token'))).status, 404);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('the sample Grafana dashboard (docs/grafana-dashboard.json) queries only metrics that exist', async () => {
+    const dashboard = readFileSync(new URL('../../../../docs/grafana-dashboard.json', import.meta.url), 'utf8');
+    const used = new Set([...dashboard.matchAll(/gatehouse_[a-z_]+/g)].map(([name]) => name.replace(/_(bucket|count|sum)$/, '')));
+    const known = new Set((await createMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name));
+    assert.ok(used.size >= 10);
+    for (const name of used) assert.ok(known.has(name), `${name} is not a Gatehouse metric`);
+  });
+});

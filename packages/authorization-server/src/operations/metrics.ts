@@ -1,0 +1,217 @@
+/**
+ * Prometheus metrics (issue 14, "Observe") with prom-client, one registry per server (tests run many).
+ *
+ * | metric | type | labels | what |
+ * |---|---|---|---|
+ * | `gatehouse_http_request_duration_seconds` | histogram | `route`, `method`, `status` | every request; `_count` is the request count (`route` is the route pattern, `unmatched` for 404s) |
+ * | `gatehouse_tokens_issued_total` | counter | `grant_type` | successful token responses |
+ * | `gatehouse_oauth_errors_total` | counter | `error`, `client_id` | JSON OAuth error responses; `client_id` only once the client authenticated (else empty), so attackers cannot grow the label set |
+ * | `gatehouse_refresh_token_reuse_detected_total` | counter | | rotated-out or expired refresh tokens presented again (SPEC decision 8) |
+ * | `gatehouse_revocations_total` | counter | `kind` (`grant`, `access_token`) | revocations (RFC 7009, disconnects, admin) |
+ * | `gatehouse_logins_total` | counter | `outcome` (`success`, `failure`, `throttled`) | `POST /login` |
+ * | `gatehouse_rate_limit_refusals_total` | counter | `route` | 429 answers |
+ * | `gatehouse_audit_events_total` | counter | `type` | every audit event recorded |
+ * | `gatehouse_storage_operation_duration_seconds` | histogram | `operation` | storage calls (`tokens.findByDigest`, …) |
+ * | `gatehouse_storage_operation_errors_total` | counter | `operation` | storage calls that threw |
+ * | `gatehouse_cleanup_deleted_rows_total` / `gatehouse_cleanup_failures_total` | counter | | the periodic cleanup job |
+ *
+ * No label ever holds a token, code, secret or user identifier. The hot path costs one histogram observe
+ * per request: label children are looked up in nested maps keyed by strings Fastify already holds.
+ */
+import { createServer, type Server } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { authenticateAdministrator } from '../admin/admin-credentials.ts';
+import type { Storage } from '../storage/storage.ts';
+
+/** OAuth errors raised after the client authenticated: only these carry its `client_id` label. */
+const AUTHENTICATED_CLIENT_ERRORS = new Set(['invalid_grant', 'invalid_scope', 'unauthorized_client', 'unsupported_grant_type']);
+const ERROR_CODE = /^\{"error":"([a-z_]{1,40})"/;
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface GatehouseMetrics {
+  readonly registry: Registry;
+  readonly httpRequestDuration: Histogram<'route' | 'method' | 'status'>;
+  readonly tokensIssued: Counter<'grant_type'>;
+  readonly oauthErrors: Counter<'error' | 'client_id'>;
+  readonly refreshTokenReuseDetected: Counter;
+  readonly revocations: Counter<'kind'>;
+  readonly logins: Counter<'outcome'>;
+  readonly rateLimitRefusals: Counter<'route'>;
+  readonly auditEvents: Counter<'type'>;
+  readonly storageOperationDuration: Histogram<'operation'>;
+  readonly storageOperationErrors: Counter<'operation'>;
+  readonly cleanupDeletedRows: Counter;
+  readonly cleanupFailures: Counter;
+}
+
+/**
+ * A fresh registry with every Gatehouse metric.
+ * @param options.processMetrics also collect prom-client's process metrics (CPU, memory, event-loop lag,
+ *   GC); off by default so tests starting many servers do not start many monitors.
+ */
+export function createMetrics(options: { processMetrics?: boolean } = {}): GatehouseMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequestDuration: new Histogram({ name: 'gatehouse_http_request_duration_seconds', help: 'HTTP requests by route pattern, method and status; _count counts them', labelNames: ['route', 'method', 'status'], buckets: SECONDS_BUCKETS, registers }),
+    tokensIssued: new Counter({ name: 'gatehouse_tokens_issued_total', help: 'Token responses by grant type', labelNames: ['grant_type'], registers }),
+    oauthErrors: new Counter({ name: 'gatehouse_oauth_errors_total', help: 'OAuth error responses by error code and (authenticated) client', labelNames: ['error', 'client_id'], registers }),
+    refreshTokenReuseDetected: new Counter({ name: 'gatehouse_refresh_token_reuse_detected_total', help: 'Refresh tokens presented after rotation or expiry (the grant was revoked)', registers }),
+    revocations: new Counter({ name: 'gatehouse_revocations_total', help: 'Revocations by kind', labelNames: ['kind'], registers }),
+    logins: new Counter({ name: 'gatehouse_logins_total', help: 'Login attempts by outcome', labelNames: ['outcome'], registers }),
+    rateLimitRefusals: new Counter({ name: 'gatehouse_rate_limit_refusals_total', help: 'Requests refused with 429 by route', labelNames: ['route'], registers }),
+    auditEvents: new Counter({ name: 'gatehouse_audit_events_total', help: 'Audit events recorded by type', labelNames: ['type'], registers }),
+    storageOperationDuration: new Histogram({ name: 'gatehouse_storage_operation_duration_seconds', help: 'Storage operations by name', labelNames: ['operation'], buckets: SECONDS_BUCKETS, registers }),
+    storageOperationErrors: new Counter({ name: 'gatehouse_storage_operation_errors_total', help: 'Storage operations that failed, by name', labelNames: ['operation'], registers }),
+    cleanupDeletedRows: new Counter({ name: 'gatehouse_cleanup_deleted_rows_total', help: 'Expired rows deleted by the cleanup job', registers }),
+    cleanupFailures: new Counter({ name: 'gatehouse_cleanup_failures_total', help: 'Cleanup job runs that failed', registers }),
+  };
+}
+
+type Observer = { observe(seconds: number): void };
+
+/** Counts and times every request of `app`, and derives the token, error, login and rate-limit counters from its answers. */
+export function instrumentHttp(app: FastifyInstance, metrics: GatehouseMetrics): void {
+  // route → method → status → histogram child: no label object or key string per request.
+  const children = new Map<string, Map<string, Map<number, Observer>>>();
+  const child = (route: string, method: string, status: number): Observer => {
+    let byMethod = children.get(route);
+    if (!byMethod) children.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let found = byStatus.get(status);
+    if (!found) byStatus.set(status, (found = metrics.httpRequestDuration.labels(route, method, String(status))));
+    return found;
+  };
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    child(route, request.method, status).observe(reply.elapsedTime / 1000);
+    if (route === '/oauth/token' && status === 200) {
+      const grantType = (request.body as Record<string, unknown> | undefined)?.grant_type;
+      if (grantType === 'authorization_code' || grantType === 'refresh_token') metrics.tokensIssued.inc({ grant_type: grantType });
+    } else if (route === '/login' && request.method === 'POST') {
+      metrics.logins.inc({ outcome: status === 303 ? 'success' : status === 429 ? 'throttled' : 'failure' });
+    }
+    if (status === 429) metrics.rateLimitRefusals.inc({ route });
+    done();
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (reply.statusCode >= 400 && typeof payload === 'string') {
+      const error = ERROR_CODE.exec(payload)?.[1];
+      if (error) metrics.oauthErrors.inc({ error, client_id: AUTHENTICATED_CLIENT_ERRORS.has(error) ? clientIdOf(request) : '' });
+    }
+    done(null, payload);
+  });
+}
+
+/** The client id of a request: its HTTP Basic user name (RFC 6749 §2.3.1), else the `client_id` form field. */
+function clientIdOf(request: FastifyRequest): string {
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '');
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    try {
+      return colon > 0 ? decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')).slice(0, 64) : '';
+    } catch {
+      return '';
+    }
+  }
+  const clientId = (request.body as Record<string, unknown> | undefined)?.client_id;
+  return typeof clientId === 'string' ? clientId.slice(0, 64) : '';
+}
+
+/**
+ * The storage with every operation timed (and its failures counted), and the audit events it records
+ * counted by type (`audit.record`, and the events committed with a code redemption or a rotation).
+ */
+export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): Storage {
+  const countAudit = (event: unknown) => {
+    const type = (event as { type?: unknown } | undefined)?.type;
+    if (typeof type !== 'string') return;
+    metrics.auditEvents.inc({ type });
+    if (type === 'refresh_token.reuse_detected') metrics.refreshTokenReuseDetected.inc();
+    else if (type === 'grant.revoked') metrics.revocations.inc({ kind: 'grant' });
+    else if (type === 'access_token.revoked') metrics.revocations.inc({ kind: 'access_token' });
+  };
+  const wrapped: Record<string, unknown> = {};
+  for (const [group, members] of Object.entries(storage)) {
+    if (typeof members === 'function') {
+      wrapped[group] = (members as (...args: unknown[]) => unknown).bind(storage);
+      continue;
+    }
+    if (members === null || typeof members !== 'object') {
+      wrapped[group] = members;
+      continue;
+    }
+    const operations: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(members)) {
+      if (typeof member !== 'function') {
+        operations[name] = member;
+        continue;
+      }
+      const operation = `${group}.${name}`;
+      const duration = metrics.storageOperationDuration.labels(operation);
+      const errors = metrics.storageOperationErrors.labels(operation);
+      const call = (member as (...args: unknown[]) => Promise<unknown>).bind(members);
+      operations[name] = async (...args: unknown[]) => {
+        const started = performance.now();
+        try {
+          const result = await call(...args);
+          duration.observe((performance.now() - started) / 1000);
+          if (operation === 'audit.record') countAudit(args[0]);
+          else if ((operation === 'grants.issueForCode' && result === 'issued') || (operation === 'tokens.rotateRefreshToken' && result === 'rotated')) countAudit(args[3]);
+          return result;
+        } catch (error) {
+          errors.inc();
+          throw error;
+        }
+      };
+    }
+    wrapped[group] = operations;
+  }
+  return wrapped as unknown as Storage;
+}
+
+/**
+ * `GET /metrics` on the application, for administrator bearer tokens (the admin API's credentials,
+ * `gatehouse admins create-token`): 401 with `WWW-Authenticate: Bearer` otherwise (RFC 6750 §3).
+ */
+export function registerMetricsRoute(app: FastifyInstance, metrics: GatehouseMetrics, storage: Storage): void {
+  app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('cache-control', 'no-store');
+    const administrator = await authenticateAdministrator(storage, request.headers.authorization);
+    if (!administrator) {
+      const challenge = request.headers.authorization ? 'Bearer realm="metrics", error="invalid_token"' : 'Bearer realm="metrics"';
+      return reply.code(401).header('www-authenticate', challenge).send({ error: 'invalid_token', error_description: 'an administrator bearer token is required' });
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+/**
+ * `GATEHOUSE_METRICS_PORT`: the metrics alone on their own port, without authentication (for a scraper
+ * on a private network; never expose it publicly). Answers `GET /metrics`; anything else is 404.
+ */
+export async function startMetricsServer(metrics: GatehouseMetrics, port: number, host: string): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text),
+      () => response.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof address === 'object' && address ? address.port : port}/metrics`;
+  return { server, url, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
