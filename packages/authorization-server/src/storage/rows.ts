@@ -4,7 +4,7 @@
  * native arrays and booleans).
  */
 import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
-import type { InteractionRecord } from './storage.ts';
+import type { AuditListOptions, InteractionRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -113,3 +113,23 @@ export function toDirectorySubject(row: Row): DirectorySubjectRecord {
  * (their id), never deliverable (RFC 2606 `.invalid`), so the address is free again and not kept.
  */
 export const deletedUserEmail = (userId: string) => `${userId}@deleted.invalid`;
+
+/** The WHERE clause of `audit.list` (both backends build it alike; `placeholder` numbers PostgreSQL's). */
+export function auditFilter(options: AuditListOptions, placeholder: (index: number) => string): { where: string; parameters: (string | number)[] } {
+  const conditions: string[] = [];
+  const parameters: (string | number)[] = [];
+  const add = (sql: (slot: string) => string, value: string | number) => {
+    parameters.push(value);
+    conditions.push(sql(placeholder(parameters.length)));
+  };
+  if (options.clientId !== undefined) add((slot) => `client_id = ${slot}`, options.clientId);
+  if (options.beforeEventId !== undefined) add((slot) => `event_id < ${slot}`, options.beforeEventId);
+  if (options.types !== undefined) {
+    if (options.types.length === 0) conditions.push('1 = 0');
+    else {
+      const slots = options.types.map((type) => { parameters.push(type); return placeholder(parameters.length); });
+      conditions.push(`type IN (${slots.join(', ')})`);
+    }
+  }
+  return { where: conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`, parameters };
+}

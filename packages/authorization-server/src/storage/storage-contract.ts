@@ -1196,6 +1196,22 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.deepEqual((await storage.audit.list({ limit: 2 })).map((event) => event.type), ['event.4', 'event.3']);
         assert.equal((await storage.audit.list()).length, 5);
       }));
+
+      it('filters by client and type and pages with a cursor (the portal\'s integration activity)', withStorage(async (storage) => {
+        const mine = randomUUID();
+        const theirs = randomUUID();
+        for (let i = 0; i < 5; i++) await storage.audit.record({ type: i % 2 === 0 ? 'token.refused' : 'consent.granted', at: NOW + i, actor: 'system', clientId: mine });
+        await storage.audit.record({ type: 'token.refused', at: NOW + 9, actor: 'system', clientId: theirs });
+        const firstPage = await storage.audit.list({ clientId: mine, limit: 2 });
+        assert.deepEqual(firstPage.map((event) => event.at), [NOW + 4, NOW + 3]);
+        const secondPage = await storage.audit.list({ clientId: mine, limit: 2, beforeEventId: firstPage.at(-1)!.eventId });
+        assert.deepEqual(secondPage.map((event) => event.at), [NOW + 2, NOW + 1]);
+        const refused = await storage.audit.list({ clientId: mine, types: ['token.refused'] });
+        assert.deepEqual(refused.map((event) => event.at), [NOW + 4, NOW + 2, NOW]);
+        assert.ok(refused.every((event) => event.clientId === mine), 'another client\'s events never appear');
+        assert.deepEqual(await storage.audit.list({ clientId: mine, types: [] }), [], 'an empty type list keeps nothing');
+        assert.equal((await storage.audit.list({ types: ['token.refused', 'consent.granted'] })).length, 6);
+      }));
     });
 
     directoryContract(withStorage);

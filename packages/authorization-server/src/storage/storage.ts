@@ -236,6 +236,15 @@ export interface StoredAuditEvent extends AuditEvent {
   eventId: number;
 }
 
+/** Filters and cursor of `audit.list`. */
+export interface AuditListOptions {
+  limit?: number;
+  clientId?: string;
+  types?: string[];
+  /** Cursor: only events older than this one (`eventId` strictly smaller). */
+  beforeEventId?: number;
+}
+
 /** An access token's revocation, as the revocation feed publishes it (no token value, only its `jti`). */
 export interface RevokedAccessToken {
   tokenId: string;
@@ -435,7 +444,12 @@ export interface Storage {
   };
   audit: {
     record(event: AuditEvent): Promise<void>;
-    list(options?: { limit?: number }): Promise<StoredAuditEvent[]>;
+    /**
+     * Events newest first (by `eventId`), at most `limit` (default 100). `clientId` keeps one client's
+     * events, `types` only those types (an empty list keeps none), `beforeEventId` is the cursor: only events
+     * with a smaller `eventId` (pass the last `eventId` of the previous page).
+     */
+    list(options?: AuditListOptions): Promise<StoredAuditEvent[]>;
   };
   /**
    * Failed-login counters per key (SPEC decision 18), shared by every instance. Keys are chosen by the

@@ -47,7 +47,7 @@ import type {
 import { runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
-import { toInteraction } from '../rows.ts';
+import { auditFilter, toInteraction } from '../rows.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -659,7 +659,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
       async list(options = {}) {
-        return (await query('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT $1', [options.limit ?? 100])).rows.map(
+        const { where, parameters } = auditFilter(options, (index) => `$${index}`);
+        const limitSlot = `$${parameters.length + 1}`;
+        return (await query(`SELECT * FROM audit_events${where} ORDER BY event_id DESC LIMIT ${limitSlot}`, [...parameters, options.limit ?? 100])).rows.map(
           (row): StoredAuditEvent => ({
             eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
             clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),

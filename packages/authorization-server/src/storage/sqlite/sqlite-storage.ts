@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
-import { toInteraction } from '../rows.ts';
+import { auditFilter, toInteraction } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -558,7 +558,8 @@ export function createSqliteStorage(path: string): Storage {
         insertAuditEvent(event);
       },
       async list(options = {}) {
-        return all('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?', options.limit ?? 100).map(
+        const { where, parameters } = auditFilter(options, () => '?');
+        return all(`SELECT * FROM audit_events${where} ORDER BY event_id DESC LIMIT ?`, ...parameters, options.limit ?? 100).map(
           (row): StoredAuditEvent => ({
             eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
             clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
