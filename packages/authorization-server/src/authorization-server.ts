@@ -93,7 +93,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   // reads `_csrf` as for any form); one file of at most 1 MiB, a bounded number of small fields.
   await app.register(fastifyMultipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { files: 1, fileSize: LOGO_MAX_BYTES, fields: 40, fieldSize: 16 * 1024, parts: 42 },
+    // Issue 13: an oversized logo is answered in the page, not by a 413: the file is cut one byte past the
+    // logo maximum (the rest of the upload is read and dropped, never buffered) and the handler refuses it.
+    limits: { files: 1, fileSize: LOGO_MAX_BYTES + 1, fields: 40, fieldSize: 16 * 1024, parts: 42 },
+    throwFileSizeLimit: false,
   });
   await app.register(fastifyCsrfProtection, {
     cookieKey: hostCookieName(options.environment, 'gatehouse_csrf'), // issue 11 item 25: __Host- outside development

@@ -8,7 +8,7 @@ import {
   connectedAppSettingsEndpoint, connectedAppsEndpoint, disconnectEndpoint, marketplaceConnectEndpoint, marketplaceEndpoint,
 } from './endpoints/account.ts';
 import {
-  portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
+  portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
@@ -24,6 +24,7 @@ import { OAuthError } from './errors.ts';
 import { sameOriginFormCheck } from './http/same-origin-form.ts';
 import { oauthEndpointRateLimit } from './http/rate-limit.ts';
 import { STYLESHEET } from './pages/layout.ts';
+import { PORTAL_SCRIPT } from './pages/portal-script.ts';
 import type { ServerContext } from './server-context.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -59,6 +60,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
   app.post('/portal/clients/:client_id/delete', csrf, (request, reply) => portalDeleteClient(context, request, reply));
+  app.get('/portal/clients/:client_id/activity', (request, reply) => portalClientActivity(context, request, reply));
   // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
   app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));
   app.post('/account/connected-apps/:grant_id/disconnect', csrf, (request, reply) => disconnectEndpoint(context, request, reply));
@@ -78,6 +80,9 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/assets/gatehouse.css', async (_request, reply) => {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);
+  });
+  app.get('/assets/portal.js', async (_request, reply) => {
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(PORTAL_SCRIPT);
   });
 }
 
