@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
 import { clientLogoEndpoint } from './endpoints/client-logo.ts';
 import {
-  connectedAppSettingsEndpoint, connectedAppsEndpoint, disconnectEndpoint, marketplaceConnectEndpoint, marketplaceEndpoint,
+  accountEndpoint, connectedAppSettingsEndpoint, connectedAppsEndpoint, homeEndpoint, disconnectEndpoint, marketplaceConnectEndpoint, marketplaceEndpoint,
 } from './endpoints/account.ts';
 import {
   portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
@@ -67,6 +67,8 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/account/connected-apps/:grant_id/settings', csrf, (request, reply) => connectedAppSettingsEndpoint(context, request, reply));
   app.get('/marketplace', (request, reply) => marketplaceEndpoint(context, request, reply));
   app.post('/marketplace/:client_id/connect', csrf, (request, reply) => marketplaceConnectEndpoint(context, request, reply));
+  app.get('/', (request, reply) => homeEndpoint(context, request, reply));
+  app.get('/account', (request, reply) => accountEndpoint(context, request, reply));
   app.get('/logos/:client_id', (request, reply) => clientLogoEndpoint(context, request, reply));
   // Sign-out and the user's sessions (issue 10 §4; CSRF and the Origin check on every form).
   app.post('/logout', csrf, (request, reply) => logoutEndpoint(context, request, reply));
