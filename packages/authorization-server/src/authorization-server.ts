@@ -115,8 +115,14 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       return;
     }
     if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
-      reply.code(403).type('text/html; charset=utf-8').send(errorPage(options.brand.name, 'This form has expired',
-        'The form was not sent from this site, or it expired. Go back to the app and start connecting again.'));
+      // Issue 13: only the login and consent forms talk about the app; the portal's, console's and account's forms say what to do there.
+      const page = /^\/(?:portal|admin|account|marketplace|logout)(?:[/?]|$)/.exec(request.url)?.[0];
+      reply.code(403).type('text/html; charset=utf-8').send(page === undefined
+        ? errorPage(options.brand.name, 'This form has expired',
+          'The form was not sent from this site, or it expired. Go back to the app and start connecting again.')
+        : errorPage(options.brand.name, 'This form has expired', 'The form was not sent from this site, or it expired. Nothing was changed.', {
+          hint: 'Open the page again and repeat what you did.', links: page.startsWith('/logout') ? [{ href: '/', label: 'Home' }] : [{ href: page.replace(/[/?]$/, ''), label: 'Open the page again' }, { href: '/', label: 'Home' }],
+        }));
       return;
     }
     if (error.statusCode && error.statusCode < 500) {

@@ -125,6 +125,9 @@ describe('developer portal /portal', () => {
     form.delete('_csrf');
     const response = await browser.request(`${server.url}/portal/clients`, { method: 'POST', body: form });
     assert.equal(response.status, 403);
+    // Issue 13: a portal form never talks about "going back to the app"; it offers a way onward.
+    assert.doesNotMatch(response.text, /Go back to the app|sent back to the application/);
+    assert.match(response.text, /<a href="\/portal">Open the page again<\/a>/);
   });
 
   it('edits, rotates (new secret once, old one during the overlap) and deletes its own client', async () => {
