@@ -273,6 +273,19 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(await storage.developers.isDeveloper(user.userId), false);
       }));
 
+      it('consoleAdministrators grants the platform-administrator role idempotently, only to existing users, and revokes it (issue 13)', withStorage(async (storage) => {
+        const [administrator, user] = [userRecord(), userRecord()];
+        for (const u of [administrator, user]) await storage.users.create(u);
+        assert.equal(await storage.consoleAdministrators.grant(administrator.userId, NOW), true);
+        assert.equal(await storage.consoleAdministrators.grant(administrator.userId, NOW + 1), true);
+        assert.equal(await storage.consoleAdministrators.isConsoleAdministrator(administrator.userId), true);
+        assert.equal(await storage.consoleAdministrators.isConsoleAdministrator(user.userId), false);
+        assert.equal(await storage.consoleAdministrators.grant(randomUUID(), NOW), false, 'an unknown user');
+        assert.equal(await storage.consoleAdministrators.revoke(administrator.userId), true);
+        assert.equal(await storage.consoleAdministrators.revoke(administrator.userId), false);
+        assert.equal(await storage.consoleAdministrators.isConsoleAdministrator(administrator.userId), false);
+      }));
+
       it('listActive lists active grants by client, by user or by subject, newest first, with when a token was last issued', withStorage(async (storage) => {
         const f = await fixture(storage);
         const other = clientRecord();

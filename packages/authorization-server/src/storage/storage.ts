@@ -542,6 +542,14 @@ export interface Storage {
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;
   };
+  /** Directory users who hold the platform-administrator role: they may use the console at /admin (issue 13). */
+  consoleAdministrators: {
+    /** Idempotent (keeps the first `grantedAt`). @returns false when the user does not exist. */
+    grant(userId: string, now: number): Promise<boolean>;
+    isConsoleAdministrator(userId: string): Promise<boolean>;
+    /** @returns false when the user did not hold the role. */
+    revoke(userId: string): Promise<boolean>;
+  };
   close(): Promise<void>;
 }
 

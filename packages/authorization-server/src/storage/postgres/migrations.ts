@@ -267,6 +267,17 @@ export const migrations: Migration[] = [
       CREATE INDEX known_devices_by_expiry ON known_devices (expires_at);
     `,
   },
+  {
+    version: 14,
+    name: 'platform administrators of the console',
+    sql: `
+      -- Issue 13: directory users who may use the administrators' console at /admin.
+      CREATE TABLE console_administrators (
+        user_id text COLLATE "C" PRIMARY KEY REFERENCES users (user_id),
+        granted_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

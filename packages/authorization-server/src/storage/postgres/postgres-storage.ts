@@ -700,6 +700,19 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return String((await one('SELECT value FROM settings WHERE name = $1', [name]))!.value);
       },
     },
+    consoleAdministrators: {
+      async grant(userId, now) {
+        const inserted = await query(
+          'INSERT INTO console_administrators (user_id, granted_at) SELECT user_id, $2 FROM users WHERE user_id = $1 ON CONFLICT DO NOTHING', [userId, now]);
+        return (inserted.rowCount ?? 0) > 0 || (await one('SELECT 1 AS found FROM console_administrators WHERE user_id = $1', [userId])) !== undefined;
+      },
+      async isConsoleAdministrator(userId) {
+        return (await one('SELECT 1 AS found FROM console_administrators WHERE user_id = $1', [userId])) !== undefined;
+      },
+      async revoke(userId) {
+        return ((await query('DELETE FROM console_administrators WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
+      },
+    },
     async close() {
       await pool.end();
     },

@@ -264,4 +264,15 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX known_devices_by_expiry ON known_devices (expires_at);
     `,
   },
+  {
+    version: 14,
+    name: 'platform administrators of the console',
+    sql: `
+      -- Issue 13: directory users who may use the administrators' console at /admin.
+      CREATE TABLE console_administrators (
+        user_id TEXT PRIMARY KEY REFERENCES users(user_id),
+        granted_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

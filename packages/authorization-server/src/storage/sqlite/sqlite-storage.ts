@@ -599,6 +599,19 @@ export function createSqliteStorage(path: string): Storage {
         });
       },
     },
+    consoleAdministrators: {
+      async grant(userId, now) {
+        if (get('SELECT 1 AS found FROM users WHERE user_id = ?', userId) === undefined) return false;
+        run('INSERT OR IGNORE INTO console_administrators (user_id, granted_at) VALUES (?, ?)', userId, now);
+        return true;
+      },
+      async isConsoleAdministrator(userId) {
+        return get('SELECT 1 AS found FROM console_administrators WHERE user_id = ?', userId) !== undefined;
+      },
+      async revoke(userId) {
+        return Number(run('DELETE FROM console_administrators WHERE user_id = ?', userId).changes) > 0;
+      },
+    },
     async close() {
       db.close();
     },
