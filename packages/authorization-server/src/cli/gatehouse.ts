@@ -36,6 +36,7 @@ const USAGE = `Usage:
   gatehouse clients approve|suspend|reactivate|delete CLIENT_ID [--json]
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
   gatehouse admins create-token --name NAME [--json]
+  gatehouse admins grant-console|revoke-console USER_ID [--json]
   gatehouse migrate [--json]
   gatehouse cleanup [--batch-size N] [--json]${DIRECTORY_USAGE}
 
@@ -90,6 +91,11 @@ async function main(argv: string[]): Promise<number> {
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {
     if (positionals.length > 1) throw new UsageError(`"${group}" takes no arguments (got "${positionals.slice(1).join(' ')}")`);
     return group === 'migrate' ? migrateCommand(values.json) : cleanupCommand(values['batch-size'], values.json);
+  }
+  if (!values.help && group === 'admins' && (command === 'grant-console' || command === 'revoke-console')) {
+    // Issue 13: the platform-administrator role of a directory user (the console at /admin).
+    if (rest.length !== 1) throw new UsageError(`"admins ${command}" needs exactly one USER_ID`);
+    return consoleRoleCommand(command, rest[0]!.toLowerCase(), values.json);
   }
   if (!values.help && group === 'admins') {
     if (command !== 'create-token' || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);
@@ -259,6 +265,26 @@ async function adminTokenCommand(name: string, json: boolean | undefined): Promi
     }
     if (json) console.log(JSON.stringify({ name, token: created.token, created_at: created.credential.createdAt }, null, 2));
     else console.log(`Administrator token for "${name}":\n${created.token}\n\nShown only this once; only its SHA-256 is stored. Send it as "Authorization: Bearer <token>" to /admin/v1/.`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `gatehouse admins grant-console|revoke-console USER_ID`: exit 2 for an unknown user (grant) or one without the role (revoke). */
+async function consoleRoleCommand(command: 'grant-console' | 'revoke-console', userId: string, json: boolean | undefined): Promise<number> {
+  const configuration = loadConfiguration();
+  const storage: Storage = await openStorage(configuration.database);
+  try {
+    const now = systemClock.nowSeconds();
+    const changed = command === 'grant-console'
+      ? await storage.consoleAdministrators.grant(userId, now)
+      : await storage.consoleAdministrators.revoke(userId);
+    if (!changed) throw new UsageError(command === 'grant-console' ? `no user ${userId}` : `user ${userId} does not hold the platform-administrator role`);
+    await storage.audit.record({ type: command === 'grant-console' ? 'console.role_granted' : 'console.role_revoked', at: now, actor: 'admin:cli', details: { user_id: userId } });
+    const holds = command === 'grant-console';
+    if (json) console.log(JSON.stringify({ user_id: userId, platform_administrator: holds }, null, 2));
+    else console.log(holds ? `User ${userId} may now use the console at /admin.` : `User ${userId} no longer holds the platform-administrator role.`);
     return 0;
   } finally {
     await storage.close();
