@@ -11,6 +11,9 @@ import {
   portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
+import {
+  consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
+} from './endpoints/console.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
 import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
@@ -76,6 +79,14 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/account/sessions', (request, reply) => sessionsEndpoint(context, request, reply));
   app.post('/account/sessions/end-others', csrf, (request, reply) => endOtherSessionsEndpoint(context, request, reply));
   app.post('/account/sessions/:session_id/end', csrf, (request, reply) => endSessionEndpoint(context, request, reply));
+  // The administrators' console (platform administrators; CSRF and the Origin check on every form; issue 13).
+  app.get('/admin', (request, reply) => consoleHome(context, request, reply));
+  app.get('/admin/clients', (request, reply) => consoleClients(context, request, reply));
+  app.post('/admin/clients/:client_id/:action', csrf, (request, reply) => consoleClientAction(context, request, reply));
+  app.get('/admin/grants', (request, reply) => consoleGrants(context, request, reply));
+  app.post('/admin/grants/:grant_id/revoke', csrf, (request, reply) => consoleRevokeGrant(context, request, reply));
+  app.get('/admin/audit', (request, reply) => consoleAudit(context, request, reply));
+  app.get('/admin/audit/export', (request, reply) => consoleAuditExport(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 
