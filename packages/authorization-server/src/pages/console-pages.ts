@@ -38,9 +38,9 @@ function clientRow(model: ConsoleFrame, client: ClientRecord): SafeHtml {
 }
 
 function clientTable(model: ConsoleFrame, clients: ClientRecord[], caption: string): SafeHtml {
-  return html`<table class="sessions"><caption class="muted">${caption}</caption>
+  return html`<div class="table-scroll" tabindex="0" role="region" aria-label="${caption}"><table class="sessions"><caption class="muted">${caption}</caption>
 <thead><tr><th scope="col">Client</th><th scope="col">Status</th><th scope="col">Redirect URIs</th><th scope="col">Actions</th></tr></thead>
-<tbody>${clients.map((client) => clientRow(model, client))}</tbody></table>`;
+<tbody>${clients.map((client) => clientRow(model, client))}</tbody></table></div>`;
 }
 
 /** GET /admin: the clients waiting for review (pending, or active with branding not yet reviewed). */
@@ -81,10 +81,10 @@ export function grantSearchPage(model: ConsoleFrame & { user: string; company: s
   <button type="submit">Search</button>
 </form>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-${model.grants === undefined ? html`<p class="muted">Search by one user, company or client.</p>` : model.grants.length === 0 ? html`<p>No active grant matches.</p>` : html`<table class="sessions">
+${model.grants === undefined ? html`<p class="muted">Search by one user, company or client.</p>` : model.grants.length === 0 ? html`<p>No active grant matches.</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="Active grants"><table class="sessions">
 <thead><tr><th scope="col">App</th><th scope="col">Company</th><th scope="col">Connected by</th><th scope="col">Scopes</th><th scope="col">Since</th><th scope="col">Action</th></tr></thead>
 <tbody>${model.grants.map((grant) => html`<tr><td>${grant.clientName}</td><td>${grant.subjectName}</td><td>${grant.userName}</td><td>${grant.scopes.join(', ')}</td><td>${grant.createdAt}</td>
-<td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="Revoke ${grant.clientName} for ${grant.subjectName}">Revoke…</button></form></td></tr>`)}</tbody></table>`}`);
+<td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="Revoke ${grant.clientName} for ${grant.subjectName}">Revoke…</button></form></td></tr>`)}</tbody></table></div>`}`);
 }
 
 /** A confirmation naming what will happen; posts the same action again with `confirm=yes`. */
@@ -119,9 +119,9 @@ export function auditLogPage(model: ConsoleFrame & { type: string; client: strin
   <button type="submit">Filter</button>
 </form>
 <p>Export these events: <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=csv">CSV</a> · <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=jsonl">JSON Lines</a></p>
-${model.rows.length === 0 ? html`<p>No events.</p>` : html`<table class="sessions">
+${model.rows.length === 0 ? html`<p>No events.</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="Audit events"><table class="sessions">
 <thead><tr><th scope="col">When</th><th scope="col">Type</th><th scope="col">Actor</th><th scope="col">Client</th><th scope="col">Details</th></tr></thead>
-<tbody>${model.rows.map((row) => html`<tr><td>${row.at}</td><td>${row.type}</td><td>${row.actor}</td><td><code>${row.clientId}</code></td><td><code>${row.details}</code></td></tr>`)}</tbody></table>`}
+<tbody>${model.rows.map((row) => html`<tr><td>${row.at}</td><td>${row.type}</td><td>${row.actor}</td><td><code>${row.clientId}</code></td><td><code>${row.details}</code></td></tr>`)}</tbody></table></div>`}
 ${model.olderUrl ? html`<p><a href="${model.olderUrl}">Older events</a></p>` : ''}`);
 }
 

@@ -110,6 +110,10 @@ form.filter label { margin: 0; }
 form.filter select { width: auto; }
 ul.links li { margin: 8px 0; }
 :focus-visible { outline: 3px solid #0b57d0; outline-offset: 2px; }
+input[type=checkbox], input[type=radio] { width: 24px; height: 24px; margin: 0 8px 0 0; vertical-align: middle; }
+label.check { display: flex; align-items: center; flex-wrap: wrap; gap: 4px; }
+.table-scroll { max-width: 100%; overflow-x: auto; }
+table.sessions code { overflow-wrap: anywhere; }
 @media (max-width: 480px) {
   header { padding: 12px 14px; flex-wrap: wrap; }
   main { margin: 0; border-radius: 0; padding: 20px 16px; box-shadow: none; }
