@@ -104,8 +104,11 @@ describe('marketplace → session handover → partner app flow → connected ap
     assert.match(text, new RegExp(swedish.name));
     assert.match(text, /See vendors/);
     assert.match(text, /Connected since .* by you/);
-    await section.getByRole('button', { name: 'Disconnect' }).click();
-    await page.getByText('The app was disconnected.').waitFor();
+    // Issue 13: Disconnect asks first, naming the app and the company; the notice after names both.
+    await section.getByRole('button', { name: `Disconnect Ledgerly Web from ${swedish.name}` }).click();
+    await page.getByRole('heading', { name: `Disconnect Ledgerly Web from ${swedish.name}?` }).waitFor();
+    await page.getByRole('button', { name: 'Disconnect', exact: true }).click();
+    await page.getByText(`Ledgerly Web was disconnected from ${swedish.name}.`).waitFor();
     assert.equal(await server.storage.grants.findActive(clientId, 'company', swedish.id), undefined);
 
     // 5. The partner app's next API call: the access token is refused, the refresh gets invalid_grant, "Reconnect".

@@ -116,7 +116,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   // reads `_csrf` as for any form); one file of at most 1 MiB, a bounded number of small fields.
   await app.register(fastifyMultipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { files: 1, fileSize: LOGO_MAX_BYTES, fields: 40, fieldSize: 16 * 1024, parts: 42 },
+    // Issue 13: an oversized logo is answered in the page, not by a 413: the file is cut one byte past the
+    // logo maximum (the rest of the upload is read and dropped, never buffered) and the handler refuses it.
+    limits: { files: 1, fileSize: LOGO_MAX_BYTES + 1, fields: 40, fieldSize: 16 * 1024, parts: 42 },
+    throwFileSizeLimit: false,
   });
   await app.register(fastifyCsrfProtection, {
     cookieKey: hostCookieName(options.environment, 'gatehouse_csrf'), // issue 11 item 25: __Host- outside development
@@ -135,8 +138,14 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       return;
     }
     if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
-      reply.code(403).type('text/html; charset=utf-8').send(errorPage(options.brand.name, 'This form has expired',
-        'The form was not sent from this site, or it expired. Go back to the app and start connecting again.'));
+      // Issue 13: only the login and consent forms talk about the app; the portal's, console's and account's forms say what to do there.
+      const page = /^\/(?:portal|admin|account|marketplace|logout)(?:[/?]|$)/.exec(request.url)?.[0];
+      reply.code(403).type('text/html; charset=utf-8').send(page === undefined
+        ? errorPage(options.brand.name, 'This form has expired',
+          'The form was not sent from this site, or it expired. Go back to the app and start connecting again.')
+        : errorPage(options.brand.name, 'This form has expired', 'The form was not sent from this site, or it expired. Nothing was changed.', {
+          hint: 'Open the page again and repeat what you did.', links: page.startsWith('/logout') ? [{ href: '/', label: 'Home' }] : [{ href: page.replace(/[/?]$/, ''), label: 'Open the page again' }, { href: '/', label: 'Home' }],
+        }));
       return;
     }
     if (error.statusCode && error.statusCode < 500) {

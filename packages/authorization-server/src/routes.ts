@@ -5,12 +5,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
 import { clientLogoEndpoint } from './endpoints/client-logo.ts';
 import {
-  connectedAppSettingsEndpoint, connectedAppsEndpoint, disconnectEndpoint, marketplaceConnectEndpoint, marketplaceEndpoint,
+  accountEndpoint, connectedAppSettingsEndpoint, connectedAppsEndpoint, homeEndpoint, disconnectEndpoint, marketplaceConnectEndpoint, marketplaceEndpoint,
 } from './endpoints/account.ts';
 import {
-  portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
+  portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
+import {
+  consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
+} from './endpoints/console.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
 import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
@@ -34,6 +37,7 @@ import { readinessEndpoint } from './endpoints/health.ts';
 import { sendStorageUnavailableJson } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { STYLESHEET } from './pages/layout.ts';
+import { PORTAL_SCRIPT } from './pages/portal-script.ts';
 import type { ServerContext } from './server-context.ts';
 import { localPasswordsEnabled } from './sessions/upstream-identity.ts';
 
@@ -75,12 +79,15 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
   app.post('/portal/clients/:client_id/delete', csrf, (request, reply) => portalDeleteClient(context, request, reply));
+  app.get('/portal/clients/:client_id/activity', (request, reply) => portalClientActivity(context, request, reply));
   // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
   app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));
   app.post('/account/connected-apps/:grant_id/disconnect', csrf, (request, reply) => disconnectEndpoint(context, request, reply));
   app.post('/account/connected-apps/:grant_id/settings', csrf, (request, reply) => connectedAppSettingsEndpoint(context, request, reply));
   app.get('/marketplace', (request, reply) => marketplaceEndpoint(context, request, reply));
   app.post('/marketplace/:client_id/connect', csrf, (request, reply) => marketplaceConnectEndpoint(context, request, reply));
+  app.get('/', (request, reply) => homeEndpoint(context, request, reply));
+  app.get('/account', (request, reply) => accountEndpoint(context, request, reply));
   app.get('/logos/:client_id', (request, reply) => clientLogoEndpoint(context, request, reply));
   // Sign-out and the user's sessions (issue 10 §4; CSRF and the Origin check on every form).
   app.post('/logout', csrf, (request, reply) => logoutEndpoint(context, request, reply));
@@ -99,6 +106,14 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/account/security/enrol', csrf, (request, reply) => startEnrolmentEndpoint(context, request, reply));
   app.post('/account/security/confirm', csrf, (request, reply) => confirmEnrolmentEndpoint(context, request, reply));
   app.post('/account/security/disable', csrf, (request, reply) => disableSecondFactorEndpoint(context, request, reply));
+  // The administrators' console (platform administrators; CSRF and the Origin check on every form; issue 13).
+  app.get('/admin', (request, reply) => consoleHome(context, request, reply));
+  app.get('/admin/clients', (request, reply) => consoleClients(context, request, reply));
+  app.post('/admin/clients/:client_id/:action', csrf, (request, reply) => consoleClientAction(context, request, reply));
+  app.get('/admin/grants', (request, reply) => consoleGrants(context, request, reply));
+  app.post('/admin/grants/:grant_id/revoke', csrf, (request, reply) => consoleRevokeGrant(context, request, reply));
+  app.get('/admin/audit', (request, reply) => consoleAudit(context, request, reply));
+  app.get('/admin/audit/export', (request, reply) => consoleAuditExport(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 
@@ -106,6 +121,9 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/health/ready', (request, reply) => readinessEndpoint(context, request, reply));
   app.get('/assets/gatehouse.css', async (_request, reply) => {
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(STYLESHEET);
+  });
+  app.get('/assets/portal.js', async (_request, reply) => {
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(PORTAL_SCRIPT);
   });
 }
 

@@ -281,6 +281,25 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     assert.equal(gatehouse(database, ['admins', 'create-token']).status, 2);
   });
 
+  it('admins grant-console gives a directory user the platform-administrator role (issue 13); unknown users and a second revoke exit 2', () => {
+    const database = newDatabase();
+    const created = gatehouse(database, ['users', 'create', '--email', 'ops@example.com', '--name', 'Olga Ops', '--json']);
+    assert.equal(created.status, 0, created.stderr);
+    const userId = JSON.parse(created.stdout).id as string;
+    const granted = gatehouse(database, ['admins', 'grant-console', userId.toUpperCase(), '--json']);
+    assert.equal(granted.status, 0, granted.stderr);
+    assert.deepEqual(JSON.parse(granted.stdout), { user_id: userId, platform_administrator: true });
+    const db = new DatabaseSync(database);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM console_administrators WHERE user_id = ?').get(userId) as { n: number }).n, 1);
+    const events = db.prepare("SELECT actor FROM audit_events WHERE type = 'console.role_granted'").all() as { actor: string }[];
+    db.close();
+    assert.deepEqual(events.map((event) => event.actor), ['admin:cli']);
+    assert.equal(gatehouse(database, ['admins', 'grant-console', crypto.randomUUID()]).status, 2, 'an unknown user');
+    assert.equal(gatehouse(database, ['admins', 'grant-console']).status, 2, 'no USER_ID');
+    assert.equal(gatehouse(database, ['admins', 'revoke-console', userId]).status, 0);
+    assert.equal(gatehouse(database, ['admins', 'revoke-console', userId]).status, 2, 'no longer held');
+  });
+
   it('migrate creates and migrates a new database, then reports it up to date', () => {
     const database = newDatabase();
     const first = gatehouse(database, ['migrate', '--json']);

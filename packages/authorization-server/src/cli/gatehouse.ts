@@ -42,6 +42,7 @@ const USAGE = `Usage:
   gatehouse clients approve|suspend|reactivate|delete CLIENT_ID [--json]
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
   gatehouse admins create-token --name NAME [--json]
+  gatehouse admins grant-console|revoke-console USER_ID [--json]
   gatehouse migrate [--json]
   gatehouse cleanup [--batch-size N] [--json]
   gatehouse keys rotate-token-key [--activate-after-seconds N] [--json]
@@ -135,6 +136,11 @@ async function main(argv: string[]): Promise<number> {
     // Issue 14: key rotation (cli/keys-command.ts).
     return keysCommand(command, rest, { activateAfterSeconds: values['activate-after-seconds'], prepublishSeconds: values['prepublish-seconds'], json: values.json })
       .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
+  }
+  if (!values.help && group === 'admins' && (command === 'grant-console' || command === 'revoke-console')) {
+    // Issue 13: the platform-administrator role of a directory user (the console at /admin).
+    if (rest.length !== 1) throw new UsageError(`"admins ${command}" needs exactly one USER_ID`);
+    return consoleRoleCommand(command, rest[0]!.toLowerCase(), values.json);
   }
   if (!values.help && group === 'admins') {
     if (command !== 'create-token' || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);
@@ -311,6 +317,26 @@ async function adminTokenCommand(name: string, json: boolean | undefined): Promi
     }
     if (json) console.log(JSON.stringify({ name, token: created.token, created_at: created.credential.createdAt }, null, 2));
     else console.log(`Administrator token for "${name}":\n${created.token}\n\nShown only this once; only its SHA-256 is stored. Send it as "Authorization: Bearer <token>" to /admin/v1/.`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `gatehouse admins grant-console|revoke-console USER_ID`: exit 2 for an unknown user (grant) or one without the role (revoke). */
+async function consoleRoleCommand(command: 'grant-console' | 'revoke-console', userId: string, json: boolean | undefined): Promise<number> {
+  const configuration = loadConfiguration();
+  const storage: Storage = await openStorage(configuration.database);
+  try {
+    const now = systemClock.nowSeconds();
+    const changed = command === 'grant-console'
+      ? await storage.consoleAdministrators.grant(userId, now)
+      : await storage.consoleAdministrators.revoke(userId);
+    if (!changed) throw new UsageError(command === 'grant-console' ? `no user ${userId}` : `user ${userId} does not hold the platform-administrator role`);
+    await storage.audit.record({ type: command === 'grant-console' ? 'console.role_granted' : 'console.role_revoked', at: now, actor: 'admin:cli', details: { user_id: userId } });
+    const holds = command === 'grant-console';
+    if (json) console.log(JSON.stringify({ user_id: userId, platform_administrator: holds }, null, 2));
+    else console.log(holds ? `User ${userId} may now use the console at /admin.` : `User ${userId} no longer holds the platform-administrator role.`);
     return 0;
   } finally {
     await storage.close();

@@ -84,9 +84,9 @@ describe('connected apps, marketplace and session handover', () => {
     assert.equal(forged.status, 403, 'no CSRF token, no disconnect');
     assert.equal((await server.storage.grants.find(grant.grantId))?.revokedAt, null);
 
-    const done = await browser.post(action, { _csrf: inputValue(page.text, '_csrf')! });
+    const done = await browser.post(action, { _csrf: inputValue(page.text, '_csrf')!, confirm: 'yes' });
     assert.equal(done.status, 303);
-    assert.equal(done.location, '/account/connected-apps?disconnected=1');
+    assert.equal(done.location, `/account/connected-apps?disconnected=${grant.grantId}`);
     assert.equal((await server.storage.grants.find(grant.grantId))?.revocationReason, 'user_disconnected');
     assert.deepEqual(await introspect(server, tokens.access_token), { active: false });
     const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
@@ -94,9 +94,9 @@ describe('connected apps, marketplace and session handover', () => {
     const events = await server.storage.audit.list({ limit: 20 });
     const event = events.find((candidate) => candidate.type === 'grant.revoked' && candidate.grantId === grant.grantId);
     assert.equal(event?.actor, `user:${seed.users.alice.id}`);
-    const after = await browser.get(`${server.url}/account/connected-apps?disconnected=1`);
+    const after = await browser.get(`${server.url}${done.location}`);
     assert.equal(grantSection(after.text, grant.grantId), undefined);
-    assert.match(after.text, /The app was disconnected/);
+    assert.match(after.text, new RegExp(`<p class="notice" role="status">Ledgerly Sync was disconnected from ${danish.name}\\.`), 'the notice names the app and the company');
   });
 
   it('shows a grant read-only to someone who may see but not administer it, and refuses their Disconnect (403); others get 404', async () => {
@@ -228,5 +228,66 @@ describe('connected apps, marketplace and session handover', () => {
     const openapi = await (await fetch(`${server.url}/admin/v1/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>> };
     assert.ok(openapi.paths['/admin/v1/grants']?.get);
     assert.ok(openapi.paths['/admin/v1/grants/{grant_id}']?.delete);
+  });
+
+  describe('pages users see (issue 13)', () => {
+    it('connected apps names the company and scopes in words, never a subject URN', async () => {
+      await obtainTokens(server, { subject: urn(swedish), scope: 'users:read' });
+      const browser = await signIn(server, '/account/connected-apps');
+      const page = await browser.get(`${server.url}/account/connected-apps`);
+      assert.match(page.text, new RegExp(`for <strong>${swedish.name}</strong>`));
+      assert.match(page.text, /<li>See users and employees<\/li>/);
+      assert.doesNotMatch(page.text, /urn:gatehouse:/, 'no URN on the page');
+      assert.doesNotMatch(page.text, /<code class="muted">users:read<\/code>/, 'no scope identifiers');
+    });
+
+    it('Disconnect first asks for confirmation naming the app and the company; nothing is revoked until confirmed', async () => {
+      await obtainTokens(server, { subject: urn(danish), scope: 'users:read' });
+      const grant = (await server.storage.grants.listActive({ clientId })).find((candidate) => candidate.subjectId === danish.id)!;
+      const browser = await signIn(server, '/account/connected-apps');
+      const page = await browser.get(`${server.url}/account/connected-apps`);
+      const confirmation = await browser.post(`${server.url}/account/connected-apps/${grant.grantId}/disconnect`, { _csrf: inputValue(page.text, '_csrf')! });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, new RegExp(`<h1>Disconnect Ledgerly Sync from ${danish.name}\\?</h1>`));
+      assert.match(confirmation.text, /<li>See users and employees<\/li>/);
+      assert.match(confirmation.text, /<input type="hidden" name="confirm" value="yes">/);
+      assert.equal((await server.storage.grants.find(grant.grantId))?.revokedAt, null, 'not revoked before the confirmation');
+      assert.ok(!(await server.storage.audit.list({ limit: 50 })).some((event) => event.type === 'grant.revoked' && event.grantId === grant.grantId));
+    });
+
+    it('the notice after a disconnect names nothing for a grant the user does not administer (no lookup of others\' grants)', async () => {
+      await obtainTokens(server, { subject: urn(swedish), scope: 'users:read' });
+      const grant = (await server.storage.grants.listActive({ clientId })).find((candidate) => candidate.subjectId === swedish.id)!;
+      await server.storage.grants.revoke(grant.grantId, Math.floor(Date.now() / 1000), 'admin_revoked');
+      const bob = await signIn(server, '/account/connected-apps', seed.users.bob);
+      const page = await bob.get(`${server.url}/account/connected-apps?disconnected=${grant.grantId}`);
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.text, /was disconnected from/);
+    });
+
+    it('GET / is a home page for a signed-in user with links onward; signed out it is the login page returning to /', async () => {
+      const anonymous = await fetch(`${server.url}/`);
+      assert.equal(anonymous.status, 200);
+      assert.match(await anonymous.text(), /name="return_to" value="\/"/);
+      const browser = await signIn(server, '/account/connected-apps');
+      const home = await browser.get(`${server.url}/`);
+      assert.equal(home.status, 200);
+      for (const link of ['/account/connected-apps', '/marketplace', '/account/sessions', '/account']) assert.match(home.text, new RegExp(`href="${link}"`));
+      assert.doesNotMatch(home.text, /href="\/portal"/, 'the portal link is for partner developers');
+      const developerBrowser = await signIn(server, '/account/connected-apps', seed.developer);
+      assert.match((await developerBrowser.get(`${server.url}/`)).text, /href="\/portal">Developer portal/);
+    });
+
+    it('GET /account shows who is signed in and what they administer (by name)', async () => {
+      const browser = await signIn(server, '/account/connected-apps');
+      const page = await browser.get(`${server.url}/account`);
+      assert.equal(page.status, 200);
+      assert.match(page.text, new RegExp(seed.users.alice.email.replace('.', '\\.')));
+      assert.match(page.text, new RegExp(`${danish.name}`));
+      assert.match(page.text, new RegExp(`${swedish.name}`));
+      assert.doesNotMatch(page.text, /urn:gatehouse:/);
+      const anonymous = await fetch(`${server.url}/account`);
+      assert.match(await anonymous.text(), /name="password"/, 'signed out: the login page');
+    });
   });
 });

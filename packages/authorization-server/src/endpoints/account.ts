@@ -13,13 +13,22 @@
  * - `POST /marketplace/:client_id/connect`: 303 to the app's `initiation_uri` with a session handover for
  *   the subject picked (one the user administers, of the app's preferred type).
  *
+ * - `GET /` (home) and `GET /account` (the account page) for signed-in users: links onward to connected
+ *   apps, the marketplace, sessions and, for partner developers, the developer portal.
+ *
+ * Issue 13: connected apps names companies (never URNs) and scopes in words; Disconnect first shows a
+ * confirmation naming the app and the company (POST, then POST with `confirm=yes`), and afterwards a
+ * notice names both.
+ *
  * Signed in with the shared login page (`return_to` these paths, login.ts). Forms are CSRF-checked
  * before these handlers run (routes.ts). Handovers are POSTs, not links: a prefetch or a crawler cannot
  * mint one.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
-import { accountMessagePage, connectedAppsPage, marketplacePage, type AccountFrame, type ConnectedAppView } from '../pages/account-pages.ts';
+import {
+  accountMessagePage, accountPage, connectedAppsPage, disconnectConfirmationPage, homePage, marketplacePage, type AccountFrame, type ConnectedAppView,
+} from '../pages/account-pages.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
 import { describeScope } from '../scopes.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -91,8 +100,20 @@ async function connectedAppViews(context: ServerContext, user: UserRecord): Prom
 export async function connectedAppsEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply, '/account/connected-apps');
   if (!session) return;
-  const disconnected = (request.query as Record<string, unknown>).disconnected === '1';
-  page(reply, 200, connectedAppsPage({ ...session.frame, apps: await connectedAppViews(context, session.user), notice: disconnected ? 'The app was disconnected.' : undefined }));
+  const disconnected = (request.query as Record<string, unknown>).disconnected;
+  page(reply, 200, connectedAppsPage({
+    ...session.frame, apps: await connectedAppViews(context, session.user),
+    disconnected: typeof disconnected === 'string' ? await disconnectedNotice(context, session.user, disconnected) : undefined,
+  }));
+}
+
+/** The app and company of a grant the user disconnected (named in the notice), if it is one they administer and it is revoked. */
+async function disconnectedNotice(context: ServerContext, user: UserRecord, grantId: string): Promise<{ clientName: string; subjectName: string } | undefined> {
+  if (!/^[0-9a-fA-F-]{36}$/.test(grantId)) return undefined;
+  const grant = await context.storage.grants.find(grantId);
+  if (!grant || grant.revokedAt === null || !(await administers(context, user.userId, grant.subjectType, grant.subjectId))) return undefined;
+  const [client, subject] = await Promise.all([context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId)]);
+  return { clientName: client?.clientName ?? 'The app', subjectName: subject?.name ?? 'the company' };
 }
 
 /** The active grant named in the path, if the user administers its subject; otherwise undefined after a 404 or 403 page. */
@@ -118,8 +139,17 @@ export async function disconnectEndpoint(context: ServerContext, request: Fastif
   if (!session) return;
   const grant = await administeredGrant(context, request, reply, session);
   if (!grant) return;
+  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+    // Issue 13: a disconnect is confirmed first, naming the app and the company it loses access to.
+    const [client, subject] = await Promise.all([context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId)]);
+    page(reply, 200, disconnectConfirmationPage({
+      ...session.frame, grantId: grant.grantId, clientName: client?.clientName ?? 'this app', subjectName: subject?.name ?? 'the company',
+      scopes: grant.scope.map(describeScope),
+    }));
+    return;
+  }
   await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), `user:${session.user.userId}`, 'user_disconnected');
-  reply.redirect('/account/connected-apps?disconnected=1', 303);
+  reply.redirect(`/account/connected-apps?disconnected=${grant.grantId}`, 303);
 }
 
 /** POST /account/connected-apps/:grant_id/settings */
@@ -180,4 +210,27 @@ export async function marketplaceConnectEndpoint(context: ServerContext, request
     return;
   }
   reply.redirect(await sessionHandoverRedirect(context, client, session.user, chosen, client.initiationUri!, 'initiation'), 303);
+}
+
+/** GET / (the home page of a signed-in user; signed out: the login page, returning here). */
+export async function homeEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/');
+  if (!session) return;
+  const isDeveloper = await context.storage.developers.isDeveloper(session.user.userId);
+  page(reply, 200, homePage({ ...session.frame, isDeveloper }));
+}
+
+/**
+ * GET /account (who is signed in, and the companies and organizations they administer). Signed out: the
+ * login page; login.ts's return_to allows `/account/<page>` but not `/account` itself, so it continues at `/`.
+ */
+export async function accountEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply, '/account');
+  if (!session) return;
+  const administered = (await Promise.all(SUBJECT_TYPES.map((subjectType) => context.storage.subjects.listAdministeredBy(session.user.userId, subjectType)))).flat();
+  page(reply, 200, accountPage({
+    ...session.frame, email: session.user.email,
+    administered: administered.map((subject) => ({ name: subject.name, kind: subject.subjectType === 'company' ? 'Company' : 'Organization' })),
+    isDeveloper: await context.storage.developers.isDeveloper(session.user.userId),
+  }));
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../users/password.ts';
-import { basic, Browser, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, basic, Browser, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { pngImage, svgImage } from '../testing/images.ts';
 
 const developer = seed.developer;
@@ -38,7 +38,12 @@ async function register(server: TestServer, browser: Browser, fields: Record<str
   return browser.request(`${server.url}/portal/clients`, { method: 'POST', body: registrationForm(inputValue(form.text, '_csrf')!, fields, logo) });
 }
 
-const secretOn = (page: string) => /<code id="client_secret">([A-Za-z0-9_-]{43})<\/code>/.exec(page)?.[1];
+const secretOn = (page: string) => /<code id="client_secret"[^>]*>([A-Za-z0-9_-]{43})<\/code>/.exec(page)?.[1];
+/** The field is marked refused beside itself: aria-invalid, and aria-describedby naming its message. */
+const fieldRefused = (page: string, name: string) =>
+  new RegExp(`id="${name}"[^>]*aria-describedby="[^"]*${name}-error[^"]*"[^>]*aria-invalid="true"`).test(page) && page.includes(`<p class="field-error" id="${name}-error">`);
+/** The fieldset of scopes is refused (a fieldset cannot be aria-invalid: it names its message). */
+const scopesRefused = (page: string) => /<fieldset id="scope-fieldset" aria-describedby="scope-error"/.test(page);
 
 describe('developer portal /portal', () => {
   let server: TestServer;
@@ -108,7 +113,7 @@ describe('developer portal /portal', () => {
     ] as const) {
       const refused = await register(server, browser, fields as Record<string, string>, logo);
       assert.equal(refused.status, 400, name);
-      assert.match(refused.text, new RegExp(`<p class="error" role="alert">[^<]*\\(${name}\\)`), name);
+      assert.ok(fieldRefused(refused.text, name), `${name} is marked beside the field`);
       assert.match(refused.text, /value="https:\/\/fjord\.example\/connect"/, 'typed values are kept');
     }
     assert.equal((await server.storage.clients.listByOwner(developer.id)).length, before);
@@ -120,6 +125,9 @@ describe('developer portal /portal', () => {
     form.delete('_csrf');
     const response = await browser.request(`${server.url}/portal/clients`, { method: 'POST', body: form });
     assert.equal(response.status, 403);
+    // Issue 13: a portal form never talks about "going back to the app"; it offers a way onward.
+    assert.doesNotMatch(response.text, /Go back to the app|sent back to the application/);
+    assert.match(response.text, /<a href="\/portal">Open the page again<\/a>/);
   });
 
   it('edits, rotates (new secret once, old one during the overlap) and deletes its own client', async () => {
@@ -141,7 +149,7 @@ describe('developer portal /portal', () => {
     assert.equal(client.tosUri, null);
     const badEdit = await browser.post(`${server.url}${clientPath}`, { _csrf: csrf, client_name: 'Fjord', redirect_uris: 'https://fjord.example/*', scope: 'users:read' });
     assert.equal(badEdit.status, 400);
-    assert.match(badEdit.text, /\(redirect_uris\)/);
+    assert.ok(fieldRefused(badEdit.text, 'redirect_uris'));
 
     const rotated = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '3600' });
     assert.equal(rotated.status, 303);
@@ -152,7 +160,7 @@ describe('developer portal /portal', () => {
     assert.equal((await introspectWith(oldSecret)).status, 200, 'the old secret works during the overlap');
     assert.equal((await introspectWith(newSecret)).status, 200);
 
-    const deleted = await browser.post(`${server.url}${clientPath}/delete`, { _csrf: csrf });
+    const deleted = await browser.post(`${server.url}${clientPath}/delete`, { _csrf: csrf, confirm: 'yes' });
     assert.equal(deleted.status, 303);
     assert.equal((await server.storage.clients.find(clientId))?.status, 'deleted');
     assert.equal((await browser.get(`${server.url}${clientPath}`)).status, 404);
@@ -189,5 +197,171 @@ describe('developer portal /portal', () => {
       assert.equal(answer.status, 303);
       assert.equal(answer.location, '/', returnTo);
     }
+  });
+
+  describe('pages partners use (issue 13)', () => {
+    const registered = async (browser: Browser, fields: Record<string, string | string[]> = {}) => {
+      const created = await register(server, browser, fields);
+      assert.equal(created.status, 303, created.text.slice(0, 300));
+      const clientPath = created.location!;
+      const first = await browser.get(`${server.url}${clientPath}`);
+      return { clientPath, clientId: clientPath.split('/').at(-1)!, secret: secretOn(first.text)!, csrf: inputValue(first.text, '_csrf')! };
+    };
+
+    it('marks every refused field at once beside the field, keeps every typed value and asks for a good logo again', async () => {
+      const browser = await signedIn(server);
+      const before = (await server.storage.clients.listByOwner(developer.id)).length;
+      const refused = await register(server, browser, {
+        client_name: 'Gatehouse Connector', redirect_uris: 'http://fjord.example/cb', tos_uri: 'http://fjord.example/terms', contacts: 'not-an-address', scope: [],
+      }, pngImage(256, 256));
+      assert.equal(refused.status, 400);
+      for (const name of ['client_name', 'redirect_uris', 'tos_uri', 'contacts']) assert.ok(fieldRefused(refused.text, name), `${name} is marked`);
+      assert.ok(scopesRefused(refused.text), 'the scopes are marked');
+      assert.ok(fieldRefused(refused.text, 'logo'), 'the logo is asked for again');
+      assert.match(refused.text, /choose it again/);
+      assert.match(refused.text, /value="Gatehouse Connector"/);
+      assert.match(refused.text, />http:\/\/fjord\.example\/cb<\/textarea>/);
+      assert.match(refused.text, /value="https:\/\/fjord\.example\/connect"/);
+      assert.ok(!fieldRefused(refused.text, 'client_uri'), 'a good field is not marked');
+      assert.equal((await server.storage.clients.listByOwner(developer.id)).length, before, 'nothing is stored');
+    });
+
+    it('answers an oversized logo (5 MB) in the page with the form kept, not with JSON 413, and stores nothing', async () => {
+      const browser = await signedIn(server);
+      const before = (await server.storage.clients.listByOwner(developer.id)).length;
+      const refused = await register(server, browser, {}, pngImage(256, 256, 5 * 1024 * 1024));
+      assert.equal(refused.status, 400);
+      assert.match(refused.headers.get('content-type')!, /^text\/html/);
+      assert.ok(fieldRefused(refused.text, 'logo'));
+      assert.match(refused.text, /at most 1048576 bytes/);
+      assert.match(refused.text, /value="Fjord Books"/);
+      assert.equal((await server.storage.clients.listByOwner(developer.id)).length, before);
+
+      const { clientPath, clientId, csrf } = await registered(browser);
+      const form = new FormData();
+      form.append('_csrf', csrf);
+      form.append('logo', new Blob([new Uint8Array(pngImage(256, 256, 5 * 1024 * 1024))], { type: 'image/png' }), 'logo.png');
+      const upload = await browser.request(`${server.url}${clientPath}/logo`, { method: 'POST', body: form });
+      assert.equal(upload.status, 400);
+      assert.ok(fieldRefused(upload.text, 'logo'));
+      assert.equal((await server.storage.clients.find(clientId))!.logoUri, null, 'no logo stored');
+    });
+
+    it('gives a partner everything to start: client ID with a copy button, issuer, metadata URL, every endpoint and setup prefilled', async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId } = await registered(browser);
+      const page = await browser.get(`${server.url}${clientPath}`);
+      assert.match(page.text, new RegExp(`<code id="client_id"[^>]*>${clientId}</code> <button type="button" class="copy" data-copy="client_id"`));
+      for (const text of [`id="issuer"[^>]*>${server.url}<`, `${server.url}/.well-known/oauth-authorization-server`, `${server.url}/oauth/authorize`,
+        `${server.url}/oauth/token<`, `${server.url}/oauth/revoke`, `${server.url}/oauth/token/introspect`]) assert.match(page.text, new RegExp(text));
+      // oauth4webapi and openid-client (algorithm 'oauth2', ClientSecretBasic) and curl, each prefilled with this client.
+      assert.match(page.text, /import \* as oauth from &#39;oauth4webapi&#39;/);
+      assert.match(page.text, /oauth\.ClientSecretBasic\(process\.env\.GATEHOUSE_CLIENT_SECRET\)/);
+      assert.match(page.text, /client\.ClientSecretBasic\(process\.env\.GATEHOUSE_CLIENT_SECRET\)/);
+      assert.match(page.text, /algorithm: &#39;oauth2&#39;/);
+      assert.match(page.text, new RegExp(`curl -s -u &quot;${clientId}:\\$GATEHOUSE_CLIENT_SECRET&quot;`));
+      assert.equal(page.text.split(clientId).length > 4, true, 'the snippets carry the client ID');
+      // The copy buttons' script: portal pages alone may load it (CSP script-src 'self'), still no inline script.
+      assert.match(page.headers.get('content-security-policy')!, /script-src 'self'/);
+      assert.match(page.text, /<script src="\/assets\/portal\.js" defer><\/script>/);
+      assert.doesNotMatch(page.text, /<script>/);
+      const script = await fetch(`${server.url}/assets/portal.js`);
+      assert.match(script.headers.get('content-type')!, /^text\/javascript/);
+      assert.match(await script.text(), /navigator\.clipboard\.writeText/);
+      const login = await fetch(`${server.url}/signed-out`);
+      assert.doesNotMatch(login.headers.get('content-security-policy')!, /script-src/, 'other pages still allow no script');
+    });
+
+    it('asks for confirmation naming what will happen before deleting a client; nothing is deleted until confirmed', async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId, csrf } = await registered(browser);
+      const confirmation = await browser.post(`${server.url}${clientPath}/delete`, { _csrf: csrf });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, /<h1>Delete Fjord Books\?<\/h1>/);
+      assert.match(confirmation.text, new RegExp(`The client ID ${clientId} and its secret stop working at once`));
+      assert.match(confirmation.text, /Every connection is revoked now \(0 active\)/);
+      assert.match(confirmation.text, /<input type="hidden" name="confirm" value="yes">/);
+      assert.equal((await server.storage.clients.find(clientId))!.status, 'active', 'nothing deleted yet');
+      assert.ok(!(await server.storage.audit.list({ clientId, types: ['client.deleted'] })).length);
+      const deleted = await browser.post(`${server.url}${clientPath}/delete`, { _csrf: inputValue(confirmation.text, '_csrf')!, confirm: 'yes' });
+      assert.equal(deleted.status, 303);
+      assert.equal((await server.storage.clients.find(clientId))!.status, 'deleted');
+    });
+
+    it('asks for confirmation before rotating with "disconnect every user"; nothing rotates or is revoked until confirmed', async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId, secret, csrf } = await registered(browser);
+      const { redirect, codeVerifier } = await authorize(server, { clientId, redirectUri: 'http://localhost:8080/callback', scope: 'users:read' });
+      const exchanged = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: 'http://localhost:8080/callback', code_verifier: codeVerifier }, { authorization: basic(clientId, secret) });
+      assert.equal(exchanged.status, 200);
+      const confirmation = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '0', revoke_grants: 'yes' });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, /Rotate the secret of Fjord Books and disconnect every user\?/);
+      assert.match(confirmation.text, /Every connection is revoked now \(1 active\)/);
+      assert.equal((await server.storage.grants.listActive({ clientId })).length, 1, 'no grant revoked yet');
+      assert.equal(secretOn((await browser.get(`${server.url}${clientPath}`)).text), undefined, 'no new secret yet');
+      const introspectWith = (value: string) => postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(clientId, value) });
+      assert.equal((await introspectWith(secret)).status, 200, 'the secret still works');
+      const rotated = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: inputValue(confirmation.text, '_csrf')!, overlap_seconds: '0', revoke_grants: 'yes', confirm: 'yes' });
+      assert.equal(rotated.status, 303);
+      assert.ok(secretOn((await browser.get(`${server.url}${clientPath}`)).text));
+      assert.equal((await server.storage.grants.listActive({ clientId })).length, 0);
+      assert.equal((await introspectWith(secret)).status, 401);
+    });
+
+    it('keeps a deep link to a client page through sign-in', async () => {
+      const owner = await signedIn(server);
+      const { clientPath } = await registered(owner);
+      const browser = new Browser();
+      const login = await browser.get(`${server.url}${clientPath}`);
+      assert.equal(inputValue(login.text, 'return_to'), clientPath);
+      const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: clientPath, email: developer.email, password: developer.password });
+      assert.equal(answer.location, clientPath);
+      assert.equal((await browser.get(`${server.url}${clientPath}`)).status, 200);
+    });
+
+    it('shows the integration activity: refused token requests with their OAuth error, a reuse detection and the grant it revoked, rotations; filtered and paginated', async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId, secret, csrf } = await registered(browser);
+      const auth = { authorization: basic(clientId, secret) };
+      const { redirect, codeVerifier } = await authorize(server, { clientId, redirectUri: 'http://localhost:8080/callback', scope: 'users:read' });
+      const first = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: 'http://localhost:8080/callback', code_verifier: codeVerifier }, auth);
+      const second = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token }, auth);
+      await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: second.json.refresh_token }, auth);
+      const reused = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token }, auth);
+      assert.equal(reused.json.error, 'invalid_grant');
+      await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '0' });
+      const grantId = (await server.storage.audit.list({ clientId, types: ['refresh_token.reuse_detected'] }))[0]?.grantId;
+      assert.ok(grantId, 'the reuse was detected');
+
+      const page = await browser.get(`${server.url}${clientPath}/activity`);
+      assert.equal(page.status, 200);
+      assert.match(page.text, /Token request refused/);
+      assert.match(page.text, /<dt>OAuth error<\/dt><dd>invalid_grant<\/dd>/);
+      assert.match(page.text, new RegExp(`<dt>Description</dt><dd>${reused.json.error_description}</dd>`));
+      assert.match(page.text, /Refresh token reuse detected: the grant was revoked/);
+      assert.match(page.text, new RegExp(`<dt>Grant</dt><dd>${grantId}</dd>`));
+      assert.match(page.text, /Client secret rotated/);
+      assert.match(page.text, /A user connected the client/);
+      for (const value of [first.json.refresh_token, second.json.refresh_token, first.json.access_token, secret]) assert.ok(!page.text.includes(value), 'no token or secret value');
+
+      const errorsOnly = await browser.get(`${server.url}${clientPath}/activity?type=token_errors`);
+      assert.match(errorsOnly.text, /Token request refused/);
+      assert.doesNotMatch(errorsOnly.text, /Client secret rotated|reuse detected/);
+
+      for (let i = 0; i < 30; i++) await server.storage.audit.record({ type: 'token.refused', at: 1_900_000_000 + i, actor: `client:${clientId}`, clientId, details: { grant_type: 'refresh_token', error: 'invalid_grant', error_description: `page test ${i}` } });
+      const newest = await browser.get(`${server.url}${clientPath}/activity?type=token_errors`);
+      assert.match(newest.text, /page test 29/);
+      assert.doesNotMatch(newest.text, /page test 4</);
+      const older = /<a href="([^"]+)">Older events<\/a>/.exec(newest.text)?.[1]?.replaceAll('&amp;', '&');
+      assert.ok(older, 'a link to older events');
+      const olderPage = await browser.get(`${server.url}${older}`);
+      assert.match(olderPage.text, /page test 4</);
+      assert.doesNotMatch(olderPage.text, /page test 29/);
+
+      // Another partner's client's events never show: its page is a 404.
+      const foreign = await browser.get(`${server.url}/portal/clients/${seed.confidentialClient.id}/activity`);
+      assert.equal(foreign.status, 404);
+    });
   });
 });

@@ -12,6 +12,12 @@
  * answers 303 to the client's page and hands the secret over in a short-lived HttpOnly, SameSite=Strict
  * cookie (`__Host-` outside development, so Path=/); the page shows it only if it matches the stored
  * digest, and clears the cookie at once, so a reload shows it no more.
+ *
+ * Issue 13: the client page lists the credentials with copy buttons, the issuer and every endpoint and
+ * ready-to-paste setup; a refused form marks every refused field at once and keeps what was typed;
+ * deleting a client, or rotating its secret with "disconnect every user", first shows a confirmation page
+ * naming what will happen (POST, then POST with `confirm=yes`); the integration activity lists the
+ * client's audit events. Portal pages alone may load a script (`script-src 'self'`: /assets/portal.js).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientSecretMatches } from '../clients/client-secret.ts';
@@ -22,12 +28,16 @@ import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
 import {
-  clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalHomePage, portalMessagePage, registrationPage, type ClientFormValues, type PortalFrame,
+  activityPage, clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalConfirmationPage, portalHomePage, portalMessagePage, registrationPage,
+  type ActivityEntry, type ClientFormValues, type FieldErrors, type PortalFrame, type ServerEndpoints,
 } from '../pages/portal-pages.ts';
+import { validateClientMetadata, type ClientMetadata } from '../clients/registration.ts';
+import { RETURN_TO } from './login.ts';
 import { describeScope, SCOPE_CATALOGUE } from '../scopes.ts';
+import { authorizationServerMetadata } from './metadata.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
-import type { ClientRecord, SubjectType, UserRecord } from '../storage/storage.ts';
+import type { ClientRecord, StoredAuditEvent, SubjectType, UserRecord } from '../storage/storage.ts';
 
 const SECRET_COOKIE = 'gatehouse_new_secret';
 /** Long enough for the redirect that follows the POST; the page clears it on first view anyway. */
@@ -42,8 +52,11 @@ async function developer(context: ServerContext, request: FastifyRequest, reply:
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
-    // The login form posts to /login, which continues at return_to=/portal (login.ts allows only a few local paths).
-    sendLoginStep(context, reply, { returnTo: '/portal' });
+    // The login form posts to /login, which continues at return_to (login.ts allows only a few local paths):
+    // a deep link to a client's page survives sign-in; anything else (a POST's target, a query) returns to /portal.
+    const path = request.url.split('?')[0]!;
+    const returnTo = request.method === 'GET' && RETURN_TO.test(path) && path.startsWith('/portal') ? path : '/portal';
+    sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
   const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name };
@@ -55,8 +68,22 @@ async function developer(context: ServerContext, request: FastifyRequest, reply:
 }
 
 function page(reply: FastifyReply, status: number, body: string): void {
+  // The portal's copy buttons need its one script file: portal pages alone add `script-src 'self'` to the
+  // CSP set for every page (authorization-server.ts; still no inline script, SPEC decision 18).
+  const csp = reply.getHeader('content-security-policy');
+  if (typeof csp === 'string' && !csp.includes('script-src')) reply.header('content-security-policy', `${csp};script-src 'self'`);
   // Pages may carry a new secret or a CSRF token: never cached.
   reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+/** The issuer, metadata URL and endpoints a partner configures (the RFC 8414 metadata's own values). */
+function serverEndpoints(context: ServerContext): ServerEndpoints {
+  const metadata = authorizationServerMetadata(context) as Record<string, string>;
+  return {
+    issuer: context.options.issuer, metadataUrl: `${context.options.issuer}/.well-known/oauth-authorization-server`,
+    authorizationEndpoint: metadata.authorization_endpoint!, tokenEndpoint: metadata.token_endpoint!,
+    revocationEndpoint: metadata.revocation_endpoint!, introspectionEndpoint: metadata.introspection_endpoint!,
+  };
 }
 
 function management(context: ServerContext, user: UserRecord): ManagementContext {
@@ -97,9 +124,23 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
   const values = formValues(body);
   const logo = Buffer.isBuffer(body.logo) && body.logo.length > 0 ? body.logo : undefined;
   const manage = management(context, signedIn.user);
+  // Every refused field at once (the logo too), before anything is stored: a refused logo leaves no half-registered client.
+  const errors = refusedFields(context, metadataOf(values, { clientType: values.token_endpoint_auth_method === 'none' ? 'public' : 'confidential', pkceRequired: true, logoUri: null }));
+  if (logo) {
+    try {
+      inspectLogo(logo);
+    } catch (error) {
+      if (!(error instanceof RegistrationError)) throw error;
+      errors.logo = reason(error);
+    }
+  }
+  if (Object.keys(errors).length > 0) {
+    // Browsers cannot put a chosen file back into a form: a logo that was fine is clearly asked for again.
+    if (logo && !errors.logo) errors.logo = 'Your logo was fine, but a refused form cannot keep a file: choose it again.';
+    page(reply, 400, registrationPage({ ...signedIn.frame, values, scopes: scopeChoices(), errors }));
+    return;
+  }
   try {
-    // The logo is checked before anything is stored, so a refused logo leaves no half-registered client.
-    if (logo) inspectLogo(logo);
     const { client, clientSecret } = await registerClient(manage, {
       clientName: values.client_name, clientType: values.token_endpoint_auth_method === 'none' ? 'public' : 'confidential',
       redirectUris: lines(values.redirect_uris), scopes: values.scope, subjectType: (values.subject_type || null) as SubjectType | null,
@@ -111,7 +152,7 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
   } catch (error) {
     if (!(error instanceof RegistrationError)) throw error;
-    page(reply, 400, registrationPage({ ...signedIn.frame, values, scopes: scopeChoices(), error: describeRefusal(error) }));
+    page(reply, 400, registrationPage({ ...signedIn.frame, values, scopes: scopeChoices(), errors: { [error.field]: reason(error) } }));
   }
 }
 
@@ -128,13 +169,15 @@ export async function portalShowClient(context: ServerContext, request: FastifyR
     // Only a secret of this client is shown: a cookie planted by someone else cannot put text on the page.
     if (client.secretDigest && /^[A-Za-z0-9_-]{43}$/.test(handedOver) && clientSecretMatches(handedOver, client.secretDigest)) newSecret = handedOver;
   }
-  page(reply, 200, clientPage({ ...signedIn.frame, client, values: clientFormValues(client), scopes: scopeChoices(), newSecret }));
+  page(reply, 200, clientPage({ ...signedIn.frame, client, values: clientFormValues(client), scopes: scopeChoices(), endpoints: serverEndpoints(context), newSecret }));
 }
 
 /** POST /portal/clients/:client_id (the details form). */
 export async function portalUpdateClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
     const values = formValues((request.body ?? {}) as Body);
+    const errors = refusedFields(context, metadataOf(values, client));
+    if (Object.keys(errors).length > 0) throw new RefusedFields(errors);
     await updateClient(management(context, signedIn.user), client.clientId, {
       clientName: values.client_name, redirectUris: lines(values.redirect_uris), scopes: values.scope,
       subjectType: (values.subject_type || null) as SubjectType | null, clientUri: values.client_uri || null, tosUri: values.tos_uri || null,
@@ -149,6 +192,7 @@ export async function portalUpdateClient(context: ServerContext, request: Fastif
 export async function portalUploadLogo(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
     const logo = (request.body as Body | undefined)?.logo;
+    // An oversized file arrives cut at LOGO_MAX_BYTES + 1 (authorization-server.ts), so inspectLogo refuses it here, in the page.
     if (!Buffer.isBuffer(logo) || logo.length === 0) throw new RegistrationError('logo', 'choose an image file');
     await setClientLogo(management(context, signedIn.user), context.options.issuer, client.clientId, logo);
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
@@ -160,7 +204,22 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
   await withOwnClient(context, request, reply, async (signedIn, client) => {
     const body = (request.body ?? {}) as Body;
     const overlap = typeof body.overlap_seconds === 'string' && /^\d{1,9}$/.test(body.overlap_seconds) ? Number(body.overlap_seconds) : 0;
-    const { clientSecret } = await rotateClientSecret(management(context, signedIn.user), client.clientId, { overlapSeconds: overlap, revokeGrants: body.revoke_grants === 'yes' });
+    const revokeGrants = body.revoke_grants === 'yes';
+    if (revokeGrants && body.confirm !== 'yes') {
+      const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
+      page(reply, 200, portalConfirmationPage({
+        ...signedIn.frame, client, title: `Rotate the secret of ${client.clientName} and disconnect every user?`,
+        consequences: [
+          overlap === 0 ? 'The current secret stops working now.' : `The current secret keeps working for ${overlap} seconds.`,
+          `Every connection is revoked now (${connections} active): each user must connect ${client.clientName} again.`,
+          'The new secret is shown once, on the next page.',
+        ],
+        action: `/portal/clients/${client.clientId}/secret`, confirmLabel: 'Rotate and disconnect everyone',
+        hidden: { overlap_seconds: String(overlap), revoke_grants: 'yes' },
+      }));
+      return;
+    }
+    const { clientSecret } = await rotateClientSecret(management(context, signedIn.user), client.clientId, { overlapSeconds: overlap, revokeGrants });
     handOverSecret(context, reply, client.clientId, clientSecret);
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
   });
@@ -169,6 +228,19 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
 /** POST /portal/clients/:client_id/delete */
 export async function portalDeleteClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
+    if ((request.body as Body | undefined)?.confirm !== 'yes') {
+      const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
+      page(reply, 200, portalConfirmationPage({
+        ...signedIn.frame, client, title: `Delete ${client.clientName}?`,
+        consequences: [
+          `The client ID ${client.clientId} and its secret stop working at once.`,
+          `Every connection is revoked now (${connections} active), with all their tokens.`,
+          'This cannot be undone.',
+        ],
+        action: `/portal/clients/${client.clientId}/delete`, confirmLabel: 'Delete client', hidden: {},
+      }));
+      return;
+    }
     await deleteClient(management(context, signedIn.user), client.clientId);
     reply.redirect('/portal', 303);
   });
@@ -186,11 +258,13 @@ async function withOwnClient(
   try {
     await work(signedIn, client);
   } catch (error) {
-    if (!(error instanceof RegistrationError) && !(error instanceof ClientManagementError)) throw error;
+    if (!(error instanceof RegistrationError) && !(error instanceof ClientManagementError) && !(error instanceof RefusedFields)) throw error;
     const current = await findManagedClient(context.storage, client.clientId);
     page(reply, 400, clientPage({
       ...signedIn.frame, client: current, values: submitted ? formValues(submitted) : clientFormValues(current), scopes: scopeChoices(),
-      error: error instanceof RegistrationError ? describeRefusal(error) : error.message,
+      endpoints: serverEndpoints(context),
+      ...(error instanceof RefusedFields ? { errors: error.errors }
+        : error instanceof RegistrationError ? { errors: { [error.field]: reason(error) } } : { error: error.message }),
     }));
   }
 }
@@ -200,14 +274,57 @@ function handOverSecret(context: ServerContext, reply: FastifyReply, clientId: s
   reply.setCookie(hostCookieName(context.options.environment, SECRET_COOKIE), secret, hostCookieOptions(context.options.environment, 'strict', SECRET_COOKIE_SECONDS));
 }
 
-const FIELD_LABELS: Record<string, string> = {
-  client_name: 'Client name', redirect_uris: 'Redirect URIs', scope: 'Scopes', client_uri: 'Client URI', tos_uri: 'Terms of service URI',
-  policy_uri: 'Privacy policy URI', initiation_uri: 'Initiation URI', settings_uri: 'Settings URI', contacts: 'Contact e-mail addresses',
-  logo: 'Logo', subject_type: 'Subject type preference', token_endpoint_auth_method: 'Client type', overlap_seconds: 'Overlap',
+/** A refusal's reason without its field name (the page shows it beside the field). */
+const reason = (error: RegistrationError) => error.message.slice(error.field.length + 2);
+
+/** Several refused fields of one form (thrown inside withOwnClient, rendered beside each field). */
+class RefusedFields extends Error {
+  readonly errors: FieldErrors;
+  constructor(errors: FieldErrors) {
+    super('refused fields');
+    this.errors = errors;
+  }
+}
+
+/** The metadata of a submitted form, as validateClientMetadata takes it. */
+function metadataOf(values: ClientFormValues, fixed: Pick<ClientMetadata, 'clientType' | 'pkceRequired' | 'logoUri'>): ClientMetadata {
+  return {
+    clientName: values.client_name, clientType: fixed.clientType, redirectUris: lines(values.redirect_uris), scopes: values.scope,
+    subjectType: (values.subject_type || null) as SubjectType | null, pkceRequired: fixed.pkceRequired, clientUri: values.client_uri || null,
+    logoUri: fixed.logoUri, tosUri: values.tos_uri || null, policyUri: values.policy_uri || null, initiationUri: values.initiation_uri || null,
+    settingsUri: values.settings_uri || null, contacts: addresses(values.contacts),
+  };
+}
+
+/** A value each rule accepts, put in place of a refused field so the next run reaches the following fields. */
+const STAND_INS: Record<string, Partial<ClientMetadata>> = {
+  client_name: { clientName: 'Client' }, redirect_uris: { redirectUris: ['https://client.example/callback'] }, scope: { scopes: ['users:read'] },
+  subject_type: { subjectType: null }, client_uri: { clientUri: null }, tos_uri: { tosUri: null }, policy_uri: { policyUri: null },
+  initiation_uri: { initiationUri: null }, settings_uri: { settingsUri: null }, contacts: { contacts: [] }, logo_uri: { logoUri: null },
 };
 
-function describeRefusal(error: RegistrationError): string {
-  return `${FIELD_LABELS[error.field] ?? error.field} (${error.field}): ${error.message.slice(error.field.length + 2)}`;
+/**
+ * Every refused field of a form at once, by the same rules as registration and updates
+ * (validateClientMetadata, no second copy): each refusal is recorded and its field replaced by a stand-in
+ * the rules accept, until the metadata passes. Empty when it does.
+ */
+function refusedFields(context: ServerContext, metadata: ClientMetadata): FieldErrors {
+  const errors: FieldErrors = {};
+  let candidate = metadata;
+  for (;;) {
+    try {
+      validateClientMetadata(candidate, context.options.environment, context.options.brand.name);
+      return errors;
+    } catch (error) {
+      if (!(error instanceof RegistrationError)) throw error;
+      const standIn = STAND_INS[error.field];
+      // A field refused a second time, or one without a stand-in (client type, PKCE): report it and stop.
+      if (errors[error.field] !== undefined) return errors;
+      errors[error.field] = reason(error);
+      if (!standIn) return errors;
+      candidate = { ...candidate, ...standIn };
+    }
+  }
 }
 
 function formValues(body: Body): ClientFormValues {
@@ -226,3 +343,60 @@ function formValues(body: Body): ClientFormValues {
 /** One entry per line (redirect URIs may contain commas); contacts may also be separated by commas. */
 const lines = (text: string) => text.split(/[\r\n]+/).map((line) => line.trim()).filter(Boolean);
 const addresses = (text: string) => text.split(/[\r\n,]+/).map((line) => line.trim()).filter(Boolean);
+
+/** The activity filters: each a set of audit event types (SPEC decision 19 events of this client). */
+const ACTIVITY_FILTERS: { value: string; label: string; types: string[] }[] = [
+  { value: 'consents', label: 'Consents', types: ['consent.granted', 'consent.denied'] },
+  { value: 'token_errors', label: 'Refused token requests', types: ['token.refused'] },
+  { value: 'reuse', label: 'Reuse and replay detections', types: ['refresh_token.reuse_detected', 'authorization_code.replay_detected'] },
+  { value: 'revocations', label: 'Revocations and disconnects', types: ['grant.revoked', 'access_token.revoked'] },
+  { value: 'secrets', label: 'Secret rotations', types: ['client.secret_rotated'] },
+];
+const ALL_ACTIVITY_TYPES = ACTIVITY_FILTERS.flatMap((filter) => filter.types);
+const ACTIVITY_PAGE_SIZE = 25;
+
+const EVENT_LABELS: Record<string, string> = {
+  'consent.granted': 'A user connected the client', 'consent.denied': 'A user declined to connect',
+  'token.refused': 'Token request refused', 'refresh_token.reuse_detected': 'Refresh token reuse detected: the grant was revoked',
+  'authorization_code.replay_detected': 'Authorization code replay detected: its grant was revoked', 'grant.revoked': 'Connection revoked',
+  'access_token.revoked': 'Access token revoked by the client', 'client.secret_rotated': 'Client secret rotated',
+};
+const REVOCATION_REASONS: Record<string, string> = {
+  user_disconnected: 'disconnected by the user', admin_revoked: 'revoked by the platform', client_deleted: 'the client was deleted',
+  secret_rotated: 'the secret was rotated with "disconnect every user"',
+};
+/** The detail members shown, in words; only these (never an identifier of a token beyond what the partner holds). */
+const DETAIL_NAMES: Record<string, string> = {
+  grant_type: 'Grant type', error: 'OAuth error', error_description: 'Description', reason: 'Reason',
+  overlap_seconds: 'Old secret kept working (seconds)', grants_revoked: 'Connections revoked', scope: 'Scope',
+};
+
+function activityEntry(event: StoredAuditEvent): ActivityEntry {
+  const details = Object.entries(event.details ?? {})
+    .filter(([name, value]) => DETAIL_NAMES[name] !== undefined && value !== null)
+    .map(([name, value]) => ({ name: DETAIL_NAMES[name]!, value: name === 'reason' ? (REVOCATION_REASONS[String(value)] ?? String(value)) : String(value) }));
+  if (event.grantId) details.push({ name: 'Grant', value: event.grantId });
+  return { eventId: event.eventId, at: new Date(event.at * 1000).toISOString(), label: EVENT_LABELS[event.type] ?? event.type, details };
+}
+
+/** GET /portal/clients/:client_id/activity?type=&before= (the client's recent audit events, newest first, 25 a page). */
+export async function portalClientActivity(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const signedIn = await developer(context, request, reply);
+  if (!signedIn) return;
+  const client = await ownClient(context, reply, signedIn.frame, signedIn.user, (request.params as { client_id: string }).client_id);
+  if (!client) return;
+  const query = request.query as Record<string, unknown>;
+  const filter = ACTIVITY_FILTERS.find((candidate) => candidate.value === query.type);
+  const before = typeof query.before === 'string' && /^[1-9]\d{0,15}$/.test(query.before) ? Number(query.before) : undefined;
+  const events = await context.storage.audit.list({
+    clientId: client.clientId, types: filter?.types ?? ALL_ACTIVITY_TYPES, limit: ACTIVITY_PAGE_SIZE + 1, ...(before === undefined ? {} : { beforeEventId: before }),
+  });
+  const shown = events.slice(0, ACTIVITY_PAGE_SIZE);
+  const older = events.length > ACTIVITY_PAGE_SIZE
+    ? `/portal/clients/${client.clientId}/activity?${new URLSearchParams({ ...(filter ? { type: filter.value } : {}), before: String(shown.at(-1)!.eventId) })}`
+    : undefined;
+  page(reply, 200, activityPage({
+    ...signedIn.frame, client, entries: shown.map(activityEntry), selected: filter?.value ?? '',
+    filters: [{ value: '', label: 'All activity' }, ...ACTIVITY_FILTERS.map(({ value, label }) => ({ value, label }))], olderUrl: older,
+  }));
+}

@@ -24,6 +24,38 @@ describe('POST /oauth/token', () => {
     token({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, ...(codeVerifier ? { code_verifier: codeVerifier } : {}), ...extra }, headers);
   const tokensIssued = async () => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'token.issued').length;
 
+  describe('audit of refusals (issue 13: the portal\'s integration activity; SPEC decision 19)', () => {
+    it('records token.refused with the client, grant type, error code and description for invalid_grant, never the token value', async () => {
+      const refreshToken = `grt_${'A'.repeat(43)}`;
+      const response = await token({ grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: confidentialAuth() });
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'invalid_grant');
+      const [event] = await server.storage.audit.list({ clientId: client.id, types: ['token.refused'], limit: 1 });
+      assert.ok(event, 'a token.refused event was recorded');
+      assert.equal(event.actor, `client:${client.id}`);
+      assert.deepEqual(event.details, { grant_type: 'refresh_token', error: 'invalid_grant', error_description: response.json.error_description });
+      assert.ok(!JSON.stringify(event).includes(refreshToken), 'the presented token is not in the audit log');
+    });
+
+    it('records token.refused for invalid_scope (a refresh that widens scope) and issues nothing', async () => {
+      const { tokens } = await obtainTokens(server, { scope: 'users:read', extra: { prompt: 'consent' } });
+      const issuedBefore = await tokensIssued();
+      const response = await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'users:read vendors:write' }, { authorization: confidentialAuth() });
+      assert.equal(response.json.error, 'invalid_scope');
+      assert.equal(await tokensIssued(), issuedBefore, 'no token issued');
+      const [event] = await server.storage.audit.list({ clientId: client.id, types: ['token.refused'], limit: 1 });
+      assert.equal(event?.details?.error, 'invalid_scope');
+      assert.ok(!JSON.stringify(event).includes(tokens.refresh_token), 'no token value in the audit log');
+    });
+
+    it('does not record token.refused for a failed client authentication (no client to attribute it to)', async () => {
+      const before = (await server.storage.audit.list({ types: ['token.refused'], limit: 1000 })).length;
+      const response = await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(client.id, 'wrong-secret') });
+      assert.equal(response.status, 401);
+      assert.equal((await server.storage.audit.list({ types: ['token.refused'], limit: 1000 })).length, before);
+    });
+  });
+
   describe('responses', () => {
     it('issues Bearer tokens with scope, expires_in and the subject URN, with no-store headers (RFC 6749 §5.1)', async () => {
       const { code, codeVerifier } = await freshCode({ scope: 'users:read vendors:read' });

@@ -18,8 +18,28 @@ export async function tokenEndpoint(context: ServerContext, request: FastifyRequ
   const handler = grantHandlers.get(grantType);
   // RFC 6749 §5.2: error_description is a fixed text; the grant_type sent is never echoed.
   if (!handler) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported: use authorization_code or refresh_token');
-  const response = await handler.handle(context, client, parameters);
+  let response: unknown;
+  try {
+    response = await handler.handle(context, client, parameters);
+  } catch (error) {
+    if (error instanceof OAuthError && REFUSALS_AUDITED.has(error.code)) await auditRefusal(context, client.clientId, grantType, error);
+    throw error;
+  }
   sendNoStoreJson(reply, 200, response);
+}
+
+/** The refusals a partner needs to see in the portal's integration activity (issue 13): why a redemption or refresh failed. */
+const REFUSALS_AUDITED = new Set(['invalid_grant', 'invalid_scope']);
+
+/**
+ * SPEC decision 19: records `token.refused` with the client, the grant type and the OAuth error code and
+ * description (fixed texts that never echo the request, RFC 6749 §5.2), never a code or token value.
+ */
+async function auditRefusal(context: ServerContext, clientId: string, grantType: string, error: OAuthError): Promise<void> {
+  await context.storage.audit.record({
+    type: 'token.refused', at: context.clock.nowSeconds(), actor: `client:${clientId}`, clientId,
+    details: { grant_type: grantType, error: error.code, error_description: error.description },
+  });
 }
 
 /** RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded POST bodies only. */

@@ -17,8 +17,9 @@ export interface ConnectedAppView {
   grantId: string;
   clientName: string;
   logoUri: string | null;
-  /** The company or organization name, and its URN. */
+  /** The company or organization name (users never see URNs, issue 13). */
   subjectName: string;
+  /** Kept for callers; not shown on the page. */
   subjectUrn: string;
   scopes: { name: string; description: string }[];
   /** Seconds since the epoch. */
@@ -49,7 +50,7 @@ export interface MarketplaceAppView {
 const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted"><a href="/account/connected-apps">Connected apps</a> · <a href="/marketplace">Marketplace</a> · ${model.userName}</nav>
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="Account"><a href="/">Home</a> · <a href="/account/connected-apps">Connected apps</a> · <a href="/marketplace">Marketplace</a> · <a href="/account">Account</a></nav>
 ${body}`, model);
 }
 
@@ -57,19 +58,21 @@ function logo(uri: string | null, name: string): SafeHtml | string {
   return uri ? html`<img src="${uri}" alt="${name} logo">` : '';
 }
 
-export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; notice?: string }): string {
+/** @param model.disconnected the app and company just disconnected (the notice names both). */
+export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; disconnected?: { clientName: string; subjectName: string } }): string {
   return frame(model, 'Connected apps', html`<h1>Connected apps</h1>
-${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
+${model.disconnected ? html`<p class="notice" role="status">${model.disconnected.clientName} was disconnected from ${model.disconnected.subjectName}. It can no longer use its access.</p>` : ''}
 ${model.apps.length === 0 ? html`<p>No apps are connected. Find one in the <a href="/marketplace">marketplace</a>.</p>` : ''}
 ${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${app.grantId}">
   <div class="client">${logo(app.logoUri, app.clientName)}<div><h2>${app.clientName}</h2>
-  <div class="muted">for <strong>${app.subjectName}</strong> <code>${app.subjectUrn}</code></div></div></div>
-  <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}</ul>
+  <div class="muted">for <strong>${app.subjectName}</strong></div></div></div>
+  <p>It can:</p>
+  <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description}</li>`)}</ul>
   <p class="muted">Connected since ${when(app.connectedAt)} by ${app.connectedBy}. Last token use: ${app.lastUsedAt === null ? 'never' : when(app.lastUsedAt)}.</p>
   <div class="actions">
   ${app.hasSettings ? html`<form method="post" action="/account/connected-apps/${app.grantId}/settings"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">Settings</button></form>` : ''}
   ${app.mayDisconnect
-    ? html`<form method="post" action="/account/connected-apps/${app.grantId}/disconnect"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit">Disconnect</button></form>`
+    ? html`<form method="post" action="/account/connected-apps/${app.grantId}/disconnect"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit" aria-label="Disconnect ${app.clientName} from ${app.subjectName}">Disconnect…</button></form>`
     : html`<span class="muted">Only an administrator of ${app.subjectName} can disconnect it.</span>`}
   </div>
 </section>
@@ -100,4 +103,41 @@ ${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="
 
 export function accountMessagePage(model: AccountFrame, title: string, message: string): string {
   return frame(model, title, html`<h1>${title}</h1><p>${message}</p>`);
+}
+
+/** The confirmation before a disconnect: names the app, the company and what it loses; posts again with `confirm=yes`. */
+export function disconnectConfirmationPage(model: AccountFrame & { grantId: string; clientName: string; subjectName: string; scopes: string[] }): string {
+  return frame(model, 'Disconnect an app', html`<h1>Disconnect ${model.clientName} from ${model.subjectName}?</h1>
+<p>${model.clientName} loses access to ${model.subjectName} at once: its tokens stop working and it can no longer:</p>
+<ul class="scopes">${model.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
+<p class="muted">To use it again, an administrator of ${model.subjectName} must connect it again.</p>
+<form method="post" action="/account/connected-apps/${model.grantId}/disconnect">
+  <input type="hidden" name="_csrf" value="${model.csrfToken}">
+  <input type="hidden" name="confirm" value="yes">
+  <div class="actions"><a class="button secondary" href="/account/connected-apps">Cancel</a><button class="danger" type="submit">Disconnect</button></div>
+</form>`);
+}
+
+/** The signed-in user's home page (`/`): where to go next. */
+export function homePage(model: AccountFrame & { isDeveloper: boolean }): string {
+  return frame(model, 'Home', html`<h1>Welcome, ${model.userName}</h1>
+<ul class="links">
+  <li><a href="/account/connected-apps">Connected apps</a>: the apps connected to your companies, and what they can do.</li>
+  <li><a href="/marketplace">Marketplace</a>: find and connect apps.</li>
+  <li><a href="/account/sessions">Sessions</a>: where you are signed in.</li>
+  <li><a href="/account">Your account</a></li>
+  ${model.isDeveloper ? html`<li><a href="/portal">Developer portal</a>: your OAuth clients.</li>` : ''}
+</ul>`);
+}
+
+/** The account page (`/account`): who is signed in and what they administer. */
+export function accountPage(model: AccountFrame & { email: string; administered: { name: string; kind: string }[]; isDeveloper: boolean }): string {
+  return frame(model, 'Your account', html`<h1>Your account</h1>
+<dl class="details">
+  <dt>Name</dt><dd>${model.userName}</dd>
+  <dt>E-mail address</dt><dd>${model.email}</dd>
+</dl>
+<h2>You administer</h2>
+${model.administered.length === 0 ? html`<p>No company or organization.</p>` : html`<ul>${model.administered.map((subject) => html`<li>${subject.name} <span class="muted">${subject.kind}</span></li>`)}</ul>`}
+<p><a href="/account/sessions">Your sessions</a>${model.isDeveloper ? html` · <a href="/portal">Developer portal</a>` : ''}</p>`);
 }

@@ -1,12 +1,28 @@
 /**
  * The page shown when the authorization server must not redirect: the client or redirect URI is not
  * established (SPEC decision 5), or a form could not be trusted.
+ *
+ * Issue 13: branded, with a way onward (links; by default the home page), and showing, escaped, what was
+ * refused (`detail`, e.g. the redirect URI that is not registered). Without `links` the page keeps its
+ * authorization wording ("You were not sent back to the application").
  */
 import { html } from './html.ts';
 import { layout } from './layout.ts';
 
-export function errorPage(brandName: string, title: string, message: string): string {
+export interface ErrorPageOptions {
+  /** What was refused, shown as given (escaped), e.g. `{ label: 'Redirect URI', value: 'https://evil.example/cb' }`. */
+  detail?: { label: string; value: string };
+  /** Ways onward; the first is the main one. Default: the home page. */
+  links?: { href: string; label: string }[];
+  /** Replaces the closing line about not being sent back to the application (for portal, console and account forms). */
+  hint?: string;
+}
+
+export function errorPage(brandName: string, title: string, message: string, options: ErrorPageOptions = {}): string {
+  const links = options.links ?? [{ href: '/', label: 'Go to the home page' }];
   return layout(brandName, title, html`<h1>${title}</h1>
 <p class="error" role="alert">${message}</p>
-<p class="muted">You were not sent back to the application. If you followed a link from an app, contact its developer.</p>`);
+${options.detail ? html`<dl class="details refused"><dt>${options.detail.label}</dt><dd><code>${options.detail.value}</code></dd></dl>` : ''}
+<p class="muted">${options.hint ?? 'You were not sent back to the application. If you followed a link from an app, contact its developer.'}</p>
+<p class="onward">${links.map((link, index) => html`${index > 0 ? ' · ' : ''}<a href="${link.href}">${link.label}</a>`)}</p>`);
 }

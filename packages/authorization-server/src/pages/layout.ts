@@ -79,4 +79,47 @@ form.inline { display: inline; }
 table.sessions { width: 100%; border-collapse: collapse; }
 table.sessions td, table.sessions th { text-align: left; padding: 6px 4px; border-bottom: 1px solid #e5e5ea; vertical-align: top; }
 a.button { display: inline-block; padding: 10px 18px; border-radius: 8px; background: #1d1d1f; color: #fff; text-decoration: none; }
+/* Issue 13: one type scale (1.25 ratio) and the portal's, account's and console's components; usable at 390 px. */
+:root { --step-0: 1rem; --step-1: 1.25rem; --step-2: 1.5rem; --step--1: .875rem; line-height: 1.5; }
+h1 { font-size: var(--step-2); line-height: 1.25; }
+h2 { font-size: var(--step-1); line-height: 1.3; margin: 28px 0 10px; }
+h3 { font-size: var(--step-0); margin: 18px 0 6px; }
+.muted, .signed-in { font-size: var(--step--1); }
+main:has(pre, .activity, table) { max-width: 880px; }
+a { color: #0b57d0; }
+header a, a.button { color: #fff; }
+a.button.secondary { background: #fff; color: #1d1d1f; border: 1px solid #1d1d1f; }
+button.danger { background: #a3160b; border-color: #a3160b; color: #fff; }
+button.copy { padding: 4px 10px; font-size: var(--step--1); }
+.copyable { display: inline-flex; flex-wrap: wrap; gap: 8px; align-items: center; max-width: 100%; }
+.copyable code { word-break: break-all; }
+code.secret-value { font-size: var(--step-0); font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; letter-spacing: .04em; background: #fff; padding: 4px 6px; border-radius: 4px; }
+dl.details { display: grid; grid-template-columns: max-content 1fr; gap: 6px 14px; margin: 0 0 12px; }
+dl.details dt { font-weight: 600; }
+dl.details dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
+.snippet { position: relative; }
+.snippet pre { background: #1d1d1f; color: #f4f4f6; padding: 14px; border-radius: 8px; overflow-x: auto; font-size: var(--step--1); }
+.snippet pre code { font-size: inherit; }
+.snippet button.copy { position: absolute; top: 8px; right: 8px; background: #fff; }
+.field-error { color: #8a1c12; font-weight: 600; margin: 4px 0 0; font-size: var(--step--1); }
+[aria-invalid="true"] { border-color: #8a1c12; border-width: 2px; }
+.warning { background: #fff4e5; color: #5c3300; padding: 10px 12px; border-radius: 8px; border: 1px solid #f0c36d; }
+ol.activity { list-style: none; padding: 0; }
+ol.activity li { border-bottom: 1px solid #e5e5ea; padding: 8px 0; }
+ol.activity p { margin: 0 0 4px; }
+form.filter { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin-bottom: 12px; }
+form.filter label { margin: 0; }
+form.filter select { width: auto; }
+ul.links li { margin: 8px 0; }
+:focus-visible { outline: 3px solid #0b57d0; outline-offset: 2px; }
+input[type=checkbox], input[type=radio] { width: 24px; height: 24px; margin: 0 8px 0 0; vertical-align: middle; }
+label.check { display: flex; align-items: center; flex-wrap: wrap; gap: 4px; }
+.table-scroll { max-width: 100%; overflow-x: auto; }
+table.sessions code { overflow-wrap: anywhere; }
+@media (max-width: 480px) {
+  header { padding: 12px 14px; flex-wrap: wrap; }
+  main { margin: 0; border-radius: 0; padding: 20px 16px; box-shadow: none; }
+  dl.details { grid-template-columns: 1fr; }
+  .actions { flex-wrap: wrap; }
+}
 `;

@@ -14,6 +14,19 @@ export interface PortalFrame {
   userName: string;
 }
 
+/** Refused fields by their form name (`client_name`, `redirect_uris`, `scope`, `logo`…), each with its reason. */
+export type FieldErrors = Partial<Record<string, string>>;
+
+/** The issuer, its metadata URL and every endpoint, as the client page lists them (RFC 8414 names). */
+export interface ServerEndpoints {
+  issuer: string;
+  metadataUrl: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  revocationEndpoint: string;
+  introspectionEndpoint: string;
+}
+
 export interface ScopeChoice {
   name: string;
   description: string;
@@ -49,14 +62,16 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
 }
 
 function frame(model: PortalFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted"><a href="/portal">Developer portal</a> · ${model.userName}</nav>
-${body}`, model);
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="Portal"><a href="/portal">Developer portal</a> · ${model.userName}</nav>
+${body}
+<script src="/assets/portal.js" defer></script>`, model);
 }
 
 const statusLabel = (client: ClientRecord) => (client.status === 'pending' ? 'pending approval' : client.status);
 
-export function portalHomePage(model: PortalFrame & { clients: ClientRecord[] }): string {
+export function portalHomePage(model: PortalFrame & { clients: ClientRecord[]; notice?: string }): string {
   return frame(model, 'Your OAuth clients', html`<h1>Your OAuth 2.0 clients</h1>
+${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 <p class="muted">Registering a client does not publish a marketplace app. New clients wait for the platform's approval before users can connect them.</p>
 ${model.clients.length === 0 ? html`<p>You have not registered a client yet.</p>` : html`<ul class="clients">
   ${model.clients.map((client) => html`<li><a href="/portal/clients/${client.clientId}">${client.clientName}</a> <span class="muted">${statusLabel(client)}</span></li>\n  `)}
@@ -64,86 +79,222 @@ ${model.clients.length === 0 ? html`<p>You have not registered a client yet.</p>
 <p><a class="button" href="/portal/clients/new">Register a client</a></p>`);
 }
 
-function field(label: string, name: string, value: string, hint: string, type = 'url'): SafeHtml {
-  return html`<label for="${name}">${label}</label>
-  <input id="${name}" name="${name}" type="${type}" value="${value}">
-  <div class="muted">${hint}</div>`;
+/** The message of a refused field, right below it; its id is what the field's `aria-describedby` names. */
+function fieldError(name: string, errors: FieldErrors): SafeHtml {
+  const message = errors[name];
+  return message ? html`<p class="field-error" id="${name}-error">${message}</p>` : html``;
 }
 
-/** The metadata fields, shared by registration and editing. */
-function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], includeType: boolean): SafeHtml {
+/** `aria-describedby` (the hint and, when refused, the error) and `aria-invalid` of a field. */
+function described(name: string, errors: FieldErrors, hasHint = true): SafeHtml {
+  const ids = [hasHint ? `${name}-hint` : '', errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
+  return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[name] ? html` aria-invalid="true"` : ''}`;
+}
+
+function field(label: string, name: string, value: string, hint: string, errors: FieldErrors, type = 'url'): SafeHtml {
+  return html`<label for="${name}">${label}</label>
+  <input id="${name}" name="${name}" type="${type}" value="${value}"${described(name, errors)}>
+  ${fieldError(name, errors)}<div class="muted" id="${name}-hint">${hint}</div>`;
+}
+
+/** Every refused field listed at the top, each a link to the field (WCAG 3.3.1); the messages also stand beside the fields. */
+function errorSummary(errors: FieldErrors, labels: Record<string, string>): SafeHtml {
+  const entries = Object.entries(errors).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  if (entries.length === 0) return html``;
+  return html`<div class="error" role="alert"><p><strong>Please correct the marked fields:</strong></p>
+<ul>${entries.map(([name, message]) => html`<li><a href="#${name === 'scope' ? 'scope-fieldset' : name}">${labels[name] ?? name}</a>: ${message}</li>`)}</ul></div>`;
+}
+
+/** The form labels by field name (also used by the error summary). */
+export const FIELD_LABELS: Record<string, string> = {
+  client_name: 'Client name', redirect_uris: 'Redirect URIs', scope: 'Scopes', client_uri: 'Client URI', tos_uri: 'Terms of service URI',
+  policy_uri: 'Privacy policy URI', initiation_uri: 'Initiation URI', settings_uri: 'Settings URI', contacts: 'Contact e-mail addresses',
+  logo: 'Logo', subject_type: 'Subject type preference', token_endpoint_auth_method: 'Client type', overlap_seconds: 'Overlap',
+};
+
+/** The metadata fields, shared by registration and editing; a refused field carries its message beside it. */
+function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], includeType: boolean, errors: FieldErrors): SafeHtml {
   return html`<label for="client_name">Client name</label>
-  <input id="client_name" name="client_name" type="text" required maxlength="100" value="${values.client_name}">
-  <div class="muted">Shown to users on the consent page. Do not use platform branding.</div>
+  <input id="client_name" name="client_name" type="text" required maxlength="100" value="${values.client_name}"${described('client_name', errors)}>
+  ${fieldError('client_name', errors)}<div class="muted" id="client_name-hint">Shown to users on the consent page. Do not use platform branding.</div>
   ${includeType ? html`<label for="token_endpoint_auth_method">Client type</label>
-  <select id="token_endpoint_auth_method" name="token_endpoint_auth_method">
+  <select id="token_endpoint_auth_method" name="token_endpoint_auth_method"${described('token_endpoint_auth_method', errors, false)}>
     <option value="client_secret_basic"${values.token_endpoint_auth_method === 'client_secret_basic' ? html` selected` : ''}>Confidential: a server-side app with a client secret (client_secret_basic)</option>
     <option value="none"${values.token_endpoint_auth_method === 'none' ? html` selected` : ''}>Public: a single-page or mobile app without a secret (PKCE only)</option>
-  </select>` : ''}
-  ${field('Client URI', 'client_uri', values.client_uri, 'Your application\'s home or landing page (https).')}
-  ${field('Terms of service URI', 'tos_uri', values.tos_uri, 'https')}
-  ${field('Privacy policy URI', 'policy_uri', values.policy_uri, 'https')}
-  ${field('Initiation URI', 'initiation_uri', values.initiation_uri, 'The page where users begin connecting your application.')}
-  ${field('Settings URI', 'settings_uri', values.settings_uri, 'The page in your application where users manage the integration.')}
+  </select>
+  ${fieldError('token_endpoint_auth_method', errors)}` : ''}
+  ${field('Client URI', 'client_uri', values.client_uri, 'Your application\'s home or landing page (https).', errors)}
+  ${field('Terms of service URI', 'tos_uri', values.tos_uri, 'https', errors)}
+  ${field('Privacy policy URI', 'policy_uri', values.policy_uri, 'https', errors)}
+  ${field('Initiation URI', 'initiation_uri', values.initiation_uri, 'The page where users begin connecting your application.', errors)}
+  ${field('Settings URI', 'settings_uri', values.settings_uri, 'The page in your application where users manage the integration.', errors)}
   <label for="contacts">Contact e-mail addresses</label>
-  <textarea id="contacts" name="contacts" rows="2">${values.contacts}</textarea>
-  <div class="muted">One per line: the developers or support responsible for the application.</div>
+  <textarea id="contacts" name="contacts" rows="2"${described('contacts', errors)}>${values.contacts}</textarea>
+  ${fieldError('contacts', errors)}<div class="muted" id="contacts-hint">One per line: the developers or support responsible for the application.</div>
   <label for="redirect_uris">Redirect URIs</label>
-  <textarea id="redirect_uris" name="redirect_uris" rows="3" required>${values.redirect_uris}</textarea>
-  <div class="muted">One per line, matched exactly: https (http only for localhost outside production), no wildcards or fragments.</div>
-  <fieldset><legend>Scopes</legend>
+  <textarea id="redirect_uris" name="redirect_uris" rows="3" required${described('redirect_uris', errors)}>${values.redirect_uris}</textarea>
+  ${fieldError('redirect_uris', errors)}<div class="muted" id="redirect_uris-hint">One per line, matched exactly: https (http only for localhost outside production), no wildcards or fragments.</div>
+  <fieldset id="scope-fieldset"${described('scope', errors, false)}><legend>Scopes</legend>
+  ${fieldError('scope', errors)}
   ${scopes.map((scope) => html`<label class="check"><input type="checkbox" name="scope" value="${scope.name}"${values.scope.includes(scope.name) ? html` checked` : ''}> ${scope.description} <code class="muted">${scope.name}</code></label>\n  `)}
   </fieldset>
   <label for="subject_type">Subject type preference</label>
-  <select id="subject_type" name="subject_type">
+  <select id="subject_type" name="subject_type"${described('subject_type', errors, false)}>
     <option value=""${values.subject_type === '' ? html` selected` : ''}>None (company)</option>
     <option value="company"${values.subject_type === 'company' ? html` selected` : ''}>Company</option>
     <option value="organization"${values.subject_type === 'organization' ? html` selected` : ''}>Organization</option>
-  </select>`;
+  </select>
+  ${fieldError('subject_type', errors)}`;
 }
 
-export function registrationPage(model: PortalFrame & { values: ClientFormValues; scopes: ScopeChoice[]; error?: string }): string {
+function logoInput(errors: FieldErrors, required: boolean): SafeHtml {
+  return html`<input id="logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp"${required ? html` required` : ''}${described('logo', errors)}>
+  ${fieldError('logo', errors)}<div class="muted" id="logo-hint">Square (1:1), at least 256×256 pixels, PNG, JPEG or WebP, at most 1 MiB.</div>`;
+}
+
+/**
+ * @param model.errors every refused field at once (shown beside each field and listed at the top).
+ */
+export function registrationPage(model: PortalFrame & { values: ClientFormValues; scopes: ScopeChoice[]; errors?: FieldErrors }): string {
+  const errors = model.errors ?? {};
   return frame(model, 'Register a client', html`<h1>Register an OAuth 2.0 client</h1>
-${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-<form method="post" action="/portal/clients" enctype="multipart/form-data">
+${errorSummary(errors, FIELD_LABELS)}
+<form method="post" action="/portal/clients" enctype="multipart/form-data" novalidate>
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${metadataFields(model.values, model.scopes, true)}
+  ${metadataFields(model.values, model.scopes, true, errors)}
   <label for="logo">Logo</label>
-  <input id="logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp">
-  <div class="muted">Square (1:1), at least 256×256 pixels, PNG, JPEG or WebP, at most 1 MiB.</div>
+  ${logoInput(errors, false)}
   <div class="actions"><button class="primary" type="submit">Register</button></div>
 </form>`);
 }
 
+/** A value with a Copy button (the button works through /assets/portal.js; without script the value stays selectable). */
+function copyable(id: string, label: string, value: string, className = ''): SafeHtml {
+  return html`<span class="copyable"><code id="${id}" class="${className}">${value}</code> <button type="button" class="copy" data-copy="${id}" data-copied="Copied" aria-label="Copy ${label}">Copy</button></span>`;
+}
+
+function snippet(id: string, label: string, code: string): SafeHtml {
+  return html`<h3 id="${id}-title">${label}</h3>
+<div class="snippet"><pre tabindex="0" aria-labelledby="${id}-title"><code id="${id}">${code}</code></pre>
+<button type="button" class="copy" data-copy="${id}" data-copied="Copied" aria-label="Copy the ${label} setup">Copy</button></div>`;
+}
+
+/** Ready-to-paste setup for this client (oauth4webapi, openid-client, curl); the secret is read from the environment, never written into code. */
+export function setupSnippets(client: ClientRecord, endpoints: ServerEndpoints): { oauth4webapi: string; openidClient: string; curl: string } {
+  const redirectUri = client.redirectUris[0] ?? 'https://your-app.example/callback';
+  const scope = client.scopes.join(' ');
+  const confidential = client.clientType === 'confidential';
+  const insecure = endpoints.issuer.startsWith('http:');
+  const oauth4webapi = `import * as oauth from 'oauth4webapi';
+
+const issuer = new URL('${endpoints.issuer}');
+const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2'${insecure ? ', [oauth.allowInsecureRequests]: true' : ''} }));
+const client = { client_id: '${client.clientId}' };
+const clientAuth = ${confidential ? 'oauth.ClientSecretBasic(process.env.GATEHOUSE_CLIENT_SECRET)' : 'oauth.None()'};
+const redirectUri = '${redirectUri}';
+
+// 1. Send the user to the authorization endpoint (PKCE S256 and state are required).
+const codeVerifier = oauth.generateRandomCodeVerifier();
+const state = oauth.generateRandomState();
+const authorizationUrl = new URL(as.authorization_endpoint);
+authorizationUrl.search = new URLSearchParams({
+  response_type: 'code', client_id: client.client_id, redirect_uri: redirectUri, scope: '${scope}', state,
+  code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+}).toString();
+
+// 2. On your redirect URI: check the response (state and iss) and exchange the code.
+const parameters = oauth.validateAuthResponse(as, client, new URL(callbackUrl), state);
+const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, parameters, redirectUri, codeVerifier);
+const tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
+
+// 3. Refresh before expires_in runs out: both tokens rotate, store the new pair at once.
+const refreshed = await oauth.processRefreshTokenResponse(as, client, await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token));`;
+  const openidClient = `import * as client from 'openid-client';
+
+const config = await client.discovery(
+  new URL('${endpoints.issuer}'), '${client.clientId}', undefined,
+  ${confidential ? 'client.ClientSecretBasic(process.env.GATEHOUSE_CLIENT_SECRET)' : 'client.None()'},
+  { algorithm: 'oauth2'${insecure ? ', execute: [client.allowInsecureRequests]' : ''} },
+);
+const redirectUri = '${redirectUri}';
+
+// 1. Send the user to the authorization endpoint (PKCE S256 and state are required).
+const codeVerifier = client.randomPKCECodeVerifier();
+const state = client.randomState();
+const authorizationUrl = client.buildAuthorizationUrl(config, {
+  redirect_uri: redirectUri, scope: '${scope}', state,
+  code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+});
+
+// 2. On your redirect URI: exchange the code (state and iss are checked).
+const tokens = await client.authorizationCodeGrant(config, new URL(callbackUrl), { pkceCodeVerifier: codeVerifier, expectedState: state });
+
+// 3. Refresh before expires_in runs out: both tokens rotate, store the new pair at once.
+const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);`;
+  const credentials = confidential ? `-u "${client.clientId}:$GATEHOUSE_CLIENT_SECRET" ` : '';
+  const publicId = confidential ? '' : ` \\\n  -d client_id=${client.clientId}`;
+  const curl = `# Exchange the code from your redirect URI (within 60 seconds) with the PKCE verifier:
+curl -s ${credentials}${endpoints.tokenEndpoint} \\
+  -d grant_type=authorization_code -d code="$CODE" \\
+  --data-urlencode redirect_uri=${redirectUri} -d code_verifier="$CODE_VERIFIER"${publicId}
+
+# Refresh (both tokens rotate; the old refresh token stops working):
+curl -s ${credentials}${endpoints.tokenEndpoint} \\
+  -d grant_type=refresh_token -d refresh_token="$REFRESH_TOKEN"${publicId}`;
+  return { oauth4webapi, openidClient, curl };
+}
+
 export function clientPage(model: PortalFrame & {
-  client: ClientRecord; values: ClientFormValues; scopes: ScopeChoice[]; error?: string; notice?: string;
+  client: ClientRecord; values: ClientFormValues; scopes: ScopeChoice[]; endpoints: ServerEndpoints; errors?: FieldErrors; error?: string; notice?: string;
   /** A secret just issued (registration or rotation): shown this once. */
   newSecret?: string;
 }): string {
-  const { client } = model;
+  const { client, endpoints } = model;
+  const errors = model.errors ?? {};
+  const setup = setupSnippets(client, endpoints);
   return frame(model, client.clientName, html`<h1>${client.clientName}</h1>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
+${errorSummary(errors, FIELD_LABELS)}
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${model.newSecret ? html`<div class="secret" role="alert"><p><strong>Your client secret</strong> (shown only this once: store it on your server, never in browser or mobile code or source control):</p>
-<code id="client_secret">${model.newSecret}</code></div>` : ''}
-<dl>
-  <dt>Client ID</dt><dd><code id="client_id">${client.clientId}</code></dd>
+${copyable('client_secret', 'the client secret', model.newSecret, 'secret-value')}</div>` : ''}
+<h2>Credentials</h2>
+<dl class="details">
+  <dt>Client ID</dt><dd>${copyable('client_id', 'the client ID', client.clientId)}</dd>
+  <dt>Client secret</dt><dd>${client.clientType === 'confidential'
+    ? (model.newSecret ? 'shown above, this once' : 'shown only when issued; rotate it below to get a new one')
+    : 'none: a public client authenticates with PKCE only'}</dd>
   <dt>Status</dt><dd id="status">${statusLabel(client)}${client.brandingVerified ? '' : ' · branding not yet reviewed'}</dd>
   <dt>Type</dt><dd>${client.clientType === 'confidential' ? 'confidential (client_secret_basic)' : 'public (none, PKCE)'}</dd>
   <dt>PKCE</dt><dd>${client.pkceRequired ? 'required (S256)' : 'exception granted by the platform'}</dd>
   ${client.logoUri ? html`<dt>Logo</dt><dd><img class="logo" src="${client.logoUri}" alt="${client.clientName} logo"></dd>` : ''}
 </dl>
+<p><a href="/portal/clients/${client.clientId}/activity">Integration activity</a>: consents, refused token requests, reuse detections, revocations and secret rotations.</p>
+<h2>Endpoints</h2>
+<dl class="details">
+  <dt>Issuer</dt><dd>${copyable('issuer', 'the issuer', endpoints.issuer)}</dd>
+  <dt>Metadata (RFC 8414)</dt><dd>${copyable('metadata_url', 'the metadata URL', endpoints.metadataUrl)}</dd>
+  <dt>Authorization endpoint</dt><dd><code>${endpoints.authorizationEndpoint}</code></dd>
+  <dt>Token endpoint</dt><dd><code>${endpoints.tokenEndpoint}</code></dd>
+  <dt>Revocation endpoint</dt><dd><code>${endpoints.revocationEndpoint}</code></dd>
+  <dt>Introspection endpoint</dt><dd><code>${endpoints.introspectionEndpoint}</code></dd>
+</dl>
+<h2>Set up your app</h2>
+<p class="muted">Prefilled with this client${client.clientType === 'confidential' ? html`; the secret is read from <code>GATEHOUSE_CLIENT_SECRET</code>` : ''}.</p>
+${snippet('setup_oauth4webapi', 'oauth4webapi', setup.oauth4webapi)}
+${snippet('setup_openid_client', 'openid-client', setup.openidClient)}
+${snippet('setup_curl', 'curl', setup.curl)}
 <h2>Details</h2>
-<form method="post" action="/portal/clients/${client.clientId}">
+<form method="post" action="/portal/clients/${client.clientId}" novalidate>
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${metadataFields(model.values, model.scopes, false)}
+  ${metadataFields(model.values, model.scopes, false, errors)}
   <div class="actions"><button class="primary" type="submit">Save</button></div>
 </form>
 <h2>Logo</h2>
 <form method="post" action="/portal/clients/${client.clientId}/logo" enctype="multipart/form-data">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input id="logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp" required>
-  <div class="muted">Square (1:1), at least 256×256 pixels, PNG, JPEG or WebP, at most 1 MiB.</div>
+  <label for="logo">Logo file</label>
+  ${logoInput(errors, true)}
   <div class="actions"><button type="submit">Upload logo</button></div>
 </form>
 ${client.clientType === 'confidential' ? html`<h2>Client secret</h2>
@@ -162,9 +313,60 @@ ${client.clientType === 'confidential' ? html`<h2>Client secret</h2>
 <h2>Delete</h2>
 <form method="post" action="/portal/clients/${client.clientId}/delete">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <p class="muted">Deleting disconnects every user at once and cannot be undone.</p>
-  <div class="actions"><button type="submit">Delete client</button></div>
+  <p class="muted">Deleting disconnects every user at once and cannot be undone. You will be asked to confirm.</p>
+  <div class="actions"><button type="submit">Delete client…</button></div>
 </form>`);
+}
+
+/**
+ * A confirmation before a destructive action (a POST then a POST): names what will happen, and posts
+ * the same form again with `confirm=yes`; Cancel returns to the client's page.
+ */
+export function portalConfirmationPage(model: PortalFrame & {
+  client: ClientRecord; title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string>;
+}): string {
+  return frame(model, model.title, html`<h1>${model.title}</h1>
+<div class="warning" role="region" aria-label="What will happen"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
+<form method="post" action="${model.action}">
+  <input type="hidden" name="_csrf" value="${model.csrfToken}">
+  ${Object.entries(model.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+  <input type="hidden" name="confirm" value="yes">
+  <div class="actions"><a class="button secondary" href="/portal/clients/${model.client.clientId}">Cancel</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
+</form>`);
+}
+
+/** One line of the integration activity: when, what, and its details in words (never a token value: none is ever recorded). */
+export interface ActivityEntry {
+  eventId: number;
+  /** ISO 8601, UTC. */
+  at: string;
+  label: string;
+  details: { name: string; value: string }[];
+}
+
+export interface ActivityFilter {
+  value: string;
+  label: string;
+}
+
+export function activityPage(model: PortalFrame & {
+  client: ClientRecord; entries: ActivityEntry[]; filters: ActivityFilter[]; selected: string; olderUrl?: string;
+}): string {
+  const { client } = model;
+  return frame(model, `${client.clientName}: integration activity`, html`<h1>Integration activity</h1>
+<p><a href="/portal/clients/${client.clientId}">${client.clientName}</a> · <span class="muted">newest first</span></p>
+<form method="get" action="/portal/clients/${client.clientId}/activity" class="filter">
+  <label for="type">Show</label>
+  <select id="type" name="type">
+    ${model.filters.map((filter) => html`<option value="${filter.value}"${filter.value === model.selected ? html` selected` : ''}>${filter.label}</option>`)}
+  </select>
+  <button type="submit">Filter</button>
+</form>
+${model.entries.length === 0 ? html`<p>No events yet.</p>` : html`<ol class="activity">
+  ${model.entries.map((entry) => html`<li><p><strong>${entry.label}</strong> <time datetime="${entry.at}">${entry.at.replace('T', ' ').replace('.000Z', ' UTC')}</time></p>
+  ${entry.details.length === 0 ? '' : html`<dl class="details">${entry.details.map((detail) => html`<dt>${detail.name}</dt><dd>${detail.value}</dd>`)}</dl>`}</li>\n  `)}
+</ol>`}
+${model.olderUrl ? html`<p><a href="${model.olderUrl}">Older events</a></p>` : ''}`);
 }
 
 export function portalMessagePage(model: PortalFrame, title: string, message: string): string {

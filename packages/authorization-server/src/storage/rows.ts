@@ -4,7 +4,7 @@
  * native arrays and booleans).
  */
 import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
-import type { InteractionRecord } from './storage.ts';
+import type { AuditListOptions, InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
 
@@ -133,4 +133,24 @@ export function toUserIdentity(row: Row): UserIdentityRecord {
     issuer: String(row.issuer), subject: String(row.subject), userId: String(row.user_id),
     linkedAt: Number(row.linked_at), lastSignInAt: Number(row.last_sign_in_at),
   };
+}
+
+/** The WHERE clause of `audit.list` (both backends build it alike; `placeholder` numbers PostgreSQL's). */
+export function auditFilter(options: AuditListOptions, placeholder: (index: number) => string): { where: string; parameters: (string | number)[] } {
+  const conditions: string[] = [];
+  const parameters: (string | number)[] = [];
+  const add = (sql: (slot: string) => string, value: string | number) => {
+    parameters.push(value);
+    conditions.push(sql(placeholder(parameters.length)));
+  };
+  if (options.clientId !== undefined) add((slot) => `client_id = ${slot}`, options.clientId);
+  if (options.beforeEventId !== undefined) add((slot) => `event_id < ${slot}`, options.beforeEventId);
+  if (options.types !== undefined) {
+    if (options.types.length === 0) conditions.push('1 = 0');
+    else {
+      const slots = options.types.map((type) => { parameters.push(type); return placeholder(parameters.length); });
+      conditions.push(`type IN (${slots.join(', ')})`);
+    }
+  }
+  return { where: conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`, parameters };
 }

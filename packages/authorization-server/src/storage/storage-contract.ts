@@ -277,6 +277,19 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(await storage.developers.isDeveloper(user.userId), false);
       }));
 
+      it('consoleAdministrators grants the platform-administrator role idempotently, only to existing users, and revokes it (issue 13)', withStorage(async (storage) => {
+        const [administrator, user] = [userRecord(), userRecord()];
+        for (const u of [administrator, user]) await storage.users.create(u);
+        assert.equal(await storage.consoleAdministrators.grant(administrator.userId, NOW), true);
+        assert.equal(await storage.consoleAdministrators.grant(administrator.userId, NOW + 1), true);
+        assert.equal(await storage.consoleAdministrators.isConsoleAdministrator(administrator.userId), true);
+        assert.equal(await storage.consoleAdministrators.isConsoleAdministrator(user.userId), false);
+        assert.equal(await storage.consoleAdministrators.grant(randomUUID(), NOW), false, 'an unknown user');
+        assert.equal(await storage.consoleAdministrators.revoke(administrator.userId), true);
+        assert.equal(await storage.consoleAdministrators.revoke(administrator.userId), false);
+        assert.equal(await storage.consoleAdministrators.isConsoleAdministrator(administrator.userId), false);
+      }));
+
       it('listActive lists active grants by client, by user or by subject, newest first, with when a token was last issued', withStorage(async (storage) => {
         const f = await fixture(storage);
         const other = clientRecord();
@@ -1277,6 +1290,22 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 1);
         assert.equal(await storage.audit.deleteOlderThan(NOW - 50, NOW, 2), 0);
         assert.deepEqual((await storage.audit.list()).map((event) => event.type), ['at.0']);
+      }));
+
+      it('filters by client and type and pages with a cursor (the portal\'s integration activity)', withStorage(async (storage) => {
+        const mine = randomUUID();
+        const theirs = randomUUID();
+        for (let i = 0; i < 5; i++) await storage.audit.record({ type: i % 2 === 0 ? 'token.refused' : 'consent.granted', at: NOW + i, actor: 'system', clientId: mine });
+        await storage.audit.record({ type: 'token.refused', at: NOW + 9, actor: 'system', clientId: theirs });
+        const firstPage = await storage.audit.list({ clientId: mine, limit: 2 });
+        assert.deepEqual(firstPage.map((event) => event.at), [NOW + 4, NOW + 3]);
+        const secondPage = await storage.audit.list({ clientId: mine, limit: 2, beforeEventId: firstPage.at(-1)!.eventId });
+        assert.deepEqual(secondPage.map((event) => event.at), [NOW + 2, NOW + 1]);
+        const refused = await storage.audit.list({ clientId: mine, types: ['token.refused'] });
+        assert.deepEqual(refused.map((event) => event.at), [NOW + 4, NOW + 2, NOW]);
+        assert.ok(refused.every((event) => event.clientId === mine), 'another client\'s events never appear');
+        assert.deepEqual(await storage.audit.list({ clientId: mine, types: [] }), [], 'an empty type list keeps nothing');
+        assert.equal((await storage.audit.list({ types: ['token.refused', 'consent.granted'] })).length, 6);
       }));
     });
 

@@ -275,6 +275,15 @@ export interface StoredAuditEvent extends AuditEvent {
   eventId: number;
 }
 
+/** Filters and cursor of `audit.list`. */
+export interface AuditListOptions {
+  limit?: number;
+  clientId?: string;
+  types?: string[];
+  /** Cursor: only events older than this one (`eventId` strictly smaller). */
+  beforeEventId?: number;
+}
+
 /** An access token's revocation, as the revocation feed publishes it (no token value, only its `jti`). */
 export interface RevokedAccessToken {
   tokenId: string;
@@ -488,7 +497,12 @@ export interface Storage {
   };
   audit: {
     record(event: AuditEvent): Promise<void>;
-    list(options?: { limit?: number }): Promise<StoredAuditEvent[]>;
+    /**
+     * Events newest first (by `eventId`), at most `limit` (default 100). `clientId` keeps one client's
+     * events, `types` only those types (an empty list keeps none), `beforeEventId` is the cursor: only events
+     * with a smaller `eventId` (pass the last `eventId` of the previous page).
+     */
+    list(options?: AuditListOptions): Promise<StoredAuditEvent[]>;
     /**
      * Issue 14 (`gatehouse audit export`): events with `at >= sinceSeconds` and `eventId > afterEventId`,
      * oldest first (by `eventId`), at most `limit`; page on with the last `eventId`.
@@ -609,6 +623,14 @@ export interface Storage {
   localAccounts: LocalAccountStore;
   /** Upstream OpenID Provider accounts linked to directory users (issue 10 §2): see UserIdentityStore. */
   userIdentities: UserIdentityStore;
+  /** Directory users who hold the platform-administrator role: they may use the console at /admin (issue 13). */
+  consoleAdministrators: {
+    /** Idempotent (keeps the first `grantedAt`). @returns false when the user does not exist. */
+    grant(userId: string, now: number): Promise<boolean>;
+    isConsoleAdministrator(userId: string): Promise<boolean>;
+    /** @returns false when the user did not hold the role. */
+    revoke(userId: string): Promise<boolean>;
+  };
   close(): Promise<void>;
   /**
    * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every

@@ -390,6 +390,19 @@ export const migrations: Migration[] = [
       ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 14,
+    name: 'platform administrators of the console; audit events by client',
+    sql: `
+      -- Issue 13: directory users who may use the administrators' console at /admin.
+      CREATE TABLE console_administrators (
+        user_id text COLLATE "C" PRIMARY KEY REFERENCES users (user_id),
+        granted_at bigint NOT NULL
+      );
+      -- Issue 13: the portal's integration activity and the console's audit filter list one client's events, newest first.
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, event_id);
+    `,
+  },
 ];
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */

@@ -49,7 +49,7 @@ import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
-import { toInteraction } from '../rows.ts';
+import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
 
@@ -731,7 +731,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         );
       },
       async list(options = {}) {
-        return (await query('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT $1', [options.limit ?? 100])).rows.map(
+        const { where, parameters } = auditFilter(options, (index) => `$${index}`);
+        const limitSlot = `$${parameters.length + 1}`;
+        return (await query(`SELECT * FROM audit_events${where} ORDER BY event_id DESC LIMIT ${limitSlot}`, [...parameters, options.limit ?? 100])).rows.map(
           (row): StoredAuditEvent => ({
             eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
             clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
@@ -821,6 +823,19 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async listOfUser(userId) {
         return (await query('SELECT * FROM user_identities WHERE user_id = $1 ORDER BY issuer', [userId])).rows.map(toUserIdentity);
+      },
+    },
+    consoleAdministrators: {
+      async grant(userId, now) {
+        const inserted = await query(
+          'INSERT INTO console_administrators (user_id, granted_at) SELECT user_id, $2 FROM users WHERE user_id = $1 ON CONFLICT DO NOTHING', [userId, now]);
+        return (inserted.rowCount ?? 0) > 0 || (await one('SELECT 1 AS found FROM console_administrators WHERE user_id = $1', [userId])) !== undefined;
+      },
+      async isConsoleAdministrator(userId) {
+        return (await one('SELECT 1 AS found FROM console_administrators WHERE user_id = $1', [userId])) !== undefined;
+      },
+      async revoke(userId) {
+        return ((await query('DELETE FROM console_administrators WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       },
     },
     async close() {

@@ -374,4 +374,17 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 14,
+    name: 'platform administrators of the console; audit events by client',
+    sql: `
+      -- Issue 13: directory users who may use the administrators' console at /admin.
+      CREATE TABLE console_administrators (
+        user_id TEXT PRIMARY KEY REFERENCES users(user_id),
+        granted_at INTEGER NOT NULL
+      );
+      -- Issue 13: the portal's integration activity and the console's audit filter list one client's events, newest first.
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, event_id);
+    `,
+  },
 ];

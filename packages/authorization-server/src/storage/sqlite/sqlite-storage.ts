@@ -14,7 +14,7 @@ import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
-import { toInteraction } from '../rows.ts';
+import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
@@ -613,7 +613,8 @@ export function createSqliteStorage(path: string): Storage {
         );
       },
       async list(options = {}) {
-        return all('SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?', options.limit ?? 100).map(
+        const { where, parameters } = auditFilter(options, () => '?');
+        return all(`SELECT * FROM audit_events${where} ORDER BY event_id DESC LIMIT ?`, ...parameters, options.limit ?? 100).map(
           (row): StoredAuditEvent => ({
             eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
             clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
@@ -703,6 +704,19 @@ export function createSqliteStorage(path: string): Storage {
       },
       async listOfUser(userId) {
         return all('SELECT * FROM user_identities WHERE user_id = ? ORDER BY issuer', userId).map(toUserIdentity);
+      },
+    },
+    consoleAdministrators: {
+      async grant(userId, now) {
+        if (get('SELECT 1 AS found FROM users WHERE user_id = ?', userId) === undefined) return false;
+        run('INSERT OR IGNORE INTO console_administrators (user_id, granted_at) VALUES (?, ?)', userId, now);
+        return true;
+      },
+      async isConsoleAdministrator(userId) {
+        return get('SELECT 1 AS found FROM console_administrators WHERE user_id = ?', userId) !== undefined;
+      },
+      async revoke(userId) {
+        return Number(run('DELETE FROM console_administrators WHERE user_id = ?', userId).changes) > 0;
       },
     },
     async close() {

@@ -1,0 +1,148 @@
+/**
+ * The administrators' console at /admin (issue 13): black-box over HTTP against a real listening server,
+ * on SQLite and PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { registerClient } from '../clients/registration.ts';
+import type { Storage } from '../storage/storage.ts';
+import { Browser, inputValue, obtainTokens, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+
+const alice = seed.users.alice;
+
+/** A browser signed in through the shared login page (the console's login page continues at /). */
+async function signIn(server: TestServer, user: { email: string; password: string } = alice): Promise<Browser> {
+  const browser = new Browser();
+  const login = await browser.get(`${server.url}/admin`);
+  assert.equal(login.status, 200);
+  assert.match(login.text, /name="password"/);
+  const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: inputValue(login.text, 'return_to')!, email: user.email, password: user.password });
+  assert.equal(answer.status, 303);
+  return browser;
+}
+
+async function pendingClient(server: TestServer, clientName: string) {
+  const { client } = await registerClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds(), requireApproval: true },
+    { clientName, clientType: 'confidential', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'] }, {}, { actor: 'user:someone', ownerUserId: seed.developer.id });
+  return client;
+}
+
+function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Promise<Storage>, skip?: string) {
+  describe(`administrators' console /admin on ${backend}`, { skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(createStorage ? { storage: await createStorage() } : {});
+      assert.equal(await server.storage.consoleAdministrators.grant(alice.id, server.clock.nowSeconds()), true);
+    });
+    after(() => server?.close());
+
+    it('answers the login page when signed out and 403 to a signed-in user without the platform-administrator role', async () => {
+      const anonymous = await fetch(`${server.url}/admin`);
+      assert.match(await anonymous.text(), /name="password"/);
+      const bob = await signIn(server, seed.users.bob);
+      for (const path of ['/admin', '/admin/clients', '/admin/grants', '/admin/audit', '/admin/audit/export?format=csv']) {
+        const response = await bob.get(`${server.url}${path}`);
+        assert.equal(response.status, 403, path);
+        assert.doesNotMatch(response.text, /Review queue<\/h1>|<table/);
+      }
+    });
+
+    it('review queue → approve: a confirmation names what happens, then the client is active and audited with the administrator\'s name', async () => {
+      const client = await pendingClient(server, 'Fjord Review');
+      const browser = await signIn(server);
+      const queue = await browser.get(`${server.url}/admin`);
+      assert.equal(queue.status, 200);
+      assert.match(queue.text, /Fjord Review/);
+      const csrf = inputValue(queue.text, '_csrf')!;
+      const confirmation = await browser.post(`${server.url}/admin/clients/${client.clientId}/approve`, { _csrf: csrf });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, /<h1>Approve Fjord Review\?<\/h1>/);
+      assert.equal((await server.storage.clients.find(client.clientId))!.status, 'pending', 'nothing changes before the confirmation');
+      const approved = await browser.post(`${server.url}/admin/clients/${client.clientId}/approve`, { _csrf: inputValue(confirmation.text, '_csrf')!, confirm: 'yes' });
+      assert.equal(approved.status, 303);
+      assert.equal(approved.location, '/admin?done=approve');
+      assert.equal((await server.storage.clients.find(client.clientId))!.status, 'active');
+      const [event] = await server.storage.audit.list({ clientId: client.clientId, types: ['client.approved'] });
+      assert.ok(event?.actor.startsWith('admin:'), event?.actor);
+      assert.match(event!.actor, new RegExp(`\\(user:${alice.id}\\)$`));
+      const name = (await server.storage.users.find(alice.id))!.name;
+      assert.ok(event!.actor.includes(name), 'the administrator\'s name');
+      assert.doesNotMatch((await browser.get(`${server.url}/admin`)).text, /Fjord Review/, 'no longer in the queue');
+    });
+
+    it('refuses a console form without its CSRF token or from another origin (403) and changes nothing', async () => {
+      const client = await pendingClient(server, 'Fjord Forged');
+      const browser = await signIn(server);
+      const csrf = inputValue((await browser.get(`${server.url}/admin`)).text, '_csrf')!;
+      const noToken = await browser.post(`${server.url}/admin/clients/${client.clientId}/delete`, { confirm: 'yes' });
+      assert.equal(noToken.status, 403);
+      const crossSite = await browser.request(`${server.url}/admin/clients/${client.clientId}/delete`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' }, body: new URLSearchParams({ _csrf: csrf, confirm: 'yes' }),
+      });
+      assert.equal(crossSite.status, 403);
+      assert.equal((await server.storage.clients.find(client.clientId))!.status, 'pending');
+    });
+
+    it('client search finds by name or ID; an action the status does not allow is refused (409)', async () => {
+      const client = await pendingClient(server, 'Searchable Sync');
+      const browser = await signIn(server);
+      const byName = await browser.get(`${server.url}/admin/clients?q=searchable`);
+      assert.match(byName.text, /Searchable Sync/);
+      assert.doesNotMatch(byName.text, /Ledgerly Sync/);
+      assert.match((await browser.get(`${server.url}/admin/clients?q=${client.clientId}`)).text, /Searchable Sync/);
+      const csrf = inputValue(byName.text, '_csrf')!;
+      const refused = await browser.post(`${server.url}/admin/clients/${client.clientId}/reactivate`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(refused.status, 409);
+      assert.equal((await server.storage.clients.find(client.clientId))!.status, 'pending');
+    });
+
+    it('grants search by user, company or client, and Revoke (confirmed) revokes the grant, audited by the administrator', async () => {
+      await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read', extra: { prompt: 'consent' } });
+      const grant = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!;
+      const browser = await signIn(server);
+      for (const query of [`user=${alice.email}`, `company=${seed.companies[0].id}`, `client=${seed.confidentialClient.id}`]) {
+        const found = await browser.get(`${server.url}/admin/grants?${query}`);
+        assert.match(found.text, new RegExp(`/admin/grants/${grant.grantId}/revoke`), query);
+        assert.match(found.text, new RegExp(seed.companies[0].name));
+      }
+      const page = await browser.get(`${server.url}/admin/grants?client=${seed.confidentialClient.id}`);
+      const confirmation = await browser.post(`${server.url}/admin/grants/${grant.grantId}/revoke`, { _csrf: inputValue(page.text, '_csrf')! });
+      assert.match(confirmation.text, new RegExp(`Revoke Ledgerly Sync for ${seed.companies[0].name}\\?`));
+      assert.equal((await server.storage.grants.find(grant.grantId))!.revokedAt, null);
+      const revoked = await browser.post(`${server.url}/admin/grants/${grant.grantId}/revoke`, { _csrf: inputValue(confirmation.text, '_csrf')!, confirm: 'yes' });
+      assert.equal(revoked.status, 303);
+      assert.equal((await server.storage.grants.find(grant.grantId))!.revocationReason, 'admin_revoked');
+      const event = (await server.storage.audit.list({ types: ['grant.revoked'], limit: 10 })).find((candidate) => candidate.grantId === grant.grantId);
+      assert.match(event!.actor, new RegExp(`^admin:.+ \\(user:${alice.id}\\)$`));
+    });
+
+    it('the audit log filters by type and client, and exports CSV (formulas neutralised) and JSON Lines', async () => {
+      const client = await pendingClient(server, '=HYPERLINK("x")');
+      const browser = await signIn(server);
+      const filtered = await browser.get(`${server.url}/admin/audit?type=client.registered&client=${client.clientId}`);
+      assert.equal(filtered.status, 200);
+      assert.match(filtered.text, /client\.registered/);
+      assert.doesNotMatch(filtered.text, /token\.issued/);
+      const csv = await browser.get(`${server.url}/admin/audit/export?type=client.registered&client=${client.clientId}&format=csv`);
+      assert.equal(csv.status, 200);
+      assert.match(csv.headers.get('content-type')!, /^text\/csv/);
+      assert.match(csv.headers.get('content-disposition')!, /attachment; filename="audit-events\.csv"/);
+      const lines = csv.text.trimEnd().split('\r\n');
+      assert.equal(lines[0], 'eventId,at,type,actor,clientId,grantId,details');
+      assert.equal(lines.length, 2);
+      assert.match(lines[1]!, /client\.registered/);
+      assert.doesNotMatch(lines[1]!, /,=HYPERLINK/, 'no cell starts with a formula');
+      const jsonl = await browser.get(`${server.url}/admin/audit/export?type=client.registered&client=${client.clientId}&format=jsonl`);
+      const events = jsonl.text.trim().split('\n').map((line) => JSON.parse(line));
+      assert.equal(events.length, 1);
+      assert.equal(events[0].clientId, client.clientId);
+      assert.equal(events[0].details.client_name, '=HYPERLINK("x")');
+      assert.equal((await browser.get(`${server.url}/admin/audit/export?format=xml`)).status, 400);
+    });
+  });
+}
+
+consoleSuite('SQLite');
+const skip = await postgresSkipReason();
+consoleSuite('PostgreSQL', () => createTestPostgresStorage(), skip || undefined);

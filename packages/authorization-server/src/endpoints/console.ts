@@ -1,0 +1,252 @@
+/**
+ * The administrators' console at /admin (issue 13): a web UI over the admin API's rules for directory
+ * users who hold the platform-administrator role (`gatehouse admins grant-console USER_ID`).
+ *
+ * - `GET /admin`: the review queue (pending clients, and active ones whose branding is not reviewed).
+ * - `GET /admin/clients?q=`: client search by name or ID.
+ * - `POST /admin/clients/:client_id/:action` (approve|suspend|reactivate|delete): a confirmation page
+ *   naming what will happen, then, posted again with `confirm=yes`, the change through
+ *   clients/client-management.ts (the admin API's and CLI's rules; no second copy).
+ * - `GET /admin/grants?user=|company=|client=`: active grants; `POST /admin/grants/:grant_id/revoke`
+ *   (confirmed the same way) revokes through grants/grant-revocation.ts.
+ * - `GET /admin/audit?type=&client=&before=`: the audit log, newest first, 50 a page;
+ *   `GET /admin/audit/export?format=csv|jsonl` the same filter as a download (at most 10,000 events).
+ *
+ * Every form is Origin- and CSRF-checked before these handlers run (routes.ts, SPEC decision 18); every
+ * change is audited by `admin:<name> (user:<id>)`, the administrator's name and id. Signed out: the login
+ * page (login.ts's return_to does not list /admin, so it continues at `/`); signed in without the role: 403.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  approveClient, ClientManagementError, deleteClient, reactivateClient, suspendClient, type ManagementContext,
+} from '../clients/client-management.ts';
+import { revokeGrantBy } from '../grants/grant-revocation.ts';
+import {
+  actionsFor, auditLogPage, CLIENT_ACTION_LABELS, clientSearchPage, consoleConfirmationPage, consoleMessagePage, grantSearchPage,
+  reviewQueuePage, type AuditRow, type ClientAction, type ConsoleFrame, type GrantView,
+} from '../pages/console-pages.ts';
+import { loginPage } from '../pages/login-page.ts';
+import type { ServerContext } from '../server-context.ts';
+import { sessionUser } from '../sessions/login-session.ts';
+import type { AuditListOptions, ClientRecord, GrantListing, StoredAuditEvent, UserRecord } from '../storage/storage.ts';
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const AUDIT_PAGE_SIZE = 50;
+const AUDIT_EXPORT_MAX = 10_000;
+
+interface Administrator {
+  user: UserRecord;
+  frame: ConsoleFrame;
+}
+
+function page(reply: FastifyReply, status: number, body: string): void {
+  // Pages carry a CSRF token and platform data: never cached.
+  reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+/** The signed-in platform administrator, or undefined after answering (the login page, or 403). */
+async function administrator(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<Administrator | undefined> {
+  const user = await sessionUser(context, request);
+  const brandName = context.options.brand.name;
+  if (!user) {
+    page(reply, 200, loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo: '/' }));
+    return undefined;
+  }
+  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name };
+  if (!(await context.storage.consoleAdministrators.isConsoleAdministrator(user.userId))) {
+    page(reply, 403, consoleMessagePage(frame, 'Not a platform administrator', 'Your account does not hold the platform-administrator role.'));
+    return undefined;
+  }
+  return { user, frame };
+}
+
+function management(context: ServerContext, user: UserRecord): ManagementContext {
+  // Audited with the administrator's name (and id: names are not unique).
+  return { storage: context.storage, environment: context.options.environment, brandName: context.options.brand.name, now: context.clock.nowSeconds(),
+    actor: `admin:${user.name} (user:${user.userId})`, requireApproval: context.options.requireClientApproval };
+}
+
+const partnerClients = async (context: ServerContext) => (await context.storage.clients.list()).filter((client) => client.kind === 'client' && client.status !== 'deleted');
+
+/** GET /admin */
+export async function consoleHome(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const waiting = (await partnerClients(context))
+    .filter((client) => client.status === 'pending' || (client.status === 'active' && !client.brandingVerified))
+    .sort((a, b) => a.createdAt - b.createdAt);
+  const done = (request.query as Record<string, unknown>).done;
+  page(reply, 200, reviewQueuePage({ ...admin.frame, clients: waiting, notice: typeof done === 'string' && done in NOTICES ? NOTICES[done] : undefined }));
+}
+
+const NOTICES: Record<string, string> = {
+  approve: 'The client was approved.', suspend: 'The client was suspended.', reactivate: 'The client was reactivated.', delete: 'The client was deleted.',
+};
+
+/** GET /admin/clients?q= */
+export async function consoleClients(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const q = (request.query as Record<string, unknown>).q;
+  const query = typeof q === 'string' ? q.trim().slice(0, 200) : '';
+  const needle = query.toLowerCase();
+  const clients = (await partnerClients(context))
+    .filter((client) => needle === '' || client.clientName.toLowerCase().includes(needle) || client.clientId.toLowerCase() === needle)
+    .sort((a, b) => a.clientName.localeCompare(b.clientName));
+  page(reply, 200, clientSearchPage({ ...admin.frame, query, clients }));
+}
+
+const CONSEQUENCES: Record<ClientAction, (client: ClientRecord, connections: number) => string[]> = {
+  approve: (client) => [`${client.clientName} can start flows and its name and logo are shown to users as reviewed.`],
+  suspend: (client, connections) => [`${client.clientName} stops at once: no new flow, no code redemption, no refresh.`,
+    `Its access tokens are revoked; its ${connections} active connections are kept for a reactivation.`],
+  reactivate: (client, connections) => [`${client.clientName} works again; its ${connections} connections can refresh again.`],
+  delete: (client, connections) => [`${client.clientName} is deleted for good: its ID and secret stop working.`,
+    `Every connection is revoked now (${connections} active), with all their tokens.`, 'This cannot be undone.'],
+};
+
+/** POST /admin/clients/:client_id/:action */
+export async function consoleClientAction(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const { client_id: clientId, action } = request.params as { client_id: string; action: string };
+  const client = UUID.test(clientId) ? await context.storage.clients.find(clientId.toLowerCase()) : undefined;
+  if (!client || client.kind !== 'client' || client.status === 'deleted') {
+    page(reply, 404, consoleMessagePage(admin.frame, 'No such client', 'There is no client with that ID.'));
+    return;
+  }
+  if (!(action in CLIENT_ACTION_LABELS) || !actionsFor(client).includes(action as ClientAction)) {
+    page(reply, 409, consoleMessagePage(admin.frame, 'Not possible now', `This client is ${client.status}.`));
+    return;
+  }
+  const chosen = action as ClientAction;
+  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+    const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
+    page(reply, 200, consoleConfirmationPage({
+      ...admin.frame, title: `${CLIENT_ACTION_LABELS[chosen]} ${client.clientName}?`, consequences: CONSEQUENCES[chosen](client, connections),
+      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: CLIENT_ACTION_LABELS[chosen], cancelHref: '/admin',
+    }));
+    return;
+  }
+  const manage = management(context, admin.user);
+  try {
+    if (chosen === 'approve') await approveClient(manage, client.clientId);
+    else if (chosen === 'suspend') await suspendClient(manage, client.clientId);
+    else if (chosen === 'reactivate') await reactivateClient(manage, client.clientId);
+    else await deleteClient(manage, client.clientId);
+  } catch (error) {
+    if (!(error instanceof ClientManagementError)) throw error;
+    page(reply, 409, consoleMessagePage(admin.frame, 'Not possible now', error.message));
+    return;
+  }
+  reply.redirect(`/admin?done=${chosen}`, 303);
+}
+
+/** GET /admin/grants?user=&company=&client= */
+export async function consoleGrants(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const query = request.query as Record<string, unknown>;
+  const text = (name: string) => (typeof query[name] === 'string' ? (query[name] as string).trim().slice(0, 320) : '');
+  const [user, company, client] = [text('user'), text('company'), text('client')];
+  const model = { ...admin.frame, user, company, client };
+  let grants: GrantListing[] | undefined;
+  if (user) {
+    const found = UUID.test(user) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user.toLowerCase());
+    grants = found ? await context.storage.grants.listActive({ userId: found.userId }) : [];
+  } else if (company) {
+    if (!UUID.test(company)) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A company ID is a UUID.' }));
+    grants = await context.storage.grants.listActive({ subjectType: 'company', subjectId: company.toLowerCase() });
+  } else if (client) {
+    if (!UUID.test(client)) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A client ID is a UUID.' }));
+    grants = await context.storage.grants.listActive({ clientId: client.toLowerCase() });
+  }
+  page(reply, 200, grantSearchPage({ ...model, grants: grants === undefined ? undefined : await Promise.all(grants.map((grant) => grantView(context, grant))) }));
+}
+
+async function grantView(context: ServerContext, grant: GrantListing): Promise<GrantView> {
+  const [client, subject, user] = await Promise.all([
+    context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId), context.storage.users.find(grant.userId),
+  ]);
+  return {
+    grantId: grant.grantId, clientName: client?.clientName ?? grant.clientId, subjectName: subject?.name ?? grant.subjectId,
+    userName: user ? `${user.name} (${user.email})` : grant.userId, scopes: grant.scope, createdAt: new Date(grant.createdAt * 1000).toISOString(),
+  };
+}
+
+/** POST /admin/grants/:grant_id/revoke */
+export async function consoleRevokeGrant(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const grantId = (request.params as { grant_id: string }).grant_id;
+  const grant = UUID.test(grantId) ? await context.storage.grants.find(grantId.toLowerCase()) : undefined;
+  if (!grant || grant.revokedAt !== null) {
+    page(reply, 404, consoleMessagePage(admin.frame, 'No such connection', 'There is no active grant with that ID.'));
+    return;
+  }
+  const view = await grantView(context, { ...grant, lastUsedAt: null });
+  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+    page(reply, 200, consoleConfirmationPage({
+      ...admin.frame, title: `Revoke ${view.clientName} for ${view.subjectName}?`,
+      consequences: [`${view.clientName} loses access to ${view.subjectName} at once: its refresh and access tokens stop working.`,
+        'An administrator of the company must connect it again to restore it.'],
+      action: `/admin/grants/${grant.grantId}/revoke`, confirmLabel: 'Revoke', cancelHref: `/admin/grants?client=${grant.clientId}`,
+    }));
+    return;
+  }
+  await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), management(context, admin.user).actor, 'admin_revoked');
+  reply.redirect(`/admin/grants?client=${grant.clientId}`, 303);
+}
+
+/** The audit filter of the page and the export: `type` (exact), `client` (a UUID), `before` (the cursor). */
+function auditFilter(request: FastifyRequest): { type: string; client: string; options: AuditListOptions } {
+  const query = request.query as Record<string, unknown>;
+  const type = typeof query.type === 'string' && /^[a-z_.]{1,64}$/.test(query.type) ? query.type : '';
+  const client = typeof query.client === 'string' && UUID.test(query.client) ? query.client.toLowerCase() : '';
+  const before = typeof query.before === 'string' && /^[1-9]\d{0,15}$/.test(query.before) ? Number(query.before) : undefined;
+  return { type, client, options: { ...(type ? { types: [type] } : {}), ...(client ? { clientId: client } : {}), ...(before === undefined ? {} : { beforeEventId: before }) } };
+}
+
+const auditRow = (event: StoredAuditEvent): AuditRow => ({
+  eventId: event.eventId, at: new Date(event.at * 1000).toISOString(), type: event.type, actor: event.actor,
+  clientId: event.clientId ?? '', grantId: event.grantId ?? '', details: JSON.stringify(event.details ?? {}),
+});
+
+/** GET /admin/audit */
+export async function consoleAudit(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const { type, client, options } = auditFilter(request);
+  const events = await context.storage.audit.list({ ...options, limit: AUDIT_PAGE_SIZE + 1 });
+  const shown = events.slice(0, AUDIT_PAGE_SIZE);
+  const filter = new URLSearchParams({ ...(type ? { type } : {}), ...(client ? { client } : {}) });
+  const older = events.length > AUDIT_PAGE_SIZE ? `/admin/audit?${new URLSearchParams({ ...Object.fromEntries(filter), before: String(shown.at(-1)!.eventId) })}` : undefined;
+  page(reply, 200, auditLogPage({ ...admin.frame, type, client, rows: shown.map(auditRow), olderUrl: older, exportQuery: filter.toString() }));
+}
+
+const CSV_COLUMNS: (keyof AuditRow)[] = ['eventId', 'at', 'type', 'actor', 'clientId', 'grantId', 'details'];
+
+/** RFC 4180 field; a leading =, +, - or @ is prefixed with ' so spreadsheets do not run it as a formula. */
+function csvField(value: string | number): string {
+  const text = String(value);
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+/** GET /admin/audit/export?format=csv|jsonl&type=&client= (newest first, at most 10,000 events). */
+export async function consoleAuditExport(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const format = (request.query as Record<string, unknown>).format;
+  if (format !== 'csv' && format !== 'jsonl') {
+    page(reply, 400, consoleMessagePage(admin.frame, 'Unknown export format', 'Export as csv or jsonl.'));
+    return;
+  }
+  const rows = (await context.storage.audit.list({ ...auditFilter(request).options, limit: AUDIT_EXPORT_MAX })).map(auditRow);
+  const body = format === 'csv'
+    ? [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((column) => csvField(row[column])).join(','))].join('\r\n') + '\r\n'
+    : rows.map((row) => JSON.stringify({ ...row, details: JSON.parse(row.details) })).join('\n') + (rows.length ? '\n' : '');
+  reply.code(200).header('cache-control', 'no-store')
+    .header('content-disposition', `attachment; filename="audit-events.${format}"`)
+    .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8').send(body);
+}

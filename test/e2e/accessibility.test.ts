@@ -1,0 +1,194 @@
+/**
+ * Accessibility and look (issue 13): axe-core, injected through playwright-core into Chromium, checks every
+ * page a user, a partner developer or a platform administrator can reach (login, consent, portal pages,
+ * connected apps, marketplace, sessions, home, account, console, error pages) at 1280 px and 390 px wide
+ * against the WCAG 2.0/2.1/2.2 A and AA rules, and expects zero violations. A keyboard-only walk goes through
+ * login, the company choice and consent.
+ *
+ * The browser context bypasses the pages' CSP only so that axe's script can be injected; the pages
+ * themselves are served unchanged.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
+import { authorizeUrl, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { chromiumSkipReason, launchChromium } from './chromium.ts';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+const WIDTHS = [1280, 390];
+
+interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
+
+async function violations(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (tags) => {
+    const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return result.violations.map(({ id, impact, help, nodes }) => ({ id, impact, help, nodes: nodes.map((node) => ({ target: node.target as string[] })) }));
+  }, WCAG_TAGS);
+}
+
+/** Checks the page now shown at every width; `label` names it in the failure. */
+async function assertAccessible(page: Page, label: string): Promise<void> {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    const found = await violations(page);
+    assert.deepEqual(found.map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`), [],
+      `${label} at ${width} px`);
+    if (width === 390) {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${label} scrolls sideways at 390 px (${overflow} px)`);
+    }
+  }
+}
+
+async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForLoadState();
+}
+
+describe('accessibility: axe-core on every page at 1280 px and 390 px, and keyboard-only consent (Chromium)', { skip: chromiumSkipReason }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const newPage = async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    contexts.push(context);
+    return context.newPage();
+  };
+
+  before(async () => {
+    server = await startTestServer();
+    browser = await launchChromium();
+    await server.storage.consoleAdministrators.grant(seed.users.alice.id, server.clock.nowSeconds());
+    await server.storage.clients.update(seed.confidentialClient.id, { initiationUri: 'https://ledgerly.example/start', settingsUri: 'https://ledgerly.example/settings' });
+    await registerClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds(), requireApproval: true },
+      { clientName: 'Pending Books', clientType: 'confidential', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'] }, {}, { actor: 'user:x', ownerUserId: seed.developer.id });
+    await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read vendors:read' });
+  });
+
+  after(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('axe runs and reports violations (a page made to fail is caught)', async () => {
+    const page = await newPage();
+    await page.setContent('<!doctype html><html><body><img src="data:,"><input type="text"></body></html>');
+    const ids = (await violations(page)).map((violation) => violation.id);
+    assert.ok(ids.includes('image-alt') && ids.includes('html-has-lang') && ids.includes('label'), ids.join(' '));
+  });
+
+  it('the login, consent and error pages have no violations', async () => {
+    const page = await newPage();
+    const { codeChallenge } = pkcePair();
+    const url = authorizeUrl(server, {
+      response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read vendors:read',
+      state: 'a11y-state', code_challenge: codeChallenge, code_challenge_method: 'S256', prompt: 'consent',
+    });
+    await page.goto(url);
+    await assertAccessible(page, 'login page');
+    await logIn(page, seed.users.alice);
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await assertAccessible(page, 'consent page');
+    await page.goto(`${server.url}/oauth/authorize?client_id=${crypto.randomUUID()}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb`);
+    await assertAccessible(page, 'authorization error page');
+    await page.goto(`${server.url}/signed-out`);
+    await assertAccessible(page, 'signed-out page');
+  });
+
+  it('the portal pages (home, registration with refused fields, client page, activity, confirmation) have no violations', async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/portal`);
+    await logIn(page, seed.developer);
+    await assertAccessible(page, 'portal home');
+    await page.goto(`${server.url}/portal/clients/new`);
+    await assertAccessible(page, 'registration page');
+    await page.getByLabel('Client name').fill('Gatehouse Books');
+    await page.getByLabel('Redirect URIs').fill('http://fjord.example/cb');
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.waitForLoadState();
+    assert.equal(await page.locator('[aria-invalid="true"]').count() >= 2, true, 'refused fields are marked');
+    await assertAccessible(page, 'registration page with refused fields');
+    await page.getByLabel('Client name').fill('Fjord Books');
+    await page.getByLabel('Redirect URIs').fill('http://localhost:8080/callback');
+    await page.getByRole('checkbox', { name: /See users and employees/ }).check();
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.waitForURL(/\/portal\/clients\/[0-9a-f-]{36}$/);
+    await assertAccessible(page, 'client page with the new secret');
+    const clientPath = new URL(page.url()).pathname;
+    await page.goto(`${server.url}${clientPath}/activity`);
+    await assertAccessible(page, 'integration activity');
+    await page.goto(`${server.url}${clientPath}`);
+    await page.getByRole('button', { name: 'Delete client…' }).click();
+    await page.waitForLoadState();
+    await assertAccessible(page, 'delete confirmation');
+  });
+
+  it('the end-user pages (home, account, connected apps, disconnect confirmation, marketplace, sessions) have no violations', async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/`);
+    await logIn(page, seed.users.alice);
+    await assertAccessible(page, 'home page');
+    for (const [path, label] of [['/account', 'account page'], ['/account/connected-apps', 'connected apps'], ['/marketplace', 'marketplace'], ['/account/sessions', 'sessions']]) {
+      await page.goto(`${server.url}${path}`);
+      await assertAccessible(page, label!);
+    }
+    await page.goto(`${server.url}/account/connected-apps`);
+    await page.getByRole('button', { name: /^Disconnect Ledgerly Sync from/ }).first().click();
+    await page.waitForLoadState();
+    await assertAccessible(page, 'disconnect confirmation');
+  });
+
+  it('the console pages (review queue, clients, grants, audit log, confirmation) have no violations', async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/`);
+    await logIn(page, seed.users.alice);
+    for (const [path, label] of [['/admin', 'review queue'], ['/admin/clients', 'client search'], [`/admin/grants?client=${seed.confidentialClient.id}`, 'grants search'], ['/admin/audit', 'audit log']]) {
+      await page.goto(`${server.url}${path}`);
+      await assertAccessible(page, label!);
+    }
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole('button', { name: 'Approve Pending Books' }).click();
+    await page.waitForLoadState();
+    await assertAccessible(page, 'console confirmation');
+  });
+
+  it('a keyboard alone goes through login, the company choice and consent', async () => {
+    const page = await newPage();
+    const { codeChallenge } = pkcePair();
+    await page.goto(authorizeUrl(server, {
+      response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
+      state: 'keyboard-state', code_challenge: codeChallenge, code_challenge_method: 'S256', prompt: 'consent',
+    }));
+    const focused = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent?.trim() || '');
+    // Tab until the e-mail field has focus (the header comes first), type, Tab to the password, Enter submits.
+    for (let i = 0; i < 10 && (await focused()) !== 'email'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'email');
+    await page.keyboard.type(seed.users.alice.email);
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'password');
+    await page.keyboard.type(seed.users.alice.password);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    // The company picker: reached by Tab, changed with the arrow keys.
+    for (let i = 0; i < 20 && (await focused()) !== 'subject'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'subject');
+    await page.keyboard.press('ArrowDown');
+    const chosen = await page.evaluate(() => (document.getElementById('subject') as HTMLSelectElement).selectedOptions[0]!.textContent);
+    assert.equal(chosen, seed.companies[1].name);
+    for (let i = 0; i < 20 && (await focused()) !== 'Allow'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Allow');
+    const [request] = await Promise.all([page.waitForRequest((candidate) => candidate.url().startsWith(seed.confidentialClient.redirectUri)), page.keyboard.press('Enter')]);
+    const redirect = new URL(request.url());
+    assert.ok(redirect.searchParams.get('code'), 'a code came back');
+    assert.equal(redirect.searchParams.get('state'), 'keyboard-state');
+  });
+});
