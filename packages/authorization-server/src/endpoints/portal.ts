@@ -148,7 +148,7 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
       initiationUri: values.initiation_uri || null, settingsUri: values.settings_uri || null, contacts: addresses(values.contacts),
     }, {}, { actor: manage.actor, ownerUserId: signedIn.user.userId });
     if (logo) await setClientLogo(manage, context.options.issuer, client.clientId, logo);
-    if (clientSecret) handOverSecret(context, reply, client.clientId, clientSecret);
+    if (clientSecret) handOverSecret(context, reply, clientSecret);
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
   } catch (error) {
     if (!(error instanceof RegistrationError)) throw error;
@@ -220,7 +220,7 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
       return;
     }
     const { clientSecret } = await rotateClientSecret(management(context, signedIn.user), client.clientId, { overlapSeconds: overlap, revokeGrants });
-    handOverSecret(context, reply, client.clientId, clientSecret);
+    handOverSecret(context, reply, clientSecret);
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
   });
 }
@@ -269,7 +269,7 @@ async function withOwnClient(
   }
 }
 
-function handOverSecret(context: ServerContext, reply: FastifyReply, clientId: string, secret: string): void {
+function handOverSecret(context: ServerContext, reply: FastifyReply, secret: string): void {
   // Issue 11 item 25: `__Host-` outside development, so Path=/ (the page still shows only a secret of its own client).
   reply.setCookie(hostCookieName(context.options.environment, SECRET_COOKIE), secret, hostCookieOptions(context.options.environment, 'strict', SECRET_COOKIE_SECONDS));
 }

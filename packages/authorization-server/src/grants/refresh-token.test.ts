@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { basic, confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { basic, confidentialAuth, introspect, obtainTokens, postForm, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerClient } from '../clients/registration.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 

@@ -29,20 +29,16 @@ import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
-  AuthorizationCodeRecord,
   CleanupResult,
   ClientPatch,
   ClientRecord,
   ConsumeCodeResult,
-  GrantRecord,
   LoginDelayRule,
   Storage,
   StoredAuditEvent,
-  SubjectRecord,
   SubjectType,
   TokenRecord,
   TokenWithGrant,
-  UserRecord,
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';

@@ -21,20 +21,15 @@ import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
-  AuthorizationCodeRecord,
   CleanupResult,
   ClientPatch,
   ClientRecord,
   ConsumeCodeResult,
-  GrantRecord,
   LoginDelayRule,
-  LoginSessionRecord,
   Storage,
   StoredAuditEvent,
-  SubjectRecord,
   SubjectType,
   TokenRecord,
-  UserRecord,
 } from '../storage.ts';
 
 type Row = Record<string, SQLInputValue>;
