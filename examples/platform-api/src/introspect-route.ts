@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { formatScope, getAccessToken, requireAccessToken } from '@gatehouse/resource-server';
+import { formatScope } from '@gatehouse/protocol';
+import { getAccessToken, requireAccessToken } from '@gatehouse/resource-server';
 import type { RouteContext } from './route-context.ts';
 import { introspectionSchema } from './schemas.ts';
 

@@ -1,3 +1,4 @@
+import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { errorBodySchema } from './schemas.ts';
 
@@ -15,19 +16,8 @@ declare module 'fastify' {
   }
 }
 
-/** Scope names and their descriptions (SPEC §3 "Scopes"). */
-export const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
-  'users:read': 'Read the employees of a company',
-  'users:write': 'Manage the employees of a company',
-  'vendors:read': 'Read vendors',
-  'vendors:write': 'Create and change vendors',
-  'accounts:read': 'Read the chart of accounts',
-  'accounts:write': 'Change the chart of accounts',
-  'export-jobs:read': 'Read export jobs',
-  'export-jobs:write': 'Create export jobs',
-  'export-items:read': 'Read the items of export jobs',
-  'test:test': 'Test scope',
-};
+/** Scope names and their descriptions (SPEC §3 "Scopes"): the catalogue's one wording, as the consent page shows it. */
+export const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = Object.fromEntries(SCOPE_CATALOGUE);
 
 interface DocumentedRoute {
   readonly method: string;

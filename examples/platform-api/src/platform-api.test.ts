@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { createManualClock } from '@gatehouse/resource-server/testing';
 import { PLATFORM_API_DEVELOPMENT_DEFAULTS, startPlatformApi } from './platform-api.ts';
 import type { PlatformApiOptions, RunningPlatformApi, ValidationMode } from './platform-api.ts';
@@ -126,6 +127,13 @@ for (const validationMode of ['introspection', 'local'] as const satisfies reado
         assert.equal(response.body.components.securitySchemes.oauth2.flows.authorizationCode.tokenUrl, `${stub.issuer}/oauth/token`);
         const parameterNames = response.body.paths['/v1/accounts'].get.parameters.map((parameter: { name: string }) => parameter.name);
         assert.deepEqual(parameterNames, ['limit', 'cursor', 'company_id']);
+      });
+
+      test('GET /openapi.json describes each scope in the catalogue\'s one wording, as the consent page does (SPEC §3 "Scopes")', async () => {
+        const response = await call('/openapi.json');
+        assert.equal(response.status, 200);
+        assert.deepEqual(response.body.components.securitySchemes.oauth2.flows.authorizationCode.scopes, Object.fromEntries(SCOPE_CATALOGUE));
+        assert.equal(response.body.components.securitySchemes.oauth2.flows.authorizationCode.scopes['users:read'], 'See users and employees');
       });
 
       test('unknown routes answer a JSON 404 without echoing the query string', async () => {

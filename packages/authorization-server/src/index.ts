@@ -12,7 +12,7 @@ export type * from './storage/storage.ts';
 export { registerClient, registerResourceServer, RegistrationError, type ClientRegistration } from './clients/registration.ts';
 export { DEVELOPMENT_SEED, seedDevelopmentData, describeDevelopmentSeed } from './seed/development-seed.ts';
 export { OAuthError, type OAuthErrorCode } from './errors.ts';
-export { SCOPE_CATALOGUE } from './scopes.ts';
+export { SCOPE_CATALOGUE } from '@gatehouse/protocol';
 export {
   approveClient, suspendClient, reactivateClient, deleteClient, updateClient, rotateClientSecret, setPkceException, setClientLogo,
   ClientManagementError, type ManagementContext, type ClientMetadataChanges,

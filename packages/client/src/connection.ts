@@ -5,10 +5,12 @@
  * `console.log`, `util.inspect` and `JSON.stringify`.
  */
 import { inspect } from 'node:util';
+import { parseSubjectUrn, type SubjectType } from '@gatehouse/protocol';
 import { tokenFingerprint } from './logging.ts';
 import type { ConnectionStatus, StoredConnection } from './token-store.ts';
 
-export type SubjectType = 'company' | 'organization';
+/** The protocol vocabulary (SPEC §2), from `@gatehouse/protocol`; re-exported for the SDK's users. */
+export { parseSubjectUrn, type SubjectType } from '@gatehouse/protocol';
 
 /** A connection without its tokens. Times are epoch seconds. */
 export interface Connection {
@@ -29,14 +31,6 @@ export interface Connection {
   readonly accessTokenExpiresAt: number | null;
   readonly createdAt: number;
   readonly updatedAt: number;
-}
-
-/** Parses a subject URN of namespace `ns` (SPEC §2); undefined when it is not one. */
-export function parseSubjectUrn(urnNamespace: string, urn: string): { subjectType: SubjectType; subjectId: string } | undefined {
-  const prefix = `urn:${urnNamespace}:`;
-  if (!urn.startsWith(prefix)) return undefined;
-  const match = /^(company|organization):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(urn.slice(prefix.length));
-  return match ? { subjectType: match[1] as SubjectType, subjectId: match[2]!.toLowerCase() } : undefined;
 }
 
 /** The public view of a stored row. */

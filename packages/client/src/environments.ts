@@ -11,7 +11,7 @@
  * URLs: pass `issuer` (and `apiUrl`) as the deployment publishes them; the preset then enforces its rules.
  */
 import { ConfigurationError } from './errors.ts';
-import { isLoopbackHttp } from './transport.ts';
+import { isLoopbackHttpUrl } from '@gatehouse/protocol';
 
 export type Environment = 'development' | 'staging' | 'production';
 
@@ -58,7 +58,7 @@ export function resolveEndpoints(input: { issuer?: string | undefined; environme
   const loopbackAllowed = preset ? preset.loopbackHttpIssuer : true;
   let allowLoopbackHttp = false;
   if (issuer.protocol === 'http:') {
-    if (!isLoopbackHttp(issuer)) throw new ConfigurationError(`issuer ${issuer.origin} must be https (plain http only for localhost, 127.0.0.1 or [::1])`);
+    if (!isLoopbackHttpUrl(issuer)) throw new ConfigurationError(`issuer ${issuer.origin} must be https (plain http only for localhost, 127.0.0.1 or [::1])`);
     if (!loopbackAllowed) throw new ConfigurationError(`issuer must be https in ${input.environment}`);
     allowLoopbackHttp = true;
   } else if (issuer.protocol !== 'https:') {
@@ -68,7 +68,7 @@ export function resolveEndpoints(input: { issuer?: string | undefined; environme
   const redirectUri = parseUrl(input.redirectUri, 'redirectUri');
   if (redirectUri.hash) throw new ConfigurationError('redirectUri must not have a fragment (RFC 6749 §3.1.2)');
   if (redirectUri.protocol === 'http:') {
-    if (!isLoopbackHttp(redirectUri)) throw new ConfigurationError('redirectUri must be https (plain http only for localhost, 127.0.0.1 or [::1])');
+    if (!isLoopbackHttpUrl(redirectUri)) throw new ConfigurationError('redirectUri must be https (plain http only for localhost, 127.0.0.1 or [::1])');
     if (preset && !preset.loopbackHttpRedirectUri) throw new ConfigurationError(`redirectUri must be https in ${input.environment}`);
   } else if (redirectUri.protocol !== 'https:') {
     throw new ConfigurationError('redirectUri must be an https URL (or loopback http outside production)');
@@ -78,7 +78,7 @@ export function resolveEndpoints(input: { issuer?: string | undefined; environme
   // issuer: with another issuer (a local Gatehouse on another port, say) there is no default API.
   const apiText = input.apiUrl ?? (input.issuer === undefined || input.issuer === preset?.issuer ? preset?.apiUrl : undefined);
   const apiUrl = apiText === undefined ? undefined : parseUrl(apiText, 'apiUrl');
-  if (apiUrl && apiUrl.protocol !== 'https:' && !(allowLoopbackHttp && isLoopbackHttp(apiUrl))) {
+  if (apiUrl && apiUrl.protocol !== 'https:' && !(allowLoopbackHttp && isLoopbackHttpUrl(apiUrl))) {
     throw new ConfigurationError(`apiUrl ${apiUrl.origin} must be https${allowLoopbackHttp ? ' or loopback http' : ''}`);
   }
   return { issuer, apiUrl, allowLoopbackHttp };

@@ -13,7 +13,7 @@
  */
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { systemClock, type Clock } from './clock.ts';
-import { parseSubjectUrn, type SubjectType } from './connection.ts';
+import { isUuid, parseSubjectUrn, type SubjectType } from '@gatehouse/protocol';
 import { ConfigurationError, GatehouseClientError } from './errors.ts';
 
 /** Why a handover was refused. */
@@ -104,7 +104,6 @@ export interface SessionHandoverVerifier {
 }
 
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_LIFETIME_SECONDS = 300;
 
 /** A verifier that keeps its JWKS cache (keys are fetched by `kid`, refetched on an unknown one). */
@@ -144,7 +143,7 @@ export function createSessionHandoverVerifier(options: SessionHandoverVerifierOp
       if (!subject || typeof subjectUrn !== 'string' || claims[`${subject.subjectType}_id`] !== subject.subjectId) {
         throw new SessionHandoverError('invalid_claims', 'the subject claims are missing or disagree');
       }
-      if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || !UUID.test(claims.jti)) throw new SessionHandoverError('invalid_claims', 'sub or jti is malformed');
+      if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || !isUuid(claims.jti)) throw new SessionHandoverError('invalid_claims', 'sub or jti is malformed');
       const issuedAt = claims.iat!;
       const expiresAt = claims.exp!;
       // The token's own lifetime is bounded too: a long-lived "handover" is not one Gatehouse issues.

@@ -4,6 +4,7 @@
  * host, which the development environment uses (`http://localhost:3000`). oauth4webapi's
  * `allowInsecureRequests` is switched on for exactly that case and never otherwise.
  */
+import { isLoopbackHttpUrl } from '@gatehouse/protocol';
 import * as oauth from 'oauth4webapi';
 import { TransportError } from './errors.ts';
 import { parseRetryAfter, type TransientFailure } from './backoff.ts';
@@ -18,16 +19,9 @@ export interface TransportSettings {
   fetch: typeof fetch | undefined;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** `http:` to `localhost`, `127.0.0.1` or `[::1]` (SPEC decision 4's loopback hosts). */
-export function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
-}
-
 /** `https:`, or loopback `http:` when allowed. */
 export function isAllowedUrl(url: URL, allowLoopbackHttp: boolean): boolean {
-  return url.protocol === 'https:' || (allowLoopbackHttp && isLoopbackHttp(url));
+  return url.protocol === 'https:' || (allowLoopbackHttp && isLoopbackHttpUrl(url));
 }
 
 /** oauth4webapi request options, valid for every request function (GET or POST, any body). */

@@ -19,7 +19,7 @@ export {
 export type { FetchFunction, IntrospectionValidatorOptions } from './introspection.ts';
 export { ResourceServerError } from './resource-server-error.ts';
 export type { ErrorBody } from './resource-server-error.ts';
-export { assertScopeNames, findMissingScopes, formatScope, isScopeName, parseScope } from './scope.ts';
+export { assertScopeNames, findMissingScopes, formatScope, isScopeName, parseScope, splitScope } from './scope.ts';
 export {
   assertUrnNamespace,
   DEFAULT_URN_NAMESPACE,

@@ -1,7 +1,6 @@
 import type { IntrospectionResponse } from 'oauth4webapi';
 import type { AccessTokenValidation } from './access-token.ts';
-import { parseScope } from './scope.ts';
-import { parseSubjectUrn, subjectUrnMemberName } from './subject.ts';
+import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/protocol';
 
 /** What an introspection answer must match to be accepted here. */
 export interface IntrospectionExpectations {
@@ -58,8 +57,8 @@ export function readIntrospectionResponse(response: IntrospectionResponse, expec
   }
   // SPEC §2: the subject travels in urn:<ns>:params:oauth:subject_urn.
   const subjectUrn = response[subjectUrnMemberName(expectations.urnNamespace)];
-  const subject = typeof subjectUrn === 'string' ? parseSubjectUrn(subjectUrn, expectations.urnNamespace) : undefined;
-  if (subject === undefined) {
+  const subject = typeof subjectUrn === 'string' ? parseSubjectUrn(expectations.urnNamespace, subjectUrn) : undefined;
+  if (subject === undefined || typeof subjectUrn !== 'string') {
     return inactive('The access token has no company or organization subject');
   }
   return {
@@ -67,10 +66,10 @@ export function readIntrospectionResponse(response: IntrospectionResponse, expec
     accessToken: {
       clientId,
       clientName: optionalString(response['client_name']),
-      scope: parseScope(typeof response.scope === 'string' ? response.scope : undefined),
+      scope: splitScope(typeof response.scope === 'string' ? response.scope : undefined),
       subjectType: subject.subjectType,
       subjectId: subject.subjectId,
-      subjectUrn: subject.subjectUrn,
+      subjectUrn,
       userId: optionalString(response.sub),
       expiresAt: response.exp,
       issuedAt: typeof response.iat === 'number' ? response.iat : undefined,

@@ -1,3 +1,4 @@
+import { isLoopbackHttpUrl } from '@gatehouse/protocol';
 import * as oauth from 'oauth4webapi';
 import type { AccessTokenValidator } from './access-token.ts';
 import { readIntrospectionResponse } from './introspection-response.ts';
@@ -19,16 +20,11 @@ export interface IntrospectionValidatorOptions extends IntrospectionExpectations
   readonly fetch?: FetchFunction | undefined;
 }
 
-/** Hostnames for which plain HTTP is tolerated, matching SPEC §2 development and decision 4. */
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
- * True when `url` is `http:` on a loopback host: the only case in which oauth4webapi's
+ * `isLoopbackHttpUrl` (from `@gatehouse/protocol`): the only case in which oauth4webapi's
  * `allowInsecureRequests` is enabled (SPEC §2: HTTP only for a development issuer on localhost).
  */
-export function isLoopbackHttpUrl(url: URL): boolean {
-  return url.protocol === 'http:' && LOOPBACK_HOSTNAMES.has(url.hostname);
-}
+export { isLoopbackHttpUrl } from '@gatehouse/protocol';
 
 /**
  * Parses an issuer or endpoint URL and enforces HTTPS except on loopback (SPEC decision 17).

@@ -8,8 +8,7 @@ import { createJwksKeySet, JwksUnavailableError } from './jwks.ts';
 import type { JwksKeySet } from './jwks.ts';
 import { createRevocationFeed } from './revocation-feed.ts';
 import type { RevocationFeed } from './revocation-feed.ts';
-import { parseScope } from './scope.ts';
-import { parseSubjectUrn, subjectUrnMemberName } from './subject.ts';
+import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/protocol';
 import type { ScheduleTimer } from './timer.ts';
 
 /** The only signing algorithm accepted: Gatehouse signs access tokens with ES256 (RFC 7518 §3.4). */
@@ -128,8 +127,8 @@ export function readJwtAccessTokenClaims(
     return inactive('The access token lives longer than this resource server accepts');
   }
   const subjectUrn = payload[subjectUrnMemberName(expectations.urnNamespace)];
-  const subject = typeof subjectUrn === 'string' ? parseSubjectUrn(subjectUrn, expectations.urnNamespace) : undefined;
-  if (subject === undefined) {
+  const subject = typeof subjectUrn === 'string' ? parseSubjectUrn(expectations.urnNamespace, subjectUrn) : undefined;
+  if (subject === undefined || typeof subjectUrn !== 'string') {
     return inactive('The access token has no company or organization subject');
   }
   const clientName = payload['client_name'];
@@ -139,10 +138,10 @@ export function readJwtAccessTokenClaims(
     accessToken: {
       clientId,
       clientName: typeof clientName === 'string' && clientName !== '' ? clientName : undefined,
-      scope: parseScope(typeof scope === 'string' ? scope : undefined),
+      scope: splitScope(typeof scope === 'string' ? scope : undefined),
       subjectType: subject.subjectType,
       subjectId: subject.subjectId,
-      subjectUrn: subject.subjectUrn,
+      subjectUrn,
       userId: sub === '' ? undefined : sub,
       expiresAt: exp,
       issuedAt: iat,

@@ -1,13 +1,7 @@
-/**
- * A Gatehouse scope name: `resource:permission` (SPEC §3, e.g. `users:read`,
- * `export-jobs:write`). Within RFC 6749 §3.3 scope-token characters.
- */
-const SCOPE_NAME = /^[a-z0-9][a-z0-9-]*:[a-z0-9][a-z0-9-]*$/;
+import { isScopeName, splitScope } from '@gatehouse/protocol';
 
-/** True when `scope` is a well-formed `resource:permission` name. */
-export function isScopeName(scope: string): boolean {
-  return SCOPE_NAME.test(scope);
-}
+/** The protocol vocabulary (SPEC §3, RFC 6749 §3.3), from `@gatehouse/protocol`; re-exported for the toolkit's users. */
+export { formatScope, isScopeName, splitScope } from '@gatehouse/protocol';
 
 /** Required scope names already found well-formed; routes name a handful, the bound keeps a misuse small. */
 const checkedScopeNames = new Set<string>();
@@ -35,20 +29,11 @@ export function assertScopeNames(scopes: readonly string[]): void {
 }
 
 /**
- * Splits a space-delimited `scope` value (RFC 6749 §3.3, RFC 7662 §2.2) into names,
- * without duplicates. Granted scopes are taken as the authorization server sent them.
+ * Splits a granted `scope` value (RFC 6749 §3.3, RFC 7662 §2.2) into names, without duplicates;
+ * `undefined` gives `[]`. The toolkit's earlier name for `splitScope` of `@gatehouse/protocol`, kept so
+ * existing callers still compile; note that `parseScope` of `@gatehouse/protocol` is the strict request parser.
  */
-export function parseScope(scope: string | undefined): string[] {
-  if (scope === undefined) {
-    return [];
-  }
-  return [...new Set(scope.split(' ').filter((name) => name !== ''))];
-}
-
-/** Joins scope names with single spaces (RFC 6749 §3.3). */
-export function formatScope(scopes: readonly string[]): string {
-  return scopes.join(' ');
-}
+export const parseScope: (scope: string | undefined) => string[] = splitScope;
 
 /**
  * The required scopes not present in `granted`. All required scopes must be granted;

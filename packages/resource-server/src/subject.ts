@@ -1,7 +1,16 @@
 import { ResourceServerError } from './resource-server-error.ts';
 
-/** SPEC §3 "Subjects": a company is one legal entity; an organization groups companies. */
-export type SubjectType = 'company' | 'organization';
+import { isUrnNamespace, isUuid, type SubjectType } from '@gatehouse/protocol';
+
+/** The protocol vocabulary (SPEC §2), from `@gatehouse/protocol`; re-exported for the toolkit's users. */
+export {
+  DEFAULT_URN_NAMESPACE,
+  formatSubjectUrn,
+  isUuid,
+  parseSubjectUrn,
+  subjectUrnMemberName,
+  type SubjectType,
+} from '@gatehouse/protocol';
 
 /** A token's subject, decoded from its subject URN. */
 export interface Subject {
@@ -12,57 +21,13 @@ export interface Subject {
   readonly subjectUrn: string;
 }
 
-/** The URN namespace of a deployment that sets none (SPEC §2). */
-export const DEFAULT_URN_NAMESPACE = 'gatehouse';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const URN_NAMESPACE = /^[a-z0-9][a-z0-9-]*$/;
-
-/** True for a lowercase, hyphenated UUID, the only form Gatehouse issues. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
-
 /**
  * @throws {TypeError} when `urnNamespace` is not lowercase letters, digits and hyphens.
  */
 export function assertUrnNamespace(urnNamespace: string): void {
-  if (!URN_NAMESPACE.test(urnNamespace)) {
+  if (!isUrnNamespace(urnNamespace)) {
     throw new TypeError(`urnNamespace ${JSON.stringify(urnNamespace)} must be lowercase letters, digits and hyphens`);
   }
-}
-
-/**
- * The introspection and token-response member carrying the subject (SPEC §2):
- * `urn:<ns>:params:oauth:subject_urn`.
- */
-export function subjectUrnMemberName(urnNamespace: string): string {
-  return `urn:${urnNamespace}:params:oauth:subject_urn`;
-}
-
-/** Formats `urn:<ns>:<subjectType>:<uuid>` (SPEC §2). */
-export function formatSubjectUrn(urnNamespace: string, subjectType: SubjectType, subjectId: string): string {
-  return `urn:${urnNamespace}:${subjectType}:${subjectId}`;
-}
-
-/**
- * Decodes a subject URN of this deployment's namespace. Matching is exact (the
- * authorization server emits the canonical lowercase form), so a URN of another namespace
- * or an unknown subject type yields `undefined`.
- */
-export function parseSubjectUrn(subjectUrn: string, urnNamespace: string): Subject | undefined {
-  const prefix = `urn:${urnNamespace}:`;
-  if (!subjectUrn.startsWith(prefix)) {
-    return undefined;
-  }
-  const [subjectType, subjectId, ...rest] = subjectUrn.slice(prefix.length).split(':');
-  if (rest.length > 0 || subjectId === undefined || !isUuid(subjectId)) {
-    return undefined;
-  }
-  if (subjectType !== 'company' && subjectType !== 'organization') {
-    return undefined;
-  }
-  return { subjectType, subjectId, subjectUrn };
 }
 
 /** Error codes of {@link SubjectAccessError}. */

@@ -24,7 +24,7 @@ import { setPushedAuthorizationRequestsRequired } from '../clients/client-manage
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import type { ServerContext } from '../server-context.ts';
-import { subjectUrn } from '../subjects.ts';
+import { formatSubjectUrn } from '@gatehouse/protocol';
 import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
 import { directoryApi } from './directory-api.ts';
@@ -263,7 +263,7 @@ export function adminApi(context: ServerContext) {
 
     const grantJson = (grant: GrantRecord & Partial<Pick<GrantListing, 'lastUsedAt'>>) => ({
       grant_id: grant.grantId, client_id: grant.clientId, user_id: grant.userId, subject_type: grant.subjectType, subject_id: grant.subjectId,
-      subject_urn: subjectUrn(context.options.brand.urnNamespace, grant.subjectType, grant.subjectId), scope: grant.scope.join(' '),
+      subject_urn: formatSubjectUrn(context.options.brand.urnNamespace, grant.subjectType, grant.subjectId), scope: grant.scope.join(' '),
       created_at: grant.createdAt, last_token_used_at: grant.lastUsedAt ?? null, revoked_at: grant.revokedAt,
     });
 

@@ -6,9 +6,8 @@
  */
 import type { Environment } from '../options.ts';
 import type { ClientType } from '../storage/storage.ts';
+import { isLoopbackHostname } from '@gatehouse/protocol';
 import { hostNameProblem } from './host-name.ts';
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Returns why the URI cannot be registered, or undefined when it can. */
 export function redirectUriProblem(uri: string, clientType: ClientType, environment: Environment): string | undefined {
@@ -28,14 +27,14 @@ export function redirectUriProblem(uri: string, clientType: ClientType, environm
   if (hostProblem) return hostProblem;
   if (url.protocol === 'https:') {
     // Seeds: "Must be publicly accessible (except localhost for development)".
-    if (environment === 'production' && (LOOPBACK_HOSTS.has(url.hostname) || isPrivateAddress(url.hostname))) {
+    if (environment === 'production' && (isLoopbackHostname(url.hostname) || isPrivateAddress(url.hostname))) {
       return 'must be publicly accessible in production (no localhost or private addresses)';
     }
     return undefined;
   }
   if (url.protocol === 'http:') {
     // Seeds: "HTTP allowed only for localhost during development"; SPEC §2 lets staging use it too.
-    if (!LOOPBACK_HOSTS.has(url.hostname)) return 'must use https (http is allowed only for localhost, 127.0.0.1 or [::1])';
+    if (!isLoopbackHostname(url.hostname)) return 'must use https (http is allowed only for localhost, 127.0.0.1 or [::1])';
     if (environment === 'production') return 'must use https in production (no localhost redirect URIs)';
     return undefined;
   }

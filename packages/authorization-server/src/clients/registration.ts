@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import unhomoglyph from 'unhomoglyph';
 import type { Environment } from '../options.ts';
-import { SCOPE_CATALOGUE } from '../scopes.ts';
+import { isLoopbackHostname, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import type { ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 import { digestClientSecret, generateClientSecret } from './client-secret.ts';
 import { hostNameProblem, withAsciiHost } from './host-name.ts';
@@ -73,7 +73,6 @@ const MAX_CONTACTS = 10;
 const MAX_URI_LENGTH = 2_000;
 /** A pragmatic address check (RFC 5321 §4.5.3.1.3: at most 254 characters): local@domain.tld, no spaces or angle brackets. */
 export const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Checks one human-facing URI (client_uri, logo_uri, tos_uri, policy_uri, initiation_uri, settings_uri).
@@ -96,7 +95,7 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
   const hostProblem = hostNameProblem(uri);
   if (hostProblem) return hostProblem;
   if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) {
+  if (url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
     return environment === 'production' ? 'must use https in production' : undefined;
   }
   return 'must use https (http is allowed only for localhost outside production)';

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { EMAIL } from '../clients/registration.ts';
 import type { Environment } from '../options.ts';
 import type { DirectorySubjectRecord, DirectoryUserRecord, MembershipRecord, Storage, SubjectType } from '../storage/storage.ts';
-import { UUID } from '../subjects.ts';
+import { isUuid } from '@gatehouse/protocol';
 
 /** A refused directory request: `status` 400 (a field rule), 404 (unknown), 409 (conflicts with what is stored). */
 export class DirectoryError extends Error {
@@ -60,7 +60,7 @@ export const MAX_PAGE_LIMIT = 1000;
 /** A UUID in any case, returned lowercase (subject URNs and `sub` use lowercase). @throws DirectoryError 400 naming `field`. */
 export function readId(value: unknown, field: string): string {
   const id = typeof value === 'string' ? value.toLowerCase() : '';
-  if (!UUID.test(id)) throw new DirectoryError(400, `${field} must be a UUID`, field);
+  if (!isUuid(id)) throw new DirectoryError(400, `${field} must be a UUID`, field);
   return id;
 }
 
@@ -111,7 +111,7 @@ export function readPage(query: { limit?: unknown; cursor?: unknown }): { limit:
   }
   if (query.cursor === undefined || query.cursor === '') return { limit };
   const afterId = typeof query.cursor === 'string' ? Buffer.from(query.cursor, 'base64url').toString('utf8') : '';
-  if (!UUID.test(afterId)) throw new DirectoryError(400, 'cursor is not one this API gave out', 'cursor');
+  if (!isUuid(afterId)) throw new DirectoryError(400, 'cursor is not one this API gave out', 'cursor');
   return { limit, afterId };
 }
 
@@ -166,7 +166,7 @@ export async function createDirectoryUser(context: DirectoryContext, input: Inpu
 
 /** @throws DirectoryError 404 for an unknown (or deleted) user. */
 export async function findDirectoryUser(storage: Storage, userId: string): Promise<{ user: DirectoryUserRecord; administers: MembershipRecord[] }> {
-  const user = UUID.test(userId) ? await storage.directory.findUser(userId) : undefined;
+  const user = isUuid(userId) ? await storage.directory.findUser(userId) : undefined;
   if (!user) throw new DirectoryError(404, 'no user has this id', 'id');
   return { user, administers: await storage.directory.listMemberships(userId) };
 }
@@ -196,7 +196,7 @@ export async function updateDirectoryUser(context: DirectoryContext, userId: str
 
 /** Deletes a user (the lifecycle rules above). @throws DirectoryError 404. */
 export async function deleteDirectoryUser(context: DirectoryContext, userId: string): Promise<{ loginSessionsEnded: number; membershipsRemoved: number }> {
-  const deleted = UUID.test(userId) ? await context.storage.directory.deleteUser(userId, context.now) : undefined;
+  const deleted = isUuid(userId) ? await context.storage.directory.deleteUser(userId, context.now) : undefined;
   if (!deleted) throw new DirectoryError(404, 'no user has this id', 'id');
   await audit(context, 'directory.user.deleted', { id: userId, login_sessions_ended: deleted.loginSessionsEnded, memberships_removed: deleted.membershipsRemoved });
   return deleted;
@@ -221,7 +221,7 @@ export async function createDirectorySubject(context: DirectoryContext, subjectT
 
 /** @throws DirectoryError 404. */
 export async function findDirectorySubject(storage: Storage, subjectType: SubjectType, subjectId: string): Promise<DirectorySubjectRecord> {
-  const subject = UUID.test(subjectId) ? await storage.directory.findSubject(subjectType, subjectId) : undefined;
+  const subject = isUuid(subjectId) ? await storage.directory.findSubject(subjectType, subjectId) : undefined;
   if (!subject) throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
   return subject;
 }
@@ -250,7 +250,7 @@ export async function updateDirectorySubject(context: DirectoryContext, subjectT
 
 /** Deletes a company or organization, revoking every grant on it. @throws DirectoryError 404; 409 for an organization that still groups companies. */
 export async function deleteDirectorySubject(context: DirectoryContext, subjectType: SubjectType, subjectId: string): Promise<{ grantsRevoked: number }> {
-  if (!UUID.test(subjectId)) throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
+  if (!isUuid(subjectId)) throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
   const result = await context.storage.directory.deleteSubject(subjectType, subjectId, context.now, `${subjectType}_deleted`);
   if (result.outcome !== 'deleted') {
     if (result.outcome === 'not_found') throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
@@ -265,7 +265,7 @@ export async function deleteDirectorySubject(context: DirectoryContext, subjectT
 /** User U administers the subject from now on (idempotent). @throws DirectoryError 400, 404 (unknown user or subject). */
 export async function grantAdministration(context: DirectoryContext, userId: string, subjectType: unknown, subjectId: string): Promise<'added' | 'unchanged'> {
   const membership = { subjectType: readSubjectType(subjectType), subjectId: readId(subjectId, 'subject_id') };
-  const outcome = UUID.test(userId) ? await context.storage.directory.putMembership(userId, membership) : 'unknown_user';
+  const outcome = isUuid(userId) ? await context.storage.directory.putMembership(userId, membership) : 'unknown_user';
   if (outcome === 'unknown_user') throw new DirectoryError(404, 'no user has this id', 'user_id');
   if (outcome === 'unknown_subject') throw new DirectoryError(404, `no ${membership.subjectType} has this id`, 'subject_id');
   if (outcome === 'added') await audit(context, 'directory.membership.added', { user_id: userId, subject_type: membership.subjectType, subject_id: membership.subjectId });
@@ -275,7 +275,7 @@ export async function grantAdministration(context: DirectoryContext, userId: str
 /** The user stops administering the subject, at once; grants already made stay. @throws DirectoryError 400, 404 (no such membership). */
 export async function revokeAdministration(context: DirectoryContext, userId: string, subjectType: unknown, subjectId: string): Promise<void> {
   const membership = { subjectType: readSubjectType(subjectType), subjectId: readId(subjectId, 'subject_id') };
-  if (!UUID.test(userId) || !(await context.storage.directory.deleteMembership(userId, membership))) {
+  if (!isUuid(userId) || !(await context.storage.directory.deleteMembership(userId, membership))) {
     throw new DirectoryError(404, `the user does not administer this ${membership.subjectType}`, 'subject_id');
   }
   await audit(context, 'directory.membership.removed', { user_id: userId, subject_type: membership.subjectType, subject_id: membership.subjectId });
@@ -291,6 +291,6 @@ export async function addDeveloper(context: DirectoryContext, userId: string): P
 
 /** @throws DirectoryError 404 when the user is not a partner developer. */
 export async function removeDeveloper(context: DirectoryContext, userId: string): Promise<void> {
-  if (!UUID.test(userId) || !(await context.storage.developers.remove(userId))) throw new DirectoryError(404, 'this user is not a partner developer', 'user_id');
+  if (!isUuid(userId) || !(await context.storage.developers.remove(userId))) throw new DirectoryError(404, 'this user is not a partner developer', 'user_id');
   await audit(context, 'developer.removed', { user_id: userId });
 }

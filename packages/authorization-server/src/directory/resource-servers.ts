@@ -6,7 +6,7 @@
  */
 import { pageUriProblem, registerResourceServer } from '../clients/registration.ts';
 import type { ClientRecord } from '../storage/storage.ts';
-import { UUID } from '../subjects.ts';
+import { isUuid } from '@gatehouse/protocol';
 import { DirectoryError, readName, refuseUnknownMembers, type DirectoryContext, type Input } from './directory.ts';
 
 export function resourceServerToJson(client: ClientRecord) {
@@ -37,7 +37,7 @@ export async function listResourceServers(context: Pick<DirectoryContext, 'stora
 
 /** Deletes a resource server for good: its credentials stop working at once (introspection answers 401 invalid_client). @throws DirectoryError 404. */
 export async function deleteResourceServer(context: DirectoryContext, clientId: string): Promise<ClientRecord> {
-  const client = UUID.test(clientId) ? await context.storage.clients.find(clientId) : undefined;
+  const client = isUuid(clientId) ? await context.storage.clients.find(clientId) : undefined;
   if (!client || client.kind !== 'resource_server' || client.status === 'deleted') throw new DirectoryError(404, 'no resource server has this client_id', 'client_id');
   const deleted = (await context.storage.clients.update(clientId, { status: 'deleted' }))!;
   await context.storage.audit.record({ type: 'resource_server.deleted', at: context.now, actor: context.actor, clientId, details: { audience: client.audience } });

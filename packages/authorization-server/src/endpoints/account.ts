@@ -30,11 +30,11 @@ import {
   accountMessagePage, accountPage, connectedAppsPage, disconnectConfirmationPage, homePage, marketplacePage, type AccountFrame, type ConnectedAppView,
 } from '../pages/account-pages.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
-import { describeScope } from '../scopes.ts';
+import { describeScope } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
 import type { ClientRecord, GrantListing, SubjectType, UserRecord } from '../storage/storage.ts';
-import { parseSubjectUrn, subjectUrn } from '../subjects.ts';
+import { parseSubjectUrn, formatSubjectUrn } from '@gatehouse/protocol';
 import { sessionHandoverRedirect } from '../tokens/session-handover.ts';
 
 interface SignedIn {
@@ -87,7 +87,7 @@ async function connectedAppViews(context: ServerContext, user: UserRecord): Prom
     if (!client || client.status === 'deleted') continue;
     views.push({
       grantId: grant.grantId, clientName: client.clientName, logoUri: client.logoUri, subjectName: subject?.name ?? grant.subjectId,
-      subjectUrn: subjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: describeScope(name) })),
+      subjectUrn: formatSubjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: describeScope(name) })),
       connectedAt: grant.createdAt, lastUsedAt: grant.lastUsedAt,
       connectedBy: grant.userId === user.userId ? 'you' : connectedBy ? `${connectedBy.name} (${connectedBy.email})` : 'a former user',
       mayDisconnect: mayAct, hasSettings: mayAct && client.status === 'active' && client.settingsUri !== null,
@@ -186,7 +186,7 @@ export async function marketplaceEndpoint(context: ServerContext, request: Fasti
       clientId: client.clientId, clientName: client.clientName, logoUri: client.logoUri, clientUri: client.clientUri, tosUri: client.tosUri,
       policyUri: client.policyUri, scopes: client.scopes.map((name) => ({ name, description: describeScope(name) })),
       subjectTypeLabel: subjectType === 'company' ? 'Company' : 'Organization',
-      subjects: subjects.map((subject) => ({ urn: subjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name })),
+      subjects: subjects.map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name })),
     };
   }));
   page(reply, 200, marketplacePage({ ...session.frame, apps }));

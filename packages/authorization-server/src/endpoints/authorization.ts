@@ -34,12 +34,12 @@ import { sendStorageUnavailablePage } from '../http/storage-unavailable-response
 import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import { noSubjectPage } from '../pages/no-subject-page.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
-import { describeScope, parseScope, SCOPE_CATALOGUE } from '../scopes.ts';
+import { describeScope, parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
 import { activeLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
 import type { ClientRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
-import { parseSubjectUrn, subjectParameterName, subjectUrn } from '../subjects.ts';
+import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
 
 /** A request whose client and redirect URI are established, and every other parameter checked. */
 export interface AuthorizationRequest {
@@ -271,7 +271,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       subjectTypeLabel: authorization.subjectType === 'company' ? 'Company' : 'Organization',
       // A subject the client requested is the only choice: any other would be refused at the decision.
       subjects: subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId).map((subject, index) => ({
-        urn: subjectUrn(ns, subject.subjectType, subject.subjectId),
+        urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId),
         name: subject.name,
         selected: authorization.requestedSubject ? subject.subjectId === authorization.requestedSubject.subjectId : index === 0,
       })),
@@ -443,7 +443,7 @@ async function issueCodeAndRedirect(
   });
   await context.storage.audit.record({
     type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,
-    details: { subject: subjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' ') },
+    details: { subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' ') },
   });
   reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
 }

@@ -17,6 +17,7 @@
  * page (login.ts's return_to does not list /admin, so it continues at `/`); signed in without the role: 403.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isUuid } from '@gatehouse/protocol';
 import {
   approveClient, ClientManagementError, deleteClient, reactivateClient, suspendClient, type ManagementContext,
 } from '../clients/client-management.ts';
@@ -30,7 +31,6 @@ import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
 import type { AuditListOptions, ClientRecord, GrantListing, StoredAuditEvent, UserRecord } from '../storage/storage.ts';
 
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const AUDIT_PAGE_SIZE = 50;
 const AUDIT_EXPORT_MAX = 10_000;
 
@@ -110,7 +110,7 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const { client_id: clientId, action } = request.params as { client_id: string; action: string };
-  const client = UUID.test(clientId) ? await context.storage.clients.find(clientId.toLowerCase()) : undefined;
+  const client = isUuid(clientId.toLowerCase()) ? await context.storage.clients.find(clientId.toLowerCase()) : undefined;
   if (!client || client.kind !== 'client' || client.status === 'deleted') {
     page(reply, 404, consoleMessagePage(admin.frame, 'No such client', 'There is no client with that ID.'));
     return;
@@ -152,13 +152,13 @@ export async function consoleGrants(context: ServerContext, request: FastifyRequ
   const model = { ...admin.frame, user, company, client };
   let grants: GrantListing[] | undefined;
   if (user) {
-    const found = UUID.test(user) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user.toLowerCase());
+    const found = isUuid(user.toLowerCase()) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user.toLowerCase());
     grants = found ? await context.storage.grants.listActive({ userId: found.userId }) : [];
   } else if (company) {
-    if (!UUID.test(company)) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A company ID is a UUID.' }));
+    if (!isUuid(company.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A company ID is a UUID.' }));
     grants = await context.storage.grants.listActive({ subjectType: 'company', subjectId: company.toLowerCase() });
   } else if (client) {
-    if (!UUID.test(client)) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A client ID is a UUID.' }));
+    if (!isUuid(client.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A client ID is a UUID.' }));
     grants = await context.storage.grants.listActive({ clientId: client.toLowerCase() });
   }
   page(reply, 200, grantSearchPage({ ...model, grants: grants === undefined ? undefined : await Promise.all(grants.map((grant) => grantView(context, grant))) }));
@@ -179,7 +179,7 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const grantId = (request.params as { grant_id: string }).grant_id;
-  const grant = UUID.test(grantId) ? await context.storage.grants.find(grantId.toLowerCase()) : undefined;
+  const grant = isUuid(grantId.toLowerCase()) ? await context.storage.grants.find(grantId.toLowerCase()) : undefined;
   if (!grant || grant.revokedAt !== null) {
     page(reply, 404, consoleMessagePage(admin.frame, 'No such connection', 'There is no active grant with that ID.'));
     return;
@@ -202,7 +202,7 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
 function auditFilter(request: FastifyRequest): { type: string; client: string; options: AuditListOptions } {
   const query = request.query as Record<string, unknown>;
   const type = typeof query.type === 'string' && /^[a-z_.]{1,64}$/.test(query.type) ? query.type : '';
-  const client = typeof query.client === 'string' && UUID.test(query.client) ? query.client.toLowerCase() : '';
+  const client = typeof query.client === 'string' && isUuid(query.client.toLowerCase()) ? query.client.toLowerCase() : '';
   const before = typeof query.before === 'string' && /^[1-9]\d{0,15}$/.test(query.before) ? Number(query.before) : undefined;
   return { type, client, options: { ...(type ? { types: [type] } : {}), ...(client ? { clientId: client } : {}), ...(before === undefined ? {} : { beforeEventId: before }) } };
 }

@@ -11,7 +11,7 @@ import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, TokenWithGrant } from '../storage/storage.ts';
-import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
 import { isTokenActive } from '../tokens/token-state.ts';
 import { isOwnAccessTokenJwt } from '../tokens/jwt-access-token.ts';
 import { requireForm, sendNoStoreJson } from './token.ts';
@@ -48,7 +48,7 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
     aud: options.accessTokenAudience,
     iss: options.issuer,
     jti: found.token.tokenId,
-    [subjectUrnMemberName(ns)]: subjectUrn(ns, found.grant.subjectType, found.grant.subjectId),
+    [subjectUrnMemberName(ns)]: formatSubjectUrn(ns, found.grant.subjectType, found.grant.subjectId),
   });
 }
 

@@ -3,7 +3,7 @@
  * is supported.
  */
 import type { ServerContext } from '../server-context.ts';
-import { SCOPE_CATALOGUE } from '../scopes.ts';
+import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { PROMPT_VALUES } from './authorization.ts';
 
 export function authorizationServerMetadata({ options }: ServerContext): Record<string, unknown> {

@@ -33,7 +33,7 @@ import {
 } from '../pages/portal-pages.ts';
 import { validateClientMetadata, type ClientMetadata } from '../clients/registration.ts';
 import { RETURN_TO } from './login.ts';
-import { describeScope, SCOPE_CATALOGUE } from '../scopes.ts';
+import { describeScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { authorizationServerMetadata } from './metadata.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';

@@ -11,7 +11,7 @@
  */
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
-import { parseScope } from '../scopes.ts';
+import { parseScope } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
 import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
 import { mintTokenPair, type TokenResponse } from '../tokens/token-pair.ts';

@@ -3,7 +3,7 @@
  * README, the sample platform API and manual trials can name them; see docs/dev-seed.md.
  */
 import { registerClient, registerResourceServer, type RegistrationContext } from '../clients/registration.ts';
-import { SCOPE_CATALOGUE } from '../scopes.ts';
+import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import type { Storage } from '../storage/storage.ts';
 import { hashPassword } from '../users/password.ts';
 

@@ -5,7 +5,7 @@
  */
 import { jwtVerify, SignJWT } from 'jose';
 import type { GrantRecord } from '../storage/storage.ts';
-import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
 import { ACCESS_TOKEN_SIGNING_ALGORITHM, type SigningKey, type SigningKeyRing } from './signing-key.ts';
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
@@ -31,7 +31,7 @@ export function signAccessToken(key: SigningKey, claims: AccessTokenClaims): Pro
     client_id: grant.clientId,
     client_name: claims.clientName,
     scope: claims.scope.join(' '),
-    [subjectUrnMemberName(urnNamespace)]: subjectUrn(urnNamespace, grant.subjectType, grant.subjectId),
+    [subjectUrnMemberName(urnNamespace)]: formatSubjectUrn(urnNamespace, grant.subjectType, grant.subjectId),
   })
     .setProtectedHeader({ alg: ACCESS_TOKEN_SIGNING_ALGORITHM, typ: ACCESS_TOKEN_JWT_TYPE, kid: key.kid })
     .setIssuer(claims.issuer)

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, SubjectRecord, UserRecord } from '../storage/storage.ts';
-import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
 import { ACCESS_TOKEN_SIGNING_ALGORITHM, type SigningKey } from './signing-key.ts';
 
 /** The default lifetime, seconds: long enough for a redirect and the app's first page, short enough to be useless later. */
@@ -62,7 +62,7 @@ export async function signSessionHandover(key: SigningKey, claims: SessionHandov
   const { subject, urnNamespace } = claims;
   return new SignJWT({
     [`${subject.subjectType}_id`]: subject.subjectId,
-    [subjectUrnMemberName(urnNamespace)]: subjectUrn(urnNamespace, subject.subjectType, subject.subjectId),
+    [subjectUrnMemberName(urnNamespace)]: formatSubjectUrn(urnNamespace, subject.subjectType, subject.subjectId),
     locale: claims.locale,
   })
     .setProtectedHeader({ alg: ACCESS_TOKEN_SIGNING_ALGORITHM, typ: sessionHandoverType(urnNamespace), kid: key.kid })
@@ -94,7 +94,7 @@ export async function sessionHandoverRedirect(
   });
   await context.storage.audit.record({
     type: 'session_handover.issued', at: now, actor: `user:${user.userId}`, clientId: client.clientId,
-    details: { jti: tokenId, purpose, subject: subjectUrn(options.brand.urnNamespace, subject.subjectType, subject.subjectId), expires_at: now + SESSION_HANDOVER_LIFETIME_SECONDS },
+    details: { jti: tokenId, purpose, subject: formatSubjectUrn(options.brand.urnNamespace, subject.subjectType, subject.subjectId), expires_at: now + SESSION_HANDOVER_LIFETIME_SECONDS },
   });
   const url = new URL(targetUri);
   url.searchParams.append(sessionHandoverParameter(options.brand.urnNamespace), token);

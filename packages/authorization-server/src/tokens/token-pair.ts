@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../server-context.ts';
 import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
-import { subjectUrn, subjectUrnMemberName } from '../subjects.ts';
+import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
 import { signAccessToken } from './jwt-access-token.ts';
 
 export interface TokenResponse {
@@ -49,7 +49,7 @@ export async function mintTokenPair(
     expires_in: options.accessTokenLifetimeSeconds,
     refresh_token: refresh.value,
     scope: accessScope.join(' '),
-    [subjectUrnMemberName(options.brand.urnNamespace)]: subjectUrn(options.brand.urnNamespace, grant.subjectType, grant.subjectId),
+    [subjectUrnMemberName(options.brand.urnNamespace)]: formatSubjectUrn(options.brand.urnNamespace, grant.subjectType, grant.subjectId),
   };
   return { records, response };
 }

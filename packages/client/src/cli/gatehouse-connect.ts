@@ -31,7 +31,7 @@ import { createFileLock } from '../locks/file.ts';
 import type { LogEntry } from '../logging.ts';
 import { createSqliteTokenStore } from '../stores/sqlite.ts';
 import type { TokenStore } from '../token-store.ts';
-import { isLoopbackHttp } from '../transport.ts';
+import { isLoopbackHttpUrl } from '@gatehouse/protocol';
 import { AuthorizationRequestRefusedError, probeAuthorizationRequest } from './authorization-probe.ts';
 import { describeFailure } from './error-messages.ts';
 import { listenOnRedirectUri } from './loopback-listener.ts';
@@ -190,7 +190,7 @@ type ParsedFlags = ReturnType<typeof parse>['values'] & Flags;
 
 async function login(client: GatehouseClient, settings: Settings, name: string, flags: ParsedFlags, directory: string, output: Output): Promise<number> {
   const redirectUri = new URL(settings.redirectUri);
-  if (!isLoopbackHttp(redirectUri)) {
+  if (!isLoopbackHttpUrl(redirectUri)) {
     throw new ConfigurationError(`login receives the callback itself, so the redirect URI must be a registered loopback http URI such as http://localhost:8080/callback (got ${settings.redirectUri})`);
   }
   const timeoutSeconds = Number(flags['timeout-seconds'] ?? 300);
