@@ -291,7 +291,7 @@ export function adminApi(context: ServerContext) {
       },
     }, async (request, reply) => {
       const grantId = (request.params as { grant_id: string }).grant_id;
-      const outcome = await revokeGrantBy(context.storage, grantId, context.clock.nowSeconds(), `admin:${administrators.get(request)!.name}`, 'admin_revoked');
+      const outcome = await revokeGrantBy(context.storage, grantId, context.clock.nowSeconds(), `admin:${administrators.get(request)!.name}`, 'admin_revoked', context.options.brand.urnNamespace);
       if (outcome === 'not_found') return reply.code(404).send({ error: 'not_found', error_description: 'no grant with that id' });
       if (outcome === 'already_revoked') return reply.code(409).send({ error: 'conflict', error_description: 'the grant was already revoked' });
       return grantJson((await context.storage.grants.find(grantId))!);
