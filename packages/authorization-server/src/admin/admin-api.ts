@@ -28,6 +28,7 @@ import { subjectUrn } from '../subjects.ts';
 import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
 import { directoryApi } from './directory-api.ts';
+import { webhookApi } from './webhook-api.ts';
 import { sendStorageUnavailableJson } from '../http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 
@@ -309,6 +310,8 @@ export function adminApi(context: ServerContext) {
 
     // The directory (issue 10 §1): organizations, companies, users, memberships, resource servers, developers.
     await app.register(directoryApi(context, (request) => administrators.get(request)!.name));
+    // Issue 15 §5: partner webhooks (webhook-api.ts).
+    await app.register(webhookApi(context, (request) => administrators.get(request)!.name));
   };
 }
 
