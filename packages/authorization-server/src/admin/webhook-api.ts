@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../server-context.ts';
 import type { WebhookDeliveryRecord } from '../storage/storage.ts';
-import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey, webhookUrlProblem } from '../webhooks/webhook-secret.ts';
+import { removeClientWebhook, setClientWebhook } from '../webhooks/webhook-endpoint.ts';
 
 const CLIENT_ID_PARAMS = { type: 'object', required: ['client_id'], properties: { client_id: { type: 'string', maxLength: 100 } } } as const;
 
@@ -31,25 +31,17 @@ export function webhookApi(context: ServerContext, administratorName: (request: 
         params: CLIENT_ID_PARAMS, body: { type: 'object', required: ['url'], additionalProperties: false, properties: { url: { type: 'string' } } },
       },
     }, async (request, reply) => {
-      const client = await context.storage.clients.find(clientId(request));
-      if (!client || client.status === 'deleted') return unknownClient(reply);
-      const url = (request.body as { url: string }).url;
-      const problem = webhookUrlProblem(url, context.options.environment);
-      if (problem) return reply.code(400).send({ error: 'invalid_request', error_description: problem, field: 'url' });
-      const now = context.clock.nowSeconds();
-      const secret = newWebhookSecret();
-      await context.storage.webhooks.setEndpoint({
-        clientId: client.clientId, url, secretCiphertext: encryptWebhookSecret(webhookSecretKey(context.options.tokenHmacKey), client.clientId, secret), createdAt: now,
-      });
-      await context.storage.audit.record({ type: 'client.webhook_set', at: now, actor: `admin:${administratorName(request)}`, clientId: client.clientId, details: { url } });
-      return { client_id: client.clientId, url, secret, created_at: now };
+      const result = await setClientWebhook(context.storage, context.options.tokenHmacKey, context.options.environment, clientId(request),
+        (request.body as { url: string }).url, `admin:${administratorName(request)}`, context.clock.nowSeconds());
+      if (result.outcome === 'unknown_client') return unknownClient(reply);
+      if (result.outcome === 'invalid_url') return reply.code(400).send({ error: 'invalid_request', error_description: result.problem, field: 'url' });
+      return { client_id: clientId(request), url: result.url, secret: result.secret, created_at: result.createdAt };
     });
 
     app.delete('/clients/:client_id/webhook', { schema: { summary: 'Remove the partner webhook (queued deliveries are dropped)', params: CLIENT_ID_PARAMS } }, async (request, reply) => {
-      if (!(await context.storage.webhooks.removeEndpoint(clientId(request)))) {
+      if (!(await removeClientWebhook(context.storage, clientId(request), `admin:${administratorName(request)}`, context.clock.nowSeconds()))) {
         return reply.code(404).send({ error: 'not_found', error_description: 'the client has no webhook' });
       }
-      await context.storage.audit.record({ type: 'client.webhook_removed', at: context.clock.nowSeconds(), actor: `admin:${administratorName(request)}`, clientId: clientId(request) });
       return reply.code(204).send();
     });
 
