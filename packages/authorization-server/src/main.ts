@@ -9,6 +9,8 @@ import { ConfigurationError, describeDatabase, generateTokenKey, type Configurat
 import { systemClock } from './clock.ts';
 import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
+import { startWebhookWorker, type WebhookWorker } from './webhooks/webhook-worker.ts';
+import { webhookSecretKey } from './webhooks/webhook-secret.ts';
 import { createMetrics, startMetricsServer } from './operations/metrics.ts';
 import { shutDownGracefully } from './operations/shutdown.ts';
 import { createTracing, type Tracing } from './operations/tracing.ts';
@@ -29,6 +31,7 @@ export interface RunningAuthorizationServer {
 export async function startAuthorizationServer(configuration: Configuration, options: { logger?: boolean; announce?: (line: string) => void } = {}): Promise<RunningAuthorizationServer> {
   const storage = await openStorage(configuration.database);
   let cleanup: CleanupJob | undefined;
+  let webhooks: WebhookWorker | undefined;
   let app: FastifyInstance | undefined;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let tracing: Tracing | undefined;
@@ -83,6 +86,11 @@ export async function startAuthorizationServer(configuration: Configuration, opt
         },
       });
     }
+    // Issue 15 §5: every instance delivers due partner webhooks (leased, so never twice at once).
+    webhooks = startWebhookWorker({
+      storage, clock: systemClock, secretKey: webhookSecretKey(tokenKey), intervalSeconds: 5,
+      onError: (error) => log.error({ event: 'webhooks.failed', err: error }, 'webhook delivery run failed'),
+    });
     const url = await app.listen({ port: configuration.port, host: configuration.host });
     if (configuration.metricsPort !== undefined) {
       metricsServer = await startMetricsServer(metrics, configuration.metricsPort, configuration.host);
@@ -93,6 +101,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       await metricsServer?.close();
       await tracing?.shutdown().catch(() => {});
       await cleanup?.stop();
+      await webhooks?.stop();
       await storage.close();
     };
     return {
@@ -109,6 +118,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     await metricsServer?.close().catch(() => {});
     await tracing?.shutdown().catch(() => {});
     await cleanup?.stop().catch(() => {});
+    await webhooks?.stop().catch(() => {});
     await storage.close().catch(() => {});
     throw error;
   }

@@ -30,3 +30,4 @@ export {
   createMemorySessionHandoverReplayStore, createSessionHandoverVerifier, SessionHandoverError, verifySessionHandover,
   type SessionHandover, type SessionHandoverRefusal, type SessionHandoverReplayStore, type SessionHandoverVerifier, type SessionHandoverVerifierOptions,
 } from './session-handover.ts';
+export { verifyWebhook, WebhookVerificationError, type GatehouseWebhookEvent } from './webhooks.ts';

@@ -28,6 +28,7 @@ import { formatSubjectUrn } from '@gatehouse/protocol';
 import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
 import { directoryApi } from './directory-api.ts';
+import { webhookApi } from './webhook-api.ts';
 import { sendStorageUnavailableJson } from '../http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 
@@ -291,7 +292,7 @@ export function adminApi(context: ServerContext) {
       },
     }, async (request, reply) => {
       const grantId = (request.params as { grant_id: string }).grant_id;
-      const outcome = await revokeGrantBy(context.storage, grantId, context.clock.nowSeconds(), `admin:${administrators.get(request)!.name}`, 'admin_revoked');
+      const outcome = await revokeGrantBy(context.storage, grantId, context.clock.nowSeconds(), `admin:${administrators.get(request)!.name}`, 'admin_revoked', context.options.brand.urnNamespace);
       if (outcome === 'not_found') return reply.code(404).send({ error: 'not_found', error_description: 'no grant with that id' });
       if (outcome === 'already_revoked') return reply.code(409).send({ error: 'conflict', error_description: 'the grant was already revoked' });
       return grantJson((await context.storage.grants.find(grantId))!);
@@ -309,6 +310,8 @@ export function adminApi(context: ServerContext) {
 
     // The directory (issue 10 §1): organizations, companies, users, memberships, resource servers, developers.
     await app.register(directoryApi(context, (request) => administrators.get(request)!.name));
+    // Issue 15 §5: partner webhooks (webhook-api.ts).
+    await app.register(webhookApi(context, (request) => administrators.get(request)!.name));
   };
 }
 

@@ -14,6 +14,7 @@
  * - Every change is an audit event (SPEC decision 19): who (`actor`), what (`type`, field names, never a
  *   secret), when (`at`).
  */
+import { queueClientSuspended } from '../webhooks/webhook-events.ts';
 import { createHash } from 'node:crypto';
 import { imageSize } from 'image-size';
 import type { Environment } from '../options.ts';
@@ -112,6 +113,7 @@ export async function suspendClient(context: ManagementContext, clientId: string
   const updated = (await context.storage.clients.update(clientId, { status: 'suspended' }))!;
   const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
   await audit(context, 'client.suspended', clientId, { previous_status: client.status, access_tokens_revoked: accessTokensRevoked });
+  await queueClientSuspended(context.storage, clientId, context.now); // issue 15 §5
   return updated;
 }
 

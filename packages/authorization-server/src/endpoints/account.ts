@@ -148,7 +148,7 @@ export async function disconnectEndpoint(context: ServerContext, request: Fastif
     }));
     return;
   }
-  await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), `user:${session.user.userId}`, 'user_disconnected');
+  await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), `user:${session.user.userId}`, 'user_disconnected', context.options.brand.urnNamespace);
   reply.redirect(`/account/connected-apps?disconnected=${grant.grantId}`, 303);
 }
 

@@ -194,7 +194,7 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
     }));
     return;
   }
-  await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), management(context, admin.user).actor, 'admin_revoked');
+  await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), management(context, admin.user).actor, 'admin_revoked', context.options.brand.urnNamespace);
   reply.redirect(`/admin/grants?client=${grant.clientId}`, 303);
 }
 

@@ -9,6 +9,7 @@
  * successor's rotation replaces in its own commit: a retry racing the successor's first use is served if
  * that read comes first and is reuse if it comes after, never both.
  */
+import { queueGrantRevoked } from '../webhooks/webhook-events.ts';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import { parseScope } from '@gatehouse/protocol';
@@ -115,5 +116,7 @@ async function revokeForReuse(context: ServerContext, grant: GrantRecord, client
     await context.storage.audit.record({
       type: 'refresh_token.reuse_detected', at: now, actor: `client:${clientId}`, clientId, grantId: grant.grantId, details: { reason },
     });
+    // Issue 15 §5: the partner learns of the revocation at once, not at its next refresh.
+    await queueGrantRevoked(context.storage, context.options.brand.urnNamespace, grant, now, reason);
   }
 }

@@ -7,6 +7,7 @@ import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, Dire
 import type { AuditListOptions, InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
+import type { WebhookDeliveryRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -154,3 +155,12 @@ export function auditFilter(options: AuditListOptions, placeholder: (index: numb
   }
   return { where: conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`, parameters };
 }
+
+export const toWebhookDelivery = (row: Record<string, unknown>): WebhookDeliveryRecord => ({
+  deliveryId: String(row.delivery_id), clientId: String(row.client_id), eventType: String(row.event_type), payload: String(row.payload),
+  createdAt: Number(row.created_at), attempts: Number(row.attempts),
+  nextAttemptAt: row.next_attempt_at === null ? null : Number(row.next_attempt_at),
+  lastAttemptAt: row.last_attempt_at === null ? null : Number(row.last_attempt_at),
+  lastStatus: row.last_status === null ? null : Number(row.last_status),
+  deliveredAt: row.delivered_at === null ? null : Number(row.delivered_at),
+});

@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
+import { webhooksContract } from './webhooks-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import type {
   AuthorizationCodeRecord,
@@ -1311,6 +1312,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
 
     directoryContract(withStorage);
     localAccountsContract(withStorage);
+    webhooksContract(withStorage);
     userIdentityContract(withStorage);
 
     describe('settings', () => {

@@ -631,6 +631,27 @@ export interface Storage {
     /** @returns false when the user did not hold the role. */
     revoke(userId: string): Promise<boolean>;
   };
+  /** Issue 15 §5, partner webhooks: one endpoint per client and the durable delivery queue (webhooks/). */
+  webhooks: {
+    /** Sets (or replaces) the client's endpoint. */
+    setEndpoint(endpoint: WebhookEndpointRecord): Promise<void>;
+    /** @returns false when the client had none. Queued deliveries stay (they are dropped when due). */
+    removeEndpoint(clientId: string): Promise<boolean>;
+    findEndpoint(clientId: string): Promise<WebhookEndpointRecord | undefined>;
+    enqueue(delivery: WebhookDeliveryRecord): Promise<void>;
+    /**
+     * Atomically takes at most `limit` deliveries due at `now` (`nextAttemptAt <= now`), oldest due first,
+     * and moves their `nextAttemptAt` to `now + leaseSeconds`, so no other worker (on any instance) takes
+     * them meanwhile (PostgreSQL: `FOR UPDATE SKIP LOCKED`). Returns them as they were before the lease.
+     */
+    claimDue(now: number, limit: number, leaseSeconds: number): Promise<WebhookDeliveryRecord[]>;
+    /** Records one attempt: `attempts + 1`, `lastAttemptAt`, `lastStatus` (HTTP status, 0 when no response), then `nextAttemptAt` (null: no more attempts) and `deliveredAt`. */
+    recordAttempt(deliveryId: string, attempt: { at: number; status: number; nextAttemptAt: number | null; deliveredAt: number | null }): Promise<void>;
+    /** One client's deliveries, newest first (by `createdAt`, then `deliveryId`), at most `limit`. */
+    list(clientId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+    /** Makes a delivery of `clientId` due again at `now` (resend). @returns false when no such delivery. */
+    resend(clientId: string, deliveryId: string, now: number): Promise<boolean>;
+  };
   close(): Promise<void>;
   /**
    * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every
@@ -843,4 +864,31 @@ export interface UserIdentityStore {
   recordSignIn(issuer: string, subject: string, now: number): Promise<void>;
   /** The user's links, by issuer. */
   listOfUser(userId: string): Promise<UserIdentityRecord[]>;
+}
+
+/** Issue 15 §5: a client's webhook endpoint. The signing secret (`whsec_…`) is stored only encrypted (AES-256-GCM, webhooks/webhook-secret.ts). */
+export interface WebhookEndpointRecord {
+  clientId: string;
+  url: string;
+  secretCiphertext: string;
+  createdAt: number;
+}
+
+/** Issue 15 §5: one event for one client, in the durable queue. Times in seconds since the epoch. */
+export interface WebhookDeliveryRecord {
+  /** The Standard Webhooks `webhook-id` (`msg_…`); the same on every attempt, so receivers deduplicate. */
+  deliveryId: string;
+  clientId: string;
+  /** `grant.revoked` or `client.suspended`. */
+  eventType: string;
+  /** The JSON body exactly as signed and sent; never contains a token. */
+  payload: string;
+  createdAt: number;
+  attempts: number;
+  /** When the next attempt is due; null when delivered or given up. */
+  nextAttemptAt: number | null;
+  lastAttemptAt: number | null;
+  /** HTTP status of the last attempt; 0 when no response came. */
+  lastStatus: number | null;
+  deliveredAt: number | null;
 }

@@ -403,8 +403,35 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_events_by_client ON audit_events (client_id, event_id);
     `,
   },
+  {
+    version: 15,
+    name: 'partner webhooks: endpoints and the delivery queue',
+    sql: `
+      -- Issue 15 §5: one webhook endpoint per client; the signing secret only encrypted (AES-256-GCM).
+      CREATE TABLE webhook_endpoints (
+        client_id text COLLATE "C" PRIMARY KEY,
+        url text NOT NULL,
+        secret_ciphertext text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      -- The durable delivery queue; next_attempt_at NULL once delivered or given up.
+      CREATE TABLE webhook_deliveries (
+        delivery_id text COLLATE "C" PRIMARY KEY,
+        client_id text COLLATE "C" NOT NULL,
+        event_type text COLLATE "C" NOT NULL,
+        payload text NOT NULL,
+        created_at bigint NOT NULL,
+        attempts bigint NOT NULL DEFAULT 0,
+        next_attempt_at bigint,
+        last_attempt_at bigint,
+        last_status integer,
+        delivered_at bigint
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+      CREATE INDEX webhook_deliveries_by_client ON webhook_deliveries (client_id, created_at);
+    `,
+  },
 ];
-
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -48,6 +48,7 @@ import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeLi
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
+import { toWebhookDelivery } from '../rows.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -819,6 +820,52 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async listOfUser(userId) {
         return (await query('SELECT * FROM user_identities WHERE user_id = $1 ORDER BY issuer', [userId])).rows.map(toUserIdentity);
+      },
+    },
+    webhooks: {
+      async setEndpoint(endpoint) {
+        await query(
+          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at`,
+          [endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt],
+        );
+      },
+      async removeEndpoint(clientId) {
+        return ((await query('DELETE FROM webhook_endpoints WHERE client_id = $1', [clientId])).rowCount ?? 0) > 0;
+      },
+      async findEndpoint(clientId) {
+        const row = await one('SELECT * FROM webhook_endpoints WHERE client_id = $1', [clientId]);
+        return row && { clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at) };
+      },
+      async enqueue(d) {
+        await query(
+          `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt],
+        );
+      },
+      async claimDue(now, limit, leaseSeconds) {
+        // FOR UPDATE SKIP LOCKED: concurrent workers on several instances each take different deliveries.
+        const rows = (await query(
+          `WITH due AS (
+             SELECT * FROM webhook_deliveries WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, delivery_id LIMIT $3 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE webhook_deliveries w SET next_attempt_at = $2 FROM due WHERE w.delivery_id = due.delivery_id RETURNING due.*`,
+          [now, now + leaseSeconds, limit],
+        )).rows;
+        return rows.map(toWebhookDelivery).sort((a, b) => (a.nextAttemptAt! - b.nextAttemptAt!) || (a.deliveryId < b.deliveryId ? -1 : 1));
+      },
+      async recordAttempt(deliveryId, attempt) {
+        await query(
+          `UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3, next_attempt_at = $4, delivered_at = $5 WHERE delivery_id = $1`,
+          [deliveryId, attempt.at, attempt.status, attempt.nextAttemptAt, attempt.deliveredAt],
+        );
+      },
+      async list(clientId, limit) {
+        return (await query('SELECT * FROM webhook_deliveries WHERE client_id = $1 ORDER BY created_at DESC, delivery_id DESC LIMIT $2', [clientId, limit])).rows.map(toWebhookDelivery);
+      },
+      async resend(clientId, deliveryId, now) {
+        return ((await query('UPDATE webhook_deliveries SET next_attempt_at = $3 WHERE delivery_id = $1 AND client_id = $2', [deliveryId, clientId, now])).rowCount ?? 0) > 0;
       },
     },
     consoleAdministrators: {

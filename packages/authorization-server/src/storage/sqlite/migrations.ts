@@ -387,4 +387,32 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX audit_events_by_client ON audit_events (client_id, event_id);
     `,
   },
+  {
+    version: 15,
+    name: 'partner webhooks: endpoints and the delivery queue',
+    sql: `
+      -- Issue 15 §5: one webhook endpoint per client; the signing secret only encrypted (AES-256-GCM).
+      CREATE TABLE webhook_endpoints (
+        client_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret_ciphertext TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      -- The durable delivery queue; next_attempt_at NULL once delivered or given up.
+      CREATE TABLE webhook_deliveries (
+        delivery_id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_attempt_at INTEGER,
+        last_status INTEGER,
+        delivered_at INTEGER
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+      CREATE INDEX webhook_deliveries_by_client ON webhook_deliveries (client_id, created_at);
+    `,
+  },
 ];

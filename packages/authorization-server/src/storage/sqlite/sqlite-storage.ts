@@ -17,6 +17,7 @@ import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeLi
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
+import { toWebhookDelivery } from '../rows.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -699,6 +700,49 @@ export function createSqliteStorage(path: string): Storage {
       },
       async listOfUser(userId) {
         return all('SELECT * FROM user_identities WHERE user_id = ? ORDER BY issuer', userId).map(toUserIdentity);
+      },
+    },
+    webhooks: {
+      async setEndpoint(endpoint) {
+        run(
+          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at`,
+          endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt,
+        );
+      },
+      async removeEndpoint(clientId) {
+        return Number(run('DELETE FROM webhook_endpoints WHERE client_id = ?', clientId).changes) > 0;
+      },
+      async findEndpoint(clientId) {
+        const row = get('SELECT * FROM webhook_endpoints WHERE client_id = ?', clientId);
+        return row && { clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at) };
+      },
+      async enqueue(d) {
+        run(
+          `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt,
+        );
+      },
+      async claimDue(now, limit, leaseSeconds) {
+        // SQLite runs one writer at a time: select and lease in one transaction, so no two workers take a delivery.
+        return transaction(() => {
+          const due = all('SELECT * FROM webhook_deliveries WHERE next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id LIMIT ?', now, limit).map(toWebhookDelivery);
+          for (const d of due) run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE delivery_id = ?', now + leaseSeconds, d.deliveryId);
+          return due;
+        });
+      },
+      async recordAttempt(deliveryId, attempt) {
+        run(
+          `UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = ?, last_status = ?, next_attempt_at = ?, delivered_at = ? WHERE delivery_id = ?`,
+          attempt.at, attempt.status, attempt.nextAttemptAt, attempt.deliveredAt, deliveryId,
+        );
+      },
+      async list(clientId, limit) {
+        return all('SELECT * FROM webhook_deliveries WHERE client_id = ? ORDER BY created_at DESC, delivery_id DESC LIMIT ?', clientId, limit).map(toWebhookDelivery);
+      },
+      async resend(clientId, deliveryId, now) {
+        return Number(run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE delivery_id = ? AND client_id = ?', now, deliveryId, clientId).changes) > 0;
       },
     },
     consoleAdministrators: {

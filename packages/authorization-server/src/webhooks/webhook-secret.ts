@@ -1,0 +1,54 @@
+/**
+ * Issue 15 §5: a client's Standard Webhooks signing secret (`whsec_` + base64 of 32 random bytes). The
+ * server must sign with it, so it cannot be kept only as a digest: it is stored encrypted with
+ * AES-256-GCM under a key derived with HKDF-SHA-256 from the token HMAC key (as users/second-factor.ts
+ * does for TOTP secrets), the client id as additional data, so a ciphertext moved to another client fails.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+
+/** The AES-256-GCM key for webhook secrets, derived from the token HMAC key (never the key itself). */
+export function webhookSecretKey(tokenHmacKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', tokenHmacKey, Buffer.alloc(0), 'gatehouse webhook secret', 32));
+}
+
+/** A new signing secret in the Standard Webhooks format: `whsec_<base64 of 32 random bytes>`. */
+export const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
+export function encryptWebhookSecret(key: Buffer, clientId: string, secret: string): string {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(clientId));
+  const ciphertext = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+  return ['v1', nonce, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+}
+
+/** @throws when the ciphertext was altered, belongs to another client, or the key changed. */
+export function decryptWebhookSecret(key: Buffer, clientId: string, stored: string): string {
+  const [version, nonce, ciphertext, tag] = stored.split('.');
+  if (version !== 'v1' || !nonce || ciphertext === undefined || !tag) throw new Error('unknown webhook secret format');
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'));
+  decipher.setAAD(Buffer.from(clientId));
+  decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+  return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Issue 15 §5: a webhook URL must be absolute https, without credentials or fragment; http only for a
+ * loopback host outside production. @returns the problem, or undefined when the URL is acceptable.
+ */
+export function webhookUrlProblem(value: unknown, environment: string): string | undefined {
+  if (typeof value !== 'string' || value.length > 2048) return 'url must be a string of at most 2048 characters';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'url must be an absolute URL';
+  }
+  if (url.username || url.password) return 'url must not contain credentials';
+  if (url.hash) return 'url must not contain a fragment';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname) && environment !== 'production') return undefined;
+  return 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)';
+}
