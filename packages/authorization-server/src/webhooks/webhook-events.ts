@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { GrantRecord, Storage } from '../storage/storage.ts';
-import { subjectUrn } from '../subjects.ts';
+import { formatSubjectUrn } from '@gatehouse/protocol';
 
 export type WebhookEventType = 'grant.revoked' | 'client.suspended';
 
@@ -31,7 +31,7 @@ async function enqueue(storage: Storage, clientId: string, now: number, type: We
  */
 export async function queueGrantRevoked(storage: Storage, urnNamespace: string, grant: GrantRecord, now: number, reason: string): Promise<void> {
   await enqueue(storage, grant.clientId, now, 'grant.revoked', {
-    grant_id: grant.grantId, client_id: grant.clientId, subject_urn: subjectUrn(urnNamespace, grant.subjectType, grant.subjectId), reason,
+    grant_id: grant.grantId, client_id: grant.clientId, subject_urn: formatSubjectUrn(urnNamespace, grant.subjectType, grant.subjectId), reason,
   });
 }
 
