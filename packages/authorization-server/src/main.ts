@@ -11,6 +11,7 @@ import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from '
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
 import { createMetrics, startMetricsServer } from './operations/metrics.ts';
 import { shutDownGracefully } from './operations/shutdown.ts';
+import { openAuditStream, type AuditStream } from './operations/audit-stream.ts';
 import { createTracing, type Tracing } from './operations/tracing.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
@@ -32,6 +33,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
   let app: FastifyInstance | undefined;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let tracing: Tracing | undefined;
+  let auditStream: AuditStream | undefined;
   try {
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
@@ -47,8 +49,11 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     const metrics = createMetrics({ processMetrics: true });
     // Issue 14: OpenTelemetry tracing, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
     tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? createTracing() : undefined;
+    // Issue 14: audit events as JSON lines to stdout or a file (GATEHOUSE_AUDIT_STREAM).
+    auditStream = configuration.auditStream ? openAuditStream(configuration.auditStream) : undefined;
     app = await createAuthorizationServer({
       tracer: tracing?.tracer ?? null,
+      auditStream: auditStream ?? null,
       metrics,
       serveMetrics: configuration.metricsPort === undefined,
       issuer: configuration.issuer,
@@ -94,6 +99,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       await tracing?.shutdown().catch(() => {});
       await cleanup?.stop();
       await storage.close();
+      await auditStream?.close().catch(() => {});
     };
     return {
       app: running,
@@ -110,6 +116,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     await tracing?.shutdown().catch(() => {});
     await cleanup?.stop().catch(() => {});
     await storage.close().catch(() => {});
+    await auditStream?.close().catch(() => {});
     throw error;
   }
 }
