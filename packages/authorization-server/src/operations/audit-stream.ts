@@ -9,8 +9,9 @@
  *
  * The events are seen where storage records them: `audit.record`, and the events committed with a code
  * redemption (`grants.issueForCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken`, when
- * `rotated`): a line is written only once its event is committed. Not streamed: the `directory.*` events a
- * directory import records inside storage (`importBatch`), which never pass through these arguments.
+ * `rotated`): a line is written only once its event is committed. Not streamed: the `directory.*` events
+ * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
+ * pass through these arguments; `gatehouse audit export` has them.
  */
 import { createWriteStream } from 'node:fs';
 import { isAbsolute } from 'node:path';
