@@ -12,7 +12,8 @@ import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import { authorize, confidentialAuth, postForm, seed, startTestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
-import { openAuditStream, parseAuditStreamSetting } from './audit-stream.ts';
+import { openAuditStream, parseAuditStreamSetting, streamAuditEvents } from './audit-stream.ts';
+import type { AuditEvent } from '../storage/storage.ts';
 
 const postgresSkip = await postgresSkipReason();
 
@@ -33,6 +34,22 @@ for (const backend of [
   { name: 'PostgreSQL', skip: postgresSkip, open: (): Promise<Storage> => createTestPostgresStorage() },
 ]) {
   describe(`the audit stream on ${backend.name} (issue 14)`, { skip: backend.skip }, () => {
+    it('writes no line for an event that was not committed: a rotation that lost (not_current), a code issuance refused (code_replayed)', async () => {
+      const storage = await backend.open();
+      const written: AuditEvent[] = [];
+      const streamed = streamAuditEvents(storage, { write: (event) => void written.push(event), close: async () => {} });
+      try {
+        const event: AuditEvent = { type: 'refresh_token.rotated', at: 1_800_000_000, actor: 'client:x', clientId: null, grantId: null };
+        assert.equal(await streamed.tokens.rotateRefreshToken('unknown-digest', 1_800_000_000, [], event), 'not_current');
+        assert.equal(written.length, 0);
+        assert.deepEqual(await storage.audit.list(), [], 'nothing recorded either');
+        await streamed.audit.record({ type: 'test.recorded', at: 1_800_000_000, actor: 'system' });
+        assert.deepEqual(written.map((line) => line.type), ['test.recorded']);
+      } finally {
+        await storage.close();
+      }
+    });
+
     it('writes consent, token.issued, refresh_token.rotated and grant.revoked lines in order, as recorded, with no token value', async () => {
       const directory = mkdtempSync(join(tmpdir(), 'gatehouse-audit-stream-'));
       const path = join(directory, 'audit.jsonl');
