@@ -17,12 +17,14 @@ import { installRequestGuards, isUnreadableMultipartBody } from './http/request-
 import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-limits.ts';
 import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
+import { installRequestIds, requestIdFor } from './http/request-id.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
 import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { instrumentHttp, instrumentStorage, registerMetricsRoute } from './operations/metrics.ts';
 import { traceHttp, traceStorage } from './operations/tracing.ts';
+import { streamAuditEvents } from './operations/audit-stream.ts';
 import { registerRoutes } from './routes.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
@@ -38,10 +40,12 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     tokenKeyRetentionSeconds(options.refreshTokenLifetimeSeconds), options.clock.nowSeconds());
   // The longest lifetime of what a signing key signs: access tokens, or session handovers (at most 300 s).
   const signingKeyRetention = signingKeyRetentionSeconds(Math.max(options.accessTokenLifetimeSeconds, 300));
+  // Issue 14: each committed audit event also goes to the audit stream, when one is configured.
+  const withAuditStream = (storage: ServerContext['storage']) => (options.auditStream ? streamAuditEvents(storage, options.auditStream) : storage);
   const context: ServerContext = {
     options,
     // Issue 14: every storage operation timed, audit events counted (operations/metrics.ts).
-    storage: instrumentStorage(options.tracer ? traceStorage(options.storage, options.tracer) : options.storage, options.metrics),
+    storage: withAuditStream(instrumentStorage(options.tracer ? traceStorage(options.storage, options.tracer) : options.storage, options.metrics)),
     codec: createOpaqueTokenCodec(tokenKeyring, options.clock),
     clock: options.clock,
     // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
@@ -60,12 +64,15 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
         ...(typeof options.logger === 'object' ? { stream: options.logger.destination } : {}),
       }
       : false,
+    // Issue 14: a request id on every log line, response and error body (http/request-id.ts).
+    genReqId: requestIdFor,
     trustProxy: options.trustProxy,
     bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
     // Issue 11 item 4: header, body and idle timeouts.
     ...connectionTimeoutOptions(connectionLimits),
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
+  installRequestIds(app);
   // Issue 14: keys added by a rotation reach every instance before they mint (tokens/token-keyring.ts).
   app.addHook('onRequest', (_request, _reply, done) => {
     const now = options.clock.nowSeconds();
@@ -142,9 +149,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       const page = /^\/(?:portal|admin|account|marketplace|logout)(?:[/?]|$)/.exec(request.url)?.[0];
       reply.code(403).type('text/html; charset=utf-8').send(page === undefined
         ? errorPage(options.brand.name, 'This form has expired',
-          'The form was not sent from this site, or it expired. Go back to the app and start connecting again.')
+          'The form was not sent from this site, or it expired. Go back to the app and start connecting again.', { reference: request.id })
         : errorPage(options.brand.name, 'This form has expired', 'The form was not sent from this site, or it expired. Nothing was changed.', {
           hint: 'Open the page again and repeat what you did.', links: page.startsWith('/logout') ? [{ href: '/', label: 'Home' }] : [{ href: page.replace(/[/?]$/, ''), label: 'Open the page again' }, { href: '/', label: 'Home' }],
+          reference: request.id,
         }));
       return;
     }

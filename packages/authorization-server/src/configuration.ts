@@ -21,6 +21,7 @@
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
  * | `GATEHOUSE_AUDIT_RETENTION_DAYS` | unset (keep forever) | the cleanup deletes audit events older than this many days |
  * | `GATEHOUSE_METRICS_PORT` | unset | serve Prometheus metrics on this port (no authentication) instead of `GET /metrics` with an administrator token |
+ * | `GATEHOUSE_AUDIT_STREAM` | unset | `stdout` or `file:/absolute/path`: every audit event, once recorded, also as a JSON line (operations/audit-stream.ts) |
  * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
  * | `GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS` | `30` | refresh-token reuse grace window, 0..120 s; `0` turns it off (SPEC decision 8) |
  * | `GATEHOUSE_SMTP_URL` | unset | `smtp://` or `smtps://` URL for password-reset e-mails; unset in development: printed to the console |
@@ -37,6 +38,7 @@
  * only rows no other run holds. `gatehouse cleanup` runs it by hand.
  */
 import { randomBytes } from 'node:crypto';
+import { parseAuditStreamSetting, type AuditStreamTarget } from './operations/audit-stream.ts';
 import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, UpstreamIdentityProvider } from './options.ts';
 
 /** Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. */
@@ -68,6 +70,8 @@ export interface Configuration {
   shutdownGraceSeconds: number;
   /** Issue 14: Prometheus metrics on their own port (unauthenticated); undefined = `GET /metrics` for administrator tokens. */
   metricsPort: number | undefined;
+  /** Issue 14: `GATEHOUSE_AUDIT_STREAM`, where audit events are streamed as JSON lines; undefined = not streamed. */
+  auditStream: AuditStreamTarget | undefined;
   /** See AuthorizationServerOptions.refreshTokenReuseGraceSeconds. */
   refreshTokenReuseGraceSeconds: number;
   /** `GATEHOUSE_OAUTH_RATE_LIMIT`: the limits, `false` (off), or undefined for the defaults of options.ts. */
@@ -152,6 +156,8 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const refreshTokenReuseGraceSeconds = integerSetting(env, 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 30, 0, 120, problems, 'a whole number of seconds from 0, at most 120 (SPEC decision 8)');
   const metricsPort = env.GATEHOUSE_METRICS_PORT ? integerSetting(env, 'GATEHOUSE_METRICS_PORT', 0, 1, 65535, problems, 'a port number (1 to 65535)') : undefined;
   if (metricsPort !== undefined && metricsPort === port) problems.push(`GATEHOUSE_METRICS_PORT must differ from PORT (both ${port})`);
+  const auditStream = env.GATEHOUSE_AUDIT_STREAM ? parseAuditStreamSetting(env.GATEHOUSE_AUDIT_STREAM) : undefined;
+  if (auditStream && 'problem' in auditStream) problems.push(auditStream.problem);
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     environment,
@@ -169,6 +175,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
     shutdownGraceSeconds,
     metricsPort,
+    auditStream: auditStream as AuditStreamTarget | undefined,
     refreshTokenReuseGraceSeconds,
     oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
     localAccounts: localAccounts(env),
@@ -230,6 +237,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['GATEHOUSE_TRUST_PROXY', configuration.trustProxy ?? 'unset'],
     ['GATEHOUSE_SHUTDOWN_GRACE_SECONDS', String(configuration.shutdownGraceSeconds)],
     ['GATEHOUSE_METRICS_PORT', configuration.metricsPort === undefined ? 'unset (GET /metrics with an administrator token)' : String(configuration.metricsPort)],
+    ['GATEHOUSE_AUDIT_STREAM', configuration.auditStream === undefined ? 'unset' : configuration.auditStream.kind === 'stdout' ? 'stdout' : `file:${configuration.auditStream.path}`],
   ];
 }
 
@@ -246,7 +254,7 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE',
   'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
-  'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS',
+  'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',
   // Read by scripts/start.ts, the test harness, or (OTEL_*) the OpenTelemetry exporter, not by loadConfiguration.
   'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL',
 ];

@@ -13,6 +13,7 @@ import { startWebhookWorker, type WebhookWorker } from './webhooks/webhook-worke
 import { webhookSecretKey } from './webhooks/webhook-secret.ts';
 import { createMetrics, startMetricsServer } from './operations/metrics.ts';
 import { shutDownGracefully } from './operations/shutdown.ts';
+import { openAuditStream, type AuditStream } from './operations/audit-stream.ts';
 import { createTracing, type Tracing } from './operations/tracing.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
@@ -35,6 +36,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
   let app: FastifyInstance | undefined;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let tracing: Tracing | undefined;
+  let auditStream: AuditStream | undefined;
   try {
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
@@ -50,8 +52,11 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     const metrics = createMetrics({ processMetrics: true });
     // Issue 14: OpenTelemetry tracing, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
     tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? createTracing() : undefined;
+    // Issue 14: audit events as JSON lines to stdout or a file (GATEHOUSE_AUDIT_STREAM).
+    auditStream = configuration.auditStream ? openAuditStream(configuration.auditStream) : undefined;
     app = await createAuthorizationServer({
       tracer: tracing?.tracer ?? null,
+      auditStream: auditStream ?? null,
       metrics,
       serveMetrics: configuration.metricsPort === undefined,
       issuer: configuration.issuer,
@@ -103,6 +108,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       await cleanup?.stop();
       await webhooks?.stop();
       await storage.close();
+      await auditStream?.close().catch(() => {});
     };
     return {
       app: running,
@@ -120,6 +126,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     await cleanup?.stop().catch(() => {});
     await webhooks?.stop().catch(() => {});
     await storage.close().catch(() => {});
+    await auditStream?.close().catch(() => {});
     throw error;
   }
 }

@@ -8,6 +8,7 @@ import type { LoginThrottleRules } from './endpoints/login-throttle.ts';
 import type { Tracer } from '@opentelemetry/api';
 import { createMetrics, type GatehouseMetrics } from './operations/metrics.ts';
 import type { Storage } from './storage/storage.ts';
+import type { AuditStream } from './operations/audit-stream.ts';
 
 /** SPEC §2: one setting selects the environment's transport and redirect-URI rules. */
 export type Environment = 'development' | 'staging' | 'production';
@@ -105,6 +106,11 @@ export interface AuthorizationServerOptions {
   serveMetrics?: boolean;
   /** Issue 14: OpenTelemetry tracing (operations/tracing.ts): a span per request and per storage operation; default off (null). */
   tracer?: Tracer | null;
+  /**
+   * Issue 14: every audit event, once recorded, also written to this stream as a JSON line
+   * (operations/audit-stream.ts; `GATEHOUSE_AUDIT_STREAM`); default none (null).
+   */
+  auditStream?: AuditStream | null;
 }
 
 /** Issue 10 §3: settings of local accounts. */
@@ -195,6 +201,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     logger: true,
     serveMetrics: true,
     tracer: null,
+    auditStream: null,
     ...options,
     metrics: options.metrics ?? createMetrics(),
     brand: { name: 'Gatehouse', urnNamespace: 'gatehouse', ...options.brand },

@@ -111,8 +111,11 @@ describe('POST /oauth/token: an unknown client_id and a wrong secret are answere
       const wrong = await postForm(`${server.url}/oauth/token`, form, { authorization: basic(seed.confidentialClient.id, generateClientSecret()) });
       for (const response of [unknown, wrong]) assert.equal(response.status, 401);
       assert.equal(unknown.headers.get('www-authenticate'), wrong.headers.get('www-authenticate'));
-      assert.equal(unknown.text, wrong.text);
-      assert.deepEqual(unknown.json, { error: 'invalid_client', error_description: 'client authentication failed' });
+      // Issue 14: each answer carries its own request_id; everything else is the same, byte for byte.
+      const withoutRequestId = (text: string) => text.replace(/,"request_id":"[^"]*"/, '');
+      assert.equal(withoutRequestId(unknown.text), withoutRequestId(wrong.text));
+      assert.notEqual(unknown.json.request_id, wrong.json.request_id);
+      assert.deepEqual(unknown.json, { error: 'invalid_client', error_description: 'client authentication failed', request_id: unknown.headers.get('x-request-id') });
     } finally {
       await server.close();
     }

@@ -499,7 +499,7 @@ async function handleAuthorizationErrors(
     await work(established);
   } catch (error) {
     if (error instanceof AuthorizationPageError) {
-      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message));
+      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message, { reference: reply.request.id }));
       return;
     }
     if (error instanceof AuthorizationRedirectError) {
@@ -524,6 +524,6 @@ async function handleAuthorizationErrors(
       return;
     }
     reply.code(500).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-      .send(errorPage(context.options.brand.name, 'Something went wrong', 'The request could not be completed. Try again later.'));
+      .send(errorPage(context.options.brand.name, 'Something went wrong', 'The request could not be completed. Try again later.', { reference: request.id }));
   }
 }

@@ -25,7 +25,7 @@ function page(reply: FastifyReply, status: number, body: string): void {
 
 const linkGone = (context: ServerContext, reply: FastifyReply) =>
   page(reply, 410, errorPage(context.options.brand.name, 'This link is no longer valid',
-    'A set-password link works once, for a limited time. Ask your administrator for a new invitation, or use "Forgot password?" on the sign-in page.'));
+    'A set-password link works once, for a limited time. Ask your administrator for a new invitation, or use "Forgot password?" on the sign-in page.', { reference: reply.request.id }));
 
 /** The usable link named by `token` and its user, or undefined (malformed, unknown, used, expired, or its user deleted). */
 async function usableLink(context: ServerContext, token: unknown) {

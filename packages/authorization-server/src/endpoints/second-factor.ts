@@ -87,7 +87,7 @@ async function pendingLogin(context: ServerContext, request: FastifyRequest) {
 }
 
 const startAgain = (context: ServerContext, reply: FastifyReply, status = 401) =>
-  page(reply, status, errorPage(context.options.brand.name, 'Sign in again', 'This sign-in expired or was ended. Go back to the app and sign in again.'));
+  page(reply, status, errorPage(context.options.brand.name, 'Sign in again', 'This sign-in expired or was ended. Go back to the app and sign in again.', { reference: reply.request.id }));
 
 /** The decrypted secret of the user's factor (confirmed or not), or undefined without one. */
 async function factorSecret(context: ServerContext, userId: string): Promise<{ secret: string; confirmed: boolean } | undefined> {

@@ -65,7 +65,7 @@ export async function endSessionEndpoint(context: ServerContext, request: Fastif
   // Only the user's own sessions are found: another user's id is as unknown as a made-up one.
   const target = sessions.find((session) => sessionPublicId(session.sessionDigest) === sessionId);
   if (!target) {
-    page(reply, 404, errorPage(context.options.brand.name, 'No such session', 'This session has ended already, or is not yours.'));
+    page(reply, 404, errorPage(context.options.brand.name, 'No such session', 'This session has ended already, or is not yours.', { reference: reply.request.id }));
     return;
   }
   if (target.sessionDigest === signed.session.sessionDigest) {

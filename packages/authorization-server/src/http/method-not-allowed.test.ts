@@ -33,7 +33,7 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
       assert.equal(response.headers.get('allow'), allow);
       assert.equal(response.headers.get('cache-control'), 'no-store');
       const text = await response.text();
-      assert.deepEqual(JSON.parse(text), METHOD_NOT_ALLOWED_BODY);
+      assert.deepEqual(JSON.parse(text), { ...METHOD_NOT_ALLOWED_BODY, request_id: response.headers.get('x-request-id') }); // issue 14
       assert.doesNotMatch(text, /echo-marker|oauth|well-known/);
     });
   }
@@ -48,7 +48,7 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
     assert.equal(response.status, 404);
     assert.equal(response.headers.get('cache-control'), 'no-store');
     const text = await response.text();
-    assert.deepEqual(JSON.parse(text), NOT_FOUND_BODY);
+    assert.deepEqual(JSON.parse(text), { ...NOT_FOUND_BODY, request_id: response.headers.get('x-request-id') }); // issue 14
     assert.doesNotMatch(text, /secret-marker|nothing-here|client_secret/);
   });
 

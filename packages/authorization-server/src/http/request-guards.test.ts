@@ -35,7 +35,7 @@ describe('request guards (issue 11 items 9, 10, 14, 16)', () => {
         const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'multipart/form-data', authorization: confidentialAuth() }, body: 'x' });
         assert.equal(response.status, 415);
         assert.equal(response.headers.get('cache-control'), 'no-store');
-        assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: 'multipart bodies are not accepted here' });
+        assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: 'multipart bodies are not accepted here', request_id: response.headers.get('x-request-id') });
       });
     }
 

@@ -28,6 +28,6 @@ export function sameOriginFormCheck(context: ServerContext): (request: FastifyRe
     if (!crossSiteFetch && !foreignOrigin) return;
     request.log.info({ event: 'form.cross_origin_refused', url: request.routeOptions.url }, 'cross-origin form post refused');
     await reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-      .send(errorPage(context.options.brand.name, 'Request refused', 'This form was sent from another site, so nothing was done. Go back and try again from this page.'));
+      .send(errorPage(context.options.brand.name, 'Request refused', 'This form was sent from another site, so nothing was done. Go back and try again from this page.', { reference: request.id }));
   };
 }

@@ -21,5 +21,5 @@ export function sendStorageUnavailableJson(reply: FastifyReply): void {
 /** 503 HTML page with `Retry-After` and `Cache-Control: no-store`, for pages and for /oauth/authorize before the redirect URI is established. */
 export function sendStorageUnavailablePage(reply: FastifyReply, brandName: string): void {
   reply.code(503).header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS)).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-    .send(errorPage(brandName, 'Temporarily unavailable', 'The service cannot answer right now. Try again in a few seconds.'));
+    .send(errorPage(brandName, 'Temporarily unavailable', 'The service cannot answer right now. Try again in a few seconds.', { reference: reply.request.id }));
 }

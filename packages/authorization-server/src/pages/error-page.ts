@@ -16,6 +16,8 @@ export interface ErrorPageOptions {
   links?: { href: string; label: string }[];
   /** Replaces the closing line about not being sent back to the application (for portal, console and account forms). */
   hint?: string;
+  /** The request id (issue 14, http/request-id.ts), shown escaped as a small "Reference: <id>" line for support. */
+  reference?: string;
 }
 
 export function errorPage(brandName: string, title: string, message: string, options: ErrorPageOptions = {}): string {
@@ -24,5 +26,6 @@ export function errorPage(brandName: string, title: string, message: string, opt
 <p class="error" role="alert">${message}</p>
 ${options.detail ? html`<dl class="details refused"><dt>${options.detail.label}</dt><dd><code>${options.detail.value}</code></dd></dl>` : ''}
 <p class="muted">${options.hint ?? 'You were not sent back to the application. If you followed a link from an app, contact its developer.'}</p>
-<p class="onward">${links.map((link, index) => html`${index > 0 ? ' · ' : ''}<a href="${link.href}">${link.label}</a>`)}</p>`);
+<p class="onward">${links.map((link, index) => html`${index > 0 ? ' · ' : ''}<a href="${link.href}">${link.label}</a>`)}</p>
+${options.reference ? html`<p class="muted reference">Reference: <code>${options.reference}</code></p>` : ''}`);
 }

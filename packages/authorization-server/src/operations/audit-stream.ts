@@ -1,0 +1,94 @@
+/**
+ * Issue 14 "Audit log out": an optional stream of audit events as JSON lines (one event per line), for a
+ * SIEM, written after each event is recorded: `GATEHOUSE_AUDIT_STREAM=stdout` or `file:/absolute/path`
+ * (appended to, created if missing).
+ *
+ * A line is `{"type","at","actor","clientId","grantId","details"}` exactly as recorded (`at` in seconds since
+ * the epoch). Audit events never hold a secret, code or token value (storage.ts `AuditEvent`); a stream
+ * carries nothing the audit table does not.
+ *
+ * The events are seen where storage records them: `audit.record`, and the events committed with a code
+ * redemption (`grants.issueForCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken`, when
+ * `rotated`): a line is written only once its event is committed. Not streamed: the `directory.*` events
+ * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
+ * pass through these arguments; `gatehouse audit export` has them.
+ */
+import { createWriteStream } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import type { AuditEvent, Storage } from '../storage/storage.ts';
+
+/** Where the stream goes: `stdout`, or a file appended to. */
+export type AuditStreamTarget = { kind: 'stdout' } | { kind: 'file'; path: string };
+
+/** Receives each recorded audit event. `close()` flushes and closes a file (stdout stays open). */
+export interface AuditStream {
+  write(event: AuditEvent): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Parses `GATEHOUSE_AUDIT_STREAM`: `stdout`, or `file:` followed by an absolute path.
+ * @returns the target, or a problem sentence (what, the value, what is allowed).
+ */
+export function parseAuditStreamSetting(value: string): AuditStreamTarget | { problem: string } {
+  if (value === 'stdout') return { kind: 'stdout' };
+  if (value.startsWith('file:') && isAbsolute(value.slice(5))) return { kind: 'file', path: value.slice(5) };
+  return { problem: `GATEHOUSE_AUDIT_STREAM must be stdout or file:/absolute/path (got ${JSON.stringify(value)})` };
+}
+
+/** One JSON line per event: the recorded members only, in a fixed order. */
+export function auditEventLine(event: AuditEvent): string {
+  return `${JSON.stringify({
+    type: event.type, at: event.at, actor: event.actor, clientId: event.clientId ?? null, grantId: event.grantId ?? null, details: event.details ?? {},
+  })}\n`;
+}
+
+/** Opens the stream: lines go to stdout or are appended to the file, in the order the events were recorded. */
+export function openAuditStream(target: AuditStreamTarget): AuditStream {
+  if (target.kind === 'stdout') {
+    return { write: (event) => void process.stdout.write(auditEventLine(event)), close: async () => {} };
+  }
+  const file = createWriteStream(target.path, { flags: 'a', mode: 0o600 });
+  return {
+    write: (event) => void file.write(auditEventLine(event)),
+    close: () => new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve()))),
+  };
+}
+
+/**
+ * The storage, with every audit event it commits also written to `stream`: after `audit.record` resolves,
+ * and after `grants.issueForCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
+ * `auditEvent` argument. Every other operation is passed through untouched.
+ */
+export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
+  const record = storage.audit.record.bind(storage.audit);
+  const issueForCode = storage.grants.issueForCode.bind(storage.grants);
+  const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
+  return {
+    ...storage,
+    close: storage.close.bind(storage),
+    audit: {
+      ...storage.audit,
+      async record(event) {
+        await record(event);
+        stream.write(event);
+      },
+    },
+    grants: {
+      ...storage.grants,
+      async issueForCode(codeDigest, grant, tokens, auditEvent) {
+        const outcome = await issueForCode(codeDigest, grant, tokens, auditEvent);
+        if (outcome === 'issued' && auditEvent) stream.write(auditEvent);
+        return outcome;
+      },
+    },
+    tokens: {
+      ...storage.tokens,
+      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
+        const outcome = await rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor);
+        if (outcome === 'rotated' && auditEvent) stream.write(auditEvent);
+        return outcome;
+      },
+    },
+  };
+}
