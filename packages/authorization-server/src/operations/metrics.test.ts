@@ -6,6 +6,8 @@ import { createAdminToken } from '../admin/admin-credentials.ts';
 import {
   authorizeUrl, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer,
 } from '../testing/harness.ts';
+import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
+import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
 import { createMetrics, instrumentHttp, startMetricsServer } from './metrics.ts';
 
 /** The value of one sample in Prometheus text (labels exactly as printed), or undefined when absent. */
@@ -128,5 +130,30 @@ describe('Prometheus metrics (issue 14)', () => {
     const known = new Set((await createMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name));
     assert.ok(used.size >= 10);
     for (const name of used) assert.ok(known.has(name), `${name} is not a Gatehouse metric`);
+  });
+});
+
+describe('Prometheus metrics: PostgreSQL pool saturation (issue 14)', { skip: await postgresSkipReason() }, () => {
+  it('reports the pool\'s connections by state at each scrape; SQLite reports none', async () => {
+    const schema = newTestSchema();
+    const server = await startTestServer({ storage: await createPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 4 }) });
+    try {
+      const { token } = await createAdminToken(server.storage, 'ops', server.clock.nowSeconds());
+      const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      assert.equal(sample(text, 'gatehouse_storage_pool_connections', 'state="max"'), 4);
+      assert.ok((sample(text, 'gatehouse_storage_pool_connections', 'state="total"') ?? 0) >= 1, 'the scrape itself used a connection');
+      assert.equal(sample(text, 'gatehouse_storage_pool_connections', 'state="waiting"'), 0);
+    } finally {
+      await server.close();
+      await dropTestSchema(schema);
+    }
+    const sqlite = await startTestServer();
+    try {
+      const { token } = await createAdminToken(sqlite.storage, 'ops', sqlite.clock.nowSeconds());
+      const text = await (await fetch(`${sqlite.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      assert.equal(sample(text, 'gatehouse_storage_pool_connections', 'state="max"'), undefined);
+    } finally {
+      await sqlite.close();
+    }
   });
 });

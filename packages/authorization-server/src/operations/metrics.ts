@@ -20,9 +20,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { authenticateAdministrator } from '../admin/admin-credentials.ts';
-import type { Storage } from '../storage/storage.ts';
+import type { ConnectionPoolStats, Storage } from '../storage/storage.ts';
 
 /** OAuth errors raised after the client authenticated: only these carry its `client_id` label. */
 const AUTHENTICATED_CLIENT_ERRORS = new Set(['invalid_grant', 'invalid_scope', 'unauthorized_client', 'unsupported_grant_type']);
@@ -43,6 +43,10 @@ export interface GatehouseMetrics {
   readonly storageOperationErrors: Counter<'operation'>;
   readonly cleanupDeletedRows: Counter;
   readonly cleanupFailures: Counter;
+  /** Issue 14, pool saturation: PostgreSQL connections by state (total, idle, waiting, max), read at each scrape. */
+  readonly storagePoolConnections: Gauge<'state'>;
+  /** Where storagePoolConnections reads from (trackConnectionPool); none on SQLite. */
+  poolSource: (() => ConnectionPoolStats) | undefined;
 }
 
 /**
@@ -54,7 +58,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gateh
   const registry = new Registry();
   const registers = [registry];
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
-  return {
+  const metrics: GatehouseMetrics = {
     registry,
     httpRequestDuration: new Histogram({ name: 'gatehouse_http_request_duration_seconds', help: 'HTTP requests by route pattern, method and status; _count counts them', labelNames: ['route', 'method', 'status'], buckets: SECONDS_BUCKETS, registers }),
     tokensIssued: new Counter({ name: 'gatehouse_tokens_issued_total', help: 'Token responses by grant type', labelNames: ['grant_type'], registers }),
@@ -68,7 +72,22 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gateh
     storageOperationErrors: new Counter({ name: 'gatehouse_storage_operation_errors_total', help: 'Storage operations that failed, by name', labelNames: ['operation'], registers }),
     cleanupDeletedRows: new Counter({ name: 'gatehouse_cleanup_deleted_rows_total', help: 'Expired rows deleted by the cleanup job', registers }),
     cleanupFailures: new Counter({ name: 'gatehouse_cleanup_failures_total', help: 'Cleanup job runs that failed', registers }),
+    storagePoolConnections: new Gauge({
+      name: 'gatehouse_storage_pool_connections', help: 'PostgreSQL pool connections by state: total, idle, waiting (requests queued for one) and max', labelNames: ['state'], registers,
+      collect() {
+        const stats = metrics.poolSource?.();
+        if (!stats) return;
+        for (const state of ['total', 'idle', 'waiting', 'max'] as const) this.set({ state }, stats[state]);
+      },
+    }),
+    poolSource: undefined,
   };
+  return metrics;
+}
+
+/** Issue 14: the pool-saturation gauge reads `storage`'s pool at each scrape (PostgreSQL; nothing on SQLite). */
+export function trackConnectionPool(metrics: GatehouseMetrics, storage: Storage): void {
+  if (storage.connectionPool) metrics.poolSource = () => storage.connectionPool!();
 }
 
 type Observer = { observe(seconds: number): void };

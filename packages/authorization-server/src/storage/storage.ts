@@ -654,6 +654,11 @@ export interface Storage {
   };
   close(): Promise<void>;
   /**
+   * PostgreSQL only: the connection pool's occupancy right now (connections open, idle, requests waiting
+   * for one, and the pool's size), for the pool-saturation metric (issue 14). SQLite has no pool.
+   */
+  connectionPool?(): ConnectionPoolStats;
+  /**
    * Readiness (`/health/ready`): one cheap query that reaches the database and checks that every
    * migration this code knows is applied.
    * @throws StorageUnavailableError (storage-unavailable.ts) when the database cannot be reached;
@@ -891,4 +896,12 @@ export interface WebhookDeliveryRecord {
   /** HTTP status of the last attempt; 0 when no response came. */
   lastStatus: number | null;
   deliveredAt: number | null;
+}
+
+/** A connection pool's occupancy (Storage.connectionPool). */
+export interface ConnectionPoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
 }

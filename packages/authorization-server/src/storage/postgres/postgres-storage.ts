@@ -884,6 +884,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     async close() {
       await pool.end();
     },
+    connectionPool() {
+      return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
+    },
     async checkReady() {
       // One cheap round trip that also proves the schema is migrated (readiness, `/health/ready`).
       const row = await one<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
