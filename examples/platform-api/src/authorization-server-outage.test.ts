@@ -72,3 +72,26 @@ describe('the platform API while the authorization server cannot answer (introsp
     assert.equal((await fetch(`${api.url}/openapi.json`)).status, 200, 'the API process still serves');
   });
 });
+
+describe('the platform API\'s readiness (issue 14: /health liveness, /health/ready readiness)', () => {
+  test('/health/ready is 200 while the authorization server answers and 503 with Retry-After once it is gone; /health stays 200', async () => {
+    const server = await startTestServer();
+    const api = await startPlatformApi({
+      validationMode: 'introspection', issuer: server.issuer, audience: API_AUDIENCE,
+      introspectionClientId: seed.resourceServer.id, introspectionClientSecret: seed.resourceServer.secret, port: 0, host: '127.0.0.1',
+    });
+    try {
+      const ready = await fetch(`${api.url}/health/ready`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), { status: 'ready' });
+      await server.close();
+      const gone = await fetch(`${api.url}/health/ready`);
+      assert.equal(gone.status, 503);
+      assert.equal(gone.headers.get('retry-after'), '5');
+      assert.deepEqual(await gone.json(), { status: 'unavailable', reason: 'authorization_server_unreachable' });
+      assert.equal((await fetch(`${api.url}/health`)).status, 200);
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -154,6 +154,15 @@ export function createPlatformApi(options: PlatformApiOptions): FastifyInstance 
     { schema: { response: { 200: healthSchema } }, config: { openapi: { summary: 'Liveness', tags: ['meta'] } } },
     async () => ({ status: 'ok' }),
   );
+  // Issue 14: readiness. The API can answer only while the authorization server answers (introspection,
+  // or the JWKS and revocation feed in local mode): ready when its metadata (RFC 8414) comes back within 2 s.
+  const metadataUrl = `${options.issuer}/.well-known/oauth-authorization-server`;
+  app.get('/health/ready', { config: { openapi: { summary: 'Readiness', tags: ['meta'] } } }, async (_request, reply) => {
+    const reachable = await fetch(metadataUrl, { signal: AbortSignal.timeout(2_000) }).then((response) => response.ok, () => false);
+    reply.header('cache-control', 'no-store');
+    if (reachable) return { status: 'ready' };
+    return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', reason: 'authorization_server_unreachable' });
+  });
   registerIntrospectRoute(app, context);
   registerCompaniesRoute(app, context);
   registerCompanyRoutes(app, context);
