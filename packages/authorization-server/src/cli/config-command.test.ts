@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { gatehouseWith as gatehouse } from '../testing/cli.ts';
 
-const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
 
-function gatehouse(args: string[], settings: Record<string, string>) {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL' && name !== 'PORT' && name !== 'HOST') env[name] = value;
-  }
-  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], { env: { ...env, ...settings }, encoding: 'utf8', timeout: 20_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('gatehouse config check (issue 14)', () => {
   it('prints the effective configuration with secrets masked and warns about unknown GATEHOUSE_ variables', () => {

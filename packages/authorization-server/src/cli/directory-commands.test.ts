@@ -1,31 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { dropTestSchema, newTestSchema, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { gatehouse as runGatehouse } from '../testing/cli.ts';
+
+/** Imports of large files take longer than the other commands. */
+const gatehouse = (database: string, args: string[], extraEnv: Record<string, string> = {}) => runGatehouse(database, args, extraEnv, 60_000);
 
 // Probed before any test starts: the tests below block the event loop with spawnSync.
 const postgresSkip = await postgresSkipReason();
-const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-directory-cli-'));
 after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
 
-/** Runs the real `gatehouse` command on the SQLite file `database` in development, without the caller's GATEHOUSE_* settings. */
-function gatehouse(database: string, args: string[], extraEnv: Record<string, string> = {}) {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL') env[name] = value;
-  }
-  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], {
-    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development', ...extraEnv }, encoding: 'utf8', timeout: 60_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 const newDatabase = () => {
   const directory = join(temporaryDirectory, randomUUID());

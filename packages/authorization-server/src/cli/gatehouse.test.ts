@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { migrations as sqliteMigrations } from '../storage/sqlite/migrations.ts';
 import { migrations as postgresMigrations } from '../storage/postgres/migrations.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { gatehouse } from '../testing/cli.ts';
 
 // Probed before any test starts: the tests below block the event loop with spawnSync.
 const postgresSkip = await postgresSkipReason();
-const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
 after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
@@ -23,18 +21,6 @@ after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
  * Runs the real `gatehouse` command on the SQLite file `database` in development, without the caller's
  * GATEHOUSE_* settings or DATABASE_URL; `extraEnv` adds settings (e.g. DATABASE_URL for PostgreSQL).
  */
-function gatehouse(database: string, args: string[], extraEnv: Record<string, string> = {}) {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL') env[name] = value;
-  }
-  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], {
-    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development', ...extraEnv },
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 const newDatabase = () => join(temporaryDirectory, randomUUID(), 'gatehouse.sqlite');
 const CONFIDENTIAL = ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'https://ledgerly.example/oauth/callback', '--redirect-uri', 'http://localhost:8080/callback', '--scope', 'users:read vendors:write', '--json'];

@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
+import { gatehouse } from '../testing/cli.ts';
 
-const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'gatehouse-keys-'));
 after(() => rmSync(directory, { recursive: true, force: true }));
 
-function gatehouse(database: string, args: string[]) {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL') env[name] = value;
-  }
-  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], {
-    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development' }, encoding: 'utf8', timeout: 20_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('gatehouse keys (issue 14)', () => {
   it('rotate-token-key adds k1, active after the delay, and keys list shows ids and times but never a key', () => {

@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import { gatehouse } from '../testing/cli.ts';
 
-const CLI = fileURLToPath(new URL('./gatehouse.ts', import.meta.url));
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-webhook-cli-'));
 after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
 
-/** The real `gatehouse` command on a SQLite file, in development, without the caller's GATEHOUSE_* settings. */
-function gatehouse(database: string, args: string[]) {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL') env[name] = value;
-  }
-  const result = spawnSync(process.execPath, ['--no-warnings', CLI, ...args], {
-    env: { ...env, GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'development' }, encoding: 'utf8', timeout: 20_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('gatehouse clients webhook (issue 15 §5)', () => {
   it('--url sets the webhook and prints the whsec_ secret once (stored only encrypted); --remove removes it; a non-https URL is a usage error', async () => {
