@@ -71,7 +71,7 @@ export class HttpConnection {
   request(method: string, path: string, headers: Record<string, string> = {}, body = '', timeoutMs = 30_000): Promise<HttpResponse> {
     if (this.broken) return Promise.reject(new ConnectionClosed('connection is broken'));
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n`;
-    for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+    for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     if (body || method === 'POST') head += `content-length: ${Buffer.byteLength(body)}\r\n`;
     return new Promise<HttpResponse>((resolve, reject) => {
       this.waiter = { resolve, reject };

@@ -93,7 +93,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
   /** Layer 2: one in-flight refresh per connection in this process. */
   function sharedRefresh(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
     const running = inFlight.get(connectionId);
-    if (running) return running;
+    if (running !== undefined) return running;
     const refresh = lock.withLock(lockKey(connectionId), () => refreshUnderLock(connectionId, needsRefresh, reason)).finally(() => {
       if (inFlight.get(connectionId) === refresh) inFlight.delete(connectionId);
     });

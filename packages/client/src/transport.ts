@@ -28,7 +28,7 @@ export function isAllowedUrl(url: URL, allowLoopbackHttp: boolean): boolean {
 export interface RequestOptions {
   signal: () => AbortSignal;
   [oauth.allowInsecureRequests]?: boolean;
-  // `any`: one fetch replacement serves every method and body type.
+  // biome-ignore lint/suspicious/noExplicitAny: one fetch replacement serves every method and body type.
   [oauth.customFetch]?: (url: string, options: oauth.CustomFetchOptions<any, any>) => Promise<Response>;
 }
 

@@ -270,7 +270,7 @@ describe('introspection failures are 503, never 401', () => {
     ['other error body', () => Response.json({ error: 'invalid_request' }, { status: 400 }), 'unexpected_response'],
     ['not JSON', () => new Response('<html>', { status: 200, headers: { 'content-type': 'text/html' } }), 'unexpected_response'],
     ['active not boolean', () => Response.json({ active: 'true' }), 'unexpected_response'],
-    ['redirect', () => new Response(null, { status: 302, headers: { location: 'https://elsewhere.example' } }), 'unexpected_response'],
+    ['redirect', () => Response.redirect('https://elsewhere.example', 302), 'unexpected_response'],
   ];
   for (const [name, respond, reason] of cases) {
     test(name, async () => {

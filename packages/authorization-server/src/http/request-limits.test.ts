@@ -21,6 +21,7 @@ describe('parseFormBody (issue 11 item 1)', () => {
     const parameters = parseFormBody('__proto__=x&constructor=y');
     assert.equal('toString' in parameters, false);
     assert.equal('hasOwnProperty' in parameters, false);
+    // biome-ignore lint/suspicious/noProto: a prototype-less object: __proto__ is an own property here, not the accessor
     assert.equal(parameters.__proto__, 'x');
     assert.equal(parameters.constructor, 'y');
   });

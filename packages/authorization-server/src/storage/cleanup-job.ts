@@ -24,7 +24,7 @@ export function startCleanupJob(
 ): CleanupJob {
   let running: Promise<void> | undefined;
   const run = () => {
-    if (running) return;
+    if (running !== undefined) return;
     running = runCleanup(storage, options.clock.nowSeconds(), options.batchSize, options.auditRetentionSeconds)
       .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
       .finally(() => {

@@ -88,7 +88,7 @@ export interface WebhookWorker {
 export function startWebhookWorker(options: WebhookDeliveryOptions & { intervalSeconds: number; onError?: (error: unknown) => void }): WebhookWorker {
   let running: Promise<void> | undefined;
   const run = () => {
-    if (running) return;
+    if (running !== undefined) return;
     running = deliverDueWebhooks(options).then(() => {}, (error: unknown) => options.onError?.(error)).finally(() => {
       running = undefined;
     });

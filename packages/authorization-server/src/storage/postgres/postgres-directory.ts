@@ -129,8 +129,8 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
     async listUsers(filter, page) {
       const where = ['deleted_at IS NULL'];
       const params: unknown[] = [];
-      if (filter.email !== undefined) params.push(filter.email) && where.push(`lower(email) = lower($${params.length})`);
-      if (page.afterId !== undefined) params.push(page.afterId) && where.push(`user_id > $${params.length}`);
+      if (filter.email !== undefined) { params.push(filter.email); where.push(`lower(email) = lower($${params.length})`); }
+      if (page.afterId !== undefined) { params.push(page.afterId); where.push(`user_id > $${params.length}`); }
       params.push(page.limit);
       return (await db.query(`SELECT * FROM users WHERE ${where.join(' AND ')} ORDER BY user_id LIMIT $${params.length}`, params)).rows.map(toDirectoryUser);
     },
@@ -184,8 +184,8 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
     async listSubjects(subjectType, filter, page) {
       const params: unknown[] = [subjectType];
       const where = ['subject_type = $1'];
-      if (filter.organizationId !== undefined) params.push(filter.organizationId) && where.push(`organization_id = $${params.length}`);
-      if (page.afterId !== undefined) params.push(page.afterId) && where.push(`subject_id > $${params.length}`);
+      if (filter.organizationId !== undefined) { params.push(filter.organizationId); where.push(`organization_id = $${params.length}`); }
+      if (page.afterId !== undefined) { params.push(page.afterId); where.push(`subject_id > $${params.length}`); }
       params.push(page.limit);
       return (await db.query(`SELECT * FROM subjects WHERE ${where.join(' AND ')} ORDER BY subject_id LIMIT $${params.length}`, params)).rows.map(toDirectorySubject);
     },

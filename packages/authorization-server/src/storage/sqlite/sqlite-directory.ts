@@ -123,8 +123,8 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
     async listUsers(filter, page) {
       const where = ['deleted_at IS NULL'];
       const params: SQLInputValue[] = [];
-      if (filter.email !== undefined) where.push('email = ?') && params.push(filter.email);
-      if (page.afterId !== undefined) where.push('user_id > ?') && params.push(page.afterId);
+      if (filter.email !== undefined) { where.push('email = ?'); params.push(filter.email); }
+      if (page.afterId !== undefined) { where.push('user_id > ?'); params.push(page.afterId); }
       return all(`SELECT * FROM users WHERE ${where.join(' AND ')} ORDER BY user_id LIMIT ?`, ...params, page.limit).map(toDirectoryUser);
     },
     async updateUser(userId, changes, now) {
@@ -166,8 +166,8 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
     async listSubjects(subjectType, filter, page) {
       const where = ['subject_type = ?'];
       const params: SQLInputValue[] = [subjectType];
-      if (filter.organizationId !== undefined) where.push('organization_id = ?') && params.push(filter.organizationId);
-      if (page.afterId !== undefined) where.push('subject_id > ?') && params.push(page.afterId);
+      if (filter.organizationId !== undefined) { where.push('organization_id = ?'); params.push(filter.organizationId); }
+      if (page.afterId !== undefined) { where.push('subject_id > ?'); params.push(page.afterId); }
       return all(`SELECT * FROM subjects WHERE ${where.join(' AND ')} ORDER BY subject_id LIMIT ?`, ...params, page.limit).map(toDirectorySubject);
     },
     async updateSubject(subjectType, subjectId, changes, now) {
