@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
+import { BearerTokenError, createTokenVerifier } from '@gatehouse/resource-server';
 import { registerClient } from '../clients/registration.ts';
 import { createResourceServer } from '../directory/resource-servers.ts';
 import {
@@ -266,5 +267,69 @@ describe('JWT access tokens carry aud = the resource (RFC 9068 section 2.2, RFC 
     assert.equal(decodeJwt(forExport.json.access_token).aud, EXPORT_API);
     const forPlatform = await redeem(server, await codeFor(server, 'users:read', []));
     assert.equal(decodeJwt(forPlatform.json.access_token).aud, API_AUDIENCE);
+  });
+});
+
+describe('the resource-server toolkit checks aud against its own resource in both modes (issue 15 section 4)', () => {
+  let server: TestServer;
+  let exportApi: Credentials;
+  before(async () => {
+    server = await startTestServer({ accessTokenFormat: 'jwt' });
+    exportApi = await registerApi(server, EXPORT_API, ['export-jobs:read']);
+  });
+  after(() => server.close());
+
+  for (const mode of ['introspection', 'local'] as const) {
+    it(`${mode} mode: the export API accepts its token and refuses the platform API's (401 invalid_token)`, async () => {
+      const verifier = createTokenVerifier({
+        mode, issuer: server.issuer, audience: EXPORT_API, introspectionClientId: exportApi.clientId, introspectionClientSecret: exportApi.clientSecret,
+        now: () => server.clock.nowSeconds() * 1000, ...(mode === 'introspection' ? { introspectionCacheTtlSeconds: 0 } : {}),
+      });
+      try {
+        await verifier.ready();
+        const forExport = await redeem(server, await codeFor(server, 'export-jobs:read', [EXPORT_API]));
+        const accepted = await verifier.verifyAccessToken(`Bearer ${forExport.json.access_token}`, ['export-jobs:read']);
+        assert.equal(accepted.clientId, seed.confidentialClient.id);
+        const forPlatform = await redeem(server, await codeFor(server, 'users:read', []));
+        await assert.rejects(verifier.verifyAccessToken(`Bearer ${forPlatform.json.access_token}`, []), (error: unknown) => {
+          assert.ok(error instanceof BearerTokenError);
+          assert.equal(error.status, 401);
+          assert.equal(error.body.error, 'invalid_token');
+          return true;
+        });
+      } finally {
+        verifier.close();
+      }
+    });
+  }
+
+  it('the revocation feed answers the export API with its own revoked tokens only; credentials for an unregistered audience are refused', async () => {
+    const forExport = await redeem(server, await codeFor(server, 'export-jobs:read', [EXPORT_API]));
+    const forPlatform = await redeem(server, await codeFor(server, 'users:read', []));
+    for (const token of [forExport.json.access_token, forPlatform.json.access_token]) {
+      await fetch(`${server.url}/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: confidentialAuth() },
+        body: new URLSearchParams({ token }) });
+    }
+    const feed = async (credentials: string) => {
+      const response = await fetch(`${server.url}/oauth/revoked-access-tokens?since=0`, { headers: { authorization: credentials } });
+      return { status: response.status, json: await response.json() as Record<string, any> };
+    };
+    const jtiOf = (token: string) => decodeJwt(token).jti;
+    const exportFeed = await feed(basic(exportApi.clientId, exportApi.clientSecret));
+    assert.equal(exportFeed.status, 200);
+    // (Earlier tests' tokens are in the feeds too: each new consent superseded the previous grant.)
+    const exportJtis = exportFeed.json.revoked.map((entry: { jti: string }) => entry.jti);
+    assert.ok(exportJtis.includes(jtiOf(forExport.json.access_token)));
+    assert.ok(!exportJtis.includes(jtiOf(forPlatform.json.access_token)), 'another API\'s token is not in the feed');
+    const platformFeed = await feed(basic(seed.resourceServer.id, seed.resourceServer.secret));
+    const platformJtis = platformFeed.json.revoked.map((entry: { jti: string }) => entry.jti);
+    assert.ok(platformJtis.includes(jtiOf(forPlatform.json.access_token)));
+    assert.ok(!platformJtis.includes(jtiOf(forExport.json.access_token)), 'another API\'s token is not in the feed');
+    // Introspection-only credentials for an audience no token is issued for (no scopes registered).
+    const { client, clientSecret } = await createResourceServer({ storage: server.storage, environment: 'development', now: server.clock.nowSeconds(), actor: 'admin:test' },
+      { audience: 'https://unregistered.api.example' });
+    const refused = await feed(basic(client.clientId, clientSecret));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json.error, 'unauthorized_client');
   });
 });

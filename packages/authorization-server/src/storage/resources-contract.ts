@@ -99,5 +99,17 @@ export function resourcesContract(withStorage: (body: (storage: Storage) => Prom
       assert.deepEqual((await storage.tokens.findByDigest(access.tokenDigest))?.token, access);
       assert.deepEqual((await storage.tokens.findByDigest(successor.tokenDigest))?.token, successor);
     }));
+
+    it('the revocation feed lists one audience\'s access tokens: a string is that audience, null the default resource', withStorage(async (storage) => {
+      const forExport = await issue(storage, [EXPORT_API], EXPORT_API);
+      const forDefault = await issue(storage, undefined, undefined);
+      await storage.tokens.revokeAccessToken(forExport.access.tokenDigest, NOW + 5);
+      await storage.tokens.revokeAccessToken(forDefault.access.tokenDigest, NOW + 6);
+      const ids = async (audience?: string | null) => (await storage.tokens.listRevokedAccessTokens(NOW, NOW, 10, audience)).map((token) => token.tokenId);
+      assert.deepEqual(await ids(EXPORT_API), [forExport.access.tokenId]);
+      assert.deepEqual(await ids(null), [forDefault.access.tokenId]);
+      assert.deepEqual(await ids(VENDOR_API), []);
+      assert.deepEqual(await ids(), [forExport.access.tokenId, forDefault.access.tokenId], 'without audience: every access token, as before');
+    }));
   });
 }

@@ -506,9 +506,10 @@ export interface Storage {
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
      * with `revokedAt >= sinceSeconds` that have not expired (`expiresAt > now`), ordered by `revokedAt`
      * then `tokenId`, at most `limit` of them. Rotation, grant revocation and `revokeAccessToken` all set
-     * `revokedAt`. Indexed on `revoked_at`.
+     * `revokedAt`. Indexed on `revoked_at`. With `audience` (RFC 8707, issue 15 §4), only the access tokens
+     * issued for it: a string is that `audience`, null the default resource (tokens stored without one).
      */
-    listRevokedAccessTokens(sinceSeconds: number, now: number, limit: number): Promise<RevokedAccessToken[]>;
+    listRevokedAccessTokens(sinceSeconds: number, now: number, limit: number, audience?: string | null): Promise<RevokedAccessToken[]>;
   };
   audit: {
     record(event: AuditEvent): Promise<void>;

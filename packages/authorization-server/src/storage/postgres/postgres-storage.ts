@@ -503,12 +503,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const result = await query("UPDATE tokens SET revoked_at = $2 WHERE client_id = $1 AND kind = 'access' AND revoked_at IS NULL", [clientId, now]);
         return result.rowCount ?? 0;
       },
-      async listRevokedAccessTokens(sinceSeconds, now, limit) {
+      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
         return (await query(
           `SELECT token_id, expires_at, revoked_at FROM tokens
            WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= $1 AND expires_at > $2
+             AND (NOT $4::boolean OR audience IS NOT DISTINCT FROM $5::text)
            ORDER BY revoked_at, token_id LIMIT $3`,
-          [sinceSeconds, now, limit],
+          [sinceSeconds, now, limit, audience !== undefined, audience ?? null],
         )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },

@@ -409,12 +409,12 @@ export function createSqliteStorage(path: string): Storage {
       async revokeAccessTokensOfClient(clientId, now) {
         return Number(run("UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND kind = 'access' AND revoked_at IS NULL", now, clientId).changes);
       },
-      async listRevokedAccessTokens(sinceSeconds, now, limit) {
+      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
         return all(
           `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?
+           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ? AND (? = 0 OR audience IS ?)
            ORDER BY revoked_at, token_id LIMIT ?`,
-          sinceSeconds, now, limit,
+          sinceSeconds, now, audience === undefined ? 0 : 1, audience ?? null, limit,
         ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
