@@ -58,6 +58,9 @@ export async function createResourceServer(
       throw new DirectoryError(400, 'the default API has every scope no other API claims: register it without scopes', 'scopes');
     }
     const registered = await context.storage.resources.list();
+    if (registered.some((other) => other.resource === audience)) {
+      throw new DirectoryError(409, 'this API is registered already: register its credentials without scopes', 'audience');
+    }
     const claimed = scopes.filter((scope) => registered.some((other) => other.scopes.includes(scope)));
     if (claimed.length > 0) throw new DirectoryError(400, `scopes already belong to another API: ${claimed.join(' ')}`, 'scopes');
     resource = { resource: audience, name, scopes, createdAt: context.now };
