@@ -460,7 +460,10 @@ async function issueCodeAndRedirect(
   });
   await context.storage.audit.record({
     type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,
-    details: { subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' ') },
+    details: {
+      subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' '),
+      ...(authorization.resources ? { resources: authorization.resources.join(' ') } : {}),
+    },
   });
   reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
 }
