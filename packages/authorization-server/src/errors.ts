@@ -18,7 +18,9 @@ export type OAuthErrorCode =
   // OIDC Core §3.1.2.6: prompt=none could not be answered without a page (authorization endpoint only).
   | 'login_required'
   | 'consent_required'
-  | 'interaction_required';
+  | 'interaction_required'
+  // RFC 8707 §2: the requested resource is invalid, unknown, or not allowed for the client or the grant.
+  | 'invalid_target';
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -35,6 +37,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   login_required: 400,
   consent_required: 400,
   interaction_required: 400,
+  invalid_target: 400,
 };
 
 /** Longest `error_description` sent, in characters; longer texts are cut. */

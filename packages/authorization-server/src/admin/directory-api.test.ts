@@ -236,6 +236,37 @@ describe('directory admin API /admin/v1 (issue 10 §1)', () => {
       }
       assert.equal((await call('POST', '/resource-servers', {})).json.field, 'audience');
     });
+
+    it('POST with scopes registers another API with its scope family (RFC 8707, issue 15 section 4); GET lists each audience\'s family', async () => {
+      const audience = 'https://ledger.api.example';
+      const created = await call('POST', '/resource-servers', { audience, name: 'Ledger API', scopes: ['accounts:read', 'accounts:write'] });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json.scopes, ['accounts:read', 'accounts:write']);
+      assert.deepEqual(await server.storage.resources.find(audience), { resource: audience, name: 'Ledger API', scopes: ['accounts:read', 'accounts:write'], createdAt: server.clock.nowSeconds() });
+      const listed = await call('GET', '/resource-servers');
+      const scopesOf = (clientId: string) => listed.json.find((entry: { client_id: string }) => entry.client_id === clientId)?.scopes;
+      assert.deepEqual(scopesOf(created.json.client_id), ['accounts:read', 'accounts:write']);
+      assert.ok(!scopesOf(seed.resourceServer.id).includes('accounts:read'), 'the default API keeps only the scopes no other API claims');
+      assert.ok(scopesOf(seed.resourceServer.id).includes('users:read'));
+      // Refusals naming the field; none of them registers anything.
+      for (const [input, status, field] of [
+        [{ audience, scopes: ['accounts:read'] }, 409, 'audience'],
+        [{ audience: 'https://other.api.example', scopes: ['accounts:read'] }, 400, 'scopes'],
+        [{ audience: 'https://other.api.example', scopes: ['payroll:read'] }, 400, 'scopes'],
+        [{ audience: 'https://other.api.example', scopes: [] }, 400, 'scopes'],
+        [{ audience: API_AUDIENCE, scopes: ['vendors:read'] }, 400, 'scopes'],
+      ] as const) {
+        const refused = await call('POST', '/resource-servers', input);
+        assert.equal(refused.status, status, JSON.stringify(input));
+        assert.equal(refused.json.field, field, JSON.stringify(input));
+      }
+      assert.equal(await server.storage.resources.find('https://other.api.example'), undefined);
+      // Deleting its last credentials removes the API: no token is issued for it any more.
+      assert.equal((await call('DELETE', `/resource-servers/${created.json.client_id}`)).status, 200);
+      assert.equal(await server.storage.resources.find(audience), undefined);
+      const types = await auditTypes(server);
+      assert.ok(types.includes('resource.registered admin:ops') && types.includes('resource.removed admin:ops'));
+    });
   });
 });
 

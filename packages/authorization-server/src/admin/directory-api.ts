@@ -23,6 +23,7 @@ import {
   updateDirectorySubject, updateDirectoryUser, userToJson, addDeveloper, type DirectoryContext, type Input,
 } from '../directory/directory.ts';
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
+import { directoryResourceCatalogue } from '../directory/resource-servers.ts';
 import type { ServerContext } from '../server-context.ts';
 import { inviteUser } from '../users/password-links.ts';
 import type { SubjectType } from '../storage/storage.ts';
@@ -55,6 +56,7 @@ const RESOURCE_SERVER_SCHEMA = {
   type: 'object',
   properties: {
     client_id: uuid, name: { type: 'string' }, audience: { type: 'string' }, status: { type: 'string' }, created_at: seconds,
+    scopes: { type: 'array', items: { type: 'string' }, description: 'RFC 8707: the scope family of the audience, when tokens are issued for it' },
     client_secret: { type: 'string', description: 'In the creation response only: shown once' },
   },
 } as const;
@@ -104,6 +106,7 @@ export function directoryApi(context: ServerContext, administratorName: (request
 
     const directory = (request: FastifyRequest): DirectoryContext => ({
       storage: context.storage, environment: context.options.environment, now: context.clock.nowSeconds(), actor: `admin:${administratorName(request)}`,
+      defaultAudience: context.options.accessTokenAudience,
     });
     // Ids are UUIDs, stored lowercase: a path may spell them in any case.
     const params = (request: FastifyRequest) => Object.fromEntries(Object.entries(request.params as Record<string, string>).map(([name, value]) => [name, value.toLowerCase()]));
@@ -241,18 +244,25 @@ export function directoryApi(context: ServerContext, administratorName: (request
         tags: ['resource servers'], security,
         body: {
           type: 'object', required: ['audience'],
-          properties: { audience: { type: 'string', maxLength: 2000, description: 'The API\'s URI, exactly as access tokens carry it in aud' }, name: { type: 'string', maxLength: 200 } },
+          properties: {
+            audience: { type: 'string', maxLength: 2000, description: 'The API\'s URI, exactly as access tokens carry it in aud' }, name: { type: 'string', maxLength: 200 },
+            // Issue 15 §4: registering the API as a resource (RFC 8707) clients may name in `resource`.
+            scopes: { type: 'array', maxItems: 100, items: { type: 'string', maxLength: 100 }, description: 'RFC 8707: the scope family of a new API other than the default one' },
+          },
         },
         response: { 201: RESOURCE_SERVER_SCHEMA, ...errors },
       },
     }, async (request, reply) => {
       const { client, clientSecret } = await createResourceServer(directory(request), body(request));
-      return reply.code(201).send({ ...resourceServerToJson(client), client_secret: clientSecret });
+      return reply.code(201).send({ ...resourceServerToJson(client, await directoryResourceCatalogue(directory(request))), client_secret: clientSecret });
     });
 
     app.get('/resource-servers', {
       schema: { summary: 'List the resource servers (never their secrets)', tags: ['resource servers'], security, response: { 200: { type: 'array', items: RESOURCE_SERVER_SCHEMA }, 401: ERROR_SCHEMA } },
-    }, async () => (await listResourceServers(context)).map(resourceServerToJson));
+    }, async (request) => {
+      const catalogue = await directoryResourceCatalogue(directory(request));
+      return (await listResourceServers(context)).map((client) => resourceServerToJson(client, catalogue));
+    });
 
     app.delete('/resource-servers/:client_id', {
       schema: {

@@ -192,6 +192,17 @@ describe('gatehouse organizations|companies|users|resource-servers|developers', 
     assert.deepEqual(json(gatehouse(database, ['resource-servers', 'list', '--json'])), []);
   });
 
+  it('resource-servers create --scopes registers another API with its scope family (RFC 8707); list shows it; bad scopes exit 2', () => {
+    const database = newDatabase();
+    const created = json(gatehouse(database, ['resource-servers', 'create', '--audience', 'https://export.api.example', '--scopes', 'export-jobs:read export-items:read', '--json']));
+    assert.deepEqual(created.scopes, ['export-jobs:read', 'export-items:read']);
+    assert.deepEqual(rows(database, 'SELECT resource, scopes FROM resources'), [{ resource: 'https://export.api.example', scopes: 'export-jobs:read export-items:read' }]);
+    const listed = gatehouse(database, ['resource-servers', 'list']);
+    assert.match(listed.stdout, /https:\/\/export\.api\.example .*\[export-jobs:read export-items:read\]/);
+    assert.equal(gatehouse(database, ['resource-servers', 'create', '--audience', 'https://other.api.example', '--scopes', 'export-jobs:read']).status, 2, 'a scope another API claims');
+    assert.equal(gatehouse(database, ['resource-servers', 'create', '--audience', 'https://other.api.example', '--scopes', 'payroll:read']).status, 2, 'not in the catalogue');
+  });
+
   it('developers add|remove USER makes a directory user a partner developer and back', () => {
     const database = newDatabase();
     const user = json(gatehouse(database, ['users', 'create', '--email', 'dev@partner.example', '--name', 'Dana', '--json']));

@@ -5,7 +5,7 @@
  *   gatehouse users grant-admin|revoke-admin USER --company ID | --organization ID
  *   gatehouse users invite USER   (a one-time set-password link, issue 10 §3)
  *   gatehouse directory import FILE [--dry-run]
- *   gatehouse resource-servers create --audience URL [--name N] | list | delete CLIENT_ID
+ *   gatehouse resource-servers create --audience URL [--name N] [--scopes "S …"] | list | delete CLIENT_ID
  *   gatehouse developers add|remove USER
  *
  * All take `--json`. The rules, refusals and audit events are those of the admin API
@@ -24,6 +24,7 @@ import {
 } from '../directory/directory.ts';
 import { importDirectory, parseImportDocument, type ImportReport } from '../directory/directory-import.ts';
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
+import { directoryResourceCatalogue } from '../directory/resource-servers.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import type { SubjectType } from '../storage/storage.ts';
 import { inviteUser } from '../users/password-links.ts';
@@ -39,7 +40,7 @@ export const DIRECTORY_USAGE = `
   gatehouse users grant-admin|revoke-admin USER_ID --company UUID | --organization UUID [--json]
   gatehouse users invite USER_ID [--json]   (a one-time set-password link, valid 72 hours)
   gatehouse directory import FILE [--dry-run] [--json]
-  gatehouse resource-servers create --audience URL [--name NAME] [--json]
+  gatehouse resource-servers create --audience URL [--name NAME] [--scopes "SCOPE ..."] [--json]
   gatehouse resource-servers list [--json]
   gatehouse resource-servers delete CLIENT_ID [--json]
   gatehouse developers add|remove USER_ID [--json]`;
@@ -51,7 +52,7 @@ class UsageError extends Error {}
 
 const OPTIONS = {
   id: { type: 'string' }, name: { type: 'string' }, email: { type: 'string' }, locale: { type: 'string' }, organization: { type: 'string' },
-  company: { type: 'string' }, audience: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' },
+  company: { type: 'string' }, audience: { type: 'string' }, scopes: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' },
   'dry-run': { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false },
 } as const;
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -98,7 +99,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
-    return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli' });
+    return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli', defaultAudience: configuration.apiAudience });
   } finally {
     await storage.close();
   }
@@ -299,20 +300,26 @@ function resourceServerStep(command: string, rest: string[], values: Values, usa
   switch (command) {
     case 'create':
       none(rest, usage);
-      only(values, ['audience', 'name'], usage);
+      only(values, ['audience', 'name', 'scopes'], usage);
       if (values.audience === undefined) throw new UsageError('--audience is required: the API\'s URI, as access tokens carry it in aud');
       return async (context) => {
-        const { client, clientSecret } = await createResourceServer(context, { audience: values.audience, ...(values.name !== undefined ? { name: values.name } : {}) });
-        return print(json, { ...resourceServerToJson(client), client_secret: clientSecret },
-          `Registered resource server "${client.clientName}" for audience ${client.audience}\nclient_id:     ${client.clientId}\nclient_secret: ${clientSecret}\n\n`
+        const { client, clientSecret, resource } = await createResourceServer(context, {
+          audience: values.audience, ...(values.name !== undefined ? { name: values.name } : {}), ...(values.scopes !== undefined ? { scopes: values.scopes } : {}),
+        });
+        return print(json, { ...resourceServerToJson(client, await directoryResourceCatalogue(context)), client_secret: clientSecret },
+          `Registered resource server "${client.clientName}" for audience ${client.audience}\nclient_id:     ${client.clientId}\nclient_secret: ${clientSecret}\n`
+          + (resource ? `scopes:        ${resource.scopes.join(' ')} (clients request them with resource=${resource.resource})\n` : '') + '\n'
           + 'The secret is shown only this once. The API introspects with these credentials (HTTP Basic) at /oauth/token/introspect.');
       };
     case 'list':
       none(rest, usage);
       only(values, [], usage);
       return async (context) => {
-        const servers = (await listResourceServers(context)).map(resourceServerToJson);
-        return print(json, servers, servers.length ? servers.map((server) => `${server.client_id}  ${server.audience}  ${server.name}`).join('\n') : 'No resource servers.');
+        const catalogue = await directoryResourceCatalogue(context);
+        const servers = (await listResourceServers(context)).map((client) => resourceServerToJson(client, catalogue));
+        return print(json, servers, servers.length
+          ? servers.map((server) => `${server.client_id}  ${server.audience}  ${server.name}${server.scopes?.length ? `  [${server.scopes.join(' ')}]` : ''}`).join('\n')
+          : 'No resource servers.');
       };
     case 'delete': {
       const clientId = one(rest, 'CLIENT_ID', usage);

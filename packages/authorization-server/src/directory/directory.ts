@@ -44,6 +44,8 @@ export interface DirectoryContext {
   now: number;
   /** Audit actor: `admin:<name>`. */
   actor: string;
+  /** RFC 8707 (issue 15 §4): the default resource, the configured platform API (`accessTokenAudience`). */
+  defaultAudience?: string;
 }
 
 export type Input = Record<string, unknown>;

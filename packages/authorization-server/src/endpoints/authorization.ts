@@ -38,7 +38,8 @@ import { describeScope, parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol'
 import type { ServerContext } from '../server-context.ts';
 import { activeLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
-import type { ClientRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
+import type { ClientRecord, GrantRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
+import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
 import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
 
 /** A request whose client and redirect URI are established, and every other parameter checked. */
@@ -47,6 +48,8 @@ export interface AuthorizationRequest {
   redirectUri: string;
   state: string;
   scope: string[];
+  /** RFC 8707 §2.1: the resources named (each known and allowed); undefined when none was (the default resource). */
+  resources: string[] | undefined;
   codeChallenge: string | null;
   subjectType: SubjectType;
   /** From `urn_<ns>_params_oauth_subject`. */
@@ -96,9 +99,11 @@ const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope
 
 /**
  * @throws AuthorizationPageError before the redirect URI is established.
- * @throws AuthorizationRedirectError after: `invalid_request`, `unsupported_response_type`, `invalid_scope`.
+ * @param how.stored `raw` is a request kept server-side (interaction, request_uri): its `resource` values are one space-separated value.
+ * @throws AuthorizationRedirectError after: `invalid_request`, `unsupported_response_type`, `invalid_scope`,
+ *   `invalid_target` (RFC 8707 §2).
  */
-export async function validateAuthorizationRequest(context: ServerContext, raw: RawParameters): Promise<AuthorizationRequest> {
+export async function validateAuthorizationRequest(context: ServerContext, raw: RawParameters, how: { stored?: boolean } = {}): Promise<AuthorizationRequest> {
   const { storage, options } = context;
   const pageError = (message: string) => new AuthorizationPageError('This app cannot connect', message);
   const single = (name: string) => {
@@ -162,6 +167,14 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   if (!scope) throw fail('invalid_scope', 'scope is malformed (RFC 6749 section 3.3)');
   const unknown = scope.filter((name) => !SCOPE_CATALOGUE.has(name) || !client.scopes.includes(name));
   if (unknown.length > 0) throw fail('invalid_scope', 'scope includes a value not allowed for this client');
+  // RFC 8707 §2.1 (issue 15 §4): the resources the tokens will be for, and the scopes within their families.
+  let resources: string[] | undefined;
+  try {
+    resources = authorizedResources(await loadResourceCatalogue(context), client, resourceParameters(raw, { stored: how.stored === true }), scope);
+  } catch (error) {
+    if (error instanceof OAuthError) throw fail(error.code, error.description);
+    throw error;
+  }
 
   // SPEC decision 2: S256 only; required for public clients and, barring an exception, confidential ones.
   const codeChallenge = parameter('code_challenge');
@@ -202,7 +215,9 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
     const value = raw[name];
     if (typeof value === 'string' && value !== '') parameters[name] = value;
   }
-  return { client, redirectUri, state, scope, codeChallenge: codeChallenge ?? null, subjectType, requestedSubject, forceConsent: prompt.includes('consent'),
+  // Kept server-side space-separated (indicators hold no spaces), read back with `stored`.
+  if (resources) parameters.resource = resources.join(' ');
+  return { client, redirectUri, state, scope, resources, codeChallenge: codeChallenge ?? null, subjectType, requestedSubject, forceConsent: prompt.includes('consent'),
     prompt: prompt as PromptValue[], maxAgeSeconds: maxAgeParameter === undefined ? undefined : Number(maxAgeParameter), parameters };
 }
 
@@ -246,7 +261,8 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
         const grant = await context.storage.grants.findActive(authorization.client.clientId, candidate.subjectType, candidate.subjectId);
         // The grant must be this user's own consent: another administrator of the same company (bob, after
         // alice approved) has not approved this app and is asked (issue 11 item 5).
-        if (grant && grant.userId === user.userId && authorization.scope.every((scope) => grant.scope.includes(scope))) {
+        if (grant && grant.userId === user.userId && authorization.scope.every((scope) => grant.scope.includes(scope))
+          && grantCoversResources(context, grant, authorization.resources)) {
           await issueCodeAndRedirect(context, reply, authorization, user, candidate, 'consent.reused');
           return;
         }
@@ -304,7 +320,7 @@ async function authorizationRequestFrom(
       throw new AuthorizationPageError('This request is no longer valid', 'It has expired, was already used, or belongs to another app. Go back to the app and connect again.');
     }
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
-    return { authorization: await validateAuthorizationRequest(context, pushed.requestParameters), requestedAt: pushed.createdAt, byReference: true };
+    return { authorization: await validateAuthorizationRequest(context, pushed.requestParameters, { stored: true }), requestedAt: pushed.createdAt, byReference: true };
   }
   const authorization = await validateAuthorizationRequest(context, query);
   // RFC 9126 §5 (require_pushed_authorization_requests, server metadata) and §6 (client metadata): only
@@ -390,7 +406,7 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
       throw new AuthorizationPageError('This request is no longer valid', 'It was already answered, has expired, or belongs to another login. Go back to the app and connect again.');
     }
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
-    const authorization = await validateAuthorizationRequest(context, interaction.requestParameters);
+    const authorization = await validateAuthorizationRequest(context, interaction.requestParameters, { stored: true });
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const fail = (code: OAuthErrorCode, description: string) =>
       new AuthorizationRedirectError(authorization.redirectUri, code, description, authorization.state);
@@ -440,10 +456,14 @@ async function issueCodeAndRedirect(
     codeDigest: code.digest, clientId: authorization.client.clientId, userId: user.userId, redirectUri: authorization.redirectUri,
     scope: authorization.scope, subjectType: subject.subjectType, subjectId: subject.subjectId,
     codeChallenge: authorization.codeChallenge, issuedAt: now, expiresAt: now + context.options.authorizationCodeLifetimeSeconds,
+    ...(authorization.resources ? { resources: authorization.resources } : {}),
   });
   await context.storage.audit.record({
     type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,
-    details: { subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' ') },
+    details: {
+      subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' '),
+      ...(authorization.resources ? { resources: authorization.resources.join(' ') } : {}),
+    },
   });
   reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
 }
@@ -468,7 +488,19 @@ function redirectTo(context: ServerContext, redirectUri: string, parameters: Rec
 }
 
 function authorizeUrl(parameters: Record<string, string>): string {
-  return `/oauth/authorize?${new URLSearchParams(parameters)}`;
+  const query = new URLSearchParams(parameters);
+  // RFC 8707 §2.1: several resources travel as a repeated parameter, as the client sent them.
+  if (parameters.resource !== undefined) {
+    query.delete('resource');
+    for (const resource of parameters.resource.split(' ')) query.append('resource', resource);
+  }
+  return `/oauth/authorize?${query}`;
+}
+
+/** SPEC decision 11 with RFC 8707: a reused consent must also have granted every resource requested now. */
+function grantCoversResources(context: ServerContext, grant: GrantRecord, requested: string[] | undefined): boolean {
+  const granted = grant.resources ?? [context.options.accessTokenAudience];
+  return (requested ?? [context.options.accessTokenAudience]).every((resource) => granted.includes(resource));
 }
 
 /**

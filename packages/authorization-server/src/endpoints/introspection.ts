@@ -15,6 +15,7 @@ import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
 import { isTokenActive } from '../tokens/token-state.ts';
 import { isOwnAccessTokenJwt } from '../tokens/jwt-access-token.ts';
 import { requireForm, sendNoStoreJson } from './token.ts';
+import { audienceOf } from '../resources/resource-indicators.ts';
 
 /** How often an introspected access token refreshes its grant's `lastUsedAt`, in seconds. */
 export const GRANT_USE_RECORDING_INTERVAL_SECONDS = 60;
@@ -45,7 +46,8 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
     exp: found.token.expiresAt,
     iat: found.token.issuedAt,
     sub: found.grant.userId,
-    aud: options.accessTokenAudience,
+    // RFC 7662 §2.2 aud; RFC 8707 §2.2: the one resource the access token was issued for.
+    aud: audienceOf(found.token, options.accessTokenAudience),
     iss: options.issuer,
     jti: found.token.tokenId,
     [subjectUrnMemberName(ns)]: formatSubjectUrn(ns, found.grant.subjectType, found.grant.subjectId),
@@ -64,8 +66,13 @@ export async function findToken(context: ServerContext, token: string): Promise<
   return digest === undefined ? undefined : context.storage.tokens.findByDigest(digest);
 }
 
-/** SPEC decision 14. */
+/**
+ * SPEC decision 14: a resource server sees only access tokens issued for its own audience (issue 15 §4:
+ * never another resource server's, RFC 8707); a client only its own tokens.
+ */
 function mayIntrospect(context: ServerContext, caller: ClientRecord, found: TokenWithGrant): boolean {
-  if (caller.kind === 'resource_server') return found.token.kind === 'access' && caller.audience === context.options.accessTokenAudience;
+  if (caller.kind === 'resource_server') {
+    return found.token.kind === 'access' && caller.audience === audienceOf(found.token, context.options.accessTokenAudience);
+  }
   return found.token.clientId === caller.clientId;
 }

@@ -10,7 +10,8 @@
  * Errors are RFC 6749 §5.2 JSON (RFC 9126 §2.3), rendered by the route's `json()` wrapper: `invalid_client`
  * (401) for failed authentication, `invalid_request` for what /oauth/authorize shows as an error page (an
  * unregistered redirect_uri, RFC 9126 §2.4), and the codes /oauth/authorize would redirect with
- * (`invalid_request`, `invalid_scope`, `unsupported_response_type`) otherwise.
+ * (`invalid_request`, `invalid_scope`, `unsupported_response_type`, `invalid_target` for a `resource` that is
+ * unknown or not allowed, RFC 8707 §2) otherwise.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';

@@ -8,6 +8,7 @@ import type { AuthorizationCodeRecord, ClientType, GrantRecord } from '../storag
 import { mintTokenPair } from '../tokens/token-pair.ts';
 import { CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
 import type { GrantHandler } from './grant.ts';
+import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
 
 /**
  * The one description for an unknown, expired, forged or another client's code (issue 11 item 19): the
@@ -40,6 +41,12 @@ export const authorizationCodeGrant: GrantHandler = {
     // Syntax is checked before the code is consumed, so a malformed request does not burn it.
     if (codeVerifier !== undefined && !CODE_VERIFIER.test(codeVerifier)) {
       throw new OAuthError('invalid_request', 'code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 section 4.1)');
+    }
+    // RFC 8707 §2: malformed indicators, and several of them (§2.2: one resource per token), are refused
+    // before the code is consumed.
+    const requestedResources = resourceParameters(parameters, { stored: false });
+    if (requestedResources.length > 1 || Array.isArray(parameters.resource)) {
+      throw new OAuthError('invalid_target', 'name exactly one resource per token request (RFC 8707 section 2.2)');
     }
 
     // The HMAC tag is checked before any lookup: a forged code costs no I/O.
@@ -80,15 +87,20 @@ export const authorizationCodeGrant: GrantHandler = {
       throw new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
     }
 
+    // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
+    // code's scope within that resource's family (issue 15 §4).
+    const { accessScope, audience } = tokenResource(await loadResourceCatalogue(context), stored.resources, requestedResources, stored.scope, false);
+
     const grant: GrantRecord = {
       grantId: randomUUID(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
+      ...(stored.resources ? { resources: stored.resources } : {}),
     };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, stored.scope, stored.scope, now);
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, stored.scope, now, audience);
     // The audit event commits with the grant: one commit per exchange.
     const issued = await storage.grants.issueForCode(codeDigest, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
-      details: { grant_type: 'authorization_code', scope: stored.scope.join(' '), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
+      details: { grant_type: 'authorization_code', scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
     });
     if (issued === 'code_replayed') throw new OAuthError('invalid_grant', 'authorization code was already used');
     // SPEC decision 6: the grant of this client and subject was revoked, disconnected or replaced by a newer

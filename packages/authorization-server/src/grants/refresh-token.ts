@@ -18,6 +18,7 @@ import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
 import { mintTokenPair, type TokenResponse } from '../tokens/token-pair.ts';
 import type { GrantHandler } from './grant.ts';
 import { sealSuccessor, unsealSuccessor } from './refresh-token-grace.ts';
+import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
@@ -28,6 +29,11 @@ export const refreshTokenGrant: GrantHandler = {
     if (refreshToken === undefined) throw new OAuthError('invalid_request', 'refresh_token is required');
     const requestedScope = scopeParameter === undefined ? undefined : parseScope(scopeParameter);
     if (scopeParameter !== undefined && requestedScope === undefined) throw new OAuthError('invalid_scope', 'scope is malformed (RFC 6749 section 3.3)');
+    // RFC 8707 §2: malformed indicators, and several (§2.2: one resource per access token), are refused first.
+    const requestedResources = resourceParameters(parameters, { stored: false });
+    if (requestedResources.length > 1 || Array.isArray(parameters.resource)) {
+      throw new OAuthError('invalid_target', 'name exactly one resource per token request (RFC 8707 section 2.2)');
+    }
 
     const tokenDigest = codec.digestOf(refreshToken, 'grt');
     if (tokenDigest === undefined) throw new OAuthError('invalid_grant', 'refresh token is invalid');
@@ -39,9 +45,18 @@ export const refreshTokenGrant: GrantHandler = {
     const now = clock.nowSeconds();
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
-    const accessScope = requestedScope ?? token.scope;
-    const widened = accessScope.filter((scope) => !token.scope.includes(scope));
-    if (token.rotatedAt !== null && token.revokedAt === null && widened.length === 0) {
+    const askedScope = requestedScope ?? token.scope;
+    const widened = askedScope.filter((scope) => !token.scope.includes(scope));
+    // RFC 8707 §2.2: a refresh may ask for any one resource granted at authorization, never another; the
+    // access token's scope stays within that resource's family (issue 15 §4). Refused below, after reuse detection.
+    let target: ReturnType<typeof tokenResource> | OAuthError;
+    try {
+      target = tokenResource(await loadResourceCatalogue(context), grant.resources, requestedResources, askedScope, requestedScope !== undefined);
+    } catch (error) {
+      if (!(error instanceof OAuthError)) throw error;
+      target = error;
+    }
+    if (token.rotatedAt !== null && token.revokedAt === null && widened.length === 0 && !(target instanceof OAuthError)) {
       // SPEC decision 8: a retry of the just-rotated token within the grace window gets the same successor
       // pair (as first issued, whatever narrower scope this request names: the response's `scope` says).
       const retried = await answerWithinGrace(context, client.clientId, token, refreshToken, tokenDigest, now);
@@ -59,9 +74,11 @@ export const refreshTokenGrant: GrantHandler = {
       throw new OAuthError('invalid_grant', 'refresh token has expired; the authorization is revoked');
     }
     if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
+    if (target instanceof OAuthError) throw target;
+    const { accessScope, audience } = target;
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now);
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now, audience);
     const [access, successor] = records as [TokenRecord, TokenRecord];
     // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
     const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
@@ -74,7 +91,7 @@ export const refreshTokenGrant: GrantHandler = {
     // The audit event and the grace record commit with the rotation: one commit per refresh.
     const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
       type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
-      details: { scope: accessScope.join(' '), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
+      details: { scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
     }, graceSuccessor);
     if (rotation === 'not_current') {
       // Lost a concurrent rotation of the same token. Within the grace window that was this client's own

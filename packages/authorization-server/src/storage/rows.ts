@@ -8,6 +8,7 @@ import type { AuditListOptions, InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
 import type { WebhookDeliveryRecord } from './storage.ts';
+import type { ResourceRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -56,6 +57,7 @@ export function toCode(row: Row): AuthorizationCodeRecord {
     codeChallenge: nullableString(row.code_challenge),
     issuedAt: Number(row.issued_at),
     expiresAt: Number(row.expires_at),
+    ...resourcesMember(row.resources),
   };
 }
 
@@ -70,6 +72,7 @@ export function toGrant(row: Row): GrantRecord {
     createdAt: Number(row.created_at),
     revokedAt: nullableNumber(row.revoked_at),
     revocationReason: nullableString(row.revocation_reason),
+    ...resourcesMember(row.resources),
   };
 }
 
@@ -85,6 +88,7 @@ export function toToken(row: Row): TokenRecord {
     expiresAt: Number(row.expires_at),
     rotatedAt: nullableNumber(row.rotated_at),
     revokedAt: nullableNumber(row.revoked_at),
+    ...(row.audience === null || row.audience === undefined ? {} : { audience: String(row.audience) }),
   };
 }
 
@@ -164,3 +168,13 @@ export const toWebhookDelivery = (row: Record<string, unknown>): WebhookDelivery
   lastStatus: row.last_status === null ? null : Number(row.last_status),
   deliveredAt: row.delivered_at === null ? null : Number(row.delivered_at),
 });
+
+/** RFC 8707 (issue 15 §4): `resources` is space-separated indicators (they hold no spaces), NULL when none was named. */
+export const resourcesColumn = (resources: string[] | undefined): string | null => (resources === undefined ? null : resources.join(' '));
+function resourcesMember(value: unknown): { resources?: string[] } {
+  return value === null || value === undefined ? {} : { resources: scopeList(value) };
+}
+
+export function toResource(row: Row): ResourceRecord {
+  return { resource: String(row.resource), name: String(row.name), scopes: scopeList(row.scopes), createdAt: Number(row.created_at) };
+}

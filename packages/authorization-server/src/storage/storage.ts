@@ -146,6 +146,11 @@ export interface AuthorizationCodeRecord {
   codeChallenge: string | null;
   issuedAt: number;
   expiresAt: number;
+  /**
+   * RFC 8707 §2.1: the resource indicators the authorization request named, in order. Absent when it named
+   * none (the default resource, the configured platform API): backends return the member only when set.
+   */
+  resources?: string[];
 }
 
 /**
@@ -195,6 +200,11 @@ export interface GrantRecord {
   createdAt: number;
   revokedAt: number | null;
   revocationReason: string | null;
+  /**
+   * RFC 8707 §2.2: the resources granted at authorization; a token request may ask for any one of them,
+   * never another. Absent when the request named none (the default resource): returned only when set.
+   */
+  resources?: string[];
 }
 
 /** Which active grants `grants.listActive` returns: one client's, one user's (who consented), or one subject's. */
@@ -228,6 +238,11 @@ export interface TokenRecord {
   /** Refresh tokens: when a rotation replaced it. */
   rotatedAt: number | null;
   revokedAt: number | null;
+  /**
+   * Access tokens, RFC 8707 §2.2: the one resource (`aud`) it was issued for. Absent for the default
+   * resource (the configured platform API, `accessTokenAudience`): backends return the member only when set.
+   */
+  audience?: string;
 }
 
 /** A token with the grant and client it belongs to, as introspection and refresh need them. */
@@ -491,9 +506,10 @@ export interface Storage {
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
      * with `revokedAt >= sinceSeconds` that have not expired (`expiresAt > now`), ordered by `revokedAt`
      * then `tokenId`, at most `limit` of them. Rotation, grant revocation and `revokeAccessToken` all set
-     * `revokedAt`. Indexed on `revoked_at`.
+     * `revokedAt`. Indexed on `revoked_at`. With `audience` (RFC 8707, issue 15 §4), only the access tokens
+     * issued for it: a string is that `audience`, null the default resource (tokens stored without one).
      */
-    listRevokedAccessTokens(sinceSeconds: number, now: number, limit: number): Promise<RevokedAccessToken[]>;
+    listRevokedAccessTokens(sinceSeconds: number, now: number, limit: number, audience?: string | null): Promise<RevokedAccessToken[]>;
   };
   audit: {
     record(event: AuditEvent): Promise<void>;
@@ -652,6 +668,8 @@ export interface Storage {
     /** Makes a delivery of `clientId` due again at `now` (resend). @returns false when no such delivery. */
     resend(clientId: string, deliveryId: string, now: number): Promise<boolean>;
   };
+  /** Registered resources with their scope families (RFC 8707, issue 15 §4): see ResourceStore. */
+  resources: ResourceStore;
   close(): Promise<void>;
   /**
    * PostgreSQL only: the connection pool's occupancy right now (connections open, idle, requests waiting
@@ -896,6 +914,32 @@ export interface WebhookDeliveryRecord {
   /** HTTP status of the last attempt; 0 when no response came. */
   lastStatus: number | null;
   deliveredAt: number | null;
+}
+
+/**
+ * RFC 8707 §2 (issue 15 §4): a registered API other than the default one. Its `resource` is the resource
+ * indicator clients send and the `aud` of its access tokens; `scopes` is its scope family: the scopes that
+ * belong to it (a scope belongs to at most one registered resource; the default resource has the rest).
+ */
+export interface ResourceRecord {
+  /** Absolute URI without fragment (RFC 8707 §2), exactly as clients send it and tokens carry it in `aud`. */
+  resource: string;
+  name: string;
+  /** The scope family, catalogue scope names in the order given. */
+  scopes: string[];
+  /** Seconds since the epoch. */
+  createdAt: number;
+}
+
+/** Registered resources (RFC 8707, issue 15 §4). */
+export interface ResourceStore {
+  /** @returns `duplicate` (and stores nothing) when a resource with that indicator exists. */
+  create(resource: ResourceRecord): Promise<'created' | 'duplicate'>;
+  find(resource: string): Promise<ResourceRecord | undefined>;
+  /** Every registered resource, oldest first (then by indicator). */
+  list(): Promise<ResourceRecord[]>;
+  /** Deletes it for good. @returns false when there was none. Tokens already issued for it keep their `aud`. */
+  delete(resource: string): Promise<boolean>;
 }
 
 /** A connection pool's occupancy (Storage.connectionPool). */

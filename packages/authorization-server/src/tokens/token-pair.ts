@@ -21,6 +21,8 @@ export interface TokenResponse {
 /**
  * @param accessScope the access token's scope (narrower at refresh, RFC 6749 §6).
  * @param refreshScope the refresh token's scope, identical to the grant's (RFC 6749 §6).
+ * @param audience RFC 8707 §2.2: the one resource the access token is for (its `aud`); undefined for the
+ *   default resource (`accessTokenAudience`), stored without an audience.
  */
 export async function mintTokenPair(
   context: ServerContext,
@@ -29,17 +31,18 @@ export async function mintTokenPair(
   accessScope: string[],
   refreshScope: string[],
   now: number,
+  audience?: string,
 ): Promise<{ records: TokenRecord[]; response: TokenResponse }> {
   const { options, codec } = context;
   const accessTokenId = randomUUID();
   const accessExpiresAt = now + options.accessTokenLifetimeSeconds;
   const access = options.accessTokenFormat === 'jwt'
-    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt)
+    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt, audience ?? options.accessTokenAudience)
     : codec.mint('gat');
   const refresh = codec.mint('grt');
   const base = { grantId: grant.grantId, clientId: grant.clientId, issuedAt: now, rotatedAt: null, revokedAt: null };
   const records: TokenRecord[] = [
-    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt },
+    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt, ...(audience === undefined ? {} : { audience }) },
     // SPEC decision 8: each rotation issues a refresh token valid for 60 days from then.
     { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds },
   ];
@@ -55,11 +58,11 @@ export async function mintTokenPair(
 }
 
 async function signedAccessToken(
-  context: ServerContext, grant: GrantRecord, clientName: string, scope: string[], tokenId: string, issuedAt: number, expiresAt: number,
+  context: ServerContext, grant: GrantRecord, clientName: string, scope: string[], tokenId: string, issuedAt: number, expiresAt: number, audience: string,
 ): Promise<{ value: string; digest: string }> {
   const { options } = context;
   const value = await signAccessToken(context.signingKey, {
-    issuer: options.issuer, audience: options.accessTokenAudience, grant, clientName, scope, tokenId, issuedAt, expiresAt,
+    issuer: options.issuer, audience, grant, clientName, scope, tokenId, issuedAt, expiresAt,
     urnNamespace: options.brand.urnNamespace,
   });
   return { value, digest: context.codec.digestOfSignedValue(value) };

@@ -431,6 +431,25 @@ export const migrations: Migration[] = [
       CREATE INDEX webhook_deliveries_by_client ON webhook_deliveries (client_id, created_at);
     `,
   },
+  {
+    version: 17,
+    name: 'resource indicators: registered resources and the resources of codes, grants and access tokens',
+    sql: `
+      -- RFC 8707 §2 (issue 15 §4): an API other than the default one, its indicator (the aud of its access
+      -- tokens) and its scope family (space-separated scope names).
+      CREATE TABLE resources (
+        resource text COLLATE "C" PRIMARY KEY,
+        name text NOT NULL,
+        scopes text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      -- The resources an authorization request named (space-separated; NULL: none, the default resource).
+      ALTER TABLE authorization_codes ADD COLUMN resources text;
+      ALTER TABLE grants ADD COLUMN resources text;
+      -- The one resource an access token was issued for (NULL: the default resource).
+      ALTER TABLE tokens ADD COLUMN audience text;
+    `,
+  },
 ];
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -46,6 +46,7 @@ import { createPostgresDirectory } from './postgres-directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
+import { resourcesColumn, toResource } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
 import { toWebhookDelivery } from '../rows.ts';
@@ -315,9 +316,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async create(code) {
         await query(
           `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-             code_challenge, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+             code_challenge, issued_at, expires_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
           [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-            code.codeChallenge, code.issuedAt, code.expiresAt],
+            code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources)],
         );
       },
       async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
@@ -371,14 +372,14 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
              ), superseded AS (
                ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = ANY ($9::text[])
              ), new_grant AS (
-               INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)
+               INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $21)
              ), new_tokens AS (
-               ${insertTokens(11)}
+               ${insertTokens(11, 22)}
              )
              UPDATE authorization_codes SET grant_id = $1 WHERE code_digest = $8`,
             [grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
-              codeDigest, superseded, grant.createdAt, ...tokenColumns(tokens)],
+              codeDigest, superseded, grant.createdAt, ...tokenColumns(tokens), resourcesColumn(grant.resources), tokenAudiences(tokens)],
           );
           if (auditEvent) await client.query(INSERT_AUDIT_EVENT, auditEventColumns(auditEvent));
           return 'issued' as const;
@@ -463,7 +464,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
              UPDATE tokens SET revoked_at = $12
              WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
            ), inserted AS (
-             ${insertTokens(1)} WHERE EXISTS (SELECT 1 FROM current)
+             ${insertTokens(1, 21)} WHERE EXISTS (SELECT 1 FROM current)
            ), audited AS (
              -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
              INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
@@ -479,7 +480,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
            )
            SELECT count(*)::int AS rotated FROM current`,
           [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null],
+            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens)],
         );
         return row!.rotated === 1 ? 'rotated' : 'not_current';
       },
@@ -502,12 +503,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         const result = await query("UPDATE tokens SET revoked_at = $2 WHERE client_id = $1 AND kind = 'access' AND revoked_at IS NULL", [clientId, now]);
         return result.rowCount ?? 0;
       },
-      async listRevokedAccessTokens(sinceSeconds, now, limit) {
+      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
         return (await query(
           `SELECT token_id, expires_at, revoked_at FROM tokens
            WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= $1 AND expires_at > $2
+             AND (NOT $4::boolean OR audience IS NOT DISTINCT FROM $5::text)
            ORDER BY revoked_at, token_id LIMIT $3`,
-          [sinceSeconds, now, limit],
+          [sinceSeconds, now, limit, audience !== undefined, audience ?? null],
         )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
@@ -822,6 +824,23 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return (await query('SELECT * FROM user_identities WHERE user_id = $1 ORDER BY issuer', [userId])).rows.map(toUserIdentity);
       },
     },
+    resources: {
+      async create(resource) {
+        const inserted = await one('INSERT INTO resources (resource, name, scopes, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (resource) DO NOTHING RETURNING 1 AS created',
+          [resource.resource, resource.name, resource.scopes.join(' '), resource.createdAt]);
+        return inserted ? 'created' : 'duplicate';
+      },
+      async find(resource) {
+        const row = await one('SELECT * FROM resources WHERE resource = $1', [resource]);
+        return row && toResource(row);
+      },
+      async list() {
+        return (await query('SELECT * FROM resources ORDER BY created_at, resource')).rows.map(toResource);
+      },
+      async delete(resource) {
+        return (await one('DELETE FROM resources WHERE resource = $1 RETURNING 1 AS deleted', [resource])) !== undefined;
+      },
+    },
     webhooks: {
       async setEndpoint(endpoint) {
         await query(
@@ -980,15 +999,21 @@ function tokenColumns(tokens: TokenRecord[]): unknown[] {
   ];
 }
 
-/** An INSERT of every token given by tokenColumns() as parameters $first..$first+9 (one multi-row insert). */
-function insertTokens(first: number): string {
+/**
+ * An INSERT of every token given by tokenColumns() as parameters $first..$first+9 (one multi-row insert),
+ * with their audiences (RFC 8707; `tokenAudiences()`) as parameter $audiences.
+ */
+function insertTokens(first: number, audiences: number): string {
   const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'];
-  return `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at)
-    SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')})`;
+  return `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience)
+    SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')}, $${audiences}::text[])`;
 }
 
-const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at'];
-const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason'];
+/** RFC 8707: the tokens' audiences as one array parameter for insertTokens() (NULL: the default resource). */
+const tokenAudiences = (tokens: TokenRecord[]) => tokens.map((t) => t.audience ?? null);
+
+const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience'];
+const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
 const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
   'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',

@@ -415,4 +415,23 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX webhook_deliveries_by_client ON webhook_deliveries (client_id, created_at);
     `,
   },
+  {
+    version: 17,
+    name: 'resource indicators: registered resources and the resources of codes, grants and access tokens',
+    sql: `
+      -- RFC 8707 §2 (issue 15 §4): an API other than the default one, its indicator (the aud of its access
+      -- tokens) and its scope family (space-separated scope names).
+      CREATE TABLE resources (
+        resource TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      -- The resources an authorization request named (space-separated; NULL: none, the default resource).
+      ALTER TABLE authorization_codes ADD COLUMN resources TEXT;
+      ALTER TABLE grants ADD COLUMN resources TEXT;
+      -- The one resource an access token was issued for (NULL: the default resource).
+      ALTER TABLE tokens ADD COLUMN audience TEXT;
+    `,
+  },
 ];

@@ -13,6 +13,7 @@ import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
+import { resourcesColumn, toResource } from '../rows.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
@@ -76,10 +77,10 @@ export function createSqliteStorage(path: string): Storage {
 
   const insertToken = (token: TokenRecord) =>
     run(
-      `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
-      token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt,
+      token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null,
     );
   const insertAuditEvent = (event: AuditEvent) =>
     run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
@@ -97,7 +98,7 @@ export function createSqliteStorage(path: string): Storage {
     const row = get(
       `SELECT t.*, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id, g.subject_type AS g_subject_type,
          g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at, g.revoked_at AS g_revoked_at,
-         g.revocation_reason AS g_revocation_reason
+         g.revocation_reason AS g_revocation_reason, g.resources AS g_resources
        FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE ${where}`,
       value,
     );
@@ -275,9 +276,9 @@ export function createSqliteStorage(path: string): Storage {
       async create(code) {
         run(
           `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-             code_challenge, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             code_challenge, issued_at, expires_at, resources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-          code.codeChallenge, code.issuedAt, code.expiresAt,
+          code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources),
         );
       },
       async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
@@ -312,9 +313,10 @@ export function createSqliteStorage(path: string): Storage {
           );
           for (const row of previous) revokeGrant(String(row.grant_id), grant.createdAt, 'superseded');
           run(
-            `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason)
-             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
+            `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
             grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
+            resourcesColumn(grant.resources),
           );
           for (const token of tokens) insertToken(token);
           run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
@@ -407,12 +409,12 @@ export function createSqliteStorage(path: string): Storage {
       async revokeAccessTokensOfClient(clientId, now) {
         return Number(run("UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND kind = 'access' AND revoked_at IS NULL", now, clientId).changes);
       },
-      async listRevokedAccessTokens(sinceSeconds, now, limit) {
+      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
         return all(
           `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?
+           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ? AND (? = 0 OR audience IS ?)
            ORDER BY revoked_at, token_id LIMIT ?`,
-          sinceSeconds, now, limit,
+          sinceSeconds, now, audience === undefined ? 0 : 1, audience ?? null, limit,
         ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
@@ -760,6 +762,23 @@ export function createSqliteStorage(path: string): Storage {
     },
     async close() {
       db.close();
+    },
+    resources: {
+      async create(resource) {
+        const inserted = run('INSERT INTO resources (resource, name, scopes, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (resource) DO NOTHING',
+          resource.resource, resource.name, resource.scopes.join(' '), resource.createdAt);
+        return Number(inserted.changes) === 1 ? 'created' : 'duplicate';
+      },
+      async find(resource) {
+        const row = get('SELECT * FROM resources WHERE resource = ?', resource);
+        return row && toResource(row);
+      },
+      async list() {
+        return all('SELECT * FROM resources ORDER BY created_at, resource').map(toResource);
+      },
+      async delete(resource) {
+        return Number(run('DELETE FROM resources WHERE resource = ?', resource).changes) === 1;
+      },
     },
     async checkReady() {
       // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
