@@ -259,6 +259,13 @@ export type ConsumeCodeResult =
   | { outcome: 'replayed'; code: AuthorizationCodeRecord; grantId: string | null }
   | { outcome: 'unknown' };
 
+/** What `grants.exchangeCode` did (issue 12). */
+export type ExchangeCodeResult =
+  | { outcome: 'issued' }
+  | { outcome: 'replayed'; grantId: string | null }
+  | { outcome: 'code_outdated' }
+  | { outcome: 'unknown' };
+
 export interface AuditEvent {
   /** e.g. `consent.granted`, `token.issued`, `refresh_token.rotated`, `refresh_token.reuse_detected`. */
   type: string;
@@ -422,6 +429,12 @@ export interface Storage {
      * concurrent `issueGrantForCode` for it fail). Expiry is the caller's check.
      */
     consume(codeDigest: string, now: number, clientId?: string): Promise<ConsumeCodeResult>;
+    /**
+     * Issue 12: reads the code without changing it, only if it was issued to `clientId` (RFC 6749 §4.1.3;
+     * another client's code is undefined, as an unknown one). `used` is true once a redemption consumed it.
+     * The token endpoint validates what it reads, then redeems with `grants.exchangeCode`.
+     */
+    find(codeDigest: string, clientId: string): Promise<{ code: AuthorizationCodeRecord; used: boolean } | undefined>;
   };
   grants: {
     /**
@@ -436,6 +449,20 @@ export interface Storage {
      * token exchange costs one commit (and is never issued without its audit trail).
      */
     issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'issued' | 'code_replayed' | 'code_outdated'>;
+    /**
+     * Issue 12, the whole code exchange as ONE atomic operation (one transaction; one statement on
+     * PostgreSQL): consumes the code, then does what `issueForCode` does (supersede, grant, tokens, link,
+     * `auditEvent`). A failure anywhere (a terminated backend, a full disk) leaves the code unused and
+     * nothing written, so the client's retry redeems it. Outcomes, each changing only what it says:
+     * - `issued`: the code was unused and issued to `clientId`; everything is stored.
+     * - `replayed`: the code was used before (RFC 6749 §4.1.2), e.g. by a concurrent redemption: it is marked
+     *   replayed (as `authorizationCodes.consume` does) and `grantId` is what its first use produced, if
+     *   anything; nothing else is stored. Revoking that grant is the caller's decision (SPEC decision 6).
+     * - `code_outdated`: as for `issueForCode` (SPEC decision 6); the code is consumed, nothing else stored.
+     * - `unknown`: no such code for `clientId`; nothing changes.
+     * Expiry, redirect URI and PKCE are the caller's checks, made before (a refused request changes nothing).
+     */
+    exchangeCode(codeDigest: string, clientId: string, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<ExchangeCodeResult>;
     find(grantId: string): Promise<GrantRecord | undefined>;
     /** Active grants of a client for a subject (at most one, SPEC decision 11). */
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
