@@ -883,6 +883,31 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(await storage.tokens.findGraceSuccessor(third[1].tokenDigest), undefined);
       }));
 
+      it('cleanup deletes grace records whose window ended (graceExpiresAt <= now), keeps open ones, and the rotated-out token stays a replay', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const chains = [];
+        for (const graceExpiresAt of [NOW + 30, NOW + 40, NOW + 41, NOW + 100]) {
+          const { grant, refresh } = await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+          const kept = grace(grant, refresh, graceExpiresAt);
+          assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept), 'rotated');
+          chains.push({ grant, refresh, kept });
+        }
+        // Batches of 1, so the run goes on past a full batch.
+        const result = await storage.cleanup.deleteExpired(NOW + 40, 1);
+        assert.equal(result.refreshTokenGrace, 2);
+        assert.equal(result.deleted, 2);
+        assert.equal(await storage.tokens.findGraceSuccessor(chains[0]!.refresh.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(chains[1]!.refresh.tokenDigest), undefined);
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[2]!.refresh.tokenDigest), chains[2]!.kept, 'the window is open until graceExpiresAt');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[3]!.refresh.tokenDigest), chains[3]!.kept);
+        // The rotated-out refresh token itself stays: presenting it is still recognised as reuse (not current).
+        assert.equal((await storage.tokens.findByDigest(chains[0]!.refresh.tokenDigest))?.token.rotatedAt, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(chains[0]!.refresh.tokenDigest, NOW + 41, tokenPair(chains[0]!.grant, NOW + 41)), 'not_current');
+        // A second run finds nothing more until the next window ends.
+        assert.equal((await storage.cleanup.deleteExpired(NOW + 40, 1)).refreshTokenGrace, 0);
+        assert.equal((await storage.cleanup.deleteExpired(NOW + 100, 10)).refreshTokenGrace, 2);
+      }));
+
       it('a rotation that does not happen (not_current) keeps no grace record and leaves the current one as it was', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant, refresh } = await issueGrant(storage, f);
@@ -1162,6 +1187,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
           deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 1, pushedRequests: 0,
+          refreshTokenGrace: 0,
         });
         assert.equal(await storage.knownDevices.isKnown(deviceKept, f.user.userId, C), true, 'a device still known stays');
 

@@ -333,6 +333,8 @@ export interface CleanupResult {
   knownDevices: number;
   /** Pushed authorization requests (RFC 9126) whose `expiresAt <= now`, used or not. */
   pushedRequests: number;
+  /** Refresh-token reuse grace records (SPEC decision 8) whose window ended (`graceExpiresAt <= now`). */
+  refreshTokenGrace: number;
 }
 
 /**
@@ -609,7 +611,10 @@ export interface Storage {
      * - consent interactions with `expiresAt <= now`, used or not.
    * - rate-limit windows that have ended.
      * - known devices with `expiresAt <= now`;
-     * - pushed authorization requests with `expiresAt <= now`, used or not.
+     * - pushed authorization requests with `expiresAt <= now`, used or not;
+     * - refresh-token reuse grace records with `graceExpiresAt <= now` (SPEC decision 8: after the window a
+     *   retry is plain reuse, recognised by the rotated-out token itself, so the sealed successor pair
+     *   serves no one and is not kept).
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

@@ -703,6 +703,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
           knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
           pushedRequests: await inBatches('pushed_requests', 'x.expires_at <= $1', 'x.expires_at', [now]),
+          // SPEC decision 8: a grace record whose window ended answers no retry any more.
+          refreshTokenGrace: await inBatches('refresh_token_grace', 'x.grace_expires_at <= $1', 'x.grace_expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

@@ -613,6 +613,11 @@ export function createSqliteStorage(path: string): Storage {
           ),
           knownDevices: await inBatches('DELETE FROM known_devices WHERE rowid IN (SELECT rowid FROM known_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
           pushedRequests: await inBatches('DELETE FROM pushed_requests WHERE rowid IN (SELECT rowid FROM pushed_requests WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
+          // SPEC decision 8: a grace record whose window ended answers no retry any more.
+          refreshTokenGrace: await inBatches(
+            'DELETE FROM refresh_token_grace WHERE rowid IN (SELECT rowid FROM refresh_token_grace WHERE grace_expires_at <= ? ORDER BY grace_expires_at LIMIT ?)',
+            now,
+          ),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
