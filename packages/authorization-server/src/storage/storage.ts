@@ -5,8 +5,9 @@
  * Rules every backend keeps:
  * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).
  * - Steps that must be atomic are single operations here: consuming an authorization code
- *   (`consumeAuthorizationCode`), issuing a grant for a code (`issueGrantForCode`), and rotating a
- *   refresh token (`rotateRefreshToken`). Each must hold across processes sharing the database.
+ *   (`authorizationCodes.consume`), the whole code exchange (`grants.exchangeCode`: consume, issue and
+ *   audit; issue 12), issuing a grant for a consumed code (`grants.issueForCode`), and rotating a
+ *   refresh token (`tokens.rotateRefreshToken`). Each must hold across processes sharing the database.
  * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
  * - Audit events are append-only (SPEC decision 19).
  * - Everything several server instances must share lives here (login sessions, login rate-limit

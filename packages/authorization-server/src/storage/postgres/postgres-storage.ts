@@ -8,7 +8,10 @@
  * - `tokens.rotateRefreshToken` is ONE statement: it locks the grant row (`FOR NO KEY UPDATE`), flips the
  *   presented refresh token from current to rotated only if it still is current (compare-and-swap), revokes
  *   the grant's access tokens and inserts the new pair, all or nothing.
- * - `grants.issueForCode` and `grants.revoke` are short transactions.
+ * - `grants.exchangeCode` (and `grants.issueForCode`) is ONE statement around `gatehouse_redeem_code`
+ *   (migration 20): the function takes the advisory lock of the (client, subject), locks the code and the
+ *   superseded grants and reads them fresh; the statement inserts the grant, tokens and audit event.
+ * - `grants.revoke` is a short transaction.
  * Lock order, to rule out deadlocks: whatever touches several tokens of a grant locks the grant row first.
  *
  * Hot paths are one round trip each: consume a code, find a token by digest (tokens ⋈ grants ⋈ clients
