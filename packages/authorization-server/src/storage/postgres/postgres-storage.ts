@@ -396,7 +396,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     grants: {
       async issueForCode(codeDigest, grant, tokens, auditEvent) {
         const { outcome } = await redeemCode(codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false);
-        return outcome as 'issued' | 'code_replayed' | 'code_outdated';
+        // A code that is gone (never stored, or cleaned up) cannot be issued for, as a replayed one.
+        return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
       },
       async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
         const { outcome, replayGrantId } = await redeemCode(codeDigest, clientId, now, grant, tokens, auditEvent, true);
