@@ -262,6 +262,15 @@ describe('POST /oauth/token', () => {
       assert.equal((await exchange(code, codeVerifier)).json.error, 'invalid_grant', 'then single use (RFC 6749 §4.1.2)');
     });
 
+    it('of two concurrent redemptions of one code at most one gets tokens, the other invalid_grant, and the tokens issued are revoked (RFC 6749 §4.1.2)', async () => {
+      const { code, codeVerifier } = await freshCode();
+      const answers = await Promise.all([exchange(code, codeVerifier), exchange(code, codeVerifier)]);
+      const issued = answers.filter((answer) => answer.status === 200);
+      assert.ok(issued.length <= 1, answers.map((answer) => answer.text).join('\n'));
+      for (const answer of answers) if (answer.status !== 200) assert.equal(answer.json.error, 'invalid_grant');
+      for (const answer of issued) assert.equal((await introspect(server, answer.json.access_token)).active, false, 'the replay revoked them');
+    });
+
     it('refuses a missing verifier when the code has a challenge', async () => {
       const { code } = await freshCode();
       assert.equal((await exchange(code, undefined)).json.error, 'invalid_grant');

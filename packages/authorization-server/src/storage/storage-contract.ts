@@ -1570,6 +1570,13 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         return { code, grant, tokens, now, exchange };
       };
 
+      it('issueForCode for a code that is not stored answers code_replayed and stores nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const grant = grantRecord(f);
+        assert.equal(await storage.grants.issueForCode(digest(), grant, tokenPair(grant, NOW)), 'code_replayed');
+        assert.equal(await storage.grants.find(grant.grantId), undefined);
+      }));
+
       it('find reads a code of its client without changing it; another client\'s or an unknown code is undefined (RFC 6749 §4.1.3)', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { code } = await prepared(storage, f);
