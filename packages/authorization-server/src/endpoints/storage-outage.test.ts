@@ -19,10 +19,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import {
-  authorize, authorizeUrl, basic, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer,
+  authorize, authorizeUrl, basic, Browser, confidentialAuth, inputValue, introspect, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer,
 } from '../testing/harness.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 import { startTcpProxy, type TcpProxy } from '../testing/tcp-proxy.ts';
+import { failSqliteStatements } from '../testing/sqlite-faults.ts';
 
 const skip = await postgresSkipReason();
 const APPLICATION_NAME = `gh_test_h2_outage_${randomBytes(6).toString('hex')}`;
@@ -254,38 +255,90 @@ describe('a PostgreSQL backend terminated during a code exchange (issue 11 item 
 
   const count = async (table: 'tokens' | 'grants') => (await queryTestSchema<{ n: number }>(schema, `SELECT count(*)::int AS n FROM ${table}`)).rows[0]!.n;
 
-  it('answers 503 temporarily_unavailable with Retry-After, issues no token, keeps the process running, and the next exchange works', async () => {
-    const { redirect, codeVerifier, browser } = await authorize(server);
-    const code = redirect.searchParams.get('code')!;
-    // The exchange's issueForCode transaction waits on this lock when its backend is terminated.
-    await side.query('BEGIN');
-    await side.query('LOCK TABLE grants IN ACCESS EXCLUSIVE MODE');
-    const pending = exchange(code, codeVerifier);
+  /** Terminates exactly the backend that `side`'s lock blocks (pg_blocking_pids), none other; returns how many. */
+  const terminateBlocked = async () => {
     let terminated = 0;
     for (let attempt = 0; attempt < 1_000 && terminated === 0; attempt++) {
-      // Exactly the backend this lock blocks (pg_blocking_pids), none other.
       const waiting = await side.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pg_backend_pid() = ANY (pg_blocking_pids(pid))', [applicationName]);
       for (const { pid } of waiting.rows) terminated += (await side.query('SELECT pg_terminate_backend($1)', [pid])).rowCount ?? 0;
       if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    const refused = await pending;
-    await side.query('ROLLBACK');
-    assert.equal(terminated, 1);
-    assert.equal(refused.status, 503, refused.text);
-    assert.equal(refused.json.error, 'temporarily_unavailable');
-    assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
-    assert.equal(refused.json.access_token, undefined, 'no token in the answer');
-    assert.equal(await count('tokens'), 0, 'no token stored');
-    assert.equal(await count('grants'), 0, 'no grant stored');
-    // The code was consumed before the failed step (RFC 6749 §4.1.2: single use): presenting it again is
-    // invalid_grant and still issues nothing; the partner starts a new authorization, which works.
-    const again = await exchange(code, codeVerifier);
-    assert.equal(again.status, 400);
-    assert.equal(again.json.error, 'invalid_grant');
-    assert.equal(await count('tokens'), 0);
-    const next = await authorize(server, { browser, extra: { prompt: 'consent' } });
-    const issued = await exchange(next.redirect.searchParams.get('code')!, next.codeVerifier);
-    assert.equal(issued.status, 200, issued.text);
-    assert.ok(issued.json.access_token);
+    return terminated;
+  };
+
+  // Issue 12: the exchange is one statement (consume + grant + tokens + audit), so a backend terminated at
+  // any point of it leaves the code unused: the client's retry with the same code gets its tokens.
+  const points: { name: string; lock(code: string): Promise<unknown> }[] = [
+    { name: 'at the statement\'s start (the grants table locked)', lock: () => side.query('LOCK TABLE grants IN ACCESS EXCLUSIVE MODE') },
+    { name: 'inside it (the code row locked)', lock: () => side.query('SELECT 1 FROM authorization_codes WHERE consumed_at IS NULL FOR UPDATE') },
+  ];
+  for (const point of points) {
+    it(`terminated ${point.name}: answers 503 temporarily_unavailable with Retry-After, stores nothing, keeps the process running, and the retry with the same code gets tokens`, async () => {
+      const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' } });
+      const code = redirect.searchParams.get('code')!;
+      const tokensBefore = await count('tokens');
+      const grantsBefore = await count('grants');
+      await side.query('BEGIN');
+      await point.lock(code);
+      const pending = exchange(code, codeVerifier);
+      const terminated = await terminateBlocked();
+      const refused = await pending;
+      await side.query('ROLLBACK');
+      assert.equal(terminated, 1);
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(refused.json.error, 'temporarily_unavailable');
+      assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(refused.json.access_token, undefined, 'no token in the answer');
+      assert.equal(await count('tokens'), tokensBefore, 'no token stored');
+      assert.equal(await count('grants'), grantsBefore, 'no grant stored');
+      // The code was not consumed: the client's retry (RFC 6749 §4.1.3) gets its tokens.
+      const retried = await exchange(code, codeVerifier);
+      assert.equal(retried.status, 200, retried.text);
+      assert.ok(retried.json.access_token);
+      assert.equal(await count('tokens'), tokensBefore + 2);
+      // And the code is single use from then on (RFC 6749 §4.1.2): a replay is refused and revokes.
+      const replayed = await exchange(code, codeVerifier);
+      assert.equal(replayed.json.error, 'invalid_grant');
+      assert.equal((await introspect(server, retried.json.access_token)).active, false);
+    });
+  }
+});
+
+describe('a SQLite disk failure during a code exchange (issue 12, SPEC decision 18)', () => {
+  let directory: string;
+  let server: TestServer;
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'gatehouse-exchange-fault-'));
+    server = await startTestServer({ storage: createSqliteStorage(join(directory, 'gatehouse.sqlite')) });
   });
+  after(async () => {
+    await server?.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  const exchange = (code: string, codeVerifier: string) => postForm(`${server.url}/oauth/token`, {
+    grant_type: 'authorization_code', code, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,
+  }, { authorization: confidentialAuth() });
+
+  for (const [point, pattern] of [['consuming the code', /^UPDATE authorization_codes SET consumed_at/], ['inserting the tokens', /^INSERT INTO tokens/], ['COMMIT', /^COMMIT$/]] as const) {
+    it(`failing at ${point}: answers 503 temporarily_unavailable with Retry-After and no token; the retry with the same code gets tokens`, async () => {
+      const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' } });
+      const code = redirect.searchParams.get('code')!;
+      const fault = failSqliteStatements(pattern);
+      let refused: Awaited<ReturnType<typeof exchange>>;
+      try {
+        refused = await exchange(code, codeVerifier);
+      } finally {
+        fault.restore();
+      }
+      assert.ok(fault.failures() >= 1, 'the failure happened');
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(refused.json.error, 'temporarily_unavailable');
+      assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(refused.json.access_token, undefined);
+      const retried = await exchange(code, codeVerifier);
+      assert.equal(retried.status, 200, retried.text);
+      assert.equal((await introspect(server, retried.json.access_token)).active, true);
+    });
+  }
 });

@@ -249,6 +249,28 @@ describe('POST /oauth/token', () => {
       assert.equal(await tokensIssued(), before);
     });
 
+    it('a refused exchange (wrong verifier, missing verifier, wrong redirect_uri) changes nothing: the right request still redeems the code (issue 12)', async () => {
+      const { code, codeVerifier } = await freshCode();
+      const before = await tokensIssued();
+      assert.equal((await exchange(code, pkcePair().codeVerifier)).json.error, 'invalid_grant');
+      assert.equal((await exchange(code, undefined)).json.error, 'invalid_grant');
+      const elsewhere = await exchange(code, codeVerifier, { authorization: confidentialAuth() }, { redirect_uri: 'http://localhost:8080/other' });
+      assert.equal(elsewhere.json.error, 'invalid_grant');
+      assert.equal(await tokensIssued(), before);
+      const redeemed = await exchange(code, codeVerifier);
+      assert.equal(redeemed.status, 200, redeemed.text);
+      assert.equal((await exchange(code, codeVerifier)).json.error, 'invalid_grant', 'then single use (RFC 6749 §4.1.2)');
+    });
+
+    it('of two concurrent redemptions of one code at most one gets tokens, the other invalid_grant, and the tokens issued are revoked (RFC 6749 §4.1.2)', async () => {
+      const { code, codeVerifier } = await freshCode();
+      const answers = await Promise.all([exchange(code, codeVerifier), exchange(code, codeVerifier)]);
+      const issued = answers.filter((answer) => answer.status === 200);
+      assert.ok(issued.length <= 1, answers.map((answer) => answer.text).join('\n'));
+      for (const answer of answers) if (answer.status !== 200) assert.equal(answer.json.error, 'invalid_grant');
+      for (const answer of issued) assert.equal((await introspect(server, answer.json.access_token)).active, false, 'the replay revoked them');
+    });
+
     it('refuses a missing verifier when the code has a challenge', async () => {
       const { code } = await freshCode();
       assert.equal((await exchange(code, undefined)).json.error, 'invalid_grant');

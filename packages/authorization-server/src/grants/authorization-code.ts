@@ -53,27 +53,38 @@ export const authorizationCodeGrant: GrantHandler = {
     const codeDigest = codec.digestOf(code, 'gac');
     if (codeDigest === undefined) throw new OAuthError('invalid_grant', INVALID_CODE);
     const now = clock.nowSeconds();
-    // RFC 6749 §4.1.3: consumed only when issued to this client, so presenting another client's code
-    // neither consumes it nor tells it apart from an unknown one.
-    const consumed = await storage.authorizationCodes.consume(codeDigest, now, client.clientId);
-    if (consumed.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
-    if (consumed.outcome === 'replayed') {
-      // RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server MUST
-      // deny the request and SHOULD revoke (when possible) all tokens previously issued based on that code."
-      // SPEC decision 6: only after proof of the client. A confidential client proved itself by its
-      // authentication; a public one only by the right redirect_uri and the verifier for the stored challenge.
-      // Anything else is a plain invalid_grant that changes nothing: whoever saw a used code (in a log or a
-      // referrer) must not be able to disconnect the user.
-      if (consumed.grantId !== null && provesClient(client.clientType, consumed.code, redirectUri, codeVerifier)
-        && (await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed'))) {
+    /**
+     * RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization server MUST deny
+     * the request and SHOULD revoke (when possible) all tokens previously issued based on that code."
+     * SPEC decision 6: only after proof of the client. A confidential client proved itself by its
+     * authentication; a public one only by the right redirect_uri and the verifier for the stored challenge.
+     * Anything else is a plain invalid_grant that changes nothing: whoever saw a used code (in a log or a
+     * referrer) must not be able to disconnect the user.
+     */
+    const refuseReplay = async (usedCode: AuthorizationCodeRecord, grantId: string | null): Promise<never> => {
+      if (grantId !== null && provesClient(client.clientType, usedCode, redirectUri, codeVerifier)
+        && (await storage.grants.revoke(grantId, now, 'authorization_code_replayed'))) {
         await storage.audit.record({
           type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
-          clientId: consumed.code.clientId, grantId: consumed.grantId,
+          clientId: usedCode.clientId, grantId,
         });
       }
       throw new OAuthError('invalid_grant', 'authorization code was already used');
+    };
+    // Issue 12: the code is read here and redeemed below in ONE storage operation (consume + grant + tokens
+    // + audit), so a failure anywhere leaves it unused and the client's retry works. A refused request
+    // (expired, wrong redirect_uri or verifier) changes nothing.
+    // RFC 6749 §4.1.3: only a code issued to this client is found, so presenting another client's code
+    // neither consumes it nor tells it apart from an unknown one.
+    const found = await storage.authorizationCodes.find(codeDigest, client.clientId);
+    if (found === undefined) throw new OAuthError('invalid_grant', INVALID_CODE);
+    if (found.used) {
+      // Marks the code replayed and answers what its first use produced.
+      const replayed = await storage.authorizationCodes.consume(codeDigest, now, client.clientId);
+      if (replayed.outcome !== 'replayed') throw new OAuthError('invalid_grant', INVALID_CODE);
+      return refuseReplay(replayed.code, replayed.grantId);
     }
-    const stored = consumed.code;
+    const stored = found.code;
     // SPEC decision 6: single use within its lifetime; an expired code reads like an unknown one.
     if (now >= stored.expiresAt) throw new OAuthError('invalid_grant', INVALID_CODE);
     // RFC 6749 §4.1.3: redirect_uri identical to the one in the authorization request.
@@ -97,15 +108,17 @@ export const authorizationCodeGrant: GrantHandler = {
       ...(stored.resources ? { resources: stored.resources } : {}),
     };
     const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, stored.scope, now, audience);
-    // The audit event commits with the grant: one commit per exchange.
-    const issued = await storage.grants.issueForCode(codeDigest, grant, records, {
+    // Issue 12: consume, supersede, store the grant and its tokens, and record the audit event: one commit.
+    const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { grant_type: 'authorization_code', scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
     });
-    if (issued === 'code_replayed') throw new OAuthError('invalid_grant', 'authorization code was already used');
+    if (issued.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
+    // A concurrent redemption of the same code won: this one is its replay (and it proved the client above).
+    if (issued.outcome === 'replayed') return refuseReplay(stored, issued.grantId);
     // SPEC decision 6: the grant of this client and subject was revoked, disconnected or replaced by a newer
     // redemption after this code was issued; nothing was created or superseded.
-    if (issued === 'code_outdated') throw new OAuthError('invalid_grant', 'authorization code was issued before a later change to this connection');
+    if (issued.outcome === 'code_outdated') throw new OAuthError('invalid_grant', 'authorization code was issued before a later change to this connection');
     return response;
   },
 };

@@ -8,7 +8,7 @@
  * carries nothing the audit table does not.
  *
  * The events are seen where storage records them: `audit.record`, and the events committed with a code
- * redemption (`grants.issueForCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken`, when
+ * redemption (`grants.issueForCode` or `grants.exchangeCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken`, when
  * `rotated`): a line is written only once its event is committed. Not streamed: the `directory.*` events
  * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
  * pass through these arguments; `gatehouse audit export` has them.
@@ -57,12 +57,13 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` resolves,
- * and after `grants.issueForCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
+ * and after `grants.issueForCode` or `grants.exchangeCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
  * `auditEvent` argument. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
   const issueForCode = storage.grants.issueForCode.bind(storage.grants);
+  const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
   return {
     ...storage,
@@ -80,6 +81,11 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
         const outcome = await issueForCode(codeDigest, grant, tokens, auditEvent);
         if (outcome === 'issued' && auditEvent) stream.write(auditEvent);
         return outcome;
+      },
+      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
+        const result = await exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent);
+        if (result.outcome === 'issued' && auditEvent) stream.write(auditEvent);
+        return result;
       },
     },
     tokens: {

@@ -183,6 +183,7 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
           duration.observe((performance.now() - started) / 1000);
           if (operation === 'audit.record') countAudit(args[0]);
           else if ((operation === 'grants.issueForCode' && result === 'issued') || (operation === 'tokens.rotateRefreshToken' && result === 'rotated')) countAudit(args[3]);
+          else if (operation === 'grants.exchangeCode' && (result as { outcome?: unknown }).outcome === 'issued') countAudit(args[5]);
           return result;
         } catch (error) {
           errors.inc();

@@ -884,6 +884,31 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         assert.equal(await storage.tokens.findGraceSuccessor(third[1].tokenDigest), undefined);
       }));
 
+      it('cleanup deletes grace records whose window ended (graceExpiresAt <= now), keeps open ones, and the rotated-out token stays a replay', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const chains = [];
+        for (const graceExpiresAt of [NOW + 30, NOW + 40, NOW + 41, NOW + 100]) {
+          const { grant, refresh } = await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+          const kept = grace(grant, refresh, graceExpiresAt);
+          assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept), 'rotated');
+          chains.push({ grant, refresh, kept });
+        }
+        // Batches of 1, so the run goes on past a full batch.
+        const result = await storage.cleanup.deleteExpired(NOW + 40, 1);
+        assert.equal(result.refreshTokenGrace, 2);
+        assert.equal(result.deleted, 2);
+        assert.equal(await storage.tokens.findGraceSuccessor(chains[0]!.refresh.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(chains[1]!.refresh.tokenDigest), undefined);
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[2]!.refresh.tokenDigest), chains[2]!.kept, 'the window is open until graceExpiresAt');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[3]!.refresh.tokenDigest), chains[3]!.kept);
+        // The rotated-out refresh token itself stays: presenting it is still recognised as reuse (not current).
+        assert.equal((await storage.tokens.findByDigest(chains[0]!.refresh.tokenDigest))?.token.rotatedAt, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(chains[0]!.refresh.tokenDigest, NOW + 41, tokenPair(chains[0]!.grant, NOW + 41)), 'not_current');
+        // A second run finds nothing more until the next window ends.
+        assert.equal((await storage.cleanup.deleteExpired(NOW + 40, 1)).refreshTokenGrace, 0);
+        assert.equal((await storage.cleanup.deleteExpired(NOW + 100, 10)).refreshTokenGrace, 2);
+      }));
+
       it('a rotation that does not happen (not_current) keeps no grace record and leaves the current one as it was', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant, refresh } = await issueGrant(storage, f);
@@ -1163,6 +1188,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const result = await storage.cleanup.deleteExpired(C, 2);
         assert.deepEqual(result, {
           deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 1, pushedRequests: 0,
+          refreshTokenGrace: 0,
         });
         assert.equal(await storage.knownDevices.isKnown(deviceKept, f.user.userId, C), true, 'a device still known stays');
 
@@ -1529,6 +1555,133 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
         const same = await redeem(storage, f, NOW, NOW);
         assert.equal(same.outcome, 'issued');
         assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
+      }));
+    });
+
+    describe('exchangeCode (issue 12: the code exchange is one atomic operation)', () => {
+      const audited = async (storage: Storage, grantId: string) =>
+        (await storage.audit.list({ limit: 1000 })).filter((event) => event.grantId === grantId && event.type === 'token.issued').length;
+      /** A stored, unused code and what its exchange would store. */
+      const prepared = async (storage: Storage, f: Fixture, issuedAt = NOW, now = NOW + 1) => {
+        const code = codeRecord(f, { issuedAt, expiresAt: issuedAt + 60 });
+        await storage.authorizationCodes.create(code);
+        const grant = grantRecord(f, { createdAt: now });
+        const tokens = tokenPair(grant, now);
+        const event = { type: 'token.issued', at: now, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: grant.grantId, details: { grant_type: 'authorization_code' } };
+        const exchange = () => storage.grants.exchangeCode(code.codeDigest, f.client.clientId, now, grant, tokens, event);
+        return { code, grant, tokens, now, exchange };
+      };
+
+      it('issueForCode for a code that is not stored answers code_replayed and stores nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const grant = grantRecord(f);
+        assert.equal(await storage.grants.issueForCode(digest(), grant, tokenPair(grant, NOW)), 'code_replayed');
+        assert.equal(await storage.grants.find(grant.grantId), undefined);
+      }));
+
+      it('find reads a code of its client without changing it; another client\'s or an unknown code is undefined (RFC 6749 §4.1.3)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code } = await prepared(storage, f);
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: false });
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: false });
+        assert.equal(await storage.authorizationCodes.find(code.codeDigest, randomUUID()), undefined);
+        assert.equal(await storage.authorizationCodes.find(digest(), f.client.clientId), undefined);
+        assert.equal((await storage.authorizationCodes.consume(code.codeDigest, NOW, f.client.clientId)).outcome, 'consumed');
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: true });
+      }));
+
+      it('issued: consumes the code and stores the grant, its tokens, the code\'s link and the audit event, all at once', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant, tokens, exchange } = await prepared(storage, f);
+        assert.deepEqual(await exchange(), { outcome: 'issued' });
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), grant);
+        for (const token of tokens) assert.deepEqual((await storage.tokens.findByDigest(token.tokenDigest))?.token, token);
+        assert.equal(await audited(storage, grant.grantId), 1);
+        assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, true);
+        // RFC 6749 §4.1.2: the next use is a replay that names the grant the first one produced.
+        const replay = await storage.authorizationCodes.consume(code.codeDigest, NOW + 2, f.client.clientId);
+        assert.equal(replay.outcome === 'replayed' && replay.grantId, grant.grantId);
+      }));
+
+      it('replayed: a used code is marked replayed, answers the first grant, and stores nothing else (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const first = await prepared(storage, f);
+        assert.deepEqual(await first.exchange(), { outcome: 'issued' });
+        const second = grantRecord(f, { createdAt: NOW + 2 });
+        const tokens = tokenPair(second, NOW + 2);
+        assert.deepEqual(await storage.grants.exchangeCode(first.code.codeDigest, f.client.clientId, NOW + 2, second, tokens), { outcome: 'replayed', grantId: first.grant.grantId });
+        assert.equal(await storage.grants.find(second.grantId), undefined);
+        for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+        // Revoking is the caller's decision (SPEC decision 6): the first grant is untouched.
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), first.grant);
+        assert.equal(await audited(storage, second.grantId), 0);
+      }));
+
+      it('unknown: another client\'s code, or no such code, changes nothing and leaves the code for its own client', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant, tokens, exchange } = await prepared(storage, f);
+        assert.deepEqual(await storage.grants.exchangeCode(code.codeDigest, randomUUID(), NOW + 1, grant, tokens), { outcome: 'unknown' });
+        assert.deepEqual(await storage.grants.exchangeCode(digest(), f.client.clientId, NOW + 1, grant, tokens), { outcome: 'unknown' });
+        assert.equal(await storage.grants.find(grant.grantId), undefined);
+        assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, false);
+        assert.deepEqual(await exchange(), { outcome: 'issued' });
+      }));
+
+      it('code_outdated: a code issued before the grant was revoked consumes the code and creates nothing (SPEC decision 6)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
+        const late = await prepared(storage, f, NOW, NOW + 10);
+        assert.deepEqual(await late.exchange(), { outcome: 'code_outdated' });
+        assert.equal(await storage.grants.find(late.grant.grantId), undefined);
+        assert.equal(await storage.tokens.findByDigest(late.tokens[1].tokenDigest), undefined);
+        assert.equal(await audited(storage, late.grant.grantId), 0);
+        assert.equal((await storage.authorizationCodes.find(late.code.codeDigest, f.client.clientId))?.used, true);
+      }));
+
+      it('supersedes the previous active grant of the client and subject with its tokens (SPEC decision 11)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const old = await issueGrant(storage, f, NOW - 100);
+        const fresh = await prepared(storage, f, NOW, NOW + 10);
+        assert.deepEqual(await fresh.exchange(), { outcome: 'issued' });
+        const superseded = await storage.grants.find(old.grant.grantId);
+        assert.equal(superseded?.revokedAt, NOW + 10);
+        assert.equal(superseded?.revocationReason, 'superseded');
+        for (const token of [old.access, old.refresh]) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 10);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), fresh.grant);
+      }));
+
+      it('of concurrent exchanges of one code exactly one issues, the others are replays, and one grant exists', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        const attempts = Array.from({ length: 12 }, () => {
+          const grant = grantRecord(f, { createdAt: NOW + 1 });
+          return { grant, tokens: tokenPair(grant, NOW + 1) };
+        });
+        const results = await Promise.all(attempts.map(({ grant, tokens }) => storage.grants.exchangeCode(code.codeDigest, f.client.clientId, NOW + 1, grant, tokens)));
+        const winners = attempts.filter((_, i) => results[i]!.outcome === 'issued');
+        assert.equal(winners.length, 1);
+        for (const result of results) if (result.outcome !== 'issued') assert.deepEqual(result, { outcome: 'replayed', grantId: winners[0]!.grant.grantId });
+        const stored = await Promise.all(attempts.map(({ grant }) => storage.grants.find(grant.grantId)));
+        assert.equal(stored.filter(Boolean).length, 1);
+      }));
+
+      it('concurrent exchanges of different codes for one client and subject leave exactly one active grant (SPEC decision 11)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const exchanges = await Promise.all(Array.from({ length: 8 }, () => prepared(storage, f, NOW, NOW)));
+        const results = await Promise.all(exchanges.map(({ exchange }) => exchange()));
+        // Same second as the codes' issue: no redemption is "newer" (whole seconds), each supersedes the one before.
+        assert.ok(results.every((result) => result.outcome === 'issued'), JSON.stringify(results));
+        const active = await storage.grants.listActive({ clientId: f.client.clientId });
+        assert.equal(active.length, 1);
+        // Every superseded grant's tokens are revoked; only the active grant's are live.
+        for (const { grant, tokens } of exchanges) {
+          for (const token of tokens) {
+            const live = (await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt === null;
+            assert.equal(live, grant.grantId === active[0]!.grantId);
+          }
+        }
       }));
     });
 

@@ -5,8 +5,9 @@
  * Rules every backend keeps:
  * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).
  * - Steps that must be atomic are single operations here: consuming an authorization code
- *   (`consumeAuthorizationCode`), issuing a grant for a code (`issueGrantForCode`), and rotating a
- *   refresh token (`rotateRefreshToken`). Each must hold across processes sharing the database.
+ *   (`authorizationCodes.consume`), the whole code exchange (`grants.exchangeCode`: consume, issue and
+ *   audit; issue 12), issuing a grant for a consumed code (`grants.issueForCode`), and rotating a
+ *   refresh token (`tokens.rotateRefreshToken`). Each must hold across processes sharing the database.
  * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
  * - Audit events are append-only (SPEC decision 19).
  * - Everything several server instances must share lives here (login sessions, login rate-limit
@@ -274,6 +275,13 @@ export type ConsumeCodeResult =
   | { outcome: 'replayed'; code: AuthorizationCodeRecord; grantId: string | null }
   | { outcome: 'unknown' };
 
+/** What `grants.exchangeCode` did (issue 12). */
+export type ExchangeCodeResult =
+  | { outcome: 'issued' }
+  | { outcome: 'replayed'; grantId: string | null }
+  | { outcome: 'code_outdated' }
+  | { outcome: 'unknown' };
+
 export interface AuditEvent {
   /** e.g. `consent.granted`, `token.issued`, `refresh_token.rotated`, `refresh_token.reuse_detected`. */
   type: string;
@@ -341,6 +349,8 @@ export interface CleanupResult {
   knownDevices: number;
   /** Pushed authorization requests (RFC 9126) whose `expiresAt <= now`, used or not. */
   pushedRequests: number;
+  /** Refresh-token reuse grace records (SPEC decision 8) whose window ended (`graceExpiresAt <= now`). */
+  refreshTokenGrace: number;
 }
 
 /**
@@ -437,6 +447,12 @@ export interface Storage {
      * concurrent `issueGrantForCode` for it fail). Expiry is the caller's check.
      */
     consume(codeDigest: string, now: number, clientId?: string): Promise<ConsumeCodeResult>;
+    /**
+     * Issue 12: reads the code without changing it, only if it was issued to `clientId` (RFC 6749 §4.1.3;
+     * another client's code is undefined, as an unknown one). `used` is true once a redemption consumed it.
+     * The token endpoint validates what it reads, then redeems with `grants.exchangeCode`.
+     */
+    find(codeDigest: string, clientId: string): Promise<{ code: AuthorizationCodeRecord; used: boolean } | undefined>;
   };
   grants: {
     /**
@@ -451,6 +467,20 @@ export interface Storage {
      * token exchange costs one commit (and is never issued without its audit trail).
      */
     issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'issued' | 'code_replayed' | 'code_outdated'>;
+    /**
+     * Issue 12, the whole code exchange as ONE atomic operation (one transaction; one statement on
+     * PostgreSQL): consumes the code, then does what `issueForCode` does (supersede, grant, tokens, link,
+     * `auditEvent`). A failure anywhere (a terminated backend, a full disk) leaves the code unused and
+     * nothing written, so the client's retry redeems it. Outcomes, each changing only what it says:
+     * - `issued`: the code was unused and issued to `clientId`; everything is stored.
+     * - `replayed`: the code was used before (RFC 6749 §4.1.2), e.g. by a concurrent redemption: it is marked
+     *   replayed (as `authorizationCodes.consume` does) and `grantId` is what its first use produced, if
+     *   anything; nothing else is stored. Revoking that grant is the caller's decision (SPEC decision 6).
+     * - `code_outdated`: as for `issueForCode` (SPEC decision 6); the code is consumed, nothing else stored.
+     * - `unknown`: no such code for `clientId`; nothing changes.
+     * Expiry, redirect URI and PKCE are the caller's checks, made before (a refused request changes nothing).
+     */
+    exchangeCode(codeDigest: string, clientId: string, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<ExchangeCodeResult>;
     find(grantId: string): Promise<GrantRecord | undefined>;
     /** Active grants of a client for a subject (at most one, SPEC decision 11). */
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;
@@ -598,7 +628,10 @@ export interface Storage {
      * - consent interactions with `expiresAt <= now`, used or not.
    * - rate-limit windows that have ended.
      * - known devices with `expiresAt <= now`;
-     * - pushed authorization requests with `expiresAt <= now`, used or not.
+     * - pushed authorization requests with `expiresAt <= now`, used or not;
+     * - refresh-token reuse grace records with `graceExpiresAt <= now` (SPEC decision 8: after the window a
+     *   retry is plain reuse, recognised by the rotated-out token itself, so the sealed successor pair
+     *   serves no one and is not kept).
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

@@ -15,6 +15,8 @@ export interface InstanceProcess {
   stderr(): string;
   /** SIGTERM, then waits for a clean exit; @returns its exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing is closed or flushed by the process), then waits until it is gone; @returns the signal. */
+  kill(): Promise<NodeJS.Signals | null>;
 }
 
 /**
@@ -55,6 +57,11 @@ export async function startInstanceProcess(env: Record<string, string>, timeoutM
     url,
     stdout: () => stdout,
     stderr: () => stderr,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      return child.signalCode;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       // A clean close takes well under a second; never let a stuck one outlive the test.

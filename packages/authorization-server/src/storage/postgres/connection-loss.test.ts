@@ -95,6 +95,17 @@ async function consumedCode(storage: Storage) {
   return { codeDigest, grant, tokens: newTokenPair(grant, NOW) };
 }
 
+/** A client, user and company, and a stored, unused code ready for exchangeCode (issue 12). */
+async function unusedCode(storage: Storage) {
+  const consumed = await consumedCode(storage);
+  const codeDigest = digest();
+  await storage.authorizationCodes.create({
+    codeDigest, clientId: consumed.grant.clientId, userId: consumed.grant.userId, redirectUri: 'https://ledgerly.example/cb', scope: ['users:read'],
+    subjectType: 'company', subjectId: consumed.grant.subjectId, codeChallenge: null, issuedAt: NOW, expiresAt: NOW + 60,
+  });
+  return { ...consumed, codeDigest };
+}
+
 /** A grant with a current refresh token. */
 async function issuedGrant(storage: Storage) {
   const issued = await consumedCode(storage);
@@ -112,6 +123,13 @@ const OPERATIONS: { name: string; lockTable: string; prepare(storage: Storage): 
     async prepare(storage) {
       const { codeDigest, grant, tokens } = await consumedCode(storage);
       return () => storage.grants.issueForCode(codeDigest, grant, tokens);
+    },
+  },
+  {
+    name: 'grants.exchangeCode', lockTable: 'authorization_codes', expected: { outcome: 'issued' },
+    async prepare(storage) {
+      const { codeDigest, grant, tokens } = await unusedCode(storage);
+      return () => storage.grants.exchangeCode(codeDigest, grant.clientId, NOW, grant, tokens);
     },
   },
   {
@@ -231,4 +249,87 @@ describe('PostgreSQL storage: a backend terminated mid-operation (issue 11 item 
     }
     t.diagnostic(`${terminated} backends terminated; ${unavailable} calls failed with StorageUnavailableError`);
   });
+});
+
+describe('PostgreSQL storage: a backend terminated at each point of a code exchange (issue 12)', { skip }, () => {
+  const schema = newTestSchema();
+  let storage: Storage;
+  let admin: pg.Client;
+  before(async () => {
+    storage = await createPostgresStorage(withApplicationName(TEST_DATABASE_URL, APPLICATION_NAME), { schema, poolSize: 4, onConnectionError: () => {} });
+    admin = await sideConnection(schema, 'admin');
+  });
+  after(async () => {
+    await admin?.end();
+    await storage?.close();
+    await dropTestSchema(schema);
+  });
+
+  /** A previous grant of a (client, subject), a newer unused code for the same pair, and its exchange. */
+  async function exchangeOverPreviousGrant() {
+    const previous = await issuedGrant(storage);
+    const codeDigest = digest();
+    await storage.authorizationCodes.create({
+      codeDigest, clientId: previous.grant.clientId, userId: previous.grant.userId, redirectUri: 'https://ledgerly.example/cb', scope: ['users:read'],
+      subjectType: 'company', subjectId: previous.grant.subjectId, codeChallenge: null, issuedAt: NOW + 10, expiresAt: NOW + 70,
+    });
+    const grant: GrantRecord = { ...previous.grant, grantId: randomUUID(), createdAt: NOW + 11 };
+    const tokens = newTokenPair(grant, NOW + 11);
+    const event = { type: 'token.issued', at: NOW + 11, actor: `client:${grant.clientId}`, clientId: grant.clientId, grantId: grant.grantId };
+    return { previous, codeDigest, grant, tokens, exchange: () => storage.grants.exchangeCode(codeDigest, grant.clientId, NOW + 11, grant, tokens, event) };
+  }
+  type Exchange = Awaited<ReturnType<typeof exchangeOverPreviousGrant>>;
+
+  /** Where the exchange is made to wait (a lock the blocker holds) when its backend is terminated, in the order it gets there. */
+  const POINTS: { name: string; block(blocker: pg.Client, exchange: Exchange): Promise<unknown> }[] = [
+    { name: 'the statement\'s start (a table lock)', block: (blocker) => blocker.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE') },
+    {
+      name: 'the (client, subject) advisory lock',
+      block: (blocker, { grant }) => blocker.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`gatehouse.grant:${grant.clientId}:company:${grant.subjectId}`]),
+    },
+    { name: 'the code row', block: (blocker, { codeDigest }) => blocker.query('SELECT 1 FROM authorization_codes WHERE code_digest = $1 FOR UPDATE', [codeDigest]) },
+    { name: 'the previous grant row (supersede)', block: (blocker, { previous }) => blocker.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [previous.grant.grantId]) },
+    { name: 'the previous grant\'s tokens (supersede)', block: (blocker, { previous }) => blocker.query('SELECT 1 FROM tokens WHERE token_digest = $1 FOR UPDATE', [previous.refresh.tokenDigest]) },
+    {
+      name: 'inserting the grant',
+      // An uncommitted row with the new grant's id: the insert waits to learn whether it conflicts.
+      block: (blocker, { grant }) => blocker.query(
+        `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'users:read', $5)`,
+        [grant.grantId, grant.clientId, grant.userId, randomUUID(), NOW]),
+    },
+    {
+      name: 'inserting the tokens',
+      block: (blocker, { previous, tokens }) => blocker.query(
+        `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ($1, $2, 'access', $3, $4, 'users:read', $5, $6)`,
+        [tokens[0].tokenDigest, randomUUID(), previous.grant.grantId, previous.grant.clientId, NOW, NOW + 900]),
+    },
+  ];
+
+  for (const point of POINTS) {
+    it(`waiting on ${point.name}: fails with StorageUnavailableError, leaves the code unused, the previous grant active and nothing written; the retry issues`, async () => {
+      const exchange = await exchangeOverPreviousGrant();
+      const blocker = await sideConnection(schema, 'blocker');
+      try {
+        await blocker.query('BEGIN');
+        await point.block(blocker, exchange);
+        const refused = assert.rejects(exchange.exchange(), (error) => error instanceof StorageUnavailableError);
+        await terminateTheBlockedBackend(admin, blocker);
+        await refused;
+        await blocker.query('ROLLBACK');
+      } finally {
+        await blocker.end();
+      }
+      const { previous, codeDigest, grant, tokens } = exchange;
+      assert.equal((await storage.authorizationCodes.find(codeDigest, grant.clientId))?.used, false, 'the code is still unused');
+      assert.equal(await storage.grants.find(grant.grantId), undefined, 'no grant');
+      for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined, 'no token');
+      assert.equal((await storage.grants.find(previous.grant.grantId))?.revokedAt, null, 'the previous grant is not superseded');
+      assert.equal((await storage.tokens.findByDigest(previous.refresh.tokenDigest))?.token.revokedAt, null, 'nor its tokens');
+      assert.equal((await storage.audit.list()).some((event) => event.grantId === grant.grantId), false, 'no audit event');
+
+      assert.deepEqual(await exchange.exchange(), { outcome: 'issued' });
+      assert.equal((await storage.grants.find(previous.grant.grantId))?.revocationReason, 'superseded');
+      assert.deepEqual(await storage.grants.findActive(grant.clientId, 'company', grant.subjectId), grant);
+    });
+  }
 });

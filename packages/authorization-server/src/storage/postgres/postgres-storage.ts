@@ -8,7 +8,10 @@
  * - `tokens.rotateRefreshToken` is ONE statement: it locks the grant row (`FOR NO KEY UPDATE`), flips the
  *   presented refresh token from current to rotated only if it still is current (compare-and-swap), revokes
  *   the grant's access tokens and inserts the new pair, all or nothing.
- * - `grants.issueForCode` and `grants.revoke` are short transactions.
+ * - `grants.exchangeCode` (and `grants.issueForCode`) is ONE statement around `gatehouse_redeem_code`
+ *   (migration 20): the function takes the advisory lock of the (client, subject), locks the code and the
+ *   superseded grants and reads them fresh; the statement inserts the grant, tokens and audit event.
+ * - `grants.revoke` is a short transaction.
  * Lock order, to rule out deadlocks: whatever touches several tokens of a grant locks the grant row first.
  *
  * Hot paths are one round trip each: consume a code, find a token by digest (tokens ⋈ grants ⋈ clients
@@ -33,6 +36,7 @@ import type {
   ClientPatch,
   ClientRecord,
   ConsumeCodeResult,
+  GrantRecord,
   LoginDelayRule,
   Storage,
   StoredAuditEvent,
@@ -143,6 +147,54 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
       JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id WHERE t.${column} = $1`, [value]);
     return row && { token: toToken(prefixed(row, 't_')), grant: toGrant(prefixed(row, 'g_')), client: toClient(prefixed(row, 'c_')) };
+  };
+
+  /**
+   * Issue 12: issueForCode (`consume` false: the code was consumed before) and exchangeCode (`consume`
+   * true) as ONE statement, so one round trip and all or nothing: `gatehouse_redeem_code` (migration 20)
+   * takes the locks and makes the checks on freshly read rows and supersedes the previous grant; the
+   * statement's other parts store the grant, its tokens, the code's link and the audit event only when it
+   * answers `issued`. A deadlock or serialization failure rolled everything back: it runs again (twice at most).
+   */
+  const redeemCode = async (
+    codeDigest: string, clientId: string | null, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent: AuditEvent | undefined, consume: boolean,
+  ): Promise<{ outcome: string; replayGrantId: string | null }> => {
+    const values = [
+      ...tokenColumns(tokens), codeDigest, clientId, grant.clientId, grant.subjectType, grant.subjectId, now, grant.createdAt, consume,
+      grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
+      resourcesColumn(grant.resources), tokenAudiences(tokens),
+    ];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const row = await pool.query<{ redeem_outcome: string; replay_grant_id: string | null }>({
+          name: 'gatehouse_redeem_code',
+          text: `WITH redeemed AS (
+               SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18)
+             ), new_grant AS (
+               INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+               SELECT $19, $13, $20, $14, $15, $21, $17, NULL, NULL, $28 FROM redeemed WHERE redeem_outcome = 'issued'
+             ), new_tokens AS (
+               ${insertTokens(1, 29)} WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+             ), linked AS (
+               UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, $16), grant_id = $19
+               WHERE code_digest = $11 AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+             ), audited AS (
+               -- The audit event commits with the grant, and only if it was issued ($22 is NULL when none is given).
+               INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+               SELECT $22::text, $23::bigint, $24::text, $25::text, $26::text, $27::jsonb
+               WHERE $22::text IS NOT NULL AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+             )
+             SELECT redeem_outcome, replay_grant_id FROM redeemed`,
+          values,
+        });
+        const result = row.rows[0]!;
+        return { outcome: result.redeem_outcome, replayGrantId: result.replay_grant_id };
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+        throw postgresStorageError(error);
+      }
+    }
   };
 
   const storage: Storage = {
@@ -321,6 +373,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
             code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources)],
         );
       },
+      async find(codeDigest, clientId) {
+        const row = await prepared('gatehouse_find_code_for_client', 'SELECT * FROM authorization_codes WHERE code_digest = $1 AND client_id = $2', [codeDigest, clientId]);
+        return row && { code: toCode(row), used: row.consumed_at !== null };
+      },
       async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
         // RFC 6749 §4.1.2 single use, in one statement: SET sees the row as it was, so the first call sets
         // consumed_at and leaves replayed_at NULL; every later one (queued on the row lock and re-checked
@@ -341,49 +397,14 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     },
     grants: {
       async issueForCode(codeDigest, grant, tokens, auditEvent) {
-        return transaction(async (client) => {
-          // The code row lock orders this against a concurrent replay (consume waits, then sees grant_id set);
-          // the advisory lock per (client, subject) makes concurrent consents for one pair take turns, so the
-          // later one supersedes the earlier (SPEC decision 11) instead of both staying active.
-          const code = (await client.query(
-            `SELECT c.replayed_at, c.grant_id, c.issued_at FROM pg_advisory_xact_lock(hashtextextended($2, 0)) AS lock, authorization_codes c
-             WHERE c.code_digest = $1 FOR UPDATE OF c`,
-            [codeDigest, `gatehouse.grant:${grant.clientId}:${grant.subjectType}:${grant.subjectId}`],
-          )).rows[0];
-          if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
-          // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
-          // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
-          // Under the advisory lock above, so a concurrent redemption for the pair has committed or waits.
-          const newer = (await client.query(
-            `SELECT 1 FROM grants WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND (created_at > $4 OR revoked_at > $4) LIMIT 1`,
-            [grant.clientId, grant.subjectType, grant.subjectId, Number(code.issued_at)],
-          )).rows[0];
-          if (newer) return 'code_outdated' as const;
-          // Locks the superseded grant rows first (lock order); their tokens are revoked in the next statement,
-          // whose snapshot sees any token a rotation of that grant committed while this one waited.
-          const superseded = (await client.query(
-            `UPDATE grants SET revoked_at = $4, revocation_reason = 'superseded'
-             WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND revoked_at IS NULL RETURNING grant_id`,
-            [grant.clientId, grant.subjectType, grant.subjectId, grant.createdAt],
-          )).rows.map((row) => String(row.grant_id));
-          await client.query(
-            `WITH revoked AS (
-               UPDATE tokens SET revoked_at = $10 WHERE grant_id = ANY ($9::text[]) AND revoked_at IS NULL
-             ), superseded AS (
-               ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = ANY ($9::text[])
-             ), new_grant AS (
-               INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $21)
-             ), new_tokens AS (
-               ${insertTokens(11, 22)}
-             )
-             UPDATE authorization_codes SET grant_id = $1 WHERE code_digest = $8`,
-            [grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
-              codeDigest, superseded, grant.createdAt, ...tokenColumns(tokens), resourcesColumn(grant.resources), tokenAudiences(tokens)],
-          );
-          if (auditEvent) await client.query(INSERT_AUDIT_EVENT, auditEventColumns(auditEvent));
-          return 'issued' as const;
-        });
+        const { outcome } = await redeemCode(codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false);
+        // A code that is gone (never stored, or cleaned up) cannot be issued for, as a replayed one.
+        return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
+      },
+      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
+        const { outcome, replayGrantId } = await redeemCode(codeDigest, clientId, now, grant, tokens, auditEvent, true);
+        if (outcome === 'replayed') return { outcome, grantId: replayGrantId };
+        return { outcome: outcome as 'issued' | 'code_outdated' | 'unknown' };
       },
       async find(grantId) {
         const row = await one('SELECT * FROM grants WHERE grant_id = $1', [grantId]);
@@ -689,6 +710,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
           knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
           pushedRequests: await inBatches('pushed_requests', 'x.expires_at <= $1', 'x.expires_at', [now]),
+          // SPEC decision 8: a grace record whose window ended answers no retry any more.
+          refreshTokenGrace: await inBatches('refresh_token_grace', 'x.grace_expires_at <= $1', 'x.grace_expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },

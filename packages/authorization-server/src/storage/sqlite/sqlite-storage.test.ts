@@ -13,6 +13,8 @@ import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage
 import { runStorageContract } from '../storage-contract.ts';
 import { migrations } from './migrations.ts';
 import { createSqliteStorage } from './sqlite-storage.ts';
+import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { failSqliteStatements } from '../../testing/sqlite-faults.ts';
 
 runStorageContract('sqlite', () => createSqliteStorage(':memory:'));
 
@@ -296,4 +298,58 @@ describe('SQLite storage', () => {
     const bytes = readFileSync(path).toString('latin1');
     for (const value of raw) assert.ok(!bytes.includes(value), `a raw value is in the database file: ${value.slice(0, 8)}…`);
   });
+});
+
+describe('SQLite storage: a failure at any point of a code exchange leaves the code unused and nothing written (issue 12)', () => {
+  /** Each statement of exchangeCode (and its COMMIT), in the order it runs when it supersedes a previous grant. */
+  const POINTS: { name: string; pattern: RegExp }[] = [
+    { name: 'reading the code', pattern: /^SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes/ },
+    { name: 'consuming the code', pattern: /^UPDATE authorization_codes SET consumed_at/ },
+    { name: 'the SPEC decision 6 check', pattern: /^SELECT 1 FROM grants WHERE client_id/ },
+    { name: 'superseding the previous grant', pattern: /^UPDATE grants SET revoked_at/ },
+    { name: 'revoking the previous grant\'s tokens', pattern: /^UPDATE tokens SET revoked_at = \? WHERE grant_id/ },
+    { name: 'inserting the grant', pattern: /^INSERT INTO grants/ },
+    { name: 'inserting the tokens', pattern: /^INSERT INTO tokens/ },
+    { name: 'linking the code to the grant', pattern: /^UPDATE authorization_codes SET grant_id/ },
+    { name: 'recording the audit event', pattern: /^INSERT INTO audit_events/ },
+    { name: 'COMMIT', pattern: /^COMMIT$/ },
+  ];
+
+  for (const point of POINTS) {
+    it(`${point.name}: fails with StorageUnavailableError, keeps the code unused and the previous grant active, writes nothing; the retry issues`, async () => {
+      const storage = createSqliteStorage(databaseFile('exchange-fault'));
+      try {
+        const previous = await grantWithRefreshToken(storage);
+        const codeDigest = randomBytes(32).toString('base64url');
+        await storage.authorizationCodes.create({
+          codeDigest, clientId: previous.grant.clientId, userId: previous.grant.userId, redirectUri: 'https://ledgerly.example/cb', scope: ['users:read'],
+          subjectType: 'company', subjectId: previous.grant.subjectId, codeChallenge: null, issuedAt: NOW + 10, expiresAt: NOW + 70,
+        });
+        const grant: GrantRecord = { ...previous.grant, grantId: randomUUID(), createdAt: NOW + 11 };
+        const pair = newTokenPair(grant, NOW + 11);
+        const event = { type: 'token.issued', at: NOW + 11, actor: `client:${grant.clientId}`, clientId: grant.clientId, grantId: grant.grantId };
+        const exchange = () => storage.grants.exchangeCode(codeDigest, grant.clientId, NOW + 11, grant, pair, event);
+
+        const fault = failSqliteStatements(point.pattern);
+        try {
+          await assert.rejects(exchange(), (error) => error instanceof StorageUnavailableError);
+        } finally {
+          fault.restore();
+        }
+        assert.equal(fault.failures(), 1, 'the failure happened at that point');
+        assert.equal((await storage.authorizationCodes.find(codeDigest, grant.clientId))?.used, false, 'the code is still unused');
+        assert.equal(await storage.grants.find(grant.grantId), undefined, 'no grant');
+        for (const token of pair) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined, 'no token');
+        assert.equal((await storage.grants.find(previous.grant.grantId))?.revokedAt, null, 'the previous grant is not superseded');
+        assert.equal((await storage.tokens.findByDigest(previous.refreshDigest))?.token.revokedAt, null, 'nor its tokens');
+        assert.equal((await storage.audit.list()).some((recorded) => recorded.grantId === grant.grantId), false, 'no audit event');
+
+        assert.deepEqual(await exchange(), { outcome: 'issued' });
+        assert.equal((await storage.grants.find(previous.grant.grantId))?.revocationReason, 'superseded');
+        assert.deepEqual(await storage.grants.findActive(grant.clientId, 'company', grant.subjectId), grant);
+      } finally {
+        await storage.close();
+      }
+    });
+  }
 });

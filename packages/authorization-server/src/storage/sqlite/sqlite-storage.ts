@@ -27,6 +27,8 @@ import type {
   ClientPatch,
   ClientRecord,
   ConsumeCodeResult,
+  ExchangeCodeResult,
+  GrantRecord,
   LoginDelayRule,
   Storage,
   StoredAuditEvent,
@@ -91,6 +93,35 @@ export function createSqliteStorage(path: string): Storage {
     // A revoked grant gains no tokens: once its latest token has expired, cleanup may consider it.
     run('UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL', grantId, grantId);
     return Number(changed.changes) > 0;
+  };
+
+  /**
+   * The body of issueForCode and exchangeCode, inside their transaction: the SPEC decision 6 check, the
+   * supersede (SPEC decision 11), the grant, its tokens, the code's link and the audit event.
+   */
+  const issueGrant = (codeDigest: string, codeIssuedAt: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent: AuditEvent | undefined): 'issued' | 'code_outdated' => {
+    // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
+    // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
+    const newer = get(
+      `SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1`,
+      grant.clientId, grant.subjectType, grant.subjectId, codeIssuedAt, codeIssuedAt,
+    );
+    if (newer) return 'code_outdated';
+    const previous = all(
+      'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+      grant.clientId, grant.subjectType, grant.subjectId,
+    );
+    for (const row of previous) revokeGrant(String(row.grant_id), grant.createdAt, 'superseded');
+    run(
+      `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
+      grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
+      resourcesColumn(grant.resources),
+    );
+    for (const token of tokens) insertToken(token);
+    run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
+    if (auditEvent) insertAuditEvent(auditEvent);
+    return 'issued';
   };
 
   /** One token with its grant and client: the lookup behind findByDigest and findByTokenId. */
@@ -281,6 +312,10 @@ export function createSqliteStorage(path: string): Storage {
           code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources),
         );
       },
+      async find(codeDigest, clientId) {
+        const row = get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', codeDigest, clientId);
+        return row && { code: toCode(row), used: row.consumed_at !== null };
+      },
       async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
         return transaction(() => {
           const row = get('SELECT * FROM authorization_codes WHERE code_digest = ?', codeDigest);
@@ -300,28 +335,22 @@ export function createSqliteStorage(path: string): Storage {
         return transaction(() => {
           const code = get('SELECT replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', codeDigest);
           if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
-          // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
-          // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
-          const newer = get(
-            `SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1`,
-            grant.clientId, grant.subjectType, grant.subjectId, Number(code.issued_at), Number(code.issued_at),
-          );
-          if (newer) return 'code_outdated' as const;
-          const previous = all(
-            'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
-            grant.clientId, grant.subjectType, grant.subjectId,
-          );
-          for (const row of previous) revokeGrant(String(row.grant_id), grant.createdAt, 'superseded');
-          run(
-            `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
-             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
-            grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
-            resourcesColumn(grant.resources),
-          );
-          for (const token of tokens) insertToken(token);
-          run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
-          if (auditEvent) insertAuditEvent(auditEvent);
-          return 'issued' as const;
+          return issueGrant(codeDigest, Number(code.issued_at), grant, tokens, auditEvent);
+        });
+      },
+      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
+        // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
+        return transaction((): ExchangeCodeResult => {
+          const code = get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', codeDigest);
+          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+          if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
+          if (code.consumed_at !== null) {
+            // RFC 6749 §4.1.2: used before (a concurrent redemption won); marked replayed as consume() does.
+            if (code.replayed_at === null) run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', now, codeDigest);
+            return { outcome: 'replayed', grantId: code.grant_id === null ? null : String(code.grant_id) };
+          }
+          run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', now, codeDigest);
+          return { outcome: issueGrant(codeDigest, Number(code.issued_at), grant, tokens, auditEvent) };
         });
       },
       async find(grantId) {
@@ -586,6 +615,11 @@ export function createSqliteStorage(path: string): Storage {
           ),
           knownDevices: await inBatches('DELETE FROM known_devices WHERE rowid IN (SELECT rowid FROM known_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
           pushedRequests: await inBatches('DELETE FROM pushed_requests WHERE rowid IN (SELECT rowid FROM pushed_requests WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
+          // SPEC decision 8: a grace record whose window ended answers no retry any more.
+          refreshTokenGrace: await inBatches(
+            'DELETE FROM refresh_token_grace WHERE rowid IN (SELECT rowid FROM refresh_token_grace WHERE grace_expires_at <= ? ORDER BY grace_expires_at LIMIT ?)',
+            now,
+          ),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
