@@ -14,6 +14,7 @@ import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
+import { dpopContract } from './dpop-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1314,6 +1315,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     localAccountsContract(withStorage);
     webhooksContract(withStorage);
     userIdentityContract(withStorage);
+    dpopContract(withStorage, { fixture, issueGrant, tokenPair });
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {
