@@ -18,7 +18,10 @@ export type OAuthErrorCode =
   // OIDC Core §3.1.2.6: prompt=none could not be answered without a page (authorization endpoint only).
   | 'login_required'
   | 'consent_required'
-  | 'interaction_required';
+  | 'interaction_required'
+  // RFC 9449 §5, §8 (token endpoint): a DPoP proof failed its checks; a proof must carry the server's nonce.
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -35,6 +38,8 @@ const STATUS: Record<OAuthErrorCode, number> = {
   login_required: 400,
   consent_required: 400,
   interaction_required: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 };
 
 /** Longest `error_description` sent, in characters; longer texts are cut. */

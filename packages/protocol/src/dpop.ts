@@ -135,7 +135,7 @@ function describeJoseFailure(error: unknown): string {
   if (code === 'ERR_JOSE_ALG_NOT_ALLOWED') return `alg must be one of ${DPOP_SIGNING_ALGORITHMS.join(', ')}`;
   if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') return 'the signature does not verify with the jwk header';
   if (code === 'ERR_JWS_INVALID' && message.includes('public key')) return 'the jwk header must not contain a private key';
-  if (code === 'ERR_JWS_INVALID' || code === 'ERR_JOSE_NOT_SUPPORTED') return 'the jwk header is missing or unusable';
+  if ((code === 'ERR_JWS_INVALID' && /jwk|JWK/.test(message)) || code === 'ERR_JOSE_NOT_SUPPORTED') return 'the jwk header is missing or unusable';
   if (code === 'ERR_JWT_EXPIRED') return 'the proof has expired';
   return 'the proof is not a well-formed signed JWT';
 }

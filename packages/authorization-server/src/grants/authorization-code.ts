@@ -29,7 +29,7 @@ function provesClient(clientType: ClientType, code: AuthorizationCodeRecord, red
 
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  async handle(context, client, parameters) {
+  async handle(context, client, parameters, dpopJkt) {
     const { storage, codec, clock } = context;
     const code = singleParameter(parameters, 'code');
     const redirectUri = singleParameter(parameters, 'redirect_uri');
@@ -84,7 +84,10 @@ export const authorizationCodeGrant: GrantHandler = {
       grantId: randomUUID(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
     };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, stored.scope, stored.scope, now);
+    // RFC 9449 §5: with a proof the access token is bound to its key, and a public client's refresh token too
+    // (a confidential client's refresh token is already sender-constrained by its authentication).
+    const binding = dpopJkt === undefined ? {} : { accessJkt: dpopJkt, ...(client.clientType === 'public' ? { refreshJkt: dpopJkt } : {}) };
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, stored.scope, stored.scope, now, binding);
     // The audit event commits with the grant: one commit per exchange.
     const issued = await storage.grants.issueForCode(codeDigest, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,

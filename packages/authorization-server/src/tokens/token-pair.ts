@@ -9,7 +9,8 @@ import { signAccessToken } from './jwt-access-token.ts';
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` when the access token is bound to a DPoP key. */
+  token_type: 'Bearer' | 'DPoP';
   /** Seconds. */
   expires_in: number;
   refresh_token: string;
@@ -21,6 +22,7 @@ export interface TokenResponse {
 /**
  * @param accessScope the access token's scope (narrower at refresh, RFC 6749 §6).
  * @param refreshScope the refresh token's scope, identical to the grant's (RFC 6749 §6).
+ * @param binding RFC 9449 §5, §6.1: the DPoP key thumbprint each token is bound to; absent: not bound.
  */
 export async function mintTokenPair(
   context: ServerContext,
@@ -29,23 +31,26 @@ export async function mintTokenPair(
   accessScope: string[],
   refreshScope: string[],
   now: number,
+  binding: { accessJkt?: string; refreshJkt?: string } = {},
 ): Promise<{ records: TokenRecord[]; response: TokenResponse }> {
   const { options, codec } = context;
   const accessTokenId = randomUUID();
   const accessExpiresAt = now + options.accessTokenLifetimeSeconds;
   const access = options.accessTokenFormat === 'jwt'
-    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt)
+    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt, binding.accessJkt)
     : codec.mint('gat');
   const refresh = codec.mint('grt');
   const base = { grantId: grant.grantId, clientId: grant.clientId, issuedAt: now, rotatedAt: null, revokedAt: null };
   const records: TokenRecord[] = [
-    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt },
+    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt,
+      ...(binding.accessJkt === undefined ? {} : { dpopJkt: binding.accessJkt }) },
     // SPEC decision 8: each rotation issues a refresh token valid for 60 days from then.
-    { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds },
+    { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds,
+      ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
   ];
   const response: TokenResponse = {
     access_token: access.value,
-    token_type: 'Bearer',
+    token_type: binding.accessJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: options.accessTokenLifetimeSeconds,
     refresh_token: refresh.value,
     scope: accessScope.join(' '),
@@ -56,11 +61,12 @@ export async function mintTokenPair(
 
 async function signedAccessToken(
   context: ServerContext, grant: GrantRecord, clientName: string, scope: string[], tokenId: string, issuedAt: number, expiresAt: number,
+  dpopJkt: string | undefined,
 ): Promise<{ value: string; digest: string }> {
   const { options } = context;
   const value = await signAccessToken(context.signingKey, {
     issuer: options.issuer, audience: options.accessTokenAudience, grant, clientName, scope, tokenId, issuedAt, expiresAt,
-    urnNamespace: options.brand.urnNamespace,
+    urnNamespace: options.brand.urnNamespace, ...(dpopJkt === undefined ? {} : { dpopJkt }),
   });
   return { value, digest: context.codec.digestOfSignedValue(value) };
 }
