@@ -60,7 +60,8 @@ export interface VerifiedDpopProof {
  * @throws DpopProofError when the header is repeated (RFC 9449 §4.3 item 1: "exactly one").
  */
 export function singleDpopHeader(value: string | string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
+  if (Array.isArray(value) && value.length === 1) return singleDpopHeader(value[0]);
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) return undefined;
   if (Array.isArray(value) || value.includes(',')) throw new DpopProofError('exactly one DPoP header is allowed');
   return value;
 }
