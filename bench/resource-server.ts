@@ -163,6 +163,7 @@ function floorVerifier(): Verifier {
     mode: 'introspection',
     realm: AUDIENCE,
     verifyAccessToken: async () => fixedToken,
+    verifyProtectedResourceRequest: async () => fixedToken,
     rejectAccessTokenOutsideHeader: () => undefined,
     clearCache: () => undefined,
     ready: () => Promise.resolve(),

@@ -8,7 +8,8 @@ import type { ValidationMode } from './platform-api.ts';
  * PLATFORM_API_INTROSPECTION_CLIENT_ID / _SECRET (the dev-seed credentials; also the revocation
  * feed's in local mode), GATEHOUSE_URN_NAMESPACE (gatehouse),
  * PLATFORM_API_VALIDATION_MODE (`introspection`, or `local` for JWT access tokens),
- * PLATFORM_API_INTROSPECTION_CACHE_TTL_SECONDS (5, introspection mode).
+ * PLATFORM_API_INTROSPECTION_CACHE_TTL_SECONDS (5, introspection mode),
+ * PLATFORM_API_PUBLIC_ORIGIN (the audience's origin: where clients call the API, for DPoP proofs' htu).
  */
 
 function validationModeFromEnv(name: string): ValidationMode {
@@ -46,6 +47,7 @@ const running = await startPlatformApi({
   urnNamespace: env['GATEHOUSE_URN_NAMESPACE'] || undefined,
   validationMode,
   introspectionCacheTtlSeconds: numberFromEnv('PLATFORM_API_INTROSPECTION_CACHE_TTL_SECONDS', 5),
+  publicOrigin: env['PLATFORM_API_PUBLIC_ORIGIN'] || undefined,
   logger: true,
 });
 running.app.log.info({ url: running.url, validationMode }, 'platform API ready');

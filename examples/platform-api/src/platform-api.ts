@@ -66,6 +66,11 @@ export interface PlatformApiOptions {
   /** `fetch` used to reach the authorization server; default the global one. */
   readonly fetch?: FetchFunction;
   /**
+   * RFC 9449 §7: the origin clients call this API at, for the `htu` of DPoP proofs; default the
+   * audience's origin (`http://localhost:3001` in development).
+   */
+  readonly publicOrigin?: string;
+  /**
    * A verifier to use instead of building one from the options above (which are then ignored,
    * except `issuer` and `audience` for the OpenAPI document): to share one verifier, or to put a
    * substitute in front of the same routes (the benchmark's no-authentication floor).
@@ -92,6 +97,7 @@ export function platformApiVerifierOptions(options: PlatformApiOptions): TokenVe
     clockSkewSeconds: options.clockSkewSeconds,
     now: options.now,
     fetch: options.fetch,
+    publicOrigin: options.publicOrigin,
   };
   const mode = options.validationMode ?? 'introspection';
   switch (mode) {

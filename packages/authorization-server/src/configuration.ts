@@ -28,6 +28,7 @@
  * | `GATEHOUSE_MAIL_FROM` | `Gatehouse <no-reply@localhost>` | From address of those e-mails |
  * | `GATEHOUSE_REQUIRE_SECOND_FACTOR` | `none` | `administrators`: users who administer any subject must enrol TOTP at sign-in |
  * | `GATEHOUSE_REQUIRE_PAR` | `false` | `true` refuses authorization requests that do not come through /oauth/par (RFC 9126 §5; options.ts `requirePushedAuthorizationRequests`) |
+ * | `GATEHOUSE_DPOP_NONCE_REQUIRED` | `false` | `true`: DPoP proofs at the token endpoint must carry a server nonce (RFC 9449 §8; options.ts `dpopNonceRequired`) |
  * | `GATEHOUSE_UPSTREAM_ISSUER` | unset | the platform's OpenID Provider (issue 10 §2); with it `GATEHOUSE_UPSTREAM_CLIENT_ID`, `GATEHOUSE_UPSTREAM_CLIENT_SECRET` and `GATEHOUSE_UPSTREAM_NAME` are required |
  * | `GATEHOUSE_UPSTREAM_SCOPE` | `openid email profile` | scopes asked of the upstream provider |
  * | `GATEHOUSE_LOCAL_PASSWORDS` | `on` | `off`: no e-mail and password login, everyone signs in through the upstream provider |
@@ -80,6 +81,8 @@ export interface Configuration {
   localAccounts: LocalAccountOptions;
   /** `GATEHOUSE_REQUIRE_PAR`: see AuthorizationServerOptions.requirePushedAuthorizationRequests. */
   requirePushedAuthorizationRequests: boolean;
+  /** `GATEHOUSE_DPOP_NONCE_REQUIRED`: see AuthorizationServerOptions.dpopNonceRequired. */
+  dpopNonceRequired?: boolean;
   /** `GATEHOUSE_UPSTREAM_*` and `GATEHOUSE_LOCAL_PASSWORDS`: the upstream OpenID Provider, or null. */
   upstreamIdentityProvider: UpstreamIdentityProvider | null;
 }
@@ -181,6 +184,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     localAccounts: localAccounts(env),
     requirePushedAuthorizationRequests: requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR),
     upstreamIdentityProvider: upstreamIdentityProvider(env),
+    dpopNonceRequired: dpopNonceRequired(env.GATEHOUSE_DPOP_NONCE_REQUIRED),
   };
 }
 
@@ -315,4 +319,11 @@ function requirePushedAuthorizationRequests(value: string | undefined): boolean 
   if (value === undefined || value === '' || value === 'false') return false;
   if (value === 'true') return true;
   throw new Error('GATEHOUSE_REQUIRE_PAR must be true or false');
+}
+
+/** `GATEHOUSE_DPOP_NONCE_REQUIRED`: `true` or `false` (default false; RFC 9449 §8). */
+function dpopNonceRequired(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new Error('GATEHOUSE_DPOP_NONCE_REQUIRED must be true or false');
 }

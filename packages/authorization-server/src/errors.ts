@@ -20,7 +20,10 @@ export type OAuthErrorCode =
   | 'consent_required'
   | 'interaction_required'
   // RFC 8707 §2: the requested resource is invalid, unknown, or not allowed for the client or the grant.
-  | 'invalid_target';
+  | 'invalid_target'
+  // RFC 9449 §5, §8 (token endpoint): a DPoP proof failed its checks; a proof must carry the server's nonce.
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -38,6 +41,8 @@ const STATUS: Record<OAuthErrorCode, number> = {
   consent_required: 400,
   interaction_required: 400,
   invalid_target: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
 };
 
 /** Longest `error_description` sent, in characters; longer texts are cut. */

@@ -71,6 +71,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
       localAccounts: configuration.localAccounts,
       requirePushedAuthorizationRequests: configuration.requirePushedAuthorizationRequests,
+      dpopNonceRequired: configuration.dpopNonceRequired ?? false,
       upstreamIdentityProvider: configuration.upstreamIdentityProvider,
       logger: options.logger ?? true,
     });

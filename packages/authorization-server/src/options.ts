@@ -81,6 +81,12 @@ export interface AuthorizationServerOptions {
    * own `requirePushedAuthorizationRequests` decides).
    */
   requirePushedAuthorizationRequests?: boolean;
+  /**
+   * RFC 9449 §8: every DPoP proof at the token endpoint must carry a nonce this server provided (`DPoP-Nonce`);
+   * a proof without a current one gets `use_dpop_nonce` with a fresh nonce. Nonces are stateless (an HMAC
+   * of a time window, tokens/dpop-proof.ts), so any instance accepts another's. Default false.
+   */
+  dpopNonceRequired?: boolean;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
   /**
@@ -196,6 +202,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     interactionLifetimeSeconds: 600,
     localAccounts: {},
     requirePushedAuthorizationRequests: false,
+    dpopNonceRequired: false,
     upstreamIdentityProvider: null,
     clock: systemClock,
     logger: true,

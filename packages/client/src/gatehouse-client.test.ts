@@ -185,6 +185,30 @@ describe('GatehouseClient against a running Gatehouse', () => {
     }
   });
 
+  it('with dpop: true binds the tokens to its key (RFC 9449): API calls carry Authorization: DPoP and a proof; a new process heals with one refresh', async () => {
+    const store = createMemoryTokenStore();
+    const encryptionKeys = [generateEncryptionKey('k1')];
+    const { client, connection, tokens } = await connect(newClient({ dpop: true, store, encryptionKeys }));
+    const introspected = await introspect(server, tokens.accessToken);
+    assert.equal(introspected.token_type, 'DPoP');
+    assert.ok((introspected.cnf as { jkt?: string } | undefined)?.jkt);
+    const response = await client.fetch(connection.connectionId, '/v1/introspect');
+    assert.equal(response.status, 200);
+    const call = requests.filter((request) => request.url === `${api.url}/v1/introspect`).at(-1)!;
+    assert.equal(call.headers.get('authorization'), `DPoP ${tokens.accessToken}`);
+    assert.match(call.headers.get('dpop') ?? '', /^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    // The same token without its proof is refused by the API (RFC 9449 §7.1).
+    const asBearer = await fetch(`${api.url}/v1/introspect`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
+    assert.equal(asBearer.status, 401);
+    // Another process (a new key pair, the same store): the stored token is bound to the old key, so the API
+    // refuses the proof once, the client refreshes (a confidential client's refresh token is not bound) and repeats.
+    const before = tokenRequests();
+    const restarted = newClient({ dpop: true, store, encryptionKeys });
+    const again = await restarted.fetch(connection.connectionId, '/v1/introspect');
+    assert.equal(again.status, 200);
+    assert.equal(tokenRequests(), before + 1, 'one refresh');
+  });
+
   it('refreshes once and repeats the request when the API answers 401 invalid_token (a revoked access token)', async () => {
     const { client, connection } = await connect();
     const revoked = await client.getAccessToken(connection.connectionId);

@@ -80,6 +80,16 @@ export interface GatehouseClientOptions {
   sleep?: (milliseconds: number) => Promise<void>;
   /** Backoff jitter source in [0, 1); default `Math.random`. */
   random?: () => number;
+  /**
+   * RFC 9449 DPoP (sender-constrained tokens), through oauth4webapi; default off (`false`). With `true` or
+   * `{ keyPair }` it is used when the server's metadata offers ES256 in `dpop_signing_alg_values_supported`.
+   * Proofs carry `clock`'s time, which must be within a minute of the servers'. Without `keyPair` the key
+   * pair (ES256, private key not extractable) lives in this process: a confidential client's refresh token
+   * is not bound (RFC 9449 §5), so after a restart the API refuses the stored access token once and the
+   * refresh binds new tokens to a new key. A public client's refresh token is bound to the key, so a public
+   * client uses DPoP only with `{ keyPair }` kept as long as the stored tokens (the SDK persists no keys).
+   */
+  dpop?: boolean | { keyPair?: CryptoKeyPair };
 }
 
 export interface GatehouseClient {
@@ -167,17 +177,32 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   // Discovery once, lazily; a failure is not cached, so the next call tries again.
   let oauthContext: Promise<OAuthContext> | undefined;
   const context = (): Promise<OAuthContext> => {
-    oauthContext ??= discoverAuthorizationServer(endpoints.issuer, transport, tokenEndpointAuthMethod).then((as) => ({
-      as,
-      client: { client_id: options.clientId, token_endpoint_auth_method: tokenEndpointAuthMethod },
-      // SPEC decision 1: confidential clients use HTTP Basic only; public clients send client_id and no secret.
-      clientAuthentication: options.clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(options.clientSecret),
-      transport,
-    }), (error: unknown) => {
+    oauthContext ??= discoverAuthorizationServer(endpoints.issuer, transport, tokenEndpointAuthMethod).then(async (as) => {
+      const client: oauth.Client = { client_id: options.clientId, token_endpoint_auth_method: tokenEndpointAuthMethod };
+      const keyPair = await dpopKeyPair(as);
+      return {
+        as,
+        client,
+        // SPEC decision 1: confidential clients use HTTP Basic only; public clients send client_id and no secret.
+        clientAuthentication: options.clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(options.clientSecret),
+        transport,
+        // Proofs are stamped with this client's clock (injectable), not oauth4webapi's own (RFC 9449 §4.2 iat).
+        ...(keyPair ? { dpop: oauth.DPoP(client, keyPair, { [oauth.modifyAssertion]: (_header, payload) => { payload.iat = clock.nowSeconds(); } }) } : {}),
+      };
+    }, (error: unknown) => {
       oauthContext = undefined;
       throw error;
     });
     return oauthContext;
+  };
+
+  /** RFC 9449: the key pair to bind tokens to, when the server offers DPoP and this client may use it (see `options.dpop`). */
+  const dpopKeyPair = async (as: oauth.AuthorizationServer): Promise<CryptoKeyPair | undefined> => {
+    if (options.dpop === undefined || options.dpop === false || !as.dpop_signing_alg_values_supported?.includes('ES256')) return undefined;
+    if (options.dpop !== true && options.dpop.keyPair) return options.dpop.keyPair;
+    // A public client's bound refresh token would not survive this process without the caller's key pair.
+    if (tokenEndpointAuthMethod === 'none') return undefined;
+    return oauth.generateKeyPair('ES256');
   };
 
   const refresher = createRefresher({
@@ -281,8 +306,10 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       return toConnection(await refresher.refreshNow(connectionId), urnNamespace);
     },
 
-    fetch(connectionId, url, init) {
-      return apiRequest(refresher, { apiUrl: endpoints.apiUrl, transport }, connectionId, url, init);
+    async fetch(connectionId, url, init) {
+      // Discovery failing here leaves the request without a proof: a Bearer token still works, a bound one is refused.
+      const dpop = await context().then((oauthContext) => oauthContext.dpop, () => undefined);
+      return apiRequest(refresher, { apiUrl: endpoints.apiUrl, transport, dpop }, connectionId, url, init);
     },
 
     async revoke(connectionId) {

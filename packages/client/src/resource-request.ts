@@ -26,6 +26,8 @@ export interface ResourceRequestSettings {
   /** Base URL of the platform API; relative URLs resolve against it, absolute ones must share its origin. */
   apiUrl: URL | undefined;
   transport: TransportSettings;
+  /** RFC 9449 §7: the DPoP handle the tokens are bound to; requests then send `Authorization: DPoP` and a proof. */
+  dpop?: oauth.DPoPHandle | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function apiRequest(
   const options = {
     ...requestOptions(settings.transport),
     ...(init.signal ? { signal: init.signal } : {}),
+    ...(settings.dpop ? { DPoP: settings.dpop } : {}),
   } as oauth.ProtectedResourceRequestOptions;
 
   const send = async (accessToken: string): Promise<Response> => {
@@ -73,7 +76,10 @@ const challengesOf = new WeakMap<Response, oauth.WWWAuthenticateChallenge[]>();
 
 function isInvalidTokenChallenge(response: Response): boolean {
   const challenges = challengesOf.get(response) ?? [];
-  return challenges.some((challenge) => challenge.scheme === 'bearer' && challenge.parameters.error === 'invalid_token');
+  // RFC 9449 §7.1: with DPoP the challenge is `DPoP`; a proof refused for a token bound to an older key
+  // (a token stored by an earlier process, whose key pair is gone) heals the same way: refresh once.
+  return challenges.some((challenge) => (challenge.scheme === 'bearer' && challenge.parameters.error === 'invalid_token')
+    || (challenge.scheme === 'dpop' && (challenge.parameters.error === 'invalid_token' || challenge.parameters.error === 'invalid_dpop_proof')));
 }
 
 /** @throws ConfigurationError when the URL is outside the API origin or not https (loopback http in development). */

@@ -20,6 +20,11 @@ export interface OAuthContext {
   /** `ClientSecretBasic(secret)` for confidential clients, `None()` for public ones (SPEC decision 1). */
   clientAuthentication: oauth.ClientAuth;
   transport: TransportSettings;
+  /**
+   * RFC 9449: oauth4webapi's DPoP handle (`oauth.DPoP(client, keyPair)`) when the client uses DPoP; every
+   * token request then carries a proof, and the tokens come back bound to its key (`token_type` DPoP).
+   */
+  dpop?: oauth.DPoPHandle;
 }
 
 /**
@@ -30,19 +35,40 @@ export interface OAuthContext {
 export async function exchangeAuthorizationCode(
   context: OAuthContext, callbackParameters: URLSearchParams, redirectUri: string, codeVerifier: string,
 ): Promise<oauth.TokenEndpointResponse> {
-  const response = await send('token', () => oauth.authorizationCodeGrantRequest(
-    context.as, context.client, context.clientAuthentication, callbackParameters, redirectUri, codeVerifier, requestOptions(context.transport),
-  ));
-  return processTokenResponse('token', () => oauth.processAuthorizationCodeResponse(context.as, context.client, response));
+  return tokenRequest(context, (options) => oauth.authorizationCodeGrantRequest(
+    context.as, context.client, context.clientAuthentication, callbackParameters, redirectUri, codeVerifier, options,
+  ), (response) => oauth.processAuthorizationCodeResponse(context.as, context.client, response));
 }
 
 /** One refresh_token grant request (RFC 6749 §6). The caller retries transient failures. */
 export async function requestTokenRefresh(context: OAuthContext, refreshToken: string): Promise<oauth.TokenEndpointResponse> {
-  const response = await send('token', () => oauth.refreshTokenGrantRequest(
-    context.as, context.client, context.clientAuthentication, refreshToken, requestOptions(context.transport),
-  ));
-  return processTokenResponse('token', () => oauth.processRefreshTokenResponse(context.as, context.client, response));
+  return tokenRequest(context, (options) => oauth.refreshTokenGrantRequest(
+    context.as, context.client, context.clientAuthentication, refreshToken, options,
+  ), (response) => oauth.processRefreshTokenResponse(context.as, context.client, response));
 }
+
+/**
+ * One token request, with a DPoP proof when the context has a handle. RFC 9449 §8: a `use_dpop_nonce`
+ * answer is retried once with the nonce it carried (oauth4webapi's handle keeps it); Gatehouse checks
+ * the nonce before it consumes a code, so the retry of a code exchange is safe.
+ */
+async function tokenRequest(
+  context: OAuthContext, request: (options: oauth.TokenEndpointRequestOptions) => Promise<Response>, process: (response: Response) => Promise<oauth.TokenEndpointResponse>,
+): Promise<oauth.TokenEndpointResponse> {
+  const options: oauth.TokenEndpointRequestOptions = { ...requestOptions(context.transport), ...(context.dpop ? { DPoP: context.dpop } : {}) };
+  for (let attempt = 1; ; attempt += 1) {
+    const response = await send('token', () => request(options));
+    try {
+      return await processTokenResponse('token', () => process(response), attempt === 1 && context.dpop !== undefined);
+    } catch (error) {
+      if (error === NONCE_REQUESTED) continue;
+      throw error;
+    }
+  }
+}
+
+/** Thrown by processTokenResponse instead of mapping a `use_dpop_nonce` answer, when a retry is allowed. */
+const NONCE_REQUESTED = Symbol('use_dpop_nonce');
 
 /** Revokes a token (RFC 7009 §2.1); for a refresh token Gatehouse revokes the whole grant (SPEC decision 15). */
 export async function revokeToken(context: OAuthContext, token: string, tokenTypeHint: 'refresh_token' | 'access_token'): Promise<void> {
@@ -71,10 +97,11 @@ async function send(endpoint: AuthorizationServerEndpoint, request: () => Promis
   return response;
 }
 
-async function processTokenResponse<T>(endpoint: AuthorizationServerEndpoint, process: () => Promise<T>): Promise<T> {
+async function processTokenResponse<T>(endpoint: AuthorizationServerEndpoint, process: () => Promise<T>, retryOnNonce = false): Promise<T> {
   try {
     return await process();
   } catch (error) {
+    if (retryOnNonce && oauth.isDPoPNonceError(error)) throw NONCE_REQUESTED;
     if (error instanceof oauth.ResponseBodyError) {
       throw new AuthorizationServerError(endpoint, error.error, error.error_description, error.status);
     }

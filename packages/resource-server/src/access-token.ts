@@ -26,6 +26,11 @@ export interface VerifiedAccessToken {
   readonly issuedAt: number | undefined;
   /** `jti`: the token's identifier, safe to log (unlike the token itself). */
   readonly tokenId: string | undefined;
+  /**
+   * `cnf.jkt` (RFC 9449 §6): the thumbprint of the DPoP key the token is bound to; absent for a plain
+   * Bearer token. A bound token is accepted only with `Authorization: DPoP` and a proof made with that key.
+   */
+  readonly dpopJkt?: string;
 }
 
 /**

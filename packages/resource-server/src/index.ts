@@ -33,7 +33,9 @@ export {
 } from './subject.ts';
 export type { CompanyMembershipLookup, Subject, SubjectAccessErrorCode, SubjectType, TokenSubject } from './subject.ts';
 export { createTokenVerifier, TOKEN_VERIFIER_DEFAULTS } from './token-verifier.ts';
-export type { IntrospectionVerifierOptions, LocalVerifierOptions, TokenVerifier, TokenVerifierOptions } from './token-verifier.ts';
+export type { IntrospectionVerifierOptions, LocalVerifierOptions, ProtectedResourceRequest, TokenVerifier, TokenVerifierOptions } from './token-verifier.ts';
+export { DpopTokenError, formatDpopChallenge } from './dpop.ts';
+export type { DpopErrorCode } from './dpop.ts';
 export { ACCESS_TOKEN_JWT_TYPE, ACCESS_TOKEN_SIGNING_ALGORITHMS, readJwtAccessTokenClaims } from './local-verifier.ts';
 export { defaultJwksUri } from './jwks.ts';
 export { defaultRevocationFeedEndpoint, REVOCATION_FEED_PAGE_SIZE } from './revocation-feed.ts';

@@ -55,8 +55,10 @@ test('refuses, with a reason, every answer that does not fit the contract', () =
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ active: false }, /not active/],
     [{ ...ACTIVE, active: false }, /not active/],
-    [{ ...ACTIVE, token_type: 'refresh_token' }, /not a Bearer access token/],
-    [{ ...ACTIVE, token_type: undefined }, /not a Bearer access token/],
+    [{ ...ACTIVE, token_type: 'refresh_token' }, /not a Bearer or DPoP access token/],
+    [{ ...ACTIVE, token_type: undefined }, /not a Bearer or DPoP access token/],
+    [{ ...ACTIVE, token_type: 'DPoP' }, /names no key/],
+    [{ ...ACTIVE, token_type: 'DPoP', cnf: { jkt: '' } }, /names no key/],
     [{ ...ACTIVE, iss: 'http://localhost:3000/' }, /another authorization server/],
     [{ ...ACTIVE, iss: undefined }, /another authorization server/],
     [{ ...ACTIVE, aud: 'http://localhost:3002' }, /not issued for this resource server/],

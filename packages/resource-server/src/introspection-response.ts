@@ -34,9 +34,15 @@ export function readIntrospectionResponse(response: IntrospectionResponse, expec
     return inactive('The access token is not active');
   }
   // RFC 7662 §2.2 token_type (RFC 6749 §5.1): a refresh token presented as a bearer token
-  // must not pass just because the authorization server knows it.
-  if (typeof response.token_type !== 'string' || response.token_type.toLowerCase() !== 'bearer') {
-    return inactive('The token is not a Bearer access token');
+  // must not pass just because the authorization server knows it. RFC 9449 §6.2: a DPoP-bound access
+  // token is of type DPoP and names its key in cnf.jkt.
+  const tokenType = typeof response.token_type === 'string' ? response.token_type.toLowerCase() : undefined;
+  if (tokenType !== 'bearer' && tokenType !== 'dpop') {
+    return inactive('The token is not a Bearer or DPoP access token');
+  }
+  const dpopJkt = confirmationJkt(response.cnf);
+  if (tokenType === 'dpop' && dpopJkt === undefined) {
+    return inactive('The DPoP access token names no key (cnf.jkt)');
   }
   // RFC 7662 §4: the resource server checks it trusts the issuer of the token.
   if (response.iss !== expectations.issuer) {
@@ -74,6 +80,13 @@ export function readIntrospectionResponse(response: IntrospectionResponse, expec
       expiresAt: response.exp,
       issuedAt: typeof response.iat === 'number' ? response.iat : undefined,
       tokenId: optionalString(response.jti),
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     },
   };
+}
+
+/** RFC 9449 §6.1/§6.2: the `jkt` member of a `cnf` claim or introspection member, when it is a non-empty string. */
+export function confirmationJkt(cnf: unknown): string | undefined {
+  if (typeof cnf !== 'object' || cnf === null) return undefined;
+  return optionalString((cnf as Record<string, unknown>)['jkt']);
 }

@@ -1,6 +1,7 @@
 import { errors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
+import { confirmationJkt } from './introspection-response.ts';
 import { createAccessTokenCache } from './access-token-cache.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
@@ -133,6 +134,8 @@ export function readJwtAccessTokenClaims(
   }
   const clientName = payload['client_name'];
   const scope = payload['scope'];
+  // RFC 9449 §6.1: a bound token carries cnf.jkt.
+  const dpopJkt = confirmationJkt(payload['cnf']);
   return {
     active: true,
     accessToken: {
@@ -146,6 +149,7 @@ export function readJwtAccessTokenClaims(
       expiresAt: exp,
       issuedAt: iat,
       tokenId: jti,
+      ...(dpopJkt === undefined ? {} : { dpopJkt }),
     },
   };
 }

@@ -12,6 +12,7 @@ import { defaultRevocationFeedEndpoint } from './revocation-feed.ts';
 import { assertUrnNamespace, DEFAULT_URN_NAMESPACE } from './subject.ts';
 import { scheduleUnrefTimer } from './timer.ts';
 import type { ScheduleTimer } from './timer.ts';
+import { checkDpopProof, createDpopReplayCache, DpopTokenError, extractDpopToken, usesDpopScheme } from './dpop.ts';
 
 /** Defaults of {@link TokenVerifierOptions}. */
 export const TOKEN_VERIFIER_DEFAULTS = {
@@ -28,6 +29,8 @@ export const TOKEN_VERIFIER_DEFAULTS = {
   jwksCacheMaxAgeSeconds: 600,
   jwksTimeoutMilliseconds: 5_000,
   localVerificationCacheMaxEntries: 10_000,
+  dpopProofWindowSeconds: 60,
+  dpopReplayCacheMaxEntries: 100_000,
 } as const;
 
 /** What both validation modes need. */
@@ -52,6 +55,27 @@ interface CommonVerifierOptions {
   readonly now?: () => number;
   /** `fetch` used for every request to the authorization server; default the global one. */
   readonly fetch?: FetchFunction;
+  /**
+   * RFC 9449 §7: the origin clients address this resource server at (e.g. `https://api.example.com`), for
+   * the `htu` of DPoP proofs when a request names only its path; default the audience's origin.
+   */
+  readonly publicOrigin?: string;
+  /** RFC 9449 §4.3 item 11: seconds either side of a DPoP proof's `iat` it is accepted; default 60. */
+  readonly dpopProofWindowSeconds?: number;
+  /** RFC 9449 §11.1: accepted proofs remembered in memory (dpop.ts: per instance); default 100 000. */
+  readonly dpopReplayCacheMaxEntries?: number;
+}
+
+/** A protected-resource request as {@link TokenVerifier.verifyProtectedResourceRequest} needs it. */
+export interface ProtectedResourceRequest {
+  /** Every `Authorization` value (two are refused), or `undefined`. */
+  readonly authorization: AuthorizationHeader;
+  /** The `DPoP` header value(s) (RFC 9449 §4.1), or `undefined`. */
+  readonly dpop: string | readonly string[] | undefined;
+  /** The HTTP method, e.g. `GET`. */
+  readonly method: string;
+  /** The request target: an absolute URI, or a path (with query) resolved against `publicOrigin`. */
+  readonly url: string;
 }
 
 /**
@@ -145,6 +169,15 @@ export interface TokenVerifier {
    */
   verifyAccessToken(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[]): Promise<VerifiedAccessToken>;
   /**
+   * Verifies a request with a Bearer token (as {@link verifyAccessToken}) or a DPoP-bound one (RFC 9449 §7):
+   * `Authorization: DPoP <token>` plus a `DPoP` proof for this method and URI, made with the token's key.
+   * A DPoP-bound token sent as Bearer is refused in both (§7.1).
+   *
+   * @throws {DpopTokenError} with `WWW-Authenticate: DPoP`: 400 `invalid_request`, 401 `invalid_token` or
+   *   `invalid_dpop_proof`, 403 `insufficient_scope`. Otherwise as {@link verifyAccessToken}.
+   */
+  verifyProtectedResourceRequest(request: ProtectedResourceRequest, requiredScopes: readonly string[]): Promise<VerifiedAccessToken>;
+  /**
    * Refuses a token in the query string or form body (RFC 6750 §2.2/§2.3) with this
    * verifier's realm. See {@link rejectAccessTokenOutsideHeader}.
    *
@@ -214,6 +247,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
   const common: ResolvedCommonOptions = { issuer, audience, urnNamespace, now, clockSkewSeconds, clientId, clientSecret };
   const mode = options.mode === 'local' ? createLocalMode(options, common) : createIntrospectionMode(options, common);
+  // RFC 9449 §7: DPoP proofs at this resource server.
+  const dpopProofWindowSeconds = nonNegative(options.dpopProofWindowSeconds ?? TOKEN_VERIFIER_DEFAULTS.dpopProofWindowSeconds, 'dpopProofWindowSeconds');
+  const dpopReplayCache = createDpopReplayCache(options.dpopReplayCacheMaxEntries ?? TOKEN_VERIFIER_DEFAULTS.dpopReplayCacheMaxEntries);
+  const publicOrigin = options.publicOrigin ?? (URL.canParse(audience) ? new URL(audience).origin : undefined);
 
   return {
     mode: mode.name,
@@ -235,6 +272,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw BearerTokenError.invalidToken(realm, validation.reason);
       }
       const token = validation.accessToken;
+      // RFC 9449 §7.1: a DPoP-bound token is not a bearer token; without its proof it is refused.
+      if (token.dpopJkt !== undefined) {
+        throw DpopTokenError.invalidToken('A DPoP-bound access token was sent as a Bearer token');
+      }
       // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
       if (nowMs / 1000 >= token.expiresAt + clockSkewSeconds) {
         throw BearerTokenError.invalidToken(realm, 'The access token expired');
@@ -247,6 +288,40 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
           requiredScopes,
           `The access token lacks the scope ${formatScope(missing)} that this resource requires`,
         );
+      }
+      return token;
+    },
+    async verifyProtectedResourceRequest(request, requiredScopes) {
+      if (!usesDpopScheme(request.authorization)) {
+        return this.verifyAccessToken(request.authorization, requiredScopes);
+      }
+      assertScopeNames(requiredScopes);
+      const accessToken = extractDpopToken(request.authorization);
+      const validation = mode.validateCached(accessToken, now()) ?? (await mode.validate(accessToken));
+      if (!validation.active) {
+        throw DpopTokenError.invalidToken(validation.reason);
+      }
+      const token = validation.accessToken;
+      // RFC 9449 §7.1: the DPoP scheme carries only tokens bound to a key.
+      if (token.dpopJkt === undefined) {
+        throw DpopTokenError.invalidToken('A Bearer access token was sent with the DPoP scheme');
+      }
+      if (publicOrigin === undefined && !URL.canParse(request.url)) {
+        throw new TypeError('publicOrigin is required to check DPoP proofs of requests given by path');
+      }
+      const uri = publicOrigin === undefined ? request.url : new URL(pathOf(request.url), publicOrigin).href;
+      await checkDpopProof(
+        { proof: request.dpop, method: request.method, uri, accessToken, jkt: token.dpopJkt },
+        { nowMs: now(), windowSeconds: dpopProofWindowSeconds, replayCache: dpopReplayCache },
+      );
+      // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
+      if (now() / 1000 >= token.expiresAt + clockSkewSeconds) {
+        throw DpopTokenError.invalidToken('The access token expired');
+      }
+      // RFC 6750 §3.1 insufficient_scope, in the DPoP challenge (RFC 9449 §7.1).
+      const missing = findMissingScopes(token.scope, requiredScopes);
+      if (missing.length > 0) {
+        throw new DpopTokenError('insufficient_scope', `The access token lacks the scope ${formatScope(missing)} that this resource requires`, { requiredScopes });
       }
       return token;
     },
@@ -410,4 +485,11 @@ function createLocalMode(options: LocalVerifierOptions, common: ResolvedCommonOp
     ready: () => validator.ready(),
     close: () => validator.close(),
   };
+}
+
+/** The path and query of an absolute URI or of a request target that is already a path. */
+function pathOf(url: string): string {
+  if (!URL.canParse(url)) return url.startsWith('/') ? url : `/${url}`;
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
 }

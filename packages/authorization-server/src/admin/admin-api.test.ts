@@ -150,6 +150,21 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       assert.equal((await create()).require_pushed_authorization_requests, false, 'off by default');
     });
 
+    it('registers and PATCHes dpop_bound_access_tokens (RFC 9449 §5.2); off by default; a non-boolean is 400', async () => {
+      const created = await create({ dpop_bound_access_tokens: true });
+      assert.equal(created.dpop_bound_access_tokens, true);
+      assert.equal((await server.storage.clients.find(created.client_id))?.dpopBoundAccessTokens, true);
+      const off = await call('PATCH', `/clients/${created.client_id}`, { dpop_bound_access_tokens: false });
+      assert.equal(off.status, 200);
+      assert.equal(off.json.dpop_bound_access_tokens, false);
+      assert.equal((await call('GET', `/clients/${created.client_id}`)).json.dpop_bound_access_tokens, false);
+      const on = await call('PATCH', `/clients/${created.client_id}`, { dpop_bound_access_tokens: true, client_name: 'Acme DPoP' });
+      assert.equal(on.json.dpop_bound_access_tokens, true);
+      assert.equal(on.json.client_name, 'Acme DPoP');
+      assert.equal((await call('PATCH', `/clients/${created.client_id}`, { dpop_bound_access_tokens: 'yes' })).status, 400);
+      assert.equal((await create()).dpop_bound_access_tokens, false, 'off by default');
+    });
+
     it('approve makes a pending client active and its branding verified; approving a suspended one is 409', async () => {
       const { client } = await registerClient({ storage: server.storage, environment: 'staging', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
         { clientName: 'Pending Partner', clientType: 'confidential', redirectUris: [CALLBACK], scopes: ['users:read'] }, {}, { actor: 'user:x', ownerUserId: seed.users.bob.id });

@@ -21,6 +21,7 @@ import {
   setPkceException, suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
 import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
+import { setDpopBoundAccessTokens } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -63,6 +64,7 @@ const CLIENT_SCHEMA = {
     owner_user_id: { type: ['string', 'null'] },
     previous_secret_expires_at: { type: ['integer', 'null'], description: 'Seconds since the epoch; the previous secret works until then' },
     require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par' },
+    dpop_bound_access_tokens: { type: 'boolean', description: 'RFC 9449 §5.2: every token request must carry a DPoP proof' },
     client_secret: { type: 'string', description: 'Only in the response that issues it (registration, rotation): shown once' },
     grants_revoked: { type: 'integer' },
   },
@@ -171,6 +173,7 @@ export function adminApi(context: ServerContext) {
             token_endpoint_auth_method: { type: 'string', enum: ['client_secret_basic', 'none'], description: 'client_secret_basic = confidential, none = public' },
             pkce_required: { type: 'boolean', description: 'false grants a confidential client a PKCE exception' },
             require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par (default false)' },
+            dpop_bound_access_tokens: { type: 'boolean', description: 'RFC 9449 §5.2: every token request must carry a DPoP proof (default false)' },
             client_secret: { description: 'Refused: secrets are issued by the server' },
           },
         },
@@ -188,6 +191,7 @@ export function adminApi(context: ServerContext) {
         policyUri: changes.policyUri ?? null, initiationUri: changes.initiationUri ?? null, settingsUri: changes.settingsUri ?? null,
         contacts: changes.contacts ?? [],
         requirePushedAuthorizationRequests: body.require_pushed_authorization_requests as boolean | undefined,
+        dpopBoundAccessTokens: body.dpop_bound_access_tokens as boolean | undefined,
       }, {}, { actor: management(request).actor });
       reply.code(201).send({ ...clientToJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) });
     });
@@ -205,6 +209,7 @@ export function adminApi(context: ServerContext) {
           properties: {
             ...METADATA_PROPERTIES, client_secret: { description: 'Refused: rotate the secret instead' },
             require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par' },
+            dpop_bound_access_tokens: { type: 'boolean', description: 'RFC 9449 §5.2: every token request must carry a DPoP proof' },
           },
         },
         response: { 200: CLIENT_SCHEMA, ...errors },
@@ -214,7 +219,9 @@ export function adminApi(context: ServerContext) {
       if (body.client_secret !== undefined) throw new RegistrationError('client_secret', 'cannot be set; rotate the secret instead');
       const updated = await updateClient(management(request), clientId(request), metadataChanges(body));
       const requirePar = body.require_pushed_authorization_requests;
-      return clientToJson(typeof requirePar === 'boolean' ? await setPushedAuthorizationRequestsRequired(management(request), updated.clientId, requirePar) : updated);
+      const withPar = typeof requirePar === 'boolean' ? await setPushedAuthorizationRequestsRequired(management(request), updated.clientId, requirePar) : updated;
+      const dpopBound = body.dpop_bound_access_tokens;
+      return clientToJson(typeof dpopBound === 'boolean' ? await setDpopBoundAccessTokens(management(request), updated.clientId, dpopBound) : withPar);
     });
 
     const transition = (path: string, summary: string, step: (context: ManagementContext, id: string) => Promise<unknown>) =>

@@ -250,6 +250,24 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     assert.equal(gatehouse(database, ['clients', 'show', id, '--require-par', 'true']).status, 2);
   });
 
+  it('clients update --dpop-bound true|false sets dpop_bound_access_tokens (RFC 9449 §5.2); other values exit 2', () => {
+    const database = newDatabase();
+    const created = gatehouse(database, CONFIDENTIAL);
+    assert.equal(created.status, 0, created.stderr);
+    const id = JSON.parse(created.stdout).client_id;
+    assert.equal(JSON.parse(created.stdout).dpop_bound_access_tokens, false);
+    const on = gatehouse(database, ['clients', 'update', id, '--dpop-bound', 'true', '--json']);
+    assert.equal(on.status, 0, on.stderr);
+    assert.equal(JSON.parse(on.stdout).dpop_bound_access_tokens, true);
+    const shown = gatehouse(database, ['clients', 'show', id]);
+    assert.match(shown.stdout, /dpop_bound_access_tokens\s+true/);
+    const off = gatehouse(database, ['clients', 'update', id, '--dpop-bound', 'false', '--json']);
+    assert.equal(JSON.parse(off.stdout).dpop_bound_access_tokens, false);
+    const bad = gatehouse(database, ['clients', 'update', id, '--dpop-bound', 'yes']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--dpop-bound true\|false/);
+  });
+
   it('admins create-token prints a 256-bit token once and stores only its SHA-256; a taken name exits 2', () => {
     const database = newDatabase();
     const run = gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice', '--json']);

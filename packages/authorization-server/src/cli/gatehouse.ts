@@ -19,6 +19,7 @@ import {
   suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
 import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
+import { setDpopBoundAccessTokens } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { describeDatabase, generateTokenKey, loadConfiguration } from '../configuration.ts';
 import { removeClientWebhook, setClientWebhook } from '../webhooks/webhook-endpoint.ts';
@@ -39,7 +40,7 @@ const USAGE = `Usage:
   gatehouse clients list [--json]
   gatehouse clients show CLIENT_ID [--json]
   gatehouse clients update CLIENT_ID [--name NAME] [--redirect-uri URI...] [--scope "a:b c:d"]
-                           ${CLIENT_FIELDS} [--pkce-exception true|false] [--require-par true|false] [--json]
+                           ${CLIENT_FIELDS} [--pkce-exception true|false] [--require-par true|false] [--dpop-bound true|false] [--json]
   gatehouse clients approve|suspend|reactivate|delete CLIENT_ID [--json]
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
   gatehouse clients webhook CLIENT_ID --url URL | --remove [--json]
@@ -84,6 +85,7 @@ function parseCommandLine(argv: string[]) {
       contact: { type: 'string', multiple: true },
       'pkce-exception': { type: 'string' },
       'require-par': { type: 'string' },
+      'dpop-bound': { type: 'string' },
       'overlap-seconds': { type: 'string' },
       'revoke-grants': { type: 'boolean', default: false },
       url: { type: 'string' },
@@ -183,6 +185,11 @@ async function main(argv: string[]): Promise<number> {
   if (requirePar !== undefined && (command !== 'update' || (requirePar !== 'true' && requirePar !== 'false'))) {
     throw new UsageError('--require-par true|false is an option of "clients update"');
   }
+  // RFC 9449 §5.2 dpop_bound_access_tokens.
+  const dpopBound = values['dpop-bound'];
+  if (dpopBound !== undefined && (command !== 'update' || (dpopBound !== 'true' && dpopBound !== 'false'))) {
+    throw new UsageError('--dpop-bound true|false is an option of "clients update"');
+  }
   const overlapFlag = values['overlap-seconds'];
   if ((overlapFlag !== undefined || values['revoke-grants']) && command !== 'rotate-secret') {
     throw new UsageError('--overlap-seconds and --revoke-grants are options of "clients rotate-secret"');
@@ -237,6 +244,7 @@ async function main(argv: string[]): Promise<number> {
         let client = Object.keys(changes).length > 0 ? await updateClient(context, clientId!, changes) : await findManagedClient(storage, clientId!);
         if (pkceException !== undefined) client = await setPkceException(context, clientId!, pkceException === 'true');
         if (requirePar !== undefined) client = await setPushedAuthorizationRequestsRequired(context, clientId!, requirePar === 'true');
+        if (dpopBound !== undefined) client = await setDpopBoundAccessTokens(context, clientId!, dpopBound === 'true');
         printClient(client, values.json);
         return 0;
       }
@@ -323,6 +331,7 @@ function printClient(client: ClientRecord, json: boolean | undefined): void {
     ['tos_uri', client.tosUri ?? ''], ['policy_uri', client.policyUri ?? ''], ['initiation_uri', client.initiationUri ?? ''],
     ['settings_uri', client.settingsUri ?? ''], ['contacts', client.contacts.join(' ')], ['branding_verified', String(client.brandingVerified)],
     ['require_pushed_authorization_requests', String(client.requirePushedAuthorizationRequests ?? false)],
+    ['dpop_bound_access_tokens', String(client.dpopBoundAccessTokens ?? false)],
   ];
   for (const [name, value] of rows) console.log(`${name.padEnd(27)} ${value}`);
 }

@@ -31,6 +31,8 @@ export interface ClientJson {
   previous_secret_expires_at: number | null;
   /** RFC 9126 §6: whether the client's authorization requests must come through /oauth/par. */
   require_pushed_authorization_requests: boolean;
+  /** RFC 9449 §5.2: whether every token request of the client must carry a DPoP proof. */
+  dpop_bound_access_tokens: boolean;
 }
 
 export function clientToJson(client: ClientRecord): ClientJson {
@@ -55,5 +57,6 @@ export function clientToJson(client: ClientRecord): ClientJson {
     owner_user_id: client.ownerUserId,
     previous_secret_expires_at: client.previousSecretExpiresAt,
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
   };
 }

@@ -256,3 +256,16 @@ export async function setPushedAuthorizationRequestsRequired(context: Management
   await audit(context, 'client.updated', clientId, { fields: 'require_pushed_authorization_requests' });
   return updated;
 }
+
+/**
+ * RFC 9449 §5.2 `dpop_bound_access_tokens`: whether every token request of the client must carry a DPoP
+ * proof (a request without one is refused, endpoints/token.ts). Only stricter for the client.
+ * @throws ClientManagementError not_found.
+ */
+export async function setDpopBoundAccessTokens(context: ManagementContext, clientId: string, required: boolean): Promise<ClientRecord> {
+  const client = await findManagedClient(context.storage, clientId);
+  if ((client.dpopBoundAccessTokens ?? false) === required) return client;
+  const updated = (await context.storage.clients.update(clientId, { dpopBoundAccessTokens: required }))!;
+  await audit(context, 'client.updated', clientId, { fields: 'dpop_bound_access_tokens' });
+  return updated;
+}

@@ -41,6 +41,8 @@ export interface ClientRegistration {
   contacts?: string[];
   /** RFC 9126 §6 `require_pushed_authorization_requests`: authorization requests only through /oauth/par. Default false. */
   requirePushedAuthorizationRequests?: boolean;
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. Default false. */
+  dpopBoundAccessTokens?: boolean;
 }
 
 /** The human-readable and technical metadata every client has, validated (registration and update alike). */
@@ -219,6 +221,7 @@ export async function registerClient(
     // An administrator's registration is its own review; a partner's waits for approval (unless nothing is reviewed).
     brandingVerified: !review || ownerUserId === null,
     ...(registration.requirePushedAuthorizationRequests ? { requirePushedAuthorizationRequests: true } : {}),
+    ...(registration.dpopBoundAccessTokens ? { dpopBoundAccessTokens: true } : {}),
   };
   await context.storage.clients.create(client);
   await context.storage.audit.record({

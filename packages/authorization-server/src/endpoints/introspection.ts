@@ -42,7 +42,9 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
     scope: found.token.scope.join(' '),
     client_id: found.token.clientId,
     client_name: found.client.clientName,
-    token_type: found.token.kind === 'access' ? 'Bearer' : 'refresh_token',
+    // RFC 9449 §6.2: a bound access token is of type DPoP and names its key in `cnf.jkt`.
+    token_type: found.token.kind === 'access' ? (found.token.dpopJkt === undefined ? 'Bearer' : 'DPoP') : 'refresh_token',
+    ...(found.token.dpopJkt === undefined ? {} : { cnf: { jkt: found.token.dpopJkt } }),
     exp: found.token.expiresAt,
     iat: found.token.issuedAt,
     sub: found.grant.userId,

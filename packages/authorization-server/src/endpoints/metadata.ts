@@ -5,6 +5,7 @@
 import type { ServerContext } from '../server-context.ts';
 import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { PROMPT_VALUES } from './authorization.ts';
+import { DPOP_SIGNING_ALGORITHMS } from '@gatehouse/protocol/dpop';
 
 export function authorizationServerMetadata({ options }: ServerContext): Record<string, unknown> {
   const { issuer } = options;
@@ -29,5 +30,7 @@ export function authorizationServerMetadata({ options }: ServerContext): Record<
     require_pushed_authorization_requests: options.requirePushedAuthorizationRequests,
     // OIDC Discovery §3 (used by RFC 8414 servers too): the prompt values /oauth/authorize honours.
     prompt_values_supported: [...PROMPT_VALUES],
+    // RFC 9449 §5.1: the token endpoint accepts DPoP proofs signed with these algorithms.
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGORITHMS],
   };
 }

@@ -8,6 +8,7 @@ import { OAuthError } from '../errors.ts';
 import { grantHandlers } from '../grants/grant.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import type { ServerContext } from '../server-context.ts';
+import { tokenRequestDpopKey } from '../tokens/dpop-proof.ts';
 
 export async function tokenEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
@@ -18,9 +19,13 @@ export async function tokenEndpoint(context: ServerContext, request: FastifyRequ
   const handler = grantHandlers.get(grantType);
   // RFC 6749 §5.2: error_description is a fixed text; the grant_type sent is never echoed.
   if (!handler) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported: use authorization_code or refresh_token');
+  // RFC 9449 §5: a DPoP proof binds the tokens to its key (checked, nonce, recorded against replay).
+  const dpopJkt = await tokenRequestDpopKey(context, request, reply);
+  // RFC 9449 §5.2 dpop_bound_access_tokens: "MUST reject token requests from the client that do not contain the DPoP header".
+  if (dpopJkt === undefined && client.dpopBoundAccessTokens) throw new OAuthError('invalid_request', 'a DPoP proof is required: this client is registered with dpop_bound_access_tokens');
   let response: unknown;
   try {
-    response = await handler.handle(context, client, parameters);
+    response = await handler.handle(context, client, parameters, dpopJkt);
   } catch (error) {
     if (error instanceof OAuthError && REFUSALS_AUDITED.has(error.code)) await auditRefusal(context, client.clientId, grantType, error);
     throw error;

@@ -30,7 +30,7 @@ function provesClient(clientType: ClientType, code: AuthorizationCodeRecord, red
 
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  async handle(context, client, parameters) {
+  async handle(context, client, parameters, dpopJkt) {
     const { storage, codec, clock } = context;
     const code = singleParameter(parameters, 'code');
     const redirectUri = singleParameter(parameters, 'redirect_uri');
@@ -107,7 +107,10 @@ export const authorizationCodeGrant: GrantHandler = {
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
       ...(stored.resources ? { resources: stored.resources } : {}),
     };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, stored.scope, now, audience);
+    // RFC 9449 §5: with a proof the access token is bound to its key, and a public client's refresh token too
+    // (a confidential client's refresh token is already sender-constrained by its authentication).
+    const binding = dpopJkt === undefined ? {} : { accessJkt: dpopJkt, ...(client.clientType === 'public' ? { refreshJkt: dpopJkt } : {}) };
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, stored.scope, now, audience, binding);
     // Issue 12: consume, supersede, store the grant and its tokens, and record the audit event: one commit.
     const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,

@@ -12,9 +12,10 @@ import { refreshTokenGrant } from './refresh-token.ts';
 export interface GrantHandler {
   grantType: string;
   /**
+   * @param dpopJkt RFC 9449 §5: the thumbprint of the DPoP key the request proved possession of, if it sent a proof.
    * @throws OAuthError with the RFC 6749 §5.2 code; never issues tokens when it throws.
    */
-  handle(context: ServerContext, client: ClientRecord, parameters: RawParameters): Promise<TokenResponse>;
+  handle(context: ServerContext, client: ClientRecord, parameters: RawParameters, dpopJkt?: string): Promise<TokenResponse>;
 }
 
 export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(

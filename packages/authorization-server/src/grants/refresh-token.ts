@@ -22,7 +22,7 @@ import { loadResourceCatalogue, resourceParameters, tokenResource } from '../res
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
-  async handle(context, client, parameters) {
+  async handle(context, client, parameters, dpopJkt) {
     const { storage, codec, clock } = context;
     const refreshToken = singleParameter(parameters, 'refresh_token');
     const scopeParameter = singleParameter(parameters, 'scope');
@@ -42,6 +42,11 @@ export const refreshTokenGrant: GrantHandler = {
     const { token, grant } = found;
     // RFC 6749 §6: the refresh token was issued to the authenticated client.
     if (token.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
+    // RFC 9449 §5: a bound refresh token needs a proof "for the same key that was used to obtain the refresh
+    // token". Checked before anything else: without the key, a presented token (even a rotated-out one)
+    // changes nothing, so whoever copied it cannot get the grant revoked.
+    if (token.dpopJkt !== undefined && dpopJkt === undefined) throw new OAuthError('invalid_grant', 'refresh token is bound to a DPoP key: send a DPoP proof made with that key');
+    if (token.dpopJkt !== undefined && dpopJkt !== token.dpopJkt) throw new OAuthError('invalid_grant', 'the DPoP proof was made with another key than the one the refresh token is bound to');
     const now = clock.nowSeconds();
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
@@ -78,7 +83,11 @@ export const refreshTokenGrant: GrantHandler = {
     const { accessScope, audience } = target;
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now, audience);
+    // RFC 9449 §5: the access token is bound to the proof's key; the refresh token stays bound to its key, and
+    // a public client's becomes bound once it uses DPoP (a confidential client's is never bound).
+    const refreshJkt = token.dpopJkt ?? (client.clientType === 'public' ? dpopJkt : undefined);
+    const binding = { ...(dpopJkt === undefined ? {} : { accessJkt: dpopJkt }), ...(refreshJkt === undefined ? {} : { refreshJkt }) };
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now, audience, binding);
     const [access, successor] = records as [TokenRecord, TokenRecord];
     // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
     const graceSeconds = context.options.refreshTokenReuseGraceSeconds;

@@ -49,6 +49,8 @@ export async function runCleanup(storage: Storage, now: number, batchSize: numbe
   const result = await storage.cleanup.deleteExpired(now, batchSize);
   // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
   await storage.localAccounts.deleteExpired(now, batchSize);
+  // RFC 9449 §11.1: seen DPoP proofs whose acceptance window has ended.
+  while ((await storage.dpopProofs.deleteExpired(now, batchSize)) === batchSize);
   if (auditRetentionSeconds === undefined) return result;
   let auditEvents = 0;
   for (let deleted = batchSize; deleted === batchSize;) {

@@ -24,6 +24,7 @@ export const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
   contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
   previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
   requirePushedAuthorizationRequests: 'require_pushed_authorization_requests',
+  dpopBoundAccessTokens: 'dpop_bound_access_tokens',
 };
 
 export function prefixed(row: Row, prefix: string): Row {
@@ -89,6 +90,8 @@ export function toToken(row: Row): TokenRecord {
     rotatedAt: nullableNumber(row.rotated_at),
     revokedAt: nullableNumber(row.revoked_at),
     ...(row.audience === null || row.audience === undefined ? {} : { audience: String(row.audience) }),
+    // RFC 9449 §6.1: present only when bound, so records of unbound tokens compare equal to what was stored.
+    ...(row.dpop_jkt === null || row.dpop_jkt === undefined ? {} : { dpopJkt: String(row.dpop_jkt) }),
   };
 }
 

@@ -15,6 +15,7 @@ import { localAccountsContract } from './local-accounts-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
 import { resourcesContract } from './resources-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
+import { dpopContract } from './dpop-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1342,6 +1343,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     webhooksContract(withStorage);
     resourcesContract(withStorage);
     userIdentityContract(withStorage);
+    dpopContract(withStorage, { fixture, issueGrant, tokenPair });
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -65,6 +65,11 @@ export interface ClientRecord {
    * through /oauth/par. Absent means false: backends return the member only when it is true.
    */
   requirePushedAuthorizationRequests?: boolean;
+  /**
+   * RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request of the client must carry a DPoP proof.
+   * Absent means false: backends return the member only when it is true.
+   */
+  dpopBoundAccessTokens?: boolean;
 }
 
 /** What `clients.update` may change: everything but the identity, kind and creation time. */
@@ -244,6 +249,11 @@ export interface TokenRecord {
    * resource (the configured platform API, `accessTokenAudience`): backends return the member only when set.
    */
   audience?: string;
+  /**
+   * RFC 9449 §6.1: the JWK SHA-256 thumbprint (`cnf.jkt`) of the DPoP key the token is bound to. Absent
+   * for a token that is not bound: backends return the member only when it is set.
+   */
+  dpopJkt?: string;
 }
 
 /** A token with the grant and client it belongs to, as introspection and refresh need them. */
@@ -662,6 +672,20 @@ export interface Storage {
   };
   /** The directory the platform pushes in (admin API, CLI, import): see DirectoryStore. */
   directory: DirectoryStore;
+  /**
+   * RFC 9449 §11.1: the DPoP proofs the token endpoint accepted, by a digest of their key thumbprint and
+   * `jti`, until their acceptance window ends, so a replayed proof is refused on every instance.
+   */
+  dpopProofs: {
+    /**
+     * Atomically records `proofDigest` unless a record of it exists that has not expired (`now < expiresAt`);
+     * an expired record is replaced. Of two concurrent calls (on any instances) exactly one gets true.
+     * @returns true when recorded (the proof is new), false when it was seen before (a replay).
+     */
+    recordOnce(proofDigest: string, expiresAt: number, now: number): Promise<boolean>;
+    /** Deletes at most `limit` records with `expiresAt <= now`. @returns how many it deleted. */
+    deleteExpired(now: number, limit: number): Promise<number>;
+  };
   /** Named server secrets (the development token key, the JWT signing key), created once; concurrent callers, on any instance, all get the one stored value. */
   settings: {
     getOrCreate(name: string, create: () => string): Promise<string>;

@@ -22,9 +22,11 @@ export interface AccessTokenClaims {
   issuedAt: number;
   expiresAt: number;
   urnNamespace: string;
+  /** RFC 9449 §6.1: the DPoP key thumbprint the token is bound to, as `cnf.jkt`; absent when not bound. */
+  dpopJkt?: string;
 }
 
-/** RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, scope; plus the subject URN member (SPEC §2). */
+/** RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti, scope; plus the subject URN member (SPEC §2) and, when bound, `cnf.jkt` (RFC 9449 §6.1). */
 export function signAccessToken(key: SigningKey, claims: AccessTokenClaims): Promise<string> {
   const { grant, urnNamespace } = claims;
   return new SignJWT({
@@ -32,6 +34,7 @@ export function signAccessToken(key: SigningKey, claims: AccessTokenClaims): Pro
     client_name: claims.clientName,
     scope: claims.scope.join(' '),
     [subjectUrnMemberName(urnNamespace)]: formatSubjectUrn(urnNamespace, grant.subjectType, grant.subjectId),
+    ...(claims.dpopJkt === undefined ? {} : { cnf: { jkt: claims.dpopJkt } }),
   })
     .setProtectedHeader({ alg: ACCESS_TOKEN_SIGNING_ALGORITHM, typ: ACCESS_TOKEN_JWT_TYPE, kid: key.kid })
     .setIssuer(claims.issuer)

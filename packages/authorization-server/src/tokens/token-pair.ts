@@ -9,7 +9,8 @@ import { signAccessToken } from './jwt-access-token.ts';
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` when the access token is bound to a DPoP key. */
+  token_type: 'Bearer' | 'DPoP';
   /** Seconds. */
   expires_in: number;
   refresh_token: string;
@@ -23,6 +24,7 @@ export interface TokenResponse {
  * @param refreshScope the refresh token's scope, identical to the grant's (RFC 6749 §6).
  * @param audience RFC 8707 §2.2: the one resource the access token is for (its `aud`); undefined for the
  *   default resource (`accessTokenAudience`), stored without an audience.
+ * @param binding RFC 9449 §5, §6.1: the DPoP key thumbprint each token is bound to; absent: not bound.
  */
 export async function mintTokenPair(
   context: ServerContext,
@@ -32,23 +34,26 @@ export async function mintTokenPair(
   refreshScope: string[],
   now: number,
   audience?: string,
+  binding: { accessJkt?: string; refreshJkt?: string } = {},
 ): Promise<{ records: TokenRecord[]; response: TokenResponse }> {
   const { options, codec } = context;
   const accessTokenId = randomUUID();
   const accessExpiresAt = now + options.accessTokenLifetimeSeconds;
   const access = options.accessTokenFormat === 'jwt'
-    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt, audience ?? options.accessTokenAudience)
+    ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt, audience ?? options.accessTokenAudience, binding.accessJkt)
     : codec.mint('gat');
   const refresh = codec.mint('grt');
   const base = { grantId: grant.grantId, clientId: grant.clientId, issuedAt: now, rotatedAt: null, revokedAt: null };
   const records: TokenRecord[] = [
-    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt, ...(audience === undefined ? {} : { audience }) },
+    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt,
+      ...(audience === undefined ? {} : { audience }), ...(binding.accessJkt === undefined ? {} : { dpopJkt: binding.accessJkt }) },
     // SPEC decision 8: each rotation issues a refresh token valid for 60 days from then.
-    { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds },
+    { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds,
+      ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
   ];
   const response: TokenResponse = {
     access_token: access.value,
-    token_type: 'Bearer',
+    token_type: binding.accessJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: options.accessTokenLifetimeSeconds,
     refresh_token: refresh.value,
     scope: accessScope.join(' '),
@@ -59,11 +64,12 @@ export async function mintTokenPair(
 
 async function signedAccessToken(
   context: ServerContext, grant: GrantRecord, clientName: string, scope: string[], tokenId: string, issuedAt: number, expiresAt: number, audience: string,
+  dpopJkt: string | undefined,
 ): Promise<{ value: string; digest: string }> {
   const { options } = context;
   const value = await signAccessToken(context.signingKey, {
     issuer: options.issuer, audience, grant, clientName, scope, tokenId, issuedAt, expiresAt,
-    urnNamespace: options.brand.urnNamespace,
+    urnNamespace: options.brand.urnNamespace, ...(dpopJkt === undefined ? {} : { dpopJkt }),
   });
   return { value, digest: context.codec.digestOfSignedValue(value) };
 }

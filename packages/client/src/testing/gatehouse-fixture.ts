@@ -42,8 +42,11 @@ export async function startGatehouse(options: GatehouseFixtureOptions): Promise<
     { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
     { clientName: options.clientName, clientType: 'confidential', redirectUris: [redirectUri], scopes: options.scopes ?? ['users:read', 'vendors:read'], clientUri: 'https://partner.example' },
   );
+  // RFC 9449: DPoP proofs name the API's URL (htu) and carry the SDK's clock, which is the server's here.
+  const apiPort = await freePort();
   const api = await startPlatformApi({
-    issuer: server.issuer, audience: API_AUDIENCE, port: 0, host: '127.0.0.1',
+    issuer: server.issuer, audience: API_AUDIENCE, port: apiPort, host: '127.0.0.1', publicOrigin: `http://127.0.0.1:${apiPort}`,
+    now: () => server.clock.nowSeconds() * 1000,
     introspectionClientId: seed.resourceServer.id, introspectionClientSecret: seed.resourceServer.secret,
     ...(options.introspectionCacheTtlSeconds === undefined ? {} : { introspectionCacheTtlSeconds: options.introspectionCacheTtlSeconds }),
   });

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedAccessToken } from '../access-token.ts';
 import { authorizationHeaderValues } from '../bearer-token.ts';
 import { BearerTokenError } from '../bearer-token-error.ts';
+import { DpopTokenError } from '../dpop.ts';
 import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
 import { ResourceServerError } from '../resource-server-error.ts';
 import { assertScopeNames } from '../scope.ts';
@@ -39,8 +40,15 @@ function logRefusal(request: FastifyRequest, error: ResourceServerError): void {
     request.log.error({ reason: error.reason, detail: error.detail }, 'access token could not be verified: authorization server unavailable');
     return;
   }
-  const reason = error instanceof BearerTokenError ? error.reason : undefined;
+  const reason = error instanceof BearerTokenError || error instanceof DpopTokenError ? error.reason : undefined;
   request.log.info({ status: error.status, error: error.error, reason }, 'access token refused');
+}
+
+/** Every `DPoP` header value of a request (RFC 9449 §4.3 item 1: two are refused), or `undefined` when there is none. */
+function dpopHeaderValues(rawHeaders: readonly string[]): string[] | undefined {
+  const values: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) if (rawHeaders[index]?.toLowerCase() === 'dpop') values.push(rawHeaders[index + 1] ?? '');
+  return values.length === 0 ? undefined : values;
 }
 
 /** Route hook returned by {@link requireAccessToken}. */
@@ -70,7 +78,10 @@ export function requireAccessToken(verifier: TokenVerifier, requiredScopes: read
         contentType: request.headers['content-type'],
       });
       // Every Authorization field, not Node's first-only `headers.authorization`: two are refused (RFC 6750 §3.1).
-      request.accessToken = await verifier.verifyAccessToken(authorizationHeaderValues(request.raw.rawHeaders), scopes);
+      // Bearer, or DPoP with its proof for this method and path (RFC 9449 §7).
+      request.accessToken = await verifier.verifyProtectedResourceRequest({
+        authorization: authorizationHeaderValues(request.raw.rawHeaders), dpop: dpopHeaderValues(request.raw.rawHeaders), method: request.method, url: request.url,
+      }, scopes);
       return undefined;
     } catch (error) {
       if (error instanceof ResourceServerError) {

@@ -36,7 +36,10 @@ export async function verifyRequest(verifier: TokenVerifier, request: Request, r
     contentType: contentType ?? undefined,
   });
   // `Headers` joins two Authorization fields with ", "; the verifier refuses that as two headers (RFC 6750 §3.1).
-  return verifier.verifyAccessToken(request.headers.get('authorization') ?? undefined, requiredScopes);
+  // Bearer, or DPoP with its proof for this method and URI (RFC 9449 §7).
+  return verifier.verifyProtectedResourceRequest({
+    authorization: request.headers.get('authorization') ?? undefined, dpop: request.headers.get('dpop') ?? undefined, method: request.method, url: request.url,
+  }, requiredScopes);
 }
 
 /**

@@ -244,7 +244,8 @@ export async function createStubAuthorizationServer(options: StubAuthorizationSe
     // A forged token is unknown to the authorization server: introspection answers inactive.
     if (issueOptions.forge === undefined) {
       tokens.set(token, {
-        members: { token_type: 'Bearer', ...members },
+        // RFC 9449 §6.2: a token bound with cnf.jkt introspects as token_type DPoP.
+        members: { token_type: members['cnf'] === undefined ? 'Bearer' : 'DPoP', ...members },
         jti: String(members['jti']),
         clientId: String(members['client_id']),
         exp: Number(members['exp']),

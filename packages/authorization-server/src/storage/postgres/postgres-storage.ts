@@ -162,7 +162,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     const values = [
       ...tokenColumns(tokens), codeDigest, clientId, grant.clientId, grant.subjectType, grant.subjectId, now, grant.createdAt, consume,
       grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-      resourcesColumn(grant.resources), tokenAudiences(tokens),
+      resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens),
     ];
     for (let attempt = 1; ; attempt++) {
       try {
@@ -204,13 +204,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
              pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
              contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+             require_pushed_authorization_requests, dpop_bound_access_tokens)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
           [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
             client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
             client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
             client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
-            client.requirePushedAuthorizationRequests ?? false],
+            client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false],
         );
       },
       async find(clientId) {
@@ -501,7 +501,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
            )
            SELECT count(*)::int AS rotated FROM current`,
           [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens)],
+            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens), tokenJkts(newTokens)],
         );
         return row!.rotated === 1 ? 'rotated' : 'not_current';
       },
@@ -784,6 +784,26 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return row && toInteraction(row);
       },
     },
+    dpopProofs: {
+      async recordOnce(proofDigest, expiresAt, now) {
+        // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row
+        // returned). A concurrent insert of the same digest waits on the unique index and then sees it.
+        const row = await one(
+          `INSERT INTO dpop_proofs (proof_digest, expires_at) VALUES ($1, $2)
+           ON CONFLICT (proof_digest) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= $3
+           RETURNING 1 AS recorded`,
+          [proofDigest, expiresAt, now],
+        );
+        return row !== undefined;
+      },
+      async deleteExpired(now, limit) {
+        const result = await query(
+          'DELETE FROM dpop_proofs WHERE proof_digest IN (SELECT proof_digest FROM dpop_proofs WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)',
+          [now, limit],
+        );
+        return result.rowCount ?? 0;
+      },
+    },
     pushedRequests: {
       async create(pushedRequest) {
         await query(
@@ -1024,23 +1044,29 @@ function tokenColumns(tokens: TokenRecord[]): unknown[] {
 
 /**
  * An INSERT of every token given by tokenColumns() as parameters $first..$first+9 (one multi-row insert),
- * with their audiences (RFC 8707; `tokenAudiences()`) as parameter $audiences.
+ * with their audiences (RFC 8707; `tokenAudiences()`) as parameter $audiences and their DPoP key
+ * thumbprints (RFC 9449; `tokenJkts()`) as parameter $audiences+1.
  */
 function insertTokens(first: number, audiences: number): string {
   const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'];
-  return `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience)
-    SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')}, $${audiences}::text[])`;
+  return `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+    SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')}, $${audiences}::text[], $${audiences + 1}::text[])`;
 }
 
 /** RFC 8707: the tokens' audiences as one array parameter for insertTokens() (NULL: the default resource). */
 const tokenAudiences = (tokens: TokenRecord[]) => tokens.map((t) => t.audience ?? null);
 
-const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience'];
+/** RFC 9449 §6.1: the new tokens' DPoP key thumbprints (null when not bound), the parameter after the audiences. */
+function tokenJkts(tokens: TokenRecord[]): Array<string | null> {
+  return tokens.map((t) => t.dpopJkt ?? null);
+}
+
+const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
 const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
 const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
   'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
-  'require_pushed_authorization_requests'];
+  'require_pushed_authorization_requests', 'dpop_bound_access_tokens'];
 /** The column of each field `clients.update` may change. */
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
@@ -1077,6 +1103,7 @@ function toClient(row: Row): ClientRecord {
     brandingVerified: row.branding_verified === true,
     // Present only when true (absent means false), so records built before the setting existed compare equal.
     ...(row.require_pushed_authorization_requests === true ? { requirePushedAuthorizationRequests: true } : {}),
+    ...(row.dpop_bound_access_tokens === true ? { dpopBoundAccessTokens: true } : {}),
   };
 }
 

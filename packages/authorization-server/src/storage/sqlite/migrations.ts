@@ -416,6 +416,22 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
     `,
   },
   {
+    version: 16,
+    name: 'DPoP: key-bound tokens, clients that require proofs, seen proofs',
+    sql: `
+      -- RFC 9449 §6.1: the thumbprint (cnf.jkt) of the DPoP key a token is bound to; NULL when not bound.
+      ALTER TABLE tokens ADD COLUMN dpop_jkt TEXT;
+      -- RFC 9449 §5.2: dpop_bound_access_tokens client metadata.
+      ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens INTEGER NOT NULL DEFAULT 0;
+      -- RFC 9449 §11.1: accepted proofs (SHA-256 of thumbprint and jti) until their window ends: replay refused on every instance.
+      CREATE TABLE dpop_proofs (
+        proof_digest TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX dpop_proofs_by_expiry ON dpop_proofs (expires_at);
+    `,
+  },
+  {
     version: 17,
     name: 'resource indicators: registered resources and the resources of codes, grants and access tokens',
     sql: `

@@ -79,10 +79,10 @@ export function createSqliteStorage(path: string): Storage {
 
   const insertToken = (token: TokenRecord) =>
     run(
-      `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
-      token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null,
+      token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null, token.dpopJkt ?? null,
     );
   const insertAuditEvent = (event: AuditEvent) =>
     run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
@@ -146,14 +146,14 @@ export function createSqliteStorage(path: string): Storage {
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
              pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
              contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             require_pushed_authorization_requests, dpop_bound_access_tokens)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
           JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
           client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
           client.initiationUri, client.settingsUri, JSON.stringify(client.contacts), client.ownerUserId, client.previousSecretDigest,
           client.previousSecretExpiresAt, client.brandingVerified ? 1 : 0,
-          client.requirePushedAuthorizationRequests ? 1 : 0,
+          client.requirePushedAuthorizationRequests ? 1 : 0, client.dpopBoundAccessTokens ? 1 : 0,
         );
       },
       async listByOwner(userId) {
@@ -693,6 +693,22 @@ export function createSqliteStorage(path: string): Storage {
         return row && toPushedRequest(row);
       },
     },
+    dpopProofs: {
+      async recordOnce(proofDigest, expiresAt, now) {
+        // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row returned).
+        const row = get(
+          `INSERT INTO dpop_proofs (proof_digest, expires_at) VALUES (?, ?)
+           ON CONFLICT (proof_digest) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= ?
+           RETURNING 1 AS recorded`,
+          proofDigest, expiresAt, now,
+        );
+        return row !== undefined;
+      },
+      async deleteExpired(now, limit) {
+        const result = run('DELETE FROM dpop_proofs WHERE rowid IN (SELECT rowid FROM dpop_proofs WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now, limit);
+        return Number(result.changes);
+      },
+    },
     directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
     localAccounts: createSqliteLocalAccounts({ get, run, transaction }),
     settings: {
@@ -918,6 +934,7 @@ function toClient(row: Row): ClientRecord {
     brandingVerified: Number(row.branding_verified) === 1,
     // Present only when true (absent means false), so records built before the setting existed compare equal.
     ...(Number(row.require_pushed_authorization_requests) === 1 ? { requirePushedAuthorizationRequests: true } : {}),
+    ...(Number(row.dpop_bound_access_tokens) === 1 ? { dpopBoundAccessTokens: true } : {}),
   };
 }
 
@@ -928,6 +945,7 @@ function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue
   if (field === 'scopes') return (value as string[]).join(' ');
   if (field === 'pkceRequired' || field === 'brandingVerified') return value ? 1 : 0;
   if (field === 'requirePushedAuthorizationRequests') return value ? 1 : 0;
+  if (field === 'dpopBoundAccessTokens') return value ? 1 : 0;
   return value as SQLInputValue;
 }
 

@@ -1,0 +1,124 @@
+/**
+ * DPoP-bound access tokens at the resource server (RFC 9449 §7), in both validation modes, against the
+ * stub authorization server on a manual clock: each refusal checks the status, the error code and the
+ * `WWW-Authenticate: DPoP` challenge.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createDpopTestKey, createDpopTestProof, type DpopTestKey, type DpopTestProofOptions } from '@gatehouse/protocol/testing/dpop';
+import { createDpopReplayCache, DpopTokenError, formatDpopChallenge } from './dpop.ts';
+import { AUDIENCE, createVerifierFixture, rejection, VALIDATION_MODES, type VerifierFixture } from './verifier-fixture.ts';
+
+const URL_PATH = '/v1/users?page=2';
+const HTU = `${AUDIENCE}/v1/users`;
+
+for (const mode of VALIDATION_MODES) {
+  describe(`Authorization: DPoP (RFC 9449 §7), ${mode} mode`, () => {
+    let fixture: VerifierFixture;
+    let key: DpopTestKey;
+    let otherKey: DpopTestKey;
+    before(async () => {
+      fixture = await createVerifierFixture(mode);
+      [key, otherKey] = await Promise.all([createDpopTestKey(), createDpopTestKey('EdDSA')]);
+    });
+    after(() => fixture.verifier.close());
+
+    const nowSeconds = () => Math.floor(fixture.clock.now() / 1000);
+    const boundToken = (jkt = key.jkt) => fixture.issue({ claims: { cnf: { jkt } } });
+    const proof = (token: string, options: Partial<DpopTestProofOptions> = {}, signer = key) =>
+      createDpopTestProof(signer, { htm: 'GET', htu: HTU, iat: nowSeconds(), accessToken: token, ...options });
+    const send = (token: string, dpop: string | undefined, overrides: { scheme?: string; method?: string; url?: string } = {}, scopes: string[] = ['users:read']) =>
+      fixture.verifier.verifyProtectedResourceRequest({
+        authorization: `${overrides.scheme ?? 'DPoP'} ${token}`, dpop, method: overrides.method ?? 'GET', url: overrides.url ?? URL_PATH,
+      }, scopes);
+
+    test('accepts a bound token with a proof for this request made with its key; the token names its key', async () => {
+      const token = await boundToken();
+      const verified = await send(token, await proof(token));
+      assert.equal(verified.dpopJkt, key.jkt);
+      // An absolute URL is accepted as well (its query is ignored, §4.3 item 9).
+      await send(token, await proof(token), { url: `${AUDIENCE}${URL_PATH}` });
+    });
+
+    test('refuses a bound token sent as Bearer with 401 invalid_token and a DPoP challenge (§7.1)', async () => {
+      const token = await boundToken();
+      for (const attempt of [fixture.verify(token, ['users:read']), send(token, undefined, { scheme: 'Bearer' })]) {
+        const error = await rejection(attempt, DpopTokenError);
+        assert.equal(error.status, 401);
+        assert.equal(error.error, 'invalid_token');
+        assert.match(error.headers['www-authenticate']!, /^DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_token"/);
+      }
+    });
+
+    test('refuses an unbound token sent with the DPoP scheme with invalid_token', async () => {
+      const token = await fixture.issue();
+      const error = await rejection(send(token, await proof(token)), DpopTokenError);
+      assert.equal(error.error, 'invalid_token');
+      assert.equal(error.status, 401);
+    });
+
+    const refusals: Array<[string, RegExp, (token: string) => Promise<string | undefined>]> = [
+      ['no proof', /required/, async () => undefined],
+      ['htm of another method (§4.3 item 8)', /htm/, (token) => proof(token, { htm: 'POST' })],
+      ['htu of another resource (§4.3 item 9)', /htu/, (token) => proof(token, { htu: `${AUDIENCE}/v1/vendors` })],
+      ['iat older than the window (§4.3 item 11)', /iat/, (token) => proof(token, { iat: nowSeconds() - 61 })],
+      ['no ath (§4.3 item 12)', /ath is missing/, (token) => proof(token, { accessToken: undefined })],
+      ['ath of another token (§4.3 item 12)', /ath does not match/, (token) => proof(token, { accessToken: `${token}x` })],
+      ['another key than the token is bound to (§7.1)', /another key/, (token) => proof(token, {}, otherKey)],
+      ['typ JWT (§4.3 item 4)', /typ/, (token) => proof(token, { typ: 'JWT' })],
+      ['a private key in the jwk header (§4.3 item 7)', /private key/, (token) => proof(token, { embedPrivateKey: true })],
+    ];
+    for (const [name, description, makeProof] of refusals) {
+      test(`refuses a proof with ${name}: 401 invalid_dpop_proof`, async () => {
+        const token = await boundToken();
+        const error = await rejection(send(token, await makeProof(token)), DpopTokenError);
+        assert.equal(error.status, 401);
+        assert.equal(error.error, 'invalid_dpop_proof');
+        assert.match(error.errorDescription, description);
+        assert.match(error.headers['www-authenticate']!, /^DPoP algs="[^"]+", error="invalid_dpop_proof", error_description="/);
+      });
+    }
+
+    test('refuses a replayed proof (same jti) with invalid_dpop_proof (§11.1)', async () => {
+      const token = await boundToken();
+      const once = await proof(token);
+      await send(token, once);
+      const error = await rejection(send(token, once), DpopTokenError);
+      assert.equal(error.error, 'invalid_dpop_proof');
+      assert.match(error.errorDescription, /already used/);
+    });
+
+    test('refuses two DPoP headers with invalid_dpop_proof (§4.3 item 1)', async () => {
+      const token = await boundToken();
+      const error = await rejection(fixture.verifier.verifyProtectedResourceRequest({
+        authorization: `DPoP ${token}`, dpop: [await proof(token), await proof(token)], method: 'GET', url: URL_PATH,
+      }, []), DpopTokenError);
+      assert.equal(error.error, 'invalid_dpop_proof');
+    });
+
+    test('answers a missing scope with 403 insufficient_scope in a DPoP challenge', async () => {
+      const token = await boundToken();
+      const error = await rejection(send(token, await proof(token), {}, ['users:write']), DpopTokenError);
+      assert.equal(error.status, 403);
+      assert.equal(error.error, 'insufficient_scope');
+      assert.match(error.headers['www-authenticate']!, /scope="users:write"/);
+      assert.equal(error.body.scope, 'users:write');
+    });
+  });
+}
+
+test('the replay cache forgets a proof once its window ended and never holds more than its bound', () => {
+  const cache = createDpopReplayCache(2);
+  assert.equal(cache.recordOnce('a', 1_000, 0), true);
+  assert.equal(cache.recordOnce('a', 1_000, 500), false);
+  assert.equal(cache.recordOnce('a', 2_000, 1_000), true);
+  assert.equal(cache.recordOnce('b', 2_000, 1_000), true);
+  assert.equal(cache.recordOnce('c', 2_000, 1_000), true); // evicts the oldest ('a')
+  assert.equal(cache.recordOnce('b', 2_000, 1_500), false);
+});
+
+test('formats the challenge as RFC 9449 §7.1 shows', () => {
+  assert.equal(formatDpopChallenge({}), 'DPoP algs="ES256 EdDSA RS256 PS256"');
+  assert.equal(formatDpopChallenge({ error: 'invalid_dpop_proof', errorDescription: 'Invalid "proof"' }),
+    'DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_dpop_proof", error_description="Invalid \\"proof\\""');
+});
