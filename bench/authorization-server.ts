@@ -3,9 +3,10 @@
  *
  * In one run, on this machine, at concurrency 32, each phase warmed up and then bounded by a count and
  * a time: Gatehouse on SQLite, Gatehouse on PostgreSQL (when its storage exists), oidc-provider in memory
- * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST; the same route with one SQLite insert, WAL). Servers run in their own
- * processes on 127.0.0.1; this process is the load generator. Prints the table, writes it into
- * bench/README.md between the result markers (full runs only).
+ * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST;
+ * the same route with one SQLite insert, WAL). Servers run in their own processes on 127.0.0.1; this
+ * process is the load generator. Prints the table, writes it into bench/README.md between the result
+ * markers (full runs only).
  *
  *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
  *                                      [--profile DIR] [--no-readme]
