@@ -2,12 +2,13 @@
  * `npm run bench`: the authorization server benchmark (see bench/README.md, "Authorization server").
  *
  * In one run, on this machine, at concurrency 32, each phase warmed up and then bounded by a count and
- * a time: Gatehouse on SQLite, Gatehouse on PostgreSQL (when its storage exists), oidc-provider, and two
- * floors (bare Fastify JSON POST; the same route with one SQLite insert, WAL). Servers run in their own
- * processes on 127.0.0.1; this process is the load generator. Prints the table, writes it into
- * bench/README.md between the result markers (full runs only).
+ * a time: Gatehouse on SQLite, Gatehouse on PostgreSQL (when its storage exists), oidc-provider in memory
+ * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST;
+ * the same route with one SQLite insert, WAL). Servers run in their own processes on 127.0.0.1; this
+ * process is the load generator. Prints the table, writes it into bench/README.md between the result
+ * markers (full runs only).
  *
- *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres]
+ *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
  *                                      [--profile DIR] [--no-readme]
  *
  * --quick    1 s warm-up + 3 s phases and a 100,000-grant scale phase: a smoke test, not figures.
@@ -23,12 +24,13 @@ import { fileURLToPath } from 'node:url';
 import { DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
 import { BENCH_SCOPE, FLOW_USER, OIDC_CLIENT, OIDC_SCOPE } from './config.ts';
 import { gatehouseLogin, oidcLogin } from './http-session.ts';
+import { dropOidcPostgresSchema } from './oidc-postgres-adapter.ts';
 import { CONNECTIONS, measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
 import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
 import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, type Endpoints, type TokenPair } from './workloads.ts';
 
-const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres'] as const;
+const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres', 'oidc-provider-postgres'] as const;
 type Group = (typeof GROUPS)[number];
 
 const SYSTEM = {
@@ -38,6 +40,7 @@ const SYSTEM = {
   floorJson: 'floor · Fastify JSON POST',
   floorFull: 'floor · + SQLite insert (FULL)',
   floorNormal: 'floor · + SQLite insert (NORMAL)',
+  oidcPostgres: 'oidc-provider 9 · PostgreSQL (durable)',
 } as const;
 
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -77,7 +80,7 @@ const loginPhase: Limits = args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 
 const SCALE = args.quick ? [10_000, 100_000] : [10_000, 1_000_000];
 const SCALE_POOL = 10_000;
 /** Codes seeded for the exchange phase: more than warm-up + phase use at the fastest rate expected. */
-const CODE_POOL = { gatehouse: args.quick ? 15_000 : 60_000, oidc: args.quick ? 30_000 : 150_000 };
+const CODE_POOL = { gatehouse: args.quick ? 15_000 : 60_000, oidc: args.quick ? 30_000 : 150_000, oidcPostgres: args.quick ? 15_000 : 60_000 };
 
 const workDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const results: Measurement[] = [];
@@ -152,16 +155,21 @@ async function floors(): Promise<void> {
 async function oidcProvider(): Promise<void> {
   log('oidc-provider');
   const server = await start('oidc-provider');
+  await oidcPhases(server, SYSTEM.oidc, CODE_POOL.oidc);
+  await stop(server);
+}
+
+/** oidc-provider's phases (the same for both stores): its login sessions, its seeded codes, mainPhases. */
+async function oidcPhases(server: ServerProcess, system: string, codePool: number, databaseCpu?: DatabaseCpu): Promise<void> {
   const endpoints: Endpoints = {
-    system: SYSTEM.oidc, token: '/token', introspection: '/token/introspection',
+    system, token: '/token', introspection: '/token/introspection',
     clientId: OIDC_CLIENT.id, clientSecret: OIDC_CLIENT.secret, redirectUri: OIDC_CLIENT.redirectUri,
   };
   // One login session per connection and then some: oidc-provider renews the session id at every flow.
   const sessions: Map<string, string>[] = [];
   for (let i = 0; i < CONNECTIONS + 8; i++) sessions.push((await oidcLogin(server.url, endpoints, OIDC_SCOPE)).session);
-  const moreCodes = () => server.call<Code[]>('seed-codes', { count: CODE_POOL.oidc });
-  await mainPhases(server, endpoints, await moreCodes(), moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE));
-  await stop(server);
+  const moreCodes = () => server.call<Code[]>('seed-codes', { count: codePool });
+  await mainPhases(server, endpoints, await moreCodes(), moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE), databaseCpu);
 }
 
 /** Exchange → introspection (the access tokens obtained) → refresh rotation (the refresh tokens obtained) → flow. */
@@ -330,6 +338,42 @@ async function gatehousePostgres(): Promise<void> {
   }
 }
 
+/**
+ * oidc-provider on PostgreSQL (durable): the same peer and phases as the memory row, its store
+ * bench/oidc-postgres-adapter.ts in a fresh schema (`bench_oidc_<pid>_<time>`) of the same database
+ * Gatehouse's PostgreSQL row uses, dropped at the end. Its CPU is counted like Gatehouse's: the server
+ * process plus its backends (by application_name) and PostgreSQL's background writers.
+ */
+async function oidcProviderPostgres(): Promise<void> {
+  log('oidc-provider on PostgreSQL (durable)');
+  const notReady = await postgresUnavailable();
+  if (notReady) {
+    const message = `oidc-provider on PostgreSQL: skipped — ${notReady}.`;
+    log(`  ${message}`);
+    notes.push(message);
+    return;
+  }
+  const schema = `bench_oidc_${process.pid}_${Date.now().toString(36)}`;
+  const applicationName = `oidc_provider_bench_${process.pid}`;
+  const postgresUrl = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}application_name=${applicationName}`;
+  const { default: pg } = await import('pg');
+  const monitor = new pg.Client({ connectionString: POSTGRES_URL });
+  await monitor.connect();
+  const databaseCpu = async () => {
+    const { rows } = await monitor.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+    return processCpuMicros([...rows.map((row) => row.pid), ...postgresBackgroundPids()]);
+  };
+  try {
+    // The role creates the schema when it starts (and fails to start if it exists already).
+    const server = await start('oidc-provider-postgres', { postgresUrl, postgresSchema: schema });
+    await oidcPhases(server, SYSTEM.oidcPostgres, CODE_POOL.oidcPostgres, databaseCpu);
+    await stop(server);
+  } finally {
+    await dropOidcPostgresSchema(monitor, schema).catch((error: unknown) => log(`  could not drop schema ${schema}: ${String(error)}`));
+    await monitor.end();
+  }
+}
+
 function databaseBytes(path: string): number {
   let total = 0;
   for (const suffix of ['', '-wal', '-shm']) if (existsSync(path + suffix)) total += statSync(path + suffix).size;
@@ -354,12 +398,14 @@ function table(): string {
   const json = find(SYSTEM.floorJson, 'small JSON POST');
   const full = find(SYSTEM.floorFull, 'JSON POST + 1 insert');
   const lines = [
-    '| system | work | req/op | ops/s | errors | p50 ms | p99 ms | server CPU µs/op | peak RSS MiB | other load | × oidc-provider | ÷ JSON floor | ÷ insert floor (FULL) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | work | req/op | ops/s | errors | p50 ms | p99 ms | server CPU µs/op | peak RSS MiB | other load | × oidc-provider | × oidc-provider PostgreSQL | ÷ JSON floor | ÷ insert floor (FULL) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const result of results) {
     const gatehouse = result.system.startsWith('Gatehouse');
     const peer = gatehouse ? find(SYSTEM.oidc, result.work) : undefined;
+    // Like with like: Gatehouse on PostgreSQL against oidc-provider on the same PostgreSQL (both durable).
+    const durablePeer = result.system === SYSTEM.postgres ? find(SYSTEM.oidcPostgres, result.work) : undefined;
     const cpu = result.databaseCpuMicrosPerOp === undefined
       ? integer(result.cpuMicrosPerOp)
       : `${integer(result.cpuMicrosPerOp)} + ${integer(result.databaseCpuMicrosPerOp)} pg`;
@@ -367,6 +413,7 @@ function table(): string {
       '', result.system, result.work, String(result.requestsPerOp), integer(result.opsPerSecond), String(result.errors),
       fixed(result.p50Ms, 2), fixed(result.p99Ms, 2), cpu, fixed(result.peakRssMiB, 0), `${fixed(result.otherCpuPercent, 0)}%`,
       gatehouse && peer ? ratio(result.opsPerSecond / peer.opsPerSecond) : '',
+      durablePeer ? ratio(result.opsPerSecond / durablePeer.opsPerSecond) : '',
       gatehouse && json ? ratio(result.opsPerSecond / json.opsPerSecond) : '',
       gatehouse && full ? ratio(result.opsPerSecond / full.opsPerSecond) : '',
       '',
@@ -383,19 +430,22 @@ interface Verdict {
 
 function verdicts(): Verdict[] {
   const out: Verdict[] = [];
-  const against = (system: string, work: string, wanted: number, label: string) => {
+  const against = (system: string, work: string, wanted: number, label: string, peerSystem: string = SYSTEM.oidc) => {
     const ours = find(system, work);
-    const peer = find(SYSTEM.oidc, work);
+    const peer = find(peerSystem, work);
+    const target = `${label}: ${work} ≥ ${wanted}× oidc-provider${peerSystem === SYSTEM.oidcPostgres ? ' on PostgreSQL (durable)' : ''}`;
     if (!ours || !peer) {
-      out.push({ target: `${label}: ${work} ≥ ${wanted}× oidc-provider`, met: undefined, detail: 'not measured in this run' });
+      out.push({ target, met: undefined, detail: 'not measured in this run' });
       return;
     }
     const value = ours.opsPerSecond / peer.opsPerSecond;
-    out.push({ target: `${label}: ${work} ≥ ${wanted}× oidc-provider`, met: value >= wanted && ours.errors === 0, detail: `${value.toFixed(2)}× (${integer(ours.opsPerSecond)} vs ${integer(peer.opsPerSecond)} ops/s${ours.errors ? `, ${ours.errors} errors` : ''})` });
+    out.push({ target, met: value >= wanted && ours.errors === 0, detail: `${value.toFixed(2)}× (${integer(ours.opsPerSecond)} vs ${integer(peer.opsPerSecond)} ops/s${ours.errors ? `, ${ours.errors} errors` : ''})` });
   };
   for (const work of ['refresh rotation', 'code exchange', 'introspection']) against(SYSTEM.sqlite, work, 1.5, 'SQLite');
   for (const work of ['refresh rotation', 'code exchange', 'introspection']) against(SYSTEM.postgres, work, 1, 'PostgreSQL');
   against(SYSTEM.sqlite, 'flow with session', 1.5, 'SQLite');
+  // Issue 12: Gatehouse on PostgreSQL ≥ 2× oidc-provider on the same PostgreSQL, on every row.
+  for (const work of ['refresh rotation', 'code exchange', 'introspection', 'flow with session']) against(SYSTEM.postgres, work, 2, 'PostgreSQL', SYSTEM.oidcPostgres);
   const best = (total: number) => results
     .filter((result) => result.system.startsWith(`${SYSTEM.sqlite} · ${total.toLocaleString('en-US')} grants`) && result.work === 'refresh rotation')
     .sort((a, b) => b.opsPerSecond - a.opsPerSecond)[0];
@@ -448,6 +498,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const steps: [Group, () => Promise<void>][] = [
     ['floors', floors], ['oidc-provider', oidcProvider], ['gatehouse-sqlite', gatehouseSqlite], ['scale', scale], ['gatehouse-postgres', gatehousePostgres],
+    ['oidc-provider-postgres', oidcProviderPostgres],
   ];
   try {
     for (const [group, step] of steps) if (args.only.has(group)) await step();

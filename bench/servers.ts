@@ -4,6 +4,8 @@
  * - `gatehouse-sqlite`, `gatehouse-postgres`: the real authorization server (createAuthorizationServer)
  *   on 127.0.0.1, its storage as configured in production code.
  * - `oidc-provider`: the peer, configured as close to Gatehouse as it allows.
+ * - `oidc-provider-postgres`: the same peer on a durable store, bench/oidc-postgres-adapter.ts, in a fresh
+ *   schema of the benchmark's PostgreSQL (created when the role starts; the benchmark drops it).
  * - `floor-json`, `floor-sqlite-full`, `floor-sqlite-normal`: this machine's floors — a bare Fastify
  *   route answering a small JSON POST, and the same route doing one SQLite insert (WAL) per request.
  * - `seed-sqlite`: a short-lived process that seeds a Gatehouse SQLite file and exits.
@@ -18,6 +20,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { Session } from 'node:inspector/promises';
 import { DatabaseSync } from 'node:sqlite';
 import Fastify from 'fastify';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type pg from 'pg';
 import { createAuthorizationServer } from '../packages/authorization-server/src/authorization-server.ts';
 import { createPostgresStorage } from '../packages/authorization-server/src/storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
@@ -28,10 +32,12 @@ import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tok
 import { API_AUDIENCE, BENCH_SCOPE, FLOW_USER, OIDC_ACCOUNT, OIDC_CLIENT } from './config.ts';
 import { prepareDatabase, seedCodes, seedGrants } from './gatehouse-sqlite-seed.ts';
 import { createUnboundedMemoryAdapter, createUnboundedMemoryStore } from './oidc-memory-adapter.ts';
+import { createOidcPostgresAdapter, createOidcPostgresSchema, type OidcRow } from './oidc-postgres-adapter.ts';
 
 export type Role =
   | 'gatehouse-sqlite' | 'gatehouse-postgres' | 'oidc-provider'
-  | 'floor-json' | 'floor-sqlite-full' | 'floor-sqlite-normal' | 'seed-sqlite' | 'seed-postgres';
+  | 'floor-json' | 'floor-sqlite-full' | 'floor-sqlite-normal' | 'seed-sqlite' | 'seed-postgres'
+  | 'oidc-provider-postgres';
 
 export interface RoleArguments {
   /** SQLite file (Gatehouse and the SQLite floor). */
@@ -87,8 +93,9 @@ async function main(): Promise<void> {
       Object.assign(handlers, started.handlers);
       break;
     }
-    case 'oidc-provider': {
-      const started = await startOidcProvider();
+    case 'oidc-provider':
+    case 'oidc-provider-postgres': {
+      const started = await startOidcProvider(role === 'oidc-provider-postgres' ? { url: args.postgresUrl!, schema: args.postgresSchema! } : undefined);
       url = started.url;
       close = started.close;
       Object.assign(handlers, started.handlers);
@@ -243,20 +250,44 @@ async function startGatehouse(storage: Storage, tokenKey: Buffer) {
  * oidc-provider 9 as close to Gatehouse as it allows: authorization code with PKCE S256 required,
  * client_secret_basic, refresh tokens rotated on every use, opaque access tokens for one resource
  * server (RFC 8707) with Gatehouse's scopes, introspection, no `openid` (so no ID token is signed), and
- * an in-memory store (its own adapter logic without the LRU size limit).
+ * an in-memory store (its own adapter logic without the LRU size limit) — or, given `postgres`, the
+ * durable PostgreSQL adapter (bench/oidc-postgres-adapter.ts) in a schema it creates, through a pool of
+ * 10 connections (the pool size Gatehouse's PostgreSQL storage uses by default).
  */
-async function startOidcProvider() {
+async function startOidcProvider(postgres?: { url: string; schema: string }) {
   const { default: Provider } = await import('oidc-provider');
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const store = createUnboundedMemoryStore();
   // The last code and grant a real flow stored: the templates the seeded codes copy.
   const templates: { code?: Record<string, unknown>; grants: Map<string, Record<string, unknown>> } = { grants: new Map() };
-  store.onUpsert = (model, id, payload) => {
+  let onUpsert: ((model: string, id: string, payload: AdapterPayload) => void) | undefined = (model, id, payload) => {
     if (model === 'AuthorizationCode') templates.code = { ...payload };
     if (model === 'Grant') templates.grants.set(id, { ...payload });
   };
-  const adapter = createUnboundedMemoryAdapter(store);
+  store.onUpsert = (model, id, payload) => onUpsert?.(model, id, payload);
+  let pool: pg.Pool | undefined;
+  let durable: ReturnType<typeof createOidcPostgresAdapter> | undefined;
+  let adapter: (model: string) => Adapter;
+  if (postgres) {
+    const { default: postgresClient } = await import('pg');
+    pool = new postgresClient.Pool({ connectionString: postgres.url, max: 10 });
+    await createOidcPostgresSchema(pool, postgres.schema);
+    const base = createOidcPostgresAdapter(pool, postgres.schema);
+    durable = base;
+    adapter = (model) => {
+      const modelAdapter = base(model);
+      return {
+        ...modelAdapter,
+        async upsert(id, payload, expiresIn) {
+          await modelAdapter.upsert(id, payload, expiresIn);
+          onUpsert?.(model, id, payload);
+        },
+      };
+    };
+  } else {
+    adapter = createUnboundedMemoryAdapter(store);
+  }
   const provider = new Provider(issuer, {
     adapter,
     clients: [{
@@ -331,22 +362,33 @@ async function startOidcProvider() {
         const codes: { code: string; verifier: string }[] = [];
         const grants = adapter('Grant');
         const authorizationCodes = adapter('AuthorizationCode');
-        store.onUpsert = undefined;
+        onUpsert = undefined;
+        // PostgreSQL: 1,000 rows per statement instead of one commit per row.
+        const batch: OidcRow[] = [];
         for (let i = 0; i < count; i++) {
           const grantId = randomUUID();
-          await grants.upsert(grantId, { ...structuredClone(grant), jti: grantId, iat: now, exp: now + 60 * 24 * 60 * 60 }, 60 * 24 * 60 * 60);
+          const grantPayload = { ...structuredClone(grant), jti: grantId, iat: now, exp: now + 60 * 24 * 60 * 60 };
           const value = randomBytes(32).toString('base64url');
           const verifier = randomBytes(32).toString('base64url');
           const codeChallenge = createHash('sha256').update(verifier).digest('base64url');
-          await authorizationCodes.upsert(value, { ...structuredClone(code), jti: value, grantId, codeChallenge, iat: now, exp: now + 600, consumed: undefined }, 600);
+          const codePayload = { ...structuredClone(code), jti: value, grantId, codeChallenge, iat: now, exp: now + 600, consumed: undefined };
+          if (durable) {
+            batch.push({ model: 'Grant', id: grantId, payload: grantPayload, expiresIn: 60 * 24 * 60 * 60 }, { model: 'AuthorizationCode', id: value, payload: codePayload, expiresIn: 600 });
+            if (batch.length >= 1_000) await durable.upsertMany(batch.splice(0));
+          } else {
+            await grants.upsert(grantId, grantPayload, 60 * 24 * 60 * 60);
+            await authorizationCodes.upsert(value, codePayload, 600);
+          }
           codes.push({ code: value, verifier });
         }
+        await durable?.upsertMany(batch);
         return codes;
       },
       'store-size': () => store.entries.size,
     } as Record<string, Handler>,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await pool?.end();
     },
   };
 }
