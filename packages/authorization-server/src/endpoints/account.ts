@@ -24,6 +24,7 @@
  * before these handlers run (routes.ts). Handovers are POSTs, not links: a prefetch or a crawler cannot
  * mint one.
  */
+import { requestLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import {
@@ -163,7 +164,7 @@ export async function connectedAppSettingsEndpoint(context: ServerContext, reque
     page(reply, 404, accountMessagePage(session.frame, 'No settings page', 'This app has no settings page.'));
     return;
   }
-  reply.redirect(await sessionHandoverRedirect(context, client, session.user, grant, client.settingsUri, 'settings'), 303);
+  reply.redirect(await sessionHandoverRedirect(context, client, session.user, grant, client.settingsUri, 'settings', requestLocale(request)), 303);
 }
 
 /** Approved apps users may start connecting from the platform: active, branding-verified partner clients with an initiation URI. */
@@ -209,7 +210,7 @@ export async function marketplaceConnectEndpoint(context: ServerContext, request
     page(reply, 403, accountMessagePage(session.frame, 'Not allowed', `Pick a ${subjectType} you administer.`));
     return;
   }
-  reply.redirect(await sessionHandoverRedirect(context, client, session.user, chosen, client.initiationUri!, 'initiation'), 303);
+  reply.redirect(await sessionHandoverRedirect(context, client, session.user, chosen, client.initiationUri!, 'initiation', requestLocale(request)), 303);
 }
 
 /** GET / (the home page of a signed-in user; signed out: the login page, returning here). */
