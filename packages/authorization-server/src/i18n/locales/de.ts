@@ -141,6 +141,8 @@ export const de: Catalogue = {
   'account.yourSessions': 'Ihre Sitzungen',
   'account.developerPortal': 'Entwicklerportal',
   'account.theApp': 'Die App',
+  'account.formerUser': 'ein ehemaliger Benutzer',
+  'account.thisApp': 'diese App',
   'account.theCompany': 'die Firma',
   'account.noSuchConnectionTitle': 'Verbindung nicht gefunden',
   'account.noSuchConnection': 'Diese App ist nicht verbunden, oder nicht mit etwas, das Sie sehen können.',
