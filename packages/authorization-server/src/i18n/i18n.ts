@@ -42,7 +42,7 @@ import { de } from './locales/de.ts';
 import { fr } from './locales/fr.ts';
 import { es } from './locales/es.ts';
 
-export { LOCALES, LANGUAGE_NAMES, DEFAULT_LOCALE, type Locale } from './locale-resolution.ts';
+export { LOCALES, LANGUAGE_NAMES, DEFAULT_LOCALE, matchLocale, type Locale } from './locale-resolution.ts';
 export type { MessageKey } from './locales/en.ts';
 
 /** Every catalogue, by language. */

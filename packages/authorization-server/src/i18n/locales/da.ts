@@ -205,6 +205,11 @@ export const da: Catalogue = {
   'local.codeInvalidShort': 'Koden er ugyldig.',
   'local.turnedOff': 'Totrinsbekræftelse er slået fra.',
   'local.linkInvalidTitle': 'Linket er ikke længere gyldigt',
+  'local.linkInvalid': "Et link til at vælge adgangskode virker én gang og i begrænset tid. Bed din administrator om en ny invitation, eller brug \"Glemt adgangskoden?\" på login-siden.",
+  'local.passwordTooShort': "Brug mindst {min} tegn (denne har {count}).",
+  'local.passwordTooLong': "Brug højst {max} tegn (denne har {count}).",
+  'local.passwordCommon': "Denne adgangskode er en af de mest brugte. Vælg en anden.",
+  'local.passwordIsEmail': "Din adgangskode må ikke være din e-mailadresse.",
 
   'mail.resetSubject': 'Vælg en ny adgangskode til {brand}',
   'mail.resetBody': 'Nogen (forhåbentlig dig) har bedt om at vælge en ny adgangskode til din {brand}-konto.\n\nÅbn dette link inden for en time for at vælge en ny adgangskode (det virker én gang):\n{link}\n\nHvis du ikke har bedt om det, kan du se bort fra denne e-mail: din adgangskode forbliver uændret.\n',

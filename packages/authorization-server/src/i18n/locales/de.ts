@@ -205,6 +205,11 @@ export const de: Catalogue = {
   'local.codeInvalidShort': 'Dieser Code ist ungültig.',
   'local.turnedOff': 'Die Bestätigung in zwei Schritten ist ausgeschaltet.',
   'local.linkInvalidTitle': 'Dieser Link ist nicht mehr gültig',
+  'local.linkInvalid': "Ein Link zum Festlegen des Passworts funktioniert einmal und nur für begrenzte Zeit. Bitten Sie Ihren Administrator um eine neue Einladung, oder nutzen Sie „Passwort vergessen?“ auf der Anmeldeseite.",
+  'local.passwordTooShort': "Verwenden Sie mindestens {min} Zeichen (dieses hat {count}).",
+  'local.passwordTooLong': "Verwenden Sie höchstens {max} Zeichen (dieses hat {count}).",
+  'local.passwordCommon': "Dieses Passwort gehört zu den am häufigsten verwendeten. Wählen Sie ein anderes.",
+  'local.passwordIsEmail': "Ihr Passwort darf nicht Ihre E-Mail-Adresse sein.",
 
   'mail.resetSubject': 'Neues Passwort für {brand} festlegen',
   'mail.resetBody': 'Jemand (hoffentlich Sie) hat darum gebeten, ein neues Passwort für Ihr {brand}-Konto festzulegen.\n\nÖffnen Sie diesen Link innerhalb einer Stunde, um ein neues Passwort zu wählen (er funktioniert einmal):\n{link}\n\nWenn Sie das nicht angefordert haben, ignorieren Sie diese E-Mail: Ihr Passwort bleibt unverändert.\n',

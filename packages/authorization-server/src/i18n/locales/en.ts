@@ -215,6 +215,11 @@ export const en = {
   'local.codeInvalidShort': 'That code is not valid.',
   'local.turnedOff': 'Two-step verification is off.',
   'local.linkInvalidTitle': 'This link is no longer valid',
+  'local.linkInvalid': "A set-password link works once, for a limited time. Ask your administrator for a new invitation, or use \"Forgot password?\" on the sign-in page.",
+  'local.passwordTooShort': "Use at least {min} characters (this one has {count}).",
+  'local.passwordTooLong': "Use at most {max} characters (this one has {count}).",
+  'local.passwordCommon': "This password is one of the most commonly used passwords. Choose another.",
+  'local.passwordIsEmail': "Your password cannot be your e-mail address.",
 
   // mail: the password-reset e-mail (endpoints/password-reset.ts)
   'mail.resetSubject': 'Set a new {brand} password',

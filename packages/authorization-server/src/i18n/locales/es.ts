@@ -205,6 +205,11 @@ export const es: Catalogue = {
   'local.codeInvalidShort': 'Ese código no es válido.',
   'local.turnedOff': 'La verificación en dos pasos está desactivada.',
   'local.linkInvalidTitle': 'Este enlace ya no es válido',
+  'local.linkInvalid': "Un enlace para elegir contraseña funciona una vez y durante un tiempo limitado. Pide a tu administrador una nueva invitación o usa «¿Has olvidado la contraseña?» en la página de inicio de sesión.",
+  'local.passwordTooShort': "Usa al menos {min} caracteres (esta tiene {count}).",
+  'local.passwordTooLong': "Usa como máximo {max} caracteres (esta tiene {count}).",
+  'local.passwordCommon': "Esta contraseña es una de las más usadas. Elige otra.",
+  'local.passwordIsEmail': "Tu contraseña no puede ser tu dirección de correo electrónico.",
 
   'mail.resetSubject': 'Elige una nueva contraseña de {brand}',
   'mail.resetBody': 'Alguien (esperamos que tú) ha pedido elegir una nueva contraseña para tu cuenta de {brand}.\n\nAbre este enlace en el plazo de una hora para elegir una nueva contraseña (funciona una sola vez):\n{link}\n\nSi no lo has pedido tú, ignora este correo: tu contraseña no cambia.\n',

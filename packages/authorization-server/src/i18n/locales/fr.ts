@@ -205,6 +205,11 @@ export const fr: Catalogue = {
   'local.codeInvalidShort': 'Ce code n’est pas valide.',
   'local.turnedOff': 'La validation en deux étapes est désactivée.',
   'local.linkInvalidTitle': 'Ce lien n’est plus valide',
+  'local.linkInvalid': "Un lien pour choisir un mot de passe ne fonctionne qu’une fois, pendant une durée limitée. Demandez une nouvelle invitation à votre administrateur, ou utilisez « Mot de passe oublié ? » sur la page de connexion.",
+  'local.passwordTooShort': "Utilisez au moins {min} caractères (celui-ci en a {count}).",
+  'local.passwordTooLong': "Utilisez au plus {max} caractères (celui-ci en a {count}).",
+  'local.passwordCommon': "Ce mot de passe fait partie des plus utilisés. Choisissez-en un autre.",
+  'local.passwordIsEmail': "Votre mot de passe ne peut pas être votre adresse e-mail.",
 
   'mail.resetSubject': 'Choisir un nouveau mot de passe {brand}',
   'mail.resetBody': 'Quelqu’un (vous, nous l’espérons) a demandé à choisir un nouveau mot de passe pour votre compte {brand}.\n\nOuvrez ce lien dans l’heure pour choisir un nouveau mot de passe (il ne fonctionne qu’une fois) :\n{link}\n\nSi vous n’avez rien demandé, ignorez cet e-mail : votre mot de passe reste inchangé.\n',

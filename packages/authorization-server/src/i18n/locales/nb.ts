@@ -205,6 +205,11 @@ export const nb: Catalogue = {
   'local.codeInvalidShort': 'Koden er ugyldig.',
   'local.turnedOff': 'Totrinnsbekreftelse er slått av.',
   'local.linkInvalidTitle': 'Lenken er ikke lenger gyldig',
+  'local.linkInvalid': "En lenke for å velge passord virker én gang, i begrenset tid. Be administratoren din om en ny invitasjon, eller bruk «Glemt passordet?» på innloggingssiden.",
+  'local.passwordTooShort': "Bruk minst {min} tegn (dette har {count}).",
+  'local.passwordTooLong': "Bruk høyst {max} tegn (dette har {count}).",
+  'local.passwordCommon': "Dette passordet er blant de mest brukte. Velg et annet.",
+  'local.passwordIsEmail': "Passordet ditt kan ikke være e-postadressen din.",
 
   'mail.resetSubject': 'Velg et nytt passord for {brand}',
   'mail.resetBody': 'Noen (forhåpentligvis du) har bedt om å velge et nytt passord for {brand}-kontoen din.\n\nÅpne denne lenken innen én time for å velge et nytt passord (den virker én gang):\n{link}\n\nHvis du ikke har bedt om dette, kan du se bort fra denne e-posten: passordet ditt forblir uendret.\n',

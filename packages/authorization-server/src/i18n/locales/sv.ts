@@ -205,6 +205,11 @@ export const sv: Catalogue = {
   'local.codeInvalidShort': 'Koden är ogiltig.',
   'local.turnedOff': 'Tvåstegsverifiering är avstängd.',
   'local.linkInvalidTitle': 'Länken är inte längre giltig',
+  'local.linkInvalid': "En länk för att välja lösenord fungerar en gång, under begränsad tid. Be din administratör om en ny inbjudan, eller använd \"Glömt lösenordet?\" på inloggningssidan.",
+  'local.passwordTooShort': "Använd minst {min} tecken (det här har {count}).",
+  'local.passwordTooLong': "Använd högst {max} tecken (det här har {count}).",
+  'local.passwordCommon': "Det här lösenordet är ett av de vanligaste. Välj ett annat.",
+  'local.passwordIsEmail': "Ditt lösenord får inte vara din e-postadress.",
 
   'mail.resetSubject': 'Välj ett nytt lösenord för {brand}',
   'mail.resetBody': 'Någon (förhoppningsvis du) har bett om att få välja ett nytt lösenord för ditt {brand}-konto.\n\nÖppna den här länken inom en timme för att välja ett nytt lösenord (den fungerar en gång):\n{link}\n\nOm du inte har bett om detta kan du bortse från det här e-postmeddelandet: ditt lösenord förblir oförändrat.\n',
