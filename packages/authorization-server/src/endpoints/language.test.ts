@@ -3,13 +3,14 @@
  * the seven languages from `ui_locales` and from `Accept-Language`, the order of the sources (switch
  * cookie, directory record, ui_locales, Accept-Language, English), `ui_locales` kept on the server-side
  * interaction and across the login page, the language switch (its cookie, never an open redirect), and
- * the session handover's `locale` claim.
+ * the session handover's `locale` claim; the console, and the password-reset e-mail in the account's language.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { authorizeUrl, Browser, hiddenInputs, inputValue, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { CATALOGUES, LANGUAGE_NAMES, LOCALES, translator } from '../i18n/i18n.ts';
+import { startMailCatcher, type CaughtMail, type MailCatcher } from '../testing/mail-catcher.ts';
 
 const client = seed.confidentialClient;
 const alice = seed.users.alice;
@@ -217,3 +218,55 @@ describe('the session handover\'s locale claim', () => {
     assert.equal(decodeJwt(token).locale, 'nb');
   });
 });
+
+describe('the console and the password-reset e-mail', () => {
+  let server: TestServer;
+  let mail: MailCatcher;
+  before(async () => {
+    mail = await startMailCatcher();
+    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' } });
+  });
+  after(async () => {
+    await server.close();
+    await mail.close();
+  });
+
+  it('shows the administrators\' console in the browser\'s language', async () => {
+    await server.storage.consoleAdministrators.grant(alice.id, server.clock.nowSeconds());
+    const browser = await signedIn(server);
+    const page = await browser.request(`${server.url}/admin`, { headers: { 'accept-language': 'fr-CH, en;q=0.5' } });
+    assert.equal(page.status, 200);
+    assert.equal(htmlLang(page.text), 'fr');
+    assert.ok(page.text.includes(`<h1>${escaped(translator('fr').t('console.reviewQueue'))}</h1>`));
+  });
+
+  it('writes the password-reset e-mail in the account\'s own language, the page in the browser\'s', async () => {
+    const bob = seed.users.bob;
+    await server.storage.directory.updateUser(bob.id, { locale: 'de-DE' }, server.clock.nowSeconds());
+    const browser = new Browser();
+    const form = await browser.request(`${server.url}/account/forgot-password`, { headers: { 'accept-language': 'sv' } });
+    assert.equal(htmlLang(form.text), 'sv');
+    const answer = await browser.request(`${server.url}/account/forgot-password`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-language': 'sv' },
+      body: new URLSearchParams({ _csrf: inputValue(form.text, '_csrf')!, email: bob.email }),
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(htmlLang(answer.text), 'sv');
+    assert.ok(answer.text.includes(escaped(translator('sv').t('local.forgotSent'))));
+    const message = decodedBody(await mail.next());
+    assert.ok(message.includes('Jemand (hoffentlich Sie) hat darum gebeten'), message);
+    assert.ok(message.includes('Ihr Passwort bleibt unverändert'), message);
+  });
+});
+
+/** The text of a caught message, its transfer encoding undone. */
+function decodedBody(mail: CaughtMail): string {
+  const [head, ...rest] = mail.raw.split(/\r?\n\r?\n/);
+  const body = rest.join('\n\n');
+  if (/content-transfer-encoding:\s*base64/i.test(head!)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/content-transfer-encoding:\s*quoted-printable/i.test(head!)) {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_match, hex: string) => `%${hex}`);
+    return decodeURIComponent(bytes.replace(/%(?![0-9A-F]{2})/gi, '%25'));
+  }
+  return body;
+}
