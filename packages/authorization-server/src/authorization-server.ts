@@ -20,6 +20,7 @@ import { serializeRequestForLog } from './http/request-log.ts';
 import { installRequestIds, requestIdFor } from './http/request-id.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
+import { requestTranslator } from './i18n/request-language.ts';
 import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { instrumentHttp, instrumentStorage, registerMetricsRoute, trackConnectionPool } from './operations/metrics.ts';
@@ -147,11 +148,12 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     if (error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET') {
       // Issue 13: only the login and consent forms talk about the app; the portal's, console's and account's forms say what to do there.
       const page = /^\/(?:portal|admin|account|marketplace|logout)(?:[/?]|$)/.exec(request.url)?.[0];
+      const t = requestTranslator(request);
       reply.code(403).type('text/html; charset=utf-8').send(page === undefined
-        ? errorPage(options.brand.name, 'This form has expired',
-          'The form was not sent from this site, or it expired. Go back to the app and start connecting again.', { reference: request.id })
-        : errorPage(options.brand.name, 'This form has expired', 'The form was not sent from this site, or it expired. Nothing was changed.', {
-          hint: 'Open the page again and repeat what you did.', links: page.startsWith('/logout') ? [{ href: '/', label: 'Home' }] : [{ href: page.replace(/[/?]$/, ''), label: 'Open the page again' }, { href: '/', label: 'Home' }],
+        ? errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpiredApp'), { t, reference: request.id })
+        : errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpired'), {
+          t, hint: t.t('error.formExpiredHint'),
+          links: page.startsWith('/logout') ? [{ href: '/', label: t.t('error.homeShort') }] : [{ href: page.replace(/[/?]$/, ''), label: t.t('error.openAgain') }, { href: '/', label: t.t('error.homeShort') }],
           reference: request.id,
         }));
       return;

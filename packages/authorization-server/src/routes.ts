@@ -28,6 +28,7 @@ import {
 } from './endpoints/second-factor.ts';
 import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { endOtherSessionsEndpoint, endSessionEndpoint, sessionsEndpoint } from './endpoints/sessions.ts';
+import { languageEndpoint } from './endpoints/language.ts';
 import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { passwordLoginDisabledEndpoint, upstreamLoginCallbackEndpoint, upstreamLoginStartEndpoint } from './endpoints/upstream-login.ts';
 import { OAuthError } from './errors.ts';
@@ -106,6 +107,8 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/account/security/enrol', csrf, (request, reply) => startEnrolmentEndpoint(context, request, reply));
   app.post('/account/security/confirm', csrf, (request, reply) => confirmEnrolmentEndpoint(context, request, reply));
   app.post('/account/security/disable', csrf, (request, reply) => disableSecondFactorEndpoint(context, request, reply));
+  // Issue 13 "Languages": the language switch of every page (a same-origin return path only).
+  app.get('/language', (request, reply) => languageEndpoint(context, request, reply));
   // The administrators' console (platform administrators; CSRF and the Origin check on every form; issue 13).
   app.get('/admin', (request, reply) => consoleHome(context, request, reply));
   app.get('/admin/clients', (request, reply) => consoleClients(context, request, reply));

@@ -24,13 +24,15 @@
  * before these handlers run (routes.ts). Handovers are POSTs, not links: a prefetch or a crawler cannot
  * mint one.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
+import type { Translator } from '../i18n/i18n.ts';
+import { requestLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import {
   accountMessagePage, accountPage, connectedAppsPage, disconnectConfirmationPage, homePage, marketplacePage, type AccountFrame, type ConnectedAppView,
 } from '../pages/account-pages.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
-import { describeScope } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
 import type { ClientRecord, GrantListing, SubjectType, UserRecord } from '../storage/storage.ts';
@@ -39,7 +41,8 @@ import { sessionHandoverRedirect } from '../tokens/session-handover.ts';
 
 interface SignedIn {
   user: UserRecord;
-  frame: AccountFrame;
+  /** With the request's language (issue 13). */
+  frame: AccountFrame & { t: Translator };
 }
 
 function page(reply: FastifyReply, status: number, body: string): void {
@@ -55,7 +58,7 @@ async function signedIn(context: ServerContext, request: FastifyRequest, reply: 
     sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
-  return { user, frame: { brandName, csrfToken: reply.generateCsrf(), userName: user.name } };
+  return { user, frame: { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t: requestTranslator(request) } };
 }
 
 const SUBJECT_TYPES: SubjectType[] = ['company', 'organization'];
@@ -76,7 +79,7 @@ async function visibleGrants(context: ServerContext, user: UserRecord): Promise<
   return [...seen.values()].sort((a, b) => b.createdAt - a.createdAt);
 }
 
-async function connectedAppViews(context: ServerContext, user: UserRecord): Promise<ConnectedAppView[]> {
+async function connectedAppViews(context: ServerContext, user: UserRecord, t: Translator): Promise<ConnectedAppView[]> {
   const ns = context.options.brand.urnNamespace;
   const views: ConnectedAppView[] = [];
   for (const grant of await visibleGrants(context, user)) {
@@ -87,9 +90,9 @@ async function connectedAppViews(context: ServerContext, user: UserRecord): Prom
     if (!client || client.status === 'deleted') continue;
     views.push({
       grantId: grant.grantId, clientName: client.clientName, logoUri: client.logoUri, subjectName: subject?.name ?? grant.subjectId,
-      subjectUrn: formatSubjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: describeScope(name) })),
+      subjectUrn: formatSubjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: t.scope(name) })),
       connectedAt: grant.createdAt, lastUsedAt: grant.lastUsedAt,
-      connectedBy: grant.userId === user.userId ? 'you' : connectedBy ? `${connectedBy.name} (${connectedBy.email})` : 'a former user',
+      connectedBy: grant.userId === user.userId ? t.t('account.you') : connectedBy ? `${connectedBy.name} (${connectedBy.email})` : t.t('account.formerUser'),
       mayDisconnect: mayAct, hasSettings: mayAct && client.status === 'active' && client.settingsUri !== null,
     });
   }
@@ -102,18 +105,18 @@ export async function connectedAppsEndpoint(context: ServerContext, request: Fas
   if (!session) return;
   const disconnected = (request.query as Record<string, unknown>).disconnected;
   page(reply, 200, connectedAppsPage({
-    ...session.frame, apps: await connectedAppViews(context, session.user),
-    disconnected: typeof disconnected === 'string' ? await disconnectedNotice(context, session.user, disconnected) : undefined,
+    ...session.frame, apps: await connectedAppViews(context, session.user, session.frame.t),
+    disconnected: typeof disconnected === 'string' ? await disconnectedNotice(context, session.user, disconnected, session.frame.t) : undefined,
   }));
 }
 
 /** The app and company of a grant the user disconnected (named in the notice), if it is one they administer and it is revoked. */
-async function disconnectedNotice(context: ServerContext, user: UserRecord, grantId: string): Promise<{ clientName: string; subjectName: string } | undefined> {
+async function disconnectedNotice(context: ServerContext, user: UserRecord, grantId: string, t: Translator): Promise<{ clientName: string; subjectName: string } | undefined> {
   if (!/^[0-9a-fA-F-]{36}$/.test(grantId)) return undefined;
   const grant = await context.storage.grants.find(grantId);
   if (!grant || grant.revokedAt === null || !(await administers(context, user.userId, grant.subjectType, grant.subjectId))) return undefined;
   const [client, subject] = await Promise.all([context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId)]);
-  return { clientName: client?.clientName ?? 'The app', subjectName: subject?.name ?? 'the company' };
+  return { clientName: client?.clientName ?? t.t('account.theApp'), subjectName: subject?.name ?? t.t('account.theCompany') };
 }
 
 /** The active grant named in the path, if the user administers its subject; otherwise undefined after a 404 or 403 page. */
@@ -122,12 +125,13 @@ async function administeredGrant(context: ServerContext, request: FastifyRequest
   const grant = await context.storage.grants.find(grantId);
   const visible = grant && grant.revokedAt === null && (await visibleGrants(context, session.user)).some((candidate) => candidate.grantId === grantId);
   if (!grant || !visible) {
-    page(reply, 404, accountMessagePage(session.frame, 'No such connection', 'This app is not connected, or not to anything you can see.'));
+    page(reply, 404, accountMessagePage(session.frame, session.frame.t.t('account.noSuchConnectionTitle'), session.frame.t.t('account.noSuchConnection')));
     return undefined;
   }
   if (!(await administers(context, session.user.userId, grant.subjectType, grant.subjectId))) {
     const subject = await context.storage.subjects.find(grant.subjectType, grant.subjectId);
-    page(reply, 403, accountMessagePage(session.frame, 'Not allowed', `Only an administrator of ${subject?.name ?? 'the company'} can change this connection.`));
+    const { t } = session.frame;
+    page(reply, 403, accountMessagePage(session.frame, t.t('account.notAllowedTitle'), t.t('account.onlyAdminCanChange', { subject: subject?.name ?? t.t('account.theCompany') })));
     return undefined;
   }
   return grant;
@@ -143,8 +147,8 @@ export async function disconnectEndpoint(context: ServerContext, request: Fastif
     // Issue 13: a disconnect is confirmed first, naming the app and the company it loses access to.
     const [client, subject] = await Promise.all([context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId)]);
     page(reply, 200, disconnectConfirmationPage({
-      ...session.frame, grantId: grant.grantId, clientName: client?.clientName ?? 'this app', subjectName: subject?.name ?? 'the company',
-      scopes: grant.scope.map(describeScope),
+      ...session.frame, grantId: grant.grantId, clientName: client?.clientName ?? session.frame.t.t('account.thisApp'),
+      subjectName: subject?.name ?? session.frame.t.t('account.theCompany'), scopes: grant.scope.map((name) => session.frame.t.scope(name)),
     }));
     return;
   }
@@ -160,10 +164,10 @@ export async function connectedAppSettingsEndpoint(context: ServerContext, reque
   if (!grant) return;
   const client = await context.storage.clients.find(grant.clientId);
   if (!client || client.status !== 'active' || !client.settingsUri) {
-    page(reply, 404, accountMessagePage(session.frame, 'No settings page', 'This app has no settings page.'));
+    page(reply, 404, accountMessagePage(session.frame, session.frame.t.t('account.noSettingsTitle'), session.frame.t.t('account.noSettings')));
     return;
   }
-  reply.redirect(await sessionHandoverRedirect(context, client, session.user, grant, client.settingsUri, 'settings'), 303);
+  reply.redirect(await sessionHandoverRedirect(context, client, session.user, grant, client.settingsUri, 'settings', requestLocale(request)), 303);
 }
 
 /** Approved apps users may start connecting from the platform: active, branding-verified partner clients with an initiation URI. */
@@ -184,8 +188,8 @@ export async function marketplaceEndpoint(context: ServerContext, request: Fasti
     const subjects = await context.storage.subjects.listAdministeredBy(session.user.userId, subjectType);
     return {
       clientId: client.clientId, clientName: client.clientName, logoUri: client.logoUri, clientUri: client.clientUri, tosUri: client.tosUri,
-      policyUri: client.policyUri, scopes: client.scopes.map((name) => ({ name, description: describeScope(name) })),
-      subjectTypeLabel: subjectType === 'company' ? 'Company' : 'Organization',
+      policyUri: client.policyUri, scopes: client.scopes.map((name) => ({ name, description: session.frame.t.scope(name) })),
+      subjectType,
       subjects: subjects.map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name })),
     };
   }));
@@ -199,17 +203,17 @@ export async function marketplaceConnectEndpoint(context: ServerContext, request
   const clientId = (request.params as { client_id: string }).client_id;
   const client = (await listedApps(context)).find((candidate) => candidate.clientId === clientId);
   if (!client) {
-    page(reply, 404, accountMessagePage(session.frame, 'No such app', 'This app is not in the marketplace.'));
+    page(reply, 404, accountMessagePage(session.frame, session.frame.t.t('account.noSuchAppTitle'), session.frame.t.t('account.noSuchApp')));
     return;
   }
   const body = (request.body ?? {}) as Record<string, unknown>;
   const chosen = typeof body.subject === 'string' ? parseSubjectUrn(context.options.brand.urnNamespace, body.subject) : undefined;
   const subjectType = client.subjectType ?? 'company';
   if (!chosen || chosen.subjectType !== subjectType || !(await administers(context, session.user.userId, chosen.subjectType, chosen.subjectId))) {
-    page(reply, 403, accountMessagePage(session.frame, 'Not allowed', `Pick a ${subjectType} you administer.`));
+    page(reply, 403, accountMessagePage(session.frame, session.frame.t.t('account.notAllowedTitle'), session.frame.t.t('account.pickSubject', { subjectType })));
     return;
   }
-  reply.redirect(await sessionHandoverRedirect(context, client, session.user, chosen, client.initiationUri!, 'initiation'), 303);
+  reply.redirect(await sessionHandoverRedirect(context, client, session.user, chosen, client.initiationUri!, 'initiation', requestLocale(request)), 303);
 }
 
 /** GET / (the home page of a signed-in user; signed out: the login page, returning here). */
@@ -230,7 +234,7 @@ export async function accountEndpoint(context: ServerContext, request: FastifyRe
   const administered = (await Promise.all(SUBJECT_TYPES.map((subjectType) => context.storage.subjects.listAdministeredBy(session.user.userId, subjectType)))).flat();
   page(reply, 200, accountPage({
     ...session.frame, email: session.user.email,
-    administered: administered.map((subject) => ({ name: subject.name, kind: subject.subjectType === 'company' ? 'Company' : 'Organization' })),
+    administered: administered.map((subject) => ({ name: subject.name, kind: subject.subjectType })),
     isDeveloper: await context.storage.developers.isDeveloper(session.user.userId),
   }));
 }

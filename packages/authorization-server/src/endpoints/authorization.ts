@@ -34,7 +34,9 @@ import { sendStorageUnavailablePage } from '../http/storage-unavailable-response
 import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import { noSubjectPage } from '../pages/no-subject-page.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
-import { describeScope, parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
+import { parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
+import { ENGLISH, type MessageKey, type MessageValues } from '../i18n/i18n.ts';
+import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { activeLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
@@ -63,12 +65,24 @@ export interface AuthorizationRequest {
   parameters: Record<string, string>;
 }
 
-/** Shown as a page: redirecting is not safe yet. */
+/**
+ * Shown as a page: redirecting is not safe yet. Carries message keys (issue 13 "Languages"): the page is
+ * rendered in the request's language; `title` and `message` are the English wording (for logs and tests).
+ */
 export class AuthorizationPageError extends Error {
   readonly title: string;
-  constructor(title: string, message: string) {
-    super(message);
-    this.title = title;
+  readonly titleKey: MessageKey;
+  readonly messageKey: MessageKey;
+  readonly values: MessageValues;
+  /** What was refused, shown escaped on the page (issue 13), e.g. the redirect URI that is not registered. */
+  readonly detail: { labelKey: MessageKey; value: string } | undefined;
+  constructor(titleKey: MessageKey, messageKey: MessageKey, values: MessageValues = {}, detail?: { labelKey: MessageKey; value: string }) {
+    super(ENGLISH.t(messageKey, values));
+    this.title = ENGLISH.t(titleKey);
+    this.titleKey = titleKey;
+    this.messageKey = messageKey;
+    this.values = values;
+    this.detail = detail;
   }
 }
 
@@ -95,7 +109,8 @@ const MAX_AGE = /^(?:0|[1-9][0-9]{0,9})$/;
 
 /** SPEC decision 3: 1–512 visible ASCII characters. */
 const STATE = /^[\x21-\x7E]{1,512}$/;
-const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age'];
+// `ui_locales` (OIDC Core §3.1.2.1) rides along so the login and consent pages, and the interaction record, keep the app's language preference (issue 13).
+const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'ui_locales'];
 
 /**
  * @throws AuthorizationPageError before the redirect URI is established.
@@ -105,33 +120,34 @@ const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope
  */
 export async function validateAuthorizationRequest(context: ServerContext, raw: RawParameters, how: { stored?: boolean } = {}): Promise<AuthorizationRequest> {
   const { storage, options } = context;
-  const pageError = (message: string) => new AuthorizationPageError('This app cannot connect', message);
+  const pageError = (messageKey: MessageKey, values?: MessageValues, detail?: { labelKey: MessageKey; value: string }) =>
+    new AuthorizationPageError('error.cannotConnect', messageKey, values, detail);
   const single = (name: string) => {
     try {
       return singleParameter(raw, name);
     } catch (error) {
-      if (error instanceof OAuthError) throw pageError(`The request repeats the parameter "${name}".`);
+      if (error instanceof OAuthError) throw pageError('error.repeatedParameter', { name });
       throw error;
     }
   };
 
   // 1. The client (SPEC decision 5: an HTML page, never a redirect).
   const clientId = single('client_id');
-  if (clientId === undefined) throw pageError('The request has no client_id.');
+  if (clientId === undefined) throw pageError('error.noClientId');
   const client = await storage.clients.find(clientId);
-  if (!client || client.kind !== 'client' || client.status === 'deleted') throw pageError('The request names an unknown client_id.');
+  if (!client || client.kind !== 'client' || client.status === 'deleted') throw pageError('error.unknownClient');
   // SPEC decision 13: a pending or suspended client cannot start a flow.
-  if (client.status !== 'active') throw pageError(`The app "${client.clientName}" is ${client.status === 'pending' ? 'waiting for approval' : 'suspended'} and cannot connect.`);
+  if (client.status !== 'active') throw pageError(client.status === 'pending' ? 'error.clientPending' : 'error.clientSuspended', { client: client.clientName });
 
   // 2. The redirect URI: required, and exactly one of the registered strings (SPEC decision 4;
   // RFC 9700 §4.1.3: exact string matching, no normalization, no port wildcard).
   const redirectUri = single('redirect_uri');
-  if (redirectUri === undefined) throw pageError('The request has no redirect_uri.');
-  if (!client.redirectUris.includes(redirectUri)) throw pageError('The redirect_uri is not registered for this app.');
+  if (redirectUri === undefined) throw pageError('error.noRedirectUri');
+  if (!client.redirectUris.includes(redirectUri)) throw pageError('error.redirectUriNotRegistered', {}, { labelKey: 'error.redirectUriLabel', value: redirectUri });
   // SPEC decision 4 / §2: the registration rules hold here too, so a URI registered under other rules (a
   // loopback URI copied into a production database) is refused with a page, never redirected to.
   if (redirectUriProblem(redirectUri, client.clientType, options.environment) !== undefined) {
-    throw pageError(`The redirect_uri is not allowed in ${options.environment}.`);
+    throw pageError('error.redirectUriNotAllowed', { environment: options.environment }, { labelKey: 'error.redirectUriLabel', value: redirectUri });
   }
 
   // 3. From here on errors go back to the client.
@@ -224,7 +240,11 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
 /** GET /oauth/authorize */
 export async function authorizationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async (established) => {
-    const { authorization, requestedAt, byReference } = await authorizationRequestFrom(context, request.query as RawParameters);
+    const query = request.query as RawParameters;
+    // Issue 13: the app's language preference (OIDC Core §3.1.2.1 ui_locales) shows on every page of this request, errors included.
+    noteUiLocales(request, typeof query.ui_locales === 'string' ? query.ui_locales : undefined);
+    const { authorization, requestedAt, byReference } = await authorizationRequestFrom(context, query);
+    noteUiLocales(request, authorization.parameters.ui_locales);
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const session = await activeLoginSession(context, request);
     if (!session || !(await loginSatisfies(context, authorization, session.sessionDigest, requestedAt))) {
@@ -243,7 +263,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     // client hears `access_denied` (RFC 6749 §4.1.2.1) only when the user goes back to it from there.
     if ((await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType)).length === 0) {
       reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(noSubjectPage({
-        brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
+        t: requestTranslator(request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
         clientName: authorization.client.clientName, subjectType: authorization.subjectType,
         backToAppUrl: redirectTo(context, authorization.redirectUri, {
           error: 'access_denied', error_description: `the user administers no ${authorization.subjectType} to connect`, state: authorization.state,
@@ -277,14 +297,16 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     }
     const interactionId = await startInteraction(context, authorization, session.sessionDigest);
     const ns = context.options.brand.urnNamespace;
+    const t = requestTranslator(request);
     reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
+      t,
       brandName: context.options.brand.name,
       csrfToken: reply.generateCsrf(),
       userName: user.name,
       client: authorization.client,
       redirectHost: new URL(authorization.redirectUri).host || authorization.redirectUri,
-      scopes: authorization.scope.map((name) => ({ name, description: describeScope(name) })),
-      subjectTypeLabel: authorization.subjectType === 'company' ? 'Company' : 'Organization',
+      scopes: authorization.scope.map((name) => ({ name, description: t.scope(name) })),
+      subjectType: authorization.subjectType,
       // A subject the client requested is the only choice: any other would be refused at the decision.
       subjects: subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId).map((subject, index) => ({
         urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId),
@@ -313,11 +335,11 @@ async function authorizationRequestFrom(
     const clientId = query.client_id;
     // RFC 9126 §4: client_id is required with request_uri, and the request must be that client's.
     if (typeof requestUri !== 'string' || typeof clientId !== 'string') {
-      throw new AuthorizationPageError('This app cannot connect', 'The request needs exactly one client_id and one request_uri.');
+      throw new AuthorizationPageError('error.cannotConnect', 'error.needsClientIdAndRequestUri');
     }
     const pushed = await consumeRequestUri(context, requestUri, clientId);
     if (!pushed) {
-      throw new AuthorizationPageError('This request is no longer valid', 'It has expired, was already used, or belongs to another app. Go back to the app and connect again.');
+      throw new AuthorizationPageError('error.requestExpiredTitle', 'error.pushedRequestExpired');
     }
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
     return { authorization: await validateAuthorizationRequest(context, pushed.requestParameters, { stored: true }), requestedAt: pushed.createdAt, byReference: true };
@@ -392,7 +414,7 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     const body = request.body as RawParameters;
     const session = await activeLoginSession(context, request);
     if (!session) {
-      throw new AuthorizationPageError('Your login session ended', 'You were logged out before answering. Go back to the app and connect again.');
+      throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
     }
     const { user } = session;
     // SPEC decision 11: the request comes from the interaction, never from the form; consuming it is one
@@ -403,8 +425,9 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
       ? await context.storage.interactions.consume(interactionDigestOf(interactionId), session.sessionDigest, now)
       : undefined;
     if (!interaction) {
-      throw new AuthorizationPageError('This request is no longer valid', 'It was already answered, has expired, or belongs to another login. Go back to the app and connect again.');
+      throw new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
     }
+    noteUiLocales(request, interaction.requestParameters.ui_locales); // issue 13: kept on the interaction record
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
     const authorization = await validateAuthorizationRequest(context, interaction.requestParameters, { stored: true });
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
@@ -530,8 +553,11 @@ async function handleAuthorizationErrors(
   try {
     await work(established);
   } catch (error) {
+    const t = requestTranslator(reply.request);
     if (error instanceof AuthorizationPageError) {
-      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, error.title, error.message, { reference: reply.request.id }));
+      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, t.t(error.titleKey), t.t(error.messageKey, error.values), {
+        t, reference: reply.request.id, ...(error.detail ? { detail: { label: t.t(error.detail.labelKey), value: error.detail.value } } : {}),
+      }));
       return;
     }
     if (error instanceof AuthorizationRedirectError) {
@@ -556,6 +582,6 @@ async function handleAuthorizationErrors(
       return;
     }
     reply.code(500).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-      .send(errorPage(context.options.brand.name, 'Something went wrong', 'The request could not be completed. Try again later.', { reference: request.id }));
+      .send(errorPage(context.options.brand.name, t.t('error.somethingWrongTitle'), t.t('error.somethingWrong'), { t, reference: request.id }));
   }
 }

@@ -16,6 +16,8 @@
  * change is audited by `admin:<name> (user:<id>)`, the administrator's name and id. Signed out: the login
  * page (login.ts's return_to does not list /admin, so it continues at `/`); signed in without the role: 403.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
+import type { Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
 import {
@@ -36,7 +38,8 @@ const AUDIT_EXPORT_MAX = 10_000;
 
 interface Administrator {
   user: UserRecord;
-  frame: ConsoleFrame;
+  /** With the request's language (issue 13). */
+  frame: ConsoleFrame & { t: Translator };
 }
 
 function page(reply: FastifyReply, status: number, body: string): void {
@@ -49,12 +52,13 @@ async function administrator(context: ServerContext, request: FastifyRequest, re
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
-    page(reply, 200, loginPage({ brandName, csrfToken: reply.generateCsrf(), returnTo: '/' }));
+    page(reply, 200, loginPage({ t: requestTranslator(request), brandName, csrfToken: reply.generateCsrf(), returnTo: '/' }));
     return undefined;
   }
-  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name };
+  const t = requestTranslator(request);
+  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t };
   if (!(await context.storage.consoleAdministrators.isConsoleAdministrator(user.userId))) {
-    page(reply, 403, consoleMessagePage(frame, 'Not a platform administrator', 'Your account does not hold the platform-administrator role.'));
+    page(reply, 403, consoleMessagePage(frame, t.t('console.notAdminTitle'), t.t('console.notAdmin')));
     return undefined;
   }
   return { user, frame };
@@ -76,12 +80,9 @@ export async function consoleHome(context: ServerContext, request: FastifyReques
     .filter((client) => client.status === 'pending' || (client.status === 'active' && !client.brandingVerified))
     .sort((a, b) => a.createdAt - b.createdAt);
   const done = (request.query as Record<string, unknown>).done;
-  page(reply, 200, reviewQueuePage({ ...admin.frame, clients: waiting, notice: typeof done === 'string' && done in NOTICES ? NOTICES[done] : undefined }));
+  const notice = typeof done === 'string' && done in CLIENT_ACTION_LABELS ? admin.frame.t.t('console.done', { action: done }) : undefined;
+  page(reply, 200, reviewQueuePage({ ...admin.frame, clients: waiting, notice }));
 }
-
-const NOTICES: Record<string, string> = {
-  approve: 'The client was approved.', suspend: 'The client was suspended.', reactivate: 'The client was reactivated.', delete: 'The client was deleted.',
-};
 
 /** GET /admin/clients?q= */
 export async function consoleClients(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -96,13 +97,12 @@ export async function consoleClients(context: ServerContext, request: FastifyReq
   page(reply, 200, clientSearchPage({ ...admin.frame, query, clients }));
 }
 
-const CONSEQUENCES: Record<ClientAction, (client: ClientRecord, connections: number) => string[]> = {
-  approve: (client) => [`${client.clientName} can start flows and its name and logo are shown to users as reviewed.`],
-  suspend: (client, connections) => [`${client.clientName} stops at once: no new flow, no code redemption, no refresh.`,
-    `Its access tokens are revoked; its ${connections} active connections are kept for a reactivation.`],
-  reactivate: (client, connections) => [`${client.clientName} works again; its ${connections} connections can refresh again.`],
-  delete: (client, connections) => [`${client.clientName} is deleted for good: its ID and secret stop working.`,
-    `Every connection is revoked now (${connections} active), with all their tokens.`, 'This cannot be undone.'],
+const CONSEQUENCES: Record<ClientAction, (client: ClientRecord, connections: number, t: Translator) => string[]> = {
+  approve: (client, _connections, t) => [t.t('console.approveConsequence', { client: client.clientName })],
+  suspend: (client, connections, t) => [t.t('console.suspendConsequence', { client: client.clientName }), t.t('console.suspendConnections', { count: connections })],
+  reactivate: (client, connections, t) => [t.t('console.reactivateConsequence', { client: client.clientName, count: connections })],
+  delete: (client, connections, t) => [t.t('console.deleteConsequence', { client: client.clientName }),
+    t.t('console.deleteConnections', { count: connections }), t.t('console.cannotUndo')],
 };
 
 /** POST /admin/clients/:client_id/:action */
@@ -112,19 +112,19 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
   const { client_id: clientId, action } = request.params as { client_id: string; action: string };
   const client = isUuid(clientId.toLowerCase()) ? await context.storage.clients.find(clientId.toLowerCase()) : undefined;
   if (!client || client.kind !== 'client' || client.status === 'deleted') {
-    page(reply, 404, consoleMessagePage(admin.frame, 'No such client', 'There is no client with that ID.'));
+    page(reply, 404, consoleMessagePage(admin.frame, admin.frame.t.t('console.noSuchClientTitle'), admin.frame.t.t('console.noSuchClient')));
     return;
   }
   if (!(action in CLIENT_ACTION_LABELS) || !actionsFor(client).includes(action as ClientAction)) {
-    page(reply, 409, consoleMessagePage(admin.frame, 'Not possible now', `This client is ${client.status}.`));
+    page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), admin.frame.t.t('console.clientIs', { status: client.status })));
     return;
   }
   const chosen = action as ClientAction;
   if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
     const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
     page(reply, 200, consoleConfirmationPage({
-      ...admin.frame, title: `${CLIENT_ACTION_LABELS[chosen]} ${client.clientName}?`, consequences: CONSEQUENCES[chosen](client, connections),
-      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: CLIENT_ACTION_LABELS[chosen], cancelHref: '/admin',
+      ...admin.frame, title: admin.frame.t.t('console.confirmTitle', { action: chosen, client: client.clientName }), consequences: CONSEQUENCES[chosen](client, connections, admin.frame.t),
+      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: admin.frame.t.t('console.action', { action: chosen }), cancelHref: '/admin',
     }));
     return;
   }
@@ -136,7 +136,7 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     else await deleteClient(manage, client.clientId);
   } catch (error) {
     if (!(error instanceof ClientManagementError)) throw error;
-    page(reply, 409, consoleMessagePage(admin.frame, 'Not possible now', error.message));
+    page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), error.message));
     return;
   }
   reply.redirect(`/admin?done=${chosen}`, 303);
@@ -155,10 +155,10 @@ export async function consoleGrants(context: ServerContext, request: FastifyRequ
     const found = isUuid(user.toLowerCase()) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user.toLowerCase());
     grants = found ? await context.storage.grants.listActive({ userId: found.userId }) : [];
   } else if (company) {
-    if (!isUuid(company.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A company ID is a UUID.' }));
+    if (!isUuid(company.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: admin.frame.t.t('console.companyIdUuid') }));
     grants = await context.storage.grants.listActive({ subjectType: 'company', subjectId: company.toLowerCase() });
   } else if (client) {
-    if (!isUuid(client.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: 'A client ID is a UUID.' }));
+    if (!isUuid(client.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: admin.frame.t.t('console.clientIdUuid') }));
     grants = await context.storage.grants.listActive({ clientId: client.toLowerCase() });
   }
   page(reply, 200, grantSearchPage({ ...model, grants: grants === undefined ? undefined : await Promise.all(grants.map((grant) => grantView(context, grant))) }));
@@ -181,16 +181,15 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
   const grantId = (request.params as { grant_id: string }).grant_id;
   const grant = isUuid(grantId.toLowerCase()) ? await context.storage.grants.find(grantId.toLowerCase()) : undefined;
   if (!grant || grant.revokedAt !== null) {
-    page(reply, 404, consoleMessagePage(admin.frame, 'No such connection', 'There is no active grant with that ID.'));
+    page(reply, 404, consoleMessagePage(admin.frame, admin.frame.t.t('account.noSuchConnectionTitle'), admin.frame.t.t('console.noSuchGrant')));
     return;
   }
   const view = await grantView(context, { ...grant, lastUsedAt: null });
   if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
     page(reply, 200, consoleConfirmationPage({
-      ...admin.frame, title: `Revoke ${view.clientName} for ${view.subjectName}?`,
-      consequences: [`${view.clientName} loses access to ${view.subjectName} at once: its refresh and access tokens stop working.`,
-        'An administrator of the company must connect it again to restore it.'],
-      action: `/admin/grants/${grant.grantId}/revoke`, confirmLabel: 'Revoke', cancelHref: `/admin/grants?client=${grant.clientId}`,
+      ...admin.frame, title: admin.frame.t.t('console.revokeTitle', { client: view.clientName, subject: view.subjectName }),
+      consequences: [admin.frame.t.t('console.revokeConsequence', { client: view.clientName, subject: view.subjectName }), admin.frame.t.t('console.revokeRestore')],
+      action: `/admin/grants/${grant.grantId}/revoke`, confirmLabel: admin.frame.t.t('console.revoke'), cancelHref: `/admin/grants?client=${grant.clientId}`,
     }));
     return;
   }
@@ -239,7 +238,7 @@ export async function consoleAuditExport(context: ServerContext, request: Fastif
   if (!admin) return;
   const format = (request.query as Record<string, unknown>).format;
   if (format !== 'csv' && format !== 'jsonl') {
-    page(reply, 400, consoleMessagePage(admin.frame, 'Unknown export format', 'Export as csv or jsonl.'));
+    page(reply, 400, consoleMessagePage(admin.frame, admin.frame.t.t('console.unknownFormatTitle'), admin.frame.t.t('console.unknownFormat')));
     return;
   }
   const rows = (await context.storage.audit.list({ ...auditFilter(request).options, limit: AUDIT_EXPORT_MAX })).map(auditRow);

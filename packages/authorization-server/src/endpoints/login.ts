@@ -5,6 +5,8 @@
  * login-throttle.ts); a known device is never blocked by other people's failures. A success also gives
  * the browser a device cookie (sessions/known-device.ts). Failures never say whether the account exists.
  */
+import { translator } from '../i18n/i18n.ts';
+import { noteUiLocales, requestLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { loginPage } from '../pages/login-page.ts';
@@ -36,9 +38,13 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const deviceDigest = deviceCookieDigest(context, request);
   const knownDevice = user && deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
   const keys = loginThrottleKeys(email, request.ip, knownDevice);
+  // Issue 13: the authorization request being continued may carry ui_locales; the language switch returns to it.
+  // ("Try again in": seconds under two minutes, else whole minutes rounded up.)
+  if (returnTo.startsWith('/oauth/authorize?')) noteUiLocales(request, new URLSearchParams(returnTo.slice('/oauth/authorize?'.length)).get('ui_locales') ?? undefined);
+  const t = translator(requestLocale(request), returnTo);
   const page = (status: number, error: string) =>
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
-      brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email, upstreamName: context.options.upstreamIdentityProvider?.name,
+      t, brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email, upstreamName: context.options.upstreamIdentityProvider?.name,
     }));
 
   // SPEC decision 18: checked and counted in one atomic step, before the (slow, awaited) password check,
@@ -47,14 +53,16 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   if (retryAfterSeconds > 0) {
     // Refused before any password check (RFC 6585 §4: 429 with Retry-After in seconds).
     reply.header('retry-after', String(retryAfterSeconds));
-    page(429, `Too many failed attempts. Try again in ${waitInWords(retryAfterSeconds)}.`);
+    page(429, retryAfterSeconds < 120
+      ? t.t('login.tooManySeconds', { seconds: retryAfterSeconds })
+      : t.t('login.tooManyMinutes', { minutes: Math.ceil(retryAfterSeconds / 60) }));
     return;
   }
   // The decoy hash keeps the response time the same whether or not the account exists.
   const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash));
   if (!user || !valid) {
     request.log.info({ event: 'login.failed' }, 'login failed');
-    page(401, 'The email or password is incorrect.');
+    page(401, t.t('login.incorrect'));
     return;
   }
   // Issue 10 §3: with a second factor (or one the user must enrol) no session starts yet; this attempt
@@ -66,8 +74,3 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   reply.redirect(returnTo, 303);
 }
 
-/** "N seconds" under two minutes, else whole minutes rounded up. */
-function waitInWords(seconds: number): string {
-  if (seconds < 120) return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
-  return `${Math.ceil(seconds / 60)} minutes`;
-}

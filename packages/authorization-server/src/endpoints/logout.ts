@@ -5,6 +5,7 @@
  * `303` to `GET /signed-out`, a page saying so with a way to sign in again. Signing out without a session
  * is harmless and answers the same.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { signedOutPage } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -22,5 +23,5 @@ export async function signedOutEndpoint(context: ServerContext, request: Fastify
     reply.redirect('/account/connected-apps', 303);
     return;
   }
-  reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage(context.options.brand.name));
+  reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage(context.options.brand.name, requestTranslator(request)));
 }

@@ -11,6 +11,8 @@
  *   address and `RESET_REQUESTS_PER_EMAIL` per e-mail address per hour; over either, 429 with Retry-After
  *   and nothing is sent. Counted whether or not the address has an account.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
+import { matchLocale, translator } from '../i18n/i18n.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
@@ -42,8 +44,8 @@ function page(reply: FastifyReply, status: number, body: string): void {
 }
 
 /** GET /account/forgot-password */
-export async function forgotPasswordFormEndpoint(context: ServerContext, _request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  page(reply, 200, forgotPasswordPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
+export async function forgotPasswordFormEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  page(reply, 200, forgotPasswordPage({ t: requestTranslator(request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
 }
 
 /** POST /account/forgot-password: field `email`. */
@@ -52,8 +54,9 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
   const email = (typeof body.email === 'string' ? body.email : '').trim().toLowerCase();
   const brandName = context.options.brand.name;
   const now = context.clock.nowSeconds();
+  const t = requestTranslator(request);
   if (!email || email.length > 254) {
-    page(reply, 400, forgotPasswordPage({ brandName, csrfToken: reply.generateCsrf(), email, error: 'Type the e-mail address of your account.' }));
+    page(reply, 400, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.typeEmail') }));
     return;
   }
   // Counted on a digest of the address: the counters table holds no e-mail addresses.
@@ -64,27 +67,28 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     // RFC 6585 §4: 429 with Retry-After in seconds; nothing is sent.
     const retryAfterSeconds = Math.max(...over.map((hit) => hit!.windowEndsAt - now), 1);
     reply.header('retry-after', String(retryAfterSeconds));
-    page(reply, 429, forgotPasswordPage({ brandName, csrfToken: reply.generateCsrf(), email, error: 'Too many requests for a new password. Try again later.' }));
+    page(reply, 429, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.tooManyResets') }));
     return;
   }
   const user = await context.storage.users.findByEmail(email);
   if (user) {
     const link = await issuePasswordLink(context.storage, context.options.issuer, user.userId, 'reset', now);
-    const mail = {
-      to: user.email,
-      subject: `Set a new ${brandName} password`,
-      text: `Someone (hopefully you) asked to set a new password for your ${brandName} account.\n\n`
-        + `Open this link within one hour to choose a new password (it works once):\n${link.url}\n\n`
-        + 'If you did not ask for this, ignore this e-mail: your password stays as it is.\n',
-    };
-    // After the response: the answer's timing does not depend on the mail server. Never logs the link.
+    // After the response: the answer's timing depends neither on the mail server nor on the lookup of the
+    // account's language (issue 13: its directory record's, else the language of the page that asked). Never logs the link.
     setImmediate(() => {
-      mailerOf(context, request).send(mail).catch((error: unknown) =>
+      void (async () => {
+        const mailT = translator(matchLocale((await context.storage.directory.findUser(user.userId))?.locale) ?? t.locale);
+        await mailerOf(context, request).send({
+          to: user.email,
+          subject: mailT.t('mail.resetSubject', { brand: brandName }),
+          text: mailT.t('mail.resetBody', { brand: brandName, link: link.url }),
+        });
+      })().catch((error: unknown) =>
         request.log.error({ event: 'mail.failed', reason: error instanceof Error ? error.message : String(error) }, 'a password-reset e-mail could not be sent'));
     });
   } else {
     // The same work as issuing a link (a token and its digest), so the answer takes as long.
     passwordTokenDigest(randomBytes(32).toString('base64url'));
   }
-  page(reply, 200, forgotPasswordPage({ brandName, csrfToken: reply.generateCsrf(), sent: true }));
+  page(reply, 200, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), sent: true }));
 }

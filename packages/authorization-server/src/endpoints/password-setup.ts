@@ -9,6 +9,7 @@
  *   field errors that keep what was typed; then consumes the link (atomically: a link sets one password),
  *   stores the argon2id hash and ends every login session of the user.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { errorPage } from '../pages/error-page.ts';
@@ -23,9 +24,11 @@ function page(reply: FastifyReply, status: number, body: string): void {
   reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
 
+/** The request's language (issue 13). */
+const tr = (reply: FastifyReply) => requestTranslator(reply.request);
+
 const linkGone = (context: ServerContext, reply: FastifyReply) =>
-  page(reply, 410, errorPage(context.options.brand.name, 'This link is no longer valid',
-    'A set-password link works once, for a limited time. Ask your administrator for a new invitation, or use "Forgot password?" on the sign-in page.', { reference: reply.request.id }));
+  page(reply, 410, errorPage(context.options.brand.name, tr(reply).t('local.linkInvalidTitle'), tr(reply).t('local.linkInvalid'), { t: tr(reply), reference: reply.request.id }));
 
 /** The usable link named by `token` and its user, or undefined (malformed, unknown, used, expired, or its user deleted). */
 async function usableLink(context: ServerContext, token: unknown) {
@@ -40,7 +43,7 @@ export async function setPasswordFormEndpoint(context: ServerContext, request: F
   // The token is in the URL: the page sends no Referer off-site (Referrer-Policy: same-origin) and is not logged (request-log.ts).
   const usable = await usableLink(context, (request.query as Record<string, unknown>).token);
   if (!usable) return linkGone(context, reply);
-  page(reply, 200, setPasswordPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email }));
+  page(reply, 200, setPasswordPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email }));
 }
 
 /** POST /account/set-password: fields `token`, `password`, `password_confirmation`. */
@@ -52,11 +55,11 @@ export async function setPasswordEndpoint(context: ServerContext, request: Fasti
   const password = text('password');
   const confirmation = text('password_confirmation');
   // NIST SP 800-63B §5.1.1.2: length, common passwords, the account's own e-mail; no composition rules.
-  const passwordError = passwordProblem(password, usable.user.email);
-  const confirmationError = !passwordError && password !== confirmation ? 'The two passwords differ.' : undefined;
+  const passwordError = passwordProblem(password, usable.user.email, tr(reply));
+  const confirmationError = !passwordError && password !== confirmation ? tr(reply).t('local.passwordsDiffer') : undefined;
   if (passwordError || confirmationError) {
     page(reply, 400, setPasswordPage({
-      brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email,
+      t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email,
       password, confirmation, ...(passwordError ? { passwordError } : {}), ...(confirmationError ? { confirmationError } : {}),
     }));
     return;
@@ -72,5 +75,5 @@ export async function setPasswordEndpoint(context: ServerContext, request: Fasti
   await context.storage.audit.record({
     type: 'user.password_set', at: now, actor: `user:${consumed.userId}`, details: { purpose: consumed.purpose, login_sessions_ended: sessionsEnded },
   });
-  page(reply, 200, passwordSetPage(context.options.brand.name));
+  page(reply, 200, passwordSetPage(context.options.brand.name, tr(reply)));
 }

@@ -19,6 +19,7 @@
  * naming what will happen (POST, then POST with `confirm=yes`); the integration activity lists the
  * client's audit events. Portal pages alone may load a script (`script-src 'self'`: /assets/portal.js).
  */
+import { translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientSecretMatches } from '../clients/client-secret.ts';
 import {
@@ -59,7 +60,8 @@ async function developer(context: ServerContext, request: FastifyRequest, reply:
     sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
-  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name };
+  // Issue 13: the portal is English for now; the language switch comes back to this page.
+  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t: translator('en', request.method === 'GET' ? request.url : '/portal') };
   if (!(await context.storage.developers.isDeveloper(user.userId))) {
     page(reply, 403, portalMessagePage(frame, 'Not a partner developer', 'Your account is not registered as a partner developer. Contact the platform to join the partner programme.'));
     return undefined;

@@ -17,6 +17,7 @@
  * recovery codes once; `POST /account/security/disable` turns it off with a current code (refused while
  * the policy requires it for the user).
  */
+import { requestTranslator } from '../i18n/request-language.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
@@ -86,8 +87,11 @@ async function pendingLogin(context: ServerContext, request: FastifyRequest) {
   return pending && user ? { pending, user } : undefined;
 }
 
+/** The request's language (issue 13). */
+const tr = (reply: FastifyReply) => requestTranslator(reply.request);
+
 const startAgain = (context: ServerContext, reply: FastifyReply, status = 401) =>
-  page(reply, status, errorPage(context.options.brand.name, 'Sign in again', 'This sign-in expired or was ended. Go back to the app and sign in again.', { reference: reply.request.id }));
+  page(reply, status, errorPage(context.options.brand.name, tr(reply).t('local.signInAgainTitle'), tr(reply).t('local.signInAgain'), { t: tr(reply), reference: reply.request.id }));
 
 /** The decrypted secret of the user's factor (confirmed or not), or undefined without one. */
 async function factorSecret(context: ServerContext, userId: string): Promise<{ secret: string; confirmed: boolean } | undefined> {
@@ -132,27 +136,26 @@ async function verifyTotp(context: ServerContext, userId: string, code: string):
 function enrolmentView(context: ServerContext, reply: FastifyReply, user: UserRecord, secret: string, action: string, extra: { reason?: string; error?: string; signedIn?: boolean } = {}) {
   const csrfToken = reply.generateCsrf();
   return enrolmentPage({
-    brandName: context.options.brand.name, csrfToken, action, otpauthUri: totpUri(context.options.brand.name, user.email, secret), groupedSecret: groupedSecret(secret),
+    t: tr(reply), brandName: context.options.brand.name, csrfToken, action, otpauthUri: totpUri(context.options.brand.name, user.email, secret), groupedSecret: groupedSecret(secret),
     ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.error ? { error: extra.error } : {}),
     ...(extra.signedIn ? { signedIn: { userName: user.name, csrfToken } } : {}),
   });
 }
 
-const MANDATORY = 'Your account administers companies or organizations: before anything else, set up two-step verification.';
 
 /** GET /login/second-factor */
 export async function secondFactorFormEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const found = await pendingLogin(context, request);
   if (!found) return startAgain(context, reply);
   if (found.pending.step === 'verify') {
-    page(reply, 200, secondFactorPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
+    page(reply, 200, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
     return;
   }
   // A mandatory enrolment: keep an enrolment already started (a reload must not change the key the app holds).
   const existing = await factorSecret(context, found.user.userId);
   const secret = existing && !existing.confirmed ? existing.secret : await newEnrolment(context, found.user.userId);
   if (!secret) return startAgain(context, reply);
-  page(reply, 200, enrolmentView(context, reply, found.user, secret, SECOND_FACTOR_PATH, { reason: MANDATORY }));
+  page(reply, 200, enrolmentView(context, reply, found.user, secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory') }));
 }
 
 /** POST /login/second-factor: `code` or `recovery_code` (a mandatory enrolment: its first `code`). */
@@ -168,7 +171,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   const retryAfterSeconds = await throttle.attempt(keys, now);
   if (retryAfterSeconds > 0) {
     reply.header('retry-after', String(retryAfterSeconds)); // RFC 6585 §4
-    page(reply, 429, secondFactorPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error: `Too many attempts. Try again in ${retryAfterSeconds} seconds.` }));
+    page(reply, 429, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error: tr(reply).t('local.tooManyCodes', { seconds: retryAfterSeconds }) }));
     return;
   }
 
@@ -176,15 +179,15 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   let error: string | undefined;
   if (pending.step === 'enrol') {
     recoveryCodes = await confirmEnrolment(context, user.userId, text(request, 'code'));
-    if (!recoveryCodes) error = 'That code did not match. Check the key in your app and type the code it shows now.';
+    if (!recoveryCodes) error = tr(reply).t('local.codeMismatchKey');
   } else if (text(request, 'recovery_code')) {
     // Issue 10 §3: a recovery code works instead of a TOTP code, once.
     const used = await context.storage.localAccounts.useRecoveryCode(user.userId, recoveryCodeDigest(text(request, 'recovery_code')), now);
-    if (!used) error = 'That recovery code is not valid, or was already used.';
+    if (!used) error = tr(reply).t('local.recoveryInvalid');
   } else {
     const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
-    if (outcome === 'replayed') error = 'That code was already used. Wait for the next code in your app.';
-    else if (outcome === 'wrong') error = 'That code is not valid. Type the code your app shows now.';
+    if (outcome === 'replayed') error = tr(reply).t('local.codeReplayed');
+    else if (outcome === 'wrong') error = tr(reply).t('local.codeWrong');
   }
 
   if (error) {
@@ -197,10 +200,10 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
     if (pending.step === 'enrol') {
       const existing = await factorSecret(context, user.userId);
       if (!existing || existing.confirmed) return startAgain(context, reply);
-      page(reply, 401, enrolmentView(context, reply, user, existing.secret, SECOND_FACTOR_PATH, { reason: MANDATORY, error }));
+      page(reply, 401, enrolmentView(context, reply, user, existing.secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory'), error }));
       return;
     }
-    page(reply, 401, secondFactorPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error }));
+    page(reply, 401, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error }));
     return;
   }
   // Single use: of two concurrent completions only one starts a session.
@@ -211,7 +214,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   await rememberDevice(context, request, reply, user.userId);
   await context.storage.audit.record({ type: pending.step === 'enrol' ? 'user.second_factor_enrolled' : 'user.second_factor_verified', at: now, actor: `user:${user.userId}` });
   if (recoveryCodes) {
-    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, pending.returnTo));
+    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, pending.returnTo, undefined, tr(reply)));
     return;
   }
   reply.redirect(pending.returnTo, 303);
@@ -220,7 +223,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
 /** The signed-in user, or undefined after showing the login page (continuing to the security page). */
 async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<CurrentLoginSession | undefined> {
   const session = await currentLoginSession(context, request);
-  if (!session) page(reply, 200, loginPage({ brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo: SECURITY_PATH }));
+  if (!session) page(reply, 200, loginPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo: SECURITY_PATH }));
   return session;
 }
 
@@ -228,7 +231,7 @@ async function showSecurity(context: ServerContext, reply: FastifyReply, user: U
   const factor = await context.storage.localAccounts.findSecondFactor(user.userId);
   const csrfToken = reply.generateCsrf();
   page(reply, status, securityPage({
-    brandName: context.options.brand.name, csrfToken, enrolled: factor?.confirmedAt != null,
+    t: tr(reply), brandName: context.options.brand.name, csrfToken, enrolled: factor?.confirmedAt != null,
     recoveryCodesLeft: await context.storage.localAccounts.countRecoveryCodes(user.userId), ...message, signedIn: { userName: user.name, csrfToken },
   }));
 }
@@ -244,7 +247,7 @@ export async function startEnrolmentEndpoint(context: ServerContext, request: Fa
   const session = await signedIn(context, request, reply);
   if (!session) return;
   const secret = await newEnrolment(context, session.user.userId);
-  if (!secret) return showSecurity(context, reply, session.user, 409, { error: 'Two-step verification is already on.' });
+  if (!secret) return showSecurity(context, reply, session.user, 409, { error: tr(reply).t('local.alreadyOn') });
   page(reply, 200, enrolmentView(context, reply, session.user, secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
 }
 
@@ -256,13 +259,13 @@ export async function confirmEnrolmentEndpoint(context: ServerContext, request: 
   const codes = await confirmEnrolment(context, user.userId, text(request, 'code'));
   if (!codes) {
     const existing = await factorSecret(context, user.userId);
-    if (!existing || existing.confirmed) return showSecurity(context, reply, user, 409, { error: 'Nothing awaits confirmation. Start again.' });
-    page(reply, 400, enrolmentView(context, reply, user, existing.secret, `${SECURITY_PATH}/confirm`, { signedIn: true, error: 'That code did not match. Type the code your app shows now.' }));
+    if (!existing || existing.confirmed) return showSecurity(context, reply, user, 409, { error: tr(reply).t('local.nothingAwaits') });
+    page(reply, 400, enrolmentView(context, reply, user, existing.secret, `${SECURITY_PATH}/confirm`, { signedIn: true, error: tr(reply).t('local.codeMismatch') }));
     return;
   }
   await context.storage.audit.record({ type: 'user.second_factor_enrolled', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });
   const csrfToken = reply.generateCsrf();
-  page(reply, 200, recoveryCodesPage(context.options.brand.name, codes, SECURITY_PATH, { userName: user.name, csrfToken }));
+  page(reply, 200, recoveryCodesPage(context.options.brand.name, codes, SECURITY_PATH, { userName: user.name, csrfToken }, tr(reply)));
 }
 
 /** POST /account/security/disable: `code`, a current TOTP code (issue 10 §3: disabling needs one). */
@@ -271,13 +274,13 @@ export async function disableSecondFactorEndpoint(context: ServerContext, reques
   if (!session) return;
   const { user } = session;
   if (await secondFactorRequired(context, user.userId)) {
-    return showSecurity(context, reply, user, 403, { error: 'Two-step verification is required for accounts that administer companies or organizations.' });
+    return showSecurity(context, reply, user, 403, { error: tr(reply).t('local.required') });
   }
   const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
   if (outcome !== 'ok') {
-    return showSecurity(context, reply, user, 400, { error: outcome === 'replayed' ? 'That code was already used. Wait for the next code.' : 'That code is not valid.' });
+    return showSecurity(context, reply, user, 400, { error: outcome === 'replayed' ? tr(reply).t('local.codeReplayedShort') : tr(reply).t('local.codeInvalidShort') });
   }
   await context.storage.localAccounts.removeSecondFactor(user.userId);
   await context.storage.audit.record({ type: 'user.second_factor_removed', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });
-  await showSecurity(context, reply, user, 200, { notice: 'Two-step verification is off.' });
+  await showSecurity(context, reply, user, 200, { notice: tr(reply).t('local.turnedOff') });
 }

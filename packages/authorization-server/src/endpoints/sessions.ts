@@ -12,6 +12,8 @@
  * Forms are CSRF-checked before these handlers run (routes.ts) and `Origin`-checked here (SPEC decision 18).
  * Sessions are named by `sessionPublicId`, never by the cookie or its digest.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
+import type { Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorPage } from '../pages/error-page.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
@@ -27,14 +29,14 @@ function page(reply: FastifyReply, status: number, body: string): void {
 }
 
 /** The signed-in user and session with the page frame, or undefined after answering (login page; 403 for a cross-site form). */
-async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ session: CurrentLoginSession; frame: SessionsFrame } | undefined> {
+async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ session: CurrentLoginSession; frame: SessionsFrame & { t: Translator } } | undefined> {
   const brandName = context.options.brand.name;
   const session = await currentLoginSession(context, request);
   if (!session) {
     sendLoginStep(context, reply, { returnTo: SESSIONS_PATH });
     return undefined;
   }
-  return { session, frame: { brandName, csrfToken: reply.generateCsrf(), userName: session.user.name } };
+  return { session, frame: { brandName, csrfToken: reply.generateCsrf(), userName: session.user.name, t: requestTranslator(request) } };
 }
 
 async function sessionViews(context: ServerContext, current: CurrentLoginSession): Promise<SessionView[]> {
@@ -52,7 +54,8 @@ export async function sessionsEndpoint(context: ServerContext, request: FastifyR
   const signed = await signedIn(context, request, reply);
   if (!signed) return;
   const query = request.query as Record<string, unknown>;
-  const notice = query.ended === '1' ? 'The session was ended.' : query.ended === 'others' ? 'Every other session was ended.' : undefined;
+  const { t } = signed.frame;
+  const notice = query.ended === '1' ? t.t('sessions.ended') : query.ended === 'others' ? t.t('sessions.endedOthers') : undefined;
   page(reply, 200, sessionsPage({ ...signed.frame, sessions: await sessionViews(context, signed.session), notice }));
 }
 
@@ -65,7 +68,8 @@ export async function endSessionEndpoint(context: ServerContext, request: Fastif
   // Only the user's own sessions are found: another user's id is as unknown as a made-up one.
   const target = sessions.find((session) => sessionPublicId(session.sessionDigest) === sessionId);
   if (!target) {
-    page(reply, 404, errorPage(context.options.brand.name, 'No such session', 'This session has ended already, or is not yours.', { reference: reply.request.id }));
+    const { t } = signed.frame;
+    page(reply, 404, errorPage(context.options.brand.name, t.t('sessions.noSuchTitle'), t.t('sessions.noSuch'), { t, reference: reply.request.id }));
     return;
   }
   if (target.sessionDigest === signed.session.sessionDigest) {

@@ -15,6 +15,8 @@
  *
  * POST /login with local passwords off (`GATEHOUSE_LOCAL_PASSWORDS=off`) is refused here, whatever it carries.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
+import type { Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as oidc from 'openid-client';
 import { upstreamSignInErrorPage, upstreamStartUrl } from '../pages/login-page.ts';
@@ -30,39 +32,34 @@ import { RETURN_TO } from './login.ts';
 /** Why an upstream sign-in signed no one in; each has its own page and its own log line. */
 type UpstreamFailure = 'unreachable' | 'no_transaction' | 'denied' | 'refused' | 'unverifiable' | 'email_unverified' | 'not_set_up';
 
-function failurePage(context: ServerContext, upstream: UpstreamIdentityProvider, failure: UpstreamFailure, detail?: string): { title: string; message: string } {
-  const name = upstream.name;
+function failurePage(context: ServerContext, upstream: UpstreamIdentityProvider, failure: UpstreamFailure, t: Translator, detail?: string): { title: string; message: string } {
+  const names = { provider: upstream.name, brand: context.options.brand.name };
   switch (failure) {
     case 'unreachable':
-      return { title: `${name} cannot be reached`, message: `${context.options.brand.name} could not reach ${name} to sign you in. Try again in a moment.` };
+      return { title: t.t('upstream.unreachableTitle', names), message: t.t('upstream.unreachable', names) };
     case 'no_transaction':
-      return { title: 'This sign-in has expired', message: `The sign-in took too long, was already used, or was started in another browser. Start again.` };
+      return { title: t.t('upstream.expiredTitle'), message: t.t('upstream.expired') };
     case 'denied':
-      return { title: `${name} did not sign you in`, message: `${name} answered "${detail ?? 'access_denied'}": the sign-in was cancelled or refused there.` };
+      return { title: t.t('upstream.deniedTitle', names), message: t.t('upstream.denied', { ...names, detail: detail ?? 'access_denied' }) };
     case 'refused':
-      return { title: `${name} did not sign you in`, message: `${name} refused to complete the sign-in. Start again.` };
+      return { title: t.t('upstream.deniedTitle', names), message: t.t('upstream.refused', names) };
     case 'unverifiable':
-      return { title: 'This sign-in could not be verified', message: `The answer from ${name} failed its security checks, so no one was signed in. Start again.` };
+      return { title: t.t('upstream.unverifiableTitle'), message: t.t('upstream.unverifiable', names) };
     case 'email_unverified':
-      return {
-        title: 'Your e-mail address is not verified',
-        message: `${name} has not verified your e-mail address, so ${context.options.brand.name} cannot tell which account is yours. Verify it at ${name}, then start again.`,
-      };
+      return { title: t.t('upstream.emailUnverifiedTitle'), message: t.t('upstream.emailUnverified', names) };
     case 'not_set_up':
-      return {
-        title: 'Your account is not set up for connecting apps',
-        message: `You signed in at ${name}, but ${context.options.brand.name} has no account for you. Ask your administrator to add you; no account was created.`,
-      };
+      return { title: t.t('upstream.notSetUpTitle'), message: t.t('upstream.notSetUp', names) };
   }
 }
 
 function sendFailure(context: ServerContext, request: FastifyRequest, reply: FastifyReply, failure: UpstreamFailure, startAgainUrl: string | undefined, detail?: string): void {
   const upstream = upstreamProvider(context)!;
   request.log.info({ event: 'upstream.sign_in.failed', reason: failure, ...(detail ? { detail } : {}) }, 'upstream sign-in failed');
-  const { title, message } = failurePage(context, upstream, failure, detail);
+  const t = requestTranslator(request);
+  const { title, message } = failurePage(context, upstream, failure, t, detail);
   const status = failure === 'unreachable' ? 502 : failure === 'not_set_up' || failure === 'email_unverified' ? 403 : 400;
   reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-    .send(upstreamSignInErrorPage(context.options.brand.name, title, message, startAgainUrl));
+    .send(upstreamSignInErrorPage(context.options.brand.name, title, message, startAgainUrl, t));
 }
 
 /** GET /login/upstream?return_to=… (404 without an upstream provider). */
@@ -186,8 +183,9 @@ export async function passwordLoginDisabledEndpoint(context: ServerContext, requ
   const body = (request.body ?? {}) as Record<string, unknown>;
   const returnTo = typeof body.return_to === 'string' && RETURN_TO.test(body.return_to) ? body.return_to : '/';
   const upstream = upstreamProvider(context)!;
+  const t = requestTranslator(request);
   reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(upstreamSignInErrorPage(
-    context.options.brand.name, 'Passwords are not used here', `Sign in with ${upstream.name} instead.`, upstreamStartUrl(returnTo),
+    context.options.brand.name, t.t('upstream.passwordsNotUsedTitle'), t.t('upstream.passwordsNotUsed', { provider: upstream.name }), upstreamStartUrl(returnTo), t,
   ));
 }
 

@@ -10,6 +10,7 @@
  * both work); `Origin: null` (sandboxed or privacy-stripped: the sender cannot be known). A request with
  * neither header (not a browser's form post) is left to the CSRF token check.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorPage } from '../pages/error-page.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -27,7 +28,8 @@ export function sameOriginFormCheck(context: ServerContext): (request: FastifyRe
       && !(context.options.environment === 'development' && origin === `${request.protocol}://${request.host}`);
     if (!crossSiteFetch && !foreignOrigin) return;
     request.log.info({ event: 'form.cross_origin_refused', url: request.routeOptions.url }, 'cross-origin form post refused');
+    const t = requestTranslator(request);
     await reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-      .send(errorPage(context.options.brand.name, 'Request refused', 'This form was sent from another site, so nothing was done. Go back and try again from this page.', { reference: request.id }));
+      .send(errorPage(context.options.brand.name, t.t('error.crossOriginTitle'), t.t('error.crossOrigin'), { t, reference: request.id }));
   };
 }

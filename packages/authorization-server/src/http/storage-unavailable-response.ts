@@ -3,6 +3,7 @@
  * `temporarily_unavailable`; RFC 9110 §15.6.4 503 with §10.2.3 `Retry-After`): JSON at the JSON endpoints,
  * an HTML page where a browser is (before the redirect URI is established). Never a 500, never a crash.
  */
+import { requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply } from 'fastify';
 import { OAuthError } from '../errors.ts';
 import { errorPage } from '../pages/error-page.ts';
@@ -21,5 +22,11 @@ export function sendStorageUnavailableJson(reply: FastifyReply): void {
 /** 503 HTML page with `Retry-After` and `Cache-Control: no-store`, for pages and for /oauth/authorize before the redirect URI is established. */
 export function sendStorageUnavailablePage(reply: FastifyReply, brandName: string): void {
   reply.code(503).header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS)).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-    .send(errorPage(brandName, 'Temporarily unavailable', 'The service cannot answer right now. Try again in a few seconds.', { reference: reply.request.id }));
+    .send(storageUnavailablePage(reply, brandName));
+}
+
+/** The page itself, in the request's language (issue 13). */
+function storageUnavailablePage(reply: FastifyReply, brandName: string): string {
+  const t = requestTranslator(reply.request);
+  return errorPage(brandName, t.t('error.unavailableTitle'), t.t('error.unavailable'), { t, reference: reply.request.id });
 }

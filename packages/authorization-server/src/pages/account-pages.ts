@@ -4,6 +4,7 @@
  * Connect form with a company picker). Every form carries the CSRF token (SPEC decision 18); every value
  * is escaped by `html`.
  */
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -11,6 +12,8 @@ export interface AccountFrame {
   brandName: string;
   csrfToken: string;
   userName: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export interface ConnectedAppView {
@@ -41,61 +44,62 @@ export interface MarketplaceAppView {
   tosUri: string | null;
   policyUri: string | null;
   scopes: { name: string; description: string }[];
-  subjectTypeLabel: string;
+  /** `company` or `organization`: the picker's label. */
+  subjectType: string;
   /** The subjects of the app's preferred type the user administers (the picker); empty = cannot connect. */
   subjects: { urn: string; name: string }[];
 }
 
-/** ISO 8601 UTC, to the minute: unambiguous whatever the reader's locale. */
-const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="Account"><a href="/">Home</a> · <a href="/account/connected-apps">Connected apps</a> · <a href="/marketplace">Marketplace</a> · <a href="/account">Account</a></nav>
-${body}`, model);
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('account.nav')}"><a href="/">${t.t('account.home')}</a> · <a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · <a href="/account">${t.t('account.account')}</a></nav>
+${body}`, model, t);
 }
 
-function logo(uri: string | null, name: string): SafeHtml | string {
-  return uri ? html`<img src="${uri}" alt="${name} logo">` : '';
+function logo(uri: string | null, name: string, t: Translator): SafeHtml | string {
+  return uri ? html`<img src="${uri}" alt="${t.t('account.logoAlt', { client: name })}">` : '';
 }
 
 /** @param model.disconnected the app and company just disconnected (the notice names both). */
 export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; disconnected?: { clientName: string; subjectName: string } }): string {
-  return frame(model, 'Connected apps', html`<h1>Connected apps</h1>
-${model.disconnected ? html`<p class="notice" role="status">${model.disconnected.clientName} was disconnected from ${model.disconnected.subjectName}. It can no longer use its access.</p>` : ''}
-${model.apps.length === 0 ? html`<p>No apps are connected. Find one in the <a href="/marketplace">marketplace</a>.</p>` : ''}
+  const t = model.t ?? ENGLISH;
+  return frame(model, t.t('account.connectedApps'), html`<h1>${t.t('account.connectedApps')}</h1>
+${model.disconnected ? html`<p class="notice" role="status">${t.t('account.disconnectedNotice', { client: model.disconnected.clientName, subject: model.disconnected.subjectName })}</p>` : ''}
+${model.apps.length === 0 ? html`<p>${t.html('account.noApps')}</p>` : html`<p class="muted">${t.t('account.appCount', { count: model.apps.length })}</p>`}
 ${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${app.grantId}">
-  <div class="client">${logo(app.logoUri, app.clientName)}<div><h2>${app.clientName}</h2>
-  <div class="muted">for <strong>${app.subjectName}</strong></div></div></div>
-  <p>It can:</p>
+  <div class="client">${logo(app.logoUri, app.clientName, t)}<div><h2>${app.clientName}</h2>
+  <div class="muted">${t.html('account.for', { subject: app.subjectName })}</div></div></div>
+  <p>${t.t('account.itCan')}</p>
   <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description}</li>`)}</ul>
-  <p class="muted">Connected since ${when(app.connectedAt)} by ${app.connectedBy}. Last token use: ${app.lastUsedAt === null ? 'never' : when(app.lastUsedAt)}.</p>
+  <p class="muted">${t.t('account.connectedSince', { connectedAt: t.dateTime(app.connectedAt), connectedBy: app.connectedBy, lastUsed: app.lastUsedAt === null ? t.t('account.never') : t.dateTime(app.lastUsedAt) })}</p>
   <div class="actions">
-  ${app.hasSettings ? html`<form method="post" action="/account/connected-apps/${app.grantId}/settings"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">Settings</button></form>` : ''}
+  ${app.hasSettings ? html`<form method="post" action="/account/connected-apps/${app.grantId}/settings"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">${t.t('account.settings')}</button></form>` : ''}
   ${app.mayDisconnect
-    ? html`<form method="post" action="/account/connected-apps/${app.grantId}/disconnect"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit" aria-label="Disconnect ${app.clientName} from ${app.subjectName}">Disconnect…</button></form>`
-    : html`<span class="muted">Only an administrator of ${app.subjectName} can disconnect it.</span>`}
+    ? html`<form method="post" action="/account/connected-apps/${app.grantId}/disconnect"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit" aria-label="${t.t('account.disconnectLabel', { client: app.clientName, subject: app.subjectName })}">${t.t('account.disconnectEllipsis')}</button></form>`
+    : html`<span class="muted">${t.t('account.onlyAdminCanDisconnect', { subject: app.subjectName })}</span>`}
   </div>
 </section>
 `)}`);
 }
 
 export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[] }): string {
-  return frame(model, 'Marketplace', html`<h1>Marketplace</h1>
-${model.apps.length === 0 ? html`<p>No apps are listed yet.</p>` : ''}
+  const t = model.t ?? ENGLISH;
+  return frame(model, t.t('account.marketplace'), html`<h1>${t.t('account.marketplace')}</h1>
+${model.apps.length === 0 ? html`<p>${t.t('account.noListedApps')}</p>` : ''}
 ${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="${app.clientId}">
-  <div class="client">${logo(app.logoUri, app.clientName)}<div><h2>${app.clientName}</h2>
+  <div class="client">${logo(app.logoUri, app.clientName, t)}<div><h2>${app.clientName}</h2>
   ${app.clientUri ? html`<div class="muted"><a href="${app.clientUri}" rel="noopener noreferrer" target="_blank">${app.clientUri}</a></div>` : ''}</div></div>
-  <p>Asks for:</p>
+  <p>${t.t('account.asksFor')}</p>
   <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}</ul>
-  <p class="muted">${app.tosUri ? html`<a href="${app.tosUri}" rel="noopener noreferrer" target="_blank">Terms of service</a>` : ''}
-  ${app.policyUri ? html` · <a href="${app.policyUri}" rel="noopener noreferrer" target="_blank">Privacy policy</a>` : ''}</p>
+  <p class="muted">${app.tosUri ? html`<a href="${app.tosUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.terms')}</a>` : ''}
+  ${app.policyUri ? html` · <a href="${app.policyUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.privacy')}</a>` : ''}</p>
   ${app.subjects.length === 0
-    ? html`<p class="muted">You administer no ${app.subjectTypeLabel.toLowerCase()} to connect.</p>`
+    ? html`<p class="muted">${t.t('account.noSubjectToConnect', { subjectType: app.subjectType })}</p>`
     : html`<form method="post" action="/marketplace/${app.clientId}/connect">
     <input type="hidden" name="_csrf" value="${model.csrfToken}">
-    <label for="subject-${app.clientId}">${app.subjectTypeLabel} to connect</label>
+    <label for="subject-${app.clientId}">${t.t('consent.subjectToConnect', { subjectType: app.subjectType })}</label>
     <select id="subject-${app.clientId}" name="subject">${app.subjects.map((subject) => html`<option value="${subject.urn}">${subject.name}</option>`)}</select>
-    <div class="actions"><button class="primary" type="submit">Connect ${app.clientName}</button></div>
+    <div class="actions"><button class="primary" type="submit">${t.t('account.connect', { client: app.clientName })}</button></div>
   </form>`}
 </section>
 `)}`);
@@ -107,37 +111,42 @@ export function accountMessagePage(model: AccountFrame, title: string, message: 
 
 /** The confirmation before a disconnect: names the app, the company and what it loses; posts again with `confirm=yes`. */
 export function disconnectConfirmationPage(model: AccountFrame & { grantId: string; clientName: string; subjectName: string; scopes: string[] }): string {
-  return frame(model, 'Disconnect an app', html`<h1>Disconnect ${model.clientName} from ${model.subjectName}?</h1>
-<p>${model.clientName} loses access to ${model.subjectName} at once: its tokens stop working and it can no longer:</p>
+  const t = model.t ?? ENGLISH;
+  const names = { client: model.clientName, subject: model.subjectName };
+  return frame(model, t.t('account.disconnectTitle'), html`<h1>${t.t('account.disconnectHeading', names)}</h1>
+<p>${t.t('account.disconnectLoses', names)}</p>
 <ul class="scopes">${model.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
-<p class="muted">To use it again, an administrator of ${model.subjectName} must connect it again.</p>
+<p class="muted">${t.t('account.connectAgain', names)}</p>
 <form method="post" action="/account/connected-apps/${model.grantId}/disconnect">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/account/connected-apps">Cancel</a><button class="danger" type="submit">Disconnect</button></div>
+  <div class="actions"><a class="button secondary" href="/account/connected-apps">${t.t('account.cancel')}</a><button class="danger" type="submit">${t.t('account.disconnect')}</button></div>
 </form>`);
 }
 
 /** The signed-in user's home page (`/`): where to go next. */
 export function homePage(model: AccountFrame & { isDeveloper: boolean }): string {
-  return frame(model, 'Home', html`<h1>Welcome, ${model.userName}</h1>
+  const t = model.t ?? ENGLISH;
+  return frame(model, t.t('account.homeTitle'), html`<h1>${t.t('account.welcome', { user: model.userName })}</h1>
 <ul class="links">
-  <li><a href="/account/connected-apps">Connected apps</a>: the apps connected to your companies, and what they can do.</li>
-  <li><a href="/marketplace">Marketplace</a>: find and connect apps.</li>
-  <li><a href="/account/sessions">Sessions</a>: where you are signed in.</li>
-  <li><a href="/account">Your account</a></li>
-  ${model.isDeveloper ? html`<li><a href="/portal">Developer portal</a>: your OAuth clients.</li>` : ''}
+  <li>${t.html('account.homeConnectedApps')}</li>
+  <li>${t.html('account.homeMarketplace')}</li>
+  <li>${t.html('account.homeSessions')}</li>
+  <li><a href="/account">${t.t('account.yourAccount')}</a></li>
+  ${model.isDeveloper ? html`<li>${t.html('account.homePortal')}</li>` : ''}
 </ul>`);
 }
 
 /** The account page (`/account`): who is signed in and what they administer. */
+/** @param model.administered each subject with its `kind`, `company` or `organization` (shown in words). */
 export function accountPage(model: AccountFrame & { email: string; administered: { name: string; kind: string }[]; isDeveloper: boolean }): string {
-  return frame(model, 'Your account', html`<h1>Your account</h1>
+  const t = model.t ?? ENGLISH;
+  return frame(model, t.t('account.yourAccount'), html`<h1>${t.t('account.yourAccount')}</h1>
 <dl class="details">
-  <dt>Name</dt><dd>${model.userName}</dd>
-  <dt>E-mail address</dt><dd>${model.email}</dd>
+  <dt>${t.t('account.name')}</dt><dd>${model.userName}</dd>
+  <dt>${t.t('account.email')}</dt><dd>${model.email}</dd>
 </dl>
-<h2>You administer</h2>
-${model.administered.length === 0 ? html`<p>No company or organization.</p>` : html`<ul>${model.administered.map((subject) => html`<li>${subject.name} <span class="muted">${subject.kind}</span></li>`)}</ul>`}
-<p><a href="/account/sessions">Your sessions</a>${model.isDeveloper ? html` · <a href="/portal">Developer portal</a>` : ''}</p>`);
+<h2>${t.t('account.youAdminister')}</h2>
+${model.administered.length === 0 ? html`<p>${t.t('account.administerNothing')}</p>` : html`<ul>${model.administered.map((subject) => html`<li>${subject.name} <span class="muted">${t.t('account.subjectKind', { kind: subject.kind })}</span></li>`)}</ul>`}
+<p><a href="/account/sessions">${t.t('account.yourSessions')}</a>${model.isDeveloper ? html` · <a href="/portal">${t.t('account.developerPortal')}</a>` : ''}</p>`);
 }

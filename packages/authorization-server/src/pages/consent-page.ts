@@ -8,6 +8,7 @@
  */
 import { html } from './html.ts';
 import { layout } from './layout.ts';
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 
 export interface ConsentPageModel {
   brandName: string;
@@ -19,11 +20,15 @@ export interface ConsentPageModel {
     brandingVerified: boolean;
   };
   redirectHost: string;
+  /** The description is in the page's language (`t.scope(name)`). */
   scopes: { name: string; description: string }[];
-  subjectTypeLabel: string;
+  /** `company` or `organization`: the picker's label. */
+  subjectType: string;
   subjects: { urn: string; name: string; selected: boolean }[];
   /** The interaction holding the authorization request server-side (SPEC decision 11): the only request field the form carries. */
   interactionId: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export function consentPage(model: ConsentPageModel): string {
@@ -36,31 +41,32 @@ export function consentPage(model: ConsentPageModel): string {
     }
   };
   const clientHost = hostOf(client.clientUri);
-  return layout(model.brandName, `Connect ${client.clientName}`, html`<div class="client">
-  ${client.logoUri ? html`<img src="${client.logoUri}" alt="${client.clientName} logo">` : ''}
-  <div><h1>${client.clientName} wants to access your ${model.brandName} account</h1>
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('consent.title', { client: client.clientName }), html`<div class="client">
+  ${client.logoUri ? html`<img src="${client.logoUri}" alt="${t.t('consent.logoAlt', { client: client.clientName })}">` : ''}
+  <div><h1>${t.t('consent.heading', { client: client.clientName, brand: model.brandName })}</h1>
   ${clientHost ? html`<div class="muted">${clientHost}</div>` : ''}</div>
 </div>
-${client.brandingVerified ? '' : html`<p class="unverified" role="note"><strong>Unverified app.</strong> ${model.brandName} has not yet reviewed this app's name and logo. Connect it only if you know and trust its developer.</p>`}
-<p class="muted">Logged in as ${model.userName}.</p>
+${client.brandingVerified ? '' : html`<p class="unverified" role="note">${t.html('consent.unverified', { brand: model.brandName })}</p>`}
+<p class="muted">${t.t('consent.loggedInAs', { user: model.userName })}</p>
 <form method="post" action="/oauth/authorize/decision">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="interaction" value="${model.interactionId}">
-  <label for="subject">${model.subjectTypeLabel} to connect</label>
+  <label for="subject">${t.t('consent.subjectToConnect', { subjectType: model.subjectType })}</label>
   <select id="subject" name="subject">
     ${model.subjects.map((subject) => html`<option value="${subject.urn}"${subject.selected ? html` selected` : ''}>${subject.name}</option>`)}
   </select>
-  <p><strong>${client.clientName}</strong> will be able to:</p>
+  <p>${t.html('consent.willBeAbleTo', { client: client.clientName })}</p>
   <ul class="scopes">
     ${model.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}
   </ul>
-  <p class="muted">You can disconnect the app at any time; your login is not affected.
-  ${client.tosUri ? html`<a href="${client.tosUri}" rel="noopener noreferrer" target="_blank">Terms of service</a>` : ''}
-  ${client.policyUri ? html` · <a href="${client.policyUri}" rel="noopener noreferrer" target="_blank">Privacy policy</a>` : ''}</p>
-  <p class="muted">After your choice you will be sent to <strong>${model.redirectHost}</strong>.</p>
+  <p class="muted">${t.t('consent.disconnectAnyTime')}
+  ${client.tosUri ? html`<a href="${client.tosUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.terms')}</a>` : ''}
+  ${client.policyUri ? html` · <a href="${client.policyUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.privacy')}</a>` : ''}</p>
+  <p class="muted">${t.html('consent.sentTo', { host: model.redirectHost })}</p>
   <div class="actions">
-    <button type="submit" name="decision" value="deny">Deny</button>
-    <button class="primary" type="submit" name="decision" value="allow">Allow</button>
+    <button type="submit" name="decision" value="deny">${t.t('consent.deny')}</button>
+    <button class="primary" type="submit" name="decision" value="allow">${t.t('consent.allow')}</button>
   </div>
-</form>`, { userName: model.userName, csrfToken: model.csrfToken }); // issue 10 §4: "Sign out" on the consent page too
+</form>`, { userName: model.userName, csrfToken: model.csrfToken }, t); // issue 10 §4: "Sign out" on the consent page too
 }

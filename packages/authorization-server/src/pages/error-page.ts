@@ -8,6 +8,7 @@
  */
 import { html } from './html.ts';
 import { layout } from './layout.ts';
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 
 export interface ErrorPageOptions {
   /** What was refused, shown as given (escaped), e.g. `{ label: 'Redirect URI', value: 'https://evil.example/cb' }`. */
@@ -18,14 +19,17 @@ export interface ErrorPageOptions {
   hint?: string;
   /** The request id (issue 14, http/request-id.ts), shown escaped as a small "Reference: <id>" line for support. */
   reference?: string;
+  /** The page's language (issue 13): its frame and fixed words; `title`, `message`, `detail`, `links` and `hint` come translated. English when absent. */
+  t?: Translator;
 }
 
 export function errorPage(brandName: string, title: string, message: string, options: ErrorPageOptions = {}): string {
-  const links = options.links ?? [{ href: '/', label: 'Go to the home page' }];
+  const t = options.t ?? ENGLISH;
+  const links = options.links ?? [{ href: '/', label: t.t('error.home') }];
   return layout(brandName, title, html`<h1>${title}</h1>
 <p class="error" role="alert">${message}</p>
 ${options.detail ? html`<dl class="details refused"><dt>${options.detail.label}</dt><dd><code>${options.detail.value}</code></dd></dl>` : ''}
-<p class="muted">${options.hint ?? 'You were not sent back to the application. If you followed a link from an app, contact its developer.'}</p>
+<p class="muted">${options.hint ?? t.t('error.notSentBack')}</p>
 <p class="onward">${links.map((link, index) => html`${index > 0 ? ' · ' : ''}<a href="${link.href}">${link.label}</a>`)}</p>
-${options.reference ? html`<p class="muted reference">Reference: <code>${options.reference}</code></p>` : ''}`);
+${options.reference ? html`<p class="muted reference">${t.t('error.reference')} <code>${options.reference}</code></p>` : ''}`, undefined, t);
 }

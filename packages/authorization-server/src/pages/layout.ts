@@ -4,6 +4,7 @@
  * Anti-framing and CSP headers are set for all pages in authorization-server.ts (SPEC decision 18).
  */
 import { html, type SafeHtml } from './html.ts';
+import { ENGLISH, LANGUAGE_NAMES, LOCALES, type Translator } from '../i18n/i18n.ts';
 
 /**
  * What a signed-in page passes to `layout` so its header carries the "Sign out" form (a POST to
@@ -16,15 +17,29 @@ export interface SignedInHeader {
   csrfToken: string;
 }
 
-function signedInHeader(signedIn: SignedInHeader): SafeHtml {
-  return html`<span class="signed-in"><span class="user">${signedIn.userName}</span> · <a href="/account/sessions">Sessions</a>
-<form class="sign-out" method="post" action="/logout"><input type="hidden" name="_csrf" value="${signedIn.csrfToken}"><button type="submit">Sign out</button></form></span>`;
+function signedInHeader(signedIn: SignedInHeader, t: Translator): SafeHtml {
+  return html`<span class="signed-in"><span class="user">${signedIn.userName}</span> · <a href="/account/sessions">${t.t('layout.sessions')}</a>
+<form class="sign-out" method="post" action="/logout"><input type="hidden" name="_csrf" value="${signedIn.csrfToken}"><button type="submit">${t.t('layout.signOut')}</button></form></span>`;
 }
 
-/** @param signedIn given on every page shown to a signed-in user: adds the "Sign out" form to the header. */
-export function layout(brandName: string, title: string, body: SafeHtml, signedIn?: SignedInHeader): string {
+/**
+ * Issue 13 "Languages": the language switch, on every page. Plain links (no script, keyboard-usable), each
+ * language by its own name and marked with its `lang`; GET /language sets the choice and comes back to
+ * `t.path` (endpoints/language.ts accepts only same-origin paths).
+ */
+function languageSwitch(t: Translator): SafeHtml {
+  return html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
+${LOCALES.map((locale) => html`<li><a href="/language?${new URLSearchParams({ locale, return_to: t.path }).toString()}" lang="${locale}" hreflang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</a></li>`)}
+</ul></nav></footer>`;
+}
+
+/**
+ * @param signedIn given on every page shown to a signed-in user: adds the "Sign out" form to the header.
+ * @param t the page's language (i18n/i18n.ts): `<html lang>`, the header's words and the language switch.
+ */
+export function layout(brandName: string, title: string, body: SafeHtml, signedIn?: SignedInHeader, t: Translator = ENGLISH): string {
   return html`<!doctype html>
-<html lang="en">
+<html lang="${t.locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -32,10 +47,11 @@ export function layout(brandName: string, title: string, body: SafeHtml, signedI
 <link rel="stylesheet" href="/assets/gatehouse.css">
 </head>
 <body>
-<header><span class="brand">${brandName}</span>${signedIn ? signedInHeader(signedIn) : ''}</header>
+<header><span class="brand">${brandName}</span>${signedIn ? signedInHeader(signedIn, t) : ''}</header>
 <main>
 ${body}
 </main>
+${languageSwitch(t)}
 </body>
 </html>
 `.value;
@@ -122,4 +138,9 @@ table.sessions code { overflow-wrap: anywhere; }
   dl.details { grid-template-columns: 1fr; }
   .actions { flex-wrap: wrap; }
 }
+/* Issue 13 "Languages": the language switch under every page. */
+footer { max-width: 880px; margin: 0 auto 32px; padding: 0 16px; }
+nav.languages ul { list-style: none; display: flex; flex-wrap: wrap; justify-content: center; gap: 4px 14px; margin: 0; padding: 0; font-size: var(--step--1); }
+nav.languages a { display: inline-block; padding: 6px 2px; color: #0b57d0; }
+nav.languages a[aria-current="true"] { font-weight: 700; color: #1d1d1f; text-decoration: none; }
 `;

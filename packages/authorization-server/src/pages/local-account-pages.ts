@@ -4,6 +4,7 @@
  * account's security page. Every form carries the CSRF token; field errors sit beside their field and
  * keep what was typed.
  */
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout, type SignedInHeader } from './layout.ts';
 
@@ -19,28 +20,31 @@ export interface SetPasswordPageModel {
   passwordError?: string;
   confirmation?: string;
   confirmationError?: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export function setPasswordPage(model: SetPasswordPageModel): string {
-  return layout(model.brandName, 'Set your password', html`<h1>Set your password</h1>
-<p class="muted">for <strong>${model.email}</strong>. Use at least 12 characters; a few unrelated words make a good password.</p>
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('local.setPasswordTitle'), html`<h1>${t.t('local.setPasswordTitle')}</h1>
+<p class="muted">${t.html('local.setPasswordIntro', { email: model.email })}</p>
 <form method="post" action="/account/set-password">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="token" value="${model.token}">
   <input type="hidden" name="email" value="${model.email}" autocomplete="username">
-  <label for="password">New password</label>
+  <label for="password">${t.t('local.newPassword')}</label>
   <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" value="${model.password ?? ''}">
   ${fieldError(model.passwordError, 'password-error')}
-  <label for="password_confirmation">Repeat the new password</label>
+  <label for="password_confirmation">${t.t('local.repeatPassword')}</label>
   <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required value="${model.confirmation ?? ''}">
   ${fieldError(model.confirmationError, 'password-confirmation-error')}
-  <div class="actions"><button class="primary" type="submit">Set password</button></div>
-</form>`);
+  <div class="actions"><button class="primary" type="submit">${t.t('local.setPassword')}</button></div>
+</form>`, undefined, t);
 }
 
-export function passwordSetPage(brandName: string): string {
-  return layout(brandName, 'Password set', html`<h1>Your password is set</h1>
-<p>Any other sign-in of your account has ended. <a href="/account/connected-apps">Sign in</a> with your new password.</p>`);
+export function passwordSetPage(brandName: string, t: Translator = ENGLISH): string {
+  return layout(brandName, t.t('local.passwordSetTitle'), html`<h1>${t.t('local.passwordSetHeading')}</h1>
+<p>${t.html('local.passwordSetText')}</p>`, undefined, t);
 }
 
 export interface ForgotPasswordPageModel {
@@ -50,40 +54,46 @@ export interface ForgotPasswordPageModel {
   /** After a request: the same words whether or not the address has an account. */
   sent?: boolean;
   error?: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export function forgotPasswordPage(model: ForgotPasswordPageModel): string {
-  return layout(model.brandName, 'Forgot password', html`<h1>Forgot your password?</h1>
-${model.sent ? html`<p class="notice" role="status">If an account uses that address, we sent it a link to set a new password. The link works once, for one hour.</p>` : ''}
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('local.forgotTitle'), html`<h1>${t.t('local.forgotHeading')}</h1>
+${model.sent ? html`<p class="notice" role="status">${t.t('local.forgotSent')}</p>` : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/account/forgot-password">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <label for="email">Email</label>
+  <label for="email">${t.t('local.email')}</label>
   <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}">
-  <div class="actions"><button class="primary" type="submit">Send me a link</button></div>
-</form>`);
+  <div class="actions"><button class="primary" type="submit">${t.t('local.sendLink')}</button></div>
+</form>`, undefined, t);
 }
 
 export interface SecondFactorPageModel {
   brandName: string;
   csrfToken: string;
   error?: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 /** The second sign-in step: a code from the authenticator app, or a recovery code. */
 export function secondFactorPage(model: SecondFactorPageModel): string {
-  return layout(model.brandName, 'Two-step verification', html`<h1>Two-step verification</h1>
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('local.secondFactorTitle'), html`<h1>${t.t('local.secondFactorTitle')}</h1>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/login/second-factor">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <label for="code">Code from your authenticator app</label>
+  <label for="code">${t.t('local.authenticatorCode')}</label>
   <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8">
-  <details><summary>Use a recovery code instead</summary>
-    <label for="recovery_code">Recovery code</label>
+  <details><summary>${t.t('local.useRecoveryCode')}</summary>
+    <label for="recovery_code">${t.t('local.recoveryCode')}</label>
     <input id="recovery_code" name="recovery_code" autocomplete="off" maxlength="20">
   </details>
-  <div class="actions"><button class="primary" type="submit">Continue</button></div>
-</form>`);
+  <div class="actions"><button class="primary" type="submit">${t.t('local.continue')}</button></div>
+</form>`, undefined, t);
 }
 
 export interface EnrolmentPageModel {
@@ -97,29 +107,32 @@ export interface EnrolmentPageModel {
   reason?: string;
   error?: string;
   signedIn?: SignedInHeader;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export function enrolmentPage(model: EnrolmentPageModel): string {
-  return layout(model.brandName, 'Set up two-step verification', html`<h1>Set up two-step verification</h1>
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('local.enrolTitle'), html`<h1>${t.t('local.enrolTitle')}</h1>
 ${model.reason ? html`<p>${model.reason}</p>` : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-<p>Add this account to your authenticator app: open the link on your phone, or type the key.</p>
+<p>${t.t('local.enrolIntro')}</p>
 <p><a href="${model.otpauthUri}">${model.otpauthUri}</a></p>
-<p>Key: <code id="totp-secret">${model.groupedSecret}</code></p>
+<p>${t.t('local.key')} <code id="totp-secret">${model.groupedSecret}</code></p>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <label for="code">Then type the code it shows</label>
+  <label for="code">${t.t('local.typeCodeShown')}</label>
   <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required>
-  <div class="actions"><button class="primary" type="submit">Turn on</button></div>
-</form>`, model.signedIn);
+  <div class="actions"><button class="primary" type="submit">${t.t('local.turnOn')}</button></div>
+</form>`, model.signedIn, t);
 }
 
-export function recoveryCodesPage(brandName: string, codes: string[], continueTo: string, signedIn?: SignedInHeader): string {
+export function recoveryCodesPage(brandName: string, codes: string[], continueTo: string, signedIn?: SignedInHeader, t: Translator = ENGLISH): string {
   const items: SafeHtml[] = codes.map((code) => html`<li><code>${code}</code></li>`);
-  return layout(brandName, 'Recovery codes', html`<h1>Two-step verification is on</h1>
-<p>Keep these recovery codes somewhere safe. Each works once, instead of a code from your app. They are shown only now.</p>
+  return layout(brandName, t.t('local.recoveryCodesTitle'), html`<h1>${t.t('local.recoveryCodesHeading')}</h1>
+<p>${t.t('local.recoveryCodesText')}</p>
 <ul id="recovery-codes">${items}</ul>
-<p><a class="button primary" href="${continueTo}">Continue</a></p>`, signedIn);
+<p><a class="button primary" href="${continueTo}">${t.t('local.continue')}</a></p>`, signedIn, t);
 }
 
 export interface SecurityPageModel {
@@ -130,24 +143,27 @@ export interface SecurityPageModel {
   notice?: string;
   error?: string;
   signedIn: SignedInHeader;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export function securityPage(model: SecurityPageModel): string {
+  const t = model.t ?? ENGLISH;
   const body = model.enrolled
-    ? html`<p>Two-step verification is <strong>on</strong>. Recovery codes left: ${model.recoveryCodesLeft}.</p>
+    ? html`<p>${t.html('local.securityOn', { count: model.recoveryCodesLeft })}</p>
 <form method="post" action="/account/security/disable">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <label for="code">To turn it off, type a current code from your app</label>
+  <label for="code">${t.t('local.turnOffLabel')}</label>
   <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required>
-  <div class="actions"><button type="submit">Turn off</button></div>
+  <div class="actions"><button type="submit">${t.t('local.turnOff')}</button></div>
 </form>`
-    : html`<p>Two-step verification is <strong>off</strong>. With it on, signing in also asks for a code from an authenticator app.</p>
+    : html`<p>${t.html('local.securityOff')}</p>
 <form method="post" action="/account/security/enrol">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <div class="actions"><button class="primary" type="submit">Set up</button></div>
+  <div class="actions"><button class="primary" type="submit">${t.t('local.setUp')}</button></div>
 </form>`;
-  return layout(model.brandName, 'Security', html`<h1>Security</h1>
+  return layout(model.brandName, t.t('local.securityTitle'), html`<h1>${t.t('local.securityTitle')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-${body}`, model.signedIn);
+${body}`, model.signedIn, t);
 }

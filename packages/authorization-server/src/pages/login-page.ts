@@ -2,6 +2,7 @@
  * The login form: fields `email` and `password`, labelled; CSRF token; where to return after login; and,
  * with an upstream OpenID Provider configured, a "Sign in with <name>" button (issue 10 §2).
  */
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -18,28 +19,31 @@ export interface LoginPageModel {
   upstreamName?: string;
   /** False hides the e-mail and password form (GATEHOUSE_LOCAL_PASSWORDS=off); default true. */
   localPasswords?: boolean;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 export function loginPage(model: LoginPageModel): string {
+  const t = model.t ?? ENGLISH;
   const upstreamButton = model.upstreamName
-    ? html`<p><a class="button primary" href="${upstreamStartUrl(model.returnTo)}">Sign in with ${model.upstreamName}</a></p>`
+    ? html`<p><a class="button primary" href="${upstreamStartUrl(model.returnTo)}">${t.t('login.signInWith', { provider: model.upstreamName })}</a></p>`
     : '';
-  const passwordForm = model.localPasswords === false ? '' : html`${model.upstreamName ? html`<p class="muted">Or log in with your e-mail and password:</p>` : ''}
+  const passwordForm = model.localPasswords === false ? '' : html`${model.upstreamName ? html`<p class="muted">${t.t('login.orPassword')}</p>` : ''}
 <form method="post" action="/login">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="return_to" value="${model.returnTo}">
-  <label for="email">Email</label>
+  <label for="email">${t.t('login.email')}</label>
   <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}">
-  <label for="password">Password</label>
+  <label for="password">${t.t('login.password')}</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <p class="muted"><a href="/account/forgot-password">Forgot password?</a></p>
-  <div class="actions"><button class="primary" type="submit">Log in</button></div>
+  <p class="muted"><a href="/account/forgot-password">${t.t('login.forgot')}</a></p>
+  <div class="actions"><button class="primary" type="submit">${t.t('login.submit')}</button></div>
 </form>`;
-  return layout(model.brandName, 'Log in', html`<h1>Log in to ${model.brandName}</h1>
-${model.clientName ? html`<p class="muted">to connect <strong>${model.clientName}</strong></p>` : ''}
+  return layout(model.brandName, t.t('login.title'), html`<h1>${t.t('login.heading', { brand: model.brandName })}</h1>
+${model.clientName ? html`<p class="muted">${t.html('login.toConnect', { client: model.clientName })}</p>` : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 ${upstreamButton}
-${passwordForm}`);
+${passwordForm}`, undefined, t);
 }
 
 /** Where the "Sign in with <name>" button (and the login step without local passwords) starts the upstream sign-in. */
@@ -51,9 +55,9 @@ export function upstreamStartUrl(returnTo: string): string {
  * Issue 10 §2: an upstream sign-in that ended without signing anyone in (refused, cancelled, unverifiable,
  * unreachable, or a person the directory does not know). Always offers a way back: `startAgainUrl`.
  */
-export function upstreamSignInErrorPage(brandName: string, title: string, message: string, startAgainUrl: string | undefined): string {
+export function upstreamSignInErrorPage(brandName: string, title: string, message: string, startAgainUrl: string | undefined, t: Translator = ENGLISH): string {
   return layout(brandName, title, html`<h1>${title}</h1>
 <p class="error" role="alert">${message}</p>
-<p class="muted">You are not signed in to ${brandName}.</p>
-${startAgainUrl ? html`<div class="actions"><a class="button primary" href="${startAgainUrl}">Start again</a></div>` : html`<p>Go back to the app you came from and connect again.</p>`}`);
+<p class="muted">${t.t('login.notSignedIn', { brand: brandName })}</p>
+${startAgainUrl ? html`<div class="actions"><a class="button primary" href="${startAgainUrl}">${t.t('login.startAgain')}</a></div>` : html`<p>${t.t('login.goBackToApp')}</p>`}`, undefined, t);
 }

@@ -4,6 +4,7 @@
  * deletion), and the once-only display of a new secret. Every form carries the CSRF token (SPEC
  * decision 18); every value is escaped by `html`.
  */
+import type { Translator } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
@@ -12,6 +13,12 @@ export interface PortalFrame {
   brandName: string;
   csrfToken: string;
   userName: string;
+  /**
+   * Issue 13: the portal's text is not translated yet (English, `<html lang="en">`); this translator only
+   * gives the layout's language switch the page to come back to. Translating the portal: use `t` here as
+   * the account pages do.
+   */
+  t?: Translator;
 }
 
 /** Refused fields by their form name (`client_name`, `redirect_uris`, `scope`, `logo`…), each with its reason. */
@@ -64,7 +71,7 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
 function frame(model: PortalFrame, title: string, body: SafeHtml): string {
   return layout(model.brandName, title, html`<nav class="muted" aria-label="Portal"><a href="/portal">Developer portal</a> · ${model.userName}</nav>
 ${body}
-<script src="/assets/portal.js" defer></script>`, model);
+<script src="/assets/portal.js" defer></script>`, model, model.t);
 }
 
 const statusLabel = (client: ClientRecord) => (client.status === 'pending' ? 'pending approval' : client.status);

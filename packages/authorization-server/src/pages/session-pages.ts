@@ -4,6 +4,7 @@
  * everywhere else", and the confirmation asked before either. Every form carries the CSRF token (SPEC
  * decision 18); every value is escaped by `html`.
  */
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html } from './html.ts';
 import { layout, type SignedInHeader } from './layout.ts';
 
@@ -21,42 +22,44 @@ export interface SessionView {
 
 export interface SessionsFrame extends SignedInHeader {
   brandName: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
-/** ISO 8601 UTC, to the minute: unambiguous whatever the reader's locale. */
-const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+const deviceName = (session: Pick<SessionView, 'device'>, t: Translator) => session.device || t.t('sessions.unknownDevice');
 
-const deviceName = (session: Pick<SessionView, 'device'>) => session.device || 'Unknown device';
-
-export function signedOutPage(brandName: string): string {
-  return layout(brandName, 'Signed out', html`<h1>You are signed out</h1>
-<p>Your session on this browser has ended. Nobody using this computer can act as you or connect apps in your name.</p>
-<div class="actions"><a class="button" href="/account/connected-apps">Sign in again</a></div>`);
+export function signedOutPage(brandName: string, t: Translator = ENGLISH): string {
+  return layout(brandName, t.t('sessions.signedOutTitle'), html`<h1>${t.t('sessions.signedOutHeading')}</h1>
+<p>${t.t('sessions.signedOutText')}</p>
+<div class="actions"><a class="button" href="/account/connected-apps">${t.t('sessions.signInAgain')}</a></div>`, undefined, t);
 }
 
 export function sessionsPage(model: SessionsFrame & { sessions: SessionView[]; notice?: string }): string {
+  const t = model.t ?? ENGLISH;
+  // Dates in the page's language, UTC, to the minute (English: ISO 8601, "2027-01-15 08:00 UTC").
+  const when = (seconds: number) => t.dateTime(seconds);
   const others = model.sessions.filter((session) => !session.current);
-  return layout(model.brandName, 'Your sessions', html`<nav class="muted"><a href="/account/connected-apps">Connected apps</a> · <a href="/marketplace">Marketplace</a> · Sessions</nav>
-<h1>Where you are signed in</h1>
+  return layout(model.brandName, t.t('sessions.title'), html`<nav class="muted"><a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · ${t.t('layout.sessions')}</nav>
+<h1>${t.t('sessions.heading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 <table class="sessions">
-<thead><tr><th>Device</th><th>Signed in</th><th>Last seen</th><th></th></tr></thead>
+<thead><tr><th>${t.t('sessions.device')}</th><th>${t.t('sessions.signedIn')}</th><th>${t.t('sessions.lastSeen')}</th><th></th></tr></thead>
 <tbody>
 ${model.sessions.map((session) => html`<tr data-session-id="${session.sessionId}">
-  <td>${deviceName(session)}${session.current ? html` <strong class="current">(this device)</strong>` : ''}</td>
+  <td>${deviceName(session, t)}${session.current ? html` <strong class="current">${t.t('sessions.thisDevice')}</strong>` : ''}</td>
   <td>${when(session.createdAt)}</td>
   <td>${when(session.lastSeenAt)}</td>
   <td>${session.current
-    ? html`<span class="muted">Use Sign out</span>`
-    : html`<form class="inline" method="post" action="/account/sessions/${session.sessionId}/end"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">End session</button></form>`}</td>
+    ? html`<span class="muted">${t.t('sessions.useSignOut')}</span>`
+    : html`<form class="inline" method="post" action="/account/sessions/${session.sessionId}/end"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit">${t.t('sessions.end')}</button></form>`}</td>
 </tr>
 `)}
 </tbody>
 </table>
 ${others.length > 0
     ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="_csrf" value="${model.csrfToken}">
-<div class="actions"><button class="primary" type="submit">Sign out everywhere else</button></div></form>`
-    : html`<p class="muted">You are signed in on this device only.</p>`}`, model);
+<div class="actions"><button class="primary" type="submit">${t.t('sessions.endOthers')}</button></div></form>`
+    : html`<p class="muted">${t.t('sessions.onlyThisDevice')}</p>`}`, model, t);
 }
 
 /**
@@ -67,13 +70,14 @@ export function confirmEndSessionsPage(model: SessionsFrame & { target: SessionV
   const { target } = model;
   const one = 'sessionId' in target;
   const action = one ? `/account/sessions/${target.sessionId}/end` : '/account/sessions/end-others';
-  return layout(model.brandName, 'End session', html`<h1>${one ? 'End this session?' : 'Sign out everywhere else?'}</h1>
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('sessions.end'), html`<h1>${one ? t.t('sessions.confirmOneHeading') : `${t.t('sessions.endOthers')}?`}</h1>
 <p>${one
-    ? html`<strong>${deviceName(target)}</strong>, signed in ${when(target.createdAt)}, last seen ${when(target.lastSeenAt)}, will be signed out at once.`
-    : html`${target.others} other ${target.others === 1 ? 'session' : 'sessions'} will be signed out at once. This device stays signed in.`}</p>
+    ? t.html('sessions.confirmOne', { device: deviceName(target, t), signedIn: t.dateTime(target.createdAt), lastSeen: t.dateTime(target.lastSeenAt) })
+    : t.t('sessions.confirmOthers', { count: target.others })}</p>
 <form method="post" action="${action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a href="/account/sessions">Cancel</a><button class="primary" type="submit">${one ? 'End session' : 'Sign out everywhere else'}</button></div>
-</form>`, model);
+  <div class="actions"><a href="/account/sessions">${t.t('sessions.cancel')}</a><button class="primary" type="submit">${one ? t.t('sessions.end') : t.t('sessions.endOthers')}</button></div>
+</form>`, model, t);
 }

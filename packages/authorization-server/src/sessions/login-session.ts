@@ -8,6 +8,7 @@
  * at most once a minute per session (like `grants.recordUse`), for the account page's session list.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { noteUserLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -55,7 +56,7 @@ export async function currentLoginSession(context: ServerContext, request: Fasti
   const now = context.clock.nowSeconds();
   const session = await context.storage.loginSessions.findActive(digest(value), now);
   if (!session) return undefined;
-  const user = await liveUser(context, session.userId);
+  const user = await liveUser(context, request, session.userId);
   if (!user) return undefined;
   await context.storage.loginSessions.touch(session.sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
   return { user, sessionDigest: session.sessionDigest };
@@ -91,7 +92,10 @@ export async function activeLoginSession(context: ServerContext, request: Fastif
  * signs nobody in, even through a session that outlived the deletion (deleting a user ends their sessions,
  * but a login racing the deletion could leave one behind).
  */
-async function liveUser(context: ServerContext, userId: string): Promise<UserRecord | undefined> {
-  if (!(await context.storage.directory.findUser(userId))) return undefined;
+async function liveUser(context: ServerContext, request: FastifyRequest, userId: string): Promise<UserRecord | undefined> {
+  const record = await context.storage.directory.findUser(userId);
+  if (!record) return undefined;
+  // Issue 13 "Languages": the directory record's locale decides this request's pages (i18n/request-language.ts).
+  noteUserLocale(request, record.locale);
   return context.storage.users.find(userId);
 }

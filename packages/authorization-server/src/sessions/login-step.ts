@@ -3,6 +3,7 @@
  * "Sign in with <name>" button when an upstream OpenID Provider is configured; or, when local passwords
  * are off (`GATEHOUSE_LOCAL_PASSWORDS=off`), straight to the upstream sign-in (303 to GET /login/upstream).
  */
+import { requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply } from 'fastify';
 import { loginPage, upstreamStartUrl } from '../pages/login-page.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -19,6 +20,6 @@ export function sendLoginStep(context: ServerContext, reply: FastifyReply, step:
     return;
   }
   reply.code(200).type('text/html; charset=utf-8').send(loginPage({
-    brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), upstreamName: upstreamProvider(context)?.name, ...step,
+    t: requestTranslator(reply.request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), upstreamName: upstreamProvider(context)?.name, ...step,
   }));
 }

@@ -80,17 +80,19 @@ export async function signSessionHandover(key: SigningKey, claims: SessionHandov
  * in the audit event `session_handover.issued`, and returns the URL to redirect to: `targetUri` with its
  * own query kept and `<ns>_id_token` appended. The caller has checked that the user administers the
  * subject and that the client is active and has `targetUri` registered.
+ * @param locale the `locale` claim: the language the user's pages are in (issue 13, i18n/request-language.ts
+ *   `requestLocale`), so the app can greet the user in it.
  */
 export async function sessionHandoverRedirect(
   context: ServerContext, client: ClientRecord, user: UserRecord, subject: Pick<SubjectRecord, 'subjectType' | 'subjectId'>,
-  targetUri: string, purpose: SessionHandoverPurpose,
+  targetUri: string, purpose: SessionHandoverPurpose, locale: string,
 ): Promise<string> {
   const { options } = context;
   const now = context.clock.nowSeconds();
   const tokenId = randomUUID();
   const token = await signSessionHandover(context.handoverSigningKey, {
     issuer: options.issuer, urnNamespace: options.brand.urnNamespace, clientId: client.clientId, userId: user.userId, subject,
-    locale: 'en', tokenId, issuedAt: now, expiresAt: now + SESSION_HANDOVER_LIFETIME_SECONDS,
+    locale, tokenId, issuedAt: now, expiresAt: now + SESSION_HANDOVER_LIFETIME_SECONDS,
   });
   await context.storage.audit.record({
     type: 'session_handover.issued', at: now, actor: `user:${user.userId}`, clientId: client.clientId,

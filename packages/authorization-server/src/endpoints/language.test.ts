@@ -1,0 +1,272 @@
+/**
+ * Issue 13 "Languages", black-box over HTTP against a real listening server: the consent page in each of
+ * the seven languages from `ui_locales` and from `Accept-Language`, the order of the sources (switch
+ * cookie, directory record, ui_locales, Accept-Language, English), `ui_locales` kept on the server-side
+ * interaction and across the login page, the language switch (its cookie, never an open redirect), and
+ * the session handover's `locale` claim; the console, and the password-reset e-mail in the account's language.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { authorizeUrl, Browser, hiddenInputs, inputValue, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { CATALOGUES, LANGUAGE_NAMES, LOCALES, translator } from '../i18n/i18n.ts';
+import { startMailCatcher, type CaughtMail, type MailCatcher } from '../testing/mail-catcher.ts';
+
+const client = seed.confidentialClient;
+const alice = seed.users.alice;
+
+function parameters(overrides: Record<string, string> = {}) {
+  return {
+    response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read vendors:read',
+    state: 'xyz', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', ...overrides,
+  };
+}
+
+async function signedIn(server: TestServer): Promise<Browser> {
+  const browser = new Browser();
+  const page = await browser.get(authorizeUrl(server, parameters()));
+  const login = await browser.post(`${server.url}/login`, {
+    _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: alice.email, password: alice.password,
+  });
+  assert.equal(login.status, 303);
+  return browser;
+}
+
+const htmlLang = (page: string) => /<html lang="([^"]+)">/.exec(page)?.[1];
+const escaped = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+/** The consent page's words in `locale`: the buttons, the heading and a scope description. */
+function assertConsentIn(page: string, locale: (typeof LOCALES)[number]) {
+  const t = translator(locale);
+  assert.equal(htmlLang(page), locale, '<html lang>');
+  assert.ok(page.includes(`>${escaped(t.t('consent.allow'))}</button>`), `${locale}: the Allow button`);
+  assert.ok(page.includes(`>${escaped(t.t('consent.deny'))}</button>`), `${locale}: the Deny button`);
+  assert.ok(page.includes(escaped(t.t('consent.heading', { client: client.name, brand: 'Gatehouse' }))), `${locale}: the heading`);
+  assert.ok(page.includes(escaped(t.scope('users:read'))), `${locale}: the scope in words`);
+  assert.ok(page.includes(escaped(t.t('layout.signOut'))), `${locale}: the header`);
+}
+
+describe('page languages (issue 13)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+  afterEach(async () => {
+    await server.storage.directory.updateUser(alice.id, { locale: null }, server.clock.nowSeconds());
+  });
+
+  for (const locale of LOCALES) {
+    it(`shows the consent page in ${LANGUAGE_NAMES[locale]} for ui_locales=${locale} (OIDC Core §3.1.2.1)`, async () => {
+      const browser = await signedIn(server);
+      const page = await browser.get(authorizeUrl(server, parameters({ ui_locales: `xx-YY ${locale}` })));
+      assert.equal(page.status, 200);
+      assertConsentIn(page.text, locale);
+    });
+
+    it(`shows the consent page in ${LANGUAGE_NAMES[locale]} for Accept-Language: ${locale} (RFC 9110 §12.5.4)`, async () => {
+      const browser = await signedIn(server);
+      const page = await browser.request(authorizeUrl(server, parameters()), { headers: { 'accept-language': `pt-BR, ${locale};q=0.8, en;q=0.1` } });
+      assert.equal(page.status, 200);
+      assertConsentIn(page.text, locale === 'en' ? 'en' : locale);
+    });
+  }
+
+  it('keeps no English words on the German consent page', async () => {
+    const browser = await signedIn(server);
+    const page = (await browser.get(authorizeUrl(server, parameters({ ui_locales: 'de' })))).text;
+    const visible = page.replace(/<[^>]*>/g, ' ').replace(/\b(?:users|vendors):read\b/g, '');
+    for (const english of ['wants to access', 'Logged in as', 'to connect', 'will be able to', 'You can disconnect', 'After your choice',
+      'Allow', 'Deny', 'Sign out', 'Sessions', 'See users', 'See vendors', 'Language', 'Company']) {
+      assert.ok(!visible.includes(english), `"${english}" is not on the German page`);
+    }
+  });
+
+  it('lets the directory record win over ui_locales and Accept-Language, and the language switch over the record', async () => {
+    await server.storage.directory.updateUser(alice.id, { locale: 'da-DK' }, server.clock.nowSeconds());
+    const browser = await signedIn(server);
+    const url = authorizeUrl(server, parameters({ ui_locales: 'fr' }));
+    assertConsentIn((await browser.request(url, { headers: { 'accept-language': 'de' } })).text, 'da');
+
+    const switched = await browser.get(`${server.url}/language?${new URLSearchParams({ locale: 'sv', return_to: new URL(url).pathname + new URL(url).search })}`);
+    assert.equal(switched.status, 303);
+    assertConsentIn((await browser.request(url, { headers: { 'accept-language': 'de' } })).text, 'sv');
+  });
+
+  it('falls back to English when nothing names a supported language', async () => {
+    const browser = await signedIn(server);
+    const page = await browser.request(authorizeUrl(server, parameters({ ui_locales: 'pt-BR' })), { headers: { 'accept-language': 'fi, pt;q=0.5' } });
+    assertConsentIn(page.text, 'en');
+  });
+
+  it('keeps ui_locales on the interaction: the decision\'s error page is in the request\'s language, not the browser\'s', async () => {
+    const browser = await signedIn(server);
+    const page = await browser.request(authorizeUrl(server, parameters({ ui_locales: 'es' })), { headers: { 'accept-language': 'de' } });
+    assertConsentIn(page.text, 'es');
+    const form = hiddenInputs(page.text);
+    // The client is suspended between the consent page and the answer: the request is refused with a page.
+    await server.storage.clients.update(client.id, { status: 'suspended' });
+    try {
+      const answer = await browser.request(`${server.url}/oauth/authorize/decision`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-language': 'de' },
+        body: new URLSearchParams({ ...form, subject: `urn:gatehouse:company:${seed.companies[0].id}`, decision: 'allow' }),
+      });
+      assert.equal(answer.status, 400);
+      assert.equal(htmlLang(answer.text), 'es');
+      assert.ok(answer.text.includes(escaped(translator('es').t('error.clientSuspended', { client: client.name }))));
+    } finally {
+      await server.storage.clients.update(client.id, { status: 'active' });
+    }
+  });
+
+  it('carries ui_locales across the login page, a refused login included', async () => {
+    const browser = new Browser();
+    const login = await browser.get(authorizeUrl(server, parameters({ ui_locales: 'nb' })));
+    assert.equal(htmlLang(login.text), 'nb');
+    assert.ok(login.text.includes(escaped(translator('nb').t('login.heading', { brand: 'Gatehouse' }))));
+    const refused = await browser.post(`${server.url}/login`, {
+      _csrf: inputValue(login.text, '_csrf')!, return_to: inputValue(login.text, 'return_to')!, email: alice.email, password: 'not-the-password',
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(htmlLang(refused.text), 'nb');
+    assert.ok(refused.text.includes(escaped(translator('nb').t('login.incorrect'))));
+  });
+
+  it('shows the error page of an unknown client in the language of ui_locales, with the refused redirect URI escaped', async () => {
+    const page = await new Browser().get(authorizeUrl(server, parameters({ ui_locales: 'fr', redirect_uri: 'https://evil.example/cb?<x>' })));
+    assert.equal(page.status, 400);
+    assert.equal(htmlLang(page.text), 'fr');
+    assert.ok(page.text.includes(escaped(translator('fr').t('error.redirectUriNotRegistered'))));
+    assert.ok(page.text.includes('https://evil.example/cb?&lt;x&gt;'));
+    assert.ok(!page.text.includes('<x>'));
+  });
+});
+
+describe('the language switch (GET /language)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('is on every page: the seven languages by their own names, coming back to the same page', async () => {
+    const url = authorizeUrl(server, parameters({ ui_locales: 'de' }));
+    const page = (await new Browser().get(url)).text;
+    const path = new URL(url).pathname + new URL(url).search;
+    assert.match(page, new RegExp(`<nav class="languages" aria-label="${CATALOGUES.de['layout.language']}">`));
+    for (const locale of LOCALES) {
+      const href = escaped(`/language?${new URLSearchParams({ locale, return_to: path })}`);
+      assert.ok(page.includes(`<a href="${href}" lang="${locale}" hreflang="${locale}"`), `a link to ${locale}`);
+      assert.ok(page.includes(`>${escaped(LANGUAGE_NAMES[locale])}</a>`), LANGUAGE_NAMES[locale]);
+    }
+    assert.match(page, /hreflang="de" aria-current="true">Deutsch<\/a>/);
+  });
+
+  it('remembers the choice in a SameSite=Lax cookie for a year and goes back to the page', async () => {
+    const answer = await fetch(`${server.url}/language?locale=fr&return_to=${encodeURIComponent('/account/sessions?x=1')}`, { redirect: 'manual' });
+    assert.equal(answer.status, 303);
+    assert.equal(answer.headers.get('location'), '/account/sessions?x=1');
+    const cookie = answer.headers.getSetCookie().find((value) => value.startsWith('gatehouse_locale='));
+    assert.ok(cookie, 'the cookie is set');
+    assert.match(cookie, /^gatehouse_locale=fr;/);
+    assert.match(cookie, /SameSite=Lax/i);
+    assert.match(cookie, /HttpOnly/i);
+    assert.match(cookie, /Max-Age=31536000/);
+    assert.match(cookie, /Path=\//);
+  });
+
+  it('never redirects off the site: anything but a same-origin path goes to / (and the choice still counts)', async () => {
+    for (const returnTo of ['//evil.example/', '/\\evil.example', 'https://evil.example/', 'http:evil.example', 'javascript:alert(1)',
+      '/\tevil', ' /account', 'evil.example', '/%0d%0aSet-Cookie:x=y', '']) {
+      const answer = await fetch(`${server.url}/language?locale=de&return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual' });
+      assert.equal(answer.status, 303, returnTo);
+      const location = answer.headers.get('location')!;
+      assert.ok(location === '/' || (location.startsWith('/') && !location.startsWith('//') && !location.includes('\\') && !/[\r\n]/.test(location)), `${returnTo} → ${location}`);
+      assert.equal(new URL(location, server.url).origin, server.url, `${returnTo} stays on the site`);
+    }
+    for (const returnTo of ['//evil.example/', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/\tevil']) {
+      const answer = await fetch(`${server.url}/language?locale=de&return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual' });
+      assert.equal(answer.headers.get('location'), '/', returnTo);
+    }
+  });
+
+  it('changes nothing for a locale it does not offer', async () => {
+    const answer = await fetch(`${server.url}/language?locale=pt&return_to=/`, { redirect: 'manual' });
+    assert.equal(answer.status, 303);
+    assert.deepEqual(answer.headers.getSetCookie().filter((value) => value.startsWith('gatehouse_locale=')), []);
+  });
+});
+
+describe('the session handover\'s locale claim', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    await server.storage.clients.update(client.id, { settingsUri: 'https://ledgerly.example/settings' });
+  });
+  after(() => server.close());
+
+  it('carries the language of the user\'s pages (here: the directory record\'s), not a fixed "en"', async () => {
+    await server.storage.directory.updateUser(alice.id, { locale: 'nb-NO' }, server.clock.nowSeconds());
+    await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}` });
+    const grant = (await server.storage.grants.listActive({ clientId: client.id }))[0]!;
+    const browser = await signedIn(server);
+    const page = await browser.get(`${server.url}/account/connected-apps`);
+    assert.equal(htmlLang(page.text), 'nb');
+    const answer = await browser.post(`${server.url}/account/connected-apps/${grant.grantId}/settings`, { _csrf: inputValue(page.text, '_csrf')! });
+    assert.equal(answer.status, 303);
+    const token = new URL(answer.location!).searchParams.get('gatehouse_id_token')!;
+    assert.equal(decodeJwt(token).locale, 'nb');
+  });
+});
+
+describe('the console and the password-reset e-mail', () => {
+  let server: TestServer;
+  let mail: MailCatcher;
+  before(async () => {
+    mail = await startMailCatcher();
+    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' } });
+  });
+  after(async () => {
+    await server.close();
+    await mail.close();
+  });
+
+  it('shows the administrators\' console in the browser\'s language', async () => {
+    await server.storage.consoleAdministrators.grant(alice.id, server.clock.nowSeconds());
+    const browser = await signedIn(server);
+    const page = await browser.request(`${server.url}/admin`, { headers: { 'accept-language': 'fr-CH, en;q=0.5' } });
+    assert.equal(page.status, 200);
+    assert.equal(htmlLang(page.text), 'fr');
+    assert.ok(page.text.includes(`<h1>${escaped(translator('fr').t('console.reviewQueue'))}</h1>`));
+  });
+
+  it('writes the password-reset e-mail in the account\'s own language, the page in the browser\'s', async () => {
+    const bob = seed.users.bob;
+    await server.storage.directory.updateUser(bob.id, { locale: 'de-DE' }, server.clock.nowSeconds());
+    const browser = new Browser();
+    const form = await browser.request(`${server.url}/account/forgot-password`, { headers: { 'accept-language': 'sv' } });
+    assert.equal(htmlLang(form.text), 'sv');
+    const answer = await browser.request(`${server.url}/account/forgot-password`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'accept-language': 'sv' },
+      body: new URLSearchParams({ _csrf: inputValue(form.text, '_csrf')!, email: bob.email }),
+    });
+    assert.equal(answer.status, 200);
+    assert.equal(htmlLang(answer.text), 'sv');
+    assert.ok(answer.text.includes(escaped(translator('sv').t('local.forgotSent'))));
+    const message = decodedBody(await mail.next());
+    assert.ok(message.includes('Jemand (hoffentlich Sie) hat darum gebeten'), message);
+    assert.ok(message.includes('Ihr Passwort bleibt unverändert'), message);
+  });
+});
+
+/** The text of a caught message, its transfer encoding undone. */
+function decodedBody(mail: CaughtMail): string {
+  const [head, ...rest] = mail.raw.split(/\r?\n\r?\n/);
+  const body = rest.join('\n\n');
+  if (/content-transfer-encoding:\s*base64/i.test(head!)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/content-transfer-encoding:\s*quoted-printable/i.test(head!)) {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_match, hex: string) => `%${hex}`);
+    return decodeURIComponent(bytes.replace(/%(?![0-9A-F]{2})/gi, '%25'));
+  }
+  return body;
+}

@@ -1,0 +1,102 @@
+/**
+ * The message catalogues (issue 13 "Languages"): every language has exactly English's keys with the same
+ * placeholders and the same markup, every message parses as ICU MessageFormat in its language, plurals
+ * follow each language's rules, values are escaped where markup is kept, and dates are the language's.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import IntlMessageFormat from 'intl-messageformat';
+import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
+import { CATALOGUES, LOCALES, translator, type MessageKey } from './i18n.ts';
+import { en } from './locales/en.ts';
+
+/** The argument names a message uses (in select and plural branches too), sorted. */
+function placeholders(message: string, locale: string): string[] {
+  const names = new Set<string>();
+  const walk = (elements: any[]): void => {
+    for (const element of elements) {
+      if (typeof element.value === 'string' && element.type !== 0 && element.type !== 7) names.add(element.value); // not literal, not #
+      if (element.options) for (const option of Object.values(element.options) as { value: any[] }[]) walk(option.value);
+      if (element.children) walk(element.children);
+    }
+  };
+  walk(new IntlMessageFormat(message, locale, undefined, { ignoreTag: true }).getAst() as any[]);
+  return [...names].sort();
+}
+
+/** The markup a message carries (tags with their attributes), sorted. */
+const markup = (message: string) => [...message.matchAll(/<\/?[a-z][^>]*>/g)].map((match) => match[0]).sort();
+
+describe('message catalogues', () => {
+  const keys = Object.keys(en) as MessageKey[];
+
+  for (const locale of LOCALES) {
+    it(`${locale}: exactly the English keys, each with the same placeholders and markup`, () => {
+      const catalogue = CATALOGUES[locale];
+      assert.deepEqual(Object.keys(catalogue).filter((key) => !(key in en)), [], 'no extra keys');
+      assert.deepEqual(keys.filter((key) => !(key in catalogue)), [], 'no missing keys');
+      for (const key of keys) {
+        const message = catalogue[key];
+        assert.ok(message.trim() !== '', `${locale} ${key} is empty`);
+        assert.deepEqual(placeholders(message, locale), placeholders(en[key], 'en'), `${locale} ${key}: placeholders`);
+        assert.deepEqual(markup(message), markup(en[key]), `${locale} ${key}: markup`);
+      }
+    });
+  }
+
+  it('is really translated: no language copies more than a few English messages word for word', () => {
+    for (const locale of LOCALES.filter((candidate) => candidate !== 'en')) {
+      // Words that are the same in both languages ("Sessions", "Konto", "Status", a bare placeholder) are fine.
+      const copied = keys.filter((key) => CATALOGUES[locale][key] === en[key] && /[a-z]{4,} [a-z]{4,}/i.test(en[key].replace(/\{[^}]*\}/g, '')));
+      assert.deepEqual(copied, [], `${locale} copies English`);
+    }
+  });
+
+  it('describes every scope of the protocol catalogue in every language (English is @gatehouse/protocol\'s wording)', () => {
+    for (const [scope, wording] of SCOPE_CATALOGUE) {
+      assert.equal(translator('en').scope(scope), wording);
+      for (const locale of LOCALES.filter((candidate) => candidate !== 'en')) {
+        assert.notEqual(translator(locale).scope(scope), wording, `${locale} ${scope}`);
+      }
+    }
+    assert.equal(translator('de').scope('unknown:scope'), 'unknown:scope', 'a scope outside the catalogue shows its name');
+  });
+});
+
+describe('translator', () => {
+  it('applies each language\'s plural rules: "1 app" / "2 apps" (en, da, fr; 0 is singular in French)', () => {
+    assert.equal(translator('en').t('account.appCount', { count: 1 }), '1 app is connected.');
+    assert.equal(translator('en').t('account.appCount', { count: 2 }), '2 apps are connected.');
+    assert.equal(translator('da').t('account.appCount', { count: 1 }), '1 app er forbundet.');
+    assert.equal(translator('da').t('account.appCount', { count: 2 }), '2 apps er forbundet.');
+    assert.equal(translator('fr').t('account.appCount', { count: 1 }), '1 application est connectée.');
+    assert.equal(translator('fr').t('account.appCount', { count: 2 }), '2 applications sont connectées.');
+    assert.equal(translator('fr').t('account.appCount', { count: 0 }), '0 application est connectée.', 'CLDR: 0 is "one" in French');
+    assert.equal(translator('en').t('account.appCount', { count: 0 }), '0 apps are connected.');
+    assert.equal(translator('de').t('sessions.confirmOthers', { count: 1 }), '1 andere Sitzung wird sofort abgemeldet. Dieses Gerät bleibt angemeldet.');
+  });
+
+  it('formats numbers the language\'s way', () => {
+    assert.match(translator('de').t('local.securityOn', { count: 1234 }), /1\.234/);
+    assert.match(translator('en').t('local.securityOn', { count: 1234 }), /1,234/);
+  });
+
+  it('escapes the values of a message with markup, and keeps the catalogue\'s own markup', () => {
+    const rendered = translator('da').html('consent.willBeAbleTo', { client: '<img src=x onerror=alert(1)>' }).value;
+    assert.equal(rendered, '<strong>&lt;img src=x onerror=alert(1)&gt;</strong> vil kunne:');
+    assert.equal(translator('en').t('consent.title', { client: '<b>' }), 'Connect <b>', 'plain text is escaped later, by the page');
+  });
+
+  it('writes dates in the language, in UTC, to the minute (English keeps ISO 8601)', () => {
+    const at = Date.UTC(2027, 0, 15, 8, 0) / 1000;
+    assert.equal(translator('en').dateTime(at), '2027-01-15 08:00 UTC');
+    assert.equal(translator('de').dateTime(at), '15.01.2027, 08:00 UTC');
+    assert.match(translator('fr').dateTime(at), /^15 janv\. 2027.*08:00 UTC$/);
+    assert.match(translator('da').dateTime(at), /^15\. jan\. 2027.*08\.00 UTC$/);
+  });
+
+  it('keeps the path the language switch returns to', () => {
+    assert.equal(translator('sv', '/account/sessions').path, '/account/sessions');
+    assert.equal(translator('sv').path, '/');
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * The language of a request's pages (issue 13 "Languages"): what the request says (the switch's cookie,
+ * `Accept-Language`), plus what endpoints learn while handling it — the signed-in user's directory
+ * `locale` (noted by sessions/login-session.ts when it reads the session) and the authorization request's
+ * `ui_locales` (noted by endpoints/authorization.ts from the request or its interaction record). The order
+ * is locale-resolution.ts's `resolveLocale`.
+ */
+import type { FastifyRequest } from 'fastify';
+import { resolveLocale, type Locale, type LocaleSources } from './locale-resolution.ts';
+import { translator, type Translator } from './i18n.ts';
+
+/** The language switch's cookie (SameSite=Lax; `__Host-` outside development, http/host-cookies.ts). */
+export const LOCALE_COOKIE = 'gatehouse_locale';
+
+const noted = new WeakMap<FastifyRequest, Pick<LocaleSources, 'userLocale' | 'uiLocales'>>();
+
+/** Records the signed-in user's directory `locale` (null: none set). */
+export function noteUserLocale(request: FastifyRequest, userLocale: string | null): void {
+  noted.set(request, { ...noted.get(request), userLocale });
+}
+
+/** Records the authorization request's `ui_locales` (OIDC Core §3.1.2.1). */
+export function noteUiLocales(request: FastifyRequest, uiLocales: string | undefined): void {
+  if (uiLocales !== undefined) noted.set(request, { ...noted.get(request), uiLocales });
+}
+
+/** The language of this request's pages. */
+export function requestLocale(request: FastifyRequest): Locale {
+  const cookies = (request.cookies ?? {}) as Record<string, string | undefined>;
+  const header = request.headers['accept-language'];
+  return resolveLocale({
+    chosen: cookies[`__Host-${LOCALE_COOKIE}`] ?? cookies[LOCALE_COOKIE],
+    acceptLanguage: Array.isArray(header) ? header.join(',') : header,
+    ...noted.get(request),
+  });
+}
+
+/**
+ * The translator for this request's pages. Its `path`, where the language switch comes back to, is this
+ * page's own URL for a GET; after a POST (a form answered with a page), the home page.
+ */
+export function requestTranslator(request: FastifyRequest): Translator {
+  const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : '/';
+  return translator(requestLocale(request), path);
+}

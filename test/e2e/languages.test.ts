@@ -1,0 +1,110 @@
+/**
+ * Issue 13 "Languages" in Chromium: for each of the seven languages a browser whose language is that one
+ * (Chromium's `locale`, so its Accept-Language) walks from the authorization request through the login
+ * page to the consent page, which is in that language, marked with its `<html lang>`, and has no axe-core
+ * violations at 390 px; then the language switch is used once, from the keyboard, and the same consent
+ * page comes back in the language chosen (and stays so on the next page).
+ *
+ * The browser context bypasses the pages' CSP only so that axe's script can be injected.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { authorizeUrl, pkcePair, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { LANGUAGE_NAMES, LOCALES, translator, type Locale } from '../../packages/authorization-server/src/i18n/i18n.ts';
+import { chromiumSkipReason, launchChromium } from './chromium.ts';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+async function axeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (tags) => {
+    const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return result.violations.map((violation) => `${violation.id} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+  }, WCAG_TAGS);
+}
+
+function consentRequestUrl(server: TestServer): string {
+  return authorizeUrl(server, {
+    response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read vendors:read',
+    state: 'languages-state', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', prompt: 'consent',
+  });
+}
+
+/** From the authorization request, logs in as alice with the login page's own (translated) labels. */
+async function walkToConsent(page: Page, server: TestServer, locale: Locale): Promise<void> {
+  const t = translator(locale);
+  await page.goto(consentRequestUrl(server));
+  assert.equal(await page.getAttribute('html', 'lang'), locale, `${locale}: the login page's <html lang>`);
+  await page.getByRole('heading', { name: t.t('login.heading', { brand: 'Gatehouse' }) }).waitFor();
+  await page.getByLabel(t.t('login.email'), { exact: true }).fill(seed.users.alice.email);
+  await page.getByLabel(t.t('login.password'), { exact: true }).fill(seed.users.alice.password);
+  await page.getByRole('button', { name: t.t('login.submit'), exact: true }).click();
+  await page.getByRole('button', { name: t.t('consent.allow'), exact: true }).waitFor();
+}
+
+describe('languages in Chromium: the consent page in each language, and the language switch (issue 13)', { skip: chromiumSkipReason }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const newPage = async (locale: string) => {
+    const context = await browser.newContext({ bypassCSP: true, locale });
+    contexts.push(context);
+    return context.newPage();
+  };
+
+  before(async () => {
+    server = await startTestServer();
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  const browserLocales: Record<Locale, string> = { en: 'en-GB', da: 'da-DK', sv: 'sv-SE', nb: 'nb-NO', de: 'de-DE', fr: 'fr-FR', es: 'es-ES' };
+  for (const locale of LOCALES) {
+    it(`a ${browserLocales[locale]} browser gets the login and consent pages in ${LANGUAGE_NAMES[locale]}, accessible at 390 px`, async () => {
+      const t = translator(locale);
+      const page = await newPage(browserLocales[locale]);
+      await walkToConsent(page, server, locale);
+      assert.equal(await page.getAttribute('html', 'lang'), locale, `${locale}: the consent page's <html lang>`);
+      await page.getByRole('heading', { name: t.t('consent.heading', { client: seed.confidentialClient.name, brand: 'Gatehouse' }) }).waitFor();
+      await page.getByRole('button', { name: t.t('consent.deny'), exact: true }).waitFor();
+      await page.getByText(t.scope('users:read')).waitFor();
+      await page.getByLabel(t.t('consent.subjectToConnect', { subjectType: 'company' })).waitFor();
+      // The language switch: a labelled navigation naming each language in its own words.
+      const languages = page.getByRole('navigation', { name: t.t('layout.language') });
+      for (const other of LOCALES) await languages.getByRole('link', { name: LANGUAGE_NAMES[other], exact: true }).waitFor();
+      await page.setViewportSize({ width: 390, height: 900 });
+      assert.deepEqual(await axeViolations(page), [], `${locale}: consent page at 390 px`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${locale}: the consent page scrolls sideways at 390 px (${overflow} px)`);
+    });
+  }
+
+  it('the language switch, used from the keyboard, brings the same page back in the language chosen, and it sticks', async () => {
+    const page = await newPage('en-US');
+    await walkToConsent(page, server, 'en');
+    const before = new URL(page.url());
+    const deutsch = page.getByRole('navigation', { name: 'Language' }).getByRole('link', { name: 'Deutsch', exact: true });
+    await deutsch.focus();
+    await page.keyboard.press('Enter');
+    const de = translator('de');
+    await page.getByRole('button', { name: de.t('consent.allow'), exact: true }).waitFor();
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    const after = new URL(page.url());
+    assert.equal(after.pathname, before.pathname, 'the same page');
+    assert.equal(after.searchParams.get('state'), 'languages-state', 'the same request');
+    // The choice is remembered: the next page is German too.
+    await page.goto(`${server.url}/account/sessions`);
+    await page.getByRole('heading', { name: de.t('sessions.heading') }).waitFor();
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+  });
+});
