@@ -16,6 +16,9 @@
  *    console's review queue with Fjord Books waiting.
  * 4. The error page for a redirect URI the client never registered.
  *
+ * The walk finds forms and buttons by their names and actions, not their text, so translating the pages
+ * does not break it.
+ *
  * Each picture is the viewport only (not the whole scrolling page), 1280 px wide (390 px for the narrow
  * consent page) at device scale 1, saved under a stable name (`SCREENSHOTS`). Usage:
  *   npm run screenshots                      # into docs/screenshots/
@@ -29,7 +32,7 @@ import type { Page } from 'playwright-core';
 import { registerClient } from '../packages/authorization-server/src/clients/registration.ts';
 import { seed, startTestServer } from '../packages/authorization-server/src/testing/harness.ts';
 import { launchChromium } from '../test/e2e/chromium.ts';
-import { beginAuthorization, logInToConsent } from '../test/e2e/openid-client-flow.ts';
+import { beginAuthorization } from '../test/e2e/openid-client-flow.ts';
 
 /** Where `npm run screenshots` writes, relative to the repository root. */
 export const DEFAULT_OUTPUT_DIRECTORY = 'docs/screenshots';
@@ -104,15 +107,15 @@ export async function takeScreenshots(outputDirectory: string): Promise<TakenScr
 
     // 1. The partner developer registers a client in the portal; its page shows the secret once.
     const portal = await newPage(SCREENSHOTS.portalClient);
-    await portal.goto(`${server.url}/portal`);
-    await logIn(portal, seed.developer);
-    await portal.getByRole('link', { name: 'Register a client' }).click();
-    await portal.getByLabel('Client name').fill('Fjord Books');
-    await portal.getByLabel('Client URI').fill('https://fjord.example');
-    await portal.getByLabel('Redirect URIs').fill('https://fjord.example/oauth/callback');
+    await visit(portal, `${server.url}/portal`, 200);
+    await logIn(portal, seed.developer, 'a[href="/portal/clients/new"]');
+    await visit(portal, `${server.url}/portal/clients/new`, 200);
+    await portal.fill('[name="client_name"]', 'Fjord Books');
+    await portal.fill('[name="client_uri"]', 'https://fjord.example');
+    await portal.fill('[name="redirect_uris"]', 'https://fjord.example/oauth/callback');
     await portal.check('input[name="scope"][value="users:read"]');
     await portal.check('input[name="scope"][value="vendors:read"]');
-    await portal.getByRole('button', { name: 'Register' }).click();
+    await portal.click('form[action="/portal/clients"] button[type="submit"]');
     await portal.waitForSelector('#client_secret');
     const secret = (await portal.textContent('#client_secret'))!.trim();
     if (!secret) throw new Error('the portal showed no client secret');
@@ -126,10 +129,10 @@ export async function takeScreenshots(outputDirectory: string): Promise<TakenScr
     const { config, authorizationUrl, codeVerifier, state } = await beginAuthorization(server.issuer, seed.confidentialClient.id, seed.confidentialClient.secret,
       seed.confidentialClient.redirectUri, 'users:read vendors:read accounts:read');
     const user = await newPage(SCREENSHOTS.login);
-    await user.goto(authorizationUrl.href);
-    await user.getByLabel('Email').waitFor();
+    await visit(user, authorizationUrl.href, 200);
+    await user.waitForSelector('form[action="/login"]');
     await shoot(user, SCREENSHOTS.login);
-    await logInToConsent(user, authorizationUrl, seed.users.alice);
+    await logIn(user, seed.users.alice, 'select[name="subject"]');
     await shoot(user, SCREENSHOTS.consent);
     await shoot(user, SCREENSHOTS.consentNarrow);
     await user.setViewportSize({ width: WIDE.widthPixels, height: WIDE.heightPixels });
@@ -137,7 +140,7 @@ export async function takeScreenshots(outputDirectory: string): Promise<TakenScr
     // The browser is sent on to the partner's callback (nothing listens there: its request is all we wait
     // for); the partner exchanges the code, which makes the grant the connected apps page lists.
     const [callback] = await Promise.all([
-      user.waitForRequest((request) => request.url().startsWith(seed.confidentialClient.redirectUri)), user.getByRole('button', { name: 'Allow' }).click(),
+      user.waitForRequest((request) => request.url().startsWith(seed.confidentialClient.redirectUri)), user.click('button[name="decision"][value="allow"]'),
     ]);
     await oidc.authorizationCodeGrant(config, new URL(callback.url()), { pkceCodeVerifier: codeVerifier, expectedState: state });
     const signedIn = await user.context().newPage();
@@ -148,14 +151,14 @@ export async function takeScreenshots(outputDirectory: string): Promise<TakenScr
       ['/', SCREENSHOTS.home], ['/account/connected-apps', SCREENSHOTS.connectedApps], ['/marketplace', SCREENSHOTS.marketplace],
       ['/account', SCREENSHOTS.account], ['/admin', SCREENSHOTS.adminReviewQueue],
     ] as const) {
-      await signedIn.goto(`${server.url}${path}`);
+      await visit(signedIn, `${server.url}${path}`, 200);
       await shoot(signedIn, spec);
     }
 
     // 4. An error page: a redirect URI the client never registered (RFC 6749 §4.1.2.1: shown, not redirected to).
     const refused = new URL(authorizationUrl);
     refused.searchParams.set('redirect_uri', 'https://ledgerly.example.net/callback');
-    await signedIn.goto(refused.href);
+    await visit(signedIn, refused.href, 400);
     await shoot(signedIn, SCREENSHOTS.error);
     await signedIn.context().close();
   } finally {
@@ -165,11 +168,22 @@ export async function takeScreenshots(outputDirectory: string): Promise<TakenScr
   return taken;
 }
 
-async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
-  await page.getByLabel('Email').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForLoadState();
+/** Opens `url` and checks the page answered with `status` (so a refusal is never saved as the page meant). */
+async function visit(page: Page, url: string, status: number): Promise<void> {
+  const response = await page.goto(url);
+  if (response?.status() !== status) throw new Error(`${new URL(url).pathname} answered ${response?.status()}, not ${status}`);
+}
+
+/**
+ * Logs in through the shared login page's form, found by its fields' names (not their text, which is
+ * translated), and waits for `nextPage`, a selector only the page after login has.
+ */
+async function logIn(page: Page, user: { email: string; password: string }, nextPage: string): Promise<void> {
+  await page.fill('form[action="/login"] [name="email"]', user.email);
+  await page.fill('form[action="/login"] [name="password"]', user.password);
+  await page.click('form[action="/login"] button[type="submit"]');
+  await page.waitForSelector(nextPage);
+  await page.waitForLoadState('load');
 }
 
 if (import.meta.main) {
