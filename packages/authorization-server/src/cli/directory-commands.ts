@@ -98,7 +98,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
-    return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli' });
+    return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli', urnNamespace: configuration.urnNamespace });
   } finally {
     await storage.close();
   }

@@ -198,6 +198,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const context: ManagementContext = {
       storage, environment: configuration.environment, brandName: configuration.brandName, now: systemClock.nowSeconds(), actor: 'admin:cli',
+      urnNamespace: configuration.urnNamespace,
     };
     const changes = metadataChanges(values);
     switch (command) {

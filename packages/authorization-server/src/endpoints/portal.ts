@@ -88,7 +88,7 @@ function serverEndpoints(context: ServerContext): ServerEndpoints {
 
 function management(context: ServerContext, user: UserRecord): ManagementContext {
   return { storage: context.storage, environment: context.options.environment, brandName: context.options.brand.name, now: context.clock.nowSeconds(), actor: `user:${user.userId}`,
-    requireApproval: context.options.requireClientApproval };
+    requireApproval: context.options.requireClientApproval, urnNamespace: context.options.brand.urnNamespace };
 }
 
 /** The developer's own client, or undefined after a 404 (another partner's client is indistinguishable from none). */

@@ -8,6 +8,7 @@ import type { AuthorizationCodeRecord, ClientType, GrantRecord } from '../storag
 import { mintTokenPair } from '../tokens/token-pair.ts';
 import { CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
 import type { GrantHandler } from './grant.ts';
+import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 
 /**
  * The one description for an unknown, expired, forged or another client's code (issue 11 item 19): the
@@ -57,12 +58,12 @@ export const authorizationCodeGrant: GrantHandler = {
       // authentication; a public one only by the right redirect_uri and the verifier for the stored challenge.
       // Anything else is a plain invalid_grant that changes nothing: whoever saw a used code (in a log or a
       // referrer) must not be able to disconnect the user.
-      if (consumed.grantId !== null && provesClient(client.clientType, consumed.code, redirectUri, codeVerifier)
-        && (await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed'))) {
-        await storage.audit.record({
+      // Issue 15 §5: the audit event and the partner's grant.revoked webhook commit with the revocation.
+      if (consumed.grantId !== null && provesClient(client.clientType, consumed.code, redirectUri, codeVerifier)) {
+        await storage.grants.revoke(consumed.grantId, now, 'authorization_code_replayed', grantRevocationEffects(context.options.brand.urnNamespace, now, 'authorization_code_replayed', {
           type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
           clientId: consumed.code.clientId, grantId: consumed.grantId,
-        });
+        }));
       }
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     }

@@ -7,7 +7,7 @@ import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, Dire
 import type { AuditListOptions, InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
-import type { WebhookDeliveryRecord } from './storage.ts';
+import type { WebhookDeliveryRecord, WebhookEndpointRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -163,4 +163,18 @@ export const toWebhookDelivery = (row: Record<string, unknown>): WebhookDelivery
   lastAttemptAt: row.last_attempt_at === null ? null : Number(row.last_attempt_at),
   lastStatus: row.last_status === null ? null : Number(row.last_status),
   deliveredAt: row.delivered_at === null ? null : Number(row.delivered_at),
+});
+
+/** Issue 15 §5: `webhook_endpoints.event_types` (space-separated, NULL = every event) as the record's `eventTypes`. */
+export const toWebhookEventTypes = (value: unknown): string[] | null => (value === null || value === undefined ? null : String(value).split(' ').filter(Boolean));
+
+/** Whether an endpoint with these `event_types` receives `eventType`. */
+export const webhookSubscribes = (eventTypes: unknown, eventType: string): boolean => {
+  const types = toWebhookEventTypes(eventTypes);
+  return types === null || types.includes(eventType);
+};
+
+export const toWebhookEndpoint = (row: Record<string, unknown>): WebhookEndpointRecord => ({
+  clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at),
+  eventTypes: toWebhookEventTypes(row.event_types),
 });
