@@ -389,7 +389,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
   const storage = await openStorage(configuration.database);
   try {
     // Issue 14: GATEHOUSE_AUDIT_RETENTION_DAYS is honoured here as by the servers' cleanup job.
-    const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds);
+    const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds, configuration.cleanup.webhookDeliveryRetentionSeconds);
     const database = describeDatabase(configuration.database);
     if (json) {
       console.log(JSON.stringify({ database, batch_size: batchSize, ...result }, null, 2));
@@ -406,6 +406,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);
     if (result.auditEvents !== undefined) console.log(`  ${'audit events (retention)'.padEnd(26)} ${result.auditEvents}`);
+    if (result.webhookDeliveries !== undefined) console.log(`  ${'webhook deliveries (retention)'.padEnd(26)} ${result.webhookDeliveries}`);
     return 0;
   } finally {
     await storage.close();

@@ -11,6 +11,7 @@ function storageWithControlledCleanup() {
   const calls: { now: number; batchSize: number; finish(result?: CleanupResult | Error): void }[] = [];
   const storage = {
     localAccounts: { deleteExpired: async () => ({ passwordTokens: 0, pendingLogins: 0 }) },
+    webhooks: { deleteFinishedBefore: async () => 0 },
     cleanup: {
       deleteExpired: (now: number, batchSize: number) => new Promise<CleanupResult>((resolve, reject) => {
         calls.push({ now, batchSize, finish: (result = EMPTY) => (result instanceof Error ? reject(result) : resolve(result)) });
