@@ -22,7 +22,7 @@ import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, UserRecord } from '../storage/storage.ts';
 import { removeClientWebhook, resendWebhookDelivery, rotateClientWebhookSecret, setClientWebhook, setClientWebhookEvents } from '../webhooks/webhook-endpoint.ts';
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from '../webhooks/webhook-events.ts';
-import { decryptWebhookSecret, webhookSecretKey } from '../webhooks/webhook-secret.ts';
+import { decryptWebhookSecret, webhookSecretKey, webhookUrlProblem } from '../webhooks/webhook-secret.ts';
 import { developer, ownClient, page } from './portal.ts';
 
 const SECRET_COOKIE = 'gatehouse_new_webhook_secret';
@@ -91,7 +91,8 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
   const values: WebhookFormValues = { url, eventTypes: ticked };
   // Every refused field at once, keeping what was typed and ticked.
   const errors: WebhookFieldErrors = {};
-  if (url === '') errors.url = messages.urlRequired;
+  const urlProblem = url === '' ? messages.urlRequired : webhookUrlProblem(url, context.options.environment);
+  if (urlProblem) errors.url = urlProblem;
   if (ticked.length === 0) errors.event_types = messages.eventsRequired;
   // All ticked = every event, also types added later (null); otherwise exactly those.
   const eventTypes = ticked.length === WEBHOOK_EVENT_TYPES.length ? null : [...new Set(ticked)];

@@ -103,7 +103,8 @@ const eventLabel = (eventType: string) => (messages.events as Record<string, str
 
 function described(name: keyof WebhookFieldErrors, errors: WebhookFieldErrors, hint: boolean): SafeHtml {
   const ids = [hint ? `${name}-hint` : '', errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
-  return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[name] ? html` aria-invalid="true"` : ''}`;
+  // A fieldset cannot be aria-invalid: it names its message instead.
+  return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[name] && name !== 'event_types' ? html` aria-invalid="true"` : ''}`;
 }
 
 const fieldError = (name: keyof WebhookFieldErrors, errors: WebhookFieldErrors) =>
