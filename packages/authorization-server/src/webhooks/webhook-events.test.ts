@@ -164,6 +164,25 @@ describe('partner webhook events (issue 15 §5): every grant-revoking operation 
     noSecretsIn(received[0]!, [again.tokens.access_token, again.tokens.refresh_token]);
   });
 
+  it('POST /webhook/rotate-secret answers a new secret once; deliveries are signed with it, the old one no longer verifies; 404 without a webhook', async () => {
+    const rotated = await admin('POST', `/clients/${seed.confidentialClient.id}/webhook/rotate-secret`);
+    assert.equal(rotated.status, 200);
+    assert.match(rotated.json.secret, /^whsec_/);
+    assert.notEqual(rotated.json.secret, seedSecret);
+    assert.equal((await admin('GET', `/clients/${seed.confidentialClient.id}/webhook`)).json.url, `${hooksBase}/ledgerly`, 'the URL stays');
+    assert.equal((await admin('POST', `/clients/${seed.publicClient.id}/webhook/rotate-secret`)).status, 404);
+    const audit = await server.storage.audit.list({ clientId: seed.confidentialClient.id, types: ['client.webhook_secret_rotated'] });
+    assert.equal(audit.length, 1);
+    assert.ok(!JSON.stringify(audit).includes(rotated.json.secret.slice(6)));
+
+    const { grant } = await connect(seed.confidentialClient.id, seed.confidentialClient.secret);
+    assert.equal((await admin('DELETE', `/grants/${grant.grantId}`)).status, 200);
+    await deliver();
+    assert.throws(() => verified(received[0]!, seedSecret), /WebhookVerificationError|signature/i);
+    assert.equal(verified(received[0]!, rotated.json.secret).type, 'grant.revoked');
+    seedSecret = rotated.json.secret;
+  });
+
   it('deleting a company sends grant.revoked (company_deleted) to each client with a grant on it, with the company URN', async () => {
     const { grant, tokens } = await connect(seed.confidentialClient.id, seed.confidentialClient.secret, `urn:gatehouse:company:${SWEDISH_COMPANY}`);
     assert.equal((await admin('DELETE', `/companies/${SWEDISH_COMPANY}`)).status, 200);
