@@ -58,11 +58,12 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` resolves,
  * and after `grants.issueForCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
- * `auditEvent` argument. Every other operation is passed through untouched.
+ * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
   const issueForCode = storage.grants.issueForCode.bind(storage.grants);
+  const revoke = storage.grants.revoke.bind(storage.grants);
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
   return {
     ...storage,
@@ -80,6 +81,12 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
         const outcome = await issueForCode(codeDigest, grant, tokens, auditEvent);
         if (outcome === 'issued' && auditEvent) stream.write(auditEvent);
         return outcome;
+      },
+      // Issue 15 §5: a revocation commits its audit event with it (GrantRevocationEffects).
+      async revoke(grantId, now, reason, effects) {
+        const revoked = await revoke(grantId, now, reason, effects);
+        if (revoked && effects?.auditEvent) stream.write(effects.auditEvent);
+        return revoked;
       },
     },
     tokens: {

@@ -183,6 +183,8 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
           duration.observe((performance.now() - started) / 1000);
           if (operation === 'audit.record') countAudit(args[0]);
           else if ((operation === 'grants.issueForCode' && result === 'issued') || (operation === 'tokens.rotateRefreshToken' && result === 'rotated')) countAudit(args[3]);
+          // Issue 15 §5: a revocation commits its audit event with it (storage.ts GrantRevocationEffects).
+          else if (operation === 'grants.revoke' && result === true) countAudit((args[3] as { auditEvent?: unknown } | undefined)?.auditEvent);
           return result;
         } catch (error) {
           errors.inc();
