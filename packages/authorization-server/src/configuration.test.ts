@@ -144,3 +144,13 @@ describe('configuration check (issue 14)', () => {
     assert.ok(!JSON.stringify(rows).includes('s3cret') && !JSON.stringify(rows).includes(KEY));
   });
 });
+
+describe('configuration: webhook delivery retention (issue 15 §5)', () => {
+  it('GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS sets the retention in seconds; unset leaves the 30-day default; nonsense is refused', () => {
+    assert.equal(loadConfiguration({ GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS: '7' }).cleanup.webhookDeliveryRetentionSeconds, 7 * 86_400);
+    assert.equal(loadConfiguration({}).cleanup.webhookDeliveryRetentionSeconds, undefined);
+    assert.ok(describeConfiguration(loadConfiguration({})).some(([name, value]) => name === 'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS' && value === '30'));
+    assert.throws(() => loadConfiguration({ GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS: '0' }), /GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS: 'forever' }), /GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS/);
+  });
+});

@@ -20,6 +20,7 @@
  * | `GATEHOUSE_URN_NAMESPACE` | `gatehouse` | URN namespace |
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
  * | `GATEHOUSE_AUDIT_RETENTION_DAYS` | unset (keep forever) | the cleanup deletes audit events older than this many days |
+ * | `GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS` | `30` | the cleanup deletes delivered and given-up webhook deliveries older than this many days (1..3650; issue 15 §5) |
  * | `GATEHOUSE_METRICS_PORT` | unset | serve Prometheus metrics on this port (no authentication) instead of `GET /metrics` with an administrator token |
  * | `GATEHOUSE_AUDIT_STREAM` | unset | `stdout` or `file:/absolute/path`: every audit event, once recorded, also as a JSON line (operations/audit-stream.ts) |
  * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
@@ -59,7 +60,9 @@ export interface Configuration {
    * The periodic cleanup of expired rows in each instance; `intervalSeconds` 0 = off. `auditRetentionSeconds`
    * (issue 14): audit events older than it are deleted too; undefined keeps them forever.
    */
-  cleanup: { intervalSeconds: number; batchSize: number; auditRetentionSeconds?: number };
+  cleanup: { intervalSeconds: number; batchSize: number; auditRetentionSeconds?: number;
+    /** Issue 15 §5: finished webhook deliveries older than it are deleted; default 30 days. */
+    webhookDeliveryRetentionSeconds?: number };
   tokenKey: Buffer | undefined;
   apiAudience: string;
   /** See AuthorizationServerOptions.accessTokenFormat. */
@@ -144,6 +147,10 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     batchSize: integerSetting(env, 'GATEHOUSE_CLEANUP_BATCH_SIZE', 500, 1, 100_000, problems),
     ...(env.GATEHOUSE_AUDIT_RETENTION_DAYS
       ? { auditRetentionSeconds: integerSetting(env, 'GATEHOUSE_AUDIT_RETENTION_DAYS', 0, 1, 36_500, problems, 'a whole number of days from 1 to 36500 (unset keeps audit events forever)') * 86_400 }
+      : {}),
+    // Issue 15 §5: unset leaves the cleanup job's default (30 days, storage/cleanup-job.ts).
+    ...(env.GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS
+      ? { webhookDeliveryRetentionSeconds: integerSetting(env, 'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', 30, 1, 3650, problems) * 86_400 }
       : {}),
   };
   const accessTokenFormat = env.GATEHOUSE_ACCESS_TOKEN_FORMAT ?? 'opaque';
@@ -233,6 +240,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['GATEHOUSE_CLEANUP_INTERVAL_SECONDS', String(configuration.cleanup.intervalSeconds)],
     ['GATEHOUSE_CLEANUP_BATCH_SIZE', String(configuration.cleanup.batchSize)],
     ['GATEHOUSE_AUDIT_RETENTION_DAYS', configuration.cleanup.auditRetentionSeconds === undefined ? 'unset (audit events kept forever)' : String(configuration.cleanup.auditRetentionSeconds / 86_400)],
+    ['GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', String((configuration.cleanup.webhookDeliveryRetentionSeconds ?? 30 * 86_400) / 86_400)],
     ['GATEHOUSE_TOKEN_KEY', configuration.tokenKey ? `set (${configuration.tokenKey.length} bytes, not shown)` : 'unset (development: generated and kept in the database)'],
     ['GATEHOUSE_API_AUDIENCE', configuration.apiAudience],
     ['GATEHOUSE_ACCESS_TOKEN_FORMAT', configuration.accessTokenFormat],
@@ -259,6 +267,7 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',
+  'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS',
   // Read by scripts/start.ts, the test harness, or (OTEL_*) the OpenTelemetry exporter, not by loadConfiguration.
   'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL',
 ];

@@ -81,6 +81,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
         intervalSeconds: configuration.cleanup.intervalSeconds,
         batchSize: configuration.cleanup.batchSize,
         auditRetentionSeconds: configuration.cleanup.auditRetentionSeconds,
+        webhookDeliveryRetentionSeconds: configuration.cleanup.webhookDeliveryRetentionSeconds,
         clock: systemClock,
         onResult: (result) => {
           metrics.cleanupDeletedRows.inc(result.deleted);

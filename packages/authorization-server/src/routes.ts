@@ -10,6 +10,7 @@ import {
 import {
   portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
+import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSecret, portalSetWebhook, portalWebhook } from './endpoints/portal-webhooks.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
@@ -81,6 +82,12 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
   app.post('/portal/clients/:client_id/delete', csrf, (request, reply) => portalDeleteClient(context, request, reply));
   app.get('/portal/clients/:client_id/activity', (request, reply) => portalClientActivity(context, request, reply));
+  // Issue 15 §5: partner webhooks in the portal (endpoints/portal-webhooks.ts).
+  app.get('/portal/clients/:client_id/webhook', (request, reply) => portalWebhook(context, request, reply));
+  app.post('/portal/clients/:client_id/webhook', csrf, (request, reply) => portalSetWebhook(context, request, reply));
+  app.post('/portal/clients/:client_id/webhook/secret', csrf, (request, reply) => portalRotateWebhookSecret(context, request, reply));
+  app.post('/portal/clients/:client_id/webhook/remove', csrf, (request, reply) => portalRemoveWebhook(context, request, reply));
+  app.post('/portal/clients/:client_id/webhook/deliveries/:delivery_id/resend', csrf, (request, reply) => portalResendWebhookDelivery(context, request, reply));
   // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
   app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));
   app.post('/account/connected-apps/:grant_id/disconnect', csrf, (request, reply) => disconnectEndpoint(context, request, reply));

@@ -7,10 +7,15 @@
 import { Webhook } from 'standardwebhooks';
 import { GatehouseClientError } from './errors.ts';
 
-/** The events Gatehouse sends; `data` never carries a token. */
+/**
+ * The events Gatehouse sends; `data` never carries a token. `grant.revoked`'s `reason`: `user_disconnected`,
+ * `admin_revoked`, `refresh_token_reuse`, `authorization_code_replayed`, `client_deleted`,
+ * `client_secret_rotated`, `company_deleted`, `organization_deleted` (mark that connection
+ * unauthenticated and delete its tokens). `client.suspended`: stop calling until `client.reactivated`.
+ */
 export type GatehouseWebhookEvent =
   | { type: 'grant.revoked'; timestamp: string; data: { grant_id: string; client_id: string; subject_urn: string; reason: string } }
-  | { type: 'client.suspended'; timestamp: string; data: { client_id: string } };
+  | { type: 'client.suspended' | 'client.reactivated' | 'client.deleted'; timestamp: string; data: { client_id: string } };
 
 /** The signature, timestamp or headers did not verify: answer 400 and ignore the body. */
 export class WebhookVerificationError extends GatehouseClientError {

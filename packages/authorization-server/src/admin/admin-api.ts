@@ -153,6 +153,7 @@ export function adminApi(context: ServerContext) {
     const management = (request: FastifyRequest): ManagementContext => ({
       storage: context.storage, environment: context.options.environment, brandName: context.options.brand.name,
       now: context.clock.nowSeconds(), actor: `admin:${administrators.get(request)!.name}`, requireApproval: context.options.requireClientApproval,
+      urnNamespace: context.options.brand.urnNamespace,
     });
     const clientId = (request: FastifyRequest) => (request.params as { client_id: string }).client_id;
 

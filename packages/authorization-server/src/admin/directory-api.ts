@@ -107,6 +107,7 @@ export function directoryApi(context: ServerContext, administratorName: (request
     const directory = (request: FastifyRequest): DirectoryContext => ({
       storage: context.storage, environment: context.options.environment, now: context.clock.nowSeconds(), actor: `admin:${administratorName(request)}`,
       defaultAudience: context.options.accessTokenAudience,
+      urnNamespace: context.options.brand.urnNamespace,
     });
     // Ids are UUIDs, stored lowercase: a path may spell them in any case.
     const params = (request: FastifyRequest) => Object.fromEntries(Object.entries(request.params as Record<string, string>).map(([name, value]) => [name, value.toLowerCase()]));

@@ -99,7 +99,7 @@ async function dispatch(argv: string[]): Promise<number> {
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
-    return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli', defaultAudience: configuration.apiAudience });
+    return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli', defaultAudience: configuration.apiAudience, urnNamespace: configuration.urnNamespace });
   } finally {
     await storage.close();
   }

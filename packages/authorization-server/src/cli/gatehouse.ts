@@ -21,8 +21,8 @@ import {
 import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
 import { setDpopBoundAccessTokens } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
-import { describeDatabase, generateTokenKey, loadConfiguration } from '../configuration.ts';
-import { removeClientWebhook, setClientWebhook } from '../webhooks/webhook-endpoint.ts';
+import { describeDatabase, loadConfiguration } from '../configuration.ts';
+import { WEBHOOK_USAGE, webhookCommand, webhookUsageProblem } from './webhook-command.ts';
 import { DIRECTORY_COMMAND_GROUPS, DIRECTORY_USAGE, runDirectoryCommand } from './directory-commands.ts';
 import { auditCommand } from './audit-command.ts';
 import { backupCommand } from './backup-command.ts';
@@ -43,7 +43,7 @@ const USAGE = `Usage:
                            ${CLIENT_FIELDS} [--pkce-exception true|false] [--require-par true|false] [--dpop-bound true|false] [--json]
   gatehouse clients approve|suspend|reactivate|delete CLIENT_ID [--json]
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
-  gatehouse clients webhook CLIENT_ID --url URL | --remove [--json]
+${WEBHOOK_USAGE}
   gatehouse admins create-token --name NAME [--json]
   gatehouse admins grant-console|revoke-console USER_ID [--json]
   gatehouse migrate [--json]
@@ -90,6 +90,12 @@ function parseCommandLine(argv: string[]) {
       'revoke-grants': { type: 'boolean', default: false },
       url: { type: 'string' },
       remove: { type: 'boolean', default: false },
+      // Issue 15 §5: "clients webhook" (cli/webhook-command.ts).
+      events: { type: 'string' },
+      'rotate-secret': { type: 'boolean', default: false },
+      show: { type: 'boolean', default: false },
+      deliveries: { type: 'boolean', default: false },
+      resend: { type: 'string' },
       'batch-size': { type: 'string' },
       'activate-after-seconds': { type: 'string' },
       'prepublish-seconds': { type: 'string' },
@@ -196,15 +202,16 @@ async function main(argv: string[]): Promise<number> {
   }
   if (overlapFlag !== undefined && !/^\d{1,9}$/.test(overlapFlag)) throw new UsageError('--overlap-seconds must be a whole number of seconds');
 
-  // Issue 15 §5: exactly one of --url and --remove, only for "clients webhook".
-  if ((values.url !== undefined || values.remove) && command !== 'webhook') throw new UsageError('--url and --remove are options of "clients webhook"');
-  if (command === 'webhook' && (values.url === undefined) === !values.remove) throw new UsageError('"clients webhook" needs exactly one of --url URL and --remove');
+  // Issue 15 §5: exactly one webhook action, only for "clients webhook".
+  const webhookProblem = webhookUsageProblem(command, values);
+  if (webhookProblem) throw new UsageError(webhookProblem);
 
   const configuration = loadConfiguration();
   const storage = await openStorage(configuration.database);
   try {
     const context: ManagementContext = {
       storage, environment: configuration.environment, brandName: configuration.brandName, now: systemClock.nowSeconds(), actor: 'admin:cli',
+      urnNamespace: configuration.urnNamespace,
     };
     const changes = metadataChanges(values);
     switch (command) {
@@ -251,22 +258,8 @@ async function main(argv: string[]): Promise<number> {
       case 'approve':
         printClient(await approveClient(context, clientId!), values.json);
         return 0;
-      case 'webhook': {
-        if (values.remove) {
-          const removed = await removeClientWebhook(storage, clientId!, 'admin:cli', context.now);
-          if (values.json) console.log(JSON.stringify({ client_id: clientId, removed }, null, 2));
-          else console.log(removed ? 'Removed the webhook; queued deliveries are dropped.' : 'The client has no webhook.');
-          return removed ? 0 : 1;
-        }
-        // The webhook secret is encrypted under the token key (webhooks/webhook-secret.ts), as the server derives it.
-        const tokenKey = configuration.tokenKey ?? Buffer.from(await storage.settings.getOrCreate('development_token_key', generateTokenKey), 'base64url');
-        const result = await setClientWebhook(storage, tokenKey, configuration.environment, clientId!, values.url, 'admin:cli', context.now);
-        if (result.outcome === 'unknown_client') throw new UsageError(`no client ${clientId}`);
-        if (result.outcome === 'invalid_url') throw new UsageError(`--url: ${result.problem}`);
-        if (values.json) console.log(JSON.stringify({ client_id: clientId, url: result.url, secret: result.secret, created_at: result.createdAt }, null, 2));
-        else console.log(`Webhook: ${result.url}\nsigning secret: ${result.secret}\n\nThe secret is shown only this once; verify deliveries with verifyWebhook() of @gatehouse/client.`);
-        return 0;
-      }
+      case 'webhook':
+        return await webhookCommand(storage, configuration, clientId!, values, context.now, (message) => new UsageError(message));
       case 'suspend':
         printClient(await suspendClient(context, clientId!), values.json);
         return 0;
@@ -397,7 +390,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
   const storage = await openStorage(configuration.database);
   try {
     // Issue 14: GATEHOUSE_AUDIT_RETENTION_DAYS is honoured here as by the servers' cleanup job.
-    const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds);
+    const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds, configuration.cleanup.webhookDeliveryRetentionSeconds);
     const database = describeDatabase(configuration.database);
     if (json) {
       console.log(JSON.stringify({ database, batch_size: batchSize, ...result }, null, 2));
@@ -414,6 +407,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
     console.log(`${database}: deleted ${result.deleted} expired row${result.deleted === 1 ? '' : 's'} (batches of ${batchSize})`);
     for (const [key, label] of labels) console.log(`  ${label.padEnd(26)} ${result[key]}`);
     if (result.auditEvents !== undefined) console.log(`  ${'audit events (retention)'.padEnd(26)} ${result.auditEvents}`);
+    if (result.webhookDeliveries !== undefined) console.log(`  ${'webhook deliveries (retention)'.padEnd(26)} ${result.webhookDeliveries}`);
     return 0;
   } finally {
     await storage.close();

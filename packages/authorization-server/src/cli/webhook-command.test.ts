@@ -39,4 +39,53 @@ describe('gatehouse clients webhook (issue 15 §5)', () => {
     assert.equal(await storage.webhooks.findEndpoint(clientId), undefined);
     await storage.close();
   });
+  it('--events, --show, --rotate-secret, --deliveries and --resend match the admin API; each is audited as admin:cli; the secret is never shown by --show', async () => {
+    const database = join(temporaryDirectory, randomUUID(), 'gatehouse.sqlite');
+    const created = gatehouse(database, ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read', '--json']);
+    const clientId = JSON.parse(created.stdout).client_id as string;
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--show']).status, 1, 'no webhook yet');
+    const set = gatehouse(database, ['clients', 'webhook', clientId, '--url', 'https://ledgerly.example/hooks', '--events', 'grant.revoked client.deleted', '--json']);
+    assert.equal(set.status, 0, set.stderr);
+    const first = JSON.parse(set.stdout);
+    assert.deepEqual(first.event_types, ['grant.revoked', 'client.deleted']);
+
+    const refused = gatehouse(database, ['clients', 'webhook', clientId, '--events', 'grant.revoked token.issued']);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /unknown event type "token.issued"/);
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--show', '--remove']).status, 2, 'one action at a time');
+    assert.equal(gatehouse(database, ['clients', 'show', clientId, '--deliveries']).status, 2, 'an option of "clients webhook" only');
+
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--events', 'all']).status, 0);
+    const shown = gatehouse(database, ['clients', 'webhook', clientId, '--show', '--json']);
+    assert.deepEqual(JSON.parse(shown.stdout), { client_id: clientId, url: 'https://ledgerly.example/hooks', event_types: null, created_at: first.created_at });
+    assert.ok(!shown.stdout.includes('whsec_'));
+
+    const rotated = gatehouse(database, ['clients', 'webhook', clientId, '--rotate-secret', '--json']);
+    assert.equal(rotated.status, 0, rotated.stderr);
+    const secret = JSON.parse(rotated.stdout).secret as string;
+    assert.match(secret, /^whsec_/);
+    assert.notEqual(secret, first.secret);
+
+    let storage = createSqliteStorage(database);
+    await storage.webhooks.enqueue({
+      deliveryId: 'msg_cli_resend', clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended","data":{}}', createdAt: 1_800_000_000,
+      attempts: 8, nextAttemptAt: null, lastAttemptAt: 1_800_000_100, lastStatus: 500, deliveredAt: null,
+    });
+    await storage.close();
+    const log = gatehouse(database, ['clients', 'webhook', clientId, '--deliveries', '--json']);
+    assert.deepEqual(JSON.parse(log.stdout).map((d: { delivery_id: string; attempts: number; next_attempt_at: null }) => [d.delivery_id, d.attempts, d.next_attempt_at]), [['msg_cli_resend', 8, null]]);
+    assert.match(gatehouse(database, ['clients', 'webhook', clientId, '--deliveries']).stdout, /msg_cli_resend\s+client\.suspended\s+given up/);
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--resend', 'msg_unknown']).status, 1);
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--resend', 'msg_cli_resend']).status, 0);
+
+    storage = createSqliteStorage(database);
+    const [delivery] = await storage.webhooks.list(clientId, 10);
+    assert.notEqual(delivery!.nextAttemptAt, null, 'due again');
+    const audit = await storage.audit.list({ clientId });
+    await storage.close();
+    assert.deepEqual(audit.map((event) => event.type).filter((type) => type.startsWith('client.webhook')),
+      ['client.webhook_resent', 'client.webhook_secret_rotated', 'client.webhook_events_set', 'client.webhook_set']);
+    assert.ok(audit.every((event) => event.actor === 'admin:cli'));
+    assert.ok(!JSON.stringify(audit).includes(secret.slice(6)) && !JSON.stringify(audit).includes(first.secret.slice(6)), 'never a secret in the audit log');
+  });
 });

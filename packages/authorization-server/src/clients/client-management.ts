@@ -14,7 +14,7 @@
  * - Every change is an audit event (SPEC decision 19): who (`actor`), what (`type`, field names, never a
  *   secret), when (`at`).
  */
-import { queueClientSuspended } from '../webhooks/webhook-events.ts';
+import { grantRevocationEffects, queueClientEvent } from '../webhooks/webhook-events.ts';
 import { createHash } from 'node:crypto';
 import { imageSize } from 'image-size';
 import type { Environment } from '../options.ts';
@@ -32,7 +32,11 @@ export interface ManagementContext {
   actor: string;
   /** SPEC decision 13: whether clients wait for approval; default outside development only. */
   requireApproval?: boolean;
+  /** The brand's URN namespace, for `subject_urn` in `grant.revoked` webhook events (issue 15 §5); default `gatehouse`. */
+  urnNamespace?: string;
 }
+
+const urnNamespaceOf = (context: ManagementContext) => context.urnNamespace ?? 'gatehouse';
 
 /** A refused management step that is not a field problem: unknown client, or a state that does not allow it. */
 export class ClientManagementError extends Error {
@@ -113,7 +117,7 @@ export async function suspendClient(context: ManagementContext, clientId: string
   const updated = (await context.storage.clients.update(clientId, { status: 'suspended' }))!;
   const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
   await audit(context, 'client.suspended', clientId, { previous_status: client.status, access_tokens_revoked: accessTokensRevoked });
-  await queueClientSuspended(context.storage, clientId, context.now); // issue 15 §5
+  await queueClientEvent(context.storage, clientId, context.now, 'client.suspended'); // issue 15 §5
   return updated;
 }
 
@@ -123,6 +127,7 @@ export async function reactivateClient(context: ManagementContext, clientId: str
   if (client.status !== 'suspended') throw new ClientManagementError('conflict', `only a suspended client can be reactivated (it is ${client.status})`);
   const updated = (await context.storage.clients.update(clientId, { status: 'active' }))!;
   await audit(context, 'client.reactivated', clientId, {});
+  await queueClientEvent(context.storage, clientId, context.now, 'client.reactivated'); // issue 15 §5: the partner may resume
   return updated;
 }
 
@@ -130,9 +135,12 @@ export async function reactivateClient(context: ManagementContext, clientId: str
 export async function deleteClient(context: ManagementContext, clientId: string): Promise<{ client: ClientRecord; grantsRevoked: number }> {
   const client = await findManagedClient(context.storage, clientId);
   const updated = (await context.storage.clients.update(clientId, { status: 'deleted', previousSecretDigest: null, previousSecretExpiresAt: null }))!;
-  const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted');
+  // Issue 15 §5: a grant.revoked webhook per revoked grant, queued in the revocation's transaction, then client.deleted.
+  const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted',
+    grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_deleted'));
   await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
   await audit(context, 'client.deleted', clientId, { previous_status: client.status, grants_revoked: grantsRevoked });
+  await queueClientEvent(context.storage, clientId, context.now, 'client.deleted');
   return { client: updated, grantsRevoked };
 }
 
@@ -167,7 +175,10 @@ export async function rotateClientSecret(
     previousSecretDigest: overlapSeconds > 0 ? client.secretDigest : null,
     previousSecretExpiresAt: overlapSeconds > 0 ? context.now + overlapSeconds : null,
   }))!;
-  const grantsRevoked = options.revokeGrants ? await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_secret_rotated') : 0;
+  // Issue 15 §5: a grant.revoked webhook per revoked grant, queued in the revocation's transaction.
+  const grantsRevoked = options.revokeGrants
+    ? await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_secret_rotated', grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_secret_rotated'))
+    : 0;
   await audit(context, 'client.secret_rotated', clientId, { overlap_seconds: overlapSeconds, grants_revoked: grantsRevoked });
   return { client: updated, clientSecret, grantsRevoked };
 }

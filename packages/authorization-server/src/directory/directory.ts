@@ -21,6 +21,7 @@ import { EMAIL } from '../clients/registration.ts';
 import type { Environment } from '../options.ts';
 import type { DirectorySubjectRecord, DirectoryUserRecord, MembershipRecord, Storage, SubjectType } from '../storage/storage.ts';
 import { isUuid } from '@gatehouse/protocol';
+import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 
 /** A refused directory request: `status` 400 (a field rule), 404 (unknown), 409 (conflicts with what is stored). */
 export class DirectoryError extends Error {
@@ -46,6 +47,8 @@ export interface DirectoryContext {
   actor: string;
   /** RFC 8707 (issue 15 §4): the default resource, the configured platform API (`accessTokenAudience`). */
   defaultAudience?: string;
+  /** The brand's URN namespace, for `subject_urn` in `grant.revoked` webhook events (issue 15 §5); default `gatehouse`. */
+  urnNamespace?: string;
 }
 
 export type Input = Record<string, unknown>;
@@ -254,7 +257,10 @@ export async function updateDirectorySubject(context: DirectoryContext, subjectT
 /** Deletes a company or organization, revoking every grant on it. @throws DirectoryError 404; 409 for an organization that still groups companies. */
 export async function deleteDirectorySubject(context: DirectoryContext, subjectType: SubjectType, subjectId: string): Promise<{ grantsRevoked: number }> {
   if (!isUuid(subjectId)) throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
-  const result = await context.storage.directory.deleteSubject(subjectType, subjectId, context.now, `${subjectType}_deleted`);
+  // Issue 15 §5: each revoked grant's partner gets grant.revoked, queued in the deletion's transaction.
+  const reason = `${subjectType}_deleted`;
+  const result = await context.storage.directory.deleteSubject(subjectType, subjectId, context.now, reason,
+    grantRevocationEffects(context.urnNamespace ?? 'gatehouse', context.now, reason));
   if (result.outcome !== 'deleted') {
     if (result.outcome === 'not_found') throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
     throw new DirectoryError(409, 'the organization still groups companies: delete them or move them out (organization_id null) first', 'id');

@@ -67,7 +67,8 @@ async function administrator(context: ServerContext, request: FastifyRequest, re
 function management(context: ServerContext, user: UserRecord): ManagementContext {
   // Audited with the administrator's name (and id: names are not unique).
   return { storage: context.storage, environment: context.options.environment, brandName: context.options.brand.name, now: context.clock.nowSeconds(),
-    actor: `admin:${user.name} (user:${user.userId})`, requireApproval: context.options.requireClientApproval };
+    actor: `admin:${user.name} (user:${user.userId})`, requireApproval: context.options.requireClientApproval,
+    urnNamespace: context.options.brand.urnNamespace };
 }
 
 const partnerClients = async (context: ServerContext) => (await context.storage.clients.list()).filter((client) => client.kind === 'client' && client.status !== 'deleted');

@@ -49,7 +49,7 @@ type Body = Record<string, unknown>;
 const scopeChoices = () => [...SCOPE_CATALOGUE.keys()].map((name) => ({ name, description: describeScope(name) }));
 
 /** The signed-in partner developer, or undefined after answering (login page, or 403 for a non-developer). */
-async function developer(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ user: UserRecord; frame: PortalFrame } | undefined> {
+export async function developer(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ user: UserRecord; frame: PortalFrame } | undefined> {
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
@@ -69,7 +69,7 @@ async function developer(context: ServerContext, request: FastifyRequest, reply:
   return { user, frame };
 }
 
-function page(reply: FastifyReply, status: number, body: string): void {
+export function page(reply: FastifyReply, status: number, body: string): void {
   // The portal's copy buttons need its one script file: portal pages alone add `script-src 'self'` to the
   // CSP set for every page (authorization-server.ts; still no inline script, SPEC decision 18).
   const csp = reply.getHeader('content-security-policy');
@@ -90,11 +90,11 @@ function serverEndpoints(context: ServerContext): ServerEndpoints {
 
 function management(context: ServerContext, user: UserRecord): ManagementContext {
   return { storage: context.storage, environment: context.options.environment, brandName: context.options.brand.name, now: context.clock.nowSeconds(), actor: `user:${user.userId}`,
-    requireApproval: context.options.requireClientApproval };
+    requireApproval: context.options.requireClientApproval, urnNamespace: context.options.brand.urnNamespace };
 }
 
 /** The developer's own client, or undefined after a 404 (another partner's client is indistinguishable from none). */
-async function ownClient(context: ServerContext, reply: FastifyReply, frame: PortalFrame, user: UserRecord, clientId: string): Promise<ClientRecord | undefined> {
+export async function ownClient(context: ServerContext, reply: FastifyReply, frame: PortalFrame, user: UserRecord, clientId: string): Promise<ClientRecord | undefined> {
   const client = await context.storage.clients.find(clientId);
   if (!client || client.kind !== 'client' || client.status === 'deleted' || client.ownerUserId !== user.userId) {
     page(reply, 404, portalMessagePage(frame, 'No such client', 'You have no client with that ID.'));

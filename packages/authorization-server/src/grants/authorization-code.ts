@@ -9,6 +9,7 @@ import { mintTokenPair } from '../tokens/token-pair.ts';
 import { CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
 import type { GrantHandler } from './grant.ts';
 import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
+import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 
 /**
  * The one description for an unknown, expired, forged or another client's code (issue 11 item 19): the
@@ -62,12 +63,12 @@ export const authorizationCodeGrant: GrantHandler = {
      * referrer) must not be able to disconnect the user.
      */
     const refuseReplay = async (usedCode: AuthorizationCodeRecord, grantId: string | null): Promise<never> => {
-      if (grantId !== null && provesClient(client.clientType, usedCode, redirectUri, codeVerifier)
-        && (await storage.grants.revoke(grantId, now, 'authorization_code_replayed'))) {
-        await storage.audit.record({
+      // Issue 15 §5: the audit event and the partner's grant.revoked webhook commit with the revocation.
+      if (grantId !== null && provesClient(client.clientType, usedCode, redirectUri, codeVerifier)) {
+        await storage.grants.revoke(grantId, now, 'authorization_code_replayed', grantRevocationEffects(context.options.brand.urnNamespace, now, 'authorization_code_replayed', {
           type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
           clientId: usedCode.clientId, grantId,
-        });
+        }));
       }
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     };

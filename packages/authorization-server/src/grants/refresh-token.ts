@@ -9,7 +9,7 @@
  * successor's rotation replaces in its own commit: a retry racing the successor's first use is served if
  * that read comes first and is reuse if it comes after, never both.
  */
-import { queueGrantRevoked } from '../webhooks/webhook-events.ts';
+import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import { parseScope } from '@gatehouse/protocol';
@@ -138,11 +138,9 @@ async function answerWithinGrace(
 }
 
 async function revokeForReuse(context: ServerContext, grant: GrantRecord, clientId: string, now: number, reason: string): Promise<void> {
-  if (await context.storage.grants.revoke(grant.grantId, now, reason)) {
-    await context.storage.audit.record({
-      type: 'refresh_token.reuse_detected', at: now, actor: `client:${clientId}`, clientId, grantId: grant.grantId, details: { reason },
-    });
-    // Issue 15 §5: the partner learns of the revocation at once, not at its next refresh.
-    await queueGrantRevoked(context.storage, context.options.brand.urnNamespace, grant, now, reason);
-  }
+  // Issue 15 §5: the partner learns of the revocation at once, not at its next refresh; the audit event and
+  // the webhook delivery commit with the revocation.
+  await context.storage.grants.revoke(grant.grantId, now, reason, grantRevocationEffects(context.options.brand.urnNamespace, now, reason, {
+    type: 'refresh_token.reuse_detected', at: now, actor: `client:${clientId}`, clientId, grantId: grant.grantId, details: { reason },
+  }));
 }

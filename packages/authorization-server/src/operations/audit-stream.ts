@@ -58,12 +58,13 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` resolves,
  * and after `grants.issueForCode` or `grants.exchangeCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
- * `auditEvent` argument. Every other operation is passed through untouched.
+ * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
   const issueForCode = storage.grants.issueForCode.bind(storage.grants);
   const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
+  const revoke = storage.grants.revoke.bind(storage.grants);
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
   return {
     ...storage,
@@ -86,6 +87,12 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
         const result = await exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent);
         if (result.outcome === 'issued' && auditEvent) stream.write(auditEvent);
         return result;
+      },
+      // Issue 15 §5: a revocation commits its audit event with it (GrantRevocationEffects).
+      async revoke(grantId, now, reason, effects) {
+        const revoked = await revoke(grantId, now, reason, effects);
+        if (revoked && effects?.auditEvent) stream.write(effects.auditEvent);
+        return revoked;
       },
     },
     tokens: {

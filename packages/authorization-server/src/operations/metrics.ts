@@ -184,6 +184,8 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
           if (operation === 'audit.record') countAudit(args[0]);
           else if ((operation === 'grants.issueForCode' && result === 'issued') || (operation === 'tokens.rotateRefreshToken' && result === 'rotated')) countAudit(args[3]);
           else if (operation === 'grants.exchangeCode' && (result as { outcome?: unknown }).outcome === 'issued') countAudit(args[5]);
+          // Issue 15 §5: a revocation commits its audit event with it (storage.ts GrantRevocationEffects).
+          else if (operation === 'grants.revoke' && result === true) countAudit((args[3] as { auditEvent?: unknown } | undefined)?.auditEvent);
           return result;
         } catch (error) {
           errors.inc();

@@ -8,6 +8,7 @@ import type { Translator } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
+import { webhookLink } from './webhook-pages.ts';
 
 export interface PortalFrame {
   brandName: string;
@@ -277,6 +278,7 @@ ${copyable('client_secret', 'the client secret', model.newSecret, 'secret-value'
   ${client.logoUri ? html`<dt>Logo</dt><dd><img class="logo" src="${client.logoUri}" alt="${client.clientName} logo"></dd>` : ''}
 </dl>
 <p><a href="/portal/clients/${client.clientId}/activity">Integration activity</a>: consents, refused token requests, reuse detections, revocations and secret rotations.</p>
+${webhookLink(client.clientId)}
 <h2>Endpoints</h2>
 <dl class="details">
   <dt>Issuer</dt><dd>${copyable('issuer', 'the issuer', endpoints.issuer)}</dd>

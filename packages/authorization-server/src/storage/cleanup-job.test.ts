@@ -12,6 +12,7 @@ function storageWithControlledCleanup() {
   const storage = {
     localAccounts: { deleteExpired: async () => ({ passwordTokens: 0, pendingLogins: 0 }) },
     dpopProofs: { deleteExpired: async () => 0 },
+    webhooks: { deleteFinishedBefore: async () => 0 },
     cleanup: {
       deleteExpired: (now: number, batchSize: number) => new Promise<CleanupResult>((resolve, reject) => {
         calls.push({ now, batchSize, finish: (result = EMPTY) => (result instanceof Error ? reject(result) : resolve(result)) });

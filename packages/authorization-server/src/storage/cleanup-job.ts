@@ -20,12 +20,14 @@ export function startCleanupJob(
     intervalSeconds: number; batchSize: number; clock: Clock; onResult?: (result: CleanupResult & { auditEvents?: number }) => void; onError?: (error: unknown) => void;
     /** Issue 14: delete audit events older than this many seconds (GATEHOUSE_AUDIT_RETENTION_DAYS); unset keeps them forever. */
     auditRetentionSeconds?: number;
+    /** Issue 15 §5: delete finished webhook deliveries older than this (GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS); default 30 days. */
+    webhookDeliveryRetentionSeconds?: number;
   },
 ): CleanupJob {
   let running: Promise<void> | undefined;
   const run = () => {
     if (running !== undefined) return;
-    running = runCleanup(storage, options.clock.nowSeconds(), options.batchSize, options.auditRetentionSeconds)
+    running = runCleanup(storage, options.clock.nowSeconds(), options.batchSize, options.auditRetentionSeconds, options.webhookDeliveryRetentionSeconds)
       .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
       .finally(() => {
         running = undefined;
@@ -41,16 +43,30 @@ export function startCleanupJob(
   };
 }
 
+/** Issue 15 §5: how long a delivered or given-up webhook delivery stays in the log by default: 30 days. */
+export const DEFAULT_WEBHOOK_DELIVERY_RETENTION_SECONDS = 30 * 86_400;
+
 /**
- * One cleanup run: expired rows (storage.ts `cleanup.deleteExpired`) and, with a retention, audit events
- * older than it, batch after batch until none is left. `gatehouse cleanup` runs it too.
+ * One cleanup run: expired rows (storage.ts `cleanup.deleteExpired`), finished webhook deliveries
+ * (delivered or given up) created more than `webhookDeliveryRetentionSeconds` ago (pending ones never)
+ * and, with a retention, audit events older than it, batch after batch until none is left.
+ * `gatehouse cleanup` runs it too.
  */
-export async function runCleanup(storage: Storage, now: number, batchSize: number, auditRetentionSeconds?: number): Promise<CleanupResult & { auditEvents?: number }> {
-  const result = await storage.cleanup.deleteExpired(now, batchSize);
+export async function runCleanup(
+  storage: Storage, now: number, batchSize: number, auditRetentionSeconds?: number,
+  webhookDeliveryRetentionSeconds = DEFAULT_WEBHOOK_DELIVERY_RETENTION_SECONDS,
+): Promise<CleanupResult & { auditEvents?: number; webhookDeliveries?: number }> {
+  const expired = await storage.cleanup.deleteExpired(now, batchSize);
   // Issue 10 §3: used or expired password links and expired pending logins go in the same run.
   await storage.localAccounts.deleteExpired(now, batchSize);
   // RFC 9449 §11.1: seen DPoP proofs whose acceptance window has ended.
   while ((await storage.dpopProofs.deleteExpired(now, batchSize)) === batchSize);
+  let webhookDeliveries = 0;
+  for (let deleted = batchSize; deleted === batchSize;) {
+    deleted = await storage.webhooks.deleteFinishedBefore(now - webhookDeliveryRetentionSeconds, batchSize);
+    webhookDeliveries += deleted;
+  }
+  const result = { ...expired, webhookDeliveries, deleted: expired.deleted + webhookDeliveries };
   if (auditRetentionSeconds === undefined) return result;
   let auditEvents = 0;
   for (let deleted = batchSize; deleted === batchSize;) {

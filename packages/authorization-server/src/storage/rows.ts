@@ -7,8 +7,8 @@ import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, Dire
 import type { AuditListOptions, InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
-import type { WebhookDeliveryRecord } from './storage.ts';
 import type { ResourceRecord } from './storage.ts';
+import type { WebhookDeliveryRecord, WebhookEndpointRecord } from './storage.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -181,3 +181,17 @@ function resourcesMember(value: unknown): { resources?: string[] } {
 export function toResource(row: Row): ResourceRecord {
   return { resource: String(row.resource), name: String(row.name), scopes: scopeList(row.scopes), createdAt: Number(row.created_at) };
 }
+
+/** Issue 15 §5: `webhook_endpoints.event_types` (space-separated, NULL = every event) as the record's `eventTypes`. */
+export const toWebhookEventTypes = (value: unknown): string[] | null => (value === null || value === undefined ? null : String(value).split(' ').filter(Boolean));
+
+/** Whether an endpoint with these `event_types` receives `eventType`. */
+export const webhookSubscribes = (eventTypes: unknown, eventType: string): boolean => {
+  const types = toWebhookEventTypes(eventTypes);
+  return types === null || types.includes(eventType);
+};
+
+export const toWebhookEndpoint = (row: Record<string, unknown>): WebhookEndpointRecord => ({
+  clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at),
+  eventTypes: toWebhookEventTypes(row.event_types),
+});

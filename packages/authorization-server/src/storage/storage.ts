@@ -501,13 +501,16 @@ export interface Storage {
      * `minimumIntervalSeconds` ago (so a busy API costs at most one write per grant per interval).
      */
     recordUse(grantId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
-    /** Revokes the grant and every token of it; false when it was already revoked. */
-    revoke(grantId: string, now: number, reason: string): Promise<boolean>;
+    /**
+     * Revokes the grant and every token of it; false when it was already revoked. `effects` (issue 15 §5)
+     * are recorded in the same transaction, and only when this call revoked the grant.
+     */
+    revoke(grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean>;
     /**
      * Revokes every active grant of a client and every token of them (client deletion, a secret rotation
      * with `revoke_grants`; SPEC decisions 10 and 13). @returns how many grants it revoked.
      */
-    revokeAllOfClient(clientId: string, now: number, reason: string): Promise<number>;
+    revokeAllOfClient(clientId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<number>;
   };
   tokens: {
     findByDigest(tokenDigest: string): Promise<TokenWithGrant | undefined>;
@@ -724,6 +727,19 @@ export interface Storage {
     list(clientId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
     /** Makes a delivery of `clientId` due again at `now` (resend). @returns false when no such delivery. */
     resend(clientId: string, deliveryId: string, now: number): Promise<boolean>;
+    /**
+     * Queues `delivery` only if its client has an endpoint subscribed to `delivery.eventType` (eventTypes
+     * null = every event), checked and inserted in one transaction. @returns whether it was queued.
+     */
+    enqueueIfSubscribed(delivery: WebhookDeliveryRecord): Promise<boolean>;
+    /** Changes which events the client's endpoint receives (null: every event). @returns false when the client has no endpoint. */
+    setEventTypes(clientId: string, eventTypes: string[] | null): Promise<boolean>;
+    /**
+     * Retention (issue 15 §5): deletes at most `limit` deliveries that are finished (delivered, or given up:
+     * `nextAttemptAt` null) and were created before `cutoffSeconds`. Pending ones are never deleted.
+     * @returns how many it deleted.
+     */
+    deleteFinishedBefore(cutoffSeconds: number, limit: number): Promise<number>;
   };
   /** Registered resources with their scope families (RFC 8707, issue 15 §4): see ResourceStore. */
   resources: ResourceStore;
@@ -814,8 +830,11 @@ export interface DirectoryStore {
   /** Subjects of one type by id ascending; `organizationId` filters companies. */
   listSubjects(subjectType: SubjectType, filter: { organizationId?: string }, page: DirectoryPage): Promise<DirectorySubjectRecord[]>;
   updateSubject(subjectType: SubjectType, subjectId: string, changes: Partial<Pick<DirectorySubjectRecord, 'name' | 'organizationId'>>, now: number): Promise<DirectorySubjectRecord | 'not_found' | 'unknown_organization'>;
-  /** Deletes a subject (see the lifecycle rules); `reason` is the revoked grants' revocation reason. */
-  deleteSubject(subjectType: SubjectType, subjectId: string, now: number, reason: string): Promise<{ outcome: 'deleted'; grantsRevoked: number } | { outcome: 'not_found' | 'has_companies' }>;
+  /**
+   * Deletes a subject (see the lifecycle rules); `reason` is the revoked grants' revocation reason;
+   * `effects` (issue 15 §5) are recorded in the same transaction for each grant it revoked.
+   */
+  deleteSubject(subjectType: SubjectType, subjectId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<{ outcome: 'deleted'; grantsRevoked: number } | { outcome: 'not_found' | 'has_companies' }>;
   /** The memberships of a user, by subject type then id. */
   listMemberships(userId: string): Promise<MembershipRecord[]>;
   /** Idempotent. */
@@ -952,6 +971,22 @@ export interface WebhookEndpointRecord {
   url: string;
   secretCiphertext: string;
   createdAt: number;
+  /** Issue 15 §5 (migration 21): the event types it receives; null or absent = every event. */
+  eventTypes?: string[] | null;
+}
+
+/**
+ * Issue 15 §5: what a grant-revoking storage operation records in its own transaction, only for grants it
+ * actually revoked, so a crash between the revocation and its side effects can neither lose nor invent one.
+ */
+export interface GrantRevocationEffects {
+  /** Recorded with the revocation (`grants.revoke` only: one grant). */
+  auditEvent?: AuditEvent;
+  /**
+   * Builds the partner webhook delivery for one revoked grant (a pure function: it runs inside the
+   * transaction); queued only when the grant's client has an endpoint subscribed to its event type.
+   */
+  webhookDelivery?: (grant: GrantRecord) => WebhookDeliveryRecord;
 }
 
 /** Issue 15 §5: one event for one client, in the durable queue. Times in seconds since the epoch. */

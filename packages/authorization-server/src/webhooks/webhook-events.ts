@@ -1,13 +1,32 @@
 /**
- * Issue 15 §5: the events partners receive, queued in `webhook_deliveries` right where the revocation or
- * suspension is audited. A client without a webhook endpoint gets nothing queued. Payloads never carry a
- * token, a code or a secret: only ids, the subject URN and the reason.
+ * Issue 15 §5: the events partners receive, each one a partner can act on. A client without a webhook
+ * endpoint, or whose endpoint is not subscribed to the event type, gets nothing queued. Payloads never
+ * carry a token, a code or a secret: only ids, the subject URN and the reason.
+ *
+ * Grant revocations queue their `grant.revoked` deliveries INSIDE the storage transaction that revokes the
+ * grant (storage.ts `GrantRevocationEffects`), so a crash between the two can neither lose nor invent an
+ * event: user disconnects and admin revocations (with their audit event too), refresh-token reuse and
+ * authorization-code replay (with their audit event too), client deletion and `rotate-secret
+ * --revoke-grants` (per revoked grant), company and organization deletions (per revoked grant).
+ * The client lifecycle events (`client.suspended`, `client.reactivated`, `client.deleted`) are queued in
+ * their own statement right after the status change and its audit event.
  */
 import { randomUUID } from 'node:crypto';
-import type { GrantRecord, Storage } from '../storage/storage.ts';
+import type { AuditEvent, GrantRecord, GrantRevocationEffects, Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
 import { formatSubjectUrn } from '@gatehouse/protocol';
 
-export type WebhookEventType = 'grant.revoked' | 'client.suspended';
+/** Every event type, in the order the portal, the admin API and the CLI list them. */
+export const WEBHOOK_EVENT_TYPES = ['grant.revoked', 'client.suspended', 'client.reactivated', 'client.deleted'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export const isWebhookEventType = (value: unknown): value is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly unknown[]).includes(value);
+
+/**
+ * Why a grant was revoked, as `grant.revoked`'s `data.reason` (the grant's stored revocation reason):
+ * `user_disconnected`, `admin_revoked`, `refresh_token_reuse`, `authorization_code_replayed`,
+ * `client_deleted`, `client_secret_rotated`, `company_deleted`, `organization_deleted`.
+ */
+export type GrantRevokedReason = string;
 
 /** The JSON body: `{ type, timestamp (RFC 3339), data }` (Standard Webhooks payload structure). */
 export interface WebhookEvent {
@@ -16,26 +35,31 @@ export interface WebhookEvent {
   data: Record<string, string>;
 }
 
-async function enqueue(storage: Storage, clientId: string, now: number, type: WebhookEventType, data: Record<string, string>): Promise<void> {
-  if (!(await storage.webhooks.findEndpoint(clientId))) return;
+/** A queued delivery of one event (first attempt due at once). */
+function delivery(clientId: string, now: number, type: WebhookEventType, data: Record<string, string>): WebhookDeliveryRecord {
   const event: WebhookEvent = { type, timestamp: new Date(now * 1000).toISOString(), data };
-  await storage.webhooks.enqueue({
+  return {
     deliveryId: `msg_${randomUUID()}`, clientId, eventType: type, payload: JSON.stringify(event), createdAt: now,
     attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
-  });
+  };
 }
 
-/**
- * Queues `grant.revoked` for the grant's client. `reason`: `user_disconnected`, `admin_revoked`,
- * `refresh_token_reuse`, … (the grant's revocation reason).
- */
-export async function queueGrantRevoked(storage: Storage, urnNamespace: string, grant: GrantRecord, now: number, reason: string): Promise<void> {
-  await enqueue(storage, grant.clientId, now, 'grant.revoked', {
+/** The `grant.revoked` delivery for one grant: `{ grant_id, client_id, subject_urn, reason }`. */
+export function grantRevokedDelivery(urnNamespace: string, grant: GrantRecord, now: number, reason: GrantRevokedReason): WebhookDeliveryRecord {
+  return delivery(grant.clientId, now, 'grant.revoked', {
     grant_id: grant.grantId, client_id: grant.clientId, subject_urn: formatSubjectUrn(urnNamespace, grant.subjectType, grant.subjectId), reason,
   });
 }
 
-/** Queues `client.suspended` for the client itself. */
-export async function queueClientSuspended(storage: Storage, clientId: string, now: number): Promise<void> {
-  await enqueue(storage, clientId, now, 'client.suspended', { client_id: clientId });
+/**
+ * What a grant-revoking storage operation records in its own transaction: `grant.revoked` for each grant
+ * it revoked (to a subscribed endpoint) and, for a single grant, `auditEvent`.
+ */
+export function grantRevocationEffects(urnNamespace: string, now: number, reason: GrantRevokedReason, auditEvent?: AuditEvent): GrantRevocationEffects {
+  return { auditEvent, webhookDelivery: (grant) => grantRevokedDelivery(urnNamespace, grant, now, reason) };
+}
+
+/** Queues a client lifecycle event (`{ client_id }`) for the client itself. @returns whether it was queued. */
+export async function queueClientEvent(storage: Storage, clientId: string, now: number, type: 'client.suspended' | 'client.reactivated' | 'client.deleted'): Promise<boolean> {
+  return storage.webhooks.enqueueIfSubscribed(delivery(clientId, now, type, { client_id: clientId }));
 }

@@ -529,6 +529,16 @@ export const migrations: Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 21,
+    name: 'partner webhooks: event subscriptions and delivery retention',
+    sql: `
+      -- Issue 15 §5: which events an endpoint receives (space-separated event types; NULL = every event).
+      ALTER TABLE webhook_endpoints ADD COLUMN event_types text;
+      -- Retention: finished deliveries (delivered or given up) are deleted by age, oldest first.
+      CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
+    `,
+  },
 ];
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -7,7 +7,7 @@
  */
 import type { PoolClient, QueryResultRow } from 'pg';
 import { deletedUserEmail, toDirectorySubject, toDirectoryUser } from '../rows.ts';
-import type { AuditEvent, DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
+import type { AuditEvent, GrantRevocationEffects, DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 
 type Row = QueryResultRow;
 type Query = (text: string, params?: unknown[]) => Promise<{ rows: Row[]; rowCount: number | null }>;
@@ -17,7 +17,7 @@ export interface PostgresDirectoryDriver {
   query: Query;
   transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T>;
   /** Revokes a grant and its tokens on `client` (inside the caller's transaction); false when it was already revoked. */
-  revokeGrant(client: PoolClient, grantId: string, now: number, reason: string): Promise<boolean>;
+  revokeGrant(client: PoolClient, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean>;
   insertAuditEvent(client: PoolClient, event: AuditEvent): Promise<void>;
 }
 
@@ -204,7 +204,7 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
         return { ...next, updatedAt: now };
       });
     },
-    async deleteSubject(subjectType, subjectId, now, reason) {
+    async deleteSubject(subjectType, subjectId, now, reason, effects) {
       return db.transaction(async (client) => {
         const row = await one(client, 'SELECT 1 AS found FROM subjects WHERE subject_type = $1 AND subject_id = $2 FOR UPDATE', [subjectType, subjectId]);
         if (!row) return { outcome: 'not_found' as const };
@@ -213,7 +213,7 @@ export function createPostgresDirectory(db: PostgresDirectoryDriver): DirectoryS
         }
         let grantsRevoked = 0;
         const grants = await client.query('SELECT grant_id FROM grants WHERE subject_type = $1 AND subject_id = $2 AND revoked_at IS NULL ORDER BY grant_id', [subjectType, subjectId]);
-        for (const grant of grants.rows) if (await db.revokeGrant(client, String(grant.grant_id), now, reason)) grantsRevoked += 1;
+        for (const grant of grants.rows) if (await db.revokeGrant(client, String(grant.grant_id), now, reason, { webhookDelivery: effects?.webhookDelivery })) grantsRevoked += 1;
         await client.query('DELETE FROM subject_administrators WHERE subject_type = $1 AND subject_id = $2', [subjectType, subjectId]);
         await voidCodes(client, 'subject_type = $2 AND subject_id = $3', now, [subjectType, subjectId]);
         await client.query('DELETE FROM subjects WHERE subject_type = $1 AND subject_id = $2', [subjectType, subjectId]);

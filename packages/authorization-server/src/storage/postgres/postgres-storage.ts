@@ -53,7 +53,8 @@ import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn, toResource } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
-import { toWebhookDelivery } from '../rows.ts';
+import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
+import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -141,6 +142,33 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         release(broken);
       }
     }
+  };
+  /** Issue 15 §5: on `client` (inside its transaction), queues the delivery if its client's endpoint receives that event type. */
+  const enqueueIfSubscribed = async (client: PoolClient, d: WebhookDeliveryRecord): Promise<boolean> => {
+    const endpoint = (await client.query('SELECT event_types FROM webhook_endpoints WHERE client_id = $1', [d.clientId])).rows[0];
+    if (!endpoint || !webhookSubscribes(endpoint.event_types, d.eventType)) return false;
+    await client.query(
+      `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt],
+    );
+    return true;
+  };
+  /** Revokes a grant and its tokens on `client`, with its effects (issue 15 §5) only when it was revoked now. */
+  const revokeGrantOn = async (client: PoolClient, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean> => {
+    // Grant row first (lock order); the tokens statement then sees every token committed before it.
+    const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
+    await client.query(
+      `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
+       ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
+      [grantId, now],
+    );
+    const row = changed.rows[0];
+    if (!row) return false;
+    // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
+    if (effects?.auditEvent) await client.query(INSERT_AUDIT_EVENT, auditEventColumns(effects.auditEvent));
+    if (effects?.webhookDelivery) await enqueueIfSubscribed(client, effects.webhookDelivery(toGrant(row)));
+    return true;
   };
 
   const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
@@ -429,32 +457,19 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         );
         return row && toGrant(row);
       },
-      async revokeAllOfClient(clientId, now, reason) {
+      async revokeAllOfClient(clientId, now, reason, effects) {
         return transaction(async (client) => {
-          // Grant rows first (lock order), then their tokens, as `revoke` does for one grant.
-          const revoked = await client.query<{ grant_id: string }>(
-            'UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE client_id = $1 AND revoked_at IS NULL RETURNING grant_id', [clientId, now, reason]);
-          for (const { grant_id: grantId } of revoked.rows) {
-            await client.query(
-              `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
-               ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
-              [grantId, now],
-            );
+          // Grant rows first (lock order, by id), then their tokens, as `revoke` does for one grant.
+          const grants = await client.query<{ grant_id: string }>('SELECT grant_id FROM grants WHERE client_id = $1 AND revoked_at IS NULL ORDER BY grant_id FOR UPDATE', [clientId]);
+          let revoked = 0;
+          for (const { grant_id: grantId } of grants.rows) {
+            if (await revokeGrantOn(client, grantId, now, reason, { webhookDelivery: effects?.webhookDelivery })) revoked += 1;
           }
-          return revoked.rowCount ?? 0;
+          return revoked;
         });
       },
-      async revoke(grantId, now, reason) {
-        return transaction(async (client) => {
-          // Grant row first (lock order); the tokens statement then sees every token committed before it.
-          const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, now, reason]);
-          await client.query(
-            `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
-             ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
-            [grantId, now],
-          );
-          return (changed.rowCount ?? 0) > 0;
-        });
+      async revoke(grantId, now, reason, effects) {
+        return transaction((client) => revokeGrantOn(client, grantId, now, reason, effects));
       },
     },
     tokens: {
@@ -720,16 +735,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     directory: createPostgresDirectory({
       query: (text, params) => query(text, params),
       transaction,
-      async revokeGrant(client, grantId, now, reason) {
-        // As grants.revoke: the grant row first (lock order), then its tokens.
-        const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, now, reason]);
-        await client.query(
-          `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
-           ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
-          [grantId, now],
-        );
-        return (changed.rowCount ?? 0) > 0;
-      },
+      revokeGrant: revokeGrantOn,
       async insertAuditEvent(client, event) {
         await client.query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
@@ -887,9 +893,11 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     webhooks: {
       async setEndpoint(endpoint) {
         await query(
-          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at`,
-          [endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt],
+          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at, event_types) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at,
+             event_types = CASE WHEN $6::boolean THEN excluded.event_types ELSE webhook_endpoints.event_types END`,
+          // Absent eventTypes keep what a replaced endpoint had (a new URL or secret does not change the subscription).
+          [endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt, endpoint.eventTypes ? endpoint.eventTypes.join(' ') : null, endpoint.eventTypes !== undefined],
         );
       },
       async removeEndpoint(clientId) {
@@ -897,7 +905,21 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async findEndpoint(clientId) {
         const row = await one('SELECT * FROM webhook_endpoints WHERE client_id = $1', [clientId]);
-        return row && { clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at) };
+        return row && toWebhookEndpoint(row);
+      },
+      async enqueueIfSubscribed(delivery) {
+        return transaction((client) => enqueueIfSubscribed(client, delivery));
+      },
+      async setEventTypes(clientId, eventTypes) {
+        return ((await query('UPDATE webhook_endpoints SET event_types = $2 WHERE client_id = $1', [clientId, eventTypes === null ? null : eventTypes.join(' ')])).rowCount ?? 0) > 0;
+      },
+      async deleteFinishedBefore(cutoffSeconds, limit) {
+        // SKIP LOCKED: concurrent cleanup runs on several instances take different rows.
+        return (await query(
+          `DELETE FROM webhook_deliveries WHERE delivery_id IN (
+             SELECT delivery_id FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+          [cutoffSeconds, limit],
+        )).rowCount ?? 0;
       },
       async enqueue(d) {
         await query(

@@ -450,4 +450,14 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       ALTER TABLE tokens ADD COLUMN audience TEXT;
     `,
   },
+  {
+    version: 21,
+    name: 'partner webhooks: event subscriptions and delivery retention',
+    sql: `
+      -- Issue 15 §5: which events an endpoint receives (space-separated event types; NULL = every event).
+      ALTER TABLE webhook_endpoints ADD COLUMN event_types TEXT;
+      -- Retention: finished deliveries (delivered or given up) are deleted by age, oldest first.
+      CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
+    `,
+  },
 ];

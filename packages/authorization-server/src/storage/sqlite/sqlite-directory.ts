@@ -6,7 +6,7 @@
  */
 import type { SQLInputValue } from 'node:sqlite';
 import { deletedUserEmail, toDirectorySubject, toDirectoryUser } from '../rows.ts';
-import type { AuditEvent, DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
+import type { AuditEvent, GrantRevocationEffects, DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -17,7 +17,7 @@ export interface SqliteDirectoryDriver {
   run(text: string, ...params: SQLInputValue[]): { changes: number | bigint };
   exec(text: string): void;
   transaction<T>(work: () => T): T;
-  revokeGrant(grantId: string, now: number, reason: string): boolean;
+  revokeGrant(grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): boolean;
   insertAuditEvent(event: AuditEvent): void;
 }
 
@@ -183,7 +183,7 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
         return { ...next, updatedAt: now };
       });
     },
-    async deleteSubject(subjectType, subjectId, now, reason) {
+    async deleteSubject(subjectType, subjectId, now, reason, effects) {
       return db.transaction(() => {
         if (!subjectRow(subjectType, subjectId)) return { outcome: 'not_found' as const };
         if (subjectType === 'organization' && get("SELECT 1 AS found FROM subjects WHERE subject_type = 'company' AND organization_id = ? LIMIT 1", subjectId)) {
@@ -191,7 +191,7 @@ export function createSqliteDirectory(db: SqliteDirectoryDriver): DirectoryStore
         }
         let grantsRevoked = 0;
         for (const grant of all('SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL', subjectType, subjectId)) {
-          if (db.revokeGrant(String(grant.grant_id), now, reason)) grantsRevoked += 1;
+          if (db.revokeGrant(String(grant.grant_id), now, reason, { webhookDelivery: effects?.webhookDelivery })) grantsRevoked += 1;
         }
         run('DELETE FROM subject_administrators WHERE subject_type = ? AND subject_id = ?', subjectType, subjectId);
         voidCodes('subject_type = ? AND subject_id = ?', now, subjectType, subjectId);

@@ -18,7 +18,8 @@ import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeLi
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
-import { toWebhookDelivery } from '../rows.ts';
+import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
+import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -87,12 +88,27 @@ export function createSqliteStorage(path: string): Storage {
   const insertAuditEvent = (event: AuditEvent) =>
     run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
       event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
-  const revokeGrant = (grantId: string, now: number, reason: string): boolean => {
+  /** Issue 15 §5: inside the caller's transaction, queues the delivery if its client's endpoint receives that event type. */
+  const enqueueIfSubscribed = (d: WebhookDeliveryRecord): boolean => {
+    const endpoint = get('SELECT event_types FROM webhook_endpoints WHERE client_id = ?', d.clientId);
+    if (!endpoint || !webhookSubscribes(endpoint.event_types, d.eventType)) return false;
+    run(
+      `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt,
+    );
+    return true;
+  };
+  const revokeGrant = (grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): boolean => {
     const changed = run('UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL', now, reason, grantId);
     run('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL', now, grantId);
     // A revoked grant gains no tokens: once its latest token has expired, cleanup may consider it.
     run('UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL', grantId, grantId);
-    return Number(changed.changes) > 0;
+    const revoked = Number(changed.changes) > 0;
+    // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
+    if (revoked && effects?.auditEvent) insertAuditEvent(effects.auditEvent);
+    if (revoked && effects?.webhookDelivery) enqueueIfSubscribed(effects.webhookDelivery(toGrant(get('SELECT * FROM grants WHERE grant_id = ?', grantId)!)));
+    return revoked;
   };
 
   /**
@@ -375,16 +391,16 @@ export function createSqliteStorage(path: string): Storage {
         );
         return row && toGrant(row);
       },
-      async revokeAllOfClient(clientId, now, reason) {
+      async revokeAllOfClient(clientId, now, reason, effects) {
         return transaction(() => {
           const grants = all('SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL', clientId);
           let revoked = 0;
-          for (const grant of grants) if (revokeGrant(String(grant.grant_id), now, reason)) revoked += 1;
+          for (const grant of grants) if (revokeGrant(String(grant.grant_id), now, reason, { webhookDelivery: effects?.webhookDelivery })) revoked += 1;
           return revoked;
         });
       },
-      async revoke(grantId, now, reason) {
-        return transaction(() => revokeGrant(grantId, now, reason));
+      async revoke(grantId, now, reason, effects) {
+        return transaction(() => revokeGrant(grantId, now, reason, effects));
       },
     },
     tokens: {
@@ -757,9 +773,12 @@ export function createSqliteStorage(path: string): Storage {
     webhooks: {
       async setEndpoint(endpoint) {
         run(
-          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at`,
-          endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt,
+          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at, event_types) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at,
+             event_types = CASE WHEN ? THEN excluded.event_types ELSE webhook_endpoints.event_types END`,
+          // Absent eventTypes keep what a replaced endpoint had (a new URL or secret does not change the subscription).
+          endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt, endpoint.eventTypes ? endpoint.eventTypes.join(' ') : null,
+          endpoint.eventTypes === undefined ? 0 : 1,
         );
       },
       async removeEndpoint(clientId) {
@@ -767,7 +786,20 @@ export function createSqliteStorage(path: string): Storage {
       },
       async findEndpoint(clientId) {
         const row = get('SELECT * FROM webhook_endpoints WHERE client_id = ?', clientId);
-        return row && { clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at) };
+        return row && toWebhookEndpoint(row);
+      },
+      async enqueueIfSubscribed(delivery) {
+        return transaction(() => enqueueIfSubscribed(delivery));
+      },
+      async setEventTypes(clientId, eventTypes) {
+        return Number(run('UPDATE webhook_endpoints SET event_types = ? WHERE client_id = ?', eventTypes === null ? null : eventTypes.join(' '), clientId).changes) > 0;
+      },
+      async deleteFinishedBefore(cutoffSeconds, limit) {
+        return Number(run(
+          `DELETE FROM webhook_deliveries WHERE rowid IN (
+             SELECT rowid FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at < ? ORDER BY created_at LIMIT ?)`,
+          cutoffSeconds, limit,
+        ).changes);
       },
       async enqueue(d) {
         run(
