@@ -13,6 +13,7 @@ import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
+import { apiKeysContract } from './api-keys-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import type {
   AuthorizationCodeRecord,
@@ -1313,6 +1314,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     directoryContract(withStorage);
     localAccountsContract(withStorage);
     webhooksContract(withStorage);
+    apiKeysContract(withStorage);
     userIdentityContract(withStorage);
 
     describe('settings', () => {

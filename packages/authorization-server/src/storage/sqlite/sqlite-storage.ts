@@ -13,6 +13,7 @@ import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
+import { createSqliteApiKeys } from './sqlite-api-keys.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
@@ -659,6 +660,7 @@ export function createSqliteStorage(path: string): Storage {
     },
     directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
     localAccounts: createSqliteLocalAccounts({ get, run, transaction }),
+    apiKeys: createSqliteApiKeys({ get, all, run, transaction }),
     settings: {
       async getOrCreate(name, create) {
         return transaction(() => {
