@@ -59,7 +59,7 @@ function logo(uri: string | null, name: string): SafeHtml | string {
 }
 
 /** @param model.disconnected the app and company just disconnected (the notice names both). */
-export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; disconnected?: { clientName: string; subjectName: string } }): string {
+export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; disconnected?: { clientName: string; subjectName: string }; apiKeySection?: SafeHtml }): string {
   return frame(model, 'Connected apps', html`<h1>Connected apps</h1>
 ${model.disconnected ? html`<p class="notice" role="status">${model.disconnected.clientName} was disconnected from ${model.disconnected.subjectName}. It can no longer use its access.</p>` : ''}
 ${model.apps.length === 0 ? html`<p>No apps are connected. Find one in the <a href="/marketplace">marketplace</a>.</p>` : ''}
@@ -76,10 +76,11 @@ ${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${a
     : html`<span class="muted">Only an administrator of ${app.subjectName} can disconnect it.</span>`}
   </div>
 </section>
-`)}`);
+`)}
+${model.apiKeySection ?? ''}`);
 }
 
-export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[] }): string {
+export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[]; apiKeySection?: SafeHtml }): string {
   return frame(model, 'Marketplace', html`<h1>Marketplace</h1>
 ${model.apps.length === 0 ? html`<p>No apps are listed yet.</p>` : ''}
 ${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="${app.clientId}">
@@ -98,7 +99,8 @@ ${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="
     <div class="actions"><button class="primary" type="submit">Connect ${app.clientName}</button></div>
   </form>`}
 </section>
-`)}`);
+`)}
+${model.apiKeySection ?? ''}`);
 }
 
 export function accountMessagePage(model: AccountFrame, title: string, message: string): string {
@@ -126,6 +128,7 @@ export function homePage(model: AccountFrame & { isDeveloper: boolean }): string
   <li><a href="/marketplace">Marketplace</a>: find and connect apps.</li>
   <li><a href="/account/sessions">Sessions</a>: where you are signed in.</li>
   <li><a href="/account">Your account</a></li>
+  <li><a href="/account/api-keys">API keys</a>: keys for your own scripts and tools.</li>
   ${model.isDeveloper ? html`<li><a href="/portal">Developer portal</a>: your OAuth clients.</li>` : ''}
 </ul>`);
 }
@@ -139,5 +142,5 @@ export function accountPage(model: AccountFrame & { email: string; administered:
 </dl>
 <h2>You administer</h2>
 ${model.administered.length === 0 ? html`<p>No company or organization.</p>` : html`<ul>${model.administered.map((subject) => html`<li>${subject.name} <span class="muted">${subject.kind}</span></li>`)}</ul>`}
-<p><a href="/account/sessions">Your sessions</a>${model.isDeveloper ? html` · <a href="/portal">Developer portal</a>` : ''}</p>`);
+<p><a href="/account/sessions">Your sessions</a> · <a href="/account/api-keys">API keys</a>${model.isDeveloper ? html` · <a href="/portal">Developer portal</a>` : ''}</p>`);
 }
