@@ -114,6 +114,8 @@ function buildDocument(routes: readonly DocumentedRoute[], info: { readonly issu
     components: {
       schemas: { Error: errorBodySchema },
       securitySchemes: {
+        // Issue 16: API keys, as HTTP Basic with the key as the user name and an empty password.
+        apiKey: { type: 'http', scheme: 'basic', description: 'An API key (`gak_…`) as the user name, with an empty password: `curl -u "gak_…:"`.' },
         oauth2: {
           type: 'oauth2',
           description: 'Authorization code with PKCE S256; send the access token as `Authorization: Bearer <token>` only.',
