@@ -20,13 +20,16 @@ export const API_KEY_USE_RECORDING_INTERVAL_SECONDS = 60;
 /** Longest standalone key name, characters. */
 export const MAX_API_KEY_NAME_LENGTH = 100;
 
+/** What revocation and the integration flag need (the CLI has no server, only storage, a clock and the brand). */
+export type ApiKeyAdministration = Pick<ServerContext, 'storage' | 'clock'> & { options: Pick<ServerContext['options'], 'brand'> };
+
 export interface CreatedApiKey {
   key: ApiKeyRecord;
   /** The value: shown once, then only its digest exists. */
   value: string;
 }
 
-const subjectUrnOf = (context: ServerContext, key: Pick<ApiKeyRecord, 'subjectType' | 'subjectId'>) =>
+const subjectUrnOf = (context: ApiKeyAdministration, key: Pick<ApiKeyRecord, 'subjectType' | 'subjectId'>) =>
   formatSubjectUrn(context.options.brand.urnNamespace, key.subjectType, key.subjectId);
 
 async function recordCreated(context: ServerContext, key: ApiKeyRecord, actor: string, replacedKeyId: string | null): Promise<void> {
@@ -100,7 +103,7 @@ export type ApiKeyRevocationOutcome = 'revoked' | 'not_found' | 'already_revoked
  * Revokes (or, for `deleted`, deletes: the row stays, so a later use is recognised and audited) a key.
  * @param actor `user:<id>`, `admin:<name>` or `cli`.
  */
-export async function revokeApiKey(context: ServerContext, keyId: string, actor: string, reason: Exclude<ApiKeyRevocationReason, 'rotated'>): Promise<ApiKeyRevocationOutcome> {
+export async function revokeApiKey(context: ApiKeyAdministration, keyId: string, actor: string, reason: Exclude<ApiKeyRevocationReason, 'rotated'>): Promise<ApiKeyRevocationOutcome> {
   const key = await context.storage.apiKeys.find(keyId);
   if (!key) return 'not_found';
   const now = context.clock.nowSeconds();
@@ -143,7 +146,7 @@ export async function resolveApiKey(context: ServerContext, value: string): Prom
 }
 
 /** Allows a client to offer integrated keys with `scopes` (default: the client's registered scopes). */
-export async function enableApiKeyIntegration(context: ServerContext, client: ClientRecord, scopes: string[] | undefined, actor: string): Promise<void> {
+export async function enableApiKeyIntegration(context: ApiKeyAdministration, client: ClientRecord, scopes: string[] | undefined, actor: string): Promise<void> {
   const now = context.clock.nowSeconds();
   const granted = scopes ?? client.scopes;
   await context.storage.apiKeys.enableIntegration({ clientId: client.clientId, scopes: granted, enabledAt: now, enabledBy: actor });
@@ -151,7 +154,7 @@ export async function enableApiKeyIntegration(context: ServerContext, client: Cl
 }
 
 /** Stops a client offering integrated keys; its keys stop working at once (resolveApiKey), and stay listed until revoked. */
-export async function disableApiKeyIntegration(context: ServerContext, clientId: string, actor: string): Promise<boolean> {
+export async function disableApiKeyIntegration(context: ApiKeyAdministration, clientId: string, actor: string): Promise<boolean> {
   if (!(await context.storage.apiKeys.disableIntegration(clientId))) return false;
   await context.storage.audit.record({ type: 'api_key.integration_disabled', at: context.clock.nowSeconds(), actor, clientId });
   return true;
