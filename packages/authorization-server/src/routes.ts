@@ -18,6 +18,7 @@ import { introspectionEndpoint } from './endpoints/introspection.ts';
 import {
   apiKeysEndpoint, createApiKeyEndpoint, deleteApiKeyEndpoint, installApiKeyEndpoint, newApiKeyEndpoint, revokeIntegratedApiKeyEndpoint,
 } from './endpoints/api-keys.ts';
+import { consoleApiKeys, consoleRevokeApiKey } from './endpoints/console-api-keys.ts';
 import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
 import { logoutEndpoint, signedOutEndpoint } from './endpoints/logout.ts';
@@ -124,6 +125,8 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/account/api-keys/:key_id/delete', csrf, (request, reply) => deleteApiKeyEndpoint(context, request, reply));
   app.post('/marketplace/:client_id/api-key', csrf, (request, reply) => installApiKeyEndpoint(context, request, reply));
   app.post('/account/connected-apps/api-keys/:key_id/revoke', csrf, (request, reply) => revokeIntegratedApiKeyEndpoint(context, request, reply));
+  app.get('/admin/api-keys', (request, reply) => consoleApiKeys(context, request, reply));
+  app.post('/admin/api-keys/:key_id/revoke', csrf, (request, reply) => consoleRevokeApiKey(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 

@@ -12,7 +12,7 @@ import { createAdminToken } from '../admin/admin-credentials.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { ApiKeyRecord } from '../storage/storage.ts';
 import { gatehouse } from '../testing/cli.ts';
-import { seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 const keyRecord = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
   keyId: randomUUID(), keyDigest: randomUUID(), displayPrefix: 'gak_abcdef', keyType: 'standalone', name: 'Script', clientId: null, subjectType: 'company',
@@ -78,6 +78,46 @@ describe('API keys in the admin API (issue 16)', () => {
     assert.equal((await call('PUT', `/clients/${randomUUID()}/api-key-integration`, {})).status, 404);
     assert.equal((await call('DELETE', `/clients/${clientId}/api-key-integration`)).status, 204);
     assert.equal((await call('DELETE', `/clients/${clientId}/api-key-integration`)).status, 404);
+  });
+});
+
+describe('API keys in the administrators\' console /admin/api-keys (issue 16)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+    await server.storage.consoleAdministrators.grant(seed.users.alice.id, server.clock.nowSeconds());
+  });
+  after(() => server?.close());
+
+  async function signIn(user: { email: string; password: string }): Promise<Browser> {
+    const browser = new Browser();
+    const login = await browser.get(`${server.url}/admin/api-keys`);
+    assert.equal((await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: '/', email: user.email, password: user.password })).status, 303);
+    return browser;
+  }
+
+  it('lists active keys and revokes one after a confirmation; 403 without the role, 404 for unknown keys', async () => {
+    const key = keyRecord({ name: 'Nightly sync' });
+    await server.storage.apiKeys.create(key);
+    const bob = await signIn(seed.users.bob);
+    assert.equal((await bob.get(`${server.url}/admin/api-keys`)).status, 403);
+    const browser = await signIn(seed.users.alice);
+    const listing = await browser.get(`${server.url}/admin/api-keys`);
+    assert.equal(listing.status, 200);
+    assert.match(listing.text, /Nightly sync/);
+    assert.match(listing.text, /Nordlys Danmark ApS/);
+    const csrf = inputValue(listing.text, '_csrf')!;
+    const confirmation = await browser.post(`${server.url}/admin/api-keys/${key.keyId}/revoke`, { _csrf: csrf });
+    assert.equal(confirmation.status, 200);
+    assert.match(confirmation.text, /<h1>Revoke the API key Nightly sync for Nordlys Danmark ApS\?<\/h1>/);
+    assert.equal((await server.storage.apiKeys.find(key.keyId))?.revokedAt, null);
+    const revoked = await browser.post(`${server.url}/admin/api-keys/${key.keyId}/revoke`, { _csrf: csrf, confirm: 'yes' });
+    assert.equal(revoked.status, 303);
+    assert.match((await browser.get(`${server.url}${revoked.location}`)).text, /The API key Nightly sync was revoked\./);
+    assert.notEqual((await server.storage.apiKeys.find(key.keyId))?.revokedAt, null);
+    assert.equal((await browser.post(`${server.url}/admin/api-keys/${key.keyId}/revoke`, { _csrf: csrf, confirm: 'yes' })).status, 404);
+    const [event] = await server.storage.audit.list({ types: ['api_key.revoked'] });
+    assert.equal(event?.actor, `admin:${seed.users.alice.name} (user:${seed.users.alice.id})`);
   });
 });
 

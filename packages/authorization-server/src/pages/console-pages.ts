@@ -26,7 +26,7 @@ export function actionsFor(client: ClientRecord): ClientAction[] {
 }
 
 function frame(model: ConsoleFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="Console"><a href="/admin">Review queue</a> · <a href="/admin/clients">Clients</a> · <a href="/admin/grants">Grants</a> · <a href="/admin/audit">Audit log</a></nav>
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="Console"><a href="/admin">Review queue</a> · <a href="/admin/clients">Clients</a> · <a href="/admin/grants">Grants</a> · <a href="/admin/api-keys">API keys</a> · <a href="/admin/audit">Audit log</a></nav>
 ${body}`, model);
 }
 
