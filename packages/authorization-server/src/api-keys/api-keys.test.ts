@@ -175,7 +175,7 @@ describe('API keys (issue 16)', () => {
   describe('integrated keys: marketplace and connected apps', () => {
     const clientId = seed.confidentialClient.id;
     before(async () => {
-      await server.storage.clients.update(clientId, { brandingVerified: true, initiationUri: 'http://localhost:8080/api-key' });
+      await server.storage.clients.update(clientId, { brandingVerified: true, clientUri: 'http://localhost:8080/api-key' });
     });
 
     it('a client without the integration flag offers no key: not listed, and installing is 404', async () => {

@@ -14,7 +14,7 @@
  * - the marketplace lists them (integrationsSection); `POST /marketplace/:client_id/api-key` with a
  *   company the user administers shows the permissions dialog (Cancel / Allow); with `confirm=yes` it
  *   installs the key (replacing the company's previous key of this integration: reconnect and rotation)
- *   and shows it once with a copy button and "Go to <integration>" (its initiation URI, else client URI).
+ *   and shows it once with a copy button and "Go to <integration>" (its client URI, else initiation URI).
  * - the connected apps page lists them (integratedKeysSection) with New key… and Revoke…;
  *   `POST /account/connected-apps/api-keys/:key_id/revoke` confirms, then revokes (audit `api_key.revoked`).
  *
@@ -263,7 +263,7 @@ export async function installApiKeyEndpoint(context: ServerContext, request: Fas
   const installed = await installIntegratedApiKey(context, { userId: session.user.userId, client, subjectType: chosen.subjectType, subjectId: chosen.subjectId });
   page(reply, 200, apiKeyShownPage({
     ...session.frame, title: messages.integratedShownTitle(client.clientName), intro: subjectName, value: installed.value,
-    onward: integratedOnward(client.clientName, client.initiationUri ?? client.clientUri),
+    onward: integratedOnward(client.clientName, client.clientUri ?? client.initiationUri),
   }), true);
 }
 
