@@ -132,6 +132,12 @@ export interface ApiKeyVerifierOptions {
   /** Clock, epoch milliseconds; default `Date.now`. */
   readonly now?: () => number;
   readonly fetch?: FetchFunction;
+  /**
+   * Refused API keys one client address may present per minute; past it, every API key from that address
+   * is answered 429 with `Retry-After` until the minute ends, without asking the authorization server (so
+   * guessing keys costs the guesser, not this server's introspection budget). Default 30; `0` turns it off.
+   */
+  readonly maxRefusedApiKeysPerAddressPerMinute?: number;
 }
 
 type KeyValidation = { readonly active: true; readonly apiKey: VerifiedApiKey } | { readonly active: false; readonly reason: string };
@@ -140,10 +146,12 @@ export interface ApiKeyVerifier {
   readonly realm: string;
   /**
    * Verifies an API key and the scopes the resource needs.
-   * @throws {ApiKeyError} 401 `invalid_token` (any key that is not active), 403 `insufficient_scope`.
+   * @param clientAddress the caller's address, for the refusal limit (`maxRefusedApiKeysPerAddressPerMinute`).
+   * @throws {ApiKeyError} 401 `invalid_token` (any key that is not active), 403 `insufficient_scope`,
+   *   429 `too_many_requests` with `Retry-After` (too many refused keys from this address this minute).
    * @throws {IntrospectionUnavailableError} 503 when the authorization server gave no usable answer.
    */
-  verifyApiKey(apiKey: string, requiredScopes: readonly string[]): Promise<VerifiedApiKey>;
+  verifyApiKey(apiKey: string, requiredScopes: readonly string[], clientAddress?: string): Promise<VerifiedApiKey>;
   clearCache(): void;
 }
 
@@ -192,6 +200,19 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   };
   const cache = createIntrospectionCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
+  const refusalLimit = options.maxRefusedApiKeysPerAddressPerMinute ?? 30;
+  // A fixed one-minute window per address: window start (ms) and refusals in it. Bounded: old windows are dropped when it grows.
+  const refusals = new Map<string, { windowStartMs: number; count: number }>();
+  const windowOf = (address: string) => {
+    const nowMs = now();
+    let window = refusals.get(address);
+    if (!window || nowMs - window.windowStartMs >= 60_000) {
+      if (refusals.size >= 10_000) for (const [key, value] of refusals) if (nowMs - value.windowStartMs >= 60_000) refusals.delete(key);
+      window = { windowStartMs: nowMs, count: 0 };
+      refusals.set(address, window);
+    }
+    return window;
+  };
   const invalid = (reason: string) => new ApiKeyError(401, 'invalid_token', INVALID_API_KEY_DESCRIPTION, { 'www-authenticate': formatBasicChallenge(realm) }, { reason });
 
   async function introspect(apiKey: string): Promise<KeyValidation> {
@@ -223,23 +244,37 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
 
   return {
     realm,
-    async verifyApiKey(apiKey, requiredScopes) {
+    async verifyApiKey(apiKey, requiredScopes, clientAddress) {
       assertScopeNames(requiredScopes);
-      // Not one of ours: refused without asking (the same answer as an unknown key).
-      if (!apiKey.startsWith(API_KEY_PREFIX)) throw invalid('The credential does not look like an API key');
-      const validation = await validate(apiKey);
-      if (!validation.active) throw invalid(validation.reason);
-      const key = validation.apiKey;
-      if (key.expiresAt !== undefined && now() / 1000 >= key.expiresAt + skewSeconds) throw invalid('The API key expired');
-      const missing = findMissingScopes(key.scope, requiredScopes);
-      if (missing.length > 0) {
-        throw new ApiKeyError(403, 'insufficient_scope', `The API key lacks the scope ${formatScope(missing)} that this resource requires`,
-          { 'www-authenticate': formatBasicChallenge(realm) }, { requiredScopes });
+      const window = refusalLimit > 0 && clientAddress !== undefined ? windowOf(clientAddress) : undefined;
+      if (window && window.count >= refusalLimit) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((window.windowStartMs + 60_000 - now()) / 1000));
+        throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
       }
-      return key;
+      try {
+        return await checkKey(apiKey, requiredScopes);
+      } catch (error) {
+        if (window && error instanceof ApiKeyError && error.status === 401) window.count += 1;
+        throw error;
+      }
     },
     clearCache: () => cache.clear(),
   };
+
+  async function checkKey(apiKey: string, requiredScopes: readonly string[]): Promise<VerifiedApiKey> {
+    // Not one of ours: refused without asking (the same answer as an unknown key).
+    if (!apiKey.startsWith(API_KEY_PREFIX)) throw invalid('The credential does not look like an API key');
+    const validation = await validate(apiKey);
+    if (!validation.active) throw invalid(validation.reason);
+    const key = validation.apiKey;
+    if (key.expiresAt !== undefined && now() / 1000 >= key.expiresAt + skewSeconds) throw invalid('The API key expired');
+    const missing = findMissingScopes(key.scope, requiredScopes);
+    if (missing.length > 0) {
+      throw new ApiKeyError(403, 'insufficient_scope', `The API key lacks the scope ${formatScope(missing)} that this resource requires`,
+        { 'www-authenticate': formatBasicChallenge(realm) }, { requiredScopes });
+    }
+    return key;
+  }
 }
 
 export interface CredentialVerifier {
@@ -248,7 +283,7 @@ export interface CredentialVerifier {
    * @throws {ResourceServerError} 401 with a challenge for every accepted scheme when there is none; the
    *   Bearer verifier's and {@link ApiKeyVerifier}'s refusals otherwise.
    */
-  verifyCredential(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[]): Promise<VerifiedCredential>;
+  verifyCredential(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string): Promise<VerifiedCredential>;
 }
 
 /** Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials. */
@@ -257,14 +292,14 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   return {
-    async verifyCredential(authorizationHeader, requiredScopes, accepted) {
+    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress) {
       // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
       if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
         return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
       }
       if (accepted.includes('api_key')) {
         const apiKey = extractApiKey(authorizationHeader, apiKeyVerifier.realm);
-        if (apiKey !== undefined) return { kind: 'api_key', apiKey: await apiKeyVerifier.verifyApiKey(apiKey, requiredScopes) };
+        if (apiKey !== undefined) return { kind: 'api_key', apiKey: await apiKeyVerifier.verifyApiKey(apiKey, requiredScopes, clientAddress) };
       }
       if (accepted.includes('bearer')) {
         try {

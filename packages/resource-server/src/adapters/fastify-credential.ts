@@ -38,7 +38,7 @@ export function requireCredential(verifier: CredentialVerifier, requiredScopes: 
   return async function credentialHook(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     try {
       rejectAccessTokenOutsideHeader({ realm, query: request.query, body: request.body, contentType: request.headers['content-type'] });
-      const credential = await verifier.verifyCredential(authorizationHeaderValues(request.raw.rawHeaders), scopes, kinds);
+      const credential = await verifier.verifyCredential(authorizationHeaderValues(request.raw.rawHeaders), scopes, kinds, request.ip);
       request.credential = credential;
       if (credential.kind === 'bearer') request.accessToken = credential.accessToken;
       return undefined;
