@@ -66,7 +66,8 @@ function operationOf(route: DocumentedRoute): object {
   return {
     summary: documentation.summary,
     ...(documentation.tags === undefined ? {} : { tags: documentation.tags }),
-    security: documentation.scopes === undefined ? [] : [{ oauth2: documentation.scopes }],
+    // Issue 16: a Bearer token with the scopes, or an API key (HTTP Basic) granting them.
+    security: documentation.scopes === undefined ? [] : [{ oauth2: documentation.scopes }, { apiKey: [] }],
     parameters: [...parametersOf(schema['params'], 'path'), ...parametersOf(schema['querystring'], 'query')],
     ...(schema['body'] === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: schema['body'] } } } }),
     responses,

@@ -121,8 +121,8 @@ for (const validationMode of ['introspection', 'local'] as const satisfies reado
         const response = await call('/openapi.json');
         assert.equal(response.status, 200);
         assert.equal(response.body.openapi, '3.1.0');
-        assert.deepEqual(response.body.paths['/v1/users'].get.security, [{ oauth2: ['users:read'] }]);
-        assert.deepEqual(response.body.paths['/v1/vendors'].post.security, [{ oauth2: ['vendors:write'] }]);
+        assert.deepEqual(response.body.paths['/v1/users'].get.security, [{ oauth2: ['users:read'] }, { apiKey: [] }]);
+        assert.deepEqual(response.body.paths['/v1/vendors'].post.security, [{ oauth2: ['vendors:write'] }, { apiKey: [] }]);
         assert.ok(response.body.paths['/v1/export-jobs/{exportJobId}/items'].get);
         assert.equal(response.body.components.securitySchemes.oauth2.flows.authorizationCode.tokenUrl, `${stub.issuer}/oauth/token`);
         const parameterNames = response.body.paths['/v1/accounts'].get.parameters.map((parameter: { name: string }) => parameter.name);
