@@ -22,7 +22,7 @@ export interface Vendor {
   countryCode: string;
 }
 
-function layout(appName: string, title: string, body: string): string {
+export function layout(appName: string, title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -23,7 +23,8 @@ import {
   AuthorizationServerError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
-import { connectPage, dashboardPage, errorPage, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
+import { connectPage, dashboardPage, errorPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
+import { registerApiKeyRoutes } from './api-key-connection.ts';
 import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
 
 export interface PartnerAppOptions {
@@ -235,6 +236,10 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     }
     return reply.redirect('/', 303);
   });
+
+  // Issue 16: the "paste an API key" path for integrated API keys (api-key-connection.ts).
+  const apiUrl = options.gatehouse.apiUrl ?? ENVIRONMENT_PRESETS[options.environment].apiUrl;
+  if (apiUrl !== undefined) registerApiKeyRoutes(app, { appName, apiUrl, ensureSession, checkedPost, html, layout });
 
   return { app, gatehouse };
 }

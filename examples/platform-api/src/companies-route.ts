@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { getAccessToken, requireAccessToken } from '@gatehouse/resource-server';
+import { credentialSubject, getCredential, requireCredential } from '@gatehouse/resource-server';
 import { companyView } from './company-view.ts';
 import { paginate } from './pagination.ts';
 import type { PageRequest } from './pagination.ts';
@@ -15,12 +15,12 @@ export function registerCompaniesRoute(app: FastifyInstance, context: RouteConte
   app.get<{ Querystring: PageRequest }>(
     '/v1/companies',
     {
-      preValidation: requireAccessToken(context.verifier, []),
+      preValidation: requireCredential(context.credentials, [], context.acceptedCredentials, context.verifier.realm),
       schema: { querystring: pageQuerySchema, response: { 200: pageSchema(companySchema) } },
       config: { openapi: { summary: 'List the companies this access token may act for', tags: ['companies'], scopes: [] } },
     },
     async (request) => {
-      const token = getAccessToken(request);
+      const token = credentialSubject(getCredential(request));
       let companies: Company[];
       if (token.subjectType === 'organization') {
         companies = context.store.listCompaniesOfOrganization(token.subjectId);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { getAccessToken, requireAccessToken, resolveCompanyId } from '@gatehouse/resource-server';
+import { credentialSubject, getCredential, requireCredential, resolveCompanyId } from '@gatehouse/resource-server';
 import type { DataStore, NewVendor } from './data-store.ts';
 import { NotFoundError } from './error-handling.ts';
 import { paginate } from './pagination.ts';
@@ -28,7 +28,7 @@ export interface CompanyPageQuery extends PageRequest {
  * exactly one company); throws `SubjectAccessError` otherwise.
  */
 function companyOf(request: FastifyRequest<{ Querystring: { company_id?: string } }>, store: DataStore): Promise<string> {
-  return resolveCompanyId(getAccessToken(request), request.query.company_id, store.isCompanyInOrganization);
+  return resolveCompanyId(credentialSubject(getCredential(request)), request.query.company_id, store.isCompanyInOrganization);
 }
 
 interface CompanyListRoute<Item> {
@@ -46,7 +46,7 @@ function registerCompanyList<Item>(app: FastifyInstance, context: RouteContext, 
   app.get<{ Querystring: CompanyPageQuery }>(
     route.url,
     {
-      preValidation: requireAccessToken(context.verifier, [route.scope]),
+      preValidation: requireCredential(context.credentials, [route.scope], context.acceptedCredentials, context.verifier.realm),
       schema: { querystring: companyPageQuerySchema, response: { 200: pageSchema(route.itemSchema) } },
       config: { openapi: { summary: route.summary, tags: [route.tag], scopes: [route.scope] } },
     },
@@ -99,7 +99,7 @@ export function registerCompanyRoutes(app: FastifyInstance, context: RouteContex
   app.get<{ Params: { exportJobId: string }; Querystring: CompanyPageQuery }>(
     '/v1/export-jobs/:exportJobId/items',
     {
-      preValidation: requireAccessToken(context.verifier, ['export-items:read']),
+      preValidation: requireCredential(context.credentials, ['export-items:read'], context.acceptedCredentials, context.verifier.realm),
       schema: {
         params: { type: 'object', required: ['exportJobId'], properties: { exportJobId: { type: 'string' } } },
         querystring: companyPageQuerySchema,
@@ -120,7 +120,7 @@ export function registerCompanyRoutes(app: FastifyInstance, context: RouteContex
   app.post<{ Querystring: { company_id?: string }; Body: NewVendor }>(
     '/v1/vendors',
     {
-      preValidation: requireAccessToken(context.verifier, ['vendors:write']),
+      preValidation: requireCredential(context.credentials, ['vendors:write'], context.acceptedCredentials, context.verifier.realm),
       schema: { querystring: companyQuerySchema, body: newVendorSchema, response: { 201: itemEnvelopeSchema(vendorSchema) } },
       config: { openapi: { summary: 'Create a vendor', tags: ['vendors'], scopes: ['vendors:write'] } },
     },

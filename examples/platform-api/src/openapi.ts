@@ -66,7 +66,8 @@ function operationOf(route: DocumentedRoute): object {
   return {
     summary: documentation.summary,
     ...(documentation.tags === undefined ? {} : { tags: documentation.tags }),
-    security: documentation.scopes === undefined ? [] : [{ oauth2: documentation.scopes }],
+    // Issue 16: a Bearer token with the scopes, or an API key (HTTP Basic) granting them.
+    security: documentation.scopes === undefined ? [] : [{ oauth2: documentation.scopes }, { apiKey: [] }],
     parameters: [...parametersOf(schema['params'], 'path'), ...parametersOf(schema['querystring'], 'query')],
     ...(schema['body'] === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: schema['body'] } } } }),
     responses,
@@ -114,6 +115,8 @@ function buildDocument(routes: readonly DocumentedRoute[], info: { readonly issu
     components: {
       schemas: { Error: errorBodySchema },
       securitySchemes: {
+        // Issue 16: API keys, as HTTP Basic with the key as the user name and an empty password.
+        apiKey: { type: 'http', scheme: 'basic', description: 'An API key (`gak_…`) as the user name, with an empty password: `curl -u "gak_…:"`.' },
         oauth2: {
           type: 'oauth2',
           description: 'Authorization code with PKCE S256; send the access token as `Authorization: Bearer <token>` only.',

@@ -121,8 +121,8 @@ for (const validationMode of ['introspection', 'local'] as const satisfies reado
         const response = await call('/openapi.json');
         assert.equal(response.status, 200);
         assert.equal(response.body.openapi, '3.1.0');
-        assert.deepEqual(response.body.paths['/v1/users'].get.security, [{ oauth2: ['users:read'] }]);
-        assert.deepEqual(response.body.paths['/v1/vendors'].post.security, [{ oauth2: ['vendors:write'] }]);
+        assert.deepEqual(response.body.paths['/v1/users'].get.security, [{ oauth2: ['users:read'] }, { apiKey: [] }]);
+        assert.deepEqual(response.body.paths['/v1/vendors'].post.security, [{ oauth2: ['vendors:write'] }, { apiKey: [] }]);
         assert.ok(response.body.paths['/v1/export-jobs/{exportJobId}/items'].get);
         assert.equal(response.body.components.securitySchemes.oauth2.flows.authorizationCode.tokenUrl, `${stub.issuer}/oauth/token`);
         const parameterNames = response.body.paths['/v1/accounts'].get.parameters.map((parameter: { name: string }) => parameter.name);
@@ -185,14 +185,22 @@ for (const validationMode of ['introspection', 'local'] as const satisfies reado
       test('no credentials: 401 with a challenge carrying no error attribute (§3.1)', async () => {
         const response = await call('/v1/users');
         assert.equal(response.status, 401);
-        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}"`);
+        // Issue 16: the routes also accept API keys, so the challenge names both schemes (RFC 9110 §11.6.1).
+        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}", Basic realm="${AUDIENCE}", charset="UTF-8"`);
         assert.equal(response.body.error, 'unauthorized');
       });
 
       test('another authentication scheme counts as no credentials (§3.1)', async () => {
-        const response = await call('/v1/users', { authorization: `Basic ${btoa('user:password')}` });
+        const response = await call('/v1/users', { authorization: 'Digest username="user"' });
         assert.equal(response.status, 401);
-        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}"`);
+        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}", Basic realm="${AUDIENCE}", charset="UTF-8"`);
+      });
+
+      test('Basic credentials with a password are invalid_request: an API key goes with an empty password (issue 16)', async () => {
+        const response = await call('/v1/users', { authorization: `Basic ${btoa('user:password')}` });
+        assert.equal(response.status, 400);
+        assert.equal(response.body.error, 'invalid_request');
+        assert.equal(response.headers.get('www-authenticate'), `Basic realm="${AUDIENCE}", charset="UTF-8"`);
       });
 
       test('a malformed Bearer credential is invalid_request (§2.1, §3.1)', async () => {

@@ -2,6 +2,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { createTokenVerifier, decorateAccessToken, DEFAULT_URN_NAMESPACE, fastifyLogSerializers } from '@gatehouse/resource-server';
 import type { FetchFunction, ScheduleTimer, TokenVerifier, TokenVerifierOptions } from '@gatehouse/resource-server';
+import { createApiKeyVerifier, createCredentialVerifier, decorateCredential } from '@gatehouse/resource-server';
+import type { CredentialKind } from '@gatehouse/resource-server';
 import { registerCompaniesRoute } from './companies-route.ts';
 import { registerCompanyRoutes } from './company-routes.ts';
 import { createDataStore } from './data-store.ts';
@@ -78,6 +80,12 @@ export interface PlatformApiOptions {
   readonly verifier?: TokenVerifier;
   /** Data behind the API; default a fresh copy of the development seed. */
   readonly store?: DataStore;
+  /**
+   * Issue 16: what every route accepts, Bearer access tokens and/or API keys (HTTP Basic, the key as the
+   * user name); default both. API keys are introspected with `token_type_hint=api_key` and cached for
+   * `introspectionCacheTtlSeconds` (the same revocation bound).
+   */
+  readonly acceptedCredentials?: readonly CredentialKind[];
 }
 
 /**
@@ -135,7 +143,14 @@ export function createPlatformApi(options: PlatformApiOptions): FastifyInstance 
   const urnNamespace = options.urnNamespace ?? DEFAULT_URN_NAMESPACE;
   const verifier = options.verifier ?? createTokenVerifier(platformApiVerifierOptions(options));
   const store = options.store ?? createDataStore();
-  const context = { verifier, store, urnNamespace };
+  // Issue 16: API keys resolved at the authorization server's RFC 7662 endpoint, with the same bound.
+  const apiKeyVerifier = createApiKeyVerifier({
+    issuer: options.issuer, audience: options.audience, introspectionClientId: options.introspectionClientId,
+    introspectionClientSecret: options.introspectionClientSecret, urnNamespace, realm: verifier.realm,
+    cacheTtlSeconds: options.introspectionCacheTtlSeconds, clockSkewSeconds: options.clockSkewSeconds, now: options.now, fetch: options.fetch,
+  });
+  const credentials = createCredentialVerifier({ tokenVerifier: verifier, apiKeyVerifier });
+  const context = { verifier, store, urnNamespace, credentials, acceptedCredentials: options.acceptedCredentials ?? (['bearer', 'api_key'] as const) };
 
   const app = Fastify({ logger: options.logger === true ? { serializers: fastifyLogSerializers } : false });
   if (options.verifier === undefined) {
@@ -148,6 +163,7 @@ export function createPlatformApi(options: PlatformApiOptions): FastifyInstance 
     return payload;
   });
   decorateAccessToken(app);
+  decorateCredential(app);
   installErrorHandling(app);
   // RFC 6750 §2.2 form bodies must be parsed to be refused; Fastify parses only JSON and text.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

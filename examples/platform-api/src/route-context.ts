@@ -1,4 +1,4 @@
-import type { TokenVerifier } from '@gatehouse/resource-server';
+import type { CredentialKind, CredentialVerifier, TokenVerifier } from '@gatehouse/resource-server';
 import type { DataStore } from './data-store.ts';
 
 /** What route modules need from the platform API instance. */
@@ -6,4 +6,8 @@ export interface RouteContext {
   readonly verifier: TokenVerifier;
   readonly store: DataStore;
   readonly urnNamespace: string;
+  /** Issue 16: Bearer tokens and API keys behind one per-route choice. */
+  readonly credentials: CredentialVerifier;
+  /** The credentials every route accepts (default both). */
+  readonly acceptedCredentials: readonly CredentialKind[];
 }

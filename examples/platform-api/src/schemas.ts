@@ -164,8 +164,9 @@ export const introspectionSchema = {
       type: 'object',
       required: ['authMethod', 'clientId', 'scope', 'applicationName', 'subjectURN'],
       properties: {
-        authMethod: { type: 'string', enum: ['OAUTH2'] },
-        clientId: uuid,
+        authMethod: { type: 'string', enum: ['OAUTH2', 'API_KEY'] },
+        // Issue 16: null for a standalone API key (it belongs to no client).
+        clientId: { type: ['string', 'null'], format: 'uuid' },
         scope: { type: 'string', description: 'Granted scopes, space-separated.' },
         applicationName: nullableString,
         subjectURN: { type: 'string' },

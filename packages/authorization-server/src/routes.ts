@@ -16,6 +16,10 @@ import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
 } from './endpoints/console.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
+import {
+  apiKeysEndpoint, createApiKeyEndpoint, deleteApiKeyEndpoint, installApiKeyEndpoint, newApiKeyEndpoint, revokeIntegratedApiKeyEndpoint,
+} from './endpoints/api-keys.ts';
+import { consoleApiKeys, consoleRevokeApiKey } from './endpoints/console-api-keys.ts';
 import { loginEndpoint } from './endpoints/login.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
 import { logoutEndpoint, signedOutEndpoint } from './endpoints/logout.ts';
@@ -124,6 +128,15 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/admin/grants/:grant_id/revoke', csrf, (request, reply) => consoleRevokeGrant(context, request, reply));
   app.get('/admin/audit', (request, reply) => consoleAudit(context, request, reply));
   app.get('/admin/audit/export', (request, reply) => consoleAuditExport(context, request, reply));
+  // Issue 16, API keys: standalone keys (account), integrated keys (marketplace, connected apps); CSRF on every form.
+  app.get('/account/api-keys', (request, reply) => apiKeysEndpoint(context, request, reply));
+  app.get('/account/api-keys/new', (request, reply) => newApiKeyEndpoint(context, request, reply));
+  app.post('/account/api-keys', csrf, (request, reply) => createApiKeyEndpoint(context, request, reply));
+  app.post('/account/api-keys/:key_id/delete', csrf, (request, reply) => deleteApiKeyEndpoint(context, request, reply));
+  app.post('/marketplace/:client_id/api-key', csrf, (request, reply) => installApiKeyEndpoint(context, request, reply));
+  app.post('/account/connected-apps/api-keys/:key_id/revoke', csrf, (request, reply) => revokeIntegratedApiKeyEndpoint(context, request, reply));
+  app.get('/admin/api-keys', (request, reply) => consoleApiKeys(context, request, reply));
+  app.post('/admin/api-keys/:key_id/revoke', csrf, (request, reply) => consoleRevokeApiKey(context, request, reply));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 

@@ -53,3 +53,9 @@ export {
 export type { AccessTokenHook } from './adapters/fastify.ts';
 export { toResponse, verifyRequest, withAccessToken } from './adapters/web.ts';
 export type { ProtectedHandler } from './adapters/web.ts';
+// Issue 16: API keys alongside Bearer access tokens, with a per-route choice of accepted credentials.
+export {
+  API_KEY_PREFIX, ApiKeyError, createApiKeyVerifier, createCredentialVerifier, extractApiKey, formatBasicChallenge, INVALID_API_KEY_DESCRIPTION, readApiKeyIntrospection,
+} from './api-key.ts';
+export type { ApiKeyVerifier, ApiKeyVerifierOptions, CredentialKind, CredentialVerifier, VerifiedApiKey, VerifiedCredential } from './api-key.ts';
+export { credentialSubject, decorateCredential, getCredential, requireCredential } from './adapters/fastify-credential.ts';

@@ -63,7 +63,7 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       const document = await response.json() as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { securitySchemes: Record<string, { scheme: string }> } };
       assert.match(document.openapi, /^3\./);
       const paths = Object.keys(document.paths);
-      const directoryPaths = ['/admin/v1/organizations', '/admin/v1/companies', '/admin/v1/users', '/admin/v1/resource-servers', '/admin/v1/developers'];
+      const directoryPaths = ['/admin/v1/organizations', '/admin/v1/companies', '/admin/v1/users', '/admin/v1/resource-servers', '/admin/v1/developers', '/admin/v1/api-keys'];
       assert.ok(paths.every((path) => path.startsWith('/admin/v1/clients') || path.startsWith('/admin/v1/grants') || directoryPaths.some((prefix) => path.startsWith(prefix))), paths.join(' '));
       for (const path of ['/admin/v1/clients', '/admin/v1/clients/{client_id}', '/admin/v1/clients/{client_id}/approve', '/admin/v1/clients/{client_id}/suspend',
         '/admin/v1/clients/{client_id}/reactivate', '/admin/v1/clients/{client_id}/pkce-exception', '/admin/v1/clients/{client_id}/secret', '/admin/v1/clients/{client_id}/logo',

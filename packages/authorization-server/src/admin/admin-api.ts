@@ -30,6 +30,7 @@ import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } fr
 import { authenticateAdministrator } from './admin-credentials.ts';
 import { directoryApi } from './directory-api.ts';
 import { webhookApi } from './webhook-api.ts';
+import { apiKeyApi } from './api-key-api.ts';
 import { sendStorageUnavailableJson } from '../http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 
@@ -320,6 +321,8 @@ export function adminApi(context: ServerContext) {
     await app.register(directoryApi(context, (request) => administrators.get(request)!.name));
     // Issue 15 §5: partner webhooks (webhook-api.ts).
     await app.register(webhookApi(context, (request) => administrators.get(request)!.name));
+    // Issue 16: API keys and the integrations that offer them (api-key-api.ts).
+    await app.register(apiKeyApi(context, (request) => administrators.get(request)!.name));
   };
 }
 

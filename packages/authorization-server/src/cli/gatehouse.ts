@@ -28,6 +28,7 @@ import { auditCommand } from './audit-command.ts';
 import { backupCommand } from './backup-command.ts';
 import { configCommand } from './config-command.ts';
 import { keysCommand } from './keys-command.ts';
+import { API_KEYS_USAGE, apiKeysCommand } from './api-keys-command.ts';
 import { runCleanup } from '../storage/cleanup-job.ts';
 import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
@@ -54,7 +55,7 @@ ${WEBHOOK_USAGE}
   gatehouse config check [--json]
   gatehouse audit export --since ISO8601 [--format jsonl|csv]
   gatehouse backup FILE [--json]              (SQLite; PostgreSQL: pg_dump)
-  gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)${DIRECTORY_USAGE}
+  gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)${DIRECTORY_USAGE}${API_KEYS_USAGE}
 
 Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
@@ -117,6 +118,10 @@ type Values = ReturnType<typeof parseCommandLine>['values'];
 async function main(argv: string[]): Promise<number> {
   // The directory (organizations, companies, users, import, resource servers, developers): cli/directory-commands.ts.
   if (DIRECTORY_COMMAND_GROUPS.has(argv[0] ?? '')) return runDirectoryCommand(argv);
+  // Issue 16: API keys (cli/api-keys-command.ts).
+  if (argv[0] === 'api-keys' && !argv.includes('--help') && !argv.includes('-h')) {
+    return apiKeysCommand(argv.slice(1)).catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
+  }
   const { values, positionals } = parseCommandLine(argv);
   const [group, command, ...rest] = positionals;
   if (!values.help && (group === 'migrate' || group === 'cleanup')) {

@@ -38,6 +38,7 @@ import { sessionUser } from '../sessions/login-session.ts';
 import type { ClientRecord, GrantListing, SubjectType, UserRecord } from '../storage/storage.ts';
 import { parseSubjectUrn, formatSubjectUrn } from '@gatehouse/protocol';
 import { sessionHandoverRedirect } from '../tokens/session-handover.ts';
+import { connectedIntegrations, marketplaceIntegrations } from './api-keys.ts';
 
 interface SignedIn {
   user: UserRecord;
@@ -107,6 +108,7 @@ export async function connectedAppsEndpoint(context: ServerContext, request: Fas
   page(reply, 200, connectedAppsPage({
     ...session.frame, apps: await connectedAppViews(context, session.user, session.frame.t),
     disconnected: typeof disconnected === 'string' ? await disconnectedNotice(context, session.user, disconnected, session.frame.t) : undefined,
+    apiKeySection: await connectedIntegrations(context, session.user, session.frame.csrfToken, request.query as Record<string, unknown>), // issue 16
   }));
 }
 
@@ -193,7 +195,7 @@ export async function marketplaceEndpoint(context: ServerContext, request: Fasti
       subjects: subjects.map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name })),
     };
   }));
-  page(reply, 200, marketplacePage({ ...session.frame, apps }));
+  page(reply, 200, marketplacePage({ ...session.frame, apps, apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken) })); // issue 16
 }
 
 /** POST /marketplace/:client_id/connect (form field `subject`: a subject URN). */

@@ -48,7 +48,7 @@ function page(reply: FastifyReply, status: number, body: string): void {
 }
 
 /** The signed-in platform administrator, or undefined after answering (the login page, or 403). */
-async function administrator(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<Administrator | undefined> {
+export async function administrator(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<Administrator | undefined> {
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {

@@ -16,6 +16,8 @@ import { isTokenActive } from '../tokens/token-state.ts';
 import { isOwnAccessTokenJwt } from '../tokens/jwt-access-token.ts';
 import { requireForm, sendNoStoreJson } from './token.ts';
 import { audienceOf } from '../resources/resource-indicators.ts';
+import { isApiKeyValue } from '../api-keys/api-key.ts';
+import { introspectApiKey } from '../api-keys/api-key-introspection.ts';
 
 /** How often an introspected access token refreshes its grant's `lastUsedAt`, in seconds. */
 export const GRANT_USE_RECORDING_INTERVAL_SECONDS = 60;
@@ -26,6 +28,8 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7662 §2.1: a hint only; checked for repetition, then ignored.
   if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+  // Issue 16: API keys (`gak_…`) answer through api-keys/api-key-introspection.ts, with or without token_type_hint=api_key.
+  if (isApiKeyValue(token)) return introspectApiKey(context, caller, token, reply);
 
   const found = await findToken(context, token);
   const now = context.clock.nowSeconds();

@@ -61,7 +61,7 @@ function logo(uri: string | null, name: string, t: Translator): SafeHtml | strin
 }
 
 /** @param model.disconnected the app and company just disconnected (the notice names both). */
-export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; disconnected?: { clientName: string; subjectName: string } }): string {
+export function connectedAppsPage(model: AccountFrame & { apps: ConnectedAppView[]; disconnected?: { clientName: string; subjectName: string }; apiKeySection?: SafeHtml }): string {
   const t = model.t ?? ENGLISH;
   return frame(model, t.t('account.connectedApps'), html`<h1>${t.t('account.connectedApps')}</h1>
 ${model.disconnected ? html`<p class="notice" role="status">${t.t('account.disconnectedNotice', { client: model.disconnected.clientName, subject: model.disconnected.subjectName })}</p>` : ''}
@@ -79,10 +79,11 @@ ${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${a
     : html`<span class="muted">${t.t('account.onlyAdminCanDisconnect', { subject: app.subjectName })}</span>`}
   </div>
 </section>
-`)}`);
+`)}
+${model.apiKeySection ?? ''}`);
 }
 
-export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[] }): string {
+export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[]; apiKeySection?: SafeHtml }): string {
   const t = model.t ?? ENGLISH;
   return frame(model, t.t('account.marketplace'), html`<h1>${t.t('account.marketplace')}</h1>
 ${model.apps.length === 0 ? html`<p>${t.t('account.noListedApps')}</p>` : ''}
@@ -102,7 +103,8 @@ ${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="
     <div class="actions"><button class="primary" type="submit">${t.t('account.connect', { client: app.clientName })}</button></div>
   </form>`}
 </section>
-`)}`);
+`)}
+${model.apiKeySection ?? ''}`);
 }
 
 export function accountMessagePage(model: AccountFrame, title: string, message: string): string {
@@ -133,6 +135,7 @@ export function homePage(model: AccountFrame & { isDeveloper: boolean }): string
   <li>${t.html('account.homeMarketplace')}</li>
   <li>${t.html('account.homeSessions')}</li>
   <li><a href="/account">${t.t('account.yourAccount')}</a></li>
+  <li>${t.html('account.homeApiKeys')}</li>
   ${model.isDeveloper ? html`<li>${t.html('account.homePortal')}</li>` : ''}
 </ul>`);
 }
@@ -148,5 +151,5 @@ export function accountPage(model: AccountFrame & { email: string; administered:
 </dl>
 <h2>${t.t('account.youAdminister')}</h2>
 ${model.administered.length === 0 ? html`<p>${t.t('account.administerNothing')}</p>` : html`<ul>${model.administered.map((subject) => html`<li>${subject.name} <span class="muted">${t.t('account.subjectKind', { kind: subject.kind })}</span></li>`)}</ul>`}
-<p><a href="/account/sessions">${t.t('account.yourSessions')}</a>${model.isDeveloper ? html` · <a href="/portal">${t.t('account.developerPortal')}</a>` : ''}</p>`);
+<p><a href="/account/sessions">${t.t('account.yourSessions')}</a> · <a href="/account/api-keys">${t.t('account.apiKeys')}</a>${model.isDeveloper ? html` · <a href="/portal">${t.t('account.developerPortal')}</a>` : ''}</p>`);
 }

@@ -32,7 +32,7 @@ const tOf = (model: ConsoleFrame) => model.t ?? ENGLISH;
 
 function frame(model: ConsoleFrame, title: string, body: SafeHtml): string {
   const t = tOf(model);
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('console.nav')}"><a href="/admin">${t.t('console.reviewQueue')}</a> · <a href="/admin/clients">${t.t('console.clients')}</a> · <a href="/admin/grants">${t.t('console.grants')}</a> · <a href="/admin/audit">${t.t('console.auditLog')}</a></nav>
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('console.nav')}"><a href="/admin">${t.t('console.reviewQueue')}</a> · <a href="/admin/clients">${t.t('console.clients')}</a> · <a href="/admin/grants">${t.t('console.grants')}</a> · <a href="/admin/api-keys">${t.t('account.apiKeys')}</a> · <a href="/admin/audit">${t.t('console.auditLog')}</a></nav>
 ${body}`, model, t);
 }
 

@@ -14,6 +14,7 @@ import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
 import { resourcesContract } from './resources-contract.ts';
+import { apiKeysContract } from './api-keys-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import { dpopContract } from './dpop-contract.ts';
 import type {
@@ -1342,6 +1343,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     localAccountsContract(withStorage);
     webhooksContract(withStorage);
     resourcesContract(withStorage);
+    apiKeysContract(withStorage);
     userIdentityContract(withStorage);
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
 

@@ -743,6 +743,8 @@ export interface Storage {
   };
   /** Registered resources with their scope families (RFC 8707, issue 15 §4): see ResourceStore. */
   resources: ResourceStore;
+  /** Issue 16, API keys (the documented alternative to OAuth, SPEC §3): see ApiKeyStore (api-keys/). */
+  apiKeys: ApiKeyStore;
   close(): Promise<void>;
   /**
    * PostgreSQL only: the connection pool's occupancy right now (connections open, idle, requests waiting
@@ -1040,4 +1042,80 @@ export interface ConnectionPoolStats {
   idle: number;
   waiting: number;
   max: number;
+}
+
+/** Issue 16: `integrated` keys belong to an integration (a client) and a company; `standalone` keys to a company or organization. */
+export type ApiKeyType = 'integrated' | 'standalone';
+/** Why a key stopped working: revoked (console, admin API, CLI, connected apps), deleted (its owner), rotated (replaced by a reinstall). */
+export type ApiKeyRevocationReason = 'revoked' | 'deleted' | 'rotated';
+
+/** Issue 16: an API key. Only the HMAC digest of its value is stored (SPEC decision 9); the value is shown once. */
+export interface ApiKeyRecord {
+  /** A UUID: what lists, audit events and introspection (`jti`) name. */
+  keyId: string;
+  /** HMAC-SHA-256 tag of the value (api-keys/api-key.ts), base64url. */
+  keyDigest: string;
+  /** The value's first characters (`gak_` + 6), shown so people can tell their keys apart. */
+  displayPrefix: string;
+  keyType: ApiKeyType;
+  /** The owner's label (standalone), or the integration's name at install time (integrated). */
+  name: string;
+  /** Integrated keys: the integration's client; null for standalone keys. */
+  clientId: string | null;
+  subjectType: SubjectType;
+  subjectId: string;
+  scopes: string[];
+  /** The administrator who created or installed it. */
+  createdByUserId: string;
+  createdAt: number;
+  /** Seconds since the epoch; null = never expires. */
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revocationReason: ApiKeyRevocationReason | null;
+}
+
+/** Issue 16: an integration (client) an administrator allowed to offer integrated API keys, pre-scoped by the platform. */
+export interface ApiKeyIntegrationRecord {
+  clientId: string;
+  /** The scopes every integrated key of this client gets. */
+  scopes: string[];
+  enabledAt: number;
+  /** `admin:<name>`, `user:<id>`, `cli`. */
+  enabledBy: string;
+}
+
+/** Which keys `apiKeys.list` returns; newest first. */
+export interface ApiKeyFilter {
+  subjectType?: SubjectType;
+  subjectId?: string;
+  clientId?: string;
+  keyType?: ApiKeyType;
+  /** Default false: revoked, deleted and rotated keys are left out. */
+  includeRevoked?: boolean;
+  limit?: number;
+}
+
+export interface ApiKeyStore {
+  /** Stores a new standalone key. @throws on a duplicate `keyId` or `keyDigest`. */
+  create(key: ApiKeyRecord): Promise<void>;
+  /**
+   * Installs an integrated key, atomically revoking (reason `rotated`) the active integrated key of the
+   * same client and subject: one key per company per integration, also across instances (a unique
+   * partial index backs it). @returns the id of the key it replaced, or null.
+   */
+  install(key: ApiKeyRecord): Promise<string | null>;
+  find(keyId: string): Promise<ApiKeyRecord | undefined>;
+  findByDigest(keyDigest: string): Promise<ApiKeyRecord | undefined>;
+  list(filter: ApiKeyFilter): Promise<ApiKeyRecord[]>;
+  /** Marks an active key revoked. @returns false when it did not exist or was already revoked. */
+  revoke(keyId: string, now: number, reason: ApiKeyRevocationReason): Promise<boolean>;
+  /** Sets `lastUsedAt = now` unless it was set less than `minimumIntervalSeconds` ago (at most one write per interval). */
+  recordUse(keyId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
+  /** Allows (or re-scopes) a client's integrated keys. */
+  enableIntegration(integration: ApiKeyIntegrationRecord): Promise<void>;
+  /** @returns false when it was not enabled. Existing keys stay until revoked. */
+  disableIntegration(clientId: string): Promise<boolean>;
+  findIntegration(clientId: string): Promise<ApiKeyIntegrationRecord | undefined>;
+  listIntegrations(): Promise<ApiKeyIntegrationRecord[]>;
 }

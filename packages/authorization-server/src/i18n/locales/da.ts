@@ -155,6 +155,9 @@ export const da: Catalogue = {
   'account.subjectKind': '{kind, select, organization {Organisation} company {Virksomhed} other {{kind}}}',
   'account.yourSessions': 'Dine sessioner',
   'account.developerPortal': 'Udviklerportal',
+  // API keys (issue 16)
+  'account.apiKeys': 'API-nøgler',
+  'account.homeApiKeys': '<a href="/account/api-keys">API-nøgler</a>: nøgler til dine egne scripts og værktøjer.',
   'account.theApp': 'Appen',
   'account.formerUser': 'en tidligere bruger',
   'account.thisApp': 'denne app',

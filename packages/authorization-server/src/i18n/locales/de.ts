@@ -155,6 +155,9 @@ export const de: Catalogue = {
   'account.subjectKind': '{kind, select, organization {Organisation} company {Firma} other {{kind}}}',
   'account.yourSessions': 'Ihre Sitzungen',
   'account.developerPortal': 'Entwicklerportal',
+  // API keys (issue 16)
+  'account.apiKeys': 'API-Schlüssel',
+  'account.homeApiKeys': '<a href="/account/api-keys">API-Schlüssel</a>: Schlüssel für Ihre eigenen Skripte und Werkzeuge.',
   'account.theApp': 'Die App',
   'account.formerUser': 'ein ehemaliger Benutzer',
   'account.thisApp': 'diese App',

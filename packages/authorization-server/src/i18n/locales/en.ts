@@ -164,6 +164,9 @@ export const en = {
   'account.subjectKind': '{kind, select, organization {Organization} company {Company} other {{kind}}}',
   'account.yourSessions': 'Your sessions',
   'account.developerPortal': 'Developer portal',
+  // API keys (issue 16)
+  'account.apiKeys': 'API keys',
+  'account.homeApiKeys': '<a href="/account/api-keys">API keys</a>: keys for your own scripts and tools.',
   'account.theApp': 'The app',
   'account.formerUser': 'a former user',
   'account.thisApp': 'this app',

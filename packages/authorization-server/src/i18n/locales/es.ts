@@ -155,6 +155,9 @@ export const es: Catalogue = {
   'account.subjectKind': '{kind, select, organization {Organización} company {Empresa} other {{kind}}}',
   'account.yourSessions': 'Tus sesiones',
   'account.developerPortal': 'Portal para desarrolladores',
+  // API keys (issue 16)
+  'account.apiKeys': 'Claves de API',
+  'account.homeApiKeys': '<a href="/account/api-keys">Claves de API</a>: claves para tus propios scripts y herramientas.',
   'account.theApp': 'La aplicación',
   'account.formerUser': 'un antiguo usuario',
   'account.thisApp': 'esta aplicación',

@@ -155,6 +155,9 @@ export const fr: Catalogue = {
   'account.subjectKind': '{kind, select, organization {Organisation} company {Entreprise} other {{kind}}}',
   'account.yourSessions': 'Vos sessions',
   'account.developerPortal': 'Portail développeur',
+  // API keys (issue 16)
+  'account.apiKeys': 'Clés d’API',
+  'account.homeApiKeys': '<a href="/account/api-keys">Clés d’API</a> : des clés pour vos propres scripts et outils.',
   'account.theApp': 'L’application',
   'account.formerUser': 'un ancien utilisateur',
   'account.thisApp': 'cette application',

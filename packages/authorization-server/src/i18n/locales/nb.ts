@@ -155,6 +155,9 @@ export const nb: Catalogue = {
   'account.subjectKind': '{kind, select, organization {Organisasjon} company {Selskap} other {{kind}}}',
   'account.yourSessions': 'Øktene dine',
   'account.developerPortal': 'Utviklerportal',
+  // API keys (issue 16)
+  'account.apiKeys': 'API-nøkler',
+  'account.homeApiKeys': '<a href="/account/api-keys">API-nøkler</a>: nøkler til dine egne skript og verktøy.',
   'account.theApp': 'Appen',
   'account.formerUser': 'en tidligere bruker',
   'account.thisApp': 'denne appen',

@@ -155,6 +155,9 @@ export const sv: Catalogue = {
   'account.subjectKind': '{kind, select, organization {Organisation} company {Företag} other {{kind}}}',
   'account.yourSessions': 'Dina sessioner',
   'account.developerPortal': 'Utvecklarportal',
+  // API keys (issue 16)
+  'account.apiKeys': 'API-nycklar',
+  'account.homeApiKeys': '<a href="/account/api-keys">API-nycklar</a>: nycklar för dina egna skript och verktyg.',
   'account.theApp': 'Appen',
   'account.formerUser': 'en tidigare användare',
   'account.thisApp': 'den här appen',

@@ -467,6 +467,41 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 18,
+    name: 'API keys: integrated and standalone keys; integrations that offer them',
+    sql: `
+      -- Issue 16: API keys, stored only as the HMAC digest of their value (SPEC decision 9).
+      CREATE TABLE api_keys (
+        key_id text COLLATE "C" PRIMARY KEY,
+        key_digest text COLLATE "C" NOT NULL UNIQUE,
+        display_prefix text NOT NULL,
+        key_type text NOT NULL CHECK (key_type IN ('integrated', 'standalone')),
+        name text NOT NULL,
+        client_id text COLLATE "C",
+        subject_type text NOT NULL CHECK (subject_type IN ('company', 'organization')),
+        subject_id text COLLATE "C" NOT NULL,
+        scopes text NOT NULL,
+        created_by_user_id text COLLATE "C" NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        last_used_at bigint,
+        revoked_at bigint,
+        revocation_reason text CHECK (revocation_reason IN ('revoked', 'deleted', 'rotated')),
+        CHECK ((key_type = 'integrated') = (client_id IS NOT NULL))
+      );
+      -- One active key per company per integration (issue 16), across instances.
+      CREATE UNIQUE INDEX api_keys_one_integrated ON api_keys (client_id, subject_type, subject_id) WHERE key_type = 'integrated' AND revoked_at IS NULL;
+      CREATE INDEX api_keys_by_subject ON api_keys (subject_type, subject_id, created_at);
+      -- Issue 16: the integrations an administrator allowed to offer integrated keys, with their scopes.
+      CREATE TABLE api_key_integrations (
+        client_id text COLLATE "C" PRIMARY KEY,
+        scopes text NOT NULL,
+        enabled_at bigint NOT NULL,
+        enabled_by text NOT NULL
+      );
+    `,
+  },
+  {
     // Issue 12: the code exchange in ONE statement (postgres-storage.ts exchangeCode): this function takes the
     // locks and makes the checks that need a fresh view of the rows once locked (PL/pgSQL: each statement
     // of a VOLATILE function takes a new snapshot); the calling statement inserts the grant, its tokens and

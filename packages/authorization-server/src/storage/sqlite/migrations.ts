@@ -451,6 +451,41 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
     `,
   },
   {
+    version: 18,
+    name: 'API keys: integrated and standalone keys; integrations that offer them',
+    sql: `
+      -- Issue 16: API keys, stored only as the HMAC digest of their value (SPEC decision 9).
+      CREATE TABLE api_keys (
+        key_id TEXT PRIMARY KEY,
+        key_digest TEXT NOT NULL UNIQUE,
+        display_prefix TEXT NOT NULL,
+        key_type TEXT NOT NULL CHECK (key_type IN ('integrated', 'standalone')),
+        name TEXT NOT NULL,
+        client_id TEXT,
+        subject_type TEXT NOT NULL CHECK (subject_type IN ('company', 'organization')),
+        subject_id TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_by_user_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        revoked_at INTEGER,
+        revocation_reason TEXT CHECK (revocation_reason IN ('revoked', 'deleted', 'rotated')),
+        CHECK ((key_type = 'integrated') = (client_id IS NOT NULL))
+      );
+      -- One active key per company per integration (issue 16), across instances.
+      CREATE UNIQUE INDEX api_keys_one_integrated ON api_keys (client_id, subject_type, subject_id) WHERE key_type = 'integrated' AND revoked_at IS NULL;
+      CREATE INDEX api_keys_by_subject ON api_keys (subject_type, subject_id, created_at);
+      -- Issue 16: the integrations an administrator allowed to offer integrated keys, with their scopes.
+      CREATE TABLE api_key_integrations (
+        client_id TEXT PRIMARY KEY,
+        scopes TEXT NOT NULL,
+        enabled_at INTEGER NOT NULL,
+        enabled_by TEXT NOT NULL
+      );
+    `,
+  },
+  {
     version: 21,
     name: 'partner webhooks: event subscriptions and delivery retention',
     sql: `

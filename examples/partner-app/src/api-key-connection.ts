@@ -1,0 +1,115 @@
+/**
+ * The partner app's "paste an API key" path (issue 16: integrated API keys, for integrations that cannot
+ * do OAuth). After installing the integration on Gatehouse's marketplace, the administrator copies the key
+ * and pastes it here; the app validates it with a test call (`GET /v1/introspect` with HTTP Basic, the key
+ * as the user name and an empty password) and then calls the API with it.
+ *
+ * The key stays on the server (SPEC §3 integrator rules): held for the browser session in memory,
+ * encrypted with AES-256-GCM under a key made at start-up; never logged, never sent to the browser again.
+ * A refused call (401: the key was revoked, rotated or expired) forgets it and asks for a new one.
+ *
+ * Routes: `GET /api-key` (the form, or the data fetched with the key) · `POST /api-key` (validate, keep) ·
+ * `POST /api-key/forget`.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import escapeHtml from 'escape-html';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Session } from './sessions.ts';
+
+export interface ApiKeyRouteDependencies {
+  appName: string;
+  /** The platform API's base URL, e.g. `http://localhost:3001`. */
+  apiUrl: string;
+  ensureSession(request: FastifyRequest, reply: FastifyReply): Session;
+  /** The session of a same-origin form post with its CSRF token, or undefined after a 403 page. */
+  checkedPost(request: FastifyRequest, reply: FastifyReply): Session | undefined;
+  html(reply: FastifyReply, status: number, body: string): FastifyReply;
+  layout(appName: string, title: string, body: string): string;
+}
+
+/** AES-256-GCM under a per-process key: a memory dump of the map alone yields no key. */
+function createSealer() {
+  const key = randomBytes(32);
+  return {
+    seal(value: string): Buffer {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
+      return Buffer.concat([iv, cipher.getAuthTag(), body]);
+    },
+    open(sealed: Buffer): string {
+      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+      decipher.setAuthTag(sealed.subarray(12, 28));
+      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
+    },
+  };
+}
+
+const basic = (apiKey: string) => `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}`;
+
+interface ApiKeyConnection {
+  sealedKey: Buffer;
+  subjectUrn: string;
+  scope: string;
+}
+
+export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDependencies): void {
+  const sealer = createSealer();
+  const connections = new WeakMap<Session, ApiKeyConnection>();
+  const call = (apiKey: string, path: string) => fetch(new URL(path, deps.apiUrl), { headers: { authorization: basic(apiKey) }, signal: AbortSignal.timeout(5_000) });
+
+  const formPage = (session: Session, notice?: string) => deps.layout(deps.appName, 'Connect with an API key', `${notice ? `<p class="notice" role="alert">${escapeHtml(notice)}</p>` : ''}
+<h2>Connect with an API key</h2>
+<p>Install ${escapeHtml(deps.appName)} from the Gatehouse marketplace, copy the key it shows you, and paste it here.</p>
+<form method="post" action="/api-key"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}">
+<p><label for="api_key">API key</label><br><input id="api_key" name="api_key" type="password" autocomplete="off" size="60" required></p>
+<button type="submit">Check and connect</button></form>`);
+
+  app.get('/api-key', async (request, reply) => {
+    const session = deps.ensureSession(request, reply);
+    const connection = connections.get(session);
+    if (!connection) return deps.html(reply, 200, formPage(session));
+    let response: Response;
+    try {
+      response = await call(sealer.open(connection.sealedKey), '/v1/users?limit=10');
+    } catch {
+      return deps.html(reply, 503, deps.layout(deps.appName, 'Gatehouse is unavailable', '<h2>Gatehouse is unavailable</h2><p>Your key is kept; try again in a minute.</p>'));
+    }
+    if (response.status === 401) {
+      // Revoked, rotated or expired: forget it and ask for a new one (never retry forever).
+      connections.delete(session);
+      return deps.html(reply, 200, formPage(session, 'Gatehouse no longer accepts the API key: it was revoked or replaced. Paste a new key.'));
+    }
+    if (!response.ok) return deps.html(reply, 502, deps.layout(deps.appName, 'Something went wrong', `<h2>Something went wrong</h2><p>The platform API answered ${response.status}.</p>`));
+    const users = ((await response.json()) as { data: Array<{ name: string; email: string }> }).data;
+    return deps.html(reply, 200, deps.layout(deps.appName, 'Connected with an API key', `<h2>Connected with an API key</h2>
+<p>Subject <code data-testid="subject-urn">${escapeHtml(connection.subjectUrn)}</code> · scopes <code data-testid="scope">${escapeHtml(connection.scope)}</code></p>
+<h3>Users</h3><ul data-testid="users">${users.map((user) => `<li>${escapeHtml(user.name)} (${escapeHtml(user.email)})</li>`).join('')}</ul>
+<form method="post" action="/api-key/forget"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}"><button type="submit" class="secondary">Forget the key</button></form>`));
+  });
+
+  app.post('/api-key', async (request, reply) => {
+    const session = deps.checkedPost(request, reply);
+    if (!session) return reply;
+    const apiKey = String((request.body as Record<string, unknown>).api_key ?? '').trim();
+    if (!/^gak_[A-Za-z0-9_.-]{1,200}$/.test(apiKey)) return deps.html(reply, 422, formPage(session, 'That is not a Gatehouse API key (they start with gak_).'));
+    // The test call: Gatehouse says whether the key works, and what it may do.
+    let response: Response;
+    try {
+      response = await call(apiKey, '/v1/introspect');
+    } catch {
+      return deps.html(reply, 503, formPage(session, 'Gatehouse cannot be reached right now. Try again in a minute.'));
+    }
+    if (!response.ok) return deps.html(reply, 422, formPage(session, 'Gatehouse did not accept this API key. Check that you copied all of it.'));
+    const { data } = (await response.json()) as { data: { authMethod: string; scope: string; subjectURN: string } };
+    connections.set(session, { sealedKey: sealer.seal(apiKey), subjectUrn: data.subjectURN, scope: data.scope });
+    return reply.redirect('/api-key', 303);
+  });
+
+  app.post('/api-key/forget', async (request, reply) => {
+    const session = deps.checkedPost(request, reply);
+    if (!session) return reply;
+    connections.delete(session);
+    return reply.redirect('/api-key', 303);
+  });
+}

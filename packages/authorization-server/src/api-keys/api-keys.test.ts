@@ -1,0 +1,259 @@
+/**
+ * Issue 16, API keys: black-box over HTTP against a real listening server. Standalone keys (account
+ * pages), integrated keys (marketplace, connected apps), and their resolution at the RFC 7662 endpoint
+ * with every refusal answering alike (`{"active": false}`).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { basic, Browser, confidentialAuth, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+
+const alice = seed.users.alice;
+const bob = seed.users.bob;
+const [danmark, sverige] = seed.companies;
+const resourceServerAuth = () => basic(seed.resourceServer.id, seed.resourceServer.secret);
+
+async function signIn(server: TestServer, user: { email: string; password: string }, path = '/account/api-keys'): Promise<{ browser: Browser; csrf: string }> {
+  const browser = new Browser();
+  const login = await browser.get(`${server.url}${path}`);
+  assert.match(login.text, /name="password"/);
+  const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: path, email: user.email, password: user.password });
+  assert.equal(answer.status, 303);
+  const page = await browser.get(`${server.url}${path}`);
+  assert.equal(page.status, 200);
+  return { browser, csrf: inputValue(page.text, '_csrf')! };
+}
+
+const keyOf = (page: string) => /<code id="api_key_value" class="secret-value">(gak_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43})<\/code>/.exec(page)?.[1];
+
+async function introspectKey(server: TestServer, token: string, extra: Record<string, string> = {}, authorization = resourceServerAuth()) {
+  const answer = await postForm(`${server.url}/oauth/token/introspect`, { token, ...extra }, { authorization });
+  assert.equal(answer.status, 200);
+  assert.equal(answer.headers.get('cache-control'), 'no-store');
+  return answer.json as Record<string, unknown>;
+}
+
+describe('API keys (issue 16)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  describe('standalone keys: /account/api-keys', () => {
+    it('refuses a form without a name or permissions with field errors, keeping the input (422), and creates nothing', async () => {
+      const { browser, csrf } = await signIn(server, alice);
+      const form = await browser.get(`${server.url}/account/api-keys/new`);
+      assert.match(form.text, /<input type="checkbox" name="scope" value="users:read">/);
+      const refused = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: '  ', subject: `urn:gatehouse:company:${danmark.id}`, expiration: '2592000',
+      });
+      assert.equal(refused.status, 422);
+      assert.match(refused.text, /role="alert"/);
+      assert.match(refused.text, /id="name-error">Enter a name\./);
+      assert.match(refused.text, /id="scopes-error">Choose at least one permission\./);
+      assert.match(refused.text, /<option value="2592000" selected>/, 'the chosen expiration is kept');
+      assert.equal((await server.storage.apiKeys.list({ subjectId: danmark.id })).length, 0);
+      const unknownScope = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Export', subject: `urn:gatehouse:company:${danmark.id}`, expiration: '2592000', scope: 'admin:everything',
+      });
+      assert.equal(unknownScope.status, 422);
+      assert.match(unknownScope.text, /value="Export"/, 'the name is kept');
+      assert.match(unknownScope.text, /Choose only permissions from the list\./);
+      const badExpiry = await browser.post(`${server.url}/account/api-keys`, { _csrf: csrf, name: 'Export', subject: `urn:gatehouse:company:${danmark.id}`, expiration: '999999999', scope: 'users:read' });
+      assert.equal(badExpiry.status, 422);
+      assert.match(badExpiry.text, /Choose an expiration from the list\./);
+    });
+
+    it('refuses a subject the user does not administer (Bob and Nordlys Sverige AB) without creating a key', async () => {
+      const { browser, csrf } = await signIn(server, bob);
+      const refused = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Sneaky', subject: `urn:gatehouse:company:${sverige.id}`, expiration: '2592000', scope: 'users:read',
+      });
+      assert.equal(refused.status, 422);
+      assert.match(refused.text, /Choose a company or organization you administer\./);
+      assert.equal((await server.storage.apiKeys.list({ subjectId: sverige.id })).length, 0);
+    });
+
+    it('refuses a form without the CSRF token (403) and creates nothing', async () => {
+      const { browser } = await signIn(server, alice);
+      const refused = await browser.post(`${server.url}/account/api-keys`, { name: 'No CSRF', subject: `urn:gatehouse:company:${danmark.id}`, expiration: 'never', scope: 'users:read' });
+      assert.equal(refused.status, 403);
+      assert.equal((await server.storage.apiKeys.list({})).some((key) => key.name === 'No CSRF'), false);
+    });
+
+    it('creates a key shown once (no-store), stored only as a digest, introspected by the resource server; then it expires (injectable clock)', async () => {
+      const { browser, csrf } = await signIn(server, alice);
+      const created = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Monthly export', subject: `urn:gatehouse:company:${danmark.id}`, expiration: '2592000', scope: 'users:read',
+      });
+      assert.equal(created.status, 200);
+      assert.equal(created.headers.get('cache-control'), 'no-store');
+      const value = keyOf(created.text);
+      assert.ok(value, 'the key is on the page');
+      const [stored] = await server.storage.apiKeys.list({ subjectId: danmark.id, keyType: 'standalone' });
+      assert.ok(stored);
+      assert.notEqual(stored.keyDigest, value);
+      assert.ok(!JSON.stringify(stored).includes(value.slice(4, 47)), 'the random part is stored nowhere');
+      assert.equal(stored.expiresAt, server.clock.nowSeconds() + 2592000);
+
+      const listing = await browser.get(`${server.url}/account/api-keys`);
+      assert.match(listing.text, /Monthly export/);
+      assert.ok(!listing.text.includes(value), 'the list never shows the key again');
+
+      for (const hint of [{}, { token_type_hint: 'api_key' }, { token_type_hint: 'access_token' }] as Array<Record<string, string>>) {
+        const answer = await introspectKey(server, value, hint);
+        assert.equal(answer.active, true);
+        assert.equal(answer.token_type, 'api_key');
+        assert.equal(answer.scope, 'users:read');
+        assert.equal(answer.api_key_type, 'standalone');
+        assert.equal(answer.client_id, undefined);
+        assert.equal(answer['urn:gatehouse:params:oauth:subject_urn'], `urn:gatehouse:company:${danmark.id}`);
+        assert.equal(answer.jti, stored.keyId);
+        assert.equal(answer.exp, stored.expiresAt);
+      }
+      assert.equal((await server.storage.apiKeys.find(stored.keyId))?.lastUsedAt, server.clock.nowSeconds(), 'last use is recorded');
+
+      server.clock.advanceSeconds(2592000);
+      assert.deepEqual(await introspectKey(server, value), { active: false }, 'expired at exp (SPEC decision 7 boundary)');
+      server.clock.advanceSeconds(-2592000);
+      await server.storage.apiKeys.revoke(stored.keyId, server.clock.nowSeconds(), 'revoked');
+    });
+
+    it('answers unknown, forged, revoked, expired keys and foreign callers alike: {"active": false} (RFC 7662 §2.2, no oracle)', async () => {
+      const { browser, csrf } = await signIn(server, alice);
+      const created = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Oracle check', subject: `urn:gatehouse:organization:${seed.organization.id}`, expiration: 'never', scope: ['users:read'] as unknown as string,
+      });
+      const value = keyOf(created.text)!;
+      assert.equal((await introspectKey(server, value)).active, true);
+      const forged = `${value.slice(0, -2)}${value.endsWith('AA') ? 'BB' : 'AA'}`;
+      const unknown = `gak_${'A'.repeat(43)}.${'B'.repeat(43)}`;
+      for (const presented of [forged, unknown, 'gak_short', `${value}x`]) assert.deepEqual(await introspectKey(server, presented), { active: false }, presented);
+      // SPEC decision 14: a client (not a resource server) never sees a key, even an active one.
+      assert.deepEqual(await introspectKey(server, value, {}, confidentialAuth()), { active: false });
+      // Unauthenticated callers are refused before anything is looked up.
+      const anonymous = await postForm(`${server.url}/oauth/token/introspect`, { token: value });
+      assert.equal(anonymous.status, 401);
+    });
+
+    it('deletes a key after a confirmation; the next use is refused and audited as use after revocation, and no audit event holds the value', async () => {
+      const { browser, csrf } = await signIn(server, alice);
+      const created = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'To delete', subject: `urn:gatehouse:company:${sverige.id}`, expiration: '7776000', scope: 'vendors:read',
+      });
+      const value = keyOf(created.text)!;
+      const [key] = (await server.storage.apiKeys.list({ subjectId: sverige.id })).filter((candidate) => candidate.name === 'To delete');
+      assert.ok(key);
+
+      // Bob administers only Nordlys Danmark ApS: 403, nothing deleted.
+      const bobSession = await signIn(server, bob);
+      const forbidden = await bobSession.browser.post(`${server.url}/account/api-keys/${key.keyId}/delete`, { _csrf: bobSession.csrf, confirm: 'yes' });
+      assert.equal(forbidden.status, 403);
+      assert.equal((await server.storage.apiKeys.find(key.keyId))?.revokedAt, null);
+
+      const confirmation = await browser.post(`${server.url}/account/api-keys/${key.keyId}/delete`, { _csrf: csrf });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, /<h1>Delete the API key To delete\?<\/h1>/);
+      assert.equal((await server.storage.apiKeys.find(key.keyId))?.revokedAt, null, 'nothing happens before the confirmation');
+      const deleted = await browser.post(`${server.url}/account/api-keys/${key.keyId}/delete`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(deleted.status, 303);
+      assert.equal(deleted.location, `/account/api-keys?deleted=${key.keyId}`);
+      const notice = await browser.get(`${server.url}${deleted.location}`);
+      assert.match(notice.text, /The API key To delete was deleted\./);
+      assert.doesNotMatch(notice.text, /data-key-id="[^"]*"[^]*To delete<\/h2>/);
+      const again = await browser.post(`${server.url}/account/api-keys/${key.keyId}/delete`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(again.status, 404);
+
+      assert.deepEqual(await introspectKey(server, value), { active: false });
+      const events = await server.storage.audit.list({ limit: 100 });
+      const mine = events.filter((event) => event.details?.key_id === key.keyId).map((event) => event.type);
+      assert.deepEqual(mine.sort(), ['api_key.created', 'api_key.deleted', 'api_key.used_after_revocation']);
+      assert.ok(!JSON.stringify(events).includes(value.slice(4, 47)), 'no audit event holds a key value');
+    });
+  });
+
+  describe('integrated keys: marketplace and connected apps', () => {
+    const clientId = seed.confidentialClient.id;
+    before(async () => {
+      await server.storage.clients.update(clientId, { brandingVerified: true, clientUri: 'http://localhost:8080/api-key' });
+    });
+
+    it('a client without the integration flag offers no key: not listed, and installing is 404', async () => {
+      const { browser, csrf } = await signIn(server, alice, '/marketplace');
+      const marketplace = await browser.get(`${server.url}/marketplace`);
+      assert.doesNotMatch(marketplace.text, /Integrations with API keys/);
+      const refused = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' });
+      assert.equal(refused.status, 404);
+      assert.equal((await server.storage.apiKeys.list({ clientId })).length, 0);
+    });
+
+    it('installs through the permissions dialog, shows the key once with "Go to", rotates on reinstall, and revokes from connected apps', async () => {
+      await server.storage.apiKeys.enableIntegration({ clientId, scopes: ['users:read', 'vendors:read'], enabledAt: server.clock.nowSeconds(), enabledBy: 'admin:test' });
+      const { browser, csrf } = await signIn(server, alice, '/marketplace');
+      const marketplace = await browser.get(`${server.url}/marketplace`);
+      assert.match(marketplace.text, /Integrations with API keys/);
+      assert.match(marketplace.text, new RegExp(`action="/marketplace/${clientId}/api-key"`));
+
+      // Only companies the user administers; organizations are not a choice for integrated keys.
+      const bobSession = await signIn(server, bob, '/marketplace');
+      const foreign = await bobSession.browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: bobSession.csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' });
+      assert.equal(foreign.status, 403);
+      const organization = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:organization:${seed.organization.id}`, confirm: 'yes' });
+      assert.equal(organization.status, 403);
+      assert.equal((await server.storage.apiKeys.list({ clientId })).length, 0);
+
+      const dialog = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}` });
+      assert.equal(dialog.status, 200);
+      assert.match(dialog.text, /<h1>Allow Ledgerly Sync to access Nordlys Danmark ApS\?<\/h1>/);
+      assert.match(dialog.text, /See users and employees/);
+      assert.match(dialog.text, />Cancel<\/a>/);
+      assert.equal((await server.storage.apiKeys.list({ clientId })).length, 0, 'nothing is installed before Allow');
+
+      const shown = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' });
+      assert.equal(shown.status, 200);
+      assert.equal(shown.headers.get('cache-control'), 'no-store');
+      assert.match(shown.text, /Go to Ledgerly Sync/);
+      assert.match(shown.text, /href="http:\/\/localhost:8080\/api-key"/);
+      assert.match(shown.text, /data-copy="api_key_value"/);
+      const first = keyOf(shown.text)!;
+      const answer = await introspectKey(server, first, { token_type_hint: 'api_key' });
+      assert.equal(answer.active, true);
+      assert.equal(answer.client_id, clientId);
+      assert.equal(answer.api_key_type, 'integrated');
+      assert.equal(answer.scope, 'users:read vendors:read');
+      assert.equal(answer.exp, undefined, 'integrated keys do not expire');
+
+      // Reconnect: a new key replaces the company's previous one at once (one key per company per integration).
+      const reconnectDialog = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}` });
+      assert.match(reconnectDialog.text, /already has a key for this company/);
+      const second = keyOf((await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' })).text)!;
+      assert.deepEqual(await introspectKey(server, first), { active: false });
+      assert.equal((await introspectKey(server, second)).active, true);
+      assert.equal((await server.storage.apiKeys.list({ clientId })).length, 1);
+
+      const connected = await browser.get(`${server.url}/account/connected-apps`);
+      assert.match(connected.text, /Integrations connected with API keys/);
+      const [active] = await server.storage.apiKeys.list({ clientId });
+      assert.ok(active);
+      const confirmation = await browser.post(`${server.url}/account/connected-apps/api-keys/${active.keyId}/revoke`, { _csrf: csrf });
+      assert.match(confirmation.text, /<h1>Revoke the API key of Ledgerly Sync for Nordlys Danmark ApS\?<\/h1>/);
+      assert.equal((await introspectKey(server, second)).active, true, 'nothing happens before the confirmation');
+      const revoked = await browser.post(`${server.url}/account/connected-apps/api-keys/${active.keyId}/revoke`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(revoked.status, 303);
+      const notice = await browser.get(`${server.url}${revoked.location}`);
+      assert.match(notice.text, /The API key of Ledgerly Sync for Nordlys Danmark ApS was revoked\./);
+      assert.deepEqual(await introspectKey(server, second), { active: false });
+    });
+
+    it('an integrated key stops when the integration is no longer offered or the client is suspended', async () => {
+      const { browser, csrf } = await signIn(server, alice, '/marketplace');
+      const value = keyOf((await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' })).text)!;
+      assert.equal((await introspectKey(server, value)).active, true);
+      await server.storage.clients.update(clientId, { status: 'suspended' });
+      assert.deepEqual(await introspectKey(server, value), { active: false });
+      await server.storage.clients.update(clientId, { status: 'active' });
+      await server.storage.apiKeys.disableIntegration(clientId);
+      assert.deepEqual(await introspectKey(server, value), { active: false });
+    });
+  });
+});

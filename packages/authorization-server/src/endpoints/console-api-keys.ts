@@ -1,0 +1,66 @@
+/**
+ * Issue 16: API keys in the administrators' console (platform administrators; CSRF and the Origin check
+ * on every form, routes.ts):
+ * - `GET /admin/api-keys`: every active key (integrated and standalone), newest first, at most 500;
+ * - `POST /admin/api-keys/:key_id/revoke`: a confirmation, then (`confirm=yes`) the revocation through
+ *   api-keys/api-key-service.ts (audit `api_key.revoked` by `admin:<name> (user:<id>)`), 303 back with a notice.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { describeScope } from '@gatehouse/protocol';
+import { revokeApiKey } from '../api-keys/api-key-service.ts';
+import { consoleConfirmationPage, consoleMessagePage } from '../pages/console-pages.ts';
+import { consoleApiKeysPage, messages, type ConsoleApiKeyView } from '../pages/console-api-key-pages.ts';
+import type { ServerContext } from '../server-context.ts';
+import type { ApiKeyRecord } from '../storage/storage.ts';
+import { administrator } from './console.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const iso = (seconds: number | null) => (seconds === null ? null : `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+
+function page(reply: FastifyReply, status: number, body: string): void {
+  reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+}
+
+async function subjectName(context: ServerContext, key: ApiKeyRecord): Promise<string> {
+  return (await context.storage.subjects.find(key.subjectType, key.subjectId))?.name ?? key.subjectId;
+}
+
+/** GET /admin/api-keys */
+export async function consoleApiKeys(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const keys: ConsoleApiKeyView[] = [];
+  for (const key of await context.storage.apiKeys.list({ limit: 500 })) {
+    const client = key.clientId === null ? undefined : await context.storage.clients.find(key.clientId);
+    keys.push({
+      keyId: key.keyId, name: key.name, kind: key.keyType === 'integrated' ? messages.integrated(client?.clientName ?? key.name) : messages.standalone,
+      displayPrefix: key.displayPrefix, subjectName: await subjectName(context, key), scopes: key.scopes.map(describeScope).join(', '),
+      createdAt: iso(key.createdAt)!, expiresAt: iso(key.expiresAt), lastUsedAt: iso(key.lastUsedAt),
+    });
+  }
+  const revoked = (request.query as Record<string, unknown>).revoked;
+  const revokedKey = typeof revoked === 'string' && UUID.test(revoked) ? await context.storage.apiKeys.find(revoked) : undefined;
+  page(reply, 200, consoleApiKeysPage({ ...admin.frame, keys, revokedName: revokedKey?.revokedAt ? revokedKey.name : undefined }));
+}
+
+/** POST /admin/api-keys/:key_id/revoke */
+export async function consoleRevokeApiKey(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const keyId = (request.params as { key_id: string }).key_id.toLowerCase();
+  const key = UUID.test(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
+  if (!key || key.revokedAt !== null) {
+    page(reply, 404, consoleMessagePage(admin.frame, messages.notFoundTitle, messages.notFound));
+    return;
+  }
+  const subject = await subjectName(context, key);
+  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+    page(reply, 200, consoleConfirmationPage({
+      ...admin.frame, title: messages.revokeTitle(key.name, subject), consequences: messages.revokeConsequences(subject),
+      action: `/admin/api-keys/${key.keyId}/revoke`, confirmLabel: messages.revokeConfirm, cancelHref: '/admin/api-keys',
+    }));
+    return;
+  }
+  await revokeApiKey(context, key.keyId, `admin:${admin.user.name} (user:${admin.user.userId})`, 'revoked');
+  reply.redirect(`/admin/api-keys?revoked=${key.keyId}`, 303);
+}

@@ -1,0 +1,109 @@
+/**
+ * Issue 16: API keys in the resource-server toolkit, against an injected introspection endpoint: the
+ * Basic wire format (RFC 7617 §2), the checks of the answer (RFC 7662 §2.2), the 5 s cache, the refusal
+ * limit per address, and the per-route choice of credentials.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiKeyError, createApiKeyVerifier, createCredentialVerifier, extractApiKey, readApiKeyIntrospection } from './api-key.ts';
+import { createFakeIntrospectionEndpoint } from './fake-introspection-endpoint.ts';
+import { createTokenVerifier } from './token-verifier.ts';
+import { AUDIENCE, COMPANY_URN, ISSUER, RESOURCE_SERVER_ID, RESOURCE_SERVER_SECRET } from './verifier-fixture.ts';
+
+const KEY = `gak_${'a'.repeat(43)}.${'b'.repeat(43)}`;
+const basic = (userPassword: string) => `Basic ${Buffer.from(userPassword).toString('base64')}`;
+const NOW_S = 1_800_000_000;
+const activeAnswer = (overrides: Record<string, unknown> = {}) => ({
+  active: true, token_type: 'api_key', scope: 'users:read', iss: ISSUER, aud: AUDIENCE, jti: 'c1d3f0a4-0000-4000-8000-000000000001', api_key_type: 'standalone',
+  iat: NOW_S, sub: 'e5b0b6b4-0000-4000-8000-000000000002', 'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN, ...overrides,
+});
+
+function setup(overrides: { maxRefusedApiKeysPerAddressPerMinute?: number } = {}) {
+  const endpoint = createFakeIntrospectionEndpoint();
+  let nowMs = NOW_S * 1000;
+  const common = { issuer: ISSUER, audience: AUDIENCE, introspectionClientId: RESOURCE_SERVER_ID, introspectionClientSecret: RESOURCE_SERVER_SECRET, now: () => nowMs, fetch: endpoint.fetch };
+  const apiKeyVerifier = createApiKeyVerifier({ ...common, ...overrides });
+  const tokenVerifier = createTokenVerifier(common);
+  return { endpoint, apiKeyVerifier, credentials: createCredentialVerifier({ tokenVerifier, apiKeyVerifier }), advance: (ms: number) => { nowMs += ms; } };
+}
+
+describe('extractApiKey (RFC 7617 §2: the key as the user-id, an empty password)', () => {
+  it('returns the key of Basic credentials, and undefined without Basic', () => {
+    assert.equal(extractApiKey(basic(`${KEY}:`), 'r'), KEY);
+    assert.equal(extractApiKey(`basic  ${Buffer.from(`${KEY}:`).toString('base64')}`, 'r'), KEY, 'the scheme is case-insensitive (RFC 9110 §11.1)');
+    assert.equal(extractApiKey(undefined, 'r'), undefined);
+    assert.equal(extractApiKey('Bearer abc', 'r'), undefined);
+  });
+
+  it('refuses a password, no colon, no key, bad base64 and two headers with 400 invalid_request', () => {
+    for (const header of [basic(`${KEY}:secret`), basic(KEY), basic(':'), 'Basic !!!', 'Basic']) {
+      assert.throws(() => extractApiKey(header, 'r'), (error: unknown) => error instanceof ApiKeyError && error.status === 400 && error.error === 'invalid_request', header);
+    }
+    assert.throws(() => extractApiKey([basic(`${KEY}:`), basic(`${KEY}:`)], 'r'), (error: unknown) => error instanceof ApiKeyError && error.status === 400);
+  });
+});
+
+describe('readApiKeyIntrospection (RFC 7662 §2.2)', () => {
+  const expectations = { issuer: ISSUER, audience: AUDIENCE, urnNamespace: 'gatehouse' };
+  it('accepts an active api_key answer and refuses anything else', () => {
+    assert.equal(readApiKeyIntrospection(activeAnswer(), expectations).active, true);
+    for (const overrides of [{ active: false }, { token_type: 'Bearer' }, { iss: 'https://evil.example' }, { aud: 'https://other.example' },
+      { 'urn:gatehouse:params:oauth:subject_urn': undefined }, { api_key_type: 'other' }, { jti: undefined }]) {
+      assert.equal(readApiKeyIntrospection(activeAnswer(overrides) as never, expectations).active, false, JSON.stringify(overrides));
+    }
+  });
+});
+
+describe('createApiKeyVerifier', () => {
+  it('asks with token_type_hint=api_key once, reuses the answer for 5 s (the revocation bound), then asks again', async () => {
+    const { endpoint, apiKeyVerifier, advance } = setup();
+    endpoint.answers.set(KEY, activeAnswer());
+    assert.equal((await apiKeyVerifier.verifyApiKey(KEY, ['users:read'])).subjectUrn, COMPANY_URN);
+    assert.equal(endpoint.requests[0]?.body.get('token_type_hint'), 'api_key');
+    endpoint.answers.set(KEY, { active: false });
+    advance(4_999);
+    await apiKeyVerifier.verifyApiKey(KEY, []);
+    assert.equal(endpoint.requests.length, 1, 'cached within the bound');
+    advance(1);
+    await assert.rejects(apiKeyVerifier.verifyApiKey(KEY, []), (error: unknown) => error instanceof ApiKeyError && error.status === 401 && error.error === 'invalid_token');
+    assert.equal(endpoint.requests.length, 2);
+  });
+
+  it('refuses an expired key, a missing scope (403 with the scope), and a non-gak_ value without asking', async () => {
+    const { endpoint, apiKeyVerifier, advance } = setup();
+    endpoint.answers.set(KEY, activeAnswer({ exp: NOW_S + 60 }));
+    await assert.rejects(apiKeyVerifier.verifyApiKey(KEY, ['vendors:read']), (error: unknown) => error instanceof ApiKeyError && error.status === 403 && error.body.scope === 'vendors:read');
+    advance(65_000);
+    await assert.rejects(apiKeyVerifier.verifyApiKey(KEY, []), (error: unknown) => error instanceof ApiKeyError && error.status === 401);
+    const before = endpoint.requests.length;
+    await assert.rejects(apiKeyVerifier.verifyApiKey('not-a-key', []), (error: unknown) => error instanceof ApiKeyError && error.status === 401);
+    assert.equal(endpoint.requests.length, before);
+  });
+
+  it('answers 429 with Retry-After after 30 refused keys from one address in a minute, without asking; other addresses and the next minute are unaffected', async () => {
+    const { endpoint, apiKeyVerifier, advance } = setup();
+    endpoint.answers.set(KEY, activeAnswer());
+    for (let index = 0; index < 30; index += 1) {
+      await assert.rejects(apiKeyVerifier.verifyApiKey(`gak_${String(index).padStart(43, 'x')}.${'c'.repeat(43)}`, [], '192.0.2.1'), (error: unknown) => error instanceof ApiKeyError && error.status === 401);
+    }
+    const asked = endpoint.requests.length;
+    await assert.rejects(apiKeyVerifier.verifyApiKey(KEY, [], '192.0.2.1'), (error: unknown) => error instanceof ApiKeyError && error.status === 429 && error.headers['retry-after'] === '60');
+    assert.equal(endpoint.requests.length, asked, 'a limited address costs no introspection');
+    assert.equal((await apiKeyVerifier.verifyApiKey(KEY, [], '192.0.2.2')).keyId, activeAnswer().jti);
+    advance(60_000);
+    assert.equal((await apiKeyVerifier.verifyApiKey(KEY, [], '192.0.2.1')).keyId, activeAnswer().jti);
+  });
+});
+
+describe('createCredentialVerifier (per-route accepted credentials)', () => {
+  it('no credentials: 401 naming every accepted scheme; a key on a Bearer-only route is refused; a key on an API-key route is accepted', async () => {
+    const { endpoint, credentials } = setup();
+    endpoint.answers.set(KEY, activeAnswer());
+    await assert.rejects(credentials.verifyCredential(undefined, [], ['bearer', 'api_key']),
+      (error: unknown) => error instanceof Error && (error as ApiKeyError).status === 401 && (error as ApiKeyError).headers['www-authenticate'] === `Bearer realm="${AUDIENCE}", Basic realm="${AUDIENCE}", charset="UTF-8"`);
+    await assert.rejects(credentials.verifyCredential(basic(`${KEY}:`), [], ['bearer']), (error: unknown) => (error as ApiKeyError).status === 401);
+    await assert.rejects(credentials.verifyCredential('Bearer some-token', [], ['api_key']), (error: unknown) => (error as ApiKeyError).status === 401);
+    const accepted = await credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key']);
+    assert.equal(accepted.kind, 'api_key');
+  });
+});

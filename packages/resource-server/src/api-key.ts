@@ -1,0 +1,326 @@
+/**
+ * API keys at the resource server (issue 16; SPEC §3 "API keys, the documented alternative to OAuth"),
+ * accepted alongside Bearer access tokens with a per-route choice of credentials.
+ *
+ * - Wire format: HTTP Basic (RFC 7617 §2) with the key as the user-id and an empty password
+ *   (`curl -u "gak_…:"`).
+ * - Resolution: the authorization server's RFC 7662 endpoint with `token_type_hint=api_key` (RFC 7662
+ *   §2.1; the hint is only a hint, the `gak_` prefix decides there), authenticated as this resource
+ *   server (SPEC decision 14). The answer must say `token_type: "api_key"`, our `iss`, our `aud` and a
+ *   company or organization subject; anything else is refused like an unknown key.
+ * - Caching: answers (active or not) are reused for `cacheTtlSeconds` (default 5, as access tokens:
+ *   the documented revocation bound, SPEC decision 7), keyed by the key's SHA-256, never past `exp`.
+ * - Refusals: no credentials → 401 with a challenge for every accepted scheme; malformed Basic or a
+ *   password → 400 `invalid_request`; any key that is not active → 401 `invalid_token` with one fixed
+ *   description (no oracle: revoked, expired and unknown keys answer alike); missing scope → 403
+ *   `insufficient_scope`; the authorization server unreachable → 503 with `Retry-After`.
+ */
+import * as oauth from 'oauth4webapi';
+import type { IntrospectionResponse } from 'oauth4webapi';
+import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/protocol';
+import type { VerifiedAccessToken } from './access-token.ts';
+import type { AuthorizationHeader } from './bearer-token.ts';
+import { bearerTokenCandidate } from './bearer-token.ts';
+import { BearerTokenError } from './bearer-token-error.ts';
+import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
+import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
+import { defaultIntrospectionEndpoint, isLoopbackHttpUrl, parseAuthorizationServerUrl } from './introspection.ts';
+import type { FetchFunction } from './introspection.ts';
+import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
+import { ResourceServerError } from './resource-server-error.ts';
+import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
+import type { SubjectType } from './subject.ts';
+import type { TokenVerifier } from './token-verifier.ts';
+
+/** The prefix of Gatehouse API keys. */
+export const API_KEY_PREFIX = 'gak_';
+/** The one description of every refused key (no oracle). */
+export const INVALID_API_KEY_DESCRIPTION = 'The API key is invalid';
+
+/** What a route accepts: Bearer access tokens, API keys, or both. */
+export type CredentialKind = 'bearer' | 'api_key';
+
+/** An API key the resource server accepted. Subject fields are those of {@link VerifiedAccessToken}. */
+export interface VerifiedApiKey {
+  /** `jti`: the key's id, safe to log. */
+  readonly keyId: string;
+  /** `api_key_type`: `integrated` (an integration's key for one company) or `standalone`. */
+  readonly keyType: 'integrated' | 'standalone';
+  /** `client_id`: the integration, for integrated keys only. */
+  readonly clientId: string | undefined;
+  readonly clientName: string | undefined;
+  readonly scope: readonly string[];
+  readonly subjectType: SubjectType;
+  readonly subjectId: string;
+  readonly subjectUrn: string;
+  /** `sub`: the administrator who created the key. */
+  readonly userId: string | undefined;
+  /** `exp`, epoch seconds; undefined for keys that do not expire. */
+  readonly expiresAt: number | undefined;
+  readonly issuedAt: number | undefined;
+}
+
+/** The credential of a request: a Bearer access token or an API key. */
+export type VerifiedCredential =
+  | { readonly kind: 'bearer'; readonly accessToken: VerifiedAccessToken }
+  | { readonly kind: 'api_key'; readonly apiKey: VerifiedApiKey };
+
+/** A refusal of an API-key request (401 with a Basic challenge, 400, 403). */
+export class ApiKeyError extends ResourceServerError {
+  /** Why, for logs only (never sent); holds no key value. */
+  readonly reason: string | undefined;
+  readonly requiredScopes: readonly string[];
+
+  constructor(status: number, error: string, description: string, headers: Record<string, string>, options: { reason?: string; requiredScopes?: readonly string[] } = {}) {
+    super(status, error, description, headers);
+    this.reason = options.reason;
+    this.requiredScopes = options.requiredScopes ?? [];
+  }
+
+  override get body() {
+    return this.error === 'insufficient_scope'
+      ? { error: this.error, error_description: this.errorDescription, scope: this.requiredScopes.join(' ') }
+      : super.body;
+  }
+}
+
+/** RFC 7617 §2: the Basic challenge, with `charset="UTF-8"` (§2.1). */
+export function formatBasicChallenge(realm: string): string {
+  return `Basic realm=${quoteAuthParam(realm)}, charset="UTF-8"`;
+}
+
+/**
+ * The API key of a `Basic` Authorization header (RFC 7617 §2: base64 of `user-id ":" password`; the key
+ * is the user-id, the password must be empty), or undefined when the header is absent or another scheme.
+ * @throws {ApiKeyError} 400 `invalid_request` for two Authorization values, malformed Basic credentials, or a password.
+ */
+export function extractApiKey(authorizationHeader: AuthorizationHeader, realm: string): string | undefined {
+  const values = typeof authorizationHeader === 'string' ? [authorizationHeader] : (authorizationHeader ?? []);
+  const malformed = (description: string) => new ApiKeyError(400, 'invalid_request', description, { 'www-authenticate': formatBasicChallenge(realm) });
+  const basicValues = values.filter((value) => /^basic(?:[ \t]|$)/i.test(value.trim()));
+  if (basicValues.length === 0) return undefined;
+  // RFC 9110 §11.6.2: one credential per request.
+  if (values.length > 1) throw malformed('The request has more than one Authorization header');
+  const match = /^basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(basicValues[0]!.trim());
+  if (!match) throw malformed('The Authorization header is not well-formed Basic credentials (RFC 7617 section 2)');
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw malformed('The Basic credentials have no colon (RFC 7617 section 2)');
+  if (decoded.slice(colon + 1) !== '') throw malformed('Send the API key as the user name with an empty password');
+  const key = decoded.slice(0, colon);
+  if (key === '') throw malformed('The Basic credentials carry no API key');
+  return key;
+}
+
+export interface ApiKeyVerifierOptions {
+  readonly issuer: string;
+  readonly audience: string;
+  /** This resource server's credentials at the authorization server (SPEC decision 14). */
+  readonly introspectionClientId: string;
+  readonly introspectionClientSecret: string;
+  /** Default `{issuer}/oauth/token/introspect`. */
+  readonly introspectionEndpoint?: string;
+  /** Default `gatehouse`. */
+  readonly urnNamespace?: string;
+  /** Default the audience. */
+  readonly realm?: string;
+  /** How long an answer is reused, seconds; default 5 (the revocation bound). `0` disables the cache. */
+  readonly cacheTtlSeconds?: number;
+  readonly cacheMaxEntries?: number;
+  readonly introspectionTimeoutMilliseconds?: number;
+  readonly clockSkewSeconds?: number;
+  /** Clock, epoch milliseconds; default `Date.now`. */
+  readonly now?: () => number;
+  readonly fetch?: FetchFunction;
+  /**
+   * Refused API keys one client address may present per minute; past it, every API key from that address
+   * is answered 429 with `Retry-After` until the minute ends, without asking the authorization server (so
+   * guessing keys costs the guesser, not this server's introspection budget). Default 30; `0` turns it off.
+   */
+  readonly maxRefusedApiKeysPerAddressPerMinute?: number;
+}
+
+type KeyValidation = { readonly active: true; readonly apiKey: VerifiedApiKey } | { readonly active: false; readonly reason: string };
+
+export interface ApiKeyVerifier {
+  readonly realm: string;
+  /**
+   * Verifies an API key and the scopes the resource needs.
+   * @param clientAddress the caller's address, for the refusal limit (`maxRefusedApiKeysPerAddressPerMinute`).
+   * @throws {ApiKeyError} 401 `invalid_token` (any key that is not active), 403 `insufficient_scope`,
+   *   429 `too_many_requests` with `Retry-After` (too many refused keys from this address this minute).
+   * @throws {IntrospectionUnavailableError} 503 when the authorization server gave no usable answer.
+   */
+  verifyApiKey(apiKey: string, requiredScopes: readonly string[], clientAddress?: string): Promise<VerifiedApiKey>;
+  clearCache(): void;
+}
+
+/** Maps an RFC 7662 answer about an API key to an outcome (time-independent checks: it is cached). */
+export function readApiKeyIntrospection(response: IntrospectionResponse, expectations: { issuer: string; audience: string; urnNamespace: string }): KeyValidation {
+  if (response.active !== true) return { active: false, reason: 'The API key is not active' };
+  if (response.token_type !== 'api_key') return { active: false, reason: 'The credential is not an API key' };
+  if (response.iss !== expectations.issuer) return { active: false, reason: 'The API key was issued by another authorization server' };
+  const audiences = typeof response.aud === 'string' ? [response.aud] : Array.isArray(response.aud) ? response.aud : [];
+  if (!audiences.includes(expectations.audience)) return { active: false, reason: 'The API key is not for this resource server' };
+  const subjectUrn = response[subjectUrnMemberName(expectations.urnNamespace)];
+  const subject = typeof subjectUrn === 'string' ? parseSubjectUrn(expectations.urnNamespace, subjectUrn) : undefined;
+  const keyType = response['api_key_type'];
+  if (!subject || typeof subjectUrn !== 'string' || (keyType !== 'integrated' && keyType !== 'standalone') || typeof response.jti !== 'string') {
+    return { active: false, reason: 'The API key answer lacks its subject, type or id' };
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  return {
+    active: true,
+    apiKey: {
+      keyId: response.jti, keyType, clientId: text(response.client_id), clientName: text(response['client_name']),
+      scope: splitScope(typeof response.scope === 'string' ? response.scope : undefined), subjectType: subject.subjectType, subjectId: subject.subjectId,
+      subjectUrn, userId: text(response.sub), expiresAt: typeof response.exp === 'number' ? response.exp : undefined,
+      issuedAt: typeof response.iat === 'number' ? response.iat : undefined,
+    },
+  };
+}
+
+/** Creates the API-key verifier (introspection with `token_type_hint=api_key`, cached for the revocation bound). */
+export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVerifier {
+  const endpoint = parseAuthorizationServerUrl(options.introspectionEndpoint ?? defaultIntrospectionEndpoint(options.issuer), 'introspectionEndpoint');
+  const urnNamespace = options.urnNamespace ?? 'gatehouse';
+  const realm = options.realm ?? options.audience;
+  const now = options.now ?? Date.now;
+  const ttlSeconds = options.cacheTtlSeconds ?? 5;
+  const skewSeconds = options.clockSkewSeconds ?? 5;
+  const authorizationServer: oauth.AuthorizationServer = { issuer: options.issuer, introspection_endpoint: endpoint.href };
+  const client: oauth.Client = { client_id: options.introspectionClientId };
+  const clientAuthentication = oauth.ClientSecretBasic(options.introspectionClientSecret);
+  const fetchFunction = options.fetch;
+  const requestOptions: oauth.IntrospectionRequestOptions = {
+    additionalParameters: { token_type_hint: 'api_key' },
+    signal: () => AbortSignal.timeout(options.introspectionTimeoutMilliseconds ?? 5_000),
+    [oauth.allowInsecureRequests]: isLoopbackHttpUrl(endpoint),
+    ...(fetchFunction === undefined ? {} : { [oauth.customFetch]: (url: string, init: RequestInit) => fetchFunction(url, init) }),
+  };
+  const cache = createIntrospectionCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
+  const inFlight = new Map<string, Promise<KeyValidation>>();
+  const refusalLimit = options.maxRefusedApiKeysPerAddressPerMinute ?? 30;
+  // A fixed one-minute window per address: window start (ms) and refusals in it. Bounded: old windows are dropped when it grows.
+  const refusals = new Map<string, { windowStartMs: number; count: number }>();
+  const windowOf = (address: string) => {
+    const nowMs = now();
+    let window = refusals.get(address);
+    if (!window || nowMs - window.windowStartMs >= 60_000) {
+      if (refusals.size >= 10_000) for (const [key, value] of refusals) if (nowMs - value.windowStartMs >= 60_000) refusals.delete(key);
+      window = { windowStartMs: nowMs, count: 0 };
+      refusals.set(address, window);
+    }
+    return window;
+  };
+  const invalid = (reason: string) => new ApiKeyError(401, 'invalid_token', INVALID_API_KEY_DESCRIPTION, { 'www-authenticate': formatBasicChallenge(realm) }, { reason });
+
+  async function introspect(apiKey: string): Promise<KeyValidation> {
+    try {
+      const response = await oauth.introspectionRequest(authorizationServer, client, clientAuthentication, apiKey, requestOptions);
+      return readApiKeyIntrospection(await oauth.processIntrospectionResponse(authorizationServer, client, response), { issuer: options.issuer, audience: options.audience, urnNamespace });
+    } catch (error) {
+      const detail = error instanceof Error ? `${error.name}: ${error.message}` : 'introspection failed';
+      throw new IntrospectionUnavailableError(error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError') ? 'timeout' : 'unexpected_response', detail);
+    }
+  }
+
+  function validate(apiKey: string): Promise<KeyValidation> {
+    const hash = hashAccessToken(apiKey);
+    const cached = cache.get(hash);
+    if (cached !== undefined) return Promise.resolve(cached);
+    const pending = inFlight.get(hash);
+    if (pending) return pending;
+    const sentAtMs = now();
+    const request = introspect(apiKey).then((validation) => {
+      // The bound counts from when the request left; never cached past the key's own exp.
+      const expMs = validation.active && validation.apiKey.expiresAt !== undefined ? validation.apiKey.expiresAt * 1000 : Number.POSITIVE_INFINITY;
+      cache.set(hash, validation, Math.min(sentAtMs + ttlSeconds * 1000, expMs));
+      return validation;
+    }).finally(() => inFlight.delete(hash));
+    inFlight.set(hash, request);
+    return request;
+  }
+
+  return {
+    realm,
+    async verifyApiKey(apiKey, requiredScopes, clientAddress) {
+      assertScopeNames(requiredScopes);
+      const window = refusalLimit > 0 && clientAddress !== undefined ? windowOf(clientAddress) : undefined;
+      if (window && window.count >= refusalLimit) {
+        const retryAfterSeconds = Math.max(1, Math.ceil((window.windowStartMs + 60_000 - now()) / 1000));
+        throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
+      }
+      try {
+        return await checkKey(apiKey, requiredScopes);
+      } catch (error) {
+        if (window && error instanceof ApiKeyError && error.status === 401) window.count += 1;
+        throw error;
+      }
+    },
+    clearCache: () => cache.clear(),
+  };
+
+  async function checkKey(apiKey: string, requiredScopes: readonly string[]): Promise<VerifiedApiKey> {
+    // Not one of ours: refused without asking (the same answer as an unknown key).
+    if (!apiKey.startsWith(API_KEY_PREFIX)) throw invalid('The credential does not look like an API key');
+    const validation = await validate(apiKey);
+    if (!validation.active) throw invalid(validation.reason);
+    const key = validation.apiKey;
+    if (key.expiresAt !== undefined && now() / 1000 >= key.expiresAt + skewSeconds) throw invalid('The API key expired');
+    const missing = findMissingScopes(key.scope, requiredScopes);
+    if (missing.length > 0) {
+      throw new ApiKeyError(403, 'insufficient_scope', `The API key lacks the scope ${formatScope(missing)} that this resource requires`,
+        { 'www-authenticate': formatBasicChallenge(realm) }, { requiredScopes });
+    }
+    return key;
+  }
+}
+
+export interface CredentialVerifier {
+  /**
+   * Verifies the request's credential among the `accepted` kinds.
+   * @throws {ResourceServerError} 401 with a challenge for every accepted scheme when there is none; the
+   *   Bearer verifier's and {@link ApiKeyVerifier}'s refusals otherwise.
+   */
+  verifyCredential(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string): Promise<VerifiedCredential>;
+}
+
+/** Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials. */
+export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifier; apiKeyVerifier: ApiKeyVerifier }): CredentialVerifier {
+  const { tokenVerifier, apiKeyVerifier } = verifiers;
+  const challenges = (accepted: readonly CredentialKind[]) => accepted
+    .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
+  return {
+    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress) {
+      // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
+      if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
+        return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
+      }
+      if (accepted.includes('api_key')) {
+        const apiKey = extractApiKey(authorizationHeader, apiKeyVerifier.realm);
+        if (apiKey !== undefined) return { kind: 'api_key', apiKey: await apiKeyVerifier.verifyApiKey(apiKey, requiredScopes, clientAddress) };
+      }
+      if (accepted.includes('bearer')) {
+        try {
+          return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
+        } catch (error) {
+          // No usable credential at all: say every scheme this route accepts (RFC 9110 §11.6.1).
+          if (error instanceof BearerTokenError && error.bearerError === undefined && accepted.length > 1) {
+            throw new BearerTokenErrorWithChallenges(error, challenges(accepted));
+          }
+          throw error;
+        }
+      }
+      throw new ApiKeyError(401, 'unauthorized', 'An API key is required as HTTP Basic credentials (the key as the user name, an empty password)', { 'www-authenticate': challenges(accepted) });
+    },
+  };
+}
+
+/** A "no credentials" refusal whose `WWW-Authenticate` lists every accepted scheme. */
+class BearerTokenErrorWithChallenges extends ResourceServerError {
+  readonly reason: string | undefined = undefined;
+  constructor(original: BearerTokenError, challenges: string) {
+    super(original.status, original.error, 'Send a Bearer access token, or an API key as HTTP Basic credentials (the key as the user name, an empty password)', { 'www-authenticate': challenges });
+  }
+}
