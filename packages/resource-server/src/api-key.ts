@@ -230,7 +230,7 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     const cached = cache.get(hash);
     if (cached !== undefined) return Promise.resolve(cached);
     const pending = inFlight.get(hash);
-    if (pending) return pending;
+    if (pending !== undefined) return pending;
     const sentAtMs = now();
     const request = introspect(apiKey).then((validation) => {
       // The bound counts from when the request left; never cached past the key's own exp.

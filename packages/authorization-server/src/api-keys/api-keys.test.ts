@@ -160,7 +160,7 @@ describe('API keys (issue 16)', () => {
       assert.equal(deleted.location, `/account/api-keys?deleted=${key.keyId}`);
       const notice = await browser.get(`${server.url}${deleted.location}`);
       assert.match(notice.text, /The API key To delete was deleted\./);
-      assert.doesNotMatch(notice.text, /data-key-id="[^"]*"[^]*To delete<\/h2>/);
+      assert.doesNotMatch(notice.text, /data-key-id="[^"]*"[\s\S]*To delete<\/h2>/);
       const again = await browser.post(`${server.url}/account/api-keys/${key.keyId}/delete`, { _csrf: csrf, confirm: 'yes' });
       assert.equal(again.status, 404);
 
