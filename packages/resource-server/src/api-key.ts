@@ -30,7 +30,8 @@ import { IntrospectionUnavailableError } from './introspection-unavailable-error
 import { ResourceServerError } from './resource-server-error.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
 import type { SubjectType } from './subject.ts';
-import type { TokenVerifier } from './token-verifier.ts';
+import type { ProtectedResourceRequest, TokenVerifier } from './token-verifier.ts';
+import { usesDpopScheme } from './dpop.ts';
 
 /** The prefix of Gatehouse API keys. */
 export const API_KEY_PREFIX = 'gak_';
@@ -283,7 +284,10 @@ export interface CredentialVerifier {
    * @throws {ResourceServerError} 401 with a challenge for every accepted scheme when there is none; the
    *   Bearer verifier's and {@link ApiKeyVerifier}'s refusals otherwise.
    */
-  verifyCredential(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string): Promise<VerifiedCredential>;
+  verifyCredential(
+    authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
+    request?: Omit<ProtectedResourceRequest, 'authorization'>,
+  ): Promise<VerifiedCredential>;
 }
 
 /** Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials. */
@@ -292,10 +296,15 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   return {
-    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress) {
-      // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
-      if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
-        return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
+    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, request) {
+      // With the request's method, URL and DPoP header, access tokens go through the DPoP-aware check
+      // (RFC 9449 §7: `Authorization: DPoP` with a proof; a bound token sent as Bearer is refused).
+      const verifyToken = () => (request === undefined
+        ? tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)
+        : tokenVerifier.verifyProtectedResourceRequest({ ...request, authorization: authorizationHeader }, requiredScopes));
+      // The hot path first: a Bearer (or DPoP) header goes straight to the token verifier (its cache), as before.
+      if (accepted.includes('bearer') && (bearerTokenCandidate(authorizationHeader) !== undefined || usesDpopScheme(authorizationHeader))) {
+        return { kind: 'bearer', accessToken: await verifyToken() };
       }
       if (accepted.includes('api_key')) {
         const apiKey = extractApiKey(authorizationHeader, apiKeyVerifier.realm);
@@ -303,7 +312,7 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
       }
       if (accepted.includes('bearer')) {
         try {
-          return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
+          return { kind: 'bearer', accessToken: await verifyToken() };
         } catch (error) {
           // No usable credential at all: say every scheme this route accepts (RFC 9110 §11.6.1).
           if (error instanceof BearerTokenError && error.bearerError === undefined && accepted.length > 1) {
