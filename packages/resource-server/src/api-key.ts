@@ -21,6 +21,7 @@ import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/pr
 import type { VerifiedAccessToken } from './access-token.ts';
 import type { AuthorizationHeader } from './bearer-token.ts';
 import { bearerTokenCandidate } from './bearer-token.ts';
+import { usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
@@ -283,7 +284,20 @@ export interface CredentialVerifier {
    * @throws {ResourceServerError} 401 with a challenge for every accepted scheme when there is none; the
    *   Bearer verifier's and {@link ApiKeyVerifier}'s refusals otherwise.
    */
-  verifyCredential(authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string): Promise<VerifiedCredential>;
+  verifyCredential(
+    authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
+    resourceRequest?: DpopRequestParts,
+  ): Promise<VerifiedCredential>;
+}
+
+/**
+ * RFC 9449 §7: what a DPoP-bound access token needs beside the `Authorization` header: the `DPoP` header
+ * value(s), the method and the request target (as {@link TokenVerifier.verifyProtectedResourceRequest}).
+ */
+export interface DpopRequestParts {
+  readonly dpop: string | readonly string[] | undefined;
+  readonly method: string;
+  readonly url: string;
 }
 
 /** Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials. */
@@ -292,7 +306,11 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   return {
-    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress) {
+    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, resourceRequest) {
+      // RFC 9449 §7: `Authorization: DPoP` is an access token too, checked with its proof (issue 15 §3).
+      if (accepted.includes('bearer') && resourceRequest !== undefined && usesDpopScheme(authorizationHeader)) {
+        return { kind: 'bearer', accessToken: await tokenVerifier.verifyProtectedResourceRequest({ authorization: authorizationHeader, ...resourceRequest }, requiredScopes) };
+      }
       // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
       if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
         return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };

@@ -8,7 +8,7 @@ import { authorizationHeaderValues, rejectAccessTokenOutsideHeader } from '../be
 import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
 import { ResourceServerError } from '../resource-server-error.ts';
 import { assertScopeNames } from '../scope.ts';
-import { sendResourceServerError } from './fastify.ts';
+import { dpopHeaderValues, sendResourceServerError } from './fastify.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +38,9 @@ export function requireCredential(verifier: CredentialVerifier, requiredScopes: 
   return async function credentialHook(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     try {
       rejectAccessTokenOutsideHeader({ realm, query: request.query, body: request.body, contentType: request.headers['content-type'] });
-      const credential = await verifier.verifyCredential(authorizationHeaderValues(request.raw.rawHeaders), scopes, kinds, request.ip);
+      const credential = await verifier.verifyCredential(authorizationHeaderValues(request.raw.rawHeaders), scopes, kinds, request.ip, {
+        dpop: dpopHeaderValues(request.raw.rawHeaders), method: request.method, url: request.url,
+      });
       request.credential = credential;
       if (credential.kind === 'bearer') request.accessToken = credential.accessToken;
       return undefined;

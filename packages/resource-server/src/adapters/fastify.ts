@@ -45,7 +45,7 @@ function logRefusal(request: FastifyRequest, error: ResourceServerError): void {
 }
 
 /** Every `DPoP` header value of a request (RFC 9449 §4.3 item 1: two are refused), or `undefined` when there is none. */
-function dpopHeaderValues(rawHeaders: readonly string[]): string[] | undefined {
+export function dpopHeaderValues(rawHeaders: readonly string[]): string[] | undefined {
   const values: string[] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) if (rawHeaders[index]?.toLowerCase() === 'dpop') values.push(rawHeaders[index + 1] ?? '');
   return values.length === 0 ? undefined : values;
