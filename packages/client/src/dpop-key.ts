@@ -10,15 +10,15 @@ import * as oauth from 'oauth4webapi';
 /**
  * What the SDK generates and persists, in order of preference (ES256 first: RFC 9449 §4.2 names it as the
  * algorithm every server should support, and its keys and signatures are small). Each is one oauth4webapi
- * supports for DPoP and Gatehouse advertises in `dpop_signing_alg_values_supported`.
+ * supports for DPoP and Gatehouse advertises in `dpop_signing_alg_values_supported`. Not `EdDSA`: oauth4webapi
+ * 3 signs Ed25519 keys with the newer `alg` value `Ed25519`, which a server advertising `EdDSA` may refuse.
  */
-export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
+export const DPOP_ALGORITHMS = ['ES256', 'PS256', 'RS256'] as const;
 export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
 /** WebCrypto import parameters per JWS `alg`. */
 const IMPORT_PARAMETERS: Record<DpopAlgorithm, AlgorithmIdentifier | EcKeyImportParams | RsaHashedImportParams> = {
   ES256: { name: 'ECDSA', namedCurve: 'P-256' },
-  EdDSA: { name: 'Ed25519' },
   PS256: { name: 'RSA-PSS', hash: 'SHA-256' },
   RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
 };
@@ -50,7 +50,7 @@ export async function importDpopKey(serialized: string): Promise<CryptoKeyPair> 
   if (parameters === undefined || typeof jwk !== 'object' || jwk === null) throw new TypeError('not a stored DPoP key');
   const { kty, crv, x, y, n, e } = jwk;
   // The public half: the members RFC 7518 §6 defines for each key type, nothing private.
-  const publicJwk: JsonWebKey = kty === 'RSA' ? { kty, n, e } : kty === 'EC' ? { kty, crv, x, y } : { kty, crv, x };
+  const publicJwk: JsonWebKey = kty === 'RSA' ? { kty, n, e } : { kty, crv, x, y };
   const [privateKey, publicKey] = await Promise.all([
     crypto.subtle.importKey('jwk', jwk, parameters, false, ['sign']),
     crypto.subtle.importKey('jwk', publicJwk, parameters, true, ['verify']),

@@ -64,8 +64,8 @@ Options:
   --store-dir DIR            where connections live (GATEHOUSE_CONNECT_DIR, default ~/.config/gatehouse-connect)
   --json                     status: machine-readable output
   --verbose                  print refresh attempts and outcomes (token fingerprints only)
-  --dpop                     bind tokens to a DPoP key (RFC 9449) when the server offers it; confidential
-                             clients only, the key lives for this one run (each later run refreshes once)
+  --no-dpop                   Bearer tokens: do not bind new tokens to a DPoP key (RFC 9449), which is the
+                             default when the server offers DPoP (the key is stored encrypted with the tokens)
   --help`;
 
 const CONNECTION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -119,8 +119,8 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
       store, encryptionKeys: encryptionKeys(directory, environment),
       // Several gatehouse-connect processes may share this store: one refresh at a time across them.
       lock: createFileLock({ directory: join(directory, 'locks') }),
-      // RFC 9449, opt-in: the key pair is not persisted (gatehouse-client.ts `dpop`).
-      ...(flags.dpop === true ? { dpop: true } : {}),
+      // RFC 9449: DPoP by default when the server offers it; the key is stored sealed with the tokens.
+      ...(flags['no-dpop'] === true ? { dpop: false } : {}),
       logger: (entry) => {
         appendFileSync(logFile, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
         if (flags.verbose) output.stderr(`${describeLogEntry(entry)}\n`);
@@ -185,7 +185,7 @@ function parse(argv: string[]) {
       header: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
-      dpop: { type: 'boolean' },
+      'no-dpop': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
