@@ -217,6 +217,20 @@ describe('GatehouseClient against a running Gatehouse', () => {
     assert.deepEqual(jwkOf(proofs[1]!), jwkOf(proofs[0]!), 'the same key after the restart');
   });
 
+  it('re-seals the stored DPoP key under the current encryption key at the next refresh, like the tokens (key rotation)', async () => {
+    const store = createMemoryTokenStore();
+    const [k1, k2] = [generateEncryptionKey('k1'), generateEncryptionKey('k2')];
+    const { connection } = await connect(newClient({ store, encryptionKeys: [k1] }));
+    const rotated = newClient({ store, encryptionKeys: [k2, k1] });
+    await rotated.refresh(connection.connectionId);
+    assert.match((await store.get(connection.connectionId))!.dpopKeyCiphertext!, /^v1\.k2\./);
+    // The old encryption key can go: the connection still calls the API with its key.
+    const withoutK1 = newClient({ store, encryptionKeys: [k2] });
+    const before = tokenRequests();
+    assert.equal((await withoutK1.fetch(connection.connectionId, '/v1/introspect')).status, 200);
+    assert.equal(tokenRequests(), before);
+  });
+
   it("restarts a public client whose refresh token is bound to the connection's stored key, and refreshes with it (RFC 9449 §5)", async () => {
     const store = createMemoryTokenStore();
     const encryptionKeys = [generateEncryptionKey('k1')];

@@ -222,12 +222,21 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   /**
    * RFC 9449: the DPoP handle for a connection's token requests and API calls: its stored key; else the
    * caller's key pair; else (DPoP on and offered, `mayCreate`) a new key, returned sealed in
-   * `newKeyCiphertext` for the caller to store with the tokens it binds; else undefined (Bearer).
+   * `newKeyCiphertext` for the caller to store with the tokens it binds; else undefined (Bearer). With
+   * `mayCreate` (a refresh, which writes the row) a stored key sealed under an older encryption key comes
+   * back re-sealed in `newKeyCiphertext` too.
    */
   const connectionDpop = async (
     oauthContext: OAuthContext, connectionId: string, stored: string | null, mayCreate: boolean,
   ): Promise<{ handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined> => {
-    if (stored !== null) return { handle: await storedHandle(oauthContext, connectionId, stored) };
+    if (stored !== null) {
+      const handle = await storedHandle(oauthContext, connectionId, stored);
+      // Key rotation (encryption.ts): a refresh re-seals the key under the current encryption key, as it does the tokens.
+      if (!mayCreate || cipher.keyIdOf(stored) === cipher.currentKeyId) return { handle };
+      const newKeyCiphertext = cipher.seal(cipher.open(stored, { connectionId, field: 'dpop_private_key' }), { connectionId, field: 'dpop_private_key' });
+      storedHandles.set(newKeyCiphertext, Promise.resolve(handle));
+      return { handle, newKeyCiphertext };
+    }
     const alg = chooseDpopAlgorithm(oauthContext.as.dpop_signing_alg_values_supported);
     if (!dpopEnabled || alg === undefined) return undefined;
     if (callerKeyPair) return { handle: callerHandle ??= handleOf(oauthContext, callerKeyPair) };
