@@ -234,6 +234,12 @@ describe('gatehouse-connect', () => {
     assert.equal((await introspect(server, accessToken)).token_type, 'Bearer');
     assert.equal((await fetch(`${api.url}/v1/introspect`, { headers: { authorization: `Bearer ${accessToken}` } })).status, 200);
     await rememberStoredTokens('bearer');
+    // Later runs keep the connection Bearer (the choice is saved with its profile): a refresh adds no key.
+    assert.equal((await run(['refresh', '--connection', 'bearer'])).code, 0);
+    const refreshed = await storedConnection('bearer');
+    assert.equal(refreshed.row.dpopKeyCiphertext, null);
+    assert.equal((await introspect(server, refreshed.accessToken)).token_type, 'Bearer');
+    await rememberStoredTokens('bearer');
     assert.equal((await run(['revoke', '--connection', 'bearer'])).code, 0);
   });
 
