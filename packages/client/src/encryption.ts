@@ -23,7 +23,7 @@ export interface EncryptionKey {
 /** What a ciphertext is bound to. */
 export interface CiphertextContext {
   connectionId: string;
-  field: 'access_token' | 'refresh_token';
+  field: 'access_token' | 'refresh_token' | 'dpop_private_key';
 }
 
 export interface TokenCipher {

@@ -160,8 +160,8 @@ describe('GatehouseClient against a running Gatehouse', () => {
     assert.ok(form.has('code_verifier'));
   });
 
-  it('calls the API with Authorization: Bearer only, and refreshes at Gatehouse (both tokens rotate) before expiry', async () => {
-    const { client, connection, tokens } = await connect();
+  it('with dpop: false calls the API with Authorization: Bearer only, and refreshes at Gatehouse (both tokens rotate) before expiry', async () => {
+    const { client, connection, tokens } = await connect(newClient({ dpop: false }));
     const first = await client.fetch(connection.connectionId, '/v1/introspect');
     assert.equal(first.status, 200);
     assert.equal((await first.json()).data.subjectURN, swedish);
@@ -185,10 +185,12 @@ describe('GatehouseClient against a running Gatehouse', () => {
     }
   });
 
-  it('with dpop: true binds the tokens to its key (RFC 9449): API calls carry Authorization: DPoP and a proof; a new process heals with one refresh', async () => {
+  it('by default binds the tokens to a key of the connection (RFC 9449): API calls carry Authorization: DPoP and a proof; the key is stored sealed, so a new process uses it without a refresh', async () => {
     const store = createMemoryTokenStore();
     const encryptionKeys = [generateEncryptionKey('k1')];
-    const { client, connection, tokens } = await connect(newClient({ dpop: true, store, encryptionKeys }));
+    const { client, connection, tokens } = await connect(newClient({ store, encryptionKeys }));
+    const exchange = requests.findLast((request) => request.url === `${server.issuer}/oauth/token`)!;
+    assert.equal(JSON.parse(Buffer.from(exchange.headers.get('dpop')!.split('.')[0]!, 'base64url').toString()).alg, 'ES256', 'ES256 preferred');
     const introspected = await introspect(server, tokens.accessToken);
     assert.equal(introspected.token_type, 'DPoP');
     assert.ok((introspected.cnf as { jkt?: string } | undefined)?.jkt);
@@ -200,13 +202,56 @@ describe('GatehouseClient against a running Gatehouse', () => {
     // The same token without its proof is refused by the API (RFC 9449 §7.1).
     const asBearer = await fetch(`${api.url}/v1/introspect`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
     assert.equal(asBearer.status, 401);
-    // Another process (a new key pair, the same store): the stored token is bound to the old key, so the API
-    // refuses the proof once, the client refreshes (a confidential client's refresh token is not bound) and repeats.
+    // The key is stored in the connection's row, sealed like the tokens (no JWK member readable).
+    const stored = (await store.get(connection.connectionId))!.dpopKeyCiphertext!;
+    assert.match(stored, /^v1\.k1\./);
+    assert.ok(!stored.includes('"d"') && !stored.includes('P-256'));
+    // Another process with the same store and keys: the same key, so no refresh is needed.
     const before = tokenRequests();
-    const restarted = newClient({ dpop: true, store, encryptionKeys });
+    const restarted = newClient({ store, encryptionKeys });
     const again = await restarted.fetch(connection.connectionId, '/v1/introspect');
     assert.equal(again.status, 200);
-    assert.equal(tokenRequests(), before + 1, 'one refresh');
+    assert.equal(tokenRequests(), before, 'no refresh');
+    const proofs = requests.filter((request) => request.url === `${api.url}/v1/introspect`).slice(-2).map((request) => request.headers.get('dpop')!);
+    const jwkOf = (proof: string) => JSON.parse(Buffer.from(proof.split('.')[0]!, 'base64url').toString()).jwk;
+    assert.deepEqual(jwkOf(proofs[1]!), jwkOf(proofs[0]!), 'the same key after the restart');
+  });
+
+  it('re-seals the stored DPoP key under the current encryption key at the next refresh, like the tokens (key rotation)', async () => {
+    const store = createMemoryTokenStore();
+    const [k1, k2] = [generateEncryptionKey('k1'), generateEncryptionKey('k2')];
+    const { connection } = await connect(newClient({ store, encryptionKeys: [k1] }));
+    const rotated = newClient({ store, encryptionKeys: [k2, k1] });
+    await rotated.refresh(connection.connectionId);
+    assert.match((await store.get(connection.connectionId))!.dpopKeyCiphertext!, /^v1\.k2\./);
+    // The old encryption key can go: the connection still calls the API with its key.
+    const withoutK1 = newClient({ store, encryptionKeys: [k2] });
+    const before = tokenRequests();
+    assert.equal((await withoutK1.fetch(connection.connectionId, '/v1/introspect')).status, 200);
+    assert.equal(tokenRequests(), before);
+  });
+
+  it("restarts a public client whose refresh token is bound to the connection's stored key, and refreshes with it (RFC 9449 §5)", async () => {
+    const store = createMemoryTokenStore();
+    const encryptionKeys = [generateEncryptionKey('k1')];
+    const publicOptions = { clientId: seed.publicClient.id, clientSecret: undefined, redirectUri: seed.publicClient.redirectUri, scope: 'users:read', store, encryptionKeys };
+    const { connection, tokens } = await connect(newClient(publicOptions), danish);
+    const jkt = ((await introspect(server, tokens.accessToken)).cnf as { jkt?: string } | undefined)?.jkt;
+    assert.ok(jkt);
+    // The refresh token is bound: without a proof Gatehouse refuses it (and changes nothing).
+    const unproven = await postForm(`${server.issuer}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refreshToken, client_id: seed.publicClient.id });
+    assert.equal(unproven.json.error, 'invalid_grant');
+
+    server.clock.advanceSeconds(1000); // past expires_in
+    const before = tokenRequests();
+    const restarted = newClient(publicOptions);
+    const response = await restarted.fetch(connection.connectionId, '/v1/introspect');
+    assert.equal(response.status, 200);
+    assert.equal(tokenRequests(), before + 1, 'one refresh, with the stored key');
+    const current = await restarted.getAccessToken(connection.connectionId);
+    assert.notEqual(current, tokens.accessToken);
+    assert.equal(((await introspect(server, current)).cnf as { jkt?: string } | undefined)?.jkt, jkt, 'still bound to the same key');
+    assert.equal((await restarted.getConnection(connection.connectionId))?.status, 'active');
   });
 
   it('refreshes once and repeats the request when the API answers 401 invalid_token (a revoked access token)', async () => {
@@ -219,8 +264,9 @@ describe('GatehouseClient against a running Gatehouse', () => {
     assert.equal(response.status, 200);
     assert.equal(tokenRequests(), before + 1);
     const authorizations = requests.filter((request) => request.url === `${api.url}/v1/introspect`).slice(-2).map((request) => request.headers.get('authorization'));
-    assert.equal(authorizations[0], `Bearer ${revoked}`);
-    assert.notEqual(authorizations[1], `Bearer ${revoked}`);
+    assert.equal(authorizations[0], `DPoP ${revoked}`);
+    assert.match(authorizations[1] ?? '', /^DPoP \S+$/);
+    assert.notEqual(authorizations[1], `DPoP ${revoked}`);
   });
 
   it('returns other API errors as they are (403 insufficient_scope is not retried)', async () => {

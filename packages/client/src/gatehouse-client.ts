@@ -14,6 +14,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { parseSubjectUrn } from '@gatehouse/protocol';
 import { ConnectionTokens, toConnection, type Connection } from './connection.ts';
 import { discoverAuthorizationServer } from './discovery.ts';
+import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
 import { ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
@@ -24,7 +25,7 @@ import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from '
 import { createRefresher } from './refresh.ts';
 import { apiRequest, type ApiRequestInit } from './resource-request.ts';
 import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
-import type { TokenStore } from './token-store.ts';
+import type { StoredConnection, TokenStore } from './token-store.ts';
 import {
   createMemorySessionHandoverReplayStore, createSessionHandoverVerifier, type SessionHandover, type SessionHandoverReplayStore, type SessionHandoverVerifier,
 } from './session-handover.ts';
@@ -81,16 +82,20 @@ export interface GatehouseClientOptions {
   /** Backoff jitter source in [0, 1); default `Math.random`. */
   random?: () => number;
   /**
-   * RFC 9449 DPoP (sender-constrained tokens), through oauth4webapi; default off (`false`). With `true` or
-   * `{ keyPair }` it is used when the server's metadata offers ES256 in `dpop_signing_alg_values_supported`.
-   * Proofs carry `clock`'s time, which must be within a minute of the servers'. Without `keyPair` the key
-   * pair (ES256, private key not extractable) lives in this process: a confidential client's refresh token
-   * is not bound (RFC 9449 §5), so after a restart the API refuses the stored access token once and the
-   * refresh binds new tokens to a new key. A public client's refresh token is bound to the key, so a public
-   * client uses DPoP only with `{ keyPair }` kept as long as the stored tokens (the SDK persists no keys).
+   * RFC 9449 DPoP (sender-constrained tokens), through oauth4webapi; default on (`true`) whenever the
+   * server's metadata lists an algorithm of `dpop-key.ts` in `dpop_signing_alg_values_supported` (ES256
+   * preferred). Each connection gets its own key pair, generated at connect (or at the first refresh of a
+   * connection that has none), sealed with the tokens (`encryptionKeys`) and stored in the same row, so
+   * bound tokens, a public client's refresh token included, survive restarts and work from every instance.
+   * `false`: new connections get Bearer tokens (connections already bound keep using their stored key).
+   * `{ keyPair }`: this caller-kept key pair for every connection without a stored key; nothing is stored.
+   * Proofs carry `clock`'s time, which must be within a minute of the servers' (RFC 9449 §4.3 `iat`).
    */
   dpop?: boolean | { keyPair?: CryptoKeyPair };
 }
+
+/** How many connections' imported DPoP keys one client keeps in memory. */
+const DPOP_HANDLE_CACHE_SIZE = 1000;
 
 export interface GatehouseClient {
   /** `connected`, `refreshed`, `reauthorization_required`, `revoked` (`events.ts`). */
@@ -177,39 +182,80 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   // Discovery once, lazily; a failure is not cached, so the next call tries again.
   let oauthContext: Promise<OAuthContext> | undefined;
   const context = (): Promise<OAuthContext> => {
-    oauthContext ??= discoverAuthorizationServer(endpoints.issuer, transport, tokenEndpointAuthMethod).then(async (as) => {
-      const client: oauth.Client = { client_id: options.clientId, token_endpoint_auth_method: tokenEndpointAuthMethod };
-      const keyPair = await dpopKeyPair(as);
-      return {
-        as,
-        client,
-        // SPEC decision 1: confidential clients use HTTP Basic only; public clients send client_id and no secret.
-        clientAuthentication: options.clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(options.clientSecret),
-        transport,
-        // Proofs are stamped with this client's clock (injectable), not oauth4webapi's own (RFC 9449 §4.2 iat).
-        ...(keyPair ? { dpop: oauth.DPoP(client, keyPair, { [oauth.modifyAssertion]: (_header, payload) => { payload.iat = clock.nowSeconds(); } }) } : {}),
-      };
-    }, (error: unknown) => {
+    oauthContext ??= discoverAuthorizationServer(endpoints.issuer, transport, tokenEndpointAuthMethod).then((as) => ({
+      as,
+      client: { client_id: options.clientId, token_endpoint_auth_method: tokenEndpointAuthMethod },
+      // SPEC decision 1: confidential clients use HTTP Basic only; public clients send client_id and no secret.
+      clientAuthentication: options.clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(options.clientSecret),
+      transport,
+    }), (error: unknown) => {
       oauthContext = undefined;
       throw error;
     });
     return oauthContext;
   };
 
-  /** RFC 9449: the key pair to bind tokens to, when the server offers DPoP and this client may use it (see `options.dpop`). */
-  const dpopKeyPair = async (as: oauth.AuthorizationServer): Promise<CryptoKeyPair | undefined> => {
-    if (options.dpop === undefined || options.dpop === false || !as.dpop_signing_alg_values_supported?.includes('ES256')) return undefined;
-    if (options.dpop !== true && options.dpop.keyPair) return options.dpop.keyPair;
-    // A public client's bound refresh token would not survive this process without the caller's key pair.
-    if (tokenEndpointAuthMethod === 'none') return undefined;
-    return oauth.generateKeyPair('ES256');
+  // RFC 9449: DPoP handles of connections (oauth4webapi keeps each key's server nonces in its handle).
+  const dpopEnabled = options.dpop !== false;
+  const callerKeyPair = typeof options.dpop === 'object' ? options.dpop.keyPair : undefined;
+  const handleOf = (oauthContext: OAuthContext, keyPair: CryptoKeyPair): oauth.DPoPHandle => oauth.DPoP(oauthContext.client, keyPair, {
+    // Proofs are stamped with this client's clock (injectable), not oauth4webapi's own (RFC 9449 §4.2 iat).
+    [oauth.modifyAssertion]: (_header, payload) => {
+      payload.iat = clock.nowSeconds();
+    },
+  });
+  let callerHandle: oauth.DPoPHandle | undefined;
+  /** Handles of stored keys, by ciphertext (at most DPOP_HANDLE_CACHE_SIZE, least recently used dropped). */
+  const storedHandles = new Map<string, Promise<oauth.DPoPHandle>>();
+  const storedHandle = (oauthContext: OAuthContext, connectionId: string, ciphertext: string): Promise<oauth.DPoPHandle> => {
+    let handle = storedHandles.get(ciphertext);
+    if (handle === undefined) {
+      handle = Promise.resolve().then(() => importDpopKey(cipher.open(ciphertext, { connectionId, field: 'dpop_private_key' })))
+        .then((keyPair) => handleOf(oauthContext, keyPair));
+      handle.catch(() => storedHandles.delete(ciphertext));
+    }
+    storedHandles.delete(ciphertext);
+    storedHandles.set(ciphertext, handle);
+    if (storedHandles.size > DPOP_HANDLE_CACHE_SIZE) storedHandles.delete(storedHandles.keys().next().value!);
+    return handle;
   };
+  /**
+   * RFC 9449: the DPoP handle for a connection's token requests and API calls: its stored key; else the
+   * caller's key pair; else (DPoP on and offered, `mayCreate`) a new key, returned sealed in
+   * `newKeyCiphertext` for the caller to store with the tokens it binds; else undefined (Bearer). With
+   * `mayCreate` (a refresh, which writes the row) a stored key sealed under an older encryption key comes
+   * back re-sealed in `newKeyCiphertext` too.
+   */
+  const connectionDpop = async (
+    oauthContext: OAuthContext, connectionId: string, stored: string | null, mayCreate: boolean,
+  ): Promise<{ handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined> => {
+    if (stored !== null) {
+      const handle = await storedHandle(oauthContext, connectionId, stored);
+      // Key rotation (encryption.ts): a refresh re-seals the key under the current encryption key, as it does the tokens.
+      if (!mayCreate || cipher.keyIdOf(stored) === cipher.currentKeyId) return { handle };
+      const newKeyCiphertext = cipher.seal(cipher.open(stored, { connectionId, field: 'dpop_private_key' }), { connectionId, field: 'dpop_private_key' });
+      storedHandles.set(newKeyCiphertext, Promise.resolve(handle));
+      return { handle, newKeyCiphertext };
+    }
+    const alg = chooseDpopAlgorithm(oauthContext.as.dpop_signing_alg_values_supported);
+    if (!dpopEnabled || alg === undefined) return undefined;
+    if (callerKeyPair) return { handle: callerHandle ??= handleOf(oauthContext, callerKeyPair) };
+    if (!mayCreate) return undefined;
+    const { keyPair, serialized } = await generateDpopKey(alg);
+    const newKeyCiphertext = cipher.seal(serialized, { connectionId, field: 'dpop_private_key' });
+    const handle = handleOf(oauthContext, keyPair);
+    storedHandles.set(newKeyCiphertext, Promise.resolve(handle));
+    return { handle, newKeyCiphertext };
+  };
+  const withDpop = (oauthContext: OAuthContext, dpop: { handle: oauth.DPoPHandle } | undefined): OAuthContext =>
+    (dpop ? { ...oauthContext, dpop: dpop.handle } : oauthContext);
 
   const refresher = createRefresher({
     store, cipher, clock, logger, events, retryPolicy, sleep, random, refreshMarginSeconds,
     lock: options.lock ?? createMemoryLock(),
     lockNamespace: `${endpoints.issuer.href}|${options.clientId}`,
-    requestRefresh: async (refreshToken) => requestTokenRefresh(await context(), refreshToken),
+    connectionDpop: async (row: StoredConnection) => connectionDpop(await context(), row.connectionId, row.dpopKeyCiphertext, true),
+    requestRefresh: async (refreshToken, dpop) => requestTokenRefresh(withDpop(await context(), dpop), refreshToken),
   });
 
   const retryTransient = <T>(operation: () => Promise<T>) => retryWithBackoff(operation, {
@@ -249,15 +295,17 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       const oauthContext = await context();
       const url = typeof callbackUrl === 'string' ? new URL(callbackUrl) : callbackUrl;
       const parameters = validateCallback(oauthContext, url, transaction, clock.nowSeconds(), transactionLifetimeSeconds);
+      const connectionId = transaction.connectionId ?? randomUUID();
+      // RFC 9449: a new connection binds its tokens to a new key, stored with them below.
+      const dpop = await connectionDpop(oauthContext, connectionId, null, true);
       const sentAt = clock.nowSeconds();
-      const response = await exchangeAuthorizationCode(oauthContext, parameters, transaction.redirectUri, transaction.codeVerifier);
+      const response = await exchangeAuthorizationCode(withDpop(oauthContext, dpop), parameters, transaction.redirectUri, transaction.codeVerifier);
       if (response.refresh_token === undefined) throw new InvalidResponseError('the token response has no refresh_token');
       const subjectMember = `urn:${urnNamespace}:params:oauth:subject_urn`;
       const subjectUrn = response[subjectMember];
       if (typeof subjectUrn !== 'string' || !parseSubjectUrn(urnNamespace, subjectUrn)) {
         throw new InvalidResponseError(`the token response has no valid ${subjectMember}`);
       }
-      const connectionId = transaction.connectionId ?? randomUUID();
       const accessTokenExpiresAt = response.expires_in === undefined ? null : sentAt + response.expires_in;
       const now = clock.nowSeconds();
       const row = await refresher.withConnectionLock(connectionId, async () => {
@@ -270,6 +318,7 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
           accessTokenCiphertext: cipher.seal(response.access_token, { connectionId, field: 'access_token' }),
           refreshTokenCiphertext: cipher.seal(response.refresh_token!, { connectionId, field: 'refresh_token' }),
           accessTokenExpiresAt, createdAt: now, updatedAt: now,
+          dpopKeyCiphertext: dpop?.newKeyCiphertext ?? null,
         });
         // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
         // a reconnect to the same subject supersedes it there anyway, SPEC decision 11).
@@ -307,9 +356,13 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     },
 
     async fetch(connectionId, url, init) {
-      // Discovery failing here leaves the request without a proof: a Bearer token still works, a bound one is refused.
-      const dpop = await context().then((oauthContext) => oauthContext.dpop, () => undefined);
-      return apiRequest(refresher, { apiUrl: endpoints.apiUrl, transport, dpop }, connectionId, url, init);
+      return apiRequest(refresher, {
+        apiUrl: endpoints.apiUrl, transport,
+        // RFC 9449 §7: the key the lease's tokens are bound to. Discovery failing here leaves the request
+        // without a proof: a Bearer token still works, a bound one is refused.
+        dpop: async (lease) => (await context().then(
+          (oauthContext) => connectionDpop(oauthContext, connectionId, lease.dpopKeyCiphertext, false), () => undefined))?.handle,
+      }, connectionId, url, init);
     },
 
     async revoke(connectionId) {

@@ -41,14 +41,21 @@ export interface RefresherDependencies {
   refreshMarginSeconds: number;
   /** Scopes lock names to one issuer and client, so two integrations sharing a lock backend never wait on each other. */
   lockNamespace: string;
+  /**
+   * RFC 9449: the DPoP handle of a connection's refresh (its stored key, or a new one to store with the new
+   * tokens: `newKeyCiphertext`), or undefined for none. Asked once per refresh, so every retry uses one key.
+   */
+  connectionDpop?(connection: StoredConnection): Promise<{ handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined>;
   /** One refresh_token grant request; throws `TransportError` (transient) or `AuthorizationServerError`. */
-  requestRefresh(refreshToken: string): Promise<oauth.TokenEndpointResponse>;
+  requestRefresh(refreshToken: string, dpop: { handle: oauth.DPoPHandle } | undefined): Promise<oauth.TokenEndpointResponse>;
 }
 
 /** An access token and the row version it came from (to tell, after a 401, whether it was already replaced). */
 export interface AccessTokenLease {
   accessToken: string;
   version: number;
+  /** RFC 9449: the sealed key the token is bound to (`StoredConnection.dpopKeyCiphertext`). */
+  dpopKeyCiphertext: string | null;
 }
 
 export interface Refresher {
@@ -79,6 +86,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
   const lease = (row: StoredConnection): AccessTokenLease => ({
     accessToken: cipher.open(row.accessTokenCiphertext!, { connectionId: row.connectionId, field: 'access_token' }),
     version: row.version,
+    dpopKeyCiphertext: row.dpopKeyCiphertext,
   });
 
   async function readActive(connectionId: string): Promise<StoredConnection> {
@@ -114,12 +122,18 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
     let response: oauth.TokenEndpointResponse;
     let sentAt = clock.nowSeconds();
     let attempts = 0;
+    let dpop: { handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined;
+    let dpopResolved = false;
     try {
       response = await retryWithBackoff(async (attempt) => {
         attempts = attempt;
         sentAt = clock.nowSeconds();
         log({ event: 'refresh_attempt', connection_id: connectionId, attempt, reason, refresh_token_fingerprint: refreshTokenFingerprint });
-        return dependencies.requestRefresh(refreshToken);
+        if (!dpopResolved) {
+          dpop = await dependencies.connectionDpop?.(row);
+          dpopResolved = true;
+        }
+        return dependencies.requestRefresh(refreshToken, dpop);
       }, {
         policy: dependencies.retryPolicy,
         sleep: dependencies.sleep,
@@ -157,6 +171,8 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
       // RFC 6749 §5.1: scope omitted = as requested (unchanged).
       scope: response.scope ?? row.scope,
       updatedAt: clock.nowSeconds(),
+      // RFC 9449: a key used for the first time is stored with the tokens bound to it, in the same write.
+      ...(dpop?.newKeyCiphertext === undefined ? {} : { dpopKeyCiphertext: dpop.newKeyCiphertext }),
     });
     if (!saved) {
       // The row changed under us (a reconnect replaced it): its tokens are newer than ours.

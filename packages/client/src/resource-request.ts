@@ -8,7 +8,7 @@
  */
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError } from './errors.ts';
-import type { Refresher } from './refresh.ts';
+import type { AccessTokenLease, Refresher } from './refresh.ts';
 import { isAllowedUrl, networkFailure, requestOptions, type TransportSettings } from './transport.ts';
 
 /** Request options: the `fetch` ones that make sense for an API call. */
@@ -26,8 +26,11 @@ export interface ResourceRequestSettings {
   /** Base URL of the platform API; relative URLs resolve against it, absolute ones must share its origin. */
   apiUrl: URL | undefined;
   transport: TransportSettings;
-  /** RFC 9449 §7: the DPoP handle the tokens are bound to; requests then send `Authorization: DPoP` and a proof. */
-  dpop?: oauth.DPoPHandle | undefined;
+  /**
+   * RFC 9449 §7: the DPoP handle the lease's token is bound to, if any; requests then send
+   * `Authorization: DPoP` and a proof.
+   */
+  dpop?: ((lease: AccessTokenLease) => Promise<oauth.DPoPHandle | undefined>) | undefined;
 }
 
 /**
@@ -45,12 +48,12 @@ export async function apiRequest(
   const options = {
     ...requestOptions(settings.transport),
     ...(init.signal ? { signal: init.signal } : {}),
-    ...(settings.dpop ? { DPoP: settings.dpop } : {}),
   } as oauth.ProtectedResourceRequestOptions;
 
-  const send = async (accessToken: string): Promise<Response> => {
+  const send = async (lease: AccessTokenLease): Promise<Response> => {
+    const dpop = await settings.dpop?.(lease);
     try {
-      return await oauth.protectedResourceRequest(accessToken, method, target, new Headers(headers), init.body ?? null, options);
+      return await oauth.protectedResourceRequest(lease.accessToken, method, target, new Headers(headers), init.body ?? null, { ...options, ...(dpop ? { DPoP: dpop } : {}) });
     } catch (error) {
       // oauth4webapi throws on any WWW-Authenticate challenge; the response itself is the answer here.
       if (error instanceof oauth.WWWAuthenticateChallengeError) {
@@ -62,11 +65,11 @@ export async function apiRequest(
   };
 
   const first = await refresher.accessToken(connectionId);
-  const response = await send(first.accessToken);
+  const response = await send(first);
   if (response.status === 401 && isInvalidTokenChallenge(response)) {
     await response.body?.cancel().catch(() => {});
     const second = await refresher.accessTokenAfterRejection(connectionId, first.version);
-    return send(second.accessToken);
+    return send(second);
   }
   return response;
 }

@@ -31,6 +31,11 @@ export interface StoredConnection {
   refreshTokenCiphertext: string | null;
   /** When the access token expires (issue time + `expires_in`), or null when the server gave no `expires_in`. */
   accessTokenExpiresAt: number | null;
+  /**
+   * RFC 9449: the sealed private JWK (`dpop-key.ts`, field `dpop_private_key`) the tokens are bound to, or
+   * null when they are Bearer tokens (or bound to a key the caller keeps). Deleted with the tokens.
+   */
+  dpopKeyCiphertext: string | null;
   /** Starts at 1; +1 on every write. */
   version: number;
   createdAt: number;
@@ -47,6 +52,8 @@ export interface TokenUpdate {
   accessTokenExpiresAt: number | null;
   scope: string;
   updatedAt: number;
+  /** RFC 9449: a DPoP key used for the first time with this refresh (it stays for the next ones); omitted = unchanged. */
+  dpopKeyCiphertext?: string;
 }
 
 export interface TokenStore {
@@ -65,7 +72,7 @@ export interface TokenStore {
    */
   replaceTokens(connectionId: string, expectedVersion: number, update: TokenUpdate): Promise<StoredConnection | undefined>;
   /**
-   * Sets status `reauthorization_required` with `reason`, and deletes both tokens and the expiry in the
+   * Sets status `reauthorization_required` with `reason`, and deletes both tokens, the DPoP key and the expiry in the
    * same write, if the row is still at `expectedVersion`.
    * @returns the new row, or undefined when nothing was written.
    */

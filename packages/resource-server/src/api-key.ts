@@ -21,6 +21,7 @@ import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/pr
 import type { VerifiedAccessToken } from './access-token.ts';
 import type { AuthorizationHeader } from './bearer-token.ts';
 import { bearerTokenCandidate } from './bearer-token.ts';
+import { usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
@@ -30,8 +31,7 @@ import { IntrospectionUnavailableError } from './introspection-unavailable-error
 import { ResourceServerError } from './resource-server-error.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
 import type { SubjectType } from './subject.ts';
-import type { ProtectedResourceRequest, TokenVerifier } from './token-verifier.ts';
-import { usesDpopScheme } from './dpop.ts';
+import type { TokenVerifier } from './token-verifier.ts';
 
 /** The prefix of Gatehouse API keys. */
 export const API_KEY_PREFIX = 'gak_';
@@ -286,8 +286,18 @@ export interface CredentialVerifier {
    */
   verifyCredential(
     authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
-    request?: Omit<ProtectedResourceRequest, 'authorization'>,
+    resourceRequest?: DpopRequestParts,
   ): Promise<VerifiedCredential>;
+}
+
+/**
+ * RFC 9449 §7: what a DPoP-bound access token needs beside the `Authorization` header: the `DPoP` header
+ * value(s), the method and the request target (as {@link TokenVerifier.verifyProtectedResourceRequest}).
+ */
+export interface DpopRequestParts {
+  readonly dpop: string | readonly string[] | undefined;
+  readonly method: string;
+  readonly url: string;
 }
 
 /** Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials. */
@@ -296,15 +306,14 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   return {
-    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, request) {
-      // With the request's method, URL and DPoP header, access tokens go through the DPoP-aware check
-      // (RFC 9449 §7: `Authorization: DPoP` with a proof; a bound token sent as Bearer is refused).
-      const verifyToken = () => (request === undefined
-        ? tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)
-        : tokenVerifier.verifyProtectedResourceRequest({ ...request, authorization: authorizationHeader }, requiredScopes));
-      // The hot path first: a Bearer (or DPoP) header goes straight to the token verifier (its cache), as before.
-      if (accepted.includes('bearer') && (bearerTokenCandidate(authorizationHeader) !== undefined || usesDpopScheme(authorizationHeader))) {
-        return { kind: 'bearer', accessToken: await verifyToken() };
+    async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, resourceRequest) {
+      // RFC 9449 §7: `Authorization: DPoP` is an access token too, checked with its proof (issue 15 §3).
+      if (accepted.includes('bearer') && resourceRequest !== undefined && usesDpopScheme(authorizationHeader)) {
+        return { kind: 'bearer', accessToken: await tokenVerifier.verifyProtectedResourceRequest({ authorization: authorizationHeader, ...resourceRequest }, requiredScopes) };
+      }
+      // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
+      if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
+        return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
       }
       if (accepted.includes('api_key')) {
         const apiKey = extractApiKey(authorizationHeader, apiKeyVerifier.realm);

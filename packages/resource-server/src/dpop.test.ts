@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createDpopTestKey, createDpopTestProof, type DpopTestKey, type DpopTestProofOptions } from '@gatehouse/protocol/testing/dpop';
+import { createCredentialVerifier, type ApiKeyVerifier } from './api-key.ts';
 import { createDpopReplayCache, DpopTokenError, formatDpopChallenge } from './dpop.ts';
 import { AUDIENCE, createVerifierFixture, rejection, VALIDATION_MODES, type VerifierFixture } from './verifier-fixture.ts';
 
@@ -103,6 +104,21 @@ for (const mode of VALIDATION_MODES) {
       assert.equal(error.error, 'insufficient_scope');
       assert.match(error.headers['www-authenticate']!, /scope="users:write"/);
       assert.equal(error.body.scope, 'users:write');
+    });
+
+    test('a route that also accepts API keys verifies Authorization: DPoP with its proof as well (issue 15 §3 with issue 16)', async () => {
+      const apiKeys: ApiKeyVerifier = { realm: AUDIENCE, verifyApiKey: () => Promise.reject(new Error('not an API key')), clearCache: () => {} };
+      const credentials = createCredentialVerifier({ tokenVerifier: fixture.verifier, apiKeyVerifier: apiKeys });
+      const token = await boundToken();
+      const request = async (dpop: string | undefined) => credentials.verifyCredential(`DPoP ${token}`, ['users:read'], ['bearer', 'api_key'], '127.0.0.1', {
+        dpop, method: 'GET', url: URL_PATH,
+      });
+      const verified = await request(await proof(token));
+      assert.equal(verified.kind, 'bearer');
+      assert.equal(verified.kind === 'bearer' ? verified.accessToken.dpopJkt : undefined, key.jkt);
+      const error = await rejection(request(undefined), DpopTokenError);
+      assert.equal(error.status, 401);
+      assert.equal(error.error, 'invalid_dpop_proof');
     });
   });
 }

@@ -61,6 +61,8 @@ export interface AuthorizationRequest {
   prompt: PromptValue[];
   /** OIDC Core §3.1.2.1 `max_age`: the longest time since the user logged in, in seconds; undefined when absent. */
   maxAgeSeconds: number | undefined;
+  /** RFC 9449 §10 `dpop_jkt`: the JWK SHA-256 thumbprint the code will be bound to; undefined when absent. */
+  dpopJkt?: string | undefined;
   /** The parameters as received: the login page's `return_to`, and what the interaction stores. */
   parameters: Record<string, string>;
 }
@@ -110,7 +112,9 @@ const MAX_AGE = /^(?:0|[1-9][0-9]{0,9})$/;
 /** SPEC decision 3: 1–512 visible ASCII characters. */
 const STATE = /^[\x21-\x7E]{1,512}$/;
 // `ui_locales` (OIDC Core §3.1.2.1) rides along so the login and consent pages, and the interaction record, keep the app's language preference (issue 13).
-const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'ui_locales'];
+const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'ui_locales', 'dpop_jkt'];
+/** RFC 9449 §10: `dpop_jkt` is a JWK SHA-256 thumbprint (RFC 7638), base64url: 43 characters. */
+const DPOP_JKT = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * @throws AuthorizationPageError before the redirect URI is established.
@@ -214,6 +218,9 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   if (prompt.includes('none') && prompt.length > 1) throw fail('invalid_request', 'prompt=none cannot be combined with other values');
   const maxAgeParameter = parameter('max_age');
   if (maxAgeParameter !== undefined && !MAX_AGE.test(maxAgeParameter)) throw fail('invalid_request', 'max_age must be a whole number of seconds');
+  // RFC 9449 §10: the thumbprint of the key the client will redeem the code with.
+  const dpopJkt = parameter('dpop_jkt');
+  if (dpopJkt !== undefined && !DPOP_JKT.test(dpopJkt)) throw fail('invalid_request', 'dpop_jkt must be a base64url JWK SHA-256 thumbprint (RFC 9449 section 10)');
 
   // SPEC decision 12: subject type preference, none = company.
   const subjectType = client.subjectType ?? 'company';
@@ -234,7 +241,8 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   // Kept server-side space-separated (indicators hold no spaces), read back with `stored`.
   if (resources) parameters.resource = resources.join(' ');
   return { client, redirectUri, state, scope, resources, codeChallenge: codeChallenge ?? null, subjectType, requestedSubject, forceConsent: prompt.includes('consent'),
-    prompt: prompt as PromptValue[], maxAgeSeconds: maxAgeParameter === undefined ? undefined : Number(maxAgeParameter), parameters };
+    prompt: prompt as PromptValue[], maxAgeSeconds: maxAgeParameter === undefined ? undefined : Number(maxAgeParameter), parameters,
+    ...(dpopJkt === undefined ? {} : { dpopJkt }) };
 }
 
 /** GET /oauth/authorize */
@@ -480,6 +488,7 @@ async function issueCodeAndRedirect(
     scope: authorization.scope, subjectType: subject.subjectType, subjectId: subject.subjectId,
     codeChallenge: authorization.codeChallenge, issuedAt: now, expiresAt: now + context.options.authorizationCodeLifetimeSeconds,
     ...(authorization.resources ? { resources: authorization.resources } : {}),
+    ...(authorization.dpopJkt === undefined ? {} : { dpopJkt: authorization.dpopJkt }),
   });
   await context.storage.audit.record({
     type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,

@@ -20,6 +20,7 @@ import type { RawParameters } from '../http/parameters.ts';
 import type { ServerContext } from '../server-context.ts';
 import { AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest } from './authorization.ts';
 import { PUSHED_REQUEST_LIFETIME_SECONDS, storeAuthorizationRequest } from './request-uri.ts';
+import { tokenRequestDpopKey } from '../tokens/dpop-proof.ts';
 import { requireForm, sendNoStoreJson } from './token.ts';
 
 /** POST /oauth/par */
@@ -32,6 +33,14 @@ export async function pushedAuthorizationRequestEndpoint(context: ServerContext,
   // RFC 9126 §2.1: the authenticated client is the request's client; a client_id in the body that names
   // another one was already refused by authenticateClient (two identities in one request).
   const parameters: RawParameters = { ...body, client_id: client.clientId };
+  // RFC 9449 §10.1: a DPoP proof sent with the pushed request binds the code to its key, as dpop_jkt does;
+  // "if both mechanisms are used at the same time, the authorization server MUST reject the request if the
+  // JWK Thumbprint in dpop_jkt does not match the public key in the DPoP header".
+  const proofJkt = await tokenRequestDpopKey(context, request, reply, '/oauth/par');
+  if (proofJkt !== undefined) {
+    if (parameters.dpop_jkt === undefined) parameters.dpop_jkt = proofJkt;
+    else if (parameters.dpop_jkt !== proofJkt) throw new OAuthError('invalid_dpop_proof', "the DPoP proof's key does not match dpop_jkt");
+  }
   let validated;
   try {
     validated = await validateAuthorizationRequest(context, parameters);

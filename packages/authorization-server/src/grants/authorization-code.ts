@@ -98,6 +98,14 @@ export const authorizationCodeGrant: GrantHandler = {
       // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
       throw new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
     }
+    // RFC 9449 §10: "the authorization server ... verifies that [the proof key's thumbprint] matches the dpop_jkt
+    // parameter value in the authorization request. If they do not match, it MUST reject the request." Checked
+    // before the code is consumed, so the client holding the key can still redeem it.
+    if (stored.dpopJkt !== undefined && dpopJkt !== stored.dpopJkt) {
+      throw new OAuthError('invalid_grant', dpopJkt === undefined
+        ? 'a DPoP proof is required: the authorization request named dpop_jkt'
+        : "the DPoP proof's key does not match the dpop_jkt of the authorization request");
+    }
 
     // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
     // code's scope within that resource's family (issue 15 §4).

@@ -59,6 +59,7 @@ export function toCode(row: Row): AuthorizationCodeRecord {
     issuedAt: Number(row.issued_at),
     expiresAt: Number(row.expires_at),
     ...resourcesMember(row.resources),
+    ...(typeof row.dpop_jkt === 'string' ? { dpopJkt: row.dpop_jkt } : {}),
   };
 }
 

@@ -157,6 +157,11 @@ export interface AuthorizationCodeRecord {
    * none (the default resource, the configured platform API): backends return the member only when set.
    */
   resources?: string[];
+  /**
+   * RFC 9449 §10: the `dpop_jkt` of the authorization request (the JWK SHA-256 thumbprint of the key the
+   * code may be redeemed with). Absent when the request named none: backends return the member only when set.
+   */
+  dpopJkt?: string;
 }
 
 /**

@@ -35,8 +35,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startTestServer(overrides: Partial<AuthorizationServerOptions> = {}): Promise<TestServer> {
-  const clock = createTestClock();
+/**
+ * @param clock the server's time; default a test clock at 1 800 000 000 that moves only when a test moves it.
+ *   Tests with other processes on the machine's clock (a CLI run as a partner runs it) pass one that follows
+ *   real time (`createRealTimeTestClock`).
+ */
+export async function startTestServer(overrides: Partial<AuthorizationServerOptions> = {}, clock: TestServer['clock'] = createTestClock()): Promise<TestServer> {
   const storage = overrides.storage ?? createSqliteStorage(':memory:');
   await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: clock.nowSeconds(), apiAudience: API_AUDIENCE });
   const port = await freePort();
@@ -51,6 +55,17 @@ export async function startTestServer(overrides: Partial<AuthorizationServerOpti
     async close() {
       await app.close();
       await storage.close();
+    },
+  };
+}
+
+/** A clock at the machine's time that a test can still move ahead (`advanceSeconds` adds an offset). */
+export function createRealTimeTestClock(): TestServer['clock'] {
+  let offsetSeconds = 0;
+  return {
+    nowSeconds: () => Math.floor(Date.now() / 1000) + offsetSeconds,
+    advanceSeconds: (seconds: number) => {
+      offsetSeconds += seconds;
     },
   };
 }

@@ -55,10 +55,11 @@ export function isCurrentDpopNonce(tokenHmacKey: Buffer, nonce: string, nowSecon
  * Checks the proof (§4.3) against `POST <issuer>/oauth/token`, the nonce when the deployment requires one
  * (§8: `use_dpop_nonce` with a fresh `DPoP-Nonce` header), then records it so a replay, on any instance,
  * is refused (§11.1). With nonces required every token endpoint response carries a fresh `DPoP-Nonce`.
+ * @param endpointPath the endpoint the proof is for (its `htu`): the token endpoint, or `/oauth/par` (RFC 9449 §10.1).
  * @returns the JWK SHA-256 thumbprint (`jkt`) of the proof's key.
  * @throws OAuthError `invalid_dpop_proof` (a failed check or a replay) or `use_dpop_nonce`.
  */
-export async function tokenRequestDpopKey(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+export async function tokenRequestDpopKey(context: ServerContext, request: FastifyRequest, reply: FastifyReply, endpointPath = '/oauth/token'): Promise<string | undefined> {
   const { options, clock, storage } = context;
   const now = clock.nowSeconds();
   if (options.dpopNonceRequired) reply.header('dpop-nonce', issueDpopNonce(options.tokenHmacKey, now));
@@ -66,7 +67,7 @@ export async function tokenRequestDpopKey(context: ServerContext, request: Fasti
   try {
     const header = singleDpopHeader(request.headers.dpop);
     if (header === undefined) return undefined;
-    proof = await verifyDpopProof(header, { htm: 'POST', htu: `${options.issuer}/oauth/token`, nowSeconds: now, windowSeconds: DPOP_PROOF_WINDOW_SECONDS });
+    proof = await verifyDpopProof(header, { htm: 'POST', htu: `${options.issuer}${endpointPath}`, nowSeconds: now, windowSeconds: DPOP_PROOF_WINDOW_SECONDS });
   } catch (error) {
     if (error instanceof DpopProofError) throw new OAuthError('invalid_dpop_proof', error.description);
     throw error;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { seed, type TestServer } from '../../../authorization-server/src/testing/harness.ts';
+import { introspect, seed, type TestServer } from '../../../authorization-server/src/testing/harness.ts';
 import { createTokenCipher, formatEncryptionKeys, generateEncryptionKey } from '../encryption.ts';
 import { createSqliteTokenStore } from '../stores/sqlite.ts';
 import { startGatehouse, type GatehouseFixture } from '../testing/gatehouse-fixture.ts';
@@ -37,7 +37,9 @@ describe('gatehouse-connect', () => {
   const seenTokens = new Set<string>();
 
   before(async () => {
-    gatehouse = await startGatehouse({ clientName: 'Acme CLI', introspectionCacheTtlSeconds: 0 });
+    // The CLI runs as its own process on the machine's clock, and sends DPoP proofs by default (RFC 9449 §4.3
+    // iat): Gatehouse and the API run on that clock too.
+    gatehouse = await startGatehouse({ clientName: 'Acme CLI', introspectionCacheTtlSeconds: 0, realClock: true });
     ({ server, api, clientId } = gatehouse);
     directory = mkdtempSync(join(tmpdir(), 'gatehouse-connect-'));
     const { GATEHOUSE_ENV: _ignored, ...inherited } = process.env;
@@ -95,6 +97,15 @@ describe('gatehouse-connect', () => {
     });
   }
 
+  /** The stored row and its access token, opened with the test's own copy of the key. */
+  async function storedConnection(connection: string) {
+    const store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
+    const row = await store.get(connection);
+    await store.close();
+    assert.ok(row?.accessTokenCiphertext);
+    return { row, accessToken: createTokenCipher(keys).open(row.accessTokenCiphertext, { connectionId: connection, field: 'access_token' }) };
+  }
+
   /** Reads the stored tokens (with the test's own copy of the key) to check that no output shows them. */
   async function rememberStoredTokens(connection = 'default'): Promise<void> {
     const store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
@@ -146,6 +157,26 @@ describe('gatehouse-connect', () => {
     assert.match(forbidden.stderr, /^HTTP 403/);
   });
 
+  it('binds the tokens to a DPoP key by default, stored encrypted with them, so each run uses the same key (RFC 9449)', async () => {
+    const { row, accessToken } = await storedConnection('default');
+    assert.match(row.dpopKeyCiphertext ?? '', /^v1\.cli\./, 'the key is sealed like the tokens');
+    const introspected = await introspect(server, accessToken);
+    assert.equal(introspected.token_type, 'DPoP');
+    const jkt = (introspected.cnf as { jkt?: string } | undefined)?.jkt;
+    assert.ok(jkt);
+    // The token without the key is useless to whoever copies it (RFC 9449 §7.1).
+    assert.equal((await fetch(`${api.url}/v1/introspect`, { headers: { authorization: `DPoP ${accessToken}` } })).status, 401);
+    assert.equal((await fetch(`${api.url}/v1/introspect`, { headers: { authorization: `Bearer ${accessToken}` } })).status, 401);
+    // Another run refreshes with the stored key: the new token is bound to the same key, and the next run calls with it.
+    assert.equal((await run(['refresh'])).code, 0);
+    const refreshed = await storedConnection('default');
+    assert.notEqual(refreshed.accessToken, accessToken);
+    assert.equal(((await introspect(server, refreshed.accessToken)).cnf as { jkt?: string } | undefined)?.jkt, jkt);
+    const call = await run(['call', '/v1/introspect']);
+    assert.equal(call.code, 0, call.stderr);
+    await rememberStoredTokens();
+  });
+
   it('refresh rotates both tokens; the old access token stops working', async () => {
     const before = [...seenTokens];
     const result = await run(['refresh', '--verbose']);
@@ -191,6 +222,25 @@ describe('gatehouse-connect', () => {
     assert.equal((await done).code, 0);
     await rememberStoredTokens('stale');
     assert.equal((await run(['revoke', '--connection', 'stale'])).code, 0);
+  });
+
+  it('login --no-dpop stores Bearer tokens and no key', async () => {
+    const { child, done } = start(['login', '--no-open', '--no-dpop', '--connection', 'bearer']);
+    assert.equal((await fetch(await completeAuthorizationAsUser(await printedUrl(child)))).status, 200);
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    const { row, accessToken } = await storedConnection('bearer');
+    assert.equal(row.dpopKeyCiphertext, null);
+    assert.equal((await introspect(server, accessToken)).token_type, 'Bearer');
+    assert.equal((await fetch(`${api.url}/v1/introspect`, { headers: { authorization: `Bearer ${accessToken}` } })).status, 200);
+    await rememberStoredTokens('bearer');
+    // Later runs keep the connection Bearer (the choice is saved with its profile): a refresh adds no key.
+    assert.equal((await run(['refresh', '--connection', 'bearer'])).code, 0);
+    const refreshed = await storedConnection('bearer');
+    assert.equal(refreshed.row.dpopKeyCiphertext, null);
+    assert.equal((await introspect(server, refreshed.accessToken)).token_type, 'Bearer');
+    await rememberStoredTokens('bearer');
+    assert.equal((await run(['revoke', '--connection', 'bearer'])).code, 0);
   });
 
   it('says clearly what is wrong: port in use, no connection, no client ID, unknown command, unreachable server', async () => {

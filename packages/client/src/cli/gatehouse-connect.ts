@@ -64,8 +64,8 @@ Options:
   --store-dir DIR            where connections live (GATEHOUSE_CONNECT_DIR, default ~/.config/gatehouse-connect)
   --json                     status: machine-readable output
   --verbose                  print refresh attempts and outcomes (token fingerprints only)
-  --dpop                     bind tokens to a DPoP key (RFC 9449) when the server offers it; confidential
-                             clients only, the key lives for this one run (each later run refreshes once)
+  --no-dpop                   login: Bearer tokens for this connection, not bound to a DPoP key (RFC 9449;
+                             bound is the default when the server offers DPoP, the key stored encrypted)
   --help`;
 
 const CONNECTION_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -119,8 +119,9 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
       store, encryptionKeys: encryptionKeys(directory, environment),
       // Several gatehouse-connect processes may share this store: one refresh at a time across them.
       lock: createFileLock({ directory: join(directory, 'locks') }),
-      // RFC 9449, opt-in: the key pair is not persisted (gatehouse-client.ts `dpop`).
-      ...(flags.dpop === true ? { dpop: true } : {}),
+      // RFC 9449: DPoP by default when the server offers it; the key is stored sealed with the tokens.
+      // `login --no-dpop` makes a Bearer connection, and its profile keeps later runs from adding a key.
+      ...(flags['no-dpop'] === true || (command !== 'login' && profile?.dpop === false) ? { dpop: false } : {}),
       logger: (entry) => {
         appendFileSync(logFile, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
         if (flags.verbose) output.stderr(`${describeLogEntry(entry)}\n`);
@@ -185,7 +186,7 @@ function parse(argv: string[]) {
       header: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
-      dpop: { type: 'boolean' },
+      'no-dpop': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -238,6 +239,7 @@ async function login(client: GatehouseClient, settings: Settings, name: string, 
       writeProfile(directory, name, {
         environment: settings.environment, issuer: settings.issuer, clientId: settings.clientId, clientType: settings.clientType,
         redirectUri: settings.redirectUri, scope: settings.scope, apiUrl: settings.apiUrl,
+        ...(flags['no-dpop'] === true ? { dpop: false as const } : {}),
       });
       output.stdout(`Connected "${name}" to ${connection.subjectUrn}\n  scope: ${connection.scope.join(' ')}\n  access token expires ${describeExpiry(connection)}\n`);
       if (settings.apiUrl === undefined) output.stderr('No API URL is configured: `call` needs --api-url or GATEHOUSE_API_URL (the token is sent only to an API you name).\n');

@@ -30,6 +30,8 @@ export interface Profile {
   redirectUri: string;
   scope: string;
   apiUrl?: string | undefined;
+  /** `false` when `login --no-dpop` made this a Bearer connection (RFC 9449): later runs keep it so. */
+  dpop?: false | undefined;
 }
 
 export interface Flags {

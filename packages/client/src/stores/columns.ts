@@ -23,6 +23,7 @@ export function fromRow(row: Record<string, unknown> | undefined): StoredConnect
     accessTokenCiphertext: (row.access_token_ciphertext as string | null) ?? null,
     refreshTokenCiphertext: (row.refresh_token_ciphertext as string | null) ?? null,
     accessTokenExpiresAt: row.access_token_expires_at === null ? null : Number(row.access_token_expires_at),
+    dpopKeyCiphertext: (row.dpop_key_ciphertext as string | null | undefined) ?? null,
     version: Number(row.version),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),

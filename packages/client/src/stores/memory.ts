@@ -27,7 +27,7 @@ export function createMemoryTokenStore(): TokenStore {
     async replaceTokens(connectionId, expectedVersion, update) {
       const row = rows.get(connectionId);
       if (!row || row.version !== expectedVersion || row.status !== 'active') return undefined;
-      const next: StoredConnection = { ...row, ...update, version: row.version + 1 };
+      const next: StoredConnection = { ...row, ...update, dpopKeyCiphertext: update.dpopKeyCiphertext ?? row.dpopKeyCiphertext, version: row.version + 1 };
       rows.set(connectionId, next);
       return { ...next };
     },
@@ -36,7 +36,7 @@ export function createMemoryTokenStore(): TokenStore {
       if (!row || row.version !== expectedVersion) return undefined;
       const next: StoredConnection = {
         ...row, status: 'reauthorization_required', statusReason: reason,
-        accessTokenCiphertext: null, refreshTokenCiphertext: null, accessTokenExpiresAt: null, updatedAt: at, version: row.version + 1,
+        accessTokenCiphertext: null, refreshTokenCiphertext: null, accessTokenExpiresAt: null, dpopKeyCiphertext: null, updatedAt: at, version: row.version + 1,
       };
       rows.set(connectionId, next);
       return { ...next };

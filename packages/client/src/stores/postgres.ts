@@ -54,6 +54,8 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
       created_at bigint NOT NULL,
       updated_at bigint NOT NULL
     )`);
+    // RFC 9449 (issue 15 §3): the sealed DPoP key the tokens are bound to; added to tables created before.
+    await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS dpop_key_ciphertext text`);
     await setup.query('COMMIT');
   } catch (error) {
     await setup.query('ROLLBACK').catch(() => {});
@@ -66,15 +68,16 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
   return {
     save(c) {
       return one(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
-          access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12)
+          access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $13)
         ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
           subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
           access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
-          access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at
+          access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at,
+          dpop_key_ciphertext = excluded.dpop_key_ciphertext
         RETURNING *`, [
         c.connectionId, c.issuer, c.clientId, c.subjectUrn, c.scope, c.status, c.statusReason,
-        c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt,
+        c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt, c.dpopKeyCiphertext ?? null,
       ]) as Promise<StoredConnection>;
     },
     get(connectionId) {
@@ -85,15 +88,15 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
     },
     replaceTokens(connectionId, expectedVersion, update) {
       return one(`UPDATE ${table} SET access_token_ciphertext = $1, refresh_token_ciphertext = $2, access_token_expires_at = $3,
-          scope = $4, updated_at = $5, version = version + 1
+          scope = $4, updated_at = $5, version = version + 1, dpop_key_ciphertext = COALESCE($8, dpop_key_ciphertext)
         WHERE connection_id = $6 AND version = $7 AND status = 'active' RETURNING *`, [
         update.accessTokenCiphertext, update.refreshTokenCiphertext, update.accessTokenExpiresAt, update.scope, update.updatedAt,
-        connectionId, expectedVersion,
+        connectionId, expectedVersion, update.dpopKeyCiphertext ?? null,
       ]);
     },
     markReauthorizationRequired(connectionId, expectedVersion, reason, at) {
       return one(`UPDATE ${table} SET status = 'reauthorization_required', status_reason = $1, access_token_ciphertext = NULL,
-          refresh_token_ciphertext = NULL, access_token_expires_at = NULL, updated_at = $2, version = version + 1
+          refresh_token_ciphertext = NULL, access_token_expires_at = NULL, dpop_key_ciphertext = NULL, updated_at = $2, version = version + 1
         WHERE connection_id = $3 AND version = $4 RETURNING *`, [reason, at, connectionId, expectedVersion]);
     },
     async delete(connectionId) {

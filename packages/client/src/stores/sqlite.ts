@@ -48,25 +48,30 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     access_token_expires_at INTEGER,
     version INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    updated_at INTEGER NOT NULL,
+    dpop_key_ciphertext TEXT
   ) STRICT`);
+  // RFC 9449 (issue 15 §3): tables created before DPoP keys were stored get the column.
+  const columns = database.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+  if (!columns.some((column) => column.name === 'dpop_key_ciphertext')) database.exec(`ALTER TABLE ${table} ADD COLUMN dpop_key_ciphertext TEXT`);
 
   const statements = {
     save: database.prepare(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
-        access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+        access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
       ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
         subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
         access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
-        access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at
+        access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at,
+        dpop_key_ciphertext = excluded.dpop_key_ciphertext
       RETURNING *`),
     get: database.prepare(`SELECT * FROM ${table} WHERE connection_id = ?`),
     list: database.prepare(`SELECT * FROM ${table} ORDER BY connection_id`),
     replaceTokens: database.prepare(`UPDATE ${table} SET access_token_ciphertext = ?, refresh_token_ciphertext = ?,
-        access_token_expires_at = ?, scope = ?, updated_at = ?, version = version + 1
+        access_token_expires_at = ?, scope = ?, updated_at = ?, version = version + 1, dpop_key_ciphertext = COALESCE(?, dpop_key_ciphertext)
       WHERE connection_id = ? AND version = ? AND status = 'active' RETURNING *`),
     markReauthorizationRequired: database.prepare(`UPDATE ${table} SET status = 'reauthorization_required', status_reason = ?,
-        access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, access_token_expires_at = NULL, updated_at = ?, version = version + 1
+        access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, access_token_expires_at = NULL, dpop_key_ciphertext = NULL, updated_at = ?, version = version + 1
       WHERE connection_id = ? AND version = ? RETURNING *`),
     delete: database.prepare(`DELETE FROM ${table} WHERE connection_id = ?`),
   };
@@ -75,7 +80,7 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     async save(c) {
       return fromRow(statements.save.get(
         c.connectionId, c.issuer, c.clientId, c.subjectUrn, c.scope, c.status, c.statusReason,
-        c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt,
+        c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt, c.dpopKeyCiphertext ?? null,
       ))!;
     },
     async get(connectionId) {
@@ -87,7 +92,7 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     async replaceTokens(connectionId, expectedVersion, update) {
       return fromRow(statements.replaceTokens.get(
         update.accessTokenCiphertext, update.refreshTokenCiphertext, update.accessTokenExpiresAt, update.scope, update.updatedAt,
-        connectionId, expectedVersion,
+        update.dpopKeyCiphertext ?? null, connectionId, expectedVersion,
       ));
     },
     async markReauthorizationRequired(connectionId, expectedVersion, reason, at) {

@@ -23,6 +23,7 @@ const row = (connectionId: string, overrides: Partial<NewStoredConnection> = {})
   accessTokenCiphertext: 'v1.k.access-1',
   refreshTokenCiphertext: 'v1.k.refresh-1',
   accessTokenExpiresAt: 1_800_000_900,
+  dpopKeyCiphertext: null,
   createdAt: 1_800_000_000,
   updatedAt: 1_800_000_000,
   ...overrides,
@@ -92,9 +93,21 @@ export function describeTokenStoreContract(name: string, open: () => Promise<Tok
       const marked = await store.markReauthorizationRequired('a', 1, 'invalid_grant: revoked', 1_800_000_100);
       assert.deepEqual(marked, {
         ...row('a'), status: 'reauthorization_required', statusReason: 'invalid_grant: revoked',
-        accessTokenCiphertext: null, refreshTokenCiphertext: null, accessTokenExpiresAt: null, updatedAt: 1_800_000_100, version: 2,
+        accessTokenCiphertext: null, refreshTokenCiphertext: null, accessTokenExpiresAt: null, dpopKeyCiphertext: null, updatedAt: 1_800_000_100, version: 2,
       });
       assert.equal(await store.replaceTokens('a', 2, update(3)), undefined, 'tokens are not written to a connection that needs re-authorization');
+    });
+
+    it('keeps the DPoP key with the tokens (RFC 9449): saved, set once by a refresh, kept by later ones, deleted with the tokens', async () => {
+      const saved = await store.save(row('a', { dpopKeyCiphertext: 'v1.k.key-1' }));
+      assert.equal(saved.dpopKeyCiphertext, 'v1.k.key-1');
+      assert.equal((await store.replaceTokens('a', 1, update(2)))?.dpopKeyCiphertext, 'v1.k.key-1', 'a refresh without a new key keeps it');
+      await store.save(row('b'));
+      assert.equal((await store.replaceTokens('b', 1, { ...update(2), dpopKeyCiphertext: 'v1.k.key-b' }))?.dpopKeyCiphertext, 'v1.k.key-b');
+      assert.equal((await store.replaceTokens('b', 2, update(3)))?.dpopKeyCiphertext, 'v1.k.key-b');
+      assert.deepEqual(await store.get('b'), { ...row('b'), ...update(3), dpopKeyCiphertext: 'v1.k.key-b', version: 3 });
+      assert.equal((await store.markReauthorizationRequired('a', 2, 'invalid_grant', 1_800_000_100))?.dpopKeyCiphertext, null);
+      assert.equal((await store.save(row('a')))?.dpopKeyCiphertext, null, 'a reconnect without a key leaves none');
     });
 
     it('deletes a connection once', async () => {

@@ -5,7 +5,7 @@
  */
 import { registerClient } from '@gatehouse/authorization-server';
 import { startPlatformApi, type RunningPlatformApi } from '@gatehouse/platform-api';
-import { API_AUDIENCE, freePort, seed, startTestServer, type TestServer } from '../../../authorization-server/src/testing/harness.ts';
+import { API_AUDIENCE, createRealTimeTestClock, freePort, seed, startTestServer, type TestServer } from '../../../authorization-server/src/testing/harness.ts';
 
 export interface GatehouseFixture {
   server: TestServer;
@@ -27,11 +27,18 @@ export interface GatehouseFixtureOptions {
   introspectionCacheTtlSeconds?: number;
   /** Gatehouse's refresh-token reuse grace window (SPEC decision 8); default its own (30 s). */
   refreshTokenReuseGraceSeconds?: number;
+  /**
+   * Run Gatehouse and the API on the machine's clock instead of the fixed test clock: for tests whose client
+   * runs in other processes on that clock (`gatehouse-connect`), since DPoP proofs carry the client's time
+   * and the servers accept it only within 60 s of theirs (RFC 9449 §4.3 `iat`).
+   */
+  realClock?: boolean;
 }
 
 export async function startGatehouse(options: GatehouseFixtureOptions): Promise<GatehouseFixture> {
   const server = await startTestServer(
     options.refreshTokenReuseGraceSeconds === undefined ? {} : { refreshTokenReuseGraceSeconds: options.refreshTokenReuseGraceSeconds },
+    ...(options.realClock ? [createRealTimeTestClock()] : []),
   );
   let tokenRequests = 0;
   server.app.server.on('request', (request) => {

@@ -574,6 +574,14 @@ export const migrations: Migration[] = [
       CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
     `,
   },
+  {
+    version: 25,
+    name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
+    sql: `
+      -- RFC 9449 §10: the JWK thumbprint the authorization request named; the code redeems only with a proof by that key.
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt text;
+    `,
+  },
 ];
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -397,9 +397,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       async create(code) {
         await query(
           `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-             code_challenge, issued_at, expires_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+             code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
           [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-            code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources)],
+            code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null],
         );
       },
       async find(codeDigest, clientId) {

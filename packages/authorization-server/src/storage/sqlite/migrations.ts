@@ -495,4 +495,12 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
       CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
     `,
   },
+  {
+    version: 25,
+    name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
+    sql: `
+      -- RFC 9449 §10: the JWK thumbprint the authorization request named; the code redeems only with a proof by that key.
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+    `,
+  },
 ];

@@ -324,9 +324,9 @@ export function createSqliteStorage(path: string): Storage {
       async create(code) {
         run(
           `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-             code_challenge, issued_at, expires_at, resources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-          code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources),
+          code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null,
         );
       },
       async find(codeDigest, clientId) {
