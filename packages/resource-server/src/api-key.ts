@@ -321,7 +321,7 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
       }
       if (accepted.includes('bearer')) {
         try {
-          return { kind: 'bearer', accessToken: await verifyToken() };
+          return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
         } catch (error) {
           // No usable credential at all: say every scheme this route accepts (RFC 9110 §11.6.1).
           if (error instanceof BearerTokenError && error.bearerError === undefined && accepted.length > 1) {
