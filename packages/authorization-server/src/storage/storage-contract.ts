@@ -13,6 +13,7 @@ import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
+import { brandingReviewsContract } from './branding-reviews-contract.ts';
 import { resourcesContract } from './resources-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import { dpopContract } from './dpop-contract.ts';
@@ -1344,6 +1345,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     resourcesContract(withStorage);
     userIdentityContract(withStorage);
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
+    brandingReviewsContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -539,6 +539,22 @@ export const migrations: Migration[] = [
       CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
     `,
   },
+  {
+    version: 22,
+    name: 'branding-change review: the reviewed branding of a changed client',
+    sql: `
+      -- Issue 13: a partner's change of a reviewed client's name, logo or URIs keeps the reviewed values
+      -- here (logo bytes included) until an administrator approves (row dropped) or rejects (restored) it.
+      CREATE TABLE client_branding_reviews (
+        client_id text COLLATE "C" PRIMARY KEY REFERENCES clients (client_id),
+        reviewed jsonb NOT NULL,
+        logo_content_type text,
+        logo_bytes bytea,
+        logo_sha256 text,
+        kept_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
