@@ -315,7 +315,8 @@ export async function rejectBrandingChange(context: ManagementContext, clientId:
   const review = await context.storage.brandingReviews.find(clientId);
   if (!review) throw new ClientManagementError('conflict', 'no branding change of this client waits for review');
   if (review.logo) await context.storage.clientLogos.put({ clientId, ...review.logo, updatedAt: context.now });
-  const restored = (Object.keys(review.reviewed) as (keyof typeof review.reviewed)[]).filter((key) => review.reviewed[key] !== client[key]);
+  // In a fixed order (a jsonb snapshot does not keep its keys' order).
+  const restored = (['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri'] as const).filter((key) => review.reviewed[key] !== client[key]);
   const updated = (await context.storage.clients.update(clientId, { ...review.reviewed, brandingVerified: true }))!;
   await context.storage.brandingReviews.remove(clientId);
   await audit(context, 'client.branding_rejected', clientId, { fields: restored.map(wireName).join(' ') });
