@@ -67,7 +67,7 @@ ${body}`, model, t);
 
 function actionForms(model: ConsoleFrame, client: ClientRecord, brandingChange = false): SafeHtml[] {
   const t = tOf(model);
-  return actionsFor(client, brandingChange).map((action) => html`<form class="inline" method="post" action="/admin/clients/${client.clientId}/${action}"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${actionText(t, action)}: ${client.clientName}">${actionText(t, action)}…</button></form> `);
+  return actionsFor(client, brandingChange).map((action) => html`<form class="inline" method="post" action="/admin/clients/${client.clientId}/${action}"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${action in NEW_ACTION_KEYS ? `${actionText(t, action)} ${client.clientName}` : t.t('console.actionLabel', { action, client: client.clientName })}">${actionText(t, action)}…</button></form> `);
 }
 
 function clientRow(model: ConsoleFrame, client: ClientRecord): SafeHtml {

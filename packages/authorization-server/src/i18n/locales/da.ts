@@ -353,7 +353,7 @@ export const da: Catalogue = {
   'console.noMemberships': "Administrerer ingen virksomhed eller organisation.",
   'console.subjectKind': "{type, select, company {virksomhed} other {organisation}}",
   'console.removeMembership': "Fjern…",
-  'console.removeMembershipLabel': "Lad {user} holde op med at administrere {subject}",
+  'console.removeMembershipLabel': "Fjern {user} som administrator af {subject}",
   'console.removeMembershipTitle': "Skal {user} holde op med at administrere {subject}?",
   'console.removeMembershipConsequence': "{user} kan ikke længere forbinde apps for {subject}. Forbindelser, der allerede er oprettet, bliver.",
   'console.removeMembershipConfirm': "Fjern medlemskab",

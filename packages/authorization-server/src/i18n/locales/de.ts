@@ -353,7 +353,7 @@ export const de: Catalogue = {
   'console.noMemberships': "Verwaltet kein Unternehmen und keine Organisation.",
   'console.subjectKind': "{type, select, company {Unternehmen} other {Organisation}}",
   'console.removeMembership': "Entfernen…",
-  'console.removeMembershipLabel': "{user} nicht mehr {subject} verwalten lassen",
+  'console.removeMembershipLabel': "Entfernen: {user} als Verwalter von {subject}",
   'console.removeMembershipTitle': "Soll {user} {subject} nicht mehr verwalten?",
   'console.removeMembershipConsequence': "{user} kann keine Apps mehr für {subject} verbinden. Bestehende Verbindungen bleiben.",
   'console.removeMembershipConfirm': "Mitgliedschaft entfernen",

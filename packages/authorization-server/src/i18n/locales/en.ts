@@ -366,7 +366,7 @@ export const en = {
   'console.noMemberships': "Administers no company or organization.",
   'console.subjectKind': "{type, select, company {company} other {organization}}",
   'console.removeMembership': "Remove…",
-  'console.removeMembershipLabel': "Stop {user} administering {subject}",
+  'console.removeMembershipLabel': "Remove {user} as administrator of {subject}",
   'console.removeMembershipTitle': "Stop {user} administering {subject}?",
   'console.removeMembershipConsequence': "{user} can no longer connect apps for {subject}. Connections already made stay.",
   'console.removeMembershipConfirm': "Remove membership",

@@ -353,7 +353,7 @@ export const es: Catalogue = {
   'console.noMemberships': "No administra ninguna empresa ni organización.",
   'console.subjectKind': "{type, select, company {empresa} other {organización}}",
   'console.removeMembership': "Quitar…",
-  'console.removeMembershipLabel': "Quitar a {user} la administración de {subject}",
+  'console.removeMembershipLabel': "Quitar a {user} como administrador de {subject}",
   'console.removeMembershipTitle': "¿Quitar a {user} la administración de {subject}?",
   'console.removeMembershipConsequence': "{user} ya no podrá conectar aplicaciones para {subject}. Las conexiones ya hechas se mantienen.",
   'console.removeMembershipConfirm': "Quitar la pertenencia",

@@ -353,7 +353,7 @@ export const fr: Catalogue = {
   'console.noMemberships': "N’administre aucune entreprise ni organisation.",
   'console.subjectKind': "{type, select, company {entreprise} other {organisation}}",
   'console.removeMembership': "Retirer…",
-  'console.removeMembershipLabel': "Retirer à {user} l’administration de {subject}",
+  'console.removeMembershipLabel': "Retirer {user} des administrateurs de {subject}",
   'console.removeMembershipTitle': "Retirer à {user} l’administration de {subject} ?",
   'console.removeMembershipConsequence': "{user} ne pourra plus connecter d’applications pour {subject}. Les connexions déjà faites restent.",
   'console.removeMembershipConfirm': "Retirer l’appartenance",

@@ -353,7 +353,7 @@ export const nb: Catalogue = {
   'console.noMemberships': "Administrerer ingen virksomhet eller organisasjon.",
   'console.subjectKind': "{type, select, company {virksomhet} other {organisasjon}}",
   'console.removeMembership': "Fjern…",
-  'console.removeMembershipLabel': "La {user} slutte å administrere {subject}",
+  'console.removeMembershipLabel': "Fjern {user} som administrator for {subject}",
   'console.removeMembershipTitle': "Skal {user} slutte å administrere {subject}?",
   'console.removeMembershipConsequence': "{user} kan ikke lenger koble til apper for {subject}. Tilkoblinger som allerede finnes, blir værende.",
   'console.removeMembershipConfirm': "Fjern medlemskap",

@@ -353,7 +353,7 @@ export const sv: Catalogue = {
   'console.noMemberships': "Administrerar inget företag eller organisation.",
   'console.subjectKind': "{type, select, company {företag} other {organisation}}",
   'console.removeMembership': "Ta bort…",
-  'console.removeMembershipLabel': "Låt {user} sluta administrera {subject}",
+  'console.removeMembershipLabel': "Ta bort {user} som administratör för {subject}",
   'console.removeMembershipTitle': "Ska {user} sluta administrera {subject}?",
   'console.removeMembershipConsequence': "{user} kan inte längre ansluta appar för {subject}. Anslutningar som redan finns ligger kvar.",
   'console.removeMembershipConfirm': "Ta bort medlemskap",
