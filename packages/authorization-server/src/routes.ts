@@ -15,6 +15,8 @@ import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoint
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
 } from './endpoints/console.ts';
+import { consoleReviewedLogo } from './endpoints/console.ts';
+import { consoleRemoveMembership, consoleSubjects, consoleUser, consoleUsers } from './endpoints/console-directory.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
 import {
   apiKeysEndpoint, createApiKeyEndpoint, deleteApiKeyEndpoint, installApiKeyEndpoint, newApiKeyEndpoint, revokeIntegratedApiKeyEndpoint,
@@ -137,6 +139,13 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/account/connected-apps/api-keys/:key_id/revoke', csrf, (request, reply) => revokeIntegratedApiKeyEndpoint(context, request, reply));
   app.get('/admin/api-keys', (request, reply) => consoleApiKeys(context, request, reply));
   app.post('/admin/api-keys/:key_id/revoke', csrf, (request, reply) => consoleRevokeApiKey(context, request, reply));
+  // Console (issue 13): the reviewed logo of a branding change, and the directory views.
+  app.get('/admin/clients/:client_id/reviewed-logo', (request, reply) => consoleReviewedLogo(context, request, reply));
+  app.get('/admin/users', (request, reply) => consoleUsers(context, request, reply));
+  app.get('/admin/users/:user_id', (request, reply) => consoleUser(context, request, reply));
+  app.post('/admin/users/:user_id/memberships/:subject_type/:subject_id/remove', csrf, (request, reply) => consoleRemoveMembership(context, request, reply));
+  app.get('/admin/companies', (request, reply) => consoleSubjects(context, request, reply, 'company'));
+  app.get('/admin/organizations', (request, reply) => consoleSubjects(context, request, reply, 'organization'));
   // Encapsulated: its bearer authentication, error rendering, image body parser and OpenAPI document stay inside.
   await app.register(adminApi(context), { prefix: ADMIN_API_PREFIX });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { updateClient } from '../clients/client-management.ts';
 import { registerClient } from '../clients/registration.ts';
 import { authorize, basic, Browser, authorizeUrl, introspect, obtainTokens, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { jpegImage, pngImage, svgImage, webpImage } from '../testing/images.ts';
@@ -176,6 +177,21 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       await call('POST', `/clients/${client.clientId}/suspend`);
       const conflict = await call('POST', `/clients/${client.clientId}/approve`);
       assert.equal(conflict.status, 409);
+    });
+
+    it('reject-branding restores a partner\'s reviewed branding (issue 13); 409 when no change waits', async () => {
+      const { client } = await registerClient({ storage: server.storage, environment: 'staging', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Reviewed Partner', clientType: 'confidential', redirectUris: [CALLBACK], scopes: ['users:read'] }, {}, { actor: 'user:x', ownerUserId: seed.users.bob.id });
+      await call('POST', `/clients/${client.clientId}/approve`);
+      await updateClient({ storage: server.storage, environment: 'staging', brandName: 'Gatehouse', now: server.clock.nowSeconds(), actor: `user:${seed.users.bob.id}`, requireApproval: true },
+        client.clientId, { clientName: 'Renamed Partner' });
+      const rejected = await call('POST', `/clients/${client.clientId}/reject-branding`);
+      assert.equal(rejected.status, 200);
+      assert.equal(rejected.json.client_name, 'Reviewed Partner');
+      assert.equal(rejected.json.branding_verified, true);
+      const [event] = await server.storage.audit.list({ clientId: client.clientId, types: ['client.branding_rejected'] });
+      assert.match(event!.actor, /^admin:/);
+      assert.equal((await call('POST', `/clients/${client.clientId}/reject-branding`)).status, 409);
     });
 
     it('suspension stops flows, code redemption, refresh and introspection at once; reactivation restores the grant (SPEC decision 13)', async () => {

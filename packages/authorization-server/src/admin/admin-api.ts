@@ -17,7 +17,7 @@ import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientToJson } from '../clients/client-json.ts';
 import {
-  approveClient, ClientManagementError, deleteClient, findManagedClient, LOGO_MAX_BYTES, reactivateClient, rotateClientSecret, setClientLogo,
+  approveClient, ClientManagementError, deleteClient, findManagedClient, LOGO_MAX_BYTES, reactivateClient, rejectBrandingChange, rotateClientSecret, setClientLogo,
   setPkceException, suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
 import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
@@ -235,6 +235,7 @@ export function adminApi(context: ServerContext) {
     transition('approve', 'Approve a pending client (and its branding): it becomes active', approveClient);
     transition('suspend', 'Suspend a client: its flows, code redemptions, refreshes and access tokens stop at once', suspendClient);
     transition('reactivate', 'Reactivate a suspended client', reactivateClient);
+    transition('reject-branding', 'Reject a partner\'s branding change: the reviewed name, logo and URIs come back (issue 13)', rejectBrandingChange);
 
     app.delete('/clients/:client_id', {
       schema: { summary: 'Delete a client for good, revoking every grant and token of it', security, params: CLIENT_ID_PARAMS, response: { 200: CLIENT_SCHEMA, ...errors } },

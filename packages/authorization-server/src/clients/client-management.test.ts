@@ -7,7 +7,7 @@ import type { Storage, TokenRecord } from '../storage/storage.ts';
 import { jpegImage, pngImage, svgImage, webpImage } from '../testing/images.ts';
 import { authenticateClient } from './client-authentication.ts';
 import {
-  approveClient, ClientManagementError, deleteClient, inspectLogo, reactivateClient, rotateClientSecret, setClientLogo, setPkceException,
+  approveClient, ClientManagementError, deleteClient, inspectLogo, reactivateClient, rejectBrandingChange, rotateClientSecret, setClientLogo, setPkceException,
   suspendClient, updateClient, type ManagementContext,
 } from './client-management.ts';
 import { registerClient, RegistrationError, type ClientRegistration } from './registration.ts';
@@ -236,5 +236,39 @@ describe('logos (seed: "Square (1:1), high-resolution logo")', () => {
     const logo = await storage.clientLogos.get(client.clientId);
     assert.ok(logo?.bytes.equals(bytes));
     assert.equal(logo?.contentType, 'image/png');
+  }));
+
+  it('a partner\'s branding change keeps the reviewed name, URIs and logo; rejecting restores them byte for byte, approving drops them (issue 13)', withStorage(async (storage) => {
+    const owner = crypto.randomUUID();
+    const { client } = await register(storage, 'staging', {}, owner);
+    const reviewedLogo = pngImage(256, 256);
+    await setClientLogo(admin(storage), ISSUER, client.clientId, reviewedLogo);
+    const reviewed = await approveClient(admin(storage), client.clientId);
+    const partner = { ...admin(storage), actor: `user:${owner}` };
+    await updateClient(partner, client.clientId, { clientName: 'Ledgerly Two', tosUri: 'https://ledgerly.example/new-terms' });
+    await setClientLogo(partner, ISSUER, client.clientId, pngImage(300, 300));
+    await updateClient(partner, client.clientId, { clientName: 'Ledgerly Three' });
+    const kept = await storage.brandingReviews.find(client.clientId);
+    assert.deepEqual(kept?.reviewed, { clientName: 'Ledgerly Sync', clientUri: reviewed.clientUri, logoUri: reviewed.logoUri, tosUri: 'https://ledgerly.example/terms', policyUri: reviewed.policyUri },
+      'the first reviewed values are kept, not an intermediate change');
+    assert.ok(kept?.logo?.bytes.equals(reviewedLogo));
+    await assert.rejects(rejectBrandingChange(partner, client.clientId), ClientManagementError, 'a partner cannot reject');
+    const restored = await rejectBrandingChange(admin(storage), client.clientId);
+    assert.equal(restored.clientName, 'Ledgerly Sync');
+    assert.equal(restored.tosUri, 'https://ledgerly.example/terms');
+    assert.equal(restored.logoUri, reviewed.logoUri);
+    assert.equal(restored.brandingVerified, true);
+    assert.ok((await storage.clientLogos.get(client.clientId))?.bytes.equals(reviewedLogo));
+    assert.equal(await storage.brandingReviews.find(client.clientId), undefined);
+    const [event] = await storage.audit.list({ clientId: client.clientId, types: ['client.branding_rejected'] });
+    assert.equal(event?.actor, 'admin:ops');
+    assert.deepEqual(event?.details, { fields: 'client_name logo_uri tos_uri' });
+    await assert.rejects(rejectBrandingChange(admin(storage), client.clientId), (error) => error instanceof ClientManagementError && error.reason === 'conflict');
+
+    await updateClient(partner, client.clientId, { policyUri: 'https://ledgerly.example/new-privacy' });
+    assert.ok(await storage.brandingReviews.find(client.clientId));
+    const approved = await approveClient(admin(storage), client.clientId);
+    assert.equal(approved.policyUri, 'https://ledgerly.example/new-privacy');
+    assert.equal(await storage.brandingReviews.find(client.clientId), undefined);
   }));
 });

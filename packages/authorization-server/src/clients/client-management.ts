@@ -52,7 +52,7 @@ export class ClientManagementError extends Error {
 export type ClientMetadataChanges = Partial<Omit<ClientMetadata, 'clientType' | 'pkceRequired'>>;
 
 /** Fields whose change means an administrator must review the branding again (the consent page shows them). */
-const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri'];
+const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri'];
 
 /** Longest rotation overlap: 30 days. A longer window would keep a possibly leaked secret alive too long. */
 export const MAX_SECRET_OVERLAP_SECONDS = 30 * 24 * 60 * 60;
@@ -91,6 +91,7 @@ export async function updateClient(context: ManagementContext, clientId: string,
   // A partner's new name or logo is unreviewed until an administrator approves it again; an administrator's edit is its own review.
   if (!isAdministrator(context.actor) && requiresApproval(context) && changed.some((key) => BRANDING_FIELDS.includes(key as keyof ClientMetadataChanges))) {
     patch.brandingVerified = false;
+    if (client.brandingVerified) await keepReviewedBranding(context, client);
   }
   const updated = (await context.storage.clients.update(clientId, patch))!;
   await audit(context, 'client.updated', clientId, { fields: changed.map(wireName).join(' ') });
@@ -102,7 +103,9 @@ export async function approveClient(context: ManagementContext, clientId: string
   const client = await findManagedClient(context.storage, clientId);
   if (client.status === 'suspended') throw new ClientManagementError('conflict', 'a suspended client is reactivated, not approved');
   const updated = (await context.storage.clients.update(clientId, { status: 'active', brandingVerified: true }))!;
-  await audit(context, 'client.approved', clientId, { previous_status: client.status });
+  // Issue 13: the changed branding is now the reviewed one.
+  const brandingChange = await context.storage.brandingReviews.remove(clientId);
+  await audit(context, 'client.approved', clientId, { previous_status: client.status, ...(brandingChange ? { branding_change: true } : {}) });
   return updated;
 }
 
@@ -219,9 +222,10 @@ export function inspectLogo(bytes: Buffer): LogoImage {
  * @throws RegistrationError `logo`; ClientManagementError not_found.
  */
 export async function setClientLogo(context: ManagementContext, issuer: string, clientId: string, bytes: Buffer): Promise<ClientRecord> {
-  await findManagedClient(context.storage, clientId);
+  const client = await findManagedClient(context.storage, clientId);
   const image = inspectLogo(bytes);
   const sha256 = createHash('sha256').update(bytes).digest('base64url');
+  if (!isAdministrator(context.actor) && requiresApproval(context) && client.brandingVerified) await keepReviewedBranding(context, client);
   await context.storage.clientLogos.put({ clientId, contentType: image.contentType, bytes, sha256, updatedAt: context.now });
   const patch: ClientPatch = { logoUri: logoUri(issuer, clientId, sha256) };
   if (!isAdministrator(context.actor) && requiresApproval(context)) patch.brandingVerified = false;
@@ -278,5 +282,43 @@ export async function setDpopBoundAccessTokens(context: ManagementContext, clien
   if ((client.dpopBoundAccessTokens ?? false) === required) return client;
   const updated = (await context.storage.clients.update(clientId, { dpopBoundAccessTokens: required }))!;
   await audit(context, 'client.updated', clientId, { fields: 'dpop_bound_access_tokens' });
+  return updated;
+}
+
+
+/**
+ * Issue 13, branding-change review. DESIGN: a partner's change of a reviewed client's name, logo or URIs
+ * applies at once (the integration keeps working; the consent page marks the branding unverified and the
+ * marketplace hides the app, as before), and the reviewed values are kept aside (storage `brandingReviews`,
+ * logo bytes included) the first time, so the console shows them before and after. Approving
+ * (`approveClient`) makes the change the reviewed branding; rejecting (`rejectBrandingChange`) restores the
+ * reviewed values and logo. A client never reviewed (pending) keeps nothing: there is no "before".
+ */
+async function keepReviewedBranding(context: ManagementContext, client: ClientRecord): Promise<void> {
+  const logo = await context.storage.clientLogos.get(client.clientId);
+  await context.storage.brandingReviews.keep({
+    clientId: client.clientId, keptAt: context.now,
+    reviewed: { clientName: client.clientName, clientUri: client.clientUri, logoUri: client.logoUri, tosUri: client.tosUri, policyUri: client.policyUri },
+    logo: logo ? { contentType: logo.contentType, bytes: logo.bytes, sha256: logo.sha256 } : null,
+  });
+}
+
+/**
+ * Administrator only (issue 13): refuses a partner's branding change by restoring the reviewed name, URIs
+ * and uploaded logo kept when the change came; the branding counts as reviewed again. Audited as
+ * `client.branding_rejected` with the restored fields' RFC 7591 names.
+ * @throws ClientManagementError not_found; conflict when the actor is not an administrator or no change waits.
+ */
+export async function rejectBrandingChange(context: ManagementContext, clientId: string): Promise<ClientRecord> {
+  if (!isAdministrator(context.actor)) throw new ClientManagementError('conflict', 'only an administrator can reject a branding change');
+  const client = await findManagedClient(context.storage, clientId);
+  const review = await context.storage.brandingReviews.find(clientId);
+  if (!review) throw new ClientManagementError('conflict', 'no branding change of this client waits for review');
+  if (review.logo) await context.storage.clientLogos.put({ clientId, ...review.logo, updatedAt: context.now });
+  // In a fixed order (a jsonb snapshot does not keep its keys' order).
+  const restored = (['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri'] as const).filter((key) => review.reviewed[key] !== client[key]);
+  const updated = (await context.storage.clients.update(clientId, { ...review.reviewed, brandingVerified: true }))!;
+  await context.storage.brandingReviews.remove(clientId);
+  await audit(context, 'client.branding_rejected', clientId, { fields: restored.map(wireName).join(' ') });
   return updated;
 }

@@ -4,9 +4,15 @@
  *
  * - `GET /admin`: the review queue (pending clients, and active ones whose branding is not reviewed).
  * - `GET /admin/clients?q=`: client search by name or ID.
- * - `POST /admin/clients/:client_id/:action` (approve|suspend|reactivate|delete): a confirmation page
- *   naming what will happen, then, posted again with `confirm=yes`, the change through
- *   clients/client-management.ts (the admin API's and CLI's rules; no second copy).
+ * - `POST /admin/clients/:client_id/:action` (approve|suspend|reactivate|delete|reject_branding|
+ *   grant_pkce_exception|withdraw_pkce_exception): a confirmation page naming what will happen, then,
+ *   posted again with `confirm=yes`, the change through clients/client-management.ts (the admin API's and
+ *   CLI's rules; no second copy).
+ * - Branding changes (issue 13): a partner's change of a reviewed client's name, logo or URIs waits in the
+ *   queue with the reviewed values before and the current ones after (client-management.ts
+ *   `keepReviewedBranding` documents the design); `approve` accepts it, `reject_branding` restores the
+ *   reviewed values. `GET /admin/clients/:client_id/reviewed-logo` serves the kept logo to administrators.
+ * - The directory (users, companies, organizations, memberships): console-directory.ts.
  * - `GET /admin/grants?user=|company=|client=`: active grants; `POST /admin/grants/:grant_id/revoke`
  *   (confirmed the same way) revokes through grants/grant-revocation.ts.
  * - `GET /admin/audit?type=&client=&before=`: the audit log, newest first, 50 a page;
@@ -21,11 +27,12 @@ import type { Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
 import {
-  approveClient, ClientManagementError, deleteClient, reactivateClient, suspendClient, type ManagementContext,
+  approveClient, ClientManagementError, deleteClient, reactivateClient, rejectBrandingChange, setPkceException, suspendClient, type ManagementContext,
 } from '../clients/client-management.ts';
+import { RegistrationError } from '../clients/registration.ts';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import {
-  actionsFor, auditLogPage, CLIENT_ACTION_LABELS, clientSearchPage, consoleConfirmationPage, consoleMessagePage, grantSearchPage,
+  actionsFor, actionText, auditLogPage, CLIENT_ACTION_LABELS, doneText, type BrandingChangeView, clientSearchPage, consoleConfirmationPage, consoleMessagePage, grantSearchPage,
   reviewQueuePage, type AuditRow, type ClientAction, type ConsoleFrame, type GrantView,
 } from '../pages/console-pages.ts';
 import { loginPage } from '../pages/login-page.ts';
@@ -36,13 +43,13 @@ import type { AuditListOptions, ClientRecord, GrantListing, StoredAuditEvent, Us
 const AUDIT_PAGE_SIZE = 50;
 const AUDIT_EXPORT_MAX = 10_000;
 
-interface Administrator {
+export interface Administrator {
   user: UserRecord;
   /** With the request's language (issue 13). */
   frame: ConsoleFrame & { t: Translator };
 }
 
-function page(reply: FastifyReply, status: number, body: string): void {
+export function page(reply: FastifyReply, status: number, body: string): void {
   // Pages carry a CSRF token and platform data: never cached.
   reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 }
@@ -64,7 +71,7 @@ export async function administrator(context: ServerContext, request: FastifyRequ
   return { user, frame };
 }
 
-function management(context: ServerContext, user: UserRecord): ManagementContext {
+export function management(context: ServerContext, user: UserRecord): ManagementContext {
   // Audited with the administrator's name (and id: names are not unique).
   return { storage: context.storage, environment: context.options.environment, brandName: context.options.brand.name, now: context.clock.nowSeconds(),
     actor: `admin:${user.name} (user:${user.userId})`, requireApproval: context.options.requireClientApproval,
@@ -81,21 +88,43 @@ export async function consoleHome(context: ServerContext, request: FastifyReques
     .filter((client) => client.status === 'pending' || (client.status === 'active' && !client.brandingVerified))
     .sort((a, b) => a.createdAt - b.createdAt);
   const done = (request.query as Record<string, unknown>).done;
-  const notice = typeof done === 'string' && done in CLIENT_ACTION_LABELS ? admin.frame.t.t('console.done', { action: done }) : undefined;
-  page(reply, 200, reviewQueuePage({ ...admin.frame, clients: waiting, notice }));
+  const notice = typeof done === 'string' && done in CLIENT_ACTION_LABELS ? doneText(admin.frame.t, done as ClientAction) : undefined;
+  const brandingChanges = new Map<string, BrandingChangeView>();
+  for (const client of waiting) {
+    const review = client.status === 'active' ? await context.storage.brandingReviews.find(client.clientId) : undefined;
+    if (!review) continue;
+    // The kept upload is served to administrators only; an external logo URI is shown as it was.
+    const reviewedLogoSrc = review.logo ? `/admin/clients/${client.clientId}/reviewed-logo?v=${review.logo.sha256.slice(0, 16)}` : review.reviewed.logoUri;
+    brandingChanges.set(client.clientId, { reviewed: review.reviewed, reviewedLogoSrc });
+  }
+  page(reply, 200, reviewQueuePage({ ...admin.frame, clients: waiting, notice, brandingChanges }));
+}
+
+/** GET /admin/clients/:client_id/reviewed-logo: the logo as reviewed, while a branding change waits (issue 13). */
+export async function consoleReviewedLogo(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const admin = await administrator(context, request, reply);
+  if (!admin) return;
+  const clientId = (request.params as { client_id: string }).client_id.toLowerCase();
+  const review = isUuid(clientId) ? await context.storage.brandingReviews.find(clientId) : undefined;
+  if (!review?.logo) {
+    page(reply, 404, consoleMessagePage(admin.frame, admin.frame.t.t('console.noSuchClientTitle'), admin.frame.t.t('console.noSuchClient')));
+    return;
+  }
+  reply.code(200).type(review.logo.contentType).header('cache-control', 'private, no-store').header('x-content-type-options', 'nosniff').send(review.logo.bytes);
 }
 
 /** GET /admin/clients?q= */
 export async function consoleClients(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const admin = await administrator(context, request, reply);
   if (!admin) return;
-  const q = (request.query as Record<string, unknown>).q;
+  const { q, done } = request.query as Record<string, unknown>;
   const query = typeof q === 'string' ? q.trim().slice(0, 200) : '';
+  const notice = typeof done === 'string' && done in CLIENT_ACTION_LABELS ? doneText(admin.frame.t, done as ClientAction) : undefined;
   const needle = query.toLowerCase();
   const clients = (await partnerClients(context))
     .filter((client) => needle === '' || client.clientName.toLowerCase().includes(needle) || client.clientId.toLowerCase() === needle)
     .sort((a, b) => a.clientName.localeCompare(b.clientName));
-  page(reply, 200, clientSearchPage({ ...admin.frame, query, clients }));
+  page(reply, 200, clientSearchPage({ ...admin.frame, query, clients, notice }));
 }
 
 const CONSEQUENCES: Record<ClientAction, (client: ClientRecord, connections: number, t: Translator) => string[]> = {
@@ -104,7 +133,17 @@ const CONSEQUENCES: Record<ClientAction, (client: ClientRecord, connections: num
   reactivate: (client, connections, t) => [t.t('console.reactivateConsequence', { client: client.clientName, count: connections })],
   delete: (client, connections, t) => [t.t('console.deleteConsequence', { client: client.clientName }),
     t.t('console.deleteConnections', { count: connections }), t.t('console.cannotUndo')],
+  reject_branding: (client, _connections, t) => [t.t('console.rejectBrandingConsequence', { client: client.clientName })],
+  grant_pkce_exception: (client, _connections, t) => [t.t('console.pkceExceptionConsequence', { client: client.clientName })],
+  withdraw_pkce_exception: (client, _connections, t) => [t.t('console.pkceRequireConsequence', { client: client.clientName })],
 };
+
+function confirmTitle(t: Translator, action: ClientAction, client: string): string {
+  if (action === 'reject_branding') return t.t('console.rejectBrandingTitle', { client });
+  if (action === 'grant_pkce_exception') return t.t('console.pkceExceptionTitle', { client });
+  if (action === 'withdraw_pkce_exception') return t.t('console.pkceRequireTitle', { client });
+  return t.t('console.confirmTitle', { action, client });
+}
 
 /** POST /admin/clients/:client_id/:action */
 export async function consoleClientAction(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -116,7 +155,8 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     page(reply, 404, consoleMessagePage(admin.frame, admin.frame.t.t('console.noSuchClientTitle'), admin.frame.t.t('console.noSuchClient')));
     return;
   }
-  if (!(action in CLIENT_ACTION_LABELS) || !actionsFor(client).includes(action as ClientAction)) {
+  const brandingChange = (await context.storage.brandingReviews.find(client.clientId)) !== undefined;
+  if (!(action in CLIENT_ACTION_LABELS) || !actionsFor(client, brandingChange).includes(action as ClientAction)) {
     page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), admin.frame.t.t('console.clientIs', { status: client.status })));
     return;
   }
@@ -124,8 +164,8 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
   if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
     const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
     page(reply, 200, consoleConfirmationPage({
-      ...admin.frame, title: admin.frame.t.t('console.confirmTitle', { action: chosen, client: client.clientName }), consequences: CONSEQUENCES[chosen](client, connections, admin.frame.t),
-      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: admin.frame.t.t('console.action', { action: chosen }), cancelHref: '/admin',
+      ...admin.frame, title: confirmTitle(admin.frame.t, chosen, client.clientName), consequences: CONSEQUENCES[chosen](client, connections, admin.frame.t),
+      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: actionText(admin.frame.t, chosen), cancelHref: '/admin',
     }));
     return;
   }
@@ -134,13 +174,16 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     if (chosen === 'approve') await approveClient(manage, client.clientId);
     else if (chosen === 'suspend') await suspendClient(manage, client.clientId);
     else if (chosen === 'reactivate') await reactivateClient(manage, client.clientId);
+    else if (chosen === 'reject_branding') await rejectBrandingChange(manage, client.clientId);
+    else if (chosen === 'grant_pkce_exception' || chosen === 'withdraw_pkce_exception') await setPkceException(manage, client.clientId, chosen === 'grant_pkce_exception');
     else await deleteClient(manage, client.clientId);
   } catch (error) {
-    if (!(error instanceof ClientManagementError)) throw error;
+    if (!(error instanceof ClientManagementError) && !(error instanceof RegistrationError)) throw error;
     page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), error.message));
     return;
   }
-  reply.redirect(`/admin?done=${chosen}`, 303);
+  // A PKCE change leaves the client where it was (not in the queue): back to it in the client search.
+  reply.redirect(chosen.endsWith('pkce_exception') ? `/admin/clients?q=${client.clientId}&done=${chosen}` : `/admin?done=${chosen}`, 303);
 }
 
 /** GET /admin/grants?user=&company=&client= */
@@ -165,7 +208,7 @@ export async function consoleGrants(context: ServerContext, request: FastifyRequ
   page(reply, 200, grantSearchPage({ ...model, grants: grants === undefined ? undefined : await Promise.all(grants.map((grant) => grantView(context, grant))) }));
 }
 
-async function grantView(context: ServerContext, grant: GrantListing): Promise<GrantView> {
+export async function grantView(context: ServerContext, grant: GrantListing): Promise<GrantView> {
   const [client, subject, user] = await Promise.all([
     context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId), context.storage.users.find(grant.userId),
   ]);

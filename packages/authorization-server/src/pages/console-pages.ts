@@ -4,7 +4,7 @@
  * plain view model; every form carries the CSRF token (SPEC decision 18); every value is escaped by `html`.
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
-import type { ClientRecord } from '../storage/storage.ts';
+import type { ClientRecord, ReviewedBranding } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -17,31 +17,94 @@ export interface ConsoleFrame {
 }
 
 /** The actions on a client, by the status it is in (the rules themselves are clients/client-management.ts's). */
-export type ClientAction = 'approve' | 'suspend' | 'reactivate' | 'delete';
+export type ClientAction = 'approve' | 'suspend' | 'reactivate' | 'delete' | 'reject_branding' | 'grant_pkce_exception' | 'withdraw_pkce_exception';
 
-export const CLIENT_ACTION_LABELS: Record<ClientAction, string> = { approve: 'Approve', suspend: 'Suspend', reactivate: 'Reactivate', delete: 'Delete' };
+export const CLIENT_ACTION_LABELS: Record<ClientAction, string> = {
+  approve: 'Approve', suspend: 'Suspend', reactivate: 'Reactivate', delete: 'Delete',
+  reject_branding: 'Reject change', grant_pkce_exception: 'Exempt from PKCE', withdraw_pkce_exception: 'Require PKCE',
+};
 
-export function actionsFor(client: ClientRecord): ClientAction[] {
-  if (client.status === 'pending') return ['approve', 'suspend', 'delete'];
-  if (client.status === 'active') return client.brandingVerified ? ['suspend', 'delete'] : ['approve', 'suspend', 'delete'];
-  if (client.status === 'suspended') return ['reactivate', 'delete'];
+/**
+ * The actions a client's status allows. `brandingChange`: a partner's branding change waits with the
+ * reviewed values kept (issue 13), so it can be rejected. PKCE exceptions: confidential clients only (SPEC decision 2).
+ */
+export function actionsFor(client: ClientRecord, brandingChange = false): ClientAction[] {
+  const pkce: ClientAction[] = client.clientType !== 'confidential' ? [] : client.pkceRequired ? ['grant_pkce_exception'] : ['withdraw_pkce_exception'];
+  if (client.status === 'pending') return ['approve', 'suspend', 'delete', ...pkce];
+  if (client.status === 'active') {
+    return client.brandingVerified ? ['suspend', 'delete', ...pkce] : ['approve', ...(brandingChange ? ['reject_branding' as const] : []), 'suspend', 'delete', ...pkce];
+  }
+  if (client.status === 'suspended') return ['reactivate', 'delete', ...pkce];
   return [];
+}
+
+const NEW_ACTION_KEYS = { reject_branding: 'console.rejectBranding', grant_pkce_exception: 'console.grantPkceException', withdraw_pkce_exception: 'console.withdrawPkceException' } as const;
+
+/** The button text of an action, in the page's language. */
+export function actionText(t: Translator, action: ClientAction): string {
+  return action in NEW_ACTION_KEYS ? t.t(NEW_ACTION_KEYS[action as keyof typeof NEW_ACTION_KEYS]) : t.t('console.action', { action });
+}
+
+/** The notice after an action, in the page's language. */
+export function doneText(t: Translator, action: ClientAction): string {
+  if (action === 'reject_branding') return t.t('console.rejectedBranding');
+  if (action === 'grant_pkce_exception' || action === 'withdraw_pkce_exception') return t.t('console.pkceDone', { exempt: action === 'grant_pkce_exception' ? 'yes' : 'no' });
+  return t.t('console.done', { action });
 }
 
 const tOf = (model: ConsoleFrame) => model.t ?? ENGLISH;
 
+/** The console's page frame: its navigation above `body`. */
+export function consoleFrame(model: ConsoleFrame, title: string, body: SafeHtml): string {
+  return frame(model, title, body);
+}
+
 function frame(model: ConsoleFrame, title: string, body: SafeHtml): string {
   const t = tOf(model);
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('console.nav')}"><a href="/admin">${t.t('console.reviewQueue')}</a> · <a href="/admin/clients">${t.t('console.clients')}</a> · <a href="/admin/grants">${t.t('console.grants')}</a> · <a href="/admin/api-keys">${t.t('account.apiKeys')}</a> · <a href="/admin/audit">${t.t('console.auditLog')}</a></nav>
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('console.nav')}"><a href="/admin">${t.t('console.reviewQueue')}</a> · <a href="/admin/clients">${t.t('console.clients')}</a> · <a href="/admin/grants">${t.t('console.grants')}</a> · <a href="/admin/users">${t.t('console.users')}</a> · <a href="/admin/companies">${t.t('console.companies')}</a> · <a href="/admin/organizations">${t.t('console.organizations')}</a> · <a href="/admin/api-keys">${t.t('account.apiKeys')}</a> · <a href="/admin/audit">${t.t('console.auditLog')}</a></nav>
 ${body}`, model, t);
+}
+
+function actionForms(model: ConsoleFrame, client: ClientRecord, brandingChange = false): SafeHtml[] {
+  const t = tOf(model);
+  return actionsFor(client, brandingChange).map((action) => html`<form class="inline" method="post" action="/admin/clients/${client.clientId}/${action}"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${action in NEW_ACTION_KEYS ? `${actionText(t, action)} ${client.clientName}` : t.t('console.actionLabel', { action, client: client.clientName })}">${actionText(t, action)}…</button></form> `);
 }
 
 function clientRow(model: ConsoleFrame, client: ClientRecord): SafeHtml {
   const t = tOf(model);
   return html`<tr><td><strong>${client.clientName}</strong><br><code class="muted">${client.clientId}</code></td>
-  <td>${t.t('console.status', { status: client.status })}${client.brandingVerified ? '' : html`<br><span class="muted">${t.t('console.brandingNotReviewed')}</span>`}</td>
+  <td>${t.t('console.status', { status: client.status })}${client.brandingVerified ? '' : html`<br><span class="muted">${t.t('console.brandingNotReviewed')}</span>`}${client.pkceRequired ? '' : html`<br><span class="muted">${t.t('console.pkceExempt')}</span>`}</td>
   <td>${client.redirectUris.map((uri) => html`<code>${uri}</code><br>`)}</td>
-  <td>${actionsFor(client).map((action) => html`<form class="inline" method="post" action="/admin/clients/${client.clientId}/${action}"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.actionLabel', { action, client: client.clientName })}">${t.t('console.action', { action })}…</button></form> `)}</td></tr>`;
+  <td>${actionForms(model, client)}</td></tr>`;
+}
+
+/** A partner's branding change waiting for review (issue 13): the reviewed values, and where the reviewed logo is served. */
+export interface BrandingChangeView {
+  reviewed: ReviewedBranding;
+  /** The `src` of the reviewed logo (the kept upload at /admin/clients/<id>/reviewed-logo, or its external URI); null: none. */
+  reviewedLogoSrc: string | null;
+}
+
+/** Before and after, side by side, with what changed named in words (not colour alone). */
+function brandingChangeSection(model: ConsoleFrame, client: ClientRecord, change: BrandingChangeView): SafeHtml {
+  const t = tOf(model);
+  const none = html`<span class="muted">${t.t('console.none')}</span>`;
+  const uri = (value: string | null) => (value ? html`<a href="${value}" rel="noopener noreferrer">${value}</a>` : none);
+  const logo = (src: string | null, alt: string) => (src ? html`<img class="logo-compare" src="${src}" alt="${alt}" width="64" height="64">` : none);
+  const rows: [string, boolean, SafeHtml | string, SafeHtml | string][] = [
+    [t.t('console.name'), change.reviewed.clientName !== client.clientName, change.reviewed.clientName, client.clientName],
+    [t.t('console.logo'), change.reviewed.logoUri !== client.logoUri,
+      logo(change.reviewedLogoSrc, t.t('console.logoBefore', { client: change.reviewed.clientName })), logo(client.logoUri, t.t('console.logoAfter', { client: client.clientName }))],
+    [t.t('console.homePage'), change.reviewed.clientUri !== client.clientUri, uri(change.reviewed.clientUri), uri(client.clientUri)],
+    [t.t('console.termsOfService'), change.reviewed.tosUri !== client.tosUri, uri(change.reviewed.tosUri), uri(client.tosUri)],
+    [t.t('console.privacyPolicy'), change.reviewed.policyUri !== client.policyUri, uri(change.reviewed.policyUri), uri(client.policyUri)],
+  ];
+  const headingId = `change-${client.clientId}`;
+  return html`<section class="branding-change" aria-labelledby="${headingId}"><h3 id="${headingId}">${client.clientName} <code class="muted">${client.clientId}</code></h3>
+<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.brandingChangeCaption', { client: client.clientName })}"><table class="sessions compare"><caption class="muted">${t.t('console.brandingChangeCaption', { client: client.clientName })}</caption>
+<thead><tr><th scope="col">${t.t('console.field')}</th><th scope="col">${t.t('console.before')}</th><th scope="col">${t.t('console.after')}</th></tr></thead>
+<tbody>${rows.map(([label, changed, before, after]) => html`<tr${changed ? html` class="changed"` : ''}><th scope="row">${label}${changed ? html`<br><strong class="tag">${t.t('console.changed')}</strong>` : ''}</th><td>${before}</td><td>${after}</td></tr>`)}</tbody></table></div>
+<div class="actions">${actionForms(model, client, true)}</div></section>`;
 }
 
 function clientTable(model: ConsoleFrame, clients: ClientRecord[], caption: string): SafeHtml {
@@ -52,17 +115,23 @@ function clientTable(model: ConsoleFrame, clients: ClientRecord[], caption: stri
 }
 
 /** GET /admin: the clients waiting for review (pending, or active with branding not yet reviewed). */
-export function reviewQueuePage(model: ConsoleFrame & { clients: ClientRecord[]; notice?: string }): string {
+export function reviewQueuePage(model: ConsoleFrame & { clients: ClientRecord[]; notice?: string; brandingChanges?: Map<string, BrandingChangeView> }): string {
   const t = tOf(model);
+  const changes = model.brandingChanges ?? new Map<string, BrandingChangeView>();
+  const changed = model.clients.filter((client) => changes.has(client.clientId));
+  const others = model.clients.filter((client) => !changes.has(client.clientId));
   return frame(model, t.t('console.reviewQueue'), html`<h1>${t.t('console.reviewQueue')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-${model.clients.length === 0 ? html`<p>${t.t('console.nothingWaits')}</p>` : clientTable(model, model.clients, t.t('console.waitingCaption'))}`);
+${model.clients.length === 0 ? html`<p>${t.t('console.nothingWaits')}</p>` : ''}
+${changed.length === 0 ? '' : html`<h2>${t.t('console.brandingChanges')}</h2>${changed.map((client) => brandingChangeSection(model, client, changes.get(client.clientId)!))}`}
+${others.length === 0 ? '' : clientTable(model, others, t.t('console.waitingCaption'))}`);
 }
 
 /** GET /admin/clients?q= */
-export function clientSearchPage(model: ConsoleFrame & { query: string; clients: ClientRecord[] }): string {
+export function clientSearchPage(model: ConsoleFrame & { query: string; clients: ClientRecord[]; notice?: string }): string {
   const t = tOf(model);
   return frame(model, t.t('console.clients'), html`<h1>${t.t('console.clients')}</h1>
+${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 <form method="get" action="/admin/clients" class="filter" role="search">
   <label for="q">${t.t('console.nameOrId')}</label>
   <input id="q" name="q" type="text" value="${model.query}">
@@ -92,10 +161,16 @@ export function grantSearchPage(model: ConsoleFrame & { user: string; company: s
   <button type="submit">${t.t('console.search')}</button>
 </form>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-${model.grants === undefined ? html`<p class="muted">${t.t('console.searchByOne')}</p>` : model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.activeGrants')}"><table class="sessions">
+${model.grants === undefined ? html`<p class="muted">${t.t('console.searchByOne')}</p>` : model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : grantTable(model, model.grants)}`);
+}
+
+/** Active grants with a revoke button each (confirmed on the next page). */
+export function grantTable(model: ConsoleFrame, grants: GrantView[]): SafeHtml {
+  const t = tOf(model);
+  return html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.activeGrants')}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.app')}</th><th scope="col">${t.t('console.company')}</th><th scope="col">${t.t('console.connectedBy')}</th><th scope="col">${t.t('console.scopes')}</th><th scope="col">${t.t('console.since')}</th><th scope="col">${t.t('console.actionHeading')}</th></tr></thead>
-<tbody>${model.grants.map((grant) => html`<tr><td>${grant.clientName}</td><td>${grant.subjectName}</td><td>${grant.userName}</td><td>${grant.scopes.join(', ')}</td><td>${grant.createdAt}</td>
-<td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.revokeLabel', { client: grant.clientName, subject: grant.subjectName })}">${t.t('console.revokeEllipsis')}</button></form></td></tr>`)}</tbody></table></div>`}`);
+<tbody>${grants.map((grant) => html`<tr><td>${grant.clientName}</td><td>${grant.subjectName}</td><td>${grant.userName}</td><td>${grant.scopes.join(', ')}</td><td>${grant.createdAt}</td>
+<td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.revokeLabel', { client: grant.clientName, subject: grant.subjectName })}">${t.t('console.revokeEllipsis')}</button></form></td></tr>`)}</tbody></table></div>`;
 }
 
 /** A confirmation naming what will happen; posts the same action again with `confirm=yes`. */

@@ -143,4 +143,12 @@ footer { max-width: 880px; margin: 0 auto 32px; padding: 0 16px; }
 nav.languages ul { list-style: none; display: flex; flex-wrap: wrap; justify-content: center; gap: 4px 14px; margin: 0; padding: 0; font-size: var(--step--1); }
 nav.languages a { display: inline-block; padding: 6px 2px; color: #0b57d0; }
 nav.languages a[aria-current="true"] { font-weight: 700; color: #1d1d1f; text-decoration: none; }
+/* Issue 13, console: a branding change before and after; changed rows named in words, tinted as a second cue. */
+section.branding-change { border: 1px solid #e5e5ea; border-radius: 8px; padding: 12px; margin: 12px 0; }
+table.compare tr.changed td, table.compare tr.changed th { background: #fff8e1; }
+table.compare a { overflow-wrap: anywhere; }
+img.logo-compare { width: 64px; height: 64px; object-fit: contain; border-radius: 8px; border: 1px solid #e5e5ea; }
+.tag { font-size: var(--step--1); color: #7a4b00; }
+code.small { font-size: .75em; }
+ul.memberships li { margin: 6px 0; }
 `;

@@ -13,6 +13,7 @@ import { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage.ts';
 import { directoryContract } from './directory-contract.ts';
 import { localAccountsContract } from './local-accounts-contract.ts';
 import { webhooksContract } from './webhooks-contract.ts';
+import { brandingReviewsContract } from './branding-reviews-contract.ts';
 import { resourcesContract } from './resources-contract.ts';
 import { apiKeysContract } from './api-keys-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
@@ -1346,6 +1347,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     apiKeysContract(withStorage);
     userIdentityContract(withStorage);
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
+    brandingReviewsContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -712,6 +712,14 @@ export interface Storage {
     /** @returns false when the user did not hold the role. */
     revoke(userId: string): Promise<boolean>;
   };
+  /** Issue 13: the reviewed branding of clients whose branding changed since review (see BrandingReviewRecord). */
+  brandingReviews: {
+    /** Keeps the snapshot unless the client has one already (the first reviewed values win). @returns whether it was kept. */
+    keep(record: BrandingReviewRecord): Promise<boolean>;
+    find(clientId: string): Promise<BrandingReviewRecord | undefined>;
+    /** @returns false when the client had none. */
+    remove(clientId: string): Promise<boolean>;
+  };
   /** Issue 15 §5, partner webhooks: one endpoint per client and the durable delivery queue (webhooks/). */
   webhooks: {
     /** Sets (or replaces) the client's endpoint. */
@@ -1123,4 +1131,27 @@ export interface ApiKeyStore {
   disableIntegration(clientId: string): Promise<boolean>;
   findIntegration(clientId: string): Promise<ApiKeyIntegrationRecord | undefined>;
   listIntegrations(): Promise<ApiKeyIntegrationRecord[]>;
+}
+
+/** The client fields a partner's change of puts up for review again (issue 13; the consent page shows them). */
+export interface ReviewedBranding {
+  clientName: string;
+  clientUri: string | null;
+  logoUri: string | null;
+  tosUri: string | null;
+  policyUri: string | null;
+}
+
+/**
+ * Issue 13, branding-change review: the branding as an administrator last reviewed it, kept when a partner
+ * first changes a reviewed client's name, logo or URIs (the change itself applies at once, marked
+ * unverified). Approving the change drops this record; rejecting it restores these values (and logo).
+ */
+export interface BrandingReviewRecord {
+  clientId: string;
+  reviewed: ReviewedBranding;
+  /** The uploaded logo as reviewed (served at `/logos/<client_id>` then); null when there was none. */
+  logo: Omit<ClientLogoRecord, 'clientId' | 'updatedAt'> | null;
+  /** Seconds since the epoch: when the first unreviewed change came. */
+  keptAt: number;
 }

@@ -575,6 +575,22 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 22,
+    name: 'branding-change review: the reviewed branding of a changed client',
+    sql: `
+      -- Issue 13: a partner's change of a reviewed client's name, logo or URIs keeps the reviewed values
+      -- here (logo bytes included) until an administrator approves (row dropped) or rejects (restored) it.
+      CREATE TABLE client_branding_reviews (
+        client_id text COLLATE "C" PRIMARY KEY REFERENCES clients (client_id),
+        reviewed jsonb NOT NULL,
+        logo_content_type text,
+        logo_bytes bytea,
+        logo_sha256 text,
+        kept_at bigint NOT NULL
+      );
+    `,
+  },
+  {
     version: 25,
     name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
     sql: `

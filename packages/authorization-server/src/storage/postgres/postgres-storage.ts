@@ -56,6 +56,7 @@ import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
 import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
+import type { BrandingReviewRecord } from '../storage.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -952,6 +953,25 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async resend(clientId, deliveryId, now) {
         return ((await query('UPDATE webhook_deliveries SET next_attempt_at = $3 WHERE delivery_id = $1 AND client_id = $2', [deliveryId, clientId, now])).rowCount ?? 0) > 0;
+      },
+    },
+    brandingReviews: {
+      async keep(record) {
+        const inserted = await query(
+          `INSERT INTO client_branding_reviews (client_id, reviewed, logo_content_type, logo_bytes, logo_sha256, kept_at) VALUES ($1, $2::jsonb, $3, $4, $5, $6)
+           ON CONFLICT (client_id) DO NOTHING`,
+          [record.clientId, JSON.stringify(record.reviewed), record.logo?.contentType ?? null, record.logo?.bytes ?? null, record.logo?.sha256 ?? null, record.keptAt]);
+        return (inserted.rowCount ?? 0) > 0;
+      },
+      async find(clientId) {
+        const row = await one('SELECT * FROM client_branding_reviews WHERE client_id = $1', [clientId]);
+        return row && {
+          clientId: String(row.client_id), reviewed: row.reviewed as BrandingReviewRecord['reviewed'], keptAt: Number(row.kept_at),
+          logo: row.logo_bytes === null ? null : { contentType: String(row.logo_content_type), bytes: Buffer.from(row.logo_bytes as Buffer), sha256: String(row.logo_sha256) },
+        };
+      },
+      async remove(clientId) {
+        return ((await query('DELETE FROM client_branding_reviews WHERE client_id = $1', [clientId])).rowCount ?? 0) > 0;
       },
     },
     consoleAdministrators: {

@@ -496,6 +496,22 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
     `,
   },
   {
+    version: 22,
+    name: 'branding-change review: the reviewed branding of a changed client',
+    sql: `
+      -- Issue 13: a partner's change of a reviewed client's name, logo or URIs keeps the reviewed values
+      -- here (logo bytes included) until an administrator approves (row dropped) or rejects (restored) it.
+      CREATE TABLE client_branding_reviews (
+        client_id TEXT PRIMARY KEY REFERENCES clients(client_id),
+        reviewed TEXT NOT NULL,
+        logo_content_type TEXT,
+        logo_bytes BLOB,
+        logo_sha256 TEXT,
+        kept_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 25,
     name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
     sql: `

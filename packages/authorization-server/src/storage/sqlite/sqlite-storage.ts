@@ -21,6 +21,7 @@ import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
 import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
+import type { BrandingReviewRecord } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -831,6 +832,21 @@ export function createSqliteStorage(path: string): Storage {
         return Number(run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE delivery_id = ? AND client_id = ?', now, deliveryId, clientId).changes) > 0;
       },
     },
+    brandingReviews: {
+      async keep(record) {
+        return Number(run(
+          `INSERT OR IGNORE INTO client_branding_reviews (client_id, reviewed, logo_content_type, logo_bytes, logo_sha256, kept_at) VALUES (?, ?, ?, ?, ?, ?)`,
+          record.clientId, JSON.stringify(record.reviewed), record.logo?.contentType ?? null, record.logo?.bytes ?? null, record.logo?.sha256 ?? null, record.keptAt,
+        ).changes) > 0;
+      },
+      async find(clientId) {
+        const row = get('SELECT * FROM client_branding_reviews WHERE client_id = ?', clientId);
+        return row && toBrandingReview(row, JSON.parse(String(row.reviewed)));
+      },
+      async remove(clientId) {
+        return Number(run('DELETE FROM client_branding_reviews WHERE client_id = ?', clientId).changes) > 0;
+      },
+    },
     consoleAdministrators: {
       async grant(userId, now) {
         if (get('SELECT 1 AS found FROM users WHERE user_id = ?', userId) === undefined) return false;
@@ -988,3 +1004,12 @@ function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue
 
 
 
+
+/** Issue 13: a client_branding_reviews row (the reviewed JSON already parsed). */
+function toBrandingReview(row: Row, reviewed: unknown): BrandingReviewRecord {
+  return {
+    clientId: String(row.client_id), reviewed: reviewed as BrandingReviewRecord['reviewed'], keptAt: Number(row.kept_at),
+    logo: row.logo_bytes === null || row.logo_bytes === undefined ? null
+      : { contentType: String(row.logo_content_type), bytes: Buffer.from(row.logo_bytes as Uint8Array), sha256: String(row.logo_sha256) },
+  };
+}
