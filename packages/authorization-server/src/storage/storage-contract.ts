@@ -16,6 +16,7 @@ import { webhooksContract } from './webhooks-contract.ts';
 import { resourcesContract } from './resources-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import { dpopContract } from './dpop-contract.ts';
+import { partnerTeamsContract } from './partner-teams-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1344,6 +1345,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     resourcesContract(withStorage);
     userIdentityContract(withStorage);
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
+    partnerTeamsContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -48,6 +48,7 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
+import { createPostgresPartnerTeams } from './postgres-partner-teams.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn, toResource } from '../rows.ts';
@@ -732,6 +733,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
     },
     localAccounts: createPostgresLocalAccounts({ query: (text, params) => query(text, params), transaction }),
+    partnerTeams: createPostgresPartnerTeams({ query: (text, params) => query(text, params), transaction, toClient }),
     directory: createPostgresDirectory({
       query: (text, params) => query(text, params),
       transaction,
