@@ -38,7 +38,8 @@ import { describeScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { authorizationServerMetadata } from './metadata.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
-import type { ClientRecord, StoredAuditEvent, SubjectType, UserRecord } from '../storage/storage.ts';
+import type { ClientRecord, PartnerTeamMemberRecord, StoredAuditEvent, SubjectType, UserRecord } from '../storage/storage.ts';
+import { randomUUID } from 'node:crypto';
 
 const SECRET_COOKIE = 'gatehouse_new_secret';
 /** Long enough for the redirect that follows the POST; the page clears it on first view anyway. */
@@ -49,7 +50,7 @@ type Body = Record<string, unknown>;
 const scopeChoices = () => [...SCOPE_CATALOGUE.keys()].map((name) => ({ name, description: describeScope(name) }));
 
 /** The signed-in partner developer, or undefined after answering (login page, or 403 for a non-developer). */
-export async function developer(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ user: UserRecord; frame: PortalFrame } | undefined> {
+export async function developer(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<SignedInDeveloper | undefined> {
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
@@ -66,7 +67,16 @@ export async function developer(context: ServerContext, request: FastifyRequest,
     page(reply, 403, portalMessagePage(frame, 'Not a partner developer', 'Your account is not registered as a partner developer. Contact the platform to join the partner programme.'));
     return undefined;
   }
-  return { user, frame };
+  // Issue 13 "Partner teams": a developer's first visit founds their team (they are its owner).
+  const team = await context.storage.partnerTeams.ensureMembership(user.userId, randomUUID(), context.clock.nowSeconds());
+  return { user, frame, team };
+}
+
+/** A signed-in partner developer, their page frame and their team membership. */
+export interface SignedInDeveloper {
+  user: UserRecord;
+  frame: PortalFrame;
+  team: PartnerTeamMemberRecord;
 }
 
 export function page(reply: FastifyReply, status: number, body: string): void {
@@ -93,10 +103,14 @@ function management(context: ServerContext, user: UserRecord): ManagementContext
     requireApproval: context.options.requireClientApproval, urnNamespace: context.options.brand.urnNamespace };
 }
 
-/** The developer's own client, or undefined after a 404 (another partner's client is indistinguishable from none). */
+/**
+ * A client of the developer's team, or undefined after a 404 (another partner's client is indistinguishable
+ * from none). Issue 13 "Partner teams": every member sees and manages the team's clients.
+ */
 export async function ownClient(context: ServerContext, reply: FastifyReply, frame: PortalFrame, user: UserRecord, clientId: string): Promise<ClientRecord | undefined> {
   const client = await context.storage.clients.find(clientId);
-  if (!client || client.kind !== 'client' || client.status === 'deleted' || client.ownerUserId !== user.userId) {
+  const team = await context.storage.partnerTeams.findMembership(user.userId);
+  if (!client || client.kind !== 'client' || client.status === 'deleted' || !team || (await context.storage.partnerTeams.teamOfClient(clientId)) !== team.teamId) {
     page(reply, 404, portalMessagePage(frame, 'No such client', 'You have no client with that ID.'));
     return undefined;
   }
@@ -107,7 +121,7 @@ export async function ownClient(context: ServerContext, reply: FastifyReply, fra
 export async function portalHome(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
-  const clients = (await context.storage.clients.listByOwner(signedIn.user.userId)).filter((client) => client.status !== 'deleted');
+  const clients = (await context.storage.partnerTeams.listClients(signedIn.team.teamId)).filter((client) => client.status !== 'deleted');
   page(reply, 200, portalHomePage({ ...signedIn.frame, clients }));
 }
 
@@ -149,6 +163,8 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
       clientUri: values.client_uri || null, tosUri: values.tos_uri || null, policyUri: values.policy_uri || null,
       initiationUri: values.initiation_uri || null, settingsUri: values.settings_uri || null, contacts: addresses(values.contacts),
     }, {}, { actor: manage.actor, ownerUserId: signedIn.user.userId });
+    // The team's from the start (until this link is written, it is the team's through its registering developer).
+    await context.storage.partnerTeams.addClient(signedIn.team.teamId, client.clientId);
     if (logo) await setClientLogo(manage, context.options.issuer, client.clientId, logo);
     if (clientSecret) handOverSecret(context, reply, clientSecret);
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
@@ -251,7 +267,7 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
 /** Runs a change on the developer's own client; a refusal re-renders the client's page naming the field. */
 async function withOwnClient(
   context: ServerContext, request: FastifyRequest, reply: FastifyReply,
-  work: (signedIn: { user: UserRecord; frame: PortalFrame }, client: ClientRecord) => Promise<void>, submitted?: Body,
+  work: (signedIn: SignedInDeveloper, client: ClientRecord) => Promise<void>, submitted?: Body,
 ): Promise<void> {
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;

@@ -4,7 +4,7 @@
  * deletion), and the once-only display of a new secret. Every form carries the CSRF token (SPEC
  * decision 18); every value is escaped by `html`.
  */
-import type { Translator } from '../i18n/i18n.ts';
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
@@ -69,11 +69,14 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
   };
 }
 
-function frame(model: PortalFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="Portal"><a href="/portal">Developer portal</a> · ${model.userName}</nav>
+/** Every portal page: the portal's navigation (clients, team), the page, and the portal's one script file. */
+export function portalFrame(model: PortalFrame, title: string, body: SafeHtml): string {
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('portal.nav')}"><a href="/portal">${t.t('portal.navHome')}</a> · <a href="/portal/team">${t.t('portal.navTeam')}</a> · ${model.userName}</nav>
 ${body}
-<script src="/assets/portal.js" defer></script>`, model, model.t);
+<script src="/assets/portal.js" defer></script>`, model, t);
 }
+const frame = portalFrame;
 
 const statusLabel = (client: ClientRecord) => (client.status === 'pending' ? 'pending approval' : client.status);
 
@@ -378,7 +381,11 @@ ${model.entries.length === 0 ? html`<p>No events yet.</p>` : html`<ol class="act
 ${model.olderUrl ? html`<p><a href="${model.olderUrl}">Older events</a></p>` : ''}`);
 }
 
-export function portalMessagePage(model: PortalFrame, title: string, message: string): string {
+/** A message (an error) with a way onward: `onward`, else the portal's home. */
+export function portalMessagePage(model: PortalFrame, title: string, message: string, onward?: { href: string; label: string }): string {
+  const t = model.t ?? ENGLISH;
+  const next = onward ?? { href: '/portal', label: t.t('portal.backHome') };
   return frame(model, title, html`<h1>${title}</h1>
-<p class="error" role="alert">${message}</p>`);
+<p class="error" role="alert">${message}</p>
+<p><a href="${next.href}">${next.label}</a></p>`);
 }
