@@ -12,6 +12,7 @@ import {
 } from './endpoints/portal.ts';
 import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSecret, portalSetWebhook, portalWebhook } from './endpoints/portal-webhooks.ts';
 import { portalInviteTeammate, portalRemoveTeammate, portalTeam } from './endpoints/portal-team.ts';
+import { portalTryFlow, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
@@ -93,6 +94,9 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/portal/team', (request, reply) => portalTeam(context, request, reply));
   app.post('/portal/team/invitations', csrf, (request, reply) => portalInviteTeammate(context, request, reply));
   app.post('/portal/team/members/:user_id/remove', csrf, (request, reply) => portalRemoveTeammate(context, request, reply));
+  // Issue 13: "Try the flow" (PKCE S256, a registered redirect URI; endpoints/portal-try-flow.ts).
+  app.post('/portal/clients/:client_id/try', csrf, (request, reply) => portalTryFlow(context, request, reply));
+  app.post('/portal/clients/:client_id/try/result', csrf, (request, reply) => portalTryFlowResult(context, request, reply));
   // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
   app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));
   app.post('/account/connected-apps/:grant_id/disconnect', csrf, (request, reply) => disconnectEndpoint(context, request, reply));

@@ -19,6 +19,7 @@ import { confirmEndSessionsPage, sessionsPage, signedOutPage } from './session-p
 import { activityPage, clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalConfirmationPage, portalHomePage, portalMessagePage, registrationPage } from './portal-pages.ts';
 import { removeMemberConfirmationPage, teamPage } from './portal-team-pages.ts';
 import { webhookConfirmationPage, webhookPage } from './webhook-pages.ts';
+import { tryFlowPage, tryFlowResultPage } from './portal-try-flow-pages.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
 
 const ENGLISH_WORDS = ['the', 'your', 'you', 'and', 'with', 'this', 'will', 'not', 'can', 'Sign', 'Log', 'Cancel', 'Continue', 'Connect', 'Connected',
@@ -134,6 +135,11 @@ const pages: Record<string, string> = {
   teamMember: teamPage({ ...frame, currentUserId: 'u2', isOwner: false, clientCount: 0, values: { name: '', email: '', role: 'member' },
     members: [{ teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' }] }),
   teamRemove: removeMemberConfirmationPage({ ...frame, self: false, member: { teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' } }),
+  tryFlow: tryFlowPage({ ...frame, client: portalClient, redirectUri: 'https://kvist.example/cb', authorizationUrl: 'https://kvist.example/oauth/authorize?x=1', lifetimeMinutes: 10 }),
+  tryFlowCode: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'https://kvist.example/cb?code=x', code: 'abc', state: 's', issuerChecked: true,
+    exchange: { tokenEndpoint: 'https://kvist.example/oauth/token', redirectUri: 'https://kvist.example/cb', codeVerifier: 'v' } }),
+  tryFlowError: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', error: 'access_denied', errorDescription: 'nej', state: 's' }),
+  tryFlowRefused: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', problem: t.t('tryFlow.stateUnknown') }),
   teamRemoveSelf: removeMemberConfirmationPage({ ...frame, self: true, member: { teamId: 't', userId: 'u1', role: 'owner', addedAt: at, name: 'Ylva', email: 'ylva@kvist.example' } }),
 };
 

@@ -9,6 +9,7 @@ import type { ClientRecord } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
+import { tryFlowSection } from './portal-try-flow-pages.ts';
 
 export interface PortalFrame {
   brandName: string;
@@ -303,6 +304,7 @@ ${webhookLink(client.clientId, t)}
 ${snippet('setup_oauth4webapi', 'oauth4webapi', setup.oauth4webapi, t)}
 ${snippet('setup_openid_client', 'openid-client', setup.openidClient, t)}
 ${snippet('setup_curl', 'curl', setup.curl, t)}
+<div id="try">${tryFlowSection(model)}</div>
 <h2>${t.t('portal.details')}</h2>
 <form method="post" action="/portal/clients/${client.clientId}" novalidate>
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
