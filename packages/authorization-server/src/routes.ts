@@ -11,6 +11,8 @@ import {
   portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
 import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSecret, portalSetWebhook, portalWebhook } from './endpoints/portal-webhooks.ts';
+import { portalInviteTeammate, portalRemoveTeammate, portalTeam } from './endpoints/portal-team.ts';
+import { portalTryFlow, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
@@ -94,6 +96,13 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/portal/clients/:client_id/webhook/secret', csrf, (request, reply) => portalRotateWebhookSecret(context, request, reply));
   app.post('/portal/clients/:client_id/webhook/remove', csrf, (request, reply) => portalRemoveWebhook(context, request, reply));
   app.post('/portal/clients/:client_id/webhook/deliveries/:delivery_id/resend', csrf, (request, reply) => portalResendWebhookDelivery(context, request, reply));
+  // Issue 13 "Partner teams": the team page, invitations and removals (endpoints/portal-team.ts).
+  app.get('/portal/team', (request, reply) => portalTeam(context, request, reply));
+  app.post('/portal/team/invitations', csrf, (request, reply) => portalInviteTeammate(context, request, reply));
+  app.post('/portal/team/members/:user_id/remove', csrf, (request, reply) => portalRemoveTeammate(context, request, reply));
+  // Issue 13: "Try the flow" (PKCE S256, a registered redirect URI; endpoints/portal-try-flow.ts).
+  app.post('/portal/clients/:client_id/try', csrf, (request, reply) => portalTryFlow(context, request, reply));
+  app.post('/portal/clients/:client_id/try/result', csrf, (request, reply) => portalTryFlowResult(context, request, reply));
   // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
   app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));
   app.post('/account/connected-apps/:grant_id/disconnect', csrf, (request, reply) => disconnectEndpoint(context, request, reply));

@@ -49,8 +49,8 @@ describe('connected apps, marketplace and session handover', () => {
   });
 
   it('login continues at /account/... and /marketplace paths only, never elsewhere (no open redirect)', () => {
-    for (const good of ['/account/connected-apps', '/marketplace', '/portal', '/portal/clients/abc', '/oauth/authorize?client_id=x']) assert.ok(RETURN_TO.test(good), good);
-    for (const bad of ['//evil.example', '/account', '/account/../x', '/marketplace/x.y', '/marketplace?x=1', 'https://evil.example/marketplace', '/\\evil.example', '/accounts/x', '/account//evil.example']) {
+    for (const good of ['/account/connected-apps', '/account', '/admin', '/admin/clients/abc', '/marketplace', '/portal', '/portal/clients/abc', '/oauth/authorize?client_id=x']) assert.ok(RETURN_TO.test(good), good);
+    for (const bad of ['//evil.example', '/admin/../x', '/administrator', '/portal.evil.example', '/account/../x', '/marketplace/x.y', '/marketplace?x=1', 'https://evil.example/marketplace', '/\\evil.example', '/accounts/x', '/account//evil.example']) {
       assert.ok(!RETURN_TO.test(bad), bad);
     }
   });

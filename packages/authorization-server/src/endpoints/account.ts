@@ -228,7 +228,7 @@ export async function homeEndpoint(context: ServerContext, request: FastifyReque
 
 /**
  * GET /account (who is signed in, and the companies and organizations they administer). Signed out: the
- * login page; login.ts's return_to allows `/account/<page>` but not `/account` itself, so it continues at `/`.
+ * login page, continuing at `/account` (login.ts RETURN_TO).
  */
 export async function accountEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply, '/account');

@@ -18,12 +18,13 @@ import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
 import { startSecondStep } from './second-factor.ts';
 
 /**
- * Only a continuation of an authorization request, or a page of the developer portal, the connected apps
- * (`/account/...`) or the marketplace: never an open redirect. Those paths are `/portal`, `/account/<segment>`
- * or `/marketplace` and further segments of letters, digits, `-` and `_` (no `//`, `\`, `.` or query, so a
- * browser cannot read them as another host).
+ * Only a continuation of an authorization request, or a page of the developer portal (`/portal/...`), the
+ * account pages (`/account/...`), the administrators' console (`/admin/...`) or the marketplace: never an
+ * open redirect (issue 13: a deep link survives sign-in). Those paths are `/portal`, `/account`, `/admin` or
+ * `/marketplace` and further segments of letters, digits, `-` and `_` (no `//`, `\`, `.` or query, so a
+ * browser cannot read them as another host, and no `..` to climb out).
  */
-export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:portal|account\/[A-Za-z0-9_-]+|marketplace)(?:\/[A-Za-z0-9_-]+)*)$/;
+export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:portal|account|admin|marketplace)(?:\/[A-Za-z0-9_-]+)*)$/;
 
 export async function loginEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;

@@ -29,7 +29,8 @@ export const RESET_WINDOW_SECONDS = 3600;
 
 const mailers = new WeakMap<ServerContext, Mailer>();
 
-function mailerOf(context: ServerContext, request: FastifyRequest): Mailer {
+/** The mailer of this server (one per context), created on first use. */
+export function mailerOf(context: ServerContext, request: FastifyRequest): Mailer {
   let mailer = mailers.get(context);
   if (!mailer) {
     const { smtpUrl, mailFrom } = context.options.localAccounts;

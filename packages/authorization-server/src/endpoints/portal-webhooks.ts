@@ -17,7 +17,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
-import { messages, webhookConfirmationPage, webhookPage, type WebhookFieldErrors, type WebhookFormValues } from '../pages/webhook-pages.ts';
+import { refusalInWords } from '../i18n/registration-refusals.ts';
+import { webhookMessages, webhookConfirmationPage, webhookPage, type WebhookFieldErrors, type WebhookFormValues } from '../pages/webhook-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, UserRecord } from '../storage/storage.ts';
 import { removeClientWebhook, resendWebhookDelivery, rotateClientWebhookSecret, setClientWebhook, setClientWebhookEvents } from '../webhooks/webhook-endpoint.ts';
@@ -56,7 +57,8 @@ async function render(
   page(reply, status, webhookPage({ ...signedIn.frame, client, endpoint, values, deliveries, ...extra }));
 }
 
-const NOTICES: Record<string, string> = { saved: messages.saved, events: messages.eventsSaved, rotated: messages.rotated, removed: messages.removed, resent: messages.resent };
+const notices = (messages: ReturnType<typeof webhookMessages>): Record<string, string> =>
+  ({ saved: messages.saved, events: messages.eventsSaved, rotated: messages.rotated, removed: messages.removed, resent: messages.resent });
 
 /** GET /portal/clients/:client_id/webhook */
 export async function portalWebhook(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -77,7 +79,7 @@ export async function portalWebhook(context: ServerContext, request: FastifyRequ
     }
   }
   const done = (request.query as { done?: string }).done;
-  await render(context, reply, signedIn, client, 200, { newSecret, notice: done ? NOTICES[done] : undefined });
+  await render(context, reply, signedIn, client, 200, { newSecret, notice: done ? notices(webhookMessages(signedIn.frame.t))[done] : undefined });
 }
 
 /** POST /portal/clients/:client_id/webhook (url, event_types[]) */
@@ -91,7 +93,9 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
   const values: WebhookFormValues = { url, eventTypes: ticked };
   // Every refused field at once, keeping what was typed and ticked.
   const errors: WebhookFieldErrors = {};
-  const urlProblem = url === '' ? messages.urlRequired : webhookUrlProblem(url, context.options.environment);
+  const messages = webhookMessages(signedIn.frame.t);
+  const problem = webhookUrlProblem(url, context.options.environment);
+  const urlProblem = url === '' ? messages.urlRequired : problem && refusalInWords(signedIn.frame.t, problem);
   if (urlProblem) errors.url = urlProblem;
   if (ticked.length === 0) errors.event_types = messages.eventsRequired;
   // All ticked = every event, also types added later (null); otherwise exactly those.
@@ -119,7 +123,7 @@ export async function portalRotateWebhookSecret(context: ServerContext, request:
   const { signedIn, client } = found;
   if ((request.body as Body | undefined)?.confirm !== 'yes') return page(reply, 200, webhookConfirmationPage({ ...signedIn.frame, client, kind: 'rotate' }));
   const result = await rotateClientWebhookSecret(context.storage, context.options.tokenHmacKey, client.clientId, actor(signedIn.user), context.clock.nowSeconds());
-  if (result.outcome !== 'rotated') return render(context, reply, signedIn, client, 409, { error: messages.notSet });
+  if (result.outcome !== 'rotated') return render(context, reply, signedIn, client, 409, { error: webhookMessages(signedIn.frame.t).notSet });
   handOver(context, reply, result.secret);
   return reply.redirect(`${webhookPath(client)}?done=rotated`, 303);
 }
@@ -141,7 +145,7 @@ export async function portalResendWebhookDelivery(context: ServerContext, reques
   const { signedIn, client } = found;
   const deliveryId = String((request.params as { delivery_id?: string }).delivery_id ?? '');
   if (!(await resendWebhookDelivery(context.storage, client.clientId, deliveryId, actor(signedIn.user), context.clock.nowSeconds()))) {
-    return render(context, reply, signedIn, client, 404, { error: messages.unknownDelivery });
+    return render(context, reply, signedIn, client, 404, { error: webhookMessages(signedIn.frame.t).unknownDelivery });
   }
   return reply.redirect(`${webhookPath(client)}?done=resent#deliveries`, 303);
 }

@@ -199,6 +199,20 @@ describe('developer portal /portal', () => {
     }
   });
 
+  it('continues after login at same-origin /portal, /account and /admin paths (issue 13 deep links), and never at a look-alike', async () => {
+    const cases: [string, string][] = [
+      ['/portal/team', '/portal/team'], ['/account', '/account'], ['/account/sessions', '/account/sessions'], ['/admin', '/admin'], ['/admin/clients', '/admin/clients'],
+      ['/administrator', '/'], ['/admin/../portal', '/'], ['/admin.evil.example', '/'], ['//admin', '/'], ['/admin?next=//evil.example', '/'], ['https://evil.example/admin', '/'],
+    ];
+    for (const [returnTo, expected] of cases) {
+      const browser = new Browser();
+      const login = await browser.get(`${server.url}/portal`);
+      const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: returnTo, email: developer.email, password: developer.password });
+      assert.equal(answer.status, 303);
+      assert.equal(answer.location, expected, returnTo);
+    }
+  });
+
   describe('pages partners use (issue 13)', () => {
     const registered = async (browser: Browser, fields: Record<string, string | string[]> = {}) => {
       const created = await register(server, browser, fields);

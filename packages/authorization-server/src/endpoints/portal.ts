@@ -19,7 +19,9 @@
  * naming what will happen (POST, then POST with `confirm=yes`); the integration activity lists the
  * client's audit events. Portal pages alone may load a script (`script-src 'self'`: /assets/portal.js).
  */
-import { translator } from '../i18n/i18n.ts';
+import { translator, type MessageKey, type Translator } from '../i18n/i18n.ts';
+import { requestLocale } from '../i18n/request-language.ts';
+import { refusalInWords } from '../i18n/registration-refusals.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientSecretMatches } from '../clients/client-secret.ts';
 import {
@@ -38,7 +40,8 @@ import { describeScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { authorizationServerMetadata } from './metadata.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
-import type { ClientRecord, StoredAuditEvent, SubjectType, UserRecord } from '../storage/storage.ts';
+import type { ClientRecord, PartnerTeamMemberRecord, StoredAuditEvent, SubjectType, UserRecord } from '../storage/storage.ts';
+import { randomUUID } from 'node:crypto';
 
 const SECRET_COOKIE = 'gatehouse_new_secret';
 /** Long enough for the redirect that follows the POST; the page clears it on first view anyway. */
@@ -49,7 +52,7 @@ type Body = Record<string, unknown>;
 const scopeChoices = () => [...SCOPE_CATALOGUE.keys()].map((name) => ({ name, description: describeScope(name) }));
 
 /** The signed-in partner developer, or undefined after answering (login page, or 403 for a non-developer). */
-export async function developer(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ user: UserRecord; frame: PortalFrame } | undefined> {
+export async function developer(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<SignedInDeveloper | undefined> {
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
@@ -60,13 +63,23 @@ export async function developer(context: ServerContext, request: FastifyRequest,
     sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
-  // Issue 13: the portal is English for now; the language switch comes back to this page.
-  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t: translator('en', request.method === 'GET' ? request.url : '/portal') };
+  // Issue 13: the portal in the request's language (sessionUser noted the directory locale); after a POST the switch returns to /portal.
+  const t = translator(requestLocale(request), request.method === 'GET' ? request.url : '/portal');
+  const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t };
   if (!(await context.storage.developers.isDeveloper(user.userId))) {
-    page(reply, 403, portalMessagePage(frame, 'Not a partner developer', 'Your account is not registered as a partner developer. Contact the platform to join the partner programme.'));
+    page(reply, 403, portalMessagePage(frame, t.t('portal.notDeveloperTitle'), t.t('portal.notDeveloper'), { href: '/', label: t.t('portal.goHome') }));
     return undefined;
   }
-  return { user, frame };
+  // Issue 13 "Partner teams": a developer's first visit founds their team (they are its owner).
+  const team = await context.storage.partnerTeams.ensureMembership(user.userId, randomUUID(), context.clock.nowSeconds());
+  return { user, frame, team };
+}
+
+/** A signed-in partner developer, their page frame and their team membership. */
+export interface SignedInDeveloper {
+  user: UserRecord;
+  frame: PortalFrame;
+  team: PartnerTeamMemberRecord;
 }
 
 export function page(reply: FastifyReply, status: number, body: string): void {
@@ -93,11 +106,15 @@ function management(context: ServerContext, user: UserRecord): ManagementContext
     requireApproval: context.options.requireClientApproval, urnNamespace: context.options.brand.urnNamespace };
 }
 
-/** The developer's own client, or undefined after a 404 (another partner's client is indistinguishable from none). */
+/**
+ * A client of the developer's team, or undefined after a 404 (another partner's client is indistinguishable
+ * from none). Issue 13 "Partner teams": every member sees and manages the team's clients.
+ */
 export async function ownClient(context: ServerContext, reply: FastifyReply, frame: PortalFrame, user: UserRecord, clientId: string): Promise<ClientRecord | undefined> {
   const client = await context.storage.clients.find(clientId);
-  if (!client || client.kind !== 'client' || client.status === 'deleted' || client.ownerUserId !== user.userId) {
-    page(reply, 404, portalMessagePage(frame, 'No such client', 'You have no client with that ID.'));
+  const team = await context.storage.partnerTeams.findMembership(user.userId);
+  if (!client || client.kind !== 'client' || client.status === 'deleted' || !team || (await context.storage.partnerTeams.teamOfClient(clientId)) !== team.teamId) {
+    page(reply, 404, portalMessagePage(frame, frame.t!.t('portal.noSuchClientTitle'), frame.t!.t('portal.noSuchClient')));
     return undefined;
   }
   return client;
@@ -107,7 +124,7 @@ export async function ownClient(context: ServerContext, reply: FastifyReply, fra
 export async function portalHome(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
-  const clients = (await context.storage.clients.listByOwner(signedIn.user.userId)).filter((client) => client.status !== 'deleted');
+  const clients = (await context.storage.partnerTeams.listClients(signedIn.team.teamId)).filter((client) => client.status !== 'deleted');
   page(reply, 200, portalHomePage({ ...signedIn.frame, clients }));
 }
 
@@ -127,18 +144,19 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
   const logo = Buffer.isBuffer(body.logo) && body.logo.length > 0 ? body.logo : undefined;
   const manage = management(context, signedIn.user);
   // Every refused field at once (the logo too), before anything is stored: a refused logo leaves no half-registered client.
-  const errors = refusedFields(context, metadataOf(values, { clientType: values.token_endpoint_auth_method === 'none' ? 'public' : 'confidential', pkceRequired: true, logoUri: null }));
+  const t = signedIn.frame.t!;
+  const errors = refusedFields(context, metadataOf(values, { clientType: values.token_endpoint_auth_method === 'none' ? 'public' : 'confidential', pkceRequired: true, logoUri: null }), t);
   if (logo) {
     try {
       inspectLogo(logo);
     } catch (error) {
       if (!(error instanceof RegistrationError)) throw error;
-      errors.logo = reason(error);
+      errors.logo = reason(error, t);
     }
   }
   if (Object.keys(errors).length > 0) {
     // Browsers cannot put a chosen file back into a form: a logo that was fine is clearly asked for again.
-    if (logo && !errors.logo) errors.logo = 'Your logo was fine, but a refused form cannot keep a file: choose it again.';
+    if (logo && !errors.logo) errors.logo = t.t('portal.logoAgain');
     page(reply, 400, registrationPage({ ...signedIn.frame, values, scopes: scopeChoices(), errors }));
     return;
   }
@@ -149,12 +167,14 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
       clientUri: values.client_uri || null, tosUri: values.tos_uri || null, policyUri: values.policy_uri || null,
       initiationUri: values.initiation_uri || null, settingsUri: values.settings_uri || null, contacts: addresses(values.contacts),
     }, {}, { actor: manage.actor, ownerUserId: signedIn.user.userId });
+    // The team's from the start (until this link is written, it is the team's through its registering developer).
+    await context.storage.partnerTeams.addClient(signedIn.team.teamId, client.clientId);
     if (logo) await setClientLogo(manage, context.options.issuer, client.clientId, logo);
     if (clientSecret) handOverSecret(context, reply, clientSecret);
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
   } catch (error) {
     if (!(error instanceof RegistrationError)) throw error;
-    page(reply, 400, registrationPage({ ...signedIn.frame, values, scopes: scopeChoices(), errors: { [error.field]: reason(error) } }));
+    page(reply, 400, registrationPage({ ...signedIn.frame, values, scopes: scopeChoices(), errors: { [error.field]: reason(error, t) } }));
   }
 }
 
@@ -178,7 +198,7 @@ export async function portalShowClient(context: ServerContext, request: FastifyR
 export async function portalUpdateClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
     const values = formValues((request.body ?? {}) as Body);
-    const errors = refusedFields(context, metadataOf(values, client));
+    const errors = refusedFields(context, metadataOf(values, client), signedIn.frame.t!);
     if (Object.keys(errors).length > 0) throw new RefusedFields(errors);
     await updateClient(management(context, signedIn.user), client.clientId, {
       clientName: values.client_name, redirectUris: lines(values.redirect_uris), scopes: values.scope,
@@ -208,15 +228,16 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
     const overlap = typeof body.overlap_seconds === 'string' && /^\d{1,9}$/.test(body.overlap_seconds) ? Number(body.overlap_seconds) : 0;
     const revokeGrants = body.revoke_grants === 'yes';
     if (revokeGrants && body.confirm !== 'yes') {
+      const t = signedIn.frame.t!;
       const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
       page(reply, 200, portalConfirmationPage({
-        ...signedIn.frame, client, title: `Rotate the secret of ${client.clientName} and disconnect every user?`,
+        ...signedIn.frame, client, title: t.t('portal.rotateTitle', { client: client.clientName }),
         consequences: [
-          overlap === 0 ? 'The current secret stops working now.' : `The current secret keeps working for ${overlap} seconds.`,
-          `Every connection is revoked now (${connections} active): each user must connect ${client.clientName} again.`,
-          'The new secret is shown once, on the next page.',
+          overlap === 0 ? t.t('portal.rotateStopsNow') : t.t('portal.rotateKeepsWorking', { seconds: overlap }),
+          t.t('portal.rotateRevokes', { count: connections, client: client.clientName }),
+          t.t('portal.rotateShownOnce'),
         ],
-        action: `/portal/clients/${client.clientId}/secret`, confirmLabel: 'Rotate and disconnect everyone',
+        action: `/portal/clients/${client.clientId}/secret`, confirmLabel: t.t('portal.rotateConfirm'),
         hidden: { overlap_seconds: String(overlap), revoke_grants: 'yes' },
       }));
       return;
@@ -231,15 +252,16 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
 export async function portalDeleteClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
     if ((request.body as Body | undefined)?.confirm !== 'yes') {
+      const t = signedIn.frame.t!;
       const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
       page(reply, 200, portalConfirmationPage({
-        ...signedIn.frame, client, title: `Delete ${client.clientName}?`,
+        ...signedIn.frame, client, title: t.t('portal.deleteTitle', { client: client.clientName }),
         consequences: [
-          `The client ID ${client.clientId} and its secret stop working at once.`,
-          `Every connection is revoked now (${connections} active), with all their tokens.`,
-          'This cannot be undone.',
+          t.t('portal.deleteStops', { clientId: client.clientId }),
+          t.t('portal.deleteRevokes', { count: connections }),
+          t.t('portal.cannotUndo'),
         ],
-        action: `/portal/clients/${client.clientId}/delete`, confirmLabel: 'Delete client', hidden: {},
+        action: `/portal/clients/${client.clientId}/delete`, confirmLabel: t.t('portal.deleteConfirm'), hidden: {},
       }));
       return;
     }
@@ -251,7 +273,7 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
 /** Runs a change on the developer's own client; a refusal re-renders the client's page naming the field. */
 async function withOwnClient(
   context: ServerContext, request: FastifyRequest, reply: FastifyReply,
-  work: (signedIn: { user: UserRecord; frame: PortalFrame }, client: ClientRecord) => Promise<void>, submitted?: Body,
+  work: (signedIn: SignedInDeveloper, client: ClientRecord) => Promise<void>, submitted?: Body,
 ): Promise<void> {
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
@@ -262,11 +284,12 @@ async function withOwnClient(
   } catch (error) {
     if (!(error instanceof RegistrationError) && !(error instanceof ClientManagementError) && !(error instanceof RefusedFields)) throw error;
     const current = await findManagedClient(context.storage, client.clientId);
+    const t = signedIn.frame.t!;
     page(reply, 400, clientPage({
       ...signedIn.frame, client: current, values: submitted ? formValues(submitted) : clientFormValues(current), scopes: scopeChoices(),
       endpoints: serverEndpoints(context),
       ...(error instanceof RefusedFields ? { errors: error.errors }
-        : error instanceof RegistrationError ? { errors: { [error.field]: reason(error) } } : { error: error.message }),
+        : error instanceof RegistrationError ? { errors: { [error.field]: reason(error, t) } } : { error: refusalInWords(t, error.message) }),
     }));
   }
 }
@@ -276,8 +299,8 @@ function handOverSecret(context: ServerContext, reply: FastifyReply, secret: str
   reply.setCookie(hostCookieName(context.options.environment, SECRET_COOKIE), secret, hostCookieOptions(context.options.environment, 'strict', SECRET_COOKIE_SECONDS));
 }
 
-/** A refusal's reason without its field name (the page shows it beside the field). */
-const reason = (error: RegistrationError) => error.message.slice(error.field.length + 2);
+/** A refusal's reason without its field name (the page shows it beside the field), in the page's language. */
+const reason = (error: RegistrationError, t: Translator) => refusalInWords(t, error.message.slice(error.field.length + 2));
 
 /** Several refused fields of one form (thrown inside withOwnClient, rendered beside each field). */
 class RefusedFields extends Error {
@@ -310,7 +333,7 @@ const STAND_INS: Record<string, Partial<ClientMetadata>> = {
  * (validateClientMetadata, no second copy): each refusal is recorded and its field replaced by a stand-in
  * the rules accept, until the metadata passes. Empty when it does.
  */
-function refusedFields(context: ServerContext, metadata: ClientMetadata): FieldErrors {
+function refusedFields(context: ServerContext, metadata: ClientMetadata, t: Translator): FieldErrors {
   const errors: FieldErrors = {};
   let candidate = metadata;
   for (;;) {
@@ -322,7 +345,7 @@ function refusedFields(context: ServerContext, metadata: ClientMetadata): FieldE
       const standIn = STAND_INS[error.field];
       // A field refused a second time, or one without a stand-in (client type, PKCE): report it and stop.
       if (errors[error.field] !== undefined) return errors;
-      errors[error.field] = reason(error);
+      errors[error.field] = reason(error, t);
       if (!standIn) return errors;
       candidate = { ...candidate, ...standIn };
     }
@@ -347,38 +370,43 @@ const lines = (text: string) => text.split(/[\r\n]+/).map((line) => line.trim())
 const addresses = (text: string) => text.split(/[\r\n,]+/).map((line) => line.trim()).filter(Boolean);
 
 /** The activity filters: each a set of audit event types (SPEC decision 19 events of this client). */
-const ACTIVITY_FILTERS: { value: string; label: string; types: string[] }[] = [
-  { value: 'consents', label: 'Consents', types: ['consent.granted', 'consent.denied'] },
-  { value: 'token_errors', label: 'Refused token requests', types: ['token.refused'] },
-  { value: 'reuse', label: 'Reuse and replay detections', types: ['refresh_token.reuse_detected', 'authorization_code.replay_detected'] },
-  { value: 'revocations', label: 'Revocations and disconnects', types: ['grant.revoked', 'access_token.revoked'] },
-  { value: 'secrets', label: 'Secret rotations', types: ['client.secret_rotated'] },
+const ACTIVITY_FILTERS: { value: string; label: MessageKey; types: string[] }[] = [
+  { value: 'consents', label: 'activity.filterConsents', types: ['consent.granted', 'consent.denied'] },
+  { value: 'token_errors', label: 'activity.filterTokenErrors', types: ['token.refused'] },
+  { value: 'reuse', label: 'activity.filterReuse', types: ['refresh_token.reuse_detected', 'authorization_code.replay_detected'] },
+  { value: 'revocations', label: 'activity.filterRevocations', types: ['grant.revoked', 'access_token.revoked'] },
+  { value: 'secrets', label: 'activity.filterSecrets', types: ['client.secret_rotated'] },
 ];
 const ALL_ACTIVITY_TYPES = ACTIVITY_FILTERS.flatMap((filter) => filter.types);
 const ACTIVITY_PAGE_SIZE = 25;
 
-const EVENT_LABELS: Record<string, string> = {
-  'consent.granted': 'A user connected the client', 'consent.denied': 'A user declined to connect',
-  'token.refused': 'Token request refused', 'refresh_token.reuse_detected': 'Refresh token reuse detected: the grant was revoked',
-  'authorization_code.replay_detected': 'Authorization code replay detected: its grant was revoked', 'grant.revoked': 'Connection revoked',
-  'access_token.revoked': 'Access token revoked by the client', 'client.secret_rotated': 'Client secret rotated',
+const EVENT_LABELS: Record<string, MessageKey> = {
+  'consent.granted': 'activity.consentGranted', 'consent.denied': 'activity.consentDenied',
+  'token.refused': 'activity.tokenRefused', 'refresh_token.reuse_detected': 'activity.reuseDetected',
+  'authorization_code.replay_detected': 'activity.replayDetected', 'grant.revoked': 'activity.grantRevoked',
+  'access_token.revoked': 'activity.accessTokenRevoked', 'client.secret_rotated': 'activity.secretRotated',
 };
-const REVOCATION_REASONS: Record<string, string> = {
-  user_disconnected: 'disconnected by the user', admin_revoked: 'revoked by the platform', client_deleted: 'the client was deleted',
-  secret_rotated: 'the secret was rotated with "disconnect every user"',
+const REVOCATION_REASONS: Record<string, MessageKey> = {
+  user_disconnected: 'activity.reasonUserDisconnected', admin_revoked: 'activity.reasonAdminRevoked', client_deleted: 'activity.reasonClientDeleted',
+  secret_rotated: 'activity.reasonSecretRotated',
 };
 /** The detail members shown, in words; only these (never an identifier of a token beyond what the partner holds). */
-const DETAIL_NAMES: Record<string, string> = {
-  grant_type: 'Grant type', error: 'OAuth error', error_description: 'Description', reason: 'Reason',
-  overlap_seconds: 'Old secret kept working (seconds)', grants_revoked: 'Connections revoked', scope: 'Scope',
+const DETAIL_NAMES: Record<string, MessageKey> = {
+  grant_type: 'activity.detailGrantType', error: 'activity.detailError', error_description: 'activity.detailDescription', reason: 'activity.detailReason',
+  overlap_seconds: 'activity.detailOverlap', grants_revoked: 'activity.detailGrantsRevoked', scope: 'activity.detailScope',
 };
 
-function activityEntry(event: StoredAuditEvent): ActivityEntry {
+function activityEntry(event: StoredAuditEvent, t: Translator): ActivityEntry {
+  // OAuth error codes and descriptions stay as the token endpoint sent them (wire text, for developers).
   const details = Object.entries(event.details ?? {})
     .filter(([name, value]) => DETAIL_NAMES[name] !== undefined && value !== null)
-    .map(([name, value]) => ({ name: DETAIL_NAMES[name]!, value: name === 'reason' ? (REVOCATION_REASONS[String(value)] ?? String(value)) : String(value) }));
-  if (event.grantId) details.push({ name: 'Grant', value: event.grantId });
-  return { eventId: event.eventId, at: new Date(event.at * 1000).toISOString(), label: EVENT_LABELS[event.type] ?? event.type, details };
+    .map(([name, value]) => ({
+      name: t.t(DETAIL_NAMES[name]!),
+      value: name === 'reason' && REVOCATION_REASONS[String(value)] ? t.t(REVOCATION_REASONS[String(value)]!) : String(value),
+    }));
+  if (event.grantId) details.push({ name: t.t('activity.detailGrant'), value: event.grantId });
+  const label = EVENT_LABELS[event.type];
+  return { eventId: event.eventId, at: new Date(event.at * 1000).toISOString(), atSeconds: event.at, label: label ? t.t(label) : event.type, details };
 }
 
 /** GET /portal/clients/:client_id/activity?type=&before= (the client's recent audit events, newest first, 25 a page). */
@@ -398,7 +426,7 @@ export async function portalClientActivity(context: ServerContext, request: Fast
     ? `/portal/clients/${client.clientId}/activity?${new URLSearchParams({ ...(filter ? { type: filter.value } : {}), before: String(shown.at(-1)!.eventId) })}`
     : undefined;
   page(reply, 200, activityPage({
-    ...signedIn.frame, client, entries: shown.map(activityEntry), selected: filter?.value ?? '',
-    filters: [{ value: '', label: 'All activity' }, ...ACTIVITY_FILTERS.map(({ value, label }) => ({ value, label }))], olderUrl: older,
+    ...signedIn.frame, client, entries: shown.map((event) => activityEntry(event, signedIn.frame.t!)), selected: filter?.value ?? '',
+    filters: [{ value: '', label: signedIn.frame.t!.t('activity.filterAll') }, ...ACTIVITY_FILTERS.map(({ value, label }) => ({ value, label: signedIn.frame.t!.t(label) }))], olderUrl: older,
   }));
 }

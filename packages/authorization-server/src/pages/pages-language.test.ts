@@ -2,7 +2,7 @@
  * Issue 13 "Languages": every translated page, rendered in German, carries no English of its own. The
  * visible text and the accessible names (aria-label, alt, placeholder) are checked against a sample of
  * English words; the fixtures use names that are no English words, so whatever English is found came from
- * a template. The developer portal is not translated yet and is not checked.
+ * a template. The developer portal's pages (clients, registration, activity, webhooks, team) are checked too.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -16,6 +16,11 @@ import { enrolmentPage, forgotPasswordPage, passwordSetPage, recoveryCodesPage, 
 import { loginPage, upstreamSignInErrorPage } from './login-page.ts';
 import { noSubjectPage } from './no-subject-page.ts';
 import { confirmEndSessionsPage, sessionsPage, signedOutPage } from './session-pages.ts';
+import { activityPage, clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalConfirmationPage, portalHomePage, portalMessagePage, registrationPage } from './portal-pages.ts';
+import { removeMemberConfirmationPage, teamPage } from './portal-team-pages.ts';
+import { webhookConfirmationPage, webhookPage } from './webhook-pages.ts';
+import { tryFlowPage, tryFlowResultPage } from './portal-try-flow-pages.ts';
+import { refusalInWords } from '../i18n/registration-refusals.ts';
 
 const ENGLISH_WORDS = ['the', 'your', 'you', 'and', 'with', 'this', 'will', 'not', 'can', 'Sign', 'Log', 'Cancel', 'Continue', 'Connect', 'Connected',
   'Password', 'Session', 'Sessions', 'Language', 'Home', 'Account', 'Allow', 'Deny', 'Settings', 'Disconnect', 'Marketplace', 'Search',
@@ -37,6 +42,16 @@ const client = {
   clientId: '7af385a0-284d-48c5-b225-362862085551', clientName: 'Kvist Bogføring', status: 'pending', brandingVerified: false,
   redirectUris: ['https://kvist.example/cb'], createdAt: at,
 } as unknown as ClientRecord;
+
+const portalClient = {
+  ...client, status: 'active', clientType: 'confidential', secretDigest: 'd', pkceRequired: false, brandingVerified: false, logoUri: '/logos/x', scopes: ['users:read'],
+  subjectType: 'company', clientUri: 'https://kvist.example', tosUri: null, policyUri: null, initiationUri: null, settingsUri: null, contacts: ['dev@kvist.example'],
+} as unknown as ClientRecord;
+const portalScopes = [{ name: 'users:read', description: 'See users and employees' }];
+const endpoints = {
+  issuer: 'https://kvist.example', metadataUrl: 'https://kvist.example/.well-known/oauth-authorization-server', authorizationEndpoint: 'https://kvist.example/oauth/authorize',
+  tokenEndpoint: 'https://kvist.example/oauth/token', revocationEndpoint: 'https://kvist.example/oauth/revoke', introspectionEndpoint: 'https://kvist.example/oauth/token/introspect',
+};
 
 const pages: Record<string, string> = {
   consent: consentPage({
@@ -85,6 +100,47 @@ const pages: Record<string, string> = {
   consoleConfirm: consoleConfirmationPage({ ...frame, title: t.t('console.revokeTitle', { client: 'Kvist', subject: 'Nordlys' }),
     consequences: [t.t('console.revokeRestore')], action: '/x', confirmLabel: t.t('console.revoke'), cancelHref: '/admin' }),
   audit: auditLogPage({ ...frame, type: '', client: '', rows: [], olderUrl: '/admin/audit?before=1', exportQuery: '' }),
+  // The developer portal (issue 13).
+  portalHome: portalHomePage({ ...frame, clients: [client] }),
+  portalHomeEmpty: portalHomePage({ ...frame, clients: [] }),
+  portalRegistration: registrationPage({ ...frame, values: { ...EMPTY_CLIENT_FORM, client_name: 'Kvist' }, scopes: portalScopes, errors: {
+    client_name: refusalInWords(t, 'must not use Gatehouse branding'), redirect_uris: refusalInWords(t, 'http://kvist.example/cb must use https (http is allowed only for localhost, 127.0.0.1 or [::1])'),
+    scope: refusalInWords(t, 'at least one scope is required'), contacts: refusalInWords(t, 'nej is not an e-mail address'), logo: t.t('portal.logoAgain'),
+  } }),
+  portalClient: clientPage({ ...frame, client: portalClient, values: clientFormValues(portalClient), scopes: portalScopes, endpoints, newSecret: 'x'.repeat(43),
+    errors: { logo: refusalInWords(t, 'must be square (1:1), got 300×200') } }),
+  portalPublicClient: clientPage({ ...frame, client: { ...portalClient, clientType: 'public', secretDigest: null, pkceRequired: true, logoUri: null }, values: clientFormValues(portalClient), scopes: portalScopes, endpoints,
+    error: refusalInWords(t, 'a public client cannot have a PKCE exception') }),
+  portalDeleteConfirm: portalConfirmationPage({ ...frame, client: portalClient, title: t.t('portal.deleteTitle', { client: 'Kvist' }),
+    consequences: [t.t('portal.deleteStops', { clientId: portalClient.clientId }), t.t('portal.deleteRevokes', { count: 2 }), t.t('portal.cannotUndo')],
+    action: '/x', confirmLabel: t.t('portal.deleteConfirm'), hidden: {} }),
+  portalRotateConfirm: portalConfirmationPage({ ...frame, client: portalClient, title: t.t('portal.rotateTitle', { client: 'Kvist' }),
+    consequences: [t.t('portal.rotateKeepsWorking', { seconds: 3600 }), t.t('portal.rotateRevokes', { count: 1, client: 'Kvist' }), t.t('portal.rotateShownOnce')],
+    action: '/x', confirmLabel: t.t('portal.rotateConfirm'), hidden: { revoke_grants: 'yes' } }),
+  portalActivity: activityPage({ ...frame, client: portalClient, selected: '', olderUrl: '/x', filters: [{ value: '', label: t.t('activity.filterAll') }, { value: 'reuse', label: t.t('activity.filterReuse') }],
+    entries: [{ eventId: 1, at: '2027-01-15T08:00:00.000Z', atSeconds: at, label: t.t('activity.reuseDetected'), details: [{ name: t.t('activity.detailReason'), value: t.t('activity.reasonSecretRotated') }] }] }),
+  portalActivityEmpty: activityPage({ ...frame, client: portalClient, selected: '', filters: [], entries: [] }),
+  portalMessage: portalMessagePage(frame, t.t('portal.noSuchClientTitle'), t.t('portal.noSuchClient')),
+  webhook: webhookPage({ ...frame, client: portalClient, values: { url: 'https://kvist.example/hooks', eventTypes: ['grant.revoked'] }, newSecret: 'whsec_x',
+    errors: { url: refusalInWords(t, 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)') }, notice: t.t('webhook.saved'),
+    endpoint: { url: 'https://kvist.example/hooks', eventTypes: null, createdAt: at },
+    deliveries: [{ deliveryId: 'msg_1', clientId: portalClient.clientId, eventType: 'grant.revoked', payload: '{}', createdAt: at, attempts: 2, nextAttemptAt: at, lastAttemptAt: at, lastStatus: 0, deliveredAt: null }] }),
+  webhookEmpty: webhookPage({ ...frame, client: portalClient, values: { url: '', eventTypes: [] }, deliveries: [], error: t.t('webhook.notSet') }),
+  webhookRotate: webhookConfirmationPage({ ...frame, client: portalClient, kind: 'rotate' }),
+  webhookRemove: webhookConfirmationPage({ ...frame, client: portalClient, kind: 'remove' }),
+  team: teamPage({ ...frame, currentUserId: 'u1', isOwner: true, clientCount: 2, values: { name: 'Åse', email: 'nej', role: 'owner' }, notice: t.t('team.removed'),
+    errors: { email: t.t('team.emailInvalid') }, members: [
+      { teamId: 't', userId: 'u1', role: 'owner', addedAt: at, name: 'Ylva Øst', email: 'ylva@kvist.example' },
+      { teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' }] }),
+  teamMember: teamPage({ ...frame, currentUserId: 'u2', isOwner: false, clientCount: 0, values: { name: '', email: '', role: 'member' },
+    members: [{ teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' }] }),
+  teamRemove: removeMemberConfirmationPage({ ...frame, self: false, member: { teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' } }),
+  tryFlow: tryFlowPage({ ...frame, client: portalClient, redirectUri: 'https://kvist.example/cb', authorizationUrl: 'https://kvist.example/oauth/authorize?x=1', lifetimeMinutes: 10 }),
+  tryFlowCode: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'https://kvist.example/cb?code=x', code: 'abc', state: 's', issuerChecked: true,
+    exchange: { tokenEndpoint: 'https://kvist.example/oauth/token', redirectUri: 'https://kvist.example/cb', codeVerifier: 'v' } }),
+  tryFlowError: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', error: 'access_denied', errorDescription: 'nej', state: 's' }),
+  tryFlowRefused: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', problem: t.t('tryFlow.stateUnknown') }),
+  teamRemoveSelf: removeMemberConfirmationPage({ ...frame, self: true, member: { teamId: 't', userId: 'u1', role: 'owner', addedAt: at, name: 'Ylva', email: 'ylva@kvist.example' } }),
 };
 
 describe('translated pages in German keep no English of their own (issue 13)', () => {

@@ -4,21 +4,18 @@
  * deletion), and the once-only display of a new secret. Every form carries the CSRF token (SPEC
  * decision 18); every value is escaped by `html`.
  */
-import type { Translator } from '../i18n/i18n.ts';
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
+import { tryFlowSection } from './portal-try-flow-pages.ts';
 
 export interface PortalFrame {
   brandName: string;
   csrfToken: string;
   userName: string;
-  /**
-   * Issue 13: the portal's text is not translated yet (English, `<html lang="en">`); this translator only
-   * gives the layout's language switch the page to come back to. Translating the portal: use `t` here as
-   * the account pages do.
-   */
+  /** The page's language (issue 13: every portal string is translated; English when absent). */
   t?: Translator;
 }
 
@@ -69,22 +66,26 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
   };
 }
 
-function frame(model: PortalFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="Portal"><a href="/portal">Developer portal</a> · ${model.userName}</nav>
+/** Every portal page: the portal's navigation (clients, team), the page, and the portal's one script file. */
+export function portalFrame(model: PortalFrame, title: string, body: SafeHtml): string {
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('portal.nav')}"><a href="/portal">${t.t('portal.navHome')}</a> · <a href="/portal/team">${t.t('portal.navTeam')}</a> · ${model.userName}</nav>
 ${body}
-<script src="/assets/portal.js" defer></script>`, model, model.t);
+<script src="/assets/portal.js" defer></script>`, model, t);
 }
+const frame = portalFrame;
 
-const statusLabel = (client: ClientRecord) => (client.status === 'pending' ? 'pending approval' : client.status);
+const statusLabel = (client: ClientRecord, t: Translator) => t.t('portal.status', { status: client.status });
 
 export function portalHomePage(model: PortalFrame & { clients: ClientRecord[]; notice?: string }): string {
-  return frame(model, 'Your OAuth clients', html`<h1>Your OAuth 2.0 clients</h1>
+  const t = model.t ?? ENGLISH;
+  return frame(model, t.t('portal.homeTitle'), html`<h1>${t.t('portal.homeHeading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-<p class="muted">Registering a client does not publish a marketplace app. New clients wait for the platform's approval before users can connect them.</p>
-${model.clients.length === 0 ? html`<p>You have not registered a client yet.</p>` : html`<ul class="clients">
-  ${model.clients.map((client) => html`<li><a href="/portal/clients/${client.clientId}">${client.clientName}</a> <span class="muted">${statusLabel(client)}</span></li>\n  `)}
+<p class="muted">${t.t('portal.homeIntro')}</p>
+${model.clients.length === 0 ? html`<p>${t.t('portal.noClients')}</p>` : html`<ul class="clients">
+  ${model.clients.map((client) => html`<li><a href="/portal/clients/${client.clientId}">${client.clientName}</a> <span class="muted">${statusLabel(client, t)}</span></li>\n  `)}
 </ul>`}
-<p><a class="button" href="/portal/clients/new">Register a client</a></p>`);
+<p><a class="button" href="/portal/clients/new">${t.t('portal.registerClient')}</a></p>`);
 }
 
 /** The message of a refused field, right below it; its id is what the field's `aria-describedby` names. */
@@ -106,85 +107,93 @@ function field(label: string, name: string, value: string, hint: string, errors:
 }
 
 /** Every refused field listed at the top, each a link to the field (WCAG 3.3.1); the messages also stand beside the fields. */
-function errorSummary(errors: FieldErrors, labels: Record<string, string>): SafeHtml {
+function errorSummary(errors: FieldErrors, labels: Record<string, string>, t: Translator): SafeHtml {
   const entries = Object.entries(errors).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
   if (entries.length === 0) return html``;
-  return html`<div class="error" role="alert"><p><strong>Please correct the marked fields:</strong></p>
+  return html`<div class="error" role="alert"><p><strong>${t.t('portal.correctFields')}</strong></p>
 <ul>${entries.map(([name, message]) => html`<li><a href="#${name === 'scope' ? 'scope-fieldset' : name}">${labels[name] ?? name}</a>: ${message}</li>`)}</ul></div>`;
 }
 
-/** The form labels by field name (also used by the error summary). */
-export const FIELD_LABELS: Record<string, string> = {
-  client_name: 'Client name', redirect_uris: 'Redirect URIs', scope: 'Scopes', client_uri: 'Client URI', tos_uri: 'Terms of service URI',
-  policy_uri: 'Privacy policy URI', initiation_uri: 'Initiation URI', settings_uri: 'Settings URI', contacts: 'Contact e-mail addresses',
-  logo: 'Logo', subject_type: 'Subject type preference', token_endpoint_auth_method: 'Client type', overlap_seconds: 'Overlap',
-};
+/** The form labels by field name (also used by the error summary), in the page's language. */
+export function fieldLabels(t: Translator): Record<string, string> {
+  return {
+    client_name: t.t('portal.fieldClientName'), redirect_uris: t.t('portal.fieldRedirectUris'), scope: t.t('portal.fieldScopes'), client_uri: t.t('portal.fieldClientUri'),
+    tos_uri: t.t('portal.fieldTosUri'), policy_uri: t.t('portal.fieldPolicyUri'), initiation_uri: t.t('portal.fieldInitiationUri'), settings_uri: t.t('portal.fieldSettingsUri'),
+    contacts: t.t('portal.fieldContacts'), logo: t.t('portal.fieldLogo'), subject_type: t.t('portal.fieldSubjectType'), token_endpoint_auth_method: t.t('portal.fieldClientType'),
+    overlap_seconds: t.t('portal.fieldOverlap'),
+  };
+}
+/** The English labels (kept for callers outside the pages). */
+export const FIELD_LABELS: Record<string, string> = fieldLabels(ENGLISH);
 
 /** The metadata fields, shared by registration and editing; a refused field carries its message beside it. */
-function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], includeType: boolean, errors: FieldErrors): SafeHtml {
-  return html`<label for="client_name">Client name</label>
+function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], includeType: boolean, errors: FieldErrors, t: Translator): SafeHtml {
+  const labels = fieldLabels(t);
+  return html`<label for="client_name">${labels.client_name}</label>
   <input id="client_name" name="client_name" type="text" required maxlength="100" value="${values.client_name}"${described('client_name', errors)}>
-  ${fieldError('client_name', errors)}<div class="muted" id="client_name-hint">Shown to users on the consent page. Do not use platform branding.</div>
-  ${includeType ? html`<label for="token_endpoint_auth_method">Client type</label>
+  ${fieldError('client_name', errors)}<div class="muted" id="client_name-hint">${t.t('portal.hintClientName')}</div>
+  ${includeType ? html`<label for="token_endpoint_auth_method">${labels.token_endpoint_auth_method}</label>
   <select id="token_endpoint_auth_method" name="token_endpoint_auth_method"${described('token_endpoint_auth_method', errors, false)}>
-    <option value="client_secret_basic"${values.token_endpoint_auth_method === 'client_secret_basic' ? html` selected` : ''}>Confidential: a server-side app with a client secret (client_secret_basic)</option>
-    <option value="none"${values.token_endpoint_auth_method === 'none' ? html` selected` : ''}>Public: a single-page or mobile app without a secret (PKCE only)</option>
+    <option value="client_secret_basic"${values.token_endpoint_auth_method === 'client_secret_basic' ? html` selected` : ''}>${t.t('portal.typeConfidential')}</option>
+    <option value="none"${values.token_endpoint_auth_method === 'none' ? html` selected` : ''}>${t.t('portal.typePublic')}</option>
   </select>
   ${fieldError('token_endpoint_auth_method', errors)}` : ''}
-  ${field('Client URI', 'client_uri', values.client_uri, 'Your application\'s home or landing page (https).', errors)}
-  ${field('Terms of service URI', 'tos_uri', values.tos_uri, 'https', errors)}
-  ${field('Privacy policy URI', 'policy_uri', values.policy_uri, 'https', errors)}
-  ${field('Initiation URI', 'initiation_uri', values.initiation_uri, 'The page where users begin connecting your application.', errors)}
-  ${field('Settings URI', 'settings_uri', values.settings_uri, 'The page in your application where users manage the integration.', errors)}
-  <label for="contacts">Contact e-mail addresses</label>
+  ${field(labels.client_uri!, 'client_uri', values.client_uri, t.t('portal.hintClientUri'), errors)}
+  ${field(labels.tos_uri!, 'tos_uri', values.tos_uri, 'https', errors)}
+  ${field(labels.policy_uri!, 'policy_uri', values.policy_uri, 'https', errors)}
+  ${field(labels.initiation_uri!, 'initiation_uri', values.initiation_uri, t.t('portal.hintInitiationUri'), errors)}
+  ${field(labels.settings_uri!, 'settings_uri', values.settings_uri, t.t('portal.hintSettingsUri'), errors)}
+  <label for="contacts">${labels.contacts}</label>
   <textarea id="contacts" name="contacts" rows="2"${described('contacts', errors)}>${values.contacts}</textarea>
-  ${fieldError('contacts', errors)}<div class="muted" id="contacts-hint">One per line: the developers or support responsible for the application.</div>
-  <label for="redirect_uris">Redirect URIs</label>
+  ${fieldError('contacts', errors)}<div class="muted" id="contacts-hint">${t.t('portal.hintContacts')}</div>
+  <label for="redirect_uris">${labels.redirect_uris}</label>
   <textarea id="redirect_uris" name="redirect_uris" rows="3" required${described('redirect_uris', errors)}>${values.redirect_uris}</textarea>
-  ${fieldError('redirect_uris', errors)}<div class="muted" id="redirect_uris-hint">One per line, matched exactly: https (http only for localhost outside production), no wildcards or fragments.</div>
-  <fieldset id="scope-fieldset"${described('scope', errors, false)}><legend>Scopes</legend>
+  ${fieldError('redirect_uris', errors)}<div class="muted" id="redirect_uris-hint">${t.t('portal.hintRedirectUris')}</div>
+  <fieldset id="scope-fieldset"${described('scope', errors, false)}><legend>${labels.scope}</legend>
   ${fieldError('scope', errors)}
-  ${scopes.map((scope) => html`<label class="check"><input type="checkbox" name="scope" value="${scope.name}"${values.scope.includes(scope.name) ? html` checked` : ''}> ${scope.description} <code class="muted">${scope.name}</code></label>\n  `)}
+  ${scopes.map((scope) => html`<label class="check"><input type="checkbox" name="scope" value="${scope.name}"${values.scope.includes(scope.name) ? html` checked` : ''}> ${t.scope(scope.name)} <code class="muted">${scope.name}</code></label>\n  `)}
   </fieldset>
-  <label for="subject_type">Subject type preference</label>
+  <label for="subject_type">${labels.subject_type}</label>
   <select id="subject_type" name="subject_type"${described('subject_type', errors, false)}>
-    <option value=""${values.subject_type === '' ? html` selected` : ''}>None (company)</option>
-    <option value="company"${values.subject_type === 'company' ? html` selected` : ''}>Company</option>
-    <option value="organization"${values.subject_type === 'organization' ? html` selected` : ''}>Organization</option>
+    <option value=""${values.subject_type === '' ? html` selected` : ''}>${t.t('portal.subjectNone')}</option>
+    <option value="company"${values.subject_type === 'company' ? html` selected` : ''}>${t.t('portal.subjectCompany')}</option>
+    <option value="organization"${values.subject_type === 'organization' ? html` selected` : ''}>${t.t('portal.subjectOrganization')}</option>
   </select>
   ${fieldError('subject_type', errors)}`;
 }
 
-function logoInput(errors: FieldErrors, required: boolean): SafeHtml {
+function logoInput(errors: FieldErrors, required: boolean, t: Translator): SafeHtml {
   return html`<input id="logo" name="logo" type="file" accept="image/png,image/jpeg,image/webp"${required ? html` required` : ''}${described('logo', errors)}>
-  ${fieldError('logo', errors)}<div class="muted" id="logo-hint">Square (1:1), at least 256×256 pixels, PNG, JPEG or WebP, at most 1 MiB.</div>`;
+  ${fieldError('logo', errors)}<div class="muted" id="logo-hint">${t.t('portal.hintLogo')}</div>`;
 }
 
 /**
  * @param model.errors every refused field at once (shown beside each field and listed at the top).
  */
 export function registrationPage(model: PortalFrame & { values: ClientFormValues; scopes: ScopeChoice[]; errors?: FieldErrors }): string {
+  const t = model.t ?? ENGLISH;
   const errors = model.errors ?? {};
-  return frame(model, 'Register a client', html`<h1>Register an OAuth 2.0 client</h1>
-${errorSummary(errors, FIELD_LABELS)}
+  return frame(model, t.t('portal.registerTitle'), html`<h1>${t.t('portal.registerHeading')}</h1>
+${errorSummary(errors, fieldLabels(t), t)}
 <form method="post" action="/portal/clients" enctype="multipart/form-data" novalidate>
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${metadataFields(model.values, model.scopes, true, errors)}
-  <label for="logo">Logo</label>
-  ${logoInput(errors, false)}
-  <div class="actions"><button class="primary" type="submit">Register</button></div>
+  ${metadataFields(model.values, model.scopes, true, errors, t)}
+  <label for="logo">${t.t('portal.fieldLogo')}</label>
+  ${logoInput(errors, false, t)}
+  <div class="actions"><button class="primary" type="submit">${t.t('portal.register')}</button></div>
 </form>`);
 }
 
 /** A value with a Copy button (the button works through /assets/portal.js; without script the value stays selectable). */
-function copyable(id: string, label: string, value: string, className = ''): SafeHtml {
-  return html`<span class="copyable"><code id="${id}" class="${className}">${value}</code> <button type="button" class="copy" data-copy="${id}" data-copied="Copied" aria-label="Copy ${label}">Copy</button></span>`;
+function copyable(id: string, label: string, value: string, t: Translator, className = ''): SafeHtml {
+  // WCAG 2.5.3: the accessible name starts with the visible "Copy".
+  return html`<span class="copyable"><code id="${id}" class="${className}">${value}</code> <button type="button" class="copy" data-copy="${id}" data-copied="${t.t('portal.copied')}" aria-label="${t.t('portal.copyNamed', { what: label })}">${t.t('portal.copy')}</button></span>`;
 }
 
-function snippet(id: string, label: string, code: string): SafeHtml {
+function snippet(id: string, label: string, code: string, t: Translator): SafeHtml {
   return html`<h3 id="${id}-title">${label}</h3>
 <div class="snippet"><pre tabindex="0" aria-labelledby="${id}-title"><code id="${id}">${code}</code></pre>
-<button type="button" class="copy" data-copy="${id}" data-copied="Copied" aria-label="Copy the ${label} setup">Copy</button></div>`;
+<button type="button" class="copy" data-copy="${id}" data-copied="${t.t('portal.copied')}" aria-label="${t.t('portal.copySetup', { library: label })}">${t.t('portal.copy')}</button></div>`;
 }
 
 /** Ready-to-paste setup for this client (oauth4webapi, openid-client, curl); the secret is read from the environment, never written into code. */
@@ -258,72 +267,75 @@ export function clientPage(model: PortalFrame & {
   newSecret?: string;
 }): string {
   const { client, endpoints } = model;
+  const t = model.t ?? ENGLISH;
   const errors = model.errors ?? {};
   const setup = setupSnippets(client, endpoints);
+  const confidential = client.clientType === 'confidential';
   return frame(model, client.clientName, html`<h1>${client.clientName}</h1>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-${errorSummary(errors, FIELD_LABELS)}
+${errorSummary(errors, fieldLabels(t), t)}
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-${model.newSecret ? html`<div class="secret" role="alert"><p><strong>Your client secret</strong> (shown only this once: store it on your server, never in browser or mobile code or source control):</p>
-${copyable('client_secret', 'the client secret', model.newSecret, 'secret-value')}</div>` : ''}
-<h2>Credentials</h2>
+${model.newSecret ? html`<div class="secret" role="alert"><p>${t.html('portal.secretOnce')}</p>
+${copyable('client_secret', t.t('portal.theClientSecret'), model.newSecret, t, 'secret-value')}</div>` : ''}
+<h2>${t.t('portal.credentials')}</h2>
 <dl class="details">
-  <dt>Client ID</dt><dd>${copyable('client_id', 'the client ID', client.clientId)}</dd>
-  <dt>Client secret</dt><dd>${client.clientType === 'confidential'
-    ? (model.newSecret ? 'shown above, this once' : 'shown only when issued; rotate it below to get a new one')
-    : 'none: a public client authenticates with PKCE only'}</dd>
-  <dt>Status</dt><dd id="status">${statusLabel(client)}${client.brandingVerified ? '' : ' · branding not yet reviewed'}</dd>
-  <dt>Type</dt><dd>${client.clientType === 'confidential' ? 'confidential (client_secret_basic)' : 'public (none, PKCE)'}</dd>
-  <dt>PKCE</dt><dd>${client.pkceRequired ? 'required (S256)' : 'exception granted by the platform'}</dd>
-  ${client.logoUri ? html`<dt>Logo</dt><dd><img class="logo" src="${client.logoUri}" alt="${client.clientName} logo"></dd>` : ''}
+  <dt>${t.t('portal.clientId')}</dt><dd>${copyable('client_id', t.t('portal.theClientId'), client.clientId, t)}</dd>
+  <dt>${t.t('portal.clientSecret')}</dt><dd>${confidential
+    ? (model.newSecret ? t.t('portal.secretShownAbove') : t.t('portal.secretShownWhenIssued'))
+    : t.t('portal.secretNone')}</dd>
+  <dt>${t.t('portal.statusLabel')}</dt><dd id="status">${statusLabel(client, t)}${client.brandingVerified ? '' : t.t('portal.brandingNotReviewed')}</dd>
+  <dt>${t.t('portal.type')}</dt><dd>${confidential ? t.t('portal.typeConfidentialShort') : t.t('portal.typePublicShort')}</dd>
+  <dt>PKCE</dt><dd>${client.pkceRequired ? t.t('portal.pkceRequired') : t.t('portal.pkceException')}</dd>
+  ${client.logoUri ? html`<dt>${t.t('portal.fieldLogo')}</dt><dd><img class="logo" src="${client.logoUri}" alt="${t.t('portal.logoAlt', { client: client.clientName })}"></dd>` : ''}
 </dl>
-<p><a href="/portal/clients/${client.clientId}/activity">Integration activity</a>: consents, refused token requests, reuse detections, revocations and secret rotations.</p>
-${webhookLink(client.clientId)}
-<h2>Endpoints</h2>
+<p>${t.html('portal.activityLink', { href: `/portal/clients/${client.clientId}/activity` })}</p>
+${webhookLink(client.clientId, t)}
+<h2>${t.t('portal.endpoints')}</h2>
 <dl class="details">
-  <dt>Issuer</dt><dd>${copyable('issuer', 'the issuer', endpoints.issuer)}</dd>
-  <dt>Metadata (RFC 8414)</dt><dd>${copyable('metadata_url', 'the metadata URL', endpoints.metadataUrl)}</dd>
-  <dt>Authorization endpoint</dt><dd><code>${endpoints.authorizationEndpoint}</code></dd>
-  <dt>Token endpoint</dt><dd><code>${endpoints.tokenEndpoint}</code></dd>
-  <dt>Revocation endpoint</dt><dd><code>${endpoints.revocationEndpoint}</code></dd>
-  <dt>Introspection endpoint</dt><dd><code>${endpoints.introspectionEndpoint}</code></dd>
+  <dt>${t.t('portal.issuer')}</dt><dd>${copyable('issuer', t.t('portal.theIssuer'), endpoints.issuer, t)}</dd>
+  <dt>${t.t('portal.metadata')}</dt><dd>${copyable('metadata_url', t.t('portal.theMetadataUrl'), endpoints.metadataUrl, t)}</dd>
+  <dt>${t.t('portal.authorizationEndpoint')}</dt><dd><code>${endpoints.authorizationEndpoint}</code></dd>
+  <dt>${t.t('portal.tokenEndpoint')}</dt><dd><code>${endpoints.tokenEndpoint}</code></dd>
+  <dt>${t.t('portal.revocationEndpoint')}</dt><dd><code>${endpoints.revocationEndpoint}</code></dd>
+  <dt>${t.t('portal.introspectionEndpoint')}</dt><dd><code>${endpoints.introspectionEndpoint}</code></dd>
 </dl>
-<h2>Set up your app</h2>
-<p class="muted">Prefilled with this client${client.clientType === 'confidential' ? html`; the secret is read from <code>GATEHOUSE_CLIENT_SECRET</code>` : ''}.</p>
-${snippet('setup_oauth4webapi', 'oauth4webapi', setup.oauth4webapi)}
-${snippet('setup_openid_client', 'openid-client', setup.openidClient)}
-${snippet('setup_curl', 'curl', setup.curl)}
-<h2>Details</h2>
+<h2>${t.t('portal.setUp')}</h2>
+<p class="muted">${confidential ? t.html('portal.prefilledConfidential') : t.t('portal.prefilled')}</p>
+${snippet('setup_oauth4webapi', 'oauth4webapi', setup.oauth4webapi, t)}
+${snippet('setup_openid_client', 'openid-client', setup.openidClient, t)}
+${snippet('setup_curl', 'curl', setup.curl, t)}
+<div id="try">${tryFlowSection(model)}</div>
+<h2>${t.t('portal.details')}</h2>
 <form method="post" action="/portal/clients/${client.clientId}" novalidate>
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${metadataFields(model.values, model.scopes, false, errors)}
-  <div class="actions"><button class="primary" type="submit">Save</button></div>
+  ${metadataFields(model.values, model.scopes, false, errors, t)}
+  <div class="actions"><button class="primary" type="submit">${t.t('portal.save')}</button></div>
 </form>
-<h2>Logo</h2>
+<h2>${t.t('portal.fieldLogo')}</h2>
 <form method="post" action="/portal/clients/${client.clientId}/logo" enctype="multipart/form-data">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <label for="logo">Logo file</label>
-  ${logoInput(errors, true)}
-  <div class="actions"><button type="submit">Upload logo</button></div>
+  <label for="logo">${t.t('portal.logoFile')}</label>
+  ${logoInput(errors, true, t)}
+  <div class="actions"><button type="submit">${t.t('portal.uploadLogo')}</button></div>
 </form>
-${client.clientType === 'confidential' ? html`<h2>Client secret</h2>
+${confidential ? html`<h2>${t.t('portal.clientSecret')}</h2>
 <form method="post" action="/portal/clients/${client.clientId}/secret">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <label for="overlap_seconds">Keep the current secret working for</label>
+  <label for="overlap_seconds">${t.t('portal.overlapLabel')}</label>
   <select id="overlap_seconds" name="overlap_seconds">
-    <option value="0">no time: it stops now</option>
-    <option value="3600">1 hour</option>
-    <option value="86400">1 day</option>
-    <option value="604800">7 days</option>
+    <option value="0">${t.t('portal.overlapNone')}</option>
+    <option value="3600">${t.t('portal.overlapHours', { count: 1 })}</option>
+    <option value="86400">${t.t('portal.overlapDays', { count: 1 })}</option>
+    <option value="604800">${t.t('portal.overlapDays', { count: 7 })}</option>
   </select>
-  <label class="check"><input type="checkbox" name="revoke_grants" value="yes"> Also disconnect every user now (revokes all grants; users must connect again)</label>
-  <div class="actions"><button type="submit">Rotate secret</button></div>
+  <label class="check"><input type="checkbox" name="revoke_grants" value="yes"> ${t.t('portal.alsoDisconnect')}</label>
+  <div class="actions"><button type="submit">${t.t('portal.rotateSecret')}</button></div>
 </form>` : ''}
-<h2>Delete</h2>
+<h2>${t.t('portal.deleteHeading')}</h2>
 <form method="post" action="/portal/clients/${client.clientId}/delete">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <p class="muted">Deleting disconnects every user at once and cannot be undone. You will be asked to confirm.</p>
-  <div class="actions"><button type="submit">Delete client…</button></div>
+  <p class="muted">${t.t('portal.deleteHint')}</p>
+  <div class="actions"><button type="submit">${t.t('portal.deleteButton')}</button></div>
 </form>`);
 }
 
@@ -334,13 +346,14 @@ ${client.clientType === 'confidential' ? html`<h2>Client secret</h2>
 export function portalConfirmationPage(model: PortalFrame & {
   client: ClientRecord; title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string>;
 }): string {
+  const t = model.t ?? ENGLISH;
   return frame(model, model.title, html`<h1>${model.title}</h1>
-<div class="warning" role="region" aria-label="What will happen"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
+<div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   ${Object.entries(model.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
   <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/portal/clients/${model.client.clientId}">Cancel</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
+  <div class="actions"><a class="button secondary" href="/portal/clients/${model.client.clientId}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
 </form>`);
 }
 
@@ -349,6 +362,8 @@ export interface ActivityEntry {
   eventId: number;
   /** ISO 8601, UTC. */
   at: string;
+  /** Seconds since the epoch (shown in the page's language). */
+  atSeconds?: number;
   label: string;
   details: { name: string; value: string }[];
 }
@@ -362,23 +377,28 @@ export function activityPage(model: PortalFrame & {
   client: ClientRecord; entries: ActivityEntry[]; filters: ActivityFilter[]; selected: string; olderUrl?: string;
 }): string {
   const { client } = model;
-  return frame(model, `${client.clientName}: integration activity`, html`<h1>Integration activity</h1>
-<p><a href="/portal/clients/${client.clientId}">${client.clientName}</a> · <span class="muted">newest first</span></p>
+  const t = model.t ?? ENGLISH;
+  return frame(model, t.t('portal.activityTitle', { client: client.clientName }), html`<h1>${t.t('portal.activityHeading')}</h1>
+<p><a href="/portal/clients/${client.clientId}">${client.clientName}</a> · <span class="muted">${t.t('portal.newestFirst')}</span></p>
 <form method="get" action="/portal/clients/${client.clientId}/activity" class="filter">
-  <label for="type">Show</label>
+  <label for="type">${t.t('portal.show')}</label>
   <select id="type" name="type">
     ${model.filters.map((filter) => html`<option value="${filter.value}"${filter.value === model.selected ? html` selected` : ''}>${filter.label}</option>`)}
   </select>
-  <button type="submit">Filter</button>
+  <button type="submit">${t.t('portal.filter')}</button>
 </form>
-${model.entries.length === 0 ? html`<p>No events yet.</p>` : html`<ol class="activity">
-  ${model.entries.map((entry) => html`<li><p><strong>${entry.label}</strong> <time datetime="${entry.at}">${entry.at.replace('T', ' ').replace('.000Z', ' UTC')}</time></p>
+${model.entries.length === 0 ? html`<p>${t.t('portal.noEvents')}</p>` : html`<ol class="activity">
+  ${model.entries.map((entry) => html`<li><p><strong>${entry.label}</strong> <time datetime="${entry.at}">${entry.atSeconds === undefined || t.locale === 'en' ? entry.at.replace('T', ' ').replace('.000Z', ' UTC') : t.dateTime(entry.atSeconds)}</time></p>
   ${entry.details.length === 0 ? '' : html`<dl class="details">${entry.details.map((detail) => html`<dt>${detail.name}</dt><dd>${detail.value}</dd>`)}</dl>`}</li>\n  `)}
 </ol>`}
-${model.olderUrl ? html`<p><a href="${model.olderUrl}">Older events</a></p>` : ''}`);
+${model.olderUrl ? html`<p><a href="${model.olderUrl}">${t.t('portal.olderEvents')}</a></p>` : ''}`);
 }
 
-export function portalMessagePage(model: PortalFrame, title: string, message: string): string {
+/** A message (an error) with a way onward: `onward`, else the portal's home. */
+export function portalMessagePage(model: PortalFrame, title: string, message: string, onward?: { href: string; label: string }): string {
+  const t = model.t ?? ENGLISH;
+  const next = onward ?? { href: '/portal', label: t.t('portal.backHome') };
   return frame(model, title, html`<h1>${title}</h1>
-<p class="error" role="alert">${message}</p>`);
+<p class="error" role="alert">${message}</p>
+<p><a href="${next.href}">${next.label}</a></p>`);
 }

@@ -7,72 +7,87 @@
  */
 import type { ClientRecord, WebhookDeliveryRecord } from '../storage/storage.ts';
 import type { WebhookEventType } from '../webhooks/webhook-events.ts';
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
-export const messages = {
-  portal: 'Developer portal',
-  navigation: 'Portal',
-  title: (clientName: string) => `${clientName}: webhooks`,
-  heading: 'Webhooks',
-  intro: 'Your server learns at once when a user disconnects, a grant is revoked, or your client is suspended or deleted, instead of at its next refresh. Deliveries are signed per Standard Webhooks: verify them with verifyWebhook() of @gatehouse/client.',
-  backToClient: (clientName: string) => `Back to ${clientName}`,
-  urlLabel: 'Webhook URL',
-  urlHint: 'https (http only for localhost, 127.0.0.1 or [::1] outside production). Saving a new URL issues a new signing secret.',
-  eventsLegend: 'Events to send',
-  events: {
-    'grant.revoked': 'A connection was revoked (user disconnect, administrator, token reuse or code replay, deleted company, rotated secret)',
-    'client.suspended': 'Your client was suspended',
-    'client.reactivated': 'Your client was reactivated',
-    'client.deleted': 'Your client was deleted',
-  } satisfies Record<WebhookEventType, string>,
-  eventsHint: 'Leave all ticked to also receive event types added later.',
-  save: 'Save webhook',
-  errorSummary: 'Please correct the marked fields:',
-  urlRequired: 'Enter the URL your server receives webhooks at.',
-  eventsRequired: 'Choose at least one event.',
-  secretHeading: 'Your signing secret',
-  secretOnce: 'Shown only this once: store it on your server (never in browser code or source control) and verify every delivery with it.',
-  copy: 'Copy',
-  copied: 'Copied',
-  copySecret: 'Copy the signing secret',
-  notSet: 'No webhook is set for this client yet.',
-  currentSecret: 'The signing secret was shown when it was issued; rotate it to get a new one.',
-  rotateHeading: 'Signing secret',
-  rotate: 'Rotate signing secret…',
-  rotateTitle: 'Rotate the webhook signing secret?',
-  rotateConsequences: ['The current secret stops signing deliveries at once: deliveries fail verification until your server uses the new one.', 'The new secret is shown once, on the next page.'],
-  rotateConfirm: 'Rotate secret',
-  removeHeading: 'Remove webhook',
-  remove: 'Remove webhook…',
-  removeTitle: 'Remove the webhook?',
-  removeConsequences: ['Nothing more is sent to your server; deliveries still waiting are dropped.', 'You can set a webhook again later (with a new secret).'],
-  removeConfirm: 'Remove webhook',
-  cancel: 'Cancel',
-  logHeading: 'Deliveries',
-  logCaption: 'Webhook deliveries, newest first',
-  logEmpty: 'No deliveries yet.',
-  columns: { event: 'Event', created: 'Queued', status: 'Status', attempts: 'Attempts', lastStatus: 'Last response', nextRetry: 'Next attempt', id: 'webhook-id', action: 'Action' },
-  status: { delivered: 'Delivered', pending: 'Waiting to retry', queued: 'Queued', givenUp: 'Gave up' },
-  noResponse: 'no response',
-  none: '—',
-  resend: 'Send again',
-  /** Starts with the visible `resend` text (WCAG 2.5.3 label in name). */
-  resendLabel: (event: string, created: string) => `Send again: the ${event} event of ${created}`,
-  saved: 'Webhook saved.',
-  eventsSaved: 'Events saved.',
-  rotated: 'New signing secret issued.',
-  removed: 'Webhook removed.',
-  resent: 'The delivery is queued again; it is sent within seconds.',
-  unknownDelivery: 'That delivery is not in this client\'s log any more.',
-  linkText: 'Webhooks',
-  linkDescription: 'get told at once when a connection is revoked or the client is suspended; see every delivery.',
-} as const;
+/**
+ * Every user-visible string of the webhook pages in the page's language (issue 13: catalogue keys
+ * `webhook.*`). Event type names, HTTP statuses and delivery ids stay as they are on the wire.
+ */
+export function webhookMessages(t: Translator = ENGLISH) {
+  return {
+    portal: t.t('portal.navHome'),
+    navigation: t.t('portal.nav'),
+    title: (clientName: string) => t.t('webhook.title', { client: clientName }),
+    heading: t.t('webhook.heading'),
+    intro: t.t('webhook.intro'),
+    backToClient: (clientName: string) => t.t('webhook.backToClient', { client: clientName }),
+    urlLabel: t.t('webhook.urlLabel'),
+    urlHint: t.t('webhook.urlHint'),
+    eventsLegend: t.t('webhook.eventsLegend'),
+    events: {
+      'grant.revoked': t.t('webhook.eventGrantRevoked'),
+      'client.suspended': t.t('webhook.eventClientSuspended'),
+      'client.reactivated': t.t('webhook.eventClientReactivated'),
+      'client.deleted': t.t('webhook.eventClientDeleted'),
+    } satisfies Record<WebhookEventType, string>,
+    eventsHint: t.t('webhook.eventsHint'),
+    save: t.t('webhook.save'),
+    errorSummary: t.t('portal.correctFields'),
+    urlRequired: t.t('webhook.urlRequired'),
+    eventsRequired: t.t('webhook.eventsRequired'),
+    secretHeading: t.t('webhook.secretHeading'),
+    secretOnce: t.t('webhook.secretOnce'),
+    copy: t.t('portal.copy'),
+    copied: t.t('portal.copied'),
+    copySecret: t.t('webhook.copySecret'),
+    notSet: t.t('webhook.notSet'),
+    currentSecret: t.t('webhook.currentSecret'),
+    rotateHeading: t.t('webhook.rotateHeading'),
+    rotate: t.t('webhook.rotate'),
+    rotateTitle: t.t('webhook.rotateTitle'),
+    rotateConsequences: [t.t('webhook.rotateConsequence'), t.t('webhook.rotateShownOnce')],
+    rotateConfirm: t.t('webhook.rotateConfirm'),
+    removeHeading: t.t('webhook.removeHeading'),
+    remove: t.t('webhook.remove'),
+    removeTitle: t.t('webhook.removeTitle'),
+    removeConsequences: [t.t('webhook.removeConsequence'), t.t('webhook.removeAgainLater')],
+    removeConfirm: t.t('webhook.removeHeading'),
+    cancel: t.t('portal.cancel'),
+    logHeading: t.t('webhook.logHeading'),
+    logCaption: t.t('webhook.logCaption'),
+    logEmpty: t.t('webhook.logEmpty'),
+    columns: {
+      event: t.t('webhook.columnEvent'), created: t.t('webhook.columnCreated'), status: t.t('webhook.columnStatus'), attempts: t.t('webhook.columnAttempts'),
+      lastStatus: t.t('webhook.columnLastStatus'), nextRetry: t.t('webhook.columnNextRetry'), id: 'webhook-id', action: t.t('webhook.columnAction'),
+    },
+    status: { delivered: t.t('webhook.statusDelivered'), pending: t.t('webhook.statusPending'), queued: t.t('webhook.statusQueued'), givenUp: t.t('webhook.statusGivenUp') },
+    noResponse: t.t('webhook.noResponse'),
+    none: '—',
+    resend: t.t('webhook.resend'),
+    /** Starts with the visible `resend` text (WCAG 2.5.3 label in name). */
+    resendLabel: (event: string, created: string) => t.t('webhook.resendLabel', { event, created }),
+    saved: t.t('webhook.saved'),
+    eventsSaved: t.t('webhook.eventsSaved'),
+    rotated: t.t('webhook.rotated'),
+    removed: t.t('webhook.removed'),
+    resent: t.t('webhook.resent'),
+    unknownDelivery: t.t('webhook.unknownDelivery'),
+    linkText: t.t('webhook.heading'),
+    linkDescription: t.t('webhook.linkDescription'),
+  };
+}
+
+/** The English messages (the source wording). */
+export const messages = webhookMessages(ENGLISH);
 
 export interface WebhookPageFrame {
   brandName: string;
   csrfToken: string;
   userName: string;
+  /** The page's language (issue 13); English when absent. */
+  t?: Translator;
 }
 
 /** What the form shows: the typed (or stored) URL and the ticked event types. */
@@ -85,21 +100,26 @@ export type WebhookFieldErrors = Partial<Record<'url' | 'event_types', string>>;
 
 const EVENT_TYPES = Object.keys(messages.events) as WebhookEventType[];
 
+type Messages = ReturnType<typeof webhookMessages>;
+
 function frame(model: WebhookPageFrame, title: string, body: SafeHtml): string {
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${messages.navigation}"><a href="/portal">${messages.portal}</a> · ${model.userName}</nav>
+  const messages = webhookMessages(model.t);
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${messages.navigation}"><a href="/portal">${messages.portal}</a> · <a href="/portal/team">${(model.t ?? ENGLISH).t('portal.navTeam')}</a> · ${model.userName}</nav>
 ${body}
-<script src="/assets/portal.js" defer></script>`, model);
+<script src="/assets/portal.js" defer></script>`, model, model.t ?? ENGLISH);
 }
 
-const time = (seconds: number | null) => (seconds === null ? messages.none : new Date(seconds * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC'));
+/** English keeps its ISO form to the second; other languages their own date and time (Intl). */
+const timeIn = (t: Translator) => (seconds: number | null) => (seconds === null ? '—'
+  : t.locale === 'en' ? new Date(seconds * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC') : t.dateTime(seconds));
 
-function statusOf(delivery: WebhookDeliveryRecord): string {
+function statusOf(delivery: WebhookDeliveryRecord, messages: Messages): string {
   if (delivery.deliveredAt !== null) return messages.status.delivered;
   if (delivery.nextAttemptAt === null) return messages.status.givenUp;
   return delivery.attempts === 0 ? messages.status.queued : messages.status.pending;
 }
 
-const eventLabel = (eventType: string) => (messages.events as Record<string, string>)[eventType] ?? eventType;
+const eventLabel = (eventType: string, messages: Messages) => (messages.events as Record<string, string>)[eventType] ?? eventType;
 
 function described(name: keyof WebhookFieldErrors, errors: WebhookFieldErrors, hint: boolean): SafeHtml {
   const ids = [hint ? `${name}-hint` : '', errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
@@ -123,6 +143,8 @@ export function webhookPage(model: WebhookPageFrame & {
   deliveries: WebhookDeliveryRecord[];
 }): string {
   const { client } = model;
+  const messages = webhookMessages(model.t);
+  const time = timeIn(model.t ?? ENGLISH);
   const errors = model.errors ?? {};
   const base = `/portal/clients/${client.clientId}/webhook`;
   const refused = Object.entries(errors).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
@@ -165,9 +187,9 @@ ${model.deliveries.length === 0 ? html`<p>${messages.logEmpty}</p>` : html`<div 
 <thead><tr><th scope="col">${messages.columns.event}</th><th scope="col">${messages.columns.created}</th><th scope="col">${messages.columns.status}</th><th scope="col">${messages.columns.attempts}</th><th scope="col">${messages.columns.lastStatus}</th><th scope="col">${messages.columns.nextRetry}</th><th scope="col">${messages.columns.id}</th><th scope="col">${messages.columns.action}</th></tr></thead>
 <tbody>
 ${model.deliveries.map((delivery) => html`<tr class="delivery" data-event-type="${delivery.eventType}">
-  <td>${eventLabel(delivery.eventType)} <code class="muted">${delivery.eventType}</code></td>
+  <td>${eventLabel(delivery.eventType, messages)} <code class="muted">${delivery.eventType}</code></td>
   <td>${time(delivery.createdAt)}</td>
-  <td class="delivery-status">${statusOf(delivery)}</td>
+  <td class="delivery-status">${statusOf(delivery, messages)}</td>
   <td>${delivery.attempts}</td>
   <td>${delivery.lastStatus === null ? messages.none : delivery.lastStatus === 0 ? messages.noResponse : delivery.lastStatus}</td>
   <td>${delivery.deliveredAt === null ? time(delivery.nextAttemptAt) : messages.none}</td>
@@ -182,6 +204,7 @@ ${model.deliveries.map((delivery) => html`<tr class="delivery" data-event-type="
 
 /** A confirmation before rotating or removing (a POST, then the same POST with `confirm=yes`); Cancel returns to the webhook page. */
 export function webhookConfirmationPage(model: WebhookPageFrame & { client: ClientRecord; kind: 'rotate' | 'remove' }): string {
+  const messages = webhookMessages(model.t);
   const base = `/portal/clients/${model.client.clientId}/webhook`;
   const [title, consequences, label, action] = model.kind === 'rotate'
     ? [messages.rotateTitle, messages.rotateConsequences, messages.rotateConfirm, `${base}/secret`]
@@ -196,6 +219,7 @@ export function webhookConfirmationPage(model: WebhookPageFrame & { client: Clie
 }
 
 /** The client page's link to this page (pages/portal-pages.ts `clientPage`). */
-export function webhookLink(clientId: string): SafeHtml {
+export function webhookLink(clientId: string, t: Translator = ENGLISH): SafeHtml {
+  const messages = webhookMessages(t);
   return html`<p><a href="/portal/clients/${clientId}/webhook">${messages.linkText}</a>: ${messages.linkDescription}</p>`;
 }

@@ -18,6 +18,7 @@ import { resourcesContract } from './resources-contract.ts';
 import { apiKeysContract } from './api-keys-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import { dpopContract } from './dpop-contract.ts';
+import { partnerTeamsContract } from './partner-teams-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1348,6 +1349,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     userIdentityContract(withStorage);
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
     brandingReviewsContract(withStorage);
+    partnerTeamsContract(withStorage);
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

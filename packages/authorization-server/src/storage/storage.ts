@@ -702,6 +702,8 @@ export interface Storage {
   };
   /** Invitations, password resets and the TOTP second factor (issue 10 §3): see LocalAccountStore. */
   localAccounts: LocalAccountStore;
+  /** Partner teams of the developer portal (issue 13): see PartnerTeamStore. */
+  partnerTeams: PartnerTeamStore;
   /** Upstream OpenID Provider accounts linked to directory users (issue 10 §2): see UserIdentityStore. */
   userIdentities: UserIdentityStore;
   /** Directory users who hold the platform-administrator role: they may use the console at /admin (issue 13). */
@@ -1154,4 +1156,55 @@ export interface BrandingReviewRecord {
   logo: Omit<ClientLogoRecord, 'clientId' | 'updatedAt'> | null;
   /** Seconds since the epoch: when the first unreviewed change came. */
   keptAt: number;
+}
+
+// ---- partner teams (issue 13, developer portal) ----
+
+/** `owner`: invites and removes teammates; `member`: sees and manages the team's clients. */
+export type PartnerTeamRole = 'owner' | 'member';
+
+/** One developer's place in a partner team (a user belongs to at most one team). */
+export interface PartnerTeamMemberRecord {
+  /** Opaque (a UUID); a team exists while it has members. */
+  teamId: string;
+  userId: string;
+  role: PartnerTeamRole;
+  /** Seconds since the epoch. */
+  addedAt: number;
+}
+
+/** A member as the team page lists it. */
+export interface PartnerTeamMemberView extends PartnerTeamMemberRecord {
+  name: string;
+  email: string;
+}
+
+/**
+ * Partner teams (issue 13 "Partner teams"): several developers share a partner's clients. Every client
+ * registered in the portal belongs to one team (a link row); a client registered before teams existed, or
+ * whose link is not written yet, belongs to the team of the developer who registered it (`ownerUserId`).
+ * Deleted users are no members (they are never listed or counted as owners).
+ */
+export interface PartnerTeamStore {
+  /**
+   * The user's membership; when they have none, a new team `newTeamId` with them as its owner, which
+   * takes the clients they registered that belong to no team. One atomic step.
+   */
+  ensureMembership(userId: string, newTeamId: string, now: number): Promise<PartnerTeamMemberRecord>;
+  findMembership(userId: string): Promise<PartnerTeamMemberRecord | undefined>;
+  /** Live members, owners first, then by name. */
+  listMembers(teamId: string): Promise<PartnerTeamMemberView[]>;
+  /** @returns whether the user was added; a user already in a team (this or another) is not moved. */
+  addMember(member: PartnerTeamMemberRecord): Promise<'added' | 'already_member' | 'member_of_another_team'>;
+  /**
+   * Removes a member; the clients they registered stay the team's. Checked and done in one atomic step:
+   * the team's last live owner is never removed (`last_owner`, nothing changes).
+   */
+  removeMember(teamId: string, userId: string): Promise<'removed' | 'not_member' | 'last_owner'>;
+  /** Links a client to a team (idempotent; an existing link is kept). */
+  addClient(teamId: string, clientId: string): Promise<void>;
+  /** The team the client belongs to (its link, else its registering developer's team), or undefined. */
+  teamOfClient(clientId: string): Promise<string | undefined>;
+  /** The team's clients (every status), oldest first, then by name. */
+  listClients(teamId: string): Promise<ClientRecord[]>;
 }

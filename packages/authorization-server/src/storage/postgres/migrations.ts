@@ -591,6 +591,26 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 23,
+    name: 'partner teams: members with roles, and the clients each team shares',
+    sql: `
+      -- Issue 13 "Partner teams": a developer belongs to at most one team; a team exists while it has members.
+      CREATE TABLE partner_team_members (
+        user_id text COLLATE "C" PRIMARY KEY REFERENCES users(user_id),
+        team_id text COLLATE "C" NOT NULL,
+        role text NOT NULL CHECK (role IN ('owner', 'member')),
+        added_at bigint NOT NULL
+      );
+      CREATE INDEX partner_team_members_by_team ON partner_team_members (team_id);
+      -- The team each portal client belongs to (a client without a row: its registering developer's team).
+      CREATE TABLE partner_team_clients (
+        client_id text COLLATE "C" PRIMARY KEY REFERENCES clients(client_id),
+        team_id text COLLATE "C" NOT NULL
+      );
+      CREATE INDEX partner_team_clients_by_team ON partner_team_clients (team_id);
+    `,
+  },
+  {
     version: 25,
     name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
     sql: `

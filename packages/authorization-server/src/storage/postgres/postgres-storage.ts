@@ -49,6 +49,7 @@ import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { createPostgresApiKeys } from './postgres-api-keys.ts';
+import { createPostgresPartnerTeams } from './postgres-partner-teams.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn, toResource } from '../rows.ts';
@@ -735,6 +736,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     },
     localAccounts: createPostgresLocalAccounts({ query: (text, params) => query(text, params), transaction }),
     apiKeys: createPostgresApiKeys({ query: (text, params) => query(text, params), transaction }),
+    partnerTeams: createPostgresPartnerTeams({ query: (text, params) => query(text, params), transaction, toClient }),
     directory: createPostgresDirectory({
       query: (text, params) => query(text, params),
       transaction,

@@ -512,6 +512,26 @@ export const migrations: { version: number; name: string; sql: string; run?: (db
     `,
   },
   {
+    version: 23,
+    name: 'partner teams: members with roles, and the clients each team shares',
+    sql: `
+      -- Issue 13 "Partner teams": a developer belongs to at most one team; a team exists while it has members.
+      CREATE TABLE partner_team_members (
+        user_id TEXT PRIMARY KEY REFERENCES users(user_id),
+        team_id TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'member')),
+        added_at INTEGER NOT NULL
+      );
+      CREATE INDEX partner_team_members_by_team ON partner_team_members (team_id);
+      -- The team each portal client belongs to (a client without a row: its registering developer's team).
+      CREATE TABLE partner_team_clients (
+        client_id TEXT PRIMARY KEY REFERENCES clients(client_id),
+        team_id TEXT NOT NULL
+      );
+      CREATE INDEX partner_team_clients_by_team ON partner_team_clients (team_id);
+    `,
+  },
+  {
     version: 25,
     name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
     sql: `

@@ -13,6 +13,7 @@ import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
+import { createSqlitePartnerTeams } from './sqlite-partner-teams.ts';
 import { resourcesColumn, toResource } from '../rows.ts';
 import { createSqliteApiKeys } from './sqlite-api-keys.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
@@ -730,6 +731,7 @@ export function createSqliteStorage(path: string): Storage {
     directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
     localAccounts: createSqliteLocalAccounts({ get, run, transaction }),
     apiKeys: createSqliteApiKeys({ get, all, run, transaction }),
+    partnerTeams: createSqlitePartnerTeams({ get, all, run, transaction, toClient }),
     settings: {
       async getOrCreate(name, create) {
         return transaction(() => {

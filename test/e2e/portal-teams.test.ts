@@ -1,0 +1,144 @@
+/**
+ * End to end (issue 13 "Partner teams" and "Languages"), in Chromium: a partner developer's client page
+ * and team page in German; the owner invites a teammate by e-mail, the teammate chooses a password through
+ * the e-mailed link, signs in and sees the team's client, and the owner removes them after a confirmation.
+ * Every portal page met on the way is axe-clean (WCAG 2.x A/AA) at 1280 px and 390 px, with no sideways
+ * scrolling at 390 px.
+ *
+ * The browser contexts bypass the pages' CSP only so that axe's script can be injected.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
+import { seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { linkInMail, startMailCatcher, type MailCatcher } from '../../packages/authorization-server/src/testing/mail-catcher.ts';
+import { chromiumSkipReason, launchChromium } from './chromium.ts';
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+async function assertAccessible(page: Page, label: string): Promise<void> {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.evaluate(AXE_SOURCE);
+    const found = await page.evaluate(async (tags) => {
+      const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+      return result.violations.map((violation) => `${violation.id}: ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+    }, WCAG_TAGS);
+    assert.deepEqual(found, [], `${label} at ${width} px`);
+    if (width === 390) {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `${label} scrolls sideways at 390 px (${overflow} px)`);
+    }
+  }
+}
+
+async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForLoadState();
+}
+
+describe('end to end: partner teams and the portal in German (Chromium, axe)', { skip: chromiumSkipReason }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let mail: MailCatcher;
+  let clientId: string;
+  const contexts: BrowserContext[] = [];
+  const newPage = async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    contexts.push(context);
+    return context.newPage();
+  };
+
+  before(async () => {
+    mail = await startMailCatcher();
+    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' } });
+    browser = await launchChromium();
+    // Registered before the developer's first visit: their team, founded then, takes it.
+    const { client } = await registerClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds(), requireApproval: false },
+      { clientName: 'Fjord Books', clientType: 'confidential', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'] }, {}, { actor: 'user:x', ownerUserId: seed.developer.id });
+    clientId = client.clientId;
+  });
+
+  after(async () => {
+    for (const context of contexts) await context.close();
+    await browser?.close();
+    await server?.close();
+    await mail?.close();
+  });
+
+  it('shows the client page and the team page in German, axe-clean at 1280 and 390 px', async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/portal/clients/${clientId}`);
+    await logIn(page, seed.developer);
+    assert.equal(new URL(page.url()).pathname, `/portal/clients/${clientId}`, 'the deep link survived sign-in');
+    await page.getByRole('link', { name: 'Deutsch' }).click();
+    await page.waitForLoadState();
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    assert.equal(await page.getByRole('heading', { level: 2, name: 'Zugangsdaten' }).count(), 1);
+    assert.equal(await page.getByRole('button', { name: 'Client löschen …' }).count(), 1);
+    await assertAccessible(page, 'client page (de)');
+    await page.getByRole('link', { name: 'Team', exact: true }).click();
+    await page.waitForLoadState();
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    assert.match(await page.locator('h1').innerText(), /Ihr Partnerteam/);
+    assert.match(await page.locator('main').innerText(), /Alle im Team sehen und verwalten den 1 Client des Teams/);
+    await assertAccessible(page, 'team page (de)');
+  });
+
+  it('an owner invites a teammate, the teammate signs in and sees the client, the owner removes them', async () => {
+    const owner = await newPage();
+    await owner.goto(`${server.url}/portal/team`);
+    await logIn(owner, seed.developer);
+    await owner.getByRole('link', { name: 'English' }).click();
+    await owner.waitForLoadState();
+    await assertAccessible(owner, 'team page');
+    // A refused invitation keeps what was typed, marks the field, and is axe-clean too.
+    await owner.getByLabel('Name').fill('Maja Mikkelsen');
+    await owner.getByLabel('E-mail address').fill('maja-at-fjord');
+    await owner.getByRole('button', { name: 'Send invitation' }).click();
+    await owner.waitForLoadState();
+    assert.equal(await owner.getAttribute('#email', 'aria-invalid'), 'true');
+    assert.equal(await owner.inputValue('#name'), 'Maja Mikkelsen');
+    await assertAccessible(owner, 'refused invitation');
+    await owner.getByLabel('E-mail address').fill('maja@fjord.example');
+    await owner.getByRole('button', { name: 'Send invitation' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.getByRole('status').innerText(), /Maja Mikkelsen \(maja@fjord\.example\) is now in the team/);
+
+    // The teammate: the e-mailed link, a password, sign-in at the portal, the team's client.
+    const link = linkInMail(await mail.next());
+    const teammate = await newPage();
+    await teammate.goto(link);
+    await teammate.getByLabel('New password', { exact: true }).fill('fjord-maja-long-passphrase');
+    await teammate.getByLabel('Repeat the new password').fill('fjord-maja-long-passphrase');
+    await teammate.getByRole('button', { name: 'Set password' }).click();
+    await teammate.waitForLoadState();
+    await teammate.goto(`${server.url}/portal`);
+    await logIn(teammate, { email: 'maja@fjord.example', password: 'fjord-maja-long-passphrase' });
+    await teammate.getByRole('link', { name: 'Fjord Books' }).click();
+    await teammate.waitForLoadState();
+    assert.equal(new URL(teammate.url()).pathname, `/portal/clients/${clientId}`);
+    assert.equal((await teammate.textContent('#client_id'))?.trim(), clientId);
+
+    // The owner removes her, after a confirmation that names what will happen.
+    await owner.goto(`${server.url}/portal/team`);
+    await owner.getByRole('button', { name: 'Remove Maja Mikkelsen from the team' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.locator('h1').innerText(), /Remove Maja Mikkelsen from the team\?/);
+    await assertAccessible(owner, 'removal confirmation');
+    await owner.getByRole('button', { name: 'Remove from the team' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.getByRole('status').innerText(), /The teammate was removed/);
+    assert.equal(await owner.getByRole('cell', { name: 'Maja Mikkelsen' }).count(), 0);
+
+    const after = await teammate.goto(`${server.url}/portal/clients/${clientId}`);
+    assert.equal(after?.status(), 403, 'the removed teammate no longer reaches the client');
+  });
+});
