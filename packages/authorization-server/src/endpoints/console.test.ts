@@ -37,6 +37,18 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
     });
     after(() => server?.close());
 
+    it('keeps a deep link through sign-in: signed out at /admin/audit, signed in lands on /admin/audit (never elsewhere)', async () => {
+      const browser = new Browser();
+      const login = await browser.get(`${server.url}/admin/audit?type=x`);
+      assert.equal(login.status, 200);
+      assert.equal(inputValue(login.text, 'return_to'), '/admin/audit');
+      const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: '/admin/audit', email: alice.email, password: alice.password });
+      assert.equal(answer.status, 303);
+      assert.equal(answer.headers.get('location'), '/admin/audit');
+      const elsewhere = await new Browser().get(`${server.url}/admin/users/..%2F..%2Fevil`);
+      assert.equal(inputValue(elsewhere.text, 'return_to'), '/admin');
+    });
+
     it('answers the login page when signed out and 403 to a signed-in user without the platform-administrator role', async () => {
       const anonymous = await fetch(`${server.url}/admin`);
       assert.match(await anonymous.text(), /name="password"/);

@@ -20,7 +20,7 @@
  *
  * Every form is Origin- and CSRF-checked before these handlers run (routes.ts, SPEC decision 18); every
  * change is audited by `admin:<name> (user:<id>)`, the administrator's name and id. Signed out: the login
- * page (login.ts's return_to does not list /admin, so it continues at `/`); signed in without the role: 403.
+ * page (which continues at the page asked for: a deep link survives sign-in); signed in without the role: 403.
  */
 import { requestTranslator } from '../i18n/request-language.ts';
 import type { Translator } from '../i18n/i18n.ts';
@@ -36,6 +36,7 @@ import {
   reviewQueuePage, type AuditRow, type ClientAction, type ConsoleFrame, type GrantView,
 } from '../pages/console-pages.ts';
 import { loginPage } from '../pages/login-page.ts';
+import { RETURN_TO } from './login.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
 import type { AuditListOptions, ClientRecord, GrantListing, StoredAuditEvent, UserRecord } from '../storage/storage.ts';
@@ -59,7 +60,9 @@ export async function administrator(context: ServerContext, request: FastifyRequ
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
-    page(reply, 200, loginPage({ t: requestTranslator(request), brandName, csrfToken: reply.generateCsrf(), returnTo: '/' }));
+    // A deep link survives sign-in: login.ts's RETURN_TO admits /admin paths (no query, so no open redirect).
+    const path = request.url.split('?')[0] ?? '/admin';
+    page(reply, 200, loginPage({ t: requestTranslator(request), brandName, csrfToken: reply.generateCsrf(), returnTo: RETURN_TO.test(path) ? path : '/admin' }));
     return undefined;
   }
   const t = requestTranslator(request);
