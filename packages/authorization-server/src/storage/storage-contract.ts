@@ -17,6 +17,7 @@ import { resourcesContract } from './resources-contract.ts';
 import { apiKeysContract } from './api-keys-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import { dpopContract } from './dpop-contract.ts';
+import { marketplaceContract } from './marketplace-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1346,6 +1347,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     apiKeysContract(withStorage);
     userIdentityContract(withStorage);
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
+    marketplaceContract(withStorage, fixture); // issue 13
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -574,6 +574,16 @@ export const migrations: Migration[] = [
       CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
     `,
   },
+  {
+    version: 24,
+    name: 'marketplace listing: a description and a category per client',
+    sql: `
+      -- Issue 13 (End users, Marketplace): plain text of at most 500 characters, and one of MARKETPLACE_CATEGORIES
+      -- (clients/marketplace-listing.ts); both optional, NULL = not given.
+      ALTER TABLE clients ADD COLUMN description text CHECK (description IS NULL OR length(description) <= 500);
+      ALTER TABLE clients ADD COLUMN category text CHECK (category IS NULL OR category IN ('accounting', 'payroll', 'crm', 'reporting', 'e-commerce', 'other'));
+    `,
+  },
 ];
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
