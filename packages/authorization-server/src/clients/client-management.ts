@@ -81,9 +81,10 @@ export async function updateClient(context: ManagementContext, clientId: string,
   const merged = validateClientMetadata({ ...pickMetadata(client), ...definedOnly(changes) }, context.environment, context.brandName);
   const patch: ClientPatch = {};
   const changed: string[] = [];
-  for (const key of Object.keys(merged) as (keyof ClientMetadata)[]) {
-    if (JSON.stringify(merged[key]) !== JSON.stringify(client[key])) {
-      (patch as Record<string, unknown>)[key] = merged[key];
+  // Issue 13: the optional description and category are absent when none; a change to none is a patch with null.
+  for (const key of new Set([...Object.keys(merged), 'description', 'category']) as Set<keyof ClientMetadata>) {
+    if (JSON.stringify(merged[key] ?? null) !== JSON.stringify(client[key] ?? null)) {
+      (patch as Record<string, unknown>)[key] = merged[key] ?? null;
       changed.push(key);
     }
   }
@@ -236,7 +237,7 @@ export function logoUri(issuer: string, clientId: string, sha256: string): strin
 
 function pickMetadata(client: ClientRecord): ClientMetadata {
   const { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts } = client;
-  return { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts };
+  return { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts, description: client.description ?? null, category: client.category ?? null };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

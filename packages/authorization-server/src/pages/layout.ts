@@ -143,4 +143,12 @@ footer { max-width: 880px; margin: 0 auto 32px; padding: 0 16px; }
 nav.languages ul { list-style: none; display: flex; flex-wrap: wrap; justify-content: center; gap: 4px 14px; margin: 0; padding: 0; font-size: var(--step--1); }
 nav.languages a { display: inline-block; padding: 6px 2px; color: #0b57d0; }
 nav.languages a[aria-current="true"] { font-weight: 700; color: #1d1d1f; text-decoration: none; }
+/* Issue 13 (Marketplace): the search form, a listing's description, category and "Connected" badge. */
+form.marketplace-search { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin-bottom: 16px; }
+form.marketplace-search > div { flex: 1 1 160px; min-width: 0; }
+form.marketplace-search label { margin: 0 0 4px; }
+input[type=search] { width: 100%; box-sizing: border-box; padding: 10px; border: 1px solid #c7c7cc; border-radius: 8px; font-size: 1rem; font-family: inherit; }
+p.app-description { white-space: pre-line; overflow-wrap: anywhere; }
+.badge { display: inline-block; padding: 2px 8px; border-radius: 999px; font-size: var(--step--1); font-weight: 600; background: #e3f1e3; color: #1e5b1e; margin-right: 6px; }
+.badge.category { background: #ececf1; color: #3a3a3f; }
 `;

@@ -5,7 +5,8 @@
  * decision 18); every value is escaped by `html`.
  */
 import type { Translator } from '../i18n/i18n.ts';
-import type { ClientRecord } from '../storage/storage.ts';
+import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
+import { ENGLISH } from '../i18n/i18n.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
@@ -53,11 +54,15 @@ export interface ClientFormValues {
   initiation_uri: string;
   settings_uri: string;
   contacts: string;
+  /** Issue 13 (Marketplace): the listing's description and category ('' = none). */
+  description: string;
+  category: string;
 }
 
 export const EMPTY_CLIENT_FORM: ClientFormValues = {
   client_name: '', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: '', scope: [], subject_type: '',
   client_uri: '', tos_uri: '', policy_uri: '', initiation_uri: '', settings_uri: '', contacts: '',
+  description: '', category: '',
 };
 
 export function clientFormValues(client: ClientRecord): ClientFormValues {
@@ -66,6 +71,7 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
     redirect_uris: client.redirectUris.join('\n'), scope: client.scopes, subject_type: client.subjectType ?? '', client_uri: client.clientUri ?? '',
     tos_uri: client.tosUri ?? '', policy_uri: client.policyUri ?? '', initiation_uri: client.initiationUri ?? '',
     settings_uri: client.settingsUri ?? '', contacts: client.contacts.join('\n'),
+    description: client.description ?? '', category: client.category ?? '',
   };
 }
 
@@ -118,6 +124,7 @@ export const FIELD_LABELS: Record<string, string> = {
   client_name: 'Client name', redirect_uris: 'Redirect URIs', scope: 'Scopes', client_uri: 'Client URI', tos_uri: 'Terms of service URI',
   policy_uri: 'Privacy policy URI', initiation_uri: 'Initiation URI', settings_uri: 'Settings URI', contacts: 'Contact e-mail addresses',
   logo: 'Logo', subject_type: 'Subject type preference', token_endpoint_auth_method: 'Client type', overlap_seconds: 'Overlap',
+  description: ENGLISH.t('marketplace.descriptionLabel'), category: ENGLISH.t('marketplace.categoryLabel'),
 };
 
 /** The metadata fields, shared by registration and editing; a refused field carries its message beside it. */
@@ -139,6 +146,7 @@ function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], include
   <label for="contacts">Contact e-mail addresses</label>
   <textarea id="contacts" name="contacts" rows="2"${described('contacts', errors)}>${values.contacts}</textarea>
   ${fieldError('contacts', errors)}<div class="muted" id="contacts-hint">One per line: the developers or support responsible for the application.</div>
+  ${marketplaceFields(values, errors)}
   <label for="redirect_uris">Redirect URIs</label>
   <textarea id="redirect_uris" name="redirect_uris" rows="3" required${described('redirect_uris', errors)}>${values.redirect_uris}</textarea>
   ${fieldError('redirect_uris', errors)}<div class="muted" id="redirect_uris-hint">One per line, matched exactly: https (http only for localhost outside production), no wildcards or fragments.</div>
@@ -153,6 +161,19 @@ function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], include
     <option value="organization"${values.subject_type === 'organization' ? html` selected` : ''}>Organization</option>
   </select>
   ${fieldError('subject_type', errors)}`;
+}
+
+/** Issue 13 (Marketplace): the listing's description and category (catalogue strings, English until the portal is translated). */
+function marketplaceFields(values: ClientFormValues, errors: FieldErrors, t = ENGLISH): SafeHtml {
+  return html`<label for="description">${t.t('marketplace.descriptionLabel')}</label>
+  <textarea id="description" name="description" rows="3" maxlength="500"${described('description', errors)}>${values.description}</textarea>
+  ${fieldError('description', errors)}<div class="muted" id="description-hint">${t.t('marketplace.descriptionHint')}</div>
+  <label for="category">${t.t('marketplace.categoryLabel')}</label>
+  <select id="category" name="category"${described('category', errors)}>
+    <option value=""${values.category === '' ? html` selected` : ''}>${t.t('marketplace.noCategory')}</option>
+    ${MARKETPLACE_CATEGORIES.map((category) => html`<option value="${category}"${values.category === category ? html` selected` : ''}>${t.t(`marketplace.category.${category}`)}</option>`)}
+  </select>
+  ${fieldError('category', errors)}<div class="muted" id="category-hint">${t.t('marketplace.categoryHint')}</div>`;
 }
 
 function logoInput(errors: FieldErrors, required: boolean): SafeHtml {
