@@ -114,7 +114,7 @@ export async function connectedAppsEndpoint(context: ServerContext, request: Fas
   page(reply, 200, connectedAppsPage({
     ...session.frame, apps: await connectedAppViews(context, session.user, session.frame.t),
     disconnected: typeof disconnected === 'string' ? await disconnectedNotice(context, session.user, disconnected, session.frame.t) : undefined,
-    apiKeySection: await connectedIntegrations(context, session.user, session.frame.csrfToken, request.query as Record<string, unknown>), // issue 16
+    apiKeySection: await connectedIntegrations(context, session.user, session.frame.csrfToken, request.query as Record<string, unknown>, session.frame.t), // issue 16
   }));
 }
 
@@ -214,7 +214,7 @@ export async function marketplaceEndpoint(context: ServerContext, request: Fasti
   }));
   page(reply, 200, marketplacePage({
     ...session.frame, apps, search, category: category ?? '', filtered: search !== '' || category !== undefined,
-    apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken), // issue 16
+    apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken, session.frame.t), // issue 16
   }));
 }
 
