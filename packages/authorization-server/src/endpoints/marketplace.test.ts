@@ -107,7 +107,7 @@ describe('marketplace: description, category, search, filter and connected state
     assert.ok(one.includes(`Connected to ${swedish.name}.`));
     assert.match(one, /<a href="\/account\/connected-apps">Manage in connected apps<\/a>/);
     // Alice administers both companies: she may connect the other one, and only that one.
-    assert.match(one, /aria-label="Connect Ledgerly Sync to another company">Connect another company<\/button>/);
+    assert.match(one, /aria-label="Connect another company to Ledgerly Sync">Connect another company<\/button>/);
     assert.ok(one.includes(`<option value="${urn(danish)}">`));
     assert.ok(!one.includes(`<option value="${urn(swedish)}">`), 'the connected company is not offered again');
     assert.doesNotMatch(one, />Connect Ledgerly Sync</);

@@ -337,7 +337,7 @@ export const da: Catalogue = {
   'marketplace.connectedTo': 'Forbundet med {subjects}.',
   'marketplace.manageConnected': 'Administrer under forbundne apps',
   'marketplace.connectAnother': 'Forbind en anden {subjectType, select, organization {organisation} other {virksomhed}}',
-  'marketplace.connectAnotherLabel': 'Forbind {client} med en anden {subjectType, select, organization {organisation} other {virksomhed}}',
+  'marketplace.connectAnotherLabel': 'Forbind en anden {subjectType, select, organization {organisation} other {virksomhed}} med {client}',
   'apiKeys.listIntro': 'Med API-nøgler kan dine egne scripts og værktøjer kalde API\'et for en virksomhed eller organisation, du administrerer. Forbind hellere en app med OAuth, hvis appen understøtter det.',
   'apiKeys.createLink': 'Opret en API-nøgle',
   'apiKeys.noKeys': 'Ingen API-nøgler endnu.',

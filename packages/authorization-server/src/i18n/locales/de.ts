@@ -337,7 +337,7 @@ export const de: Catalogue = {
   'marketplace.connectedTo': 'Verbunden mit {subjects}.',
   'marketplace.manageConnected': 'In verbundenen Apps verwalten',
   'marketplace.connectAnother': 'Weitere {subjectType, select, organization {Organisation} other {Firma}} verbinden',
-  'marketplace.connectAnotherLabel': '{client} mit einer weiteren {subjectType, select, organization {Organisation} other {Firma}} verbinden',
+  'marketplace.connectAnotherLabel': 'Weitere {subjectType, select, organization {Organisation} other {Firma}} verbinden: {client}',
   'apiKeys.listIntro': 'Mit API-Schlüsseln können Ihre eigenen Skripte und Werkzeuge die API für eine Firma oder Organisation aufrufen, die Sie verwalten. Verbinden Sie eine App lieber mit OAuth, wenn die App das unterstützt.',
   'apiKeys.createLink': 'API-Schlüssel erstellen',
   'apiKeys.noKeys': 'Noch keine API-Schlüssel.',

@@ -351,7 +351,7 @@ export const en = {
   'marketplace.connectedTo': 'Connected to {subjects}.',
   'marketplace.manageConnected': 'Manage in connected apps',
   'marketplace.connectAnother': 'Connect another {subjectType, select, organization {organization} other {company}}',
-  'marketplace.connectAnotherLabel': 'Connect {client} to another {subjectType, select, organization {organization} other {company}}',
+  'marketplace.connectAnotherLabel': 'Connect another {subjectType, select, organization {organization} other {company}} to {client}',
   // API keys, the user's side (api-key-pages.ts, endpoints/api-keys.ts)
   'apiKeys.listIntro': 'API keys let your own scripts and tools call the API for a company or organization you administer. Prefer connecting an app with OAuth where the app supports it.',
   'apiKeys.createLink': 'Create an API key',

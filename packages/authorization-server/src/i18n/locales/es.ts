@@ -337,7 +337,7 @@ export const es: Catalogue = {
   'marketplace.connectedTo': 'Conectada a {subjects}.',
   'marketplace.manageConnected': 'Gestionar en aplicaciones conectadas',
   'marketplace.connectAnother': 'Conectar {subjectType, select, organization {otra organización} other {otra empresa}}',
-  'marketplace.connectAnotherLabel': 'Conectar {client} a {subjectType, select, organization {otra organización} other {otra empresa}}',
+  'marketplace.connectAnotherLabel': 'Conectar {subjectType, select, organization {otra organización} other {otra empresa}} a {client}',
   'apiKeys.listIntro': 'Las claves de API permiten que sus propios scripts y herramientas llamen a la API para una empresa u organización que usted administra. Si la aplicación lo admite, es preferible conectarla con OAuth.',
   'apiKeys.createLink': 'Crear una clave de API',
   'apiKeys.noKeys': 'Todavía no hay claves de API.',

@@ -337,7 +337,7 @@ export const fr: Catalogue = {
   'marketplace.connectedTo': 'Connectée à {subjects}.',
   'marketplace.manageConnected': 'Gérer dans les applications connectées',
   'marketplace.connectAnother': 'Connecter {subjectType, select, organization {une autre organisation} other {une autre entreprise}}',
-  'marketplace.connectAnotherLabel': 'Connecter {client} à {subjectType, select, organization {une autre organisation} other {une autre entreprise}}',
+  'marketplace.connectAnotherLabel': 'Connecter {subjectType, select, organization {une autre organisation} other {une autre entreprise}} à {client}',
   'apiKeys.listIntro': 'Les clés d’API permettent à vos propres scripts et outils d’appeler l’API pour une entreprise ou une organisation que vous administrez. Préférez connecter une application avec OAuth lorsqu’elle le permet.',
   'apiKeys.createLink': 'Créer une clé d’API',
   'apiKeys.noKeys': 'Aucune clé d’API pour l’instant.',

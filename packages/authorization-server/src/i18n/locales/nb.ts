@@ -337,7 +337,7 @@ export const nb: Catalogue = {
   'marketplace.connectedTo': 'Koblet til {subjects}.',
   'marketplace.manageConnected': 'Administrer under tilkoblede apper',
   'marketplace.connectAnother': 'Koble til {subjectType, select, organization {en annen organisasjon} other {et annet selskap}}',
-  'marketplace.connectAnotherLabel': 'Koble {client} til {subjectType, select, organization {en annen organisasjon} other {et annet selskap}}',
+  'marketplace.connectAnotherLabel': 'Koble til {subjectType, select, organization {en annen organisasjon} other {et annet selskap}} for {client}',
   'apiKeys.listIntro': 'Med API-nøkler kan dine egne skript og verktøy kalle API-et for et selskap eller en organisasjon du administrerer. Koble heller til en app med OAuth hvis appen støtter det.',
   'apiKeys.createLink': 'Opprett en API-nøkkel',
   'apiKeys.noKeys': 'Ingen API-nøkler ennå.',

@@ -337,7 +337,7 @@ export const sv: Catalogue = {
   'marketplace.connectedTo': 'Ansluten till {subjects}.',
   'marketplace.manageConnected': 'Hantera under anslutna appar',
   'marketplace.connectAnother': 'Anslut {subjectType, select, organization {en annan organisation} other {ett annat företag}}',
-  'marketplace.connectAnotherLabel': 'Anslut {client} till {subjectType, select, organization {en annan organisation} other {ett annat företag}}',
+  'marketplace.connectAnotherLabel': 'Anslut {subjectType, select, organization {en annan organisation} other {ett annat företag}} till {client}',
   'apiKeys.listIntro': 'Med API-nycklar kan dina egna skript och verktyg anropa API:et för ett företag eller en organisation som du administrerar. Anslut hellre en app med OAuth om appen stöder det.',
   'apiKeys.createLink': 'Skapa en API-nyckel',
   'apiKeys.noKeys': 'Inga API-nycklar ännu.',
