@@ -145,6 +145,19 @@ describe('client management', () => {
     assert.equal((await approveClient(admin(storage), client.clientId)).brandingVerified, true);
   }));
 
+  it('a partner\'s new marketplace description is reviewed again before it is listed; a category change is not (issue 13)', withStorage(async (storage) => {
+    const owner = crypto.randomUUID();
+    const { client } = await register(storage, 'staging', { description: 'Books', category: 'accounting' }, owner);
+    await approveClient(admin(storage), client.clientId);
+    const partner = { ...admin(storage), actor: `user:${owner}` };
+    assert.equal((await updateClient(partner, client.clientId, { category: 'reporting' })).brandingVerified, true);
+    const changed = await updateClient(partner, client.clientId, { description: 'Free money, click here' });
+    assert.equal(changed.brandingVerified, false, 'unlisted until an administrator approves it again');
+    assert.equal(changed.description, 'Free money, click here');
+    assert.equal((await updateClient(admin(storage), client.clientId, { description: 'Books' })).brandingVerified, false, 'an administrator\'s edit does not approve by itself');
+    await assert.rejects(updateClient(partner, client.clientId, { category: 'games' as never }), (error: unknown) => error instanceof RegistrationError && error.field === 'category');
+  }));
+
   it('approve, suspend, reactivate and delete follow the lifecycle (SPEC decision 13) and each is audited', withStorage(async (storage) => {
     const { client } = await register(storage);
     assert.equal(client.status, 'pending');

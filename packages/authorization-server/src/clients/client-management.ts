@@ -52,7 +52,8 @@ export class ClientManagementError extends Error {
 export type ClientMetadataChanges = Partial<Omit<ClientMetadata, 'clientType' | 'pkceRequired'>>;
 
 /** Fields whose change means an administrator must review the branding again (the consent page shows them). */
-const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri'];
+// Issue 13: the marketplace description too: partner text shown to users under the platform's brand is reviewed before it is listed.
+const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri', 'description'];
 
 /** Longest rotation overlap: 30 days. A longer window would keep a possibly leaked secret alive too long. */
 export const MAX_SECRET_OVERLAP_SECONDS = 30 * 24 * 60 * 60;
