@@ -8,10 +8,18 @@
  *
  * The platform API runs with an introspection cache TTL of 0 so the revocation is visible on the next
  * call (the documented bound with the default TTL is 5 s; README, SPEC decision 7).
+ *
+ * Issue 13: the marketplace's search (a GET form, used here with JavaScript turned off), its category
+ * filter and the "Connected" state of an app a company already uses, axe-clean at 1280 px and 390 px.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
+import { obtainTokens, startTestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { launchChromium } from './chromium.ts';
 import { createSqliteTokenStore, generateEncryptionKey, silentLogger, type TokenStore } from '@gatehouse/client';
 import { seed, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { startGatehouse, type GatehouseFixture } from '../../packages/client/src/testing/gatehouse-fixture.ts';
@@ -117,6 +125,104 @@ describe('marketplace → session handover → partner app flow → connected ap
     assert.match(await page.textContent('body') ?? '', /invalid_grant|has ended/);
     const [connection] = await partner.gatehouse.listConnections();
     assert.equal(connection?.status, 'reauthorization_required');
+    await context.close();
+  });
+});
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core (WCAG 2.0-2.2 A and AA) on the page now shown at 1280 px and 390 px: no violations, no sideways scrolling at 390 px. */
+async function assertAccessible(page: Page, label: string): Promise<void> {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.evaluate(AXE_SOURCE);
+    const found = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] }, resultTypes: ['violations'] });
+      return result.violations.map((violation) => `${violation.id} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+    });
+    assert.deepEqual(found, [], `${label} at ${width} px`);
+    if (width === 390) assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), `${label} scrolls sideways at 390 px`);
+  }
+}
+
+describe('marketplace search, category filter and Connected state (issue 13, Chromium)', { skip: skip ?? false }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let payrollId: string;
+  const ledgerly = seed.confidentialClient.id;
+
+  before(async () => {
+    server = await startTestServer();
+    await server.storage.clients.update(ledgerly, { initiationUri: 'https://ledgerly.example/start', description: 'Bookkeeping that syncs every night.', category: 'accounting' });
+    const register = async (clientName: string, description: string, category: string) => (await registerClient(
+      { storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+      { clientName, clientType: 'confidential', redirectUris: ['https://fjord.example/callback'], scopes: ['users:read'], initiationUri: 'https://fjord.example/start', description, category },
+    )).client.clientId;
+    payrollId = await register('Fjord Payroll', 'Salaries and pensions for Nordic teams.', 'payroll');
+    await register('Kvist Reports', 'Monthly reports for the board.', 'reporting');
+    // Alice connected Ledgerly to the Swedish company already.
+    await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[1].id}`, scope: 'users:read' });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('shows the connected app as Connected (with connected apps one click away), searches without JavaScript, filters by category; axe-clean', async () => {
+    const context = await browser.newContext({ bypassCSP: true }); // only so axe can be injected
+    const page = await context.newPage();
+    await page.goto(`${server.url}/marketplace`);
+    await page.getByLabel('Email').fill(seed.users.alice.email);
+    await page.getByLabel('Password').fill(seed.users.alice.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Marketplace' }).waitFor();
+
+    const connected = page.locator(`section[data-client-id="${ledgerly}"]`);
+    assert.equal(await connected.locator('.badge:not(.category)').textContent(), 'Connected');
+    assert.match(await connected.textContent() ?? '', new RegExp(`Connected to ${seed.companies[1].name}\\.`));
+    assert.equal(await connected.getByRole('button', { name: 'Connect Ledgerly Sync', exact: true }).count(), 0, 'no second Connect button');
+    // Alice administers a second company: she may connect that one.
+    await connected.getByRole('button', { name: 'Connect another company to Ledgerly Sync' }).waitFor();
+    assert.deepEqual(await connected.locator('select[name="subject"] option').allTextContents(), [seed.companies[0].name]);
+    await assertAccessible(page, 'marketplace');
+
+    // Search and filter with JavaScript turned off: a plain GET form.
+    const noScript = await browser.newContext({ javaScriptEnabled: false, storageState: await context.storageState() });
+    const plain = await noScript.newPage();
+    await plain.goto(`${server.url}/marketplace`);
+    await plain.getByRole('searchbox', { name: 'Search apps' }).fill('PENSIONS');
+    await plain.getByRole('button', { name: 'Search', exact: true }).click();
+    await plain.getByText('1 app matches.').waitFor();
+    assert.equal(new URL(plain.url()).searchParams.get('q'), 'PENSIONS');
+    assert.deepEqual(await plain.locator('section.marketplace-app h2').allTextContents(), ['Fjord Payroll']);
+    assert.equal(await plain.getByRole('searchbox', { name: 'Search apps' }).inputValue(), 'PENSIONS', 'the search is kept');
+    await plain.getByRole('searchbox', { name: 'Search apps' }).fill('');
+    await plain.getByLabel('Category').selectOption('reporting');
+    await plain.getByRole('button', { name: 'Search', exact: true }).click();
+    await plain.getByText('1 app matches.').waitFor();
+    assert.deepEqual(await plain.locator('section.marketplace-app h2').allTextContents(), ['Kvist Reports']);
+    await plain.getByLabel('Category').selectOption('crm');
+    await plain.getByRole('button', { name: 'Search', exact: true }).click();
+    await plain.getByText('No app matches.').waitFor();
+    await plain.getByRole('link', { name: 'Show all apps' }).click();
+    assert.equal(await plain.locator('section.marketplace-app h2').count(), 3);
+    await noScript.close();
+
+    // The filtered page, and a search with no result, are axe-clean too.
+    await page.goto(`${server.url}/marketplace?q=fjord&category=payroll`);
+    assert.deepEqual(await page.locator('section.marketplace-app').evaluateAll((sections) => sections.map((section) => section.getAttribute('data-client-id'))), [payrollId]);
+    await assertAccessible(page, 'marketplace, searched');
+    await page.goto(`${server.url}/marketplace?q=nothing-like-this`);
+    await assertAccessible(page, 'marketplace, no match');
+
+    // "Manage in connected apps" leads to the grant.
+    await page.goto(`${server.url}/marketplace`);
+    await connected.getByRole('link', { name: 'Manage in connected apps' }).click();
+    await page.getByRole('heading', { name: 'Connected apps' }).waitFor();
+    assert.match(await page.textContent('main') ?? '', new RegExp(seed.companies[1].name));
     await context.close();
   });
 });

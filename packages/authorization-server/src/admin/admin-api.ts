@@ -44,6 +44,9 @@ const METADATA_PROPERTIES = {
   subject_type: { type: ['string', 'null'], enum: ['company', 'organization', null], description: 'Subject type preference; null = company' },
   client_uri: nullableUri, tos_uri: nullableUri, policy_uri: nullableUri, initiation_uri: nullableUri, settings_uri: nullableUri,
   contacts: { type: 'array', items: { type: 'string', maxLength: 254 }, maxItems: 10, description: 'E-mail addresses' },
+  // Issue 13 (Marketplace): shown in the marketplace; null or '' clears. Validated with the other metadata (field errors name them).
+  description: { type: ['string', 'null'], maxLength: 2000, description: 'Marketplace description: plain text, at most 500 characters' },
+  category: { type: ['string', 'null'], maxLength: 50, description: 'Marketplace category: accounting, payroll, crm, reporting, e-commerce or other' },
 } as const;
 
 const CLIENT_SCHEMA = {
@@ -66,6 +69,8 @@ const CLIENT_SCHEMA = {
     previous_secret_expires_at: { type: ['integer', 'null'], description: 'Seconds since the epoch; the previous secret works until then' },
     require_pushed_authorization_requests: { type: 'boolean', description: 'RFC 9126 §6: authorization requests only through /oauth/par' },
     dpop_bound_access_tokens: { type: 'boolean', description: 'RFC 9449 §5.2: every token request must carry a DPoP proof' },
+    description: { type: ['string', 'null'], description: 'Issue 13: the marketplace description, or null' },
+    category: { type: ['string', 'null'], description: 'Issue 13: the marketplace category, or null' },
     client_secret: { type: 'string', description: 'Only in the response that issues it (registration, rotation): shown once' },
     grants_revoked: { type: 'integer' },
   },
@@ -191,7 +196,7 @@ export function adminApi(context: ServerContext) {
         redirectUris: changes.redirectUris!, scopes: changes.scopes!, subjectType: changes.subjectType ?? null,
         pkceRequired: body.pkce_required as boolean | undefined, clientUri: changes.clientUri ?? null, tosUri: changes.tosUri ?? null,
         policyUri: changes.policyUri ?? null, initiationUri: changes.initiationUri ?? null, settingsUri: changes.settingsUri ?? null,
-        contacts: changes.contacts ?? [],
+        contacts: changes.contacts ?? [], description: changes.description ?? null, category: changes.category ?? null,
         requirePushedAuthorizationRequests: body.require_pushed_authorization_requests as boolean | undefined,
         dpopBoundAccessTokens: body.dpop_bound_access_tokens as boolean | undefined,
       }, {}, { actor: management(request).actor });
@@ -338,6 +343,9 @@ export function metadataChanges(body: Body): ClientMetadataChanges {
   if (body.contacts !== undefined) changes.contacts = body.contacts as string[];
   const uris = { clientUri: text('client_uri'), tosUri: text('tos_uri'), policyUri: text('policy_uri'), initiationUri: text('initiation_uri'), settingsUri: text('settings_uri') };
   for (const [field, value] of Object.entries(uris)) if (value !== undefined) (changes as Record<string, unknown>)[field] = value === '' ? null : value;
+  // Issue 13 (Marketplace): checked by validateClientMetadata (a category outside the list is a field error naming `category`).
+  if (body.description !== undefined) changes.description = text('description') || null;
+  if (body.category !== undefined) changes.category = (text('category') || null) as ClientMetadataChanges['category'];
   return changes;
 }
 

@@ -34,7 +34,8 @@ import { migrateStorage, openStorage } from '../storage/open-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
 const CLIENT_FIELDS = `[--client-uri URI] [--tos-uri URI] [--policy-uri URI] [--initiation-uri URI] [--settings-uri URI]
-                           [--contact EMAIL...] [--subject-type company|organization|none]`;
+                           [--contact EMAIL...] [--subject-type company|organization|none]
+                           [--description TEXT] [--category accounting|payroll|crm|reporting|e-commerce|other]`;
 const USAGE = `Usage:
   gatehouse clients create --name NAME --type confidential|public --redirect-uri URI [--redirect-uri URI...]
                            --scope "a:b c:d" ${CLIENT_FIELDS} [--json]
@@ -57,7 +58,7 @@ ${WEBHOOK_USAGE}
   gatehouse backup FILE [--json]              (SQLite; PostgreSQL: pg_dump)
   gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)${DIRECTORY_USAGE}${API_KEYS_USAGE}
 
-Page URIs are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
+Page URIs, --description and --category are cleared with an empty value (--tos-uri ""). --redirect-uri, --contact and --scope replace the
 whole list. The database: PostgreSQL when DATABASE_URL is set, else the SQLite file GATEHOUSE_DATABASE.`;
 
 /** Rows per delete statement of `gatehouse cleanup` unless --batch-size says otherwise. */
@@ -84,6 +85,9 @@ function parseCommandLine(argv: string[]) {
       'initiation-uri': { type: 'string' },
       'settings-uri': { type: 'string' },
       contact: { type: 'string', multiple: true },
+      // Issue 13 (Marketplace): the listing's description and category (validated with the other metadata).
+      description: { type: 'string' },
+      category: { type: 'string' },
       'pkce-exception': { type: 'string' },
       'require-par': { type: 'string' },
       'dpop-bound': { type: 'string' },
@@ -226,6 +230,7 @@ async function main(argv: string[]): Promise<number> {
           scopes: values.scope!.split(/\s+/).filter(Boolean), subjectType: changes.subjectType ?? null,
           clientUri: changes.clientUri ?? null, tosUri: changes.tosUri ?? null, policyUri: changes.policyUri ?? null,
           initiationUri: changes.initiationUri ?? null, settingsUri: changes.settingsUri ?? null, contacts: changes.contacts ?? [],
+          description: changes.description ?? null, category: changes.category ?? null,
         });
         if (values.json) {
           console.log(JSON.stringify({ ...clientToJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) }, null, 2));
@@ -313,6 +318,9 @@ function metadataChanges(values: Values): ClientMetadataChanges {
   if (values.contact !== undefined) changes.contacts = values.contact.filter(Boolean);
   const uris = { clientUri: uri('client-uri'), tosUri: uri('tos-uri'), policyUri: uri('policy-uri'), initiationUri: uri('initiation-uri'), settingsUri: uri('settings-uri') };
   for (const [field, value] of Object.entries(uris)) if (value !== undefined) (changes as Record<string, unknown>)[field] = value;
+  // Issue 13 (Marketplace): '' clears; validateClientMetadata refuses a category outside the list.
+  if (values.description !== undefined) changes.description = values.description || null;
+  if (values.category !== undefined) changes.category = (values.category || null) as ClientMetadataChanges['category'];
   return changes;
 }
 
@@ -330,6 +338,7 @@ function printClient(client: ClientRecord, json: boolean | undefined): void {
     ['settings_uri', client.settingsUri ?? ''], ['contacts', client.contacts.join(' ')], ['branding_verified', String(client.brandingVerified)],
     ['require_pushed_authorization_requests', String(client.requirePushedAuthorizationRequests ?? false)],
     ['dpop_bound_access_tokens', String(client.dpopBoundAccessTokens ?? false)],
+    ['description', client.description ?? ''], ['category', client.category ?? ''],
   ];
   for (const [name, value] of rows) console.log(`${name.padEnd(27)} ${value}`);
 }

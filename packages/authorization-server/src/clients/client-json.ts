@@ -33,6 +33,10 @@ export interface ClientJson {
   require_pushed_authorization_requests: boolean;
   /** RFC 9449 §5.2: whether every token request of the client must carry a DPoP proof. */
   dpop_bound_access_tokens: boolean;
+  /** Issue 13 (Marketplace): plain text of at most 500 characters, or null. */
+  description: string | null;
+  /** Issue 13 (Marketplace): one of `accounting`, `payroll`, `crm`, `reporting`, `e-commerce`, `other`, or null. */
+  category: string | null;
 }
 
 export function clientToJson(client: ClientRecord): ClientJson {
@@ -58,5 +62,7 @@ export function clientToJson(client: ClientRecord): ClientJson {
     previous_secret_expires_at: client.previousSecretExpiresAt,
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
     dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
+    description: client.description ?? null,
+    category: client.category ?? null,
   };
 }

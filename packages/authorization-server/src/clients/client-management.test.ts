@@ -145,6 +145,32 @@ describe('client management', () => {
     assert.equal((await approveClient(admin(storage), client.clientId)).brandingVerified, true);
   }));
 
+  it('a partner\'s new marketplace description is reviewed again before it is listed; a category change is not (issue 13)', withStorage(async (storage) => {
+    const owner = crypto.randomUUID();
+    const { client } = await register(storage, 'staging', { description: 'Books', category: 'accounting' }, owner);
+    await approveClient(admin(storage), client.clientId);
+    const partner = { ...admin(storage), actor: `user:${owner}` };
+    assert.equal((await updateClient(partner, client.clientId, { category: 'reporting' })).brandingVerified, true);
+    const changed = await updateClient(partner, client.clientId, { description: 'Free money, click here' });
+    assert.equal(changed.brandingVerified, false, 'unlisted until an administrator approves it again');
+    assert.equal(changed.description, 'Free money, click here');
+    assert.equal((await updateClient(admin(storage), client.clientId, { description: 'Books' })).brandingVerified, false, 'an administrator\'s edit does not approve by itself');
+    await assert.rejects(updateClient(partner, client.clientId, { category: 'games' as never }), (error: unknown) => error instanceof RegistrationError && error.field === 'category');
+  }));
+
+  it('rejecting a partner\'s new marketplace description restores the reviewed one (issue 13)', withStorage(async (storage) => {
+    const owner = crypto.randomUUID();
+    const { client } = await register(storage, 'staging', { description: 'Books' }, owner);
+    await approveClient(admin(storage), client.clientId);
+    const partner = { ...admin(storage), actor: `user:${owner}` };
+    await updateClient(partner, client.clientId, { description: 'Free money, click here' });
+    const restored = await rejectBrandingChange(admin(storage), client.clientId);
+    assert.equal(restored.description, 'Books');
+    assert.equal(restored.brandingVerified, true);
+    const [event] = await storage.audit.list({ clientId: client.clientId, types: ['client.branding_rejected'] });
+    assert.deepEqual(event?.details, { fields: 'description' });
+  }));
+
   it('approve, suspend, reactivate and delete follow the lifecycle (SPEC decision 13) and each is audited', withStorage(async (storage) => {
     const { client } = await register(storage);
     assert.equal(client.status, 'pending');
@@ -249,7 +275,7 @@ describe('logos (seed: "Square (1:1), high-resolution logo")', () => {
     await setClientLogo(partner, ISSUER, client.clientId, pngImage(300, 300));
     await updateClient(partner, client.clientId, { clientName: 'Ledgerly Three' });
     const kept = await storage.brandingReviews.find(client.clientId);
-    assert.deepEqual(kept?.reviewed, { clientName: 'Ledgerly Sync', clientUri: reviewed.clientUri, logoUri: reviewed.logoUri, tosUri: 'https://ledgerly.example/terms', policyUri: reviewed.policyUri },
+    assert.deepEqual(kept?.reviewed, { clientName: 'Ledgerly Sync', clientUri: reviewed.clientUri, logoUri: reviewed.logoUri, tosUri: 'https://ledgerly.example/terms', policyUri: reviewed.policyUri, description: null },
       'the first reviewed values are kept, not an intermediate change');
     assert.ok(kept?.logo?.bytes.equals(reviewedLogo));
     await assert.rejects(rejectBrandingChange(partner, client.clientId), ClientManagementError, 'a partner cannot reject');

@@ -52,7 +52,8 @@ export class ClientManagementError extends Error {
 export type ClientMetadataChanges = Partial<Omit<ClientMetadata, 'clientType' | 'pkceRequired'>>;
 
 /** Fields whose change means an administrator must review the branding again (the consent page shows them). */
-const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri'];
+// Issue 13: the marketplace description too: partner text shown to users under the platform's brand is reviewed before it is listed.
+const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri', 'description'];
 
 /** Longest rotation overlap: 30 days. A longer window would keep a possibly leaked secret alive too long. */
 export const MAX_SECRET_OVERLAP_SECONDS = 30 * 24 * 60 * 60;
@@ -81,9 +82,10 @@ export async function updateClient(context: ManagementContext, clientId: string,
   const merged = validateClientMetadata({ ...pickMetadata(client), ...definedOnly(changes) }, context.environment, context.brandName);
   const patch: ClientPatch = {};
   const changed: string[] = [];
-  for (const key of Object.keys(merged) as (keyof ClientMetadata)[]) {
-    if (JSON.stringify(merged[key]) !== JSON.stringify(client[key])) {
-      (patch as Record<string, unknown>)[key] = merged[key];
+  // Issue 13: the optional description and category are absent when none; a change to none is a patch with null.
+  for (const key of new Set([...Object.keys(merged), 'description', 'category']) as Set<keyof ClientMetadata>) {
+    if (JSON.stringify(merged[key] ?? null) !== JSON.stringify(client[key] ?? null)) {
+      (patch as Record<string, unknown>)[key] = merged[key] ?? null;
       changed.push(key);
     }
   }
@@ -240,7 +242,7 @@ export function logoUri(issuer: string, clientId: string, sha256: string): strin
 
 function pickMetadata(client: ClientRecord): ClientMetadata {
   const { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts } = client;
-  return { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts };
+  return { clientName, clientType, redirectUris, scopes, subjectType, pkceRequired, clientUri, logoUri: logo, tosUri, policyUri, initiationUri, settingsUri, contacts, description: client.description ?? null, category: client.category ?? null };
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {
@@ -298,7 +300,7 @@ async function keepReviewedBranding(context: ManagementContext, client: ClientRe
   const logo = await context.storage.clientLogos.get(client.clientId);
   await context.storage.brandingReviews.keep({
     clientId: client.clientId, keptAt: context.now,
-    reviewed: { clientName: client.clientName, clientUri: client.clientUri, logoUri: client.logoUri, tosUri: client.tosUri, policyUri: client.policyUri },
+    reviewed: { clientName: client.clientName, clientUri: client.clientUri, logoUri: client.logoUri, tosUri: client.tosUri, policyUri: client.policyUri, description: client.description ?? null },
     logo: logo ? { contentType: logo.contentType, bytes: logo.bytes, sha256: logo.sha256 } : null,
   });
 }
@@ -316,7 +318,9 @@ export async function rejectBrandingChange(context: ManagementContext, clientId:
   if (!review) throw new ClientManagementError('conflict', 'no branding change of this client waits for review');
   if (review.logo) await context.storage.clientLogos.put({ clientId, ...review.logo, updatedAt: context.now });
   // In a fixed order (a jsonb snapshot does not keep its keys' order).
-  const restored = (['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri'] as const).filter((key) => review.reviewed[key] !== client[key]);
+  const restored: string[] = (['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri'] as const).filter((key) => review.reviewed[key] !== client[key]);
+  // The marketplace description is reviewed too (absent in a record kept before it was: left as it is).
+  if (review.reviewed.description !== undefined && review.reviewed.description !== (client.description ?? null)) restored.push('description');
   const updated = (await context.storage.clients.update(clientId, { ...review.reviewed, brandingVerified: true }))!;
   await context.storage.brandingReviews.remove(clientId);
   await audit(context, 'client.branding_rejected', clientId, { fields: restored.map(wireName).join(' ') });

@@ -11,6 +11,7 @@ import type { ClientRecord, ClientType, Storage, SubjectType } from '../storage/
 import { digestClientSecret, generateClientSecret } from './client-secret.ts';
 import { hostNameProblem, withAsciiHost } from './host-name.ts';
 import { redirectUriProblem } from './redirect-uri.ts';
+import { normalizeCategory, normalizeDescription } from './marketplace-listing.ts';
 
 /** A refused registration, naming the field (RFC 7591 §3.2.2 `invalid_redirect_uri` / `invalid_client_metadata`). */
 export class RegistrationError extends Error {
@@ -43,12 +44,16 @@ export interface ClientRegistration {
   requirePushedAuthorizationRequests?: boolean;
   /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. Default false. */
   dpopBoundAccessTokens?: boolean;
+  /** Issue 13 (Marketplace): plain text, at most 500 characters; empty or null = none. */
+  description?: string | null;
+  /** Issue 13 (Marketplace): one of MARKETPLACE_CATEGORIES (storage.ts); empty or null = none. */
+  category?: string | null;
 }
 
 /** The human-readable and technical metadata every client has, validated (registration and update alike). */
 export type ClientMetadata = Pick<ClientRecord,
   'clientName' | 'clientType' | 'redirectUris' | 'scopes' | 'subjectType' | 'pkceRequired' | 'clientUri' | 'logoUri' | 'tosUri'
-  | 'policyUri' | 'initiationUri' | 'settingsUri' | 'contacts'>;
+  | 'policyUri' | 'initiationUri' | 'settingsUri' | 'contacts' | 'description' | 'category'>;
 
 export interface RegistrationContext {
   storage: Storage;
@@ -147,15 +152,26 @@ export function validateClientMetadata(metadata: ClientMetadata, environment: En
   for (const contact of contacts) {
     if (contact.length > 254 || !EMAIL.test(contact)) throw new RegistrationError('contacts', `${contact} is not an e-mail address`);
   }
+  // Issue 13 (Marketplace): a plain-text description of at most 500 characters, and a category from the fixed list.
+  const description = normalizeDescription(metadata.description);
+  if ('problem' in description) throw new RegistrationError('description', description.problem);
+  const category = normalizeCategory(metadata.category);
+  if ('problem' in category) throw new RegistrationError('category', category.problem);
   // Internationalized hosts are stored in their ASCII form, the only form clients reach them by and the
   // form redirect_uri is compared with at the authorization endpoint (SPEC decision 4, exact match).
   const asciiHost = (uri: string | null) => (uri === null ? null : withAsciiHost(uri));
-  return {
+  const normalized: ClientMetadata = {
     ...metadata, clientName: name, scopes: [...new Set(metadata.scopes)], subjectType, contacts,
     redirectUris: metadata.redirectUris.map(withAsciiHost),
     clientUri: asciiHost(metadata.clientUri), logoUri: asciiHost(metadata.logoUri), tosUri: asciiHost(metadata.tosUri),
     policyUri: asciiHost(metadata.policyUri), initiationUri: asciiHost(metadata.initiationUri), settingsUri: asciiHost(metadata.settingsUri),
   };
+  // Absent when none, as storage returns them (ClientRecord.description / .category).
+  delete normalized.description;
+  delete normalized.category;
+  if (description.description !== null) normalized.description = description.description;
+  if (category.category !== null) normalized.category = category.category;
+  return normalized;
 }
 
 /** Letters and digits only: spaces, punctuation, combining marks and invisible characters (zero-width space, soft hyphen) go. */
@@ -202,6 +218,7 @@ export async function registerClient(
     clientUri: registration.clientUri ?? null, logoUri: registration.logoUri ?? null, tosUri: registration.tosUri ?? null,
     policyUri: registration.policyUri ?? null, initiationUri: registration.initiationUri ?? null,
     settingsUri: registration.settingsUri ?? null, contacts: registration.contacts ?? [],
+    description: registration.description ?? null, category: (registration.category ?? null) as ClientMetadata['category'],
   }, context.environment, context.brandName);
 
   const clientSecret = metadata.clientType === 'confidential' ? (fixed.clientSecret ?? generateClientSecret()) : undefined;

@@ -9,7 +9,11 @@
  * - `POST /account/connected-apps/:grant_id/settings`: 303 to the app's `settings_uri` with a session
  *   handover (tokens/session-handover.ts) for the grant's subject.
  * - `GET /marketplace`: active partner clients with an `initiation_uri` (pending, suspended and deleted
- *   ones are not listed), with a Connect form per app.
+ *   ones are not listed), with a Connect form per app. Issue 13: each with its description and category;
+ *   `?q=` searches names and descriptions (case- and accent-insensitive, every word), `?category=` filters
+ *   (a plain GET form: works without JavaScript); an app already connected to a company the user can see
+ *   shows "Connected" naming the companies and a link to connected apps instead of a second Connect
+ *   button, or "Connect another company" with the companies the user administers that are not connected yet.
  * - `POST /marketplace/:client_id/connect`: 303 to the app's `initiation_uri` with a session handover for
  *   the subject picked (one the user administers, of the app's preferred type).
  *
@@ -39,6 +43,7 @@ import type { ClientRecord, GrantListing, SubjectType, UserRecord } from '../sto
 import { parseSubjectUrn, formatSubjectUrn } from '@gatehouse/protocol';
 import { sessionHandoverRedirect } from '../tokens/session-handover.ts';
 import { connectedIntegrations, marketplaceIntegrations } from './api-keys.ts';
+import { marketplaceCategoryFilter, marketplaceSearchTerm, matchesMarketplaceSearch } from '../clients/marketplace-listing.ts';
 
 interface SignedIn {
   user: UserRecord;
@@ -90,7 +95,8 @@ async function connectedAppViews(context: ServerContext, user: UserRecord, t: Tr
     ]);
     if (!client || client.status === 'deleted') continue;
     views.push({
-      grantId: grant.grantId, clientName: client.clientName, logoUri: client.logoUri, subjectName: subject?.name ?? grant.subjectId,
+      // Issue 13: users never see identifiers; a subject gone from the directory is "the company".
+      grantId: grant.grantId, clientName: client.clientName, logoUri: client.logoUri, subjectName: subject?.name ?? t.t('account.theCompany'),
       subjectUrn: formatSubjectUrn(ns, grant.subjectType, grant.subjectId), scopes: grant.scope.map((name) => ({ name, description: t.scope(name) })),
       connectedAt: grant.createdAt, lastUsedAt: grant.lastUsedAt,
       connectedBy: grant.userId === user.userId ? t.t('account.you') : connectedBy ? `${connectedBy.name} (${connectedBy.email})` : t.t('account.formerUser'),
@@ -108,7 +114,7 @@ export async function connectedAppsEndpoint(context: ServerContext, request: Fas
   page(reply, 200, connectedAppsPage({
     ...session.frame, apps: await connectedAppViews(context, session.user, session.frame.t),
     disconnected: typeof disconnected === 'string' ? await disconnectedNotice(context, session.user, disconnected, session.frame.t) : undefined,
-    apiKeySection: await connectedIntegrations(context, session.user, session.frame.csrfToken, request.query as Record<string, unknown>), // issue 16
+    apiKeySection: await connectedIntegrations(context, session.user, session.frame.csrfToken, request.query as Record<string, unknown>, session.frame.t), // issue 16
   }));
 }
 
@@ -185,17 +191,31 @@ export async function marketplaceEndpoint(context: ServerContext, request: Fasti
   const session = await signedIn(context, request, reply, '/marketplace');
   if (!session) return;
   const ns = context.options.brand.urnNamespace;
-  const apps = await Promise.all((await listedApps(context)).map(async (client) => {
+  const query = request.query as Record<string, unknown>;
+  const search = marketplaceSearchTerm(query.q);
+  const category = marketplaceCategoryFilter(query.category);
+  // Issue 13: the apps' active grants the user can see (connected apps), by client: the "Connected" state.
+  const grantsByClient = new Map<string, GrantListing[]>();
+  for (const grant of await visibleGrants(context, session.user)) grantsByClient.set(grant.clientId, [...(grantsByClient.get(grant.clientId) ?? []), grant]);
+  const matching = (await listedApps(context)).filter((client) => matchesMarketplaceSearch(client, search, category));
+  const apps = await Promise.all(matching.map(async (client) => {
     const subjectType = client.subjectType ?? 'company';
-    const subjects = await context.storage.subjects.listAdministeredBy(session.user.userId, subjectType);
+    const grants = grantsByClient.get(client.clientId) ?? [];
+    const connectedIds = new Set(grants.map((grant) => `${grant.subjectType}:${grant.subjectId}`));
+    const subjects = (await context.storage.subjects.listAdministeredBy(session.user.userId, subjectType))
+      .filter((subject) => !connectedIds.has(`${subject.subjectType}:${subject.subjectId}`));
+    const connectedTo = await Promise.all(grants.map(async (grant) => (await context.storage.subjects.find(grant.subjectType, grant.subjectId))?.name ?? session.frame.t.t('account.theCompany')));
     return {
       clientId: client.clientId, clientName: client.clientName, logoUri: client.logoUri, clientUri: client.clientUri, tosUri: client.tosUri,
       policyUri: client.policyUri, scopes: client.scopes.map((name) => ({ name, description: session.frame.t.scope(name) })),
-      subjectType,
+      subjectType, description: client.description ?? null, category: client.category ?? null, connectedTo: [...new Set(connectedTo)].sort(),
       subjects: subjects.map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name })),
     };
   }));
-  page(reply, 200, marketplacePage({ ...session.frame, apps, apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken) })); // issue 16
+  page(reply, 200, marketplacePage({
+    ...session.frame, apps, search, category: category ?? '', filtered: search !== '' || category !== undefined,
+    apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken, session.frame.t), // issue 16
+  }));
 }
 
 /** POST /marketplace/:client_id/connect (form field `subject`: a subject URN). */

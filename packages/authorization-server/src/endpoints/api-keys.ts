@@ -22,9 +22,11 @@
  * the key's subject may delete, revoke or install; anyone else gets 403, an unknown key 404.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ENGLISH, type Translator } from '../i18n/i18n.ts';
+import { requestTranslator } from '../i18n/request-language.ts';
 import { describeScope, formatSubjectUrn, parseSubjectUrn, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import {
-  apiKeyConfirmationPage, apiKeyMessagePage, apiKeyShownPage, apiKeysPage, integratedKeysSection, integratedOnward, integrationsSection, messages, newApiKeyPage,
+  apiKeyConfirmationPage, apiKeyMessagePage, apiKeyShownPage, apiKeysPage, integratedKeysSection, integratedOnward, integrationsSection, newApiKeyPage,
   permissionsDialogPage, standaloneOnward, type IntegratedKeyView, type NewApiKeyValues, type StandaloneKeyView, type SubjectChoice,
 } from '../pages/api-key-pages.ts';
 import type { AccountFrame } from '../pages/account-pages.ts';
@@ -38,7 +40,8 @@ import { createStandaloneApiKey, installIntegratedApiKey, revokeApiKey, standalo
 
 interface SignedIn {
   user: UserRecord;
-  frame: AccountFrame;
+  /** With the request's language (issue 13). */
+  frame: AccountFrame & { t: Translator };
 }
 
 const SUBJECT_TYPES: SubjectType[] = ['company', 'organization'];
@@ -57,7 +60,7 @@ async function signedIn(context: ServerContext, request: FastifyRequest, reply: 
     sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
-  return { user, frame: { brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name } };
+  return { user, frame: { brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, t: requestTranslator(request) } };
 }
 
 /** Companies and organizations the user administers, as form choices. */
@@ -71,15 +74,15 @@ async function administers(context: ServerContext, userId: string, subjectType: 
   return (await context.storage.subjects.listAdministeredBy(userId, subjectType)).some((subject) => subject.subjectId === subjectId);
 }
 
-async function createdBy(context: ServerContext, user: UserRecord, userId: string): Promise<string> {
-  if (userId === user.userId) return messages.you;
+async function createdBy(context: ServerContext, user: UserRecord, userId: string, t: Translator): Promise<string> {
+  if (userId === user.userId) return t.t('account.you');
   const creator = await context.storage.users.find(userId);
-  return creator ? creator.name : messages.formerUser;
+  return creator ? creator.name : t.t('account.formerUser');
 }
 
 const bodyOf = (request: FastifyRequest) => (request.body ?? {}) as Record<string, unknown>;
 const text = (body: Record<string, unknown>, name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
-const scopeChoices = () => [...SCOPE_CATALOGUE.keys()].map((name) => ({ name, description: describeScope(name) }));
+const scopeChoices = (t: Translator) => [...SCOPE_CATALOGUE.keys()].map((name) => ({ name, description: t.scope(name) }));
 
 /** GET /account/api-keys */
 export async function apiKeysEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -94,7 +97,7 @@ export async function apiKeysEndpoint(context: ServerContext, request: FastifyRe
     for (const key of await context.storage.apiKeys.list({ subjectType: parsed.subjectType, subjectId: parsed.subjectId, keyType: 'standalone' })) {
       keys.push({
         keyId: key.keyId, name: key.name, displayPrefix: key.displayPrefix, subjectName: subject.name, subjectType: key.subjectType,
-        scopes: key.scopes.map(describeScope), createdAt: key.createdAt, createdBy: await createdBy(context, session.user, key.createdByUserId),
+        scopes: key.scopes.map((scope) => session.frame.t.scope(scope)), createdAt: key.createdAt, createdBy: await createdBy(context, session.user, key.createdByUserId, session.frame.t),
         expiresAt: key.expiresAt, expired: apiKeyState(key, now) === 'expired', lastUsedAt: key.lastUsedAt, mayDelete: true,
       });
     }
@@ -115,11 +118,12 @@ export async function newApiKeyEndpoint(context: ServerContext, request: Fastify
   if (!session) return;
   const subjects = await administeredSubjects(context, session.user.userId);
   if (subjects.length === 0) {
-    page(reply, 403, apiKeyMessagePage(session.frame, messages.notAllowedTitle, messages.noSubjects, { href: '/account/api-keys', label: messages.backToKeys }));
+    const { t } = session.frame;
+    page(reply, 403, apiKeyMessagePage(session.frame, t.t('account.notAllowedTitle'), t.t('apiKeys.noSubjects'), { href: '/account/api-keys', label: t.t('apiKeys.backToKeys') }));
     return;
   }
   const values: NewApiKeyValues = { name: '', subject: subjects[0]!.urn, expiration: '7776000', scope: [] };
-  page(reply, 200, newApiKeyPage({ ...session.frame, subjects, scopes: scopeChoices(), values }));
+  page(reply, 200, newApiKeyPage({ ...session.frame, subjects, scopes: scopeChoices(session.frame.t), values }));
 }
 
 /** POST /account/api-keys */
@@ -136,7 +140,7 @@ export async function createApiKeyEndpoint(context: ServerContext, request: Fast
   // The subject must be one the user administers now (checked here, not trusted from the form).
   if (!subject) errors.subject = 'subject_invalid';
   if (Object.keys(errors).length > 0 || !subject) {
-    page(reply, 422, newApiKeyPage({ ...session.frame, subjects, scopes: scopeChoices(), values, errors }));
+    page(reply, 422, newApiKeyPage({ ...session.frame, subjects, scopes: scopeChoices(session.frame.t), values, errors }));
     return;
   }
   const parsed = parseSubjectUrn(context.options.brand.urnNamespace, subject.urn)!;
@@ -144,20 +148,21 @@ export async function createApiKeyEndpoint(context: ServerContext, request: Fast
     userId: session.user.userId, name: values.name, subjectType: parsed.subjectType, subjectId: parsed.subjectId, scopes: values.scope,
     expiresAt: lifetimeSeconds === null || lifetimeSeconds === undefined ? null : context.clock.nowSeconds() + lifetimeSeconds,
   });
-  page(reply, 200, apiKeyShownPage({ ...session.frame, title: messages.shownTitle, intro: `${created.key.name} · ${subject.name}`, value: created.value, onward: standaloneOnward() }), true);
+  page(reply, 200, apiKeyShownPage({ ...session.frame, title: session.frame.t.t('apiKeys.shownTitle'), intro: `${created.key.name} · ${subject.name}`, value: created.value, onward: standaloneOnward(session.frame.t) }), true);
 }
 
 /** The key named in the path if the user administers its subject; otherwise undefined after a 404 or 403 page. */
 async function administeredKey(context: ServerContext, request: FastifyRequest, reply: FastifyReply, session: SignedIn, back: { href: string; label: string }): Promise<ApiKeyRecord | undefined> {
   const keyId = (request.params as { key_id: string }).key_id;
   const key = UUID.test(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
+  const { t } = session.frame;
   if (!key || key.revokedAt !== null) {
-    page(reply, 404, apiKeyMessagePage(session.frame, messages.notFoundTitle, messages.notFound, back));
+    page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notFound'), back));
     return undefined;
   }
   if (!(await administers(context, session.user.userId, key.subjectType, key.subjectId))) {
     const subject = await context.storage.subjects.find(key.subjectType, key.subjectId);
-    page(reply, 403, apiKeyMessagePage(session.frame, messages.notAllowedTitle, messages.notAllowed(subject?.name ?? 'the company'), back));
+    page(reply, 403, apiKeyMessagePage(session.frame, t.t('account.notAllowedTitle'), t.t('apiKeys.notAllowed', { subject: subject?.name ?? t.t('account.theCompany') }), back));
     return undefined;
   }
   return key;
@@ -167,18 +172,19 @@ async function administeredKey(context: ServerContext, request: FastifyRequest, 
 export async function deleteApiKeyEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply, '/account/api-keys');
   if (!session) return;
-  const back = { href: '/account/api-keys', label: messages.backToKeys };
+  const { t } = session.frame;
+  const back = { href: '/account/api-keys', label: t.t('apiKeys.backToKeys') };
   const key = await administeredKey(context, request, reply, session, back);
   if (!key) return;
   if (key.keyType !== 'standalone') {
-    page(reply, 404, apiKeyMessagePage(session.frame, messages.notFoundTitle, messages.notFound, back));
+    page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notFound'), back));
     return;
   }
   if (text(bodyOf(request), 'confirm') !== 'yes') {
     const subject = await context.storage.subjects.find(key.subjectType, key.subjectId);
     page(reply, 200, apiKeyConfirmationPage({
-      ...session.frame, title: messages.deleteTitle(key.name), warning: messages.deleteWarning(subject?.name ?? 'the company'),
-      action: `/account/api-keys/${key.keyId}/delete`, confirmLabel: messages.deleteConfirm, cancelHref: '/account/api-keys',
+      ...session.frame, title: t.t('apiKeys.deleteTitle', { name: key.name }), warning: t.t('apiKeys.deleteWarning', { subject: subject?.name ?? t.t('account.theCompany') }),
+      action: `/account/api-keys/${key.keyId}/delete`, confirmLabel: t.t('apiKeys.deleteConfirm'), cancelHref: '/account/api-keys',
     }));
     return;
   }
@@ -197,16 +203,16 @@ async function offeredIntegrations(context: ServerContext): Promise<Array<{ clie
 }
 
 /** The marketplace's section of integrations with API keys, for the signed-in user (account.ts marketplaceEndpoint appends it). */
-export async function marketplaceIntegrations(context: ServerContext, userId: string, csrfToken: string): Promise<SafeHtml> {
+export async function marketplaceIntegrations(context: ServerContext, userId: string, csrfToken: string, t?: Translator): Promise<SafeHtml> {
   const companies = (await administeredSubjects(context, userId)).filter((subject) => subject.subjectType === 'company');
   const integrations = (await offeredIntegrations(context)).map(({ client, scopes }) => ({
-    clientId: client.clientId, clientName: client.clientName, scopes: scopes.map(describeScope), companies,
+    clientId: client.clientId, clientName: client.clientName, scopes: scopes.map((scope) => (t ? t.scope(scope) : describeScope(scope))), companies,
   }));
-  return integrationsSection({ csrfToken, integrations });
+  return integrationsSection({ csrfToken, integrations, t });
 }
 
 /** The connected apps page's section of integrated keys (account.ts connectedAppsEndpoint appends it). */
-export async function connectedIntegrations(context: ServerContext, user: UserRecord, csrfToken: string, query: Record<string, unknown>): Promise<SafeHtml> {
+export async function connectedIntegrations(context: ServerContext, user: UserRecord, csrfToken: string, query: Record<string, unknown>, t?: Translator): Promise<SafeHtml> {
   const keys: IntegratedKeyView[] = [];
   const ns = context.options.brand.urnNamespace;
   for (const subject of (await administeredSubjects(context, user.userId)).filter((candidate) => candidate.subjectType === 'company')) {
@@ -216,7 +222,8 @@ export async function connectedIntegrations(context: ServerContext, user: UserRe
       if (!client || client.status === 'deleted') continue;
       keys.push({
         keyId: key.keyId, clientId: client.clientId, clientName: client.clientName, subjectUrn: subject.urn, subjectName: subject.name, displayPrefix: key.displayPrefix,
-        scopes: key.scopes.map(describeScope), createdAt: key.createdAt, createdBy: await createdBy(context, user, key.createdByUserId), lastUsedAt: key.lastUsedAt, mayChange: true,
+        scopes: key.scopes.map((scope) => (t ? t.scope(scope) : describeScope(scope))), createdAt: key.createdAt,
+        createdBy: await createdBy(context, user, key.createdByUserId, t ?? ENGLISH), lastUsedAt: key.lastUsedAt, mayChange: true,
       });
     }
   }
@@ -226,10 +233,10 @@ export async function connectedIntegrations(context: ServerContext, user: UserRe
     const key = await context.storage.apiKeys.find(revokedId);
     if (key && key.revocationReason === 'revoked' && key.clientId && (await administers(context, user.userId, key.subjectType, key.subjectId))) {
       const [client, subject] = await Promise.all([context.storage.clients.find(key.clientId), context.storage.subjects.find(key.subjectType, key.subjectId)]);
-      revoked = { clientName: client?.clientName ?? key.name, subjectName: subject?.name ?? '' };
+      revoked = { clientName: client?.clientName ?? key.name, subjectName: subject?.name ?? (t ?? ENGLISH).t('account.theCompany') };
     }
   }
-  return integratedKeysSection({ csrfToken, keys, revoked });
+  return integratedKeysSection({ csrfToken, keys, revoked, t });
 }
 
 /** POST /marketplace/:client_id/api-key (fields `subject`, then `confirm=yes` from the permissions dialog). */
@@ -238,32 +245,33 @@ export async function installApiKeyEndpoint(context: ServerContext, request: Fas
   if (!session) return;
   const clientId = (request.params as { client_id: string }).client_id;
   const offered = (await offeredIntegrations(context)).find((candidate) => candidate.client.clientId === clientId);
-  const back = { href: '/marketplace', label: messages.backToMarketplace };
+  const { t } = session.frame;
+  const back = { href: '/marketplace', label: t.t('apiKeys.backToMarketplace') };
   if (!offered) {
-    page(reply, 404, apiKeyMessagePage(session.frame, messages.noSuchAppTitle, messages.noSuchApp, back));
+    page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.noSuchAppTitle'), t.t('apiKeys.noSuchApp'), back));
     return;
   }
   const body = bodyOf(request);
   const chosen = parseSubjectUrn(context.options.brand.urnNamespace, text(body, 'subject'));
   // Integrated keys are for one company (issue 16), one the user administers now.
   if (!chosen || chosen.subjectType !== 'company' || !(await administers(context, session.user.userId, chosen.subjectType, chosen.subjectId))) {
-    page(reply, 403, apiKeyMessagePage(session.frame, messages.notAllowedTitle, messages.pickCompany, back));
+    page(reply, 403, apiKeyMessagePage(session.frame, t.t('account.notAllowedTitle'), t.t('apiKeys.pickCompany'), back));
     return;
   }
   const { client } = offered;
   const subject = await context.storage.subjects.find(chosen.subjectType, chosen.subjectId);
-  const subjectName = subject?.name ?? '';
+  const subjectName = subject?.name ?? t.t('account.theCompany');
   if (text(body, 'confirm') !== 'yes') {
     const existing = await context.storage.apiKeys.list({ clientId, subjectType: chosen.subjectType, subjectId: chosen.subjectId, keyType: 'integrated' });
     page(reply, 200, permissionsDialogPage({
-      ...session.frame, clientId, clientName: client.clientName, subjectUrn: text(body, 'subject'), subjectName, scopes: offered.scopes.map(describeScope), replaces: existing.length > 0,
+      ...session.frame, clientId, clientName: client.clientName, subjectUrn: text(body, 'subject'), subjectName, scopes: offered.scopes.map((scope) => t.scope(scope)), replaces: existing.length > 0,
     }));
     return;
   }
   const installed = await installIntegratedApiKey(context, { userId: session.user.userId, client, subjectType: chosen.subjectType, subjectId: chosen.subjectId });
   page(reply, 200, apiKeyShownPage({
-    ...session.frame, title: messages.integratedShownTitle(client.clientName), intro: subjectName, value: installed.value,
-    onward: integratedOnward(client.clientName, client.clientUri ?? client.initiationUri),
+    ...session.frame, title: t.t('apiKeys.integratedShownTitle', { app: client.clientName }), intro: subjectName, value: installed.value,
+    onward: integratedOnward(client.clientName, client.clientUri ?? client.initiationUri, t),
   }), true);
 }
 
@@ -271,20 +279,21 @@ export async function installApiKeyEndpoint(context: ServerContext, request: Fas
 export async function revokeIntegratedApiKeyEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply, '/account/connected-apps');
   if (!session) return;
-  const back = { href: '/account/connected-apps', label: messages.backToConnectedApps };
+  const { t } = session.frame;
+  const back = { href: '/account/connected-apps', label: t.t('apiKeys.backToConnectedApps') };
   const key = await administeredKey(context, request, reply, session, back);
   if (!key) return;
   if (key.keyType !== 'integrated') {
-    page(reply, 404, apiKeyMessagePage(session.frame, messages.notFoundTitle, messages.notFound, back));
+    page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notFound'), back));
     return;
   }
   if (text(bodyOf(request), 'confirm') !== 'yes') {
     const [client, subject] = await Promise.all([context.storage.clients.find(key.clientId!), context.storage.subjects.find(key.subjectType, key.subjectId)]);
     const clientName = client?.clientName ?? key.name;
-    const subjectName = subject?.name ?? '';
+    const names = { app: clientName, subject: subject?.name ?? t.t('account.theCompany') };
     page(reply, 200, apiKeyConfirmationPage({
-      ...session.frame, title: messages.revokeTitle(clientName, subjectName), warning: messages.revokeWarning(clientName, subjectName),
-      action: `/account/connected-apps/api-keys/${key.keyId}/revoke`, confirmLabel: messages.revokeConfirm, cancelHref: '/account/connected-apps',
+      ...session.frame, title: t.t('apiKeys.revokeTitle', names), warning: t.t('apiKeys.revokeWarning', names),
+      action: `/account/connected-apps/api-keys/${key.keyId}/revoke`, confirmLabel: t.t('apiKeys.revokeConfirm'), cancelHref: '/account/connected-apps',
     }));
     return;
   }

@@ -6,16 +6,14 @@
  *   api-keys/api-key-service.ts (audit `api_key.revoked` by `admin:<name> (user:<id>)`), 303 back with a notice.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { describeScope } from '@gatehouse/protocol';
 import { revokeApiKey } from '../api-keys/api-key-service.ts';
 import { consoleConfirmationPage, consoleMessagePage } from '../pages/console-pages.ts';
-import { consoleApiKeysPage, messages, type ConsoleApiKeyView } from '../pages/console-api-key-pages.ts';
+import { consoleApiKeysPage, type ConsoleApiKeyView } from '../pages/console-api-key-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ApiKeyRecord } from '../storage/storage.ts';
 import { administrator } from './console.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const iso = (seconds: number | null) => (seconds === null ? null : `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
 
 function page(reply: FastifyReply, status: number, body: string): void {
   reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
@@ -29,13 +27,15 @@ async function subjectName(context: ServerContext, key: ApiKeyRecord): Promise<s
 export async function consoleApiKeys(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const admin = await administrator(context, request, reply);
   if (!admin) return;
+  const { t } = admin.frame;
+  const when = (seconds: number | null) => (seconds === null ? null : t.dateTime(seconds));
   const keys: ConsoleApiKeyView[] = [];
   for (const key of await context.storage.apiKeys.list({ limit: 500 })) {
     const client = key.clientId === null ? undefined : await context.storage.clients.find(key.clientId);
     keys.push({
-      keyId: key.keyId, name: key.name, kind: key.keyType === 'integrated' ? messages.integrated(client?.clientName ?? key.name) : messages.standalone,
-      displayPrefix: key.displayPrefix, subjectName: await subjectName(context, key), scopes: key.scopes.map(describeScope).join(', '),
-      createdAt: iso(key.createdAt)!, expiresAt: iso(key.expiresAt), lastUsedAt: iso(key.lastUsedAt),
+      keyId: key.keyId, name: key.name, kind: key.keyType === 'integrated' ? t.t('consoleApiKeys.integrated', { client: client?.clientName ?? key.name }) : t.t('consoleApiKeys.standalone'),
+      displayPrefix: key.displayPrefix, subjectName: await subjectName(context, key), scopes: key.scopes.map((scope) => t.scope(scope)).join(', '),
+      createdAt: when(key.createdAt)!, expiresAt: when(key.expiresAt), lastUsedAt: when(key.lastUsedAt),
     });
   }
   const revoked = (request.query as Record<string, unknown>).revoked;
@@ -50,14 +50,15 @@ export async function consoleRevokeApiKey(context: ServerContext, request: Fasti
   const keyId = (request.params as { key_id: string }).key_id.toLowerCase();
   const key = UUID.test(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
   if (!key || key.revokedAt !== null) {
-    page(reply, 404, consoleMessagePage(admin.frame, messages.notFoundTitle, messages.notFound));
+    page(reply, 404, consoleMessagePage(admin.frame, admin.frame.t.t('apiKeys.notFoundTitle'), admin.frame.t.t('consoleApiKeys.notFound')));
     return;
   }
   const subject = await subjectName(context, key);
   if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
     page(reply, 200, consoleConfirmationPage({
-      ...admin.frame, title: messages.revokeTitle(key.name, subject), consequences: messages.revokeConsequences(subject),
-      action: `/admin/api-keys/${key.keyId}/revoke`, confirmLabel: messages.revokeConfirm, cancelHref: '/admin/api-keys',
+      ...admin.frame, title: admin.frame.t.t('consoleApiKeys.revokeTitle', { name: key.name, subject }),
+      consequences: [admin.frame.t.t('consoleApiKeys.revokeRefused', { subject }), admin.frame.t.t('consoleApiKeys.revokeRestore')],
+      action: `/admin/api-keys/${key.keyId}/revoke`, confirmLabel: admin.frame.t.t('apiKeys.revokeConfirm'), cancelHref: '/admin/api-keys',
     }));
     return;
   }

@@ -166,6 +166,7 @@ export async function portalRegisterClient(context: ServerContext, request: Fast
       redirectUris: lines(values.redirect_uris), scopes: values.scope, subjectType: (values.subject_type || null) as SubjectType | null,
       clientUri: values.client_uri || null, tosUri: values.tos_uri || null, policyUri: values.policy_uri || null,
       initiationUri: values.initiation_uri || null, settingsUri: values.settings_uri || null, contacts: addresses(values.contacts),
+      description: values.description, category: values.category, // issue 13 (Marketplace)
     }, {}, { actor: manage.actor, ownerUserId: signedIn.user.userId });
     // The team's from the start (until this link is written, it is the team's through its registering developer).
     await context.storage.partnerTeams.addClient(signedIn.team.teamId, client.clientId);
@@ -205,6 +206,7 @@ export async function portalUpdateClient(context: ServerContext, request: Fastif
       subjectType: (values.subject_type || null) as SubjectType | null, clientUri: values.client_uri || null, tosUri: values.tos_uri || null,
       policyUri: values.policy_uri || null, initiationUri: values.initiation_uri || null, settingsUri: values.settings_uri || null,
       contacts: addresses(values.contacts),
+      description: values.description || null, category: (values.category || null) as ClientMetadata['category'], // issue 13 (Marketplace)
     });
     reply.redirect(`/portal/clients/${client.clientId}`, 303);
   }, (request.body ?? {}) as Body);
@@ -318,6 +320,7 @@ function metadataOf(values: ClientFormValues, fixed: Pick<ClientMetadata, 'clien
     subjectType: (values.subject_type || null) as SubjectType | null, pkceRequired: fixed.pkceRequired, clientUri: values.client_uri || null,
     logoUri: fixed.logoUri, tosUri: values.tos_uri || null, policyUri: values.policy_uri || null, initiationUri: values.initiation_uri || null,
     settingsUri: values.settings_uri || null, contacts: addresses(values.contacts),
+    description: values.description || null, category: (values.category || null) as ClientMetadata['category'], // issue 13 (Marketplace)
   };
 }
 
@@ -326,6 +329,7 @@ const STAND_INS: Record<string, Partial<ClientMetadata>> = {
   client_name: { clientName: 'Client' }, redirect_uris: { redirectUris: ['https://client.example/callback'] }, scope: { scopes: ['users:read'] },
   subject_type: { subjectType: null }, client_uri: { clientUri: null }, tos_uri: { tosUri: null }, policy_uri: { policyUri: null },
   initiation_uri: { initiationUri: null }, settings_uri: { settingsUri: null }, contacts: { contacts: [] }, logo_uri: { logoUri: null },
+  description: { description: null }, category: { category: null }, // issue 13 (Marketplace)
 };
 
 /**
@@ -362,6 +366,7 @@ function formValues(body: Body): ClientFormValues {
     subject_type: subjectType === 'company' || subjectType === 'organization' ? subjectType : '',
     client_uri: text('client_uri').trim(), tos_uri: text('tos_uri').trim(), policy_uri: text('policy_uri').trim(),
     initiation_uri: text('initiation_uri').trim(), settings_uri: text('settings_uri').trim(), contacts: text('contacts'),
+    description: text('description'), category: text('category'), // issue 13 (Marketplace): kept as typed on a refusal
   };
 }
 

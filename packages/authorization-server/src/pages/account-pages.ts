@@ -5,6 +5,7 @@
  * is escaped by `html`.
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
+import { MARKETPLACE_CATEGORIES, type MarketplaceCategory } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -46,8 +47,53 @@ export interface MarketplaceAppView {
   scopes: { name: string; description: string }[];
   /** `company` or `organization`: the picker's label. */
   subjectType: string;
-  /** The subjects of the app's preferred type the user administers (the picker); empty = cannot connect. */
+  /** The subjects of the app's preferred type the user administers and has not connected yet (the picker); empty = cannot connect. */
   subjects: { urn: string; name: string }[];
+  /** Issue 13: the listing's plain-text description and category (null = none). */
+  description?: string | null;
+  category?: MarketplaceCategory | null;
+  /** Issue 13: names of the companies (or organizations) the app is connected to that the user can see; empty = not connected. */
+  connectedTo?: string[];
+}
+
+/** A category's translated label (issue 13). */
+export const categoryLabel = (t: Translator, category: MarketplaceCategory): string => t.t(`marketplace.category.${category}`);
+
+/** Names as a list in the language ("A, B and C"), Intl.ListFormat. */
+const nameList = (t: Translator, names: string[]) => new Intl.ListFormat(t.locale, { style: 'long', type: 'conjunction' }).format(names);
+
+/** Issue 13: the marketplace's search form (GET: works without JavaScript; the values typed are kept). */
+function marketplaceSearchForm(t: Translator, search: string, category: string, filtered: boolean, count: number): SafeHtml {
+  return html`<form class="marketplace-search" method="get" action="/marketplace" role="search">
+  <div><label for="marketplace-q">${t.t('marketplace.searchLabel')}</label>
+  <input id="marketplace-q" name="q" type="search" maxlength="100" value="${search}" aria-describedby="marketplace-q-hint">
+  <div class="muted" id="marketplace-q-hint">${t.t('marketplace.searchHint')}</div></div>
+  <div><label for="marketplace-category">${t.t('marketplace.filterLabel')}</label>
+  <select id="marketplace-category" name="category">
+    <option value=""${category === '' ? html` selected` : ''}>${t.t('marketplace.allCategories')}</option>
+    ${MARKETPLACE_CATEGORIES.map((value) => html`<option value="${value}"${category === value ? html` selected` : ''}>${categoryLabel(t, value)}</option>`)}
+  </select></div>
+  <button type="submit">${t.t('marketplace.search')}</button>
+</form>
+${filtered ? html`<p class="muted" role="status">${t.t('marketplace.results', { count })} <a href="/marketplace">${t.t('marketplace.showAll')}</a></p>` : ''}`;
+}
+
+/** Issue 13: Connect, or "Connected" with a way to connected apps, and "Connect another company" when the user administers more. */
+function connectSection(model: AccountFrame, t: Translator, app: MarketplaceAppView): SafeHtml {
+  const connectedTo = app.connectedTo ?? [];
+  const connected = connectedTo.length > 0
+    ? html`<p><span class="badge">${t.t('marketplace.connected')}</span> ${t.t('marketplace.connectedTo', { subjects: nameList(t, connectedTo) })} <a href="/account/connected-apps">${t.t('marketplace.manageConnected')}</a></p>`
+    : html``;
+  if (app.subjects.length === 0) {
+    return connectedTo.length > 0 ? connected : html`<p class="muted">${t.t('account.noSubjectToConnect', { subjectType: app.subjectType })}</p>`;
+  }
+  const label = connectedTo.length > 0 ? t.t('marketplace.connectAnother', { subjectType: app.subjectType }) : t.t('account.connect', { client: app.clientName });
+  return html`${connected}<form method="post" action="/marketplace/${app.clientId}/connect">
+    <input type="hidden" name="_csrf" value="${model.csrfToken}">
+    <label for="subject-${app.clientId}">${t.t('consent.subjectToConnect', { subjectType: app.subjectType })}</label>
+    <select id="subject-${app.clientId}" name="subject">${app.subjects.map((subject) => html`<option value="${subject.urn}">${subject.name}</option>`)}</select>
+    <div class="actions"><button class="primary" type="submit"${connectedTo.length > 0 ? html` aria-label="${t.t('marketplace.connectAnotherLabel', { client: app.clientName, subjectType: app.subjectType })}"` : ''}>${label}</button></div>
+  </form>`;
 }
 
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
@@ -83,25 +129,26 @@ ${model.apps.map((app) => html`<section class="connected-app" data-grant-id="${a
 ${model.apiKeySection ?? ''}`);
 }
 
-export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[]; apiKeySection?: SafeHtml }): string {
+/**
+ * @param model.search the search as typed ('' = none), kept in the form; `category` the filter ('' = all);
+ *   `filtered` whether either applies (the page then says how many apps match, with a way back to all).
+ */
+export function marketplacePage(model: AccountFrame & { apps: MarketplaceAppView[]; apiKeySection?: SafeHtml; search?: string; category?: string; filtered?: boolean }): string {
   const t = model.t ?? ENGLISH;
+  const filtered = model.filtered ?? false;
   return frame(model, t.t('account.marketplace'), html`<h1>${t.t('account.marketplace')}</h1>
-${model.apps.length === 0 ? html`<p>${t.t('account.noListedApps')}</p>` : ''}
+${marketplaceSearchForm(t, model.search ?? '', model.category ?? '', filtered, model.apps.length)}
+${model.apps.length === 0 && !filtered ? html`<p>${t.t('account.noListedApps')}</p>` : ''}
 ${model.apps.map((app) => html`<section class="marketplace-app" data-client-id="${app.clientId}">
   <div class="client">${logo(app.logoUri, app.clientName, t)}<div><h2>${app.clientName}</h2>
+  ${app.category ? html`<span class="badge category">${categoryLabel(t, app.category)}</span>` : ''}
   ${app.clientUri ? html`<div class="muted"><a href="${app.clientUri}" rel="noopener noreferrer" target="_blank">${app.clientUri}</a></div>` : ''}</div></div>
+  ${app.description ? html`<p class="app-description">${app.description}</p>` : ''}
   <p>${t.t('account.asksFor')}</p>
   <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}</ul>
   <p class="muted">${app.tosUri ? html`<a href="${app.tosUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.terms')}</a>` : ''}
   ${app.policyUri ? html` · <a href="${app.policyUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.privacy')}</a>` : ''}</p>
-  ${app.subjects.length === 0
-    ? html`<p class="muted">${t.t('account.noSubjectToConnect', { subjectType: app.subjectType })}</p>`
-    : html`<form method="post" action="/marketplace/${app.clientId}/connect">
-    <input type="hidden" name="_csrf" value="${model.csrfToken}">
-    <label for="subject-${app.clientId}">${t.t('consent.subjectToConnect', { subjectType: app.subjectType })}</label>
-    <select id="subject-${app.clientId}" name="subject">${app.subjects.map((subject) => html`<option value="${subject.urn}">${subject.name}</option>`)}</select>
-    <div class="actions"><button class="primary" type="submit">${t.t('account.connect', { client: app.clientName })}</button></div>
-  </form>`}
+  ${connectSection(model, t, app)}
 </section>
 `)}
 ${model.apiKeySection ?? ''}`);

@@ -3,110 +3,42 @@
  * and deletion confirmation, the integrated-key sections of the marketplace and connected apps pages,
  * the permissions dialog (Cancel / Allow), and the page that shows a new key once, with a copy button.
  *
- * Every user-visible English string is in `messages` (to move into the message catalogues); every form
+ * Every user-visible string is in the message catalogues (`apiKeys.*`, i18n/locales; issue 13); every form
  * carries the CSRF token (SPEC decision 18); every value is escaped by `html`; no raw identifiers for
  * users (companies by name, scopes in words; a key by its name and display prefix).
  */
+import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import type { AccountFrame } from './account-pages.ts';
 
-export const messages = {
-  nav: { label: 'Account', home: 'Home', connectedApps: 'Connected apps', marketplace: 'Marketplace', account: 'Account', apiKeys: 'API keys' },
-  listTitle: 'API keys',
-  listIntro: 'API keys let your own scripts and tools call the API for a company or organization you administer. Prefer connecting an app with OAuth where the app supports it.',
-  createLink: 'Create an API key',
-  noKeys: 'No API keys yet.',
-  noSubjects: 'You administer no company or organization, so you cannot create API keys.',
-  keyFor: (subject: string) => `for ${subject}`,
-  accessLevel: { company: 'Company access', organization: 'Organization access' },
-  createdAt: (when: string, by: string) => `Created ${when} by ${by}.`,
-  expiresAt: (when: string) => `Expires ${when}.`,
-  expired: (when: string) => `Expired ${when}.`,
-  neverExpires: 'Never expires.',
-  lastUsed: (when: string) => `Last used: ${when}.`,
-  never: 'never',
-  you: 'you',
-  formerUser: 'a former user',
-  startsWith: 'Starts with',
-  deleteButton: 'Delete…',
-  deleteLabel: (name: string) => `Delete the API key ${name}`,
-  deletedNotice: (name: string) => `The API key ${name} was deleted. Requests with it are refused.`,
-  newTitle: 'Create an API key',
-  name: 'Name',
-  nameHint: 'So you can recognise it later, e.g. "Monthly export script".',
-  subject: 'Access level',
-  subjectHint: 'Company access reaches one company; organization access lets the key discover the companies of the organization.',
-  expiration: 'Expiration',
-  expirationHint: 'Keys that expire are safer: choose the shortest time that works.',
-  expirationChoices: [['2592000', '30 days'], ['7776000', '90 days'], ['31536000', '1 year'], ['never', 'Never']] as Array<[string, string]>,
-  scopes: 'Permissions',
-  create: 'Create API key',
-  cancel: 'Cancel',
-  fieldErrors: {
-    name_required: 'Enter a name.',
-    name_too_long: 'Use at most 100 characters.',
-    scopes_required: 'Choose at least one permission.',
-    scope_unknown: 'Choose only permissions from the list.',
-    expiration_invalid: 'Choose an expiration from the list.',
-    subject_invalid: 'Choose a company or organization you administer.',
-  } as Record<string, string>,
-  errorSummary: 'Please correct the marked fields:',
-  shownTitle: 'Your new API key',
-  shownOnce: 'Copy it now: this is the only time it is shown. Store it like a password; anyone who has it can act with these permissions.',
-  copy: 'Copy',
-  copied: 'Copied',
-  copyLabel: 'Copy the API key',
-  useAsBasic: 'Send it as HTTP Basic authentication with the key as the user name and an empty password, e.g. curl -u "KEY:" …',
-  backToKeys: 'Back to API keys',
-  deleteTitle: (name: string) => `Delete the API key ${name}?`,
-  deleteWarning: (subject: string) => `Every request with this key is refused from now on. Scripts using it lose access to ${subject}. This cannot be undone.`,
-  deleteConfirm: 'Delete',
-  // Integrated keys.
-  marketplaceTitle: 'Integrations with API keys',
-  marketplaceIntro: 'These approved integrations cannot use OAuth; they connect with an API key made for one company.',
-  install: (app: string) => `Install ${app}`,
-  installSubject: 'Company to connect',
-  noCompany: 'You administer no company to connect.',
-  dialogTitle: (app: string, subject: string) => `Allow ${app} to access ${subject}?`,
-  dialogIntro: (app: string) => `${app} will get an API key that can:`,
-  dialogReplaces: (app: string) => `${app} already has a key for this company: it stops working when you allow this.`,
-  allow: 'Allow',
-  integratedShownTitle: (app: string) => `Your API key for ${app}`,
-  integratedShownSteps: (app: string) => `Copy the key, then paste it into ${app}. ${app} checks it with a test call.`,
-  goTo: (app: string) => `Go to ${app}`,
-  connectedTitle: 'Integrations connected with API keys',
-  connectedKey: (prefix: string) => `Key starting with ${prefix}`,
-  reconnect: 'New key…',
-  reconnectLabel: (app: string, subject: string) => `Make a new key for ${app} and ${subject}`,
-  revoke: 'Revoke…',
-  revokeLabel: (app: string, subject: string) => `Revoke the API key of ${app} for ${subject}`,
-  onlyAdministrator: (subject: string) => `Only an administrator of ${subject} can change it.`,
-  revokeTitle: (app: string, subject: string) => `Revoke the API key of ${app} for ${subject}?`,
-  revokeWarning: (app: string, subject: string) => `${app} loses access to ${subject}: its key is refused from now on. To use it again, install it again from the marketplace.`,
-  revokeConfirm: 'Revoke',
-  revokedNotice: (app: string, subject: string) => `The API key of ${app} for ${subject} was revoked. It can no longer use its access.`,
-  notFoundTitle: 'No such API key',
-  notFound: 'This API key does not exist or was already removed.',
-  notAllowedTitle: 'Not allowed',
-  notAllowed: (subject: string) => `Only an administrator of ${subject} can change this.`,
-  noSuchAppTitle: 'No such integration',
-  noSuchApp: 'This integration does not offer API keys.',
-  pickCompany: 'Pick a company you administer.',
-  backToMarketplace: 'Back to the marketplace',
-  backToConnectedApps: 'Back to connected apps',
+/** The page's translator (issue 13: every string is in the catalogues, `apiKeys.*`); English when absent. */
+const tOf = (model: { t?: Translator }): Translator => model.t ?? ENGLISH;
+
+/** The expiration choices of the creation form (seconds, or `never`), with their catalogue labels. */
+const EXPIRATION_CHOICES: Array<[string, MessageKey]> = [
+  ['2592000', 'apiKeys.expires30Days'], ['7776000', 'apiKeys.expires90Days'], ['31536000', 'apiKeys.expires1Year'], ['never', 'apiKeys.expiresNever'],
+];
+
+/** A field error code (api-key-service.ts standaloneApiKeyProblems, or `subject_invalid`) as its catalogue key. */
+const FIELD_ERRORS: Record<string, MessageKey> = {
+  name_required: 'apiKeys.error.name_required', name_too_long: 'apiKeys.error.name_too_long', scopes_required: 'apiKeys.error.scopes_required',
+  scope_unknown: 'apiKeys.error.scope_unknown', expiration_invalid: 'apiKeys.error.expiration_invalid', subject_invalid: 'apiKeys.error.subject_invalid',
 };
 
-/** ISO 8601 UTC, to the minute (as the other account pages). */
-export const when = (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
-  const nav = messages.nav;
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${nav.label}"><a href="/">${nav.home}</a> · <a href="/account/connected-apps">${nav.connectedApps}</a> · <a href="/marketplace">${nav.marketplace}</a> · <a href="/account/api-keys">${nav.apiKeys}</a> · <a href="/account">${nav.account}</a></nav>
-${body}`, model);
+  const t = tOf(model);
+  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('account.nav')}"><a href="/">${t.t('account.home')}</a> · <a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · <a href="/account/api-keys">${t.t('account.apiKeys')}</a> · <a href="/account">${t.t('account.account')}</a></nav>
+${body}`, model, t);
 }
 
 const csrf = (model: AccountFrame) => html`<input type="hidden" name="_csrf" value="${model.csrfToken}">`;
+
+/** "Created … by …. Last used: …." with dates in the page's language (t.dateTime). */
+const createdAndUsed = (t: Translator, key: { createdAt: number; createdBy: string; lastUsedAt: number | null }) => ({
+  created: t.t('apiKeys.createdAt', { when: t.dateTime(key.createdAt), by: key.createdBy }),
+  lastUsed: t.t('apiKeys.lastUsed', { when: key.lastUsedAt === null ? t.t('account.never') : t.dateTime(key.lastUsedAt) }),
+});
 
 export interface StandaloneKeyView {
   keyId: string;
@@ -124,17 +56,20 @@ export interface StandaloneKeyView {
 }
 
 export function apiKeysPage(model: AccountFrame & { keys: StandaloneKeyView[]; canCreate: boolean; deletedName?: string }): string {
-  return frame(model, messages.listTitle, html`<h1>${messages.listTitle}</h1>
-${model.deletedName ? html`<p class="notice" role="status">${messages.deletedNotice(model.deletedName)}</p>` : ''}
-<p>${messages.listIntro}</p>
-${model.canCreate ? html`<p><a class="button" href="/account/api-keys/new">${messages.createLink}</a></p>` : html`<p class="muted">${messages.noSubjects}</p>`}
-${model.keys.length === 0 ? html`<p>${messages.noKeys}</p>` : ''}
+  const t = tOf(model);
+  const expiry = (key: StandaloneKeyView) => (key.expiresAt === null ? t.t('apiKeys.neverExpires')
+    : t.t(key.expired ? 'apiKeys.expired' : 'apiKeys.expiresAt', { when: t.dateTime(key.expiresAt) }));
+  return frame(model, t.t('account.apiKeys'), html`<h1>${t.t('account.apiKeys')}</h1>
+${model.deletedName ? html`<p class="notice" role="status">${t.t('apiKeys.deletedNotice', { name: model.deletedName })}</p>` : ''}
+<p>${t.t('apiKeys.listIntro')}</p>
+${model.canCreate ? html`<p><a class="button" href="/account/api-keys/new">${t.t('apiKeys.createLink')}</a></p>` : html`<p class="muted">${t.t('apiKeys.noSubjects')}</p>`}
+${model.keys.length === 0 ? html`<p>${t.t('apiKeys.noKeys')}</p>` : ''}
 ${model.keys.map((key) => html`<section class="api-key" data-key-id="${key.keyId}">
   <h2>${key.name}</h2>
-  <div class="muted">${messages.keyFor(key.subjectName)} · ${messages.accessLevel[key.subjectType]} · ${messages.startsWith} <code>${key.displayPrefix}</code></div>
+  <div class="muted">${t.t('apiKeys.keyFor', { subject: key.subjectName })} · ${t.t('apiKeys.accessLevel', { level: key.subjectType })} · ${t.t('apiKeys.startsWith')} <code>${key.displayPrefix}</code></div>
   <ul class="scopes">${key.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
-  <p class="muted">${messages.createdAt(when(key.createdAt), key.createdBy)} ${key.expiresAt === null ? messages.neverExpires : key.expired ? messages.expired(when(key.expiresAt)) : messages.expiresAt(when(key.expiresAt))} ${messages.lastUsed(key.lastUsedAt === null ? messages.never : when(key.lastUsedAt))}</p>
-  ${key.mayDelete ? html`<form method="post" action="/account/api-keys/${key.keyId}/delete">${csrf(model)}<button class="primary" type="submit" aria-label="${messages.deleteLabel(key.name)}">${messages.deleteButton}</button></form>` : ''}
+  <p class="muted">${createdAndUsed(t, key).created} ${expiry(key)} ${createdAndUsed(t, key).lastUsed}</p>
+  ${key.mayDelete ? html`<form method="post" action="/account/api-keys/${key.keyId}/delete">${csrf(model)}<button class="primary" type="submit" aria-label="${t.t('apiKeys.deleteLabel', { name: key.name })}">${t.t('apiKeys.deleteButton')}</button></form>` : ''}
 </section>
 `)}`);
 }
@@ -153,87 +88,97 @@ export interface NewApiKeyValues {
   scope: string[];
 }
 
-/** The creation form; `errors` maps a field to a `messages.fieldErrors` key, and the input is kept. */
+/** The creation form; `errors` maps a field to an error code (FIELD_ERRORS: its catalogue message), and the input is kept. */
 export function newApiKeyPage(model: AccountFrame & { subjects: SubjectChoice[]; scopes: { name: string; description: string }[]; values: NewApiKeyValues; errors?: Record<string, string> }): string {
+  const t = tOf(model);
   const errors = model.errors ?? {};
-  const message = (field: string) => (errors[field] ? messages.fieldErrors[errors[field]!] ?? errors[field]! : undefined);
+  const message = (field: string) => {
+    const code = errors[field];
+    if (!code) return undefined;
+    const key = FIELD_ERRORS[code];
+    return key ? t.t(key) : code;
+  };
   const fieldError = (field: string) => (message(field) ? html`<p class="field-error" id="${field}-error">${message(field)!}</p>` : '');
   const described = (field: string, hint = true) => {
     const ids = [hint ? `${field}-hint` : '', errors[field] ? `${field}-error` : ''].filter(Boolean).join(' ');
     return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[field] ? html` aria-invalid="true"` : ''}`;
   };
-  const labels: Record<string, string> = { name: messages.name, subject: messages.subject, expiration: messages.expiration, scopes: messages.scopes };
+  const labels: Record<string, string> = { name: t.t('apiKeys.name'), subject: t.t('apiKeys.subject'), expiration: t.t('apiKeys.expiration'), scopes: t.t('apiKeys.scopes') };
   const anchors: Record<string, string> = { scopes: 'scopes-fieldset' };
   const entries = Object.keys(errors);
   const companies = model.subjects.filter((subject) => subject.subjectType === 'company');
   const organizations = model.subjects.filter((subject) => subject.subjectType === 'organization');
   const option = (subject: SubjectChoice) => html`<option value="${subject.urn}"${model.values.subject === subject.urn ? html` selected` : ''}>${subject.name}</option>`;
-  return frame(model, messages.newTitle, html`<h1>${messages.newTitle}</h1>
-${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${messages.errorSummary}</strong></p><ul>${entries.map((field) => html`<li><a href="#${anchors[field] ?? field}">${labels[field] ?? field}</a>: ${message(field) ?? ''}</li>`)}</ul></div>` : ''}
+  return frame(model, t.t('apiKeys.newTitle'), html`<h1>${t.t('apiKeys.newTitle')}</h1>
+${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${t.t('apiKeys.errorSummary')}</strong></p><ul>${entries.map((field) => html`<li><a href="#${anchors[field] ?? field}">${labels[field] ?? field}</a>: ${message(field) ?? ''}</li>`)}</ul></div>` : ''}
 <form method="post" action="/account/api-keys" novalidate>
   ${csrf(model)}
-  <label for="name">${messages.name}</label>
+  <label for="name">${t.t('apiKeys.name')}</label>
   <input id="name" name="name" type="text" maxlength="100" value="${model.values.name}"${described('name')}>
-  ${fieldError('name')}<div class="muted" id="name-hint">${messages.nameHint}</div>
-  <label for="subject">${messages.subject}</label>
+  ${fieldError('name')}<div class="muted" id="name-hint">${t.t('apiKeys.nameHint')}</div>
+  <label for="subject">${t.t('apiKeys.subject')}</label>
   <select id="subject" name="subject"${described('subject')}>
-    ${companies.length > 0 ? html`<optgroup label="${messages.accessLevel.company}">${companies.map(option)}</optgroup>` : ''}
-    ${organizations.length > 0 ? html`<optgroup label="${messages.accessLevel.organization}">${organizations.map(option)}</optgroup>` : ''}
+    ${companies.length > 0 ? html`<optgroup label="${t.t('apiKeys.accessLevel', { level: 'company' })}">${companies.map(option)}</optgroup>` : ''}
+    ${organizations.length > 0 ? html`<optgroup label="${t.t('apiKeys.accessLevel', { level: 'organization' })}">${organizations.map(option)}</optgroup>` : ''}
   </select>
-  ${fieldError('subject')}<div class="muted" id="subject-hint">${messages.subjectHint}</div>
-  <label for="expiration">${messages.expiration}</label>
+  ${fieldError('subject')}<div class="muted" id="subject-hint">${t.t('apiKeys.subjectHint')}</div>
+  <label for="expiration">${t.t('apiKeys.expiration')}</label>
   <select id="expiration" name="expiration"${described('expiration')}>
-    ${messages.expirationChoices.map(([value, label]) => html`<option value="${value}"${model.values.expiration === value ? html` selected` : ''}>${label}</option>`)}
+    ${EXPIRATION_CHOICES.map(([value, label]) => html`<option value="${value}"${model.values.expiration === value ? html` selected` : ''}>${t.t(label)}</option>`)}
   </select>
-  ${fieldError('expiration')}<div class="muted" id="expiration-hint">${messages.expirationHint}</div>
-  <fieldset id="scopes-fieldset"${described('scopes', false)}><legend>${messages.scopes}</legend>
+  ${fieldError('expiration')}<div class="muted" id="expiration-hint">${t.t('apiKeys.expirationHint')}</div>
+  <fieldset id="scopes-fieldset"${described('scopes', false)}><legend>${t.t('apiKeys.scopes')}</legend>
   ${model.scopes.map((scope) => html`<label class="check"><input type="checkbox" name="scope" value="${scope.name}"${model.values.scope.includes(scope.name) ? html` checked` : ''}> ${scope.description}</label>
   `)}
   </fieldset>
   ${fieldError('scopes')}
-  <div class="actions"><a class="button secondary" href="/account/api-keys">${messages.cancel}</a><button class="primary" type="submit">${messages.create}</button></div>
+  <div class="actions"><a class="button secondary" href="/account/api-keys">${t.t('account.cancel')}</a><button class="primary" type="submit">${t.t('apiKeys.create')}</button></div>
 </form>`);
 }
 
 /** The one page that shows a key's value (no-store; the copy button is /assets/portal.js). */
 export function apiKeyShownPage(model: AccountFrame & { title: string; intro: string; value: string; onward: SafeHtml }): string {
+  const t = tOf(model);
   return frame(model, model.title, html`<h1>${model.title}</h1>
-<div class="notice" role="status"><p>${model.intro}</p><p><strong>${messages.shownOnce}</strong></p>
-<span class="copyable"><code id="api_key_value" class="secret-value">${model.value}</code> <button type="button" class="copy" data-copy="api_key_value" data-copied="${messages.copied}" aria-label="${messages.copyLabel}">${messages.copy}</button></span></div>
+<div class="notice" role="status"><p>${model.intro}</p><p><strong>${t.t('apiKeys.shownOnce')}</strong></p>
+<span class="copyable"><code id="api_key_value" class="secret-value">${model.value}</code> <button type="button" class="copy" data-copy="api_key_value" data-copied="${t.t('apiKeys.copied')}" aria-label="${t.t('apiKeys.copyLabel')}">${t.t('apiKeys.copy')}</button></span></div>
 ${model.onward}`);
 }
 
-export const standaloneOnward = () => html`<p class="muted">${messages.useAsBasic}</p><p><a href="/account/api-keys">${messages.backToKeys}</a></p>`;
+export const standaloneOnward = (t: Translator = ENGLISH) => html`<p class="muted">${t.t('apiKeys.useAsBasic')}</p><p><a href="/account/api-keys">${t.t('apiKeys.backToKeys')}</a></p>`;
 
 /** A confirmation before a destructive action: a form posting again with `confirm=yes`, and Cancel. */
 export function apiKeyConfirmationPage(model: AccountFrame & { title: string; warning: string; action: string; confirmLabel: string; cancelHref: string; hidden?: Record<string, string> }): string {
+  const t = tOf(model);
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <p>${model.warning}</p>
 <form method="post" action="${model.action}">
   ${csrf(model)}
   <input type="hidden" name="confirm" value="yes">
   ${Object.entries(model.hidden ?? {}).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
-  <div class="actions"><a class="button secondary" href="${model.cancelHref}">${messages.cancel}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
+  <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('account.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
 </form>`);
 }
 
 /** The permissions dialog of an integrated key (Cancel / Allow), naming the app, the company and the scopes in words. */
 export function permissionsDialogPage(model: AccountFrame & { clientId: string; clientName: string; subjectUrn: string; subjectName: string; scopes: string[]; replaces: boolean }): string {
-  return frame(model, messages.dialogTitle(model.clientName, model.subjectName), html`<h1>${messages.dialogTitle(model.clientName, model.subjectName)}</h1>
-<p>${messages.dialogIntro(model.clientName)}</p>
+  const t = tOf(model);
+  const title = t.t('apiKeys.dialogTitle', { app: model.clientName, subject: model.subjectName });
+  return frame(model, title, html`<h1>${title}</h1>
+<p>${t.t('apiKeys.dialogIntro', { app: model.clientName })}</p>
 <ul class="scopes">${model.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
-${model.replaces ? html`<p class="notice">${messages.dialogReplaces(model.clientName)}</p>` : ''}
+${model.replaces ? html`<p class="notice">${t.t('apiKeys.dialogReplaces', { app: model.clientName })}</p>` : ''}
 <form method="post" action="/marketplace/${model.clientId}/api-key">
   ${csrf(model)}
   <input type="hidden" name="subject" value="${model.subjectUrn}">
   <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/marketplace">${messages.cancel}</a><button class="primary" type="submit">${messages.allow}</button></div>
+  <div class="actions"><a class="button secondary" href="/marketplace">${t.t('account.cancel')}</a><button class="primary" type="submit">${t.t('apiKeys.allow')}</button></div>
 </form>`);
 }
 
-export const integratedOnward = (clientName: string, href: string | null) => html`<p>${messages.integratedShownSteps(clientName)}</p>
-${href ? html`<p><a class="button" href="${href}" rel="noopener noreferrer">${messages.goTo(clientName)}</a></p>` : ''}
-<p><a href="/account/connected-apps">${messages.backToConnectedApps}</a></p>`;
+export const integratedOnward = (clientName: string, href: string | null, t: Translator = ENGLISH) => html`<p>${t.t('apiKeys.integratedShownSteps', { app: clientName })}</p>
+${href ? html`<p><a class="button" href="${href}" rel="noopener noreferrer">${t.t('apiKeys.goTo', { app: clientName })}</a></p>` : ''}
+<p><a href="/account/connected-apps">${t.t('apiKeys.backToConnectedApps')}</a></p>`;
 
 export interface IntegrationView {
   clientId: string;
@@ -244,18 +189,19 @@ export interface IntegrationView {
 }
 
 /** The marketplace's section of integrations offering API keys (appended to the marketplace page). */
-export function integrationsSection(model: { csrfToken: string; integrations: IntegrationView[] }): SafeHtml {
+export function integrationsSection(model: { csrfToken: string; integrations: IntegrationView[]; t?: Translator }): SafeHtml {
   if (model.integrations.length === 0) return html``;
-  return html`<h2>${messages.marketplaceTitle}</h2>
-<p class="muted">${messages.marketplaceIntro}</p>
+  const t = tOf(model);
+  return html`<h2>${t.t('apiKeys.marketplaceTitle')}</h2>
+<p class="muted">${t.t('apiKeys.marketplaceIntro')}</p>
 ${model.integrations.map((app) => html`<section class="marketplace-app api-key-integration" data-client-id="${app.clientId}">
   <h3>${app.clientName}</h3>
   <ul class="scopes">${app.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
-  ${app.companies.length === 0 ? html`<p class="muted">${messages.noCompany}</p>` : html`<form method="post" action="/marketplace/${app.clientId}/api-key">
+  ${app.companies.length === 0 ? html`<p class="muted">${t.t('apiKeys.noCompany')}</p>` : html`<form method="post" action="/marketplace/${app.clientId}/api-key">
     <input type="hidden" name="_csrf" value="${model.csrfToken}">
-    <label for="api-key-subject-${app.clientId}">${messages.installSubject}</label>
+    <label for="api-key-subject-${app.clientId}">${t.t('apiKeys.installSubject')}</label>
     <select id="api-key-subject-${app.clientId}" name="subject">${app.companies.map((company) => html`<option value="${company.urn}">${company.name}</option>`)}</select>
-    <div class="actions"><button class="primary" type="submit">${messages.install(app.clientName)}</button></div>
+    <div class="actions"><button class="primary" type="submit">${t.t('apiKeys.install', { app: app.clientName })}</button></div>
   </form>`}
 </section>
 `)}`;
@@ -276,22 +222,27 @@ export interface IntegratedKeyView {
 }
 
 /** The connected apps page's section of integrated keys (appended to it): New key… and Revoke… for administrators. */
-export function integratedKeysSection(model: { csrfToken: string; keys: IntegratedKeyView[]; revoked?: { clientName: string; subjectName: string } }): SafeHtml {
+export function integratedKeysSection(model: { csrfToken: string; keys: IntegratedKeyView[]; revoked?: { clientName: string; subjectName: string }; t?: Translator }): SafeHtml {
   if (model.keys.length === 0 && !model.revoked) return html``;
-  return html`<h2>${messages.connectedTitle}</h2>
-${model.revoked ? html`<p class="notice" role="status">${messages.revokedNotice(model.revoked.clientName, model.revoked.subjectName)}</p>` : ''}
-${model.keys.map((key) => html`<section class="connected-app integrated-api-key" data-key-id="${key.keyId}">
+  const t = tOf(model);
+  return html`<h2>${t.t('apiKeys.connectedTitle')}</h2>
+${model.revoked ? html`<p class="notice" role="status">${t.t('apiKeys.revokedNotice', { app: model.revoked.clientName, subject: model.revoked.subjectName })}</p>` : ''}
+${model.keys.map((key) => {
+    const names = { app: key.clientName, subject: key.subjectName };
+    const dates = createdAndUsed(t, key);
+    return html`<section class="connected-app integrated-api-key" data-key-id="${key.keyId}">
   <h3>${key.clientName}</h3>
-  <div class="muted">${messages.keyFor(key.subjectName)} · ${messages.connectedKey(key.displayPrefix)}</div>
+  <div class="muted">${t.t('apiKeys.keyFor', { subject: key.subjectName })} · ${t.t('apiKeys.connectedKey', { prefix: key.displayPrefix })}</div>
   <ul class="scopes">${key.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
-  <p class="muted">${messages.createdAt(when(key.createdAt), key.createdBy)} ${messages.lastUsed(key.lastUsedAt === null ? messages.never : when(key.lastUsedAt))}</p>
+  <p class="muted">${dates.created} ${dates.lastUsed}</p>
   <div class="actions">
-  ${key.mayChange ? html`<form method="post" action="/marketplace/${key.clientId}/api-key"><input type="hidden" name="_csrf" value="${model.csrfToken}"><input type="hidden" name="subject" value="${key.subjectUrn}"><button type="submit" aria-label="${messages.reconnectLabel(key.clientName, key.subjectName)}">${messages.reconnect}</button></form>
-  <form method="post" action="/account/connected-apps/api-keys/${key.keyId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit" aria-label="${messages.revokeLabel(key.clientName, key.subjectName)}">${messages.revoke}</button></form>`
-    : html`<span class="muted">${messages.onlyAdministrator(key.subjectName)}</span>`}
+  ${key.mayChange ? html`<form method="post" action="/marketplace/${key.clientId}/api-key"><input type="hidden" name="_csrf" value="${model.csrfToken}"><input type="hidden" name="subject" value="${key.subjectUrn}"><button type="submit" aria-label="${t.t('apiKeys.reconnectLabel', names)}">${t.t('apiKeys.reconnect')}</button></form>
+  <form method="post" action="/account/connected-apps/api-keys/${key.keyId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit" aria-label="${t.t('apiKeys.revokeLabel', names)}">${t.t('apiKeys.revoke')}</button></form>`
+    : html`<span class="muted">${t.t('apiKeys.onlyAdministrator', { subject: key.subjectName })}</span>`}
   </div>
 </section>
-`)}`;
+`;
+  })}`;
 }
 
 export function apiKeyMessagePage(model: AccountFrame, title: string, message: string, onward: { href: string; label: string }): string {

@@ -98,6 +98,9 @@ function brandingChangeSection(model: ConsoleFrame, client: ClientRecord, change
     [t.t('console.homePage'), change.reviewed.clientUri !== client.clientUri, uri(change.reviewed.clientUri), uri(client.clientUri)],
     [t.t('console.termsOfService'), change.reviewed.tosUri !== client.tosUri, uri(change.reviewed.tosUri), uri(client.tosUri)],
     [t.t('console.privacyPolicy'), change.reviewed.policyUri !== client.policyUri, uri(change.reviewed.policyUri), uri(client.policyUri)],
+    // The marketplace description is reviewed too (absent in a record kept before it was).
+    ...(change.reviewed.description === undefined ? [] : [[t.t('marketplace.descriptionLabel'), change.reviewed.description !== (client.description ?? null),
+      change.reviewed.description ?? none, client.description ?? none] as [string, boolean, SafeHtml | string, SafeHtml | string]]),
   ];
   const headingId = `change-${client.clientId}`;
   return html`<section class="branding-change" aria-labelledby="${headingId}"><h3 id="${headingId}">${client.clientName} <code class="muted">${client.clientId}</code></h3>

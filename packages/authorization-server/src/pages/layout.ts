@@ -151,4 +151,12 @@ img.logo-compare { width: 64px; height: 64px; object-fit: contain; border-radius
 .tag { font-size: var(--step--1); color: #7a4b00; }
 code.small { font-size: .75em; }
 ul.memberships li { margin: 6px 0; }
+/* Issue 13 (Marketplace): the search form, a listing's description, category and "Connected" badge. */
+form.marketplace-search { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin-bottom: 16px; }
+form.marketplace-search > div { flex: 1 1 160px; min-width: 0; }
+form.marketplace-search label { margin: 0 0 4px; }
+input[type=search] { width: 100%; box-sizing: border-box; padding: 10px; border: 1px solid #c7c7cc; border-radius: 8px; font-size: 1rem; font-family: inherit; }
+p.app-description { white-space: pre-line; overflow-wrap: anywhere; }
+.badge { display: inline-block; padding: 2px 8px; border-radius: 999px; font-size: var(--step--1); font-weight: 600; background: #e3f1e3; color: #1e5b1e; margin-right: 6px; }
+.badge.category { background: #ececf1; color: #3a3a3f; }
 `;

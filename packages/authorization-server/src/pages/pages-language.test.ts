@@ -2,7 +2,8 @@
  * Issue 13 "Languages": every translated page, rendered in German, carries no English of its own. The
  * visible text and the accessible names (aria-label, alt, placeholder) are checked against a sample of
  * English words; the fixtures use names that are no English words, so whatever English is found came from
- * a template. The developer portal's pages (clients, registration, activity, webhooks, team) are checked too.
+ * a template. The developer portal's pages (clients, registration, activity, webhooks, team) are checked too. Issue 13: the API-key pages
+ * (user side and console) and the marketplace's search, categories and Connected state are checked too.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -21,10 +22,18 @@ import { removeMemberConfirmationPage, teamPage } from './portal-team-pages.ts';
 import { webhookConfirmationPage, webhookPage } from './webhook-pages.ts';
 import { tryFlowPage, tryFlowResultPage } from './portal-try-flow-pages.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
+import {
+  apiKeyConfirmationPage, apiKeyMessagePage, apiKeyShownPage, apiKeysPage, integratedKeysSection, integratedOnward, integrationsSection, newApiKeyPage,
+  permissionsDialogPage, standaloneOnward,
+} from './api-key-pages.ts';
+import { consoleApiKeysPage } from './console-api-key-pages.ts';
 
 const ENGLISH_WORDS = ['the', 'your', 'you', 'and', 'with', 'this', 'will', 'not', 'can', 'Sign', 'Log', 'Cancel', 'Continue', 'Connect', 'Connected',
   'Password', 'Session', 'Sessions', 'Language', 'Home', 'Account', 'Allow', 'Deny', 'Settings', 'Disconnect', 'Marketplace', 'Search',
-  'Revoke', 'Approve', 'Delete', 'Review', 'Company', 'Organization', 'Email', 'Recovery', 'code', 'Security', 'never', 'Reference', 'logo'];
+  'Revoke', 'Approve', 'Delete', 'Review', 'Company', 'Organization', 'Email', 'Recovery', 'code', 'Security', 'never', 'Reference', 'logo',
+  // Issue 13: words of the API-key pages and the marketplace's search.
+  'key', 'keys', 'Key', 'Create', 'Copy', 'Copied', 'Expires', 'Expired', 'Permissions', 'access', 'Install', 'Integrations', 'Back', 'Category',
+  'categories', 'Payroll', 'match', 'matches', 'Show', 'Manage', 'another', 'Created', 'used', 'Last', 'Actions', 'for', 'Standalone', 'Integrated'];
 
 /** The words a reader (or a screen reader) meets: text outside tags, plus aria-label, alt and placeholder values. */
 function readableWords(page: string): string[] {
@@ -79,6 +88,48 @@ const pages: Record<string, string> = {
       scopes: [{ name: 'users:read', description: t.scope('users:read') }], subjectType: 'company', subjects: [{ urn: 'urn:x', name: 'Nordlys' }] },
     { clientId: 'd', clientName: 'Kvist', logoUri: null, clientUri: null, tosUri: null, policyUri: null, scopes: [], subjectType: 'organization', subjects: [] }] }),
   emptyMarketplace: marketplacePage({ ...frame, apps: [] }),
+  // Issue 13: description, category, search with its result count, Connected with "Connect another company", all connected.
+  marketplaceSearched: marketplacePage({ ...frame, search: 'kvist', category: 'payroll', filtered: true, apps: [
+    { clientId: 'c', clientName: 'Kvist', logoUri: null, clientUri: null, tosUri: null, policyUri: null, scopes: [], subjectType: 'company',
+      description: 'Lønn til nordiske team', category: 'payroll', connectedTo: ['Nordlys'], subjects: [{ urn: 'urn:y', name: 'Fjell' }] },
+    { clientId: 'd', clientName: 'Kvist', logoUri: null, clientUri: null, tosUri: null, policyUri: null, scopes: [], subjectType: 'organization',
+      description: null, category: 'e-commerce', connectedTo: ['Nordlys', 'Fjell'], subjects: [] }],
+  apiKeySection: integrationsSection({ t, csrfToken: 'csrf', integrations: [
+    { clientId: 'e', clientName: 'Kvist', scopes: [t.scope('users:read')], companies: [{ urn: 'urn:x', name: 'Nordlys' }] },
+    { clientId: 'f', clientName: 'Kvist', scopes: [], companies: [] }] }) }),
+  marketplaceNoMatch: marketplacePage({ ...frame, search: 'zzz', category: '', filtered: true, apps: [] }),
+  // Issue 13: the API-key pages (issue 16) in German.
+  apiKeys: apiKeysPage({ ...frame, canCreate: true, deletedName: 'Skript', keys: [
+    { keyId: 'k', name: 'Skript', displayPrefix: 'gh_ab', subjectName: 'Nordlys', subjectType: 'company', scopes: [t.scope('users:read')], createdAt: at,
+      createdBy: t.t('account.you'), expiresAt: at, expired: false, lastUsedAt: null, mayDelete: true },
+    { keyId: 'l', name: 'Skript', displayPrefix: 'gh_cd', subjectName: 'Fjell', subjectType: 'organization', scopes: [], createdAt: at,
+      createdBy: 'Åse', expiresAt: at, expired: true, lastUsedAt: at, mayDelete: false },
+    { keyId: 'm', name: 'Skript', displayPrefix: 'gh_ef', subjectName: 'Fjell', subjectType: 'organization', scopes: [], createdAt: at,
+      createdBy: t.t('account.formerUser'), expiresAt: null, expired: false, lastUsedAt: at, mayDelete: false }] }),
+  noApiKeys: apiKeysPage({ ...frame, canCreate: false, keys: [] }),
+  newApiKey: newApiKeyPage({ ...frame, subjects: [{ urn: 'urn:x', name: 'Nordlys', subjectType: 'company' }, { urn: 'urn:y', name: 'Fjell', subjectType: 'organization' }],
+    scopes: [{ name: 'users:read', description: t.scope('users:read') }], values: { name: '', subject: 'urn:x', expiration: '7776000', scope: [] },
+    errors: { name: 'name_required', scopes: 'scopes_required', expiration: 'expiration_invalid', subject: 'subject_invalid' } }),
+  apiKeyShown: apiKeyShownPage({ ...frame, title: t.t('apiKeys.shownTitle'), intro: 'Skript · Nordlys', value: 'gh_secretvalue', onward: standaloneOnward(t) }),
+  integratedKeyShown: apiKeyShownPage({ ...frame, title: t.t('apiKeys.integratedShownTitle', { app: 'Kvist' }), intro: 'Nordlys', value: 'gh_secretvalue',
+    onward: integratedOnward('Kvist', 'https://kvist.example', t) }),
+  deleteApiKey: apiKeyConfirmationPage({ ...frame, title: t.t('apiKeys.deleteTitle', { name: 'Skript' }), warning: t.t('apiKeys.deleteWarning', { subject: 'Nordlys' }),
+    action: '/x', confirmLabel: t.t('apiKeys.deleteConfirm'), cancelHref: '/account/api-keys' }),
+  revokeIntegratedKey: apiKeyConfirmationPage({ ...frame, title: t.t('apiKeys.revokeTitle', { app: 'Kvist', subject: 'Nordlys' }),
+    warning: t.t('apiKeys.revokeWarning', { app: 'Kvist', subject: 'Nordlys' }), action: '/x', confirmLabel: t.t('apiKeys.revokeConfirm'), cancelHref: '/account/connected-apps' }),
+  permissionsDialog: permissionsDialogPage({ ...frame, clientId: 'e', clientName: 'Kvist', subjectUrn: 'urn:x', subjectName: 'Nordlys', scopes: [t.scope('users:read')], replaces: true }),
+  apiKeyMessage: apiKeyMessagePage(frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notAllowed', { subject: 'Nordlys' }), { href: '/account/api-keys', label: t.t('apiKeys.backToKeys') }),
+  connectedAppsWithKeys: connectedAppsPage({ ...frame, apps: [], apiKeySection: integratedKeysSection({ t, csrfToken: 'csrf', revoked: { clientName: 'Kvist', subjectName: 'Nordlys' }, keys: [
+    { keyId: 'k', clientId: 'e', clientName: 'Kvist', subjectUrn: 'urn:x', subjectName: 'Nordlys', displayPrefix: 'gh_ab', scopes: [t.scope('users:read')], createdAt: at,
+      createdBy: t.t('account.you'), lastUsedAt: null, mayChange: true },
+    { keyId: 'l', clientId: 'e', clientName: 'Kvist', subjectUrn: 'urn:y', subjectName: 'Fjell', displayPrefix: 'gh_cd', scopes: [], createdAt: at,
+      createdBy: 'Åse', lastUsedAt: at, mayChange: false }] }) }),
+  consoleApiKeys: consoleApiKeysPage({ ...frame, revokedName: 'Skript', keys: [
+    { keyId: 'k', name: 'Skript', kind: t.t('consoleApiKeys.integrated', { client: 'Kvist' }), displayPrefix: 'gh_ab', subjectName: 'Nordlys', scopes: t.scope('users:read'),
+      createdAt: t.dateTime(at), expiresAt: null, lastUsedAt: null }] }),
+  noConsoleApiKeys: consoleApiKeysPage({ ...frame, keys: [] }),
+  consoleRevokeApiKey: consoleConfirmationPage({ ...frame, title: t.t('consoleApiKeys.revokeTitle', { name: 'Skript', subject: 'Nordlys' }),
+    consequences: [t.t('consoleApiKeys.revokeRefused', { subject: 'Nordlys' }), t.t('consoleApiKeys.revokeRestore')], action: '/x', confirmLabel: t.t('apiKeys.revokeConfirm'), cancelHref: '/admin/api-keys' }),
   accountMessage: accountMessagePage(frame, t.t('account.noSuchAppTitle'), t.t('account.noSuchApp')),
   disconnect: disconnectConfirmationPage({ ...frame, grantId: 'g', clientName: 'Kvist', subjectName: 'Nordlys', scopes: [t.scope('users:read')] }),
   home: homePage({ ...frame, isDeveloper: true }),

@@ -5,7 +5,7 @@
  * decision 18); every value is escaped by `html`.
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
-import type { ClientRecord } from '../storage/storage.ts';
+import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
@@ -50,11 +50,15 @@ export interface ClientFormValues {
   initiation_uri: string;
   settings_uri: string;
   contacts: string;
+  /** Issue 13 (Marketplace): the listing's description and category ('' = none). */
+  description: string;
+  category: string;
 }
 
 export const EMPTY_CLIENT_FORM: ClientFormValues = {
   client_name: '', token_endpoint_auth_method: 'client_secret_basic', redirect_uris: '', scope: [], subject_type: '',
   client_uri: '', tos_uri: '', policy_uri: '', initiation_uri: '', settings_uri: '', contacts: '',
+  description: '', category: '',
 };
 
 export function clientFormValues(client: ClientRecord): ClientFormValues {
@@ -63,6 +67,7 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
     redirect_uris: client.redirectUris.join('\n'), scope: client.scopes, subject_type: client.subjectType ?? '', client_uri: client.clientUri ?? '',
     tos_uri: client.tosUri ?? '', policy_uri: client.policyUri ?? '', initiation_uri: client.initiationUri ?? '',
     settings_uri: client.settingsUri ?? '', contacts: client.contacts.join('\n'),
+    description: client.description ?? '', category: client.category ?? '',
   };
 }
 
@@ -121,6 +126,7 @@ export function fieldLabels(t: Translator): Record<string, string> {
     tos_uri: t.t('portal.fieldTosUri'), policy_uri: t.t('portal.fieldPolicyUri'), initiation_uri: t.t('portal.fieldInitiationUri'), settings_uri: t.t('portal.fieldSettingsUri'),
     contacts: t.t('portal.fieldContacts'), logo: t.t('portal.fieldLogo'), subject_type: t.t('portal.fieldSubjectType'), token_endpoint_auth_method: t.t('portal.fieldClientType'),
     overlap_seconds: t.t('portal.fieldOverlap'),
+    description: t.t('marketplace.descriptionLabel'), category: t.t('marketplace.categoryLabel'),
   };
 }
 /** The English labels (kept for callers outside the pages). */
@@ -146,6 +152,7 @@ function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], include
   <label for="contacts">${labels.contacts}</label>
   <textarea id="contacts" name="contacts" rows="2"${described('contacts', errors)}>${values.contacts}</textarea>
   ${fieldError('contacts', errors)}<div class="muted" id="contacts-hint">${t.t('portal.hintContacts')}</div>
+  ${marketplaceFields(values, errors, t)}
   <label for="redirect_uris">${labels.redirect_uris}</label>
   <textarea id="redirect_uris" name="redirect_uris" rows="3" required${described('redirect_uris', errors)}>${values.redirect_uris}</textarea>
   ${fieldError('redirect_uris', errors)}<div class="muted" id="redirect_uris-hint">${t.t('portal.hintRedirectUris')}</div>
@@ -160,6 +167,19 @@ function metadataFields(values: ClientFormValues, scopes: ScopeChoice[], include
     <option value="organization"${values.subject_type === 'organization' ? html` selected` : ''}>${t.t('portal.subjectOrganization')}</option>
   </select>
   ${fieldError('subject_type', errors)}`;
+}
+
+/** Issue 13 (Marketplace): the listing's description and category (catalogue strings, English until the portal is translated). */
+function marketplaceFields(values: ClientFormValues, errors: FieldErrors, t = ENGLISH): SafeHtml {
+  return html`<label for="description">${t.t('marketplace.descriptionLabel')}</label>
+  <textarea id="description" name="description" rows="3" maxlength="500"${described('description', errors)}>${values.description}</textarea>
+  ${fieldError('description', errors)}<div class="muted" id="description-hint">${t.t('marketplace.descriptionHint')}</div>
+  <label for="category">${t.t('marketplace.categoryLabel')}</label>
+  <select id="category" name="category"${described('category', errors)}>
+    <option value=""${values.category === '' ? html` selected` : ''}>${t.t('marketplace.noCategory')}</option>
+    ${MARKETPLACE_CATEGORIES.map((category) => html`<option value="${category}"${values.category === category ? html` selected` : ''}>${t.t(`marketplace.category.${category}`)}</option>`)}
+  </select>
+  ${fieldError('category', errors)}<div class="muted" id="category-hint">${t.t('marketplace.categoryHint')}</div>`;
 }
 
 function logoInput(errors: FieldErrors, required: boolean, t: Translator): SafeHtml {

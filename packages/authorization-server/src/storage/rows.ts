@@ -25,6 +25,9 @@ export const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
   previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
   requirePushedAuthorizationRequests: 'require_pushed_authorization_requests',
   dpopBoundAccessTokens: 'dpop_bound_access_tokens',
+  // Issue 13 (Marketplace).
+  description: 'description',
+  category: 'category',
 };
 
 export function prefixed(row: Row, prefix: string): Row {

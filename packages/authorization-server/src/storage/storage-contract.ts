@@ -19,6 +19,7 @@ import { apiKeysContract } from './api-keys-contract.ts';
 import { userIdentityContract } from './user-identity-contract.ts';
 import { dpopContract } from './dpop-contract.ts';
 import { partnerTeamsContract } from './partner-teams-contract.ts';
+import { marketplaceContract } from './marketplace-contract.ts';
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
@@ -1350,6 +1351,7 @@ export function runStorageContract(backendName: string, createStorage: () => Pro
     dpopContract(withStorage, { fixture, issueGrant, tokenPair });
     brandingReviewsContract(withStorage);
     partnerTeamsContract(withStorage);
+    marketplaceContract(withStorage, fixture); // issue 13
 
     describe('settings', () => {
       it('getOrCreate creates a value once and returns the same value afterwards', withStorage(async (storage) => {

@@ -70,7 +70,18 @@ export interface ClientRecord {
    * Absent means false: backends return the member only when it is true.
    */
   dpopBoundAccessTokens?: boolean;
+  /**
+   * Issue 13 (Marketplace): what the app does, plain text of at most 500 characters, shown in the
+   * marketplace. Absent means none: backends return the member only when it is set; `null` in a patch clears it.
+   */
+  description?: string | null;
+  /** Issue 13 (Marketplace): the marketplace category; absent means none (`null` in a patch clears it). */
+  category?: MarketplaceCategory | null;
 }
+
+/** Issue 13 (Marketplace): the fixed list of marketplace categories (wire values; labels are translated). */
+export const MARKETPLACE_CATEGORIES = ['accounting', 'payroll', 'crm', 'reporting', 'e-commerce', 'other'] as const;
+export type MarketplaceCategory = typeof MARKETPLACE_CATEGORIES[number];
 
 /** What `clients.update` may change: everything but the identity, kind and creation time. */
 export type ClientPatch = Partial<Omit<ClientRecord, 'clientId' | 'kind' | 'createdAt'>>;
@@ -1142,6 +1153,8 @@ export interface ReviewedBranding {
   logoUri: string | null;
   tosUri: string | null;
   policyUri: string | null;
+  /** The marketplace description as reviewed (null: none); absent in records kept before it was part of the review. */
+  description?: string | null;
 }
 
 /**

@@ -611,6 +611,16 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 24,
+    name: 'marketplace listing: a description and a category per client',
+    sql: `
+      -- Issue 13 (End users, Marketplace): plain text of at most 500 characters, and one of MARKETPLACE_CATEGORIES
+      -- (clients/marketplace-listing.ts); both optional, NULL = not given.
+      ALTER TABLE clients ADD COLUMN description text CHECK (description IS NULL OR length(description) <= 500);
+      ALTER TABLE clients ADD COLUMN category text CHECK (category IS NULL OR category IN ('accounting', 'payroll', 'crm', 'reporting', 'e-commerce', 'other'));
+    `,
+  },
+  {
     version: 25,
     name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
     sql: `

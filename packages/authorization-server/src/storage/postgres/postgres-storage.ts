@@ -58,6 +58,7 @@ import { toUserIdentity } from '../rows.ts';
 import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import type { BrandingReviewRecord } from '../storage.ts';
+import type { MarketplaceCategory } from '../storage.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -235,13 +236,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
              pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
              contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests, dpop_bound_access_tokens)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+             require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
           [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
             client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
             client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
             client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
-            client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false],
+            client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
         );
       },
       async find(clientId) {
@@ -1112,7 +1113,7 @@ const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subj
 const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
   'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
-  'require_pushed_authorization_requests', 'dpop_bound_access_tokens'];
+  'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
 /** The column of each field `clients.update` may change. */
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
@@ -1150,6 +1151,9 @@ function toClient(row: Row): ClientRecord {
     // Present only when true (absent means false), so records built before the setting existed compare equal.
     ...(row.require_pushed_authorization_requests === true ? { requirePushedAuthorizationRequests: true } : {}),
     ...(row.dpop_bound_access_tokens === true ? { dpopBoundAccessTokens: true } : {}),
+    // Issue 13 (Marketplace): present only when set, as above.
+    ...(row.description !== null && row.description !== undefined ? { description: String(row.description) } : {}),
+    ...(row.category !== null && row.category !== undefined ? { category: row.category as MarketplaceCategory } : {}),
   };
 }
 

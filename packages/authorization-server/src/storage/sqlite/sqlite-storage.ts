@@ -23,6 +23,7 @@ import { toUserIdentity } from '../rows.ts';
 import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import type { BrandingReviewRecord } from '../storage.ts';
+import type { MarketplaceCategory } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
@@ -165,14 +166,15 @@ export function createSqliteStorage(path: string): Storage {
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
              pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
              contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests, dpop_bound_access_tokens)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
           JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
           client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
           client.initiationUri, client.settingsUri, JSON.stringify(client.contacts), client.ownerUserId, client.previousSecretDigest,
           client.previousSecretExpiresAt, client.brandingVerified ? 1 : 0,
           client.requirePushedAuthorizationRequests ? 1 : 0, client.dpopBoundAccessTokens ? 1 : 0,
+          client.description ?? null, client.category ?? null,
         );
       },
       async listByOwner(userId) {
@@ -987,6 +989,9 @@ function toClient(row: Row): ClientRecord {
     // Present only when true (absent means false), so records built before the setting existed compare equal.
     ...(Number(row.require_pushed_authorization_requests) === 1 ? { requirePushedAuthorizationRequests: true } : {}),
     ...(Number(row.dpop_bound_access_tokens) === 1 ? { dpopBoundAccessTokens: true } : {}),
+    // Issue 13 (Marketplace): present only when set, as above.
+    ...(row.description !== null && row.description !== undefined ? { description: String(row.description) } : {}),
+    ...(row.category !== null && row.category !== undefined ? { category: row.category as MarketplaceCategory } : {}),
   };
 }
 
