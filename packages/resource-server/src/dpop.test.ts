@@ -43,8 +43,9 @@ for (const mode of VALIDATION_MODES) {
 
     test('refuses a bound token sent as Bearer with 401 invalid_token and a DPoP challenge (§7.1)', async () => {
       const token = await boundToken();
-      for (const attempt of [fixture.verify(token, ['users:read']), send(token, undefined, { scheme: 'Bearer' })]) {
-        const error = await rejection(attempt, DpopTokenError);
+      // One attempt at a time: both started at once, the second's rejection would go unhandled while the first is awaited.
+      for (const attempt of [() => fixture.verify(token, ['users:read']), () => send(token, undefined, { scheme: 'Bearer' })]) {
+        const error = await rejection(attempt(), DpopTokenError);
         assert.equal(error.status, 401);
         assert.equal(error.error, 'invalid_token');
         assert.match(error.headers['www-authenticate']!, /^DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_token"/);
