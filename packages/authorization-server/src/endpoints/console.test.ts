@@ -107,6 +107,14 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       const refused = await browser.post(`${server.url}/admin/clients/${client.clientId}/reactivate`, { _csrf: csrf, confirm: 'yes' });
       assert.equal(refused.status, 409);
       assert.equal((await server.storage.clients.find(client.clientId))!.status, 'pending');
+      assert.match(refused.text, /This client is pending\./);
+      // The refusal in the page's language.
+      browser.cookies.set('gatehouse_locale', 'de');
+      const inGerman = await browser.post(`${server.url}/admin/clients/${client.clientId}/reactivate`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(inGerman.status, 409);
+      assert.match(inGerman.text, /<html lang="de">/);
+      assert.doesNotMatch(inGerman.text, /This client is pending/);
+      browser.cookies.delete('gatehouse_locale');
     });
 
     it('grants search by user, company or client, and Revoke (confirmed) revokes the grant, audited by the administrator', async () => {

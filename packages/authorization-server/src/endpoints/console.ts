@@ -23,7 +23,7 @@
  * page (which continues at the page asked for: a deep link survives sign-in); signed in without the role: 403.
  */
 import { requestTranslator } from '../i18n/request-language.ts';
-import type { Translator } from '../i18n/i18n.ts';
+import type { MessageKey, Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
 import {
@@ -182,7 +182,7 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     else await deleteClient(manage, client.clientId);
   } catch (error) {
     if (!(error instanceof ClientManagementError) && !(error instanceof RegistrationError)) throw error;
-    page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), error.message));
+    page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), consoleRefusal(admin.frame.t, error.message)));
     return;
   }
   // A PKCE change leaves the client where it was (not in the queue): back to it in the client search.
@@ -295,4 +295,20 @@ export async function consoleAuditExport(context: ServerContext, request: Fastif
   reply.code(200).header('cache-control', 'no-store')
     .header('content-disposition', `attachment; filename="audit-events.${format}"`)
     .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8').send(body);
+}
+
+/**
+ * The refusals of clients/client-management.ts the console can meet, in the page's language (the module
+ * words them in English for the admin API and the CLI). A wording not in the table is shown as it is.
+ */
+const CONSOLE_REFUSALS: [RegExp, MessageKey][] = [
+  [/^no client /, 'console.refusalNoClient'],
+  [/^a suspended client is reactivated, not approved$/, 'console.refusalApproveSuspended'],
+  [/^only a suspended client can be reactivated/, 'console.refusalReactivate'],
+  [/^no branding change of this client waits for review$/, 'console.refusalNoBrandingChange'],
+  [/^a public client cannot have a PKCE exception$/, 'console.refusalPublicPkce'],
+];
+function consoleRefusal(t: Translator, message: string): string {
+  const key = CONSOLE_REFUSALS.find(([pattern]) => pattern.test(message))?.[1];
+  return key === undefined ? message : t.t(key);
 }

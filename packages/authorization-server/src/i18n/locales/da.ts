@@ -288,6 +288,12 @@ export const da: Catalogue = {
   'console.noSuchClientTitle': "Klienten findes ikke",
   'console.noSuchClient': "Der er ingen klient med det ID.",
   'console.notPossibleTitle': "Ikke muligt nu",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'Denne klient findes ikke længere.',
+  'console.refusalApproveSuspended': 'En suspenderet klient genaktiveres, den godkendes ikke.',
+  'console.refusalReactivate': 'Kun en suspenderet klient kan genaktiveres.',
+  'console.refusalNoBrandingChange': 'Ingen ændring af denne klients branding venter på gennemgang.',
+  'console.refusalPublicPkce': 'En offentlig klient kan ikke fritages for PKCE.',
   'console.clientIs': "Denne klient er {status, select, pending {afventende} active {aktiv} suspended {suspenderet} other {slettet}}.",
   'console.status': "{status, select, pending {afventende} active {aktiv} suspended {suspenderet} other {slettet}}",
   'console.companyIdUuid': "Et virksomheds-ID er et UUID.",

@@ -288,6 +288,12 @@ export const de: Catalogue = {
   'console.noSuchClientTitle': "Client nicht gefunden",
   'console.noSuchClient': "Es gibt keinen Client mit dieser ID.",
   'console.notPossibleTitle': "Derzeit nicht möglich",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'Diesen Client gibt es nicht mehr.',
+  'console.refusalApproveSuspended': 'Ein gesperrter Client wird reaktiviert, nicht freigegeben.',
+  'console.refusalReactivate': 'Nur ein gesperrter Client kann reaktiviert werden.',
+  'console.refusalNoBrandingChange': 'Für diesen Client wartet keine Änderung des Erscheinungsbilds auf Prüfung.',
+  'console.refusalPublicPkce': 'Ein öffentlicher Client kann nicht von PKCE ausgenommen werden.',
   'console.clientIs': "Dieser Client ist {status, select, pending {ausstehend} active {aktiv} suspended {gesperrt} other {gelöscht}}.",
   'console.status': "{status, select, pending {ausstehend} active {aktiv} suspended {gesperrt} other {gelöscht}}",
   'console.companyIdUuid': "Eine Firmen-ID ist eine UUID.",

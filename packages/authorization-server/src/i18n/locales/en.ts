@@ -299,6 +299,12 @@ export const en = {
   'console.noSuchClientTitle': "No such client",
   'console.noSuchClient': "There is no client with that ID.",
   'console.notPossibleTitle': "Not possible now",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'This client no longer exists.',
+  'console.refusalApproveSuspended': 'A suspended client is reactivated, not approved.',
+  'console.refusalReactivate': 'Only a suspended client can be reactivated.',
+  'console.refusalNoBrandingChange': 'No branding change of this client waits for review.',
+  'console.refusalPublicPkce': 'A public client cannot be exempted from PKCE.',
   'console.clientIs': "This client is {status, select, pending {pending} active {active} suspended {suspended} other {deleted}}.",
   'console.status': "{status, select, pending {pending} active {active} suspended {suspended} other {deleted}}",
   'console.companyIdUuid': "A company ID is a UUID.",

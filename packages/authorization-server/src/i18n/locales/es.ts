@@ -288,6 +288,12 @@ export const es: Catalogue = {
   'console.noSuchClientTitle': "No existe ese cliente",
   'console.noSuchClient': "No hay ningún cliente con ese ID.",
   'console.notPossibleTitle': "No es posible ahora",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'Este cliente ya no existe.',
+  'console.refusalApproveSuspended': 'Un cliente suspendido se reactiva, no se aprueba.',
+  'console.refusalReactivate': 'Solo se puede reactivar un cliente suspendido.',
+  'console.refusalNoBrandingChange': 'Ningún cambio de la imagen de este cliente espera revisión.',
+  'console.refusalPublicPkce': 'Un cliente público no puede quedar exento de PKCE.',
   'console.clientIs': "Este cliente está {status, select, pending {pendiente} active {activo} suspended {suspendido} other {eliminado}}.",
   'console.status': "{status, select, pending {pendiente} active {activo} suspended {suspendido} other {eliminado}}",
   'console.companyIdUuid': "Un ID de empresa es un UUID.",

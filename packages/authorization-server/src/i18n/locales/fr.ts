@@ -288,6 +288,12 @@ export const fr: Catalogue = {
   'console.noSuchClientTitle': "Client introuvable",
   'console.noSuchClient': "Aucun client n’a cet ID.",
   'console.notPossibleTitle': "Impossible pour le moment",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'Ce client n’existe plus.',
+  'console.refusalApproveSuspended': 'Un client suspendu se réactive, il ne s’approuve pas.',
+  'console.refusalReactivate': 'Seul un client suspendu peut être réactivé.',
+  'console.refusalNoBrandingChange': 'Aucune modification de l’identité visuelle de ce client n’attend de vérification.',
+  'console.refusalPublicPkce': 'Un client public ne peut pas être exempté de PKCE.',
   'console.clientIs': "Ce client est {status, select, pending {en attente} active {actif} suspended {suspendu} other {supprimé}}.",
   'console.status': "{status, select, pending {en attente} active {actif} suspended {suspendu} other {supprimé}}",
   'console.companyIdUuid': "Un ID d’entreprise est un UUID.",

@@ -288,6 +288,12 @@ export const nb: Catalogue = {
   'console.noSuchClientTitle': "Klienten finnes ikke",
   'console.noSuchClient': "Det finnes ingen klient med den ID-en.",
   'console.notPossibleTitle': "Ikke mulig nå",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'Denne klienten finnes ikke lenger.',
+  'console.refusalApproveSuspended': 'En suspendert klient reaktiveres, den godkjennes ikke.',
+  'console.refusalReactivate': 'Bare en suspendert klient kan reaktiveres.',
+  'console.refusalNoBrandingChange': 'Ingen endring av denne klientens merkevare venter på gjennomgang.',
+  'console.refusalPublicPkce': 'En offentlig klient kan ikke unntas fra PKCE.',
   'console.clientIs': "Denne klienten er {status, select, pending {ventende} active {aktiv} suspended {suspendert} other {slettet}}.",
   'console.status': "{status, select, pending {ventende} active {aktiv} suspended {suspendert} other {slettet}}",
   'console.companyIdUuid': "En selskaps-ID er en UUID.",

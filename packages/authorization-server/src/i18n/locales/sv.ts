@@ -288,6 +288,12 @@ export const sv: Catalogue = {
   'console.noSuchClientTitle': "Klienten finns inte",
   'console.noSuchClient': "Det finns ingen klient med det ID:t.",
   'console.notPossibleTitle': "Inte möjligt nu",
+  // console refusals (issue 13)
+  'console.refusalNoClient': 'Den här klienten finns inte längre.',
+  'console.refusalApproveSuspended': 'En avstängd klient återaktiveras, den godkänns inte.',
+  'console.refusalReactivate': 'Bara en avstängd klient kan återaktiveras.',
+  'console.refusalNoBrandingChange': 'Ingen ändring av den här klientens varumärke väntar på granskning.',
+  'console.refusalPublicPkce': 'En publik klient kan inte undantas från PKCE.',
   'console.clientIs': "Den här klienten är {status, select, pending {väntande} active {aktiv} suspended {avstängd} other {borttagen}}.",
   'console.status': "{status, select, pending {väntande} active {aktiv} suspended {avstängd} other {borttagen}}",
   'console.companyIdUuid': "Ett företags-ID är ett UUID.",
