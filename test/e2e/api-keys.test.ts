@@ -10,8 +10,6 @@
  * - every new page is axe-clean (WCAG 2.2 AA tags) at 1280 px and 390 px without sideways scrolling.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createSqliteTokenStore, generateEncryptionKey, silentLogger, type TokenStore } from '@gatehouse/client';
@@ -20,28 +18,10 @@ import { registerClient } from '../../packages/authorization-server/src/clients/
 import { API_AUDIENCE, freePort, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { startPlatformApi, type RunningPlatformApi } from '../../examples/platform-api/src/platform-api.ts';
 import { startPartnerApp, type RunningPartnerApp } from '../../examples/partner-app/src/partner-app.ts';
+import { assertAccessible } from './axe.ts';
 import { chromiumSkipReason, launchChromium } from './chromium.ts';
 
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
-async function assertAccessible(page: Page, label: string): Promise<void> {
-  for (const width of [1280, 390]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.evaluate(AXE_SOURCE);
-    const found = await page.evaluate(async (tags) => {
-      const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: Array<{ id: string; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
-      return (await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })).violations
-        .map((violation) => `${violation.id}: ${violation.help} at ${violation.nodes.map((node) => JSON.stringify(node.target)).join(', ')}`);
-    }, WCAG_TAGS);
-    assert.deepEqual(found, [], `${label} at ${width} px`);
-    if (width === 390) {
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      assert.ok(overflow <= 0, `${label} scrolls sideways at 390 px (${overflow} px)`);
-    }
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
 
 const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
@@ -103,7 +83,7 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
   });
 
   it('installs an integrated key from the marketplace, pastes it into the partner app, and revokes it from connected apps (refused within 5 s)', async () => {
-    await assertAccessible(page, 'marketplace with integrations');
+    await assertAccessible(page, 'marketplace with integrations', { restoreWidth: 1280 });
     const section = page.locator('section.api-key-integration', { hasText: 'Ledgerly' });
     await section.getByLabel('Company to connect').selectOption(`urn:gatehouse:company:${danish.id}`);
     await section.getByRole('button', { name: 'Install Ledgerly' }).click();
@@ -112,7 +92,7 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
     await page.waitForSelector(`h1:has-text("Allow Ledgerly to access ${danish.name}?")`);
     assert.match(await page.textContent('main') ?? '', /See users and employees/);
     assert.equal(await page.getByRole('link', { name: 'Cancel' }).count(), 1);
-    await assertAccessible(page, 'permissions dialog');
+    await assertAccessible(page, 'permissions dialog', { restoreWidth: 1280 });
     await page.getByRole('button', { name: 'Allow' }).click();
 
     // Shown once, with a copy button and "Go to Ledgerly".
@@ -120,7 +100,7 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
     const key = (await page.textContent('#api_key_value'))!.trim();
     assert.match(key, /^gak_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/);
     assert.equal(await page.getByRole('button', { name: 'Copy the API key' }).count(), 1);
-    await assertAccessible(page, 'integrated key shown once');
+    await assertAccessible(page, 'integrated key shown once', { restoreWidth: 1280 });
     await page.getByRole('link', { name: 'Go to Ledgerly' }).click();
 
     // The partner app: paste, test call, then data through the API with the key.
@@ -134,10 +114,10 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
 
     // Revoke from connected apps (a confirmation first).
     await page.goto(`${server.url}/account/connected-apps`);
-    await assertAccessible(page, 'connected apps with an integrated key');
+    await assertAccessible(page, 'connected apps with an integrated key', { restoreWidth: 1280 });
     await page.getByRole('button', { name: `Revoke the API key of Ledgerly for ${danish.name}` }).click();
     await page.waitForSelector(`h1:has-text("Revoke the API key of Ledgerly for ${danish.name}?")`);
-    await assertAccessible(page, 'revoke confirmation');
+    await assertAccessible(page, 'revoke confirmation', { restoreWidth: 1280 });
     await page.getByRole('button', { name: 'Revoke', exact: true }).click();
     await page.waitForSelector('p.notice:has-text("was revoked")');
 
@@ -155,23 +135,23 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
 
   it('creates a standalone key (field errors first), uses it with Basic auth, sees it expire, and deletes it after a confirmation', async () => {
     await page.goto(`${server.url}/account/api-keys`);
-    await assertAccessible(page, 'API keys list (empty)');
+    await assertAccessible(page, 'API keys list (empty)', { restoreWidth: 1280 });
     await page.getByRole('link', { name: 'Create an API key' }).click();
     await page.waitForSelector('h1:has-text("Create an API key")');
-    await assertAccessible(page, 'new API key form');
+    await assertAccessible(page, 'new API key form', { restoreWidth: 1280 });
     await page.getByLabel('Name').fill('Monthly export');
     await page.getByRole('button', { name: 'Create API key' }).click();
     // Refused: no permission chosen; the name is kept and the error is beside the field.
     await page.waitForSelector('#scopes-error');
     assert.equal(await page.getByLabel('Name').inputValue(), 'Monthly export');
-    await assertAccessible(page, 'new API key form with errors');
+    await assertAccessible(page, 'new API key form with errors', { restoreWidth: 1280 });
     await page.getByLabel('Access level').selectOption(`urn:gatehouse:company:${danish.id}`);
     await page.getByLabel('Expiration').selectOption('2592000');
     await page.getByLabel('See users and employees').check();
     await page.getByRole('button', { name: 'Create API key' }).click();
     await page.waitForSelector('#api_key_value');
     const key = (await page.textContent('#api_key_value'))!.trim();
-    await assertAccessible(page, 'standalone key shown once');
+    await assertAccessible(page, 'standalone key shown once', { restoreWidth: 1280 });
 
     // curl -u "KEY:" http://…/v1/users
     const ok = await fetch(`${api.url}/v1/users`, { headers: { authorization: basic(key) } });
@@ -181,7 +161,7 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
 
     await page.getByRole('link', { name: 'Back to API keys' }).click();
     await page.waitForSelector('section.api-key');
-    await assertAccessible(page, 'API keys list');
+    await assertAccessible(page, 'API keys list', { restoreWidth: 1280 });
 
     // 30 days later it has expired: refused like any unknown key.
     await advanceSeconds(2592000);
@@ -200,7 +180,7 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
     assert.match(await page.textContent('main') ?? '', /Expired/);
     await page.getByRole('button', { name: 'Delete the API key Monthly export' }).click();
     await page.waitForSelector('h1:has-text("Delete the API key Monthly export?")');
-    await assertAccessible(page, 'delete confirmation');
+    await assertAccessible(page, 'delete confirmation', { restoreWidth: 1280 });
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.waitForSelector('p.notice:has-text("was deleted")');
     assert.equal(await page.locator('section.api-key').count(), 0);

@@ -13,10 +13,9 @@
  * filter and the "Connected" state of an app a company already uses, axe-clean at 1280 px and 390 px.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
+import { assertAccessible } from './axe.ts';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
 import { obtainTokens, startTestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { launchChromium } from './chromium.ts';
@@ -129,22 +128,8 @@ describe('marketplace → session handover → partner app flow → connected ap
   });
 });
 
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** axe-core (WCAG 2.0-2.2 A and AA) on the page now shown at 1280 px and 390 px: no violations, no sideways scrolling at 390 px. */
-async function assertAccessible(page: Page, label: string): Promise<void> {
-  for (const width of [1280, 390]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.evaluate(AXE_SOURCE);
-    const found = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] }, resultTypes: ['violations'] });
-      return result.violations.map((violation) => `${violation.id} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
-    });
-    assert.deepEqual(found, [], `${label} at ${width} px`);
-    if (width === 390) assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), `${label} scrolls sideways at 390 px`);
-  }
-}
 
 describe('marketplace search, category filter and Connected state (issue 13, Chromium)', { skip: skip ?? false }, () => {
   let server: TestServer;

@@ -12,9 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { after, before, describe, it, mock } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { verifyWebhook } from '../../packages/client/src/index.ts';
@@ -22,27 +20,10 @@ import { registerClient } from '../../packages/authorization-server/src/clients/
 import { authorize, basic, postForm, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { deliverDueWebhooks } from '../../packages/authorization-server/src/webhooks/webhook-worker.ts';
 import { webhookSecretKey } from '../../packages/authorization-server/src/webhooks/webhook-secret.ts';
+import { assertAccessible } from './axe.ts';
 import { chromiumSkipReason, launchChromium } from './chromium.ts';
 
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
-async function assertAccessible(page: Page, label: string): Promise<void> {
-  for (const width of [1280, 390]) {
-    await page.setViewportSize({ width, height: 900 });
-    await page.evaluate(AXE_SOURCE);
-    const found = await page.evaluate(async (tags) => {
-      const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-      return result.violations.map((violation) => `${violation.id}: ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
-    }, WCAG_TAGS);
-    assert.deepEqual(found, [], `${label} at ${width} px`);
-    if (width === 390) {
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      assert.ok(overflow <= 0, `${label} scrolls sideways at 390 px (${overflow} px)`);
-    }
-  }
-}
 
 async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
   await page.getByLabel('Email').fill(user.email);
