@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
 import { authorizeUrl, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
-import { chromiumSkipReason, launchChromium } from './chromium.ts';
+import { chromiumSkipReason, launchChromium, logIn } from './chromium.ts';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
@@ -46,12 +46,6 @@ async function assertAccessible(page: Page, label: string): Promise<void> {
   }
 }
 
-async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
-  await page.getByLabel('Email').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForLoadState();
-}
 
 describe('accessibility: axe-core on every page at 1280 px and 390 px, and keyboard-only consent (Chromium)', { skip: chromiumSkipReason }, () => {
   let server: TestServer;

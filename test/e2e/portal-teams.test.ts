@@ -9,21 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
 import { seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { linkInMail, startMailCatcher, type MailCatcher } from '../../packages/authorization-server/src/testing/mail-catcher.ts';
 import { assertAccessible } from './axe.ts';
-import { chromiumSkipReason, launchChromium } from './chromium.ts';
+import { chromiumSkipReason, launchChromium, logIn } from './chromium.ts';
 
 
 
-async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
-  await page.getByLabel('Email').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForLoadState();
-}
 
 describe('end to end: partner teams and the portal in German (Chromium, axe)', { skip: chromiumSkipReason }, () => {
   let server: TestServer;

@@ -14,23 +14,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it, mock } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { verifyWebhook } from '../../packages/client/src/index.ts';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
 import { authorize, basic, postForm, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { deliverDueWebhooks } from '../../packages/authorization-server/src/webhooks/webhook-worker.ts';
 import { webhookSecretKey } from '../../packages/authorization-server/src/webhooks/webhook-secret.ts';
 import { assertAccessible } from './axe.ts';
-import { chromiumSkipReason, launchChromium } from './chromium.ts';
+import { chromiumSkipReason, launchChromium, logIn } from './chromium.ts';
 
 
 
-async function logIn(page: Page, user: { email: string; password: string }): Promise<void> {
-  await page.getByLabel('Email').fill(user.email);
-  await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForLoadState();
-}
 
 interface Received { headers: Record<string, string>; body: string }
 
