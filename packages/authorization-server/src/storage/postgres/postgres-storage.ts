@@ -50,9 +50,11 @@ import { createPostgresDirectory } from './postgres-directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { createPostgresApiKeys } from './postgres-api-keys.ts';
 import { createPostgresPartnerTeams } from './postgres-partner-teams.ts';
+import { createPostgresDriver } from './postgres-driver.ts';
+import { createResourceStore } from '../stores/resources.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
-import { resourcesColumn, toResource } from '../rows.ts';
+import { resourcesColumn } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
 import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
@@ -147,6 +149,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       }
     }
   };
+  /** The one SQL layer (issue 12): stores written once for both databases run over this. */
+  const driver = createPostgresDriver({ query: (text, params) => query(text, params), transaction });
   /** Issue 15 §5: on `client` (inside its transaction), queues the delivery if its client's endpoint receives that event type. */
   const enqueueIfSubscribed = async (client: PoolClient, d: WebhookDeliveryRecord): Promise<boolean> => {
     const endpoint = (await client.query('SELECT event_types FROM webhook_endpoints WHERE client_id = $1', [d.clientId])).rows[0];
@@ -879,23 +883,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return (await query('SELECT * FROM user_identities WHERE user_id = $1 ORDER BY issuer', [userId])).rows.map(toUserIdentity);
       },
     },
-    resources: {
-      async create(resource) {
-        const inserted = await one('INSERT INTO resources (resource, name, scopes, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (resource) DO NOTHING RETURNING 1 AS created',
-          [resource.resource, resource.name, resource.scopes.join(' '), resource.createdAt]);
-        return inserted ? 'created' : 'duplicate';
-      },
-      async find(resource) {
-        const row = await one('SELECT * FROM resources WHERE resource = $1', [resource]);
-        return row && toResource(row);
-      },
-      async list() {
-        return (await query('SELECT * FROM resources ORDER BY created_at, resource')).rows.map(toResource);
-      },
-      async delete(resource) {
-        return (await one('DELETE FROM resources WHERE resource = $1 RETURNING 1 AS deleted', [resource])) !== undefined;
-      },
-    },
+    resources: createResourceStore(driver),
     webhooks: {
       async setEndpoint(endpoint) {
         await query(

@@ -14,8 +14,10 @@ import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
 import { createSqlitePartnerTeams } from './sqlite-partner-teams.ts';
-import { resourcesColumn, toResource } from '../rows.ts';
+import { resourcesColumn } from '../rows.ts';
 import { createSqliteApiKeys } from './sqlite-api-keys.ts';
+import { createSqliteDriver } from './sqlite-driver.ts';
+import { createResourceStore } from '../stores/resources.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
@@ -81,6 +83,8 @@ export function createSqliteStorage(path: string): Storage {
   const get = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).get(...params) as Row | undefined);
   const all = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).all(...params) as Row[]);
   const run = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).run(...params));
+  /** The one SQL layer (issue 12): stores written once for both databases run over this. */
+  const driver = createSqliteDriver({ get, all, run, transaction });
 
   const insertToken = (token: TokenRecord) =>
     run(
@@ -867,23 +871,7 @@ export function createSqliteStorage(path: string): Storage {
     async close() {
       db.close();
     },
-    resources: {
-      async create(resource) {
-        const inserted = run('INSERT INTO resources (resource, name, scopes, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (resource) DO NOTHING',
-          resource.resource, resource.name, resource.scopes.join(' '), resource.createdAt);
-        return Number(inserted.changes) === 1 ? 'created' : 'duplicate';
-      },
-      async find(resource) {
-        const row = get('SELECT * FROM resources WHERE resource = ?', resource);
-        return row && toResource(row);
-      },
-      async list() {
-        return all('SELECT * FROM resources ORDER BY created_at, resource').map(toResource);
-      },
-      async delete(resource) {
-        return Number(run('DELETE FROM resources WHERE resource = ?', resource).changes) === 1;
-      },
-    },
+    resources: createResourceStore(driver),
     async checkReady() {
       // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
       const row = get('SELECT max(version) AS version FROM schema_migrations');
