@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { createLoginThrottle, DEFAULT_LOGIN_THROTTLE_RULES, loginThrottleKeys, resolveLoginThrottleRules } from './login-throttle.ts';
 
-// The delay arithmetic itself is the storage contract's (storage-contract.ts, "loginThrottle.attempt"), run
+// The delay arithmetic itself is the storage contract's (storage/contract/login-throttle.ts, "loginThrottle.attempt"), run
 // on every backend; these tests cover what the login endpoint adds: its keys, its rules, what success clears.
 const T0 = 1_800_000_000;
 const OFFICE = '192.0.2.7';

@@ -1,6 +1,6 @@
 /**
  * The storage contract: everything the authorization server persists, as one interface every backend
- * (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements and `storage-contract.ts` tests.
+ * (SQLite in `sqlite/`, PostgreSQL in `postgres/`) implements and `contract/` tests (one suite per store).
  *
  * Rules every backend keeps:
  * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).

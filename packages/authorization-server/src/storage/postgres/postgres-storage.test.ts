@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage.ts';
-import { runStorageContract } from '../storage-contract.ts';
+import { runStorageContract } from '../contract/index.ts';
 import {
   createTestPostgresStorage,
   dropTestSchema,

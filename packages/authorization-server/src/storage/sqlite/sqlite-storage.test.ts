@@ -10,7 +10,7 @@ import { digestClientSecret, generateClientSecret } from '../../clients/client-s
 import { createOpaqueTokenCodec } from '../../tokens/opaque-token.ts';
 import { hashPassword } from '../../users/password.ts';
 import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage.ts';
-import { runStorageContract } from '../storage-contract.ts';
+import { runStorageContract } from '../contract/index.ts';
 import { migrations } from './migrations.ts';
 import { createSqliteStorage } from './sqlite-storage.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';

@@ -1,28 +1,23 @@
 /**
  * The resource-indicator part of the storage contract suite (RFC 8707, issue 15 §4), run by
- * storage-contract.ts on every backend: registered resources, and the resources an authorization code and
+ * contract/index.ts on every backend: registered resources, and the resources an authorization code and
  * a grant remember and the audience an access token carries, through issue, lookup and rotation.
  * Times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClientRecord, GrantRecord, Storage, TokenRecord } from './storage.ts';
+import type { GrantRecord, Storage, TokenRecord } from '../storage.ts';
+import { type ContractBackend, NOW, bareClientRecord, digest } from './fixtures.ts';
 
-const NOW = 1_800_000_000;
-const digest = () => randomBytes(32).toString('base64url');
 const EXPORT_API = 'https://export.api.example';
 const VENDOR_API = 'https://vendors.api.example/v2';
 
 /** A client, a user and a company: what a code and a grant refer to. */
 async function parties(storage: Storage) {
-  const client: ClientRecord = {
-    clientId: randomUUID(), kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: digest(),
-    redirectUris: ['https://ledgerly.example/oauth/callback'], scopes: ['export-jobs:read', 'vendors:read'], subjectType: 'company',
-    pkceRequired: true, status: 'active', clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: null, createdAt: NOW,
-    initiationUri: null, settingsUri: null, contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null,
-    brandingVerified: false,
-  };
+  const client = bareClientRecord({
+    redirectUris: ['https://ledgerly.example/oauth/callback'], scopes: ['export-jobs:read', 'vendors:read'], subjectType: 'company', brandingVerified: false,
+  });
   const userId = randomUUID();
   const company = { subjectType: 'company' as const, subjectId: randomUUID(), name: 'Nordlys ApS', organizationId: null };
   await storage.clients.create(client);
@@ -55,7 +50,7 @@ async function issue(storage: Storage, resources: string[] | undefined, audience
 }
 
 /** The resources contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
-export function resourcesContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function resourcesContract({ withStorage }: ContractBackend): void {
   describe('resources (RFC 8707 resource indicators, issue 15 §4)', () => {
     it('a resource is created once, found, listed oldest first and deleted', withStorage(async (storage) => {
       const exportApi = { resource: EXPORT_API, name: 'Export API', scopes: ['export-jobs:read', 'export-jobs:write'], createdAt: NOW + 1 };

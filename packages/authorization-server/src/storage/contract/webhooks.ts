@@ -1,31 +1,23 @@
 /**
  * The webhook part of the storage contract suite (storage.ts `webhooks`, issue 15 §5), run by
- * storage-contract.ts on every backend. Times are passed in explicitly.
+ * contract/index.ts on every backend. Times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GrantRecord, GrantRevocationEffects, Storage, WebhookDeliveryRecord } from './storage.ts';
-
-const NOW = 1_800_000_000;
+import type { GrantRecord, GrantRevocationEffects, Storage, WebhookDeliveryRecord } from '../storage.ts';
+import { type ContractBackend, NOW, bareClientRecord, digest } from './fixtures.ts';
 
 const delivery = (clientId: string, overrides: Partial<WebhookDeliveryRecord> = {}): WebhookDeliveryRecord => ({
   deliveryId: `msg_${randomUUID()}`, clientId, eventType: 'grant.revoked', payload: '{"type":"grant.revoked"}', createdAt: NOW,
   attempts: 0, nextAttemptAt: NOW, lastAttemptAt: null, lastStatus: null, deliveredAt: null, ...overrides,
 });
 
-const digest = () => randomBytes(32).toString('base64url');
-
 /** A client (with or without a webhook endpoint), a user and `companies` companies, each with an active grant and its tokens. */
 async function grantsFixture(storage: Storage, companies: number, endpoint: boolean): Promise<{ clientId: string; grants: GrantRecord[] }> {
   const clientId = randomUUID();
   const userId = randomUUID();
-  await storage.clients.create({
-    clientId, kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: digest(), redirectUris: ['https://ledgerly.example/cb'],
-    scopes: ['users:read'], subjectType: 'company', pkceRequired: true, status: 'active', clientUri: null, logoUri: null, tosUri: null, policyUri: null,
-    audience: null, createdAt: NOW, initiationUri: null, settingsUri: null, contacts: [], ownerUserId: null, previousSecretDigest: null,
-    previousSecretExpiresAt: null, brandingVerified: true,
-  });
+  await storage.clients.create(bareClientRecord({ clientId, subjectType: 'company' }));
   await storage.users.create({ userId, email: `user-${userId}@example.com`, name: 'Alice Admin', passwordHash: null });
   if (endpoint) await storage.webhooks.setEndpoint({ clientId, url: 'https://ledgerly.example/hooks', secretCiphertext: 'v1.x', createdAt: NOW });
   const grants: GrantRecord[] = [];
@@ -58,7 +50,7 @@ const effectsFor = (now: number, seen: string[] = []): GrantRevocationEffects =>
 });
 
 /** The webhook contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
-export function webhooksContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function webhooksContract({ withStorage }: ContractBackend): void {
   describe('webhooks (issue 15 §5: endpoints and the durable delivery queue)', () => {
     it('an endpoint is set, replaced, found and removed', withStorage(async (storage) => {
       const clientId = randomUUID();

@@ -1,25 +1,25 @@
 /**
  * The user-identity part of the storage contract suite (storage.ts `UserIdentityStore`, issue 10 §2), run by
- * storage-contract.ts on every backend.
+ * contract/index.ts on every backend.
  */
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Storage, UserIdentityRecord } from './storage.ts';
+import type { Storage, UserIdentityRecord } from '../storage.ts';
+import { type ContractBackend, NOW, userRecord } from './fixtures.ts';
 
-const NOW = 1_800_000_000;
 const ISSUER = 'https://id.platform.example';
 
 async function liveUser(storage: Storage): Promise<string> {
-  const userId = randomUUID();
-  await storage.users.create({ userId, email: `user-${userId}@example.com`, name: 'Alice Admin', passwordHash: null });
-  return userId;
+  const user = userRecord({ passwordHash: null });
+  await storage.users.create(user);
+  return user.userId;
 }
 
 const identity = (userId: string, overrides: Partial<UserIdentityRecord> = {}): UserIdentityRecord =>
   ({ issuer: ISSUER, subject: `sub-${randomUUID()}`, userId, linkedAt: NOW, lastSignInAt: NOW, ...overrides });
 
-export function userIdentityContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function userIdentitiesContract({ withStorage }: ContractBackend): void {
   describe('user identities (upstream OpenID Provider accounts, issue 10 §2)', () => {
     it('links (issuer, sub) to a live user and finds it by exactly that pair', withStorage(async (storage) => {
       const userId = await liveUser(storage);

@@ -1,13 +1,12 @@
 /**
  * The partner-team part of the storage contract suite (storage.ts `PartnerTeamStore`, issue 13), run by
- * storage-contract.ts on every backend (SQLite and PostgreSQL). Times are passed in explicitly.
+ * contract/index.ts on every backend (SQLite and PostgreSQL). Times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Storage } from './storage.ts';
-
-const NOW = 1_800_000_000;
+import type { Storage } from '../storage.ts';
+import { type ContractBackend, NOW, bareClientRecord } from './fixtures.ts';
 
 async function newUser(storage: Storage, name: string): Promise<string> {
   const userId = randomUUID();
@@ -16,18 +15,13 @@ async function newUser(storage: Storage, name: string): Promise<string> {
 }
 
 async function newClient(storage: Storage, ownerUserId: string | null, clientName: string, createdAt = NOW): Promise<string> {
-  const clientId = randomUUID();
-  await storage.clients.create({
-    clientId, kind: 'client', clientName, clientType: 'confidential', secretDigest: randomBytes(32).toString('base64url'), redirectUris: ['https://fjord.example/cb'],
-    scopes: ['users:read'], subjectType: 'company', pkceRequired: true, status: 'active', clientUri: null, logoUri: null, tosUri: null, policyUri: null,
-    audience: null, createdAt, initiationUri: null, settingsUri: null, contacts: [], ownerUserId, previousSecretDigest: null,
-    previousSecretExpiresAt: null, brandingVerified: true,
-  });
-  return clientId;
+  const client = bareClientRecord({ clientName, redirectUris: ['https://fjord.example/cb'], subjectType: 'company', createdAt, ownerUserId });
+  await storage.clients.create(client);
+  return client.clientId;
 }
 
 /** The partner-team contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
-export function partnerTeamsContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function partnerTeamsContract({ withStorage }: ContractBackend): void {
   describe('partnerTeams (issue 13: partner teams share their clients)', () => {
     it('ensureMembership makes a first-time developer the owner of a new team that takes the clients they registered, once', withStorage(async (storage) => {
       const olav = await newUser(storage, 'Olav');

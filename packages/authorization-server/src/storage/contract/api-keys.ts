@@ -1,29 +1,28 @@
 /**
  * The API-key part of the storage contract suite (storage.ts `apiKeys`, issue 16), run by
- * storage-contract.ts on every backend. Times are passed in explicitly.
+ * contract/index.ts on every backend. Times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ApiKeyRecord, Storage } from './storage.ts';
-
-const NOW = 1_800_000_000;
+import type { ApiKeyRecord } from '../storage.ts';
+import { type ContractBackend, NOW, digest } from './fixtures.ts';
 
 const apiKey = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
-  keyId: randomUUID(), keyDigest: randomBytes(32).toString('base64url'), displayPrefix: 'gak_abcdef', keyType: 'standalone', name: 'Bookkeeping export',
+  keyId: randomUUID(), keyDigest: digest(), displayPrefix: 'gak_abcdef', keyType: 'standalone', name: 'Bookkeeping export',
   clientId: null, subjectType: 'company', subjectId: randomUUID(), scopes: ['users:read', 'vendors:read'], createdByUserId: randomUUID(),
   createdAt: NOW, expiresAt: NOW + 3600, lastUsedAt: null, revokedAt: null, revocationReason: null, ...overrides,
 });
 
 /** The API-key contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
-export function apiKeysContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function apiKeysContract({ withStorage }: ContractBackend): void {
   describe('API keys (issue 16: digests only, one integrated key per company per integration)', () => {
     it('a key is created and found by id and by digest, exactly as stored', withStorage(async (storage) => {
       const key = apiKey();
       await storage.apiKeys.create(key);
       assert.deepEqual(await storage.apiKeys.find(key.keyId), key);
       assert.deepEqual(await storage.apiKeys.findByDigest(key.keyDigest), key);
-      assert.equal(await storage.apiKeys.findByDigest(randomBytes(32).toString('base64url')), undefined);
+      assert.equal(await storage.apiKeys.findByDigest(digest()), undefined);
       await assert.rejects(storage.apiKeys.create({ ...apiKey(), keyDigest: key.keyDigest }), 'a digest is unique');
     }));
 

@@ -1,26 +1,20 @@
 /**
  * The branding-review part of the storage contract suite (storage.ts `brandingReviews`, issue 13), run by
- * storage-contract.ts on every backend. Times are passed in explicitly.
+ * contract/index.ts on every backend. Times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BrandingReviewRecord, Storage } from './storage.ts';
-
-const NOW = 1_800_000_000;
+import type { BrandingReviewRecord, Storage } from '../storage.ts';
+import { type ContractBackend, NOW, bareClientRecord } from './fixtures.ts';
 
 async function client(storage: Storage): Promise<string> {
-  const clientId = randomUUID();
-  await storage.clients.create({
-    clientId, kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: randomBytes(32).toString('base64url'),
-    redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'], subjectType: 'company', pkceRequired: true, status: 'active',
-    clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: null, createdAt: NOW, initiationUri: null, settingsUri: null,
-    contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null, brandingVerified: true,
-  });
-  return clientId;
+  const registered = bareClientRecord({ subjectType: 'company' });
+  await storage.clients.create(registered);
+  return registered.clientId;
 }
 
-export function brandingReviewsContract(withStorage: (test: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function brandingReviewsContract({ withStorage }: ContractBackend): void {
   describe('brandingReviews (issue 13)', () => {
     it('keeps the first snapshot of a client (logo bytes byte for byte), ignores a later one, and removes it', withStorage(async (storage) => {
       const clientId = await client(storage);

@@ -1,14 +1,12 @@
 /**
  * The local-account part of the storage contract suite (storage.ts `LocalAccountStore`, issue 10 §3),
- * run by storage-contract.ts on every backend. Times are passed in explicitly.
+ * run by contract/index.ts on every backend. Times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PasswordTokenRecord, PendingLoginRecord, Storage } from './storage.ts';
-
-const NOW = 1_800_000_000;
-const digest = () => randomBytes(32).toString('base64url');
+import type { PasswordTokenRecord, PendingLoginRecord, Storage } from '../storage.ts';
+import { type ContractBackend, NOW, digest } from './fixtures.ts';
 
 async function newUser(storage: Storage): Promise<string> {
   const userId = randomUUID();
@@ -20,7 +18,7 @@ const link = (userId: string, overrides: Partial<PasswordTokenRecord> = {}): Pas
   ({ tokenDigest: digest(), userId, purpose: 'invitation', createdAt: NOW, expiresAt: NOW + 72 * 3600, ...overrides });
 
 /** The local-account contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
-export function localAccountsContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function localAccountsContract({ withStorage }: ContractBackend): void {
   describe('localAccounts (issue 10 §3: invitations, resets, TOTP second factor)', () => {
     it('a password link is found until it expires, and consumed exactly once', withStorage(async (storage) => {
       const userId = await newUser(storage);

@@ -1,14 +1,14 @@
 /**
  * The marketplace part of the storage contract suite (issue 13, End users: `ClientRecord.description`
- * and `ClientRecord.category`, migration 24), run by storage-contract.ts on every backend.
+ * and `ClientRecord.category`, migration 24), run by contract/index.ts on every backend.
  */
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClientRecord, Storage } from './storage.ts';
+import type { ClientRecord } from '../storage.ts';
+import { type ContractBackend, fixture } from './fixtures.ts';
 
-/** @param fixture a fresh client, created in the storage. */
-export function marketplaceContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>, fixture: (storage: Storage) => Promise<{ client: ClientRecord }>): void {
+export function marketplaceContract({ withStorage }: ContractBackend): void {
   describe('marketplace listing (issue 13)', () => {
     it('a client without a description or category has neither member', withStorage(async (storage) => {
       const { client } = await fixture(storage);

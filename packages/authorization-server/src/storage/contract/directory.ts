@@ -1,14 +1,12 @@
 /**
  * The directory part of the storage contract suite (storage.ts `DirectoryStore`), run by
- * storage-contract.ts on every backend. Records are built by hand; times are passed in explicitly.
+ * contract/index.ts on every backend. Records are built by hand; times are passed in explicitly.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClientRecord, DirectoryImportRecord, DirectorySubjectRecord, DirectoryUserRecord, Storage, TokenRecord } from './storage.ts';
-
-const NOW = 1_800_000_000;
-const digest = () => randomBytes(32).toString('base64url');
+import type { DirectoryImportRecord, DirectorySubjectRecord, DirectoryUserRecord, Storage, TokenRecord } from '../storage.ts';
+import { type ContractBackend, NOW, bareClientRecord, digest } from './fixtures.ts';
 
 const user = (overrides: Partial<DirectoryUserRecord> = {}): DirectoryUserRecord => {
   const userId = randomUUID();
@@ -19,18 +17,9 @@ const company = (overrides: Partial<DirectorySubjectRecord> = {}): DirectorySubj
 const organization = (overrides: Partial<DirectorySubjectRecord> = {}): DirectorySubjectRecord =>
   company({ subjectType: 'organization', name: 'Nordlys Group', ...overrides });
 
-function client(): ClientRecord {
-  return {
-    clientId: randomUUID(), kind: 'client', clientName: 'Ledgerly Sync', clientType: 'confidential', secretDigest: digest(),
-    redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'], subjectType: null, pkceRequired: true, status: 'active',
-    clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: null, createdAt: NOW, initiationUri: null, settingsUri: null,
-    contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null, brandingVerified: true,
-  };
-}
-
 /** A client, and for (user, subject): a redeemed code with its grant and tokens, plus one unredeemed code. */
 async function connect(storage: Storage, userId: string, subject: DirectorySubjectRecord) {
-  const registered = client();
+  const registered = bareClientRecord();
   await storage.clients.create(registered);
   const code = (codeDigest: string) => ({
     codeDigest, clientId: registered.clientId, userId, redirectUri: 'https://ledgerly.example/cb', scope: ['users:read'],
@@ -53,7 +42,7 @@ async function connect(storage: Storage, userId: string, subject: DirectorySubje
 }
 
 /** The directory contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
-export function directoryContract(withStorage: (body: (storage: Storage) => Promise<void>) => () => Promise<void>): void {
+export function directoryContract({ withStorage }: ContractBackend): void {
   describe('directory', () => {
     it('creates a user without a password and finds it; a duplicate id or e-mail (any case) is refused', withStorage(async (storage) => {
       const alice = user({ email: 'Alice@Example.com' });

@@ -1,0 +1,352 @@
+/**
+ * The grant store (storage.ts `grants`): issuing a grant for a code, superseding the previous one (SPEC decision 11),
+ * revoking it with its tokens (SPEC decision 15), and the code exchange as one atomic operation (issue 12).
+ */
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Storage } from '../storage.ts';
+import { type ContractBackend, type Fixture, NOW, digest, clientRecord, companyRecord, createCompany, fixture, codeRecord, grantRecord, tokenPair, issueGrant } from './fixtures.ts';
+
+export function grantsContract({ withStorage }: ContractBackend): void {
+  describe('grants', () => {
+    it('issueForCode stores the grant and its tokens and links the code to the grant', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { code, grant, access, refresh } = await issueGrant(storage, f);
+      assert.deepEqual(await storage.grants.find(grant.grantId), grant);
+      assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), grant);
+      assert.deepEqual((await storage.tokens.findByDigest(access.tokenDigest))?.token, access);
+      assert.deepEqual((await storage.tokens.findByDigest(refresh.tokenDigest))?.token, refresh);
+      const replay = await storage.authorizationCodes.consume(code.codeDigest, NOW + 1);
+      assert.equal(replay.outcome === 'replayed' ? replay.grantId : replay.outcome, grant.grantId);
+    }));
+
+    it('issueForCode refuses with code_replayed and stores nothing when the code was replayed meanwhile (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const previous = await issueGrant(storage, f, NOW - 100);
+      const code = codeRecord(f);
+      await storage.authorizationCodes.create(code);
+      assert.equal((await storage.authorizationCodes.consume(code.codeDigest, NOW)).outcome, 'consumed');
+      assert.equal((await storage.authorizationCodes.consume(code.codeDigest, NOW)).outcome, 'replayed');
+
+      const grant = grantRecord(f);
+      const [access, refresh] = tokenPair(grant, NOW);
+      assert.equal(await storage.grants.issueForCode(code.codeDigest, grant, [access, refresh]), 'code_replayed');
+      assert.equal(await storage.grants.find(grant.grantId), undefined);
+      assert.equal(await storage.tokens.findByDigest(access.tokenDigest), undefined);
+      assert.equal(await storage.tokens.findByDigest(refresh.tokenDigest), undefined);
+      // Nothing includes the supersession: the client's earlier grant is untouched.
+      assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), previous.grant);
+      assert.equal((await storage.tokens.findByDigest(previous.refresh.tokenDigest))?.token.revokedAt, null);
+      // The replay still reports no grant for that code.
+      const again = await storage.authorizationCodes.consume(code.codeDigest, NOW);
+      assert.deepEqual(again.outcome === 'replayed' && again.grantId, null);
+    }));
+
+    it('issueForCode refuses a second grant for the same code and stores nothing (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { code, grant: first } = await issueGrant(storage, f);
+      const second = grantRecord(f, { createdAt: NOW + 1 });
+      const [access, refresh] = tokenPair(second, NOW + 1);
+      assert.equal(await storage.grants.issueForCode(code.codeDigest, second, [access, refresh]), 'code_replayed');
+      assert.equal(await storage.grants.find(second.grantId), undefined);
+      assert.equal(await storage.tokens.findByDigest(access.tokenDigest), undefined);
+      assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), first);
+    }));
+
+    it('issueForCode supersedes the previous active grant of the same client and subject, with its tokens (SPEC decision 11)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const old = await issueGrant(storage, f, NOW);
+      // Same user and client, another company: a different (client, subject) pair, left alone.
+      const otherCompany = companyRecord({ name: 'Nordlys Sverige AB' });
+      await storage.subjects.create(otherCompany);
+      const other = await issueGrant(storage, f, NOW + 10, { subjectId: otherCompany.subjectId });
+      // Another client for the same company: also left alone.
+      const otherClient = clientRecord({ clientName: 'Other Partner' });
+      await storage.clients.create(otherClient);
+      const otherClientGrant = await issueGrant(storage, { ...f, client: otherClient }, NOW + 20);
+
+      const renewed = await issueGrant(storage, f, NOW + 100);
+      const superseded = await storage.grants.find(old.grant.grantId);
+      assert.equal(superseded?.revokedAt, NOW + 100);
+      assert.equal(superseded?.revocationReason, 'superseded');
+      assert.equal((await storage.tokens.findByDigest(old.access.tokenDigest))?.token.revokedAt, NOW + 100);
+      assert.equal((await storage.tokens.findByDigest(old.refresh.tokenDigest))?.token.revokedAt, NOW + 100);
+      assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), renewed.grant);
+
+      for (const untouched of [other, otherClientGrant]) {
+        assert.deepEqual(await storage.grants.find(untouched.grant.grantId), untouched.grant);
+        assert.equal((await storage.tokens.findByDigest(untouched.refresh.tokenDigest))?.token.revokedAt, null);
+      }
+      assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', otherCompany.subjectId), other.grant);
+      assert.deepEqual(await storage.grants.findActive(otherClient.clientId, 'company', f.company.subjectId), otherClientGrant.grant);
+    }));
+
+    it('findActive returns nothing for a (client, subject) without an active grant', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+      const { grant } = await issueGrant(storage, f);
+      assert.equal(await storage.grants.findActive(f.client.clientId, 'organization', f.company.subjectId), undefined);
+      await storage.grants.revoke(grant.grantId, NOW + 1, 'user_revoked');
+      assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+      assert.equal(await storage.grants.find(randomUUID()), undefined);
+    }));
+
+    it('revoke revokes the grant and every token of it, and returns false the second time (RFC 7009 §2.1, SPEC decision 15)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      // A rotated refresh token and its successors are tokens of the grant too.
+      const [access2, refresh2] = tokenPair(grant, NOW + 10);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, [access2, refresh2]), 'rotated');
+
+      assert.equal(await storage.grants.revoke(grant.grantId, NOW + 20, 'user_revoked'), true);
+      const revoked = await storage.grants.find(grant.grantId);
+      assert.equal(revoked?.revokedAt, NOW + 20);
+      assert.equal(revoked?.revocationReason, 'user_revoked');
+      for (const token of [access2, refresh2]) {
+        assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 20);
+      }
+      // Already revoked by the rotation (access) or only rotated (refresh): revoked now either way.
+      assert.notEqual((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, null);
+      assert.notEqual((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+
+      assert.equal(await storage.grants.revoke(grant.grantId, NOW + 30, 'admin_revoked'), false);
+      const still = await storage.grants.find(grant.grantId);
+      assert.equal(still?.revokedAt, NOW + 20);
+      assert.equal(still?.revocationReason, 'user_revoked');
+      assert.equal(await storage.grants.revoke(randomUUID(), NOW, 'user_revoked'), false);
+    }));
+
+    it('listActive lists active grants by client, by user or by subject, newest first, with when a token was last issued', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const other = clientRecord();
+      await storage.clients.create(other);
+      const first = await issueGrant(storage, f);
+      const secondCompany = await createCompany(storage);
+      const second = await issueGrant(storage, f, NOW + 10, { subjectId: secondCompany.subjectId });
+      const others = await issueGrant(storage, { ...f, client: other }, NOW + 20);
+      const ids = (listings: { grantId: string }[]) => listings.map((listing) => listing.grantId);
+      assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId, first.grant.grantId]);
+      assert.deepEqual(ids(await storage.grants.listActive({ userId: f.user.userId })), [others.grant.grantId, second.grant.grantId, first.grant.grantId]);
+      const bySubject = await storage.grants.listActive({ subjectType: 'company', subjectId: secondCompany.subjectId });
+      assert.deepEqual(ids(bySubject), [second.grant.grantId]);
+      assert.equal(bySubject[0]!.lastUsedAt, NOW + 10, 'a token issued is a use');
+      assert.equal(bySubject[0]!.clientId, f.client.clientId);
+      await storage.grants.revoke(first.grant.grantId, NOW + 30, 'user_disconnected');
+      assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId]);
+    }));
+
+    it('recordUse moves lastUsedAt forward at most once per interval', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant } = await issueGrant(storage, f);
+      const lastUsed = async () => (await storage.grants.listActive({ clientId: f.client.clientId }))[0]!.lastUsedAt;
+      assert.equal(await lastUsed(), NOW, 'the first tokens');
+      await storage.grants.recordUse(grant.grantId, NOW + 100, 60);
+      assert.equal(await lastUsed(), NOW + 100);
+      await storage.grants.recordUse(grant.grantId, NOW + 130, 60);
+      assert.equal(await lastUsed(), NOW + 100, 'within the interval: no write');
+      await storage.grants.recordUse(grant.grantId, NOW + 160, 60);
+      assert.equal(await lastUsed(), NOW + 160);
+    }));
+
+    it('revokeAllOfClient revokes every active grant of that client with its tokens, and no other client\'s (client deletion, SPEC decision 13)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const other = clientRecord();
+      await storage.clients.create(other);
+      const first = await issueGrant(storage, f);
+      const secondCompany = await createCompany(storage);
+      const second = await issueGrant(storage, f, NOW, { subjectId: secondCompany.subjectId });
+      const others = await issueGrant(storage, { ...f, client: other });
+      assert.equal(await storage.grants.revokeAllOfClient(f.client.clientId, NOW + 5, 'client_deleted'), 2);
+      for (const issued of [first, second]) {
+        const grant = await storage.grants.find(issued.grant.grantId);
+        assert.equal(grant?.revokedAt, NOW + 5);
+        assert.equal(grant?.revocationReason, 'client_deleted');
+        for (const token of [issued.access, issued.refresh]) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 5);
+      }
+      assert.equal((await storage.grants.find(others.grant.grantId))?.revokedAt, null);
+      assert.equal((await storage.tokens.findByDigest(others.access.tokenDigest))?.token.revokedAt, null);
+      assert.equal(await storage.grants.revokeAllOfClient(f.client.clientId, NOW + 6, 'client_deleted'), 0);
+    }));
+
+    describe('codes outdated by what happened since they were issued (issue 11 items 7, 19; SPEC decision 6)', () => {
+      /** Consumes a code issued at `issuedAt` and tries to issue a grant for it at `now`. */
+      const redeem = async (storage: Storage, f: Fixture, issuedAt: number, now: number) => {
+        const code = codeRecord(f, { issuedAt, expiresAt: issuedAt + 60 });
+        await storage.authorizationCodes.create(code);
+        assert.equal((await storage.authorizationCodes.consume(code.codeDigest, now, f.client.clientId)).outcome, 'consumed');
+        const grant = grantRecord(f, { createdAt: now });
+        const tokens = tokenPair(grant, now);
+        return { outcome: await storage.grants.issueForCode(code.codeDigest, grant, tokens), grant, tokens };
+      };
+
+      it('issueForCode refuses a code issued before the grant was revoked (code_outdated) and creates nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
+        const late = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(late.outcome, 'code_outdated');
+        assert.equal(await storage.grants.find(late.grant.grantId), undefined);
+        assert.equal(await storage.tokens.findByDigest(late.tokens[1].tokenDigest), undefined);
+        assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+      }));
+
+      it('issueForCode refuses an older code after a newer redemption and leaves the newer grant active', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const newer = await redeem(storage, f, NOW + 5, NOW + 6);
+        assert.equal(newer.outcome, 'issued');
+        const older = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(older.outcome, 'code_outdated');
+        assert.equal(await storage.grants.find(older.grant.grantId), undefined);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), newer.grant);
+        assert.equal((await storage.tokens.findByDigest(newer.tokens[1].tokenDigest))?.token.revokedAt, null);
+      }));
+
+      it('issueForCode still supersedes a grant that was created and revoked before the code was issued', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: old } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(old.grantId, NOW - 50, 'user_revoked');
+        const { grant: current } = await issueGrant(storage, f, NOW - 40);
+        const fresh = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(fresh.outcome, 'issued');
+        assert.equal((await storage.grants.find(current.grantId))?.revocationReason, 'superseded');
+      }));
+
+      it('issueForCode: an event in the same second as the code was issued does not count as newer (whole seconds)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant } = await issueGrant(storage, f, NOW);
+        const same = await redeem(storage, f, NOW, NOW);
+        assert.equal(same.outcome, 'issued');
+        assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
+      }));
+    });
+
+    describe('exchangeCode (issue 12: the code exchange is one atomic operation)', () => {
+      const audited = async (storage: Storage, grantId: string) =>
+        (await storage.audit.list({ limit: 1000 })).filter((event) => event.grantId === grantId && event.type === 'token.issued').length;
+
+      /** A stored, unused code and what its exchange would store. */
+      const prepared = async (storage: Storage, f: Fixture, issuedAt = NOW, now = NOW + 1) => {
+        const code = codeRecord(f, { issuedAt, expiresAt: issuedAt + 60 });
+        await storage.authorizationCodes.create(code);
+        const grant = grantRecord(f, { createdAt: now });
+        const tokens = tokenPair(grant, now);
+        const event = { type: 'token.issued', at: now, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: grant.grantId, details: { grant_type: 'authorization_code' } };
+        const exchange = () => storage.grants.exchangeCode(code.codeDigest, f.client.clientId, now, grant, tokens, event);
+        return { code, grant, tokens, now, exchange };
+      };
+
+      it('issueForCode for a code that is not stored answers code_replayed and stores nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const grant = grantRecord(f);
+        assert.equal(await storage.grants.issueForCode(digest(), grant, tokenPair(grant, NOW)), 'code_replayed');
+        assert.equal(await storage.grants.find(grant.grantId), undefined);
+      }));
+
+      it('find reads a code of its client without changing it; another client\'s or an unknown code is undefined (RFC 6749 §4.1.3)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code } = await prepared(storage, f);
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: false });
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: false });
+        assert.equal(await storage.authorizationCodes.find(code.codeDigest, randomUUID()), undefined);
+        assert.equal(await storage.authorizationCodes.find(digest(), f.client.clientId), undefined);
+        assert.equal((await storage.authorizationCodes.consume(code.codeDigest, NOW, f.client.clientId)).outcome, 'consumed');
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: true });
+      }));
+
+      it('issued: consumes the code and stores the grant, its tokens, the code\'s link and the audit event, all at once', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant, tokens, exchange } = await prepared(storage, f);
+        assert.deepEqual(await exchange(), { outcome: 'issued' });
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), grant);
+        for (const token of tokens) assert.deepEqual((await storage.tokens.findByDigest(token.tokenDigest))?.token, token);
+        assert.equal(await audited(storage, grant.grantId), 1);
+        assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, true);
+        // RFC 6749 §4.1.2: the next use is a replay that names the grant the first one produced.
+        const replay = await storage.authorizationCodes.consume(code.codeDigest, NOW + 2, f.client.clientId);
+        assert.equal(replay.outcome === 'replayed' && replay.grantId, grant.grantId);
+      }));
+
+      it('replayed: a used code is marked replayed, answers the first grant, and stores nothing else (RFC 6749 §4.1.2)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const first = await prepared(storage, f);
+        assert.deepEqual(await first.exchange(), { outcome: 'issued' });
+        const second = grantRecord(f, { createdAt: NOW + 2 });
+        const tokens = tokenPair(second, NOW + 2);
+        assert.deepEqual(await storage.grants.exchangeCode(first.code.codeDigest, f.client.clientId, NOW + 2, second, tokens), { outcome: 'replayed', grantId: first.grant.grantId });
+        assert.equal(await storage.grants.find(second.grantId), undefined);
+        for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+        // Revoking is the caller's decision (SPEC decision 6): the first grant is untouched.
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), first.grant);
+        assert.equal(await audited(storage, second.grantId), 0);
+      }));
+
+      it('unknown: another client\'s code, or no such code, changes nothing and leaves the code for its own client', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grant, tokens, exchange } = await prepared(storage, f);
+        assert.deepEqual(await storage.grants.exchangeCode(code.codeDigest, randomUUID(), NOW + 1, grant, tokens), { outcome: 'unknown' });
+        assert.deepEqual(await storage.grants.exchangeCode(digest(), f.client.clientId, NOW + 1, grant, tokens), { outcome: 'unknown' });
+        assert.equal(await storage.grants.find(grant.grantId), undefined);
+        assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, false);
+        assert.deepEqual(await exchange(), { outcome: 'issued' });
+      }));
+
+      it('code_outdated: a code issued before the grant was revoked consumes the code and creates nothing (SPEC decision 6)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
+        const late = await prepared(storage, f, NOW, NOW + 10);
+        assert.deepEqual(await late.exchange(), { outcome: 'code_outdated' });
+        assert.equal(await storage.grants.find(late.grant.grantId), undefined);
+        assert.equal(await storage.tokens.findByDigest(late.tokens[1].tokenDigest), undefined);
+        assert.equal(await audited(storage, late.grant.grantId), 0);
+        assert.equal((await storage.authorizationCodes.find(late.code.codeDigest, f.client.clientId))?.used, true);
+      }));
+
+      it('supersedes the previous active grant of the client and subject with its tokens (SPEC decision 11)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const old = await issueGrant(storage, f, NOW - 100);
+        const fresh = await prepared(storage, f, NOW, NOW + 10);
+        assert.deepEqual(await fresh.exchange(), { outcome: 'issued' });
+        const superseded = await storage.grants.find(old.grant.grantId);
+        assert.equal(superseded?.revokedAt, NOW + 10);
+        assert.equal(superseded?.revocationReason, 'superseded');
+        for (const token of [old.access, old.refresh]) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 10);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), fresh.grant);
+      }));
+
+      it('of concurrent exchanges of one code exactly one issues, the others are replays, and one grant exists', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        const attempts = Array.from({ length: 12 }, () => {
+          const grant = grantRecord(f, { createdAt: NOW + 1 });
+          return { grant, tokens: tokenPair(grant, NOW + 1) };
+        });
+        const results = await Promise.all(attempts.map(({ grant, tokens }) => storage.grants.exchangeCode(code.codeDigest, f.client.clientId, NOW + 1, grant, tokens)));
+        const winners = attempts.filter((_, i) => results[i]!.outcome === 'issued');
+        assert.equal(winners.length, 1);
+        for (const result of results) if (result.outcome !== 'issued') assert.deepEqual(result, { outcome: 'replayed', grantId: winners[0]!.grant.grantId });
+        const stored = await Promise.all(attempts.map(({ grant }) => storage.grants.find(grant.grantId)));
+        assert.equal(stored.filter(Boolean).length, 1);
+      }));
+
+      it('concurrent exchanges of different codes for one client and subject leave exactly one active grant (SPEC decision 11)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const exchanges = await Promise.all(Array.from({ length: 8 }, () => prepared(storage, f, NOW, NOW)));
+        const results = await Promise.all(exchanges.map(({ exchange }) => exchange()));
+        // Same second as the codes' issue: no redemption is "newer" (whole seconds), each supersedes the one before.
+        assert.ok(results.every((result) => result.outcome === 'issued'), JSON.stringify(results));
+        const active = await storage.grants.listActive({ clientId: f.client.clientId });
+        assert.equal(active.length, 1);
+        // Every superseded grant's tokens are revoked; only the active grant's are live.
+        for (const { grant, tokens } of exchanges) {
+          for (const token of tokens) {
+            const live = (await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt === null;
+            assert.equal(live, grant.grantId === active[0]!.grantId);
+          }
+        }
+      }));
+    });
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * The login-session store (storage.ts `loginSessions`, issue 10 §4): sessions stored by digest, with their device.
+ */
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type ContractBackend, NOW, digest, userRecord } from './fixtures.ts';
+
+export function loginSessionsContract({ withStorage }: ContractBackend): void {
+  describe('loginSessions', () => {
+    it('finds a session while now < expiresAt, and not from expiresAt on', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      await storage.loginSessions.create(session);
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), session);
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), session);
+      assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3600), undefined);
+      assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 7200), undefined);
+      assert.equal(await storage.loginSessions.findActive(digest(), NOW), undefined);
+    }));
+
+    it('deletes a session (logout) and leaves the others', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      const kept = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      const deleted = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      await storage.loginSessions.create(kept);
+      await storage.loginSessions.create(deleted);
+      await storage.loginSessions.delete(deleted.sessionDigest);
+      assert.equal(await storage.loginSessions.findActive(deleted.sessionDigest, NOW), undefined);
+      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), kept);
+      await storage.loginSessions.delete(digest()); // unknown: no error
+    }));
+
+    it('records the device and last use of a session; touch moves lastSeenAt forward at most once per interval (issue 10 §4)', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      await storage.loginSessions.createWithDevice({ ...session, device: 'Firefox on Linux' });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), session);
+      assert.deepEqual(await storage.loginSessions.listActiveOfUser(user.userId, NOW), [{ ...session, device: 'Firefox on Linux', lastSeenAt: NOW }]);
+      await storage.loginSessions.touch(session.sessionDigest, NOW + 59, 60);
+      assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 59))[0]!.lastSeenAt, NOW, 'not yet a minute');
+      await storage.loginSessions.touch(session.sessionDigest, NOW + 60, 60);
+      assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 60))[0]!.lastSeenAt, NOW + 60);
+      await storage.loginSessions.touch(session.sessionDigest, NOW + 100, 60);
+      assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 100))[0]!.lastSeenAt, NOW + 60);
+      await storage.loginSessions.touch(digest(), NOW + 100, 60); // unknown: no error
+    }));
+
+    it('lists only the user\'s unexpired sessions, most recently seen first; a session made by create has no device and was last seen when created', withStorage(async (storage) => {
+      const [alice, bob] = [userRecord(), userRecord()];
+      await storage.users.create(alice);
+      await storage.users.create(bob);
+      const old = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW - 100, expiresAt: NOW + 3600 };
+      const recent = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW - 50, expiresAt: NOW + 3600 };
+      const expired = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW - 7200, expiresAt: NOW };
+      await storage.loginSessions.create(old);
+      await storage.loginSessions.createWithDevice({ ...recent, device: 'Safari on iOS' });
+      await storage.loginSessions.createWithDevice({ ...expired, device: 'Edge on Windows' });
+      await storage.loginSessions.createWithDevice({ sessionDigest: digest(), userId: bob.userId, createdAt: NOW, expiresAt: NOW + 3600, device: 'Chrome on Android' });
+      assert.deepEqual(await storage.loginSessions.listActiveOfUser(alice.userId, NOW), [
+        { ...recent, device: 'Safari on iOS', lastSeenAt: NOW - 50 },
+        { ...old, device: '', lastSeenAt: NOW - 100 },
+      ]);
+      await storage.loginSessions.touch(old.sessionDigest, NOW, 60);
+      assert.deepEqual((await storage.loginSessions.listActiveOfUser(alice.userId, NOW)).map((s) => s.sessionDigest), [old.sessionDigest, recent.sessionDigest]);
+      assert.deepEqual(await storage.loginSessions.listActiveOfUser(randomUUID(), NOW), []);
+    }));
+
+    it('deleteOthersOfUser ends every other session of that user at once, and no one else\'s', withStorage(async (storage) => {
+      const [alice, bob] = [userRecord(), userRecord()];
+      await storage.users.create(alice);
+      await storage.users.create(bob);
+      const session = (userId: string) => ({ sessionDigest: digest(), userId, createdAt: NOW, expiresAt: NOW + 3600, device: '' });
+      const [kept, other1, other2, bobs] = [session(alice.userId), session(alice.userId), session(alice.userId), session(bob.userId)];
+      for (const s of [kept, other1, other2, bobs]) await storage.loginSessions.createWithDevice(s);
+      assert.equal(await storage.loginSessions.deleteOthersOfUser(alice.userId, kept.sessionDigest), 2);
+      assert.deepEqual((await storage.loginSessions.listActiveOfUser(alice.userId, NOW)).map((s) => s.sessionDigest), [kept.sessionDigest]);
+      assert.equal(await storage.loginSessions.findActive(other1.sessionDigest, NOW), undefined);
+      assert.ok(await storage.loginSessions.findActive(bobs.sessionDigest, NOW), 'another user\'s session stays');
+      assert.equal(await storage.loginSessions.deleteOthersOfUser(alice.userId, kept.sessionDigest), 0);
+    }));
+  });
+}

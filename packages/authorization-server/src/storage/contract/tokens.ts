@@ -1,0 +1,284 @@
+/**
+ * The token store (storage.ts `tokens`): lookup by digest and by jti, refresh-token rotation (SPEC decision 8) with
+ * its reuse grace window, revocation (RFC 7009) and the revocation feed.
+ */
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { GraceSuccessor, GrantRecord, TokenRecord } from '../storage.ts';
+import { type ContractBackend, NOW, digest, count, clientRecord, companyRecord, createCompany, fixture, tokenPair, issueGrant, rotationChain } from './fixtures.ts';
+
+export function tokensContract({ withStorage }: ContractBackend): void {
+  describe('tokens', () => {
+    it('findByDigest returns the token with its grant and client (RFC 7662 §2.2 needs all three)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      assert.deepEqual(await storage.tokens.findByDigest(access.tokenDigest), { token: access, grant, client: f.client });
+      assert.deepEqual(await storage.tokens.findByDigest(refresh.tokenDigest), { token: refresh, grant, client: f.client });
+      assert.equal(await storage.tokens.findByDigest(digest()), undefined);
+    }));
+
+    it('rotateRefreshToken rotates the refresh token, revokes the grant\'s access tokens and stores the new pair (SPEC decision 8)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      const [newAccess, newRefresh] = tokenPair(grant, NOW + 600);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 600, [newAccess, newRefresh]), 'rotated');
+
+      const old = await storage.tokens.findByDigest(refresh.tokenDigest);
+      assert.equal(old?.token.rotatedAt, NOW + 600);
+      // Platform docs: "all previous tokens are invalidated immediately".
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 600);
+      assert.deepEqual(await storage.tokens.findByDigest(newAccess.tokenDigest), { token: newAccess, grant, client: f.client });
+      assert.deepEqual(await storage.tokens.findByDigest(newRefresh.tokenDigest), { token: newRefresh, grant, client: f.client });
+      assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), grant);
+
+      // The new refresh token is current in turn.
+      const [thirdAccess, thirdRefresh] = tokenPair(grant, NOW + 1200);
+      assert.equal(await storage.tokens.rotateRefreshToken(newRefresh.tokenDigest, NOW + 1200, [thirdAccess, thirdRefresh]), 'rotated');
+      assert.equal((await storage.tokens.findByDigest(newAccess.tokenDigest))?.token.revokedAt, NOW + 1200);
+    }));
+
+    it('rotateRefreshToken answers not_current for a rotated-out token and stores nothing (RFC 9700 §4.14.2)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, refresh } = await issueGrant(storage, f);
+      const winner = tokenPair(grant, NOW + 10);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, winner), 'rotated');
+      const loser = tokenPair(grant, NOW + 20);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 20, loser), 'not_current');
+      for (const token of loser) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+      // The winner's tokens are untouched by the failed attempt.
+      for (const token of winner) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, null);
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.rotatedAt, NOW + 10);
+    }));
+
+    it('rotateRefreshToken answers not_current for a token of a revoked grant and stores nothing (SPEC decision 15)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, refresh } = await issueGrant(storage, f);
+      await storage.grants.revoke(grant.grantId, NOW + 5, 'user_revoked');
+      const attempt = tokenPair(grant, NOW + 10);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, attempt), 'not_current');
+      for (const token of attempt) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.rotatedAt, null);
+    }));
+
+    it('rotateRefreshToken answers not_current for an access token or an unknown digest (RFC 6749 §6 needs a refresh token)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access } = await issueGrant(storage, f);
+      const attempt = tokenPair(grant, NOW + 10);
+      assert.equal(await storage.tokens.rotateRefreshToken(access.tokenDigest, NOW + 10, attempt), 'not_current');
+      assert.equal(await storage.tokens.rotateRefreshToken(digest(), NOW + 10, attempt), 'not_current');
+      for (const token of attempt) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, null);
+    }));
+
+    it('of 20 concurrent rotations of one refresh token exactly one succeeds and one new pair is stored (SPEC decision 8, atomic)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, refresh } = await issueGrant(storage, f);
+      const attempts = Array.from({ length: 20 }, () => tokenPair(grant, NOW + 10));
+      const results = await Promise.all(attempts.map((pair) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, pair)));
+      assert.equal(count(results, 'rotated'), 1);
+      assert.equal(count(results, 'not_current'), 19);
+      const winner = attempts[results.indexOf('rotated')]!;
+      for (const pair of attempts) {
+        for (const token of pair) {
+          const found = await storage.tokens.findByDigest(token.tokenDigest);
+          if (pair === winner) assert.deepEqual(found?.token, token);
+          else assert.equal(found, undefined);
+        }
+      }
+    }));
+
+    it('rotateRefreshToken and issueForCode record their audit event in the same commit, and only when they happen', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, refresh } = await issueGrant(storage, f);
+      const event = (type: string) => ({ type, at: NOW + 1, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: grant.grantId, details: { note: 'x' } });
+      const types = async () => (await storage.audit.list({ limit: 100 })).map((stored) => stored.type);
+      const next = tokenPair(grant, NOW + 1);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 1, next, event('refresh_token.rotated')), 'rotated');
+      assert.equal((await types()).filter((type) => type === 'refresh_token.rotated').length, 1);
+      const again = tokenPair(grant, NOW + 2);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 2, again, event('refresh_token.rotated')), 'not_current');
+      assert.equal((await types()).filter((type) => type === 'refresh_token.rotated').length, 1, 'no event for a rotation that did not happen');
+      const stored = (await storage.audit.list({ limit: 100 })).find((e) => e.type === 'refresh_token.rotated')!;
+      assert.deepEqual(stored.details, { note: 'x' });
+      assert.equal(stored.grantId, grant.grantId);
+    }));
+
+    it('revokeAccessToken revokes that access token only (RFC 7009 §2.1)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      await storage.tokens.revokeAccessToken(access.tokenDigest, NOW + 30);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 30);
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+      assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, null);
+      // A second revocation keeps the first time; an unknown digest is no error (RFC 7009 §2.2).
+      await storage.tokens.revokeAccessToken(access.tokenDigest, NOW + 40);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 30);
+      await storage.tokens.revokeAccessToken(digest(), NOW + 40);
+    }));
+
+    it('revokeAccessToken does not revoke a refresh token (revoking one revokes its grant instead, SPEC decision 15)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { refresh } = await issueGrant(storage, f);
+      await storage.tokens.revokeAccessToken(refresh.tokenDigest, NOW + 30);
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
+    }));
+
+    it('revokeAccessTokensOfClient revokes that client\'s access tokens only (not its refresh tokens or grants), and the revocation feed lists them', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const other = clientRecord();
+      await storage.clients.create(other);
+      const mine = await issueGrant(storage, f);
+      const others = await issueGrant(storage, { ...f, client: other });
+      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 3), 1);
+      assert.equal((await storage.tokens.findByDigest(mine.access.tokenDigest))?.token.revokedAt, NOW + 3);
+      assert.equal((await storage.tokens.findByDigest(mine.refresh.tokenDigest))?.token.revokedAt, null);
+      assert.equal((await storage.grants.find(mine.grant.grantId))?.revokedAt, null);
+      assert.equal((await storage.tokens.findByDigest(others.access.tokenDigest))?.token.revokedAt, null);
+      const feed = await storage.tokens.listRevokedAccessTokens(NOW, NOW + 3, 10);
+      assert.deepEqual(feed.map((entry) => entry.tokenId), [mine.access.tokenId]);
+      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4), 0);
+    }));
+
+    it('findByTokenId finds a token by its jti with its grant and client, like findByDigest', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      assert.deepEqual(await storage.tokens.findByTokenId(access.tokenId), { token: access, grant, client: f.client });
+      assert.deepEqual(await storage.tokens.findByTokenId(refresh.tokenId), { token: refresh, grant, client: f.client });
+      assert.equal(await storage.tokens.findByTokenId(randomUUID()), undefined);
+      // A digest is not a token id.
+      assert.equal(await storage.tokens.findByTokenId(access.tokenDigest), undefined);
+      // State changes show through it too.
+      await storage.grants.revoke(grant.grantId, NOW + 5, 'user_revoked');
+      const revoked = await storage.tokens.findByTokenId(access.tokenId);
+      assert.equal(revoked?.token.revokedAt, NOW + 5);
+      assert.equal(revoked?.grant.revokedAt, NOW + 5);
+    }));
+
+    it('listRevokedAccessTokens lists unexpired revoked access tokens since a time, by revokedAt then tokenId (the revocation feed)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      // Rotation revokes the superseded access tokens (SPEC §3), revokeAccessToken one (RFC 7009), grant revocation all.
+      const rotated = await rotationChain(storage, f, [NOW, NOW + 10, NOW + 20]);
+      const [a0, a1, a2] = rotated.pairs.map(([access]) => access);
+      await storage.tokens.revokeAccessToken(a2!.tokenDigest, NOW + 30);
+      const otherCompany = companyRecord();
+      await storage.subjects.create(otherCompany);
+      const revokedGrant = await issueGrant(storage, f, NOW + 1, { subjectId: otherCompany.subjectId });
+      await storage.grants.revoke(revokedGrant.grant.grantId, NOW + 30, 'user_revoked');
+      // Revoked, but expired by the time of the query: no longer needed in the feed.
+      const thirdCompany = companyRecord();
+      await storage.subjects.create(thirdCompany);
+      const expired = await issueGrant(storage, f, NOW - 1000, { subjectId: thirdCompany.subjectId });
+      await storage.tokens.revokeAccessToken(expired.access.tokenDigest, NOW - 500);
+      // Not revoked: never listed. Refresh tokens: never listed.
+      const active = await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+
+      const now = NOW + 40;
+      const at30 = [
+        { tokenId: a2!.tokenId, expiresAt: a2!.expiresAt, revokedAt: NOW + 30 },
+        { tokenId: revokedGrant.access.tokenId, expiresAt: revokedGrant.access.expiresAt, revokedAt: NOW + 30 },
+      ].sort((x, y) => (x.tokenId < y.tokenId ? -1 : 1));
+      const all = [
+        { tokenId: a0!.tokenId, expiresAt: a0!.expiresAt, revokedAt: NOW + 10 },
+        { tokenId: a1!.tokenId, expiresAt: a1!.expiresAt, revokedAt: NOW + 20 },
+        ...at30,
+      ];
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, now, 100), all);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 20, now, 100), all.slice(1), 'since is inclusive');
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 21, now, 100), at30);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 31, now, 100), []);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, now, 2), all.slice(0, 2), 'at most limit');
+      // expiresAt > now: a token is dropped from the feed at the second it expires.
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, a0!.expiresAt, 100), all.filter((entry) => entry.expiresAt > a0!.expiresAt));
+      // Earlier, the expired one was still in the feed; an access token never revoked never is.
+      const earlier = (await storage.tokens.listRevokedAccessTokens(0, NOW - 600, 100)).map((entry) => entry.tokenId);
+      assert.ok(earlier.includes(expired.access.tokenId));
+      assert.ok(!earlier.includes(active.access.tokenId) && !earlier.includes(active.refresh.tokenId));
+    }));
+
+    describe('refresh-token grace successors (SPEC decision 8: the reuse grace window)', () => {
+      const grace = (grant: GrantRecord, previous: TokenRecord, graceExpiresAt: number): GraceSuccessor => ({
+        grantId: grant.grantId, previousDigest: previous.tokenDigest, sealedSuccessor: `sealed-${randomUUID()}`, graceExpiresAt,
+      });
+
+      it('rotateRefreshToken keeps the grace successor with the rotation; findGraceSuccessor finds it by the replaced digest only', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        const kept = grace(grant, refresh, NOW + 40);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept), 'rotated');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept);
+        assert.equal(await storage.tokens.findGraceSuccessor(access.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(digest()), undefined);
+      }));
+
+      it("the grant's next rotation replaces its grace record: the used successor's predecessor finds none; a rotation without one deletes it", withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const second = tokenPair(grant, NOW + 10);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, second, undefined, grace(grant, refresh, NOW + 40));
+        const third = tokenPair(grant, NOW + 20);
+        const keptForSecond = grace(grant, second[1], NOW + 50);
+        assert.equal(await storage.tokens.rotateRefreshToken(second[1].tokenDigest, NOW + 20, third, undefined, keptForSecond), 'rotated');
+        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined, 'its successor was used: no grace any more');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(second[1].tokenDigest), keptForSecond);
+        // Window 0: a rotation without a grace successor leaves none behind.
+        assert.equal(await storage.tokens.rotateRefreshToken(third[1].tokenDigest, NOW + 30, tokenPair(grant, NOW + 30)), 'rotated');
+        assert.equal(await storage.tokens.findGraceSuccessor(second[1].tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(third[1].tokenDigest), undefined);
+      }));
+
+      it('cleanup deletes grace records whose window ended (graceExpiresAt <= now), keeps open ones, and the rotated-out token stays a replay', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const chains = [];
+        for (const graceExpiresAt of [NOW + 30, NOW + 40, NOW + 41, NOW + 100]) {
+          const { grant, refresh } = await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+          const kept = grace(grant, refresh, graceExpiresAt);
+          assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept), 'rotated');
+          chains.push({ grant, refresh, kept });
+        }
+        // Batches of 1, so the run goes on past a full batch.
+        const result = await storage.cleanup.deleteExpired(NOW + 40, 1);
+        assert.equal(result.refreshTokenGrace, 2);
+        assert.equal(result.deleted, 2);
+        assert.equal(await storage.tokens.findGraceSuccessor(chains[0]!.refresh.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(chains[1]!.refresh.tokenDigest), undefined);
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[2]!.refresh.tokenDigest), chains[2]!.kept, 'the window is open until graceExpiresAt');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[3]!.refresh.tokenDigest), chains[3]!.kept);
+        // The rotated-out refresh token itself stays: presenting it is still recognised as reuse (not current).
+        assert.equal((await storage.tokens.findByDigest(chains[0]!.refresh.tokenDigest))?.token.rotatedAt, NOW + 10);
+        assert.equal(await storage.tokens.rotateRefreshToken(chains[0]!.refresh.tokenDigest, NOW + 41, tokenPair(chains[0]!.grant, NOW + 41)), 'not_current');
+        // A second run finds nothing more until the next window ends.
+        assert.equal((await storage.cleanup.deleteExpired(NOW + 40, 1)).refreshTokenGrace, 0);
+        assert.equal((await storage.cleanup.deleteExpired(NOW + 100, 10)).refreshTokenGrace, 2);
+      }));
+
+      it('a rotation that does not happen (not_current) keeps no grace record and leaves the current one as it was', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const kept = grace(grant, refresh, NOW + 40);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept);
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 11, tokenPair(grant, NOW + 11), undefined, grace(grant, refresh, NOW + 41)), 'not_current');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept, 'the loser overwrote nothing');
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 12, tokenPair(grant, NOW + 12)), 'not_current');
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept, 'nor deleted it');
+      }));
+
+      it('of 20 concurrent rotations with grace successors, the one that rotated is the one kept (same commit)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const attempts = Array.from({ length: 20 }, () => ({ pair: tokenPair(grant, NOW + 10), kept: grace(grant, refresh, NOW + 40) }));
+        const results = await Promise.all(attempts.map(({ pair, kept }) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, pair, undefined, kept)));
+        assert.equal(count(results, 'rotated'), 1);
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), attempts[results.indexOf('rotated')]!.kept);
+      }));
+
+      it("a revoked grant's grace record is never returned (SPEC decision 15)", withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, grace(grant, refresh, NOW + 40));
+        assert.equal(await storage.grants.revoke(grant.grantId, NOW + 11, 'user_revoked'), true);
+        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined);
+      }));
+    });
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * The user store (storage.ts `users`): the people who sign in.
+ */
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type ContractBackend, userRecord } from './fixtures.ts';
+
+export function usersContract({ withStorage }: ContractBackend): void {
+  describe('users', () => {
+    it('stores a user and finds it by id', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      assert.deepEqual(await storage.users.find(user.userId), user);
+      assert.equal(await storage.users.find(randomUUID()), undefined);
+    }));
+
+    it('finds a user by e-mail case-insensitively', withStorage(async (storage) => {
+      const user = userRecord({ email: 'Alice.Admin@Example.COM' });
+      await storage.users.create(user);
+      assert.deepEqual(await storage.users.findByEmail('alice.admin@example.com'), user);
+      assert.deepEqual(await storage.users.findByEmail('ALICE.ADMIN@EXAMPLE.COM'), user);
+      assert.deepEqual(await storage.users.findByEmail('Alice.Admin@Example.COM'), user);
+      assert.equal(await storage.users.findByEmail('bob@example.com'), undefined);
+    }));
+
+    it('refuses a second user whose e-mail differs only in case (so findByEmail is unambiguous)', withStorage(async (storage) => {
+      await storage.users.create(userRecord({ email: 'alice@example.com' }));
+      await assert.rejects(storage.users.create(userRecord({ email: 'ALICE@example.com' })));
+    }));
+  });
+}
