@@ -47,9 +47,9 @@ import type {
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDirectory } from './postgres-directory.ts';
-import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
-import { createPostgresApiKeys } from './postgres-api-keys.ts';
-import { createPostgresPartnerTeams } from './postgres-partner-teams.ts';
+import { createLocalAccountStore } from '../stores/local-accounts.ts';
+import { createApiKeyStore } from '../stores/api-keys.ts';
+import { createPartnerTeamStore } from '../stores/partner-teams.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
@@ -739,9 +739,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    localAccounts: createPostgresLocalAccounts({ query: (text, params) => query(text, params), transaction }),
-    apiKeys: createPostgresApiKeys({ query: (text, params) => query(text, params), transaction }),
-    partnerTeams: createPostgresPartnerTeams({ query: (text, params) => query(text, params), transaction, toClient }),
+    localAccounts: createLocalAccountStore(driver),
+    apiKeys: createApiKeyStore(driver),
+    partnerTeams: createPartnerTeamStore(driver, { toClient }),
     directory: createPostgresDirectory({
       query: (text, params) => query(text, params),
       transaction,

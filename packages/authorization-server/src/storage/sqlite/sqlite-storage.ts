@@ -12,10 +12,10 @@ import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
-import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
-import { createSqlitePartnerTeams } from './sqlite-partner-teams.ts';
+import { createLocalAccountStore } from '../stores/local-accounts.ts';
+import { createPartnerTeamStore } from '../stores/partner-teams.ts';
 import { resourcesColumn } from '../rows.ts';
-import { createSqliteApiKeys } from './sqlite-api-keys.ts';
+import { createApiKeyStore } from '../stores/api-keys.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
@@ -735,9 +735,9 @@ export function createSqliteStorage(path: string): Storage {
       },
     },
     directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
-    localAccounts: createSqliteLocalAccounts({ get, run, transaction }),
-    apiKeys: createSqliteApiKeys({ get, all, run, transaction }),
-    partnerTeams: createSqlitePartnerTeams({ get, all, run, transaction, toClient }),
+    localAccounts: createLocalAccountStore(driver),
+    apiKeys: createApiKeyStore(driver),
+    partnerTeams: createPartnerTeamStore(driver, { toClient }),
     settings: {
       async getOrCreate(name, create) {
         return transaction(() => {
