@@ -52,7 +52,16 @@ import { createApiKeyStore } from '../stores/api-keys.ts';
 import { createPartnerTeamStore } from '../stores/partner-teams.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
-import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
+import { createAdminCredentialStore } from '../stores/admin-credentials.ts';
+import { createClientLogoStore } from '../stores/client-logos.ts';
+import { createConsoleAdministratorStore } from '../stores/console-administrators.ts';
+import { createDeveloperStore } from '../stores/developers.ts';
+import { createKnownDeviceStore } from '../stores/known-devices.ts';
+import { createLoginSessionStore } from '../stores/login-sessions.ts';
+import { createSettingStore } from '../stores/settings.ts';
+import { createSubjectStore } from '../stores/subjects.ts';
+import { createUserStore } from '../stores/users.ts';
+import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
@@ -275,131 +284,13 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return row && toClient(row);
       },
     },
-    clientLogos: {
-      async put(logo) {
-        await query(
-          `INSERT INTO client_logos (client_id, content_type, bytes, sha256, updated_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (client_id) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes, sha256 = excluded.sha256, updated_at = excluded.updated_at`,
-          [logo.clientId, logo.contentType, logo.bytes, logo.sha256, logo.updatedAt],
-        );
-      },
-      async get(clientId) {
-        const row = await one('SELECT * FROM client_logos WHERE client_id = $1', [clientId]);
-        return row && {
-          clientId: String(row.client_id), contentType: String(row.content_type), bytes: Buffer.from(row.bytes as Buffer),
-          sha256: String(row.sha256), updatedAt: Number(row.updated_at),
-        };
-      },
-    },
-    adminCredentials: {
-      async create(credential) {
-        await query('INSERT INTO admin_credentials (name, token_digest, created_at) VALUES ($1, $2, $3)', [credential.name, credential.tokenDigest, credential.createdAt]);
-      },
-      async findByDigest(tokenDigest) {
-        const row = await one('SELECT * FROM admin_credentials WHERE token_digest = $1', [tokenDigest]);
-        return row && { name: String(row.name), tokenDigest: String(row.token_digest), createdAt: Number(row.created_at) };
-      },
-    },
-    developers: {
-      async add(userId) {
-        await query('INSERT INTO partner_developers (user_id) VALUES ($1) ON CONFLICT DO NOTHING', [userId]);
-      },
-      async isDeveloper(userId) {
-        return (await one('SELECT 1 AS found FROM partner_developers WHERE user_id = $1', [userId])) !== undefined;
-      },
-      async remove(userId) {
-        return ((await query('DELETE FROM partner_developers WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
-      },
-    },
-    users: {
-      async create(user) {
-        await query('INSERT INTO users (user_id, email, name, password_hash) VALUES ($1, $2, $3, $4)', [user.userId, user.email, user.name, user.passwordHash]);
-      },
-      async find(userId) {
-        const row = await one('SELECT * FROM users WHERE user_id = $1', [userId]);
-        return row && toUser(row);
-      },
-      async findByEmail(email) {
-        // Served by the unique index on lower(email) (migrations.ts).
-        // Deleted users keep their row (with a placeholder e-mail) for the grants that name them; they never log in.
-        const row = await one('SELECT * FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL', [email]);
-        return row && toUser(row);
-      },
-      async setPasswordHash(userId, passwordHash) {
-        return ((await query('UPDATE users SET password_hash = $2 WHERE user_id = $1 AND deleted_at IS NULL', [userId, passwordHash])).rowCount ?? 0) > 0;
-      },
-    },
-    subjects: {
-      async create(subject) {
-        await query('INSERT INTO subjects (subject_type, subject_id, name, organization_id) VALUES ($1, $2, $3, $4)',
-          [subject.subjectType, subject.subjectId, subject.name, subject.organizationId]);
-      },
-      async find(subjectType, subjectId) {
-        const row = await one('SELECT * FROM subjects WHERE subject_type = $1 AND subject_id = $2', [subjectType, subjectId]);
-        return row && toSubject(row);
-      },
-      async addAdministrator(userId, subjectType, subjectId) {
-        await query('INSERT INTO subject_administrators (user_id, subject_type, subject_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-          [userId, subjectType, subjectId]);
-      },
-      async listAdministeredBy(userId, subjectType) {
-        // COLLATE "C": names in the byte order of SQLite's BINARY, whatever the database's collation.
-        return (await query(
-          `SELECT s.* FROM subjects s JOIN subject_administrators a ON a.subject_type = s.subject_type AND a.subject_id = s.subject_id
-           WHERE a.user_id = $1 AND s.subject_type = $2 ORDER BY s.name COLLATE "C"`,
-          [userId, subjectType],
-        )).rows.map(toSubject);
-      },
-    },
-    loginSessions: {
-      async create(session) {
-        await query('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)',
-          [session.sessionDigest, session.userId, session.createdAt, session.expiresAt]);
-      },
-      async findActive(sessionDigest, now) {
-        const row = await one('SELECT * FROM login_sessions WHERE session_digest = $1 AND expires_at > $2', [sessionDigest, now]);
-        return row && {
-          sessionDigest: String(row.session_digest), userId: String(row.user_id),
-          createdAt: Number(row.created_at), expiresAt: Number(row.expires_at),
-        };
-      },
-      async delete(sessionDigest) {
-        await query('DELETE FROM login_sessions WHERE session_digest = $1', [sessionDigest]);
-      },
-      async createWithDevice(session) {
-        await query('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at) VALUES ($1, $2, $3, $4, $5, $3)',
-          [session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device]);
-      },
-      async touch(sessionDigest, now, minimumIntervalSeconds) {
-        await query('UPDATE login_sessions SET last_seen_at = $1 WHERE session_digest = $2 AND COALESCE(last_seen_at, created_at) <= $3',
-          [now, sessionDigest, now - minimumIntervalSeconds]);
-      },
-      async listActiveOfUser(userId, now) {
-        return (await query(
-          `SELECT *, COALESCE(last_seen_at, created_at) AS seen FROM login_sessions WHERE user_id = $1 AND expires_at > $2
-           ORDER BY seen DESC, created_at DESC, session_digest`,
-          [userId, now],
-        )).rows.map((row) => ({
-          sessionDigest: String(row.session_digest), userId: String(row.user_id), createdAt: Number(row.created_at),
-          expiresAt: Number(row.expires_at), device: String(row.device), lastSeenAt: Number(row.seen),
-        }));
-      },
-      async deleteOthersOfUser(userId, keptSessionDigest) {
-        return (await query('DELETE FROM login_sessions WHERE user_id = $1 AND session_digest <> $2', [userId, keptSessionDigest])).rowCount ?? 0;
-      },
-    },
-    knownDevices: {
-      async remember(deviceDigest, userId, now, expiresAt) {
-        await query(
-          `INSERT INTO known_devices (device_digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (device_digest, user_id) DO UPDATE SET expires_at = GREATEST(known_devices.expires_at, excluded.expires_at)`,
-          [deviceDigest, userId, now, expiresAt],
-        );
-      },
-      async isKnown(deviceDigest, userId, now) {
-        return (await one('SELECT 1 FROM known_devices WHERE device_digest = $1 AND user_id = $2 AND expires_at > $3', [deviceDigest, userId, now])) !== undefined;
-      },
-    },
+    clientLogos: createClientLogoStore(driver),
+    adminCredentials: createAdminCredentialStore(driver),
+    developers: createDeveloperStore(driver),
+    users: createUserStore(driver),
+    subjects: createSubjectStore(driver),
+    loginSessions: createLoginSessionStore(driver),
+    knownDevices: createKnownDeviceStore(driver),
     authorizationCodes: {
       async create(code) {
         await query(
@@ -840,20 +731,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return row && toPushedRequest(row);
       },
     },
-    settings: {
-      async getOrCreate(name, create) {
-        const existing = await one('SELECT value FROM settings WHERE name = $1', [name]);
-        if (existing) return String(existing.value);
-        // Two instances creating at once: one INSERT wins, the other reads the winner's value.
-        const inserted = await one('INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value', [name, create()]);
-        if (inserted) return String(inserted.value);
-        return String((await one('SELECT value FROM settings WHERE name = $1', [name]))!.value);
-      },
-      async list(prefix) {
-        const result = await query('SELECT name, value FROM settings WHERE left(name, length($1)) = $1 ORDER BY name', [prefix]);
-        return result.rows.map((row) => ({ name: String(row.name), value: String(row.value) }));
-      },
-    },
+    settings: createSettingStore(driver),
     userIdentities: {
       async find(issuer, subject) {
         const row = await one(
@@ -965,19 +843,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return ((await query('DELETE FROM client_branding_reviews WHERE client_id = $1', [clientId])).rowCount ?? 0) > 0;
       },
     },
-    consoleAdministrators: {
-      async grant(userId, now) {
-        const inserted = await query(
-          'INSERT INTO console_administrators (user_id, granted_at) SELECT user_id, $2 FROM users WHERE user_id = $1 ON CONFLICT DO NOTHING', [userId, now]);
-        return (inserted.rowCount ?? 0) > 0 || (await one('SELECT 1 AS found FROM console_administrators WHERE user_id = $1', [userId])) !== undefined;
-      },
-      async isConsoleAdministrator(userId) {
-        return (await one('SELECT 1 AS found FROM console_administrators WHERE user_id = $1', [userId])) !== undefined;
-      },
-      async revoke(userId) {
-        return ((await query('DELETE FROM console_administrators WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
-      },
-    },
+    consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
       await pool.end();
     },

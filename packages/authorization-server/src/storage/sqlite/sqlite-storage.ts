@@ -18,7 +18,16 @@ import { resourcesColumn } from '../rows.ts';
 import { createApiKeyStore } from '../stores/api-keys.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
-import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
+import { createAdminCredentialStore } from '../stores/admin-credentials.ts';
+import { createClientLogoStore } from '../stores/client-logos.ts';
+import { createConsoleAdministratorStore } from '../stores/console-administrators.ts';
+import { createDeveloperStore } from '../stores/developers.ts';
+import { createKnownDeviceStore } from '../stores/known-devices.ts';
+import { createLoginSessionStore } from '../stores/login-sessions.ts';
+import { createSettingStore } from '../stores/settings.ts';
+import { createSubjectStore } from '../stores/subjects.ts';
+import { createUserStore } from '../stores/users.ts';
+import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
 import { toUserIdentity } from '../rows.ts';
@@ -206,128 +215,13 @@ export function createSqliteStorage(path: string): Storage {
         return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
       },
     },
-    clientLogos: {
-      async put(logo) {
-        run(
-          `INSERT INTO client_logos (client_id, content_type, bytes, sha256, updated_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (client_id) DO UPDATE SET content_type = excluded.content_type, bytes = excluded.bytes, sha256 = excluded.sha256, updated_at = excluded.updated_at`,
-          logo.clientId, logo.contentType, logo.bytes, logo.sha256, logo.updatedAt,
-        );
-      },
-      async get(clientId) {
-        const row = get('SELECT * FROM client_logos WHERE client_id = ?', clientId);
-        return row && {
-          clientId: String(row.client_id), contentType: String(row.content_type), bytes: Buffer.from(row.bytes as Uint8Array),
-          sha256: String(row.sha256), updatedAt: Number(row.updated_at),
-        };
-      },
-    },
-    adminCredentials: {
-      async create(credential) {
-        run('INSERT INTO admin_credentials (name, token_digest, created_at) VALUES (?, ?, ?)', credential.name, credential.tokenDigest, credential.createdAt);
-      },
-      async findByDigest(tokenDigest) {
-        const row = get('SELECT * FROM admin_credentials WHERE token_digest = ?', tokenDigest);
-        return row && { name: String(row.name), tokenDigest: String(row.token_digest), createdAt: Number(row.created_at) };
-      },
-    },
-    developers: {
-      async add(userId) {
-        run('INSERT OR IGNORE INTO partner_developers (user_id) VALUES (?)', userId);
-      },
-      async isDeveloper(userId) {
-        return get('SELECT 1 AS found FROM partner_developers WHERE user_id = ?', userId) !== undefined;
-      },
-      async remove(userId) {
-        return Number(run('DELETE FROM partner_developers WHERE user_id = ?', userId).changes) > 0;
-      },
-    },
-    users: {
-      async create(user) {
-        run('INSERT INTO users (user_id, email, name, password_hash) VALUES (?, ?, ?, ?)', user.userId, user.email, user.name, user.passwordHash);
-      },
-      async find(userId) {
-        const row = get('SELECT * FROM users WHERE user_id = ?', userId);
-        return row && toUser(row);
-      },
-      async findByEmail(email) {
-        // Deleted users keep their row (with a placeholder e-mail) for the grants that name them; they never log in.
-        const row = get('SELECT * FROM users WHERE email = ? AND deleted_at IS NULL', email);
-        return row && toUser(row);
-      },
-      async setPasswordHash(userId, passwordHash) {
-        return Number(run('UPDATE users SET password_hash = ? WHERE user_id = ? AND deleted_at IS NULL', passwordHash, userId).changes) > 0;
-      },
-    },
-    subjects: {
-      async create(subject) {
-        run('INSERT INTO subjects (subject_type, subject_id, name, organization_id) VALUES (?, ?, ?, ?)',
-          subject.subjectType, subject.subjectId, subject.name, subject.organizationId);
-      },
-      async find(subjectType, subjectId) {
-        const row = get('SELECT * FROM subjects WHERE subject_type = ? AND subject_id = ?', subjectType, subjectId);
-        return row && toSubject(row);
-      },
-      async addAdministrator(userId, subjectType, subjectId) {
-        run('INSERT OR IGNORE INTO subject_administrators (user_id, subject_type, subject_id) VALUES (?, ?, ?)', userId, subjectType, subjectId);
-      },
-      async listAdministeredBy(userId, subjectType) {
-        return all(
-          `SELECT s.* FROM subjects s JOIN subject_administrators a ON a.subject_type = s.subject_type AND a.subject_id = s.subject_id
-           WHERE a.user_id = ? AND s.subject_type = ? ORDER BY s.name`,
-          userId, subjectType,
-        ).map(toSubject);
-      },
-    },
-    loginSessions: {
-      async create(session) {
-        run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
-          session.sessionDigest, session.userId, session.createdAt, session.expiresAt);
-      },
-      async findActive(sessionDigest, now) {
-        const row = get('SELECT * FROM login_sessions WHERE session_digest = ? AND expires_at > ?', sessionDigest, now);
-        return row && {
-          sessionDigest: String(row.session_digest), userId: String(row.user_id),
-          createdAt: Number(row.created_at), expiresAt: Number(row.expires_at),
-        };
-      },
-      async delete(sessionDigest) {
-        run('DELETE FROM login_sessions WHERE session_digest = ?', sessionDigest);
-      },
-      async createWithDevice(session) {
-        run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
-          session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device, session.createdAt);
-      },
-      async touch(sessionDigest, now, minimumIntervalSeconds) {
-        run('UPDATE login_sessions SET last_seen_at = ? WHERE session_digest = ? AND COALESCE(last_seen_at, created_at) <= ?',
-          now, sessionDigest, now - minimumIntervalSeconds);
-      },
-      async listActiveOfUser(userId, now) {
-        return all(
-          `SELECT *, COALESCE(last_seen_at, created_at) AS seen FROM login_sessions WHERE user_id = ? AND expires_at > ?
-           ORDER BY seen DESC, created_at DESC, session_digest`,
-          userId, now,
-        ).map((row) => ({
-          sessionDigest: String(row.session_digest), userId: String(row.user_id), createdAt: Number(row.created_at),
-          expiresAt: Number(row.expires_at), device: String(row.device), lastSeenAt: Number(row.seen),
-        }));
-      },
-      async deleteOthersOfUser(userId, keptSessionDigest) {
-        return Number(run('DELETE FROM login_sessions WHERE user_id = ? AND session_digest <> ?', userId, keptSessionDigest).changes);
-      },
-    },
-    knownDevices: {
-      async remember(deviceDigest, userId, now, expiresAt) {
-        run(
-          `INSERT INTO known_devices (device_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (device_digest, user_id) DO UPDATE SET expires_at = MAX(known_devices.expires_at, excluded.expires_at)`,
-          deviceDigest, userId, now, expiresAt,
-        );
-      },
-      async isKnown(deviceDigest, userId, now) {
-        return get('SELECT 1 FROM known_devices WHERE device_digest = ? AND user_id = ? AND expires_at > ?', deviceDigest, userId, now) !== undefined;
-      },
-    },
+    clientLogos: createClientLogoStore(driver),
+    adminCredentials: createAdminCredentialStore(driver),
+    developers: createDeveloperStore(driver),
+    users: createUserStore(driver),
+    subjects: createSubjectStore(driver),
+    loginSessions: createLoginSessionStore(driver),
+    knownDevices: createKnownDeviceStore(driver),
     authorizationCodes: {
       async create(code) {
         run(
@@ -738,21 +632,7 @@ export function createSqliteStorage(path: string): Storage {
     localAccounts: createLocalAccountStore(driver),
     apiKeys: createApiKeyStore(driver),
     partnerTeams: createPartnerTeamStore(driver, { toClient }),
-    settings: {
-      async getOrCreate(name, create) {
-        return transaction(() => {
-          const row = get('SELECT value FROM settings WHERE name = ?', name);
-          if (row) return String(row.value);
-          const value = create();
-          run('INSERT INTO settings (name, value) VALUES (?, ?)', name, value);
-          return value;
-        });
-      },
-      async list(prefix) {
-        return all('SELECT name, value FROM settings WHERE substr(name, 1, length(?)) = ? ORDER BY name', prefix, prefix)
-          .map((row) => ({ name: String(row.name), value: String(row.value) }));
-      },
-    },
+    settings: createSettingStore(driver),
     userIdentities: {
       async find(issuer, subject) {
         const row = get(
@@ -855,19 +735,7 @@ export function createSqliteStorage(path: string): Storage {
         return Number(run('DELETE FROM client_branding_reviews WHERE client_id = ?', clientId).changes) > 0;
       },
     },
-    consoleAdministrators: {
-      async grant(userId, now) {
-        if (get('SELECT 1 AS found FROM users WHERE user_id = ?', userId) === undefined) return false;
-        run('INSERT OR IGNORE INTO console_administrators (user_id, granted_at) VALUES (?, ?)', userId, now);
-        return true;
-      },
-      async isConsoleAdministrator(userId) {
-        return get('SELECT 1 AS found FROM console_administrators WHERE user_id = ?', userId) !== undefined;
-      },
-      async revoke(userId) {
-        return Number(run('DELETE FROM console_administrators WHERE user_id = ?', userId).changes) > 0;
-      },
-    },
+    consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
       db.close();
     },
