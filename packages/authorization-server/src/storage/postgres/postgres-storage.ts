@@ -39,7 +39,6 @@ import type {
   GrantRecord,
   LoginDelayRule,
   Storage,
-  StoredAuditEvent,
   SubjectType,
   TokenRecord,
   TokenWithGrant,
@@ -62,13 +61,14 @@ import { createSettingStore } from '../stores/settings.ts';
 import { createSubjectStore } from '../stores/subjects.ts';
 import { createUserStore } from '../stores/users.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
-import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn } from '../rows.ts';
-import { toPushedRequest } from '../rows.ts';
-import { toUserIdentity } from '../rows.ts';
-import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
+import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import type { BrandingReviewRecord } from '../storage.ts';
+import { createAuditStore } from '../stores/audit.ts';
+import { createBrandingReviewStore } from '../stores/branding-reviews.ts';
+import { createInteractionStore, createPushedRequestStore } from '../stores/single-use.ts';
+import { createUserIdentityStore } from '../stores/user-identities.ts';
+import { createWebhookStore } from '../stores/webhooks.ts';
 import type { MarketplaceCategory } from '../storage.ts';
 
 export interface PostgresStorageOptions {
@@ -641,56 +641,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await client.query(INSERT_AUDIT_EVENT, auditEventColumns(event));
       },
     }),
-    audit: {
-      async record(event) {
-        await query(INSERT_AUDIT_EVENT, auditEventColumns(event));
-      },
-      async deleteOlderThan(cutoffSeconds, now, limit) {
-        await query('INSERT INTO audit_retention_cutoffs (cutoff_at, recorded_at) SELECT $1::bigint, $2::bigint WHERE $1::bigint > COALESCE((SELECT max(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)', [cutoffSeconds, now]);
-        const deleted = await query('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)', [cutoffSeconds, limit]);
-        return deleted.rowCount ?? 0;
-      },
-      async listSince(sinceSeconds, afterEventId, limit) {
-        return (await query('SELECT * FROM audit_events WHERE at >= $1 AND event_id > $2 ORDER BY event_id LIMIT $3', [sinceSeconds, afterEventId, limit])).rows.map(
-          (row): StoredAuditEvent => ({
-            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
-            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
-            details: row.details as StoredAuditEvent['details'],
-          }),
-        );
-      },
-      async list(options = {}) {
-        const { where, parameters } = auditFilter(options, (index) => `$${index}`);
-        const limitSlot = `$${parameters.length + 1}`;
-        return (await query(`SELECT * FROM audit_events${where} ORDER BY event_id DESC LIMIT ${limitSlot}`, [...parameters, options.limit ?? 100])).rows.map(
-          (row): StoredAuditEvent => ({
-            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
-            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
-            details: row.details as StoredAuditEvent['details'],
-          }),
-        );
-      },
-    },
-    interactions: {
-      async create(interaction) {
-        await query(
-          `INSERT INTO interactions (interaction_digest, session_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
-          [interaction.interactionDigest, interaction.sessionDigest, interaction.clientId, JSON.stringify(interaction.requestParameters),
-            interaction.createdAt, interaction.expiresAt],
-        );
-      },
-      async consume(interactionDigest, sessionDigest, now) {
-        // One conditional UPDATE: a concurrent consumer queues on the row lock and re-checks consumed_at
-        // against the committed row, so exactly one of them gets the interaction.
-        const row = await one(
-          `UPDATE interactions SET consumed_at = $3
-           WHERE interaction_digest = $1 AND session_digest = $2 AND consumed_at IS NULL AND expires_at > $3 RETURNING *`,
-          [interactionDigest, sessionDigest, now],
-        );
-        return row && toInteraction(row);
-      },
-    },
+    audit: createAuditStore(driver),
+    interactions: createInteractionStore(driver),
     dpopProofs: {
       async recordOnce(proofDigest, expiresAt, now) {
         // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row
@@ -711,138 +663,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return result.rowCount ?? 0;
       },
     },
-    pushedRequests: {
-      async create(pushedRequest) {
-        await query(
-          `INSERT INTO pushed_requests (request_uri_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
-           VALUES ($1, $2, $3, $4, $5, NULL)`,
-          [pushedRequest.requestUriDigest, pushedRequest.clientId, JSON.stringify(pushedRequest.requestParameters),
-            pushedRequest.createdAt, pushedRequest.expiresAt],
-        );
-      },
-      async consume(requestUriDigest, clientId, now) {
-        // One conditional UPDATE, as interactions.consume: a concurrent consumer queues on the row lock and
-        // re-checks consumed_at against the committed row, so exactly one of them gets the request.
-        const row = await one(
-          `UPDATE pushed_requests SET consumed_at = $3
-           WHERE request_uri_digest = $1 AND client_id = $2 AND consumed_at IS NULL AND expires_at > $3 RETURNING *`,
-          [requestUriDigest, clientId, now],
-        );
-        return row && toPushedRequest(row);
-      },
-    },
+    pushedRequests: createPushedRequestStore(driver),
     settings: createSettingStore(driver),
-    userIdentities: {
-      async find(issuer, subject) {
-        const row = await one(
-          `SELECT i.* FROM user_identities i JOIN users u ON u.user_id = i.user_id
-           WHERE i.issuer = $1 AND i.subject = $2 AND u.deleted_at IS NULL`,
-          [issuer, subject],
-        );
-        return row && toUserIdentity(row);
-      },
-      async link(identity) {
-        // One statement: inserted only for a live user, and neither key taken (concurrent links: one wins).
-        const inserted = await one(
-          `INSERT INTO user_identities (issuer, subject, user_id, linked_at, last_sign_in_at)
-           SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE user_id = $3 AND deleted_at IS NULL)
-           ON CONFLICT DO NOTHING RETURNING 1 AS linked`,
-          [identity.issuer, identity.subject, identity.userId, identity.linkedAt, identity.lastSignInAt],
-        );
-        if (inserted) return 'linked';
-        if (!(await one('SELECT 1 FROM users WHERE user_id = $1 AND deleted_at IS NULL', [identity.userId]))) return 'unknown_user';
-        if (await one('SELECT 1 FROM user_identities WHERE issuer = $1 AND subject = $2', [identity.issuer, identity.subject])) return 'subject_taken';
-        return 'user_taken';
-      },
-      async recordSignIn(issuer, subject, now) {
-        await query('UPDATE user_identities SET last_sign_in_at = $1 WHERE issuer = $2 AND subject = $3', [now, issuer, subject]);
-      },
-      async listOfUser(userId) {
-        return (await query('SELECT * FROM user_identities WHERE user_id = $1 ORDER BY issuer', [userId])).rows.map(toUserIdentity);
-      },
-    },
+    userIdentities: createUserIdentityStore(driver),
     resources: createResourceStore(driver),
-    webhooks: {
-      async setEndpoint(endpoint) {
-        await query(
-          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at, event_types) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at,
-             event_types = CASE WHEN $6::boolean THEN excluded.event_types ELSE webhook_endpoints.event_types END`,
-          // Absent eventTypes keep what a replaced endpoint had (a new URL or secret does not change the subscription).
-          [endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt, endpoint.eventTypes ? endpoint.eventTypes.join(' ') : null, endpoint.eventTypes !== undefined],
-        );
-      },
-      async removeEndpoint(clientId) {
-        return ((await query('DELETE FROM webhook_endpoints WHERE client_id = $1', [clientId])).rowCount ?? 0) > 0;
-      },
-      async findEndpoint(clientId) {
-        const row = await one('SELECT * FROM webhook_endpoints WHERE client_id = $1', [clientId]);
-        return row && toWebhookEndpoint(row);
-      },
-      async enqueueIfSubscribed(delivery) {
-        return transaction((client) => enqueueIfSubscribed(client, delivery));
-      },
-      async setEventTypes(clientId, eventTypes) {
-        return ((await query('UPDATE webhook_endpoints SET event_types = $2 WHERE client_id = $1', [clientId, eventTypes === null ? null : eventTypes.join(' ')])).rowCount ?? 0) > 0;
-      },
-      async deleteFinishedBefore(cutoffSeconds, limit) {
-        // SKIP LOCKED: concurrent cleanup runs on several instances take different rows.
-        return (await query(
-          `DELETE FROM webhook_deliveries WHERE delivery_id IN (
-             SELECT delivery_id FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-          [cutoffSeconds, limit],
-        )).rowCount ?? 0;
-      },
-      async enqueue(d) {
-        await query(
-          `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt],
-        );
-      },
-      async claimDue(now, limit, leaseSeconds) {
-        // FOR UPDATE SKIP LOCKED: concurrent workers on several instances each take different deliveries.
-        const rows = (await query(
-          `WITH due AS (
-             SELECT * FROM webhook_deliveries WHERE next_attempt_at <= $1 ORDER BY next_attempt_at, delivery_id LIMIT $3 FOR UPDATE SKIP LOCKED
-           )
-           UPDATE webhook_deliveries w SET next_attempt_at = $2 FROM due WHERE w.delivery_id = due.delivery_id RETURNING due.*`,
-          [now, now + leaseSeconds, limit],
-        )).rows;
-        return rows.map(toWebhookDelivery).sort((a, b) => (a.nextAttemptAt! - b.nextAttemptAt!) || (a.deliveryId < b.deliveryId ? -1 : 1));
-      },
-      async recordAttempt(deliveryId, attempt) {
-        await query(
-          `UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3, next_attempt_at = $4, delivered_at = $5 WHERE delivery_id = $1`,
-          [deliveryId, attempt.at, attempt.status, attempt.nextAttemptAt, attempt.deliveredAt],
-        );
-      },
-      async list(clientId, limit) {
-        return (await query('SELECT * FROM webhook_deliveries WHERE client_id = $1 ORDER BY created_at DESC, delivery_id DESC LIMIT $2', [clientId, limit])).rows.map(toWebhookDelivery);
-      },
-      async resend(clientId, deliveryId, now) {
-        return ((await query('UPDATE webhook_deliveries SET next_attempt_at = $3 WHERE delivery_id = $1 AND client_id = $2', [deliveryId, clientId, now])).rowCount ?? 0) > 0;
-      },
-    },
-    brandingReviews: {
-      async keep(record) {
-        const inserted = await query(
-          `INSERT INTO client_branding_reviews (client_id, reviewed, logo_content_type, logo_bytes, logo_sha256, kept_at) VALUES ($1, $2::jsonb, $3, $4, $5, $6)
-           ON CONFLICT (client_id) DO NOTHING`,
-          [record.clientId, JSON.stringify(record.reviewed), record.logo?.contentType ?? null, record.logo?.bytes ?? null, record.logo?.sha256 ?? null, record.keptAt]);
-        return (inserted.rowCount ?? 0) > 0;
-      },
-      async find(clientId) {
-        const row = await one('SELECT * FROM client_branding_reviews WHERE client_id = $1', [clientId]);
-        return row && {
-          clientId: String(row.client_id), reviewed: row.reviewed as BrandingReviewRecord['reviewed'], keptAt: Number(row.kept_at),
-          logo: row.logo_bytes === null ? null : { contentType: String(row.logo_content_type), bytes: Buffer.from(row.logo_bytes as Buffer), sha256: String(row.logo_sha256) },
-        };
-      },
-      async remove(clientId) {
-        return ((await query('DELETE FROM client_branding_reviews WHERE client_id = $1', [clientId])).rowCount ?? 0) > 0;
-      },
-    },
+    webhooks: createWebhookStore(driver),
+    brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
       await pool.end();

@@ -28,12 +28,13 @@ import { createSettingStore } from '../stores/settings.ts';
 import { createSubjectStore } from '../stores/subjects.ts';
 import { createUserStore } from '../stores/users.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
-import { auditFilter, toInteraction } from '../rows.ts';
-import { toPushedRequest } from '../rows.ts';
-import { toUserIdentity } from '../rows.ts';
-import { toWebhookDelivery, toWebhookEndpoint, webhookSubscribes } from '../rows.ts';
+import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import type { BrandingReviewRecord } from '../storage.ts';
+import { createAuditStore } from '../stores/audit.ts';
+import { createBrandingReviewStore } from '../stores/branding-reviews.ts';
+import { createInteractionStore, createPushedRequestStore } from '../stores/single-use.ts';
+import { createUserIdentityStore } from '../stores/user-identities.ts';
+import { createWebhookStore } from '../stores/webhooks.ts';
 import type { MarketplaceCategory } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
@@ -47,7 +48,6 @@ import type {
   GrantRecord,
   LoginDelayRule,
   Storage,
-  StoredAuditEvent,
   SubjectType,
   TokenRecord,
 } from '../storage.ts';
@@ -543,75 +543,9 @@ export function createSqliteStorage(path: string): Storage {
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    audit: {
-      async record(event: AuditEvent) {
-        insertAuditEvent(event);
-      },
-      async deleteOlderThan(cutoffSeconds, now, limit) {
-        return transaction(() => {
-          run('INSERT INTO audit_retention_cutoffs (cutoff_at, recorded_at) SELECT ?, ? WHERE ? > COALESCE((SELECT MAX(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)',
-            cutoffSeconds, now, cutoffSeconds);
-          return Number(run('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)', cutoffSeconds, limit).changes);
-        });
-      },
-      async listSince(sinceSeconds, afterEventId, limit) {
-        return all('SELECT * FROM audit_events WHERE at >= ? AND event_id > ? ORDER BY event_id LIMIT ?', sinceSeconds, afterEventId, limit).map(
-          (row): StoredAuditEvent => ({
-            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
-            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
-            details: JSON.parse(String(row.details)),
-          }),
-        );
-      },
-      async list(options = {}) {
-        const { where, parameters } = auditFilter(options, () => '?');
-        return all(`SELECT * FROM audit_events${where} ORDER BY event_id DESC LIMIT ?`, ...parameters, options.limit ?? 100).map(
-          (row): StoredAuditEvent => ({
-            eventId: Number(row.event_id), type: String(row.type), at: Number(row.at), actor: String(row.actor),
-            clientId: row.client_id === null ? null : String(row.client_id), grantId: row.grant_id === null ? null : String(row.grant_id),
-            details: JSON.parse(String(row.details)),
-          }),
-        );
-      },
-    },
-    interactions: {
-      async create(interaction) {
-        run(
-          `INSERT INTO interactions (interaction_digest, session_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
-           VALUES (?, ?, ?, ?, ?, ?, NULL)`,
-          interaction.interactionDigest, interaction.sessionDigest, interaction.clientId, JSON.stringify(interaction.requestParameters),
-          interaction.createdAt, interaction.expiresAt,
-        );
-      },
-      async consume(interactionDigest, sessionDigest, now) {
-        // One conditional UPDATE: SQLite runs one writer at a time, so of two consumers exactly one sees consumed_at NULL.
-        const row = get(
-          `UPDATE interactions SET consumed_at = ?
-           WHERE interaction_digest = ? AND session_digest = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`,
-          now, interactionDigest, sessionDigest, now,
-        );
-        return row && toInteraction(row);
-      },
-    },
-    pushedRequests: {
-      async create(pushedRequest) {
-        run(
-          `INSERT INTO pushed_requests (request_uri_digest, client_id, request_parameters, created_at, expires_at, consumed_at)
-           VALUES (?, ?, ?, ?, ?, NULL)`,
-          pushedRequest.requestUriDigest, pushedRequest.clientId, JSON.stringify(pushedRequest.requestParameters),
-          pushedRequest.createdAt, pushedRequest.expiresAt,
-        );
-      },
-      async consume(requestUriDigest, clientId, now) {
-        // One conditional UPDATE, as interactions.consume: of two consumers exactly one sees consumed_at NULL.
-        const row = get(
-          `UPDATE pushed_requests SET consumed_at = ?
-           WHERE request_uri_digest = ? AND client_id = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`,
-          now, requestUriDigest, clientId, now,
-        );
-        return row && toPushedRequest(row);
-      },
-    },
+    audit: createAuditStore(driver),
+    interactions: createInteractionStore(driver),
+    pushedRequests: createPushedRequestStore(driver),
     dpopProofs: {
       async recordOnce(proofDigest, expiresAt, now) {
         // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row returned).
@@ -633,108 +567,9 @@ export function createSqliteStorage(path: string): Storage {
     apiKeys: createApiKeyStore(driver),
     partnerTeams: createPartnerTeamStore(driver, { toClient }),
     settings: createSettingStore(driver),
-    userIdentities: {
-      async find(issuer, subject) {
-        const row = get(
-          `SELECT i.* FROM user_identities i JOIN users u ON u.user_id = i.user_id
-           WHERE i.issuer = ? AND i.subject = ? AND u.deleted_at IS NULL`,
-          issuer, subject,
-        );
-        return row && toUserIdentity(row);
-      },
-      async link(identity) {
-        return transaction(() => {
-          if (!get('SELECT 1 FROM users WHERE user_id = ? AND deleted_at IS NULL', identity.userId)) return 'unknown_user' as const;
-          if (get('SELECT 1 FROM user_identities WHERE issuer = ? AND subject = ?', identity.issuer, identity.subject)) return 'subject_taken' as const;
-          if (get('SELECT 1 FROM user_identities WHERE issuer = ? AND user_id = ?', identity.issuer, identity.userId)) return 'user_taken' as const;
-          run(
-            'INSERT INTO user_identities (issuer, subject, user_id, linked_at, last_sign_in_at) VALUES (?, ?, ?, ?, ?)',
-            identity.issuer, identity.subject, identity.userId, identity.linkedAt, identity.lastSignInAt,
-          );
-          return 'linked' as const;
-        });
-      },
-      async recordSignIn(issuer, subject, now) {
-        run('UPDATE user_identities SET last_sign_in_at = ? WHERE issuer = ? AND subject = ?', now, issuer, subject);
-      },
-      async listOfUser(userId) {
-        return all('SELECT * FROM user_identities WHERE user_id = ? ORDER BY issuer', userId).map(toUserIdentity);
-      },
-    },
-    webhooks: {
-      async setEndpoint(endpoint) {
-        run(
-          `INSERT INTO webhook_endpoints (client_id, url, secret_ciphertext, created_at, event_types) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (client_id) DO UPDATE SET url = excluded.url, secret_ciphertext = excluded.secret_ciphertext, created_at = excluded.created_at,
-             event_types = CASE WHEN ? THEN excluded.event_types ELSE webhook_endpoints.event_types END`,
-          // Absent eventTypes keep what a replaced endpoint had (a new URL or secret does not change the subscription).
-          endpoint.clientId, endpoint.url, endpoint.secretCiphertext, endpoint.createdAt, endpoint.eventTypes ? endpoint.eventTypes.join(' ') : null,
-          endpoint.eventTypes === undefined ? 0 : 1,
-        );
-      },
-      async removeEndpoint(clientId) {
-        return Number(run('DELETE FROM webhook_endpoints WHERE client_id = ?', clientId).changes) > 0;
-      },
-      async findEndpoint(clientId) {
-        const row = get('SELECT * FROM webhook_endpoints WHERE client_id = ?', clientId);
-        return row && toWebhookEndpoint(row);
-      },
-      async enqueueIfSubscribed(delivery) {
-        return transaction(() => enqueueIfSubscribed(delivery));
-      },
-      async setEventTypes(clientId, eventTypes) {
-        return Number(run('UPDATE webhook_endpoints SET event_types = ? WHERE client_id = ?', eventTypes === null ? null : eventTypes.join(' '), clientId).changes) > 0;
-      },
-      async deleteFinishedBefore(cutoffSeconds, limit) {
-        return Number(run(
-          `DELETE FROM webhook_deliveries WHERE rowid IN (
-             SELECT rowid FROM webhook_deliveries WHERE next_attempt_at IS NULL AND created_at < ? ORDER BY created_at LIMIT ?)`,
-          cutoffSeconds, limit,
-        ).changes);
-      },
-      async enqueue(d) {
-        run(
-          `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt,
-        );
-      },
-      async claimDue(now, limit, leaseSeconds) {
-        // SQLite runs one writer at a time: select and lease in one transaction, so no two workers take a delivery.
-        return transaction(() => {
-          const due = all('SELECT * FROM webhook_deliveries WHERE next_attempt_at <= ? ORDER BY next_attempt_at, delivery_id LIMIT ?', now, limit).map(toWebhookDelivery);
-          for (const d of due) run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE delivery_id = ?', now + leaseSeconds, d.deliveryId);
-          return due;
-        });
-      },
-      async recordAttempt(deliveryId, attempt) {
-        run(
-          `UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = ?, last_status = ?, next_attempt_at = ?, delivered_at = ? WHERE delivery_id = ?`,
-          attempt.at, attempt.status, attempt.nextAttemptAt, attempt.deliveredAt, deliveryId,
-        );
-      },
-      async list(clientId, limit) {
-        return all('SELECT * FROM webhook_deliveries WHERE client_id = ? ORDER BY created_at DESC, delivery_id DESC LIMIT ?', clientId, limit).map(toWebhookDelivery);
-      },
-      async resend(clientId, deliveryId, now) {
-        return Number(run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE delivery_id = ? AND client_id = ?', now, deliveryId, clientId).changes) > 0;
-      },
-    },
-    brandingReviews: {
-      async keep(record) {
-        return Number(run(
-          `INSERT OR IGNORE INTO client_branding_reviews (client_id, reviewed, logo_content_type, logo_bytes, logo_sha256, kept_at) VALUES (?, ?, ?, ?, ?, ?)`,
-          record.clientId, JSON.stringify(record.reviewed), record.logo?.contentType ?? null, record.logo?.bytes ?? null, record.logo?.sha256 ?? null, record.keptAt,
-        ).changes) > 0;
-      },
-      async find(clientId) {
-        const row = get('SELECT * FROM client_branding_reviews WHERE client_id = ?', clientId);
-        return row && toBrandingReview(row, JSON.parse(String(row.reviewed)));
-      },
-      async remove(clientId) {
-        return Number(run('DELETE FROM client_branding_reviews WHERE client_id = ?', clientId).changes) > 0;
-      },
-    },
+    userIdentities: createUserIdentityStore(driver),
+    webhooks: createWebhookStore(driver),
+    brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
       db.close();
@@ -860,19 +695,4 @@ function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue
   if (field === 'requirePushedAuthorizationRequests') return value ? 1 : 0;
   if (field === 'dpopBoundAccessTokens') return value ? 1 : 0;
   return value as SQLInputValue;
-}
-
-
-
-
-
-
-
-/** Issue 13: a client_branding_reviews row (the reviewed JSON already parsed). */
-function toBrandingReview(row: Row, reviewed: unknown): BrandingReviewRecord {
-  return {
-    clientId: String(row.client_id), reviewed: reviewed as BrandingReviewRecord['reviewed'], keptAt: Number(row.kept_at),
-    logo: row.logo_bytes === null || row.logo_bytes === undefined ? null
-      : { contentType: String(row.logo_content_type), bytes: Buffer.from(row.logo_bytes as Uint8Array), sha256: String(row.logo_sha256) },
-  };
 }

@@ -1,0 +1,68 @@
+/**
+ * Single-use records (issue 12), written once for both databases over the SQL driver: consent
+ * interactions (SPEC decision 11) and pushed authorization requests (RFC 9126 §2.2, §4). Both are stored
+ * once, then taken at most once by their owner before they expire; only the table, the key and the owner
+ * column differ, so one store serves both.
+ */
+import { toInteraction, toPushedRequest, type Row } from '../rows.ts';
+import type { SqlDriver } from '../sql/driver.ts';
+import type { Storage } from '../storage.ts';
+
+/** Where a kind of single-use record lives, and how it maps to and from its row. */
+interface SingleUseTable<R> {
+  table: string;
+  /** The digest that names a record (primary key). */
+  key: string;
+  /** The column a consumer must match: only the record's owner may take it. */
+  owner: string;
+  /** The columns `values` fills, in order (`consumed_at` is stored NULL). */
+  columns: readonly string[];
+  values(record: R): unknown[];
+  toRecord(row: Row): R;
+}
+
+interface SingleUseStore<R> {
+  create(record: R): Promise<void>;
+  /**
+   * Marks the record used and returns it, only if it exists, belongs to `owner`, has not expired
+   * (`now < expiresAt`) and was not used before; otherwise undefined, nothing changed.
+   */
+  consume(key: string, owner: string, now: number): Promise<R | undefined>;
+}
+
+function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): SingleUseStore<R> {
+  // One conditional UPDATE … RETURNING, on both databases: SQLite runs one writer at a time, and on
+  // PostgreSQL a concurrent consumer queues on the row lock and re-checks consumed_at against the
+  // committed row, so of two consumers exactly one sees consumed_at NULL (also across instances).
+  const consume = `UPDATE ${spec.table} SET consumed_at = ?
+    WHERE ${spec.key} = ? AND ${spec.owner} = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`;
+  const insert = `INSERT INTO ${spec.table} (${spec.columns.join(', ')}, consumed_at) VALUES (${spec.columns.map(() => '?').join(', ')}, NULL)`;
+  return {
+    async create(record) {
+      await db.run(insert, spec.values(record));
+    },
+    async consume(key, owner, now) {
+      const row = await db.get(consume, [now, key, owner, now]);
+      return row && spec.toRecord(row);
+    },
+  };
+}
+
+/** Consent interactions: taken once, by the login session the consent page was shown in. */
+export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
+  return createSingleUseStore(db, {
+    table: 'interactions', key: 'interaction_digest', owner: 'session_digest', toRecord: toInteraction,
+    // request_parameters: JSON text on SQLite, jsonb on PostgreSQL (the text is its input form); toInteraction reads both.
+    columns: ['interaction_digest', 'session_digest', 'client_id', 'request_parameters', 'created_at', 'expires_at'],
+    values: (i) => [i.interactionDigest, i.sessionDigest, i.clientId, JSON.stringify(i.requestParameters), i.createdAt, i.expiresAt],
+  });
+}
+
+/** Pushed authorization requests: taken once, by the client that pushed them (RFC 9126 §4). */
+export function createPushedRequestStore(db: SqlDriver): Storage['pushedRequests'] {
+  return createSingleUseStore(db, {
+    table: 'pushed_requests', key: 'request_uri_digest', owner: 'client_id', toRecord: toPushedRequest,
+    columns: ['request_uri_digest', 'client_id', 'request_parameters', 'created_at', 'expires_at'],
+    values: (p) => [p.requestUriDigest, p.clientId, JSON.stringify(p.requestParameters), p.createdAt, p.expiresAt],
+  });
+}
