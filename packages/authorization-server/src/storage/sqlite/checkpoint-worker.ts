@@ -1,0 +1,132 @@
+/**
+ * Checkpoints off the request path (issue 12). In WAL mode SQLite copies committed pages back into the
+ * database file in a checkpoint, which by default (`wal_autocheckpoint`, 1000 pages) the committing
+ * connection runs itself, inside a request's COMMIT, on the event loop. The server's connection turns that
+ * off (`PRAGMA wal_autocheckpoint = 0`) and this module's worker thread, with its own connection to the
+ * same file, checkpoints instead:
+ * - every `checkpointIntervalMilliseconds` when another connection committed since its last complete
+ *   checkpoint (`PRAGMA data_version`): `PRAGMA wal_checkpoint(PASSIVE)`, which never waits for or blocks
+ *   a writer; once every frame is copied the next writer starts the WAL over from its beginning, so the
+ *   file stops growing. Under sustained writes a commit always comes between, so once the WAL holds 1000
+ *   frames a RESTART checkpoint follows the PASSIVE one: it makes new writers wait while it copies the few
+ *   frames committed since (at most 10 ms, `busy_timeout`), and the next writer starts the WAL over;
+ * - when the WAL file is larger than `walTruncateBytes` (after a burst), at most once a minute:
+ *   `PRAGMA wal_checkpoint(TRUNCATE)`, which shrinks it to zero bytes. It blocks new writers while it
+ *   waits, so it waits at most 10 ms (`busy_timeout`) and is rare.
+ * In-memory databases have no WAL and no worker. `stop()` closes the worker's connection and ends it.
+ */
+import { statSync } from 'node:fs';
+import type { DatabaseSync as DatabaseSyncType } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+export interface CheckpointOptions {
+  /** How often the worker looks for commits to checkpoint, in milliseconds (default 1000). */
+  checkpointIntervalMilliseconds?: number;
+  /** A WAL file larger than this, in bytes, is truncated by a TRUNCATE checkpoint (default 64 MiB). */
+  walTruncateBytes?: number;
+}
+
+interface CheckpointJob {
+  path: string;
+  intervalMilliseconds: number;
+  truncateBytes: number;
+}
+
+const TRUNCATE_INTERVAL_MILLISECONDS = 60_000;
+/** A WAL of this many frames (4 MiB of 4 KiB pages: SQLite's own autocheckpoint threshold) is started over. */
+const RESTART_FRAMES = 1_000;
+
+/**
+ * Turns the connection's own checkpoints off and starts the worker on `path` (a WAL database file) one
+ * interval later: a worker thread takes a while to start, and a storage opened for a moment (a CLI
+ * command, a test) needs none, its close checkpoints the WAL. Should the worker fail, the connection
+ * checkpoints itself again (SQLite's default), so the WAL stays bounded.
+ */
+export function startCheckpointWorker(db: DatabaseSyncType, path: string, options: CheckpointOptions): { stop(): Promise<void> } {
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  const job: CheckpointJob = {
+    path,
+    intervalMilliseconds: options.checkpointIntervalMilliseconds ?? 1_000,
+    truncateBytes: options.walTruncateBytes ?? 64 * 1024 * 1024,
+  };
+  let worker: Worker | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let running = false;
+  const start = setTimeout(() => {
+    worker = new Worker(new URL(import.meta.url), { workerData: { gatehouseCheckpoint: job } });
+    // A process that never closes its storage still exits.
+    worker.unref();
+    running = true;
+    exited = new Promise<void>((resolve) => {
+      worker?.once('exit', () => {
+        running = false;
+        resolve();
+      });
+    });
+    worker.on('error', () => {
+      try {
+        db.exec('PRAGMA wal_autocheckpoint = 1000');
+      } catch {
+        // The connection is closed already: nothing left to checkpoint.
+      }
+    });
+  }, job.intervalMilliseconds);
+  start.unref();
+  return {
+    async stop() {
+      clearTimeout(start);
+      if (worker && running) {
+        // Keeps the process alive until the worker has closed its connection.
+        worker.ref();
+        worker.postMessage('stop');
+      }
+      await exited;
+    },
+  };
+}
+
+/** The worker's loop (runs in the worker thread only). */
+function runCheckpoints(job: CheckpointJob): void {
+  const db = new DatabaseSync(job.path);
+  db.exec('PRAGMA busy_timeout = 10');
+  const dataVersion = db.prepare('PRAGMA data_version');
+  const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+  const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
+  const truncate = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)');
+  let checkpointedVersion: unknown;
+  let truncatedAt = 0;
+  const timer = setInterval(() => {
+    try {
+      const version = dataVersion.get()?.data_version;
+      if (version === checkpointedVersion) return;
+      let result = passive.get();
+      if (walBytes(job.path) > job.truncateBytes && Date.now() - truncatedAt > TRUNCATE_INTERVAL_MILLISECONDS) {
+        truncatedAt = Date.now();
+        result = truncate.get();
+      } else if (Number(result?.log) >= RESTART_FRAMES) {
+        // The writer starts the WAL over only when every frame was copied before its transaction began;
+        // under sustained writes a new commit always comes first, so RESTART makes it happen. The PASSIVE
+        // pass just copied nearly everything: new writers wait only for the rest.
+        result = restart.get();
+      }
+      // Frames left behind (a reader on an older snapshot) are tried again at the next tick.
+      if (result && Number(result.busy) === 0 && result.log === result.checkpointed) checkpointedVersion = version;
+    } catch {
+      // SQLITE_BUSY or the like: the next tick tries again.
+    }
+  }, job.intervalMilliseconds);
+  parentPort?.on('message', (message) => {
+    if (message !== 'stop') return;
+    clearInterval(timer);
+    db.close();
+    parentPort?.close();
+  });
+}
+
+function walBytes(path: string): number {
+  return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+}
+
+const job = (workerData as { gatehouseCheckpoint?: CheckpointJob } | null)?.gatehouseCheckpoint;
+if (!isMainThread && job) runCheckpoints(job);
