@@ -8,8 +8,9 @@
  *   checkpoint (`PRAGMA data_version`): `PRAGMA wal_checkpoint(PASSIVE)`, which never waits for or blocks
  *   a writer; once every frame is copied the next writer starts the WAL over from its beginning, so the
  *   file stops growing. Under sustained writes a commit always comes between, so once the WAL holds 1000
- *   frames a RESTART checkpoint follows the PASSIVE one: it makes new writers wait while it copies the few
- *   frames committed since (at most 10 ms, `busy_timeout`), and the next writer starts the WAL over;
+ *   frames the worker asks the server's connection to copy the few frames committed since its pass
+ *   (`completeCheckpoint`, before the next batch begins): a small copy and one fsync of the database
+ *   file on the event loop every 1000 frames, where SQLite's own autocheckpoint copies all 1000;
  * - when the WAL file is larger than `walTruncateBytes` (after a burst), at most once a minute:
  *   `PRAGMA wal_checkpoint(TRUNCATE)`, which shrinks it to zero bytes. It blocks new writers while it
  *   waits, so it waits at most 10 ms (`busy_timeout`) and is rare.
@@ -31,6 +32,19 @@ interface CheckpointJob {
   path: string;
   intervalMilliseconds: number;
   truncateBytes: number;
+  /** [0] = 1: the worker copied a WAL of RESTART_FRAMES or more; the server's connection finishes the job. */
+  restartRequest: Int32Array;
+}
+
+export interface CheckpointWorker {
+  /**
+   * Called on the server's connection outside any transaction (before a batch begins). After the worker
+   * has copied a large WAL, copies the few frames committed since (PASSIVE, no other writer can be active):
+   * the WAL is then fully copied when the next transaction begins, and that writer starts it over.
+   */
+  completeCheckpoint(): void;
+  /** Ends the worker after it closed its connection. */
+  stop(): Promise<void>;
 }
 
 const TRUNCATE_INTERVAL_MILLISECONDS = 60_000;
@@ -43,13 +57,15 @@ const RESTART_FRAMES = 1_000;
  * command, a test) needs none, its close checkpoints the WAL. Should the worker fail, the connection
  * checkpoints itself again (SQLite's default), so the WAL stays bounded.
  */
-export function startCheckpointWorker(db: DatabaseSyncType, path: string, options: CheckpointOptions): { stop(): Promise<void> } {
+export function startCheckpointWorker(db: DatabaseSyncType, path: string, options: CheckpointOptions): CheckpointWorker {
   db.exec('PRAGMA wal_autocheckpoint = 0');
   const job: CheckpointJob = {
     path,
     intervalMilliseconds: options.checkpointIntervalMilliseconds ?? 1_000,
     truncateBytes: options.walTruncateBytes ?? 64 * 1024 * 1024,
+    restartRequest: new Int32Array(new SharedArrayBuffer(4)),
   };
+  const finish = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
   let worker: Worker | undefined;
   let exited: Promise<void> = Promise.resolve();
   let running = false;
@@ -74,6 +90,15 @@ export function startCheckpointWorker(db: DatabaseSyncType, path: string, option
   }, job.intervalMilliseconds);
   start.unref();
   return {
+    completeCheckpoint() {
+      if (Atomics.load(job.restartRequest, 0) === 0) return;
+      try {
+        // busy = 1 when the worker is checkpointing right now: the next batch tries again.
+        if (Number(finish.get()?.busy) === 0) Atomics.store(job.restartRequest, 0, 0);
+      } catch {
+        // The batch's own BEGIN reports a failing database; a checkpoint is not the request's business.
+      }
+    },
     async stop() {
       clearTimeout(start);
       if (worker && running) {
@@ -92,7 +117,6 @@ function runCheckpoints(job: CheckpointJob): void {
   db.exec('PRAGMA busy_timeout = 10');
   const dataVersion = db.prepare('PRAGMA data_version');
   const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-  const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
   const truncate = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)');
   let checkpointedVersion: unknown;
   let truncatedAt = 0;
@@ -106,9 +130,8 @@ function runCheckpoints(job: CheckpointJob): void {
         result = truncate.get();
       } else if (Number(result?.log) >= RESTART_FRAMES) {
         // The writer starts the WAL over only when every frame was copied before its transaction began;
-        // under sustained writes a new commit always comes first, so RESTART makes it happen. The PASSIVE
-        // pass just copied nearly everything: new writers wait only for the rest.
-        result = restart.get();
+        // under sustained writes a commit always comes first. The server's connection copies the rest.
+        Atomics.store(job.restartRequest, 0, 1);
       }
       // Frames left behind (a reader on an older snapshot) are tried again at the next tick.
       if (result && Number(result.busy) === 0 && result.log === result.checkpointed) checkpointedVersion = version;

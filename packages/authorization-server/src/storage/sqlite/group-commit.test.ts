@@ -201,13 +201,14 @@ describe('SQLite group commit (issue 12)', () => {
       await withStorage(async (storage, path) => {
         const full = clientRecord();
         const before = clientRecord();
-        StatementSync.prototype.run = function (this: StatementSync, ...args: Parameters<StatementSync['run']>) {
+        const failingRun = function (this: StatementSync, ...args: unknown[]) {
           if (/^INSERT INTO clients/.test(this.sourceSQL) && args.includes(full.clientId)) {
             connectionOf.get(this)!.exec('ROLLBACK');
             throw Object.assign(new Error('database or disk is full'), { code: 'ERR_SQLITE_ERROR', errcode: 13, errstr: 'database or disk is full' });
           }
-          return originalRun.apply(this, args);
+          return (originalRun as (...values: unknown[]) => unknown).apply(this, args);
         };
+        StatementSync.prototype.run = failingRun as StatementSync['run'];
         const outcomes = await Promise.allSettled([storage.clients.create(before), storage.clients.create(full)]);
         StatementSync.prototype.run = originalRun;
         for (const outcome of outcomes) {

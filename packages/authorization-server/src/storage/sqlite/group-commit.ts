@@ -61,7 +61,12 @@ export function commitOpenBatches(): void {
   for (const group of [...openGroups]) group.commitNow();
 }
 
-export function createGroupCommit(db: DatabaseSync): GroupCommit {
+export interface GroupCommitOptions {
+  /** Runs on the connection outside any transaction before each batch begins (checkpoint-worker.ts). */
+  beforeBatch?(): void;
+}
+
+export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions = {}): GroupCommit {
   let batch: Batch | undefined;
   let scheduledCommit: NodeJS.Immediate | undefined;
   // One savepoint name for every operation: a nested transaction's ROLLBACK TO/RELEASE reach its own, the innermost.
@@ -101,6 +106,7 @@ export function createGroupCommit(db: DatabaseSync): GroupCommit {
       commitOpenBatches();
       // A COMMIT and its ROLLBACK that both failed may have left a transaction open: start clean.
       if (db.isTransaction) db.exec('ROLLBACK');
+      options.beforeBatch?.();
       db.exec('BEGIN IMMEDIATE');
       let resolve!: () => void;
       let reject!: (error: StorageUnavailableError) => void;

@@ -72,8 +72,8 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     }
   };
   // Issue 12: the writes of one event-loop turn share one transaction and one COMMIT (group-commit.ts).
-  const group = createGroupCommit(db);
   const checkpoints = path === ':memory:' ? undefined : startCheckpointWorker(db, path, options);
+  const group = createGroupCommit(db, { beforeBatch: () => checkpoints?.completeCheckpoint() });
   /** Runs `work` in its own SAVEPOINT of the turn's batch: all of its writes commit, or none does. */
   const transaction = <T>(work: () => T): T => translated(() => group.transaction(work));
   const statements = new Map<string, { statement: ReturnType<DatabaseSync['prepare']>; writes: boolean }>();
