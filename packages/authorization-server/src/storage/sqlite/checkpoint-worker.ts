@@ -16,10 +16,8 @@
  *   waits, so it waits at most 10 ms (`busy_timeout`) and is rare.
  * In-memory databases have no WAL and no worker. `stop()` closes the worker's connection and ends it.
  */
-import { statSync } from 'node:fs';
-import type { DatabaseSync as DatabaseSyncType } from 'node:sqlite';
-import { DatabaseSync } from 'node:sqlite';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 
 export interface CheckpointOptions {
   /** How often the worker looks for commits to checkpoint, in milliseconds (default 1000). */
@@ -34,6 +32,8 @@ interface CheckpointJob {
   truncateBytes: number;
   /** [0] = 1: the worker copied a WAL of RESTART_FRAMES or more; the server's connection finishes the job. */
   restartRequest: Int32Array;
+  restartFrames: number;
+  truncateIntervalMilliseconds: number;
 }
 
 export interface CheckpointWorker {
@@ -57,20 +57,22 @@ const RESTART_FRAMES = 1_000;
  * command, a test) needs none, its close checkpoints the WAL. Should the worker fail, the connection
  * checkpoints itself again (SQLite's default), so the WAL stays bounded.
  */
-export function startCheckpointWorker(db: DatabaseSyncType, path: string, options: CheckpointOptions): CheckpointWorker {
+export function startCheckpointWorker(db: DatabaseSync, path: string, options: CheckpointOptions): CheckpointWorker {
   db.exec('PRAGMA wal_autocheckpoint = 0');
   const job: CheckpointJob = {
     path,
     intervalMilliseconds: options.checkpointIntervalMilliseconds ?? 1_000,
     truncateBytes: options.walTruncateBytes ?? 64 * 1024 * 1024,
     restartRequest: new Int32Array(new SharedArrayBuffer(4)),
+    restartFrames: RESTART_FRAMES,
+    truncateIntervalMilliseconds: TRUNCATE_INTERVAL_MILLISECONDS,
   };
   const finish = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
   let worker: Worker | undefined;
   let exited: Promise<void> = Promise.resolve();
   let running = false;
   const start = setTimeout(() => {
-    worker = new Worker(new URL(import.meta.url), { workerData: { gatehouseCheckpoint: job } });
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: job });
     // A process that never closes its storage still exits.
     worker.unref();
     running = true;
@@ -111,8 +113,16 @@ export function startCheckpointWorker(db: DatabaseSyncType, path: string, option
   };
 }
 
-/** The worker's loop (runs in the worker thread only). */
+/**
+ * The worker's loop. It runs from its source text (`eval`, see WORKER_SOURCE): a worker started from a
+ * .ts file loads the TypeScript stripper too, about 18 MB more memory for these few lines. So it is
+ * self-contained: its modules through `require`, its constants in `job`.
+ */
 function runCheckpoints(job: CheckpointJob): void {
+  const { DatabaseSync } = require('node:sqlite') as typeof import('node:sqlite');
+  const { statSync } = require('node:fs') as typeof import('node:fs');
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const walBytes = () => statSync(`${job.path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   const db = new DatabaseSync(job.path);
   db.exec('PRAGMA busy_timeout = 10');
   const dataVersion = db.prepare('PRAGMA data_version');
@@ -125,10 +135,10 @@ function runCheckpoints(job: CheckpointJob): void {
       const version = dataVersion.get()?.data_version;
       if (version === checkpointedVersion) return;
       let result = passive.get();
-      if (walBytes(job.path) > job.truncateBytes && Date.now() - truncatedAt > TRUNCATE_INTERVAL_MILLISECONDS) {
+      if (walBytes() > job.truncateBytes && Date.now() - truncatedAt > job.truncateIntervalMilliseconds) {
         truncatedAt = Date.now();
         result = truncate.get();
-      } else if (Number(result?.log) >= RESTART_FRAMES) {
+      } else if (Number(result?.log) >= job.restartFrames) {
         // The writer starts the WAL over only when every frame was copied before its transaction began;
         // under sustained writes a commit always comes first. The server's connection copies the rest.
         Atomics.store(job.restartRequest, 0, 1);
@@ -147,9 +157,5 @@ function runCheckpoints(job: CheckpointJob): void {
   });
 }
 
-function walBytes(path: string): number {
-  return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-}
-
-const job = (workerData as { gatehouseCheckpoint?: CheckpointJob } | null)?.gatehouseCheckpoint;
-if (!isMainThread && job) runCheckpoints(job);
+// Node runs this file with its types stripped (replaced by spaces), so the function's text is JavaScript.
+const WORKER_SOURCE = `(${runCheckpoints.toString()})(require('node:worker_threads').workerData);`;
