@@ -138,9 +138,10 @@ function runCheckpoints(job: CheckpointJob): void {
       if (walBytes() > job.truncateBytes && Date.now() - truncatedAt > job.truncateIntervalMilliseconds) {
         truncatedAt = Date.now();
         result = truncate.get();
-      } else if (Number(result?.log) >= job.restartFrames) {
+      } else if (Number(result?.log) >= job.restartFrames && Number(result?.busy) === 0 && result?.log === result?.checkpointed) {
         // The writer starts the WAL over only when every frame was copied before its transaction began;
-        // under sustained writes a commit always comes first. The server's connection copies the rest.
+        // under sustained writes a commit always comes first. The server's connection copies the rest:
+        // only what was committed during this pass (not when a reader held the pass back).
         Atomics.store(job.restartRequest, 0, 1);
       }
       // Frames left behind (a reader on an older snapshot) are tried again at the next tick.
