@@ -2,9 +2,12 @@
  * The storage contract on SQLite through Node's built-in `node:sqlite` (no native addon).
  *
  * Durability: WAL with `synchronous=FULL`, so every committed rotation survives power loss before its
- * response is sent. Atomicity across processes: multi-statement operations run in `BEGIN IMMEDIATE`
- * transactions (one writer at a time, `busy_timeout` waits for it). Cleanup deletes in short batches
- * and yields to the event loop between them (node:sqlite is synchronous).
+ * response is sent. Group commit (issue 12, group-commit.ts): the writes of one event-loop turn share one
+ * `BEGIN IMMEDIATE` transaction and one COMMIT, each multi-statement operation in its own SAVEPOINT, and
+ * every method resolves only after that commit. Atomicity across processes: one writer at a time,
+ * `busy_timeout` waits for it; a batch holds the lock for one turn. Checkpoints run in a worker thread
+ * (checkpoint-worker.ts), off the request path. Cleanup deletes in short batches and yields to the event
+ * loop between them (node:sqlite is synchronous).
  */
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
@@ -17,6 +20,8 @@ import { createPartnerTeamStore } from '../stores/partner-teams.ts';
 import { resourcesColumn } from '../rows.ts';
 import { createApiKeyStore } from '../stores/api-keys.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
+import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
+import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
 import { createResourceStore } from '../stores/resources.ts';
 import { createAdminCredentialStore } from '../stores/admin-credentials.ts';
 import { createClientLogoStore } from '../stores/client-logos.ts';
@@ -54,8 +59,15 @@ import type {
 
 type Row = Record<string, SQLInputValue>;
 
+/** Statements that never write: they run outside the batch (and wait for it only when one is open). */
+const READ_ONLY_STATEMENT = /^\s*(SELECT|PRAGMA)\b/i;
+const SAFETY_LEVEL_STATEMENT = /^\s*PRAGMA\s+synchronous\b/i;
+
+/** Tuning of createSqliteStorage (defaults suit a server; tests shorten them). */
+export type SqliteStorageOptions = CheckpointOptions;
+
 /** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
-export function createSqliteStorage(path: string): Storage {
+export function createSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
   const db = openDatabase(path);
   migrate(db);
 
@@ -68,32 +80,35 @@ export function createSqliteStorage(path: string): Storage {
       throw sqliteStorageError(error);
     }
   };
-  const transaction = <T>(work: () => T): T => translated(() => {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      // A failed COMMIT (SQLITE_BUSY, SQLITE_FULL) may leave the transaction open: roll it back if so.
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw error;
-    }
-  });
-  const statements = new Map<string, ReturnType<DatabaseSync['prepare']>>();
+  // Issue 12: the writes of one event-loop turn share one transaction and one COMMIT (group-commit.ts).
+  const checkpoints = path === ':memory:' ? undefined : startCheckpointWorker(db, path, options);
+  const group = createGroupCommit(db, { beforeBatch: () => checkpoints?.completeCheckpoint() });
+  /** Runs `work` in its own SAVEPOINT of the turn's batch: all of its writes commit, or none does. */
+  const transaction = <T>(work: () => T): T => translated(() => group.transaction(work));
+  const statements = new Map<string, { statement: ReturnType<DatabaseSync['prepare']>; writes: boolean }>();
   const sql = (text: string) => {
-    let statement = statements.get(text);
-    if (!statement) {
-      statement = db.prepare(text);
-      statements.set(text, statement);
+    let prepared = statements.get(text);
+    if (!prepared) {
+      prepared = { statement: db.prepare(text), writes: !READ_ONLY_STATEMENT.test(text) };
+      statements.set(text, prepared);
     }
-    return statement;
+    return prepared;
   };
-  const get = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).get(...params) as Row | undefined);
-  const all = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).all(...params) as Row[]);
-  const run = (text: string, ...params: SQLInputValue[]) => translated(() => sql(text).run(...params));
+  /** A write joins the turn's batch; a read sees it, so its answer waits for the batch's commit too. */
+  const statement = <T>(text: string, execute: (statement: ReturnType<DatabaseSync['prepare']>) => T): T => translated(() => {
+    const prepared = sql(text);
+    return prepared.writes ? group.write(() => execute(prepared.statement)) : group.read(() => execute(prepared.statement));
+  });
+  const get = (text: string, ...params: SQLInputValue[]) => statement(text, (prepared) => prepared.get(...params) as Row | undefined);
+  const all = (text: string, ...params: SQLInputValue[]) => statement(text, (prepared) => prepared.all(...params) as Row[]);
+  const run = (text: string, ...params: SQLInputValue[]) => {
+    // The batch commits with synchronous=FULL, and SQLite refuses to change the safety level inside a
+    // transaction: a store's own setting for one commit (rateLimits.hit) has no commit of its own any more.
+    if (SAFETY_LEVEL_STATEMENT.test(text)) return { changes: 0 };
+    return statement(text, (prepared) => prepared.run(...params));
+  };
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
-  const driver = createSqliteDriver({ get, all, run, transaction });
+  const driver = createSqliteDriver({ get, all, run, transaction, durable: group.durable });
 
   const insertToken = (token: TokenRecord) =>
     run(
@@ -572,6 +587,10 @@ export function createSqliteStorage(path: string): Storage {
     brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
+      // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
+      // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
+      group.commitNow();
+      await checkpoints?.stop();
       db.close();
     },
     resources: createResourceStore(driver),
@@ -582,10 +601,13 @@ export function createSqliteStorage(path: string): Storage {
       if (Number(row?.version ?? 0) < latest) throw new Error(`the database file is at version ${String(row?.version ?? 0)}, this server needs ${latest}`);
     },
   };
-  return storage;
+  // Issue 12: no method resolves before the commit of the batches holding its writes (or rows it read).
+  return settledAfterCommits(storage, group);
 }
 
 function openDatabase(path: string): DatabaseSync {
+  // A batch of this process holding the write lock would make the WAL switch and migrations wait in vain.
+  commitOpenBatches();
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
   db.exec('PRAGMA busy_timeout = 5000');

@@ -1,0 +1,295 @@
+/**
+ * Group commit on SQLite (issue 12): the writes of one event-loop turn share one transaction and one
+ * COMMIT, each operation in its own SAVEPOINT; no method answers before its commit; a failed commit fails
+ * every member; checkpoints run in a worker thread that keeps the WAL bounded and stops on close.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync, StatementSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+import { failSqliteStatements } from '../../testing/sqlite-faults.ts';
+import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage.ts';
+import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { createSqliteStorage } from './sqlite-storage.ts';
+
+const NOW = 1_800_000_000;
+const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-group-commit-'));
+after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
+const databaseFile = () => join(temporaryDirectory, `${randomUUID()}.sqlite`);
+
+function clientRecord(): ClientRecord {
+  return {
+    clientId: randomUUID(), kind: 'client', clientName: 'Ledgerly Sync', clientType: 'public', secretDigest: null,
+    redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'], subjectType: null, pkceRequired: true, status: 'active',
+    clientUri: null, logoUri: null, tosUri: null, policyUri: null, audience: null, createdAt: NOW,
+    initiationUri: null, settingsUri: null, contacts: [], ownerUserId: null, previousSecretDigest: null, previousSecretExpiresAt: null,
+    brandingVerified: true,
+  };
+}
+
+/** Counts the COMMITs every connection of this process runs (node:sqlite has no commit hook) until `restore()`. */
+function countCommits(): { commits(): number; restore(): void } {
+  const originalExec = DatabaseSync.prototype.exec;
+  let commits = 0;
+  DatabaseSync.prototype.exec = function (this: DatabaseSync, sql: string) {
+    const result = originalExec.call(this, sql);
+    if (/^COMMIT$/i.test(sql)) commits += 1;
+    return result;
+  };
+  return { commits: () => commits, restore: () => (DatabaseSync.prototype.exec = originalExec) };
+}
+
+/** A second connection to the file: what another process sees (committed rows only). */
+function clientVisible(path: string, clientId: string): boolean {
+  const db = new DatabaseSync(path);
+  try {
+    return db.prepare('SELECT 1 FROM clients WHERE client_id = ?').get(clientId) !== undefined;
+  } finally {
+    db.close();
+  }
+}
+
+async function withStorage(test: (storage: Storage, path: string) => Promise<void>): Promise<void> {
+  const path = databaseFile();
+  const storage = createSqliteStorage(path);
+  try {
+    await test(storage, path);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** A client, user and unused code, committed; for issueForCode. */
+async function codeFor(storage: Storage) {
+  const client = clientRecord();
+  const userId = randomUUID();
+  await storage.clients.create(client);
+  await storage.users.create({ userId, email: `${userId}@example.com`, name: 'Alice', passwordHash: null });
+  const codeDigest = randomBytes(32).toString('base64url');
+  const subjectId = randomUUID();
+  await storage.authorizationCodes.create({
+    codeDigest, clientId: client.clientId, userId, redirectUri: client.redirectUris[0]!, scope: ['users:read'], subjectType: 'company',
+    subjectId, codeChallenge: null, issuedAt: NOW, expiresAt: NOW + 60,
+  });
+  const grant: GrantRecord = {
+    grantId: randomUUID(), clientId: client.clientId, userId, subjectType: 'company', subjectId, scope: ['users:read'],
+    createdAt: NOW, revokedAt: null, revocationReason: null,
+  };
+  return { client, codeDigest, grant };
+}
+
+function token(grant: GrantRecord, kind: 'access' | 'refresh', tokenDigest = randomBytes(32).toString('base64url')): TokenRecord {
+  return {
+    tokenDigest, tokenId: randomUUID(), kind, grantId: grant.grantId, clientId: grant.clientId, scope: grant.scope,
+    issuedAt: NOW, expiresAt: NOW + 900, rotatedAt: null, revokedAt: null,
+  };
+}
+
+describe('SQLite group commit (issue 12)', () => {
+  it('commits the operations started in one turn in ONE transaction, plain writes and transactions alike', async () => {
+    await withStorage(async (storage, path) => {
+      const { codeDigest } = await codeFor(storage);
+      const clients = [clientRecord(), clientRecord(), clientRecord()];
+      const counter = countCommits();
+      let results: unknown[];
+      try {
+        results = await Promise.all([
+          ...clients.map((client) => storage.clients.create(client)),
+          storage.authorizationCodes.consume(codeDigest, NOW + 1),
+          storage.audit.record({ type: 'consent.granted', at: NOW, actor: 'user:alice' }),
+          storage.resources.create({ resource: 'https://api.example/', name: 'API', scopes: ['users:read'], createdAt: NOW }),
+        ]);
+      } finally {
+        counter.restore();
+      }
+      assert.equal(counter.commits(), 1, 'six operations, one COMMIT');
+      assert.equal((results[3] as { outcome: string }).outcome, 'consumed');
+      for (const client of clients) assert.equal(clientVisible(path, client.clientId), true);
+    });
+  });
+
+  it('rolls back only the failing operation of a batch: its SAVEPOINT, or its statement; the others commit', async () => {
+    await withStorage(async (storage, path) => {
+      const { codeDigest, grant } = await codeFor(storage);
+      const duplicate = randomBytes(32).toString('base64url');
+      // The second token repeats the first one's digest: the grant and the first token are written, then the INSERT fails.
+      const badTokens = [token(grant, 'access', duplicate), token(grant, 'refresh', duplicate)];
+      const taken = clientRecord();
+      await storage.clients.create(taken);
+      const fresh = clientRecord();
+      const counter = countCommits();
+      let outcomes: PromiseSettledResult<unknown>[];
+      try {
+        outcomes = await Promise.allSettled([
+          storage.clients.create(fresh),
+          storage.grants.issueForCode(codeDigest, grant, badTokens),
+          storage.clients.create(taken), // a plain write that fails (primary key)
+          storage.audit.record({ type: 'consent.granted', at: NOW, actor: 'user:alice', grantId: grant.grantId }),
+        ]);
+      } finally {
+        counter.restore();
+      }
+      assert.equal(counter.commits(), 1);
+      assert.equal(outcomes[0]!.status, 'fulfilled');
+      for (const failed of [outcomes[1]!, outcomes[2]!]) {
+        assert.equal(failed.status, 'rejected');
+        assert.ok(!((failed as PromiseRejectedResult).reason instanceof StorageUnavailableError), 'a constraint violation is a fault, not a 503');
+        assert.match(String((failed as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
+      }
+      assert.equal(outcomes[3]!.status, 'fulfilled');
+
+      const db = new DatabaseSync(path);
+      try {
+        assert.equal(db.prepare('SELECT 1 FROM clients WHERE client_id = ?').get(fresh.clientId) !== undefined, true, 'the other write committed');
+        assert.equal(db.prepare('SELECT count(*) AS n FROM audit_events WHERE grant_id = ?').get(grant.grantId)?.n, 1, 'and the audit event');
+        assert.equal(db.prepare('SELECT 1 FROM grants WHERE grant_id = ?').get(grant.grantId), undefined, 'the failed transaction left no grant');
+        assert.equal(db.prepare('SELECT count(*) AS n FROM tokens WHERE grant_id = ?').get(grant.grantId)?.n, 0, 'nor its first token');
+        assert.equal(db.prepare('SELECT grant_id FROM authorization_codes WHERE code_digest = ?').get(codeDigest)?.grant_id, null);
+      } finally {
+        db.close();
+      }
+      // The code is still good: the same grant with sound tokens issues.
+      assert.equal(await storage.grants.issueForCode(codeDigest, grant, [token(grant, 'access'), token(grant, 'refresh')]), 'issued');
+    });
+  });
+
+  it('a failing COMMIT rejects every operation of the batch with StorageUnavailableError and writes nothing; the next turn starts afresh', async () => {
+    await withStorage(async (storage, path) => {
+      const { client: codeClient, codeDigest } = await codeFor(storage);
+      const clients = [clientRecord(), clientRecord()];
+      const fault = failSqliteStatements(/^COMMIT$/);
+      let outcomes: PromiseSettledResult<unknown>[];
+      try {
+        outcomes = await Promise.allSettled([
+          ...clients.map((client) => storage.clients.create(client)),
+          storage.authorizationCodes.consume(codeDigest, NOW + 1),
+          storage.clients.find(clients[0]!.clientId), // a read of an uncommitted row fails with its batch
+        ]);
+      } finally {
+        fault.restore();
+      }
+      assert.equal(fault.failures(), 1, 'one COMMIT for the whole turn, and it failed');
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, 'rejected');
+        assert.ok((outcome as PromiseRejectedResult).reason instanceof StorageUnavailableError);
+      }
+      for (const client of clients) assert.equal(clientVisible(path, client.clientId), false, 'nothing of the batch is visible');
+      assert.equal(await storage.clients.find(clients[0]!.clientId), undefined);
+      assert.equal((await storage.authorizationCodes.find(codeDigest, codeClient.clientId))?.used, false, 'the code is unused');
+
+      await storage.clients.create(clients[0]!);
+      assert.equal(clientVisible(path, clients[0]!.clientId), true);
+      assert.equal((await storage.authorizationCodes.consume(codeDigest, NOW + 2)).outcome, 'consumed');
+    });
+  });
+
+  it('fails every member when SQLite rolled the whole transaction back after an error (SQLITE_FULL), not only the failing one', async () => {
+    // node:sqlite cannot fill a disk on demand: prepared statements are recorded with their connection, and the
+    // fault does what SQLite does on SQLITE_FULL inside a transaction (rolls it back) before throwing.
+    const connectionOf = new WeakMap<StatementSync, DatabaseSync>();
+    const originalPrepare = DatabaseSync.prototype.prepare;
+    DatabaseSync.prototype.prepare = function (this: DatabaseSync, sql: string) {
+      const statement = originalPrepare.call(this, sql);
+      connectionOf.set(statement, this);
+      return statement;
+    };
+    const originalRun = StatementSync.prototype.run;
+    try {
+      await withStorage(async (storage, path) => {
+        const full = clientRecord();
+        const before = clientRecord();
+        const failingRun = function (this: StatementSync, ...args: unknown[]) {
+          if (/^INSERT INTO clients/.test(this.sourceSQL) && args.includes(full.clientId)) {
+            connectionOf.get(this)!.exec('ROLLBACK');
+            throw Object.assign(new Error('database or disk is full'), { code: 'ERR_SQLITE_ERROR', errcode: 13, errstr: 'database or disk is full' });
+          }
+          return (originalRun as (...values: unknown[]) => unknown).apply(this, args);
+        };
+        StatementSync.prototype.run = failingRun as StatementSync['run'];
+        const outcomes = await Promise.allSettled([storage.clients.create(before), storage.clients.create(full)]);
+        StatementSync.prototype.run = originalRun;
+        for (const outcome of outcomes) {
+          assert.equal(outcome.status, 'rejected');
+          assert.ok((outcome as PromiseRejectedResult).reason instanceof StorageUnavailableError);
+        }
+        assert.equal(clientVisible(path, before.clientId), false);
+        // The next write opens a fresh batch.
+        await storage.clients.create(before);
+        assert.equal(clientVisible(path, before.clientId), true);
+      });
+    } finally {
+      StatementSync.prototype.run = originalRun;
+      DatabaseSync.prototype.prepare = originalPrepare;
+    }
+  });
+
+  it('resolves no method before its commit: a second connection sees the write the moment the promise resolves', async () => {
+    await withStorage(async (storage, path) => {
+      for (let round = 0; round < 20; round++) {
+        const client = clientRecord();
+        const written = storage.clients.create(client);
+        // A read in the same turn sees the uncommitted row; its answer waits for the commit as well.
+        const found = storage.clients.find(client.clientId);
+        const resource = `https://api.example/${round}`;
+        const viaDriver = storage.resources.create({ resource, name: 'API', scopes: ['users:read'], createdAt: NOW });
+        assert.equal(clientVisible(path, client.clientId), false, 'not committed yet within the turn');
+        await written;
+        assert.equal(clientVisible(path, client.clientId), true, 'committed when create resolved');
+        assert.deepEqual(await found, client);
+        assert.equal(await viaDriver, 'created');
+        const db = new DatabaseSync(path);
+        assert.ok(db.prepare('SELECT 1 FROM resources WHERE resource = ?').get(resource), 'the driver\'s write committed when it resolved');
+        db.close();
+      }
+    });
+  });
+
+  it('does not make a read wait when no batch is open', async () => {
+    await withStorage(async (storage) => {
+      const client = clientRecord();
+      await storage.clients.create(client);
+      const counter = countCommits();
+      try {
+        assert.deepEqual(await storage.clients.find(client.clientId), client);
+      } finally {
+        counter.restore();
+      }
+      assert.equal(counter.commits(), 0, 'a read outside a batch opens none');
+    });
+  });
+
+  it('keeps the WAL file bounded under sustained writes with the checkpoint worker, which stops on close', async () => {
+    const path = databaseFile();
+    const storage = createSqliteStorage(path, { checkpointIntervalMilliseconds: 50 });
+    const walBytes = () => statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    const fileBytes = () => statSync(path).size;
+    const detail = 'x'.repeat(16 * 1024);
+    const write = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => storage.audit.record({ type: 'test.load', at: NOW, actor: 'test', details: { i, detail } })));
+    try {
+      // The server's connection does not checkpoint (wal_autocheckpoint=0): the database file grows only when the worker does.
+      const initialFileBytes = fileBytes();
+      const deadline = Date.now() + 60_000;
+      while (fileBytes() === initialFileBytes) {
+        assert.ok(Date.now() < deadline, 'the checkpoint worker never checkpointed');
+        await write(1);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const walBefore = walBytes();
+      let written = 0;
+      while (written < 32 * 1024 * 1024) {
+        await write(16);
+        written += 16 * detail.length;
+      }
+      // Without checkpoints the WAL would have grown by more than everything written (32 MiB and its pages' overhead).
+      const growth = walBytes() - walBefore;
+      assert.ok(growth < 12 * 1024 * 1024, `the WAL grew by ${growth} bytes while 32 MiB were written`);
+    } finally {
+      await storage.close();
+    }
+    // Closing the last connection removes the WAL file: the worker's connection was closed first.
+    assert.equal(existsSync(`${path}-wal`), false, 'the worker stopped and closed its connection');
+  });
+});

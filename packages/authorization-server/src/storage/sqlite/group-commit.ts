@@ -1,0 +1,217 @@
+/**
+ * Group commit for the SQLite storage (issue 12, "Group commit on SQLite").
+ *
+ * Every write of one event-loop turn joins ONE transaction (a batch): the first opens `BEGIN IMMEDIATE`
+ * and schedules the batch's COMMIT with `setImmediate`, so the turn's operations share one COMMIT and one
+ * fsync (`synchronous=FULL` stays). Inside the batch, each `transaction(work)` runs in its own SAVEPOINT:
+ * when it throws, `ROLLBACK TO` + `RELEASE` undo only its own writes, the batch's other members keep
+ * theirs. A plain write outside `transaction` joins the batch as it is (a failing statement undoes only
+ * itself: SQLite's statement-level atomicity).
+ *
+ * Durability is not traded away: an operation's answer waits for the commit of every batch that holds its
+ * writes, or uncommitted rows it read (`settled`). A COMMIT that fails (SQLITE_BUSY, SQLITE_FULL,
+ * SQLITE_IOERR) rolls the batch back and rejects every member with StorageUnavailableError (503); so does
+ * an error after which SQLite rolled the whole transaction back by itself. The next write opens a fresh
+ * batch. A batch holds the database's write lock for one turn only: other processes (the `gatehouse` CLI)
+ * wait on `busy_timeout` as before.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DatabaseSync } from 'node:sqlite';
+import { StorageUnavailableError } from '../storage-unavailable.ts';
+
+/** One open transaction shared by the writes of one turn; `committed` settles when its COMMIT has run. */
+interface Batch {
+  readonly committed: Promise<void>;
+  resolve(): void;
+  reject(error: StorageUnavailableError): void;
+}
+
+export interface GroupCommit {
+  /** Runs `work` (one statement that may write) in the current batch, opening one if none is open. */
+  write<T>(work: () => T): T;
+  /** Runs `work` (a read): when a batch is open the read may see its uncommitted rows, so the caller waits for it. */
+  read<T>(work: () => T): T;
+  /** Runs `work` in its own SAVEPOINT of the current batch: its writes commit with the batch, or none does. */
+  transaction<T>(work: () => T): T;
+  /** The current batch's commit (rejects with StorageUnavailableError when it fails); resolved when none is open. */
+  durable(): Promise<void>;
+  /**
+   * Calls `operation` and resolves with its result only once every batch it wrote to or read uncommitted
+   * rows from has committed (across its own awaits too); rejects with StorageUnavailableError if one failed.
+   */
+  settled<T>(operation: () => Promise<T>): Promise<T>;
+  /** Commits the open batch now (closing; or another connection of this process needs the write lock). */
+  commitNow(): void;
+}
+
+/** The batches the running storage operation touched: followed across its awaits. */
+const touchedBatches = new AsyncLocalStorage<Batch[]>();
+
+/** Every group commit of this process with an open batch. */
+const openGroups = new Set<GroupCommit>();
+
+const resolved = Promise.resolve();
+
+/**
+ * Commits every open batch of this process. Another connection of the same process (a second storage on
+ * the file, or migrations) would otherwise wait for a lock that only this thread can release: SQLite's
+ * busy handler sleeps synchronously, the batch's COMMIT never runs, and the wait ends in SQLITE_BUSY.
+ */
+export function commitOpenBatches(): void {
+  for (const group of [...openGroups]) group.commitNow();
+}
+
+export interface GroupCommitOptions {
+  /** Runs on the connection outside any transaction before each batch begins (checkpoint-worker.ts). */
+  beforeBatch?(): void;
+}
+
+export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions = {}): GroupCommit {
+  let batch: Batch | undefined;
+  let scheduledCommit: NodeJS.Immediate | undefined;
+  // One savepoint name for every operation: a nested transaction's ROLLBACK TO/RELEASE reach its own, the innermost.
+  const savepoint = db.prepare('SAVEPOINT operation');
+  const release = db.prepare('RELEASE operation');
+  const rollbackTo = db.prepare('ROLLBACK TO operation');
+
+  const record = (current: Batch) => {
+    const touched = touchedBatches.getStore();
+    if (touched && !touched.includes(current)) touched.push(current);
+  };
+
+  /** Ends `current` without committing it: every member fails (issue 12: never a success for a write that did not commit). */
+  const abandon = (current: Batch, cause: unknown) => {
+    if (batch !== current) return;
+    close(current);
+    try {
+      if (db.isTransaction) db.exec('ROLLBACK');
+    } catch {
+      // The connection reports its state at the next statement; this batch has failed either way.
+    }
+    current.reject(cause instanceof StorageUnavailableError ? cause : new StorageUnavailableError(cause));
+  };
+
+  const close = (current: Batch) => {
+    if (batch === current) batch = undefined;
+    openGroups.delete(group);
+    if (scheduledCommit) clearImmediate(scheduledCommit);
+    scheduledCommit = undefined;
+  };
+
+  /** The batch a write joins: the open one, or a new one (`BEGIN IMMEDIATE`, COMMIT scheduled for the end of the turn). */
+  const join = (): Batch => {
+    // An error inside a transaction's work that the work caught may have made SQLite roll the batch back.
+    if (batch && !db.isTransaction) abandon(batch, new Error('SQLite rolled the transaction back'));
+    if (!batch) {
+      commitOpenBatches();
+      // A COMMIT and its ROLLBACK that both failed may have left a transaction open: start clean.
+      if (db.isTransaction) db.exec('ROLLBACK');
+      options.beforeBatch?.();
+      db.exec('BEGIN IMMEDIATE');
+      let resolve!: () => void;
+      let reject!: (error: StorageUnavailableError) => void;
+      const committed = new Promise<void>((onResolve, onReject) => {
+        resolve = onResolve;
+        reject = onReject;
+      });
+      // Members await it; a batch whose members all failed on their own has no one to tell.
+      committed.catch(() => {});
+      batch = { committed, resolve, reject };
+      openGroups.add(group);
+      scheduledCommit = setImmediate(group.commitNow);
+    }
+    record(batch);
+    return batch;
+  };
+
+  const group: GroupCommit = {
+    write(work) {
+      const current = join();
+      try {
+        return work();
+      } catch (error) {
+        // SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY, SQLITE_NOMEM may roll the whole transaction back.
+        if (!db.isTransaction) abandon(current, error);
+        throw error;
+      }
+    },
+    read(work) {
+      if (batch && !db.isTransaction) abandon(batch, new Error('SQLite rolled the transaction back'));
+      const current = batch;
+      if (current) record(current);
+      try {
+        return work();
+      } catch (error) {
+        if (current && !db.isTransaction) abandon(current, error);
+        throw error;
+      }
+    },
+    transaction(work) {
+      const current = join();
+      savepoint.run();
+      try {
+        const result = work();
+        release.run();
+        return result;
+      } catch (error) {
+        if (batch === current && db.isTransaction) {
+          try {
+            rollbackTo.run();
+            release.run();
+          } catch (rollbackError) {
+            abandon(current, rollbackError);
+          }
+        } else {
+          abandon(current, error);
+        }
+        throw error;
+      }
+    },
+    durable() {
+      return batch ? batch.committed : resolved;
+    },
+    async settled(operation) {
+      const touched: Batch[] = [];
+      const result = await touchedBatches.run(touched, operation);
+      for (const current of touched) await current.committed;
+      return result;
+    },
+    commitNow() {
+      const current = batch;
+      if (!current) return;
+      close(current);
+      try {
+        db.exec('COMMIT');
+      } catch (error) {
+        // Issue 12: a failed COMMIT fails every operation of the batch; nothing of it stays.
+        try {
+          if (db.isTransaction) db.exec('ROLLBACK');
+        } catch {
+          // As in abandon: the batch has failed either way.
+        }
+        current.reject(new StorageUnavailableError(error));
+        return;
+      }
+      current.resolve();
+    },
+  };
+  return group;
+}
+
+/**
+ * `target` with every method (of nested stores too) wrapped in `group.settled`: one wrapper over the
+ * storage object, so that no method of it answers before its writes are durable.
+ */
+export function settledAfterCommits<T extends object>(target: T, group: GroupCommit): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(target)) {
+    if (typeof value === 'function') {
+      wrapped[key] = (...args: unknown[]) => group.settled(() => value.apply(target, args));
+    } else if (value !== null && typeof value === 'object') {
+      wrapped[key] = settledAfterCommits(value, group);
+    } else {
+      wrapped[key] = value;
+    }
+  }
+  return wrapped as T;
+}
