@@ -10,7 +10,6 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
-import { createSqliteDirectory } from './sqlite-directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteLocalAccounts } from './sqlite-local-accounts.ts';
 import { createSqlitePartnerTeams } from './sqlite-partner-teams.ts';
@@ -18,6 +17,7 @@ import { resourcesColumn } from '../rows.ts';
 import { createSqliteApiKeys } from './sqlite-api-keys.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
+import { createDirectoryStore } from '../stores/directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
@@ -734,7 +734,7 @@ export function createSqliteStorage(path: string): Storage {
         return Number(result.changes);
       },
     },
-    directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
+    directory: createDirectoryStore(driver),
     localAccounts: createSqliteLocalAccounts({ get, run, transaction }),
     apiKeys: createSqliteApiKeys({ get, all, run, transaction }),
     partnerTeams: createSqlitePartnerTeams({ get, all, run, transaction, toClient }),
