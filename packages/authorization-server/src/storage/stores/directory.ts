@@ -8,7 +8,7 @@
  * record is rolled back alone; a dry run computes the same outcomes and rolls the transaction back.
  */
 import { deletedUserEmail, toDirectorySubject, toDirectoryUser } from '../rows.ts';
-import type { SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import type { SqlDialect, SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 import { insertAuditEventSteps, revokeGrantSteps } from './grant-revocation.ts';
 
@@ -42,22 +42,37 @@ const INSERT_USER = 'INSERT INTO users (user_id, email, name, password_hash, loc
 const UPDATE_USER = 'UPDATE users SET email = ?, name = ?, locale = ?, updated_at = ? WHERE user_id = ?';
 const INSERT_SUBJECT = 'INSERT INTO subjects (subject_type, subject_id, name, organization_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)';
 const UPDATE_SUBJECT = 'UPDATE subjects SET name = ?, organization_id = ?, updated_at = ? WHERE subject_type = ? AND subject_id = ?';
-/**
- * An e-mail compared case-insensitively. SQLite: the column is COLLATE NOCASE, so `=` is and its unique
- * index serves it; PostgreSQL: the unique index is on lower(email).
- */
-const EMAIL_MATCHES = { sqlite: 'email = ?', postgres: 'lower(email) = lower(?)' } as const;
 
-/** PostgreSQL row locks where the hand-written version took them; SQLite's writer lock covers them. */
-const forUpdate = (tx: SqlTransaction) => (tx.dialect === 'postgres' ? ' FOR UPDATE' : '');
-const forShare = (tx: SqlTransaction) => (tx.dialect === 'postgres' ? ' FOR SHARE' : '');
+/**
+ * The statements whose text differs by dialect, built once (the import runs them for every record).
+ * PostgreSQL takes the row locks the hand-written version took; on SQLite the transaction's writer lock
+ * covers them. E-mails compare case-insensitively: SQLite's column is COLLATE NOCASE, so `=` does and
+ * its unique index serves it; PostgreSQL's unique index is on lower(email).
+ */
+function dialectSql(dialect: SqlDialect) {
+  const forUpdate = dialect === 'postgres' ? ' FOR UPDATE' : '';
+  const forShare = dialect === 'postgres' ? ' FOR SHARE' : '';
+  const emailMatches = dialect === 'postgres' ? 'lower(email) = lower(?)' : 'email = ?';
+  return {
+    emailMatches,
+    emailHolder: `SELECT user_id FROM users WHERE ${emailMatches} AND deleted_at IS NULL AND user_id <> ?`,
+    userForUpdate: `SELECT * FROM users WHERE user_id = ?${forUpdate}`,
+    liveUserForUpdate: LIVE_USER + forUpdate,
+    liveUserIdForUpdate: `SELECT user_id FROM users WHERE user_id = ? AND deleted_at IS NULL${forUpdate}`,
+    liveUserForShare: `SELECT 1 AS found FROM users WHERE user_id = ? AND deleted_at IS NULL${forShare}`,
+    subjectForUpdate: SUBJECT + forUpdate,
+    subjectFoundForUpdate: `SELECT 1 AS found FROM subjects WHERE subject_type = ? AND subject_id = ?${forUpdate}`,
+    subjectFoundForShare: `SELECT 1 AS found FROM subjects WHERE subject_type = ? AND subject_id = ?${forShare}`,
+  };
+}
+const DIALECT_SQL = { sqlite: dialectSql('sqlite'), postgres: dialectSql('postgres') };
 
 const toMembership = (row: SqlRow): MembershipRecord => ({ subjectType: row.subject_type as SubjectType, subjectId: String(row.subject_id) });
 const membershipKey = (membership: MembershipRecord) => `${membership.subjectType}:${membership.subjectId}`;
 
 /** The live user holding the e-mail (case-insensitively), other than `exceptUserId`. */
 function emailHolder(tx: SqlTransaction, email: string, exceptUserId: string): SqlStep<SqlRow | undefined> {
-  return tx.get(`SELECT user_id FROM users WHERE ${EMAIL_MATCHES[tx.dialect]} AND deleted_at IS NULL AND user_id <> ?`, [email, exceptUserId]);
+  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [email, exceptUserId]);
 }
 
 function* organizationExists(tx: SqlTransaction, organizationId: string): SqlStep<boolean> {
@@ -71,7 +86,7 @@ function voidCodes(tx: SqlTransaction, where: string, now: number, params: unkno
 
 function* upsertSubject(tx: SqlTransaction, record: Extract<DirectoryImportRecord, { kind: 'subject' }>['subject'], now: number, actor: string): SqlStep<DirectoryUpsertOutcome> {
   if (record.organizationId !== null && !(yield* organizationExists(tx, record.organizationId))) throw new Refusal('organization_id', 'no organization has this id');
-  const existing = yield* tx.get(SUBJECT + forUpdate(tx), [record.subjectType, record.subjectId]);
+  const existing = yield* tx.get(DIALECT_SQL[tx.dialect].subjectForUpdate, [record.subjectType, record.subjectId]);
   const type = `directory.${record.subjectType}`;
   if (!existing) {
     yield* tx.run(INSERT_SUBJECT, [record.subjectType, record.subjectId, record.name, record.organizationId, now, now]);
@@ -90,7 +105,7 @@ function* upsertSubject(tx: SqlTransaction, record: Extract<DirectoryImportRecor
 
 function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, { kind: 'user' }>, now: number, actor: string): SqlStep<DirectoryUpsertOutcome> {
   const { user } = record;
-  const existing = yield* tx.get(`SELECT * FROM users WHERE user_id = ?${forUpdate(tx)}`, [user.userId]);
+  const existing = yield* tx.get(DIALECT_SQL[tx.dialect].userForUpdate, [user.userId]);
   if (existing && existing.deleted_at !== null) throw new Refusal('id', 'this user was deleted; a deleted user\'s id is never reused');
   if (yield* emailHolder(tx, user.email, user.userId)) throw new Refusal('email', 'another user has this e-mail address');
   for (const membership of record.administers ?? []) {
@@ -166,14 +181,14 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     async listUsers(filter, page) {
       const where = ['deleted_at IS NULL'];
       const params: unknown[] = [];
-      if (filter.email !== undefined) { where.push(EMAIL_MATCHES[db.dialect]); params.push(filter.email); }
+      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(filter.email); }
       if (page.afterId !== undefined) { where.push('user_id > ?'); params.push(page.afterId); }
       return (await db.all(`SELECT * FROM users WHERE ${where.join(' AND ')} ORDER BY user_id LIMIT ?`, [...params, page.limit])).map(toDirectoryUser);
     },
     async updateUser(userId, changes, now) {
       try {
         return await db.transaction(function* (tx) {
-          const row = yield* tx.get(LIVE_USER + forUpdate(tx), [userId]);
+          const row = yield* tx.get(DIALECT_SQL[tx.dialect].liveUserForUpdate, [userId]);
           if (!row) return 'not_found' as const;
           const before = toDirectoryUser(row);
           const next = { ...before, ...definedOnly(changes) };
@@ -189,7 +204,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     },
     async deleteUser(userId, now) {
       return db.transaction(function* (tx) {
-        if (!(yield* tx.get(`SELECT user_id FROM users WHERE user_id = ? AND deleted_at IS NULL${forUpdate(tx)}`, [userId]))) return undefined;
+        if (!(yield* tx.get(DIALECT_SQL[tx.dialect].liveUserIdForUpdate, [userId]))) return undefined;
         yield* tx.run('UPDATE users SET deleted_at = ?, updated_at = ?, password_hash = NULL, email = ? WHERE user_id = ?', [now, now, deletedUserEmail(userId), userId]);
         const loginSessionsEnded = (yield* tx.run('DELETE FROM login_sessions WHERE user_id = ?', [userId])).changes;
         const membershipsRemoved = (yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ?', [userId])).changes;
@@ -224,7 +239,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     },
     async updateSubject(subjectType, subjectId, changes, now) {
       return db.transaction(function* (tx) {
-        const row = yield* tx.get(SUBJECT + forUpdate(tx), [subjectType, subjectId]);
+        const row = yield* tx.get(DIALECT_SQL[tx.dialect].subjectForUpdate, [subjectType, subjectId]);
         if (!row) return 'not_found' as const;
         const before = toDirectorySubject(row);
         const next = { ...before, ...definedOnly(changes) };
@@ -238,7 +253,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     },
     async deleteSubject(subjectType, subjectId, now, reason, effects) {
       return db.transaction(function* (tx) {
-        if (!(yield* tx.get(`SELECT 1 AS found FROM subjects WHERE subject_type = ? AND subject_id = ?${forUpdate(tx)}`, [subjectType, subjectId]))) {
+        if (!(yield* tx.get(DIALECT_SQL[tx.dialect].subjectFoundForUpdate, [subjectType, subjectId]))) {
           return { outcome: 'not_found' as const };
         }
         if (subjectType === 'organization' && (yield* tx.get("SELECT 1 AS found FROM subjects WHERE subject_type = 'company' AND organization_id = ? LIMIT 1", [subjectId]))) {
@@ -261,8 +276,8 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     },
     async putMembership(userId, membership) {
       return db.transaction(function* (tx) {
-        if (!(yield* tx.get(`SELECT 1 AS found FROM users WHERE user_id = ? AND deleted_at IS NULL${forShare(tx)}`, [userId]))) return 'unknown_user' as const;
-        if (!(yield* tx.get(`SELECT 1 AS found FROM subjects WHERE subject_type = ? AND subject_id = ?${forShare(tx)}`, [membership.subjectType, membership.subjectId]))) {
+        if (!(yield* tx.get(DIALECT_SQL[tx.dialect].liveUserForShare, [userId]))) return 'unknown_user' as const;
+        if (!(yield* tx.get(DIALECT_SQL[tx.dialect].subjectFoundForShare, [membership.subjectType, membership.subjectId]))) {
           return 'unknown_subject' as const;
         }
         const inserted = yield* tx.run('INSERT INTO subject_administrators (user_id, subject_type, subject_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
