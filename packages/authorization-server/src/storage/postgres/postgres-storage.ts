@@ -46,12 +46,12 @@ import type {
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
+import { createDirectoryStore } from '../stores/directory.ts';
 import { createPostgresLocalAccounts } from './postgres-local-accounts.ts';
 import { createPostgresApiKeys } from './postgres-api-keys.ts';
 import { createPostgresPartnerTeams } from './postgres-partner-teams.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
-import { createDirectoryStore } from '../stores/directory.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn } from '../rows.ts';
