@@ -45,7 +45,7 @@ import type {
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
-import { createPostgresDirectory } from './postgres-directory.ts';
+import { createDirectoryStore } from '../stores/directory.ts';
 import { createLocalAccountStore } from '../stores/local-accounts.ts';
 import { createApiKeyStore } from '../stores/api-keys.ts';
 import { createPartnerTeamStore } from '../stores/partner-teams.ts';
@@ -633,14 +633,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     localAccounts: createLocalAccountStore(driver),
     apiKeys: createApiKeyStore(driver),
     partnerTeams: createPartnerTeamStore(driver, { toClient }),
-    directory: createPostgresDirectory({
-      query: (text, params) => query(text, params),
-      transaction,
-      revokeGrant: revokeGrantOn,
-      async insertAuditEvent(client, event) {
-        await client.query(INSERT_AUDIT_EVENT, auditEventColumns(event));
-      },
-    }),
+    directory: createDirectoryStore(driver),
     audit: createAuditStore(driver),
     interactions: createInteractionStore(driver),
     dpopProofs: {

@@ -13,7 +13,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
-import { createSqliteDirectory } from './sqlite-directory.ts';
+import { createDirectoryStore } from '../stores/directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createLocalAccountStore } from '../stores/local-accounts.ts';
 import { createPartnerTeamStore } from '../stores/partner-teams.ts';
@@ -577,7 +577,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         return Number(result.changes);
       },
     },
-    directory: createSqliteDirectory({ get, all, run, exec: (text) => db.exec(text), transaction, revokeGrant, insertAuditEvent }),
+    directory: createDirectoryStore(driver),
     localAccounts: createLocalAccountStore(driver),
     apiKeys: createApiKeyStore(driver),
     partnerTeams: createPartnerTeamStore(driver, { toClient }),
