@@ -60,53 +60,61 @@ export function snapshotSqlite(path: string): SchemaSnapshot {
   }
 }
 
-/** The schema `schema` of the PostgreSQL database `databaseUrl`. */
-export async function snapshotPostgres(databaseUrl: string, schema: string): Promise<SchemaSnapshot> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+/**
+ * The schema `schema`, read on `client` (a connection the caller keeps: a new PostgreSQL backend first
+ * loads its catalog caches, the larger part of a snapshot's time).
+ */
+export async function snapshotPostgres(client: pg.ClientBase, schema: string): Promise<SchemaSnapshot> {
+  // Names print qualified whatever the connection's search_path (nextval('<schema>.…'::regclass)).
+  await client.query('BEGIN');
   try {
-    const unqualify = (text: string) => text.replaceAll(`${quoteIdentifier(schema)}.`, '<schema>.').replaceAll(`${schema}.`, '<schema>.');
-    const rows = async (sql: string) => (await client.query(sql, [schema])).rows as Record<string, unknown>[];
-    const snapshot: SchemaSnapshot = {};
-    snapshot.relations = (await rows(`
-      SELECT c.relname, c.relkind, c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') ORDER BY c.relname`))
-      .map((row) => `${String(row.relname)} kind=${String(row.relkind)} persistence=${String(row.relpersistence)}`);
-    for (const column of await rows(`
-      SELECT table_name, ordinal_position, column_name, data_type, udt_name, is_nullable, column_default, collation_name, is_identity, is_generated
-      FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position`)) {
-      (snapshot[`table ${String(column.table_name)}`] ??= []).push(
-        `column ${String(column.ordinal_position)} ${String(column.column_name)} ${String(column.data_type)} (${String(column.udt_name)}) nullable=${String(column.is_nullable)} default=${unqualify(String(column.column_default))} collation=${String(column.collation_name)} identity=${String(column.is_identity)} generated=${String(column.is_generated)}`);
-    }
-    for (const constraint of await rows(`
-      SELECT c.conrelid::regclass::text AS table_name, c.conname, c.contype, pg_get_constraintdef(c.oid) AS definition
-      FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1 ORDER BY 1, 2`)) {
-      (snapshot[`table ${unqualify(String(constraint.table_name)).replace('<schema>.', '')}`] ??= []).push(
-        `constraint ${String(constraint.conname)} ${String(constraint.contype)}: ${unqualify(String(constraint.definition))}`);
-    }
-    for (const index of await rows('SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY tablename, indexname')) {
-      (snapshot[`table ${String(index.tablename)}`] ??= []).push(`index ${String(index.indexname)}: ${unqualify(String(index.indexdef))}`);
-    }
-    for (const trigger of await rows(`
-      SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) AS definition FROM pg_trigger t
-      JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY c.relname, t.tgname`)) {
-      (snapshot[`table ${String(trigger.relname)}`] ??= []).push(`trigger ${String(trigger.tgname)}: ${unqualify(String(trigger.definition))}`);
-    }
-    snapshot.sequences = (await rows(`
-      SELECT sequence_name, data_type, start_value, minimum_value, maximum_value, increment, cycle_option
-      FROM information_schema.sequences WHERE sequence_schema = $1 ORDER BY sequence_name`))
-      .map((row) => `${String(row.sequence_name)} ${String(row.data_type)} start=${String(row.start_value)} min=${String(row.minimum_value)} max=${String(row.maximum_value)} increment=${String(row.increment)} cycle=${String(row.cycle_option)}`);
-    snapshot.functions = (await rows(`
-      SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, pg_get_functiondef(p.oid) AS definition
-      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY 1, 2`))
-      .map((row) => `${String(row.proname)}(${String(row.arguments)}): ${collapse(unqualify(String(row.definition)))}`);
-    snapshot.migrations = (await client.query(`SELECT version, name FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`)).rows
-      .map((row: { version: number; name: string }) => `${row.version} ${row.name}`);
-    return snapshot;
+    await client.query('SET LOCAL search_path = pg_catalog');
+    return await readPostgresSchema(client, schema);
   } finally {
-    await client.end();
+    await client.query('COMMIT');
   }
+}
+
+async function readPostgresSchema(client: pg.ClientBase, schema: string): Promise<SchemaSnapshot> {
+  const unqualify = (text: string) => text.replaceAll(`${quoteIdentifier(schema)}.`, '<schema>.').replaceAll(`${schema}.`, '<schema>.');
+  const rows = async (sql: string) => (await client.query(sql, [schema])).rows as Record<string, unknown>[];
+  const snapshot: SchemaSnapshot = {};
+  snapshot.relations = (await rows(`
+    SELECT c.relname, c.relkind, c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') ORDER BY c.relname`))
+    .map((row) => `${String(row.relname)} kind=${String(row.relkind)} persistence=${String(row.relpersistence)}`);
+  for (const column of await rows(`
+    SELECT table_name, ordinal_position, column_name, data_type, udt_name, is_nullable, column_default, collation_name, is_identity, is_generated
+    FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position`)) {
+    (snapshot[`table ${String(column.table_name)}`] ??= []).push(
+      `column ${String(column.ordinal_position)} ${String(column.column_name)} ${String(column.data_type)} (${String(column.udt_name)}) nullable=${String(column.is_nullable)} default=${unqualify(String(column.column_default))} collation=${String(column.collation_name)} identity=${String(column.is_identity)} generated=${String(column.is_generated)}`);
+  }
+  for (const constraint of await rows(`
+    SELECT c.conrelid::regclass::text AS table_name, c.conname, c.contype, pg_get_constraintdef(c.oid) AS definition
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = $1 ORDER BY 1, 2`)) {
+    (snapshot[`table ${unqualify(String(constraint.table_name)).replace('<schema>.', '')}`] ??= []).push(
+      `constraint ${String(constraint.conname)} ${String(constraint.contype)}: ${unqualify(String(constraint.definition))}`);
+  }
+  for (const index of await rows('SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY tablename, indexname')) {
+    (snapshot[`table ${String(index.tablename)}`] ??= []).push(`index ${String(index.indexname)}: ${unqualify(String(index.indexdef))}`);
+  }
+  for (const trigger of await rows(`
+    SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) AS definition FROM pg_trigger t
+    JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY c.relname, t.tgname`)) {
+    (snapshot[`table ${String(trigger.relname)}`] ??= []).push(`trigger ${String(trigger.tgname)}: ${unqualify(String(trigger.definition))}`);
+  }
+  snapshot.sequences = (await rows(`
+    SELECT sequence_name, data_type, start_value, minimum_value, maximum_value, increment, cycle_option
+    FROM information_schema.sequences WHERE sequence_schema = $1 ORDER BY sequence_name`))
+    .map((row) => `${String(row.sequence_name)} ${String(row.data_type)} start=${String(row.start_value)} min=${String(row.minimum_value)} max=${String(row.maximum_value)} increment=${String(row.increment)} cycle=${String(row.cycle_option)}`);
+  snapshot.functions = (await rows(`
+    SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, pg_get_functiondef(p.oid) AS definition
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY 1, 2`))
+    .map((row) => `${String(row.proname)}(${String(row.arguments)}): ${collapse(unqualify(String(row.definition)))}`);
+  snapshot.migrations = (await client.query(`SELECT version, name FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`)).rows
+    .map((row: { version: number; name: string }) => `${row.version} ${row.name}`);
+  return snapshot;
 }
 
 /**
@@ -136,21 +144,16 @@ export function migrateSqliteThrough(path: string, version: number, versions: nu
 
 /**
  * The same for PostgreSQL: migrates schema `schema` through `version` with the real runner (`migrate`,
- * given as postgres-storage.ts's `migratePostgres`), by recording the later versions as applied first.
+ * given as postgres-storage.ts's `migratePostgres`), by recording the later versions as applied first
+ * (on `client`, a connection the caller keeps).
  */
-export async function migratePostgresThrough(databaseUrl: string, schema: string, version: number, versions: number[], migrate: () => Promise<unknown>): Promise<void> {
+export async function migratePostgresThrough(client: pg.ClientBase, schema: string, version: number, versions: number[], migrate: () => Promise<unknown>): Promise<void> {
   const later = versions.filter((candidate) => candidate > version);
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    // The runner's own statements (postgres/migrations.ts runMigrations), so the table is the same either way.
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(schema)}.schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    for (const skipped of later) await client.query(`INSERT INTO ${quoteIdentifier(schema)}.schema_migrations (version, name) VALUES ($1, 'skipped') ON CONFLICT DO NOTHING`, [skipped]);
-    await migrate();
-    await client.query(`DELETE FROM ${quoteIdentifier(schema)}.schema_migrations WHERE version = ANY ($1::int[]) AND name = 'skipped'`, [later]);
-  } finally {
-    await client.end();
-  }
+  // The runner's own statements (postgres/migrations.ts runMigrations), so the table is the same either way.
+  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(schema)}.schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  await client.query(`INSERT INTO ${quoteIdentifier(schema)}.schema_migrations (version, name) SELECT unnest($1::int[]), 'skipped' ON CONFLICT DO NOTHING`, [later]);
+  await migrate();
+  await client.query(`DELETE FROM ${quoteIdentifier(schema)}.schema_migrations WHERE version = ANY ($1::int[]) AND name = 'skipped'`, [later]);
 }
