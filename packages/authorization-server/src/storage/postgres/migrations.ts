@@ -10,9 +10,7 @@
 import type { PoolClient } from 'pg';
 import { type DialectMigration, migrationsFor } from '../sql/migrations.ts';
 
-export type Migration = DialectMigration;
-
-export const migrations: Migration[] = migrationsFor('postgres');
+export const migrations: DialectMigration[] = migrationsFor('postgres');
 
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
