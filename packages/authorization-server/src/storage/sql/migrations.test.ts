@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { migrations as postgresMigrations } from '../postgres/migrations.ts';
+import { createPostgresStorage, migratePostgres } from '../postgres/postgres-storage.ts';
+import { migrations as sqliteMigrations } from '../sqlite/migrations.ts';
+import { createSqliteStorage, migrateSqliteFile } from '../sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage.ts';
+import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { migrationsFor } from './migrations.ts';
+import { migratePostgresThrough, migrateSqliteThrough, type SchemaSnapshot, snapshotDigest, snapshotPostgres, snapshotSqlite } from './schema-snapshot.ts';
+
+/**
+ * What the two old per-dialect lists (storage/sqlite/migrations.ts, storage/postgres/migrations.ts before
+ * issue 12) left after each of their versions, captured from them by capture-schema-fixture.ts (in the git history, beside the commit
+ * that added the fixture, with the old lists it ran against).
+ * Never regenerate it: it is the record that databases migrated before the one list do not change.
+ */
+interface DialectFixture {
+  /** The schema after the old list's last version, whole. */
+  whole: Record<string, SchemaSnapshot>;
+  /** Version → SHA-256 of the schema after it (`snapshotDigest`). */
+  digests: Record<string, string>;
+}
+const fixture = JSON.parse(readFileSync(new URL('./schema-fixture.json', import.meta.url), 'utf8')) as { sqlite: DialectFixture; postgres: DialectFixture };
+const fixtureVersions = (dialect: DialectFixture) => Object.keys(dialect.digests).map(Number).sort((a, b) => a - b);
+
+const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-migrations-'));
+after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
+const newFile = () => join(temporaryDirectory, `${randomUUID()}.sqlite`);
+
+const postgresSkip = await postgresSkipReason();
+/** One connection per test for snapshots and set-up: a new backend first loads its catalog caches, slow next to the queries. */
+async function connect(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  return client;
+}
+
+describe('the one migration list (issue 12)', () => {
+  it('gives each dialect the versions its old list recorded, ascending, so schema_migrations stays as it is', () => {
+    for (const [dialect, rendered] of [['sqlite', sqliteMigrations], ['postgres', postgresMigrations]] as const) {
+      const versions = rendered.map((migration) => migration.version);
+      assert.deepEqual(versions, [...versions].sort((a, b) => a - b), `${dialect}: ascending`);
+      assert.equal(new Set(versions).size, versions.length, `${dialect}: no version twice`);
+      // Versions after the fixture's (26 and on) are new; the ones it covers must be exactly the old list's.
+      const last = fixtureVersions(fixture[dialect]).at(-1)!;
+      assert.deepEqual(versions.filter((version) => version <= last), fixtureVersions(fixture[dialect]), dialect);
+      assert.deepEqual(rendered, migrationsFor(dialect), `${dialect}: the runner's list is the one list rendered`);
+    }
+    assert.deepEqual(fixtureVersions(fixture.sqlite).filter((version) => !fixtureVersions(fixture.postgres).includes(version)), [2], 'SQLite alone has 2 (PostgreSQL 1 includes it)');
+    assert.deepEqual(fixtureVersions(fixture.postgres).filter((version) => !fixtureVersions(fixture.sqlite).includes(version)), [20], 'PostgreSQL alone has 20 (gatehouse_redeem_code)');
+  });
+
+  it('renders every step of every version into plain SQL for both dialects (no placeholder left, no empty version)', () => {
+    for (const dialect of ['sqlite', 'postgres'] as const) {
+      for (const migration of migrationsFor(dialect)) {
+        assert.doesNotMatch(migration.sql, /undefined|\[object |\$\{|=>/, `${dialect} ${migration.version}`);
+        assert.match(migration.sql, /\b(CREATE|ALTER|DROP)\b/, `${dialect} ${migration.version}`);
+      }
+    }
+    // The vocabulary spells PostgreSQL's words only on PostgreSQL.
+    assert.doesNotMatch(migrationsFor('sqlite').map((migration) => migration.sql).join('\n'), /COLLATE "C"|bigint|jsonb|bytea|boolean|text\[\]|UNLOGGED|plpgsql/);
+    assert.doesNotMatch(migrationsFor('postgres').map((migration) => migration.sql).join('\n'), /AUTOINCREMENT|BLOB|COLLATE NOCASE|RAISE\(ABORT/);
+  });
+
+  it('leaves a SQLite database, after every version up to 25, identical to what the old SQLite list left', () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    for (const version of fixtureVersions(fixture.sqlite)) {
+      migrateSqliteThrough(path, version, versions, migrateSqliteFile);
+      const snapshot = snapshotSqlite(path);
+      if (fixture.sqlite.whole[version]) assert.deepEqual(snapshot, fixture.sqlite.whole[version], `version ${version}`);
+      assert.equal(snapshotDigest(snapshot), fixture.sqlite.digests[version], `SQLite schema after version ${version} differs from what the old list left (schema-fixture.json)`);
+    }
+  });
+
+  it('leaves a PostgreSQL schema, after every version up to 25, identical to what the old PostgreSQL list left', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      for (const version of fixtureVersions(fixture.postgres)) {
+        await migratePostgresThrough(client, schema, version, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+        const snapshot = await snapshotPostgres(client, schema);
+        if (fixture.postgres.whole[version]) assert.deepEqual(snapshot, fixture.postgres.whole[version], `version ${version}`);
+        assert.equal(snapshotDigest(snapshot), fixture.postgres.digests[version], `PostgreSQL schema after version ${version} differs from what the old list left (schema-fixture.json)`);
+      }
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});
+
+/**
+ * A database stopped at version N is, by the tests above, the one the old list left at N. Rows written
+ * then must survive the upgrade, read through today's store, and the schema must end as a new database's.
+ */
+describe('upgrading a database the old lists left at version N to the latest (issue 12)', () => {
+  const clientId = randomUUID();
+  const userId = randomUUID();
+  const grantId = randomUUID();
+
+  /** Rows every version has tables for (version 1's columns only), in the dialect's own literals. */
+  const versionOneRows = (d: { true: string; redirectUris: string }) => [
+    `INSERT INTO users (user_id, email, name, password_hash) VALUES ('${userId}', 'ada@example.com', 'Ada', '$argon2id$x')`,
+    `INSERT INTO subjects (subject_type, subject_id, name) VALUES ('company', 'c-1', 'Ledgerly')`,
+    `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
+       VALUES ('${clientId}', 'client', 'Ledgerly Sync', 'confidential', 'digest', ${d.redirectUris}, 'invoices:read', 'company', ${d.true}, 'active', 1700000000)`,
+    `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ('${grantId}', '${clientId}', '${userId}', 'company', 'c-1', 'invoices:read', 1700000000)`,
+    `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('t-digest', 't-1', 'refresh', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 4000000000)`,
+    `INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ('grant.created', 1700000000, 'user', '${clientId}', '${grantId}', '{"scope":"invoices:read"}')`,
+  ];
+
+  /** What the upgraded database must still say about those rows, through the store. */
+  async function assertRowsKept(storage: Storage) {
+    const client = await storage.clients.find(clientId);
+    assert.ok(client, 'the client is still there');
+    assert.deepEqual(
+      { redirectUris: client.redirectUris, pkceRequired: client.pkceRequired, contacts: client.contacts, brandingVerified: client.brandingVerified, createdAt: client.createdAt },
+      // Version 3: clients registered before it were registered by administrators, so their branding counts as reviewed.
+      { redirectUris: ['https://app.example/callback'], pkceRequired: true, contacts: [], brandingVerified: true, createdAt: 1700000000 },
+    );
+    assert.deepEqual(await storage.users.find(userId), { userId, email: 'ada@example.com', name: 'Ada', passwordHash: '$argon2id$x' });
+    assert.equal((await storage.users.findByEmail('ADA@example.com'))?.userId, userId, 'e-mail still unique and found case-insensitively');
+  }
+
+  for (const version of [1, 7, 18]) {
+    it(`SQLite at version ${version}: rows kept, append-only audit still enforced, schema equal to a new database's`, async () => {
+      const path = newFile();
+      const versions = sqliteMigrations.map((migration) => migration.version);
+      migrateSqliteThrough(path, version, versions, migrateSqliteFile);
+      const db = new DatabaseSync(path);
+      for (const statement of versionOneRows({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
+      db.close();
+
+      assert.deepEqual(migrateSqliteFile(path), { applied: versions.filter((candidate) => candidate > version), version: versions.at(-1) });
+      const fresh = newFile();
+      migrateSqliteFile(fresh);
+      assert.deepEqual(snapshotSqlite(path), snapshotSqlite(fresh));
+
+      const storage = createSqliteStorage(path);
+      try {
+        await assertRowsKept(storage);
+      } finally {
+        await storage.close();
+      }
+      const check = new DatabaseSync(path);
+      try {
+        assert.throws(() => check.exec('DELETE FROM audit_events'), /audit events are append-only/);
+        assert.equal(check.prepare('SELECT count(*) AS n FROM audit_events').get()?.n, 1, 'the audit event was not deleted');
+        assert.equal((check.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
+        assert.deepEqual(check.prepare('PRAGMA foreign_key_check').all(), []);
+      } finally {
+        check.close();
+      }
+    });
+  }
+
+  for (const version of [1, 7, 20]) {
+    it(`PostgreSQL at version ${version}: rows kept, append-only audit still enforced, schema equal to a new schema's`, { skip: postgresSkip }, async () => {
+      const schema = newTestSchema();
+      const freshSchema = newTestSchema();
+      const versions = postgresMigrations.map((migration) => migration.version);
+      const client = await connect();
+      try {
+        await migratePostgresThrough(client, schema, version, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+        await client.query(`SET search_path = ${schema}`);
+        for (const statement of versionOneRows({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
+
+        assert.deepEqual(await migratePostgres(TEST_DATABASE_URL, { schema }), { applied: versions.filter((candidate) => candidate > version), version: versions.at(-1) });
+        await migratePostgres(TEST_DATABASE_URL, { schema: freshSchema });
+        assert.deepEqual(await snapshotPostgres(client, schema), await snapshotPostgres(client, freshSchema));
+
+        const storage = await createPostgresStorage(TEST_DATABASE_URL, { schema, poolSize: 1 });
+        try {
+          await assertRowsKept(storage);
+        } finally {
+          await storage.close();
+        }
+        await assert.rejects(client.query('DELETE FROM audit_events'), /audit events are append-only/);
+        assert.equal((await client.query('SELECT count(*)::int AS n FROM audit_events')).rows[0].n, 1, 'the audit event was not deleted');
+      } finally {
+        await client.end();
+        await dropTestSchema(schema);
+        await dropTestSchema(freshSchema);
+      }
+    });
+  }
+});

@@ -1,0 +1,789 @@
+/**
+ * The one schema and migration list (issue 12, "One SQL layer"): every version is written once and run by
+ * both dialects' runners (`sqlite/migrations.ts` for sqlite-storage.ts, `postgres/migrations.ts`), each
+ * rendering it with its own column types (`SqlVocabulary`).
+ *
+ * Adding a column: one entry at the end of `migrations` (e.g. `ALTER TABLE clients ADD COLUMN x ${d.time}`)
+ * and the store that reads and writes it (storage/stores/). A statement goes under `{ sqlite, postgres }`
+ * only where the databases truly differ (PostgreSQL functions and triggers, SQLite schema edits); a version
+ * with `only` exists on one dialect alone.
+ *
+ * EXISTING DATABASES MUST NOT CHANGE. A database is identified by the versions in its `schema_migrations`:
+ * never edit or renumber a version once released, and keep SQLite's text as it is (SQLite stores each
+ * CREATE statement's text, comments inside it included, in sqlite_master). Versions 1–25 leave databases
+ * identical to the two per-dialect lists they replaced, table text, columns, indexes, constraints,
+ * functions and triggers included (`migrations.test.ts` against `schema-fixture.json`). The numbers keep
+ * the old lists' gaps: PostgreSQL's version 1 already holds what SQLite added as version 2 (so 2 is SQLite's
+ * alone), no database has a version 19, and 20 is PostgreSQL's code-exchange function.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { SqlDialect } from './driver.ts';
+
+/**
+ * The words in which the two dialects' column types differ. Everything else is written as SQLite spells
+ * it (`TEXT`, `INTEGER`), which PostgreSQL reads as `text` and `integer` (32-bit: counters that reset).
+ * Scopes are the space-separated strings of RFC 6749 §3.3 on both.
+ */
+export interface SqlVocabulary {
+  readonly dialect: SqlDialect;
+  /** Seconds since the epoch, as the storage contract passes times: SQLite `INTEGER`, PostgreSQL `bigint`. */
+  readonly time: string;
+  /** A 64-bit count (attempts, failures, TOTP time steps): SQLite `INTEGER`, PostgreSQL `bigint`. */
+  readonly bigint: string;
+  /** Identifiers and digests: SQLite `TEXT` (BINARY order already); PostgreSQL `text COLLATE "C"`, byte order
+   *  whatever the database's locale, and B-tree comparisons by memcmp (cheaper on every key lookup). */
+  readonly key: string;
+  /** SQLite `INTEGER` 0/1, PostgreSQL `boolean`; with `true` and `false` as the literals for defaults. */
+  readonly bool: string;
+  readonly true: string;
+  readonly false: string;
+  /** A JSON document (audit details, request parameters): SQLite `TEXT`, PostgreSQL `jsonb`. */
+  readonly json: string;
+  /** A list of strings: SQLite `TEXT` holding a JSON array, PostgreSQL `text[]`; `emptyList` for defaults. */
+  readonly list: string;
+  readonly emptyList: string;
+  /** Bytes (logos): SQLite `BLOB`, PostgreSQL `bytea`. */
+  readonly bytes: string;
+  /** An ever-growing 64-bit primary key: SQLite `INTEGER PRIMARY KEY AUTOINCREMENT` (ids never reused), PostgreSQL `bigserial PRIMARY KEY`. */
+  readonly serialKey: string;
+  /** Before TABLE, for rows nobody minds losing in a crash: PostgreSQL `UNLOGGED ` (no WAL, no flush to wait for); nothing on SQLite. */
+  readonly unlogged: string;
+}
+
+export const vocabularies: Record<SqlDialect, SqlVocabulary> = {
+  sqlite: {
+    dialect: 'sqlite', time: 'INTEGER', bigint: 'INTEGER', key: 'TEXT', bool: 'INTEGER', true: '1', false: '0',
+    json: 'TEXT', list: 'TEXT', emptyList: "'[]'", bytes: 'BLOB', serialKey: 'INTEGER PRIMARY KEY AUTOINCREMENT', unlogged: '',
+  },
+  postgres: {
+    dialect: 'postgres', time: 'bigint', bigint: 'bigint', key: 'text COLLATE "C"', bool: 'boolean', true: 'true', false: 'false',
+    json: 'jsonb', list: 'text[]', emptyList: "'{}'", bytes: 'bytea', serialKey: 'bigserial PRIMARY KEY', unlogged: 'UNLOGGED ',
+  },
+};
+
+/** SQL text for both dialects: a string, or a template over the vocabulary. */
+export type SqlText = string | ((d: SqlVocabulary) => string);
+
+/** One step of a migration: the same text for both dialects, or each dialect's own (absent: nothing). */
+export type MigrationStep = SqlText | { readonly sqlite?: SqlText; readonly postgres?: SqlText };
+
+export interface Migration {
+  /** The number recorded in `schema_migrations`; ascending, never reused. */
+  readonly version: number;
+  /** Recorded in `schema_migrations` beside the version. */
+  readonly name: string;
+  /** Run in order, in the migration's transaction. */
+  readonly steps: readonly MigrationStep[];
+  /** The one dialect this version exists on; both when absent. */
+  readonly only?: SqlDialect;
+  /** SQLite only: finishes the migration in code after its SQL, in the same transaction. */
+  readonly sqliteRun?: (db: DatabaseSync) => void;
+}
+
+/** A migration as one dialect runs it. */
+export interface DialectMigration {
+  version: number;
+  name: string;
+  sql: string;
+  run?: (db: DatabaseSync) => void;
+}
+
+/** The migrations `dialect` runs, in order, with their SQL rendered for it. */
+export function migrationsFor(dialect: SqlDialect): DialectMigration[] {
+  const d = vocabularies[dialect];
+  const render = (text: SqlText | undefined) => (typeof text === 'function' ? text(d) : (text ?? ''));
+  return migrations
+    .filter((migration) => migration.only === undefined || migration.only === dialect)
+    .map(({ version, name, steps, sqliteRun }) => ({
+      version,
+      name,
+      sql: steps.map((step) => render(typeof step === 'object' ? step[dialect] : step)).join('\n'),
+      ...(dialect === 'sqlite' && sqliteRun ? { run: sqliteRun } : {}),
+    }));
+}
+
+/**
+ * SQLite's version 2, which PostgreSQL's version 1 includes: the shared login throttle (SPEC decision 18),
+ * and the indexes and columns of cleanup (by expiry; refresh-token families per grant) and of the revocation feed.
+ */
+const throttleAndCleanup = (d: SqlVocabulary) => `
+      -- SPEC decision 18: failed-login windows shared by every process on this database.
+      CREATE TABLE login_throttle (
+        throttle_key ${d.key} PRIMARY KEY,
+        window_ends_at ${d.time} NOT NULL,
+        failures INTEGER NOT NULL CHECK (failures >= 0)
+      );
+      CREATE INDEX login_throttle_by_end ON login_throttle (window_ends_at);
+      -- Cleanup scans by expiry, and checks refresh-token families per grant (the latest expiry of a family).
+      DROP INDEX tokens_by_grant;
+      CREATE INDEX tokens_by_grant ON tokens (grant_id, kind, expires_at);
+      CREATE INDEX login_sessions_by_expiry ON login_sessions (expires_at);
+      CREATE INDEX authorization_codes_by_expiry ON authorization_codes (expires_at);
+      CREATE INDEX authorization_codes_by_grant ON authorization_codes (grant_id) WHERE grant_id IS NOT NULL;
+      -- Revoked grants: the latest expiry of any of their tokens, set at revocation (they gain no tokens after).
+      ALTER TABLE grants ADD COLUMN cleanup_after ${d.time};
+      CREATE INDEX grants_revoked_cleanup ON grants (cleanup_after) WHERE revoked_at IS NOT NULL;
+      -- Expired refresh tokens kept for their live family: not looked at again before the family's expiry.
+      ALTER TABLE tokens ADD COLUMN cleanup_after ${d.time};
+      CREATE INDEX tokens_access_by_expiry ON tokens (expires_at) WHERE kind = 'access';
+      CREATE INDEX tokens_refresh_cleanup ON tokens (COALESCE(cleanup_after, expires_at)) WHERE kind = 'refresh';
+      -- The revocation feed: access tokens by revocation time.
+      CREATE INDEX tokens_revoked_access ON tokens (revoked_at, token_id) WHERE kind = 'access' AND revoked_at IS NOT NULL;
+    `;
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    steps: [
+      (d) => `
+      CREATE TABLE clients (
+        client_id ${d.key} PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('client', 'resource_server')),
+        client_name TEXT NOT NULL,
+        client_type TEXT NOT NULL CHECK (client_type IN ('confidential', 'public')),
+        secret_digest TEXT,
+        redirect_uris ${d.list} NOT NULL,
+        scopes TEXT NOT NULL,
+        subject_type TEXT CHECK (subject_type IN ('company', 'organization')),
+        pkce_required ${d.bool} NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('active', 'pending', 'suspended', 'deleted')),
+        client_uri TEXT, logo_uri TEXT, tos_uri TEXT, policy_uri TEXT,
+        audience TEXT,
+        created_at ${d.time} NOT NULL
+      );`,
+      {
+        sqlite: `
+      CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL
+      );`,
+        postgres: `
+      CREATE TABLE users (
+        user_id text COLLATE "C" PRIMARY KEY,
+        email text NOT NULL,
+        name text NOT NULL,
+        password_hash text NOT NULL
+      );
+      -- Case-insensitive e-mail (storage.ts users.findByEmail). lower() folds every letter the database's
+      -- LC_CTYPE knows (with UTF-8 that includes non-ASCII: 'Élodie' = 'élodie'); SQLite's NOCASE folds
+      -- ASCII only. Addresses that differ only in non-ASCII case are one user here and two on SQLite.
+      CREATE UNIQUE INDEX users_email_lower ON users (lower(email));`,
+      },
+      (d) => `
+      CREATE TABLE subjects (
+        subject_type ${d.key} NOT NULL CHECK (subject_type IN ('company', 'organization')),
+        subject_id ${d.key} NOT NULL,
+        name TEXT NOT NULL,
+        organization_id ${d.key},
+        PRIMARY KEY (subject_type, subject_id)
+      );
+      CREATE TABLE subject_administrators (
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        subject_type ${d.key} NOT NULL,
+        subject_id ${d.key} NOT NULL,
+        PRIMARY KEY (user_id, subject_type, subject_id),
+        FOREIGN KEY (subject_type, subject_id) REFERENCES subjects(subject_type, subject_id)
+      );
+      CREATE TABLE login_sessions (
+        session_digest ${d.key} PRIMARY KEY,
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL
+      );
+      CREATE TABLE grants (
+        grant_id ${d.key} PRIMARY KEY,
+        client_id ${d.key} NOT NULL REFERENCES clients(client_id),
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        subject_type ${d.key} NOT NULL,
+        subject_id ${d.key} NOT NULL,
+        scope TEXT NOT NULL,
+        created_at ${d.time} NOT NULL,
+        revoked_at ${d.time},
+        revocation_reason TEXT
+      );`,
+      {
+        sqlite: 'CREATE INDEX grants_active ON grants (client_id, subject_type, subject_id) WHERE revoked_at IS NULL;',
+        postgres: `
+      -- SPEC decision 11: one active grant per (client, subject). issueForCode serialises on an advisory
+      -- lock per pair; the unique index is the backstop that makes a second active grant impossible.
+      CREATE UNIQUE INDEX grants_one_active ON grants (client_id, subject_type, subject_id) WHERE revoked_at IS NULL;`,
+      },
+      (d) => `
+      CREATE TABLE authorization_codes (
+        code_digest ${d.key} PRIMARY KEY,
+        client_id ${d.key} NOT NULL REFERENCES clients(client_id),
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        redirect_uri TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        subject_type ${d.key} NOT NULL,
+        subject_id ${d.key} NOT NULL,
+        code_challenge TEXT,
+        issued_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        consumed_at ${d.time},
+        replayed_at ${d.time},
+        grant_id ${d.key} REFERENCES grants(grant_id)
+      );
+      CREATE TABLE tokens (
+        token_digest ${d.key} PRIMARY KEY,
+        token_id ${d.key} NOT NULL UNIQUE,
+        kind ${d.key} NOT NULL CHECK (kind IN ('access', 'refresh')),
+        grant_id ${d.key} NOT NULL REFERENCES grants(grant_id),
+        client_id ${d.key} NOT NULL,
+        scope TEXT NOT NULL,
+        issued_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        rotated_at ${d.time},
+        revoked_at ${d.time}
+      );
+      CREATE INDEX tokens_by_grant ON tokens (grant_id);
+      CREATE TABLE audit_events (
+        event_id ${d.serialKey},
+        type TEXT NOT NULL,
+        at ${d.time} NOT NULL,
+        actor TEXT NOT NULL,
+        client_id TEXT,
+        grant_id TEXT,
+        details ${d.json} NOT NULL
+      );`,
+      {
+        sqlite: `
+      -- SPEC decision 19: append-only.
+      CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+      -- REPLACE deletes without firing the DELETE trigger (recursive_triggers is off): refuse reused ids.
+      CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events WHEN EXISTS (SELECT 1 FROM audit_events WHERE event_id = NEW.event_id)
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;`,
+        postgres: `
+      -- SPEC decision 19: append-only. INSERT ... ON CONFLICT DO UPDATE fires the UPDATE trigger too.
+      CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+        END;
+      $$;
+      CREATE TRIGGER audit_events_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+      CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();`,
+      },
+      (d) => `CREATE TABLE settings (name ${d.key} PRIMARY KEY, value TEXT NOT NULL);`,
+      { postgres: throttleAndCleanup },
+    ],
+  },
+  {
+    version: 2,
+    name: 'shared login throttle, cleanup and revocation-feed indexes',
+    only: 'sqlite',
+    steps: [throttleAndCleanup],
+  },
+  {
+    version: 3,
+    name: 'client management: registration fields, secret rotation overlap, logos, partner developers, admin credentials',
+    steps: [(d) => `
+      ALTER TABLE clients ADD COLUMN initiation_uri TEXT;
+      ALTER TABLE clients ADD COLUMN settings_uri TEXT;
+      ALTER TABLE clients ADD COLUMN contacts ${d.list} NOT NULL DEFAULT ${d.emptyList};
+      ALTER TABLE clients ADD COLUMN owner_user_id ${d.key} REFERENCES users(user_id);
+      ALTER TABLE clients ADD COLUMN previous_secret_digest TEXT;
+      ALTER TABLE clients ADD COLUMN previous_secret_expires_at ${d.time};
+      -- Clients registered before this migration were registered by administrators: their branding counts as reviewed.
+      ALTER TABLE clients ADD COLUMN branding_verified ${d.bool} NOT NULL DEFAULT ${d.true};
+      CREATE INDEX clients_by_owner ON clients (owner_user_id) WHERE owner_user_id IS NOT NULL;
+      CREATE TABLE client_logos (
+        client_id ${d.key} PRIMARY KEY REFERENCES clients(client_id),
+        content_type TEXT NOT NULL CHECK (content_type IN ('image/png', 'image/jpeg', 'image/webp')),
+        bytes ${d.bytes} NOT NULL,
+        sha256 TEXT NOT NULL,
+        updated_at ${d.time} NOT NULL
+      );
+      CREATE TABLE partner_developers (user_id ${d.key} PRIMARY KEY REFERENCES users(user_id));
+      CREATE TABLE admin_credentials (
+        name TEXT PRIMARY KEY,
+        token_digest ${d.key} NOT NULL UNIQUE,
+        created_at ${d.time} NOT NULL
+      );
+      CREATE INDEX tokens_by_client ON tokens (client_id, kind) WHERE revoked_at IS NULL;
+      CREATE INDEX grants_by_client ON grants (client_id) WHERE revoked_at IS NULL;
+    `],
+  },
+  {
+    version: 4,
+    name: 'last use of a grant',
+    steps: [(d) => `ALTER TABLE grants ADD COLUMN last_used_at ${d.time};`],
+  },
+  {
+    version: 5,
+    name: 'consent interactions; every grant of a client and subject, for the code freshness check',
+    steps: [(d) => `
+      -- SPEC decision 11: the authorization request a consent page answers, kept server-side, single use.
+      CREATE TABLE interactions (
+        interaction_digest ${d.key} PRIMARY KEY,
+        session_digest ${d.key} NOT NULL,
+        client_id ${d.key} NOT NULL,
+        request_parameters ${d.json} NOT NULL,
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        consumed_at ${d.time}
+      );
+      CREATE INDEX interactions_by_expiry ON interactions (expires_at);
+      -- SPEC decision 6: a code redeems only if no grant of its (client, subject) was created or revoked since.
+      CREATE INDEX grants_by_client_subject ON grants (client_id, subject_type, subject_id);
+    `],
+  },
+  {
+    version: 6,
+    name: 'rate limits at the token, revocation and introspection endpoints',
+    // UNLOGGED on PostgreSQL: counters written on every request need no WAL (a commit touching only them
+    // does not wait for a flush); after a crash the table comes back empty, which only resets the windows.
+    steps: [(d) => `
+      CREATE ${d.unlogged}TABLE rate_limit_windows (
+        limit_key ${d.key} PRIMARY KEY,
+        window_ends_at ${d.time} NOT NULL,
+        hits INTEGER NOT NULL
+      );
+      CREATE INDEX rate_limit_windows_by_end ON rate_limit_windows (window_ends_at);
+    `],
+  },
+  {
+    version: 7,
+    name: 'the directory: user locale, times, soft delete and optional password; subject times',
+    steps: [
+      (d) => `
+      -- deleted_at marks a deleted user, whose row stays for the grants that name it (its e-mail is replaced at deletion).
+      ALTER TABLE users ADD COLUMN locale TEXT;
+      ALTER TABLE users ADD COLUMN created_at ${d.time} NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN updated_at ${d.time} NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN deleted_at ${d.time};
+      ALTER TABLE subjects ADD COLUMN created_at ${d.time} NOT NULL DEFAULT 0;
+      ALTER TABLE subjects ADD COLUMN updated_at ${d.time} NOT NULL DEFAULT 0;
+      CREATE INDEX subjects_by_organization ON subjects (organization_id, subject_id) WHERE organization_id IS NOT NULL;
+      CREATE INDEX subject_administrators_by_subject ON subject_administrators (subject_type, subject_id);
+      CREATE INDEX grants_active_by_subject ON grants (subject_type, subject_id) WHERE revoked_at IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_subject ON authorization_codes (subject_type, subject_id) WHERE grant_id IS NULL;
+      CREATE INDEX authorization_codes_unredeemed_by_user ON authorization_codes (user_id) WHERE grant_id IS NULL;`,
+      // password_hash becomes optional (directory users who never set one); on SQLite, sqliteRun below.
+      { postgres: 'ALTER TABLE users ALTER COLUMN password_hash DROP NOT NULL;' },
+    ],
+    /**
+     * Removing a NOT NULL constraint changes no stored data, so the table's definition is edited in place, as
+     * sqlite.org/lang_altertable.html ("Making other kinds of table schema changes", the simpler procedure)
+     * describes: a table rebuild would drop columns other migrations added, and needs foreign keys off.
+     * Runs inside the migration's transaction.
+     */
+    sqliteRun(db) {
+      const { schema_version: schemaVersion } = db.prepare('PRAGMA schema_version').get() as { schema_version: number };
+      db.enableDefensive(false);
+      try {
+        db.exec('PRAGMA writable_schema = ON');
+        db.prepare("UPDATE sqlite_schema SET sql = replace(sql, 'password_hash TEXT NOT NULL', 'password_hash TEXT') WHERE type = 'table' AND name = 'users'").run();
+        db.exec(`PRAGMA schema_version = ${schemaVersion + 1}`);
+        db.exec('PRAGMA writable_schema = OFF');
+      } finally {
+        db.enableDefensive(true);
+      }
+      const column = db.prepare("SELECT \"notnull\" AS required FROM pragma_table_info('users') WHERE name = 'password_hash'").get() as { required: number } | undefined;
+      if (!column || column.required !== 0) throw new Error('migration 7 could not make users.password_hash optional');
+      const integrity = db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];
+      if (integrity.length !== 1 || integrity[0]!.integrity_check !== 'ok') throw new Error('migration 7 left the database inconsistent');
+    },
+  },
+  {
+    version: 8,
+    name: 'login session devices, known devices, growing login delays',
+    steps: [(d) => `
+      -- Issue 10 §4: the account page lists sessions with their device and last use.
+      ALTER TABLE login_sessions ADD COLUMN device TEXT NOT NULL DEFAULT '';
+      ALTER TABLE login_sessions ADD COLUMN last_seen_at ${d.time};
+      CREATE INDEX login_sessions_by_user ON login_sessions (user_id, expires_at);
+      -- Issue 10 §3: growing delays count from a key's latest failure.
+      ALTER TABLE login_throttle ADD COLUMN last_failure_at ${d.time};
+      -- Issue 10 §3: browsers that signed a user in before (the device cookie's SHA-256 only).
+      CREATE TABLE known_devices (
+        device_digest ${d.key} NOT NULL,
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        PRIMARY KEY (device_digest, user_id)
+      );
+      CREATE INDEX known_devices_by_expiry ON known_devices (expires_at);
+    `],
+  },
+  {
+    version: 9,
+    name: 'refresh-token reuse grace window: the sealed successor of each grant\'s last rotation',
+    steps: [(d) => `
+      -- SPEC decision 8: one row per grant, replaced by each rotation; the pair is AES-256-GCM ciphertext
+      -- under a key derived from the replaced refresh token, which is never stored.
+      CREATE TABLE refresh_token_grace (
+        grant_id ${d.key} PRIMARY KEY REFERENCES grants(grant_id) ON DELETE CASCADE,
+        previous_digest ${d.key} NOT NULL UNIQUE,
+        sealed_successor TEXT NOT NULL,
+        grace_expires_at ${d.time} NOT NULL
+      );
+      CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);
+    `],
+  },
+  {
+    // Issue 14: audit retention. Events stay append-only, except that the cleanup job may delete events
+    // older than a cutoff it recorded first (GATEHOUSE_AUDIT_RETENTION_DAYS); cutoffs are append-only too.
+    version: 10,
+    name: 'audit retention',
+    steps: [
+      (d) => `CREATE TABLE audit_retention_cutoffs (cutoff_at ${d.time} NOT NULL, recorded_at ${d.time} NOT NULL);`,
+      {
+        sqlite: `
+      CREATE TRIGGER audit_retention_cutoffs_no_update BEFORE UPDATE ON audit_retention_cutoffs BEGIN SELECT RAISE(ABORT, 'retention cutoffs are append-only'); END;
+      CREATE TRIGGER audit_retention_cutoffs_no_delete BEFORE DELETE ON audit_retention_cutoffs BEGIN SELECT RAISE(ABORT, 'retention cutoffs are append-only'); END;
+      DROP TRIGGER audit_events_no_delete;
+      CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        WHEN OLD.at >= COALESCE((SELECT MAX(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808)
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;`,
+        postgres: `
+      CREATE FUNCTION audit_retention_cutoffs_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE EXCEPTION 'retention cutoffs are append-only' USING ERRCODE = 'insufficient_privilege';
+        END;
+      $$;
+      CREATE TRIGGER audit_retention_cutoffs_no_change BEFORE UPDATE OR DELETE ON audit_retention_cutoffs
+        FOR EACH ROW EXECUTE FUNCTION audit_retention_cutoffs_append_only();
+      CREATE TRIGGER audit_retention_cutoffs_no_truncate BEFORE TRUNCATE ON audit_retention_cutoffs
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_retention_cutoffs_append_only();
+      CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP = 'DELETE' THEN
+            IF OLD.at < COALESCE((SELECT max(cutoff_at) FROM audit_retention_cutoffs), -9223372036854775808) THEN
+              RETURN OLD;
+            END IF;
+          END IF;
+          RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+        END;
+      $$;`,
+      },
+      'CREATE INDEX audit_events_by_at ON audit_events (at);',
+    ],
+  },
+  {
+    version: 11,
+    name: 'user identities (upstream OpenID Provider accounts)',
+    steps: [(d) => `
+      -- Issue 10 §2: an upstream account (issuer, sub) linked to a directory user; one per user and issuer.
+      CREATE TABLE user_identities (
+        issuer ${d.key} NOT NULL,
+        subject ${d.key} NOT NULL,
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        linked_at ${d.time} NOT NULL,
+        last_sign_in_at ${d.time} NOT NULL,
+        PRIMARY KEY (issuer, subject),
+        UNIQUE (issuer, user_id)
+      );
+      CREATE INDEX user_identities_by_user ON user_identities (user_id);
+    `],
+  },
+  {
+    version: 12,
+    name: 'local accounts: password links, TOTP second factors, recovery codes, pending logins',
+    steps: [(d) => `
+      -- Issue 10 §3: invitation and reset links, single use; only the token's SHA-256 is stored (SPEC decision 9).
+      CREATE TABLE password_tokens (
+        token_digest ${d.key} PRIMARY KEY,
+        user_id ${d.key} NOT NULL REFERENCES users (user_id),
+        purpose ${d.key} NOT NULL CHECK (purpose IN ('invitation', 'reset')),
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        used_at ${d.time}
+      );
+      CREATE INDEX password_tokens_by_user ON password_tokens (user_id, purpose);
+      CREATE INDEX password_tokens_by_expiry ON password_tokens (expires_at);
+      -- Issue 10 §3: one TOTP factor per user, its secret encrypted (AES-256-GCM), never plain.
+      CREATE TABLE second_factors (
+        user_id ${d.key} PRIMARY KEY REFERENCES users (user_id),
+        secret_ciphertext ${d.key} NOT NULL,
+        created_at ${d.time} NOT NULL,
+        confirmed_at ${d.time},
+        last_time_step ${d.bigint}
+      );
+      -- Recovery codes: digests only, each single use.
+      CREATE TABLE recovery_codes (
+        user_id ${d.key} NOT NULL REFERENCES users (user_id),
+        code_digest ${d.key} NOT NULL,
+        used_at ${d.time},
+        PRIMARY KEY (user_id, code_digest)
+      );
+      -- A sign-in between its password and its second factor (the browser's id as a SHA-256 only).
+      CREATE TABLE pending_logins (
+        pending_digest ${d.key} PRIMARY KEY,
+        user_id ${d.key} NOT NULL REFERENCES users (user_id),
+        step ${d.key} NOT NULL CHECK (step IN ('verify', 'enrol')),
+        return_to ${d.key} NOT NULL,
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        failures ${d.bigint} NOT NULL DEFAULT 0
+      );
+      CREATE INDEX pending_logins_by_expiry ON pending_logins (expires_at);
+    `],
+  },
+  {
+    version: 13,
+    name: 'pushed authorization requests; clients that require them',
+    steps: [(d) => `
+      -- RFC 9126 §2.2: a pushed authorization request, single use, referred to by its request_uri, whose
+      -- random part is stored only as its SHA-256 (SPEC decision 9).
+      CREATE TABLE pushed_requests (
+        request_uri_digest ${d.key} PRIMARY KEY,
+        client_id ${d.key} NOT NULL,
+        request_parameters ${d.json} NOT NULL,
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        consumed_at ${d.time}
+      );
+      CREATE INDEX pushed_requests_by_expiry ON pushed_requests (expires_at);
+      -- RFC 9126 §6: require_pushed_authorization_requests client metadata.
+      ALTER TABLE clients ADD COLUMN require_pushed_authorization_requests ${d.bool} NOT NULL DEFAULT ${d.false};
+    `],
+  },
+  {
+    version: 14,
+    name: 'platform administrators of the console; audit events by client',
+    steps: [(d) => `
+      -- Issue 13: directory users who may use the administrators' console at /admin.
+      CREATE TABLE console_administrators (
+        user_id ${d.key} PRIMARY KEY REFERENCES users(user_id),
+        granted_at ${d.time} NOT NULL
+      );
+      -- Issue 13: the portal's integration activity and the console's audit filter list one client's events, newest first.
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, event_id);
+    `],
+  },
+  {
+    version: 15,
+    name: 'partner webhooks: endpoints and the delivery queue',
+    steps: [(d) => `
+      -- Issue 15 §5: one webhook endpoint per client; the signing secret only encrypted (AES-256-GCM).
+      CREATE TABLE webhook_endpoints (
+        client_id ${d.key} PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret_ciphertext TEXT NOT NULL,
+        created_at ${d.time} NOT NULL
+      );
+      -- The durable delivery queue; next_attempt_at NULL once delivered or given up.
+      CREATE TABLE webhook_deliveries (
+        delivery_id ${d.key} PRIMARY KEY,
+        client_id ${d.key} NOT NULL,
+        event_type ${d.key} NOT NULL,
+        payload TEXT NOT NULL,
+        created_at ${d.time} NOT NULL,
+        attempts ${d.bigint} NOT NULL DEFAULT 0,
+        next_attempt_at ${d.time},
+        last_attempt_at ${d.time},
+        last_status INTEGER,
+        delivered_at ${d.time}
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+      CREATE INDEX webhook_deliveries_by_client ON webhook_deliveries (client_id, created_at);
+    `],
+  },
+  {
+    version: 16,
+    name: 'DPoP: key-bound tokens, clients that require proofs, seen proofs',
+    steps: [(d) => `
+      -- RFC 9449 §6.1: the thumbprint (cnf.jkt) of the DPoP key a token is bound to; NULL when not bound.
+      ALTER TABLE tokens ADD COLUMN dpop_jkt TEXT;
+      -- RFC 9449 §5.2: dpop_bound_access_tokens client metadata.
+      ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens ${d.bool} NOT NULL DEFAULT ${d.false};
+      -- RFC 9449 §11.1: accepted proofs (SHA-256 of thumbprint and jti) until their window ends: replay refused on every instance.
+      CREATE TABLE dpop_proofs (
+        proof_digest ${d.key} PRIMARY KEY,
+        expires_at ${d.time} NOT NULL
+      );
+      CREATE INDEX dpop_proofs_by_expiry ON dpop_proofs (expires_at);
+    `],
+  },
+  {
+    version: 17,
+    name: 'resource indicators: registered resources and the resources of codes, grants and access tokens',
+    steps: [(d) => `
+      -- RFC 8707 §2 (issue 15 §4): an API other than the default one, its indicator (the aud of its access
+      -- tokens) and its scope family (space-separated scope names).
+      CREATE TABLE resources (
+        resource ${d.key} PRIMARY KEY,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at ${d.time} NOT NULL
+      );
+      -- The resources an authorization request named (space-separated; NULL: none, the default resource).
+      ALTER TABLE authorization_codes ADD COLUMN resources TEXT;
+      ALTER TABLE grants ADD COLUMN resources TEXT;
+      -- The one resource an access token was issued for (NULL: the default resource).
+      ALTER TABLE tokens ADD COLUMN audience TEXT;
+    `],
+  },
+  {
+    version: 18,
+    name: 'API keys: integrated and standalone keys; integrations that offer them',
+    steps: [(d) => `
+      -- Issue 16: API keys, stored only as the HMAC digest of their value (SPEC decision 9).
+      CREATE TABLE api_keys (
+        key_id ${d.key} PRIMARY KEY,
+        key_digest ${d.key} NOT NULL UNIQUE,
+        display_prefix TEXT NOT NULL,
+        key_type TEXT NOT NULL CHECK (key_type IN ('integrated', 'standalone')),
+        name TEXT NOT NULL,
+        client_id ${d.key},
+        subject_type TEXT NOT NULL CHECK (subject_type IN ('company', 'organization')),
+        subject_id ${d.key} NOT NULL,
+        scopes TEXT NOT NULL,
+        created_by_user_id ${d.key} NOT NULL,
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time},
+        last_used_at ${d.time},
+        revoked_at ${d.time},
+        revocation_reason TEXT CHECK (revocation_reason IN ('revoked', 'deleted', 'rotated')),
+        CHECK ((key_type = 'integrated') = (client_id IS NOT NULL))
+      );
+      -- One active key per company per integration (issue 16), across instances.
+      CREATE UNIQUE INDEX api_keys_one_integrated ON api_keys (client_id, subject_type, subject_id) WHERE key_type = 'integrated' AND revoked_at IS NULL;
+      CREATE INDEX api_keys_by_subject ON api_keys (subject_type, subject_id, created_at);
+      -- Issue 16: the integrations an administrator allowed to offer integrated keys, with their scopes.
+      CREATE TABLE api_key_integrations (
+        client_id ${d.key} PRIMARY KEY,
+        scopes TEXT NOT NULL,
+        enabled_at ${d.time} NOT NULL,
+        enabled_by TEXT NOT NULL
+      );
+    `],
+  },
+  {
+    // Issue 12: the code exchange in ONE statement (postgres-storage.ts exchangeCode): this function takes the
+    // locks and makes the checks that need a fresh view of the rows once locked (PL/pgSQL: each statement
+    // of a VOLATILE function takes a new snapshot); the calling statement inserts the grant, its tokens and
+    // the audit event and links the code, so a failure anywhere rolls all of it back and the code stays unused.
+    // SQLite needs none: its exchange runs in one synchronous transaction.
+    version: 20,
+    name: 'code exchange in one statement: gatehouse_redeem_code',
+    only: 'postgres',
+    steps: [`
+      CREATE OR REPLACE FUNCTION gatehouse_redeem_code(
+        p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
+        p_now bigint, p_superseded_at bigint, p_consume boolean
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        v_code record;
+        v_superseded text[];
+      BEGIN
+        -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
+        -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
+        PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at INTO v_code
+          FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
+        -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
+          RETURN QUERY SELECT 'unknown'::text, NULL::text;
+          RETURN;
+        END IF;
+        IF p_consume THEN
+          IF v_code.consumed_at IS NOT NULL THEN
+            -- RFC 6749 §4.1.2: used before; marked replayed as authorizationCodes.consume does.
+            UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, p_now) WHERE code_digest = p_code_digest;
+            RETURN QUERY SELECT 'replayed'::text, v_code.grant_id::text;
+            RETURN;
+          END IF;
+        ELSIF v_code.replayed_at IS NOT NULL OR v_code.grant_id IS NOT NULL THEN
+          RETURN QUERY SELECT 'code_replayed'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued.
+        IF EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+            AND g.subject_id = p_subject_id AND (g.created_at > v_code.issued_at OR g.revoked_at > v_code.issued_at)) THEN
+          IF p_consume THEN
+            UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
+          END IF;
+          RETURN QUERY SELECT 'code_outdated'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 11: the previous active grant is superseded. Grant rows are locked first (lock order);
+        -- the tokens statement after it sees every token a rotation of that grant committed meanwhile.
+        WITH superseded AS (
+          UPDATE grants g SET revoked_at = p_superseded_at, revocation_reason = 'superseded'
+          WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL
+          RETURNING g.grant_id
+        ) SELECT array_agg(superseded.grant_id) INTO v_superseded FROM superseded;
+        IF v_superseded IS NOT NULL THEN
+          UPDATE tokens t SET revoked_at = p_superseded_at WHERE t.grant_id = ANY (v_superseded) AND t.revoked_at IS NULL;
+          UPDATE grants g SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = g.grant_id)
+            WHERE g.grant_id = ANY (v_superseded);
+        END IF;
+        RETURN QUERY SELECT 'issued'::text, NULL::text;
+      END
+      $fn$;
+    `],
+  },
+  {
+    version: 21,
+    name: 'partner webhooks: event subscriptions and delivery retention',
+    steps: [`
+      -- Issue 15 §5: which events an endpoint receives (space-separated event types; NULL = every event).
+      ALTER TABLE webhook_endpoints ADD COLUMN event_types TEXT;
+      -- Retention: finished deliveries (delivered or given up) are deleted by age, oldest first.
+      CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL;
+    `],
+  },
+  {
+    version: 22,
+    name: 'branding-change review: the reviewed branding of a changed client',
+    steps: [(d) => `
+      -- Issue 13: a partner's change of a reviewed client's name, logo or URIs keeps the reviewed values
+      -- here (logo bytes included) until an administrator approves (row dropped) or rejects (restored) it.
+      CREATE TABLE client_branding_reviews (
+        client_id ${d.key} PRIMARY KEY REFERENCES clients(client_id),
+        reviewed ${d.json} NOT NULL,
+        logo_content_type TEXT,
+        logo_bytes ${d.bytes},
+        logo_sha256 TEXT,
+        kept_at ${d.time} NOT NULL
+      );
+    `],
+  },
+  {
+    version: 23,
+    name: 'partner teams: members with roles, and the clients each team shares',
+    steps: [(d) => `
+      -- Issue 13 "Partner teams": a developer belongs to at most one team; a team exists while it has members.
+      CREATE TABLE partner_team_members (
+        user_id ${d.key} PRIMARY KEY REFERENCES users(user_id),
+        team_id ${d.key} NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'member')),
+        added_at ${d.time} NOT NULL
+      );
+      CREATE INDEX partner_team_members_by_team ON partner_team_members (team_id);
+      -- The team each portal client belongs to (a client without a row: its registering developer's team).
+      CREATE TABLE partner_team_clients (
+        client_id ${d.key} PRIMARY KEY REFERENCES clients(client_id),
+        team_id ${d.key} NOT NULL
+      );
+      CREATE INDEX partner_team_clients_by_team ON partner_team_clients (team_id);
+    `],
+  },
+  {
+    version: 24,
+    name: 'marketplace listing: a description and a category per client',
+    steps: [`
+      -- Issue 13 (End users, Marketplace): plain text of at most 500 characters, and one of MARKETPLACE_CATEGORIES
+      -- (clients/marketplace-listing.ts); both optional, NULL = not given.
+      ALTER TABLE clients ADD COLUMN description TEXT CHECK (description IS NULL OR length(description) <= 500);
+      ALTER TABLE clients ADD COLUMN category TEXT CHECK (category IS NULL OR category IN ('accounting', 'payroll', 'crm', 'reporting', 'e-commerce', 'other'));
+    `],
+  },
+  {
+    version: 25,
+    name: 'DPoP: authorization codes bound to a key (dpop_jkt)',
+    steps: [`
+      -- RFC 9449 §10: the JWK thumbprint the authorization request named; the code redeems only with a proof by that key.
+      ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
+    `],
+  },
+  // Next: version 26, PostgreSQL's pg_notify trigger on clients (issue 12, the client cache invalidated across
+  // instances), as { version: 26, name, only: 'postgres', steps: [`CREATE FUNCTION …; CREATE TRIGGER … ON clients …`] }.
+];
