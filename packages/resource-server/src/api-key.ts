@@ -19,9 +19,9 @@ import * as oauth from 'oauth4webapi';
 import type { IntrospectionResponse } from 'oauth4webapi';
 import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/protocol';
 import type { VerifiedAccessToken } from './access-token.ts';
-import type { AuthorizationHeader } from './bearer-token.ts';
-import { bearerTokenCandidate } from './bearer-token.ts';
-import { usesDpopScheme } from './dpop.ts';
+import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
+import { authorizationHeaderValues, bearerTokenCandidate, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+import { dpopHeaderValues, usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
@@ -288,6 +288,33 @@ export interface CredentialVerifier {
     authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
     resourceRequest?: DpopRequestParts,
   ): Promise<VerifiedCredential>;
+  /**
+   * {@link verifyCredential} for a Node HTTP request (`IncomingMessage`: Fastify's `request.raw`, Express's
+   * `req`): every `Authorization` field (two are refused, RFC 6750 §3.1) and every `DPoP` field (RFC 9449
+   * §4.3 item 1) read from `rawHeaders`, with the method and target for a DPoP proof (RFC 9449 §7).
+   * This is what {@link requireCredential} calls per request, so a substitute (the benchmark's floor)
+   * replaces all of the authentication a route does.
+   * @param clientAddress the caller's address, for the API-key refusal limit.
+   * @throws as {@link verifyCredential}.
+   */
+  verifyRequestCredential(
+    message: CredentialRequestMessage, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
+  ): Promise<VerifiedCredential>;
+  /**
+   * Refuses an access token in the query string or a form body (RFC 6750 §2.2/§2.3).
+   * @throws {BearerTokenError} 400 `invalid_request`.
+   */
+  rejectAccessTokenOutsideHeader(sources: RequestParameterSources): void;
+}
+
+/** What {@link CredentialVerifier.verifyRequestCredential} reads of a Node HTTP request (`IncomingMessage` has it). */
+export interface CredentialRequestMessage {
+  /** Node's flat name/value list of every header field, in order. */
+  readonly rawHeaders: readonly string[];
+  /** The request method; a DPoP proof's `htm` must match it. */
+  readonly method?: string | undefined;
+  /** The request target (a path, or an absolute URI); a DPoP proof's `htu` must match it. */
+  readonly url?: string | undefined;
 }
 
 /**
@@ -306,6 +333,12 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   return {
+    verifyRequestCredential(message, requiredScopes, accepted, clientAddress) {
+      return this.verifyCredential(authorizationHeaderValues(message.rawHeaders), requiredScopes, accepted, clientAddress, {
+        dpop: dpopHeaderValues(message.rawHeaders), method: message.method ?? 'GET', url: message.url ?? '/',
+      });
+    },
+    rejectAccessTokenOutsideHeader,
     async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, resourceRequest) {
       // RFC 9449 §7: `Authorization: DPoP` is an access token too, checked with its proof (issue 15 §3).
       if (accepted.includes('bearer') && resourceRequest !== undefined && usesDpopScheme(authorizationHeader)) {
