@@ -20,8 +20,8 @@ import type { IntrospectionResponse } from 'oauth4webapi';
 import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/protocol';
 import type { VerifiedAccessToken } from './access-token.ts';
 import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
-import { authorizationHeaderValues, bearerTokenCandidate, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
-import { dpopHeaderValues, usesDpopScheme } from './dpop.ts';
+import { bearerTokenCandidate, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
+import { usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
@@ -31,6 +31,7 @@ import { IntrospectionUnavailableError } from './introspection-unavailable-error
 import { ResourceServerError } from './resource-server-error.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
 import type { SubjectType } from './subject.ts';
+import { cachedBearerVerification } from './token-verifier.ts';
 import type { TokenVerifier } from './token-verifier.ts';
 
 /** The prefix of Gatehouse API keys. */
@@ -332,10 +333,51 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const { tokenVerifier, apiKeyVerifier } = verifiers;
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
-  return {
+  // Issue 12, the per-request path: a cached Bearer token is decided without a promise of its own, and a
+  // repeated token reuses its credential object (both are immutable).
+  const verifyCachedBearer = cachedBearerVerification(tokenVerifier);
+  let lastAccessToken: VerifiedAccessToken | undefined;
+  let lastCredential: VerifiedCredential | undefined;
+  const credentialVerifier: CredentialVerifier = {
     verifyRequestCredential(message, requiredScopes, accepted, clientAddress) {
-      return this.verifyCredential(authorizationHeaderValues(message.rawHeaders), requiredScopes, accepted, clientAddress, {
-        dpop: dpopHeaderValues(message.rawHeaders), method: message.method ?? 'GET', url: message.url ?? '/',
+      // One pass over the raw fields for both names; arrays only for a second field (refused further on).
+      const rawHeaders = message.rawHeaders;
+      let authorization: string | undefined;
+      let authorizations: string[] | undefined;
+      let dpop: string | undefined;
+      let dpops: string[] | undefined;
+      for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+        const name = rawHeaders[index]!;
+        // The length first: most fields are neither, and Node gives names as sent (any case, RFC 9110 §5.1).
+        if (name.length === 13 && name.toLowerCase() === 'authorization') {
+          const value = rawHeaders[index + 1]!;
+          if (authorization === undefined) authorization = value;
+          else (authorizations ??= [authorization]).push(value);
+        } else if (name.length === 4 && name.toLowerCase() === 'dpop') {
+          const value = rawHeaders[index + 1]!;
+          if (dpop === undefined) dpop = value;
+          else (dpops ??= [dpop]).push(value);
+        }
+      }
+      // The hot path: one Authorization field whose Bearer token the caches decide. A DPoP header beside a
+      // Bearer token changes nothing (as in verifyCredential: the scheme decides); a DPoP-bound token sent
+      // as Bearer is refused inside (RFC 9449 §7.1); anything else takes the full path below.
+      if (verifyCachedBearer !== undefined && authorizations === undefined && authorization !== undefined && accepted.includes('bearer')) {
+        try {
+          const accessToken = verifyCachedBearer(authorization, requiredScopes);
+          if (accessToken !== undefined) {
+            if (accessToken !== lastAccessToken) {
+              lastCredential = { kind: 'bearer', accessToken };
+              lastAccessToken = accessToken;
+            }
+            return Promise.resolve(lastCredential!);
+          }
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return credentialVerifier.verifyCredential(authorizations ?? (authorization === undefined ? [] : [authorization]), requiredScopes, accepted, clientAddress, {
+        dpop: dpops ?? (dpop === undefined ? undefined : [dpop]), method: message.method ?? 'GET', url: message.url ?? '/',
       });
     },
     rejectAccessTokenOutsideHeader,
@@ -366,6 +408,7 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
       throw new ApiKeyError(401, 'unauthorized', 'An API key is required as HTTP Basic credentials (the key as the user name, an empty password)', { 'www-authenticate': challenges(accepted) });
     },
   };
+  return credentialVerifier;
 }
 
 /** A "no credentials" refusal whose `WWW-Authenticate` lists every accepted scheme. */
