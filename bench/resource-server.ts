@@ -26,7 +26,7 @@
  *        [--route /v1/users] [--max-requests 2000000] [--cpu-prof-dir DIR (profiles the API processes)]
  *        [--no-wait (do not wait for a quiet machine before each phase)]
  *        [--rows floor,local,introspection-warm (a subset of the rows; the floor is always measured)]
- *        [--verifier-only (no HTTP: CPU per verifyAccessToken call of a cached token, against the floor's stand-in)]
+ *        [--verifier-only (no HTTP: CPU of the credential verifier's per-request calls with a cached token, against the floor's stand-in)]
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -143,9 +143,16 @@ async function runAuthorizationServer(distinctTokenCount: number): Promise<void>
 }
 
 type Verifier = import('../packages/resource-server/src/index.ts').TokenVerifier;
+type CredentialVerifier = import('../packages/resource-server/src/index.ts').CredentialVerifier;
 
-/** The floor's stand-in: the same interface, a constant token's claims, no authentication at all. */
-function floorVerifier(): Verifier {
+/**
+ * The floor's stand-ins: a token verifier (for the realm the routes name) and the credential verifier
+ * every route's hook calls per request (`requireCredential`: the RFC 6750 §2 check, then
+ * `verifyRequestCredential`, which reads the Authorization and DPoP fields and verifies a Bearer token,
+ * a DPoP-bound token or an API key). Both return a constant token's claims and read nothing: the floor
+ * replaces exactly what the real verifiers do per request, and keeps the hook, route and handler.
+ */
+function floorVerifiers(): { verifier: Verifier; credentials: CredentialVerifier } {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const fixedToken = {
     clientId: '7af385a0-284d-48c5-b225-362862085551',
@@ -159,15 +166,23 @@ function floorVerifier(): Verifier {
     issuedAt: nowSeconds,
     tokenId: '00000000-0000-4000-8000-000000000000',
   };
+  const credential = { kind: 'bearer', accessToken: fixedToken } as const;
   return {
-    mode: 'introspection',
-    realm: AUDIENCE,
-    verifyAccessToken: async () => fixedToken,
-    verifyProtectedResourceRequest: async () => fixedToken,
-    rejectAccessTokenOutsideHeader: () => undefined,
-    clearCache: () => undefined,
-    ready: () => Promise.resolve(),
-    close: () => undefined,
+    verifier: {
+      mode: 'introspection',
+      realm: AUDIENCE,
+      verifyAccessToken: async () => fixedToken,
+      verifyProtectedResourceRequest: async () => fixedToken,
+      rejectAccessTokenOutsideHeader: () => undefined,
+      clearCache: () => undefined,
+      ready: () => Promise.resolve(),
+      close: () => undefined,
+    },
+    credentials: {
+      verifyCredential: async () => credential,
+      verifyRequestCredential: async () => credential,
+      rejectAccessTokenOutsideHeader: () => undefined,
+    },
   };
 }
 
@@ -182,8 +197,9 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
     introspectionClientSecret: RESOURCE_SERVER_SECRET,
   };
   let verifier: Verifier;
+  let credentialVerifier: CredentialVerifier | undefined;
   if (row === 'floor') {
-    verifier = floorVerifier();
+    ({ verifier, credentials: credentialVerifier } = floorVerifiers());
   } else {
     const local = row === 'local' || row === 'local-distinct';
     verifier = createTokenVerifier(
@@ -195,7 +211,8 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
     );
   }
   await verifier.ready();
-  const app = createPlatformApi({ ...base, verifier });
+  // The real rows build their credential verifier as main.ts does (Bearer tokens and API keys).
+  const app = createPlatformApi({ ...base, verifier, ...(credentialVerifier === undefined ? {} : { credentialVerifier }) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
@@ -311,16 +328,18 @@ async function runLoad(): Promise<void> {
 /* ------------------------------------------------------------------ verifier only */
 
 /**
- * `--verifier-only`: what the verifier adds per request, without HTTP and the load generator, so that
+ * `--verifier-only`: what authentication adds per request, without HTTP and the load generator, so that
  * another session's load on this shared machine moves it far less than the HTTP rows. One process:
- * the stub authorization server, and a verifier per mode with one cached token; each call gets a
- * fresh header string (as Node's HTTP parser makes one per request) through `authorizationHeaderValues`,
- * as the Fastify hook does, and is awaited. CPU time (`process.cpuUsage`) per call, median of `rounds`
- * interleaved rounds of 200 000 calls (after 100 000 to warm up), for the floor's stand-in and both modes.
+ * the stub authorization server, and per mode the credential verifier the platform API builds (a token
+ * verifier with one cached token, and an API-key verifier) against the floor's stand-in. Each call does
+ * what `requireCredential` does per request: the RFC 6750 §2 check, then `verifyRequestCredential` with
+ * Node's `rawHeaders` holding a fresh Authorization string (Node's HTTP parser makes one per request),
+ * awaited. CPU time (`process.cpuUsage`) per call, median of `rounds` interleaved rounds of 200 000
+ * calls (after 100 000 to warm up).
  */
 async function measureVerifierCalls(rounds: number): Promise<void> {
   const { startStubAuthorizationServer } = await import('../examples/platform-api/src/stub-authorization-server.ts');
-  const { authorizationHeaderValues, createTokenVerifier } = await import('../packages/resource-server/src/index.ts');
+  const { createApiKeyVerifier, createCredentialVerifier, createTokenVerifier } = await import('../packages/resource-server/src/index.ts');
   const stub = await startStubAuthorizationServer({
     clientId: RESOURCE_SERVER_ID,
     clientSecret: RESOURCE_SERVER_SECRET,
@@ -335,30 +354,36 @@ async function measureVerifierCalls(rounds: number): Promise<void> {
     introspectionClientId: RESOURCE_SERVER_ID,
     introspectionClientSecret: RESOURCE_SERVER_SECRET,
   };
-  const verifiers: ReadonlyArray<readonly [string, Verifier]> = [
-    ['no authentication (floor stand-in)', floorVerifier()],
-    ['local mode, cached token', createTokenVerifier({ ...common, mode: 'local' })],
-    ['introspection, warm cache', createTokenVerifier({ ...common, mode: 'introspection' })],
+  const apiKeyVerifier = createApiKeyVerifier(common);
+  const tokenVerifiers = [createTokenVerifier({ ...common, mode: 'local' }), createTokenVerifier({ ...common, mode: 'introspection' })] as const;
+  const verifiers: ReadonlyArray<readonly [string, CredentialVerifier]> = [
+    ['no authentication (floor stand-in)', floorVerifiers().credentials],
+    ['local mode, cached token', createCredentialVerifier({ tokenVerifier: tokenVerifiers[0], apiKeyVerifier })],
+    ['introspection, warm cache', createCredentialVerifier({ tokenVerifier: tokenVerifiers[1], apiKeyVerifier })],
   ];
   const headerBytes = Buffer.from(`Bearer ${token}`, 'latin1');
-  const rawHeaders = ['host', '127.0.0.1:3001', 'authorization', '', 'connection', 'keep-alive'];
+  // As Node hands them to Fastify for autocannon's requests.
+  const message = { rawHeaders: ['host', '127.0.0.1:3001', 'authorization', '', 'connection', 'keep-alive'], method: 'GET', url: '/v1/users' };
   const scopes = ['users:read'];
-  const call = (verifier: Verifier) => {
-    rawHeaders[3] = headerBytes.toString('latin1');
-    return verifier.verifyAccessToken(authorizationHeaderValues(rawHeaders), scopes);
+  const accepted = ['bearer', 'api_key'] as const;
+  const query = {};
+  const call = (verifier: CredentialVerifier) => {
+    message.rawHeaders[3] = headerBytes.toString('latin1');
+    verifier.rejectAccessTokenOutsideHeader({ realm: AUDIENCE, query, body: undefined, contentType: undefined });
+    return verifier.verifyRequestCredential(message, scopes, accepted, '127.0.0.1');
   };
   const nanoseconds = new Map<string, number[]>(verifiers.map(([label]) => [label, []]));
   // Awaiting resolved promises never reaches the event loop: yield every 1 000 calls, as a server does
   // between reads, so the feed's polls and the stub's answers run (their CPU is counted too).
   const calls = 200_000;
-  const run = async (verifier: Verifier, count: number) => {
+  const run = async (verifier: CredentialVerifier, count: number) => {
     for (let index = 0; index < count; index += 1) {
       await call(verifier);
       if (index % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
     }
   };
+  await Promise.all(tokenVerifiers.map((verifier) => verifier.ready()));
   for (const [, verifier] of verifiers) {
-    await verifier.ready();
     await run(verifier, 100_000);
   }
   for (let round = 0; round < rounds; round += 1) {
@@ -369,10 +394,10 @@ async function measureVerifierCalls(rounds: number): Promise<void> {
       nanoseconds.get(label)?.push(((used.user + used.system) * 1000) / calls);
     }
   }
-  for (const [, verifier] of verifiers) verifier.close();
+  for (const verifier of tokenVerifiers) verifier.close();
   await stub.close();
   const floor = median(nanoseconds.get(verifiers[0]?.[0] ?? '') ?? []);
-  console.log(`Node ${process.version}; CPU per verifyAccessToken call, median of ${rounds} rounds × ${calls.toLocaleString('en')} calls`);
+  console.log(`Node ${process.version}; CPU per request's authentication (requireCredential's calls), median of ${rounds} rounds × ${calls.toLocaleString('en')} calls`);
   console.log('');
   console.log('| verifier | ns/call | over the stand-in, ns |');
   console.log('|---|---:|---:|');

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createTokenVerifier, decorateAccessToken, DEFAULT_URN_NAMESPACE, fastifyLogSerializers } from '@gatehouse/resource-server';
 import type { FetchFunction, ScheduleTimer, TokenVerifier, TokenVerifierOptions } from '@gatehouse/resource-server';
 import { createApiKeyVerifier, createCredentialVerifier, decorateCredential } from '@gatehouse/resource-server';
-import type { CredentialKind } from '@gatehouse/resource-server';
+import type { CredentialKind, CredentialVerifier } from '@gatehouse/resource-server';
 import { registerCompaniesRoute } from './companies-route.ts';
 import { registerCompanyRoutes } from './company-routes.ts';
 import { createDataStore } from './data-store.ts';
@@ -78,6 +78,12 @@ export interface PlatformApiOptions {
    * substitute in front of the same routes (the benchmark's no-authentication floor).
    */
   readonly verifier?: TokenVerifier;
+  /**
+   * A credential verifier to put in front of every route instead of the one built from `verifier` and an
+   * API-key verifier: what each route's hook calls per request (`requireCredential`), so a substitute
+   * replaces all of a route's authentication (the benchmark's no-authentication floor).
+   */
+  readonly credentialVerifier?: CredentialVerifier;
   /** Data behind the API; default a fresh copy of the development seed. */
   readonly store?: DataStore;
   /**
@@ -144,12 +150,14 @@ export function createPlatformApi(options: PlatformApiOptions): FastifyInstance 
   const verifier = options.verifier ?? createTokenVerifier(platformApiVerifierOptions(options));
   const store = options.store ?? createDataStore();
   // Issue 16: API keys resolved at the authorization server's RFC 7662 endpoint, with the same bound.
-  const apiKeyVerifier = createApiKeyVerifier({
-    issuer: options.issuer, audience: options.audience, introspectionClientId: options.introspectionClientId,
-    introspectionClientSecret: options.introspectionClientSecret, urnNamespace, realm: verifier.realm,
-    cacheTtlSeconds: options.introspectionCacheTtlSeconds, clockSkewSeconds: options.clockSkewSeconds, now: options.now, fetch: options.fetch,
+  const credentials = options.credentialVerifier ?? createCredentialVerifier({
+    tokenVerifier: verifier,
+    apiKeyVerifier: createApiKeyVerifier({
+      issuer: options.issuer, audience: options.audience, introspectionClientId: options.introspectionClientId,
+      introspectionClientSecret: options.introspectionClientSecret, urnNamespace, realm: verifier.realm,
+      cacheTtlSeconds: options.introspectionCacheTtlSeconds, clockSkewSeconds: options.clockSkewSeconds, now: options.now, fetch: options.fetch,
+    }),
   });
-  const credentials = createCredentialVerifier({ tokenVerifier: verifier, apiKeyVerifier });
   const context = { verifier, store, urnNamespace, credentials, acceptedCredentials: options.acceptedCredentials ?? (['bearer', 'api_key'] as const) };
 
   const app = Fastify({ logger: options.logger === true ? { serializers: fastifyLogSerializers } : false });

@@ -106,4 +106,20 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     const accepted = await credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key']);
     assert.equal(accepted.kind, 'api_key');
   });
+
+  it('verifyRequestCredential (the route hook\'s call, from Node rawHeaders) still checks an API key: accepted, scope, inactive, two fields', async () => {
+    const { endpoint, credentials } = setup();
+    endpoint.answers.set(KEY, activeAnswer());
+    const raw = (...rawHeaders: string[]) => ({ rawHeaders, method: 'GET', url: '/v1/users' });
+    const accepted = await credentials.verifyRequestCredential(raw('Host', 'api', 'Authorization', basic(`${KEY}:`)), ['users:read'], ['bearer', 'api_key'], '127.0.0.1');
+    assert.equal(accepted.kind === 'api_key' ? accepted.apiKey.keyId : undefined, 'c1d3f0a4-0000-4000-8000-000000000001');
+    await assert.rejects(credentials.verifyRequestCredential(raw('authorization', basic(`${KEY}:`)), ['users:write'], ['bearer', 'api_key']),
+      (error: unknown) => error instanceof ApiKeyError && error.status === 403 && error.error === 'insufficient_scope');
+    await assert.rejects(credentials.verifyRequestCredential(raw('authorization', basic(`${KEY}:`), 'Authorization', basic(`${KEY}:`)), ['users:read'], ['bearer', 'api_key']),
+      (error: unknown) => error instanceof ApiKeyError && error.status === 400 && error.error === 'invalid_request');
+    const other = `gak_${'c'.repeat(43)}.${'d'.repeat(43)}`;
+    endpoint.answers.set(other, { active: false });
+    await assert.rejects(credentials.verifyRequestCredential(raw('authorization', basic(`${other}:`)), ['users:read'], ['bearer', 'api_key']),
+      (error: unknown) => error instanceof ApiKeyError && error.status === 401 && error.error === 'invalid_token');
+  });
 });

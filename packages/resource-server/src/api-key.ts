@@ -19,8 +19,8 @@ import * as oauth from 'oauth4webapi';
 import type { IntrospectionResponse } from 'oauth4webapi';
 import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/protocol';
 import type { VerifiedAccessToken } from './access-token.ts';
-import type { AuthorizationHeader } from './bearer-token.ts';
-import { bearerTokenCandidate } from './bearer-token.ts';
+import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
+import { bearerTokenCandidate, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
 import { usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
@@ -31,6 +31,7 @@ import { IntrospectionUnavailableError } from './introspection-unavailable-error
 import { ResourceServerError } from './resource-server-error.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
 import type { SubjectType } from './subject.ts';
+import { cachedBearerVerification } from './token-verifier.ts';
 import type { TokenVerifier } from './token-verifier.ts';
 
 /** The prefix of Gatehouse API keys. */
@@ -288,6 +289,33 @@ export interface CredentialVerifier {
     authorizationHeader: AuthorizationHeader, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
     resourceRequest?: DpopRequestParts,
   ): Promise<VerifiedCredential>;
+  /**
+   * {@link verifyCredential} for a Node HTTP request (`IncomingMessage`: Fastify's `request.raw`, Express's
+   * `req`): every `Authorization` field (two are refused, RFC 6750 §3.1) and every `DPoP` field (RFC 9449
+   * §4.3 item 1) read from `rawHeaders`, with the method and target for a DPoP proof (RFC 9449 §7).
+   * This is what {@link requireCredential} calls per request, so a substitute (the benchmark's floor)
+   * replaces all of the authentication a route does.
+   * @param clientAddress the caller's address, for the API-key refusal limit.
+   * @throws as {@link verifyCredential}.
+   */
+  verifyRequestCredential(
+    message: CredentialRequestMessage, requiredScopes: readonly string[], accepted: readonly CredentialKind[], clientAddress?: string,
+  ): Promise<VerifiedCredential>;
+  /**
+   * Refuses an access token in the query string or a form body (RFC 6750 §2.2/§2.3).
+   * @throws {BearerTokenError} 400 `invalid_request`.
+   */
+  rejectAccessTokenOutsideHeader(sources: RequestParameterSources): void;
+}
+
+/** What {@link CredentialVerifier.verifyRequestCredential} reads of a Node HTTP request (`IncomingMessage` has it). */
+export interface CredentialRequestMessage {
+  /** Node's flat name/value list of every header field, in order. */
+  readonly rawHeaders: readonly string[];
+  /** The request method; a DPoP proof's `htm` must match it. */
+  readonly method?: string | undefined;
+  /** The request target (a path, or an absolute URI); a DPoP proof's `htu` must match it. */
+  readonly url?: string | undefined;
 }
 
 /**
@@ -305,7 +333,54 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
   const { tokenVerifier, apiKeyVerifier } = verifiers;
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
-  return {
+  // Issue 12, the per-request path: a cached Bearer token is decided without a promise of its own, and a
+  // repeated token reuses its credential object (both are immutable).
+  const verifyCachedBearer = cachedBearerVerification(tokenVerifier);
+  let lastAccessToken: VerifiedAccessToken | undefined;
+  let lastCredential: VerifiedCredential | undefined;
+  const credentialVerifier: CredentialVerifier = {
+    verifyRequestCredential(message, requiredScopes, accepted, clientAddress) {
+      // One pass over the raw fields for both names; arrays only for a second field (refused further on).
+      const rawHeaders = message.rawHeaders;
+      let authorization: string | undefined;
+      let authorizations: string[] | undefined;
+      let dpop: string | undefined;
+      let dpops: string[] | undefined;
+      for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
+        const name = rawHeaders[index]!;
+        // The length first: most fields are neither, and Node gives names as sent (any case, RFC 9110 §5.1).
+        if (name.length === 13 && name.toLowerCase() === 'authorization') {
+          const value = rawHeaders[index + 1]!;
+          if (authorization === undefined) authorization = value;
+          else (authorizations ??= [authorization]).push(value);
+        } else if (name.length === 4 && name.toLowerCase() === 'dpop') {
+          const value = rawHeaders[index + 1]!;
+          if (dpop === undefined) dpop = value;
+          else (dpops ??= [dpop]).push(value);
+        }
+      }
+      // The hot path: one Authorization field whose Bearer token the caches decide. A DPoP header beside a
+      // Bearer token changes nothing (as in verifyCredential: the scheme decides); a DPoP-bound token sent
+      // as Bearer is refused inside (RFC 9449 §7.1); anything else takes the full path below.
+      if (verifyCachedBearer !== undefined && authorizations === undefined && authorization !== undefined && accepted.includes('bearer')) {
+        try {
+          const accessToken = verifyCachedBearer(authorization, requiredScopes);
+          if (accessToken !== undefined) {
+            if (accessToken !== lastAccessToken) {
+              lastCredential = { kind: 'bearer', accessToken };
+              lastAccessToken = accessToken;
+            }
+            return Promise.resolve(lastCredential!);
+          }
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
+      return credentialVerifier.verifyCredential(authorizations ?? (authorization === undefined ? [] : [authorization]), requiredScopes, accepted, clientAddress, {
+        dpop: dpops ?? (dpop === undefined ? undefined : [dpop]), method: message.method ?? 'GET', url: message.url ?? '/',
+      });
+    },
+    rejectAccessTokenOutsideHeader,
     async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, resourceRequest) {
       // RFC 9449 §7: `Authorization: DPoP` is an access token too, checked with its proof (issue 15 §3).
       if (accepted.includes('bearer') && resourceRequest !== undefined && usesDpopScheme(authorizationHeader)) {
@@ -333,6 +408,7 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
       throw new ApiKeyError(401, 'unauthorized', 'An API key is required as HTTP Basic credentials (the key as the user name, an empty password)', { 'www-authenticate': challenges(accepted) });
     },
   };
+  return credentialVerifier;
 }
 
 /** A "no credentials" refusal whose `WWW-Authenticate` lists every accepted scheme. */

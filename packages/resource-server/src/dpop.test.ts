@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createDpopTestKey, createDpopTestProof, type DpopTestKey, type DpopTestProofOptions } from '@gatehouse/protocol/testing/dpop';
-import { createCredentialVerifier, type ApiKeyVerifier } from './api-key.ts';
+import { ApiKeyError, createCredentialVerifier, type ApiKeyVerifier } from './api-key.ts';
+import { BearerTokenError } from './bearer-token-error.ts';
+import { ResourceServerError } from './resource-server-error.ts';
 import { createDpopReplayCache, DpopTokenError, formatDpopChallenge } from './dpop.ts';
 import { AUDIENCE, createVerifierFixture, rejection, VALIDATION_MODES, type VerifierFixture } from './verifier-fixture.ts';
 
@@ -120,6 +122,59 @@ for (const mode of VALIDATION_MODES) {
       const error = await rejection(request(undefined), DpopTokenError);
       assert.equal(error.status, 401);
       assert.equal(error.error, 'invalid_dpop_proof');
+    });
+
+    describe('verifyRequestCredential (what requireCredential calls per request; issue 12: cached Bearer tokens decided without a promise of their own)', () => {
+      const apiKeys: ApiKeyVerifier = { realm: AUDIENCE, verifyApiKey: () => Promise.reject(new Error('not an API key')), clearCache: () => {} };
+      const credentials = () => createCredentialVerifier({ tokenVerifier: fixture.verifier, apiKeyVerifier: apiKeys });
+      const verifyRaw = (rawHeaders: string[], accepted: Array<'bearer' | 'api_key'> = ['bearer', 'api_key'], scopes = ['users:read'], verifier = credentials()) =>
+        verifier.verifyRequestCredential({ rawHeaders, method: 'GET', url: URL_PATH }, scopes, accepted, '127.0.0.1');
+
+      test('a Bearer token, cached or not, with the field name in any case and a DPoP header beside it: the same token object', async () => {
+        const token = await fixture.issue();
+        const verifier = credentials();
+        const first = await verifyRaw(['Host', 'api', 'AUTHORIZATION', `Bearer ${token}`, 'DPoP', 'ignored for a Bearer token'], undefined, undefined, verifier);
+        const second = await verifyRaw(['host', 'api', 'authorization', `Bearer ${token}`], undefined, undefined, verifier);
+        assert.equal(first.kind, 'bearer');
+        assert.equal(second.kind === 'bearer' ? second.accessToken : undefined, first.kind === 'bearer' ? first.accessToken : undefined);
+      });
+
+      test('a DPoP-bound token sent as Bearer is refused (§7.1) before and after the same token was accepted with its proof', async () => {
+        const token = await boundToken();
+        const before = await rejection(verifyRaw(['authorization', `Bearer ${token}`]), DpopTokenError);
+        assert.equal(before.error, 'invalid_token');
+        const accepted = await verifyRaw(['Authorization', `DPoP ${token}`, 'dpop', await proof(token)]);
+        assert.equal(accepted.kind === 'bearer' ? accepted.accessToken.dpopJkt : undefined, key.jkt);
+        const afterwards = await rejection(verifyRaw(['authorization', `Bearer ${token}`]), DpopTokenError);
+        assert.equal(afterwards.status, 401);
+        assert.equal(afterwards.error, 'invalid_token');
+      });
+
+      test('a cached token in two Authorization fields is 400 invalid_request (RFC 6750 §3.1); two DPoP fields are invalid_dpop_proof', async () => {
+        const token = await fixture.issue();
+        await verifyRaw(['authorization', `Bearer ${token}`]);
+        const twice = await rejection(verifyRaw(['authorization', `Bearer ${token}`, 'Authorization', `Bearer ${token}`]), BearerTokenError);
+        assert.equal(twice.status, 400);
+        assert.equal(twice.error, 'invalid_request');
+        const bound = await boundToken();
+        const twoProofs = await rejection(verifyRaw(['authorization', `DPoP ${bound}`, 'DPoP', await proof(bound), 'dpop', await proof(bound)]), DpopTokenError);
+        assert.equal(twoProofs.error, 'invalid_dpop_proof');
+      });
+
+      test('a cached token is still refused for a missing scope (403), on a route without Bearer (401), and malformed (400)', async () => {
+        const token = await fixture.issue();
+        await verifyRaw(['authorization', `Bearer ${token}`]);
+        const scope = await rejection(verifyRaw(['authorization', `Bearer ${token}`], undefined, ['users:write']), BearerTokenError);
+        assert.equal(scope.status, 403);
+        assert.equal(scope.error, 'insufficient_scope');
+        const apiKeyOnly = await rejection(verifyRaw(['authorization', `Bearer ${token}`], ['api_key']), ApiKeyError);
+        assert.equal(apiKeyOnly.status, 401);
+        const malformed = await rejection(verifyRaw(['authorization', `Bearer ${token}, Basic abc`]), BearerTokenError);
+        assert.equal(malformed.status, 400);
+        const none = await rejection(verifyRaw(['host', 'api']), ResourceServerError);
+        assert.equal(none.status, 401);
+        assert.match(none.headers['www-authenticate']!, /^Bearer .*, Basic /);
+      });
     });
   });
 }

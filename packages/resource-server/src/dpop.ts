@@ -89,6 +89,13 @@ export function extractDpopToken(authorizationHeader: string | readonly string[]
   return match[1];
 }
 
+/** Every `DPoP` header value of a request (RFC 9449 §4.3 item 1: two are refused), or `undefined` when there is none. */
+export function dpopHeaderValues(rawHeaders: readonly string[]): string[] | undefined {
+  const values: string[] = [];
+  for (let index = 0; index + 1 < rawHeaders.length; index += 2) if (rawHeaders[index]?.toLowerCase() === 'dpop') values.push(rawHeaders[index + 1] ?? '');
+  return values.length === 0 ? undefined : values;
+}
+
 /** Remembers accepted proofs until their window ends, in memory, at most `maxEntries` (oldest evicted first). */
 export interface DpopReplayCache {
   /** @returns true when `key` was not seen (and records it until `expiresAtMs`), false for a replay. */

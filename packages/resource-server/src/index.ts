@@ -57,5 +57,5 @@ export type { ProtectedHandler } from './adapters/web.ts';
 export {
   API_KEY_PREFIX, ApiKeyError, createApiKeyVerifier, createCredentialVerifier, extractApiKey, formatBasicChallenge, INVALID_API_KEY_DESCRIPTION, readApiKeyIntrospection,
 } from './api-key.ts';
-export type { ApiKeyVerifier, ApiKeyVerifierOptions, CredentialKind, CredentialVerifier, VerifiedApiKey, VerifiedCredential } from './api-key.ts';
+export type { ApiKeyVerifier, ApiKeyVerifierOptions, CredentialKind, CredentialRequestMessage, CredentialVerifier, VerifiedApiKey, VerifiedCredential } from './api-key.ts';
 export { credentialSubject, decorateCredential, getCredential, requireCredential } from './adapters/fastify-credential.ts';

@@ -236,7 +236,7 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
       return inactive('The access token expired');
     }
     // SPEC decision 7: the feed throws 503 when stale. tokenId is always set here: readJwtAccessTokenClaims requires jti.
-    if (revocationFeed.isRevoked(token.tokenId ?? '')) {
+    if (revocationFeed.isRevoked(token.tokenId ?? '', nowMs)) {
       return inactive('The access token was revoked or superseded');
     }
     return verified;

@@ -70,11 +70,12 @@ export interface RevocationFeed {
   /**
    * Whether the access token with this `jti` was revoked or superseded.
    *
+   * @param nowMs the clock the caller already read, epoch milliseconds; default `now()`.
    * @throws {IntrospectionUnavailableError} 503 `revocation_feed_stale` when no poll has succeeded,
    *   or the last successful one was sent more than `maxStalenessSeconds` ago: a token might have been
    *   revoked that we have not heard of, so we refuse rather than guess (fail closed).
    */
-  isRevoked(jti: string): boolean;
+  isRevoked(jti: string, nowMs?: number): boolean;
   /** Polls now, outside the schedule (joins a poll in flight). Never rejects; failures are recorded. */
   poll(): Promise<void>;
   /** Revoked `jti`s currently remembered. */
@@ -319,8 +320,8 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
         await inFlight;
       }
     },
-    isRevoked(jti) {
-      const ageMs = lastSuccessSentAtMs === undefined ? Number.POSITIVE_INFINITY : options.now() - lastSuccessSentAtMs;
+    isRevoked(jti, nowMs) {
+      const ageMs = lastSuccessSentAtMs === undefined ? Number.POSITIVE_INFINITY : (nowMs ?? options.now()) - lastSuccessSentAtMs;
       if (ageMs > maxStalenessMs) {
         const failure = lastFailure === undefined ? '' : `; last failure: ${lastFailure.message}`;
         const age = lastSuccessSentAtMs === undefined ? 'has not been read yet' : `was last read ${(ageMs / 1000).toFixed(1)} s ago`;

@@ -252,7 +252,34 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const dpopReplayCache = createDpopReplayCache(options.dpopReplayCacheMaxEntries ?? TOKEN_VERIFIER_DEFAULTS.dpopReplayCacheMaxEntries);
   const publicOrigin = options.publicOrigin ?? (URL.canParse(audience) ? new URL(audience).origin : undefined);
 
-  return {
+  /** The checks after validation of a Bearer token: the same whether the outcome was cached or not. */
+  function acceptBearerToken(validation: AccessTokenValidation, nowMs: number, requiredScopes: readonly string[]): VerifiedAccessToken {
+    // No oracle: every invalid_token carries one fixed description; the cause goes to `reason` only.
+    if (!validation.active) {
+      throw BearerTokenError.invalidToken(realm, validation.reason);
+    }
+    const token = validation.accessToken;
+    // RFC 9449 §7.1: a DPoP-bound token is not a bearer token; without its proof it is refused.
+    if (token.dpopJkt !== undefined) {
+      throw DpopTokenError.invalidToken('A DPoP-bound access token was sent as a Bearer token');
+    }
+    // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
+    if (nowMs / 1000 >= token.expiresAt + clockSkewSeconds) {
+      throw BearerTokenError.invalidToken(realm, 'The access token expired');
+    }
+    // RFC 6750 §3.1 insufficient_scope: every required scope must be granted.
+    const missing = findMissingScopes(token.scope, requiredScopes);
+    if (missing.length > 0) {
+      throw BearerTokenError.insufficientScope(
+        realm,
+        requiredScopes,
+        `The access token lacks the scope ${formatScope(missing)} that this resource requires`,
+      );
+    }
+    return token;
+  }
+
+  const verifier: TokenVerifier = {
     mode: mode.name,
     realm,
     async verifyAccessToken(authorizationHeader, requiredScopes) {
@@ -267,33 +294,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         validation = await mode.validate(accessToken);
         nowMs = now();
       }
-      // No oracle: every invalid_token carries one fixed description; the cause goes to `reason` only.
-      if (!validation.active) {
-        throw BearerTokenError.invalidToken(realm, validation.reason);
-      }
-      const token = validation.accessToken;
-      // RFC 9449 §7.1: a DPoP-bound token is not a bearer token; without its proof it is refused.
-      if (token.dpopJkt !== undefined) {
-        throw DpopTokenError.invalidToken('A DPoP-bound access token was sent as a Bearer token');
-      }
-      // RFC 7662 §2.2 exp, RFC 7519 §4.1.4: not accepted on or after exp (plus the skew).
-      if (nowMs / 1000 >= token.expiresAt + clockSkewSeconds) {
-        throw BearerTokenError.invalidToken(realm, 'The access token expired');
-      }
-      // RFC 6750 §3.1 insufficient_scope: every required scope must be granted.
-      const missing = findMissingScopes(token.scope, requiredScopes);
-      if (missing.length > 0) {
-        throw BearerTokenError.insufficientScope(
-          realm,
-          requiredScopes,
-          `The access token lacks the scope ${formatScope(missing)} that this resource requires`,
-        );
-      }
-      return token;
+      return acceptBearerToken(validation, nowMs, requiredScopes);
     },
     async verifyProtectedResourceRequest(request, requiredScopes) {
       if (!usesDpopScheme(request.authorization)) {
-        return this.verifyAccessToken(request.authorization, requiredScopes);
+        return verifier.verifyAccessToken(request.authorization, requiredScopes);
       }
       assertScopeNames(requiredScopes);
       const accessToken = extractDpopToken(request.authorization);
@@ -338,6 +343,33 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       mode.close();
     },
   };
+  // verifyAccessToken without its promise, for a token the caches decide (see cachedBearerVerification).
+  cachedBearerVerifications.set(verifier, (authorizationHeader, requiredScopes) => {
+    assertScopeNames(requiredScopes);
+    const nowMs = now();
+    const candidate = bearerTokenCandidate(authorizationHeader);
+    const validation = candidate === undefined ? undefined : mode.validateCached(candidate, nowMs);
+    return validation === undefined ? undefined : acceptBearerToken(validation, nowMs, requiredScopes);
+  });
+  return verifier;
+}
+
+/**
+ * {@link TokenVerifier.verifyAccessToken} for one `Authorization` value, synchronously: the token when
+ * the caches decide it (a refusal they decide is thrown, as `verifyAccessToken` would reject with it),
+ * `undefined` when it needs `verifyAccessToken` (not a Bearer candidate, not cached, or I/O).
+ */
+export type CachedBearerVerification = (authorizationHeader: string, requiredScopes: readonly string[]) => VerifiedAccessToken | undefined;
+
+/** The synchronous hot path of each verifier {@link createTokenVerifier} made (others, e.g. substitutes, have none). */
+const cachedBearerVerifications = new WeakMap<TokenVerifier, CachedBearerVerification>();
+
+/**
+ * The synchronous hot path of a verifier made by {@link createTokenVerifier}, or `undefined` for any other
+ * `TokenVerifier`. For the credential verifier (issue 12): a cached request costs no promise of its own.
+ */
+export function cachedBearerVerification(verifier: TokenVerifier): CachedBearerVerification | undefined {
+  return cachedBearerVerifications.get(verifier);
 }
 
 /** Settings both modes share, validated. */

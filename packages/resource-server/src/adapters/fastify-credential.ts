@@ -4,11 +4,10 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CredentialKind, CredentialVerifier, VerifiedCredential } from '../api-key.ts';
-import { authorizationHeaderValues, rejectAccessTokenOutsideHeader } from '../bearer-token.ts';
 import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
 import { ResourceServerError } from '../resource-server-error.ts';
 import { assertScopeNames } from '../scope.ts';
-import { dpopHeaderValues, sendResourceServerError } from './fastify.ts';
+import { sendResourceServerError } from './fastify.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,10 +36,9 @@ export function requireCredential(verifier: CredentialVerifier, requiredScopes: 
   const kinds = [...accepted];
   return async function credentialHook(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     try {
-      rejectAccessTokenOutsideHeader({ realm, query: request.query, body: request.body, contentType: request.headers['content-type'] });
-      const credential = await verifier.verifyCredential(authorizationHeaderValues(request.raw.rawHeaders), scopes, kinds, request.ip, {
-        dpop: dpopHeaderValues(request.raw.rawHeaders), method: request.method, url: request.url,
-      });
+      verifier.rejectAccessTokenOutsideHeader({ realm, query: request.query, body: request.body, contentType: request.headers['content-type'] });
+      // Every Authorization and DPoP field of the raw request (Node keeps only the first in `headers`).
+      const credential = await verifier.verifyRequestCredential(request.raw, scopes, kinds, request.ip);
       request.credential = credential;
       if (credential.kind === 'bearer') request.accessToken = credential.accessToken;
       return undefined;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifiedAccessToken } from '../access-token.ts';
 import { authorizationHeaderValues } from '../bearer-token.ts';
 import { BearerTokenError } from '../bearer-token-error.ts';
-import { DpopTokenError } from '../dpop.ts';
+import { DpopTokenError, dpopHeaderValues } from '../dpop.ts';
 import { IntrospectionUnavailableError } from '../introspection-unavailable-error.ts';
 import { ResourceServerError } from '../resource-server-error.ts';
 import { assertScopeNames } from '../scope.ts';
@@ -44,12 +44,7 @@ function logRefusal(request: FastifyRequest, error: ResourceServerError): void {
   request.log.info({ status: error.status, error: error.error, reason }, 'access token refused');
 }
 
-/** Every `DPoP` header value of a request (RFC 9449 §4.3 item 1: two are refused), or `undefined` when there is none. */
-export function dpopHeaderValues(rawHeaders: readonly string[]): string[] | undefined {
-  const values: string[] = [];
-  for (let index = 0; index + 1 < rawHeaders.length; index += 2) if (rawHeaders[index]?.toLowerCase() === 'dpop') values.push(rawHeaders[index + 1] ?? '');
-  return values.length === 0 ? undefined : values;
-}
+export { dpopHeaderValues } from '../dpop.ts';
 
 /** Route hook returned by {@link requireAccessToken}. */
 export type AccessTokenHook = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
