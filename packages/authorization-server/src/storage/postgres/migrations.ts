@@ -628,6 +628,26 @@ export const migrations: Migration[] = [
       ALTER TABLE authorization_codes ADD COLUMN dpop_jkt text;
     `,
   },
+  {
+    version: 26,
+    name: 'clients: notify every change of a client row (client-record cache)',
+    sql: `
+      -- Issue 12: instances cache client records (storage/client-cache.ts) and drop one when its row changes
+      -- anywhere. NOTIFY is delivered at commit (never for a rolled-back change), to every connection that
+      -- LISTENs on the channel in this database; the payload is the client_id. Self-contained: the function
+      -- and the trigger are this migration's own.
+      CREATE FUNCTION gatehouse_notify_client_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('gatehouse_clients', CASE WHEN TG_OP = 'DELETE' THEN OLD.client_id ELSE NEW.client_id END);
+        IF TG_OP = 'UPDATE' AND OLD.client_id IS DISTINCT FROM NEW.client_id THEN
+          PERFORM pg_notify('gatehouse_clients', OLD.client_id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER clients_notify_change AFTER INSERT OR UPDATE OR DELETE ON clients
+        FOR EACH ROW EXECUTE FUNCTION gatehouse_notify_client_change();
+    `,
+  },
 ];
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -52,6 +52,7 @@ import { createPostgresApiKeys } from './postgres-api-keys.ts';
 import { createPostgresPartnerTeams } from './postgres-partner-teams.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
+import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { resourcesColumn } from '../rows.ts';
@@ -77,6 +78,10 @@ export interface PostgresStorageOptions {
    * before it fails with StorageUnavailableError; default 5000 ms.
    */
   connectionTimeoutMillis?: number;
+  /** Client records kept in memory (storage/client-cache.ts); default 10,000. */
+  clientCacheEntries?: number;
+  /** The client-change listener's backoff, heartbeat and state callback (tests, operations); defaults in client-cache.ts. */
+  clientChangeListener?: Omit<ClientChangeListenerOptions, 'newConnection'>;
 }
 
 type Row = QueryResultRow;
@@ -233,48 +238,55 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     }
   };
 
-  const storage: Storage = {
-    clients: {
-      async create(client) {
-        await query(
-          `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
-          [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
-            client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
-            client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
-            client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
-            client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
-        );
-      },
-      async find(clientId) {
-        const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-        return row && toClient(row);
-      },
-      async list() {
-        return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
-      },
-      async listByOwner(userId) {
-        return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
-      },
-      async update(clientId, patch) {
-        const assignments: string[] = [];
-        const values: unknown[] = [clientId];
-        for (const [field, value] of Object.entries(patch)) {
-          if (value === undefined) continue;
-          const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-          if (!column) throw new Error(`clients.update cannot change ${field}`);
-          values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
-          assignments.push(`${column} = $${values.length}`);
-        }
-        const row = assignments.length > 0
-          ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
-          : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-        return row && toClient(row);
-      },
+  // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
+  const clientCache = cacheClients({
+    async create(client) {
+      await query(
+        `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
+           pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
+           contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
+           require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
+        [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
+          client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
+          client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
+          client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
+          client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
+      );
     },
+    async find(clientId) {
+      const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+      return row && toClient(row);
+    },
+    async list() {
+      return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
+    },
+    async listByOwner(userId) {
+      return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
+    },
+    async update(clientId, patch) {
+      const assignments: string[] = [];
+      const values: unknown[] = [clientId];
+      for (const [field, value] of Object.entries(patch)) {
+        if (value === undefined) continue;
+        const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
+        if (!column) throw new Error(`clients.update cannot change ${field}`);
+        values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
+        assignments.push(`${column} = $${values.length}`);
+      }
+      const row = assignments.length > 0
+        ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
+        : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+      return row && toClient(row);
+    },
+  }, { active: false, maxEntries: options.clientCacheEntries });
+  const clientChanges = await listenForClientChanges(clientCache, {
+    newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
+    ...options.clientChangeListener,
+  });
+
+  const storage: Storage = {
+    clients: clientCache.clients,
     clientLogos: {
       async put(logo) {
         await query(
@@ -979,6 +991,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
     },
     async close() {
+      await clientChanges.close();
       await pool.end();
     },
     connectionPool() {
@@ -1025,6 +1038,17 @@ function createPool(databaseUrl: string, schema: string, max: number, connection
   // connect"), so an unreachable database answers 503 promptly instead of queueing requests; keepAlive
   // lets the OS notice a peer that vanished without closing the connection.
   return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path=${schema}`, connectionTimeoutMillis, keepAlive: true });
+}
+
+/**
+ * The client-record cache's listening connection (storage/client-cache.ts): its own, never pooled (a
+ * LISTEN belongs to one session). `query_timeout` bounds the heartbeat, so a silently dead connection is
+ * noticed; keepAlive as for the pool.
+ */
+function createListenerConnection(databaseUrl: string, connectionTimeoutMillis = 5_000): pg.Client {
+  return new pg.Client({
+    connectionString: databaseUrl, connectionTimeoutMillis, query_timeout: 5_000, keepAlive: true, application_name: 'gatehouse client-cache listener',
+  });
 }
 
 /**

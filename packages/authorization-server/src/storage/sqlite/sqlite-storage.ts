@@ -18,6 +18,7 @@ import { resourcesColumn } from '../rows.ts';
 import { createSqliteApiKeys } from './sqlite-api-keys.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createResourceStore } from '../stores/resources.ts';
+import { cacheClients } from '../client-cache.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toSubject, toToken, toUser } from '../rows.ts';
 import { auditFilter, toInteraction } from '../rows.ts';
 import { toPushedRequest } from '../rows.ts';
@@ -163,8 +164,12 @@ export function createSqliteStorage(path: string): Storage {
     return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
   };
 
+  // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
+  // process) changes PRAGMA data_version, and the cache is cleared then.
+  let dataVersion = Number(get('PRAGMA data_version')!.data_version);
+  const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
-    clients: {
+    clients: cacheClients({
       async create(client) {
         run(
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
@@ -205,7 +210,7 @@ export function createSqliteStorage(path: string): Storage {
       async list() {
         return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
       },
-    },
+    }, { externalWrites }).clients,
     clientLogos: {
       async put(logo) {
         run(
