@@ -170,7 +170,17 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   /** Revokes a grant and its tokens on `client`, with its effects (issue 15 §5) only when it was revoked now. */
   const revokeGrantOn = async (client: PoolClient, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean> => {
     // Grant row first (lock order); the tokens statement then sees every token committed before it.
-    const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
+    // Issue 15 §5: the audit event commits with the revocation, only if it happened now; in the same statement
+    // (one round trip fewer). The tokens need a statement of their own: its snapshot, taken once the grant
+    // row is locked, sees every token a rotation that held the lock committed.
+    const changed = effects?.auditEvent
+      ? await client.query(
+        `WITH changed AS (UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
+           audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+             SELECT $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM changed))
+         SELECT * FROM changed`,
+        [grantId, now, reason, ...auditEventColumns(effects.auditEvent)])
+      : await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
     await client.query(
       `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
        ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
@@ -179,10 +189,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     const row = changed.rows[0];
     if (!row) return false;
     // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
-    if (effects?.auditEvent) await client.query(INSERT_AUDIT_EVENT, auditEventColumns(effects.auditEvent));
     if (effects?.webhookDelivery) await enqueueIfSubscribed(client, effects.webhookDelivery(toGrant(row)));
     return true;
   };
+
+  /** grant id → when this instance last set its last_used_at (`grants.recordUse`); oldest dropped first. */
+  const recentGrantUses = new Map<string, number>();
 
   const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
     const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
@@ -468,7 +480,15 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return result.rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
       },
       async recordUse(grantId, now, minimumIntervalSeconds) {
-        await query('UPDATE grants SET last_used_at = $1 WHERE grant_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, grantId, now - minimumIntervalSeconds]);
+        // Issue 12 (introspection in one round trip): once this instance has set last_used_at = t, the
+        // UPDATE below changes nothing before t + interval, so it is not sent until then.
+        const recordedAt = recentGrantUses.get(grantId);
+        if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
+        const changed = await query('UPDATE grants SET last_used_at = $1 WHERE grant_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, grantId, now - minimumIntervalSeconds]);
+        if ((changed.rowCount ?? 0) === 0) return;
+        recentGrantUses.delete(grantId);
+        recentGrantUses.set(grantId, now);
+        if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
       },
       async findActive(clientId, subjectType, subjectId) {
         const row = await one(
@@ -1173,6 +1193,9 @@ function toClient(row: Row): ClientRecord {
 
 
 
+
+/** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a round trip saved). */
+const RECENT_GRANT_USES = 10_000;
 
 const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)';
 
