@@ -246,7 +246,10 @@ describe('client-record cache on PostgreSQL', { skip: skipPostgres }, () => {
   it('with its listening connection terminated, an instance bypasses the cache until it listens again and never serves the old record', async () => {
     const states: Array<{ listening: boolean; processId?: number | null }> = [];
     // A long first reconnection delay: the change below surely lands while A is not listening.
-    const a = await createTestPostgresStorage({ clientChangeListener: { reconnectInitialMillis: 1_500, onStateChange: (state) => states.push(state) } });
+    const reported: Error[] = [];
+    const a = await createTestPostgresStorage({
+      clientChangeListener: { reconnectInitialMillis: 1_500, onStateChange: (state) => states.push(state) }, onConnectionError: (error) => reported.push(error),
+    });
     const b = await createPostgresStorage(TEST_DATABASE_URL, { schema: a.schema, poolSize: 2 });
     try {
       const listenerPid = states.at(-1)?.processId;
@@ -259,6 +262,7 @@ describe('client-record cache on PostgreSQL', { skip: skipPostgres }, () => {
       // Only A's own listening backend (its pid came from A), nothing else on the shared server.
       await queryTestSchema(a.schema, 'SELECT pg_terminate_backend($1)', [listenerPid]);
       await eventually('A notices its listener is gone', () => states.at(-1)?.listening === false);
+      assert.match(reported.map((error) => error.message).join('\n'), /client-cache listener: .*read from the database until it listens again/);
       await b.clients.update(client.clientId, { status: 'suspended' }); // its notification reaches nobody in A
       assert.equal((await a.clients.find(client.clientId))!.status, 'suspended');
       assert.equal((await a.clients.find(client.clientId))!.status, 'suspended');

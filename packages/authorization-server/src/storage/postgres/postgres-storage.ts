@@ -71,7 +71,10 @@ export interface PostgresStorageOptions {
   schema?: string;
   /** Connections in the pool; default 10. */
   poolSize?: number;
-  /** Errors of idle pooled connections (the pool replaces them); default: one line on stderr. */
+  /**
+   * Errors of idle pooled connections (the pool replaces them) and losses of the client-cache listener (it
+   * reconnects); default: one line on stderr.
+   */
   onConnectionError?: (error: Error) => void;
   /**
    * How long an operation waits for a connection (a free one in the pool, or a new one to be established)
@@ -94,7 +97,8 @@ type Row = QueryResultRow;
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
   const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis);
-  pool.on('error', options.onConnectionError ?? ((error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`)));
+  const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
+  pool.on('error', onConnectionError);
   try {
     const { client, release } = await checkOut(pool);
     try {
@@ -295,6 +299,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   const clientChanges = await listenForClientChanges(clientCache, {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
+    onStateChange(state) {
+      if (!state.listening && state.error) {
+        onConnectionError(new Error(`client-cache listener: ${state.error.message} (client records are read from the database until it listens again)`));
+      }
+      options.clientChangeListener?.onStateChange?.(state);
+    },
   });
 
   const storage: Storage = {
