@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
-import { cacheClients, type ClientStore } from './client-cache.ts';
+import { cacheClients, listenForClientChanges, type ClientStore, type ListenerConnection } from './client-cache.ts';
 import type { ClientRecord, Storage } from './storage.ts';
 import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
@@ -147,6 +147,18 @@ describe('client-record cache', () => {
     assert.equal(cache.size, 0);
   });
 
+  it('with maxEntries 0 reads every lookup from the store', async () => {
+    const store = countingStore();
+    const cache = cacheClients(store, { maxEntries: 0 });
+    const client = clientRecord();
+    await store.create(client);
+    cache.setActive(true);
+    await cache.clients.find(client.clientId);
+    await cache.clients.find(client.clientId);
+    assert.equal(store.finds, 2);
+    assert.equal(cache.size, 0);
+  });
+
   it('invalidates after a failed write too (it may have committed before the error)', async () => {
     const store = countingStore();
     const cache = cacheClients({ ...store, find: store.find, update: async () => { throw new Error('connection lost during COMMIT'); } });
@@ -156,6 +168,28 @@ describe('client-record cache', () => {
     assert.equal(cache.size, 1);
     await assert.rejects(cache.clients.update(client.clientId, { status: 'suspended' }), /connection lost/);
     assert.equal(cache.size, 0);
+  });
+});
+
+describe('client-change listener', () => {
+  it('keeps the cache off when its connection does not receive notifications (a pooler in transaction mode)', async () => {
+    const store = countingStore();
+    const cache = cacheClients(store, { active: false });
+    const states: Array<{ listening: boolean; error?: Error }> = [];
+    // Connects and answers every statement, but never delivers a notification.
+    const deaf: ListenerConnection = { connect: async () => {}, query: async () => {}, end: async () => {}, on: () => deaf, processID: 1 };
+    const listener = await listenForClientChanges(cache, { newConnection: () => deaf, probeTimeoutMillis: 50, reconnectInitialMillis: 60_000, onStateChange: (state) => states.push(state) });
+    try {
+      assert.deepEqual(states.map((state) => state.listening), [false]);
+      assert.match(String(states[0]!.error?.message), /does not receive notifications/);
+      const client = clientRecord();
+      await store.create(client);
+      await cache.clients.find(client.clientId);
+      await cache.clients.find(client.clientId);
+      assert.equal(store.finds, 2);
+    } finally {
+      await listener.close();
+    }
   });
 });
 

@@ -10,7 +10,9 @@
  *   `NOTIFY gatehouse_clients, '<client_id>'` when the change commits, and one dedicated listening
  *   connection per storage (`listenForClientChanges`) invalidates it. While that connection is not
  *   listening (starting, lost, reconnecting) a notification could be missed, so the cache is cleared and
- *   bypassed until it listens again;
+ *   bypassed until it listens again. "Listening" is proven, not assumed: the connection notifies itself
+ *   and must receive it, before the cache is used and then periodically (a pooler in transaction mode,
+ *   or a silently dead connection, would otherwise lose notifications unnoticed);
  * - by another process on SQLite (the `gatehouse` CLI suspends a client while the server runs):
  *   `PRAGMA data_version` changes when another connection commits, checked before each lookup
  *   (`externalWrites`), and the cache is cleared then.
@@ -20,12 +22,13 @@
  * caller cannot change what the next caller gets. Unknown clients are not cached (no growth from
  * made-up client ids). Bounded: least recently used records are dropped beyond `maxEntries`.
  */
+import { randomUUID } from 'node:crypto';
 import type { ClientRecord, Storage } from './storage.ts';
 
 export type ClientStore = Storage['clients'];
 
 export interface ClientCacheOptions {
-  /** Records kept at most (least recently used dropped first); default 10,000. */
+  /** Records kept at most (least recently used dropped first); default 10,000; 0 turns the cache off. */
   maxEntries?: number;
   /** Whether lookups may use the cache from the start; default true (PostgreSQL starts false, until it listens). */
   active?: boolean;
@@ -53,11 +56,11 @@ export const DEFAULT_CLIENT_CACHE_ENTRIES = 10_000;
 
 /** Wraps `clients` (one storage's client store) with a cache of its records. */
 export function cacheClients(clients: ClientStore, options: ClientCacheOptions = {}): ClientCache {
-  const maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_CLIENT_CACHE_ENTRIES);
+  const maxEntries = Math.max(0, options.maxEntries ?? DEFAULT_CLIENT_CACHE_ENTRIES);
   const externalWrites = options.externalWrites;
   // Map iteration order is insertion order: the first key is the least recently used.
   const entries = new Map<string, Readonly<ClientRecord>>();
-  let active = options.active ?? true;
+  let active = (options.active ?? true) && maxEntries > 0;
   // Bumped by every invalidation: a lookup stores its result only if none happened while it read.
   let generation = 0;
 
@@ -106,7 +109,7 @@ export function cacheClients(clients: ClientStore, options: ClientCacheOptions =
     clear,
     setActive(value) {
       clear();
-      active = value;
+      active = value && maxEntries > 0;
     },
     get size() {
       return entries.size;
@@ -127,7 +130,7 @@ export const CLIENT_CHANGES_CHANNEL = 'gatehouse_clients';
 /** The little of a `pg.Client` the listener uses (a dedicated connection, never a pooled one). */
 export interface ListenerConnection {
   connect(): Promise<unknown>;
-  query(text: string): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'end', listener: () => void): unknown;
@@ -144,10 +147,13 @@ export interface ClientChangeListenerOptions {
   /** Longest delay between reconnection attempts; default 5,000 ms. */
   reconnectMaxMillis?: number;
   /**
-   * A `SELECT 1` on the listening connection this often, so a connection that died silently (a cut
-   * network: no FIN, no error) is noticed within about this time; default 15,000 ms.
+   * A probe this often: the listening connection notifies itself and must receive it, so a connection
+   * that died silently (a cut network: no FIN, no error) or does not receive notifications (a pooler in
+   * transaction mode between it and PostgreSQL) is noticed within about this time; default 15,000 ms.
    */
   heartbeatMillis?: number;
+  /** How long a probe's notification may take to come back; default 5,000 ms. */
+  probeTimeoutMillis?: number;
   /** Each change of state: listening (with the backend's process id), or not (the error, if any). */
   onStateChange?(state: { listening: true; processId: number | null } | { listening: false; error?: Error }): void;
 }
@@ -189,12 +195,33 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
     // Attached before connecting and never removed: a late error of a discarded connection is harmless.
     connection.on('error', (error) => lose(connection, error));
     connection.on('end', () => lose(connection));
+    const probes = new Map<string, () => void>();
     connection.on('notification', (message) => {
-      if (message.channel === CLIENT_CHANGES_CHANNEL && message.payload) cache.invalidate(message.payload);
+      if (message.channel !== CLIENT_CHANGES_CHANNEL || !message.payload) return;
+      cache.invalidate(message.payload);
+      probes.get(message.payload)?.();
     });
+    /** Notifies the channel from this connection and waits for it to come back (a session receives its own notifications). */
+    const probe = async () => {
+      const payload = `probe ${randomUUID()}`; // a space: never a client_id, so it invalidates nothing
+      let timer: NodeJS.Timeout | undefined;
+      const delivered = new Promise<void>((resolve, reject) => {
+        probes.set(payload, resolve);
+        timer = setTimeout(() => reject(new Error('the listening connection does not receive notifications (a pooler in transaction mode?)')), options.probeTimeoutMillis ?? 5_000);
+      });
+      delivered.catch(() => {}); // awaited below; a rejection before that must not count as unhandled
+      try {
+        await connection.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, payload]);
+        await delivered;
+      } finally {
+        clearTimeout(timer);
+        probes.delete(payload);
+      }
+    };
     try {
       await connection.connect();
       await connection.query(`LISTEN ${CLIENT_CHANGES_CHANNEL}`);
+      await probe();
     } catch (error) {
       lose(connection, error as Error);
       return;
@@ -209,7 +236,7 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
     // From here on every committed change is notified to us; anything read before is dropped (setActive clears).
     cache.setActive(true);
     heartbeatTimer = setInterval(() => {
-      connection.query('SELECT 1').catch((error: Error) => lose(connection, error));
+      if (probes.size === 0) probe().catch((error: Error) => lose(connection, error));
     }, options.heartbeatMillis ?? 15_000);
     heartbeatTimer.unref();
     options.onStateChange?.({ listening: true, processId: connection.processID ?? null });

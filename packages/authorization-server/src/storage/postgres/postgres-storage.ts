@@ -81,7 +81,11 @@ export interface PostgresStorageOptions {
    * before it fails with StorageUnavailableError; default 5000 ms.
    */
   connectionTimeoutMillis?: number;
-  /** Client records kept in memory (storage/client-cache.ts); default 10,000. */
+  /**
+   * Client records kept in memory (storage/client-cache.ts); default 10,000. 0 turns the cache and its
+   * listening connection off: needed behind a pooler in transaction mode (PgBouncer), where a LISTEN
+   * does not keep its session and notifications would be lost.
+   */
   clientCacheEntries?: number;
   /** The client-change listener's backoff, heartbeat and state callback (tests, operations); defaults in client-cache.ts. */
   clientChangeListener?: Omit<ClientChangeListenerOptions, 'newConnection'>;
@@ -296,7 +300,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       return row && toClient(row);
     },
   }, { active: false, maxEntries: options.clientCacheEntries });
-  const clientChanges = await listenForClientChanges(clientCache, {
+  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForClientChanges(clientCache, {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
     onStateChange(state) {
