@@ -22,9 +22,11 @@ export async function revocationEndpoint(context: ServerContext, request: Fastif
   const now = context.clock.nowSeconds();
   if (found && found.token.clientId === client.clientId) {
     if (found.token.kind === 'refresh') {
-      if (await context.storage.grants.revoke(found.grant.grantId, now, 'revoked_by_client')) {
-        await context.storage.audit.record({ type: 'grant.revoked', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: found.grant.grantId, details: { via: 'refresh_token' } });
-      }
+      // The audit event commits with the revocation, and only if this request revoked the grant (issue 12:
+      // one transaction, no separate round trip).
+      await context.storage.grants.revoke(found.grant.grantId, now, 'revoked_by_client', {
+        auditEvent: { type: 'grant.revoked', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: found.grant.grantId, details: { via: 'refresh_token' } },
+      });
     } else {
       await context.storage.tokens.revokeAccessToken(found.token.tokenDigest, now);
       await context.storage.audit.record({ type: 'access_token.revoked', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: found.grant.grantId, details: { access_token_id: found.token.tokenId } });

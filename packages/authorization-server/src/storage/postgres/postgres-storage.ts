@@ -61,6 +61,7 @@ import { createSettingStore } from '../stores/settings.ts';
 import { createSubjectStore } from '../stores/subjects.ts';
 import { createUserStore } from '../stores/users.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
+import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
@@ -79,13 +80,24 @@ export interface PostgresStorageOptions {
   schema?: string;
   /** Connections in the pool; default 10. */
   poolSize?: number;
-  /** Errors of idle pooled connections (the pool replaces them); default: one line on stderr. */
+  /**
+   * Errors of idle pooled connections (the pool replaces them) and losses of the client-cache listener (it
+   * reconnects); default: one line on stderr.
+   */
   onConnectionError?: (error: Error) => void;
   /**
    * How long an operation waits for a connection (a free one in the pool, or a new one to be established)
    * before it fails with StorageUnavailableError; default 5000 ms.
    */
   connectionTimeoutMillis?: number;
+  /**
+   * Client records kept in memory (storage/client-cache.ts); default 10,000. 0 turns the cache and its
+   * listening connection off: needed behind a pooler in transaction mode (PgBouncer), where a LISTEN
+   * does not keep its session and notifications would be lost.
+   */
+  clientCacheEntries?: number;
+  /** The client-change listener's backoff, heartbeat and state callback (tests, operations); defaults in client-cache.ts. */
+  clientChangeListener?: Omit<ClientChangeListenerOptions, 'newConnection'>;
 }
 
 type Row = QueryResultRow;
@@ -98,7 +110,8 @@ type Row = QueryResultRow;
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
   const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis);
-  pool.on('error', options.onConnectionError ?? ((error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`)));
+  const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
+  pool.on('error', onConnectionError);
   try {
     const { client, release } = await checkOut(pool);
     try {
@@ -174,7 +187,17 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   /** Revokes a grant and its tokens on `client`, with its effects (issue 15 §5) only when it was revoked now. */
   const revokeGrantOn = async (client: PoolClient, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean> => {
     // Grant row first (lock order); the tokens statement then sees every token committed before it.
-    const changed = await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
+    // Issue 15 §5: the audit event commits with the revocation, only if it happened now; in the same statement
+    // (one round trip fewer). The tokens need a statement of their own: its snapshot, taken once the grant
+    // row is locked, sees every token a rotation that held the lock committed.
+    const changed = effects?.auditEvent
+      ? await client.query(
+        `WITH changed AS (UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
+           audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+             SELECT $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM changed))
+         SELECT * FROM changed`,
+        [grantId, now, reason, ...auditEventColumns(effects.auditEvent)])
+      : await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
     await client.query(
       `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
        ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
@@ -183,10 +206,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     const row = changed.rows[0];
     if (!row) return false;
     // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
-    if (effects?.auditEvent) await client.query(INSERT_AUDIT_EVENT, auditEventColumns(effects.auditEvent));
     if (effects?.webhookDelivery) await enqueueIfSubscribed(client, effects.webhookDelivery(toGrant(row)));
     return true;
   };
+
+  /** grant id → when this instance last set its last_used_at (`grants.recordUse`); oldest dropped first. */
+  const recentGrantUses = new Map<string, number>();
 
   const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
     const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
@@ -242,48 +267,61 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     }
   };
 
-  const storage: Storage = {
-    clients: {
-      async create(client) {
-        await query(
-          `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
-          [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
-            client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
-            client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
-            client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
-            client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
-        );
-      },
-      async find(clientId) {
-        const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-        return row && toClient(row);
-      },
-      async list() {
-        return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
-      },
-      async listByOwner(userId) {
-        return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
-      },
-      async update(clientId, patch) {
-        const assignments: string[] = [];
-        const values: unknown[] = [clientId];
-        for (const [field, value] of Object.entries(patch)) {
-          if (value === undefined) continue;
-          const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-          if (!column) throw new Error(`clients.update cannot change ${field}`);
-          values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
-          assignments.push(`${column} = $${values.length}`);
-        }
-        const row = assignments.length > 0
-          ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
-          : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-        return row && toClient(row);
-      },
+  // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
+  const clientCache = cacheClients({
+    async create(client) {
+      await query(
+        `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
+           pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
+           contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
+           require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
+        [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
+          client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
+          client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
+          client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
+          client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
+      );
     },
+    async find(clientId) {
+      const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+      return row && toClient(row);
+    },
+    async list() {
+      return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
+    },
+    async listByOwner(userId) {
+      return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
+    },
+    async update(clientId, patch) {
+      const assignments: string[] = [];
+      const values: unknown[] = [clientId];
+      for (const [field, value] of Object.entries(patch)) {
+        if (value === undefined) continue;
+        const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
+        if (!column) throw new Error(`clients.update cannot change ${field}`);
+        values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
+        assignments.push(`${column} = $${values.length}`);
+      }
+      const row = assignments.length > 0
+        ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
+        : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+      return row && toClient(row);
+    },
+  }, { active: false, maxEntries: options.clientCacheEntries });
+  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForClientChanges(clientCache, {
+    newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
+    ...options.clientChangeListener,
+    onStateChange(state) {
+      if (!state.listening && state.error) {
+        onConnectionError(new Error(`client-cache listener: ${state.error.message} (client records are read from the database until it listens again)`));
+      }
+      options.clientChangeListener?.onStateChange?.(state);
+    },
+  });
+
+  const storage: Storage = {
+    clients: clientCache.clients,
     clientLogos: createClientLogoStore(driver),
     adminCredentials: createAdminCredentialStore(driver),
     developers: createDeveloperStore(driver),
@@ -347,7 +385,15 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return result.rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
       },
       async recordUse(grantId, now, minimumIntervalSeconds) {
-        await query('UPDATE grants SET last_used_at = $1 WHERE grant_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, grantId, now - minimumIntervalSeconds]);
+        // Issue 12 (introspection in one round trip): once this instance has set last_used_at = t, the
+        // UPDATE below changes nothing before t + interval, so it is not sent until then.
+        const recordedAt = recentGrantUses.get(grantId);
+        if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
+        const changed = await query('UPDATE grants SET last_used_at = $1 WHERE grant_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, grantId, now - minimumIntervalSeconds]);
+        if ((changed.rowCount ?? 0) === 0) return;
+        recentGrantUses.delete(grantId);
+        recentGrantUses.set(grantId, now);
+        if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
       },
       async findActive(clientId, subjectType, subjectId) {
         const row = await one(
@@ -664,6 +710,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
+      await clientChanges.close();
       await pool.end();
     },
     connectionPool() {
@@ -710,6 +757,17 @@ function createPool(databaseUrl: string, schema: string, max: number, connection
   // connect"), so an unreachable database answers 503 promptly instead of queueing requests; keepAlive
   // lets the OS notice a peer that vanished without closing the connection.
   return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path=${schema}`, connectionTimeoutMillis, keepAlive: true });
+}
+
+/**
+ * The client-record cache's listening connection (storage/client-cache.ts): its own, never pooled (a
+ * LISTEN belongs to one session). `query_timeout` bounds the heartbeat, so a silently dead connection is
+ * noticed; keepAlive as for the pool.
+ */
+function createListenerConnection(databaseUrl: string, connectionTimeoutMillis = 5_000): pg.Client {
+  return new pg.Client({
+    connectionString: databaseUrl, connectionTimeoutMillis, query_timeout: 5_000, keepAlive: true, application_name: 'gatehouse client-cache listener',
+  });
 }
 
 /**
@@ -830,12 +888,8 @@ function toClient(row: Row): ClientRecord {
   };
 }
 
-
-
-
-
-
-const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ($1, $2, $3, $4, $5, $6::jsonb)';
+/** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a round trip saved). */
+const RECENT_GRANT_USES = 10_000;
 
 function auditEventColumns(event: AuditEvent): unknown[] {
   return [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];

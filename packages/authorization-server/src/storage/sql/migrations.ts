@@ -784,6 +784,25 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;
     `],
   },
-  // Next: version 26, PostgreSQL's pg_notify trigger on clients (issue 12, the client cache invalidated across
-  // instances), as { version: 26, name, only: 'postgres', steps: [`CREATE FUNCTION …; CREATE TRIGGER … ON clients …`] }.
+  {
+    version: 26,
+    name: 'clients: notify every change of a client row (client-record cache)',
+    only: 'postgres',
+    steps: [`
+      -- Issue 12: instances cache client records (storage/client-cache.ts) and drop one when its row changes
+      -- anywhere. NOTIFY is delivered at commit (never for a rolled-back change), to every connection that
+      -- LISTENs on the channel in this database; the payload is the client_id. SQLite needs no trigger: a
+      -- storage there checks PRAGMA data_version for other processes' writes.
+      CREATE FUNCTION gatehouse_notify_client_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('gatehouse_clients', CASE WHEN TG_OP = 'DELETE' THEN OLD.client_id ELSE NEW.client_id END);
+        IF TG_OP = 'UPDATE' AND OLD.client_id IS DISTINCT FROM NEW.client_id THEN
+          PERFORM pg_notify('gatehouse_clients', OLD.client_id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER clients_notify_change AFTER INSERT OR UPDATE OR DELETE ON clients
+        FOR EACH ROW EXECUTE FUNCTION gatehouse_notify_client_change();
+    `],
+  },
 ];

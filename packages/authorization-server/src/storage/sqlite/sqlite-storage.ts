@@ -34,6 +34,7 @@ import { createSubjectStore } from '../stores/subjects.ts';
 import { createUserStore } from '../stores/users.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
+import { cacheClients } from '../client-cache.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import { createAuditStore } from '../stores/audit.ts';
 import { createBrandingReviewStore } from '../stores/branding-reviews.ts';
@@ -183,8 +184,12 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
   };
 
+  // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
+  // process) changes PRAGMA data_version, and the cache is cleared then.
+  let dataVersion = Number(get('PRAGMA data_version')!.data_version);
+  const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
-    clients: {
+    clients: cacheClients({
       async create(client) {
         run(
           `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
@@ -225,7 +230,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       async list() {
         return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
       },
-    },
+    }, { externalWrites }).clients,
     clientLogos: createClientLogoStore(driver),
     adminCredentials: createAdminCredentialStore(driver),
     developers: createDeveloperStore(driver),
