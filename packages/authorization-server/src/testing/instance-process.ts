@@ -23,7 +23,7 @@ export interface InstanceProcess {
  * Starts an instance with `env` on top of this process's environment minus GATEHOUSE_*, DATABASE_URL
  * and the test runner's own variables. @throws when it exits or stays silent for `timeoutMs` before listening.
  */
-export async function startInstanceProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<InstanceProcess> {
+export async function startInstanceProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<InstanceProcess> {
   const base: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (!name.startsWith('GATEHOUSE_') && !name.startsWith('NODE_TEST') && name !== 'DATABASE_URL') base[name] = value;
