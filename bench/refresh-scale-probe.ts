@@ -35,7 +35,7 @@ function uuidV7(): string {
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
-let mintTokenId = randomUUID;
+let mintTokenId: () => string = randomUUID;
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
