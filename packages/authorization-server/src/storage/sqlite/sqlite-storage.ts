@@ -107,13 +107,18 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
   const driver = createSqliteDriver({ get, all, run, transaction, durable: group.durable });
 
-  const insertToken = (token: TokenRecord) =>
+  /** Issue 12 (fewest statements): a pair of tokens is one multi-row INSERT, not two. */
+  const insertTokens = (tokens: readonly TokenRecord[]) => {
+    if (tokens.length === 0) return;
     run(
       `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
-      token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null, token.dpopJkt ?? null,
+       VALUES ${tokens.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      ...tokens.flatMap((token) => [
+        token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
+        token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null, token.dpopJkt ?? null,
+      ]),
     );
+  };
   const insertAuditEvent = (event: AuditEvent) =>
     run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
       event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
@@ -163,7 +168,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
       resourcesColumn(grant.resources),
     );
-    for (const token of tokens) insertToken(token);
+    insertTokens(tokens);
     run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
     if (auditEvent) insertAuditEvent(auditEvent);
     return 'issued';
@@ -331,16 +336,20 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       },
       async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
         return transaction(() => {
+          // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
+          // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
+          // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
           const current = get(
-            `SELECT t.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
-             WHERE t.token_digest = ? AND t.kind = 'refresh' AND t.rotated_at IS NULL AND t.revoked_at IS NULL AND g.revoked_at IS NULL`,
-            presentedDigest,
+            `UPDATE tokens SET rotated_at = ?
+             WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+               AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
+             RETURNING grant_id`,
+            now, presentedDigest,
           );
           if (!current) return 'not_current' as const;
-          run('UPDATE tokens SET rotated_at = ? WHERE token_digest = ?', now, presentedDigest);
           // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
           run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", now, current.grant_id as string);
-          for (const token of newTokens) insertToken(token);
+          insertTokens(newTokens);
           if (auditEvent) insertAuditEvent(auditEvent);
           // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
           if (graceSuccessor) {
@@ -371,7 +380,14 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);
       },
       async revokeAccessTokensOfClient(clientId, now) {
-        return Number(run("UPDATE tokens SET revoked_at = ? WHERE client_id = ? AND kind = 'access' AND revoked_at IS NULL", now, clientId).changes);
+        // Issue 12 (index pruning): through the client's active grants (grants_by_client, tokens_by_grant),
+        // so that tokens_by_client, which every rotation updated three times for this rare operation, can go.
+        // The same tokens: a grant's tokens share its client, and revoking a grant revokes all its tokens.
+        return Number(run(
+          `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
+             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
+          now, clientId,
+        ).changes);
       },
       async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
         return all(

@@ -1,0 +1,87 @@
+/**
+ * Issue 12, "Drop indexes the hot paths do not need": which index SQLite's planner picks for every query
+ * the storage runs against tokens, grants, audit_events and refresh_token_grace (`EXPLAIN QUERY PLAN` on a
+ * freshly migrated database, as the server runs: no ANALYZE), and which indexes no query uses. The list of
+ * queries is copied from storage/sqlite/*.ts (keep it in step when a query changes); see bench/README.md,
+ * "Indexes on the refresh path".
+ *
+ *   node bench/index-usage-probe.ts [--drop INDEX,INDEX]
+ *
+ * --drop  drops those indexes first: the plans the queries would get without them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
+
+const QUERIES: Record<string, string> = {
+  'findByDigest (refresh, introspection)': 'SELECT t.*, g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_digest = ?',
+  'findByTokenId': 'SELECT t.*, g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_id = ?',
+  'rotate: compare-and-swap': `UPDATE tokens SET rotated_at = ? WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+     AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL) RETURNING grant_id`,
+  'rotate: revoke superseded access tokens': "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL",
+  'rotate: grace record upsert': `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest, sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
+  'findGraceSuccessor': 'SELECT r.grant_id FROM refresh_token_grace r JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL',
+  'revokeAccessToken': "UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL",
+  'revokeAccessTokensOfClient': `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
+     AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
+  'listRevokedAccessTokens': `SELECT token_id, expires_at, revoked_at FROM tokens WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?
+     AND (? = 0 OR audience IS ?) ORDER BY revoked_at, token_id LIMIT ?`,
+  'revokeGrant: grant': 'UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL',
+  'revokeGrant: tokens': 'UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL',
+  'revokeGrant: cleanup_after': 'UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL',
+  'issueGrant: SPEC decision 6 check': 'SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1',
+  'issueGrant: supersede': 'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+  'grants.find': 'SELECT * FROM grants WHERE grant_id = ?',
+  'grants.listActive by client': `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) FROM grants g WHERE g.client_id = ? AND g.revoked_at IS NULL
+     ORDER BY g.created_at DESC, g.grant_id`,
+  'grants.listActive by user': 'SELECT g.* FROM grants g WHERE g.user_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id',
+  'grants.listActive by subject': 'SELECT g.* FROM grants g WHERE g.subject_type = ? AND g.subject_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id',
+  'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
+  'grants.revokeAllOfClient': 'SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL',
+  'directory: grants of a subject': 'SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+  'cleanup: refresh tokens due': `SELECT t.rowid, (SELECT MAX(u.expires_at) FROM tokens u WHERE u.grant_id = t.grant_id AND u.kind = 'refresh')
+     FROM tokens t WHERE t.kind = 'refresh' AND COALESCE(t.cleanup_after, t.expires_at) <= ? ORDER BY COALESCE(t.cleanup_after, t.expires_at) LIMIT ?`,
+  'cleanup: access tokens': "DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE kind = 'access' AND expires_at <= ? ORDER BY expires_at LIMIT ?)",
+  'cleanup: grants': `DELETE FROM grants WHERE rowid IN (SELECT g.rowid FROM grants g WHERE g.revoked_at IS NOT NULL AND g.cleanup_after <= ?
+     AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = g.grant_id) LIMIT ?)`,
+  'cleanup: grace records': 'DELETE FROM refresh_token_grace WHERE rowid IN (SELECT rowid FROM refresh_token_grace WHERE grace_expires_at <= ? ORDER BY grace_expires_at LIMIT ?)',
+  'cleanup: audit retention': 'DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)',
+  'audit.since': 'SELECT * FROM audit_events WHERE at >= ? AND event_id > ? ORDER BY event_id LIMIT ?',
+  'audit.list of a client': 'SELECT * FROM audit_events WHERE client_id = ? AND event_id < ? ORDER BY event_id DESC LIMIT ?',
+  'audit.list by type': 'SELECT * FROM audit_events WHERE type IN (?, ?) ORDER BY event_id DESC LIMIT ?',
+  'audit insert (trigger audit_events_no_replace)': "INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES ('t', 1, 'a', 'c', 'g', '{}')",
+  'authorization_codes by grant (FK check on grant delete)': 'DELETE FROM grants WHERE grant_id = ?',
+};
+
+const directory = mkdtempSync(join(tmpdir(), 'index-usage-'));
+try {
+  const path = join(directory, 'probe.sqlite');
+  await createSqliteStorage(path).close();
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA foreign_keys = ON');
+  const dropAt = process.argv.indexOf('--drop');
+  for (const name of dropAt > 0 ? process.argv[dropAt + 1]!.split(',') : []) db.exec(`DROP INDEX ${name}`);
+  const indexes = db.prepare(
+    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('tokens', 'grants', 'audit_events', 'refresh_token_grace') ORDER BY tbl_name, name",
+  ).all() as { name: string; tbl_name: string; sql: string | null }[];
+  const usedBy = new Map<string, string[]>(indexes.map((index) => [index.name, []]));
+  for (const [label, sql] of Object.entries(QUERIES)) {
+    const parameters = (sql.match(/\?/g) ?? []).map(() => null);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[]).map((row) => row.detail);
+    console.log(`${label}\n    ${plan.join('\n    ')}`);
+    for (const detail of plan) {
+      for (const name of usedBy.keys()) if (new RegExp(`\\b${name}\\b`).test(detail)) usedBy.get(name)!.push(label);
+    }
+  }
+  console.log('\nindex → queries whose plan uses it');
+  for (const index of indexes) {
+    const users = [...new Set(usedBy.get(index.name))];
+    console.log(`  ${index.tbl_name}.${index.name}${index.sql ? '' : ' (PRIMARY KEY / UNIQUE)'}: ${users.length === 0 ? 'NONE' : users.join('; ')}`);
+  }
+  db.close();
+} finally {
+  rmSync(directory, { recursive: true, force: true });
+}

@@ -1,0 +1,71 @@
+/**
+ * Issue 12, "A refresh is a compare-and-swap that reads and writes in as few statements as possible":
+ * counts every SQLite statement one HTTP refresh (grace window on, the default) executes, and pins the
+ * number so that a regression shows here rather than only in the benchmark.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DatabaseSync, StatementSync } from 'node:sqlite';
+import { confidentialAuth, obtainTokens, postForm, startTestServer, type TestServer } from '../../testing/harness.ts';
+
+/** Records the SQL of every statement executed (prepared or `exec`) while `work` runs. */
+async function recordStatements(work: () => Promise<void>): Promise<string[]> {
+  const executed: string[] = [];
+  const statement = StatementSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const database = DatabaseSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = { run: statement.run!, get: statement.get!, all: statement.all!, exec: database.exec! };
+  for (const name of ['run', 'get', 'all'] as const) {
+    const original = originals[name];
+    statement[name] = function (this: StatementSync, ...args: unknown[]) {
+      executed.push(this.sourceSQL.replace(/\s+/g, ' ').trim());
+      return original.apply(this, args);
+    };
+  }
+  database.exec = function (this: DatabaseSync, sql: unknown) {
+    executed.push(String(sql));
+    return originals.exec.call(this, sql);
+  };
+  try {
+    await work();
+  } finally {
+    statement.run = originals.run;
+    statement.get = originals.get;
+    statement.all = originals.all;
+    database.exec = originals.exec;
+  }
+  return executed;
+}
+
+describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('rotates in one transaction of five statements: the compare-and-swap UPDATE … RETURNING first, no SELECT', async () => {
+    const { tokens } = await obtainTokens(server);
+    let status = 0;
+    const executed = await recordStatements(async () => {
+      const response = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      status = response.status;
+    });
+    assert.equal(status, 200);
+    if (process.env.PRINT_STATEMENTS) for (const sql of executed) console.log(sql.slice(0, 160));
+    // The rotation's transaction is the one that writes tokens (the rate limiter commits its own, at
+    // synchronous=NORMAL, before the grant handler runs).
+    const begin = executed.findLastIndex((sql, at) => sql === 'BEGIN IMMEDIATE' && executed.slice(at).some((later) => later.startsWith('UPDATE tokens')));
+    const commit = executed.indexOf('COMMIT', begin);
+    assert.ok(begin >= 0 && commit > begin, 'the rotation runs in one transaction');
+    const inTransaction = executed.slice(begin + 1, commit);
+    const summary = inTransaction.map((sql) => sql.slice(0, 60)).join(' | ');
+    assert.match(inTransaction[0]!, /^UPDATE tokens SET rotated_at = \? WHERE token_digest = \? .* RETURNING grant_id$/, `the compare-and-swap comes first: ${summary}`);
+    assert.equal(inTransaction.filter((sql) => sql.startsWith('SELECT')).length, 0, `no SELECT inside the rotation: ${summary}`);
+    assert.equal(inTransaction.filter((sql) => sql.startsWith('INSERT INTO tokens')).length, 1, `both new tokens in one INSERT: ${summary}`);
+    assert.equal(inTransaction.length, 5, `CAS, access revocation, tokens, audit event, grace record: ${summary}`);
+    // Before the transaction: the token with its grant, and its client (findByDigest), the client
+    // authentication and the resource catalogue; nothing else reads per refresh.
+    const reads = executed.slice(0, begin).filter((sql) => sql.startsWith('SELECT'));
+    assert.equal(reads.length, 4, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
+  });
+});
