@@ -481,7 +481,14 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await query("UPDATE tokens SET revoked_at = $2 WHERE token_digest = $1 AND kind = 'access' AND revoked_at IS NULL", [tokenDigest, now]);
       },
       async revokeAccessTokensOfClient(clientId, now) {
-        const result = await query("UPDATE tokens SET revoked_at = $2 WHERE client_id = $1 AND kind = 'access' AND revoked_at IS NULL", [clientId, now]);
+        // Issue 12 (migration 27): through the client's active grants (grants_one_active, tokens_by_grant), so
+        // that no index on tokens by client has to be kept up to date by every rotation. The same tokens: a
+        // grant's tokens share its client, and revoking a grant revokes all its tokens.
+        const result = await query(
+          `UPDATE tokens SET revoked_at = $2 WHERE kind = 'access' AND revoked_at IS NULL
+             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = $1 AND revoked_at IS NULL)`,
+          [clientId, now],
+        );
         return result.rowCount ?? 0;
       },
       async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {

@@ -805,4 +805,22 @@ export const migrations: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION gatehouse_notify_client_change();
     `],
   },
+  {
+    version: 27,
+    name: 'index pruning: indexes no hot path reads',
+    steps: [
+      `
+      -- Issue 12: every rotation inserted two entries into tokens_by_client and moved one (the superseded
+      -- access token's revoked_at); its one reader, tokens.revokeAccessTokensOfClient, now finds the tokens
+      -- through the client's active grants (grants' client index, then tokens_by_grant).
+      DROP INDEX tokens_by_client;`,
+      {
+        // SQLite: grants_by_client_subject serves the (client, subject) lookups grants_active was made for
+        // (bench/index-usage-probe.ts shows no query plan using it).
+        sqlite: 'DROP INDEX grants_active;',
+        // PostgreSQL: grants_one_active (unique, same condition) starts with client_id and serves its queries.
+        postgres: 'DROP INDEX grants_by_client;',
+      },
+    ],
+  },
 ];
