@@ -52,20 +52,21 @@ describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
     });
     assert.equal(status, 200);
     if (process.env.PRINT_STATEMENTS) for (const sql of executed) console.log(sql.slice(0, 160));
-    // The rotation's transaction is the one that writes tokens (the rate limiter commits its own, at
-    // synchronous=NORMAL, before the grant handler runs).
-    const begin = executed.findLastIndex((sql, at) => sql === 'BEGIN IMMEDIATE' && executed.slice(at).some((later) => later.startsWith('UPDATE tokens')));
-    const commit = executed.indexOf('COMMIT', begin);
-    assert.ok(begin >= 0 && commit > begin, 'the rotation runs in one transaction');
+    // The rotation's transaction is the SAVEPOINT (group commit, sqlite/group-commit.ts: one per operation
+    // inside the turn's batch) that writes tokens; the batch's BEGIN IMMEDIATE … COMMIT wraps it.
+    const begin = executed.findLastIndex((sql, at) => sql.startsWith('SAVEPOINT') && executed.slice(at).some((later) => later.startsWith('UPDATE tokens')));
+    const commit = executed.findIndex((sql, at) => at > begin && sql.startsWith('RELEASE'));
+    assert.ok(begin >= 0 && commit > begin, 'the rotation runs in one transaction (a SAVEPOINT of the batch)');
+    assert.ok(executed.slice(commit).includes('COMMIT'), 'its batch commits before the answer');
     const inTransaction = executed.slice(begin + 1, commit);
     const summary = inTransaction.map((sql) => sql.slice(0, 60)).join(' | ');
     assert.match(inTransaction[0]!, /^UPDATE tokens SET rotated_at = \? WHERE token_digest = \? .* RETURNING grant_id$/, `the compare-and-swap comes first: ${summary}`);
     assert.equal(inTransaction.filter((sql) => sql.startsWith('SELECT')).length, 0, `no SELECT inside the rotation: ${summary}`);
     assert.equal(inTransaction.filter((sql) => sql.startsWith('INSERT INTO tokens')).length, 1, `both new tokens in one INSERT: ${summary}`);
     assert.equal(inTransaction.length, 5, `CAS, access revocation, tokens, audit event, grace record: ${summary}`);
-    // Before the transaction: the token with its grant, and its client (findByDigest), the client
-    // authentication and the resource catalogue; nothing else reads per refresh.
+    // Before the transaction: the token with its grant, and its client (findByDigest), and the resource
+    // catalogue; the client authentication is served by the client-record cache (storage/client-cache.ts).
     const reads = executed.slice(0, begin).filter((sql) => sql.startsWith('SELECT'));
-    assert.equal(reads.length, 4, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
+    assert.equal(reads.length, 3, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
   });
 });
