@@ -45,31 +45,13 @@ import type {
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
-import { createDirectoryStore } from '../stores/directory.ts';
-import { createLocalAccountStore } from '../stores/local-accounts.ts';
-import { createApiKeyStore } from '../stores/api-keys.ts';
-import { createPartnerTeamStore } from '../stores/partner-teams.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
-import { createResourceStore } from '../stores/resources.ts';
-import { createAdminCredentialStore } from '../stores/admin-credentials.ts';
-import { createClientLogoStore } from '../stores/client-logos.ts';
-import { createConsoleAdministratorStore } from '../stores/console-administrators.ts';
-import { createDeveloperStore } from '../stores/developers.ts';
-import { createKnownDeviceStore } from '../stores/known-devices.ts';
-import { createLoginSessionStore } from '../stores/login-sessions.ts';
-import { createSettingStore } from '../stores/settings.ts';
-import { createSubjectStore } from '../stores/subjects.ts';
-import { createUserStore } from '../stores/users.ts';
+import { createSharedStores } from '../stores/index.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import { createAuditStore } from '../stores/audit.ts';
-import { createBrandingReviewStore } from '../stores/branding-reviews.ts';
-import { createInteractionStore, createPushedRequestStore } from '../stores/single-use.ts';
-import { createUserIdentityStore } from '../stores/user-identities.ts';
-import { createWebhookStore } from '../stores/webhooks.ts';
 import type { MarketplaceCategory } from '../storage.ts';
 
 export interface PostgresStorageOptions {
@@ -321,14 +303,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   });
 
   const storage: Storage = {
+    ...createSharedStores(driver, { toClient }),
     clients: clientCache.clients,
-    clientLogos: createClientLogoStore(driver),
-    adminCredentials: createAdminCredentialStore(driver),
-    developers: createDeveloperStore(driver),
-    users: createUserStore(driver),
-    subjects: createSubjectStore(driver),
-    loginSessions: createLoginSessionStore(driver),
-    knownDevices: createKnownDeviceStore(driver),
     authorizationCodes: {
       async create(code) {
         await query(
@@ -683,12 +659,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    localAccounts: createLocalAccountStore(driver),
-    apiKeys: createApiKeyStore(driver),
-    partnerTeams: createPartnerTeamStore(driver, { toClient }),
-    directory: createDirectoryStore(driver),
-    audit: createAuditStore(driver),
-    interactions: createInteractionStore(driver),
     dpopProofs: {
       async recordOnce(proofDigest, expiresAt, now) {
         // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row
@@ -709,13 +679,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return result.rowCount ?? 0;
       },
     },
-    pushedRequests: createPushedRequestStore(driver),
-    settings: createSettingStore(driver),
-    userIdentities: createUserIdentityStore(driver),
-    resources: createResourceStore(driver),
-    webhooks: createWebhookStore(driver),
-    brandingReviews: createBrandingReviewStore(driver),
-    consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
       await clientChanges.close();
       await pool.end();

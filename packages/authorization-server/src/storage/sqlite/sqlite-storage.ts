@@ -13,34 +13,16 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
-import { createDirectoryStore } from '../stores/directory.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
-import { createLocalAccountStore } from '../stores/local-accounts.ts';
-import { createPartnerTeamStore } from '../stores/partner-teams.ts';
 import { resourcesColumn } from '../rows.ts';
-import { createApiKeyStore } from '../stores/api-keys.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
+import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { createResourceStore } from '../stores/resources.ts';
-import { createAdminCredentialStore } from '../stores/admin-credentials.ts';
-import { createClientLogoStore } from '../stores/client-logos.ts';
-import { createConsoleAdministratorStore } from '../stores/console-administrators.ts';
-import { createDeveloperStore } from '../stores/developers.ts';
-import { createKnownDeviceStore } from '../stores/known-devices.ts';
-import { createLoginSessionStore } from '../stores/login-sessions.ts';
-import { createSettingStore } from '../stores/settings.ts';
-import { createSubjectStore } from '../stores/subjects.ts';
-import { createUserStore } from '../stores/users.ts';
 import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import { createAuditStore } from '../stores/audit.ts';
-import { createBrandingReviewStore } from '../stores/branding-reviews.ts';
-import { createInteractionStore, createPushedRequestStore } from '../stores/single-use.ts';
-import { createUserIdentityStore } from '../stores/user-identities.ts';
-import { createWebhookStore } from '../stores/webhooks.ts';
 import type { MarketplaceCategory } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
@@ -194,6 +176,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   let dataVersion = Number(get('PRAGMA data_version')!.data_version);
   const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
+    ...createSharedStores(driver, { toClient }),
     clients: cacheClients({
       async create(client) {
         run(
@@ -236,13 +219,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
       },
     }, { externalWrites }).clients,
-    clientLogos: createClientLogoStore(driver),
-    adminCredentials: createAdminCredentialStore(driver),
-    developers: createDeveloperStore(driver),
-    users: createUserStore(driver),
-    subjects: createSubjectStore(driver),
-    loginSessions: createLoginSessionStore(driver),
-    knownDevices: createKnownDeviceStore(driver),
     authorizationCodes: {
       async create(code) {
         run(
@@ -568,9 +544,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    audit: createAuditStore(driver),
-    interactions: createInteractionStore(driver),
-    pushedRequests: createPushedRequestStore(driver),
     dpopProofs: {
       async recordOnce(proofDigest, expiresAt, now) {
         // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row returned).
@@ -587,15 +560,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         return Number(result.changes);
       },
     },
-    directory: createDirectoryStore(driver),
-    localAccounts: createLocalAccountStore(driver),
-    apiKeys: createApiKeyStore(driver),
-    partnerTeams: createPartnerTeamStore(driver, { toClient }),
-    settings: createSettingStore(driver),
-    userIdentities: createUserIdentityStore(driver),
-    webhooks: createWebhookStore(driver),
-    brandingReviews: createBrandingReviewStore(driver),
-    consoleAdministrators: createConsoleAdministratorStore(driver),
     async close() {
       // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
       // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
@@ -603,7 +567,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       await checkpoints?.stop();
       db.close();
     },
-    resources: createResourceStore(driver),
     async checkReady() {
       // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
       const row = get('SELECT max(version) AS version FROM schema_migrations');

@@ -1,0 +1,57 @@
+/**
+ * The stores written once for both databases (issue 12), composed once: both storages spread this into
+ * their `Storage` beside their dialect-specific stores (clients, codes, grants, tokens, DPoP proofs, login
+ * throttle, rate limits, cleanup).
+ */
+import type { SqlDriver, SqlRow } from '../sql/driver.ts';
+import type { ClientRecord, Storage } from '../storage.ts';
+import { createAdminCredentialStore } from './admin-credentials.ts';
+import { createApiKeyStore } from './api-keys.ts';
+import { createAuditStore } from './audit.ts';
+import { createBrandingReviewStore } from './branding-reviews.ts';
+import { createClientLogoStore } from './client-logos.ts';
+import { createConsoleAdministratorStore } from './console-administrators.ts';
+import { createDeveloperStore } from './developers.ts';
+import { createDirectoryStore } from './directory.ts';
+import { createKnownDeviceStore } from './known-devices.ts';
+import { createLocalAccountStore } from './local-accounts.ts';
+import { createLoginSessionStore } from './login-sessions.ts';
+import { createPartnerTeamStore } from './partner-teams.ts';
+import { createResourceStore } from './resources.ts';
+import { createSettingStore } from './settings.ts';
+import { createInteractionStore, createPushedRequestStore } from './single-use.ts';
+import { createSubjectStore } from './subjects.ts';
+import { createUserIdentityStore } from './user-identities.ts';
+import { createUserStore } from './users.ts';
+import { createWebhookStore } from './webhooks.ts';
+
+export type SharedStores = Pick<Storage,
+  | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
+  | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
+  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources'>;
+
+/** @param toClient the backend's row → ClientRecord mapping (the `clients` columns differ per dialect). */
+export function createSharedStores(driver: SqlDriver, deps: { toClient(row: SqlRow): ClientRecord }): SharedStores {
+  return {
+    clientLogos: createClientLogoStore(driver),
+    adminCredentials: createAdminCredentialStore(driver),
+    developers: createDeveloperStore(driver),
+    users: createUserStore(driver),
+    subjects: createSubjectStore(driver),
+    loginSessions: createLoginSessionStore(driver),
+    knownDevices: createKnownDeviceStore(driver),
+    audit: createAuditStore(driver),
+    interactions: createInteractionStore(driver),
+    pushedRequests: createPushedRequestStore(driver),
+    directory: createDirectoryStore(driver),
+    localAccounts: createLocalAccountStore(driver),
+    apiKeys: createApiKeyStore(driver),
+    partnerTeams: createPartnerTeamStore(driver, { toClient: deps.toClient }),
+    settings: createSettingStore(driver),
+    userIdentities: createUserIdentityStore(driver),
+    webhooks: createWebhookStore(driver),
+    brandingReviews: createBrandingReviewStore(driver),
+    consoleAdministrators: createConsoleAdministratorStore(driver),
+    resources: createResourceStore(driver),
+  };
+}
