@@ -1,7 +1,7 @@
 /**
  * Turning stored rows (snake_case columns) into records, shared by the SQLite and PostgreSQL backends.
- * `toClient` stays in each backend: they store lists and booleans differently (JSON text and 0/1 vs
- * native arrays and booleans).
+ * Lists and booleans are stored differently (SQLite: JSON text and 0/1; PostgreSQL: `text[]` and
+ * `boolean`, migrations.ts `d.list`/`d.bool`): the mappers read both, `listColumn` writes either.
  */
 import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 import type { AuditListOptions, InteractionRecord } from './storage.ts';
@@ -9,6 +9,8 @@ import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
 import type { ResourceRecord } from './storage.ts';
 import type { WebhookDeliveryRecord, WebhookEndpointRecord } from './storage.ts';
+import type { ClientRecord, MarketplaceCategory } from './storage.ts';
+import type { SqlDialect } from './sql/driver.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -199,3 +201,47 @@ export const toWebhookEndpoint = (row: Record<string, unknown>): WebhookEndpoint
   clientId: String(row.client_id), url: String(row.url), secretCiphertext: String(row.secret_ciphertext), createdAt: Number(row.created_at),
   eventTypes: toWebhookEventTypes(row.event_types),
 });
+
+/** A `d.list` column as read: a `text[]` array (PostgreSQL) or JSON text (SQLite). */
+export const storedList = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : value === null || value === undefined ? [] : JSON.parse(String(value)));
+
+/** A `d.bool` column as read: `boolean` (PostgreSQL) or 0/1 (SQLite). */
+export const storedBoolean = (value: unknown): boolean => value === true || Number(value) === 1;
+
+/** A list as a `d.list` column's value for `dialect`: JSON text on SQLite, an array for `text[]` on PostgreSQL. */
+export const listColumn = (dialect: SqlDialect, list: readonly string[]): unknown => (dialect === 'sqlite' ? JSON.stringify(list) : [...list]);
+
+/** A `clients` row (either database) as a ClientRecord. */
+export function toClient(row: Row): ClientRecord {
+  return {
+    clientId: String(row.client_id),
+    kind: row.kind as ClientRecord['kind'],
+    clientName: String(row.client_name),
+    clientType: row.client_type as ClientRecord['clientType'],
+    secretDigest: nullableString(row.secret_digest),
+    redirectUris: storedList(row.redirect_uris),
+    scopes: scopeList(row.scopes),
+    subjectType: nullableString(row.subject_type) as SubjectType | null,
+    pkceRequired: storedBoolean(row.pkce_required),
+    status: row.status as ClientRecord['status'],
+    clientUri: nullableString(row.client_uri),
+    logoUri: nullableString(row.logo_uri),
+    tosUri: nullableString(row.tos_uri),
+    policyUri: nullableString(row.policy_uri),
+    audience: nullableString(row.audience),
+    createdAt: Number(row.created_at),
+    initiationUri: nullableString(row.initiation_uri),
+    settingsUri: nullableString(row.settings_uri),
+    contacts: storedList(row.contacts),
+    ownerUserId: nullableString(row.owner_user_id),
+    previousSecretDigest: nullableString(row.previous_secret_digest),
+    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
+    brandingVerified: storedBoolean(row.branding_verified),
+    // Present only when true (absent means false), so records built before the setting existed compare equal.
+    ...(storedBoolean(row.require_pushed_authorization_requests) ? { requirePushedAuthorizationRequests: true } : {}),
+    ...(storedBoolean(row.dpop_bound_access_tokens) ? { dpopBoundAccessTokens: true } : {}),
+    // Issue 13 (Marketplace): present only when set, as above.
+    ...(row.description !== null && row.description !== undefined ? { description: String(row.description) } : {}),
+    ...(row.category !== null && row.category !== undefined ? { category: row.category as MarketplaceCategory } : {}),
+  };
+}

@@ -5,11 +5,12 @@
  * serialization failure), so a store written over it behaves like the hand-written ones.
  */
 import type { PoolClient, QueryResultRow } from 'pg';
-import { numberPlaceholders, runStepsAsync, sqlTransaction, type SqlDriver, type SqlRequest, type SqlRow } from '../sql/driver.ts';
+import { numberPlaceholders, runStepsAsync, sqlTransaction, type SqlDriver, type SqlRequest, type SqlRow, type SqlStatementOptions } from '../sql/driver.ts';
 
 /** The PostgreSQL storage's primitives (postgres-storage.ts). */
 export interface PostgresPrimitives {
-  query(text: string, params?: unknown[]): Promise<{ rows: QueryResultRow[]; rowCount: number | null }>;
+  /** `name`: prepare the statement once per connection under it (SqlStatementOptions). */
+  query(text: string, params?: unknown[], name?: string): Promise<{ rows: QueryResultRow[]; rowCount: number | null }>;
   transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T>;
 }
 
@@ -18,14 +19,14 @@ export function createPostgresDriver(primitives: PostgresPrimitives): SqlDriver 
   const tx = sqlTransaction('postgres');
   return {
     dialect: 'postgres',
-    async get<R extends SqlRow>(text: string, params: readonly unknown[] = []) {
-      return (await query(numberPlaceholders(text), [...params])).rows[0] as R | undefined;
+    async get<R extends SqlRow>(text: string, params: readonly unknown[] = [], options?: SqlStatementOptions) {
+      return (await query(numberPlaceholders(text), [...params], options?.name)).rows[0] as R | undefined;
     },
-    async all<R extends SqlRow>(text: string, params: readonly unknown[] = []) {
-      return (await query(numberPlaceholders(text), [...params])).rows as R[];
+    async all<R extends SqlRow>(text: string, params: readonly unknown[] = [], options?: SqlStatementOptions) {
+      return (await query(numberPlaceholders(text), [...params], options?.name)).rows as R[];
     },
-    async run(text, params = []) {
-      return { changes: (await query(numberPlaceholders(text), [...params])).rowCount ?? 0 };
+    async run(text, params = [], options) {
+      return { changes: (await query(numberPlaceholders(text), [...params], options?.name)).rowCount ?? 0 };
     },
     transaction(body) {
       return transaction((client) => runStepsAsync(body(tx), async (request: SqlRequest) => {

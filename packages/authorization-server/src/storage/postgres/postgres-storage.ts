@@ -34,12 +34,10 @@ import type {
   AuditEvent,
   CleanupResult,
   ClientPatch,
-  ClientRecord,
   ConsumeCodeResult,
   GrantRecord,
   LoginDelayRule,
   Storage,
-  SubjectType,
   TokenRecord,
   TokenWithGrant,
 } from '../storage.ts';
@@ -47,12 +45,11 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import type { MarketplaceCategory } from '../storage.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -109,9 +106,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   // Every operation's errors pass through postgresStorageError: an unreachable database is a
   // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
   // pool.query checks a client out with its own 'error' listener for the query's duration (pg-pool).
-  const query = async <R extends Row = Row>(text: string, params: unknown[] = []) => {
+  const query = async <R extends Row = Row>(text: string, params: unknown[] = [], name?: string) => {
     try {
-      return await pool.query<R>(text, params);
+      return await (name === undefined ? pool.query<R>(text, params) : pool.query<R>({ name, text, values: params }));
     } catch (error) {
       throw postgresStorageError(error);
     }
@@ -154,7 +151,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     }
   };
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
-  const driver = createPostgresDriver({ query: (text, params) => query(text, params), transaction });
+  const driver = createPostgresDriver({ query: (text, params, name) => query(text, params, name), transaction });
   /** Issue 15 §5: on `client` (inside its transaction), queues the delivery if its client's endpoint receives that event type. */
   const enqueueIfSubscribed = async (client: PoolClient, d: WebhookDeliveryRecord): Promise<boolean> => {
     const endpoint = (await client.query('SELECT event_types FROM webhook_endpoints WHERE client_id = $1', [d.clientId])).rows[0];
@@ -303,7 +300,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   });
 
   const storage: Storage = {
-    ...createSharedStores(driver, { toClient }),
+    ...createSharedStores(driver),
     clients: clientCache.clients,
     authorizationCodes: {
       async create(code) {
@@ -823,40 +820,6 @@ const TOKEN_WITH_GRANT_COLUMNS = [
 ].join(', ');
 
 
-
-function toClient(row: Row): ClientRecord {
-  return {
-    clientId: String(row.client_id),
-    kind: row.kind as ClientRecord['kind'],
-    clientName: String(row.client_name),
-    clientType: row.client_type as ClientRecord['clientType'],
-    secretDigest: nullableString(row.secret_digest),
-    redirectUris: row.redirect_uris as string[],
-    scopes: scopeList(row.scopes),
-    subjectType: nullableString(row.subject_type) as SubjectType | null,
-    pkceRequired: row.pkce_required === true,
-    status: row.status as ClientRecord['status'],
-    clientUri: nullableString(row.client_uri),
-    logoUri: nullableString(row.logo_uri),
-    tosUri: nullableString(row.tos_uri),
-    policyUri: nullableString(row.policy_uri),
-    audience: nullableString(row.audience),
-    createdAt: Number(row.created_at),
-    initiationUri: nullableString(row.initiation_uri),
-    settingsUri: nullableString(row.settings_uri),
-    contacts: (row.contacts as string[] | null) ?? [],
-    ownerUserId: nullableString(row.owner_user_id),
-    previousSecretDigest: nullableString(row.previous_secret_digest),
-    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
-    brandingVerified: row.branding_verified === true,
-    // Present only when true (absent means false), so records built before the setting existed compare equal.
-    ...(row.require_pushed_authorization_requests === true ? { requirePushedAuthorizationRequests: true } : {}),
-    ...(row.dpop_bound_access_tokens === true ? { dpopBoundAccessTokens: true } : {}),
-    // Issue 13 (Marketplace): present only when set, as above.
-    ...(row.description !== null && row.description !== undefined ? { description: String(row.description) } : {}),
-    ...(row.category !== null && row.category !== undefined ? { category: row.category as MarketplaceCategory } : {}),
-  };
-}
 
 /** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a round trip saved). */
 const RECENT_GRANT_USES = 10_000;

@@ -63,15 +63,25 @@ export interface SqlTransaction {
   run(text: string, params?: SqlParams): SqlStep<SqlRunResult>;
 }
 
+/**
+ * How to run one autocommit statement. `name`: a hot path's statement, prepared once per PostgreSQL
+ * connection under this name and planned from then on without parsing (names start `gatehouse_` and
+ * are unique per text; give one only to fixed texts, never to text built from varying parts). SQLite
+ * caches every prepared statement by its text anyway and ignores it.
+ */
+export interface SqlStatementOptions {
+  readonly name?: string;
+}
+
 /** A database both dialects' stores are written against. */
 export interface SqlDriver {
   readonly dialect: SqlDialect;
   /** The first row, or undefined (one statement, autocommit). */
-  get<R extends SqlRow = SqlRow>(text: string, params?: SqlParams): Promise<R | undefined>;
+  get<R extends SqlRow = SqlRow>(text: string, params?: SqlParams, options?: SqlStatementOptions): Promise<R | undefined>;
   /** Every row (one statement, autocommit). */
-  all<R extends SqlRow = SqlRow>(text: string, params?: SqlParams): Promise<R[]>;
+  all<R extends SqlRow = SqlRow>(text: string, params?: SqlParams, options?: SqlStatementOptions): Promise<R[]>;
   /** A statement run for its effect (autocommit). */
-  run(text: string, params?: SqlParams): Promise<SqlRunResult>;
+  run(text: string, params?: SqlParams, options?: SqlStatementOptions): Promise<SqlRunResult>;
   /**
    * Runs `body` in one transaction: every statement it yields commits together, or none does.
    * SQLite: `BEGIN IMMEDIATE` (one writer across processes), or a SAVEPOINT of the current group

@@ -19,24 +19,21 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { CLIENT_PATCH_COLUMNS, nullableNumber, nullableString, prefixed, scopeList, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import type { MarketplaceCategory } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
   ClientPatch,
-  ClientRecord,
   ConsumeCodeResult,
   ExchangeCodeResult,
   GrantRecord,
   LoginDelayRule,
   Storage,
-  SubjectType,
   TokenRecord,
 } from '../storage.ts';
 
@@ -176,7 +173,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   let dataVersion = Number(get('PRAGMA data_version')!.data_version);
   const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
-    ...createSharedStores(driver, { toClient }),
+    ...createSharedStores(driver),
     clients: cacheClients({
       async create(client) {
         run(
@@ -646,40 +643,6 @@ export function migrateSqliteFile(path: string): { applied: number[]; version: n
 }
 
 
-
-function toClient(row: Row): ClientRecord {
-  return {
-    clientId: String(row.client_id),
-    kind: row.kind as ClientRecord['kind'],
-    clientName: String(row.client_name),
-    clientType: row.client_type as ClientRecord['clientType'],
-    secretDigest: nullableString(row.secret_digest),
-    redirectUris: JSON.parse(String(row.redirect_uris)),
-    scopes: scopeList(row.scopes),
-    subjectType: nullableString(row.subject_type) as SubjectType | null,
-    pkceRequired: Number(row.pkce_required) === 1,
-    status: row.status as ClientRecord['status'],
-    clientUri: nullableString(row.client_uri),
-    logoUri: nullableString(row.logo_uri),
-    tosUri: nullableString(row.tos_uri),
-    policyUri: nullableString(row.policy_uri),
-    audience: nullableString(row.audience),
-    createdAt: Number(row.created_at),
-    initiationUri: nullableString(row.initiation_uri),
-    settingsUri: nullableString(row.settings_uri),
-    contacts: JSON.parse(String(row.contacts ?? '[]')),
-    ownerUserId: nullableString(row.owner_user_id),
-    previousSecretDigest: nullableString(row.previous_secret_digest),
-    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
-    brandingVerified: Number(row.branding_verified) === 1,
-    // Present only when true (absent means false), so records built before the setting existed compare equal.
-    ...(Number(row.require_pushed_authorization_requests) === 1 ? { requirePushedAuthorizationRequests: true } : {}),
-    ...(Number(row.dpop_bound_access_tokens) === 1 ? { dpopBoundAccessTokens: true } : {}),
-    // Issue 13 (Marketplace): present only when set, as above.
-    ...(row.description !== null && row.description !== undefined ? { description: String(row.description) } : {}),
-    ...(row.category !== null && row.category !== undefined ? { category: row.category as MarketplaceCategory } : {}),
-  };
-}
 
 
 /** A field's value as stored (the inverse of toClient). */

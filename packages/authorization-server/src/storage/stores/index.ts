@@ -3,8 +3,8 @@
  * their `Storage` beside their dialect-specific stores (clients, codes, grants, tokens, DPoP proofs, login
  * throttle, rate limits, cleanup).
  */
-import type { SqlDriver, SqlRow } from '../sql/driver.ts';
-import type { ClientRecord, Storage } from '../storage.ts';
+import type { SqlDriver } from '../sql/driver.ts';
+import type { Storage } from '../storage.ts';
 import { createAdminCredentialStore } from './admin-credentials.ts';
 import { createApiKeyStore } from './api-keys.ts';
 import { createAuditStore } from './audit.ts';
@@ -30,8 +30,7 @@ export type SharedStores = Pick<Storage,
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
   | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources'>;
 
-/** @param toClient the backend's row → ClientRecord mapping (the `clients` columns differ per dialect). */
-export function createSharedStores(driver: SqlDriver, deps: { toClient(row: SqlRow): ClientRecord }): SharedStores {
+export function createSharedStores(driver: SqlDriver): SharedStores {
   return {
     clientLogos: createClientLogoStore(driver),
     adminCredentials: createAdminCredentialStore(driver),
@@ -46,7 +45,7 @@ export function createSharedStores(driver: SqlDriver, deps: { toClient(row: SqlR
     directory: createDirectoryStore(driver),
     localAccounts: createLocalAccountStore(driver),
     apiKeys: createApiKeyStore(driver),
-    partnerTeams: createPartnerTeamStore(driver, { toClient: deps.toClient }),
+    partnerTeams: createPartnerTeamStore(driver),
     settings: createSettingStore(driver),
     userIdentities: createUserIdentityStore(driver),
     webhooks: createWebhookStore(driver),

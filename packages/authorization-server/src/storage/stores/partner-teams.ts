@@ -8,12 +8,8 @@
  * leave a team without an owner.
  */
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
-import type { ClientRecord, PartnerTeamMemberRecord, PartnerTeamMemberView, PartnerTeamRole, PartnerTeamStore } from '../storage.ts';
-
-/** What the main storage lends this store: its dialect's `clients` row mapper (JSON and booleans differ). */
-export interface PartnerTeamDependencies {
-  toClient(row: SqlRow): ClientRecord;
-}
+import type { PartnerTeamMemberRecord, PartnerTeamMemberView, PartnerTeamRole, PartnerTeamStore } from '../storage.ts';
+import { toClient } from '../rows.ts';
 
 /** Links the clients user `?2` registered that belong to no team yet to team `?1`. */
 const PIN_CLIENTS = `INSERT INTO partner_team_clients (client_id, team_id)
@@ -22,7 +18,7 @@ const PIN_CLIENTS = `INSERT INTO partner_team_clients (client_id, team_id)
 
 const MEMBERSHIP = 'SELECT m.* FROM partner_team_members m JOIN users u ON u.user_id = m.user_id WHERE m.user_id = ? AND u.deleted_at IS NULL';
 
-export function createPartnerTeamStore(db: SqlDriver, { toClient }: PartnerTeamDependencies): PartnerTeamStore {
+export function createPartnerTeamStore(db: SqlDriver): PartnerTeamStore {
   return {
     async ensureMembership(userId, newTeamId, now) {
       return db.transaction(function* (tx) {
