@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { BrandingReviewRecord, ClientRecord } from '../storage.ts';
-import { backends, withTwoInstances } from './two-instances.testing.ts';
+import { storeBackends } from '../../testing/store-backends.ts';
 
 const NOW = 1_800_000_000;
 
@@ -24,9 +24,9 @@ const snapshot = (clientId: string, n: number): BrandingReviewRecord => ({
   logo: n % 2 === 0 ? null : { contentType: 'image/png', bytes: randomBytes(64), sha256: `sha-${n}` },
 });
 
-for (const backend of await backends()) {
+for (const backend of await storeBackends()) {
   describe(`branding reviews on two instances (${backend.name})`, { skip: backend.skip }, () => {
-    it('of concurrent keeps on two instances exactly one is kept, and find returns that snapshot byte for byte', withTwoInstances(backend, async ({ a, b }) => {
+    it('of concurrent keeps on two instances exactly one is kept, and find returns that snapshot byte for byte', backend.withTwo(async ({ a, b }) => {
       const { clientId } = client();
       await a.clients.create({ ...client(), clientId });
       const snapshots = Array.from({ length: 6 }, (_, n) => snapshot(clientId, n));

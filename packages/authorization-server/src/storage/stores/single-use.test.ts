@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { InteractionRecord, PushedRequestRecord } from '../storage.ts';
-import { backends, withTwoInstances } from './two-instances.testing.ts';
+import { storeBackends } from '../../testing/store-backends.ts';
 
 const NOW = 1_800_000_000;
 const digest = () => randomBytes(32).toString('base64url');
@@ -20,23 +20,23 @@ const pushedRequest = (): PushedRequestRecord => ({
   requestUriDigest: digest(), clientId: randomUUID(), requestParameters: { client_id: 'ledgerly', scope: 'users:read' }, createdAt: NOW, expiresAt: NOW + 60,
 });
 
-for (const backend of await backends()) {
+for (const backend of await storeBackends()) {
   describe(`single-use records on two instances (${backend.name})`, { skip: backend.skip }, () => {
-    it('of 20 concurrent consumes of one interaction, split over two instances, exactly one gets it', withTwoInstances(backend, async ({ a, b }) => {
+    it('of 20 concurrent consumes of one interaction, split over two instances, exactly one gets it', backend.withTwo(async ({ a, b }) => {
       const record = interaction();
       await a.interactions.create(record);
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).interactions.consume(record.interactionDigest, record.sessionDigest, NOW + 1)));
       assert.deepEqual(results.filter((result) => result !== undefined), [record]);
     }));
 
-    it('of 20 concurrent consumes of one pushed request, split over two instances, exactly one gets it', withTwoInstances(backend, async ({ a, b }) => {
+    it('of 20 concurrent consumes of one pushed request, split over two instances, exactly one gets it', backend.withTwo(async ({ a, b }) => {
       const record = pushedRequest();
       await b.pushedRequests.create(record);
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).pushedRequests.consume(record.requestUriDigest, record.clientId, NOW + 1)));
       assert.deepEqual(results.filter((result) => result !== undefined), [record]);
     }));
 
-    it('is refused at its expiry (now = expiresAt) without being used up; a consume on one instance is seen by the other', withTwoInstances(backend, async ({ a, b }) => {
+    it('is refused at its expiry (now = expiresAt) without being used up; a consume on one instance is seen by the other', backend.withTwo(async ({ a, b }) => {
       const pushed = pushedRequest();
       await a.pushedRequests.create(pushed);
       assert.equal(await a.pushedRequests.consume(pushed.requestUriDigest, pushed.clientId, pushed.expiresAt), undefined);
@@ -50,7 +50,7 @@ for (const backend of await backends()) {
       assert.equal(await b.interactions.consume(consent.interactionDigest, consent.sessionDigest, NOW), undefined);
     }));
 
-    it('keeps interactions and pushed requests apart: a key of one kind is unknown to the other', withTwoInstances(backend, async ({ a }) => {
+    it('keeps interactions and pushed requests apart: a key of one kind is unknown to the other', backend.withTwo(async ({ a }) => {
       const pushed = pushedRequest();
       await a.pushedRequests.create(pushed);
       assert.equal(await a.interactions.consume(pushed.requestUriDigest, pushed.clientId, NOW + 1), undefined);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Storage, UserIdentityRecord } from '../storage.ts';
-import { backends, withTwoInstances } from './two-instances.testing.ts';
+import { storeBackends } from '../../testing/store-backends.ts';
 
 const NOW = 1_800_000_000;
 const ISSUER = 'https://id.platform.example';
@@ -19,9 +19,9 @@ async function liveUser(storage: Storage): Promise<string> {
 const identity = (userId: string, overrides: Partial<UserIdentityRecord> = {}): UserIdentityRecord =>
   ({ issuer: ISSUER, subject: `sub-${randomUUID()}`, userId, linkedAt: NOW, lastSignInAt: NOW, ...overrides });
 
-for (const backend of await backends()) {
+for (const backend of await storeBackends()) {
   describe(`user identities on two instances (${backend.name})`, { skip: backend.skip }, () => {
-    it('of concurrent links of one upstream account to different users, exactly one is linked, the others subject_taken', withTwoInstances(backend, async ({ a, b }) => {
+    it('of concurrent links of one upstream account to different users, exactly one is linked, the others subject_taken', backend.withTwo(async ({ a, b }) => {
       const users = await Promise.all(Array.from({ length: 6 }, () => liveUser(a)));
       const subject = `sub-${randomUUID()}`;
       const outcomes = await Promise.all(users.map((userId, i) => (i % 2 === 0 ? a : b).userIdentities.link(identity(userId, { subject }))));
@@ -30,14 +30,14 @@ for (const backend of await backends()) {
       assert.equal((await b.userIdentities.find(ISSUER, subject))?.userId, winner);
     }));
 
-    it('of concurrent links of one user to different accounts at one issuer, exactly one is linked, the others user_taken', withTwoInstances(backend, async ({ a, b }) => {
+    it('of concurrent links of one user to different accounts at one issuer, exactly one is linked, the others user_taken', backend.withTwo(async ({ a, b }) => {
       const userId = await liveUser(a);
       const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).userIdentities.link(identity(userId))));
       assert.deepEqual(outcomes.toSorted(), ['linked', 'user_taken', 'user_taken', 'user_taken', 'user_taken', 'user_taken']);
       assert.equal((await a.userIdentities.listOfUser(userId)).length, 1);
     }));
 
-    it('names the first reason: unknown_user before subject_taken before user_taken, storing nothing', withTwoInstances(backend, async ({ a, b }) => {
+    it('names the first reason: unknown_user before subject_taken before user_taken, storing nothing', backend.withTwo(async ({ a, b }) => {
       const alice = await liveUser(a);
       const bob = await liveUser(a);
       const taken = identity(alice);

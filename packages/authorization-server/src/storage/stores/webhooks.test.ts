@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { WebhookDeliveryRecord } from '../storage.ts';
-import { backends, withTwoInstances } from './two-instances.testing.ts';
+import { storeBackends } from '../../testing/store-backends.ts';
 
 const NOW = 1_800_000_000;
 
@@ -15,9 +15,9 @@ const delivery = (clientId: string, nextAttemptAt: number): WebhookDeliveryRecor
   attempts: 0, nextAttemptAt, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
 });
 
-for (const backend of await backends()) {
+for (const backend of await storeBackends()) {
   describe(`webhook deliveries on two instances (${backend.name})`, { skip: backend.skip }, () => {
-    it('concurrent claims on two instances never take one delivery twice; each comes back as it was before the lease', withTwoInstances(backend, async ({ a, b }) => {
+    it('concurrent claims on two instances never take one delivery twice; each comes back as it was before the lease', backend.withTwo(async ({ a, b }) => {
       const clientId = randomUUID();
       const queued = Array.from({ length: 12 }, (_, i) => delivery(clientId, NOW - 60 + i));
       for (const d of queued) await a.webhooks.enqueue(d);
@@ -31,7 +31,7 @@ for (const backend of await backends()) {
       assert.deepEqual(await a.webhooks.claimDue(NOW + 29, 100, 30), [], 'all leased');
     }));
 
-    it('concurrent retention runs on two instances delete each finished delivery once, never a pending one', withTwoInstances(backend, async ({ a, b }) => {
+    it('concurrent retention runs on two instances delete each finished delivery once, never a pending one', backend.withTwo(async ({ a, b }) => {
       const clientId = randomUUID();
       for (let i = 0; i < 20; i++) await a.webhooks.enqueue({ ...delivery(clientId, NOW), nextAttemptAt: null, deliveredAt: NOW - 50, attempts: 1, lastStatus: 200, lastAttemptAt: NOW - 50 });
       for (let i = 0; i < 3; i++) await a.webhooks.enqueue(delivery(clientId, NOW + 60));
