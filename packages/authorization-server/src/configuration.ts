@@ -11,6 +11,7 @@
  * | `GATEHOUSE_DATABASE_SCHEMA` | `public` | PostgreSQL schema holding Gatehouse's tables (created if missing) |
  * | `GATEHOUSE_DATABASE_POOL_SIZE` | `10` | PostgreSQL connections per instance |
  * | `GATEHOUSE_CLIENT_CACHE_ENTRIES` | `10000` | PostgreSQL: client records cached per instance (storage/client-cache.ts, kept fresh by LISTEN/NOTIFY on one extra connection); `0` turns the cache and that connection off (needed behind a transaction-mode pooler, where LISTEN does not work) |
+ * | `GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL: longest a statement (lock waits included) may run before it is cancelled and the request answered 503 with `Retry-After`; `0` turns it off |
  * | `GATEHOUSE_DATABASE` | `./data/gatehouse.sqlite` | SQLite file, used when `DATABASE_URL` is unset |
  * | `GATEHOUSE_CLEANUP_INTERVAL_SECONDS` | `60` | how often each instance deletes expired rows (storage.ts `cleanup`); `0` turns it off |
  * | `GATEHOUSE_CLEANUP_BATCH_SIZE` | `500` | rows per delete statement of that cleanup |
@@ -47,7 +48,7 @@ import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, Upstream
 /** Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. */
 export type DatabaseConfiguration =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number; clientCacheEntries: number };
+  | { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number; clientCacheEntries: number; statementTimeoutMillis: number };
 
 export interface Configuration {
   environment: Environment;
@@ -139,6 +140,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       kind: 'postgres', url: env.DATABASE_URL, schema: env.GATEHOUSE_DATABASE_SCHEMA || undefined,
       poolSize: integerSetting(env, 'GATEHOUSE_DATABASE_POOL_SIZE', 10, 1, 1000, problems),
       clientCacheEntries: integerSetting(env, 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 10_000, 0, 1_000_000, problems),
+      statementTimeoutMillis: integerSetting(env, 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 0, 600_000, problems),
     };
     if (database.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(database.schema)) {
       problems.push(`GATEHOUSE_DATABASE_SCHEMA must be a lowercase identifier (letters, digits, "_"; got ${shown(database.schema)})`);
@@ -241,6 +243,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ...(configuration.database.kind === 'postgres' ? [
       ['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string],
       ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 ? '0 (client records read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
+      ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', configuration.database.statementTimeoutMillis === 0 ? '0 (statements may run as long as they like)' : String(configuration.database.statementTimeoutMillis)] as [string, string],
     ] : []),
     ['GATEHOUSE_CLEANUP_INTERVAL_SECONDS', String(configuration.cleanup.intervalSeconds)],
     ['GATEHOUSE_CLEANUP_BATCH_SIZE', String(configuration.cleanup.batchSize)],
@@ -268,7 +271,7 @@ export function describeDatabase(database: DatabaseConfiguration): string {
 
 /** Every variable loadConfiguration reads (`gatehouse config check` warns about other GATEHOUSE_* names: typos). */
 export const CONFIGURATION_VARIABLES = [
-  'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE', 'GATEHOUSE_CLIENT_CACHE_ENTRIES',
+  'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE', 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS',
   'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',

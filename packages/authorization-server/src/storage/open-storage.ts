@@ -9,7 +9,7 @@ import type { Storage } from './storage.ts';
 
 /** Opens and migrates the configured database. @throws when it cannot be opened or migrated. */
 export async function openStorage(database: DatabaseConfiguration): Promise<Storage> {
-  if (database.kind === 'postgres') return createPostgresStorage(database.url, { schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries });
+  if (database.kind === 'postgres') return createPostgresStorage(database.url, { schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries, statementTimeoutMillis: database.statementTimeoutMillis });
   return createSqliteStorage(database.path);
 }
 

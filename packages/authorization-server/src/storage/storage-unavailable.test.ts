@@ -31,6 +31,7 @@ describe('PostgreSQL errors that mean unavailable', () => {
     ['the pool connect timeout', new Error('timeout exceeded when trying to connect')],
     ['a connect timeout of a new connection', new Error('Connection terminated due to connection timeout')],
     ['a broken client used again', new Error('Client has encountered a connection error and is not queryable')],
+    ['a statement cancelled by statement_timeout (57014): the database or a lock is stuck', withCode('canceling statement due to statement timeout', '57014')],
   ];
   for (const [name, error] of unavailable) {
     it(`treats ${name} as unavailable`, () => {
@@ -42,7 +43,6 @@ describe('PostgreSQL errors that mean unavailable', () => {
     ['a unique violation (23505)', withCode('duplicate key value violates unique constraint', '23505')],
     ['a syntax error (42601)', withCode('syntax error at or near', '42601')],
     ['a deadlock after retries (40P01)', withCode('deadlock detected', '40P01')],
-    ['a query canceled by statement_timeout (57014)', withCode('canceling statement due to statement timeout', '57014')],
     ['a plain Error', new Error('something else')],
     ['a string', 'ECONNREFUSED'],
   ];

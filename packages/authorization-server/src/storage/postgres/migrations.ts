@@ -25,6 +25,9 @@ export const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}
 export async function runMigrations(client: PoolClient, schema: string): Promise<{ applied: number[]; version: number }> {
   await client.query('BEGIN');
   try {
+    // Building an index on a big table, or waiting for another instance's migration, may take longer than
+    // the pool's statement_timeout allows a request: not bounded, for this transaction only.
+    await client.query('SET LOCAL statement_timeout = 0');
     // Keyed by schema, so tests migrating their own schemas in parallel do not wait for each other.
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('gatehouse.migrate:' || $1, 0))", [schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);

@@ -60,6 +60,13 @@ export interface PostgresStorageOptions {
   /** Connections in the pool; default 10. */
   poolSize?: number;
   /**
+   * Longest a statement may run, lock waits included, before PostgreSQL cancels it (`statement_timeout`,
+   * set at connection start): the operation then fails with StorageUnavailableError (503 with
+   * Retry-After) instead of holding a request and a pooled connection while a lock or the database is
+   * stuck. Default 10,000 ms; 0 turns it off. Migrations are not bounded (they set it to 0 for themselves).
+   */
+  statementTimeoutMillis?: number;
+  /**
    * Errors of idle pooled connections (the pool replaces them) and losses of the client-cache listener (it
    * reconnects); default: one line on stderr.
    */
@@ -88,7 +95,7 @@ type Row = QueryResultRow;
  */
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
-  const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis);
+  const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
   const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
   pool.on('error', onConnectionError);
   try {
@@ -718,12 +725,14 @@ function checkSchema(schema: string): string {
   return schema;
 }
 
-function createPool(databaseUrl: string, schema: string, max: number, connectionTimeoutMillis = 5_000): pg.Pool {
+function createPool(databaseUrl: string, schema: string, max: number, connectionTimeoutMillis = 5_000, statementTimeoutMillis = 10_000): pg.Pool {
   // search_path as a startup parameter: no extra round trip per connection. The name was checked above.
   // connectionTimeoutMillis bounds the wait for a connection (pool-pg: "timeout exceeded when trying to
   // connect"), so an unreachable database answers 503 promptly instead of queueing requests; keepAlive
   // lets the OS notice a peer that vanished without closing the connection.
-  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path=${schema}`, connectionTimeoutMillis, keepAlive: true });
+  // statement_timeout as a startup parameter too (milliseconds; an integer, checked by the caller's type).
+  const options = `-c search_path=${schema} -c statement_timeout=${Math.max(0, Math.trunc(statementTimeoutMillis))}`;
+  return new pg.Pool({ connectionString: databaseUrl, max, options, connectionTimeoutMillis, keepAlive: true });
 }
 
 /**

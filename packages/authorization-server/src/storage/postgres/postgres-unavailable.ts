@@ -11,11 +11,12 @@ const NETWORK_ERROR_CODES = new Set([
 
 /**
  * PostgreSQL SQLSTATEs (Appendix A): class 08 connection exception; class 53 insufficient resources
- * (53100 disk full, 53200 out of memory, 53300 too many connections); 57P01 admin shutdown
- * (`pg_terminate_backend`, fast shutdown), 57P02 crash shutdown, 57P03 cannot connect now (starting up or
- * in recovery), 57P05 idle session timeout.
+ * (53100 disk full, 53200 out of memory, 53300 too many connections); 57014 query canceled
+ * (our `statement_timeout`: a lock or the database stuck beyond it, or an operator's `pg_cancel_backend`),
+ * 57P01 admin shutdown (`pg_terminate_backend`, fast shutdown), 57P02 crash shutdown, 57P03 cannot connect
+ * now (starting up or in recovery), 57P05 idle session timeout.
  */
-const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[1235])$/;
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|53[0-9A-Z]{3}|57014|57P0[1235])$/;
 
 /**
  * node-postgres raises these without a code: the socket ended (backend terminated, proxy cut), the pool
