@@ -33,7 +33,6 @@ import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
-  ClientPatch,
   ConsumeCodeResult,
   GrantRecord,
   LoginDelayRule,
@@ -45,8 +44,9 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
+import { createClientStore } from '../stores/clients.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
@@ -247,47 +247,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   };
 
   // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
-  const clientCache = cacheClients({
-    async create(client) {
-      await query(
-        `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-           pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-           contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-           require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
-        [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
-          client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
-          client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
-          client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
-          client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
-      );
-    },
-    async find(clientId) {
-      const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-      return row && toClient(row);
-    },
-    async list() {
-      return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
-    },
-    async listByOwner(userId) {
-      return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
-    },
-    async update(clientId, patch) {
-      const assignments: string[] = [];
-      const values: unknown[] = [clientId];
-      for (const [field, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
-        const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-        if (!column) throw new Error(`clients.update cannot change ${field}`);
-        values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
-        assignments.push(`${column} = $${values.length}`);
-      }
-      const row = assignments.length > 0
-        ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
-        : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-      return row && toClient(row);
-    },
-  }, { active: false, maxEntries: options.clientCacheEntries });
+  const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: options.clientCacheEntries });
   const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForClientChanges(clientCache, {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
@@ -812,7 +772,6 @@ const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secr
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
   'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
   'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
-/** The column of each field `clients.update` may change. */
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
   ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),

@@ -19,16 +19,16 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
+import { createClientStore } from '../stores/clients.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
-  ClientPatch,
   ConsumeCodeResult,
   ExchangeCodeResult,
   GrantRecord,
@@ -174,48 +174,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
     ...createSharedStores(driver),
-    clients: cacheClients({
-      async create(client) {
-        run(
-          `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
-          JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
-          client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
-          client.initiationUri, client.settingsUri, JSON.stringify(client.contacts), client.ownerUserId, client.previousSecretDigest,
-          client.previousSecretExpiresAt, client.brandingVerified ? 1 : 0,
-          client.requirePushedAuthorizationRequests ? 1 : 0, client.dpopBoundAccessTokens ? 1 : 0,
-          client.description ?? null, client.category ?? null,
-        );
-      },
-      async listByOwner(userId) {
-        return all('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, client_name', userId).map(toClient);
-      },
-      async update(clientId, patch) {
-        const assignments: string[] = [];
-        const values: SQLInputValue[] = [];
-        for (const [field, value] of Object.entries(patch)) {
-          if (value === undefined) continue;
-          const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-          if (!column) throw new Error(`clients.update cannot change ${field}`);
-          assignments.push(`${column} = ?`);
-          values.push(toClientColumn(field as keyof ClientPatch, value));
-        }
-        if (assignments.length > 0) run(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = ?`, ...values, clientId);
-        const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
-        return row && toClient(row);
-      },
-      async find(clientId) {
-        const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
-        return row && toClient(row);
-      },
-      async list() {
-        return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
-      },
-    }, { externalWrites }).clients,
+    clients: cacheClients(createClientStore(driver), { externalWrites }).clients,
     authorizationCodes: {
       async create(code) {
         run(
@@ -642,15 +601,3 @@ export function migrateSqliteFile(path: string): { applied: number[]; version: n
   }
 }
 
-
-
-
-/** A field's value as stored (the inverse of toClient). */
-function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue {
-  if (field === 'redirectUris' || field === 'contacts') return JSON.stringify(value);
-  if (field === 'scopes') return (value as string[]).join(' ');
-  if (field === 'pkceRequired' || field === 'brandingVerified') return value ? 1 : 0;
-  if (field === 'requirePushedAuthorizationRequests') return value ? 1 : 0;
-  if (field === 'dpopBoundAccessTokens') return value ? 1 : 0;
-  return value as SQLInputValue;
-}
