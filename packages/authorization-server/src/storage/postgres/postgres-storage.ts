@@ -616,26 +616,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    dpopProofs: {
-      async recordOnce(proofDigest, expiresAt, now) {
-        // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row
-        // returned). A concurrent insert of the same digest waits on the unique index and then sees it.
-        const row = await one(
-          `INSERT INTO dpop_proofs (proof_digest, expires_at) VALUES ($1, $2)
-           ON CONFLICT (proof_digest) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= $3
-           RETURNING 1 AS recorded`,
-          [proofDigest, expiresAt, now],
-        );
-        return row !== undefined;
-      },
-      async deleteExpired(now, limit) {
-        const result = await query(
-          'DELETE FROM dpop_proofs WHERE proof_digest IN (SELECT proof_digest FROM dpop_proofs WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)',
-          [now, limit],
-        );
-        return result.rowCount ?? 0;
-      },
-    },
     async close() {
       await clientChanges.close();
       await pool.end();

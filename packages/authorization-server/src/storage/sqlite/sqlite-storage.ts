@@ -500,22 +500,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    dpopProofs: {
-      async recordOnce(proofDigest, expiresAt, now) {
-        // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row returned).
-        const row = get(
-          `INSERT INTO dpop_proofs (proof_digest, expires_at) VALUES (?, ?)
-           ON CONFLICT (proof_digest) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= ?
-           RETURNING 1 AS recorded`,
-          proofDigest, expiresAt, now,
-        );
-        return row !== undefined;
-      },
-      async deleteExpired(now, limit) {
-        const result = run('DELETE FROM dpop_proofs WHERE rowid IN (SELECT rowid FROM dpop_proofs WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now, limit);
-        return Number(result.changes);
-      },
-    },
     async close() {
       // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
       // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
