@@ -28,14 +28,12 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
   ConsumeCodeResult,
   GrantRecord,
-  LoginDelayRule,
   Storage,
   TokenRecord,
   TokenWithGrant,
@@ -44,7 +42,7 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { toClient, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
 import { resourcesColumn } from '../rows.ts';
@@ -432,91 +430,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
            ORDER BY revoked_at, token_id LIMIT $3`,
           [sinceSeconds, now, limit, audience !== undefined, audience ?? null],
         )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
-      },
-    },
-    loginThrottle: {
-      async recordFailure(keys, now, limit) {
-        // Sorted, so concurrent attempts on overlapping keys lock them in one order (no deadlock).
-        const distinct = [...new Set(keys)].sort();
-        const counts = await transaction(async (client) => {
-          // Rows must exist to be locked: a placeholder with an ended window (0) is "no current window".
-          await client.query(
-            'INSERT INTO login_throttle (throttle_key, window_ends_at, failures) SELECT key, 0, 0 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING',
-            [distinct],
-          );
-          const windows = (await client.query(
-            'SELECT throttle_key, window_ends_at, failures FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE',
-            [distinct],
-          )).rows.map((row) => ({ key: String(row.throttle_key), endsAt: Number(row.window_ends_at), failures: Number(row.failures) }));
-          const current = new Map(windows.filter((window) => now < window.endsAt).map((window) => [window.key, window]));
-          // SPEC decision 18: a key over its limit refuses the attempt without counting it (the window stays fixed).
-          let retryAfterSeconds = 0;
-          for (const window of current.values()) {
-            if (window.failures >= limit.maxFailures) retryAfterSeconds = Math.max(retryAfterSeconds, window.endsAt - now);
-          }
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: new Map([...current].map(([key, window]) => [key, window.failures])) };
-          const updated = await client.query(
-            `UPDATE login_throttle SET
-               failures = CASE WHEN window_ends_at > $2 THEN failures + 1 ELSE 1 END,
-               window_ends_at = CASE WHEN window_ends_at > $2 THEN window_ends_at ELSE $2 + $3 END
-             WHERE throttle_key = ANY ($1::text[]) RETURNING throttle_key, failures`,
-            [distinct, now, limit.windowSeconds],
-          );
-          return { retryAfterSeconds: 0, failures: new Map(updated.rows.map((row) => [String(row.throttle_key), Number(row.failures)])) };
-        });
-        return { retryAfterSeconds: counts.retryAfterSeconds, failures: keys.map((key) => counts.failures.get(key) ?? 0) };
-      },
-      async retract(keys, now) {
-        const distinct = [...new Set(keys)].sort();
-        await transaction(async (client) => {
-          // Lock in key order first, as recordFailure does: an UPDATE … = ANY locks rows in scan order,
-          // which deadlocked against a concurrent recordFailure on the same keys (two logins from one address).
-          await client.query('SELECT 1 FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE', [distinct]);
-          await client.query(
-            'UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ANY ($1::text[]) AND window_ends_at > $2 AND failures > 0',
-            [distinct, now],
-          );
-        });
-      },
-      async reset(key) {
-        await query('DELETE FROM login_throttle WHERE throttle_key = $1', [key]);
-      },
-      async attempt(counters, now) {
-        const rules = new Map<string, LoginDelayRule>();
-        for (const { key, rule } of counters) if (!rules.has(key)) rules.set(key, rule);
-        // Sorted, so concurrent attempts on overlapping keys lock them in one order (no deadlock), as recordFailure does.
-        const distinct = [...rules.keys()].sort();
-        const counts = await transaction(async (client) => {
-          // Rows must exist to be locked: a placeholder with an ended window (0) is "forgotten".
-          await client.query(
-            'INSERT INTO login_throttle (throttle_key, window_ends_at, failures) SELECT key, 0, 0 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING',
-            [distinct],
-          );
-          const rows = (await client.query(
-            'SELECT throttle_key, window_ends_at, failures, last_failure_at FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE',
-            [distinct],
-          )).rows;
-          const failures = new Map<string, number>();
-          let retryAfterSeconds = 0;
-          for (const row of rows) {
-            if (Number(row.window_ends_at) <= now) continue;
-            const key = String(row.throttle_key);
-            failures.set(key, Number(row.failures));
-            retryAfterSeconds = Math.max(retryAfterSeconds, loginDelayWaitSeconds(rules.get(key)!, Number(row.failures), nullableNumber(row.last_failure_at), now));
-          }
-          // SPEC decision 18: an attempt that must wait is refused and counted nowhere.
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures };
-          for (const key of distinct) {
-            const count = (failures.get(key) ?? 0) + 1;
-            await client.query(
-              'UPDATE login_throttle SET failures = $2, last_failure_at = $3, window_ends_at = $4 WHERE throttle_key = $1',
-              [key, count, now, now + rules.get(key)!.forgetAfterSeconds],
-            );
-            failures.set(key, count);
-          }
-          return { retryAfterSeconds: 0, failures };
-        });
-        return { retryAfterSeconds: counts.retryAfterSeconds, failures: counters.map(({ key }) => counts.failures.get(key) ?? 0) };
       },
     },
     rateLimits: {

@@ -19,12 +19,11 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { toClient, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
@@ -32,7 +31,6 @@ import type {
   ConsumeCodeResult,
   ExchangeCodeResult,
   GrantRecord,
-  LoginDelayRule,
   Storage,
   TokenRecord,
 } from '../storage.ts';
@@ -328,75 +326,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
            ORDER BY revoked_at, token_id LIMIT ?`,
           sinceSeconds, now, audience === undefined ? 0 : 1, audience ?? null, limit,
         ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
-      },
-    },
-    loginThrottle: {
-      async recordFailure(keys, now, limit) {
-        const distinct = [...new Set(keys)];
-        return transaction(() => {
-          const windows = new Map<string, { endsAt: number; failures: number }>();
-          for (const key of distinct) {
-            const row = get('SELECT window_ends_at, failures FROM login_throttle WHERE throttle_key = ? AND window_ends_at > ?', key, now);
-            if (row) windows.set(key, { endsAt: Number(row.window_ends_at), failures: Number(row.failures) });
-          }
-          // SPEC decision 18: a key over its limit refuses the attempt without counting it (the window stays fixed).
-          let retryAfterSeconds = 0;
-          for (const window of windows.values()) {
-            if (window.failures >= limit.maxFailures) retryAfterSeconds = Math.max(retryAfterSeconds, window.endsAt - now);
-          }
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: keys.map((key) => windows.get(key)?.failures ?? 0) };
-          for (const key of distinct) {
-            const window = windows.get(key);
-            if (window) {
-              run('UPDATE login_throttle SET failures = failures + 1 WHERE throttle_key = ?', key);
-              window.failures += 1;
-            } else {
-              // No current window (none, or an ended one): a new one starts with this failure.
-              run(
-                `INSERT INTO login_throttle (throttle_key, window_ends_at, failures) VALUES (?, ?, 1)
-                 ON CONFLICT (throttle_key) DO UPDATE SET window_ends_at = excluded.window_ends_at, failures = 1`,
-                key, now + limit.windowSeconds,
-              );
-              windows.set(key, { endsAt: now + limit.windowSeconds, failures: 1 });
-            }
-          }
-          return { retryAfterSeconds: 0, failures: keys.map((key) => windows.get(key)!.failures) };
-        });
-      },
-      async retract(keys, now) {
-        for (const key of new Set(keys)) {
-          run('UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ? AND window_ends_at > ? AND failures > 0', key, now);
-        }
-      },
-      async reset(key) {
-        run('DELETE FROM login_throttle WHERE throttle_key = ?', key);
-      },
-      async attempt(counters, now) {
-        const rules = new Map<string, LoginDelayRule>();
-        for (const { key, rule } of counters) if (!rules.has(key)) rules.set(key, rule);
-        return transaction(() => {
-          const failures = new Map<string, number>();
-          let retryAfterSeconds = 0;
-          for (const [key, rule] of rules) {
-            const row = get('SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = ? AND window_ends_at > ?', key, now);
-            if (!row) continue;
-            failures.set(key, Number(row.failures));
-            retryAfterSeconds = Math.max(retryAfterSeconds, loginDelayWaitSeconds(rule, Number(row.failures), nullableNumber(row.last_failure_at), now));
-          }
-          // SPEC decision 18: an attempt that must wait is refused and counted nowhere.
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: counters.map(({ key }) => failures.get(key) ?? 0) };
-          for (const [key, rule] of rules) {
-            const count = (failures.get(key) ?? 0) + 1;
-            run(
-              `INSERT INTO login_throttle (throttle_key, window_ends_at, failures, last_failure_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (throttle_key) DO UPDATE SET window_ends_at = excluded.window_ends_at, failures = excluded.failures,
-                 last_failure_at = excluded.last_failure_at`,
-              key, now + rule.forgetAfterSeconds, count, now,
-            );
-            failures.set(key, count);
-          }
-          return { retryAfterSeconds: 0, failures: counters.map(({ key }) => failures.get(key)!) };
-        });
       },
     },
     rateLimits: {
