@@ -71,16 +71,18 @@ export function createLoginThrottleStore(db: SqlDriver): Storage['loginThrottle'
     async retract(keys, now) {
       const distinct = [...new Set(keys)].sort();
       if (distinct.length === 0) return;
+      const retract = `UPDATE login_throttle SET failures = failures - 1
+        WHERE throttle_key IN (${placeholders(distinct.length)}) AND window_ends_at > ? AND failures > 0`;
+      // SQLite: one statement, atomic by itself (one writer).
+      if (db.dialect === 'sqlite') {
+        await db.run(retract, [...distinct, now]);
+        return;
+      }
       await db.transaction(function* (tx) {
         // PostgreSQL: lock in key order first, as recordFailure does: an UPDATE … IN locks rows in scan order,
         // which deadlocked against a concurrent recordFailure on the same keys (two logins from one address).
-        if (tx.dialect === 'postgres') {
-          yield* tx.all(`SELECT 1 FROM login_throttle WHERE throttle_key IN (${placeholders(distinct.length)}) ORDER BY throttle_key FOR UPDATE`, distinct);
-        }
-        yield* tx.run(
-          `UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key IN (${placeholders(distinct.length)}) AND window_ends_at > ? AND failures > 0`,
-          [...distinct, now],
-        );
+        yield* tx.all(`SELECT 1 FROM login_throttle WHERE throttle_key IN (${placeholders(distinct.length)}) ORDER BY throttle_key FOR UPDATE`, distinct);
+        yield* tx.run(retract, [...distinct, now]);
       });
     },
     async reset(key) {
