@@ -28,15 +28,12 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
-  ClientPatch,
   ConsumeCodeResult,
   GrantRecord,
-  LoginDelayRule,
   Storage,
   TokenRecord,
   TokenWithGrant,
@@ -45,8 +42,9 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
+import { createClientStore } from '../stores/clients.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
@@ -254,47 +252,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   };
 
   // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
-  const clientCache = cacheClients({
-    async create(client) {
-      await query(
-        `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-           pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-           contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-           require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`,
-        [client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest, client.redirectUris,
-          client.scopes.join(' '), client.subjectType, client.pkceRequired, client.status, client.clientUri, client.logoUri,
-          client.tosUri, client.policyUri, client.audience, client.createdAt, client.initiationUri, client.settingsUri,
-          client.contacts, client.ownerUserId, client.previousSecretDigest, client.previousSecretExpiresAt, client.brandingVerified,
-          client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false, client.description ?? null, client.category ?? null],
-      );
-    },
-    async find(clientId) {
-      const row = await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-      return row && toClient(row);
-    },
-    async list() {
-      return (await query('SELECT * FROM clients ORDER BY created_at, client_name')).rows.map(toClient);
-    },
-    async listByOwner(userId) {
-      return (await query('SELECT * FROM clients WHERE owner_user_id = $1 ORDER BY created_at, client_name', [userId])).rows.map(toClient);
-    },
-    async update(clientId, patch) {
-      const assignments: string[] = [];
-      const values: unknown[] = [clientId];
-      for (const [field, value] of Object.entries(patch)) {
-        if (value === undefined) continue;
-        const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-        if (!column) throw new Error(`clients.update cannot change ${field}`);
-        values.push(field === 'scopes' ? (value as string[]).join(' ') : value);
-        assignments.push(`${column} = $${values.length}`);
-      }
-      const row = assignments.length > 0
-        ? await one(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = $1 RETURNING *`, values)
-        : await one('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-      return row && toClient(row);
-    },
-  }, { active: false, maxEntries: options.clientCacheEntries });
+  const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: options.clientCacheEntries });
   const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForClientChanges(clientCache, {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
@@ -481,91 +439,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
-    loginThrottle: {
-      async recordFailure(keys, now, limit) {
-        // Sorted, so concurrent attempts on overlapping keys lock them in one order (no deadlock).
-        const distinct = [...new Set(keys)].sort();
-        const counts = await transaction(async (client) => {
-          // Rows must exist to be locked: a placeholder with an ended window (0) is "no current window".
-          await client.query(
-            'INSERT INTO login_throttle (throttle_key, window_ends_at, failures) SELECT key, 0, 0 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING',
-            [distinct],
-          );
-          const windows = (await client.query(
-            'SELECT throttle_key, window_ends_at, failures FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE',
-            [distinct],
-          )).rows.map((row) => ({ key: String(row.throttle_key), endsAt: Number(row.window_ends_at), failures: Number(row.failures) }));
-          const current = new Map(windows.filter((window) => now < window.endsAt).map((window) => [window.key, window]));
-          // SPEC decision 18: a key over its limit refuses the attempt without counting it (the window stays fixed).
-          let retryAfterSeconds = 0;
-          for (const window of current.values()) {
-            if (window.failures >= limit.maxFailures) retryAfterSeconds = Math.max(retryAfterSeconds, window.endsAt - now);
-          }
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: new Map([...current].map(([key, window]) => [key, window.failures])) };
-          const updated = await client.query(
-            `UPDATE login_throttle SET
-               failures = CASE WHEN window_ends_at > $2 THEN failures + 1 ELSE 1 END,
-               window_ends_at = CASE WHEN window_ends_at > $2 THEN window_ends_at ELSE $2 + $3 END
-             WHERE throttle_key = ANY ($1::text[]) RETURNING throttle_key, failures`,
-            [distinct, now, limit.windowSeconds],
-          );
-          return { retryAfterSeconds: 0, failures: new Map(updated.rows.map((row) => [String(row.throttle_key), Number(row.failures)])) };
-        });
-        return { retryAfterSeconds: counts.retryAfterSeconds, failures: keys.map((key) => counts.failures.get(key) ?? 0) };
-      },
-      async retract(keys, now) {
-        const distinct = [...new Set(keys)].sort();
-        await transaction(async (client) => {
-          // Lock in key order first, as recordFailure does: an UPDATE … = ANY locks rows in scan order,
-          // which deadlocked against a concurrent recordFailure on the same keys (two logins from one address).
-          await client.query('SELECT 1 FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE', [distinct]);
-          await client.query(
-            'UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ANY ($1::text[]) AND window_ends_at > $2 AND failures > 0',
-            [distinct, now],
-          );
-        });
-      },
-      async reset(key) {
-        await query('DELETE FROM login_throttle WHERE throttle_key = $1', [key]);
-      },
-      async attempt(counters, now) {
-        const rules = new Map<string, LoginDelayRule>();
-        for (const { key, rule } of counters) if (!rules.has(key)) rules.set(key, rule);
-        // Sorted, so concurrent attempts on overlapping keys lock them in one order (no deadlock), as recordFailure does.
-        const distinct = [...rules.keys()].sort();
-        const counts = await transaction(async (client) => {
-          // Rows must exist to be locked: a placeholder with an ended window (0) is "forgotten".
-          await client.query(
-            'INSERT INTO login_throttle (throttle_key, window_ends_at, failures) SELECT key, 0, 0 FROM unnest($1::text[]) AS key ON CONFLICT DO NOTHING',
-            [distinct],
-          );
-          const rows = (await client.query(
-            'SELECT throttle_key, window_ends_at, failures, last_failure_at FROM login_throttle WHERE throttle_key = ANY ($1::text[]) ORDER BY throttle_key FOR UPDATE',
-            [distinct],
-          )).rows;
-          const failures = new Map<string, number>();
-          let retryAfterSeconds = 0;
-          for (const row of rows) {
-            if (Number(row.window_ends_at) <= now) continue;
-            const key = String(row.throttle_key);
-            failures.set(key, Number(row.failures));
-            retryAfterSeconds = Math.max(retryAfterSeconds, loginDelayWaitSeconds(rules.get(key)!, Number(row.failures), nullableNumber(row.last_failure_at), now));
-          }
-          // SPEC decision 18: an attempt that must wait is refused and counted nowhere.
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures };
-          for (const key of distinct) {
-            const count = (failures.get(key) ?? 0) + 1;
-            await client.query(
-              'UPDATE login_throttle SET failures = $2, last_failure_at = $3, window_ends_at = $4 WHERE throttle_key = $1',
-              [key, count, now, now + rules.get(key)!.forgetAfterSeconds],
-            );
-            failures.set(key, count);
-          }
-          return { retryAfterSeconds: 0, failures };
-        });
-        return { retryAfterSeconds: counts.retryAfterSeconds, failures: counters.map(({ key }) => counts.failures.get(key) ?? 0) };
-      },
-    },
     rateLimits: {
       async hit(keys, windowSeconds, now) {
         if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
@@ -661,26 +534,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
           refreshTokenGrace: await inBatches('refresh_token_grace', 'x.grace_expires_at <= $1', 'x.grace_expires_at', [now]),
         };
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
-      },
-    },
-    dpopProofs: {
-      async recordOnce(proofDigest, expiresAt, now) {
-        // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row
-        // returned). A concurrent insert of the same digest waits on the unique index and then sees it.
-        const row = await one(
-          `INSERT INTO dpop_proofs (proof_digest, expires_at) VALUES ($1, $2)
-           ON CONFLICT (proof_digest) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= $3
-           RETURNING 1 AS recorded`,
-          [proofDigest, expiresAt, now],
-        );
-        return row !== undefined;
-      },
-      async deleteExpired(now, limit) {
-        const result = await query(
-          'DELETE FROM dpop_proofs WHERE proof_digest IN (SELECT proof_digest FROM dpop_proofs WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)',
-          [now, limit],
-        );
-        return result.rowCount ?? 0;
       },
     },
     async close() {
@@ -821,7 +674,6 @@ const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secr
   'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
   'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
   'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
-/** The column of each field `clients.update` may change. */
 const TOKEN_WITH_GRANT_COLUMNS = [
   ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
   ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),

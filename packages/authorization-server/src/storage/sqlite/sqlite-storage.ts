@@ -19,20 +19,18 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
+import { createClientStore } from '../stores/clients.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
-import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
-  ClientPatch,
   ConsumeCodeResult,
   ExchangeCodeResult,
   GrantRecord,
-  LoginDelayRule,
   Storage,
   TokenRecord,
 } from '../storage.ts';
@@ -174,48 +172,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
     ...createSharedStores(driver),
-    clients: cacheClients({
-      async create(client) {
-        run(
-          `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type,
-             pkce_required, status, client_uri, logo_uri, tos_uri, policy_uri, audience, created_at, initiation_uri, settings_uri,
-             contacts, owner_user_id, previous_secret_digest, previous_secret_expires_at, branding_verified,
-             require_pushed_authorization_requests, dpop_bound_access_tokens, description, category)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
-          JSON.stringify(client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired ? 1 : 0,
-          client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
-          client.initiationUri, client.settingsUri, JSON.stringify(client.contacts), client.ownerUserId, client.previousSecretDigest,
-          client.previousSecretExpiresAt, client.brandingVerified ? 1 : 0,
-          client.requirePushedAuthorizationRequests ? 1 : 0, client.dpopBoundAccessTokens ? 1 : 0,
-          client.description ?? null, client.category ?? null,
-        );
-      },
-      async listByOwner(userId) {
-        return all('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, client_name', userId).map(toClient);
-      },
-      async update(clientId, patch) {
-        const assignments: string[] = [];
-        const values: SQLInputValue[] = [];
-        for (const [field, value] of Object.entries(patch)) {
-          if (value === undefined) continue;
-          const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-          if (!column) throw new Error(`clients.update cannot change ${field}`);
-          assignments.push(`${column} = ?`);
-          values.push(toClientColumn(field as keyof ClientPatch, value));
-        }
-        if (assignments.length > 0) run(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = ?`, ...values, clientId);
-        const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
-        return row && toClient(row);
-      },
-      async find(clientId) {
-        const row = get('SELECT * FROM clients WHERE client_id = ?', clientId);
-        return row && toClient(row);
-      },
-      async list() {
-        return all('SELECT * FROM clients ORDER BY created_at, client_name').map(toClient);
-      },
-    }, { externalWrites }).clients,
+    clients: cacheClients(createClientStore(driver), { externalWrites }).clients,
     authorizationCodes: {
       async create(code) {
         run(
@@ -371,75 +328,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
-    loginThrottle: {
-      async recordFailure(keys, now, limit) {
-        const distinct = [...new Set(keys)];
-        return transaction(() => {
-          const windows = new Map<string, { endsAt: number; failures: number }>();
-          for (const key of distinct) {
-            const row = get('SELECT window_ends_at, failures FROM login_throttle WHERE throttle_key = ? AND window_ends_at > ?', key, now);
-            if (row) windows.set(key, { endsAt: Number(row.window_ends_at), failures: Number(row.failures) });
-          }
-          // SPEC decision 18: a key over its limit refuses the attempt without counting it (the window stays fixed).
-          let retryAfterSeconds = 0;
-          for (const window of windows.values()) {
-            if (window.failures >= limit.maxFailures) retryAfterSeconds = Math.max(retryAfterSeconds, window.endsAt - now);
-          }
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: keys.map((key) => windows.get(key)?.failures ?? 0) };
-          for (const key of distinct) {
-            const window = windows.get(key);
-            if (window) {
-              run('UPDATE login_throttle SET failures = failures + 1 WHERE throttle_key = ?', key);
-              window.failures += 1;
-            } else {
-              // No current window (none, or an ended one): a new one starts with this failure.
-              run(
-                `INSERT INTO login_throttle (throttle_key, window_ends_at, failures) VALUES (?, ?, 1)
-                 ON CONFLICT (throttle_key) DO UPDATE SET window_ends_at = excluded.window_ends_at, failures = 1`,
-                key, now + limit.windowSeconds,
-              );
-              windows.set(key, { endsAt: now + limit.windowSeconds, failures: 1 });
-            }
-          }
-          return { retryAfterSeconds: 0, failures: keys.map((key) => windows.get(key)!.failures) };
-        });
-      },
-      async retract(keys, now) {
-        for (const key of new Set(keys)) {
-          run('UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ? AND window_ends_at > ? AND failures > 0', key, now);
-        }
-      },
-      async reset(key) {
-        run('DELETE FROM login_throttle WHERE throttle_key = ?', key);
-      },
-      async attempt(counters, now) {
-        const rules = new Map<string, LoginDelayRule>();
-        for (const { key, rule } of counters) if (!rules.has(key)) rules.set(key, rule);
-        return transaction(() => {
-          const failures = new Map<string, number>();
-          let retryAfterSeconds = 0;
-          for (const [key, rule] of rules) {
-            const row = get('SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = ? AND window_ends_at > ?', key, now);
-            if (!row) continue;
-            failures.set(key, Number(row.failures));
-            retryAfterSeconds = Math.max(retryAfterSeconds, loginDelayWaitSeconds(rule, Number(row.failures), nullableNumber(row.last_failure_at), now));
-          }
-          // SPEC decision 18: an attempt that must wait is refused and counted nowhere.
-          if (retryAfterSeconds > 0) return { retryAfterSeconds, failures: counters.map(({ key }) => failures.get(key) ?? 0) };
-          for (const [key, rule] of rules) {
-            const count = (failures.get(key) ?? 0) + 1;
-            run(
-              `INSERT INTO login_throttle (throttle_key, window_ends_at, failures, last_failure_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (throttle_key) DO UPDATE SET window_ends_at = excluded.window_ends_at, failures = excluded.failures,
-                 last_failure_at = excluded.last_failure_at`,
-              key, now + rule.forgetAfterSeconds, count, now,
-            );
-            failures.set(key, count);
-          }
-          return { retryAfterSeconds: 0, failures: counters.map(({ key }) => failures.get(key)!) };
-        });
-      },
-    },
     rateLimits: {
       async hit(keys, windowSeconds, now) {
         if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
@@ -541,22 +429,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
         return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
-    dpopProofs: {
-      async recordOnce(proofDigest, expiresAt, now) {
-        // One statement: a new digest is inserted, an expired one replaced; a live one is left alone (no row returned).
-        const row = get(
-          `INSERT INTO dpop_proofs (proof_digest, expires_at) VALUES (?, ?)
-           ON CONFLICT (proof_digest) DO UPDATE SET expires_at = excluded.expires_at WHERE dpop_proofs.expires_at <= ?
-           RETURNING 1 AS recorded`,
-          proofDigest, expiresAt, now,
-        );
-        return row !== undefined;
-      },
-      async deleteExpired(now, limit) {
-        const result = run('DELETE FROM dpop_proofs WHERE rowid IN (SELECT rowid FROM dpop_proofs WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now, limit);
-        return Number(result.changes);
-      },
-    },
     async close() {
       // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
       // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
@@ -642,15 +514,3 @@ export function migrateSqliteFile(path: string): { applied: number[]; version: n
   }
 }
 
-
-
-
-/** A field's value as stored (the inverse of toClient). */
-function toClientColumn(field: keyof ClientPatch, value: unknown): SQLInputValue {
-  if (field === 'redirectUris' || field === 'contacts') return JSON.stringify(value);
-  if (field === 'scopes') return (value as string[]).join(' ');
-  if (field === 'pkceRequired' || field === 'brandingVerified') return value ? 1 : 0;
-  if (field === 'requirePushedAuthorizationRequests') return value ? 1 : 0;
-  if (field === 'dpopBoundAccessTokens') return value ? 1 : 0;
-  return value as SQLInputValue;
-}

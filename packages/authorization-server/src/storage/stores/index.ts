@@ -13,9 +13,11 @@ import { createClientLogoStore } from './client-logos.ts';
 import { createConsoleAdministratorStore } from './console-administrators.ts';
 import { createDeveloperStore } from './developers.ts';
 import { createDirectoryStore } from './directory.ts';
+import { createDpopProofStore } from './dpop-proofs.ts';
 import { createKnownDeviceStore } from './known-devices.ts';
 import { createLocalAccountStore } from './local-accounts.ts';
 import { createLoginSessionStore } from './login-sessions.ts';
+import { createLoginThrottleStore } from './login-throttle.ts';
 import { createPartnerTeamStore } from './partner-teams.ts';
 import { createResourceStore } from './resources.ts';
 import { createSettingStore } from './settings.ts';
@@ -28,7 +30,7 @@ import { createWebhookStore } from './webhooks.ts';
 export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
-  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources'>;
+  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'dpopProofs' | 'loginThrottle'>;
 
 export function createSharedStores(driver: SqlDriver): SharedStores {
   return {
@@ -52,5 +54,7 @@ export function createSharedStores(driver: SqlDriver): SharedStores {
     brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
     resources: createResourceStore(driver),
+    dpopProofs: createDpopProofStore(driver),
+    loginThrottle: createLoginThrottleStore(driver),
   };
 }
