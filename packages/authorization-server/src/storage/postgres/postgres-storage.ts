@@ -32,8 +32,6 @@ import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
-  ConsumeCodeResult,
-  GrantRecord,
   Storage,
   TokenRecord,
   TokenWithGrant,
@@ -42,12 +40,9 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { toClient, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, prefixed, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
-import { resourcesColumn } from '../rows.ts';
-import { webhookSubscribes } from '../rows.ts';
-import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 
 export interface PostgresStorageOptions {
   /**
@@ -157,98 +152,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   };
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
   const driver = createPostgresDriver({ query: (text, params, name) => query(text, params, name), transaction });
-  /** Issue 15 §5: on `client` (inside its transaction), queues the delivery if its client's endpoint receives that event type. */
-  const enqueueIfSubscribed = async (client: PoolClient, d: WebhookDeliveryRecord): Promise<boolean> => {
-    const endpoint = (await client.query('SELECT event_types FROM webhook_endpoints WHERE client_id = $1', [d.clientId])).rows[0];
-    if (!endpoint || !webhookSubscribes(endpoint.event_types, d.eventType)) return false;
-    await client.query(
-      `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt],
-    );
-    return true;
-  };
-  /** Revokes a grant and its tokens on `client`, with its effects (issue 15 §5) only when it was revoked now. */
-  const revokeGrantOn = async (client: PoolClient, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean> => {
-    // Grant row first (lock order); the tokens statement then sees every token committed before it.
-    // Issue 15 §5: the audit event commits with the revocation, only if it happened now; in the same statement
-    // (one round trip fewer). The tokens need a statement of their own: its snapshot, taken once the grant
-    // row is locked, sees every token a rotation that held the lock committed.
-    const changed = effects?.auditEvent
-      ? await client.query(
-        `WITH changed AS (UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
-           audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-             SELECT $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM changed))
-         SELECT * FROM changed`,
-        [grantId, now, reason, ...auditEventColumns(effects.auditEvent)])
-      : await client.query('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
-    await client.query(
-      `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
-       ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
-      [grantId, now],
-    );
-    const row = changed.rows[0];
-    if (!row) return false;
-    // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
-    if (effects?.webhookDelivery) await enqueueIfSubscribed(client, effects.webhookDelivery(toGrant(row)));
-    return true;
-  };
-
-  /** grant id → when this instance last set its last_used_at (`grants.recordUse`); oldest dropped first. */
-  const recentGrantUses = new Map<string, number>();
-
   const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
     const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
       JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id WHERE t.${column} = $1`, [value]);
     return row && { token: toToken(prefixed(row, 't_')), grant: toGrant(prefixed(row, 'g_')), client: toClient(prefixed(row, 'c_')) };
-  };
-
-  /**
-   * Issue 12: issueForCode (`consume` false: the code was consumed before) and exchangeCode (`consume`
-   * true) as ONE statement, so one round trip and all or nothing: `gatehouse_redeem_code` (migration 20)
-   * takes the locks and makes the checks on freshly read rows and supersedes the previous grant; the
-   * statement's other parts store the grant, its tokens, the code's link and the audit event only when it
-   * answers `issued`. A deadlock or serialization failure rolled everything back: it runs again (twice at most).
-   */
-  const redeemCode = async (
-    codeDigest: string, clientId: string | null, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent: AuditEvent | undefined, consume: boolean,
-  ): Promise<{ outcome: string; replayGrantId: string | null }> => {
-    const values = [
-      ...tokenColumns(tokens), codeDigest, clientId, grant.clientId, grant.subjectType, grant.subjectId, now, grant.createdAt, consume,
-      grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-      resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens),
-    ];
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const row = await pool.query<{ redeem_outcome: string; replay_grant_id: string | null }>({
-          name: 'gatehouse_redeem_code',
-          text: `WITH redeemed AS (
-               SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18)
-             ), new_grant AS (
-               INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
-               SELECT $19, $13, $20, $14, $15, $21, $17, NULL, NULL, $28 FROM redeemed WHERE redeem_outcome = 'issued'
-             ), new_tokens AS (
-               ${insertTokens(1, 29)} WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-             ), linked AS (
-               UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, $16), grant_id = $19
-               WHERE code_digest = $11 AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-             ), audited AS (
-               -- The audit event commits with the grant, and only if it was issued ($22 is NULL when none is given).
-               INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-               SELECT $22::text, $23::bigint, $24::text, $25::text, $26::text, $27::jsonb
-               WHERE $22::text IS NOT NULL AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-             )
-             SELECT redeem_outcome, replay_grant_id FROM redeemed`,
-          values,
-        });
-        const result = row.rows[0]!;
-        return { outcome: result.redeem_outcome, replayGrantId: result.replay_grant_id };
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
-        throw postgresStorageError(error);
-      }
-    }
   };
 
   // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
@@ -267,94 +174,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   const storage: Storage = {
     ...createSharedStores(driver),
     clients: clientCache.clients,
-    authorizationCodes: {
-      async create(code) {
-        await query(
-          `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-             code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-          [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-            code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null],
-        );
-      },
-      async find(codeDigest, clientId) {
-        const row = await prepared('gatehouse_find_code_for_client', 'SELECT * FROM authorization_codes WHERE code_digest = $1 AND client_id = $2', [codeDigest, clientId]);
-        return row && { code: toCode(row), used: row.consumed_at !== null };
-      },
-      async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
-        // RFC 6749 §4.1.2 single use, in one statement: SET sees the row as it was, so the first call sets
-        // consumed_at and leaves replayed_at NULL; every later one (queued on the row lock and re-checked
-        // against the committed row) sets replayed_at, which makes a concurrent issueForCode refuse.
-        const row = await prepared(
-          'gatehouse_consume_code_for_client',
-          `UPDATE authorization_codes SET
-             consumed_at = COALESCE(consumed_at, $2),
-             replayed_at = CASE WHEN consumed_at IS NULL THEN NULL ELSE COALESCE(replayed_at, $2) END
-           WHERE code_digest = $1 AND ($3::text IS NULL OR client_id = $3) RETURNING *`,
-          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
-          [codeDigest, now, clientId ?? null],
-        );
-        if (!row) return { outcome: 'unknown' };
-        if (row.replayed_at === null) return { outcome: 'consumed', code: toCode(row) };
-        return { outcome: 'replayed', code: toCode(row), grantId: row.grant_id === null ? null : String(row.grant_id) };
-      },
-    },
-    grants: {
-      async issueForCode(codeDigest, grant, tokens, auditEvent) {
-        const { outcome } = await redeemCode(codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false);
-        // A code that is gone (never stored, or cleaned up) cannot be issued for, as a replayed one.
-        return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
-      },
-      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
-        const { outcome, replayGrantId } = await redeemCode(codeDigest, clientId, now, grant, tokens, auditEvent, true);
-        if (outcome === 'replayed') return { outcome, grantId: replayGrantId };
-        return { outcome: outcome as 'issued' | 'code_outdated' | 'unknown' };
-      },
-      async find(grantId) {
-        const row = await one('SELECT * FROM grants WHERE grant_id = $1', [grantId]);
-        return row && toGrant(row);
-      },
-      async listActive(filter) {
-        const [where, params]: [string, unknown[]] = 'clientId' in filter ? ['g.client_id = $1', [filter.clientId]]
-          : 'userId' in filter ? ['g.user_id = $1', [filter.userId]] : ['g.subject_type = $1 AND g.subject_id = $2', [filter.subjectType, filter.subjectId]];
-        const result = await query(
-          `SELECT g.*, GREATEST(g.last_used_at, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id)) AS last_used
-           FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, params,
-        );
-        return result.rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
-      },
-      async recordUse(grantId, now, minimumIntervalSeconds) {
-        // Issue 12 (introspection in one round trip): once this instance has set last_used_at = t, the
-        // UPDATE below changes nothing before t + interval, so it is not sent until then.
-        const recordedAt = recentGrantUses.get(grantId);
-        if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
-        const changed = await query('UPDATE grants SET last_used_at = $1 WHERE grant_id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)', [now, grantId, now - minimumIntervalSeconds]);
-        if ((changed.rowCount ?? 0) === 0) return;
-        recentGrantUses.delete(grantId);
-        recentGrantUses.set(grantId, now);
-        if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
-      },
-      async findActive(clientId, subjectType, subjectId) {
-        const row = await one(
-          'SELECT * FROM grants WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
-          [clientId, subjectType, subjectId],
-        );
-        return row && toGrant(row);
-      },
-      async revokeAllOfClient(clientId, now, reason, effects) {
-        return transaction(async (client) => {
-          // Grant rows first (lock order, by id), then their tokens, as `revoke` does for one grant.
-          const grants = await client.query<{ grant_id: string }>('SELECT grant_id FROM grants WHERE client_id = $1 AND revoked_at IS NULL ORDER BY grant_id FOR UPDATE', [clientId]);
-          let revoked = 0;
-          for (const { grant_id: grantId } of grants.rows) {
-            if (await revokeGrantOn(client, grantId, now, reason, { webhookDelivery: effects?.webhookDelivery })) revoked += 1;
-          }
-          return revoked;
-        });
-      },
-      async revoke(grantId, now, reason, effects) {
-        return transaction((client) => revokeGrantOn(client, grantId, now, reason, effects));
-      },
-    },
     tokens: {
       async findByDigest(tokenDigest) {
         return tokenWithGrant('token_digest', tokenDigest);
@@ -634,12 +453,6 @@ function checkOut(pool: pg.Pool): Promise<{ client: PoolClient; release(error?: 
   });
 }
 
-/**
- * The tail of an UPDATE of revoked grants: `cleanup_after` = the latest expiry of any of the grant's
- * tokens (0 without tokens). Run after the grant row is locked, so every token is seen.
- */
-const SET_GRANT_CLEANUP_AFTER = `UPDATE grants SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = grants.grant_id)`;
-
 /** The new tokens as ten parameters for insertTokens(): one array per column. */
 function tokenColumns(tokens: TokenRecord[]): unknown[] {
   return [
@@ -681,9 +494,6 @@ const TOKEN_WITH_GRANT_COLUMNS = [
 ].join(', ');
 
 
-
-/** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a round trip saved). */
-const RECENT_GRANT_USES = 10_000;
 
 function auditEventColumns(event: AuditEvent): unknown[] {
   return [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];

@@ -14,23 +14,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
-import { resourcesColumn } from '../rows.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { toClient, prefixed, toCode, toGrant, toToken } from '../rows.ts';
-import { webhookSubscribes } from '../rows.ts';
+import { toClient, prefixed, toGrant, toToken } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
-import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
   AuditEvent,
   CleanupResult,
-  ConsumeCodeResult,
-  ExchangeCodeResult,
-  GrantRecord,
   Storage,
   TokenRecord,
 } from '../storage.ts';
@@ -99,57 +93,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   const insertAuditEvent = (event: AuditEvent) =>
     run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
       event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
-  /** Issue 15 §5: inside the caller's transaction, queues the delivery if its client's endpoint receives that event type. */
-  const enqueueIfSubscribed = (d: WebhookDeliveryRecord): boolean => {
-    const endpoint = get('SELECT event_types FROM webhook_endpoints WHERE client_id = ?', d.clientId);
-    if (!endpoint || !webhookSubscribes(endpoint.event_types, d.eventType)) return false;
-    run(
-      `INSERT INTO webhook_deliveries (delivery_id, client_id, event_type, payload, created_at, attempts, next_attempt_at, last_attempt_at, last_status, delivered_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      d.deliveryId, d.clientId, d.eventType, d.payload, d.createdAt, d.attempts, d.nextAttemptAt, d.lastAttemptAt, d.lastStatus, d.deliveredAt,
-    );
-    return true;
-  };
-  const revokeGrant = (grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): boolean => {
-    const changed = run('UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL', now, reason, grantId);
-    run('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL', now, grantId);
-    // A revoked grant gains no tokens: once its latest token has expired, cleanup may consider it.
-    run('UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL', grantId, grantId);
-    const revoked = Number(changed.changes) > 0;
-    // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
-    if (revoked && effects?.auditEvent) insertAuditEvent(effects.auditEvent);
-    if (revoked && effects?.webhookDelivery) enqueueIfSubscribed(effects.webhookDelivery(toGrant(get('SELECT * FROM grants WHERE grant_id = ?', grantId)!)));
-    return revoked;
-  };
-
-  /**
-   * The body of issueForCode and exchangeCode, inside their transaction: the SPEC decision 6 check, the
-   * supersede (SPEC decision 11), the grant, its tokens, the code's link and the audit event.
-   */
-  const issueGrant = (codeDigest: string, codeIssuedAt: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent: AuditEvent | undefined): 'issued' | 'code_outdated' => {
-    // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
-    // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
-    const newer = get(
-      `SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1`,
-      grant.clientId, grant.subjectType, grant.subjectId, codeIssuedAt, codeIssuedAt,
-    );
-    if (newer) return 'code_outdated';
-    const previous = all(
-      'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
-      grant.clientId, grant.subjectType, grant.subjectId,
-    );
-    for (const row of previous) revokeGrant(String(row.grant_id), grant.createdAt, 'superseded');
-    run(
-      `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
-       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
-      grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt,
-      resourcesColumn(grant.resources),
-    );
-    insertTokens(tokens);
-    run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', grant.grantId, codeDigest);
-    if (auditEvent) insertAuditEvent(auditEvent);
-    return 'issued';
-  };
 
   /** One token with its grant and client: the lookup behind findByDigest and findByTokenId. */
   const tokenWithGrant = (where: string, value: string) => {
@@ -173,90 +116,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   const storage: Storage = {
     ...createSharedStores(driver),
     clients: cacheClients(createClientStore(driver), { externalWrites }).clients,
-    authorizationCodes: {
-      async create(code) {
-        run(
-          `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-             code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-          code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null,
-        );
-      },
-      async find(codeDigest, clientId) {
-        const row = get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', codeDigest, clientId);
-        return row && { code: toCode(row), used: row.consumed_at !== null };
-      },
-      async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
-        return transaction(() => {
-          const row = get('SELECT * FROM authorization_codes WHERE code_digest = ?', codeDigest);
-          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
-          if (!row || (clientId !== undefined && row.client_id !== clientId)) return { outcome: 'unknown' } as const;
-          if (row.consumed_at === null) {
-            run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', now, codeDigest);
-            return { outcome: 'consumed', code: toCode(row) } as const;
-          }
-          if (row.replayed_at === null) run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', now, codeDigest);
-          return { outcome: 'replayed', code: toCode(row), grantId: row.grant_id === null ? null : String(row.grant_id) } as const;
-        });
-      },
-    },
-    grants: {
-      async issueForCode(codeDigest, grant, tokens, auditEvent) {
-        return transaction(() => {
-          const code = get('SELECT replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', codeDigest);
-          if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
-          return issueGrant(codeDigest, Number(code.issued_at), grant, tokens, auditEvent);
-        });
-      },
-      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
-        // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
-        return transaction((): ExchangeCodeResult => {
-          const code = get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', codeDigest);
-          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
-          if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
-          if (code.consumed_at !== null) {
-            // RFC 6749 §4.1.2: used before (a concurrent redemption won); marked replayed as consume() does.
-            if (code.replayed_at === null) run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', now, codeDigest);
-            return { outcome: 'replayed', grantId: code.grant_id === null ? null : String(code.grant_id) };
-          }
-          run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', now, codeDigest);
-          return { outcome: issueGrant(codeDigest, Number(code.issued_at), grant, tokens, auditEvent) };
-        });
-      },
-      async find(grantId) {
-        const row = get('SELECT * FROM grants WHERE grant_id = ?', grantId);
-        return row && toGrant(row);
-      },
-      async listActive(filter) {
-        const [where, params]: [string, SQLInputValue[]] = 'clientId' in filter ? ['g.client_id = ?', [filter.clientId]]
-          : 'userId' in filter ? ['g.user_id = ?', [filter.userId]] : ['g.subject_type = ? AND g.subject_id = ?', [filter.subjectType, filter.subjectId]];
-        return all(
-          `SELECT g.*, NULLIF(MAX(COALESCE(g.last_used_at, 0), COALESCE((SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id), 0)), 0) AS last_used
-           FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, ...params,
-        ).map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
-      },
-      async recordUse(grantId, now, minimumIntervalSeconds) {
-        run('UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', now, grantId, now - minimumIntervalSeconds);
-      },
-      async findActive(clientId, subjectType, subjectId) {
-        const row = get(
-          'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
-          clientId, subjectType, subjectId,
-        );
-        return row && toGrant(row);
-      },
-      async revokeAllOfClient(clientId, now, reason, effects) {
-        return transaction(() => {
-          const grants = all('SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL', clientId);
-          let revoked = 0;
-          for (const grant of grants) if (revokeGrant(String(grant.grant_id), now, reason, { webhookDelivery: effects?.webhookDelivery })) revoked += 1;
-          return revoked;
-        });
-      },
-      async revoke(grantId, now, reason, effects) {
-        return transaction(() => revokeGrant(grantId, now, reason, effects));
-      },
-    },
     tokens: {
       async findByDigest(tokenDigest) {
         return tokenWithGrant('t.token_digest = ?', tokenDigest);

@@ -8,12 +8,14 @@ import type { Storage } from '../storage.ts';
 import { createAdminCredentialStore } from './admin-credentials.ts';
 import { createApiKeyStore } from './api-keys.ts';
 import { createAuditStore } from './audit.ts';
+import { createAuthorizationCodeStore } from './authorization-codes.ts';
 import { createBrandingReviewStore } from './branding-reviews.ts';
 import { createClientLogoStore } from './client-logos.ts';
 import { createConsoleAdministratorStore } from './console-administrators.ts';
 import { createDeveloperStore } from './developers.ts';
 import { createDirectoryStore } from './directory.ts';
 import { createDpopProofStore } from './dpop-proofs.ts';
+import { createGrantStore } from './grants.ts';
 import { createKnownDeviceStore } from './known-devices.ts';
 import { createLocalAccountStore } from './local-accounts.ts';
 import { createLoginSessionStore } from './login-sessions.ts';
@@ -30,7 +32,8 @@ import { createWebhookStore } from './webhooks.ts';
 export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
-  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'dpopProofs' | 'loginThrottle'>;
+  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'dpopProofs' | 'loginThrottle'
+  | 'authorizationCodes' | 'grants'>;
 
 export function createSharedStores(driver: SqlDriver): SharedStores {
   return {
@@ -56,5 +59,7 @@ export function createSharedStores(driver: SqlDriver): SharedStores {
     resources: createResourceStore(driver),
     dpopProofs: createDpopProofStore(driver),
     loginThrottle: createLoginThrottleStore(driver),
+    authorizationCodes: createAuthorizationCodeStore(driver),
+    grants: createGrantStore(driver),
   };
 }

@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backends, withTwoInstances } from './two-instances.testing.ts';
+import { storeBackends } from '../../testing/store-backends.ts';
 
 const NOW = 1_800_000_000;
 const ACCOUNT = 'account:x';
 const ADDRESS = 'address:192.0.2.1';
 
-for (const backend of await backends()) {
+for (const backend of await storeBackends()) {
   describe(`loginThrottle on two instances (${backend.name})`, { skip: backend.skip }, () => {
-    it('counts 20 concurrent failures on one key, split over two instances, exactly: each gets its own count, 1 to 20', withTwoInstances(backend, async ({ a, b }) => {
+    it('counts 20 concurrent failures on one key, split over two instances, exactly: each gets its own count, 1 to 20', backend.withTwo(async ({ a, b }) => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
         (i % 2 === 0 ? a : b).loginThrottle.recordFailure([ACCOUNT], NOW, { maxFailures: 1_000, windowSeconds: 900 })));
       assert.ok(results.every((result) => result.retryAfterSeconds === 0));
@@ -22,7 +22,7 @@ for (const backend of await backends()) {
       assert.deepEqual(await b.loginThrottle.recordFailure([ACCOUNT], NOW, { maxFailures: 1_000, windowSeconds: 900 }), { retryAfterSeconds: 0, failures: [21] });
     }));
 
-    it('of 20 attempts spread over two instances against a limit of 3, exactly 3 are counted', withTwoInstances(backend, async ({ a, b }) => {
+    it('of 20 attempts spread over two instances against a limit of 3, exactly 3 are counted', backend.withTwo(async ({ a, b }) => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
         (i % 2 === 0 ? a : b).loginThrottle.recordFailure([ACCOUNT, ADDRESS], NOW, { maxFailures: 3, windowSeconds: 900 })));
       const counted = results.filter((result) => result.retryAfterSeconds === 0);
@@ -30,7 +30,7 @@ for (const backend of await backends()) {
       for (const refused of results.filter((result) => result.retryAfterSeconds > 0)) assert.deepEqual(refused, { retryAfterSeconds: 900, failures: [3, 3] });
     }));
 
-    it('of 20 delayed attempts spread over two instances with 3 free failures, exactly 3 are counted', withTwoInstances(backend, async ({ a, b }) => {
+    it('of 20 delayed attempts spread over two instances with 3 free failures, exactly 3 are counted', backend.withTwo(async ({ a, b }) => {
       const rule = { freeFailures: 3, baseDelaySeconds: 1, maxDelaySeconds: 900, forgetAfterSeconds: 3600 };
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
         (i % 2 === 0 ? a : b).loginThrottle.attempt([{ key: ACCOUNT, rule }, { key: ADDRESS, rule }], NOW)));
@@ -39,7 +39,7 @@ for (const backend of await backends()) {
       for (const refused of results.filter((result) => result.retryAfterSeconds > 0)) assert.deepEqual(refused, { retryAfterSeconds: 1, failures: [3, 3] });
     }));
 
-    it('concurrent logins from one address on two instances: recordFailure and retract on shared keys in any order never fail (no deadlock)', withTwoInstances(backend, async ({ a, b }) => {
+    it('concurrent logins from one address on two instances: recordFailure and retract on shared keys in any order never fail (no deadlock)', backend.withTwo(async ({ a, b }) => {
       const limit = { maxFailures: 1_000, windowSeconds: 900 };
       await Promise.all(Array.from({ length: 30 }, async (_, index) => {
         const storage = index % 2 === 0 ? a : b;

@@ -1,0 +1,64 @@
+/**
+ * Authorization codes (storage.ts `authorizationCodes`, RFC 6749 §4.1.2), written once for both databases
+ * over the SQL driver (issue 12). Codes are stored by digest only. `consume` keeps one version per
+ * database, side by side: single use is enforced differently (a transaction of the one writer on SQLite,
+ * one conditional UPDATE under the row lock on PostgreSQL). The code exchange itself (consume and issue
+ * in one operation) is `grants.exchangeCode` (stores/grants.ts).
+ */
+import { resourcesColumn, toCode } from '../rows.ts';
+import type { SqlDriver } from '../sql/driver.ts';
+import type { ConsumeCodeResult, Storage } from '../storage.ts';
+
+export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizationCodes'] {
+  return {
+    async create(code) {
+      await db.run(
+        `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
+           code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
+          code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null],
+      );
+    },
+    async find(codeDigest, clientId) {
+      // The token endpoint's read before every exchange: a hot statement (named on PostgreSQL).
+      const row = await db.get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', [codeDigest, clientId], {
+        name: 'gatehouse_find_code_for_client',
+      });
+      return row && { code: toCode(row), used: row.consumed_at !== null };
+    },
+    async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
+      if (db.dialect === 'postgres') {
+        // RFC 6749 §4.1.2 single use, in one statement: SET sees the row as it was, so the first call sets
+        // consumed_at and leaves replayed_at NULL; every later one (queued on the row lock and re-checked
+        // against the committed row) sets replayed_at, which makes a concurrent issueForCode refuse.
+        // PostgreSQL-only text: `$n` placeholders (a parameter used twice is sent once; the driver numbers only `?`).
+        const row = await db.get(
+          `UPDATE authorization_codes SET
+             consumed_at = COALESCE(consumed_at, $2),
+             replayed_at = CASE WHEN consumed_at IS NULL THEN NULL ELSE COALESCE(replayed_at, $2) END
+           WHERE code_digest = $1 AND ($3::text IS NULL OR client_id = $3) RETURNING *`,
+          // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+          [codeDigest, now, clientId ?? null],
+          { name: 'gatehouse_consume_code_for_client' },
+        );
+        if (!row) return { outcome: 'unknown' };
+        if (row.replayed_at === null) return { outcome: 'consumed', code: toCode(row) };
+        return { outcome: 'replayed', code: toCode(row), grantId: row.grant_id === null ? null : String(row.grant_id) };
+      }
+      // SQLite: one writer at a time, so reading the row and then marking it in one transaction is atomic
+      // (across processes too: BEGIN IMMEDIATE, or a SAVEPOINT of the group commit's batch).
+      return db.transaction(function* (tx) {
+        const row = yield* tx.get('SELECT * FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        if (!row || (clientId !== undefined && row.client_id !== clientId)) return { outcome: 'unknown' } as const;
+        if (row.consumed_at === null) {
+          yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
+          return { outcome: 'consumed', code: toCode(row) } as const;
+        }
+        // RFC 6749 §4.1.2: a second use; marked replayed (once), which makes a concurrent issueForCode refuse.
+        if (row.replayed_at === null) yield* tx.run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', [now, codeDigest]);
+        return { outcome: 'replayed', code: toCode(row), grantId: row.grant_id === null ? null : String(row.grant_id) } as const;
+      });
+    },
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * Grants (storage.ts `grants`), written once for both databases over the SQL driver (issue 12). The plain
+ * operations (find, findActive, listActive, recordUse) are one text for both. Where atomicity is made
+ * differently, each operation keeps both versions side by side in one function:
+ *
+ * - The code exchange (`exchangeCode`, `issueForCode`; RFC 6749 §4.1.2/§4.1.3, SPEC decisions 6 and 11):
+ *   on SQLite one transaction of the one writer (read the code, check, supersede, insert); on PostgreSQL
+ *   ONE named statement around `gatehouse_redeem_code` (migration 20), which takes the advisory lock of
+ *   the (client, subject), locks the code and the superseded grants and reads them fresh.
+ * - Revocation (`revoke`, `revokeAllOfClient`; issue 15 §5): on SQLite `revokeGrantSteps`
+ *   (stores/grant-revocation.ts); on PostgreSQL the grant row first (lock order: whatever touches several
+ *   tokens of a grant locks the grant row first), with the audit event in the same statement.
+ *
+ * PostgreSQL-only statements keep `$n` placeholders: a parameter used several times is sent once, and the
+ * driver numbers only `?` (a text without one is sent as it is).
+ */
+import { resourcesColumn, toGrant } from '../rows.ts';
+import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import type { AuditEvent, ExchangeCodeResult, GrantRecord, GrantRevocationEffects, Storage, TokenRecord } from '../storage.ts';
+import { insertAuditEventSteps } from './audit.ts';
+import { revokeGrantSteps } from './grant-revocation.ts';
+import { auditEventColumns, postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
+import { enqueueIfSubscribedSteps } from './webhooks.ts';
+
+/** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a statement saved). */
+const RECENT_GRANT_USES = 10_000;
+
+export function createGrantStore(db: SqlDriver): Storage['grants'] {
+  /** grant id → when this instance last set its last_used_at (`recordUse`); oldest dropped first. */
+  const recentGrantUses = new Map<string, number>();
+  /** How this database revokes one grant inside a transaction (see the file's comment). */
+  const revokeGrant = db.dialect === 'postgres' ? postgresRevokeGrantSteps : revokeGrantSteps;
+  return {
+    async issueForCode(codeDigest, grant, tokens, auditEvent) {
+      if (db.dialect === 'postgres') {
+        const { outcome } = await postgresRedeemCode(db, codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false);
+        // A code that is gone (never stored, or cleaned up) cannot be issued for, as a replayed one.
+        return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
+      }
+      return db.transaction(function* (tx) {
+        const code = yield* tx.get('SELECT replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        // Replayed meanwhile (authorizationCodes.consume marked it), or already issued for: nothing is stored.
+        if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
+        return yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), grant, tokens, auditEvent);
+      });
+    },
+    async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
+      if (db.dialect === 'postgres') {
+        const { outcome, replayGrantId } = await postgresRedeemCode(db, codeDigest, clientId, now, grant, tokens, auditEvent, true);
+        if (outcome === 'replayed') return { outcome, grantId: replayGrantId };
+        return { outcome: outcome as 'issued' | 'code_outdated' | 'unknown' };
+      }
+      // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
+      return db.transaction(function* (tx): SqlStep<ExchangeCodeResult> {
+        const code = yield* tx.get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
+        if (code.consumed_at !== null) {
+          // RFC 6749 §4.1.2: used before (a concurrent redemption won); marked replayed as consume() does.
+          if (code.replayed_at === null) yield* tx.run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', [now, codeDigest]);
+          return { outcome: 'replayed', grantId: code.grant_id === null ? null : String(code.grant_id) };
+        }
+        yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
+        return { outcome: yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), grant, tokens, auditEvent) };
+      });
+    },
+    async find(grantId) {
+      const row = await db.get('SELECT * FROM grants WHERE grant_id = ?', [grantId]);
+      return row && toGrant(row);
+    },
+    async listActive(filter) {
+      const [where, params]: [string, unknown[]] = 'clientId' in filter ? ['g.client_id = ?', [filter.clientId]]
+        : 'userId' in filter ? ['g.user_id = ?', [filter.userId]] : ['g.subject_type = ? AND g.subject_id = ?', [filter.subjectType, filter.subjectId]];
+      // The later of the last recorded use and the last token issued. SQLite's two-argument max() is
+      // PostgreSQL's GREATEST, except that it is NULL when either is: hence 0 for "none" (times are > 0).
+      const greatest = db.dialect === 'postgres' ? 'GREATEST' : 'MAX';
+      const rows = await db.all(
+        `SELECT g.*, NULLIF(${greatest}(COALESCE(g.last_used_at, 0), COALESCE((SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id), 0)), 0) AS last_used
+         FROM grants g WHERE ${where} AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id`, params,
+      );
+      return rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
+    },
+    async recordUse(grantId, now, minimumIntervalSeconds) {
+      // Issue 12 (introspection in one round trip): once this instance has set last_used_at = t, the
+      // UPDATE below changes nothing before t + interval (last_used_at only moves forward), so it is not
+      // sent until then: no round trip on PostgreSQL, no write joining a commit on SQLite.
+      const recordedAt = recentGrantUses.get(grantId);
+      if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
+      const { changes } = await db.run(
+        'UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, grantId, now - minimumIntervalSeconds],
+      );
+      if (changes === 0) return;
+      recentGrantUses.delete(grantId);
+      recentGrantUses.set(grantId, now);
+      if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
+    },
+    async findActive(clientId, subjectType, subjectId) {
+      const row = await db.get(
+        'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
+        [clientId, subjectType, subjectId],
+      );
+      return row && toGrant(row);
+    },
+    async revokeAllOfClient(clientId, now, reason, effects) {
+      // PostgreSQL: the grant rows are locked first, in id order (lock order), then each grant's tokens, as
+      // `revoke` does for one. SQLite: the one writer needs no order.
+      const lockGrants = db.dialect === 'postgres' ? ' ORDER BY grant_id FOR UPDATE' : '';
+      return db.transaction(function* (tx) {
+        const grants = yield* tx.all(`SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL${lockGrants}`, [clientId]);
+        let revoked = 0;
+        for (const grant of grants) {
+          // The client-wide audit event is the caller's; each revoked grant's webhook commits with it (issue 15 §5).
+          if (yield* revokeGrant(tx, String(grant.grant_id), now, reason, { webhookDelivery: effects?.webhookDelivery })) revoked += 1;
+        }
+        return revoked;
+      });
+    },
+    async revoke(grantId, now, reason, effects) {
+      return db.transaction((tx) => revokeGrant(tx, grantId, now, reason, effects));
+    },
+  };
+}
+
+/**
+ * SQLite, the body of issueForCode and exchangeCode inside their transaction: the SPEC decision 6 check,
+ * the supersede (SPEC decision 11), the grant, its tokens, the code's link and the audit event. The one
+ * writer (BEGIN IMMEDIATE, or the group commit's batch) makes the check and the inserts atomic.
+ */
+function* sqliteIssueGrantSteps(
+  tx: SqlTransaction, codeDigest: string, codeIssuedAt: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent: AuditEvent | undefined,
+): SqlStep<'issued' | 'code_outdated'> {
+  // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
+  // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
+  const newer = yield* tx.get(
+    'SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1',
+    [grant.clientId, grant.subjectType, grant.subjectId, codeIssuedAt, codeIssuedAt],
+  );
+  if (newer) return 'code_outdated';
+  const previous = yield* tx.all(
+    'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+    [grant.clientId, grant.subjectType, grant.subjectId],
+  );
+  for (const row of previous) yield* revokeGrantSteps(tx, String(row.grant_id), grant.createdAt, 'superseded');
+  yield* tx.run(
+    `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+     VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
+    [grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt, resourcesColumn(grant.resources)],
+  );
+  yield* sqliteInsertTokens(tx, tokens);
+  yield* tx.run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', [grant.grantId, codeDigest]);
+  if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
+  return 'issued';
+}
+
+/**
+ * PostgreSQL: issueForCode and exchangeCode as ONE statement (one round trip, all or nothing). Parameters:
+ * $1–$10 the tokens' columns, $11–$18 `gatehouse_redeem_code`'s (code digest, redeeming client or NULL,
+ * the grant's client, subject type and id, now, the grant's creation time = when it supersedes, consume?),
+ * $19–$21 the grant's id, user and scope, $22–$27 the audit event (all NULL without one), $28 the grant's
+ * resources, $29–$30 the tokens' audiences and DPoP key thumbprints.
+ */
+const REDEEM_CODE = `WITH redeemed AS (
+    SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18)
+  ), new_grant AS (
+    INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+    SELECT $19, $13, $20, $14, $15, $21, $17, NULL, NULL, $28 FROM redeemed WHERE redeem_outcome = 'issued'
+  ), new_tokens AS (
+    ${postgresInsertTokens(1, 29)} WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  ), linked AS (
+    UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, $16), grant_id = $19
+    WHERE code_digest = $11 AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  ), audited AS (
+    -- The audit event commits with the grant, and only if it was issued ($22 is NULL when none is given).
+    INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+    SELECT $22::text, $23::bigint, $24::text, $25::text, $26::text, $27::jsonb
+    WHERE $22::text IS NOT NULL AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  )
+  SELECT redeem_outcome, replay_grant_id FROM redeemed`;
+
+/**
+ * Issue 12: issueForCode (`consume` false: the code was consumed before) and exchangeCode (`consume`
+ * true) as ONE named statement: `gatehouse_redeem_code` (migration 20) takes the locks, makes the checks
+ * on freshly read rows (RFC 6749 §4.1.2 single use, §4.1.3 the redeeming client, SPEC decision 6) and
+ * supersedes the previous grant (SPEC decision 11); the statement's other parts store the grant, its
+ * tokens, the code's link and the audit event only when it answers `issued`. A deadlock (40P01) or
+ * serialization failure (40001) rolled everything back: it runs again (twice at most).
+ * @returns the function's outcome (`issued`, `replayed`, `code_replayed`, `code_outdated`, `unknown`) and,
+ * when replayed, the grant the code's first use produced.
+ */
+async function postgresRedeemCode(
+  db: SqlDriver, codeDigest: string, clientId: string | null, now: number, grant: GrantRecord, tokens: TokenRecord[],
+  auditEvent: AuditEvent | undefined, consume: boolean,
+): Promise<{ outcome: string; replayGrantId: string | null }> {
+  const values = [
+    ...postgresTokenColumns(tokens), codeDigest, clientId, grant.clientId, grant.subjectType, grant.subjectId, now, grant.createdAt, consume,
+    grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
+    resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens),
+  ];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const row = await db.get<{ redeem_outcome: string; replay_grant_id: string | null }>(REDEEM_CODE, values, { name: 'gatehouse_redeem_code' });
+      return { outcome: row!.redeem_outcome, replayGrantId: row!.replay_grant_id };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+      throw error;
+    }
+  }
+}
+
+/**
+ * PostgreSQL, inside the caller's transaction: revokes a grant and its tokens, with its effects (issue 15
+ * §5) only when it was revoked now. The grant row is updated first (lock order): the tokens statement's
+ * snapshot, taken once that row is locked, sees every token a rotation holding the lock committed. The
+ * audit event is part of the grant's statement (one round trip fewer), and only if that revoked it.
+ * @returns false when the grant was already revoked (or does not exist).
+ */
+function* postgresRevokeGrantSteps(tx: SqlTransaction, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): SqlStep<boolean> {
+  let revoked: Record<string, unknown> | undefined;
+  if (effects?.auditEvent) {
+    revoked = yield* tx.get(
+      `WITH changed AS (UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
+         audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+           SELECT $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM changed))
+       SELECT * FROM changed`,
+      [grantId, now, reason, ...auditEventColumns(effects.auditEvent)],
+    );
+  } else {
+    revoked = yield* tx.get('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
+  }
+  // The tokens need a statement of their own (a fresh snapshot, see above); a revoked grant gains no
+  // tokens, so once its latest token has expired cleanup may consider it.
+  yield* tx.run(
+    `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
+     ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
+    [grantId, now],
+  );
+  if (!revoked) return false;
+  // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
+  if (effects?.webhookDelivery) yield* enqueueIfSubscribedSteps(tx, effects.webhookDelivery(toGrant(revoked)));
+  return true;
+}
+
+/**
+ * The tail of an UPDATE of revoked grants: `cleanup_after` = the latest expiry of any of the grant's
+ * tokens (0 without tokens). Run after the grant row is locked, so every token is seen.
+ */
+const SET_GRANT_CLEANUP_AFTER = 'UPDATE grants SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = grants.grant_id)';
