@@ -9,9 +9,13 @@
  * markers (full runs only).
  *
  *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
- *                                      [--profile DIR] [--no-readme]
+ *                                      [--phases floor,exchange,introspection,refresh,flow,login] [--seconds N] [--warmup N]
+ *                                      [--profile DIR] [--no-readme] [--no-wait]
  *
  * --quick    1 s warm-up + 3 s phases and a 100,000-grant scale phase: a smoke test, not figures.
+ * --phases   only these phases of the selected groups (default all). introspection and refresh use the
+ *            tokens the exchange phase obtains, so they need `exchange`; the scale group is refresh only.
+ * --seconds, --warmup  the measured and warm-up seconds of every phase (logins too), for short checks.
  * --profile  writes a V8 CPU profile (the profiler `node --cpu-prof` drives) of every measured Gatehouse
  *            phase into DIR; summarize with `node bench/profile-summary.ts FILE`. Profiling slows the
  *            server, so a profiled run never updates the README.
@@ -32,6 +36,9 @@ import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwo
 
 const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres', 'oidc-provider-postgres'] as const;
 type Group = (typeof GROUPS)[number];
+/** The phases of a group (README "What each phase does"): the floors' request, then the servers' work. */
+const PHASES = ['floor', 'exchange', 'introspection', 'refresh', 'flow', 'login'] as const;
+type Phase = (typeof PHASES)[number];
 
 const SYSTEM = {
   sqlite: 'Gatehouse · SQLite',
@@ -49,34 +56,63 @@ const README = fileURLToPath(new URL('./README.md', import.meta.url));
 interface Arguments {
   quick: boolean;
   only: Set<Group>;
+  phases: Set<Phase>;
+  /** --seconds / --warmup: every phase's measured and warm-up seconds, instead of the defaults. */
+  seconds: number | undefined;
+  warmupSeconds: number | undefined;
   profileDir: string | undefined;
   writeReadme: boolean;
   waitQuiet: boolean;
 }
 
+function seconds(option: string, value: string | undefined, minimum: number): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < minimum) throw new Error(`${option}: expected a number of seconds ≥ ${minimum}, got ${value}`);
+  return parsed;
+}
+
 function parseArguments(argv: string[]): Arguments {
-  const parsed: Arguments = { quick: false, only: new Set(GROUPS), profileDir: undefined, writeReadme: true, waitQuiet: true };
-  let onlyGiven = false;
+  const parsed: Arguments = {
+    quick: false, only: new Set(GROUPS), phases: new Set(PHASES), seconds: undefined, warmupSeconds: undefined,
+    profileDir: undefined, writeReadme: true, waitQuiet: true,
+  };
+  let partial = false;
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i]!;
     if (argument === '--quick') parsed.quick = true;
     else if (argument === '--no-readme') parsed.writeReadme = false;
     else if (argument === '--no-wait') parsed.waitQuiet = false;
     else if (argument === '--profile') parsed.profileDir = argv[++i];
-    else if (argument === '--only') {
-      onlyGiven = true;
+    else if (argument === '--seconds') {
+      partial = true;
+      parsed.seconds = seconds(argument, argv[++i], 1);
+    } else if (argument === '--warmup') {
+      partial = true;
+      parsed.warmupSeconds = seconds(argument, argv[++i], 0);
+    } else if (argument === '--only') {
+      partial = true;
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
       for (const name of names) if (!GROUPS.includes(name as Group)) throw new Error(`--only: unknown group ${name} (${GROUPS.join(', ')})`);
       parsed.only = new Set(names as Group[]);
+    } else if (argument === '--phases') {
+      partial = true;
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      for (const name of names) if (!PHASES.includes(name as Phase)) throw new Error(`--phases: unknown phase ${name} (${PHASES.join(', ')})`);
+      parsed.phases = new Set(names as Phase[]);
     } else throw new Error(`unknown argument ${argument}`);
   }
-  if (parsed.quick || onlyGiven || parsed.profileDir) parsed.writeReadme = false;
+  // Introspection and rotation present the tokens the exchange phase obtained (mainPhases).
+  if ((parsed.phases.has('introspection') || parsed.phases.has('refresh')) && !parsed.phases.has('exchange')) {
+    throw new Error('--phases: introspection and refresh use the tokens the exchange phase obtains; add exchange');
+  }
+  if (parsed.quick || partial || parsed.profileDir) parsed.writeReadme = false;
   return parsed;
 }
 
 const args = parseArguments(process.argv.slice(2));
-const phase: Limits = args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 2_000_000 } : { warmupSeconds: 3, seconds: 10, maxOps: 2_000_000 };
-const loginPhase: Limits = args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 20_000 } : { warmupSeconds: 2, seconds: 8, maxOps: 20_000 };
+const shortened = (limits: Limits): Limits => ({ ...limits, seconds: args.seconds ?? limits.seconds, warmupSeconds: args.warmupSeconds ?? limits.warmupSeconds });
+const phase: Limits = shortened(args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 2_000_000 } : { warmupSeconds: 3, seconds: 10, maxOps: 2_000_000 });
+const loginPhase: Limits = shortened(args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 20_000 } : { warmupSeconds: 2, seconds: 8, maxOps: 20_000 });
 const SCALE = args.quick ? [10_000, 100_000] : [10_000, 1_000_000];
 const SCALE_POOL = 10_000;
 /** Codes seeded for the exchange phase: more than warm-up + phase use at the fastest rate expected. */
@@ -139,6 +175,7 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
 // ---------------------------------------------------------------------------------------------------
 
 async function floors(): Promise<void> {
+  if (!args.phases.has('floor')) return;
   log('floors');
   const json = await start('floor-json');
   await run(json, () => floorPost(SYSTEM.floorJson, 'small JSON POST'));
@@ -169,14 +206,22 @@ async function oidcPhases(server: ServerProcess, system: string, codePool: numbe
   const sessions: Map<string, string>[] = [];
   for (let i = 0; i < CONNECTIONS + 8; i++) sessions.push((await oidcLogin(server.url, endpoints, OIDC_SCOPE)).session);
   const moreCodes = () => server.call<Code[]>('seed-codes', { count: codePool });
-  await mainPhases(server, endpoints, await moreCodes(), moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE), databaseCpu);
+  await mainPhases(server, endpoints, args.phases.has('exchange') ? await moreCodes() : [], moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE), databaseCpu);
 }
 
-/** Exchange → introspection (the access tokens obtained) → refresh rotation (the refresh tokens obtained) → flow. */
+/**
+ * Exchange → introspection (the access tokens obtained) → refresh rotation (the refresh tokens obtained) → flow,
+ * those of them --phases selects.
+ */
 async function mainPhases(
   server: ServerProcess, endpoints: Endpoints, codes: Code[], moreCodes: () => Promise<Code[]>,
   flow: Workload, databaseCpu?: DatabaseCpu,
 ): Promise<void> {
+  if (args.phases.has('exchange')) await tokenPhases(server, endpoints, codes, moreCodes, databaseCpu);
+  if (args.phases.has('flow')) await run(server, () => flow, phase, databaseCpu);
+}
+
+async function tokenPhases(server: ServerProcess, endpoints: Endpoints, codes: Code[], moreCodes: () => Promise<Code[]>, databaseCpu?: DatabaseCpu): Promise<void> {
   const harvest: TokenPair = { access: [], refresh: [] };
   // A repeated exchange phase gets a fresh pool of codes (each code is used once).
   let first = true;
@@ -186,14 +231,14 @@ async function mainPhases(
     return codeExchange(endpoints, pool, harvest);
   }, phase, databaseCpu);
   const accessTokens = harvest.access.slice();
-  await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
+  if (args.phases.has('introspection')) await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
+  if (!args.phases.has('refresh')) return;
   // A repeated refresh phase continues the queue: every refresh token is still presented once.
   let refreshPool = harvest.refresh;
   let refresh: ReturnType<typeof refreshRotation> | undefined;
   await run(server, () => (refresh = refreshRotation(endpoints, refreshPool)), phase, databaseCpu, () => {
     refreshPool = refresh!.pending();
   });
-  await run(server, () => flow, phase, databaseCpu);
 }
 
 type Code = { code: string; verifier: string };
@@ -211,7 +256,7 @@ async function gatehouseRest(
 ): Promise<void> {
   const { session, csrf } = await gatehouseLogin(server.url, endpoints, BENCH_SCOPE, FLOW_USER);
   await mainPhases(server, endpoints, codes, moreCodes, gatehouseFlow(endpoints, session, BENCH_SCOPE), databaseCpu);
-  await run(server, () => passwordLogins(endpoints.system, csrf, DEVELOPMENT_SEED.users.alice), loginPhase, databaseCpu);
+  if (args.phases.has('login')) await run(server, () => passwordLogins(endpoints.system, csrf, DEVELOPMENT_SEED.users.alice), loginPhase, databaseCpu);
 }
 
 async function gatehouseSqlite(): Promise<void> {
@@ -220,7 +265,7 @@ async function gatehouseSqlite(): Promise<void> {
   const tokenKey = randomBytes(32).toString('base64url');
   const seeder = await start('seed-sqlite', { databasePath, tokenKey });
   await seeder.call('prepare');
-  const codes = await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse });
+  const codes = args.phases.has('exchange') ? await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse }) : [];
   await stop(seeder);
   const server = await start('gatehouse-sqlite', { databasePath, tokenKey });
   // More codes for a repeated exchange phase: a seeding process writes them while the server is idle (WAL).
@@ -243,6 +288,7 @@ async function gatehouseSqlite(): Promise<void> {
  * of load from elsewhere on the machine does not fall on one size only; the verdict takes each size's best.
  */
 async function scale(): Promise<void> {
+  if (!args.phases.has('refresh')) return;
   log('Gatehouse on SQLite: scale');
   const prepared: { total: number; server: ServerProcess; refreshTokens: string[]; databasePath: string }[] = [];
   try {
@@ -317,7 +363,7 @@ async function gatehousePostgres(): Promise<void> {
   try {
     const seeder = await start('seed-postgres', roleArguments);
     await seeder.call('prepare');
-    const codes = await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse });
+    const codes = args.phases.has('exchange') ? await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse }) : [];
     await stop(seeder);
     const server = await start('gatehouse-postgres', roleArguments);
     const moreCodes = async () => {
