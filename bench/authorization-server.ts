@@ -139,6 +139,25 @@ async function stop(server: ServerProcess): Promise<void> {
 
 type DatabaseCpu = (() => Promise<Map<number, number>>) | undefined;
 
+/**
+ * A phase whose operations fail more often than this (in its window or its warm-up, in any attempt) fails
+ * the run: it measured refusals, not work. Every response is checked (workloads.ts), so an error is a
+ * non-2xx answer where the work expects success (or a wrong one): the server refusing what the benchmark
+ * should not provoke (a limit, a superseded code), or a bug. 0.1% leaves room for nothing systematic.
+ */
+const MAX_ERROR_RATE = 0.001;
+/** The phases over MAX_ERROR_RATE, one line each (phase, counts, the commonest errors). */
+const failedPhases: string[] = [];
+
+function checkErrors(result: Measurement, attempt: number): void {
+  const over = (errors: number, ok: number) => errors > 0 && errors / (errors + ok) > MAX_ERROR_RATE;
+  const share = (errors: number, ok: number) => `${errors} errors in ${(errors + ok).toLocaleString('en-US')} operations (${((100 * errors) / (errors + ok)).toFixed(1)}%)`;
+  const parts: string[] = [];
+  if (over(result.errors, result.ok)) parts.push(`${share(result.errors, result.ok)}: ${result.errorSummary}`);
+  if (over(result.warmupErrors, result.warmupOk)) parts.push(`warm-up ${share(result.warmupErrors, result.warmupOk)}: ${result.warmupErrorSummary}`);
+  if (parts.length) failedPhases.push(`${result.system} · ${result.work}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${parts.join('; ')}`);
+}
+
 /** A phase during which other processes used more than this much CPU (% of one core) is repeated. */
 const DISTURBED_PERCENT = 30;
 const MAX_ATTEMPTS = args.quick || args.profileDir ? 1 : 2;
@@ -161,7 +180,9 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
     log(`  ${workload.system} · ${workload.work}${attempt > 1 ? ` (attempt ${attempt})` : ''} …`);
     const result = await measure(server, workload, limits, { profilePath, databaseCpu });
     afterEach?.();
-    log(`    ${Math.round(result.opsPerSecond).toLocaleString('en-US')} ops/s, ${result.errors} errors${result.errors ? ` (${result.errorSummary})` : ''}, `
+    checkErrors(result, attempt);
+    log(`    ${Math.round(result.opsPerSecond).toLocaleString('en-US')} ops/s, ${result.errors} errors${result.errors ? ` (${result.errorSummary})` : ''}`
+      + `${result.warmupErrors ? `, ${result.warmupErrors} in the warm-up (${result.warmupErrorSummary})` : ''}, `
       + `${result.cpuMicrosPerOp.toFixed(0)} µs CPU/op${result.databaseCpuMicrosPerOp === undefined ? '' : ` + ${result.databaseCpuMicrosPerOp.toFixed(0)} µs PostgreSQL`}, `
       + `other load ${result.otherCpuPercent.toFixed(0)}% of a core, ended by ${result.endedBy}`);
     if (!kept || result.otherCpuPercent < kept.otherCpuPercent) kept = result;
@@ -456,7 +477,8 @@ function table(): string {
       ? integer(result.cpuMicrosPerOp)
       : `${integer(result.cpuMicrosPerOp)} + ${integer(result.databaseCpuMicrosPerOp)} pg`;
     lines.push([
-      '', result.system, result.work, String(result.requestsPerOp), integer(result.opsPerSecond), String(result.errors),
+      '', result.system, result.work, String(result.requestsPerOp), integer(result.opsPerSecond),
+      `${result.errors}${result.warmupErrors ? ` (+${result.warmupErrors} warm-up)` : ''}`,
       fixed(result.p50Ms, 2), fixed(result.p99Ms, 2), cpu, fixed(result.peakRssMiB, 0), `${fixed(result.otherCpuPercent, 0)}%`,
       gatehouse && peer ? ratio(result.opsPerSecond / peer.opsPerSecond) : '',
       durablePeer ? ratio(result.opsPerSecond / durablePeer.opsPerSecond) : '',
@@ -562,6 +584,13 @@ async function main(): Promise<void> {
   const text = report();
   process.stdout.write(`\n${text}\n\n`);
   log(`total ${((performance.now() - started) / 1000 / 60).toFixed(1)} min`);
+  if (failedPhases.length) {
+    // Loudly, last, and with a failing exit status: a table of refusals must not pass for figures.
+    log(`\nFAILED: ${failedPhases.length} phase(s) with more than ${MAX_ERROR_RATE * 100}% failed operations${args.writeReadme ? ' (bench/README.md not updated)' : ''}:`);
+    for (const line of failedPhases) log(`FAILED: ${line}`);
+    process.exitCode = 1;
+    return;
+  }
   if (args.writeReadme) writeReadme(text);
 }
 

@@ -37,7 +37,11 @@ function parseJson(body: string): Record<string, unknown> | undefined {
 
 function describe(step: string, response: HttpResponse): Failure {
   const json = parseJson(response.body);
-  const what = typeof json?.error === 'string' ? `${json.error}${typeof json.error_description === 'string' ? ` (${json.error_description})` : ''}` : response.body.slice(0, 60).replace(/\s+/g, ' ');
+  // An HTML answer (a login page refusing with 429, an error page) is named by its title.
+  const title = json ? undefined : /<title>([^<]*)<\/title>/.exec(response.body)?.[1];
+  const what = typeof json?.error === 'string'
+    ? `${json.error}${typeof json.error_description === 'string' ? ` (${json.error_description})` : ''}`
+    : title !== undefined ? `page "${decodeEntities(title).trim()}"` : response.body.slice(0, 60).replace(/\s+/g, ' ');
   return new Failure(`${step}: ${response.status} ${what}`);
 }
 
