@@ -26,10 +26,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
-import { BENCH_SCOPE, FLOW_USER, OIDC_CLIENT, OIDC_SCOPE } from './config.ts';
+import { BENCH_SCOPE, OIDC_ACCOUNT, OIDC_CLIENT, OIDC_SCOPE } from './config.ts';
+import { FLOW_USER_COUNT, FLOW_USERS } from './flow-users.ts';
 import { gatehouseLogin, oidcLogin } from './http-session.ts';
 import { dropOidcPostgresSchema } from './oidc-postgres-adapter.ts';
-import { CONNECTIONS, measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
+import { measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
 import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
 import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, type Endpoints, type TokenPair } from './workloads.ts';
@@ -224,10 +225,19 @@ async function oidcPhases(server: ServerProcess, system: string, codePool: numbe
     clientId: OIDC_CLIENT.id, clientSecret: OIDC_CLIENT.secret, redirectUri: OIDC_CLIENT.redirectUri,
   };
   // One login session per connection and then some: oidc-provider renews the session id at every flow.
+  // Each of its own account, as each of Gatehouse's flow sessions is its own user's (flow-users.ts).
   const sessions: Map<string, string>[] = [];
-  for (let i = 0; i < CONNECTIONS + 8; i++) sessions.push((await oidcLogin(server.url, endpoints, OIDC_SCOPE)).session);
+  for (let i = 0; i < FLOW_USER_COUNT; i++) sessions.push((await oidcLogin(server.url, endpoints, OIDC_SCOPE, `${OIDC_ACCOUNT}-${i}`)).session);
   const moreCodes = () => server.call<Code[]>('seed-codes', { count: codePool });
+  const before = await server.call<Record<string, number>>('interactions');
   await mainPhases(server, endpoints, args.phases.has('exchange') ? await moreCodes() : [], moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE), databaseCpu);
+  if (!args.phases.has('flow')) return;
+  // The flow must do Gatehouse's flow's work: a consent on an existing login session, never a login.
+  const after = await server.call<Record<string, number>>('interactions');
+  const consents = (after.consent ?? 0) - (before.consent ?? 0);
+  const logins = (after.login ?? 0) - (before.login ?? 0);
+  log(`    ${system}: the flow phases answered ${consents.toLocaleString('en-US')} consent and ${logins} login interactions`);
+  if (logins > 0 || consents === 0) failedPhases.push(`${system} · flow with session: ${consents} consent and ${logins} login interactions (expected consents only)`);
 }
 
 /**
@@ -275,8 +285,10 @@ function gatehouseEndpoints(system: string): Endpoints {
 async function gatehouseRest(
   server: ServerProcess, endpoints: Endpoints, codes: Code[], moreCodes: () => Promise<Code[]>, databaseCpu?: DatabaseCpu,
 ): Promise<void> {
-  const { session, csrf } = await gatehouseLogin(server.url, endpoints, BENCH_SCOPE, FLOW_USER);
-  await mainPhases(server, endpoints, codes, moreCodes, gatehouseFlow(endpoints, session, BENCH_SCOPE), databaseCpu);
+  // A login session per flow user (the flow phase's pool); the login phase posts with the first one's CSRF pair.
+  const logins = await Promise.all((args.phases.has('flow') ? FLOW_USERS : FLOW_USERS.slice(0, 1)).map((user) => gatehouseLogin(server.url, endpoints, BENCH_SCOPE, user)));
+  const { csrf } = logins[0]!;
+  await mainPhases(server, endpoints, codes, moreCodes, gatehouseFlow(endpoints, logins.map((login) => login.session), BENCH_SCOPE), databaseCpu);
   if (args.phases.has('login')) await run(server, () => passwordLogins(endpoints.system, csrf, DEVELOPMENT_SEED.users.alice), loginPhase, databaseCpu);
 }
 
