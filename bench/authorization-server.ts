@@ -6,7 +6,8 @@
  * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST;
  * the same route with one SQLite insert, WAL). Servers run in their own processes on 127.0.0.1; this
  * process is the load generator. Prints the table, writes it into bench/README.md between the result
- * markers (full runs only).
+ * markers (full runs only). A phase with more than 0.1% failed operations fails the run (FAILED lines,
+ * exit status 1, README untouched): see MAX_ERROR_RATE.
  *
  *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
  *                                      [--phases floor,exchange,introspection,refresh,flow,login] [--seconds N] [--warmup N]
