@@ -6,12 +6,17 @@
  * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST;
  * the same route with one SQLite insert, WAL). Servers run in their own processes on 127.0.0.1; this
  * process is the load generator. Prints the table, writes it into bench/README.md between the result
- * markers (full runs only).
+ * markers (full runs only). A phase with more than 0.1% failed operations fails the run (FAILED lines,
+ * exit status 1, README untouched): see MAX_ERROR_RATE.
  *
  *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
- *                                      [--profile DIR] [--no-readme]
+ *                                      [--phases floor,exchange,introspection,refresh,flow,login] [--seconds N] [--warmup N]
+ *                                      [--profile DIR] [--no-readme] [--no-wait]
  *
  * --quick    1 s warm-up + 3 s phases and a 100,000-grant scale phase: a smoke test, not figures.
+ * --phases   only these phases of the selected groups (default all). introspection and refresh use the
+ *            tokens the exchange phase obtains, so they need `exchange`; the scale group is refresh only.
+ * --seconds, --warmup  the measured and warm-up seconds of every phase (logins too), for short checks.
  * --profile  writes a V8 CPU profile (the profiler `node --cpu-prof` drives) of every measured Gatehouse
  *            phase into DIR; summarize with `node bench/profile-summary.ts FILE`. Profiling slows the
  *            server, so a profiled run never updates the README.
@@ -22,16 +27,20 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
-import { BENCH_SCOPE, FLOW_USER, OIDC_CLIENT, OIDC_SCOPE } from './config.ts';
+import { BENCH_SCOPE, OIDC_ACCOUNT, OIDC_CLIENT, OIDC_SCOPE } from './config.ts';
+import { FLOW_USER_COUNT, FLOW_USERS } from './flow-users.ts';
 import { gatehouseLogin, oidcLogin } from './http-session.ts';
 import { dropOidcPostgresSchema } from './oidc-postgres-adapter.ts';
-import { CONNECTIONS, measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
+import { measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
 import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
 import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, type Endpoints, type TokenPair } from './workloads.ts';
 
 const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres', 'oidc-provider-postgres'] as const;
 type Group = (typeof GROUPS)[number];
+/** The phases of a group (README "What each phase does"): the floors' request, then the servers' work. */
+const PHASES = ['floor', 'exchange', 'introspection', 'refresh', 'flow', 'login'] as const;
+type Phase = (typeof PHASES)[number];
 
 const SYSTEM = {
   sqlite: 'Gatehouse · SQLite',
@@ -49,34 +58,63 @@ const README = fileURLToPath(new URL('./README.md', import.meta.url));
 interface Arguments {
   quick: boolean;
   only: Set<Group>;
+  phases: Set<Phase>;
+  /** --seconds / --warmup: every phase's measured and warm-up seconds, instead of the defaults. */
+  seconds: number | undefined;
+  warmupSeconds: number | undefined;
   profileDir: string | undefined;
   writeReadme: boolean;
   waitQuiet: boolean;
 }
 
+function seconds(option: string, value: string | undefined, minimum: number): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < minimum) throw new Error(`${option}: expected a number of seconds ≥ ${minimum}, got ${value}`);
+  return parsed;
+}
+
 function parseArguments(argv: string[]): Arguments {
-  const parsed: Arguments = { quick: false, only: new Set(GROUPS), profileDir: undefined, writeReadme: true, waitQuiet: true };
-  let onlyGiven = false;
+  const parsed: Arguments = {
+    quick: false, only: new Set(GROUPS), phases: new Set(PHASES), seconds: undefined, warmupSeconds: undefined,
+    profileDir: undefined, writeReadme: true, waitQuiet: true,
+  };
+  let partial = false;
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i]!;
     if (argument === '--quick') parsed.quick = true;
     else if (argument === '--no-readme') parsed.writeReadme = false;
     else if (argument === '--no-wait') parsed.waitQuiet = false;
     else if (argument === '--profile') parsed.profileDir = argv[++i];
-    else if (argument === '--only') {
-      onlyGiven = true;
+    else if (argument === '--seconds') {
+      partial = true;
+      parsed.seconds = seconds(argument, argv[++i], 1);
+    } else if (argument === '--warmup') {
+      partial = true;
+      parsed.warmupSeconds = seconds(argument, argv[++i], 0);
+    } else if (argument === '--only') {
+      partial = true;
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
       for (const name of names) if (!GROUPS.includes(name as Group)) throw new Error(`--only: unknown group ${name} (${GROUPS.join(', ')})`);
       parsed.only = new Set(names as Group[]);
+    } else if (argument === '--phases') {
+      partial = true;
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      for (const name of names) if (!PHASES.includes(name as Phase)) throw new Error(`--phases: unknown phase ${name} (${PHASES.join(', ')})`);
+      parsed.phases = new Set(names as Phase[]);
     } else throw new Error(`unknown argument ${argument}`);
   }
-  if (parsed.quick || onlyGiven || parsed.profileDir) parsed.writeReadme = false;
+  // Introspection and rotation present the tokens the exchange phase obtained (mainPhases).
+  if ((parsed.phases.has('introspection') || parsed.phases.has('refresh')) && !parsed.phases.has('exchange')) {
+    throw new Error('--phases: introspection and refresh use the tokens the exchange phase obtains; add exchange');
+  }
+  if (parsed.quick || partial || parsed.profileDir) parsed.writeReadme = false;
   return parsed;
 }
 
 const args = parseArguments(process.argv.slice(2));
-const phase: Limits = args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 2_000_000 } : { warmupSeconds: 3, seconds: 10, maxOps: 2_000_000 };
-const loginPhase: Limits = args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 20_000 } : { warmupSeconds: 2, seconds: 8, maxOps: 20_000 };
+const shortened = (limits: Limits): Limits => ({ ...limits, seconds: args.seconds ?? limits.seconds, warmupSeconds: args.warmupSeconds ?? limits.warmupSeconds });
+const phase: Limits = shortened(args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 2_000_000 } : { warmupSeconds: 3, seconds: 10, maxOps: 2_000_000 });
+const loginPhase: Limits = shortened(args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 20_000 } : { warmupSeconds: 2, seconds: 8, maxOps: 20_000 });
 const SCALE = args.quick ? [10_000, 100_000] : [10_000, 1_000_000];
 const SCALE_POOL = 10_000;
 /** Codes seeded for the exchange phase: more than warm-up + phase use at the fastest rate expected. */
@@ -103,6 +141,25 @@ async function stop(server: ServerProcess): Promise<void> {
 
 type DatabaseCpu = (() => Promise<Map<number, number>>) | undefined;
 
+/**
+ * A phase whose operations fail more often than this (in its window or its warm-up, in any attempt) fails
+ * the run: it measured refusals, not work. Every response is checked (workloads.ts), so an error is a
+ * non-2xx answer where the work expects success (or a wrong one): the server refusing what the benchmark
+ * should not provoke (a limit, a superseded code), or a bug. 0.1% leaves room for nothing systematic.
+ */
+const MAX_ERROR_RATE = 0.001;
+/** The phases over MAX_ERROR_RATE, one line each (phase, counts, the commonest errors). */
+const failedPhases: string[] = [];
+
+function checkErrors(result: Measurement, attempt: number): void {
+  const over = (errors: number, ok: number) => errors > 0 && errors / (errors + ok) > MAX_ERROR_RATE;
+  const share = (errors: number, ok: number) => `${errors} errors in ${(errors + ok).toLocaleString('en-US')} operations (${((100 * errors) / (errors + ok)).toFixed(1)}%)`;
+  const parts: string[] = [];
+  if (over(result.errors, result.ok)) parts.push(`${share(result.errors, result.ok)}: ${result.errorSummary}`);
+  if (over(result.warmupErrors, result.warmupOk)) parts.push(`warm-up ${share(result.warmupErrors, result.warmupOk)}: ${result.warmupErrorSummary}`);
+  if (parts.length) failedPhases.push(`${result.system} · ${result.work}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${parts.join('; ')}`);
+}
+
 /** A phase during which other processes used more than this much CPU (% of one core) is repeated. */
 const DISTURBED_PERCENT = 30;
 const MAX_ATTEMPTS = args.quick || args.profileDir ? 1 : 2;
@@ -125,7 +182,9 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
     log(`  ${workload.system} · ${workload.work}${attempt > 1 ? ` (attempt ${attempt})` : ''} …`);
     const result = await measure(server, workload, limits, { profilePath, databaseCpu });
     afterEach?.();
-    log(`    ${Math.round(result.opsPerSecond).toLocaleString('en-US')} ops/s, ${result.errors} errors${result.errors ? ` (${result.errorSummary})` : ''}, `
+    checkErrors(result, attempt);
+    log(`    ${Math.round(result.opsPerSecond).toLocaleString('en-US')} ops/s, ${result.errors} errors${result.errors ? ` (${result.errorSummary})` : ''}`
+      + `${result.warmupErrors ? `, ${result.warmupErrors} in the warm-up (${result.warmupErrorSummary})` : ''}, `
       + `${result.cpuMicrosPerOp.toFixed(0)} µs CPU/op${result.databaseCpuMicrosPerOp === undefined ? '' : ` + ${result.databaseCpuMicrosPerOp.toFixed(0)} µs PostgreSQL`}, `
       + `other load ${result.otherCpuPercent.toFixed(0)}% of a core, ended by ${result.endedBy}`);
     if (!kept || result.otherCpuPercent < kept.otherCpuPercent) kept = result;
@@ -139,6 +198,7 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
 // ---------------------------------------------------------------------------------------------------
 
 async function floors(): Promise<void> {
+  if (!args.phases.has('floor')) return;
   log('floors');
   const json = await start('floor-json');
   await run(json, () => floorPost(SYSTEM.floorJson, 'small JSON POST'));
@@ -166,17 +226,34 @@ async function oidcPhases(server: ServerProcess, system: string, codePool: numbe
     clientId: OIDC_CLIENT.id, clientSecret: OIDC_CLIENT.secret, redirectUri: OIDC_CLIENT.redirectUri,
   };
   // One login session per connection and then some: oidc-provider renews the session id at every flow.
+  // Each of its own account, as each of Gatehouse's flow sessions is its own user's (flow-users.ts).
   const sessions: Map<string, string>[] = [];
-  for (let i = 0; i < CONNECTIONS + 8; i++) sessions.push((await oidcLogin(server.url, endpoints, OIDC_SCOPE)).session);
+  for (let i = 0; i < FLOW_USER_COUNT; i++) sessions.push((await oidcLogin(server.url, endpoints, OIDC_SCOPE, `${OIDC_ACCOUNT}-${i}`)).session);
   const moreCodes = () => server.call<Code[]>('seed-codes', { count: codePool });
-  await mainPhases(server, endpoints, await moreCodes(), moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE), databaseCpu);
+  const before = await server.call<Record<string, number>>('interactions');
+  await mainPhases(server, endpoints, args.phases.has('exchange') ? await moreCodes() : [], moreCodes, oidcFlow(endpoints, sessions, OIDC_SCOPE), databaseCpu);
+  if (!args.phases.has('flow')) return;
+  // The flow must do Gatehouse's flow's work: a consent on an existing login session, never a login.
+  const after = await server.call<Record<string, number>>('interactions');
+  const consents = (after.consent ?? 0) - (before.consent ?? 0);
+  const logins = (after.login ?? 0) - (before.login ?? 0);
+  log(`    ${system}: the flow phases answered ${consents.toLocaleString('en-US')} consent and ${logins} login interactions`);
+  if (logins > 0 || consents === 0) failedPhases.push(`${system} · flow with session: ${consents} consent and ${logins} login interactions (expected consents only)`);
 }
 
-/** Exchange → introspection (the access tokens obtained) → refresh rotation (the refresh tokens obtained) → flow. */
+/**
+ * Exchange → introspection (the access tokens obtained) → refresh rotation (the refresh tokens obtained) → flow,
+ * those of them --phases selects.
+ */
 async function mainPhases(
   server: ServerProcess, endpoints: Endpoints, codes: Code[], moreCodes: () => Promise<Code[]>,
   flow: Workload, databaseCpu?: DatabaseCpu,
 ): Promise<void> {
+  if (args.phases.has('exchange')) await tokenPhases(server, endpoints, codes, moreCodes, databaseCpu);
+  if (args.phases.has('flow')) await run(server, () => flow, phase, databaseCpu);
+}
+
+async function tokenPhases(server: ServerProcess, endpoints: Endpoints, codes: Code[], moreCodes: () => Promise<Code[]>, databaseCpu?: DatabaseCpu): Promise<void> {
   const harvest: TokenPair = { access: [], refresh: [] };
   // A repeated exchange phase gets a fresh pool of codes (each code is used once).
   let first = true;
@@ -186,14 +263,14 @@ async function mainPhases(
     return codeExchange(endpoints, pool, harvest);
   }, phase, databaseCpu);
   const accessTokens = harvest.access.slice();
-  await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
+  if (args.phases.has('introspection')) await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
+  if (!args.phases.has('refresh')) return;
   // A repeated refresh phase continues the queue: every refresh token is still presented once.
   let refreshPool = harvest.refresh;
   let refresh: ReturnType<typeof refreshRotation> | undefined;
   await run(server, () => (refresh = refreshRotation(endpoints, refreshPool)), phase, databaseCpu, () => {
     refreshPool = refresh!.pending();
   });
-  await run(server, () => flow, phase, databaseCpu);
 }
 
 type Code = { code: string; verifier: string };
@@ -209,9 +286,11 @@ function gatehouseEndpoints(system: string): Endpoints {
 async function gatehouseRest(
   server: ServerProcess, endpoints: Endpoints, codes: Code[], moreCodes: () => Promise<Code[]>, databaseCpu?: DatabaseCpu,
 ): Promise<void> {
-  const { session, csrf } = await gatehouseLogin(server.url, endpoints, BENCH_SCOPE, FLOW_USER);
-  await mainPhases(server, endpoints, codes, moreCodes, gatehouseFlow(endpoints, session, BENCH_SCOPE), databaseCpu);
-  await run(server, () => passwordLogins(endpoints.system, csrf, DEVELOPMENT_SEED.users.alice), loginPhase, databaseCpu);
+  // A login session per flow user (the flow phase's pool); the login phase posts with the first one's CSRF pair.
+  const logins = await Promise.all((args.phases.has('flow') ? FLOW_USERS : FLOW_USERS.slice(0, 1)).map((user) => gatehouseLogin(server.url, endpoints, BENCH_SCOPE, user)));
+  const { csrf } = logins[0]!;
+  await mainPhases(server, endpoints, codes, moreCodes, gatehouseFlow(endpoints, logins.map((login) => login.session), BENCH_SCOPE), databaseCpu);
+  if (args.phases.has('login')) await run(server, () => passwordLogins(endpoints.system, csrf, DEVELOPMENT_SEED.users.alice), loginPhase, databaseCpu);
 }
 
 async function gatehouseSqlite(): Promise<void> {
@@ -220,7 +299,7 @@ async function gatehouseSqlite(): Promise<void> {
   const tokenKey = randomBytes(32).toString('base64url');
   const seeder = await start('seed-sqlite', { databasePath, tokenKey });
   await seeder.call('prepare');
-  const codes = await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse });
+  const codes = args.phases.has('exchange') ? await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse }) : [];
   await stop(seeder);
   const server = await start('gatehouse-sqlite', { databasePath, tokenKey });
   // More codes for a repeated exchange phase: a seeding process writes them while the server is idle (WAL).
@@ -243,6 +322,7 @@ async function gatehouseSqlite(): Promise<void> {
  * of load from elsewhere on the machine does not fall on one size only; the verdict takes each size's best.
  */
 async function scale(): Promise<void> {
+  if (!args.phases.has('refresh')) return;
   log('Gatehouse on SQLite: scale');
   const prepared: { total: number; server: ServerProcess; refreshTokens: string[]; databasePath: string }[] = [];
   try {
@@ -317,7 +397,7 @@ async function gatehousePostgres(): Promise<void> {
   try {
     const seeder = await start('seed-postgres', roleArguments);
     await seeder.call('prepare');
-    const codes = await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse });
+    const codes = args.phases.has('exchange') ? await seeder.call<Code[]>('seed-codes', { count: CODE_POOL.gatehouse }) : [];
     await stop(seeder);
     const server = await start('gatehouse-postgres', roleArguments);
     const moreCodes = async () => {
@@ -410,7 +490,8 @@ function table(): string {
       ? integer(result.cpuMicrosPerOp)
       : `${integer(result.cpuMicrosPerOp)} + ${integer(result.databaseCpuMicrosPerOp)} pg`;
     lines.push([
-      '', result.system, result.work, String(result.requestsPerOp), integer(result.opsPerSecond), String(result.errors),
+      '', result.system, result.work, String(result.requestsPerOp), integer(result.opsPerSecond),
+      `${result.errors}${result.warmupErrors ? ` (+${result.warmupErrors} warm-up)` : ''}`,
       fixed(result.p50Ms, 2), fixed(result.p99Ms, 2), cpu, fixed(result.peakRssMiB, 0), `${fixed(result.otherCpuPercent, 0)}%`,
       gatehouse && peer ? ratio(result.opsPerSecond / peer.opsPerSecond) : '',
       durablePeer ? ratio(result.opsPerSecond / durablePeer.opsPerSecond) : '',
@@ -516,6 +597,13 @@ async function main(): Promise<void> {
   const text = report();
   process.stdout.write(`\n${text}\n\n`);
   log(`total ${((performance.now() - started) / 1000 / 60).toFixed(1)} min`);
+  if (failedPhases.length) {
+    // Loudly, last, and with a failing exit status: a table of refusals must not pass for figures.
+    log(`\nFAILED: ${failedPhases.length} phase(s) with more than ${MAX_ERROR_RATE * 100}% failed operations${args.writeReadme ? ' (bench/README.md not updated)' : ''}:`);
+    for (const line of failedPhases) log(`FAILED: ${line}`);
+    process.exitCode = 1;
+    return;
+  }
   if (args.writeReadme) writeReadme(text);
 }
 

@@ -1,13 +1,16 @@
 /**
- * What the benchmark's processes share: the audience and scopes of every token, the user of the flow
- * phase, and the peer's client (the same identifiers, redirect URI and scopes as Gatehouse's demo client).
+ * What the benchmark's processes share: the audience and scopes of every token, the user of the seeded
+ * codes and grants, and the peer's client (the same identifiers, redirect URI and scopes as Gatehouse's demo client).
  */
 import { DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
 
 export const API_AUDIENCE = 'http://localhost:3001';
 export const BENCH_SCOPE = 'users:read vendors:read';
-/** Bob administers one company: the consent page of the flow phase has one subject, selected by default. */
-export const FLOW_USER = DEVELOPMENT_SEED.users.bob;
+/**
+ * The user of the codes and grants seeded directly (exchange, refresh rotation, scale), each for a distinct
+ * random company. The flow phase has users of its own (flow-users.ts).
+ */
+export const SEEDED_GRANTS_USER = DEVELOPMENT_SEED.users.bob;
 
 export const OIDC_CLIENT = {
   id: DEVELOPMENT_SEED.confidentialClient.id,

@@ -15,7 +15,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
 import { seedDevelopmentData, DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
 import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
-import { API_AUDIENCE, BENCH_SCOPE, FLOW_USER } from './config.ts';
+import { API_AUDIENCE, BENCH_SCOPE, SEEDED_GRANTS_USER } from './config.ts';
+import { seedFlowUsers } from './flow-users.ts';
 
 
 export interface CodeForExchange {
@@ -23,10 +24,12 @@ export interface CodeForExchange {
   verifier: string;
 }
 
-/** Creates, migrates and seeds the development data (users, clients), as `npm start` does. */
+/** Creates, migrates and seeds the development data (users, clients), as `npm start` does, and the flow phase's users. */
 export async function prepareDatabase(path: string): Promise<void> {
   const storage = createSqliteStorage(path);
-  await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: Math.floor(Date.now() / 1000), apiAudience: API_AUDIENCE });
+  const now = Math.floor(Date.now() / 1000);
+  await seedDevelopmentData(storage, { brandName: 'Gatehouse', now, apiAudience: API_AUDIENCE });
+  await seedFlowUsers(storage, now);
   await storage.close();
 }
 
@@ -68,7 +71,7 @@ export function seedCodes(path: string, tokenKey: Buffer, count: number): CodeFo
       const code = codec.mint('gac');
       const verifier = randomBytes(32).toString('base64url');
       const challenge = createHash('sha256').update(verifier).digest('base64url');
-      insert.run(code.digest, client.id, FLOW_USER.id, client.redirectUri, BENCH_SCOPE, randomUUID(), challenge, now, now + 600);
+      insert.run(code.digest, client.id, SEEDED_GRANTS_USER.id, client.redirectUri, BENCH_SCOPE, randomUUID(), challenge, now, now + 600);
       codes.push({ code: code.value, verifier });
     }
   });
@@ -108,7 +111,7 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
     inTransaction(db, () => {
       for (let i = start; i < Math.min(total, start + batch); i++) {
         const grantId = randomUUID();
-        insertGrant.run(grantId, client.id, FLOW_USER.id, randomUUID(), BENCH_SCOPE, now);
+        insertGrant.run(grantId, client.id, SEEDED_GRANTS_USER.id, randomUUID(), BENCH_SCOPE, now);
         insertToken.run(randomDigest(), randomUUID(), 'access', grantId, client.id, BENCH_SCOPE, now, now + 900);
         let refreshDigest: string;
         if (i % stride === 0 && refreshTokens.length < poolSize) {

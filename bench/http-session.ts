@@ -43,10 +43,10 @@ function pkce() {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
-function authorizeQuery(endpoints: Endpoints, scope: string, challenge: string, state: string): string {
+function authorizeQuery(endpoints: Endpoints, scope: string, challenge: string, state: string, loginHint?: string): string {
   return new URLSearchParams({
     response_type: 'code', client_id: endpoints.clientId, redirect_uri: endpoints.redirectUri, scope, state,
-    code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent',
+    code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent', ...(loginHint === undefined ? {} : { login_hint: loginHint }),
   }).toString();
 }
 
@@ -73,11 +73,13 @@ export async function gatehouseLogin(baseUrl: string, endpoints: Endpoints, scop
 /**
  * One whole oidc-provider flow through its interactions (login, then consent) and the code exchange.
  * Leaves a login session (returned) and, in the provider's store, the code and grant the benchmark copies.
+ * `account`: the account the session belongs to (sent as `login_hint`, which the benchmark's login
+ * interaction signs in, bench/servers.ts); default the benchmark's one account.
  */
-export async function oidcLogin(baseUrl: string, endpoints: Endpoints, scope: string) {
+export async function oidcLogin(baseUrl: string, endpoints: Endpoints, scope: string, account?: string) {
   const jar = new CookieJar();
   const { verifier, challenge } = pkce();
-  let response = await jar.request(`${baseUrl}/auth?${authorizeQuery(endpoints, scope, challenge, 'login-state')}`);
+  let response = await jar.request(`${baseUrl}/auth?${authorizeQuery(endpoints, scope, challenge, 'login-state', account)}`);
   for (let hop = 0; hop < 10 && response.location && !response.location.startsWith(endpoints.redirectUri); hop++) {
     response = await jar.request(new URL(response.location, baseUrl).href);
   }

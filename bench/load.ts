@@ -33,8 +33,13 @@ export interface Measurement {
   requestsPerOp: number;
   connections: number;
   ok: number;
+  /** Operations of the measured window that failed a check (a refused request, a wrong answer). */
   errors: number;
   errorSummary: string;
+  /** The same for the warm-up before the window (not in any other figure). */
+  warmupOk: number;
+  warmupErrors: number;
+  warmupErrorSummary: string;
   seconds: number;
   opsPerSecond: number;
   p50Ms: number;
@@ -195,8 +200,8 @@ export async function measure(
   options: { profilePath?: string; databaseCpu?: () => Promise<Map<number, number>>; connections?: number } = {},
 ): Promise<Measurement> {
   const connections = options.connections ?? CONNECTIONS;
+  const warm = new Recorder();
   if (limits.warmupSeconds > 0) {
-    const warm = new Recorder();
     await drive(server.url, workload, connections, Math.ceil(limits.maxOps / 4), limits.warmupSeconds, warm);
     if (warm.ok === 0) throw new Error(`${workload.system} / ${workload.work}: warm-up had no successful operation (${warm.describeFailures()})`);
   }
@@ -240,6 +245,9 @@ export async function measure(
     ok: recorder.ok,
     errors: recorder.failed,
     errorSummary: recorder.describeFailures(),
+    warmupOk: warm.ok,
+    warmupErrors: warm.failed,
+    warmupErrorSummary: warm.describeFailures(),
     seconds,
     opsPerSecond: recorder.ok / seconds,
     p50Ms: recorder.percentile(50),

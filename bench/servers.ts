@@ -25,11 +25,12 @@ import type pg from 'pg';
 import { createAuthorizationServer } from '../packages/authorization-server/src/authorization-server.ts';
 import { createPostgresStorage } from '../packages/authorization-server/src/storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
-import type { Storage } from '../packages/authorization-server/src/storage/storage.ts';
+import type { LoginDelayRule, Storage } from '../packages/authorization-server/src/storage/storage.ts';
 import { freePort } from '../packages/authorization-server/src/testing/harness.ts';
 import { seedDevelopmentData, DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
 import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
-import { API_AUDIENCE, BENCH_SCOPE, FLOW_USER, OIDC_ACCOUNT, OIDC_CLIENT } from './config.ts';
+import { API_AUDIENCE, BENCH_SCOPE, SEEDED_GRANTS_USER, OIDC_ACCOUNT, OIDC_CLIENT } from './config.ts';
+import { seedFlowUsers } from './flow-users.ts';
 import { prepareDatabase, seedCodes, seedGrants } from './gatehouse-sqlite-seed.ts';
 import { createUnboundedMemoryAdapter, createUnboundedMemoryStore } from './oidc-memory-adapter.ts';
 import { createOidcPostgresAdapter, createOidcPostgresSchema, type OidcRow } from './oidc-postgres-adapter.ts';
@@ -76,7 +77,9 @@ async function main(): Promise<void> {
       };
       Object.assign(handlers, {
         prepare: async () => {
-          await seedDevelopmentData(await open(), { brandName: 'Gatehouse', now: Math.floor(Date.now() / 1000), apiAudience: API_AUDIENCE });
+          const now = Math.floor(Date.now() / 1000);
+          await seedDevelopmentData(await open(), { brandName: 'Gatehouse', now, apiAudience: API_AUDIENCE });
+          await seedFlowUsers(await open(), now);
           return true;
         },
         'seed-codes': async ({ count }: { count: number }) => seedCodesThroughStorage(await open(), Buffer.from(args.tokenKey!, 'base64url'), count),
@@ -185,7 +188,7 @@ async function seedCodesThroughStorage(storage: Storage, tokenKey: Buffer, count
       const code = codec.mint('gac');
       const verifier = randomBytes(32).toString('base64url');
       await storage.authorizationCodes.create({
-        codeDigest: code.digest, clientId: client.id, userId: FLOW_USER.id, redirectUri: client.redirectUri, scope: BENCH_SCOPE.split(' '),
+        codeDigest: code.digest, clientId: client.id, userId: SEEDED_GRANTS_USER.id, redirectUri: client.redirectUri, scope: BENCH_SCOPE.split(' '),
         subjectType: 'company', subjectId: randomUUID(), codeChallenge: createHash('sha256').update(verifier).digest('base64url'),
         issuedAt: now, expiresAt: now + 600,
       });
@@ -214,6 +217,9 @@ async function openPostgresStorage(args: RoleArguments): Promise<Storage> {
   return createPostgresStorage(args.postgresUrl!, { schema: args.postgresSchema });
 }
 
+/** A login-throttle rule (storage.ts `LoginDelayRule`) no run reaches: the failures are still counted on every attempt. */
+const NEVER_THROTTLED: LoginDelayRule = { freeFailures: 1_000_000_000, baseDelaySeconds: 1, maxDelaySeconds: 1, forgetAfterSeconds: 3600 };
+
 /** Gatehouse exactly as production code builds it, with the benchmark's settings (see bench/README.md). */
 async function startGatehouse(storage: Storage, tokenKey: Buffer) {
   const port = await freePort();
@@ -228,9 +234,11 @@ async function startGatehouse(storage: Storage, tokenKey: Buffer) {
     logger: process.env.BENCH_SERVER_LOG === '1',
     // Seeded codes stay valid through their phase (the configurable maximum, SPEC decision 6).
     authorizationCodeLifetimeSeconds: 600,
-    // All load comes from 127.0.0.1 and the throttle counts an attempt as failed until its password
-    // check ends: 32 logins in flight from one address would otherwise trip the limit of 10.
-    loginRateLimit: { maxFailures: 1_000_000_000, windowSeconds: 60 },
+    // All load comes from 127.0.0.1 as one account, and the throttle counts an attempt as failed until its
+    // password check ends (endpoints/login-throttle.ts): 32 logins in flight trip the account rule (20
+    // free failures) and the account-and-address rule (5), and a long run the address rule (100), each
+    // answering 429. An operator lifts the rules the same way (each rule given replaces its default).
+    loginThrottle: { accountAddress: NEVER_THROTTLED, account: NEVER_THROTTLED, address: NEVER_THROTTLED },
     // The same for the token, introspection and revocation limits (thousands of requests a second from one
     // client at one address): still counted on every request, as in production, but never reached.
     oauthEndpointRateLimit: { windowSeconds: 10, maxRequestsPerClient: 1_000_000_000, maxRequestsPerAddress: 1_000_000_000 },
@@ -320,11 +328,16 @@ async function startOidcProvider(postgres?: { url: string; schema: string }) {
   });
   const callback = provider.callback();
 
-  // The auto-consent interaction: logs in the benchmark account when asked, grants what is missing.
+  // The auto-consent interaction: logs in the account the authorization request names in `login_hint`
+  // (the benchmark's own account when none) when asked, grants what is missing. Counted by prompt, so the
+  // benchmark can check that its flows consent and never log in (the work of Gatehouse's flow).
+  const prompts = new Map<string, number>();
   const interaction = async (request: IncomingMessage, response: ServerResponse) => {
     const details = await provider.interactionDetails(request, response);
+    prompts.set(details.prompt.name, (prompts.get(details.prompt.name) ?? 0) + 1);
     if (details.prompt.name === 'login') {
-      await provider.interactionFinished(request, response, { login: { accountId: OIDC_ACCOUNT } }, { mergeWithLastSubmission: false });
+      const accountId = typeof details.params.login_hint === 'string' ? details.params.login_hint : OIDC_ACCOUNT;
+      await provider.interactionFinished(request, response, { login: { accountId } }, { mergeWithLastSubmission: false });
       return;
     }
     const missing = details.prompt.details;
@@ -385,6 +398,8 @@ async function startOidcProvider(postgres?: { url: string; schema: string }) {
         return codes;
       },
       'store-size': () => store.entries.size,
+      /** Interactions answered so far, by prompt (`login`, `consent`). */
+      interactions: () => Object.fromEntries(prompts),
     } as Record<string, Handler>,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));

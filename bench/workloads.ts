@@ -37,7 +37,11 @@ function parseJson(body: string): Record<string, unknown> | undefined {
 
 function describe(step: string, response: HttpResponse): Failure {
   const json = parseJson(response.body);
-  const what = typeof json?.error === 'string' ? `${json.error}${typeof json.error_description === 'string' ? ` (${json.error_description})` : ''}` : response.body.slice(0, 60).replace(/\s+/g, ' ');
+  // An HTML answer (a login page refusing with 429, an error page) is named by its title.
+  const title = json ? undefined : /<title>([^<]*)<\/title>/.exec(response.body)?.[1];
+  const what = typeof json?.error === 'string'
+    ? `${json.error}${typeof json.error_description === 'string' ? ` (${json.error_description})` : ''}`
+    : title !== undefined ? `page "${decodeEntities(title).trim()}"` : response.body.slice(0, 60).replace(/\s+/g, ' ');
   return new Failure(`${step}: ${response.status} ${what}`);
 }
 
@@ -157,30 +161,42 @@ async function exchangeCode(connection: HttpConnection, endpoints: Endpoints, he
 /**
  * Gatehouse, with an existing login session: GET /oauth/authorize (prompt=consent: the consent page)
  * → POST /oauth/authorize/decision (allow: the redirect with the code) → POST /oauth/token. Three requests.
+ *
+ * Each operation borrows one of `sessions`, each of its own user administering one company of its own
+ * (flow-users.ts), and gives it back when done: there are more sessions than connections, so no two flows
+ * in flight share a (client, subject). Flows for one subject would rightly outdate each other's codes
+ * (SPEC decisions 6 and 11) and measure `invalid_grant` answers instead of flows.
  */
-export function gatehouseFlow(endpoints: Endpoints, session: Map<string, string>, scope: string): Workload {
+export function gatehouseFlow(endpoints: Endpoints, sessions: Map<string, string>[], scope: string): Workload {
   const query = `response_type=code&client_id=${endpoints.clientId}&redirect_uri=${encodeURIComponent(endpoints.redirectUri)}`
     + `&scope=${encodeURIComponent(scope)}&prompt=consent&code_challenge_method=S256`;
   const tokenHeaders = { 'content-type': FORM, authorization: basicAuthorization(endpoints.clientId, endpoints.clientSecret) };
+  const idle = [...sessions];
   return {
     system: endpoints.system,
     work: 'flow with session',
     requestsPerOp: 3,
     async run(connection) {
-      const { verifier, challenge } = pkcePair();
-      const state = randomBytes(12).toString('base64url');
-      const cookies = new Map(session);
-      const page = await connection.request('GET', `/oauth/authorize?${query}&state=${state}&code_challenge=${challenge}`, { cookie: cookieHeader(cookies) });
-      if (page.status !== 200 || !page.body.includes('action="/oauth/authorize/decision"')) {
-        throw new Failure(`authorize: ${page.status}${page.body.includes('action="/login"') ? ' (login page: no session)' : ''}`);
+      const session = idle.pop();
+      if (!session) throw new Failure('no idle login session');
+      try {
+        const { verifier, challenge } = pkcePair();
+        const state = randomBytes(12).toString('base64url');
+        const cookies = new Map(session);
+        const page = await connection.request('GET', `/oauth/authorize?${query}&state=${state}&code_challenge=${challenge}`, { cookie: cookieHeader(cookies) });
+        if (page.status !== 200 || !page.body.includes('action="/oauth/authorize/decision"')) {
+          throw new Failure(`authorize: ${page.status}${page.body.includes('action="/login"') ? ' (login page: no session)' : ''}`);
+        }
+        for (const [name, value] of responseCookies(page)) cookies.set(name, value);
+        const subjects = [...page.body.matchAll(/<option value="([^"]+)"/g)];
+        if (subjects.length !== 1) throw new Failure(`authorize: ${subjects.length} subjects on the consent page, expected the user's one company`);
+        const form = new URLSearchParams({ ...hiddenInputs(page.body), subject: subjects[0]![1]!, decision: 'allow' }).toString();
+        const decision = await connection.request('POST', '/oauth/authorize/decision', { 'content-type': FORM, cookie: cookieHeader(cookies) }, form);
+        const code = codeFromRedirect('decision', endpoints, decision, state);
+        await exchangeCode(connection, endpoints, tokenHeaders, code, verifier);
+      } finally {
+        idle.push(session);
       }
-      for (const [name, value] of responseCookies(page)) cookies.set(name, value);
-      const subject = /<option value="([^"]+)"/.exec(page.body)?.[1];
-      if (!subject) throw new Failure('authorize: no subject on the consent page');
-      const form = new URLSearchParams({ ...hiddenInputs(page.body), subject, decision: 'allow' }).toString();
-      const decision = await connection.request('POST', '/oauth/authorize/decision', { 'content-type': FORM, cookie: cookieHeader(cookies) }, form);
-      const code = codeFromRedirect('decision', endpoints, decision, state);
-      await exchangeCode(connection, endpoints, tokenHeaders, code, verifier);
     },
   };
 }
