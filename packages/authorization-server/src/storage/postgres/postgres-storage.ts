@@ -39,13 +39,12 @@ import type {
   LoginDelayRule,
   Storage,
   TokenRecord,
-  TokenWithGrant,
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, toCode, toGrant } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
@@ -192,12 +191,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   /** grant id → when this instance last set its last_used_at (`grants.recordUse`); oldest dropped first. */
   const recentGrantUses = new Map<string, number>();
 
-  const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
-    const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
-      JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id WHERE t.${column} = $1`, [value]);
-    return row && { token: toToken(prefixed(row, 't_')), grant: toGrant(prefixed(row, 'g_')), client: toClient(prefixed(row, 'c_')) };
-  };
-
   /**
    * Issue 12: issueForCode (`consume` false: the code was consumed before) and exchangeCode (`consume`
    * true) as ONE statement, so one round trip and all or nothing: `gatehouse_redeem_code` (migration 20)
@@ -300,7 +293,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   });
 
   const storage: Storage = {
-    ...createSharedStores(driver),
+    // The token lookups join their client in their one round trip (stores/tokens.ts); SQLite's use this.
+    ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId) }),
     clients: clientCache.clients,
     authorizationCodes: {
       async create(code) {
@@ -388,90 +382,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       },
       async revoke(grantId, now, reason, effects) {
         return transaction((client) => revokeGrantOn(client, grantId, now, reason, effects));
-      },
-    },
-    tokens: {
-      async findByDigest(tokenDigest) {
-        return tokenWithGrant('token_digest', tokenDigest);
-      },
-      async findByTokenId(tokenId) {
-        return tokenWithGrant('token_id', tokenId);
-      },
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
-        // SPEC decision 8, compare-and-swap in one statement. `locked` takes the grant row lock, so two
-        // rotations (on any instances) take turns and a concurrent revocation is either fully before or after;
-        // `current` then flips the token only if it is STILL current (re-checked against the committed row);
-        // the rest happens only if it did.
-        const row = await prepared<{ rotated: number }>(
-          'gatehouse_rotate_refresh_token',
-          `WITH locked AS (
-             SELECT g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
-             WHERE t.token_digest = $11 AND t.kind = 'refresh' AND g.revoked_at IS NULL
-             FOR NO KEY UPDATE OF g
-           ), current AS (
-             UPDATE tokens SET rotated_at = $12
-             WHERE token_digest = $11 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-               AND grant_id IN (SELECT grant_id FROM locked)
-             RETURNING grant_id
-           ), superseded_access AS (
-             -- SPEC §3: "all previous tokens are invalidated immediately" — the grant's access tokens too.
-             UPDATE tokens SET revoked_at = $12
-             WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
-           ), inserted AS (
-             ${insertTokens(1, 21)} WHERE EXISTS (SELECT 1 FROM current)
-           ), audited AS (
-             -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
-             INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-             SELECT $13::text, $14::bigint, $15::text, $16::text, $17::text, $18::jsonb WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM current)
-           ), grace_kept AS (
-             -- SPEC decision 8: the grace record follows the grant's last rotation ($19 is NULL without a grace successor).
-             INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
-             SELECT grant_id, $11, $19::text, $20::bigint FROM current WHERE $19::text IS NOT NULL
-             ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
-               sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at
-           ), grace_dropped AS (
-             DELETE FROM refresh_token_grace WHERE grant_id IN (SELECT grant_id FROM current) AND $19::text IS NULL
-           )
-           SELECT count(*)::int AS rotated FROM current`,
-          [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens), tokenJkts(newTokens)],
-        );
-        return row!.rotated === 1 ? 'rotated' : 'not_current';
-      },
-      async findGraceSuccessor(presentedDigest) {
-        const row = await prepared(
-          'gatehouse_find_grace_successor',
-          `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
-           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = $1 AND g.revoked_at IS NULL`,
-          [presentedDigest],
-        );
-        return row && {
-          grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
-          sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
-        };
-      },
-      async revokeAccessToken(tokenDigest, now) {
-        await query("UPDATE tokens SET revoked_at = $2 WHERE token_digest = $1 AND kind = 'access' AND revoked_at IS NULL", [tokenDigest, now]);
-      },
-      async revokeAccessTokensOfClient(clientId, now) {
-        // Issue 12 (migration 27): through the client's active grants (grants_one_active, tokens_by_grant), so
-        // that no index on tokens by client has to be kept up to date by every rotation. The same tokens: a
-        // grant's tokens share its client, and revoking a grant revokes all its tokens.
-        const result = await query(
-          `UPDATE tokens SET revoked_at = $2 WHERE kind = 'access' AND revoked_at IS NULL
-             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = $1 AND revoked_at IS NULL)`,
-          [clientId, now],
-        );
-        return result.rowCount ?? 0;
-      },
-      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
-        return (await query(
-          `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= $1 AND expires_at > $2
-             AND (NOT $4::boolean OR audience IS NOT DISTINCT FROM $5::text)
-           ORDER BY revoked_at, token_id LIMIT $3`,
-          [sinceSeconds, now, limit, audience !== undefined, audience ?? null],
-        )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
     loginThrottle: {
@@ -805,21 +715,6 @@ const tokenAudiences = (tokens: TokenRecord[]) => tokens.map((t) => t.audience ?
 function tokenJkts(tokens: TokenRecord[]): Array<string | null> {
   return tokens.map((t) => t.dpopJkt ?? null);
 }
-
-const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
-const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
-const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
-  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
-  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
-  'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
-/** The column of each field `clients.update` may change. */
-const TOKEN_WITH_GRANT_COLUMNS = [
-  ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
-  ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),
-  ...CLIENT_COLUMNS.map((column) => `c.${column} AS c_${column}`),
-].join(', ');
-
-
 
 /** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a round trip saved). */
 const RECENT_GRANT_USES = 10_000;

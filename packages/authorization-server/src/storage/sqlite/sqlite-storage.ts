@@ -19,7 +19,7 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
+import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, toCode, toGrant } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
@@ -153,27 +153,13 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     return 'issued';
   };
 
-  /** One token with its grant and client: the lookup behind findByDigest and findByTokenId. */
-  const tokenWithGrant = (where: string, value: string) => {
-    const row = get(
-      `SELECT t.*, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id, g.subject_type AS g_subject_type,
-         g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at, g.revoked_at AS g_revoked_at,
-         g.revocation_reason AS g_revocation_reason, g.resources AS g_resources
-       FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE ${where}`,
-      value,
-    );
-    if (!row) return undefined;
-    const clientRow = get('SELECT * FROM clients WHERE client_id = ?', row.client_id as string);
-    if (!clientRow) return undefined;
-    return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
-  };
-
   // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
   // process) changes PRAGMA data_version, and the cache is cleared then.
   let dataVersion = Number(get('PRAGMA data_version')!.data_version);
   const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
-    ...createSharedStores(driver),
+    // The token lookups take their client from the cached `clients` below (stores/tokens.ts), not a SELECT.
+    ...createSharedStores(driver, { findClient: (clientId) => storage.clients.find(clientId) }),
     clients: cacheClients({
       async create(client) {
         run(
@@ -298,77 +284,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       },
       async revoke(grantId, now, reason, effects) {
         return transaction(() => revokeGrant(grantId, now, reason, effects));
-      },
-    },
-    tokens: {
-      async findByDigest(tokenDigest) {
-        return tokenWithGrant('t.token_digest = ?', tokenDigest);
-      },
-      async findByTokenId(tokenId) {
-        return tokenWithGrant('t.token_id = ?', tokenId);
-      },
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
-        return transaction(() => {
-          // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
-          // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
-          // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
-          const current = get(
-            `UPDATE tokens SET rotated_at = ?
-             WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-               AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
-             RETURNING grant_id`,
-            now, presentedDigest,
-          );
-          if (!current) return 'not_current' as const;
-          // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
-          run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", now, current.grant_id as string);
-          insertTokens(newTokens);
-          if (auditEvent) insertAuditEvent(auditEvent);
-          // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
-          if (graceSuccessor) {
-            run(
-              `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
-                 sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
-              current.grant_id as string, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt,
-            );
-          } else {
-            run('DELETE FROM refresh_token_grace WHERE grant_id = ?', current.grant_id as string);
-          }
-          return 'rotated' as const;
-        });
-      },
-      async findGraceSuccessor(presentedDigest) {
-        const row = get(
-          `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
-           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL`,
-          presentedDigest,
-        );
-        return row && {
-          grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
-          sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
-        };
-      },
-      async revokeAccessToken(tokenDigest, now) {
-        run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);
-      },
-      async revokeAccessTokensOfClient(clientId, now) {
-        // Issue 12 (index pruning): through the client's active grants (grants_by_client, tokens_by_grant),
-        // so that tokens_by_client, which every rotation updated three times for this rare operation, can go.
-        // The same tokens: a grant's tokens share its client, and revoking a grant revokes all its tokens.
-        return Number(run(
-          `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
-             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
-          now, clientId,
-        ).changes);
-      },
-      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
-        return all(
-          `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ? AND (? = 0 OR audience IS ?)
-           ORDER BY revoked_at, token_id LIMIT ?`,
-          sinceSeconds, now, audience === undefined ? 0 : 1, audience ?? null, limit,
-        ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
       },
     },
     loginThrottle: {
