@@ -1,21 +1,21 @@
 /**
- * Writing tokens and audit events, shared by the stores that issue tokens (grants: code exchange;
- * tokens: refresh rotation), issue 12. Tokens are stored by digest only (SPEC decision 9): these take
- * `TokenRecord`s, which carry no token value.
- *
- * SQLite inserts a token pair as one multi-row INSERT inside the caller's transaction
- * (`sqliteInsertTokens`); PostgreSQL inserts it inside one data-modifying statement from ten array
- * parameters (`postgresTokenColumns`, `postgresInsertTokens`, `tokenAudiences`, `tokenJkts`).
+ * The SQL both the grants store (code exchange) and the tokens store (rotation) use to write new tokens
+ * and audit events inside their own statements (issue 12), kept in one place so the two hot paths
+ * write exactly the same rows. SQLite: one multi-row INSERT step inside a transaction. PostgreSQL: one
+ * `INSERT … SELECT FROM unnest(…)` part of a larger single statement, fed one array parameter per column.
  */
 import type { SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { AuditEvent, TokenRecord } from '../storage.ts';
 
-/** Issue 12 (fewest statements): a pair of tokens is one multi-row INSERT, not two. Nothing for no tokens. */
+/**
+ * SQLite, inside the caller's transaction: inserts `tokens` (usually an access/refresh pair) with ONE
+ * multi-row INSERT, not one per token (issue 12: fewest statements). Nothing when `tokens` is empty.
+ */
 export function* sqliteInsertTokens(tx: SqlTransaction, tokens: readonly TokenRecord[]): SqlStep<void> {
   if (tokens.length === 0) return;
   yield* tx.run(
     `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
-       VALUES ${tokens.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+     VALUES ${tokens.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     tokens.flatMap((token) => [
       token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
       token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null, token.dpopJkt ?? null,
@@ -23,7 +23,7 @@ export function* sqliteInsertTokens(tx: SqlTransaction, tokens: readonly TokenRe
   );
 }
 
-/** The new tokens as ten parameters for postgresInsertTokens(): one array per column. */
+/** PostgreSQL: the new tokens as ten parameters for postgresInsertTokens(): one array per column. */
 export function postgresTokenColumns(tokens: TokenRecord[]): unknown[] {
   return [
     tokens.map((t) => t.tokenDigest), tokens.map((t) => t.tokenId), tokens.map((t) => t.kind), tokens.map((t) => t.grantId),
@@ -33,9 +33,10 @@ export function postgresTokenColumns(tokens: TokenRecord[]): unknown[] {
 }
 
 /**
- * PostgreSQL SQL text: an INSERT of every token given by postgresTokenColumns() as parameters
- * $first..$first+9 (one multi-row insert), with their audiences (RFC 8707; `tokenAudiences()`) as parameter
- * $audiences and their DPoP key thumbprints (RFC 9449; `tokenJkts()`) as parameter $audiences+1.
+ * PostgreSQL: an INSERT of every token given by postgresTokenColumns() as parameters $first..$first+9
+ * (one multi-row insert), with their audiences (RFC 8707; `tokenAudiences()`) as parameter $audiences and
+ * their DPoP key thumbprints (RFC 9449; `tokenJkts()`) as parameter $audiences+1. SQL text with `$n`
+ * placeholders: a part of a PostgreSQL-only statement (no `?` to number).
  */
 export function postgresInsertTokens(first: number, audiences: number): string {
   const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'];
@@ -51,7 +52,10 @@ export function tokenJkts(tokens: TokenRecord[]): Array<string | null> {
   return tokens.map((t) => t.dpopJkt ?? null);
 }
 
-/** An audit event as the six values of an `audit_events` row (type, at, actor, client_id, grant_id, details as JSON text). */
+/**
+ * An audit event as the six values of `audit_events (type, at, actor, client_id, grant_id, details)`, in
+ * that order; `details` as JSON text (jsonb's input form on PostgreSQL).
+ */
 export function auditEventColumns(event: AuditEvent): unknown[] {
   return [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];
 }
