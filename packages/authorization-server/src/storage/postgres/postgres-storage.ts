@@ -30,17 +30,13 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
-  AuditEvent,
   CleanupResult,
   Storage,
-  TokenRecord,
-  TokenWithGrant,
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
-import { toClient, prefixed, toGrant, toToken } from '../rows.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
 
@@ -114,14 +110,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     }
   };
   const one = async <R extends Row = Row>(text: string, params: unknown[] = []) => (await query<R>(text, params)).rows[0];
-  /** A hot-path statement, prepared under `name` on each connection the first time it runs there. */
-  const prepared = async <R extends Row = Row>(name: string, text: string, values: unknown[]) => {
-    try {
-      return (await pool.query<R>({ name, text, values })).rows[0];
-    } catch (error) {
-      throw postgresStorageError(error);
-    }
-  };
+
   const transaction = async <T>(work: (client: PoolClient) => Promise<T>): Promise<T> => {
     // A deadlock or serialization failure rolls the whole transaction back, so running it again is safe.
     // A connection lost mid-transaction rolls it back on the server; if it is lost during COMMIT the
@@ -152,11 +141,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   };
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
   const driver = createPostgresDriver({ query: (text, params, name) => query(text, params, name), transaction });
-  const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
-    const row = await prepared(`gatehouse_token_by_${column}`, `SELECT ${TOKEN_WITH_GRANT_COLUMNS} FROM tokens t
-      JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id WHERE t.${column} = $1`, [value]);
-    return row && { token: toToken(prefixed(row, 't_')), grant: toGrant(prefixed(row, 'g_')), client: toClient(prefixed(row, 'c_')) };
-  };
+
 
   // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
   const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: options.clientCacheEntries });
@@ -172,92 +157,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   });
 
   const storage: Storage = {
-    ...createSharedStores(driver),
+    ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId) }),
     clients: clientCache.clients,
-    tokens: {
-      async findByDigest(tokenDigest) {
-        return tokenWithGrant('token_digest', tokenDigest);
-      },
-      async findByTokenId(tokenId) {
-        return tokenWithGrant('token_id', tokenId);
-      },
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
-        // SPEC decision 8, compare-and-swap in one statement. `locked` takes the grant row lock, so two
-        // rotations (on any instances) take turns and a concurrent revocation is either fully before or after;
-        // `current` then flips the token only if it is STILL current (re-checked against the committed row);
-        // the rest happens only if it did.
-        const row = await prepared<{ rotated: number }>(
-          'gatehouse_rotate_refresh_token',
-          `WITH locked AS (
-             SELECT g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
-             WHERE t.token_digest = $11 AND t.kind = 'refresh' AND g.revoked_at IS NULL
-             FOR NO KEY UPDATE OF g
-           ), current AS (
-             UPDATE tokens SET rotated_at = $12
-             WHERE token_digest = $11 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-               AND grant_id IN (SELECT grant_id FROM locked)
-             RETURNING grant_id
-           ), superseded_access AS (
-             -- SPEC §3: "all previous tokens are invalidated immediately" — the grant's access tokens too.
-             UPDATE tokens SET revoked_at = $12
-             WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
-           ), inserted AS (
-             ${insertTokens(1, 21)} WHERE EXISTS (SELECT 1 FROM current)
-           ), audited AS (
-             -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
-             INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-             SELECT $13::text, $14::bigint, $15::text, $16::text, $17::text, $18::jsonb WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM current)
-           ), grace_kept AS (
-             -- SPEC decision 8: the grace record follows the grant's last rotation ($19 is NULL without a grace successor).
-             INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
-             SELECT grant_id, $11, $19::text, $20::bigint FROM current WHERE $19::text IS NOT NULL
-             ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
-               sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at
-           ), grace_dropped AS (
-             DELETE FROM refresh_token_grace WHERE grant_id IN (SELECT grant_id FROM current) AND $19::text IS NULL
-           )
-           SELECT count(*)::int AS rotated FROM current`,
-          [...tokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-            graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens), tokenJkts(newTokens)],
-        );
-        return row!.rotated === 1 ? 'rotated' : 'not_current';
-      },
-      async findGraceSuccessor(presentedDigest) {
-        const row = await prepared(
-          'gatehouse_find_grace_successor',
-          `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
-           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = $1 AND g.revoked_at IS NULL`,
-          [presentedDigest],
-        );
-        return row && {
-          grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
-          sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
-        };
-      },
-      async revokeAccessToken(tokenDigest, now) {
-        await query("UPDATE tokens SET revoked_at = $2 WHERE token_digest = $1 AND kind = 'access' AND revoked_at IS NULL", [tokenDigest, now]);
-      },
-      async revokeAccessTokensOfClient(clientId, now) {
-        // Issue 12 (migration 27): through the client's active grants (grants_one_active, tokens_by_grant), so
-        // that no index on tokens by client has to be kept up to date by every rotation. The same tokens: a
-        // grant's tokens share its client, and revoking a grant revokes all its tokens.
-        const result = await query(
-          `UPDATE tokens SET revoked_at = $2 WHERE kind = 'access' AND revoked_at IS NULL
-             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = $1 AND revoked_at IS NULL)`,
-          [clientId, now],
-        );
-        return result.rowCount ?? 0;
-      },
-      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
-        return (await query(
-          `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= $1 AND expires_at > $2
-             AND (NOT $4::boolean OR audience IS NOT DISTINCT FROM $5::text)
-           ORDER BY revoked_at, token_id LIMIT $3`,
-          [sinceSeconds, now, limit, audience !== undefined, audience ?? null],
-        )).rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
-      },
-    },
     rateLimits: {
       async hit(keys, windowSeconds, now) {
         if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
@@ -451,50 +352,4 @@ function checkOut(pool: pg.Pool): Promise<{ client: PoolClient; release(error?: 
       });
     });
   });
-}
-
-/** The new tokens as ten parameters for insertTokens(): one array per column. */
-function tokenColumns(tokens: TokenRecord[]): unknown[] {
-  return [
-    tokens.map((t) => t.tokenDigest), tokens.map((t) => t.tokenId), tokens.map((t) => t.kind), tokens.map((t) => t.grantId),
-    tokens.map((t) => t.clientId), tokens.map((t) => t.scope.join(' ')), tokens.map((t) => t.issuedAt), tokens.map((t) => t.expiresAt),
-    tokens.map((t) => t.rotatedAt), tokens.map((t) => t.revokedAt),
-  ];
-}
-
-/**
- * An INSERT of every token given by tokenColumns() as parameters $first..$first+9 (one multi-row insert),
- * with their audiences (RFC 8707; `tokenAudiences()`) as parameter $audiences and their DPoP key
- * thumbprints (RFC 9449; `tokenJkts()`) as parameter $audiences+1.
- */
-function insertTokens(first: number, audiences: number): string {
-  const types = ['text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'bigint'];
-  return `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
-    SELECT * FROM unnest(${types.map((type, i) => `$${first + i}::${type}[]`).join(', ')}, $${audiences}::text[], $${audiences + 1}::text[])`;
-}
-
-/** RFC 8707: the tokens' audiences as one array parameter for insertTokens() (NULL: the default resource). */
-const tokenAudiences = (tokens: TokenRecord[]) => tokens.map((t) => t.audience ?? null);
-
-/** RFC 9449 §6.1: the new tokens' DPoP key thumbprints (null when not bound), the parameter after the audiences. */
-function tokenJkts(tokens: TokenRecord[]): Array<string | null> {
-  return tokens.map((t) => t.dpopJkt ?? null);
-}
-
-const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
-const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
-const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
-  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
-  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
-  'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
-const TOKEN_WITH_GRANT_COLUMNS = [
-  ...TOKEN_COLUMNS.map((column) => `t.${column} AS t_${column}`),
-  ...GRANT_COLUMNS.map((column) => `g.${column} AS g_${column}`),
-  ...CLIENT_COLUMNS.map((column) => `c.${column} AS c_${column}`),
-].join(', ');
-
-
-
-function auditEventColumns(event: AuditEvent): unknown[] {
-  return [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];
 }

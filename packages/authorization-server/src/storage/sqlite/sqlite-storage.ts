@@ -18,15 +18,12 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { toClient, prefixed, toGrant, toToken } from '../rows.ts';
 import { cacheClients } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
-  AuditEvent,
   CleanupResult,
   Storage,
-  TokenRecord,
 } from '../storage.ts';
 
 type Row = Record<string, SQLInputValue>;
@@ -78,115 +75,17 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
   const driver = createSqliteDriver({ get, all, run, transaction, durable: group.durable });
 
-  /** Issue 12 (fewest statements): a pair of tokens is one multi-row INSERT, not two. */
-  const insertTokens = (tokens: readonly TokenRecord[]) => {
-    if (tokens.length === 0) return;
-    run(
-      `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
-       VALUES ${tokens.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-      ...tokens.flatMap((token) => [
-        token.tokenDigest, token.tokenId, token.kind, token.grantId, token.clientId, token.scope.join(' '),
-        token.issuedAt, token.expiresAt, token.rotatedAt, token.revokedAt, token.audience ?? null, token.dpopJkt ?? null,
-      ]),
-    );
-  };
-  const insertAuditEvent = (event: AuditEvent) =>
-    run('INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)',
-      event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {}));
 
-  /** One token with its grant and client: the lookup behind findByDigest and findByTokenId. */
-  const tokenWithGrant = (where: string, value: string) => {
-    const row = get(
-      `SELECT t.*, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id, g.subject_type AS g_subject_type,
-         g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at, g.revoked_at AS g_revoked_at,
-         g.revocation_reason AS g_revocation_reason, g.resources AS g_resources
-       FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE ${where}`,
-      value,
-    );
-    if (!row) return undefined;
-    const clientRow = get('SELECT * FROM clients WHERE client_id = ?', row.client_id as string);
-    if (!clientRow) return undefined;
-    return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
-  };
+
 
   // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
   // process) changes PRAGMA data_version, and the cache is cleared then.
   let dataVersion = Number(get('PRAGMA data_version')!.data_version);
   const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
   const storage: Storage = {
-    ...createSharedStores(driver),
+    // The token lookups take their client from the cached `clients` below (stores/tokens.ts), not a SELECT.
+    ...createSharedStores(driver, { findClient: (clientId) => storage.clients.find(clientId) }),
     clients: cacheClients(createClientStore(driver), { externalWrites }).clients,
-    tokens: {
-      async findByDigest(tokenDigest) {
-        return tokenWithGrant('t.token_digest = ?', tokenDigest);
-      },
-      async findByTokenId(tokenId) {
-        return tokenWithGrant('t.token_id = ?', tokenId);
-      },
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
-        return transaction(() => {
-          // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
-          // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
-          // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
-          const current = get(
-            `UPDATE tokens SET rotated_at = ?
-             WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-               AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
-             RETURNING grant_id`,
-            now, presentedDigest,
-          );
-          if (!current) return 'not_current' as const;
-          // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
-          run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", now, current.grant_id as string);
-          insertTokens(newTokens);
-          if (auditEvent) insertAuditEvent(auditEvent);
-          // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
-          if (graceSuccessor) {
-            run(
-              `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
-                 sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
-              current.grant_id as string, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt,
-            );
-          } else {
-            run('DELETE FROM refresh_token_grace WHERE grant_id = ?', current.grant_id as string);
-          }
-          return 'rotated' as const;
-        });
-      },
-      async findGraceSuccessor(presentedDigest) {
-        const row = get(
-          `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
-           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL`,
-          presentedDigest,
-        );
-        return row && {
-          grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
-          sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
-        };
-      },
-      async revokeAccessToken(tokenDigest, now) {
-        run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", now, tokenDigest);
-      },
-      async revokeAccessTokensOfClient(clientId, now) {
-        // Issue 12 (index pruning): through the client's active grants (grants_by_client, tokens_by_grant),
-        // so that tokens_by_client, which every rotation updated three times for this rare operation, can go.
-        // The same tokens: a grant's tokens share its client, and revoking a grant revokes all its tokens.
-        return Number(run(
-          `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
-             AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
-          now, clientId,
-        ).changes);
-      },
-      async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
-        return all(
-          `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ? AND (? = 0 OR audience IS ?)
-           ORDER BY revoked_at, token_id LIMIT ?`,
-          sinceSeconds, now, audience === undefined ? 0 : 1, audience ?? null, limit,
-        ).map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
-      },
-    },
     rateLimits: {
       async hit(keys, windowSeconds, now) {
         if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');

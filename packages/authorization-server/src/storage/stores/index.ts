@@ -1,6 +1,6 @@
 /**
  * The stores written once for both databases (issue 12), composed once: both storages spread this into
- * their `Storage` beside their dialect-specific stores (clients, codes, grants, tokens, DPoP proofs, login
+ * their `Storage` beside their dialect-specific stores (clients, codes, grants, DPoP proofs, login
  * throttle, rate limits, cleanup).
  */
 import type { SqlDriver } from '../sql/driver.ts';
@@ -25,6 +25,7 @@ import { createResourceStore } from './resources.ts';
 import { createSettingStore } from './settings.ts';
 import { createInteractionStore, createPushedRequestStore } from './single-use.ts';
 import { createSubjectStore } from './subjects.ts';
+import { createTokenStore, type TokenStoreDependencies } from './tokens.ts';
 import { createUserIdentityStore } from './user-identities.ts';
 import { createUserStore } from './users.ts';
 import { createWebhookStore } from './webhooks.ts';
@@ -33,9 +34,12 @@ export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
   | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'dpopProofs' | 'loginThrottle'
-  | 'authorizationCodes' | 'grants'>;
+  | 'authorizationCodes' | 'grants' | 'tokens'>;
 
-export function createSharedStores(driver: SqlDriver): SharedStores {
+/** What the shared stores take from the backend's own stores: the cached client lookup (tokens.ts). */
+export type SharedStoreDependencies = TokenStoreDependencies;
+
+export function createSharedStores(driver: SqlDriver, dependencies: SharedStoreDependencies): SharedStores {
   return {
     clientLogos: createClientLogoStore(driver),
     adminCredentials: createAdminCredentialStore(driver),
@@ -61,5 +65,6 @@ export function createSharedStores(driver: SqlDriver): SharedStores {
     loginThrottle: createLoginThrottleStore(driver),
     authorizationCodes: createAuthorizationCodeStore(driver),
     grants: createGrantStore(driver),
+    tokens: createTokenStore(driver, dependencies),
   };
 }

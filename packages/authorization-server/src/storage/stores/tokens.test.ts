@@ -1,0 +1,84 @@
+/**
+ * The token store's lookups (stores/tokens.ts) on both backends, beyond the storage contract: the client
+ * they return is never staler than the client-record cache allows (storage/client-cache.ts). SQLite takes
+ * it from that cache (no SELECT of its own); PostgreSQL joins it in its one round trip. Either way a
+ * suspended client is refused by the very next introspection or refresh (SPEC decision 13).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StatementSync } from 'node:sqlite';
+import { fixture, issueGrant } from '../contract/fixtures.ts';
+import { storeBackends } from '../../testing/store-backends.ts';
+
+/** The SQL of every SQLite statement executed while `work` runs (whitespace collapsed). */
+async function sqliteStatements(work: () => Promise<unknown>): Promise<string[]> {
+  const executed: string[] = [];
+  const statement = StatementSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = { run: statement.run!, get: statement.get!, all: statement.all! };
+  for (const name of ['run', 'get', 'all'] as const) {
+    statement[name] = function (this: StatementSync, ...args: unknown[]) {
+      executed.push(this.sourceSQL.replace(/\s+/g, ' ').trim());
+      return originals[name].apply(this, args);
+    };
+  }
+  try {
+    await work();
+  } finally {
+    Object.assign(statement, originals);
+  }
+  return executed;
+}
+
+for (const backend of await storeBackends()) {
+  describe(`tokens lookups and the client-record cache (${backend.name})`, { skip: backend.skip }, () => {
+    it('a client suspended by clients.update is seen by the very next findByDigest and findByTokenId of the same storage', backend.with(async ({ storage }) => {
+      const f = await fixture(storage);
+      const { access, refresh } = await issueGrant(storage, f);
+      // Warm: the client is now cached (SQLite) or the statement prepared (PostgreSQL).
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))!.client.status, 'active');
+      assert.equal((await storage.tokens.findByTokenId(access.tokenId))!.client.status, 'active');
+
+      await storage.clients.update(f.client.clientId, { status: 'suspended' });
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))!.client.status, 'suspended');
+      assert.equal((await storage.tokens.findByTokenId(access.tokenId))!.client.status, 'suspended');
+
+      await storage.clients.update(f.client.clientId, { status: 'active', secretDigest: 'rotated-digest' });
+      const reactivated = (await storage.tokens.findByDigest(access.tokenDigest))!.client;
+      assert.deepEqual([reactivated.status, reactivated.secretDigest], ['active', 'rotated-digest']);
+    }));
+
+    it('hands out copies: changing a returned client changes neither the next lookup nor clients.find', backend.with(async ({ storage }) => {
+      const f = await fixture(storage);
+      const { access } = await issueGrant(storage, f);
+      const first = (await storage.tokens.findByDigest(access.tokenDigest))!;
+      first.client.status = 'suspended';
+      first.client.redirectUris.push('https://attacker.example/callback');
+      assert.deepEqual((await storage.tokens.findByDigest(access.tokenDigest))!.client, f.client);
+      assert.deepEqual(await storage.clients.find(f.client.clientId), f.client);
+    }));
+
+    if (backend.name === 'sqlite') {
+      it('with the client cached, findByDigest is ONE statement (token ⋈ grant): the client row is not read again', backend.with(async ({ storage }) => {
+        const f = await fixture(storage);
+        const { access } = await issueGrant(storage, f);
+        await storage.clients.find(f.client.clientId);
+        const executed = await sqliteStatements(() => storage.tokens.findByDigest(access.tokenDigest));
+        // PRAGMA data_version: the cache's check for another connection's commit (the CLI).
+        assert.deepEqual(executed.map((sql) => sql.split(' ').slice(0, 2).join(' ')), ['SELECT t.token_digest,', 'PRAGMA data_version'], executed.join(' | '));
+      }));
+    }
+  });
+}
+
+for (const backend of await storeBackends()) {
+  describe(`tokens lookups on two instances (${backend.name})`, { skip: backend.skip }, () => {
+    it('a client suspended through another instance (SQLite: another connection, the CLI) is seen by the next findByDigest', backend.withTwo(async ({ a, b }) => {
+      const f = await fixture(a);
+      const { access } = await issueGrant(a, f);
+      assert.equal((await a.tokens.findByDigest(access.tokenDigest))!.client.status, 'active');
+      assert.equal((await a.tokens.findByDigest(access.tokenDigest))!.client.status, 'active');
+      await b.clients.update(f.client.clientId, { status: 'suspended' });
+      assert.equal((await a.tokens.findByDigest(access.tokenDigest))!.client.status, 'suspended');
+    }));
+  });
+}

@@ -1,0 +1,197 @@
+/**
+ * The token store (storage.ts `tokens`), written once for both databases over the SQL driver (issue 12).
+ * Tokens are stored and looked up by digest only (SPEC decision 9); `token_id` is the public `jti`.
+ *
+ * Written once: the lookups' token ⋈ grant part, the grace-successor read, the revocations and the
+ * revocation feed. Dialect-specific, side by side in one function each:
+ * - the lookups' client: PostgreSQL joins `clients` into the same statement (one round trip); SQLite takes
+ *   it from the backend's cached client store (`findClient`, storage/client-cache.ts), so a lookup is one
+ *   SELECT and a client changed by `clients.update` (or by another connection: PRAGMA data_version) is seen
+ *   by the very next lookup;
+ * - `rotateRefreshToken` (SPEC decision 8): one named statement on PostgreSQL, a compare-and-swap
+ *   transaction of five statements on SQLite (pinned by sqlite/refresh-statements.test.ts).
+ *
+ * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
+ */
+import { prefixed, toClient, toGrant, toToken, type Row } from '../rows.ts';
+import type { SqlDriver } from '../sql/driver.ts';
+import type { ClientRecord, GraceSuccessor, Storage, TokenWithGrant } from '../storage.ts';
+import { insertAuditEventSteps } from './audit.ts';
+import { auditEventColumns, postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
+
+export interface TokenStoreDependencies {
+  /**
+   * The client record of `clientId` (undefined if there is none), from the backend's cached client store
+   * (`cacheClients(…).clients.find`), so that it is never staler than that cache allows. SQLite's lookups
+   * call it; PostgreSQL's do not (they join `clients` in their one round trip).
+   */
+  findClient(clientId: string): Promise<ClientRecord | undefined>;
+}
+
+const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
+const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
+const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
+  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
+  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
+  'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
+
+/**
+ * The lookup behind findByDigest and findByTokenId, by primary key / unique `token_id`: the token's columns
+ * as they are, the grant's prefixed `g_`, and with `withClient` (PostgreSQL) the client's prefixed `c_`.
+ */
+function tokenLookup(column: 'token_digest' | 'token_id', withClient: boolean): string {
+  const columns = [
+    ...TOKEN_COLUMNS.map((name) => `t.${name}`),
+    ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
+    ...(withClient ? CLIENT_COLUMNS.map((name) => `c.${name} AS c_${name}`) : []),
+  ];
+  return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
+    WHERE t.${column} = ?`;
+}
+
+/**
+ * PostgreSQL's rotation (SPEC decision 8), compare-and-swap in ONE statement. `locked` takes the grant row
+ * lock, so two rotations (on any instances) take turns and a concurrent revocation is either fully before
+ * or after; `current` then flips the token only if it is STILL current (re-checked against the committed
+ * row); the rest happens only if it did. Its parameters are numbered here ($n, several used twice): the
+ * text has no `?`, so the driver passes it on unchanged. $1–$10 the new tokens (postgresTokenColumns),
+ * $11 the presented digest, $12 now, $13–$18 the audit event (auditEventColumns, or NULLs), $19–$20 the
+ * grace successor (or NULLs), $21 the audiences, $22 the DPoP thumbprints.
+ */
+const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
+     SELECT g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
+     WHERE t.token_digest = $11 AND t.kind = 'refresh' AND g.revoked_at IS NULL
+     FOR NO KEY UPDATE OF g
+   ), current AS (
+     UPDATE tokens SET rotated_at = $12
+     WHERE token_digest = $11 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+       AND grant_id IN (SELECT grant_id FROM locked)
+     RETURNING grant_id
+   ), superseded_access AS (
+     -- SPEC §3: "all previous tokens are invalidated immediately" — the grant's access tokens too.
+     UPDATE tokens SET revoked_at = $12
+     WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
+   ), inserted AS (
+     ${postgresInsertTokens(1, 21)} WHERE EXISTS (SELECT 1 FROM current)
+   ), audited AS (
+     -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
+     INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+     SELECT $13::text, $14::bigint, $15::text, $16::text, $17::text, $18::jsonb WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM current)
+   ), grace_kept AS (
+     -- SPEC decision 8: the grace record follows the grant's last rotation ($19 is NULL without a grace successor).
+     INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+     SELECT grant_id, $11, $19::text, $20::bigint FROM current WHERE $19::text IS NOT NULL
+     ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+       sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at
+   ), grace_dropped AS (
+     DELETE FROM refresh_token_grace WHERE grant_id IN (SELECT grant_id FROM current) AND $19::text IS NULL
+   )
+   SELECT count(*)::int AS rotated FROM current`;
+
+export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDependencies): Storage['tokens'] {
+  const postgres = db.dialect === 'postgres';
+  const byDigest = tokenLookup('token_digest', postgres);
+  const byTokenId = tokenLookup('token_id', postgres);
+
+  /** One token with its grant and client (RFC 7662 §2.2 needs all three); undefined if any is missing. */
+  const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
+    const row = await db.get(column === 'token_digest' ? byDigest : byTokenId, [value], { name: `gatehouse_token_by_${column}` });
+    if (!row) return undefined;
+    const grant = toGrant(prefixed(row, 'g_'));
+    // PostgreSQL: the client came with the token (one round trip). SQLite: from the client-record cache,
+    // which every client write invalidates, instead of a second SELECT.
+    const client = postgres ? toClient(prefixed(row, 'c_')) : await findClient(String(row.client_id));
+    return client && { token: toToken(row), grant, client };
+  };
+
+  return {
+    async findByDigest(tokenDigest) {
+      return tokenWithGrant('token_digest', tokenDigest);
+    },
+    async findByTokenId(tokenId) {
+      return tokenWithGrant('token_id', tokenId);
+    },
+    async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
+      if (postgres) {
+        const row = await db.get<{ rotated: number }>(POSTGRES_ROTATE_REFRESH_TOKEN, [
+          ...postgresTokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
+          graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens), tokenJkts(newTokens),
+        ], { name: 'gatehouse_rotate_refresh_token' });
+        return row!.rotated === 1 ? 'rotated' : 'not_current';
+      }
+      // SQLite: one writer at a time, so the compare-and-swap and what follows it run in one transaction
+      // (a SAVEPOINT of the group commit, sqlite/group-commit.ts) that nothing can interleave with.
+      return db.transaction(function* (tx) {
+        // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
+        // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
+        // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
+        const current = yield* tx.get<{ grant_id: string }>(
+          `UPDATE tokens SET rotated_at = ?
+             WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+               AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
+             RETURNING grant_id`,
+          [now, presentedDigest],
+        );
+        if (!current) return 'not_current' as const;
+        // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
+        yield* tx.run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", [now, current.grant_id]);
+        yield* sqliteInsertTokens(tx, newTokens);
+        if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
+        // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
+        if (graceSuccessor) {
+          yield* tx.run(
+            `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+                 sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
+            [current.grant_id, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt],
+          );
+        } else {
+          yield* tx.run('DELETE FROM refresh_token_grace WHERE grant_id = ?', [current.grant_id]);
+        }
+        return 'rotated' as const;
+      });
+    },
+    async findGraceSuccessor(presentedDigest) {
+      const row = await db.get(
+        `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
+           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL`,
+        [presentedDigest],
+        { name: 'gatehouse_find_grace_successor' },
+      );
+      return row && toGraceSuccessor(row);
+    },
+    async revokeAccessToken(tokenDigest, now) {
+      await db.run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", [now, tokenDigest]);
+    },
+    async revokeAccessTokensOfClient(clientId, now) {
+      // Issue 12 (index pruning, migration 27): through the client's active grants (the grants' client index,
+      // then tokens_by_grant), so that no index on tokens by client has to be kept up to date by every
+      // rotation for this rare operation. The same tokens: a grant's tokens share its client, and revoking a
+      // grant revokes all its tokens.
+      const { changes } = await db.run(
+        `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
+           AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
+        [now, clientId],
+      );
+      return changes;
+    },
+    async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
+      // Issue 15 §4: `audience` null matches tokens stored without one (the default resource), hence
+      // IS NOT DISTINCT FROM (SQLite has it too, since 3.39); without `audience`, no audience condition.
+      const rows = await db.all(
+        `SELECT token_id, expires_at, revoked_at FROM tokens
+           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?${audience === undefined ? '' : ' AND audience IS NOT DISTINCT FROM ?'}
+           ORDER BY revoked_at, token_id LIMIT ?`,
+        audience === undefined ? [sinceSeconds, now, limit] : [sinceSeconds, now, audience, limit],
+      );
+      return rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
+    },
+  };
+}
+
+function toGraceSuccessor(row: Row): GraceSuccessor {
+  return {
+    grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
+    sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
+  };
+}
