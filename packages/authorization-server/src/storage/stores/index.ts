@@ -1,7 +1,7 @@
 /**
  * The stores written once for both databases (issue 12), composed once: both storages spread this into
  * their `Storage` beside their dialect-specific stores (clients, codes, grants, tokens, DPoP proofs, login
- * throttle, rate limits, cleanup).
+ * throttle, rate limits).
  */
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
@@ -9,6 +9,7 @@ import { createAdminCredentialStore } from './admin-credentials.ts';
 import { createApiKeyStore } from './api-keys.ts';
 import { createAuditStore } from './audit.ts';
 import { createBrandingReviewStore } from './branding-reviews.ts';
+import { createCleanupStore } from './cleanup.ts';
 import { createClientLogoStore } from './client-logos.ts';
 import { createConsoleAdministratorStore } from './console-administrators.ts';
 import { createDeveloperStore } from './developers.ts';
@@ -28,7 +29,7 @@ import { createWebhookStore } from './webhooks.ts';
 export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
-  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources'>;
+  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'cleanup'>;
 
 export function createSharedStores(driver: SqlDriver): SharedStores {
   return {
@@ -52,5 +53,6 @@ export function createSharedStores(driver: SqlDriver): SharedStores {
     brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
     resources: createResourceStore(driver),
+    cleanup: createCleanupStore(driver),
   };
 }
