@@ -9,12 +9,13 @@
  * `tokens.cleanup_after` (set by cleanup on an expired refresh token kept for its live family: the
  * family's expiry as it was then), so rows that must stay are not examined again on every run.
  *
- * SQLite: each batch is its own short write transaction (node:sqlite is synchronous), and the run yields
- * to the event loop between batches so requests never wait for a whole cleanup. PostgreSQL: batches take
+ * SQLite: the batches up to the first full one share one short write transaction (an idle run is one
+ * transaction, one COMMIT), and the run yields to the event loop after each full batch: node:sqlite is
+ * synchronous, and requests must not wait for a whole cleanup. PostgreSQL: batches take
  * their rows `FOR UPDATE … SKIP LOCKED`, so every instance can run cleanup at once (storage.ts: rows
  * another run holds are skipped, never waited for or deleted twice).
  */
-import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import { runStepsAsync, sqlTransaction, type SqlDialect, type SqlDriver, type SqlRequest, type SqlStep, type SqlTransaction } from '../sql/driver.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS, type CleanupResult, type Storage } from '../storage.ts';
 
 /** One kind of row cleanup deletes once its time has passed. */
@@ -37,7 +38,7 @@ interface ExpiringRows {
 
 /**
  * What cleanup deletes, in this order (storage.ts `cleanup.deleteExpired` says what and why). The refresh
- * tokens entry names the candidates of the family step (refreshFamilyBatch), not a plain batch delete.
+ * tokens entry names the candidates of the family step (batchSteps), not a plain batch delete.
  */
 const EXPIRING: readonly ExpiringRows[] = [
   { kind: 'loginSessions', table: 'login_sessions', time: 'x.expires_at' },
@@ -64,7 +65,7 @@ const EXPIRING: readonly ExpiringRows[] = [
   { kind: 'refreshTokenGrace', table: 'refresh_token_grace', time: 'x.grace_expires_at' },
 ];
 
-/** The rows of `rows` due at `?` (their time, minus retention), in index order (params: due, limit). */
+/** Those of `rows` whose time is at or before the first `?` (now minus retention), in index order, at most the second `?`. */
 function dueRows(rows: ExpiringRows, selected: string): string {
   return `SELECT ${selected} FROM ${rows.table} x WHERE ${rows.where ? `${rows.where} AND ` : ''}${rows.time} <= ? ORDER BY ${rows.time} LIMIT ?`;
 }
@@ -74,8 +75,8 @@ function dueRows(rows: ExpiringRows, selected: string): string {
  * the candidates come from an index range, so a run over a big table with nothing to delete reads a few
  * index pages, never the whole table.
  */
-function batchDelete(db: SqlDriver, rows: ExpiringRows): string {
-  if (db.dialect === 'postgres') {
+function batchDelete(dialect: SqlDialect, rows: ExpiringRows): string {
+  if (dialect === 'postgres') {
     // FOR UPDATE SKIP LOCKED: each batch takes rows no other run holds, and rows a request is updating are
     // left for the next run instead of being waited for.
     return `DELETE FROM ${rows.table} WHERE ctid = ANY (ARRAY(${dueRows(rows, 'x.ctid')} FOR UPDATE OF x SKIP LOCKED))`;
@@ -86,19 +87,30 @@ function batchDelete(db: SqlDriver, rows: ExpiringRows): string {
   return `DELETE FROM ${rows.table} WHERE ${key} IN (${dueRows(rows, `x.${key}`)})`;
 }
 
+/** One batch's outcome: rows deleted, and whether it was full (more may be due: run another). */
+interface Batch {
+  deleted: number;
+  full: boolean;
+}
+
 /**
- * SPEC decision 8: a refresh token goes only with its whole family. One batch of at most `limit` expired
+ * One batch of `rows` due at `due`: at most `limit` rows.
+ *
+ * Refresh tokens, SPEC decision 8: a refresh token goes only with its whole family. The batch's expired
  * refresh tokens, by when they are next due: those whose family has expired are deleted; the others are
  * kept (still recognised as replays) and marked not to be looked at again before the family's expiry as it
  * is now (`cleanup_after`), so kept tokens are not rescanned on every run.
- * @returns deleted: tokens deleted; examined: candidates looked at (deleted or kept).
  */
-async function refreshFamilyBatch(db: SqlDriver, rows: ExpiringRows, now: number, limit: number): Promise<{ deleted: number; examined: number }> {
+function* batchSteps(tx: SqlTransaction, rows: ExpiringRows, due: number, limit: number): SqlStep<Batch> {
+  if (rows.kind !== 'refreshTokens') {
+    const { changes } = yield* tx.run(batchDelete(tx.dialect, rows), [due, limit]);
+    return { deleted: changes, full: changes >= limit };
+  }
   const candidates = (key: string) => dueRows(rows, `${key} AS token_key,
     (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at`);
-  if (db.dialect === 'postgres') {
+  if (tx.dialect === 'postgres') {
     // ONE statement (one round trip, atomic): the candidates are locked SKIP LOCKED, as in batchDelete.
-    const row = await db.get(
+    const row = yield* tx.get(
       `WITH candidates AS (${candidates('x.ctid')} FOR UPDATE OF x SKIP LOCKED),
        deleted AS (
          DELETE FROM tokens WHERE ctid = ANY (ARRAY(SELECT token_key FROM candidates WHERE family_expires_at <= ?)) RETURNING 1
@@ -107,53 +119,58 @@ async function refreshFamilyBatch(db: SqlDriver, rows: ExpiringRows, now: number
          WHERE tokens.ctid = c.token_key AND c.family_expires_at > ? RETURNING 1
        )
        SELECT (SELECT count(*) FROM deleted)::int AS deleted, (SELECT count(*) FROM kept)::int AS kept`,
-      [now, limit, now, now],
+      [due, limit, due, due],
     );
     const deleted = Number(row?.deleted ?? 0);
-    return { deleted, examined: deleted + Number(row?.kept ?? 0) };
+    return { deleted, full: deleted + Number(row?.kept ?? 0) >= limit };
   }
-  // SQLite: one short write transaction; the tokens are named by token_digest, not rowid (tokens may be a
-  // WITHOUT ROWID table).
-  return db.transaction(function* (tx: SqlTransaction): SqlStep<{ deleted: number; examined: number }> {
-    const due = yield* tx.all(candidates('x.token_digest'), [now, limit]);
-    let deleted = 0;
-    for (const candidate of due) {
-      const familyExpiresAt = Number(candidate.family_expires_at);
-      if (familyExpiresAt <= now) deleted += (yield* tx.run('DELETE FROM tokens WHERE token_digest = ?', [candidate.token_key])).changes;
-      else yield* tx.run('UPDATE tokens SET cleanup_after = ? WHERE token_digest = ?', [familyExpiresAt, candidate.token_key]);
-    }
-    return { deleted, examined: due.length };
-  });
+  // SQLite, inside the pass's transaction: the candidates and their deletes and marks commit together. The
+  // tokens are named by token_digest, not rowid, so this also works when tokens is a WITHOUT ROWID table.
+  const found = yield* tx.all(candidates('x.token_digest'), [due, limit]);
+  let deleted = 0;
+  for (const candidate of found) {
+    const familyExpiresAt = Number(candidate.family_expires_at);
+    if (familyExpiresAt <= due) deleted += (yield* tx.run('DELETE FROM tokens WHERE token_digest = ?', [candidate.token_key])).changes;
+    else yield* tx.run('UPDATE tokens SET cleanup_after = ? WHERE token_digest = ?', [familyExpiresAt, candidate.token_key]);
+  }
+  return { deleted, full: found.length >= limit };
 }
 
 export function createCleanupStore(db: SqlDriver): Storage['cleanup'] {
-  const statements = new Map(EXPIRING.filter((rows) => rows.kind !== 'refreshTokens').map((rows) => [rows, batchDelete(db, rows)]));
-  /** node:sqlite is synchronous: let requests run between batches (PostgreSQL's awaits already do). */
-  const betweenBatches = () => db.dialect === 'sqlite' ? new Promise((resolve) => setImmediate(resolve)) : Promise.resolve();
-
-  /** Batch after batch of `rows` until one comes back short (a concurrent run holds the rest, or none is left). @returns rows deleted. */
-  const inBatches = async (rows: ExpiringRows, now: number, batchSize: number): Promise<number> => {
-    const due = now - (rows.retention ?? 0);
-    let total = 0;
-    for (;;) {
-      if (rows.kind === 'refreshTokens') {
-        const batch = await refreshFamilyBatch(db, rows, due, batchSize);
-        total += batch.deleted;
-        if (batch.examined < batchSize) return total;
-      } else {
-        const { changes } = await db.run(statements.get(rows)!, [due, batchSize]);
-        total += changes;
-        if (changes < batchSize) return total;
-      }
-      await betweenBatches();
-    }
-  };
+  /** PostgreSQL: each statement of a pass on its own, autocommitted (one round trip; row locks held for that statement only). */
+  const autocommit = (request: SqlRequest): Promise<unknown> => request.kind === 'get' ? db.get(request.text, request.params)
+    : request.kind === 'all' ? db.all(request.text, request.params) : db.run(request.text, request.params);
 
   return {
     async deleteExpired(now, batchSize) {
       if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
-      const result = {} as Omit<CleanupResult, 'deleted'>;
-      for (const rows of EXPIRING) result[rows.kind] = await inBatches(rows, now, batchSize);
+      const result = Object.fromEntries(EXPIRING.map((rows) => [rows.kind, 0])) as Omit<CleanupResult, 'deleted'>;
+      /**
+       * Batches in EXPIRING's order from kind `first` on, until one comes back full (more of that kind may be
+       * due; a batch that comes back short means none is left, or a concurrent run holds the rest).
+       * @returns rows deleted by kind, and the kind to go on with (EXPIRING.length: done).
+       */
+      function* pass(tx: SqlTransaction, first: number): SqlStep<{ deleted: number[]; next: number }> {
+        const deleted: number[] = [];
+        for (let i = first; i < EXPIRING.length; i++) {
+          const rows = EXPIRING[i]!;
+          const batch = yield* batchSteps(tx, rows, now - (rows.retention ?? 0), batchSize);
+          deleted[i] = batch.deleted;
+          if (batch.full) return { deleted, next: i };
+        }
+        return { deleted, next: EXPIRING.length };
+      }
+      for (let next = 0; next < EXPIRING.length;) {
+        // SQLite: one pass is one short write transaction (one COMMIT, however many kinds it covers; an idle run
+        // is one), and node:sqlite is synchronous, so requests run between passes. PostgreSQL: statements
+        // autocommit, and their awaits let requests run anyway.
+        const done = db.dialect === 'sqlite'
+          ? await db.transaction((tx) => pass(tx, next))
+          : await runStepsAsync(pass(sqlTransaction('postgres'), next), autocommit);
+        done.deleted.forEach((n, i) => { result[EXPIRING[i]!.kind] += n; });
+        next = done.next;
+        if (db.dialect === 'sqlite' && next < EXPIRING.length) await new Promise((resolve) => setImmediate(resolve));
+      }
       return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
     },
   };
