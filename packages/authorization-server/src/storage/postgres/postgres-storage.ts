@@ -28,9 +28,7 @@
  */
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
-  CleanupResult,
   Storage,
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
@@ -180,80 +178,6 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         }).catch((error: unknown) => { throw postgresStorageError(error); });
         const windows = new Map(rows.map((row) => [String(row.limit_key), { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }]));
         return keys.map((key) => windows.get(key)!);
-      },
-    },
-    cleanup: {
-      async deleteExpired(now, batchSize) {
-        if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
-        /**
-         * One DELETE of at most `batchSize` rows, repeated until a batch comes back short. `FOR UPDATE SKIP
-         * LOCKED` lets every instance run this at once: each batch takes rows no other run holds, and rows a
-         * request is updating are left for the next run instead of being waited for.
-         */
-        const inBatches = async (table: string, where: string, orderBy: string, params: unknown[]): Promise<number> => {
-          const limit = `$${params.length + 1}`;
-          let total = 0;
-          for (;;) {
-            // ORDER BY the indexed time column: the candidates come from an index range, so a run over a big
-            // table with nothing to delete reads a few index pages, never the whole table.
-            const result = await query(
-              `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(
-                 SELECT x.ctid FROM ${table} x WHERE ${where} ORDER BY ${orderBy} LIMIT ${limit} FOR UPDATE OF x SKIP LOCKED))`,
-              [...params, batchSize],
-            );
-            const deleted = result.rowCount ?? 0;
-            total += deleted;
-            if (deleted < batchSize) return total;
-          }
-        };
-        /**
-         * SPEC decision 8: a refresh token goes only with its whole family. One batch of expired refresh
-         * tokens (by when they are next due): those whose family has expired are deleted; the others are
-         * kept to be recognised as replays, and marked not to be looked at again before the family's
-         * expiry as it is now, so kept tokens are not rescanned on every run.
-         */
-        const refreshFamilies = async (): Promise<number> => {
-          let total = 0;
-          for (;;) {
-            const row = (await query<{ deleted: number; kept: number }>(
-              `WITH candidates AS (
-                 SELECT x.ctid AS row_id,
-                   (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at
-                 FROM tokens x WHERE x.kind = 'refresh' AND COALESCE(x.cleanup_after, x.expires_at) <= $1
-                 ORDER BY COALESCE(x.cleanup_after, x.expires_at) LIMIT $2 FOR UPDATE OF x SKIP LOCKED
-               ), deleted AS (
-                 DELETE FROM tokens WHERE ctid = ANY (ARRAY(SELECT row_id FROM candidates WHERE family_expires_at <= $1)) RETURNING 1
-               ), kept AS (
-                 UPDATE tokens SET cleanup_after = c.family_expires_at FROM candidates c
-                 WHERE tokens.ctid = c.row_id AND c.family_expires_at > $1 RETURNING 1
-               )
-               SELECT (SELECT count(*) FROM deleted)::int AS deleted, (SELECT count(*) FROM kept)::int AS kept`,
-              [now, batchSize],
-            )).rows[0]!;
-            total += row.deleted;
-            if (row.deleted + row.kept < batchSize) return total;
-          }
-        };
-        const result: Omit<CleanupResult, 'deleted'> = {
-          loginSessions: await inBatches('login_sessions', 'x.expires_at <= $1', 'x.expires_at', [now]),
-          authorizationCodes: await inBatches('authorization_codes', 'x.expires_at <= $1', 'x.expires_at', [now - AUTHORIZATION_CODE_RETENTION_SECONDS]),
-          accessTokens: await inBatches('tokens', "x.kind = 'access' AND x.expires_at <= $1", 'x.expires_at', [now]),
-          refreshTokens: await refreshFamilies(),
-          // After tokens and codes, so a grant whose last rows just went goes in the same run. Only revoked
-          // grants whose tokens have all expired (cleanup_after, set at revocation) are candidates; a revoked
-          // grant never gains tokens or codes again, so "none left" stays true until the delete.
-          grants: await inBatches('grants', `x.revoked_at IS NOT NULL AND x.cleanup_after <= $1
-            AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = x.grant_id)
-            AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = x.grant_id)`, 'x.cleanup_after', [now]),
-          loginThrottleWindows: await inBatches('login_throttle', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
-          interactions: await inBatches('interactions', 'x.expires_at <= $1', 'x.expires_at', [now]),
-          rateLimitWindows: await inBatches('rate_limit_windows', 'x.window_ends_at <= $1', 'x.window_ends_at', [now]),
-          knownDevices: await inBatches('known_devices', 'x.expires_at <= $1', 'x.expires_at', [now]),
-          pushedRequests: await inBatches('pushed_requests', 'x.expires_at <= $1', 'x.expires_at', [now]),
-          // SPEC decision 8: a grace record whose window ended answers no retry any more.
-          refreshTokenGrace: await inBatches('refresh_token_grace', 'x.grace_expires_at <= $1', 'x.grace_expires_at', [now]),
-        };
-        return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
     async close() {

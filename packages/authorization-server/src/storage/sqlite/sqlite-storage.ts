@@ -20,9 +20,7 @@ import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './gro
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
 import { cacheClients } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
-import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
 import type {
-  CleanupResult,
   Storage,
 } from '../storage.ts';
 
@@ -104,87 +102,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
           return [key, { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }];
         })));
         return keys.map((key) => windows.get(key)!);
-      },
-    },
-    cleanup: {
-      async deleteExpired(now, batchSize) {
-        if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
-        /**
-         * Runs one DELETE (its own short write transaction) until it deletes fewer than `batchSize` rows,
-         * yielding to the event loop between batches: node:sqlite is synchronous, and requests must not
-         * wait for a whole cleanup.
-         */
-        const inBatches = async (statement: string, ...params: SQLInputValue[]): Promise<number> => {
-          let total = 0;
-          for (;;) {
-            const deleted = Number(run(statement, ...params, batchSize).changes);
-            total += deleted;
-            if (deleted < batchSize) return total;
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        };
-        /**
-         * SPEC decision 8: a refresh token goes only with its whole family. Per batch (one short write
-         * transaction): expired refresh tokens, by when they are next due; those whose family has expired
-         * are deleted, the others kept (still recognised as replays) and not looked at again before the
-         * family's expiry as it is now.
-         */
-        const refreshFamilies = async (): Promise<number> => {
-          let total = 0;
-          for (;;) {
-            const batch = transaction(() => {
-              const candidates = all(
-                `SELECT t.rowid AS row_id,
-                   (SELECT MAX(u.expires_at) FROM tokens u WHERE u.grant_id = t.grant_id AND u.kind = 'refresh') AS family_expires_at
-                 FROM tokens t WHERE t.kind = 'refresh' AND COALESCE(t.cleanup_after, t.expires_at) <= ?
-                 ORDER BY COALESCE(t.cleanup_after, t.expires_at) LIMIT ?`,
-                now, batchSize,
-              );
-              let deleted = 0;
-              for (const candidate of candidates) {
-                if (Number(candidate.family_expires_at) <= now) deleted += Number(run('DELETE FROM tokens WHERE rowid = ?', candidate.row_id as number).changes);
-                else run('UPDATE tokens SET cleanup_after = ? WHERE rowid = ?', candidate.family_expires_at as number, candidate.row_id as number);
-              }
-              return { deleted, examined: candidates.length };
-            });
-            total += batch.deleted;
-            if (batch.examined < batchSize) return total;
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        };
-        const result: Omit<CleanupResult, 'deleted'> = {
-          loginSessions: await inBatches('DELETE FROM login_sessions WHERE rowid IN (SELECT rowid FROM login_sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
-          authorizationCodes: await inBatches(
-            'DELETE FROM authorization_codes WHERE rowid IN (SELECT rowid FROM authorization_codes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)',
-            now - AUTHORIZATION_CODE_RETENTION_SECONDS,
-          ),
-          accessTokens: await inBatches("DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE kind = 'access' AND expires_at <= ? ORDER BY expires_at LIMIT ?)", now),
-          refreshTokens: await refreshFamilies(),
-          // After the tokens and codes above, so that a grant whose last rows just went goes in the same run.
-          // Candidates: revoked grants whose tokens have all expired (cleanup_after, set at revocation).
-          grants: await inBatches(
-            `DELETE FROM grants WHERE rowid IN (
-               SELECT g.rowid FROM grants g WHERE g.revoked_at IS NOT NULL AND g.cleanup_after <= ?
-                 AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = g.grant_id)
-                 AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = g.grant_id)
-               ORDER BY g.cleanup_after LIMIT ?)`,
-            now,
-          ),
-          loginThrottleWindows: await inBatches('DELETE FROM login_throttle WHERE rowid IN (SELECT rowid FROM login_throttle WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)', now),
-          interactions: await inBatches('DELETE FROM interactions WHERE rowid IN (SELECT rowid FROM interactions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
-          rateLimitWindows: await inBatches(
-            'DELETE FROM rate_limit_windows WHERE rowid IN (SELECT rowid FROM rate_limit_windows WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)',
-            now,
-          ),
-          knownDevices: await inBatches('DELETE FROM known_devices WHERE rowid IN (SELECT rowid FROM known_devices WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
-          pushedRequests: await inBatches('DELETE FROM pushed_requests WHERE rowid IN (SELECT rowid FROM pushed_requests WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)', now),
-          // SPEC decision 8: a grace record whose window ended answers no retry any more.
-          refreshTokenGrace: await inBatches(
-            'DELETE FROM refresh_token_grace WHERE rowid IN (SELECT rowid FROM refresh_token_grace WHERE grace_expires_at <= ? ORDER BY grace_expires_at LIMIT ?)',
-            now,
-          ),
-        };
-        return { deleted: Object.values(result).reduce((sum, n) => sum + n, 0), ...result };
       },
     },
     async close() {

@@ -1,7 +1,7 @@
 /**
  * The stores written once for both databases (issue 12), composed once: both storages spread this into
- * their `Storage` beside their dialect-specific stores (clients, codes, grants, DPoP proofs, login
- * throttle, rate limits, cleanup).
+ * their `Storage` beside their own stores: clients (each with its cache), the resource catalogue and the
+ * rate-limit counters where a backend keeps them elsewhere.
  */
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
@@ -10,6 +10,7 @@ import { createApiKeyStore } from './api-keys.ts';
 import { createAuditStore } from './audit.ts';
 import { createAuthorizationCodeStore } from './authorization-codes.ts';
 import { createBrandingReviewStore } from './branding-reviews.ts';
+import { createCleanupStore } from './cleanup.ts';
 import { createClientLogoStore } from './client-logos.ts';
 import { createConsoleAdministratorStore } from './console-administrators.ts';
 import { createDeveloperStore } from './developers.ts';
@@ -34,7 +35,7 @@ export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
   | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'dpopProofs' | 'loginThrottle'
-  | 'authorizationCodes' | 'grants' | 'tokens'>;
+  | 'authorizationCodes' | 'grants' | 'tokens' | 'cleanup'>;
 
 /** What the shared stores take from the backend's own stores: the cached client lookup (tokens.ts). */
 export type SharedStoreDependencies = TokenStoreDependencies;
@@ -66,5 +67,6 @@ export function createSharedStores(driver: SqlDriver, dependencies: SharedStoreD
     authorizationCodes: createAuthorizationCodeStore(driver),
     grants: createGrantStore(driver),
     tokens: createTokenStore(driver, dependencies),
+    cleanup: createCleanupStore(driver),
   };
 }
