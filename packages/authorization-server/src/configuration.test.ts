@@ -50,6 +50,19 @@ describe('configuration: the database and the cleanup job', () => {
 });
 
 describe('configuration: rate limits at the OAuth endpoints (SPEC decision 18)', () => {
+  it('reads GATEHOUSE_RATE_LIMIT_COUNTERS: SQLite counts in memory unless it is database; memory is refused on PostgreSQL', () => {
+    assert.deepEqual(loadConfiguration({}).database, { kind: 'sqlite', path: './data/gatehouse.sqlite' });
+    assert.deepEqual(loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' }).database, { kind: 'sqlite', path: './data/gatehouse.sqlite', rateLimitCounters: 'database' });
+    assert.deepEqual(loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'memory' }).database, { kind: 'sqlite', path: './data/gatehouse.sqlite', rateLimitCounters: 'memory' });
+    assert.throws(() => loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'redis' }), /GATEHOUSE_RATE_LIMIT_COUNTERS must be memory or database \(got "redis"\)/);
+    assert.equal(loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' }).database.kind, 'postgres');
+    assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_RATE_LIMIT_COUNTERS: 'memory' }), /GATEHOUSE_RATE_LIMIT_COUNTERS=memory is for SQLite only/);
+    const described = (env: NodeJS.ProcessEnv) => Object.fromEntries(describeConfiguration(loadConfiguration(env))).GATEHOUSE_RATE_LIMIT_COUNTERS;
+    assert.match(described({})!, /^memory \(this process only/);
+    assert.match(described({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' })!, /^database \(shared by every process on the file/);
+    assert.equal(described({ DATABASE_URL: 'postgres://db/gh' }), undefined);
+  });
+
   it('reads GATEHOUSE_OAUTH_RATE_LIMIT as per client, per address, window seconds, or off; unset keeps the defaults', () => {
     assert.equal(loadConfiguration({}).oauthEndpointRateLimit, undefined);
     assert.deepEqual(loadConfiguration({ GATEHOUSE_OAUTH_RATE_LIMIT: '500, 5000, 60' }).oauthEndpointRateLimit, {

@@ -13,6 +13,7 @@
  * | `GATEHOUSE_CLIENT_CACHE_ENTRIES` | `10000` | PostgreSQL: client records cached per instance (storage/client-cache.ts, kept fresh by LISTEN/NOTIFY on one extra connection); `0` turns the cache and that connection off (needed behind a transaction-mode pooler, where LISTEN does not work) |
  * | `GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL: longest a statement (lock waits included) may run before it is cancelled and the request answered 503 with `Retry-After`; `0` turns it off |
  * | `GATEHOUSE_DATABASE` | `./data/gatehouse.sqlite` | SQLite file, used when `DATABASE_URL` is unset |
+ * | `GATEHOUSE_RATE_LIMIT_COUNTERS` | `memory` | SQLite: where the OAuth endpoints' request counters live; `memory`: in the server process (counts per process, no write per request), `database`: in the file (shared by several processes on it, a write per request); PostgreSQL always keeps them in the database |
  * | `GATEHOUSE_CLEANUP_INTERVAL_SECONDS` | `60` | how often each instance deletes expired rows (storage.ts `cleanup`); `0` turns it off |
  * | `GATEHOUSE_CLEANUP_BATCH_SIZE` | `500` | rows per delete statement of that cleanup |
  * | `GATEHOUSE_TOKEN_KEY` | generated and kept in the database in development; required otherwise | base64url, ≥ 32 bytes |
@@ -44,10 +45,14 @@
 import { randomBytes } from 'node:crypto';
 import { parseAuditStreamSetting, type AuditStreamTarget } from './operations/audit-stream.ts';
 import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, UpstreamIdentityProvider } from './options.ts';
+import type { RateLimitCounters } from './storage/sqlite/sqlite-storage.ts';
 
-/** Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. */
+/**
+ * Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. SQLite's
+ * `rateLimitCounters` is `GATEHOUSE_RATE_LIMIT_COUNTERS` when set (unset: `memory`, sqlite-storage.ts).
+ */
 export type DatabaseConfiguration =
-  | { kind: 'sqlite'; path: string }
+  | { kind: 'sqlite'; path: string; rateLimitCounters?: RateLimitCounters }
   | { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number; clientCacheEntries: number; statementTimeoutMillis: number };
 
 export interface Configuration {
@@ -132,8 +137,18 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     problems.push(`GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url): the generated development key is refused`);
   }
   const databasePath = env.GATEHOUSE_DATABASE ?? './data/gatehouse.sqlite';
-  let database: DatabaseConfiguration = { kind: 'sqlite', path: databasePath };
+  // SPEC decision 18's counters need no durability: SQLite keeps them in memory unless several processes share the file.
+  const rateLimitCounters = env.GATEHOUSE_RATE_LIMIT_COUNTERS || undefined;
+  if (rateLimitCounters !== undefined && rateLimitCounters !== 'memory' && rateLimitCounters !== 'database') {
+    problems.push(`GATEHOUSE_RATE_LIMIT_COUNTERS must be memory or database (got ${shown(rateLimitCounters)})`);
+  }
+  let database: DatabaseConfiguration = {
+    kind: 'sqlite', path: databasePath, ...(rateLimitCounters === 'memory' || rateLimitCounters === 'database' ? { rateLimitCounters } : {}),
+  };
   if (env.DATABASE_URL) {
+    if (rateLimitCounters === 'memory') {
+      problems.push('GATEHOUSE_RATE_LIMIT_COUNTERS=memory is for SQLite only: PostgreSQL instances share their counters in the database');
+    }
     // Never echoed: it may hold a password.
     if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (value not shown: it may hold a password)');
     database = {
@@ -240,6 +255,10 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['HOST', configuration.host],
     ['GATEHOUSE_ISSUER', configuration.issuer],
     ['database', `${configuration.database.kind} ${describeDatabase(configuration.database)}`],
+    ...(configuration.database.kind === 'sqlite' ? [
+      ['GATEHOUSE_RATE_LIMIT_COUNTERS', configuration.database.rateLimitCounters === 'database'
+        ? 'database (shared by every process on the file; a write per request)' : 'memory (this process only; nothing written)'] as [string, string],
+    ] : []),
     ...(configuration.database.kind === 'postgres' ? [
       ['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string],
       ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 ? '0 (client records read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
@@ -272,7 +291,7 @@ export function describeDatabase(database: DatabaseConfiguration): string {
 /** Every variable loadConfiguration reads (`gatehouse config check` warns about other GATEHOUSE_* names: typos). */
 export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE', 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS',
-  'GATEHOUSE_DATABASE', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
+  'GATEHOUSE_DATABASE', 'GATEHOUSE_RATE_LIMIT_COUNTERS', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',
   'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS',

@@ -4,7 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { systemClock } from '../clock.ts';
 import { resolveOptions, type OAuthEndpointRateLimit } from '../options.ts';
@@ -18,6 +21,7 @@ import { addressKey } from './rate-limit.ts';
 const postgresSkip = await postgresSkipReason();
 const backends: { name: string; skip: string | false; storage: () => Promise<Storage> | Storage }[] = [
   { name: 'sqlite', skip: false, storage: () => createSqliteStorage(':memory:') },
+  { name: 'sqlite, counters in the database', skip: false, storage: () => createSqliteStorage(':memory:', { rateLimitCounters: 'database' }) },
   { name: 'postgres', skip: postgresSkip, storage: () => createTestPostgresStorage() },
 ];
 
@@ -180,6 +184,36 @@ describe('rate limits: two instances on one PostgreSQL schema share the count (S
       for (const server of servers) await server.close();
       await dropTestSchema(schema);
     }
+  });
+});
+
+describe('rate limits: two server processes on one SQLite file (GATEHOUSE_RATE_LIMIT_COUNTERS)', () => {
+  /** Three introspections at A, B, A, then one at B: whether the fourth is refused (the count was shared). */
+  async function fourthRefused(rateLimitCounters: 'memory' | 'database'): Promise<boolean> {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-rate-limit-'));
+    const path = join(directory, 'gatehouse.sqlite');
+    const servers: TestServer[] = [];
+    try {
+      // Two storages on one file stand in for two processes: each has its own connection and memory.
+      for (let i = 0; i < 2; i++) servers.push(await startTestServer({ storage: createSqliteStorage(path, { rateLimitCounters }), oauthEndpointRateLimit: LIMIT }));
+      const [a, b] = servers as [TestServer, TestServer];
+      const introspectAt = (server: TestServer) => postForm(`${server.url}/oauth/token/introspect`, { token: 'unknown' }, { authorization: confidentialAuth() });
+      for (const server of [a, b, a]) assert.deepEqual((await introspectAt(server)).json, { active: false });
+      const fourth = await introspectAt(b);
+      if (fourth.status === 429) assertRateLimited(fourth, 10);
+      return fourth.status === 429;
+    } finally {
+      for (const server of servers) await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }
+
+  it('share one count with the counters in the database (the file\'s rate_limit_windows)', async () => {
+    assert.equal(await fourthRefused('database'), true);
+  });
+
+  it('count on their own with the counters in memory (the default: one server process per file)', async () => {
+    assert.equal(await fourthRefused('memory'), false);
   });
 });
 

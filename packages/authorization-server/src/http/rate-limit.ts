@@ -4,7 +4,8 @@
  * client_id the request presents (HTTP Basic or the body's `client_id`, whether or not it authenticates:
  * guessing costs attempts) and the address it comes from (`request.ip`, so `trustProxy` decides; an IPv6
  * address by its /64, which one host usually holds whole). The counters live in storage
- * (`storage.rateLimits`), so every instance shares them.
+ * (`storage.rateLimits`): every instance on one PostgreSQL database shares them; on SQLite they are the
+ * server process's own unless `GATEHOUSE_RATE_LIMIT_COUNTERS=database` (README, "Rate limits").
  *
  * Over a limit: HTTP 429 (RFC 6585 §4) with `Retry-After` in seconds until the window ends (RFC 9110
  * §10.2.3), `Cache-Control: no-store` and the RFC 6749 §5.2 JSON shape with `temporarily_unavailable`.

@@ -10,7 +10,7 @@ import type { Storage } from './storage.ts';
 /** Opens and migrates the configured database. @throws when it cannot be opened or migrated. */
 export async function openStorage(database: DatabaseConfiguration): Promise<Storage> {
   if (database.kind === 'postgres') return createPostgresStorage(database.url, { schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries, statementTimeoutMillis: database.statementTimeoutMillis });
-  return createSqliteStorage(database.path);
+  return createSqliteStorage(database.path, { rateLimitCounters: database.rateLimitCounters ?? 'memory' });
 }
 
 /** Applies the missing migrations; returns the versions applied now and the version after. */

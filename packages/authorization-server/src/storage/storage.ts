@@ -620,17 +620,19 @@ export interface Storage {
     attempt(counters: { key: string; rule: LoginDelayRule }[], now: number): Promise<{ retryAfterSeconds: number; failures: number[] }>;
   };
   /**
-   * Request counters of the token, revocation and introspection endpoints (SPEC decision 18), shared by
-   * every instance. Keys are chosen by the caller (`token:client:<client_id>`, `token:address:<ip>`); each
-   * has one fixed window at a time, current while `now < windowEndsAt`, with `windowEndsAt = first hit
-   * + windowSeconds`. Counters are not worth a disk flush: a crash may lose recent hits (PostgreSQL keeps
-   * them in an UNLOGGED table), never more than that.
+   * Request counters of the token, revocation, introspection and PAR endpoints (SPEC decision 18). Keys
+   * are chosen by the caller (`token:client:<client_id>`, `token:address:<ip>`); each has one fixed window
+   * at a time, current while `now < windowEndsAt`, with `windowEndsAt = first hit + windowSeconds`.
+   * Counters are not worth a disk flush: a crash or restart may lose recent hits or whole windows, never
+   * more than that. Where they live: PostgreSQL, an UNLOGGED table shared by every instance; SQLite, this
+   * process's memory by default (counts per process, bounded, no write), or with `rateLimitCounters:
+   * 'database'` the file's table, shared by every process on the file (stores/rate-limits*.ts).
    */
   rateLimits: {
     /**
-     * Counts one request on every distinct key, each atomically (one statement; also across instances):
-     * a key without a current window starts one at `now` with 1 hit. Nothing is refused here; the caller
-     * compares `hits` with its limit.
+     * Counts one request on every distinct key, each atomically (also across the processes that share the
+     * counters): a key without a current window starts one at `now` with 1 hit. Nothing is refused here;
+     * the caller compares `hits` with its limit.
      * @param windowSeconds length of a new window, ≥ 1. @param now seconds since the epoch.
      * @returns per key, in the order of `keys`: the hits in its current window after this one, and when
      *   that window ends (seconds since the epoch).

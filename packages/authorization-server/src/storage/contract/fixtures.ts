@@ -19,12 +19,15 @@ export interface ContractBackend {
   createStorage: StorageFactory;
   /** Wraps one test body: it runs on a fresh storage from `createStorage`, which is always closed afterwards. */
   withStorage(body: (storage: Storage) => Promise<void>): () => Promise<void>;
+  /** Where its `rateLimits` counters live: `memory` (SQLite's default: no rows, so none for cleanup) or `database`. */
+  rateLimitCounters: 'memory' | 'database';
 }
 
-export function contractBackend(name: string, createStorage: StorageFactory): ContractBackend {
+export function contractBackend(name: string, createStorage: StorageFactory, options: { rateLimitCounters?: 'memory' | 'database' } = {}): ContractBackend {
   return {
     name,
     createStorage,
+    rateLimitCounters: options.rateLimitCounters ?? 'database',
     withStorage: (body) => async () => {
       const storage = await createStorage();
       try {

@@ -77,9 +77,10 @@ export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
  * Runs every store's suite on one backend, inside one `storage contract: <backendName>` suite.
  * @param createStorage makes a fresh, empty storage; each test closes the one it got.
  * @param options.skip a reason to skip the whole suite (e.g. the database is unreachable), shown in the report.
+ * @param options.rateLimitCounters where the storage keeps its rate-limit counters (default `database`).
  */
-export function runStorageContract(backendName: string, createStorage: StorageFactory, options: { skip?: string | false } = {}): void {
-  const backend = contractBackend(backendName, createStorage);
+export function runStorageContract(backendName: string, createStorage: StorageFactory, options: { skip?: string | false; rateLimitCounters?: ContractBackend['rateLimitCounters'] } = {}): void {
+  const backend = contractBackend(backendName, createStorage, { rateLimitCounters: options.rateLimitCounters });
   describe(`storage contract: ${backendName}`, { skip: options.skip ?? false }, () => {
     for (const suite of storeContracts) suite(backend);
   });

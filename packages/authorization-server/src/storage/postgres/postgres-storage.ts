@@ -35,6 +35,7 @@ import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
+import { createRateLimitStore } from '../stores/rate-limits.ts';
 import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { createClientStore } from '../stores/clients.ts';
 
@@ -157,29 +158,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   const storage: Storage = {
     ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId) }),
     clients: clientCache.clients,
-    rateLimits: {
-      async hit(keys, windowSeconds, now) {
-        if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
-        // Sorted, so concurrent hits on overlapping keys lock their rows in one order (no deadlock).
-        const distinct = [...new Set(keys)].sort();
-        // ONE statement (one round trip, atomic per key across instances): the upsert takes the row lock, so
-        // concurrent hits queue and each sees the count the previous one committed. The table is UNLOGGED
-        // (migration 6): this commit writes no WAL and waits for no flush.
-        // Through postgresStorageError like every operation: an unreachable database is a 503, never a 500.
-        const { rows } = await pool.query({
-          name: 'gatehouse_rate_limit_hit',
-          text: `INSERT INTO rate_limit_windows AS w (limit_key, window_ends_at, hits)
-                 SELECT key, $2::bigint + $3::bigint, 1 FROM unnest($1::text[]) AS key ORDER BY key
-                 ON CONFLICT (limit_key) DO UPDATE SET
-                   hits = CASE WHEN w.window_ends_at > $2::bigint THEN w.hits + 1 ELSE 1 END,
-                   window_ends_at = CASE WHEN w.window_ends_at > $2::bigint THEN w.window_ends_at ELSE EXCLUDED.window_ends_at END
-                 RETURNING limit_key, hits, window_ends_at`,
-          values: [distinct, now, windowSeconds],
-        }).catch((error: unknown) => { throw postgresStorageError(error); });
-        const windows = new Map(rows.map((row) => [String(row.limit_key), { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }]));
-        return keys.map((key) => windows.get(key)!);
-      },
-    },
+    rateLimits: createRateLimitStore(driver),
     async close() {
       await clientChanges.close();
       await pool.end();

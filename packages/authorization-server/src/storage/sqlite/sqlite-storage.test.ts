@@ -10,13 +10,18 @@ import { digestClientSecret, generateClientSecret } from '../../clients/client-s
 import { createOpaqueTokenCodec } from '../../tokens/opaque-token.ts';
 import { hashPassword } from '../../users/password.ts';
 import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage.ts';
-import { runStorageContract } from '../contract/index.ts';
+import { contractBackend, runStorageContract } from '../contract/index.ts';
+import { rateLimitsContract } from '../contract/rate-limits.ts';
 import { migrations } from './migrations.ts';
 import { createSqliteStorage } from './sqlite-storage.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
 import { failSqliteStatements } from '../../testing/sqlite-faults.ts';
 
-runStorageContract('sqlite', () => createSqliteStorage(':memory:'));
+runStorageContract('sqlite', () => createSqliteStorage(':memory:'), { rateLimitCounters: 'memory' });
+// The opt-in (GATEHOUSE_RATE_LIMIT_COUNTERS=database): the same counters' suite on the file's table.
+describe('storage contract: sqlite, rate-limit counters in the database', () => {
+  rateLimitsContract(contractBackend('sqlite', () => createSqliteStorage(':memory:', { rateLimitCounters: 'database' })));
+});
 
 const NOW = 1_800_000_000;
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-'));

@@ -16,6 +16,8 @@ import { migrations } from './migrations.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
+import { createRateLimitStore } from '../stores/rate-limits.ts';
+import { createInMemoryRateLimitStore } from '../stores/rate-limits-in-memory.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
 import { cacheClients } from '../client-cache.ts';
@@ -29,8 +31,15 @@ type Row = Record<string, SQLInputValue>;
 /** Statements that never write: they run outside the batch (and wait for it only when one is open). */
 const READ_ONLY_STATEMENT = /^\s*(SELECT|PRAGMA)\b/i;
 
+/**
+ * Where the OAuth endpoints' request counters live (storage.ts `rateLimits`): `memory` (default) in this
+ * process, off the write path (stores/rate-limits-in-memory.ts); `database` in the file's
+ * `rate_limit_windows` table, shared by several server processes on one file, each hit joining a commit.
+ */
+export type RateLimitCounters = 'memory' | 'database';
+
 /** Tuning of createSqliteStorage (defaults suit a server; tests shorten them). */
-export type SqliteStorageOptions = CheckpointOptions;
+export type SqliteStorageOptions = CheckpointOptions & { rateLimitCounters?: RateLimitCounters };
 
 /** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
 export function createSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
@@ -84,26 +93,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     // The token lookups take their client from the cached `clients` below (stores/tokens.ts), not a SELECT.
     ...createSharedStores(driver, { findClient: (clientId) => storage.clients.find(clientId) }),
     clients: cacheClients(createClientStore(driver), { externalWrites }).clients,
-    rateLimits: {
-      async hit(keys, windowSeconds, now) {
-        if (!Number.isInteger(windowSeconds) || windowSeconds < 1) throw new RangeError('windowSeconds must be a positive integer');
-        const distinct = [...new Set(keys)];
-        // With group commit a hit shares its turn's one COMMIT (and fsync) with the other writes of that turn.
-        const windows = transaction(() => new Map(distinct.map((key) => {
-          // One statement per key: a new window, a hit in the current one, or a new window over an ended one.
-          const row = get(
-            `INSERT INTO rate_limit_windows (limit_key, window_ends_at, hits) VALUES (?1, ?2 + ?3, 1)
-             ON CONFLICT (limit_key) DO UPDATE SET
-               hits = CASE WHEN window_ends_at > ?2 THEN hits + 1 ELSE 1 END,
-               window_ends_at = CASE WHEN window_ends_at > ?2 THEN window_ends_at ELSE excluded.window_ends_at END
-             RETURNING hits, window_ends_at`,
-            key, now, windowSeconds,
-          )!;
-          return [key, { hits: Number(row.hits), windowEndsAt: Number(row.window_ends_at) }];
-        })));
-        return keys.map((key) => windows.get(key)!);
-      },
-    },
+    rateLimits: options.rateLimitCounters === 'database' ? createRateLimitStore(driver) : createInMemoryRateLimitStore(),
     async close() {
       // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
       // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
