@@ -46,7 +46,7 @@ import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
-import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
+import { cacheClients, clientChangeChannel, listenForChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { resourcesColumn } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
@@ -288,7 +288,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       return row && toClient(row);
     },
   }, { active: false, maxEntries: options.clientCacheEntries });
-  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForClientChanges(clientCache, {
+  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForChanges([clientChangeChannel(clientCache)], {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
     onStateChange(state) {

@@ -21,7 +21,7 @@ import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './gro
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
 import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
-import { cacheClients } from '../client-cache.ts';
+import { cacheClients, externalWriteCheck } from '../client-cache.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
@@ -170,8 +170,8 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
 
   // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
   // process) changes PRAGMA data_version, and the cache is cleared then.
-  let dataVersion = Number(get('PRAGMA data_version')!.data_version);
-  const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
+  const dataVersion = () => Number(get('PRAGMA data_version')!.data_version);
+  const externalWrites = externalWriteCheck(dataVersion);
   const storage: Storage = {
     ...createSharedStores(driver),
     clients: cacheClients({
