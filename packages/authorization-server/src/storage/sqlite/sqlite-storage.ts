@@ -22,6 +22,8 @@ import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-work
 import { toClient, CLIENT_PATCH_COLUMNS, nullableNumber, prefixed, toCode, toGrant, toToken } from '../rows.ts';
 import { webhookSubscribes } from '../rows.ts';
 import { cacheClients, externalWriteCheck } from '../client-cache.ts';
+import { cacheResources } from '../resource-cache.ts';
+import { createResourceStore } from '../stores/resources.ts';
 import type { GrantRevocationEffects, WebhookDeliveryRecord } from '../storage.ts';
 import { loginDelayWaitSeconds } from '../login-delay.ts';
 import { AUTHORIZATION_CODE_RETENTION_SECONDS } from '../storage.ts';
@@ -168,11 +170,12 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     return { token: toToken(row), grant: toGrant(prefixed(row, 'g_')), client: toClient(clientRow) };
   };
 
-  // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
-  // process) changes PRAGMA data_version, and the cache is cleared then.
+  // Issue 12: client records and the resource catalogue cached (storage/client-cache.ts, resource-cache.ts);
+  // another connection's commit (the CLI, another process) changes PRAGMA data_version, and they are cleared then.
   const dataVersion = () => Number(get('PRAGMA data_version')!.data_version);
   const externalWrites = externalWriteCheck(dataVersion);
   const storage: Storage = {
+    resources: cacheResources(createResourceStore(driver), { externalWrites: externalWriteCheck(dataVersion) }).resources,
     ...createSharedStores(driver),
     clients: cacheClients({
       async create(client) {

@@ -1,7 +1,7 @@
 /**
  * The stores written once for both databases (issue 12), composed once: both storages spread this into
  * their `Storage` beside their dialect-specific stores (clients, codes, grants, tokens, DPoP proofs, login
- * throttle, rate limits, cleanup).
+ * throttle, rate limits, cleanup) and the cached ones (resources: resource-cache.ts, kept fresh per backend).
  */
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
@@ -17,7 +17,6 @@ import { createKnownDeviceStore } from './known-devices.ts';
 import { createLocalAccountStore } from './local-accounts.ts';
 import { createLoginSessionStore } from './login-sessions.ts';
 import { createPartnerTeamStore } from './partner-teams.ts';
-import { createResourceStore } from './resources.ts';
 import { createSettingStore } from './settings.ts';
 import { createInteractionStore, createPushedRequestStore } from './single-use.ts';
 import { createSubjectStore } from './subjects.ts';
@@ -28,7 +27,7 @@ import { createWebhookStore } from './webhooks.ts';
 export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
-  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources'>;
+  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators'>;
 
 export function createSharedStores(driver: SqlDriver): SharedStores {
   return {
@@ -51,6 +50,5 @@ export function createSharedStores(driver: SqlDriver): SharedStores {
     webhooks: createWebhookStore(driver),
     brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
-    resources: createResourceStore(driver),
   };
 }
