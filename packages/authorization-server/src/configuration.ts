@@ -10,7 +10,7 @@
  * | `DATABASE_URL` | unset | `postgres://user[:password]@host[:port]/database`: use PostgreSQL (several instances may share it) |
  * | `GATEHOUSE_DATABASE_SCHEMA` | `public` | PostgreSQL schema holding Gatehouse's tables (created if missing) |
  * | `GATEHOUSE_DATABASE_POOL_SIZE` | `10` | PostgreSQL connections per instance |
- * | `GATEHOUSE_CLIENT_CACHE_ENTRIES` | `10000` | PostgreSQL: client records cached per instance (storage/client-cache.ts, kept fresh by LISTEN/NOTIFY on one extra connection); `0` turns the cache and that connection off (needed behind a transaction-mode pooler, where LISTEN does not work) |
+ * | `GATEHOUSE_CLIENT_CACHE_ENTRIES` | `10000` | PostgreSQL: client records cached per instance (storage/client-cache.ts), and the resource catalogue with them (storage/resource-cache.ts), kept fresh by LISTEN/NOTIFY on one extra connection; `0` turns both caches and that connection off (needed behind a transaction-mode pooler, where LISTEN does not work) |
  * | `GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL: longest a statement (lock waits included) may run before it is cancelled and the request answered 503 with `Retry-After`; `0` turns it off |
  * | `GATEHOUSE_DATABASE` | `./data/gatehouse.sqlite` | SQLite file, used when `DATABASE_URL` is unset |
  * | `GATEHOUSE_RATE_LIMIT_COUNTERS` | `memory` | SQLite: where the OAuth endpoints' request counters live; `memory`: in the server process (counts per process, no write per request), `database`: in the file (shared by several processes on it, a write per request); PostgreSQL always keeps them in the database |
@@ -261,7 +261,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ] : []),
     ...(configuration.database.kind === 'postgres' ? [
       ['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string],
-      ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 ? '0 (client records read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
+      ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 ? '0 (client records and the resource catalogue read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
       ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', configuration.database.statementTimeoutMillis === 0 ? '0 (statements may run as long as they like)' : String(configuration.database.statementTimeoutMillis)] as [string, string],
     ] : []),
     ['GATEHOUSE_CLEANUP_INTERVAL_SECONDS', String(configuration.cleanup.intervalSeconds)],

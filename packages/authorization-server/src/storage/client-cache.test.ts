@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
-import { cacheClients, listenForClientChanges, type ClientStore, type ListenerConnection } from './client-cache.ts';
+import { cacheClients, clientChangeChannel, listenForChanges, type ClientStore, type ListenerConnection } from './client-cache.ts';
 import type { ClientRecord, Storage } from './storage.ts';
 import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
@@ -178,7 +178,7 @@ describe('client-change listener', () => {
     const states: Array<{ listening: boolean; error?: Error }> = [];
     // Connects and answers every statement, but never delivers a notification.
     const deaf: ListenerConnection = { connect: async () => {}, query: async () => {}, end: async () => {}, on: () => deaf, processID: 1 };
-    const listener = await listenForClientChanges(cache, { newConnection: () => deaf, probeTimeoutMillis: 50, reconnectInitialMillis: 60_000, onStateChange: (state) => states.push(state) });
+    const listener = await listenForChanges([clientChangeChannel(cache)], { newConnection: () => deaf, probeTimeoutMillis: 50, reconnectInitialMillis: 60_000, onStateChange: (state) => states.push(state) });
     try {
       assert.deepEqual(states.map((state) => state.listening), [false]);
       assert.match(String(states[0]!.error?.message), /does not receive notifications/);

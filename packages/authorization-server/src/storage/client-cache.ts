@@ -8,14 +8,15 @@
  *   either backend) invalidate the client when they finish, succeeded or failed;
  * - by another instance on PostgreSQL: a trigger on `clients` (migration 26) sends
  *   `NOTIFY gatehouse_clients, '<client_id>'` when the change commits, and one dedicated listening
- *   connection per storage (`listenForClientChanges`) invalidates it. While that connection is not
+ *   connection per storage (`listenForChanges`, shared with the resource catalogue's cache,
+ *   resource-cache.ts) invalidates it. While that connection is not
  *   listening (starting, lost, reconnecting) a notification could be missed, so the cache is cleared and
  *   bypassed until it listens again. "Listening" is proven, not assumed: the connection notifies itself
  *   and must receive it, before the cache is used and then periodically (a pooler in transaction mode,
  *   or a silently dead connection, would otherwise lose notifications unnoticed);
  * - by another process on SQLite (the `gatehouse` CLI suspends a client while the server runs):
  *   `PRAGMA data_version` changes when another connection commits, checked before each lookup
- *   (`externalWrites`), and the cache is cleared then.
+ *   (`externalWrites`, made by `externalWriteCheck`), and the cache is cleared then.
  *
  * A lookup that started before an invalidation does not store what it read (a generation counter), so a
  * read racing a write cannot put the old row back. Records are kept frozen and handed out as copies, so a
@@ -124,8 +125,43 @@ function copyClient(record: Readonly<ClientRecord>): ClientRecord {
   return copy as unknown as ClientRecord;
 }
 
+/**
+ * For a cache over one SQLite connection: a check, called before each read, that is true when another
+ * connection committed since the previous call (`readVersion` is `PRAGMA data_version`, which changes only
+ * for other connections' commits). One reader, one check per cache: each cache must see every change
+ * itself, so they cannot share one "changed since the last call" state.
+ */
+export function externalWriteCheck(readVersion: () => number): () => boolean {
+  let seen = readVersion();
+  return () => seen !== (seen = readVersion());
+}
+
 /** The PostgreSQL channel migration 26's trigger notifies with the changed row's `client_id` as payload. */
 export const CLIENT_CHANGES_CHANNEL = 'gatehouse_clients';
+
+/**
+ * A cache the listening connection keeps fresh: the channel its table's trigger notifies, what to do with
+ * a notification, and how to turn it off while notifications may be missed.
+ */
+export interface ChangeChannel {
+  /** The PostgreSQL channel (a constant identifier: it is spelled into `LISTEN`). */
+  readonly channel: string;
+  /** A change committed somewhere; `payload` as the trigger sent it (never a probe's). */
+  changed(payload: string): void;
+  /** false: clear, and bypass the cache until true again. */
+  setActive(active: boolean): void;
+}
+
+/** The client-record cache as `listenForChanges` keeps it fresh: each notification names one client_id. */
+export function clientChangeChannel(cache: ClientCache): ChangeChannel {
+  return {
+    channel: CLIENT_CHANGES_CHANNEL,
+    changed: (clientId) => {
+      if (clientId) cache.invalidate(clientId);
+    },
+    setActive: (active) => cache.setActive(active),
+  };
+}
 
 /** The little of a `pg.Client` the listener uses (a dedicated connection, never a pooled one). */
 export interface ListenerConnection {
@@ -159,13 +195,14 @@ export interface ClientChangeListenerOptions {
 }
 
 /**
- * Keeps one connection LISTENing on `gatehouse_clients` and invalidates `cache` on each notification.
- * The cache is active only while the connection listens; a lost connection (error, end, failed
- * heartbeat) deactivates it and reconnects with exponential backoff. Never throws and never lets an
- * error of its connection escape (an 'error' without a listener would end the process).
+ * Keeps one connection LISTENing on the channel of each cache in `caches` (client records, the resource
+ * catalogue: one connection for all, not one each) and passes each notification to its cache. The caches
+ * are active only while the connection is proven to receive every channel; a lost connection (error,
+ * end, failed heartbeat) deactivates them all and reconnects with exponential backoff. Never throws and
+ * never lets an error of its connection escape (an 'error' without a listener would end the process).
  * @returns once the first attempt finished (listening or not); `close()` stops it and ends the connection.
  */
-export async function listenForClientChanges(cache: ClientCache, options: ClientChangeListenerOptions): Promise<{ close(): Promise<void> }> {
+export async function listenForChanges(caches: readonly ChangeChannel[], options: ClientChangeListenerOptions): Promise<{ close(): Promise<void> }> {
   const initialMillis = options.reconnectInitialMillis ?? 100;
   const maxMillis = options.reconnectMaxMillis ?? 5_000;
   let closed = false;
@@ -173,11 +210,16 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
   let failures = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  const byChannel = new Map(caches.map((cache) => [cache.channel, cache]));
+  const channels = [...byChannel.keys()];
+  const setActive = (active: boolean) => {
+    for (const cache of caches) cache.setActive(active);
+  };
 
   const lose = (connection: ListenerConnection, error?: Error) => {
     if (connection !== current) return; // already handled (an 'error' and its 'end')
     current = undefined;
-    cache.setActive(false);
+    setActive(false);
     clearInterval(heartbeatTimer);
     connection.end().catch(() => {});
     options.onStateChange?.({ listening: false, error });
@@ -195,23 +237,32 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
     // Attached before connecting and never removed: a late error of a discarded connection is harmless.
     connection.on('error', (error) => lose(connection, error));
     connection.on('end', () => lose(connection));
-    const probes = new Map<string, () => void>();
+    /** Each probe under way (by payload): called with each channel its notification comes back on. */
+    const probes = new Map<string, (channel: string) => void>();
     connection.on('notification', (message) => {
-      if (message.channel !== CLIENT_CHANGES_CHANNEL || !message.payload) return;
-      cache.invalidate(message.payload);
-      probes.get(message.payload)?.();
+      const payload = message.payload ?? '';
+      const probed = probes.get(payload);
+      if (probed) probed(message.channel);
+      else byChannel.get(message.channel)?.changed(payload);
     });
-    /** Notifies the channel from this connection and waits for it to come back (a session receives its own notifications). */
+    /**
+     * Notifies every channel from this connection and waits for each to come back (a session receives its
+     * own notifications): proof that every cache's channel is heard, not just one.
+     */
     const probe = async () => {
-      const payload = `probe ${randomUUID()}`; // a space: never a client_id, so it invalidates nothing
+      const payload = `probe ${randomUUID()}`; // a space: never a client_id
       let timer: NodeJS.Timeout | undefined;
       const delivered = new Promise<void>((resolve, reject) => {
-        probes.set(payload, resolve);
+        const waiting = new Set(channels);
+        probes.set(payload, (channel) => {
+          waiting.delete(channel);
+          if (waiting.size === 0) resolve();
+        });
         timer = setTimeout(() => reject(new Error('the listening connection does not receive notifications (a pooler in transaction mode?)')), options.probeTimeoutMillis ?? 5_000);
       });
       delivered.catch(() => {}); // awaited below; a rejection before that must not count as unhandled
       try {
-        await connection.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, payload]);
+        await connection.query('SELECT pg_notify(channel, $2) FROM unnest($1::text[]) AS channel', [channels, payload]);
         await delivered;
       } finally {
         clearTimeout(timer);
@@ -220,7 +271,8 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
     };
     try {
       await connection.connect();
-      await connection.query(`LISTEN ${CLIENT_CHANGES_CHANNEL}`);
+      // Every channel in one round trip (a simple query may hold several statements); the probe proves each.
+      await connection.query(channels.map((channel) => `LISTEN ${channel}`).join('; '));
       await probe();
     } catch (error) {
       lose(connection, error as Error);
@@ -234,7 +286,7 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
     }
     failures = 0;
     // From here on every committed change is notified to us; anything read before is dropped (setActive clears).
-    cache.setActive(true);
+    setActive(true);
     heartbeatTimer = setInterval(() => {
       if (probes.size === 0) probe().catch((error: Error) => lose(connection, error));
     }, options.heartbeatMillis ?? 15_000);
@@ -250,7 +302,7 @@ export async function listenForClientChanges(cache: ClientCache, options: Client
       clearInterval(heartbeatTimer);
       const connection = current;
       current = undefined;
-      cache.setActive(false);
+      setActive(false);
       await connection?.end().catch(() => {});
     },
   };

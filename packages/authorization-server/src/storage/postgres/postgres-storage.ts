@@ -36,7 +36,9 @@ import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { createRateLimitStore } from '../stores/rate-limits.ts';
-import { cacheClients, listenForClientChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
+import { cacheClients, clientChangeChannel, listenForChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
+import { cacheResources, resourceChangeChannel } from '../resource-cache.ts';
+import { createResourceStore } from '../stores/resources.ts';
 import { createClientStore } from '../stores/clients.ts';
 
 export interface PostgresStorageOptions {
@@ -65,9 +67,9 @@ export interface PostgresStorageOptions {
    */
   connectionTimeoutMillis?: number;
   /**
-   * Client records kept in memory (storage/client-cache.ts); default 10,000. 0 turns the cache and its
-   * listening connection off: needed behind a pooler in transaction mode (PgBouncer), where a LISTEN
-   * does not keep its session and notifications would be lost.
+   * Client records kept in memory (storage/client-cache.ts); default 10,000. 0 turns the cache, the resource
+   * catalogue's cache (resource-cache.ts) and their listening connection off: needed behind a pooler in
+   * transaction mode (PgBouncer), where a LISTEN does not keep its session and notifications would be lost.
    */
   clientCacheEntries?: number;
   /** The client-change listener's backoff, heartbeat and state callback (tests, operations); defaults in client-cache.ts. */
@@ -144,18 +146,21 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
 
   // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
   const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: options.clientCacheEntries });
-  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForClientChanges(clientCache, {
+  // The resource catalogue likewise (resource-cache.ts), on the same listening connection.
+  const resourceCache = cacheResources(createResourceStore(driver), { active: false, maxEntries: options.clientCacheEntries });
+  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForChanges([clientChangeChannel(clientCache), resourceChangeChannel(resourceCache)], {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
     onStateChange(state) {
       if (!state.listening && state.error) {
-        onConnectionError(new Error(`client-cache listener: ${state.error.message} (client records are read from the database until it listens again)`));
+        onConnectionError(new Error(`client-cache listener: ${state.error.message} (client records and the resource catalogue are read from the database until it listens again)`));
       }
       options.clientChangeListener?.onStateChange?.(state);
     },
   });
 
   const storage: Storage = {
+    resources: resourceCache.resources,
     ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId) }),
     clients: clientCache.clients,
     rateLimits: createRateLimitStore(driver),

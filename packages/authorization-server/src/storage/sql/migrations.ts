@@ -823,4 +823,22 @@ export const migrations: readonly Migration[] = [
       },
     ],
   },
+  {
+    version: 28,
+    name: 'resources: notify every change of the registered-resource catalogue (resource cache)',
+    only: 'postgres',
+    steps: [`
+      -- Issue 12: instances cache the whole catalogue (storage/resource-cache.ts) and drop it when the table
+      -- changes anywhere, as migration 26 does for clients. Once per statement, not per row: the catalogue
+      -- is dropped whole, so which rows changed does not matter (TRUNCATE included). The payload is the
+      -- statement's kind. SQLite needs no trigger: a storage there checks PRAGMA data_version.
+      CREATE FUNCTION gatehouse_notify_resource_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('gatehouse_resources', TG_OP);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER resources_notify_change AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON resources
+        FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_resource_change();
+    `],
+  },
 ];

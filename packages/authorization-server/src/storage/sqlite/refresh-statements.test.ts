@@ -64,9 +64,10 @@ describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
     assert.equal(inTransaction.filter((sql) => sql.startsWith('SELECT')).length, 0, `no SELECT inside the rotation: ${summary}`);
     assert.equal(inTransaction.filter((sql) => sql.startsWith('INSERT INTO tokens')).length, 1, `both new tokens in one INSERT: ${summary}`);
     assert.equal(inTransaction.length, 5, `CAS, access revocation, tokens, audit event, grace record: ${summary}`);
-    // Before the transaction: the token with its grant (findByDigest) and the resource catalogue; the
-    // client authentication and the token's client are served by the client-record cache (storage/client-cache.ts).
+    // Before the transaction: the token with its grant (findByDigest), one SELECT; the client authentication,
+    // the token's client and the resource catalogue are served by their caches (storage/client-cache.ts,
+    // storage/resource-cache.ts).
     const reads = executed.slice(0, begin).filter((sql) => sql.startsWith('SELECT'));
-    assert.equal(reads.length, 2, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
+    assert.equal(reads.length, 1, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
   });
 });

@@ -20,7 +20,9 @@ import { createRateLimitStore } from '../stores/rate-limits.ts';
 import { createInMemoryRateLimitStore } from '../stores/rate-limits-in-memory.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
-import { cacheClients } from '../client-cache.ts';
+import { cacheClients, externalWriteCheck } from '../client-cache.ts';
+import { cacheResources } from '../resource-cache.ts';
+import { createResourceStore } from '../stores/resources.ts';
 import { createClientStore } from '../stores/clients.ts';
 import type {
   Storage,
@@ -85,11 +87,12 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
 
 
 
-  // Issue 12: client records cached (storage/client-cache.ts); another connection's commit (the CLI, another
-  // process) changes PRAGMA data_version, and the cache is cleared then.
-  let dataVersion = Number(get('PRAGMA data_version')!.data_version);
-  const externalWrites = () => dataVersion !== (dataVersion = Number(get('PRAGMA data_version')!.data_version));
+  // Issue 12: client records and the resource catalogue cached (storage/client-cache.ts, resource-cache.ts);
+  // another connection's commit (the CLI, another process) changes PRAGMA data_version, and they are cleared then.
+  const dataVersion = () => Number(get('PRAGMA data_version')!.data_version);
+  const externalWrites = externalWriteCheck(dataVersion);
   const storage: Storage = {
+    resources: cacheResources(createResourceStore(driver), { externalWrites: externalWriteCheck(dataVersion) }).resources,
     // The token lookups take their client from the cached `clients` below (stores/tokens.ts), not a SELECT.
     ...createSharedStores(driver, { findClient: (clientId) => storage.clients.find(clientId) }),
     clients: cacheClients(createClientStore(driver), { externalWrites }).clients,

@@ -1,7 +1,7 @@
 /**
  * The stores written once for both databases (issue 12), composed once: both storages spread this into
- * their `Storage` beside their own stores: clients (each with its cache), the resource catalogue and the
- * rate-limit counters where a backend keeps them elsewhere.
+ * their `Storage` beside their own: clients and the resource catalogue (each wrapped in its cache, kept
+ * fresh per backend) and the rate-limit counters (SQLite may keep them in memory).
  */
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
@@ -22,7 +22,6 @@ import { createLocalAccountStore } from './local-accounts.ts';
 import { createLoginSessionStore } from './login-sessions.ts';
 import { createLoginThrottleStore } from './login-throttle.ts';
 import { createPartnerTeamStore } from './partner-teams.ts';
-import { createResourceStore } from './resources.ts';
 import { createSettingStore } from './settings.ts';
 import { createInteractionStore, createPushedRequestStore } from './single-use.ts';
 import { createSubjectStore } from './subjects.ts';
@@ -34,7 +33,7 @@ import { createWebhookStore } from './webhooks.ts';
 export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
   | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
-  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'resources' | 'dpopProofs' | 'loginThrottle'
+  | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'dpopProofs' | 'loginThrottle'
   | 'authorizationCodes' | 'grants' | 'tokens' | 'cleanup'>;
 
 /** What the shared stores take from the backend's own stores: the cached client lookup (tokens.ts). */
@@ -61,7 +60,6 @@ export function createSharedStores(driver: SqlDriver, dependencies: SharedStoreD
     webhooks: createWebhookStore(driver),
     brandingReviews: createBrandingReviewStore(driver),
     consoleAdministrators: createConsoleAdministratorStore(driver),
-    resources: createResourceStore(driver),
     dpopProofs: createDpopProofStore(driver),
     loginThrottle: createLoginThrottleStore(driver),
     authorizationCodes: createAuthorizationCodeStore(driver),
