@@ -1,30 +1,25 @@
 /**
  * The storage contract on PostgreSQL through node-postgres (`pg`, pure JavaScript), for several stateless
- * authorization-server instances sharing one database.
+ * authorization-server instances sharing one database. This file opens the pool (search_path and
+ * statement_timeout as startup parameters), runs the migrations, provides the driver's transactions (one
+ * checked-out connection, retried on deadlock or serialization failure) and composes the stores.
  *
- * Atomicity across instances (storage.ts):
- * - `authorizationCodes.consume` is ONE conditional `UPDATE … RETURNING`: concurrent redemptions queue on
- *   the row lock and re-evaluate against the committed row, so exactly one sees it unconsumed.
- * - `tokens.rotateRefreshToken` is ONE statement: it locks the grant row (`FOR NO KEY UPDATE`), flips the
- *   presented refresh token from current to rotated only if it still is current (compare-and-swap), revokes
- *   the grant's access tokens and inserts the new pair, all or nothing.
- * - `grants.exchangeCode` (and `grants.issueForCode`) is ONE statement around `gatehouse_redeem_code`
- *   (migration 20): the function takes the advisory lock of the (client, subject), locks the code and the
- *   superseded grants and reads them fresh; the statement inserts the grant, tokens and audit event.
- * - `grants.revoke` is a short transaction.
- * Lock order, to rule out deadlocks: whatever touches several tokens of a grant locks the grant row first.
+ * The operations live in `storage/stores/`, written once over the SQL driver; where PostgreSQL's atomicity
+ * differs from SQLite's, its body sits beside SQLite's in the operation's one function:
+ * - `authorizationCodes.consume`: ONE conditional `UPDATE … RETURNING` (authorization-codes.ts).
+ * - `grants.exchangeCode`/`issueForCode`: ONE statement around `gatehouse_redeem_code` (migration 20), which
+ *   takes the (client, subject) advisory lock and locks the code and the superseded grants (grants.ts).
+ * - `tokens.rotateRefreshToken`: ONE statement that locks the grant row (`FOR NO KEY UPDATE`), flips the
+ *   presented refresh token only if it is still current, revokes the grant's access tokens and inserts the
+ *   new pair (tokens.ts).
+ * - `grants.revoke`: a short transaction, grant row first (lock order: whatever touches several tokens of a
+ *   grant locks the grant row first, which rules out deadlocks).
+ * - cleanup: `LIMIT n … FOR UPDATE SKIP LOCKED` batches so every instance may clean at once (cleanup.ts).
+ * Hot statements are named (prepared once per connection; a transaction-pooling PgBouncer needs
+ * `max_prepared_statements` for that, 1.21+). Client records and the resource catalogue are cached,
+ * kept fresh by LISTEN/NOTIFY on one extra connection (client-cache.ts, resource-cache.ts).
  *
- * Hot paths are one round trip each: consume a code, find a token by digest (tokens ⋈ grants ⋈ clients
- * by primary keys), rotate. They are named (prepared once per connection, planned from then on without
- * parsing; a transaction-pooling PgBouncer needs `max_prepared_statements` for that, 1.21+).
- *
- * Cleanup (`cleanup.deleteExpired`) deletes `LIMIT n … FOR UPDATE SKIP LOCKED` batches, ordered by the
- * indexed time column, so an idle run costs a few index probes however big the tables are. Two columns
- * keep it that way: `grants.cleanup_after` (set at revocation: the latest expiry of the grant's tokens)
- * and `tokens.cleanup_after` (set by cleanup on an expired refresh token kept for its live family: the
- * family's expiry as it was then), so rows that must stay are not examined again on every run.
- *
- * Times are `bigint` seconds, returned by `pg` as strings and converted here.
+ * Times are `bigint` seconds, returned by `pg` as strings and converted by the row mappers (rows.ts).
  */
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';

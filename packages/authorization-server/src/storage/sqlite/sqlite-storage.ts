@@ -1,5 +1,7 @@
 /**
- * The storage contract on SQLite through Node's built-in `node:sqlite` (no native addon).
+ * The storage contract on SQLite through Node's built-in `node:sqlite` (no native addon). This file opens
+ * the file, runs the migrations, provides the driver (statements joining the group commit) and composes
+ * the stores, whose operations live in `storage/stores/` (SQLite's atomic bodies beside PostgreSQL's).
  *
  * Durability: WAL with `synchronous=FULL`, so every committed rotation survives power loss before its
  * response is sent. Group commit (issue 12, group-commit.ts): the writes of one event-loop turn share one
