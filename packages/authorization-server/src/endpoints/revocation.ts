@@ -28,8 +28,11 @@ export async function revocationEndpoint(context: ServerContext, request: Fastif
         auditEvent: { type: 'grant.revoked', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: found.grant.grantId, details: { via: 'refresh_token' } },
       });
     } else {
-      await context.storage.tokens.revokeAccessToken(found.token.tokenDigest, now);
-      await context.storage.audit.record({ type: 'access_token.revoked', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: found.grant.grantId, details: { access_token_id: found.token.tokenId } });
+      // The audit event commits with the revocation, and only if this request revoked the token (issue 15 §5).
+      await context.storage.tokens.revokeAccessToken(found.token.tokenDigest, now, {
+        type: 'access_token.revoked', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: found.grant.grantId,
+        details: { access_token_id: found.token.tokenId },
+      });
     }
   }
   reply.code(200).header('cache-control', 'no-store').send();

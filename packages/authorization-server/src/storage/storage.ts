@@ -550,8 +550,12 @@ export interface Storage {
      * Expiry (`graceExpiresAt`) is the caller's check.
      */
     findGraceSuccessor(presentedDigest: string): Promise<GraceSuccessor | undefined>;
-    /** Revokes one access token (RFC 7009). */
-    revokeAccessToken(tokenDigest: string, now: number): Promise<void>;
+    /**
+     * Revokes one access token (RFC 7009 §2.1). `auditEvent`, when given, commits with the revocation and
+     * only if this call revoked the token (issue 15 §5: a side effect commits with its cause, or not at all).
+     * @returns true when this call revoked it; false when it was revoked before, is unknown, or is a refresh token.
+     */
+    revokeAccessToken(tokenDigest: string, now: number, auditEvent?: AuditEvent): Promise<boolean>;
     /**
      * Revokes every unrevoked access token of a client (suspension, SPEC decision 13), so the revocation
      * feed publishes them and locally validating resource servers refuse them too. Refresh tokens stay:

@@ -117,6 +117,23 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       await storage.tokens.revokeAccessToken(digest(), NOW + 40);
     }));
 
+    it('revokeAccessToken records its audit event in the same commit, only when it revoked the token now (issue 15 §5)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      const audited = async () => (await storage.audit.list({ limit: 100 })).filter((e) => e.type === 'access_token.revoked');
+      const revokedEvent = { type: 'access_token.revoked', at: NOW + 30, actor: 'client:test', clientId: f.client.clientId, grantId: grant.grantId, details: { access_token_id: access.tokenId } };
+      assert.equal(await storage.tokens.revokeAccessToken(access.tokenDigest, NOW + 30, revokedEvent), true);
+      const [stored, ...more] = await audited();
+      assert.equal(more.length, 0);
+      assert.deepEqual(stored!.details, { access_token_id: access.tokenId });
+      assert.equal(stored!.grantId, grant.grantId);
+      // Revoked before, unknown, or a refresh token: nothing revoked, nothing recorded.
+      assert.equal(await storage.tokens.revokeAccessToken(access.tokenDigest, NOW + 40, { ...revokedEvent, at: NOW + 40 }), false);
+      assert.equal(await storage.tokens.revokeAccessToken(digest(), NOW + 40, { ...revokedEvent, at: NOW + 40 }), false);
+      assert.equal(await storage.tokens.revokeAccessToken(refresh.tokenDigest, NOW + 40, { ...revokedEvent, at: NOW + 40 }), false);
+      assert.equal((await audited()).length, 1, 'one event: only the call that revoked recorded one');
+    }));
+
     it('revokeAccessToken does not revoke a refresh token (revoking one revokes its grant instead, SPEC decision 15)', withStorage(async (storage) => {
       const f = await fixture(storage);
       const { refresh } = await issueGrant(storage, f);

@@ -160,8 +160,25 @@ export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDepend
       );
       return row && toGraceSuccessor(row);
     },
-    async revokeAccessToken(tokenDigest, now) {
-      await db.run("UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL", [now, tokenDigest]);
+    async revokeAccessToken(tokenDigest, now, auditEvent) {
+      const revoke = "UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL";
+      if (!auditEvent) return (await db.run(revoke, [now, tokenDigest])).changes > 0;
+      if (db.dialect === 'postgres') {
+        // One statement (one round trip): the audit event is inserted only if the UPDATE revoked the token.
+        const row = await db.get(
+          `WITH revoked AS (${revoke} RETURNING 1), audited AS (
+             INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+             SELECT ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::jsonb WHERE EXISTS (SELECT 1 FROM revoked))
+           SELECT count(*)::int AS revoked FROM revoked`,
+          [now, tokenDigest, ...auditEventColumns(auditEvent)],
+        );
+        return Number(row?.revoked ?? 0) > 0;
+      }
+      return db.transaction(function* (tx) {
+        const { changes } = yield* tx.run(revoke, [now, tokenDigest]);
+        if (changes > 0) yield* insertAuditEventSteps(tx, auditEvent);
+        return changes > 0;
+      });
     },
     async revokeAccessTokensOfClient(clientId, now) {
       // Issue 12 (index pruning, migration 27): through the client's active grants (the grants' client index,
