@@ -50,7 +50,7 @@ for (const backend of [
       }
     });
 
-    it('writes consent, token.issued, refresh_token.rotated and grant.revoked lines in order, as recorded, with no token value', async () => {
+    it('writes consent, token.issued, refresh_token.rotated, access_token.revoked and grant.revoked lines in order, as recorded, with no token value', async () => {
       const directory = mkdtempSync(join(tmpdir(), 'gatehouse-audit-stream-'));
       const path = join(directory, 'audit.jsonl');
       const stream = openAuditStream({ kind: 'file', path });
@@ -64,6 +64,8 @@ for (const backend of [
         assert.equal(issued.status, 200);
         const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: issued.json.refresh_token }, { authorization: confidentialAuth() });
         assert.equal(refreshed.status, 200);
+        const accessRevoked = await postForm(`${server.url}/oauth/revoke`, { token: refreshed.json.access_token }, { authorization: confidentialAuth() });
+        assert.equal(accessRevoked.status, 200);
         const revoked = await postForm(`${server.url}/oauth/revoke`, { token: refreshed.json.refresh_token }, { authorization: confidentialAuth() });
         assert.equal(revoked.status, 200);
         await stream.close();
@@ -71,7 +73,7 @@ for (const backend of [
         const text = readFileSync(path, 'utf8');
         const lines = text.trimEnd().split('\n').map((line) => JSON.parse(line) as { type: string; at: number; actor: string; clientId: string | null; grantId: string | null; details: object });
         const types = lines.map((line) => line.type);
-        const order = ['consent.granted', 'token.issued', 'refresh_token.rotated', 'grant.revoked'].map((type) => types.indexOf(type));
+        const order = ['consent.granted', 'token.issued', 'refresh_token.rotated', 'access_token.revoked', 'grant.revoked'].map((type) => types.indexOf(type));
         assert.ok(order.every((index) => index >= 0), `every expected type is streamed: ${types.join(', ')}`);
         assert.deepEqual([...order].sort((a, b) => a - b), order, `in the order recorded: ${types.join(', ')}`);
         assert.equal(types.filter((type) => type === 'token.issued').length, 1);
@@ -80,7 +82,7 @@ for (const backend of [
         assert.deepEqual(types, recorded.map((event) => event.type));
         const grantId = lines.find((line) => line.type === 'token.issued')!.grantId;
         assert.ok(grantId);
-        for (const type of ['token.issued', 'refresh_token.rotated', 'grant.revoked']) {
+        for (const type of ['token.issued', 'refresh_token.rotated', 'access_token.revoked', 'grant.revoked']) {
           const line = lines.find((candidate) => candidate.type === type)!;
           assert.equal(line.clientId, seed.confidentialClient.id, type);
           assert.equal(line.grantId, grantId, type);

@@ -58,7 +58,7 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` resolves,
  * and after `grants.issueForCode` or `grants.exchangeCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
- * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`. Every other operation is passed through untouched.
+ * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
@@ -66,6 +66,7 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
   const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
   const revoke = storage.grants.revoke.bind(storage.grants);
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
+  const revokeAccessToken = storage.tokens.revokeAccessToken.bind(storage.tokens);
   return {
     ...storage,
     close: storage.close.bind(storage),
@@ -101,6 +102,11 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
         const outcome = await rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor);
         if (outcome === 'rotated' && auditEvent) stream.write(auditEvent);
         return outcome;
+      },
+      async revokeAccessToken(tokenDigest, now, auditEvent) {
+        const revoked = await revokeAccessToken(tokenDigest, now, auditEvent);
+        if (revoked && auditEvent) stream.write(auditEvent);
+        return revoked;
       },
     },
   };

@@ -186,6 +186,7 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
           else if (operation === 'grants.exchangeCode' && (result as { outcome?: unknown }).outcome === 'issued') countAudit(args[5]);
           // Issue 15 §5: a revocation commits its audit event with it (storage.ts GrantRevocationEffects).
           else if (operation === 'grants.revoke' && result === true) countAudit((args[3] as { auditEvent?: unknown } | undefined)?.auditEvent);
+          else if (operation === 'tokens.revokeAccessToken' && result === true) countAudit(args[2]);
           return result;
         } catch (error) {
           errors.inc();
