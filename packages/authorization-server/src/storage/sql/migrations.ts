@@ -841,4 +841,12 @@ export const migrations: readonly Migration[] = [
         FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_resource_change();
     `],
   },
+  {
+    version: 29,
+    name: "grants: a user's active grants by index",
+    steps: [`
+      -- grants.listActive({ userId }) (the account page, the admin API's and console's user views) scanned
+      -- every grant; an index on the active ones alone costs one entry per code exchange.
+      CREATE INDEX grants_active_by_user ON grants (user_id) WHERE revoked_at IS NULL;`],
+  },
 ];
