@@ -125,6 +125,12 @@ function openDatabase(path: string): DatabaseSync {
   db.exec('PRAGMA busy_timeout = 5000');
   if (path !== ':memory:') enableWriteAheadLog(db);
   db.exec('PRAGMA synchronous = FULL');
+  // 64 MiB of page cache (SQLite's default is 2 MiB): the interior pages of tokens' and grants' indexes stay
+  // in memory instead of being read again through system calls on every operation. Measured with
+  // bench/storage-operations.ts on a quiet machine (medians of 3 interleaved rounds, 32 in flight): reads per
+  // rotation 24.8 → 1.1 KiB at 10k grants and 71 → 33 KiB at 1M; CPU per rotation −7% / −11%, per code
+  // exchange −12% / −27%. 256 MiB measured no better. The cache fills only as pages are read.
+  db.exec('PRAGMA cache_size = -65536');
   db.exec('PRAGMA foreign_keys = ON');
   return db;
 }
