@@ -42,9 +42,9 @@ const QUERIES: Record<string, string> = {
   'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
   'grants.revokeAllOfClient': 'SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL',
   'directory: grants of a subject': 'SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
-  'cleanup: refresh tokens due': `SELECT x.token_digest AS token_key, (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at
+  'cleanup: refresh tokens due': `SELECT x.rowid AS token_key, (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at
      FROM tokens x WHERE x.kind = 'refresh' AND COALESCE(x.cleanup_after, x.expires_at) <= ? ORDER BY COALESCE(x.cleanup_after, x.expires_at) LIMIT ?`,
-  'cleanup: access tokens': "DELETE FROM tokens WHERE token_digest IN (SELECT x.token_digest FROM tokens x WHERE x.kind = 'access' AND x.expires_at <= ? ORDER BY x.expires_at LIMIT ?)",
+  'cleanup: access tokens': "DELETE FROM tokens WHERE rowid IN (SELECT x.rowid FROM tokens x WHERE x.kind = 'access' AND x.expires_at <= ? ORDER BY x.expires_at LIMIT ?)",
   'cleanup: grants': `DELETE FROM grants WHERE rowid IN (SELECT x.rowid FROM grants x WHERE x.revoked_at IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.grant_id = x.grant_id) AND NOT EXISTS (SELECT 1 FROM authorization_codes c WHERE c.grant_id = x.grant_id)
      AND x.cleanup_after <= ? ORDER BY x.cleanup_after LIMIT ?)`,
