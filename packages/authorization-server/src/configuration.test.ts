@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ConfigurationError, describeConfiguration, describeDatabase, loadConfiguration } from './configuration.ts';
+import { CONFIGURATION_VARIABLES, ConfigurationError, describeConfiguration, describeDatabase, loadConfiguration } from './configuration.ts';
 
 describe('configuration: the database and the cleanup job', () => {
   it('uses SQLite (GATEHOUSE_DATABASE) without DATABASE_URL, and cleans up every 60 s in batches of 500 by default', () => {
@@ -172,5 +173,15 @@ describe('configuration: webhook delivery retention (issue 15 §5)', () => {
     assert.ok(describeConfiguration(loadConfiguration({})).some(([name, value]) => name === 'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS' && value === '30'));
     assert.throws(() => loadConfiguration({ GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS: '0' }), /GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS/);
     assert.throws(() => loadConfiguration({ GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS: 'forever' }), /GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS/);
+  });
+});
+
+describe('CONFIGURATION_VARIABLES (what `gatehouse config check` does not call a typo)', () => {
+  it('names every GATEHOUSE_ variable loadConfiguration reads', () => {
+    const source = readFileSync(new URL('./configuration.ts', import.meta.url), 'utf8');
+    const read = new Set([...source.matchAll(/env\.(GATEHOUSE_[A-Z0-9_]+)|\(env, '(GATEHOUSE_[A-Z0-9_]+)'|required\('(GATEHOUSE_[A-Z0-9_]+)'\)/g)]
+      .map((match) => match[1] ?? match[2] ?? match[3]));
+    assert.ok(read.size > 20, `found ${read.size} variables read`);
+    assert.deepEqual([...read].filter((name) => !CONFIGURATION_VARIABLES.includes(name!)), []);
   });
 });
