@@ -10,7 +10,8 @@ import type { AuditEvent, Storage, StoredAuditEvent } from '../storage.ts';
 // `details` is JSON text on SQLite and jsonb on PostgreSQL (the text is its input form).
 const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)';
 
-const auditEventColumns = (event: AuditEvent) =>
+/** An audit event as the six values of `INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)`. */
+export const auditEventColumns = (event: AuditEvent): unknown[] =>
   [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];
 
 /** Records `event` inside the caller's transaction. */

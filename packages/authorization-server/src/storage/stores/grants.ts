@@ -17,9 +17,9 @@
 import { resourcesColumn, toGrant } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { AuditEvent, ExchangeCodeResult, GrantRecord, GrantRevocationEffects, Storage, TokenRecord } from '../storage.ts';
-import { insertAuditEventSteps } from './audit.ts';
+import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
-import { auditEventColumns, postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
+import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 
 /** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a statement saved). */

@@ -1,11 +1,11 @@
 /**
  * The SQL both the grants store (code exchange) and the tokens store (rotation) use to write new tokens
- * and audit events inside their own statements (issue 12), kept in one place so the two hot paths
+ * inside their own statements (issue 12; audit events: audit.ts `auditEventColumns`), kept in one place so the two hot paths
  * write exactly the same rows. SQLite: one multi-row INSERT step inside a transaction. PostgreSQL: one
  * `INSERT … SELECT FROM unnest(…)` part of a larger single statement, fed one array parameter per column.
  */
 import type { SqlStep, SqlTransaction } from '../sql/driver.ts';
-import type { AuditEvent, TokenRecord } from '../storage.ts';
+import type { TokenRecord } from '../storage.ts';
 
 /**
  * SQLite, inside the caller's transaction: inserts `tokens` (usually an access/refresh pair) with ONE
@@ -50,12 +50,4 @@ export const tokenAudiences = (tokens: TokenRecord[]) => tokens.map((t) => t.aud
 /** RFC 9449 §6.1: the new tokens' DPoP key thumbprints (null when not bound), the parameter after the audiences. */
 export function tokenJkts(tokens: TokenRecord[]): Array<string | null> {
   return tokens.map((t) => t.dpopJkt ?? null);
-}
-
-/**
- * An audit event as the six values of `audit_events (type, at, actor, client_id, grant_id, details)`, in
- * that order; `details` as JSON text (jsonb's input form on PostgreSQL).
- */
-export function auditEventColumns(event: AuditEvent): unknown[] {
-  return [event.type, event.at, event.actor, event.clientId ?? null, event.grantId ?? null, JSON.stringify(event.details ?? {})];
 }

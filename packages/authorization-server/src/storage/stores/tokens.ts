@@ -16,8 +16,8 @@
 import { prefixed, toClient, toGrant, toToken, type Row } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { ClientRecord, GraceSuccessor, Storage, TokenWithGrant } from '../storage.ts';
-import { insertAuditEventSteps } from './audit.ts';
-import { auditEventColumns, postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
+import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
+import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 
 export interface TokenStoreDependencies {
   /**
