@@ -5,36 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { confidentialAuth, obtainTokens, postForm, startTestServer, type TestServer } from '../../testing/harness.ts';
+import { recordSqliteStatements } from '../../testing/sqlite-statements.ts';
 
-/** Records the SQL of every statement executed (prepared or `exec`) while `work` runs. */
-async function recordStatements(work: () => Promise<void>): Promise<string[]> {
-  const executed: string[] = [];
-  const statement = StatementSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const database = DatabaseSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const originals = { run: statement.run!, get: statement.get!, all: statement.all!, exec: database.exec! };
-  for (const name of ['run', 'get', 'all'] as const) {
-    const original = originals[name];
-    statement[name] = function (this: StatementSync, ...args: unknown[]) {
-      executed.push(this.sourceSQL.replace(/\s+/g, ' ').trim());
-      return original.apply(this, args);
-    };
-  }
-  database.exec = function (this: DatabaseSync, sql: unknown) {
-    executed.push(String(sql));
-    return originals.exec.call(this, sql);
-  };
-  try {
-    await work();
-  } finally {
-    statement.run = originals.run;
-    statement.get = originals.get;
-    statement.all = originals.all;
-    database.exec = originals.exec;
-  }
-  return executed;
-}
 
 describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
   let server: TestServer;
@@ -46,7 +19,7 @@ describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
   it('rotates in one transaction of five statements: the compare-and-swap UPDATE … RETURNING first, no SELECT', async () => {
     const { tokens } = await obtainTokens(server);
     let status = 0;
-    const executed = await recordStatements(async () => {
+    const executed = await recordSqliteStatements(async () => {
       const response = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
       status = response.status;
     });

@@ -5,7 +5,6 @@
  * writes nothing to the database for its counters.
  */
 import assert from 'node:assert/strict';
-import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { contractBackend } from '../contract/index.ts';
 import { rateLimitsContract } from '../contract/rate-limits.ts';
@@ -13,6 +12,7 @@ import { createSqliteStorage, type RateLimitCounters } from '../sqlite/sqlite-st
 import type { Storage } from '../storage.ts';
 import { introspect, obtainTokens, startTestServer } from '../../testing/harness.ts';
 import { createInMemoryRateLimitStore } from './rate-limits-in-memory.ts';
+import { recordSqliteStatements } from '../../testing/sqlite-statements.ts';
 
 const NOW = 1_800_000_000;
 
@@ -79,31 +79,6 @@ describe('rate-limit counters in memory (SQLite default; SPEC decision 18)', () 
   });
 });
 
-/** Records the SQL of every statement run (prepared or `exec`) while `work` runs (as sqlite/refresh-statements.test.ts). */
-async function recordStatements(work: () => Promise<void>): Promise<string[]> {
-  const executed: string[] = [];
-  const statement = StatementSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const database = DatabaseSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const originals = { run: statement.run!, get: statement.get!, all: statement.all!, exec: database.exec! };
-  for (const name of ['run', 'get', 'all'] as const) {
-    const original = originals[name];
-    statement[name] = function (this: StatementSync, ...args: unknown[]) {
-      executed.push(this.sourceSQL.replace(/\s+/g, ' ').trim());
-      return original.apply(this, args);
-    };
-  }
-  database.exec = function (this: DatabaseSync, sql: unknown) {
-    executed.push(String(sql));
-    return originals.exec.call(this, sql);
-  };
-  try {
-    await work();
-  } finally {
-    Object.assign(statement, { run: originals.run, get: originals.get, all: originals.all });
-    database.exec = originals.exec;
-  }
-  return executed;
-}
 
 describe('SQLite: what an introspection writes for its rate-limit counters', () => {
   /** The statements of one introspection of a fresh access token, on a server with the given counters (or limits off). */
@@ -115,7 +90,7 @@ describe('SQLite: what an introspection writes for its rate-limit counters', () 
       // The first introspection records the grant's use (grants.recordUse, at most once a minute): measure the second.
       await introspect(server, tokens.access_token);
       let active: unknown;
-      const executed = await recordStatements(async () => {
+      const executed = await recordSqliteStatements(async () => {
         active = (await introspect(server, tokens.access_token)).active;
       });
       assert.equal(active, true);

@@ -6,28 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StatementSync } from 'node:sqlite';
 import { fixture, issueGrant } from '../contract/fixtures.ts';
 import { storeBackends } from '../../testing/store-backends.ts';
+import { recordSqliteStatements } from '../../testing/sqlite-statements.ts';
 
-/** The SQL of every SQLite statement executed while `work` runs (whitespace collapsed). */
-async function sqliteStatements(work: () => Promise<unknown>): Promise<string[]> {
-  const executed: string[] = [];
-  const statement = StatementSync.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const originals = { run: statement.run!, get: statement.get!, all: statement.all! };
-  for (const name of ['run', 'get', 'all'] as const) {
-    statement[name] = function (this: StatementSync, ...args: unknown[]) {
-      executed.push(this.sourceSQL.replace(/\s+/g, ' ').trim());
-      return originals[name].apply(this, args);
-    };
-  }
-  try {
-    await work();
-  } finally {
-    Object.assign(statement, originals);
-  }
-  return executed;
-}
 
 for (const backend of await storeBackends()) {
   describe(`tokens lookups and the client-record cache (${backend.name})`, { skip: backend.skip }, () => {
@@ -62,7 +44,7 @@ for (const backend of await storeBackends()) {
         const f = await fixture(storage);
         const { access } = await issueGrant(storage, f);
         await storage.clients.find(f.client.clientId);
-        const executed = await sqliteStatements(() => storage.tokens.findByDigest(access.tokenDigest));
+        const executed = await recordSqliteStatements(() => storage.tokens.findByDigest(access.tokenDigest), { exec: false });
         // PRAGMA data_version: the cache's check for another connection's commit (the CLI).
         assert.deepEqual(executed.map((sql) => sql.split(' ').slice(0, 2).join(' ')), ['SELECT t.token_digest,', 'PRAGMA data_version'], executed.join(' | '));
       }));
