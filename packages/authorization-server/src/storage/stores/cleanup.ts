@@ -29,12 +29,6 @@ interface ExpiringRows {
   where?: string;
   /** Seconds a row is kept after its time. */
   retention?: number;
-  /**
-   * SQLite: the column a batch names its rows by; `rowid` (the cheapest: no index lookup) unless given.
-   * PostgreSQL always uses `ctid`. (`tokens` stays a rowid table: as `WITHOUT ROWID` a rotation measured
-   * ~50% more CPU, bench/storage-operations.ts.)
-   */
-  sqliteKey?: string;
 }
 
 /**
@@ -83,9 +77,9 @@ function batchDelete(dialect: SqlDialect, rows: ExpiringRows): string {
     return `DELETE FROM ${rows.table} WHERE ctid = ANY (ARRAY(${dueRows(rows, 'x.ctid')} FOR UPDATE OF x SKIP LOCKED))`;
   }
   // SQLite runs one writer at a time, so there is nothing to skip; the subquery bounds the batch
-  // (node:sqlite is built without DELETE … LIMIT).
-  const key = rows.sqliteKey ?? 'rowid';
-  return `DELETE FROM ${rows.table} WHERE ${key} IN (${dueRows(rows, `x.${key}`)})`;
+  // (node:sqlite is built without DELETE … LIMIT). Rows are named by rowid (no index lookup; every table
+  // here has one: `tokens` as WITHOUT ROWID measured ~50% more CPU per rotation, bench/storage-operations.ts).
+  return `DELETE FROM ${rows.table} WHERE rowid IN (${dueRows(rows, 'x.rowid')})`;
 }
 
 /** One batch's outcome: rows deleted, and whether it was full (more may be due: run another). */
