@@ -1,6 +1,6 @@
 /**
  * The client-record cache (issue 12): a changed client is never served from the cache, whether the change
- * was made by the same storage, by another instance on PostgreSQL (LISTEN/NOTIFY, migration 26) or by
+ * was made by the same storage, by another instance on PostgreSQL (LISTEN/NOTIFY, migrations 26 and 31) or by
  * another process on SQLite (`PRAGMA data_version`), and a lost listener bypasses the cache until it
  * listens again.
  */
@@ -178,7 +178,7 @@ describe('client-change listener', () => {
     const states: Array<{ listening: boolean; error?: Error }> = [];
     // Connects and answers every statement, but never delivers a notification.
     const deaf: ListenerConnection = { connect: async () => {}, query: async () => {}, end: async () => {}, on: () => deaf, processID: 1 };
-    const listener = await listenForChanges([clientChangeChannel(cache)], { newConnection: () => deaf, probeTimeoutMillis: 50, reconnectInitialMillis: 60_000, onStateChange: (state) => states.push(state) });
+    const listener = await listenForChanges([clientChangeChannel(cache, 'public')], { newConnection: () => deaf, probeTimeoutMillis: 50, reconnectInitialMillis: 60_000, onStateChange: (state) => states.push(state) });
     try {
       assert.deepEqual(states.map((state) => state.listening), [false]);
       assert.match(String(states[0]!.error?.message), /does not receive notifications/);

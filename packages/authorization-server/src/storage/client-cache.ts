@@ -6,14 +6,15 @@
  * A cached record must never outlive a change of its row, wherever the change was made:
  * - by this storage: `clients.create` and `clients.update` (the only writes of the `clients` table in
  *   either backend) invalidate the client when they finish, succeeded or failed;
- * - by another instance on PostgreSQL: a trigger on `clients` (migration 26) sends
- *   `NOTIFY gatehouse_clients, '<client_id>'` when the change commits, and one dedicated listening
- *   connection per storage (`listenForChanges`, shared with the resource catalogue's cache,
- *   resource-cache.ts) invalidates it. While that connection is not
- *   listening (starting, lost, reconnecting) a notification could be missed, so the cache is cleared and
- *   bypassed until it listens again. "Listening" is proven, not assumed: the connection notifies itself
- *   and must receive it, before the cache is used and then periodically (a pooler in transaction mode,
- *   or a silently dead connection, would otherwise lose notifications unnoticed);
+ * - by another instance on PostgreSQL: a trigger on `clients` (migrations 26 and 31) sends
+ *   `NOTIFY gatehouse_client_changes, '{"schema": …, "client_id": …}'` when the change commits, and one
+ *   dedicated listening connection per storage (`listenForChanges`, shared with the resource catalogue's
+ *   cache, resource-cache.ts) invalidates it, ignoring other schemas' changes (channels are database-wide:
+ *   `readChangeNotification`). While that connection is not listening (starting, lost, reconnecting) a
+ *   notification could be missed, so the cache is cleared and bypassed until it listens again.
+ *   "Listening" is proven, not assumed: the connection notifies itself and must receive it, before the
+ *   cache is used and then periodically (a pooler in transaction mode, or a silently dead connection,
+ *   would otherwise lose notifications unnoticed);
  * - by another process on SQLite (the `gatehouse` CLI suspends a client while the server runs):
  *   `PRAGMA data_version` changes when another connection commits, checked before each lookup
  *   (`externalWrites`, made by `externalWriteCheck`), and the cache is cleared then.
@@ -136,8 +137,32 @@ export function externalWriteCheck(readVersion: () => number): () => boolean {
   return () => seen !== (seen = readVersion());
 }
 
-/** The PostgreSQL channel migration 26's trigger notifies with the changed row's `client_id` as payload. */
-export const CLIENT_CHANGES_CHANNEL = 'gatehouse_clients';
+/**
+ * The PostgreSQL channel migration 31's trigger notifies with `{"schema": …, "client_id": …}` (JSON). The
+ * trigger also notifies migration 26's `gatehouse_clients` with the bare client_id, for instances older
+ * than 31 during a rolling upgrade; this code does not listen there (every schema's changes, unnamed).
+ */
+export const CLIENT_CHANGES_CHANNEL = 'gatehouse_client_changes';
+
+/**
+ * What a change notification's payload says about `schema` (the storage's, as in its search_path), the
+ * payload being migration 31's JSON object naming the schema whose table changed:
+ * - `'elsewhere'`: a change in another schema of the database (NOTIFY channels are database-wide: another
+ *   deployment, another test schema; issue 12), nothing to drop here;
+ * - the payload's members: a change in `schema`;
+ * - `undefined`: a payload naming no schema (the format before migration 31, or unreadable): the caller
+ *   drops what it may name, the safe side (an extra read, never a stale entry).
+ */
+export function readChangeNotification(payload: string, schema: string): 'elsewhere' | Readonly<Record<string, unknown>> | undefined {
+  let members: unknown;
+  try {
+    members = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof members !== 'object' || members === null || typeof (members as { schema?: unknown }).schema !== 'string') return undefined;
+  return (members as { schema: string }).schema === schema ? (members as Record<string, unknown>) : 'elsewhere';
+}
 
 /**
  * A cache the listening connection keeps fresh: the channel its table's trigger notifies, what to do with
@@ -146,22 +171,34 @@ export const CLIENT_CHANGES_CHANNEL = 'gatehouse_clients';
 export interface ChangeChannel {
   /** The PostgreSQL channel (a constant identifier: it is spelled into `LISTEN`). */
   readonly channel: string;
-  /** A change committed somewhere; `payload` as the trigger sent it (never a probe's). */
+  /** A change committed somewhere in the database; `payload` as the trigger sent it (never a probe's). */
   changed(payload: string): void;
   /** false: clear, and bypass the cache until true again. */
   setActive(active: boolean): void;
 }
 
-/** The client-record cache as `listenForChanges` keeps it fresh: each notification names one client_id. */
-export function clientChangeChannel(cache: ClientCache): ChangeChannel {
+/**
+ * The client-record cache of the storage on `schema` as `listenForChanges` keeps it fresh: each
+ * notification names one client_id, and those of other schemas are ignored.
+ */
+export function clientChangeChannel(cache: ClientCache, schema: string): ChangeChannel {
   return {
     channel: CLIENT_CHANGES_CHANNEL,
-    changed: (clientId) => {
-      if (clientId) cache.invalidate(clientId);
+    changed: (payload) => {
+      const change = readChangeNotification(payload, schema);
+      if (change === 'elsewhere') return;
+      // Issue 12: no schema named (migration 26's format: the payload is the client_id): dropped, the safe side.
+      if (change === undefined) {
+        if (payload) cache.invalidate(payload);
+      } else if (typeof change.client_id === 'string') cache.invalidate(change.client_id);
+      else cache.clear();
     },
     setActive: (active) => cache.setActive(active),
   };
 }
+
+/** How a probe's payload starts: not JSON, so never what a trigger sends (migration 31). */
+const PROBE_PREFIX = 'probe ';
 
 /** The little of a `pg.Client` the listener uses (a dedicated connection, never a pooled one). */
 export interface ListenerConnection {
@@ -243,14 +280,15 @@ export async function listenForChanges(caches: readonly ChangeChannel[], options
       const payload = message.payload ?? '';
       const probed = probes.get(payload);
       if (probed) probed(message.channel);
-      else byChannel.get(message.channel)?.changed(payload);
+      // Another instance's probe (every listener on the channel hears it, whatever its schema): no change.
+      else if (!payload.startsWith(PROBE_PREFIX)) byChannel.get(message.channel)?.changed(payload);
     });
     /**
      * Notifies every channel from this connection and waits for each to come back (a session receives its
      * own notifications): proof that every cache's channel is heard, not just one.
      */
     const probe = async () => {
-      const payload = `probe ${randomUUID()}`; // a space: never a client_id
+      const payload = `${PROBE_PREFIX}${randomUUID()}`;
       let timer: NodeJS.Timeout | undefined;
       const delivered = new Promise<void>((resolve, reject) => {
         const waiting = new Set(channels);

@@ -1,6 +1,6 @@
 /**
  * The resource-catalogue cache (issue 12): a changed catalogue is never served from the cache, whether the
- * change was made by the same storage, by another instance on PostgreSQL (LISTEN/NOTIFY, migration 28, on
+ * change was made by the same storage, by another instance on PostgreSQL (LISTEN/NOTIFY, migrations 28 and 31, on
  * the client cache's one listening connection) or by another process on SQLite (`PRAGMA data_version`),
  * and a lost listener bypasses the cache until it listens again.
  */
@@ -197,7 +197,7 @@ describe('one listening connection for both caches', () => {
     const clientCache = cacheClients(emptyClients, { active: false });
     const store = countingStore();
     const resourceCache = cacheResources(store, { active: false });
-    const listener = await listenForChanges([clientChangeChannel(clientCache), resourceChangeChannel(resourceCache)], {
+    const listener = await listenForChanges([clientChangeChannel(clientCache, 'public'), resourceChangeChannel(resourceCache, 'public')], {
       newConnection: () => connectionHearing([CLIENT_CHANGES_CHANNEL, RESOURCE_CHANGES_CHANNEL], listens), reconnectInitialMillis: 60_000,
     });
     try {
@@ -217,7 +217,7 @@ describe('one listening connection for both caches', () => {
     const store = countingStore();
     const resourceCache = cacheResources(store, { active: false });
     const states: boolean[] = [];
-    const listener = await listenForChanges([clientChangeChannel(clientCache), resourceChangeChannel(resourceCache)], {
+    const listener = await listenForChanges([clientChangeChannel(clientCache, 'public'), resourceChangeChannel(resourceCache, 'public')], {
       newConnection: () => connectionHearing([CLIENT_CHANGES_CHANNEL], []), probeTimeoutMillis: 50, reconnectInitialMillis: 60_000,
       onStateChange: (state) => states.push(state.listening),
     });

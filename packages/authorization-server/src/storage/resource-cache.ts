@@ -6,10 +6,10 @@
  * The same rules as the client-record cache (client-cache.ts), for the catalogue as one value:
  * - this storage's writes (`resources.create`, `resources.delete`: the only writes of the `resources`
  *   table) drop it when they finish, succeeded or failed (an error may come after the commit);
- * - on PostgreSQL a trigger on `resources` (migration 28) sends `NOTIFY gatehouse_resources` when a change
- *   commits, received on the client cache's one listening connection (`listenForChanges` with
- *   `resourceChangeChannel`); the cache is used only while that connection is proven listening, and is
- *   cleared and bypassed otherwise;
+ * - on PostgreSQL a trigger on `resources` (migrations 28 and 31) sends `NOTIFY gatehouse_resource_changes`
+ *   naming its schema when a change commits, received on the client cache's one listening connection
+ *   (`listenForChanges` with `resourceChangeChannel`), which ignores other schemas' changes; the cache is
+ *   used only while that connection is proven listening, and is cleared and bypassed otherwise;
  * - on SQLite another process's commit changes `PRAGMA data_version` (`externalWrites`, checked before
  *   each read), and the catalogue is dropped then.
  * A read that started before an invalidation does not store what it read (a generation counter), so a read
@@ -17,7 +17,7 @@
  * `find` answers from the whole catalogue (loading it if needed), so an unknown indicator costs no query
  * either: the catalogue is every row of the table, and any insert drops it.
  */
-import { type ChangeChannel, DEFAULT_CLIENT_CACHE_ENTRIES } from './client-cache.ts';
+import { type ChangeChannel, DEFAULT_CLIENT_CACHE_ENTRIES, readChangeNotification } from './client-cache.ts';
 import type { ResourceRecord, ResourceStore } from './storage.ts';
 
 export interface ResourceCacheOptions {
@@ -109,10 +109,24 @@ function copyResource(record: Readonly<ResourceRecord>): ResourceRecord {
   return { ...record, scopes: [...record.scopes] };
 }
 
-/** The PostgreSQL channel migration 28's trigger notifies (payload: the statement, INSERT/UPDATE/DELETE/TRUNCATE). */
-export const RESOURCE_CHANGES_CHANNEL = 'gatehouse_resources';
+/**
+ * The PostgreSQL channel migration 31's trigger notifies, once per statement, with `{"schema": …,
+ * "operation": "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE"}` (JSON). It also notifies migration 28's
+ * `gatehouse_resources` (payload: the operation alone) for instances older than 31 during a rolling upgrade.
+ */
+export const RESOURCE_CHANGES_CHANNEL = 'gatehouse_resource_changes';
 
-/** The catalogue as `listenForChanges` keeps it fresh: any notification on the channel drops it whole. */
-export function resourceChangeChannel(cache: ResourceCache): ChangeChannel {
-  return { channel: RESOURCE_CHANGES_CHANNEL, changed: () => cache.clear(), setActive: (active) => cache.setActive(active) };
+/**
+ * The catalogue of the storage on `schema` as `listenForChanges` keeps it fresh: a notification of this
+ * schema's change drops it whole, and so does one naming no schema (the safe side); other schemas' are ignored.
+ */
+export function resourceChangeChannel(cache: ResourceCache, schema: string): ChangeChannel {
+  return {
+    channel: RESOURCE_CHANGES_CHANNEL,
+    changed: (payload) => {
+      // Issue 12: channels are database-wide; another schema's change is not this catalogue's.
+      if (readChangeNotification(payload, schema) !== 'elsewhere') cache.clear();
+    },
+    setActive: (active) => cache.setActive(active),
+  };
 }

@@ -139,11 +139,12 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   const driver = createPostgresDriver({ query: (text, params, name) => query(text, params, name), transaction });
 
 
-  // Issue 12: client records cached, bypassed until the listener below hears every change of a client row.
+  // Issue 12: client records cached, bypassed until the listener below hears every change of a client row
+  // (of this schema: the channels are database-wide, and other schemas' changes are ignored).
   const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: options.clientCacheEntries });
   // The resource catalogue likewise (resource-cache.ts), on the same listening connection.
   const resourceCache = cacheResources(createResourceStore(driver), { active: false, maxEntries: options.clientCacheEntries });
-  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForChanges([clientChangeChannel(clientCache), resourceChangeChannel(resourceCache)], {
+  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForChanges([clientChangeChannel(clientCache, schema), resourceChangeChannel(resourceCache, schema)], {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
     onStateChange(state) {

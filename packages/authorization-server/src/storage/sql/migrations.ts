@@ -849,4 +849,39 @@ export const migrations: readonly Migration[] = [
       -- every grant; an index on the active ones alone costs one entry per code exchange.
       CREATE INDEX grants_active_by_user ON grants (user_id) WHERE revoked_at IS NULL;`],
   },
+  {
+    version: 31,
+    name: 'clients, resources: change notifications that name their schema',
+    only: 'postgres',
+    steps: [`
+      -- Issue 12: NOTIFY channels are database-wide, not per schema, so deployments (and test schemas) in one
+      -- database dropped each other's cached clients and catalogues. The triggers of 26 and 28 now also notify
+      -- new channels with a JSON payload naming TG_TABLE_SCHEMA (JSON: any schema name and client_id reads
+      -- back unambiguously), and listeners ignore other schemas' changes (client-cache.ts). They still notify
+      -- the old channels with the old payloads: an instance older than 31 still running during a rolling
+      -- upgrade listens there, and a schema-tagged payload would make it drop the wrong key (a stale client).
+      -- The lock waits for writers whose trigger already ran the old function (notifying the old channels
+      -- only) to commit, so no change before this commit is announced after it where new instances do not
+      -- listen: they start listening only once this migration has committed.
+      LOCK TABLE clients, resources IN SHARE ROW EXCLUSIVE MODE;
+      CREATE OR REPLACE FUNCTION gatehouse_notify_client_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        changed_id text := CASE WHEN TG_OP = 'DELETE' THEN OLD.client_id ELSE NEW.client_id END;
+      BEGIN
+        PERFORM pg_notify('gatehouse_client_changes', json_build_object('schema', TG_TABLE_SCHEMA, 'client_id', changed_id)::text);
+        PERFORM pg_notify('gatehouse_clients', changed_id);
+        IF TG_OP = 'UPDATE' AND OLD.client_id IS DISTINCT FROM NEW.client_id THEN
+          PERFORM pg_notify('gatehouse_client_changes', json_build_object('schema', TG_TABLE_SCHEMA, 'client_id', OLD.client_id)::text);
+          PERFORM pg_notify('gatehouse_clients', OLD.client_id);
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE OR REPLACE FUNCTION gatehouse_notify_resource_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('gatehouse_resource_changes', json_build_object('schema', TG_TABLE_SCHEMA, 'operation', TG_OP)::text);
+        PERFORM pg_notify('gatehouse_resources', TG_OP);
+        RETURN NULL;
+      END $$;
+    `],
+  },
 ];
