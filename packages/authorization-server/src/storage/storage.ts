@@ -638,8 +638,9 @@ export interface Storage {
   rateLimits: {
     /**
      * Counts one request on every distinct key, each atomically (also across the processes that share the
-     * counters): a key without a current window starts one at `now` with 1 hit. Nothing is refused here;
-     * the caller compares `hits` with its limit.
+     * counters; PostgreSQL's `shared` counters see the other instances' hits up to one flush interval late):
+     * a key without a current window starts one at `now` with 1 hit. Nothing is refused here; the caller
+     * compares `hits` with its limit.
      * @param windowSeconds length of a new window, ≥ 1. @param now seconds since the epoch.
      * @returns per key, in the order of `keys`: the hits in its current window after this one, and when
      *   that window ends (seconds since the epoch).
