@@ -14,13 +14,16 @@ describe('configuration: the database and the cleanup job', () => {
   it('selects PostgreSQL when DATABASE_URL is a postgres:// or postgresql:// URL, with schema and pool size', () => {
     assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', GATEHOUSE_DATABASE: '/ignored.sqlite' }).database, {
       kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test', schema: undefined, poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
+      rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250,
     });
     assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgresql://db/gh', GATEHOUSE_DATABASE_SCHEMA: 'gatehouse', GATEHOUSE_DATABASE_POOL_SIZE: '25' }).database, {
       kind: 'postgres', url: 'postgresql://db/gh', schema: 'gatehouse', poolSize: 25, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
+      rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250,
     });
     // Issue 12: 0 turns the client-record cache and its LISTEN connection off (a transaction-mode pooler).
     assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_CLIENT_CACHE_ENTRIES: '0' }).database, {
       kind: 'postgres', url: 'postgres://db/gh', schema: undefined, poolSize: 10, clientCacheEntries: 0, statementTimeoutMillis: 10_000,
+      rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250,
     });
     assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_CLIENT_CACHE_ENTRIES: '-1' }), /GATEHOUSE_CLIENT_CACHE_ENTRIES/);
     assert.equal((loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: '0' }).database as { statementTimeoutMillis: number }).statementTimeoutMillis, 0);
@@ -45,23 +48,32 @@ describe('configuration: the database and the cleanup job', () => {
 
   it('describes the database for messages without the password', () => {
     assert.equal(describeDatabase({ kind: 'sqlite', path: './data/gatehouse.sqlite' }), './data/gatehouse.sqlite');
-    const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000 });
+    const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
+      rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250 });
     assert.equal(described, 'postgres://gatehouse@db.example:5432/gh?sslmode=require (schema auth)');
   });
 });
 
 describe('configuration: rate limits at the OAuth endpoints (SPEC decision 18)', () => {
-  it('reads GATEHOUSE_RATE_LIMIT_COUNTERS: SQLite counts in memory unless it is database; memory is refused on PostgreSQL', () => {
+  it('reads GATEHOUSE_RATE_LIMIT_COUNTERS: SQLite counts in memory unless it is database; PostgreSQL shares them, flushed in the background unless database; memory and shared each refused on the other backend', () => {
     assert.deepEqual(loadConfiguration({}).database, { kind: 'sqlite', path: './data/gatehouse.sqlite' });
     assert.deepEqual(loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' }).database, { kind: 'sqlite', path: './data/gatehouse.sqlite', rateLimitCounters: 'database' });
     assert.deepEqual(loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'memory' }).database, { kind: 'sqlite', path: './data/gatehouse.sqlite', rateLimitCounters: 'memory' });
-    assert.throws(() => loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'redis' }), /GATEHOUSE_RATE_LIMIT_COUNTERS must be memory or database \(got "redis"\)/);
-    assert.equal(loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' }).database.kind, 'postgres');
+    assert.throws(() => loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'redis' }), /GATEHOUSE_RATE_LIMIT_COUNTERS must be memory, database or shared \(got "redis"\)/);
+    assert.throws(() => loadConfiguration({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'shared' }), /GATEHOUSE_RATE_LIMIT_COUNTERS=shared is for PostgreSQL only/);
+    const postgres = (env: NodeJS.ProcessEnv) => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', ...env }).database as { rateLimitCounters: string; rateLimitFlushIntervalMs: number };
+    assert.deepEqual([postgres({}).rateLimitCounters, postgres({}).rateLimitFlushIntervalMs], ['shared', 250]);
+    assert.equal(postgres({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' }).rateLimitCounters, 'database');
+    assert.equal(postgres({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'shared', GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS: '1000' }).rateLimitFlushIntervalMs, 1000);
+    for (const wrong of ['0', '9', '60001', '0.5', 'fast']) {
+      assert.throws(() => postgres({ GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS: wrong }), /GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS must be a whole number from 10 to 60000/);
+    }
     assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_RATE_LIMIT_COUNTERS: 'memory' }), /GATEHOUSE_RATE_LIMIT_COUNTERS=memory is for SQLite only/);
     const described = (env: NodeJS.ProcessEnv) => Object.fromEntries(describeConfiguration(loadConfiguration(env))).GATEHOUSE_RATE_LIMIT_COUNTERS;
     assert.match(described({})!, /^memory \(this process only/);
     assert.match(described({ GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' })!, /^database \(shared by every process on the file/);
-    assert.equal(described({ DATABASE_URL: 'postgres://db/gh' }), undefined);
+    assert.match(described({ DATABASE_URL: 'postgres://db/gh' })!, /^shared \(every instance's hits added to the database every 250 ms/);
+    assert.match(described({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_RATE_LIMIT_COUNTERS: 'database' })!, /^database \(shared by every instance; a write per request\)/);
   });
 
   it('reads GATEHOUSE_OAUTH_RATE_LIMIT as per client, per address, window seconds, or off; unset keeps the defaults', () => {

@@ -13,7 +13,8 @@
  * | `GATEHOUSE_CLIENT_CACHE_ENTRIES` | `10000` | PostgreSQL: client records cached per instance (storage/client-cache.ts), and the resource catalogue with them (storage/resource-cache.ts), kept fresh by LISTEN/NOTIFY on one extra connection; `0` turns both caches and that connection off (needed behind a transaction-mode pooler, where LISTEN does not work) |
  * | `GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL: longest a statement (lock waits included) may run before it is cancelled and the request answered 503 with `Retry-After`; `0` turns it off |
  * | `GATEHOUSE_DATABASE` | `./data/gatehouse.sqlite` | SQLite file, used when `DATABASE_URL` is unset |
- * | `GATEHOUSE_RATE_LIMIT_COUNTERS` | `memory` | SQLite: where the OAuth endpoints' request counters live; `memory`: in the server process (counts per process, no write per request), `database`: in the file (shared by several processes on it, a write per request); PostgreSQL always keeps them in the database |
+ * | `GATEHOUSE_RATE_LIMIT_COUNTERS` | `memory` (SQLite), `shared` (PostgreSQL) | where the OAuth endpoints' request counters live. SQLite: `memory` in the server process (counts per process, no write per request), `database` in the file (shared by several processes on it, a write per request). PostgreSQL, always shared by every instance through the database: `shared` counts in each instance and adds its hits in one statement per flush interval (other instances' hits seen up to one interval late), `database` writes every request (exact, one round trip each) |
+ * | `GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS` | `250` | PostgreSQL with `shared` counters: milliseconds between an instance's flushes of its hits (10 to 60000): how late other instances' hits may be seen |
  * | `GATEHOUSE_CLEANUP_INTERVAL_SECONDS` | `60` | how often each instance deletes expired rows (storage.ts `cleanup`); `0` turns it off |
  * | `GATEHOUSE_CLEANUP_BATCH_SIZE` | `500` | rows per delete statement of that cleanup |
  * | `GATEHOUSE_TOKEN_KEY` | generated and kept in the database in development; required otherwise | base64url, ≥ 32 bytes |
@@ -46,14 +47,19 @@ import { randomBytes } from 'node:crypto';
 import { parseAuditStreamSetting, type AuditStreamTarget } from './operations/audit-stream.ts';
 import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, UpstreamIdentityProvider } from './options.ts';
 import type { RateLimitCounters } from './storage/sqlite/sqlite-storage.ts';
+import type { PostgresRateLimitCounters } from './storage/postgres/postgres-storage.ts';
 
 /**
  * Which backend holds the data: SQLite for one machine, PostgreSQL for several instances. SQLite's
- * `rateLimitCounters` is `GATEHOUSE_RATE_LIMIT_COUNTERS` when set (unset: `memory`, sqlite-storage.ts).
+ * `rateLimitCounters` is `GATEHOUSE_RATE_LIMIT_COUNTERS` when set (unset: `memory`, sqlite-storage.ts);
+ * PostgreSQL's is `shared` unless it is `database` (postgres-storage.ts).
  */
 export type DatabaseConfiguration =
   | { kind: 'sqlite'; path: string; rateLimitCounters?: RateLimitCounters }
-  | { kind: 'postgres'; url: string; schema: string | undefined; poolSize: number; clientCacheEntries: number; statementTimeoutMillis: number };
+  | {
+    kind: 'postgres'; url: string; schema: string | undefined; poolSize: number; clientCacheEntries: number; statementTimeoutMillis: number;
+    rateLimitCounters: PostgresRateLimitCounters; rateLimitFlushIntervalMs: number;
+  };
 
 export interface Configuration {
   environment: Environment;
@@ -137,17 +143,21 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     problems.push(`GATEHOUSE_TOKEN_KEY is required in ${environment} (32+ random bytes, base64url): the generated development key is refused`);
   }
   const databasePath = env.GATEHOUSE_DATABASE ?? './data/gatehouse.sqlite';
-  // SPEC decision 18's counters need no durability: SQLite keeps them in memory unless several processes share the file.
+  // SPEC decision 18's counters need no durability: SQLite keeps them in memory unless several processes share
+  // the file; PostgreSQL instances share them, by default without a round trip per request (issue 12).
   const rateLimitCounters = env.GATEHOUSE_RATE_LIMIT_COUNTERS || undefined;
-  if (rateLimitCounters !== undefined && rateLimitCounters !== 'memory' && rateLimitCounters !== 'database') {
-    problems.push(`GATEHOUSE_RATE_LIMIT_COUNTERS must be memory or database (got ${shown(rateLimitCounters)})`);
+  if (rateLimitCounters !== undefined && rateLimitCounters !== 'memory' && rateLimitCounters !== 'database' && rateLimitCounters !== 'shared') {
+    problems.push(`GATEHOUSE_RATE_LIMIT_COUNTERS must be memory, database or shared (got ${shown(rateLimitCounters)})`);
   }
   let database: DatabaseConfiguration = {
     kind: 'sqlite', path: databasePath, ...(rateLimitCounters === 'memory' || rateLimitCounters === 'database' ? { rateLimitCounters } : {}),
   };
+  if (!env.DATABASE_URL && rateLimitCounters === 'shared') {
+    problems.push('GATEHOUSE_RATE_LIMIT_COUNTERS=shared is for PostgreSQL only: on SQLite use memory (one server process per file) or database');
+  }
   if (env.DATABASE_URL) {
     if (rateLimitCounters === 'memory') {
-      problems.push('GATEHOUSE_RATE_LIMIT_COUNTERS=memory is for SQLite only: PostgreSQL instances share their counters in the database');
+      problems.push('GATEHOUSE_RATE_LIMIT_COUNTERS=memory is for SQLite only: PostgreSQL instances share their counters in the database (shared or database)');
     }
     // Never echoed: it may hold a password.
     if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (value not shown: it may hold a password)');
@@ -156,6 +166,8 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       poolSize: integerSetting(env, 'GATEHOUSE_DATABASE_POOL_SIZE', 10, 1, 1000, problems),
       clientCacheEntries: integerSetting(env, 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 10_000, 0, 1_000_000, problems),
       statementTimeoutMillis: integerSetting(env, 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 0, 600_000, problems),
+      rateLimitCounters: rateLimitCounters === 'database' ? 'database' : 'shared',
+      rateLimitFlushIntervalMs: integerSetting(env, 'GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', 250, 10, 60_000, problems),
     };
     if (database.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(database.schema)) {
       problems.push(`GATEHOUSE_DATABASE_SCHEMA must be a lowercase identifier (letters, digits, "_"; got ${shown(database.schema)})`);
@@ -260,6 +272,10 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
         ? 'database (shared by every process on the file; a write per request)' : 'memory (this process only; nothing written)'] as [string, string],
     ] : []),
     ...(configuration.database.kind === 'postgres' ? [
+      ['GATEHOUSE_RATE_LIMIT_COUNTERS', configuration.database.rateLimitCounters === 'database'
+        ? 'database (shared by every instance; a write per request)'
+        : `shared (every instance's hits added to the database every ${configuration.database.rateLimitFlushIntervalMs} ms; other instances' hits seen up to that late)`] as [string, string],
+      ...(configuration.database.rateLimitCounters === 'shared' ? [['GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', String(configuration.database.rateLimitFlushIntervalMs)] as [string, string]] : []),
       ['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string],
       ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 ? '0 (client records and the resource catalogue read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
       ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', configuration.database.statementTimeoutMillis === 0 ? '0 (statements may run as long as they like)' : String(configuration.database.statementTimeoutMillis)] as [string, string],
@@ -291,7 +307,7 @@ export function describeDatabase(database: DatabaseConfiguration): string {
 /** Every variable loadConfiguration reads (`gatehouse config check` warns about other GATEHOUSE_* names: typos). */
 export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE', 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS',
-  'GATEHOUSE_DATABASE', 'GATEHOUSE_RATE_LIMIT_COUNTERS', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
+  'GATEHOUSE_DATABASE', 'GATEHOUSE_RATE_LIMIT_COUNTERS', 'GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',
   'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 'GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_REQUIRE_PAR',

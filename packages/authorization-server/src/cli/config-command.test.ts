@@ -17,6 +17,9 @@ describe('gatehouse config check (issue 14)', () => {
     assert.equal(output.configuration.GATEHOUSE_ISSUER, 'https://auth.example');
     assert.equal(output.configuration.GATEHOUSE_TOKEN_KEY, 'set (32 bytes, not shown)');
     assert.equal(output.configuration.database, 'postgres postgres://gatehouse@db.example/gh');
+    // Issue 12: PostgreSQL's rate-limit counters are flushed in the background by default.
+    assert.match(output.configuration.GATEHOUSE_RATE_LIMIT_COUNTERS, /^shared \(every instance's hits added to the database every 250 ms/);
+    assert.equal(output.configuration.GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS, '250');
     assert.deepEqual(output.warnings, ['GATEHOUSE_TOKEN_KYE is not a Gatehouse setting (a typo?); it is ignored']);
     assert.ok(!run.stdout.includes(key) && !run.stdout.includes('s3cret'));
   });

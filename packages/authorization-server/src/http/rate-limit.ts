@@ -4,8 +4,11 @@
  * client_id the request presents (HTTP Basic or the body's `client_id`, whether or not it authenticates:
  * guessing costs attempts) and the address it comes from (`request.ip`, so `trustProxy` decides; an IPv6
  * address by its /64, which one host usually holds whole). The counters live in storage
- * (`storage.rateLimits`): every instance on one PostgreSQL database shares them; on SQLite they are the
- * server process's own unless `GATEHOUSE_RATE_LIMIT_COUNTERS=database` (README, "Rate limits").
+ * (`storage.rateLimits`): every instance on one PostgreSQL database shares them, by default counted in
+ * the instance and flushed to the database in the background, so a request costs no round trip for them
+ * and other instances' requests are seen up to one flush interval late (issue 12; `database` counts
+ * each request in the database); on SQLite they are the server process's own unless
+ * `GATEHOUSE_RATE_LIMIT_COUNTERS=database` (README, "Rate limits").
  *
  * Over a limit: HTTP 429 (RFC 6585 §4) with `Retry-After` in seconds until the window ends (RFC 9110
  * §10.2.3), `Cache-Control: no-store` and the RFC 6749 §5.2 JSON shape with `temporarily_unavailable`.
@@ -17,7 +20,7 @@
  * Why not @fastify/rate-limit: its handlers share one "already ran" mark per request, so one registration
  * cannot apply a client limit and an address limit to the same route; it throws its 429 into the
  * application-wide error handler (which renders other 4xx errors as `invalid_request`); and its store is
- * called once per key, where ours counts both keys in one statement (one round trip on PostgreSQL).
+ * called once per key, where ours counts both keys in one call (in memory, or one statement).
  */
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';

@@ -9,7 +9,12 @@ import type { Storage } from './storage.ts';
 
 /** Opens and migrates the configured database. @throws when it cannot be opened or migrated. */
 export async function openStorage(database: DatabaseConfiguration): Promise<Storage> {
-  if (database.kind === 'postgres') return createPostgresStorage(database.url, { schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries, statementTimeoutMillis: database.statementTimeoutMillis });
+  if (database.kind === 'postgres') {
+    return createPostgresStorage(database.url, {
+      schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries, statementTimeoutMillis: database.statementTimeoutMillis,
+      rateLimitCounters: database.rateLimitCounters, rateLimitFlushIntervalMs: database.rateLimitFlushIntervalMs,
+    });
+  }
   return createSqliteStorage(database.path, { rateLimitCounters: database.rateLimitCounters ?? 'memory' });
 }
 

@@ -628,20 +628,29 @@ export interface Storage {
    * are chosen by the caller (`token:client:<client_id>`, `token:address:<ip>`); each has one fixed window
    * at a time, current while `now < windowEndsAt`, with `windowEndsAt = first hit + windowSeconds`.
    * Counters are not worth a disk flush: a crash or restart may lose recent hits or whole windows, never
-   * more than that. Where they live: PostgreSQL, an UNLOGGED table shared by every instance; SQLite, this
-   * process's memory by default (counts per process, bounded, no write), or with `rateLimitCounters:
-   * 'database'` the file's table, shared by every process on the file (stores/rate-limits*.ts).
+   * more than that. Where they live: PostgreSQL, an UNLOGGED table shared by every instance, by default
+   * counted in each instance's memory and added to the table in one statement per flush interval (another
+   * instance's hits are seen up to one interval late; stores/rate-limits-shared.ts), or with
+   * `rateLimitCounters: 'database'` written per hit; SQLite, this process's memory by default (counts per
+   * process, bounded, no write), or with `rateLimitCounters: 'database'` the file's table, shared by every
+   * process on the file (stores/rate-limits*.ts).
    */
   rateLimits: {
     /**
      * Counts one request on every distinct key, each atomically (also across the processes that share the
-     * counters): a key without a current window starts one at `now` with 1 hit. Nothing is refused here;
-     * the caller compares `hits` with its limit.
+     * counters; PostgreSQL's `shared` counters see the other instances' hits up to one flush interval late):
+     * a key without a current window starts one at `now` with 1 hit. Nothing is refused here; the caller
+     * compares `hits` with its limit.
      * @param windowSeconds length of a new window, ≥ 1. @param now seconds since the epoch.
      * @returns per key, in the order of `keys`: the hits in its current window after this one, and when
      *   that window ends (seconds since the epoch).
      */
     hit(keys: string[], windowSeconds: number, now: number): Promise<RateLimitHit[]>;
+    /**
+     * Only where counters are synchronised in the background (PostgreSQL's `shared` counters): sends this
+     * instance's pending hits now and learns the shared totals, as the periodic flush does. Never throws.
+     */
+    flush?(): Promise<void>;
   };
   /**
    * Deleting what can no longer matter, in small batches, safe to run on every instance at once

@@ -19,11 +19,17 @@ export interface ContractBackend {
   createStorage: StorageFactory;
   /** Wraps one test body: it runs on a fresh storage from `createStorage`, which is always closed afterwards. */
   withStorage(body: (storage: Storage) => Promise<void>): () => Promise<void>;
-  /** Where its `rateLimits` counters live: `memory` (SQLite's default: no rows, so none for cleanup) or `database`. */
-  rateLimitCounters: 'memory' | 'database';
+  /**
+   * Where its `rateLimits` counters live: `memory` (SQLite's default: no rows, so none for cleanup),
+   * `database` (a write per hit), or `shared` (PostgreSQL's default: counted in memory, written by
+   * `rateLimits.flush()`, which the suite calls instead of waiting for the timer).
+   */
+  rateLimitCounters: RateLimitCounterPlace;
 }
 
-export function contractBackend(name: string, createStorage: StorageFactory, options: { rateLimitCounters?: 'memory' | 'database' } = {}): ContractBackend {
+export type RateLimitCounterPlace = 'memory' | 'database' | 'shared';
+
+export function contractBackend(name: string, createStorage: StorageFactory, options: { rateLimitCounters?: RateLimitCounterPlace } = {}): ContractBackend {
   return {
     name,
     createStorage,

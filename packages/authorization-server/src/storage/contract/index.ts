@@ -37,7 +37,7 @@ import { userIdentitiesContract } from './user-identities.ts';
 import { usersContract } from './users.ts';
 import { webhooksContract } from './webhooks.ts';
 
-export { type ContractBackend, contractBackend, type StorageFactory } from './fixtures.ts';
+export { type ContractBackend, contractBackend, type RateLimitCounterPlace, type StorageFactory } from './fixtures.ts';
 
 /** Every store's suite, in the order the report lists them. */
 export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
@@ -77,7 +77,8 @@ export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
  * Runs every store's suite on one backend, inside one `storage contract: <backendName>` suite.
  * @param createStorage makes a fresh, empty storage; each test closes the one it got.
  * @param options.skip a reason to skip the whole suite (e.g. the database is unreachable), shown in the report.
- * @param options.rateLimitCounters where the storage keeps its rate-limit counters (default `database`).
+ * @param options.rateLimitCounters where the storage keeps its rate-limit counters (default `database`;
+ *   `shared`: the suite flushes them).
  */
 export function runStorageContract(backendName: string, createStorage: StorageFactory, options: { skip?: string | false; rateLimitCounters?: ContractBackend['rateLimitCounters'] } = {}): void {
   const backend = contractBackend(backendName, createStorage, { rateLimitCounters: options.rateLimitCounters });

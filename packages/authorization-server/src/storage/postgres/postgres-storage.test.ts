@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage.ts';
-import { runStorageContract } from '../contract/index.ts';
+import { contractBackend, runStorageContract } from '../contract/index.ts';
+import { rateLimitsContract } from '../contract/rate-limits.ts';
 import {
   createTestPostgresStorage,
   dropTestSchema,
@@ -20,7 +21,11 @@ const skip = await postgresSkipReason();
 // Each contract test gets a storage on a fresh schema of its own (dropped when the test closes it).
 const storages = skip ? undefined : prewarmedTestStorages();
 after(() => storages?.dispose());
-runStorageContract('postgres', () => storages!.next(), { skip });
+// The default counters (issue 12: `shared`, flushed by the suite instead of the timer); then `database` mode's.
+runStorageContract('postgres', () => storages!.next(), { skip, rateLimitCounters: 'shared' });
+describe('storage contract: postgres, rate-limit counters written per request (rateLimitCounters: database)', { skip }, () => {
+  rateLimitsContract(contractBackend('postgres', () => createTestPostgresStorage({ rateLimitCounters: 'database' })));
+});
 
 const NOW = 1_800_000_000;
 const digest = () => randomBytes(32).toString('base64url');

@@ -31,6 +31,7 @@ import { postgresStorageError } from './postgres-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { createRateLimitStore } from '../stores/rate-limits.ts';
+import { createSharedRateLimitStore } from '../stores/rate-limits-shared.ts';
 import { cacheClients, clientChangeChannel, listenForChanges, type ClientChangeListenerOptions } from '../client-cache.ts';
 import { cacheResources, resourceChangeChannel } from '../resource-cache.ts';
 import { createResourceStore } from '../stores/resources.ts';
@@ -52,8 +53,9 @@ export interface PostgresStorageOptions {
    */
   statementTimeoutMillis?: number;
   /**
-   * Errors of idle pooled connections (the pool replaces them) and losses of the client-cache listener (it
-   * reconnects); default: one line on stderr.
+   * Errors of idle pooled connections (the pool replaces them), losses of the client-cache listener (it
+   * reconnects) and the first failed flush of `shared` rate-limit counters in an outage (they retry);
+   * default: one line on stderr.
    */
   onConnectionError?: (error: Error) => void;
   /**
@@ -67,9 +69,22 @@ export interface PostgresStorageOptions {
    * transaction mode (PgBouncer), where a LISTEN does not keep its session and notifications would be lost.
    */
   clientCacheEntries?: number;
+  /**
+   * Where the OAuth endpoints' request counters are kept (storage.ts `rateLimits`, SPEC decision 18), both
+   * shared by every instance through the UNLOGGED `rate_limit_windows` table: `shared` (default; issue 12)
+   * counts in this instance's memory and adds its hits to the table in one statement every
+   * `rateLimitFlushIntervalMs`, seeing other instances' hits up to one interval late
+   * (stores/rate-limits-shared.ts); `database` writes every hit (one round trip per request, exact).
+   */
+  rateLimitCounters?: PostgresRateLimitCounters;
+  /** `shared` counters: milliseconds between flushes; default 250 (DEFAULT_RATE_LIMIT_FLUSH_INTERVAL_MS). */
+  rateLimitFlushIntervalMs?: number;
   /** The client-change listener's backoff, heartbeat and state callback (tests, operations); defaults in client-cache.ts. */
   clientChangeListener?: Omit<ClientChangeListenerOptions, 'newConnection'>;
 }
+
+/** See PostgresStorageOptions.rateLimitCounters. */
+export type PostgresRateLimitCounters = 'shared' | 'database';
 
 type Row = QueryResultRow;
 
@@ -155,12 +170,20 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     },
   });
 
+  // SPEC decision 18, issue 12: the counters without a round trip per request, unless `database` is asked for.
+  const rateLimits = options.rateLimitCounters === 'database' ? undefined : createSharedRateLimitStore(driver, {
+    flushIntervalMs: options.rateLimitFlushIntervalMs,
+    onFlushError: (error) => onConnectionError(new Error(`rate-limit counters: flush failed, counting in this instance until the next one succeeds: ${error instanceof Error ? error.message : String(error)}`)),
+  });
+
   const storage: Storage = {
     resources: resourceCache.resources,
     ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId) }),
     clients: clientCache.clients,
-    rateLimits: createRateLimitStore(driver),
+    rateLimits: rateLimits ?? createRateLimitStore(driver),
     async close() {
+      // First: its last flush needs the pool (a failure is reported, never thrown).
+      await rateLimits?.close();
       await clientChanges.close();
       await pool.end();
     },

@@ -6,9 +6,11 @@
  * bodies sit side by side in `hit`. The cleanup job deletes ended windows.
  *
  * The counters need no durability: PostgreSQL keeps them in an UNLOGGED table (no WAL, no flush at
- * commit). SQLite has no such table; there this store is the opt-in (`rateLimitCounters: 'database'`, for
- * several server processes on one file) and its hits join the turn's group commit. SQLite's default is
- * rate-limits-in-memory.ts.
+ * commit). This store writes every hit, exactly, and is the opt-in on both backends
+ * (`rateLimitCounters: 'database'`). PostgreSQL's default counts in the instance and writes the same table
+ * once per flush interval (rate-limits-shared.ts, issue 12: no round trip per request). SQLite has no
+ * unlogged table; there this store is for several server processes on one file and its hits join the
+ * turn's group commit. SQLite's default is rate-limits-in-memory.ts.
  */
 import type { SqlDriver } from '../sql/driver.ts';
 import type { RateLimitHit, Storage } from '../storage.ts';
