@@ -34,11 +34,19 @@ export async function prepareDatabase(path: string): Promise<void> {
 }
 
 function openForSeeding(path: string): DatabaseSync {
-  const db = new DatabaseSync(path);
+  // Not defensive (node:sqlite's default in the Node 24 we run): SQLITE_DBCONFIG_DEFENSIVE refuses
+  // `journal_mode = OFF`, which seedGrants' bulk load uses. The server's connections stay defensive.
+  const db = new DatabaseSync(path, { defensive: false });
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA cache_size = -262144'); // 256 MiB for the bulk load; the server opens with its own defaults.
   return db;
+}
+
+/** Sets the journal mode and checks it took: SQLite answers with the mode in force, and keeps the old one when it cannot switch. */
+function switchJournalMode(db: DatabaseSync, mode: 'off' | 'wal'): void {
+  const { journal_mode: inForce } = db.prepare(`PRAGMA journal_mode = ${mode}`).get() as { journal_mode: string };
+  if (inForce !== mode) throw new Error(`the seed file stayed in journal mode ${inForce}, not ${mode}: is a server holding it open?`);
 }
 
 function inTransaction(db: DatabaseSync, work: () => void): void {
@@ -89,8 +97,12 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
   const codec = createOpaqueTokenCodec(tokenKey);
   const db = openForSeeding(path);
   // A bulk load into a file no server has open: no journal, no fsync, everything in cache until the end,
-  // then back to WAL (the mode the server expects; it sets its own synchronous level when it opens).
-  db.exec('PRAGMA journal_mode = OFF');
+  // then back to WAL (the mode the server expects; it sets its own synchronous level when it opens). WAL
+  // persists in the file, and a bulk load left in it writes every page twice (the WAL, as large as the
+  // batch, then the checkpoint's copy into the database), so the switch is checked: SQLite keeps WAL
+  // while another connection has the file open, and a defensive connection refuses OFF. Without a journal
+  // a failed batch cannot roll back; the seed is then thrown away anyway (the error reaches the caller).
+  switchJournalMode(db, 'off');
   db.exec('PRAGMA synchronous = OFF');
   db.exec('PRAGMA cache_size = -3000000');
   const now = Math.floor(Date.now() / 1000);
@@ -105,7 +117,15 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
   );
   const stride = Math.max(1, Math.floor(total / poolSize));
   const refreshTokens: string[] = [];
-  const randomDigest = () => randomBytes(32).toString('base64url');
+  // 32 random bytes a digest, cut from 64 KiB drawn at once: one randomBytes call per digest took a
+  // fifth of a 100,000-grant seed's CPU (bench/profile-summary.ts on a --cpu-prof run).
+  let random = Buffer.alloc(0);
+  let offset = 0;
+  const randomDigest = () => {
+    if (offset === random.length) [random, offset] = [randomBytes(65_536), 0];
+    offset += 32;
+    return random.toString('base64url', offset - 32, offset);
+  };
   const batch = 250_000;
   for (let start = 0; start < total; start += batch) {
     inTransaction(db, () => {
@@ -125,7 +145,7 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
       }
     });
   }
-  db.exec('PRAGMA journal_mode = WAL');
+  switchJournalMode(db, 'wal');
   db.close();
   return { refreshTokens, seconds: (performance.now() - started) / 1000 };
 }

@@ -4,7 +4,7 @@
  * numbers of stored grants, without HTTP, so that what grows with the database shows apart from the rest.
  *
  *   node bench/refresh-scale-probe.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--dir DIR]
- *        [--variant NAME=ROOT[;PRAGMA...][;time-ordered-ids]]...
+ *        [--variant NAME=ROOT[;PRAGMA...][;time-ordered-ids]]... [--help]
  *
  * Each variant names a checkout (ROOT: its sqlite-storage.ts is imported) and PRAGMA statements run on
  * every connection it opens, after the storage's own (the probe wraps `DatabaseSync.prototype.exec` to
@@ -20,6 +20,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { prepareDatabase, seedGrants } from './gatehouse-sqlite-seed.ts';
 import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
 import type { Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
@@ -37,25 +38,35 @@ function uuidV7(): string {
 }
 let mintTokenId: () => string = randomUUID;
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const at = argv.indexOf(name);
-  return at >= 0 && argv[at + 1] !== undefined ? argv[at + 1]! : fallback;
-};
-const sizes = option('--sizes', '10000,1000000').split(',').map(Number);
-const ops = Number(option('--ops', '2000'));
-const rounds = Number(option('--rounds', '3'));
-const dir = resolve(option('--dir', join('/tmp', `refresh-scale-probe-${process.pid}`)));
-const keepSeeds = argv.includes('--dir');
-const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const variants: Variant[] = [];
-for (let i = 0; i < argv.length; i++) {
-  if (argv[i] !== '--variant') continue;
-  const [name, rest] = argv[i + 1]!.split('=') as [string, string];
-  const [root, ...pragmas] = rest.split(';');
-  // `time-ordered-ids` in place of a PRAGMA: the new tokens' token_id are UUIDv7 instead of v4.
-  variants.push({ name, root: resolve(root || here), pragmas: pragmas.filter((p) => p && p !== 'time-ordered-ids'), timeOrderedIds: pragmas.includes('time-ordered-ids') });
+const USAGE = `node bench/refresh-scale-probe.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--dir DIR]
+     [--variant NAME=ROOT[;PRAGMA...][;time-ordered-ids]]... [--help]`;
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10000,1000000' },
+    ops: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '3' },
+    dir: { type: 'string' },
+    variant: { type: 'string', multiple: true, default: [] },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
 }
+const sizes = values.sizes.split(',').map(Number);
+const ops = Number(values.ops);
+const rounds = Number(values.rounds);
+const dir = resolve(values.dir ?? join('/tmp', `refresh-scale-probe-${process.pid}`));
+const keepSeeds = values.dir !== undefined;
+const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const variants: Variant[] = values.variant.map((text) => {
+  // Split at the first '=' only: a PRAGMA may hold one of its own (`PRAGMA cache_size=-65536`).
+  const name = text.slice(0, text.indexOf('='));
+  const [root, ...pragmas] = text.slice(text.indexOf('=') + 1).split(';');
+  // `time-ordered-ids` in place of a PRAGMA: the new tokens' token_id are UUIDv7 instead of v4.
+  return { name, root: resolve(root || here), pragmas: pragmas.filter((p) => p && p !== 'time-ordered-ids'), timeOrderedIds: pragmas.includes('time-ordered-ids') };
+});
 if (variants.length === 0) variants.push({ name: 'this checkout', root: here, pragmas: [], timeOrderedIds: false });
 
 // Extra PRAGMAs after the storage's own: the storage runs `PRAGMA foreign_keys = ON` last in openDatabase.

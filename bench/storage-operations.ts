@@ -6,7 +6,7 @@
  * (WAL, `synchronous=FULL`, group commit, the checkpoint worker), at each number of stored grants.
  *
  *   node bench/storage-operations.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--in-flight 32]
- *        [--rotations-per-grant 1] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]...
+ *        [--rotations-per-grant 1] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]
  *
  * Operations are issued `--in-flight` at a time (each worker awaits its answer, then issues the next), so
  * group commit batches them as it batches concurrent HTTP requests. `--rotations-per-grant R` rotates
@@ -37,6 +37,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { GrantRecord, Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
 
 type SqliteStorageModule = typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
@@ -47,28 +48,39 @@ const PHASES: readonly Phase[] = ['lookup', 'rotation', 'exchange'];
 
 interface Variant { name: string; root: string; pragmas: string[] }
 
-const argv = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const at = argv.indexOf(name);
-  return at >= 0 && argv[at + 1] !== undefined ? argv[at + 1]! : fallback;
-};
-const sizes = option('--sizes', '10000,1000000').split(',').map(Number);
-const ops = Number(option('--ops', '2000'));
-const rounds = Number(option('--rounds', '3'));
-const inFlight = Number(option('--in-flight', '32'));
-const rotationsPerGrant = Number(option('--rotations-per-grant', '1'));
-const split = !argv.includes('--no-split');
-const dir = resolve(option('--dir', join('/tmp', `storage-operations-${process.pid}`)));
-const keepSeeds = argv.includes('--dir');
+const USAGE = `node bench/storage-operations.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--in-flight 32]
+     [--rotations-per-grant 1] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]`;
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10000,1000000' },
+    ops: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '3' },
+    'in-flight': { type: 'string', default: '32' },
+    'rotations-per-grant': { type: 'string', default: '1' },
+    dir: { type: 'string' },
+    'no-split': { type: 'boolean', default: false },
+    variant: { type: 'string', multiple: true, default: [] },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const sizes = values.sizes.split(',').map(Number);
+const ops = Number(values.ops);
+const rounds = Number(values.rounds);
+const inFlight = Number(values['in-flight']);
+const rotationsPerGrant = Number(values['rotations-per-grant']);
+const split = !values['no-split'];
+const dir = resolve(values.dir ?? join('/tmp', `storage-operations-${process.pid}`));
+const keepSeeds = values.dir !== undefined;
 const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const variants: Variant[] = [];
-for (let i = 0; i < argv.length; i++) {
-  if (argv[i] !== '--variant') continue;
-  const text = argv[i + 1]!;
+const variants: Variant[] = values.variant.map((text) => {
   const name = text.slice(0, text.indexOf('='));
   const [root, ...pragmas] = text.slice(text.indexOf('=') + 1).split(';');
-  variants.push({ name, root: resolve(root || here), pragmas: pragmas.filter(Boolean) });
-}
+  return { name, root: resolve(root || here), pragmas: pragmas.filter(Boolean) };
+});
 if (variants.length === 0) variants.push({ name: 'this checkout', root: here, pragmas: [] });
 
 // Extra PRAGMAs after the storage's own: openDatabase runs `PRAGMA foreign_keys = ON` last.

@@ -9,6 +9,8 @@ import {
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { hashPassword } from '../users/password.ts';
 import { createAdminToken } from './admin-credentials.ts';
+import { createResourceServer } from '../directory/resource-servers.ts';
+import { DirectoryError } from '../directory/directory.ts';
 
 const postgresSkip = await postgresSkipReason();
 const ORGANIZATION = seed.organization.id;
@@ -274,6 +276,28 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifec
   /** A server on this backend (PostgreSQL: a fresh schema, dropped when the server closes). */
   const adminServer = async (overrides: Parameters<typeof startTestServer>[0] = {}) =>
     adminServerOn({ ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}), ...overrides });
+
+  it('of two APIs registered at once claiming the same scope, one is created and the other refused 400 scopes naming it (issue 15 §4)', async () => {
+    const { server, call } = await adminServer();
+    try {
+      // Called directly, both at once: on SQLite both read the catalogue before either stores its resource, so
+      // the refusal comes from the store's atomic claim (over HTTP the second request usually sees the first's
+      // row). PostgreSQL's race of the claim itself is in the storage contract suite (contract/resources.ts).
+      const context = { storage: server.storage, environment: 'development' as const, now: server.clock.nowSeconds(), actor: 'admin:ops', defaultAudience: API_AUDIENCE };
+      const audiences = ['https://ledger.api.example', 'https://payables.api.example'];
+      const outcomes = await Promise.allSettled(audiences.map((audience, index) => createResourceServer(context, { audience, scopes: [index === 0 ? 'accounts:read' : 'export-jobs:read', 'accounts:write'] })));
+      assert.deepEqual(outcomes.map((outcome) => outcome.status).sort(), ['fulfilled', 'rejected']);
+      const refusal = outcomes.find((outcome) => outcome.status === 'rejected')!.reason;
+      assert.ok(refusal instanceof DirectoryError);
+      assert.deepEqual([refusal.status, refusal.field, refusal.message], [400, 'scopes', 'scopes already belong to another API: accounts:write']);
+      const winner = audiences[outcomes.findIndex((outcome) => outcome.status === 'fulfilled')];
+      assert.deepEqual((await server.storage.resources.list()).filter((resource) => resource.scopes.includes('accounts:write')).map((resource) => resource.resource), [winner]);
+      const listed = (await call('GET', '/resource-servers')).json as { audience: string }[];
+      assert.deepEqual(listed.filter((entry) => audiences.includes(entry.audience)).map((entry) => entry.audience), [winner], 'the refused API got no credentials');
+    } finally {
+      await server.close();
+    }
+  });
 
   it('removing a membership stops that user consenting for the subject at once (no code), while the grant already made stays active', async () => {
     const { server, call } = await adminServer();

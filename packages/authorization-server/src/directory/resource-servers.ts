@@ -64,9 +64,11 @@ export async function createResourceServer(
     const claimed = scopes.filter((scope) => registered.some((other) => other.scopes.includes(scope)));
     if (claimed.length > 0) throw new DirectoryError(400, `scopes already belong to another API: ${claimed.join(' ')}`, 'scopes');
     resource = { resource: audience, name, scopes, createdAt: context.now };
-    if ((await context.storage.resources.create(resource)) === 'duplicate') {
-      throw new DirectoryError(409, 'this API is registered already: register its credentials without scopes', 'audience');
-    }
+    // The checks above answer from the catalogue as read; the store repeats both atomically with the insert,
+    // so a concurrent registration that got there first is refused with the same errors.
+    const created = await context.storage.resources.create(resource);
+    if (created === 'duplicate') throw new DirectoryError(409, 'this API is registered already: register its credentials without scopes', 'audience');
+    if (created !== 'created') throw new DirectoryError(400, `scopes already belong to another API: ${created.scopes.join(' ')}`, 'scopes');
     await context.storage.audit.record({ type: 'resource.registered', at: context.now, actor: context.actor, details: { resource: audience, scopes: scopes.join(' ') } });
   }
   const registeredServer = await registerResourceServer({ storage: context.storage, environment: context.environment, brandName: '', now: context.now }, { name, audience }, {}, { actor: context.actor });

@@ -1068,8 +1068,13 @@ export interface ResourceRecord {
 
 /** Registered resources (RFC 8707, issue 15 §4). */
 export interface ResourceStore {
-  /** @returns `duplicate` (and stores nothing) when a resource with that indicator exists. */
-  create(resource: ResourceRecord): Promise<'created' | 'duplicate'>;
+  /**
+   * Stores it unless a resource with that indicator exists (`duplicate`) or another resource's family holds
+   * one of its scopes (`scopes_claimed`, naming them; a scope belongs to at most one registered resource).
+   * Both checks and the insert are one atomic step: of two concurrent creations claiming a scope, one is
+   * `created` and the other `scopes_claimed`. Nothing is stored unless `created`.
+   */
+  create(resource: ResourceRecord): Promise<'created' | 'duplicate' | { outcome: 'scopes_claimed'; scopes: string[] }>;
   find(resource: string): Promise<ResourceRecord | undefined>;
   /** Every registered resource, oldest first (then by indicator). */
   list(): Promise<ResourceRecord[]>;

@@ -67,6 +67,36 @@ export function resourcesContract({ withStorage }: ContractBackend): void {
       assert.deepEqual(await storage.resources.list(), [vendorApi]);
     }));
 
+    it('a scope belongs to one resource: a creation claiming another resource\'s scope stores nothing (issue 15 §4)', withStorage(async (storage) => {
+      const exportApi = { resource: EXPORT_API, name: 'Export API', scopes: ['export-jobs:read', 'export-jobs:write'], createdAt: NOW };
+      assert.equal(await storage.resources.create(exportApi), 'created');
+      const claiming = { resource: VENDOR_API, name: 'Vendor API', scopes: ['vendors:read', 'export-jobs:write'], createdAt: NOW };
+      assert.deepEqual(await storage.resources.create(claiming), { outcome: 'scopes_claimed', scopes: ['export-jobs:write'] });
+      assert.equal(await storage.resources.find(VENDOR_API), undefined);
+      assert.deepEqual(await storage.resources.create({ ...exportApi, scopes: ['vendors:read'] }), 'duplicate', 'the indicator is checked first');
+      assert.equal(await storage.resources.create({ ...claiming, scopes: ['vendors:read'] }), 'created');
+    }));
+
+    it('of concurrent creations claiming the same scope, exactly one is created and the others are refused naming it', withStorage(async (storage) => {
+      // Several rounds, each started at once: on PostgreSQL each creation runs on its own pooled connection.
+      for (let round = 0; round < 5; round++) {
+        const scope = `export-jobs-${round}:read`;
+        const candidates = [EXPORT_API, VENDOR_API, `${EXPORT_API}/v${round}`].map((resource, index) => (
+          { resource: `${resource}?round=${round}`, name: 'API', scopes: [`own-${round}-${index}:read`, scope], createdAt: NOW }));
+        const outcomes = await Promise.all(candidates.map((candidate) => storage.resources.create(candidate)));
+        assert.equal(outcomes.filter((outcome) => outcome === 'created').length, 1, `round ${round}: ${JSON.stringify(outcomes)}`);
+        assert.deepEqual(outcomes.filter((outcome) => outcome !== 'created'), [{ outcome: 'scopes_claimed', scopes: [scope] }, { outcome: 'scopes_claimed', scopes: [scope] }]);
+        const holders = (await storage.resources.list()).filter((resource) => resource.scopes.includes(scope));
+        assert.deepEqual(holders.map((resource) => resource.resource), [candidates[outcomes.indexOf('created')]!.resource], 'only the created one holds the scope');
+      }
+    }));
+
+    it('of concurrent creations of the same indicator, exactly one is created and the others are duplicates', withStorage(async (storage) => {
+      const outcomes = await Promise.all(['Export API', 'Export', 'Exports'].map((name) => storage.resources.create({ resource: EXPORT_API, name, scopes: [`export-jobs:${name.length}`], createdAt: NOW })));
+      assert.deepEqual([...outcomes].sort(), ['created', 'duplicate', 'duplicate']);
+      assert.equal((await storage.resources.list()).length, 1);
+    }));
+
     it('a grant remembers its resources and an access token its audience, through lookup', withStorage(async (storage) => {
       const { grant, access, refresh } = await issue(storage, [EXPORT_API, VENDOR_API], EXPORT_API);
       const foundAccess = await storage.tokens.findByDigest(access.tokenDigest);

@@ -170,6 +170,14 @@ const OPERATIONS: { name: string; lockTable: string; prepare(storage: Storage): 
     },
   },
   {
+    // A transaction that locks the table first (the scope claim, issue 15 §4).
+    name: 'resources.create', lockTable: 'resources', expected: 'created',
+    async prepare(storage) {
+      const id = randomUUID();
+      return () => storage.resources.create({ resource: `https://api.example/${id}`, name: 'API', scopes: [`api-${id}:read`], createdAt: NOW });
+    },
+  },
+  {
     name: 'cleanup.deleteExpired', lockTable: 'tokens', expected: undefined,
     async prepare(storage) {
       return async () => {

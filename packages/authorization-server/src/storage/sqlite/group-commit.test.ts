@@ -234,7 +234,8 @@ describe('SQLite group commit (issue 12)', () => {
         // A read in the same turn sees the uncommitted row; its answer waits for the commit as well.
         const found = storage.clients.find(client.clientId);
         const resource = `https://api.example/${round}`;
-        const viaDriver = storage.resources.create({ resource, name: 'API', scopes: ['users:read'], createdAt: NOW });
+        // A scope of its own each round: a scope belongs to one resource (issue 15 §4).
+        const viaDriver = storage.resources.create({ resource, name: 'API', scopes: [`round-${round}:read`], createdAt: NOW });
         assert.equal(clientVisible(path, client.clientId), false, 'not committed yet within the turn');
         await written;
         assert.equal(clientVisible(path, client.clientId), true, 'committed when create resolved');
