@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
@@ -224,6 +224,56 @@ describe('SQLite group commit (issue 12)', () => {
       StatementSync.prototype.run = originalRun;
       DatabaseSync.prototype.prepare = originalPrepare;
     }
+  });
+
+  it('keeps a large operation\'s SAVEPOINT undo records in memory, and ROLLBACK TO still restores every page it changed', async (t) => {
+    // Issue 12: past 64 KiB SQLite's default spills a savepoint's sub-journal into a temporary file, a
+    // write system call per changed page of every operation (sqlite-storage.ts, PRAGMA temp_store).
+    if (!existsSync('/proc/self/fd')) return t.skip('lists open files through /proc (Linux)');
+    const temporaryFiles = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return /etilqs_/.test(readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        return false; // closed meanwhile (the directory's own descriptor)
+      }
+    });
+    await withStorage(async (storage, path) => {
+      const { codeDigest, grant } = await codeFor(storage);
+      // Some 1,500 rows spread over well over 64 KiB of pages, that revoking the grant changes.
+      const tokens = Array.from({ length: 1_500 }, () => token(grant, 'access'));
+      assert.equal(await storage.grants.issueForCode(codeDigest, grant, tokens), 'issued');
+      const other = clientRecord();
+      const fault = failSqliteStatements(/^INSERT INTO audit_events/);
+      let outcomes: PromiseSettledResult<unknown>[];
+      let openedDuringBatch: string[];
+      try {
+        // The revocation changes every token row, then fails on its audit event: ROLLBACK TO undoes it all.
+        const revocation = storage.grants.revoke(grant.grantId, NOW + 1, 'user_revoked', {
+          auditEvent: { type: 'grant.revoked', at: NOW + 1, actor: 'user:alice', grantId: grant.grantId },
+        });
+        const creation = storage.clients.create(other);
+        // Both ran synchronously in the open batch; its COMMIT waits for the end of the turn.
+        openedDuringBatch = temporaryFiles();
+        outcomes = await Promise.allSettled([revocation, creation]);
+      } finally {
+        fault.restore();
+      }
+      assert.equal(fault.failures(), 1, 'the revocation reached its audit event');
+      assert.deepEqual(openedDuringBatch, [], 'no temporary file holds the undo records');
+      assert.equal(outcomes[0]!.status, 'rejected');
+      assert.ok((outcomes[0] as PromiseRejectedResult).reason instanceof StorageUnavailableError);
+      assert.equal(outcomes[1]!.status, 'fulfilled', 'the other member of the batch committed');
+      const db = new DatabaseSync(path);
+      try {
+        assert.equal(db.prepare('SELECT 1 FROM clients WHERE client_id = ?').get(other.clientId) !== undefined, true);
+        assert.equal(db.prepare('SELECT revoked_at FROM grants WHERE grant_id = ?').get(grant.grantId)?.revoked_at, null, 'the grant is not revoked');
+        assert.equal(db.prepare('SELECT count(*) AS n FROM tokens WHERE grant_id = ? AND revoked_at IS NULL').get(grant.grantId)?.n, 1_500, 'nor any token');
+        assert.equal(db.prepare('PRAGMA integrity_check').get()?.integrity_check, 'ok');
+      } finally {
+        db.close();
+      }
+      assert.equal(await storage.grants.revoke(grant.grantId, NOW + 2, 'user_revoked'), true, 'the grant is revoked once the fault is gone');
+    });
   });
 
   it('resolves no method before its commit: a second connection sees the write the moment the promise resolves', async () => {

@@ -5,7 +5,7 @@
  * and schedules the batch's COMMIT with `setImmediate`, so the turn's operations share one COMMIT and one
  * fsync (`synchronous=FULL` stays). Inside the batch, each `transaction(work)` runs in its own SAVEPOINT:
  * when it throws, `ROLLBACK TO` + `RELEASE` undo only its own writes, the batch's other members keep
- * theirs. A plain write outside `transaction` joins the batch as it is (a failing statement undoes only
+ * theirs (its undo records are kept in memory: sqlite-storage.ts, `PRAGMA temp_store`). A plain write outside `transaction` joins the batch as it is (a failing statement undoes only
  * itself: SQLite's statement-level atomicity).
  *
  * Durability is not traded away: an operation's answer waits for the commit of every batch that holds its

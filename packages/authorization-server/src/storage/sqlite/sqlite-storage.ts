@@ -49,6 +49,17 @@ export type SqliteStorageOptions = CheckpointOptions & { rateLimitCounters?: Rat
 export function createSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
   const db = openDatabase(path);
   migrate(db);
+  // Issue 12: each operation of a batch runs in a SAVEPOINT (group-commit.ts), and SQLite keeps the
+  // original of every page an operation changes in a sub-journal, so that ROLLBACK TO can restore it. Past
+  // 64 KiB (a rotation or a code exchange changes some 30 pages) that sub-journal spills into a temporary
+  // file (/var/tmp/etilqs_*): write system calls for undo records that RELEASE drops and a crash never
+  // needs. In memory they cost a copy, and each RELEASE frees them: at most one operation's pages. Measured
+  // with bench/storage-operations.ts (bench/README.md, "SAVEPOINT undo records in memory"): written per
+  // rotation 122 → 35 KiB, CPU per rotation and per code exchange about a third lower. The connection's
+  // other temporary structures stay in memory too: the sort of an ORDER BY without an index (listActive)
+  // and the list of an `IN (SELECT …)` (revokeAccessTokensOfClient), as large as the rows they return or
+  // touch. Set after the migrations: a migration's CREATE INDEX on a large table sorts through files.
+  db.exec('PRAGMA temp_store = MEMORY');
 
   // Every statement's errors pass through sqliteStorageError: a busy, full or failing database is a
   // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
