@@ -186,7 +186,7 @@ describe('change notifications on PostgreSQL: two schemas in one database', { sk
       await silently(b.schema, "UPDATE resources SET name = 'Unnotified rename in B'");
       assert.deepEqual(await b.resources.list(), [exportApi()], 'B has the catalogue cached');
 
-      await secondA.resources.create({ ...exportApi(), resource: 'https://vendors.api.example' });
+      await secondA.resources.create({ resource: 'https://vendors.api.example', name: 'Vendors API', scopes: ['vendors:read'], createdAt: NOW });
       await eventually('A lists the resource registered through its second instance', async () => (await a.resources.list()).length === 2);
       await drainNotifications(b, b.schema);
       assert.deepEqual(await b.resources.list(), [exportApi()], 'B serves its cached catalogue without a read');
