@@ -17,7 +17,6 @@ import { createSqliteStorage } from '../packages/authorization-server/src/storag
 
 const QUERIES: Record<string, string> = {
   'findByDigest (refresh, introspection)': 'SELECT t.*, g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_digest = ?',
-  'findByTokenId': 'SELECT t.*, g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_id = ?',
   'rotate: compare-and-swap': `UPDATE tokens SET rotated_at = ? WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
      AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL) RETURNING grant_id`,
   'rotate: revoke superseded access tokens': "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL",

@@ -563,8 +563,6 @@ export interface Storage {
      * @returns how many it revoked.
      */
     revokeAccessTokensOfClient(clientId: string, now: number): Promise<number>;
-    /** The token whose public identifier (`jti`) is `tokenId`, with its grant and client, as `findByDigest` returns it. */
-    findByTokenId(tokenId: string): Promise<TokenWithGrant | undefined>;
     /**
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
      * with `revokedAt >= sinceSeconds` that have not expired (`expiresAt > now`), ordered by `revokedAt`
