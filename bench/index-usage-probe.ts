@@ -22,7 +22,8 @@ const QUERIES: Record<string, string> = {
   'rotate: revoke superseded access tokens': "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL",
   'rotate: grace record upsert': `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest, sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
-  'findGraceSuccessor': 'SELECT r.grant_id FROM refresh_token_grace r JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL',
+  'findGraceSuccessor': `SELECT r.grant_id FROM tokens t JOIN refresh_token_grace r ON r.grant_id = t.grant_id JOIN grants g ON g.grant_id = r.grant_id
+     WHERE t.token_digest = ? AND r.previous_digest = t.token_digest AND g.revoked_at IS NULL`,
   'revokeAccessToken': "UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL",
   'revokeAccessTokensOfClient': `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
      AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,

@@ -547,7 +547,8 @@ export interface Storage {
      * `presentedDigest` is the refresh token that rotation replaced and the grant is not revoked. One read:
      * the next rotation of the grant replaces (or, without a grace successor, deletes) the record in its own
      * commit, so a retry is answered either before the successor's first use or never after it.
-     * Expiry (`graceExpiresAt`) is the caller's check.
+     * Expiry (`graceExpiresAt`) is the caller's check. Found through the presented token's row: a token
+     * cleanup deleted (its whole family expired, successor included) has none.
      */
     findGraceSuccessor(presentedDigest: string): Promise<GraceSuccessor | undefined>;
     /**

@@ -198,11 +198,12 @@ describe('upgrading a database the old lists left at version N to the latest (is
 });
 
 /**
- * Version 30 (issue 12): tokens.token_id loses its unique index. SQLite rebuilds the table (it cannot drop
- * an inline UNIQUE constraint's index), so every row must come through with every column, the other
- * indexes must be back, and nothing may refer to the table it was copied into.
+ * Version 30 (issue 12): tokens.token_id and refresh_token_grace.previous_digest lose their unique
+ * indexes. SQLite rebuilds both tables (it cannot drop an inline UNIQUE constraint's index), so every row
+ * must come through with every column, the other indexes and the foreign keys must be back, and nothing
+ * may refer to the tables they were copied into.
  */
-describe('version 30: tokens.token_id is no longer unique, every token row kept (issue 12)', () => {
+describe('version 30: no unique index on tokens.token_id nor refresh_token_grace.previous_digest, every row kept (issue 12)', () => {
   const clientId = randomUUID();
   const grantId = randomUUID();
   /** Rows of a database at version 29: a grant, and two tokens with every column of tokens set. */
@@ -215,16 +216,18 @@ describe('version 30: tokens.token_id is no longer unique, every token row kept 
        VALUES ('a-digest', 'a-1', 'access', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1700000900, NULL, 1700000100, NULL, 'jkt', 'https://api.example')`,
     `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, cleanup_after, dpop_jkt, audience)
        VALUES ('r-digest', 'r-1', 'refresh', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1705184000, 1700000100, NULL, 1705184000, NULL, NULL)`,
+    `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES ('${grantId}', 'r-digest', 'iv.ciphertext.tag', 1700000130)`,
   ];
   const TOKEN_INDEXES = ['tokens_access_by_expiry', 'tokens_by_grant', 'tokens_refresh_cleanup', 'tokens_revoked_access'];
 
-  it('SQLite: rebuilds tokens with the same columns and rows, its four indexes and its foreign key, and no index on token_id', () => {
+  it('SQLite: rebuilds tokens and refresh_token_grace with the same columns and rows, their indexes and foreign keys, and no index on token_id or previous_digest', () => {
     const path = newFile();
     const versions = sqliteMigrations.map((migration) => migration.version);
     migrateSqliteThrough(path, 29, versions, migrateSqliteFile);
     const db = new DatabaseSync(path);
     for (const statement of rowsAt29({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
     const before = db.prepare('SELECT * FROM tokens ORDER BY token_digest').all();
+    const graceBefore = db.prepare('SELECT * FROM refresh_token_grace').all();
     db.close();
 
     assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version > 29));
@@ -234,7 +237,11 @@ describe('version 30: tokens.token_id is no longer unique, every token row kept 
       const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").all().map((row) => row.name);
       assert.deepEqual(indexes, ['sqlite_autoindex_tokens_1', ...TOKEN_INDEXES], 'the primary key and the four indexes; none unique on token_id');
       assert.deepEqual(check.prepare("SELECT name FROM pragma_index_info('sqlite_autoindex_tokens_1')").all().map((row) => row.name), ['token_digest']);
-      assert.equal(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE sql LIKE '%tokens_without_unique_id%'").get()?.n, 0, 'nothing names the copy');
+      assert.equal(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE sql LIKE '%tokens_without_unique_id%' OR sql LIKE '%refresh_token_grace_by_grant%'").get()?.n, 0, 'nothing names the copies');
+      assert.deepEqual(check.prepare('SELECT * FROM refresh_token_grace').all(), graceBefore);
+      const graceIndexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_token_grace' ORDER BY name").all().map((row) => row.name);
+      assert.deepEqual(graceIndexes, ['refresh_token_grace_by_expiry', 'sqlite_autoindex_refresh_token_grace_1'], 'the primary key (grant_id) and the expiry index');
+      assert.deepEqual(check.prepare("SELECT name FROM pragma_index_info('sqlite_autoindex_refresh_token_grace_1')").all().map((row) => row.name), ['grant_id']);
       // A token id is no longer unique: the second row with it is stored (ids are random UUIDs; nothing looks them up).
       check.exec(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('b-digest', 'a-1', 'access', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1700000900)`);
       check.exec('PRAGMA foreign_keys = ON');
@@ -242,12 +249,16 @@ describe('version 30: tokens.token_id is no longer unique, every token row kept 
       assert.throws(() => check.exec(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('d-digest', 'd-1', 'other', '${grantId}', '${clientId}', 'x', 1, 2)`), /CHECK/);
       assert.equal((check.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
       assert.deepEqual(check.prepare('PRAGMA foreign_key_check').all(), []);
+      // The grace record still goes with its grant (ON DELETE CASCADE, SPEC decision 8).
+      check.exec("DELETE FROM tokens WHERE token_digest IN ('a-digest', 'b-digest', 'r-digest')");
+      check.exec(`DELETE FROM grants WHERE grant_id = '${grantId}'`);
+      assert.equal(check.prepare('SELECT count(*) AS n FROM refresh_token_grace').get()?.n, 0);
     } finally {
       check.close();
     }
   });
 
-  it('PostgreSQL: drops the constraint tokens_token_id_key and keeps every row', { skip: postgresSkip }, async () => {
+  it('PostgreSQL: drops the constraints tokens_token_id_key and refresh_token_grace_previous_digest_key and keeps every row', { skip: postgresSkip }, async () => {
     const schema = newTestSchema();
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
@@ -256,12 +267,16 @@ describe('version 30: tokens.token_id is no longer unique, every token row kept 
       await client.query(`SET search_path = ${schema}`);
       for (const statement of rowsAt29({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
       const before = (await client.query('SELECT * FROM tokens ORDER BY token_digest')).rows;
+      const graceBefore = (await client.query('SELECT * FROM refresh_token_grace')).rows;
 
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 29));
       assert.deepEqual((await client.query('SELECT * FROM tokens ORDER BY token_digest')).rows, before);
       const indexes = (await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname', [schema, 'tokens'])).rows.map((row) => row.indexname);
       assert.deepEqual(indexes, [...TOKEN_INDEXES.slice(0, 2), 'tokens_pkey', ...TOKEN_INDEXES.slice(2)], 'the primary key and the four indexes; none on token_id alone');
       await client.query(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('b-digest', 'a-1', 'access', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1700000900)`);
+      assert.deepEqual((await client.query('SELECT * FROM refresh_token_grace')).rows, graceBefore);
+      const graceIndexes = (await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname', [schema, 'refresh_token_grace'])).rows.map((row) => row.indexname);
+      assert.deepEqual(graceIndexes, ['refresh_token_grace_by_expiry', 'refresh_token_grace_pkey']);
     } finally {
       await client.end();
       await dropTestSchema(schema);

@@ -851,7 +851,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 30,
-    name: 'fewer index writes per rotation and code exchange: tokens.token_id no longer unique (no index)',
+    name: 'fewer index writes per rotation and code exchange: no unique index on tokens.token_id nor on refresh_token_grace.previous_digest',
     steps: [
       // Issue 12: every token written (two per rotation, two per code exchange) inserted a random UUID into the
       // unique index on token_id, a random page of it each time. Nothing looks tokens up by token_id any more
@@ -886,6 +886,25 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX tokens_refresh_cleanup ON tokens (COALESCE(cleanup_after, expires_at)) WHERE kind = 'refresh';
       CREATE INDEX tokens_revoked_access ON tokens (revoked_at, token_id) WHERE kind = 'access' AND revoked_at IS NOT NULL;`,
         postgres: 'ALTER TABLE tokens DROP CONSTRAINT tokens_token_id_key;',
+      },
+      // SPEC decision 8, issue 12: each rotation moved its grant's grace record in the unique index on
+      // previous_digest (a random digest: a random page). findGraceSuccessor now reaches the record through
+      // the presented token's row (tokens' primary key) and the grant id (this table's primary key). SQLite
+      // rebuilds the table as above, with migration 9's columns and its expiry index.
+      {
+        sqlite: `
+      CREATE TABLE refresh_token_grace_by_grant (
+        grant_id TEXT PRIMARY KEY REFERENCES grants(grant_id) ON DELETE CASCADE,
+        previous_digest TEXT NOT NULL,
+        sealed_successor TEXT NOT NULL,
+        grace_expires_at INTEGER NOT NULL
+      );
+      INSERT INTO refresh_token_grace_by_grant (grant_id, previous_digest, sealed_successor, grace_expires_at)
+        SELECT grant_id, previous_digest, sealed_successor, grace_expires_at FROM refresh_token_grace;
+      DROP TABLE refresh_token_grace;
+      ALTER TABLE refresh_token_grace_by_grant RENAME TO refresh_token_grace;
+      CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);`,
+        postgres: 'ALTER TABLE refresh_token_grace DROP CONSTRAINT refresh_token_grace_previous_digest_key;',
       },
     ],
   },

@@ -146,9 +146,13 @@ export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDepend
       });
     },
     async findGraceSuccessor(presentedDigest) {
+      // Through the presented token's row (tokens' primary key) to its grant's record (the grace table's
+      // primary key): no index on previous_digest to keep up to date in every rotation (migration 30,
+      // issue 12). The record answers only the very token its rotation replaced; never for a revoked grant.
       const row = await db.get(
-        `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
-           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL`,
+        `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM tokens t
+           JOIN refresh_token_grace r ON r.grant_id = t.grant_id JOIN grants g ON g.grant_id = r.grant_id
+           WHERE t.token_digest = ? AND r.previous_digest = t.token_digest AND g.revoked_at IS NULL`,
         [presentedDigest],
         { name: 'gatehouse_find_grace_successor' },
       );
