@@ -17,13 +17,13 @@ import { createSqliteStorage } from '../packages/authorization-server/src/storag
 
 const QUERIES: Record<string, string> = {
   'findByDigest (refresh, introspection)': 'SELECT t.*, g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_digest = ?',
-  'findByTokenId': 'SELECT t.*, g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id WHERE t.token_id = ?',
   'rotate: compare-and-swap': `UPDATE tokens SET rotated_at = ? WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
      AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL) RETURNING grant_id`,
   'rotate: revoke superseded access tokens': "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL",
   'rotate: grace record upsert': `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest, sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
-  'findGraceSuccessor': 'SELECT r.grant_id FROM refresh_token_grace r JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL',
+  'findGraceSuccessor': `SELECT r.grant_id FROM tokens t JOIN refresh_token_grace r ON r.grant_id = t.grant_id JOIN grants g ON g.grant_id = r.grant_id
+     WHERE t.token_digest = ? AND r.previous_digest = t.token_digest AND g.revoked_at IS NULL`,
   'revokeAccessToken': "UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL",
   'revokeAccessTokensOfClient': `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
      AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,

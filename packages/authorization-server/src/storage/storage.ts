@@ -547,7 +547,8 @@ export interface Storage {
      * `presentedDigest` is the refresh token that rotation replaced and the grant is not revoked. One read:
      * the next rotation of the grant replaces (or, without a grace successor, deletes) the record in its own
      * commit, so a retry is answered either before the successor's first use or never after it.
-     * Expiry (`graceExpiresAt`) is the caller's check.
+     * Expiry (`graceExpiresAt`) is the caller's check. Found through the presented token's row: a token
+     * cleanup deleted (its whole family expired, successor included) has none.
      */
     findGraceSuccessor(presentedDigest: string): Promise<GraceSuccessor | undefined>;
     /**
@@ -563,8 +564,6 @@ export interface Storage {
      * @returns how many it revoked.
      */
     revokeAccessTokensOfClient(clientId: string, now: number): Promise<number>;
-    /** The token whose public identifier (`jti`) is `tokenId`, with its grant and client, as `findByDigest` returns it. */
-    findByTokenId(tokenId: string): Promise<TokenWithGrant | undefined>;
     /**
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
      * with `revokedAt >= sinceSeconds` that have not expired (`expiresAt > now`), ordered by `revokedAt`

@@ -45,7 +45,7 @@ export function dpopContract({ withStorage }: ContractBackend): void {
       const [boundAccess, boundRefresh] = tokenPair(grant, NOW + 10).map((token) => ({ ...token, dpopJkt: jkt })) as [TokenRecord, TokenRecord];
       assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, [boundAccess, boundRefresh]), 'rotated');
       assert.deepEqual((await storage.tokens.findByDigest(boundAccess.tokenDigest))?.token, boundAccess);
-      assert.deepEqual((await storage.tokens.findByTokenId(boundRefresh.tokenId))?.token, boundRefresh);
+      assert.deepEqual((await storage.tokens.findByDigest(boundRefresh.tokenDigest))?.token, boundRefresh);
     }));
 
     it('stores and updates a client\'s dpop_bound_access_tokens (§5.2)', withStorage(async (storage) => {

@@ -157,19 +157,17 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4), 0);
     }));
 
-    it('findByTokenId finds a token by its jti with its grant and client, like findByDigest', withStorage(async (storage) => {
+    it('a token keeps its jti (tokenId): findByDigest returns it, and the revocation feed names a revoked access token by it', withStorage(async (storage) => {
       const f = await fixture(storage);
       const { grant, access, refresh } = await issueGrant(storage, f);
-      assert.deepEqual(await storage.tokens.findByTokenId(access.tokenId), { token: access, grant, client: f.client });
-      assert.deepEqual(await storage.tokens.findByTokenId(refresh.tokenId), { token: refresh, grant, client: f.client });
-      assert.equal(await storage.tokens.findByTokenId(randomUUID()), undefined);
-      // A digest is not a token id.
-      assert.equal(await storage.tokens.findByTokenId(access.tokenDigest), undefined);
-      // State changes show through it too.
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.tokenId, access.tokenId);
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.tokenId, refresh.tokenId);
+      // A token id is not a digest: nothing is looked up by it (migration 30 dropped its index, issue 12).
+      assert.equal(await storage.tokens.findByDigest(access.tokenId), undefined);
       await storage.grants.revoke(grant.grantId, NOW + 5, 'user_revoked');
-      const revoked = await storage.tokens.findByTokenId(access.tokenId);
-      assert.equal(revoked?.token.revokedAt, NOW + 5);
-      assert.equal(revoked?.grant.revokedAt, NOW + 5);
+      const revoked = await storage.tokens.findByDigest(access.tokenDigest);
+      assert.deepEqual([revoked?.token.revokedAt, revoked?.grant.revokedAt], [NOW + 5, NOW + 5]);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW, NOW + 5, 10), [{ tokenId: access.tokenId, expiresAt: access.expiresAt, revokedAt: NOW + 5 }]);
     }));
 
     it('listRevokedAccessTokens lists unexpired revoked access tokens since a time, by revokedAt then tokenId (the revocation feed)', withStorage(async (storage) => {
@@ -261,6 +259,8 @@ export function tokensContract({ withStorage }: ContractBackend): void {
         assert.equal(await storage.tokens.findGraceSuccessor(chains[1]!.refresh.tokenDigest), undefined);
         assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[2]!.refresh.tokenDigest), chains[2]!.kept, 'the window is open until graceExpiresAt');
         assert.deepEqual(await storage.tokens.findGraceSuccessor(chains[3]!.refresh.tokenDigest), chains[3]!.kept);
+        // The record went, its grant stays.
+        assert.deepEqual(await storage.grants.find(chains[0]!.grant.grantId), chains[0]!.grant);
         // The rotated-out refresh token itself stays: presenting it is still recognised as reuse (not current).
         assert.equal((await storage.tokens.findByDigest(chains[0]!.refresh.tokenDigest))?.token.rotatedAt, NOW + 10);
         assert.equal(await storage.tokens.rotateRefreshToken(chains[0]!.refresh.tokenDigest, NOW + 41, tokenPair(chains[0]!.grant, NOW + 41)), 'not_current');
@@ -292,9 +292,20 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       it("a revoked grant's grace record is never returned (SPEC decision 15)", withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant, refresh } = await issueGrant(storage, f);
-        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, grace(grant, refresh, NOW + 40));
+        const kept = grace(grant, refresh, NOW + 40);
+        await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, kept);
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), kept, 'open before the revocation');
         assert.equal(await storage.grants.revoke(grant.grantId, NOW + 11, 'user_revoked'), true);
-        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined, 'inside its window, yet never after the revocation');
+      }));
+
+      it('a grace record is found only through the token it replaced: another grant\'s refresh token, or an unknown digest, finds none', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const first = await issueGrant(storage, f);
+        const second = await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+        await storage.tokens.rotateRefreshToken(first.refresh.tokenDigest, NOW + 10, tokenPair(first.grant, NOW + 10), undefined, grace(first.grant, first.refresh, NOW + 40));
+        assert.equal(await storage.tokens.findGraceSuccessor(second.refresh.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(digest()), undefined, 'an unknown digest');
       }));
     });
   });

@@ -129,6 +129,8 @@ describe('upgrading a database the old lists left at version N to the latest (is
     );
     assert.deepEqual(await storage.users.find(userId), { userId, email: 'ada@example.com', name: 'Ada', passwordHash: '$argon2id$x' });
     assert.equal((await storage.users.findByEmail('ADA@example.com'))?.userId, userId, 'e-mail still unique and found case-insensitively');
+    // Version 30 rebuilt tokens on SQLite: the token is still there, by its digest, with its jti.
+    assert.equal((await storage.tokens.findByDigest('t-digest'))?.token.tokenId, 't-1');
   }
 
   for (const version of [1, 7, 18]) {
@@ -193,4 +195,91 @@ describe('upgrading a database the old lists left at version N to the latest (is
       }
     });
   }
+});
+
+/**
+ * Version 30 (issue 12): tokens.token_id and refresh_token_grace.previous_digest lose their unique
+ * indexes. SQLite rebuilds both tables (it cannot drop an inline UNIQUE constraint's index), so every row
+ * must come through with every column, the other indexes and the foreign keys must be back, and nothing
+ * may refer to the tables they were copied into.
+ */
+describe('version 30: no unique index on tokens.token_id nor refresh_token_grace.previous_digest, every row kept (issue 12)', () => {
+  const clientId = randomUUID();
+  const grantId = randomUUID();
+  /** Rows of a database at version 29: a grant, and two tokens with every column of tokens set. */
+  const rowsAt29 = (d: { true: string; redirectUris: string }) => [
+    `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
+       VALUES ('${clientId}', 'client', 'Ledgerly Sync', 'confidential', 'digest', ${d.redirectUris}, 'invoices:read', 'company', ${d.true}, 'active', 1700000000)`,
+    `INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-1', 'ada@example.com', 'Ada', '$argon2id$x')`,
+    `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ('${grantId}', '${clientId}', 'u-1', 'company', 'c-1', 'invoices:read', 1700000000)`,
+    `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, cleanup_after, dpop_jkt, audience)
+       VALUES ('a-digest', 'a-1', 'access', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1700000900, NULL, 1700000100, NULL, 'jkt', 'https://api.example')`,
+    `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, cleanup_after, dpop_jkt, audience)
+       VALUES ('r-digest', 'r-1', 'refresh', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1705184000, 1700000100, NULL, 1705184000, NULL, NULL)`,
+    `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES ('${grantId}', 'r-digest', 'iv.ciphertext.tag', 1700000130)`,
+  ];
+  const TOKEN_INDEXES = ['tokens_access_by_expiry', 'tokens_by_grant', 'tokens_refresh_cleanup', 'tokens_revoked_access'];
+
+  it('SQLite: rebuilds tokens and refresh_token_grace with the same columns and rows, their indexes and foreign keys, and no index on token_id or previous_digest', () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    migrateSqliteThrough(path, 29, versions, migrateSqliteFile);
+    const db = new DatabaseSync(path);
+    for (const statement of rowsAt29({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
+    const before = db.prepare('SELECT * FROM tokens ORDER BY token_digest').all();
+    const graceBefore = db.prepare('SELECT * FROM refresh_token_grace').all();
+    db.close();
+
+    assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version > 29));
+    const check = new DatabaseSync(path);
+    try {
+      assert.deepEqual(check.prepare('SELECT * FROM tokens ORDER BY token_digest').all(), before, 'every row, every column, in the same order');
+      const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' ORDER BY name").all().map((row) => row.name);
+      assert.deepEqual(indexes, ['sqlite_autoindex_tokens_1', ...TOKEN_INDEXES], 'the primary key and the four indexes; none unique on token_id');
+      assert.deepEqual(check.prepare("SELECT name FROM pragma_index_info('sqlite_autoindex_tokens_1')").all().map((row) => row.name), ['token_digest']);
+      assert.equal(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE sql LIKE '%tokens_without_unique_id%' OR sql LIKE '%refresh_token_grace_by_grant%'").get()?.n, 0, 'nothing names the copies');
+      assert.deepEqual(check.prepare('SELECT * FROM refresh_token_grace').all(), graceBefore);
+      const graceIndexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refresh_token_grace' ORDER BY name").all().map((row) => row.name);
+      assert.deepEqual(graceIndexes, ['refresh_token_grace_by_expiry', 'sqlite_autoindex_refresh_token_grace_1'], 'the primary key (grant_id) and the expiry index');
+      assert.deepEqual(check.prepare("SELECT name FROM pragma_index_info('sqlite_autoindex_refresh_token_grace_1')").all().map((row) => row.name), ['grant_id']);
+      // A token id is no longer unique: the second row with it is stored (ids are random UUIDs; nothing looks them up).
+      check.exec(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('b-digest', 'a-1', 'access', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1700000900)`);
+      check.exec('PRAGMA foreign_keys = ON');
+      assert.throws(() => check.exec(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('c-digest', 'c-1', 'access', 'no-such-grant', '${clientId}', 'x', 1, 2)`), /FOREIGN KEY/);
+      assert.throws(() => check.exec(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('d-digest', 'd-1', 'other', '${grantId}', '${clientId}', 'x', 1, 2)`), /CHECK/);
+      assert.equal((check.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check, 'ok');
+      assert.deepEqual(check.prepare('PRAGMA foreign_key_check').all(), []);
+      // The grace record still goes with its grant (ON DELETE CASCADE, SPEC decision 8).
+      check.exec("DELETE FROM tokens WHERE token_digest IN ('a-digest', 'b-digest', 'r-digest')");
+      check.exec(`DELETE FROM grants WHERE grant_id = '${grantId}'`);
+      assert.equal(check.prepare('SELECT count(*) AS n FROM refresh_token_grace').get()?.n, 0);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('PostgreSQL: drops the constraints tokens_token_id_key and refresh_token_grace_previous_digest_key and keeps every row', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 29, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await client.query(`SET search_path = ${schema}`);
+      for (const statement of rowsAt29({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
+      const before = (await client.query('SELECT * FROM tokens ORDER BY token_digest')).rows;
+      const graceBefore = (await client.query('SELECT * FROM refresh_token_grace')).rows;
+
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 29));
+      assert.deepEqual((await client.query('SELECT * FROM tokens ORDER BY token_digest')).rows, before);
+      const indexes = (await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname', [schema, 'tokens'])).rows.map((row) => row.indexname);
+      assert.deepEqual(indexes, [...TOKEN_INDEXES.slice(0, 2), 'tokens_pkey', ...TOKEN_INDEXES.slice(2)], 'the primary key and the four indexes; none on token_id alone');
+      await client.query(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ('b-digest', 'a-1', 'access', '${grantId}', '${clientId}', 'invoices:read', 1700000000, 1700000900)`);
+      assert.deepEqual((await client.query('SELECT * FROM refresh_token_grace')).rows, graceBefore);
+      const graceIndexes = (await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname', [schema, 'refresh_token_grace'])).rows.map((row) => row.indexname);
+      assert.deepEqual(graceIndexes, ['refresh_token_grace_by_expiry', 'refresh_token_grace_pkey']);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
 });

@@ -850,6 +850,65 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX grants_active_by_user ON grants (user_id) WHERE revoked_at IS NULL;`],
   },
   {
+    version: 30,
+    name: 'fewer index writes per rotation and code exchange: no unique index on tokens.token_id nor on refresh_token_grace.previous_digest',
+    steps: [
+      // Issue 12: every token written (two per rotation, two per code exchange) inserted a random UUID into the
+      // unique index on token_id, a random page of it each time. Nothing looks tokens up by token_id any more
+      // (the revocation feed reads it from tokens_revoked_access); it stays the public `jti`, a random UUID.
+      {
+        // SQLite cannot drop an inline UNIQUE constraint's index: the table is rebuilt as
+        // sqlite.org/lang_altertable.html ("Making other kinds of table schema changes") describes, with the
+        // columns in the order migrations 1, 2, 16 and 17 left them, and every index recreated. No table
+        // refers to tokens and no trigger or view names it, so foreign keys may stay on.
+        sqlite: `
+      CREATE TABLE tokens_without_unique_id (
+        token_digest TEXT PRIMARY KEY,
+        token_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+        grant_id TEXT NOT NULL REFERENCES grants(grant_id),
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        rotated_at INTEGER,
+        revoked_at INTEGER,
+        cleanup_after INTEGER,
+        dpop_jkt TEXT,
+        audience TEXT
+      );
+      INSERT INTO tokens_without_unique_id (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, cleanup_after, dpop_jkt, audience)
+        SELECT token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, cleanup_after, dpop_jkt, audience FROM tokens;
+      DROP TABLE tokens;
+      ALTER TABLE tokens_without_unique_id RENAME TO tokens;
+      CREATE INDEX tokens_by_grant ON tokens (grant_id, kind, expires_at);
+      CREATE INDEX tokens_access_by_expiry ON tokens (expires_at) WHERE kind = 'access';
+      CREATE INDEX tokens_refresh_cleanup ON tokens (COALESCE(cleanup_after, expires_at)) WHERE kind = 'refresh';
+      CREATE INDEX tokens_revoked_access ON tokens (revoked_at, token_id) WHERE kind = 'access' AND revoked_at IS NOT NULL;`,
+        postgres: 'ALTER TABLE tokens DROP CONSTRAINT tokens_token_id_key;',
+      },
+      // SPEC decision 8, issue 12: each rotation moved its grant's grace record in the unique index on
+      // previous_digest (a random digest: a random page). findGraceSuccessor now reaches the record through
+      // the presented token's row (tokens' primary key) and the grant id (this table's primary key). SQLite
+      // rebuilds the table as above, with migration 9's columns and its expiry index.
+      {
+        sqlite: `
+      CREATE TABLE refresh_token_grace_by_grant (
+        grant_id TEXT PRIMARY KEY REFERENCES grants(grant_id) ON DELETE CASCADE,
+        previous_digest TEXT NOT NULL,
+        sealed_successor TEXT NOT NULL,
+        grace_expires_at INTEGER NOT NULL
+      );
+      INSERT INTO refresh_token_grace_by_grant (grant_id, previous_digest, sealed_successor, grace_expires_at)
+        SELECT grant_id, previous_digest, sealed_successor, grace_expires_at FROM refresh_token_grace;
+      DROP TABLE refresh_token_grace;
+      ALTER TABLE refresh_token_grace_by_grant RENAME TO refresh_token_grace;
+      CREATE INDEX refresh_token_grace_by_expiry ON refresh_token_grace (grace_expires_at);`,
+        postgres: 'ALTER TABLE refresh_token_grace DROP CONSTRAINT refresh_token_grace_previous_digest_key;',
+      },
+    ],
+  },
+  {
     version: 31,
     name: 'clients, resources: change notifications that name their schema',
     only: 'postgres',

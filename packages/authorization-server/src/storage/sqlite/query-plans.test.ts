@@ -10,7 +10,44 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { createSqliteStorage } from './sqlite-storage.ts';
 
+/** The plan SQLite picks for `sql` on a freshly migrated database, its steps joined by ` | `. */
+async function planOf(sql: string, ...parameters: (string | number)[]): Promise<string> {
+  const directory = mkdtempSync(join(tmpdir(), 'gatehouse-plans-'));
+  const path = join(directory, 'gatehouse.sqlite');
+  const storage = createSqliteStorage(path);
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as Array<{ detail: string }>).map((step) => step.detail).join(' | ');
+  } finally {
+    db.close();
+    await storage.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 describe('SQLite query plans', () => {
+  it('the revocation feed reads tokens_revoked_access, which migration 30 recreated with the table (issue 15 §4)', async () => {
+    const details = await planOf(
+      `SELECT token_id, expires_at, revoked_at FROM tokens
+         WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ? ORDER BY revoked_at, token_id LIMIT ?`,
+      0, 0, 10,
+    );
+    assert.match(details, /USING INDEX tokens_revoked_access/, details);
+    assert.doesNotMatch(details, /TEMP B-TREE/, `no sort: the index gives the feed's order. ${details}`);
+  });
+
+  it('findGraceSuccessor goes by primary keys alone: the presented token, its grant\'s grace record, the grant (migration 30)', async () => {
+    const details = await planOf(
+      `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM tokens t
+         JOIN refresh_token_grace r ON r.grant_id = t.grant_id JOIN grants g ON g.grant_id = r.grant_id
+         WHERE t.token_digest = ? AND r.previous_digest = t.token_digest AND g.revoked_at IS NULL`,
+      'digest',
+    );
+    const steps = details.split(' | ');
+    assert.equal(steps.length, 3, details);
+    assert.ok(steps.every((step) => /^SEARCH \w+ USING INDEX sqlite_autoindex_(tokens|refresh_token_grace|grants)_1 \(\w+=\?\)$/.test(step)), details);
+  });
+
   it("grants.listActive({ userId }) reads the user's active grants through grants_active_by_user (migration 29), not a scan", async () => {
     const directory = mkdtempSync(join(tmpdir(), 'gatehouse-plans-'));
     const path = join(directory, 'gatehouse.sqlite');

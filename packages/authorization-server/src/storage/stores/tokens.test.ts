@@ -13,16 +13,16 @@ import { recordSqliteStatements } from '../../testing/sqlite-statements.ts';
 
 for (const backend of await storeBackends()) {
   describe(`tokens lookups and the client-record cache (${backend.name})`, { skip: backend.skip }, () => {
-    it('a client suspended by clients.update is seen by the very next findByDigest and findByTokenId of the same storage', backend.with(async ({ storage }) => {
+    it('a client suspended by clients.update is seen by the very next findByDigest of the same storage', backend.with(async ({ storage }) => {
       const f = await fixture(storage);
       const { access, refresh } = await issueGrant(storage, f);
       // Warm: the client is now cached (SQLite) or the statement prepared (PostgreSQL).
       assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))!.client.status, 'active');
-      assert.equal((await storage.tokens.findByTokenId(access.tokenId))!.client.status, 'active');
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))!.client.status, 'active');
 
       await storage.clients.update(f.client.clientId, { status: 'suspended' });
       assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))!.client.status, 'suspended');
-      assert.equal((await storage.tokens.findByTokenId(access.tokenId))!.client.status, 'suspended');
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))!.client.status, 'suspended');
 
       await storage.clients.update(f.client.clientId, { status: 'active', secretDigest: 'rotated-digest' });
       const reactivated = (await storage.tokens.findByDigest(access.tokenDigest))!.client;

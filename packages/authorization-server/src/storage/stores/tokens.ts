@@ -2,9 +2,11 @@
  * The token store (storage.ts `tokens`), written once for both databases over the SQL driver (issue 12).
  * Tokens are stored and looked up by digest only (SPEC decision 9); `token_id` is the public `jti`.
  *
- * Written once: the lookups' token ⋈ grant part, the grace-successor read, the revocations and the
- * revocation feed. Dialect-specific, side by side in one function each:
- * - the lookups' client: PostgreSQL joins `clients` into the same statement (one round trip); SQLite takes
+ * Written once: the lookup's token ⋈ grant part, the grace-successor read, the revocations and the
+ * revocation feed. Nothing looks a token up by `token_id`, and no index keeps it unique (migration 30,
+ * issue 12: it is a random UUID, so its index cost every token written a random page). Dialect-specific,
+ * side by side in one function each:
+ * - the lookup's client: PostgreSQL joins `clients` into the same statement (one round trip); SQLite takes
  *   it from the backend's cached client store (`findClient`, storage/client-cache.ts), so a lookup is one
  *   SELECT and a client changed by `clients.update` (or by another connection: PRAGMA data_version) is seen
  *   by the very next lookup;
@@ -36,17 +38,17 @@ const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secr
   'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
 
 /**
- * The lookup behind findByDigest and findByTokenId, by primary key / unique `token_id`: the token's columns
- * as they are, the grant's prefixed `g_`, and with `withClient` (PostgreSQL) the client's prefixed `c_`.
+ * The lookup behind findByDigest, by primary key: the token's columns as they are, the grant's prefixed
+ * `g_`, and with `withClient` (PostgreSQL) the client's prefixed `c_`.
  */
-function tokenLookup(column: 'token_digest' | 'token_id', withClient: boolean): string {
+function tokenLookup(withClient: boolean): string {
   const columns = [
     ...TOKEN_COLUMNS.map((name) => `t.${name}`),
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
     ...(withClient ? CLIENT_COLUMNS.map((name) => `c.${name} AS c_${name}`) : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
-    WHERE t.${column} = ?`;
+    WHERE t.token_digest = ?`;
 }
 
 /**
@@ -90,26 +92,18 @@ const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
 
 export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
-  const byDigest = tokenLookup('token_digest', postgres);
-  const byTokenId = tokenLookup('token_id', postgres);
-
-  /** One token with its grant and client (RFC 7662 §2.2 needs all three); undefined if any is missing. */
-  const tokenWithGrant = async (column: 'token_digest' | 'token_id', value: string): Promise<TokenWithGrant | undefined> => {
-    const row = await db.get(column === 'token_digest' ? byDigest : byTokenId, [value], { name: `gatehouse_token_by_${column}` });
-    if (!row) return undefined;
-    const grant = toGrant(prefixed(row, 'g_'));
-    // PostgreSQL: the client came with the token (one round trip). SQLite: from the client-record cache,
-    // which every client write invalidates, instead of a second SELECT.
-    const client = postgres ? toClient(prefixed(row, 'c_')) : await findClient(String(row.client_id));
-    return client && { token: toToken(row), grant, client };
-  };
+  const byDigest = tokenLookup(postgres);
 
   return {
-    async findByDigest(tokenDigest) {
-      return tokenWithGrant('token_digest', tokenDigest);
-    },
-    async findByTokenId(tokenId) {
-      return tokenWithGrant('token_id', tokenId);
+    /** One token with its grant and client (RFC 7662 §2.2 needs all three); undefined if any is missing. */
+    async findByDigest(tokenDigest): Promise<TokenWithGrant | undefined> {
+      const row = await db.get(byDigest, [tokenDigest], { name: 'gatehouse_token_by_token_digest' });
+      if (!row) return undefined;
+      const grant = toGrant(prefixed(row, 'g_'));
+      // PostgreSQL: the client came with the token (one round trip). SQLite: from the client-record cache,
+      // which every client write invalidates, instead of a second SELECT.
+      const client = postgres ? toClient(prefixed(row, 'c_')) : await findClient(String(row.client_id));
+      return client && { token: toToken(row), grant, client };
     },
     async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
       if (postgres) {
@@ -152,9 +146,13 @@ export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDepend
       });
     },
     async findGraceSuccessor(presentedDigest) {
+      // Through the presented token's row (tokens' primary key) to its grant's record (the grace table's
+      // primary key): no index on previous_digest to keep up to date in every rotation (migration 30,
+      // issue 12). The record answers only the very token its rotation replaced; never for a revoked grant.
       const row = await db.get(
-        `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM refresh_token_grace r
-           JOIN grants g ON g.grant_id = r.grant_id WHERE r.previous_digest = ? AND g.revoked_at IS NULL`,
+        `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM tokens t
+           JOIN refresh_token_grace r ON r.grant_id = t.grant_id JOIN grants g ON g.grant_id = r.grant_id
+           WHERE t.token_digest = ? AND r.previous_digest = t.token_digest AND g.revoked_at IS NULL`,
         [presentedDigest],
         { name: 'gatehouse_find_grace_successor' },
       );
