@@ -11,9 +11,10 @@
  *   frames the worker asks the server's connection to copy the few frames committed since its pass
  *   (`completeCheckpoint`, before the next batch begins): a small copy and one fsync of the database
  *   file on the event loop every 1000 frames, where SQLite's own autocheckpoint copies all 1000;
- * - when the WAL file is larger than `walTruncateBytes` (after a burst), at most once a minute:
- *   `PRAGMA wal_checkpoint(TRUNCATE)`, which shrinks it to zero bytes. It blocks new writers while it
- *   waits, so it waits at most 10 ms (`busy_timeout`) and is rare.
+ * - when the WAL file is larger than `walTruncateBytes` (after a burst), right after a PASSIVE pass that
+ *   copied every frame, and at most once a minute: `PRAGMA wal_checkpoint(TRUNCATE)`, which shrinks it to
+ *   zero bytes. It takes the write lock (a batch's BEGIN waits for it, write-lock.ts), so it waits at most
+ *   10 ms (`busy_timeout`), has nothing left to copy, and is rare.
  * In-memory databases have no WAL and no worker. `stop()` closes the worker's connection and ends it.
  */
 import type { DatabaseSync } from 'node:sqlite';
@@ -135,7 +136,10 @@ function runCheckpoints(job: CheckpointJob): void {
       const version = dataVersion.get()?.data_version;
       if (version === checkpointedVersion) return;
       let result = passive.get();
-      if (walBytes() > job.truncateBytes && Date.now() - truncatedAt > job.truncateIntervalMilliseconds) {
+      const complete = Number(result?.busy) === 0 && result?.log === result?.checkpointed;
+      // TRUNCATE takes the write lock and waits for readers: only when PASSIVE has just copied every frame
+      // (so it has nothing left to copy, only the file to shrink), and at most once a minute.
+      if (complete && walBytes() > job.truncateBytes && Date.now() - truncatedAt > job.truncateIntervalMilliseconds) {
         truncatedAt = Date.now();
         result = truncate.get();
       } else if (Number(result?.log) >= job.restartFrames && Number(result?.busy) === 0 && result?.log === result?.checkpointed) {

@@ -18,6 +18,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DatabaseSync } from 'node:sqlite';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { beginImmediate } from './write-lock.ts';
 
 /** One open transaction shared by the writes of one turn; `committed` settles when its COMMIT has run. */
 interface Batch {
@@ -107,7 +108,8 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       // A COMMIT and its ROLLBACK that both failed may have left a transaction open: start clean.
       if (db.isTransaction) db.exec('ROLLBACK');
       options.beforeBatch?.();
-      db.exec('BEGIN IMMEDIATE');
+      // By the clock, not SQLite's busy handler alone: signals (SIGPROF under --cpu-prof) cut its sleeps short.
+      beginImmediate(db);
       let resolve!: () => void;
       let reject!: (error: StorageUnavailableError) => void;
       const committed = new Promise<void>((onResolve, onReject) => {

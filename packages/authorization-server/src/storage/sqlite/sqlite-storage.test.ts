@@ -309,13 +309,12 @@ describe('SQLite storage: a failure at any point of a code exchange leaves the c
   /** Each statement of exchangeCode (and its COMMIT), in the order it runs when it supersedes a previous grant. */
   const POINTS: { name: string; pattern: RegExp }[] = [
     { name: 'reading the code', pattern: /^SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes/ },
-    { name: 'consuming the code', pattern: /^UPDATE authorization_codes SET consumed_at/ },
-    { name: 'the SPEC decision 6 check', pattern: /^SELECT 1 FROM grants WHERE client_id/ },
+    { name: 'the SPEC decision 6 check (and the supersede\'s read)', pattern: /^SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id/ },
     { name: 'superseding the previous grant', pattern: /^UPDATE grants SET revoked_at/ },
     { name: 'revoking the previous grant\'s tokens', pattern: /^UPDATE tokens SET revoked_at = \? WHERE grant_id/ },
     { name: 'inserting the grant', pattern: /^INSERT INTO grants/ },
     { name: 'inserting the tokens', pattern: /^INSERT INTO tokens/ },
-    { name: 'linking the code to the grant', pattern: /^UPDATE authorization_codes SET grant_id/ },
+    { name: 'consuming the code and linking it to the grant', pattern: /^UPDATE authorization_codes SET consumed_at = \?, grant_id = \?/ },
     { name: 'recording the audit event', pattern: /^INSERT INTO audit_events/ },
     { name: 'COMMIT', pattern: /^COMMIT$/ },
   ];

@@ -15,6 +15,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrations } from './migrations.ts';
+import { beginImmediate } from './write-lock.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
@@ -169,7 +170,8 @@ function migrate(db: DatabaseSync): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
   const applied: number[] = [];
   for (const migration of migrations) {
-    db.exec('BEGIN IMMEDIATE');
+    // Another process may be migrating or writing: wait for its lock by the clock (write-lock.ts).
+    beginImmediate(db);
     try {
       const done = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version);
       if (!done) {

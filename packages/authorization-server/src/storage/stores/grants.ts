@@ -41,7 +41,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         const code = yield* tx.get('SELECT replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
         // Replayed meanwhile (authorizationCodes.consume marked it), or already issued for: nothing is stored.
         if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
-        return yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), grant, tokens, auditEvent);
+        return yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), null, grant, tokens, auditEvent);
       });
     },
     async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
@@ -60,8 +60,11 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
           if (code.replayed_at === null) yield* tx.run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', [now, codeDigest]);
           return { outcome: 'replayed', grantId: code.grant_id === null ? null : String(code.grant_id) };
         }
-        yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
-        return { outcome: yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), grant, tokens, auditEvent) };
+        // Issue 12: consumed by the same UPDATE that links the code to its grant (one statement fewer); an
+        // outdated code is consumed all the same, on its own (RFC 6749 §4.1.2: used once, whatever the answer).
+        const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), now, grant, tokens, auditEvent);
+        if (outcome === 'code_outdated') yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
+        return { outcome };
       });
     },
     async find(grantId) {
@@ -125,29 +128,33 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
  * SQLite, the body of issueForCode and exchangeCode inside their transaction: the SPEC decision 6 check,
  * the supersede (SPEC decision 11), the grant, its tokens, the code's link and the audit event. The one
  * writer (BEGIN IMMEDIATE, or the group commit's batch) makes the check and the inserts atomic.
+ * `consumedAt` (seconds, exchangeCode): the link also marks the code consumed; null (issueForCode): the
+ * code was consumed before. On `code_outdated` nothing is written.
  */
 function* sqliteIssueGrantSteps(
-  tx: SqlTransaction, codeDigest: string, codeIssuedAt: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent: AuditEvent | undefined,
+  tx: SqlTransaction, codeDigest: string, codeIssuedAt: number, consumedAt: number | null, grant: GrantRecord, tokens: TokenRecord[],
+  auditEvent: AuditEvent | undefined,
 ): SqlStep<'issued' | 'code_outdated'> {
-  // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
-  // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
-  const newer = yield* tx.get(
-    'SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1',
-    [grant.clientId, grant.subjectType, grant.subjectId, codeIssuedAt, codeIssuedAt],
-  );
-  if (newer) return 'code_outdated';
-  const previous = yield* tx.all(
-    'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+  // Issue 12: the (client, subject)'s grants in one read (the decision 6 check and the supersede used two
+  // over the same index range): a few rows, superseded grants stay only until cleanup removes them.
+  const grants = yield* tx.all<{ grant_id: string; created_at: number; revoked_at: number | null }>(
+    'SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ?',
     [grant.clientId, grant.subjectType, grant.subjectId],
   );
-  for (const row of previous) yield* revokeGrantSteps(tx, String(row.grant_id), grant.createdAt, 'superseded');
+  // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
+  // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
+  if (grants.some((row) => row.created_at > codeIssuedAt || (row.revoked_at !== null && row.revoked_at > codeIssuedAt))) return 'code_outdated';
+  for (const row of grants) {
+    if (row.revoked_at === null) yield* revokeGrantSteps(tx, String(row.grant_id), grant.createdAt, 'superseded');
+  }
   yield* tx.run(
     `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
      VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)`,
     [grant.grantId, grant.clientId, grant.userId, grant.subjectType, grant.subjectId, grant.scope.join(' '), grant.createdAt, resourcesColumn(grant.resources)],
   );
   yield* sqliteInsertTokens(tx, tokens);
-  yield* tx.run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', [grant.grantId, codeDigest]);
+  if (consumedAt === null) yield* tx.run('UPDATE authorization_codes SET grant_id = ? WHERE code_digest = ?', [grant.grantId, codeDigest]);
+  else yield* tx.run('UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_digest = ?', [consumedAt, grant.grantId, codeDigest]);
   if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
   return 'issued';
 }
