@@ -88,7 +88,7 @@ export function createWalSync(databasePath: string): WalSync {
       return next.promise;
     },
     async close() {
-      while (running) await running.catch(() => {});
+      for (let flushing = running; flushing !== undefined; flushing = running) await flushing.catch(() => {});
       await file?.handle.close().catch(() => {});
       file = undefined;
     },
