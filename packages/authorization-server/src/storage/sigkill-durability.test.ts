@@ -3,7 +3,7 @@
  * environment as a deployment is) under a sustained refresh load from 50 grants and 10 concurrent clients
  * is killed with SIGKILL in the middle of it, restarted on the same database, and then:
  * - every refresh token any client received in a 200 response is stored (a 200 is sent only after its
- *   rotation committed: SQLite WAL with synchronous=FULL; PostgreSQL commit);
+ *   rotation committed: SQLite WAL, flushed before the answer (wal-sync.ts); PostgreSQL commit);
  * - no grant is half-written: each has exactly one current refresh token, as many access tokens as refresh
  *   tokens (pairs), one `token.issued` and one `refresh_token.rotated` audit event per rotation, and its
  *   grace record (if any) names a rotated-out refresh token of that grant;
@@ -52,7 +52,7 @@ function sqliteBackend(): Backend {
   const directory = mkdtempSync(join(tmpdir(), 'gatehouse-sigkill-'));
   const path = join(directory, 'gatehouse.sqlite');
   return {
-    name: 'SQLite (file, WAL, synchronous=FULL)', skip: false,
+    name: 'SQLite (file, WAL, flushed before each answer)', skip: false,
     env: () => ({ GATEHOUSE_DATABASE: path }),
     open: async () => createSqliteStorage(path),
     async rows(sql, params = []) {

@@ -9,7 +9,12 @@
  * itself: SQLite's statement-level atomicity).
  *
  * Durability is not traded away: an operation's answer waits for the commit of every batch that holds its
- * writes, or uncommitted rows it read (`settled`). A COMMIT that fails (SQLITE_BUSY, SQLITE_FULL,
+ * writes, or uncommitted rows it read (`settled`), and, with `flush` (wal-sync.ts: the connection runs
+ * `synchronous=NORMAL` and the WAL is flushed in the thread pool), for the flush that follows that commit;
+ * so does a read of rows committed but not flushed yet. A flush that fails fails its batch, and every
+ * operation after it (StorageUnavailableError, 503; `/health/ready` fails): once fdatasync has failed the
+ * kernel may have dropped the pages it could not write, and a later flush that succeeds proves nothing
+ * about them (PostgreSQL stops for the same reason); a restart recovers from what is on disk. A COMMIT that fails (SQLITE_BUSY, SQLITE_FULL,
  * SQLITE_IOERR) rolls the batch back and rejects every member with StorageUnavailableError (503); so does
  * an error after which SQLite rolled the whole transaction back by itself. The next write opens a fresh
  * batch. A batch holds the database's write lock for one turn only: other processes (the `gatehouse` CLI)
@@ -65,10 +70,19 @@ export function commitOpenBatches(): void {
 export interface GroupCommitOptions {
   /** Runs on the connection outside any transaction before each batch begins (checkpoint-worker.ts). */
   beforeBatch?(): void;
+  /**
+   * Makes every write committed before the call durable (wal-sync.ts), for a connection whose COMMIT does
+   * not flush by itself (`synchronous=NORMAL`). Without it a batch is done when its COMMIT returns.
+   */
+  flush?(): Promise<void>;
 }
 
 export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions = {}): GroupCommit {
   let batch: Batch | undefined;
+  /** The last batch whose COMMIT ran and whose flush has not completed: its rows are visible, not yet durable. */
+  let unflushed: Batch | undefined;
+  /** Why a flush failed: from then on nothing is answered as durable. */
+  let flushFailure: StorageUnavailableError | undefined;
   let scheduledCommit: NodeJS.Immediate | undefined;
   // One savepoint name for every operation: a nested transaction's ROLLBACK TO/RELEASE reach its own, the innermost.
   const savepoint = db.prepare('SAVEPOINT operation');
@@ -101,6 +115,7 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
 
   /** The batch a write joins: the open one, or a new one (`BEGIN IMMEDIATE`, COMMIT scheduled for the end of the turn). */
   const join = (): Batch => {
+    if (flushFailure) throw flushFailure;
     // An error inside a transaction's work that the work caught may have made SQLite roll the batch back.
     if (batch && !db.isTransaction) abandon(batch, new Error('SQLite rolled the transaction back'));
     if (!batch) {
@@ -138,9 +153,11 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       }
     },
     read(work) {
+      if (flushFailure) throw flushFailure;
       if (batch && !db.isTransaction) abandon(batch, new Error('SQLite rolled the transaction back'));
       const current = batch;
       if (current) record(current);
+      else if (unflushed) record(unflushed);
       try {
         return work();
       } catch (error) {
@@ -170,7 +187,7 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       }
     },
     durable() {
-      return batch ? batch.committed : resolved;
+      return (batch ?? unflushed)?.committed ?? resolved;
     },
     async settled(operation) {
       const touched: Batch[] = [];
@@ -194,7 +211,24 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
         current.reject(new StorageUnavailableError(error));
         return;
       }
-      current.resolve();
+      if (!options.flush) {
+        current.resolve();
+        return;
+      }
+      unflushed = current;
+      // Flushes complete in order (wal-sync.ts), so this batch's flush also covers every earlier batch.
+      options.flush().then(
+        () => {
+          if (unflushed === current) unflushed = undefined;
+          if (flushFailure) current.reject(flushFailure);
+          else current.resolve();
+        },
+        (error: unknown) => {
+          if (unflushed === current) unflushed = undefined;
+          flushFailure ??= new StorageUnavailableError(error);
+          current.reject(flushFailure);
+        },
+      );
     },
   };
   return group;

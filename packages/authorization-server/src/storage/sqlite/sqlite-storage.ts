@@ -3,8 +3,10 @@
  * the file, runs the migrations, provides the driver (statements joining the group commit) and composes
  * the stores, whose operations live in `storage/stores/` (SQLite's atomic bodies beside PostgreSQL's).
  *
- * Durability: WAL with `synchronous=FULL`, so every committed rotation survives power loss before its
- * response is sent. Group commit (issue 12, group-commit.ts): the writes of one event-loop turn share one
+ * Durability: every committed rotation survives power loss before its response is sent. WAL, with the
+ * flush of each commit moved off the event loop (wal-sync.ts: the serving connection runs
+ * `synchronous=NORMAL`, and the WAL is fdatasync'ed in the thread pool before any answer that depends on
+ * the commit; other connections, such as `gatehouse migrate`, keep `synchronous=FULL`). Group commit (issue 12, group-commit.ts): the writes of one event-loop turn share one
  * `BEGIN IMMEDIATE` transaction and one COMMIT, each multi-statement operation in its own SAVEPOINT, and
  * every method resolves only after that commit. Atomicity across processes: one writer at a time,
  * `busy_timeout` waits for it; a batch holds the lock for one turn. Checkpoints run in a worker thread
@@ -23,6 +25,7 @@ import { createRateLimitStore } from '../stores/rate-limits.ts';
 import { createInMemoryRateLimitStore } from '../stores/rate-limits-in-memory.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
+import { createWalSync, type WalSync } from './wal-sync.ts';
 import { cacheClients, externalWriteCheck } from '../client-cache.ts';
 import { cacheResources } from '../resource-cache.ts';
 import { createResourceStore } from '../stores/resources.ts';
@@ -44,7 +47,11 @@ const READ_ONLY_STATEMENT = /^\s*(SELECT|PRAGMA)\b/i;
 export type RateLimitCounters = 'memory' | 'database';
 
 /** Tuning of createSqliteStorage (defaults suit a server; tests shorten them). */
-export type SqliteStorageOptions = CheckpointOptions & { rateLimitCounters?: RateLimitCounters };
+export type SqliteStorageOptions = CheckpointOptions & {
+  rateLimitCounters?: RateLimitCounters;
+  /** Replaces the WAL flush (wal-sync.ts) of a file database: tests hold or fail it. */
+  walSync?: WalSync;
+};
 
 /** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
 export function createSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
@@ -73,7 +80,12 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   };
   // Issue 12: the writes of one event-loop turn share one transaction and one COMMIT (group-commit.ts).
   const checkpoints = path === ':memory:' ? undefined : startCheckpointWorker(db, path, options);
-  const group = createGroupCommit(db, { beforeBatch: () => checkpoints?.completeCheckpoint() });
+  // Issue 12: COMMIT writes the WAL without flushing it; wal-sync.ts flushes in the thread pool and group
+  // commit answers after that flush, so the event loop no longer stands still for the disk. An in-memory
+  // database has nothing to flush (and nothing durable).
+  const walSync = path === ':memory:' ? undefined : (options.walSync ?? createWalSync(path));
+  if (walSync) db.exec('PRAGMA synchronous = NORMAL');
+  const group = createGroupCommit(db, { beforeBatch: () => checkpoints?.completeCheckpoint(), flush: walSync?.flush });
   /** Runs `work` in its own SAVEPOINT of the turn's batch: all of its writes commit, or none does. */
   const transaction = <T>(work: () => T): T => translated(() => group.transaction(work));
   const statements = new Map<string, { statement: ReturnType<DatabaseSync['prepare']>; writes: boolean }>();
@@ -115,6 +127,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
       // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
       group.commitNow();
+      await walSync?.close();
       await checkpoints?.stop();
       db.close();
     },
