@@ -63,11 +63,12 @@ export async function currentLoginSession(context: ServerContext, request: Fasti
 }
 
 /**
- * The latest second in which this process recorded each session's visit (`loginSessions.touch` answered),
- * by session digest (what storage holds anyway, never the cookie value). At most
- * VISITS_REMEMBERED_AT_MOST sessions; the one recorded longest ago is forgotten first.
+ * Per storage (a process may serve several, as tests do), the latest second in which this process recorded
+ * each session's visit (`loginSessions.touch` answered), by session digest (what storage holds anyway,
+ * never the cookie value). At most VISITS_REMEMBERED_AT_MOST sessions per storage; the one recorded
+ * longest ago is forgotten first.
  */
-const visitsRecorded = new Map<string, number>();
+const visitsByStorage = new WeakMap<object, Map<string, number>>();
 const VISITS_REMEMBERED_AT_MOST = 10_000;
 
 /**
@@ -78,6 +79,11 @@ const VISITS_REMEMBERED_AT_MOST = 10_000;
  * (bench/README.md, "flow with session").
  */
 async function recordVisit(context: ServerContext, sessionDigest: string, now: number): Promise<void> {
+  let visitsRecorded = visitsByStorage.get(context.storage.loginSessions);
+  if (!visitsRecorded) {
+    visitsRecorded = new Map();
+    visitsByStorage.set(context.storage.loginSessions, visitsRecorded);
+  }
   const recordedAt = visitsRecorded.get(sessionDigest);
   if (recordedAt !== undefined && now <= recordedAt) return;
   await context.storage.loginSessions.touch(sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
