@@ -172,3 +172,23 @@ describe('redirect URI registration (SPEC decision 4)', () => {
     }
   });
 });
+
+describe('remembered answers (the check is memoised)', () => {
+  it('answers the same when asked again, per environment and client type', () => {
+    for (let round = 0; round < 3; round++) {
+      accepted('http://localhost:8080/cb', 'confidential', 'development');
+      refused('http://localhost:8080/cb', 'confidential', 'production', /https in production/);
+      accepted('com.example.app:/cb', 'public', 'production');
+      refused('com.example.app:/cb', 'confidential', 'production', /only for public clients/);
+      refused('https://partner.example.com/cb#x', 'public', 'staging', /fragment/);
+    }
+  });
+
+  it('keeps answering correctly once more URIs were checked than it remembers', () => {
+    for (let index = 0; index < 10_050; index++) accepted(`https://app-${index}.example.com/cb`, 'confidential', 'production');
+    accepted('https://app-0.example.com/cb', 'confidential', 'production');
+    refused('https://localhost/cb', 'confidential', 'production', /publicly accessible/);
+    accepted('https://localhost/cb', 'confidential', 'development');
+    refused('https://app-1.example.com/cb*', 'confidential', 'production', /wildcard/);
+  });
+});

@@ -9,8 +9,27 @@ import type { ClientType } from '../storage/storage.ts';
 import { isLoopbackHostname } from '@gatehouse/protocol';
 import { hostNameProblem } from './host-name.ts';
 
+/**
+ * The answers already given, keyed by environment, client type and URI (the first two hold no space, so
+ * the key is unambiguous). The check is a pure function of those three, and the authorization endpoint
+ * runs it on every request for one of a few registered URIs: parsing the URL and resolving the host's
+ * scripts each time was most of its cost (bench/README.md, "flow with session"). Bounded: past
+ * REMEMBERED_AT_MOST the oldest answer is forgotten, so registrations cannot grow it without limit.
+ */
+const remembered = new Map<string, string | undefined>();
+const REMEMBERED_AT_MOST = 10_000;
+
 /** Returns why the URI cannot be registered, or undefined when it can. */
 export function redirectUriProblem(uri: string, clientType: ClientType, environment: Environment): string | undefined {
+  const key = `${environment} ${clientType} ${uri}`;
+  if (remembered.has(key)) return remembered.get(key);
+  const problem = checkRedirectUri(uri, clientType, environment);
+  if (remembered.size >= REMEMBERED_AT_MOST) remembered.delete(remembered.keys().next().value!);
+  remembered.set(key, problem);
+  return problem;
+}
+
+function checkRedirectUri(uri: string, clientType: ClientType, environment: Environment): string | undefined {
   let url: URL;
   try {
     url = new URL(uri);

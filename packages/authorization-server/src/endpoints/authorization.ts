@@ -269,7 +269,9 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const { user } = session;
     // Issue 10 §1: a user who administers nothing of the client's subject type gets a page saying so; the
     // client hears `access_denied` (RFC 6749 §4.1.2.1) only when the user goes back to it from there.
-    if ((await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType)).length === 0) {
+    // One read serves both this check and the choice below.
+    const administered = await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType);
+    if (administered.length === 0) {
       reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(noSubjectPage({
         t: requestTranslator(request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
         clientName: authorization.client.clientName, subjectType: authorization.subjectType,
@@ -279,7 +281,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       }));
       return;
     }
-    const subjects = await eligibleSubjects(context, authorization, user);
+    const subjects = eligibleAmong(authorization, administered);
     // SPEC decision 11: consent may be skipped only for the same user's active grant covering the scopes.
     if (mayReuseConsent(authorization)) {
       const candidate = authorization.requestedSubject
@@ -467,7 +469,11 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
  * @throws AuthorizationRedirectError `access_denied` when there are none, or when the requested subject is not among them.
  */
 async function eligibleSubjects(context: ServerContext, authorization: AuthorizationRequest, user: UserRecord): Promise<SubjectRecord[]> {
-  const subjects = await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType);
+  return eligibleAmong(authorization, await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType));
+}
+
+/** `eligibleSubjects` over the subjects of the client's preferred type the user administers, already read. */
+function eligibleAmong(authorization: AuthorizationRequest, subjects: SubjectRecord[]): SubjectRecord[] {
   const fail = (description: string) => new AuthorizationRedirectError(authorization.redirectUri, 'access_denied', description, authorization.state);
   if (subjects.length === 0) throw fail(`the user administers no ${authorization.subjectType} to connect`);
   const requested = authorization.requestedSubject;

@@ -6,9 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import IntlMessageFormat from 'intl-messageformat';
+import i18next from 'i18next';
+import ICU from 'i18next-icu';
 import { SCOPE_CATALOGUE } from '@gatehouse/protocol';
-import { CATALOGUES, LOCALES, translator, type MessageKey } from './i18n.ts';
+import { CATALOGUES, LOCALES, translator, type MessageKey, type MessageValues } from './i18n.ts';
 import { en } from './locales/en.ts';
+import escapeHtml from 'escape-html';
+import { SafeHtml } from '../pages/html.ts';
 
 /** The argument names a message uses (in select and plural branches too), sorted. */
 function placeholders(message: string, locale: string): string[] {
@@ -100,3 +104,60 @@ describe('translator', () => {
     assert.equal(translator('sv').path, '/');
   });
 });
+
+describe('compiled messages (formatted without i18next per call)', () => {
+  /** The same configuration i18n.ts gives i18next: its output is what pages showed before the messages were compiled. */
+  const reference = i18next.createInstance();
+  void reference.use(ICU).init({
+    initAsync: false,
+    resources: Object.fromEntries(LOCALES.map((locale) => [locale, { translation: CATALOGUES[locale] }])),
+    lng: 'en', fallbackLng: 'en', supportedLngs: [...LOCALES], keySeparator: false, nsSeparator: false,
+    returnNull: false, returnEmptyString: false, interpolation: { escapeValue: false },
+  });
+  /** Values for every argument of a message: numbers where it counts or selects by number, text with markup characters elsewhere. */
+  function sampleValues(message: string, locale: string, count: number): MessageValues {
+    const values: MessageValues = {};
+    const walk = (elements: any[]): void => {
+      for (const element of elements) {
+        if (element.type === 2 || element.type === 6) values[element.value] = count; // number, plural
+        else if (element.type === 3 || element.type === 4) values[element.value] = 1_800_000_000_000; // date, time
+        else if (typeof element.value === 'string' && element.type !== 0 && element.type !== 7 && !(element.value in values)) values[element.value] = `<v&'"${element.value}>`;
+        if (element.options) for (const option of Object.values(element.options) as { value: any[] }[]) walk(option.value);
+        if (element.children) walk(element.children);
+      }
+    };
+    walk(new IntlMessageFormat(message, locale, undefined, { ignoreTag: true }).getAst() as any[]);
+    return values;
+  }
+
+  it('gives exactly what i18next gives, for every key of every language, with and without values, twice', () => {
+    for (const locale of LOCALES) {
+      const fixed = reference.getFixedT(locale);
+      const ours = translator(locale);
+      for (const key of Object.keys(en) as MessageKey[]) {
+        for (const count of [0, 1, 2, 1234]) {
+          const values = sampleValues(CATALOGUES[locale][key], locale, count);
+          for (let round = 0; round < 2; round++) {
+            assert.equal(ours.t(key, values), String(fixed(key, values)), `${locale} ${key} ${count}`);
+            assert.equal(ours.html(key, values).value, new SafeHtml(String(fixed(key, escapedValues(values)))).value, `${locale} ${key} ${count} html`);
+          }
+        }
+        assert.equal(ours.t(key), String(fixed(key, {})), `${locale} ${key} without values`);
+        assert.equal(ours.t(key), String(fixed(key, {})), `${locale} ${key} without values, cached`);
+      }
+    }
+  });
+
+  it('falls back as i18next does when a value is missing', () => {
+    for (const locale of LOCALES) {
+      assert.equal(translator(locale).t('account.appCount'), String(reference.getFixedT(locale)('account.appCount', {})));
+      assert.equal(translator(locale).t('consent.title', {}), String(reference.getFixedT(locale)('consent.title', {})));
+    }
+  });
+});
+
+function escapedValues(values: MessageValues): MessageValues {
+  const escaped: MessageValues = {};
+  for (const [name, value] of Object.entries(values)) escaped[name] = typeof value === 'string' ? escapeHtml(value) : value;
+  return escaped;
+}

@@ -30,6 +30,7 @@
  */
 import i18next, { type i18n } from 'i18next';
 import ICU from 'i18next-icu';
+import IntlMessageFormat from 'intl-messageformat';
 import escapeHtml from 'escape-html';
 import { describeScope } from '@gatehouse/protocol';
 import { SafeHtml } from '../pages/html.ts';
@@ -104,10 +105,65 @@ function formatDateTime(locale: Locale, seconds: number): string {
   return `${format.format(date)} UTC`;
 }
 
+/**
+ * One language's compiled messages, built once per process (the catalogues never change while it runs).
+ * Each message is compiled on first use into the same `IntlMessageFormat` i18next-icu would build
+ * (locale, no custom formats, `ignoreTag`), and a message formatted without values is kept as text: a page
+ * then costs a map lookup per message instead of i18next's option merging and key resolution (bench/README.md,
+ * "flow with session"). Whatever the compiled form cannot format (a missing value) goes through i18next as
+ * before, so its fallbacks stay exactly what they were.
+ */
+interface CompiledLocale {
+  readonly formats: Map<MessageKey, IntlMessageFormat>;
+  readonly texts: Map<MessageKey, string>;
+  readonly viaI18next: (key: MessageKey, values: MessageValues) => string;
+}
+
+const compiledLocales = new Map<Locale, CompiledLocale>();
+
+function compiledLocale(locale: Locale): CompiledLocale {
+  let compiled = compiledLocales.get(locale);
+  if (!compiled) {
+    const fixed = i18nextInstance().getFixedT(locale);
+    compiled = { formats: new Map(), texts: new Map(), viaI18next: (key, values) => String(fixed(key, values)) };
+    compiledLocales.set(locale, compiled);
+  }
+  return compiled;
+}
+
+/** `key` in `locale`, formatted with `values`: what i18next with i18next-icu returns, without its per-call overhead. */
+function formatMessage(compiled: CompiledLocale, locale: Locale, key: MessageKey, values: MessageValues | undefined): string {
+  const noValues = values === undefined || Object.keys(values).length === 0;
+  if (noValues) {
+    const text = compiled.texts.get(key);
+    if (text !== undefined) return text;
+  }
+  let format = compiled.formats.get(key);
+  if (!format) {
+    const message = CATALOGUES[locale][key];
+    // An empty message (the catalogue test forbids them) falls back to English in i18next: leave it to i18next.
+    if (typeof message !== 'string' || message === '') return compiled.viaI18next(key, values ?? {});
+    try {
+      format = new IntlMessageFormat(message, locale, undefined, { ignoreTag: true });
+    } catch {
+      return compiled.viaI18next(key, values ?? {});
+    }
+    compiled.formats.set(key, format);
+  }
+  let text: string;
+  try {
+    text = String(format.format(values ?? {}));
+  } catch {
+    return compiled.viaI18next(key, values ?? {});
+  }
+  if (noValues) compiled.texts.set(key, text);
+  return text;
+}
+
 /** The translator of `locale`. @param path where the language switch returns to (default `/`). */
 export function translator(locale: Locale, path = '/'): Translator {
-  const fixed = i18nextInstance().getFixedT(locale);
-  const t = (key: MessageKey, values?: MessageValues) => String(fixed(key, values ?? {}));
+  const compiled = compiledLocale(locale);
+  const t = (key: MessageKey, values?: MessageValues) => formatMessage(compiled, locale, key, values);
   return {
     locale, path, t,
     html(key, values) {

@@ -3,8 +3,9 @@
  * page also who is signed in, a link to their sessions and a "Sign out" form (issue 10 §4).
  * Anti-framing and CSP headers are set for all pages in authorization-server.ts (SPEC decision 18).
  */
-import { html, type SafeHtml } from './html.ts';
-import { ENGLISH, LANGUAGE_NAMES, LOCALES, type Translator } from '../i18n/i18n.ts';
+import escapeHtml from 'escape-html';
+import { html, SafeHtml } from './html.ts';
+import { ENGLISH, LANGUAGE_NAMES, LOCALES, type Locale, type Translator } from '../i18n/i18n.ts';
 
 /**
  * What a signed-in page passes to `layout` so its header carries the "Sign out" form (a POST to
@@ -28,9 +29,41 @@ function signedInHeader(signedIn: SignedInHeader, t: Translator): SafeHtml {
  * `t.path` (endpoints/language.ts accepts only same-origin paths).
  */
 function languageSwitch(t: Translator): SafeHtml {
-  return html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
-${LOCALES.map((locale) => html`<li><a href="/language?${new URLSearchParams({ locale, return_to: t.path }).toString()}" lang="${locale}" hreflang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</a></li>`)}
-</ul></nav></footer>`;
+  const frame = languageSwitchFrame(t);
+  // What `new URLSearchParams({ locale, return_to: t.path })` gives, the locale (plain letters) being
+  // encoded as itself: only the return path differs between pages, so only it is encoded and escaped here.
+  const returnTo = escapeHtml(new URLSearchParams({ return_to: t.path }).toString());
+  let links = '';
+  for (const [before, after] of frame.links) links += before + returnTo + after;
+  return new SafeHtml(frame.head + links + frame.tail);
+}
+
+/** The language switch without its return path, per page language: it is the same on every page. */
+interface LanguageSwitchFrame {
+  head: string;
+  /** Per language, the markup before and after the escaped `return_to` parameter. */
+  links: [string, string][];
+  tail: string;
+}
+
+const languageSwitchFrames = new Map<Locale, LanguageSwitchFrame>();
+
+function languageSwitchFrame(t: Translator): LanguageSwitchFrame {
+  let frame = languageSwitchFrames.get(t.locale);
+  if (!frame) {
+    frame = {
+      head: html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
+`.value,
+      links: LOCALES.map((locale) => [
+        `<li><a href="${escapeHtml(`/language?${new URLSearchParams({ locale }).toString()}&`)}`,
+        html`" lang="${locale}" hreflang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</a></li>`.value,
+      ]),
+      tail: `
+</ul></nav></footer>`,
+    };
+    languageSwitchFrames.set(t.locale, frame);
+  }
+  return frame;
 }
 
 /**

@@ -1,0 +1,79 @@
+/**
+ * Storage calls of a flow with a login session (issue 12, bench "flow with session"): the consent page
+ * reads the user's subjects once, and a session's visit is written once per second at most (a write at a
+ * second not later than the last one answered cannot change `lastSeenAt`, sessions/login-session.ts). The
+ * visit still moves forward once the interval has passed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+import { SESSION_LAST_SEEN_INTERVAL_SECONDS } from '../sessions/login-session.ts';
+import { authorize, authorizeUrl, hiddenInputs, pkcePair, seed, startTestServer, type Browser, type TestServer } from '../testing/harness.ts';
+
+/** The storage with `subjects.listAdministeredBy` and `loginSessions.touch` counted. */
+function countedStorage(storage: Storage, counts: { listAdministeredBy: number; touch: number }): Storage {
+  return {
+    ...storage,
+    subjects: { ...storage.subjects, listAdministeredBy: async (userId, subjectType) => {
+      counts.listAdministeredBy++;
+      return storage.subjects.listAdministeredBy(userId, subjectType);
+    } },
+    loginSessions: { ...storage.loginSessions, touch: async (sessionDigest, now, interval) => {
+      counts.touch++;
+      return storage.loginSessions.touch(sessionDigest, now, interval);
+    } },
+  };
+}
+
+describe('authorization endpoint: storage round trips with a login session (issue 12)', () => {
+  const counts = { listAdministeredBy: 0, touch: 0 };
+  let server: TestServer;
+  let browser: Browser;
+  before(async () => {
+    server = await startTestServer({ storage: countedStorage(createSqliteStorage(':memory:'), counts) });
+    ({ browser } = await authorize(server)); // logged in as alice
+  });
+  after(() => server?.close());
+
+  const consentUrl = () => authorizeUrl(server, {
+    response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri,
+    scope: 'users:read', state: 'state-rt', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', prompt: 'consent',
+  });
+  const lastSeen = async () => (await server.storage.loginSessions.listActiveOfUser(seed.users.alice.id, server.clock.nowSeconds()))[0]!.lastSeenAt;
+
+  it('reads the user\'s subjects once for the consent page, and once for the decision', async () => {
+    server.clock.advanceSeconds(SESSION_LAST_SEEN_INTERVAL_SECONDS);
+    counts.listAdministeredBy = 0;
+    const page = await browser.get(consentUrl());
+    assert.equal(page.status, 200);
+    assert.equal(counts.listAdministeredBy, 1, 'consent page');
+    const subject = /<option value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
+    assert.equal(decision.status, 303);
+    assert.ok(new URL(decision.location!).searchParams.get('code'));
+    assert.equal(counts.listAdministeredBy, 2, 'decision');
+  });
+
+  it('writes a session\'s visit once in a second, and again once the interval has passed', async () => {
+    server.clock.advanceSeconds(SESSION_LAST_SEEN_INTERVAL_SECONDS);
+    counts.touch = 0;
+    const page = await browser.get(consentUrl());
+    assert.equal(page.status, 200);
+    assert.equal(counts.touch, 1);
+    assert.equal(await lastSeen(), server.clock.nowSeconds(), 'the visit is recorded');
+    const subject = /<option value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
+    assert.equal(decision.status, 303);
+    assert.equal(counts.touch, 1, 'the same second: no second write');
+
+    server.clock.advanceSeconds(1);
+    assert.equal((await browser.get(consentUrl())).status, 200);
+    assert.equal(counts.touch, 2, 'a later second asks storage again (which writes only once the interval has passed)');
+    assert.equal(await lastSeen(), server.clock.nowSeconds() - 1, 'within the interval: unchanged');
+
+    server.clock.advanceSeconds(SESSION_LAST_SEEN_INTERVAL_SECONDS);
+    assert.equal((await browser.get(consentUrl())).status, 200);
+    assert.equal(await lastSeen(), server.clock.nowSeconds(), 'after the interval: moved forward');
+  });
+});

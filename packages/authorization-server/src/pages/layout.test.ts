@@ -1,0 +1,35 @@
+/**
+ * The language switch is assembled from parts built once per page language (layout.ts): it must stay
+ * byte for byte what the template built per page before, for any return path.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { html } from './html.ts';
+import { layout } from './layout.ts';
+import { LANGUAGE_NAMES, LOCALES, translator, type Translator } from '../i18n/i18n.ts';
+
+/** The language switch as layout.ts wrote it per page before its parts were kept. */
+function referenceSwitch(t: Translator): string {
+  return html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
+${LOCALES.map((locale) => html`<li><a href="/language?${new URLSearchParams({ locale, return_to: t.path }).toString()}" lang="${locale}" hreflang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</a></li>`)}
+</ul></nav></footer>`.value;
+}
+
+const footerOf = (page: string) => page.slice(page.indexOf('<footer>'), page.indexOf('</footer>') + '</footer>'.length);
+
+describe('layout: language switch', () => {
+  const paths = [
+    '/', '/account/sessions', '/oauth/authorize?client_id=a&redirect_uri=https%3A%2F%2Fx.example%2Fcb&state=a"b<c>&scope=x+y',
+    '/p?q=é ü&r=\'"<>&amp;#frag', '/a b/c?d=%20e+f', '/\u00e6\u00f8\u00e5?x=\u{1F600}',
+  ];
+  for (const locale of LOCALES) {
+    it(`${locale}: the same markup as the per-page template, for every return path, twice`, () => {
+      for (const path of paths) {
+        const t = translator(locale, path);
+        for (let round = 0; round < 2; round++) {
+          assert.equal(footerOf(layout('Brand', 'Title', html`<p>body</p>`, undefined, t)), referenceSwitch(t), `${locale} ${path}`);
+        }
+      }
+    });
+  }
+});
