@@ -529,7 +529,14 @@ export interface Storage {
     revokeAllOfClient(clientId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<number>;
   };
   tokens: {
-    findByDigest(tokenDigest: string): Promise<TokenWithGrant | undefined>;
+    /**
+     * One token with its grant and client; undefined if any is missing. With `forRotation` (the refresh
+     * grant's lookup, always followed by `rotateRefreshToken`, whose compare-and-swap re-checks the token's
+     * and the grant's state): the answer may be the token as this instance last wrote it (PostgreSQL,
+     * postgres/written-rows.ts, issue 12: no round trip), so its rotated/revoked state may be stale; every
+     * other field is immutable. Without it (introspection), the state as stored now.
+     */
+    findByDigest(tokenDigest: string, options?: { forRotation?: boolean }): Promise<TokenWithGrant | undefined>;
     /**
      * Compare-and-swap rotation (SPEC decision 8): if `presentedDigest` is still the current refresh token
      * (not rotated, not revoked, grant not revoked), marks it rotated, revokes the grant's access tokens,
