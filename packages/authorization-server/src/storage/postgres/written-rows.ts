@@ -30,8 +30,12 @@
 import type { SqlDriver } from '../sql/driver.ts';
 import type { AuthorizationCodeRecord, GrantRecord, TokenRecord } from '../storage.ts';
 
-/** Codes and refresh tokens remembered each (about 1 KB an entry at most). */
-const MAX_ENTRIES = 10_000;
+/**
+ * Codes and refresh tokens remembered, each (under 1 KB an entry; a grant record is shared by its tokens).
+ * Oldest dropped first: more grants refreshed in turn than this would all miss, hence room for a busy
+ * instance's grants of several minutes (the full bench exchanges about 5,000).
+ */
+const MAX_ENTRIES = 20_000;
 
 export interface WrittenRows {
   rememberCode(code: AuthorizationCodeRecord): void;
@@ -46,6 +50,12 @@ export interface WrittenRows {
   refreshToken(tokenDigest: string): { token: TokenRecord; grant: GrantRecord } | undefined;
   /** Forgets the token and returns what was remembered of it. */
   takeRefreshToken(tokenDigest: string): { token: TokenRecord; grant: GrantRecord } | undefined;
+  /**
+   * When this instance last issued tokens for the grant (the `issuedAt` of its remembered refresh token),
+   * if it remembers one: `grants.recordUse` counts it as a use (the connected apps page shows the later of
+   * the two, storage.ts `GrantListing.lastUsedAt`).
+   */
+  lastIssuedAt(grantId: string): number | undefined;
   forgetGrant(grantId: string): void;
   forgetAllGrants(): void;
 }
@@ -96,6 +106,10 @@ function createWrittenRows(): WrittenRows {
       return refreshTokens.get(tokenDigest);
     },
     takeRefreshToken: forgetRefreshToken,
+    lastIssuedAt(grantId) {
+      const tokenDigest = refreshTokenOfGrant.get(grantId);
+      return tokenDigest === undefined ? undefined : refreshTokens.get(tokenDigest)?.token.issuedAt;
+    },
     forgetGrant(grantId) {
       const tokenDigest = refreshTokenOfGrant.get(grantId);
       if (tokenDigest !== undefined) forgetRefreshToken(tokenDigest);

@@ -95,6 +95,12 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       // sent until then: no round trip on PostgreSQL, no write joining a commit on SQLite.
       const recordedAt = recentGrantUses.get(grantId);
       if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
+      // PostgreSQL: tokens this instance issued for the grant within the interval (the exchange, a rotation)
+      // already make the listing's last use that recent (it is the later of last_used_at and the latest
+      // token's issued_at), so the write is skipped just the same: introspection's first use after a
+      // refresh is one round trip too.
+      const issuedAt = written?.lastIssuedAt(grantId);
+      if (issuedAt !== undefined && now >= issuedAt && now - issuedAt < minimumIntervalSeconds) return;
       const { changes } = await db.run(
         'UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, grantId, now - minimumIntervalSeconds],
       );
