@@ -12,6 +12,9 @@
  *   by the very next lookup;
  * - `rotateRefreshToken` (SPEC decision 8): one named statement on PostgreSQL, a compare-and-swap
  *   transaction of five statements on SQLite (pinned by sqlite/refresh-statements.test.ts).
+ * - the refresh grant's lookup (`findByDigest` with `forRotation`): on PostgreSQL, the refresh token this
+ *   instance's exchange or last rotation wrote, from postgres/written-rows.ts (no round trip); the
+ *   rotation's compare-and-swap re-checks its state.
  *
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
