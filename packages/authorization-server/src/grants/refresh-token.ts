@@ -37,7 +37,7 @@ export const refreshTokenGrant: GrantHandler = {
 
     const tokenDigest = codec.digestOf(refreshToken, 'grt');
     if (tokenDigest === undefined) throw new OAuthError('invalid_grant', 'refresh token is invalid');
-    const found = await storage.tokens.findByDigest(tokenDigest);
+    const found = await storage.tokens.findByDigest(tokenDigest, { forRotation: true });
     if (!found || found.token.kind !== 'refresh') throw new OAuthError('invalid_grant', 'refresh token is invalid');
     const { token, grant } = found;
     // RFC 6749 §6: the refresh token was issued to the authenticated client.

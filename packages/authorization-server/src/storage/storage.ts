@@ -476,7 +476,9 @@ export interface Storage {
     /**
      * Issue 12: reads the code without changing it, only if it was issued to `clientId` (RFC 6749 §4.1.3;
      * another client's code is undefined, as an unknown one). `used` is true once a redemption consumed it.
-     * The token endpoint validates what it reads, then redeems with `grants.exchangeCode`.
+     * The token endpoint validates what it reads, then redeems with `grants.exchangeCode`, which re-checks
+     * single use: `used` may read false for a code redeemed meanwhile (PostgreSQL answers a code this
+     * instance wrote from memory, postgres/written-rows.ts, issue 12: no round trip).
      */
     find(codeDigest: string, clientId: string): Promise<{ code: AuthorizationCodeRecord; used: boolean } | undefined>;
   };
@@ -529,7 +531,14 @@ export interface Storage {
     revokeAllOfClient(clientId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<number>;
   };
   tokens: {
-    findByDigest(tokenDigest: string): Promise<TokenWithGrant | undefined>;
+    /**
+     * One token with its grant and client; undefined if any is missing. With `forRotation` (the refresh
+     * grant's lookup, always followed by `rotateRefreshToken`, whose compare-and-swap re-checks the token's
+     * and the grant's state): the answer may be the token as this instance last wrote it (PostgreSQL,
+     * postgres/written-rows.ts, issue 12: no round trip), so its rotated/revoked state may be stale; every
+     * other field is immutable. Without it (introspection), the state as stored now.
+     */
+    findByDigest(tokenDigest: string, options?: { forRotation?: boolean }): Promise<TokenWithGrant | undefined>;
     /**
      * Compare-and-swap rotation (SPEC decision 8): if `presentedDigest` is still the current refresh token
      * (not rotated, not revoked, grant not revoked), marks it rotated, revokes the grant's access tokens,

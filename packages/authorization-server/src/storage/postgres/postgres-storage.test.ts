@@ -204,6 +204,66 @@ describe('PostgreSQL storage', { skip }, () => {
     }
   });
 
+  it('what an instance remembers it wrote (written-rows.ts) is re-checked by its write: another instance\'s redemption, rotation or revocation wins; introspection reads fresh', async () => {
+    const opened = await instances(2);
+    try {
+      const [a, b] = opened.storages as [Storage, Storage];
+      // A code A wrote reads unused on A (no round trip) after B redeemed it: A's redemption answers replayed.
+      const { grant, codeDigest, client } = await grantWithRefreshToken(a);
+      const first = newTokenPair(grant, NOW);
+      assert.equal((await b.grants.exchangeCode(codeDigest, client.clientId, NOW, grant, first)).outcome, 'issued');
+      assert.equal((await a.authorizationCodes.find(codeDigest, client.clientId))?.used, false);
+      const other = { ...grant, grantId: randomUUID() };
+      assert.deepEqual(await a.grants.exchangeCode(codeDigest, client.clientId, NOW, other, newTokenPair(other, NOW)), { outcome: 'replayed', grantId: grant.grantId });
+      // Redeemed on A: forgotten there, so the next lookup reads the row (used).
+      assert.equal((await a.authorizationCodes.find(codeDigest, client.clientId))?.used, true);
+
+      // A rotates (and so remembers the successor); B rotates the successor: A's remembered one is not current.
+      assert.ok(await a.tokens.findByDigest(first[1].tokenDigest, { forRotation: true }));
+      const second = newTokenPair(grant, NOW + 10);
+      assert.equal(await a.tokens.rotateRefreshToken(first[1].tokenDigest, NOW + 10, second), 'rotated');
+      assert.equal(await b.tokens.rotateRefreshToken(second[1].tokenDigest, NOW + 20, newTokenPair(grant, NOW + 20)), 'rotated');
+      assert.equal((await a.tokens.findByDigest(second[1].tokenDigest, { forRotation: true }))?.token.rotatedAt, null, 'as A wrote it');
+      assert.equal((await a.tokens.findByDigest(second[1].tokenDigest))?.token.rotatedAt, NOW + 20, 'introspection: as stored now');
+      assert.equal(await a.tokens.rotateRefreshToken(second[1].tokenDigest, NOW + 30, newTokenPair(grant, NOW + 30)), 'not_current');
+
+      // A grant revoked on B: A's remembered refresh token does not rotate, and A's revocation finds it revoked.
+      const fresh = await grantWithRefreshToken(a);
+      const pair = newTokenPair(fresh.grant, NOW);
+      assert.equal((await a.grants.exchangeCode(fresh.codeDigest, fresh.client.clientId, NOW, fresh.grant, pair)).outcome, 'issued');
+      assert.equal(await b.grants.revoke(fresh.grant.grantId, NOW + 5, 'user_revoked'), true);
+      assert.equal((await a.tokens.findByDigest(pair[1].tokenDigest, { forRotation: true }))?.grant.revokedAt, null, 'as A wrote it');
+      assert.equal(await a.tokens.rotateRefreshToken(pair[1].tokenDigest, NOW + 10, newTokenPair(fresh.grant, NOW + 10)), 'not_current');
+      assert.equal(await a.grants.revoke(fresh.grant.grantId, NOW + 10, 'refresh_token_reuse'), false);
+      // Revoked on A itself: forgotten, so the lookup for rotation is fresh.
+      const own = await grantWithRefreshToken(a);
+      const ownPair = newTokenPair(own.grant, NOW);
+      await a.grants.exchangeCode(own.codeDigest, own.client.clientId, NOW, own.grant, ownPair);
+      await a.grants.revoke(own.grant.grantId, NOW + 5, 'user_revoked');
+      assert.equal((await a.tokens.findByDigest(ownPair[1].tokenDigest, { forRotation: true }))?.grant.revokedAt, NOW + 5);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('recordUse writes nothing within the interval after this instance issued the grant\'s tokens (the listing\'s last use is already that recent)', async () => {
+    const opened = await instances(2);
+    try {
+      const [a, b] = opened.storages as [Storage, Storage];
+      const { grant, codeDigest, client } = await grantWithRefreshToken(a);
+      assert.equal((await a.grants.exchangeCode(codeDigest, client.clientId, NOW, grant, newTokenPair(grant, NOW))).outcome, 'issued');
+      const lastUsed = async () => (await a.grants.listActive({ clientId: client.clientId }))[0]!.lastUsedAt;
+      await a.grants.recordUse(grant.grantId, NOW + 30, 60);
+      assert.equal(await lastUsed(), NOW, 'issued 30 s before: no write');
+      await b.grants.recordUse(grant.grantId, NOW + 30, 60);
+      assert.equal(await lastUsed(), NOW + 30, 'another instance, which did not issue them, writes');
+      await a.grants.recordUse(grant.grantId, NOW + 100, 60);
+      assert.equal(await lastUsed(), NOW + 100, 'beyond the interval: written');
+    } finally {
+      await opened.close();
+    }
+  });
+
   it('two concurrent consents for one client and subject on two instances leave exactly one active grant (SPEC decision 11)', async () => {
     const opened = await instances(2);
     try {

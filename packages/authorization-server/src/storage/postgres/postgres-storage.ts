@@ -15,6 +15,9 @@
  * - `grants.revoke`: a short transaction, grant row first (lock order: whatever touches several tokens of a
  *   grant locks the grant row first, which rules out deadlocks).
  * - cleanup: `LIMIT n … FOR UPDATE SKIP LOCKED` batches so every instance may clean at once (cleanup.ts).
+ * The reads before the exchange and the rotation (`authorizationCodes.find`, `tokens.findByDigest` with
+ * `forRotation`) are answered from the rows this instance wrote, when it wrote them (written-rows.ts), so
+ * each of those operations is one round trip; the write re-checks under its locks what may have changed.
  * Hot statements are named (prepared once per connection; a transaction-pooling PgBouncer needs
  * `max_prepared_statements` for that, 1.21+). Client records and the resource catalogue are cached,
  * kept fresh by LISTEN/NOTIFY on one extra connection (client-cache.ts, resource-cache.ts).

@@ -43,10 +43,10 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
   });
   after(() => server?.close());
 
-  it('exchange 2, introspection 1 (2 on a grant\'s first use in a minute), refresh 2, revocation 5', async () => {
+  it('exchange 1, introspection 1 (also the first use, within a minute of the tokens\' issue), refresh 1, revocation 5', async () => {
     // One run, exact counts: the caches hear only this schema's changes (migration 31; NOTIFY channels are
     // database-wide, and other test schemas' client and resource changes used to cost an extra read here).
-    assert.deepEqual(await measureSequence(), { exchange: 2, firstIntrospection: 2, introspection: 1, refresh: 2, revocation: 5 });
+    assert.deepEqual(await measureSequence(), { exchange: 1, firstIntrospection: 1, introspection: 1, refresh: 1, revocation: 5 });
   });
 
   async function measureSequence(): Promise<Record<string, number>> {
@@ -74,11 +74,19 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     const counts = { exchange, firstIntrospection, introspection, refresh, revocation };
     console.log(JSON.stringify(counts, null, 1));
     // Measured on 2026-12-03 before issue 12's cache and these changes: 5, 4, 4, 5, 8; with the rate-limit
-    // counters written per request (`rateLimitCounters: 'database'`) one more each: 3, 3, 2, 3, 6. What is
-    // left beyond one: the code lookup before the exchange (its checks run in JavaScript), the refresh's
-    // and the revocation's transaction (BEGIN, grant + audit, tokens, COMMIT: the tokens need a fresh
-    // snapshot). The registered-resources list (exchange, refresh) comes from the resource-catalogue cache
-    // (storage/resource-cache.ts) since; it was one more each.
+    // counters written per request (`rateLimitCounters: 'database'`) one more each: 3, 3, 2, 3, 6. The
+    // registered-resources list (exchange, refresh) comes from the resource-catalogue cache
+    // (storage/resource-cache.ts) since; it was one more each. Then 2, 2, 1, 2, 5: the exchange's code
+    // lookup and the refresh's token lookup (checked in JavaScript; the tokens minted from what they read)
+    // came before their one write. Now the code and the refresh token are the rows this instance wrote
+    // (the authorization endpoint's code, the exchange's or the last rotation's refresh token), remembered
+    // in postgres/written-rows.ts and re-checked by the write's own locks: one round trip each; a row
+    // another instance wrote costs the lookup (2). The first introspection no longer records the grant's
+    // use (last_used_at) when this instance issued its tokens less than a minute before (grants.recordUse):
+    // the listing's last use is already that recent; later, once a minute per grant, it still costs one
+    // more. What is left beyond one: the revocation's lookup and transaction (BEGIN, grant + audit,
+    // tokens, COMMIT: the tokens need a fresh snapshot, and the webhook delivery is built from the revoked
+    // grant row in between).
     return Object.fromEntries(Object.entries(counts).map(([name, sent]) => [name, sent.length]));
   }
 

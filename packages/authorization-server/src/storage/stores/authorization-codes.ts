@@ -8,8 +8,11 @@
 import { resourcesColumn, toCode } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { ConsumeCodeResult, Storage } from '../storage.ts';
+import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizationCodes'] {
+  // PostgreSQL: the codes this instance wrote, so that their exchange is one round trip (postgres/written-rows.ts).
+  const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
     async create(code) {
       await db.run(
@@ -18,8 +21,14 @@ export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizat
         [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
           code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null],
       );
+      written?.rememberCode(code);
     },
     async find(codeDigest, clientId) {
+      // PostgreSQL: a code this instance wrote and has not redeemed reads as unused without a round trip; the
+      // redemption (grants.exchangeCode) re-checks single use under the code's row lock, and answers
+      // `replayed` if another instance redeemed it meanwhile (postgres/written-rows.ts).
+      const remembered = written?.code(codeDigest);
+      if (remembered?.clientId === clientId) return { code: remembered, used: false };
       // The token endpoint's read before every exchange: a hot statement (named on PostgreSQL).
       const row = await db.get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', [codeDigest, clientId], {
         name: 'gatehouse_find_code_for_client',
@@ -27,7 +36,8 @@ export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizat
       return row && { code: toCode(row), used: row.consumed_at !== null };
     },
     async consume(codeDigest, now, clientId): Promise<ConsumeCodeResult> {
-      if (db.dialect === 'postgres') {
+      if (written) {
+        written.forgetCode(codeDigest);
         // RFC 6749 §4.1.2 single use, in one statement: SET sees the row as it was, so the first call sets
         // consumed_at and leaves replayed_at NULL; every later one (queued on the row lock and re-checked
         // against the committed row) sets replayed_at, which makes a concurrent issueForCode refuse.

@@ -21,6 +21,7 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
+import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 /** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a statement saved). */
 const RECENT_GRANT_USES = 10_000;
@@ -30,9 +31,13 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
   const recentGrantUses = new Map<string, number>();
   /** How this database revokes one grant inside a transaction (see the file's comment). */
   const revokeGrant = db.dialect === 'postgres' ? postgresRevokeGrantSteps : revokeGrantSteps;
+  // PostgreSQL: the codes and refresh tokens this instance wrote (postgres/written-rows.ts): forgotten
+  // before this instance's own next write to them, the exchange's refresh token remembered.
+  const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
     async issueForCode(codeDigest, grant, tokens, auditEvent) {
-      if (db.dialect === 'postgres') {
+      if (written) {
+        written.forgetCode(codeDigest);
         const { outcome } = await postgresRedeemCode(db, codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false);
         // A code that is gone (never stored, or cleaned up) cannot be issued for, as a replayed one.
         return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
@@ -45,9 +50,13 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       });
     },
     async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
-      if (db.dialect === 'postgres') {
+      if (written) {
+        written.forgetCode(codeDigest);
         const { outcome, replayGrantId } = await postgresRedeemCode(db, codeDigest, clientId, now, grant, tokens, auditEvent, true);
         if (outcome === 'replayed') return { outcome, grantId: replayGrantId };
+        // The grant's first refresh reads its token from here (stores/tokens.ts `findByDigest` for rotation).
+        const refreshToken = tokens.find((token) => token.kind === 'refresh');
+        if (outcome === 'issued' && refreshToken) written.rememberRefreshToken(refreshToken, grant);
         return { outcome: outcome as 'issued' | 'code_outdated' | 'unknown' };
       }
       // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
@@ -89,6 +98,12 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       // sent until then: no round trip on PostgreSQL, no write joining a commit on SQLite.
       const recordedAt = recentGrantUses.get(grantId);
       if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
+      // PostgreSQL: tokens this instance issued for the grant within the interval (the exchange, a rotation)
+      // already make the listing's last use that recent (it is the later of last_used_at and the latest
+      // token's issued_at), so the write is skipped just the same: introspection's first use after a
+      // refresh is one round trip too.
+      const issuedAt = written?.lastIssuedAt(grantId);
+      if (issuedAt !== undefined && now >= issuedAt && now - issuedAt < minimumIntervalSeconds) return;
       const { changes } = await db.run(
         'UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, grantId, now - minimumIntervalSeconds],
       );
@@ -108,6 +123,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       // PostgreSQL: the grant rows are locked first, in id order (lock order), then each grant's tokens, as
       // `revoke` does for one. SQLite: the one writer needs no order.
       const lockGrants = db.dialect === 'postgres' ? ' ORDER BY grant_id FOR UPDATE' : '';
+      written?.forgetAllGrants(); // rare (client deletion, secret rotation): all, rather than a client index
       return db.transaction(function* (tx) {
         const grants = yield* tx.all(`SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL${lockGrants}`, [clientId]);
         let revoked = 0;
@@ -119,6 +135,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       });
     },
     async revoke(grantId, now, reason, effects) {
+      written?.forgetGrant(grantId);
       return db.transaction((tx) => revokeGrant(tx, grantId, now, reason, effects));
     },
   };

@@ -12,6 +12,9 @@
  *   by the very next lookup;
  * - `rotateRefreshToken` (SPEC decision 8): one named statement on PostgreSQL, a compare-and-swap
  *   transaction of five statements on SQLite (pinned by sqlite/refresh-statements.test.ts).
+ * - the refresh grant's lookup (`findByDigest` with `forRotation`): on PostgreSQL, the refresh token this
+ *   instance's exchange or last rotation wrote, from postgres/written-rows.ts (no round trip); the
+ *   rotation's compare-and-swap re-checks its state.
  *
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
@@ -20,6 +23,7 @@ import type { SqlDriver } from '../sql/driver.ts';
 import type { ClientRecord, GraceSuccessor, Storage, TokenWithGrant } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
+import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 export interface TokenStoreDependencies {
   /**
@@ -93,25 +97,46 @@ const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
 export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
   const byDigest = tokenLookup(postgres);
+  // PostgreSQL: the refresh tokens this instance wrote, for the lookup before a rotation (postgres/written-rows.ts).
+  const written = postgres ? writtenRowsOf(db) : undefined;
 
   return {
     /** One token with its grant and client (RFC 7662 §2.2 needs all three); undefined if any is missing. */
-    async findByDigest(tokenDigest): Promise<TokenWithGrant | undefined> {
+    async findByDigest(tokenDigest, options): Promise<TokenWithGrant | undefined> {
+      if (options?.forRotation && written) {
+        // Issue 12: the refresh token this instance's last rotation (or the exchange) wrote, without a round
+        // trip; the rotation's compare-and-swap re-checks its state. The client from the client-record cache.
+        const remembered = written.refreshToken(tokenDigest);
+        const client = remembered && await findClient(remembered.token.clientId);
+        if (remembered && client) return { ...remembered, client };
+      }
       const row = await db.get(byDigest, [tokenDigest], { name: 'gatehouse_token_by_token_digest' });
       if (!row) return undefined;
       const grant = toGrant(prefixed(row, 'g_'));
       // PostgreSQL: the client came with the token (one round trip). SQLite: from the client-record cache,
       // which every client write invalidates, instead of a second SELECT.
       const client = postgres ? toClient(prefixed(row, 'c_')) : await findClient(String(row.client_id));
-      return client && { token: toToken(row), grant, client };
+      if (!client) return undefined;
+      const token = toToken(row);
+      // Read fresh and current: its grant is what the rotation that follows remembers with the successor.
+      if (options?.forRotation && token.kind === 'refresh' && token.rotatedAt === null && token.revokedAt === null && grant.revokedAt === null) {
+        written?.rememberRefreshToken(token, grant);
+      }
+      return { token, grant, client };
     },
     async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
-      if (postgres) {
+      if (written) {
+        // Forgotten before the write: whatever its outcome, the presented token is no longer current here.
+        const presented = written.takeRefreshToken(presentedDigest);
         const row = await db.get<{ rotated: number }>(POSTGRES_ROTATE_REFRESH_TOKEN, [
           ...postgresTokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
           graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens), tokenJkts(newTokens),
         ], { name: 'gatehouse_rotate_refresh_token' });
-        return row!.rotated === 1 ? 'rotated' : 'not_current';
+        if (row!.rotated !== 1) return 'not_current';
+        // The successor is current, and its grant was unrevoked at the rotation (it held the grant's row lock).
+        const successor = newTokens.find((token) => token.kind === 'refresh');
+        if (presented && successor) written.rememberRefreshToken(successor, presented.grant);
+        return 'rotated';
       }
       // SQLite: one writer at a time, so the compare-and-swap and what follows it run in one transaction
       // (a SAVEPOINT of the group commit, sqlite/group-commit.ts) that nothing can interleave with.
