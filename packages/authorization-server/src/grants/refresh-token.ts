@@ -78,6 +78,18 @@ export const refreshTokenGrant: GrantHandler = {
       await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_expired');
       throw new OAuthError('invalid_grant', 'refresh token has expired; the authorization is revoked');
     }
+    if (widened.length > 0 || target instanceof OAuthError) {
+      // The lookup `forRotation` may answer the row as this instance last wrote it (PostgreSQL,
+      // postgres/written-rows.ts), stale if another instance rotated or revoked it since. A write re-checks
+      // that (the rotation's compare-and-swap); a refusal must not trust it: a rotated-out token presented
+      // with a wider scope or another resource still revokes the grant (SPEC decision 8), as it does when read fresh.
+      const stored = await storage.tokens.findByDigest(tokenDigest);
+      if (stored !== undefined && stored.grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
+      if (stored && (stored.token.rotatedAt !== null || stored.token.revokedAt !== null)) {
+        await revokeForReuse(context, stored.grant, client.clientId, now, 'refresh_token_reuse');
+        throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
+      }
+    }
     if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
     if (target instanceof OAuthError) throw target;
     const { accessScope, audience } = target;

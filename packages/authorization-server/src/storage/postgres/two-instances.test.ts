@@ -142,6 +142,21 @@ describe('two authorization-server instances on one PostgreSQL database', { skip
     assert.ok(reuse.rows[0]!.n >= 2);
   });
 
+  it('a rotated-out refresh token replayed with a wider scope at the instance that remembers writing it still revokes the grant (SPEC decision 8, issue 12)', async () => {
+    const browser = await loggedInOnA();
+    // B exchanged the code, so B remembers the refresh token as current (postgres/written-rows.ts); A rotates it.
+    const first = await connect(browser, a, b);
+    const rotated = await refresh(a, first.refresh_token);
+    assert.equal(rotated.status, 200, rotated.text);
+    const replay = await postForm(`${b.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'users:read vendors:write' }, { authorization: confidentialAuth() });
+    assert.equal(replay.status, 400);
+    assert.equal(replay.json.error, 'invalid_grant', 'a refusal is decided on the stored row, not on what B remembers');
+    for (const instance of [a, b]) {
+      assert.equal((await introspect(instance, rotated.json.access_token)).active, false, 'the newest access token is revoked everywhere');
+      assert.equal((await refresh(instance, rotated.json.refresh_token)).json.error, 'invalid_grant', 'the newest refresh token is revoked everywhere');
+    }
+  });
+
   it('the cleanup job runs on both instances at once and deletes every expired row exactly once', async (t) => {
     const deadline = Date.now() + 15_000;
     for (;;) {
