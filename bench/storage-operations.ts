@@ -3,7 +3,7 @@
  * (`tokens.findByDigest`), refresh rotation (`tokens.rotateRefreshToken` with the new pair, an audit event
  * and a grace record, as grants/refresh-token.ts calls it) and code exchange (`grants.exchangeCode`, as
  * grants/authorization-code.ts calls it) on a temporary database file served as the server serves it
- * (WAL, `synchronous=FULL`, group commit, the checkpoint worker), at each number of stored grants.
+ * (WAL flushed before each answer, group commit, the checkpoint worker), at each number of stored grants.
  *
  *   node bench/storage-operations.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--in-flight 32]
  *        [--rotations-per-grant 1] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]
