@@ -8,15 +8,15 @@
 import { OAuthError } from '../errors.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
-import { clientSecretMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
+import { presentedSecretDigest, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 export interface AuthenticationPolicy {
   /** Whether a public client (method `none`) may use this endpoint. */
   allowPublicClients: boolean;
 }
 
-/** Compares a presented secret with a stored digest in constant time (clients/client-secret.ts). */
-export type SecretComparison = (presented: string, storedDigest: string) => boolean;
+/** Compares a presented secret's digest (presentedSecretDigest) with a stored digest in constant time (clients/client-secret.ts). */
+export type SecretComparison = (presentedDigest: Buffer, storedDigest: string) => boolean;
 
 /**
  * @param now seconds since the epoch: a rotated-out secret is accepted while `now < previousSecretExpiresAt`.
@@ -30,7 +30,7 @@ export async function authenticateClient(
   body: RawParameters,
   policy: AuthenticationPolicy,
   now: number,
-  compareSecret: SecretComparison = clientSecretMatches,
+  compareSecret: SecretComparison = secretDigestMatches,
 ): Promise<ClientRecord> {
   const bodyClientId = singleParameter(body, 'client_id');
   const bodySecret = singleParameter(body, 'client_secret');
@@ -49,16 +49,17 @@ export async function authenticateClient(
     }
     const client = await storage.clients.find(credentials.clientId);
     // SPEC decision 9 (comparisons in constant time), and no client_id enumeration by timing: whatever the
-    // client — unknown, public, with or without a previous secret — the presented secret is digested and
-    // compared twice, against a digest nothing matches where the client has none. The answer for an
+    // client — unknown, public, with or without a previous secret — the presented secret is digested (once)
+    // and compared twice, against a digest nothing matches where the client has none. The answer for an
     // unknown client and for a wrong secret is the same, in body and in work done.
     const secretDigest = client?.clientType === 'confidential' ? client.secretDigest : null;
     // SPEC decision 10: after a rotation the previous secret works until its overlap ends (exclusive).
     const previousDigest = secretDigest !== null && client!.previousSecretExpiresAt !== null && now < client!.previousSecretExpiresAt
       ? client!.previousSecretDigest
       : null;
-    const matchesCurrent = compareSecret(credentials.clientSecret, secretDigest ?? UNMATCHABLE_SECRET_DIGEST);
-    const matchesPrevious = compareSecret(credentials.clientSecret, previousDigest ?? UNMATCHABLE_SECRET_DIGEST);
+    const presentedDigest = presentedSecretDigest(credentials.clientSecret);
+    const matchesCurrent = compareSecret(presentedDigest, secretDigest ?? UNMATCHABLE_SECRET_DIGEST);
+    const matchesPrevious = compareSecret(presentedDigest, previousDigest ?? UNMATCHABLE_SECRET_DIGEST);
     if (!client) throw new OAuthError('invalid_client', 'client authentication failed');
     if (secretDigest === null) {
       throw new OAuthError('invalid_client', 'a public client must not send a client secret (token_endpoint_auth_method is none)');
