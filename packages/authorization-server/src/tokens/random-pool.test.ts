@@ -1,0 +1,20 @@
+/**
+ * The token random pool (issue 12): 256-bit values, 43 base64url characters, never one handed out twice,
+ * across refills of the pool.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBase64url256 } from './random-pool.ts';
+
+describe('randomBase64url256 (SPEC decisions 6 and 8: 256-bit random values)', () => {
+  it('gives 32 bytes as 43 base64url characters, each value once, across several refills of the 4 KiB pool', () => {
+    const seen = new Set<string>();
+    for (let index = 0; index < 1000; index++) {
+      const value = randomBase64url256();
+      assert.match(value, /^[A-Za-z0-9_-]{43}$/);
+      assert.equal(Buffer.from(value, 'base64url').length, 32);
+      seen.add(value);
+    }
+    assert.equal(seen.size, 1000, 'no value repeats (a reused pool byte range would)');
+  });
+});
