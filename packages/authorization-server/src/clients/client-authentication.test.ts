@@ -143,4 +143,11 @@ describe('presentedClientId: what the rate limit counts a request against, befor
     assert.equal(presentedClientId('Basic !!!', {}), undefined, 'malformed Basic');
     assert.equal(presentedClientId('Bearer abc', { client_id: 'x' }), undefined, 'another scheme');
   });
+
+  it('form-decodes each part (RFC 6749 §2.3.1, Appendix B): "+" is a space, %XX an octet, plain values as they are; a bad escape is malformed', () => {
+    assert.equal(presentedClientId(basic('a+b%2Dc', 's', false), {}), 'a b-c');
+    assert.equal(presentedClientId(basic('plain-id_1', 's', false), {}), 'plain-id_1');
+    assert.equal(presentedClientId(basic('id', '%E0%A4%A', false), {}), undefined, 'a malformed escape in the secret');
+    assert.equal(presentedClientId(basic('%zz', 's', false), {}), undefined, 'a malformed escape in the client_id');
+  });
 });

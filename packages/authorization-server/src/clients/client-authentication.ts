@@ -110,13 +110,12 @@ function requireActive(client: ClientRecord): ClientRecord {
  * differ in what they encode (`-` as `%2D` or raw); decoding handles both.
  */
 function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } {
-  const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
+  const match = BASIC.exec(header.trim());
   if (!match) throw new OAuthError('invalid_client', 'the Authorization header must use the Basic scheme');
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const separator = decoded.indexOf(':');
   if (separator < 0) throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
   try {
-    const formDecode = (value: string) => decodeURIComponent(value.replace(/\+/g, ' '));
     const clientId = formDecode(decoded.slice(0, separator));
     const clientSecret = formDecode(decoded.slice(separator + 1));
     if (!clientId) throw new Error('empty client_id');
@@ -124,4 +123,11 @@ function parseBasicCredentials(header: string): { clientId: string; clientSecret
   } catch {
     throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
   }
+}
+
+const BASIC = /^Basic ([A-Za-z0-9+/]+=*)$/i;
+
+/** application/x-www-form-urlencoded decoding of one value; values without `%` or `+` (UUIDs, base64url secrets) are returned as they are. */
+function formDecode(value: string): string {
+  return value.includes('%') || value.includes('+') ? decodeURIComponent(value.replace(/\+/g, ' ')) : value;
 }
