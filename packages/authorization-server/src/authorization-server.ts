@@ -5,7 +5,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrfProtection from '@fastify/csrf-protection';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyMultipart from '@fastify/multipart';
 import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import { systemClock } from './clock.ts';
@@ -18,6 +17,7 @@ import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-
 import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
 import { installRequestIds, requestIdFor } from './http/request-id.ts';
+import { installSecurityHeaders } from './http/security-headers.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
 import { requestTranslator } from './i18n/request-language.ts';
@@ -100,25 +100,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   }
 
   // SPEC decision 18: anti-framing and a strict CSP on every page; HSTS outside development (decision 17).
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        'default-src': ["'none'"],
-        'style-src': ["'self'"],
-        'img-src': ["'self'", 'https:', 'data:'],
-        'frame-ancestors': ["'none'"],
-        'base-uri': ["'none'"],
-        // No form-action: browsers apply it to the redirect that follows the consent form.
-      },
-    },
-    frameguard: { action: 'deny' },
-    hsts: production ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    // No Referer leaves the site (the authorize URL carries state; RFC 9700 §4.2.4). Not `no-referrer`: with
-    // it browsers send `Origin: null` on the site's own form posts, which the Origin check must refuse.
-    referrerPolicy: { policy: 'same-origin' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
+  installSecurityHeaders(app, production);
   await app.register(fastifyCookie);
   // The portal's forms with a logo upload: fields and the file land in request.body (so the CSRF check
   // reads `_csrf` as for any form); one file of at most 1 MiB, a bounded number of small fields.

@@ -11,7 +11,7 @@ import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
 import { basic, postForm, seed, startTestServer } from '../testing/harness.ts';
 import { authenticateClient, presentedClientId, type SecretComparison } from './client-authentication.ts';
-import { clientSecretMatches, digestClientSecret, generateClientSecret, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
+import { digestClientSecret, generateClientSecret, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 const NOW = 1_800_000_000;
 const CONFIDENTIAL_ONLY = { allowPublicClients: false };
@@ -26,14 +26,16 @@ function clientRecord(overrides: Partial<ClientRecord>): ClientRecord {
   };
 }
 
-/** A spy around the real comparison: records the digest each call compared with. */
-function comparisonSpy(): SecretComparison & { digests: string[] } {
+/** A spy around the real comparison: records the digest each call compared with, and the presented digest it got. */
+function comparisonSpy(): SecretComparison & { digests: string[]; presented: Buffer[] } {
   const digests: string[] = [];
-  const spy = (presented: string, storedDigest: string) => {
+  const presented: Buffer[] = [];
+  const spy = (presentedDigest: Buffer, storedDigest: string) => {
     digests.push(storedDigest);
-    return clientSecretMatches(presented, storedDigest);
+    presented.push(presentedDigest);
+    return secretDigestMatches(presentedDigest, storedDigest);
   };
-  return Object.assign(spy, { digests });
+  return Object.assign(spy, { digests, presented });
 }
 
 describe('authenticateClient: the same work on every HTTP Basic path (SPEC decision 9; no client_id enumeration by timing)', () => {
@@ -59,7 +61,7 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
       if (!(thrown instanceof OAuthError)) throw thrown;
       error = thrown;
     }
-    return { client, error, digests: spy.digests };
+    return { client, error, digests: spy.digests, presented: spy.presented };
   };
 
   it('an unknown client_id still has its secret compared, twice, against a digest nothing matches', async () => {
@@ -91,6 +93,15 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     const afterOverlap = await attempt(rotated.clientId, previousSecret, NOW + 60);
     assert.equal(afterOverlap.error?.code, 'invalid_client');
     assert.deepEqual(afterOverlap.digests, [rotated.secretDigest, UNMATCHABLE_SECRET_DIGEST]);
+  });
+
+  it('digests the presented secret once per request: both comparisons get the same SHA-256 of it (SPEC decision 9)', async () => {
+    for (const [clientId, presented] of [[randomUUID(), secret], [confidential.clientId, generateClientSecret()], [confidential.clientId, secret]] as const) {
+      const result = await attempt(clientId, presented);
+      assert.equal(result.presented.length, 2);
+      assert.equal(result.presented[0], result.presented[1], 'one digest object, made once');
+      assert.equal(result.presented[0]!.toString('base64url'), digestClientSecret(presented));
+    }
   });
 
   it('an unknown client_id and a wrong secret for an existing client get the same error', async () => {
@@ -131,5 +142,12 @@ describe('presentedClientId: what the rate limit counts a request against, befor
     assert.equal(presentedClientId(undefined, { client_id: ['a', 'b'] }), undefined, 'a repeated client_id');
     assert.equal(presentedClientId('Basic !!!', {}), undefined, 'malformed Basic');
     assert.equal(presentedClientId('Bearer abc', { client_id: 'x' }), undefined, 'another scheme');
+  });
+
+  it('form-decodes each part (RFC 6749 §2.3.1, Appendix B): "+" is a space, %XX an octet, plain values as they are; a bad escape is malformed', () => {
+    assert.equal(presentedClientId(basic('a+b%2Dc', 's', false), {}), 'a b-c');
+    assert.equal(presentedClientId(basic('plain-id_1', 's', false), {}), 'plain-id_1');
+    assert.equal(presentedClientId(basic('id', '%E0%A4%A', false), {}), undefined, 'a malformed escape in the secret');
+    assert.equal(presentedClientId(basic('%zz', 's', false), {}), undefined, 'a malformed escape in the client_id');
   });
 });

@@ -8,15 +8,15 @@
 import { OAuthError } from '../errors.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
-import { clientSecretMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
+import { presentedSecretDigest, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 export interface AuthenticationPolicy {
   /** Whether a public client (method `none`) may use this endpoint. */
   allowPublicClients: boolean;
 }
 
-/** Compares a presented secret with a stored digest in constant time (clients/client-secret.ts). */
-export type SecretComparison = (presented: string, storedDigest: string) => boolean;
+/** Compares a presented secret's digest (presentedSecretDigest) with a stored digest in constant time (clients/client-secret.ts). */
+export type SecretComparison = (presentedDigest: Buffer, storedDigest: string) => boolean;
 
 /**
  * @param now seconds since the epoch: a rotated-out secret is accepted while `now < previousSecretExpiresAt`.
@@ -30,7 +30,7 @@ export async function authenticateClient(
   body: RawParameters,
   policy: AuthenticationPolicy,
   now: number,
-  compareSecret: SecretComparison = clientSecretMatches,
+  compareSecret: SecretComparison = secretDigestMatches,
 ): Promise<ClientRecord> {
   const bodyClientId = singleParameter(body, 'client_id');
   const bodySecret = singleParameter(body, 'client_secret');
@@ -49,16 +49,17 @@ export async function authenticateClient(
     }
     const client = await storage.clients.find(credentials.clientId);
     // SPEC decision 9 (comparisons in constant time), and no client_id enumeration by timing: whatever the
-    // client — unknown, public, with or without a previous secret — the presented secret is digested and
-    // compared twice, against a digest nothing matches where the client has none. The answer for an
+    // client — unknown, public, with or without a previous secret — the presented secret is digested (once)
+    // and compared twice, against a digest nothing matches where the client has none. The answer for an
     // unknown client and for a wrong secret is the same, in body and in work done.
     const secretDigest = client?.clientType === 'confidential' ? client.secretDigest : null;
     // SPEC decision 10: after a rotation the previous secret works until its overlap ends (exclusive).
     const previousDigest = secretDigest !== null && client!.previousSecretExpiresAt !== null && now < client!.previousSecretExpiresAt
       ? client!.previousSecretDigest
       : null;
-    const matchesCurrent = compareSecret(credentials.clientSecret, secretDigest ?? UNMATCHABLE_SECRET_DIGEST);
-    const matchesPrevious = compareSecret(credentials.clientSecret, previousDigest ?? UNMATCHABLE_SECRET_DIGEST);
+    const presentedDigest = presentedSecretDigest(credentials.clientSecret);
+    const matchesCurrent = compareSecret(presentedDigest, secretDigest ?? UNMATCHABLE_SECRET_DIGEST);
+    const matchesPrevious = compareSecret(presentedDigest, previousDigest ?? UNMATCHABLE_SECRET_DIGEST);
     if (!client) throw new OAuthError('invalid_client', 'client authentication failed');
     if (secretDigest === null) {
       throw new OAuthError('invalid_client', 'a public client must not send a client secret (token_endpoint_auth_method is none)');
@@ -109,13 +110,12 @@ function requireActive(client: ClientRecord): ClientRecord {
  * differ in what they encode (`-` as `%2D` or raw); decoding handles both.
  */
 function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } {
-  const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
+  const match = BASIC.exec(header.trim());
   if (!match) throw new OAuthError('invalid_client', 'the Authorization header must use the Basic scheme');
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const separator = decoded.indexOf(':');
   if (separator < 0) throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
   try {
-    const formDecode = (value: string) => decodeURIComponent(value.replace(/\+/g, ' '));
     const clientId = formDecode(decoded.slice(0, separator));
     const clientSecret = formDecode(decoded.slice(separator + 1));
     if (!clientId) throw new Error('empty client_id');
@@ -123,4 +123,11 @@ function parseBasicCredentials(header: string): { clientId: string; clientSecret
   } catch {
     throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
   }
+}
+
+const BASIC = /^Basic ([A-Za-z0-9+/]+=*)$/i;
+
+/** application/x-www-form-urlencoded decoding of one value; values without `%` or `+` (UUIDs, base64url secrets) are returned as they are. */
+function formDecode(value: string): string {
+  return value.includes('%') || value.includes('+') ? decodeURIComponent(value.replace(/\+/g, ' ')) : value;
 }

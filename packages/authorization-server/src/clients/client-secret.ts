@@ -13,9 +13,18 @@ export function digestClientSecret(secret: string): string {
 }
 
 export function clientSecretMatches(presented: string, storedDigest: string): boolean {
-  const actual = Buffer.from(digestClientSecret(presented), 'base64url');
+  return secretDigestMatches(presentedSecretDigest(presented), storedDigest);
+}
+
+/** The SHA-256 of a presented secret, raw: digest it once per request, then compare it with each stored digest. */
+export function presentedSecretDigest(presented: string): Buffer {
+  return createHash('sha256').update(presented).digest();
+}
+
+/** Whether `presentedDigest` (presentedSecretDigest) equals `storedDigest` (base64url), in constant time (SPEC decision 9). */
+export function secretDigestMatches(presentedDigest: Buffer, storedDigest: string): boolean {
   const expected = Buffer.from(storedDigest, 'base64url');
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  return presentedDigest.length === expected.length && timingSafeEqual(presentedDigest, expected);
 }
 
 /**

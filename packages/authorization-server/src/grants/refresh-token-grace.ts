@@ -10,7 +10,8 @@
  * token can. The additional authenticated data binds the ciphertext to its grant and replaced token, so a
  * row copied onto another grant does not decrypt.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { randomPoolBytes } from '../tokens/random-pool.ts';
 import type { TokenResponse } from '../tokens/token-pair.ts';
 
 /** What the retry needs: the response as first sent, when its access token expires, and the public ids for the audit trail. */
@@ -24,9 +25,10 @@ export interface SuccessorPair {
 
 const HKDF_INFO = 'gatehouse refresh-token reuse grace v1';
 
-function keyFor(presentedRefreshToken: string, grantId: string): Buffer {
+function keyFor(presentedRefreshToken: string, grantId: string): KeyObject {
   // RFC 5869: the token carries 256 random bits, so it is the input keying material; the grant id salts it.
-  return Buffer.from(hkdfSync('sha256', presentedRefreshToken, grantId, HKDF_INFO, 32));
+  // A KeyObject: on Node 24 createCipheriv with a raw Buffer key costs ~15 µs more than making one (measured, issue 12).
+  return createSecretKey(Buffer.from(hkdfSync('sha256', presentedRefreshToken, grantId, HKDF_INFO, 32)));
 }
 
 const associatedData = (grantId: string, previousDigest: string) => Buffer.from(`${grantId}.${previousDigest}`);
@@ -37,7 +39,7 @@ const associatedData = (grantId: string, previousDigest: string) => Buffer.from(
  * @returns `iv.ciphertext.tag`, base64url (12-byte random IV, 16-byte GCM tag).
  */
 export function sealSuccessor(presentedRefreshToken: string, previousDigest: string, grantId: string, successor: SuccessorPair): string {
-  const iv = randomBytes(12);
+  const iv = randomPoolBytes(12); // a fresh random IV per seal (tokens/random-pool.ts)
   const cipher = createCipheriv('aes-256-gcm', keyFor(presentedRefreshToken, grantId), iv);
   cipher.setAAD(associatedData(grantId, previousDigest));
   const ciphertext = Buffer.concat([cipher.update(JSON.stringify(successor), 'utf8'), cipher.final()]);

@@ -58,11 +58,13 @@ export function oauthEndpointRateLimit(context: ServerContext): (endpoint: RateL
         return reply;
       }
       const [address, client] = windows;
+      const addressExceeded = address!.hits > limit.maxRequestsPerAddress;
+      const clientExceeded = client !== undefined && client.hits > limit.maxRequestsPerClient;
+      if (!addressExceeded && !clientExceeded) return;
       const exceeded = [
-        ...(address!.hits > limit.maxRequestsPerAddress ? [{ limited: 'address', window: address! }] : []),
-        ...(client && client.hits > limit.maxRequestsPerClient ? [{ limited: 'client', window: client }] : []),
+        ...(addressExceeded ? [{ limited: 'address', window: address! }] : []),
+        ...(clientExceeded ? [{ limited: 'client', window: client }] : []),
       ];
-      if (exceeded.length === 0) return;
       // RFC 6585 §4: a 429 MAY say how long to wait; ours is until the last exceeded window ends (≥ 1 s).
       const retryAfterSeconds = Math.max(1, ...exceeded.map(({ window }) => window.windowEndsAt - now));
       // The presented client_id is not logged: a confused client may send its secret in its place.
@@ -78,6 +80,7 @@ export function oauthEndpointRateLimit(context: ServerContext): (endpoint: RateL
 
 /** The address as counted: IPv4 (an IPv4-mapped IPv6 address too) as is, IPv6 by its /64 prefix. */
 export function addressKey(ip: string): string {
+  if (!ip.includes(':') && !ip.includes('%')) return ip; // IPv4: counted as it is
   const address = ip.replace(/%.*$/, ''); // a zone index names an interface, not a host
   if (!isIPv6(address)) return address;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);

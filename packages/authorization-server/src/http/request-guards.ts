@@ -33,6 +33,9 @@ function refuse(reply: FastifyReply, status: number, error: OAuthError): Fastify
   return reply.code(status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(error.toJSON());
 }
 
+/** Matches a multipart Content-Type (issue 11 item 9). */
+const MULTIPART = /^\s*multipart\//i;
+
 /** Requests whose body was read and parsed: their handlers started (see isUnreadableMultipartBody). */
 const parsedRequests = new WeakSet<FastifyRequest>();
 
@@ -44,15 +47,26 @@ const parsedRequests = new WeakSet<FastifyRequest>();
 export function isUnreadableMultipartBody(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
   const contentType = request.headers['content-type'];
-  return route !== undefined && MULTIPART_ROUTES.has(route) && contentType !== undefined && /^\s*multipart\//i.test(contentType) && !parsedRequests.has(request);
+  return route !== undefined && MULTIPART_ROUTES.has(route) && contentType !== undefined && MULTIPART.test(contentType) && !parsedRequests.has(request);
 }
 
-/** Adds the hooks; call before routes are added. */
+/**
+ * Adds the hooks; call before routes are added. Each is synchronous (issue 12: an `async` hook costs a
+ * promise and a microtask on every request), and the "body parsed" mark is added only to the routes
+ * that take multipart bodies, the only ones isUnreadableMultipartBody asks about.
+ */
 export function installRequestGuards(app: FastifyInstance): void {
-  app.addHook('preHandler', async (request) => {
-    parsedRequests.add(request);
+  app.addHook('onRoute', (route) => {
+    if (!MULTIPART_ROUTES.has(route.url)) return;
+    const markParsed = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+      parsedRequests.add(request);
+      done();
+    };
+    const existing = route.preHandler;
+    // First, so the mark is set even when a later preHandler (the CSRF check) throws.
+    route.preHandler = existing === undefined ? [markParsed] : [markParsed, ...(Array.isArray(existing) ? existing : [existing])];
   });
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url;
     if (route !== undefined && NO_STORE_ROUTES.has(route)) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 
@@ -60,23 +74,31 @@ export function installRequestGuards(app: FastifyInstance): void {
     // Authorization headers (or joins them), so the raw headers are counted.
     const raw = request.raw.rawHeaders;
     let authorizationHeaders = 0;
-    for (let index = 0; index < raw.length; index += 2) if (raw[index]!.toLowerCase() === 'authorization') authorizationHeaders++;
-    if (authorizationHeaders > 1) return refuse(reply, 400, new OAuthError('invalid_request', 'the request has more than one Authorization header'));
+    for (let index = 0; index < raw.length; index += 2) {
+      const name = raw[index]!;
+      if (name.length === 13 && name.toLowerCase() === 'authorization') authorizationHeaders++;
+    }
+    if (authorizationHeaders > 1) {
+      refuse(reply, 400, new OAuthError('invalid_request', 'the request has more than one Authorization header'));
+      return;
+    }
 
     // Issue 11 item 9: multipart bodies are parsed only where a file is expected.
     const contentType = request.headers['content-type'];
-    if (contentType !== undefined && /^\s*multipart\//i.test(contentType) && !(route !== undefined && MULTIPART_ROUTES.has(route))) {
-      return refuse(reply, 415, new OAuthError('invalid_request', 'multipart bodies are not accepted here'));
+    if (contentType !== undefined && MULTIPART.test(contentType) && !(route !== undefined && MULTIPART_ROUTES.has(route))) {
+      refuse(reply, 415, new OAuthError('invalid_request', 'multipart bodies are not accepted here'));
+      return;
     }
 
     // Issue 11 item 16 (RFC 6749 §2.3.1: credentials go in the Authorization header, "MUST NOT be
     // included in the request URI"): refused, so a client learns at once; the URL is never logged.
-    if (route !== undefined && CLIENT_AUTHENTICATED_ROUTES.has(route)) {
+    if (route !== undefined && CLIENT_AUTHENTICATED_ROUTES.has(route) && request.url.includes('?')) {
       const query = request.query as Record<string, unknown> | undefined;
       if (query && CREDENTIAL_PARAMETERS.some((name) => query[name] !== undefined)) {
-        return refuse(reply, 400, new OAuthError('invalid_request', 'credentials, codes and tokens must not be sent in the URL query'));
+        refuse(reply, 400, new OAuthError('invalid_request', 'credentials, codes and tokens must not be sent in the URL query'));
+        return;
       }
     }
-    return undefined;
+    done();
   });
 }

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import Fastify from 'fastify';
+import { Histogram, Registry } from 'prom-client';
 import { createAdminToken } from '../admin/admin-credentials.ts';
 import {
   authorizeUrl, Browser, confidentialAuth, inputValue, obtainTokens, pkcePair, postForm, seed, startTestServer,
 } from '../testing/harness.ts';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
-import { createMetrics, instrumentHttp, startMetricsServer } from './metrics.ts';
+import { createMetrics, instrumentHttp, startMetricsServer, StorageOperationHistogram } from './metrics.ts';
 
 /** The value of one sample in Prometheus text (labels exactly as printed), or undefined when absent. */
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -155,5 +156,34 @@ describe('Prometheus metrics: PostgreSQL pool saturation (issue 14)', { skip: aw
     } finally {
       await sqlite.close();
     }
+  });
+});
+
+describe('the storage-operation histogram (issue 12: a cheaper recording path, the same output)', () => {
+  it('prints exactly what a prom-client Histogram prints for the same observations, before and after a reset, as text and as JSON', async () => {
+    const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    const reference = new Registry();
+    const ours = new Registry();
+    const name = 'gatehouse_storage_operation_duration_seconds';
+    const histogram = new Histogram({ name, help: 'Storage operations by name', labelNames: ['operation'], buckets, registers: [reference] });
+    const fast = new StorageOperationHistogram(name, 'Storage operations by name', buckets, ours);
+    const observe = (operation: string, seconds: number) => {
+      histogram.labels(operation).observe(seconds);
+      fast.series(operation).observe(seconds);
+    };
+    assert.equal(await ours.metrics(), await reference.metrics(), 'nothing observed');
+    fast.series('clients.find'); // a series asked for but never observed is not printed
+    for (const [operation, seconds] of [
+      ['tokens.findByDigest', 0.0004], ['grants.recordUse', 0.001], ['tokens.findByDigest', 0.0123456789], ['rateLimits.hit', 12],
+      ['tokens.findByDigest', 0.1 + 0.2], ['grants.recordUse', 0], ['audit.record', 2.5], ['tokens.findByDigest', 1e-7],
+    ] as const) observe(operation, seconds);
+    assert.equal(await ours.metrics(), await reference.metrics());
+    assert.deepEqual(await ours.getMetricsAsJSON(), await reference.getMetricsAsJSON());
+    reference.resetMetrics();
+    ours.resetMetrics();
+    assert.equal(await ours.metrics(), await reference.metrics(), 'after a reset');
+    observe('grants.recordUse', 0.003);
+    observe('tokens.findByDigest', 0.02);
+    assert.equal(await ours.metrics(), await reference.metrics(), 'observed again after a reset: listed in the new order');
   });
 });

@@ -39,7 +39,7 @@ export interface GatehouseMetrics {
   readonly logins: Counter<'outcome'>;
   readonly rateLimitRefusals: Counter<'route'>;
   readonly auditEvents: Counter<'type'>;
-  readonly storageOperationDuration: Histogram<'operation'>;
+  readonly storageOperationDuration: StorageOperationHistogram;
   readonly storageOperationErrors: Counter<'operation'>;
   readonly cleanupDeletedRows: Counter;
   readonly cleanupFailures: Counter;
@@ -68,7 +68,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gateh
     logins: new Counter({ name: 'gatehouse_logins_total', help: 'Login attempts by outcome', labelNames: ['outcome'], registers }),
     rateLimitRefusals: new Counter({ name: 'gatehouse_rate_limit_refusals_total', help: 'Requests refused with 429 by route', labelNames: ['route'], registers }),
     auditEvents: new Counter({ name: 'gatehouse_audit_events_total', help: 'Audit events recorded by type', labelNames: ['type'], registers }),
-    storageOperationDuration: new Histogram({ name: 'gatehouse_storage_operation_duration_seconds', help: 'Storage operations by name', labelNames: ['operation'], buckets: SECONDS_BUCKETS, registers }),
+    storageOperationDuration: new StorageOperationHistogram('gatehouse_storage_operation_duration_seconds', 'Storage operations by name', SECONDS_BUCKETS, registry),
     storageOperationErrors: new Counter({ name: 'gatehouse_storage_operation_errors_total', help: 'Storage operations that failed, by name', labelNames: ['operation'], registers }),
     cleanupDeletedRows: new Counter({ name: 'gatehouse_cleanup_deleted_rows_total', help: 'Expired rows deleted by the cleanup job', registers }),
     cleanupFailures: new Counter({ name: 'gatehouse_cleanup_failures_total', help: 'Cleanup job runs that failed', registers }),
@@ -143,6 +143,110 @@ function clientIdOf(request: FastifyRequest): string {
   return typeof clientId === 'string' ? clientId.slice(0, 64) : '';
 }
 
+/** One `operation` label value of a StorageOperationHistogram: its bucket counts (not cumulative), sum and count. */
+class OperationSeries {
+  readonly labels: { operation: string };
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  /** Not in the output until observed (again, after a reset), as prom-client does. */
+  listed = false;
+  private readonly histogram: StorageOperationHistogram;
+  constructor(operation: string, bucketCount: number, histogram: StorageOperationHistogram) {
+    this.histogram = histogram;
+    this.labels = { operation };
+    this.counts = new Float64Array(bucketCount);
+  }
+
+  /** @param seconds a finite duration. */
+  observe(seconds: number): void {
+    if (!this.listed) this.histogram.list(this);
+    const { upperBounds } = this.histogram;
+    for (let index = 0; index < upperBounds.length; index++) {
+      if (seconds <= upperBounds[index]!) {
+        this.counts[index]!++;
+        break;
+      }
+    }
+    this.sum += seconds;
+    this.count += 1;
+  }
+}
+
+/**
+ * `gatehouse_storage_operation_duration_seconds`, a histogram with one label, `operation`, observed on every
+ * storage call. prom-client's Histogram validates and hashes the label set and allocates a closure and an
+ * object on each observation (~1–3% of an introspection's CPU, issue 12); here each operation's series is
+ * an object held by its wrapper, so an observation is a bucket search and three additions. Its output is
+ * prom-client's for a Histogram (registered like one: `get`, `getForPromString`, `reset`), sample for
+ * sample and in the same order; operations/metrics.test.ts compares the two.
+ */
+export class StorageOperationHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly labelNames = ['operation'];
+  private readonly all = new Map<string, OperationSeries>();
+  private listed: OperationSeries[] = [];
+  readonly name: string;
+  readonly help: string;
+  readonly upperBounds: readonly number[];
+  constructor(name: string, help: string, upperBounds: readonly number[], registry: Registry) {
+    this.name = name;
+    this.help = help;
+    this.upperBounds = upperBounds;
+    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  /** The series of one operation (made once; keep it). */
+  series(operation: string): OperationSeries {
+    let found = this.all.get(operation);
+    if (!found) this.all.set(operation, (found = new OperationSeries(operation, this.upperBounds.length, this)));
+    return found;
+  }
+
+  /** Called by a series at its first observation (since the last reset): the output lists series in that order. */
+  list(series: OperationSeries): void {
+    series.listed = true;
+    this.listed.push(series);
+  }
+
+  /** prom-client Registry.resetMetrics: every series back to nothing observed. */
+  reset(): void {
+    for (const series of this.all.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+      series.listed = false;
+    }
+    this.listed = [];
+  }
+
+  /** What prom-client's Histogram.getForPromString returns: per series, the cumulative buckets, `+Inf`, `_sum`, `_count`. */
+  getForPromString() {
+    const values: { labels: Record<string, string | number>; sharedLabels: Record<string, string>; value: number; metricName: string; exemplar: null | undefined }[] = [];
+    for (const series of this.listed) {
+      let cumulative = 0;
+      this.upperBounds.forEach((le, index) => {
+        cumulative += series.counts[index]!;
+        values.push({ labels: { le }, sharedLabels: series.labels, value: cumulative, metricName: `${this.name}_bucket`, exemplar: null });
+      });
+      values.push({ labels: { le: '+Inf' }, sharedLabels: series.labels, value: series.count, metricName: `${this.name}_bucket`, exemplar: null });
+      values.push({ labels: {}, sharedLabels: series.labels, value: series.sum, metricName: `${this.name}_sum`, exemplar: undefined });
+      values.push({ labels: {}, sharedLabels: series.labels, value: series.count, metricName: `${this.name}_count`, exemplar: undefined });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  /** What prom-client's Histogram.get returns (getMetricsAsJSON): the same values, the label sets merged. */
+  get() {
+    const data = this.getForPromString();
+    return {
+      ...data,
+      values: data.values.map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })),
+    };
+  }
+}
+
 /**
  * The storage with every operation timed (and its failures counted), and the audit events it records
  * counted by type (`audit.record`, and the events committed with a code redemption or a rotation).
@@ -173,7 +277,7 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
         continue;
       }
       const operation = `${group}.${name}`;
-      const duration = metrics.storageOperationDuration.labels(operation);
+      const duration = metrics.storageOperationDuration.series(operation);
       const errors = metrics.storageOperationErrors.labels(operation);
       const call = (member as (...args: unknown[]) => Promise<unknown>).bind(members);
       operations[name] = async (...args: unknown[]) => {

@@ -9,8 +9,9 @@
  * be inverted. The key id and the tag are verified before any storage lookup, so forged values and values
  * of unknown or retired keys cost no I/O (the order fosite lacks).
  */
-import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
+import { randomBase64url256 } from './random-pool.ts';
 import { createTokenKeyring, ORIGINAL_TOKEN_KEY_ID, type TokenKeyring } from './token-keyring.ts';
 
 /** `gac` authorization code, `gat` access token, `grt` refresh token. */
@@ -43,7 +44,7 @@ export function createOpaqueTokenCodec(keys: Buffer | TokenKeyring, clock: Clock
   return {
     mint(kind) {
       const { kid, key } = keyring.mintingKey(clock.nowSeconds());
-      const body = `${kind}_${kid}_${randomBytes(32).toString('base64url')}`;
+      const body = `${kind}_${kid}_${randomBase64url256()}`; // 256 bits from the token random pool (issue 12)
       const digest = tag(key, body).toString('base64url');
       return { value: `${body}.${digest}`, digest };
     },

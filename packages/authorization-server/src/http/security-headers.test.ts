@@ -1,0 +1,68 @@
+/**
+ * Security headers (SPEC decisions 17, 18): every response of every kind carries the same helmet headers,
+ * exactly those @fastify/helmet sent before they were computed once at startup (issue 12), with HSTS
+ * outside development only.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer } from '../testing/harness.ts';
+import { securityHeaders } from './security-headers.ts';
+
+/** What @fastify/helmet 13.2.0 with helmet 8.3.0 sent for this configuration (recorded on 2026-12-04). */
+const EXPECTED_DEVELOPMENT: Record<string, string> = {
+  'content-security-policy': "default-src 'none';style-src 'self';img-src 'self' https: data:;frame-ancestors 'none';base-uri 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'same-origin',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'DENY',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+const EXPECTED_PRODUCTION = { ...EXPECTED_DEVELOPMENT, 'strict-transport-security': 'max-age=31536000; includeSubDomains' };
+
+/** Headers a response carries that are not security headers (framing, caching, ids). */
+const OTHER_HEADERS = new Set(['x-request-id', 'content-type', 'content-length', 'date', 'connection', 'keep-alive', 'cache-control', 'pragma', 'allow', 'www-authenticate', 'set-cookie']);
+
+function securityHeadersOf(headers: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !OTHER_HEADERS.has(name)));
+}
+
+describe('security headers (SPEC decisions 17, 18)', () => {
+  it('computes the helmet headers once: the same set as @fastify/helmet sent, HSTS only outside development', () => {
+    assert.deepEqual({ ...securityHeaders(false) }, EXPECTED_DEVELOPMENT);
+    assert.deepEqual({ ...securityHeaders(true) }, EXPECTED_PRODUCTION);
+  });
+
+  for (const environment of ['development', 'production'] as const) {
+    it(`sends exactly these headers on pages, JSON answers, errors, 404s and 405s in ${environment}`, async () => {
+      const server = await startTestServer({ environment, trustProxy: true, ...(environment === 'production' ? { issuer: 'https://auth.example' } : {}) });
+      try {
+        const expected = environment === 'production' ? EXPECTED_PRODUCTION : EXPECTED_DEVELOPMENT;
+        for (const [method, url, status] of [
+          ['GET', '/health', 200], ['GET', '/.well-known/jwks.json', 200], ['GET', '/account/forgot-password', 200], ['POST', '/oauth/token', 400], ['GET', '/no-such-page', 404], ['GET', '/login', 405],
+        ] as const) {
+          const response = await server.app.inject({ method, url, headers: { 'x-forwarded-proto': 'https' } });
+          assert.equal(response.statusCode, status, `${method} ${url}`);
+          assert.deepEqual(securityHeadersOf(response.headers), expected, `${method} ${url}`);
+        }
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('sends none on the 403 that refuses plain HTTP in production, as before (SPEC decision 17)', async () => {
+    const server = await startTestServer({ environment: 'production', issuer: 'https://auth.example' });
+    try {
+      const response = await server.app.inject({ method: 'GET', url: '/health' });
+      assert.equal(response.statusCode, 403);
+      assert.deepEqual(securityHeadersOf(response.headers), {});
+    } finally {
+      await server.close();
+    }
+  });
+});
