@@ -5,8 +5,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrfProtection from '@fastify/csrf-protection';
-import fastifyMultipart from '@fastify/multipart';
-import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import { systemClock } from './clock.ts';
 import { createLoginThrottle, resolveLoginThrottleRules } from './endpoints/login-throttle.ts';
 import { OAuthError } from './errors.ts';
@@ -102,15 +100,6 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   // SPEC decision 18: anti-framing and a strict CSP on every page; HSTS outside development (decision 17).
   installSecurityHeaders(app, production);
   await app.register(fastifyCookie);
-  // The portal's forms with a logo upload: fields and the file land in request.body (so the CSRF check
-  // reads `_csrf` as for any form); one file of at most 1 MiB, a bounded number of small fields.
-  await app.register(fastifyMultipart, {
-    attachFieldsToBody: 'keyValues',
-    // Issue 13: an oversized logo is answered in the page, not by a 413: the file is cut one byte past the
-    // logo maximum (the rest of the upload is read and dropped, never buffered) and the handler refuses it.
-    limits: { files: 1, fileSize: LOGO_MAX_BYTES + 1, fields: 40, fieldSize: 16 * 1024, parts: 42 },
-    throwFileSizeLimit: false,
-  });
   await app.register(fastifyCsrfProtection, {
     cookieKey: hostCookieName(options.environment, 'gatehouse_csrf'), // issue 11 item 25: __Host- outside development
     cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: production },

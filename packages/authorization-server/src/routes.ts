@@ -1,6 +1,8 @@
 /**
  * The route table: every endpoint of the authorization server on one screen.
  */
+import fastifyMultipart from '@fastify/multipart';
+import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
 import { clientLogoEndpoint } from './endpoints/client-logo.ts';
@@ -83,10 +85,24 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // The developer portal (partner developers; CSRF on every form).
   app.get('/portal', (request, reply) => portalHome(context, request, reply));
   app.get('/portal/clients/new', (request, reply) => portalNewClient(context, request, reply));
-  app.post('/portal/clients', csrf, (request, reply) => portalRegisterClient(context, request, reply));
+  // The two forms with a logo upload take multipart bodies (every other route refuses them: http/request-guards.ts).
+  // The multipart plugin lives in a context of their own: registered on the whole server it added three
+  // async hooks (onRequest, preValidation, onResponse) to every request (issue 12).
+  await app.register(async (withUploads) => {
+    // Fields and the file land in request.body (so the CSRF check reads `_csrf` as for any form); one file
+    // of at most 1 MiB, a bounded number of small fields.
+    await withUploads.register(fastifyMultipart, {
+      attachFieldsToBody: 'keyValues',
+      // Issue 13: an oversized logo is answered in the page, not by a 413: the file is cut one byte past the
+      // logo maximum (the rest of the upload is read and dropped, never buffered) and the handler refuses it.
+      limits: { files: 1, fileSize: LOGO_MAX_BYTES + 1, fields: 40, fieldSize: 16 * 1024, parts: 42 },
+      throwFileSizeLimit: false,
+    });
+    withUploads.post('/portal/clients', csrf, (request, reply) => portalRegisterClient(context, request, reply));
+    withUploads.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
+  });
   app.get('/portal/clients/:client_id', (request, reply) => portalShowClient(context, request, reply));
   app.post('/portal/clients/:client_id', csrf, (request, reply) => portalUpdateClient(context, request, reply));
-  app.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
   app.post('/portal/clients/:client_id/delete', csrf, (request, reply) => portalDeleteClient(context, request, reply));
   app.get('/portal/clients/:client_id/activity', (request, reply) => portalClientActivity(context, request, reply));
