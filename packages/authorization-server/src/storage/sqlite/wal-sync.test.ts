@@ -197,7 +197,7 @@ describe('createWalSync', () => {
     const path = databaseFile();
     writeFileSync(path, 'database');
     writeFileSync(`${path}-wal`, 'first');
-    const sync = createWalSync(path);
+    const sync = createWalSync(path, { checkIntervalMilliseconds: 0 });
     const handle = await open(path, 'r');
     const prototype = Object.getPrototypeOf(handle) as { datasync(): Promise<void> };
     await handle.close();
