@@ -3,7 +3,7 @@
  */
 import fastifyMultipart from '@fastify/multipart';
 import { LOGO_MAX_BYTES } from './clients/client-management.ts';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
 import { clientLogoEndpoint } from './endpoints/client-logo.ts';
 import {
@@ -88,7 +88,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // The two forms with a logo upload take multipart bodies (every other route refuses them: http/request-guards.ts).
   // The multipart plugin lives in a context of their own: registered on the whole server it added three
   // async hooks (onRequest, preValidation, onResponse) to every request (issue 12).
-  await app.register(async (withUploads) => {
+  const uploadRoutes: FastifyPluginAsync = async (withUploads) => {
     // Fields and the file land in request.body (so the CSRF check reads `_csrf` as for any form); one file
     // of at most 1 MiB, a bounded number of small fields.
     await withUploads.register(fastifyMultipart, {
@@ -100,7 +100,8 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
     });
     withUploads.post('/portal/clients', csrf, (request, reply) => portalRegisterClient(context, request, reply));
     withUploads.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
-  });
+  };
+  await app.register(uploadRoutes);
   app.get('/portal/clients/:client_id', (request, reply) => portalShowClient(context, request, reply));
   app.post('/portal/clients/:client_id', csrf, (request, reply) => portalUpdateClient(context, request, reply));
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));
