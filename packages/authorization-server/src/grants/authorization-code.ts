@@ -77,34 +77,24 @@ export const authorizationCodeGrant: GrantHandler = {
     // (expired, wrong redirect_uri or verifier) changes nothing.
     // RFC 6749 §4.1.3: only a code issued to this client is found, so presenting another client's code
     // neither consumes it nor tells it apart from an unknown one.
-    const found = await storage.authorizationCodes.find(codeDigest, client.clientId);
+    const found = await storage.authorizationCodes.find(codeDigest, client.clientId, { forRedemption: true });
     if (found === undefined) throw new OAuthError('invalid_grant', INVALID_CODE);
-    if (found.used) {
+    const answerReplay = async (): Promise<never> => {
       // Marks the code replayed and answers what its first use produced.
       const replayed = await storage.authorizationCodes.consume(codeDigest, now, client.clientId);
       if (replayed.outcome !== 'replayed') throw new OAuthError('invalid_grant', INVALID_CODE);
       return refuseReplay(replayed.code, replayed.grantId);
-    }
+    };
+    if (found.used) return answerReplay();
     const stored = found.code;
-    // SPEC decision 6: single use within its lifetime; an expired code reads like an unknown one.
-    if (now >= stored.expiresAt) throw new OAuthError('invalid_grant', INVALID_CODE);
-    // RFC 6749 §4.1.3: redirect_uri identical to the one in the authorization request.
-    if (redirectUri !== stored.redirectUri) throw new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
-    if (stored.codeChallenge !== null) {
-      // RFC 7636 §4.6: the verifier must match the challenge the code was issued with.
-      if (codeVerifier === undefined) throw new OAuthError('invalid_grant', 'code_verifier is required: the authorization request had a code_challenge');
-      if (!verifierMatchesChallenge(codeVerifier, stored.codeChallenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
-    } else if (codeVerifier !== undefined) {
-      // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
-      throw new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
-    }
-    // RFC 9449 §10: "the authorization server ... verifies that [the proof key's thumbprint] matches the dpop_jkt
-    // parameter value in the authorization request. If they do not match, it MUST reject the request." Checked
-    // before the code is consumed, so the client holding the key can still redeem it.
-    if (stored.dpopJkt !== undefined && dpopJkt !== stored.dpopJkt) {
-      throw new OAuthError('invalid_grant', dpopJkt === undefined
-        ? 'a DPoP proof is required: the authorization request named dpop_jkt'
-        : "the DPoP proof's key does not match the dpop_jkt of the authorization request");
+    const refusal = refusalOf(stored, now, redirectUri, codeVerifier, dpopJkt);
+    if (refusal !== undefined) {
+      // `forRedemption` may answer the code as this instance wrote it (PostgreSQL, postgres/written-rows.ts),
+      // unused though another instance redeemed it since. The redemption below re-checks that; a refusal
+      // must not trust it: a replayed code is answered as one, and revokes what its first use issued when
+      // the client proves itself (SPEC decision 6), as when read fresh.
+      if ((await storage.authorizationCodes.find(codeDigest, client.clientId))?.used) return answerReplay();
+      throw refusal;
     }
 
     // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
@@ -134,3 +124,31 @@ export const authorizationCodeGrant: GrantHandler = {
     return response;
   },
 };
+
+/**
+ * Why an unused code cannot be redeemed by this request, or undefined when it can (RFC 6749 §4.1.3,
+ * RFC 7636 §4.6, RFC 9700 §2.1.1, RFC 9449 §10). Each refusal is a plain invalid_grant that changes nothing.
+ */
+function refusalOf(stored: AuthorizationCodeRecord, now: number, redirectUri: string | undefined, codeVerifier: string | undefined, dpopJkt: string | undefined): OAuthError | undefined {
+  // SPEC decision 6: single use within its lifetime; an expired code reads like an unknown one.
+  if (now >= stored.expiresAt) return new OAuthError('invalid_grant', INVALID_CODE);
+  // RFC 6749 §4.1.3: redirect_uri identical to the one in the authorization request.
+  if (redirectUri !== stored.redirectUri) return new OAuthError('invalid_grant', 'redirect_uri does not match the authorization request');
+  if (stored.codeChallenge !== null) {
+    // RFC 7636 §4.6: the verifier must match the challenge the code was issued with.
+    if (codeVerifier === undefined) return new OAuthError('invalid_grant', 'code_verifier is required: the authorization request had a code_challenge');
+    if (!verifierMatchesChallenge(codeVerifier, stored.codeChallenge)) return new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+  } else if (codeVerifier !== undefined) {
+    // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE downgrade attempt.
+    return new OAuthError('invalid_grant', 'code_verifier sent, but the authorization request had no code_challenge');
+  }
+  // RFC 9449 §10: "the authorization server ... verifies that [the proof key's thumbprint] matches the dpop_jkt
+  // parameter value in the authorization request. If they do not match, it MUST reject the request." Checked
+  // before the code is consumed, so the client holding the key can still redeem it.
+  if (stored.dpopJkt !== undefined && dpopJkt !== stored.dpopJkt) {
+    return new OAuthError('invalid_grant', dpopJkt === undefined
+      ? 'a DPoP proof is required: the authorization request named dpop_jkt'
+      : "the DPoP proof's key does not match the dpop_jkt of the authorization request");
+  }
+  return undefined;
+}

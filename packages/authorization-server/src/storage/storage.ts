@@ -477,10 +477,11 @@ export interface Storage {
      * Issue 12: reads the code without changing it, only if it was issued to `clientId` (RFC 6749 §4.1.3;
      * another client's code is undefined, as an unknown one). `used` is true once a redemption consumed it.
      * The token endpoint validates what it reads, then redeems with `grants.exchangeCode`, which re-checks
-     * single use: `used` may read false for a code redeemed meanwhile (PostgreSQL answers a code this
-     * instance wrote from memory, postgres/written-rows.ts, issue 12: no round trip).
+     * single use. With `forRedemption` (that read only), `used` may read false for a code redeemed meanwhile
+     * (PostgreSQL answers a code this instance wrote from memory, postgres/written-rows.ts, issue 12: no
+     * round trip); a refusal is then decided on a read without it. Without it, the code as stored now.
      */
-    find(codeDigest: string, clientId: string): Promise<{ code: AuthorizationCodeRecord; used: boolean } | undefined>;
+    find(codeDigest: string, clientId: string, options?: { forRedemption?: boolean }): Promise<{ code: AuthorizationCodeRecord; used: boolean } | undefined>;
   };
   grants: {
     /**

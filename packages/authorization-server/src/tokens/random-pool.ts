@@ -25,12 +25,17 @@ function take(length: number): number {
 /** 32 fresh random bytes (256 bits) as base64url without padding: 43 characters. */
 export function randomBase64url256(): string {
   const start = take(32);
-  return pool.toString('base64url', start, start + 32);
+  const value = pool.toString('base64url', start, start + 32);
+  // Handed-out bytes do not stay readable in the heap until the next refill.
+  pool.fill(0, start, start + 32);
+  return value;
 }
 
 /** `length` fresh random bytes (at most 64), in a Buffer of their own (a copy: the pool is never exposed). */
 export function randomPoolBytes(length: number): Buffer {
   if (!Number.isInteger(length) || length < 1 || length > 64) throw new RangeError('randomPoolBytes: length must be 1 to 64');
   const start = take(length);
-  return Buffer.from(pool.subarray(start, start + length));
+  const value = Buffer.from(pool.subarray(start, start + length));
+  pool.fill(0, start, start + length);
+  return value;
 }

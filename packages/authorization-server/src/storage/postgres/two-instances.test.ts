@@ -142,6 +142,22 @@ describe('two authorization-server instances on one PostgreSQL database', { skip
     assert.ok(reuse.rows[0]!.n >= 2);
   });
 
+  it('a code replayed with a wrong redirect_uri or no verifier at the instance that wrote it (and remembers it unused) is a replay: the first redemption\'s tokens are revoked (SPEC decision 6, issue 12)', async () => {
+    const browser = await loggedInOnA();
+    for (const replayWith of [{ redirect_uri: 'https://elsewhere.example/cb' }, { code_verifier: undefined }]) {
+      // A issued the code (it remembers it unused: postgres/written-rows.ts); B redeems it.
+      const { redirect, codeVerifier } = await authorize(a, { browser, extra: { prompt: 'consent' } });
+      const code = redirect.searchParams.get('code')!;
+      const redemption = { grant_type: 'authorization_code', code, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier };
+      const first = await postForm(`${b.url}/oauth/token`, redemption, { authorization: confidentialAuth() });
+      assert.equal(first.status, 200, first.text);
+      const replay = await postForm(`${a.url}/oauth/token`, Object.fromEntries(Object.entries({ ...redemption, ...replayWith }).filter(([, value]) => value !== undefined)) as Record<string, string>, { authorization: confidentialAuth() });
+      assert.equal(replay.status, 400);
+      assert.deepEqual([replay.json.error, replay.json.error_description], ['invalid_grant', 'authorization code was already used']);
+      for (const instance of [a, b]) assert.equal((await introspect(instance, first.json.access_token)).active, false, 'what the first redemption issued is revoked');
+    }
+  });
+
   it('a rotated-out refresh token replayed with a wider scope at the instance that remembers writing it still revokes the grant (SPEC decision 8, issue 12)', async () => {
     const browser = await loggedInOnA();
     // B exchanged the code, so B remembers the refresh token as current (postgres/written-rows.ts); A rotates it.

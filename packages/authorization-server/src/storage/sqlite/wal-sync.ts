@@ -61,13 +61,26 @@ export function createWalSync(databasePath: string, options: { checkIntervalMill
     if (file && file.path === path && file.inode === inode) return file.handle;
     await file?.handle.close().catch(() => {});
     file = undefined;
-    const handle = await open(path, 'r');
+    // Read-write: Linux flushes a read-only descriptor too, Windows (FlushFileBuffers) does not.
+    const handle = await open(path, 'r+');
     file = { handle, inode, path };
     return handle;
   };
 
+  let closed = false;
+
   const start = (): Promise<void> => {
     const flushing = (async () => {
+      if (closed) {
+        // A write that joined a batch while the storage closed: flushed all the same, with a handle of its own.
+        const handle = await open((await stat(walPath).catch(() => undefined)) ? walPath : databasePath, 'r+');
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+        return;
+      }
       const handle = await current();
       await handle.datasync();
     })();
@@ -97,6 +110,7 @@ export function createWalSync(databasePath: string, options: { checkIntervalMill
       return next.promise;
     },
     async close() {
+      closed = true;
       for (let flushing = running; flushing !== undefined; flushing = running) await flushing.catch(() => {});
       await file?.handle.close().catch(() => {});
       file = undefined;

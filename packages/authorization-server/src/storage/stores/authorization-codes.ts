@@ -23,11 +23,11 @@ export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizat
       );
       written?.rememberCode(code);
     },
-    async find(codeDigest, clientId) {
-      // PostgreSQL: a code this instance wrote and has not redeemed reads as unused without a round trip; the
-      // redemption (grants.exchangeCode) re-checks single use under the code's row lock, and answers
-      // `replayed` if another instance redeemed it meanwhile (postgres/written-rows.ts).
-      const remembered = written?.code(codeDigest);
+    async find(codeDigest, clientId, options) {
+      // PostgreSQL, for a redemption only: a code this instance wrote and has not redeemed reads as unused
+      // without a round trip; the redemption (grants.exchangeCode) re-checks single use under the code's row
+      // lock, and answers `replayed` if another instance redeemed it meanwhile (postgres/written-rows.ts).
+      const remembered = options?.forRedemption ? written?.code(codeDigest) : undefined;
       if (remembered?.clientId === clientId) return { code: remembered, used: false };
       // The token endpoint's read before every exchange: a hot statement (named on PostgreSQL).
       const row = await db.get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', [codeDigest, clientId], {
