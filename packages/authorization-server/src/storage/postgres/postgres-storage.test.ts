@@ -212,7 +212,8 @@ describe('PostgreSQL storage', { skip }, () => {
       const { grant, codeDigest, client } = await grantWithRefreshToken(a);
       const first = newTokenPair(grant, NOW);
       assert.equal((await b.grants.exchangeCode(codeDigest, client.clientId, NOW, grant, first)).outcome, 'issued');
-      assert.equal((await a.authorizationCodes.find(codeDigest, client.clientId))?.used, false);
+      assert.equal((await a.authorizationCodes.find(codeDigest, client.clientId, { forRedemption: true }))?.used, false, 'as A wrote it');
+      assert.equal((await a.authorizationCodes.find(codeDigest, client.clientId))?.used, true, 'without forRedemption: as stored now');
       const other = { ...grant, grantId: randomUUID() };
       assert.deepEqual(await a.grants.exchangeCode(codeDigest, client.clientId, NOW, other, newTokenPair(other, NOW)), { outcome: 'replayed', grantId: grant.grantId });
       // Redeemed on A: forgotten there, so the next lookup reads the row (used).
