@@ -157,6 +157,8 @@ function checkErrors(result: Measurement, attempt: number): void {
   const parts: string[] = [];
   if (over(result.errors, result.ok)) parts.push(`${share(result.errors, result.ok)}: ${result.errorSummary}`);
   if (over(result.warmupErrors, result.warmupOk)) parts.push(`warm-up ${share(result.warmupErrors, result.warmupOk)}: ${result.warmupErrorSummary}`);
+  // A connection given up or cut off (load.ts drive) fails the phase at any error rate: the server stopped answering.
+  if (result.lostConnections > 0) parts.push(`${result.lostConnections} connection(s) lost (could not reconnect, or cut off after the time was up)`);
   if (parts.length) failedPhases.push(`${result.system} · ${result.work}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${parts.join('; ')}`);
 }
 
@@ -387,7 +389,7 @@ async function gatehousePostgres(): Promise<void> {
   const postgresUrl = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}application_name=${applicationName}`;
   const roleArguments: RoleArguments = { postgresUrl, postgresSchema: schema, tokenKey };
   const { default: pg } = await import('pg');
-  const monitor = new pg.Client({ connectionString: POSTGRES_URL });
+  const monitor = new pg.Client({ connectionString: POSTGRES_URL, query_timeout: 30_000 });
   await monitor.connect();
   // PostgreSQL's CPU for this server: its pooled backends plus the shared background writers.
   const databaseCpu = async () => {
@@ -437,7 +439,7 @@ async function oidcProviderPostgres(): Promise<void> {
   const applicationName = `oidc_provider_bench_${process.pid}`;
   const postgresUrl = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}application_name=${applicationName}`;
   const { default: pg } = await import('pg');
-  const monitor = new pg.Client({ connectionString: POSTGRES_URL });
+  const monitor = new pg.Client({ connectionString: POSTGRES_URL, query_timeout: 30_000 });
   await monitor.connect();
   const databaseCpu = async () => {
     const { rows } = await monitor.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
@@ -617,6 +619,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 main().catch(async (error: unknown) => {
   console.error(error);
+  log(`\nFAILED: the run stopped: ${error instanceof Error ? error.message.split('\n', 1)[0] : String(error)}`);
   for (const server of running) await server.stop();
   rmSync(workDirectory, { recursive: true, force: true });
   process.exit(1);

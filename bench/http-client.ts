@@ -17,6 +17,8 @@ export interface HttpResponse {
 export class ConnectionClosed extends Error {}
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** How long opening a connection may take before it counts as failed, in milliseconds. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class HttpConnection {
   private socket!: Socket;
@@ -41,20 +43,45 @@ export class HttpConnection {
     return connection;
   }
 
+  /**
+   * Opens a new socket, settling within CONNECT_TIMEOUT_MS. Every listener is bound to its own socket and
+   * ignores events once a newer socket replaced it: a destroyed socket emits 'close' a turn later, and
+   * that stale 'close' used to destroy the reconnected socket before it connected, leaving this promise
+   * (and the load loop awaiting it) pending forever.
+   */
   private connect(): Promise<void> {
     this.buffer = Buffer.alloc(0);
     this.broken = false;
     return new Promise((resolve, reject) => {
       const socket = connect({ host: this.host, port: this.port, noDelay: true });
       this.socket = socket;
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        socket.on('error', (error) => this.fail(error));
-        resolve();
+      const current = () => this.socket === socket;
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (!error) {
+          resolve();
+          return;
+        }
+        this.broken = true;
+        socket.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(() => settle(new ConnectionClosed(`connect to ${this.hostHeader} timed out after ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+      socket.once('connect', () => settle());
+      socket.on('error', (error) => {
+        if (!settled) settle(error);
+        else if (current()) this.fail(error);
       });
-      socket.once('error', reject);
-      socket.on('data', (chunk: Buffer) => this.onData(chunk));
-      socket.on('close', () => this.fail(new ConnectionClosed('connection closed')));
+      socket.on('data', (chunk: Buffer) => {
+        if (current()) this.onData(chunk);
+      });
+      socket.on('close', () => {
+        if (!settled) settle(new ConnectionClosed(`connection to ${this.hostHeader} closed while connecting`));
+        else if (current()) this.fail(new ConnectionClosed('connection closed'));
+      });
     });
   }
 

@@ -7,6 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
 import { basicAuthorization, hiddenInputs, type Endpoints } from './workloads.ts';
 
+/** A setup request (and reading its body) that takes longer than this fails, in milliseconds: a run never hangs on one. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 export class CookieJar {
   readonly cookies = new Map<string, string>();
 
@@ -28,7 +31,7 @@ export class CookieJar {
   async request(url: string, init: RequestInit = {}): Promise<{ status: number; location: string | undefined; text: string }> {
     const headers = new Headers(init.headers);
     if (this.cookies.size) headers.set('cookie', this.header());
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const response = await fetch(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     this.absorb(response);
     return { status: response.status, location: response.headers.get('location') ?? undefined, text: await response.text() };
   }
@@ -88,6 +91,7 @@ export async function oidcLogin(baseUrl: string, endpoints: Endpoints, scope: st
   if (!code) throw new Error(`oidc-provider: no code in ${response.location}`);
   const exchange = await fetch(`${baseUrl}${endpoints.token}`, {
     method: 'POST',
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuthorization(endpoints.clientId, endpoints.clientSecret) },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: endpoints.redirectUri, code_verifier: verifier }),
   });

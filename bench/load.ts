@@ -51,6 +51,8 @@ export interface Measurement {
   /** CPU used on this machine by everything else (not the server, the load generator or its database), in % of one core. */
   otherCpuPercent: number;
   endedBy: 'time' | 'count';
+  /** Connections of the warm-up or the window given up (they could not reconnect) or cut off after the time was up. */
+  lostConnections: number;
 }
 
 export const CONNECTIONS = 32;
@@ -77,6 +79,12 @@ class Recorder {
     this.failures.set(why, (this.failures.get(why) ?? 0) + 1);
   }
 
+  /** A failure counted even after the window closed (a connection given up, an operation cut off). */
+  lose(why: string, count = 1): void {
+    this.failed += count;
+    this.failures.set(why, (this.failures.get(why) ?? 0) + count);
+  }
+
   percentile(p: number): number {
     if (this.latencies.length === 0) return NaN;
     const sorted = Float64Array.from(this.latencies).sort();
@@ -88,40 +96,107 @@ class Recorder {
   }
 }
 
+/** A connection whose reconnection fails this many times in a row stops: its server is not accepting. */
+const MAX_RECONNECT_FAILURES = 3;
+/** Pause before retrying a failed reconnection, in milliseconds (no busy loop against a refusing port). */
+const RECONNECT_PAUSE_MS = 200;
+/**
+ * How long operations still in flight when a phase's time is up may take to end, in seconds; then their
+ * connections are closed (each request also has its own 30 s timeout, http-client.ts). Past that, and
+ * a few seconds more, the phase fails instead of waiting for ever.
+ */
+const IN_FLIGHT_GRACE_SECONDS = 40;
+const ABANDON_SECONDS = 5;
+
 /**
  * Runs `workload` on `connections` connections until `seconds` pass (then `onTimeUp` runs at once, before
  * the operations in flight finish, which no longer count) or `maxOps` operations have started, or the
- * pool is used up.
+ * pool is used up. A connection that cannot reconnect MAX_RECONNECT_FAILURES times in a row stops (each
+ * failure counted, and in `lostConnections`); operations still running IN_FLIGHT_GRACE_SECONDS after the
+ * time is up are cut off, and any in flight at time-up whose connection fails counts in `lostConnections` too.
+ * @throws Error when the connections cannot be opened, or when the loops do not end even after their
+ *   connections were closed (a workload awaiting something other than its connection).
  */
-async function drive(url: string, workload: Workload, connections: number, maxOps: number, seconds: number, recorder: Recorder, onTimeUp?: () => Promise<void>): Promise<{ endedByTime: boolean }> {
-  const open = await Promise.all(Array.from({ length: connections }, () => HttpConnection.open(url)));
+async function drive(url: string, workload: Workload, connections: number, maxOps: number, seconds: number, recorder: Recorder, onTimeUp?: () => Promise<void>): Promise<{ endedByTime: boolean; lostConnections: number }> {
+  const opened = await Promise.allSettled(Array.from({ length: connections }, () => HttpConnection.open(url)));
+  const open = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const refused = opened.find((result) => result.status === 'rejected');
+  if (refused) {
+    for (const connection of open) connection.close();
+    throw new Error(`${workload.system} / ${workload.work}: could open only ${open.length} of ${connections} connections to ${url} (${(refused.reason as Error).message})`);
+  }
   let started = 0;
   let stopped = false;
   let endedByTime = false;
+  let lostConnections = 0;
   let timeUp: Promise<void> = Promise.resolve();
-  const timer = setTimeout(() => {
-    stopped = true;
-    endedByTime = true;
-    timeUp = onTimeUp ? onTimeUp() : Promise.resolve();
-  }, seconds * 1000);
-  await Promise.all(open.map(async (connection) => {
-    while (!stopped && started < maxOps) {
-      started++;
-      const startedAt = performance.now();
-      try {
-        await connection.ensureOpen();
-        await workload.run(connection);
-        recorder.succeed(startedAt);
-      } catch (error) {
-        if (error instanceof PoolExhausted) return;
-        recorder.fail(error instanceof Failure ? error.message : `${(error as Error).message ?? error}`);
+  let running = open.length;
+  // One timer at a time: the phase's time, then the grace for operations in flight, then the last wait.
+  let watchdog: NodeJS.Timeout | undefined;
+  const abandoned = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => {
+      stopped = true;
+      endedByTime = true;
+      timeUp = onTimeUp ? onTimeUp() : Promise.resolve();
+      // Awaited once the loops end; until then a failure (an IPC timeout) must not count as unhandled.
+      timeUp.catch(() => {});
+      watchdog = setTimeout(() => {
+        // Still running long after the time was up: cut the connections (their requests reject, counted below).
+        for (const connection of open) connection.close();
+        watchdog = setTimeout(() => reject(new Error(`${workload.system} / ${workload.work}: ${running} of ${open.length} load loops did not end `
+          + `${IN_FLIGHT_GRACE_SECONDS + ABANDON_SECONDS} s after the phase's ${seconds} s, even with their connections closed`)), ABANDON_SECONDS * 1000);
+      }, IN_FLIGHT_GRACE_SECONDS * 1000);
+    }, seconds * 1000);
+  });
+  abandoned.catch(() => {});
+  const loops = Promise.all(open.map(async (connection) => {
+    let reconnectFailures = 0;
+    try {
+      while (!stopped && started < maxOps) {
+        started++;
+        const startedAt = performance.now();
+        try {
+          await connection.ensureOpen();
+          reconnectFailures = 0;
+        } catch (error) {
+          reconnectFailures++;
+          if (reconnectFailures >= MAX_RECONNECT_FAILURES) {
+            recorder.lose(`connection lost: ${reconnectFailures} reconnections failed (${(error as Error).message})`);
+            lostConnections++;
+            return;
+          }
+          recorder.fail(`reconnect: ${(error as Error).message}`);
+          await new Promise((resolve) => setTimeout(resolve, RECONNECT_PAUSE_MS));
+          continue;
+        }
+        try {
+          await workload.run(connection);
+          recorder.succeed(startedAt);
+        } catch (error) {
+          if (error instanceof PoolExhausted) return;
+          const why = error instanceof Failure ? error.message : `${(error as Error).message ?? error}`;
+          if (stopped && !(error instanceof Failure)) {
+            // An operation in flight at time-up whose connection then failed (a request timeout, a reset, the
+            // grace's close): outside the window, but the server stopped answering, so it counts.
+            recorder.lose(`after the time was up: ${why}`);
+            lostConnections++;
+          } else {
+            recorder.fail(why);
+          }
+        }
       }
+    } finally {
+      running--;
     }
   }));
-  clearTimeout(timer);
+  try {
+    await Promise.race([loops, abandoned]);
+  } finally {
+    clearTimeout(watchdog);
+    for (const connection of open) connection.close();
+  }
   await timeUp;
-  for (const connection of open) connection.close();
-  return { endedByTime };
+  return { endedByTime, lostConnections };
 }
 
 /**
@@ -201,8 +276,9 @@ export async function measure(
 ): Promise<Measurement> {
   const connections = options.connections ?? CONNECTIONS;
   const warm = new Recorder();
+  let warmupLost = 0;
   if (limits.warmupSeconds > 0) {
-    await drive(server.url, workload, connections, Math.ceil(limits.maxOps / 4), limits.warmupSeconds, warm);
+    ({ lostConnections: warmupLost } = await drive(server.url, workload, connections, Math.ceil(limits.maxOps / 4), limits.warmupSeconds, warm));
     if (warm.ok === 0) throw new Error(`${workload.system} / ${workload.work}: warm-up had no successful operation (${warm.describeFailures()})`);
   }
 
@@ -228,7 +304,7 @@ export async function measure(
     usage1 = await server.usage();
     database1 = options.databaseCpu ? await options.databaseCpu() : noProcesses;
   };
-  const { endedByTime } = await drive(server.url, workload, connections, limits.maxOps, limits.seconds, recorder, () => snapshot(performance.now()));
+  const { endedByTime, lostConnections } = await drive(server.url, workload, connections, limits.maxOps, limits.seconds, recorder, () => snapshot(performance.now()));
   if (!usage1) await snapshot(recorder.lastCompletion || performance.now());
   if (options.profilePath) await server.call('profile-stop', { path: options.profilePath });
   const after = await server.usage();
@@ -257,5 +333,6 @@ export async function measure(
     peakRssMiB: (after.hwmKiB || after.maxRssKiB) / 1024,
     otherCpuPercent: (100 * otherMicros) / (seconds * 1_000_000),
     endedBy: endedByTime ? 'time' : 'count',
+    lostConnections: warmupLost + lostConnections,
   };
 }

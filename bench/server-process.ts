@@ -9,6 +9,12 @@ import type { Role, RoleArguments } from './servers.ts';
 
 const SERVERS = fileURLToPath(new URL('./servers.ts', import.meta.url));
 
+/** How long a role may take to start and report ready, in milliseconds. */
+const START_TIMEOUT_MS = 120_000;
+/** How long a command may take, in milliseconds: seeding (a million grants on a slow day) is minutes, the rest instant. */
+const COMMAND_TIMEOUT_MS: Record<string, number> = { prepare: 600_000, 'seed-codes': 600_000, 'seed-grants': 1_800_000, drop: 120_000 };
+const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+
 export interface Usage {
   cpuMicros: number;
   maxRssKiB: number;
@@ -21,7 +27,7 @@ export class ServerProcess {
   readonly url: string;
   readonly logPath: string;
   private readonly child: ChildProcess;
-  private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   private nextId = 1;
   private exited = false;
 
@@ -34,12 +40,16 @@ export class ServerProcess {
       const waiter = this.pending.get(message.id);
       if (!waiter) return;
       this.pending.delete(message.id);
+      clearTimeout(waiter.timer);
       if (message.ok) waiter.resolve(message.result);
       else waiter.reject(new Error(`${role}: ${message.error}`));
     });
     child.on('exit', (code) => {
       this.exited = true;
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`${role} exited (${code}); log: ${this.log()}`));
+      for (const waiter of this.pending.values()) {
+        clearTimeout(waiter.timer);
+        waiter.reject(new Error(`${role} exited (${code}); log: ${this.log()}`));
+      }
       this.pending.clear();
     });
   }
@@ -54,25 +64,51 @@ export class ServerProcess {
     });
     closeSync(log);
     const url = await new Promise<string>((resolve, reject) => {
-      const onMessage = (message: { ready?: boolean; url?: string }) => {
-        if (message.ready) {
-          child.off('exit', onExit);
-          resolve(message.url ?? '');
-        }
+      const done = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
       };
-      const onExit = (code: number | null) => reject(new Error(`${role} failed to start (exit ${code}): ${readLog(logPath)}`));
+      const onMessage = (message: { ready?: boolean; url?: string }) => {
+        if (!message.ready) return;
+        done();
+        resolve(message.url ?? '');
+      };
+      const onExit = (code: number | null) => {
+        done();
+        reject(new Error(`${role} failed to start (exit ${code}): ${readLog(logPath)}`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        child.kill('SIGKILL');
+        reject(new Error(`${role} (pid ${child.pid}) did not report ready within ${START_TIMEOUT_MS / 1000} s (killed); log: ${readLog(logPath)}`));
+      }, START_TIMEOUT_MS);
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
     return new ServerProcess(role, child, url, logPath);
   }
 
-  call<T = unknown>(command: string, args?: unknown): Promise<T> {
-    if (this.exited) return Promise.reject(new Error(`${this.role} is not running; log: ${this.log()}`));
+  /**
+   * Sends `command` and awaits its answer.
+   * @throws Error (naming the role, its pid and the command) when the process has exited or exits meanwhile,
+   *   answers with an error, or does not answer within the command's timeout (COMMAND_TIMEOUT_MS, default
+   *   DEFAULT_COMMAND_TIMEOUT_MS; `timeoutMs` overrides it).
+   */
+  call<T = unknown>(command: string, args?: unknown, timeoutMs = COMMAND_TIMEOUT_MS[command] ?? DEFAULT_COMMAND_TIMEOUT_MS): Promise<T> {
+    if (this.exited) return Promise.reject(new Error(`${this.role} is not running (command ${command}); log: ${this.log()}`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.child.send({ id, command, args });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${this.role} (pid ${this.pid}): no answer to IPC command "${command}" within ${timeoutMs / 1000} s; log: ${this.log()}`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.child.send({ id, command, args }, (error) => {
+        if (!error || !this.pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(new Error(`${this.role} (pid ${this.pid}): could not send IPC command "${command}": ${error.message}`));
+      });
     });
   }
 
