@@ -50,5 +50,27 @@ for (const backend of await storeBackends()) {
       // Every failure was taken back: each key starts over at one.
       assert.deepEqual(await a.loginThrottle.recordFailure([ADDRESS, 'account:user-0'], NOW, limit), { retryAfterSeconds: 0, failures: [1, 1] });
     }));
+
+    it('concurrent logins of one account on two instances while successful ones reset its counter: attempt, reset and retract never fail (no deadlock)', backend.withTwo(async ({ a, b }) => {
+      // The benchmark's case (one 500 in a run): a success deletes the account's row, and the next
+      // attempts create it again while others hold the address's. A new key's lock must not be taken
+      // before an older, smaller key's (the placeholder insert used to take it first: 40P01).
+      const rule = { freeFailures: 1_000, baseDelaySeconds: 1, maxDelaySeconds: 900, forgetAfterSeconds: 3600 };
+      const failures: unknown[] = [];
+      await Promise.all(Array.from({ length: 8 }, async (_, worker) => {
+        const storage = worker % 2 === 0 ? a : b;
+        for (let round = 0; round < 25; round++) {
+          const account = `account:user-${round % 2}`;
+          try {
+            await storage.loginThrottle.attempt([{ key: account, rule }, { key: ADDRESS, rule }, { key: 'address:a', rule }], NOW);
+            if ((worker + round) % 3 === 0) await storage.loginThrottle.reset(account);
+            else if ((worker + round) % 3 === 1) await storage.loginThrottle.retract([account, ADDRESS], NOW);
+          } catch (error) {
+            failures.push(error);
+          }
+        }
+      }));
+      assert.deepEqual(failures, []);
+    }));
   });
 }
