@@ -22,7 +22,7 @@
  *            server, so a profiled run never updates the README.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +112,8 @@ function parseArguments(argv: string[]): Arguments {
 }
 
 const args = parseArguments(process.argv.slice(2));
+// V8 writes no profile into a missing directory, and says nothing.
+if (args.profileDir) mkdirSync(args.profileDir, { recursive: true });
 const shortened = (limits: Limits): Limits => ({ ...limits, seconds: args.seconds ?? limits.seconds, warmupSeconds: args.warmupSeconds ?? limits.warmupSeconds });
 const phase: Limits = shortened(args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 2_000_000 } : { warmupSeconds: 3, seconds: 10, maxOps: 2_000_000 });
 const loginPhase: Limits = shortened(args.quick ? { warmupSeconds: 1, seconds: 3, maxOps: 20_000 } : { warmupSeconds: 2, seconds: 8, maxOps: 20_000 });
