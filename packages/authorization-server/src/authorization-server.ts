@@ -72,6 +72,9 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
   installRequestIds(app);
+  // SPEC decision 18: anti-framing and a strict CSP on every response; HSTS outside development (decision
+  // 17). First among the onRequest hooks, so the refusals of the hooks after it carry them too.
+  installSecurityHeaders(app, production);
   // Issue 14: keys added by a rotation reach every instance before they mint (tokens/token-keyring.ts).
   app.addHook('onRequest', (_request, _reply, done) => {
     const now = options.clock.nowSeconds();
@@ -97,8 +100,6 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     });
   }
 
-  // SPEC decision 18: anti-framing and a strict CSP on every page; HSTS outside development (decision 17).
-  installSecurityHeaders(app, production);
   await app.register(fastifyCookie);
   await app.register(fastifyCsrfProtection, {
     cookieKey: hostCookieName(options.environment, 'gatehouse_csrf'), // issue 11 item 25: __Host- outside development

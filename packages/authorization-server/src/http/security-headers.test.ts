@@ -55,12 +55,22 @@ describe('security headers (SPEC decisions 17, 18)', () => {
     });
   }
 
-  it('sends none on the 403 that refuses plain HTTP in production, as before (SPEC decision 17)', async () => {
-    const server = await startTestServer({ environment: 'production', issuer: 'https://auth.example' });
+  it('sends them on the refusals of the request hooks too: plain HTTP in production, two Authorization headers, multipart, credentials in the URL', async () => {
+    const server = await startTestServer({ environment: 'production', issuer: 'https://auth.example', trustProxy: true });
     try {
-      const response = await server.app.inject({ method: 'GET', url: '/health' });
-      assert.equal(response.statusCode, 403);
-      assert.deepEqual(securityHeadersOf(response.headers), {});
+      const plain = await server.app.inject({ method: 'GET', url: '/health' });
+      assert.equal(plain.statusCode, 403);
+      assert.deepEqual(securityHeadersOf(plain.headers), EXPECTED_PRODUCTION);
+      const https = { 'x-forwarded-proto': 'https' };
+      for (const [label, request, status] of [
+        ['two Authorization headers', { method: 'POST', url: '/oauth/token', headers: { ...https, authorization: ['Basic YTpi', 'Basic YzpkZA=='] } }, 400],
+        ['a multipart body', { method: 'POST', url: '/oauth/token', headers: { ...https, 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--' }, 415],
+        ['a client secret in the URL', { method: 'POST', url: '/oauth/token?client_secret=s', headers: https }, 400],
+      ] as const) {
+        const response = await server.app.inject(request as Parameters<typeof server.app.inject>[0]);
+        assert.equal(response.statusCode, status, label);
+        assert.deepEqual(securityHeadersOf(response.headers), EXPECTED_PRODUCTION, label);
+      }
     } finally {
       await server.close();
     }
