@@ -8,7 +8,8 @@
  *
  * The rows follow packages/authorization-server/src/storage/sqlite/migrations.ts. Codes and the tokens
  * the benchmark will present are minted with the server's real codec (HMAC-SHA-256 tags); the other
- * seeded tokens only need realistic, uniformly random digests (the B-tree sees the same keys).
+ * seeded tokens only need realistic digests the B-tree sees as it would see the codec's: the minting
+ * second (tokens/opaque-token.ts, base 32) followed by a uniformly random tag.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
@@ -90,7 +91,7 @@ export function seedCodes(path: string, tokenKey: Buffer, count: number): CodeFo
 /**
  * `total` active grants, each with one access token and one current refresh token, for distinct
  * companies. Returns the refresh token values of `poolSize` of them, spread evenly over the insertion
- * order (digests are random, so they are spread over the whole index anyway).
+ * order (digests start with the seeding second, then are random, so they are spread over its part of the index).
  */
 export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSize: number): { refreshTokens: string[]; seconds: number } {
   const started = performance.now();
@@ -121,10 +122,11 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
   // fifth of a 100,000-grant seed's CPU (bench/profile-summary.ts on a --cpu-prof run).
   let random = Buffer.alloc(0);
   let offset = 0;
+  const mintedSecond = now.toString(32).padStart(7, '0'); // as the codec's digests start
   const randomDigest = () => {
     if (offset === random.length) [random, offset] = [randomBytes(65_536), 0];
     offset += 32;
-    return random.toString('base64url', offset - 32, offset);
+    return mintedSecond + random.toString('base64url', offset - 32, offset);
   };
   const batch = 250_000;
   for (let start = 0; start < total; start += batch) {

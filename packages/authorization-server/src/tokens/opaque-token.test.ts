@@ -17,12 +17,13 @@ function replaceAt(value: string, index: number, pick: (current: number) => numb
 }
 
 describe('opaque tokens', () => {
-  it('mints <kind>_<kid>_<random>.<tag> and digestOf gives back the stored digest (SPEC decision 9: only the digest is stored)', () => {
+  it('mints <kind>_<kid>_<time>_<random>.<tag> and digestOf gives back the stored digest <time><tag> (SPEC decision 9: only the digest is stored)', () => {
     for (const kind of KINDS) {
       const { value, digest } = codec.mint(kind);
-      assert.match(value, new RegExp(`^${kind}_k0_[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
+      assert.match(value, new RegExp(`^${kind}_k0_[0-9a-v]{7}_[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
       assert.equal(codec.digestOf(value, kind), digest);
-      assert.match(digest, /^[A-Za-z0-9_-]{43}$/); // HMAC-SHA-256, 32 bytes
+      assert.match(digest, /^[0-9a-v]{7}[A-Za-z0-9_-]{43}$/); // the minting second, then HMAC-SHA-256 (32 bytes)
+      assert.equal(digest, `${value.slice(7, 14)}${value.slice(value.indexOf('.') + 1)}`);
       assert.ok(!digest.includes(value.slice(kind.length + 4, value.indexOf('.'))), 'the digest does not contain the random part');
     }
   });
@@ -31,13 +32,50 @@ describe('opaque tokens', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) {
       const { value } = codec.mint('grt');
-      const random = value.slice(7, value.indexOf('.'));
+      const random = value.slice(15, value.indexOf('.'));
       assert.equal(random.length, 43);
       assert.equal(Buffer.from(random, 'base64url').length, 32);
       assert.equal(Buffer.from(random, 'base64url').toString('base64url'), random);
       seen.add(random);
     }
     assert.equal(seen.size, 1000);
+  });
+
+  it('puts the minting second first in the digest, so digests sort by minting time (new rows land at the end of the index, issue 12)', () => {
+    const clock = createTestClock(1_800_000_000);
+    const timed = createOpaqueTokenCodec(random(32), clock);
+    const digests: string[] = [];
+    for (const step of [0, 1, 31, 32, 1_000, 86_400, 10 * 365 * 86_400]) {
+      clock.advanceSeconds(step);
+      const { value, digest } = timed.mint('grt');
+      assert.equal(value.slice(7, 14), clock.nowSeconds().toString(32));
+      assert.equal(parseInt(digest.slice(0, 7), 32), clock.nowSeconds());
+      digests.push(digest);
+    }
+    // Byte order (PostgreSQL's key columns are COLLATE "C", SQLite compares bytes): later mints sort after.
+    assert.deepEqual([...digests].sort(), digests);
+  });
+
+  it('refuses a value whose time was altered: the tag covers it', () => {
+    const { value } = codec.mint('grt');
+    const time = value.slice(7, 14);
+    const later = (parseInt(time, 32) + 1).toString(32).padStart(7, '0');
+    assert.equal(codec.digestOf(`${value.slice(0, 7)}${later}${value.slice(14)}`, 'grt'), undefined);
+    for (const bad of [time.toUpperCase(), `${time.slice(0, 6)}w`, time.slice(1), `0${time}`]) {
+      assert.equal(codec.digestOf(`${value.slice(0, 7)}${bad}${value.slice(14)}`, 'grt'), undefined, bad);
+    }
+  });
+
+  it('still verifies a value minted before the time segment (<kind>_<kid>_<random>.<tag>): its digest is its tag, as stored then', () => {
+    const key = random(32);
+    const body = `gat_k0_${random(32).toString('base64url')}`;
+    const legacyTag = createHmac('sha256', key).update(body).digest('base64url');
+    assert.equal(createOpaqueTokenCodec(key).digestOf(`${body}.${legacyTag}`, 'gat'), legacyTag);
+    // A random part that happens to start like a time segment still parses one way only.
+    const lookalike = `gat_k0_0123456_${random(27).toString('base64url').slice(0, 35)}`;
+    assert.equal(lookalike.length, 7 + 43);
+    const lookalikeTag = createHmac('sha256', key).update(lookalike).digest('base64url');
+    assert.equal(createOpaqueTokenCodec(key).digestOf(`${lookalike}.${lookalikeTag}`, 'gat'), lookalikeTag);
   });
 
   it('refuses a value of another kind: a refresh token is not an access token or a code', () => {

@@ -1,13 +1,18 @@
 /**
  * Opaque authorization codes, access tokens and refresh tokens.
  *
- * A value is `<prefix>_<kid>_<random>.<tag>` where `random` is 256 bits (SPEC decisions 6 and 8), `kid`
- * names the keyring key it was made with (tokens/token-keyring.ts: `k0`, `k1`, …) and
- * `tag = HMAC-SHA-256(key, <prefix>_<kid>_<random>)`, both base64url. Values minted before key ids existed,
- * `<prefix>_<random>.<tag>`, are verified with the original key `k0`. Only the tag is stored (SPEC
- * decision 9): it identifies the row, and a database leak yields no usable value because the HMAC cannot
- * be inverted. The key id and the tag are verified before any storage lookup, so forged values and values
- * of unknown or retired keys cost no I/O (the order fosite lacks).
+ * A value is `<prefix>_<kid>_<time>_<random>.<tag>` where `random` is 256 bits (SPEC decisions 6 and 8), `kid`
+ * names the keyring key it was made with (tokens/token-keyring.ts: `k0`, `k1`, …), `time` is the minting
+ * second in base 32 (`0-9a-v`, 7 characters, so it sorts as it counts) and
+ * `tag = HMAC-SHA-256(key, <prefix>_<kid>_<time>_<random>)`, base64url. The digest stored and looked up is
+ * `<time><tag>` (SPEC decision 9: a digest; the time is public, in the value, and covered by the tag): new
+ * rows land at the end of the digest index instead of on a random page, so a rotation writes a few hot
+ * pages instead of one cold page per token, and the index's size stops mattering (issue 12, "flat with
+ * size"). Older values are still accepted until they expire, and their digest is the tag alone, as it was
+ * stored: `<prefix>_<kid>_<random>.<tag>` (before the time, issue 12) and `<prefix>_<random>.<tag>` (before
+ * key ids, verified with the original key `k0`). A database leak yields no usable value because the HMAC
+ * cannot be inverted. The key id and the tag are verified before any storage lookup, so forged values and
+ * values of unknown or retired keys cost no I/O (the order fosite lacks).
  */
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
@@ -18,7 +23,7 @@ import { createTokenKeyring, ORIGINAL_TOKEN_KEY_ID, type TokenKeyring } from './
 export type OpaqueTokenKind = 'gac' | 'gat' | 'grt';
 
 export interface OpaqueTokenCodec {
-  /** A fresh value, made with the keyring's current key, and the digest to store. */
+  /** A fresh value, made with the keyring's current key, and the digest to store (`<time><tag>`, 50 characters). */
   mint(kind: OpaqueTokenKind): { value: string; digest: string };
   /**
    * The digest to look up, or `undefined` when the value is malformed, of another kind, names a key that is
@@ -29,9 +34,13 @@ export interface OpaqueTokenCodec {
   digestOfSignedValue(value: string): string;
 }
 
-// The random part is exactly 43 characters, so a legacy value whose random part starts with `k1_` is not
-// mistaken for a keyed one (the optional group would leave too few characters).
-const SHAPE = /^(gac|gat|grt)_(?:(k(?:0|[1-9][0-9]{0,5}))_)?([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
+// The random part is exactly 43 characters and the time exactly 7, so the four shapes have four different
+// lengths and no value parses two ways (a legacy random part starting with `k1_` or with seven base-32
+// characters and `_` leaves too few characters for the optional groups). The time comes only after a key id.
+const SHAPE = /^(gac|gat|grt)_(?:(k(?:0|[1-9][0-9]{0,5}))_(?:([0-9a-v]{7})_)?)?([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
+
+/** The minting second, base 32, 7 characters: sorts as it counts until the year 3058. */
+const timeSegment = (seconds: number): string => seconds.toString(32).padStart(7, '0');
 
 /**
  * @param keys the keyring (tokens/token-keyring.ts), or one key used as `k0` alone (tests, tools).
@@ -43,10 +52,12 @@ export function createOpaqueTokenCodec(keys: Buffer | TokenKeyring, clock: Clock
   const tag = (key: KeyObject, body: string): Buffer => createHmac('sha256', key).update(body).digest();
   return {
     mint(kind) {
-      const { kid, key } = keyring.mintingKey(clock.nowSeconds());
-      const body = `${kind}_${kid}_${randomBase64url256()}`; // 256 bits from the token random pool (issue 12)
-      const digest = tag(key, body).toString('base64url');
-      return { value: `${body}.${digest}`, digest };
+      const now = clock.nowSeconds();
+      const { kid, key } = keyring.mintingKey(now);
+      const time = timeSegment(now);
+      const body = `${kind}_${kid}_${time}_${randomBase64url256()}`; // 256 bits from the token random pool (issue 12)
+      const mac = tag(key, body).toString('base64url');
+      return { value: `${body}.${mac}`, digest: `${time}${mac}` };
     },
     digestOf(value, kind) {
       const match = SHAPE.exec(value);
@@ -58,8 +69,9 @@ export function createOpaqueTokenCodec(keys: Buffer | TokenKeyring, clock: Clock
       // Compare the base64url strings, not decoded bytes: decoding ignores the last character's unused
       // bits, which would let three altered spellings of every tag pass.
       const expected = tag(key, value.slice(0, value.length - 44)).toString('base64url');
-      if (!timingSafeEqual(Buffer.from(match[4]!), Buffer.from(expected))) return undefined;
-      return expected;
+      if (!timingSafeEqual(Buffer.from(match[5]!), Buffer.from(expected))) return undefined;
+      // A value with a time is stored under `<time><tag>`, one without under its tag (see the file comment).
+      return match[3] === undefined ? expected : `${match[3]}${expected}`;
     },
     digestOfSignedValue(value) {
       return tag(keyring.originalKey, value).toString('base64url');
