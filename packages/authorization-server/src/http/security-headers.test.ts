@@ -5,6 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { InjectOptions } from 'fastify';
 import { startTestServer } from '../testing/harness.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -62,13 +63,16 @@ describe('security headers (SPEC decisions 17, 18)', () => {
       assert.equal(plain.statusCode, 403);
       assert.deepEqual(securityHeadersOf(plain.headers), EXPECTED_PRODUCTION);
       const https = { 'x-forwarded-proto': 'https' };
-      for (const [label, request, status] of [
-        ['two Authorization headers', { method: 'POST', url: '/oauth/token', headers: { ...https, authorization: ['Basic YTpi', 'Basic YzpkZA=='] } }, 400],
-        ['a multipart body', { method: 'POST', url: '/oauth/token', headers: { ...https, 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--' }, 415],
-        ['a client secret in the URL', { method: 'POST', url: '/oauth/token?client_secret=s', headers: https }, 400],
-      ] as const) {
-        const response = await server.app.inject(request as Parameters<typeof server.app.inject>[0]);
+      // Each refused by its hook (the description says which), before any route ran.
+      const refusals: [string, InjectOptions, number, RegExp][] = [
+        ['two Authorization headers', { method: 'POST', url: '/oauth/token', headers: { ...https, authorization: ['Basic YTpi', 'Basic YzpkZA=='] as unknown as string } }, 400, /more than one Authorization header/],
+        ['a multipart body', { method: 'POST', url: '/oauth/token', headers: { ...https, 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--' }, 415, /multipart/],
+        ['a client secret in the URL', { method: 'POST', url: '/oauth/token?client_secret=s', headers: https }, 400, /must not be sent in the URL/],
+      ];
+      for (const [label, request, status, description] of refusals) {
+        const response = await server.app.inject(request);
         assert.equal(response.statusCode, status, label);
+        assert.match(response.json().error_description, description, label);
         assert.deepEqual(securityHeadersOf(response.headers), EXPECTED_PRODUCTION, label);
       }
     } finally {
