@@ -11,7 +11,7 @@
  * seeded tokens only need realistic digests the B-tree sees as it would see the codec's: the minting
  * second (tokens/opaque-token.ts, base 32) followed by a uniformly random tag.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
 import { seedDevelopmentData, DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
@@ -132,7 +132,7 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
   for (let start = 0; start < total; start += batch) {
     inTransaction(db, () => {
       for (let i = start; i < Math.min(total, start + batch); i++) {
-        const grantId = randomUUID();
+        const grantId = randomUUIDv7(); // as grants/authorization-code.ts mints them
         insertGrant.run(grantId, client.id, SEEDED_GRANTS_USER.id, randomUUID(), BENCH_SCOPE, now);
         insertToken.run(randomDigest(), randomUUID(), 'access', grantId, client.id, BENCH_SCOPE, now, now + 900);
         let refreshDigest: string;

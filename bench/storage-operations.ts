@@ -33,7 +33,7 @@
  * 1,000,000 grants takes minutes; later checkouts migrate a copy of the first's seed, see seedFor).
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -233,7 +233,7 @@ async function runOnce(variant: Variant, seed: Seed, file: string) {
       const stored = await storage.authorizationCodes.find(codeDigest, clientId);
       if (!stored) throw new Error('a seeded code was not found');
       const grant: GrantRecord = {
-        grantId: randomUUID(), clientId, userId: stored.code.userId, subjectType: stored.code.subjectType, subjectId: stored.code.subjectId,
+        grantId: randomUUIDv7(), clientId, userId: stored.code.userId, subjectType: stored.code.subjectType, subjectId: stored.code.subjectId,
         scope: stored.code.scope, createdAt: now, revokedAt: null, revocationReason: null,
       };
       const records = newPair(grant.grantId, clientId, stored.code.scope);

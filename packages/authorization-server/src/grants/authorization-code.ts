@@ -1,7 +1,7 @@
 /**
  * The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.5–4.6, SPEC decisions 2, 4, 6).
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUIDv7 } from 'node:crypto';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import type { AuthorizationCodeRecord, ClientType, GrantRecord } from '../storage/storage.ts';
@@ -102,7 +102,9 @@ export const authorizationCodeGrant: GrantHandler = {
     const { accessScope, audience } = tokenResource(await loadResourceCatalogue(context), stored.resources, requestedResources, stored.scope, false);
 
     const grant: GrantRecord = {
-      grantId: randomUUID(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
+      // A time-ordered UUID (RFC 9562 §5.7): the grants' primary key and the tokens' grant index take new
+      // grants at their end, not on a random page (issue 12). It says when the grant was made, as created_at does.
+      grantId: randomUUIDv7(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
       ...(stored.resources ? { resources: stored.resources } : {}),
     };
