@@ -125,9 +125,10 @@ export async function activeLoginSession(context: ServerContext, request: Fastif
  * but a login racing the deletion could leave one behind).
  */
 async function liveUser(context: ServerContext, request: FastifyRequest, userId: string): Promise<UserRecord | undefined> {
-  const record = await context.storage.directory.findUser(userId);
-  if (!record) return undefined;
+  const live = await context.storage.users.findLive(userId);
+  if (!live) return undefined;
   // Issue 13 "Languages": the directory record's locale decides this request's pages (i18n/request-language.ts).
-  noteUserLocale(request, record.locale);
-  return context.storage.users.find(userId);
+  const { locale, ...user } = live;
+  noteUserLocale(request, locale);
+  return user;
 }

@@ -2,7 +2,7 @@
  * Users (storage.ts `Storage['users']`), written once for both databases over the SQL driver (issue 12).
  * A deleted user keeps its row (with a placeholder e-mail) for the grants that name it, and never logs in.
  */
-import { toUser } from '../rows.ts';
+import { nullableString, toUser } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
 
@@ -19,6 +19,10 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
     async find(userId) {
       const row = await db.get('SELECT * FROM users WHERE user_id = ?', [userId]);
       return row && toUser(row);
+    },
+    async findLive(userId) {
+      const row = await db.get('SELECT * FROM users WHERE user_id = ? AND deleted_at IS NULL', [userId]);
+      return row && { ...toUser(row), locale: nullableString(row.locale) };
     },
     async findByEmail(email) {
       const row = await db.get(findByEmail, [email]);
