@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Storage } from '../storage.ts';
+import type { GrantRecord, Storage } from '../storage.ts';
 import { type ContractBackend, type Fixture, NOW, digest, clientRecord, companyRecord, createCompany, fixture, codeRecord, grantRecord, tokenPair, issueGrant } from './fixtures.ts';
 
 export function grantsContract({ withStorage }: ContractBackend): void {
@@ -210,6 +210,25 @@ export function grantsContract({ withStorage }: ContractBackend): void {
         const fresh = await redeem(storage, f, NOW, NOW + 10);
         assert.equal(fresh.outcome, 'issued');
         assert.equal((await storage.grants.find(current.grantId))?.revocationReason, 'superseded');
+      }));
+
+      it('issueForCode with a long history of superseded grants: the old ones neither block nor change; one created and revoked since the code still does', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        // Twelve connections before the code, each superseding the last (the SQLite read returns only the rows that matter).
+        const history: GrantRecord[] = [];
+        for (let i = 0; i < 12; i++) history.push((await redeem(storage, f, NOW - 1_000 + i * 10, NOW - 1_000 + i * 10 + 1)).grant);
+        const fresh = await redeem(storage, f, NOW, NOW + 10);
+        assert.equal(fresh.outcome, 'issued');
+        for (const [index, old] of history.entries()) {
+          const stored = await storage.grants.find(old.grantId);
+          assert.equal(stored?.revocationReason, 'superseded');
+          // Each was superseded by the next connection; the last, live until now, by this one.
+          assert.equal(stored?.revokedAt, index < history.length - 1 ? history[index + 1]!.createdAt : NOW + 10);
+        }
+        // A grant created after a code was issued and revoked before it is redeemed outdates that code.
+        const { grant: between } = await issueGrant(storage, f, NOW + 30);
+        await storage.grants.revoke(between.grantId, NOW + 40, 'user_revoked');
+        assert.equal((await redeem(storage, f, NOW + 20, NOW + 50)).outcome, 'code_outdated');
       }));
 
       it('issueForCode: an event in the same second as the code was issued does not count as newer (whole seconds)', withStorage(async (storage) => {

@@ -153,10 +153,14 @@ function* sqliteIssueGrantSteps(
   auditEvent: AuditEvent | undefined,
 ): SqlStep<'issued' | 'code_outdated'> {
   // Issue 12: the (client, subject)'s grants in one read (the decision 6 check and the supersede used two
-  // over the same index range): a few rows, superseded grants stay only until cleanup removes them.
+  // over the same index range). Only the rows either needs: live ones, and any created or revoked after
+  // the code was issued. Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
+  // connected again and again has a long history that neither needs: returning all of it cost the flow
+  // benchmark 7% of its time (300 rows: 160 → 35 µs per read, measured in memory).
   const grants = yield* tx.all<{ grant_id: string; created_at: number; revoked_at: number | null }>(
-    'SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ?',
-    [grant.clientId, grant.subjectType, grant.subjectId],
+    `SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ?
+       AND (revoked_at IS NULL OR revoked_at > ? OR created_at > ?)`,
+    [grant.clientId, grant.subjectType, grant.subjectId, codeIssuedAt, codeIssuedAt],
   );
   // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
   // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
