@@ -58,40 +58,13 @@ export async function currentLoginSession(context: ServerContext, request: Fasti
   if (!session) return undefined;
   const user = await liveUser(context, request, session.userId);
   if (!user) return undefined;
-  await recordVisit(context, session.sessionDigest, now);
-  return { user, sessionDigest: session.sessionDigest };
-}
-
-/**
- * Per storage (a process may serve several, as tests do), the latest second in which this process recorded
- * each session's visit (`loginSessions.touch` answered), by session digest (what storage holds anyway,
- * never the cookie value). At most VISITS_REMEMBERED_AT_MOST sessions per storage; the one recorded
- * longest ago is forgotten first.
- */
-const visitsByStorage = new WeakMap<object, Map<string, number>>();
-const VISITS_REMEMBERED_AT_MOST = 10_000;
-
-/**
- * Moves the session's `lastSeenAt` forward (at most once per SESSION_LAST_SEEN_INTERVAL_SECONDS), skipping
- * the write only when it cannot change anything: once a touch at second T answered, `lastSeenAt` is T or
- * was already later than T − interval, and nothing moves it back, so a touch at any second ≤ T matches no
- * row. A flow's consent page and decision usually come in the same second: one write instead of two
- * (bench/README.md, "flow with session").
- */
-async function recordVisit(context: ServerContext, sessionDigest: string, now: number): Promise<void> {
-  let visitsRecorded = visitsByStorage.get(context.storage.loginSessions);
-  if (!visitsRecorded) {
-    visitsRecorded = new Map();
-    visitsByStorage.set(context.storage.loginSessions, visitsRecorded);
+  // The visit is written at most once per interval. Within it `touch` would match no row, yet as a write it
+  // would join a group commit and wait for its flush on a request that otherwise only reads, so it is not
+  // sent at all (issue 12). The stored `lastSeenAt` never moves back, so skipping can change nothing.
+  if (now - session.lastSeenAt >= SESSION_LAST_SEEN_INTERVAL_SECONDS) {
+    await context.storage.loginSessions.touch(session.sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
   }
-  const recordedAt = visitsRecorded.get(sessionDigest);
-  if (recordedAt !== undefined && now <= recordedAt) return;
-  await context.storage.loginSessions.touch(sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
-  // Another request's touch may have answered meanwhile, for a later second: keep the later one.
-  const latest = Math.max(now, visitsRecorded.get(sessionDigest) ?? now);
-  visitsRecorded.delete(sessionDigest); // re-inserted last: the oldest entry is the first one
-  if (visitsRecorded.size >= VISITS_REMEMBERED_AT_MOST) visitsRecorded.delete(visitsRecorded.keys().next().value!);
-  visitsRecorded.set(sessionDigest, latest);
+  return { user, sessionDigest: session.sessionDigest };
 }
 
 /** The logged-in user, or undefined without a valid, unexpired session. */

@@ -442,8 +442,11 @@ export interface Storage {
   };
   loginSessions: {
     create(session: LoginSessionRecord): Promise<void>;
-    /** The session if it exists and `now < expiresAt`. */
-    findActive(sessionDigest: string, now: number): Promise<LoginSessionRecord | undefined>;
+    /**
+     * The session if it exists and `now < expiresAt`, with `lastSeenAt` (seconds; `createdAt` until a touch
+     * moved it), so a caller can tell without a write whether `touch` would change anything.
+     */
+    findActive(sessionDigest: string, now: number): Promise<(LoginSessionRecord & { lastSeenAt: number }) | undefined>;
     delete(sessionDigest: string): Promise<void>;
     /**
      * Creates a session that records its device (issue 10 §4); `lastSeenAt` starts at `createdAt`.

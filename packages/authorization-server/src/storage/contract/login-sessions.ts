@@ -13,8 +13,8 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.users.create(user);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.create(session);
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), session);
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), session);
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), { ...session, lastSeenAt: NOW });
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3600), undefined);
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 7200), undefined);
       assert.equal(await storage.loginSessions.findActive(digest(), NOW), undefined);
@@ -29,7 +29,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.loginSessions.create(deleted);
       await storage.loginSessions.delete(deleted.sessionDigest);
       assert.equal(await storage.loginSessions.findActive(deleted.sessionDigest, NOW), undefined);
-      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), kept);
+      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), { ...kept, lastSeenAt: NOW });
       await storage.loginSessions.delete(digest()); // unknown: no error
     }));
 
@@ -38,11 +38,13 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.users.create(user);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.createWithDevice({ ...session, device: 'Firefox on Linux' });
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), session);
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW });
       assert.deepEqual(await storage.loginSessions.listActiveOfUser(user.userId, NOW), [{ ...session, device: 'Firefox on Linux', lastSeenAt: NOW }]);
       await storage.loginSessions.touch(session.sessionDigest, NOW + 59, 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 59))[0]!.lastSeenAt, NOW, 'not yet a minute');
+      assert.equal((await storage.loginSessions.findActive(session.sessionDigest, NOW + 59))?.lastSeenAt, NOW, 'findActive tells the same');
       await storage.loginSessions.touch(session.sessionDigest, NOW + 60, 60);
+      assert.equal((await storage.loginSessions.findActive(session.sessionDigest, NOW + 60))?.lastSeenAt, NOW + 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 60))[0]!.lastSeenAt, NOW + 60);
       await storage.loginSessions.touch(session.sessionDigest, NOW + 100, 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 100))[0]!.lastSeenAt, NOW + 60);

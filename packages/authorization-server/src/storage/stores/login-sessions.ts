@@ -12,8 +12,8 @@ export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions']
         [session.sessionDigest, session.userId, session.createdAt, session.expiresAt]);
     },
     async findActive(sessionDigest, now) {
-      const row = await db.get('SELECT * FROM login_sessions WHERE session_digest = ? AND expires_at > ?', [sessionDigest, now]);
-      return row && toLoginSession(row);
+      const row = await db.get('SELECT *, COALESCE(last_seen_at, created_at) AS seen FROM login_sessions WHERE session_digest = ? AND expires_at > ?', [sessionDigest, now]);
+      return row && { ...toLoginSession(row), lastSeenAt: Number(row.seen) };
     },
     async delete(sessionDigest) {
       await db.run('DELETE FROM login_sessions WHERE session_digest = ?', [sessionDigest]);
