@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage/storage.ts';
 import { basic, Browser, confidentialAuth, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 const alice = seed.users.alice;
@@ -25,6 +27,15 @@ async function signIn(server: TestServer, user: { email: string; password: strin
 
 const keyOf = (page: string) => /<code id="api_key_value" class="secret-value">(gak_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43})<\/code>/.exec(page)?.[1];
 
+/** `apiKeys.recordUse` calls (each a write sent to storage) of the server below. */
+const lastUseWrites = { count: 0 };
+function countingLastUseWrites(storage: Storage): Storage {
+  return { ...storage, apiKeys: { ...storage.apiKeys, recordUse: (...args) => {
+    lastUseWrites.count++;
+    return storage.apiKeys.recordUse(...args);
+  } } };
+}
+
 async function introspectKey(server: TestServer, token: string, extra: Record<string, string> = {}, authorization = resourceServerAuth()) {
   const answer = await postForm(`${server.url}/oauth/token/introspect`, { token, ...extra }, { authorization });
   assert.equal(answer.status, 200);
@@ -35,7 +46,7 @@ async function introspectKey(server: TestServer, token: string, extra: Record<st
 describe('API keys (issue 16)', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ storage: countingLastUseWrites(createSqliteStorage(':memory:')) });
   });
   after(() => server?.close());
 
@@ -112,6 +123,16 @@ describe('API keys (issue 16)', () => {
         assert.equal(answer.exp, stored.expiresAt);
       }
       assert.equal((await server.storage.apiKeys.find(stored.keyId))?.lastUsedAt, server.clock.nowSeconds(), 'last use is recorded');
+      // At most one write a minute: within it no write is sent at all (issue 12); after it, one.
+      const writesBefore = lastUseWrites.count;
+      server.clock.advanceSeconds(59);
+      assert.equal((await introspectKey(server, value)).active, true);
+      assert.equal(lastUseWrites.count, writesBefore, 'within the minute: no write');
+      server.clock.advanceSeconds(1);
+      assert.equal((await introspectKey(server, value)).active, true);
+      assert.equal(lastUseWrites.count, writesBefore + 1, 'a minute later: one write');
+      assert.equal((await server.storage.apiKeys.find(stored.keyId))?.lastUsedAt, server.clock.nowSeconds());
+      server.clock.advanceSeconds(-60);
 
       server.clock.advanceSeconds(2592000);
       assert.deepEqual(await introspectKey(server, value), { active: false }, 'expired at exp (SPEC decision 7 boundary)');
