@@ -98,20 +98,10 @@ type Row = QueryResultRow;
  */
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
+  await migrateOnOwnConnection(databaseUrl, schema, options.connectionTimeoutMillis);
   const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
   const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
   pool.on('error', onConnectionError);
-  try {
-    const { client, release } = await checkOut(pool);
-    try {
-      await runMigrations(client, schema);
-    } finally {
-      release();
-    }
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
 
   // Every operation's errors pass through postgresStorageError: an unreachable database is a
   // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
@@ -208,8 +198,18 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
  * @returns the versions applied by this call and the schema's version after it.
  */
 export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema'> = {}): Promise<{ applied: number[]; version: number }> {
-  const schema = checkSchema(options.schema ?? 'public');
-  const pool = createPool(databaseUrl, schema, 1);
+  return migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'));
+}
+
+/**
+ * Runs the migrations on a connection of their own, opened without `statement_timeout` (0: none) and
+ * closed after. Not the serving pool's connection: an index build or another instance's migration may take
+ * longer than a request's budget, and with a tiny budget (a test's 1 ms) a timer that fires between two
+ * statements cancels the next one ("canceling statement due to user request") before `SET LOCAL` could
+ * lift it.
+ */
+async function migrateOnOwnConnection(databaseUrl: string, schema: string, connectionTimeoutMillis?: number): Promise<{ applied: number[]; version: number }> {
+  const pool = createPool(databaseUrl, schema, 1, connectionTimeoutMillis, 0);
   pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
     const { client, release } = await checkOut(pool);
