@@ -12,6 +12,7 @@ import type { SqlDialect, SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../
 import type { DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 import { insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
+import { LIVE_USER } from './users.ts';
 
 /** A refusal inside a record's savepoint: rolls the record back and becomes its outcome. */
 class Refusal extends Error {
@@ -36,7 +37,6 @@ class DryRunRollback extends Error {
 /** PostgreSQL's unique_violation (SQLite serializes writers, so the checks before an insert already decided). */
 const isUniqueViolation = (error: unknown): error is { code: string; constraint?: string } => (error as { code?: string } | null)?.code === '23505';
 
-const LIVE_USER = 'SELECT * FROM users WHERE user_id = ? AND deleted_at IS NULL';
 const SUBJECT = 'SELECT * FROM subjects WHERE subject_type = ? AND subject_id = ?';
 const MEMBERSHIPS = 'SELECT subject_type, subject_id FROM subject_administrators WHERE user_id = ? ORDER BY subject_type, subject_id';
 const INSERT_USER = 'INSERT INTO users (user_id, email, name, password_hash, locale, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?)';

@@ -6,6 +6,9 @@ import { nullableString, toUser } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
 
+/** A user who has not been deleted, by id (the directory's reads share it). */
+export const LIVE_USER = 'SELECT * FROM users WHERE user_id = ? AND deleted_at IS NULL';
+
 export function createUserStore(db: SqlDriver): Storage['users'] {
   // Case-insensitive e-mail, each through its database's unique index: SQLite's column is COLLATE NOCASE
   // (ASCII folding), PostgreSQL's index is on lower(email) (see both migrations.ts).
@@ -21,7 +24,7 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       return row && toUser(row);
     },
     async findLive(userId) {
-      const row = await db.get('SELECT * FROM users WHERE user_id = ? AND deleted_at IS NULL', [userId]);
+      const row = await db.get(LIVE_USER, [userId]);
       return row && { ...toUser(row), locale: nullableString(row.locale) };
     },
     async findByEmail(email) {
