@@ -15,7 +15,7 @@ import { createHash, randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
 import { seedDevelopmentData, DEVELOPMENT_SEED } from '../packages/authorization-server/src/seed/development-seed.ts';
-import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
+import { createOpaqueTokenCodec, timeSegment } from '../packages/authorization-server/src/tokens/opaque-token.ts';
 import { API_AUDIENCE, BENCH_SCOPE, SEEDED_GRANTS_USER } from './config.ts';
 import { seedFlowUsers } from './flow-users.ts';
 
@@ -122,7 +122,7 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
   // fifth of a 100,000-grant seed's CPU (bench/profile-summary.ts on a --cpu-prof run).
   let random = Buffer.alloc(0);
   let offset = 0;
-  const mintedSecond = now.toString(32).padStart(7, '0'); // as the codec's digests start
+  const mintedSecond = timeSegment(now); // as the codec's digests start
   const randomDigest = () => {
     if (offset === random.length) [random, offset] = [randomBytes(65_536), 0];
     offset += 32;

@@ -39,8 +39,8 @@ export interface OpaqueTokenCodec {
 // characters and `_` leaves too few characters for the optional groups). The time comes only after a key id.
 const SHAPE = /^(gac|gat|grt)_(?:(k(?:0|[1-9][0-9]{0,5}))_(?:([0-9a-v]{7})_)?)?([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
 
-/** The minting second, base 32, 7 characters: sorts as it counts until the year 3058. */
-const timeSegment = (seconds: number): string => seconds.toString(32).padStart(7, '0');
+/** The minting second, base 32, 7 characters: sorts as it counts until the year 3058. The stored digest starts with it. */
+export const timeSegment = (seconds: number): string => seconds.toString(32).padStart(7, '0');
 
 /**
  * @param keys the keyring (tokens/token-keyring.ts), or one key used as `k0` alone (tests, tools).
