@@ -171,7 +171,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
 
   const storage: Storage = {
     resources: resourceCache.resources,
-    ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId) }),
+    ...createSharedStores(driver, { findClient: (clientId) => clientCache.clients.find(clientId), invalidateClient: (clientId) => clientCache.invalidate(clientId) }),
     clients: clientCache.clients,
     rateLimits: rateLimits ?? createRateLimitStore(driver),
     async close() {

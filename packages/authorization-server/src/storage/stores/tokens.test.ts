@@ -1,14 +1,16 @@
 /**
  * The token store's lookups (stores/tokens.ts) on both backends, beyond the storage contract: the client
- * they return is never staler than the client-record cache allows (storage/client-cache.ts). SQLite takes
- * it from that cache (no SELECT of its own); PostgreSQL joins it in its one round trip. Either way a
- * suspended client is refused by the very next introspection or refresh (SPEC decision 13).
+ * they return is never staler than the client-record cache allows (storage/client-cache.ts). Both take it
+ * from that cache (no SELECT of its own); PostgreSQL reads the client's status in the token's statement and
+ * reads a record whose status differs again. Either way a suspended client is refused by the very next
+ * introspection or refresh (SPEC decision 13).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fixture, issueGrant } from '../contract/fixtures.ts';
 import { storeBackends } from '../../testing/store-backends.ts';
 import { recordSqliteStatements } from '../../testing/sqlite-statements.ts';
+import { createTestPostgresStorage, postgresSkipReason, queryTestSchema } from '../../testing/postgres.ts';
 
 
 for (const backend of await storeBackends()) {
@@ -69,3 +71,36 @@ for (const backend of await storeBackends()) {
     }));
   });
 }
+
+describe('tokens lookups on PostgreSQL: the status read with the token, not only the cache', { skip: await postgresSkipReason() }, () => {
+  it('a suspension not (yet) notified to the cache is seen by the next findByDigest, which then refreshes the cached record', async () => {
+    const storage = await createTestPostgresStorage();
+    try {
+      const f = await fixture(storage);
+      const { access } = await issueGrant(storage, f);
+      const silently = (sql: string) => queryTestSchema(storage.schema, `SET session_replication_role = replica; ${sql}`);
+      // Until the listener listens, the cache is bypassed: wait until a silent change no longer shows.
+      let renames = 0;
+      for (const deadline = performance.now() + 5_000; ; await new Promise((resolve) => setTimeout(resolve, 10))) {
+        const before = (await storage.clients.find(f.client.clientId))!.clientName;
+        await silently(`UPDATE clients SET client_name = 'Renamed ${++renames}' WHERE client_id = '${f.client.clientId}'`);
+        if ((await storage.clients.find(f.client.clientId))!.clientName === before) break;
+        assert.ok(performance.now() < deadline, 'the client cache never served a cached record');
+      }
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))!.client.status, 'active');
+
+      // Triggers off: no notification, as when another instance's change has not reached this one yet.
+      await silently(`UPDATE clients SET status = 'suspended' WHERE client_id = '${f.client.clientId}'`);
+      assert.equal((await storage.clients.find(f.client.clientId))!.status, 'active', 'the cache alone does not know yet');
+      const found = (await storage.tokens.findByDigest(access.tokenDigest))!;
+      assert.equal(found.client.status, 'suspended');
+      assert.equal(found.client.clientName, `Renamed ${renames}`, 'the whole record read again, not only its status');
+      assert.equal((await storage.clients.find(f.client.clientId))!.status, 'suspended', 'the cached record was replaced');
+
+      await silently(`UPDATE clients SET status = 'active' WHERE client_id = '${f.client.clientId}'`);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))!.client.status, 'active', 'reactivated, unnotified, seen too');
+    } finally {
+      await storage.close();
+    }
+  });
+});

@@ -6,10 +6,13 @@
  * revocation feed. Nothing looks a token up by `token_id`, and no index keeps it unique (migration 30,
  * issue 12: it is a random UUID, so its index cost every token written a random page). Dialect-specific,
  * side by side in one function each:
- * - the lookup's client: PostgreSQL joins `clients` into the same statement (one round trip); SQLite takes
- *   it from the backend's cached client store (`findClient`, storage/client-cache.ts), so a lookup is one
- *   SELECT and a client changed by `clients.update` (or by another connection: PRAGMA data_version) is seen
- *   by the very next lookup;
+ * - the lookup's client comes from the backend's cached client store (`findClient`, storage/client-cache.ts)
+ *   on both. SQLite: a lookup is one SELECT, and a client changed by `clients.update` (or by another
+ *   connection: PRAGMA data_version) is seen by the very next lookup. PostgreSQL: another instance's change
+ *   reaches the cache by a notification, a moment after it commits, so the same statement joins the
+ *   client's `status` (the one column SPEC decision 13 rests on) and a cached record whose status differs is
+ *   read again: a suspension anywhere is seen by the very next lookup, still in one round trip. (Joining the
+ *   whole client row cost 27 more columns to describe and parse per lookup: 9% of an introspection's CPU.)
  * - `rotateRefreshToken` (SPEC decision 8): one named statement on PostgreSQL, a compare-and-swap
  *   transaction of five statements on SQLite (pinned by sqlite/refresh-statements.test.ts).
  * - the refresh grant's lookup (`findByDigest` with `forRotation`): on PostgreSQL, the refresh token this
@@ -18,7 +21,7 @@
  *
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
-import { prefixed, toClient, toGrant, toToken, type Row } from '../rows.ts';
+import { prefixed, toGrant, toToken, type Row } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { ClientRecord, GraceSuccessor, Storage, TokenWithGrant } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
@@ -28,28 +31,28 @@ import { writtenRowsOf } from '../postgres/written-rows.ts';
 export interface TokenStoreDependencies {
   /**
    * The client record of `clientId` (undefined if there is none), from the backend's cached client store
-   * (`cacheClients(…).clients.find`), so that it is never staler than that cache allows. SQLite's lookups
-   * call it; PostgreSQL's do not (they join `clients` in their one round trip).
+   * (`cacheClients(…).clients.find`), so that it is never staler than that cache allows.
    */
   findClient(clientId: string): Promise<ClientRecord | undefined>;
+  /**
+   * Drops `clientId`'s cached record (`cacheClients(…).invalidate`): PostgreSQL's lookup calls it when the
+   * status it read with the token differs from the cached record's, before reading the record again.
+   */
+  invalidateClient?(clientId: string): void;
 }
 
 const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
 const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
-const CLIENT_COLUMNS = ['client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
-  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
-  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
-  'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category'];
 
 /**
  * The lookup behind findByDigest, by primary key: the token's columns as they are, the grant's prefixed
- * `g_`, and with `withClient` (PostgreSQL) the client's prefixed `c_`.
+ * `g_`, and with `withClient` (PostgreSQL) the client's status as `c_status`.
  */
 function tokenLookup(withClient: boolean): string {
   const columns = [
     ...TOKEN_COLUMNS.map((name) => `t.${name}`),
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
-    ...(withClient ? CLIENT_COLUMNS.map((name) => `c.${name} AS c_${name}`) : []),
+    ...(withClient ? ['c.status AS c_status'] : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
     WHERE t.token_digest = ?`;
@@ -94,7 +97,7 @@ const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
    )
    SELECT count(*)::int AS rotated FROM current`;
 
-export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDependencies): Storage['tokens'] {
+export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
   const byDigest = tokenLookup(postgres);
   // PostgreSQL: the refresh tokens this instance wrote, for the lookup before a rotation (postgres/written-rows.ts).
@@ -113,9 +116,14 @@ export function createTokenStore(db: SqlDriver, { findClient }: TokenStoreDepend
       const row = await db.get(byDigest, [tokenDigest], { name: 'gatehouse_token_by_token_digest' });
       if (!row) return undefined;
       const grant = toGrant(prefixed(row, 'g_'));
-      // PostgreSQL: the client came with the token (one round trip). SQLite: from the client-record cache,
-      // which every client write invalidates, instead of a second SELECT.
-      const client = postgres ? toClient(prefixed(row, 'c_')) : await findClient(String(row.client_id));
+      // From the client-record cache instead of a second SELECT; on PostgreSQL checked against the status
+      // read with the token (another instance's change may not have been notified yet).
+      const clientId = String(row.client_id);
+      let client = await findClient(clientId);
+      if (postgres && client?.status !== row.c_status) {
+        invalidateClient?.(clientId);
+        client = await findClient(clientId);
+      }
       if (!client) return undefined;
       const token = toToken(row);
       // Read fresh and current: its grant is what the rotation that follows remembers with the successor.
