@@ -495,8 +495,8 @@ async function issueCodeAndRedirect(
     codeChallenge: authorization.codeChallenge, issuedAt: now, expiresAt: now + context.options.authorizationCodeLifetimeSeconds,
     ...(authorization.resources ? { resources: authorization.resources } : {}),
     ...(authorization.dpopJkt === undefined ? {} : { dpopJkt: authorization.dpopJkt }),
-  });
-  await context.storage.audit.record({
+  }, {
+    // The consent's audit event commits with the code (issue 12: one commit, one round trip on PostgreSQL).
     type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,
     details: {
       subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' '),

@@ -7,7 +7,8 @@
  * the epoch). Audit events never hold a secret, code or token value (storage.ts `AuditEvent`); a stream
  * carries nothing the audit table does not.
  *
- * The events are seen where storage records them: `audit.record`, and the events committed with a code
+ * The events are seen where storage records them: `audit.record`, the consent committed with its code
+ * (`authorizationCodes.create`), and the events committed with a code
  * redemption (`grants.issueForCode` or `grants.exchangeCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken`, when
  * `rotated`): a line is written only once its event is committed. Not streamed: the `directory.*` events
  * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
@@ -56,12 +57,13 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 }
 
 /**
- * The storage, with every audit event it commits also written to `stream`: after `audit.record` resolves,
- * and after `grants.issueForCode` or `grants.exchangeCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
+ * The storage, with every audit event it commits also written to `stream`: after `audit.record` or
+ * `authorizationCodes.create` (with an `auditEvent`) resolves, and after `grants.issueForCode` or `grants.exchangeCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
  * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
+  const createCode = storage.authorizationCodes.create.bind(storage.authorizationCodes);
   const issueForCode = storage.grants.issueForCode.bind(storage.grants);
   const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
   const revoke = storage.grants.revoke.bind(storage.grants);
@@ -75,6 +77,13 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
       async record(event) {
         await record(event);
         stream.write(event);
+      },
+    },
+    authorizationCodes: {
+      ...storage.authorizationCodes,
+      async create(code, auditEvent) {
+        await createCode(code, auditEvent);
+        if (auditEvent) stream.write(auditEvent);
       },
     },
     grants: {

@@ -472,7 +472,11 @@ export interface Storage {
     isKnown(deviceDigest: string, userId: string, now: number): Promise<boolean>;
   };
   authorizationCodes: {
-    create(code: AuthorizationCodeRecord): Promise<void>;
+    /**
+     * Stores a new code; with `auditEvent` (the consent that issued it, SPEC decision 19), the event in the
+     * same transaction: both commit, or neither does (one statement on PostgreSQL, one commit on SQLite).
+     */
+    create(code: AuthorizationCodeRecord, auditEvent?: AuditEvent): Promise<void>;
     /**
      * Atomically marks the code used; when `clientId` is given (the token endpoint always gives it), only
      * if the code was issued to that client (RFC 6749 §4.1.3): another client's code answers `unknown` and

@@ -33,6 +33,21 @@ export function authorizationCodesContract({ withStorage }: ContractBackend): vo
       assert.equal(replay.outcome === 'replayed' && replay.grantId, grant.grantId);
     }));
 
+    it('stores a code with its consent\'s audit event, both or neither (issue 12: one commit)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const code = codeRecord(f);
+      const event = { type: 'consent.granted', at: NOW, actor: `user:${f.user.userId}`, clientId: f.client.clientId, details: { scope: code.scope.join(' ') } };
+      await storage.authorizationCodes.create(code, event);
+      assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: false });
+      assert.deepEqual((await storage.audit.list()).map(({ eventId: _, ...stored }) => stored), [{ ...event, grantId: null }]);
+
+      // An event the database refuses (type is NOT NULL): the code is not stored either.
+      const refused = codeRecord(f);
+      await assert.rejects(storage.authorizationCodes.create(refused, { ...event, type: null as unknown as string }));
+      assert.equal(await storage.authorizationCodes.find(refused.codeDigest, f.client.clientId), undefined);
+      assert.equal((await storage.audit.list()).length, 1);
+    }));
+
     it('reports an unknown digest as unknown', withStorage(async (storage) => {
       const f = await fixture(storage);
       await storage.authorizationCodes.create(codeRecord(f));

@@ -8,19 +8,31 @@
 import { resourcesColumn, toCode } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { ConsumeCodeResult, Storage } from '../storage.ts';
+import { auditEventColumns, INSERT_AUDIT_EVENT, insertAuditEventSteps } from './audit.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
+
+const INSERT_CODE = `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
+  code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizationCodes'] {
   // PostgreSQL: the codes this instance wrote, so that their exchange is one round trip (postgres/written-rows.ts).
   const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
-    async create(code) {
-      await db.run(
-        `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-           code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-          code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null],
-      );
+    async create(code, auditEvent) {
+      const columns = [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
+        code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null];
+      if (!auditEvent) {
+        await db.run(INSERT_CODE, columns);
+      } else if (db.dialect === 'postgres') {
+        // Issue 12: the code and its consent's audit event in one statement (one round trip, one commit).
+        await db.run(`WITH code AS (${INSERT_CODE}) ${INSERT_AUDIT_EVENT}`, [...columns, ...auditEventColumns(auditEvent)], { name: 'gatehouse_create_code_audited' });
+      } else {
+        // One transaction: one commit, and one flush to wait for instead of two.
+        await db.transaction(function* (tx) {
+          yield* tx.run(INSERT_CODE, columns);
+          yield* insertAuditEventSteps(tx, auditEvent);
+        });
+      }
       written?.rememberCode(code);
     },
     async find(codeDigest, clientId, options) {
