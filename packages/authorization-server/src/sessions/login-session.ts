@@ -54,10 +54,13 @@ export async function currentLoginSession(context: ServerContext, request: Fasti
   const value = request.cookies[sessionCookieName(context)];
   if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined;
   const now = context.clock.nowSeconds();
+  // One read: the session with its live user (a deleted user signs nobody in, even through a session that
+  // outlived the deletion: deleting a user ends their sessions, but a login racing it could leave one).
   const session = await context.storage.loginSessions.findActive(digest(value), now);
   if (!session) return undefined;
-  const user = await liveUser(context, request, session.userId);
-  if (!user) return undefined;
+  // Issue 13 "Languages": the directory record's locale decides this request's pages (i18n/request-language.ts).
+  const { locale, ...user } = session.user;
+  noteUserLocale(request, locale);
   // The visit is written at most once per interval. Within it `touch` would match no row, yet as a write it
   // would join a group commit and wait for its flush on a request that otherwise only reads, so it is not
   // sent at all (issue 12). The stored `lastSeenAt` never moves back, so skipping can change nothing.
@@ -90,18 +93,4 @@ export async function endLoginSession(context: ServerContext, request: FastifyRe
 export async function activeLoginSession(context: ServerContext, request: FastifyRequest): Promise<CurrentLoginSession | undefined> {
   // One reading of the cookie for every caller: outside development its name is `__Host-gatehouse_session`.
   return currentLoginSession(context, request);
-}
-
-/**
- * The user of a session, only while the directory holds them live: a deleted user (users.deleted_at set)
- * signs nobody in, even through a session that outlived the deletion (deleting a user ends their sessions,
- * but a login racing the deletion could leave one behind).
- */
-async function liveUser(context: ServerContext, request: FastifyRequest, userId: string): Promise<UserRecord | undefined> {
-  const live = await context.storage.users.findLive(userId);
-  if (!live) return undefined;
-  // Issue 13 "Languages": the directory record's locale decides this request's pages (i18n/request-language.ts).
-  const { locale, ...user } = live;
-  noteUserLocale(request, locale);
-  return user;
 }

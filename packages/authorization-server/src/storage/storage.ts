@@ -129,6 +129,12 @@ export interface LoginSessionRecord {
   expiresAt: number;
 }
 
+/** A live login session as a request finds it (`loginSessions.findActive`). Times in seconds since the epoch. */
+export interface ActiveLoginSession extends LoginSessionRecord {
+  lastSeenAt: number;
+  user: UserRecord & { locale: string | null };
+}
+
 /** A login session as the account page lists it (issue 10 §4). Times in seconds since the epoch. */
 export interface LoginSessionListing extends LoginSessionRecord {
   /** A short summary of the User-Agent it started with ("Firefox on Linux"); '' when unknown. */
@@ -423,11 +429,6 @@ export interface Storage {
   users: {
     create(user: UserRecord): Promise<void>;
     find(userId: string): Promise<UserRecord | undefined>;
-    /**
-     * A live user (not deleted) with the language their directory record asks for (null: none), in one
-     * read: what a session request needs (sessions/login-session.ts; issue 12, one read instead of two).
-     */
-    findLive(userId: string): Promise<(UserRecord & { locale: string | null }) | undefined>;
     /** Case-insensitive; live users only (a deleted user never logs in). */
     findByEmail(email: string): Promise<UserRecord | undefined>;
     /** Sets (or, with null, clears) a live user's password hash. @returns false when there is no live user with that id. */
@@ -443,10 +444,12 @@ export interface Storage {
   loginSessions: {
     create(session: LoginSessionRecord): Promise<void>;
     /**
-     * The session if it exists and `now < expiresAt`, with `lastSeenAt` (seconds; `createdAt` until a touch
-     * moved it), so a caller can tell without a write whether `touch` would change anything.
+     * The session if it exists, `now < expiresAt` and its user is live (a deleted user signs nobody in, even
+     * through a session that outlived the deletion), with `lastSeenAt` (seconds; `createdAt` until a touch
+     * moved it, so a caller can tell without a write whether `touch` would change anything) and the user
+     * with the directory's locale: one read for what every session request needs (issue 12).
      */
-    findActive(sessionDigest: string, now: number): Promise<(LoginSessionRecord & { lastSeenAt: number }) | undefined>;
+    findActive(sessionDigest: string, now: number): Promise<ActiveLoginSession | undefined>;
     delete(sessionDigest: string): Promise<void>;
     /**
      * Creates a session that records its device (issue 10 §4); `lastSeenAt` starts at `createdAt`.

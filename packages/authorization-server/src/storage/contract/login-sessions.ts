@@ -13,11 +13,25 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.users.create(user);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.create(session);
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW });
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), { ...session, lastSeenAt: NOW });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3600), undefined);
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 7200), undefined);
       assert.equal(await storage.loginSessions.findActive(digest(), NOW), undefined);
+    }));
+
+    it('finds a session with its live user and the directory\'s locale, in one read; not once the user is deleted', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      await storage.loginSessions.create(session);
+      assert.notEqual(await storage.directory.updateUser(user.userId, { locale: 'de' }, NOW + 1), 'not_found');
+      assert.deepEqual((await storage.loginSessions.findActive(session.sessionDigest, NOW + 2))?.user, { ...user, locale: 'de' });
+      // A session left behind by a login racing the deletion signs nobody in.
+      await storage.directory.deleteUser(user.userId, NOW + 3);
+      const leftBehind = { ...session, sessionDigest: digest() };
+      await storage.loginSessions.create(leftBehind);
+      assert.equal(await storage.loginSessions.findActive(leftBehind.sessionDigest, NOW + 4), undefined);
     }));
 
     it('deletes a session (logout) and leaves the others', withStorage(async (storage) => {
@@ -29,7 +43,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.loginSessions.create(deleted);
       await storage.loginSessions.delete(deleted.sessionDigest);
       assert.equal(await storage.loginSessions.findActive(deleted.sessionDigest, NOW), undefined);
-      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), { ...kept, lastSeenAt: NOW });
+      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), { ...kept, lastSeenAt: NOW, user: { ...user, locale: null } });
       await storage.loginSessions.delete(digest()); // unknown: no error
     }));
 
@@ -38,7 +52,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.users.create(user);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.createWithDevice({ ...session, device: 'Firefox on Linux' });
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
       assert.deepEqual(await storage.loginSessions.listActiveOfUser(user.userId, NOW), [{ ...session, device: 'Firefox on Linux', lastSeenAt: NOW }]);
       await storage.loginSessions.touch(session.sessionDigest, NOW + 59, 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 59))[0]!.lastSeenAt, NOW, 'not yet a minute');

@@ -15,17 +15,6 @@ export function usersContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.users.find(randomUUID()), undefined);
     }));
 
-    it('findLive: a live user with their locale in one read; nothing for a deleted or unknown user', withStorage(async (storage) => {
-      const user = userRecord();
-      await storage.users.create(user);
-      assert.deepEqual(await storage.users.findLive(user.userId), { ...user, locale: null });
-      assert.equal(await storage.users.findLive(randomUUID()), undefined);
-      assert.notEqual(await storage.directory.updateUser(user.userId, { locale: 'de' }, 1_800_000_000), 'not_found');
-      assert.equal((await storage.users.findLive(user.userId))?.locale, 'de');
-      await storage.directory.deleteUser(user.userId, 1_800_000_100);
-      assert.equal(await storage.users.findLive(user.userId), undefined, 'a deleted user signs nobody in');
-    }));
-
     it('finds a user by e-mail case-insensitively', withStorage(async (storage) => {
       const user = userRecord({ email: 'Alice.Admin@Example.COM' });
       await storage.users.create(user);

@@ -4,6 +4,13 @@
  */
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
 import type { LoginSessionListing, LoginSessionRecord, Storage } from '../storage.ts';
+import { nullableString, toUser } from '../rows.ts';
+
+/** The session with its live user (a deleted user's session is no session), in one read (issue 12). */
+const ACTIVE_SESSION = `SELECT s.session_digest, s.user_id, s.created_at, s.expires_at, COALESCE(s.last_seen_at, s.created_at) AS seen,
+    u.email, u.name, u.password_hash, u.locale
+  FROM login_sessions s JOIN users u ON u.user_id = s.user_id AND u.deleted_at IS NULL
+  WHERE s.session_digest = ? AND s.expires_at > ?`;
 
 export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions'] {
   return {
@@ -12,8 +19,8 @@ export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions']
         [session.sessionDigest, session.userId, session.createdAt, session.expiresAt]);
     },
     async findActive(sessionDigest, now) {
-      const row = await db.get('SELECT *, COALESCE(last_seen_at, created_at) AS seen FROM login_sessions WHERE session_digest = ? AND expires_at > ?', [sessionDigest, now]);
-      return row && { ...toLoginSession(row), lastSeenAt: Number(row.seen) };
+      const row = await db.get(ACTIVE_SESSION, [sessionDigest, now], { name: 'gatehouse_active_login_session' });
+      return row && { ...toLoginSession(row), lastSeenAt: Number(row.seen), user: { ...toUser(row), locale: nullableString(row.locale) } };
     },
     async delete(sessionDigest) {
       await db.run('DELETE FROM login_sessions WHERE session_digest = ?', [sessionDigest]);

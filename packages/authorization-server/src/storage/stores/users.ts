@@ -2,7 +2,7 @@
  * Users (storage.ts `Storage['users']`), written once for both databases over the SQL driver (issue 12).
  * A deleted user keeps its row (with a placeholder e-mail) for the grants that name it, and never logs in.
  */
-import { nullableString, toUser } from '../rows.ts';
+import { toUser } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
 
@@ -22,10 +22,6 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
     async find(userId) {
       const row = await db.get('SELECT * FROM users WHERE user_id = ?', [userId]);
       return row && toUser(row);
-    },
-    async findLive(userId) {
-      const row = await db.get(LIVE_USER, [userId]);
-      return row && { ...toUser(row), locale: nullableString(row.locale) };
     },
     async findByEmail(email) {
       const row = await db.get(findByEmail, [email]);
