@@ -20,7 +20,8 @@
  * each of those operations is one round trip; the write re-checks under its locks what may have changed.
  * Hot statements are named (prepared once per connection; a transaction-pooling PgBouncer needs
  * `max_prepared_statements` for that, 1.21+). Client records and the resource catalogue are cached,
- * kept fresh by LISTEN/NOTIFY on one extra connection (client-cache.ts, resource-cache.ts).
+ * kept fresh by LISTEN/NOTIFY on one extra connection (client-cache.ts, resource-cache.ts); a token lookup
+ * reads its client's status in its own statement, so a change not yet notified is still seen (tokens.ts).
  *
  * Times are `bigint` seconds, returned by `pg` as strings and converted by the row mappers (rows.ts).
  */
