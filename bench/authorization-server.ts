@@ -65,6 +65,8 @@ interface Arguments {
   profileDir: string | undefined;
   writeReadme: boolean;
   waitQuiet: boolean;
+  /** --rounds: how many times every selected group runs (default 3 for a full run, else 1). */
+  rounds: number;
 }
 
 function seconds(option: string, value: string | undefined, minimum: number): number {
@@ -76,7 +78,7 @@ function seconds(option: string, value: string | undefined, minimum: number): nu
 function parseArguments(argv: string[]): Arguments {
   const parsed: Arguments = {
     quick: false, only: new Set(GROUPS), phases: new Set(PHASES), seconds: undefined, warmupSeconds: undefined,
-    profileDir: undefined, writeReadme: true, waitQuiet: true,
+    profileDir: undefined, writeReadme: true, waitQuiet: true, rounds: 0,
   };
   let partial = false;
   for (let i = 0; i < argv.length; i++) {
@@ -85,6 +87,11 @@ function parseArguments(argv: string[]): Arguments {
     else if (argument === '--no-readme') parsed.writeReadme = false;
     else if (argument === '--no-wait') parsed.waitQuiet = false;
     else if (argument === '--profile') parsed.profileDir = argv[++i];
+    else if (argument === '--rounds') {
+      const value = Number(argv[++i]);
+      if (!Number.isInteger(value) || value < 1) throw new Error(`--rounds: expected a whole number ≥ 1, got ${argv[i]}`);
+      parsed.rounds = value;
+    }
     else if (argument === '--seconds') {
       partial = true;
       parsed.seconds = seconds(argument, argv[++i], 1);
@@ -108,6 +115,9 @@ function parseArguments(argv: string[]): Arguments {
     throw new Error('--phases: introspection and refresh use the tokens the exchange phase obtains; add exchange');
   }
   if (parsed.quick || partial || parsed.profileDir) parsed.writeReadme = false;
+  // A full run repeats everything three times: one pass cannot decide a target near its line on this
+  // shared machine (full runs 40 minutes apart moved by ±25–35% with no change in between).
+  if (parsed.rounds === 0) parsed.rounds = parsed.writeReadme ? 3 : 1;
   return parsed;
 }
 
@@ -124,6 +134,9 @@ const CODE_POOL = { gatehouse: args.quick ? 15_000 : 60_000, oidc: args.quick ? 
 
 const workDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const results: Measurement[] = [];
+/** The round (1…args.rounds) each measurement was taken in. */
+const roundOf = new Map<Measurement, number>();
+let currentRound = 1;
 const notes: string[] = [];
 const running = new Set<ServerProcess>();
 /** Before each phase, wait up to 60 s for other work on the machine to end; at most this long in all. */
@@ -181,9 +194,9 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
     }
     const workload = await make();
     const profilePath = args.profileDir && workload.system.startsWith('Gatehouse')
-      ? join(args.profileDir, `${workload.system}-${workload.work}`.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase() + '.cpuprofile')
+      ? join(args.profileDir, `${workload.system}-${workload.work}${args.rounds > 1 ? `-round-${currentRound}` : ''}`.replace(/[^A-Za-z0-9]+/g, '-').toLowerCase() + '.cpuprofile')
       : undefined;
-    log(`  ${workload.system} · ${workload.work}${attempt > 1 ? ` (attempt ${attempt})` : ''} …`);
+    log(`  ${workload.system} · ${workload.work}${args.rounds > 1 ? ` (round ${currentRound} of ${args.rounds})` : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''} …`);
     const result = await measure(server, workload, limits, { profilePath, databaseCpu });
     afterEach?.();
     checkErrors(result, attempt);
@@ -196,6 +209,7 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
     if (attempt < MAX_ATTEMPTS) log(`    disturbed by other load on the machine: repeating`);
   }
   results.push(kept!);
+  roundOf.set(kept!, currentRound);
   return kept!;
 }
 
@@ -339,7 +353,7 @@ async function scale(): Promise<void> {
       await stop(seeder);
       const megabytes = databaseBytes(databasePath) / 1024 / 1024;
       log(`  seeded ${total.toLocaleString('en-US')} grants (${(total * 2).toLocaleString('en-US')} tokens) in ${seconds.toFixed(1)} s; database ${megabytes.toFixed(0)} MiB`);
-      notes.push(`Scale: ${total.toLocaleString('en-US')} grants (each with an access and a refresh token) seeded in ${seconds.toFixed(1)} s; database file ${megabytes.toFixed(0)} MiB.`);
+      if (currentRound === 1) notes.push(`Scale: ${total.toLocaleString('en-US')} grants (each with an access and a refresh token) seeded in ${seconds.toFixed(1)} s; database file ${megabytes.toFixed(0)} MiB.`);
       prepared.push({ total, server: await start('gatehouse-sqlite', { databasePath, tokenKey }), refreshTokens, databasePath });
     }
     for (const round of [1, 2]) {
@@ -474,31 +488,62 @@ const integer = (value: number) => (Number.isFinite(value) ? Math.round(value).t
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const ratio = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? '' : `${value.toFixed(2)}×`);
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+
+/** Every round's measurement of `work` by `system`, in the order taken. */
+function measurements(system: string, work: string): Measurement[] {
+  return results.filter((result) => result.system === system && result.work === work);
+}
+
+/** The round whose throughput is the median of `system`'s rounds of `work` (the lower middle of an even number). */
 function find(system: string, work: string): Measurement | undefined {
-  return results.find((result) => result.system === system && result.work === work);
+  const all = measurements(system, work);
+  const middle = median(all.map((result) => result.opsPerSecond));
+  return all.find((result) => result.opsPerSecond === middle);
+}
+
+/**
+ * `system` against `peerSystem` on `work`: the ratio of their throughputs in each round both were measured
+ * in (minutes apart, not a whole run apart), and the median of those ratios.
+ */
+function ratios(system: string, peerSystem: string, work: string): { each: number[]; median: number } | undefined {
+  const peers = new Map(measurements(peerSystem, work).map((result) => [roundOf.get(result), result]));
+  const each = measurements(system, work).flatMap((result) => {
+    const peer = peers.get(roundOf.get(result));
+    return peer ? [result.opsPerSecond / peer.opsPerSecond] : [];
+  });
+  return each.length ? { each, median: median(each)! } : undefined;
 }
 
 function table(): string {
   const json = find(SYSTEM.floorJson, 'small JSON POST');
   const full = find(SYSTEM.floorFull, 'JSON POST + 1 insert');
+  const byRound = args.rounds > 1;
   const lines = [
-    '| system | work | req/op | ops/s | errors | p50 ms | p99 ms | server CPU µs/op | peak RSS MiB | other load | × oidc-provider | × oidc-provider PostgreSQL | ÷ JSON floor | ÷ insert floor (FULL) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| system | work | req/op | ops/s${byRound ? ' (median) | ops/s by round' : ''} | errors | p50 ms | p99 ms | server CPU µs/op | peak RSS MiB | other load | × oidc-provider | × oidc-provider PostgreSQL | ÷ JSON floor | ÷ insert floor (FULL) |`,
+    `|---|---|---:|---:|${byRound ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ];
+  const rows = new Map<string, Measurement>();
   for (const result of results) {
+    const key = `${result.system}\u0000${result.work}`;
+    if (!rows.has(key)) rows.set(key, find(result.system, result.work)!);
+  }
+  for (const result of rows.values()) {
     const gatehouse = result.system.startsWith('Gatehouse');
-    const peer = gatehouse ? find(SYSTEM.oidc, result.work) : undefined;
+    const peer = gatehouse ? ratios(result.system, SYSTEM.oidc, result.work) : undefined;
     // Like with like: Gatehouse on PostgreSQL against oidc-provider on the same PostgreSQL (both durable).
-    const durablePeer = result.system === SYSTEM.postgres ? find(SYSTEM.oidcPostgres, result.work) : undefined;
+    const durablePeer = result.system === SYSTEM.postgres ? ratios(result.system, SYSTEM.oidcPostgres, result.work) : undefined;
+    const rounds = measurements(result.system, result.work);
     const cpu = result.databaseCpuMicrosPerOp === undefined
       ? integer(result.cpuMicrosPerOp)
       : `${integer(result.cpuMicrosPerOp)} + ${integer(result.databaseCpuMicrosPerOp)} pg`;
     lines.push([
       '', result.system, result.work, String(result.requestsPerOp), integer(result.opsPerSecond),
+      ...(args.rounds > 1 ? [rounds.map((round) => integer(round.opsPerSecond)).join(' · ')] : []),
       `${result.errors}${result.warmupErrors ? ` (+${result.warmupErrors} warm-up)` : ''}`,
       fixed(result.p50Ms, 2), fixed(result.p99Ms, 2), cpu, fixed(result.peakRssMiB, 0), `${fixed(result.otherCpuPercent, 0)}%`,
-      gatehouse && peer ? ratio(result.opsPerSecond / peer.opsPerSecond) : '',
-      durablePeer ? ratio(result.opsPerSecond / durablePeer.opsPerSecond) : '',
+      ratio(peer?.median),
+      ratio(durablePeer?.median),
       gatehouse && json ? ratio(result.opsPerSecond / json.opsPerSecond) : '',
       gatehouse && full ? ratio(result.opsPerSecond / full.opsPerSecond) : '',
       '',
@@ -518,13 +563,18 @@ function verdicts(): Verdict[] {
   const against = (system: string, work: string, wanted: number, label: string, peerSystem: string = SYSTEM.oidc) => {
     const ours = find(system, work);
     const peer = find(peerSystem, work);
+    const each = ratios(system, peerSystem, work);
     const target = `${label}: ${work} ≥ ${wanted}× oidc-provider${peerSystem === SYSTEM.oidcPostgres ? ' on PostgreSQL (durable)' : ''}`;
-    if (!ours || !peer) {
+    if (!ours || !peer || !each) {
       out.push({ target, met: undefined, detail: 'not measured in this run' });
       return;
     }
-    const value = ours.opsPerSecond / peer.opsPerSecond;
-    out.push({ target, met: value >= wanted && ours.errors === 0, detail: `${value.toFixed(2)}× (${integer(ours.opsPerSecond)} vs ${integer(peer.opsPerSecond)} ops/s${ours.errors ? `, ${ours.errors} errors` : ''})` });
+    const errors = measurements(system, work).reduce((sum, result) => sum + result.errors, 0);
+    const rounds = each.each.length > 1 ? `median of ${each.each.map((value) => ratio(value)).join(', ')}; ` : '';
+    out.push({
+      target, met: each.median >= wanted && errors === 0,
+      detail: `${each.median.toFixed(2)}× (${rounds}${integer(ours.opsPerSecond)} vs ${integer(peer.opsPerSecond)} ops/s${each.each.length > 1 ? ', medians' : ''}${errors ? `, ${errors} errors` : ''})`,
+    });
   };
   // Issue 12's table: ratios against oidc-provider in memory in the same run.
   const ISSUE_12_TARGETS: Array<[string, number, number]> = [
@@ -557,14 +607,16 @@ function report(): string {
   const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
   return [
     `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpus().length} × ${cpuModel} · Node ${process.versions.node} · concurrency 32 · `
-      + `${phase.warmupSeconds} s warm-up + ${phase.seconds} s per phase (logins ${loginPhase.seconds} s)${args.quick ? ' · QUICK (smoke test, not figures)' : ''}`,
+      + `${phase.warmupSeconds} s warm-up + ${phase.seconds} s per phase (logins ${loginPhase.seconds} s)`
+      + `${args.rounds > 1 ? ` · ${args.rounds} rounds: every group ${args.rounds} times in turn; a row is its median round, a ratio the median of the rounds' ratios` : ''}`
+      + `${args.quick ? ' · QUICK (smoke test, not figures)' : ''}`,
     '',
     table(),
     '',
     'Targets:',
     '',
     ...verdictLines,
-    ...(notes.length ? ['', ...notes.map((note) => `- ${note}`)] : []),
+    ...(notes.length ? ['', ...[...new Set(notes)].map((note) => `- ${note}`)] : []),
   ].join('\n');
 }
 
@@ -593,7 +645,10 @@ async function main(): Promise<void> {
     ['oidc-provider-postgres', oidcProviderPostgres],
   ];
   try {
-    for (const [group, step] of steps) if (args.only.has(group)) await step();
+    for (currentRound = 1; currentRound <= args.rounds; currentRound++) {
+      if (args.rounds > 1) log(`round ${currentRound} of ${args.rounds}`);
+      for (const [group, step] of steps) if (args.only.has(group)) await step();
+    }
   } finally {
     for (const server of running) await server.stop();
     rmSync(workDirectory, { recursive: true, force: true });
