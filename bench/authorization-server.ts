@@ -31,6 +31,7 @@ import { BENCH_SCOPE, OIDC_ACCOUNT, OIDC_CLIENT, OIDC_SCOPE } from './config.ts'
 import { FLOW_USER_COUNT, FLOW_USERS } from './flow-users.ts';
 import { gatehouseLogin, oidcLogin } from './http-session.ts';
 import { dropOidcPostgresSchema } from './oidc-postgres-adapter.ts';
+import { median } from './median.ts';
 import { measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
 import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
@@ -488,16 +489,15 @@ const integer = (value: number) => (Number.isFinite(value) ? Math.round(value).t
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const ratio = (value: number | undefined) => (value === undefined || !Number.isFinite(value) ? '' : `${value.toFixed(2)}×`);
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
-
 /** Every round's measurement of `work` by `system`, in the order taken. */
 function measurements(system: string, work: string): Measurement[] {
   return results.filter((result) => result.system === system && result.work === work);
 }
 
-/** The round whose throughput is the median of `system`'s rounds of `work` (the lower middle of an even number). */
+/** The round whose throughput is the median of `system`'s rounds of `work` (bench/median.ts). */
 function find(system: string, work: string): Measurement | undefined {
   const all = measurements(system, work);
+  if (all.length === 0) return undefined;
   const middle = median(all.map((result) => result.opsPerSecond));
   return all.find((result) => result.opsPerSecond === middle);
 }
@@ -512,7 +512,7 @@ function ratios(system: string, peerSystem: string, work: string): { each: numbe
     const peer = peers.get(roundOf.get(result));
     return peer ? [result.opsPerSecond / peer.opsPerSecond] : [];
   });
-  return each.length ? { each, median: median(each)! } : undefined;
+  return each.length ? { each, median: median(each) } : undefined;
 }
 
 function table(): string {

@@ -23,6 +23,7 @@ import { digestClientSecret, generateClientSecret } from '../packages/authorizat
 import { createPostgresStorage } from '../packages/authorization-server/src/storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts';
 import type { ClientRecord, Storage } from '../packages/authorization-server/src/storage/storage.ts';
+import { median } from './median.ts';
 
 const { values } = parseArgs({
   options: { iterations: { type: 'string', default: '20000' }, warmup: { type: 'string', default: '2000' }, 'http-iterations': { type: 'string', default: '5000' } },
@@ -55,11 +56,6 @@ async function refusal(storage: Storage, authorization: string): Promise<number>
   }
   throw new Error('authentication succeeded where it must fail');
 }
-
-const median = (samples: number[]) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 /** Runs the two paths interleaved (alternating which goes first) and prints their medians. */
 async function compare(label: string, iterations: number, warmup: number, unknown: () => Promise<number>, wrongSecret: () => Promise<number>): Promise<void> {

@@ -14,6 +14,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './median.ts';
 
 const USAGE = 'node bench/postgres-token-lookup.ts [--variant NAME=ROOT]... [--rounds 8] [--ops 6000] [--in-flight 32] [--help]';
 const { values } = parseArgs({
@@ -80,7 +81,6 @@ try {
   for (const variant of variants) await variant.storage.close();
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 console.log(`tokens.findByDigest on PostgreSQL · ${rounds} interleaved rounds × ${ops.toLocaleString('en-US')} lookups, ${inFlight} in flight`);
 console.log('');
 console.log('| variant | CPU µs/lookup (median) | each round | lookups/s (median) |');

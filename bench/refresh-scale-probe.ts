@@ -21,6 +21,7 @@ import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './median.ts';
 import { prepareDatabase, seedGrants } from './gatehouse-sqlite-seed.ts';
 import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
 import type { Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
@@ -133,7 +134,6 @@ async function refresh(storage: Storage, keyed: string, now: number): Promise<bo
 
 const results = new Map<string, number[]>();
 const cpuResults = new Map<string, number[]>();
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 for (let round = 0; round < rounds; round++) {
   for (const variant of variants) {
     for (const total of sizes) {

@@ -38,6 +38,7 @@ import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './median.ts';
 import type { GrantRecord, Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
 
 type SqliteStorageModule = typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
@@ -292,7 +293,6 @@ for (let round = 0; round < rounds + (split ? 1 : 0); round++) {
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 console.log(`\nMedian of ${rounds} rounds, ${ops} ops per phase, ${inFlight} in flight. CPU µs per op (user + system, whole process; main thread alone; min–max of the rounds), ops/s by the wall clock:\n`);
 console.log('| variant | grants | operation | CPU µs/op | main thread µs/op | range | KiB written/op | KiB read/op | ops/s |');
 console.log('|---|---:|---|---:|---:|---|---:|---:|---:|');
