@@ -14,7 +14,7 @@ import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
 import { cacheClients, clientChangeChannel, listenForChanges, type ClientStore, type ListenerConnection } from './client-cache.ts';
 import type { ClientRecord, Storage } from './storage.ts';
-import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { clientServedFromCache, createTestPostgresStorage, eventually, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const NOW = 1_800_000_000;
 const skipPostgres = await postgresSkipReason();
@@ -29,15 +29,6 @@ function clientRecord(overrides: Partial<ClientRecord> = {}): ClientRecord {
     initiationUri: null, settingsUri: null, contacts: ['dev@ledgerly.example'], ownerUserId: null, previousSecretDigest: null,
     previousSecretExpiresAt: null, brandingVerified: false, ...overrides,
   };
-}
-
-/** Polls `check` every 10 ms until it holds; fails after `timeoutMillis`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMillis = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMillis;
-  while (!(await check())) {
-    if (performance.now() > deadline) assert.fail(`not within ${timeoutMillis} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** An in-memory client store that counts its lookups. */
@@ -241,21 +232,6 @@ describe('client-record cache on SQLite', () => {
   });
 });
 
-/**
- * Whether `storage` answers `clientId` from its cache: the row is renamed and renamed back with triggers
- * off (`session_replication_role = replica`: no notification), and a cached record keeps its old name.
- */
-async function servedFromCache(storage: Storage, schema: string, clientId: string): Promise<boolean> {
-  const before = (await storage.clients.find(clientId))!.clientName;
-  const silently = (sql: string) => queryTestSchema(schema, `SET session_replication_role = replica; ${sql} WHERE client_id = '${clientId}'`);
-  await silently("UPDATE clients SET client_name = client_name || ' (silently renamed)'");
-  try {
-    return (await storage.clients.find(clientId))!.clientName === before;
-  } finally {
-    await silently("UPDATE clients SET client_name = replace(client_name, ' (silently renamed)', '')");
-  }
-}
-
 describe('client-record cache on PostgreSQL', { skip: skipPostgres }, () => {
   sameInstanceChanges(() => createTestPostgresStorage());
 
@@ -265,7 +241,7 @@ describe('client-record cache on PostgreSQL', { skip: skipPostgres }, () => {
     try {
       const client = clientRecord();
       await b.clients.create(client);
-      await eventually('A caches the client', () => servedFromCache(a, a.schema, client.clientId));
+      await eventually('A caches the client', () => clientServedFromCache(a, a.schema, client.clientId));
       await b.clients.update(client.clientId, { status: 'suspended' });
       await eventually('A sees the suspension made through B', async () => (await a.clients.find(client.clientId))!.status === 'suspended', 2_000);
       // A change by anything else that writes the row (an operator's SQL) is notified too (the trigger).
@@ -291,7 +267,7 @@ describe('client-record cache on PostgreSQL', { skip: skipPostgres }, () => {
       assert.ok(typeof listenerPid === 'number');
       const client = clientRecord();
       await b.clients.create(client);
-      await eventually('A caches the client', () => servedFromCache(a, a.schema, client.clientId));
+      await eventually('A caches the client', () => clientServedFromCache(a, a.schema, client.clientId));
 
       // Only A's own listening backend (its pid came from A), nothing else on the shared server.
       await queryTestSchema(a.schema, 'SELECT pg_terminate_backend($1)', [listenerPid]);

@@ -5,6 +5,7 @@
  * Every test works in its own `gh_test_<random>` schema and drops it afterwards, so PostgreSQL tests run
  * alongside each other (`--test-concurrency`) and alongside anyone else using the same database.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createPostgresStorage, type PostgresStorageOptions } from '../storage/postgres/postgres-storage.ts';
@@ -105,4 +106,28 @@ export function prewarmedTestStorages(depth = 3): { next(): Promise<Storage>; di
       await Promise.all(left.map((storage) => storage.then((opened) => opened.close(), () => {})));
     },
   };
+}
+
+/** Polls `check` every 10 ms until it holds; fails after `timeoutMillis`. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMillis = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMillis;
+  while (!(await check())) {
+    if (performance.now() > deadline) assert.fail(`not within ${timeoutMillis} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Whether `storage` answers `clientId` from its cache: the row is renamed and renamed back with triggers
+ * off (`session_replication_role = replica`: no notification), and a cached record keeps its old name.
+ */
+export async function clientServedFromCache(storage: Storage, schema: string, clientId: string): Promise<boolean> {
+  const before = (await storage.clients.find(clientId))!.clientName;
+  const silently = (sql: string) => queryTestSchema(schema, `SET session_replication_role = replica; ${sql} WHERE client_id = '${clientId}'`);
+  await silently("UPDATE clients SET client_name = client_name || ' (silently renamed)'");
+  try {
+    return (await storage.clients.find(clientId))!.clientName === before;
+  } finally {
+    await silently("UPDATE clients SET client_name = replace(client_name, ' (silently renamed)', '')");
+  }
 }
