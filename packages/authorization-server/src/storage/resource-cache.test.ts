@@ -10,9 +10,9 @@ import { StatementSync } from 'node:sqlite';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { CLIENT_CHANGES_CHANNEL, cacheClients, clientChangeChannel, externalWriteCheck, listenForChanges, type ClientStore, type ListenerConnection } from './client-cache.ts';
 import { cacheResources, RESOURCE_CHANGES_CHANNEL, resourceChangeChannel } from './resource-cache.ts';
-import type { ResourceRecord, ResourceStore, Storage } from './storage.ts';
+import type { ResourceRecord, ResourceStore } from './storage.ts';
 import { storeBackends } from '../testing/store-backends.ts';
-import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, resourceServedFromCache, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const NOW = 1_800_000_000;
 const skipPostgres = await postgresSkipReason();
@@ -300,27 +300,12 @@ describe('resource-catalogue cache on SQLite', () => {
   }));
 });
 
-/**
- * Whether `storage` answers from its cached catalogue: the resource is renamed and renamed back with triggers
- * off (`session_replication_role = replica`: no notification), and a cached catalogue keeps the old name.
- */
-async function servedFromCache(storage: Storage, schema: string, resource: string): Promise<boolean> {
-  const before = (await storage.resources.find(resource))!.name;
-  const silently = (sql: string) => queryTestSchema(schema, `SET session_replication_role = replica; ${sql} WHERE resource = '${resource}'`);
-  await silently("UPDATE resources SET name = name || ' (silently renamed)'");
-  try {
-    return (await storage.resources.find(resource))!.name === before;
-  } finally {
-    await silently("UPDATE resources SET name = replace(name, ' (silently renamed)', '')");
-  }
-}
-
 describe('resource-catalogue cache on PostgreSQL', { skip: skipPostgres }, () => {
   it('is used once listening, and a change made in SQL (the trigger, once per statement, TRUNCATE too) is seen', async () => {
     const a = await createTestPostgresStorage();
     try {
       await a.resources.create(exportApi());
-      await eventually('A caches the catalogue', () => servedFromCache(a, a.schema, exportApi().resource));
+      await eventually('A caches the catalogue', () => resourceServedFromCache(a, a.schema, exportApi().resource));
       await queryTestSchema(a.schema, "UPDATE resources SET name = 'Renamed by SQL'");
       await eventually('A sees the change made in SQL', async () => (await a.resources.find(exportApi().resource))?.name === 'Renamed by SQL', 2_000);
       await queryTestSchema(a.schema, 'TRUNCATE resources');
@@ -340,7 +325,7 @@ describe('resource-catalogue cache on PostgreSQL', { skip: skipPostgres }, () =>
       const listenerPid = states.at(-1)?.processId;
       assert.ok(typeof listenerPid === 'number');
       await b.resources.create(exportApi());
-      await eventually('A caches the catalogue', () => servedFromCache(a, a.schema, exportApi().resource));
+      await eventually('A caches the catalogue', () => resourceServedFromCache(a, a.schema, exportApi().resource));
 
       // Only A's own listening backend: the pid A reported, and only if it is that listener (application_name).
       const terminated = await queryTestSchema(a.schema, 'SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = $1 AND pid = $2',
@@ -349,7 +334,7 @@ describe('resource-catalogue cache on PostgreSQL', { skip: skipPostgres }, () =>
       await eventually('A notices its listener is gone', () => states.at(-1)?.listening === false);
       await b.resources.create(vendorApi()); // its notification reaches nobody in A
       assert.deepEqual(await a.resources.list(), [exportApi(), vendorApi()]);
-      assert.equal(await servedFromCache(a, a.schema, exportApi().resource), false, 'not listening: every read goes to the database');
+      assert.equal(await resourceServedFromCache(a, a.schema, exportApi().resource), false, 'not listening: every read goes to the database');
 
       await eventually('A listens again', () => states.at(-1)?.listening === true, 10_000);
       assert.notEqual(states.at(-1)?.processId, listenerPid);
@@ -368,7 +353,7 @@ describe('resource-catalogue cache on PostgreSQL', { skip: skipPostgres }, () =>
     try {
       await a.resources.create(exportApi());
       await a.resources.list();
-      assert.equal(await servedFromCache(a, a.schema, exportApi().resource), false);
+      assert.equal(await resourceServedFromCache(a, a.schema, exportApi().resource), false);
     } finally {
       await a.close();
     }

@@ -118,16 +118,27 @@ export async function eventually(what: string, check: () => Promise<boolean> | b
 }
 
 /**
- * Whether `storage` answers `clientId` from its cache: the row is renamed and renamed back with triggers
- * off (`session_replication_role = replica`: no notification), and a cached record keeps its old name.
+ * Whether a cache answers a row's name without reading the database: the row (`table`, `where`) is renamed
+ * and renamed back with triggers off (`session_replication_role = replica`: no notification), and a cached
+ * answer of `readName` keeps its old name.
  */
-export async function clientServedFromCache(storage: Storage, schema: string, clientId: string): Promise<boolean> {
-  const before = (await storage.clients.find(clientId))!.clientName;
-  const silently = (sql: string) => queryTestSchema(schema, `SET session_replication_role = replica; ${sql} WHERE client_id = '${clientId}'`);
-  await silently("UPDATE clients SET client_name = client_name || ' (silently renamed)'");
+async function servedFromCache(schema: string, table: string, nameColumn: string, where: string, readName: () => Promise<string>): Promise<boolean> {
+  const before = await readName();
+  const silently = (sql: string) => queryTestSchema(schema, `SET session_replication_role = replica; ${sql} WHERE ${where}`);
+  await silently(`UPDATE ${table} SET ${nameColumn} = ${nameColumn} || ' (silently renamed)'`);
   try {
-    return (await storage.clients.find(clientId))!.clientName === before;
+    return (await readName()) === before;
   } finally {
-    await silently("UPDATE clients SET client_name = replace(client_name, ' (silently renamed)', '')");
+    await silently(`UPDATE ${table} SET ${nameColumn} = replace(${nameColumn}, ' (silently renamed)', '')`);
   }
+}
+
+/** Whether `storage` answers `clientId` from its client-record cache (see servedFromCache). */
+export function clientServedFromCache(storage: Storage, schema: string, clientId: string): Promise<boolean> {
+  return servedFromCache(schema, 'clients', 'client_name', `client_id = '${clientId}'`, async () => (await storage.clients.find(clientId))!.clientName);
+}
+
+/** Whether `storage` answers `resource` from its cached catalogue (see servedFromCache). */
+export function resourceServedFromCache(storage: Storage, schema: string, resource: string): Promise<boolean> {
+  return servedFromCache(schema, 'resources', 'name', `resource = '${resource}'`, async () => (await storage.resources.find(resource))!.name);
 }
