@@ -32,8 +32,9 @@ const QUERIES: Record<string, string> = {
   'revokeGrant: grant': 'UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL',
   'revokeGrant: tokens': 'UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL',
   'revokeGrant: cleanup_after': 'UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL',
-  'issueGrant: SPEC decision 6 check': 'SELECT 1 FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND (created_at > ? OR revoked_at > ?) LIMIT 1',
-  'issueGrant: supersede': 'SELECT grant_id FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+  'issueGrant: SPEC decision 6 check and supersede': `SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL
+     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at > ?
+     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND created_at > ? AND revoked_at <= ?`,
   'grants.find': 'SELECT * FROM grants WHERE grant_id = ?',
   'grants.listActive by client': `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) FROM grants g WHERE g.client_id = ? AND g.revoked_at IS NULL
      ORDER BY g.created_at DESC, g.grant_id`,

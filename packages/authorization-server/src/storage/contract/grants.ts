@@ -231,6 +231,17 @@ export function grantsContract({ withStorage }: ContractBackend): void {
         assert.equal((await redeem(storage, f, NOW + 20, NOW + 50)).outcome, 'code_outdated');
       }));
 
+      it('issueForCode: a grant created after the code was issued outdates it even when stamped revoked before (a clock set back meanwhile)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        // Migration 32 searches live, revoked-since and created-since grants as separate index ranges: this
+        // grant is in the last alone.
+        const { grant: between } = await issueGrant(storage, f, NOW + 30);
+        await storage.grants.revoke(between.grantId, NOW + 15, 'user_revoked');
+        const late = await redeem(storage, f, NOW + 20, NOW + 50);
+        assert.equal(late.outcome, 'code_outdated');
+        assert.equal(await storage.grants.find(late.grant.grantId), undefined);
+      }));
+
       it('issueForCode: an event in the same second as the code was issued does not count as newer (whole seconds)', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant } = await issueGrant(storage, f, NOW);

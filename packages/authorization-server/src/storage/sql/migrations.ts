@@ -943,4 +943,78 @@ export const migrations: readonly Migration[] = [
       END $$;
     `],
   },
+  {
+    version: 32,
+    name: "grants: a (client, subject)'s history searched by revocation and by creation time",
+    steps: [`
+      -- Issue 12, SPEC decision 6: a code redeems only if no grant of its (client, subject) is live, was revoked
+      -- after the code was issued, or was created after it (stores/grants.ts, gatehouse_redeem_code). On the
+      -- (client, subject) index alone that read visited every grant the pair ever had: superseded grants stay
+      -- until their tokens expire, so an app that connects at every sign-in builds a long history (300 grants:
+      -- 32 µs per read). With the time after the pair, each condition is one range of one index.
+      DROP INDEX grants_by_client_subject;
+      CREATE INDEX grants_by_client_subject_revoked ON grants (client_id, subject_type, subject_id, revoked_at);
+      CREATE INDEX grants_by_client_subject_created ON grants (client_id, subject_type, subject_id, created_at);
+    `, {
+      postgres: `
+      -- gatehouse_redeem_code (migration 20) as it was, but for its SPEC decision 6 check.
+      CREATE OR REPLACE FUNCTION gatehouse_redeem_code(
+        p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
+        p_now bigint, p_superseded_at bigint, p_consume boolean
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        v_code record;
+        v_superseded text[];
+      BEGIN
+        -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
+        -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
+        PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at INTO v_code
+          FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
+        -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
+          RETURN QUERY SELECT 'unknown'::text, NULL::text;
+          RETURN;
+        END IF;
+        IF p_consume THEN
+          IF v_code.consumed_at IS NOT NULL THEN
+            -- RFC 6749 §4.1.2: used before; marked replayed as authorizationCodes.consume does.
+            UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, p_now) WHERE code_digest = p_code_digest;
+            RETURN QUERY SELECT 'replayed'::text, v_code.grant_id::text;
+            RETURN;
+          END IF;
+        ELSIF v_code.replayed_at IS NOT NULL OR v_code.grant_id IS NOT NULL THEN
+          RETURN QUERY SELECT 'code_replayed'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued.
+        -- Two EXISTS, one per index of migration 32, each a seek (one OR scanned the pair's whole history).
+        IF EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.created_at > v_code.issued_at)
+            OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at) THEN
+          IF p_consume THEN
+            UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
+          END IF;
+          RETURN QUERY SELECT 'code_outdated'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 11: the previous active grant is superseded. Grant rows are locked first (lock order);
+        -- the tokens statement after it sees every token a rotation of that grant committed meanwhile.
+        WITH superseded AS (
+          UPDATE grants g SET revoked_at = p_superseded_at, revocation_reason = 'superseded'
+          WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL
+          RETURNING g.grant_id
+        ) SELECT array_agg(superseded.grant_id) INTO v_superseded FROM superseded;
+        IF v_superseded IS NOT NULL THEN
+          UPDATE tokens t SET revoked_at = p_superseded_at WHERE t.grant_id = ANY (v_superseded) AND t.revoked_at IS NULL;
+          UPDATE grants g SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = g.grant_id)
+            WHERE g.grant_id = ANY (v_superseded);
+        END IF;
+        RETURN QUERY SELECT 'issued'::text, NULL::text;
+      END
+      $fn$;
+    `,
+    }],
+  },
 ];
