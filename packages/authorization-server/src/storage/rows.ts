@@ -38,6 +38,9 @@ export function prefixed(row: Row, prefix: string): Row {
   return out;
 }
 
+/** The columns `toUser` reads: a query joining users to another table names them (stores/login-sessions.ts). */
+export const USER_COLUMNS = ['user_id', 'email', 'name', 'password_hash'] as const;
+
 export function toUser(row: Row): UserRecord {
   return { userId: String(row.user_id), email: String(row.email), name: String(row.name), passwordHash: nullableString(row.password_hash) };
 }

@@ -4,11 +4,14 @@
  */
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
 import type { LoginSessionListing, LoginSessionRecord, Storage } from '../storage.ts';
-import { nullableString, toUser } from '../rows.ts';
+import { nullableString, toUser, USER_COLUMNS } from '../rows.ts';
 
-/** The session with its live user (a deleted user's session is no session), in one read (issue 12). */
-const ACTIVE_SESSION = `SELECT s.session_digest, s.user_id, s.created_at, s.expires_at, COALESCE(s.last_seen_at, s.created_at) AS seen,
-    u.email, u.name, u.password_hash, u.locale
+/**
+ * The session with its live user (a deleted user's session is no session), in one read (issue 12). The
+ * user's columns are named (`u.*` would clash with the session's `created_at`), from rows.ts's list.
+ */
+const ACTIVE_SESSION = `SELECT s.session_digest, s.created_at, s.expires_at, COALESCE(s.last_seen_at, s.created_at) AS seen,
+    ${USER_COLUMNS.map((column) => `u.${column}`).join(', ')}, u.locale
   FROM login_sessions s JOIN users u ON u.user_id = s.user_id AND u.deleted_at IS NULL
   WHERE s.session_digest = ? AND s.expires_at > ?`;
 
