@@ -19,20 +19,11 @@ import { CLIENT_CHANGES_CHANNEL, cacheClients, clientChangeChannel, type ClientS
 import { cacheResources, RESOURCE_CHANGES_CHANNEL, resourceChangeChannel } from './resource-cache.ts';
 import type { ResourceRecord, Storage } from './storage.ts';
 import { clientRecord, NOW } from './contract/fixtures.ts';
-import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { createTestPostgresStorage, eventually, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const skipPostgres = await postgresSkipReason();
 
 const exportApi = (): ResourceRecord => ({ resource: 'https://export.api.example', name: 'Export API', scopes: ['export-jobs:read'], createdAt: NOW });
-
-/** Polls `check` every 10 ms until it holds; fails after `timeoutMillis`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMillis = 2_000): Promise<void> {
-  const deadline = performance.now() + timeoutMillis;
-  while (!(await check())) {
-    if (performance.now() > deadline) assert.fail(`not within ${timeoutMillis} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Runs `sql` in `schema` with triggers off: the change is notified to nobody. */
 const silently = (schema: string, sql: string, params: unknown[] = []) => queryTestSchema(schema, `SET session_replication_role = replica; ${sql}`, params);

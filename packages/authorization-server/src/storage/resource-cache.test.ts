@@ -12,7 +12,7 @@ import { CLIENT_CHANGES_CHANNEL, cacheClients, clientChangeChannel, externalWrit
 import { cacheResources, RESOURCE_CHANGES_CHANNEL, resourceChangeChannel } from './resource-cache.ts';
 import type { ResourceRecord, ResourceStore } from './storage.ts';
 import { storeBackends } from '../testing/store-backends.ts';
-import { createTestPostgresStorage, postgresSkipReason, queryTestSchema, resourceServedFromCache, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { createTestPostgresStorage, eventually, postgresSkipReason, queryTestSchema, resourceServedFromCache, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const NOW = 1_800_000_000;
 const skipPostgres = await postgresSkipReason();
@@ -21,15 +21,6 @@ const LISTENER_APPLICATION_NAME = 'gatehouse client-cache listener';
 
 const exportApi = (): ResourceRecord => ({ resource: 'https://export.api.example', name: 'Export API', scopes: ['export-jobs:read', 'export-items:read'], createdAt: NOW });
 const vendorApi = (): ResourceRecord => ({ resource: 'https://vendors.api.example', name: 'Vendor API', scopes: ['vendors:write'], createdAt: NOW + 1 });
-
-/** Polls `check` every 10 ms until it holds; fails after `timeoutMillis`. */
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMillis = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMillis;
-  while (!(await check())) {
-    if (performance.now() > deadline) assert.fail(`not within ${timeoutMillis} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** An in-memory resource store that counts its reads. */
 function countingStore(): ResourceStore & { reads: number; rows: Map<string, ResourceRecord> } {
