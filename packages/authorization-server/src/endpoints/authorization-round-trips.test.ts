@@ -1,10 +1,11 @@
 /**
  * Storage calls of a flow with a login session (issue 12, bench "flow with session"): the consent page
- * reads the user's subjects once, and a session's visit is written once per interval at most: within it the
+ * reads the user's subjects once, the decision not at all unless it is refused, and a session's visit is written once per interval at most: within it the
  * stored `lastSeenAt` (read with the session) says a write would change nothing, so none is sent
  * (sessions/login-session.ts). The visit still moves forward once the interval has passed.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -42,7 +43,7 @@ describe('authorization endpoint: storage round trips with a login session (issu
   });
   const lastSeen = async () => (await server.storage.loginSessions.listActiveOfUser(seed.users.alice.id, server.clock.nowSeconds()))[0]!.lastSeenAt;
 
-  it('reads the user\'s subjects once for the consent page, and once for the decision', async () => {
+  it('reads the user\'s subjects once for the consent page, and not for the decision (the code\'s insert checks the one chosen)', async () => {
     server.clock.advanceSeconds(SESSION_LAST_SEEN_INTERVAL_SECONDS);
     counts.listAdministeredBy = 0;
     const page = await browser.get(consentUrl());
@@ -52,7 +53,15 @@ describe('authorization endpoint: storage round trips with a login session (issu
     const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
     assert.equal(decision.status, 303);
     assert.ok(new URL(decision.location!).searchParams.get('code'));
-    assert.equal(counts.listAdministeredBy, 2, 'decision');
+    assert.equal(counts.listAdministeredBy, 1, 'decision');
+
+    // A refused decision reads them, to say why (here: a company the user does not administer, that does not exist).
+    const refusedPage = await browser.get(consentUrl());
+    const refused = await browser.post(`${server.url}/oauth/authorize/decision`, {
+      ...hiddenInputs(refusedPage.text), subject: `urn:gatehouse:company:${randomUUID()}`, decision: 'allow',
+    });
+    assert.equal(new URL(refused.location!).searchParams.get('error'), 'access_denied');
+    assert.equal(counts.listAdministeredBy, 3, 'consent page and refused decision');
   });
 
   it('writes a session\'s visit once per interval: no write at all within it, one once it has passed', async () => {

@@ -311,9 +311,30 @@ describe('GET /oauth/authorize', () => {
     it('refuses a tampered subject on the consent form', async () => {
       const browser = await loggedIn(server, seed.users.bob);
       const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+      const before = await codesIssued(server);
       const response = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject: swedishCompany, decision: 'allow' });
-      assert.equal(new URL(response.location!).searchParams.get('error'), 'access_denied');
-      assert.equal(new URL(response.location!).searchParams.get('code'), null);
+      const location = new URL(response.location!);
+      assert.equal(location.searchParams.get('error'), 'access_denied');
+      assert.equal(location.searchParams.get('error_description'), 'the user cannot connect that company');
+      assert.equal(location.searchParams.get('code'), null);
+      assert.equal(await codesIssued(server), before);
+    });
+
+    it('refuses the decision when the user stopped administering the chosen company after the consent page (no code, no consent event)', async () => {
+      const browser = await loggedIn(server);
+      const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
+      const membership = { subjectType: 'company' as const, subjectId: seed.companies[0].id };
+      assert.equal(await server.storage.directory.deleteMembership(alice.id, membership), true);
+      try {
+        const before = await codesIssued(server);
+        const response = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject: danishCompany, decision: 'allow' });
+        const location = new URL(response.location!);
+        assert.equal(location.searchParams.get('error'), 'access_denied');
+        assert.equal(location.searchParams.get('code'), null);
+        assert.equal(await codesIssued(server), before);
+      } finally {
+        await server.storage.subjects.addAdministrator(alice.id, membership.subjectType, membership.subjectId);
+      }
     });
 
     it('ignores request fields posted with the consent form: the code carries the stored client, redirect URI and scope (issue 11 item 6)', async () => {

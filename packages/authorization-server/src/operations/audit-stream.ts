@@ -81,9 +81,10 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
     },
     authorizationCodes: {
       ...storage.authorizationCodes,
-      async create(code, auditEvent) {
-        await createCode(code, auditEvent);
-        if (auditEvent) stream.write(auditEvent);
+      async create(code, auditEvent, options) {
+        const created = await createCode(code, auditEvent, options);
+        if (created && auditEvent) stream.write(auditEvent);
+        return created;
       },
     },
     grants: {

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ContractBackend, NOW, digest, count, fixture, codeRecord, issueGrant } from './fixtures.ts';
+import { type ContractBackend, NOW, digest, count, fixture, codeRecord, companyRecord, issueGrant } from './fixtures.ts';
 
 export function authorizationCodesContract({ withStorage }: ContractBackend): void {
   describe('authorizationCodes', () => {
@@ -46,6 +46,33 @@ export function authorizationCodesContract({ withStorage }: ContractBackend): vo
       await assert.rejects(storage.authorizationCodes.create(refused, { ...event, type: null as unknown as string }));
       assert.equal(await storage.authorizationCodes.find(refused.codeDigest, f.client.clientId), undefined);
       assert.equal((await storage.audit.list()).length, 1);
+    }));
+
+    it('onlyForAdministrator: stores the code (and its event) only while its user administers its subject (issue 10 §1, issue 12)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const event = (code: { subjectId: string }) => ({ type: 'consent.granted', at: NOW, actor: `user:${f.user.userId}`, clientId: f.client.clientId, details: { subject: code.subjectId } });
+      for (const audited of [true, false]) {
+        const code = codeRecord(f);
+        assert.equal(await storage.authorizationCodes.create(code, audited ? event(code) : undefined, { onlyForAdministrator: true }), true);
+        assert.deepEqual(await storage.authorizationCodes.find(code.codeDigest, f.client.clientId), { code, used: false });
+      }
+      assert.equal((await storage.audit.list()).length, 1);
+
+      // Another company, which the user does not administer, and the user's own company once removed from it.
+      const other = companyRecord();
+      await storage.subjects.create(other);
+      const notTheirs = codeRecord(f, { subjectId: other.subjectId });
+      assert.equal(await storage.directory.deleteMembership(f.user.userId, { subjectType: f.company.subjectType, subjectId: f.company.subjectId }), true);
+      const noLonger = codeRecord(f);
+      for (const refused of [notTheirs, noLonger]) {
+        for (const audited of [true, false]) {
+          assert.equal(await storage.authorizationCodes.create(refused, audited ? event(refused) : undefined, { onlyForAdministrator: true }), false);
+          assert.equal(await storage.authorizationCodes.find(refused.codeDigest, f.client.clientId), undefined);
+        }
+      }
+      assert.equal((await storage.audit.list()).length, 1, 'no event for a refused code');
+      // Without the option nothing is checked (the consent page's reuse read the subjects in the same request).
+      assert.equal(await storage.authorizationCodes.create(notTheirs), true);
     }));
 
     it('reports an unknown digest as unknown', withStorage(async (storage) => {

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { confidentialAuth, introspect, obtainTokens, postForm, startTestServer, type TestServer, authorize, seed } from '../../testing/harness.ts';
+import { authorizeUrl, confidentialAuth, hiddenInputs, introspect, obtainTokens, pkcePair, postForm, startTestServer, type TestServer, authorize, seed } from '../../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../../testing/postgres.ts';
 
 const skip = await postgresSkipReason();
@@ -47,6 +47,30 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     // One run, exact counts: the caches hear only this schema's changes (migration 31; NOTIFY channels are
     // database-wide, and other test schemas' client and resource changes used to cost an extra read here).
     assert.deepEqual(await measureSequence(), { exchange: 1, firstIntrospection: 1, introspection: 1, refresh: 1, revocation: 5 });
+  });
+
+  it('consent page 3 (session with user, subjects, interaction), decision 3 (session with user, interaction, code with its audit event)', async () => {
+    const { browser } = await authorize(server); // signed in, client warm
+    const url = authorizeUrl(server, {
+      response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
+      state: 'state-rt', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', prompt: 'consent',
+    });
+    let page = { status: 0, text: '' };
+    const consentPage = await statementsDuring(async () => {
+      page = await browser.get(url);
+      assert.equal(page.status, 200);
+    });
+    const decision = await statementsDuring(async () => {
+      const response = await browser.post(`${server.url}/oauth/authorize/decision`, {
+        ...hiddenInputs(page.text), subject: /<option value="([^"]+)"/.exec(page.text)![1]!, decision: 'allow',
+      });
+      assert.equal(response.status, 303);
+      assert.ok(new URL(response.location!).searchParams.get('code'));
+    });
+    console.log(JSON.stringify({ consentPage, decision }, null, 1));
+    // The decision's check that the user administers the chosen subject is part of the code's statement
+    // (authorizationCodes.create with onlyForAdministrator): it was a fourth round trip.
+    assert.deepEqual({ consentPage: consentPage.length, decision: decision.length }, { consentPage: 3, decision: 3 });
   });
 
   async function measureSequence(): Promise<Record<string, number>> {

@@ -8,7 +8,7 @@ import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { AuditEvent, Storage, StoredAuditEvent } from '../storage.ts';
 
 // `details` is JSON text on SQLite and jsonb on PostgreSQL (the text is its input form).
-export const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)';
+const INSERT_AUDIT_EVENT = 'INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) VALUES (?, ?, ?, ?, ?, ?)';
 
 /** An audit event as the six values of `INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)`. */
 export const auditEventColumns = (event: AuditEvent): unknown[] =>

@@ -8,32 +8,50 @@
 import { resourcesColumn, toCode } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { ConsumeCodeResult, Storage } from '../storage.ts';
-import { auditEventColumns, INSERT_AUDIT_EVENT, insertAuditEventSteps } from './audit.ts';
+import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 
-const INSERT_CODE = `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-  code_challenge, issued_at, expires_at, resources, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const CODE_COLUMNS = `authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
+  code_challenge, issued_at, expires_at, resources, dpop_jkt)`;
+const INSERT_CODE = `INSERT INTO ${CODE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/**
+ * `create` with `onlyForAdministrator`: the code only if its user administers its subject (three more
+ * parameters: user id, subject type, subject id). PostgreSQL infers the parameters' types from the columns.
+ */
+const INSERT_CODE_FOR_ADMINISTRATOR = `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+  WHERE EXISTS (SELECT 1 FROM subject_administrators a WHERE a.user_id = ? AND a.subject_type = ? AND a.subject_id = ?)`;
 
 export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizationCodes'] {
   // PostgreSQL: the codes this instance wrote, so that their exchange is one round trip (postgres/written-rows.ts).
   const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
-    async create(code, auditEvent) {
+    async create(code, auditEvent, options) {
       const columns = [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
         code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null];
+      const [insert, values] = options?.onlyForAdministrator
+        ? [INSERT_CODE_FOR_ADMINISTRATOR, [...columns, code.userId, code.subjectType, code.subjectId]]
+        : [INSERT_CODE, columns];
+      let created: boolean;
       if (!auditEvent) {
-        await db.run(INSERT_CODE, columns);
+        created = (await db.run(insert, values)).changes === 1;
       } else if (db.dialect === 'postgres') {
-        // Issue 12: the code and its consent's audit event in one statement (one round trip, one commit).
-        await db.run(`WITH code AS (${INSERT_CODE}) ${INSERT_AUDIT_EVENT}`, [...columns, ...auditEventColumns(auditEvent)], { name: 'gatehouse_create_code_audited' });
+        // Issue 12: the code and its consent's audit event in one statement (one round trip, one commit); the
+        // event only with the code.
+        const { changes } = await db.run(`WITH code AS (${insert} RETURNING 1) INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT ?, ?, ?, ?, ?, ? FROM code`, [...values, ...auditEventColumns(auditEvent)], {
+          name: options?.onlyForAdministrator ? 'gatehouse_create_code_for_administrator_audited' : 'gatehouse_create_code_audited',
+        });
+        created = changes === 1;
       } else {
         // One transaction: one commit, and one flush to wait for instead of two.
-        await db.transaction(function* (tx) {
-          yield* tx.run(INSERT_CODE, columns);
+        created = await db.transaction(function* (tx) {
+          if ((yield* tx.run(insert, values)).changes !== 1) return false;
           yield* insertAuditEventSteps(tx, auditEvent);
+          return true;
         });
       }
-      written?.rememberCode(code);
+      if (created) written?.rememberCode(code);
+      return created;
     },
     async find(codeDigest, clientId, options) {
       // PostgreSQL, for a redemption only: a code this instance wrote and has not redeemed reads as unused
