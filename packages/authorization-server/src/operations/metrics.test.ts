@@ -76,6 +76,9 @@ describe('Prometheus metrics (issue 14)', () => {
       assert.equal(sample(after, 'gatehouse_logins_total', 'outcome="failure"'), 1);
       assert.equal(sample(after, 'gatehouse_logins_total', 'outcome="success"'), 1);
       assert.equal(sample(after, 'gatehouse_audit_events_total', 'type="refresh_token.rotated"'), 1);
+      // Events committed with their operation's write count too: the consent with its code, the exchange's issue.
+      assert.equal(sample(after, 'gatehouse_audit_events_total', 'type="consent.granted"'), 1);
+      assert.equal(sample(after, 'gatehouse_audit_events_total', 'type="token.issued"'), 1);
       assert.ok((sample(after, 'gatehouse_storage_operation_duration_seconds_count', 'operation="tokens.findByDigest"') ?? 0) >= 3);
       // SPEC decision 19 spirit: no token, code or secret in any label.
       for (const secret of [tokens.access_token, tokens.refresh_token, rotated.json.refresh_token, seed.confidentialClient.secret, adminToken]) {

@@ -251,6 +251,23 @@ export class StorageOperationHistogram {
  * The storage with every operation timed (and its failures counted), and the audit events it records
  * counted by type (`audit.record`, and the events committed with a code redemption or a rotation).
  */
+
+/**
+ * The storage operations that record audit events, and the event each call recorded (undefined: none) given
+ * its arguments and result: `audit.record` itself, and the operations that commit their event with their
+ * write (issue 12; a revocation's, issue 15 §5: storage.ts GrantRevocationEffects).
+ */
+const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => unknown> = {
+  'audit.record': (args) => args[0],
+  // The consent that issued a code (consent.granted, consent.reused) commits with it.
+  'authorizationCodes.create': (args, result) => (result === true ? args[1] : undefined),
+  'grants.issueForCode': (args, result) => (result === 'issued' ? args[3] : undefined),
+  'tokens.rotateRefreshToken': (args, result) => (result === 'rotated' ? args[3] : undefined),
+  'grants.exchangeCode': (args, result) => ((result as { outcome?: unknown }).outcome === 'issued' ? args[5] : undefined),
+  'grants.revoke': (args, result) => (result === true ? (args[3] as { auditEvent?: unknown } | undefined)?.auditEvent : undefined),
+  'tokens.revokeAccessToken': (args, result) => (result === true ? args[2] : undefined),
+};
+
 export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): Storage {
   const countAudit = (event: unknown) => {
     const type = (event as { type?: unknown } | undefined)?.type;
@@ -280,17 +297,14 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
       const duration = metrics.storageOperationDuration.series(operation);
       const errors = metrics.storageOperationErrors.labels(operation);
       const call = (member as (...args: unknown[]) => Promise<unknown>).bind(members);
+      // Chosen once here, not by comparing the operation's name on every call (issue 12).
+      const audited = AUDITED_OPERATIONS[operation];
       operations[name] = async (...args: unknown[]) => {
         const started = performance.now();
         try {
           const result = await call(...args);
           duration.observe((performance.now() - started) / 1000);
-          if (operation === 'audit.record') countAudit(args[0]);
-          else if ((operation === 'grants.issueForCode' && result === 'issued') || (operation === 'tokens.rotateRefreshToken' && result === 'rotated')) countAudit(args[3]);
-          else if (operation === 'grants.exchangeCode' && (result as { outcome?: unknown }).outcome === 'issued') countAudit(args[5]);
-          // Issue 15 §5: a revocation commits its audit event with it (storage.ts GrantRevocationEffects).
-          else if (operation === 'grants.revoke' && result === true) countAudit((args[3] as { auditEvent?: unknown } | undefined)?.auditEvent);
-          else if (operation === 'tokens.revokeAccessToken' && result === true) countAudit(args[2]);
+          if (audited) countAudit(audited(args, result));
           return result;
         } catch (error) {
           errors.inc();
