@@ -32,12 +32,6 @@ export const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
   category: 'category',
 };
 
-export function prefixed(row: Row, prefix: string): Row {
-  const out: Row = {};
-  for (const [key, value] of Object.entries(row)) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = value;
-  return out;
-}
-
 /** The columns `toUser` reads: a query joining users to another table names them (stores/login-sessions.ts). */
 export const USER_COLUMNS = ['user_id', 'email', 'name', 'password_hash'] as const;
 

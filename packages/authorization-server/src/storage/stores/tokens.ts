@@ -21,9 +21,9 @@
  *
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
-import { prefixed, toGrant, toToken, type Row } from '../rows.ts';
+import { toGrant, toToken, type Row } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
-import type { ClientRecord, GraceSuccessor, Storage, TokenWithGrant } from '../storage.ts';
+import type { ClientRecord, GraceSuccessor, GrantRecord, Storage, TokenWithGrant } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
@@ -43,6 +43,16 @@ export interface TokenStoreDependencies {
 
 const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
 const GRANT_COLUMNS = ['grant_id', 'client_id', 'user_id', 'subject_type', 'subject_id', 'scope', 'created_at', 'revoked_at', 'revocation_reason', 'resources'];
+
+/** The grant's columns as the lookup names them (`g_…`), beside the names `toGrant` reads. */
+const LOOKUP_GRANT_COLUMNS = GRANT_COLUMNS.map((name) => [`g_${name}`, name] as const);
+
+/** The grant of a lookup row: its `g_` columns under their own names (a loop over all of the row's 22 columns cost ~4 µs per lookup). */
+function lookupGrant(row: Row): GrantRecord {
+  const grantRow: Row = {};
+  for (const [lookupName, name] of LOOKUP_GRANT_COLUMNS) grantRow[name] = row[lookupName];
+  return toGrant(grantRow);
+}
 
 /**
  * The lookup behind findByDigest, by primary key: the token's columns as they are, the grant's prefixed
@@ -115,7 +125,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
       }
       const row = await db.get(byDigest, [tokenDigest], { name: 'gatehouse_token_by_token_digest' });
       if (!row) return undefined;
-      const grant = toGrant(prefixed(row, 'g_'));
+      const grant = lookupGrant(row);
       // From the client-record cache instead of a second SELECT; on PostgreSQL checked against the status
       // read with the token (another instance's change may not have been notified yet).
       const clientId = String(row.client_id);
