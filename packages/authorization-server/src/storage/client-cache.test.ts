@@ -75,7 +75,7 @@ describe('client-record cache', () => {
     assert.equal(store.finds, 3);
   });
 
-  it('hands out copies: changing a returned record changes neither the cache nor the next answer', async () => {
+  it('a returned record cannot change the cache nor the next answer: the store\'s own copy on a miss, a frozen record (arrays too) on a hit', async () => {
     const store = countingStore();
     const { clients } = cacheClients(store);
     const client = clientRecord();
@@ -85,7 +85,10 @@ describe('client-record cache', () => {
     first.scopes.push('admin');
     first.redirectUris[0] = 'https://attacker.example/';
     const cached = (await clients.find(client.clientId))!;
-    cached.contacts.length = 0;
+    assert.ok(Object.isFrozen(cached) && Object.isFrozen(cached.redirectUris) && Object.isFrozen(cached.scopes) && Object.isFrozen(cached.contacts));
+    assert.throws(() => { cached.status = 'suspended'; }, TypeError);
+    assert.throws(() => { cached.scopes.push('admin'); }, TypeError);
+    assert.throws(() => { cached.contacts.length = 0; }, TypeError);
     assert.deepEqual(await clients.find(client.clientId), client);
     assert.equal(store.finds, 1);
   });

@@ -20,8 +20,9 @@
  *   (`externalWrites`, made by `externalWriteCheck`), and the cache is cleared then.
  *
  * A lookup that started before an invalidation does not store what it read (a generation counter), so a
- * read racing a write cannot put the old row back. Records are kept frozen and handed out as copies, so a
- * caller cannot change what the next caller gets. Unknown clients are not cached (no growth from
+ * read racing a write cannot put the old row back. Records are kept frozen, arrays included, and handed out
+ * as they are (copying ~27 members per lookup was ~2% of an introspection): a caller cannot change what the
+ * next caller gets, and one that tries throws a TypeError (modules are strict) instead of doing it silently. Unknown clients are not cached (no growth from
  * made-up client ids). Bounded: least recently used records are dropped beyond `maxEntries`.
  */
 import { randomUUID } from 'node:crypto';
@@ -92,12 +93,12 @@ export function cacheClients(clients: ClientStore, options: ClientCacheOptions =
         if (cached) {
           entries.delete(clientId);
           entries.set(clientId, cached);
-          return copyClient(cached);
+          return cached as ClientRecord;
         }
         const startedAt = generation;
         const record = await clients.find(clientId);
         if (record && active && generation === startedAt) {
-          entries.set(clientId, Object.freeze(copyClient(record)));
+          entries.set(clientId, frozenCopy(record));
           if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
         }
         return record;
@@ -119,11 +120,11 @@ export function cacheClients(clients: ClientStore, options: ClientCacheOptions =
   };
 }
 
-/** A copy whose arrays (redirect URIs, scopes, contacts) are copies too; the other members are primitives. */
-function copyClient(record: Readonly<ClientRecord>): ClientRecord {
+/** A frozen copy whose arrays (redirect URIs, scopes, contacts) are frozen copies too; the other members are primitives. */
+function frozenCopy(record: Readonly<ClientRecord>): Readonly<ClientRecord> {
   const copy = { ...record } as Record<string, unknown>;
-  for (const [key, value] of Object.entries(copy)) if (Array.isArray(value)) copy[key] = [...value];
-  return copy as unknown as ClientRecord;
+  for (const [key, value] of Object.entries(copy)) if (Array.isArray(value)) copy[key] = Object.freeze([...value]);
+  return Object.freeze(copy) as unknown as Readonly<ClientRecord>;
 }
 
 /**
