@@ -248,11 +248,6 @@ export class StorageOperationHistogram {
 }
 
 /**
- * The storage with every operation timed (and its failures counted), and the audit events it records
- * counted by type (`audit.record`, and the events committed with a code redemption or a rotation).
- */
-
-/**
  * The storage operations that record audit events, and the event each call recorded (undefined: none) given
  * its arguments and result: `audit.record` itself, and the operations that commit their event with their
  * write (issue 12; a revocation's, issue 15 §5: storage.ts GrantRevocationEffects).
@@ -268,6 +263,10 @@ const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => u
   'tokens.revokeAccessToken': (args, result) => (result === true ? args[2] : undefined),
 };
 
+/**
+ * The storage with every operation timed (and its failures counted), and the audit events it records
+ * counted by type (`audit.record`, and the events committed with a write: `AUDITED_OPERATIONS`).
+ */
 export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): Storage {
   const countAudit = (event: unknown) => {
     const type = (event as { type?: unknown } | undefined)?.type;
