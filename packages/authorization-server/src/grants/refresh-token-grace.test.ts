@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createOpaqueTokenCodec } from '../tokens/opaque-token.ts';
-import { sealSuccessor, unsealSuccessor, type SuccessorPair } from './refresh-token-grace.ts';
+import { hkdfExpandOneBlock, sealSuccessor, unsealSuccessor, type SuccessorPair } from './refresh-token-grace.ts';
 
 describe('the sealed successor pair of the reuse grace window (SPEC decisions 8 and 9)', () => {
   const codec = createOpaqueTokenCodec(randomBytes(32));
@@ -37,9 +37,32 @@ describe('the sealed successor pair of the reuse grace window (SPEC decisions 8 
     assert.equal(unsealSuccessor(codec.mint('grt').value, presented.digest, grantId, sealed), undefined, 'another refresh token');
     assert.equal(unsealSuccessor(presented.value, presented.digest, randomUUID(), sealed), undefined, 'another grant');
     assert.equal(unsealSuccessor(presented.value, codec.mint('grt').digest, grantId, sealed), undefined, 'another row');
-    const [iv, ciphertext, tag] = sealed.split('.') as [string, string, string];
+    const [version, iv, ciphertext, tag] = sealed.split('.') as [string, string, string, string];
+    assert.equal(version, 'v2');
     const flipped = `${ciphertext.startsWith('A') ? 'B' : 'A'}${ciphertext.slice(1)}`;
-    assert.equal(unsealSuccessor(presented.value, presented.digest, grantId, [iv, flipped, tag].join('.')), undefined, 'altered ciphertext');
+    assert.equal(unsealSuccessor(presented.value, presented.digest, grantId, [version, iv, flipped, tag].join('.')), undefined, 'altered ciphertext');
+    assert.equal(unsealSuccessor(presented.value, presented.digest, grantId, [iv, ciphertext, tag].join('.')), undefined, 'a v2 text read as v1');
+    assert.equal(unsealSuccessor(presented.value, presented.digest, grantId, ['v3', iv, ciphertext, tag].join('.')), undefined, 'an unknown version');
     assert.equal(unsealSuccessor(presented.value, presented.digest, grantId, 'not sealed'), undefined);
+  });
+
+  it('still opens a v1 text (HKDF-SHA-256 extract and expand), sealed before v2 during its grace window', () => {
+    const key = Buffer.from(hkdfSync('sha256', presented.value, grantId, 'gatehouse refresh-token reuse grace v1', 32));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(`${grantId}.${presented.digest}`));
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(successor), 'utf8'), cipher.final()]);
+    const sealedV1 = [iv, ciphertext, cipher.getAuthTag()].map((part) => part.toString('base64url')).join('.');
+    assert.deepEqual(unsealSuccessor(presented.value, presented.digest, grantId, sealedV1), successor);
+    assert.equal(unsealSuccessor(codec.mint('grt').value, presented.digest, grantId, sealedV1), undefined, 'another refresh token');
+    assert.equal(unsealSuccessor(presented.value, presented.digest, grantId, `v2.${sealedV1}`), undefined, 'a v1 text read as v2');
+  });
+
+  it('derives the v2 key with HKDF-Expand exactly as RFC 5869 specifies (Appendix A.1: the first 32 bytes of OKM)', () => {
+    const prk = Buffer.from('077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5', 'hex');
+    const info = Buffer.from('f0f1f2f3f4f5f6f7f8f9', 'hex');
+    const okm = '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf';
+    assert.equal(hkdfExpandOneBlock(prk, info).toString('hex'), okm);
+    assert.equal(hkdfExpandOneBlock(prk, info.subarray(0, 4), info.subarray(4)).toString('hex'), okm, 'info given in parts');
   });
 });
