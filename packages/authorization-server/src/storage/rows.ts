@@ -3,13 +3,13 @@
  * Lists and booleans are stored differently (SQLite: JSON text and 0/1; PostgreSQL: `text[]` and
  * `boolean`, migrations.ts `d.list`/`d.bool`): the mappers read both, `listColumn` writes either.
  */
-import type { AuthorizationCodeRecord, ClientPatch, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
+import type { AuthorizationCodeRecord, DirectorySubjectRecord, DirectoryUserRecord, GrantRecord, SubjectRecord, SubjectType, TokenRecord, UserRecord } from './storage.ts';
 import type { AuditListOptions, InteractionRecord } from './storage.ts';
 import type { PushedRequestRecord } from './storage.ts';
 import type { UserIdentityRecord } from './storage.ts';
 import type { ResourceRecord } from './storage.ts';
 import type { WebhookDeliveryRecord, WebhookEndpointRecord } from './storage.ts';
-import type { ClientRecord, MarketplaceCategory } from './storage.ts';
+import type { ClientRecord } from './storage.ts';
 import type { SqlDialect } from './sql/driver.ts';
 
 export type Row = Record<string, unknown>;
@@ -17,20 +17,6 @@ export type Row = Record<string, unknown>;
 export const nullableString = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 export const nullableNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 export const scopeList = (value: unknown): string[] => (String(value) === '' ? [] : String(value).split(' '));
-
-/** The column of each field `clients.update` may change. */
-export const CLIENT_PATCH_COLUMNS: Record<keyof ClientPatch, string> = {
-  clientName: 'client_name', clientType: 'client_type', secretDigest: 'secret_digest', redirectUris: 'redirect_uris', scopes: 'scopes',
-  subjectType: 'subject_type', pkceRequired: 'pkce_required', status: 'status', clientUri: 'client_uri', logoUri: 'logo_uri',
-  tosUri: 'tos_uri', policyUri: 'policy_uri', audience: 'audience', initiationUri: 'initiation_uri', settingsUri: 'settings_uri',
-  contacts: 'contacts', ownerUserId: 'owner_user_id', previousSecretDigest: 'previous_secret_digest',
-  previousSecretExpiresAt: 'previous_secret_expires_at', brandingVerified: 'branding_verified',
-  requirePushedAuthorizationRequests: 'require_pushed_authorization_requests',
-  dpopBoundAccessTokens: 'dpop_bound_access_tokens',
-  // Issue 13 (Marketplace).
-  description: 'description',
-  category: 'category',
-};
 
 /** The columns `toUser` reads: a query joining users to another table names them (stores/login-sessions.ts). */
 export const USER_COLUMNS = ['user_id', 'email', 'name', 'password_hash'] as const;
@@ -208,37 +194,66 @@ export const storedBoolean = (value: unknown): boolean => value === true || Numb
 /** A list as a `d.list` column's value for `dialect`: JSON text on SQLite, an array for `text[]` on PostgreSQL. */
 export const listColumn = (dialect: SqlDialect, list: readonly string[]): unknown => (dialect === 'sqlite' ? JSON.stringify(list) : [...list]);
 
+/**
+ * How a client field is stored: `text`, `nullable` (text or NULL), `number`, `nullableNumber`, `list`
+ * (`d.list`: JSON text or `text[]`), `scopes` (space-separated), `boolean` (`d.bool`), and two for fields
+ * added after clients existed, absent from a record rather than false or null (so records built before the
+ * field compare equal): `flag` (present only when true) and `optional` (text, present only when set).
+ */
+type ClientColumnKind = 'text' | 'nullable' | 'number' | 'nullableNumber' | 'list' | 'scopes' | 'boolean' | 'flag' | 'optional';
+
+/**
+ * Every `clients` column with its ClientRecord field, in one place (issue 12: a client column is added
+ * here and in a migration). `toClient`, `clientColumnValue` and stores/clients.ts are written from it.
+ */
+export const CLIENT_FIELDS: ReadonlyArray<readonly [field: keyof ClientRecord, column: string, kind: ClientColumnKind]> = [
+  ['clientId', 'client_id', 'text'], ['kind', 'kind', 'text'], ['clientName', 'client_name', 'text'],
+  ['clientType', 'client_type', 'text'], ['secretDigest', 'secret_digest', 'nullable'], ['redirectUris', 'redirect_uris', 'list'],
+  ['scopes', 'scopes', 'scopes'], ['subjectType', 'subject_type', 'nullable'], ['pkceRequired', 'pkce_required', 'boolean'],
+  ['status', 'status', 'text'], ['clientUri', 'client_uri', 'nullable'], ['logoUri', 'logo_uri', 'nullable'],
+  ['tosUri', 'tos_uri', 'nullable'], ['policyUri', 'policy_uri', 'nullable'], ['audience', 'audience', 'nullable'],
+  ['createdAt', 'created_at', 'number'], ['initiationUri', 'initiation_uri', 'nullable'], ['settingsUri', 'settings_uri', 'nullable'],
+  ['contacts', 'contacts', 'list'], ['ownerUserId', 'owner_user_id', 'nullable'], ['previousSecretDigest', 'previous_secret_digest', 'nullable'],
+  ['previousSecretExpiresAt', 'previous_secret_expires_at', 'nullableNumber'], ['brandingVerified', 'branding_verified', 'boolean'],
+  ['requirePushedAuthorizationRequests', 'require_pushed_authorization_requests', 'flag'],
+  ['dpopBoundAccessTokens', 'dpop_bound_access_tokens', 'flag'],
+  // Issue 13 (Marketplace).
+  ['description', 'description', 'optional'], ['category', 'category', 'optional'],
+];
+
+/** The column and kind of each field, for `clients.update`'s patches. */
+const CLIENT_FIELD_BY_NAME = new Map(CLIENT_FIELDS.map(([field, column, kind]) => [field, { column, kind }] as const));
+
 /** A `clients` row (either database) as a ClientRecord. */
 export function toClient(row: Row): ClientRecord {
-  return {
-    clientId: String(row.client_id),
-    kind: row.kind as ClientRecord['kind'],
-    clientName: String(row.client_name),
-    clientType: row.client_type as ClientRecord['clientType'],
-    secretDigest: nullableString(row.secret_digest),
-    redirectUris: storedList(row.redirect_uris),
-    scopes: scopeList(row.scopes),
-    subjectType: nullableString(row.subject_type) as SubjectType | null,
-    pkceRequired: storedBoolean(row.pkce_required),
-    status: row.status as ClientRecord['status'],
-    clientUri: nullableString(row.client_uri),
-    logoUri: nullableString(row.logo_uri),
-    tosUri: nullableString(row.tos_uri),
-    policyUri: nullableString(row.policy_uri),
-    audience: nullableString(row.audience),
-    createdAt: Number(row.created_at),
-    initiationUri: nullableString(row.initiation_uri),
-    settingsUri: nullableString(row.settings_uri),
-    contacts: storedList(row.contacts),
-    ownerUserId: nullableString(row.owner_user_id),
-    previousSecretDigest: nullableString(row.previous_secret_digest),
-    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
-    brandingVerified: storedBoolean(row.branding_verified),
-    // Present only when true (absent means false), so records built before the setting existed compare equal.
-    ...(storedBoolean(row.require_pushed_authorization_requests) ? { requirePushedAuthorizationRequests: true } : {}),
-    ...(storedBoolean(row.dpop_bound_access_tokens) ? { dpopBoundAccessTokens: true } : {}),
-    // Issue 13 (Marketplace): present only when set, as above.
-    ...(row.description !== null && row.description !== undefined ? { description: String(row.description) } : {}),
-    ...(row.category !== null && row.category !== undefined ? { category: row.category as MarketplaceCategory } : {}),
-  };
+  const client: Record<string, unknown> = {};
+  for (const [field, column, kind] of CLIENT_FIELDS) {
+    const value = row[column];
+    switch (kind) {
+      case 'text': client[field] = String(value); break;
+      case 'nullable': client[field] = nullableString(value); break;
+      case 'number': client[field] = Number(value); break;
+      case 'nullableNumber': client[field] = nullableNumber(value); break;
+      case 'list': client[field] = storedList(value); break;
+      case 'scopes': client[field] = scopeList(value); break;
+      case 'boolean': client[field] = storedBoolean(value); break;
+      case 'flag': if (storedBoolean(value)) client[field] = true; break;
+      case 'optional': if (value !== null && value !== undefined) client[field] = String(value); break;
+    }
+  }
+  return client as unknown as ClientRecord;
+}
+
+/** The column of a ClientRecord field and its value as bound (the inverse of toClient); undefined for an unknown field. */
+export function clientColumnValue(dialect: SqlDialect, field: string, value: unknown): { column: string; value: unknown } | undefined {
+  const stored = CLIENT_FIELD_BY_NAME.get(field as keyof ClientRecord);
+  if (!stored) return undefined;
+  switch (stored.kind) {
+    case 'list': return { column: stored.column, value: listColumn(dialect, value as string[]) };
+    case 'scopes': return { column: stored.column, value: (value as string[]).join(' ') };
+    // Booleans stay booleans: the SQLite driver binds them as 0/1.
+    case 'flag': return { column: stored.column, value: value ?? false };
+    case 'nullable': case 'nullableNumber': case 'optional': return { column: stored.column, value: value ?? null };
+    default: return { column: stored.column, value };
+  }
 }

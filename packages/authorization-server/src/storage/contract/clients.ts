@@ -87,6 +87,25 @@ export function clientsContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.clients.update(randomUUID(), { clientName: 'Nobody' }), undefined);
     }));
 
+    it('update sets and clears the later optional fields (PAR, DPoP, marketplace), and refuses the identity fields and unknown ones', withStorage(async (storage) => {
+      const client = clientRecord();
+      await storage.clients.create(client);
+      const set = await storage.clients.update(client.clientId, {
+        requirePushedAuthorizationRequests: true, dpopBoundAccessTokens: true, description: 'Invoices, synced', category: 'accounting',
+      });
+      assert.deepEqual(set, { ...client, requirePushedAuthorizationRequests: true, dpopBoundAccessTokens: true, description: 'Invoices, synced', category: 'accounting' });
+      assert.deepEqual(await storage.clients.find(client.clientId), set);
+      // Absent again, not false or null: a record that never had them compares equal.
+      const cleared = await storage.clients.update(client.clientId, {
+        requirePushedAuthorizationRequests: false, dpopBoundAccessTokens: false, description: null, category: null,
+      });
+      assert.deepEqual(cleared, client);
+      for (const patch of [{ clientId: randomUUID() }, { kind: 'resource_server' }, { createdAt: NOW + 5 }, { clientSecret: 'x' }]) {
+        await assert.rejects(storage.clients.update(client.clientId, patch as never), /clients\.update cannot change/, JSON.stringify(patch));
+      }
+      assert.deepEqual(await storage.clients.find(client.clientId), client, 'nothing changed by a refused patch');
+    }));
+
     it('listByOwner lists only the clients one partner developer registered', withStorage(async (storage) => {
       const [alice, bob] = [userRecord(), userRecord()];
       for (const user of [alice, bob]) await storage.users.create(user);

@@ -9,34 +9,21 @@
  * PostgreSQL (`listColumn` writes either); the booleans are bound as JavaScript booleans (the SQLite
  * driver binds them as 0/1); `toClient` reads both.
  */
-import { CLIENT_PATCH_COLUMNS, listColumn, toClient } from '../rows.ts';
-import type { SqlDialect, SqlDriver } from '../sql/driver.ts';
-import type { ClientPatch, Storage } from '../storage.ts';
+import { CLIENT_FIELDS, clientColumnValue, toClient } from '../rows.ts';
+import type { SqlDriver } from '../sql/driver.ts';
+import type { ClientRecord, Storage } from '../storage.ts';
 
-/** Every column `create` fills, in the order of `clientValues`. */
-const CLIENT_COLUMNS = [
-  'client_id', 'kind', 'client_name', 'client_type', 'secret_digest', 'redirect_uris', 'scopes', 'subject_type', 'pkce_required',
-  'status', 'client_uri', 'logo_uri', 'tos_uri', 'policy_uri', 'audience', 'created_at', 'initiation_uri', 'settings_uri', 'contacts',
-  'owner_user_id', 'previous_secret_digest', 'previous_secret_expires_at', 'branding_verified',
-  'require_pushed_authorization_requests', 'dpop_bound_access_tokens', 'description', 'category',
-] as const;
+const INSERT_CLIENT = `INSERT INTO clients (${CLIENT_FIELDS.map(([, column]) => column).join(', ')}) VALUES (${CLIENT_FIELDS.map(() => '?').join(', ')})`;
 
-const INSERT_CLIENT = `INSERT INTO clients (${CLIENT_COLUMNS.join(', ')}) VALUES (${CLIENT_COLUMNS.map(() => '?').join(', ')})`;
+/** Fields `update` may not change: the client's identity and its creation (storage.ts ClientPatch). */
+const FIXED_FIELDS = new Set(['clientId', 'kind', 'createdAt']);
 
 const FIND_CLIENT = 'SELECT * FROM clients WHERE client_id = ?';
 
 export function createClientStore(db: SqlDriver): Storage['clients'] {
   return {
     async create(client) {
-      await db.run(INSERT_CLIENT, [
-        client.clientId, client.kind, client.clientName, client.clientType, client.secretDigest,
-        listColumn(db.dialect, client.redirectUris), client.scopes.join(' '), client.subjectType, client.pkceRequired,
-        client.status, client.clientUri, client.logoUri, client.tosUri, client.policyUri, client.audience, client.createdAt,
-        client.initiationUri, client.settingsUri, listColumn(db.dialect, client.contacts), client.ownerUserId, client.previousSecretDigest,
-        client.previousSecretExpiresAt, client.brandingVerified,
-        client.requirePushedAuthorizationRequests ?? false, client.dpopBoundAccessTokens ?? false,
-        client.description ?? null, client.category ?? null,
-      ]);
+      await db.run(INSERT_CLIENT, CLIENT_FIELDS.map(([field]) => clientColumnValue(db.dialect, field, client[field as keyof ClientRecord])!.value));
     },
     async find(clientId) {
       // Named: behind the cache this still runs on every miss, and on PostgreSQL whenever the cache is bypassed.
@@ -54,10 +41,10 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
       const values: unknown[] = [];
       for (const [field, value] of Object.entries(patch)) {
         if (value === undefined) continue;
-        const column = CLIENT_PATCH_COLUMNS[field as keyof ClientPatch];
-        if (!column) throw new Error(`clients.update cannot change ${field}`);
-        assignments.push(`${column} = ?`);
-        values.push(clientColumnValue(db.dialect, field as keyof ClientPatch, value));
+        const stored = FIXED_FIELDS.has(field) ? undefined : clientColumnValue(db.dialect, field, value);
+        if (!stored) throw new Error(`clients.update cannot change ${field}`);
+        assignments.push(`${stored.column} = ?`);
+        values.push(stored.value);
       }
       // One statement either way: the row after the change (RETURNING), or as it is when nothing changes.
       const row = assignments.length > 0
@@ -66,11 +53,4 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
       return row && toClient(row);
     },
   };
-}
-
-/** A patched field's value as bound (the inverse of toClient); booleans stay booleans (the SQLite driver binds 0/1). */
-function clientColumnValue(dialect: SqlDialect, field: keyof ClientPatch, value: unknown): unknown {
-  if (field === 'redirectUris' || field === 'contacts') return listColumn(dialect, value as string[]);
-  if (field === 'scopes') return (value as string[]).join(' ');
-  return value;
 }
