@@ -206,7 +206,7 @@ type ClientColumnKind = 'text' | 'nullable' | 'number' | 'nullableNumber' | 'lis
  * Every `clients` column with its ClientRecord field, in one place (issue 12: a client column is added
  * here and in a migration). `toClient`, `clientColumnValue` and stores/clients.ts are written from it.
  */
-export const CLIENT_FIELDS: ReadonlyArray<readonly [field: keyof ClientRecord, column: string, kind: ClientColumnKind]> = [
+export const CLIENT_FIELDS = [
   ['clientId', 'client_id', 'text'], ['kind', 'kind', 'text'], ['clientName', 'client_name', 'text'],
   ['clientType', 'client_type', 'text'], ['secretDigest', 'secret_digest', 'nullable'], ['redirectUris', 'redirect_uris', 'list'],
   ['scopes', 'scopes', 'scopes'], ['subjectType', 'subject_type', 'nullable'], ['pkceRequired', 'pkce_required', 'boolean'],
@@ -219,10 +219,14 @@ export const CLIENT_FIELDS: ReadonlyArray<readonly [field: keyof ClientRecord, c
   ['dpopBoundAccessTokens', 'dpop_bound_access_tokens', 'flag'],
   // Issue 13 (Marketplace).
   ['description', 'description', 'optional'], ['category', 'category', 'optional'],
-];
+] as const satisfies ReadonlyArray<readonly [field: keyof ClientRecord, column: string, kind: ClientColumnKind]>;
+
+/** Does not compile while a ClientRecord field is missing from CLIENT_FIELDS (it would be silently dropped). */
+const EVERY_CLIENT_FIELD_STORED: Record<Exclude<keyof ClientRecord, (typeof CLIENT_FIELDS)[number][0]>, never> = {};
+void EVERY_CLIENT_FIELD_STORED;
 
 /** The column and kind of each field, for `clients.update`'s patches. */
-const CLIENT_FIELD_BY_NAME = new Map(CLIENT_FIELDS.map(([field, column, kind]) => [field, { column, kind }] as const));
+const CLIENT_FIELD_BY_NAME = new Map<string, { column: string; kind: ClientColumnKind }>(CLIENT_FIELDS.map(([field, column, kind]) => [field, { column, kind }]));
 
 /** A `clients` row (either database) as a ClientRecord. */
 export function toClient(row: Row): ClientRecord {
@@ -246,7 +250,7 @@ export function toClient(row: Row): ClientRecord {
 
 /** The column of a ClientRecord field and its value as bound (the inverse of toClient); undefined for an unknown field. */
 export function clientColumnValue(dialect: SqlDialect, field: string, value: unknown): { column: string; value: unknown } | undefined {
-  const stored = CLIENT_FIELD_BY_NAME.get(field as keyof ClientRecord);
+  const stored = CLIENT_FIELD_BY_NAME.get(field);
   if (!stored) return undefined;
   switch (stored.kind) {
     case 'list': return { column: stored.column, value: listColumn(dialect, value as string[]) };
