@@ -29,18 +29,17 @@ const QUERIES: Record<string, string> = {
      AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
   'listRevokedAccessTokens': `SELECT token_id, expires_at, revoked_at FROM tokens WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?
      AND (? = 0 OR audience IS ?) ORDER BY revoked_at, token_id LIMIT ?`,
-  'revokeGrant: grant': 'UPDATE grants SET revoked_at = ?, revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL',
+  'revokeGrant: grant': 'UPDATE grants SET revoked_at = max(?, created_at), revocation_reason = ? WHERE grant_id = ? AND revoked_at IS NULL',
   'revokeGrant: tokens': 'UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL',
   'revokeGrant: cleanup_after': 'UPDATE grants SET cleanup_after = (SELECT COALESCE(MAX(expires_at), 0) FROM tokens WHERE grant_id = ?) WHERE grant_id = ? AND revoked_at IS NOT NULL',
   'issueGrant: SPEC decision 6 check and supersede': `SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL
-     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at > ?
-     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND created_at > ? AND revoked_at <= ?`,
+     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at > ?`,
   'grants.find': 'SELECT * FROM grants WHERE grant_id = ?',
   'grants.listActive by client': `SELECT g.*, (SELECT MAX(t.issued_at) FROM tokens t WHERE t.grant_id = g.grant_id) FROM grants g WHERE g.client_id = ? AND g.revoked_at IS NULL
      ORDER BY g.created_at DESC, g.grant_id`,
   'grants.listActive by user': 'SELECT g.* FROM grants g WHERE g.user_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id',
   'grants.listActive by subject': 'SELECT g.* FROM grants g WHERE g.subject_type = ? AND g.subject_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id',
-  'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
+  'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY +created_at DESC LIMIT 1',
   'grants.revokeAllOfClient': 'SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL',
   'directory: grants of a subject': 'SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
   'cleanup: refresh tokens due': `SELECT x.rowid AS token_key, (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at

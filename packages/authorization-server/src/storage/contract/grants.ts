@@ -233,13 +233,30 @@ export function grantsContract({ withStorage }: ContractBackend): void {
 
       it('issueForCode: a grant created after the code was issued outdates it even when stamped revoked before (a clock set back meanwhile)', withStorage(async (storage) => {
         const f = await fixture(storage);
-        // Migration 32 searches live, revoked-since and created-since grants as separate index ranges: this
-        // grant is in the last alone.
+        // Its revocation is stamped with its creation time, never before (migration 33): so it counts as
+        // revoked after the code was issued, the range the check reads.
         const { grant: between } = await issueGrant(storage, f, NOW + 30);
         await storage.grants.revoke(between.grantId, NOW + 15, 'user_revoked');
         const late = await redeem(storage, f, NOW + 20, NOW + 50);
         assert.equal(late.outcome, 'code_outdated');
         assert.equal(await storage.grants.find(late.grant.grantId), undefined);
+      }));
+
+      it('a revocation is never stamped before the grant was created (a clock set back): revoke, supersede, revokeAllOfClient (migration 33)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: revoked } = await issueGrant(storage, f, NOW + 30);
+        assert.equal(await storage.grants.revoke(revoked.grantId, NOW + 10, 'user_revoked'), true);
+        assert.equal((await storage.grants.find(revoked.grantId))?.revokedAt, NOW + 30);
+        // Superseded by a redemption whose clock reads earlier than the superseded grant's creation.
+        const { grant: older } = await issueGrant(storage, f, NOW + 100);
+        const newer = await redeem(storage, f, NOW + 100, NOW + 50);
+        assert.equal(newer.outcome, 'issued');
+        assert.deepEqual(await storage.grants.find(older.grantId).then((g) => [g?.revocationReason, g?.revokedAt]), ['superseded', NOW + 100]);
+        const company = await createCompany(storage);
+        const { grant: other } = await issueGrant(storage, f, NOW + 200, { subjectType: company.subjectType, subjectId: company.subjectId });
+        assert.equal(await storage.grants.revokeAllOfClient(f.client.clientId, NOW + 5, 'client_deleted'), 2);
+        assert.equal((await storage.grants.find(other.grantId))?.revokedAt, NOW + 200);
+        assert.equal((await storage.grants.find(newer.grant.grantId))?.revokedAt, NOW + 50);
       }));
 
       it('issueForCode: an event in the same second as the code was issued does not count as newer (whole seconds)', withStorage(async (storage) => {

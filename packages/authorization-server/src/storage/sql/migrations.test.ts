@@ -283,3 +283,53 @@ describe('version 30: no unique index on tokens.token_id nor refresh_token_grace
     }
   });
 });
+
+describe('version 33: no grant revoked before it was created, and no (client, subject) index by creation time (issue 12)', () => {
+  const clientId = randomUUID();
+  /** Rows of a database at version 32: a grant stamped revoked before its creation (a clock set back), one revoked after, one live. */
+  const rowsAt32 = (d: { true: string; redirectUris: string }) => [
+    `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
+       VALUES ('${clientId}', 'client', 'Ledgerly Sync', 'confidential', 'digest', ${d.redirectUris}, 'invoices:read', 'company', ${d.true}, 'active', 1700000000)`,
+    `INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-1', 'ada@example.com', 'Ada', '$argon2id$x')`,
+    `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason)
+       VALUES ('g-early', '${clientId}', 'u-1', 'company', 'c-1', 'invoices:read', 1700000500, 1700000100, 'user_revoked'),
+              ('g-later', '${clientId}', 'u-1', 'company', 'c-1', 'invoices:read', 1700000000, 1700000300, 'superseded'),
+              ('g-live', '${clientId}', 'u-1', 'company', 'c-1', 'invoices:read', 1700000600, NULL, NULL)`,
+  ];
+  const REVOKED_AT = [['g-early', 1700000500], ['g-later', 1700000300], ['g-live', null]];
+
+  it('SQLite: stamps the early revocation with the creation time, keeps the others, drops grants_by_client_subject_created', () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    migrateSqliteThrough(path, 32, versions, migrateSqliteFile);
+    const db = new DatabaseSync(path);
+    for (const statement of rowsAt32({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
+    db.close();
+    assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version > 32));
+    const check = new DatabaseSync(path);
+    try {
+      assert.deepEqual(check.prepare('SELECT grant_id, revoked_at FROM grants ORDER BY grant_id').all().map((row) => [row.grant_id, row.revoked_at]), REVOKED_AT);
+      assert.equal(check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'grants_by_client_subject_created'").get()?.n, 0);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('PostgreSQL: the same (the supersede in gatehouse_redeem_code: contract/grants.ts)', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 32, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await client.query(`SET search_path = ${schema}`);
+      for (const statement of rowsAt32({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 32));
+      assert.deepEqual((await client.query('SELECT grant_id, revoked_at FROM grants ORDER BY grant_id')).rows.map((row) => [row.grant_id, row.revoked_at === null ? null : Number(row.revoked_at)]), REVOKED_AT);
+      const indexes = (await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [schema, 'grants'])).rows.map((row) => row.indexname);
+      assert.ok(indexes.includes('grants_by_client_subject_revoked') && !indexes.includes('grants_by_client_subject_created'), indexes.join(', '));
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});

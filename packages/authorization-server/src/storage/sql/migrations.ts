@@ -1017,4 +1017,78 @@ export const migrations: readonly Migration[] = [
     `,
     }],
   },
+  {
+    version: 33,
+    name: 'grants: never revoked before created, so the (client, subject) index by creation time goes',
+    steps: [`
+      -- Issue 12, SPEC decision 6: every revocation now stores max(now, created_at) (stores/grant-revocation.ts,
+      -- stores/grants.ts, gatehouse_redeem_code below), so a grant created after a code was issued is live or
+      -- revoked after it: the check needs only grants_by_client_subject_revoked, and each code exchange writes
+      -- one index fewer. A grant stamped revoked before its creation (a clock set back) gets its creation time.
+      UPDATE grants SET revoked_at = created_at WHERE revoked_at < created_at;
+      DROP INDEX grants_by_client_subject_created;
+    `, {
+      postgres: `
+      -- gatehouse_redeem_code (migration 32) as it was, but for its SPEC decision 6 check and the supersede's
+      -- revocation time (never before the grant's creation).
+      CREATE OR REPLACE FUNCTION gatehouse_redeem_code(
+        p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
+        p_now bigint, p_superseded_at bigint, p_consume boolean
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        v_code record;
+        v_superseded text[];
+      BEGIN
+        -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
+        -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
+        PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at INTO v_code
+          FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
+        -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
+          RETURN QUERY SELECT 'unknown'::text, NULL::text;
+          RETURN;
+        END IF;
+        IF p_consume THEN
+          IF v_code.consumed_at IS NOT NULL THEN
+            -- RFC 6749 §4.1.2: used before; marked replayed as authorizationCodes.consume does.
+            UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, p_now) WHERE code_digest = p_code_digest;
+            RETURN QUERY SELECT 'replayed'::text, v_code.grant_id::text;
+            RETURN;
+          END IF;
+        ELSIF v_code.replayed_at IS NOT NULL OR v_code.grant_id IS NOT NULL THEN
+          RETURN QUERY SELECT 'code_replayed'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued: no grant
+        -- revoked since, nor a live one created since (a grant created since and revoked has revoked_at >=
+        -- created_at, so the first EXISTS finds it). Two ranges of grants_by_client_subject_revoked, each a seek.
+        IF EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at)
+            OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at > v_code.issued_at) THEN
+          IF p_consume THEN
+            UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
+          END IF;
+          RETURN QUERY SELECT 'code_outdated'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 11: the previous active grant is superseded. Grant rows are locked first (lock order);
+        -- the tokens statement after it sees every token a rotation of that grant committed meanwhile.
+        WITH superseded AS (
+          UPDATE grants g SET revoked_at = GREATEST(p_superseded_at, g.created_at), revocation_reason = 'superseded'
+          WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL
+          RETURNING g.grant_id
+        ) SELECT array_agg(superseded.grant_id) INTO v_superseded FROM superseded;
+        IF v_superseded IS NOT NULL THEN
+          UPDATE tokens t SET revoked_at = p_superseded_at WHERE t.grant_id = ANY (v_superseded) AND t.revoked_at IS NULL;
+          UPDATE grants g SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = g.grant_id)
+            WHERE g.grant_id = ANY (v_superseded);
+        END IF;
+        RETURN QUERY SELECT 'issued'::text, NULL::text;
+      END
+      $fn$;
+    `,
+    }],
+  },
 ];

@@ -25,8 +25,11 @@ const CLEANUP_AFTER = '(SELECT COALESCE(MAX(t.expires_at), 0) FROM tokens t WHER
  */
 export function* revokeGrantSteps(tx: SqlTransaction, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): SqlStep<boolean> {
   const sqlite = tx.dialect === 'sqlite';
+  // Never before the grant's creation (a clock set back meanwhile): a grant created after a code was issued
+  // is then live or revoked after it, which is all the SPEC decision 6 check reads (migration 33).
   const revoked = yield* tx.get(
-    `UPDATE grants SET revoked_at = ?, revocation_reason = ?${sqlite ? `, cleanup_after = ${CLEANUP_AFTER}` : ''} WHERE grant_id = ? AND revoked_at IS NULL RETURNING *`,
+    `UPDATE grants SET revoked_at = ${sqlite ? 'max' : 'GREATEST'}(?, created_at), revocation_reason = ?${sqlite ? `, cleanup_after = ${CLEANUP_AFTER}` : ''}
+       WHERE grant_id = ? AND revoked_at IS NULL RETURNING *`,
     [now, reason, grantId],
   );
   yield* tx.run('UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL', [now, grantId]);

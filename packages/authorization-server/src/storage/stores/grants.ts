@@ -158,18 +158,18 @@ function* sqliteIssueGrantSteps(
   auditEvent: AuditEvent | undefined,
 ): SqlStep<'issued' | 'code_outdated'> {
   // Issue 12: the (client, subject)'s grants in one read (the decision 6 check and the supersede used two
-  // over the same index range). Only the rows either needs: live ones, and any created or revoked after
-  // the code was issued. Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
-  // connected again and again has a long history that neither needs. Three disjoint ranges of migration
-  // 32's indexes, each a seek: as one OR, SQLite's planner (without ANALYZE statistics) scanned the pair's
-  // whole history instead (300 grants: 32 µs per read; 3 µs so).
+  // over the same index range). Only the rows either needs: live ones, and any revoked after the code was
+  // issued; a grant created after it is one of those, its revocation never being stamped before its creation
+  // (migration 33). Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
+  // connected again and again has a long history that neither needs. Two disjoint ranges of
+  // grants_by_client_subject_revoked, each a seek: as one OR, SQLite's planner (without ANALYZE statistics)
+  // scanned the pair's whole history instead (300 grants: 32 µs per read; 3 µs so).
   const pair = 'client_id = ? AND subject_type = ? AND subject_id = ?';
   const pairValues = [grant.clientId, grant.subjectType, grant.subjectId];
   const grants = yield* tx.all<{ grant_id: string; created_at: number; revoked_at: number | null }>(
     `SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at IS NULL
-     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at > ?
-     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND created_at > ? AND revoked_at <= ?`,
-    [...pairValues, ...pairValues, codeIssuedAt, ...pairValues, codeIssuedAt, codeIssuedAt],
+     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at > ?`,
+    [...pairValues, ...pairValues, codeIssuedAt],
   );
   // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
   // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
@@ -249,21 +249,22 @@ async function postgresRedeemCode(
  * PostgreSQL, inside the caller's transaction: revokes a grant and its tokens, with its effects (issue 15
  * §5) only when it was revoked now. The grant row is updated first (lock order): the tokens statement's
  * snapshot, taken once that row is locked, sees every token a rotation holding the lock committed. The
- * audit event is part of the grant's statement (one round trip fewer), and only if that revoked it.
+ * audit event is part of the grant's statement (one round trip fewer), and only if that revoked it. The
+ * grant's revocation time is never before its creation (migration 33, see stores/grant-revocation.ts).
  * @returns false when the grant was already revoked (or does not exist).
  */
 function* postgresRevokeGrantSteps(tx: SqlTransaction, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): SqlStep<boolean> {
   let revoked: Record<string, unknown> | undefined;
   if (effects?.auditEvent) {
     revoked = yield* tx.get(
-      `WITH changed AS (UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
+      `WITH changed AS (UPDATE grants SET revoked_at = GREATEST($2, created_at), revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
          audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
            SELECT $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM changed))
        SELECT * FROM changed`,
       [grantId, now, reason, ...auditEventColumns(effects.auditEvent)],
     );
   } else {
-    revoked = yield* tx.get('UPDATE grants SET revoked_at = $2, revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
+    revoked = yield* tx.get('UPDATE grants SET revoked_at = GREATEST($2, created_at), revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
   }
   // The tokens need a statement of their own (a fresh snapshot, see above); a revoked grant gains no
   // tokens, so once its latest token has expired cleanup may consider it.
