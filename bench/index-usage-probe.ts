@@ -39,7 +39,7 @@ const QUERIES: Record<string, string> = {
      ORDER BY g.created_at DESC, g.grant_id`,
   'grants.listActive by user': 'SELECT g.* FROM grants g WHERE g.user_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id',
   'grants.listActive by subject': 'SELECT g.* FROM grants g WHERE g.subject_type = ? AND g.subject_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.grant_id',
-  'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY +created_at DESC LIMIT 1',
+  'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
   'grants.revokeAllOfClient': 'SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL',
   'directory: grants of a subject': 'SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
   'cleanup: refresh tokens due': `SELECT x.rowid AS token_key, (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at

@@ -66,7 +66,7 @@ describe('SQLite query plans', () => {
   it("grants.findActive (the consent page's reuse) seeks the pair's live grant, never its history (migration 32's revoked_at index)", async () => {
     // As stores/grants.ts findActive reads it.
     const details = await planOf(
-      'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY +created_at DESC LIMIT 1',
+      'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
       'c', 'company', 's',
     );
     assert.match(details, /^SEARCH grants USING INDEX grants_by_client_subject_revoked \(client_id=\? AND subject_type=\? AND subject_id=\? AND revoked_at=\?\)/, details);

@@ -113,13 +113,11 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
     },
     async findActive(clientId, subjectType, subjectId) {
-      // `+created_at`: the sort key is an expression, so SQLite seeks the live range of
-      // grants_by_client_subject_revoked (migration 32; at most one row, sorted in memory) instead of walking
-      // grants_by_client_subject_created backwards through the pair's whole history when none is live
-      // (sqlite/query-plans.test.ts). PostgreSQL, once it has statistics, reads the subject's live grants
-      // (grants_active_by_subject) either way; before its first ANALYZE the old text walked the history there too.
+      // A seek of the pair's live range of grants_by_client_subject_revoked (at most one row, sorted in
+      // memory), never its history: since migration 33 no index orders the pair by created_at, which SQLite
+      // walked backwards through every grant of the pair when none was live (sqlite/query-plans.test.ts).
       const row = await db.get(
-        'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY +created_at DESC LIMIT 1',
+        'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
         [clientId, subjectType, subjectId],
       );
       return row && toGrant(row);
