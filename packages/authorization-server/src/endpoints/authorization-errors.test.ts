@@ -16,7 +16,8 @@ import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgr
 /** Which storage call fails next, and with what; `undefined` = none. */
 interface Faults {
   clientsFind?: Error;
-  listAdministeredBy?: Error;
+  /** The consent page's read of the session with the user's subjects. */
+  sessionWithSubjects?: Error;
   codesCreate?: Error;
 }
 
@@ -28,9 +29,9 @@ function faultyStorage(storage: Storage, faults: Faults): Storage {
       if (faults.clientsFind) throw faults.clientsFind;
       return storage.clients.find(clientId);
     } },
-    subjects: { ...storage.subjects, listAdministeredBy: async (userId, subjectType) => {
-      if (faults.listAdministeredBy) throw faults.listAdministeredBy;
-      return storage.subjects.listAdministeredBy(userId, subjectType);
+    loginSessions: { ...storage.loginSessions, findActive: async (sessionDigest, now, subjectType) => {
+      if (faults.sessionWithSubjects && subjectType !== undefined) throw faults.sessionWithSubjects;
+      return storage.loginSessions.findActive(sessionDigest, now, subjectType);
     } },
     authorizationCodes: { ...storage.authorizationCodes, create: async (code) => {
       if (faults.codesCreate) throw faults.codesCreate;
@@ -76,20 +77,20 @@ for (const backend of backends) {
     };
 
     it('redirects a server error after the redirect URI is validated with error=server_error, state and iss, not a 500 JSON body (RFC 6749 §4.1.2.1)', async () => {
-      faults.listAdministeredBy = fault();
+      faults.sessionWithSubjects = fault();
       try {
         assertErrorRedirect(await signedIn.get(authorizeUrl(server, parameters())), 'server_error');
       } finally {
-        faults.listAdministeredBy = undefined;
+        faults.sessionWithSubjects = undefined;
       }
     });
 
     it('redirects an unreachable storage after the redirect URI is validated with error=temporarily_unavailable, state and iss (SPEC decision 18)', async () => {
-      faults.listAdministeredBy = unreachable();
+      faults.sessionWithSubjects = unreachable();
       try {
         assertErrorRedirect(await signedIn.get(authorizeUrl(server, parameters())), 'temporarily_unavailable');
       } finally {
-        faults.listAdministeredBy = undefined;
+        faults.sessionWithSubjects = undefined;
       }
     });
 

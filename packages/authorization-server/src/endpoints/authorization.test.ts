@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { authorize, authorizeUrl, Browser, confidentialAuth, hiddenInputs, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerClient } from '../clients/registration.ts';
 import { approveClient, setClientLogo, updateClient } from '../clients/client-management.ts';
@@ -541,15 +542,40 @@ for (const backend of backends) {
       }
     });
 
-    it('a decision posted after the login session is gone gets an error page and no code', async () => {
+    it('a decision posted after the login session is gone gets an error page that says so and no code: cookie gone, or session ended in storage', async () => {
       const browser = await loggedIn(server);
       const form = hiddenInputs((await consentPage(browser)).text);
+      const cookie = browser.cookies.get('gatehouse_session')!;
       browser.cookies.delete('gatehouse_session');
       const before = await codesIssued(server);
       const response = await decide(browser, form);
       assert.equal(response.status, 400);
       assert.equal(response.location, undefined);
+      assert.match(response.text, /You were logged out before answering/);
+      // The cookie still sent, the session deleted (a logout on another tab or instance): the interaction's
+      // session is checked by its consume (issue 12), and the page still tells the two apart.
+      browser.cookies.set('gatehouse_session', cookie);
+      await server.storage.loginSessions.delete(createHash('sha256').update(cookie).digest('base64url'));
+      const ended = await decide(browser, form);
+      assert.equal(ended.status, 400);
+      assert.match(ended.text, /You were logged out before answering/);
       assert.equal(await codesIssued(server), before);
+    });
+
+    it('a decision whose interaction is not this session\'s, or already answered, says so (not "logged out") and issues no code', async () => {
+      const browser = await loggedIn(server);
+      const other = await loggedIn(server);
+      const form = hiddenInputs((await consentPage(browser)).text);
+      const before = await codesIssued(server);
+      // Another session's interaction: the other browser's own CSRF pair, this interaction.
+      const foreign = await decide(other, { ...hiddenInputs((await consentPage(other)).text), interaction: form.interaction! });
+      assert.equal(foreign.status, 400);
+      assert.match(foreign.text, /already answered, has expired, or belongs to another login/);
+      assert.equal(await codesIssued(server), before);
+      assert.ok(new URL((await decide(browser, form)).location!).searchParams.get('code'), 'still there for its own session');
+      const again = await decide(browser, form);
+      assert.equal(again.status, 400);
+      assert.match(again.text, /already answered, has expired, or belongs to another login/);
     });
 
     it('a deny consumes the interaction too: the same form cannot then allow', async () => {

@@ -38,7 +38,7 @@ import { parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { ENGLISH, type MessageKey, type MessageValues } from '../i18n/i18n.ts';
 import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
-import { activeLoginSession } from '../sessions/login-session.ts';
+import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
 import type { ClientRecord, GrantRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
@@ -254,8 +254,9 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const { authorization, requestedAt, byReference } = await authorizationRequestFrom(context, query);
     noteUiLocales(request, authorization.parameters.ui_locales);
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
-    const session = await activeLoginSession(context, request);
-    if (!session || !(await loginSatisfies(context, authorization, session.sessionDigest, requestedAt))) {
+    // Issue 12: the session and the subjects to choose from in one read (one round trip on PostgreSQL).
+    const session = await currentLoginSession(context, request, authorization.subjectType);
+    if (!session || !loginSatisfies(context, authorization, session, requestedAt)) {
       // OIDC Core §3.1.2.1: prompt=none never shows a page.
       if (authorization.prompt.includes('none')) throw redirectError(authorization, 'login_required', 'the user must log in');
       // A request by reference, or one that must see a login newer than itself (prompt=login), crosses the
@@ -269,8 +270,8 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const { user } = session;
     // Issue 10 §1: a user who administers nothing of the client's subject type gets a page saying so; the
     // client hears `access_denied` (RFC 6749 §4.1.2.1) only when the user goes back to it from there.
-    // One read serves both this check and the choice below.
-    const administered = await context.storage.subjects.listAdministeredBy(user.userId, authorization.subjectType);
+    // One read (the session's) serves both this check and the choice below.
+    const administered = session.administeredSubjects ?? [];
     if (administered.length === 0) {
       reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(noSubjectPage({
         t: requestTranslator(request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
@@ -368,15 +369,10 @@ async function authorizationRequestFrom(
  * §3.1.2.1: "reauthenticate"; whole seconds, so a login in the second the request began does not count),
  * and no older than `max_age` seconds.
  */
-async function loginSatisfies(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string, requestedAt: number): Promise<boolean> {
-  const promptLogin = authorization.prompt.includes('login');
-  if (!promptLogin && authorization.maxAgeSeconds === undefined) return true;
-  const now = context.clock.nowSeconds();
-  const session = await context.storage.loginSessions.findActive(sessionDigest, now);
-  if (!session) return false;
-  if (promptLogin && session.createdAt <= requestedAt) return false;
+function loginSatisfies(context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number): boolean {
+  if (authorization.prompt.includes('login') && session.createdAt <= requestedAt) return false;
   // OIDC Core §3.1.2.1 max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
-  if (authorization.maxAgeSeconds !== undefined && now - session.createdAt > authorization.maxAgeSeconds) return false;
+  if (authorization.maxAgeSeconds !== undefined && context.clock.nowSeconds() - session.createdAt > authorization.maxAgeSeconds) return false;
   return true;
 }
 
@@ -422,21 +418,22 @@ async function startInteraction(context: ServerContext, authorization: Authoriza
 export async function authorizationDecisionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async (established) => {
     const body = request.body as RawParameters;
-    const session = await activeLoginSession(context, request);
-    if (!session) {
-      throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
-    }
-    const { user } = session;
     // SPEC decision 11: the request comes from the interaction, never from the form; consuming it is one
-    // atomic step that checks it is this session's, unexpired and unused, so a second post gets no code.
+    // atomic step that checks it is this session's, unexpired and unused, so a second post gets no code,
+    // and that the session is active, which it returns (issue 12: one round trip on PostgreSQL).
+    const sessionDigest = sessionCookieDigest(context, request);
     const interactionId = typeof body.interaction === 'string' ? body.interaction : '';
     const now = context.clock.nowSeconds();
-    const interaction = INTERACTION_ID.test(interactionId)
-      ? await context.storage.interactions.consume(interactionDigestOf(interactionId), session.sessionDigest, now)
+    const consumed = sessionDigest !== undefined && INTERACTION_ID.test(interactionId)
+      ? await context.storage.interactions.consume(interactionDigestOf(interactionId), sessionDigest, now)
       : undefined;
-    if (!interaction) {
+    if (!consumed) {
+      // Only a refusal reads the session, to say which of the two has ended.
+      if (!(await currentLoginSession(context, request))) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
       throw new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
     }
+    const { interaction } = consumed;
+    const { user } = await recognizedSession(context, request, consumed.session);
     noteUiLocales(request, interaction.requestParameters.ui_locales); // issue 13: kept on the interaction record
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
     const authorization = await validateAuthorizationRequest(context, interaction.requestParameters, { stored: true });

@@ -12,7 +12,7 @@ import { noteUserLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { ServerContext } from '../server-context.ts';
-import type { UserRecord } from '../storage/storage.ts';
+import type { ActiveLoginSession, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { deviceSummary } from './device-summary.ts';
 
 /** The cookie's name in development; `__Host-gatehouse_session` elsewhere (`sessionCookieName`). */
@@ -47,27 +47,52 @@ export interface CurrentLoginSession {
   user: UserRecord;
   /** The stored SHA-256 of the cookie value (never the value itself). */
   sessionDigest: string;
+  /** When the user signed in (seconds since the epoch): what `prompt=login` and `max_age` compare with. */
+  createdAt: number;
+  /** Only when asked for: the subjects of that type the user administers (storage.ts `ActiveLoginSession`). */
+  administeredSubjects?: SubjectRecord[];
 }
 
-/** The signed-in user and their session, or undefined without a valid, unexpired session. Records the visit (at most once a minute). */
-export async function currentLoginSession(context: ServerContext, request: FastifyRequest): Promise<CurrentLoginSession | undefined> {
+/** The stored digest of this request's session cookie, or undefined without a well-formed one. */
+export function sessionCookieDigest(context: ServerContext, request: FastifyRequest): string | undefined {
   const value = request.cookies[sessionCookieName(context)];
-  if (!value || !/^[A-Za-z0-9_-]{43}$/.test(value)) return undefined;
-  const now = context.clock.nowSeconds();
+  return value && /^[A-Za-z0-9_-]{43}$/.test(value) ? digest(value) : undefined;
+}
+
+/**
+ * The signed-in user and their session, or undefined without a valid, unexpired session. Records the visit (at most once a minute).
+ * @param administeredSubjectType also read the subjects of this type the user administers, in the same read (the consent page).
+ */
+export async function currentLoginSession(
+  context: ServerContext, request: FastifyRequest, administeredSubjectType?: SubjectType,
+): Promise<CurrentLoginSession | undefined> {
+  const sessionDigest = sessionCookieDigest(context, request);
+  if (sessionDigest === undefined) return undefined;
   // One read: the session with its live user (a deleted user signs nobody in, even through a session that
   // outlived the deletion: deleting a user ends their sessions, but a login racing it could leave one).
-  const session = await context.storage.loginSessions.findActive(digest(value), now);
-  if (!session) return undefined;
+  const session = await context.storage.loginSessions.findActive(sessionDigest, context.clock.nowSeconds(), administeredSubjectType);
+  return session && recognizedSession(context, request, session);
+}
+
+/**
+ * A session storage found active for this request (`loginSessions.findActive`, or with the interaction it
+ * owns, `interactions.consume`): its user's locale decides the request's pages, and the visit is recorded.
+ */
+export async function recognizedSession(context: ServerContext, request: FastifyRequest, session: ActiveLoginSession): Promise<CurrentLoginSession> {
   // Issue 13 "Languages": the directory record's locale decides this request's pages (i18n/request-language.ts).
   const { locale, ...user } = session.user;
   noteUserLocale(request, locale);
   // The visit is written at most once per interval. Within it `touch` would match no row, yet as a write it
   // would join a group commit and wait for its flush on a request that otherwise only reads, so it is not
   // sent at all (issue 12). The stored `lastSeenAt` never moves back, so skipping can change nothing.
+  const now = context.clock.nowSeconds();
   if (now - session.lastSeenAt >= SESSION_LAST_SEEN_INTERVAL_SECONDS) {
     await context.storage.loginSessions.touch(session.sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
   }
-  return { user, sessionDigest: session.sessionDigest };
+  return {
+    user, sessionDigest: session.sessionDigest, createdAt: session.createdAt,
+    ...(session.administeredSubjects ? { administeredSubjects: session.administeredSubjects } : {}),
+  };
 }
 
 /** The logged-in user, or undefined without a valid, unexpired session. */
@@ -80,17 +105,7 @@ export async function sessionUser(context: ServerContext, request: FastifyReques
  * cookie. Harmless without a session.
  */
 export async function endLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const name = sessionCookieName(context);
-  const value = request.cookies[name];
-  if (value && /^[A-Za-z0-9_-]{43}$/.test(value)) await context.storage.loginSessions.delete(digest(value));
-  reply.clearCookie(name, hostCookieOptions(context.options.environment, 'lax'));
-}
-
-/**
- * The logged-in user with the digest of their session cookie (what a consent interaction is bound to,
- * SPEC decision 11), or undefined without a valid, unexpired session. Reads the cookie as `sessionUser` does.
- */
-export async function activeLoginSession(context: ServerContext, request: FastifyRequest): Promise<CurrentLoginSession | undefined> {
-  // One reading of the cookie for every caller: outside development its name is `__Host-gatehouse_session`.
-  return currentLoginSession(context, request);
+  const sessionDigest = sessionCookieDigest(context, request);
+  if (sessionDigest !== undefined) await context.storage.loginSessions.delete(sessionDigest);
+  reply.clearCookie(sessionCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
 }

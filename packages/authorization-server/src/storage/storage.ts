@@ -133,6 +133,11 @@ export interface LoginSessionRecord {
 export interface ActiveLoginSession extends LoginSessionRecord {
   lastSeenAt: number;
   user: UserRecord & { locale: string | null };
+  /**
+   * Only when asked for (`findActive`'s `administeredSubjectType`): the subjects of that type the user
+   * administers, by name in byte order, as `subjects.listAdministeredBy` lists them.
+   */
+  administeredSubjects?: SubjectRecord[];
 }
 
 /** A login session as the account page lists it (issue 10 §4). Times in seconds since the epoch. */
@@ -448,8 +453,10 @@ export interface Storage {
      * through a session that outlived the deletion), with `lastSeenAt` (seconds; `createdAt` until a touch
      * moved it, so a caller can tell without a write whether `touch` would change anything) and the user
      * with the directory's locale: one read for what every session request needs (issue 12).
+     * With `administeredSubjectType`, also `administeredSubjects` in the same read: the consent page's
+     * session and its choice of subjects in one round trip on PostgreSQL (issue 12).
      */
-    findActive(sessionDigest: string, now: number): Promise<ActiveLoginSession | undefined>;
+    findActive(sessionDigest: string, now: number, administeredSubjectType?: SubjectType): Promise<ActiveLoginSession | undefined>;
     delete(sessionDigest: string): Promise<void>;
     /**
      * Creates a session that records its device (issue 10 §4); `lastSeenAt` starts at `createdAt`.
@@ -716,11 +723,13 @@ export interface Storage {
   interactions: {
     create(interaction: InteractionRecord): Promise<void>;
     /**
-     * Atomically marks the interaction used and returns it, only if it exists, belongs to `sessionDigest`,
-     * has not expired (`now < expiresAt`) and was not used before; otherwise returns undefined and changes
-     * nothing. Of two concurrent calls for one interaction, at most one gets it (also across instances).
+     * Atomically marks the interaction used and returns it with its session, only if it exists, belongs to
+     * `sessionDigest`, has not expired (`now < expiresAt`), was not used before, and its session is active
+     * (as `loginSessions.findActive` finds it, returned as `session`); otherwise returns undefined and
+     * changes nothing. Of two concurrent calls for one interaction, at most one gets it (also across
+     * instances). The consent decision's session and interaction in one round trip on PostgreSQL (issue 12).
      */
-    consume(interactionDigest: string, sessionDigest: string, now: number): Promise<InteractionRecord | undefined>;
+    consume(interactionDigest: string, sessionDigest: string, now: number): Promise<{ interaction: InteractionRecord; session: ActiveLoginSession } | undefined>;
   };
   /** Pushed authorization requests (RFC 9126): stored by /oauth/par, used once by /oauth/authorize. */
   pushedRequests: {

@@ -3,36 +3,69 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InteractionRecord } from '../storage.ts';
+import type { ActiveLoginSession, InteractionRecord, Storage } from '../storage.ts';
 import { type ContractBackend, type Fixture, NOW, digest, fixture } from './fixtures.ts';
 
 export function interactionsContract({ withStorage }: ContractBackend): void {
   describe('interactions (SPEC decision 11: the consent request kept server-side, bound to a session, single use)', () => {
-    const interactionRecord = (f: Fixture, overrides: Partial<InteractionRecord> = {}): InteractionRecord => ({
-      interactionDigest: digest(), sessionDigest: digest(), clientId: f.client.clientId,
+    /** A login session of the fixture's user, active until NOW + 3600. */
+    const sessionOf = async (storage: Storage, f: Fixture): Promise<ActiveLoginSession> => {
+      const session = { sessionDigest: digest(), userId: f.user.userId, createdAt: NOW - 10, expiresAt: NOW + 3600 };
+      await storage.loginSessions.create(session);
+      return { ...session, lastSeenAt: session.createdAt, user: { ...f.user, locale: null } };
+    };
+    const interactionRecord = (f: Fixture, session: ActiveLoginSession, overrides: Partial<InteractionRecord> = {}): InteractionRecord => ({
+      interactionDigest: digest(), sessionDigest: session.sessionDigest, clientId: f.client.clientId,
       requestParameters: { response_type: 'code', client_id: f.client.clientId, redirect_uri: f.client.redirectUris[0]!, scope: 'users:read', state: 'a b&c=d"é' },
       createdAt: NOW, expiresAt: NOW + 600, ...overrides,
     });
 
-    it('consume returns the stored request once, for its own session, then nothing', withStorage(async (storage) => {
+    it('consume returns the stored request with its session once, for its own session, then nothing', withStorage(async (storage) => {
       const f = await fixture(storage);
-      const interaction = interactionRecord(f);
+      const session = await sessionOf(storage, f);
+      const interaction = interactionRecord(f, session);
       await storage.interactions.create(interaction);
-      assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1), interaction);
+      assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1), { interaction, session });
       assert.equal(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 2), undefined);
     }));
 
     it("consume by another session gets nothing and leaves it for its own session", withStorage(async (storage) => {
       const f = await fixture(storage);
-      const interaction = interactionRecord(f);
+      const session = await sessionOf(storage, f);
+      const other = await sessionOf(storage, f);
+      const interaction = interactionRecord(f, session);
       await storage.interactions.create(interaction);
+      assert.equal(await storage.interactions.consume(interaction.interactionDigest, other.sessionDigest, NOW + 1), undefined);
       assert.equal(await storage.interactions.consume(interaction.interactionDigest, digest(), NOW + 1), undefined);
-      assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1), interaction);
+      assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1), { interaction, session });
+    }));
+
+    it('consume gets nothing and leaves it unused while its session is not active: expired, deleted (logout), its user deleted', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const session = await sessionOf(storage, f);
+      const interaction = interactionRecord(f, session, { expiresAt: NOW + 7200 });
+      await storage.interactions.create(interaction);
+      // The session ends at NOW + 3600, the interaction later.
+      assert.equal(await storage.interactions.consume(interaction.interactionDigest, session.sessionDigest, NOW + 3600), undefined);
+      assert.deepEqual((await storage.interactions.consume(interaction.interactionDigest, session.sessionDigest, NOW + 3599))?.interaction, interaction, 'the refusal used nothing up');
+
+      const loggedOut = interactionRecord(f, await sessionOf(storage, f));
+      await storage.interactions.create(loggedOut);
+      await storage.loginSessions.delete(loggedOut.sessionDigest);
+      assert.equal(await storage.interactions.consume(loggedOut.interactionDigest, loggedOut.sessionDigest, NOW + 1), undefined);
+
+      const deletedUser = interactionRecord(f, await sessionOf(storage, f));
+      await storage.interactions.create(deletedUser);
+      await storage.directory.deleteUser(f.user.userId, NOW + 1);
+      // deleteUser ends the user's sessions; a session left behind by a login racing it is no session either.
+      await storage.loginSessions.create({ sessionDigest: deletedUser.sessionDigest, userId: f.user.userId, createdAt: NOW, expiresAt: NOW + 3600 });
+      assert.equal(await storage.interactions.consume(deletedUser.interactionDigest, deletedUser.sessionDigest, NOW + 2), undefined);
     }));
 
     it('consume at or after expiresAt gets nothing; an unknown digest gets nothing', withStorage(async (storage) => {
       const f = await fixture(storage);
-      const interaction = interactionRecord(f);
+      const session = await sessionOf(storage, f);
+      const interaction = interactionRecord(f, session);
       await storage.interactions.create(interaction);
       assert.equal(await storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 600), undefined);
       assert.equal(await storage.interactions.consume(digest(), interaction.sessionDigest, NOW), undefined);
@@ -40,7 +73,7 @@ export function interactionsContract({ withStorage }: ContractBackend): void {
 
     it('of 20 concurrent consumes of one interaction exactly one wins (atomic)', withStorage(async (storage) => {
       const f = await fixture(storage);
-      const interaction = interactionRecord(f);
+      const interaction = interactionRecord(f, await sessionOf(storage, f));
       await storage.interactions.create(interaction);
       const results = await Promise.all(Array.from({ length: 20 }, () => storage.interactions.consume(interaction.interactionDigest, interaction.sessionDigest, NOW + 1)));
       assert.equal(results.filter((result) => result !== undefined).length, 1);
@@ -48,15 +81,16 @@ export function interactionsContract({ withStorage }: ContractBackend): void {
 
     it('cleanup deletes expired interactions, used or not, and keeps live ones', withStorage(async (storage) => {
       const f = await fixture(storage);
-      const expired = interactionRecord(f, { expiresAt: NOW - 1 });
-      const atBoundary = interactionRecord(f, { expiresAt: NOW });
-      const usedExpired = interactionRecord(f, { createdAt: NOW - 700, expiresAt: NOW - 100 });
-      const live = interactionRecord(f, { expiresAt: NOW + 1 });
+      const session = await sessionOf(storage, f);
+      const expired = interactionRecord(f, session, { expiresAt: NOW - 1 });
+      const atBoundary = interactionRecord(f, session, { expiresAt: NOW });
+      const usedExpired = interactionRecord(f, session, { createdAt: NOW - 700, expiresAt: NOW - 100 });
+      const live = interactionRecord(f, session, { expiresAt: NOW + 1 });
       for (const interaction of [expired, atBoundary, usedExpired, live]) await storage.interactions.create(interaction);
       assert.ok(await storage.interactions.consume(usedExpired.interactionDigest, usedExpired.sessionDigest, NOW - 200));
       const result = await storage.cleanup.deleteExpired(NOW, 2);
       assert.equal(result.interactions, 3);
-      assert.deepEqual(await storage.interactions.consume(live.interactionDigest, live.sessionDigest, NOW), live);
+      assert.deepEqual((await storage.interactions.consume(live.interactionDigest, live.sessionDigest, NOW))?.interaction, live);
     }));
   });
 }

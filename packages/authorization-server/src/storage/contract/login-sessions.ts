@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ContractBackend, NOW, digest, userRecord } from './fixtures.ts';
+import type { SubjectRecord } from '../storage.ts';
+import { type ContractBackend, NOW, companyRecord, digest, userRecord } from './fixtures.ts';
 
 export function loginSessionsContract({ withStorage }: ContractBackend): void {
   describe('loginSessions', () => {
@@ -32,6 +33,35 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       const leftBehind = { ...session, sessionDigest: digest() };
       await storage.loginSessions.create(leftBehind);
       assert.equal(await storage.loginSessions.findActive(leftBehind.sessionDigest, NOW + 4), undefined);
+    }));
+
+    it('finds a session with the subjects of one type its user administers, in one read, as subjects.listAdministeredBy lists them (issue 12)', withStorage(async (storage) => {
+      const [user, other] = [userRecord(), userRecord()];
+      await storage.users.create(user);
+      await storage.users.create(other);
+      // Names in byte order: upper case before lower case, whatever the database's collation.
+      const [zeta, alpha, lower] = [companyRecord({ name: 'Zeta GmbH' }), companyRecord({ name: 'Alpha AG' }), companyRecord({ name: 'beta sarl' })];
+      const organization: SubjectRecord = { subjectType: 'organization', subjectId: randomUUID(), name: 'Holding', organizationId: null };
+      const notMine = companyRecord({ name: 'Another' });
+      for (const subject of [zeta, alpha, lower, organization, notMine]) await storage.subjects.create(subject);
+      for (const subject of [zeta, alpha, lower, organization]) await storage.subjects.addAdministrator(user.userId, subject.subjectType, subject.subjectId);
+      await storage.subjects.addAdministrator(other.userId, notMine.subjectType, notMine.subjectId);
+      const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      await storage.loginSessions.create(session);
+      const expected = { ...session, lastSeenAt: NOW, user: { ...user, locale: null } };
+      const companies = await storage.subjects.listAdministeredBy(user.userId, 'company');
+      assert.deepEqual(companies.map((company) => company.name), ['Alpha AG', 'Zeta GmbH', 'beta sarl']);
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 1, 'company'), { ...expected, administeredSubjects: companies });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 1, 'organization'), { ...expected, administeredSubjects: [organization] });
+      // None of the type: the session all the same, with an empty list.
+      const loner = { sessionDigest: digest(), userId: other.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      await storage.loginSessions.create(loner);
+      assert.deepEqual((await storage.loginSessions.findActive(loner.sessionDigest, NOW + 1, 'organization'))?.administeredSubjects, []);
+      // No session, no subjects: expired, unknown.
+      assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3600, 'company'), undefined);
+      assert.equal(await storage.loginSessions.findActive(digest(), NOW, 'company'), undefined);
+      // Without the type, no list.
+      assert.equal((await storage.loginSessions.findActive(session.sessionDigest, NOW + 1))?.administeredSubjects, undefined);
     }));
 
     it('deletes a session (logout) and leaves the others', withStorage(async (storage) => {

@@ -49,7 +49,7 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     assert.deepEqual(await measureSequence(), { exchange: 1, firstIntrospection: 1, introspection: 1, refresh: 1, revocation: 5 });
   });
 
-  it('consent page 3 (session with user, subjects, interaction), decision 3 (session with user, interaction, code with its audit event)', async () => {
+  it('consent page 2 (session with user and subjects, interaction), decision 2 (interaction with session and user, code with its audit event)', async () => {
     const { browser } = await authorize(server); // signed in, client warm
     const url = authorizeUrl(server, {
       response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
@@ -69,8 +69,15 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     });
     console.log(JSON.stringify({ consentPage, decision }, null, 1));
     // The decision's check that the user administers the chosen subject is part of the code's statement
-    // (authorizationCodes.create with onlyForAdministrator): it was a fourth round trip.
-    assert.deepEqual({ consentPage: consentPage.length, decision: decision.length }, { consentPage: 3, decision: 3 });
+    // (authorizationCodes.create with onlyForAdministrator): it was a fourth round trip. The consent page's
+    // session read brings the user's subjects, and the decision's interaction brings its session
+    // (loginSessions.findActive with a subject type, interactions.consume): 3 and 3 before.
+    assert.deepEqual({ consentPage, decision }, {
+      consentPage: ['gatehouse_active_login_session_with_subjects', consentPage[1]],
+      decision: ['gatehouse_consume_interaction_in_session', decision[1]],
+    });
+    assert.match(consentPage[1]!, /^INSERT INTO interactions/);
+    assert.equal(decision[1], 'gatehouse_create_code_for_administrator_audited');
   });
 
   async function measureSequence(): Promise<Record<string, number>> {

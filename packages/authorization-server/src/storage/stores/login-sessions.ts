@@ -3,27 +3,56 @@
  * issue 10 §4), written once for both databases over the SQL driver (issue 12). Times are seconds.
  */
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
-import type { LoginSessionListing, LoginSessionRecord, Storage } from '../storage.ts';
+import type { ActiveLoginSession, LoginSessionListing, LoginSessionRecord, Storage } from '../storage.ts';
 import { nullableString, toUser, USER_COLUMNS } from '../rows.ts';
 
 /**
  * The session with its live user (a deleted user's session is no session), in one read (issue 12). The
- * user's columns are named (`u.*` would clash with the session's `created_at`), from rows.ts's list.
+ * user's columns are named (`u.*` would clash with the session's `created_at`), from rows.ts's list; the
+ * session's times are renamed so that the row also reads beside an interaction's (`interactions.consume`).
  */
-const ACTIVE_SESSION = `SELECT s.session_digest, s.created_at, s.expires_at, COALESCE(s.last_seen_at, s.created_at) AS seen,
-    ${USER_COLUMNS.map((column) => `u.${column}`).join(', ')}, u.locale
-  FROM login_sessions s JOIN users u ON u.user_id = s.user_id AND u.deleted_at IS NULL
-  WHERE s.session_digest = ? AND s.expires_at > ?`;
+export const ACTIVE_SESSION_COLUMNS = `s.session_digest, s.created_at AS session_created_at, s.expires_at AS session_expires_at,
+  COALESCE(s.last_seen_at, s.created_at) AS seen, ${USER_COLUMNS.map((column) => `u.${column}`).join(', ')}, u.locale`;
+export const ACTIVE_SESSION_JOIN = 'login_sessions s JOIN users u ON u.user_id = s.user_id AND u.deleted_at IS NULL';
+export const ACTIVE_SESSION = `SELECT ${ACTIVE_SESSION_COLUMNS} FROM ${ACTIVE_SESSION_JOIN} WHERE s.session_digest = ? AND s.expires_at > ?`;
+
+/** A row of `ACTIVE_SESSION_COLUMNS`. */
+export function toActiveSession(row: SqlRow): ActiveLoginSession {
+  return {
+    sessionDigest: String(row.session_digest), userId: String(row.user_id), createdAt: Number(row.session_created_at),
+    expiresAt: Number(row.session_expires_at), lastSeenAt: Number(row.seen), user: { ...toUser(row), locale: nullableString(row.locale) },
+  };
+}
 
 export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions'] {
+  // Names in byte order on both, as subjects.listAdministeredBy orders them (stores/subjects.ts).
+  const ACTIVE_SESSION_WITH_SUBJECTS = `SELECT ${ACTIVE_SESSION_COLUMNS},
+      sub.subject_id AS administered_id, sub.name AS administered_name, sub.organization_id AS administered_organization_id
+    FROM ${ACTIVE_SESSION_JOIN}
+    LEFT JOIN subject_administrators a ON a.user_id = s.user_id AND a.subject_type = ?
+    LEFT JOIN subjects sub ON sub.subject_type = a.subject_type AND sub.subject_id = a.subject_id
+    WHERE s.session_digest = ? AND s.expires_at > ?
+    ORDER BY ${db.dialect === 'postgres' ? 'sub.name COLLATE "C"' : 'sub.name'}`;
   return {
     async create(session) {
       await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
         [session.sessionDigest, session.userId, session.createdAt, session.expiresAt]);
     },
-    async findActive(sessionDigest, now) {
-      const row = await db.get(ACTIVE_SESSION, [sessionDigest, now], { name: 'gatehouse_active_login_session' });
-      return row && { ...toLoginSession(row), lastSeenAt: Number(row.seen), user: { ...toUser(row), locale: nullableString(row.locale) } };
+    async findActive(sessionDigest, now, administeredSubjectType) {
+      if (administeredSubjectType === undefined) {
+        const row = await db.get(ACTIVE_SESSION, [sessionDigest, now], { name: 'gatehouse_active_login_session' });
+        return row && toActiveSession(row);
+      }
+      // The session's row once per subject (or once with NULLs when the user administers none of the type).
+      const rows = await db.all(ACTIVE_SESSION_WITH_SUBJECTS, [administeredSubjectType, sessionDigest, now], { name: 'gatehouse_active_login_session_with_subjects' });
+      if (rows.length === 0) return undefined;
+      return {
+        ...toActiveSession(rows[0]!),
+        administeredSubjects: rows.filter((row) => row.administered_id !== null).map((row) => ({
+          subjectType: administeredSubjectType, subjectId: String(row.administered_id), name: String(row.administered_name),
+          organizationId: nullableString(row.administered_organization_id),
+        })),
+      };
     },
     async delete(sessionDigest) {
       await db.run('DELETE FROM login_sessions WHERE session_digest = ?', [sessionDigest]);

@@ -5,7 +5,8 @@
  * column differ, so one store serves both.
  */
 import { toInteraction, toPushedRequest, type Row } from '../rows.ts';
-import type { SqlDriver } from '../sql/driver.ts';
+import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import { ACTIVE_SESSION, ACTIVE_SESSION_COLUMNS, ACTIVE_SESSION_JOIN, toActiveSession } from './login-sessions.ts';
 import type { Storage } from '../storage.ts';
 
 /** Where a kind of single-use record lives, and how it maps to and from its row. */
@@ -28,6 +29,8 @@ interface SingleUseStore<R> {
    * (`now < expiresAt`) and was not used before; otherwise undefined, nothing changed.
    */
   consume(key: string, owner: string, now: number): Promise<R | undefined>;
+  /** `consume` as a step of a transaction. */
+  consumeSteps(tx: SqlTransaction, key: string, owner: string, now: number): SqlStep<R | undefined>;
 }
 
 function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): SingleUseStore<R> {
@@ -45,17 +48,46 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
       const row = await db.get(consume, [now, key, owner, now]);
       return row && spec.toRecord(row);
     },
+    *consumeSteps(tx, key, owner, now) {
+      const row = yield* tx.get(consume, [now, key, owner, now]);
+      return row && spec.toRecord(row);
+    },
   };
 }
 
-/** Consent interactions: taken once, by the login session the consent page was shown in. */
+/**
+ * Consent interactions: taken once, by the login session the consent page was shown in, while that session
+ * is active; returned with it (the consent decision's two reads in one, issue 12).
+ */
 export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
-  return createSingleUseStore(db, {
+  const store = createSingleUseStore(db, {
     table: 'interactions', key: 'interaction_digest', owner: 'session_digest', toRecord: toInteraction,
     // request_parameters: JSON text on SQLite, jsonb on PostgreSQL (the text is its input form); toInteraction reads both.
     columns: ['interaction_digest', 'session_digest', 'client_id', 'request_parameters', 'created_at', 'expires_at'],
     values: (i) => [i.interactionDigest, i.sessionDigest, i.clientId, JSON.stringify(i.requestParameters), i.createdAt, i.expiresAt],
   });
+  // PostgreSQL: one statement (one round trip), the session joined to the UPDATE; the row lock on the
+  // interaction makes it single use as in createSingleUseStore. SQLite cannot return a joined table's
+  // columns from an UPDATE: the session is read first in the same transaction of the one writer.
+  const consumeWithSession = `UPDATE interactions i SET consumed_at = $3 FROM ${ACTIVE_SESSION_JOIN}
+    WHERE i.interaction_digest = $1 AND i.session_digest = $2 AND i.consumed_at IS NULL AND i.expires_at > $3
+      AND s.session_digest = i.session_digest AND s.expires_at > $3
+    RETURNING i.*, ${ACTIVE_SESSION_COLUMNS}`;
+  return {
+    create: store.create,
+    async consume(interactionDigest, sessionDigest, now) {
+      if (db.dialect === 'postgres') {
+        const row = await db.get(consumeWithSession, [interactionDigest, sessionDigest, now], { name: 'gatehouse_consume_interaction_in_session' });
+        return row && { interaction: toInteraction(row), session: toActiveSession(row) };
+      }
+      return db.transaction(function* (tx) {
+        const session = yield* tx.get(ACTIVE_SESSION, [sessionDigest, now]);
+        if (!session) return undefined;
+        const interaction = yield* store.consumeSteps(tx, interactionDigest, sessionDigest, now);
+        return interaction && { interaction, session: toActiveSession(session) };
+      });
+    },
+  };
 }
 
 /** Pushed authorization requests: taken once, by the client that pushed them (RFC 9126 §4). */
