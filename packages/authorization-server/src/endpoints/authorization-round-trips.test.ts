@@ -12,7 +12,7 @@ import type { Storage } from '../storage/storage.ts';
 import { SESSION_LAST_SEEN_INTERVAL_SECONDS } from '../sessions/login-session.ts';
 import { authorize, authorizeUrl, hiddenInputs, pkcePair, seed, startTestServer, type Browser, type TestServer } from '../testing/harness.ts';
 
-interface Counts { listAdministeredBy: number; touch: number; findActive: number; findActiveWithSubjects: number; consume: number }
+interface Counts { listAdministeredBy: number; touch: number; findActive: number; findActiveWithSubjects: number; createInSession: number; create: number; consume: number }
 
 /** The storage with the session, subject and interaction reads and `loginSessions.touch` counted. */
 function countedStorage(storage: Storage, counts: Counts): Storage {
@@ -30,7 +30,13 @@ function countedStorage(storage: Storage, counts: Counts): Storage {
       else counts.findActiveWithSubjects++;
       return storage.loginSessions.findActive(sessionDigest, now, subjectType);
     } },
-    interactions: { ...storage.interactions, consume: async (interactionDigest, sessionDigest, now) => {
+    interactions: { ...storage.interactions, createInSession: async (interaction, now, subjectType) => {
+      counts.createInSession++;
+      return storage.interactions.createInSession(interaction, now, subjectType);
+    }, create: async (interaction) => {
+      counts.create++;
+      return storage.interactions.create(interaction);
+    }, consume: async (interactionDigest, sessionDigest, now) => {
       counts.consume++;
       return storage.interactions.consume(interactionDigest, sessionDigest, now);
     } },
@@ -38,8 +44,8 @@ function countedStorage(storage: Storage, counts: Counts): Storage {
 }
 
 describe('authorization endpoint: storage round trips with a login session (issue 12)', () => {
-  const counts: Counts = { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, consume: 0 };
-  const reset = () => Object.assign(counts, { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, consume: 0 });
+  const counts: Counts = { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 0 };
+  const reset = () => Object.assign(counts, { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 0 });
   let server: TestServer;
   let browser: Browser;
   before(async () => {
@@ -54,18 +60,18 @@ describe('authorization endpoint: storage round trips with a login session (issu
   });
   const lastSeen = async () => (await server.storage.loginSessions.listActiveOfUser(seed.users.alice.id, server.clock.nowSeconds()))[0]!.lastSeenAt;
 
-  it('reads the session with the user\'s subjects in one read for the consent page, and the session with the interaction for the decision (the code\'s insert checks the subject chosen)', async () => {
+  it('reads the session with the user\'s subjects and stores the interaction in one operation for the consent page (prompt=consent), and the session with the interaction for the decision (the code\'s insert checks the subject chosen)', async () => {
     server.clock.advanceSeconds(SESSION_LAST_SEEN_INTERVAL_SECONDS);
     reset();
     const page = await browser.get(consentUrl());
     assert.equal(page.status, 200);
-    assert.deepEqual(counts, { listAdministeredBy: 0, touch: 1, findActive: 0, findActiveWithSubjects: 1, consume: 0 }, 'consent page');
+    assert.deepEqual(counts, { listAdministeredBy: 0, touch: 1, findActive: 0, findActiveWithSubjects: 0, createInSession: 1, create: 0, consume: 0 }, 'consent page');
     reset();
     const subject = /<option value="([^"]+)"/.exec(page.text)?.[1] ?? '';
     const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
     assert.equal(decision.status, 303);
     assert.ok(new URL(decision.location!).searchParams.get('code'));
-    assert.deepEqual(counts, { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, consume: 1 }, 'decision');
+    assert.deepEqual(counts, { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 1 }, 'decision');
 
     // A refused decision reads them, to say why (here: a company the user does not administer, that does not exist).
     const refusedPage = await browser.get(consentUrl());

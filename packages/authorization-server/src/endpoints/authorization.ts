@@ -40,7 +40,7 @@ import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
-import type { ClientRecord, GrantRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
+import type { ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
 import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
 
@@ -254,8 +254,10 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const { authorization, requestedAt, byReference } = await authorizationRequestFrom(context, query);
     noteUiLocales(request, authorization.parameters.ui_locales);
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
-    // Issue 12: the session and the subjects to choose from in one read (one round trip on PostgreSQL).
-    const session = await currentLoginSession(context, request, authorization.subjectType);
+    // Issue 12: the session and the subjects to choose from in one read; and when the consent page is certain
+    // to follow a session with subjects to choose from, the interaction stored by that same operation (one
+    // round trip on PostgreSQL for both).
+    const { session, interactionId: storedInteractionId } = await sessionForConsent(context, request, authorization);
     if (!session || !loginSatisfies(context, authorization, session, requestedAt)) {
       // OIDC Core §3.1.2.1: prompt=none never shows a page.
       if (authorization.prompt.includes('none')) throw redirectError(authorization, 'login_required', 'the user must log in');
@@ -306,7 +308,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
         ? redirectError(authorization, 'interaction_required', 'the user must choose what to connect')
         : redirectError(authorization, 'consent_required', 'the user must consent');
     }
-    const interactionId = await startInteraction(context, authorization, session.sessionDigest);
+    const interactionId = storedInteractionId ?? await startInteraction(context, authorization, session.sessionDigest);
     const ns = context.options.brand.urnNamespace;
     const t = requestTranslator(request);
     reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
@@ -403,15 +405,46 @@ function mayReuseConsent(authorization: AuthorizationRequest): boolean {
 const INTERACTION_ID = /^[A-Za-z0-9_-]{43}$/;
 const interactionDigestOf = (interactionId: string) => createHash('sha256').update(interactionId).digest('base64url');
 
-/** Stores the validated request as an interaction bound to the login session; returns its id (only the digest is stored). */
-async function startInteraction(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string): Promise<string> {
+/** The validated request as an interaction bound to the login session, under a new id (only its digest is stored). */
+function newInteraction(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string): { interactionId: string; record: InteractionRecord } {
   const interactionId = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
-  await context.storage.interactions.create({
-    interactionDigest: interactionDigestOf(interactionId), sessionDigest, clientId: authorization.client.clientId,
-    requestParameters: authorization.parameters, createdAt: now, expiresAt: now + context.options.interactionLifetimeSeconds,
-  });
+  return {
+    interactionId,
+    record: {
+      interactionDigest: interactionDigestOf(interactionId), sessionDigest, clientId: authorization.client.clientId,
+      requestParameters: authorization.parameters, createdAt: now, expiresAt: now + context.options.interactionLifetimeSeconds,
+    },
+  };
+}
+
+/** Stores the validated request as an interaction bound to the login session; returns its id. */
+async function startInteraction(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string): Promise<string> {
+  const { interactionId, record } = newInteraction(context, authorization, sessionDigest);
+  await context.storage.interactions.create(record);
   return interactionId;
+}
+
+/**
+ * The login session with the subjects of the client's type its user administers; with the id of the
+ * interaction already stored for the consent page when it is certain to be shown (issue 12): no earlier
+ * consent can be reused (`mayReuseConsent`), no prompt=none, and no prompt=login or max_age that the
+ * session's login could fail. It is stored then only if the user has a subject to choose; should the page
+ * still not be shown (the client requested a subject the user does not administer), the stored interaction
+ * is never sent anywhere and expires unused.
+ */
+async function sessionForConsent(
+  context: ServerContext, request: FastifyRequest, authorization: AuthorizationRequest,
+): Promise<{ session: CurrentLoginSession | undefined; interactionId?: string }> {
+  const sessionDigest = sessionCookieDigest(context, request);
+  const pageCertain = !mayReuseConsent(authorization) && authorization.maxAgeSeconds === undefined
+    && !authorization.prompt.includes('none') && !authorization.prompt.includes('login');
+  if (sessionDigest === undefined || !pageCertain) return { session: await currentLoginSession(context, request, authorization.subjectType) };
+  const { interactionId, record } = newInteraction(context, authorization, sessionDigest);
+  const found = await context.storage.interactions.createInSession(record, context.clock.nowSeconds(), authorization.subjectType);
+  if (!found) return { session: undefined };
+  const session = await recognizedSession(context, request, found);
+  return found.interactionStored ? { session, interactionId } : { session };
 }
 
 /** POST /oauth/authorize/decision (the consent form; CSRF- and Origin-checked before this runs). */

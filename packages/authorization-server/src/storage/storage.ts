@@ -723,6 +723,13 @@ export interface Storage {
   interactions: {
     create(interaction: InteractionRecord): Promise<void>;
     /**
+     * The consent page's read and write in one operation (one round trip on PostgreSQL, issue 12): the
+     * session `interaction.sessionDigest` names, as `loginSessions.findActive(…, now, administeredSubjectType)`
+     * finds it (undefined when none is active: nothing stored), and `interaction` stored bound to it only
+     * when its user administers at least one subject of that type (`interactionStored`).
+     */
+    createInSession(interaction: InteractionRecord, now: number, administeredSubjectType: SubjectType): Promise<(ActiveLoginSession & { interactionStored: boolean }) | undefined>;
+    /**
      * Atomically marks the interaction used and returns it with its session, only if it exists, belongs to
      * `sessionDigest`, has not expired (`now < expiresAt`), was not used before, and its session is active
      * (as `loginSessions.findActive` finds it, returned as `session`); otherwise returns undefined and

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ActiveLoginSession, InteractionRecord, Storage } from '../storage.ts';
-import { type ContractBackend, type Fixture, NOW, digest, fixture } from './fixtures.ts';
+import { type ContractBackend, type Fixture, NOW, companyRecord, digest, fixture } from './fixtures.ts';
 
 export function interactionsContract({ withStorage }: ContractBackend): void {
   describe('interactions (SPEC decision 11: the consent request kept server-side, bound to a session, single use)', () => {
@@ -60,6 +60,34 @@ export function interactionsContract({ withStorage }: ContractBackend): void {
       // deleteUser ends the user's sessions; a session left behind by a login racing it is no session either.
       await storage.loginSessions.create({ sessionDigest: deletedUser.sessionDigest, userId: f.user.userId, createdAt: NOW, expiresAt: NOW + 3600 });
       assert.equal(await storage.interactions.consume(deletedUser.interactionDigest, deletedUser.sessionDigest, NOW + 2), undefined);
+    }));
+
+    it('createInSession stores the interaction with the session read when its user administers a subject of the type, and returns the session with those subjects (issue 12)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const second = companyRecord({ name: 'Aalborg Revision A/S' }); // before the fixture's company by name
+      await storage.subjects.create(second);
+      await storage.subjects.addAdministrator(f.user.userId, second.subjectType, second.subjectId);
+      const session = await sessionOf(storage, f);
+      const interaction = interactionRecord(f, session);
+      const found = await storage.interactions.createInSession(interaction, NOW, 'company');
+      assert.deepEqual(found, { ...session, administeredSubjects: await storage.subjects.listAdministeredBy(f.user.userId, 'company'), interactionStored: true });
+      assert.deepEqual(found?.administeredSubjects?.map((subject) => subject.subjectId), [second.subjectId, f.company.subjectId]);
+      assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, session.sessionDigest, NOW + 1), { interaction, session });
+    }));
+
+    it('createInSession stores nothing when the user administers no subject of the type, or without an active session', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const session = await sessionOf(storage, f);
+      const noOrganization = interactionRecord(f, session);
+      assert.deepEqual(await storage.interactions.createInSession(noOrganization, NOW, 'organization'), { ...session, administeredSubjects: [], interactionStored: false });
+      assert.equal(await storage.interactions.consume(noOrganization.interactionDigest, session.sessionDigest, NOW + 1), undefined, 'not stored');
+
+      // The session ends at NOW + 3600: asked then, no session and nothing stored (not even for a consume while it was active).
+      const late = interactionRecord(f, session);
+      assert.equal(await storage.interactions.createInSession(late, NOW + 3600, 'company'), undefined);
+      assert.equal(await storage.interactions.consume(late.interactionDigest, session.sessionDigest, NOW + 1), undefined, 'not stored');
+      const unknown = interactionRecord(f, { ...session, sessionDigest: digest() });
+      assert.equal(await storage.interactions.createInSession(unknown, NOW, 'company'), undefined);
     }));
 
     it('consume at or after expiresAt gets nothing; an unknown digest gets nothing', withStorage(async (storage) => {

@@ -49,15 +49,15 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     assert.deepEqual(await measureSequence(), { exchange: 1, firstIntrospection: 1, introspection: 1, refresh: 1, revocation: 5 });
   });
 
-  it('consent page 2 (session with user and subjects, interaction), decision 2 (interaction with session and user, code with its audit event)', async () => {
+  it('consent page 1 (session with user and subjects, and the interaction: prompt=consent), 2 when consent might be reused or the login be too old; decision 2 (interaction with session and user, code with its audit event)', async () => {
     const { browser } = await authorize(server); // signed in, client warm
-    const url = authorizeUrl(server, {
+    const url = (extra: Record<string, string>) => authorizeUrl(server, {
       response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
-      state: 'state-rt', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', prompt: 'consent',
+      state: 'state-rt', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', ...extra,
     });
     let page = { status: 0, text: '' };
     const consentPage = await statementsDuring(async () => {
-      page = await browser.get(url);
+      page = await browser.get(url({ prompt: 'consent' }));
       assert.equal(page.status, 200);
     });
     const decision = await statementsDuring(async () => {
@@ -67,17 +67,24 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
       assert.equal(response.status, 303);
       assert.ok(new URL(response.location!).searchParams.get('code'));
     });
-    console.log(JSON.stringify({ consentPage, decision }, null, 1));
-    // The decision's check that the user administers the chosen subject is part of the code's statement
-    // (authorizationCodes.create with onlyForAdministrator): it was a fourth round trip. The consent page's
-    // session read brings the user's subjects, and the decision's interaction brings its session
-    // (loginSessions.findActive with a subject type, interactions.consume): 3 and 3 before.
-    assert.deepEqual({ consentPage, decision }, {
-      consentPage: ['gatehouse_active_login_session_with_subjects', consentPage[1]],
-      decision: ['gatehouse_consume_interaction_in_session', decision[1]],
+    // max_age: the page is not certain before the session's login time is read, so the interaction waits.
+    const consentPageMaxAge = await statementsDuring(async () => {
+      const response = await browser.get(url({ prompt: 'consent', max_age: '86400' }));
+      assert.equal(response.status, 200);
     });
-    assert.match(consentPage[1]!, /^INSERT INTO interactions/);
-    assert.equal(decision[1], 'gatehouse_create_code_for_administrator_audited');
+    console.log(JSON.stringify({ consentPage, decision, consentPageMaxAge }, null, 1));
+    // Before: consent page 3 (session with user, subjects, interaction), decision 3 (session with user,
+    // interaction, code). The decision's check that the user administers the chosen subject is part of the
+    // code's statement (authorizationCodes.create with onlyForAdministrator); the consent page's session read
+    // brings the user's subjects and stores the interaction when the page is certain
+    // (interactions.createInSession); the decision's interaction brings its session (interactions.consume).
+    assert.deepEqual({ consentPage, decision }, {
+      consentPage: ['gatehouse_create_interaction_in_session'],
+      decision: ['gatehouse_consume_interaction_in_session', 'gatehouse_create_code_for_administrator_audited'],
+    });
+    assert.equal(consentPageMaxAge[0], 'gatehouse_active_login_session_with_subjects');
+    assert.match(consentPageMaxAge[1]!, /^INSERT INTO interactions/);
+    assert.equal(consentPageMaxAge.length, 2);
   });
 
   async function measureSequence(): Promise<Record<string, number>> {

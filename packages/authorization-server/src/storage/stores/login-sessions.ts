@@ -3,7 +3,7 @@
  * issue 10 §4), written once for both databases over the SQL driver (issue 12). Times are seconds.
  */
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
-import type { ActiveLoginSession, LoginSessionListing, LoginSessionRecord, Storage } from '../storage.ts';
+import type { ActiveLoginSession, LoginSessionListing, LoginSessionRecord, Storage, SubjectType } from '../storage.ts';
 import { nullableString, toUser, USER_COLUMNS } from '../rows.ts';
 
 /**
@@ -24,15 +24,33 @@ export function toActiveSession(row: SqlRow): ActiveLoginSession {
   };
 }
 
+/**
+ * The session's row once per subject of a type its user administers, or once with NULLs when none
+ * (parameters: subject type, session digest, now); in no order (`byAdministeredName`).
+ */
+export const ACTIVE_SESSION_WITH_SUBJECTS = `SELECT ${ACTIVE_SESSION_COLUMNS},
+    sub.subject_id AS administered_id, sub.name AS administered_name, sub.organization_id AS administered_organization_id
+  FROM ${ACTIVE_SESSION_JOIN}
+  LEFT JOIN subject_administrators a ON a.user_id = s.user_id AND a.subject_type = ?
+  LEFT JOIN subjects sub ON sub.subject_type = a.subject_type AND sub.subject_id = a.subject_id
+  WHERE s.session_digest = ? AND s.expires_at > ?`;
+
+/** Names in byte order on both, as subjects.listAdministeredBy orders them (stores/subjects.ts). */
+export const byAdministeredName = (db: SqlDriver, column: string) => `ORDER BY ${column}${db.dialect === 'postgres' ? ' COLLATE "C"' : ''}`;
+
+/** The session of `ACTIVE_SESSION_WITH_SUBJECTS`'s rows, undefined for none, with `administeredSubjects`. */
+export function toActiveSessionWithSubjects(rows: SqlRow[], subjectType: SubjectType): ActiveLoginSession | undefined {
+  if (rows.length === 0) return undefined;
+  return {
+    ...toActiveSession(rows[0]!),
+    administeredSubjects: rows.filter((row) => row.administered_id !== null).map((row) => ({
+      subjectType, subjectId: String(row.administered_id), name: String(row.administered_name), organizationId: nullableString(row.administered_organization_id),
+    })),
+  };
+}
+
 export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions'] {
-  // Names in byte order on both, as subjects.listAdministeredBy orders them (stores/subjects.ts).
-  const ACTIVE_SESSION_WITH_SUBJECTS = `SELECT ${ACTIVE_SESSION_COLUMNS},
-      sub.subject_id AS administered_id, sub.name AS administered_name, sub.organization_id AS administered_organization_id
-    FROM ${ACTIVE_SESSION_JOIN}
-    LEFT JOIN subject_administrators a ON a.user_id = s.user_id AND a.subject_type = ?
-    LEFT JOIN subjects sub ON sub.subject_type = a.subject_type AND sub.subject_id = a.subject_id
-    WHERE s.session_digest = ? AND s.expires_at > ?
-    ORDER BY ${db.dialect === 'postgres' ? 'sub.name COLLATE "C"' : 'sub.name'}`;
+  const withSubjects = `${ACTIVE_SESSION_WITH_SUBJECTS} ${byAdministeredName(db, 'sub.name')}`;
   return {
     async create(session) {
       await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
@@ -43,16 +61,8 @@ export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions']
         const row = await db.get(ACTIVE_SESSION, [sessionDigest, now], { name: 'gatehouse_active_login_session' });
         return row && toActiveSession(row);
       }
-      // The session's row once per subject (or once with NULLs when the user administers none of the type).
-      const rows = await db.all(ACTIVE_SESSION_WITH_SUBJECTS, [administeredSubjectType, sessionDigest, now], { name: 'gatehouse_active_login_session_with_subjects' });
-      if (rows.length === 0) return undefined;
-      return {
-        ...toActiveSession(rows[0]!),
-        administeredSubjects: rows.filter((row) => row.administered_id !== null).map((row) => ({
-          subjectType: administeredSubjectType, subjectId: String(row.administered_id), name: String(row.administered_name),
-          organizationId: nullableString(row.administered_organization_id),
-        })),
-      };
+      const rows = await db.all(withSubjects, [administeredSubjectType, sessionDigest, now], { name: 'gatehouse_active_login_session_with_subjects' });
+      return toActiveSessionWithSubjects(rows, administeredSubjectType);
     },
     async delete(sessionDigest) {
       await db.run('DELETE FROM login_sessions WHERE session_digest = ?', [sessionDigest]);

@@ -6,8 +6,10 @@
  */
 import { toInteraction, toPushedRequest, type Row } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
-import { ACTIVE_SESSION, ACTIVE_SESSION_COLUMNS, ACTIVE_SESSION_JOIN, toActiveSession } from './login-sessions.ts';
-import type { Storage } from '../storage.ts';
+import {
+  ACTIVE_SESSION, ACTIVE_SESSION_COLUMNS, ACTIVE_SESSION_JOIN, ACTIVE_SESSION_WITH_SUBJECTS, byAdministeredName, toActiveSession, toActiveSessionWithSubjects,
+} from './login-sessions.ts';
+import type { InteractionRecord, Storage } from '../storage.ts';
 
 /** Where a kind of single-use record lives, and how it maps to and from its row. */
 interface SingleUseTable<R> {
@@ -24,6 +26,8 @@ interface SingleUseTable<R> {
 
 interface SingleUseStore<R> {
   create(record: R): Promise<void>;
+  /** `create` as a step of a transaction. */
+  createSteps(tx: SqlTransaction, record: R): SqlStep<void>;
   /**
    * Marks the record used and returns it, only if it exists, belongs to `owner`, has not expired
    * (`now < expiresAt`) and was not used before; otherwise undefined, nothing changed.
@@ -44,6 +48,9 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
     async create(record) {
       await db.run(insert, spec.values(record));
     },
+    *createSteps(tx, record) {
+      yield* tx.run(insert, spec.values(record));
+    },
     async consume(key, owner, now) {
       const row = await db.get(consume, [now, key, owner, now]);
       return row && spec.toRecord(row);
@@ -60,21 +67,44 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
  * is active; returned with it (the consent decision's two reads in one, issue 12).
  */
 export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
-  const store = createSingleUseStore(db, {
+  const spec: SingleUseTable<InteractionRecord> = {
     table: 'interactions', key: 'interaction_digest', owner: 'session_digest', toRecord: toInteraction,
     // request_parameters: JSON text on SQLite, jsonb on PostgreSQL (the text is its input form); toInteraction reads both.
     columns: ['interaction_digest', 'session_digest', 'client_id', 'request_parameters', 'created_at', 'expires_at'],
     values: (i) => [i.interactionDigest, i.sessionDigest, i.clientId, JSON.stringify(i.requestParameters), i.createdAt, i.expiresAt],
-  });
-  // PostgreSQL: one statement (one round trip), the session joined to the UPDATE; the row lock on the
-  // interaction makes it single use as in createSingleUseStore. SQLite cannot return a joined table's
-  // columns from an UPDATE: the session is read first in the same transaction of the one writer.
+  };
+  const store = createSingleUseStore(db, spec);
+  // PostgreSQL: one statement each (one round trip). The consent page's: the session read with the user's
+  // subjects, and the interaction inserted by the same statement when there is one to choose. The decision's:
+  // the session joined to the UPDATE, whose row lock on the interaction makes it single use as in
+  // createSingleUseStore. SQLite cannot return a joined table's columns from an UPDATE: there the session
+  // is read first, in the same transaction of the one writer, as for the consent page.
+  const sessionWithSubjectsOrdered = `${ACTIVE_SESSION_WITH_SUBJECTS} ${byAdministeredName(db, 'sub.name')}`;
+  const createWithSession = `WITH session AS (${ACTIVE_SESSION_WITH_SUBJECTS}),
+    stored AS (INSERT INTO interactions (${spec.columns.join(', ')}, consumed_at) SELECT ${spec.columns.map(() => '?').join(', ')}, NULL
+      WHERE EXISTS (SELECT 1 FROM session WHERE administered_id IS NOT NULL) RETURNING 1)
+    SELECT session.*, EXISTS (SELECT 1 FROM stored) AS interaction_stored FROM session ${byAdministeredName(db, 'administered_name')}`;
   const consumeWithSession = `UPDATE interactions i SET consumed_at = $3 FROM ${ACTIVE_SESSION_JOIN}
     WHERE i.interaction_digest = $1 AND i.session_digest = $2 AND i.consumed_at IS NULL AND i.expires_at > $3
       AND s.session_digest = i.session_digest AND s.expires_at > $3
     RETURNING i.*, ${ACTIVE_SESSION_COLUMNS}`;
   return {
     create: store.create,
+    async createInSession(interaction, now, subjectType) {
+      const values = spec.values(interaction);
+      if (db.dialect === 'postgres') {
+        const rows = await db.all(createWithSession, [subjectType, interaction.sessionDigest, now, ...values], { name: 'gatehouse_create_interaction_in_session' });
+        const session = toActiveSessionWithSubjects(rows, subjectType);
+        return session && { ...session, interactionStored: rows[0]!.interaction_stored === true };
+      }
+      return db.transaction(function* (tx) {
+        const session = toActiveSessionWithSubjects(yield* tx.all(sessionWithSubjectsOrdered, [subjectType, interaction.sessionDigest, now]), subjectType);
+        if (!session) return undefined;
+        const interactionStored = session.administeredSubjects!.length > 0;
+        if (interactionStored) yield* store.createSteps(tx, interaction);
+        return { ...session, interactionStored };
+      });
+    },
     async consume(interactionDigest, sessionDigest, now) {
       if (db.dialect === 'postgres') {
         const row = await db.get(consumeWithSession, [interactionDigest, sessionDigest, now], { name: 'gatehouse_consume_interaction_in_session' });
