@@ -2,7 +2,9 @@
  * Single-use records (issue 12), written once for both databases over the SQL driver: consent
  * interactions (SPEC decision 11) and pushed authorization requests (RFC 9126 §2.2, §4). Both are stored
  * once, then taken at most once by their owner before they expire; only the table, the key and the owner
- * column differ, so one store serves both.
+ * column differ, so one store serves both. An interaction's owner is a login session, which is read with
+ * it: created with the consent page's read of the session and consumed only while that session is active
+ * (one round trip each on PostgreSQL).
  */
 import { toInteraction, toPushedRequest, type Row } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
