@@ -38,6 +38,9 @@ export const ACTIVE_SESSION_WITH_SUBJECTS = `SELECT ${ACTIVE_SESSION_COLUMNS},
 /** Names in byte order on both, as subjects.listAdministeredBy orders them (stores/subjects.ts). */
 export const byAdministeredName = (db: SqlDriver, column: string) => `ORDER BY ${column}${db.dialect === 'postgres' ? ' COLLATE "C"' : ''}`;
 
+/** `ACTIVE_SESSION_WITH_SUBJECTS` with its rows in `administeredSubjects`' order. */
+export const activeSessionWithSubjectsByName = (db: SqlDriver) => `${ACTIVE_SESSION_WITH_SUBJECTS} ${byAdministeredName(db, 'sub.name')}`;
+
 /** The session of `ACTIVE_SESSION_WITH_SUBJECTS`'s rows, undefined for none, with `administeredSubjects`. */
 export function toActiveSessionWithSubjects(rows: SqlRow[], subjectType: SubjectType): ActiveLoginSession | undefined {
   if (rows.length === 0) return undefined;
@@ -50,7 +53,7 @@ export function toActiveSessionWithSubjects(rows: SqlRow[], subjectType: Subject
 }
 
 export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions'] {
-  const withSubjects = `${ACTIVE_SESSION_WITH_SUBJECTS} ${byAdministeredName(db, 'sub.name')}`;
+  const withSubjects = activeSessionWithSubjectsByName(db);
   return {
     async create(session) {
       await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',

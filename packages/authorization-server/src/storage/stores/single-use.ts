@@ -9,7 +9,8 @@
 import { toInteraction, toPushedRequest, type Row } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import {
-  ACTIVE_SESSION, ACTIVE_SESSION_COLUMNS, ACTIVE_SESSION_JOIN, ACTIVE_SESSION_WITH_SUBJECTS, byAdministeredName, toActiveSession, toActiveSessionWithSubjects,
+  ACTIVE_SESSION, ACTIVE_SESSION_COLUMNS, ACTIVE_SESSION_JOIN, ACTIVE_SESSION_WITH_SUBJECTS, activeSessionWithSubjectsByName, byAdministeredName, toActiveSession,
+  toActiveSessionWithSubjects,
 } from './login-sessions.ts';
 import type { InteractionRecord, Storage } from '../storage.ts';
 
@@ -81,7 +82,7 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
   // the session joined to the UPDATE, whose row lock on the interaction makes it single use as in
   // createSingleUseStore. SQLite cannot return a joined table's columns from an UPDATE: there the session
   // is read first, in the same transaction of the one writer, as for the consent page.
-  const sessionWithSubjectsOrdered = `${ACTIVE_SESSION_WITH_SUBJECTS} ${byAdministeredName(db, 'sub.name')}`;
+  const sessionWithSubjectsOrdered = activeSessionWithSubjectsByName(db);
   const createWithSession = `WITH session AS (${ACTIVE_SESSION_WITH_SUBJECTS}),
     stored AS (INSERT INTO interactions (${spec.columns.join(', ')}, consumed_at) SELECT ${spec.columns.map(() => '?').join(', ')}, NULL
       WHERE EXISTS (SELECT 1 FROM session WHERE administered_id IS NOT NULL) RETURNING 1)
