@@ -399,6 +399,45 @@ for (const backend of backends) {
     });
   });
 
+  describe(`the code's checks before it is redeemed in one storage operation (issue 12: grants.exchangeReadyCode) on ${backend.name}`, { skip: backend.skip }, () => {
+    it('each refusal has its own description, issues nothing and leaves the code; the right request then gets the code\'s scope and subject', async () => {
+      const server = await startTestServer(await backend.options());
+      try {
+        const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' }, scope: 'users:read' });
+        const code = redirect.searchParams.get('code')!;
+        const form = { grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: codeVerifier };
+        const issued = async () => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'token.issued');
+        const before = (await issued()).length;
+        const refusals: Array<[Record<string, string>, string]> = [
+          [{ ...form, redirect_uri: 'http://localhost:8080/other' }, 'redirect_uri does not match the authorization request'],
+          [{ ...form, code_verifier: pkcePair().codeVerifier }, 'code_verifier does not match the code_challenge'],
+          [{ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri }, 'code_verifier is required: the authorization request had a code_challenge'],
+        ];
+        for (const [refused, description] of refusals) {
+          const response = await postForm(`${server.url}/oauth/token`, refused, { authorization: confidentialAuth() });
+          assert.equal(response.status, 400);
+          assert.equal(response.json.error, 'invalid_grant');
+          assert.equal(response.json.error_description, description);
+          assert.equal(response.json.access_token, undefined);
+        }
+        assert.equal((await issued()).length, before);
+        const redeemed = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
+        assert.equal(redeemed.status, 200, redeemed.text);
+        assert.equal(redeemed.json.scope, 'users:read');
+        assert.equal(redeemed.json.token_type, 'Bearer');
+        const introspection = await introspect(server, redeemed.json.access_token);
+        assert.equal(introspection.active, true);
+        assert.equal(introspection.scope, 'users:read');
+        const events = await issued();
+        assert.equal(events.length, before + 1);
+        assert.equal(events.at(-1)!.details?.scope, 'users:read', 'the audit event names the code\'s scope');
+        assert.equal(events.at(-1)!.details?.grant_type, 'authorization_code');
+      } finally {
+        await server.close();
+      }
+    });
+  });
+
   describe(`replay revocation only after proof of the client (issue 11 item 8, SPEC decision 6) on ${backend.name}`, { skip: backend.skip }, () => {
     it('a replayed public-client code with a wrong verifier, a wrong redirect_uri or no verifier changes nothing; with both right it revokes', async () => {
       const server = await startTestServer(await backend.options());

@@ -5,8 +5,8 @@ import { randomUUIDv7 } from 'node:crypto';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import type { AuthorizationCodeRecord, ClientType, GrantRecord } from '../storage/storage.ts';
-import { mintTokenPair } from '../tokens/token-pair.ts';
-import { CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
+import { mintOpaqueTokenPair, mintTokenPair, tokenResponse } from '../tokens/token-pair.ts';
+import { challengeOf, CODE_VERIFIER, verifierMatchesChallenge } from './pkce.ts';
 import type { GrantHandler } from './grant.ts';
 import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
 import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
@@ -16,6 +16,8 @@ import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
  * answers must not tell them apart.
  */
 export const INVALID_CODE = 'authorization code is invalid or expired';
+/** SPEC decision 6: something newer happened to the code's (client, subject) after it was issued. */
+const CODE_OUTDATED = 'authorization code was issued before a later change to this connection';
 
 /**
  * Whether a replayed code's presenter proved to be the code's client (SPEC decision 6): a confidential
@@ -72,12 +74,35 @@ export const authorizationCodeGrant: GrantHandler = {
       }
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     };
-    // Issue 12: the code is read here and redeemed below in ONE storage operation (consume + grant + tokens
-    // + audit), so a failure anywhere leaves it unused and the client's retry works. A refused request
-    // (expired, wrong redirect_uri or verifier) changes nothing.
-    // RFC 6749 §4.1.3: only a code issued to this client is found, so presenting another client's code
-    // neither consumes it nor tells it apart from an unknown one.
-    const found = await storage.authorizationCodes.find(codeDigest, client.clientId, { forRedemption: true });
+    const catalogue = await loadResourceCatalogue(context);
+    // RFC 9449 §5: with a proof the access token is bound to its key, and a public client's refresh token too
+    // (a confidential client's refresh token is already sender-constrained by its authentication).
+    const binding: { accessJkt?: string; refreshJkt?: string } = dpopJkt === undefined ? {} : { accessJkt: dpopJkt, ...(client.clientType === 'public' ? { refreshJkt: dpopJkt } : {}) };
+    // Issue 12: a code is redeemed in ONE storage operation (consume + grant + tokens + audit), so a failure
+    // anywhere leaves it unused and the client's retry works. A refused request (expired, wrong redirect_uri
+    // or verifier) changes nothing. RFC 6749 §4.1.3: only a code issued to this client is found, so presenting
+    // another client's code neither consumes it nor tells it apart from an unknown one.
+    let found: { code: AuthorizationCodeRecord; used: boolean } | undefined;
+    if (context.options.accessTokenFormat !== 'jwt' && requestedResources.length === 0) {
+      // Issue 12: with opaque access tokens (minted before the code is read) and no resource named, the
+      // storage makes the checks below itself (refusalOf, and tokenResource's for the default resource), so
+      // the read and the redemption are one round trip. Any other code comes back unchanged for them.
+      const minted = mintOpaqueTokenPair(context, now, binding);
+      const grantId = randomUUIDv7();
+      const attempt = await storage.grants.exchangeReadyCode(codeDigest, client.clientId, now, {
+        redirectUri, codeChallenge: codeVerifier === undefined ? null : challengeOf(codeVerifier), dpopJkt: dpopJkt ?? null,
+        defaultResourceScopes: catalogue.defaultResource.scopes,
+      }, grantId, minted.tokens, {
+        type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId,
+        details: { grant_type: 'authorization_code', access_token_id: minted.tokens[0]!.tokenId, refresh_token_id: minted.tokens[1]!.tokenId },
+      });
+      if (attempt.outcome === 'issued') return tokenResponse(context, attempt.grant, attempt.grant.scope, minted.values, binding.accessJkt);
+      if (attempt.outcome === 'replayed') return refuseReplay(attempt.code, attempt.grantId);
+      if (attempt.outcome === 'code_outdated') throw new OAuthError('invalid_grant', CODE_OUTDATED);
+      found = attempt.found;
+    } else {
+      found = await storage.authorizationCodes.find(codeDigest, client.clientId, { forRedemption: true });
+    }
     if (found === undefined) throw new OAuthError('invalid_grant', INVALID_CODE);
     const answerReplay = async (): Promise<never> => {
       // Marks the code replayed and answers what its first use produced.
@@ -99,7 +124,7 @@ export const authorizationCodeGrant: GrantHandler = {
 
     // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
     // code's scope within that resource's family (issue 15 §4).
-    const { accessScope, audience } = tokenResource(await loadResourceCatalogue(context), stored.resources, requestedResources, stored.scope, false);
+    const { accessScope, audience } = tokenResource(catalogue, stored.resources, requestedResources, stored.scope, false);
 
     const grant: GrantRecord = {
       // A time-ordered UUID (RFC 9562 §5.7): the grants' primary key and the tokens' grant index take new
@@ -108,9 +133,6 @@ export const authorizationCodeGrant: GrantHandler = {
       subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
       ...(stored.resources ? { resources: stored.resources } : {}),
     };
-    // RFC 9449 §5: with a proof the access token is bound to its key, and a public client's refresh token too
-    // (a confidential client's refresh token is already sender-constrained by its authentication).
-    const binding = dpopJkt === undefined ? {} : { accessJkt: dpopJkt, ...(client.clientType === 'public' ? { refreshJkt: dpopJkt } : {}) };
     const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, stored.scope, now, audience, binding);
     // Issue 12: consume, supersede, store the grant and its tokens, and record the audit event: one commit.
     const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
@@ -122,7 +144,7 @@ export const authorizationCodeGrant: GrantHandler = {
     if (issued.outcome === 'replayed') return refuseReplay(stored, issued.grantId);
     // SPEC decision 6: the grant of this client and subject was revoked, disconnected or replaced by a newer
     // redemption after this code was issued; nothing was created or superseded.
-    if (issued.outcome === 'code_outdated') throw new OAuthError('invalid_grant', 'authorization code was issued before a later change to this connection');
+    if (issued.outcome === 'code_outdated') throw new OAuthError('invalid_grant', CODE_OUTDATED);
     return response;
   },
 };

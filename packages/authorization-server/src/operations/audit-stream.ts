@@ -58,7 +58,7 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` or
- * `authorizationCodes.create` (with an `auditEvent`) resolves, and after `grants.issueForCode` or `grants.exchangeCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
+ * `authorizationCodes.create` (with an `auditEvent`) resolves, and after `grants.issueForCode`, `grants.exchangeCode` or `grants.exchangeReadyCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
  * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
@@ -66,6 +66,7 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
   const createCode = storage.authorizationCodes.create.bind(storage.authorizationCodes);
   const issueForCode = storage.grants.issueForCode.bind(storage.grants);
   const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
+  const exchangeReadyCode = storage.grants.exchangeReadyCode.bind(storage.grants);
   const revoke = storage.grants.revoke.bind(storage.grants);
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
   const revokeAccessToken = storage.tokens.revokeAccessToken.bind(storage.tokens);
@@ -97,6 +98,12 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
       async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
         const result = await exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent);
         if (result.outcome === 'issued' && auditEvent) stream.write(auditEvent);
+        return result;
+      },
+      async exchangeReadyCode(codeDigest, clientId, now, conditions, grantId, tokens, auditEvent) {
+        const result = await exchangeReadyCode(codeDigest, clientId, now, conditions, grantId, tokens, auditEvent);
+        // The event as recorded: with the code's scope.
+        if (result.outcome === 'issued' && result.auditEvent) stream.write(result.auditEvent);
         return result;
       },
       // Issue 15 §5: a revocation commits its audit event with it (GrantRevocationEffects).

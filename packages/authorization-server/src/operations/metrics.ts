@@ -259,6 +259,8 @@ const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => u
   'grants.issueForCode': (args, result) => (result === 'issued' ? args[3] : undefined),
   'tokens.rotateRefreshToken': (args, result) => (result === 'rotated' ? args[3] : undefined),
   'grants.exchangeCode': (args, result) => ((result as { outcome?: unknown }).outcome === 'issued' ? args[5] : undefined),
+  // The event as recorded (with the code's scope) is part of the result.
+  'grants.exchangeReadyCode': (_args, result) => ((result as { outcome?: unknown; auditEvent?: unknown }).outcome === 'issued' ? (result as { auditEvent?: unknown }).auditEvent : undefined),
   'grants.revoke': (args, result) => (result === true ? (args[3] as { auditEvent?: unknown } | undefined)?.auditEvent : undefined),
   'tokens.revokeAccessToken': (args, result) => (result === true ? args[2] : undefined),
 };

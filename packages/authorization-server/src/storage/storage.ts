@@ -6,7 +6,7 @@
  * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).
  * - Steps that must be atomic are single operations here: consuming an authorization code
  *   (`authorizationCodes.consume`), the whole code exchange (`grants.exchangeCode`: consume, issue and
- *   audit; issue 12), issuing a grant for a consumed code (`grants.issueForCode`), and rotating a
+ *   audit; `grants.exchangeReadyCode`: read, check, consume, issue and audit; issue 12), issuing a grant for a consumed code (`grants.issueForCode`), and rotating a
  *   refresh token (`tokens.rotateRefreshToken`). Each must hold across processes sharing the database.
  * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
  * - Audit events are append-only (SPEC decision 19).
@@ -319,6 +319,39 @@ export type ExchangeCodeResult =
   | { outcome: 'code_outdated' }
   | { outcome: 'unknown' };
 
+/**
+ * What `grants.exchangeReadyCode` requires of the stored code before it redeems it (issue 12: the code
+ * exchange in one round trip). Together they are the token endpoint's own checks on a code issued for the
+ * default resource, and they give the access token the code's whole scope (RFC 6749 §4.1.3, RFC 7636 §4.6,
+ * RFC 9700 §2.1.1, RFC 9449 §10, RFC 8707 §2.2): the code is unused, unexpired, issued to the client, with
+ * this redirect URI, this challenge, no DPoP key or this one, no resources, and a scope within these.
+ */
+export interface ReadyCodeConditions {
+  redirectUri: string;
+  /** BASE64URL(SHA256(code_verifier)) (RFC 7636 §4.6), or null when the request sent no verifier. */
+  codeChallenge: string | null;
+  /** The JWK SHA-256 thumbprint of the request's DPoP proof (RFC 9449 §10), or null without one. */
+  dpopJkt: string | null;
+  /** The default resource's scopes (RFC 8707 §2.2: the token is for it, so its scope is the code's). */
+  defaultResourceScopes: readonly string[];
+}
+
+/**
+ * A token `grants.exchangeReadyCode` stores: for the grant it creates (issued then, to the code's client),
+ * with the code's scope, for the default resource (no audience), neither rotated nor revoked.
+ */
+export type TokenForCode = Pick<TokenRecord, 'tokenDigest' | 'tokenId' | 'kind' | 'expiresAt' | 'dpopJkt'>;
+
+/** What `grants.exchangeReadyCode` did (issue 12). */
+export type ExchangeReadyCodeResult =
+  /** Everything is stored, as returned: the grant, its tokens and the audit event with the code's scope. */
+  | { outcome: 'issued'; grant: GrantRecord; tokens: TokenRecord[]; auditEvent?: AuditEvent }
+  /** RFC 6749 §4.1.2: a concurrent redemption used the code first; as for `exchangeCode`. */
+  | { outcome: 'replayed'; code: AuthorizationCodeRecord; grantId: string | null }
+  | { outcome: 'code_outdated' }
+  /** Nothing changed: the code as `authorizationCodes.find` reads it (absent: no such code for the client). */
+  | { outcome: 'not_ready'; found?: { code: AuthorizationCodeRecord; used: boolean } };
+
 export interface AuditEvent {
   /** e.g. `consent.granted`, `token.issued`, `refresh_token.rotated`, `refresh_token.reuse_detected`. */
   type: string;
@@ -536,6 +569,18 @@ export interface Storage {
      * Expiry, redirect URI and PKCE are the caller's checks, made before (a refused request changes nothing).
      */
     exchangeCode(codeDigest: string, clientId: string, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<ExchangeCodeResult>;
+    /**
+     * Issue 12, the code exchange in ONE round trip when the code needs no check the storage cannot make:
+     * reads the code and, only when it meets `conditions` (ReadyCodeConditions), does what `exchangeCode`
+     * does, in the same transaction (one statement on PostgreSQL). The new grant (`grantId`, created `now`)
+     * and its `tokens` take the code's client, user, subject and scope; `auditEvent` gains `details.scope`,
+     * the code's. Outcomes: `issued`, `replayed` and `code_outdated` as for `exchangeCode`; `not_ready`
+     * changes nothing and returns the code as `authorizationCodes.find` would (used, or failing a
+     * condition), for the caller's checks and a redemption with `exchangeCode`.
+     */
+    exchangeReadyCode(
+      codeDigest: string, clientId: string, now: number, conditions: ReadyCodeConditions, grantId: string, tokens: TokenForCode[], auditEvent?: AuditEvent,
+    ): Promise<ExchangeReadyCodeResult>;
     find(grantId: string): Promise<GrantRecord | undefined>;
     /** Active grants of a client for a subject (at most one, SPEC decision 11). */
     findActive(clientId: string, subjectType: SubjectType, subjectId: string): Promise<GrantRecord | undefined>;

@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from '../server-context.ts';
-import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
+import type { GrantRecord, TokenForCode, TokenRecord } from '../storage/storage.ts';
 import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
 import { signAccessToken } from './jwt-access-token.ts';
 
@@ -51,15 +51,42 @@ export async function mintTokenPair(
     { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds,
       ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
   ];
-  const response: TokenResponse = {
-    access_token: access.value,
-    token_type: binding.accessJkt === undefined ? 'Bearer' : 'DPoP',
+  return { records, response: tokenResponse(context, grant, accessScope, { access: access.value, refresh: refresh.value }, binding.accessJkt) };
+}
+
+/**
+ * Issue 12: an opaque access token and a refresh token minted before their grant is read, for
+ * `grants.exchangeReadyCode` (which gives them the code's scope and the grant it creates): what is stored
+ * of them and their values, for `tokenResponse` once the grant is known. Lifetimes as mintTokenPair's.
+ */
+export function mintOpaqueTokenPair(
+  context: ServerContext, now: number, binding: { accessJkt?: string; refreshJkt?: string } = {},
+): { tokens: TokenForCode[]; values: { access: string; refresh: string } } {
+  const { options, codec } = context;
+  const access = codec.mint('gat');
+  const refresh = codec.mint('grt');
+  const tokens: TokenForCode[] = [
+    { tokenDigest: access.digest, tokenId: randomUUID(), kind: 'access', expiresAt: now + options.accessTokenLifetimeSeconds,
+      ...(binding.accessJkt === undefined ? {} : { dpopJkt: binding.accessJkt }) },
+    { tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', expiresAt: now + options.refreshTokenLifetimeSeconds,
+      ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
+  ];
+  return { tokens, values: { access: access.value, refresh: refresh.value } };
+}
+
+/** RFC 6749 §5.1: the token response for a grant's new pair (RFC 9449 §5: `DPoP` when the access token is bound). */
+export function tokenResponse(
+  context: ServerContext, grant: GrantRecord, accessScope: string[], values: { access: string; refresh: string }, accessJkt: string | undefined,
+): TokenResponse {
+  const { options } = context;
+  return {
+    access_token: values.access,
+    token_type: accessJkt === undefined ? 'Bearer' : 'DPoP',
     expires_in: options.accessTokenLifetimeSeconds,
-    refresh_token: refresh.value,
+    refresh_token: values.refresh,
     scope: accessScope.join(' '),
     [subjectUrnMemberName(options.brand.urnNamespace)]: formatSubjectUrn(options.brand.urnNamespace, grant.subjectType, grant.subjectId),
   };
-  return { records, response };
 }
 
 async function signedAccessToken(

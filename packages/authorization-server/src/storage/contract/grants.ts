@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GrantRecord, Storage } from '../storage.ts';
+import type { AuthorizationCodeRecord, GrantRecord, ReadyCodeConditions, Storage, TokenForCode } from '../storage.ts';
 import { type ContractBackend, type Fixture, NOW, digest, clientRecord, companyRecord, createCompany, fixture, codeRecord, grantRecord, tokenPair, issueGrant } from './fixtures.ts';
 
 export function grantsContract({ withStorage }: ContractBackend): void {
@@ -393,6 +393,146 @@ export function grantsContract({ withStorage }: ContractBackend): void {
             assert.equal(live, grant.grantId === active[0]!.grantId);
           }
         }
+      }));
+    });
+
+    describe('exchangeReadyCode (issue 12: the code exchange in one round trip when the storage can make the checks)', () => {
+      const SCOPES = ['users:read', 'vendors:write', 'vendors:read'];
+      /** A stored, unused code, conditions it meets, and what its exchange stores. */
+      const prepared = async (storage: Storage, f: Fixture, codeOverrides: Partial<AuthorizationCodeRecord> = {}, now = NOW + 1) => {
+        const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60, ...codeOverrides });
+        await storage.authorizationCodes.create(code);
+        const conditions: ReadyCodeConditions = { redirectUri: code.redirectUri, codeChallenge: code.codeChallenge, dpopJkt: code.dpopJkt ?? null, defaultResourceScopes: SCOPES };
+        const grantId = randomUUID();
+        const tokens: TokenForCode[] = [
+          { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
+          { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * 86_400 },
+        ];
+        const event = { type: 'token.issued', at: now, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId, details: { grant_type: 'authorization_code' } };
+        const exchange = (changed: Partial<ReadyCodeConditions> = {}, at = now) =>
+          storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, at, { ...conditions, ...changed }, grantId, tokens, event);
+        return { code, grantId, tokens, now, exchange };
+      };
+      const nothingIssued = async (storage: Storage, grantId: string, tokens: TokenForCode[]) => {
+        assert.equal(await storage.grants.find(grantId), undefined);
+        for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
+        assert.equal((await storage.audit.list({ limit: 1000 })).filter((event) => event.grantId === grantId).length, 0);
+      };
+
+      it('issued: the grant and tokens take the code\'s user, subject and scope; the code is consumed and linked; the audit event gains the scope; all as returned', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { code, grantId, tokens, now, exchange } = await prepared(storage, f, { dpopJkt: 'Xd8nPXO4l-fcPD4wMQqcVn2gXQ7cE2R9bI5z-DtxoYQ' });
+        const result = await exchange();
+        assert.equal(result.outcome, 'issued');
+        if (result.outcome !== 'issued') return;
+        const grant = { grantId, clientId: f.client.clientId, userId: code.userId, subjectType: code.subjectType, subjectId: code.subjectId, scope: code.scope, createdAt: now, revokedAt: null, revocationReason: null };
+        assert.deepEqual(result.grant, grant);
+        assert.deepEqual(await storage.grants.findActive(f.client.clientId, code.subjectType, code.subjectId), grant);
+        assert.deepEqual(result.tokens.map((token) => token.tokenDigest), tokens.map((token) => token.tokenDigest));
+        for (const token of result.tokens) {
+          assert.deepEqual(token, { ...tokens.find((t) => t.tokenId === token.tokenId), grantId, clientId: f.client.clientId, scope: code.scope, issuedAt: now, rotatedAt: null, revokedAt: null });
+          assert.deepEqual((await storage.tokens.findByDigest(token.tokenDigest))?.token, token);
+        }
+        const events = (await storage.audit.list({ limit: 1000 })).filter((event) => event.grantId === grantId);
+        assert.deepEqual(events.map(({ eventId: _, ...event }) => event), [result.auditEvent]);
+        assert.deepEqual(result.auditEvent?.details, { grant_type: 'authorization_code', scope: 'users:read vendors:write' });
+        // RFC 6749 §4.1.2: the code is used, and its replay names this grant.
+        const replay = await storage.authorizationCodes.consume(code.codeDigest, now + 1, f.client.clientId);
+        assert.equal(replay.outcome === 'replayed' && replay.grantId, grantId);
+      }));
+
+      it('not_ready: each unmet condition changes nothing and returns the code for the caller\'s checks; the code is still redeemed after', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const dpopJkt = 'Xd8nPXO4l-fcPD4wMQqcVn2gXQ7cE2R9bI5z-DtxoYQ';
+        const { code, grantId, tokens, now, exchange } = await prepared(storage, f, { dpopJkt });
+        const refusals: Array<[string, Partial<ReadyCodeConditions>, number?]> = [
+          ['expired (RFC 6749 §4.1.2)', {}, code.expiresAt],
+          ['another redirect URI (RFC 6749 §4.1.3)', { redirectUri: `${code.redirectUri}/other` }],
+          ['another challenge (RFC 7636 §4.6)', { codeChallenge: 'A'.repeat(43) }],
+          ['no verifier for a code with a challenge (RFC 7636 §4.6)', { codeChallenge: null }],
+          ['no DPoP proof for a code with dpop_jkt (RFC 9449 §10)', { dpopJkt: null }],
+          ['another DPoP key (RFC 9449 §10)', { dpopJkt: 'B'.repeat(43) }],
+          ['a scope outside the default resource (RFC 8707 §2.2)', { defaultResourceScopes: ['users:read'] }],
+        ];
+        for (const [what, changed, at] of refusals) {
+          assert.deepEqual(await exchange(changed, at), { outcome: 'not_ready', found: { code, used: false } }, what);
+          await nothingIssued(storage, grantId, tokens);
+        }
+        assert.equal((await exchange({}, now)).outcome, 'issued');
+      }));
+
+      it('not_ready: a verifier for a code without a challenge (RFC 9700 §2.1.1), and a code with resources (RFC 8707), change nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const plain = await prepared(storage, f, { codeChallenge: null, subjectId: f.company.subjectId });
+        assert.deepEqual(await plain.exchange({ codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM' }), { outcome: 'not_ready', found: { code: plain.code, used: false } });
+        await nothingIssued(storage, plain.grantId, plain.tokens);
+        assert.equal((await plain.exchange()).outcome, 'issued');
+        const company = await createCompany(storage);
+        const withResources = await prepared(storage, f, { resources: ['https://api.example/ledger'], subjectId: company.subjectId });
+        assert.deepEqual(await withResources.exchange(), { outcome: 'not_ready', found: { code: withResources.code, used: false } });
+        await nothingIssued(storage, withResources.grantId, withResources.tokens);
+      }));
+
+      it('not_ready: a used code is returned as used and left for the caller (not marked replayed); another client\'s or no code returns nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const first = await prepared(storage, f);
+        assert.equal((await first.exchange()).outcome, 'issued');
+        const again = await storage.grants.exchangeReadyCode(first.code.codeDigest, f.client.clientId, NOW + 2, {
+          redirectUri: first.code.redirectUri, codeChallenge: first.code.codeChallenge, dpopJkt: null, defaultResourceScopes: SCOPES,
+        }, randomUUID(), first.tokens.map((token) => ({ ...token, tokenDigest: digest() })));
+        assert.equal(again.outcome, 'not_ready');
+        assert.equal(again.outcome === 'not_ready' && again.found?.used, true);
+        const replay = await storage.authorizationCodes.consume(first.code.codeDigest, NOW + 2, f.client.clientId);
+        assert.equal(replay.outcome === 'replayed' && replay.grantId, first.grantId);
+        const other = await prepared(storage, f, { subjectId: (await createCompany(storage)).subjectId });
+        const conditions = { redirectUri: other.code.redirectUri, codeChallenge: other.code.codeChallenge, dpopJkt: null, defaultResourceScopes: SCOPES };
+        assert.deepEqual(await storage.grants.exchangeReadyCode(other.code.codeDigest, randomUUID(), NOW + 1, conditions, other.grantId, other.tokens), { outcome: 'not_ready' });
+        assert.deepEqual(await storage.grants.exchangeReadyCode(digest(), f.client.clientId, NOW + 1, conditions, other.grantId, other.tokens), { outcome: 'not_ready' });
+        await nothingIssued(storage, other.grantId, other.tokens);
+        assert.equal((await other.exchange()).outcome, 'issued');
+      }));
+
+      it('code_outdated: a code issued before the grant was revoked consumes the code and creates nothing (SPEC decision 6)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
+        const late = await prepared(storage, f, {}, NOW + 10);
+        assert.deepEqual(await late.exchange(), { outcome: 'code_outdated' });
+        await nothingIssued(storage, late.grantId, late.tokens);
+        assert.equal((await storage.authorizationCodes.find(late.code.codeDigest, f.client.clientId))?.used, true);
+      }));
+
+      it('supersedes the previous active grant of the client and subject with its tokens (SPEC decision 11)', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const old = await issueGrant(storage, f, NOW - 100);
+        const fresh = await prepared(storage, f, {}, NOW + 10);
+        assert.equal((await fresh.exchange()).outcome, 'issued');
+        const superseded = await storage.grants.find(old.grant.grantId);
+        assert.equal(superseded?.revokedAt, NOW + 10);
+        assert.equal(superseded?.revocationReason, 'superseded');
+        for (const token of [old.access, old.refresh]) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 10);
+        assert.equal((await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId))?.grantId, fresh.grantId);
+      }));
+
+      it('of concurrent exchanges of one code exactly one issues; the others are replays or find it used; one grant exists', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f);
+        await storage.authorizationCodes.create(code);
+        const conditions = { redirectUri: code.redirectUri, codeChallenge: code.codeChallenge, dpopJkt: null, defaultResourceScopes: SCOPES };
+        const attempts = Array.from({ length: 12 }, () => ({
+          grantId: randomUUID(),
+          tokens: [{ tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: NOW + 900 }, { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: NOW + 86_400 }] satisfies TokenForCode[],
+        }));
+        const results = await Promise.all(attempts.map(({ grantId, tokens }) => storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, NOW + 1, conditions, grantId, tokens)));
+        const winners = attempts.filter((_, i) => results[i]!.outcome === 'issued');
+        assert.equal(winners.length, 1);
+        for (const result of results) {
+          if (result.outcome === 'issued') continue;
+          if (result.outcome === 'replayed') assert.equal(result.grantId, winners[0]!.grantId);
+          else assert.equal(result.outcome === 'not_ready' && result.found?.used, true, JSON.stringify(result));
+        }
+        const stored = await Promise.all(attempts.map(({ grantId }) => storage.grants.find(grantId)));
+        assert.equal(stored.filter(Boolean).length, 1);
       }));
     });
   });

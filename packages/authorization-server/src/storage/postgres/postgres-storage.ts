@@ -7,8 +7,9 @@
  * The operations live in `storage/stores/`, written once over the SQL driver; where PostgreSQL's atomicity
  * differs from SQLite's, its body sits beside SQLite's in the operation's one function:
  * - `authorizationCodes.consume`: ONE conditional `UPDATE … RETURNING` (authorization-codes.ts).
- * - `grants.exchangeCode`/`issueForCode`: ONE statement around `gatehouse_redeem_code` (migration 20), which
- *   takes the (client, subject) advisory lock and locks the code and the superseded grants (grants.ts).
+ * - `grants.exchangeCode`/`issueForCode`/`exchangeReadyCode`: ONE statement around `gatehouse_redeem_code`
+ *   (migration 20), which takes the (client, subject) advisory lock and locks the code and the superseded
+ *   grants (grants.ts); `exchangeReadyCode`'s statement also reads the code and checks it first.
  * - `tokens.rotateRefreshToken`: ONE statement that locks the grant row (`FOR NO KEY UPDATE`), flips the
  *   presented refresh token only if it is still current, revokes the grant's access tokens and inserts the
  *   new pair (tokens.ts).

@@ -9,10 +9,13 @@
  * that it never lands inside a measured request.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { authorizeUrl, confidentialAuth, hiddenInputs, introspect, obtainTokens, pkcePair, postForm, startTestServer, type TestServer, authorize, seed } from '../../testing/harness.ts';
-import { createTestPostgresStorage, postgresSkipReason } from '../../testing/postgres.ts';
+import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { createOpaqueTokenCodec } from '../../tokens/opaque-token.ts';
+import { createPostgresStorage } from './postgres-storage.ts';
 
 const skip = await postgresSkipReason();
 
@@ -38,10 +41,43 @@ async function statementsDuring(work: () => Promise<unknown>): Promise<string[]>
 
 describe('PostgreSQL round trips per hot operation (through HTTP, client cache warm)', { skip }, () => {
   let server: TestServer;
+  let schema: string;
+  const tokenHmacKey = randomBytes(32);
   before(async () => {
-    server = await startTestServer({ storage: await createTestPostgresStorage({ rateLimitFlushIntervalMs: 3_600_000 }) });
+    const storage = await createTestPostgresStorage({ rateLimitFlushIntervalMs: 3_600_000 });
+    schema = storage.schema;
+    server = await startTestServer({ storage, tokenHmacKey });
   });
   after(() => server?.close());
+
+  it('exchange 1 for a code another instance wrote: its read is part of its redemption (gatehouse_exchange_ready_code)', async () => {
+    const { tokens } = await obtainTokens(server); // warms the confidential client and the resource catalogue
+    assert.ok(tokens.access_token);
+    // Another instance on the same schema stores the code (as after a consent there), so this one never saw it.
+    const other = await createPostgresStorage(TEST_DATABASE_URL, { schema });
+    const code = createOpaqueTokenCodec(tokenHmacKey).mint('gac');
+    const { codeVerifier, codeChallenge } = pkcePair();
+    const now = server.clock.nowSeconds();
+    try {
+      assert.equal(await other.authorizationCodes.create({
+        codeDigest: code.digest, clientId: seed.confidentialClient.id, userId: seed.users.alice.id, redirectUri: seed.confidentialClient.redirectUri,
+        scope: ['users:read'], subjectType: 'company', subjectId: seed.companies[1].id, codeChallenge, issuedAt: now, expiresAt: now + 60,
+      }), true);
+    } finally {
+      await other.close();
+    }
+    let body: Record<string, unknown> = {};
+    const exchange = await statementsDuring(async () => {
+      const response = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: code.value, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(response.status, 200);
+      body = response.json;
+    });
+    assert.deepEqual(exchange, ['gatehouse_exchange_ready_code']);
+    assert.equal(body.scope, 'users:read');
+    assert.equal((await introspect(server, String(body.access_token))).active, true);
+  });
 
   it('exchange 1, introspection 1 (also the first use, within a minute of the tokens\' issue), refresh 1, revocation 5', async () => {
     // One run, exact counts: the caches hear only this schema's changes (migration 31; NOTIFY channels are
@@ -98,6 +134,7 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
       assert.equal(response.status, 200);
       Object.assign(tokens, response.json);
     });
+    assert.deepEqual(exchange, ['gatehouse_exchange_ready_code']);
     const firstIntrospection = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
     const introspection = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
     const refresh = await statementsDuring(async () => {
@@ -119,7 +156,9 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     // came before their one write. Now the code and the refresh token are the rows this instance wrote
     // (the authorization endpoint's code, the exchange's or the last rotation's refresh token), remembered
     // in postgres/written-rows.ts and re-checked by the write's own locks: one round trip each; a row
-    // another instance wrote costs the lookup (2). The first introspection no longer records the grant's
+    // another instance wrote costs the lookup (2). With opaque access tokens and no resource parameter the
+    // exchange no longer looks the code up at all: its one statement reads, checks and redeems it
+    // (grants.exchangeReadyCode), whichever instance wrote it (the test above). The first introspection no longer records the grant's
     // use (last_used_at) when this instance issued its tokens less than a minute before (grants.recordUse):
     // the listing's last use is already that recent; later, once a minute per grant, it still costs one
     // more. What is left beyond one: the revocation's lookup and transaction (BEGIN, grant + audit,

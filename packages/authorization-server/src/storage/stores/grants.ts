@@ -3,10 +3,12 @@
  * operations (find, findActive, listActive, recordUse) are one text for both. Where atomicity is made
  * differently, each operation keeps both versions side by side in one function:
  *
- * - The code exchange (`exchangeCode`, `issueForCode`; RFC 6749 §4.1.2/§4.1.3, SPEC decisions 6 and 11):
- *   on SQLite one transaction of the one writer (read the code, check, supersede, insert); on PostgreSQL
- *   ONE named statement around `gatehouse_redeem_code` (migration 20), which takes the advisory lock of
- *   the (client, subject), locks the code and the superseded grants and reads them fresh.
+ * - The code exchange (`exchangeCode`, `issueForCode`, `exchangeReadyCode`; RFC 6749 §4.1.2/§4.1.3, SPEC
+ *   decisions 6 and 11): on SQLite one transaction of the one writer (read the code, check, supersede,
+ *   insert); on PostgreSQL ONE named statement around `gatehouse_redeem_code` (migration 20), which takes
+ *   the advisory lock of the (client, subject), locks the code and the superseded grants and reads them
+ *   fresh. `exchangeReadyCode` checks the code it reads against the token request first (the token
+ *   endpoint's checks, meetsReadyConditions / EXCHANGE_READY_CODE), so the exchange needs no read before.
  * - Revocation (`revoke`, `revokeAllOfClient`; issue 15 §5): on SQLite `revokeGrantSteps`
  *   (stores/grant-revocation.ts); on PostgreSQL the grant row first (lock order: whatever touches several
  *   tokens of a grant locks the grant row first), with the audit event in the same statement.
@@ -14,9 +16,12 @@
  * PostgreSQL-only statements keep `$n` placeholders: a parameter used several times is sent once, and the
  * driver numbers only `?` (a text without one is sent as it is).
  */
-import { resourcesColumn, toGrant } from '../rows.ts';
+import { resourcesColumn, toCode, toGrant } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
-import type { AuditEvent, ExchangeCodeResult, GrantRecord, GrantRevocationEffects, Storage, TokenRecord } from '../storage.ts';
+import type {
+  AuditEvent, AuthorizationCodeRecord, ExchangeCodeResult, ExchangeReadyCodeResult, GrantRecord, GrantRevocationEffects, ReadyCodeConditions, Storage,
+  TokenForCode, TokenRecord,
+} from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
@@ -73,6 +78,28 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         // outdated code is consumed all the same, on its own (RFC 6749 §4.1.2: used once, whatever the answer).
         const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), now, grant, tokens, auditEvent);
         if (outcome === 'code_outdated') yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
+        return { outcome };
+      });
+    },
+    async exchangeReadyCode(codeDigest, clientId, now, conditions, grantId, tokens, auditEvent) {
+      if (written) {
+        written.forgetCode(codeDigest);
+        const result = await postgresExchangeReadyCode(db, codeDigest, clientId, now, conditions, grantId, tokens, auditEvent);
+        const refreshToken = result.outcome === 'issued' ? result.tokens.find((token) => token.kind === 'refresh') : undefined;
+        if (result.outcome === 'issued' && refreshToken) written.rememberRefreshToken(refreshToken, result.grant);
+        return result;
+      }
+      // One transaction of the one writer: the code is read once, checked, then redeemed as exchangeCode does.
+      return db.transaction(function* (tx): SqlStep<ExchangeReadyCodeResult> {
+        const row = yield* tx.get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', [codeDigest, clientId]);
+        if (!row) return { outcome: 'not_ready' };
+        const code = toCode(row);
+        const used = row.consumed_at !== null;
+        if (used || !meetsReadyConditions(code, now, conditions)) return { outcome: 'not_ready', found: { code, used } };
+        const issued = issuedForCode(code, now, grantId, tokens, auditEvent);
+        const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, code.issuedAt, now, issued.grant, issued.tokens, issued.auditEvent);
+        if (outcome === 'issued') return { outcome, ...issued };
+        yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
         return { outcome };
       });
     },
@@ -231,10 +258,97 @@ async function postgresRedeemCode(
     grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
     resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens),
   ];
+  const row = await retryingDeadlocks(() => db.get<{ redeem_outcome: string; replay_grant_id: string | null }>(REDEEM_CODE, values, { name: 'gatehouse_redeem_code' }));
+  return { outcome: row!.redeem_outcome, replayGrantId: row!.replay_grant_id };
+}
+
+/**
+ * `grants.exchangeReadyCode`'s conditions (storage.ts ReadyCodeConditions) on a code read unused: SQLite's
+ * check. PostgreSQL's is the `ready` part of EXCHANGE_READY_CODE below; the contract suite holds both to
+ * the same answers (contract/grants.ts).
+ */
+function meetsReadyConditions(code: AuthorizationCodeRecord, now: number, conditions: ReadyCodeConditions): boolean {
+  return now < code.expiresAt && code.redirectUri === conditions.redirectUri && code.codeChallenge === conditions.codeChallenge
+    && (code.dpopJkt === undefined || code.dpopJkt === conditions.dpopJkt) && code.resources === undefined
+    && code.scope.length > 0 && code.scope.every((name) => conditions.defaultResourceScopes.includes(name));
+}
+
+/** The grant, tokens and audit event `exchangeReadyCode` stores for `code`, as both databases write them. */
+function issuedForCode(code: AuthorizationCodeRecord, now: number, grantId: string, tokens: TokenForCode[], auditEvent: AuditEvent | undefined) {
+  const grant: GrantRecord = {
+    grantId, clientId: code.clientId, userId: code.userId, subjectType: code.subjectType, subjectId: code.subjectId, scope: code.scope,
+    createdAt: now, revokedAt: null, revocationReason: null,
+  };
+  const records = tokens.map((token): TokenRecord => ({
+    tokenDigest: token.tokenDigest, tokenId: token.tokenId, kind: token.kind, grantId, clientId: code.clientId, scope: code.scope,
+    issuedAt: now, expiresAt: token.expiresAt, rotatedAt: null, revokedAt: null, ...(token.dpopJkt === undefined ? {} : { dpopJkt: token.dpopJkt }),
+  }));
+  const event = auditEvent && { ...auditEvent, details: { ...auditEvent.details, scope: code.scope.join(' ') } };
+  return { grant, tokens: records, ...(event ? { auditEvent: event } : {}) };
+}
+
+/**
+ * PostgreSQL: exchangeReadyCode as ONE statement. `code` reads the client's code; `ready` keeps it only if
+ * it meets the conditions (the same as meetsReadyConditions); only then `gatehouse_redeem_code` locks and
+ * re-reads it fresh (single use, SPEC decisions 6 and 11) and the other parts store what exchangeCode's
+ * statement stores, with the code's user, subject and scope. Parameters: $1 code digest, $2 client, $3 now,
+ * $4 redirect URI, $5 challenge, $6 DPoP thumbprint, $7 the default resource's scopes, $8 the grant's id,
+ * $9–$13 the tokens' digests, ids, kinds, expiries and thumbprints, $14–$19 the audit event (NULL without).
+ */
+const EXCHANGE_READY_CODE = `WITH code AS (
+    SELECT * FROM authorization_codes WHERE code_digest = $1 AND client_id = $2
+  ), ready AS (
+    SELECT * FROM code WHERE consumed_at IS NULL AND $3::bigint < expires_at AND redirect_uri = $4::text
+      AND code_challenge IS NOT DISTINCT FROM $5::text AND (dpop_jkt IS NULL OR dpop_jkt = $6::text)
+      AND resources IS NULL AND scope <> '' AND string_to_array(scope, ' ') <@ $7::text[]
+  ), redeemed AS (
+    SELECT r.* FROM ready, gatehouse_redeem_code($1, $2, ready.client_id, ready.subject_type, ready.subject_id, $3, $3, true) r
+  ), new_grant AS (
+    INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+    SELECT $8, client_id, user_id, subject_type, subject_id, scope, $3, NULL, NULL, NULL FROM ready
+    WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  ), new_tokens AS (
+    INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+    SELECT t.digest, t.id, t.kind, $8, ready.client_id, ready.scope, $3, t.expires_at, NULL, NULL, NULL, t.jkt
+    FROM ready, unnest($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[]) AS t(digest, id, kind, expires_at, jkt)
+    WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  ), linked AS (
+    UPDATE authorization_codes SET consumed_at = $3, grant_id = $8
+    WHERE code_digest = $1 AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  ), audited AS (
+    INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+    SELECT $14::text, $15::bigint, $16::text, $17::text, $18::text, $19::jsonb || jsonb_build_object('scope', ready.scope) FROM ready
+    WHERE $14::text IS NOT NULL AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
+  )
+  SELECT code.*, (SELECT redeem_outcome FROM redeemed) AS redeem_outcome, (SELECT replay_grant_id FROM redeemed) AS replay_grant_id FROM code`;
+
+async function postgresExchangeReadyCode(
+  db: SqlDriver, codeDigest: string, clientId: string, now: number, conditions: ReadyCodeConditions, grantId: string, tokens: TokenForCode[],
+  auditEvent: AuditEvent | undefined,
+): Promise<ExchangeReadyCodeResult> {
+  const values = [
+    codeDigest, clientId, now, conditions.redirectUri, conditions.codeChallenge, conditions.dpopJkt, conditions.defaultResourceScopes, grantId,
+    tokens.map((t) => t.tokenDigest), tokens.map((t) => t.tokenId), tokens.map((t) => t.kind), tokens.map((t) => t.expiresAt),
+    tokens.map((t) => t.dpopJkt ?? null), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
+  ];
+  const row = await retryingDeadlocks(() => db.get<Record<string, unknown>>(EXCHANGE_READY_CODE, values, { name: 'gatehouse_exchange_ready_code' }));
+  if (!row) return { outcome: 'not_ready' };
+  const code = toCode(row);
+  switch (row.redeem_outcome) {
+    case null: return { outcome: 'not_ready', found: { code, used: row.consumed_at !== null } };
+    case 'issued': return { outcome: 'issued', ...issuedForCode(code, now, grantId, tokens, auditEvent) };
+    case 'replayed': return { outcome: 'replayed', code, grantId: row.replay_grant_id === null ? null : String(row.replay_grant_id) };
+    case 'code_outdated': return { outcome: 'code_outdated' };
+    // Gone between the statement's read and its lock (deleted with its user): no such code any more.
+    default: return { outcome: 'not_ready' };
+  }
+}
+
+/** A deadlock (40P01) or serialization failure (40001) rolled everything back: the statement runs again (twice at most). */
+async function retryingDeadlocks<T>(statement: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const row = await db.get<{ redeem_outcome: string; replay_grant_id: string | null }>(REDEEM_CODE, values, { name: 'gatehouse_redeem_code' });
-      return { outcome: row!.redeem_outcome, replayGrantId: row!.replay_grant_id };
+      return await statement();
     } catch (error) {
       const code = (error as { code?: string }).code;
       if ((code === '40P01' || code === '40001') && attempt < 3) continue;
