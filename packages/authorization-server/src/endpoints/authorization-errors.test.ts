@@ -18,10 +18,11 @@ interface Faults {
   clientsFind?: Error;
   /** The consent page's read of the session with the user's subjects. */
   sessionWithSubjects?: Error;
+  /** The code's write: `authorizationCodes.create`, or `interactions.consumeWithCode` at the consent decision. */
   codesCreate?: Error;
 }
 
-/** The storage with the three calls above made to fail on demand (everything else untouched). */
+/** The storage with the calls above made to fail on demand (everything else untouched). */
 function faultyStorage(storage: Storage, faults: Faults): Storage {
   return {
     ...storage,
@@ -33,9 +34,14 @@ function faultyStorage(storage: Storage, faults: Faults): Storage {
       if (faults.sessionWithSubjects && subjectType !== undefined) throw faults.sessionWithSubjects;
       return storage.loginSessions.findActive(sessionDigest, now, subjectType);
     } },
-    authorizationCodes: { ...storage.authorizationCodes, create: async (code) => {
+    authorizationCodes: { ...storage.authorizationCodes, create: async (code, auditEvent, options) => {
       if (faults.codesCreate) throw faults.codesCreate;
-      return storage.authorizationCodes.create(code);
+      return storage.authorizationCodes.create(code, auditEvent, options);
+    } },
+    // The consent decision stores its code with the interaction's consume (issue 12): the same write.
+    interactions: { ...storage.interactions, consumeWithCode: async (interactionDigest, sessionDigest, now, code, auditEvent) => {
+      if (faults.codesCreate) throw faults.codesCreate;
+      return storage.interactions.consumeWithCode(interactionDigest, sessionDigest, now, code, auditEvent);
     } },
   };
 }

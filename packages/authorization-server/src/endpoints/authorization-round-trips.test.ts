@@ -1,6 +1,7 @@
 /**
  * Storage calls of a flow with a login session (issue 12, bench "flow with session"): the consent page
- * reads the user's subjects once, the decision not at all unless it is refused, and a session's visit is written once per interval at most: within it the
+ * reads the user's subjects once, the decision not at all unless it is refused (it reads its request, then
+ * consumes it and stores the code in one operation), and a session's visit is written once per interval at most: within it the
  * stored `lastSeenAt` (read with the session) says a write would change nothing, so none is sent
  * (sessions/login-session.ts). The visit still moves forward once the interval has passed.
  */
@@ -12,7 +13,10 @@ import type { Storage } from '../storage/storage.ts';
 import { SESSION_LAST_SEEN_INTERVAL_SECONDS } from '../sessions/login-session.ts';
 import { authorize, authorizeUrl, hiddenInputs, pkcePair, seed, startTestServer, type Browser, type TestServer } from '../testing/harness.ts';
 
-interface Counts { listAdministeredBy: number; touch: number; findActive: number; findActiveWithSubjects: number; createInSession: number; create: number; consume: number }
+interface Counts {
+  listAdministeredBy: number; touch: number; findActive: number; findActiveWithSubjects: number; createInSession: number; create: number; consume: number;
+  peek: number; consumeWithCode: number; createCode: number;
+}
 
 /** The storage with the session, subject and interaction reads and `loginSessions.touch` counted. */
 function countedStorage(storage: Storage, counts: Counts): Storage {
@@ -39,13 +43,26 @@ function countedStorage(storage: Storage, counts: Counts): Storage {
     }, consume: async (interactionDigest, sessionDigest, now) => {
       counts.consume++;
       return storage.interactions.consume(interactionDigest, sessionDigest, now);
+    }, peek: async (interactionDigest, sessionDigest, now) => {
+      counts.peek++;
+      return storage.interactions.peek(interactionDigest, sessionDigest, now);
+    }, consumeWithCode: async (interactionDigest, sessionDigest, now, code, auditEvent) => {
+      counts.consumeWithCode++;
+      return storage.interactions.consumeWithCode(interactionDigest, sessionDigest, now, code, auditEvent);
+    } },
+    authorizationCodes: { ...storage.authorizationCodes, create: async (code, auditEvent, options) => {
+      counts.createCode++;
+      return storage.authorizationCodes.create(code, auditEvent, options);
     } },
   };
 }
 
 describe('authorization endpoint: storage round trips with a login session (issue 12)', () => {
-  const counts: Counts = { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 0 };
-  const reset = () => Object.assign(counts, { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 0 });
+  const zero = (): Counts => ({
+    listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 0, peek: 0, consumeWithCode: 0, createCode: 0,
+  });
+  const counts = zero();
+  const reset = () => Object.assign(counts, zero());
   let server: TestServer;
   let browser: Browser;
   before(async () => {
@@ -65,13 +82,14 @@ describe('authorization endpoint: storage round trips with a login session (issu
     reset();
     const page = await browser.get(consentUrl());
     assert.equal(page.status, 200);
-    assert.deepEqual(counts, { listAdministeredBy: 0, touch: 1, findActive: 0, findActiveWithSubjects: 0, createInSession: 1, create: 0, consume: 0 }, 'consent page');
+    assert.deepEqual(counts, { ...zero(), touch: 1, createInSession: 1 }, 'consent page');
     reset();
     const subject = /<option value="([^"]+)"/.exec(page.text)?.[1] ?? '';
     const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
     assert.equal(decision.status, 303);
     assert.ok(new URL(decision.location!).searchParams.get('code'));
-    assert.deepEqual(counts, { listAdministeredBy: 0, touch: 0, findActive: 0, findActiveWithSubjects: 0, createInSession: 0, create: 0, consume: 1 }, 'decision');
+    // The request read (PostgreSQL: from memory, this instance stored it), then consumed with the code stored.
+    assert.deepEqual(counts, { ...zero(), peek: 1, consumeWithCode: 1 }, 'decision');
 
     // A refused decision reads them, to say why (here: a company the user does not administer, that does not exist).
     const refusedPage = await browser.get(consentUrl());
@@ -80,7 +98,13 @@ describe('authorization endpoint: storage round trips with a login session (issu
       ...hiddenInputs(refusedPage.text), subject: `urn:gatehouse:company:${randomUUID()}`, decision: 'allow',
     });
     assert.equal(new URL(refused.location!).searchParams.get('error'), 'access_denied');
-    assert.equal(counts.listAdministeredBy, 1, 'refused decision');
+    assert.deepEqual(counts, { ...zero(), peek: 1, consumeWithCode: 1, listAdministeredBy: 1 }, 'refused decision: the code is not tried twice');
+    // A denial consumes the interaction alone.
+    const deniedPage = await browser.get(consentUrl());
+    reset();
+    const denied = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(deniedPage.text), decision: 'deny' });
+    assert.equal(new URL(denied.location!).searchParams.get('error'), 'access_denied');
+    assert.deepEqual(counts, { ...zero(), consume: 1 }, 'denied');
   });
 
   it('writes a session\'s visit once per interval: no write at all within it, one once it has passed', async () => {

@@ -40,7 +40,7 @@ import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
-import type { ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
+import type { AuditEvent, AuthorizationCodeRecord, ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
 import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
 
@@ -457,9 +457,25 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     const sessionDigest = sessionCookieDigest(context, request);
     const interactionId = typeof body.interaction === 'string' ? body.interaction : '';
     const now = context.clock.nowSeconds();
-    const consumed = sessionDigest !== undefined && INTERACTION_ID.test(interactionId)
-      ? await context.storage.interactions.consume(interactionDigestOf(interactionId), sessionDigest, now)
-      : undefined;
+    const interactionDigest = sessionDigest !== undefined && INTERACTION_ID.test(interactionId) ? interactionDigestOf(interactionId) : undefined;
+    const chosen = typeof body.subject === 'string' ? parseSubjectUrn(context.options.brand.urnNamespace, body.subject) : undefined;
+    /** The code an allowed request gets for a subject of its type (and the one it requested, if it did). */
+    const codeFor = (authorization: AuthorizationRequest, userId: string) => chosen && body.decision === 'allow' && chosen.subjectType === authorization.subjectType
+      && (!authorization.requestedSubject || authorization.requestedSubject.subjectId === chosen.subjectId)
+      ? newCode(context, authorization, userId, chosen, 'consent.granted') : undefined;
+    // Issue 12: the request is read first (from memory on PostgreSQL when this instance showed the page), so
+    // that an allowed decision's code is stored by the operation that consumes the interaction: one round
+    // trip. A request that no longer validates, or no code to store, takes the steps below one by one.
+    const peeked = interactionDigest !== undefined && sessionDigest !== undefined && body.decision === 'allow'
+      ? await context.storage.interactions.peek(interactionDigest, sessionDigest, now) : undefined;
+    const prepared = peeked && await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true })
+      .then((authorization) => ({ authorization, code: codeFor(authorization, peeked.userId) }), () => undefined);
+    // A failure of the operation that would store the code goes back to the client (SPEC decision 5): the
+    // request validated, its redirect URI is established.
+    if (prepared?.code) Object.assign(established, { redirectUri: prepared.authorization.redirectUri, state: prepared.authorization.state });
+    const consumed = interactionDigest === undefined || sessionDigest === undefined ? undefined
+      : prepared?.code ? await context.storage.interactions.consumeWithCode(interactionDigest, sessionDigest, now, prepared.code.record, prepared.code.auditEvent)
+      : await context.storage.interactions.consume(interactionDigest, sessionDigest, now);
     if (!consumed) {
       // Only a refusal reads the session, to say which of the two has ended.
       if (!(await currentLoginSession(context, request))) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
@@ -468,6 +484,10 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     const { interaction } = consumed;
     const { user } = await recognizedSession(context, request, consumed.session);
     noteUiLocales(request, interaction.requestParameters.ui_locales); // issue 13: kept on the interaction record
+    if (prepared?.code && 'codeCreated' in consumed && consumed.codeCreated) {
+      reply.redirect(redirectTo(context, prepared.authorization.redirectUri, { code: prepared.code.value, state: prepared.authorization.state }), 303);
+      return;
+    }
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
     const authorization = await validateAuthorizationRequest(context, interaction.requestParameters, { stored: true });
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
@@ -480,13 +500,14 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
       throw fail('access_denied', 'the user denied the request');
     }
     if (decision !== 'allow') throw fail('invalid_request', 'decision must be allow or deny');
-    const chosen = typeof body.subject === 'string' ? parseSubjectUrn(context.options.brand.urnNamespace, body.subject) : undefined;
     const requested = authorization.requestedSubject;
     // Issue 12: the user must administer the chosen subject (issue 10 §1), checked by the code's own insert
     // (one round trip fewer on PostgreSQL, and no moment between the check and the code). Only a refusal
-    // reads the user's subjects, to say why.
-    if (chosen && chosen.subjectType === authorization.subjectType && (!requested || requested.subjectId === chosen.subjectId)
-      && await issueCodeAndRedirect(context, reply, authorization, user, chosen, 'consent.granted', { onlyForAdministrator: true })) {
+    // reads the user's subjects, to say why. A code already refused with the consume (for this user) is not
+    // tried again.
+    const code = prepared?.code?.record.userId === user.userId ? undefined : codeFor(authorization, user.userId);
+    if (code && await context.storage.authorizationCodes.create(code.record, code.auditEvent, { onlyForAdministrator: true })) {
+      reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
       return;
     }
     const subjects = await eligibleSubjects(context, authorization, user);
@@ -531,25 +552,39 @@ async function issueCodeAndRedirect(
   context: ServerContext, reply: FastifyReply, authorization: AuthorizationRequest, user: UserRecord,
   subject: Pick<SubjectRecord, 'subjectType' | 'subjectId'>, auditType: string, options?: { onlyForAdministrator: boolean },
 ): Promise<boolean> {
-  const now = context.clock.nowSeconds();
-  const code = context.codec.mint('gac');
-  const created = await context.storage.authorizationCodes.create({
-    codeDigest: code.digest, clientId: authorization.client.clientId, userId: user.userId, redirectUri: authorization.redirectUri,
-    scope: authorization.scope, subjectType: subject.subjectType, subjectId: subject.subjectId,
-    codeChallenge: authorization.codeChallenge, issuedAt: now, expiresAt: now + context.options.authorizationCodeLifetimeSeconds,
-    ...(authorization.resources ? { resources: authorization.resources } : {}),
-    ...(authorization.dpopJkt === undefined ? {} : { dpopJkt: authorization.dpopJkt }),
-  }, {
-    // The consent's audit event commits with the code (issue 12: one commit, one round trip on PostgreSQL).
-    type: auditType, at: now, actor: `user:${user.userId}`, clientId: authorization.client.clientId,
-    details: {
-      subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' '),
-      ...(authorization.resources ? { resources: authorization.resources.join(' ') } : {}),
-    },
-  }, options);
-  if (!created) return false;
+  const code = newCode(context, authorization, user.userId, subject, auditType);
+  if (!(await context.storage.authorizationCodes.create(code.record, code.auditEvent, options))) return false;
   reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
   return true;
+}
+
+/**
+ * SPEC decision 6: a new code for the request, the user and the subject, with the consent's audit event
+ * (`auditType`), which commits with the code (issue 12: one commit, one round trip on PostgreSQL). Nothing
+ * is stored here. `value` goes only into the redirect; the record holds its digest (SPEC decision 9).
+ */
+function newCode(
+  context: ServerContext, authorization: AuthorizationRequest, userId: string, subject: Pick<SubjectRecord, 'subjectType' | 'subjectId'>, auditType: string,
+): { value: string; record: AuthorizationCodeRecord; auditEvent: AuditEvent } {
+  const now = context.clock.nowSeconds();
+  const code = context.codec.mint('gac');
+  return {
+    value: code.value,
+    record: {
+      codeDigest: code.digest, clientId: authorization.client.clientId, userId, redirectUri: authorization.redirectUri,
+      scope: authorization.scope, subjectType: subject.subjectType, subjectId: subject.subjectId,
+      codeChallenge: authorization.codeChallenge, issuedAt: now, expiresAt: now + context.options.authorizationCodeLifetimeSeconds,
+      ...(authorization.resources ? { resources: authorization.resources } : {}),
+      ...(authorization.dpopJkt === undefined ? {} : { dpopJkt: authorization.dpopJkt }),
+    },
+    auditEvent: {
+      type: auditType, at: now, actor: `user:${userId}`, clientId: authorization.client.clientId,
+      details: {
+        subject: formatSubjectUrn(context.options.brand.urnNamespace, subject.subjectType, subject.subjectId), scope: authorization.scope.join(' '),
+        ...(authorization.resources ? { resources: authorization.resources.join(' ') } : {}),
+      },
+    },
+  };
 }
 
 /**

@@ -58,12 +58,13 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` or
- * `authorizationCodes.create` (with an `auditEvent`) resolves, and after `grants.issueForCode`, `grants.exchangeCode` or `grants.exchangeReadyCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
+ * `authorizationCodes.create` (with an `auditEvent`) resolves or `interactions.consumeWithCode` stores its code, and after `grants.issueForCode`, `grants.exchangeCode` or `grants.exchangeReadyCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
  * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
   const createCode = storage.authorizationCodes.create.bind(storage.authorizationCodes);
+  const consumeWithCode = storage.interactions.consumeWithCode.bind(storage.interactions);
   const issueForCode = storage.grants.issueForCode.bind(storage.grants);
   const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
   const exchangeReadyCode = storage.grants.exchangeReadyCode.bind(storage.grants);
@@ -78,6 +79,14 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
       async record(event) {
         await record(event);
         stream.write(event);
+      },
+    },
+    interactions: {
+      ...storage.interactions,
+      async consumeWithCode(interactionDigest, sessionDigest, now, code, auditEvent) {
+        const result = await consumeWithCode(interactionDigest, sessionDigest, now, code, auditEvent);
+        if (result?.codeCreated) stream.write(auditEvent);
+        return result;
       },
     },
     authorizationCodes: {

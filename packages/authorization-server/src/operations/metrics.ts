@@ -257,6 +257,8 @@ const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => u
   // The consent that issued a code (consent.granted, consent.reused) commits with it.
   'authorizationCodes.create': (args, result) => (result === true ? args[1] : undefined),
   'grants.issueForCode': (args, result) => (result === 'issued' ? args[3] : undefined),
+  // The consent decision's code and its event, stored with the interaction's consume.
+  'interactions.consumeWithCode': (args, result) => ((result as { codeCreated?: unknown } | undefined)?.codeCreated === true ? args[4] : undefined),
   'tokens.rotateRefreshToken': (args, result) => (result === 'rotated' ? args[3] : undefined),
   'grants.exchangeCode': (args, result) => ((result as { outcome?: unknown }).outcome === 'issued' ? args[5] : undefined),
   // The event as recorded (with the code's scope) is part of the result.

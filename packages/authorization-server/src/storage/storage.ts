@@ -6,8 +6,10 @@
  * - Codes, tokens, sessions and client secrets are stored only as digests (SPEC decision 9).
  * - Steps that must be atomic are single operations here: consuming an authorization code
  *   (`authorizationCodes.consume`), the whole code exchange (`grants.exchangeCode`: consume, issue and
- *   audit; `grants.exchangeReadyCode`: read, check, consume, issue and audit; issue 12), issuing a grant for a consumed code (`grants.issueForCode`), and rotating a
- *   refresh token (`tokens.rotateRefreshToken`). Each must hold across processes sharing the database.
+ *   audit; `grants.exchangeReadyCode`: read, check, consume, issue and audit; issue 12), issuing a grant
+ *   for a consumed code (`grants.issueForCode`), the consent decision (`interactions.consumeWithCode`:
+ *   the interaction taken, the code stored), and rotating a refresh token (`tokens.rotateRefreshToken`).
+ *   Each must hold across processes sharing the database.
  * - Times are whole seconds since the Unix epoch, passed in by the caller (the injectable clock).
  * - Audit events are append-only (SPEC decision 19).
  * - Everything several server instances must share lives here (login sessions, login rate-limit
@@ -782,6 +784,24 @@ export interface Storage {
      * instances). The consent decision's session and interaction in one round trip on PostgreSQL (issue 12).
      */
     consume(interactionDigest: string, sessionDigest: string, now: number): Promise<{ interaction: InteractionRecord; session: ActiveLoginSession } | undefined>;
+    /**
+     * Issue 12, the consent decision in one operation (one round trip on PostgreSQL): `consume`, and in the
+     * same transaction, only if it took the interaction, `authorizationCodes.create(code, auditEvent,
+     * { onlyForAdministrator: true })` — the code only if its `userId` is the session's user and that user
+     * administers its subject. Returns undefined (nothing changed) as `consume` does; otherwise the
+     * interaction and session with `codeCreated` (false: the interaction is used all the same, no code).
+     */
+    consumeWithCode(
+      interactionDigest: string, sessionDigest: string, now: number, code: AuthorizationCodeRecord, auditEvent: AuditEvent,
+    ): Promise<{ interaction: InteractionRecord; session: ActiveLoginSession; codeCreated: boolean } | undefined>;
+    /**
+     * The interaction bound to `sessionDigest`, unused and unexpired at `now`, with its session's user id;
+     * undefined otherwise. Changes nothing, and decides nothing: PostgreSQL answers an interaction this
+     * instance stored with `createInSession` from memory (postgres/written-rows.ts, no round trip), so it may
+     * have been used, or its session ended, since. Only `consume` and `consumeWithCode` take it. Issue 12:
+     * the consent decision reads the request before it consumes it, to prepare its code.
+     */
+    peek(interactionDigest: string, sessionDigest: string, now: number): Promise<{ interaction: InteractionRecord; userId: string } | undefined>;
   };
   /** Pushed authorization requests (RFC 9126): stored by /oauth/par, used once by /oauth/authorize. */
   pushedRequests: {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ActiveLoginSession, InteractionRecord, Storage } from '../storage.ts';
-import { type ContractBackend, type Fixture, NOW, companyRecord, digest, fixture } from './fixtures.ts';
+import { type ContractBackend, type Fixture, NOW, codeRecord, companyRecord, digest, fixture } from './fixtures.ts';
 
 export function interactionsContract({ withStorage }: ContractBackend): void {
   describe('interactions (SPEC decision 11: the consent request kept server-side, bound to a session, single use)', () => {
@@ -120,5 +120,92 @@ export function interactionsContract({ withStorage }: ContractBackend): void {
       assert.equal(result.interactions, 3);
       assert.deepEqual((await storage.interactions.consume(live.interactionDigest, live.sessionDigest, NOW))?.interaction, live);
     }));
+
+    describe('the consent decision in one operation (issue 12: peek, consumeWithCode)', () => {
+      const consentEvent = (f: Fixture) => ({ type: 'consent.granted', at: NOW + 1, actor: `user:${f.user.userId}`, clientId: f.client.clientId, details: { scope: 'users:read' } });
+      const codeFound = async (storage: Storage, f: Fixture, codeDigest: string) => (await storage.authorizationCodes.find(codeDigest, f.client.clientId))?.code;
+      const consentEvents = async (storage: Storage) => (await storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted').length;
+
+      it('consumeWithCode takes the interaction with its session once and stores the code with its audit event; a second call gets nothing and stores nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const session = await sessionOf(storage, f);
+        const interaction = interactionRecord(f, session);
+        await storage.interactions.create(interaction);
+        const code = codeRecord(f, { issuedAt: NOW + 1, expiresAt: NOW + 61 });
+        assert.deepEqual(await storage.interactions.consumeWithCode(interaction.interactionDigest, session.sessionDigest, NOW + 1, code, consentEvent(f)), { interaction, session, codeCreated: true });
+        assert.deepEqual(await codeFound(storage, f, code.codeDigest), code);
+        assert.equal(await consentEvents(storage), 1);
+        const again = codeRecord(f, { issuedAt: NOW + 2 });
+        assert.equal(await storage.interactions.consumeWithCode(interaction.interactionDigest, session.sessionDigest, NOW + 2, again, consentEvent(f)), undefined);
+        assert.equal(await codeFound(storage, f, again.codeDigest), undefined);
+        assert.equal(await consentEvents(storage), 1);
+      }));
+
+      it('consumeWithCode uses the interaction but stores no code and no event when the user does not administer the subject, or the code names another user', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const session = await sessionOf(storage, f);
+        const notAdministered = companyRecord({ name: 'Fremmed ApS' });
+        await storage.subjects.create(notAdministered);
+        const cases = [codeRecord(f, { subjectId: notAdministered.subjectId }), codeRecord(f, { userId: (await fixture(storage)).user.userId })];
+        for (const code of cases) {
+          const interaction = interactionRecord(f, session);
+          await storage.interactions.create(interaction);
+          assert.deepEqual(await storage.interactions.consumeWithCode(interaction.interactionDigest, session.sessionDigest, NOW + 1, code, consentEvent(f)), { interaction, session, codeCreated: false });
+          assert.equal(await codeFound(storage, f, code.codeDigest), undefined);
+          assert.equal(await storage.interactions.consume(interaction.interactionDigest, session.sessionDigest, NOW + 1), undefined, 'used all the same');
+        }
+        assert.equal(await consentEvents(storage), 0);
+      }));
+
+      it('consumeWithCode changes nothing where consume gets nothing: another session, an ended session, an expired interaction', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const session = await sessionOf(storage, f);
+        const other = await sessionOf(storage, f);
+        const interaction = interactionRecord(f, session, { expiresAt: NOW + 7200 });
+        await storage.interactions.create(interaction);
+        const code = codeRecord(f);
+        for (const [sessionDigest, at] of [[other.sessionDigest, NOW + 1], [session.sessionDigest, NOW + 3600], [digest(), NOW + 1]] as const) {
+          assert.equal(await storage.interactions.consumeWithCode(interaction.interactionDigest, sessionDigest, at, code, consentEvent(f)), undefined);
+        }
+        const expired = interactionRecord(f, session);
+        await storage.interactions.create(expired);
+        assert.equal(await storage.interactions.consumeWithCode(expired.interactionDigest, session.sessionDigest, NOW + 600, code, consentEvent(f)), undefined);
+        assert.equal(await codeFound(storage, f, code.codeDigest), undefined);
+        assert.equal(await consentEvents(storage), 0);
+        assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, session.sessionDigest, NOW + 1), { interaction, session }, 'left unused');
+      }));
+
+      it('of 12 concurrent consumeWithCode calls for one interaction exactly one stores its code', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const session = await sessionOf(storage, f);
+        const interaction = interactionRecord(f, session);
+        await storage.interactions.create(interaction);
+        const codes = Array.from({ length: 12 }, () => codeRecord(f));
+        const results = await Promise.all(codes.map((code) => storage.interactions.consumeWithCode(interaction.interactionDigest, session.sessionDigest, NOW + 1, code, consentEvent(f))));
+        assert.equal(results.filter((result) => result?.codeCreated).length, 1);
+        assert.equal(results.filter((result) => result === undefined).length, 11);
+        assert.equal((await Promise.all(codes.map((code) => codeFound(storage, f, code.codeDigest)))).filter(Boolean).length, 1);
+        assert.equal(await consentEvents(storage), 1);
+      }));
+
+      it('peek reads the interaction and its session\'s user for its own session while unused and unexpired, and changes nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const session = await sessionOf(storage, f);
+        const other = await sessionOf(storage, f);
+        // Both ways an interaction is stored (createInSession is what PostgreSQL remembers).
+        const plain = interactionRecord(f, session);
+        await storage.interactions.create(plain);
+        const inSession = interactionRecord(f, session);
+        assert.equal((await storage.interactions.createInSession(inSession, NOW, 'company'))?.interactionStored, true);
+        for (const interaction of [plain, inSession]) {
+          assert.deepEqual(await storage.interactions.peek(interaction.interactionDigest, session.sessionDigest, NOW + 1), { interaction, userId: f.user.userId });
+          assert.equal(await storage.interactions.peek(interaction.interactionDigest, other.sessionDigest, NOW + 1), undefined);
+          assert.equal(await storage.interactions.peek(interaction.interactionDigest, session.sessionDigest, NOW + 600), undefined);
+          assert.deepEqual(await storage.interactions.consume(interaction.interactionDigest, session.sessionDigest, NOW + 1), { interaction, session }, 'peek took nothing');
+          assert.equal(await storage.interactions.peek(interaction.interactionDigest, session.sessionDigest, NOW + 1), undefined, 'used');
+        }
+        assert.equal(await storage.interactions.peek(digest(), session.sessionDigest, NOW + 1), undefined);
+      }));
+    });
   });
 }

@@ -85,7 +85,7 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     assert.deepEqual(await measureSequence(), { exchange: 1, firstIntrospection: 1, introspection: 1, refresh: 1, revocation: 5 });
   });
 
-  it('consent page 1 (session with user and subjects, and the interaction: prompt=consent), 2 when consent might be reused or the login be too old; decision 2 (interaction with session and user, code with its audit event)', async () => {
+  it('consent page 1 (session with user and subjects, and the interaction: prompt=consent), 2 when consent might be reused or the login be too old; decision 1 (interaction with session and user, and the code with its audit event)', async () => {
     const { browser } = await authorize(server); // signed in, client warm
     const url = (extra: Record<string, string>) => authorizeUrl(server, {
       response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read',
@@ -114,9 +114,12 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     // code's statement (authorizationCodes.create with onlyForAdministrator); the consent page's session read
     // brings the user's subjects and stores the interaction when the page is certain
     // (interactions.createInSession); the decision's interaction brings its session (interactions.consume).
+    // The decision: its request read from this instance's memory (it stored the interaction), then one
+    // statement consumes it with its session and stores the code with its audit event
+    // (interactions.peek, interactions.consumeWithCode).
     assert.deepEqual({ consentPage, decision }, {
       consentPage: ['gatehouse_create_interaction_in_session'],
-      decision: ['gatehouse_consume_interaction_in_session', 'gatehouse_create_code_for_administrator_audited'],
+      decision: ['gatehouse_consume_interaction_with_code'],
     });
     assert.equal(consentPageMaxAge[0], 'gatehouse_active_login_session_with_subjects');
     assert.match(consentPageMaxAge[1]!, /^INSERT INTO interactions/);

@@ -23,12 +23,16 @@
  * instead of "the authorization was revoked"; nothing more is revoked and no audit event is written: the
  * revocation finds the grant already revoked).
  *
+ * The consent decision reads its interaction from here too (the consent page of this instance stored it):
+ * an interaction is immutable but for its consumed_at, which the decision's one statement re-checks under
+ * the row lock with its session (`interactions.consumeWithCode`).
+ *
  * Introspection never reads from here (RFC 7662: its answer is the token's state now); nor does anything
  * that is not followed by such a compare-and-swap. No secret is kept: codes and tokens by digest only
  * (SPEC decision 9). Bounded: the oldest entries are dropped first; a miss costs the ordinary read.
  */
 import type { SqlDriver } from '../sql/driver.ts';
-import type { AuthorizationCodeRecord, GrantRecord, TokenRecord } from '../storage.ts';
+import type { AuthorizationCodeRecord, GrantRecord, InteractionRecord, TokenRecord } from '../storage.ts';
 
 /**
  * Codes and refresh tokens remembered, each (under 1 KB an entry; a grant record is shared by its tokens).
@@ -58,6 +62,14 @@ export interface WrittenRows {
   lastIssuedAt(grantId: string): number | undefined;
   forgetGrant(grantId: string): void;
   forgetAllGrants(): void;
+  /**
+   * A consent interaction this instance stored (`interactions.createInSession`) with its session's user,
+   * for `interactions.peek`; forgotten when this instance consumes it. Its consume re-checks everything
+   * (unused, unexpired, the session active, its user the code's) under the row lock.
+   */
+  rememberInteraction(interaction: InteractionRecord, userId: string): void;
+  interaction(interactionDigest: string): { interaction: InteractionRecord; userId: string } | undefined;
+  forgetInteraction(interactionDigest: string): void;
 }
 
 const memories = new WeakMap<SqlDriver, WrittenRows>();
@@ -74,6 +86,7 @@ export function writtenRowsOf(db: SqlDriver): WrittenRows {
 
 function createWrittenRows(): WrittenRows {
   const codes = new Map<string, AuthorizationCodeRecord>();
+  const interactions = new Map<string, { interaction: InteractionRecord; userId: string }>();
   const refreshTokens = new Map<string, { token: TokenRecord; grant: GrantRecord }>();
   /** grant id → the digest of its remembered refresh token (one current refresh token per grant). */
   const refreshTokenOfGrant = new Map<string, string>();
@@ -117,6 +130,16 @@ function createWrittenRows(): WrittenRows {
     forgetAllGrants() {
       refreshTokens.clear();
       refreshTokenOfGrant.clear();
+    },
+    rememberInteraction(interaction, userId) {
+      interactions.set(interaction.interactionDigest, { interaction, userId });
+      if (interactions.size > MAX_ENTRIES) interactions.delete(interactions.keys().next().value!);
+    },
+    interaction(interactionDigest) {
+      return interactions.get(interactionDigest);
+    },
+    forgetInteraction(interactionDigest) {
+      interactions.delete(interactionDigest);
     },
   };
 }

@@ -6,8 +6,8 @@
  * in one operation) is `grants.exchangeCode` (stores/grants.ts).
  */
 import { resourcesColumn, toCode } from '../rows.ts';
-import type { SqlDriver } from '../sql/driver.ts';
-import type { ConsumeCodeResult, Storage } from '../storage.ts';
+import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import type { AuditEvent, AuthorizationCodeRecord, ConsumeCodeResult, Storage } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 
@@ -15,22 +15,43 @@ const CODE_COLUMNS = `authorization_codes (code_digest, client_id, user_id, redi
   code_challenge, issued_at, expires_at, resources, dpop_jkt)`;
 const INSERT_CODE = `INSERT INTO ${CODE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 /**
- * `create` with `onlyForAdministrator`: the code only if its user administers its subject (three more
- * parameters: user id, subject type, subject id). PostgreSQL infers the parameters' types from the columns.
+ * `create` with `onlyForAdministrator`: the code only if its user administers its subject (the parameters
+ * of `codeForAdministratorValues`). PostgreSQL infers the parameters' types from the columns. `from`: a
+ * FROM clause the insert selects from (a row per code: the consent decision's consumed interaction).
  */
-const INSERT_CODE_FOR_ADMINISTRATOR = `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+export const insertCodeForAdministrator = (from = '') => `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ${from}
   WHERE EXISTS (SELECT 1 FROM subject_administrators a WHERE a.user_id = ? AND a.subject_type = ? AND a.subject_id = ?)`;
+const INSERT_CODE_FOR_ADMINISTRATOR = insertCodeForAdministrator();
+
+/** The parameters of INSERT_CODE: the code's columns in order. */
+function codeValues(code: AuthorizationCodeRecord): unknown[] {
+  return [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
+    code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null];
+}
+
+/** The parameters of `insertCodeForAdministrator`: the code's columns, then its user and subject for the check. */
+export function codeForAdministratorValues(code: AuthorizationCodeRecord): unknown[] {
+  return [...codeValues(code), code.userId, code.subjectType, code.subjectId];
+}
+
+/**
+ * SQLite, inside the caller's transaction: `create` with `onlyForAdministrator` and its audit event.
+ * @returns false when the user does not administer the subject: nothing was written.
+ */
+export function* createCodeForAdministratorSteps(tx: SqlTransaction, code: AuthorizationCodeRecord, auditEvent: AuditEvent): SqlStep<boolean> {
+  if ((yield* tx.run(INSERT_CODE_FOR_ADMINISTRATOR, codeForAdministratorValues(code))).changes !== 1) return false;
+  yield* insertAuditEventSteps(tx, auditEvent);
+  return true;
+}
 
 export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizationCodes'] {
   // PostgreSQL: the codes this instance wrote, so that their exchange is one round trip (postgres/written-rows.ts).
   const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
     async create(code, auditEvent, options) {
-      const columns = [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-        code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null];
       const [insert, values] = options?.onlyForAdministrator
-        ? [INSERT_CODE_FOR_ADMINISTRATOR, [...columns, code.userId, code.subjectType, code.subjectId]]
-        : [INSERT_CODE, columns];
+        ? [INSERT_CODE_FOR_ADMINISTRATOR, codeForAdministratorValues(code)]
+        : [INSERT_CODE, codeValues(code)];
       let created: boolean;
       if (!auditEvent) {
         created = (await db.run(insert, values)).changes === 1;

@@ -13,6 +13,9 @@ import {
   toActiveSessionWithSubjects,
 } from './login-sessions.ts';
 import type { InteractionRecord, Storage } from '../storage.ts';
+import { auditEventColumns } from './audit.ts';
+import { codeForAdministratorValues, createCodeForAdministratorSteps, insertCodeForAdministrator } from './authorization-codes.ts';
+import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 /** Where a kind of single-use record lives, and how it maps to and from its row. */
 interface SingleUseTable<R> {
@@ -87,10 +90,24 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
     stored AS (INSERT INTO interactions (${spec.columns.join(', ')}, consumed_at) SELECT ${spec.columns.map(() => '?').join(', ')}, NULL
       WHERE EXISTS (SELECT 1 FROM session WHERE administered_id IS NOT NULL) RETURNING 1)
     SELECT session.*, EXISTS (SELECT 1 FROM stored) AS interaction_stored FROM session ${byAdministeredName(db, 'administered_name')}`;
-  const consumeWithSession = `UPDATE interactions i SET consumed_at = $3 FROM ${ACTIVE_SESSION_JOIN}
-    WHERE i.interaction_digest = $1 AND i.session_digest = $2 AND i.consumed_at IS NULL AND i.expires_at > $3
-      AND s.session_digest = i.session_digest AND s.expires_at > $3
+  const consumeInSession = (digest: string, session: string, now: string) => `UPDATE interactions i SET consumed_at = ${now} FROM ${ACTIVE_SESSION_JOIN}
+    WHERE i.interaction_digest = ${digest} AND i.session_digest = ${session} AND i.consumed_at IS NULL AND i.expires_at > ${now}
+      AND s.session_digest = i.session_digest AND s.expires_at > ${now}
     RETURNING i.*, ${ACTIVE_SESSION_COLUMNS}`;
+  const consumeWithSession = consumeInSession('$1', '$2', '$3');
+  // The same consume, then the code only if it took the interaction, the session's user is the code's and
+  // administers its subject, then the code's audit event only with the code (`?` placeholders: the code's
+  // insert text is shared with authorizationCodes.create).
+  // Parameters: now, interaction, session, now, now (the consume), the code's (codeForAdministratorValues),
+  // the code's user again, the audit event's columns.
+  const consumeWithSessionAndCode = `WITH consumed AS (${consumeInSession('?::text', '?::text', '?::bigint')}),
+      code AS (${insertCodeForAdministrator('FROM consumed')} AND consumed.user_id = ? RETURNING 1),
+      audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) SELECT ?, ?, ?, ?, ?, ? FROM code)
+    SELECT consumed.*, EXISTS (SELECT 1 FROM code) AS code_created FROM consumed`;
+  const peekInSession = `SELECT i.*, s.user_id AS session_user_id FROM interactions i JOIN login_sessions s ON s.session_digest = i.session_digest
+    WHERE i.interaction_digest = ? AND i.session_digest = ? AND i.consumed_at IS NULL AND i.expires_at > ?`;
+  // PostgreSQL: the interactions this instance stored, for `peek` without a round trip (postgres/written-rows.ts).
+  const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
     create: store.create,
     async createInSession(interaction, now, subjectType) {
@@ -98,6 +115,7 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
       if (db.dialect === 'postgres') {
         const rows = await db.all(createWithSession, [subjectType, interaction.sessionDigest, now, ...values], { name: 'gatehouse_create_interaction_in_session' });
         const session = toActiveSessionWithSubjects(rows, subjectType);
+        if (session && rows[0]!.interaction_stored === true) written?.rememberInteraction(interaction, session.userId);
         return session && { ...session, interactionStored: rows[0]!.interaction_stored === true };
       }
       return db.transaction(function* (tx) {
@@ -108,7 +126,34 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
         return { ...session, interactionStored };
       });
     },
+    async peek(interactionDigest, sessionDigest, now) {
+      const remembered = written?.interaction(interactionDigest);
+      if (remembered) {
+        const { interaction } = remembered;
+        return interaction.sessionDigest === sessionDigest && now < interaction.expiresAt ? remembered : undefined;
+      }
+      const row = await db.get(peekInSession, [interactionDigest, sessionDigest, now]);
+      return row && { interaction: toInteraction(row), userId: String(row.session_user_id) };
+    },
+    async consumeWithCode(interactionDigest, sessionDigest, now, code, auditEvent) {
+      written?.forgetInteraction(interactionDigest);
+      if (db.dialect === 'postgres') {
+        const row = await db.get(consumeWithSessionAndCode, [
+          now, interactionDigest, sessionDigest, now, now, ...codeForAdministratorValues(code), code.userId, ...auditEventColumns(auditEvent),
+        ], { name: 'gatehouse_consume_interaction_with_code' });
+        return row && { interaction: toInteraction(row), session: toActiveSession(row), codeCreated: row.code_created === true };
+      }
+      return db.transaction(function* (tx) {
+        const session = yield* tx.get(ACTIVE_SESSION, [sessionDigest, now]);
+        if (!session) return undefined;
+        const interaction = yield* store.consumeSteps(tx, interactionDigest, sessionDigest, now);
+        if (!interaction) return undefined;
+        const codeCreated = String(session.user_id) === code.userId && (yield* createCodeForAdministratorSteps(tx, code, auditEvent));
+        return { interaction, session: toActiveSession(session), codeCreated };
+      });
+    },
     async consume(interactionDigest, sessionDigest, now) {
+      written?.forgetInteraction(interactionDigest);
       if (db.dialect === 'postgres') {
         const row = await db.get(consumeWithSession, [interactionDigest, sessionDigest, now], { name: 'gatehouse_consume_interaction_in_session' });
         return row && { interaction: toInteraction(row), session: toActiveSession(row) };
