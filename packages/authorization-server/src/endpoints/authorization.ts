@@ -459,17 +459,18 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     const now = context.clock.nowSeconds();
     const interactionDigest = sessionDigest !== undefined && INTERACTION_ID.test(interactionId) ? interactionDigestOf(interactionId) : undefined;
     const chosen = typeof body.subject === 'string' ? parseSubjectUrn(context.options.brand.urnNamespace, body.subject) : undefined;
-    /** The code an allowed request gets for a subject of its type (and the one it requested, if it did). */
-    const codeFor = (authorization: AuthorizationRequest, userId: string) => chosen && body.decision === 'allow' && chosen.subjectType === authorization.subjectType
-      && (!authorization.requestedSubject || authorization.requestedSubject.subjectId === chosen.subjectId)
-      ? newCode(context, authorization, userId, chosen, 'consent.granted') : undefined;
+    /** The subject an allowed request gets a code for: of its type, and the one it requested if it did. */
+    const codeSubject = (authorization: AuthorizationRequest) => chosen && body.decision === 'allow' && chosen.subjectType === authorization.subjectType
+      && (!authorization.requestedSubject || authorization.requestedSubject.subjectId === chosen.subjectId) ? chosen : undefined;
     // Issue 12: the request is read first (from memory on PostgreSQL when this instance showed the page), so
     // that an allowed decision's code is stored by the operation that consumes the interaction: one round
     // trip. A request that no longer validates, or no code to store, takes the steps below one by one.
     const peeked = interactionDigest !== undefined && sessionDigest !== undefined && body.decision === 'allow'
       ? await context.storage.interactions.peek(interactionDigest, sessionDigest, now) : undefined;
-    const prepared = peeked && await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true })
-      .then((authorization) => ({ authorization, code: codeFor(authorization, peeked.userId) }), () => undefined);
+    const prepared = peeked && await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true }).then((authorization) => {
+      const subject = codeSubject(authorization);
+      return { authorization, code: subject && newCode(context, authorization, peeked.userId, subject, 'consent.granted') };
+    }, () => undefined);
     // A failure of the operation that would store the code goes back to the client (SPEC decision 5): the
     // request validated, its redirect URI is established.
     if (prepared?.code) Object.assign(established, { redirectUri: prepared.authorization.redirectUri, state: prepared.authorization.state });
@@ -505,11 +506,8 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     // (one round trip fewer on PostgreSQL, and no moment between the check and the code). Only a refusal
     // reads the user's subjects, to say why. A code already refused with the consume (for this user) is not
     // tried again.
-    const code = prepared?.code?.record.userId === user.userId ? undefined : codeFor(authorization, user.userId);
-    if (code && await context.storage.authorizationCodes.create(code.record, code.auditEvent, { onlyForAdministrator: true })) {
-      reply.redirect(redirectTo(context, authorization.redirectUri, { code: code.value, state: authorization.state }), 303);
-      return;
-    }
+    const toConnect = prepared?.code?.record.userId === user.userId ? undefined : codeSubject(authorization);
+    if (toConnect && await issueCodeAndRedirect(context, reply, authorization, user, toConnect, 'consent.granted', { onlyForAdministrator: true })) return;
     const subjects = await eligibleSubjects(context, authorization, user);
     const subject = chosen && subjects.find((candidate) => candidate.subjectType === chosen.subjectType && candidate.subjectId === chosen.subjectId);
     if (!subject) throw fail('access_denied', `the user cannot connect that ${authorization.subjectType}`);

@@ -43,15 +43,31 @@ export async function mintTokenPair(
     ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt, audience ?? options.accessTokenAudience, binding.accessJkt)
     : codec.mint('gat');
   const refresh = codec.mint('grt');
+  const [accessToken, refreshToken] = pairTokens(context, now, access.digest, accessTokenId, refresh.digest, binding);
   const base = { grantId: grant.grantId, clientId: grant.clientId, issuedAt: now, rotatedAt: null, revokedAt: null };
   const records: TokenRecord[] = [
-    { ...base, tokenDigest: access.digest, tokenId: accessTokenId, kind: 'access', scope: accessScope, expiresAt: accessExpiresAt,
-      ...(audience === undefined ? {} : { audience }), ...(binding.accessJkt === undefined ? {} : { dpopJkt: binding.accessJkt }) },
-    // SPEC decision 8: each rotation issues a refresh token valid for 60 days from then.
-    { ...base, tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', scope: refreshScope, expiresAt: now + options.refreshTokenLifetimeSeconds,
-      ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
+    { ...base, ...accessToken, scope: accessScope, ...(audience === undefined ? {} : { audience }) },
+    { ...base, ...refreshToken, scope: refreshScope },
   ];
   return { records, response: tokenResponse(context, grant, accessScope, { access: access.value, refresh: refresh.value }, binding.accessJkt) };
+}
+
+/**
+ * A new pair's access and refresh token as stored, before their grant and scope are attached: the access
+ * token for `accessTokenLifetimeSeconds`, the refresh token for `refreshTokenLifetimeSeconds` from `now`
+ * (SPEC decision 8: each rotation issues a refresh token valid for 60 days from then), each bound to its
+ * DPoP key if any (RFC 9449 §6.1).
+ */
+function pairTokens(
+  context: ServerContext, now: number, accessDigest: string, accessTokenId: string, refreshDigest: string, binding: { accessJkt?: string; refreshJkt?: string },
+): [access: TokenForCode, refresh: TokenForCode] {
+  const { options } = context;
+  return [
+    { tokenDigest: accessDigest, tokenId: accessTokenId, kind: 'access', expiresAt: now + options.accessTokenLifetimeSeconds,
+      ...(binding.accessJkt === undefined ? {} : { dpopJkt: binding.accessJkt }) },
+    { tokenDigest: refreshDigest, tokenId: randomUUID(), kind: 'refresh', expiresAt: now + options.refreshTokenLifetimeSeconds,
+      ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
+  ];
 }
 
 /**
@@ -62,16 +78,9 @@ export async function mintTokenPair(
 export function mintOpaqueTokenPair(
   context: ServerContext, now: number, binding: { accessJkt?: string; refreshJkt?: string } = {},
 ): { tokens: TokenForCode[]; values: { access: string; refresh: string } } {
-  const { options, codec } = context;
-  const access = codec.mint('gat');
-  const refresh = codec.mint('grt');
-  const tokens: TokenForCode[] = [
-    { tokenDigest: access.digest, tokenId: randomUUID(), kind: 'access', expiresAt: now + options.accessTokenLifetimeSeconds,
-      ...(binding.accessJkt === undefined ? {} : { dpopJkt: binding.accessJkt }) },
-    { tokenDigest: refresh.digest, tokenId: randomUUID(), kind: 'refresh', expiresAt: now + options.refreshTokenLifetimeSeconds,
-      ...(binding.refreshJkt === undefined ? {} : { dpopJkt: binding.refreshJkt }) },
-  ];
-  return { tokens, values: { access: access.value, refresh: refresh.value } };
+  const access = context.codec.mint('gat');
+  const refresh = context.codec.mint('grt');
+  return { tokens: pairTokens(context, now, access.digest, randomUUID(), refresh.digest, binding), values: { access: access.value, refresh: refresh.value } };
 }
 
 /** RFC 6749 §5.1: the token response for a grant's new pair (RFC 9449 §5: `DPoP` when the access token is bound). */
