@@ -5,7 +5,10 @@
  * token carries the grant's subject and scope), and then write in ONE statement. The write depends on what
  * was read, so the two cannot be one statement; but the row the next exchange or refresh reads was, on the
  * hot path, written by this very instance a moment before (the code by the authorization endpoint, the
- * refresh token by the previous rotation or the exchange), so its fields are known here.
+ * refresh token by the previous rotation or the exchange), so its fields are known here. (With opaque
+ * access tokens and no `resource` parameter the exchange no longer reads first: `grants.exchangeReadyCode`
+ * checks the code in its one statement, whichever instance wrote it; the remembered codes serve JWT access
+ * tokens and resource-bound requests.)
  *
  * Why an answer from here is safe: every field the checks read is immutable once written (client, subject,
  * scope, redirect_uri, challenge, expiry, DPoP key, resources) except the state a write changes (a code's

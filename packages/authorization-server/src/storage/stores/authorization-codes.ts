@@ -80,7 +80,8 @@ export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizat
       // lock, and answers `replayed` if another instance redeemed it meanwhile (postgres/written-rows.ts).
       const remembered = options?.forRedemption ? written?.code(codeDigest) : undefined;
       if (remembered?.clientId === clientId) return { code: remembered, used: false };
-      // The token endpoint's read before every exchange: a hot statement (named on PostgreSQL).
+      // The token endpoint's read before an exchange that cannot be checked in storage (JWT access tokens, a
+      // resource parameter: grants.exchangeReadyCode covers the rest) or that it refused: named on PostgreSQL.
       const row = await db.get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', [codeDigest, clientId], {
         name: 'gatehouse_find_code_for_client',
       });
