@@ -106,6 +106,13 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
     SELECT consumed.*, EXISTS (SELECT 1 FROM code) AS code_created FROM consumed`;
   const peekInSession = `SELECT i.*, s.user_id AS session_user_id FROM interactions i JOIN login_sessions s ON s.session_digest = i.session_digest
     WHERE i.interaction_digest = ? AND i.session_digest = ? AND i.consumed_at IS NULL AND i.expires_at > ?`;
+  /** SQLite, in the caller's transaction: `consume` (the session is read first; the one writer makes it atomic). */
+  function* sqliteConsumeInSessionSteps(tx: SqlTransaction, interactionDigest: string, sessionDigest: string, now: number) {
+    const session = yield* tx.get(ACTIVE_SESSION, [sessionDigest, now]);
+    if (!session) return undefined;
+    const interaction = yield* store.consumeSteps(tx, interactionDigest, sessionDigest, now);
+    return interaction && { interaction, session: toActiveSession(session) };
+  }
   // PostgreSQL: the interactions this instance stored, for `peek` without a round trip (postgres/written-rows.ts).
   const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
   return {
@@ -144,12 +151,10 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
         return row && { interaction: toInteraction(row), session: toActiveSession(row), codeCreated: row.code_created === true };
       }
       return db.transaction(function* (tx) {
-        const session = yield* tx.get(ACTIVE_SESSION, [sessionDigest, now]);
-        if (!session) return undefined;
-        const interaction = yield* store.consumeSteps(tx, interactionDigest, sessionDigest, now);
-        if (!interaction) return undefined;
-        const codeCreated = String(session.user_id) === code.userId && (yield* createCodeForAdministratorSteps(tx, code, auditEvent));
-        return { interaction, session: toActiveSession(session), codeCreated };
+        const consumed = yield* sqliteConsumeInSessionSteps(tx, interactionDigest, sessionDigest, now);
+        if (!consumed) return undefined;
+        const codeCreated = consumed.session.userId === code.userId && (yield* createCodeForAdministratorSteps(tx, code, auditEvent));
+        return { ...consumed, codeCreated };
       });
     },
     async consume(interactionDigest, sessionDigest, now) {
@@ -158,12 +163,7 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
         const row = await db.get(consumeWithSession, [interactionDigest, sessionDigest, now], { name: 'gatehouse_consume_interaction_in_session' });
         return row && { interaction: toInteraction(row), session: toActiveSession(row) };
       }
-      return db.transaction(function* (tx) {
-        const session = yield* tx.get(ACTIVE_SESSION, [sessionDigest, now]);
-        if (!session) return undefined;
-        const interaction = yield* store.consumeSteps(tx, interactionDigest, sessionDigest, now);
-        return interaction && { interaction, session: toActiveSession(session) };
-      });
+      return db.transaction((tx) => sqliteConsumeInSessionSteps(tx, interactionDigest, sessionDigest, now));
     },
   };
 }
