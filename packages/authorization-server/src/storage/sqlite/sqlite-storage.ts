@@ -164,12 +164,17 @@ function openDatabase(path: string): DatabaseSync {
   db.exec('PRAGMA busy_timeout = 5000');
   if (path !== ':memory:') enableWriteAheadLog(db);
   db.exec('PRAGMA synchronous = FULL');
-  // 64 MiB of page cache (SQLite's default is 2 MiB): the interior pages of tokens' and grants' indexes stay
-  // in memory instead of being read again through system calls on every operation. Measured with
-  // bench/storage-operations.ts on a quiet machine (medians of 3 interleaved rounds, 32 in flight): reads per
-  // rotation 24.8 → 1.1 KiB at 10k grants and 71 → 33 KiB at 1M; CPU per rotation −7% / −11%, per code
-  // exchange −12% / −27%. 256 MiB measured no better. The cache fills only as pages are read.
-  db.exec('PRAGMA cache_size = -65536');
+  // 8 MiB of page cache (SQLite's default is 2 MiB): the interior pages of tokens' and grants' indexes stay
+  // in memory instead of being read again through system calls on every operation (with 2 MiB, reads per
+  // rotation were 24.8 KiB at 10k grants). Not more: every COMMIT that follows a B-tree split scans the
+  // whole cache's hash table (SQLite's balance_nonroot renumbers the new pages through a temporary page
+  // number past 1 GiB, and the commit then truncates the cache to the database's size), so a cache of
+  // N pages costs each such commit time in N — with 64 MiB, ~200 µs per commit, ~4% of a refresh
+  // rotation's CPU (a perf uprobe on pcache1TruncateUnsafe in the benchmark's server); with 8 MiB a third
+  // of it. bench/storage-operations.ts, 9,000 operations per phase, medians of 3 interleaved rounds, CPU µs
+  // per rotation / exchange: 10k grants 109 / 148 (64 MiB) → 100 / 145 (8 MiB), 1M grants 164 / 189 →
+  // 160 / 195 (a database past 1 GiB never takes the scan). The cache fills only as pages are read.
+  db.exec('PRAGMA cache_size = -8192');
   db.exec('PRAGMA foreign_keys = ON');
   return db;
 }
