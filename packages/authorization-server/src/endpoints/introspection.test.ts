@@ -154,4 +154,21 @@ describe('last token use (connected apps, issue 7)', () => {
       await server.close();
     }
   });
+
+  it('an access token introspected within a minute of its issue writes nothing: its issue is already the last use shown', async () => {
+    const server = await startTestServer();
+    try {
+      const { tokens } = await obtainTokens(server);
+      const lastUsed = async () => (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt;
+      const issuedAt = server.clock.nowSeconds();
+      server.clock.advanceSeconds(59);
+      assert.equal((await introspect(server, tokens.access_token)).active, true);
+      assert.equal(await lastUsed(), issuedAt, 'no write 59 s after the issue: the listing shows the issue');
+      server.clock.advanceSeconds(1);
+      assert.equal((await introspect(server, tokens.access_token)).active, true);
+      assert.equal(await lastUsed(), issuedAt + 60, 'a minute after the issue, the use is recorded');
+    } finally {
+      await server.close();
+    }
+  });
 });

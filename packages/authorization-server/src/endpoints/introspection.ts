@@ -37,8 +37,14 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
     sendNoStoreJson(reply, 200, { active: false });
     return;
   }
-  // "Last token use" on the connected apps page (issue 7): at most one write per grant per minute.
-  if (found.token.kind === 'access') await context.storage.grants.recordUse(found.grant.grantId, now, GRANT_USE_RECORDING_INTERVAL_SECONDS);
+  // "Last token use" on the connected apps page (issue 7): at most one write per grant per minute, and none
+  // while the token is younger than that. The listing's last use is the later of the recorded use and the
+  // grant's latest token issued (storage.ts `GrantListing.lastUsedAt`), and this token is one of those, so
+  // a write within the interval after its issue would add nothing the page may show (issue 12: it was a
+  // write, and on SQLite a wait for a durable commit, on an introspection that otherwise only reads).
+  if (found.token.kind === 'access' && now - found.token.issuedAt >= GRANT_USE_RECORDING_INTERVAL_SECONDS) {
+    await context.storage.grants.recordUse(found.grant.grantId, now, GRANT_USE_RECORDING_INTERVAL_SECONDS);
+  }
   const { options } = context;
   const ns = options.brand.urnNamespace;
   sendNoStoreJson(reply, 200, {

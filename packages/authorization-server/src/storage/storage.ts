@@ -590,7 +590,9 @@ export interface Storage {
     listActive(filter: GrantFilter): Promise<GrantListing[]>;
     /**
      * Records that a token of the grant was used at `now`, unless a use was recorded less than
-     * `minimumIntervalSeconds` ago (so a busy API costs at most one write per grant per interval).
+     * `minimumIntervalSeconds` ago (so a busy API costs at most one write per grant per interval). The
+     * introspection endpoint does not call it for a token issued less than that before: its issue is
+     * already the listing's last use (`GrantListing.lastUsedAt`).
      */
     recordUse(grantId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
     /**

@@ -247,24 +247,6 @@ describe('PostgreSQL storage', { skip }, () => {
     }
   });
 
-  it('recordUse writes nothing within the interval after this instance issued the grant\'s tokens (the listing\'s last use is already that recent)', async () => {
-    const opened = await instances(2);
-    try {
-      const [a, b] = opened.storages as [Storage, Storage];
-      const { grant, codeDigest, client } = await grantWithRefreshToken(a);
-      assert.equal((await a.grants.exchangeCode(codeDigest, client.clientId, NOW, grant, newTokenPair(grant, NOW))).outcome, 'issued');
-      const lastUsed = async () => (await a.grants.listActive({ clientId: client.clientId }))[0]!.lastUsedAt;
-      await a.grants.recordUse(grant.grantId, NOW + 30, 60);
-      assert.equal(await lastUsed(), NOW, 'issued 30 s before: no write');
-      await b.grants.recordUse(grant.grantId, NOW + 30, 60);
-      assert.equal(await lastUsed(), NOW + 30, 'another instance, which did not issue them, writes');
-      await a.grants.recordUse(grant.grantId, NOW + 100, 60);
-      assert.equal(await lastUsed(), NOW + 100, 'beyond the interval: written');
-    } finally {
-      await opened.close();
-    }
-  });
-
   it('two concurrent consents for one client and subject on two instances leave exactly one active grant (SPEC decision 11)', async () => {
     const opened = await instances(2);
     try {

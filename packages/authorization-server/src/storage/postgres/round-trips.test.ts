@@ -79,6 +79,24 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     assert.equal((await introspect(server, String(body.access_token))).active, true);
   });
 
+  it('a use another instance recorded within the interval: one write that changes nothing and one read, then nothing until the interval ends (grants.recordUse)', async () => {
+    const { tokens } = await obtainTokens(server);
+    assert.ok(tokens.access_token);
+    const grantId = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.grantId;
+    const now = server.clock.nowSeconds() + 600;
+    const other = await createPostgresStorage(TEST_DATABASE_URL, { schema });
+    try {
+      await other.grants.recordUse(grantId, now, 60);
+      const first = await statementsDuring(() => server.storage.grants.recordUse(grantId, now + 10, 60));
+      assert.deepEqual(first.map((text) => text.split(' ')[0]), ['UPDATE', 'SELECT']);
+      assert.deepEqual(await statementsDuring(() => server.storage.grants.recordUse(grantId, now + 59, 60)), [], 'remembered: the other instance\'s use');
+      assert.deepEqual((await statementsDuring(() => server.storage.grants.recordUse(grantId, now + 60, 60))).map((text) => text.split(' ')[0]), ['UPDATE']);
+      assert.equal((await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt, now + 60);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('exchange 1, introspection 1 (also the first use, within a minute of the tokens\' issue), refresh 1, revocation 5', async () => {
     // One run, exact counts: the caches hear only this schema's changes (migration 31; NOTIFY channels are
     // database-wide, and other test schemas' client and resource changes used to cost an extra read here).
@@ -161,8 +179,8 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     // in postgres/written-rows.ts and re-checked by the write's own locks: one round trip each; a row
     // another instance wrote costs the lookup (2). With opaque access tokens and no resource parameter the
     // exchange no longer looks the code up at all: its one statement reads, checks and redeems it
-    // (grants.exchangeReadyCode), whichever instance wrote it (the test above). The first introspection no longer records the grant's
-    // use (last_used_at) when this instance issued its tokens less than a minute before (grants.recordUse):
+    // (grants.exchangeReadyCode), whichever instance wrote it (the test above). The first introspection does not record the grant's
+    // use (last_used_at) when the token was issued less than a minute before (endpoints/introspection.ts):
     // the listing's last use is already that recent; later, once a minute per grant, it still costs one
     // more. What is left beyond one: the revocation's lookup and transaction (BEGIN, grant + audit,
     // tokens, COMMIT: the tokens need a fresh snapshot, and the webhook delivery is built from the revoked

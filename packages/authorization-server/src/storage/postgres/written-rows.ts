@@ -57,12 +57,6 @@ export interface WrittenRows {
   refreshToken(tokenDigest: string): { token: TokenRecord; grant: GrantRecord } | undefined;
   /** Forgets the token and returns what was remembered of it. */
   takeRefreshToken(tokenDigest: string): { token: TokenRecord; grant: GrantRecord } | undefined;
-  /**
-   * When this instance last issued tokens for the grant (the `issuedAt` of its remembered refresh token),
-   * if it remembers one: `grants.recordUse` counts it as a use (the connected apps page shows the later of
-   * the two, storage.ts `GrantListing.lastUsedAt`).
-   */
-  lastIssuedAt(grantId: string): number | undefined;
   forgetGrant(grantId: string): void;
   forgetAllGrants(): void;
   /**
@@ -122,10 +116,6 @@ function createWrittenRows(): WrittenRows {
       return refreshTokens.get(tokenDigest);
     },
     takeRefreshToken: forgetRefreshToken,
-    lastIssuedAt(grantId) {
-      const tokenDigest = refreshTokenOfGrant.get(grantId);
-      return tokenDigest === undefined ? undefined : refreshTokens.get(tokenDigest)?.token.issuedAt;
-    },
     forgetGrant(grantId) {
       const tokenDigest = refreshTokenOfGrant.get(grantId);
       if (tokenDigest !== undefined) forgetRefreshToken(tokenDigest);

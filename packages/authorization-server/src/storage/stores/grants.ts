@@ -125,18 +125,17 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       // sent until then: no round trip on PostgreSQL, no write joining a commit on SQLite.
       const recordedAt = recentGrantUses.get(grantId);
       if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
-      // PostgreSQL: tokens this instance issued for the grant within the interval (the exchange, a rotation)
-      // already make the listing's last use that recent (it is the later of last_used_at and the latest
-      // token's issued_at), so the write is skipped just the same: introspection's first use after a
-      // refresh is one round trip too.
-      const issuedAt = written?.lastIssuedAt(grantId);
-      if (issuedAt !== undefined && now >= issuedAt && now - issuedAt < minimumIntervalSeconds) return;
       const { changes } = await db.run(
         'UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, grantId, now - minimumIntervalSeconds],
       );
-      if (changes === 0) return;
+      // Unchanged: a use was recorded less than an interval ago, by another instance or by this one before it
+      // forgot the grant (more than RECENT_GRANT_USES grants used within an interval). Remember when, read
+      // once, so that the interval's next uses send nothing either, instead of a write that changes nothing
+      // (on SQLite a wait for a commit) per use until the interval ends.
+      const lastUsedAt = changes > 0 ? now : (await db.get<{ last_used_at: number | null }>('SELECT last_used_at FROM grants WHERE grant_id = ?', [grantId]))?.last_used_at;
+      if (lastUsedAt === undefined || lastUsedAt === null) return;
       recentGrantUses.delete(grantId);
-      recentGrantUses.set(grantId, now);
+      recentGrantUses.set(grantId, Number(lastUsedAt));
       if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
     },
     async findActive(clientId, subjectType, subjectId) {
