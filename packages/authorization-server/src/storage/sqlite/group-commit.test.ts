@@ -312,6 +312,57 @@ describe('SQLite group commit (issue 12)', () => {
     });
   });
 
+  it('the reads of one turn share one read transaction, ended with the turn: another connection\'s commit is seen from the next turn on', async () => {
+    await withStorage(async (storage, path) => {
+      const connection = new DatabaseSync(path);
+      const inOtherConnection = (userId: string) => connection.prepare(
+        "INSERT INTO users (user_id, email, name, password_hash, created_at) VALUES (?, ?, 'Bob', NULL, 0)",
+      ).run(userId, `${userId}@example.com`);
+      try {
+        await new Promise((resolve) => setImmediate(resolve)); // a new turn: opening the storage read too
+        const anchor = randomUUID();
+        inOtherConnection(anchor);
+        const late = randomUUID();
+        // Both reads start in this turn: the second runs after the other connection's commit, in the
+        // first's read transaction (a WAL reader does not block that writer).
+        const first = storage.users.find(anchor);
+        inOtherConnection(late);
+        const second = storage.users.find(late);
+        assert.equal((await first)?.userId, anchor);
+        assert.equal(await second, undefined, 'the turn reads the database as of its first read');
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal((await storage.users.find(late))?.userId, late, 'the next turn sees the commit');
+        // Ended with the turn: the other connection can take the WAL over entirely (it waits for no reader).
+        await new Promise((resolve) => setImmediate(resolve));
+        connection.exec('PRAGMA busy_timeout = 0');
+        const checkpoint = connection.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+        assert.equal(checkpoint.busy, 0, 'no read transaction left open');
+      } finally {
+        connection.close();
+      }
+    });
+  });
+
+  it('a write in a turn ends the turn\'s read transaction: the reads after it see the latest rows, in its batch', async () => {
+    await withStorage(async (storage, path) => {
+      const connection = new DatabaseSync(path);
+      try {
+        await new Promise((resolve) => setImmediate(resolve));
+        const userId = randomUUID();
+        const before = storage.users.find(userId);
+        connection.prepare("INSERT INTO users (user_id, email, name, password_hash, created_at) VALUES (?, ?, 'Bob', NULL, 0)").run(userId, `${userId}@example.com`);
+        // The write opens a batch (BEGIN IMMEDIATE): a new snapshot, which has the other connection's row.
+        const written = storage.audit.record({ type: 'test.write', at: NOW, actor: 'test', details: {} });
+        const after = storage.users.find(userId);
+        assert.equal(await before, undefined);
+        await written;
+        assert.equal((await after)?.userId, userId);
+      } finally {
+        connection.close();
+      }
+    });
+  });
+
   it('keeps the WAL file bounded under sustained writes with the checkpoint worker, which stops on close', async () => {
     const path = databaseFile();
     const storage = createSqliteStorage(path, { checkpointIntervalMilliseconds: 50 });

@@ -48,8 +48,9 @@ for (const backend of await storeBackends()) {
         await storage.clients.find(f.client.clientId);
         await new Promise((resolve) => setImmediate(resolve)); // a turn of its own
         const executed = await recordSqliteStatements(() => storage.tokens.findByDigest(access.tokenDigest), { exec: false });
-        // PRAGMA data_version: the cache's check for another connection's commit (the CLI), once per event-loop turn.
-        assert.deepEqual(executed.map((sql) => sql.split(' ').slice(0, 2).join(' ')), ['SELECT t.token_digest,', 'PRAGMA data_version'], executed.join(' | '));
+        // BEGIN: the turn's read transaction (sqlite/group-commit.ts), ended with the turn. PRAGMA data_version:
+        // the cache's check for another connection's commit (the CLI), once per event-loop turn.
+        assert.deepEqual(executed.map((sql) => sql.split(' ').slice(0, 2).join(' ')), ['BEGIN', 'SELECT t.token_digest,', 'PRAGMA data_version'], executed.join(' | '));
         const again = await recordSqliteStatements(() => Promise.all([
           storage.tokens.findByDigest(access.tokenDigest), storage.clients.find(f.client.clientId), storage.tokens.findByDigest(access.tokenDigest),
         ]), { exec: false });
