@@ -90,11 +90,11 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
   /** Why a flush failed: from then on nothing is answered as durable. */
   let flushFailure: StorageUnavailableError | undefined;
   let scheduledCommit: NodeJS.Immediate | undefined;
-  /** A read transaction the turn's reads share while no batch is open (see `read`); ended with the turn. */
-  let readTransaction = false;
+  /** The end of the read transaction the turn's reads share while no batch is open (see `read`). */
   let scheduledReadEnd: NodeJS.Immediate | undefined;
   const beginRead = db.prepare('BEGIN');
-  const endRead = db.prepare('COMMIT');
+  // ROLLBACK, not COMMIT: it only read, and so a transaction a failed batch left open is never committed by it.
+  const endRead = db.prepare('ROLLBACK');
   // One savepoint name for every operation: a nested transaction's ROLLBACK TO/RELEASE reach its own, the innermost.
   const savepoint = db.prepare('SAVEPOINT operation');
   const release = db.prepare('RELEASE operation');
@@ -121,14 +121,14 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
   const endReadTransaction = () => {
     if (scheduledReadEnd) clearImmediate(scheduledReadEnd);
     scheduledReadEnd = undefined;
-    if (!readTransaction) return;
-    readTransaction = false;
-    if (!batch) openGroups.delete(group);
+    if (batch) return;
+    openGroups.delete(group);
+    // Without a batch, a transaction open on the connection is the turn's read transaction.
+    if (!db.isTransaction) return;
     try {
-      if (db.isTransaction) endRead.run();
+      endRead.run();
     } catch {
-      // It only read: whatever failed, nothing is lost; the next statement starts from a clean connection.
-      if (db.isTransaction) db.exec('ROLLBACK');
+      // Nothing it read is lost; the next write's join starts from a clean connection (ROLLBACK).
     }
   };
 
@@ -188,15 +188,11 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
         // Issue 12: outside a batch the turn's reads share one read transaction, ended with the turn (or
         // when a write opens a batch). Each statement on its own began and ended a read transaction of its
         // own: two fcntl locks and the WAL index's header checked, ~3.5 µs of a ~8 µs lookup by primary key.
-        // Every read of the turn sees the database as of its first read, after every request the turn
-        // serves had arrived: as current as reading each at that moment.
-        if (readTransaction && !db.isTransaction) readTransaction = false;
-        if (!readTransaction && !db.isTransaction) {
-          beginRead.run();
-          readTransaction = true;
-          openGroups.add(group);
-          scheduledReadEnd = setImmediate(endReadTransaction);
-        }
+        // Every read of the turn sees the database as of the turn's first read: this process's writes end it
+        // first, and another process's commit is seen from the next turn on (as `PRAGMA data_version` is).
+        if (!db.isTransaction) beginRead.run();
+        openGroups.add(group);
+        scheduledReadEnd ??= setImmediate(endReadTransaction);
       }
       try {
         return work();
