@@ -41,9 +41,12 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
   // while the token is younger than that. The listing's last use is the later of the recorded use and the
   // grant's latest token issued (storage.ts `GrantListing.lastUsedAt`), and this token is one of those, so
   // a write within the interval after its issue would add nothing the page may show (issue 12: it was a
-  // write, and on SQLite a wait for a durable commit, on an introspection that otherwise only reads).
-  if (found.token.kind === 'access' && now - found.token.issuedAt >= GRANT_USE_RECORDING_INTERVAL_SECONDS) {
-    await context.storage.grants.recordUse(found.grant.grantId, now, GRANT_USE_RECORDING_INTERVAL_SECONDS);
+  // write, and on SQLite a wait for a durable commit, on an introspection that otherwise only reads). The
+  // recorded use comes with the token's row, so every instance sees another's and none writes again early.
+  const interval = GRANT_USE_RECORDING_INTERVAL_SECONDS;
+  const recordedAt = found.grantUseRecordedAt;
+  if (found.token.kind === 'access' && now - found.token.issuedAt >= interval && (recordedAt === undefined || now - recordedAt >= interval)) {
+    await context.storage.grants.recordUse(found.grant.grantId, now, interval);
   }
   const { options } = context;
   const ns = options.brand.urnNamespace;

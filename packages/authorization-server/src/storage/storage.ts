@@ -290,6 +290,12 @@ export interface TokenWithGrant {
   token: TokenRecord;
   grant: GrantRecord;
   client: ClientRecord;
+  /**
+   * When a use of the grant was last recorded (`grants.recordUse`), in seconds since the epoch, as read with
+   * the token; absent when none was, or when the lookup answered from memory (PostgreSQL's refresh, which
+   * never reads it). The introspection endpoint skips `recordUse` within the interval after it.
+   */
+  grantUseRecordedAt?: number;
 }
 
 /**
@@ -590,9 +596,11 @@ export interface Storage {
     listActive(filter: GrantFilter): Promise<GrantListing[]>;
     /**
      * Records that a token of the grant was used at `now`, unless a use was recorded less than
-     * `minimumIntervalSeconds` ago (so a busy API costs at most one write per grant per interval). The
-     * introspection endpoint does not call it for a token issued less than that before: its issue is
-     * already the listing's last use (`GrantListing.lastUsedAt`).
+     * `minimumIntervalSeconds` ago: one UPDATE that changes nothing then. The introspection endpoint calls it
+     * only when the recorded use it read with the token (`TokenWithGrant.grantUseRecordedAt`) is at least an
+     * interval old, and never for a token issued less than that before (its issue is already the listing's
+     * last use, `GrantListing.lastUsedAt`): a busy API costs at most one write per grant per interval, on
+     * any number of instances.
      */
     recordUse(grantId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
     /**

@@ -149,6 +149,18 @@ export function grantsContract({ withStorage }: ContractBackend): void {
       assert.equal(await lastUsed(), NOW + 160);
     }));
 
+    it('a token\'s lookup brings its grant\'s recorded use (grantUseRecordedAt), absent before the first', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access } = await issueGrant(storage, f);
+      const found = await storage.tokens.findByDigest(access.tokenDigest);
+      assert.ok(found);
+      assert.equal('grantUseRecordedAt' in found, false);
+      await storage.grants.recordUse(grant.grantId, NOW + 100, 60);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.grantUseRecordedAt, NOW + 100);
+      await storage.grants.recordUse(grant.grantId, NOW + 130, 60);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.grantUseRecordedAt, NOW + 100, 'within the interval: unchanged');
+    }));
+
     it('revokeAllOfClient revokes every active grant of that client with its tokens, and no other client\'s (client deletion, SPEC decision 13)', withStorage(async (storage) => {
       const f = await fixture(storage);
       const other = clientRecord();

@@ -79,19 +79,24 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     assert.equal((await introspect(server, String(body.access_token))).active, true);
   });
 
-  it('a use another instance recorded within the interval: one write that changes nothing and one read, then nothing until the interval ends (grants.recordUse)', async () => {
+  it('an introspection after a use another instance recorded within the interval: the lookup only, then at the interval\'s end one write (the recorded use comes with the token)', async () => {
     const { tokens } = await obtainTokens(server);
-    assert.ok(tokens.access_token);
-    const grantId = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.grantId;
-    const now = server.clock.nowSeconds() + 600;
+    const grantId = (await server.storage.tokens.findByDigest(createOpaqueTokenCodec(tokenHmacKey).digestOf(tokens.access_token, 'gat')!))!.grant.grantId;
+    server.clock.advanceSeconds(600); // the token is older than a minute: its issue is no longer a recent use
+    await introspect(server, 'unknown-token'); // the settings this instance reads again after ten minutes
+    const now = server.clock.nowSeconds();
     const other = await createPostgresStorage(TEST_DATABASE_URL, { schema });
     try {
-      await other.grants.recordUse(grantId, now, 60);
-      const first = await statementsDuring(() => server.storage.grants.recordUse(grantId, now + 10, 60));
-      assert.deepEqual(first.map((text) => text.split(' ')[0]), ['UPDATE', 'SELECT']);
-      assert.deepEqual(await statementsDuring(() => server.storage.grants.recordUse(grantId, now + 59, 60)), [], 'remembered: the other instance\'s use');
-      assert.deepEqual((await statementsDuring(() => server.storage.grants.recordUse(grantId, now + 60, 60))).map((text) => text.split(' ')[0]), ['UPDATE']);
-      assert.equal((await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt, now + 60);
+      await other.grants.recordUse(grantId, now - 10, 60);
+      const within = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
+      assert.deepEqual(within, ['gatehouse_token_by_token_digest'], 'no write: the use the other instance recorded 10 s ago came with the token');
+      server.clock.advanceSeconds(50);
+      const after = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
+      assert.equal(after.length, 2);
+      assert.match(after[1]!, /^UPDATE grants SET last_used_at/);
+      const recorded = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
+      assert.deepEqual(recorded, ['gatehouse_token_by_token_digest'], 'recorded: the next introspection within the interval reads it');
+      assert.equal((await server.storage.grants.listActive({ clientId: seed.confidentialClient.id })).find((grant) => grant.grantId === grantId)!.lastUsedAt, now + 50);
     } finally {
       await other.close();
     }

@@ -28,12 +28,7 @@ import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAu
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 
-/** Grants whose last recorded use `grants.recordUse` remembers (a write skipped is a statement saved). */
-const RECENT_GRANT_USES = 10_000;
-
 export function createGrantStore(db: SqlDriver): Storage['grants'] {
-  /** grant id → when this instance last set its last_used_at (`recordUse`); oldest dropped first. */
-  const recentGrantUses = new Map<string, number>();
   /** How this database revokes one grant inside a transaction (see the file's comment). */
   const revokeGrant = db.dialect === 'postgres' ? postgresRevokeGrantSteps : revokeGrantSteps;
   // PostgreSQL: the codes and refresh tokens this instance wrote (postgres/written-rows.ts): forgotten
@@ -120,23 +115,11 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       return rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
     },
     async recordUse(grantId, now, minimumIntervalSeconds) {
-      // Issue 12 (introspection in one round trip): once this instance has set last_used_at = t, the
-      // UPDATE below changes nothing before t + interval (last_used_at only moves forward), so it is not
-      // sent until then: no round trip on PostgreSQL, no write joining a commit on SQLite.
-      const recordedAt = recentGrantUses.get(grantId);
-      if (recordedAt !== undefined && now >= recordedAt && now - recordedAt < minimumIntervalSeconds) return;
-      const { changes } = await db.run(
+      // last_used_at only moves forward, and at most once per interval. Whether to call at all is the
+      // caller's to decide from the use it read with the token (introspection.ts), not this instance's memory.
+      await db.run(
         'UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, grantId, now - minimumIntervalSeconds],
       );
-      // Unchanged: a use was recorded less than an interval ago, by another instance or by this one before it
-      // forgot the grant (more than RECENT_GRANT_USES grants used within an interval). Remember when, read
-      // once, so that the interval's next uses send nothing either, instead of a write that changes nothing
-      // (on SQLite a wait for a commit) per use until the interval ends.
-      const lastUsedAt = changes > 0 ? now : (await db.get<{ last_used_at: number | null }>('SELECT last_used_at FROM grants WHERE grant_id = ?', [grantId]))?.last_used_at;
-      if (lastUsedAt === undefined || lastUsedAt === null) return;
-      recentGrantUses.delete(grantId);
-      recentGrantUses.set(grantId, Number(lastUsedAt));
-      if (recentGrantUses.size > RECENT_GRANT_USES) recentGrantUses.delete(recentGrantUses.keys().next().value!);
     },
     async findActive(clientId, subjectType, subjectId) {
       // A seek of the pair's live range of grants_by_client_subject_revoked (at most one row, sorted in

@@ -62,6 +62,7 @@ function tokenLookup(withClient: boolean): string {
   const columns = [
     ...TOKEN_COLUMNS.map((name) => `t.${name}`),
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
+    'g.last_used_at AS g_last_used_at',
     ...(withClient ? ['c.status AS c_status'] : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
@@ -140,7 +141,8 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
       if (options?.forRotation && token.kind === 'refresh' && token.rotatedAt === null && token.revokedAt === null && grant.revokedAt === null) {
         written?.rememberRefreshToken(token, grant);
       }
-      return { token, grant, client };
+      // The grant's recorded use, for introspection to decide whether to record one (issue 7, at most once a minute).
+      return row.g_last_used_at === null ? { token, grant, client } : { token, grant, client, grantUseRecordedAt: Number(row.g_last_used_at) };
     },
     async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
       if (written) {
