@@ -24,7 +24,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { requestTranslator } from '../i18n/request-language.ts';
-import { describeScope, formatSubjectUrn, parseSubjectUrn, SCOPE_CATALOGUE } from '@gatehouse/protocol';
+import { describeScope, formatSubjectUrn, isUuid, parseSubjectUrn, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import {
   apiKeyConfirmationPage, apiKeyMessagePage, apiKeyShownPage, apiKeysPage, integratedKeysSection, integratedOnward, integrationsSection, newApiKeyPage,
   permissionsDialogPage, standaloneOnward, type IntegratedKeyView, type NewApiKeyValues, type StandaloneKeyView, type SubjectChoice,
@@ -45,7 +45,6 @@ interface SignedIn {
 }
 
 const SUBJECT_TYPES: SubjectType[] = ['company', 'organization'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function page(reply: FastifyReply, status: number, body: string, withCopyScript = false): void {
   // The copy button needs /assets/portal.js: only the page showing a key adds `script-src 'self'` (no inline script).
@@ -105,7 +104,7 @@ export async function apiKeysEndpoint(context: ServerContext, request: FastifyRe
   keys.sort((a, b) => b.createdAt - a.createdAt);
   const deleted = (request.query as Record<string, unknown>).deleted;
   let deletedName: string | undefined;
-  if (typeof deleted === 'string' && UUID.test(deleted)) {
+  if (typeof deleted === 'string' && isUuid(deleted)) {
     const key = await context.storage.apiKeys.find(deleted);
     if (key && key.revocationReason === 'deleted' && (await administers(context, session.user.userId, key.subjectType, key.subjectId))) deletedName = key.name;
   }
@@ -154,7 +153,7 @@ export async function createApiKeyEndpoint(context: ServerContext, request: Fast
 /** The key named in the path if the user administers its subject; otherwise undefined after a 404 or 403 page. */
 async function administeredKey(context: ServerContext, request: FastifyRequest, reply: FastifyReply, session: SignedIn, back: { href: string; label: string }): Promise<ApiKeyRecord | undefined> {
   const keyId = (request.params as { key_id: string }).key_id;
-  const key = UUID.test(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
+  const key = isUuid(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
   const { t } = session.frame;
   if (!key || key.revokedAt !== null) {
     page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notFound'), back));
@@ -229,7 +228,7 @@ export async function connectedIntegrations(context: ServerContext, user: UserRe
   }
   let revoked: { clientName: string; subjectName: string } | undefined;
   const revokedId = query.api_key_revoked;
-  if (typeof revokedId === 'string' && UUID.test(revokedId)) {
+  if (typeof revokedId === 'string' && isUuid(revokedId)) {
     const key = await context.storage.apiKeys.find(revokedId);
     if (key && key.revocationReason === 'revoked' && key.clientId && (await administers(context, user.userId, key.subjectType, key.subjectId))) {
       const [client, subject] = await Promise.all([context.storage.clients.find(key.clientId), context.storage.subjects.find(key.subjectType, key.subjectId)]);

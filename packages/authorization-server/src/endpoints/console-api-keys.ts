@@ -6,14 +6,13 @@
  *   api-keys/api-key-service.ts (audit `api_key.revoked` by `admin:<name> (user:<id>)`), 303 back with a notice.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isUuid } from '@gatehouse/protocol';
 import { revokeApiKey } from '../api-keys/api-key-service.ts';
 import { consoleConfirmationPage, consoleMessagePage } from '../pages/console-pages.ts';
 import { consoleApiKeysPage, type ConsoleApiKeyView } from '../pages/console-api-key-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ApiKeyRecord } from '../storage/storage.ts';
 import { administrator } from './console.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function page(reply: FastifyReply, status: number, body: string): void {
   reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
@@ -39,7 +38,7 @@ export async function consoleApiKeys(context: ServerContext, request: FastifyReq
     });
   }
   const revoked = (request.query as Record<string, unknown>).revoked;
-  const revokedKey = typeof revoked === 'string' && UUID.test(revoked) ? await context.storage.apiKeys.find(revoked) : undefined;
+  const revokedKey = typeof revoked === 'string' && isUuid(revoked) ? await context.storage.apiKeys.find(revoked) : undefined;
   page(reply, 200, consoleApiKeysPage({ ...admin.frame, keys, revokedName: revokedKey?.revokedAt ? revokedKey.name : undefined }));
 }
 
@@ -48,7 +47,7 @@ export async function consoleRevokeApiKey(context: ServerContext, request: Fasti
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const keyId = (request.params as { key_id: string }).key_id.toLowerCase();
-  const key = UUID.test(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
+  const key = isUuid(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
   if (!key || key.revokedAt !== null) {
     page(reply, 404, consoleMessagePage(admin.frame, admin.frame.t.t('apiKeys.notFoundTitle'), admin.frame.t.t('consoleApiKeys.notFound')));
     return;

@@ -18,6 +18,7 @@
  * Forms are CSRF- and Origin-checked before these handlers run (routes.ts, SPEC decision 18).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isUuid } from '@gatehouse/protocol';
 import { createDirectoryUser, DirectoryError, readEmail, readName } from '../directory/directory.ts';
 import { matchLocale, translator, type Translator } from '../i18n/i18n.ts';
 import { EMPTY_INVITATION, removeMemberConfirmationPage, teamPage, type InvitationFormValues } from '../pages/portal-team-pages.ts';
@@ -29,8 +30,6 @@ import { mailerOf } from './password-reset.ts';
 import { developer, page, type SignedInDeveloper } from './portal.ts';
 
 type Body = Record<string, unknown>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 async function renderTeam(context: ServerContext, reply: FastifyReply, signedIn: SignedInDeveloper, status: number,
   extra: { values?: InvitationFormValues; errors?: FieldErrors; notice?: string } = {}): Promise<void> {
@@ -151,7 +150,7 @@ export async function portalRemoveTeammate(context: ServerContext, request: Fast
   const t = signedIn.frame.t!;
   const userId = (request.params as { user_id: string }).user_id;
   const members = await context.storage.partnerTeams.listMembers(signedIn.team.teamId);
-  const member = UUID.test(userId) ? members.find((candidate) => candidate.userId === userId) : undefined;
+  const member = isUuid(userId) ? members.find((candidate) => candidate.userId === userId) : undefined;
   if (!member) {
     page(reply, 404, portalMessagePage(signedIn.frame, t.t('team.noSuchMemberTitle'), t.t('team.noSuchMember'), { href: '/portal/team', label: t.t('team.backToTeam') }));
     return;

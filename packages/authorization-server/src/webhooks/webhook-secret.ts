@@ -5,6 +5,7 @@
  * does for TOTP secrets), the client id as additional data, so a ciphertext moved to another client fails.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { isLoopbackHttpUrl } from '@gatehouse/protocol';
 
 /** The AES-256-GCM key for webhook secrets, derived from the token HMAC key (never the key itself). */
 export function webhookSecretKey(tokenHmacKey: Buffer): Buffer {
@@ -32,8 +33,6 @@ export function decryptWebhookSecret(key: Buffer, clientId: string, stored: stri
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
  * Issue 15 §5: a webhook URL must be absolute https, without credentials or fragment; http only for a
  * loopback host outside production. @returns the problem, or undefined when the URL is acceptable.
@@ -49,6 +48,6 @@ export function webhookUrlProblem(value: unknown, environment: string): string |
   if (url.username || url.password) return 'url must not contain credentials';
   if (url.hash) return 'url must not contain a fragment';
   if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname) && environment !== 'production') return undefined;
+  if (isLoopbackHttpUrl(url) && environment !== 'production') return undefined;
   return 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)';
 }
