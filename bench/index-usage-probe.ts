@@ -1,6 +1,6 @@
 /**
  * Issue 12, "Drop indexes the hot paths do not need": which index SQLite's planner picks for every query
- * the storage runs against tokens, grants, audit_events and refresh_token_grace (`EXPLAIN QUERY PLAN` on a
+ * the storage runs against tokens, grants, authorization_codes, audit_events and refresh_token_grace (`EXPLAIN QUERY PLAN` on a
  * freshly migrated database, as the server runs: no ANALYZE), and which indexes no query uses. The list of
  * queries is copied from storage/sqlite/*.ts (keep it in step when a query changes); see bench/README.md,
  * "Indexes on the refresh path".
@@ -42,6 +42,10 @@ const QUERIES: Record<string, string> = {
   'grants.findActive': 'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
   'grants.revokeAllOfClient': 'SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL',
   'directory: grants of a subject': 'SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL',
+  'exchange: the code': 'SELECT * FROM authorization_codes WHERE code_digest = ?',
+  'cleanup: authorization codes': 'DELETE FROM authorization_codes WHERE rowid IN (SELECT x.rowid FROM authorization_codes x WHERE x.expires_at <= ? ORDER BY x.expires_at LIMIT ?)',
+  "directory: void a user's unredeemed codes": 'UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND user_id = ?',
+  "directory: void a subject's unredeemed codes": 'UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND subject_type = ? AND subject_id = ?',
   'cleanup: refresh tokens due': `SELECT x.rowid AS token_key, (SELECT max(u.expires_at) FROM tokens u WHERE u.grant_id = x.grant_id AND u.kind = 'refresh') AS family_expires_at
      FROM tokens x WHERE x.kind = 'refresh' AND COALESCE(x.cleanup_after, x.expires_at) <= ? ORDER BY COALESCE(x.cleanup_after, x.expires_at) LIMIT ?`,
   'cleanup: access tokens': "DELETE FROM tokens WHERE rowid IN (SELECT x.rowid FROM tokens x WHERE x.kind = 'access' AND x.expires_at <= ? ORDER BY x.expires_at LIMIT ?)",
@@ -66,7 +70,7 @@ try {
   const dropAt = process.argv.indexOf('--drop');
   for (const name of dropAt > 0 ? process.argv[dropAt + 1]!.split(',') : []) db.exec(`DROP INDEX ${name}`);
   const indexes = db.prepare(
-    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('tokens', 'grants', 'audit_events', 'refresh_token_grace') ORDER BY tbl_name, name",
+    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('tokens', 'grants', 'authorization_codes', 'audit_events', 'refresh_token_grace') ORDER BY tbl_name, name",
   ).all() as { name: string; tbl_name: string; sql: string | null }[];
   const usedBy = new Map<string, string[]>(indexes.map((index) => [index.name, []]));
   for (const [label, sql] of Object.entries(QUERIES)) {

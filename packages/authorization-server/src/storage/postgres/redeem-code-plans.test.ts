@@ -4,7 +4,9 @@
  * for the connection's life; one made on a small table kept scanning tokens sequentially as it grew (2.7 ms
  * of PostgreSQL CPU per flow instead of ~1.2 in the benchmark on a new schema). The scans are counted with
  * `pg_stat_xact_user_tables` around each call: this transaction's own, exact and at once (the cumulative
- * views lag).
+ * views lag). So are the grant rows it fetches by index: an empty table makes every index look alike to
+ * the planner (grants_active_by_user, filtered, costs the same as the pair's own index there), and such a
+ * plan would read every live grant; migration 35 changed which indexes it chooses among.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -24,7 +26,7 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
   });
   after(() => server?.close());
 
-  it('supersedes the active grant and revokes its tokens by index, never scanning tokens, with the generic plans a pooled connection keeps', async () => {
+  it("supersedes the active grant and revokes its tokens by index, never scanning tokens nor other subjects' grants, with the generic plans a pooled connection keeps", async () => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
     await client.connect();
     try {
@@ -51,6 +53,19 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
         );
       };
       await insertGrant('plan-test-grant-start', start, false);
+      // Other companies' live grants (the same client and user): a plan that reads grants by anything but the
+      // code's (client, subject) would fetch these too.
+      const others = 40;
+      for (let i = 0; i < others; i++) {
+        await client.query(
+          `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)`,
+          [`plan-test-other-${i}`, clientId, user.user_id, `plan-test-company-${i}`, start],
+        );
+      }
+      const grantsFetched = async () => Number((await client.query(
+        "SELECT COALESCE(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'grants' AND schemaname = $1", [schema],
+      )).rows[0]?.n ?? 0);
+      let mostGrantsFetched = 0;
       // This transaction's own counts (the test's checks below may scan tokens themselves: only the function's count).
       const sequentialScansOfTokens = async () => Number((await client.query(
         "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'tokens' AND schemaname = $1", [schema],
@@ -68,8 +83,10 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
           [`plan-test-code-${round}`, clientId, user.user_id, subject.subject_type, subject.subject_id, now],
         );
         const scansBefore = await sequentialScansOfTokens();
+        const fetchedBefore = await grantsFetched();
         const redeemed = await client.query('SELECT * FROM gatehouse_redeem_code($1, $2, $2, $3, $4, $5, $5, true)', [`plan-test-code-${round}`, clientId, subject.subject_type, subject.subject_id, now]);
         functionScans += (await sequentialScansOfTokens()) - scansBefore;
+        mostGrantsFetched = Math.max(mostGrantsFetched, (await grantsFetched()) - fetchedBefore);
         assert.deepEqual(redeemed.rows, [{ redeem_outcome: 'issued', replay_grant_id: null }], `round ${round}`);
         const left = await client.query('SELECT count(*)::int AS n FROM tokens WHERE grant_id = $1 AND revoked_at IS NULL', [active.grant_id]);
         assert.equal(left.rows[0].n, 0, `round ${round}: the superseded grant's tokens are revoked`);
@@ -79,6 +96,9 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
       const revoked = await client.query('SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL');
       assert.equal(revoked.rows[0].n, 6, 'three superseded grants, two tokens each');
       assert.equal(functionScans, 0, 'no sequential scan of tokens in gatehouse_redeem_code');
+      // Each redemption reads the pair's grants (the check, the supersede) and writes the superseded one: 5 rows
+      // fetched by index here, the same before and after migration 35 merged the subject indexes.
+      assert.ok(mostGrantsFetched <= 10, `a redemption fetched ${mostGrantsFetched} grants by index, of ${others + 2} live: it read other subjects' grants`);
       await client.query('ROLLBACK');
     } finally {
       await client.end();

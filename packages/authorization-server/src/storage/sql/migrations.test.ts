@@ -326,7 +326,52 @@ describe('version 33: no grant revoked before it was created, and no (client, su
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 32));
       assert.deepEqual((await client.query('SELECT grant_id, revoked_at FROM grants ORDER BY grant_id')).rows.map((row) => [row.grant_id, row.revoked_at === null ? null : Number(row.revoked_at)]), REVOKED_AT);
       const indexes = (await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [schema, 'grants'])).rows.map((row) => row.indexname);
-      assert.ok(indexes.includes('grants_by_client_subject_revoked') && !indexes.includes('grants_by_client_subject_created'), indexes.join(', '));
+      // Its successor grants_by_subject (version 35) serves the decision 6 check since.
+      assert.ok(indexes.includes('grants_by_subject') && !indexes.includes('grants_by_client_subject_created'), indexes.join(', '));
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});
+
+describe("version 35: one grants index by subject; SQLite's code indexes by subject and user whole (issue 12)", () => {
+  const grantsIndexesAfter = ['grants_by_subject'];
+  const grantsIndexesGone = ['grants_by_client_subject_revoked', 'grants_active_by_subject'];
+
+  it('SQLite: grants_by_subject replaces the two; the code indexes by subject and user have no condition, so redeeming a code leaves them alone', () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    migrateSqliteThrough(path, 34, versions, migrateSqliteFile);
+    assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version > 34));
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const indexes = new Map((db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('grants', 'authorization_codes')").all() as { name: string; sql: string | null }[])
+        .map((row) => [row.name, row.sql ?? '']));
+      for (const name of grantsIndexesAfter) assert.ok(indexes.has(name), name);
+      for (const name of [...grantsIndexesGone, 'authorization_codes_unredeemed_by_subject', 'authorization_codes_unredeemed_by_user']) assert.ok(!indexes.has(name), name);
+      assert.match(indexes.get('grants_by_subject')!, /ON grants \(subject_type, subject_id, revoked_at, client_id\)$/);
+      assert.match(indexes.get('authorization_codes_by_subject')!, /ON authorization_codes \(subject_type, subject_id\)$/);
+      assert.match(indexes.get('authorization_codes_by_user')!, /ON authorization_codes \(user_id\)$/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('PostgreSQL: grants_by_subject replaces the two; the code indexes stay partial (a whole one would take an entry at every redemption there)', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 34, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 34));
+      const indexes = new Map((await client.query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('grants', 'authorization_codes')", [schema])).rows
+        .map((row) => [String(row.indexname), String(row.indexdef)]));
+      for (const name of grantsIndexesAfter) assert.ok(indexes.has(name), name);
+      for (const name of grantsIndexesGone) assert.ok(!indexes.has(name), name);
+      assert.match(indexes.get('grants_by_subject')!, /\(subject_type, subject_id, revoked_at, client_id\)$/);
+      assert.match(indexes.get('authorization_codes_unredeemed_by_subject')!, /WHERE \(grant_id IS NULL\)$/);
+      assert.match(indexes.get('authorization_codes_unredeemed_by_user')!, /WHERE \(grant_id IS NULL\)$/);
     } finally {
       await client.end();
       await dropTestSchema(schema);

@@ -1108,4 +1108,31 @@ export const migrations: readonly Migration[] = [
       ALTER FUNCTION gatehouse_redeem_code(text, text, text, text, text, bigint, bigint, boolean) SET enable_seqscan = off;
     `],
   },
+  {
+    version: 35,
+    name: "one grants index by subject; SQLite's code indexes by subject and user whole, not unredeemed only",
+    steps: [`
+      -- Issue 12: a code exchange inserted its grant into two indexes that both begin with a subject (a
+      -- company's or organization's id: a random place in each at any size): grants_by_client_subject_revoked
+      -- for the SPEC decision 6 check and the supersede, grants_active_by_subject for a subject's grants (the
+      -- directory, listActive). One index serves both: a subject's live grants are one range (revoked_at IS
+      -- NULL), one per client at most; a (client, subject)'s check reads the subject's live grants and those
+      -- revoked since the code was issued, a few rows, never its history (sqlite/query-plans.test.ts).
+      CREATE INDEX grants_by_subject ON grants (subject_type, subject_id, revoked_at, client_id);
+      DROP INDEX grants_by_client_subject_revoked;
+      DROP INDEX grants_active_by_subject;
+    `, {
+      // SQLite maintains a partial index whenever a column of its condition changes: redeeming a code (grant_id
+      // set) removed it from both, two more random pages per exchange. Whole, they are untouched by it (their
+      // columns never change); a day's codes (the retention) of one user or subject is what voidCodes reads.
+      // PostgreSQL keeps them partial: an UPDATE that is not HOT (grant_id is indexed) inserts the new row version
+      // into every index whose condition it meets, so there a whole index would cost the exchange an entry.
+      sqlite: `
+      DROP INDEX authorization_codes_unredeemed_by_subject;
+      DROP INDEX authorization_codes_unredeemed_by_user;
+      CREATE INDEX authorization_codes_by_subject ON authorization_codes (subject_type, subject_id);
+      CREATE INDEX authorization_codes_by_user ON authorization_codes (user_id);
+    `,
+    }],
+  },
 ];

@@ -48,7 +48,7 @@ describe('SQLite query plans', () => {
     assert.ok(steps.every((step) => /^SEARCH \w+ USING INDEX sqlite_autoindex_(tokens|refresh_token_grace|grants)_1 \(\w+=\?\)$/.test(step)), details);
   });
 
-  it("the code exchange's SPEC decision 6 read seeks two ranges of grants_by_client_subject_revoked, never the (client, subject)'s whole history", async () => {
+  it("the code exchange's SPEC decision 6 read seeks two ranges of grants_by_subject (migration 35), never the (client, subject)'s whole history", async () => {
     const pair = 'client_id = ? AND subject_type = ? AND subject_id = ?';
     // As stores/grants.ts sqliteIssueGrantSteps reads it.
     const details = await planOf(
@@ -58,18 +58,35 @@ describe('SQLite query plans', () => {
     );
     const searches = details.split(' | ').filter((step) => step.startsWith('SEARCH'));
     assert.deepEqual(searches, [
-      'SEARCH grants USING INDEX grants_by_client_subject_revoked (client_id=? AND subject_type=? AND subject_id=? AND revoked_at=?)',
-      'SEARCH grants USING INDEX grants_by_client_subject_revoked (client_id=? AND subject_type=? AND subject_id=? AND revoked_at>?)',
+      // The live grant of the pair, then the subject's grants revoked since the code's issue (any client's: a few).
+      'SEARCH grants USING INDEX grants_by_subject (subject_type=? AND subject_id=? AND revoked_at=? AND client_id=?)',
+      'SEARCH grants USING INDEX grants_by_subject (subject_type=? AND subject_id=? AND revoked_at>?)',
     ], details);
   });
 
-  it("grants.findActive (the consent page's reuse) seeks the pair's live grant, never its history (migration 32's revoked_at index)", async () => {
+  it("grants.findActive (the consent page's reuse) seeks the pair's live grant, never its history (grants_by_subject, migration 35)", async () => {
     // As stores/grants.ts findActive reads it.
     const details = await planOf(
       'SELECT * FROM grants WHERE client_id = ? AND subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 1',
       'c', 'company', 's',
     );
-    assert.match(details, /^SEARCH grants USING INDEX grants_by_client_subject_revoked \(client_id=\? AND subject_type=\? AND subject_id=\? AND revoked_at=\?\)/, details);
+    assert.match(details, /^SEARCH grants USING INDEX grants_by_subject \(subject_type=\? AND subject_id=\? AND revoked_at=\? AND client_id=\?\)/, details);
+  });
+
+  it("a subject's live grants (the directory's removal, listActive by subject) are one range of grants_by_subject, not the subject's history", async () => {
+    // As stores/directory.ts reads them before revoking each.
+    const details = await planOf('SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY grant_id', 'company', 's');
+    assert.match(details, /^SEARCH grants USING INDEX grants_by_subject \(subject_type=\? AND subject_id=\? AND revoked_at=\?\)/, details);
+  });
+
+  it("the directory voids a user's or a subject's unredeemed codes by index: whole indexes, which redeeming a code never writes (migration 35)", async () => {
+    // As stores/directory.ts voidCodes runs them.
+    const voidCodes = (where: string) => `UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND ${where}`;
+    assert.equal(await planOf(voidCodes('user_id = ?'), 1, 1, 'u'), 'SEARCH authorization_codes USING INDEX authorization_codes_by_user (user_id=?)');
+    assert.equal(
+      await planOf(voidCodes('subject_type = ? AND subject_id = ?'), 1, 1, 'company', 's'),
+      'SEARCH authorization_codes USING INDEX authorization_codes_by_subject (subject_type=? AND subject_id=?)',
+    );
   });
 
   it("grants.listActive({ userId }) reads the user's active grants through grants_active_by_user (migration 29), not a scan", async () => {

@@ -122,7 +122,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       );
     },
     async findActive(clientId, subjectType, subjectId) {
-      // A seek of the pair's live range of grants_by_client_subject_revoked (at most one row, sorted in
+      // A seek of the pair's live range of grants_by_subject (at most one row, sorted in
       // memory), never its history: since migration 33 no index orders the pair by created_at, which SQLite
       // walked backwards through every grant of the pair when none was live (sqlite/query-plans.test.ts).
       const row = await db.get(
@@ -168,9 +168,10 @@ function* sqliteIssueGrantSteps(
   // over the same index range). Only the rows either needs: live ones, and any revoked after the code was
   // issued; a grant created after it is one of those, its revocation never being stamped before its creation
   // (migration 33). Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
-  // connected again and again has a long history that neither needs. Two disjoint ranges of
-  // grants_by_client_subject_revoked, each a seek: as one OR, SQLite's planner (without ANALYZE statistics)
-  // scanned the pair's whole history instead (300 grants: 32 µs per read; 3 µs so).
+  // connected again and again has a long history that neither needs. Two disjoint ranges of grants_by_subject
+  // (migration 35: the pair's live grant; the subject's grants revoked since the code's issue, a few), each a
+  // seek: as one OR, SQLite's planner (without ANALYZE statistics) scanned the pair's whole history instead
+  // (300 grants: 32 µs per read; 3 µs so).
   const pair = 'client_id = ? AND subject_type = ? AND subject_id = ?';
   const pairValues = [grant.clientId, grant.subjectType, grant.subjectId];
   const grants = yield* tx.all<{ grant_id: string; created_at: number; revoked_at: number | null }>(
