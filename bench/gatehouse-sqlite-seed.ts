@@ -122,7 +122,7 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
   // fifth of a 100,000-grant seed's CPU (bench/profile-summary.ts on a --cpu-prof run).
   let random = Buffer.alloc(0);
   let offset = 0;
-  const mintedSecond = timeSegment(now); // as the codec's digests start
+  const mintedSecond = timeSegment(now * 1000); // as the codec's digests start
   const randomDigest = () => {
     if (offset === random.length) [random, offset] = [randomBytes(65_536), 0];
     offset += 32;

@@ -20,10 +20,10 @@ describe('opaque tokens', () => {
   it('mints <kind>_<kid>_<time>_<random>.<tag> and digestOf gives back the stored digest <time><tag> (SPEC decision 9: only the digest is stored)', () => {
     for (const kind of KINDS) {
       const { value, digest } = codec.mint(kind);
-      assert.match(value, new RegExp(`^${kind}_k0_[0-9a-v]{7}_[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
+      assert.match(value, new RegExp(`^${kind}_k0_[0-9a-v]{9}_[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{43}$`));
       assert.equal(codec.digestOf(value, kind), digest);
-      assert.match(digest, /^[0-9a-v]{7}[A-Za-z0-9_-]{43}$/); // the minting second, then HMAC-SHA-256 (32 bytes)
-      assert.equal(digest, `${value.slice(7, 14)}${value.slice(value.indexOf('.') + 1)}`);
+      assert.match(digest, /^[0-9a-v]{9}[A-Za-z0-9_-]{43}$/); // the minting time, then HMAC-SHA-256 (32 bytes)
+      assert.equal(digest, `${value.slice(7, 16)}${value.slice(value.indexOf('.') + 1)}`);
       assert.ok(!digest.includes(value.slice(kind.length + 4, value.indexOf('.'))), 'the digest does not contain the random part');
     }
   });
@@ -32,7 +32,7 @@ describe('opaque tokens', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) {
       const { value } = codec.mint('grt');
-      const random = value.slice(15, value.indexOf('.'));
+      const random = value.slice(17, value.indexOf('.'));
       assert.equal(random.length, 43);
       assert.equal(Buffer.from(random, 'base64url').length, 32);
       assert.equal(Buffer.from(random, 'base64url').toString('base64url'), random);
@@ -48,7 +48,7 @@ describe('opaque tokens', () => {
     for (const step of [0, 1, 31, 32, 1_000, 86_400, 10 * 365 * 86_400]) {
       clock.advanceSeconds(step);
       const { value, digest } = timed.mint('grt');
-      assert.equal(value.slice(7, 14), clock.nowSeconds().toString(32));
+      assert.equal(value.slice(7, 16), `${clock.nowSeconds().toString(32)}00`); // a clock without milliseconds: the second's start
       assert.equal(parseInt(digest.slice(0, 7), 32), clock.nowSeconds());
       digests.push(digest);
     }
@@ -56,13 +56,39 @@ describe('opaque tokens', () => {
     assert.deepEqual([...digests].sort(), digests);
   });
 
+  it('orders the values of one second by its fraction (1/1024ths): a clock with milliseconds puts later mints after earlier ones (issue 12)', () => {
+    let milliseconds = 1_800_000_000_000;
+    const clock = { nowSeconds: () => Math.floor(milliseconds / 1000), nowMilliseconds: () => milliseconds };
+    const timed = createOpaqueTokenCodec(random(32), clock);
+    const digests: string[] = [];
+    for (const at of [0, 1, 2, 500, 998, 999, 1_000, 1_001]) {
+      milliseconds = 1_800_000_000_000 + at;
+      const { value, digest } = timed.mint('gat');
+      assert.equal(timed.digestOf(value, 'gat'), digest);
+      assert.equal(parseInt(digest.slice(0, 7), 32), Math.floor(milliseconds / 1000));
+      assert.equal(parseInt(digest.slice(7, 9), 32), Math.floor(((milliseconds % 1000) * 1024) / 1000));
+      digests.push(digest);
+    }
+    assert.deepEqual([...digests].sort(), digests);
+    assert.deepEqual(digests.map((digest) => digest.slice(7, 9)), ['00', '01', '02', 'g0', 'vt', 'vu', '00', '01']);
+  });
+
+  it('still verifies a value minted with the second alone (<kind>_<kid>_<second>_<random>.<tag>): its digest is <second><tag>, as stored then', () => {
+    const key = random(32);
+    const body = `grt_k0_${(1_800_000_000).toString(32)}_${random(32).toString('base64url')}`;
+    const tag = createHmac('sha256', key).update(body).digest('base64url');
+    assert.equal(createOpaqueTokenCodec(key).digestOf(`${body}.${tag}`, 'grt'), `${(1_800_000_000).toString(32)}${tag}`);
+  });
+
   it('refuses a value whose time was altered: the tag covers it', () => {
     const { value } = codec.mint('grt');
-    const time = value.slice(7, 14);
-    const later = (parseInt(time, 32) + 1).toString(32).padStart(7, '0');
-    assert.equal(codec.digestOf(`${value.slice(0, 7)}${later}${value.slice(14)}`, 'grt'), undefined);
-    for (const bad of [time.toUpperCase(), `${time.slice(0, 6)}w`, time.slice(1), `0${time}`]) {
-      assert.equal(codec.digestOf(`${value.slice(0, 7)}${bad}${value.slice(14)}`, 'grt'), undefined, bad);
+    const time = value.slice(7, 16);
+    const later = (parseInt(time, 32) + 1).toString(32).padStart(9, '0');
+    assert.equal(codec.digestOf(`${value.slice(0, 7)}${later}${value.slice(16)}`, 'grt'), undefined);
+    // Its second alone (7 characters), as values minted before the fraction carry it: the tag covers all 9.
+    assert.equal(codec.digestOf(`${value.slice(0, 7)}${time.slice(0, 7)}${value.slice(16)}`, 'grt'), undefined);
+    for (const bad of [time.toUpperCase(), `${time.slice(0, 8)}w`, time.slice(1), `0${time}`, `${time}0`]) {
+      assert.equal(codec.digestOf(`${value.slice(0, 7)}${bad}${value.slice(16)}`, 'grt'), undefined, bad);
     }
   });
 

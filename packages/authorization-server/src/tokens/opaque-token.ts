@@ -3,16 +3,19 @@
  *
  * A value is `<prefix>_<kid>_<time>_<random>.<tag>` where `random` is 256 bits (SPEC decisions 6 and 8), `kid`
  * names the keyring key it was made with (tokens/token-keyring.ts: `k0`, `k1`, …), `time` is the minting
- * second in base 32 (`0-9a-v`, 7 characters, so it sorts as it counts) and
- * `tag = HMAC-SHA-256(key, <prefix>_<kid>_<time>_<random>)`, base64url. The digest stored and looked up is
- * `<time><tag>` (SPEC decision 9: a digest; the time is public, in the value, and covered by the tag): new
- * rows land at the end of the digest index instead of on a random page, so a rotation writes a few hot
- * pages instead of one cold page per token, and the index's size stops mattering (issue 12, "flat with
- * size"). Older values are still accepted until they expire, and their digest is the tag alone, as it was
- * stored: `<prefix>_<kid>_<random>.<tag>` (before the time, issue 12) and `<prefix>_<random>.<tag>` (before
- * key ids, verified with the original key `k0`). A database leak yields no usable value because the HMAC
- * cannot be inverted. The key id and the tag are verified before any storage lookup, so forged values and
- * values of unknown or retired keys cost no I/O (the order fosite lacks).
+ * time in base 32 (`0-9a-v`, so it sorts as it counts): the second in 7 characters, then its fraction in
+ * 1/1024ths in 2 (9 in all) and `tag = HMAC-SHA-256(key, <prefix>_<kid>_<time>_<random>)`, base64url. The
+ * digest stored and looked up is `<time><tag>` (SPEC decision 9: a digest; the time is public, in the value,
+ * and covered by the tag): new rows land at the end of the digest index instead of on a random page, so a
+ * rotation writes a few hot pages instead of one cold page per token, and the index's size stops mattering
+ * (issue 12, "flat with size"). The fraction keeps that true within a second: by the second alone, the
+ * thousands of tokens of one second landed at random places of that second's part of the index, a page
+ * of the WAL per token pair at the commit (bench/README.md, "eleventh session"). Older values are still
+ * accepted until they expire, and their digest is as it was stored: `<prefix>_<kid>_<second>_<random>.<tag>`
+ * (a 7-character time: `<second><tag>`), `<prefix>_<kid>_<random>.<tag>` (before the time, issue 12: the tag
+ * alone) and `<prefix>_<random>.<tag>` (before key ids, verified with the original key `k0`). A database leak
+ * yields no usable value because the HMAC cannot be inverted. The key id and the tag are verified before any
+ * storage lookup, so forged values and values of unknown or retired keys cost no I/O (the order fosite lacks).
  */
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
@@ -23,7 +26,7 @@ import { createTokenKeyring, ORIGINAL_TOKEN_KEY_ID, type TokenKeyring } from './
 export type OpaqueTokenKind = 'gac' | 'gat' | 'grt';
 
 export interface OpaqueTokenCodec {
-  /** A fresh value, made with the keyring's current key, and the digest to store (`<time><tag>`, 50 characters). */
+  /** A fresh value, made with the keyring's current key, and the digest to store (`<time><tag>`, 52 characters). */
   mint(kind: OpaqueTokenKind): { value: string; digest: string };
   /**
    * The digest to look up, or `undefined` when the value is malformed, of another kind, names a key that is
@@ -34,13 +37,22 @@ export interface OpaqueTokenCodec {
   digestOfSignedValue(value: string): string;
 }
 
-// The random part is exactly 43 characters and the time exactly 7, so the four shapes have four different
-// lengths and no value parses two ways (a legacy random part starting with `k1_` or with seven base-32
-// characters and `_` leaves too few characters for the optional groups). The time comes only after a key id.
-const SHAPE = /^(gac|gat|grt)_(?:(k(?:0|[1-9][0-9]{0,5}))_(?:([0-9a-v]{7})_)?)?([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
+// The random part is exactly 43 characters and the time exactly 7 or 9, so after the key id the rest's
+// length says which shape a value has and no value parses two ways (a legacy random part starting with
+// `k1_` or with base-32 characters and `_` leaves too few characters for the optional groups; a 7-character
+// time is followed by `_`, never by two more base-32 characters). The time comes only after a key id.
+const SHAPE = /^(gac|gat|grt)_(?:(k(?:0|[1-9][0-9]{0,5}))_(?:([0-9a-v]{7}(?:[0-9a-v]{2})?)_)?)?([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/;
 
-/** The minting second, base 32, 7 characters: sorts as it counts until the year 3058. The stored digest starts with it. */
-export const timeSegment = (seconds: number): string => seconds.toString(32).padStart(7, '0');
+/**
+ * The minting time, base 32, 9 characters: the second (7, sorts as it counts until the year 3058), then the
+ * fraction of that second in 1/1024ths (2). The stored digest starts with it.
+ * @param milliseconds since the Unix epoch.
+ */
+export const timeSegment = (milliseconds: number): string => {
+  const seconds = Math.floor(milliseconds / 1000);
+  const fraction = Math.floor(((milliseconds - seconds * 1000) * 1024) / 1000);
+  return `${seconds.toString(32).padStart(7, '0')}${fraction.toString(32).padStart(2, '0')}`;
+};
 
 /**
  * @param keys the keyring (tokens/token-keyring.ts), or one key used as `k0` alone (tests, tools).
@@ -52,9 +64,10 @@ export function createOpaqueTokenCodec(keys: Buffer | TokenKeyring, clock: Clock
   const tag = (key: KeyObject, body: string): Buffer => createHmac('sha256', key).update(body).digest();
   return {
     mint(kind) {
-      const now = clock.nowSeconds();
-      const { kid, key } = keyring.mintingKey(now);
-      const time = timeSegment(now);
+      // One reading: the second that picks the key is the one the value carries.
+      const milliseconds = clock.nowMilliseconds?.() ?? clock.nowSeconds() * 1000;
+      const { kid, key } = keyring.mintingKey(Math.floor(milliseconds / 1000));
+      const time = timeSegment(milliseconds);
       const body = `${kind}_${kid}_${time}_${randomBase64url256()}`; // 256 bits from the token random pool (issue 12)
       const mac = tag(key, body).toString('base64url');
       return { value: `${body}.${mac}`, digest: `${time}${mac}` };

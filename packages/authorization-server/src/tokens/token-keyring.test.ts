@@ -159,4 +159,4 @@ for (const backend of backends) {
 
 /** The stored digest of a keyed value minted with `key`. */
 /** The stored digest of a value minted with `key`: `<time><tag>` (tokens/opaque-token.ts). */
-const keyedDigest = (key: Buffer, value: string) => `${/^g[a-z]{2}_k[0-9]+_([0-9a-v]{7})_/.exec(value)?.[1] ?? ''}${createHmac('sha256', key).update(value.slice(0, value.length - 44)).digest('base64url')}`;
+const keyedDigest = (key: Buffer, value: string) => `${/^g[a-z]{2}_k[0-9]+_([0-9a-v]{7}(?:[0-9a-v]{2})?)_/.exec(value)?.[1] ?? ''}${createHmac('sha256', key).update(value.slice(0, value.length - 44)).digest('base64url')}`;
