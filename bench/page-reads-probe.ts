@@ -22,11 +22,8 @@ import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkoutCodec, checkoutSeeder, checkoutStorage } from './checkout.ts';
 import type { Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
-
-type SqliteStorageModule = typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
-type CodecModule = typeof import('../packages/authorization-server/src/tokens/opaque-token.ts');
-type SeedModule = typeof import('./gatehouse-sqlite-seed.ts');
 
 const { values } = parseArgs({
   options: {
@@ -43,9 +40,9 @@ const cycles = Number(values.cycles);
 if (!(pool > 0 && grants >= pool && Number.isInteger(cycles) && cycles >= 1)) throw new Error('--pool must be positive and at most --grants; --cycles at least 1');
 const IN_FLIGHT = 32;
 
-const { createSqliteStorage } = await import(join(root, 'packages/authorization-server/src/storage/sqlite/sqlite-storage.ts')) as SqliteStorageModule;
-const { createOpaqueTokenCodec } = await import(join(root, 'packages/authorization-server/src/tokens/opaque-token.ts')) as CodecModule;
-const seeder = await import(join(root, 'bench/gatehouse-sqlite-seed.ts')) as SeedModule;
+const createSqliteStorage = await checkoutStorage(root);
+const createOpaqueTokenCodec = await checkoutCodec(root);
+const seeder = await checkoutSeeder(root);
 
 /** Starts strace on this process's main thread; resolves once it is attached, with a function that detaches it. */
 async function traceReads(output: string): Promise<() => Promise<void>> {

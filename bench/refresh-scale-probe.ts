@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './median.ts';
+import { checkoutStorage } from './checkout.ts';
 import { prepareDatabase, seedGrants } from './gatehouse-sqlite-seed.ts';
 import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
 import type { Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
@@ -142,7 +143,7 @@ for (let round = 0; round < rounds; round++) {
       copyFileSync(join(dir, `seed-${total}.sqlite`), file);
       extraPragmas = variant.pragmas;
       mintTokenId = variant.timeOrderedIds ? uuidV7 : randomUUID;
-      const { createSqliteStorage } = await import(join(variant.root, 'packages/authorization-server/src/storage/sqlite/sqlite-storage.ts')) as typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
+      const createSqliteStorage = await checkoutStorage(variant.root);
       const storage = createSqliteStorage(file);
       const tokens = pools.get(total)!.slice(0, ops + 1);
       const now = Math.floor(Date.now() / 1000);

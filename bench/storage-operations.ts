@@ -39,11 +39,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './median.ts';
+import { checkoutCodec, checkoutSeeder, checkoutStorage } from './checkout.ts';
 import type { GrantRecord, Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
 
-type SqliteStorageModule = typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
-type SeedModule = typeof import('./gatehouse-sqlite-seed.ts');
-type CodecModule = typeof import('../packages/authorization-server/src/tokens/opaque-token.ts');
 type Phase = 'lookup' | 'rotation' | 'exchange';
 const PHASES: readonly Phase[] = ['lookup', 'rotation', 'exchange'];
 
@@ -164,13 +162,13 @@ async function seedFor(root: string, rootIndex: number, total: number): Promise<
     const first = join(dir, `seed-0-${total}.sqlite`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
     copyFileSync(first, file);
-    const { createSqliteStorage } = await import(join(root, 'packages/authorization-server/src/storage/sqlite/sqlite-storage.ts')) as SqliteStorageModule;
+    const createSqliteStorage = await checkoutStorage(root);
     await createSqliteStorage(file).close();
     copyFileSync(`${first}.pool.json`, poolFile);
   }
   if (!keepSeeds || !existsSync(poolFile)) {
     for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-    const seeder = await import(join(root, 'bench/gatehouse-sqlite-seed.ts')) as SeedModule;
+    const seeder = await checkoutSeeder(root);
     const key = randomBytes(32);
     await seeder.prepareDatabase(file);
     const { refreshTokens, seconds } = seeder.seedGrants(file, key, total, ops);
@@ -189,8 +187,8 @@ async function runOnce(variant: Variant, seed: Seed, file: string) {
   for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
   copyFileSync(seed.file, file);
   extraPragmas = variant.pragmas;
-  const { createSqliteStorage } = await import(join(variant.root, 'packages/authorization-server/src/storage/sqlite/sqlite-storage.ts')) as SqliteStorageModule;
-  const { createOpaqueTokenCodec } = await import(join(variant.root, 'packages/authorization-server/src/tokens/opaque-token.ts')) as CodecModule;
+  const createSqliteStorage = await checkoutStorage(variant.root);
+  const createOpaqueTokenCodec = await checkoutCodec(variant.root);
   const codec = createOpaqueTokenCodec(Buffer.from(seed.key, 'base64url'));
   const seeded = new DatabaseSync(seed.file, { readOnly: true });
   const { client_id: clientId } = seeded.prepare('SELECT client_id FROM authorization_codes LIMIT 1').get() as { client_id: string };

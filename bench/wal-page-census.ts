@@ -14,10 +14,8 @@ import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkoutCodec, checkoutStorage } from './checkout.ts';
 import type { Storage, TokenRecord, TokenWithGrant } from '../packages/authorization-server/src/storage/storage.ts';
-
-type SqliteStorageModule = typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
-type CodecModule = typeof import('../packages/authorization-server/src/tokens/opaque-token.ts');
 
 const { values } = parseArgs({ options: { seed: { type: 'string' }, root: { type: 'string' }, batch: { type: 'string', default: '32' } } });
 if (!values.seed) throw new Error('usage: node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32]');
@@ -27,8 +25,8 @@ const pool = JSON.parse(readFileSync(`${values.seed}.pool.json`, 'utf8')) as { k
 const file = join('/tmp', `wal-page-census-${process.pid}.sqlite`);
 copyFileSync(values.seed, file);
 
-const { createSqliteStorage } = await import(join(root, 'packages/authorization-server/src/storage/sqlite/sqlite-storage.ts')) as SqliteStorageModule;
-const { createOpaqueTokenCodec } = await import(join(root, 'packages/authorization-server/src/tokens/opaque-token.ts')) as CodecModule;
+const createSqliteStorage = await checkoutStorage(root);
+const createOpaqueTokenCodec = await checkoutCodec(root);
 const codec = createOpaqueTokenCodec(Buffer.from(pool.key, 'base64url'));
 // The worker would checkpoint between the batches at a time of its choosing: it starts after a day.
 const storage: Storage = createSqliteStorage(file, { checkpointIntervalMilliseconds: 86_400_000 });
