@@ -3,11 +3,15 @@
  * bench scripts that compare two versions of the storage in one run (`--root`, `--variant NAME=ROOT`).
  * Imported by path, so each checkout's modules (and their migrations) are its own.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 type SqliteStorageModule = typeof import('../packages/authorization-server/src/storage/sqlite/sqlite-storage.ts');
 type CodecModule = typeof import('../packages/authorization-server/src/tokens/opaque-token.ts');
 type SeedModule = typeof import('./gatehouse-sqlite-seed.ts');
+
+/** The checkout these scripts run from: the default `--root`. */
+export const THIS_CHECKOUT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
 /** `createSqliteStorage` of the checkout at `root`. */
 export async function checkoutStorage(root: string): Promise<SqliteStorageModule['createSqliteStorage']> {

@@ -16,15 +16,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { THIS_CHECKOUT } from './checkout.ts';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
   const at = argv.indexOf(name);
   return at >= 0 && argv[at + 1] !== undefined ? argv[at + 1]! : fallback;
 };
-const root = resolve(argv[0] && !argv[0].startsWith('--') ? argv[0] : fileURLToPath(new URL('..', import.meta.url)));
+const root = resolve(argv[0] && !argv[0].startsWith('--') ? argv[0] : THIS_CHECKOUT);
 const grants = Number(option('--grants', '300'));
 const rotationsPerGrant = Number(option('--rotations-per-grant', '4'));
 const source = join(root, 'packages/authorization-server/src');

@@ -19,10 +19,9 @@ import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './median.ts';
-import { checkoutStorage } from './checkout.ts';
+import { checkoutStorage, THIS_CHECKOUT } from './checkout.ts';
 import { prepareDatabase, seedGrants } from './gatehouse-sqlite-seed.ts';
 import { createOpaqueTokenCodec } from '../packages/authorization-server/src/tokens/opaque-token.ts';
 import type { Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
@@ -61,7 +60,7 @@ const ops = Number(values.ops);
 const rounds = Number(values.rounds);
 const dir = resolve(values.dir ?? join('/tmp', `refresh-scale-probe-${process.pid}`));
 const keepSeeds = values.dir !== undefined;
-const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const here = THIS_CHECKOUT;
 const variants: Variant[] = values.variant.map((text) => {
   // Split at the first '=' only: a PRAGMA may hold one of its own (`PRAGMA cache_size=-65536`).
   const name = text.slice(0, text.indexOf('='));

@@ -36,10 +36,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './median.ts';
-import { checkoutCodec, checkoutSeeder, checkoutStorage } from './checkout.ts';
+import { checkoutCodec, checkoutSeeder, checkoutStorage, THIS_CHECKOUT } from './checkout.ts';
 import type { GrantRecord, Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
 
 type Phase = 'lookup' | 'rotation' | 'exchange';
@@ -74,7 +73,7 @@ const rotationsPerGrant = Number(values['rotations-per-grant']);
 const split = !values['no-split'];
 const dir = resolve(values.dir ?? join('/tmp', `storage-operations-${process.pid}`));
 const keepSeeds = values.dir !== undefined;
-const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const here = THIS_CHECKOUT;
 const variants: Variant[] = values.variant.map((text) => {
   const name = text.slice(0, text.indexOf('='));
   const [root, ...pragmas] = text.slice(text.indexOf('=') + 1).split(';');

@@ -19,14 +19,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkoutCodec, checkoutSeeder, checkoutStorage } from './checkout.ts';
+import { THIS_CHECKOUT, checkoutCodec, checkoutSeeder, checkoutStorage } from './checkout.ts';
 import type { GrantRecord, Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
 
 const { values } = parseArgs({
   options: {
-    root: { type: 'string', default: fileURLToPath(new URL('..', import.meta.url)) },
+    root: { type: 'string', default: THIS_CHECKOUT },
     grants: { type: 'string', default: '10000' },
     ops: { type: 'string', default: '3000' },
     phase: { type: 'string', default: 'exchange' },

@@ -12,14 +12,13 @@ import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { checkoutCodec, checkoutStorage } from './checkout.ts';
+import { THIS_CHECKOUT, checkoutCodec, checkoutStorage } from './checkout.ts';
 import type { Storage, TokenRecord, TokenWithGrant } from '../packages/authorization-server/src/storage/storage.ts';
 
 const { values } = parseArgs({ options: { seed: { type: 'string' }, root: { type: 'string' }, batch: { type: 'string', default: '32' } } });
 if (!values.seed) throw new Error('usage: node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32]');
-const root = resolve(values.root ?? fileURLToPath(new URL('..', import.meta.url)));
+const root = resolve(values.root ?? THIS_CHECKOUT);
 const batch = Number(values.batch);
 const pool = JSON.parse(readFileSync(`${values.seed}.pool.json`, 'utf8')) as { key: string; refreshTokens: string[] };
 const file = join('/tmp', `wal-page-census-${process.pid}.sqlite`);
