@@ -12,6 +12,7 @@ import {
   startTestServer,
 } from '../../../packages/authorization-server/src/testing/harness.ts';
 import type { TestServer } from '../../../packages/authorization-server/src/testing/harness.ts';
+import { fixture, issueGrant, tokenPair } from '../../../packages/authorization-server/src/storage/contract/fixtures.ts';
 import { startPlatformApi } from './platform-api.ts';
 import type { RunningPlatformApi } from './platform-api.ts';
 
@@ -87,6 +88,38 @@ describe('local mode against the real authorization server', () => {
     assert.equal(revocation.status, 200);
     await advanceSeconds(2);
     assert.equal((await callApi(refreshed.json.access_token)).status, 401);
+  });
+
+  test('a second with more revocations than a feed page: the API reads through it, refuses the last one and keeps serving', async () => {
+    const { tokens } = await obtainTokens(server, { scope: 'users:read' });
+    const second = server.clock.nowSeconds();
+    // 1,205 access tokens of another client superseded in this second, with jtis that sort before any
+    // the server mints (the feed orders a second's entries by jti): the refresh below lands on page 2.
+    const f = await fixture(server.storage);
+    const { grant, refresh } = await issueGrant(server.storage, f, second);
+    let presented = refresh.tokenDigest;
+    for (let index = 0; index < 1205; index += 1) {
+      const pair = tokenPair(grant, second);
+      pair[0].tokenId = `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`;
+      assert.equal(await server.storage.tokens.rotateRefreshToken(presented, second, pair), 'rotated');
+      presented = pair[1].tokenDigest;
+    }
+    const refreshed = await postForm(
+      `${server.url}/oauth/token`,
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+      { authorization: confidentialAuth() },
+    );
+    assert.equal(refreshed.status, 200);
+    assert.equal(server.clock.nowSeconds(), second, 'all in one second');
+    await advanceSeconds(2);
+    // Before the feed's after= cursor, the poll stopped at a full page that did not advance next_since:
+    // the superseded token passed until the feed went stale, and then every token was refused with 503.
+    const superseded = await callApi(tokens.access_token);
+    assert.equal(superseded.status, 401);
+    assert.match(superseded.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    assert.equal((await callApi(refreshed.json.access_token)).status, 200);
+    await advanceSeconds(10);
+    assert.equal((await callApi(refreshed.json.access_token)).status, 200, 'the feed stays fresh');
   });
 
   test("a suspended client's access token is refused once the feed has been polled", async () => {

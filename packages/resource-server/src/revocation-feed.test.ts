@@ -18,22 +18,30 @@ interface Entry {
 /** A feed endpoint over an array, with the contract's paging; records each request's `since`. */
 function createFakeFeed(clock: ManualClock) {
   const entries: Entry[] = [];
-  const requests: Array<{ since: string | null; authorization: string | null }> = [];
+  const requests: Array<{ since: string | null; after: string | null; authorization: string | null }> = [];
   const feed = {
     entries,
     requests,
+    /** Answers `next_after` on full pages and honours `after`, as Gatehouse does; false: as it did before. */
+    nextAfter: true,
     /** Overrides the answer when set. */
-    respond: undefined as ((since: number) => Response | Promise<Response>) | undefined,
+    respond: undefined as ((since: number, after: string | null) => Response | Promise<Response>) | undefined,
     fetch: (async (url, init) => {
-      const since = new URL(url).searchParams.get('since');
-      requests.push({ since, authorization: new Headers(init.headers).get('authorization') });
+      const { searchParams } = new URL(url);
+      const since = searchParams.get('since');
+      const after = searchParams.get('after');
+      requests.push({ since, after, authorization: new Headers(init.headers).get('authorization') });
       if (feed.respond !== undefined) {
-        return feed.respond(Number(since));
+        return feed.respond(Number(since), after);
       }
       const nowSeconds = Math.floor(clock.now() / 1000);
-      const page = entries.filter((entry) => entry.revoked_at >= Number(since) && entry.exp > nowSeconds).slice(0, REVOCATION_FEED_PAGE_SIZE);
-      const nextSince = page.length === REVOCATION_FEED_PAGE_SIZE ? (page.at(-1)?.revoked_at ?? nowSeconds) : nowSeconds;
-      return Response.json({ revoked: page, next_since: nextSince, server_time: nowSeconds });
+      const sorted = entries.filter((entry) => entry.exp > nowSeconds)
+        .sort((a, b) => a.revoked_at - b.revoked_at || (a.jti < b.jti ? -1 : a.jti > b.jti ? 1 : 0));
+      const start = (entry: Entry) => (after === null || !feed.nextAfter ? entry.revoked_at >= Number(since) : entry.revoked_at > Number(since) || (entry.revoked_at === Number(since) && entry.jti > after));
+      const page = sorted.filter(start).slice(0, REVOCATION_FEED_PAGE_SIZE);
+      const full = page.length === REVOCATION_FEED_PAGE_SIZE;
+      const nextSince = full ? (page.at(-1)?.revoked_at ?? nowSeconds) : nowSeconds;
+      return Response.json({ revoked: page, next_since: nextSince, ...(full && feed.nextAfter ? { next_after: page.at(-1)?.jti } : {}), server_time: nowSeconds });
     }) as FetchFunction,
   };
   return feed;
@@ -79,8 +87,30 @@ describe('revocation feed', () => {
     assert.equal(Buffer.from(basic, 'base64').toString('utf8'), 'dbb72d5e%2D29fb%2D4cf3%2D80cc%2D78a687063942:se+cret%5F%2D%2E%7E');
   });
 
-  test('pages through full pages with since=next_since and merges repeated entries by jti', async () => {
+  test('pages through full pages with since=next_since&after=next_after: each entry once, even within one second', async () => {
     const { fake, feed, nowSeconds, clock } = setup();
+    const start = nowSeconds();
+    // 2 500 revocations in one second (a burst of rotations, or a client's tokens revoked at once).
+    for (let index = 0; index < 2_500; index += 1) {
+      fake.entries.push({ jti: `jti-${String(index).padStart(4, '0')}`, exp: start + 600, revoked_at: start - 100 });
+    }
+    await feed.poll();
+    assert.equal(feed.caughtUp, true);
+    assert.equal(feed.revokedCount, 2_500);
+    assert.deepEqual(
+      fake.requests.map((request) => [Number(request.since) - start, request.after]),
+      [[-905, null], [-100, 'jti-0999'], [-100, 'jti-1999']],
+      'catch-up window, then after the last entry of each full page',
+    );
+    assert.equal(feed.isRevoked('jti-2499'), true);
+    await clock.advance(2_000);
+    await feed.poll();
+    assert.deepEqual([Number(fake.requests.at(-1)?.since), fake.requests.at(-1)?.after], [start - 10, null], 'the next poll: from the lookback, without after');
+  });
+
+  test('an authorization server without next_after: pages by since=next_since and merges repeated entries by jti', async () => {
+    const { fake, feed, nowSeconds, clock } = setup();
+    fake.nextAfter = false;
     const start = nowSeconds();
     // 2 500 revocations over 25 seconds: pages repeat the entries of their boundary second.
     for (let index = 0; index < 2_500; index += 1) {
@@ -124,7 +154,29 @@ describe('revocation feed', () => {
     await feed.poll();
     assert.equal(fake.requests.length, 1);
     assert.equal(feed.caughtUp, false);
-    assert.match(staleness(() => feed.isRevoked('j1')).detail, /without advancing next_since/);
+    assert.match(staleness(() => feed.isRevoked('j1')).detail, /without advancing past/);
+  });
+
+  test('a full page whose next_after does not move past the last after fails the poll instead of looping', async () => {
+    const { fake, feed } = setup();
+    fake.respond = (since) =>
+      Response.json({
+        revoked: Array.from({ length: REVOCATION_FEED_PAGE_SIZE }, (_, index) => ({ jti: `j${index}`, exp: since + 10_000, revoked_at: since })),
+        next_since: since,
+        next_after: 'j0500',
+      });
+    await feed.poll();
+    assert.deepEqual(fake.requests.map((request) => request.after), [null, 'j0500'], 'one step after, then the same after again: refused');
+    assert.equal(feed.caughtUp, false);
+    assert.match(staleness(() => feed.isRevoked('j1')).detail, /without advancing past \d+ after j0500/);
+  });
+
+  test('a next_after that is not a string fails the poll', async () => {
+    const { fake, feed } = setup();
+    fake.respond = () => Response.json({ revoked: [], next_since: 0, next_after: 5 });
+    await feed.poll();
+    assert.equal(feed.caughtUp, false);
+    assert.match(staleness(() => feed.isRevoked('j1')).detail, /next_after that is not a jti/);
   });
 
   test('remembers a revoked jti until exp plus the clock skew, then forgets it', async () => {

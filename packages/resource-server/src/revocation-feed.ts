@@ -92,6 +92,8 @@ interface RevocationFeedPage {
   readonly revoked: readonly RevocationFeedEntry[];
   /** Epoch seconds of the authorization server; the `since` of the next request. */
   readonly nextSince: number;
+  /** On a full page, the `jti` of its last entry: the `after` of the next request (within `nextSince`). */
+  readonly nextAfter: string | undefined;
   /** The authorization server's clock when it answered, epoch seconds, when sent. */
   readonly serverTime: number | undefined;
 }
@@ -111,13 +113,16 @@ function isFiniteNumber(value: unknown): value is number {
 }
 
 /**
- * Validates one page: `{ revoked: [{ jti, exp, revoked_at }], next_since, server_time }`.
+ * Validates one page: `{ revoked: [{ jti, exp, revoked_at }], next_since, next_after?, server_time }`.
  * Any deviation fails the whole poll: an entry we cannot read could be a revocation we would miss.
  */
 function readPage(body: unknown): RevocationFeedPage {
-  const page = body as { revoked?: unknown; next_since?: unknown; server_time?: unknown } | null;
+  const page = body as { revoked?: unknown; next_since?: unknown; next_after?: unknown; server_time?: unknown } | null;
   if (typeof page !== 'object' || page === null || !Array.isArray(page.revoked) || !isFiniteNumber(page.next_since)) {
     throw new RevocationFeedFailure('unexpected_response', 'revocation feed answer lacks revoked[] or next_since');
+  }
+  if (page.next_after !== undefined && (typeof page.next_after !== 'string' || page.next_after === '')) {
+    throw new RevocationFeedFailure('unexpected_response', 'revocation feed answer has a next_after that is not a jti');
   }
   const revoked: RevocationFeedEntry[] = [];
   for (const entry of page.revoked as unknown[]) {
@@ -127,7 +132,7 @@ function readPage(body: unknown): RevocationFeedPage {
     }
     revoked.push({ jti, exp });
   }
-  return { revoked, nextSince: page.next_since, serverTime: isFiniteNumber(page.server_time) ? page.server_time : undefined };
+  return { revoked, nextSince: page.next_since, nextAfter: page.next_after, serverTime: isFiniteNumber(page.server_time) ? page.server_time : undefined };
 }
 
 /** Names a fetch failure without copying response bodies. */
@@ -148,11 +153,12 @@ function classifyFetchFailure(error: unknown): RevocationFeedFailure {
 /**
  * Creates the revocation feed client of local mode.
  *
- * Protocol (the Gatehouse contract): `GET {endpoint}?since=<epoch seconds>` with HTTP Basic
- * resource-server credentials → 200 `{ revoked: [{ jti, exp, revoked_at }], next_since, server_time }`,
- * ascending by `revoked_at`, at most {@link REVOCATION_FEED_PAGE_SIZE} entries (a full page means
- * "ask again with `since=next_since`"; entries may repeat across pages, so they are merged by `jti`);
- * expired tokens are omitted; 401 `invalid_client` on bad credentials.
+ * Protocol (the Gatehouse contract): `GET {endpoint}?since=<epoch seconds>[&after=<jti>]` with HTTP Basic
+ * resource-server credentials → 200 `{ revoked: [{ jti, exp, revoked_at }], next_since, next_after?,
+ * server_time }`, ascending by `revoked_at` then `jti`, at most {@link REVOCATION_FEED_PAGE_SIZE} entries
+ * (a full page means "ask again with `since=next_since&after=next_after`", which continues after its last
+ * entry even within one second; entries may repeat across polls, so they are merged by `jti`); expired
+ * tokens are omitted; 401 `invalid_client` on bad credentials.
  *
  * The bound: the first poll asks from `now − maxAccessTokenLifetimeSeconds − clockSkewSeconds` (every
  * revocation of a token that could still be presented), later polls from the previous `next_since`,
@@ -190,9 +196,10 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
   // Nobody may be waiting on ready(); a rejection on stop must not become an unhandled rejection.
   readyPromise.catch(() => undefined);
 
-  async function fetchPage(since: number): Promise<RevocationFeedPage> {
+  async function fetchPage(since: number, after: string | undefined): Promise<RevocationFeedPage> {
     const url = new URL(options.revocationFeedEndpoint);
     url.searchParams.set('since', String(since));
+    if (after !== undefined) url.searchParams.set('after', after);
     let response: Response;
     try {
       response = await fetchFunction(url.href, {
@@ -235,9 +242,11 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
   async function pollOnce(): Promise<void> {
     const sentAtMs = options.now();
     let since = cursor ?? Math.floor(sentAtMs / 1000) - options.maxAccessTokenLifetimeSeconds - options.clockSkewSeconds;
+    /** Within the second `since`, the last entry read: set only while following full pages. */
+    let after: string | undefined;
     try {
       for (let pages = 1; ; pages += 1) {
-        const page = await fetchPage(since);
+        const page = await fetchPage(since, after);
         // Merged page by page: a revocation is honoured as soon as it is read.
         for (const entry of page.revoked) {
           revoked.set(entry.jti, entry.exp);
@@ -247,14 +256,19 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
           since = Math.min(page.nextSince, serverTime - REVOCATION_FEED_LOOKBACK_SECONDS);
           break;
         }
-        // A full page that does not move `since` forward would be asked for again forever.
-        if (page.nextSince <= since) {
-          throw new RevocationFeedFailure('unexpected_response', `revocation feed sent a full page without advancing next_since past ${since}`);
+        // A full page names its last entry (`next_after`), and the next page starts after it: a second with
+        // more revocations than a page (a burst of rotations, a client's tokens revoked at once) is read
+        // through. Without `next_after` (an authorization server before it), only a later `next_since` moves
+        // on; a full page that moves neither would be asked for again forever.
+        const advances = page.nextSince > since || (page.nextAfter !== undefined && page.nextSince === since && (after === undefined || page.nextAfter > after));
+        if (!advances) {
+          throw new RevocationFeedFailure('unexpected_response', `revocation feed sent a full page without advancing past ${since}${after === undefined ? '' : ` after ${after}`}`);
         }
         if (pages >= MAX_PAGES_PER_POLL) {
           throw new RevocationFeedFailure('unexpected_response', `revocation feed sent more than ${MAX_PAGES_PER_POLL} full pages`);
         }
         since = page.nextSince;
+        after = page.nextAfter;
       }
     } catch (error) {
       lastFailure = classifyFetchFailure(error);

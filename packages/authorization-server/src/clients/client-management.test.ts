@@ -191,7 +191,7 @@ describe('client management', () => {
     await suspendClient(admin(storage, 'development', NOW + 10), client.clientId);
     assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 10);
     assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
-    assert.deepEqual((await storage.tokens.listRevokedAccessTokens(NOW, NOW + 10, 10)).map((entry) => entry.tokenId), [access.tokenId]);
+    assert.deepEqual((await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW + 10, 10)).map((entry) => entry.tokenId), [access.tokenId]);
     await reactivateClient(admin(storage, 'development', NOW + 20), client.clientId);
     assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, null);
     const deleted = await deleteClient(admin(storage, 'development', NOW + 30), client.clientId);

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { basic, confidentialAuth, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerResourceServer } from '../clients/registration.ts';
+import { fixture, rotationChain } from '../storage/contract/fixtures.ts';
+import { REVOCATION_FEED_PAGE_SIZE } from './revocation-feed.ts';
 
 describe('GET /oauth/revoked-access-tokens (the revocation feed for local validation, SPEC decision 7)', () => {
   let server: TestServer;
@@ -66,5 +68,41 @@ describe('GET /oauth/revoked-access-tokens (the revocation feed for local valida
 
   it('refuses a malformed since with invalid_request', async () => {
     for (const since of ['yesterday', '-5', '1.5']) assert.equal((await feed(since)).json.error, 'invalid_request');
+  });
+
+  it('reads through a second with more revocations than a page: a full page names next_after, and after= continues past it', async () => {
+    server.clock.advanceSeconds(10);
+    const second = server.clock.nowSeconds();
+    // 1,205 rotations of one grant in one second: each revokes the access token it supersedes (SPEC §3).
+    const chain = await rotationChain(server.storage, await fixture(server.storage), Array.from({ length: 1206 }, () => second));
+    const superseded = chain.pairs.slice(0, -1).map(([access]) => access.tokenId).sort();
+    server.clock.advanceSeconds(1);
+
+    const first = await feed(second);
+    assert.equal(first.json.revoked.length, REVOCATION_FEED_PAGE_SIZE);
+    assert.equal(first.json.next_since, second);
+    const lastOfFirst = first.json.revoked.at(-1).jti;
+    assert.equal(first.json.next_after, lastOfFirst);
+    // Without after, the same second is read from its start again: the page a client would loop on.
+    assert.deepEqual((await feed(first.json.next_since)).json.revoked, first.json.revoked);
+
+    const seen: string[] = first.json.revoked.map((entry: { jti: string }) => entry.jti);
+    const rest = await feed(`${first.json.next_since}&after=${first.json.next_after}`);
+    assert.equal(rest.status, 200);
+    assert.equal(rest.json.revoked.length, superseded.length - REVOCATION_FEED_PAGE_SIZE);
+    assert.equal(rest.json.next_after, undefined, 'not full: nothing more');
+    assert.equal(rest.json.next_since, second);
+    seen.push(...rest.json.revoked.map((entry: { jti: string }) => entry.jti));
+    assert.deepEqual(seen, superseded, 'every superseded access token once, by jti within the second');
+  });
+
+  it('refuses an after that is not a jti with invalid_request, before reading anything', async () => {
+    for (const after of ['x', '1', 'A0000000-0000-4000-8000-000000000000', '00000000000040008000000000000000']) {
+      const response = await feed(`0&after=${encodeURIComponent(after)}`);
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'invalid_request');
+      assert.equal(response.json.revoked, undefined);
+    }
+    assert.equal((await feed('0&after=00000000-0000-4000-8000-000000000000&after=00000000-0000-4000-8000-000000000001')).json.error, 'invalid_request', 'repeated');
   });
 });

@@ -386,6 +386,19 @@ export interface AuditListOptions {
 }
 
 /** An access token's revocation, as the revocation feed publishes it (no token value, only its `jti`). */
+/**
+ * Where a page of the revocation feed starts. Without `afterTokenId`: every entry with `revokedAt >=
+ * sinceSeconds` (inclusive, as a poll's first page asks). With it: the entries after that one in the feed's
+ * order, `(revokedAt, tokenId) > (sinceSeconds, afterTokenId)`, so that a second with more revocations than
+ * a page holds (a rotation burst, a client's tokens revoked at once) is read through page by page.
+ */
+export interface RevocationFeedPosition {
+  /** Seconds since the epoch. */
+  sinceSeconds: number;
+  /** The `tokenId` of the last entry already read in the second `sinceSeconds`. */
+  afterTokenId?: string;
+}
+
 export interface RevokedAccessToken {
   tokenId: string;
   /** Seconds since the epoch: after this the token is refused anyway, so the feed can drop it. */
@@ -659,12 +672,13 @@ export interface Storage {
     revokeAccessTokensOfClient(clientId: string, now: number): Promise<number>;
     /**
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
-     * with `revokedAt >= sinceSeconds` that have not expired (`expiresAt > now`), ordered by `revokedAt`
-     * then `tokenId`, at most `limit` of them. Rotation, grant revocation and `revokeAccessToken` all set
-     * `revokedAt`. Indexed on `revoked_at`. With `audience` (RFC 8707, issue 15 §4), only the access tokens
-     * issued for it: a string is that `audience`, null the default resource (tokens stored without one).
+     * after `position` (see {@link RevocationFeedPosition}) that have not expired (`expiresAt > now`),
+     * ordered by `revokedAt` then `tokenId`, at most `limit` of them. Rotation, grant revocation and
+     * `revokeAccessToken` all set `revokedAt`. Indexed on (`revoked_at`, `token_id`). With `audience`
+     * (RFC 8707, issue 15 §4), only the access tokens issued for it: a string is that `audience`, null the
+     * default resource (tokens stored without one).
      */
-    listRevokedAccessTokens(sinceSeconds: number, now: number, limit: number, audience?: string | null): Promise<RevokedAccessToken[]>;
+    listRevokedAccessTokens(position: RevocationFeedPosition, now: number, limit: number, audience?: string | null): Promise<RevokedAccessToken[]>;
   };
   audit: {
     record(event: AuditEvent): Promise<void>;

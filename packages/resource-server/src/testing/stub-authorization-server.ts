@@ -1,6 +1,7 @@
 import { createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
+import { isUuid } from '@gatehouse/protocol';
 
 /**
  * A stub of the Gatehouse authorization server's resource-server-facing endpoints, as a web-standard
@@ -10,9 +11,10 @@ import type { CryptoKey, JWK } from 'jose';
  * - `POST /oauth/token/introspect` (RFC 7662; form body; `client_secret_basic` with form-urlencoded
  *   ID and secret, RFC 6749 §2.3.1) → `{ active: false }` or the token's members;
  * - `GET /.well-known/jwks.json` (RFC 7517) → the published ES256 keys;
- * - `GET /oauth/revoked-access-tokens?since=<epoch seconds>` (Basic) → `{ revoked: [{ jti, exp,
- *   revoked_at }], next_since, server_time }`, ascending by `revoked_at`, at most 1 000 entries, tokens
- *   already expired omitted; 401 `invalid_client` on bad credentials.
+ * - `GET /oauth/revoked-access-tokens?since=<epoch seconds>[&after=<jti>]` (Basic) → `{ revoked: [{ jti,
+ *   exp, revoked_at }], next_since, next_after?, server_time }`, ascending by `revoked_at` then `jti`, at
+ *   most 1 000 entries (a full page names its last `jti` in `next_after`), tokens already expired omitted;
+ *   401 `invalid_client` on bad credentials.
  *
  * Access tokens are RFC 9068 JWTs signed with jose (header `{ alg: 'ES256', typ: 'at+jwt', kid }`) or
  * opaque random strings. Revoking, refreshing (superseding) and suspending a client behave as at the
@@ -290,15 +292,22 @@ export async function createStubAuthorizationServer(options: StubAuthorizationSe
     if (!/^\d+$/.test(query.get('since') ?? '')) {
       return json(400, { error: 'invalid_request', error_description: 'since must be epoch seconds' });
     }
+    const after = query.get('after');
+    if (after !== null && !isUuid(after)) {
+      return json(400, { error: 'invalid_request', error_description: 'after must be the jti of a feed entry' });
+    }
     const serverTime = nowSeconds();
+    // As the real server: by revoked_at then jti; `since` alone inclusive, with `after` past that entry.
     const entries = feed
-      .filter((entry) => entry.revoked_at >= since && entry.exp > serverTime)
-      .sort((a, b) => a.revoked_at - b.revoked_at)
+      .filter((entry) => (after === null ? entry.revoked_at >= since : entry.revoked_at > since || (entry.revoked_at === since && entry.jti > after)))
+      .filter((entry) => entry.exp > serverTime)
+      .sort((a, b) => a.revoked_at - b.revoked_at || (a.jti < b.jti ? -1 : a.jti > b.jti ? 1 : 0))
       .slice(0, FEED_PAGE_SIZE);
-    // As the real server: continue from the last entry's second (inclusive, so entries of that second
-    // repeat), or from the same `since` when there was nothing.
-    const nextSince = entries.at(-1)?.revoked_at ?? since;
-    return json(200, { revoked: entries, next_since: nextSince, server_time: serverTime });
+    // Continue from the last entry's second, or from the same `since` when there was nothing; a full page
+    // names its last entry, after which the next page starts.
+    const last = entries.at(-1);
+    const nextSince = last?.revoked_at ?? since;
+    return json(200, { revoked: entries, next_since: nextSince, ...(entries.length === FEED_PAGE_SIZE ? { next_after: last?.jti } : {}), server_time: serverTime });
   }
 
   function record(request: Request, authenticated: boolean, tokenTypeHint: string | null): void {

@@ -129,7 +129,7 @@ export function resourcesContract({ withStorage }: ContractBackend): void {
       const forDefault = await issue(storage, undefined, undefined);
       await storage.tokens.revokeAccessToken(forExport.access.tokenDigest, NOW + 5);
       await storage.tokens.revokeAccessToken(forDefault.access.tokenDigest, NOW + 6);
-      const ids = async (audience?: string | null) => (await storage.tokens.listRevokedAccessTokens(NOW, NOW, 10, audience)).map((token) => token.tokenId);
+      const ids = async (audience?: string | null) => (await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW, 10, audience)).map((token) => token.tokenId);
       assert.deepEqual(await ids(EXPORT_API), [forExport.access.tokenId]);
       assert.deepEqual(await ids(null), [forDefault.access.tokenId]);
       assert.deepEqual(await ids(VENDOR_API), []);

@@ -152,7 +152,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       assert.equal((await storage.tokens.findByDigest(mine.refresh.tokenDigest))?.token.revokedAt, null);
       assert.equal((await storage.grants.find(mine.grant.grantId))?.revokedAt, null);
       assert.equal((await storage.tokens.findByDigest(others.access.tokenDigest))?.token.revokedAt, null);
-      const feed = await storage.tokens.listRevokedAccessTokens(NOW, NOW + 3, 10);
+      const feed = await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW + 3, 10);
       assert.deepEqual(feed.map((entry) => entry.tokenId), [mine.access.tokenId]);
       assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4), 0);
     }));
@@ -167,7 +167,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       await storage.grants.revoke(grant.grantId, NOW + 5, 'user_revoked');
       const revoked = await storage.tokens.findByDigest(access.tokenDigest);
       assert.deepEqual([revoked?.token.revokedAt, revoked?.grant.revokedAt], [NOW + 5, NOW + 5]);
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW, NOW + 5, 10), [{ tokenId: access.tokenId, expiresAt: access.expiresAt, revokedAt: NOW + 5 }]);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW + 5, 10), [{ tokenId: access.tokenId, expiresAt: access.expiresAt, revokedAt: NOW + 5 }]);
     }));
 
     it('listRevokedAccessTokens lists unexpired revoked access tokens since a time, by revokedAt then tokenId (the revocation feed)', withStorage(async (storage) => {
@@ -198,17 +198,42 @@ export function tokensContract({ withStorage }: ContractBackend): void {
         { tokenId: a1!.tokenId, expiresAt: a1!.expiresAt, revokedAt: NOW + 20 },
         ...at30,
       ];
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, now, 100), all);
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 20, now, 100), all.slice(1), 'since is inclusive');
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 21, now, 100), at30);
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(NOW + 31, now, 100), []);
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, now, 2), all.slice(0, 2), 'at most limit');
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: 0 }, now, 100), all);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW + 20 }, now, 100), all.slice(1), 'since is inclusive');
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW + 21 }, now, 100), at30);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW + 31 }, now, 100), []);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: 0 }, now, 2), all.slice(0, 2), 'at most limit');
       // expiresAt > now: a token is dropped from the feed at the second it expires.
-      assert.deepEqual(await storage.tokens.listRevokedAccessTokens(0, a0!.expiresAt, 100), all.filter((entry) => entry.expiresAt > a0!.expiresAt));
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: 0 }, a0!.expiresAt, 100), all.filter((entry) => entry.expiresAt > a0!.expiresAt));
       // Earlier, the expired one was still in the feed; an access token never revoked never is.
-      const earlier = (await storage.tokens.listRevokedAccessTokens(0, NOW - 600, 100)).map((entry) => entry.tokenId);
+      const earlier = (await storage.tokens.listRevokedAccessTokens({ sinceSeconds: 0 }, NOW - 600, 100)).map((entry) => entry.tokenId);
       assert.ok(earlier.includes(expired.access.tokenId));
       assert.ok(!earlier.includes(active.access.tokenId) && !earlier.includes(active.refresh.tokenId));
+    }));
+
+    it('listRevokedAccessTokens after a token: the entries after it in (revokedAt, tokenId) order, so one second\'s revocations page through', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      // 25 grants of one client, their access tokens revoked in the same second (a client's tokens at once).
+      for (let index = 0; index < 25; index += 1) await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 5), 25);
+      const everything = await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW, 100);
+      assert.equal(everything.length, 25);
+      assert.ok(everything.every((entry) => entry.revokedAt === NOW + 5));
+      const pages: string[][] = [];
+      let position: { sinceSeconds: number; afterTokenId?: string } = { sinceSeconds: NOW };
+      for (;;) {
+        const page = await storage.tokens.listRevokedAccessTokens(position, NOW, 10);
+        pages.push(page.map((entry) => entry.tokenId));
+        if (page.length < 10) break;
+        position = { sinceSeconds: page.at(-1)!.revokedAt, afterTokenId: page.at(-1)!.tokenId };
+      }
+      assert.deepEqual(pages.map((page) => page.length), [10, 10, 5]);
+      assert.deepEqual(pages.flat(), everything.map((entry) => entry.tokenId), 'every entry once, in order');
+      // Without a token the second is read from its start; after the last one, the later seconds only.
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW + 5 }, NOW, 3), everything.slice(0, 3));
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW + 5, afterTokenId: everything.at(-1)!.tokenId }, NOW, 100), []);
+      assert.deepEqual(await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW + 4, afterTokenId: everything.at(-1)!.tokenId }, NOW, 100), everything,
+        'a token id within an earlier second: everything from the next second on');
     }));
 
     describe('refresh-token grace successors (SPEC decision 8: the reuse grace window)', () => {

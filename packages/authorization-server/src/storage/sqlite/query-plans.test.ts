@@ -36,6 +36,16 @@ describe('SQLite query plans', () => {
     assert.doesNotMatch(details, /TEMP B-TREE/, `no sort: the index gives the feed's order. ${details}`);
   });
 
+  it('the revocation feed after a token seeks tokens_revoked_access by (revoked_at, token_id), without a sort', async () => {
+    const details = await planOf(
+      `SELECT token_id, expires_at, revoked_at FROM tokens
+         WHERE kind = 'access' AND revoked_at IS NOT NULL AND (revoked_at, token_id) > (?, ?) AND expires_at > ? ORDER BY revoked_at, token_id LIMIT ?`,
+      0, '00000000-0000-4000-8000-000000000000', 0, 10,
+    );
+    assert.match(details, /SEARCH tokens USING INDEX tokens_revoked_access \(\(revoked_at,token_id\)>\(\?,\?\)\)/, details);
+    assert.doesNotMatch(details, /TEMP B-TREE/, details);
+  });
+
   it('findGraceSuccessor goes by primary keys alone: the presented token, its grant\'s grace record, the grant (migration 30)', async () => {
     const details = await planOf(
       `SELECT r.grant_id, r.previous_digest, r.sealed_successor, r.grace_expires_at FROM tokens t

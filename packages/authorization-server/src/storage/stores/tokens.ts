@@ -235,14 +235,21 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
       );
       return changes;
     },
-    async listRevokedAccessTokens(sinceSeconds, now, limit, audience) {
+    async listRevokedAccessTokens(position, now, limit, audience) {
       // Issue 15 §4: `audience` null matches tokens stored without one (the default resource), hence
       // IS NOT DISTINCT FROM (SQLite has it too, since 3.39); without `audience`, no audience condition.
+      // After a token: a row-value comparison, which both databases answer with a seek of
+      // tokens_revoked_access (revoked_at, token_id); token_id compares bytewise on both (BINARY, COLLATE "C").
+      const { sinceSeconds, afterTokenId } = position;
+      const start = afterTokenId === undefined ? 'revoked_at >= ?' : '(revoked_at, token_id) > (?, ?)';
+      const parameters: unknown[] = afterTokenId === undefined ? [sinceSeconds, now] : [sinceSeconds, afterTokenId, now];
+      if (audience !== undefined) parameters.push(audience);
+      parameters.push(limit);
       const rows = await db.all(
         `SELECT token_id, expires_at, revoked_at FROM tokens
-           WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?${audience === undefined ? '' : ' AND audience IS NOT DISTINCT FROM ?'}
+           WHERE kind = 'access' AND revoked_at IS NOT NULL AND ${start} AND expires_at > ?${audience === undefined ? '' : ' AND audience IS NOT DISTINCT FROM ?'}
            ORDER BY revoked_at, token_id LIMIT ?`,
-        audience === undefined ? [sinceSeconds, now, limit] : [sinceSeconds, now, audience, limit],
+        parameters,
       );
       return rows.map((row) => ({ tokenId: String(row.token_id), expiresAt: Number(row.expires_at), revokedAt: Number(row.revoked_at) }));
     },
