@@ -134,7 +134,7 @@ export function seedGrants(path: string, tokenKey: Buffer, total: number, poolSi
       for (let i = start; i < Math.min(total, start + batch); i++) {
         const grantId = randomUUIDv7(); // as grants/authorization-code.ts mints them
         insertGrant.run(grantId, client.id, SEEDED_GRANTS_USER.id, randomUUID(), BENCH_SCOPE, now);
-        insertToken.run(randomDigest(), randomUUID(), 'access', grantId, client.id, BENCH_SCOPE, now, now + 900);
+        insertToken.run(randomDigest(), randomUUIDv7(), 'access', grantId, client.id, BENCH_SCOPE, now, now + 900);
         let refreshDigest: string;
         if (i % stride === 0 && refreshTokens.length < poolSize) {
           const minted = codec.mint('grt');

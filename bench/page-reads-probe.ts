@@ -14,7 +14,7 @@
  * SQLite's `dbstat` once the storage is closed. --root names a checkout (default: this one) whose storage,
  * codec and seeder are used.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,12 +71,12 @@ try {
   const codec = createOpaqueTokenCodec(key);
   const storage: Storage = createSqliteStorage(file);
   const now = Math.floor(Date.now() / 1000);
-  // As tokens/token-pair.ts mints them: the codec's digests, random token ids.
+  // As tokens/token-pair.ts mints them: the codec's digests, time-ordered access token ids (UUIDv7), random refresh token ids.
   const newPair = (grantId: string, clientId: string, scope: string[]): { tokens: TokenRecord[]; refresh: string } => {
     const access = codec.mint('gat');
     const refresh = codec.mint('grt');
     const record = (kind: 'access' | 'refresh', digest: string): TokenRecord => ({
-      tokenDigest: digest, tokenId: randomUUID(), kind, grantId, clientId, scope,
+      tokenDigest: digest, tokenId: kind === 'access' ? randomUUIDv7() : randomUUID(), kind, grantId, clientId, scope,
       issuedAt: now, expiresAt: now + (kind === 'access' ? 900 : 5_184_000), rotatedAt: null, revokedAt: null,
     });
     return { tokens: [record('access', access.digest), record('refresh', refresh.digest)], refresh: refresh.value };

@@ -197,7 +197,7 @@ async function runOnce(variant: Variant, seed: Seed, file: string) {
   const refreshDigests = seed.refreshTokens.map((value) => codec.digestOf(value, 'grt')!);
   const found = new Map<string, { grant: GrantRecord; scope: string[]; tokenId: string }>();
   const newPair = (grantId: string, clientId: string, scope: string[]): TokenRecord[] => (['access', 'refresh'] as const).map((kind) => ({
-    tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: randomUUID(), kind, grantId, clientId, scope,
+    tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: kind === 'access' ? randomUUIDv7() : randomUUID(), kind, grantId, clientId, scope,
     issuedAt: now, expiresAt: now + (kind === 'access' ? 900 : 5_184_000), rotatedAt: null, revokedAt: null,
   }));
   const work: Record<Phase, () => Promise<void>> = {

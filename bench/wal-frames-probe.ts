@@ -60,9 +60,9 @@ try {
   await storage.users.find(randomUUID());
   const walStart = statSync(`${file}-wal`).size;
   const now = Math.floor(Date.now() / 1000);
-  // As tokens/token-pair.ts mints them: the codec's digests, random token ids.
+  // As tokens/token-pair.ts mints them: the codec's digests, time-ordered access token ids (UUIDv7), random refresh token ids.
   const newPair = (grantId: string, scope: string[]): TokenRecord[] => (['access', 'refresh'] as const).map((kind) => ({
-    tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: randomUUID(), kind, grantId, clientId, scope,
+    tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: kind === 'access' ? randomUUIDv7() : randomUUID(), kind, grantId, clientId, scope,
     issuedAt: now, expiresAt: now + (kind === 'access' ? 900 : 5_184_000), rotatedAt: null, revokedAt: null,
   }));
   const concurrently = async (items: string[], work: (item: string) => Promise<void>) => {

@@ -9,7 +9,7 @@
  *   node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32]
  */
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
@@ -37,7 +37,7 @@ for (const value of pool.refreshTokens.slice(0, 2 * batch)) {
 }
 const rotate = (items: [string, TokenWithGrant][]) => Promise.all(items.map(([digest, { grant, token }]) => {
   const pair: TokenRecord[] = (['access', 'refresh'] as const).map((kind) => ({
-    tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: randomUUID(), kind, grantId: grant.grantId, clientId: grant.clientId,
+    tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: kind === 'access' ? randomUUIDv7() : randomUUID(), kind, grantId: grant.grantId, clientId: grant.clientId,
     scope: token.scope, issuedAt: now, expiresAt: now + (kind === 'access' ? 900 : 5_184_000), rotatedAt: null, revokedAt: null,
   }));
   return storage.tokens.rotateRefreshToken(digest, now, pair, {

@@ -26,7 +26,7 @@ describe('POST /oauth/token/introspect (RFC 7662; SPEC decision 14)', () => {
     assert.equal(body.sub, seed.users.alice.id);
     assert.equal(body.aud, 'http://localhost:3001');
     assert.equal(body.iss, server.issuer);
-    assert.match(body.jti, /^[0-9a-f-]{36}$/);
+    assert.match(body.jti, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'an opaque access token\'s jti: a UUIDv7 (tokens/token-pair.ts)');
     assert.equal(body['urn:gatehouse:params:oauth:subject_urn'], `urn:gatehouse:company:${seed.companies[0].id}`);
   });
 

@@ -11,6 +11,7 @@ describe('JWT access tokens (RFC 9068), accessTokenFormat "jwt"', () => {
   after(() => server.close());
 
   it('issues an ES256 at+jwt that verifies against the published JWKS with the RFC 9068 claims', async () => {
+    const beforeMilliseconds = Date.now();
     const { tokens } = await obtainTokens(server, { scope: 'users:read' });
     const header = decodeProtectedHeader(tokens.access_token);
     assert.equal(header.typ, 'at+jwt');
@@ -26,7 +27,11 @@ describe('JWT access tokens (RFC 9068), accessTokenFormat "jwt"', () => {
     assert.equal(payload.scope, 'users:read');
     assert.equal(payload.exp, server.clock.nowSeconds() + 900);
     assert.equal(payload['urn:gatehouse:params:oauth:subject_urn'], `urn:gatehouse:company:${seed.companies[0].id}`);
-    assert.match(String(payload.jti), /^[0-9a-f-]{36}$/);
+    // A UUIDv7 (RFC 9562 §5.7: version 7, variant 10), its 48-bit milliseconds the mint time (issue 12: the
+    // revocation feed's index takes time-ordered ids on its last pages).
+    assert.match(String(payload.jti), /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const mintedAtMilliseconds = Number.parseInt(String(payload.jti).replace(/-/g, '').slice(0, 12), 16);
+    assert.ok(mintedAtMilliseconds > beforeMilliseconds - 1 && mintedAtMilliseconds <= Date.now(), `minted at ${mintedAtMilliseconds}`);
     // The JWKS publishes no private part.
     const { keys } = await (await fetch(metadata.jwks_uri)).json();
     // Two keys: access tokens and session handover tokens, each its own kid (tokens/session-handover.ts).

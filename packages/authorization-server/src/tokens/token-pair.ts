@@ -1,7 +1,7 @@
 /**
  * Minting an access token and a refresh token for a grant, and the token response (RFC 6749 §5.1).
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, randomUUIDv7 } from 'node:crypto';
 import type { ServerContext } from '../server-context.ts';
 import type { GrantRecord, TokenForCode, TokenRecord } from '../storage/storage.ts';
 import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
@@ -37,7 +37,7 @@ export async function mintTokenPair(
   binding: { accessJkt?: string; refreshJkt?: string } = {},
 ): Promise<{ records: TokenRecord[]; response: TokenResponse }> {
   const { options, codec } = context;
-  const accessTokenId = randomUUID();
+  const accessTokenId = newAccessTokenId();
   const accessExpiresAt = now + options.accessTokenLifetimeSeconds;
   const access = options.accessTokenFormat === 'jwt'
     ? await signedAccessToken(context, grant, clientName, accessScope, accessTokenId, now, accessExpiresAt, audience ?? options.accessTokenAudience, binding.accessJkt)
@@ -80,7 +80,19 @@ export function mintOpaqueTokenPair(
 ): { tokens: TokenForCode[]; values: { access: string; refresh: string } } {
   const access = context.codec.mint('gat');
   const refresh = context.codec.mint('grt');
-  return { tokens: pairTokens(context, now, access.digest, randomUUID(), refresh.digest, binding), values: { access: access.value, refresh: refresh.value } };
+  return { tokens: pairTokens(context, now, access.digest, newAccessTokenId(), refresh.digest, binding), values: { access: access.value, refresh: refresh.value } };
+}
+
+/**
+ * An access token's id (`jti`, RFC 7519 §4.1.7; RFC 9068 §2.2): a UUIDv7 (RFC 9562 §5.7), time-ordered with
+ * 74 random bits. Issue 12: the revocation feed's index is ordered by (revoked_at, token_id), and a rotation
+ * revokes the access token it supersedes, minted about one access-token lifetime earlier and so in about the
+ * order it is now revoked: with time-ordered ids a second's revocations land on the index's last pages
+ * instead of a random page each (WAL frames per rotation 2.70 → 1.65 in `bench/wal-frames-probe.ts`). The
+ * mint time it reveals is the token's `iat`, which the JWT and introspection already give.
+ */
+function newAccessTokenId(): string {
+  return randomUUIDv7();
 }
 
 /** RFC 6749 §5.1: the token response for a grant's new pair (RFC 9449 §5: `DPoP` when the access token is bound). */
