@@ -171,6 +171,22 @@ describe('revocation feed', () => {
     assert.match(staleness(() => feed.isRevoked('j1')).detail, /without advancing past \d+ after j0500/);
   });
 
+  test('a feed that keeps sending full pages stops at maxPagesPerPoll and fails the poll', async () => {
+    const { fake, feed } = setup({ maxPagesPerPoll: 3 });
+    fake.respond = (since, after) => {
+      const base = after === null ? 0 : Number(after.slice(1)) + 1;
+      return Response.json({
+        revoked: Array.from({ length: REVOCATION_FEED_PAGE_SIZE }, (_, index) => ({ jti: `j${String(base + index).padStart(7, '0')}`, exp: since + 10_000, revoked_at: since })),
+        next_since: since,
+        next_after: `j${String(base + REVOCATION_FEED_PAGE_SIZE - 1).padStart(7, '0')}`,
+      });
+    };
+    await feed.poll();
+    assert.equal(fake.requests.length, 3);
+    assert.equal(feed.caughtUp, false);
+    assert.match(staleness(() => feed.isRevoked('j0000001')).detail, /more than 3 full pages/);
+  });
+
   test('a next_after that is not a string fails the poll', async () => {
     const { fake, feed } = setup();
     fake.respond = () => Response.json({ revoked: [], next_since: 0, next_after: 5 });

@@ -10,8 +10,12 @@ import type { ScheduleTimer, TimerHandle } from './timer.ts';
  */
 export const REVOCATION_FEED_PAGE_SIZE = 1000;
 
-/** A guard against a feed that never ends: 1 000 pages (a million revocations) in one poll. */
-const MAX_PAGES_PER_POLL = 1000;
+/**
+ * A guard against a feed that never ends: 10 000 pages (ten million revocations) in one poll. The start-up
+ * catch-up reads the revocations of one access-token lifetime (15 min) in one poll: this covers about
+ * 11 000 revocations per second sustained (each refresh rotation supersedes an access token).
+ */
+export const DEFAULT_MAX_PAGES_PER_POLL = 10_000;
 
 /**
  * Each poll re-reads at least this many seconds before the authorization server's time, seconds.
@@ -43,6 +47,8 @@ export interface RevocationFeedOptions {
   readonly clockSkewSeconds: number;
   /** Abort one page request after this many milliseconds. */
   readonly pollTimeoutMilliseconds: number;
+  /** Full pages one poll follows before it fails; default {@link DEFAULT_MAX_PAGES_PER_POLL}. */
+  readonly maxPagesPerPoll?: number;
   /** Clock, epoch milliseconds. */
   readonly now: () => number;
   readonly fetch: FetchFunction | undefined;
@@ -175,6 +181,7 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
   const authorization = clientSecretBasicAuthorization(options.clientId, options.clientSecret);
   const pollIntervalMs = options.pollIntervalSeconds * 1000;
   const maxStalenessMs = options.maxStalenessSeconds * 1000;
+  const maxPagesPerPoll = options.maxPagesPerPoll ?? DEFAULT_MAX_PAGES_PER_POLL;
   /** jti → exp (epoch seconds). */
   const revoked = new Map<string, number>();
   /** `since` of the next poll; `undefined` until a poll succeeded (then the catch-up window applies). */
@@ -264,8 +271,8 @@ export function createRevocationFeed(options: RevocationFeedOptions): Revocation
         if (!advances) {
           throw new RevocationFeedFailure('unexpected_response', `revocation feed sent a full page without advancing past ${since}${after === undefined ? '' : ` after ${after}`}`);
         }
-        if (pages >= MAX_PAGES_PER_POLL) {
-          throw new RevocationFeedFailure('unexpected_response', `revocation feed sent more than ${MAX_PAGES_PER_POLL} full pages`);
+        if (pages >= maxPagesPerPoll) {
+          throw new RevocationFeedFailure('unexpected_response', `revocation feed sent more than ${maxPagesPerPoll} full pages`);
         }
         since = page.nextSince;
         after = page.nextAfter;
