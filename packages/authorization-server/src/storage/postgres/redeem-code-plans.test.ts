@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { seed, startTestServer, type TestServer } from '../../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { createCompany, fixture } from '../contract/fixtures.ts';
 
 const skip = await postgresSkipReason();
 
@@ -102,6 +103,51 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
       await client.query('ROLLBACK');
     } finally {
       await client.end();
+    }
+  });
+
+  it('with plans made while grants is EMPTY (a new schema), a redemption still reads only its own pair\'s grants once the user holds many (migration 36)', async () => {
+    // A storage of its own: migrated, nothing seeded, so the first redemption plans on a grants table of 0 pages.
+    const storage = await createTestPostgresStorage();
+    const f = await fixture(storage);
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      const start = 1_800_000_000;
+      const fetched = async () => Number((await client.query(
+        "SELECT COALESCE(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'grants' AND schemaname = $1", [storage.schema],
+      )).rows[0]?.n ?? 0);
+      const redeem = async (code: string, subjectId: string, now: number) => {
+        await client.query(
+          `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id, code_challenge, issued_at, expires_at)
+           VALUES ($1, $2, $3, 'https://client.example/callback', 'read', 'company', $4, NULL, $5::bigint, $5::bigint + 600)`,
+          [code, f.client.clientId, f.user.userId, subjectId, now],
+        );
+        const before = await fetched();
+        const result = await client.query("SELECT * FROM gatehouse_redeem_code($1, $2, $2, 'company', $3, $4, $4, true)", [code, f.client.clientId, subjectId, now]);
+        assert.deepEqual(result.rows, [{ redeem_outcome: 'issued', replay_grant_id: null }], code);
+        return (await fetched()) - before;
+      };
+      const insertGrant = (grantId: string, subjectId: string, createdAt: number) => client.query(
+        "INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)",
+        [grantId, f.client.clientId, f.user.userId, subjectId, createdAt],
+      );
+      // The first redemptions plan every statement of the function on the empty table.
+      assert.equal(await redeem('empty-plan-code-0', f.company.subjectId, start), 0);
+      await insertGrant('empty-plan-grant-0', f.company.subjectId, start);
+      // The same user then connects 300 other companies (an accountant's firm): live grants of the same client and user.
+      for (let i = 0; i < 300; i++) await insertGrant(`empty-plan-other-${i}`, (await createCompany(storage)).subjectId, start);
+      // A second connection of the first company supersedes its grant: the pair's rows only, by index.
+      const read = await redeem('empty-plan-code-1', f.company.subjectId, start + 1);
+      assert.ok(read <= 5, `the redemption fetched ${read} grants by index, of 302 live: a plan made on the empty table read the user's grants`);
+      const [superseded] = (await client.query("SELECT revocation_reason FROM grants WHERE grant_id = 'empty-plan-grant-0'")).rows;
+      assert.equal(superseded?.revocation_reason, 'superseded');
+      await client.query('ROLLBACK');
+    } finally {
+      await client.end();
+      await storage.close();
     }
   });
 });

@@ -370,11 +370,42 @@ describe("version 35: one grants index by subject; SQLite's code indexes by subj
       for (const name of grantsIndexesAfter) assert.ok(indexes.has(name), name);
       for (const name of grantsIndexesGone) assert.ok(!indexes.has(name), name);
       assert.match(indexes.get('grants_by_subject')!, /\(subject_type, subject_id, revoked_at, client_id\)$/);
-      assert.match(indexes.get('authorization_codes_unredeemed_by_subject')!, /WHERE \(grant_id IS NULL\)$/);
-      assert.match(indexes.get('authorization_codes_unredeemed_by_user')!, /WHERE \(grant_id IS NULL\)$/);
+      // Partial still (migration 36 added the first column's non-null to their condition).
+      assert.match(indexes.get('authorization_codes_unredeemed_by_subject')!, /WHERE \(\(grant_id IS NULL\) AND/);
+      assert.match(indexes.get('authorization_codes_unredeemed_by_user')!, /WHERE \(\(grant_id IS NULL\) AND/);
     } finally {
       await client.end();
       await dropTestSchema(schema);
     }
+  });
+});
+
+describe('version 36: partial indexes only a query on their first column can use (PostgreSQL, issue 12)', () => {
+  it('each keeps its columns and condition and adds its first column\'s non-null; SQLite is untouched', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 35, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 35));
+      const indexes = new Map((await client.query('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1', [schema])).rows
+        .map((row) => [String(row.indexname), String(row.indexdef).replace(/ON \S+\./, 'ON ')]));
+      const expected: Record<string, RegExp> = {
+        grants_active_by_user: /ON grants USING btree \(user_id\) WHERE \(\(revoked_at IS NULL\) AND \(user_id IS NOT NULL\)\)$/,
+        grants_one_active: /^CREATE UNIQUE INDEX .* \(client_id, subject_type, subject_id\) WHERE \(\(revoked_at IS NULL\) AND \(client_id IS NOT NULL\)\)$/,
+        grants_revoked_cleanup: /\(cleanup_after\) WHERE \(\(revoked_at IS NOT NULL\) AND \(cleanup_after IS NOT NULL\)\)$/,
+        tokens_access_by_expiry: /\(expires_at\) WHERE \(\(kind = 'access'::text\) AND \(expires_at IS NOT NULL\)\)$/,
+        tokens_refresh_cleanup: /\(COALESCE\(cleanup_after, expires_at\)\) WHERE \(\(kind = 'refresh'::text\) AND \(COALESCE\(cleanup_after, expires_at\) IS NOT NULL\)\)$/,
+        authorization_codes_unredeemed_by_subject: /\(subject_type, subject_id\) WHERE \(\(grant_id IS NULL\) AND \(subject_type IS NOT NULL\)\)$/,
+        authorization_codes_unredeemed_by_user: /\(user_id\) WHERE \(\(grant_id IS NULL\) AND \(user_id IS NOT NULL\)\)$/,
+        webhook_deliveries_finished: /\(created_at\) WHERE \(\(next_attempt_at IS NULL\) AND \(created_at IS NOT NULL\)\)$/,
+        api_keys_one_integrated: /^CREATE UNIQUE INDEX .* \(client_id, subject_type, subject_id\) WHERE \(\(key_type = 'integrated'::text\) AND \(revoked_at IS NULL\) AND \(client_id IS NOT NULL\)\)$/,
+      };
+      for (const [name, pattern] of Object.entries(expected)) assert.match(indexes.get(name) ?? `(no ${name})`, pattern, name);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+    assert.ok(!sqliteMigrations.some((migration) => migration.version === 36), 'PostgreSQL only');
   });
 });

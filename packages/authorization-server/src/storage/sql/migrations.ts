@@ -1135,4 +1135,43 @@ export const migrations: readonly Migration[] = [
     `,
     }],
   },
+  {
+    // Issue 12. PostgreSQL may read a partial index whole, as a smaller table, for any query whose WHERE implies
+    // the index's condition. On an empty table every plan costs about the same, and the generic plans a pooled
+    // connection keeps (a named statement's, a PL/pgSQL function's) were made there, in a new deployment or a
+    // new schema, and kept until the table's next ANALYZE (never, with autovacuum off): the benchmark caught
+    // one connection of ten whose `gatehouse_redeem_code` found the pair's live grant by reading all of the
+    // user's live grants through grants_active_by_user (2,422 redemptions read 20.7 million index entries; the
+    // bench user holds every grant), and the rotation's "revoke the superseded access token" planned on an empty
+    // tokens table reads tokens_access_by_expiry whole. Each condition now also requires the index's first
+    // column (or expression) to be non-null: a query that compares that column (=, <, <=: strict operators) still
+    // implies it, one that does not cannot use the index. The column is NOT NULL in every row (or, for the
+    // cleanup indexes, in every row the index is for), so each index holds the same entries as before.
+    // SQLite's planner never reads a partial index whole to filter (sqlite/query-plans.test.ts holds its plans).
+    version: 36,
+    name: 'partial indexes only a query on their first column can use: no generic plan made on an empty table reads one whole',
+    only: 'postgres',
+    steps: [`
+      DROP INDEX grants_active_by_user;
+      CREATE INDEX grants_active_by_user ON grants (user_id) WHERE revoked_at IS NULL AND user_id IS NOT NULL;
+      DROP INDEX grants_one_active;
+      CREATE UNIQUE INDEX grants_one_active ON grants (client_id, subject_type, subject_id) WHERE revoked_at IS NULL AND client_id IS NOT NULL;
+      DROP INDEX grants_revoked_cleanup;
+      CREATE INDEX grants_revoked_cleanup ON grants (cleanup_after) WHERE revoked_at IS NOT NULL AND cleanup_after IS NOT NULL;
+      DROP INDEX tokens_access_by_expiry;
+      CREATE INDEX tokens_access_by_expiry ON tokens (expires_at) WHERE kind = 'access' AND expires_at IS NOT NULL;
+      DROP INDEX tokens_refresh_cleanup;
+      CREATE INDEX tokens_refresh_cleanup ON tokens (COALESCE(cleanup_after, expires_at))
+        WHERE kind = 'refresh' AND COALESCE(cleanup_after, expires_at) IS NOT NULL;
+      DROP INDEX authorization_codes_unredeemed_by_subject;
+      CREATE INDEX authorization_codes_unredeemed_by_subject ON authorization_codes (subject_type, subject_id) WHERE grant_id IS NULL AND subject_type IS NOT NULL;
+      DROP INDEX authorization_codes_unredeemed_by_user;
+      CREATE INDEX authorization_codes_unredeemed_by_user ON authorization_codes (user_id) WHERE grant_id IS NULL AND user_id IS NOT NULL;
+      DROP INDEX webhook_deliveries_finished;
+      CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE next_attempt_at IS NULL AND created_at IS NOT NULL;
+      DROP INDEX api_keys_one_integrated;
+      CREATE UNIQUE INDEX api_keys_one_integrated ON api_keys (client_id, subject_type, subject_id)
+        WHERE key_type = 'integrated' AND revoked_at IS NULL AND client_id IS NOT NULL;
+    `],
+  },
 ];

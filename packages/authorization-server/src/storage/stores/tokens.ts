@@ -76,9 +76,10 @@ function tokenLookup(withClient: boolean): string {
  * row); the rest happens only if it did. Its parameters are numbered here ($n, several used twice): the
  * text has no `?`, so the driver passes it on unchanged. $1–$10 the new tokens (postgresTokenColumns),
  * $11 the presented digest, $12 now, $13–$18 the audit event (auditEventColumns, or NULLs), $19–$20 the
- * grace successor (or NULLs), $21 the audiences, $22 the DPoP thumbprints.
+ * grace successor (or NULLs), $21 the audiences, $22 the DPoP thumbprints. Exported for
+ * postgres/empty-table-plans.test.ts.
  */
-const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
+export const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
      SELECT g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
      WHERE t.token_digest = $11 AND t.kind = 'refresh' AND g.revoked_at IS NULL
      FOR NO KEY UPDATE OF g

@@ -1,0 +1,84 @@
+/**
+ * Migration 36 (issue 12): the generic plans a pooled connection keeps, made on empty tables (a new
+ * deployment, a new schema), reach rows through an index condition, never by reading a partial index whole.
+ * On an empty table every plan costs about the same, and PostgreSQL may read a partial index whole for any
+ * query that implies its condition: the rotation's "revoke the superseded access token" (grant_id, kind =
+ * 'access', revoked_at IS NULL) used to read tokens_access_by_expiry whole there, every live access token per
+ * rotation for as long as the plan was kept. gatehouse_redeem_code's statements are checked by what they
+ * fetch (redeem-code-plans.test.ts): EXPLAIN does not show a function's plans.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import type { Storage } from '../storage.ts';
+import { POSTGRES_ROTATE_REFRESH_TOKEN } from '../stores/tokens.ts';
+
+const skip = await postgresSkipReason();
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
+
+/** Every scan of the plan: `<node type> <relation or index>` and whether it has an index condition. */
+function scans(node: PlanNode, found: Array<{ scan: string; indexCond: boolean }> = []): Array<{ scan: string; indexCond: boolean }> {
+  if (/Scan/.test(node['Node Type'])) found.push({ scan: `${node['Node Type']} ${node['Index Name'] ?? node['Relation Name'] ?? ''}`.trim(), indexCond: node['Index Cond'] !== undefined });
+  for (const child of node.Plans ?? []) scans(child, found);
+  return found;
+}
+
+describe('generic plans made on empty tables (migration 36)', { skip }, () => {
+  let storage: Storage & { schema: string };
+  let client: pg.Client;
+  before(async () => {
+    storage = await createTestPostgresStorage();
+    await storage.users.find('00000000-0000-4000-8000-000000000000'); // migrated, nothing stored
+    client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema} -c plan_cache_mode=force_generic_plan` });
+    await client.connect();
+  });
+  after(async () => {
+    await client?.end();
+    await storage?.close();
+  });
+
+  // A prepared statement's plan under force_generic_plan is the generic one whatever values EXECUTE passes
+  // (EXPLAIN of a statement with bound parameters would plan for those values instead).
+  let statements = 0;
+  const planOf = async (sql: string, parameters: number) => {
+    const name = `plan_${statements++}`;
+    await client.query(`PREPARE ${name} AS ${sql}`);
+    const result = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`);
+    return scans((result.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan);
+  };
+
+  it("the refresh rotation's statement finds every row it reads or changes by an index condition", async () => {
+    const found = await planOf(POSTGRES_ROTATE_REFRESH_TOKEN, 22);
+    assert.ok(found.length >= 4, JSON.stringify(found));
+    for (const { scan, indexCond } of found) {
+      // CTE and function scans read the statement's own rows and parameters; every table is reached by an index condition.
+      if (/^(CTE|Function|Values) Scan/.test(scan)) continue;
+      assert.ok(indexCond, `${scan} without an index condition: ${JSON.stringify(found)}`);
+    }
+    assert.ok(!found.some(({ scan }) => /tokens_access_by_expiry|tokens_refresh_cleanup|grants_active_by_user|grants_one_active|grants_revoked_cleanup/.test(scan)),
+      `an index the rotation does not search by: ${JSON.stringify(found)}`);
+  });
+
+  it('the queries the partial indexes are for still use them, by an index condition: by user, by expiry, by due cleanup, by pair', async () => {
+    const cases: Array<[string, number, RegExp]> = [
+      ['SELECT grant_id FROM grants WHERE user_id = $1 AND revoked_at IS NULL', 1, /grants_active_by_user/],
+      ["SELECT x.ctid FROM tokens x WHERE x.kind = 'access' AND x.expires_at <= $1 ORDER BY x.expires_at LIMIT 100", 1, /tokens_access_by_expiry/],
+      ["SELECT x.ctid FROM tokens x WHERE x.kind = 'refresh' AND COALESCE(x.cleanup_after, x.expires_at) <= $1 ORDER BY COALESCE(x.cleanup_after, x.expires_at) LIMIT 100", 1, /tokens_refresh_cleanup/],
+      ['SELECT grant_id FROM grants WHERE client_id = $1 AND subject_type = $2 AND subject_id = $3 AND revoked_at IS NULL', 3, /grants_one_active/],
+      ['SELECT code_digest FROM authorization_codes WHERE grant_id IS NULL AND user_id = $1', 1, /authorization_codes_unredeemed_by_user/],
+      ['SELECT code_digest FROM authorization_codes WHERE grant_id IS NULL AND subject_type = $1 AND subject_id = $2', 2, /authorization_codes_unredeemed_by_subject/],
+    ];
+    for (const [sql, parameters, index] of cases) {
+      const found = await planOf(sql, parameters);
+      assert.ok(found.some(({ scan, indexCond }) => index.test(scan) && indexCond), `${sql}: ${JSON.stringify(found)}`);
+    }
+  });
+});
