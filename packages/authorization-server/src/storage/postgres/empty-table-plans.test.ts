@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { confidentialAuth, obtainTokens, postForm, startTestServer } from '../../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import type { Storage } from '../storage.ts';
 import { POSTGRES_ROTATE_REFRESH_TOKEN } from '../stores/tokens.ts';
@@ -82,3 +83,59 @@ describe('generic plans made on empty tables (migration 36)', { skip }, () => {
     }
   });
 });
+
+describe('every named statement of a flow, a refresh, an introspection and a revocation, planned generic on empty tables (migration 36)', { skip }, () => {
+  it('reaches the tables it reads by an index condition, never by reading an index whole nor a hot table sequentially', async () => {
+    // The statements the server names (so that each pooled connection keeps their plans), as it sends them.
+    const named = new Map<string, string>();
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+      if (typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string') {
+        named.set((config as { name: string }).name, (config as { text: string }).text);
+      }
+      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
+    } as typeof query;
+    const server = await startTestServer({ storage: await createTestPostgresStorage() });
+    try {
+      const { tokens } = await obtainTokens(server);
+      const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      assert.equal(refreshed.status, 200);
+      assert.equal((await postForm(`${server.url}/oauth/token/introspect`, { token: refreshed.json.access_token }, { authorization: confidentialAuth() })).json.active, true);
+      assert.equal((await postForm(`${server.url}/oauth/revoke`, { token: refreshed.json.refresh_token }, { authorization: confidentialAuth() })).status, 200);
+    } finally {
+      pg.Client.prototype.query = query;
+      await server.close();
+    }
+    for (const name of ['gatehouse_token_by_token_digest', 'gatehouse_rotate_refresh_token', 'gatehouse_find_client']) assert.ok(named.has(name), `${name} among ${[...named.keys()].join(', ')}`);
+
+    // A new deployment: migrated, nothing stored.
+    const empty = await createTestPostgresStorage();
+    await empty.users.find('00000000-0000-4000-8000-000000000000');
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${empty.schema} -c plan_cache_mode=force_generic_plan` });
+    await client.connect();
+    const hot = /^(tokens|grants|authorization_codes|audit_events|login_sessions|interactions|refresh_token_grace|rate_limit_windows|dpop_proofs)$/;
+    const problems: string[] = [];
+    try {
+      for (const [name, text] of named) {
+        const parameters = Math.max(0, ...[...text.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
+        await client.query(`PREPARE ${name} AS ${text}`);
+        const result = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`);
+        const plan = (result.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan;
+        for (const node of nodes(plan)) {
+          if (/Index( Only)? Scan/.test(node['Node Type']) && node['Index Cond'] === undefined) problems.push(`${name}: ${node['Node Type']} of ${node['Index Name']} without an index condition`);
+          if (node['Node Type'] === 'Seq Scan' && hot.test(node['Relation Name'] ?? '')) problems.push(`${name}: Seq Scan of ${node['Relation Name']}`);
+        }
+      }
+    } finally {
+      await client.end();
+      await empty.close();
+    }
+    assert.deepEqual(problems, [], `of ${named.size} named statements`);
+  });
+});
+
+function nodes(node: PlanNode, found: PlanNode[] = []): PlanNode[] {
+  found.push(node);
+  for (const child of node.Plans ?? []) nodes(child, found);
+  return found;
+}
