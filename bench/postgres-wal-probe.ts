@@ -1,10 +1,11 @@
 /**
  * Issue 12: the WAL PostgreSQL writes per refresh rotation and per code exchange, the storage alone (no
- * HTTP). The one statement of each (`gatehouse_rotate_refresh_token`, `gatehouse_redeem_code`) runs under
+ * HTTP). The one statement of each (`gatehouse_rotate_refresh_tokens`, `gatehouse_redeem_code`) runs under
  * `EXPLAIN (ANALYZE, WAL)`, which executes it and counts the WAL records, full-page images and bytes of
  * that statement alone, so other sessions' writes on a shared server do not enter the count (unlike
  * `pg_current_wal_lsn()` differences). Each data-modifying part of the statement is a ModifyTable node
- * (its counters include its scans); their sum is the statement's. Full-page images depend on when the
+ * (its counters include its scans); their sum is the statement's. The rotations' function (migration 37)
+ * is one Result node whose counters are its statements'; a call of several rotations counts as that many. Full-page images depend on when the
  * last checkpoint was, so compare records and bytes.
  *
  *   node bench/postgres-wal-probe.ts [ROOT] [--grants 300] [--rotations-per-grant 4]
@@ -36,22 +37,24 @@ interface Tally { statements: number; records: number; fullPages: number; bytes:
 const tallies = new Map<Kind, Tally>();
 let measuring = false;
 /** The answer each store expects from its statement (EXPLAIN returns the plan instead). */
-const answers: Record<Kind, Record<string, unknown>> = { rotation: { rotated: 1 }, exchange: { redeem_outcome: 'issued', replay_grant_id: null } };
+const answers: Record<Kind, Record<string, unknown>> = { rotation: { rotated: [true] }, exchange: { redeem_outcome: 'issued', replay_grant_id: null } };
 
 type Query = (this: pg.Client, config: unknown, values?: unknown, callback?: unknown) => unknown;
 const query = pg.Client.prototype.query as unknown as Query;
 (pg.Client.prototype as unknown as { query: Query }).query = function (config, values, callback) {
   const text = typeof config === 'string' ? config : (config as { text?: unknown } | undefined)?.text;
   const kind: Kind | undefined = !measuring || typeof text !== 'string' ? undefined
-    : text.startsWith('WITH locked AS') ? 'rotation' : text.startsWith('WITH redeemed AS') ? 'exchange' : undefined;
+    : text.startsWith('SELECT gatehouse_rotate_refresh_tokens(') ? 'rotation' : text.startsWith('WITH redeemed AS') ? 'exchange' : undefined;
   if (!kind) return query.call(this, config, values, callback);
   if (typeof values === 'function') [callback, values] = [values, undefined];
   const parameters = typeof config === 'string' ? values : ((config as { values?: unknown }).values ?? values);
   const answered = (query.call(this, { text: `EXPLAIN (ANALYZE, WAL, FORMAT JSON) ${text}`, values: parameters }) as Promise<pg.QueryResult>).then((result) => {
     const tally = tallies.get(kind) ?? tallies.set(kind, { statements: 0, records: 0, fullPages: 0, bytes: 0 }).get(kind)!;
-    tally.statements += 1;
+    // A rotations call: one per presented digest (its first parameter).
+    const rotations = kind === 'rotation' ? (parameters as unknown[][])[0]!.length : 1;
+    tally.statements += rotations;
     const visit = (node: Record<string, unknown>) => {
-      if (node['Node Type'] === 'ModifyTable') {
+      if (node['Node Type'] === 'ModifyTable' || (node['Node Type'] === 'Result' && node.Plans === undefined)) {
         tally.records += Number(node['WAL Records']);
         tally.fullPages += Number(node['WAL FPI']);
         tally.bytes += Number(node['WAL Bytes']);
@@ -60,7 +63,7 @@ const query = pg.Client.prototype.query as unknown as Query;
       }
     };
     visit(result.rows[0]['QUERY PLAN'][0].Plan);
-    result.rows = [answers[kind]];
+    result.rows = [kind === 'rotation' ? { rotated: Array.from({ length: rotations }, () => true) } : answers[kind]];
     return result;
   });
   if (typeof callback !== 'function') return answered;

@@ -10,9 +10,11 @@
  * - `grants.exchangeCode`/`issueForCode`/`exchangeReadyCode`: ONE statement around `gatehouse_redeem_code`
  *   (migration 20), which takes the (client, subject) advisory lock and locks the code and the superseded
  *   grants (grants.ts); `exchangeReadyCode`'s statement also reads the code and checks it first.
- * - `tokens.rotateRefreshToken`: ONE statement that locks the grant row (`FOR NO KEY UPDATE`), flips the
- *   presented refresh token only if it is still current, revokes the grant's access tokens and inserts the
- *   new pair (tokens.ts).
+ * - `tokens.rotateRefreshToken`: ONE call of `gatehouse_rotate_refresh_tokens` (migration 37) per batch of
+ *   the rotations that queued while two were in flight (stores/refresh-rotation-batches.ts): each locks its
+ *   grant row (`FOR NO KEY UPDATE`; a batch in grant id order), flips the presented refresh token only if it
+ *   is still current, revokes the grant's access tokens; then the new pairs, audit events and grace records
+ *   of those that happened. One round trip and one commit per batch.
  * - `grants.revoke`: a short transaction, grant row first (lock order: whatever touches several tokens of a
  *   grant locks the grant row first, which rules out deadlocks).
  * - cleanup: `LIMIT n … FOR UPDATE SKIP LOCKED` batches so every instance may clean at once (cleanup.ts).

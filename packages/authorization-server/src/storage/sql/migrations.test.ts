@@ -409,3 +409,25 @@ describe('version 36: partial indexes only a query on their first column can use
     assert.ok(!sqliteMigrations.some((migration) => migration.version === 36), 'PostgreSQL only');
   });
 });
+
+describe('version 37: refresh rotations in batches (PostgreSQL, issue 12)', () => {
+  it('adds gatehouse_rotate_refresh_tokens, costed without sequential scans; SQLite is untouched', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 36, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 36));
+      const { rows } = await client.query(
+        `SELECT p.prorettype::regtype::text AS returns, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = $1 AND p.proname = 'gatehouse_rotate_refresh_tokens'`,
+        [schema],
+      );
+      assert.deepEqual(rows, [{ returns: 'boolean[]', proconfig: ['enable_seqscan=off'] }]);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+    assert.ok(!sqliteMigrations.some((migration) => migration.version === 37), 'PostgreSQL only');
+  });
+});

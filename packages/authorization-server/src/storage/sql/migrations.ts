@@ -1174,4 +1174,76 @@ export const migrations: readonly Migration[] = [
         WHERE key_type = 'integrated' AND revoked_at IS NULL AND client_id IS NOT NULL;
     `],
   },
+  {
+    // Issue 12 (PostgreSQL group commit): the refresh rotations that wait for a connection while others are
+    // in flight go to PostgreSQL together, as one call of this function: one round trip, one statement, one
+    // commit (one WAL flush) for all of them, instead of one each (stores/refresh-rotation-batches.ts). Each
+    // rotation is the compare-and-swap the single statement made (SPEC decision 8): its grant row locked
+    // first (the caller orders a batch by grant id, so two batches lock their grants in the same order),
+    // the presented token flipped only if it is still current, the grant's access tokens revoked; then the
+    // new tokens, audit events and grace records of every rotation that happened, one statement each.
+    // PL/pgSQL takes a new snapshot for each statement, so each rotation's UPDATEs see every row committed
+    // before its grant lock was granted. Parameters (arrays, one entry per rotation unless said): the
+    // presented digests, their grants, the rotations' times; the new tokens' ten columns, audiences and
+    // DPoP thumbprints with each token's rotation (1-based); the audit events' six columns (type NULL: none);
+    // the grace successors (sealed NULL: none). Returns whether each rotation happened.
+    version: 37,
+    name: 'refresh rotations in batches: gatehouse_rotate_refresh_tokens',
+    only: 'postgres',
+    steps: [`
+      CREATE FUNCTION gatehouse_rotate_refresh_tokens(
+        p_digests text[], p_now bigint[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_token_grant_id text[], p_client_id text[], p_scope text[],
+        p_issued_at bigint[], p_expires_at bigint[], p_rotated_at bigint[], p_revoked_at bigint[], p_audience text[], p_dpop_jkt text[],
+        p_token_rotation int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[],
+        p_sealed_successor text[], p_grace_expires_at bigint[]
+      ) RETURNS boolean[] LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $fn$
+      DECLARE
+        v_rotated boolean[] := array_fill(false, ARRAY[cardinality(p_digests)]);
+        v_grants text[] := array_fill(NULL::text, ARRAY[cardinality(p_digests)]);
+        v_done int[] := '{}';
+        v_grant text;
+      BEGIN
+        FOR i IN 1 .. cardinality(p_digests) LOOP
+          -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
+          SELECT g.grant_id INTO v_grant FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
+            WHERE t.token_digest = p_digests[i] AND t.kind = 'refresh' AND g.revoked_at IS NULL
+            FOR NO KEY UPDATE OF g;
+          CONTINUE WHEN NOT FOUND;
+          -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
+          UPDATE tokens SET rotated_at = p_now[i]
+            WHERE token_digest = p_digests[i] AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND grant_id = v_grant;
+          CONTINUE WHEN NOT FOUND;
+          -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
+          UPDATE tokens SET revoked_at = p_now[i] WHERE grant_id = v_grant AND kind = 'access' AND revoked_at IS NULL;
+          v_rotated[i] := true;
+          v_grants[i] := v_grant;
+          v_done := v_done || i;
+        END LOOP;
+        IF cardinality(v_done) = 0 THEN
+          RETURN v_rotated;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT u.token_digest, u.token_id, u.kind, u.grant_id, u.client_id, u.scope, u.issued_at, u.expires_at, u.rotated_at, u.revoked_at, u.audience, u.dpop_jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_token_grant_id, p_client_id, p_scope, p_issued_at, p_expires_at, p_rotated_at,
+            p_revoked_at, p_audience, p_dpop_jkt, p_token_rotation)
+            AS u(token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt, rotation)
+          WHERE u.rotation = ANY (v_done);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[i], p_audit_at[i], p_audit_actor[i], p_audit_client_id[i], p_audit_grant_id[i], p_audit_details[i]::jsonb
+          FROM unnest(v_done) AS i WHERE p_audit_type[i] IS NOT NULL;
+        -- SPEC decision 8: the grace record follows the grant's last rotation.
+        INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+          SELECT v_grants[i], p_digests[i], p_sealed_successor[i], p_grace_expires_at[i] FROM unnest(v_done) AS i
+          WHERE p_sealed_successor[i] IS NOT NULL
+          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at;
+        DELETE FROM refresh_token_grace
+          WHERE grant_id = ANY (ARRAY(SELECT v_grants[i] FROM unnest(v_done) AS i WHERE p_sealed_successor[i] IS NULL));
+        RETURN v_rotated;
+      END
+      $fn$;
+    `],
+  },
 ];

@@ -27,6 +27,7 @@ import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
+import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 
 export function createGrantStore(db: SqlDriver): Storage['grants'] {
   /** How this database revokes one grant inside a transaction (see the file's comment). */
@@ -324,19 +325,6 @@ async function postgresExchangeReadyCode(
     case 'code_outdated': return { outcome: 'code_outdated' };
     // Gone between the statement's read and its lock (deleted with its user): no such code any more.
     default: return { outcome: 'not_ready' };
-  }
-}
-
-/** A deadlock (40P01) or serialization failure (40001) rolled everything back: the statement runs again (twice at most). */
-async function retryingDeadlocks<T>(statement: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await statement();
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if ((code === '40P01' || code === '40001') && attempt < 3) continue;
-      throw error;
-    }
   }
 }
 

@@ -13,8 +13,10 @@
  *   client's `status` (the one column SPEC decision 13 rests on) and a cached record whose status differs is
  *   read again: a suspension anywhere is seen by the very next lookup, still in one round trip. (Joining the
  *   whole client row cost 27 more columns to describe and parse per lookup: 9% of an introspection's CPU.)
- * - `rotateRefreshToken` (SPEC decision 8): one named statement on PostgreSQL, a compare-and-swap
- *   transaction of five statements on SQLite (pinned by sqlite/refresh-statements.test.ts).
+ * - `rotateRefreshToken` (SPEC decision 8): on PostgreSQL one call of `gatehouse_rotate_refresh_tokens`
+ *   (migration 37) for every rotation that queued while others were in flight (refresh-rotation-batches.ts:
+ *   one round trip and one commit for a batch); a compare-and-swap transaction of five statements on SQLite
+ *   (pinned by sqlite/refresh-statements.test.ts), in the group commit's shared COMMIT.
  * - the refresh grant's lookup (`findByDigest` with `forRotation`): on PostgreSQL, the refresh token this
  *   instance's exchange or last rotation wrote, from postgres/written-rows.ts (no round trip); the
  *   rotation's compare-and-swap re-checks its state.
@@ -25,8 +27,9 @@ import { toGrant, toToken, type Row } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
 import type { ClientRecord, GraceSuccessor, GrantRecord, Storage, TokenWithGrant } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
-import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
+import { sqliteInsertTokens } from './token-rows.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
+import { createRotationBatches } from './refresh-rotation-batches.ts';
 
 export interface TokenStoreDependencies {
   /**
@@ -69,51 +72,12 @@ function tokenLookup(withClient: boolean): string {
     WHERE t.token_digest = ?`;
 }
 
-/**
- * PostgreSQL's rotation (SPEC decision 8), compare-and-swap in ONE statement. `locked` takes the grant row
- * lock, so two rotations (on any instances) take turns and a concurrent revocation is either fully before
- * or after; `current` then flips the token only if it is STILL current (re-checked against the committed
- * row); the rest happens only if it did. Its parameters are numbered here ($n, several used twice): the
- * text has no `?`, so the driver passes it on unchanged. $1–$10 the new tokens (postgresTokenColumns),
- * $11 the presented digest, $12 now, $13–$18 the audit event (auditEventColumns, or NULLs), $19–$20 the
- * grace successor (or NULLs), $21 the audiences, $22 the DPoP thumbprints. Exported for
- * postgres/empty-table-plans.test.ts.
- */
-export const POSTGRES_ROTATE_REFRESH_TOKEN = `WITH locked AS (
-     SELECT g.grant_id FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
-     WHERE t.token_digest = $11 AND t.kind = 'refresh' AND g.revoked_at IS NULL
-     FOR NO KEY UPDATE OF g
-   ), current AS (
-     UPDATE tokens SET rotated_at = $12
-     WHERE token_digest = $11 AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-       AND grant_id IN (SELECT grant_id FROM locked)
-     RETURNING grant_id
-   ), superseded_access AS (
-     -- SPEC §3: "all previous tokens are invalidated immediately" — the grant's access tokens too.
-     UPDATE tokens SET revoked_at = $12
-     WHERE grant_id IN (SELECT grant_id FROM current) AND kind = 'access' AND revoked_at IS NULL
-   ), inserted AS (
-     ${postgresInsertTokens(1, 21)} WHERE EXISTS (SELECT 1 FROM current)
-   ), audited AS (
-     -- The audit event commits with the rotation, and only if it happened ($13 is NULL when none is given).
-     INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-     SELECT $13::text, $14::bigint, $15::text, $16::text, $17::text, $18::jsonb WHERE $13::text IS NOT NULL AND EXISTS (SELECT 1 FROM current)
-   ), grace_kept AS (
-     -- SPEC decision 8: the grace record follows the grant's last rotation ($19 is NULL without a grace successor).
-     INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
-     SELECT grant_id, $11, $19::text, $20::bigint FROM current WHERE $19::text IS NOT NULL
-     ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
-       sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at
-   ), grace_dropped AS (
-     DELETE FROM refresh_token_grace WHERE grant_id IN (SELECT grant_id FROM current) AND $19::text IS NULL
-   )
-   SELECT count(*)::int AS rotated FROM current`;
-
 export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
   const byDigest = tokenLookup(postgres);
   // PostgreSQL: the refresh tokens this instance wrote, for the lookup before a rotation (postgres/written-rows.ts).
   const written = postgres ? writtenRowsOf(db) : undefined;
+  const batches = postgres ? createRotationBatches(db) : undefined;
 
   return {
     /** One token with its grant and client (RFC 7662 §2.2 needs all three); undefined if any is missing. */
@@ -149,11 +113,8 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
       if (written) {
         // Forgotten before the write: whatever its outcome, the presented token is no longer current here.
         const presented = written.takeRefreshToken(presentedDigest);
-        const row = await db.get<{ rotated: number }>(POSTGRES_ROTATE_REFRESH_TOKEN, [
-          ...postgresTokenColumns(newTokens), presentedDigest, now, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-          graceSuccessor?.sealedSuccessor ?? null, graceSuccessor?.graceExpiresAt ?? null, tokenAudiences(newTokens), tokenJkts(newTokens),
-        ], { name: 'gatehouse_rotate_refresh_token' });
-        if (row!.rotated !== 1) return 'not_current';
+        // Issue 12: with the rotations that queued meanwhile, in one statement and one commit.
+        if (!await batches!.rotate({ presentedDigest, now, newTokens, auditEvent, graceSuccessor })) return 'not_current';
         // The successor is current, and its grant was unrevoked at the rotation (it held the grant's row lock).
         const successor = newTokens.find((token) => token.kind === 'refresh');
         if (presented && successor) written.rememberRefreshToken(successor, presented.grant);
