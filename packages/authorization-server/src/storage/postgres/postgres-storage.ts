@@ -9,9 +9,11 @@
  * - `authorizationCodes.consume`: ONE conditional `UPDATE … RETURNING` (authorization-codes.ts).
  * - `grants.exchangeCode`/`issueForCode`/`exchangeReadyCode`: ONE statement around `gatehouse_redeem_code`
  *   (migration 20), which takes the (client, subject) advisory lock and locks the code and the superseded
- *   grants (grants.ts); `exchangeReadyCode`'s statement also reads the code and checks it first.
+ *   grants (grants.ts); `exchangeReadyCode` reads the code and checks it first, in ONE call of
+ *   `gatehouse_exchange_ready_codes` (migration 38) per batch of the exchanges that queued while two were in
+ *   flight (statement-batches.ts).
  * - `tokens.rotateRefreshToken`: ONE call of `gatehouse_rotate_refresh_tokens` (migration 37) per batch of
- *   the rotations that queued while two were in flight (stores/refresh-rotation-batches.ts): each locks its
+ *   the rotations that queued while two were in flight (statement-batches.ts): each locks its
  *   grant row (`FOR NO KEY UPDATE`; a batch in grant id order), flips the presented refresh token only if it
  *   is still current, revokes the grant's access tokens; then the new pairs, audit events and grace records
  *   of those that happened. One round trip and one commit per batch.

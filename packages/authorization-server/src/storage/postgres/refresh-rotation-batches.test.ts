@@ -106,9 +106,9 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
       const broken = tokenPair(c.grant, NOW + 30);
       broken[1] = { ...broken[1], tokenDigest: b.refresh.tokenDigest }; // a digest already stored: the insert violates tokens' primary key
       const outcomes = await Promise.allSettled([
-        batches.rotate(rotation(a, tokenPair(a.grant, NOW + 30))), // in flight alone; the next two queue and go together
-        batches.rotate(rotation(b, tokenPair(b.grant, NOW + 30))),
-        batches.rotate(rotation(c, broken)),
+        batches.submit(rotation(a, tokenPair(a.grant, NOW + 30))), // in flight alone; the next two queue and go together
+        batches.submit(rotation(b, tokenPair(b.grant, NOW + 30))),
+        batches.submit(rotation(c, broken)),
       ]);
       assert.deepEqual(outcomes.slice(0, 2), [{ status: 'fulfilled', value: true }, { status: 'fulfilled', value: true }]);
       assert.equal(outcomes[2]!.status, 'rejected');
@@ -151,7 +151,7 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
         grantId, clientId: e.client.clientId, userId: e.user.userId, subjectType: 'company' as const, subjectId: e.company.subjectId,
         scope: ['read'], createdAt: NOW, revokedAt: null, revocationReason: null,
       });
-      const rotate = (grantId: string, now: number) => batches.rotate({
+      const rotate = (grantId: string, now: number) => batches.submit({
         presentedDigest: `${grantId}-r`, now, newTokens: tokenPair(grantRecord(grantId), now),
         graceSuccessor: { grantId, previousDigest: `${grantId}-r`, sealedSuccessor: 'sealed', graceExpiresAt: now + 60 },
       });

@@ -50,7 +50,7 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
   });
   after(() => server?.close());
 
-  it('exchange 1 for a code another instance wrote: its read is part of its redemption (gatehouse_exchange_ready_code)', async () => {
+  it('exchange 1 for a code another instance wrote: its read is part of its redemption (gatehouse_exchange_ready_codes)', async () => {
     const { tokens } = await obtainTokens(server); // warms the confidential client and the resource catalogue
     assert.ok(tokens.access_token);
     // Another instance on the same schema stores the code (as after a consent there), so this one never saw it.
@@ -74,7 +74,7 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
       assert.equal(response.status, 200);
       body = response.json;
     });
-    assert.deepEqual(exchange, ['gatehouse_exchange_ready_code']);
+    assert.deepEqual(exchange, ['gatehouse_exchange_ready_codes']);
     assert.equal(body.scope, 'users:read');
     assert.equal((await introspect(server, String(body.access_token))).active, true);
   });
@@ -160,7 +160,7 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
       assert.equal(response.status, 200);
       Object.assign(tokens, response.json);
     });
-    assert.deepEqual(exchange, ['gatehouse_exchange_ready_code']);
+    assert.deepEqual(exchange, ['gatehouse_exchange_ready_codes']);
     const firstIntrospection = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
     const introspection = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
     const refresh = await statementsDuring(async () => {

@@ -1246,4 +1246,82 @@ export const migrations: readonly Migration[] = [
       $fn$;
     `],
   },
+  {
+    // Issue 12 (PostgreSQL group commit): the code exchanges that wait for a connection while others are in
+    // flight go to PostgreSQL together, as one call of this function (stores/grants.ts, `exchangeReadyCode`):
+    // one round trip, one statement, one commit for all of them. Each exchange is what the single statement
+    // gatehouse_exchange_ready_code made: the client's code read, checked against the token request, and only
+    // then redeemed by gatehouse_redeem_code (its locks, single use, SPEC decisions 6 and 11) with the grant
+    // stored and the code linked; then one INSERT for every issued exchange's tokens and one for their audit
+    // events. The codes are handled in (client, subject) order, the order of gatehouse_redeem_code's advisory
+    // locks, so two batches take them in the same order. Parameters (arrays, one entry per exchange unless
+    // said): code digest, client, now, redirect URI, PKCE challenge, DPoP thumbprint, the default resource's
+    // scopes (space-separated), the new grant's id; the tokens' digests, ids, kinds, expiries, thumbprints
+    // and exchange (1-based); the audit events' six columns (type NULL: none). One row per exchange: its
+    // position, the code as read (NULL: no such code for the client), the outcome (NULL: not ready), and the
+    // replayed code's grant.
+    version: 38,
+    name: 'code exchanges in batches: gatehouse_exchange_ready_codes',
+    only: 'postgres',
+    steps: [`
+      CREATE FUNCTION gatehouse_exchange_ready_codes(
+        p_code_digests text[], p_client_ids text[], p_now bigint[], p_redirect_uris text[], p_code_challenges text[], p_dpop_jkts text[],
+        p_default_scopes text[], p_grant_ids text[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_expires_at bigint[], p_token_jkt text[], p_token_exchange int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[]
+      ) RETURNS TABLE (exchange int, code jsonb, redeem_outcome text, replay_grant_id text)
+      LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $fn$
+      DECLARE
+        v_count int := cardinality(p_code_digests);
+        v_codes authorization_codes[] := array_fill(NULL::authorization_codes, ARRAY[v_count]);
+        v_issued int[] := '{}';
+        v_code authorization_codes;
+        v_redeemed record;
+        i int;
+      BEGIN
+        FOR i IN SELECT u.i FROM unnest(p_code_digests, p_client_ids) WITH ORDINALITY AS u(digest, client_id, i)
+            LEFT JOIN authorization_codes c ON c.code_digest = u.digest AND c.client_id = u.client_id
+            ORDER BY c.client_id, c.subject_type, c.subject_id, u.i LOOP
+          SELECT * INTO v_code FROM authorization_codes c WHERE c.code_digest = p_code_digests[i] AND c.client_id = p_client_ids[i];
+          IF NOT FOUND THEN
+            exchange := i; code := NULL; redeem_outcome := NULL; replay_grant_id := NULL;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          exchange := i; code := to_jsonb(v_code); redeem_outcome := NULL; replay_grant_id := NULL;
+          -- The token request's checks (stores/grants.ts meetsReadyConditions): otherwise nothing changes here.
+          IF v_code.consumed_at IS NULL AND p_now[i] < v_code.expires_at AND v_code.redirect_uri = p_redirect_uris[i]
+              AND v_code.code_challenge IS NOT DISTINCT FROM p_code_challenges[i] AND (v_code.dpop_jkt IS NULL OR v_code.dpop_jkt = p_dpop_jkts[i])
+              AND v_code.resources IS NULL AND v_code.scope <> '' AND string_to_array(v_code.scope, ' ') <@ string_to_array(p_default_scopes[i], ' ') THEN
+            SELECT * INTO v_redeemed FROM gatehouse_redeem_code(p_code_digests[i], p_client_ids[i], v_code.client_id, v_code.subject_type,
+              v_code.subject_id, p_now[i], p_now[i], true);
+            redeem_outcome := v_redeemed.redeem_outcome;
+            replay_grant_id := v_redeemed.replay_grant_id;
+            IF v_redeemed.redeem_outcome = 'issued' THEN
+              INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+                VALUES (p_grant_ids[i], v_code.client_id, v_code.user_id, v_code.subject_type, v_code.subject_id, v_code.scope, p_now[i], NULL, NULL, NULL);
+              UPDATE authorization_codes SET consumed_at = p_now[i], grant_id = p_grant_ids[i] WHERE code_digest = p_code_digests[i];
+              v_codes[i] := v_code;
+              v_issued := v_issued || i;
+            END IF;
+          END IF;
+          RETURN NEXT;
+        END LOOP;
+        IF cardinality(v_issued) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT t.digest, t.id, t.kind, p_grant_ids[t.exchange], (v_codes[t.exchange]).client_id, (v_codes[t.exchange]).scope, p_now[t.exchange],
+            t.expires_at, NULL, NULL, NULL, t.jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_expires_at, p_token_jkt, p_token_exchange) AS t(digest, id, kind, expires_at, jkt, exchange)
+          WHERE t.exchange = ANY (v_issued);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[e], p_audit_at[e], p_audit_actor[e], p_audit_client_id[e], p_audit_grant_id[e],
+            p_audit_details[e]::jsonb || jsonb_build_object('scope', (v_codes[e]).scope)
+          FROM unnest(v_issued) AS e WHERE p_audit_type[e] IS NOT NULL;
+        RETURN;
+      END
+      $fn$;
+    `],
+  },
 ];

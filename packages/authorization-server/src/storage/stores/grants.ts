@@ -8,7 +8,9 @@
  *   insert); on PostgreSQL ONE named statement around `gatehouse_redeem_code` (migration 20), which takes
  *   the advisory lock of the (client, subject), locks the code and the superseded grants and reads them
  *   fresh. `exchangeReadyCode` checks the code it reads against the token request first (the token
- *   endpoint's checks, meetsReadyConditions / EXCHANGE_READY_CODE), so the exchange needs no read before.
+ *   endpoint's checks, meetsReadyConditions / `gatehouse_exchange_ready_codes`), so the exchange needs no
+ *   read before; on PostgreSQL the exchanges that queue while two are in flight go together, as one call
+ *   and one commit (migration 38, postgres/statement-batches.ts).
  * - Revocation (`revoke`, `revokeAllOfClient`; issue 15 §5): on SQLite `revokeGrantSteps`
  *   (stores/grant-revocation.ts); on PostgreSQL the grant row first (lock order: whatever touches several
  *   tokens of a grant locks the grant row first), with the audit event in the same statement.
@@ -28,6 +30,7 @@ import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAu
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
+import { createStatementBatches } from '../postgres/statement-batches.ts';
 
 export function createGrantStore(db: SqlDriver): Storage['grants'] {
   /** How this database revokes one grant inside a transaction (see the file's comment). */
@@ -35,6 +38,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
   // PostgreSQL: the codes and refresh tokens this instance wrote (postgres/written-rows.ts): forgotten
   // before this instance's own next write to them, the exchange's refresh token remembered.
   const written = db.dialect === 'postgres' ? writtenRowsOf(db) : undefined;
+  const exchanges = written ? createStatementBatches((pending: PendingExchange[]) => postgresExchangeReadyCodes(db, pending)) : undefined;
   return {
     async issueForCode(codeDigest, grant, tokens, auditEvent) {
       if (written) {
@@ -80,7 +84,8 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
     async exchangeReadyCode(codeDigest, clientId, now, conditions, grantId, tokens, auditEvent) {
       if (written) {
         written.forgetCode(codeDigest);
-        const result = await postgresExchangeReadyCode(db, codeDigest, clientId, now, conditions, grantId, tokens, auditEvent);
+        // Issue 12: with the exchanges that queued meanwhile, in one statement and one commit.
+        const result = await exchanges!.submit({ codeDigest, clientId, now, conditions, grantId, tokens, auditEvent });
         const refreshToken = result.outcome === 'issued' ? result.tokens.find((token) => token.kind === 'refresh') : undefined;
         if (result.outcome === 'issued' && refreshToken) written.rememberRefreshToken(refreshToken, result.grant);
         return result;
@@ -248,7 +253,7 @@ async function postgresRedeemCode(
 
 /**
  * `grants.exchangeReadyCode`'s conditions (storage.ts ReadyCodeConditions) on a code read unused: SQLite's
- * check. PostgreSQL's is the `ready` part of EXCHANGE_READY_CODE below; the contract suite holds both to
+ * check. PostgreSQL's is the readiness test of `gatehouse_exchange_ready_codes` (migration 38); the contract suite holds both to
  * the same answers (contract/grants.ts).
  */
 function meetsReadyConditions(code: AuthorizationCodeRecord, now: number, conditions: ReadyCodeConditions): boolean {
@@ -271,61 +276,56 @@ function issuedForCode(code: AuthorizationCodeRecord, now: number, grantId: stri
   return { grant, tokens: records, ...(event ? { auditEvent: event } : {}) };
 }
 
-/**
- * PostgreSQL: exchangeReadyCode as ONE statement. `code` reads the client's code; `ready` keeps it only if
- * it meets the conditions (the same as meetsReadyConditions); only then `gatehouse_redeem_code` locks and
- * re-reads it fresh (single use, SPEC decisions 6 and 11) and the other parts store what exchangeCode's
- * statement stores, with the code's user, subject and scope. Parameters: $1 code digest, $2 client, $3 now,
- * $4 redirect URI, $5 challenge, $6 DPoP thumbprint, $7 the default resource's scopes, $8 the grant's id,
- * $9–$13 the tokens' digests, ids, kinds, expiries and thumbprints, $14–$19 the audit event (NULL without).
- */
-const EXCHANGE_READY_CODE = `WITH code AS (
-    SELECT * FROM authorization_codes WHERE code_digest = $1 AND client_id = $2
-  ), ready AS (
-    SELECT * FROM code WHERE consumed_at IS NULL AND $3::bigint < expires_at AND redirect_uri = $4::text
-      AND code_challenge IS NOT DISTINCT FROM $5::text AND (dpop_jkt IS NULL OR dpop_jkt = $6::text)
-      AND resources IS NULL AND scope <> '' AND string_to_array(scope, ' ') <@ $7::text[]
-  ), redeemed AS (
-    SELECT r.* FROM ready, gatehouse_redeem_code($1, $2, ready.client_id, ready.subject_type, ready.subject_id, $3, $3, true) r
-  ), new_grant AS (
-    INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
-    SELECT $8, client_id, user_id, subject_type, subject_id, scope, $3, NULL, NULL, NULL FROM ready
-    WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-  ), new_tokens AS (
-    INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
-    SELECT t.digest, t.id, t.kind, $8, ready.client_id, ready.scope, $3, t.expires_at, NULL, NULL, NULL, t.jkt
-    FROM ready, unnest($9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[]) AS t(digest, id, kind, expires_at, jkt)
-    WHERE EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-  ), linked AS (
-    UPDATE authorization_codes SET consumed_at = $3, grant_id = $8
-    WHERE code_digest = $1 AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-  ), audited AS (
-    INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-    SELECT $14::text, $15::bigint, $16::text, $17::text, $18::text, $19::jsonb || jsonb_build_object('scope', ready.scope) FROM ready
-    WHERE $14::text IS NOT NULL AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
-  )
-  SELECT code.*, (SELECT redeem_outcome FROM redeemed) AS redeem_outcome, (SELECT replay_grant_id FROM redeemed) AS replay_grant_id FROM code`;
+/** What `grants.exchangeReadyCode` was given (PostgreSQL: one exchange of a batch). */
+interface PendingExchange {
+  codeDigest: string;
+  clientId: string;
+  now: number;
+  conditions: ReadyCodeConditions;
+  grantId: string;
+  tokens: TokenForCode[];
+  auditEvent: AuditEvent | undefined;
+}
 
-async function postgresExchangeReadyCode(
-  db: SqlDriver, codeDigest: string, clientId: string, now: number, conditions: ReadyCodeConditions, grantId: string, tokens: TokenForCode[],
-  auditEvent: AuditEvent | undefined,
-): Promise<ExchangeReadyCodeResult> {
+const EXCHANGE_READY_CODES = `SELECT exchange, code, redeem_outcome, replay_grant_id
+  FROM gatehouse_exchange_ready_codes(${Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(', ')})`;
+
+/**
+ * PostgreSQL: exchangeReadyCode for every exchange of a batch (postgres/statement-batches.ts) as ONE call of
+ * `gatehouse_exchange_ready_codes` (migration 38): for each, the client's code read and checked against the
+ * conditions (as meetsReadyConditions), and only then `gatehouse_redeem_code`'s locks and single use (SPEC
+ * decisions 6 and 11), the grant, the code's link, the tokens and the audit event with the code's scope. A
+ * deadlock (40P01) rolled the whole batch back: it runs again.
+ */
+async function postgresExchangeReadyCodes(db: SqlDriver, exchanges: PendingExchange[]): Promise<ExchangeReadyCodeResult[]> {
+  const tokens = exchanges.flatMap((exchange, i) => exchange.tokens.map((token) => ({ token, exchange: i + 1 })));
+  const audit = exchanges.map(({ auditEvent }) => (auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]));
   const values = [
-    codeDigest, clientId, now, conditions.redirectUri, conditions.codeChallenge, conditions.dpopJkt, conditions.defaultResourceScopes, grantId,
-    tokens.map((t) => t.tokenDigest), tokens.map((t) => t.tokenId), tokens.map((t) => t.kind), tokens.map((t) => t.expiresAt),
-    tokens.map((t) => t.dpopJkt ?? null), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
+    exchanges.map((e) => e.codeDigest), exchanges.map((e) => e.clientId), exchanges.map((e) => e.now), exchanges.map((e) => e.conditions.redirectUri),
+    exchanges.map((e) => e.conditions.codeChallenge), exchanges.map((e) => e.conditions.dpopJkt), exchanges.map((e) => e.conditions.defaultResourceScopes.join(' ')),
+    exchanges.map((e) => e.grantId),
+    tokens.map(({ token }) => token.tokenDigest), tokens.map(({ token }) => token.tokenId), tokens.map(({ token }) => token.kind),
+    tokens.map(({ token }) => token.expiresAt), tokens.map(({ token }) => token.dpopJkt ?? null), tokens.map(({ exchange }) => exchange),
+    ...[0, 1, 2, 3, 4, 5].map((column) => audit.map((columns) => columns[column])),
   ];
-  const row = await retryingDeadlocks(() => db.get<Record<string, unknown>>(EXCHANGE_READY_CODE, values, { name: 'gatehouse_exchange_ready_code' }));
-  if (!row) return { outcome: 'not_ready' };
-  const code = toCode(row);
-  switch (row.redeem_outcome) {
-    case null: return { outcome: 'not_ready', found: { code, used: row.consumed_at !== null } };
-    case 'issued': return { outcome: 'issued', ...issuedForCode(code, now, grantId, tokens, auditEvent) };
-    case 'replayed': return { outcome: 'replayed', code, grantId: row.replay_grant_id === null ? null : String(row.replay_grant_id) };
-    case 'code_outdated': return { outcome: 'code_outdated' };
-    // Gone between the statement's read and its lock (deleted with its user): no such code any more.
-    default: return { outcome: 'not_ready' };
+  const rows = await retryingDeadlocks(() => db.all<Record<string, unknown>>(EXCHANGE_READY_CODES, values, { name: 'gatehouse_exchange_ready_codes' }));
+  const results: ExchangeReadyCodeResult[] = exchanges.map(() => ({ outcome: 'not_ready' }));
+  for (const row of rows) {
+    const i = Number(row.exchange) - 1;
+    const { now, grantId, tokens: minted, auditEvent } = exchanges[i]!;
+    if (row.code === null) continue; // no such code for the client
+    const stored = row.code as Record<string, unknown>;
+    const code = toCode(stored);
+    switch (row.redeem_outcome) {
+      case null: results[i] = { outcome: 'not_ready', found: { code, used: stored.consumed_at !== null } }; break;
+      case 'issued': results[i] = { outcome: 'issued', ...issuedForCode(code, now, grantId, minted, auditEvent) }; break;
+      case 'replayed': results[i] = { outcome: 'replayed', code, grantId: row.replay_grant_id === null ? null : String(row.replay_grant_id) }; break;
+      case 'code_outdated': results[i] = { outcome: 'code_outdated' }; break;
+      // Gone between the read and its lock (deleted with its user): no such code any more.
+      default: results[i] = { outcome: 'not_ready' };
+    }
   }
+  return results;
 }
 
 /**

@@ -114,7 +114,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
         // Forgotten before the write: whatever its outcome, the presented token is no longer current here.
         const presented = written.takeRefreshToken(presentedDigest);
         // Issue 12: with the rotations that queued meanwhile, in one statement and one commit.
-        if (!await batches!.rotate({ presentedDigest, now, newTokens, auditEvent, graceSuccessor })) return 'not_current';
+        if (!await batches!.submit({ presentedDigest, now, newTokens, auditEvent, graceSuccessor })) return 'not_current';
         // The successor is current, and its grant was unrevoked at the rotation (it held the grant's row lock).
         const successor = newTokens.find((token) => token.kind === 'refresh');
         if (presented && successor) written.rememberRefreshToken(successor, presented.grant);
