@@ -142,3 +142,23 @@ export function clientServedFromCache(storage: Storage, schema: string, clientId
 export function resourceServedFromCache(storage: Storage, schema: string, resource: string): Promise<boolean> {
   return servedFromCache(schema, 'resources', 'name', `resource = '${resource}'`, async () => (await storage.resources.find(resource))!.name);
 }
+
+/**
+ * The batch sizes of the calls of the named statement `name` (postgres/statement-batches.ts) that pooled
+ * connections send while `work` runs: the length of each call's first array parameter.
+ */
+export async function batchSizesDuring(name: string, work: () => Promise<unknown>): Promise<number[]> {
+  const sizes: number[] = [];
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+    const named = config as { name?: string; values?: unknown[][] };
+    if (typeof config === 'object' && named.name === name) sizes.push(named.values![0]!.length);
+    return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  } as typeof original;
+  try {
+    await work();
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+  return sizes;
+}

@@ -6,29 +6,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { createTestPostgresStorage, postgresSkipReason } from '../../testing/postgres.ts';
+import { batchSizesDuring, createTestPostgresStorage, postgresSkipReason } from '../../testing/postgres.ts';
 import { codeRecord, createCompany, digest, fixture, NOW, type Fixture } from '../contract/fixtures.ts';
 import type { ExchangeReadyCodeResult, ReadyCodeConditions, Storage, TokenForCode } from '../storage.ts';
 
 const skip = await postgresSkipReason();
-
-/** The calls of gatehouse_exchange_ready_codes sent while `work` runs, and their batch sizes. */
-async function batchesDuring(work: () => Promise<unknown>): Promise<number[]> {
-  const sizes: number[] = [];
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-    const named = config as { name?: string; values?: unknown[][] };
-    if (typeof config === 'object' && named.name === 'gatehouse_exchange_ready_codes') sizes.push(named.values![0]!.length);
-    return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
-  } as typeof original;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return sizes;
-}
 
 const tokensFor = (): TokenForCode[] => [
   { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: NOW + 900 },
@@ -62,7 +44,7 @@ describe('code exchanges in batches (PostgreSQL, migration 38)', { skip }, () =>
     const codes = await Promise.all(Array.from({ length: 16 }, freshCode));
     const grantIds = codes.map(() => randomUUID());
     let results: ExchangeReadyCodeResult[] = [];
-    const sizes = await batchesDuring(async () => {
+    const sizes = await batchSizesDuring('gatehouse_exchange_ready_codes', async () => {
       results = await Promise.all(codes.map((code, i) => exchange(code.codeDigest, grantIds[i])));
     });
     assert.deepEqual(results.map((result) => result.outcome), codes.map(() => 'issued'));
@@ -85,7 +67,7 @@ describe('code exchanges in batches (PostgreSQL, migration 38)', { skip }, () =>
     const [first, second, third, twice, wrongUri] = await Promise.all(Array.from({ length: 5 }, freshCode));
     const unknown = digest();
     let results: ExchangeReadyCodeResult[] = [];
-    const sizes = await batchesDuring(async () => {
+    const sizes = await batchSizesDuring('gatehouse_exchange_ready_codes', async () => {
       results = await Promise.all([
         exchange(first!.codeDigest), exchange(second!.codeDigest), // two in flight: the rest queue and go together
         exchange(third!.codeDigest), exchange(twice!.codeDigest), exchange(unknown), exchange(wrongUri!.codeDigest, randomUUID(), { redirectUri: 'https://elsewhere.example/cb' }),

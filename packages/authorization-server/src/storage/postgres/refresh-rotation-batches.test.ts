@@ -7,30 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { batchSizesDuring, createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import { createCompany, fixture, issueGrant, NOW, tokenPair, type Fixture } from '../contract/fixtures.ts';
 import type { Storage, TokenRecord } from '../storage.ts';
 import { createRotationBatches, type PendingRotation } from '../stores/refresh-rotation-batches.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 
 const skip = await postgresSkipReason();
-
-/** The calls of gatehouse_rotate_refresh_tokens sent by pooled connections while `work` runs, and their batch sizes. */
-async function batchesDuring(work: () => Promise<unknown>): Promise<number[]> {
-  const sizes: number[] = [];
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-    const named = config as { name?: string; values?: unknown[][] };
-    if (typeof config === 'object' && named.name === 'gatehouse_rotate_refresh_tokens') sizes.push(named.values![0]!.length);
-    return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
-  } as typeof original;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
-  return sizes;
-}
 
 /** A driver on one connection of the test's own (the function's plans are that connection's). */
 function driverOn(client: pg.Client) {
@@ -55,7 +38,7 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
     const issued = await Promise.all(Array.from({ length: 24 }, freshGrant));
     const successors = issued.map(({ grant }) => tokenPair(grant, NOW + 10));
     let outcomes: string[] = [];
-    const sizes = await batchesDuring(async () => {
+    const sizes = await batchSizesDuring('gatehouse_rotate_refresh_tokens', async () => {
       outcomes = await Promise.all(issued.map(({ refresh }, i) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, successors[i]!, {
         type: 'refresh_token.rotated', at: NOW + 10, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: issued[i]!.grant.grantId, details: { batch: i },
       })));
@@ -80,7 +63,7 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
     const first = tokenPair(grant, NOW + 20);
     const second = tokenPair(grant, NOW + 20);
     let outcomes: string[] = [];
-    const sizes = await batchesDuring(async () => {
+    const sizes = await batchSizesDuring('gatehouse_rotate_refresh_tokens', async () => {
       outcomes = await Promise.all([
         // Two in flight first, so the rest queue and go together.
         ...others.slice(0, 2).map((o) => storage.tokens.rotateRefreshToken(o.refresh.tokenDigest, NOW + 20, tokenPair(o.grant, NOW + 20))),

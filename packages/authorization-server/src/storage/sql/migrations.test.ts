@@ -410,46 +410,30 @@ describe('version 36: partial indexes only a query on their first column can use
   });
 });
 
-describe('version 37: refresh rotations in batches (PostgreSQL, issue 12)', () => {
-  it('adds gatehouse_rotate_refresh_tokens, costed without sequential scans; SQLite is untouched', { skip: postgresSkip }, async () => {
-    const schema = newTestSchema();
-    const versions = postgresMigrations.map((migration) => migration.version);
-    const client = await connect();
-    try {
-      await migratePostgresThrough(client, schema, 36, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
-      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 36));
-      const { rows } = await client.query(
-        `SELECT p.prorettype::regtype::text AS returns, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = $1 AND p.proname = 'gatehouse_rotate_refresh_tokens'`,
-        [schema],
-      );
-      assert.deepEqual(rows, [{ returns: 'boolean[]', proconfig: ['enable_seqscan=off'] }]);
-    } finally {
-      await client.end();
-      await dropTestSchema(schema);
-    }
-    assert.ok(!sqliteMigrations.some((migration) => migration.version === 37), 'PostgreSQL only');
-  });
-});
-
-describe('version 38: code exchanges in batches (PostgreSQL, issue 12)', () => {
-  it('adds gatehouse_exchange_ready_codes, costed without sequential scans; SQLite is untouched', { skip: postgresSkip }, async () => {
-    const schema = newTestSchema();
-    const versions = postgresMigrations.map((migration) => migration.version);
-    const client = await connect();
-    try {
-      await migratePostgresThrough(client, schema, 37, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
-      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 37));
-      const { rows } = await client.query(
-        `SELECT p.proretset AS returns_set, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = $1 AND p.proname = 'gatehouse_exchange_ready_codes'`,
-        [schema],
-      );
-      assert.deepEqual(rows, [{ returns_set: true, proconfig: ['enable_seqscan=off'] }]);
-    } finally {
-      await client.end();
-      await dropTestSchema(schema);
-    }
-    assert.ok(!sqliteMigrations.some((migration) => migration.version === 38), 'PostgreSQL only');
-  });
+describe('versions 37 and 38: refresh rotations and code exchanges in batches (PostgreSQL, issue 12)', () => {
+  const functions: Array<[version: number, name: string, returns: string]> = [
+    [37, 'gatehouse_rotate_refresh_tokens', 'boolean[]'],
+    [38, 'gatehouse_exchange_ready_codes', 'record'],
+  ];
+  for (const [version, name, returns] of functions) {
+    it(`version ${version} adds ${name}, costed without sequential scans; SQLite is untouched`, { skip: postgresSkip }, async () => {
+      const schema = newTestSchema();
+      const versions = postgresMigrations.map((migration) => migration.version);
+      const client = await connect();
+      try {
+        await migratePostgresThrough(client, schema, version - 1, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+        assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((applied) => applied >= version));
+        const { rows } = await client.query(
+          `SELECT p.prorettype::regtype::text AS returns, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = $1 AND p.proname = $2`,
+          [schema, name],
+        );
+        assert.deepEqual(rows, [{ returns, proconfig: ['enable_seqscan=off'] }]);
+      } finally {
+        await client.end();
+        await dropTestSchema(schema);
+      }
+      assert.ok(!sqliteMigrations.some((migration) => migration.version === version), 'PostgreSQL only');
+    });
+  }
 });
