@@ -89,13 +89,13 @@ describe('PostgreSQL round trips per hot operation (through HTTP, client cache w
     try {
       await other.grants.recordUse(grantId, now - 10, 60);
       const within = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
-      assert.deepEqual(within, ['gatehouse_token_by_token_digest'], 'no write: the use the other instance recorded 10 s ago came with the token');
+      assert.deepEqual(within, ['gatehouse_tokens_by_token_digests'], 'no write: the use the other instance recorded 10 s ago came with the token');
       server.clock.advanceSeconds(50);
       const after = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
       assert.equal(after.length, 2);
       assert.match(after[1]!, /^UPDATE grants SET last_used_at/);
       const recorded = await statementsDuring(async () => assert.equal((await introspect(server, tokens.access_token)).active, true));
-      assert.deepEqual(recorded, ['gatehouse_token_by_token_digest'], 'recorded: the next introspection within the interval reads it');
+      assert.deepEqual(recorded, ['gatehouse_tokens_by_token_digests'], 'recorded: the next introspection within the interval reads it');
       assert.equal((await server.storage.grants.listActive({ clientId: seed.confidentialClient.id })).find((grant) => grant.grantId === grantId)!.lastUsedAt, now + 50);
     } finally {
       await other.close();

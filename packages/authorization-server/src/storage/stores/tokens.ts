@@ -30,6 +30,7 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { sqliteInsertTokens } from './token-rows.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { createRotationBatches } from './refresh-rotation-batches.ts';
+import { createStatementBatches } from '../postgres/statement-batches.ts';
 
 export interface TokenStoreDependencies {
   /**
@@ -72,9 +73,25 @@ function tokenLookup(withClient: boolean): string {
     WHERE t.token_digest = ?`;
 }
 
+/**
+ * PostgreSQL: tokenLookup for every digest of a batch (one array parameter), each by primary key. A
+ * lateral subquery per digest, fenced by OFFSET 0 so that it is not flattened into a join: a generic plan
+ * made on empty tables would otherwise read tokens and grants sequentially for `= ANY (…)`
+ * (empty-table-plans.test.ts); the single lookup's equality always searches the primary keys.
+ */
+const POSTGRES_TOKEN_LOOKUPS = `SELECT x.* FROM unnest($1::text[]) AS d(digest),
+  LATERAL (${tokenLookup(true).replace('t.token_digest = ?', 't.token_digest = d.digest')} OFFSET 0) AS x`;
+
 export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
-  const byDigest = tokenLookup(postgres);
+  const byDigest = tokenLookup(false); // SQLite's: one lookup, one statement
+  // PostgreSQL (issue 12): the lookups that queue while two are in flight go as one statement
+  // (postgres/statement-batches.ts): introspection's and the refresh's reads share round trips as the writes do.
+  const lookups = postgres ? createStatementBatches(async (digests: string[]) => {
+    const rows = await db.all(POSTGRES_TOKEN_LOOKUPS, [digests], { name: 'gatehouse_tokens_by_token_digests' });
+    const byToken = new Map(rows.map((row) => [String(row.token_digest), row]));
+    return digests.map((digest) => byToken.get(digest));
+  }) : undefined;
   // PostgreSQL: the refresh tokens this instance wrote, for the lookup before a rotation (postgres/written-rows.ts).
   const written = postgres ? writtenRowsOf(db) : undefined;
   const batches = postgres ? createRotationBatches(db) : undefined;
@@ -89,7 +106,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
         const client = remembered && await findClient(remembered.token.clientId);
         if (remembered && client) return { ...remembered, client };
       }
-      const row = await db.get(byDigest, [tokenDigest], { name: 'gatehouse_token_by_token_digest' });
+      const row = lookups ? await lookups.submit(tokenDigest) : await db.get(byDigest, [tokenDigest]);
       if (!row) return undefined;
       const grant = lookupGrant(row);
       // From the client-record cache instead of a second SELECT; on PostgreSQL checked against the status
