@@ -20,6 +20,8 @@
  * - the refresh grant's lookup (`findByDigest` with `forRotation`): on PostgreSQL, the refresh token this
  *   instance's exchange or last rotation wrote, from postgres/written-rows.ts (no round trip); the
  *   rotation's compare-and-swap re-checks its state.
+ * - every other lookup on PostgreSQL (introspection; a refresh token this instance does not remember) goes
+ *   with the lookups that queued while two were in flight, as one statement (postgres/statement-batches.ts).
  *
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
