@@ -57,6 +57,24 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
     assert.deepEqual(events.map((event) => event.details?.batch).sort((a, b) => Number(a) - Number(b)), issued.map((_, i) => i));
   });
 
+  it('token lookups that arrive together share calls, each answered with its own token, grant and client (or none)', async () => {
+    const issued = await Promise.all(Array.from({ length: 10 }, freshGrant));
+    const digests = [...issued.map(({ access }) => access.tokenDigest), 'no-such-token-digest', issued[0]!.refresh.tokenDigest];
+    let found: Array<Awaited<ReturnType<Storage['tokens']['findByDigest']>>> = [];
+    const sizes = await batchSizesDuring('gatehouse_tokens_by_token_digests', async () => {
+      found = await Promise.all(digests.map((tokenDigest) => storage.tokens.findByDigest(tokenDigest)));
+    });
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 12);
+    assert.ok(sizes.length < 12 && Math.max(...sizes) > 1, `batches of ${sizes.join(', ')}`);
+    for (const [i, { grant, access }] of issued.entries()) {
+      assert.equal(found[i]?.token.tokenId, access.tokenId);
+      assert.equal(found[i]?.grant.grantId, grant.grantId);
+      assert.equal(found[i]?.client.clientId, f.client.clientId);
+    }
+    assert.equal(found[10], undefined);
+    assert.equal(found[11]?.token.kind, 'refresh');
+  });
+
   it('the same refresh token presented twice in one batch rotates once: the other is not_current and stores nothing', async () => {
     const others = await Promise.all(Array.from({ length: 6 }, freshGrant));
     const { grant, refresh } = await freshGrant();
