@@ -10,6 +10,7 @@
 import type { SqlDriver } from '../sql/driver.ts';
 import type { AuditEvent, GraceSuccessor, TokenRecord } from '../storage.ts';
 import { auditEventColumns } from './audit.ts';
+import { postgresTokenColumns, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { createStatementBatches, type StatementBatches, type StatementBatchOptions } from '../postgres/statement-batches.ts';
 
@@ -37,13 +38,12 @@ async function rotateTogether(db: SqlDriver, rotations: PendingRotation[]): Prom
   order.sort((a, b) => (grantOf(a) < grantOf(b) ? -1 : grantOf(a) > grantOf(b) ? 1 : a - b));
   const sorted = order.map((i) => rotations[i]!);
   const tokens = sorted.flatMap((rotation, i) => rotation.newTokens.map((token) => ({ token, rotation: i + 1 })));
+  const newTokens = tokens.map(({ token }) => token);
   const audit = sorted.map((rotation) => (rotation.auditEvent ? auditEventColumns(rotation.auditEvent) : [null, null, null, null, null, null]));
   const values = [
     sorted.map((r) => r.presentedDigest), sorted.map((r) => r.now),
-    tokens.map(({ token }) => token.tokenDigest), tokens.map(({ token }) => token.tokenId), tokens.map(({ token }) => token.kind),
-    tokens.map(({ token }) => token.grantId), tokens.map(({ token }) => token.clientId), tokens.map(({ token }) => token.scope.join(' ')),
-    tokens.map(({ token }) => token.issuedAt), tokens.map(({ token }) => token.expiresAt), tokens.map(({ token }) => token.rotatedAt),
-    tokens.map(({ token }) => token.revokedAt), tokens.map(({ token }) => token.audience ?? null), tokens.map(({ token }) => token.dpopJkt ?? null),
+    // The tokens' columns as every PostgreSQL token insert sends them (token-rows.ts).
+    ...postgresTokenColumns(newTokens), tokenAudiences(newTokens), tokenJkts(newTokens),
     tokens.map(({ rotation }) => rotation),
     ...[0, 1, 2, 3, 4, 5].map((column) => audit.map((columns) => columns[column])),
     sorted.map((r) => r.graceSuccessor?.sealedSuccessor ?? null), sorted.map((r) => r.graceSuccessor?.graceExpiresAt ?? null),
