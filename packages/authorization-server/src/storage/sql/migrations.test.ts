@@ -410,13 +410,13 @@ describe('version 36: partial indexes only a query on their first column can use
   });
 });
 
-describe('versions 37 and 38: refresh rotations and code exchanges in batches (PostgreSQL, issue 12)', () => {
+describe('versions 37, 38 and 39: refresh rotations and code exchanges in batches, with generic plans (PostgreSQL, issue 12)', () => {
   const functions: Array<[version: number, name: string, returns: string]> = [
     [37, 'gatehouse_rotate_refresh_tokens', 'boolean[]'],
     [38, 'gatehouse_exchange_ready_codes', 'record'],
   ];
   for (const [version, name, returns] of functions) {
-    it(`version ${version} adds ${name}, costed without sequential scans; SQLite is untouched`, { skip: postgresSkip }, async () => {
+    it(`version ${version} adds ${name}, costed without sequential scans and planned once (39); SQLite is untouched`, { skip: postgresSkip }, async () => {
       const schema = newTestSchema();
       const versions = postgresMigrations.map((migration) => migration.version);
       const client = await connect();
@@ -428,7 +428,8 @@ describe('versions 37 and 38: refresh rotations and code exchanges in batches (P
            WHERE n.nspname = $1 AND p.proname = $2`,
           [schema, name],
         );
-        assert.deepEqual(rows, [{ returns, proconfig: ['enable_seqscan=off'] }]);
+        assert.deepEqual(rows, [{ returns, proconfig: ['enable_seqscan=off', 'plan_cache_mode=force_generic_plan'] }]);
+        assert.ok(!sqliteMigrations.some((migration) => migration.version === 39), 'PostgreSQL only');
       } finally {
         await client.end();
         await dropTestSchema(schema);

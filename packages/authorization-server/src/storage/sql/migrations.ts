@@ -1324,4 +1324,19 @@ export const migrations: readonly Migration[] = [
       $fn$;
     `],
   },
+  {
+    // Issue 12. A PL/pgSQL statement with parameters is planned again for each call while its custom plans
+    // cost less than the generic one, and over unnest() of a one- or two-element array they always do: the
+    // flow's exchanges (batches of one or two) spent 11% of PostgreSQL's CPU in the planner (perf, bench/README.md
+    // "fifteenth session"). Generic plans are costed once per connection; `enable_seqscan = off` (37, 38) keeps
+    // a plan built against an empty table on its indexes. Statements of functions these call (gatehouse_redeem_code)
+    // run under the same setting while the batch runs.
+    version: 39,
+    name: 'generic plans in the batch functions',
+    only: 'postgres',
+    steps: [`
+      ALTER FUNCTION gatehouse_exchange_ready_codes SET plan_cache_mode = force_generic_plan;
+      ALTER FUNCTION gatehouse_rotate_refresh_tokens SET plan_cache_mode = force_generic_plan;
+    `],
+  },
 ];
