@@ -438,3 +438,68 @@ describe('versions 37, 38 and 39: refresh rotations and code exchanges in batche
     });
   }
 });
+
+describe('version 40: tokens_by_grant holds revoked_at (issue 12, "flat with size")', () => {
+  const grantId = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
+  const tokenRows = [
+    ['old-access', 'access', 1700000100],
+    ['live-access', 'access', null],
+    ['live-refresh', 'refresh', null],
+  ] as const;
+
+  it('SQLite: the index is (grant_id, kind, expires_at, revoked_at), its rows kept; the access revocation searches it', () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    migrateSqliteThrough(path, 39, versions, migrateSqliteFile);
+    const db = new DatabaseSync(path);
+    db.exec("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-40', 'ada@example.com', 'Ada', '$argon2id$x')");
+    db.exec(`INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
+      VALUES ('c-40', 'client', 'Ledgerly Sync', 'confidential', 'digest', '["https://app.example/callback"]', 'invoices:read', 'company', 1, 'active', 1700000000)`);
+    db.exec(`INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ('${grantId}', 'c-40', 'u-40', 'company', 'c-1', 'invoices:read', 1700000000)`);
+    const insert = db.prepare(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, revoked_at)
+      VALUES (?, ?, ?, '${grantId}', 'c-40', 'invoices:read', 1700000000, 1700000900, ?)`);
+    for (const [digest, kind, revokedAt] of tokenRows) insert.run(digest, `${digest}-id`, kind, revokedAt);
+    db.close();
+
+    assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version >= 40));
+    const check = new DatabaseSync(path);
+    try {
+      assert.deepEqual(check.prepare("SELECT name FROM pragma_index_info('tokens_by_grant') ORDER BY seqno").all().map((row) => row.name),
+        ['grant_id', 'kind', 'expires_at', 'revoked_at']);
+      // The rotation's statement (stores/tokens.ts): found by the index, the revoked token skipped on it.
+      const plan = (check.prepare(`EXPLAIN QUERY PLAN UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL`)
+        .all(1, grantId) as Array<{ detail: string }>).map((step) => step.detail).join(' | ');
+      assert.match(plan, /SEARCH tokens USING INDEX tokens_by_grant \(grant_id=\? AND kind=\?\)/, plan);
+      const live = check.prepare(`SELECT token_digest FROM tokens INDEXED BY tokens_by_grant WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL`).all(grantId);
+      assert.deepEqual(live.map((row) => row.token_digest), ['live-access']);
+      assert.equal(check.prepare('SELECT count(*) AS n FROM tokens').get()?.n, tokenRows.length);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('PostgreSQL: the same index, its rows kept', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 39, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await client.query(`SET search_path = ${schema}`);
+      await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-40', 'ada@example.com', 'Ada', '$argon2id$x')");
+      await client.query(`INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
+        VALUES ('c-40', 'client', 'Ledgerly Sync', 'confidential', 'digest', '{https://app.example/callback}', 'invoices:read', 'company', true, 'active', 1700000000)`);
+      await client.query(`INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ('${grantId}', 'c-40', 'u-40', 'company', 'c-1', 'invoices:read', 1700000000)`);
+      for (const [digest, kind, revokedAt] of tokenRows) {
+        await client.query(`INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, revoked_at)
+          VALUES ($1, $2, $3, '${grantId}', 'c-40', 'invoices:read', 1700000000, 1700000900, $4)`, [digest, `${digest}-id`, kind, revokedAt]);
+      }
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version >= 40));
+      const { rows } = await client.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, 'tokens_by_grant']);
+      assert.match(String(rows[0]?.indexdef), /\(grant_id, kind, expires_at, revoked_at\)$/);
+      assert.equal((await client.query('SELECT count(*)::int AS n FROM tokens')).rows[0].n, tokenRows.length);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});
