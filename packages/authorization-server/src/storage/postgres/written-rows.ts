@@ -39,8 +39,10 @@ import type { AuthorizationCodeRecord, GrantRecord, InteractionRecord, TokenReco
 
 /**
  * Codes and refresh tokens remembered, each (under 1 KB an entry; a grant record is shared by its tokens).
- * Oldest dropped first: more grants refreshed in turn than this would all miss, hence room for a busy
- * instance's grants of several minutes (the full bench exchanges about 5,000).
+ * Oldest dropped first: more grants refreshed in turn than this would all miss. That is room for a few
+ * minutes of a busy instance's grants, not for an access token's lifetime: a refresh that comes later (the
+ * usual case, and the full bench's, whose exchange phase now issues some 30,000 grants) reads its token
+ * with the batched lookup (stores/tokens.ts) instead.
  */
 const MAX_ENTRIES = 20_000;
 
