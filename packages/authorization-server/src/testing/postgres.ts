@@ -144,21 +144,35 @@ export function resourceServedFromCache(storage: Storage, schema: string, resour
 }
 
 /**
- * The batch sizes of the calls of the named statement `name` (postgres/statement-batches.ts) that pooled
- * connections send while `work` runs: the length of each call's first array parameter.
+ * Runs `work` and calls `observe` with each query any `pg.Client` sends meanwhile (the client, and the query's
+ * first argument: its text, or a config object with `name`, `text`, `values`), before it is sent. Tests
+ * count round trips, batch sizes or the statements the server names with it.
  */
-export async function batchSizesDuring(name: string, work: () => Promise<unknown>): Promise<number[]> {
-  const sizes: number[] = [];
+export async function observeQueriesDuring(
+  observe: (client: pg.Client & { connectionParameters?: { application_name?: string } }, config: unknown) => void,
+  work: () => Promise<unknown>,
+): Promise<void> {
   const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-    const named = config as { name?: string; values?: unknown[][] };
-    if (typeof config === 'object' && named.name === name) sizes.push(named.values![0]!.length);
-    return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    observe(this, args[0]);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
   try {
     await work();
   } finally {
     pg.Client.prototype.query = original;
   }
+}
+
+/**
+ * The batch sizes of the calls of the named statement `name` (postgres/statement-batches.ts) that pooled
+ * connections send while `work` runs: the length of each call's first array parameter.
+ */
+export async function batchSizesDuring(name: string, work: () => Promise<unknown>): Promise<number[]> {
+  const sizes: number[] = [];
+  await observeQueriesDuring((_client, config) => {
+    const named = config as { name?: string; values?: unknown[][] };
+    if (typeof config === 'object' && named.name === name) sizes.push(named.values![0]!.length);
+  }, work);
   return sizes;
 }

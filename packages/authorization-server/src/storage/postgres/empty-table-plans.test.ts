@@ -11,8 +11,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { confidentialAuth, obtainTokens, postForm, startTestServer } from '../../testing/harness.ts';
-import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { confidentialAuth, obtainTokens, postForm, startTestServer, type TestServer } from '../../testing/harness.ts';
+import { createTestPostgresStorage, observeQueriesDuring, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import type { Storage } from '../storage.ts';
 
 const skip = await postgresSkipReason();
@@ -76,23 +76,22 @@ describe('every named statement of a flow, a refresh, an introspection and a rev
   it('reaches the tables it reads by an index condition, never by reading an index whole nor a hot table sequentially', async () => {
     // The statements the server names (so that each pooled connection keeps their plans), as it sends them.
     const named = new Map<string, string>();
-    const query = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
-      if (typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string') {
-        named.set((config as { name: string }).name, (config as { text: string }).text);
-      }
-      return (query as (...args: unknown[]) => unknown).call(this, config, ...rest);
-    } as typeof query;
-    const server = await startTestServer({ storage: await createTestPostgresStorage() });
+    let server: TestServer | undefined;
     try {
-      const { tokens } = await obtainTokens(server);
-      const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
-      assert.equal(refreshed.status, 200);
-      assert.equal((await postForm(`${server.url}/oauth/token/introspect`, { token: refreshed.json.access_token }, { authorization: confidentialAuth() })).json.active, true);
-      assert.equal((await postForm(`${server.url}/oauth/revoke`, { token: refreshed.json.refresh_token }, { authorization: confidentialAuth() })).status, 200);
+      await observeQueriesDuring((_client, config) => {
+        if (typeof config === 'object' && config !== null && typeof (config as { name?: unknown }).name === 'string') {
+          named.set((config as { name: string }).name, (config as { text: string }).text);
+        }
+      }, async () => {
+        server = await startTestServer({ storage: await createTestPostgresStorage() });
+        const { tokens } = await obtainTokens(server);
+        const refreshed = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+        assert.equal(refreshed.status, 200);
+        assert.equal((await postForm(`${server.url}/oauth/token/introspect`, { token: refreshed.json.access_token }, { authorization: confidentialAuth() })).json.active, true);
+        assert.equal((await postForm(`${server.url}/oauth/revoke`, { token: refreshed.json.refresh_token }, { authorization: confidentialAuth() })).status, 200);
+      });
     } finally {
-      pg.Client.prototype.query = query;
-      await server.close();
+      await server?.close();
     }
     for (const name of ['gatehouse_tokens_by_token_digests', 'gatehouse_rotate_refresh_tokens', 'gatehouse_find_client']) assert.ok(named.has(name), `${name} among ${[...named.keys()].join(', ')}`);
 

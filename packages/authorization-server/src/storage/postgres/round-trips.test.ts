@@ -11,9 +11,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { authorizeUrl, confidentialAuth, hiddenInputs, introspect, obtainTokens, pkcePair, postForm, startTestServer, type TestServer, authorize, seed } from '../../testing/harness.ts';
-import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { createTestPostgresStorage, observeQueriesDuring, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import { createOpaqueTokenCodec } from '../../tokens/opaque-token.ts';
 import { createPostgresStorage } from './postgres-storage.ts';
 
@@ -22,20 +21,13 @@ const skip = await postgresSkipReason();
 /** The statements sent by pooled connections while `work` runs (first words of each). */
 async function statementsDuring(work: () => Promise<unknown>): Promise<string[]> {
   const sent: string[] = [];
-  const original = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client & { connectionParameters?: { application_name?: string } }, ...args: unknown[]) {
-    if (this.connectionParameters?.application_name !== 'gatehouse client-cache listener') {
-      const config = args[0] as string | { name?: string; text?: string };
+  await observeQueriesDuring((client, query) => {
+    if (client.connectionParameters?.application_name !== 'gatehouse client-cache listener') {
+      const config = query as string | { name?: string; text?: string };
       const text = typeof config === 'string' ? config : (config.name ?? config.text ?? '');
       sent.push(text.replace(/\s+/g, ' ').slice(0, 80));
     }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  try {
-    await work();
-  } finally {
-    pg.Client.prototype.query = original;
-  }
+  }, work);
   return sent;
 }
 
