@@ -12,10 +12,10 @@
 import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
-import { parseScope } from '@gatehouse/protocol';
+import { formatSubjectUrn, parseScope, subjectUrnMemberName } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
-import type { GrantRecord, TokenRecord } from '../storage/storage.ts';
-import { mintTokenPair, type TokenResponse } from '../tokens/token-pair.ts';
+import type { GrantRecord, TokenForCode, TokenRecord } from '../storage/storage.ts';
+import { mintOpaqueTokenPair, mintTokenPair, tokenResponse, type TokenResponse } from '../tokens/token-pair.ts';
 import type { GrantHandler } from './grant.ts';
 import { sealSuccessor, unsealSuccessor } from './refresh-token-grace.ts';
 import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
@@ -37,7 +37,37 @@ export const refreshTokenGrant: GrantHandler = {
 
     const tokenDigest = codec.digestOf(refreshToken, 'grt');
     if (tokenDigest === undefined) throw new OAuthError('invalid_grant', 'refresh token is invalid');
-    const found = await storage.tokens.findByDigest(tokenDigest, { forRotation: true });
+    const now = clock.nowSeconds();
+    const catalogue = await loadResourceCatalogue(context);
+    let found: { token: TokenRecord; grant: GrantRecord } | undefined;
+    if (context.options.accessTokenFormat !== 'jwt' && scopeParameter === undefined && requestedResources.length === 0 && dpopJkt === undefined) {
+      // Issue 12: with opaque access tokens (minted before the token is read) and no scope, resource or DPoP
+      // proof named, the storage makes the checks below itself (ReadyRefreshConditions), so the read and the
+      // rotation are one round trip on PostgreSQL. Any other token comes back unchanged for them.
+      const minted = mintOpaqueTokenPair(context, now);
+      const [access, successor] = minted.tokens as [TokenForCode, TokenForCode];
+      const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
+      const attempt = await storage.tokens.rotateReadyRefreshToken(
+        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes: catalogue.defaultResource.scopes }, minted.tokens,
+        {
+          type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId,
+          details: { access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
+        },
+        // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
+        graceSeconds === 0 ? undefined : {
+          graceExpiresAt: now + graceSeconds,
+          sealedSuccessor: sealSuccessor(refreshToken, tokenDigest, {
+            accessToken: minted.values.access, refreshToken: minted.values.refresh, tokenType: 'Bearer',
+            accessExpiresAt: access.expiresAt, accessTokenId: access.tokenId, refreshTokenId: successor.tokenId,
+          }),
+        },
+      );
+      if (attempt.outcome === 'rotated') return tokenResponse(context, attempt.grant, attempt.presented.scope, minted.values, undefined);
+      if (attempt.outcome === 'not_current') return lostRotation(context, client.clientId, attempt.presented, attempt.grant, refreshToken, tokenDigest, now);
+      found = attempt.found;
+    } else {
+      found = await storage.tokens.findByDigest(tokenDigest, { forRotation: true });
+    }
     if (!found || found.token.kind !== 'refresh') throw new OAuthError('invalid_grant', 'refresh token is invalid');
     const { token, grant } = found;
     // RFC 6749 §6: the refresh token was issued to the authenticated client.
@@ -47,7 +77,6 @@ export const refreshTokenGrant: GrantHandler = {
     // changes nothing, so whoever copied it cannot get the grant revoked.
     if (token.dpopJkt !== undefined && dpopJkt === undefined) throw new OAuthError('invalid_grant', 'refresh token is bound to a DPoP key: send a DPoP proof made with that key');
     if (token.dpopJkt !== undefined && dpopJkt !== token.dpopJkt) throw new OAuthError('invalid_grant', 'the DPoP proof was made with another key than the one the refresh token is bound to');
-    const now = clock.nowSeconds();
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
     const askedScope = requestedScope ?? token.scope;
@@ -56,7 +85,7 @@ export const refreshTokenGrant: GrantHandler = {
     // access token's scope stays within that resource's family (issue 15 §4). Refused below, after reuse detection.
     let target: ReturnType<typeof tokenResource> | OAuthError;
     try {
-      target = tokenResource(await loadResourceCatalogue(context), grant.resources, requestedResources, askedScope, requestedScope !== undefined);
+      target = tokenResource(catalogue, grant.resources, requestedResources, askedScope, requestedScope !== undefined);
     } catch (error) {
       if (!(error instanceof OAuthError)) throw error;
       target = error;
@@ -64,7 +93,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (token.rotatedAt !== null && token.revokedAt === null && widened.length === 0 && !(target instanceof OAuthError)) {
       // SPEC decision 8: a retry of the just-rotated token within the grace window gets the same successor
       // pair (as first issued, whatever narrower scope this request names: the response's `scope` says).
-      const retried = await answerWithinGrace(context, client.clientId, token, refreshToken, tokenDigest, now);
+      const retried = await answerWithinGrace(context, client.clientId, token, grant, refreshToken, tokenDigest, now);
       if (retried) return retried;
     }
     if (token.rotatedAt !== null || token.revokedAt !== null) {
@@ -105,8 +134,9 @@ export const refreshTokenGrant: GrantHandler = {
     const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
     const graceSuccessor = graceSeconds === 0 ? undefined : {
       grantId: grant.grantId, previousDigest: tokenDigest, graceExpiresAt: now + graceSeconds,
-      sealedSuccessor: sealSuccessor(refreshToken, tokenDigest, grant.grantId, {
-        response, accessExpiresAt: access.expiresAt, accessTokenId: access.tokenId, refreshTokenId: successor.tokenId,
+      sealedSuccessor: sealSuccessor(refreshToken, tokenDigest, {
+        accessToken: response.access_token, refreshToken: response.refresh_token, tokenType: response.token_type, scope: response.scope,
+        accessExpiresAt: access.expiresAt, accessTokenId: access.tokenId, refreshTokenId: successor.tokenId,
       }),
     };
     // The audit event and the grace record commit with the rotation: one commit per refresh.
@@ -114,18 +144,24 @@ export const refreshTokenGrant: GrantHandler = {
       type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
     }, graceSuccessor);
-    if (rotation === 'not_current') {
-      // Lost a concurrent rotation of the same token. Within the grace window that was this client's own
-      // retry: it gets the winner's pair (one family, never a second branch; the pair minted here was
-      // never stored). Otherwise it is reuse (exactly one use succeeds).
-      const retried = await answerWithinGrace(context, client.clientId, token, refreshToken, tokenDigest, now);
-      if (retried) return retried;
-      await revokeForReuse(context, grant, client.clientId, now, 'refresh_token_reuse');
-      throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
-    }
+    if (rotation === 'not_current') return lostRotation(context, client.clientId, token, grant, refreshToken, tokenDigest, now);
     return response;
   },
 };
+
+/**
+ * Lost a concurrent rotation of the same token. Within the grace window that was this client's own retry:
+ * it gets the winner's pair (one family, never a second branch; the pair minted here was never stored).
+ * Otherwise it is reuse (exactly one use succeeds): the grant is revoked.
+ */
+async function lostRotation(
+  context: ServerContext, clientId: string, token: TokenRecord, grant: GrantRecord, presentedRefreshToken: string, tokenDigest: string, now: number,
+): Promise<TokenResponse> {
+  const retried = await answerWithinGrace(context, clientId, token, grant, presentedRefreshToken, tokenDigest, now);
+  if (retried) return retried;
+  await revokeForReuse(context, grant, clientId, now, 'refresh_token_reuse');
+  throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
+}
 
 /**
  * The successor pair of the rotation that replaced `token`, if that was the grant's last rotation, the
@@ -133,7 +169,7 @@ export const refreshTokenGrant: GrantHandler = {
  * The caller has checked that `token` belongs to `clientId` (RFC 6749 §6).
  */
 async function answerWithinGrace(
-  context: ServerContext, clientId: string, token: TokenRecord, presentedRefreshToken: string, tokenDigest: string, now: number,
+  context: ServerContext, clientId: string, token: TokenRecord, grant: GrantRecord, presentedRefreshToken: string, tokenDigest: string, now: number,
 ): Promise<TokenResponse | undefined> {
   // SPEC decision 8: only the just-rotated token (the grace record follows the grant's LAST rotation, so a
   // used successor or any older token finds none), only within the window.
@@ -146,7 +182,14 @@ async function answerWithinGrace(
     details: { previous_refresh_token_id: token.tokenId, access_token_id: successor.accessTokenId, refresh_token_id: successor.refreshTokenId },
   });
   // The same pair, byte for byte; `expires_in` is what remains of the access token's lifetime (RFC 6749 §5.1).
-  return { ...successor.response, expires_in: Math.max(0, successor.accessExpiresAt - now) };
+  const expiresIn = Math.max(0, successor.accessExpiresAt - now);
+  if ('response' in successor) return { ...successor.response, expires_in: expiresIn }; // sealed by v1 or v2
+  const { urnNamespace } = context.options.brand;
+  return {
+    access_token: successor.accessToken, token_type: successor.tokenType, expires_in: expiresIn, refresh_token: successor.refreshToken,
+    scope: successor.scope ?? token.scope.join(' '),
+    [subjectUrnMemberName(urnNamespace)]: formatSubjectUrn(urnNamespace, grant.subjectType, grant.subjectId),
+  };
 }
 
 async function revokeForReuse(context: ServerContext, grant: GrantRecord, clientId: string, now: number, reason: string): Promise<void> {

@@ -9,7 +9,7 @@
  *
  * The events are seen where storage records them: `audit.record`, the consent committed with its code
  * (`authorizationCodes.create`), and the events committed with a code
- * redemption (`grants.issueForCode` or `grants.exchangeCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken`, when
+ * redemption (`grants.issueForCode` or `grants.exchangeCode`, when `issued`) or a rotation (`tokens.rotateRefreshToken` or `tokens.rotateReadyRefreshToken`, when
  * `rotated`): a line is written only once its event is committed. Not streamed: the `directory.*` events
  * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
  * pass through these arguments; `gatehouse audit export` has them.
@@ -58,7 +58,7 @@ export function openAuditStream(target: AuditStreamTarget): AuditStream {
 
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` or
- * `authorizationCodes.create` (with an `auditEvent`) resolves or `interactions.consumeWithCode` stores its code, and after `grants.issueForCode`, `grants.exchangeCode` or `grants.exchangeReadyCode` returns `issued` or `tokens.rotateRefreshToken` returns `rotated` with an
+ * `authorizationCodes.create` (with an `auditEvent`) resolves or `interactions.consumeWithCode` stores its code, and after `grants.issueForCode`, `grants.exchangeCode` or `grants.exchangeReadyCode` returns `issued` or `tokens.rotateRefreshToken` or `tokens.rotateReadyRefreshToken` returns `rotated` with an
  * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
@@ -70,6 +70,7 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
   const exchangeReadyCode = storage.grants.exchangeReadyCode.bind(storage.grants);
   const revoke = storage.grants.revoke.bind(storage.grants);
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
+  const rotateReadyRefreshToken = storage.tokens.rotateReadyRefreshToken.bind(storage.tokens);
   const revokeAccessToken = storage.tokens.revokeAccessToken.bind(storage.tokens);
   return {
     ...storage,
@@ -128,6 +129,12 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
         const outcome = await rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor);
         if (outcome === 'rotated' && auditEvent) stream.write(auditEvent);
         return outcome;
+      },
+      async rotateReadyRefreshToken(presentedDigest, now, conditions, newTokens, auditEvent, graceSuccessor) {
+        const result = await rotateReadyRefreshToken(presentedDigest, now, conditions, newTokens, auditEvent, graceSuccessor);
+        // The event as recorded: with the token's grant, scope and id.
+        if (result.outcome === 'rotated' && result.auditEvent) stream.write(result.auditEvent);
+        return result;
       },
       async revokeAccessToken(tokenDigest, now, auditEvent) {
         const revoked = await revokeAccessToken(tokenDigest, now, auditEvent);

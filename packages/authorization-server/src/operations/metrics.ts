@@ -260,6 +260,8 @@ const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => u
   // The consent decision's code and its event, stored with the interaction's consume.
   'interactions.consumeWithCode': (args, result) => ((result as { codeCreated?: unknown } | undefined)?.codeCreated === true ? args[4] : undefined),
   'tokens.rotateRefreshToken': (args, result) => (result === 'rotated' ? args[3] : undefined),
+  // The event as recorded (with the token's grant and scope) is part of the result.
+  'tokens.rotateReadyRefreshToken': (_args, result) => ((result as { outcome?: unknown; auditEvent?: unknown }).outcome === 'rotated' ? (result as { auditEvent?: unknown }).auditEvent : undefined),
   'grants.exchangeCode': (args, result) => ((result as { outcome?: unknown }).outcome === 'issued' ? args[5] : undefined),
   // The event as recorded (with the code's scope) is part of the result.
   'grants.exchangeReadyCode': (_args, result) => ((result as { outcome?: unknown; auditEvent?: unknown }).outcome === 'issued' ? (result as { auditEvent?: unknown }).auditEvent : undefined),

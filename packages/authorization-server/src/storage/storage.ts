@@ -360,6 +360,35 @@ export type ExchangeReadyCodeResult =
   /** Nothing changed: the code as `authorizationCodes.find` reads it (absent: no such code for the client). */
   | { outcome: 'not_ready'; found?: { code: AuthorizationCodeRecord; used: boolean } };
 
+/**
+ * What `tokens.rotateReadyRefreshToken` requires of the stored refresh token before it rotates it (issue 12:
+ * the refresh in one round trip). Together they are the refresh grant's own checks for a request that names
+ * no scope, no resource and no DPoP proof, and they give the new access token the token's whole scope
+ * (RFC 6749 §6, RFC 8707 §2.2, RFC 9449 §5, SPEC decision 8): a refresh token, issued to this client, current
+ * (neither rotated nor revoked), unexpired, not bound to a DPoP key, of an unrevoked grant that named no
+ * resources, with a scope within the default resource's.
+ */
+export interface ReadyRefreshConditions {
+  clientId: string;
+  /** The default resource's scopes (RFC 8707 §2.2: the access token is for it, with the refresh token's scope). */
+  defaultResourceScopes: readonly string[];
+}
+
+/** The sealed successor pair `tokens.rotateReadyRefreshToken` keeps for the grant it finds (GraceSuccessor without grant and digest). */
+export type ReadyGraceSuccessor = Pick<GraceSuccessor, 'sealedSuccessor' | 'graceExpiresAt'>;
+
+/** What `tokens.rotateReadyRefreshToken` did (issue 12). */
+export type RotateReadyRefreshTokenResult =
+  /**
+   * Rotated, as `rotateRefreshToken` does: `tokens` stored with the presented token's grant, client and scope,
+   * and the audit event as recorded (its grant, and `scope` and `previous_refresh_token_id` added to its details).
+   */
+  | { outcome: 'rotated'; presented: TokenRecord; grant: GrantRecord; tokens: TokenRecord[]; auditEvent?: AuditEvent }
+  /** The token met the conditions when read, but a concurrent rotation or revocation came first: nothing stored. */
+  | { outcome: 'not_current'; presented: TokenRecord; grant: GrantRecord }
+  /** Nothing changed: the token and grant as read (absent: no such token). */
+  | { outcome: 'not_ready'; found?: { token: TokenRecord; grant: GrantRecord } };
+
 export interface AuditEvent {
   /** e.g. `consent.granted`, `token.issued`, `refresh_token.rotated`, `refresh_token.reuse_detected`. */
   type: string;
@@ -648,6 +677,18 @@ export interface Storage {
     rotateRefreshToken(
       presentedDigest: string, now: number, newTokens: TokenRecord[], auditEvent?: AuditEvent, graceSuccessor?: GraceSuccessor,
     ): Promise<'rotated' | 'not_current'>;
+    /**
+     * Issue 12 (PostgreSQL: the refresh in one round trip): reads the presented refresh token with its grant
+     * and, only when they meet `conditions` (ReadyRefreshConditions), rotates it as `rotateRefreshToken`
+     * does, with `newTokens` given the token's grant, client and scope, issued at `now` for the default
+     * resource; the audit event's details get `scope` and `previous_refresh_token_id`, and `graceSuccessor`
+     * (if any) becomes the grant's grace record. One operation, one commit. Anything else changes nothing
+     * and returns what was read, for the refresh grant's ordinary checks.
+     */
+    rotateReadyRefreshToken(
+      presentedDigest: string, now: number, conditions: ReadyRefreshConditions, newTokens: TokenForCode[], auditEvent?: AuditEvent,
+      graceSuccessor?: ReadyGraceSuccessor,
+    ): Promise<RotateReadyRefreshTokenResult>;
     /**
      * The sealed successor pair of the grant's last rotation (SPEC decision 8's reuse grace window), if
      * `presentedDigest` is the refresh token that rotation replaced and the grant is not revoked. One read:

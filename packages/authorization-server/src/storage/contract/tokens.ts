@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GraceSuccessor, GrantRecord, TokenRecord } from '../storage.ts';
+import type { GraceSuccessor, GrantRecord, TokenForCode, TokenRecord } from '../storage.ts';
 import { type ContractBackend, NOW, digest, count, clientRecord, companyRecord, createCompany, fixture, tokenPair, issueGrant, rotationChain } from './fixtures.ts';
 
 export function tokensContract({ withStorage }: ContractBackend): void {
@@ -331,6 +331,120 @@ export function tokensContract({ withStorage }: ContractBackend): void {
         await storage.tokens.rotateRefreshToken(first.refresh.tokenDigest, NOW + 10, tokenPair(first.grant, NOW + 10), undefined, grace(first.grant, first.refresh, NOW + 40));
         assert.equal(await storage.tokens.findGraceSuccessor(second.refresh.tokenDigest), undefined);
         assert.equal(await storage.tokens.findGraceSuccessor(digest()), undefined, 'an unknown digest');
+      }));
+    });
+
+    describe('rotateReadyRefreshToken (issue 12: the refresh in one round trip)', () => {
+      const DEFAULT_SCOPES = ['users:read', 'vendors:write', 'vendors:read'];
+      const minted = (now: number): TokenForCode[] => [
+        { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
+        { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * 86_400 },
+      ];
+      const rotatedEvent = (f: Awaited<ReturnType<typeof fixture>>, now: number, tokens: TokenForCode[]) => ({
+        type: 'refresh_token.rotated', at: now, actor: `client:${f.client.clientId}`, clientId: f.client.clientId,
+        details: { access_token_id: tokens[0]!.tokenId, refresh_token_id: tokens[1]!.tokenId },
+      });
+
+      it('rotates a ready token as rotateRefreshToken does: the tokens get its grant, client and scope; the audit event its scope and id; the grace record its grant', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, access, refresh } = await issueGrant(storage, f);
+        const tokens = minted(NOW + 10);
+        const result = await storage.tokens.rotateReadyRefreshToken(
+          refresh.tokenDigest, NOW + 10, { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES }, tokens, rotatedEvent(f, NOW + 10, tokens),
+          { sealedSuccessor: 'sealed-ready', graceExpiresAt: NOW + 40 },
+        );
+        assert.equal(result.outcome, 'rotated');
+        assert.ok(result.outcome === 'rotated');
+        assert.equal(result.grant.grantId, grant.grantId);
+        assert.equal(result.grant.subjectId, grant.subjectId);
+        assert.equal(result.presented.tokenId, refresh.tokenId);
+        const expected = tokens.map((token): TokenRecord => ({
+          ...token, grantId: grant.grantId, clientId: f.client.clientId, scope: refresh.scope, issuedAt: NOW + 10, rotatedAt: null, revokedAt: null,
+        }));
+        assert.deepEqual(result.tokens, expected);
+        for (const token of expected) assert.deepEqual((await storage.tokens.findByDigest(token.tokenDigest))?.token, token);
+        assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))!.token.rotatedAt, NOW + 10, 'the presented token is rotated');
+        assert.equal((await storage.tokens.findByDigest(access.tokenDigest))!.token.revokedAt, NOW + 10, 'the superseded access token is revoked');
+        const [event] = await storage.audit.list({ types: ['refresh_token.rotated'], limit: 10 });
+        assert.equal(event?.grantId, grant.grantId);
+        assert.equal(event?.clientId, f.client.clientId);
+        assert.deepEqual(event?.details, {
+          scope: refresh.scope.join(' '), previous_refresh_token_id: refresh.tokenId, access_token_id: tokens[0]!.tokenId, refresh_token_id: tokens[1]!.tokenId,
+        });
+        assert.deepEqual(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), {
+          grantId: grant.grantId, previousDigest: refresh.tokenDigest, sealedSuccessor: 'sealed-ready', graceExpiresAt: NOW + 40,
+        });
+        // Its successor is current: the next ready rotation takes it, without a grace successor (window 0): the record goes.
+        const next = minted(NOW + 20);
+        assert.equal((await storage.tokens.rotateReadyRefreshToken(tokens[1]!.tokenDigest, NOW + 20, { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES }, next)).outcome, 'rotated');
+        assert.equal(await storage.tokens.findGraceSuccessor(tokens[1]!.tokenDigest), undefined);
+        assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined);
+      }));
+
+      it('not_ready: anything the refresh grant would check otherwise comes back as read, and nothing changes', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const conditions = { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES };
+        const fresh = async (grantOverrides: Parameters<typeof issueGrant>[3] = {}) => issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId, ...grantOverrides });
+        const cases: Array<[string, () => Promise<{ digest: string; now?: number; conditions?: typeof conditions }>]> = [
+          ['issued to another client', async () => ({ digest: (await fresh()).refresh.tokenDigest, conditions: { ...conditions, clientId: `another-client-${randomUUID()}` } })],
+          ['an access token', async () => ({ digest: (await fresh()).access.tokenDigest })],
+          ['expired', async () => ({ digest: (await fresh()).refresh.tokenDigest, now: NOW + 61 * 86_400 })],
+          ['rotated already', async () => {
+            const { grant, refresh } = await fresh();
+            assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 5, tokenPair(grant, NOW + 5)), 'rotated');
+            return { digest: refresh.tokenDigest };
+          }],
+          ['of a revoked grant', async () => {
+            const { grant, refresh } = await fresh();
+            assert.equal(await storage.grants.revoke(grant.grantId, NOW + 5, 'test'), true);
+            return { digest: refresh.tokenDigest };
+          }],
+          ['of a grant that named resources (RFC 8707)', async () => ({ digest: (await fresh({ resources: ['https://api.example/ledger'] })).refresh.tokenDigest })],
+          ['with a scope outside the default resource', async () => ({ digest: (await fresh()).refresh.tokenDigest, conditions: { ...conditions, defaultResourceScopes: ['users:read'] } })],
+          ['bound to a DPoP key (RFC 9449 §5)', async () => {
+            const { grant, refresh } = await fresh();
+            const bound = tokenPair(grant, NOW + 5);
+            bound[1] = { ...bound[1], dpopJkt: 'a-jwk-thumbprint' };
+            assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 5, bound), 'rotated');
+            return { digest: bound[1].tokenDigest };
+          }],
+        ];
+        for (const [name, prepare] of cases) {
+          const { digest: presented, now = NOW + 10, conditions: asked = conditions } = await prepare();
+          const before = await storage.tokens.findByDigest(presented);
+          const tokens = minted(now);
+          const result = await storage.tokens.rotateReadyRefreshToken(presented, now, asked, tokens, rotatedEvent(f, now, tokens), { sealedSuccessor: 'x', graceExpiresAt: now + 30 });
+          assert.equal(result.outcome, 'not_ready', name);
+          assert.ok(result.outcome === 'not_ready');
+          assert.deepEqual(result.found, { token: before!.token, grant: before!.grant }, `${name}: the token and grant as read`);
+          assert.deepEqual(await storage.tokens.findByDigest(presented), before, `${name}: unchanged`);
+          for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined, `${name}: nothing stored`);
+        }
+        assert.deepEqual(await storage.tokens.rotateReadyRefreshToken(digest(), NOW, conditions, minted(NOW)), { outcome: 'not_ready' }, 'an unknown digest');
+        assert.deepEqual(await storage.audit.list({ types: ['refresh_token.rotated'], limit: 10 }), []);
+      }));
+
+      it('the same token presented twice at once rotates once: the other, read before or after, stores nothing', withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        const conditions = { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES };
+        const [first, second] = [minted(NOW + 10), minted(NOW + 10)];
+        const results = await Promise.all([first, second].map((tokens) => storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, conditions, tokens)));
+        assert.equal(results.filter((result) => result.outcome === 'rotated').length, 1);
+        const loser = results.find((result) => result.outcome !== 'rotated')!;
+        // Read current, then the compare-and-swap lost (not_current), or read after the winner's rotation (not_ready, rotated):
+        // either way the refresh grant answers it as a retry within the grace window or as reuse.
+        if (loser.outcome === 'not_current') {
+          assert.equal(loser.grant.grantId, grant.grantId);
+          assert.equal(loser.presented.tokenDigest, refresh.tokenDigest);
+        } else {
+          assert.equal(loser.outcome, 'not_ready');
+          assert.ok(loser.outcome === 'not_ready');
+          assert.equal(loser.found?.token.rotatedAt, NOW + 10);
+          assert.equal(loser.found?.grant.grantId, grant.grantId);
+        }
+        const lost = results[0]!.outcome === 'rotated' ? second : first;
+        for (const token of lost) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined);
       }));
     });
   });

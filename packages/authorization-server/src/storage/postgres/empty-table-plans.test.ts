@@ -93,7 +93,7 @@ describe('every named statement of a flow, a refresh, an introspection and a rev
     } finally {
       await server?.close();
     }
-    for (const name of ['gatehouse_tokens_by_token_digests', 'gatehouse_rotate_refresh_tokens', 'gatehouse_find_client']) assert.ok(named.has(name), `${name} among ${[...named.keys()].join(', ')}`);
+    for (const name of ['gatehouse_tokens_by_token_digests', 'gatehouse_rotate_ready_refresh_tokens', 'gatehouse_find_client']) assert.ok(named.has(name), `${name} among ${[...named.keys()].join(', ')}`);
 
     // A new deployment: migrated, nothing stored.
     const empty = await createTestPostgresStorage();

@@ -5,11 +5,13 @@
  * function's statements reach rows by index with plans made on empty tables (a new deployment).
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { batchSizesDuring, createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
-import { createCompany, fixture, issueGrant, NOW, tokenPair, type Fixture } from '../contract/fixtures.ts';
-import type { Storage, TokenRecord } from '../storage.ts';
+import { createCompany, digest, fixture, issueGrant, NOW, tokenPair, type Fixture } from '../contract/fixtures.ts';
+import type { Storage, TokenForCode, TokenRecord } from '../storage.ts';
+import { createReadyRotationBatches } from '../stores/tokens.ts';
 import { createRotationBatches, type PendingRotation } from '../stores/refresh-rotation-batches.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 
@@ -168,6 +170,92 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
       assert.equal(after.seq_scan - before.seq_scan, 0, 'no sequential scan of tokens');
       // Per rotation: the presented token (lock and compare-and-swap) and the grant's access token; 602 live tokens.
       assert.ok(after.fetched - before.fetched <= 12, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);
+      const revoked = await client.query("SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL AND kind = 'access'");
+      assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");
+      await client.query('ROLLBACK');
+    } finally {
+      await client.end();
+      await empty.close();
+    }
+  });
+});
+
+describe('ready refresh rotations in batches: the read and the rotation in one call (PostgreSQL, migration 41)', { skip }, () => {
+  let storage: Storage & { schema: string };
+  let f: Fixture;
+  before(async () => {
+    storage = await createTestPostgresStorage();
+    f = await fixture(storage);
+  });
+  after(() => storage?.close());
+  const freshGrant = async () => issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+  const conditions = () => ({ clientId: f.client.clientId, defaultResourceScopes: ['users:read', 'vendors:write'] });
+  const minted = (now: number): TokenForCode[] => [
+    { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
+    { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 86_400 },
+  ];
+
+  it('ready rotations that arrive together share calls, each its own read, check and compare-and-swap, and no lookup goes alone', async () => {
+    const issued = await Promise.all(Array.from({ length: 24 }, freshGrant));
+    const tokens = issued.map(() => minted(NOW + 10));
+    let outcomes: string[] = [];
+    let lookups: number[] = [];
+    const sizes = await batchSizesDuring('gatehouse_rotate_ready_refresh_tokens', async () => {
+      lookups = await batchSizesDuring('gatehouse_tokens_by_token_digests', async () => {
+        outcomes = (await Promise.all(issued.map(({ refresh }, i) => storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, conditions(), tokens[i]!)))).map((result) => result.outcome);
+      });
+    });
+    assert.deepEqual(outcomes, issued.map(() => 'rotated'));
+    assert.deepEqual(lookups, [], 'no separate lookup');
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 24);
+    assert.ok(sizes.length < 24 && Math.max(...sizes) > 1, `batches of ${sizes.join(', ')}`);
+    for (const [i, { grant, access, refresh }] of issued.entries()) {
+      assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))!.token.rotatedAt, NOW + 10);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))!.token.revokedAt, NOW + 10, 'the superseded access token is revoked');
+      assert.equal((await storage.tokens.findByDigest(tokens[i]![1]!.tokenDigest))!.grant.grantId, grant.grantId);
+    }
+  });
+
+  it('with plans made while tokens was EMPTY (a new schema), a batch reaches only its own tokens and grants by index once many are stored', async () => {
+    const empty = await createTestPostgresStorage();
+    const e = await fixture(empty);
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${empty.schema}` });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      const batches = createReadyRotationBatches(driverOn(client), { maxInFlight: 1 });
+      const stats = async () => (await client.query(
+        "SELECT COALESCE(seq_scan, 0)::int AS seq_scan, COALESCE(idx_tup_fetch, 0)::int AS fetched FROM pg_stat_xact_user_tables WHERE relname = 'tokens' AND schemaname = $1",
+        [empty.schema],
+      )).rows[0] as { seq_scan: number; fetched: number };
+      const insertGrantWithPair = async (grantId: string, now: number) => {
+        await client.query(
+          `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)`,
+          [grantId, e.client.clientId, e.user.userId, grantId === 'ready-grant-0' ? e.company.subjectId : `company-of-${grantId}`, now],
+        );
+        await client.query(
+          `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at)
+           VALUES ($1 || '-a', gen_random_uuid()::text, 'access', $1, $2, 'read', $3::bigint, $3::bigint + 600),
+                  ($1 || '-r', gen_random_uuid()::text, 'refresh', $1, $2, 'read', $3::bigint, $3::bigint + 86400)`,
+          [grantId, e.client.clientId, now],
+        );
+      };
+      const rotate = (grantId: string, now: number) => batches.submit({
+        presentedDigest: `${grantId}-r`, now, conditions: { clientId: e.client.clientId, defaultResourceScopes: ['read'] }, newTokens: minted(now),
+        auditEvent: undefined, graceSuccessor: { sealedSuccessor: 'sealed', graceExpiresAt: now + 60 },
+      });
+      // The first call plans every statement of the function on the empty tables.
+      await insertGrantWithPair('ready-grant-0', NOW);
+      assert.equal((await rotate('ready-grant-0', NOW + 1)).outcome, 'rotated');
+      for (let i = 1; i <= 300; i++) await insertGrantWithPair(`ready-grant-${i}`, NOW);
+      const before = await stats();
+      const outcomes = await Promise.all([1, 2, 3].map((i) => rotate(`ready-grant-${i}`, NOW + 2)));
+      const after = await stats();
+      assert.deepEqual(outcomes.map((outcome) => outcome.outcome), ['rotated', 'rotated', 'rotated']);
+      assert.equal(after.seq_scan - before.seq_scan, 0, 'no sequential scan of tokens');
+      // Per rotation: the presented token (read, then its compare-and-swap) and the grant's access token; 602 live tokens.
+      assert.ok(after.fetched - before.fetched <= 15, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);
       const revoked = await client.query("SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL AND kind = 'access'");
       assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");
       await client.query('ROLLBACK');

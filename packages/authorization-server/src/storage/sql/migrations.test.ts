@@ -410,10 +410,11 @@ describe('version 36: partial indexes only a query on their first column can use
   });
 });
 
-describe('versions 37, 38 and 39: refresh rotations and code exchanges in batches, with generic plans (PostgreSQL, issue 12)', () => {
+describe('versions 37, 38, 39 and 41: refresh rotations and code exchanges in batches, with generic plans (PostgreSQL, issue 12)', () => {
   const functions: Array<[version: number, name: string, returns: string]> = [
     [37, 'gatehouse_rotate_refresh_tokens', 'boolean[]'],
     [38, 'gatehouse_exchange_ready_codes', 'record'],
+    [41, 'gatehouse_rotate_ready_refresh_tokens', 'record'],
   ];
   for (const [version, name, returns] of functions) {
     it(`version ${version} adds ${name}, costed without sequential scans and planned once (39); SQLite is untouched`, { skip: postgresSkip }, async () => {

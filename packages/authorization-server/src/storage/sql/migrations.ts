@@ -1353,4 +1353,96 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX tokens_by_grant ON tokens (grant_id, kind, expires_at, revoked_at);
     `],
   },
+  {
+    // Issue 12, "PostgreSQL in one round trip": a refresh whose token this instance does not remember (the
+    // usual case: it comes an access token's lifetime after the rotation that issued it) read the token in
+    // one round trip and rotated it in a second. This function does both for a batch of the refreshes that
+    // name no scope, resource or DPoP proof (stores/tokens.ts `rotateReadyRefreshToken`): each token read
+    // with its grant and its client's status, checked as the refresh grant checks it (meetsReadyRefreshConditions),
+    // and only then gatehouse_rotate_refresh_tokens's grant lock and compare-and-swap (SPEC decision 8); then
+    // one INSERT for the new tokens (the presented token's grant, client and scope), one for the audit events
+    // (their details given `scope` and `previous_refresh_token_id`), and the grace records. Tokens are handled
+    // in grant order (COLLATE "C", as the other batch function's JavaScript sort), so two batches lock grant
+    // rows in the same order. Parameters (arrays, one entry per rotation unless said): presented digests,
+    // times, clients, the default resource's scopes (space-separated); the new tokens' digests, ids, kinds,
+    // expiries, DPoP thumbprints and rotation (1-based); the audit events' type (NULL: none), time, actor and
+    // details; the grace successors (sealed NULL: none). One row per token found: its rotation, the row as
+    // read (the token's columns, the grant's as g_…, the client's status as c_status), and the outcome
+    // (NULL: not ready, nothing changed; 'not_current': a concurrent rotation or revocation came first).
+    version: 41,
+    name: 'refresh in one round trip: gatehouse_rotate_ready_refresh_tokens',
+    only: 'postgres',
+    steps: [`
+      CREATE FUNCTION gatehouse_rotate_ready_refresh_tokens(
+        p_digests text[], p_now bigint[], p_client_ids text[], p_default_scopes text[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_expires_at bigint[], p_token_jkt text[], p_token_rotation int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_details text[],
+        p_sealed_successor text[], p_grace_expires_at bigint[]
+      ) RETURNS TABLE (ready_rotation int, token_row jsonb, ready_outcome text)
+      LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_count int := cardinality(p_digests);
+        v_grants text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_scopes text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_token_ids text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_done int[] := '{}';
+        r record;
+      BEGIN
+        FOR r IN SELECT d.i::int AS i, t.token_digest, t.token_id, t.kind, t.grant_id, t.client_id, t.scope, t.issued_at, t.expires_at,
+              t.rotated_at, t.revoked_at, t.audience, t.dpop_jkt, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id,
+              g.subject_type AS g_subject_type, g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at,
+              g.revoked_at AS g_revoked_at, g.revocation_reason AS g_revocation_reason, g.resources AS g_resources, c.status AS c_status
+            FROM unnest(p_digests) WITH ORDINALITY AS d(digest, i)
+            JOIN tokens t ON t.token_digest = d.digest JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id
+            ORDER BY g.grant_id COLLATE "C", d.i LOOP
+          ready_rotation := r.i; token_row := to_jsonb(r) - 'i'; ready_outcome := NULL;
+          -- The refresh grant's checks (stores/tokens.ts meetsReadyRefreshConditions; the client still active):
+          -- otherwise nothing changes here.
+          IF r.kind = 'refresh' AND r.client_id = p_client_ids[r.i] AND r.c_status = 'active' AND r.rotated_at IS NULL AND r.revoked_at IS NULL
+              AND p_now[r.i] < r.expires_at AND r.dpop_jkt IS NULL AND r.g_revoked_at IS NULL AND r.g_resources IS NULL AND r.scope <> ''
+              AND string_to_array(r.scope, ' ') <@ string_to_array(p_default_scopes[r.i], ' ') THEN
+            ready_outcome := 'not_current';
+            -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
+            PERFORM 1 FROM grants g WHERE g.grant_id = r.grant_id AND g.revoked_at IS NULL FOR NO KEY UPDATE;
+            IF FOUND THEN
+              -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
+              UPDATE tokens SET rotated_at = p_now[r.i]
+                WHERE token_digest = r.token_digest AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL;
+              IF FOUND THEN
+                -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
+                UPDATE tokens SET revoked_at = p_now[r.i] WHERE grant_id = r.grant_id AND kind = 'access' AND revoked_at IS NULL;
+                ready_outcome := 'rotated';
+                v_done := v_done || r.i;
+                v_grants[r.i] := r.grant_id;
+                v_scopes[r.i] := r.scope;
+                v_token_ids[r.i] := r.token_id;
+              END IF;
+            END IF;
+          END IF;
+          RETURN NEXT;
+        END LOOP;
+        IF cardinality(v_done) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT u.digest, u.id, u.kind, v_grants[u.rot], p_client_ids[u.rot], v_scopes[u.rot], p_now[u.rot], u.expires_at, NULL, NULL, NULL, u.jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_expires_at, p_token_jkt, p_token_rotation) AS u(digest, id, kind, expires_at, jkt, rot)
+          WHERE u.rot = ANY (v_done);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[e], p_audit_at[e], p_audit_actor[e], p_client_ids[e], v_grants[e],
+            jsonb_build_object('scope', v_scopes[e], 'previous_refresh_token_id', v_token_ids[e]) || p_audit_details[e]::jsonb
+          FROM unnest(v_done) AS e WHERE p_audit_type[e] IS NOT NULL;
+        -- SPEC decision 8: the grace record follows the grant's last rotation.
+        INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+          SELECT v_grants[e], p_digests[e], p_sealed_successor[e], p_grace_expires_at[e] FROM unnest(v_done) AS e
+          WHERE p_sealed_successor[e] IS NOT NULL
+          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at;
+        DELETE FROM refresh_token_grace
+          WHERE grant_id = ANY (ARRAY(SELECT v_grants[e] FROM unnest(v_done) AS e WHERE p_sealed_successor[e] IS NULL));
+        RETURN;
+      END
+      $fn$;
+    `],
+  },
 ];

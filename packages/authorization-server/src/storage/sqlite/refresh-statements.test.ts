@@ -1,7 +1,8 @@
 /**
  * Issue 12, "A refresh is a compare-and-swap that reads and writes in as few statements as possible":
- * counts every SQLite statement one HTTP refresh (grace window on, the default) executes, and pins the
- * number so that a regression shows here rather than only in the benchmark.
+ * counts every SQLite statement one HTTP refresh (grace window on, the default; no scope, resource or DPoP
+ * proof named: `tokens.rotateReadyRefreshToken`) executes, and pins the number so that a regression shows
+ * here rather than only in the benchmark.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
   });
   after(() => server.close());
 
-  it('rotates in one transaction of five statements: the compare-and-swap UPDATE … RETURNING first, no SELECT', async () => {
+  it('reads and rotates in one transaction of six statements: the token with its grant, then the compare-and-swap UPDATE … RETURNING', async () => {
     const { tokens } = await obtainTokens(server);
     let status = 0;
     const executed = await recordSqliteStatements(async () => {
@@ -33,14 +34,16 @@ describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
     assert.ok(executed.slice(commit).includes('COMMIT'), 'its batch commits before the answer');
     const inTransaction = executed.slice(begin + 1, commit);
     const summary = inTransaction.map((sql) => sql.slice(0, 60)).join(' | ');
-    assert.match(inTransaction[0]!, /^UPDATE tokens SET rotated_at = \? WHERE token_digest = \? .* RETURNING grant_id$/, `the compare-and-swap comes first: ${summary}`);
-    assert.equal(inTransaction.filter((sql) => sql.startsWith('SELECT')).length, 0, `no SELECT inside the rotation: ${summary}`);
+    // Issue 12 (tokens.rotateReadyRefreshToken): the token with its grant is read in the rotation's transaction,
+    // checked, then rotated; the compare-and-swap still re-checks its state.
+    assert.match(inTransaction[0]!, /^SELECT t\.token_digest, .* FROM tokens t JOIN grants g ON g\.grant_id = t\.grant_id WHERE t\.token_digest = \?$/, `the token and its grant first: ${summary}`);
+    assert.match(inTransaction[1]!, /^UPDATE tokens SET rotated_at = \? WHERE token_digest = \? .* RETURNING grant_id$/, `then the compare-and-swap: ${summary}`);
+    assert.equal(inTransaction.filter((sql) => sql.startsWith('SELECT')).length, 1, `one SELECT inside the rotation: ${summary}`);
     assert.equal(inTransaction.filter((sql) => sql.startsWith('INSERT INTO tokens')).length, 1, `both new tokens in one INSERT: ${summary}`);
-    assert.equal(inTransaction.length, 5, `CAS, access revocation, tokens, audit event, grace record: ${summary}`);
-    // Before the transaction: the token with its grant (findByDigest), one SELECT; the client authentication,
-    // the token's client and the resource catalogue are served by their caches (storage/client-cache.ts,
-    // storage/resource-cache.ts).
+    assert.equal(inTransaction.length, 6, `read, CAS, access revocation, tokens, audit event, grace record: ${summary}`);
+    // Before the transaction, nothing: the client authentication and the resource catalogue are served by
+    // their caches (storage/client-cache.ts, storage/resource-cache.ts).
     const reads = executed.slice(0, begin).filter((sql) => sql.startsWith('SELECT'));
-    assert.equal(reads.length, 1, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
+    assert.equal(reads.length, 0, `reads before the rotation: ${reads.map((sql) => sql.slice(0, 60)).join(' | ')}`);
   });
 });

@@ -17,6 +17,11 @@
  *   (migration 37) for every rotation that queued while others were in flight (refresh-rotation-batches.ts:
  *   one round trip and one commit for a batch); a compare-and-swap transaction of five statements on SQLite
  *   (pinned by sqlite/refresh-statements.test.ts), in the group commit's shared COMMIT.
+ * - `rotateReadyRefreshToken` (a refresh naming no scope, resource or DPoP proof, with opaque access
+ *   tokens): the read, the refresh grant's checks (ReadyRefreshConditions) and the rotation in one
+ *   operation. On PostgreSQL one call of `gatehouse_rotate_ready_refresh_tokens` (migration 41) for every
+ *   such rotation that queued: one round trip instead of a lookup and a rotation; on SQLite one transaction
+ *   of six statements. A token that does not meet them comes back as read, unchanged.
  * - the refresh grant's lookup (`findByDigest` with `forRotation`): on PostgreSQL, the refresh token this
  *   instance's exchange or last rotation wrote, from postgres/written-rows.ts (no round trip); the
  *   rotation's compare-and-swap re-checks its state.
@@ -27,12 +32,17 @@
  */
 import { toGrant, toToken, type Row } from '../rows.ts';
 import type { SqlDriver } from '../sql/driver.ts';
-import type { ClientRecord, GraceSuccessor, GrantRecord, Storage, TokenWithGrant } from '../storage.ts';
+import type {
+  AuditEvent, ClientRecord, GraceSuccessor, GrantRecord, ReadyGraceSuccessor, ReadyRefreshConditions, RotateReadyRefreshTokenResult, Storage,
+  TokenForCode, TokenRecord, TokenWithGrant,
+} from '../storage.ts';
+import type { SqlStep, SqlTransaction } from '../sql/driver.ts';
+import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { sqliteInsertTokens } from './token-rows.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { createRotationBatches } from './refresh-rotation-batches.ts';
-import { createStatementBatches } from '../postgres/statement-batches.ts';
+import { createStatementBatches, type StatementBatches, type StatementBatchOptions } from '../postgres/statement-batches.ts';
 
 export interface TokenStoreDependencies {
   /**
@@ -97,6 +107,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
   // PostgreSQL: the refresh tokens this instance wrote, for the lookup before a rotation (postgres/written-rows.ts).
   const written = postgres ? writtenRowsOf(db) : undefined;
   const batches = postgres ? createRotationBatches(db) : undefined;
+  const readyRotations = postgres ? createReadyRotationBatches(db) : undefined;
 
   return {
     /** One token with its grant and client (RFC 7662 §2.2 needs all three); undefined if any is missing. */
@@ -141,34 +152,28 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
       }
       // SQLite: one writer at a time, so the compare-and-swap and what follows it run in one transaction
       // (a SAVEPOINT of the group commit, sqlite/group-commit.ts) that nothing can interleave with.
-      return db.transaction(function* (tx) {
-        // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
-        // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
-        // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
-        const current = yield* tx.get<{ grant_id: string }>(
-          `UPDATE tokens SET rotated_at = ?
-             WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-               AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
-             RETURNING grant_id`,
-          [now, presentedDigest],
-        );
-        if (!current) return 'not_current' as const;
-        // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
-        yield* tx.run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", [now, current.grant_id]);
-        yield* sqliteInsertTokens(tx, newTokens);
-        if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
-        // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
-        if (graceSuccessor) {
-          yield* tx.run(
-            `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
-                 sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
-            [current.grant_id, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt],
-          );
-        } else {
-          yield* tx.run('DELETE FROM refresh_token_grace WHERE grant_id = ?', [current.grant_id]);
-        }
-        return 'rotated' as const;
+      return db.transaction((tx) => sqliteRotationSteps(tx, presentedDigest, now, newTokens, auditEvent, graceSuccessor));
+    },
+    async rotateReadyRefreshToken(presentedDigest, now, conditions, newTokens, auditEvent, graceSuccessor): Promise<RotateReadyRefreshTokenResult> {
+      if (written) {
+        // As rotateRefreshToken: forgotten before the write, whatever its outcome.
+        written.takeRefreshToken(presentedDigest);
+        const result = await readyRotations!.submit({ presentedDigest, now, conditions, newTokens, auditEvent, graceSuccessor });
+        const successor = result.outcome === 'rotated' ? result.tokens.find((token) => token.kind === 'refresh') : undefined;
+        if (result.outcome === 'rotated' && successor) written.rememberRefreshToken(successor, result.grant);
+        return result;
+      }
+      // SQLite: the read, the check and the rotation in one transaction of the one writer.
+      return db.transaction(function* (tx): SqlStep<RotateReadyRefreshTokenResult> {
+        const row = yield* tx.get(byDigest, [presentedDigest]);
+        if (!row) return { outcome: 'not_ready' };
+        const presented = toToken(row);
+        const grant = lookupGrant(row);
+        if (!meetsReadyRefreshConditions(presented, grant, now, conditions)) return { outcome: 'not_ready', found: { token: presented, grant } };
+        const rotation = readyRotation(presented, now, newTokens, auditEvent);
+        const grace = graceSuccessor && { grantId: grant.grantId, previousDigest: presentedDigest, ...graceSuccessor };
+        const outcome = yield* sqliteRotationSteps(tx, presentedDigest, now, rotation.tokens, rotation.auditEvent, grace);
+        return outcome === 'rotated' ? { outcome, presented, grant, ...rotation } : { outcome, presented, grant };
       });
     },
     async findGraceSuccessor(presentedDigest) {
@@ -242,4 +247,125 @@ function toGraceSuccessor(row: Row): GraceSuccessor {
     grantId: String(row.grant_id), previousDigest: String(row.previous_digest),
     sealedSuccessor: String(row.sealed_successor), graceExpiresAt: Number(row.grace_expires_at),
   };
+}
+
+/**
+ * SQLite's compare-and-swap rotation (SPEC decision 8), the body of `rotateRefreshToken`'s transaction and
+ * of `rotateReadyRefreshToken`'s: five statements (pinned by sqlite/refresh-statements.test.ts).
+ */
+function* sqliteRotationSteps(
+  tx: SqlTransaction, presentedDigest: string, now: number, newTokens: readonly TokenRecord[], auditEvent: AuditEvent | undefined,
+  graceSuccessor: GraceSuccessor | undefined,
+): SqlStep<'rotated' | 'not_current'> {
+  // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
+  // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
+  // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
+  const current = yield* tx.get<{ grant_id: string }>(
+    `UPDATE tokens SET rotated_at = ?
+       WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+         AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
+       RETURNING grant_id`,
+    [now, presentedDigest],
+  );
+  if (!current) return 'not_current';
+  // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
+  yield* tx.run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", [now, current.grant_id]);
+  yield* sqliteInsertTokens(tx, newTokens);
+  if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
+  // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
+  if (graceSuccessor) {
+    yield* tx.run(
+      `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+           sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
+      [current.grant_id, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt],
+    );
+  } else {
+    yield* tx.run('DELETE FROM refresh_token_grace WHERE grant_id = ?', [current.grant_id]);
+  }
+  return 'rotated';
+}
+
+/**
+ * `tokens.rotateReadyRefreshToken`'s conditions (storage.ts ReadyRefreshConditions) on a token as read:
+ * SQLite's check. PostgreSQL's is the readiness test of `gatehouse_rotate_ready_refresh_tokens` (migration
+ * 41); the contract suite holds both to the same answers (contract/tokens.ts).
+ */
+function meetsReadyRefreshConditions(token: TokenRecord, grant: GrantRecord, now: number, conditions: ReadyRefreshConditions): boolean {
+  return token.kind === 'refresh' && token.clientId === conditions.clientId && token.rotatedAt === null && token.revokedAt === null
+    && now < token.expiresAt && token.dpopJkt === undefined && grant.revokedAt === null && grant.resources === undefined
+    && token.scope.length > 0 && token.scope.every((name) => conditions.defaultResourceScopes.includes(name));
+}
+
+/**
+ * The tokens and audit event `rotateReadyRefreshToken` stores for `presented`, as both databases write them:
+ * its grant, client and scope, issued at `now`, for the default resource (no audience).
+ */
+function readyRotation(presented: TokenRecord, now: number, newTokens: readonly TokenForCode[], auditEvent: AuditEvent | undefined) {
+  const tokens = newTokens.map((token): TokenRecord => ({
+    tokenDigest: token.tokenDigest, tokenId: token.tokenId, kind: token.kind, grantId: presented.grantId, clientId: presented.clientId,
+    scope: presented.scope, issuedAt: now, expiresAt: token.expiresAt, rotatedAt: null, revokedAt: null,
+    ...(token.dpopJkt === undefined ? {} : { dpopJkt: token.dpopJkt }),
+  }));
+  const event = auditEvent && {
+    ...auditEvent, clientId: presented.clientId, grantId: presented.grantId, details: { scope: presented.scope.join(' '), previous_refresh_token_id: presented.tokenId, ...auditEvent.details },
+  };
+  return { tokens, ...(event ? { auditEvent: event } : {}) };
+}
+
+/** What `tokens.rotateReadyRefreshToken` was given (PostgreSQL: one rotation of a batch). */
+export interface PendingReadyRotation {
+  presentedDigest: string;
+  now: number;
+  conditions: ReadyRefreshConditions;
+  newTokens: TokenForCode[];
+  auditEvent: AuditEvent | undefined;
+  graceSuccessor: ReadyGraceSuccessor | undefined;
+}
+
+/** PostgreSQL: the ready rotations that queue while others are in flight, as one call each (postgresRotateReadyRefreshTokens). */
+export function createReadyRotationBatches(db: SqlDriver, options: StatementBatchOptions = {}): StatementBatches<PendingReadyRotation, RotateReadyRefreshTokenResult> {
+  return createStatementBatches((rotations: PendingReadyRotation[]) => postgresRotateReadyRefreshTokens(db, rotations), options);
+}
+
+const ROTATE_READY_REFRESH_TOKENS = `SELECT ready_rotation, token_row, ready_outcome
+  FROM gatehouse_rotate_ready_refresh_tokens(${Array.from({ length: 16 }, (_, i) => `$${i + 1}`).join(', ')})`;
+
+/**
+ * PostgreSQL: rotateReadyRefreshToken for every rotation of a batch (postgres/statement-batches.ts) as ONE
+ * call of `gatehouse_rotate_ready_refresh_tokens` (migration 41): for each, the token read with its grant
+ * and client status and checked against the conditions (as meetsReadyRefreshConditions, and the client
+ * still active), then `gatehouse_rotate_refresh_tokens`'s grant lock and compare-and-swap; then one INSERT
+ * for every rotated token pair, one for the audit events, one for the grace records. A deadlock (40P01)
+ * rolled the whole batch back: it runs again.
+ */
+async function postgresRotateReadyRefreshTokens(db: SqlDriver, rotations: PendingReadyRotation[]): Promise<RotateReadyRefreshTokenResult[]> {
+  const tokens = rotations.flatMap((rotation, i) => rotation.newTokens.map((token) => ({ token, rotation: i + 1 })));
+  const audit = rotations.map(({ auditEvent }) => (auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]));
+  const values = [
+    rotations.map((r) => r.presentedDigest), rotations.map((r) => r.now), rotations.map((r) => r.conditions.clientId),
+    rotations.map((r) => r.conditions.defaultResourceScopes.join(' ')),
+    tokens.map(({ token }) => token.tokenDigest), tokens.map(({ token }) => token.tokenId), tokens.map(({ token }) => token.kind),
+    tokens.map(({ token }) => token.expiresAt), tokens.map(({ token }) => token.dpopJkt ?? null), tokens.map(({ rotation }) => rotation),
+    // The audit event's type, time, actor and details (its client and grant are the token's).
+    ...[0, 1, 2, 5].map((column) => audit.map((columns) => columns[column])),
+    rotations.map((r) => r.graceSuccessor?.sealedSuccessor ?? null), rotations.map((r) => r.graceSuccessor?.graceExpiresAt ?? null),
+  ];
+  const rows = await retryingDeadlocks(() => db.all<Record<string, unknown>>(ROTATE_READY_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_ready_refresh_tokens' }));
+  const results: RotateReadyRefreshTokenResult[] = rotations.map(() => ({ outcome: 'not_ready' }));
+  for (const row of rows) {
+    const i = Number(row.ready_rotation) - 1;
+    const found = row.token_row as Row;
+    const presented = toToken(found);
+    const grant = lookupGrant(found);
+    if (row.ready_outcome === 'rotated') {
+      const { now, newTokens, auditEvent } = rotations[i]!;
+      results[i] = { outcome: 'rotated', presented, grant, ...readyRotation(presented, now, newTokens, auditEvent) };
+    } else if (row.ready_outcome === 'not_current') {
+      results[i] = { outcome: 'not_current', presented, grant };
+    } else {
+      results[i] = { outcome: 'not_ready', found: { token: presented, grant } };
+    }
+  }
+  return results;
 }
