@@ -45,7 +45,10 @@ export interface GroupCommit {
   read<T>(work: () => T): T;
   /** Runs `work` in its own SAVEPOINT of the current batch: its writes commit with the batch, or none does. */
   transaction<T>(work: () => T): T;
-  /** The current batch's commit (rejects with StorageUnavailableError when it fails); resolved when none is open. */
+  /**
+   * The current batch's commit, or the last commit's flush (rejects with StorageUnavailableError when it
+   * fails, and from then on); resolved when none is open or pending.
+   */
   durable(): Promise<void>;
   /**
    * Calls `operation` and resolves with its result only once every batch it wrote to or read uncommitted
@@ -223,6 +226,8 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       }
     },
     durable() {
+      // After a failed flush nothing is answered as durable (reads and writes throw it; the read worker waits here).
+      if (flushFailure) return Promise.reject(flushFailure);
       return (batch ?? unflushed)?.committed ?? resolved;
     },
     async settled(operation) {

@@ -26,6 +26,7 @@ import { createInMemoryRateLimitStore } from '../stores/rate-limits-in-memory.ts
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
 import { createWalSync, type WalSync } from './wal-sync.ts';
+import { createReadWorker, type ReadWorker } from './read-worker.ts';
 import { cacheClients, externalWriteCheck } from '../client-cache.ts';
 import { cacheResources } from '../resource-cache.ts';
 import { createResourceStore } from '../stores/resources.ts';
@@ -51,7 +52,16 @@ export type SqliteStorageOptions = CheckpointOptions & {
   rateLimitCounters?: RateLimitCounters;
   /** Replaces the WAL flush (wal-sync.ts) of a file database: tests hold or fail it. */
   walSync?: WalSync;
+  /** A file database's token lookups on a worker thread (read-worker.ts); default true. */
+  readWorker?: boolean;
 };
+
+const readWorkers = new WeakMap<Storage, ReadWorker>();
+
+/** The read worker of a storage `createSqliteStorage` opened (tests: whether it started, what it answered). */
+export function readWorkerOf(storage: Storage): ReadWorker | undefined {
+  return readWorkers.get(storage);
+}
 
 /** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
 export function createSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
@@ -131,15 +141,24 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     return dataVersionThisTurn;
   }));
   const externalWrites = externalWriteCheck(dataVersion);
+  // Issue 12: introspection's lookups on another connection, off the event loop (read-worker.ts).
+  const readWorker = path === ':memory:' || options.readWorker === false ? undefined : createReadWorker(path, {
+    fallback: (text, parameter) => get(text, parameter),
+    durable: () => group.durable(),
+  });
   const storage: Storage = {
     resources: cacheResources(createResourceStore(driver), { externalWrites: externalWriteCheck(dataVersion) }).resources,
     // The token lookups take their client from the cached `clients` below (stores/tokens.ts), not a SELECT.
-    ...createSharedStores(driver, { findClient: (clientId) => storage.clients.find(clientId) }),
+    ...createSharedStores(driver, {
+      findClient: (clientId) => storage.clients.find(clientId),
+      ...(readWorker ? { readElsewhere: (text: string, tokenDigest: string) => readWorker.get(text, tokenDigest) } : {}),
+    }),
     clients: cacheClients(createClientStore(driver), { externalWrites }).clients,
     rateLimits: options.rateLimitCounters === 'database' ? createRateLimitStore(driver) : createInMemoryRateLimitStore(),
     async close() {
-      // Members of the open batch wait for its commit. The checkpoint worker's connection closes before
-      // this one, so that closing the last connection checkpoints the WAL into the file and removes it.
+      // Members of the open batch wait for its commit. The read and checkpoint workers' connections close
+      // before this one, so that closing the last connection checkpoints the WAL into the file and removes it.
+      await readWorker?.close();
       group.commitNow();
       await walSync?.close();
       await checkpoints?.stop();
@@ -153,7 +172,9 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     },
   };
   // Issue 12: no method resolves before the commit of the batches holding its writes (or rows it read).
-  return settledAfterCommits(storage, group);
+  const settled = settledAfterCommits(storage, group);
+  if (readWorker) readWorkers.set(settled, readWorker);
+  return settled;
 }
 
 function openDatabase(path: string): DatabaseSync {

@@ -55,6 +55,12 @@ export interface TokenStoreDependencies {
    * status it read with the token differs from the cached record's, before reading the record again.
    */
   invalidateClient?(clientId: string): void;
+  /**
+   * SQLite (issue 12): runs the lookup (`text`, one digest parameter) on the read worker's connection, off
+   * the event loop (sqlite/read-worker.ts), answered once what it may have read is durable. Used for the
+   * lookups that no compare-and-swap follows (introspection, revocation); the refresh grant's stay here.
+   */
+  readElsewhere?(text: string, tokenDigest: string): Promise<Row | undefined>;
 }
 
 const TOKEN_COLUMNS = ['token_digest', 'token_id', 'kind', 'grant_id', 'client_id', 'scope', 'issued_at', 'expires_at', 'rotated_at', 'revoked_at', 'audience', 'dpop_jkt'];
@@ -94,7 +100,7 @@ function tokenLookup(withClient: boolean): string {
 const POSTGRES_TOKEN_LOOKUPS = `SELECT x.* FROM unnest($1::text[]) AS d(digest),
   LATERAL (${tokenLookup(true).replace('t.token_digest = ?', 't.token_digest = d.digest')} OFFSET 0) AS x`;
 
-export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }: TokenStoreDependencies): Storage['tokens'] {
+export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, readElsewhere }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
   const byDigest = tokenLookup(false); // SQLite's: one lookup, one statement
   // PostgreSQL (issue 12): the lookups that queue while two are in flight go as one statement
@@ -119,7 +125,8 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient }
         const client = remembered && await findClient(remembered.token.clientId);
         if (remembered && client) return { ...remembered, client };
       }
-      const row = lookups ? await lookups.submit(tokenDigest) : await db.get(byDigest, [tokenDigest]);
+      const row = lookups ? await lookups.submit(tokenDigest)
+        : readElsewhere && !options?.forRotation ? await readElsewhere(byDigest, tokenDigest) : await db.get(byDigest, [tokenDigest]);
       if (!row) return undefined;
       const grant = lookupGrant(row);
       // From the client-record cache instead of a second SELECT; on PostgreSQL checked against the status

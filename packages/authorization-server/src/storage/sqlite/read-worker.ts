@@ -1,0 +1,201 @@
+/**
+ * Token lookups off the event loop (issue 12: SQLite introspection). The server's connection runs every
+ * statement on the event loop, and an introspection is mostly one primary-key lookup (the token with its
+ * grant): measured, the lookup and what wraps it were a fifth of an introspection's CPU, and the in-process
+ * read was what SQLite's row had on top of PostgreSQL's, which sends the lookups that queue as one statement
+ * to another process (bench/README.md, "sixteenth session"). This worker thread does the same for SQLite:
+ * its own read-only connection to the database file answers the lookups that queued while one batch was
+ * under way, all of them in one read transaction, and the event loop only sends digests and receives rows.
+ *
+ * What a lookup here sees: everything committed before it ran (WAL readers see the last commit), and never
+ * an open batch's uncommitted rows. The answer waits for `durable()` (group-commit.ts): a row committed but
+ * not flushed yet is not answered before its flush, and a failed flush fails the lookup, as on the server's
+ * connection. A token reaches its client only after the commit that stored it, so the client's next
+ * introspection finds it; an introspection concurrent with a revocation's open batch answers the state
+ * before it, as it would had it run a moment earlier. Only lookups that no write follows come here
+ * (introspection, revocation's lookup: its UPDATE re-checks the state); the refresh grant's reads stay on
+ * the server's connection, inside its rotation's transaction.
+ *
+ * Until the worker has opened its connection (it starts with the first lookup), and for good should it
+ * fail, lookups run on the server's connection as before (`fallback`): nothing the worker does takes a
+ * lookup down with it. In-memory databases have no worker (another connection cannot see them).
+ */
+import { Worker } from 'node:worker_threads';
+import type { SQLInputValue } from 'node:sqlite';
+
+type Row = Record<string, SQLInputValue>;
+
+export interface ReadWorker {
+  /** The row of `text` (a SELECT with one parameter) for `parameter`, answered once `durable()` settles. */
+  get(text: string, parameter: string): Promise<Row | undefined>;
+  /** Lookups the worker answered (tests). */
+  readonly served: number;
+  /** Settles when the worker's connection is open (or the worker failed to start). */
+  readonly started: Promise<void>;
+  /** Ends the worker after it closed its connection. */
+  close(): Promise<void>;
+}
+
+export interface ReadWorkerOptions {
+  /** Runs the lookup on the server's connection: before the worker is ready, or after it failed. */
+  fallback(text: string, parameter: string): Row | undefined;
+  /** The commit and flush of everything this process committed so far (group-commit.ts `durable`). */
+  durable(): Promise<void>;
+  /** Called once if the worker fails (tests, logs); lookups then stay on the server's connection. */
+  onFailure?(error: unknown): void;
+}
+
+interface Pending {
+  text: string;
+  parameter: string;
+  resolve(row: Row | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** The worker's loop, from its source text (see checkpoint-worker.ts: a .ts worker would load the type stripper too). */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { DatabaseSync } = require('node:sqlite');
+const db = new DatabaseSync(workerData.path, { readOnly: true });
+db.exec('PRAGMA busy_timeout = 5000');
+db.exec('PRAGMA cache_size = -8192');
+const statements = new Map();
+const prepared = (text) => {
+  let statement = statements.get(text);
+  if (!statement) statements.set(text, (statement = db.prepare(text)));
+  return statement;
+};
+parentPort.on('message', (message) => {
+  if (message === 'stop') {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    // One read transaction for the batch: one snapshot, one WAL read mark, taken and let go here.
+    db.exec('BEGIN');
+    try {
+      const rows = message.map(([text, parameter]) => prepared(text).get(parameter) ?? null);
+      parentPort.postMessage({ rows });
+    } finally {
+      db.exec('COMMIT');
+    }
+  } catch (error) {
+    parentPort.postMessage({ error: error instanceof Error ? error.message : String(error) });
+  }
+});
+parentPort.postMessage({ ready: true });
+`;
+
+/** A read worker for the WAL database file at `path`, started by the first lookup. */
+export function createReadWorker(path: string, options: ReadWorkerOptions): ReadWorker {
+  let worker: Worker | undefined;
+  let state: 'idle' | 'starting' | 'ready' | 'failed' | 'closed' = 'idle';
+  let served = 0;
+  let queue: Pending[] = [];
+  let inFlight: Pending[] | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let markStarted: () => void = () => {};
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+
+  /** On the server's connection: a row of an open batch is answered after its commit, as every read waits (group-commit.ts). */
+  const lookUpHere = async (text: string, parameter: string): Promise<Row | undefined> => {
+    const row = options.fallback(text, parameter);
+    await options.durable();
+    return row;
+  };
+  const answerHere = (entries: Pending[]) => {
+    for (const entry of entries) lookUpHere(entry.text, entry.parameter).then(entry.resolve, entry.reject);
+  };
+  const fail = (error: unknown) => {
+    if (state === 'failed' || state === 'closed') return;
+    state = 'failed';
+    markStarted();
+    options.onFailure?.(error);
+    // What the worker had and what waited for it: answered here, as every lookup from now on.
+    const waiting = [...(inFlight ?? []), ...queue];
+    inFlight = undefined;
+    queue = [];
+    answerHere(waiting);
+    void worker?.terminate();
+  };
+  const pump = () => {
+    if (state !== 'ready' || inFlight || queue.length === 0) return;
+    inFlight = queue;
+    queue = [];
+    worker!.postMessage(inFlight.map((entry) => [entry.text, entry.parameter]));
+  };
+  const start = () => {
+    state = 'starting';
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path } });
+    // A process that never closes its storage still exits.
+    worker.unref();
+    exited = new Promise<void>((resolve) => worker!.once('exit', () => resolve()));
+    worker.on('message', (message: { ready?: true; rows?: (Row | null)[]; error?: string }) => {
+      if (message.ready) {
+        if (state !== 'starting') return;
+        state = 'ready';
+        markStarted();
+        pump();
+        return;
+      }
+      const batch = inFlight;
+      inFlight = undefined;
+      if (!batch) return;
+      if (message.error !== undefined) {
+        // The statement failed there (say, SQLITE_BUSY past busy_timeout): the server's connection answers
+        // these, with its own error translation (503), and the worker takes the next batch.
+        answerHere(batch);
+      } else {
+        served += batch.length;
+        // Rows committed before the read may not be flushed yet: answered once they are (or failed with it).
+        const rows = message.rows!;
+        options.durable().then(
+          () => {
+            for (const [i, entry] of batch.entries()) entry.resolve(rows[i] ?? undefined);
+          },
+          (error: unknown) => {
+            for (const entry of batch) entry.reject(error);
+          },
+        );
+      }
+      pump();
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (state !== 'closed') fail(Object.assign(new Error('the read worker exited'), { exitCode: code }));
+    });
+  };
+
+  return {
+    get(text, parameter) {
+      if (state === 'idle') start();
+      if (state !== 'ready') return lookUpHere(text, parameter);
+      return new Promise((resolve, reject) => {
+        queue.push({ text, parameter, resolve, reject });
+        pump();
+      });
+    },
+    get served() {
+      return served;
+    },
+    started,
+    async close() {
+      const running = state === 'ready' || state === 'starting';
+      state = 'closed';
+      markStarted();
+      const waiting = [...(inFlight ?? []), ...queue];
+      inFlight = undefined;
+      queue = [];
+      answerHere(waiting);
+      if (running && worker) {
+        // Keeps the process alive until the worker has closed its connection.
+        worker.ref();
+        worker.postMessage('stop');
+        await exited;
+      }
+    },
+  };
+}
