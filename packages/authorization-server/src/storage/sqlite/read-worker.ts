@@ -125,6 +125,8 @@ export function createReadWorker(path: string, options: ReadWorkerOptions): Read
     if (state !== 'ready' || inFlight || queue.length === 0) return;
     inFlight = queue;
     queue = [];
+    // Referenced while a batch is out: a process with nothing else to do (a CLI command) waits for its answer.
+    worker!.ref();
     worker!.postMessage(inFlight.map((entry) => [entry.text, entry.parameter]));
   };
   const start = () => {
@@ -143,6 +145,7 @@ export function createReadWorker(path: string, options: ReadWorkerOptions): Read
       }
       const batch = inFlight;
       inFlight = undefined;
+      worker!.unref();
       if (!batch) return;
       if (message.error !== undefined) {
         // The statement failed there (say, SQLITE_BUSY past busy_timeout): the server's connection answers
