@@ -25,6 +25,47 @@ function driverOn(client: pg.Client) {
   });
 }
 
+/**
+ * A new schema (tokens EMPTY) and one connection of the test's own, in a transaction whose statements keep
+ * generic plans (the plans a pooled connection ends up keeping, chosen at the first call), rolled back at
+ * the end. `stats` reads the tokens table's scans and index fetches so far; `insertGrantWithPair` stores a
+ * grant with a live access and refresh token (`<grant id>-a`, `<grant id>-r`), the first (`…-0`) for the
+ * fixture's company, the others each for a company of its own.
+ */
+async function withGenericPlansOnEmptySchema(body: (connection: {
+  client: pg.Client; e: Fixture; stats(): Promise<{ seq_scan: number; fetched: number }>; insertGrantWithPair(grantId: string, now: number): Promise<void>;
+}) => Promise<void>): Promise<void> {
+  const empty = await createTestPostgresStorage();
+  const e = await fixture(empty);
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${empty.schema}` });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+    const stats = async () => (await client.query(
+      "SELECT COALESCE(seq_scan, 0)::int AS seq_scan, COALESCE(idx_tup_fetch, 0)::int AS fetched FROM pg_stat_xact_user_tables WHERE relname = 'tokens' AND schemaname = $1",
+      [empty.schema],
+    )).rows[0] as { seq_scan: number; fetched: number };
+    const insertGrantWithPair = async (grantId: string, now: number) => {
+      await client.query(
+        `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)`,
+        [grantId, e.client.clientId, e.user.userId, grantId.endsWith('-0') ? e.company.subjectId : `company-of-${grantId}`, now],
+      );
+      await client.query(
+        `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at)
+         VALUES ($1 || '-a', gen_random_uuid()::text, 'access', $1, $2, 'read', $3::bigint, $3::bigint + 600),
+                ($1 || '-r', gen_random_uuid()::text, 'refresh', $1, $2, 'read', $3::bigint, $3::bigint + 86400)`,
+        [grantId, e.client.clientId, now],
+      );
+    };
+    await body({ client, e, stats, insertGrantWithPair });
+    await client.query('ROLLBACK');
+  } finally {
+    await client.end();
+    await empty.close();
+  }
+}
+
 describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, () => {
   let storage: Storage & { schema: string };
   let f: Fixture;
@@ -125,31 +166,8 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
   });
 
   it('with plans made while tokens was EMPTY (a new schema), a batch reaches only its own grants\' rows by index once many are stored', async () => {
-    const empty = await createTestPostgresStorage();
-    const e = await fixture(empty);
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${empty.schema}` });
-    await client.connect();
-    try {
-      await client.query('BEGIN');
-      // The plans a pooled connection ends up keeping, chosen at the first call, for every statement of the function.
-      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+    await withGenericPlansOnEmptySchema(async ({ client, e, stats, insertGrantWithPair }) => {
       const batches = createRotationBatches(driverOn(client), { maxInFlight: 1 });
-      const stats = async () => (await client.query(
-        "SELECT COALESCE(seq_scan, 0)::int AS seq_scan, COALESCE(idx_tup_fetch, 0)::int AS fetched FROM pg_stat_xact_user_tables WHERE relname = 'tokens' AND schemaname = $1",
-        [empty.schema],
-      )).rows[0] as { seq_scan: number; fetched: number };
-      const insertGrantWithPair = async (grantId: string, now: number) => {
-        await client.query(
-          `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)`,
-          [grantId, e.client.clientId, e.user.userId, grantId === 'plan-grant-0' ? e.company.subjectId : `company-of-${grantId}`, now],
-        );
-        await client.query(
-          `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at)
-           VALUES ($1 || '-a', gen_random_uuid()::text, 'access', $1, $2, 'read', $3::bigint, $3::bigint + 600),
-                  ($1 || '-r', gen_random_uuid()::text, 'refresh', $1, $2, 'read', $3::bigint, $3::bigint + 86400)`,
-          [grantId, e.client.clientId, now],
-        );
-      };
       const grantRecord = (grantId: string) => ({
         grantId, clientId: e.client.clientId, userId: e.user.userId, subjectType: 'company' as const, subjectId: e.company.subjectId,
         scope: ['read'], createdAt: NOW, revokedAt: null, revocationReason: null,
@@ -172,11 +190,7 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
       assert.ok(after.fetched - before.fetched <= 12, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);
       const revoked = await client.query("SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL AND kind = 'access'");
       assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");
-      await client.query('ROLLBACK');
-    } finally {
-      await client.end();
-      await empty.close();
-    }
+    });
   });
 });
 
@@ -217,30 +231,8 @@ describe('ready refresh rotations in batches: the read and the rotation in one c
   });
 
   it('with plans made while tokens was EMPTY (a new schema), a batch reaches only its own tokens and grants by index once many are stored', async () => {
-    const empty = await createTestPostgresStorage();
-    const e = await fixture(empty);
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${empty.schema}` });
-    await client.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+    await withGenericPlansOnEmptySchema(async ({ client, e, stats, insertGrantWithPair }) => {
       const batches = createReadyRotationBatches(driverOn(client), { maxInFlight: 1 });
-      const stats = async () => (await client.query(
-        "SELECT COALESCE(seq_scan, 0)::int AS seq_scan, COALESCE(idx_tup_fetch, 0)::int AS fetched FROM pg_stat_xact_user_tables WHERE relname = 'tokens' AND schemaname = $1",
-        [empty.schema],
-      )).rows[0] as { seq_scan: number; fetched: number };
-      const insertGrantWithPair = async (grantId: string, now: number) => {
-        await client.query(
-          `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)`,
-          [grantId, e.client.clientId, e.user.userId, grantId === 'ready-grant-0' ? e.company.subjectId : `company-of-${grantId}`, now],
-        );
-        await client.query(
-          `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at)
-           VALUES ($1 || '-a', gen_random_uuid()::text, 'access', $1, $2, 'read', $3::bigint, $3::bigint + 600),
-                  ($1 || '-r', gen_random_uuid()::text, 'refresh', $1, $2, 'read', $3::bigint, $3::bigint + 86400)`,
-          [grantId, e.client.clientId, now],
-        );
-      };
       const rotate = (grantId: string, now: number) => batches.submit({
         presentedDigest: `${grantId}-r`, now, conditions: { clientId: e.client.clientId, defaultResourceScopes: ['read'] }, newTokens: minted(now),
         auditEvent: undefined, graceSuccessor: { sealedSuccessor: 'sealed', graceExpiresAt: now + 60 },
@@ -258,10 +250,6 @@ describe('ready refresh rotations in batches: the read and the rotation in one c
       assert.ok(after.fetched - before.fetched <= 15, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);
       const revoked = await client.query("SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL AND kind = 'access'");
       assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");
-      await client.query('ROLLBACK');
-    } finally {
-      await client.end();
-      await empty.close();
-    }
+    });
   });
 });
