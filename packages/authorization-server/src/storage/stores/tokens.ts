@@ -31,12 +31,11 @@
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
 import { toGrant, toToken, type Row } from '../rows.ts';
-import type { SqlDriver } from '../sql/driver.ts';
+import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type {
   AuditEvent, ClientRecord, GraceSuccessor, GrantRecord, ReadyGraceSuccessor, ReadyRefreshConditions, RotateReadyRefreshTokenResult, Storage,
   TokenForCode, TokenRecord, TokenWithGrant,
 } from '../storage.ts';
-import type { SqlStep, SqlTransaction } from '../sql/driver.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { sqliteInsertTokens } from './token-rows.ts';
