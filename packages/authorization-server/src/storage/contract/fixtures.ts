@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
-import type { AuthorizationCodeRecord, ClientRecord, GrantRecord, Storage, SubjectRecord, TokenRecord, UserRecord } from '../storage.ts';
+import type { AuthorizationCodeRecord, ClientRecord, GrantRecord, Storage, SubjectRecord, TokenForCode, TokenRecord, UserRecord } from '../storage.ts';
 
 /** Makes a fresh, empty storage (a new in-memory database, a new PostgreSQL schema). */
 export type StorageFactory = () => Promise<Storage> | Storage;
@@ -138,6 +138,14 @@ export function tokenPair(grant: GrantRecord, now: number): [access: TokenRecord
   return [
     { ...base, tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
     { ...base, tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * DAY_SECONDS },
+  ];
+}
+
+/** A pair as the token endpoint mints it before its grant is read (`exchangeReadyCode`, `rotateReadyRefreshToken`). */
+export function mintedPair(now: number): [access: TokenForCode, refresh: TokenForCode] {
+  return [
+    { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
+    { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * DAY_SECONDS },
   ];
 }
 

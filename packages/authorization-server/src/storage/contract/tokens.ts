@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GraceSuccessor, GrantRecord, TokenForCode, TokenRecord } from '../storage.ts';
-import { type ContractBackend, NOW, digest, count, clientRecord, companyRecord, createCompany, fixture, tokenPair, issueGrant, rotationChain } from './fixtures.ts';
+import { type ContractBackend, NOW, digest, count, clientRecord, companyRecord, createCompany, fixture, tokenPair, issueGrant, mintedPair, rotationChain } from './fixtures.ts';
 
 export function tokensContract({ withStorage }: ContractBackend): void {
   describe('tokens', () => {
@@ -336,10 +336,6 @@ export function tokensContract({ withStorage }: ContractBackend): void {
 
     describe('rotateReadyRefreshToken (issue 12: the refresh in one round trip)', () => {
       const DEFAULT_SCOPES = ['users:read', 'vendors:write', 'vendors:read'];
-      const minted = (now: number): TokenForCode[] => [
-        { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
-        { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * 86_400 },
-      ];
       const rotatedEvent = (f: Awaited<ReturnType<typeof fixture>>, now: number, tokens: TokenForCode[]) => ({
         type: 'refresh_token.rotated', at: now, actor: `client:${f.client.clientId}`, clientId: f.client.clientId,
         details: { access_token_id: tokens[0]!.tokenId, refresh_token_id: tokens[1]!.tokenId },
@@ -348,7 +344,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       it('rotates a ready token as rotateRefreshToken does: the tokens get its grant, client and scope; the audit event its scope and id; the grace record its grant', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant, access, refresh } = await issueGrant(storage, f);
-        const tokens = minted(NOW + 10);
+        const tokens = mintedPair(NOW + 10);
         const result = await storage.tokens.rotateReadyRefreshToken(
           refresh.tokenDigest, NOW + 10, { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES }, tokens, rotatedEvent(f, NOW + 10, tokens),
           { sealedSuccessor: 'sealed-ready', graceExpiresAt: NOW + 40 },
@@ -375,7 +371,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
           grantId: grant.grantId, previousDigest: refresh.tokenDigest, sealedSuccessor: 'sealed-ready', graceExpiresAt: NOW + 40,
         });
         // Its successor is current: the next ready rotation takes it, without a grace successor (window 0): the record goes.
-        const next = minted(NOW + 20);
+        const next = mintedPair(NOW + 20);
         assert.equal((await storage.tokens.rotateReadyRefreshToken(tokens[1]!.tokenDigest, NOW + 20, { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES }, next)).outcome, 'rotated');
         assert.equal(await storage.tokens.findGraceSuccessor(tokens[1]!.tokenDigest), undefined);
         assert.equal(await storage.tokens.findGraceSuccessor(refresh.tokenDigest), undefined);
@@ -412,7 +408,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
         for (const [name, prepare] of cases) {
           const { digest: presented, now = NOW + 10, conditions: asked = conditions } = await prepare();
           const before = await storage.tokens.findByDigest(presented);
-          const tokens = minted(now);
+          const tokens = mintedPair(now);
           const result = await storage.tokens.rotateReadyRefreshToken(presented, now, asked, tokens, rotatedEvent(f, now, tokens), { sealedSuccessor: 'x', graceExpiresAt: now + 30 });
           assert.equal(result.outcome, 'not_ready', name);
           assert.ok(result.outcome === 'not_ready');
@@ -420,7 +416,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
           assert.deepEqual(await storage.tokens.findByDigest(presented), before, `${name}: unchanged`);
           for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined, `${name}: nothing stored`);
         }
-        assert.deepEqual(await storage.tokens.rotateReadyRefreshToken(digest(), NOW, conditions, minted(NOW)), { outcome: 'not_ready' }, 'an unknown digest');
+        assert.deepEqual(await storage.tokens.rotateReadyRefreshToken(digest(), NOW, conditions, mintedPair(NOW)), { outcome: 'not_ready' }, 'an unknown digest');
         assert.deepEqual(await storage.audit.list({ types: ['refresh_token.rotated'], limit: 10 }), []);
       }));
 
@@ -428,7 +424,7 @@ export function tokensContract({ withStorage }: ContractBackend): void {
         const f = await fixture(storage);
         const { grant, refresh } = await issueGrant(storage, f);
         const conditions = { clientId: f.client.clientId, defaultResourceScopes: DEFAULT_SCOPES };
-        const [first, second] = [minted(NOW + 10), minted(NOW + 10)];
+        const [first, second] = [mintedPair(NOW + 10), mintedPair(NOW + 10)];
         const results = await Promise.all([first, second].map((tokens) => storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, conditions, tokens)));
         assert.equal(results.filter((result) => result.outcome === 'rotated').length, 1);
         const loser = results.find((result) => result.outcome !== 'rotated')!;

@@ -5,12 +5,11 @@
  * function's statements reach rows by index with plans made on empty tables (a new deployment).
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { batchSizesDuring, createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
-import { createCompany, digest, fixture, issueGrant, NOW, tokenPair, type Fixture } from '../contract/fixtures.ts';
-import type { Storage, TokenForCode, TokenRecord } from '../storage.ts';
+import { createCompany, fixture, issueGrant, mintedPair, NOW, tokenPair, type Fixture } from '../contract/fixtures.ts';
+import type { Storage, TokenRecord } from '../storage.ts';
 import { createReadyRotationBatches } from '../stores/tokens.ts';
 import { createRotationBatches, type PendingRotation } from '../stores/refresh-rotation-batches.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
@@ -66,7 +65,7 @@ async function withGenericPlansOnEmptySchema(body: (connection: {
   }
 }
 
-describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, () => {
+describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { skip }, () => {
   let storage: Storage & { schema: string };
   let f: Fixture;
   before(async () => {
@@ -192,26 +191,13 @@ describe('refresh rotations in batches (PostgreSQL, migration 37)', { skip }, ()
       assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");
     });
   });
-});
 
-describe('ready refresh rotations in batches: the read and the rotation in one call (PostgreSQL, migration 41)', { skip }, () => {
-  let storage: Storage & { schema: string };
-  let f: Fixture;
-  before(async () => {
-    storage = await createTestPostgresStorage();
-    f = await fixture(storage);
-  });
-  after(() => storage?.close());
-  const freshGrant = async () => issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
+  // Migration 41: the read and the rotation in one call (`tokens.rotateReadyRefreshToken`).
   const conditions = () => ({ clientId: f.client.clientId, defaultResourceScopes: ['users:read', 'vendors:write'] });
-  const minted = (now: number): TokenForCode[] => [
-    { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
-    { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 86_400 },
-  ];
 
   it('ready rotations that arrive together share calls, each its own read, check and compare-and-swap, and no lookup goes alone', async () => {
     const issued = await Promise.all(Array.from({ length: 24 }, freshGrant));
-    const tokens = issued.map(() => minted(NOW + 10));
+    const tokens = issued.map(() => mintedPair(NOW + 10));
     let outcomes: string[] = [];
     let lookups: number[] = [];
     const sizes = await batchSizesDuring('gatehouse_rotate_ready_refresh_tokens', async () => {
@@ -234,7 +220,7 @@ describe('ready refresh rotations in batches: the read and the rotation in one c
     await withGenericPlansOnEmptySchema(async ({ client, e, stats, insertGrantWithPair }) => {
       const batches = createReadyRotationBatches(driverOn(client), { maxInFlight: 1 });
       const rotate = (grantId: string, now: number) => batches.submit({
-        presentedDigest: `${grantId}-r`, now, conditions: { clientId: e.client.clientId, defaultResourceScopes: ['read'] }, newTokens: minted(now),
+        presentedDigest: `${grantId}-r`, now, conditions: { clientId: e.client.clientId, defaultResourceScopes: ['read'] }, newTokens: mintedPair(now),
         auditEvent: undefined, graceSuccessor: { sealedSuccessor: 'sealed', graceExpiresAt: now + 60 },
       });
       // The first call plans every statement of the function on the empty tables.
