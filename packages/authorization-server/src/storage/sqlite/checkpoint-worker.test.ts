@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { type CheckpointCompletion, type CheckpointResult, catchUp, startCheckpointWorker } from './checkpoint-worker.ts';
 
 /** A scripted PASSIVE checkpoint: each call answers the next result and counts itself. */
@@ -79,5 +81,37 @@ describe('checkpoint worker: a WAL under sustained writes', () => {
       assert.ok(completion.frames >= 0 && completion.frames < restartFrames, `the completion copied ${completion.frames} frames`);
     }
     for (const frames of walFrames) assert.ok(frames < 10, `the WAL held ${frames} frames after the transaction that followed a completion`);
+  });
+
+  it('runs in a process started with --input-type=module (its CommonJS source does not inherit the flag)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-checkpoint-'));
+    // The worker's passes seen from the server's side: it asks for a completion once it has copied the WAL.
+    const source = `
+      import { DatabaseSync } from 'node:sqlite';
+      import { startCheckpointWorker } from ${JSON.stringify(new URL('./checkpoint-worker.ts', import.meta.url).href)};
+      const path = process.env.DATABASE_PATH;
+      const db = new DatabaseSync(path);
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE pages (n INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+      const worker = startCheckpointWorker(db, path, { checkpointIntervalMilliseconds: 20, restartFrames: 50 });
+      const insert = db.prepare('INSERT INTO pages (body) VALUES (?)');
+      let asked = false;
+      for (const deadline = Date.now() + 15000; !asked && Date.now() < deadline;) {
+        asked = worker.completeCheckpoint() !== undefined;
+        insert.run(new Uint8Array(6 * 1024));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      await worker.stop();
+      db.close();
+      console.log(JSON.stringify({ asked }));
+    `;
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--no-warnings', '--input-type=module', '-e', source], {
+        env: { PATH: process.env.PATH ?? '', DATABASE_PATH: join(directory, 'wal.sqlite') },
+        timeout: 30_000,
+      });
+      assert.deepEqual(JSON.parse(stdout.trim()), { asked: true });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

@@ -98,7 +98,8 @@ export function startCheckpointWorker(db: DatabaseSync, path: string, options: C
   let exited: Promise<void> = Promise.resolve();
   let running = false;
   const start = setTimeout(() => {
-    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: job });
+    // execArgv []: as read-worker.ts, CommonJS source whatever flags the process was started with.
+    worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: job });
     // A process that never closes its storage still exits.
     worker.unref();
     running = true;

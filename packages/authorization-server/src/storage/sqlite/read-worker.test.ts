@@ -4,9 +4,11 @@
  * for its flush; a worker that fails leaves the lookups to the server's connection; closing ends it.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { contractBackend, fixture, issueGrant, NOW } from '../contract/fixtures.ts';
 import { tokensContract } from '../contract/tokens.ts';
@@ -103,6 +105,33 @@ describe('SQLite: token lookups on a read worker (issue 12)', () => {
       for (const waiting of pending) waiting.resolve();
       await storage.close().catch(() => {});
     }
+  });
+
+  it('keeps a process with nothing else to do (a CLI command) alive until the worker answered its lookup', async () => {
+    // The worker is unreferenced while idle (a process that never closes its storage still exits) and
+    // referenced while a batch is out: without that, this child would exit before printing its answer.
+    const path = databaseFile();
+    const seeding = createSqliteStorage(path, { readWorker: false });
+    const { access } = await issueGrant(seeding, await fixture(seeding));
+    await seeding.close();
+    const source = `
+      import { createSqliteStorage, readWorkerOf } from ${JSON.stringify(new URL('./sqlite-storage.ts', import.meta.url).href)};
+      const storage = createSqliteStorage(process.env.DATABASE_PATH);
+      await storage.tokens.findByDigest('no-such-digest');
+      await readWorkerOf(storage).started;
+      const served = readWorkerOf(storage).served;
+      // Not awaited, storage never closed: only the worker's batches out keep the event loop alive (the
+      // first batch holds one lookup, the second the thousands queued meanwhile: long enough to matter).
+      const lookups = Array.from({ length: 20000 }, (_, i) => storage.tokens.findByDigest(i === 19999 ? process.env.TOKEN_DIGEST : 'no-such-digest-' + i));
+      void Promise.all(lookups).then((found) => {
+        console.log(JSON.stringify({ tokenId: found.at(-1)?.token.tokenId, byWorker: readWorkerOf(storage).served - served }));
+      });
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--no-warnings', '--input-type=module', '-e', source], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_PATH: path, TOKEN_DIGEST: access.tokenDigest },
+      timeout: 30_000,
+    });
+    assert.deepEqual(JSON.parse(stdout.trim()), { tokenId: access.tokenId, byWorker: 20000 });
   });
 
   it('a worker that cannot start or fails leaves every lookup to the server connection', async () => {

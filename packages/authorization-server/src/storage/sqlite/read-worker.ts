@@ -131,7 +131,9 @@ export function createReadWorker(path: string, options: ReadWorkerOptions): Read
   };
   const start = () => {
     state = 'starting';
-    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path } });
+    // execArgv []: the source is CommonJS, and a worker inherits the process's flags (`--input-type=module`
+    // made it ES module source, where `require` is undefined, and the worker failed at its first line).
+    worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { path } });
     // A process that never closes its storage still exits.
     worker.unref();
     exited = new Promise<void>((resolve) => worker!.once('exit', () => resolve()));
