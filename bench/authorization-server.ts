@@ -35,6 +35,7 @@ import { median } from './median.ts';
 import { measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type Limits, type Measurement, type Workload } from './load.ts';
 import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
+import { UNSTEADY_SPREAD, unsteadyReferences } from './steadiness.ts';
 import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, type Endpoints, type TokenPair } from './workloads.ts';
 
 const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres', 'oidc-provider-postgres'] as const;
@@ -602,7 +603,24 @@ function verdicts(): Verdict[] {
   return out;
 }
 
+/**
+ * A note when the work every round repeats unchanged (the JSON floor, the in-memory peer) moved by more than
+ * UNSTEADY_SPREAD between rounds (bench/steadiness.ts): the machine changed under the run.
+ */
+function steadinessNote(): string[] {
+  if (args.rounds < 2) return [];
+  const references = [
+    { system: SYSTEM.floorJson, work: 'small JSON POST' },
+    ...['code exchange', 'introspection', 'refresh rotation', 'flow with session'].map((work) => ({ system: SYSTEM.oidc, work })),
+  ].map(({ system, work }) => ({ label: `${system} · ${work}`, opsPerSecond: measurements(system, work).map((result) => result.opsPerSecond) }));
+  const unsteady = unsteadyReferences(references);
+  if (unsteady.length === 0) return [];
+  const moved = unsteady.map(({ label, lowest, highest, spread }) => `${label} ${integer(lowest)}–${integer(highest)} ops/s (${spread.toFixed(2)}×)`);
+  return [`**Unsteady machine**: work that every round repeats unchanged moved by more than ${Math.round((UNSTEADY_SPREAD - 1) * 100)}% between rounds — ${moved.join('; ')}. This run's ratios say as much about the machine as about the code.`];
+}
+
 function report(): string {
+  const steadiness = steadinessNote();
   const verdictLines = verdicts().map((verdict) => `- ${verdict.met === undefined ? '–' : verdict.met ? 'met' : '**missed**'}: ${verdict.target} — ${verdict.detail}`);
   const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
   return [
@@ -616,7 +634,7 @@ function report(): string {
     'Targets:',
     '',
     ...verdictLines,
-    ...(notes.length ? ['', ...[...new Set(notes)].map((note) => `- ${note}`)] : []),
+    ...(notes.length || steadiness.length ? ['', ...[...steadiness, ...new Set(notes)].map((note) => `- ${note}`)] : []),
   ].join('\n');
 }
 
