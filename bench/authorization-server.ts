@@ -5,7 +5,9 @@
  * a time: Gatehouse on SQLite, Gatehouse on PostgreSQL (when its storage exists), oidc-provider in memory
  * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST;
  * the same route with one SQLite insert, WAL). Servers run in their own processes on 127.0.0.1; this
- * process is the load generator. Prints the table, writes it into bench/README.md between the result
+ * process is the load generator. The servers' groups take turns phase by phase (bench/turns.ts: the peer's
+ * introspection, then Gatehouse's on SQLite, on PostgreSQL, the durable peer's, then the next phase), so the
+ * two sides of a ratio are measured seconds apart; the floors run first and the scale group last. Prints the table, writes it into bench/README.md between the result
  * markers (full runs only). A phase with more than 0.1% failed operations fails the run (FAILED lines,
  * exit status 1, README untouched): see MAX_ERROR_RATE.
  *
@@ -36,6 +38,7 @@ import { measure, postgresBackgroundPids, processCpuMicros, waitUntilQuiet, type
 import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
 import { UNSTEADY_SPREAD, unsteadyReferences } from './steadiness.ts';
+import { inTurns, type Turns } from './turns.ts';
 import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, type Endpoints, type TokenPair } from './workloads.ts';
 
 const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres', 'oidc-provider-postgres'] as const;
@@ -139,6 +142,8 @@ const results: Measurement[] = [];
 /** The round (1…args.rounds) each measurement was taken in. */
 const roundOf = new Map<Measurement, number>();
 let currentRound = 1;
+/** While the servers' groups take turns (main): each measured phase hands over to the next group. */
+let turns: Turns | undefined;
 const notes: string[] = [];
 const running = new Set<ServerProcess>();
 /** Before each phase, wait up to 60 s for other work on the machine to end; at most this long in all. */
@@ -212,6 +217,8 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
   }
   results.push(kept!);
   roundOf.set(kept!, currentRound);
+  // Paired groups (bench/turns.ts): the next group measures the same phase now, seconds after this one.
+  await turns?.passTurn();
   return kept!;
 }
 
@@ -524,10 +531,15 @@ function table(): string {
     `| system | work | req/op | ops/s${byRound ? ' (median) | ops/s by round' : ''} | errors | p50 ms | p99 ms | server CPU µs/op | peak RSS MiB | other load | × oidc-provider | × oidc-provider PostgreSQL | ÷ JSON floor | ÷ insert floor (FULL) |`,
     `|---|---|---:|---:|${byRound ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ];
+  // One row per system and work, by system in the order the systems were first measured (the groups take
+  // turns, so their results arrive interleaved phase by phase), each system's works in the order measured.
+  const systems = [...new Set(results.map((result) => result.system))];
   const rows = new Map<string, Measurement>();
-  for (const result of results) {
-    const key = `${result.system}\u0000${result.work}`;
-    if (!rows.has(key)) rows.set(key, find(result.system, result.work)!);
+  for (const system of systems) {
+    for (const result of results) {
+      const key = `${result.system}\u0000${result.work}`;
+      if (result.system === system && !rows.has(key)) rows.set(key, find(result.system, result.work)!);
+    }
   }
   for (const result of rows.values()) {
     const gatehouse = result.system.startsWith('Gatehouse');
@@ -626,6 +638,7 @@ function report(): string {
   return [
     `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${cpus().length} × ${cpuModel} · Node ${process.versions.node} · concurrency 32 · `
       + `${phase.warmupSeconds} s warm-up + ${phase.seconds} s per phase (logins ${loginPhase.seconds} s)`
+      + ' · the servers take turns phase by phase'
       + `${args.rounds > 1 ? ` · ${args.rounds} rounds: every group ${args.rounds} times in turn; a row is its median round, a ratio the median of the rounds' ratios` : ''}`
       + `${args.quick ? ' · QUICK (smoke test, not figures)' : ''}`,
     '',
@@ -658,14 +671,22 @@ function writeReadme(text: string): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const steps: [Group, () => Promise<void>][] = [
-    ['floors', floors], ['oidc-provider', oidcProvider], ['gatehouse-sqlite', gatehouseSqlite], ['scale', scale], ['gatehouse-postgres', gatehousePostgres],
+  // The servers' groups take turns phase by phase (bench/turns.ts): a ratio's two sides are measured seconds
+  // apart. The floors come first and the scale group last, each on its own.
+  const paired: [Group, () => Promise<void>][] = [
+    ['oidc-provider', oidcProvider], ['gatehouse-sqlite', gatehouseSqlite], ['gatehouse-postgres', gatehousePostgres],
     ['oidc-provider-postgres', oidcProviderPostgres],
   ];
   try {
     for (currentRound = 1; currentRound <= args.rounds; currentRound++) {
       if (args.rounds > 1) log(`round ${currentRound} of ${args.rounds}`);
-      for (const [group, step] of steps) if (args.only.has(group)) await step();
+      if (args.only.has('floors')) await floors();
+      await inTurns(paired.filter(([group]) => args.only.has(group)).map(([, step]) => async (groupTurns) => {
+        turns = groupTurns;
+        await step();
+      }));
+      turns = undefined;
+      if (args.only.has('scale')) await scale();
     }
   } finally {
     for (const server of running) await server.stop();
