@@ -6,8 +6,9 @@
  * and on PostgreSQL (durable, bench/oidc-postgres-adapter.ts), and two floors (bare Fastify JSON POST;
  * the same route with one SQLite insert, WAL). Servers run in their own processes on 127.0.0.1; this
  * process is the load generator. The servers' groups take turns phase by phase (bench/turns.ts: the peer's
- * introspection, then Gatehouse's on SQLite, on PostgreSQL, the durable peer's, then the next phase), so the
- * two sides of a ratio are measured seconds apart; the floors run first and the scale group last. Prints the table, writes it into bench/README.md between the result
+ * refresh rotation, then Gatehouse's on SQLite, on PostgreSQL, the durable peer's, then the next phase; the
+ * exchange and the introspection of its tokens make one turn), so the two sides of a ratio are measured
+ * seconds apart; the floors run first and the scale group last. Prints the table, writes it into bench/README.md between the result
  * markers (full runs only). A phase with more than 0.1% failed operations fails the run (FAILED lines,
  * exit status 1, README untouched): see MAX_ERROR_RATE.
  *
@@ -191,8 +192,10 @@ const MAX_ATTEMPTS = args.quick || args.profileDir ? 1 : 2;
 /**
  * Measures one phase. When other work on the machine disturbed it (see DISTURBED_PERCENT), it is repeated
  * with a fresh workload from `make`, up to MAX_ATTEMPTS times, and the least disturbed attempt is kept.
+ * Then, while the groups take turns, hands over to the next group, unless `keepTurn` (this group's next
+ * phase must follow at once).
  */
-async function run(server: ServerProcess, make: () => Workload | Promise<Workload>, limits: Limits = phase, databaseCpu?: DatabaseCpu, afterEach?: () => void): Promise<Measurement> {
+async function run(server: ServerProcess, make: () => Workload | Promise<Workload>, limits: Limits = phase, databaseCpu?: DatabaseCpu, afterEach?: () => void, keepTurn = false): Promise<Measurement> {
   let kept: Measurement | undefined;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     if (quietBudgetSeconds > 0) {
@@ -218,7 +221,7 @@ async function run(server: ServerProcess, make: () => Workload | Promise<Workloa
   results.push(kept!);
   roundOf.set(kept!, currentRound);
   // Paired groups (bench/turns.ts): the next group measures the same phase now, seconds after this one.
-  await turns?.passTurn();
+  if (!keepTurn) await turns?.passTurn();
   return kept!;
 }
 
@@ -284,11 +287,14 @@ async function tokenPhases(server: ServerProcess, endpoints: Endpoints, codes: C
   const harvest: TokenPair = { access: [], refresh: [] };
   // A repeated exchange phase gets a fresh pool of codes (each code is used once).
   let first = true;
+  // The introspection follows its own exchange at once, in the same turn: its tokens are then seconds old, as
+  // they always were here. Minutes old (after the other groups' exchanges), an introspection also records its
+  // grant's use (once per grant per minute, endpoints/introspection.ts): a write, a different workload.
   await run(server, async () => {
     const pool = first ? codes : await moreCodes();
     first = false;
     return codeExchange(endpoints, pool, harvest);
-  }, phase, databaseCpu);
+  }, phase, databaseCpu, undefined, args.phases.has('introspection'));
   const accessTokens = harvest.access.slice();
   if (args.phases.has('introspection')) await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
   if (!args.phases.has('refresh')) return;

@@ -1,7 +1,7 @@
 /**
  * Groups that take turns (bench/authorization-server.ts): each group's code runs alone, and a group hands
- * over at `passTurn()` (after each measured phase) to the next one waiting, round robin. So the peer's
- * introspection, Gatehouse on SQLite's and Gatehouse on PostgreSQL's are measured one after the other,
+ * over at `passTurn()` (after a measured phase) to the next one waiting, round robin. So the peer's refresh
+ * rotation, Gatehouse on SQLite's and Gatehouse on PostgreSQL's are measured one after the other,
  * seconds apart, instead of whole groups minutes apart: on a machine whose speed drifts, the two sides of a
  * ratio see the same machine. Nothing of one group (its seeding, its logins, its phases) overlaps another's.
  */
