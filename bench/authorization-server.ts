@@ -571,6 +571,17 @@ function table(): string {
   return lines.join('\n');
 }
 
+/** Issue 12's table: ratios against oidc-provider in memory in the same run. */
+const ISSUE_12_TARGETS: Array<[work: string, sqlite: number, postgres: number]> = [
+  // work, SQLite (durable), PostgreSQL
+  ['refresh rotation', 1.0, 0.6],
+  ['code exchange', 1.0, 0.5],
+  ['introspection', 2.0, 1.0],
+  ['flow with session', 2.0, 1.0],
+];
+/** The work every server does (the targets' rows): the durable-peer verdicts and the steadiness references. */
+const SERVER_WORKS = ISSUE_12_TARGETS.map(([work]) => work);
+
 interface Verdict {
   target: string;
   met: boolean | undefined;
@@ -595,18 +606,10 @@ function verdicts(): Verdict[] {
       detail: `${each.median.toFixed(2)}× (${rounds}${integer(ours.opsPerSecond)} vs ${integer(peer.opsPerSecond)} ops/s${each.each.length > 1 ? ', medians' : ''}${errors ? `, ${errors} errors` : ''})`,
     });
   };
-  // Issue 12's table: ratios against oidc-provider in memory in the same run.
-  const ISSUE_12_TARGETS: Array<[string, number, number]> = [
-    // work, SQLite (durable), PostgreSQL
-    ['refresh rotation', 1.0, 0.6],
-    ['code exchange', 1.0, 0.5],
-    ['introspection', 2.0, 1.0],
-    ['flow with session', 2.0, 1.0],
-  ];
   for (const [work, sqlite] of ISSUE_12_TARGETS) against(SYSTEM.sqlite, work, sqlite, 'SQLite');
   for (const [work, , postgres] of ISSUE_12_TARGETS) against(SYSTEM.postgres, work, postgres, 'PostgreSQL');
   // Issue 12: Gatehouse on PostgreSQL ≥ 2× oidc-provider on the same PostgreSQL, on every row.
-  for (const work of ['refresh rotation', 'code exchange', 'introspection', 'flow with session']) against(SYSTEM.postgres, work, 2, 'PostgreSQL', SYSTEM.oidcPostgres);
+  for (const work of SERVER_WORKS) against(SYSTEM.postgres, work, 2, 'PostgreSQL', SYSTEM.oidcPostgres);
   const best = (total: number) => results
     .filter((result) => result.system.startsWith(`${SYSTEM.sqlite} · ${total.toLocaleString('en-US')} grants`) && result.work === 'refresh rotation')
     .sort((a, b) => b.opsPerSecond - a.opsPerSecond)[0];
@@ -629,7 +632,7 @@ function steadinessNote(): string[] {
   if (args.rounds < 2) return [];
   const references = [
     { system: SYSTEM.floorJson, work: 'small JSON POST' },
-    ...['code exchange', 'introspection', 'refresh rotation', 'flow with session'].map((work) => ({ system: SYSTEM.oidc, work })),
+    ...SERVER_WORKS.map((work) => ({ system: SYSTEM.oidc, work })),
   ].map(({ system, work }) => ({ label: `${system} · ${work}`, opsPerSecond: measurements(system, work).map((result) => result.opsPerSecond) }));
   const unsteady = unsteadyReferences(references);
   if (unsteady.length === 0) return [];
