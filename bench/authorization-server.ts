@@ -14,12 +14,16 @@
  *
  *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
  *                                      [--phases floor,exchange,introspection,refresh,flow,login] [--seconds N] [--warmup N]
- *                                      [--profile DIR] [--no-readme] [--no-wait]
+ *                                      [--profile DIR] [--no-readme] [--no-wait] [--token-age N]
  *
  * --quick    1 s warm-up + 3 s phases and a 100,000-grant scale phase: a smoke test, not figures.
  * --phases   only these phases of the selected groups (default all). introspection and refresh use the
  *            tokens the exchange phase obtains, so they need `exchange`; the scale group is refresh only.
  * --seconds, --warmup  the measured and warm-up seconds of every phase (logins too), for short checks.
+ * --token-age  waits N seconds between the exchange and the introspection of its tokens (in the same
+ *            turn). Past 60, each grant's first introspection records its use (once per grant per
+ *            minute, endpoints/introspection.ts): the workload of a resource server whose tokens live
+ *            for minutes. Not part of a full run.
  * --profile  writes a V8 CPU profile (the profiler `node --cpu-prof` drives) of every measured Gatehouse
  *            phase into DIR; summarize with `node bench/profile-summary.ts FILE`. Profiling slows the
  *            server, so a profiled run never updates the README.
@@ -73,6 +77,8 @@ interface Arguments {
   waitQuiet: boolean;
   /** --rounds: how many times every selected group runs (default 3 for a full run, else 1). */
   rounds: number;
+  /** --token-age: seconds between the exchange and the introspection of its tokens (default 0). */
+  tokenAgeSeconds: number;
 }
 
 function seconds(option: string, value: string | undefined, minimum: number): number {
@@ -84,7 +90,7 @@ function seconds(option: string, value: string | undefined, minimum: number): nu
 function parseArguments(argv: string[]): Arguments {
   const parsed: Arguments = {
     quick: false, only: new Set(GROUPS), phases: new Set(PHASES), seconds: undefined, warmupSeconds: undefined,
-    profileDir: undefined, writeReadme: true, waitQuiet: true, rounds: 0,
+    profileDir: undefined, writeReadme: true, waitQuiet: true, rounds: 0, tokenAgeSeconds: 0,
   };
   let partial = false;
   for (let i = 0; i < argv.length; i++) {
@@ -104,6 +110,9 @@ function parseArguments(argv: string[]): Arguments {
     } else if (argument === '--warmup') {
       partial = true;
       parsed.warmupSeconds = seconds(argument, argv[++i], 0);
+    } else if (argument === '--token-age') {
+      partial = true;
+      parsed.tokenAgeSeconds = seconds(argument, argv[++i], 0);
     } else if (argument === '--only') {
       partial = true;
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
@@ -289,13 +298,18 @@ async function tokenPhases(server: ServerProcess, endpoints: Endpoints, codes: C
   let first = true;
   // The introspection follows its own exchange at once, in the same turn: its tokens are then seconds old, as
   // they always were here. Minutes old (after the other groups' exchanges), an introspection also records its
-  // grant's use (once per grant per minute, endpoints/introspection.ts): a write, a different workload.
+  // grant's use (once per grant per minute, endpoints/introspection.ts): a different workload, which
+  // --token-age measures on purpose.
   await run(server, async () => {
     const pool = first ? codes : await moreCodes();
     first = false;
     return codeExchange(endpoints, pool, harvest);
   }, phase, databaseCpu, undefined, args.phases.has('introspection'));
   const accessTokens = harvest.access.slice();
+  if (args.phases.has('introspection') && args.tokenAgeSeconds > 0) {
+    log(`    waiting ${args.tokenAgeSeconds} s: the tokens' age at their introspection (--token-age)`);
+    await new Promise((resolve) => setTimeout(resolve, args.tokenAgeSeconds * 1000));
+  }
   if (args.phases.has('introspection')) await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
   if (!args.phases.has('refresh')) return;
   // A repeated refresh phase continues the queue: every refresh token is still presented once.
