@@ -25,12 +25,22 @@ import { instrumentHttp, instrumentStorage, registerMetricsRoute, trackConnectio
 import { traceHttp, traceStorage } from './operations/tracing.ts';
 import { streamAuditEvents } from './operations/audit-stream.ts';
 import { registerRoutes } from './routes.ts';
+import { createLastUseRecorder } from './storage/last-use-recorder.ts';
+import { GRANT_USE_RECORDING_INTERVAL_SECONDS } from './endpoints/introspection.ts';
+import { API_KEY_USE_RECORDING_INTERVAL_SECONDS } from './api-keys/api-key-service.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
 import { loadTokenKeyring, tokenKeyRetentionSeconds } from './tokens/token-keyring.ts';
 import {
   ACCESS_TOKEN_SIGNING_KEY_SETTING, loadSigningKeyRing, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetentionSeconds,
 } from './tokens/signing-key.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Writes the last uses noted so far now (storage/last-use-recorder.ts), instead of within the second. Never throws. */
+    flushLastUses(): Promise<void>;
+  }
+}
 
 export async function createAuthorizationServer(input: AuthorizationServerOptions): Promise<FastifyInstance> {
   const options = resolveOptions(input, systemClock);
@@ -50,6 +60,15 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
     signingKey: await loadSigningKeyRing(options.storage, ACCESS_TOKEN_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
     handoverSigningKey: await loadSigningKeyRing(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
+    // Issue 12: an introspection never waits for its last-use write (storage/last-use-recorder.ts).
+    lastUses: {
+      grants: createLastUseRecorder((uses) => context.storage.grants.recordUses(uses, GRANT_USE_RECORDING_INTERVAL_SECONDS), {
+        flushIntervalMs: options.lastUseFlushIntervalMs, onFlushError: (error) => reportLastUseFailure(error),
+      }),
+      apiKeys: createLastUseRecorder((uses) => context.storage.apiKeys.recordUses(uses, API_KEY_USE_RECORDING_INTERVAL_SECONDS), {
+        flushIntervalMs: options.lastUseFlushIntervalMs, onFlushError: (error) => reportLastUseFailure(error),
+      }),
+    },
   };
   const production = options.environment !== 'development';
   const connectionLimits = resolveConnectionLimits(options.connectionLimits);
@@ -71,6 +90,15 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     ...connectionTimeoutOptions(connectionLimits),
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
+  // Once per outage and recorder; the uses stay pending and the next second retries.
+  const reportLastUseFailure = (error: unknown) => app.log.warn({ err: error }, 'recording last uses failed; retrying');
+  // After the last request, before the storage closes (its owner closes it after the server).
+  app.addHook('onClose', async () => {
+    await Promise.all([context.lastUses.grants.close(), context.lastUses.apiKeys.close()]);
+  });
+  app.decorate('flushLastUses', async () => {
+    await Promise.all([context.lastUses.grants.flush(), context.lastUses.apiKeys.flush()]);
+  });
   installRequestIds(app);
   // SPEC decision 18: anti-framing and a strict CSP on every response; HSTS outside development (decision
   // 17). First among the onRequest hooks, so the refusals of the hooks after it carry them too.

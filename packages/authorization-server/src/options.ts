@@ -9,6 +9,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { createMetrics, type GatehouseMetrics } from './operations/metrics.ts';
 import type { Storage } from './storage/storage.ts';
 import type { AuditStream } from './operations/audit-stream.ts';
+import { DEFAULT_LAST_USE_FLUSH_INTERVAL_MS } from './storage/last-use-recorder.ts';
 
 /** SPEC §2: one setting selects the environment's transport and redirect-URI rules. */
 export type Environment = 'development' | 'staging' | 'production';
@@ -117,6 +118,12 @@ export interface AuthorizationServerOptions {
    * (operations/audit-stream.ts; `GATEHOUSE_AUDIT_STREAM`); default none (null).
    */
   auditStream?: AuditStream | null;
+  /**
+   * Issue 12: milliseconds between writes of the grants' and API keys' last uses noted by introspection
+   * (storage/last-use-recorder.ts): how late the connected apps page and the key lists may show a use, and
+   * how much of it a crash may lose. A whole number, 1..60000; default 1000.
+   */
+  lastUseFlushIntervalMs?: number;
 }
 
 /** Issue 10 §3: settings of local accounts. */
@@ -209,6 +216,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     serveMetrics: true,
     tracer: null,
     auditStream: null,
+    lastUseFlushIntervalMs: DEFAULT_LAST_USE_FLUSH_INTERVAL_MS,
     ...options,
     metrics: options.metrics ?? createMetrics(),
     brand: { name: 'Gatehouse', urnNamespace: 'gatehouse', ...options.brand },
@@ -238,6 +246,9 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
   const grace = resolved.refreshTokenReuseGraceSeconds;
   if (!Number.isInteger(grace) || grace < 0 || grace > MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS) {
     throw new Error(`refreshTokenReuseGraceSeconds must be a whole number 0..${MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS} (SPEC decision 8)`);
+  }
+  if (!Number.isInteger(resolved.lastUseFlushIntervalMs) || resolved.lastUseFlushIntervalMs < 1 || resolved.lastUseFlushIntervalMs > 60_000) {
+    throw new Error('lastUseFlushIntervalMs must be a whole number of milliseconds, 1..60000 (issue 12)');
   }
   if (resolved.tokenHmacKey.length < 32) throw new Error('tokenHmacKey must be at least 32 bytes');
   resolved.upstreamIdentityProvider ??= null;

@@ -7,6 +7,7 @@ import type { Storage } from './storage/storage.ts';
 import type { OpaqueTokenCodec } from './tokens/opaque-token.ts';
 import type { Clock } from './clock.ts';
 import type { SigningKeyRing } from './tokens/signing-key.ts';
+import type { LastUseRecorder } from './storage/last-use-recorder.ts';
 
 export interface ServerContext {
   options: ResolvedOptions;
@@ -17,4 +18,9 @@ export interface ServerContext {
   signingKey: SigningKeyRing;
   /** Signs session handover tokens (tokens/session-handover.ts); its own `kid`, also in the JWKS. A ring too. */
   handoverSigningKey: SigningKeyRing;
+  /**
+   * Uses noted off the answer's path and written once a second (storage/last-use-recorder.ts, issue 12):
+   * grants' (an introspected access token) and API keys'. Written at the server's close.
+   */
+  lastUses: { grants: LastUseRecorder; apiKeys: LastUseRecorder };
 }

@@ -90,7 +90,7 @@ const GRANT_SCHEMA = {
     subject_urn: { type: 'string' },
     scope: { type: 'string' },
     created_at: { type: 'integer', description: 'Seconds since the epoch' },
-    last_token_used_at: { type: ['integer', 'null'], description: 'Seconds since the epoch: the first exchange or the latest refresh' },
+    last_token_used_at: { type: ['integer', 'null'], description: 'Seconds since the epoch: the last token use (the latest of a token issued, by the first exchange or a refresh, and an access token introspected as active, recorded at most once a minute per grant), as the connected apps page shows it' },
     revoked_at: { type: ['integer', 'null'], description: 'Seconds since the epoch' },
   },
 } as const;

@@ -141,10 +141,10 @@ export async function resolveApiKey(context: ServerContext, value: string): Prom
     client = await context.storage.clients.find(key.clientId);
     if (!client || client.status !== 'active' || !(await context.storage.apiKeys.findIntegration(key.clientId))) return undefined;
   }
-  // Within the interval the UPDATE would match no row (last_used_at only moves forward), yet it would still
-  // be a write (a commit and its flush on SQLite, a round trip on PostgreSQL) on every call: not sent (issue 12).
+  // Within the interval the UPDATE would match no row (last_used_at only moves forward): not noted. Issue 12:
+  // noted, not written here: the recorder writes a second's uses in one statement, off this answer's path.
   if (key.lastUsedAt === null || now - key.lastUsedAt >= API_KEY_USE_RECORDING_INTERVAL_SECONDS) {
-    await context.storage.apiKeys.recordUse(key.keyId, now, API_KEY_USE_RECORDING_INTERVAL_SECONDS);
+    context.lastUses.apiKeys.note(key.keyId, now);
   }
   return { key, client };
 }

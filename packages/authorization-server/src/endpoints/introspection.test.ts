@@ -2,6 +2,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { basic, confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { registerClient, registerResourceServer } from '../clients/registration.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+
+/** SQLite storage whose `grants.recordUses` fails while `failing()` says so. */
+function storageFailingRecordUses(failing: () => boolean): Storage {
+  const storage = createSqliteStorage(':memory:');
+  return { ...storage, grants: { ...storage.grants, recordUses: (uses, interval) => (failing() ? Promise.reject(new Error('database is locked')) : storage.grants.recordUses(uses, interval)) } };
+}
 
 describe('POST /oauth/token/introspect (RFC 7662; SPEC decision 14)', () => {
   let server: TestServer;
@@ -146,9 +154,12 @@ describe('last token use (connected apps, issue 7)', () => {
       assert.equal(await lastUsed(), issuedAt);
       server.clock.advanceSeconds(300);
       await introspect(server, tokens.access_token);
-      assert.equal(await lastUsed(), issuedAt + 300);
+      assert.equal(await lastUsed(), issuedAt, 'noted, not written: the answer did not wait for a write (issue 12)');
+      await server.app.flushLastUses();
+      assert.equal(await lastUsed(), issuedAt + 300, 'written by the last-use recorder');
       server.clock.advanceSeconds(30);
       await introspect(server, tokens.access_token);
+      await server.app.flushLastUses();
       assert.equal(await lastUsed(), issuedAt + 300, 'throttled');
     } finally {
       await server.close();
@@ -163,10 +174,67 @@ describe('last token use (connected apps, issue 7)', () => {
       const issuedAt = server.clock.nowSeconds();
       server.clock.advanceSeconds(59);
       assert.equal((await introspect(server, tokens.access_token)).active, true);
+      await server.app.flushLastUses();
       assert.equal(await lastUsed(), issuedAt, 'no write 59 s after the issue: the listing shows the issue');
       server.clock.advanceSeconds(1);
       assert.equal((await introspect(server, tokens.access_token)).active, true);
+      await server.app.flushLastUses();
       assert.equal(await lastUsed(), issuedAt + 60, 'a minute after the issue, the use is recorded');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an introspection never waits for the use\'s write (issue 12): with the write held, it answers; released, the use is written', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    let writes = 0;
+    const storage = createSqliteStorage(':memory:');
+    const server = await startTestServer({ storage: { ...storage, grants: { ...storage.grants, recordUses: async (uses, interval) => {
+      writes++;
+      await held; // a write that takes as long as the test says
+      return storage.grants.recordUses(uses, interval);
+    } } } });
+    try {
+      const { tokens } = await obtainTokens(server);
+      const issuedAt = server.clock.nowSeconds();
+      server.clock.advanceSeconds(300);
+      assert.equal((await introspect(server, tokens.access_token)).active, true);
+      const flushing = server.app.flushLastUses();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(writes, 1, 'the use went to storage, and its write is held');
+      server.clock.advanceSeconds(120);
+      assert.equal((await introspect(server, tokens.access_token)).active, true, 'answered while the write is held');
+      assert.equal((await storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt, issuedAt);
+      release();
+      await flushing;
+      await server.app.flushLastUses(); // the second introspection's use, noted while the first write was held
+      assert.equal((await storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt, issuedAt + 420);
+    } finally {
+      release();
+      await server.close();
+    }
+  });
+
+  it('a failed write of uses answers nothing differently and loses nothing: the next flush writes them; the server\'s close writes what is pending', async () => {
+    let failing = true;
+    const storage = storageFailingRecordUses(() => failing);
+    const server = await startTestServer({ storage });
+    try {
+      const { tokens } = await obtainTokens(server);
+      const lastUsed = async () => (await storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!.lastUsedAt;
+      const issuedAt = server.clock.nowSeconds();
+      server.clock.advanceSeconds(300);
+      assert.equal((await introspect(server, tokens.access_token)).active, true);
+      await server.app.flushLastUses();
+      assert.equal(await lastUsed(), issuedAt, 'the write failed');
+      failing = false;
+      await server.app.flushLastUses();
+      assert.equal(await lastUsed(), issuedAt + 300, 'kept and written by the next flush');
+      server.clock.advanceSeconds(100);
+      assert.equal((await introspect(server, tokens.access_token)).active, true);
+      await server.app.close();
+      assert.equal(await lastUsed(), issuedAt + 400, 'written when the server closed, before its storage');
     } finally {
       await server.close();
     }

@@ -40,13 +40,13 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
   // "Last token use" on the connected apps page (issue 7): at most one write per grant per minute, and none
   // while the token is younger than that. The listing's last use is the later of the recorded use and the
   // grant's latest token issued (storage.ts `GrantListing.lastUsedAt`), and this token is one of those, so
-  // a write within the interval after its issue would add nothing the page may show (issue 12: it was a
-  // write, and on SQLite a wait for a durable commit, on an introspection that otherwise only reads). The
-  // recorded use comes with the token's row, so every instance sees another's and none writes again early.
+  // a write within the interval after its issue would add nothing the page may show. The recorded use comes
+  // with the token's row, so every instance sees another's and none writes again early. Issue 12: the use is
+  // noted, not written: the recorder writes the uses of a second in one statement, off this answer's path.
   const interval = GRANT_USE_RECORDING_INTERVAL_SECONDS;
   const recordedAt = found.grantUseRecordedAt;
   if (found.token.kind === 'access' && now - found.token.issuedAt >= interval && (recordedAt === undefined || now - recordedAt >= interval)) {
-    await context.storage.grants.recordUse(found.grant.grantId, now, interval);
+    context.lastUses.grants.note(found.grant.grantId, now);
   }
   const { options } = context;
   const ns = options.brand.urnNamespace;

@@ -5,7 +5,7 @@
  * `__Host-gatehouse_session` with Secure and Path=/ (http/host-cookies.ts, issue 11 item 25).
  *
  * Each session records its device (a short User-Agent summary) and when it was last seen, moved forward
- * at most once a minute per session (like `grants.recordUse`), for the account page's session list.
+ * at most once a minute per session (like a grant's last use, `grants.recordUses`), for the account page's session list.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { noteUserLocale } from '../i18n/request-language.ts';

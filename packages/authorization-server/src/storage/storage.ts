@@ -252,7 +252,7 @@ export type GrantFilter =
 export interface GrantListing extends GrantRecord {
   /**
    * Seconds since the epoch: the last use of the grant's tokens — the latest of a token issued (the
-   * first exchange or a refresh) and a use recorded by `grants.recordUse` (an access token introspected
+   * first exchange or a refresh) and a use recorded by `grants.recordUses` (an access token introspected
    * as active); null if there was none.
    */
   lastUsedAt: number | null;
@@ -285,15 +285,21 @@ export interface TokenRecord {
   dpopJkt?: string;
 }
 
+/** A use to record (`grants.recordUses`, `apiKeys.recordUses`): the grant's or key's id and when, in seconds since the epoch. */
+export interface RecordedUse {
+  id: string;
+  usedAt: number;
+}
+
 /** A token with the grant and client it belongs to, as introspection and refresh need them. */
 export interface TokenWithGrant {
   token: TokenRecord;
   grant: GrantRecord;
   client: ClientRecord;
   /**
-   * When a use of the grant was last recorded (`grants.recordUse`), in seconds since the epoch, as read with
+   * When a use of the grant was last recorded (`grants.recordUses`), in seconds since the epoch, as read with
    * the token; absent when none was, or when the lookup answered from memory (PostgreSQL's refresh, which
-   * never reads it). The introspection endpoint skips `recordUse` within the interval after it.
+   * never reads it). The introspection endpoint notes no use within the interval after it.
    */
   grantUseRecordedAt?: number;
 }
@@ -637,14 +643,17 @@ export interface Storage {
     /** Active (unrevoked) grants matching the filter, newest first, with the time a token was last issued. */
     listActive(filter: GrantFilter): Promise<GrantListing[]>;
     /**
-     * Records that a token of the grant was used at `now`, unless a use was recorded less than
-     * `minimumIntervalSeconds` ago: one UPDATE that changes nothing then. The introspection endpoint calls it
-     * only when the recorded use it read with the token (`TokenWithGrant.grantUseRecordedAt`) is at least an
+     * Records uses of grants' tokens (an access token introspected as active): each grant's `last_used_at`
+     * moves to its use's `usedAt`, unless a use was recorded less than `minimumIntervalSeconds` before it
+     * (last_used_at only moves forward, at most once per interval). ONE statement for the batch; ids are
+     * distinct; an unknown id changes nothing. The server calls it from its last-use recorder
+     * (storage/last-use-recorder.ts, once a second), which the introspection endpoint notes a use in only
+     * when the recorded use it read with the token (`TokenWithGrant.grantUseRecordedAt`) is at least an
      * interval old, and never for a token issued less than that before (its issue is already the listing's
      * last use, `GrantListing.lastUsedAt`): a busy API costs at most one write per grant per interval, on
-     * any number of instances.
+     * any number of instances, and none on an introspection's answer path.
      */
-    recordUse(grantId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
+    recordUses(uses: readonly RecordedUse[], minimumIntervalSeconds: number): Promise<void>;
     /**
      * Revokes the grant and every token of it; false when it was already revoked. `effects` (issue 15 §5)
      * are recorded in the same transaction, and only when this call revoked the grant.
@@ -1330,8 +1339,11 @@ export interface ApiKeyStore {
   list(filter: ApiKeyFilter): Promise<ApiKeyRecord[]>;
   /** Marks an active key revoked. @returns false when it did not exist or was already revoked. */
   revoke(keyId: string, now: number, reason: ApiKeyRevocationReason): Promise<boolean>;
-  /** Sets `lastUsedAt = now` unless it was set less than `minimumIntervalSeconds` ago (at most one write per interval). */
-  recordUse(keyId: string, now: number, minimumIntervalSeconds: number): Promise<void>;
+  /**
+   * Sets each key's `lastUsedAt` to its use's `usedAt`, unless it was set less than `minimumIntervalSeconds`
+   * before it (at most one write per interval): ONE statement for the batch, ids distinct, as `grants.recordUses`.
+   */
+  recordUses(uses: readonly RecordedUse[], minimumIntervalSeconds: number): Promise<void>;
   /** Allows (or re-scopes) a client's integrated keys. */
   enableIntegration(integration: ApiKeyIntegrationRecord): Promise<void>;
   /** @returns false when it was not enabled. Existing keys stay until revoked. */

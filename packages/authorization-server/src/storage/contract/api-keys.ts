@@ -66,14 +66,17 @@ export function apiKeysContract({ withStorage }: ContractBackend): void {
       assert.equal((await storage.apiKeys.list({ subjectId, limit: 1 })).length, 1);
     }));
 
-    it('recordUse writes at most once per interval', withStorage(async (storage) => {
+    it('recordUses moves each key\'s lastUsedAt forward, at most once per interval, in one call for many keys', withStorage(async (storage) => {
       const key = apiKey();
-      await storage.apiKeys.create(key);
-      await storage.apiKeys.recordUse(key.keyId, NOW + 1, 60);
-      await storage.apiKeys.recordUse(key.keyId, NOW + 30, 60);
-      assert.equal((await storage.apiKeys.find(key.keyId))?.lastUsedAt, NOW + 1);
-      await storage.apiKeys.recordUse(key.keyId, NOW + 61, 60);
+      const other = apiKey();
+      for (const created of [key, other]) await storage.apiKeys.create(created);
+      await storage.apiKeys.recordUses([{ id: key.keyId, usedAt: NOW + 1 }, { id: randomUUID(), usedAt: NOW + 1 }], 60);
+      await storage.apiKeys.recordUses([{ id: key.keyId, usedAt: NOW + 30 }, { id: other.keyId, usedAt: NOW + 30 }], 60);
+      assert.equal((await storage.apiKeys.find(key.keyId))?.lastUsedAt, NOW + 1, 'within the interval: no write');
+      assert.equal((await storage.apiKeys.find(other.keyId))?.lastUsedAt, NOW + 30);
+      await storage.apiKeys.recordUses([{ id: key.keyId, usedAt: NOW + 61 }], 60);
       assert.equal((await storage.apiKeys.find(key.keyId))?.lastUsedAt, NOW + 61);
+      assert.equal((await storage.apiKeys.find(other.keyId))?.lastUsedAt, NOW + 30);
     }));
 
     it('integrations are enabled (re-scoped on a second enable), found, listed and disabled', withStorage(async (storage) => {

@@ -136,17 +136,24 @@ export function grantsContract({ withStorage }: ContractBackend): void {
       assert.deepEqual(ids(await storage.grants.listActive({ clientId: f.client.clientId })), [second.grant.grantId]);
     }));
 
-    it('recordUse moves lastUsedAt forward at most once per interval', withStorage(async (storage) => {
+    it('recordUses moves each grant\'s lastUsedAt forward, at most once per interval, in one call for many grants', withStorage(async (storage) => {
       const f = await fixture(storage);
       const { grant } = await issueGrant(storage, f);
-      const lastUsed = async () => (await storage.grants.listActive({ clientId: f.client.clientId }))[0]!.lastUsedAt;
-      assert.equal(await lastUsed(), NOW, 'the first tokens');
-      await storage.grants.recordUse(grant.grantId, NOW + 100, 60);
-      assert.equal(await lastUsed(), NOW + 100);
-      await storage.grants.recordUse(grant.grantId, NOW + 130, 60);
-      assert.equal(await lastUsed(), NOW + 100, 'within the interval: no write');
-      await storage.grants.recordUse(grant.grantId, NOW + 160, 60);
-      assert.equal(await lastUsed(), NOW + 160);
+      const secondCompany = await createCompany(storage);
+      const second = await issueGrant(storage, f, NOW, { subjectId: secondCompany.subjectId });
+      const lastUsed = async (grantId: string) => (await storage.grants.listActive({ clientId: f.client.clientId })).find((listed) => listed.grantId === grantId)!.lastUsedAt;
+      assert.equal(await lastUsed(grant.grantId), NOW, 'the first tokens');
+      await storage.grants.recordUses([], 60);
+      await storage.grants.recordUses([{ id: grant.grantId, usedAt: NOW + 100 }, { id: second.grant.grantId, usedAt: NOW + 90 }, { id: randomUUID(), usedAt: NOW + 100 }], 60);
+      assert.equal(await lastUsed(grant.grantId), NOW + 100);
+      assert.equal(await lastUsed(second.grant.grantId), NOW + 90, 'each grant its own time; an unknown id changes nothing');
+      await storage.grants.recordUses([{ id: grant.grantId, usedAt: NOW + 130 }, { id: second.grant.grantId, usedAt: NOW + 150 }], 60);
+      assert.equal(await lastUsed(grant.grantId), NOW + 100, 'within the interval: no write');
+      assert.equal(await lastUsed(second.grant.grantId), NOW + 150, 'the other grant\'s interval had passed');
+      await storage.grants.recordUses([{ id: grant.grantId, usedAt: NOW + 160 }], 60);
+      assert.equal(await lastUsed(grant.grantId), NOW + 160);
+      await storage.grants.recordUses([{ id: grant.grantId, usedAt: NOW + 50 }], 0);
+      assert.equal(await lastUsed(grant.grantId), NOW + 160, 'never backwards');
     }));
 
     it('a token\'s lookup brings its grant\'s recorded use (grantUseRecordedAt), absent before the first', withStorage(async (storage) => {
@@ -155,9 +162,9 @@ export function grantsContract({ withStorage }: ContractBackend): void {
       const found = await storage.tokens.findByDigest(access.tokenDigest);
       assert.ok(found);
       assert.equal('grantUseRecordedAt' in found, false);
-      await storage.grants.recordUse(grant.grantId, NOW + 100, 60);
+      await storage.grants.recordUses([{ id: grant.grantId, usedAt: NOW + 100 }], 60);
       assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.grantUseRecordedAt, NOW + 100);
-      await storage.grants.recordUse(grant.grantId, NOW + 130, 60);
+      await storage.grants.recordUses([{ id: grant.grantId, usedAt: NOW + 130 }], 60);
       assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.grantUseRecordedAt, NOW + 100, 'within the interval: unchanged');
     }));
 

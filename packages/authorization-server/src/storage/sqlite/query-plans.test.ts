@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { createSqliteStorage } from './sqlite-storage.ts';
+import { lastUsesParameters, lastUsesStatement } from '../stores/last-uses.ts';
 
 /** The plan SQLite picks for `sql` on a freshly migrated database, its steps joined by ` | `. */
 async function planOf(sql: string, ...parameters: (string | number)[]): Promise<string> {
@@ -114,6 +115,16 @@ describe('SQLite query plans', () => {
       db.close();
       await storage.close();
       rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('recordUses (the last-use recorder\'s batch, issue 12) walks the batch and seeks each grant and API key by its primary key', async () => {
+    for (const table of ['grants', 'api_keys'] as const) {
+      const details = await planOf(lastUsesStatement('sqlite', table), ...(lastUsesParameters('sqlite', [{ id: 'a', usedAt: 1 }], 60) as [string, number]));
+      const steps = details.split(' | ');
+      assert.equal(steps.length, 2, details);
+      assert.match(steps[0]!, /^SCAN json_each VIRTUAL TABLE/, details);
+      assert.match(steps[1]!, new RegExp(`^SEARCH ${table} USING INDEX sqlite_autoindex_${table}_1 \\(\\w+=\\?\\)$`), details);
     }
   });
 });

@@ -9,6 +9,7 @@
  */
 import { nullableNumber, scopeList } from '../rows.ts';
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
+import { recordLastUses } from './last-uses.ts';
 import type { ApiKeyFilter, ApiKeyIntegrationRecord, ApiKeyRecord, ApiKeyRevocationReason, ApiKeyStore, ApiKeyType, SubjectType } from '../storage.ts';
 
 const API_KEY_COLUMNS = [
@@ -53,8 +54,8 @@ export function createApiKeyStore(db: SqlDriver): ApiKeyStore {
     async revoke(keyId, now, reason) {
       return (await db.run('UPDATE api_keys SET revoked_at = ?, revocation_reason = ? WHERE key_id = ? AND revoked_at IS NULL', [now, reason, keyId])).changes > 0;
     },
-    async recordUse(keyId, now, minimumIntervalSeconds) {
-      await db.run('UPDATE api_keys SET last_used_at = ? WHERE key_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, keyId, now - minimumIntervalSeconds]);
+    async recordUses(uses, minimumIntervalSeconds) {
+      await recordLastUses(db, 'api_keys', uses, minimumIntervalSeconds);
     },
     async enableIntegration(integration) {
       await db.run(`INSERT INTO api_key_integrations (client_id, scopes, enabled_at, enabled_by) VALUES (?, ?, ?, ?)

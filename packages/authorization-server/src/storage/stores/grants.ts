@@ -1,6 +1,6 @@
 /**
  * Grants (storage.ts `grants`), written once for both databases over the SQL driver (issue 12). The plain
- * operations (find, findActive, listActive, recordUse) are one text for both. Where atomicity is made
+ * operations (find, findActive, listActive, recordUses) are one text for both. Where atomicity is made
  * differently, each operation keeps both versions side by side in one function:
  *
  * - The code exchange (`exchangeCode`, `issueForCode`, `exchangeReadyCode`; RFC 6749 §4.1.2/§4.1.3, SPEC
@@ -28,6 +28,7 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
+import { recordLastUses } from './last-uses.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { createStatementBatches } from '../postgres/statement-batches.ts';
@@ -120,12 +121,10 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       );
       return rows.map((row) => ({ ...toGrant(row), lastUsedAt: row.last_used === null ? null : Number(row.last_used) }));
     },
-    async recordUse(grantId, now, minimumIntervalSeconds) {
-      // last_used_at only moves forward, and at most once per interval. Whether to call at all is the
-      // caller's to decide from the use it read with the token (introspection.ts), not this instance's memory.
-      await db.run(
-        'UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', [now, grantId, now - minimumIntervalSeconds],
-      );
+    async recordUses(uses, minimumIntervalSeconds) {
+      // Whether a use is noted at all is the introspection endpoint's to decide from the use it read with
+      // the token, not this instance's memory; the recorder sends each grant once per batch (last-uses.ts).
+      await recordLastUses(db, 'grants', uses, minimumIntervalSeconds);
     },
     async findActive(clientId, subjectType, subjectId) {
       // A seek of the pair's live range of grants_by_subject (at most one row, sorted in

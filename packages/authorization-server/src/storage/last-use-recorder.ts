@@ -1,0 +1,137 @@
+/**
+ * Last-use times written off the answer's path (issue 12, "one commit, fewest statements per request").
+ *
+ * An introspection of an access token older than a minute records its grant's use (`grants.lastUsedAt`,
+ * the connected apps page), and an API key's use its key's (`apiKeys.lastUsedAt`), at most once a minute
+ * each. Written as the answer's own statement, that was a commit the introspection waited for: with every
+ * token a minute old, introspections on PostgreSQL fell to a quarter of their rate (bench/README.md,
+ * seventeenth session). The time is informational, so it need not be durable before the answer: the
+ * caller notes the use here (synchronous, no I/O) and every `flushIntervalMs` (default 1 s) the uses
+ * noted since go to storage in one statement per `batchSize` ids (`grants.recordUses`,
+ * `apiKeys.recordUses`), each id once with the latest time noted for it.
+ *
+ * What this gives up, deliberately: a use noted in the last interval before the process dies (SIGKILL, a
+ * crash) is lost, and a page read on any instance shows a use up to one interval late. A graceful stop
+ * (`close()`, the server's `onClose`) writes what is pending.
+ *
+ * A failed write (database unavailable, statement timeout) throws nothing: its uses go back to the pending
+ * ones (keeping the later time of each id), `onFlushError` is told once per outage, and the next tick
+ * retries. Memory is bounded: at `maxPending` ids a use of an id not yet pending is dropped (its time is
+ * informational; the next use a minute later records it), which only happens while writes fail.
+ */
+
+import type { RecordedUse } from './storage.ts';
+
+/** Default of `flushIntervalMs`: how late a recorded use may reach storage. */
+export const DEFAULT_LAST_USE_FLUSH_INTERVAL_MS = 1000;
+/** Default of `batchSize`: ids per statement. */
+export const DEFAULT_LAST_USE_BATCH_SIZE = 1000;
+/** Default of `maxPending`: ids held while writes fail. */
+export const DEFAULT_LAST_USE_MAX_PENDING = 100_000;
+
+export interface LastUseRecorderOptions {
+  /** Milliseconds between writes (a whole number ≥ 1; default DEFAULT_LAST_USE_FLUSH_INTERVAL_MS). */
+  flushIntervalMs?: number;
+  /** Ids per statement (a whole number ≥ 1; default DEFAULT_LAST_USE_BATCH_SIZE). */
+  batchSize?: number;
+  /** Ids held at most (a whole number ≥ 1; default DEFAULT_LAST_USE_MAX_PENDING). */
+  maxPending?: number;
+  /** Told the first failed write of an outage (default: nothing). */
+  onFlushError?: (error: unknown) => void;
+  /**
+   * Starts the periodic write (tests replace it to write by hand). Default: an unref'd `setInterval`.
+   * @returns what stops it.
+   */
+  startTimer?: (tick: () => void, intervalMs: number) => { stop(): void };
+}
+
+export interface LastUseRecorder {
+  /** Notes a use; written at the next flush. Synchronous; never throws. */
+  note(id: string, usedAt: number): void;
+  /** Writes what is pending now (after a write already under way). Never throws: a failure keeps the uses pending. */
+  flush(): Promise<void>;
+  /** Stops the timer and writes what is pending once (a failure is reported, not thrown). */
+  close(): Promise<void>;
+  /** Ids noted and not yet written. */
+  readonly pendingCount: number;
+}
+
+const unrefdInterval = (tick: () => void, intervalMs: number) => {
+  const timer = setInterval(tick, intervalMs);
+  timer.unref(); // never keeps the process alive; close() writes what is left
+  return { stop: () => clearInterval(timer) };
+};
+
+const isWholeNumber = (value: number) => Number.isInteger(value) && value >= 1;
+
+/**
+ * @param write stores one batch of distinct ids (one statement); may throw.
+ * @throws RangeError when `flushIntervalMs`, `batchSize` or `maxPending` is not a whole number ≥ 1.
+ */
+export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<void>, options: LastUseRecorderOptions = {}): LastUseRecorder {
+  const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_LAST_USE_FLUSH_INTERVAL_MS;
+  const batchSize = options.batchSize ?? DEFAULT_LAST_USE_BATCH_SIZE;
+  const maxPending = options.maxPending ?? DEFAULT_LAST_USE_MAX_PENDING;
+  if (!isWholeNumber(flushIntervalMs)) throw new RangeError('flushIntervalMs must be a positive integer');
+  if (!isWholeNumber(batchSize)) throw new RangeError('batchSize must be a positive integer');
+  if (!isWholeNumber(maxPending)) throw new RangeError('maxPending must be a positive integer');
+  /** id → the latest time noted for it. */
+  let pending = new Map<string, number>();
+  let flushing: Promise<void> | undefined;
+  let failing = false;
+  let closed = false;
+
+  const note = (id: string, usedAt: number) => {
+    const earlier = pending.get(id);
+    if (earlier === undefined) {
+      if (pending.size >= maxPending) return;
+      pending.set(id, usedAt);
+    } else if (usedAt > earlier) {
+      pending.set(id, usedAt);
+    }
+  };
+
+  const send = async () => {
+    if (pending.size === 0) return; // an idle recorder sends nothing
+    const sending = [...pending].map(([id, usedAt]) => ({ id, usedAt }));
+    pending = new Map();
+    for (let start = 0; start < sending.length; start += batchSize) {
+      try {
+        await write(sending.slice(start, start + batchSize));
+        failing = false;
+      } catch (error) {
+        // This batch and the ones after it wait for the next tick; a use noted meanwhile keeps the later time.
+        for (const use of sending.slice(start)) note(use.id, use.usedAt);
+        if (!failing) options.onFlushError?.(error);
+        failing = true;
+        return;
+      }
+    }
+  };
+
+  const flush = async (): Promise<void> => {
+    while (flushing !== undefined) await flushing;
+    const running = send().finally(() => {
+      flushing = undefined;
+    });
+    flushing = running;
+    return running;
+  };
+  const timer = (options.startTimer ?? unrefdInterval)(() => {
+    if (flushing === undefined) void flush(); // a slow write is not overlapped: the next tick sends what piled up
+  }, flushIntervalMs);
+
+  return {
+    note,
+    flush,
+    async close() {
+      if (closed) return;
+      closed = true;
+      timer.stop();
+      await flush();
+    },
+    get pendingCount() {
+      return pending.size;
+    },
+  };
+}
