@@ -109,11 +109,21 @@ describe('last-use recorder (issue 12: uses written off the answer\'s path)', ()
     await second;
   });
 
+  it('close() waits at most closeWaitMs for a write that does not finish (a database that does not answer holds no shutdown)', async () => {
+    const recorder = createLastUseRecorder(() => new Promise(() => {}), { closeWaitMs: 50, startTimer: () => ({ stop() {} }) });
+    recorder.note('a', 1);
+    const started = performance.now();
+    await recorder.close();
+    const waitedMs = performance.now() - started;
+    assert.ok(waitedMs >= 40 && waitedMs < 2000, String(waitedMs));
+  });
+
   it('refuses settings that are not whole numbers ≥ 1', () => {
     const write = async () => {};
     assert.throws(() => createLastUseRecorder(write, { flushIntervalMs: 0 }), /flushIntervalMs must be a positive integer/);
     assert.throws(() => createLastUseRecorder(write, { batchSize: 1.5 }), /batchSize must be a positive integer/);
     assert.throws(() => createLastUseRecorder(write, { maxPending: -1 }), /maxPending must be a positive integer/);
+    assert.throws(() => createLastUseRecorder(write, { closeWaitMs: 0 }), /closeWaitMs must be a positive integer/);
   });
 
   it('the server\'s lastUseFlushIntervalMs option: 1000 by default, a whole number of milliseconds 1..60000', () => {

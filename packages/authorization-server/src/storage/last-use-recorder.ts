@@ -12,7 +12,8 @@
  *
  * What this gives up, deliberately: a use noted in the last interval before the process dies (SIGKILL, a
  * crash) is lost, and a page read on any instance shows a use up to one interval late. A graceful stop
- * (`close()`, the server's `onClose`) writes what is pending.
+ * (`close()`, the server's `onClose`) writes what is pending, waiting at most `closeWaitMs` (default 2 s)
+ * for it: a database that does not answer must not hold a shutdown for the sake of an informational time.
  *
  * A failed write (database unavailable, statement timeout) throws nothing: its uses go back to the pending
  * ones (keeping the later time of each id), `onFlushError` is told once per outage, and the next tick
@@ -28,6 +29,8 @@ export const DEFAULT_LAST_USE_FLUSH_INTERVAL_MS = 1000;
 export const DEFAULT_LAST_USE_BATCH_SIZE = 1000;
 /** Default of `maxPending`: ids held while writes fail. */
 export const DEFAULT_LAST_USE_MAX_PENDING = 100_000;
+/** Default of `closeWaitMs`: how long `close()` waits for its last write. */
+export const DEFAULT_LAST_USE_CLOSE_WAIT_MS = 2000;
 
 export interface LastUseRecorderOptions {
   /** Milliseconds between writes (a whole number ≥ 1; default DEFAULT_LAST_USE_FLUSH_INTERVAL_MS). */
@@ -36,6 +39,8 @@ export interface LastUseRecorderOptions {
   batchSize?: number;
   /** Ids held at most (a whole number ≥ 1; default DEFAULT_LAST_USE_MAX_PENDING). */
   maxPending?: number;
+  /** Milliseconds `close()` waits for its last write before it gives up waiting (default DEFAULT_LAST_USE_CLOSE_WAIT_MS). */
+  closeWaitMs?: number;
   /** Told the first failed write of an outage (default: nothing). */
   onFlushError?: (error: unknown) => void;
   /**
@@ -50,7 +55,10 @@ export interface LastUseRecorder {
   note(id: string, usedAt: number): void;
   /** Writes what is pending now (after a write already under way). Never throws: a failure keeps the uses pending. */
   flush(): Promise<void>;
-  /** Stops the timer and writes what is pending once (a failure is reported, not thrown). */
+  /**
+   * Stops the timer and writes what is pending once (a failure is reported, not thrown); resolves when that
+   * write finished or after `closeWaitMs`, whichever is first.
+   */
   close(): Promise<void>;
   /** Ids noted and not yet written. */
   readonly pendingCount: number;
@@ -66,15 +74,17 @@ const isWholeNumber = (value: number) => Number.isInteger(value) && value >= 1;
 
 /**
  * @param write stores one batch of distinct ids (one statement); may throw.
- * @throws RangeError when `flushIntervalMs`, `batchSize` or `maxPending` is not a whole number ≥ 1.
+ * @throws RangeError when `flushIntervalMs`, `batchSize`, `maxPending` or `closeWaitMs` is not a whole number ≥ 1.
  */
 export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<void>, options: LastUseRecorderOptions = {}): LastUseRecorder {
   const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_LAST_USE_FLUSH_INTERVAL_MS;
   const batchSize = options.batchSize ?? DEFAULT_LAST_USE_BATCH_SIZE;
   const maxPending = options.maxPending ?? DEFAULT_LAST_USE_MAX_PENDING;
+  const closeWaitMs = options.closeWaitMs ?? DEFAULT_LAST_USE_CLOSE_WAIT_MS;
   if (!isWholeNumber(flushIntervalMs)) throw new RangeError('flushIntervalMs must be a positive integer');
   if (!isWholeNumber(batchSize)) throw new RangeError('batchSize must be a positive integer');
   if (!isWholeNumber(maxPending)) throw new RangeError('maxPending must be a positive integer');
+  if (!isWholeNumber(closeWaitMs)) throw new RangeError('closeWaitMs must be a positive integer');
   /** id → the latest time noted for it. */
   let pending = new Map<string, number>();
   let flushing: Promise<void> | undefined;
@@ -128,7 +138,12 @@ export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<vo
       if (closed) return;
       closed = true;
       timer.stop();
-      await flush();
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([flush(), new Promise<void>((resolve) => {
+        waited = setTimeout(resolve, closeWaitMs);
+        waited.unref();
+      })]);
+      clearTimeout(waited);
     },
     get pendingCount() {
       return pending.size;
