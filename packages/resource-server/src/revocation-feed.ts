@@ -22,6 +22,8 @@ export const DEFAULT_MAX_PAGES_PER_POLL = 10_000;
  * A revocation is stamped with `revoked_at` before its transaction commits; with concurrent
  * transactions one stamped earlier can commit after a poll has already read a later one, and a cursor
  * taken from `next_since` alone would step over it for good. Re-read entries are merged by `jti`.
+ * `revoked_at` comes from the clock of the authorization-server instance that revoked: instances sharing a
+ * database must keep their clocks within this many seconds of each other (README, SPEC decision 7).
  */
 export const REVOCATION_FEED_LOOKBACK_SECONDS = 10;
 
