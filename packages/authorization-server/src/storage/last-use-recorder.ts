@@ -22,6 +22,7 @@
  */
 
 import type { RecordedUse } from './storage.ts';
+import { startPeriodicFlush, type StartTimer } from './periodic-flush.ts';
 
 /** Default of `flushIntervalMs`: how late a recorded use may reach storage. */
 export const DEFAULT_LAST_USE_FLUSH_INTERVAL_MS = 1000;
@@ -43,11 +44,8 @@ export interface LastUseRecorderOptions {
   closeWaitMs?: number;
   /** Told the first failed write of an outage (default: nothing). */
   onFlushError?: (error: unknown) => void;
-  /**
-   * Starts the periodic write (tests replace it to write by hand). Default: an unref'd `setInterval`.
-   * @returns what stops it.
-   */
-  startTimer?: (tick: () => void, intervalMs: number) => { stop(): void };
+  /** Starts the periodic write (tests replace it to write by hand). Default: an unref'd `setInterval`. */
+  startTimer?: StartTimer;
 }
 
 export interface LastUseRecorder {
@@ -63,12 +61,6 @@ export interface LastUseRecorder {
   /** Ids noted and not yet written. */
   readonly pendingCount: number;
 }
-
-const unrefdInterval = (tick: () => void, intervalMs: number) => {
-  const timer = setInterval(tick, intervalMs);
-  timer.unref(); // never keeps the process alive; close() writes what is left
-  return { stop: () => clearInterval(timer) };
-};
 
 const isWholeNumber = (value: number) => Number.isInteger(value) && value >= 1;
 
@@ -87,7 +79,6 @@ export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<vo
   if (!isWholeNumber(closeWaitMs)) throw new RangeError('closeWaitMs must be a positive integer');
   /** id → the latest time noted for it. */
   let pending = new Map<string, number>();
-  let flushing: Promise<void> | undefined;
   let failing = false;
   let closed = false;
 
@@ -119,17 +110,8 @@ export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<vo
     }
   };
 
-  const flush = async (): Promise<void> => {
-    while (flushing !== undefined) await flushing;
-    const running = send().finally(() => {
-      flushing = undefined;
-    });
-    flushing = running;
-    return running;
-  };
-  const timer = (options.startTimer ?? unrefdInterval)(() => {
-    if (flushing === undefined) void flush(); // a slow write is not overlapped: the next tick sends what piled up
-  }, flushIntervalMs);
+  // A slow write is not overlapped: the next tick sends what piled up (periodic-flush.ts).
+  const { flush, stop } = startPeriodicFlush(send, flushIntervalMs, options.startTimer);
 
   return {
     note,
@@ -137,7 +119,7 @@ export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<vo
     async close() {
       if (closed) return;
       closed = true;
-      timer.stop();
+      stop();
       let waited: NodeJS.Timeout | undefined;
       await Promise.race([flush(), new Promise<void>((resolve) => {
         waited = setTimeout(resolve, closeWaitMs);

@@ -31,6 +31,7 @@ import type { SqlDriver } from '../sql/driver.ts';
 import type { RateLimitHit, Storage } from '../storage.ts';
 import { checkWindowSeconds } from './rate-limits.ts';
 import { DEFAULT_RATE_LIMIT_KEYS } from './rate-limits-in-memory.ts';
+import { startPeriodicFlush, type StartTimer } from '../periodic-flush.ts';
 
 /** Default of `flushIntervalMs`: how late another instance's hits may be seen. */
 export const DEFAULT_RATE_LIMIT_FLUSH_INTERVAL_MS = 250;
@@ -56,11 +57,8 @@ export interface SharedRateLimitOptions {
   maxKeys?: number;
   /** Told the first failed flush of an outage (default: nothing; the storage passes its connection-error report). */
   onFlushError?: (error: unknown) => void;
-  /**
-   * Starts the periodic flush (tests replace it to flush by hand). Default: an unref'd `setInterval`.
-   * @returns what stops it.
-   */
-  startTimer?: (tick: () => void, intervalMs: number) => { stop(): void };
+  /** Starts the periodic flush (tests replace it to flush by hand). Default: an unref'd `setInterval`. */
+  startTimer?: StartTimer;
 }
 
 /** The counters, plus what the storage and tests drive. */
@@ -83,12 +81,6 @@ interface Window {
   pendingHits: number;
 }
 
-const unrefdInterval = (tick: () => void, intervalMs: number) => {
-  const timer = setInterval(tick, intervalMs);
-  timer.unref(); // issue 12: the counters never keep the process alive
-  return { stop: () => clearInterval(timer) };
-};
-
 /** @throws RangeError when `flushIntervalMs` or `maxKeys` is not a whole number ≥ 1, or the driver is not PostgreSQL's. */
 export function createSharedRateLimitStore(db: SqlDriver, options: SharedRateLimitOptions = {}): SharedRateLimitStore {
   if (db.dialect !== 'postgres') throw new RangeError('shared rate-limit counters are for PostgreSQL (SQLite: memory or database)');
@@ -101,7 +93,6 @@ export function createSharedRateLimitStore(db: SqlDriver, options: SharedRateLim
   /** The latest `now` a hit was counted at: the flush's and the sweep's clock, so time is the caller's (tests inject it). */
   let latestNow = -Infinity;
   let sweptAt = -Infinity;
-  let flushing: Promise<void> | undefined;
   let failing = false;
   let closed = false;
 
@@ -156,17 +147,8 @@ export function createSharedRateLimitStore(db: SqlDriver, options: SharedRateLim
     }
   };
 
-  const flush = async (): Promise<void> => {
-    while (flushing !== undefined) await flushing;
-    const running = send().finally(() => {
-      flushing = undefined;
-    });
-    flushing = running;
-    return running;
-  };
-  const timer = (options.startTimer ?? unrefdInterval)(() => {
-    if (flushing === undefined) void flush(); // a slow flush is not overlapped: the next tick sends what piled up
-  }, flushIntervalMs);
+  // A slow flush is not overlapped: the next tick sends what piled up (periodic-flush.ts; the timer is unref'd).
+  const { flush, stop } = startPeriodicFlush(send, flushIntervalMs, options.startTimer);
 
   return {
     async hit(keys, windowSeconds, now) {
@@ -197,7 +179,7 @@ export function createSharedRateLimitStore(db: SqlDriver, options: SharedRateLim
     async close() {
       if (closed) return;
       closed = true;
-      timer.stop();
+      stop();
       await flush();
     },
   };
