@@ -28,6 +28,7 @@ import { registerRoutes } from './routes.ts';
 import { createLastUseRecorder } from './storage/last-use-recorder.ts';
 import { GRANT_USE_RECORDING_INTERVAL_SECONDS } from './endpoints/introspection.ts';
 import { API_KEY_USE_RECORDING_INTERVAL_SECONDS } from './api-keys/api-key-service.ts';
+import { SESSION_LAST_SEEN_INTERVAL_SECONDS } from './sessions/login-session.ts';
 import type { ServerContext } from './server-context.ts';
 import { createOpaqueTokenCodec } from './tokens/opaque-token.ts';
 import { loadTokenKeyring, tokenKeyRetentionSeconds } from './tokens/token-keyring.ts';
@@ -60,12 +61,15 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     // Issue 14: rings, so `gatehouse keys rotate` pre-publishes the next key and retires the old one.
     signingKey: await loadSigningKeyRing(options.storage, ACCESS_TOKEN_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
     handoverSigningKey: await loadSigningKeyRing(options.storage, SESSION_HANDOVER_SIGNING_KEY_SETTING, signingKeyRetention, options.clock.nowSeconds()),
-    // Issue 12: an introspection never waits for its last-use write (storage/last-use-recorder.ts).
+    // Issue 12: an introspection or a page never waits for its last-use write (storage/last-use-recorder.ts).
     lastUses: {
       grants: createLastUseRecorder((uses) => context.storage.grants.recordUses(uses, GRANT_USE_RECORDING_INTERVAL_SECONDS), {
         flushIntervalMs: options.lastUseFlushIntervalMs, onFlushError: (error) => reportLastUseFailure(error),
       }),
       apiKeys: createLastUseRecorder((uses) => context.storage.apiKeys.recordUses(uses, API_KEY_USE_RECORDING_INTERVAL_SECONDS), {
+        flushIntervalMs: options.lastUseFlushIntervalMs, onFlushError: (error) => reportLastUseFailure(error),
+      }),
+      sessions: createLastUseRecorder((visits) => context.storage.loginSessions.touch(visits, SESSION_LAST_SEEN_INTERVAL_SECONDS), {
         flushIntervalMs: options.lastUseFlushIntervalMs, onFlushError: (error) => reportLastUseFailure(error),
       }),
     },
@@ -94,10 +98,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   const reportLastUseFailure = (error: unknown) => app.log.warn({ err: error }, 'recording last uses failed; retrying');
   // After the last request, before the storage closes (its owner closes it after the server).
   app.addHook('onClose', async () => {
-    await Promise.all([context.lastUses.grants.close(), context.lastUses.apiKeys.close()]);
+    await Promise.all(Object.values(context.lastUses).map((recorder) => recorder.close()));
   });
   app.decorate('flushLastUses', async () => {
-    await Promise.all([context.lastUses.grants.flush(), context.lastUses.apiKeys.flush()]);
+    await Promise.all(Object.values(context.lastUses).map((recorder) => recorder.flush()));
   });
   installRequestIds(app);
   // SPEC decision 18: anti-framing and a strict CSP on every response; HSTS outside development (decision

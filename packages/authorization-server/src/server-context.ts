@@ -20,7 +20,7 @@ export interface ServerContext {
   handoverSigningKey: SigningKeyRing;
   /**
    * Uses noted off the answer's path and written once a second (storage/last-use-recorder.ts, issue 12):
-   * grants' (an introspected access token) and API keys'. Written at the server's close.
+   * grants' (an introspected access token), API keys', and login sessions' visits. Written at the server's close.
    */
-  lastUses: { grants: LastUseRecorder; apiKeys: LastUseRecorder };
+  lastUses: { grants: LastUseRecorder; apiKeys: LastUseRecorder; sessions: LastUseRecorder };
 }

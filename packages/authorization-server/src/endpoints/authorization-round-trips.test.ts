@@ -1,9 +1,10 @@
 /**
  * Storage calls of a flow with a login session (issue 12, bench "flow with session"): the consent page
  * reads the user's subjects once, the decision not at all unless it is refused (it reads its request, then
- * consumes it and stores the code in one operation), and a session's visit is written once per interval at most: within it the
- * stored `lastSeenAt` (read with the session) says a write would change nothing, so none is sent
- * (sessions/login-session.ts). The visit still moves forward once the interval has passed.
+ * consumes it and stores the code in one operation), and a session's visit is recorded once per interval at most: within it the
+ * stored `lastSeenAt` (read with the session) says a write would change nothing, so none is even noted
+ * (sessions/login-session.ts). The visit still moves forward once the interval has passed, written by the
+ * last-use recorder within a second, never on the page's path (issue 12).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +19,7 @@ interface Counts {
   peek: number; consumeWithCode: number; createCode: number;
 }
 
-/** The storage with the session, subject and interaction reads and `loginSessions.touch` counted. */
+/** The storage with the session, subject and interaction reads counted, and the visits `loginSessions.touch` writes. */
 function countedStorage(storage: Storage, counts: Counts): Storage {
   return {
     ...storage,
@@ -26,9 +27,9 @@ function countedStorage(storage: Storage, counts: Counts): Storage {
       counts.listAdministeredBy++;
       return storage.subjects.listAdministeredBy(userId, subjectType);
     } },
-    loginSessions: { ...storage.loginSessions, touch: async (sessionDigest, now, interval) => {
-      counts.touch++;
-      return storage.loginSessions.touch(sessionDigest, now, interval);
+    loginSessions: { ...storage.loginSessions, touch: async (visits, interval) => {
+      counts.touch += visits.length;
+      return storage.loginSessions.touch(visits, interval);
     }, findActive: async (sessionDigest, now, subjectType) => {
       if (subjectType === undefined) counts.findActive++;
       else counts.findActiveWithSubjects++;
@@ -82,7 +83,9 @@ describe('authorization endpoint: storage round trips with a login session (issu
     reset();
     const page = await browser.get(consentUrl());
     assert.equal(page.status, 200);
-    assert.deepEqual(counts, { ...zero(), touch: 1, createInSession: 1 }, 'consent page');
+    assert.deepEqual(counts, { ...zero(), createInSession: 1 }, 'consent page: the visit is noted, not written on its path');
+    await server.app.flushLastUses();
+    assert.equal(counts.touch, 1, 'the visit, written by the last-use recorder');
     reset();
     const subject = /<option value="([^"]+)"/.exec(page.text)?.[1] ?? '';
     const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
@@ -112,20 +115,25 @@ describe('authorization endpoint: storage round trips with a login session (issu
     counts.touch = 0;
     const page = await browser.get(consentUrl());
     assert.equal(page.status, 200);
+    assert.equal(counts.touch, 0, 'noted, not written on the page\'s path');
+    await server.app.flushLastUses();
     assert.equal(counts.touch, 1);
     assert.equal(await lastSeen(), server.clock.nowSeconds(), 'the visit is recorded');
     const subject = /<option value="([^"]+)"/.exec(page.text)?.[1] ?? '';
     const decision = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject, decision: 'allow' });
     assert.equal(decision.status, 303);
+    await server.app.flushLastUses();
     assert.equal(counts.touch, 1, 'the same second: no second write');
 
     server.clock.advanceSeconds(SESSION_LAST_SEEN_INTERVAL_SECONDS - 1);
     assert.equal((await browser.get(consentUrl())).status, 200);
+    await server.app.flushLastUses();
     assert.equal(counts.touch, 1, 'a later second within the interval: no write sent');
     assert.equal(await lastSeen(), server.clock.nowSeconds() - SESSION_LAST_SEEN_INTERVAL_SECONDS + 1, 'within the interval: unchanged');
 
     server.clock.advanceSeconds(1);
     assert.equal((await browser.get(consentUrl())).status, 200);
+    await server.app.flushLastUses();
     assert.equal(counts.touch, 2, 'the interval has passed: one write');
     assert.equal(await lastSeen(), server.clock.nowSeconds(), 'after the interval: moved forward');
   });

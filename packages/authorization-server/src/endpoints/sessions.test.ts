@@ -85,13 +85,22 @@ describe('/account/sessions (issue 10 §4: the user\'s active sessions, each can
       const lastSeen = async () => (await fresh.storage.loginSessions.listActiveOfUser(alice.id, fresh.clock.nowSeconds()))[0]!.lastSeenAt;
       fresh.clock.advanceSeconds(59);
       await browser.get(`${fresh.url}/account/connected-apps`);
+      await fresh.app.flushLastUses();
       assert.equal(await lastSeen(), start);
       fresh.clock.advanceSeconds(1);
       await browser.get(`${fresh.url}/marketplace`);
-      assert.equal(await lastSeen(), start + 60);
+      assert.equal(await lastSeen(), start, 'noted, not written on the page\'s path (issue 12)');
+      await fresh.app.flushLastUses();
+      assert.equal(await lastSeen(), start + 60, 'written by the last-use recorder');
       fresh.clock.advanceSeconds(30);
       await browser.get(`${fresh.url}/account/sessions`);
+      await fresh.app.flushLastUses();
       assert.equal(await lastSeen(), start + 60);
+      // The sessions page writes what was noted before it lists: this very visit shows.
+      fresh.clock.advanceSeconds(30);
+      const page = await browser.get(`${fresh.url}/account/sessions`);
+      assert.equal(await lastSeen(), start + 120, 'written before the page listed the sessions');
+      assert.equal(page.status, 200);
     } finally {
       await fresh.close();
     }

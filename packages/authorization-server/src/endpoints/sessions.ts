@@ -40,6 +40,8 @@ async function signedIn(context: ServerContext, request: FastifyRequest, reply: 
 }
 
 async function sessionViews(context: ServerContext, current: CurrentLoginSession): Promise<SessionView[]> {
+  // This very visit was only noted (issue 12): written first, so the list shows it (this instance's visits).
+  await context.lastUses.sessions.flush();
   const sessions = await context.storage.loginSessions.listActiveOfUser(current.user.userId, context.clock.nowSeconds());
   return sessions.map((session) => ({
     sessionId: sessionPublicId(session.sessionDigest), device: session.device, createdAt: session.createdAt,

@@ -5,7 +5,8 @@
  * `__Host-gatehouse_session` with Secure and Path=/ (http/host-cookies.ts, issue 11 item 25).
  *
  * Each session records its device (a short User-Agent summary) and when it was last seen, moved forward
- * at most once a minute per session (like a grant's last use, `grants.recordUses`), for the account page's session list.
+ * at most once a minute per session (like a grant's last use), within a second of the visit (the last-use
+ * recorder, storage/last-use-recorder.ts), for the account page's session list.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { noteUserLocale } from '../i18n/request-language.ts';
@@ -82,12 +83,12 @@ export async function recognizedSession(context: ServerContext, request: Fastify
   // Issue 13 "Languages": the directory record's locale decides this request's pages (i18n/request-language.ts).
   const { locale, ...user } = session.user;
   noteUserLocale(request, locale);
-  // The visit is written at most once per interval. Within it `touch` would match no row, yet as a write it
-  // would join a group commit and wait for its flush on a request that otherwise only reads, so it is not
-  // sent at all (issue 12). The stored `lastSeenAt` never moves back, so skipping can change nothing.
+  // The visit is recorded at most once per interval: within it `touch` would match no row, so it is not even
+  // noted (the stored `lastSeenAt` never moves back). Issue 12: noted, not written here: the last-use
+  // recorder writes a second's visits in one statement, so a page that otherwise only reads waits for no write.
   const now = context.clock.nowSeconds();
   if (now - session.lastSeenAt >= SESSION_LAST_SEEN_INTERVAL_SECONDS) {
-    await context.storage.loginSessions.touch(session.sessionDigest, now, SESSION_LAST_SEEN_INTERVAL_SECONDS);
+    context.lastUses.sessions.note(session.sessionDigest, now);
   }
   return {
     user, sessionDigest: session.sessionDigest, createdAt: session.createdAt,

@@ -146,7 +146,7 @@ export interface ActiveLoginSession extends LoginSessionRecord {
 export interface LoginSessionListing extends LoginSessionRecord {
   /** A short summary of the User-Agent it started with ("Firefox on Linux"); '' when unknown. */
   device: string;
-  /** The latest request seen with it (moved forward at most once per interval, `loginSessions.touch`). */
+  /** The latest request seen with it (moved forward at most once per interval, `loginSessions.touch`, within a second of the request). */
   lastSeenAt: number;
 }
 
@@ -552,8 +552,13 @@ export interface Storage {
      * `device` is stored as given: the caller passes a short summary, never the raw User-Agent.
      */
     createWithDevice(session: LoginSessionRecord & { device: string }): Promise<void>;
-    /** Sets `lastSeenAt = now` when it is at least `minimumIntervalSeconds` old (at most one write a minute per session). */
-    touch(sessionDigest: string, now: number, minimumIntervalSeconds: number): Promise<void>;
+    /**
+     * Records visits: each session's `lastSeenAt` moves to its visit's `usedAt` (the `id` is the session
+     * digest) when it is at least `minimumIntervalSeconds` older (at most one write a minute per session).
+     * ONE statement for the batch; ids distinct; an unknown or deleted session changes nothing. The server
+     * calls it from its last-use recorder (storage/last-use-recorder.ts), off the pages' path.
+     */
+    touch(visits: readonly RecordedUse[], minimumIntervalSeconds: number): Promise<void>;
     /** The user's sessions with `now < expiresAt`, most recently seen first. */
     listActiveOfUser(userId: string, now: number): Promise<LoginSessionListing[]>;
     /** Deletes every session of the user but `keptSessionDigest` ("sign out everywhere else"). @returns how many were deleted. */

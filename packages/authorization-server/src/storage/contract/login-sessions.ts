@@ -84,15 +84,30 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.loginSessions.createWithDevice({ ...session, device: 'Firefox on Linux' });
       assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
       assert.deepEqual(await storage.loginSessions.listActiveOfUser(user.userId, NOW), [{ ...session, device: 'Firefox on Linux', lastSeenAt: NOW }]);
-      await storage.loginSessions.touch(session.sessionDigest, NOW + 59, 60);
+      await storage.loginSessions.touch([{ id: session.sessionDigest, usedAt: NOW + 59 }], 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 59))[0]!.lastSeenAt, NOW, 'not yet a minute');
       assert.equal((await storage.loginSessions.findActive(session.sessionDigest, NOW + 59))?.lastSeenAt, NOW, 'findActive tells the same');
-      await storage.loginSessions.touch(session.sessionDigest, NOW + 60, 60);
+      await storage.loginSessions.touch([{ id: session.sessionDigest, usedAt: NOW + 60 }], 60);
       assert.equal((await storage.loginSessions.findActive(session.sessionDigest, NOW + 60))?.lastSeenAt, NOW + 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 60))[0]!.lastSeenAt, NOW + 60);
-      await storage.loginSessions.touch(session.sessionDigest, NOW + 100, 60);
+      await storage.loginSessions.touch([{ id: session.sessionDigest, usedAt: NOW + 100 }], 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 100))[0]!.lastSeenAt, NOW + 60);
-      await storage.loginSessions.touch(digest(), NOW + 100, 60); // unknown: no error
+      await storage.loginSessions.touch([{ id: digest(), usedAt: NOW + 100 }], 60); // unknown: no error
+      await storage.loginSessions.touch([], 60);
+    }));
+
+    it('touch records many sessions\' visits in one call, each by its own interval; a session made by create counts from its creation', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      const withDevice = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
+      const plain = { sessionDigest: digest(), userId: user.userId, createdAt: NOW + 30, expiresAt: NOW + 3600 };
+      await storage.loginSessions.createWithDevice({ ...withDevice, device: 'Firefox on Linux' });
+      await storage.loginSessions.create(plain);
+      await storage.loginSessions.touch([{ id: withDevice.sessionDigest, usedAt: NOW + 70 }, { id: plain.sessionDigest, usedAt: NOW + 70 }], 60);
+      assert.equal((await storage.loginSessions.findActive(withDevice.sessionDigest, NOW + 70))?.lastSeenAt, NOW + 70);
+      assert.equal((await storage.loginSessions.findActive(plain.sessionDigest, NOW + 70))?.lastSeenAt, NOW + 30, 'created 40 s before: not yet a minute');
+      await storage.loginSessions.touch([{ id: plain.sessionDigest, usedAt: NOW + 90 }], 60);
+      assert.equal((await storage.loginSessions.findActive(plain.sessionDigest, NOW + 90))?.lastSeenAt, NOW + 90);
     }));
 
     it('lists only the user\'s unexpired sessions, most recently seen first; a session made by create has no device and was last seen when created', withStorage(async (storage) => {
@@ -110,7 +125,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
         { ...recent, device: 'Safari on iOS', lastSeenAt: NOW - 50 },
         { ...old, device: '', lastSeenAt: NOW - 100 },
       ]);
-      await storage.loginSessions.touch(old.sessionDigest, NOW, 60);
+      await storage.loginSessions.touch([{ id: old.sessionDigest, usedAt: NOW }], 60);
       assert.deepEqual((await storage.loginSessions.listActiveOfUser(alice.userId, NOW)).map((s) => s.sessionDigest), [old.sessionDigest, recent.sessionDigest]);
       assert.deepEqual(await storage.loginSessions.listActiveOfUser(randomUUID(), NOW), []);
     }));

@@ -118,8 +118,8 @@ describe('SQLite query plans', () => {
     }
   });
 
-  it('recordUses (the last-use recorder\'s batch, issue 12) walks the batch and seeks each grant and API key by its primary key', async () => {
-    for (const table of ['grants', 'api_keys'] as const) {
+  it('recordUses and touch (the last-use recorder\'s batches, issue 12) walk the batch and seek each grant, API key and session by its primary key', async () => {
+    for (const table of ['grants', 'api_keys', 'login_sessions'] as const) {
       const details = await planOf(lastUsesStatement('sqlite', table), ...(lastUsesParameters('sqlite', [{ id: 'a', usedAt: 1 }], 60) as [string, number]));
       const steps = details.split(' | ');
       assert.equal(steps.length, 2, details);

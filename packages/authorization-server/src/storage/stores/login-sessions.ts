@@ -5,6 +5,7 @@
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
 import type { ActiveLoginSession, LoginSessionListing, LoginSessionRecord, Storage, SubjectType } from '../storage.ts';
 import { nullableString, toUser, USER_COLUMNS } from '../rows.ts';
+import { recordLastUses } from './last-uses.ts';
 
 /**
  * The session with its live user (a deleted user's session is no session), in one read (issue 12). The
@@ -74,10 +75,9 @@ export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions']
       await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
         [session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device, session.createdAt]);
     },
-    async touch(sessionDigest, now, minimumIntervalSeconds) {
-      // At most one write per interval: a session seen recently is not written again.
-      await db.run('UPDATE login_sessions SET last_seen_at = ? WHERE session_digest = ? AND COALESCE(last_seen_at, created_at) <= ?',
-        [now, sessionDigest, now - minimumIntervalSeconds]);
+    async touch(visits, minimumIntervalSeconds) {
+      // At most one write per interval: a session seen recently is not written again (last-uses.ts).
+      await recordLastUses(db, 'login_sessions', visits, minimumIntervalSeconds);
     },
     async listActiveOfUser(userId, now) {
       return (await db.all(
