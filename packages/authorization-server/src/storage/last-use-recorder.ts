@@ -2,13 +2,14 @@
  * Last-use times written off the answer's path (issue 12, "one commit, fewest statements per request").
  *
  * An introspection of an access token older than a minute records its grant's use (`grants.lastUsedAt`,
- * the connected apps page), and an API key's use its key's (`apiKeys.lastUsedAt`), at most once a minute
- * each. Written as the answer's own statement, that was a commit the introspection waited for: with every
- * token a minute old, introspections on PostgreSQL fell to a quarter of their rate (bench/README.md,
- * seventeenth session). The time is informational, so it need not be durable before the answer: the
- * caller notes the use here (synchronous, no I/O) and every `flushIntervalMs` (default 1 s) the uses
- * noted since go to storage in one statement per `batchSize` ids (`grants.recordUses`,
- * `apiKeys.recordUses`), each id once with the latest time noted for it.
+ * the connected apps page), an API key's use its key's (`apiKeys.lastUsedAt`), and a request with a login
+ * session its visit (`lastSeenAt`, the sessions page), at most once a minute each. Written as the answer's
+ * own statement, that was a commit the answer waited for: with every token a minute old, introspections on
+ * PostgreSQL fell to a quarter of their rate (bench/README.md, seventeenth session). The time is
+ * informational, so it need not be durable before the answer: the caller notes the use here (synchronous,
+ * no I/O) and every `flushIntervalMs` (default 1 s) the uses noted since go to storage in one statement per
+ * `batchSize` ids (`grants.recordUses`, `apiKeys.recordUses`, `loginSessions.touch`), each id once with the
+ * latest time noted for it. One recorder per kind of use (server-context.ts `lastUses`).
  *
  * What this gives up, deliberately: a use noted in the last interval before the process dies (SIGKILL, a
  * crash) is lost, and a page read on any instance shows a use up to one interval late. A graceful stop
