@@ -21,7 +21,7 @@ import { errorPage } from './pages/error-page.ts';
 import { requestTranslator } from './i18n/request-language.ts';
 import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
-import { instrumentHttp, instrumentStorage, registerMetricsRoute, trackConnectionPool } from './operations/metrics.ts';
+import { instrumentHttp, instrumentStorage, registerMetricsRoute, trackConnectionPool, trackLastUses } from './operations/metrics.ts';
 import { traceHttp, traceStorage } from './operations/tracing.ts';
 import { streamAuditEvents } from './operations/audit-stream.ts';
 import { registerRoutes } from './routes.ts';
@@ -185,6 +185,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   // Issue 14: Prometheus metrics; GET /metrics for administrator tokens unless served on their own port.
   instrumentHttp(app, options.metrics);
   trackConnectionPool(options.metrics, options.storage);
+  trackLastUses(options.metrics, { grants: context.lastUses.grants, api_keys: context.lastUses.apiKeys, sessions: context.lastUses.sessions });
   if (options.tracer) traceHttp(app, options.tracer);
   if (options.serveMetrics) registerMetricsRoute(app, options.metrics, context.storage);
   await registerRoutes(app, context, createLoginThrottle(resolveLoginThrottleRules(options.loginRateLimit, options.loginThrottle), options.storage.loginThrottle));

@@ -140,6 +140,26 @@ describe('Prometheus metrics (issue 14)', () => {
   });
 });
 
+describe('Prometheus metrics: last uses pending (issue 12)', () => {
+  it('reports the uses noted and not yet written, by kind, at each scrape: 1 after an introspection that notes one, 0 once written', async () => {
+    const server = await startTestServer({ lastUseFlushIntervalMs: 60_000 });
+    try {
+      const { token } = await createAdminToken(server.storage, 'ops', server.clock.nowSeconds());
+      const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      const { tokens } = await obtainTokens(server);
+      server.clock.advanceSeconds(300); // older than a minute: its introspection notes its grant's use
+      assert.equal((await postForm(`${server.url}/oauth/token/introspect`, { token: tokens.access_token }, { authorization: confidentialAuth() })).json.active, true);
+      const noted = await scrape();
+      assert.equal(sample(noted, 'gatehouse_last_uses_pending', 'kind="grants"'), 1);
+      assert.equal(sample(noted, 'gatehouse_last_uses_pending', 'kind="api_keys"'), 0);
+      await server.app.flushLastUses();
+      assert.equal(sample(await scrape(), 'gatehouse_last_uses_pending', 'kind="grants"'), 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('Prometheus metrics: PostgreSQL pool saturation (issue 14)', { skip: await postgresSkipReason() }, () => {
   it('reports the pool\'s connections by state at each scrape; SQLite reports none', async () => {
     const schema = newTestSchema();

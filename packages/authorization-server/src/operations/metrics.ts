@@ -47,6 +47,10 @@ export interface GatehouseMetrics {
   readonly storagePoolConnections: Gauge<'state'>;
   /** Where storagePoolConnections reads from (trackConnectionPool); none on SQLite. */
   poolSource: (() => ConnectionPoolStats) | undefined;
+  /** Issue 12: uses noted and not yet written (storage/last-use-recorder.ts), by kind, read at each scrape. */
+  readonly lastUsesPending: Gauge<'kind'>;
+  /** Where lastUsesPending reads from (trackLastUses): each kind's pending count. */
+  lastUsesSource: (() => Record<string, number>) | undefined;
 }
 
 /**
@@ -81,6 +85,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gateh
       },
     }),
     poolSource: undefined,
+    lastUsesPending: new Gauge({
+      name: 'gatehouse_last_uses_pending', help: 'Last uses noted and not yet written (grants, api_keys, sessions): written every second; growing while the database fails', labelNames: ['kind'], registers,
+      collect() {
+        for (const [kind, pending] of Object.entries(metrics.lastUsesSource?.() ?? {})) this.set({ kind }, pending);
+      },
+    }),
+    lastUsesSource: undefined,
   };
   return metrics;
 }
@@ -88,6 +99,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gateh
 /** Issue 14: the pool-saturation gauge reads `storage`'s pool at each scrape (PostgreSQL; nothing on SQLite). */
 export function trackConnectionPool(metrics: GatehouseMetrics, storage: Storage): void {
   if (storage.connectionPool) metrics.poolSource = () => storage.connectionPool!();
+}
+
+/** Issue 12: the pending-uses gauge reads the server's last-use recorders at each scrape. */
+export function trackLastUses(metrics: GatehouseMetrics, recorders: Record<string, { readonly pendingCount: number }>): void {
+  metrics.lastUsesSource = () => Object.fromEntries(Object.entries(recorders).map(([kind, recorder]) => [kind, recorder.pendingCount]));
 }
 
 type Observer = { observe(seconds: number): void };
