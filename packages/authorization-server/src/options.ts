@@ -119,9 +119,10 @@ export interface AuthorizationServerOptions {
    */
   auditStream?: AuditStream | null;
   /**
-   * Issue 12: milliseconds between writes of the grants' and API keys' last uses noted by introspection
-   * (storage/last-use-recorder.ts): how late the connected apps page and the key lists may show a use, and
-   * how much of it a crash may lose. A whole number, 1..60000; default 1000.
+   * Issue 12: milliseconds between writes of the last uses requests note (storage/last-use-recorder.ts):
+   * grants' and API keys' (introspection) and login sessions' visits. How late another instance's connected
+   * apps page, key lists and sessions page may show a use, and how much of it a crash may lose. A whole
+   * number, 1..60000; default 1000.
    */
   lastUseFlushIntervalMs?: number;
 }
