@@ -117,6 +117,22 @@ export function grantsContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.grants.revoke(randomUUID(), NOW, 'user_revoked'), false);
     }));
 
+    it('revoke with an audit event records it with the revocation, once: not when the grant was revoked before (issue 15 §5)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, access, refresh } = await issueGrant(storage, f);
+      const auditEvent = (at: number) => ({
+        type: 'grant.revoked', at, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: grant.grantId, details: { via: 'refresh_token' },
+      });
+      assert.equal(await storage.grants.revoke(grant.grantId, NOW + 20, 'revoked_by_client', { auditEvent: auditEvent(NOW + 20) }), true);
+      assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, NOW + 20);
+      for (const token of [access, refresh]) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 20);
+      assert.equal(await storage.grants.revoke(grant.grantId, NOW + 30, 'revoked_by_client', { auditEvent: auditEvent(NOW + 30) }), false);
+      assert.equal(await storage.grants.revoke(randomUUID(), NOW + 30, 'revoked_by_client', { auditEvent: auditEvent(NOW + 30) }), false);
+      const events = (await storage.audit.list({ types: ['grant.revoked'] })).map(({ eventId: _, ...event }) => event);
+      assert.deepEqual(events, [auditEvent(NOW + 20)]);
+      assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'revoked_by_client');
+    }));
+
     it('listActive lists active grants by client, by user or by subject, newest first, with when a token was last issued', withStorage(async (storage) => {
       const f = await fixture(storage);
       const other = clientRecord();

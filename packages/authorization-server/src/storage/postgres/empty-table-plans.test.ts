@@ -70,6 +70,28 @@ describe('generic plans made on empty tables (migration 36)', { skip }, () => {
       assert.ok(found.some(({ scan, indexCond }) => index.test(scan) && indexCond), `${sql}: ${JSON.stringify(found)}`);
     }
   });
+
+  it("gatehouse_revoke_grant's statements (migration 42, with its settings) reach the grant and its tokens by an index condition only", async () => {
+    // EXPLAIN does not show a function's plans: its statements, as it runs them (enable_seqscan = off, generic).
+    await client.query('SET enable_seqscan = off');
+    try {
+      const statements: Array<[string, number, RegExp]> = [
+        ['UPDATE grants SET revoked_at = GREATEST($2, created_at), revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL', 3, /grants_pkey/],
+        [`WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
+            UPDATE grants SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = grants.grant_id)
+            WHERE grant_id = $1 AND revoked_at IS NOT NULL`, 2, /tokens_by_grant/],
+      ];
+      for (const [sql, parameters, index] of statements) {
+        const found = await planOf(sql, parameters);
+        assert.ok(found.some(({ scan, indexCond }) => index.test(scan) && indexCond), `${sql}: ${JSON.stringify(found)}`);
+        assert.deepEqual(found.filter(({ scan, indexCond }) => !indexCond || /Seq Scan/.test(scan)), [], `${sql}: every scan by an index condition`);
+      }
+      const source = (await client.query("SELECT prosrc FROM pg_proc WHERE proname = 'gatehouse_revoke_grant' AND pronamespace = $1::regnamespace", [storage.schema])).rows[0]?.prosrc as string;
+      for (const [sql] of statements) assert.ok(source.replace(/\s+/g, ' ').includes(sql.replace(/\$1/g, 'p_grant_id').replace(/\$2/g, 'p_now').replace(/\$3/g, 'p_reason').replace(/\s+/g, ' ')), `the function runs: ${sql}`);
+    } finally {
+      await client.query('RESET enable_seqscan');
+    }
+  });
 });
 
 describe('every named statement of a flow, a refresh, an introspection and a revocation, planned generic on empty tables (migration 36)', { skip }, () => {

@@ -165,7 +165,7 @@ describe('PostgreSQL storage', { skip }, () => {
     }
   });
 
-  it('a rotation racing a grant revocation on another instance leaves no unrevoked token behind (lock order: grant first)', async () => {
+  it('a rotation racing a grant revocation on another instance leaves no unrevoked token behind (lock order: grant first), and the revocation\'s audit event is recorded once', async () => {
     const opened = await instances(2);
     try {
       const [a, b] = opened.storages as [Storage, Storage];
@@ -175,12 +175,16 @@ describe('PostgreSQL storage', { skip }, () => {
         const first = newTokenPair(grant, NOW);
         await a.grants.issueForCode(codeDigest, grant, first);
         const next = newTokenPair(grant, NOW + 10);
+        // Odd rounds as the revocation endpoint revokes (one statement, gatehouse_revoke_grant, migration 42).
+        const auditEvent = { type: 'grant.revoked', at: NOW + 10, actor: `client:${grant.clientId}`, clientId: grant.clientId, grantId: grant.grantId, details: { round } };
         await Promise.all([
           a.tokens.rotateRefreshToken(first[1].tokenDigest, NOW + 10, next),
-          b.grants.revoke(grant.grantId, NOW + 10, 'user_revoked'),
+          b.grants.revoke(grant.grantId, NOW + 10, 'user_revoked', round % 2 === 1 ? { auditEvent } : undefined),
         ]);
         const left = await queryTestSchema(opened.schema, 'SELECT count(*)::int AS n FROM tokens WHERE grant_id = $1 AND revoked_at IS NULL', [grant.grantId]);
         assert.equal(left.rows[0]!.n, 0, `round ${round}: every token of a revoked grant is revoked`);
+        const audited = await queryTestSchema(opened.schema, "SELECT count(*)::int AS n FROM audit_events WHERE grant_id = $1 AND type = 'grant.revoked'", [grant.grantId]);
+        assert.equal(audited.rows[0]!.n, round % 2, `round ${round}: the audit event with the revocation, once`);
       }
     } finally {
       await opened.close();

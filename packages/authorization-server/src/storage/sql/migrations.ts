@@ -1445,4 +1445,49 @@ export const migrations: readonly Migration[] = [
       $fn$;
     `],
   },
+  {
+    // Issue 12, "PostgreSQL in one round trip", for the revocation endpoint (RFC 7009): revoking a refresh
+    // token revokes its grant (SPEC decision 15), which took a transaction of four round trips (BEGIN; the
+    // grant with its audit event; the tokens; COMMIT). This function is that transaction as one statement
+    // (stores/grants.ts `revoke`, when no webhook delivery is to be built from the revoked row). The grant
+    // row first (lock order: whatever touches several tokens of a grant locks the grant row first); then the
+    // tokens, in a statement of their own: a VOLATILE function's statements each take a fresh snapshot in
+    // READ COMMITTED, so it sees every token committed before the grant's lock was granted (a rotation's
+    // new refresh token included); `cleanup_after` after that. Planned as 41's statements are (generic, no
+    // sequential scans: postgres/empty-table-plans.test.ts checks them on empty tables). Parameters: the grant, the time (seconds),
+    // the reason; the audit event's six columns (type NULL: none, recorded only when revoked now). Returns
+    // whether this call revoked the grant (false: revoked before, or no such grant).
+    version: 42,
+    name: 'grant revocation in one statement: gatehouse_revoke_grant',
+    only: 'postgres',
+    steps: [`
+      CREATE FUNCTION gatehouse_revoke_grant(
+        p_grant_id text, p_now bigint, p_reason text,
+        p_audit_type text, p_audit_at bigint, p_audit_actor text, p_audit_client_id text, p_audit_grant_id text, p_audit_details text
+      ) RETURNS boolean LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_revoked boolean;
+      BEGIN
+        -- Never before the grant's creation (a clock set back meanwhile; migration 33).
+        UPDATE grants SET revoked_at = GREATEST(p_now, created_at), revocation_reason = p_reason
+          WHERE grant_id = p_grant_id AND revoked_at IS NULL;
+        v_revoked := FOUND;
+        -- Also for a grant revoked before: a revoked grant gains no tokens, so once its latest token has
+        -- expired cleanup may consider it.
+        WITH revoked AS (UPDATE tokens SET revoked_at = p_now WHERE grant_id = p_grant_id AND revoked_at IS NULL)
+          UPDATE grants SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = grants.grant_id)
+          WHERE grant_id = p_grant_id AND revoked_at IS NOT NULL;
+        IF NOT v_revoked THEN
+          RETURN false;
+        END IF;
+        -- Issue 15 §5: the audit event commits with the revocation, and only if this call revoked the grant.
+        IF p_audit_type IS NOT NULL THEN
+          INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+            VALUES (p_audit_type, p_audit_at, p_audit_actor, p_audit_client_id, p_audit_grant_id, p_audit_details::jsonb);
+        END IF;
+        RETURN true;
+      END
+      $fn$;
+    `],
+  },
 ];

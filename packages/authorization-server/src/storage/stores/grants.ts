@@ -13,7 +13,9 @@
  *   and one commit (migration 38, postgres/statement-batches.ts).
  * - Revocation (`revoke`, `revokeAllOfClient`; issue 15 §5): on SQLite `revokeGrantSteps`
  *   (stores/grant-revocation.ts); on PostgreSQL the grant row first (lock order: whatever touches several
- *   tokens of a grant locks the grant row first), with the audit event in the same statement.
+ *   tokens of a grant locks the grant row first), with the audit event in the same statement; `revoke`
+ *   without a webhook delivery (the revocation endpoint's) is one statement, `gatehouse_revoke_grant`
+ *   (migration 42).
  *
  * PostgreSQL-only statements keep `$n` placeholders: a parameter used several times is sent once, and the
  * driver numbers only `?` (a text without one is sent as it is).
@@ -153,6 +155,12 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
     },
     async revoke(grantId, now, reason, effects) {
       written?.forgetGrant(grantId);
+      // PostgreSQL: one statement (migration 42) unless a webhook delivery is to be built from the revoked row.
+      if (db.dialect === 'postgres' && !effects?.webhookDelivery) {
+        const values = [grantId, now, reason, ...(effects?.auditEvent ? auditEventColumns(effects.auditEvent) : [null, null, null, null, null, null])];
+        const row = await retryingDeadlocks(() => db.get<{ revoked: boolean }>(REVOKE_GRANT, values, { name: 'gatehouse_revoke_grant' }));
+        return row!.revoked;
+      }
       return db.transaction((tx) => revokeGrant(tx, grantId, now, reason, effects));
     },
   };
@@ -360,6 +368,9 @@ function* postgresRevokeGrantSteps(tx: SqlTransaction, grantId: string, now: num
   if (effects?.webhookDelivery) yield* enqueueIfSubscribedSteps(tx, effects.webhookDelivery(toGrant(revoked)));
   return true;
 }
+
+/** `grants.revoke` on PostgreSQL without a webhook delivery: the grant, its tokens and its audit event in one statement (migration 42). */
+const REVOKE_GRANT = 'SELECT gatehouse_revoke_grant($1, $2, $3, $4, $5, $6, $7, $8, $9) AS revoked';
 
 /**
  * The tail of an UPDATE of revoked grants: `cleanup_after` = the latest expiry of any of the grant's
