@@ -9,6 +9,8 @@ import {
 } from '../testing/harness.ts';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
+import { parse } from 'yaml';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { createMetrics, instrumentHttp, startMetricsServer, StorageOperationHistogram } from './metrics.ts';
 
 /** The value of one sample in Prometheus text (labels exactly as printed), or undefined when absent. */
@@ -137,6 +139,48 @@ describe('Prometheus metrics (issue 14)', () => {
     const known = new Set((await createMetrics().registry.getMetricsAsJSON()).map((metric) => metric.name));
     assert.ok(used.size >= 10);
     for (const name of used) assert.ok(known.has(name), `${name} is not a Gatehouse metric`);
+  });
+});
+
+describe('the sample Prometheus alerting rules (docs/prometheus-alerts.yml)', () => {
+  it('parse as a rule file whose every rule names only metrics, labels and storage operations that exist', async () => {
+    const rules = parse(readFileSync(new URL('../../../../docs/prometheus-alerts.yml', import.meta.url), 'utf8')) as {
+      groups: Array<{ name: string; rules: Array<{ alert: string; expr: string; for?: string; labels: { severity: string }; annotations: { summary: string; description: string } }> }>;
+    };
+    const all = rules.groups.flatMap((group) => group.rules);
+    assert.ok(all.length >= 6);
+    const { registry } = createMetrics();
+    const known = new Set((await registry.getMetricsAsJSON()).map((metric) => metric.name));
+    const storage = createSqliteStorage(':memory:');
+    try {
+      for (const rule of all) {
+        assert.match(rule.alert, /^Gatehouse[A-Z][A-Za-z]+$/);
+        assert.ok(['critical', 'warning'].includes(rule.labels.severity), rule.alert);
+        assert.ok(rule.annotations.summary && rule.annotations.description, rule.alert);
+        if (rule.for !== undefined) assert.match(rule.for, /^\d+[smh]$/, rule.alert);
+        const names = [...rule.expr.matchAll(/gatehouse_[a-z_]+/g)].map(([name]) => name.replace(/_(bucket|count|sum)$/, ''));
+        assert.ok(names.length > 0 || rule.expr.includes('up{'), `${rule.alert} names a Gatehouse metric`);
+        for (const name of names) {
+          assert.ok(known.has(name), `${rule.alert}: ${name} is not a Gatehouse metric`);
+          const labels = (registry.getSingleMetric(name) as unknown as { labelNames?: string[] }).labelNames ?? [];
+          // Each label matched next to the metric is one of its labels.
+          for (const [, selector] of rule.expr.matchAll(new RegExp(`${name}(?:_bucket|_count|_sum)?\\{([^}]*)\\}`, 'g'))) {
+            for (const [, label] of selector!.matchAll(/([a-z_]+)\s*=~?/g)) {
+              assert.ok(labels.includes(label!), `${rule.alert}: ${name} has no label ${label} (${labels.join(', ')})`);
+            }
+          }
+        }
+        // Storage operations named by an `operation` matcher are operations of the storage contract.
+        for (const [, operations] of rule.expr.matchAll(/operation=~"([^"]+)"/g)) {
+          for (const operation of operations!.split('|')) {
+            const [group, member] = operation.split('.') as [keyof typeof storage, string];
+            assert.equal(typeof (storage[group] as unknown as Record<string, unknown>)?.[member], 'function', `${rule.alert}: ${operation} is not a storage operation`);
+          }
+        }
+      }
+    } finally {
+      await storage.close();
+    }
   });
 });
 
