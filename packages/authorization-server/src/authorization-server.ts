@@ -95,7 +95,11 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
   // Once per outage and recorder; the uses stay pending and the next second retries.
-  const reportLastUseFailure = (error: unknown) => app.log.warn({ err: error }, 'recording last uses failed; retrying');
+  // Once per failing spell (last-use-recorder.ts). An outage passes and the retries then write what waited; any
+  // other error (a constraint, a bug in the statement) will fail every retry, so it is logged as an error.
+  const reportLastUseFailure = (error: unknown) => (isStorageUnavailable(error)
+    ? app.log.warn({ err: error }, 'recording last uses failed: storage unavailable; retrying every interval')
+    : app.log.error({ err: error }, 'recording last uses failed, not for an outage; retrying every interval'));
   // After the last request, before the storage closes (its owner closes it after the server).
   app.addHook('onClose', async () => {
     await Promise.all(Object.values(context.lastUses).map((recorder) => recorder.close()));

@@ -4,11 +4,12 @@ import { basic, confidentialAuth, introspect, obtainTokens, postForm, seed, star
 import { registerClient, registerResourceServer } from '../clients/registration.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
+import { StorageUnavailableError } from '../storage/storage-unavailable.ts';
 
-/** SQLite storage whose `grants.recordUses` fails while `failing()` says so. */
-function storageFailingRecordUses(failing: () => boolean): Storage {
+/** SQLite storage whose `grants.recordUses` fails (with `error()`'s error) while `failing()` says so. */
+function storageFailingRecordUses(failing: () => boolean, error = (): Error => new StorageUnavailableError(new Error('database is locked'))): Storage {
   const storage = createSqliteStorage(':memory:');
-  return { ...storage, grants: { ...storage.grants, recordUses: (uses, interval) => (failing() ? Promise.reject(new Error('database is locked')) : storage.grants.recordUses(uses, interval)) } };
+  return { ...storage, grants: { ...storage.grants, recordUses: (uses, interval) => (failing() ? Promise.reject(error()) : storage.grants.recordUses(uses, interval)) } };
 }
 
 describe('POST /oauth/token/introspect (RFC 7662; SPEC decision 14)', () => {
@@ -213,6 +214,30 @@ describe('last token use (connected apps, issue 7)', () => {
     } finally {
       release();
       await server.close();
+    }
+  });
+
+  it('a failed write of uses is logged once per failing spell: a warning for an outage, an error for anything else (it will not pass by itself)', async () => {
+    for (const [error, level] of [[new StorageUnavailableError(new Error('database is locked')), 40], [new Error('CHECK constraint failed'), 50]] as const) {
+      const lines: Array<{ level: number; msg: string }> = [];
+      let failing = true;
+      const storage = storageFailingRecordUses(() => failing, () => error);
+      const server = await startTestServer({ storage, logger: { destination: { write: (line: string) => void lines.push(JSON.parse(line)) } } });
+      try {
+        const { tokens } = await obtainTokens(server);
+        for (let i = 0; i < 3; i++) {
+          server.clock.advanceSeconds(70); // past the minute: each introspection notes a use
+          assert.equal((await introspect(server, tokens.access_token)).active, true);
+          await server.app.flushLastUses();
+        }
+        const reported = lines.filter((line) => line.msg.startsWith('recording last uses failed'));
+        assert.deepEqual(reported.map((line) => line.level), [level], `${error.message}: one report for three failed writes`);
+        failing = false;
+        await server.app.flushLastUses();
+        assert.equal(lines.filter((line) => line.msg.startsWith('recording last uses failed')).length, 1, 'a write that succeeds reports nothing');
+      } finally {
+        await server.close();
+      }
     }
   });
 
