@@ -94,9 +94,9 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     ...connectionTimeoutOptions(connectionLimits),
   });
   limitConnectionsPerAddress(app.server, connectionLimits.maxConnectionsPerAddress);
-  // Once per outage and recorder; the uses stay pending and the next second retries.
-  // Once per failing spell (last-use-recorder.ts). An outage passes and the retries then write what waited; any
-  // other error (a constraint, a bug in the statement) will fail every retry, so it is logged as an error.
+  // Once per failing spell and recorder (last-use-recorder.ts); the uses stay pending and the next interval
+  // retries. An outage passes and a retry then writes what waited; any other error (a constraint, a bug in
+  // the statement) will fail every retry, so it is logged as an error.
   const reportLastUseFailure = (error: unknown) => (isStorageUnavailable(error)
     ? app.log.warn({ err: error }, 'recording last uses failed: storage unavailable; retrying every interval')
     : app.log.error({ err: error }, 'recording last uses failed, not for an outage; retrying every interval'));

@@ -1454,9 +1454,9 @@ export const migrations: readonly Migration[] = [
     // tokens, in a statement of their own: a VOLATILE function's statements each take a fresh snapshot in
     // READ COMMITTED, so it sees every token committed before the grant's lock was granted (a rotation's
     // new refresh token included); `cleanup_after` after that. Planned as 41's statements are (generic, no
-    // sequential scans: postgres/empty-table-plans.test.ts checks them on empty tables). Parameters: the grant, the time (seconds),
-    // the reason; the audit event's six columns (type NULL: none, recorded only when revoked now). Returns
-    // whether this call revoked the grant (false: revoked before, or no such grant).
+    // sequential scans: postgres/empty-table-plans.test.ts checks them on empty tables). Parameters: the
+    // grant, the time (seconds), the reason; the audit event's six columns (type NULL: none, recorded only
+    // when revoked now). Returns whether this call revoked the grant (false: revoked before, or no such grant).
     version: 42,
     name: 'grant revocation in one statement: gatehouse_revoke_grant',
     only: 'postgres',
