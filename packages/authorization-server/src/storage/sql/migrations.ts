@@ -1448,12 +1448,13 @@ export const migrations: readonly Migration[] = [
   {
     // Issue 12, "PostgreSQL in one round trip", for the revocation endpoint (RFC 7009): revoking a refresh
     // token revokes its grant (SPEC decision 15), which took a transaction of four round trips (BEGIN; the
-    // grant with its audit event; the tokens; COMMIT). This function is that transaction as one statement
-    // (stores/grants.ts `revoke`, when no webhook delivery is to be built from the revoked row). The grant
-    // row first (lock order: whatever touches several tokens of a grant locks the grant row first); then the
-    // tokens, in a statement of their own: a VOLATILE function's statements each take a fresh snapshot in
-    // READ COMMITTED, so it sees every token committed before the grant's lock was granted (a rotation's
-    // new refresh token included); `cleanup_after` after that. Planned as 41's statements are (generic, no
+    // grant with its audit event; the tokens; COMMIT). This function is that transaction as one statement;
+    // every PostgreSQL revocation of a grant runs it (stores/grants.ts: alone for the endpoint's, in a
+    // transaction with the webhook delivery built from the revoked row for the others). The grant row first
+    // (lock order: whatever touches several tokens of a grant locks the grant row first); then the tokens,
+    // in a statement of their own: a VOLATILE function's statements each take a fresh snapshot in READ
+    // COMMITTED, so it sees every token committed before the grant's lock was granted (a rotation's new
+    // refresh token included); `cleanup_after` after that. Planned as 41's statements are (generic, no
     // sequential scans: postgres/empty-table-plans.test.ts checks them on empty tables). Parameters: the
     // grant, the time (seconds), the reason; the audit event's six columns (type NULL: none, recorded only
     // when revoked now). Returns whether this call revoked the grant (false: revoked before, or no such grant).

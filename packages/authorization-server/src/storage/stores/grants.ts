@@ -12,10 +12,10 @@
  *   read before; on PostgreSQL the exchanges that queue while two are in flight go together, as one call
  *   and one commit (migration 38, postgres/statement-batches.ts).
  * - Revocation (`revoke`, `revokeAllOfClient`; issue 15 §5): on SQLite `revokeGrantSteps`
- *   (stores/grant-revocation.ts); on PostgreSQL the grant row first (lock order: whatever touches several
- *   tokens of a grant locks the grant row first), with the audit event in the same statement; `revoke`
- *   without a webhook delivery (the revocation endpoint's) is one statement, `gatehouse_revoke_grant`
- *   (migration 42).
+ *   (stores/grant-revocation.ts); on PostgreSQL `gatehouse_revoke_grant` (migration 42: the grant row first,
+ *   the lock order of whatever touches several tokens of a grant, then its tokens, with the audit event),
+ *   alone when no webhook delivery is to be built from the revoked row (the revocation endpoint's: one
+ *   round trip), else in a transaction with the delivery.
  *
  * PostgreSQL-only statements keep `$n` placeholders: a parameter used several times is sent once, and the
  * driver numbers only `?` (a text without one is sent as it is).
@@ -155,9 +155,9 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
     },
     async revoke(grantId, now, reason, effects) {
       written?.forgetGrant(grantId);
-      // PostgreSQL: one statement (migration 42) unless a webhook delivery is to be built from the revoked row.
+      // PostgreSQL without a webhook delivery (the revocation endpoint's): the one statement alone, one round trip.
       if (db.dialect === 'postgres' && !effects?.webhookDelivery) {
-        const values = [grantId, now, reason, ...(effects?.auditEvent ? auditEventColumns(effects.auditEvent) : [null, null, null, null, null, null])];
+        const values = revokeGrantValues(grantId, now, reason, effects?.auditEvent);
         const row = await retryingDeadlocks(() => db.get<{ revoked: boolean }>(REVOKE_GRANT, values, { name: 'gatehouse_revoke_grant' }));
         return row!.revoked;
       }
@@ -336,44 +336,27 @@ async function postgresExchangeReadyCodes(db: SqlDriver, exchanges: PendingExcha
 }
 
 /**
- * PostgreSQL, inside the caller's transaction: revokes a grant and its tokens, with its effects (issue 15
- * §5) only when it was revoked now. The grant row is updated first (lock order): the tokens statement's
- * snapshot, taken once that row is locked, sees every token a rotation holding the lock committed. The
- * audit event is part of the grant's statement (one round trip fewer), and only if that revoked it. The
- * grant's revocation time is never before its creation (migration 33, see stores/grant-revocation.ts).
+ * PostgreSQL, inside the caller's transaction: revokes a grant and its tokens with `gatehouse_revoke_grant`
+ * (migration 42: the grant row first, for the lock order, then its tokens in a statement of their own, which
+ * sees every token a rotation holding the lock committed; the audit event only if this revoked the grant;
+ * the revocation time never before the grant's creation, migration 33), then its webhook delivery, built
+ * from the revoked row (read under the lock this transaction holds).
  * @returns false when the grant was already revoked (or does not exist).
  */
 function* postgresRevokeGrantSteps(tx: SqlTransaction, grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): SqlStep<boolean> {
-  let revoked: Record<string, unknown> | undefined;
-  if (effects?.auditEvent) {
-    revoked = yield* tx.get(
-      `WITH changed AS (UPDATE grants SET revoked_at = GREATEST($2, created_at), revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *),
-         audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
-           SELECT $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::jsonb WHERE EXISTS (SELECT 1 FROM changed))
-       SELECT * FROM changed`,
-      [grantId, now, reason, ...auditEventColumns(effects.auditEvent)],
-    );
-  } else {
-    revoked = yield* tx.get('UPDATE grants SET revoked_at = GREATEST($2, created_at), revocation_reason = $3 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, now, reason]);
-  }
-  // The tokens need a statement of their own (a fresh snapshot, see above); a revoked grant gains no
-  // tokens, so once its latest token has expired cleanup may consider it.
-  yield* tx.run(
-    `WITH revoked AS (UPDATE tokens SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL)
-     ${SET_GRANT_CLEANUP_AFTER} WHERE grant_id = $1 AND revoked_at IS NOT NULL`,
-    [grantId, now],
-  );
-  if (!revoked) return false;
+  const row = yield* tx.get<{ revoked: boolean }>(REVOKE_GRANT, revokeGrantValues(grantId, now, reason, effects?.auditEvent));
+  if (!row!.revoked) return false;
   // Issue 15 §5: the side effects of a revocation commit with it, or not at all.
-  if (effects?.webhookDelivery) yield* enqueueIfSubscribedSteps(tx, effects.webhookDelivery(toGrant(revoked)));
+  if (effects?.webhookDelivery) {
+    const revoked = yield* tx.get('SELECT * FROM grants WHERE grant_id = $1', [grantId]);
+    yield* enqueueIfSubscribedSteps(tx, effects.webhookDelivery(toGrant(revoked!)));
+  }
   return true;
 }
 
-/** `grants.revoke` on PostgreSQL without a webhook delivery: the grant, its tokens and its audit event in one statement (migration 42). */
+/** A grant's revocation on PostgreSQL, with its tokens and its audit event, in one statement (migration 42). */
 const REVOKE_GRANT = 'SELECT gatehouse_revoke_grant($1, $2, $3, $4, $5, $6, $7, $8, $9) AS revoked';
 
-/**
- * The tail of an UPDATE of revoked grants: `cleanup_after` = the latest expiry of any of the grant's
- * tokens (0 without tokens). Run after the grant row is locked, so every token is seen.
- */
-const SET_GRANT_CLEANUP_AFTER = 'UPDATE grants SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = grants.grant_id)';
+/** REVOKE_GRANT's parameters: the grant, the time (seconds), the reason, the audit event's six columns (NULL: none). */
+const revokeGrantValues = (grantId: string, now: number, reason: string, auditEvent: AuditEvent | undefined): unknown[] =>
+  [grantId, now, reason, ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null])];
