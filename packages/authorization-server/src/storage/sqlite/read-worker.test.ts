@@ -14,6 +14,7 @@ import { contractBackend, fixture, issueGrant, NOW } from '../contract/fixtures.
 import { tokensContract } from '../contract/tokens.ts';
 import type { Storage } from '../storage.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { DatabaseSync } from 'node:sqlite';
 import { createReadWorker } from './read-worker.ts';
 import { createSqliteStorage, readWorkerOf } from './sqlite-storage.ts';
 import type { WalSync } from './wal-sync.ts';
@@ -132,6 +133,41 @@ describe('SQLite: token lookups on a read worker (issue 12)', () => {
       timeout: 30_000,
     });
     assert.deepEqual(JSON.parse(stdout.trim()), { tokenId: access.tokenId, byWorker: 20000 });
+  });
+
+  it("sends a turn's lookups as one batch, and answers each with its own statement's row or none", async () => {
+    const path = databaseFile();
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL; CREATE TABLE a (k TEXT PRIMARY KEY, v INTEGER); CREATE TABLE b (k TEXT PRIMARY KEY, w TEXT, x REAL)");
+    db.exec("INSERT INTO a VALUES ('one', 1), ('two', 2); INSERT INTO b VALUES ('one', 'b-one', 1.5)");
+    const fallbacks: string[] = [];
+    const worker = createReadWorker(path, {
+      fallback: (_text, parameter) => {
+        fallbacks.push(parameter);
+        return undefined;
+      },
+      durable: () => Promise.resolve(),
+    });
+    try {
+      await worker.get('SELECT v FROM a WHERE k = ?', 'one'); // starts the worker; answered here meanwhile
+      await worker.started;
+      assert.deepEqual(fallbacks, ['one']);
+      const [selectA, selectB] = ['SELECT k, v FROM a WHERE k = ?', 'SELECT k, w, x FROM b WHERE k = ?'];
+      // One turn's lookups; the first finds no row, so the texts' numbering must not depend on the rows.
+      const answers = await Promise.all([
+        worker.get(selectA, 'none'), worker.get(selectB, 'one'), worker.get(selectA, 'two'), worker.get(selectB, 'none'), worker.get(selectA, 'one'),
+      ]);
+      assert.deepEqual(answers.map((row) => (row === undefined ? undefined : { ...row })), [
+        undefined, { k: 'one', w: 'b-one', x: 1.5 }, { k: 'two', v: 2 }, undefined, { k: 'one', v: 1 },
+      ]);
+      assert.deepEqual({ served: worker.served, batches: worker.batches }, { served: 5, batches: 1 }, "the turn's five lookups in one batch");
+      assert.deepEqual({ ...(await worker.get(selectB, 'one')) }, { k: 'one', w: 'b-one', x: 1.5 });
+      assert.deepEqual({ served: worker.served, batches: worker.batches }, { served: 6, batches: 2 }, 'a later turn: a batch of its own');
+      assert.deepEqual(fallbacks, ['one'], 'nothing else answered on the server connection');
+    } finally {
+      await worker.close();
+      db.close();
+    }
   });
 
   it('a worker that cannot start or fails leaves every lookup to the server connection', async () => {
