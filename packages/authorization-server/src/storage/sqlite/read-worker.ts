@@ -93,6 +93,8 @@ const prepared = (text) => {
   }
   return entry;
 };
+const begin = db.prepare('BEGIN');
+const commit = db.prepare('COMMIT');
 parentPort.on('message', (message) => {
   if (message === 'stop') {
     db.close();
@@ -101,7 +103,7 @@ parentPort.on('message', (message) => {
   }
   try {
     // One read transaction for the batch: one snapshot, one WAL read mark, taken and let go here.
-    db.exec('BEGIN');
+    begin.run();
     try {
       const { texts, lookups } = message;
       const entries = texts.map(prepared);
@@ -109,7 +111,7 @@ parentPort.on('message', (message) => {
       for (let i = 0; i < lookups.length; i += 2) rows.push(entries[lookups[i]].statement.get(lookups[i + 1]) ?? null);
       parentPort.postMessage({ rows, columns: entries.map((entry) => entry.columns) });
     } finally {
-      db.exec('COMMIT');
+      commit.run();
     }
   } catch (error) {
     parentPort.postMessage({ error: error instanceof Error ? error.message : String(error) });
