@@ -1,9 +1,12 @@
 /**
  * Hot writes sent to PostgreSQL together when they have to wait (issue 12: group commit on PostgreSQL). An
- * operation is sent at once while fewer than `maxInFlight` calls are under way; the ones that arrive
+ * operation is sent at the end of the event-loop turn that submitted it (`setImmediate`), with every other
+ * operation the turn submitted, while fewer than `maxInFlight` calls are under way; the ones that arrive
  * meanwhile queue, and the next free slot sends every queued one (up to `maxBatchSize`) as ONE statement:
  * one round trip, one executor start-up, one commit (one WAL flush) for all of them. Nothing waits for a
- * batch to fill: an idle server sends each operation alone, a busy one shares those costs.
+ * batch to fill: an idle server sends each operation alone, a busy one shares those costs. Sent at once
+ * instead, the first operations of a busy turn each took a slot of their own (2026-12-06, twentieth
+ * session: token lookups 16 instead of 32–61 µs of PostgreSQL CPU per introspection, bench/README.md).
  *
  * A batch is one statement: all of it commits or none, and each caller's answer comes after that commit.
  * A batch that fails for anything but an unreachable database (StorageUnavailableError: the same for
@@ -68,11 +71,21 @@ export function createStatementBatches<I, O>(runBatch: (items: I[]) => Promise<O
       });
     }
   };
+  let pumpScheduled = false;
+  /** The turn's submissions go together: sent when the turn ends, if a slot is free then. */
+  const pumpAtTurnEnd = () => {
+    if (pumpScheduled || inFlight >= maxInFlight) return; // a full slot's end pumps the queue
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
+  };
   return {
     submit(item) {
       return new Promise((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        pump();
+        pumpAtTurnEnd();
       });
     },
   };
