@@ -9,7 +9,7 @@
  *   the advisory lock of the (client, subject), locks the code and the superseded grants and reads them
  *   fresh. `exchangeReadyCode` checks the code it reads against the token request first (the token
  *   endpoint's checks, meetsReadyConditions / `gatehouse_exchange_ready_codes`), so the exchange needs no
- *   read before; on PostgreSQL the exchanges that queue while two are in flight go together, as one call
+ *   read before; on PostgreSQL a turn's exchanges, and those that queue while two are in flight, go together, as one call
  *   and one commit (migration 38, postgres/statement-batches.ts).
  * - Revocation (`revoke`, `revokeAllOfClient`; issue 15 §5): on SQLite `revokeGrantSteps`
  *   (stores/grant-revocation.ts); on PostgreSQL `gatehouse_revoke_grant` (migration 42: the grant row first,

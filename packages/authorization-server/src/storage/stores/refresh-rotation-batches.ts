@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's refresh rotations in batches (issue 12, migration 37; postgres/statement-batches.ts): the
- * rotations that queue while others are in flight go as ONE call of `gatehouse_rotate_refresh_tokens`.
+ * rotations of one event-loop turn, and those that queue while others are in flight, go as ONE call of
+ * `gatehouse_rotate_refresh_tokens`.
  * Each rotation in a batch is the same compare-and-swap as alone (SPEC decision 8): the function locks each
  * grant row, flips the presented token only if it is still current and revokes the grant's access tokens,
  * then stores the new tokens, audit events and grace records of those that happened. A batch orders its

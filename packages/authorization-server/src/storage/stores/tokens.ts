@@ -14,7 +14,7 @@
  *   read again: a suspension anywhere is seen by the very next lookup, still in one round trip. (Joining the
  *   whole client row cost 27 more columns to describe and parse per lookup: 9% of an introspection's CPU.)
  * - `rotateRefreshToken` (SPEC decision 8): on PostgreSQL one call of `gatehouse_rotate_refresh_tokens`
- *   (migration 37) for every rotation that queued while others were in flight (refresh-rotation-batches.ts:
+ *   (migration 37) for the rotations of a turn or that queued while others were in flight (refresh-rotation-batches.ts:
  *   one round trip and one commit for a batch); a compare-and-swap transaction of five statements on SQLite
  *   (pinned by sqlite/refresh-statements.test.ts), in the group commit's shared COMMIT.
  * - `rotateReadyRefreshToken` (a refresh naming no scope, resource or DPoP proof, with opaque access
@@ -26,7 +26,8 @@
  *   instance's exchange or last rotation wrote, from postgres/written-rows.ts (no round trip); the
  *   rotation's compare-and-swap re-checks its state.
  * - every other lookup on PostgreSQL (introspection; a refresh token this instance does not remember) goes
- *   with the lookups that queued while two were in flight, as one statement (postgres/statement-batches.ts).
+ *   with the turn's other lookups and those that queued while two were in flight, as one statement
+ *   (postgres/statement-batches.ts).
  *
  * Hot statements carry their PostgreSQL names (`SqlStatementOptions.name`: prepared once per connection).
  */
@@ -102,7 +103,7 @@ const POSTGRES_TOKEN_LOOKUPS = `SELECT x.* FROM unnest($1::text[]) AS d(digest),
 export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, readElsewhere }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
   const byDigest = tokenLookup(false); // SQLite's: one lookup, one statement
-  // PostgreSQL (issue 12): the lookups that queue while two are in flight go as one statement
+  // PostgreSQL (issue 12): a turn's lookups, and those that queue while two are in flight, go as one statement
   // (postgres/statement-batches.ts): introspection's and the refresh's reads share round trips as the writes do.
   const lookups = postgres ? createStatementBatches(async (digests: string[]) => {
     const rows = await db.all(POSTGRES_TOKEN_LOOKUPS, [digests], { name: 'gatehouse_tokens_by_token_digests' });
@@ -329,7 +330,7 @@ export interface PendingReadyRotation {
   graceSuccessor: ReadyGraceSuccessor | undefined;
 }
 
-/** PostgreSQL: the ready rotations that queue while others are in flight, as one call each (postgresRotateReadyRefreshTokens). */
+/** PostgreSQL: the ready rotations of a turn, or that queue while others are in flight, as one call (postgresRotateReadyRefreshTokens). */
 export function createReadyRotationBatches(db: SqlDriver, options: StatementBatchOptions = {}): StatementBatches<PendingReadyRotation, RotateReadyRefreshTokenResult> {
   return createStatementBatches((rotations: PendingReadyRotation[]) => postgresRotateReadyRefreshTokens(db, rotations), options);
 }
