@@ -15,6 +15,7 @@
  * and the code exchange (stores/grants.ts).
  */
 import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { atTurnEnd } from '../turn-end.ts';
 
 export interface StatementBatchOptions {
   /** Calls under way at once; the rest queue and go together. Default 2 (DEFAULT_BATCHES_IN_FLIGHT). */
@@ -71,21 +72,13 @@ export function createStatementBatches<I, O>(runBatch: (items: I[]) => Promise<O
       });
     }
   };
-  let pumpScheduled = false;
   /** The turn's submissions go together: sent when the turn ends, if a slot is free then. */
-  const pumpAtTurnEnd = () => {
-    if (pumpScheduled || inFlight >= maxInFlight) return; // a full slot's end pumps the queue
-    pumpScheduled = true;
-    setImmediate(() => {
-      pumpScheduled = false;
-      pump();
-    });
-  };
+  const pumpAtTurnEnd = atTurnEnd(pump);
   return {
     submit(item) {
       return new Promise((resolve, reject) => {
         queue.push({ item, resolve, reject });
-        pumpAtTurnEnd();
+        if (inFlight < maxInFlight) pumpAtTurnEnd(); // else a slot's end sends the queue
       });
     },
   };

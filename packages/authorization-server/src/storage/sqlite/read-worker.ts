@@ -28,6 +28,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { SQLInputValue } from 'node:sqlite';
+import { atTurnEnd } from '../turn-end.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -59,7 +60,7 @@ interface BatchMessage {
   lookups: (number | string)[];
 }
 
-/** A batch's answer: per lookup its row's values or null (none), the columns per text of the batch. */
+/** A batch's answer: per lookup its row's values or null (none), and its statement's column names. */
 interface AnswerMessage {
   ready?: true;
   rows?: (SQLInputValue[] | null)[];
@@ -108,8 +109,14 @@ parentPort.on('message', (message) => {
       const { texts, lookups } = message;
       const entries = texts.map(prepared);
       const rows = [];
-      for (let i = 0; i < lookups.length; i += 2) rows.push(entries[lookups[i]].statement.get(lookups[i + 1]) ?? null);
-      parentPort.postMessage({ rows, columns: entries.map((entry) => entry.columns) });
+      const columns = [];
+      for (let i = 0; i < lookups.length; i += 2) {
+        const entry = entries[lookups[i]];
+        rows.push(entry.statement.get(lookups[i + 1]) ?? null);
+        // The statement's one array each time: the copy sends it once and refers to it after.
+        columns.push(entry.columns);
+      }
+      parentPort.postMessage({ rows, columns });
     } finally {
       commit.run();
     }
@@ -120,7 +127,7 @@ parentPort.on('message', (message) => {
 parentPort.postMessage({ ready: true });
 `;
 
-/** The batch's message; `texts` in the order of their first lookup (the answer's `columns` follow it). */
+/** The batch's message: each text once, each lookup by its text's index. */
 function batchMessage(batch: Pending[]): BatchMessage {
   const texts: string[] = [];
   const lookups: (number | string)[] = [];
@@ -182,16 +189,8 @@ export function createReadWorker(path: string, options: ReadWorkerOptions): Read
     worker!.ref();
     worker!.postMessage(batchMessage(inFlight));
   };
-  let pumpScheduled = false;
   /** Sends the queue at the end of this event-loop turn, with every lookup the turn adds meanwhile. */
-  const pumpAtTurnEnd = () => {
-    if (pumpScheduled) return;
-    pumpScheduled = true;
-    setImmediate(() => {
-      pumpScheduled = false;
-      pump();
-    });
-  };
+  const pumpAtTurnEnd = atTurnEnd(pump);
   const start = () => {
     state = 'starting';
     // execArgv []: the source is CommonJS, and a worker inherits the process's flags (`--input-type=module`
@@ -224,13 +223,9 @@ export function createReadWorker(path: string, options: ReadWorkerOptions): Read
         const columns = message.columns!;
         options.durable().then(
           () => {
-            // The texts' indexes as batchMessage numbered them: by first lookup, in the batch's order.
-            const textIndex = new Map<string, number>();
             for (const [i, entry] of batch.entries()) {
-              let index = textIndex.get(entry.text);
-              if (index === undefined) textIndex.set(entry.text, (index = textIndex.size));
               const values = rows[i]!;
-              entry.resolve(values === null ? undefined : rowOf(columns[index]!, values));
+              entry.resolve(values === null ? undefined : rowOf(columns[i]!, values));
             }
           },
           (error: unknown) => {
