@@ -160,6 +160,7 @@ describe('SQLite: token lookups on a read worker (issue 12)', () => {
       assert.deepEqual(answers.map((row) => (row === undefined ? undefined : { ...row })), [
         undefined, { k: 'one', w: 'b-one', x: 1.5 }, { k: 'two', v: 2 }, undefined, { k: 'one', v: 1 },
       ]);
+      assert.notEqual(answers[2], answers[4], "a statement's rows are objects of their own");
       assert.deepEqual({ served: worker.served, batches: worker.batches }, { served: 5, batches: 1 }, "the turn's five lookups in one batch");
       assert.deepEqual({ ...(await worker.get(selectB, 'one')) }, { k: 'one', w: 'b-one', x: 1.5 });
       assert.deepEqual({ served: worker.served, batches: worker.batches }, { served: 6, batches: 2 }, 'a later turn: a batch of its own');

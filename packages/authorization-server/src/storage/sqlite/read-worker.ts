@@ -139,11 +139,20 @@ function batchMessage(batch: Pending[]): BatchMessage {
   return { texts, lookups };
 }
 
-/** A row as the server's connection returns it: the values under their column names. */
-function rowOf(columns: string[], values: SQLInputValue[]): Row {
-  const row: Row = {};
-  for (let i = 0; i < columns.length; i++) row[columns[i]!] = values[i]!;
-  return row;
+/**
+ * Makes rows as the server's connection returns them (the values under their column names) for one
+ * statement's columns. Each row starts as a copy of one object that already has every column, so all of a
+ * statement's rows share one shape and each value lands in a property that exists: built a property at a
+ * time instead, a 23-column row cost ~4 µs of an introspection on the event loop (3.7% of a V8 profile).
+ */
+function rowMaker(columns: string[]): (values: SQLInputValue[]) => Row {
+  const shape: Row = {};
+  for (const column of columns) shape[column] = null;
+  return (values) => {
+    const row = { ...shape };
+    for (let i = 0; i < columns.length; i++) row[columns[i]!] = values[i]!;
+    return row;
+  };
 }
 
 /** A read worker for the WAL database file at `path`, started by the first lookup. */
@@ -223,9 +232,18 @@ export function createReadWorker(path: string, options: ReadWorkerOptions): Read
         const columns = message.columns!;
         options.durable().then(
           () => {
+            // One maker per statement of the batch: its column array arrives once and is shared by its lookups.
+            const makers = new Map<string[], (values: SQLInputValue[]) => Row>();
             for (const [i, entry] of batch.entries()) {
               const values = rows[i]!;
-              entry.resolve(values === null ? undefined : rowOf(columns[i]!, values));
+              if (values === null) {
+                entry.resolve(undefined);
+                continue;
+              }
+              const statementColumns = columns[i]!;
+              let make = makers.get(statementColumns);
+              if (!make) makers.set(statementColumns, make = rowMaker(statementColumns));
+              entry.resolve(make(values));
             }
           },
           (error: unknown) => {

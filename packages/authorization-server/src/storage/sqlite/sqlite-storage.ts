@@ -120,9 +120,6 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   /** The one SQL layer (issue 12): stores written once for both databases run over this. */
   const driver = createSqliteDriver({ get, all, run, transaction, durable: group.durable });
 
-
-
-
   // Issue 12: client records and the resource catalogue cached (storage/client-cache.ts, resource-cache.ts);
   // another connection's commit (the CLI, another process) changes PRAGMA data_version, and they are cleared then.
   // Read once per event-loop turn, not per lookup (it was 6–9% of an introspection's CPU, two lookups each):
