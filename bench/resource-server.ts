@@ -2,7 +2,8 @@
  * Resource-server benchmark (`npm run bench:resource-server`): protected-call throughput, p50/p99
  * latency and server CPU per request of the sample platform API, at concurrency 32, for
  *
- *   floor            the same route, same app, with a verifier that does no authentication;
+ *   floor            the same route, same app, with a verifier that does no authentication (after one
+ *                    fetch of the JWKS at start, as the real rows' processes make outbound requests);
  *   local            local mode (RFC 9068 JWT, ES256), one token repeated (signature verification cached);
  *   local, distinct  local mode, every request a different token (20 000 tokens round-robin, more than
  *                    the 10 000-entry verification cache holds: an ES256 verification per request);
@@ -25,7 +26,10 @@
  * Usage: node bench/resource-server.ts [--rounds 3] [--duration 10] [--warmup 3] [--connections 32]
  *        [--route /v1/users] [--max-requests 2000000] [--cpu-prof-dir DIR (profiles the API processes)]
  *        [--no-wait (do not wait for a quiet machine before each phase)]
- *        [--rows floor,local,introspection-warm (a subset of the rows; the floor is always measured)]
+ *        [--rows floor,local,introspection-warm (a subset of the rows; the floor is always measured;
+ *         floor-no-fetch, the floor without its start-up fetch, only when named)]
+ *        [--rate N (N requests per second over all connections, the same offered load for every row,
+ *         instead of as fast as answers come: CPU per request then compares like with like)]
  *        [--verifier-only (no HTTP: CPU of the credential verifier's per-request calls with a cached token, against the floor's stand-in)]
  */
 import { fork } from 'node:child_process';
@@ -44,7 +48,7 @@ const SCOPE = 'users:read vendors:read accounts:read';
 /** More than the local verification cache's 10 000 entries, so round-robin use always misses. */
 const DISTINCT_TOKENS = 20_000;
 
-type RowName = 'floor' | 'local' | 'local-distinct' | 'introspection-warm' | 'introspection-cold';
+type RowName = 'floor' | 'floor-no-fetch' | 'local' | 'local-distinct' | 'introspection-warm' | 'introspection-cold';
 
 interface Row {
   readonly name: RowName;
@@ -53,6 +57,8 @@ interface Row {
 
 const ROWS: readonly Row[] = [
   { name: 'floor', label: 'no authentication (floor)' },
+  // Only with --rows: the floor without its start-up fetch, to see what that fetch changes (bench/README.md).
+  { name: 'floor-no-fetch', label: 'no authentication, no outbound request' },
   { name: 'local', label: 'local mode, one token repeated' },
   { name: 'local-distinct', label: 'local mode, a new token per request' },
   { name: 'introspection-warm', label: 'introspection, warm cache (one token repeated)' },
@@ -198,7 +204,13 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
   };
   let verifier: Verifier;
   let credentialVerifier: CredentialVerifier | undefined;
-  if (row === 'floor') {
+  if (row === 'floor' || row === 'floor-no-fetch') {
+    // The real rows' processes have all made outbound requests with fetch (local mode: the JWKS and the
+    // feed at start; introspection: the first request's introspection), and that alone leaves Node's
+    // streams, timers and tick queue with polymorphic inline caches that the server's own requests then
+    // pay for (measured: +9–15% API CPU per request at the same rate, bench/README.md). The floor makes
+    // the same start-up request, so that it differs from them only by what authentication does.
+    if (row === 'floor') await (await fetch(new URL('/.well-known/jwks.json', issuer))).arrayBuffer();
     ({ verifier, credentials: credentialVerifier } = floorVerifiers());
   } else {
     const local = row === 'local' || row === 'local-distinct';
@@ -234,6 +246,8 @@ interface LoadRequest {
   readonly connections: number;
   readonly durationSeconds: number;
   readonly maxRequests: number;
+  /** Requests per second over all connections (autocannon's `overallRate`); absent: as fast as answers come (closed loop). */
+  readonly ratePerSecond?: number;
 }
 
 interface LoadResult {
@@ -260,7 +274,7 @@ interface AutocannonInstance {
   stop(): void;
 }
 type Autocannon = (
-  options: { url: string; connections: number; duration: number; pipelining: number; timeout: number; requests: AutocannonRequest[] },
+  options: { url: string; connections: number; duration: number; pipelining: number; timeout: number; requests: AutocannonRequest[]; overallRate?: number },
   done: (error: Error | null, result: { duration: number; errors: number; timeouts: number }) => void,
 ) => AutocannonInstance;
 
@@ -292,7 +306,10 @@ async function runLoad(): Promise<void> {
         let count = 0;
         const statuses: Record<string, number> = {};
         const instance = autocannon(
-          { url: url.origin, connections: load.connections, duration: load.durationSeconds, pipelining: 1, timeout: 10, requests: [request] },
+          {
+            url: url.origin, connections: load.connections, duration: load.durationSeconds, pipelining: 1, timeout: 10, requests: [request],
+            ...(load.ratePerSecond === undefined ? {} : { overallRate: load.ratePerSecond }),
+          },
           (error, result) => {
             if (error) {
               reject(error);
@@ -487,6 +504,7 @@ async function orchestrate(): Promise<void> {
       'no-wait': { type: 'boolean', default: false },
       rows: { type: 'string' },
       'verifier-only': { type: 'boolean', default: false },
+      rate: { type: 'string' },
     },
   });
   if (values['verifier-only'] === true) {
@@ -494,13 +512,18 @@ async function orchestrate(): Promise<void> {
     return;
   }
   // A subset of the rows (a shorter run); the floor always runs, every ratio is to it.
-  const selectedRows = values.rows === undefined ? ROWS : ROWS.filter((row) => row.name === 'floor' || values.rows?.split(',').includes(row.name));
+  const selectedRows = values.rows === undefined
+    ? ROWS.filter((row) => row.name !== 'floor-no-fetch')
+    : ROWS.filter((row) => row.name === 'floor' || values.rows?.split(',').includes(row.name));
   const rounds = Number(values.rounds);
   const durationSeconds = Number(values.duration);
   const warmupSeconds = Number(values.warmup);
   const connections = Number(values.connections);
   const maxRequests = Number(values['max-requests']);
   const route = values.route;
+  const ratePerSecond = values.rate === undefined ? undefined : Number(values.rate);
+  if (ratePerSecond !== undefined && !(Number.isInteger(ratePerSecond) && ratePerSecond > 0)) throw new Error(`--rate: expected requests per second, got ${values.rate}`);
+  const rate = ratePerSecond === undefined ? {} : { ratePerSecond };
   const profileDirectory = values['cpu-prof-dir'];
   const apiExecArgv = (row: RowName, round: number) =>
     profileDirectory === undefined
@@ -538,7 +561,7 @@ async function orchestrate(): Promise<void> {
       if (waitForQuietMachine) {
         waitedSeconds += await waitUntilQuiet(Math.min(60, Math.max(0, MAX_TOTAL_QUIET_WAIT_SECONDS - waitedSeconds)));
       }
-      await askLoad<LoadResult>({ url, tokens, connections, durationSeconds: warmupSeconds, maxRequests } satisfies LoadRequest);
+      await askLoad<LoadResult>({ url, tokens, connections, durationSeconds: warmupSeconds, maxRequests, ...rate } satisfies LoadRequest);
 
       /** One measured window: load, with the CPU of every process and of the machine around it. */
       const measure = async (): Promise<Measurement & { statuses: Record<string, number> }> => {
@@ -547,7 +570,7 @@ async function orchestrate(): Promise<void> {
         const ownCpuBefore = cpuMicroseconds();
         const busyBefore = machineBusySeconds();
         const startedAt = performance.now();
-        const result = await askLoad<LoadResult>({ url, tokens, connections, durationSeconds, maxRequests } satisfies LoadRequest);
+        const result = await askLoad<LoadResult>({ url, tokens, connections, durationSeconds, maxRequests, ...rate } satisfies LoadRequest);
         const wallSeconds = (performance.now() - startedAt) / 1000;
         const busySeconds = machineBusySeconds() - busyBefore;
         const ownCpu = cpuMicroseconds() - ownCpuBefore;

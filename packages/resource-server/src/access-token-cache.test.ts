@@ -84,3 +84,19 @@ test('rejects a non-positive maxEntries and a negative TTL', () => {
   assert.throws(() => createAccessTokenCache({ maxEntries: 0, ttlSeconds: 5, now: Date.now }), TypeError);
   assert.throws(() => createAccessTokenCache({ maxEntries: 1, ttlSeconds: -1, now: Date.now }), TypeError);
 });
+
+test('a hit with an equal token sliced from a header keeps the entry answering for that token only', () => {
+  const { cache } = setup();
+  cache.set(TOKEN_A, 'A');
+  // Each request's header is a new string; the token is a slice of it (the entry adopts the string presented).
+  const sliced = (token: string) => `Bearer ${token}`.slice(7);
+  const presented = sliced(TOKEN_A);
+  assert.equal(cache.get(presented), 'A');
+  assert.equal(cache.get(presented), 'A');
+  assert.equal(cache.get(sliced(TOKEN_A)), 'A');
+  assert.equal(cache.get(TOKEN_B), undefined, 'another token of the same slot');
+  assert.equal(cache.get(sliced(TOKEN_B)), undefined);
+  cache.set(TOKEN_B, 'B');
+  assert.equal(cache.get(presented), undefined, 'evicted by the token sharing its slot');
+  assert.equal(cache.get(sliced(TOKEN_B)), 'B');
+});

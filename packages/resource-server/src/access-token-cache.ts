@@ -51,7 +51,12 @@ export interface AccessTokenCache<Value> {
 }
 
 interface Entry<Value> {
-  readonly accessToken: string;
+  /**
+   * The token, as the string last presented for it (equal in content to the one stored): a caller that
+   * presents that same string again is answered by V8's identity check, where a token sliced from each
+   * request's header would be compared character by character outside the optimized code (issue 12).
+   */
+  accessToken: string;
   readonly value: Value;
   readonly expiresAtMs: number;
 }
@@ -83,6 +88,7 @@ export function createAccessTokenCache<Value>(options: AccessTokenCacheOptions):
       // The entry last hit first: a client repeats its token, and this skips slicing and hashing the slot key.
       const recent = mostRecent;
       if (recent !== undefined && recent.accessToken === accessToken && nowMs < recent.expiresAtMs) {
+        recent.accessToken = accessToken;
         return recent.value;
       }
       const slot = slotKey(accessToken);
@@ -101,6 +107,7 @@ export function createAccessTokenCache<Value>(options: AccessTokenCacheOptions):
         entries.set(slot, entry);
         mostRecent = entry;
       }
+      entry.accessToken = accessToken;
       return entry.value;
     },
     set(accessToken, value, notAfterMs = Number.POSITIVE_INFINITY) {

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { createFakeIntrospectionEndpoint } from './fake-introspection-endpoint.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
 import type { IntrospectionFailureReason } from './introspection-unavailable-error.ts';
-import { createTokenVerifier } from './token-verifier.ts';
+import { cachedBearerVerification, createTokenVerifier } from './token-verifier.ts';
 import type { TokenVerifierOptions } from './token-verifier.ts';
+import { createVerifierFixture, VALIDATION_MODES } from './verifier-fixture.ts';
+import type { VerifierFixture } from './verifier-fixture.ts';
 
 const ISSUER = 'http://localhost:3000';
 const AUDIENCE = 'http://localhost:3001';
@@ -327,5 +329,70 @@ describe('options', () => {
     const token = await verifier.verifyAccessToken('Bearer tok', []);
     assert.equal(token.subjectType, 'organization');
     assert.equal(token.subjectUrn, urn);
+  });
+});
+
+// Issue 12: the credential verifier's synchronous path remembers the last Authorization value it decided
+// and that value's parsed token; every call must still be decided by the caches, never by the memory.
+describe('the cached path (cachedBearerVerification)', () => {
+  const fixtures: VerifierFixture[] = [];
+  after(() => {
+    for (const fixture of fixtures) fixture.verifier.close();
+  });
+  async function cachedPath(mode: (typeof VALIDATION_MODES)[number]) {
+    const fixture = await createVerifierFixture(mode);
+    fixtures.push(fixture);
+    const decide = cachedBearerVerification(fixture.verifier);
+    assert.ok(decide);
+    return { fixture, decide };
+  }
+  // The header of every call is a new string, as Node gives each request's.
+  const header = (token: string) => ['Bearer', token].join(' ');
+
+  for (const mode of VALIDATION_MODES) {
+    test(`${mode}: a repeated header is decided again on every call (scopes), and a different token gets its own claims`, async () => {
+      const { fixture, decide } = await cachedPath(mode);
+      const first = await fixture.issue({ claims: { jti: 'f7d2c1e0-0001-4000-8000-000000000001' } });
+      const second = await fixture.issue({ claims: { jti: 'f7d2c1e0-0002-4000-8000-000000000002' } });
+      await fixture.verify(first);
+      await fixture.verify(second);
+      assert.equal(decide(header(first), ['users:read'])?.tokenId, 'f7d2c1e0-0001-4000-8000-000000000001');
+      assert.equal(decide(header(first), ['users:read'])?.tokenId, 'f7d2c1e0-0001-4000-8000-000000000001');
+      assert.throws(() => decide(header(first), ['accounts:write']), (error: unknown) => error instanceof BearerTokenError && error.bearerError === 'insufficient_scope');
+      assert.equal(decide(header(second), ['users:read'])?.tokenId, 'f7d2c1e0-0002-4000-8000-000000000002');
+      assert.equal(decide(header(first), ['vendors:read'])?.tokenId, 'f7d2c1e0-0001-4000-8000-000000000001');
+      // Not a Bearer header, and a token nobody verified: the caches cannot decide, whatever was remembered.
+      assert.equal(decide(`Basic ${first}`, []), undefined);
+      assert.equal(decide(header(await fixture.issue()), []), undefined);
+    });
+
+    test(`${mode}: after clearCache a repeated header is not decided from memory`, async () => {
+      const { fixture, decide } = await cachedPath(mode);
+      const token = await fixture.issue();
+      await fixture.verify(token);
+      assert.ok(decide(header(token), []));
+      fixture.verifier.clearCache();
+      assert.equal(decide(header(token), []), undefined);
+    });
+  }
+
+  test('local: a repeated header whose token is revoked is refused (the feed still decides)', async () => {
+    const { fixture, decide } = await cachedPath('local');
+    const token = await fixture.issue();
+    await fixture.verify(token);
+    assert.ok(decide(header(token), []));
+    assert.ok(decide(header(token), []));
+    fixture.stub.revoke(token);
+    await fixture.clock.advance(2_000);
+    assert.throws(() => decide(header(token), []), (error: unknown) => error instanceof BearerTokenError && error.bearerError === 'invalid_token' && /revoked/.test(error.reason ?? ''));
+  });
+
+  test('introspection: a repeated header is introspected again once the TTL has passed', async () => {
+    const { fixture, decide } = await cachedPath('introspection');
+    const token = await fixture.issue();
+    await fixture.verify(token);
+    assert.ok(decide(header(token), []));
+    await fixture.clock.advance(5_000);
+    assert.equal(decide(header(token), []), undefined);
   });
 });
