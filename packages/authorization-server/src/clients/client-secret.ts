@@ -2,23 +2,26 @@
  * Client secrets (SPEC decision 9): server-generated, 256 bits, base64url (SPEC decision 1), shown once,
  * stored as SHA-256 only — high entropy makes slow hashing pointless — and compared in constant time.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export function generateClientSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
 export function digestClientSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
+  return hash('sha256', secret, 'base64url');
 }
 
 export function clientSecretMatches(presented: string, storedDigest: string): boolean {
   return secretDigestMatches(presentedSecretDigest(presented), storedDigest);
 }
 
-/** The SHA-256 of a presented secret, raw: digest it once per request, then compare it with each stored digest. */
+/**
+ * The SHA-256 of a presented secret, raw: digest it once per request, then compare it with each stored digest.
+ * `crypto.hash`, one call: ~0.5 µs less per client-authenticated request than a `Hash` object (issue 12).
+ */
 export function presentedSecretDigest(presented: string): Buffer {
-  return createHash('sha256').update(presented).digest();
+  return hash('sha256', presented, 'buffer');
 }
 
 /** Whether `presentedDigest` (presentedSecretDigest) equals `storedDigest` (base64url), in constant time (SPEC decision 9). */
