@@ -207,8 +207,8 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
   if (row === 'floor' || row === 'floor-no-fetch') {
     // The real rows' processes have all made outbound requests with fetch (local mode: the JWKS and the
     // feed at start; introspection: the first request's introspection), and that alone leaves Node's
-    // streams, timers and tick queue with polymorphic inline caches that the server's own requests then
-    // pay for (measured: +9–15% API CPU per request at the same rate, bench/README.md). The floor makes
+    // streams, timers and tick queue with more generic inline caches that the server's own requests then
+    // pay for (measured 1–15% more API CPU per request, run to run; bench/README.md). The floor makes
     // the same start-up request, so that it differs from them only by what authentication does.
     if (row === 'floor') await (await fetch(new URL('/.well-known/jwks.json', issuer))).arrayBuffer();
     ({ verifier, credentials: credentialVerifier } = floorVerifiers());
