@@ -111,6 +111,23 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     assert.deepEqual(unknown.error.toJSON(), wrong.error.toJSON());
     assert.deepEqual(unknown.error.toJSON(), { error: 'invalid_client', error_description: 'client authentication failed' });
   });
+
+  it('a header the rate limit parsed first authenticates as itself; the next header is parsed for itself (issue 12: one parse per request)', async () => {
+    const right = basic(confidential.clientId, secret);
+    const wrong = basic(confidential.clientId, generateClientSecret());
+    for (const [header, expected] of [[right, 'ok'], [wrong, 'invalid_client'], [right, 'ok'], [right, 'ok'], [wrong, 'invalid_client']] as const) {
+      // As a request goes: the rate limit reads the client_id, then authentication reads the same header.
+      assert.equal(presentedClientId(header, undefined), confidential.clientId);
+      const outcome = await authenticateClient(storage, header, {}, CONFIDENTIAL_ONLY, NOW).then(
+        (client) => (client.clientId === confidential.clientId ? 'ok' : 'another client'),
+        (error: unknown) => (error instanceof OAuthError ? error.code : 'thrown'),
+      );
+      assert.equal(outcome, expected);
+    }
+    // A malformed header after a well-formed one is refused, not answered with the last credentials.
+    await assert.rejects(authenticateClient(storage, 'Basic !!!', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client' });
+    assert.equal(presentedClientId('Basic !!!', undefined), undefined);
+  });
 });
 
 describe('POST /oauth/token: an unknown client_id and a wrong secret are answered alike (RFC 6749 §5.2)', () => {
