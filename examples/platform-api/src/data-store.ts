@@ -34,6 +34,14 @@ export interface DataStore {
 export function createDataStore(seed: SeedData = SEED_DATA): DataStore {
   const companies = [...seed.companies];
   const vendors = [...seed.vendors];
+  // Employees never change: grouped by company once, so that a request finds its company's with one lookup
+  // instead of comparing the token's company id (a slice of its subject URN) with every employee's (issue 12).
+  const employeesByCompany = new Map<string, Employee[]>();
+  for (const employee of seed.employees) {
+    const group = employeesByCompany.get(employee.companyId);
+    if (group === undefined) employeesByCompany.set(employee.companyId, [employee]);
+    else group.push(employee);
+  }
 
   return {
     getOrganization: (organizationId) => seed.organizations.find((organization) => organization.id === organizationId),
@@ -41,7 +49,7 @@ export function createDataStore(seed: SeedData = SEED_DATA): DataStore {
     listCompaniesOfOrganization: (organizationId) => companies.filter((company) => company.organizationId === organizationId),
     isCompanyInOrganization: (companyId, organizationId) =>
       companies.some((company) => company.id === companyId && company.organizationId === organizationId),
-    listEmployees: (companyId) => seed.employees.filter((employee) => employee.companyId === companyId),
+    listEmployees: (companyId) => [...(employeesByCompany.get(companyId) ?? [])],
     listVendors: (companyId) => vendors.filter((vendor) => vendor.companyId === companyId),
     listAccounts: (companyId) => seed.accounts.filter((account) => account.companyId === companyId),
     listExportJobs: (companyId) => seed.exportJobs.filter((job) => job.companyId === companyId),
