@@ -112,7 +112,7 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     assert.deepEqual(unknown.error.toJSON(), { error: 'invalid_client', error_description: 'client authentication failed' });
   });
 
-  it('a header the rate limit parsed first authenticates as itself; the next header is parsed for itself (issue 12: one parse per request)', async () => {
+  it('each request is answered for its own header, whatever the one before it (right, wrong and malformed in turn)', async () => {
     const right = basic(confidential.clientId, secret);
     const wrong = basic(confidential.clientId, generateClientSecret());
     for (const [header, expected] of [[right, 'ok'], [wrong, 'invalid_client'], [right, 'ok'], [right, 'ok'], [wrong, 'invalid_client']] as const) {

@@ -110,18 +110,6 @@ function requireActive(client: ClientRecord): ClientRecord {
  * differ in what they encode (`-` as `%2D` or raw); decoding handles both.
  */
 function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } {
-  // Issue 12: a request's header is parsed twice, by its rate limit (presentedClientId) and by its
-  // authentication, one after the other: the second gets the first's answer (~1 µs a request).
-  // Kept: the last well-formed header and its parse (one client's credentials, until the next request).
-  if (header === lastParsed.header) return lastParsed.credentials;
-  const credentials = parseBasicCredentialsOnce(header);
-  lastParsed = { header, credentials: Object.freeze(credentials) };
-  return credentials;
-}
-
-let lastParsed: { header: string | undefined; credentials: { clientId: string; clientSecret: string } } = { header: undefined, credentials: { clientId: '', clientSecret: '' } };
-
-function parseBasicCredentialsOnce(header: string): { clientId: string; clientSecret: string } {
   const match = BASIC.exec(header.trim());
   if (!match) throw new OAuthError('invalid_client', 'the Authorization header must use the Basic scheme');
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
