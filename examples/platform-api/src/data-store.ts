@@ -36,12 +36,7 @@ export function createDataStore(seed: SeedData = SEED_DATA): DataStore {
   const vendors = [...seed.vendors];
   // Employees never change: grouped by company once, so that a request finds its company's with one lookup
   // instead of comparing the token's company id (a slice of its subject URN) with every employee's (issue 12).
-  const employeesByCompany = new Map<string, Employee[]>();
-  for (const employee of seed.employees) {
-    const group = employeesByCompany.get(employee.companyId);
-    if (group === undefined) employeesByCompany.set(employee.companyId, [employee]);
-    else group.push(employee);
-  }
+  const employeesByCompany = Map.groupBy(seed.employees, (employee) => employee.companyId);
 
   return {
     getOrganization: (organizationId) => seed.organizations.find((organization) => organization.id === organizationId),
