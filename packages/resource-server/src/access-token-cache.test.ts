@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createAccessTokenCache, SLOT_KEY_LENGTH } from './access-token-cache.ts';
+import { type AccessTokenHash, createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
 
 function setup(ttlSeconds = 5, maxEntries = 3) {
   const clock = { ms: 1_000_000 };
@@ -8,95 +8,86 @@ function setup(ttlSeconds = 5, maxEntries = 3) {
   return { clock, cache };
 }
 
-/** Two distinct tokens with the same last SLOT_KEY_LENGTH characters, so they share a slot. */
-const SHARED_SUFFIX = 'S'.repeat(SLOT_KEY_LENGTH);
-const TOKEN_A = `aaaa.${SHARED_SUFFIX}`;
-const TOKEN_B = `bbbb.${SHARED_SUFFIX}`;
+const [A, B, C, D] = ['a', 'b', 'c', 'd'].map(hashAccessToken) as [AccessTokenHash, AccessTokenHash, AccessTokenHash, AccessTokenHash];
 
-test('a token sharing the slot of a cached token never gets its result: the whole token must match', () => {
-  const { cache } = setup();
-  cache.set(TOKEN_A, 'active for A');
-  assert.equal(cache.get(TOKEN_B), undefined);
-  assert.equal(cache.get(`${TOKEN_A}x`), undefined, 'a longer token');
-  assert.equal(cache.get(TOKEN_A.slice(1)), undefined, 'a shorter token');
-  assert.equal(cache.get(SHARED_SUFFIX), undefined, 'the suffix alone');
-  assert.equal(cache.get(TOKEN_A), 'active for A');
+test('keys are SHA-256 digests, base64url, never the token', () => {
+  const digest = hashAccessToken('secret-token');
+  assert.equal(digest, 'kwu9xRtq7VwqVnj9bije56BeiktkPPwLRCfD77hsDZQ');
+  assert.ok(!digest.includes('secret-token'));
+  assert.notEqual(hashAccessToken('secret-tokeN'), digest);
+  // A token sliced out of a header digests as the same token.
+  assert.equal(hashAccessToken('Bearer secret-token'.slice(7)), digest);
 });
 
-test('two tokens sharing a slot evict each other and keep their own results', () => {
+test('two tokens that end alike keep their own entries (the whole token is digested)', () => {
   const { cache } = setup();
-  cache.set(TOKEN_A, 'A');
-  cache.set(TOKEN_B, 'B');
-  assert.equal(cache.get(TOKEN_A), undefined);
-  assert.equal(cache.get(TOKEN_B), 'B');
-  assert.equal(cache.size, 1);
+  const suffix = 'S'.repeat(43);
+  cache.set(hashAccessToken(`aaaa.${suffix}`), 'A');
+  cache.set(hashAccessToken(`bbbb.${suffix}`), 'B');
+  assert.equal(cache.get(hashAccessToken(`aaaa.${suffix}`)), 'A');
+  assert.equal(cache.get(hashAccessToken(`bbbb.${suffix}`)), 'B');
+  assert.equal(cache.get(hashAccessToken(suffix)), undefined, 'the ending alone');
+  assert.equal(cache.get(hashAccessToken(`aaaa.${suffix}x`)), undefined, 'a longer token');
+  assert.equal(cache.size, 2);
 });
 
 test('entries live for the TTL; the caller may pass the time it already read', () => {
   const { clock, cache } = setup();
-  cache.set('a', 'value');
+  cache.set(A, 'value');
   clock.ms += 4_999;
-  assert.equal(cache.get('a'), 'value');
-  assert.equal(cache.get('a', clock.ms + 1), undefined, 'expired at the time given');
+  assert.equal(cache.get(A), 'value');
+  assert.equal(cache.get(A), 'value', 'the entry last hit, again');
+  assert.equal(cache.get(A, clock.ms + 1), undefined, 'expired at the time given');
   assert.equal(cache.size, 0, 'expired entries are dropped on read');
+  assert.equal(cache.get(A), undefined);
 });
 
 test('entries never outlive notAfterMs (the token exp)', () => {
   const { clock, cache } = setup(60);
-  cache.set('a', 'value', clock.ms + 2_000);
+  cache.set(A, 'value', clock.ms + 2_000);
   clock.ms += 1_999;
-  assert.equal(cache.get('a'), 'value');
+  assert.equal(cache.get(A), 'value');
   clock.ms += 1;
-  assert.equal(cache.get('a'), undefined);
+  assert.equal(cache.get(A), undefined);
 });
 
 test('TTL 0 disables caching, and an entry already past notAfterMs is not stored', () => {
   const zero = setup(0);
-  zero.cache.set('a', 'value');
-  assert.equal(zero.cache.get('a'), undefined);
+  zero.cache.set(A, 'value');
+  assert.equal(zero.cache.get(A), undefined);
   const { clock, cache } = setup();
-  cache.set('a', 'value', clock.ms);
+  cache.set(A, 'value', clock.ms);
   assert.equal(cache.size, 0);
 });
 
 test('bounded: the least recently used entry is evicted first', () => {
   const { cache } = setup(60, 3);
-  cache.set('a', 'A');
-  cache.set('b', 'B');
-  cache.set('c', 'C');
-  assert.equal(cache.get('a'), 'A'); // a is now the most recent
-  assert.equal(cache.get('a'), 'A'); // a hit on the most recent entry keeps the order
-  cache.set('d', 'D'); // evicts b
+  cache.set(A, 'A');
+  cache.set(B, 'B');
+  cache.set(C, 'C');
+  assert.equal(cache.get(A), 'A'); // a is now the most recent
+  assert.equal(cache.get(A), 'A'); // a hit on the most recent entry keeps the order
+  cache.set(D, 'D'); // evicts b
   assert.equal(cache.size, 3);
-  assert.equal(cache.get('b'), undefined);
-  assert.deepEqual(['a', 'c', 'd'].map((token) => cache.get(token)), ['A', 'C', 'D']);
+  assert.equal(cache.get(B), undefined);
+  assert.deepEqual([A, C, D].map((key) => cache.get(key)), ['A', 'C', 'D']);
 });
 
-test('clear forgets every entry', () => {
+test('delete and clear forget entries, the one last hit included', () => {
   const { cache } = setup();
-  cache.set('a', 'A');
+  cache.set(A, 'A');
+  cache.set(B, 'B');
+  assert.equal(cache.get(B), 'B');
+  cache.delete(B);
+  assert.equal(cache.get(B), undefined);
+  assert.equal(cache.get(A), 'A');
   cache.clear();
-  assert.equal(cache.get('a'), undefined);
+  assert.equal(cache.get(A), undefined);
   assert.equal(cache.size, 0);
 });
 
 test('rejects a non-positive maxEntries and a negative TTL', () => {
   assert.throws(() => createAccessTokenCache({ maxEntries: 0, ttlSeconds: 5, now: Date.now }), TypeError);
   assert.throws(() => createAccessTokenCache({ maxEntries: 1, ttlSeconds: -1, now: Date.now }), TypeError);
-});
-
-test('a hit with an equal token sliced from a header keeps the entry answering for that token only', () => {
-  const { cache } = setup();
-  cache.set(TOKEN_A, 'A');
-  // Each request's header is a new string; the token is a slice of it (the entry adopts the string presented).
-  const sliced = (token: string) => `Bearer ${token}`.slice(7);
-  const presented = sliced(TOKEN_A);
-  assert.equal(cache.get(presented), 'A');
-  assert.equal(cache.get(presented), 'A');
-  assert.equal(cache.get(sliced(TOKEN_A)), 'A');
-  assert.equal(cache.get(TOKEN_B), undefined, 'another token of the same slot');
-  assert.equal(cache.get(sliced(TOKEN_B)), undefined);
-  cache.set(TOKEN_B, 'B');
-  assert.equal(cache.get(presented), undefined, 'evicted by the token sharing its slot');
-  assert.equal(cache.get(sliced(TOKEN_B)), 'B');
+  assert.throws(() => createAccessTokenCache({ maxEntries: 1.5, ttlSeconds: 5, now: Date.now }), TypeError);
 });

@@ -24,7 +24,7 @@ import { bearerTokenCandidate, rejectAccessTokenOutsideHeader } from './bearer-t
 import { usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
-import { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
+import { createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
 import { defaultIntrospectionEndpoint, isLoopbackHttpUrl, parseAuthorizationServerUrl } from './introspection.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
@@ -200,7 +200,7 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     [oauth.allowInsecureRequests]: isLoopbackHttpUrl(endpoint),
     ...(fetchFunction === undefined ? {} : { [oauth.customFetch]: (url: string, init: RequestInit) => fetchFunction(url, init) }),
   };
-  const cache = createIntrospectionCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
+  const cache = createAccessTokenCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
   const refusalLimit = options.maxRefusedApiKeysPerAddressPerMinute ?? 30;
   // A fixed one-minute window per address: window start (ms) and refusals in it. Bounded: old windows are dropped when it grows.

@@ -4,8 +4,14 @@ export { authorizationHeaderValues, extractBearerToken, rejectAccessTokenOutside
 export type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
 export { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 export type { BearerChallenge, BearerErrorCode } from './challenge.ts';
-export { createIntrospectionCache, hashAccessToken } from './introspection-cache.ts';
-export type { AccessTokenHash, IntrospectionCache, IntrospectionCacheOptions } from './introspection-cache.ts';
+export { createAccessTokenCache, createAccessTokenCache as createIntrospectionCache, hashAccessToken } from './access-token-cache.ts';
+export type {
+  AccessTokenCache,
+  AccessTokenCacheOptions,
+  AccessTokenHash,
+  AccessTokenCache as IntrospectionCache,
+  AccessTokenCacheOptions as IntrospectionCacheOptions,
+} from './access-token-cache.ts';
 export { readIntrospectionResponse } from './introspection-response.ts';
 export type { IntrospectionExpectations } from './introspection-response.ts';
 export { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';

@@ -2,7 +2,7 @@ import { errors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
 import { confirmationJkt } from './introspection-response.ts';
-import { createAccessTokenCache } from './access-token-cache.ts';
+import { createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
 import { createJwksKeySet, JwksUnavailableError } from './jwks.ts';
@@ -159,7 +159,7 @@ export function readJwtAccessTokenClaims(
  * server's published keys and checks revocation against the revocation feed, with no request per
  * token.
  *
- * Per request: a cached verification, keyed by the token (signature and claims are immutable, so a
+ * Per request: a cached verification, keyed by the token's digest (signature and claims are immutable, so a
  * result is reused until the token's `exp`; see access-token-cache.ts), else `jwtVerify` (ES256 only, `typ` `at+jwt`,
  * exact `iss`, `aud`, `exp` with the skew) → `exp` against the clock → the revocation feed (which
  * throws 503 when stale). The verification cache is dropped whenever the JWKS is refetched, so a key
@@ -248,18 +248,19 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
       if (!revocationFeed.caughtUp) {
         return undefined;
       }
-      const verified = verifications.get(accessToken, nowMs);
+      const verified = verifications.get(hashAccessToken(accessToken), nowMs);
       return verified === undefined ? undefined : currentValidation(verified, nowMs);
     },
     async validate(accessToken) {
-      let verified = verifications.get(accessToken);
+      const tokenHash = hashAccessToken(accessToken);
+      let verified = verifications.get(tokenHash);
       if (verified === undefined) {
         const validation = await verifySignedToken(accessToken);
         if (!validation.active) {
           return validation;
         }
         verified = validation;
-        verifications.set(accessToken, verified, (verified.accessToken.expiresAt + options.clockSkewSeconds) * 1000);
+        verifications.set(tokenHash, verified, (verified.accessToken.expiresAt + options.clockSkewSeconds) * 1000);
       }
       // Expiry before revocation: an expired token is refused even while the feed is stale.
       if (now() / 1000 >= verified.accessToken.expiresAt + options.clockSkewSeconds) {

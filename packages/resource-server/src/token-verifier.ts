@@ -1,6 +1,6 @@
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
-import { createAccessTokenCache } from './access-token-cache.ts';
+import { type AccessTokenHash, createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
 import { bearerTokenCandidate, extractBearerToken, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
 import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
 import { createIntrospectionValidator, defaultIntrospectionEndpoint, parseAuthorizationServerUrl } from './introspection.ts';
@@ -219,7 +219,7 @@ function nonEmpty(value: string, name: string): string {
  *
  * Per request, both modes: parse the header (RFC 6750 §2.1) → the mode's validation → compare
  * `exp` with the clock minus `clockSkewSeconds` → check scopes.
- * - introspection: look the token up in the cache (access-token-cache.ts), else introspect (one
+ * - introspection: look the token's digest up in the cache (access-token-cache.ts), else introspect (one
  *   request in flight per token); results, active or not, are cached for `introspectionCacheTtlSeconds`, never
  *   beyond `exp`; failures to reach the authorization server are not cached.
  * - local: verify the ES256 signature and claims (cached per token until `exp`), then look the `jti`
@@ -279,14 +279,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return token;
   }
 
-  // The Authorization value of the last call the caches decided, and its candidate: a client repeats its
-  // header, and the same value gives the same candidate, so the caches see one string object again (an
-  // identity check) instead of a fresh slice of each request's header (compared character by character in
-  // V8's runtime: ~0.3 µs per request with a 550-character JWT, issue 12). Only the parsing is reused:
-  // every call is decided by the caches again (revocation, expiry, scopes). It holds a token the caches
-  // held, and clearCache() forgets it with them (access-token-cache.ts: what stays in memory).
-  let lastHeader: string | undefined;
-  let lastCandidate: string | undefined;
   const verifier: TokenVerifier = {
     mode: mode.name,
     realm,
@@ -343,8 +335,6 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     },
     clearCache() {
       mode.clearCache();
-      lastHeader = undefined;
-      lastCandidate = undefined;
     },
     ready() {
       return mode.ready();
@@ -357,14 +347,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   cachedBearerVerifications.set(verifier, (authorizationHeader, requiredScopes) => {
     assertScopeNames(requiredScopes);
     const nowMs = now();
-    const repeated = authorizationHeader === lastHeader;
-    const candidate = repeated ? lastCandidate : bearerTokenCandidate(authorizationHeader);
+    const candidate = bearerTokenCandidate(authorizationHeader);
     const validation = candidate === undefined ? undefined : mode.validateCached(candidate, nowMs);
     if (validation === undefined) return undefined;
-    if (!repeated) {
-      lastHeader = authorizationHeader;
-      lastCandidate = candidate;
-    }
     return acceptBearerToken(validation, nowMs, requiredScopes);
   });
   return verifier;
@@ -439,14 +424,15 @@ function createIntrospectionMode(options: IntrospectionVerifierOptions, common: 
     now,
   });
   // Concurrent requests with the same token share one introspection request.
-  const inFlight = new Map<string, Promise<AccessTokenValidation>>();
+  const inFlight = new Map<AccessTokenHash, Promise<AccessTokenValidation>>();
 
   function validate(accessToken: string): Promise<AccessTokenValidation> {
-    const cached = cache.get(accessToken);
+    const tokenHash = hashAccessToken(accessToken);
+    const cached = cache.get(tokenHash);
     if (cached !== undefined) {
       return Promise.resolve(cached);
     }
-    const pending = inFlight.get(accessToken);
+    const pending = inFlight.get(tokenHash);
     if (pending !== undefined) {
       return pending;
     }
@@ -459,17 +445,17 @@ function createIntrospectionMode(options: IntrospectionVerifierOptions, common: 
       .then((validation) => {
         // Never cache past the token's own exp (the TTL bounds staleness, exp bounds validity).
         const expiresAtMs = validation.active ? validation.accessToken.expiresAt * 1000 : Number.POSITIVE_INFINITY;
-        cache.set(accessToken, validation, Math.min(sentAtMs + cacheTtlSeconds * 1000, expiresAtMs));
+        cache.set(tokenHash, validation, Math.min(sentAtMs + cacheTtlSeconds * 1000, expiresAtMs));
         return validation;
       })
-      .finally(() => inFlight.delete(accessToken));
-    inFlight.set(accessToken, request);
+      .finally(() => inFlight.delete(tokenHash));
+    inFlight.set(tokenHash, request);
     return request;
   }
 
   return {
     name: 'introspection',
-    validateCached: (accessToken, nowMs) => cache.get(accessToken, nowMs),
+    validateCached: (accessToken, nowMs) => cache.get(hashAccessToken(accessToken), nowMs),
     validate,
     clearCache: () => cache.clear(),
     ready: () => Promise.resolve(),
