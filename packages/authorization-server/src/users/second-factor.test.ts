@@ -24,6 +24,10 @@ describe('TOTP second factor (RFC 6238)', () => {
     assert.equal(totpTimeStep(secret, codeAt(secret, NOW - 30), NOW), step - 1);
     assert.equal(totpTimeStep(secret, codeAt(secret, NOW + 30), NOW), step + 1);
     assert.equal(totpTimeStep(secret, codeAt(secret, NOW - 90), NOW), undefined);
+    assert.equal(totpTimeStep(secret, ` ${codeAt(secret, NOW).replace(/^(...)/, '$1 ')} `, NOW), step, 'spaces are ignored');
+    assert.equal(totpTimeStep(secret, codeAt(secret, NOW).slice(0, 5), NOW), undefined, 'five digits');
+    assert.equal(totpTimeStep(secret, `${codeAt(secret, NOW)}0`, NOW), undefined, 'seven digits');
+    assert.equal(totpTimeStep(secret, codeAt(secret, NOW + 60), NOW), undefined, 'two steps ahead');
     assert.equal(totpTimeStep(secret, 'abcdef', NOW), undefined);
   });
   it('gives ten distinct recovery codes whose digest ignores case and the dash', () => {

@@ -12,7 +12,7 @@
  * - Recovery codes: 10 codes of 10 base32 characters (50 bits each), shown once, stored as SHA-256
  *   digests, each single use.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { authenticator } from 'otplib';
 
 export const TOTP_STEP_SECONDS = 30;
@@ -53,16 +53,29 @@ export function totpUri(brandName: string, email: string, secret: string): strin
 /** The secret in groups of four characters, easier to type by hand. */
 export const groupedSecret = (secret: string) => secret.match(/.{1,4}/g)!.join(' ');
 
+/** RFC 6238 §5.2: the steps a code may belong to, the current one first, as otplib's `checkDelta` tried them. */
+const STEP_DELTAS = [0, -1, 1] as const;
+
 /**
  * The time step a six-digit code belongs to at `nowSeconds`, or undefined when it matches none of the
  * current step and one either side (RFC 6238 §5.2).
+ *
+ * The three expected codes are all computed and each compared with `timingSafeEqual` (SPEC decision 9: all
+ * comparisons constant-time); otplib's own check compares with `===` and stops at the first match.
  */
 export function totpTimeStep(secret: string, code: string, nowSeconds: number): number | undefined {
   const normalised = code.replace(/\s+/g, '');
   if (!/^\d{6}$/.test(normalised)) return undefined;
-  const delta = authenticator.clone({ epoch: nowSeconds * 1000, window: 1 }).checkDelta(normalised, secret);
-  if (delta === null) return undefined;
-  return Math.floor(nowSeconds / TOTP_STEP_SECONDS) + delta;
+  const presented = Buffer.from(normalised);
+  const currentStep = Math.floor(nowSeconds / TOTP_STEP_SECONDS);
+  let matchedStep: number | undefined;
+  for (const delta of STEP_DELTAS) {
+    const step = currentStep + delta;
+    const expected = Buffer.from(authenticator.clone({ epoch: step * TOTP_STEP_SECONDS * 1000 }).generate(secret));
+    const matches = expected.length === presented.length && timingSafeEqual(expected, presented);
+    if (matches && matchedStep === undefined) matchedStep = step;
+  }
+  return matchedStep;
 }
 
 /** Ten fresh recovery codes as shown to the user (`xxxxx-xxxxx`, lowercase base32). */

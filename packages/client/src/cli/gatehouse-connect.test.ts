@@ -218,6 +218,10 @@ describe('gatehouse-connect', () => {
     const stale = new URL(environment.GATEHOUSE_REDIRECT_URI!);
     stale.search = '?code=x&state=not-this-one';
     assert.equal((await fetch(stale)).status, 400);
+    stale.search = '?code=x';
+    assert.equal((await fetch(stale)).status, 400, 'no state at all');
+    stale.search = '?code=x&state=';
+    assert.equal((await fetch(stale)).status, 400, 'an empty state');
     assert.equal((await fetch(await completeAuthorizationAsUser(url))).status, 200);
     assert.equal((await done).code, 0);
     await rememberStoredTokens('stale');

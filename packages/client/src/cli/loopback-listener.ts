@@ -5,6 +5,7 @@
  * Only the redirect path is answered; a request whose `state` is not the login's is refused and the
  * wait goes on (a stale tab cannot end it).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
 
@@ -29,6 +30,13 @@ export interface LoopbackListener {
 /** No callback arrived in time. */
 export class CallbackTimeoutError extends Error {}
 
+const digestOf = (value: string) => createHash('sha256').update(value).digest();
+
+/** SPEC decision 9: the state is compared in constant time (its digests: the lengths may differ). */
+function sameState(presented: string, expected: string): boolean {
+  return timingSafeEqual(digestOf(presented), digestOf(expected));
+}
+
 /** @throws the `listen` error (`EADDRINUSE`, `EACCES`…) with `address` set. */
 export async function listenOnRedirectUri(redirectUri: URL): Promise<LoopbackListener> {
   const port = Number(redirectUri.port || 80);
@@ -41,7 +49,8 @@ export async function listenOnRedirectUri(redirectUri: URL): Promise<LoopbackLis
       sendPage(response, 404, { ok: false, title: 'Not found', message: 'Nothing here: gatehouse-connect only listens for the OAuth callback.' });
       return;
     }
-    if (!waiting || url.searchParams.get('state') !== waiting.state) {
+    const state = url.searchParams.get('state');
+    if (!waiting || state === null || !sameState(state, waiting.state)) {
       sendPage(response, 400, { ok: false, title: 'Not this login', message: 'This callback does not belong to the login in progress (its state does not match). Use the URL gatehouse-connect printed.' });
       return;
     }

@@ -261,7 +261,8 @@ async function postgresRedeemCode(
 /**
  * `grants.exchangeReadyCode`'s conditions (storage.ts ReadyCodeConditions) on a code read unused: SQLite's
  * check. PostgreSQL's is the readiness test of `gatehouse_exchange_ready_codes` (migration 38); the contract suite holds both to
- * the same answers (contract/grants.ts).
+ * the same answers (contract/grants.ts). `conditions.codeChallenge` is the presented verifier's S256 hash, compared
+ * with the public challenge: `===` reveals nothing about the verifier (grants/pkce.ts, `challengeOf`; SPEC decision 9).
  */
 function meetsReadyConditions(code: AuthorizationCodeRecord, now: number, conditions: ReadyCodeConditions): boolean {
   return now < code.expiresAt && code.redirectUri === conditions.redirectUri && code.codeChallenge === conditions.codeChallenge
