@@ -1,4 +1,4 @@
-import { createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 import { isUuid } from '@gatehouse/protocol';
@@ -139,6 +139,8 @@ async function createSigningKey(kidPrefix = ''): Promise<SigningKey> {
   return { kid, privateKey, publicJwk: { ...publicJwk, kid, alg: 'ES256', use: 'sig' } };
 }
 
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
@@ -178,7 +180,8 @@ export async function createStubAuthorizationServer(options: StubAuthorizationSe
     try {
       return (
         formDecode(decoded.slice(0, separator)) === options.resourceServerClientId &&
-        formDecode(decoded.slice(separator + 1)) === options.resourceServerClientSecret
+        // As a real authorization server must (SPEC decision 9): the secret compared in constant time.
+        timingSafeEqual(sha256(formDecode(decoded.slice(separator + 1))), sha256(options.resourceServerClientSecret))
       );
     } catch {
       return false;
