@@ -5,6 +5,7 @@ import { authenticator } from 'otplib';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { hashPassword } from '../users/password.ts';
+import { legacyRecoveryCodeDigest, newRecoveryCodes } from '../users/second-factor.ts';
 import { PENDING_LOGIN_MAX_FAILURES } from './second-factor.ts';
 
 const postgresSkip = await postgresSkipReason();
@@ -69,6 +70,30 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.ok(!factor.secretCiphertext.includes(user.secret));
     assert.match(factor.secretCiphertext, /^v1\./);
     for (const code of user.recoveryCodes) assert.equal(await server.storage.localAccounts.useRecoveryCode(user.userId, code, 0), false, 'not stored as typed');
+    for (const code of user.recoveryCodes) {
+      assert.equal(await server.storage.localAccounts.useRecoveryCode(user.userId, legacyRecoveryCodeDigest(code), 0), false, 'not as an unkeyed SHA-256 either');
+    }
+    assert.equal(await server.storage.localAccounts.countRecoveryCodes(user.userId), 10);
+  });
+
+  it('recovery codes stored before keyed digests (plain SHA-256) still work, each once', async () => {
+    const user = await enrolledUser();
+    const factor = (await server.storage.localAccounts.findSecondFactor(user.userId))!;
+    const now = server.clock.nowSeconds();
+    // The factor as an earlier version left it: the same secret, its codes' unkeyed digests.
+    assert.equal(await server.storage.localAccounts.removeSecondFactor(user.userId), true);
+    assert.equal(await server.storage.localAccounts.startSecondFactor(user.userId, factor.secretCiphertext, now), true);
+    const [legacyCode] = newRecoveryCodes();
+    assert.equal(await server.storage.localAccounts.confirmSecondFactor(user.userId, Math.floor(now / 30) - 10, [legacyRecoveryCodeDigest(legacyCode!)], now), true);
+    const first = new Browser();
+    await passwordStep(first, user.email);
+    assert.equal((await codeStep(first, { recovery_code: legacyCode! })).status, 303);
+    assert.equal(await isSignedIn(first), true);
+    const second = new Browser();
+    await passwordStep(second, user.email);
+    assert.equal((await codeStep(second, { recovery_code: legacyCode! })).status, 401, 'once');
+    assert.equal(await isSignedIn(second), false);
+    assert.equal(await server.storage.localAccounts.countRecoveryCodes(user.userId), 0);
   });
 
   it('after the password, asks for the code before any session starts; the right code signs in and continues', async () => {

@@ -30,7 +30,8 @@ import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts'
 import { currentLoginSession, startLoginSession, type CurrentLoginSession } from '../sessions/login-session.ts';
 import type { UserRecord } from '../storage/storage.ts';
 import {
-  decryptTotpSecret, encryptTotpSecret, groupedSecret, newRecoveryCodes, newTotpSecret, recoveryCodeDigest, secondFactorKey, totpTimeStep, totpUri,
+  decryptTotpSecret, encryptTotpSecret, groupedSecret, legacyRecoveryCodeDigest, newRecoveryCodes, newTotpSecret, recoveryCodeDigest, recoveryCodeKey, secondFactorKey,
+  totpTimeStep, totpUri,
 } from '../users/second-factor.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
 
@@ -117,7 +118,9 @@ async function confirmEnrolment(context: ServerContext, userId: string, code: st
   const step = totpTimeStep(factor.secret, code, context.clock.nowSeconds());
   if (step === undefined) return undefined;
   const codes = newRecoveryCodes();
-  const confirmed = await context.storage.localAccounts.confirmSecondFactor(userId, step, codes.map(recoveryCodeDigest), context.clock.nowSeconds());
+  const key = recoveryCodeKey(context.options.tokenHmacKey);
+  const digests = codes.map((recoveryCode) => recoveryCodeDigest(key, userId, recoveryCode));
+  const confirmed = await context.storage.localAccounts.confirmSecondFactor(userId, step, digests, context.clock.nowSeconds());
   return confirmed ? codes : undefined;
 }
 
@@ -182,7 +185,11 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
     if (!recoveryCodes) error = tr(reply).t('local.codeMismatchKey');
   } else if (text(request, 'recovery_code')) {
     // Issue 10 §3: a recovery code works instead of a TOTP code, once.
-    const used = await context.storage.localAccounts.useRecoveryCode(user.userId, recoveryCodeDigest(text(request, 'recovery_code')), now);
+    const typed = text(request, 'recovery_code');
+    const { localAccounts } = context.storage;
+    // Codes issued before keyed digests (second-factor.ts) are still stored as plain SHA-256: tried second.
+    const used = await localAccounts.useRecoveryCode(user.userId, recoveryCodeDigest(recoveryCodeKey(context.options.tokenHmacKey), user.userId, typed), now)
+      || await localAccounts.useRecoveryCode(user.userId, legacyRecoveryCodeDigest(typed), now);
     if (!used) error = tr(reply).t('local.recoveryInvalid');
   } else {
     const outcome = await verifyTotp(context, user.userId, text(request, 'code'));

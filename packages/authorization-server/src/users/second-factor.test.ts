@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { authenticator } from 'otplib';
-import { decryptTotpSecret, encryptTotpSecret, newRecoveryCodes, newTotpSecret, recoveryCodeDigest, secondFactorKey, totpTimeStep } from './second-factor.ts';
+import {
+  decryptTotpSecret, encryptTotpSecret, legacyRecoveryCodeDigest, newRecoveryCodes, newTotpSecret, recoveryCodeDigest, recoveryCodeKey, secondFactorKey, totpTimeStep,
+} from './second-factor.ts';
 
 const NOW = 1_800_000_000;
 const codeAt = (secret: string, seconds: number) => authenticator.clone({ epoch: seconds * 1000 }).generate(secret);
@@ -33,6 +35,20 @@ describe('TOTP second factor (RFC 6238)', () => {
   it('gives ten distinct recovery codes whose digest ignores case and the dash', () => {
     const codes = newRecoveryCodes();
     assert.equal(new Set(codes).size, 10);
-    assert.equal(recoveryCodeDigest(codes[0]!.toUpperCase().replace('-', '')), recoveryCodeDigest(codes[0]!));
+    const key = recoveryCodeKey(randomBytes(32));
+    assert.equal(recoveryCodeDigest(key, 'user-a', codes[0]!.toUpperCase().replace('-', '')), recoveryCodeDigest(key, 'user-a', codes[0]!));
+    assert.equal(legacyRecoveryCodeDigest(` ${codes[0]!.toUpperCase()} `), legacyRecoveryCodeDigest(codes[0]!));
+  });
+  it('keys a recovery code\'s digest with the server\'s key and binds it to its user (50 bits are too few for a plain hash)', () => {
+    const tokenHmacKey = randomBytes(32);
+    const key = recoveryCodeKey(tokenHmacKey);
+    const [code] = newRecoveryCodes();
+    const digest = recoveryCodeDigest(key, 'user-a', code!);
+    assert.match(digest, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(!digest.includes(code!.replace('-', '')));
+    assert.notEqual(recoveryCodeDigest(key, 'user-b', code!), digest, 'another user');
+    assert.notEqual(recoveryCodeDigest(recoveryCodeKey(randomBytes(32)), 'user-a', code!), digest, 'another server key');
+    assert.notEqual(legacyRecoveryCodeDigest(code!), digest, 'not the unkeyed SHA-256');
+    assert.notDeepEqual(key, tokenHmacKey.subarray(0, 32), 'a derived key, not the token HMAC key');
   });
 });
