@@ -41,3 +41,14 @@ export function postgresStorageError(error: unknown): unknown {
   if (error instanceof StorageUnavailableError) return error;
   return isPostgresUnavailable(error) ? new StorageUnavailableError(error) : error;
 }
+
+/**
+ * Whether `error` is a statement PostgreSQL cancelled (57014: our `statement_timeout`, or an operator's
+ * `pg_cancel_backend`) rather than a connection or the server failing. Unavailable all the same (503), but
+ * it may be one row's lock and not the database: a batch of operations cancelled so is worth running again
+ * one by one (statement-batches.ts), where a lost connection is not.
+ */
+export function isStatementCancelled(error: unknown): boolean {
+  const cause = error instanceof StorageUnavailableError ? error.cause : error;
+  return cause instanceof Error && (cause as { code?: unknown }).code === '57014';
+}

@@ -83,4 +83,32 @@ describe('statement batches (issue 12)', () => {
     assert.deepEqual(refused.map((outcome) => outcome.status), ['rejected', 'rejected']);
     assert.deepEqual(down.calls, [[1, 2]], 'no retry one by one: the same outage for every operation');
   });
+
+  it('runs a batch PostgreSQL cancelled (statement_timeout) again one by one, all at once: one operation waiting on a lock holds up nobody', async () => {
+    const cancelled = new StorageUnavailableError(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }));
+    let releaseLock: () => void = () => undefined;
+    const lockReleased = new Promise<void>((resolve) => {
+      releaseLock = resolve;
+    });
+    const calls: number[][] = [];
+    const answered: number[] = [];
+    const batches = createStatementBatches(async (items: number[]) => {
+      calls.push(items);
+      if (items.length > 1 && items.includes(2)) throw cancelled; // the batch waited on item 2's row and was cancelled
+      if (items[0] === 2) {
+        await lockReleased; // alone, item 2 still waits for the row, then is cancelled again
+        throw cancelled;
+      }
+      answered.push(items[0]!);
+      return items.map((item) => `answer ${item}`);
+    });
+    const outcomes = Promise.allSettled([1, 2, 3].map((item) => batches.submit(item)));
+    for (let turn = 0; answered.length < 2 && turn < 1_000; turn++) await nextTurn();
+    assert.deepEqual(answered, [1, 3], 'answered while item 2 still waits');
+    releaseLock();
+    assert.deepEqual(await outcomes, [
+      { status: 'fulfilled', value: 'answer 1' }, { status: 'rejected', reason: cancelled }, { status: 'fulfilled', value: 'answer 3' },
+    ]);
+    assert.deepEqual(calls, [[1, 2, 3], [1], [2], [3]]);
+  });
 });

@@ -11,10 +11,15 @@
  * A batch is one statement: all of it commits or none, and each caller's answer comes after that commit.
  * A batch that fails for anything but an unreachable database (StorageUnavailableError: the same for
  * every operation in it) runs again one operation at a time, so that one operation's fault (say, a
- * duplicate key) is not its neighbours'. Used by the refresh rotation (stores/refresh-rotation-batches.ts)
+ * duplicate key) is not its neighbours'. So does a batch PostgreSQL cancelled (`statement_timeout`): the
+ * database may be stuck, but more often one operation waits on a row another transaction holds (a long
+ * revocation), and its neighbours should not answer 503 for it. The operations then run at once, each
+ * alone, so that the one still waiting holds up nobody (a stuck database fails them all, each after its
+ * own timeout or the pool's wait for a connection). Used by the refresh rotation (stores/refresh-rotation-batches.ts)
  * and the code exchange (stores/grants.ts).
  */
 import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { isStatementCancelled } from './postgres-unavailable.ts';
 import { atTurnEnd } from '../turn-end.ts';
 
 export interface StatementBatchOptions {
@@ -48,18 +53,18 @@ export function createStatementBatches<I, O>(runBatch: (items: I[]) => Promise<O
       const answers = await runBatch(batch.map((entry) => entry.item));
       for (const [i, entry] of batch.entries()) entry.resolve(answers[i]!);
     } catch (error) {
-      if (batch.length === 1 || error instanceof StorageUnavailableError) {
+      if (batch.length === 1 || (error instanceof StorageUnavailableError && !isStatementCancelled(error))) {
         for (const entry of batch) entry.reject(error);
         return;
       }
-      // Rare: one after another, within this batch's slot.
-      for (const entry of batch) {
+      // Rare: each alone, all at once, within this batch's slot.
+      await Promise.all(batch.map(async (entry) => {
         try {
           entry.resolve((await runBatch([entry.item]))[0]!);
         } catch (alone) {
           entry.reject(alone);
         }
-      }
+      }));
     }
   };
   const pump = () => {

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { isStorageUnavailable } from '../storage-unavailable.ts';
 import type { Storage } from '../storage.ts';
 import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { createCompany, fixture, issueGrant, NOW, tokenPair } from '../contract/fixtures.ts';
 
 const skip = await postgresSkipReason();
 
@@ -36,6 +37,29 @@ describe('PostgreSQL statement timeout', { skip }, () => {
       assert.ok(waitedMillis >= 250 && waitedMillis < 5_000, `cancelled after ${Math.round(waitedMillis)} ms`);
       await holder.query('ROLLBACK');
       assert.deepEqual(await storage.settings.list('probe'), [{ name: 'probe', value: 'first' }]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it("a batch cancelled on one rotation's locked grant answers the others: only that rotation fails (unavailable), and it works once the lock is gone", async () => {
+    const f = await fixture(storage);
+    const issued = await Promise.all([0, 1, 2].map(async () => issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId })));
+    const locked = issued[1]!;
+    const holder = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [locked.grant.grantId]); // a long revocation, say
+      // One turn: the three rotations go as one batch, which waits on the locked grant until statement_timeout.
+      const outcomes = await Promise.allSettled(issued.map(({ grant, refresh }) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10))));
+      assert.deepEqual(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : 'rejected')), ['rotated', 'rejected', 'rotated']);
+      assert.ok(isStorageUnavailable((outcomes[1] as PromiseRejectedResult).reason), 'the waiting rotation: 503');
+      assert.equal((await storage.tokens.findByDigest(issued[0]!.refresh.tokenDigest))!.token.rotatedAt, NOW + 10);
+      assert.equal((await storage.tokens.findByDigest(locked.refresh.tokenDigest))!.token.rotatedAt, null, 'nothing of it stored');
+      assert.equal((await storage.tokens.findByDigest(locked.access.tokenDigest))!.token.revokedAt, null);
+      await holder.query('ROLLBACK');
+      assert.equal(await storage.tokens.rotateRefreshToken(locked.refresh.tokenDigest, NOW + 20, tokenPair(locked.grant, NOW + 20)), 'rotated', 'a retry once the lock is gone');
     } finally {
       await holder.end();
     }
