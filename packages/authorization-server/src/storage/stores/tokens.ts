@@ -179,7 +179,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
         if (!meetsReadyRefreshConditions(presented, grant, now, conditions)) return { outcome: 'not_ready', found: { token: presented, grant } };
         const rotation = readyRotation(presented, now, newTokens, auditEvent);
         const grace = graceSuccessor && { grantId: grant.grantId, previousDigest: presentedDigest, ...graceSuccessor };
-        const outcome = yield* sqliteRotationSteps(tx, presentedDigest, now, rotation.tokens, rotation.auditEvent, grace);
+        const outcome = yield* sqliteRotationSteps(tx, presentedDigest, now, rotation.tokens, rotation.auditEvent, grace, grant.grantId);
         return outcome === 'rotated' ? { outcome, presented, grant, ...rotation } : { outcome, presented, grant };
       });
     },
@@ -259,24 +259,36 @@ function toGraceSuccessor(row: Row): GraceSuccessor {
 /**
  * SQLite's compare-and-swap rotation (SPEC decision 8), the body of `rotateRefreshToken`'s transaction and
  * of `rotateReadyRefreshToken`'s: five statements (pinned by sqlite/refresh-statements.test.ts).
+ *
+ * @param currentGrantId given by `rotateReadyRefreshToken`, which read the presented token and its grant in
+ *   this same transaction and found the token current and the grant unrevoked: the batch holds SQLite's one
+ *   write lock (`BEGIN IMMEDIATE`, group-commit.ts) and the steps run without yielding to other JavaScript,
+ *   so nothing can have changed them since, and the rotation is a plain UPDATE by primary key (~2.5 µs
+ *   less than the compare-and-swap's, which finds the grant again; issue 12).
  */
 function* sqliteRotationSteps(
   tx: SqlTransaction, presentedDigest: string, now: number, newTokens: readonly TokenRecord[], auditEvent: AuditEvent | undefined,
-  graceSuccessor: GraceSuccessor | undefined,
+  graceSuccessor: GraceSuccessor | undefined, currentGrantId?: string,
 ): SqlStep<'rotated' | 'not_current'> {
-  // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
-  // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
-  // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
-  const current = yield* tx.get<{ grant_id: string }>(
-    `UPDATE tokens SET rotated_at = ?
-       WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
-         AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
-       RETURNING grant_id`,
-    [now, presentedDigest],
-  );
-  if (!current) return 'not_current';
+  let grantId = currentGrantId;
+  if (grantId !== undefined) {
+    yield* tx.run('UPDATE tokens SET rotated_at = ? WHERE token_digest = ?', [now, presentedDigest]);
+  } else {
+    // Issue 12: the compare-and-swap is one UPDATE … RETURNING (no SELECT first): it marks the presented
+    // refresh token rotated only while it is current and its grant unrevoked, and says whether it did.
+    // It sets rotated_at alone, a column no index covers, so it rewrites the row and nothing else.
+    const current = yield* tx.get<{ grant_id: string }>(
+      `UPDATE tokens SET rotated_at = ?
+         WHERE token_digest = ? AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL
+           AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = tokens.grant_id AND g.revoked_at IS NULL)
+         RETURNING grant_id`,
+      [now, presentedDigest],
+    );
+    if (!current) return 'not_current';
+    grantId = current.grant_id;
+  }
   // SPEC §3: "all previous tokens are invalidated immediately" — the superseded access tokens too.
-  yield* tx.run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", [now, current.grant_id]);
+  yield* tx.run("UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL", [now, grantId]);
   yield* sqliteInsertTokens(tx, newTokens);
   if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
   // SPEC decision 8: the grace record follows the grant's last rotation, in the same commit.
@@ -285,10 +297,10 @@ function* sqliteRotationSteps(
       `INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at`,
-      [current.grant_id, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt],
+      [grantId, presentedDigest, graceSuccessor.sealedSuccessor, graceSuccessor.graceExpiresAt],
     );
   } else {
-    yield* tx.run('DELETE FROM refresh_token_grace WHERE grant_id = ?', [current.grant_id]);
+    yield* tx.run('DELETE FROM refresh_token_grace WHERE grant_id = ?', [grantId]);
   }
   return 'rotated';
 }
