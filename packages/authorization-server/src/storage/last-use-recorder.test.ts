@@ -50,6 +50,17 @@ describe('last-use recorder (issue 12: uses written off the answer\'s path)', ()
     assert.deepEqual(batches[1], [{ id: 'b', usedAt: 110 }]);
   });
 
+  it('after close() a use is not kept: nothing would ever write it', async () => {
+    const { recorder, batches } = recorderWithManualTimer();
+    recorder.note('a', 100);
+    await recorder.close();
+    recorder.note('b', 110);
+    assert.equal(recorder.pendingCount, 0);
+    await recorder.flush();
+    await recorder.close(); // idempotent
+    assert.deepEqual(batches, [[{ id: 'a', usedAt: 100 }]]);
+  });
+
   it('splits a flush into batches of batchSize ids (one statement each)', async () => {
     const { recorder, batches } = recorderWithManualTimer({ batchSize: 2 });
     for (const id of ['a', 'b', 'c', 'd', 'e']) recorder.note(id, 1);

@@ -50,7 +50,7 @@ export interface LastUseRecorderOptions {
 }
 
 export interface LastUseRecorder {
-  /** Notes a use; written at the next flush. Synchronous; never throws. */
+  /** Notes a use; written at the next flush. Synchronous; never throws. After `close()`, ignored. */
   note(id: string, usedAt: number): void;
   /** Writes what is pending now (after a write already under way). Never throws: a failure keeps the uses pending. */
   flush(): Promise<void>;
@@ -84,6 +84,9 @@ export function createLastUseRecorder(write: (uses: RecordedUse[]) => Promise<vo
   let closed = false;
 
   const note = (id: string, usedAt: number) => {
+    // After close() nothing would ever write it (a request that ends during shutdown): dropped, as a use noted
+    // in the last interval before a crash is.
+    if (closed) return;
     const earlier = pending.get(id);
     if (earlier === undefined) {
       if (pending.size >= maxPending) return;
