@@ -11,13 +11,13 @@
  * when the callback arrives, whatever the outcome; a replayed callback finds no transaction, and the
  * provider's code is single use anyway (RFC 6749 §4.1.2).
  */
-import { hkdfSync } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import * as oidc from 'openid-client';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { UpstreamIdentityProvider } from '../options.ts';
 import type { ServerContext } from '../server-context.ts';
+import { derivedKey } from '../tokens/derived-key.ts';
 
 export const UPSTREAM_COOKIE = 'gatehouse_upstream';
 /** How long a started upstream sign-in may take, in seconds. */
@@ -72,7 +72,7 @@ export function upstreamConfiguration(context: ServerContext, upstream: Upstream
 
 /** A key of its own for the transaction cookie, derived from the token HMAC key (HKDF-SHA-256). */
 function transactionKey(context: ServerContext): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', context.options.tokenHmacKey, Buffer.alloc(0), 'gatehouse upstream sign-in transaction', 32));
+  return new Uint8Array(derivedKey(context.options.tokenHmacKey, 'gatehouse upstream sign-in transaction'));
 }
 
 /** Encrypts the transaction into the cookie (replacing any earlier one: one sign-in at a time per browser). */

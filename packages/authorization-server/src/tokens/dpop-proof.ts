@@ -8,11 +8,12 @@
  * token HMAC key every instance shares, so a nonce from one instance is accepted by all. A nonce of the
  * current or the previous window is accepted (between one and two windows of validity).
  */
-import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DpopProofError, singleDpopHeader, verifyDpopProof, DEFAULT_DPOP_PROOF_WINDOW_SECONDS } from '@gatehouse/protocol/dpop';
 import { OAuthError } from '../errors.ts';
 import type { ServerContext } from '../server-context.ts';
+import { derivedKey } from './derived-key.ts';
 
 /** RFC 9449 §8: how long one nonce window lasts, in seconds. */
 export const DPOP_NONCE_WINDOW_SECONDS = 300;
@@ -25,7 +26,7 @@ const nonceKeys = new WeakMap<Buffer, Buffer>();
 function nonceKey(tokenHmacKey: Buffer): Buffer {
   let key = nonceKeys.get(tokenHmacKey);
   if (!key) {
-    key = Buffer.from(hkdfSync('sha256', tokenHmacKey, Buffer.alloc(0), 'gatehouse dpop nonce', 32));
+    key = derivedKey(tokenHmacKey, 'gatehouse dpop nonce');
     nonceKeys.set(tokenHmacKey, key);
   }
   return key;

@@ -12,15 +12,16 @@
  * - Recovery codes: 10 codes of 10 base32 characters (50 bits each), shown once, stored as HMAC-SHA-256
  *   digests under a key derived from the token HMAC key (SHA-256 alone before 2026-12-06), each single use.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { authenticator } from 'otplib';
+import { derivedKey } from '../tokens/derived-key.ts';
 
 export const TOTP_STEP_SECONDS = 30;
 export const RECOVERY_CODE_COUNT = 10;
 
 /** The AES-256-GCM key for TOTP secrets, derived from the token HMAC key (never the key itself). */
 export function secondFactorKey(tokenHmacKey: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', tokenHmacKey, Buffer.alloc(0), 'gatehouse totp secret', 32));
+  return derivedKey(tokenHmacKey, 'gatehouse totp secret');
 }
 
 export function newTotpSecret(): string {
@@ -92,7 +93,7 @@ const normalisedRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s
 
 /** The HMAC key of recovery-code digests, derived with HKDF from the token HMAC key (never the key itself). */
 export function recoveryCodeKey(tokenHmacKey: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', tokenHmacKey, Buffer.alloc(0), 'gatehouse recovery code', 32));
+  return derivedKey(tokenHmacKey, 'gatehouse recovery code');
 }
 
 /**

@@ -4,12 +4,13 @@
  * AES-256-GCM under a key derived with HKDF-SHA-256 from the token HMAC key (as users/second-factor.ts
  * does for TOTP secrets), the client id as additional data, so a ciphertext moved to another client fails.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { isLoopbackHttpUrl } from '@gatehouse/protocol';
+import { derivedKey } from '../tokens/derived-key.ts';
 
 /** The AES-256-GCM key for webhook secrets, derived from the token HMAC key (never the key itself). */
 export function webhookSecretKey(tokenHmacKey: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', tokenHmacKey, Buffer.alloc(0), 'gatehouse webhook secret', 32));
+  return derivedKey(tokenHmacKey, 'gatehouse webhook secret');
 }
 
 /** A new signing secret in the Standard Webhooks format: `whsec_<base64 of 32 random bytes>`. */
