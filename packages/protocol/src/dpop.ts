@@ -6,7 +6,8 @@
  *
  * Imported as `@gatehouse/protocol/dpop` so the rest of the vocabulary needs no `jose`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { constantTimeEqual } from './constant-time.ts';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type CryptoKey, type JWK } from 'jose';
 
 /** RFC 9449 §4.2: the `typ` header of a proof. */
@@ -147,9 +148,7 @@ export async function verifyDpopProof(proof: string, expect: DpopProofExpectatio
   // Item 12 / §7: with an access token, `ath` is its hash.
   if (expect.accessToken !== undefined) {
     if (typeof ath !== 'string') throw new DpopProofError('ath is missing');
-    const expected = Buffer.from(accessTokenHash(expect.accessToken));
-    const given = Buffer.from(ath);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new DpopProofError('ath does not match the access token');
+    if (!constantTimeEqual(ath, accessTokenHash(expect.accessToken))) throw new DpopProofError('ath does not match the access token');
   }
   return { jkt, jti, iat: Math.floor(iat), nonce: nonce as string | undefined };
 }

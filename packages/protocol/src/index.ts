@@ -3,6 +3,7 @@
  * resource-server toolkit, client SDK, examples). One module, one argument order `(urnNamespace, …)`,
  * one wording of each scope.
  */
+export { constantTimeEqual, secretsEqual } from './constant-time.ts';
 export { isLoopbackHostname, isLoopbackHttpUrl, LOOPBACK_HOSTNAMES } from './loopback.ts';
 export { describeScope, formatScope, isScopeName, parseScope, SCOPE_CATALOGUE, splitScope } from './scope.ts';
 export {

@@ -18,16 +18,25 @@ const OWNED_BY_PROTOCOL: Array<[RegExp, string]> = [
   [/'127\.0\.0\.1',\s*'\[::1\]'|'\[::1\]',\s*'127\.0\.0\.1'/, 'a set of loopback hosts: import isLoopbackHostname / isLoopbackHttpUrl from @gatehouse/protocol'],
 ];
 
+/**
+ * What only @gatehouse/protocol may spell out in Gatehouse's own packages (SPEC decision 9 written once; the
+ * example partner app depends on the public SDK only and keeps its own CSRF comparison).
+ */
+const OWNED_BY_PROTOCOL_IN_PACKAGES: Array<[RegExp, string]> = [
+  [/\btimingSafeEqual\b/, 'a constant-time comparison: import constantTimeEqual / secretsEqual from @gatehouse/protocol'],
+];
+
 describe('protocol vocabulary, once', () => {
   it('reads the sources of every party', () => {
     assert.ok(sources.length > 100, `only ${sources.length} source files found under ${root}`);
   });
 
-  it('no party spells out a UUID pattern or the loopback hosts itself', () => {
+  it('no party spells out a UUID pattern, the loopback hosts or a constant-time comparison itself', () => {
     const copies: string[] = [];
     for (const path of sources) {
       const text = readFileSync(`${root}${path}`, 'utf8');
-      for (const [pattern, instead] of OWNED_BY_PROTOCOL) if (pattern.test(text)) copies.push(`${path}: ${instead}`);
+      const owned = path.startsWith('packages/') ? [...OWNED_BY_PROTOCOL, ...OWNED_BY_PROTOCOL_IN_PACKAGES] : OWNED_BY_PROTOCOL;
+      for (const [pattern, instead] of owned) if (pattern.test(text)) copies.push(`${path}: ${instead}`);
     }
     assert.deepEqual(copies, []);
   });

@@ -11,7 +11,8 @@
  * key the ring never drops (it also digests signed JWT access tokens). A leaked `k0` alone yields no key:
  * the stored tag cannot be inverted to the random part.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 import type { OpaqueTokenCodec } from '../tokens/opaque-token.ts';
 import type { ApiKeyRecord } from '../storage/storage.ts';
 
@@ -41,7 +42,7 @@ export function apiKeyDigestOf(codec: OpaqueTokenCodec, value: string): string |
   if (!match) return undefined;
   const expected = codec.digestOfSignedValue(value.slice(0, value.length - 44));
   // Compare the base64url strings, not decoded bytes (see opaque-token.ts: unused bits of the last character).
-  return timingSafeEqual(Buffer.from(match[1]!), Buffer.from(expected)) ? expected : undefined;
+  return constantTimeEqual(match[1]!, expected) ? expected : undefined;
 }
 
 export type ApiKeyState = 'active' | 'revoked' | 'expired';

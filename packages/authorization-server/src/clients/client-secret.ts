@@ -2,7 +2,8 @@
  * Client secrets (SPEC decision 9): server-generated, 256 bits, base64url (SPEC decision 1), shown once,
  * stored as SHA-256 only — high entropy makes slow hashing pointless — and compared in constant time.
  */
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 
 export function generateClientSecret(): string {
   return randomBytes(32).toString('base64url');
@@ -26,8 +27,7 @@ export function presentedSecretDigest(presented: string): Buffer {
 
 /** Whether `presentedDigest` (presentedSecretDigest) equals `storedDigest` (base64url), in constant time (SPEC decision 9). */
 export function secretDigestMatches(presentedDigest: Buffer, storedDigest: string): boolean {
-  const expected = Buffer.from(storedDigest, 'base64url');
-  return presentedDigest.length === expected.length && timingSafeEqual(presentedDigest, expected);
+  return constantTimeEqual(presentedDigest, Buffer.from(storedDigest, 'base64url'));
 }
 
 /**

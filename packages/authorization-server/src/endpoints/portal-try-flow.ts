@@ -21,7 +21,8 @@
  * - `POST /portal/clients/:client_id/try/result` (`callback_url`): what came back.
  * Both CSRF- and Origin-checked (routes.ts); a client of another team is a 404 (portal.ts `ownClient`).
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tryFlowPage, tryFlowResultPage } from '../pages/portal-try-flow-pages.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -51,9 +52,7 @@ function stateIsOurs(context: ServerContext, state: string, userId: string, clie
   const match = /^([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(state);
   if (!match) return false;
   const [, random, expiresAt, mac] = match as unknown as [string, string, string, string];
-  const expected = Buffer.from(stateMac(context, [userId, clientId, redirectUri, random, expiresAt]));
-  // Constant-time comparison (SPEC decision 9).
-  return expected.length === Buffer.from(mac).length && timingSafeEqual(expected, Buffer.from(mac)) && Number(expiresAt) > now;
+  return constantTimeEqual(mac, stateMac(context, [userId, clientId, redirectUri, random, expiresAt])) && Number(expiresAt) > now;
 }
 
 async function teamClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<{ signedIn: SignedInDeveloper; client: ClientRecord } | undefined> {

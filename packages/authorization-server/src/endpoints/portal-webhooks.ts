@@ -14,7 +14,7 @@
  * in a short-lived HttpOnly, SameSite=Strict cookie; the page shows it only if it is this client's current
  * secret (compared in constant time), and clears the cookie at once.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretsEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
@@ -74,8 +74,7 @@ export async function portalWebhook(context: ServerContext, request: FastifyRequ
     const stored = await context.storage.webhooks.findEndpoint(client.clientId);
     if (stored && /^whsec_[A-Za-z0-9+/]{43}=$/.test(handedOver)) {
       const current = decryptWebhookSecret(webhookSecretKey(context.options.tokenHmacKey), client.clientId, stored.secretCiphertext);
-      const digest = (value: string) => createHash('sha256').update(value).digest();
-      if (timingSafeEqual(digest(current), digest(handedOver))) newSecret = handedOver;
+      if (secretsEqual(handedOver, current)) newSecret = handedOver;
     }
   }
   const done = (request.query as { done?: string }).done;

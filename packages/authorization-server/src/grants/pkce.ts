@@ -1,7 +1,8 @@
 /**
  * PKCE, S256 only (RFC 7636; SPEC decision 2; seeds: "Only the S256 code challenge method is supported").
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 
 /** RFC 7636 §4.1: code_verifier = 43*128unreserved. */
 export const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -19,7 +20,5 @@ export function challengeOf(codeVerifier: string): string {
 
 /** RFC 7636 §4.6: BASE64URL-ENCODE(SHA256(ASCII(code_verifier))) == code_challenge, compared as strings in constant time. */
 export function verifierMatchesChallenge(codeVerifier: string, codeChallenge: string): boolean {
-  const computed = Buffer.from(challengeOf(codeVerifier));
-  const expected = Buffer.from(codeChallenge);
-  return computed.length === expected.length && timingSafeEqual(computed, expected);
+  return constantTimeEqual(challengeOf(codeVerifier), codeChallenge);
 }

@@ -8,7 +8,8 @@
  * token HMAC key every instance shares, so a nonce from one instance is accepted by all. A nonce of the
  * current or the previous window is accepted (between one and two windows of validity).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DpopProofError, singleDpopHeader, verifyDpopProof, DEFAULT_DPOP_PROOF_WINDOW_SECONDS } from '@gatehouse/protocol/dpop';
 import { OAuthError } from '../errors.ts';
@@ -47,8 +48,7 @@ export function isCurrentDpopNonce(tokenHmacKey: Buffer, nonce: string, nowSecon
   const window = Number(match[1]);
   const current = Math.floor(nowSeconds / DPOP_NONCE_WINDOW_SECONDS);
   if (window !== current && window !== current - 1) return false;
-  const expected = Buffer.from(nonceTag(nonceKey(tokenHmacKey), window));
-  return timingSafeEqual(Buffer.from(match[2]!), expected);
+  return constantTimeEqual(match[2]!, nonceTag(nonceKey(tokenHmacKey), window));
 }
 
 /**

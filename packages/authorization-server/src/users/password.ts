@@ -2,7 +2,8 @@
  * User passwords: argon2id from `node:crypto` (SPEC decision 9), stored in PHC string format
  * `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>` (unpadded base64).
  */
-import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { argon2, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
 const PARAMETERS = { memoryKibibytes: 19_456, passes: 2, parallelism: 1, tagLengthBytes: 32 } as const;
@@ -30,7 +31,7 @@ export async function verifyPassword(password: string, phc: string): Promise<boo
   const expected = Buffer.from(match[5]!, 'base64');
   try {
     const actual = await derive(password, Buffer.from(match[4]!, 'base64'), Number(match[1]), Number(match[2]), Number(match[3]), expected.length);
-    return timingSafeEqual(actual, expected);
+    return constantTimeEqual(actual, expected);
   } catch {
     // Parameters argon2 refuses (m, t or p of 0, a short salt or tag): a malformed hash, not a server error.
     return false;

@@ -12,7 +12,8 @@
  * - Recovery codes: 10 codes of 10 base32 characters (50 bits each), shown once, stored as HMAC-SHA-256
  *   digests under a key derived from the token HMAC key (SHA-256 alone before 2026-12-06), each single use.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 import { authenticator } from 'otplib';
 import { derivedKey } from '../tokens/derived-key.ts';
 
@@ -61,19 +62,18 @@ const STEP_DELTAS = [0, -1, 1] as const;
  * The time step a six-digit code belongs to at `nowSeconds`, or undefined when it matches none of the
  * current step and one either side (RFC 6238 §5.2).
  *
- * The three expected codes are all computed and each compared with `timingSafeEqual` (SPEC decision 9: all
+ * The three expected codes are all computed and each compared in constant time (SPEC decision 9: all
  * comparisons constant-time); otplib's own check compares with `===` and stops at the first match.
  */
 export function totpTimeStep(secret: string, code: string, nowSeconds: number): number | undefined {
   const normalised = code.replace(/\s+/g, '');
   if (!/^\d{6}$/.test(normalised)) return undefined;
-  const presented = Buffer.from(normalised);
   const currentStep = Math.floor(nowSeconds / TOTP_STEP_SECONDS);
   let matchedStep: number | undefined;
   for (const delta of STEP_DELTAS) {
     const step = currentStep + delta;
-    const expected = Buffer.from(authenticator.clone({ epoch: step * TOTP_STEP_SECONDS * 1000 }).generate(secret));
-    const matches = expected.length === presented.length && timingSafeEqual(expected, presented);
+    const expected = authenticator.clone({ epoch: step * TOTP_STEP_SECONDS * 1000 }).generate(secret);
+    const matches = constantTimeEqual(normalised, expected);
     if (matches && matchedStep === undefined) matchedStep = step;
   }
   return matchedStep;

@@ -5,7 +5,7 @@
  * Only the redirect path is answered; a request whose `state` is not the login's is refused and the
  * wait goes on (a stale tab cannot end it).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretsEqual } from '@gatehouse/protocol';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
 
@@ -30,12 +30,8 @@ export interface LoopbackListener {
 /** No callback arrived in time. */
 export class CallbackTimeoutError extends Error {}
 
-const digestOf = (value: string) => createHash('sha256').update(value).digest();
-
-/** SPEC decision 9: the state is compared in constant time (its digests: the lengths may differ). */
-function sameState(presented: string, expected: string): boolean {
-  return timingSafeEqual(digestOf(presented), digestOf(expected));
-}
+/** SPEC decision 9: the state is compared in constant time (by digests: the lengths may differ). */
+const sameState = (presented: string, expected: string): boolean => secretsEqual(presented, expected);
 
 /** @throws the `listen` error (`EADDRINUSE`, `EACCES`…) with `address` set. */
 export async function listenOnRedirectUri(redirectUri: URL): Promise<LoopbackListener> {

@@ -1,7 +1,7 @@
-import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
-import { isUuid } from '@gatehouse/protocol';
+import { isUuid, secretsEqual } from '@gatehouse/protocol';
 
 /**
  * A stub of the Gatehouse authorization server's resource-server-facing endpoints, as a web-standard
@@ -139,8 +139,6 @@ async function createSigningKey(kidPrefix = ''): Promise<SigningKey> {
   return { kid, privateKey, publicJwk: { ...publicJwk, kid, alg: 'ES256', use: 'sig' } };
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest();
-
 function base64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }
@@ -181,7 +179,7 @@ export async function createStubAuthorizationServer(options: StubAuthorizationSe
       return (
         formDecode(decoded.slice(0, separator)) === options.resourceServerClientId &&
         // As a real authorization server must (SPEC decision 9): the secret compared in constant time.
-        timingSafeEqual(sha256(formDecode(decoded.slice(separator + 1))), sha256(options.resourceServerClientSecret))
+        secretsEqual(formDecode(decoded.slice(separator + 1)), options.resourceServerClientSecret)
       );
     } catch {
       return false;
