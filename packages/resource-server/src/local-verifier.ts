@@ -2,7 +2,7 @@ import { errors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import type { AccessTokenValidation, AccessTokenValidator, VerifiedAccessToken } from './access-token.ts';
 import { confirmationJkt } from './introspection-response.ts';
-import { createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
+import { type AccessTokenHash, createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
 import { createJwksKeySet, JwksUnavailableError } from './jwks.ts';
@@ -58,10 +58,13 @@ export interface LocalValidator extends AccessTokenValidator {
    * path: no promise), or `undefined` when `validate` must run (not cached, or the feed has not
    * caught up yet).
    *
+   * @param tokenHash the token's digest ({@link hashAccessToken}): the caller's, so a miss does not hash twice.
    * @param nowMs the current time, epoch milliseconds.
    * @throws {IntrospectionUnavailableError} 503 when the revocation feed is stale.
    */
-  validateCached(accessToken: string, nowMs: number): AccessTokenValidation | undefined;
+  validateCached(tokenHash: AccessTokenHash, nowMs: number): AccessTokenValidation | undefined;
+  /** {@link AccessTokenValidator.validate}; `tokenHash` when the caller has it already. */
+  validate(accessToken: string, tokenHash?: AccessTokenHash): Promise<AccessTokenValidation>;
   readonly revocationFeed: RevocationFeed;
   readonly keySet: JwksKeySet;
 }
@@ -243,16 +246,15 @@ export function createLocalValidator(options: LocalValidatorOptions): LocalValid
   }
 
   return {
-    validateCached(accessToken, nowMs) {
+    validateCached(tokenHash, nowMs) {
       // SPEC decision 7: tokens are accepted only once the feed has caught up after start (validate waits).
       if (!revocationFeed.caughtUp) {
         return undefined;
       }
-      const verified = verifications.get(hashAccessToken(accessToken), nowMs);
+      const verified = verifications.get(tokenHash, nowMs);
       return verified === undefined ? undefined : currentValidation(verified, nowMs);
     },
-    async validate(accessToken) {
-      const tokenHash = hashAccessToken(accessToken);
+    async validate(accessToken, tokenHash = hashAccessToken(accessToken)) {
       let verified = verifications.get(tokenHash);
       if (verified === undefined) {
         const validation = await verifySignedToken(accessToken);

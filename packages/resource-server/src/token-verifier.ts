@@ -288,10 +288,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       // b64token pattern (bearerTokenCandidate: the caches hold only tokens extractBearerToken returned).
       let nowMs = now();
       const candidate = bearerTokenCandidate(authorizationHeader);
-      let validation = candidate === undefined ? undefined : mode.validateCached(candidate, nowMs);
+      const candidateHash = candidate === undefined ? undefined : hashAccessToken(candidate);
+      let validation = candidateHash === undefined ? undefined : mode.validateCached(candidateHash, nowMs);
       if (validation === undefined) {
         const accessToken = extractBearerToken(authorizationHeader, realm);
-        validation = await mode.validate(accessToken);
+        // Both come from this request's header: comparing them is not comparing a secret with another's.
+        validation = await mode.validate(accessToken, accessToken === candidate ? candidateHash! : hashAccessToken(accessToken));
         nowMs = now();
       }
       return acceptBearerToken(validation, nowMs, requiredScopes);
@@ -302,7 +304,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
       assertScopeNames(requiredScopes);
       const accessToken = extractDpopToken(request.authorization);
-      const validation = mode.validateCached(accessToken, now()) ?? (await mode.validate(accessToken));
+      const tokenHash = hashAccessToken(accessToken);
+      const validation = mode.validateCached(tokenHash, now()) ?? (await mode.validate(accessToken, tokenHash));
       if (!validation.active) {
         throw DpopTokenError.invalidToken(validation.reason);
       }
@@ -348,7 +351,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     assertScopeNames(requiredScopes);
     const nowMs = now();
     const candidate = bearerTokenCandidate(authorizationHeader);
-    const validation = candidate === undefined ? undefined : mode.validateCached(candidate, nowMs);
+    const validation = candidate === undefined ? undefined : mode.validateCached(hashAccessToken(candidate), nowMs);
     if (validation === undefined) return undefined;
     return acceptBearerToken(validation, nowMs, requiredScopes);
   });
@@ -388,12 +391,16 @@ interface ResolvedCommonOptions {
 interface ValidationMode {
   readonly name: TokenVerifier['mode'];
   /**
-   * The outcome when it is known without I/O (a cached result), else `undefined`. Only ever given
-   * tokens that were validated before, or candidates a hit proves well-formed (bearerTokenCandidate).
+   * The outcome when it is known without I/O (a cached result), else `undefined`, for the digest
+   * ({@link hashAccessToken}) of a token validated before or of a candidate a hit proves well-formed
+   * (bearerTokenCandidate).
    */
-  validateCached(accessToken: string, nowMs: number): AccessTokenValidation | undefined;
-  /** Only ever given tokens `extractBearerToken` returned: the caches rely on it. */
-  validate(accessToken: string): Promise<AccessTokenValidation>;
+  validateCached(tokenHash: AccessTokenHash, nowMs: number): AccessTokenValidation | undefined;
+  /**
+   * Only ever given tokens `extractBearerToken` returned (the caches rely on it), with their digest: a
+   * request that missed the cache hashes its token once.
+   */
+  validate(accessToken: string, tokenHash: AccessTokenHash): Promise<AccessTokenValidation>;
   clearCache(): void;
   ready(): Promise<void>;
   close(): void;
@@ -426,8 +433,7 @@ function createIntrospectionMode(options: IntrospectionVerifierOptions, common: 
   // Concurrent requests with the same token share one introspection request.
   const inFlight = new Map<AccessTokenHash, Promise<AccessTokenValidation>>();
 
-  function validate(accessToken: string): Promise<AccessTokenValidation> {
-    const tokenHash = hashAccessToken(accessToken);
+  function validate(accessToken: string, tokenHash: AccessTokenHash): Promise<AccessTokenValidation> {
     const cached = cache.get(tokenHash);
     if (cached !== undefined) {
       return Promise.resolve(cached);
@@ -455,7 +461,7 @@ function createIntrospectionMode(options: IntrospectionVerifierOptions, common: 
 
   return {
     name: 'introspection',
-    validateCached: (accessToken, nowMs) => cache.get(hashAccessToken(accessToken), nowMs),
+    validateCached: (tokenHash, nowMs) => cache.get(tokenHash, nowMs),
     validate,
     clearCache: () => cache.clear(),
     ready: () => Promise.resolve(),
@@ -513,8 +519,8 @@ function createLocalMode(options: LocalVerifierOptions, common: ResolvedCommonOp
   validator.start();
   return {
     name: 'local',
-    validateCached: (accessToken, nowMs) => validator.validateCached(accessToken, nowMs),
-    validate: (accessToken) => validator.validate(accessToken),
+    validateCached: (tokenHash, nowMs) => validator.validateCached(tokenHash, nowMs),
+    validate: (accessToken, tokenHash) => validator.validate(accessToken, tokenHash),
     clearCache: () => validator.clearCache(),
     ready: () => validator.ready(),
     close: () => validator.close(),
