@@ -23,6 +23,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { authenticateAdministrator } from '../admin/admin-credentials.ts';
 import type { ConnectionPoolStats, Storage } from '../storage/storage.ts';
+import { wrapStorageOperations } from '../storage/wrap-storage.ts';
 
 /** OAuth errors raised after the client authenticated: only these carry its `client_id` label. */
 const AUTHENTICATED_CLIENT_ERRORS = new Set(['invalid_grant', 'invalid_scope', 'unauthorized_client', 'unsupported_grant_type']);
@@ -298,44 +299,24 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
     else if (type === 'grant.revoked') metrics.revocations.inc({ kind: 'grant' });
     else if (type === 'access_token.revoked') metrics.revocations.inc({ kind: 'access_token' });
   };
-  const wrapped: Record<string, unknown> = {};
-  for (const [group, members] of Object.entries(storage)) {
-    if (typeof members === 'function') {
-      wrapped[group] = (members as (...args: unknown[]) => unknown).bind(storage);
-      continue;
-    }
-    if (members === null || typeof members !== 'object') {
-      wrapped[group] = members;
-      continue;
-    }
-    const operations: Record<string, unknown> = {};
-    for (const [name, member] of Object.entries(members)) {
-      if (typeof member !== 'function') {
-        operations[name] = member;
-        continue;
+  return wrapStorageOperations(storage, (operation, call) => {
+    const duration = metrics.storageOperationDuration.series(operation);
+    const errors = metrics.storageOperationErrors.labels(operation);
+    // Chosen once here, not by comparing the operation's name on every call (issue 12).
+    const audited = AUDITED_OPERATIONS[operation];
+    return async (...args: unknown[]) => {
+      const started = performance.now();
+      try {
+        const result = await call(...args);
+        duration.observe((performance.now() - started) / 1000);
+        if (audited) countAudit(audited(args, result));
+        return result;
+      } catch (error) {
+        errors.inc();
+        throw error;
       }
-      const operation = `${group}.${name}`;
-      const duration = metrics.storageOperationDuration.series(operation);
-      const errors = metrics.storageOperationErrors.labels(operation);
-      const call = (member as (...args: unknown[]) => Promise<unknown>).bind(members);
-      // Chosen once here, not by comparing the operation's name on every call (issue 12).
-      const audited = AUDITED_OPERATIONS[operation];
-      operations[name] = async (...args: unknown[]) => {
-        const started = performance.now();
-        try {
-          const result = await call(...args);
-          duration.observe((performance.now() - started) / 1000);
-          if (audited) countAudit(audited(args, result));
-          return result;
-        } catch (error) {
-          errors.inc();
-          throw error;
-        }
-      };
-    }
-    wrapped[group] = operations;
-  }
-  return wrapped as unknown as Storage;
+    };
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Storage } from '../storage/storage.ts';
+import { wrapStorageOperations } from '../storage/wrap-storage.ts';
 
 export interface Tracing {
   tracer: Tracer;
@@ -59,32 +60,15 @@ export function traceHttp(app: FastifyInstance, tracer: Tracer): void {
 
 /** The storage with a child span per operation (its name only; never arguments or results). */
 export function traceStorage(storage: Storage, tracer: Tracer): Storage {
-  const wrapped: Record<string, unknown> = {};
-  for (const [group, members] of Object.entries(storage)) {
-    if (members === null || typeof members !== 'object') {
-      wrapped[group] = typeof members === 'function' ? (members as (...args: unknown[]) => unknown).bind(storage) : members;
-      continue;
-    }
-    const operations: Record<string, unknown> = {};
-    for (const [name, member] of Object.entries(members)) {
-      if (typeof member !== 'function') {
-        operations[name] = member;
-        continue;
+  return wrapStorageOperations(storage, (operation, call) => (...args: unknown[]) =>
+    tracer.startActiveSpan(operation, { kind: SpanKind.CLIENT, attributes: { 'db.operation.name': operation } }, async (span) => {
+      try {
+        return await call(...args);
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
       }
-      const operation = `${group}.${name}`;
-      const call = (member as (...args: unknown[]) => Promise<unknown>).bind(members);
-      operations[name] = (...args: unknown[]) => tracer.startActiveSpan(operation, { kind: SpanKind.CLIENT, attributes: { 'db.operation.name': operation } }, async (span) => {
-        try {
-          return await call(...args);
-        } catch (error) {
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          throw error;
-        } finally {
-          span.end();
-        }
-      });
-    }
-    wrapped[group] = operations;
-  }
-  return wrapped as unknown as Storage;
+    }));
 }
