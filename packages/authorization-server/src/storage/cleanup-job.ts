@@ -3,6 +3,7 @@
  * runs it; the backends make concurrent runs safe, so no leader election is needed.
  */
 import type { Clock } from '../clock.ts';
+import { startPeriodicFlush } from './periodic-flush.ts';
 import type { CleanupResult, Storage } from './storage.ts';
 
 export interface CleanupJob {
@@ -24,21 +25,15 @@ export function startCleanupJob(
     webhookDeliveryRetentionSeconds?: number;
   },
 ): CleanupJob {
-  let running: Promise<void> | undefined;
-  const run = () => {
-    if (running !== undefined) return;
-    running = runCleanup(storage, options.clock.nowSeconds(), options.batchSize, options.auditRetentionSeconds, options.webhookDeliveryRetentionSeconds)
-      .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(run, options.intervalSeconds * 1000);
-  timer.unref();
+  const job = startPeriodicFlush(
+    () => runCleanup(storage, options.clock.nowSeconds(), options.batchSize, options.auditRetentionSeconds, options.webhookDeliveryRetentionSeconds)
+      .then((result) => options.onResult?.(result), (error: unknown) => options.onError?.(error)),
+    options.intervalSeconds * 1000,
+  );
   return {
     async stop() {
-      clearInterval(timer);
-      await running;
+      job.stop();
+      await job.settled();
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
- * What the background writers that keep work in memory and send it every interval share (issue 12): the
- * shared rate-limit counters (stores/rate-limits-shared.ts) and the last-use recorder
- * (last-use-recorder.ts). One send runs at a time: `flush()` waits for the one under way before it starts
+ * What the server's periodic background jobs share: the writers that keep work in memory and send it every
+ * interval (issue 12: the shared rate-limit counters, stores/rate-limits-shared.ts, and the last-use
+ * recorder, last-use-recorder.ts), the cleanup job (cleanup-job.ts) and the webhook worker
+ * (webhooks/webhook-worker.ts). One send runs at a time: `flush()` waits for the one under way before it starts
  * its own, and a tick that finds one under way skips (the next tick sends what piled up). The default timer
  * is unref'd: a background writer never keeps the process alive; its owner's `close()` sends what is left.
  */
@@ -21,6 +22,8 @@ export interface PeriodicFlush {
   flush(): Promise<void>;
   /** Stops the timer (a send under way goes on). */
   stop(): void;
+  /** Resolves once no send is under way, without starting one (after `stop()`: before closing what sends use). */
+  settled(): Promise<void>;
 }
 
 /**
@@ -40,5 +43,8 @@ export function startPeriodicFlush(send: () => Promise<void>, intervalMs: number
   const timer = startTimer(() => {
     if (flushing === undefined) void flush();
   }, intervalMs);
-  return { flush, stop: () => timer.stop() };
+  const settled = async (): Promise<void> => {
+    while (flushing !== undefined) await flushing.catch(() => {});
+  };
+  return { flush, stop: () => timer.stop(), settled };
 }

@@ -8,6 +8,7 @@
 import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../clock.ts';
 import type { Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
+import { startPeriodicFlush } from '../storage/periodic-flush.ts';
 import { decryptWebhookSecret } from './webhook-secret.ts';
 
 export interface WebhookDeliveryOptions {
@@ -86,19 +87,11 @@ export interface WebhookWorker {
 
 /** Runs `deliverDueWebhooks` every `intervalSeconds` (unref'd timer, runs never overlap; errors reported). */
 export function startWebhookWorker(options: WebhookDeliveryOptions & { intervalSeconds: number; onError?: (error: unknown) => void }): WebhookWorker {
-  let running: Promise<void> | undefined;
-  const run = () => {
-    if (running !== undefined) return;
-    running = deliverDueWebhooks(options).then(() => {}, (error: unknown) => options.onError?.(error)).finally(() => {
-      running = undefined;
-    });
-  };
-  const timer = setInterval(run, options.intervalSeconds * 1000);
-  timer.unref();
+  const job = startPeriodicFlush(() => deliverDueWebhooks(options).then(() => {}, (error: unknown) => options.onError?.(error)), options.intervalSeconds * 1000);
   return {
     async stop() {
-      clearInterval(timer);
-      await running;
+      job.stop();
+      await job.settled();
     },
   };
 }
