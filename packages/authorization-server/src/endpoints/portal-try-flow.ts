@@ -21,12 +21,13 @@
  * - `POST /portal/clients/:client_id/try/result` (`callback_url`): what came back.
  * Both CSRF- and Origin-checked (routes.ts); a client of another team is a 404 (portal.ts `ownClient`).
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tryFlowPage, tryFlowResultPage } from '../pages/portal-try-flow-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord } from '../storage/storage.ts';
+import { challengeOf } from '../grants/pkce.ts';
 import { authorizationServerMetadata } from './metadata.ts';
 import { developer, ownClient, page, type SignedInDeveloper } from './portal.ts';
 
@@ -43,9 +44,6 @@ function stateMac(context: ServerContext, parts: string[]): string {
 
 /** The PKCE verifier of a state (RFC 7636 §4.1: 43 characters of base64url, 256 bits). */
 const verifierOf = (context: ServerContext, state: string) => createHmac('sha256', trialKey(context)).update(`verifier\n${state}`).digest('base64url');
-
-/** RFC 7636 §4.2: BASE64URL(SHA256(verifier)). */
-const challengeOf = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
 
 /** A state made for this developer, client and redirect URI, still valid at `now`. */
 function stateIsOurs(context: ServerContext, state: string, userId: string, clientId: string, redirectUri: string, now: number): boolean {
