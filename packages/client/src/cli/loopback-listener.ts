@@ -30,9 +30,6 @@ export interface LoopbackListener {
 /** No callback arrived in time. */
 export class CallbackTimeoutError extends Error {}
 
-/** SPEC decision 9: the state is compared in constant time (by digests: the lengths may differ). */
-const sameState = (presented: string, expected: string): boolean => secretsEqual(presented, expected);
-
 /** @throws the `listen` error (`EADDRINUSE`, `EACCES`…) with `address` set. */
 export async function listenOnRedirectUri(redirectUri: URL): Promise<LoopbackListener> {
   const port = Number(redirectUri.port || 80);
@@ -46,7 +43,8 @@ export async function listenOnRedirectUri(redirectUri: URL): Promise<LoopbackLis
       return;
     }
     const state = url.searchParams.get('state');
-    if (!waiting || state === null || !sameState(state, waiting.state)) {
+    // SPEC decision 9: compared in constant time, by digests (the lengths may differ).
+    if (!waiting || state === null || !secretsEqual(state, waiting.state)) {
       sendPage(response, 400, { ok: false, title: 'Not this login', message: 'This callback does not belong to the login in progress (its state does not match). Use the URL gatehouse-connect printed.' });
       return;
     }
