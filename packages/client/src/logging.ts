@@ -3,7 +3,7 @@
  * outcomes"), connections made and revoked. Tokens are never logged (SPEC §3: "never in browser storage
  * or logs"); an entry names a token by `tokenFingerprint` at most.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Clock } from './clock.ts';
 
 /** One log line. Member names are snake_case so JSON log pipelines see stable keys. */
@@ -65,5 +65,5 @@ export const silentLogger: Logger = () => {};
  * SHA-256. Tokens carry 256 random bits, so the fingerprint reveals nothing usable.
  */
 export function tokenFingerprint(token: string): string {
-  return `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
+  return `sha256:${hash('sha256', token, 'hex').slice(0, 8)}`;
 }

@@ -4,13 +4,13 @@
  * slow hashing pointless). A presented token is looked up by its digest, so no comparison of secret
  * values happens in application code; the digest itself is not secret.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { AdminCredentialRecord, Storage } from '../storage/storage.ts';
 
 /** Names appear in audit events as `admin:<name>`: letters, digits, `.`, `_`, `@`, `-`; 1–64 characters. */
 export const ADMIN_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
-export const digestAdminToken = (token: string) => createHash('sha256').update(token).digest('base64url');
+export const digestAdminToken = (token: string) => hash('sha256', token, 'base64url');
 
 /**
  * @returns the token (show it once) and the stored record.

@@ -15,7 +15,7 @@
  *   secret), when (`at`).
  */
 import { grantRevocationEffects, queueClientEvent } from '../webhooks/webhook-events.ts';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { imageSize } from 'image-size';
 import type { Environment } from '../options.ts';
 import type { ClientPatch, ClientRecord, Storage } from '../storage/storage.ts';
@@ -226,7 +226,7 @@ export function inspectLogo(bytes: Buffer): LogoImage {
 export async function setClientLogo(context: ManagementContext, issuer: string, clientId: string, bytes: Buffer): Promise<ClientRecord> {
   const client = await findManagedClient(context.storage, clientId);
   const image = inspectLogo(bytes);
-  const sha256 = createHash('sha256').update(bytes).digest('base64url');
+  const sha256 = hash('sha256', bytes, 'base64url');
   if (!isAdministrator(context.actor) && requiresApproval(context) && client.brandingVerified) await keepReviewedBranding(context, client);
   await context.storage.clientLogos.put({ clientId, contentType: image.contentType, bytes, sha256, updatedAt: context.now });
   const patch: ClientPatch = { logoUri: logoUri(issuer, clientId, sha256) };

@@ -22,7 +22,7 @@
  * an HTML page and never a redirect; after that, errors redirect with `error`, `error_description`,
  * `state` (when valid) and `iss`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { redirectUriProblem } from '../clients/redirect-uri.ts';
 import { errorDescription, OAuthError, type OAuthErrorCode } from '../errors.ts';
@@ -403,7 +403,7 @@ function mayReuseConsent(authorization: AuthorizationRequest): boolean {
 
 /** 256 bits: the interaction id is bound to the session, but is treated like a credential all the same. */
 const INTERACTION_ID = /^[A-Za-z0-9_-]{43}$/;
-const interactionDigestOf = (interactionId: string) => createHash('sha256').update(interactionId).digest('base64url');
+const interactionDigestOf = (interactionId: string) => hash('sha256', interactionId, 'base64url');
 
 /** The validated request as an interaction bound to the login session, under a new id (only its digest is stored). */
 function newInteraction(context: ServerContext, authorization: AuthorizationRequest, sessionDigest: string): { interactionId: string; record: InteractionRecord } {

@@ -18,7 +18,7 @@
  * `<account>` is a SHA-256 of the normalised e-mail (the throttle table holds no e-mail addresses);
  * `<ip>` is the client address (already in every request log).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { LoginDelayRule, Storage } from '../storage/storage.ts';
 
 export interface LoginThrottleRules {
@@ -82,7 +82,7 @@ export interface LoginThrottle {
  * @param knownDeviceDigest the device cookie's SHA-256 when the browser is a known device of this account.
  */
 export function loginThrottleKeys(email: string, address: string, knownDeviceDigest?: string): LoginThrottleKeys {
-  const account = createHash('sha256').update(email).digest('base64url');
+  const account = hash('sha256', email, 'base64url');
   return {
     accountAddress: `pair:${account}:${address}`,
     account: `account:${account}`,

@@ -13,7 +13,7 @@
  */
 import { requestTranslator } from '../i18n/request-language.ts';
 import { matchLocale, translator } from '../i18n/i18n.ts';
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
@@ -61,7 +61,7 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     return;
   }
   // Counted on a digest of the address: the counters table holds no e-mail addresses.
-  const account = createHash('sha256').update(email).digest('base64url');
+  const account = hash('sha256', email, 'base64url');
   const [byAddress, byEmail] = await context.storage.rateLimits.hit([`password-reset:address:${request.ip}`, `password-reset:email:${account}`], RESET_WINDOW_SECONDS, now);
   const over = [byAddress!.hits > RESET_REQUESTS_PER_ADDRESS ? byAddress! : undefined, byEmail!.hits > RESET_REQUESTS_PER_EMAIL ? byEmail! : undefined].filter((hit) => hit);
   if (over.length > 0) {

@@ -4,7 +4,7 @@
  * to carry a request across the login page (a pushed request is used once; `prompt=login` must know when
  * the request began). Only the digest of the random part is stored (SPEC decision 9).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { ServerContext } from '../server-context.ts';
 
 /** RFC 9126 §2.2: "urn:ietf:params:oauth:request_uri:" followed by our 256-bit random reference. */
@@ -15,7 +15,7 @@ export const REQUEST_URI = /^urn:ietf:params:oauth:request_uri:([A-Za-z0-9_-]{43
 export const PUSHED_REQUEST_LIFETIME_SECONDS = 60;
 
 /** SHA-256 (base64url) of a request_uri's random part: all that is stored (SPEC decision 9). */
-export const requestUriDigestOf = (reference: string) => createHash('sha256').update(reference).digest('base64url');
+export const requestUriDigestOf = (reference: string) => hash('sha256', reference, 'base64url');
 
 /**
  * Stores authorization parameters under a fresh request_uri.

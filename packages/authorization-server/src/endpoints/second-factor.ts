@@ -18,7 +18,7 @@
  * the policy requires it for the user).
  */
 import { requestTranslator } from '../i18n/request-language.ts';
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { RawParameters } from '../http/parameters.ts';
@@ -43,7 +43,7 @@ const SECOND_FACTOR_PATH = '/login/second-factor';
 const SECURITY_PATH = '/account/security';
 const VALUE = /^[A-Za-z0-9_-]{43}$/;
 
-const digest = (value: string) => createHash('sha256').update(`gatehouse pending login:${value}`).digest('base64url');
+const digest = (value: string) => hash('sha256', `gatehouse pending login:${value}`, 'base64url');
 const pendingCookieName = (context: ServerContext) => hostCookieName(context.options.environment, PENDING_COOKIE);
 const text = (request: FastifyRequest, name: string) => {
   const value = (request.body as RawParameters | undefined)?.[name];

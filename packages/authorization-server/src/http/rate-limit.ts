@@ -22,7 +22,7 @@
  * application-wide error handler (which renders other 4xx errors as `invalid_request`); and its store is
  * called once per key, where ours counts both keys in one call (in memory, or one statement).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { presentedClientId } from '../clients/client-authentication.ts';
@@ -95,5 +95,5 @@ export function addressKey(ip: string): string {
 
 /** Client IDs are UUIDs; anything much longer is counted by its SHA-256, so a presented value cannot bloat the table. */
 function clientKey(clientId: string): string {
-  return clientId.length <= 64 ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
+  return clientId.length <= 64 ? clientId : `sha256:${hash('sha256', clientId, 'base64url')}`;
 }

@@ -5,7 +5,7 @@
  * A later login for that user from that browser is throttled on its own key only, so nobody else's
  * failures, from the same office address or from anywhere, can block it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -16,7 +16,7 @@ export const DEVICE_COOKIE = 'gatehouse_device';
 export const KNOWN_DEVICE_LIFETIME_SECONDS = 180 * 24 * 60 * 60;
 
 const VALUE = /^[A-Za-z0-9_-]{43}$/;
-const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
+const digest = (value: string) => hash('sha256', value, 'base64url');
 const cookieName = (context: ServerContext) => hostCookieName(context.options.environment, DEVICE_COOKIE);
 
 /** The SHA-256 of this browser's device cookie when well-formed, else undefined (not yet known to anyone). */

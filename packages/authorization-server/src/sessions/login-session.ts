@@ -8,7 +8,7 @@
  * at most once a minute per session (like a grant's last use), within a second of the visit (the last-use
  * recorder, storage/last-use-recorder.ts), for the account page's session list.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { noteUserLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
@@ -22,7 +22,7 @@ export const SESSION_COOKIE = 'gatehouse_session';
 /** How often a session's `lastSeenAt` may be written: at most once a minute per session. */
 export const SESSION_LAST_SEEN_INTERVAL_SECONDS = 60;
 
-const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
+const digest = (value: string) => hash('sha256', value, 'base64url');
 
 export const sessionCookieName = (context: ServerContext) => hostCookieName(context.options.environment, SESSION_COOKIE);
 
@@ -31,7 +31,7 @@ export const sessionCookieName = (context: ServerContext) => hostCookieName(cont
  * digest (22 base64url characters), so it reveals neither the cookie nor the storage key.
  */
 export function sessionPublicId(sessionDigest: string): string {
-  return createHash('sha256').update(`gatehouse login session id:${sessionDigest}`).digest('base64url').slice(0, 22);
+  return hash('sha256', `gatehouse login session id:${sessionDigest}`, 'base64url').slice(0, 22);
 }
 
 export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {

@@ -2,7 +2,7 @@
  * Test support: a real listening authorization server on an ephemeral port with in-memory SQLite,
  * the development seed and an injectable clock; and a browserless driver for login and consent.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAuthorizationServer } from '../authorization-server.ts';
@@ -72,7 +72,7 @@ export function createRealTimeTestClock(): TestServer['clock'] {
 
 export function pkcePair(): { codeVerifier: string; codeChallenge: string } {
   const codeVerifier = randomBytes(32).toString('base64url');
-  return { codeVerifier, codeChallenge: createHash('sha256').update(codeVerifier).digest('base64url') };
+  return { codeVerifier, codeChallenge: hash('sha256', codeVerifier, 'base64url') };
 }
 
 /** HTTP Basic with form-urlencoded credentials (RFC 6749 §2.3.1). */

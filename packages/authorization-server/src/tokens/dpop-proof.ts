@@ -8,7 +8,7 @@
  * token HMAC key every instance shares, so a nonce from one instance is accepted by all. A nonce of the
  * current or the previous window is accepted (between one and two windows of validity).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DpopProofError, singleDpopHeader, verifyDpopProof, DEFAULT_DPOP_PROOF_WINDOW_SECONDS } from '@gatehouse/protocol/dpop';
@@ -78,7 +78,7 @@ export async function tokenRequestDpopKey(context: ServerContext, request: Fasti
     throw new OAuthError('use_dpop_nonce', 'the DPoP proof must carry the nonce in the DPoP-Nonce header');
   }
   // RFC 9449 §11.1: a proof is used once. Remembered (as a digest of key and jti) until its iat window ends.
-  const proofDigest = createHash('sha256').update(`${proof.jkt}.${proof.jti}`).digest('base64url');
+  const proofDigest = hash('sha256', `${proof.jkt}.${proof.jti}`, 'base64url');
   if (!(await storage.dpopProofs.recordOnce(proofDigest, proof.iat + DPOP_PROOF_WINDOW_SECONDS + 1, now))) {
     throw new OAuthError('invalid_dpop_proof', 'the DPoP proof was already used (jti)');
   }

@@ -4,7 +4,7 @@
  * (SPEC decision 9), so the database never holds a usable link. Single use; a newer link of the same
  * purpose voids the older one (storage.ts `createPasswordToken`).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { findDirectoryUser, type DirectoryContext } from '../directory/directory.ts';
 import type { PasswordTokenPurpose, Storage } from '../storage/storage.ts';
 
@@ -16,7 +16,7 @@ export const SET_PASSWORD_PATH = '/account/set-password';
 export const PASSWORD_TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
 /** SHA-256 (base64url) of a link token: what storage holds and is looked up by. */
-export const passwordTokenDigest = (token: string) => createHash('sha256').update(`gatehouse password link:${token}`).digest('base64url');
+export const passwordTokenDigest = (token: string) => hash('sha256', `gatehouse password link:${token}`, 'base64url');
 
 export interface PasswordLink {
   url: string;

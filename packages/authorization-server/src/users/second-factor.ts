@@ -12,7 +12,7 @@
  * - Recovery codes: 10 codes of 10 base32 characters (50 bits each), shown once, stored as HMAC-SHA-256
  *   digests under a key derived from the token HMAC key (SHA-256 alone before 2026-12-06), each single use.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '@gatehouse/protocol';
 import { authenticator } from 'otplib';
 import { derivedKey } from '../tokens/derived-key.ts';
@@ -108,5 +108,5 @@ export function recoveryCodeDigest(key: Buffer, userId: string, code: string): s
 
 /** The digest of codes issued before 2026-12-06 (unkeyed SHA-256): still accepted, each once, until replaced. */
 export function legacyRecoveryCodeDigest(code: string): string {
-  return createHash('sha256').update(`gatehouse recovery code:${normalisedRecoveryCode(code)}`).digest('base64url');
+  return hash('sha256', `gatehouse recovery code:${normalisedRecoveryCode(code)}`, 'base64url');
 }

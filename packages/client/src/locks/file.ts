@@ -4,7 +4,7 @@
  * the holder's pid and a random token; a lock whose holder process is gone, or older than
  * `staleMilliseconds`, is taken over. Waiters poll (`pollForLock`).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollForLock, type RefreshLock } from '../lock.ts';
@@ -42,7 +42,7 @@ export function createFileLock(options: FileLockOptions): RefreshLock {
 
   return {
     async withLock(key, work) {
-      const path = join(options.directory, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.lock`);
+      const path = join(options.directory, `${hash('sha256', key, 'hex').slice(0, 32)}.lock`);
       const holder = randomUUID();
       await pollForLock(key, acquireTimeout, () => tryAcquire(path, holder));
       try {

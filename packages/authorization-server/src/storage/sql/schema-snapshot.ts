@@ -14,7 +14,7 @@
  * - Both: the `schema_migrations` rows (version and name). Not compared: PostgreSQL OIDs and
  *   `applied_at`, SQLite's `PRAGMA schema_version` (a counter of schema changes, not the schema).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { quoteIdentifier } from '../postgres/migrations.ts';
@@ -27,7 +27,7 @@ const collapse = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 /** The snapshot's SHA-256 (hex), for versions the fixture records only by digest. */
 export function snapshotDigest(snapshot: SchemaSnapshot): string {
-  return createHash('sha256').update(JSON.stringify(snapshot)).digest('hex');
+  return hash('sha256', JSON.stringify(snapshot), 'hex');
 }
 
 /** The schema of the SQLite database file at `path`. */
