@@ -14,7 +14,7 @@
  *
  *   node bench/authorization-server.ts [--quick] [--only floors,oidc-provider,gatehouse-sqlite,scale,gatehouse-postgres,oidc-provider-postgres]
  *                                      [--phases floor,exchange,introspection,refresh,flow,login] [--seconds N] [--warmup N]
- *                                      [--profile DIR] [--no-readme] [--no-wait] [--token-age N]
+ *                                      [--profile DIR] [--no-readme] [--no-wait] [--token-age N] [--refresh-order issue|random]
  *
  * --quick    1 s warm-up + 3 s phases and a 100,000-grant scale phase: a smoke test, not figures.
  * --phases   only these phases of the selected groups (default all). introspection and refresh use the
@@ -24,6 +24,13 @@
  *            turn). Past 60, each grant's first introspection records its use (once per grant per
  *            minute, endpoints/introspection.ts): the workload of a resource server whose tokens live
  *            for minutes. Not part of a full run.
+ * --refresh-order  the order in which the refresh phase presents the tokens the exchange phase obtained.
+ *            `issue` (the default): the order they were issued in, as clients refresh when their access
+ *            tokens expire, a fixed lifetime after the exchange; later cycles keep it (each successor goes to
+ *            the back). `random`: shuffled once, as a measure of how much Gatehouse gains from that order
+ *            (the old pair's rows and the grants' index entries are neighbours then; bench/README.md,
+ *            "twenty-sixth session"). Not part of a full run. The scale group always presents its pool in
+ *            random order (see scale()).
  * --profile  writes a V8 CPU profile (the profiler `node --cpu-prof` drives) of every measured Gatehouse
  *            phase into DIR; summarize with `node bench/profile-summary.ts FILE`. Profiling slows the
  *            server, so a profiled run never updates the README.
@@ -79,6 +86,8 @@ interface Arguments {
   rounds: number;
   /** --token-age: seconds between the exchange and the introspection of its tokens (default 0). */
   tokenAgeSeconds: number;
+  /** --refresh-order: the order in which the refresh phase first presents its pool (default issue). */
+  refreshOrder: 'issue' | 'random';
 }
 
 function seconds(option: string, value: string | undefined, minimum: number): number {
@@ -90,7 +99,7 @@ function seconds(option: string, value: string | undefined, minimum: number): nu
 function parseArguments(argv: string[]): Arguments {
   const parsed: Arguments = {
     quick: false, only: new Set(GROUPS), phases: new Set(PHASES), seconds: undefined, warmupSeconds: undefined,
-    profileDir: undefined, writeReadme: true, waitQuiet: true, rounds: 0, tokenAgeSeconds: 0,
+    profileDir: undefined, writeReadme: true, waitQuiet: true, rounds: 0, tokenAgeSeconds: 0, refreshOrder: 'issue',
   };
   let partial = false;
   for (let i = 0; i < argv.length; i++) {
@@ -113,6 +122,11 @@ function parseArguments(argv: string[]): Arguments {
     } else if (argument === '--token-age') {
       partial = true;
       parsed.tokenAgeSeconds = seconds(argument, argv[++i], 0);
+    } else if (argument === '--refresh-order') {
+      const order = argv[++i];
+      if (order !== 'issue' && order !== 'random') throw new Error(`--refresh-order: expected issue or random, got ${order}`);
+      if (order !== 'issue') partial = true;
+      parsed.refreshOrder = order;
     } else if (argument === '--only') {
       partial = true;
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
@@ -313,11 +327,20 @@ async function tokenPhases(server: ServerProcess, endpoints: Endpoints, codes: C
   if (args.phases.has('introspection')) await run(server, () => introspection(endpoints, accessTokens), phase, databaseCpu);
   if (!args.phases.has('refresh')) return;
   // A repeated refresh phase continues the queue: every refresh token is still presented once.
-  let refreshPool = harvest.refresh;
+  let refreshPool = args.refreshOrder === 'random' ? shuffled(harvest.refresh) : harvest.refresh;
   let refresh: ReturnType<typeof refreshRotation> | undefined;
   await run(server, () => (refresh = refreshRotation(endpoints, refreshPool)), phase, databaseCpu, () => {
     refreshPool = refresh!.pending();
   });
+}
+
+/** Shuffles `items` in place (Fisher–Yates) and returns them. */
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }
 
 type Code = { code: string; verifier: string };
@@ -365,8 +388,14 @@ async function gatehouseSqlite(): Promise<void> {
 
 /**
  * Refresh rotation with 10,000 and with 1,000,000 grants stored (seeded directly), the same 10,000-grant
- * pool for both. Both servers stay up and the phases alternate (small, large, small, large), so a burst
- * of load from elsewhere on the machine does not fall on one size only; the verdict takes each size's best.
+ * pool for both, presented in random order: the pool's grants are old grants whose clients refresh at times
+ * that have nothing to do with when the grants were made. (Until the twenty-sixth session the pool went in
+ * the order the grants were made: at 10,000 the pool is every grant, so consecutive rotations shared their
+ * grant rows' and index entries' pages, which at 1,000,000, one grant in a hundred, they cannot: a gain from
+ * the order, not from the size. bench/README.md, "twenty-sixth session".) After the first pass over the
+ * pool every grant's tokens come back in the order they were issued, as in the refresh phase. Both servers
+ * stay up and the phases alternate (small, large, small, large), so a burst of load from elsewhere on the
+ * machine does not fall on one size only; the verdict takes each size's best.
  */
 async function scale(): Promise<void> {
   if (!args.phases.has('refresh')) return;
@@ -380,6 +409,7 @@ async function scale(): Promise<void> {
       await seeder.call('prepare');
       const { refreshTokens, seconds } = await seeder.call<{ refreshTokens: string[]; seconds: number }>('seed-grants', { total, poolSize: SCALE_POOL });
       await stop(seeder);
+      shuffled(refreshTokens);
       const megabytes = databaseBytes(databasePath) / 1024 / 1024;
       log(`  seeded ${total.toLocaleString('en-US')} grants (${(total * 2).toLocaleString('en-US')} tokens) in ${seconds.toFixed(1)} s; database ${megabytes.toFixed(0)} MiB`);
       if (currentRound === 1) notes.push(`Scale: ${total.toLocaleString('en-US')} grants (each with an access and a refresh token) seeded in ${seconds.toFixed(1)} s; database file ${megabytes.toFixed(0)} MiB.`);

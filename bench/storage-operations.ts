@@ -6,11 +6,13 @@
  * (WAL flushed before each answer, group commit, the checkpoint worker), at each number of stored grants.
  *
  *   node bench/storage-operations.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--in-flight 32]
- *        [--rotations-per-grant 1] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]
+ *        [--rotations-per-grant 1] [--refresh-order issue|random] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]
  *
  * Operations are issued `--in-flight` at a time (each worker awaits its answer, then issues the next), so
  * group commit batches them as it batches concurrent HTTP requests. `--rotations-per-grant R` rotates
  * ops / R grants R times each (a grant's revoked access tokens accumulate, as in the HTTP benchmark).
+ * `--refresh-order random` shuffles the pool (the HTTP benchmark's scale group does); `issue` (the default) keeps
+ * the order its grants were made and their tokens issued.
  * Trust CPU per operation: it is `process.cpuUsage()` over the phase divided by its operations (user +
  * system, every thread of the process: the checkpoint worker's copies count, as they do in the server);
  * "main" is the event loop's thread alone (`process.threadCpuUsage()`). Wall-clock rates (ops/s) mean little on a loaded machine.
@@ -47,7 +49,7 @@ const PHASES: readonly Phase[] = ['lookup', 'rotation', 'exchange'];
 interface Variant { name: string; root: string; pragmas: string[] }
 
 const USAGE = `node bench/storage-operations.ts [--sizes 10000,1000000] [--ops 2000] [--rounds 3] [--in-flight 32]
-     [--rotations-per-grant 1] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]`;
+     [--rotations-per-grant 1] [--refresh-order issue|random] [--dir DIR] [--no-split] [--variant NAME=ROOT[;PRAGMA...]]... [--help]`;
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,1000000' },
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'in-flight': { type: 'string', default: '32' },
     'rotations-per-grant': { type: 'string', default: '1' },
+    'refresh-order': { type: 'string', default: 'issue' },
     dir: { type: 'string' },
     'no-split': { type: 'boolean', default: false },
     variant: { type: 'string', multiple: true, default: [] },
@@ -70,6 +73,8 @@ const ops = Number(values.ops);
 const rounds = Number(values.rounds);
 const inFlight = Number(values['in-flight']);
 const rotationsPerGrant = Number(values['rotations-per-grant']);
+const refreshOrder = values['refresh-order'];
+if (refreshOrder !== 'issue' && refreshOrder !== 'random') throw new Error(`--refresh-order: expected issue or random, got ${refreshOrder}`);
 const split = !values['no-split'];
 const dir = resolve(values.dir ?? join('/tmp', `storage-operations-${process.pid}`));
 const keepSeeds = values.dir !== undefined;
@@ -195,6 +200,13 @@ async function runOnce(variant: Variant, seed: Seed, file: string) {
   const storage: Storage = createSqliteStorage(file);
   const now = Math.floor(Date.now() / 1000);
   const refreshDigests = seed.refreshTokens.map((value) => codec.digestOf(value, 'grt')!);
+  // A new shuffle for every run: rounds interleave variants and sizes, so no variant keeps one lucky order.
+  if (refreshOrder === 'random') {
+    for (let i = refreshDigests.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [refreshDigests[i], refreshDigests[j]] = [refreshDigests[j]!, refreshDigests[i]!];
+    }
+  }
   const found = new Map<string, { grant: GrantRecord; scope: string[]; tokenId: string }>();
   const newPair = (grantId: string, clientId: string, scope: string[]): TokenRecord[] => (['access', 'refresh'] as const).map((kind) => ({
     tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: kind === 'access' ? randomUUIDv7() : randomUUID(), kind, grantId, clientId, scope,

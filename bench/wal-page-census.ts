@@ -6,7 +6,10 @@
  * type from SQLite's `dbstat` table. Each distinct page is one frame of the commit (a WAL write system
  * call, and the checkpoint's copy of it later): the measure of what a schema change saves.
  *
- *   node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32]
+ * The rotated grants are the seed's pool's first ones, neighbours in the order they were made (`--refresh-order
+ * issue`, the default), or drawn from it at random (`random`, as the HTTP benchmark's scale group presents them).
+ *
+ *   node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32] [--refresh-order issue|random]
  */
 import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes, randomUUID, randomUUIDv7 } from 'node:crypto';
@@ -16,8 +19,11 @@ import { parseArgs } from 'node:util';
 import { THIS_CHECKOUT, checkoutCodec, checkoutStorage } from './checkout.ts';
 import type { Storage, TokenRecord, TokenWithGrant } from '../packages/authorization-server/src/storage/storage.ts';
 
-const { values } = parseArgs({ options: { seed: { type: 'string' }, root: { type: 'string' }, batch: { type: 'string', default: '32' } } });
-if (!values.seed) throw new Error('usage: node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32]');
+const { values } = parseArgs({
+  options: { seed: { type: 'string' }, root: { type: 'string' }, batch: { type: 'string', default: '32' }, 'refresh-order': { type: 'string', default: 'issue' } },
+});
+if (!values.seed) throw new Error('usage: node bench/wal-page-census.ts --seed DIR/seed-0-10000.sqlite [--root CHECKOUT] [--batch 32] [--refresh-order issue|random]');
+if (values['refresh-order'] !== 'issue' && values['refresh-order'] !== 'random') throw new Error('--refresh-order: expected issue or random');
 const root = resolve(values.root ?? THIS_CHECKOUT);
 const batch = Number(values.batch);
 const pool = JSON.parse(readFileSync(`${values.seed}.pool.json`, 'utf8')) as { key: string; refreshTokens: string[] };
@@ -31,7 +37,10 @@ const codec = createOpaqueTokenCodec(Buffer.from(pool.key, 'base64url'));
 const storage: Storage = createSqliteStorage(file, { checkpointIntervalMilliseconds: 86_400_000 });
 const now = Math.floor(Date.now() / 1000);
 const found: [string, TokenWithGrant][] = [];
-for (const value of pool.refreshTokens.slice(0, 2 * batch)) {
+const chosen = values['refresh-order'] === 'issue'
+  ? pool.refreshTokens.slice(0, 2 * batch)
+  : pool.refreshTokens.map((value) => ({ value, key: Math.random() })).sort((a, b) => a.key - b.key).slice(0, 2 * batch).map(({ value }) => value);
+for (const value of chosen) {
   const digest = codec.digestOf(value, 'grt')!;
   found.push([digest, (await storage.tokens.findByDigest(digest))!]);
 }
@@ -58,7 +67,7 @@ const names = new Map<number, string>();
 for (const row of probe.prepare('SELECT name, pagetype, pageno FROM dbstat').all()) names.set(Number(row.pageno), `${String(row.name)} ${String(row.pagetype)}`);
 const counts = new Map<string, number>();
 for (const page of pages) counts.set(names.get(page) ?? '(free)', (counts.get(names.get(page) ?? '(free)') ?? 0) + 1);
-console.log(`${pages.size} pages written for ${batch} rotations in one commit (${root})`);
+console.log(`${pages.size} pages written for ${batch} rotations in one commit (${root}, ${values['refresh-order']} order)`);
 for (const [name, count] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${String(count).padStart(5)}  ${name}`);
 probe.close();
 await storage.close();
