@@ -51,7 +51,7 @@ import { ServerProcess } from './server-process.ts';
 import type { Role, RoleArguments } from './servers.ts';
 import { UNSTEADY_SPREAD, unsteadyReferences } from './steadiness.ts';
 import { inTurns, type Turns } from './turns.ts';
-import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, type Endpoints, type TokenPair } from './workloads.ts';
+import { codeExchange, floorPost, gatehouseFlow, introspection, oidcFlow, passwordLogins, refreshRotation, shuffled, type Endpoints, type TokenPair } from './workloads.ts';
 
 const GROUPS = ['floors', 'oidc-provider', 'gatehouse-sqlite', 'scale', 'gatehouse-postgres', 'oidc-provider-postgres'] as const;
 type Group = (typeof GROUPS)[number];
@@ -332,15 +332,6 @@ async function tokenPhases(server: ServerProcess, endpoints: Endpoints, codes: C
   await run(server, () => (refresh = refreshRotation(endpoints, refreshPool)), phase, databaseCpu, () => {
     refreshPool = refresh!.pending();
   });
-}
-
-/** Shuffles `items` in place (Fisher–Yates) and returns them. */
-function shuffled<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }
 
 type Code = { code: string; verifier: string };

@@ -40,6 +40,7 @@ import { DatabaseSync, StatementSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from './median.ts';
+import { shuffled } from './workloads.ts';
 import { checkoutCodec, checkoutSeeder, checkoutStorage, THIS_CHECKOUT } from './checkout.ts';
 import type { GrantRecord, Storage, TokenRecord } from '../packages/authorization-server/src/storage/storage.ts';
 
@@ -201,12 +202,7 @@ async function runOnce(variant: Variant, seed: Seed, file: string) {
   const now = Math.floor(Date.now() / 1000);
   const refreshDigests = seed.refreshTokens.map((value) => codec.digestOf(value, 'grt')!);
   // A new shuffle for every run: rounds interleave variants and sizes, so no variant keeps one lucky order.
-  if (refreshOrder === 'random') {
-    for (let i = refreshDigests.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [refreshDigests[i], refreshDigests[j]] = [refreshDigests[j]!, refreshDigests[i]!];
-    }
-  }
+  if (refreshOrder === 'random') shuffled(refreshDigests);
   const found = new Map<string, { grant: GrantRecord; scope: string[]; tokenId: string }>();
   const newPair = (grantId: string, clientId: string, scope: string[]): TokenRecord[] => (['access', 'refresh'] as const).map((kind) => ({
     tokenDigest: codec.mint(kind === 'access' ? 'gat' : 'grt').digest, tokenId: kind === 'access' ? randomUUIDv7() : randomUUID(), kind, grantId, clientId, scope,

@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import { THIS_CHECKOUT, checkoutCodec, checkoutStorage } from './checkout.ts';
+import { shuffled } from './workloads.ts';
 import type { Storage, TokenRecord, TokenWithGrant } from '../packages/authorization-server/src/storage/storage.ts';
 
 const { values } = parseArgs({
@@ -39,7 +40,7 @@ const now = Math.floor(Date.now() / 1000);
 const found: [string, TokenWithGrant][] = [];
 const chosen = values['refresh-order'] === 'issue'
   ? pool.refreshTokens.slice(0, 2 * batch)
-  : pool.refreshTokens.map((value) => ({ value, key: Math.random() })).sort((a, b) => a.key - b.key).slice(0, 2 * batch).map(({ value }) => value);
+  : shuffled([...pool.refreshTokens]).slice(0, 2 * batch);
 for (const value of chosen) {
   const digest = codec.digestOf(value, 'grt')!;
   found.push([digest, (await storage.tokens.findByDigest(digest))!]);

@@ -74,6 +74,18 @@ export function codeExchange(endpoints: Endpoints, codes: { code: string; verifi
 }
 
 /**
+ * Shuffles `items` in place (Fisher–Yates) and returns them: a refresh pool in random order (the scale group,
+ * `--refresh-order random`).
+ */
+export function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+/**
  * Refresh rotation, each refresh token presented once. The pool is a queue of the grants' current
  * refresh tokens; a rotation's new refresh token goes to the back, so a grant is refreshed again only
  * after every other grant of the pool (never two requests for one grant in flight).
