@@ -28,6 +28,7 @@ import { tryFlowPage, tryFlowResultPage } from '../pages/portal-try-flow-pages.t
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { challengeOf } from '../grants/pkce.ts';
+import { derivedKey } from '../tokens/derived-key.ts';
 import { authorizationServerMetadata } from './metadata.ts';
 import { developer, ownClient, page, type SignedInDeveloper } from './portal.ts';
 
@@ -36,7 +37,8 @@ export const TRY_FLOW_LIFETIME_SECONDS = 600;
 
 type Body = Record<string, unknown>;
 
-const trialKey = (context: ServerContext) => createHmac('sha256', context.options.tokenHmacKey).update('gatehouse portal flow trial').digest();
+/** The key of trial states and their PKCE verifiers, for this purpose only (derived-key.ts: HKDF, never the token HMAC key itself). */
+const trialKey = (context: ServerContext) => derivedKey(context.options.tokenHmacKey, 'gatehouse portal flow trial');
 
 function stateMac(context: ServerContext, parts: string[]): string {
   return createHmac('sha256', trialKey(context)).update(parts.join('\n')).digest('base64url');
