@@ -177,14 +177,17 @@ describe('the language switch (GET /language)', () => {
 
   it('never redirects off the site: anything but a same-origin path goes to / (and the choice still counts)', async () => {
     for (const returnTo of ['//evil.example/', '/\\evil.example', 'https://evil.example/', 'http:evil.example', 'javascript:alert(1)',
-      '/\tevil', ' /account', 'evil.example', '/%0d%0aSet-Cookie:x=y', '']) {
+      '/\tevil', ' /account', 'evil.example', '/%0d%0aSet-Cookie:x=y', '', '/.//evil.example/phish', '/account/..//evil.example',
+      '/a/..//evil.example', '/%2e//evil.example', '/%2E%2E//evil.example', '/./%2F/evil.example']) {
       const answer = await fetch(`${server.url}/language?locale=de&return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual' });
       assert.equal(answer.status, 303, returnTo);
       const location = answer.headers.get('location')!;
       assert.ok(location === '/' || (location.startsWith('/') && !location.startsWith('//') && !location.includes('\\') && !/[\r\n]/.test(location)), `${returnTo} → ${location}`);
       assert.equal(new URL(location, server.url).origin, server.url, `${returnTo} stays on the site`);
     }
-    for (const returnTo of ['//evil.example/', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/\tevil']) {
+    for (const returnTo of ['//evil.example/', '/\\evil.example', 'https://evil.example/', 'javascript:alert(1)', '/\tevil',
+      // Dot segments the URL parser removes, leaving a network-path reference ("//host").
+      '/.//evil.example/phish', '/account/..//evil.example', '/a/..//evil.example', '/%2e//evil.example']) {
       const answer = await fetch(`${server.url}/language?locale=de&return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual' });
       assert.equal(answer.headers.get('location'), '/', returnTo);
     }

@@ -34,6 +34,9 @@ export function safeReturnPath(value: unknown): string {
     return '/';
   }
   if (url.origin !== PLACEHOLDER_ORIGIN) return '/';
+  // The parser removes dot segments ("/.//host", "/a/..//host", "/%2e//host" become "//host"), so the path it
+  // gives back is checked again: a Location that starts with "//" leaves the site (RFC 3986 §4.2, RFC 9700 §4.11).
+  if (/^\/[/\\]/.test(url.pathname)) return '/';
   return `${url.pathname}${url.search}`;
 }
 
