@@ -9,11 +9,14 @@
  * themselves are served unchanged.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
+import { authenticator } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
+import { hashPassword } from '../../packages/authorization-server/src/users/password.ts';
 import { authorizeUrl, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { chromiumSkipReason, launchChromium, logIn } from './chromium.ts';
 
@@ -61,7 +64,9 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
     server = await startTestServer();
     browser = await launchChromium();
     await server.storage.consoleAdministrators.grant(seed.users.alice.id, server.clock.nowSeconds());
-    await server.storage.clients.update(seed.confidentialClient.id, { initiationUri: 'https://ledgerly.example/start', settingsUri: 'https://ledgerly.example/settings' });
+    // A long home page address: the marketplace shows it whole, and it must wrap at 390 px.
+    await server.storage.clients.update(seed.confidentialClient.id, { initiationUri: 'https://ledgerly.example/start', settingsUri: 'https://ledgerly.example/settings',
+      clientUri: 'https://ledgerly-sync-with-a-long-hostname.example/a/very/long/path/that/has/to/wrap/somewhere' });
     await registerClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds(), requireApproval: true },
       { clientName: 'Pending Books', clientType: 'confidential', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'] }, {}, { actor: 'user:x', ownerUserId: seed.developer.id });
     await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read vendors:read' });
@@ -139,6 +144,51 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
     await page.getByRole('button', { name: /^Disconnect Ledgerly Sync from/ }).first().click();
     await page.waitForLoadState();
     await assertAccessible(page, 'disconnect confirmation');
+  });
+
+  it('the two-step verification pages (security, enrolment, a refused first code, recovery codes, the second sign-in step with refused codes) have no violations', async () => {
+    const userId = randomUUID();
+    const user = { email: `a11y-${userId}@example.com`, password: 'a long enough password 1' };
+    const now = server.clock.nowSeconds();
+    await server.storage.directory.createUser({ userId, email: user.email, name: 'Tove Totp', locale: null, createdAt: now, updatedAt: now });
+    await server.storage.users.setPasswordHash(userId, await hashPassword(user.password));
+    const codeNow = (secret: string) => authenticator.clone({ epoch: server.clock.nowSeconds() * 1000 }).generate(secret);
+    const page = await newPage();
+    await page.goto(`${server.url}/account/security`);
+    await logIn(page, user);
+    await assertAccessible(page, 'security page');
+    await page.getByRole('button', { name: 'Set up' }).click();
+    await page.waitForLoadState();
+    await assertAccessible(page, 'enrolment (its otpauth: link wraps)');
+    const secret = (await page.locator('#totp-secret').innerText()).replaceAll(' ', '');
+    await page.locator('#code').fill(codeNow(secret) === '000000' ? '111111' : '000000');
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.waitForLoadState();
+    assert.equal(await page.locator('#code').getAttribute('aria-invalid'), 'true');
+    await assertAccessible(page, 'enrolment with a refused code');
+    await page.locator('#code').fill(codeNow(secret));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.waitForLoadState();
+    await assertAccessible(page, 'recovery codes');
+    server.clock.advanceSeconds(30); // the confirming code's step is used
+
+    const second = await newPage();
+    await second.goto(`${server.url}/account/security`);
+    await logIn(second, user);
+    assert.equal(new URL(second.url()).pathname, '/login/second-factor');
+    await assertAccessible(second, 'second sign-in step');
+    await second.locator('#code').fill(codeNow(secret) === '000000' ? '111111' : '000000');
+    await second.getByRole('button', { name: 'Continue' }).click();
+    await second.waitForLoadState();
+    assert.equal(await second.locator('#code').getAttribute('aria-invalid'), 'true');
+    await assertAccessible(second, 'second sign-in step with a refused code');
+    await second.getByText('Use a recovery code instead').click();
+    await second.locator('#recovery_code').fill('aaaaa-bbbbb');
+    await second.getByRole('button', { name: 'Continue' }).click();
+    await second.waitForLoadState();
+    assert.equal(await second.locator('#recovery_code').getAttribute('aria-invalid'), 'true');
+    assert.ok(await second.locator('#recovery_code').isVisible(), 'the refused recovery code is shown unfolded');
+    await assertAccessible(second, 'second sign-in step with a refused recovery code');
   });
 
   it('the console pages (review queue, clients, grants, audit log, confirmation) have no violations', async () => {

@@ -75,6 +75,8 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`invitations and
     const response = await setPassword(browser, json.url, 'short-pass1');
     assert.equal(response.status, 400);
     assert.match(response.text, /id="password-error"[^>]*>Use at least 12 characters/);
+    // WCAG 1.3.1 / 3.3.1: the field names its error and says it was refused.
+    assert.match(response.text, /<input id="password"[^>]* aria-describedby="password-error" aria-invalid="true">/);
     assert.equal(inputValue(response.text, 'password'), 'short-pass1', 'the field keeps what was typed');
     assert.equal(await passwordHashOf(user.id), null, 'no password was set');
     assert.equal((await browser.get(json.url)).status, 200, 'the link still works');
@@ -91,7 +93,9 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`invitations and
     assert.match(email.text, /cannot be your e-mail address/);
     const mismatch = await setPassword(new Browser(), json.url, NEW_PASSWORD, `${NEW_PASSWORD}!`);
     assert.equal(mismatch.status, 400);
-    assert.match(mismatch.text, /id="password-confirmation-error"[^>]*>The two passwords differ/);
+    assert.match(mismatch.text, /id="password_confirmation-error"[^>]*>The two passwords differ/);
+    assert.match(mismatch.text, /<input id="password_confirmation"[^>]* aria-describedby="password_confirmation-error" aria-invalid="true">/);
+    assert.doesNotMatch(mismatch.text, /<input id="password"[^>]* aria-invalid/, 'only the refused field is marked');
     assert.equal(await passwordHashOf(user.id), null);
   });
 

@@ -116,7 +116,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     const current = codeNow(user.secret);
     const wrong = await codeStep(browser, { code: current === '123456' ? '654321' : '123456' });
     assert.equal(wrong.status, 401);
-    assert.match(wrong.text, /That code is not valid/);
+    assert.match(wrong.text, /id="code-error"[^>]*>That code is not valid/);
+    // WCAG 1.3.1 / 3.3.1: the code field names its error; a text field (the stylesheet's size, axe's target-size).
+    assert.match(wrong.text, /<input id="code" name="code" type="text"[^>]* aria-describedby="code-error" aria-invalid="true">/);
+    assert.doesNotMatch(wrong.text, /<details open>/, 'the recovery code stays folded');
     assert.equal(await isSignedIn(browser), false);
   });
 
@@ -145,7 +148,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     await passwordStep(second, user.email);
     const reused = await codeStep(second, { recovery_code: user.recoveryCodes[0]! });
     assert.equal(reused.status, 401);
-    assert.match(reused.text, /already used/);
+    assert.match(reused.text, /id="recovery_code-error"[^>]*>[^<]*already used/);
+    assert.match(reused.text, /<details open>/, 'the refused recovery code is shown, unfolded');
+    assert.match(reused.text, /<input id="recovery_code"[^>]* aria-describedby="recovery_code-error" aria-invalid="true">/);
+    assert.doesNotMatch(reused.text, /<input id="code"[^>]* aria-invalid/);
     assert.equal(await isSignedIn(second), false);
     assert.equal(await server.storage.localAccounts.countRecoveryCodes(user.userId), 9);
   });
@@ -198,6 +204,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.match(page.text, /Two-step verification is <strong>on<\/strong>/);
     const wrong = await browser.post(`${server.url}/account/security/disable`, { _csrf: inputValue(page.text, '_csrf')!, code: '12345' });
     assert.equal(wrong.status, 400);
+    assert.match(wrong.text, /<input id="code"[^>]* aria-describedby="code-error" aria-invalid="true">\s*<p class="field-error" id="code-error">/);
     assert.ok((await server.storage.localAccounts.findSecondFactor(user.userId))?.confirmedAt);
     server.clock.advanceSeconds(30);
     const off = await browser.post(`${server.url}/account/security/disable`, { _csrf: inputValue(wrong.text, '_csrf')!, code: codeNow(user.secret) });

@@ -180,6 +180,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
 
   let recoveryCodes: string[] | undefined;
   let error: string | undefined;
+  let refusedField: 'code' | 'recovery_code' = 'code';
   if (pending.step === 'enrol') {
     recoveryCodes = await confirmEnrolment(context, user.userId, text(request, 'code'));
     if (!recoveryCodes) error = tr(reply).t('local.codeMismatchKey');
@@ -191,6 +192,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
     const used = await localAccounts.useRecoveryCode(user.userId, recoveryCodeDigest(recoveryCodeKey(context.options.tokenHmacKey), user.userId, typed), now)
       || await localAccounts.useRecoveryCode(user.userId, legacyRecoveryCodeDigest(typed), now);
     if (!used) error = tr(reply).t('local.recoveryInvalid');
+    refusedField = 'recovery_code';
   } else {
     const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
     if (outcome === 'replayed') error = tr(reply).t('local.codeReplayed');
@@ -210,7 +212,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
       page(reply, 401, enrolmentView(context, reply, user, existing.secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory'), error }));
       return;
     }
-    page(reply, 401, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error }));
+    page(reply, 401, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), fieldError: { field: refusedField, message: error } }));
     return;
   }
   // Single use: of two concurrent completions only one starts a session.
@@ -234,7 +236,7 @@ async function signedIn(context: ServerContext, request: FastifyRequest, reply: 
   return session;
 }
 
-async function showSecurity(context: ServerContext, reply: FastifyReply, user: UserRecord, status: number, message: { notice?: string; error?: string } = {}): Promise<void> {
+async function showSecurity(context: ServerContext, reply: FastifyReply, user: UserRecord, status: number, message: { notice?: string; error?: string; codeError?: string } = {}): Promise<void> {
   const factor = await context.storage.localAccounts.findSecondFactor(user.userId);
   const csrfToken = reply.generateCsrf();
   page(reply, status, securityPage({
@@ -285,7 +287,7 @@ export async function disableSecondFactorEndpoint(context: ServerContext, reques
   }
   const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
   if (outcome !== 'ok') {
-    return showSecurity(context, reply, user, 400, { error: outcome === 'replayed' ? tr(reply).t('local.codeReplayedShort') : tr(reply).t('local.codeInvalidShort') });
+    return showSecurity(context, reply, user, 400, { codeError: outcome === 'replayed' ? tr(reply).t('local.codeReplayedShort') : tr(reply).t('local.codeInvalidShort') });
   }
   await context.storage.localAccounts.removeSecondFactor(user.userId);
   await context.storage.audit.record({ type: 'user.second_factor_removed', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });

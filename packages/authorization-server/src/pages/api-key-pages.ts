@@ -8,6 +8,7 @@
  * users (companies by name, scopes in words; a key by its name and display prefix).
  */
 import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
+import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import type { AccountFrame } from './account-pages.ts';
@@ -98,11 +99,8 @@ export function newApiKeyPage(model: AccountFrame & { subjects: SubjectChoice[];
     const key = FIELD_ERRORS[code];
     return key ? t.t(key) : code;
   };
-  const fieldError = (field: string) => (message(field) ? html`<p class="field-error" id="${field}-error">${message(field)!}</p>` : '');
-  const described = (field: string, hint = true) => {
-    const ids = [hint ? `${field}-hint` : '', errors[field] ? `${field}-error` : ''].filter(Boolean).join(' ');
-    return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[field] ? html` aria-invalid="true"` : ''}`;
-  };
+  const fieldError = (field: string) => messageBelow(field, message(field));
+  const described = (field: string, hint = true) => fieldDescription(field, message(field), hint);
   const labels: Record<string, string> = { name: t.t('apiKeys.name'), subject: t.t('apiKeys.subject'), expiration: t.t('apiKeys.expiration'), scopes: t.t('apiKeys.scopes') };
   const anchors: Record<string, string> = { scopes: 'scopes-fieldset' };
   const entries = Object.keys(errors);

@@ -142,6 +142,8 @@ button.danger { background: #a3160b; border-color: #a3160b; color: #fff; }
 button.copy { padding: 4px 10px; font-size: var(--step--1); }
 .copyable { display: inline-flex; flex-wrap: wrap; gap: 8px; align-items: center; max-width: 100%; }
 .copyable code { word-break: break-all; }
+/* A long URL (an otpauth: link, a client's home page) wraps rather than widening the page at 390 px. */
+main a { overflow-wrap: anywhere; }
 code.secret-value { font-size: var(--step-0); font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; letter-spacing: .04em; background: #fff; padding: 4px 6px; border-radius: 4px; }
 dl.details { display: grid; grid-template-columns: max-content 1fr; gap: 6px 14px; margin: 0 0 12px; }
 dl.details dt { font-weight: 600; }

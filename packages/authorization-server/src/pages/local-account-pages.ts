@@ -5,10 +5,9 @@
  * keep what was typed.
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
+import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout, type SignedInHeader } from './layout.ts';
-
-const fieldError = (message: string | undefined, id: string) => (message ? html`<p class="error" role="alert" id="${id}">${message}</p>` : '');
 
 export interface SetPasswordPageModel {
   brandName: string;
@@ -33,11 +32,11 @@ export function setPasswordPage(model: SetPasswordPageModel): string {
   <input type="hidden" name="token" value="${model.token}">
   <input type="hidden" name="email" value="${model.email}" autocomplete="username">
   <label for="password">${t.t('local.newPassword')}</label>
-  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" value="${model.password ?? ''}">
-  ${fieldError(model.passwordError, 'password-error')}
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" value="${model.password ?? ''}"${fieldDescription('password', model.passwordError, false)}>
+  ${fieldError('password', model.passwordError)}
   <label for="password_confirmation">${t.t('local.repeatPassword')}</label>
-  <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required value="${model.confirmation ?? ''}">
-  ${fieldError(model.confirmationError, 'password-confirmation-error')}
+  <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required value="${model.confirmation ?? ''}"${fieldDescription('password_confirmation', model.confirmationError, false)}>
+  ${fieldError('password_confirmation', model.confirmationError)}
   <div class="actions"><button class="primary" type="submit">${t.t('local.setPassword')}</button></div>
 </form>`, undefined, t);
 }
@@ -74,7 +73,10 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 export interface SecondFactorPageModel {
   brandName: string;
   csrfToken: string;
+  /** A message for the whole step (too many attempts). */
   error?: string;
+  /** The refused code, below its field: the authenticator's (`code`) or a recovery code (`recovery_code`, shown open). */
+  fieldError?: { field: 'code' | 'recovery_code'; message: string };
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
 }
@@ -82,15 +84,18 @@ export interface SecondFactorPageModel {
 /** The second sign-in step: a code from the authenticator app, or a recovery code. */
 export function secondFactorPage(model: SecondFactorPageModel): string {
   const t = model.t ?? ENGLISH;
+  const refused = (field: 'code' | 'recovery_code') => (model.fieldError?.field === field ? model.fieldError.message : undefined);
   return layout(model.brandName, t.t('local.secondFactorTitle'), html`<h1>${t.t('local.secondFactorTitle')}</h1>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/login/second-factor">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <label for="code">${t.t('local.authenticatorCode')}</label>
-  <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8">
-  <details><summary>${t.t('local.useRecoveryCode')}</summary>
+  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8"${fieldDescription('code', refused('code'), false)}>
+  ${fieldError('code', refused('code'))}
+  <details${refused('recovery_code') ? html` open` : ''}><summary>${t.t('local.useRecoveryCode')}</summary>
     <label for="recovery_code">${t.t('local.recoveryCode')}</label>
-    <input id="recovery_code" name="recovery_code" autocomplete="off" maxlength="20">
+    <input id="recovery_code" name="recovery_code" type="text" autocomplete="off" maxlength="20"${fieldDescription('recovery_code', refused('recovery_code'), false)}>
+    ${fieldError('recovery_code', refused('recovery_code'))}
   </details>
   <div class="actions"><button class="primary" type="submit">${t.t('local.continue')}</button></div>
 </form>`, undefined, t);
@@ -115,14 +120,14 @@ export function enrolmentPage(model: EnrolmentPageModel): string {
   const t = model.t ?? ENGLISH;
   return layout(model.brandName, t.t('local.enrolTitle'), html`<h1>${t.t('local.enrolTitle')}</h1>
 ${model.reason ? html`<p>${model.reason}</p>` : ''}
-${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <p>${t.t('local.enrolIntro')}</p>
 <p><a href="${model.otpauthUri}">${model.otpauthUri}</a></p>
 <p>${t.t('local.key')} <code id="totp-secret">${model.groupedSecret}</code></p>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <label for="code">${t.t('local.typeCodeShown')}</label>
-  <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required>
+  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required${fieldDescription('code', model.error, false)}>
+  ${fieldError('code', model.error)}
   <div class="actions"><button class="primary" type="submit">${t.t('local.turnOn')}</button></div>
 </form>`, model.signedIn, t);
 }
@@ -142,6 +147,8 @@ export interface SecurityPageModel {
   recoveryCodesLeft: number;
   notice?: string;
   error?: string;
+  /** The refused code of the form that turns the second step off, below its field. */
+  codeError?: string;
   signedIn: SignedInHeader;
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
@@ -154,7 +161,8 @@ export function securityPage(model: SecurityPageModel): string {
 <form method="post" action="/account/security/disable">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <label for="code">${t.t('local.turnOffLabel')}</label>
-  <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required>
+  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required${fieldDescription('code', model.codeError, false)}>
+  ${fieldError('code', model.codeError)}
   <div class="actions"><button type="submit">${t.t('local.turnOff')}</button></div>
 </form>`
     : html`<p>${t.html('local.securityOff')}</p>

@@ -6,6 +6,7 @@
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
+import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
@@ -93,17 +94,9 @@ ${model.clients.length === 0 ? html`<p>${t.t('portal.noClients')}</p>` : html`<u
 <p><a class="button" href="/portal/clients/new">${t.t('portal.registerClient')}</a></p>`);
 }
 
-/** The message of a refused field, right below it; its id is what the field's `aria-describedby` names. */
-function fieldError(name: string, errors: FieldErrors): SafeHtml {
-  const message = errors[name];
-  return message ? html`<p class="field-error" id="${name}-error">${message}</p>` : html``;
-}
-
-/** `aria-describedby` (the hint and, when refused, the error) and `aria-invalid` of a field. */
-function described(name: string, errors: FieldErrors, hasHint = true): SafeHtml {
-  const ids = [hasHint ? `${name}-hint` : '', errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
-  return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[name] ? html` aria-invalid="true"` : ''}`;
-}
+/** The message of a refused field, right below it, and the attributes that name it (field-errors.ts). */
+const fieldError = (name: string, errors: FieldErrors): SafeHtml => messageBelow(name, errors[name]);
+const described = (name: string, errors: FieldErrors, hasHint = true): SafeHtml => fieldDescription(name, errors[name], hasHint);
 
 function field(label: string, name: string, value: string, hint: string, errors: FieldErrors, type = 'url'): SafeHtml {
   return html`<label for="${name}">${label}</label>

@@ -5,6 +5,7 @@
  */
 import { ENGLISH } from '../i18n/i18n.ts';
 import type { PartnerTeamMemberView, PartnerTeamRole } from '../storage/storage.ts';
+import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html } from './html.ts';
 import { portalFrame, type FieldErrors, type PortalFrame } from './portal-pages.ts';
 
@@ -25,11 +26,8 @@ export function teamPage(model: PortalFrame & {
   const errors = model.errors ?? {};
   const entries = Object.entries(errors).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
   const labels: Record<string, string> = { name: t.t('team.name'), email: t.t('team.email'), role: t.t('team.role') };
-  const described = (name: string, hint: boolean) => {
-    const ids = [hint ? `${name}-hint` : '', errors[name] ? `${name}-error` : ''].filter(Boolean).join(' ');
-    return html`${ids ? html` aria-describedby="${ids}"` : ''}${errors[name] ? html` aria-invalid="true"` : ''}`;
-  };
-  const fieldError = (name: string) => (errors[name] ? html`<p class="field-error" id="${name}-error">${errors[name]}</p>` : html``);
+  const described = (name: string, hint: boolean) => fieldDescription(name, errors[name], hint);
+  const fieldError = (name: string) => messageBelow(name, errors[name]);
   return portalFrame(model, t.t('team.title'), html`<h1>${t.t('team.heading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${t.t('portal.correctFields')}</strong></p>
