@@ -9,6 +9,8 @@ import { authorize, basic, Browser, inputValue, postForm, seed, startTestServer,
 import { hashPassword } from '../users/password.ts';
 
 const REDIRECT_URI = 'http://localhost:8080/callback';
+/** A registered redirect URI with its own query, which the response is added to (RFC 6749 §3.1.2). */
+const QUERY_REDIRECT_URI = 'https://fjord.example/cb?tenant=acme&flag';
 
 async function signIn(server: TestServer, user: { email: string; password: string }): Promise<Browser> {
   const browser = new Browser();
@@ -22,7 +24,7 @@ async function register(server: TestServer, browser: Browser): Promise<{ clientI
   const form = await browser.get(`${server.url}/portal/clients/new`);
   const body = new FormData();
   for (const [name, value] of Object.entries({ _csrf: inputValue(form.text, '_csrf')!, client_name: 'Fjord Books', token_endpoint_auth_method: 'client_secret_basic',
-    redirect_uris: `${REDIRECT_URI}\nhttps://fjord.example/cb`, scope: 'users:read' })) body.append(name, value);
+    redirect_uris: `${REDIRECT_URI}\nhttps://fjord.example/cb\n${QUERY_REDIRECT_URI}`, scope: 'users:read' })) body.append(name, value);
   const created = await browser.request(`${server.url}/portal/clients`, { method: 'POST', body });
   const page = await browser.get(`${server.url}${created.location}`);
   return { clientId: created.location!.split('/').at(-1)!, secret: /<code id="client_secret"[^>]*>([A-Za-z0-9_-]{43})</.exec(page.text)![1]!, csrf: inputValue(page.text, '_csrf')!, page: page.text };
@@ -108,6 +110,35 @@ describe('portal: try the flow (issue 13)', () => {
       assert.equal(refused.status, 400, callback);
       assert.match(refused.text, why);
       assert.doesNotMatch(refused.text, /code_verifier=/, 'no verifier for a refused address');
+      // The address stays in its field with the reason below it, to be fixed and sent again.
+      assert.equal(decoded(/<textarea id="callback_url"[^>]*>([^<]*)<\/textarea>/.exec(refused.text)?.[1] ?? ''), callback, 'the pasted address is kept');
+      assert.match(refused.text, /<textarea id="callback_url"[^>]* aria-describedby="callback_url-hint callback_url-error" aria-invalid="true">/);
+      assert.match(refused.text, /<p class="field-error" id="callback_url-error">/);
+    }
+    // Fixed and sent again in the same form: the error that came back is shown.
+    const again = await browser.post(`${server.url}/portal/clients/${clientId}/try/result`, { _csrf: csrf, callback_url: denied.href });
+    assert.equal(again.status, 200);
+  });
+
+  it('takes back an address for a registered redirect URI with its own query (the registered parameters, then the response\'s)', async () => {
+    const browser = await signIn(server, seed.developer);
+    const { clientId, secret, csrf } = await register(server, browser);
+    const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: QUERY_REDIRECT_URI });
+    const url = authorizationUrlOn(started.text);
+    assert.equal(url.searchParams.get('redirect_uri'), QUERY_REDIRECT_URI);
+    const redirect = await followAsUser(server, url);
+    assert.ok(redirect.href.startsWith(`${QUERY_REDIRECT_URI}&code=`), redirect.href);
+    const result = await browser.post(`${server.url}/portal/clients/${clientId}/try/result`, { _csrf: csrf, callback_url: redirect.href });
+    assert.equal(result.status, 200, result.text.slice(0, 2000));
+    const verifier = /code_verifier=([A-Za-z0-9_-]{43})/.exec(result.text)?.[1];
+    const exchanged = await postForm(`${server.url}/oauth/token`,
+      { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: QUERY_REDIRECT_URI, code_verifier: verifier! }, { authorization: basic(clientId, secret) });
+    assert.equal(exchanged.status, 200, exchanged.text);
+    // The same path with another query, or without the registered one, is none of the client's redirect URIs.
+    for (const other of [redirect.href.replace('tenant=acme', 'tenant=other'), redirect.href.replace('tenant=acme&flag&', '')]) {
+      const refused = await browser.post(`${server.url}/portal/clients/${clientId}/try/result`, { _csrf: csrf, callback_url: other });
+      assert.equal(refused.status, 400, other);
+      assert.doesNotMatch(refused.text, /code_verifier=/);
     }
   });
 

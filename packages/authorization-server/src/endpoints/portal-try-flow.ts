@@ -22,6 +22,7 @@
  * Both CSRF- and Origin-checked (routes.ts); a client of another team is a 404 (portal.ts `ownClient`).
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { tryFlowPage, tryFlowResultPage } from '../pages/portal-try-flow-pages.ts';
@@ -34,6 +35,7 @@ import { developer, ownClient, page, type SignedInDeveloper } from './portal.ts'
 
 /** How long a trial's state (and so its verifier) can be used. */
 export const TRY_FLOW_LIFETIME_SECONDS = 600;
+const LIFETIME_MINUTES = TRY_FLOW_LIFETIME_SECONDS / 60;
 
 type Body = Record<string, unknown>;
 
@@ -46,6 +48,23 @@ function stateMac(context: ServerContext, parts: string[]): string {
 
 /** The PKCE verifier of a state (RFC 7636 §4.1: 43 characters of base64url, 256 bits). */
 const verifierOf = (context: ServerContext, state: string) => createHmac('sha256', trialKey(context)).update(`verifier\n${state}`).digest('base64url');
+
+/** What the authorization server adds to a redirect URI's query (RFC 6749 §4.1.2, §4.1.2.1; RFC 9207 §2). */
+const RESPONSE_PARAMETERS = new Set(['code', 'state', 'iss', 'error', 'error_description', 'error_uri']);
+
+/**
+ * The registered redirect URI a pasted address was sent to: the same scheme, host and path, and, once the
+ * response's parameters are taken out, the registered query's parameters in their order (RFC 6749 §3.1.2:
+ * a registered query is kept and the response is added to it). Undefined when it is none of them.
+ */
+function registeredRedirectUri(client: ClientRecord, landed: URL): string | undefined {
+  const ownParameters = [...landed.searchParams].filter(([name]) => !RESPONSE_PARAMETERS.has(name));
+  return client.redirectUris.find((uri) => {
+    const registered = URL.parse(uri);
+    return registered !== null && registered.protocol === landed.protocol && registered.host === landed.host && registered.pathname === landed.pathname
+      && isDeepStrictEqual([...registered.searchParams], ownParameters);
+  });
+}
 
 /** A state made for this developer, client and redirect URI, still valid at `now`. */
 function stateIsOurs(context: ServerContext, state: string, userId: string, clientId: string, redirectUri: string, now: number): boolean {
@@ -80,7 +99,7 @@ export async function portalTryFlow(context: ServerContext, request: FastifyRequ
     response_type: 'code', client_id: client.clientId, redirect_uri: redirectUri, scope: client.scopes.join(' '), state,
     code_challenge: challengeOf(verifierOf(context, state)), code_challenge_method: 'S256',
   }).toString();
-  page(reply, 200, tryFlowPage({ ...signedIn.frame, client, redirectUri, authorizationUrl: url.toString(), lifetimeMinutes: TRY_FLOW_LIFETIME_SECONDS / 60 }));
+  page(reply, 200, tryFlowPage({ ...signedIn.frame, client, redirectUri, authorizationUrl: url.toString(), lifetimeMinutes: LIFETIME_MINUTES }));
 }
 
 /** POST /portal/clients/:client_id/try/result */
@@ -90,15 +109,15 @@ export async function portalTryFlowResult(context: ServerContext, request: Fasti
   const { signedIn, client } = found;
   const t = signedIn.frame.t!;
   const pasted = typeof (request.body as Body | undefined)?.callback_url === 'string' ? ((request.body as Body).callback_url as string).trim() : '';
-  const refuse = (message: string) => page(reply, 400, tryFlowResultPage({ ...signedIn.frame, client, pasted, problem: message }));
+  // A refused address comes back in its field, with the reason below it (it may only need a fix).
+  const refuse = (message: string) => page(reply, 400, tryFlowResultPage({ ...signedIn.frame, client, pasted, problem: message, lifetimeMinutes: LIFETIME_MINUTES }));
   let url: URL;
   try {
     url = new URL(pasted);
   } catch {
     return refuse(t.t('tryFlow.notAnAddress'));
   }
-  // The address must be one of this client's redirect URIs (its query carries the response; RFC 6749 §4.1.2).
-  const redirectUri = client.redirectUris.find((uri) => `${url.origin}${url.pathname}` === uri || `${url.protocol}//${url.host}${url.pathname}` === uri);
+  const redirectUri = registeredRedirectUri(client, url);
   if (!redirectUri) return refuse(t.t('tryFlow.notRedirectUri'));
   const state = url.searchParams.get('state') ?? '';
   if (!stateIsOurs(context, state, signedIn.user.userId, client.clientId, redirectUri, context.clock.nowSeconds())) return refuse(t.t('tryFlow.stateUnknown'));
@@ -107,14 +126,14 @@ export async function portalTryFlowResult(context: ServerContext, request: Fasti
   if (issuer !== null && issuer !== context.options.issuer) return refuse(t.t('tryFlow.wrongIssuer', { iss: issuer }));
   const error = url.searchParams.get('error');
   if (error !== null) {
-    page(reply, 200, tryFlowResultPage({ ...signedIn.frame, client, pasted, error, errorDescription: url.searchParams.get('error_description') ?? undefined, state }));
+    page(reply, 200, tryFlowResultPage({ ...signedIn.frame, client, pasted, lifetimeMinutes: LIFETIME_MINUTES, error, errorDescription: url.searchParams.get('error_description') ?? undefined, state }));
     return;
   }
   const code = url.searchParams.get('code');
   if (!code) return refuse(t.t('tryFlow.noCode'));
   const metadata = authorizationServerMetadata(context) as Record<string, string>;
   page(reply, 200, tryFlowResultPage({
-    ...signedIn.frame, client, pasted, code, state, issuerChecked: issuer !== null,
+    ...signedIn.frame, client, pasted, lifetimeMinutes: LIFETIME_MINUTES, code, state, issuerChecked: issuer !== null,
     exchange: { tokenEndpoint: metadata.token_endpoint!, redirectUri, codeVerifier: verifierOf(context, state) },
   }));
 }

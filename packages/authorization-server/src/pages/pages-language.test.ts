@@ -187,10 +187,10 @@ const pages: Record<string, string> = {
     members: [{ teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' }] }),
   teamRemove: removeMemberConfirmationPage({ ...frame, self: false, member: { teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' } }),
   tryFlow: tryFlowPage({ ...frame, client: portalClient, redirectUri: 'https://kvist.example/cb', authorizationUrl: 'https://kvist.example/oauth/authorize?x=1', lifetimeMinutes: 10 }),
-  tryFlowCode: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'https://kvist.example/cb?code=x', code: 'abc', state: 's', issuerChecked: true,
+  tryFlowCode: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'https://kvist.example/cb?code=x', lifetimeMinutes: 10, code: 'abc', state: 's', issuerChecked: true,
     exchange: { tokenEndpoint: 'https://kvist.example/oauth/token', redirectUri: 'https://kvist.example/cb', codeVerifier: 'v' } }),
-  tryFlowError: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', error: 'access_denied', errorDescription: 'nej', state: 's' }),
-  tryFlowRefused: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', problem: t.t('tryFlow.stateUnknown') }),
+  tryFlowError: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', lifetimeMinutes: 10, error: 'access_denied', errorDescription: 'nej', state: 's' }),
+  tryFlowRefused: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'x', lifetimeMinutes: 10, problem: t.t('tryFlow.stateUnknown') }),
   teamRemoveSelf: removeMemberConfirmationPage({ ...frame, self: true, member: { teamId: 't', userId: 'u1', role: 'owner', addedAt: at, name: 'Ylva', email: 'ylva@kvist.example' } }),
 };
 

@@ -5,6 +5,7 @@
  */
 import { ENGLISH } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
+import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { portalFrame, type PortalFrame } from './portal-pages.ts';
 
@@ -34,18 +35,24 @@ export function tryFlowPage(model: PortalFrame & { client: ClientRecord; redirec
     <p><a class="button primary" href="${model.authorizationUrl}" target="_blank" rel="noopener noreferrer">${t.t('tryFlow.open')}</a></p>
     <details><summary>${t.t('tryFlow.showUrl')}</summary><p class="copyable"><code>${model.authorizationUrl}</code></p></details></li>
   <li><p>${t.t('tryFlow.step2', { redirectUri: model.redirectUri })}</p></li>
-  <li><form method="post" action="/portal/clients/${client.clientId}/try/result">
-    <input type="hidden" name="_csrf" value="${model.csrfToken}">
-    <label for="callback_url">${t.t('tryFlow.pasteLabel')}</label>
-    <textarea id="callback_url" name="callback_url" rows="3" required aria-describedby="callback_url-hint"></textarea>
-    <div class="muted" id="callback_url-hint">${t.t('tryFlow.pasteHint', { minutes: model.lifetimeMinutes })}</div>
-    <div class="actions"><button class="primary" type="submit">${t.t('tryFlow.show')}</button></div>
-  </form></li>
+  <li>${pasteForm(model)}</li>
 </ol>`);
 }
 
+/** The form that takes back the address the browser landed on; a refused address stays in it, its reason below. */
+function pasteForm(model: PortalFrame & { client: ClientRecord; lifetimeMinutes: number; pasted?: string; problem?: string | undefined }): SafeHtml {
+  const t = model.t ?? ENGLISH;
+  return html`<form method="post" action="/portal/clients/${model.client.clientId}/try/result">
+    <input type="hidden" name="_csrf" value="${model.csrfToken}">
+    <label for="callback_url">${t.t('tryFlow.pasteLabel')}</label>
+    <textarea id="callback_url" name="callback_url" rows="3" required${fieldDescription('callback_url', model.problem)}>${model.pasted ?? ''}</textarea>
+    ${fieldError('callback_url', model.problem)}<div class="muted" id="callback_url-hint">${t.t('tryFlow.pasteHint', { minutes: model.lifetimeMinutes })}</div>
+    <div class="actions"><button class="primary" type="submit">${t.t('tryFlow.show')}</button></div>
+  </form>`;
+}
+
 export function tryFlowResultPage(model: PortalFrame & {
-  client: ClientRecord; pasted: string; problem?: string; error?: string; errorDescription?: string | undefined; code?: string; state?: string; issuerChecked?: boolean;
+  client: ClientRecord; pasted: string; problem?: string; lifetimeMinutes: number; error?: string; errorDescription?: string | undefined; code?: string; state?: string; issuerChecked?: boolean;
   exchange?: { tokenEndpoint: string; redirectUri: string; codeVerifier: string };
 }): string {
   const t = model.t ?? ENGLISH;
@@ -58,7 +65,7 @@ export function tryFlowResultPage(model: PortalFrame & {
     : '';
   return portalFrame(model, t.t('tryFlow.resultTitle', { client: client.clientName }), html`<h1>${t.t('tryFlow.resultHeading')}</h1>
 <p><a href="/portal/clients/${client.clientId}">${client.clientName}</a></p>
-${model.problem ? html`<p class="error" role="alert">${model.problem}</p>
+${model.problem ? html`${pasteForm(model)}
 <p><a href="/portal/clients/${client.clientId}#try">${t.t('tryFlow.again')}</a></p>` : ''}
 ${model.error ? html`<div class="error" role="alert"><p>${t.t('tryFlow.errorCameBack')}</p>
 <dl class="details"><dt><code>error</code></dt><dd><code>${model.error}</code></dd>${model.errorDescription ? html`<dt><code>error_description</code></dt><dd>${model.errorDescription}</dd>` : ''}<dt><code>state</code></dt><dd>${t.t('tryFlow.stateMatches')}</dd></dl></div>
