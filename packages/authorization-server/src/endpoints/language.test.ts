@@ -243,6 +243,23 @@ describe('the console and the password-reset e-mail', () => {
     assert.ok(page.text.includes(`<h1>${escaped(translator('fr').t('console.reviewQueue'))}</h1>`));
   });
 
+  it('shows the console\'s dates in the page\'s language, the exact moment in <time datetime> (grants, audit log)', async () => {
+    await server.storage.consoleAdministrators.grant(alice.id, server.clock.nowSeconds());
+    await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read' }); // a grant to list
+    const browser = await signedIn(server);
+    for (const path of [`/admin/grants?client=${seed.confidentialClient.id}`, '/admin/audit']) {
+      const page = await browser.request(`${server.url}${path}`, { headers: { 'accept-language': 'de' } });
+      assert.equal(page.status, 200, path);
+      const times = [...page.text.matchAll(/<time datetime="([^"]+)">([^<]+)<\/time>/g)];
+      assert.ok(times.length > 0, `${path} shows dates`);
+      for (const [, iso, shown] of times) {
+        assert.match(iso!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+        assert.equal(shown, escaped(translator('de').dateTime(Date.parse(iso!) / 1000)), path);
+      }
+      assert.doesNotMatch(page.text, /<td>\d{4}-\d{2}-\d{2}T/, `${path}: no raw ISO timestamp in a cell`);
+    }
+  });
+
   it('writes the password-reset e-mail in the account\'s own language, the page in the browser\'s', async () => {
     const bob = seed.users.bob;
     await server.storage.directory.updateUser(bob.id, { locale: 'de-DE' }, server.clock.nowSeconds());

@@ -167,12 +167,15 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 ${model.grants === undefined ? html`<p class="muted">${t.t('console.searchByOne')}</p>` : model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : grantTable(model, model.grants)}`);
 }
 
+/** An ISO 8601 moment as `<time>`: the exact value in `datetime`, the text in the page's language (`t.dateTime`, UTC). */
+const timeOf = (t: Translator, iso: string): SafeHtml => html`<time datetime="${iso}">${t.dateTime(Date.parse(iso) / 1000)}</time>`;
+
 /** Active grants with a revoke button each (confirmed on the next page). */
 export function grantTable(model: ConsoleFrame, grants: GrantView[]): SafeHtml {
   const t = tOf(model);
   return html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.activeGrants')}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.app')}</th><th scope="col">${t.t('console.company')}</th><th scope="col">${t.t('console.connectedBy')}</th><th scope="col">${t.t('console.scopes')}</th><th scope="col">${t.t('console.since')}</th><th scope="col">${t.t('console.actionHeading')}</th></tr></thead>
-<tbody>${grants.map((grant) => html`<tr><td>${grant.clientName}</td><td>${grant.subjectName}</td><td>${grant.userName}</td><td>${grant.scopes.join(', ')}</td><td>${grant.createdAt}</td>
+<tbody>${grants.map((grant) => html`<tr><td>${grant.clientName}</td><td>${grant.subjectName}</td><td>${grant.userName}</td><td>${grant.scopes.join(', ')}</td><td>${timeOf(t, grant.createdAt)}</td>
 <td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.revokeLabel', { client: grant.clientName, subject: grant.subjectName })}">${t.t('console.revokeEllipsis')}</button></form></td></tr>`)}</tbody></table></div>`;
 }
 
@@ -212,7 +215,7 @@ export function auditLogPage(model: ConsoleFrame & { type: string; client: strin
 <p>${t.t('console.exportThese')} <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=csv">CSV</a> · <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=jsonl">JSON Lines</a></p>
 ${model.rows.length === 0 ? html`<p>${t.t('console.noEvents')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.auditEvents')}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.when')}</th><th scope="col">${t.t('console.type')}</th><th scope="col">${t.t('console.actor')}</th><th scope="col">${t.t('console.client')}</th><th scope="col">${t.t('console.details')}</th></tr></thead>
-<tbody>${model.rows.map((row) => html`<tr><td>${row.at}</td><td>${row.type}</td><td>${row.actor}</td><td><code>${row.clientId}</code></td><td><code>${row.details}</code></td></tr>`)}</tbody></table></div>`}
+<tbody>${model.rows.map((row) => html`<tr><td>${timeOf(t, row.at)}</td><td>${row.type}</td><td>${row.actor}</td><td><code>${row.clientId}</code></td><td><code>${row.details}</code></td></tr>`)}</tbody></table></div>`}
 ${model.olderUrl ? html`<p><a href="${model.olderUrl}">${t.t('console.olderEvents')}</a></p>` : ''}`);
 }
 
