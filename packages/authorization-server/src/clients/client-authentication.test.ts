@@ -161,6 +161,16 @@ describe('presentedClientId: what the rate limit counts a request against, befor
     assert.equal(presentedClientId('Bearer abc', { client_id: 'x' }), undefined, 'another scheme');
   });
 
+  it('takes one or more spaces after the scheme, in any case (RFC 7235 §2.1: auth-scheme 1*SP token68)', () => {
+    const header = basic('spaced-client', 'secret');
+    const token68 = header.slice('Basic '.length);
+    for (const variant of [`Basic  ${token68}`, `Basic    ${token68}`, `basic ${token68}`, `BASIC  ${token68}`]) {
+      assert.equal(presentedClientId(variant, {}), 'spaced-client', variant);
+    }
+    assert.equal(presentedClientId(`Basic${token68}`, {}), undefined, 'no space');
+    assert.equal(presentedClientId(`Basic \t${token68}`, {}), undefined, 'a tab is not SP');
+  });
+
   it('form-decodes each part (RFC 6749 §2.3.1, Appendix B): "+" is a space, %XX an octet, plain values as they are; a bad escape is malformed', () => {
     assert.equal(presentedClientId(basic('a+b%2Dc', 's', false), {}), 'a b-c');
     assert.equal(presentedClientId(basic('plain-id_1', 's', false), {}), 'plain-id_1');

@@ -38,7 +38,7 @@ export async function authenticateClient(
     // SPEC decision 1 (the seeds forbid client_secret_post, a deliberate departure from OAuth 2.1).
     throw new OAuthError('invalid_client', authorizationHeader
       ? 'use exactly one client authentication method: HTTP Basic, without client_secret in the body'
-      : 'client_secret in the request body is not supported; authenticate with HTTP Basic (client_secret_basic)');
+      : 'client_secret in the request body is not supported: a confidential client authenticates with HTTP Basic (client_secret_basic), a public client sends only client_id');
   }
 
   if (authorizationHeader !== undefined) {
@@ -125,7 +125,8 @@ function parseBasicCredentials(header: string): { clientId: string; clientSecret
   }
 }
 
-const BASIC = /^Basic ([A-Za-z0-9+/]+=*)$/i;
+// RFC 7235 §2.1: credentials = auth-scheme [ 1*SP token68 ] (one or more spaces); the scheme is case-insensitive (§2.1).
+const BASIC = /^Basic +([A-Za-z0-9+/]+=*)$/i;
 
 /** application/x-www-form-urlencoded decoding of one value; values without `%` or `+` (UUIDs, base64url secrets) are returned as they are. */
 function formDecode(value: string): string {

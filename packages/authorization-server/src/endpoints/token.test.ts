@@ -130,6 +130,11 @@ describe('POST /oauth/token', () => {
       await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic('00000000-0000-4000-8000-000000000000', 'x') }), /authentication failed/);
     });
 
+    it('refuses client_secret in the body with advice for either kind of client', async () => {
+      await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x', client_id: seed.publicClient.id, client_secret: 'abc' }),
+        /a confidential client authenticates with HTTP Basic \(client_secret_basic\), a public client sends only client_id/);
+    });
+
     it('refuses a public client sending a secret', async () => {
       await expectInvalidClient(await token({ grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(seed.publicClient.id, 'anything') }), /public client/);
     });
@@ -150,7 +155,9 @@ describe('POST /oauth/token', () => {
       // The client_id (a UUID) contains "-", which some clients percent-encode as %2D and others send raw.
       assert.match(client.id, /-/);
       const encodedAll = `Basic ${Buffer.from(`${client.id.replace(/-/g, '%2D')}:${client.secret.replace(/-/g, '%2D').replace(/_/g, '%5F')}`).toString('base64')}`;
-      for (const authorization of [basic(client.id, client.secret, false), basic(client.id, client.secret, true), encodedAll]) {
+      // RFC 7235 §2.1: one or more spaces after the scheme, the scheme in any case.
+      const spaced = basic(client.id, client.secret).replace(/^Basic /, 'basic   ');
+      for (const authorization of [basic(client.id, client.secret, false), basic(client.id, client.secret, true), encodedAll, spaced]) {
         const { code, codeVerifier } = await freshCode();
         assert.equal((await exchange(code, codeVerifier, { authorization })).status, 200);
       }
