@@ -403,6 +403,8 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifec
       }, { authorization: confidentialAuth() });
       assert.equal(exchange.status, 400);
       assert.equal(exchange.json.error, 'invalid_grant');
+      // It was never redeemed: it answers as an unknown code, not as a replay (README "Consent and codes").
+      assert.equal(exchange.json.error_description, 'authorization code is invalid or expired');
       assert.equal(exchange.json.access_token, undefined);
     } finally {
       await server.close();

@@ -65,6 +65,9 @@ export const authorizationCodeGrant: GrantHandler = {
      * referrer) must not be able to disconnect the user.
      */
     const refuseReplay = async (usedCode: AuthorizationCodeRecord, grantId: string | null): Promise<never> => {
+      // A code with no grant was never redeemed: the directory voided it (its user, company or membership went,
+      // storage.ts DirectoryStore). It answers as an unknown code does, and there is nothing to revoke.
+      if (grantId === null) throw new OAuthError('invalid_grant', INVALID_CODE);
       // Issue 15 §5: the audit event and the partner's grant.revoked webhook commit with the revocation.
       if (grantId !== null && provesClient(client.clientType, usedCode, redirectUri, codeVerifier)) {
         await storage.grants.revoke(grantId, now, 'authorization_code_replayed', grantRevocationEffects(context.options.brand.urnNamespace, now, 'authorization_code_replayed', {
