@@ -194,8 +194,21 @@ describe('a SQLite database that stays locked past busy_timeout (issue 11 item 3
     const holder = new DatabaseSync(path);
     try {
       holder.exec('BEGIN IMMEDIATE');
-      const refused = await postForm(`${server.url}/oauth/revoke`, { token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      const started = performance.now();
+      const revocation = postForm(`${server.url}/oauth/revoke`, { token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      const secondRevocation = postForm(`${server.url}/oauth/revoke`, { token: tokens.refresh_token }, { authorization: confidentialAuth() });
+      // While the writes wait for the lock, the event loop is free: liveness and metadata answer at once.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const path of ['/health', '/.well-known/oauth-authorization-server']) {
+        const asked = performance.now();
+        assert.equal((await fetch(`${server.url}${path}`)).status, 200, path);
+        assert.ok(performance.now() - asked < 1_000, `${path} took ${Math.round(performance.now() - asked)} ms while the lock was held`);
+      }
+      const refused = await revocation;
       assert.equal(refused.status, 503);
+      // Each write waits its own lock timeout (5 s), side by side, not one after the other.
+      assert.equal((await secondRevocation).status, 503);
+      assert.ok(performance.now() - started < 9_000, `two waits took ${Math.round(performance.now() - started)} ms`);
       assert.equal(refused.json.error, 'temporarily_unavailable');
       assert.match(refused.headers.get('retry-after') ?? '', /^\d+$/);
       assert.equal(refused.headers.get('cache-control'), 'no-store');

@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import { failSqliteStatements } from '../../testing/sqlite-faults.ts';
 import type { ClientRecord, GrantRecord, Storage, TokenRecord } from '../storage.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
+import { createGroupCommit } from './group-commit.ts';
 import { createSqliteStorage } from './sqlite-storage.ts';
 
 const NOW = 1_800_000_000;
@@ -296,6 +297,64 @@ describe('SQLite group commit (issue 12)', () => {
         db.close();
       }
     });
+  });
+
+  it('waits for another connection\'s write lock without blocking the thread: timers and reads run meanwhile, and the write lands once the lock is released', async () => {
+    await withStorage(async (storage, path) => {
+      const known = clientRecord();
+      await storage.clients.create(known);
+      const holder = new DatabaseSync(path);
+      try {
+        holder.exec('BEGIN IMMEDIATE');
+        const client = clientRecord();
+        const written = storage.clients.create(client);
+        let settledEarly = false;
+        written.then(() => (settledEarly = true), () => (settledEarly = true));
+        // The event loop is free: a 20 ms timer fires on time, and a read answers, while the write waits.
+        const timerStarted = performance.now();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.ok(performance.now() - timerStarted < 1_000, `a 20 ms timer took ${Math.round(performance.now() - timerStarted)} ms: the thread was blocked`);
+        assert.deepEqual(await storage.clients.find(known.clientId), known, 'reads are served');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(settledEarly, false, 'the write waits for the lock');
+        assert.equal(clientVisible(path, client.clientId), false);
+        holder.exec('COMMIT');
+        await written;
+        assert.equal(clientVisible(path, client.clientId), true, 'written once, after the lock was released');
+        assert.equal(holder.prepare('SELECT count(*) AS n FROM clients WHERE client_id = ?').get(client.clientId)?.n, 1);
+      } finally {
+        if (holder.isTransaction) holder.exec('ROLLBACK');
+        holder.close();
+      }
+    });
+  });
+
+  it('fails an operation with StorageUnavailableError once the lock timeout has passed, writing nothing, and the thread stays free while it waits', async () => {
+    const path = databaseFile();
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; CREATE TABLE t (x INTEGER)');
+    const holder = new DatabaseSync(path);
+    const group = createGroupCommit(db, { lockTimeoutMilliseconds: 300 });
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      const started = performance.now();
+      const attempt = group.settled(async () => group.write(() => db.prepare('INSERT INTO t VALUES (1)').run()));
+      // A timer of 50 ms fires within the wait (a blocked thread would run it only after the 300 ms).
+      const timer = await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - started), 50));
+      assert.ok(timer < 250, `a 50 ms timer fired after ${Math.round(timer)} ms`);
+      await assert.rejects(attempt, (error: unknown) => error instanceof StorageUnavailableError && /database is locked/.test(error.message));
+      assert.ok(performance.now() - started >= 300, 'it waited for the timeout');
+      holder.exec('ROLLBACK');
+      assert.equal(holder.prepare('SELECT count(*) AS n FROM t').get()?.n, 0, 'nothing was written');
+      assert.equal(db.isTransaction, false, 'no transaction left open');
+      // The next operation takes the lock as usual.
+      await group.settled(async () => group.write(() => db.prepare('INSERT INTO t VALUES (2)').run()));
+      assert.deepEqual(holder.prepare('SELECT x FROM t').all().map((row) => row.x), [2]);
+    } finally {
+      if (holder.isTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      db.close();
+    }
   });
 
   it('does not make a read wait when no batch is open', async () => {

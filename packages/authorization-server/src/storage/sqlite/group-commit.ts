@@ -18,7 +18,15 @@
  * SQLITE_IOERR) rolls the batch back and rejects every member with StorageUnavailableError (503); so does
  * an error after which SQLite rolled the whole transaction back by itself. The next write opens a fresh
  * batch. A batch holds the database's write lock for one turn only: other processes (the `gatehouse` CLI)
- * wait on `busy_timeout` as before.
+ * wait for it as before.
+ *
+ * While another process holds the write lock, an operation that has written nothing yet waits for it
+ * without blocking the thread: its first write finds the lock taken (one `BEGIN IMMEDIATE` attempt,
+ * write-lock.ts), the operation is abandoned before it changed anything, and `settled` runs it again a few
+ * milliseconds later on a timer, until the lock timeout (5 s), after which it fails with
+ * StorageUnavailableError (503, SPEC decision 18). Meanwhile the event loop serves every request that needs
+ * no write lock (reads, `/health`, metadata). An operation that already wrote in an earlier turn cannot be
+ * run again; it waits for the lock where it is, blocking, as every write did before.
  *
  * Reads share a transaction too: outside a batch, the reads of one turn run in one read transaction (a
  * deferred `BEGIN`), ended at the turn's end or when a write opens a batch. A commit by another process
@@ -28,8 +36,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DatabaseSync } from 'node:sqlite';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
-import { beginImmediate } from './write-lock.ts';
+import { beginImmediate, isSqliteBusy } from './write-lock.ts';
 
 /** One open transaction shared by the writes of one turn; `committed` settles when its COMMIT has run. */
 interface Batch {
@@ -59,8 +68,19 @@ export interface GroupCommit {
   commitNow(): void;
 }
 
-/** The batches the running storage operation touched: followed across its awaits. */
-const touchedBatches = new AsyncLocalStorage<Batch[]>();
+/** The running storage operation, followed across its awaits: the batches it touched, and whether it has written. */
+interface Operation {
+  readonly touched: Batch[];
+  wrote: boolean;
+}
+const runningOperation = new AsyncLocalStorage<Operation>();
+
+/**
+ * An operation's first write found another connection holding the write lock: nothing of the operation was
+ * written, and `settled` runs it again after a pause. A StorageUnavailableError, so that past the lock
+ * timeout it is answered as one (503).
+ */
+class WriteLockTakenError extends StorageUnavailableError {}
 
 /** Every group commit of this process with an open batch. */
 const openGroups = new Set<GroupCommit>();
@@ -84,9 +104,12 @@ export interface GroupCommitOptions {
    * not flush by itself (`synchronous=NORMAL`). Without it a batch is done when its COMMIT returns.
    */
   flush?(): Promise<void>;
+  /** How long an operation waits for another connection's write lock before it fails (503), milliseconds; default 5000. */
+  lockTimeoutMilliseconds?: number;
 }
 
 export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions = {}): GroupCommit {
+  const lockTimeoutMilliseconds = options.lockTimeoutMilliseconds ?? 5_000;
   let batch: Batch | undefined;
   /** The last batch whose COMMIT ran and whose flush has not completed: its rows are visible, not yet durable. */
   let unflushed: Batch | undefined;
@@ -104,7 +127,7 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
   const rollbackTo = db.prepare('ROLLBACK TO operation');
 
   const record = (current: Batch) => {
-    const touched = touchedBatches.getStore();
+    const touched = runningOperation.getStore()?.touched;
     if (touched && !touched.includes(current)) touched.push(current);
   };
 
@@ -152,8 +175,16 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       // A COMMIT and its ROLLBACK that both failed may have left a transaction open: start clean.
       if (db.isTransaction) db.exec('ROLLBACK');
       options.beforeBatch?.();
-      // By the clock, not SQLite's busy handler alone: signals (SIGPROF under --cpu-prof) cut its sleeps short.
-      beginImmediate(db);
+      // By the clock, not SQLite's busy handler: signals (SIGPROF under --cpu-prof) cut its sleeps short.
+      // An operation that has written nothing yet does not wait here: `settled` runs it again on a timer.
+      const operation = runningOperation.getStore();
+      const mayRunAgain = operation !== undefined && !operation.wrote;
+      try {
+        beginImmediate(db, { wait: !mayRunAgain, timeoutMilliseconds: lockTimeoutMilliseconds });
+      } catch (error) {
+        if (mayRunAgain && isSqliteBusy(error)) throw new WriteLockTakenError(error);
+        throw error;
+      }
       let resolve!: () => void;
       let reject!: (error: StorageUnavailableError) => void;
       const committed = new Promise<void>((onResolve, onReject) => {
@@ -167,6 +198,8 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       scheduledCommit = setImmediate(group.commitNow);
     }
     record(batch);
+    const operation = runningOperation.getStore();
+    if (operation) operation.wrote = true;
     return batch;
   };
 
@@ -231,10 +264,22 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       return (batch ?? unflushed)?.committed ?? resolved;
     },
     async settled(operation) {
-      const touched: Batch[] = [];
-      const result = await touchedBatches.run(touched, operation);
-      for (const current of touched) await current.committed;
-      return result;
+      let deadline: number | undefined;
+      for (;;) {
+        const running: Operation = { touched: [], wrote: false };
+        try {
+          const result = await runningOperation.run(running, operation);
+          for (const current of running.touched) await current.committed;
+          return result;
+        } catch (error) {
+          if (!(error instanceof WriteLockTakenError)) throw error;
+          // Another connection holds the write lock, and nothing of this operation was written: try again
+          // shortly (2–6 ms, jittered so that waiting operations do not retry in step), the thread free meanwhile.
+          deadline ??= Date.now() + lockTimeoutMilliseconds;
+          if (Date.now() >= deadline) throw error;
+          await sleep(2 + Math.floor(Math.random() * 5));
+        }
+      }
     },
     commitNow() {
       endReadTransaction();

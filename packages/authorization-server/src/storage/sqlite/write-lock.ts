@@ -7,7 +7,10 @@
  * Measured: with `--cpu-prof` (V8's sampler sends SIGPROF every few hundred µs) a 5 s `busy_timeout` gave
  * up after ~60 ms, and the request failed with 503. `beginImmediate` keeps trying `BEGIN IMMEDIATE`
  * until a deadline by the wall clock, sleeping briefly between attempts with `Atomics.wait` (which resumes
- * its wait after a signal until its own timeout has passed).
+ * its wait after a signal until its own timeout has passed). SQLite's own busy handler is off during the
+ * attempts (`busy_timeout` 0, restored after), so that this loop is the only wait, and so that a caller that
+ * must not block the thread can make one attempt (`wait: false`) and wait elsewhere (group-commit.ts: the
+ * event loop keeps serving while another process holds the lock).
  */
 import type { DatabaseSync } from 'node:sqlite';
 
@@ -17,6 +20,11 @@ const SQLITE_BUSY = 5;
 export interface BeginImmediateOptions {
   /** How long to keep trying, in milliseconds of wall-clock time from the first attempt (default 5000: the storage's busy_timeout). */
   timeoutMilliseconds?: number;
+  /**
+   * false: one attempt, and SQLITE_BUSY at once if another connection holds the lock (the caller waits
+   * without blocking the thread). Default true: retry until the deadline.
+   */
+  wait?: boolean;
   /** The pause between attempts, in milliseconds (default 2–6, jittered so that waiting processes do not retry in step). */
   sleep?(milliseconds: number): void;
   /** The clock, in milliseconds (default `Date.now`); tests replace it. */
@@ -37,22 +45,46 @@ const sleepSync = (milliseconds: number): void => {
 };
 
 /**
+ * Per connection: the SQL that turns SQLite's busy handler off and back on to the connection's own timeout.
+ * Run with `exec` each time: SQLite applies `PRAGMA busy_timeout = N` when the statement is compiled, so a
+ * prepared one run again changes nothing.
+ */
+const busyHandlers = new WeakMap<DatabaseSync, { off: string; on: string }>();
+
+function busyHandlerOf(db: DatabaseSync): { off: string; on: string } {
+  let handler = busyHandlers.get(db);
+  if (!handler) {
+    const timeout = Number((db.prepare('PRAGMA busy_timeout').get() as { timeout?: unknown } | undefined)?.timeout ?? 0);
+    handler = { off: 'PRAGMA busy_timeout = 0', on: `PRAGMA busy_timeout = ${Math.max(0, Math.trunc(timeout))}` };
+    busyHandlers.set(db, handler);
+  }
+  return handler;
+}
+
+/**
  * Runs `BEGIN IMMEDIATE` on `db`; while it fails with SQLITE_BUSY, sleeps a few milliseconds and tries
- * again, until `timeoutMilliseconds` of wall-clock time have passed since the first attempt.
- * @throws the last SQLITE_BUSY error once the deadline has passed (callers translate it: sqlite-unavailable.ts,
- *   503 per SPEC decision 18); any other error at once.
+ * again, until `timeoutMilliseconds` of wall-clock time have passed since the first attempt (with
+ * `wait: false`, one attempt only).
+ * @throws the last SQLITE_BUSY error once the deadline has passed, or at once with `wait: false` (callers
+ *   translate it: sqlite-unavailable.ts, 503 per SPEC decision 18); any other error at once.
  */
 export function beginImmediate(db: DatabaseSync, options: BeginImmediateOptions = {}): void {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? sleepSync;
   const deadline = now() + (options.timeoutMilliseconds ?? 5_000);
-  for (;;) {
-    try {
-      db.exec('BEGIN IMMEDIATE');
-      return;
-    } catch (error) {
-      if (!isSqliteBusy(error) || now() >= deadline) throw error;
+  const busyHandler = busyHandlerOf(db);
+  db.exec(busyHandler.off);
+  try {
+    for (;;) {
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (error) {
+        if (!isSqliteBusy(error) || options.wait === false || now() >= deadline) throw error;
+      }
+      sleep(Math.min(2 + Math.floor(Math.random() * 5), Math.max(1, deadline - now())));
     }
-    sleep(Math.min(2 + Math.floor(Math.random() * 5), Math.max(1, deadline - now())));
+  } finally {
+    db.exec(busyHandler.on);
   }
 }
