@@ -113,7 +113,11 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`invitations and
 
     const hash = await passwordHashOf(alice.id);
     const again = new Browser();
-    assert.equal((await again.get(json.url)).status, 410, 'a used link shows no form');
+    const gone = await again.get(json.url);
+    assert.equal(gone.status, 410, 'a used link shows no form');
+    // A way onward that fits: a new link, or home; not the authorization wording about an app.
+    assert.match(gone.text, /<a href="\/account\/forgot-password">Forgot password\?<\/a>/);
+    assert.doesNotMatch(gone.text, /You were not sent back to the application/);
     const page = await again.get(`${server.url}/account/forgot-password`);
     const replay = await again.post(`${server.url}/account/set-password`, {
       _csrf: inputValue(page.text, '_csrf')!, token: new URL(json.url).searchParams.get('token')!, password: 'another long password', password_confirmation: 'another long password',

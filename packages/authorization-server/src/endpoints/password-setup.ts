@@ -28,7 +28,10 @@ function page(reply: FastifyReply, status: number, body: string): void {
 const tr = (reply: FastifyReply) => requestTranslator(reply.request);
 
 const linkGone = (context: ServerContext, reply: FastifyReply) =>
-  page(reply, 410, errorPage(context.options.brand.name, tr(reply).t('local.linkInvalidTitle'), tr(reply).t('local.linkInvalid'), { t: tr(reply), reference: reply.request.id }));
+  page(reply, 410, errorPage(context.options.brand.name, tr(reply).t('local.linkInvalidTitle'), tr(reply).t('local.linkInvalid'), {
+    t: tr(reply), reference: reply.request.id, hint: null,
+    links: [{ href: '/account/forgot-password', label: tr(reply).t('login.forgot') }, { href: '/', label: tr(reply).t('error.home') }],
+  }));
 
 /** The usable link named by `token` and its user, or undefined (malformed, unknown, used, expired, or its user deleted). */
 async function usableLink(context: ServerContext, token: unknown) {

@@ -165,6 +165,7 @@ describe('/account/sessions (issue 10 §4: the user\'s active sessions, each can
       const asked = await laptop.post(`${fresh.url}/account/sessions/end-others`, { _csrf: inputValue(page.text, '_csrf')! });
       assert.equal(asked.status, 200);
       assert.match(asked.text, /2 other sessions will be signed out/);
+      assert.match(asked.text, /<title>Sign out everywhere else\? · /, 'titled as what it confirms');
       for (const other of others) assert.equal(await signedInAs(fresh, other), alice.name, 'nothing ended before confirming');
       const ended = await laptop.post(`${fresh.url}/account/sessions/end-others`, { _csrf: inputValue(asked.text, '_csrf')!, confirm: 'yes' });
       assert.equal(ended.status, 303);

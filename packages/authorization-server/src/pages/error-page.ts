@@ -15,8 +15,8 @@ export interface ErrorPageOptions {
   detail?: { label: string; value: string };
   /** Ways onward; the first is the main one. Default: the home page. */
   links?: { href: string; label: string }[];
-  /** Replaces the closing line about not being sent back to the application (for portal, console and account forms). */
-  hint?: string;
+  /** Replaces the closing line about not being sent back to the application (for portal, console and account forms); null: no closing line. */
+  hint?: string | null;
   /** The request id (issue 14, http/request-id.ts), shown escaped as a small "Reference: <id>" line for support. */
   reference?: string;
   /** The page's language (issue 13): its frame and fixed words; `title`, `message`, `detail`, `links` and `hint` come translated. English when absent. */
@@ -29,7 +29,7 @@ export function errorPage(brandName: string, title: string, message: string, opt
   return layout(brandName, title, html`<h1>${title}</h1>
 <p class="error" role="alert">${message}</p>
 ${options.detail ? html`<dl class="details refused"><dt>${options.detail.label}</dt><dd><code>${options.detail.value}</code></dd></dl>` : ''}
-<p class="muted">${options.hint ?? t.t('error.notSentBack')}</p>
+${options.hint === null ? '' : html`<p class="muted">${options.hint ?? t.t('error.notSentBack')}</p>`}
 <p class="onward">${links.map((link, index) => html`${index > 0 ? ' · ' : ''}<a href="${link.href}">${link.label}</a>`)}</p>
 ${options.reference ? html`<p class="muted reference">${t.t('error.reference')} <code>${options.reference}</code></p>` : ''}`, undefined, t);
 }

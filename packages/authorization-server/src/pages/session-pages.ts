@@ -71,7 +71,8 @@ export function confirmEndSessionsPage(model: SessionsFrame & { target: SessionV
   const one = 'sessionId' in target;
   const action = one ? `/account/sessions/${target.sessionId}/end` : '/account/sessions/end-others';
   const t = model.t ?? ENGLISH;
-  return layout(model.brandName, t.t('sessions.end'), html`<h1>${one ? t.t('sessions.confirmOneHeading') : `${t.t('sessions.endOthers')}?`}</h1>
+  const heading = one ? t.t('sessions.confirmOneHeading') : `${t.t('sessions.endOthers')}?`;
+  return layout(model.brandName, heading, html`<h1>${heading}</h1>
 <p>${one
     ? t.html('sessions.confirmOne', { device: deviceName(target, t), signedIn: t.dateTime(target.createdAt), lastSeen: t.dateTime(target.lastSeenAt) })
     : t.t('sessions.confirmOthers', { count: target.others })}</p>
