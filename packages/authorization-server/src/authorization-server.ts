@@ -18,7 +18,8 @@ import { installRequestIds, requestIdFor } from './http/request-id.ts';
 import { installSecurityHeaders } from './http/security-headers.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
-import { requestTranslator } from './i18n/request-language.ts';
+import { requestLocale, requestTranslator } from './i18n/request-language.ts';
+import { translator } from './i18n/i18n.ts';
 import { sendStorageUnavailablePage } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
 import { instrumentHttp, instrumentStorage, registerMetricsRoute, trackConnectionPool, trackLastUses } from './operations/metrics.ts';
@@ -124,8 +125,15 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   installFormBodyLimits(app);
   // Issue 11 items 9, 10, 14, 16: duplicate Authorization, multipart, credentials in the URL, no-store.
   installRequestGuards(app);
-  // Issue 11 item 15: 405 with Allow for wrong methods; a 404 that does not repeat the URL.
-  const addMethodNotAllowedRoutes = installMethodNotAllowed(app);
+  // Issue 11 item 15: 405 with Allow for wrong methods; a 404 that does not repeat the URL. A browser gets
+  // them as a page in its language with a way home (a reload of /login after a refused password is a GET).
+  const addMethodNotAllowedRoutes = installMethodNotAllowed(app, (request, status) => {
+    // The language links come back to the home page, not to this address (never echoed: it may carry a token).
+    const t = translator(requestLocale(request), '/');
+    return status === 404
+      ? errorPage(options.brand.name, t.t('error.notFoundTitle'), t.t('error.notFound'), { t, hint: null })
+      : errorPage(options.brand.name, t.t('error.methodNotAllowedTitle'), t.t('error.methodNotAllowed'), { t, hint: null });
+  });
 
   // SPEC decision 17: outside development, refuse anything that did not arrive over TLS.
   if (production) {

@@ -52,6 +52,43 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
     assert.doesNotMatch(text, /secret-marker|nothing-here|client_secret/);
   });
 
+  // What a browser sends when it navigates (a link, a typed address, a reload).
+  const NAVIGATION = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+
+  it('gives a browser that opens a POST-only page (a reload of /login after a refused password) a 405 page in its language with a way home', async () => {
+    for (const path of ['/login', '/oauth/authorize/decision', '/account/sessions/end-others']) {
+      const response = await fetch(`${server.url}${path}?state=echo-marker`, { headers: { ...NAVIGATION, 'accept-language': 'de' } });
+      assert.equal(response.status, 405, path);
+      assert.equal(response.headers.get('allow'), 'POST', path);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+      const text = await response.text();
+      assert.match(text, /<html lang="de">/);
+      assert.match(text, /<h1>Diese Seite kann nicht direkt geöffnet werden<\/h1>/);
+      assert.match(text, /<a href="\/">/, 'a way home');
+      assert.doesNotMatch(text, /echo-marker/);
+    }
+  });
+
+  it('gives a browser a 404 page for an unknown path, without the URL or its query string', async () => {
+    const response = await fetch(`${server.url}/account/nothing-here?token=gat_secret-marker`, { headers: NAVIGATION });
+    assert.equal(response.status, 404);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+    const text = await response.text();
+    assert.match(text, /<h1>Page not found<\/h1>/);
+    assert.match(text, /<a href="\/">Go to the home page<\/a>/);
+    assert.doesNotMatch(text, /secret-marker|nothing-here/);
+  });
+
+  it('keeps the JSON body for everything but a browser\'s navigation (API clients, a POST, Accept: application/json)', async () => {
+    const json = await fetch(`${server.url}/oauth/token`, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 405);
+    assert.equal((await json.json()).error, 'method_not_allowed');
+    const post = await fetch(`${server.url}/nothing-here`, { method: 'POST', headers: NAVIGATION });
+    assert.equal(post.status, 404);
+    assert.equal((await post.json()).error, 'not_found');
+  });
+
   it('keeps serving the methods a path has (HEAD of a GET route included)', async () => {
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
     assert.equal((await fetch(`${server.url}/health`, { method: 'HEAD' })).status, 200);

@@ -2,8 +2,12 @@
  * Wrong methods and unknown paths (issue 11 item 15): a known path called with a method it does not
  * serve answers 405 with `Allow` (RFC 9110 §15.5.6); an unknown path answers 404. Neither body repeats
  * the request URL (Fastify's default 404 did, query string and any token in it included).
+ *
+ * A browser's navigation (GET or HEAD accepting `text/html`: a link followed, an address typed, a page
+ * reloaded after a form, e.g. `/login` after a refused password) gets the same status as an HTML page in
+ * its language with a way onward (`htmlPage`); every other caller gets the JSON body.
  */
-import type { FastifyInstance, HTTPMethods } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 
 /** The methods a path that does not serve them answers 405 to; any other method is a 404. */
 const ANSWERED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -18,7 +22,20 @@ export const METHOD_NOT_ALLOWED_BODY = { error: 'method_not_allowed', error_desc
  * added; call the returned function once they all are: it adds, for each path, a 405 route for the
  * methods it does not serve (answered in `onRequest`, before any body is read).
  */
-export function installMethodNotAllowed(app: FastifyInstance): () => void {
+/** Whether the request is a browser navigating to a page (it accepts HTML), not an API call. */
+function navigates(request: FastifyRequest): boolean {
+  return (request.method === 'GET' || request.method === 'HEAD') && (request.headers.accept ?? '').includes('text/html');
+}
+
+/** The answer to a wrong method (405) or an unknown path (404): a page for a browser, the fixed JSON otherwise. */
+function refuse(request: FastifyRequest, reply: FastifyReply, status: 404 | 405, htmlPage: ((request: FastifyRequest, status: 404 | 405) => string) | undefined): void {
+  reply.code(status).header('cache-control', 'no-store');
+  if (htmlPage && navigates(request)) reply.type('text/html; charset=utf-8').send(htmlPage(request, status));
+  else reply.type('application/json; charset=utf-8').send(status === 404 ? NOT_FOUND_BODY : METHOD_NOT_ALLOWED_BODY);
+}
+
+/** @param htmlPage the page a browser's navigation gets instead of the JSON body (see the top of this file). */
+export function installMethodNotAllowed(app: FastifyInstance, htmlPage?: (request: FastifyRequest, status: 404 | 405) => string): () => void {
   const methodsByPath = new Map<string, Set<string>>();
   let recording = true;
   app.addHook('onRoute', (route) => {
@@ -27,8 +44,8 @@ export function installMethodNotAllowed(app: FastifyInstance): () => void {
     for (const method of [route.method].flat()) methods.add(method);
     methodsByPath.set(route.url, methods);
   });
-  app.setNotFoundHandler((_request, reply) => {
-    reply.code(404).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(NOT_FOUND_BODY);
+  app.setNotFoundHandler((request, reply) => {
+    refuse(request, reply, 404, htmlPage);
   });
   return () => {
     recording = false;
@@ -40,8 +57,9 @@ export function installMethodNotAllowed(app: FastifyInstance): () => void {
       app.route({
         method: missing as HTTPMethods[],
         url,
-        onRequest: async (_request, reply) => {
-          reply.code(405).header('allow', allow).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(METHOD_NOT_ALLOWED_BODY);
+        onRequest: async (request, reply) => {
+          reply.header('allow', allow);
+          refuse(request, reply, 405, htmlPage);
           return reply;
         },
         handler: async () => undefined,

@@ -82,6 +82,10 @@ export const da: Catalogue = {
   'error.formExpiredHint': 'Åbn siden igen, og gentag det, du gjorde.',
   'error.openAgain': 'Åbn siden igen',
   'error.homeShort': 'Forside',
+  'error.notFoundTitle': 'Siden findes ikke',
+  'error.notFound': 'Der er ingen side på denne adresse. Tjek linket, eller start forfra fra forsiden.',
+  'error.methodNotAllowedTitle': 'Siden kan ikke åbnes direkte',
+  'error.methodNotAllowed': 'Denne adresse modtager kun en formular, der er sendt fra en anden side. Start forfra fra forsiden.',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisation} other {virksomhed}} at forbinde',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisation} other {virksomhed}} at forbinde',

@@ -82,6 +82,10 @@ export const de: Catalogue = {
   'error.formExpiredHint': 'Öffnen Sie die Seite erneut und wiederholen Sie Ihre Eingabe.',
   'error.openAgain': 'Seite erneut öffnen',
   'error.homeShort': 'Startseite',
+  'error.notFoundTitle': 'Seite nicht gefunden',
+  'error.notFound': 'Unter dieser Adresse gibt es keine Seite. Prüfen Sie den Link, oder beginnen Sie auf der Startseite neu.',
+  'error.methodNotAllowedTitle': 'Diese Seite kann nicht direkt geöffnet werden',
+  'error.methodNotAllowed': 'Diese Adresse nimmt nur ein Formular entgegen, das von einer anderen Seite gesendet wurde. Beginnen Sie auf der Startseite neu.',
 
   'noSubject.title': 'Keine {subjectType, select, organization {Organisation} other {Firma}} zum Verbinden',
   'noSubject.heading': 'Sie haben keine {subjectType, select, organization {Organisation} other {Firma}} zum Verbinden',

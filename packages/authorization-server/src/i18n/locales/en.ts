@@ -88,6 +88,10 @@ export const en = {
   'error.formExpiredHint': 'Open the page again and repeat what you did.',
   'error.openAgain': 'Open the page again',
   'error.homeShort': 'Home',
+  'error.notFoundTitle': 'Page not found',
+  'error.notFound': 'There is no page at this address. Check the link, or start again from the home page.',
+  'error.methodNotAllowedTitle': 'This page cannot be opened directly',
+  'error.methodNotAllowed': 'This address only takes a form sent from another page. Start again from the home page.',
 
   // no-subject-page.ts
   'noSubject.title': 'No {subjectType, select, organization {organization} other {company}} to connect',

@@ -82,6 +82,10 @@ export const es: Catalogue = {
   'error.formExpiredHint': 'Abre la página de nuevo y repite lo que hiciste.',
   'error.openAgain': 'Abrir la página de nuevo',
   'error.homeShort': 'Inicio',
+  'error.notFoundTitle': 'Página no encontrada',
+  'error.notFound': 'No hay ninguna página en esta dirección. Comprueba el enlace o vuelve a empezar desde la página de inicio.',
+  'error.methodNotAllowedTitle': 'Esta página no se puede abrir directamente',
+  'error.methodNotAllowed': 'Esta dirección solo recibe un formulario enviado desde otra página. Vuelve a empezar desde la página de inicio.',
 
   'noSubject.title': 'No hay ninguna {subjectType, select, organization {organización} other {empresa}} que conectar',
   'noSubject.heading': 'No tienes ninguna {subjectType, select, organization {organización} other {empresa}} que conectar',

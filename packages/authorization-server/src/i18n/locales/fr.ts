@@ -82,6 +82,10 @@ export const fr: Catalogue = {
   'error.formExpiredHint': 'Rouvrez la page et refaites ce que vous avez fait.',
   'error.openAgain': 'Rouvrir la page',
   'error.homeShort': 'Accueil',
+  'error.notFoundTitle': 'Page introuvable',
+  'error.notFound': 'Il n’y a aucune page à cette adresse. Vérifiez le lien ou recommencez depuis la page d’accueil.',
+  'error.methodNotAllowedTitle': 'Cette page ne peut pas être ouverte directement',
+  'error.methodNotAllowed': 'Cette adresse ne reçoit qu’un formulaire envoyé depuis une autre page. Recommencez depuis la page d’accueil.',
 
   'noSubject.title': 'Aucune {subjectType, select, organization {organisation} other {entreprise}} à connecter',
   'noSubject.heading': 'Vous n’avez aucune {subjectType, select, organization {organisation} other {entreprise}} à connecter',

@@ -82,6 +82,10 @@ export const nb: Catalogue = {
   'error.formExpiredHint': 'Åpne siden igjen og gjenta det du gjorde.',
   'error.openAgain': 'Åpne siden igjen',
   'error.homeShort': 'Forside',
+  'error.notFoundTitle': 'Fant ikke siden',
+  'error.notFound': 'Det finnes ingen side på denne adressen. Sjekk lenken, eller begynn på nytt fra forsiden.',
+  'error.methodNotAllowedTitle': 'Siden kan ikke åpnes direkte',
+  'error.methodNotAllowed': 'Denne adressen tar bare imot et skjema som er sendt fra en annen side. Begynn på nytt fra forsiden.',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisasjon} other {selskap}} å koble til',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisasjon} other {selskap}} å koble til',

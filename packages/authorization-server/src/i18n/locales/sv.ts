@@ -82,6 +82,10 @@ export const sv: Catalogue = {
   'error.formExpiredHint': 'Öppna sidan igen och gör om det du gjorde.',
   'error.openAgain': 'Öppna sidan igen',
   'error.homeShort': 'Start',
+  'error.notFoundTitle': 'Sidan finns inte',
+  'error.notFound': 'Det finns ingen sida på den här adressen. Kontrollera länken, eller börja om från startsidan.',
+  'error.methodNotAllowedTitle': 'Sidan kan inte öppnas direkt',
+  'error.methodNotAllowed': 'Den här adressen tar bara emot ett formulär som skickats från en annan sida. Börja om från startsidan.',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisation} other {företag}} att ansluta',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisation} other {företag}} att ansluta',
