@@ -323,6 +323,24 @@ describe('developer portal /portal', () => {
       assert.equal((await introspectWith(secret)).status, 401);
     });
 
+    it('asks for confirmation before a rotation without overlap (the running integration\'s secret stops at once); nothing rotates until confirmed', async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId, secret, csrf } = await registered(browser);
+      const confirmation = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '0' });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, /Rotate the secret of Fjord Books\?/);
+      assert.match(confirmation.text, /The current secret stops working now\./);
+      assert.doesNotMatch(confirmation.text, /disconnect every user|Every connection is revoked/, 'no word of disconnecting: it does not');
+      assert.doesNotMatch(confirmation.text, /name="revoke_grants"/);
+      const introspectWith = (value: string) => postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(clientId, value) });
+      assert.equal((await introspectWith(secret)).status, 200, 'the secret still works until confirmed');
+      assert.equal(secretOn((await browser.get(`${server.url}${clientPath}`)).text), undefined, 'no new secret yet');
+      const rotated = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: inputValue(confirmation.text, '_csrf')!, overlap_seconds: '0', confirm: 'yes' });
+      assert.equal(rotated.status, 303);
+      assert.ok(secretOn((await browser.get(`${server.url}${clientPath}`)).text));
+      assert.equal((await introspectWith(secret)).status, 401);
+    });
+
     it('keeps a deep link to a client page through sign-in', async () => {
       const owner = await signedIn(server);
       const { clientPath } = await registered(owner);
@@ -344,7 +362,7 @@ describe('developer portal /portal', () => {
       await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: second.json.refresh_token }, auth);
       const reused = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token }, auth);
       assert.equal(reused.json.error, 'invalid_grant');
-      await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '0' });
+      await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '0', confirm: 'yes' });
       const grantId = (await server.storage.audit.list({ clientId, types: ['refresh_token.reuse_detected'] }))[0]?.grantId;
       assert.ok(grantId, 'the reuse was detected');
 

@@ -15,7 +15,7 @@
  *
  * Issue 13: the client page lists the credentials with copy buttons, the issuer and every endpoint and
  * ready-to-paste setup; a refused form marks every refused field at once and keeps what was typed;
- * deleting a client, or rotating its secret with "disconnect every user", first shows a confirmation page
+ * deleting a client, or rotating its secret with "disconnect every user" or without an overlap, first shows a confirmation page
  * naming what will happen (POST, then POST with `confirm=yes`); the integration activity lists the
  * client's audit events. Portal pages alone may load a script (`script-src 'self'`: /assets/portal.js).
  */
@@ -229,18 +229,19 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
     const body = (request.body ?? {}) as Body;
     const overlap = typeof body.overlap_seconds === 'string' && /^\d{1,9}$/.test(body.overlap_seconds) ? Number(body.overlap_seconds) : 0;
     const revokeGrants = body.revoke_grants === 'yes';
-    if (revokeGrants && body.confirm !== 'yes') {
+    // Destructive either way: the users' connections end, or the running integration's secret stops at once.
+    if ((revokeGrants || overlap === 0) && body.confirm !== 'yes') {
       const t = signedIn.frame.t!;
-      const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
+      const connections = revokeGrants ? (await context.storage.grants.listActive({ clientId: client.clientId })).length : 0;
       page(reply, 200, portalConfirmationPage({
-        ...signedIn.frame, client, title: t.t('portal.rotateTitle', { client: client.clientName }),
+        ...signedIn.frame, client, title: t.t(revokeGrants ? 'portal.rotateTitle' : 'portal.rotateOnlyTitle', { client: client.clientName }),
         consequences: [
           overlap === 0 ? t.t('portal.rotateStopsNow') : t.t('portal.rotateKeepsWorking', { seconds: overlap }),
-          t.t('portal.rotateRevokes', { count: connections, client: client.clientName }),
+          ...(revokeGrants ? [t.t('portal.rotateRevokes', { count: connections, client: client.clientName })] : []),
           t.t('portal.rotateShownOnce'),
         ],
         action: `/portal/clients/${client.clientId}/secret`, confirmLabel: t.t('portal.rotateConfirm'),
-        hidden: { overlap_seconds: String(overlap), revoke_grants: 'yes' },
+        hidden: { overlap_seconds: String(overlap), ...(revokeGrants ? { revoke_grants: 'yes' } : {}) },
       }));
       return;
     }

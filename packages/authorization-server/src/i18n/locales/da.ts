@@ -518,6 +518,7 @@ export const da: Catalogue = {
   "portal.noSuchClient": "Jeres team har ingen klient med det ID.",
   "portal.logoAgain": "Jeres logo var i orden, men en afvist formular kan ikke beholde en fil: vælg den igen.",
   "portal.rotateTitle": "Udskift hemmeligheden for {client} og afbryd alle brugere?",
+  "portal.rotateOnlyTitle": "Udskift hemmeligheden for {client}?",
   "portal.rotateStopsNow": "Den nuværende hemmelighed holder op med at virke nu.",
   "portal.rotateKeepsWorking": "Den nuværende hemmelighed virker i {seconds, plural, one {# sekund} other {# sekunder}} endnu.",
   "portal.rotateRevokes": "Alle forbindelser tilbagekaldes nu ({count} aktive): hver bruger skal forbinde {client} igen.",

@@ -518,6 +518,7 @@ export const de: Catalogue = {
   "portal.noSuchClient": "Ihr Team hat keinen Client mit dieser ID.",
   "portal.logoAgain": "Ihr Logo war in Ordnung, aber ein abgelehntes Formular kann keine Datei behalten: Wählen Sie sie erneut.",
   "portal.rotateTitle": "Geheimnis von {client} erneuern und alle Benutzer trennen?",
+  "portal.rotateOnlyTitle": "Geheimnis von {client} erneuern?",
   "portal.rotateStopsNow": "Das aktuelle Geheimnis ist ab sofort ungültig.",
   "portal.rotateKeepsWorking": "Das aktuelle Geheimnis bleibt {seconds, plural, one {# Sekunde} other {# Sekunden}} gültig.",
   "portal.rotateRevokes": "Alle Verbindungen werden jetzt widerrufen ({count} aktiv): Jeder Benutzer muss {client} erneut verbinden.",

@@ -531,6 +531,7 @@ export const en = {
   "portal.noSuchClient": "Your team has no client with that ID.",
   "portal.logoAgain": "Your logo was fine, but a refused form cannot keep a file: choose it again.",
   "portal.rotateTitle": "Rotate the secret of {client} and disconnect every user?",
+  "portal.rotateOnlyTitle": "Rotate the secret of {client}?",
   "portal.rotateStopsNow": "The current secret stops working now.",
   "portal.rotateKeepsWorking": "The current secret keeps working for {seconds, plural, one {# second} other {# seconds}}.",
   "portal.rotateRevokes": "Every connection is revoked now ({count} active): each user must connect {client} again.",

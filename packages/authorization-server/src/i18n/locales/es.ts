@@ -518,6 +518,7 @@ export const es: Catalogue = {
   "portal.noSuchClient": "Su equipo no tiene ningún cliente con ese ID.",
   "portal.logoAgain": "Su logotipo era correcto, pero un formulario rechazado no puede conservar un archivo: elíjalo de nuevo.",
   "portal.rotateTitle": "¿Renovar el secreto de {client} y desconectar a todos los usuarios?",
+  "portal.rotateOnlyTitle": "¿Renovar el secreto de {client}?",
   "portal.rotateStopsNow": "El secreto actual deja de funcionar ahora.",
   "portal.rotateKeepsWorking": "El secreto actual sigue funcionando durante {seconds, plural, one {# segundo} other {# segundos}}.",
   "portal.rotateRevokes": "Todas las conexiones se revocan ahora ({count} activas): cada usuario deberá conectar {client} de nuevo.",

@@ -518,6 +518,7 @@ export const fr: Catalogue = {
   "portal.noSuchClient": "Votre équipe n’a aucun client avec cet identifiant.",
   "portal.logoAgain": "Votre logo convenait, mais un formulaire refusé ne peut pas garder un fichier : choisissez-le à nouveau.",
   "portal.rotateTitle": "Renouveler le secret de {client} et déconnecter tous les utilisateurs ?",
+  "portal.rotateOnlyTitle": "Renouveler le secret de {client} ?",
   "portal.rotateStopsNow": "Le secret actuel cesse de fonctionner maintenant.",
   "portal.rotateKeepsWorking": "Le secret actuel reste valable pendant {seconds, plural, one {# seconde} other {# secondes}}.",
   "portal.rotateRevokes": "Toutes les connexions sont révoquées maintenant ({count} actives) : chaque utilisateur devra reconnecter {client}.",

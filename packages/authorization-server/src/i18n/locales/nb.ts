@@ -518,6 +518,7 @@ export const nb: Catalogue = {
   "portal.noSuchClient": "Teamet deres har ingen klient med den ID-en.",
   "portal.logoAgain": "Logoen var i orden, men et avvist skjema kan ikke beholde en fil: velg den på nytt.",
   "portal.rotateTitle": "Bytte hemmeligheten for {client} og koble fra alle brukere?",
+  "portal.rotateOnlyTitle": "Bytte hemmeligheten for {client}?",
   "portal.rotateStopsNow": "Den nåværende hemmeligheten slutter å virke nå.",
   "portal.rotateKeepsWorking": "Den nåværende hemmeligheten virker i {seconds, plural, one {# sekund} other {# sekunder}} til.",
   "portal.rotateRevokes": "Alle tilkoblinger tilbakekalles nå ({count} aktive): hver bruker må koble til {client} igjen.",

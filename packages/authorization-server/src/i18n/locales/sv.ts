@@ -518,6 +518,7 @@ export const sv: Catalogue = {
   "portal.noSuchClient": "Ert team har ingen klient med det id:t.",
   "portal.logoAgain": "Er logotyp var godkänd, men ett nekat formulär kan inte behålla en fil: välj den igen.",
   "portal.rotateTitle": "Byta hemligheten för {client} och koppla från alla användare?",
+  "portal.rotateOnlyTitle": "Byta hemligheten för {client}?",
   "portal.rotateStopsNow": "Den nuvarande hemligheten slutar fungera nu.",
   "portal.rotateKeepsWorking": "Den nuvarande hemligheten fungerar i {seconds, plural, one {# sekund} other {# sekunder}} till.",
   "portal.rotateRevokes": "Alla anslutningar återkallas nu ({count} aktiva): varje användare måste ansluta {client} igen.",
