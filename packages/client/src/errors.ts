@@ -118,3 +118,55 @@ export class LockTimeoutError extends GatehouseClientError {
 export class DecryptionError extends GatehouseClientError {
   override readonly name = 'DecryptionError';
 }
+
+/**
+ * The stored connection was made at another authorization server, or by another client, than this client
+ * is configured for. RFC 6749 §6 and §10.4: a refresh token is presented only by the client it was issued
+ * to, at its issuer; its access token belongs to that issuer's API. Nothing was sent and nothing in the
+ * store changed (the connection is still usable with the settings it was made with). Compared: the row's
+ * `issuer` (the discovered metadata's, RFC 8414 §2) with the configured issuer as URLs, and `clientId` exactly.
+ */
+export class ConnectionMismatchError extends GatehouseClientError {
+  override readonly name = 'ConnectionMismatchError';
+  readonly connectionId: string;
+  /** The issuer and client ID stored with the connection (the ones it must be used with). */
+  readonly storedIssuer: string;
+  readonly storedClientId: string;
+  /** The issuer (URL href) and client ID this client is configured with. */
+  readonly configuredIssuer: string;
+  readonly configuredClientId: string;
+  constructor(connectionId: string, stored: { issuer: string; clientId: string }, configured: { issuer: string; clientId: string }) {
+    super(`connection "${connectionId}" belongs to client ${stored.clientId} at ${stored.issuer}, not to client ${configured.clientId} at ${configured.issuer}: nothing was sent`);
+    this.connectionId = connectionId;
+    this.storedIssuer = stored.issuer;
+    this.storedClientId = stored.clientId;
+    this.configuredIssuer = configured.issuer;
+    this.configuredClientId = configured.clientId;
+  }
+}
+
+/** Why an API request cannot be sent as given. */
+export type InvalidApiRequestProblem = 'method_not_token' | 'body_not_allowed' | 'refused_by_fetch';
+
+/**
+ * An API request (`fetch`) that cannot be sent as given, found before anything was sent:
+ * `method_not_token` — the method is not an HTTP token (RFC 9110 §9.1: `method = token`, §5.6.2);
+ * `body_not_allowed` — a body with GET or HEAD (the Fetch standard refuses it; RFC 9110 §9.3.1 gives it no meaning);
+ * `refused_by_fetch` — `fetch` itself refused to build the request (its `TypeError` message in `detail`).
+ * A mistake of the caller, never a network failure: retrying cannot help.
+ */
+export class InvalidApiRequestError extends GatehouseClientError {
+  override readonly name = 'InvalidApiRequestError';
+  readonly problem: InvalidApiRequestProblem;
+  /** The method as given. */
+  readonly method: string;
+  constructor(problem: InvalidApiRequestProblem, method: string, detail?: string) {
+    super(problem === 'method_not_token'
+      ? `"${method}" is not an HTTP method: a method is a token (RFC 9110 §9.1) of letters, digits and !#$%&'*+-.^_\`|~, e.g. GET or POST`
+      : problem === 'body_not_allowed'
+        ? `a ${method} request cannot have a body: send it with POST, PUT or PATCH`
+        : `the ${method} request was not sent: fetch refused it${detail ? `: ${detail}` : ''}`);
+    this.problem = problem;
+    this.method = method;
+  }
+}

@@ -17,12 +17,12 @@ import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
-import { ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
+import { ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createMemoryLock } from './locks/memory.ts';
 import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from './logging.ts';
-import { createRefresher } from './refresh.ts';
+import { assertConnectionOwner, createRefresher, type ConnectionOwner } from './refresh.ts';
 import { apiRequest, type ApiRequestInit } from './resource-request.ts';
 import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
 import type { StoredConnection, TokenStore } from './token-store.ts';
@@ -113,7 +113,9 @@ export interface GatehouseClient {
   authorizationUrl(options?: AuthorizationUrlOptions): Promise<{ url: URL; transaction: AuthorizationTransaction }>;
   /**
    * Validates the callback (`state`, `iss`, error responses), exchanges the code with PKCE and client
-   * authentication, and stores the connection encrypted.
+   * authentication, and stores the connection encrypted. A reconnect under an existing `connectionId` replaces
+   * its row; the replaced grant is revoked (best effort) when it was for another subject and made by this
+   * client at this issuer, never otherwise (RFC 6749 §10.4: no token goes to a client or issuer it was not issued to).
    * @returns the connection (subject, scopes) and its tokens (which print as fingerprints only).
    * @throws CallbackValidationError, AuthorizationServerError (`access_denied`, `invalid_grant`…),
    *   InvalidResponseError, TransportError
@@ -123,7 +125,8 @@ export interface GatehouseClient {
   listConnections(): Promise<Connection[]>;
   /**
    * A valid access token for server-side use, refreshed centrally when it expires within the margin.
-   * @throws ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError, AuthorizationServerError,
+   * @throws ConnectionNotFoundError, ConnectionMismatchError (the connection was made at another issuer or by
+   *   another client: nothing sent, nothing changed; RFC 6749 §6, §10.4), ReauthorizationRequiredError, RefreshFailedError, AuthorizationServerError,
    *   LockTimeoutError, DecryptionError
    */
   getAccessToken(connectionId: string): Promise<string>;
@@ -132,13 +135,16 @@ export interface GatehouseClient {
   /**
    * Calls the API with `Authorization: Bearer`; refreshes once on 401 `invalid_token`. `url` is relative to
    * `apiUrl` or an absolute URL of the same origin.
-   * @throws ConfigurationError for other origins; TransportError; the errors of `getAccessToken`.
+   * @throws ConfigurationError for other origins; InvalidApiRequestError, before any token is read, for a method
+   *   that is not an HTTP token (RFC 9110 §9.1) or a body with GET or HEAD; TransportError; the errors of `getAccessToken`.
    */
   fetch(connectionId: string, url: string | URL, init?: ApiRequestInit): Promise<Response>;
   /**
    * Revokes the connection's refresh token at `/oauth/revoke` (which revokes its grant, SPEC decision 15),
-   * then deletes the connection. If revocation fails, the connection is kept and the error thrown.
-   * @throws ConnectionNotFoundError, AuthorizationServerError, TransportError
+   * then deletes the connection. If revocation fails, the connection is kept and the error thrown. A connection
+   * holding no tokens (`reauthorization_required`) is deleted without a request.
+   * @throws ConnectionNotFoundError; ConnectionMismatchError when its tokens were issued at another issuer or
+   *   to another client (RFC 6749 §10.4: nothing is sent, the connection is kept); AuthorizationServerError, TransportError
    */
   revoke(connectionId: string): Promise<void>;
   /**
@@ -250,8 +256,9 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   const withDpop = (oauthContext: OAuthContext, dpop: { handle: oauth.DPoPHandle } | undefined): OAuthContext =>
     (dpop ? { ...oauthContext, dpop: dpop.handle } : oauthContext);
 
+  const owner: ConnectionOwner = { issuer: endpoints.issuer, clientId: options.clientId };
   const refresher = createRefresher({
-    store, cipher, clock, logger, events, retryPolicy, sleep, random, refreshMarginSeconds,
+    store, cipher, clock, logger, events, retryPolicy, sleep, random, refreshMarginSeconds, owner,
     lock: options.lock ?? createMemoryLock(),
     lockNamespace: `${endpoints.issuer.href}|${options.clientId}`,
     connectionDpop: async (row: StoredConnection) => connectionDpop(await context(), row.connectionId, row.dpopKeyCiphertext, true),
@@ -265,6 +272,16 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     if (error instanceof RetriesExhaustedError) throw error.cause;
     throw error;
   });
+
+  const isOwnedBy = (row: StoredConnection): boolean => {
+    try {
+      assertConnectionOwner(row, owner);
+      return true;
+    } catch (error) {
+      if (error instanceof ConnectionMismatchError) return false;
+      throw error;
+    }
+  };
 
   const handoverReplayStore = options.sessionHandoverReplayStore ?? createMemorySessionHandoverReplayStore();
   let handoverVerifier: SessionHandoverVerifier | undefined;
@@ -321,8 +338,15 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
           dpopKeyCiphertext: dpop?.newKeyCiphertext ?? null,
         });
         // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
-        // a reconnect to the same subject supersedes it there anyway, SPEC decision 11).
-        if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
+        // a reconnect to the same subject supersedes it there anyway, SPEC decision 11). A row made at another
+        // issuer or by another client is not ours to revoke (RFC 6749 §10.4): its token is never sent here.
+        const previousIsOurs = previous !== undefined && isOwnedBy(previous);
+        if (previous?.refreshTokenCiphertext && !previousIsOurs) {
+          log({
+            event: 'revoked', connection_id: connectionId, outcome: 'skipped',
+            reason: 'the replaced connection was made by another client or at another issuer: its refresh token was not sent',
+          });
+        } else if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
           const oldRefreshToken = cipher.open(previous.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
           await revokeToken(oauthContext, oldRefreshToken, 'refresh_token').catch(() => {});
         }
@@ -370,6 +394,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
         const row = await store.get(connectionId);
         if (!row) throw new ConnectionNotFoundError(connectionId);
         if (row.refreshTokenCiphertext !== null) {
+          // Before the token is opened or discovery runs: nothing goes to an issuer or client it was not issued to.
+          assertConnectionOwner(row, owner);
           const refreshToken = cipher.open(row.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
           log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: tokenFingerprint(refreshToken) });
           const oauthContext = await retryTransient(context);

@@ -22,9 +22,9 @@ export type { ClientEventMap, ClientEvents, ConnectedEvent, ReauthorizationRequi
 export { jsonLineLogger, silentLogger, tokenFingerprint, type LogEntry, type Logger, type RefreshOutcome } from './logging.ts';
 export { createManualClock, systemClock, type Clock } from './clock.ts';
 export {
-  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, DecryptionError, GatehouseClientError,
-  InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
-  type AuthorizationServerEndpoint,
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, DecryptionError,
+  GatehouseClientError, InvalidApiRequestError, InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError,
+  TransportError, type AuthorizationServerEndpoint, type InvalidApiRequestProblem,
 } from './errors.ts';
 export {
   createMemorySessionHandoverReplayStore, createSessionHandoverVerifier, SessionHandoverError, verifySessionHandover,

@@ -12,8 +12,11 @@ export interface LogEntry {
   time: string;
   event: 'refresh_attempt' | 'refresh_outcome' | 'connected' | 'revoked' | 'revocation_attempt' | 'reauthorization_required';
   connection_id: string;
-  /** For `refresh_outcome`: see `RefreshOutcome`. */
-  outcome?: RefreshOutcome | 'succeeded' | 'failed';
+  /**
+   * For `refresh_outcome`: see `RefreshOutcome`. `skipped` (`revoked`): a reconnect replaced a connection made
+   * at another issuer or by another client, whose refresh token is not sent here to be revoked (RFC 6749 §10.4).
+   */
+  outcome?: RefreshOutcome | 'succeeded' | 'failed' | 'skipped';
   /** Why: an OAuth error code with its description, `network`, `http_503`, `expiring`, `rejected_by_api`… */
   reason?: string;
   /** 1-based attempt number within one refresh. */

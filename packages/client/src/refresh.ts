@@ -12,6 +12,11 @@
  * 5. **one atomic write** — both new tokens are stored together, conditional on the version read under
  *    the lock, before any caller gets the new access token.
  *
+ * Before any of this, the row must belong to this client: made by the configured client ID at the configured
+ * issuer (`assertConnectionOwner`). A refresh token goes only to the issuer that issued it, from the client it
+ * was issued to (RFC 6749 §6, §10.4); sent elsewhere it would leak, and the other server's `invalid_grant`
+ * would wipe a connection whose grant is still alive at its own issuer.
+ *
  * `invalid_grant` is final: the connection becomes `reauthorization_required`, its tokens are deleted,
  * an event fires, and every later call fails fast with `ReauthorizationRequiredError`.
  * Every attempt and outcome is logged with token fingerprints only.
@@ -20,12 +25,30 @@ import type * as oauth from 'oauth4webapi';
 import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import type { TokenCipher } from './encryption.ts';
-import { AuthorizationServerError, ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError } from './errors.ts';
+import { AuthorizationServerError, ConnectionMismatchError, ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError } from './errors.ts';
 import { emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createLogWriter, tokenFingerprint, type Logger } from './logging.ts';
 import type { StoredConnection, TokenStore } from './token-store.ts';
 import { transientFailureOf } from './transport.ts';
+
+/** Who may use a stored connection's tokens: the configured issuer and client ID. */
+export interface ConnectionOwner {
+  issuer: URL;
+  clientId: string;
+}
+
+/**
+ * RFC 6749 §6, §10.4: a stored connection's tokens are used only by the client they were issued to, at the
+ * issuer that issued them. Issuers are compared as URLs (`href`), since the configured one may carry a
+ * trailing slash that the metadata's `issuer` lacks; client IDs exactly.
+ * @throws ConnectionMismatchError when the row was made at another issuer or by another client.
+ */
+export function assertConnectionOwner(row: StoredConnection, owner: ConnectionOwner): void {
+  const sameIssuer = URL.canParse(row.issuer) && new URL(row.issuer).href === owner.issuer.href;
+  if (sameIssuer && row.clientId === owner.clientId) return;
+  throw new ConnectionMismatchError(row.connectionId, row, { issuer: owner.issuer.href, clientId: owner.clientId });
+}
 
 export interface RefresherDependencies {
   store: TokenStore;
@@ -39,6 +62,8 @@ export interface RefresherDependencies {
   random(): number;
   /** Refresh this long before `expires_in` runs out, seconds. */
   refreshMarginSeconds: number;
+  /** The configured issuer and client ID: only connections made by them are used (`assertConnectionOwner`). */
+  owner: ConnectionOwner;
   /** Scopes lock names to one issuer and client, so two integrations sharing a lock backend never wait on each other. */
   lockNamespace: string;
   /**
@@ -61,8 +86,8 @@ export interface AccessTokenLease {
 export interface Refresher {
   /**
    * A valid access token, refreshed first when it expires within the margin.
-   * @throws ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError, AuthorizationServerError,
-   *   LockTimeoutError, DecryptionError
+   * @throws ConnectionNotFoundError, ConnectionMismatchError (nothing sent, nothing changed), ReauthorizationRequiredError,
+   *   RefreshFailedError, AuthorizationServerError, LockTimeoutError, DecryptionError
    */
   accessToken(connectionId: string): Promise<AccessTokenLease>;
   /**
@@ -92,6 +117,8 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
   async function readActive(connectionId: string): Promise<StoredConnection> {
     const row = await store.get(connectionId);
     if (!row) throw new ConnectionNotFoundError(connectionId);
+    // Before anything is opened or sent: another issuer's or client's tokens are not ours to use.
+    assertConnectionOwner(row, dependencies.owner);
     if (row.status !== 'active' || row.accessTokenCiphertext === null || row.refreshTokenCiphertext === null) {
       throw new ReauthorizationRequiredError(connectionId, row.statusReason ?? 'the connection has no tokens');
     }

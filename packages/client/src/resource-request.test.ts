@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigurationError } from './errors.ts';
-import { resolveApiUrl } from './resource-request.ts';
+import { ConfigurationError, InvalidApiRequestError, TransportError } from './errors.ts';
+import type { AccessTokenLease, Refresher } from './refresh.ts';
+import { apiRequest, resolveApiUrl } from './resource-request.ts';
 
 const transport = { allowLoopbackHttp: false, timeoutMilliseconds: 1000, fetch: undefined };
 const settings = { apiUrl: new URL('https://api.example/platform'), transport };
@@ -20,5 +21,66 @@ describe('where fetch may send a token (RFC 6750 §2.1 header only, to the API o
     assert.throws(() => resolveApiUrl(settings, 'https://user:pass@api.example/v1/users'), /credentials/);
     assert.throws(() => resolveApiUrl({ apiUrl: undefined, transport }, '/v1/users'), /no apiUrl/);
     assert.doesNotThrow(() => resolveApiUrl({ apiUrl: new URL('http://localhost:3001'), transport: { ...transport, allowLoopbackHttp: true } }, '/v1/users'));
+  });
+});
+
+describe('a request that cannot be sent is the caller\'s mistake, found before any token is read (RFC 9110 §9.1)', () => {
+  const ACCESS_TOKEN = 'at_test-access-token-value';
+  function setup(fetchReplacement?: typeof fetch) {
+    const leases: string[] = [];
+    const sent: string[] = [];
+    const refresher = {
+      async accessToken(connectionId: string): Promise<AccessTokenLease> {
+        leases.push(connectionId);
+        return { accessToken: ACCESS_TOKEN, version: 1, dpopKeyCiphertext: null };
+      },
+    } as Refresher;
+    const recording: typeof fetch = async (input, init) => {
+      sent.push(String(input));
+      return (fetchReplacement ?? fetch)(input, init);
+    };
+    const requestSettings = { apiUrl: new URL('http://127.0.0.1:1'), transport: { allowLoopbackHttp: true, timeoutMilliseconds: 1000, fetch: recording } };
+    return { leases, sent, send: (init: Parameters<typeof apiRequest>[4]) => apiRequest(refresher, requestSettings, 'c1', '/v1/vendors', init) };
+  }
+  const refused = (problem: string, method: string) => (error: unknown) => {
+    assert.ok(error instanceof InvalidApiRequestError, String(error));
+    assert.equal(error.problem, problem);
+    assert.equal(error.method, method);
+    assert.ok(!(error instanceof TransportError), 'not a network failure');
+    assert.ok(!error.message.includes(ACCESS_TOKEN));
+    return true;
+  };
+
+  it('refuses a method that is not an HTTP token, without reading a token or sending anything', async () => {
+    const { leases, sent, send } = setup();
+    for (const method of ['FOO BAR', 'GET\r\n', '', 'PÖST', '(GET)']) {
+      await assert.rejects(send({ method }), refused('method_not_token', method.toUpperCase() || ''), JSON.stringify(method));
+    }
+    assert.deepEqual(leases, []);
+    assert.deepEqual(sent, []);
+  });
+
+  it('refuses a body with GET (the default method) or HEAD, without reading a token or sending anything', async () => {
+    const { leases, sent, send } = setup();
+    await assert.rejects(send({ body: '{"name":"x"}' }), refused('body_not_allowed', 'GET'));
+    await assert.rejects(send({ method: 'get', body: '{}' }), refused('body_not_allowed', 'GET'));
+    await assert.rejects(send({ method: 'HEAD', body: new Uint8Array([1]) }), /a HEAD request cannot have a body/);
+    assert.deepEqual(leases, []);
+    assert.deepEqual(sent, []);
+  });
+
+  it('reports a TypeError of fetch refusing the request as InvalidApiRequestError, not as a network failure', async () => {
+    // A real one: Node's fetch refuses CONNECT, although it is a token.
+    const real = setup();
+    await assert.rejects(real.send({ method: 'CONNECT' }), (error: unknown) => {
+      refused('refused_by_fetch', 'CONNECT')(error);
+      assert.match((error as Error).message, /fetch refused it: .*CONNECT/);
+      return true;
+    });
+    // A socket error is still a network failure (fetch's TypeError "fetch failed" with the error as its cause).
+    const down = setup(async () => {
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    });
+    await assert.rejects(down.send({ method: 'POST', body: '{}' }), (error: unknown) => error instanceof TransportError && error.reason === 'network');
   });
 });

@@ -7,17 +7,17 @@
  * expiry, RFC 6750 §3.1) the client refreshes once and repeats the request once.
  */
 import * as oauth from 'oauth4webapi';
-import { ConfigurationError } from './errors.ts';
+import { ConfigurationError, InvalidApiRequestError } from './errors.ts';
 import type { AccessTokenLease, Refresher } from './refresh.ts';
 import { isAllowedUrl, networkFailure, requestOptions, type TransportSettings } from './transport.ts';
 
 /** Request options: the `fetch` ones that make sense for an API call. */
 export interface ApiRequestInit {
-  /** Default `GET`. */
+  /** Default `GET`; upper-cased. An HTTP token (RFC 9110 §9.1), else `InvalidApiRequestError` before anything is sent. */
   method?: string;
   /** Any headers but `Authorization`, which the client sets. */
   headers?: HeadersInit;
-  /** Repeatable bodies only, so the request can be sent again after a refresh. */
+  /** Repeatable bodies only, so the request can be sent again after a refresh. None with GET or HEAD. */
   body?: string | Uint8Array | ArrayBuffer | URLSearchParams | null;
   signal?: AbortSignal;
 }
@@ -36,6 +36,8 @@ export interface ResourceRequestSettings {
 /**
  * @returns the API's response, whatever its status (a 403 `insufficient_scope` is the caller's to read).
  * @throws ConfigurationError for a URL outside the API origin, or an `Authorization` header in `init`.
+ * @throws InvalidApiRequestError, before any token is read or request sent, for a method that is not an HTTP token
+ *   (RFC 9110 §9.1) or a body with GET or HEAD; and when `fetch` refuses to build the request.
  * @throws TransportError when the API cannot be reached; the refresher's errors when no token can be had.
  */
 export async function apiRequest(
@@ -45,6 +47,8 @@ export async function apiRequest(
   const headers = new Headers(init.headers);
   if (headers.has('authorization')) throw new ConfigurationError('do not set Authorization: the client adds the bearer token');
   const method = (init.method ?? 'GET').toUpperCase();
+  if (!HTTP_TOKEN.test(method)) throw new InvalidApiRequestError('method_not_token', method);
+  if ((method === 'GET' || method === 'HEAD') && init.body !== undefined && init.body !== null) throw new InvalidApiRequestError('body_not_allowed', method);
   const options = {
     ...requestOptions(settings.transport),
     ...(init.signal ? { signal: init.signal } : {}),
@@ -60,6 +64,14 @@ export async function apiRequest(
         challengesOf.set(error.response, error.cause);
         return error.response;
       }
+      // fetch reports a request it cannot build as a TypeError without a cause, and a network failure as a
+      // TypeError ("fetch failed") whose cause is the socket error: only the latter is worth retrying or blaming on the network.
+      if (error instanceof TypeError && error.cause === undefined) {
+        // oauth4webapi's own argument checks (code ERR_INVALID_ARG_*) are programming errors: thrown as they are.
+        if ((error as { code?: unknown }).code !== undefined) throw error;
+        // Its message may quote a header; no error ever holds a token (errors.ts).
+        throw new InvalidApiRequestError('refused_by_fetch', method, error.message.includes(lease.accessToken) ? undefined : error.message);
+      }
       throw networkFailure(error, `${method} ${target.origin}${target.pathname}`);
     }
   };
@@ -73,6 +85,9 @@ export async function apiRequest(
   }
   return response;
 }
+
+/** RFC 9110 §5.6.2: `token = 1*tchar`. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The parsed `WWW-Authenticate` challenges of responses oauth4webapi flagged. */
 const challengesOf = new WeakMap<Response, oauth.WWWAuthenticateChallenge[]>();

@@ -2,8 +2,8 @@
  * One clear sentence (and what to do next) for every failure `gatehouse-connect` can meet.
  */
 import {
-  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, DecryptionError,
-  InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, DecryptionError,
+  InvalidApiRequestError, InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
 } from '../errors.ts';
 import { AuthorizationRequestRefusedError } from './authorization-probe.ts';
 import { CallbackTimeoutError } from './loopback-listener.ts';
@@ -21,6 +21,17 @@ export interface Failure {
 export function describeFailure(error: unknown, context: { connection: string; issuer?: string | undefined; apiUrl?: string | undefined }): Failure {
   const reconnect = `Run: gatehouse-connect login --connection ${context.connection}`;
   if (error instanceof ConfigurationError) return { message: error.message, exitCode: 2 };
+  if (error instanceof ConnectionMismatchError) {
+    // A configuration mistake (RFC 6749 §10.4: the tokens belong to the stored issuer and client), not a failure.
+    return {
+      message: `Connection "${error.connectionId}" was made by client ${error.storedClientId} at ${error.storedIssuer}, but the settings name client `
+        + `${error.configuredClientId} at ${error.configuredIssuer}. Its tokens are used only with the issuer and client they were issued to, so nothing `
+        + `was sent and the connection is unchanged. Use --issuer ${error.storedIssuer} and --client-id ${error.storedClientId} (or unset GATEHOUSE_ISSUER `
+        + `and GATEHOUSE_CLIENT_ID, and use that client's secret), or connect with the new settings: gatehouse-connect login --connection ${error.connectionId}`,
+      exitCode: 2,
+    };
+  }
+  if (error instanceof InvalidApiRequestError) return { message: `The request was not sent: ${error.message}.`, exitCode: 2 };
   if (error instanceof ConnectionNotFoundError) return { message: `No connection "${error.connectionId}". ${reconnect}`, exitCode: 1 };
   if (error instanceof ReauthorizationRequiredError) {
     return { message: `Connection "${error.connectionId}" must be authorized again (${error.reason}). ${reconnect}`, exitCode: 1 };

@@ -4,18 +4,23 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { introspect, seed, type TestServer } from '../../../authorization-server/src/testing/harness.ts';
 import { createTokenCipher, formatEncryptionKeys, generateEncryptionKey } from '../encryption.ts';
 import { createSqliteTokenStore } from '../stores/sqlite.ts';
+import type { StoredConnection } from '../token-store.ts';
+import { startFakeAuthorizationServer, type FakeAuthorizationServer } from '../testing/fake-authorization-server.ts';
+import { connectThroughFake } from '../testing/fake-connection.ts';
 import { startGatehouse, type GatehouseFixture } from '../testing/gatehouse-fixture.ts';
 import { completeAuthorizationAsUser } from '../testing/gatehouse-flow.ts';
 import { main } from './gatehouse-connect.ts';
+import { writeProfile } from './settings.ts';
 
 const CLI = fileURLToPath(new URL('./gatehouse-connect.ts', import.meta.url));
 
@@ -328,3 +333,182 @@ function freeLoopbackPort(): Promise<number> {
     });
   });
 }
+
+describe('gatehouse-connect: configuration mistakes are refused before anything is sent (exit 2)', () => {
+  let issuerA: FakeAuthorizationServer;
+  let issuerB: FakeAuthorizationServer;
+  let api: Server;
+  /** Requests the stub API received: method, path, body. */
+  const apiRequests: string[] = [];
+  let directory: string;
+  const keys = [generateEncryptionKey('cli-config')];
+  const CLIENT_ID = '7af385a0-284d-48c5-b225-362862085551';
+  let environment: NodeJS.ProcessEnv;
+
+  before(async () => {
+    api = createHttpServer(async (request, response) => {
+      let body = '';
+      for await (const chunk of request) body += chunk;
+      apiRequests.push(`${request.method} ${request.url} ${body}`.trim());
+      response.writeHead(request.method === 'POST' ? 201 : 200, { 'content-type': 'application/json' }).end('{"data":{}}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    await new Promise((resolve) => api.close(resolve));
+  });
+
+  beforeEach(async () => {
+    issuerA = await startFakeAuthorizationServer();
+    issuerB = await startFakeAuthorizationServer();
+    apiRequests.length = 0;
+    directory = mkdtempSync(join(tmpdir(), 'gatehouse-connect-config-'));
+    environment = {
+      GATEHOUSE_ISSUER: issuerA.issuer, GATEHOUSE_CLIENT_ID: CLIENT_ID, GATEHOUSE_CLIENT_SECRET: 'fake-client-secret',
+      GATEHOUSE_SCOPE: 'users:read', GATEHOUSE_API_URL: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
+      GATEHOUSE_CONNECT_DIR: directory, GATEHOUSE_CONNECT_ENCRYPTION_KEYS: formatEncryptionKeys(keys),
+    };
+    // What `login` against issuer A leaves behind: the "default" connection (Bearer: the fake offers no DPoP) and its profile.
+    const store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
+    await connectThroughFake(issuerA, { store, encryptionKeys: keys, clientId: CLIENT_ID }, { connectionId: 'default' });
+    await store.close();
+    writeProfile(directory, 'default', {
+      issuer: issuerA.issuer, clientId: CLIENT_ID, clientType: 'confidential', redirectUri: 'http://127.0.0.1:9/callback',
+      scope: 'users:read', apiUrl: environment.GATEHOUSE_API_URL,
+    });
+  });
+  afterEach(async () => {
+    await issuerA.close();
+    await issuerB.close();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  async function runHere(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<Run> {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(args, { ...environment, ...extra }, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) });
+    return { code, stdout, stderr };
+  }
+
+  async function storedRow(): Promise<StoredConnection | undefined> {
+    const store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
+    const row = await store.get('default');
+    await store.close();
+    return row;
+  }
+
+  const tokenOrRevocationRequests = () => [...issuerA.requests, ...issuerB.requests]
+    .filter((request) => request.path === '/oauth/token' || request.path === '/oauth/revoke')
+    .map((request) => `${request.path} ${request.form.get('grant_type') ?? ''}`.trim());
+
+  it('refresh, call and revoke with another issuer or client ID than the connection was made with: exit 2, nothing sent, the connection unchanged (RFC 6749 §10.4)', async () => {
+    const before = await storedRow();
+    assert.equal(before?.status, 'active');
+    const cases: Array<[string[], NodeJS.ProcessEnv]> = [
+      [['refresh'], { GATEHOUSE_ISSUER: issuerB.issuer }],
+      [['call', '/v1/users'], { GATEHOUSE_ISSUER: issuerB.issuer }],
+      [['revoke'], { GATEHOUSE_ISSUER: issuerB.issuer }],
+      [['refresh'], { GATEHOUSE_CLIENT_ID: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' }],
+      [['revoke', '--client-id', '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f'], {}],
+    ];
+    for (const [args, extra] of cases) {
+      const result = await runHere(args, extra);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(result.stderr.includes(`Connection "default" was made by client ${CLIENT_ID} at ${issuerA.issuer}`), result.stderr);
+      assert.match(result.stderr, /nothing was sent and the connection is unchanged/);
+      assert.ok(result.stderr.includes(`Use --issuer ${issuerA.issuer} and --client-id ${CLIENT_ID}`), result.stderr);
+      assert.match(result.stderr, /gatehouse-connect login --connection default/);
+      assert.equal(result.stdout, '');
+    }
+    assert.deepEqual(tokenOrRevocationRequests(), ['/oauth/token authorization_code'], 'only the original code exchange, at A');
+    assert.deepEqual(issuerB.requests, [], 'issuer B received nothing at all');
+    assert.deepEqual(apiRequests, [], 'the API received nothing');
+    assert.deepEqual(await storedRow(), before, 'still active, same version, same tokens');
+    assert.ok(readFileSync(join(directory, 'profiles.json'), 'utf8').includes(issuerA.issuer), 'the profile is kept');
+    // With the settings it was made with, the connection still works.
+    assert.equal((await runHere(['refresh'])).code, 0);
+  });
+
+  it('call: a METHOD that is not an HTTP token, or --data with GET or HEAD, is a usage error before any request; --data without METHOD sends a POST', async () => {
+    const badMethod = await runHere(['call', 'FOO BAR', '/v1/users']);
+    assert.equal(badMethod.code, 2);
+    assert.match(badMethod.stderr, /^"FOO BAR" is not an HTTP method: METHOD is one word .*\(RFC 9110 §9\.1\)/);
+    assert.doesNotMatch(badMethod.stderr, /Cannot reach/);
+    for (const method of ['GET', 'head']) {
+      const withBody = await runHere(['call', method, '/v1/vendors', '--data', '{"name":"x"}']);
+      assert.equal(withBody.code, 2);
+      assert.match(withBody.stderr, new RegExp(`^a ${method.toUpperCase()} request cannot carry --data: name another METHOD .* leave METHOD out and --data sends a POST`));
+    }
+    const badHeader = await runHere(['call', '/v1/users', '--header', 'Bad Name: x']);
+    assert.equal(badHeader.code, 2);
+    assert.match(badHeader.stderr, /--header must be "Name: value" with a valid header name \(got "Bad Name: x"\)/);
+    assert.deepEqual(apiRequests, [], 'nothing reached the API');
+    assert.deepEqual(tokenOrRevocationRequests(), ['/oauth/token authorization_code']);
+
+    const posted = await runHere(['call', '/v1/vendors', '--data', '{"name":"x"}']);
+    assert.equal(posted.code, 0, posted.stderr);
+    assert.match(posted.stderr, /^HTTP 201/);
+    assert.deepEqual(apiRequests, ['POST /v1/vendors {"name":"x"}']);
+    const explicit = await runHere(['call', 'put', '/v1/vendors/1', '--data', '{}']);
+    assert.equal(explicit.code, 0, explicit.stderr);
+    assert.deepEqual(apiRequests.at(-1), 'PUT /v1/vendors/1 {}');
+  });
+
+  it('an unreadable or empty --client-secret-file: exit 2 naming the file, before anything is sent', async () => {
+    const missing = join(directory, 'no-such-secret');
+    for (const command of [['login', '--no-open'], ['refresh']]) {
+      const result = await runHere([...command, '--client-secret-file', missing]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.equal(result.stderr, `gatehouse-connect: --client-secret-file ${missing} cannot be read (no such file). Name the file holding the client secret, or set GATEHOUSE_CLIENT_SECRET\n`);
+    }
+    const empty = join(directory, 'empty-secret');
+    writeFileSync(empty, '\n');
+    const result = await runHere(['refresh', '--client-secret-file', empty]);
+    assert.equal(result.code, 2);
+    assert.ok(result.stderr.includes(`--client-secret-file ${empty} is empty`), result.stderr);
+    assert.deepEqual(tokenOrRevocationRequests(), ['/oauth/token authorization_code']);
+  });
+
+  it('a corrupt profiles.json: exit 2 naming the file and what is wrong; status still shows the connection, with a warning', async () => {
+    const file = join(directory, 'profiles.json');
+    writeFileSync(file, '{bad');
+    for (const command of [['refresh'], ['call', '/v1/users'], ['revoke'], ['login', '--no-open']]) {
+      const result = await runHere(command);
+      assert.equal(result.code, 2, `${command[0]}: ${result.stderr}`);
+      assert.ok(result.stderr.startsWith(`gatehouse-connect: ${file} is not valid JSON (`), result.stderr);
+      assert.match(result.stderr, /fix it, or delete it/);
+      assert.doesNotMatch(result.stderr, /Unexpected error/);
+    }
+    writeFileSync(file, '[]');
+    assert.match((await runHere(['refresh'])).stderr, /profiles\.json is not a JSON object of connection names/);
+    writeFileSync(file, '{bad');
+    const status = await runHere(['status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /status {6}active/);
+    assert.ok(status.stderr.startsWith(`Warning: ${file} is not valid JSON`), status.stderr);
+    assert.deepEqual(tokenOrRevocationRequests(), ['/oauth/token authorization_code']);
+    assert.deepEqual(apiRequests, []);
+    assert.equal((await storedRow())?.status, 'active', 'nothing changed');
+  });
+
+  it('revoke of a connection that holds no tokens (reauthorization_required) forgets it without asking for the secret, sending nothing', async () => {
+    const store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
+    const row = (await store.get('default'))!;
+    await store.markReauthorizationRequired('default', row.version, 'invalid_grant: revoked', row.updatedAt);
+    await store.close();
+    const requestsBefore = issuerA.requests.length;
+    const result = await runHere(['revoke'], { GATEHOUSE_CLIENT_SECRET: '' });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `Forgot "default": it held no tokens (reauthorization_required), so nothing was sent to ${issuerA.issuer}.\n`);
+    assert.equal(issuerA.requests.length, requestsBefore, 'no request at all, not even discovery');
+    assert.equal(await storedRow(), undefined);
+    assert.equal(JSON.parse(readFileSync(join(directory, 'profiles.json'), 'utf8')).default, undefined);
+  });
+
+  it('revoke of a connection that holds tokens still needs the secret of its confidential client', async () => {
+    const result = await runHere(['revoke'], { GATEHOUSE_CLIENT_SECRET: '' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /this connection was made by a confidential client: set GATEHOUSE_CLIENT_SECRET/);
+    assert.equal((await storedRow())?.status, 'active');
+  });
+});

@@ -9,8 +9,8 @@
  *   gatehouse-connect login   [--subject URN] [--prompt-consent] [--no-open] [--timeout-seconds 300]
  *   gatehouse-connect status  [--json]
  *   gatehouse-connect refresh
- *   gatehouse-connect call    [METHOD] PATH [--data JSON] [--header "Name: value"…]
- *   gatehouse-connect revoke
+ *   gatehouse-connect call    [METHOD] PATH [--data JSON] [--header "Name: value"…]   (METHOD: GET, or POST with --data)
+ *   gatehouse-connect revoke                                                     (no tokens held: forgets, sends nothing)
  *
  * Common options: --connection NAME (default `default`), --environment development|staging|production,
  * --issuer URL, --client-id ID, --client-secret-file FILE, --redirect-uri URI, --scope "a:b c:d",
@@ -19,7 +19,8 @@
  * GATEHOUSE_CONNECT_DIR, GATEHOUSE_CONNECT_ENCRYPTION_KEYS (see settings.ts).
  *
  * Exit codes: 0 done; 1 failed (or `status` of a connection that is not active, `call` answered ≥ 400);
- * 2 usage or configuration error.
+ * 2 usage or configuration error (a malformed `call`, an unreadable settings file, or settings naming another
+ * issuer or client than the stored connection was made with: its tokens are then not sent, RFC 6749 §10.4).
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ import { describeFailure } from './error-messages.ts';
 import { listenOnRedirectUri } from './loopback-listener.ts';
 import { openBrowser } from './open-browser.ts';
 import { startProgress } from './progress.ts';
-import { encryptionKeys, readProfiles, resolveSettings, storeDirectory, writeProfile, type Flags, type Settings } from './settings.ts';
+import { encryptionKeys, readProfiles, resolveSettings, SettingsFileError, storeDirectory, writeProfile, type Flags, type Settings } from './settings.ts';
 
 const USAGE = `Usage: gatehouse-connect <command> [options]
 
@@ -45,8 +46,10 @@ Commands:
   login     open the authorization URL, wait on the loopback redirect URI, store the connection (encrypted)
   status    show the stored connection (no network)
   refresh   refresh now: both tokens rotate
-  call      call the API: gatehouse-connect call GET /v1/users [--data JSON] [--header "Name: value"]
-  revoke    revoke the grant at the authorization server and delete the connection
+  call      call the API: gatehouse-connect call [METHOD] PATH [--data JSON] [--header "Name: value"]
+            METHOD defaults to GET, or to POST when --data is given; --data with GET or HEAD is refused
+  revoke    revoke the grant at the authorization server and delete the connection (one that holds no
+            tokens, e.g. after invalid_grant, is just forgotten: nothing is sent, no secret needed)
 
 Options:
   --connection NAME          which stored connection (default "default")
@@ -54,6 +57,7 @@ Options:
   --issuer URL               the authorization server (GATEHOUSE_ISSUER)
   --client-id ID             (GATEHOUSE_CLIENT_ID); the secret comes from GATEHOUSE_CLIENT_SECRET
   --client-secret-file FILE  read the secret from a file instead; none at all = a public client
+                             (a stored connection is used only with the issuer and client ID it was made with)
   --redirect-uri URI         a registered loopback URI (GATEHOUSE_REDIRECT_URI, default ${'http://localhost:8080/callback'})
   --scope "a:b c:d"          scopes to request at login (GATEHOUSE_SCOPE)
   --api-url URL              the platform API (GATEHOUSE_API_URL; development: http://localhost:3001)
@@ -102,13 +106,19 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
     if (!['login', 'status', 'refresh', 'call', 'revoke'].includes(command)) throw new UsageError(`unknown command "${command}"`);
     if (!CONNECTION_NAME.test(connectionName)) throw new UsageError('--connection must be 1-64 characters of A-Z a-z 0-9 . _ -');
     const directory = storeDirectory(flags, environment);
-    const profile = readProfiles(directory)[connectionName];
     store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
 
-    if (command === 'status') return await status(store, connectionName, flags.json === true, output);
-    if (command !== 'login' && !(await store.get(connectionName))) throw new ConnectionNotFoundError(connectionName);
+    // status reads the store only: a broken profiles.json is reported, not fatal.
+    if (command === 'status') return await status(store, connectionName, flags.json === true, output, directory);
+    const profile = readProfiles(directory)[connectionName];
+    const row = command === 'login' ? undefined : await store.get(connectionName);
+    if (command !== 'login' && !row) throw new ConnectionNotFoundError(connectionName);
+    // Checked before settings, tokens or any request: a malformed call is a usage error, not a network failure.
+    const callRequest = command === 'call' ? callArguments(rest, flags) : undefined;
 
-    settings = resolveSettings(flags, environment, command === 'login' ? undefined : profile);
+    // Revoking a connection that holds no tokens sends nothing, so it needs no client secret.
+    const holdsTokens = row?.refreshTokenCiphertext != null;
+    settings = resolveSettings(flags, environment, command === 'login' ? undefined : profile, { secretNeeded: command !== 'revoke' || holdsTokens });
     const logFile = join(directory, 'gatehouse-connect.log');
     const client = createGatehouseClient({
       ...(settings.environment === undefined ? {} : { environment: settings.environment }),
@@ -141,11 +151,13 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
         if (settings.apiUrl === undefined) {
           throw new ConfigurationError(`no API URL for "${connectionName}": pass --api-url https://… or set GATEHOUSE_API_URL (the access token is sent only to an API you name; ${settings.issuer} has no default one)`);
         }
-        return await call(client, connectionName, rest, flags, output);
+        return await call(client, connectionName, callRequest!, flags, output);
       case 'revoke': {
         await client.revoke(connectionName);
         writeProfile(directory, connectionName, undefined);
-        output.stdout(`Revoked "${connectionName}": the grant is revoked at ${settings.issuer} and the tokens are deleted.\n`);
+        output.stdout(holdsTokens
+          ? `Revoked "${connectionName}": the grant is revoked at ${settings.issuer} and the tokens are deleted.\n`
+          : `Forgot "${connectionName}": it held no tokens (${row?.status}), so nothing was sent to ${settings.issuer}.\n`);
         return 0;
       }
     }
@@ -255,7 +267,13 @@ async function login(client: GatehouseClient, settings: Settings, name: string, 
   }
 }
 
-async function status(store: TokenStore, name: string, json: boolean, output: Output): Promise<number> {
+async function status(store: TokenStore, name: string, json: boolean, output: Output, directory: string): Promise<number> {
+  try {
+    readProfiles(directory);
+  } catch (error) {
+    if (!(error instanceof SettingsFileError)) throw error;
+    output.stderr(`Warning: ${error.message}. Other commands stop until it is fixed.\n`);
+  }
   const row = await store.get(name);
   if (!row) {
     if (json) output.stdout(`${JSON.stringify({ connection: name, status: 'not_connected' })}\n`);
@@ -279,18 +297,67 @@ async function status(store: TokenStore, name: string, json: boolean, output: Ou
   return connection.status === 'active' ? 0 : 1;
 }
 
-async function call(client: GatehouseClient, name: string, positionals: string[], flags: ParsedFlags, output: Output): Promise<number> {
+/** RFC 9110 §9.1: `method = token`; §5.6.2 `token = 1*tchar`. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** A METHOD argument that is not an HTTP token. */
+class MethodUsageError extends UsageError {
+  constructor(method: string) {
+    super(`"${method}" is not an HTTP method: METHOD is one word of letters, digits and !#$%&'*+-.^_\`|~ (RFC 9110 §9.1), e.g. GET, POST, PUT, PATCH or DELETE`);
+  }
+}
+
+/** `--data` with an explicit GET or HEAD. */
+class BodyUsageError extends UsageError {
+  constructor(method: string) {
+    super(`a ${method} request cannot carry --data: name another METHOD (e.g. POST, PUT or PATCH), or leave METHOD out and --data sends a POST`);
+  }
+}
+
+/** A `--header` that is not `Name: value` with a valid name and value (RFC 9110 §5.1, §5.5). */
+class HeaderUsageError extends UsageError {
+  constructor(header: string) {
+    super(`--header must be "Name: value" with a valid header name (got "${header}")`);
+  }
+}
+
+/** What `call` sends, from its arguments. */
+interface CallRequest {
+  method: string;
+  path: string;
+  headers: Headers;
+}
+
+/**
+ * `[METHOD] PATH [--data JSON] [--header "Name: value"…]`: METHOD defaults to GET, or to POST when `--data` is
+ * given (as `curl -d` does); `--data` with an explicit GET or HEAD is refused.
+ * @throws UsageError (exit 2), before any token is read or request sent.
+ */
+function callArguments(positionals: string[], flags: ParsedFlags): CallRequest {
   const [first, second] = positionals;
   if (!first || positionals.length > 2) throw new UsageError('call takes [METHOD] PATH, e.g. gatehouse-connect call GET /v1/users');
-  const [method, path] = second === undefined ? ['GET', first] : [first.toUpperCase(), second];
+  let method = flags.data === undefined ? 'GET' : 'POST';
+  if (second !== undefined) {
+    if (!HTTP_TOKEN.test(first)) throw new MethodUsageError(first);
+    method = first.toUpperCase();
+    if (flags.data !== undefined && (method === 'GET' || method === 'HEAD')) throw new BodyUsageError(method);
+  }
   const headers = new Headers();
   for (const header of flags.header ?? []) {
     const separator = header.indexOf(':');
-    if (separator <= 0) throw new UsageError(`--header must be "Name: value" (got "${header}")`);
-    headers.append(header.slice(0, separator).trim(), header.slice(separator + 1).trim());
+    if (separator <= 0) throw new HeaderUsageError(header);
+    try {
+      headers.append(header.slice(0, separator).trim(), header.slice(separator + 1).trim());
+    } catch {
+      throw new HeaderUsageError(header);
+    }
   }
   if (flags.data !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
-  const response = await client.fetch(name, path!, { method, headers, ...(flags.data === undefined ? {} : { body: flags.data }) });
+  return { method, path: second ?? first, headers };
+}
+
+async function call(client: GatehouseClient, name: string, { method, path, headers }: CallRequest, flags: ParsedFlags, output: Output): Promise<number> {
+  const response = await client.fetch(name, path, { method, headers, ...(flags.data === undefined ? {} : { body: flags.data }) });
   output.stderr(`HTTP ${response.status} ${response.statusText}\n`);
   const text = await response.text();
   let body = text;

@@ -70,9 +70,66 @@ export function encryptionKeys(directory: string, environment: NodeJS.ProcessEnv
   return parseEncryptionKeys(readFileSync(file, 'utf8'));
 }
 
+/** What is wrong with a settings file. */
+export type SettingsFileProblem = 'profiles_unreadable' | 'profiles_not_json' | 'profiles_not_object' | 'secret_unreadable' | 'secret_empty';
+
+/** A settings file that cannot be used: a configuration mistake (exit 2), named with its path. */
+export class SettingsFileError extends ConfigurationError {
+  readonly file: string;
+  readonly problem: SettingsFileProblem;
+  /** @param detail the parser's or the file system's words, e.g. `no such file`. */
+  constructor(file: string, problem: SettingsFileProblem, detail?: string) {
+    // profiles.json holds only what `login` saved (no secret, no token): deleting it loses nothing login does not write again.
+    const profilesAdvice = 'It holds the non-secret settings saved by `gatehouse-connect login`: fix it, or delete it and pass the settings '
+      + 'again (--issuer, --client-id, --scope, --api-url) or log in again';
+    super({
+      profiles_unreadable: `${file} cannot be read (${detail}). ${profilesAdvice}`,
+      profiles_not_json: `${file} is not valid JSON (${detail}). ${profilesAdvice}`,
+      profiles_not_object: `${file} is not a JSON object of connection names. ${profilesAdvice}`,
+      secret_unreadable: `--client-secret-file ${file} cannot be read (${detail}). Name the file holding the client secret, or set GATEHOUSE_CLIENT_SECRET`,
+      secret_empty: `--client-secret-file ${file} is empty. Put the client secret in it, or omit the option for a public client`,
+    }[problem]);
+    this.file = file;
+    this.problem = problem;
+  }
+}
+
+/**
+ * The saved profiles (`<store>/profiles.json`, an object by connection name); none when the file is absent.
+ * @throws SettingsFileError when the file cannot be read or is not a JSON object.
+ */
 export function readProfiles(directory: string): Record<string, Profile> {
   const file = join(directory, 'profiles.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Profile>) : {};
+  if (!existsSync(file)) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SettingsFileError(file, 'profiles_unreadable', fileSystemProblem(error));
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new SettingsFileError(file, 'profiles_not_json', (error as Error).message);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SettingsFileError(file, 'profiles_not_object');
+  return parsed as Record<string, Profile>;
+}
+
+/**
+ * The client secret in `file` (surrounding white space removed).
+ * @throws SettingsFileError when the file cannot be read or is empty.
+ */
+function readSecretFile(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new SettingsFileError(file, 'secret_unreadable', fileSystemProblem(error));
+  }
+  if (secret === '') throw new SettingsFileError(file, 'secret_empty');
+  return secret;
 }
 
 export function writeProfile(directory: string, name: string, profile: Profile | undefined): void {
@@ -84,8 +141,21 @@ export function writeProfile(directory: string, name: string, profile: Profile |
   chmodSync(file, 0o600);
 }
 
-/** @throws ConfigurationError naming the missing setting and where to give it. */
-export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, profile: Profile | undefined): Settings {
+function fileSystemProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  if (code === 'EISDIR') return 'a directory, not a file';
+  return (error as Error).message;
+}
+
+/**
+ * @param options.secretNeeded false when nothing will be sent with client authentication (`revoke` of a
+ *   connection that holds no tokens): a confidential profile then does not demand the secret. Default true.
+ * @throws ConfigurationError naming the missing setting and where to give it; SettingsFileError for a
+ *   `--client-secret-file` that cannot be read or is empty.
+ */
+export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, profile: Profile | undefined, options: { secretNeeded?: boolean } = {}): Settings {
   // An empty variable counts as unset.
   const configuredIssuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined) ?? profile?.issuer;
   // The development preset is the default only when no issuer was given anywhere (a saved profile included).
@@ -101,8 +171,8 @@ export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, pr
   const scope = flags.scope ?? environment.GATEHOUSE_SCOPE ?? profile?.scope;
   if (!scope) throw new ConfigurationError('no scope: pass --scope "users:read vendors:read" (scopes registered for the client) or set GATEHOUSE_SCOPE');
   const secretFile = flags['client-secret-file'];
-  const clientSecret = secretFile ? readFileSync(secretFile, 'utf8').trim() : environment.GATEHOUSE_CLIENT_SECRET || undefined;
-  if (profile?.clientType === 'confidential' && clientSecret === undefined && (profile.clientId === clientId)) {
+  const clientSecret = secretFile ? readSecretFile(secretFile) : environment.GATEHOUSE_CLIENT_SECRET || undefined;
+  if (options.secretNeeded !== false && profile?.clientType === 'confidential' && clientSecret === undefined && (profile.clientId === clientId)) {
     throw new ConfigurationError('this connection was made by a confidential client: set GATEHOUSE_CLIENT_SECRET (or --client-secret-file)');
   }
   const redirectUri = flags['redirect-uri'] ?? (environment.GATEHOUSE_REDIRECT_URI || undefined) ?? profile?.redirectUri;

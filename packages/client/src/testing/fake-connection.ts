@@ -20,7 +20,10 @@ export interface FakeConnection {
   sleeps: number[];
 }
 
-export async function connectThroughFake(fake: FakeAuthorizationServer, overrides: Partial<GatehouseClientOptions> = {}): Promise<FakeConnection> {
+/** @param connection.connectionId connect (or reconnect) under this id; default a new one. */
+export async function connectThroughFake(
+  fake: FakeAuthorizationServer, overrides: Partial<GatehouseClientOptions> = {}, connection: { connectionId?: string } = {},
+): Promise<FakeConnection> {
   const clock = createManualClock(FAKE_START_SECONDS);
   const logs: LogEntry[] = [];
   const sleeps: number[] = [];
@@ -40,11 +43,11 @@ export async function connectThroughFake(fake: FakeAuthorizationServer, override
     random: () => 0.999,
     ...overrides,
   });
-  const { transaction } = await client.authorizationUrl();
+  const { transaction } = await client.authorizationUrl(connection.connectionId === undefined ? {} : { connectionId: connection.connectionId });
   const callback = new URL(transaction.redirectUri);
   callback.searchParams.set('code', fake.issueCode());
   callback.searchParams.set('state', transaction.state);
   callback.searchParams.set('iss', fake.issuer);
-  const { connection } = await client.handleCallback(callback, transaction);
-  return { client, connectionId: connection.connectionId, clock, logs, sleeps };
+  const connected = await client.handleCallback(callback, transaction);
+  return { client, connectionId: connected.connection.connectionId, clock, logs, sleeps };
 }
