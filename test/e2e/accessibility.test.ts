@@ -10,45 +10,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { authenticator } from 'otplib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
 import { hashPassword } from '../../packages/authorization-server/src/users/password.ts';
 import { authorizeUrl, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
+import { assertAccessible, axeViolations } from './axe.ts';
 import { chromiumSkipReason, launchChromium, logIn } from './chromium.ts';
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
-const WIDTHS = [1280, 390];
-
-interface AxeViolation { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }
-
-async function violations(page: Page): Promise<AxeViolation[]> {
-  await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async (tags) => {
-    const axe = (globalThis as unknown as { axe: { run(context: Document, options: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
-    return result.violations.map(({ id, impact, help, nodes }) => ({ id, impact, help, nodes: nodes.map((node) => ({ target: node.target as string[] })) }));
-  }, WCAG_TAGS);
-}
-
-/** Checks the page now shown at every width; `label` names it in the failure. */
-async function assertAccessible(page: Page, label: string): Promise<void> {
-  for (const width of WIDTHS) {
-    await page.setViewportSize({ width, height: 900 });
-    const found = await violations(page);
-    assert.deepEqual(found.map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`), [],
-      `${label} at ${width} px`);
-    if (width === 390) {
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-      assert.ok(overflow <= 0, `${label} scrolls sideways at 390 px (${overflow} px)`);
-    }
-  }
-}
-
 
 describe('accessibility: axe-core on every page at 1280 px and 390 px, and keyboard-only consent (Chromium)', { skip: chromiumSkipReason }, () => {
   let server: TestServer;
@@ -81,7 +50,7 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
   it('axe runs and reports violations (a page made to fail is caught)', async () => {
     const page = await newPage();
     await page.setContent('<!doctype html><html><body><img src="data:,"><input type="text"></body></html>');
-    const ids = (await violations(page)).map((violation) => violation.id);
+    const ids = (await axeViolations(page)).map((violation) => violation.split(' ')[0]);
     assert.ok(ids.includes('image-alt') && ids.includes('html-has-lang') && ids.includes('label'), ids.join(' '));
   });
 
