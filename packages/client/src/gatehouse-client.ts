@@ -17,12 +17,12 @@ import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
-import { ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
+import { ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createMemoryLock } from './locks/memory.ts';
 import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from './logging.ts';
-import { assertConnectionOwner, createRefresher, type ConnectionOwner } from './refresh.ts';
+import { assertConnectionOwner, createRefresher, ownsConnection, type ConnectionOwner } from './refresh.ts';
 import { apiRequest, type ApiRequestInit } from './resource-request.ts';
 import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
 import type { StoredConnection, TokenStore } from './token-store.ts';
@@ -273,16 +273,6 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     throw error;
   });
 
-  const isOwnedBy = (row: StoredConnection): boolean => {
-    try {
-      assertConnectionOwner(row, owner);
-      return true;
-    } catch (error) {
-      if (error instanceof ConnectionMismatchError) return false;
-      throw error;
-    }
-  };
-
   const handoverReplayStore = options.sessionHandoverReplayStore ?? createMemorySessionHandoverReplayStore();
   let handoverVerifier: SessionHandoverVerifier | undefined;
 
@@ -340,7 +330,7 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
         // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
         // a reconnect to the same subject supersedes it there anyway, SPEC decision 11). A row made at another
         // issuer or by another client is not ours to revoke (RFC 6749 §10.4): its token is never sent here.
-        const previousIsOurs = previous !== undefined && isOwnedBy(previous);
+        const previousIsOurs = previous !== undefined && ownsConnection(previous, owner);
         if (previous?.refreshTokenCiphertext && !previousIsOurs) {
           log({
             event: 'revoked', connection_id: connectionId, outcome: 'skipped',

@@ -42,12 +42,14 @@ export interface ConnectionOwner {
  * RFC 6749 §6, §10.4: a stored connection's tokens are used only by the client they were issued to, at the
  * issuer that issued them. Issuers are compared as URLs (`href`), since the configured one may carry a
  * trailing slash that the metadata's `issuer` lacks; client IDs exactly.
- * @throws ConnectionMismatchError when the row was made at another issuer or by another client.
  */
+export function ownsConnection(row: StoredConnection, owner: ConnectionOwner): boolean {
+  return URL.canParse(row.issuer) && new URL(row.issuer).href === owner.issuer.href && row.clientId === owner.clientId;
+}
+
+/** @throws ConnectionMismatchError when the row was made at another issuer or by another client (`ownsConnection`). */
 export function assertConnectionOwner(row: StoredConnection, owner: ConnectionOwner): void {
-  const sameIssuer = URL.canParse(row.issuer) && new URL(row.issuer).href === owner.issuer.href;
-  if (sameIssuer && row.clientId === owner.clientId) return;
-  throw new ConnectionMismatchError(row.connectionId, row, { issuer: owner.issuer.href, clientId: owner.clientId });
+  if (!ownsConnection(row, owner)) throw new ConnectionMismatchError(row.connectionId, row, { issuer: owner.issuer.href, clientId: owner.clientId });
 }
 
 export interface RefresherDependencies {
