@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import {
@@ -388,6 +388,26 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifec
       assert.equal(refresh.json.error, 'invalid_grant');
       assert.equal((await call('GET', `/companies/${SVERIGE}`)).status, 404);
       assert.ok((await auditTypes(server)).includes('directory.company.deleted admin:ops'));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('deleting a company revokes its API keys: the answer counts them, and none answers for the id if it is created again (issue 16)', async () => {
+    const { server, call } = await adminServer();
+    try {
+      const keyId = randomUUID();
+      await server.storage.apiKeys.create({
+        keyId, keyDigest: randomBytes(32).toString('base64url'), displayPrefix: 'gak_abcdef', keyType: 'standalone', name: 'Export', clientId: null,
+        subjectType: 'company', subjectId: SVERIGE, scopes: ['users:read'], createdByUserId: seed.users.alice.id, createdAt: server.clock.nowSeconds(),
+        expiresAt: null, lastUsedAt: null, revokedAt: null, revocationReason: null,
+      });
+      const deleted = await call('DELETE', `/companies/${SVERIGE}`);
+      assert.equal(deleted.status, 200);
+      assert.equal(deleted.json.api_keys_revoked, 1);
+      assert.equal((await server.storage.apiKeys.find(keyId))?.revocationReason, 'revoked');
+      assert.equal((await call('POST', '/companies', { id: SVERIGE, name: 'Someone else' })).status, 201);
+      assert.notEqual((await server.storage.apiKeys.find(keyId))?.revokedAt, null, 'the key stays revoked for the new company');
     } finally {
       await server.close();
     }

@@ -75,7 +75,7 @@ const pageQuery = (filters: Record<string, object>) => ({
 const idParams = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', maxLength: 100 } } });
 const DELETED_SCHEMA = {
   type: 'object',
-  properties: { id: uuid, deleted: { type: 'boolean' }, grants_revoked: { type: 'integer' }, login_sessions_ended: { type: 'integer' }, memberships_removed: { type: 'integer' } },
+  properties: { id: uuid, deleted: { type: 'boolean' }, grants_revoked: { type: 'integer' }, api_keys_revoked: { type: 'integer' }, login_sessions_ended: { type: 'integer' }, memberships_removed: { type: 'integer' } },
 } as const;
 
 /**
@@ -157,8 +157,8 @@ export function directoryApi(context: ServerContext, administratorName: (request
           tags: ['directory'], security, params: idParams('id'), response: { 200: DELETED_SCHEMA, ...errors },
         },
       }, async (request) => {
-        const { grantsRevoked } = await deleteDirectorySubject(directory(request), type, params(request).id!);
-        return { id: params(request).id, deleted: true, grants_revoked: grantsRevoked };
+        const { grantsRevoked, apiKeysRevoked } = await deleteDirectorySubject(directory(request), type, params(request).id!);
+        return { id: params(request).id, deleted: true, grants_revoked: grantsRevoked, api_keys_revoked: apiKeysRevoked };
       });
     }
 

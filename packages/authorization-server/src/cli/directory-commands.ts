@@ -208,8 +208,9 @@ function subjectStep(subjectType: SubjectType, command: string, rest: string[], 
       const id = one(rest, 'ID', usage);
       only(values, [], usage);
       return async (context) => {
-        const { grantsRevoked } = await deleteDirectorySubject(context, subjectType, id);
-        return print(json, { id, deleted: true, grants_revoked: grantsRevoked }, `Deleted ${subjectType} ${id}; revoked ${grantsRevoked} grant${grantsRevoked === 1 ? '' : 's'}.`);
+        const { grantsRevoked, apiKeysRevoked } = await deleteDirectorySubject(context, subjectType, id);
+        return print(json, { id, deleted: true, grants_revoked: grantsRevoked, api_keys_revoked: apiKeysRevoked },
+          `Deleted ${subjectType} ${id}; revoked ${grantsRevoked} grant${grantsRevoked === 1 ? '' : 's'} and ${apiKeysRevoked} API key${apiKeysRevoked === 1 ? '' : 's'}.`);
       };
     }
   }

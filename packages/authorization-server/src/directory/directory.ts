@@ -255,7 +255,7 @@ export async function updateDirectorySubject(context: DirectoryContext, subjectT
 }
 
 /** Deletes a company or organization, revoking every grant on it. @throws DirectoryError 404; 409 for an organization that still groups companies. */
-export async function deleteDirectorySubject(context: DirectoryContext, subjectType: SubjectType, subjectId: string): Promise<{ grantsRevoked: number }> {
+export async function deleteDirectorySubject(context: DirectoryContext, subjectType: SubjectType, subjectId: string): Promise<{ grantsRevoked: number; apiKeysRevoked: number }> {
   if (!isUuid(subjectId)) throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
   // Issue 15 §5: each revoked grant's partner gets grant.revoked, queued in the deletion's transaction.
   const reason = `${subjectType}_deleted`;
@@ -265,8 +265,8 @@ export async function deleteDirectorySubject(context: DirectoryContext, subjectT
     if (result.outcome === 'not_found') throw new DirectoryError(404, `no ${subjectType} has this id`, 'id');
     throw new DirectoryError(409, 'the organization still groups companies: delete them or move them out (organization_id null) first', 'id');
   }
-  await audit(context, `directory.${subjectType}.deleted`, { id: subjectId, grants_revoked: result.grantsRevoked });
-  return { grantsRevoked: result.grantsRevoked };
+  await audit(context, `directory.${subjectType}.deleted`, { id: subjectId, grants_revoked: result.grantsRevoked, api_keys_revoked: result.apiKeysRevoked });
+  return { grantsRevoked: result.grantsRevoked, apiKeysRevoked: result.apiKeysRevoked };
 }
 
 // ---- memberships and partner developers ----

@@ -1063,9 +1063,11 @@ export interface DirectoryStore {
   updateSubject(subjectType: SubjectType, subjectId: string, changes: Partial<Pick<DirectorySubjectRecord, 'name' | 'organizationId'>>, now: number): Promise<DirectorySubjectRecord | 'not_found' | 'unknown_organization'>;
   /**
    * Deletes a subject (see the lifecycle rules); `reason` is the revoked grants' revocation reason;
-   * `effects` (issue 15 §5) are recorded in the same transaction for each grant it revoked.
+   * `effects` (issue 15 §5) are recorded in the same transaction for each grant it revoked. Its active API
+   * keys (standalone and integrated) are revoked too (`revoked`), so none outlives it, nor follows its id
+   * should it be created again.
    */
-  deleteSubject(subjectType: SubjectType, subjectId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<{ outcome: 'deleted'; grantsRevoked: number } | { outcome: 'not_found' | 'has_companies' }>;
+  deleteSubject(subjectType: SubjectType, subjectId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<{ outcome: 'deleted'; grantsRevoked: number; apiKeysRevoked: number } | { outcome: 'not_found' | 'has_companies' }>;
   /** The memberships of a user, by subject type then id. */
   listMemberships(userId: string): Promise<MembershipRecord[]>;
   /** Idempotent. */

@@ -155,8 +155,23 @@ export function directoryContract({ withStorage }: ContractBackend): void {
       await storage.directory.putMembership(alice.userId, other);
       const onAcme = await connect(storage, alice.userId, acme);
       const onOther = await connect(storage, alice.userId, other);
+      const apiKey = (subjectId: string, keyType: 'standalone' | 'integrated') => ({
+        keyId: randomUUID(), keyDigest: digest(), displayPrefix: 'gak_abcdef', keyType, name: 'Export', clientId: keyType === 'integrated' ? onAcme.grant.clientId : null,
+        subjectType: 'company' as const, subjectId, scopes: ['users:read'], createdByUserId: alice.userId, createdAt: NOW, expiresAt: null, lastUsedAt: null,
+        revokedAt: null, revocationReason: null,
+      });
+      const acmeKeys = [apiKey(acme.subjectId, 'standalone'), apiKey(acme.subjectId, 'integrated')];
+      const otherKey = apiKey(other.subjectId, 'standalone');
+      for (const key of [...acmeKeys, otherKey]) await storage.apiKeys.create(key);
 
-      assert.deepEqual(await storage.directory.deleteSubject('company', acme.subjectId, NOW + 10, 'subject_deleted'), { outcome: 'deleted', grantsRevoked: 1 });
+      assert.deepEqual(await storage.directory.deleteSubject('company', acme.subjectId, NOW + 10, 'subject_deleted'), { outcome: 'deleted', grantsRevoked: 1, apiKeysRevoked: 2 });
+      // Issue 16: its API keys end with it (a key would otherwise follow the id, were it created again).
+      for (const key of acmeKeys) {
+        const stored = await storage.apiKeys.find(key.keyId);
+        assert.equal(stored?.revokedAt, NOW + 10, key.keyType);
+        assert.equal(stored?.revocationReason, 'revoked');
+      }
+      assert.equal((await storage.apiKeys.find(otherKey.keyId))?.revokedAt, null, 'another company\'s key is untouched');
       const revoked = await storage.grants.find(onAcme.grant.grantId);
       assert.equal(revoked?.revokedAt, NOW + 10);
       assert.equal(revoked?.revocationReason, 'subject_deleted');
@@ -183,7 +198,7 @@ export function directoryContract({ withStorage }: ContractBackend): void {
       assert.ok(await storage.directory.findSubject('organization', group.subjectId));
       assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, null);
       await storage.directory.updateSubject('company', acme.subjectId, { organizationId: null }, NOW + 11);
-      assert.deepEqual(await storage.directory.deleteSubject('organization', group.subjectId, NOW + 12, 'subject_deleted'), { outcome: 'deleted', grantsRevoked: 1 });
+      assert.deepEqual(await storage.directory.deleteSubject('organization', group.subjectId, NOW + 12, 'subject_deleted'), { outcome: 'deleted', grantsRevoked: 1, apiKeysRevoked: 0 });
       assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, NOW + 12);
     }));
 

@@ -157,7 +157,7 @@ export function webhooksContract({ withStorage }: ContractBackend): void {
       const silent = await grantsFixture(storage, 1, false);
       const subject = other.grants[0]!;
       const deleted = await storage.directory.deleteSubject('company', subject.subjectId, NOW + 3, 'company_deleted', effectsFor(NOW + 3));
-      assert.deepEqual(deleted, { outcome: 'deleted', grantsRevoked: 1 });
+      assert.deepEqual(deleted, { outcome: 'deleted', grantsRevoked: 1, apiKeysRevoked: 0 });
       assert.deepEqual((await storage.webhooks.list(other.clientId, 10)).map((d) => JSON.parse(d.payload)), [{ grant_id: subject.grantId, reason: 'company_deleted' }]);
       assert.equal(await storage.grants.revokeAllOfClient(silent.clientId, NOW + 4, 'client_deleted', effectsFor(NOW + 4)), 1);
       assert.deepEqual(await storage.webhooks.list(silent.clientId, 10), [], 'no endpoint: the grant is revoked, nothing is queued');

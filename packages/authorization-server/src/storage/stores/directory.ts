@@ -268,8 +268,12 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
         }
         yield* tx.run('DELETE FROM subject_administrators WHERE subject_type = ? AND subject_id = ?', [subjectType, subjectId]);
         yield* voidCodes(tx, 'subject_type = ? AND subject_id = ?', now, [subjectType, subjectId]);
+        // An API key reads its subject's data (issue 16): it ends with the subject, or it would keep reading
+        // nothing and, were the id created again, another company's data.
+        const apiKeysRevoked = (yield* tx.run("UPDATE api_keys SET revoked_at = ?, revocation_reason = 'revoked' WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL",
+          [now, subjectType, subjectId])).changes;
         yield* tx.run('DELETE FROM subjects WHERE subject_type = ? AND subject_id = ?', [subjectType, subjectId]);
-        return { outcome: 'deleted' as const, grantsRevoked };
+        return { outcome: 'deleted' as const, grantsRevoked, apiKeysRevoked };
       });
     },
     async listMemberships(userId) {
