@@ -58,6 +58,14 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       assert.equal(secret.status, 401);
     });
 
+    it('takes the Bearer scheme in any case, with one or more spaces (RFC 7235 §2.1), at the admin API and /metrics', async () => {
+      for (const authorization of [`bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`]) {
+        assert.equal((await call('GET', '/clients', undefined, { authorization })).status, 200, authorization);
+        assert.equal((await fetch(`${server.url}/metrics`, { headers: { authorization } })).status, 200, `/metrics with ${authorization}`);
+      }
+      assert.equal((await call('GET', '/clients', undefined, { authorization: `Bearer${token}` })).status, 401, 'no space');
+    });
+
     it('serves the OpenAPI document of the admin routes only, with the bearer security scheme', async () => {
       const response = await fetch(`${server.url}/admin/v1/openapi.json`);
       assert.equal(response.status, 200);

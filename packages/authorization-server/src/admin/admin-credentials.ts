@@ -27,7 +27,8 @@ export async function createAdminToken(storage: Storage, name: string, now: numb
 
 /** The administrator holding `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined. */
 export async function authenticateAdministrator(storage: Storage, authorizationHeader: string | undefined): Promise<AdminCredentialRecord | undefined> {
-  const match = /^Bearer ([A-Za-z0-9_-]{43})$/.exec(authorizationHeader?.trim() ?? '');
+  // RFC 7235 §2.1: the scheme is case-insensitive and followed by one or more spaces.
+  const match = /^Bearer +([A-Za-z0-9_-]{43})$/i.exec(authorizationHeader?.trim() ?? '');
   if (!match) return undefined;
   return storage.adminCredentials.findByDigest(digestAdminToken(match[1]!));
 }
