@@ -125,7 +125,7 @@ describe('gatehouse api-keys (issue 16)', () => {
   const directory = mkdtempSync(join(tmpdir(), 'gatehouse-api-keys-cli-'));
   after(() => rmSync(directory, { recursive: true, force: true }));
 
-  it('lists, revokes (exit 1 when already revoked or unknown), enables and disables integrations; bad arguments exit 2', async () => {
+  it('lists, revokes (exit 2, a refused change, when already revoked or unknown), enables and disables integrations; bad arguments exit 2', async () => {
     const database = join(directory, 'gatehouse.sqlite');
     assert.equal(gatehouse(database, ['migrate']).status, 0);
     const created = gatehouse(database, ['clients', 'create', '--name', 'Ledgerly Keys', '--type', 'confidential', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read vendors:read', '--json']);
@@ -141,8 +141,8 @@ describe('gatehouse api-keys (issue 16)', () => {
     assert.deepEqual(JSON.parse(listed.stdout).map((entry: { key_id: string }) => entry.key_id), [key.keyId]);
     assert.match(gatehouse(database, ['api-keys', 'list']).stdout, new RegExp(`${key.keyId}  active`));
     assert.equal(gatehouse(database, ['api-keys', 'revoke', key.keyId]).status, 0);
-    assert.equal(gatehouse(database, ['api-keys', 'revoke', key.keyId]).status, 1, 'already revoked');
-    assert.equal(gatehouse(database, ['api-keys', 'revoke', randomUUID()]).status, 1, 'unknown');
+    assert.equal(gatehouse(database, ['api-keys', 'revoke', key.keyId]).status, 2, 'already revoked');
+    assert.equal(gatehouse(database, ['api-keys', 'revoke', randomUUID()]).status, 2, 'unknown');
     assert.deepEqual(JSON.parse(gatehouse(database, ['api-keys', 'list', '--json']).stdout), []);
     assert.equal(JSON.parse(gatehouse(database, ['api-keys', 'list', '--all', '--json']).stdout)[0].state, 'revoked');
 
@@ -151,7 +151,8 @@ describe('gatehouse api-keys (issue 16)', () => {
     assert.equal(enabled.status, 0, enabled.stderr);
     assert.deepEqual(JSON.parse(enabled.stdout), { client_id: clientId, scope: 'users:read' });
     assert.equal(gatehouse(database, ['api-keys', 'disable-integration', clientId]).status, 0);
-    assert.equal(gatehouse(database, ['api-keys', 'disable-integration', clientId]).status, 1);
+    assert.equal(gatehouse(database, ['api-keys', 'disable-integration', clientId]).status, 2);
+    assert.equal(gatehouse(database, ['api-keys', 'enable-integration', randomUUID()]).status, 2, 'an unknown client (README "The CLI")');
 
     for (const args of [['api-keys'], ['api-keys', 'frobnicate'], ['api-keys', 'revoke'], ['api-keys', 'list', '--subject-urn', 'nope'], ['api-keys', 'list', '--bogus']]) {
       assert.equal(gatehouse(database, args).status, 2, args.join(' '));

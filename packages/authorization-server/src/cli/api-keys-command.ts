@@ -67,7 +67,8 @@ export async function apiKeysCommand(argv: string[]): Promise<number> {
       const outcome = await revokeApiKey(administration, rest[0]!, 'admin:cli', 'revoked');
       if (values.json) console.log(JSON.stringify({ key_id: rest[0], outcome }));
       else console.log(outcome === 'revoked' ? 'Revoked: requests with this key are refused (resource servers within 5 s).' : outcome === 'not_found' ? 'No API key with that id.' : 'The API key was already revoked.');
-      return outcome === 'revoked' ? 0 : 1;
+      // README "The CLI": an unknown or already revoked key is a refused change (2).
+      return outcome === 'revoked' ? 0 : 2;
     });
   }
   if (command === 'enable-integration' || command === 'disable-integration') {
@@ -78,12 +79,12 @@ export async function apiKeysCommand(argv: string[]): Promise<number> {
       if (command === 'disable-integration') {
         const done = await disableApiKeyIntegration(administration, clientId, 'admin:cli');
         console.log(values.json ? JSON.stringify({ client_id: clientId, disabled: done }) : done ? 'The client no longer offers integrated API keys; its keys stop working at once.' : 'The client did not offer integrated API keys.');
-        return done ? 0 : 1;
+        return done ? 0 : 2;
       }
       const client = await administration.storage.clients.find(clientId);
       if (!client || client.kind !== 'client' || client.status === 'deleted') {
         console.error('gatehouse: no client with that id');
-        return 1;
+        return 2;
       }
       const scopes = values.scope === undefined ? client.scopes : parseScope(values.scope);
       if (!scopes || scopes.length === 0 || scopes.some((scope) => !client.scopes.includes(scope))) throw new RangeError('--scope must be a non-empty subset of the client\'s registered scopes');

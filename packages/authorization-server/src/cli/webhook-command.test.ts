@@ -34,7 +34,7 @@ describe('gatehouse clients webhook (issue 15 §5)', () => {
     assert.ok(!endpoint.secretCiphertext.includes(answer.secret.slice(6)));
 
     assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--remove']).status, 0);
-    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--remove']).status, 1, 'nothing left to remove');
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--remove']).status, 2, 'nothing left to remove');
     storage = createSqliteStorage(database);
     assert.equal(await storage.webhooks.findEndpoint(clientId), undefined);
     await storage.close();
@@ -43,7 +43,7 @@ describe('gatehouse clients webhook (issue 15 §5)', () => {
     const database = join(temporaryDirectory, randomUUID(), 'gatehouse.sqlite');
     const created = gatehouse(database, ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read', '--json']);
     const clientId = JSON.parse(created.stdout).client_id as string;
-    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--show']).status, 1, 'no webhook yet');
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--show']).status, 2, 'no webhook yet');
     const set = gatehouse(database, ['clients', 'webhook', clientId, '--url', 'https://ledgerly.example/hooks', '--events', 'grant.revoked client.deleted', '--json']);
     assert.equal(set.status, 0, set.stderr);
     const first = JSON.parse(set.stdout);
@@ -75,7 +75,11 @@ describe('gatehouse clients webhook (issue 15 §5)', () => {
     const log = gatehouse(database, ['clients', 'webhook', clientId, '--deliveries', '--json']);
     assert.deepEqual(JSON.parse(log.stdout).map((d: { delivery_id: string; attempts: number; next_attempt_at: null }) => [d.delivery_id, d.attempts, d.next_attempt_at]), [['msg_cli_resend', 8, null]]);
     assert.match(gatehouse(database, ['clients', 'webhook', clientId, '--deliveries']).stdout, /msg_cli_resend\s+client\.suspended\s+given up/);
-    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--resend', 'msg_unknown']).status, 1);
+    assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--resend', 'msg_unknown']).status, 2);
+    // README "The CLI": an unknown client is a refused change (2), whatever the option.
+    for (const option of ['--show', '--remove', '--deliveries']) {
+      assert.equal(gatehouse(database, ['clients', 'webhook', randomUUID(), option]).status, 2, option);
+    }
     assert.equal(gatehouse(database, ['clients', 'webhook', clientId, '--resend', 'msg_cli_resend']).status, 0);
 
     storage = createSqliteStorage(database);

@@ -56,10 +56,14 @@ export async function webhookCommand(
   const print = (json: unknown, text: string) => console.log(flags.json ? JSON.stringify(json, null, 2) : text);
   // The webhook secret is encrypted under the token key (webhooks/webhook-secret.ts), as the server derives it.
   const tokenKey = async () => configuration.tokenKey ?? Buffer.from(await storage.settings.getOrCreate('development_token_key', generateTokenKey), 'base64url');
+  // README "The CLI": a refused change (an unknown client, a step the state does not allow) exits 2.
   const noWebhook = () => {
     print({ client_id: clientId, error: 'not_found' }, 'The client has no webhook.');
-    return 1;
+    return 2;
   };
+  if (flags.remove || flags.show || flags.deliveries || flags.resend !== undefined) {
+    if (!(await storage.clients.find(clientId))) throw usage(`no client ${clientId}`);
+  }
 
   if (flags.url !== undefined) {
     const result = await setClientWebhook(storage, await tokenKey(), configuration.environment, clientId, flags.url, 'admin:cli', now, eventTypes(flags.events));
@@ -88,7 +92,7 @@ export async function webhookCommand(
   if (flags.remove) {
     const removed = await removeClientWebhook(storage, clientId, 'admin:cli', now);
     print({ client_id: clientId, removed }, removed ? 'Removed the webhook; queued deliveries are dropped.' : 'The client has no webhook.');
-    return removed ? 0 : 1;
+    return removed ? 0 : 2;
   }
   if (flags.show) {
     const endpoint = await storage.webhooks.findEndpoint(clientId);
@@ -108,5 +112,5 @@ export async function webhookCommand(
   }
   const resent = await resendWebhookDelivery(storage, clientId, flags.resend!, 'admin:cli', now);
   print({ client_id: clientId, delivery_id: flags.resend, resent }, resent ? `Queued ${flags.resend} again.` : 'The client has no such delivery.');
-  return resent ? 0 : 1;
+  return resent ? 0 : 2;
 }
