@@ -135,10 +135,13 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       : errorPage(options.brand.name, t.t('error.methodNotAllowedTitle'), t.t('error.methodNotAllowed'), { t, hint: null });
   });
 
-  // SPEC decision 17: outside development, refuse anything that did not arrive over TLS.
+  // SPEC decision 17: outside development, refuse anything that did not arrive over TLS. Except the two
+  // health probes: a load balancer or kubelet probes the instance's own address over plain HTTP, and they
+  // carry nothing (no credentials, no cookies, no data): refused, a healthy instance would be taken down.
   if (production) {
+    const probes = new Set(['/health', '/health/ready']);
     app.addHook('onRequest', async (request, reply) => {
-      if (request.protocol !== 'https') {
+      if (request.protocol !== 'https' && !((request.method === 'GET' || request.method === 'HEAD') && probes.has(request.url.split('?')[0]!))) {
         reply.code(403).header('cache-control', 'no-store').send(new OAuthError('invalid_request', 'HTTPS is required').toJSON());
       }
     });

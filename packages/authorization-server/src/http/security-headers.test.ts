@@ -56,10 +56,25 @@ describe('security headers (SPEC decisions 17, 18)', () => {
     });
   }
 
+  it('answers the health probes over plain HTTP in production (a load balancer probes the instance directly), and nothing else', async () => {
+    const server = await startTestServer({ environment: 'production', issuer: 'https://auth.example', trustProxy: true });
+    try {
+      for (const url of ['/health', '/health/ready']) {
+        assert.equal((await server.app.inject({ method: 'GET', url })).statusCode, 200, url);
+        assert.equal((await server.app.inject({ method: 'HEAD', url })).statusCode, 200, `HEAD ${url}`);
+      }
+      for (const [method, url] of [['GET', '/oauth/authorize'], ['POST', '/oauth/token'], ['GET', '/login'], ['GET', '/health/../oauth/authorize'], ['POST', '/health'], ['GET', '/metrics']] as const) {
+        assert.equal((await server.app.inject({ method, url })).statusCode, 403, `${method} ${url}`);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   it('sends them on the refusals of the request hooks too: plain HTTP in production, two Authorization headers, multipart, credentials in the URL', async () => {
     const server = await startTestServer({ environment: 'production', issuer: 'https://auth.example', trustProxy: true });
     try {
-      const plain = await server.app.inject({ method: 'GET', url: '/health' });
+      const plain = await server.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
       assert.equal(plain.statusCode, 403);
       assert.deepEqual(securityHeadersOf(plain.headers), EXPECTED_PRODUCTION);
       const https = { 'x-forwarded-proto': 'https' };
