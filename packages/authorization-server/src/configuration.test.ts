@@ -51,6 +51,10 @@ describe('configuration: the database and the cleanup job', () => {
     const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
       rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250 });
     assert.equal(described, 'postgres://gatehouse@db.example:5432/gh?sslmode=require (schema auth)');
+    // pg-connection-string takes a password from the query string too: never shown either.
+    const inQuery = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse@db.example/gh?password=Q1secret&sslpassword=Q2secret&sslmode=require', schema: undefined,
+      poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000, rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250 });
+    assert.equal(inQuery, 'postgres://gatehouse@db.example/gh?sslmode=require');
   });
 });
 

@@ -301,6 +301,8 @@ export function describeDatabase(database: DatabaseConfiguration): string {
   if (database.kind === 'sqlite') return database.path;
   const url = new URL(database.url);
   url.password = '';
+  // pg-connection-string also takes the password (and a key's passphrase) from the query string.
+  for (const name of [...url.searchParams.keys()]) if (/pass|secret|token/i.test(name)) url.searchParams.delete(name);
   return `${url.href}${database.schema ? ` (schema ${database.schema})` : ''}`;
 }
 
