@@ -46,6 +46,20 @@ describe('configuration: the database and the cleanup job', () => {
     assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_POOL_SIZE: '1.5' }), /GATEHOUSE_DATABASE_POOL_SIZE/);
   });
 
+  it('lists every bad setting in one ConfigurationError (one line each, exit 2 at start), those read by their own parsers too', () => {
+    assert.throws(() => loadConfiguration({
+      GATEHOUSE_OAUTH_RATE_LIMIT: 'abc', GATEHOUSE_REQUIRE_PAR: 'maybe', GATEHOUSE_REQUIRE_SECOND_FACTOR: 'all', GATEHOUSE_DPOP_NONCE_REQUIRED: 'yes',
+      GATEHOUSE_SMTP_URL: 'http://mail', GATEHOUSE_UPSTREAM_ISSUER: 'https://id.example', GATEHOUSE_ACCESS_TOKEN_FORMAT: 'paseto',
+    }), (error: unknown) => {
+      assert.ok(error instanceof ConfigurationError, String(error));
+      for (const name of ['GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_REQUIRE_PAR', 'GATEHOUSE_DPOP_NONCE_REQUIRED', 'GATEHOUSE_SMTP_URL', 'GATEHOUSE_UPSTREAM_CLIENT_ID', 'GATEHOUSE_ACCESS_TOKEN_FORMAT']) {
+        assert.ok(error.problems.some((problem) => problem.startsWith(name)), `${name} in ${JSON.stringify(error.problems)}`);
+      }
+      return true;
+    });
+    assert.throws(() => loadConfiguration({ GATEHOUSE_LOCAL_PASSWORDS: 'xyz' }), (error: unknown) => error instanceof ConfigurationError && /GATEHOUSE_LOCAL_PASSWORDS must be on or off/.test(error.problems.join('\n')));
+  });
+
   it('describes the database for messages without the password', () => {
     assert.equal(describeDatabase({ kind: 'sqlite', path: './data/gatehouse.sqlite' }), './data/gatehouse.sqlite');
     const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,

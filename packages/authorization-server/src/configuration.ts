@@ -199,6 +199,20 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   if (metricsPort !== undefined && metricsPort === port) problems.push(`GATEHOUSE_METRICS_PORT must differ from PORT (both ${port})`);
   const auditStream = env.GATEHOUSE_AUDIT_STREAM ? parseAuditStreamSetting(env.GATEHOUSE_AUDIT_STREAM) : undefined;
   if (auditStream && 'problem' in auditStream) problems.push(auditStream.problem);
+  // Each of these settings' parsers throws its one problem: listed with the others (one line each, exit 2).
+  const setting = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      problems.push((error as Error).message);
+      return undefined;
+    }
+  };
+  const oauthRateLimit = setting(() => oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT));
+  const localAccountOptions = setting(() => localAccounts(env));
+  const requirePar = setting(() => requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR));
+  const upstream = setting(() => upstreamIdentityProvider(env));
+  const dpopNonce = setting(() => dpopNonceRequired(env.GATEHOUSE_DPOP_NONCE_REQUIRED));
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     environment,
@@ -218,11 +232,11 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     metricsPort,
     auditStream: auditStream as AuditStreamTarget | undefined,
     refreshTokenReuseGraceSeconds,
-    oauthEndpointRateLimit: oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT),
-    localAccounts: localAccounts(env),
-    requirePushedAuthorizationRequests: requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR),
-    upstreamIdentityProvider: upstreamIdentityProvider(env),
-    dpopNonceRequired: dpopNonceRequired(env.GATEHOUSE_DPOP_NONCE_REQUIRED),
+    oauthEndpointRateLimit: oauthRateLimit,
+    localAccounts: localAccountOptions!,
+    requirePushedAuthorizationRequests: requirePar!,
+    upstreamIdentityProvider: upstream!,
+    dpopNonceRequired: dpopNonce!,
   };
 }
 
