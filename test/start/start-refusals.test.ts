@@ -1,0 +1,54 @@
+/**
+ * `npm start` (scripts/start.ts) refusing to start (issue 14): a configuration problem is one line per
+ * problem and exit code 2; an operating problem while starting (the port taken, the database unreachable)
+ * is one line and exit code 1. Neither prints a stack trace.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const directory = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+
+/** Runs scripts/start.ts with `env` added to a minimal environment; at most 60 s. */
+function start(env: Record<string, string>) {
+  return spawnSync(process.execPath, [join(ROOT, 'scripts/start.ts')], {
+    cwd: ROOT, encoding: 'utf8', timeout: 60_000,
+    env: { PATH: process.env.PATH ?? '', GATEHOUSE_LOG: 'off', GATEHOUSE_DATABASE: join(directory, `${Math.random()}.sqlite`), ...env },
+  });
+}
+
+describe('npm start refusals (issue 14)', () => {
+  it('lists every configuration problem, one line each, and exits 2 without a stack trace', () => {
+    const run = start({ GATEHOUSE_REQUIRE_PAR: 'maybe', GATEHOUSE_OAUTH_RATE_LIMIT: 'abc', GATEHOUSE_ACCESS_TOKEN_FORMAT: 'paseto' });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /^Gatehouse cannot start: the configuration has 3 problems:\n/);
+    for (const name of ['GATEHOUSE_REQUIRE_PAR', 'GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_ACCESS_TOKEN_FORMAT']) assert.match(run.stderr, new RegExp(`  - ${name} `));
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('says the port is taken in one line, exit 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const run = await new Promise<ReturnType<typeof spawnSync>>((resolve) => setImmediate(() => resolve(start({ PORT: String(port), HOST: '127.0.0.1', PLATFORM_API_PORT: '0' }))));
+      assert.equal(run.status, 1, String(run.stderr));
+      assert.match(String(run.stderr), /^Gatehouse cannot start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('says the database cannot be reached in one line, exit 1', () => {
+    const run = start({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', PORT: '0' });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /^Gatehouse cannot start: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
+  });
+});
