@@ -54,9 +54,13 @@ describe('redirect URI registration (SPEC decision 4)', () => {
   });
 
   it('refuses localhost over https in production too (SPEC §2: "no localhost redirect URIs"; seeds: publicly accessible)', () => {
-    for (const uri of ['https://localhost/cb', 'https://localhost:8443/cb', 'https://127.0.0.1/cb', 'https://[::1]/cb']) {
+    for (const uri of ['https://localhost/cb', 'https://localhost:8443/cb', 'https://127.0.0.1/cb', 'https://[::1]/cb',
+      // RFC 6761 §6.3: every name under localhost is loopback, and so is the absolute form.
+      'https://app.localhost/cb', 'https://localhost./cb', 'https://a.b.localhost/cb', 'https://APP.LOCALHOST/cb']) {
       for (const clientType of CLIENT_TYPES) refused(uri, clientType, 'production');
     }
+    // A public name that merely contains the word is a public host.
+    for (const clientType of CLIENT_TYPES) assert.equal(redirectUriProblem('https://localhost.partner.example.com/cb', clientType, 'production'), undefined);
   });
 
   it('refuses http for any other host, in every environment (seeds: "Must use HTTPS")', () => {

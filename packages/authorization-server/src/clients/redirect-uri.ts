@@ -46,7 +46,7 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   if (hostProblem) return hostProblem;
   if (url.protocol === 'https:') {
     // Seeds: "Must be publicly accessible (except localhost for development)".
-    if (environment === 'production' && (isLoopbackHostname(url.hostname) || isPrivateAddress(url.hostname))) {
+    if (environment === 'production' && (isLoopbackHostname(url.hostname) || namesLocalhost(url.hostname) || isPrivateAddress(url.hostname))) {
       return 'must be publicly accessible in production (no localhost or private addresses)';
     }
     return undefined;
@@ -62,6 +62,11 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   if (!scheme.includes('.')) return `scheme "${scheme}" is not allowed (https, loopback http, or a reverse-domain private-use scheme)`;
   if (clientType !== 'public') return 'private-use URI schemes are allowed only for public clients (RFC 8252 §7.1)';
   return undefined;
+}
+
+/** `localhost.` and every name under `localhost` (`app.localhost`): loopback by RFC 6761 §6.3, never a public host. */
+function namesLocalhost(hostname: string): boolean {
+  return /(^|\.)localhost\.?$/.test(hostname);
 }
 
 /** IP literals of private, link-local or unspecified ranges (RFC 1918, RFC 3927, RFC 4193). */
