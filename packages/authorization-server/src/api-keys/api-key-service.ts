@@ -13,8 +13,8 @@ import type { ServerContext } from '../server-context.ts';
 import type { ApiKeyRecord, ApiKeyRevocationReason, ClientRecord, SubjectType } from '../storage/storage.ts';
 import { apiKeyDigestOf, apiKeyState, mintApiKey } from './api-key.ts';
 
-/** The longest a standalone key may live, seconds (two years); the account page offers shorter choices. */
-export const MAX_STANDALONE_API_KEY_LIFETIME_SECONDS = 2 * 365 * 24 * 3600;
+/** The lifetimes a standalone key may have, seconds (30 days, 90 days, a year), besides none (README "API keys"). */
+export const STANDALONE_API_KEY_LIFETIMES_SECONDS: readonly number[] = [30 * 24 * 3600, 90 * 24 * 3600, 365 * 24 * 3600];
 /** How often a key's use refreshes its `lastUsedAt`, seconds (as grants: endpoints/introspection.ts). */
 export const API_KEY_USE_RECORDING_INTERVAL_SECONDS = 60;
 /** Longest standalone key name, characters. */
@@ -68,7 +68,8 @@ export function standaloneApiKeyProblems(input: { name: string; scopes: string[]
   else if (input.name.length > MAX_API_KEY_NAME_LENGTH) problems.name = 'name_too_long';
   if (input.scopes.length === 0) problems.scopes = 'scopes_required';
   else if (input.scopes.some((scope) => !isScopeName(scope) || !allowedScopes.includes(scope))) problems.scopes = 'scope_unknown';
-  if (input.lifetimeSeconds === undefined || (input.lifetimeSeconds !== null && (!Number.isInteger(input.lifetimeSeconds) || input.lifetimeSeconds <= 0 || input.lifetimeSeconds > MAX_STANDALONE_API_KEY_LIFETIME_SECONDS))) {
+  // Only what the form offers: a lifetime made up by hand (5 s, 7 years) is refused, not stored.
+  if (input.lifetimeSeconds === undefined || (input.lifetimeSeconds !== null && !STANDALONE_API_KEY_LIFETIMES_SECONDS.includes(input.lifetimeSeconds))) {
     problems.expiration = 'expiration_invalid';
   }
   return problems;

@@ -70,9 +70,14 @@ describe('API keys (issue 16)', () => {
       assert.equal(unknownScope.status, 422);
       assert.match(unknownScope.text, /value="Export"/, 'the name is kept');
       assert.match(unknownScope.text, /Choose only permissions from the list\./);
-      const badExpiry = await browser.post(`${server.url}/account/api-keys`, { _csrf: csrf, name: 'Export', subject: `urn:gatehouse:company:${danmark.id}`, expiration: '999999999', scope: 'users:read' });
-      assert.equal(badExpiry.status, 422);
-      assert.match(badExpiry.text, /Choose an expiration from the list\./);
+      // Only the lifetimes the form offers (README "API keys"): a long one, a 5 s one, a day made up by hand.
+      for (const expiration of ['999999999', '5', '86400']) {
+        const keysBefore = (await server.storage.apiKeys.list({ limit: 1000 })).length;
+        const badExpiry = await browser.post(`${server.url}/account/api-keys`, { _csrf: csrf, name: 'Export', subject: `urn:gatehouse:company:${danmark.id}`, expiration, scope: 'users:read' });
+        assert.equal(badExpiry.status, 422, expiration);
+        assert.match(badExpiry.text, /Choose an expiration from the list\./);
+        assert.equal((await server.storage.apiKeys.list({ limit: 1000 })).length, keysBefore, 'no key created');
+      }
     });
 
     it('refuses a subject the user does not administer (Bob and Nordlys Sverige AB) without creating a key', async () => {

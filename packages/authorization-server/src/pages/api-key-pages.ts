@@ -7,6 +7,7 @@
  * carries the CSRF token (SPEC decision 18); every value is escaped by `html`; no raw identifiers for
  * users (companies by name, scopes in words; a key by its name and display prefix).
  */
+import { STANDALONE_API_KEY_LIFETIMES_SECONDS } from '../api-keys/api-key-service.ts';
 import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
 import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
@@ -18,7 +19,8 @@ const tOf = (model: { t?: Translator }): Translator => model.t ?? ENGLISH;
 
 /** The expiration choices of the creation form (seconds, or `never`), with their catalogue labels. */
 const EXPIRATION_CHOICES: Array<[string, MessageKey]> = [
-  ['2592000', 'apiKeys.expires30Days'], ['7776000', 'apiKeys.expires90Days'], ['31536000', 'apiKeys.expires1Year'], ['never', 'apiKeys.expiresNever'],
+  ...STANDALONE_API_KEY_LIFETIMES_SECONDS.map((seconds, index): [string, MessageKey] => [String(seconds), (['apiKeys.expires30Days', 'apiKeys.expires90Days', 'apiKeys.expires1Year'] as const)[index]!]),
+  ['never', 'apiKeys.expiresNever'],
 ];
 
 /** A field error code (api-key-service.ts standaloneApiKeyProblems, or `subject_invalid`) as its catalogue key. */
