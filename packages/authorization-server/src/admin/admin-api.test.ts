@@ -121,9 +121,20 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
         assert.equal(response.json.field, field, JSON.stringify(response.json));
         assert.equal(response.json.error, error);
       }
-      const malformed = await call('POST', '/clients', { client_name: 'Acme' });
-      assert.equal(malformed.status, 400);
-      assert.equal(malformed.json.error, 'invalid_request');
+      // What the schema refuses is answered the same way (RFC 7591 §3.2.2), naming the field.
+      for (const [body, field, error] of [
+        [{ client_name: 'Acme' }, 'redirect_uris', 'invalid_redirect_uri'],
+        [{ ...REGISTRATION, client_name: 'x'.repeat(300) }, 'client_name', 'invalid_client_metadata'],
+        [{ ...REGISTRATION, token_endpoint_auth_method: 'client_secret_post' }, 'token_endpoint_auth_method', 'invalid_client_metadata'],
+      ] as const) {
+        const refused = await call('POST', '/clients', body);
+        assert.equal(refused.status, 400, JSON.stringify(refused.json));
+        assert.equal(refused.json.error, error, JSON.stringify(refused.json));
+        assert.equal(refused.json.field, field);
+      }
+      const patched = await call('PATCH', `/clients/${seed.confidentialClient.id}`, { subject_type: 'widget' });
+      assert.equal(patched.status, 400);
+      assert.deepEqual([patched.json.error, patched.json.field], ['invalid_client_metadata', 'subject_type']);
     });
 
     it('PATCH /clients/:id changes metadata with the same rules; 404 for an unknown client', async () => {

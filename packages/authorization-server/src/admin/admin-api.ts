@@ -140,7 +140,17 @@ export function adminApi(context: ServerContext) {
         return;
       }
       if (error.validation) {
-        reply.code(400).send({ error: 'invalid_request', error_description: error.message });
+        // The field the schema refused: the property it is in, or the one missing.
+        const [first] = error.validation as { instancePath?: string; params?: { missingProperty?: string } }[];
+        const field = first?.params?.missingProperty ?? first?.instancePath?.split('/')[1];
+        // RFC 7591 §3.2.2 for a client's metadata (README "the admin API"), as the registration rules answer.
+        const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+        const clientMetadata = route === `POST ${ADMIN_API_PREFIX}/clients` || route === `PATCH ${ADMIN_API_PREFIX}/clients/:client_id`;
+        if (clientMetadata && (error as { validationContext?: string }).validationContext === 'body' && field) {
+          reply.code(400).send({ error: field === 'redirect_uris' ? 'invalid_redirect_uri' : 'invalid_client_metadata', error_description: error.message, field });
+          return;
+        }
+        reply.code(400).send({ error: 'invalid_request', error_description: error.message, ...(field ? { field } : {}) });
         return;
       }
       if (error.statusCode && error.statusCode < 500) {
