@@ -25,10 +25,15 @@ export async function createAdminToken(storage: Storage, name: string, now: numb
   return { token, credential };
 }
 
-/** The administrator holding `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined. */
-export async function authenticateAdministrator(storage: Storage, authorizationHeader: string | undefined): Promise<AdminCredentialRecord | undefined> {
+/** The digest of the admin token in `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined when there is none. */
+export function presentedAdminTokenDigest(authorizationHeader: string | undefined): string | undefined {
   // RFC 7235 §2.1: the scheme is case-insensitive and followed by one or more spaces.
   const match = /^Bearer +([A-Za-z0-9_-]{43})$/i.exec(authorizationHeader?.trim() ?? '');
-  if (!match) return undefined;
-  return storage.adminCredentials.findByDigest(digestAdminToken(match[1]!));
+  return match ? digestAdminToken(match[1]!) : undefined;
+}
+
+/** The administrator holding `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined. */
+export async function authenticateAdministrator(storage: Storage, authorizationHeader: string | undefined): Promise<AdminCredentialRecord | undefined> {
+  const digest = presentedAdminTokenDigest(authorizationHeader);
+  return digest === undefined ? undefined : storage.adminCredentials.findByDigest(digest);
 }

@@ -12,6 +12,7 @@ import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } 
 import { parse } from 'yaml';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { createMetrics, instrumentHttp, startMetricsServer, StorageOperationHistogram } from './metrics.ts';
+import { StorageUnavailableError } from '../storage/storage-unavailable.ts';
 
 /** The value of one sample in Prometheus text (labels exactly as printed), or undefined when absent. */
 function sample(text: string, name: string, labels = ''): number | undefined {
@@ -30,6 +31,32 @@ describe('Prometheus metrics (issue 14)', () => {
       const wrong = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${'A'.repeat(43)}` } });
       assert.equal(wrong.status, 401);
       assert.match(wrong.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps answering a token it verified while the database is unreachable (the outage alerts need the metrics); a token never verified waits for the database (503)', async () => {
+    // The admin credentials' lookup fails while `down` (as an unreachable database makes it), patched before
+    // the server wraps the storage.
+    const storage = createSqliteStorage(':memory:');
+    let down = false;
+    const findByDigest = storage.adminCredentials.findByDigest.bind(storage.adminCredentials);
+    storage.adminCredentials.findByDigest = (digest) => (down ? Promise.reject(new StorageUnavailableError(new Error('connection refused'))) : findByDigest(digest));
+    const server = await startTestServer({ storage });
+    try {
+      const { token } = await createAdminToken(server.storage, 'ops-outage', server.clock.nowSeconds());
+      const { token: other } = await createAdminToken(server.storage, 'ops-other', server.clock.nowSeconds());
+      const scrape = (value: string) => fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${value}` } });
+      assert.equal((await scrape(token)).status, 200, 'verified once, with the database up');
+      down = true;
+      const during = await scrape(token);
+      assert.equal(during.status, 200);
+      assert.match(await during.text(), /gatehouse_/);
+      assert.equal((await scrape(other)).status, 503, 'never verified here: no metrics without the database');
+      assert.equal((await scrape('A'.repeat(43))).status, 503);
+      down = false;
+      assert.equal((await scrape('A'.repeat(43))).status, 401, 'the database back: a wrong token is refused again');
     } finally {
       await server.close();
     }

@@ -21,7 +21,8 @@
 import { createServer, type Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { authenticateAdministrator } from '../admin/admin-credentials.ts';
+import { authenticateAdministrator, presentedAdminTokenDigest } from '../admin/admin-credentials.ts';
+import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import type { ConnectionPoolStats, Storage } from '../storage/storage.ts';
 import { wrapStorageOperations } from '../storage/wrap-storage.ts';
 
@@ -319,14 +320,34 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
   });
 }
 
+/** How long a verified admin token keeps reading `/metrics` while the database is unreachable, ms. */
+const METRICS_OUTAGE_TRUST_MILLISECONDS = 15 * 60_000;
+
 /**
  * `GET /metrics` on the application, for administrator bearer tokens (the admin API's credentials,
  * `gatehouse admins create-token`): 401 with `WWW-Authenticate: Bearer` otherwise (RFC 6750 §3).
  */
 export function registerMetricsRoute(app: FastifyInstance, metrics: GatehouseMetrics, storage: Storage): void {
+  // Admin token digests this instance verified, with when (ms): while the database is unreachable a token
+  // verified in the last 15 minutes still reads the metrics, which the outage's alerts are made of
+  // (docs/prometheus-alerts.yml); any other request waits for the database (503).
+  const verifiedAt = new Map<string, number>();
   app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store');
-    const administrator = await authenticateAdministrator(storage, request.headers.authorization);
+    const digest = presentedAdminTokenDigest(request.headers.authorization);
+    let administrator: boolean;
+    try {
+      administrator = (await authenticateAdministrator(storage, request.headers.authorization)) !== undefined;
+      if (administrator && digest !== undefined) {
+        if (verifiedAt.size >= 100 && !verifiedAt.has(digest)) verifiedAt.clear();
+        verifiedAt.set(digest, Date.now());
+      }
+    } catch (error) {
+      // Trusted from its last verification, never renewed without the database.
+      const verified = digest === undefined ? undefined : verifiedAt.get(digest);
+      if (!isStorageUnavailable(error) || verified === undefined || Date.now() - verified > METRICS_OUTAGE_TRUST_MILLISECONDS) throw error;
+      administrator = true;
+    }
     if (!administrator) {
       const challenge = request.headers.authorization ? 'Bearer realm="metrics", error="invalid_token"' : 'Bearer realm="metrics"';
       return reply.code(401).header('www-authenticate', challenge).send({ error: 'invalid_token', error_description: 'an administrator bearer token is required' });
