@@ -195,6 +195,13 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     assert.equal(shown.client_secret, undefined);
     assert.equal(shown.settings_uri, 'https://ledgerly.example/settings');
 
+    const notBoolean = gatehouse(database, ['clients', 'update', id, '--pkce-exception', 'maybe']);
+    assert.equal(notBoolean.status, 2);
+    assert.match(notBoolean.stderr, /--pkce-exception takes true or false \(got "maybe"\)/, 'says what is wrong with the value, not where the option belongs');
+    const elsewhere = gatehouse(database, ['clients', 'show', id, '--require-par', 'true']);
+    assert.equal(elsewhere.status, 2);
+    assert.match(elsewhere.stderr, /--require-par true\|false is an option of "clients update"/);
+
     const refusedUpdate = gatehouse(database, ['clients', 'update', id, '--tos-uri', 'http://ledgerly.example/terms'], staging);
     assert.equal(refusedUpdate.status, 2);
     assert.match(refusedUpdate.stderr, /refused: tos_uri: /);

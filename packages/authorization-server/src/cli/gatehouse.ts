@@ -191,20 +191,19 @@ async function main(argv: string[]): Promise<number> {
     if (rest.length !== 1) throw new UsageError(`"clients ${command}" needs exactly one CLIENT_ID`);
     clientId = rest[0]!;
   }
-  const pkceException = values['pkce-exception'];
-  if (pkceException !== undefined && (command !== 'update' || (pkceException !== 'true' && pkceException !== 'false'))) {
-    throw new UsageError('--pkce-exception true|false is an option of "clients update"');
-  }
+  // A boolean option of "clients update": given elsewhere, or with a value other than true or false, each says which.
+  const booleanOption = (name: 'pkce-exception' | 'require-par' | 'dpop-bound'): string | undefined => {
+    const value = values[name];
+    if (value === undefined) return undefined;
+    if (command !== 'update') throw new UsageError(`--${name} true|false is an option of "clients update"`);
+    if (value !== 'true' && value !== 'false') throw new UsageError(`--${name} takes true or false (got "${value.slice(0, 20)}")`);
+    return value;
+  };
+  const pkceException = booleanOption('pkce-exception');
   // RFC 9126 §6 require_pushed_authorization_requests.
-  const requirePar = values['require-par'];
-  if (requirePar !== undefined && (command !== 'update' || (requirePar !== 'true' && requirePar !== 'false'))) {
-    throw new UsageError('--require-par true|false is an option of "clients update"');
-  }
+  const requirePar = booleanOption('require-par');
   // RFC 9449 §5.2 dpop_bound_access_tokens.
-  const dpopBound = values['dpop-bound'];
-  if (dpopBound !== undefined && (command !== 'update' || (dpopBound !== 'true' && dpopBound !== 'false'))) {
-    throw new UsageError('--dpop-bound true|false is an option of "clients update"');
-  }
+  const dpopBound = booleanOption('dpop-bound');
   const overlapFlag = values['overlap-seconds'];
   if ((overlapFlag !== undefined || values['revoke-grants']) && command !== 'rotate-secret') {
     throw new UsageError('--overlap-seconds and --revoke-grants are options of "clients rotate-secret"');
