@@ -62,6 +62,27 @@ describe('Prometheus metrics (issue 14)', () => {
     }
   });
 
+  it('counts the grants a bulk revocation revoked (a secret rotated with revoke_grants, a company deleted) in gatehouse_revocations_total', async () => {
+    const server = await startTestServer();
+    try {
+      const { token } = await createAdminToken(server.storage, 'ops-bulk', server.clock.nowSeconds());
+      const admin = (method: string, path: string, body?: unknown) => fetch(`${server.url}/admin/v1${path}`, {
+        method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const grants = async () => sample(await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text(), 'gatehouse_revocations_total', 'kind="grant"') ?? 0;
+      await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read' });
+      await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[1].id}`, scope: 'users:read' });
+      const before = await grants();
+      const rotated = await admin('POST', `/clients/${seed.confidentialClient.id}/secret`, { revoke_grants: true });
+      assert.equal(rotated.status, 200);
+      const revoked = (await rotated.json()).grants_revoked as number;
+      assert.ok(revoked >= 2, `revoked ${revoked}`);
+      assert.equal(await grants(), before + revoked);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('after a flow the counters moved: requests, tokens per grant type, OAuth errors per code and client, reuse, revocations, logins, storage', async () => {
     // No reuse grace window: the replayed refresh token below must count as reuse at once (SPEC decision 8).
     const server = await startTestServer({ refreshTokenReuseGraceSeconds: 0 });

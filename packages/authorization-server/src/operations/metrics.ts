@@ -288,6 +288,19 @@ const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => u
 };
 
 /**
+ * The storage operations that revoke many grants at once (a client deleted or its secret rotated with
+ * `revoke_grants`, a company or organization deleted), and how many each call revoked: they record no
+ * `grant.revoked` event per grant, and `gatehouse_revocations_total` counts every revocation.
+ */
+const BULK_GRANT_REVOCATIONS: Record<string, (result: unknown) => number> = {
+  'grants.revokeAllOfClient': (result) => (typeof result === 'number' ? result : 0),
+  'directory.deleteSubject': (result) => {
+    const deleted = result as { outcome?: unknown; grantsRevoked?: unknown } | undefined;
+    return deleted?.outcome === 'deleted' && typeof deleted.grantsRevoked === 'number' ? deleted.grantsRevoked : 0;
+  },
+};
+
+/**
  * The storage with every operation timed (and its failures counted), and the audit events it records
  * counted by type (`audit.record`, and the events committed with a write: `AUDITED_OPERATIONS`).
  */
@@ -305,12 +318,17 @@ export function instrumentStorage(storage: Storage, metrics: GatehouseMetrics): 
     const errors = metrics.storageOperationErrors.labels(operation);
     // Chosen once here, not by comparing the operation's name on every call (issue 12).
     const audited = AUDITED_OPERATIONS[operation];
+    const bulkRevocation = BULK_GRANT_REVOCATIONS[operation];
     return async (...args: unknown[]) => {
       const started = performance.now();
       try {
         const result = await call(...args);
         duration.observe((performance.now() - started) / 1000);
         if (audited) countAudit(audited(args, result));
+        if (bulkRevocation) {
+          const revoked = bulkRevocation(result);
+          if (revoked > 0) metrics.revocations.inc({ kind: 'grant' }, revoked);
+        }
         return result;
       } catch (error) {
         errors.inc();

@@ -127,7 +127,7 @@ for (const backend of backends) {
       assert.equal(await storage.grants.revoke(revokedBefore.grantId, NOW + 5, 'user_revoked'), true);
 
       assert.deepEqual(await storage.directory.deleteSubject('company', acme.subjectId, NOW + 10, 'subject_deleted', { webhookDelivery: revokedDelivery }),
-        { outcome: 'deleted', grantsRevoked: 3 });
+        { outcome: 'deleted', grantsRevoked: 3, apiKeysRevoked: 0 });
       const queued = await storage.webhooks.list(subscribed.clientId, 10);
       assert.deepEqual(queued.map((delivery) => ({ ...delivery, payload: JSON.parse(delivery.payload) })), [{
         ...revokedDelivery(subscribed), payload: { grant_id: subscribed.grantId, revoked_at: NOW + 10, reason: 'subject_deleted' },
