@@ -60,6 +60,15 @@ describe('configuration: the database and the cleanup job', () => {
     assert.throws(() => loadConfiguration({ GATEHOUSE_LOCAL_PASSWORDS: 'xyz' }), (error: unknown) => error instanceof ConfigurationError && /GATEHOUSE_LOCAL_PASSWORDS must be on or off/.test(error.problems.join('\n')));
   });
 
+  it('takes GATEHOUSE_TRUST_PROXY as addresses, ranges and proxy-addr\'s names, and lists anything else as a problem', () => {
+    for (const value of ['127.0.0.1', '10.0.0.0/8, 192.168.0.1', '::1', 'fd00::/8', 'loopback,linklocal,uniquelocal', '10.0.0.0/255.0.0.0']) {
+      assert.equal(loadConfiguration({ GATEHOUSE_TRUST_PROXY: value }).trustProxy, value, value);
+    }
+    for (const value of ['not-an-ip!', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.example', '127.0.0.1,']) {
+      assert.throws(() => loadConfiguration({ GATEHOUSE_TRUST_PROXY: value }), (error: unknown) => error instanceof ConfigurationError && error.problems.some((problem) => problem.startsWith('GATEHOUSE_TRUST_PROXY must be')), value);
+    }
+  });
+
   it('describes the database for messages without the password', () => {
     assert.equal(describeDatabase({ kind: 'sqlite', path: './data/gatehouse.sqlite' }), './data/gatehouse.sqlite');
     const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,

@@ -44,6 +44,7 @@
  * only rows no other run holds. `gatehouse cleanup` runs it by hand.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parseAuditStreamSetting, type AuditStreamTarget } from './operations/audit-stream.ts';
 import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, UpstreamIdentityProvider } from './options.ts';
 import type { RateLimitCounters } from './storage/sqlite/sqlite-storage.ts';
@@ -197,6 +198,9 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const refreshTokenReuseGraceSeconds = integerSetting(env, 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 30, 0, 120, problems, 'a whole number of seconds from 0, at most 120 (SPEC decision 8)');
   const metricsPort = env.GATEHOUSE_METRICS_PORT ? integerSetting(env, 'GATEHOUSE_METRICS_PORT', 0, 1, 65535, problems, 'a port number (1 to 65535)') : undefined;
   if (metricsPort !== undefined && metricsPort === port) problems.push(`GATEHOUSE_METRICS_PORT must differ from PORT (both ${port})`);
+  if (env.GATEHOUSE_TRUST_PROXY && !trustsOnlyAddresses(env.GATEHOUSE_TRUST_PROXY)) {
+    problems.push(`GATEHOUSE_TRUST_PROXY must be proxy addresses, comma-separated: IPs, CIDR ranges (10.0.0.0/8), or loopback, linklocal, uniquelocal (got ${shown(env.GATEHOUSE_TRUST_PROXY)})`);
+  }
   const auditStream = env.GATEHOUSE_AUDIT_STREAM ? parseAuditStreamSetting(env.GATEHOUSE_AUDIT_STREAM) : undefined;
   if (auditStream && 'problem' in auditStream) problems.push(auditStream.problem);
   // Each of these settings' parsers throws its one problem: listed with the others (one line each, exit 2).
@@ -238,6 +242,21 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     upstreamIdentityProvider: upstream!,
     dpopNonceRequired: dpopNonce!,
   };
+}
+
+/**
+ * What Fastify's `trustProxy` (proxy-addr) takes as a list: IP addresses, CIDR ranges (a prefix length, or an
+ * IPv4 netmask), and its names `loopback`, `linklocal`, `uniquelocal`. Anything else made it throw at start.
+ */
+function trustsOnlyAddresses(value: string): boolean {
+  return value.split(',').map((entry) => entry.trim()).every((entry) => {
+    if (entry === 'loopback' || entry === 'linklocal' || entry === 'uniquelocal') return true;
+    const [address = '', range, extra] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return false;
+    if (range === undefined) return true;
+    return (/^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128)) || (family === 4 && isIP(range) === 4);
+  });
 }
 
 /** SPEC decision 17 and RFC 8414 §2: the issuer's problems (production refuses an http issuer). */
