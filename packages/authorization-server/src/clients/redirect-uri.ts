@@ -46,7 +46,7 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   if (hostProblem) return hostProblem;
   if (url.protocol === 'https:') {
     // Seeds: "Must be publicly accessible (except localhost for development)".
-    if (environment === 'production' && (isLoopbackHostname(url.hostname) || namesLocalhost(url.hostname) || isPrivateAddress(url.hostname))) {
+    if (environment === 'production' && !isPublicHostname(url.hostname)) {
       return 'must be publicly accessible in production (no localhost or private addresses)';
     }
     return undefined;
@@ -62,6 +62,15 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   if (!scheme.includes('.')) return `scheme "${scheme}" is not allowed (https, loopback http, or a reverse-domain private-use scheme)`;
   if (clientType !== 'public') return 'private-use URI schemes are allowed only for public clients (RFC 8252 §7.1)';
   return undefined;
+}
+
+/**
+ * False for a host that is not on the public internet by its name alone: the loopback names and literals,
+ * names under `localhost`, and IP literals of private, link-local or unspecified ranges (production's rule for
+ * redirect URIs and webhook URLs). A public name may still resolve to a private address: that is not checked here.
+ */
+export function isPublicHostname(hostname: string): boolean {
+  return !isLoopbackHostname(hostname) && !namesLocalhost(hostname) && !isPrivateAddress(hostname);
 }
 
 /** `localhost.` and every name under `localhost` (`app.localhost`): loopback by RFC 6761 §6.3, never a public host. */

@@ -12,6 +12,15 @@ describe('webhookUrlProblem', () => {
     }
   });
 
+  it('refuses in production an https URL on a host that is not public: loopback, names under localhost, private and link-local literals (no SSRF into the platform\'s network)', () => {
+    for (const url of ['https://localhost/hooks', 'https://127.0.0.1/hooks', 'https://[::1]/hooks', 'https://app.localhost/hooks', 'https://10.0.0.5/hooks',
+      'https://192.168.1.10:8443/hooks', 'https://172.16.0.1/hooks', 'https://169.254.169.254/latest/meta-data', 'https://[fd00::1]/hooks']) {
+      assert.match(webhookUrlProblem(url, 'production')!, /public address in production/, url);
+      assert.equal(webhookUrlProblem(url, 'staging'), undefined, `${url} in staging`);
+    }
+    assert.equal(webhookUrlProblem('https://hooks.partner.example/gatehouse', 'production'), undefined);
+  });
+
   it('refuses http elsewhere, credentials, fragments, relative URLs and non-strings', () => {
     assert.match(webhookUrlProblem('http://hooks.example.com/', 'development')!, /must use https/);
     assert.match(webhookUrlProblem('http://127.0.0.2/', 'development')!, /must use https/);

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { isLoopbackHttpUrl } from '@gatehouse/protocol';
+import { isPublicHostname } from '../clients/redirect-uri.ts';
 import { derivedKey } from '../tokens/derived-key.ts';
 
 /** The AES-256-GCM key for webhook secrets, derived from the token HMAC key (never the key itself). */
@@ -48,7 +49,9 @@ export function webhookUrlProblem(value: unknown, environment: string): string |
   }
   if (url.username || url.password) return 'url must not contain credentials';
   if (url.hash) return 'url must not contain a fragment';
-  if (url.protocol === 'https:') return undefined;
+  // Production: deliveries go to the partner's public endpoint, never into the platform's own network (an
+  // SSRF whose delivery log would read back what answered). A public name that resolves privately is not caught.
+  if (url.protocol === 'https:') return environment === 'production' && !isPublicHostname(url.hostname) ? 'url must be a public address in production (no localhost or private addresses)' : undefined;
   if (isLoopbackHttpUrl(url) && environment !== 'production') return undefined;
   return 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)';
 }
