@@ -95,7 +95,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     }
     // Issue 15 §5: every instance delivers due partner webhooks (leased, so never twice at once).
     webhooks = startWebhookWorker({
-      storage, clock: systemClock, secretKey: webhookSecretKey(tokenKey), intervalSeconds: 5,
+      storage, clock: systemClock, secretKey: webhookSecretKey(tokenKey), intervalSeconds: 5, publicAddressesOnly: configuration.environment === 'production',
       onError: (error) => log.error({ event: 'webhooks.failed', err: error }, 'webhook delivery run failed'),
     });
     const url = await app.listen({ port: configuration.port, host: configuration.host });

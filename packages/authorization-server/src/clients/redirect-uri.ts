@@ -8,6 +8,8 @@ import type { Environment } from '../options.ts';
 import type { ClientType } from '../storage/storage.ts';
 import { isLoopbackHostname } from '@gatehouse/protocol';
 import { hostNameProblem } from './host-name.ts';
+import { isIP } from 'node:net';
+import { isPublicAddress } from './public-address.ts';
 
 /**
  * The answers already given, keyed by environment, client type and URI (the first two hold no space, so
@@ -67,7 +69,8 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
 /**
  * False for a host that is not on the public internet by its name alone: the loopback names and literals,
  * names under `localhost`, and IP literals of private, link-local or unspecified ranges (production's rule for
- * redirect URIs and webhook URLs). A public name may still resolve to a private address: that is not checked here.
+ * redirect URIs and webhook URLs). A public name may still resolve to a private address: webhook deliveries check
+ * the addresses they connect to (public-address.ts `publicAddressesOnly`).
  */
 export function isPublicHostname(hostname: string): boolean {
   return !isLoopbackHostname(hostname) && !namesLocalhost(hostname) && !isPrivateAddress(hostname);
@@ -78,12 +81,8 @@ function namesLocalhost(hostname: string): boolean {
   return /(^|\.)localhost\.?$/.test(hostname);
 }
 
-/** IP literals of private, link-local or unspecified ranges (RFC 1918, RFC 3927, RFC 4193). */
+/** IP literals (`10.0.0.1`, `[fd00::1]`) that are not public unicast addresses (public-address.ts: private, link-local, loopback, reserved…). */
 function isPrivateAddress(hostname: string): boolean {
-  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/.exec(hostname);
-  if (ipv4) {
-    const [a, b] = [Number(ipv4[1]), Number(ipv4[2])];
-    return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
-  }
-  return /^\[(f[cd]|fe[89ab]|::)/i.test(hostname);
+  const literal = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  return isIP(literal) !== 0 && !isPublicAddress(literal);
 }

@@ -10,14 +10,22 @@ import type { Clock } from '../clock.ts';
 import type { Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
 import { startPeriodicFlush } from '../storage/periodic-flush.ts';
 import { decryptWebhookSecret } from './webhook-secret.ts';
+import { isPublicAddress, NonPublicAddressError, publicAddressesOnly } from '../clients/public-address.ts';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 
 export interface WebhookDeliveryOptions {
   storage: Storage;
   clock: Clock;
   /** The AES-256-GCM key of webhook-secret.ts `webhookSecretKey`. */
   secretKey: Buffer;
-  /** Default: global fetch. Tests inject nothing: they run a real receiver on 127.0.0.1. */
-  fetch?: typeof fetch;
+  /**
+   * Production: connect only to public addresses (clients/public-address.ts), checked on the addresses the
+   * URL's host resolves to when connecting; a delivery to any other fails (status 0) and is retried like an
+   * unreachable receiver. Default false (development and tests deliver to receivers on 127.0.0.1).
+   */
+  publicAddressesOnly?: boolean;
   /** Default 8 attempts in all. */
   maxAttempts?: number;
   /** Default 30 seconds (then 60, 120, …). */
@@ -59,14 +67,9 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
   const signature = new Webhook(secret).sign(delivery.deliveryId, new Date(at * 1000), delivery.payload);
   let status = 0;
   try {
-    const response = await (options.fetch ?? fetch)(endpoint.url, {
-      method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(timeoutSeconds * 1000), body: delivery.payload,
-      headers: {
-        'content-type': 'application/json', 'webhook-id': delivery.deliveryId, 'webhook-timestamp': String(at), 'webhook-signature': signature,
-      },
-    });
-    status = response.status;
-    await response.body?.cancel();
+    status = await post(endpoint.url, delivery.payload, {
+      'content-type': 'application/json', 'webhook-id': delivery.deliveryId, 'webhook-timestamp': String(at), 'webhook-signature': signature,
+    }, timeoutSeconds, options.publicAddressesOnly ?? false);
   } catch {
     status = 0;
   }
@@ -78,6 +81,31 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
   const nextAttemptAt = attempts >= (options.maxAttempts ?? 8) ? null : at + webhookBackoffSeconds(attempts, options.baseDelaySeconds, options.maxDelaySeconds);
   await options.storage.webhooks.recordAttempt(delivery.deliveryId, { at, status, nextAttemptAt, deliveredAt: null });
   return false;
+}
+
+/**
+ * POSTs `body` and resolves with the response's status (redirects are not followed: a 3xx is a failed
+ * attempt); the body is not read. `node:http(s)` rather than fetch: its `lookup` is the one place where the
+ * addresses actually connected to can be checked (`publicAddressesOnly`).
+ * @throws on a refused address, a network error or the timeout.
+ */
+function post(url: string, body: string, headers: Record<string, string>, timeoutSeconds: number, publicOnly: boolean): Promise<number> {
+  const target = new URL(url);
+  // An IP literal is connected to without a lookup: check it here.
+  const literal = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+  if (publicOnly && isIP(literal) !== 0 && !isPublicAddress(literal)) return Promise.reject(new NonPublicAddressError(target.hostname));
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const outgoing = send(target, {
+      method: 'POST', agent: false, signal: AbortSignal.timeout(timeoutSeconds * 1000), ...(publicOnly ? { lookup: publicAddressesOnly } : {}),
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    }, (response) => {
+      resolve(response.statusCode ?? 0);
+      response.destroy();
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
 }
 
 export interface WebhookWorker {

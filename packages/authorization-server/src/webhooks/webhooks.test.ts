@@ -182,6 +182,23 @@ describe('partner webhooks (issue 15 §5)', () => {
     assert.deepEqual([1, 2, 3, 7, 20].map((attempts) => webhookBackoffSeconds(attempts)), [30, 60, 120, 1920, 3600]);
   });
 
+  it('production (publicAddressesOnly): a delivery to an address that is not public is never sent, and is retried later like an unreachable receiver', async () => {
+    const now = server.clock.nowSeconds();
+    await server.storage.webhooks.enqueue({
+      deliveryId: 'msg_not_public', clientId: seed.confidentialClient.id, eventType: 'client.suspended', payload: '{"type":"client.suspended"}', createdAt: now,
+      attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+    });
+    // The receiver is on 127.0.0.1: fine in development, refused where only public addresses may be reached.
+    assert.deepEqual(await deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), publicAddressesOnly: true }), { attempted: 1, delivered: 0 });
+    assert.equal(received.length, 0, 'nothing reached the receiver');
+    const logged = (await admin('GET', `/clients/${seed.confidentialClient.id}/webhook/deliveries`)).json.find((entry: { delivery_id: string }) => entry.delivery_id === 'msg_not_public');
+    assert.deepEqual([logged.attempts, logged.last_status, logged.next_attempt_at], [1, 0, now + webhookBackoffSeconds(1)]);
+    // Delivered once the rule does not apply (development), so the refusal above was the rule, not the receiver.
+    server.clock.advanceSeconds(webhookBackoffSeconds(1));
+    assert.deepEqual(await deliver(), { attempted: 1, delivered: 1 });
+    assert.equal(received.length, 1);
+  });
+
   it('suspending the client sends client.suspended; DELETE /webhook stops deliveries; the metadata is unchanged', async () => {
     const before = await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).text();
     assert.ok(!before.includes('webhook'));

@@ -1,0 +1,46 @@
+/**
+ * Production's rule for the hosts Gatehouse treats as public: a redirect URI's host (redirect-uri.ts) and
+ * where the server sends requests of its own (webhook deliveries): public unicast addresses only, never
+ * the platform's own network (SSRF). A webhook URL's host is checked by name when it is registered
+ * (webhook-secret.ts); `publicAddressesOnly` checks the addresses the name resolves to when a delivery
+ * connects, so a public name that resolves (or is later rebound) to a private address is not connected to.
+ */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+/**
+ * Whether an IP address (no brackets) is a public unicast address: not loopback, private (RFC 1918,
+ * RFC 4193), link-local, carrier-grade NAT (RFC 6598), unspecified, multicast, broadcast or reserved.
+ * An IPv4-mapped IPv6 address is judged as its IPv4 address. The ranges are ipaddr.js's table.
+ */
+export function isPublicAddress(address: string): boolean {
+  if (isIP(address) === 0) return false;
+  return ipaddr.process(address).range() === 'unicast';
+}
+
+/** The error a refused address gives the connection (the delivery counts as failed: status 0, retried later). */
+export class NonPublicAddressError extends Error {
+  readonly code = 'ENOTPUBLIC';
+  /** The name (or literal) that was refused. */
+  readonly hostname: string;
+  constructor(hostname: string) {
+    super('the host resolves to an address that is not public (loopback, private, link-local or reserved)');
+    this.name = 'NonPublicAddressError';
+    this.hostname = hostname;
+  }
+}
+
+/**
+ * A `lookup` for `http.request`/`net.connect`: resolves like the default (`dns.lookup`) and fails with
+ * NonPublicAddressError when any address the name resolves to is not public, so the connection is never
+ * opened. The addresses checked are the ones connected to: no second resolution a rebinding name could change.
+ */
+export const publicAddressesOnly: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+    if (error) return callback(error, options.all ? [] : '');
+    if (addresses.length === 0 || addresses.some((entry) => !isPublicAddress(entry.address))) return callback(new NonPublicAddressError(hostname), options.all ? [] : '');
+    if (options.all) return callback(null, addresses);
+    return callback(null, addresses[0]!.address, addresses[0]!.family);
+  });
+};
