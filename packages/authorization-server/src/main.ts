@@ -119,7 +119,9 @@ export async function startAuthorizationServer(configuration: Configuration, opt
         await running.close();
         await closeResources();
       },
-      shutDown: (graceSeconds) => shutDownGracefully({ stopServing: () => running.close(), httpServer: running.server, closeResources }, graceSeconds),
+      shutDown: (graceSeconds) => shutDownGracefully({
+        stopServing: () => running.close(), httpServer: running.server, closeResources, cancelStatements: storage.cancelStatements?.bind(storage),
+      }, graceSeconds),
     };
   } catch (error) {
     await app?.close().catch(() => {});

@@ -5,8 +5,12 @@
  * not do: a request is either never accepted (the client sees a refused connection, or a 503 with
  * `Connection: close` on a keep-alive connection, and may retry elsewhere) or runs to its answer.
  *
- * Past the deadline the remaining connections are closed (their requests fail, which a deadline exists
- * for: a stuck request must not hold a deploy), storage is closed, and the process exits 1.
+ * Past the deadline the statements still running on PostgreSQL are cancelled first, so that a request
+ * cut at the deadline cannot commit afterwards (a refresh rotation waiting on a lock would otherwise
+ * commit once the lock goes, with its answer lost: the client's only working refresh token would be the
+ * one it never received). Their requests answer 503 within a second; then the remaining connections are
+ * closed (their requests fail, which a deadline exists for: a stuck request must not hold a deploy),
+ * storage is closed, and the process exits 1.
  */
 import type { Server } from 'node:http';
 
@@ -17,7 +21,12 @@ export interface Closable {
   httpServer: Pick<Server, 'closeAllConnections'>;
   /** Stops background work (the cleanup job) and closes storage; called after stopServing. */
   closeResources(): Promise<void>;
+  /** At the deadline: cancels storage's statements in flight (Storage.cancelStatements); @returns how many. */
+  cancelStatements?(): Promise<number>;
 }
+
+/** After cancelling statements at the deadline, how long their requests have to send their 503 before connections are cut. */
+const ANSWER_AFTER_CANCEL_MS = 1_000;
 
 /**
  * Stops `target` gracefully.
@@ -26,14 +35,28 @@ export interface Closable {
  */
 export async function shutDownGracefully(target: Closable, graceSeconds: number): Promise<boolean> {
   let cut = false;
+  let stopped = false;
+  let lastCall: NodeJS.Timeout | undefined;
+  const cutConnections = () => {
+    if (!stopped) target.httpServer.closeAllConnections();
+  };
   const deadline = setTimeout(() => {
     cut = true;
-    target.httpServer.closeAllConnections();
+    if (!target.cancelStatements) return cutConnections();
+    target.cancelStatements().then(
+      (cancelled) => {
+        if (cancelled === 0) return cutConnections();
+        lastCall = setTimeout(cutConnections, ANSWER_AFTER_CANCEL_MS);
+      },
+      () => cutConnections(),
+    );
   }, graceSeconds * 1000);
   try {
     await target.stopServing();
   } finally {
+    stopped = true;
     clearTimeout(deadline);
+    clearTimeout(lastCall);
   }
   await target.closeResources();
   return !cut;

@@ -976,6 +976,16 @@ export interface Storage {
   apiKeys: ApiKeyStore;
   close(): Promise<void>;
   /**
+   * PostgreSQL only: cancels the statements running now on this storage's connections (graceful shutdown's
+   * deadline, operations/shutdown.ts). Their operations fail with StorageUnavailableError and what they had
+   * not committed is not done: a rotation waiting on a lock must not commit after its request was cut,
+   * leaving the client without the only refresh token that still works. Best effort: the database may be
+   * unreachable (then nothing can commit either), and a statement already committing finishes.
+   * SQLite needs none: its statements run synchronously, never across the deadline.
+   * @returns how many connections' statements it asked PostgreSQL to cancel (0 when none ran, or it could not).
+   */
+  cancelStatements?(): Promise<number>;
+  /**
    * PostgreSQL only: the connection pool's occupancy right now (connections open, idle, requests waiting
    * for one, and the pool's size), for the pool-saturation metric (issue 14). SQLite has no pool.
    */

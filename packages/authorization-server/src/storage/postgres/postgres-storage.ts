@@ -37,6 +37,7 @@ import type {
 } from '../storage.ts';
 import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
+import { StorageUnavailableError } from '../storage-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { createRateLimitStore } from '../stores/rate-limits.ts';
@@ -108,11 +109,19 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
   const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
   pool.on('error', onConnectionError);
+  // The connections checked out now, each running an operation's statements (cancelStatements below).
+  const inUse = new Set<PoolClient>();
+  pool.on('acquire', (client) => inUse.add(client));
+  pool.on('release', (_error, client) => inUse.delete(client));
+  // Set by cancelStatements: from then on no statement starts (a cancelled batch's operations would
+  // otherwise run again one by one, statement-batches.ts, and commit when the lock they wait on goes).
+  let stopped: StorageUnavailableError | undefined;
 
   // Every operation's errors pass through postgresStorageError: an unreachable database is a
   // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
   // pool.query checks a client out with its own 'error' listener for the query's duration (pg-pool).
   const query = async <R extends Row = Row>(text: string, params: unknown[] = [], name?: string) => {
+    if (stopped) throw stopped;
     try {
       return await (name === undefined ? pool.query<R>(text, params) : pool.query<R>({ name, text, values: params }));
     } catch (error) {
@@ -126,6 +135,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     // A connection lost mid-transaction rolls it back on the server; if it is lost during COMMIT the
     // outcome is unknown to us (the caller gets 503 and retries; every operation here is safe to retry).
     for (let attempt = 1; ; attempt++) {
+      if (stopped) throw stopped;
       let checkedOut: Awaited<ReturnType<typeof checkOut>>;
       try {
         checkedOut = await checkOut(pool);
@@ -137,6 +147,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       try {
         await client.query('BEGIN');
         const result = await work(client);
+        // Cancelled between two statements (shutdown's deadline): not committed, as if it had been cut in one.
+        if (stopped) throw stopped;
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -185,6 +197,25 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       await rateLimits?.close();
       await clientChanges.close();
       await pool.end();
+    },
+    async cancelStatements() {
+      stopped = new StorageUnavailableError('the server is shutting down');
+      // The backends' process ids, as each connection's BackendKeyData gave them (pg's Client, not in @types/pg).
+      const processIds = [...inUse].map((client) => (client as PoolClient & { processID?: number | null }).processID).filter((id) => typeof id === 'number');
+      if (processIds.length === 0) return 0;
+      // A connection of its own: the pool may be full, and the pool's connections are the ones to stop.
+      const canceller = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2_000, query_timeout: 2_000, application_name: 'gatehouse shutdown' });
+      canceller.on('error', () => {});
+      try {
+        await canceller.connect();
+        await canceller.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [processIds]);
+        return processIds.length;
+      } catch (error) {
+        onConnectionError(new Error(`shutdown: could not cancel the statements in flight (${error instanceof Error ? error.message : String(error)}); a statement waiting on a lock may still commit`));
+        return 0;
+      } finally {
+        await canceller.end().catch(() => {});
+      }
     },
     connectionPool() {
       return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
