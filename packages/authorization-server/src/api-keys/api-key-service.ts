@@ -120,7 +120,8 @@ export async function revokeApiKey(context: ApiKeyAdministration, keyId: string,
  * The active key a presented value names, or undefined: malformed, forged, unknown, revoked, expired,
  * an integrated key whose integration is no longer offered, or whose client is no longer active. All
  * alike for the caller (no oracle, RFC 7662 §2.2 `{"active": false}`). A revoked key's use is audited
- * (`api_key.used_after_revocation`); a use records `lastUsedAt` at most once a minute.
+ * (`api_key.used_after_revocation`); a use records `lastUsedAt` at most once a minute. An integrated key's
+ * scopes are answered narrowed to what its integration offers now, within its client's registered scopes.
  */
 export async function resolveApiKey(context: ServerContext, value: string): Promise<{ key: ApiKeyRecord; client: ClientRecord | undefined } | undefined> {
   const digest = apiKeyDigestOf(context.codec, value);
@@ -138,16 +139,22 @@ export async function resolveApiKey(context: ServerContext, value: string): Prom
   }
   if (state === 'expired') return undefined;
   let client: ClientRecord | undefined;
+  let scopes = key.scopes;
   if (key.clientId !== null) {
     client = await context.storage.clients.find(key.clientId);
-    if (!client || client.status !== 'active' || !(await context.storage.apiKeys.findIntegration(key.clientId))) return undefined;
+    const integration = client?.status === 'active' ? await context.storage.apiKeys.findIntegration(key.clientId) : undefined;
+    if (!client || !integration) return undefined;
+    // An integration narrowed since the key was installed (or its client's registered scopes) narrows the key
+    // at once, as disabling it stops the key at once: a key never answers for more than its integration offers now.
+    const offered = new Set(integration.scopes.filter((scope) => client!.scopes.includes(scope)));
+    scopes = key.scopes.filter((scope) => offered.has(scope));
   }
   // Within the interval the UPDATE would match no row (last_used_at only moves forward): not noted. Issue 12:
   // noted, not written here: the recorder writes a second's uses in one statement, off this answer's path.
   if (key.lastUsedAt === null || now - key.lastUsedAt >= API_KEY_USE_RECORDING_INTERVAL_SECONDS) {
     context.lastUses.apiKeys.note(key.keyId, now);
   }
-  return { key, client };
+  return { key: scopes === key.scopes ? key : { ...key, scopes }, client };
 }
 
 /** Allows a client to offer integrated keys with `scopes` (default: the client's registered scopes). */

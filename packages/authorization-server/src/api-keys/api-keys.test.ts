@@ -286,5 +286,17 @@ describe('API keys (issue 16)', () => {
       await server.storage.apiKeys.disableIntegration(clientId);
       assert.deepEqual(await introspectKey(server, value), { active: false });
     });
+
+    it('narrowing the integration narrows an installed key at once; widening it again gives back no more than the key was installed with', async () => {
+      const enable = (scopes: string[]) => server.storage.apiKeys.enableIntegration({ clientId, scopes, enabledAt: server.clock.nowSeconds(), enabledBy: 'cli' });
+      await enable(['users:read', 'vendors:read']);
+      const { browser, csrf } = await signIn(server, alice, '/marketplace');
+      const value = keyOf((await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' })).text)!;
+      assert.equal((await introspectKey(server, value)).scope, 'users:read vendors:read');
+      await enable(['users:read']);
+      assert.equal((await introspectKey(server, value)).scope, 'users:read', 'vendors:read is no longer offered');
+      await enable(['users:read', 'vendors:read', 'invoices:read']);
+      assert.equal((await introspectKey(server, value)).scope, 'users:read vendors:read', 'never more than the key was installed with');
+    });
   });
 });
