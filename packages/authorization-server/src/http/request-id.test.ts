@@ -1,7 +1,7 @@
 /**
  * Request ids (issue 14 "Observe"): every log line of a request carries its id, every response carries
  * `X-Request-Id`, every JSON error body `request_id` (RFC 6749 §5.2 extension member) and every error page
- * "Reference: <id>"; an incoming `X-Request-Id` is kept only when it matches `^[A-Za-z0-9._-]{1,64}$`.
+ * the reference for support; an incoming `X-Request-Id` is kept only when it matches `^[A-Za-z0-9._-]{1,64}$`.
  * And no log line of a full flow holds a secret, code, verifier, password or token value.
  */
 import { after, before, describe, it } from 'node:test';
@@ -87,11 +87,11 @@ describe('request ids (issue 14 "Observe")', () => {
     assert.deepEqual(response.json, { active: false });
   });
 
-  it('shows "Reference: <id>" on the error page of an unknown client_id (SPEC decision 5: no redirect)', async () => {
+  it('shows the reference for support on the error page of an unknown client_id (SPEC decision 5: no redirect)', async () => {
     const page = await fetch(authorizeUrl(server, { response_type: 'code', client_id: '00000000-0000-4000-8000-000000000000', state: 's' }), { redirect: 'manual', headers: { 'x-request-id': 'req-page-400' } });
     assert.equal(page.status, 400);
     assert.equal(page.headers.get('x-request-id'), 'req-page-400');
-    assert.match(await page.text(), /<p class="muted reference">Reference: <code>req-page-400<\/code><\/p>/);
+    assert.match(await page.text(), /<p class="muted reference">If you contact support, give them this reference: <code>req-page-400<\/code><\/p>/);
   });
 
   it('logs no secret, code, verifier, password or token value in any line of a full flow (code, refresh, introspection, revocation)', async () => {

@@ -2,7 +2,7 @@
  * Request ids (issue 14 "Observe"): every log line of a request carries its id (Fastify's `reqId`), every
  * response carries it in `X-Request-Id`, and every JSON error body carries it as `request_id` beside
  * `error` and `error_description` (RFC 6749 §5.2 lets a response carry extension members; oauth4webapi and
- * openid-client read only the members they know). HTML error pages show it as "Reference: <id>".
+ * openid-client read only the members they know). HTML error pages show it, for the user to give to support.
  *
  * An incoming `X-Request-Id` (from a proxy or a partner) is kept only when it matches
  * `REQUEST_ID_PATTERN`: at most 64 characters of `A-Z a-z 0-9 . _ -`, so a log line or a page can never

@@ -17,7 +17,7 @@ export interface ErrorPageOptions {
   links?: { href: string; label: string }[];
   /** Replaces the closing line about not being sent back to the application (for portal, console and account forms); null: no closing line. */
   hint?: string | null;
-  /** The request id (issue 14, http/request-id.ts), shown escaped as a small "Reference: <id>" line for support. */
+  /** The request id (issue 14, http/request-id.ts), shown escaped in a small line that tells the user to give it to support. */
   reference?: string;
   /** The page's language (issue 13): its frame and fixed words; `title`, `message`, `detail`, `links` and `hint` come translated. English when absent. */
   t?: Translator;

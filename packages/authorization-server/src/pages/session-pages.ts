@@ -71,7 +71,7 @@ export function confirmEndSessionsPage(model: SessionsFrame & { target: SessionV
   const one = 'sessionId' in target;
   const action = one ? `/account/sessions/${target.sessionId}/end` : '/account/sessions/end-others';
   const t = model.t ?? ENGLISH;
-  const heading = one ? t.t('sessions.confirmOneHeading') : `${t.t('sessions.endOthers')}?`;
+  const heading = one ? t.t('sessions.confirmOneHeading') : t.t('sessions.confirmOthersHeading');
   return layout(model.brandName, heading, html`<h1>${heading}</h1>
 <p>${one
     ? t.html('sessions.confirmOne', { device: deviceName(target, t), signedIn: t.dateTime(target.createdAt), lastSeen: t.dateTime(target.lastSeenAt) })

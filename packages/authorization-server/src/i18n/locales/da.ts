@@ -53,7 +53,7 @@ export const da: Catalogue = {
 
   'error.home': 'Gå til forsiden',
   'error.notSentBack': 'Du blev ikke sendt tilbage til programmet. Hvis du fulgte et link fra en app, så kontakt dens udvikler.',
-  'error.reference': 'Reference:',
+  'error.reference': 'Hvis du kontakter support, så oplys denne reference:',
   'error.cannotConnect': 'Denne app kan ikke forbinde',
   'error.repeatedParameter': 'Forespørgslen gentager parameteren "{name}".',
   'error.noClientId': 'Forespørgslen har intet client_id.',
@@ -109,6 +109,7 @@ export const da: Catalogue = {
   'sessions.endOthers': 'Log ud alle andre steder',
   'sessions.onlyThisDevice': 'Du er kun logget ind på denne enhed.',
   'sessions.confirmOneHeading': 'Afslut denne session?',
+  'sessions.confirmOthersHeading': 'Log ud alle andre steder?',
   'sessions.confirmOne': '<strong>{device}</strong>, logget ind {signedIn}, sidst set {lastSeen}, logges ud med det samme.',
   'sessions.confirmOthers': '{count, plural, one {# anden session} other {# andre sessioner}} logges ud med det samme. Denne enhed forbliver logget ind.',
   'sessions.cancel': 'Annuller',

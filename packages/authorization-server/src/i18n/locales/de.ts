@@ -53,7 +53,7 @@ export const de: Catalogue = {
 
   'error.home': 'Zur Startseite',
   'error.notSentBack': 'Sie wurden nicht zur Anwendung zurückgeleitet. Wenn Sie einem Link aus einer App gefolgt sind, wenden Sie sich an deren Entwickler.',
-  'error.reference': 'Referenz:',
+  'error.reference': 'Wenn Sie sich an den Support wenden, nennen Sie diese Referenz:',
   'error.cannotConnect': 'Diese App kann sich nicht verbinden',
   'error.repeatedParameter': 'Die Anfrage enthält den Parameter „{name}“ mehrfach.',
   'error.noClientId': 'Die Anfrage enthält keine client_id.',
@@ -109,6 +109,7 @@ export const de: Catalogue = {
   'sessions.endOthers': 'Überall sonst abmelden',
   'sessions.onlyThisDevice': 'Sie sind nur auf diesem Gerät angemeldet.',
   'sessions.confirmOneHeading': 'Diese Sitzung beenden?',
+  'sessions.confirmOthersHeading': 'Überall sonst abmelden?',
   'sessions.confirmOne': '<strong>{device}</strong>, angemeldet am {signedIn}, zuletzt aktiv am {lastSeen}, wird sofort abgemeldet.',
   'sessions.confirmOthers': '{count, plural, one {# andere Sitzung wird} other {# andere Sitzungen werden}} sofort abgemeldet. Dieses Gerät bleibt angemeldet.',
   'sessions.cancel': 'Abbrechen',

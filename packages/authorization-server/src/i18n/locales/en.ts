@@ -59,7 +59,7 @@ export const en = {
   // error-page.ts and the errors shown on it
   'error.home': 'Go to the home page',
   'error.notSentBack': 'You were not sent back to the application. If you followed a link from an app, contact its developer.',
-  'error.reference': 'Reference:',
+  'error.reference': 'If you contact support, give them this reference:',
   'error.cannotConnect': 'This app cannot connect',
   'error.repeatedParameter': 'The request repeats the parameter "{name}".',
   'error.noClientId': 'The request has no client_id.',
@@ -117,6 +117,7 @@ export const en = {
   'sessions.endOthers': 'Sign out everywhere else',
   'sessions.onlyThisDevice': 'You are signed in on this device only.',
   'sessions.confirmOneHeading': 'End this session?',
+  'sessions.confirmOthersHeading': 'Sign out everywhere else?',
   'sessions.confirmOne': '<strong>{device}</strong>, signed in {signedIn}, last seen {lastSeen}, will be signed out at once.',
   'sessions.confirmOthers': '{count, plural, one {# other session} other {# other sessions}} will be signed out at once. This device stays signed in.',
   'sessions.cancel': 'Cancel',

@@ -53,7 +53,7 @@ export const es: Catalogue = {
 
   'error.home': 'Ir a la página de inicio',
   'error.notSentBack': 'No se te ha devuelto a la aplicación. Si seguiste un enlace desde una aplicación, ponte en contacto con su desarrollador.',
-  'error.reference': 'Referencia:',
+  'error.reference': 'Si contacta con el soporte, indique esta referencia:',
   'error.cannotConnect': 'Esta aplicación no puede conectarse',
   'error.repeatedParameter': 'La solicitud repite el parámetro «{name}».',
   'error.noClientId': 'La solicitud no tiene client_id.',
@@ -109,6 +109,7 @@ export const es: Catalogue = {
   'sessions.endOthers': 'Cerrar sesión en todos los demás sitios',
   'sessions.onlyThisDevice': 'Solo has iniciado sesión en este dispositivo.',
   'sessions.confirmOneHeading': '¿Cerrar esta sesión?',
+  'sessions.confirmOthersHeading': '¿Cerrar sesión en todos los demás sitios?',
   'sessions.confirmOne': '<strong>{device}</strong>, con sesión iniciada el {signedIn} y última actividad el {lastSeen}, se cerrará de inmediato.',
   'sessions.confirmOthers': '{count, plural, one {# otra sesión se cerrará} other {# otras sesiones se cerrarán}} de inmediato. Este dispositivo mantiene la sesión iniciada.',
   'sessions.cancel': 'Cancelar',

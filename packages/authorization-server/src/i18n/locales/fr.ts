@@ -53,7 +53,7 @@ export const fr: Catalogue = {
 
   'error.home': 'Aller à l’accueil',
   'error.notSentBack': 'Vous n’avez pas été renvoyé vers l’application. Si vous avez suivi un lien depuis une application, contactez son développeur.',
-  'error.reference': 'Référence :',
+  'error.reference': 'Si vous contactez le support, indiquez cette référence :',
   'error.cannotConnect': 'Cette application ne peut pas se connecter',
   'error.repeatedParameter': 'La requête répète le paramètre « {name} ».',
   'error.noClientId': 'La requête n’a pas de client_id.',
@@ -109,6 +109,7 @@ export const fr: Catalogue = {
   'sessions.endOthers': 'Se déconnecter partout ailleurs',
   'sessions.onlyThisDevice': 'Vous n’êtes connecté que sur cet appareil.',
   'sessions.confirmOneHeading': 'Fermer cette session ?',
+  'sessions.confirmOthersHeading': 'Se déconnecter partout ailleurs ?',
   'sessions.confirmOne': '<strong>{device}</strong>, connecté le {signedIn}, dernière activité le {lastSeen}, sera déconnecté immédiatement.',
   'sessions.confirmOthers': '{count, plural, one {# autre session sera déconnectée} other {# autres sessions seront déconnectées}} immédiatement. Cet appareil reste connecté.',
   'sessions.cancel': 'Annuler',

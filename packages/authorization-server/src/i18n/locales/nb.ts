@@ -53,7 +53,7 @@ export const nb: Catalogue = {
 
   'error.home': 'Gå til forsiden',
   'error.notSentBack': 'Du ble ikke sendt tilbake til programmet. Hvis du fulgte en lenke fra en app, kontakt utvikleren av den.',
-  'error.reference': 'Referanse:',
+  'error.reference': 'Hvis du kontakter brukerstøtte, oppgi denne referansen:',
   'error.cannotConnect': 'Denne appen kan ikke koble til',
   'error.repeatedParameter': 'Forespørselen gjentar parameteren «{name}».',
   'error.noClientId': 'Forespørselen har ingen client_id.',
@@ -109,6 +109,7 @@ export const nb: Catalogue = {
   'sessions.endOthers': 'Logg ut alle andre steder',
   'sessions.onlyThisDevice': 'Du er bare logget inn på denne enheten.',
   'sessions.confirmOneHeading': 'Avslutte denne økten?',
+  'sessions.confirmOthersHeading': 'Logge ut alle andre steder?',
   'sessions.confirmOne': '<strong>{device}</strong>, logget inn {signedIn}, sist sett {lastSeen}, blir logget ut med en gang.',
   'sessions.confirmOthers': '{count, plural, one {# annen økt} other {# andre økter}} blir logget ut med en gang. Denne enheten forblir logget inn.',
   'sessions.cancel': 'Avbryt',

@@ -53,7 +53,7 @@ export const sv: Catalogue = {
 
   'error.home': 'Gå till startsidan',
   'error.notSentBack': 'Du skickades inte tillbaka till programmet. Om du följde en länk från en app, kontakta dess utvecklare.',
-  'error.reference': 'Referens:',
+  'error.reference': 'Om du kontaktar supporten, uppge den här referensen:',
   'error.cannotConnect': 'Den här appen kan inte ansluta',
   'error.repeatedParameter': 'Begäran upprepar parametern "{name}".',
   'error.noClientId': 'Begäran saknar client_id.',
@@ -109,6 +109,7 @@ export const sv: Catalogue = {
   'sessions.endOthers': 'Logga ut överallt annars',
   'sessions.onlyThisDevice': 'Du är bara inloggad på den här enheten.',
   'sessions.confirmOneHeading': 'Avsluta den här sessionen?',
+  'sessions.confirmOthersHeading': 'Logga ut överallt annars?',
   'sessions.confirmOne': '<strong>{device}</strong>, inloggad {signedIn}, senast sedd {lastSeen}, loggas ut direkt.',
   'sessions.confirmOthers': '{count, plural, one {# annan session} other {# andra sessioner}} loggas ut direkt. Den här enheten förblir inloggad.',
   'sessions.cancel': 'Avbryt',
