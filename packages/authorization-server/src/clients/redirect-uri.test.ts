@@ -29,7 +29,7 @@ describe('redirect URI registration (SPEC decision 4)', () => {
       'https://partner.example.com:8443/oauth/callback',
       'https://partner.example.com/oauth/callback?tenant=42',
       'https://partner.example.com',
-      'https://[2001:db8::1]/cb',
+      'https://[2606:4700:4700::1111]/cb',
     ]) {
       everywhere((clientType, environment) => accepted(uri, clientType, environment));
     }
