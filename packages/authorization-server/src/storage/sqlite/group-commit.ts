@@ -126,8 +126,8 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
   const release = db.prepare('RELEASE operation');
   const rollbackTo = db.prepare('ROLLBACK TO operation');
 
-  const record = (current: Batch) => {
-    const touched = runningOperation.getStore()?.touched;
+  const record = (current: Batch, operation = runningOperation.getStore()) => {
+    const touched = operation?.touched;
     if (touched && !touched.includes(current)) touched.push(current);
   };
 
@@ -168,6 +168,8 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
   /** The batch a write joins: the open one, or a new one (`BEGIN IMMEDIATE`, COMMIT scheduled for the end of the turn). */
   const join = (): Batch => {
     if (flushFailure) throw flushFailure;
+    // Read once per write (an AsyncLocalStorage lookup): the batch's opening, `record` and `wrote` use it.
+    const operation = runningOperation.getStore();
     // An error inside a transaction's work that the work caught may have made SQLite roll the batch back.
     if (batch && !db.isTransaction) abandon(batch, new Error('SQLite rolled the transaction back'));
     if (!batch) {
@@ -177,7 +179,6 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       options.beforeBatch?.();
       // By the clock, not SQLite's busy handler: signals (SIGPROF under --cpu-prof) cut its sleeps short.
       // An operation that has written nothing yet does not wait here: `settled` runs it again on a timer.
-      const operation = runningOperation.getStore();
       const mayRunAgain = operation !== undefined && !operation.wrote;
       try {
         beginImmediate(db, { wait: !mayRunAgain, timeoutMilliseconds: lockTimeoutMilliseconds });
@@ -197,8 +198,7 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
       openGroups.add(group);
       scheduledCommit = setImmediate(group.commitNow);
     }
-    record(batch);
-    const operation = runningOperation.getStore();
+    record(batch, operation);
     if (operation) operation.wrote = true;
     return batch;
   };
