@@ -5,10 +5,11 @@
  * not do: a request is either never accepted (the client sees a refused connection, or a 503 with
  * `Connection: close` on a keep-alive connection, and may retry elsewhere) or runs to its answer.
  *
- * Past the deadline the statements still running on PostgreSQL are cancelled first, so that a request
- * cut at the deadline cannot commit afterwards (a refresh rotation waiting on a lock would otherwise
- * commit once the lock goes, with its answer lost: the client's only working refresh token would be the
- * one it never received). Their requests answer 503 within a second; then the remaining connections are
+ * Past the deadline what still waits on the database is stopped first (Storage.cancelStatements: the
+ * statements running on PostgreSQL, the operations waiting for SQLite's write lock), so that a request cut
+ * at the deadline cannot commit afterwards (a refresh rotation waiting on a lock would otherwise commit once
+ * the lock goes, with its answer lost: the client's only working refresh token would be the one it never
+ * received). Their requests answer 503 within a second; then the remaining connections are
  * closed (their requests fail, which a deadline exists for: a stuck request must not hold a deploy),
  * storage is closed, and the process exits 1.
  */

@@ -976,13 +976,14 @@ export interface Storage {
   apiKeys: ApiKeyStore;
   close(): Promise<void>;
   /**
-   * PostgreSQL only: cancels the statements running now on this storage's connections (graceful shutdown's
-   * deadline, operations/shutdown.ts). Their operations fail with StorageUnavailableError and what they had
-   * not committed is not done: a rotation waiting on a lock must not commit after its request was cut,
-   * leaving the client without the only refresh token that still works. Best effort: the database may be
-   * unreachable (then nothing can commit either), and a statement already committing finishes.
-   * SQLite needs none: its statements run synchronously, never across the deadline.
-   * @returns how many connections' statements it asked PostgreSQL to cancel (0 when none ran, or it could not).
+   * Graceful shutdown's deadline (operations/shutdown.ts): stops what is still waiting on the database, and
+   * starts nothing new. Those operations fail with StorageUnavailableError and what they had not committed is
+   * not done: a rotation waiting on a lock must not commit after its request was cut, leaving the client
+   * without the only refresh token that still works. PostgreSQL cancels the statements running on the pool's
+   * connections (`pg_cancel_backend`; best effort: an unreachable database commits nothing either, and a
+   * statement already committing finishes); SQLite, whose statements run synchronously and never span the
+   * deadline, fails the operations waiting for another connection's write lock and opens no new batch.
+   * @returns how many connections (PostgreSQL) or operations (SQLite) it stopped; 0 when nothing waited.
    */
   cancelStatements?(): Promise<number>;
   /**

@@ -357,6 +357,35 @@ describe('SQLite group commit (issue 12)', () => {
     }
   });
 
+  it('shutdown\'s deadline (refuseNewBatches): an operation waiting for the write lock fails at once, and never commits once the lock is released', async () => {
+    const path = databaseFile();
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; CREATE TABLE t (x INTEGER)');
+    const holder = new DatabaseSync(path);
+    const group = createGroupCommit(db, { lockTimeoutMilliseconds: 5_000 });
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      const started = performance.now();
+      const attempt = group.settled(async () => group.write(() => db.prepare('INSERT INTO t VALUES (1)').run()));
+      attempt.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const refusal = new StorageUnavailableError('the server is shutting down');
+      assert.equal(group.refuseNewBatches(refusal), 1, 'one operation was waiting');
+      await assert.rejects(attempt, (error: unknown) => error === refusal);
+      assert.ok(performance.now() - started < 2_000, 'it did not wait for the lock timeout');
+      holder.exec('ROLLBACK');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(holder.prepare('SELECT count(*) AS n FROM t').get()?.n, 0, 'nothing was written, before or after the lock was released');
+      // From then on no batch begins.
+      await assert.rejects(group.settled(async () => group.write(() => db.prepare('INSERT INTO t VALUES (2)').run())), (error: unknown) => error === refusal);
+      assert.equal(holder.prepare('SELECT count(*) AS n FROM t').get()?.n, 0);
+    } finally {
+      if (holder.isTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      db.close();
+    }
+  });
+
   it('does not make a read wait when no batch is open', async () => {
     await withStorage(async (storage) => {
       const client = clientRecord();

@@ -66,6 +66,12 @@ export interface GroupCommit {
   settled<T>(operation: () => Promise<T>): Promise<T>;
   /** Commits the open batch now (closing; or another connection of this process needs the write lock). */
   commitNow(): void;
+  /**
+   * Shutdown's deadline (Storage.cancelStatements): from now on no batch begins, and the operations waiting
+   * for another connection's write lock fail with `refusal` (503) instead of trying again, so none commits
+   * after its request was cut. The open batch, if any, still commits. @returns how many operations were waiting.
+   */
+  refuseNewBatches(refusal: StorageUnavailableError): number;
 }
 
 /** The running storage operation, followed across its awaits: the batches it touched, and whether it has written. */
@@ -116,6 +122,10 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
   /** Why a flush failed: from then on nothing is answered as durable. */
   let flushFailure: StorageUnavailableError | undefined;
   let scheduledCommit: NodeJS.Immediate | undefined;
+  /** Set by refuseNewBatches: why no batch may begin any more. */
+  let refusal: StorageUnavailableError | undefined;
+  /** Operations in `settled` waiting to try again for the write lock. */
+  let waitingForLock = 0;
   /** The end of the read transaction the turn's reads share while no batch is open (see `read`). */
   let scheduledReadEnd: NodeJS.Immediate | undefined;
   const beginRead = db.prepare('BEGIN');
@@ -173,6 +183,7 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
     // An error inside a transaction's work that the work caught may have made SQLite roll the batch back.
     if (batch && !db.isTransaction) abandon(batch, new Error('SQLite rolled the transaction back'));
     if (!batch) {
+      if (refusal) throw refusal;
       commitOpenBatches();
       // A COMMIT and its ROLLBACK that both failed may have left a transaction open: start clean.
       if (db.isTransaction) db.exec('ROLLBACK');
@@ -277,9 +288,19 @@ export function createGroupCommit(db: DatabaseSync, options: GroupCommitOptions 
           // shortly (2–6 ms, jittered so that waiting operations do not retry in step), the thread free meanwhile.
           deadline ??= Date.now() + lockTimeoutMilliseconds;
           if (Date.now() >= deadline) throw error;
-          await sleep(2 + Math.floor(Math.random() * 5));
+          waitingForLock++;
+          try {
+            await sleep(2 + Math.floor(Math.random() * 5));
+          } finally {
+            waitingForLock--;
+          }
+          if (refusal) throw refusal;
         }
       }
+    },
+    refuseNewBatches(why) {
+      refusal = why;
+      return waitingForLock;
     },
     commitNow() {
       endReadTransaction();

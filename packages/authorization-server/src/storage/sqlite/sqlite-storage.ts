@@ -23,6 +23,7 @@ import { createSqliteDriver } from './sqlite-driver.ts';
 import { createSharedStores } from '../stores/index.ts';
 import { createRateLimitStore } from '../stores/rate-limits.ts';
 import { createInMemoryRateLimitStore } from '../stores/rate-limits-in-memory.ts';
+import { StorageUnavailableError } from '../storage-unavailable.ts';
 import { commitOpenBatches, createGroupCommit, settledAfterCommits } from './group-commit.ts';
 import { type CheckpointOptions, startCheckpointWorker } from './checkpoint-worker.ts';
 import { createWalSync, type WalSync } from './wal-sync.ts';
@@ -160,6 +161,11 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       await walSync?.close();
       await checkpoints?.stop();
       db.close();
+    },
+    async cancelStatements() {
+      // Statements run synchronously and never span the deadline: what can still wait is an operation retrying
+      // for another connection's write lock (group-commit.ts), which must not commit after its request was cut.
+      return group.refuseNewBatches(new StorageUnavailableError('the server is shutting down'));
     },
     async checkReady() {
       // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
