@@ -145,7 +145,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/account/security', (request, reply) => securityEndpoint(context, request, reply));
   app.post('/account/security/enrol', csrf, (request, reply) => startEnrolmentEndpoint(context, request, reply));
   app.post('/account/security/confirm', csrf, (request, reply) => confirmEnrolmentEndpoint(context, request, reply));
-  app.post('/account/security/disable', csrf, (request, reply) => disableSecondFactorEndpoint(context, request, reply));
+  app.post('/account/security/disable', csrf, (request, reply) => disableSecondFactorEndpoint(context, throttle, request, reply));
   // Issue 13 "Languages": the language switch of every page (a same-origin return path only).
   app.get('/language', (request, reply) => languageEndpoint(context, request, reply));
   // The administrators' console (platform administrators; CSRF and the Origin check on every form; issue 13).

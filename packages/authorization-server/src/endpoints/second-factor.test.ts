@@ -214,6 +214,29 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     const again = new Browser();
     assert.equal((await passwordStep(again, user.email)).location, '/account/sessions', 'the password alone signs in again');
   });
+
+  it('guessing the code that turns the factor off is throttled as a sign-in\'s code is: 429 with Retry-After, and it stays on', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email);
+    assert.equal((await codeStep(browser, { code: codeNow(user.secret) })).status, 303);
+    let page = await browser.get(`${server.url}/account/security`);
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 12 && !statuses.includes(429); attempt++) {
+      page = await browser.post(`${server.url}/account/security/disable`, { _csrf: inputValue(page.text, '_csrf')!, code: '000000' });
+      statuses.push(page.status);
+      if (page.status === 429) {
+        assert.ok(Number(page.headers.get('retry-after')) > 0, 'Retry-After in seconds');
+        assert.match(page.text, /Too many attempts\. Try again in \d+ seconds?\./);
+      }
+    }
+    assert.ok(statuses.includes(429), `wrong codes were throttled: ${statuses.join(' ')}`);
+    assert.ok(statuses.slice(0, statuses.indexOf(429)).every((status) => status === 400));
+    // Not even the right code gets through while the delay lasts.
+    const blocked = await browser.post(`${server.url}/account/security/disable`, { _csrf: inputValue(page.text, '_csrf')!, code: codeNow(user.secret) });
+    assert.equal(blocked.status, 429);
+    assert.ok((await server.storage.localAccounts.findSecondFactor(user.userId))?.confirmedAt, 'the factor stays on');
+  });
 });
 
 for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUIRE_SECOND_FACTOR=administrators (issue 10 §3): ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {

@@ -24,7 +24,6 @@ import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { RawParameters } from '../http/parameters.ts';
 import { errorPage } from '../pages/error-page.ts';
 import { enrolmentPage, recoveryCodesPage, secondFactorPage, securityPage } from '../pages/local-account-pages.ts';
-import { loginPage } from '../pages/login-page.ts';
 import type { ServerContext } from '../server-context.ts';
 import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts';
 import { currentLoginSession, startLoginSession, type CurrentLoginSession } from '../sessions/login-session.ts';
@@ -34,6 +33,7 @@ import {
   totpTimeStep, totpUri,
 } from '../users/second-factor.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
 
 const PENDING_COOKIE = 'gatehouse_pending_login';
 export const PENDING_LOGIN_LIFETIME_SECONDS = 600;
@@ -229,10 +229,13 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   reply.redirect(pending.returnTo, 303);
 }
 
-/** The signed-in user, or undefined after showing the login page (continuing to the security page). */
+/**
+ * The signed-in user, or undefined after the login step (continuing to the security page): the login page
+ * with the upstream button, or straight to the upstream sign-in when local passwords are off (login-step.ts).
+ */
 async function signedIn(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<CurrentLoginSession | undefined> {
   const session = await currentLoginSession(context, request);
-  if (!session) page(reply, 200, loginPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo: SECURITY_PATH }));
+  if (!session) sendLoginStep(context, reply, { returnTo: SECURITY_PATH });
   return session;
 }
 
@@ -277,18 +280,32 @@ export async function confirmEnrolmentEndpoint(context: ServerContext, request: 
   page(reply, 200, recoveryCodesPage(context.options.brand.name, codes, SECURITY_PATH, { userName: user.name, csrfToken }, tr(reply)));
 }
 
-/** POST /account/security/disable: `code`, a current TOTP code (issue 10 §3: disabling needs one). */
-export async function disableSecondFactorEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+/**
+ * POST /account/security/disable: `code`, a current TOTP code (issue 10 §3: disabling needs one). Each
+ * attempt counts in the login throttle as a sign-in's code does (growing delays, then 429 with
+ * Retry-After): whoever holds a session must not guess the code that removes the factor.
+ */
+export async function disableSecondFactorEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply);
   if (!session) return;
   const { user } = session;
   if (await secondFactorRequired(context, user.userId)) {
     return showSecurity(context, reply, user, 403, { error: tr(reply).t('local.required') });
   }
+  const now = context.clock.nowSeconds();
+  const deviceDigest = deviceCookieDigest(context, request);
+  const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
+  const keys = loginThrottleKeys(user.email.toLowerCase(), request.ip, knownDevice);
+  const retryAfterSeconds = await throttle.attempt(keys, now);
+  if (retryAfterSeconds > 0) {
+    reply.header('retry-after', String(retryAfterSeconds)); // RFC 6585 §4
+    return showSecurity(context, reply, user, 429, { codeError: tr(reply).t('local.tooManyCodes', { seconds: retryAfterSeconds }) });
+  }
   const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
   if (outcome !== 'ok') {
     return showSecurity(context, reply, user, 400, { codeError: outcome === 'replayed' ? tr(reply).t('local.codeReplayedShort') : tr(reply).t('local.codeInvalidShort') });
   }
+  await throttle.succeeded(keys, now);
   await context.storage.localAccounts.removeSecondFactor(user.userId);
   await context.storage.audit.record({ type: 'user.second_factor_removed', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });
   await showSecurity(context, reply, user, 200, { notice: tr(reply).t('local.turnedOff') });

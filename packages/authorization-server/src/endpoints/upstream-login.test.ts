@@ -34,7 +34,7 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(storage: Storage, options: { localPasswords?: boolean; fetch?: CustomFetch; issuer?: string } = {}): Promise<Setup> {
+async function setup(storage: Storage, options: { localPasswords?: boolean; fetch?: CustomFetch; issuer?: string; requireSecondFactor?: 'administrators' } = {}): Promise<Setup> {
   const upstream = await startUpstreamProvider();
   upstream.accounts.set('alice-at-platform', { email: 'Alice@Example.com', email_verified: true, name: 'Alice Admin' });
   upstream.accounts.set('mallory', { email: 'mallory@example.com', email_verified: true, name: 'Mallory' });
@@ -44,7 +44,9 @@ async function setup(storage: Storage, options: { localPasswords?: boolean; fetc
     issuer: options.issuer ?? upstream.issuer, clientId: upstream.clientId, clientSecret: upstream.clientSecret, name: 'Platform ID',
     localPasswords: options.localPasswords ?? true, ...(options.fetch ? { fetch: options.fetch } : {}),
   };
-  const server = await startTestServer({ storage, tokenHmacKey, upstreamIdentityProvider });
+  const server = await startTestServer({
+    storage, tokenHmacKey, upstreamIdentityProvider, ...(options.requireSecondFactor ? { localAccounts: { requireSecondFactor: options.requireSecondFactor } } : {}),
+  });
   await upstream.attach(`${server.issuer}/login/upstream/callback`);
   return { server, upstream, tokenHmacKey, async close() { await server.close(); await upstream.close(); } };
 }
@@ -249,6 +251,23 @@ describe('upstream sign-in failures (issue 10 §2): each a page with a way back,
   });
 });
 
+describe('upstream sign-in and two-step verification (issue 10 §2 and §3)', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setup(createSqliteStorage(':memory:'), { requireSecondFactor: 'administrators' });
+  });
+  after(() => s.close());
+
+  it('takes the second step after the identity provider as after a password: an administrator without a factor enrols first, no session before it', async () => {
+    const signedIn = await signInUpstream(s, 'alice-at-platform');
+    assert.equal(new URL(signedIn.url).pathname, '/login/second-factor');
+    assert.equal(signedIn.response?.status, 200);
+    assert.match(signedIn.text, /<code id="totp-secret">/, 'the mandatory enrolment');
+    assert.equal((await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length, 0, 'no session yet');
+    assert.ok((await s.server.storage.audit.list()).some((event) => event.type === 'upstream.signed_in'), 'the first step is audited');
+  });
+});
+
 describe('local passwords off (GATEHOUSE_LOCAL_PASSWORDS=off, issue 10 §2)', () => {
   let s: Setup;
   before(async () => {
@@ -257,7 +276,7 @@ describe('local passwords off (GATEHOUSE_LOCAL_PASSWORDS=off, issue 10 §2)', ()
   after(() => s.close());
 
   it('sends the login step at /oauth/authorize, /portal and /account/* straight to the upstream sign-in', async () => {
-    for (const path of [authorizePath(), '/portal', '/account/connected-apps', '/account/sessions']) {
+    for (const path of [authorizePath(), '/portal', '/account/connected-apps', '/account/sessions', '/account/security']) {
       const answer = await fetch(`${s.server.url}${path}`, { redirect: 'manual' });
       assert.equal(answer.status, 303, path);
       assert.equal(answer.headers.get('location'), `/login/upstream?${new URLSearchParams({ return_to: path })}`);
