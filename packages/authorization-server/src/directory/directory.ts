@@ -72,7 +72,8 @@ export function readId(value: unknown, field: string): string {
 /** A display name: 1–200 characters, not blank, no control characters. */
 export function readName(value: unknown, field = 'name'): string {
   if (typeof value !== 'string' || value.trim() === '') throw new DirectoryError(400, `${field} is required (1-${NAME_MAX_LENGTH} characters)`, field);
-  if (value.length > NAME_MAX_LENGTH) throw new DirectoryError(400, `${field} must be at most ${NAME_MAX_LENGTH} characters`, field);
+  // Characters (code points), as the README counts them: an emoji is one, not two UTF-16 units.
+  if ([...value].length > NAME_MAX_LENGTH) throw new DirectoryError(400, `${field} must be at most ${NAME_MAX_LENGTH} characters`, field);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this check's purpose
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new DirectoryError(400, `${field} must not contain control characters`, field);
   return value;
