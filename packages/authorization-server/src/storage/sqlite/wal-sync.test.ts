@@ -15,6 +15,7 @@ import type { Storage, UserRecord } from '../storage.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
 import { createSqliteStorage, migrateSqliteFile } from './sqlite-storage.ts';
 import { createWalSync, type WalSync } from './wal-sync.ts';
+import { eventually } from '../../testing/postgres.ts';
 
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-wal-sync-'));
 after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
@@ -100,6 +101,8 @@ describe('SQLite: the WAL flush runs off the event loop, and answers wait for it
     await withHeldStorage(async (storage, path, flush) => {
       const alice = user();
       const created = storage.users.create(alice);
+      // Its batch commits and asks for the flush (not by a fixed time: on a loaded machine 30 ms may pass first).
+      await eventually('the batch committed and asked for its flush', () => flush.requests === 1);
       assert.equal(await settledYet(created), false, 'no answer before the flush');
       assert.equal(userVisible(path, alice.userId), true, 'committed: the flush is what it waits for');
       assert.equal(flush.requests, 1);
