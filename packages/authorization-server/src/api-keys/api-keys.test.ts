@@ -287,6 +287,18 @@ describe('API keys (issue 16)', () => {
       assert.deepEqual(await introspectKey(server, value), { active: false });
     });
 
+    it('the marketplace\'s search and category choose among the integrations with API keys as among the apps', async () => {
+      await server.storage.apiKeys.enableIntegration({ clientId, scopes: ['users:read'], enabledAt: server.clock.nowSeconds(), enabledBy: 'cli' });
+      const { browser } = await signIn(server, alice, '/marketplace');
+      const found = await browser.get(`${server.url}/marketplace?q=ledgerly`);
+      assert.match(found.text, new RegExp(`action="/marketplace/${clientId}/api-key"`));
+      for (const path of ['/marketplace?q=zzz', '/marketplace?category=payroll']) {
+        const none = await browser.get(`${server.url}${path}`);
+        assert.doesNotMatch(none.text, /Integrations with API keys/, path);
+        assert.doesNotMatch(none.text, new RegExp(`action="/marketplace/${clientId}/api-key"`), path);
+      }
+    });
+
     it('narrowing the integration narrows an installed key at once; widening it again gives back no more than the key was installed with', async () => {
       const enable = (scopes: string[]) => server.storage.apiKeys.enableIntegration({ clientId, scopes, enabledAt: server.clock.nowSeconds(), enabledBy: 'cli' });
       await enable(['users:read', 'vendors:read']);

@@ -214,7 +214,8 @@ export async function marketplaceEndpoint(context: ServerContext, request: Fasti
   }));
   page(reply, 200, marketplacePage({
     ...session.frame, apps, search, category: category ?? '', filtered: search !== '' || category !== undefined,
-    apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken, session.frame.t), // issue 16
+    // Issue 16; the search and category choose among these as among the apps.
+    apiKeySection: await marketplaceIntegrations(context, session.user.userId, session.frame.csrfToken, session.frame.t, (client) => matchesMarketplaceSearch(client, search, category)),
   }));
 }
 

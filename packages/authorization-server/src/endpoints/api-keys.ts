@@ -74,7 +74,7 @@ async function administers(context: ServerContext, userId: string, subjectType: 
 }
 
 async function createdBy(context: ServerContext, user: UserRecord, userId: string, t: Translator): Promise<string> {
-  if (userId === user.userId) return t.t('account.you');
+  if (userId === user.userId) return t.t('apiKeys.createdByYou');
   const creator = await context.storage.users.find(userId);
   return creator ? creator.name : t.t('account.formerUser');
 }
@@ -202,9 +202,11 @@ async function offeredIntegrations(context: ServerContext): Promise<Array<{ clie
 }
 
 /** The marketplace's section of integrations with API keys, for the signed-in user (account.ts marketplaceEndpoint appends it). */
-export async function marketplaceIntegrations(context: ServerContext, userId: string, csrfToken: string, t?: Translator): Promise<SafeHtml> {
+export async function marketplaceIntegrations(
+  context: ServerContext, userId: string, csrfToken: string, t?: Translator, shown: (client: ClientRecord) => boolean = () => true,
+): Promise<SafeHtml> {
   const companies = (await administeredSubjects(context, userId)).filter((subject) => subject.subjectType === 'company');
-  const integrations = (await offeredIntegrations(context)).map(({ client, scopes }) => ({
+  const integrations = (await offeredIntegrations(context)).filter(({ client }) => shown(client)).map(({ client, scopes }) => ({
     clientId: client.clientId, clientName: client.clientName, scopes: scopes.map((scope) => (t ? t.scope(scope) : describeScope(scope))), companies,
   }));
   return integrationsSection({ csrfToken, integrations, t });

@@ -135,6 +135,11 @@ describe('/account/sessions (issue 10 §4: the user\'s active sessions, each can
       const response = await mallory.post(`${server.url}/account/sessions/${id}/end`, { _csrf: inputValue(page.text, '_csrf')!, confirm: 'yes' });
       assert.equal(response.status, 404);
       assert.equal(response.location, undefined);
+      // In the account's frame (signed in, Sign out), with the way back to the list; nothing about an app.
+      assert.match(response.text, /This session has ended already, or is not yours\./);
+      assert.match(response.text, /<a href="\/account\/sessions">/);
+      assert.match(response.text, /action="\/logout"/);
+      assert.doesNotMatch(response.text, /sent back to the application/);
     }
     assert.equal(await signedInAs(server, victim), alice.name);
   });

@@ -15,9 +15,8 @@
 import { requestTranslator } from '../i18n/request-language.ts';
 import type { Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorPage } from '../pages/error-page.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
-import { confirmEndSessionsPage, sessionsPage, type SessionsFrame, type SessionView } from '../pages/session-pages.ts';
+import { confirmEndSessionsPage, noSuchSessionPage, sessionsPage, type SessionsFrame, type SessionView } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, sessionPublicId, type CurrentLoginSession } from '../sessions/login-session.ts';
 
@@ -70,8 +69,7 @@ export async function endSessionEndpoint(context: ServerContext, request: Fastif
   // Only the user's own sessions are found: another user's id is as unknown as a made-up one.
   const target = sessions.find((session) => sessionPublicId(session.sessionDigest) === sessionId);
   if (!target) {
-    const { t } = signed.frame;
-    page(reply, 404, errorPage(context.options.brand.name, t.t('sessions.noSuchTitle'), t.t('sessions.noSuch'), { t, reference: reply.request.id }));
+    page(reply, 404, noSuchSessionPage(signed.frame));
     return;
   }
   if (target.sessionDigest === signed.session.sessionDigest) {

@@ -161,3 +161,28 @@ function escapedValues(values: MessageValues): MessageValues {
   for (const [name, value] of Object.entries(values)) escaped[name] = typeof value === 'string' ? escapeHtml(value) : value;
   return escaped;
 }
+
+describe('accessible names that contain the visible label (WCAG 2.5.3, axe label-content-name-mismatch)', () => {
+  // Each button shows the first and is named by the second (aria-label): a speech-input user says what they see.
+  const pairs: [MessageKey, MessageKey][] = [
+    ['account.disconnect', 'account.disconnectLabel'], ['apiKeys.reconnect', 'apiKeys.reconnectLabel'], ['apiKeys.revoke', 'apiKeys.revokeLabel'],
+    ['apiKeys.copy', 'apiKeys.copyLabel'], ['console.revoke', 'console.revokeLabel'], ['console.removeMembership', 'console.removeMembershipLabel'],
+    ['console.action', 'console.actionLabel'], ['marketplace.connectAnother', 'marketplace.connectAnotherLabel'],
+  ];
+  const values = (action: string): MessageValues => ({ client: 'Ledgerly Sync', app: 'Ledgerly Sync', subject: 'Nordlys Danmark ApS', user: 'Alice Admin', name: 'Export', subjectType: 'company', action });
+  const visible = (text: string) => text.replace(/…$/, '').trim().toLocaleLowerCase();
+
+  it('in every language, each button\'s aria-label contains its visible text', () => {
+    const mismatches: string[] = [];
+    for (const locale of LOCALES) {
+      const t = translator(locale).t;
+      for (const [shown, named] of pairs) {
+        for (const action of ['approve', 'suspend', 'reactivate', 'delete']) {
+          const label = t(named, values(action)).toLocaleLowerCase();
+          if (!label.includes(visible(t(shown, values(action))))) mismatches.push(`${locale} ${named}: "${t(named, values(action))}" lacks "${t(shown, values(action))}"`);
+        }
+      }
+    }
+    assert.deepEqual([...new Set(mismatches)], []);
+  });
+});

@@ -7,6 +7,7 @@
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html } from './html.ts';
 import { layout, type SignedInHeader } from './layout.ts';
+import { deviceParts } from '../sessions/device-summary.ts';
 
 export interface SessionView {
   /** sessions/login-session.ts `sessionPublicId`: never the cookie or its digest. */
@@ -26,7 +27,12 @@ export interface SessionsFrame extends SignedInHeader {
   t?: Translator;
 }
 
-const deviceName = (session: Pick<SessionView, 'device'>, t: Translator) => session.device || t.t('sessions.unknownDevice');
+/** The stored summary in the page's language ("Chrome sous Linux"); browser and system names are names. */
+const deviceName = (session: Pick<SessionView, 'device'>, t: Translator) => {
+  if (!session.device) return t.t('sessions.unknownDevice');
+  const parts = deviceParts(session.device);
+  return parts ? t.t('sessions.deviceOn', parts) : session.device;
+};
 
 export function signedOutPage(brandName: string, t: Translator = ENGLISH): string {
   return layout(brandName, t.t('sessions.signedOutTitle'), html`<h1>${t.t('sessions.signedOutHeading')}</h1>
@@ -42,7 +48,7 @@ export function sessionsPage(model: SessionsFrame & { sessions: SessionView[]; n
   return layout(model.brandName, t.t('sessions.title'), html`<nav class="muted"><a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · ${t.t('layout.sessions')}</nav>
 <h1>${t.t('sessions.heading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-<table class="sessions">
+<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('sessions.heading')}"><table class="sessions">
 <thead><tr><th>${t.t('sessions.device')}</th><th>${t.t('sessions.signedIn')}</th><th>${t.t('sessions.lastSeen')}</th><th></th></tr></thead>
 <tbody>
 ${model.sessions.map((session) => html`<tr data-session-id="${session.sessionId}">
@@ -55,7 +61,7 @@ ${model.sessions.map((session) => html`<tr data-session-id="${session.sessionId}
 </tr>
 `)}
 </tbody>
-</table>
+</table></div>
 ${others.length > 0
     ? html`<form method="post" action="/account/sessions/end-others"><input type="hidden" name="_csrf" value="${model.csrfToken}">
 <div class="actions"><button class="primary" type="submit">${t.t('sessions.endOthers')}</button></div></form>`
@@ -81,4 +87,12 @@ export function confirmEndSessionsPage(model: SessionsFrame & { target: SessionV
   <input type="hidden" name="confirm" value="yes">
   <div class="actions"><a href="/account/sessions">${t.t('sessions.cancel')}</a><button class="primary" type="submit">${one ? t.t('sessions.end') : t.t('sessions.endOthers')}</button></div>
 </form>`, model, t);
+}
+
+/** The answer when the session to end is not one of the user's (ended meanwhile, or never theirs): 404 in the account's frame, back to the list. */
+export function noSuchSessionPage(model: SessionsFrame): string {
+  const t = model.t ?? ENGLISH;
+  return layout(model.brandName, t.t('sessions.noSuchTitle'), html`<h1>${t.t('sessions.noSuchTitle')}</h1>
+<p class="error" role="alert">${t.t('sessions.noSuch')}</p>
+<p class="onward"><a href="/account/sessions">${t.t('account.yourSessions')}</a></p>`, model, t);
 }

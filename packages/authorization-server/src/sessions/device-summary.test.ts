@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deviceSummary } from './device-summary.ts';
+import { deviceParts, deviceSummary } from './device-summary.ts';
+import { translator } from '../i18n/i18n.ts';
+import { sessionsPage } from '../pages/session-pages.ts';
 
 describe('deviceSummary (issue 10 §4: a short summary of the User-Agent, never the header itself)', () => {
   it('names the browser and the system of common User-Agents', () => {
@@ -22,5 +24,25 @@ describe('deviceSummary (issue 10 §4: a short summary of the User-Agent, never 
     assert.equal(deviceSummary('<img src=x onerror=alert(1)>'.repeat(100)), '');
     assert.equal(deviceSummary(['Firefox/1', 'Chrome/2']), 'Firefox');
     assert.ok(deviceSummary('Firefox/1 Linux'.repeat(1000)).length <= 40);
+  });
+});
+
+describe('deviceParts: a stored summary worded in the page\'s language (issue 13)', () => {
+  it('splits what deviceSummary wrote, and nothing else', () => {
+    assert.deepEqual(deviceParts('Chrome on Linux'), { browser: 'Chrome', system: 'Linux' });
+    assert.deepEqual(deviceParts(deviceSummary('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1')), { browser: 'Safari', system: 'iOS' });
+    for (const summary of ['Chrome', 'Linux', '', 'Chrome on Linux on Linux', 'Netscape on Linux', 'Chrome on BeOS']) assert.equal(deviceParts(summary), undefined, summary);
+  });
+
+  it('the sessions page shows it in the page\'s language', () => {
+    const page = sessionsPage({ brandName: 'Nordlys', csrfToken: 'c', userName: 'Alice', t: translator('fr'), sessions: [
+      { sessionId: 'a', device: 'Chrome on Linux', createdAt: 1_800_000_000, lastSeenAt: 1_800_000_000, current: true },
+      { sessionId: 'b', device: 'curl', createdAt: 1_800_000_000, lastSeenAt: 1_800_000_000, current: false },
+    ] });
+    assert.match(page, /Chrome sous Linux/);
+    assert.doesNotMatch(page, / on Linux/);
+    assert.match(page, /<td>curl<\/td>/);
+    // The table scrolls inside its own region at 390 px (German and French headers are wider than the screen).
+    assert.match(page, /<div class="table-scroll" tabindex="0" role="region" aria-label="[^"]+"><table class="sessions">/);
   });
 });

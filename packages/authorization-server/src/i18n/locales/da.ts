@@ -117,6 +117,7 @@ export const da: Catalogue = {
   'sessions.endedOthers': 'Alle andre sessioner blev afsluttet.',
   'sessions.noSuchTitle': 'Sessionen findes ikke',
   'sessions.noSuch': 'Sessionen er allerede afsluttet, eller den er ikke din.',
+  'sessions.deviceOn': '{browser} på {system}',
 
   'account.nav': 'Konto',
   'account.home': 'Forside',
@@ -706,6 +707,8 @@ export const da: Catalogue = {
   'apiKeys.keyFor': 'for {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Adgang til organisationen} other {Adgang til virksomheden}}',
   'apiKeys.createdAt': 'Oprettet {when} af {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'dig',
   'apiKeys.expiresAt': 'Udløber {when}.',
   'apiKeys.expired': 'Udløb {when}.',
   'apiKeys.neverExpires': 'Udløber aldrig.',

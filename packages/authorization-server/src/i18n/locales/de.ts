@@ -117,6 +117,7 @@ export const de: Catalogue = {
   'sessions.endedOthers': 'Alle anderen Sitzungen wurden beendet.',
   'sessions.noSuchTitle': 'Sitzung nicht gefunden',
   'sessions.noSuch': 'Diese Sitzung ist bereits beendet oder gehört nicht Ihnen.',
+  'sessions.deviceOn': '{browser} unter {system}',
 
   'account.nav': 'Konto',
   'account.home': 'Startseite',
@@ -706,6 +707,8 @@ export const de: Catalogue = {
   'apiKeys.keyFor': 'für {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Zugriff auf die Organisation} other {Zugriff auf die Firma}}',
   'apiKeys.createdAt': 'Erstellt am {when} von {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'Ihnen',
   'apiKeys.expiresAt': 'Läuft ab am {when}.',
   'apiKeys.expired': 'Abgelaufen am {when}.',
   'apiKeys.neverExpires': 'Läuft nie ab.',
@@ -759,7 +762,7 @@ export const de: Catalogue = {
   'apiKeys.connectedTitle': 'Mit API-Schlüsseln verbundene Integrationen',
   'apiKeys.connectedKey': 'Schlüssel, der mit {prefix} beginnt',
   'apiKeys.reconnect': 'Neuer Schlüssel…',
-  'apiKeys.reconnectLabel': 'Neuen Schlüssel für {app} und {subject} erstellen',
+  'apiKeys.reconnectLabel': 'Neuer Schlüssel für {app} und {subject}',
   'apiKeys.revoke': 'Widerrufen…',
   'apiKeys.revokeLabel': 'API-Schlüssel von {app} für {subject} widerrufen',
   'apiKeys.onlyAdministrator': 'Nur ein Administrator von {subject} kann ihn ändern.',

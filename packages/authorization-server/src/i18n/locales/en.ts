@@ -125,6 +125,7 @@ export const en = {
   'sessions.endedOthers': 'Every other session was ended.',
   'sessions.noSuchTitle': 'No such session',
   'sessions.noSuch': 'This session has ended already, or is not yours.',
+  'sessions.deviceOn': '{browser} on {system}',
 
   // account-pages.ts and endpoints/account.ts
   'account.nav': 'Account',
@@ -721,6 +722,8 @@ export const en = {
   'apiKeys.keyFor': 'for {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Organization access} other {Company access}}',
   'apiKeys.createdAt': 'Created {when} by {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'you',
   'apiKeys.expiresAt': 'Expires {when}.',
   'apiKeys.expired': 'Expired {when}.',
   'apiKeys.neverExpires': 'Never expires.',

@@ -117,6 +117,7 @@ export const es: Catalogue = {
   'sessions.endedOthers': 'Se han cerrado todas las demás sesiones.',
   'sessions.noSuchTitle': 'No existe esa sesión',
   'sessions.noSuch': 'Esta sesión ya ha terminado o no es tuya.',
+  'sessions.deviceOn': '{browser} en {system}',
 
   'account.nav': 'Cuenta',
   'account.home': 'Inicio',
@@ -706,6 +707,8 @@ export const es: Catalogue = {
   'apiKeys.keyFor': 'para {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Acceso a la organización} other {Acceso a la empresa}}',
   'apiKeys.createdAt': 'Creada el {when} por {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'ti',
   'apiKeys.expiresAt': 'Caduca el {when}.',
   'apiKeys.expired': 'Caducó el {when}.',
   'apiKeys.neverExpires': 'No caduca nunca.',
@@ -759,7 +762,7 @@ export const es: Catalogue = {
   'apiKeys.connectedTitle': 'Integraciones conectadas con claves de API',
   'apiKeys.connectedKey': 'Clave que empieza por {prefix}',
   'apiKeys.reconnect': 'Nueva clave…',
-  'apiKeys.reconnectLabel': 'Crear una clave nueva para {app} y {subject}',
+  'apiKeys.reconnectLabel': 'Nueva clave para {app} y {subject}',
   'apiKeys.revoke': 'Revocar…',
   'apiKeys.revokeLabel': 'Revocar la clave de API de {app} para {subject}',
   'apiKeys.onlyAdministrator': 'Solo un administrador de {subject} puede cambiarla.',

@@ -117,6 +117,7 @@ export const fr: Catalogue = {
   'sessions.endedOthers': 'Toutes les autres sessions ont été fermées.',
   'sessions.noSuchTitle': 'Session introuvable',
   'sessions.noSuch': 'Cette session est déjà terminée, ou ce n’est pas la vôtre.',
+  'sessions.deviceOn': '{browser} sous {system}',
 
   'account.nav': 'Compte',
   'account.home': 'Accueil',
@@ -706,6 +707,8 @@ export const fr: Catalogue = {
   'apiKeys.keyFor': 'pour {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Accès à l’organisation} other {Accès à l’entreprise}}',
   'apiKeys.createdAt': 'Créée le {when} par {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'vous',
   'apiKeys.expiresAt': 'Expire le {when}.',
   'apiKeys.expired': 'Expirée le {when}.',
   'apiKeys.neverExpires': 'N’expire jamais.',

@@ -117,6 +117,7 @@ export const nb: Catalogue = {
   'sessions.endedOthers': 'Alle andre økter ble avsluttet.',
   'sessions.noSuchTitle': 'Økten finnes ikke',
   'sessions.noSuch': 'Økten er allerede avsluttet, eller den er ikke din.',
+  'sessions.deviceOn': '{browser} på {system}',
 
   'account.nav': 'Konto',
   'account.home': 'Forside',
@@ -133,7 +134,7 @@ export const nb: Catalogue = {
   'account.never': 'aldri',
   'account.you': 'deg',
   'account.settings': 'Innstillinger',
-  'account.disconnectLabel': 'Koble {client} fra {subject}',
+  'account.disconnectLabel': 'Koble fra {client} for {subject}',
   'account.disconnectEllipsis': 'Koble fra…',
   'account.onlyAdminCanDisconnect': 'Bare en administrator for {subject} kan koble den fra.',
   'account.noListedApps': 'Ingen apper er oppført ennå.',
@@ -706,6 +707,8 @@ export const nb: Catalogue = {
   'apiKeys.keyFor': 'for {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Tilgang til organisasjonen} other {Tilgang til selskapet}}',
   'apiKeys.createdAt': 'Opprettet {when} av {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'deg',
   'apiKeys.expiresAt': 'Utløper {when}.',
   'apiKeys.expired': 'Utløpt {when}.',
   'apiKeys.neverExpires': 'Utløper aldri.',

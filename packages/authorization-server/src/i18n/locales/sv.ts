@@ -117,6 +117,7 @@ export const sv: Catalogue = {
   'sessions.endedOthers': 'Alla andra sessioner avslutades.',
   'sessions.noSuchTitle': 'Sessionen finns inte',
   'sessions.noSuch': 'Sessionen har redan avslutats, eller så är den inte din.',
+  'sessions.deviceOn': '{browser} på {system}',
 
   'account.nav': 'Konto',
   'account.home': 'Start',
@@ -706,6 +707,8 @@ export const sv: Catalogue = {
   'apiKeys.keyFor': 'för {subject}',
   'apiKeys.accessLevel': '{level, select, organization {Åtkomst till organisationen} other {Åtkomst till företaget}}',
   'apiKeys.createdAt': 'Skapad {when} av {by}.',
+  // The creator in apiKeys.createdAt when it is the reader (German needs the dative: "von Ihnen").
+  'apiKeys.createdByYou': 'dig',
   'apiKeys.expiresAt': 'Går ut {when}.',
   'apiKeys.expired': 'Gick ut {when}.',
   'apiKeys.neverExpires': 'Går aldrig ut.',
