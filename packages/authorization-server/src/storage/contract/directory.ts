@@ -55,6 +55,12 @@ export function directoryContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.users.setPasswordHash(alice.userId, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA'), true);
       assert.equal((await storage.users.findByEmail('alice@example.COM'))?.passwordHash, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA');
       assert.equal(await storage.users.setPasswordHash(randomUUID(), null), false);
+      // Non-ASCII letters fold too (migration 43), on create, change and the list's filter alike.
+      const emile = user({ email: 'Émile@example.com' });
+      assert.equal(await storage.directory.createUser(emile), 'created');
+      assert.equal(await storage.directory.createUser(user({ email: 'émile@example.com' })), 'duplicate_email');
+      assert.deepEqual((await storage.directory.listUsers({ email: 'ÉMILE@EXAMPLE.COM' }, { limit: 10 })).map((found) => found.userId), [emile.userId]);
+      assert.equal(await storage.directory.updateUser(alice.userId, { email: 'émile@EXAMPLE.com' }, NOW + 1), 'duplicate_email');
     }));
 
     it('lists users by id with cursor pagination and a case-insensitive e-mail filter', withStorage(async (storage) => {

@@ -28,5 +28,14 @@ export function usersContract({ withStorage }: ContractBackend): void {
       await storage.users.create(userRecord({ email: 'alice@example.com' }));
       await assert.rejects(storage.users.create(userRecord({ email: 'ALICE@example.com' })));
     }));
+
+    it('folds non-ASCII letters too, alike on both databases (migration 43): "Øystein@" is found as "øystein@", and "Émile@" and "émile@" are one', withStorage(async (storage) => {
+      const oystein = userRecord({ email: 'Øystein@example.no' });
+      await storage.users.create(oystein);
+      assert.deepEqual(await storage.users.findByEmail('øystein@example.no'), oystein);
+      assert.deepEqual(await storage.users.findByEmail('ØYSTEIN@EXAMPLE.NO'), oystein);
+      await storage.users.create(userRecord({ email: 'Émile@example.com' }));
+      await assert.rejects(storage.users.create(userRecord({ email: 'émile@example.com' })));
+    }));
   });
 }

@@ -504,3 +504,45 @@ describe('version 40: tokens_by_grant holds revoked_at (issue 12, "flat with siz
     }
   });
 });
+
+describe('version 43: users.email_key, e-mails folded by one Unicode lowercase on both databases', () => {
+  it('SQLite: existing addresses keyed in code; of two that differ only in non-ASCII case the lowercase one keeps the key', () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    migrateSqliteThrough(path, 42, versions, migrateSqliteFile);
+    const db = new DatabaseSync(path);
+    const insert = db.prepare("INSERT INTO users (user_id, email, name, password_hash) VALUES (?, ?, 'Someone', NULL)");
+    // Until now NOCASE let both of these in (it folds ASCII only); only the lowercase one could sign in.
+    for (const [userId, email] of [['u-a', 'Émile@example.com'], ['u-b', 'émile@example.com'], ['u-c', 'Øystein@Example.no'], ['u-d', 'ada@example.com']]) insert.run(userId, email);
+    db.close();
+
+    assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version >= 43));
+    const check = new DatabaseSync(path);
+    try {
+      assert.deepEqual(check.prepare('SELECT user_id, email_key FROM users ORDER BY user_id').all().map((row) => [row.user_id, row.email_key]), [
+        ['u-a', null], ['u-b', 'émile@example.com'], ['u-c', 'øystein@example.no'], ['u-d', 'ada@example.com'],
+      ]);
+      assert.throws(() => check.prepare("INSERT INTO users (user_id, email, email_key, name, password_hash) VALUES ('u-e', 'ØYSTEIN@example.no', 'øystein@example.no', 'X', NULL)").run(), /UNIQUE/);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('PostgreSQL: existing addresses keyed by lower(), unique', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 42, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await client.query(`SET search_path = ${schema}`);
+      await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-c', 'Øystein@Example.no', 'Øystein', NULL)");
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version >= 43));
+      assert.equal((await client.query('SELECT email_key FROM users')).rows[0].email_key, 'øystein@example.no');
+      const { rows } = await client.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, 'users_email_key']);
+      assert.match(String(rows[0]?.indexdef), /UNIQUE INDEX users_email_key ON .*\(email_key\)/);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});

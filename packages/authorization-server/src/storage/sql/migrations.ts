@@ -1491,4 +1491,33 @@ export const migrations: readonly Migration[] = [
       $fn$;
     `],
   },
+  {
+    // The e-mail as the server compares it (stores/users.ts `emailKey`: lowercased in JavaScript, every
+    // Unicode letter), so both databases compare alike: SQLite's NOCASE folded ASCII only, so a user whose
+    // address held 'Ø' or 'É' could never sign in there (login lowercases what is typed), and 'Émile@' and
+    // 'émile@' were two users. Existing rows: PostgreSQL's lower() (its index already compared so);
+    // SQLite's in code, below. The unique index replaces NOCASE's (which stays, and still holds for ASCII).
+    version: 43,
+    name: 'users.email_key: e-mails compared by one Unicode lowercase on both databases',
+    steps: [
+      'ALTER TABLE users ADD COLUMN email_key TEXT;',
+      { postgres: 'UPDATE users SET email_key = lower(email); CREATE UNIQUE INDEX users_email_key ON users (email_key);' },
+    ],
+    sqliteRun(db) {
+      // Two users whose addresses differ only in non-ASCII case (possible until now) would share a key: the
+      // one whose address is already lowercase keeps it (the only one that could sign in before), else the
+      // first by id; the other gets none (found by id, not by e-mail, until its address is changed).
+      const rows = (db.prepare('SELECT user_id, email FROM users ORDER BY user_id').all() as { user_id: string; email: string }[])
+        .sort((a, b) => Number(b.email === b.email.toLowerCase()) - Number(a.email === a.email.toLowerCase()));
+      const update = db.prepare('UPDATE users SET email_key = ? WHERE user_id = ?');
+      const taken = new Set<string>();
+      for (const row of rows) {
+        const key = row.email.toLowerCase();
+        if (taken.has(key)) continue;
+        taken.add(key);
+        update.run(key, row.user_id);
+      }
+      db.exec('CREATE UNIQUE INDEX users_email_key ON users (email_key)');
+    },
+  },
 ];

@@ -12,7 +12,7 @@ import type { SqlDialect, SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../
 import type { DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 import { insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
-import { LIVE_USER } from './users.ts';
+import { emailKey, LIVE_USER } from './users.ts';
 
 /** A refusal inside a record's savepoint: rolls the record back and becomes its outcome. */
 class Refusal extends Error {
@@ -36,24 +36,26 @@ class DryRunRollback extends Error {
 
 /** PostgreSQL's unique_violation (SQLite serializes writers, so the checks before an insert already decided). */
 const isUniqueViolation = (error: unknown): error is { code: string; constraint?: string } => (error as { code?: string } | null)?.code === '23505';
+/** PostgreSQL's two unique indexes on the e-mail (lower(email) since version 1, email_key since 43). */
+const isEmailConstraint = (constraint: string | undefined) => constraint === 'users_email_lower' || constraint === 'users_email_key';
 
 const SUBJECT = 'SELECT * FROM subjects WHERE subject_type = ? AND subject_id = ?';
 const MEMBERSHIPS = 'SELECT subject_type, subject_id FROM subject_administrators WHERE user_id = ? ORDER BY subject_type, subject_id';
-const INSERT_USER = 'INSERT INTO users (user_id, email, name, password_hash, locale, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?)';
-const UPDATE_USER = 'UPDATE users SET email = ?, name = ?, locale = ?, updated_at = ? WHERE user_id = ?';
+const INSERT_USER = 'INSERT INTO users (user_id, email, email_key, name, password_hash, locale, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)';
+const UPDATE_USER = 'UPDATE users SET email = ?, email_key = ?, name = ?, locale = ?, updated_at = ? WHERE user_id = ?';
 const INSERT_SUBJECT = 'INSERT INTO subjects (subject_type, subject_id, name, organization_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)';
 const UPDATE_SUBJECT = 'UPDATE subjects SET name = ?, organization_id = ?, updated_at = ? WHERE subject_type = ? AND subject_id = ?';
 
 /**
  * The statements whose text differs by dialect, built once (the import runs them for every record).
  * PostgreSQL takes the row locks the hand-written version took; on SQLite the transaction's writer lock
- * covers them. E-mails compare case-insensitively: SQLite's column is COLLATE NOCASE, so `=` does and
- * its unique index serves it; PostgreSQL's unique index is on lower(email).
+ * covers them. E-mails compare case-insensitively through `email_key` (users.ts `emailKey`, migration 43),
+ * unique on both databases.
  */
 function dialectSql(dialect: SqlDialect) {
   const forUpdate = dialect === 'postgres' ? ' FOR UPDATE' : '';
   const forShare = dialect === 'postgres' ? ' FOR SHARE' : '';
-  const emailMatches = dialect === 'postgres' ? 'lower(email) = lower(?)' : 'email = ?';
+  const emailMatches = 'email_key = ?';
   return {
     emailMatches,
     emailHolder: `SELECT user_id FROM users WHERE ${emailMatches} AND deleted_at IS NULL AND user_id <> ?`,
@@ -73,7 +75,7 @@ const membershipKey = (membership: MembershipRecord) => `${membership.subjectTyp
 
 /** The live user holding the e-mail (case-insensitively), other than `exceptUserId`. */
 function emailHolder(tx: SqlTransaction, email: string, exceptUserId: string): SqlStep<SqlRow | undefined> {
-  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [email, exceptUserId]);
+  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [emailKey(email), exceptUserId]);
 }
 
 function* organizationExists(tx: SqlTransaction, organizationId: string): SqlStep<boolean> {
@@ -118,7 +120,7 @@ function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, 
   const added = [...wanted.values()].filter((membership) => !held.has(membershipKey(membership)));
   const removed = current.filter((membership) => !wanted.has(membershipKey(membership)));
   if (!existing) {
-    yield* tx.run(INSERT_USER, [user.userId, user.email, user.name, user.locale, now, now]);
+    yield* tx.run(INSERT_USER, [user.userId, user.email, emailKey(user.email), user.name, user.locale, now, now]);
   } else {
     const changed = [
       ...(String(existing.email) !== user.email ? ['email'] : []),
@@ -126,7 +128,7 @@ function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, 
       ...((existing.locale ?? null) !== user.locale ? ['locale'] : []),
     ];
     if (changed.length === 0 && added.length === 0 && removed.length === 0) return { outcome: 'unchanged' };
-    yield* tx.run(UPDATE_USER, [user.email, user.name, user.locale, now, user.userId]);
+    yield* tx.run(UPDATE_USER, [user.email, emailKey(user.email), user.name, user.locale, now, user.userId]);
     yield* insertAuditEventSteps(tx, { type: 'directory.user.updated', at: now, actor, details: { id: user.userId, fields: changed.join(','), memberships_added: added.length, memberships_removed: removed.length } });
   }
   for (const membership of added) {
@@ -152,7 +154,7 @@ function* importRecord(tx: SqlTransaction, record: DirectoryImportRecord, now: n
     if (error instanceof Refusal) return { outcome: 'refused', field: error.field, reason: error.reason };
     // A concurrent writer took the id or the e-mail between our check and our insert.
     if (isUniqueViolation(error)) {
-      return error.constraint === 'users_email_lower'
+      return isEmailConstraint(error.constraint)
         ? { outcome: 'refused', field: 'email', reason: 'another user has this e-mail address' }
         : { outcome: 'refused', field: 'id', reason: 'this id was taken meanwhile' };
     }
@@ -167,11 +169,11 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
         return await db.transaction(function* (tx) {
           if (yield* tx.get('SELECT 1 AS found FROM users WHERE user_id = ?', [user.userId])) return 'duplicate_id' as const;
           if (yield* emailHolder(tx, user.email, user.userId)) return 'duplicate_email' as const;
-          yield* tx.run(INSERT_USER, [user.userId, user.email, user.name, user.locale, user.createdAt, user.updatedAt]);
+          yield* tx.run(INSERT_USER, [user.userId, user.email, emailKey(user.email), user.name, user.locale, user.createdAt, user.updatedAt]);
           return 'created' as const;
         });
       } catch (error) {
-        if (isUniqueViolation(error)) return error.constraint === 'users_email_lower' ? 'duplicate_email' : 'duplicate_id';
+        if (isUniqueViolation(error)) return isEmailConstraint(error.constraint) ? 'duplicate_email' : 'duplicate_id';
         throw error;
       }
     },
@@ -182,7 +184,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     async listUsers(filter, page) {
       const where = ['deleted_at IS NULL'];
       const params: unknown[] = [];
-      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(filter.email); }
+      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(emailKey(filter.email)); }
       if (page.afterId !== undefined) { where.push('user_id > ?'); params.push(page.afterId); }
       return (await db.all(`SELECT * FROM users WHERE ${where.join(' AND ')} ORDER BY user_id LIMIT ?`, [...params, page.limit])).map(toDirectoryUser);
     },
@@ -195,7 +197,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
           const next = { ...before, ...definedOnly(changes) };
           if (changes.email !== undefined && (yield* emailHolder(tx, changes.email, userId))) return 'duplicate_email' as const;
           if (next.email === before.email && next.name === before.name && next.locale === before.locale) return before;
-          yield* tx.run(UPDATE_USER, [next.email, next.name, next.locale, now, userId]);
+          yield* tx.run(UPDATE_USER, [next.email, emailKey(next.email), next.name, next.locale, now, userId]);
           return { ...next, updatedAt: now };
         });
       } catch (error) {
@@ -206,7 +208,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     async deleteUser(userId, now) {
       return db.transaction(function* (tx) {
         if (!(yield* tx.get(DIALECT_SQL[tx.dialect].liveUserIdForUpdate, [userId]))) return undefined;
-        yield* tx.run('UPDATE users SET deleted_at = ?, updated_at = ?, password_hash = NULL, email = ? WHERE user_id = ?', [now, now, deletedUserEmail(userId), userId]);
+        yield* tx.run('UPDATE users SET deleted_at = ?, updated_at = ?, password_hash = NULL, email = ?, email_key = ? WHERE user_id = ?', [now, now, deletedUserEmail(userId), emailKey(deletedUserEmail(userId)), userId]);
         const loginSessionsEnded = (yield* tx.run('DELETE FROM login_sessions WHERE user_id = ?', [userId])).changes;
         const membershipsRemoved = (yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ?', [userId])).changes;
         yield* tx.run('DELETE FROM partner_developers WHERE user_id = ?', [userId]);

@@ -9,22 +9,25 @@ import type { Storage } from '../storage.ts';
 /** A user who has not been deleted, by id (the directory's reads share it). */
 export const LIVE_USER = 'SELECT * FROM users WHERE user_id = ? AND deleted_at IS NULL';
 
+/**
+ * The e-mail as users are found by it (`email_key`, migration 43): lowercased by JavaScript, every Unicode
+ * letter ('Øystein@' = 'øystein@'), the same on both databases. The address itself is kept as given.
+ */
+export function emailKey(email: string): string {
+  return email.toLowerCase();
+}
+
 export function createUserStore(db: SqlDriver): Storage['users'] {
-  // Case-insensitive e-mail, each through its database's unique index: SQLite's column is COLLATE NOCASE
-  // (ASCII folding), PostgreSQL's index is on lower(email) (see both migrations.ts).
-  const findByEmail = db.dialect === 'postgres'
-    ? 'SELECT * FROM users WHERE lower(email) = lower(?) AND deleted_at IS NULL'
-    : 'SELECT * FROM users WHERE email = ? AND deleted_at IS NULL';
   return {
     async create(user) {
-      await db.run('INSERT INTO users (user_id, email, name, password_hash) VALUES (?, ?, ?, ?)', [user.userId, user.email, user.name, user.passwordHash]);
+      await db.run('INSERT INTO users (user_id, email, email_key, name, password_hash) VALUES (?, ?, ?, ?, ?)', [user.userId, user.email, emailKey(user.email), user.name, user.passwordHash]);
     },
     async find(userId) {
       const row = await db.get('SELECT * FROM users WHERE user_id = ?', [userId]);
       return row && toUser(row);
     },
     async findByEmail(email) {
-      const row = await db.get(findByEmail, [email]);
+      const row = await db.get('SELECT * FROM users WHERE email_key = ? AND deleted_at IS NULL', [emailKey(email)]);
       return row && toUser(row);
     },
     async setPasswordHash(userId, passwordHash) {
