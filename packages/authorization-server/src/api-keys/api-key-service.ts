@@ -7,6 +7,7 @@
  * reinstall `replaced_key_id`), `api_key.revoked` / `api_key.deleted` (key_id, key_type, reason),
  * `api_key.used_after_revocation` (key_id, key_type), `api_key.integration_enabled` / `_disabled`.
  */
+import { hasHiddenCharacters } from '../clients/marketplace-listing.ts';
 import { randomUUID } from 'node:crypto';
 import { formatSubjectUrn, isScopeName } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
@@ -66,6 +67,8 @@ export function standaloneApiKeyProblems(input: { name: string; scopes: string[]
   const problems: Record<string, string> = {};
   if (input.name.trim() === '') problems.name = 'name_required';
   else if (input.name.length > MAX_API_KEY_NAME_LENGTH) problems.name = 'name_too_long';
+  // Shown on account pages and in audit details: nothing that hides or reorders what it shows (U+202E).
+  else if (hasHiddenCharacters(input.name)) problems.name = 'name_invalid';
   if (input.scopes.length === 0) problems.scopes = 'scopes_required';
   else if (input.scopes.some((scope) => !isScopeName(scope) || !allowedScopes.includes(scope))) problems.scopes = 'scope_unknown';
   // Only what the form offers: a lifetime made up by hand (5 s, 7 years) is refused, not stored.

@@ -70,6 +70,13 @@ describe('API keys (issue 16)', () => {
       assert.equal(unknownScope.status, 422);
       assert.match(unknownScope.text, /value="Export"/, 'the name is kept');
       assert.match(unknownScope.text, /Choose only permissions from the list\./);
+      // A name that hides or reorders what it shows (a tab, a right-to-left override) is refused, as app descriptions are.
+      for (const name of ['Export\u202Etxt.exe', 'Ex\tport', 'Ex\u200Bport']) {
+        const hidden = await browser.post(`${server.url}/account/api-keys`, { _csrf: csrf, name, subject: `urn:gatehouse:company:${danmark.id}`, expiration: '2592000', scope: 'users:read' });
+        assert.equal(hidden.status, 422, JSON.stringify(name));
+        assert.match(hidden.text, /Use plain text: no control or invisible formatting characters\./);
+      }
+      assert.equal((await server.storage.apiKeys.list({ subjectId: danmark.id })).length, 0);
       // Only the lifetimes the form offers (README "API keys"): a long one, a 5 s one, a day made up by hand.
       for (const expiration of ['999999999', '5', '86400']) {
         const keysBefore = (await server.storage.apiKeys.list({ limit: 1000 })).length;

@@ -18,6 +18,14 @@ export const MAX_SEARCH_CHARACTERS = 100;
 const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069]/u;
 
 /**
+ * Whether one-line text (a name) holds a control character (tab and line breaks included) or an invisible
+ * formatting one (zero-width, bidirectional overrides and isolates) that could hide or reorder what it shows.
+ */
+export function hasHiddenCharacters(oneLine: string): boolean {
+  return CONTROL.test(oneLine) || /[\t\n]/.test(oneLine);
+}
+
+/**
  * Normalizes a description: CRLF to LF, trimmed; empty means none.
  * @returns the description (null for none) or why it is refused.
  */

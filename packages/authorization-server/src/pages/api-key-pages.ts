@@ -25,7 +25,7 @@ const EXPIRATION_CHOICES: Array<[string, MessageKey]> = [
 
 /** A field error code (api-key-service.ts standaloneApiKeyProblems, or `subject_invalid`) as its catalogue key. */
 const FIELD_ERRORS: Record<string, MessageKey> = {
-  name_required: 'apiKeys.error.name_required', name_too_long: 'apiKeys.error.name_too_long', scopes_required: 'apiKeys.error.scopes_required',
+  name_required: 'apiKeys.error.name_required', name_too_long: 'apiKeys.error.name_too_long', name_invalid: 'apiKeys.error.name_invalid', scopes_required: 'apiKeys.error.scopes_required',
   scope_unknown: 'apiKeys.error.scope_unknown', expiration_invalid: 'apiKeys.error.expiration_invalid', subject_invalid: 'apiKeys.error.subject_invalid',
 };
 

@@ -732,6 +732,7 @@ export const da: Catalogue = {
   'apiKeys.create': 'Opret API-nøgle',
   'apiKeys.error.name_required': 'Angiv et navn.',
   'apiKeys.error.name_too_long': 'Brug højst 100 tegn.',
+  'apiKeys.error.name_invalid': 'Brug almindelig tekst uden kontroltegn eller usynlige formateringstegn.',
   'apiKeys.error.scopes_required': 'Vælg mindst én tilladelse.',
   'apiKeys.error.scope_unknown': 'Vælg kun tilladelser fra listen.',
   'apiKeys.error.expiration_invalid': 'Vælg et udløb fra listen.',

@@ -732,6 +732,7 @@ export const de: Catalogue = {
   'apiKeys.create': 'API-Schlüssel erstellen',
   'apiKeys.error.name_required': 'Geben Sie einen Namen ein.',
   'apiKeys.error.name_too_long': 'Verwenden Sie höchstens 100 Zeichen.',
+  'apiKeys.error.name_invalid': 'Verwenden Sie einfachen Text ohne Steuer- oder unsichtbare Formatierungszeichen.',
   'apiKeys.error.scopes_required': 'Wählen Sie mindestens eine Berechtigung.',
   'apiKeys.error.scope_unknown': 'Wählen Sie nur Berechtigungen aus der Liste.',
   'apiKeys.error.expiration_invalid': 'Wählen Sie einen Ablauf aus der Liste.',

@@ -747,6 +747,7 @@ export const en = {
   'apiKeys.create': 'Create API key',
   'apiKeys.error.name_required': 'Enter a name.',
   'apiKeys.error.name_too_long': 'Use at most 100 characters.',
+  'apiKeys.error.name_invalid': 'Use plain text: no control or invisible formatting characters.',
   'apiKeys.error.scopes_required': 'Choose at least one permission.',
   'apiKeys.error.scope_unknown': 'Choose only permissions from the list.',
   'apiKeys.error.expiration_invalid': 'Choose an expiration from the list.',

@@ -732,6 +732,7 @@ export const es: Catalogue = {
   'apiKeys.create': 'Crear clave de API',
   'apiKeys.error.name_required': 'Introduzca un nombre.',
   'apiKeys.error.name_too_long': 'Use 100 caracteres como máximo.',
+  'apiKeys.error.name_invalid': 'Use texto sin formato, sin caracteres de control ni de formato invisibles.',
   'apiKeys.error.scopes_required': 'Elija al menos un permiso.',
   'apiKeys.error.scope_unknown': 'Elija solo permisos de la lista.',
   'apiKeys.error.expiration_invalid': 'Elija una caducidad de la lista.',

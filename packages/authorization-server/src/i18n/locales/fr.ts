@@ -732,6 +732,7 @@ export const fr: Catalogue = {
   'apiKeys.create': 'Créer la clé d’API',
   'apiKeys.error.name_required': 'Saisissez un nom.',
   'apiKeys.error.name_too_long': 'Utilisez 100 caractères au plus.',
+  'apiKeys.error.name_invalid': 'Utilisez du texte simple, sans caractères de contrôle ni de mise en forme invisibles.',
   'apiKeys.error.scopes_required': 'Choisissez au moins une autorisation.',
   'apiKeys.error.scope_unknown': 'Choisissez uniquement des autorisations de la liste.',
   'apiKeys.error.expiration_invalid': 'Choisissez une expiration dans la liste.',

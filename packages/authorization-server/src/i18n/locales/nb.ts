@@ -732,6 +732,7 @@ export const nb: Catalogue = {
   'apiKeys.create': 'Opprett API-nøkkel',
   'apiKeys.error.name_required': 'Skriv inn et navn.',
   'apiKeys.error.name_too_long': 'Bruk høyst 100 tegn.',
+  'apiKeys.error.name_invalid': 'Bruk vanlig tekst uten kontrolltegn eller usynlige formateringstegn.',
   'apiKeys.error.scopes_required': 'Velg minst én tillatelse.',
   'apiKeys.error.scope_unknown': 'Velg bare tillatelser fra listen.',
   'apiKeys.error.expiration_invalid': 'Velg et utløp fra listen.',

@@ -732,6 +732,7 @@ export const sv: Catalogue = {
   'apiKeys.create': 'Skapa API-nyckel',
   'apiKeys.error.name_required': 'Ange ett namn.',
   'apiKeys.error.name_too_long': 'Använd högst 100 tecken.',
+  'apiKeys.error.name_invalid': 'Använd vanlig text utan kontrolltecken eller osynliga formateringstecken.',
   'apiKeys.error.scopes_required': 'Välj minst en behörighet.',
   'apiKeys.error.scope_unknown': 'Välj bara behörigheter från listan.',
   'apiKeys.error.expiration_invalid': 'Välj en giltighetstid från listan.',
