@@ -523,7 +523,7 @@ export interface Storage {
   users: {
     create(user: UserRecord): Promise<void>;
     find(userId: string): Promise<UserRecord | undefined>;
-    /** Case-insensitive; live users only (a deleted user never logs in). */
+    /** Case-insensitive for every Unicode letter (stores/users.ts `emailKey`); live users only (a deleted user never logs in). */
     findByEmail(email: string): Promise<UserRecord | undefined>;
     /** Sets (or, with null, clears) a live user's password hash. @returns false when there is no live user with that id. */
     setPasswordHash(userId: string, passwordHash: string | null): Promise<boolean>;
