@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { DpopProofError, verifyDpopProof } from './dpop.ts';
+import { DpopProofError, sameTargetUri, verifyDpopProof } from './dpop.ts';
 import { createDpopTestKey, createDpopTestProof, type DpopTestKey } from './testing/dpop-proofs.ts';
 
 const NOW = 1_800_000_000;
@@ -78,5 +78,21 @@ describe('verifyDpopProof imports a proof key once (issue 12)', () => {
     const withPrivateKey = await proof(key, { embedPrivateKey: true });
     assert.equal(await refusal(withPrivateKey), 'the jwk header must not contain a private key');
     assert.equal(await refusal(withPrivateKey), 'the jwk header must not contain a private key');
+  });
+});
+
+describe('sameTargetUri: the htu comparison (RFC 9449 §4.3 item 9, RFC 3986 §6.2.2)', () => {
+  it('normalizes case, default port, dot-segments and percent-encoding; ignores query and fragment; compares the rest exactly', () => {
+    const expected = 'https://api.example.com/v1/introspect';
+    for (const given of [
+      'https://API.Example.com/v1/introspect', 'https://api.example.com:443/v1/introspect', 'https://api.example.com/v1/./x/../introspect',
+      'https://api.example.com/v1/%69ntrospect', 'https://api.example.com/%76%31/introspect?x=1#f',
+    ]) assert.equal(sameTargetUri(given, expected), true, given);
+    for (const given of [
+      'http://api.example.com/v1/introspect', 'https://api.example.com:8443/v1/introspect', 'https://api.example.com/v1/introspect/',
+      'https://api.example.com/v1%2Fintrospect', 'https://other.example.com/v1/introspect', 'not a uri',
+    ]) assert.equal(sameTargetUri(given, expected), false, given);
+    // Reserved characters stay encoded; only the hex digits' case is normalized.
+    assert.equal(sameTargetUri('https://a.example/p%2fq', 'https://a.example/p%2Fq'), true);
   });
 });

@@ -153,15 +153,27 @@ export async function verifyDpopProof(proof: string, expect: DpopProofExpectatio
   return { jkt, jti, iat: Math.floor(iat), nonce: nonce as string | undefined };
 }
 
-/** RFC 9449 §4.3 item 9: scheme, host, port and path compared after normalization; query and fragment ignored. */
+/**
+ * RFC 9449 §4.3 item 9: scheme, host, port and path compared after syntax-based normalization (RFC 3986
+ * §6.2.2: case of scheme and host, default port and dot-segments by the URL parser; percent-encoding here);
+ * query and fragment ignored.
+ */
 export function sameTargetUri(given: string, expected: string): boolean {
   const target = (value: string): string | undefined => {
     if (!URL.canParse(value)) return undefined;
     const url = new URL(value);
-    return `${url.protocol}//${url.host}${url.pathname}`;
+    return `${url.protocol}//${url.host}${normalizePercentEncoding(url.pathname)}`;
   };
   const left = target(given);
   return left !== undefined && left === target(expected);
+}
+
+/** RFC 3986 §6.2.2.1–2: percent-encoded unreserved characters decoded (`%69` → `i`), the other triplets' hex digits uppercase. */
+function normalizePercentEncoding(path: string): string {
+  return path.replace(/%([0-9A-Fa-f]{2})/g, (_triplet, hex: string) => {
+    const character = String.fromCharCode(Number.parseInt(hex, 16));
+    return /^[A-Za-z0-9\-._~]$/.test(character) ? character : `%${hex.toUpperCase()}`;
+  });
 }
 
 /** A fixed text per jose failure (never the proof's content). */
