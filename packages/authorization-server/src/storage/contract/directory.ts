@@ -98,10 +98,13 @@ export function directoryContract({ withStorage }: ContractBackend): void {
       await storage.developers.add(alice.userId);
       const session = { sessionDigest: digest(), userId: alice.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.create(session);
+      const pending = { pendingDigest: digest(), userId: alice.userId, step: 'verify' as const, returnTo: '/account', createdAt: NOW, expiresAt: NOW + 600, failures: 0 };
+      await storage.localAccounts.createPendingLogin(pending);
       const { grant, unredeemed } = await connect(storage, alice.userId, acme);
 
       assert.deepEqual(await storage.directory.deleteUser(alice.userId, NOW + 10), { loginSessionsEnded: 1, membershipsRemoved: 1 });
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 11), undefined);
+      assert.equal(await storage.localAccounts.findPendingLogin(pending.pendingDigest, NOW + 11), undefined, 'a two-step sign-in under way ends too');
       assert.deepEqual(await storage.subjects.listAdministeredBy(alice.userId, 'company'), []);
       assert.equal(await storage.developers.isDeveloper(alice.userId), false);
       assert.equal(await storage.directory.findUser(alice.userId), undefined);

@@ -210,6 +210,8 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
         if (!(yield* tx.get(DIALECT_SQL[tx.dialect].liveUserIdForUpdate, [userId]))) return undefined;
         yield* tx.run('UPDATE users SET deleted_at = ?, updated_at = ?, password_hash = NULL, email = ?, email_key = ? WHERE user_id = ?', [now, now, deletedUserEmail(userId), emailKey(deletedUserEmail(userId)), userId]);
         const loginSessionsEnded = (yield* tx.run('DELETE FROM login_sessions WHERE user_id = ?', [userId])).changes;
+        // A two-step sign-in under way would otherwise still answer its code with a (useless) session.
+        yield* tx.run('DELETE FROM pending_logins WHERE user_id = ?', [userId]);
         const membershipsRemoved = (yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ?', [userId])).changes;
         yield* tx.run('DELETE FROM partner_developers WHERE user_id = ?', [userId]);
         yield* voidCodes(tx, 'user_id = ?', now, [userId]);
