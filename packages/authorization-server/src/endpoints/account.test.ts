@@ -49,10 +49,22 @@ describe('connected apps, marketplace and session handover', () => {
   });
 
   it('login continues at /account/... and /marketplace paths only, never elsewhere (no open redirect)', () => {
-    for (const good of ['/account/connected-apps', '/account', '/admin', '/admin/clients/abc', '/marketplace', '/portal', '/portal/clients/abc', '/oauth/authorize?client_id=x']) assert.ok(RETURN_TO.test(good), good);
-    for (const bad of ['//evil.example', '/admin/../x', '/administrator', '/portal.evil.example', '/account/../x', '/marketplace/x.y', '/marketplace?x=1', 'https://evil.example/marketplace', '/\\evil.example', '/accounts/x', '/account//evil.example']) {
+    for (const good of [
+      '/account/connected-apps', '/account', '/admin', '/admin/clients/abc', '/marketplace', '/portal', '/portal/clients/abc', '/oauth/authorize?client_id=x',
+      '/marketplace?q=night+shift&category=accounting', '/marketplace?q=l%C3%B8n',
+    ]) assert.ok(RETURN_TO.test(good), good);
+    for (const bad of [
+      '//evil.example', '/admin/../x', '/administrator', '/portal.evil.example', '/account/../x', '/marketplace/x.y', 'https://evil.example/marketplace', '/\\evil.example',
+      '/accounts/x', '/account//evil.example', '/marketplace?', '/marketplace?x=//evil.example', '/marketplace?q=<b>', '/account?x=1', `/marketplace?q=${'a'.repeat(401)}`,
+    ]) {
       assert.ok(!RETURN_TO.test(bad), bad);
     }
+  });
+
+  it('a shared marketplace search survives the login step: the login continues at the search, with its results', async () => {
+    const browser = await signIn(server, '/marketplace?q=ledgerly&category=accounting');
+    const results = await browser.get(`${server.url}/marketplace?q=ledgerly&category=accounting`);
+    assert.match(results.text, /value="ledgerly"/, 'the search box keeps the search');
   });
 
   it('lists a connected app with logo, subject, scopes in words, connected since, last token use and who connected it', async () => {

@@ -188,12 +188,14 @@ async function listedApps(context: ServerContext): Promise<ClientRecord[]> {
 
 /** GET /marketplace */
 export async function marketplaceEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const session = await signedIn(context, request, reply, '/marketplace');
-  if (!session) return;
-  const ns = context.options.brand.urnNamespace;
   const query = request.query as Record<string, unknown>;
   const search = marketplaceSearchTerm(query.q);
   const category = marketplaceCategoryFilter(query.category);
+  // A shared search link survives the login step: its query, rebuilt from what the page reads (login.ts RETURN_TO).
+  const kept = new URLSearchParams({ ...(search ? { q: search } : {}), ...(category ? { category } : {}) }).toString();
+  const session = await signedIn(context, request, reply, kept ? `/marketplace?${kept}` : '/marketplace');
+  if (!session) return;
+  const ns = context.options.brand.urnNamespace;
   // Issue 13: the apps' active grants the user can see (connected apps), by client: the "Connected" state.
   const grantsByClient = new Map<string, GrantListing[]>();
   for (const grant of await visibleGrants(context, session.user)) grantsByClient.set(grant.clientId, [...(grantsByClient.get(grant.clientId) ?? []), grant]);
