@@ -161,19 +161,28 @@ export async function secondFactorFormEndpoint(context: ServerContext, request: 
   page(reply, 200, enrolmentView(context, reply, found.user, secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory') }));
 }
 
+/**
+ * SPEC decision 18 / issue 10 §3: a code is guessed under the same growing delays as a password, on the
+ * same keys (the account and address, or this known browser). Counts this attempt; when it must wait,
+ * sets `Retry-After` (RFC 6585 §4) and returns the seconds for the caller's 429 page.
+ */
+async function attemptCode(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply, user: UserRecord, now: number) {
+  const deviceDigest = deviceCookieDigest(context, request);
+  const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
+  const keys = loginThrottleKeys(user.email.toLowerCase(), request.ip, knownDevice);
+  const retryAfterSeconds = await throttle.attempt(keys, now);
+  if (retryAfterSeconds > 0) reply.header('retry-after', String(retryAfterSeconds));
+  return { keys, retryAfterSeconds };
+}
+
 /** POST /login/second-factor: `code` or `recovery_code` (a mandatory enrolment: its first `code`). */
 export async function secondFactorEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const found = await pendingLogin(context, request);
   if (!found) return startAgain(context, reply);
   const { pending, user } = found;
   const now = context.clock.nowSeconds();
-  // SPEC decision 18 / issue 10 §3: codes are guessed under the same growing delays as passwords.
-  const deviceDigest = deviceCookieDigest(context, request);
-  const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
-  const keys = loginThrottleKeys(user.email.toLowerCase(), request.ip, knownDevice);
-  const retryAfterSeconds = await throttle.attempt(keys, now);
+  const { keys, retryAfterSeconds } = await attemptCode(context, throttle, request, reply, user, now);
   if (retryAfterSeconds > 0) {
-    reply.header('retry-after', String(retryAfterSeconds)); // RFC 6585 §4
     page(reply, 429, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), error: tr(reply).t('local.tooManyCodes', { seconds: retryAfterSeconds }) }));
     return;
   }
@@ -293,12 +302,8 @@ export async function disableSecondFactorEndpoint(context: ServerContext, thrott
     return showSecurity(context, reply, user, 403, { error: tr(reply).t('local.required') });
   }
   const now = context.clock.nowSeconds();
-  const deviceDigest = deviceCookieDigest(context, request);
-  const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
-  const keys = loginThrottleKeys(user.email.toLowerCase(), request.ip, knownDevice);
-  const retryAfterSeconds = await throttle.attempt(keys, now);
+  const { keys, retryAfterSeconds } = await attemptCode(context, throttle, request, reply, user, now);
   if (retryAfterSeconds > 0) {
-    reply.header('retry-after', String(retryAfterSeconds)); // RFC 6585 §4
     return showSecurity(context, reply, user, 429, { codeError: tr(reply).t('local.tooManyCodes', { seconds: retryAfterSeconds }) });
   }
   const outcome = await verifyTotp(context, user.userId, text(request, 'code'));
