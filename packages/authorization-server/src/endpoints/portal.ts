@@ -125,7 +125,7 @@ export async function portalHome(context: ServerContext, request: FastifyRequest
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
   const clients = (await context.storage.partnerTeams.listClients(signedIn.team.teamId)).filter((client) => client.status !== 'deleted');
-  page(reply, 200, portalHomePage({ ...signedIn.frame, clients }));
+  page(reply, 200, portalHomePage({ ...signedIn.frame, clients, approvalRequired: context.options.environment !== 'development' }));
 }
 
 /** GET /portal/clients/new */

@@ -152,8 +152,8 @@ const pages: Record<string, string> = {
     consequences: [t.t('console.revokeRestore')], action: '/x', confirmLabel: t.t('console.revoke'), cancelHref: '/admin' }),
   audit: auditLogPage({ ...frame, type: '', client: '', rows: [], olderUrl: '/admin/audit?before=1', exportQuery: '' }),
   // The developer portal (issue 13).
-  portalHome: portalHomePage({ ...frame, clients: [client] }),
-  portalHomeEmpty: portalHomePage({ ...frame, clients: [] }),
+  portalHome: portalHomePage({ ...frame, clients: [client], approvalRequired: true }),
+  portalHomeEmpty: portalHomePage({ ...frame, clients: [], approvalRequired: false }),
   portalRegistration: registrationPage({ ...frame, values: { ...EMPTY_CLIENT_FORM, client_name: 'Kvist' }, scopes: portalScopes, errors: {
     client_name: refusalInWords(t, 'must not use Gatehouse branding'), redirect_uris: refusalInWords(t, 'http://kvist.example/cb must use https (http is allowed only for localhost, 127.0.0.1 or [::1])'),
     scope: refusalInWords(t, 'at least one scope is required'), contacts: refusalInWords(t, 'nej is not an e-mail address'), logo: t.t('portal.logoAgain'),

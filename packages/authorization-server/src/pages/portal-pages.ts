@@ -83,11 +83,12 @@ const frame = portalFrame;
 
 const statusLabel = (client: ClientRecord, t: Translator) => t.t('portal.status', { status: client.status });
 
-export function portalHomePage(model: PortalFrame & { clients: ClientRecord[]; notice?: string }): string {
+/** @param approvalRequired whether new clients wait for the platform's approval (every environment but development). */
+export function portalHomePage(model: PortalFrame & { clients: ClientRecord[]; notice?: string; approvalRequired: boolean }): string {
   const t = model.t ?? ENGLISH;
   return frame(model, t.t('portal.homeTitle'), html`<h1>${t.t('portal.homeHeading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-<p class="muted">${t.t('portal.homeIntro')}</p>
+<p class="muted">${t.t(model.approvalRequired ? 'portal.homeIntro' : 'portal.homeIntroDevelopment')}</p>
 ${model.clients.length === 0 ? html`<p>${t.t('portal.noClients')}</p>` : html`<ul class="clients">
   ${model.clients.map((client) => html`<li><a href="/portal/clients/${client.clientId}">${client.clientName}</a> <span class="muted">${statusLabel(client, t)}</span></li>\n  `)}
 </ul>`}

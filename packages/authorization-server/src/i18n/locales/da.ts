@@ -429,6 +429,7 @@ export const da: Catalogue = {
   "portal.homeTitle": "Jeres OAuth-klienter",
   "portal.homeHeading": "Jeres OAuth 2.0-klienter",
   "portal.homeIntro": "At registrere en klient udgiver ikke en app på markedspladsen. Nye klienter afventer platformens godkendelse, før brugerne kan forbinde dem.",
+  "portal.homeIntroDevelopment": "At registrere en klient udgiver ikke en app på markedspladsen. På denne udviklingsserver er nye klienter aktive med det samme; andre steder afventer de platformens godkendelse, før brugerne kan forbinde dem.",
   "portal.noClients": "Jeres team har ikke registreret en klient endnu.",
   "portal.registerClient": "Registrér en klient",
   "portal.fieldClientName": "Klientnavn",

@@ -429,6 +429,7 @@ export const de: Catalogue = {
   "portal.homeTitle": "Ihre OAuth-Clients",
   "portal.homeHeading": "Ihre OAuth-2.0-Clients",
   "portal.homeIntro": "Das Registrieren eines Clients veröffentlicht keine App im Marktplatz. Neue Clients warten auf die Freigabe der Plattform, bevor Benutzer sie verbinden können.",
+  "portal.homeIntroDevelopment": "Das Registrieren eines Clients veröffentlicht keine App im Marktplatz. Auf diesem Entwicklungsserver sind neue Clients sofort aktiv; anderswo warten sie auf die Freigabe der Plattform, bevor Benutzer sie verbinden können.",
   "portal.noClients": "Ihr Team hat noch keinen Client registriert.",
   "portal.registerClient": "Client registrieren",
   "portal.fieldClientName": "Client-Name",

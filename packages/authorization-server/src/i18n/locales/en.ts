@@ -442,6 +442,7 @@ export const en = {
   "portal.homeTitle": "Your OAuth clients",
   "portal.homeHeading": "Your OAuth 2.0 clients",
   "portal.homeIntro": "Registering a client does not publish a marketplace app. New clients wait for the platform's approval before users can connect them.",
+  "portal.homeIntroDevelopment": "Registering a client does not publish a marketplace app. On this development server new clients are active at once; elsewhere they wait for the platform's approval before users can connect them.",
   "portal.noClients": "Your team has not registered a client yet.",
   "portal.registerClient": "Register a client",
   "portal.fieldClientName": "Client name",

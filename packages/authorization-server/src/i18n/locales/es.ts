@@ -429,6 +429,7 @@ export const es: Catalogue = {
   "portal.homeTitle": "Sus clientes OAuth",
   "portal.homeHeading": "Sus clientes OAuth 2.0",
   "portal.homeIntro": "Registrar un cliente no publica una aplicación en el marketplace. Los clientes nuevos esperan la aprobación de la plataforma antes de que los usuarios puedan conectarlos.",
+  "portal.homeIntroDevelopment": "Registrar un cliente no publica una aplicación en el marketplace. En este servidor de desarrollo los clientes nuevos están activos al momento; en otros esperan la aprobación de la plataforma antes de que los usuarios puedan conectarlos.",
   "portal.noClients": "Su equipo aún no ha registrado ningún cliente.",
   "portal.registerClient": "Registrar un cliente",
   "portal.fieldClientName": "Nombre del cliente",

@@ -429,6 +429,7 @@ export const fr: Catalogue = {
   "portal.homeTitle": "Vos clients OAuth",
   "portal.homeHeading": "Vos clients OAuth 2.0",
   "portal.homeIntro": "Enregistrer un client ne publie pas d’application sur la place de marché. Les nouveaux clients attendent l’approbation de la plateforme avant que les utilisateurs puissent les connecter.",
+  "portal.homeIntroDevelopment": "Enregistrer un client ne publie pas d’application sur la place de marché. Sur ce serveur de développement, les nouveaux clients sont actifs tout de suite ; ailleurs, ils attendent l’approbation de la plateforme avant que les utilisateurs puissent les connecter.",
   "portal.noClients": "Votre équipe n’a encore enregistré aucun client.",
   "portal.registerClient": "Enregistrer un client",
   "portal.fieldClientName": "Nom du client",

@@ -429,6 +429,7 @@ export const nb: Catalogue = {
   "portal.homeTitle": "OAuth-klientene deres",
   "portal.homeHeading": "OAuth 2.0-klientene deres",
   "portal.homeIntro": "Å registrere en klient publiserer ikke en app på markedsplassen. Nye klienter venter på plattformens godkjenning før brukerne kan koble dem til.",
+  "portal.homeIntroDevelopment": "Å registrere en klient publiserer ikke en app på markedsplassen. På denne utviklingsserveren er nye klienter aktive med en gang; andre steder venter de på plattformens godkjenning før brukerne kan koble dem til.",
   "portal.noClients": "Teamet deres har ikke registrert noen klient ennå.",
   "portal.registerClient": "Registrer en klient",
   "portal.fieldClientName": "Klientnavn",

@@ -429,6 +429,7 @@ export const sv: Catalogue = {
   "portal.homeTitle": "Era OAuth-klienter",
   "portal.homeHeading": "Era OAuth 2.0-klienter",
   "portal.homeIntro": "Att registrera en klient publicerar inte en app på marknadsplatsen. Nya klienter väntar på plattformens godkännande innan användare kan ansluta dem.",
+  "portal.homeIntroDevelopment": "Att registrera en klient publicerar inte en app på marknadsplatsen. På den här utvecklingsservern är nya klienter aktiva direkt; på andra ställen väntar de på plattformens godkännande innan användare kan ansluta dem.",
   "portal.noClients": "Ert team har inte registrerat någon klient ännu.",
   "portal.registerClient": "Registrera en klient",
   "portal.fieldClientName": "Klientnamn",
