@@ -203,6 +203,27 @@ describe('configuration check (issue 14)', () => {
     assert.equal(rows.GATEHOUSE_SHUTDOWN_GRACE_SECONDS, '30');
     assert.ok(!JSON.stringify(rows).includes('s3cret') && !JSON.stringify(rows).includes(KEY));
   });
+
+  it('describes every setting that changes behaviour, the SMTP and identity provider secrets masked', () => {
+    const rows = Object.fromEntries(describeConfiguration(loadConfiguration({
+      GATEHOUSE_SMTP_URL: 'smtps://mailer:m41lpass@smtp.example:465', GATEHOUSE_MAIL_FROM: 'Nordlys <no-reply@nordlys.example>', GATEHOUSE_REQUIRE_SECOND_FACTOR: 'administrators',
+      GATEHOUSE_REQUIRE_PAR: 'true', GATEHOUSE_DPOP_NONCE_REQUIRED: 'true', GATEHOUSE_OAUTH_RATE_LIMIT: '10,20,5', GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '0',
+      GATEHOUSE_UPSTREAM_ISSUER: 'https://id.example', GATEHOUSE_UPSTREAM_CLIENT_ID: 'gatehouse', GATEHOUSE_UPSTREAM_CLIENT_SECRET: 'upstr3am-secret', GATEHOUSE_UPSTREAM_NAME: 'Nordlys ID',
+      GATEHOUSE_LOCAL_PASSWORDS: 'off',
+    })));
+    assert.equal(rows.GATEHOUSE_SMTP_URL, 'set (smtps://smtp.example:465, credentials not shown)');
+    assert.equal(rows.GATEHOUSE_MAIL_FROM, 'Nordlys <no-reply@nordlys.example>');
+    assert.equal(rows.GATEHOUSE_REQUIRE_SECOND_FACTOR, 'administrators');
+    assert.equal(rows.GATEHOUSE_REQUIRE_PAR, 'true');
+    assert.equal(rows.GATEHOUSE_DPOP_NONCE_REQUIRED, 'true');
+    assert.equal(rows.GATEHOUSE_OAUTH_RATE_LIMIT, '10,20,5');
+    assert.equal(rows.GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS, '0');
+    assert.equal(rows.GATEHOUSE_UPSTREAM_ISSUER, 'https://id.example');
+    assert.equal(rows.GATEHOUSE_UPSTREAM_CLIENT_SECRET, 'set (15 characters, not shown)');
+    assert.equal(rows.GATEHOUSE_LOCAL_PASSWORDS, 'off');
+    assert.ok(!JSON.stringify(rows).includes('m41lpass') && !JSON.stringify(rows).includes('upstr3am-secret'));
+    assert.equal(Object.fromEntries(describeConfiguration(loadConfiguration({}))).GATEHOUSE_UPSTREAM_ISSUER, 'unset (no sign-in through an identity provider)');
+  });
 });
 
 describe('configuration: webhook delivery retention (issue 15 §5)', () => {

@@ -326,7 +326,30 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['GATEHOUSE_SHUTDOWN_GRACE_SECONDS', String(configuration.shutdownGraceSeconds)],
     ['GATEHOUSE_METRICS_PORT', configuration.metricsPort === undefined ? 'unset (GET /metrics with an administrator token)' : String(configuration.metricsPort)],
     ['GATEHOUSE_AUDIT_STREAM', configuration.auditStream === undefined ? 'unset' : configuration.auditStream.kind === 'stdout' ? 'stdout' : `file:${configuration.auditStream.path}`],
+    ['GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', String(configuration.refreshTokenReuseGraceSeconds)],
+    ['GATEHOUSE_OAUTH_RATE_LIMIT', configuration.oauthEndpointRateLimit === false ? 'off'
+      : configuration.oauthEndpointRateLimit === undefined ? 'unset (the defaults: 1000 per client, 2000 per address, in 10 s)'
+        : `${configuration.oauthEndpointRateLimit.maxRequestsPerClient},${configuration.oauthEndpointRateLimit.maxRequestsPerAddress},${configuration.oauthEndpointRateLimit.windowSeconds}`],
+    ['GATEHOUSE_REQUIRE_PAR', String(configuration.requirePushedAuthorizationRequests)],
+    ['GATEHOUSE_DPOP_NONCE_REQUIRED', String(configuration.dpopNonceRequired ?? false)],
+    ['GATEHOUSE_REQUIRE_SECOND_FACTOR', configuration.localAccounts.requireSecondFactor ?? 'none'],
+    // The SMTP URL's host only: its user name and password are secrets.
+    ['GATEHOUSE_SMTP_URL', configuration.localAccounts.smtpUrl === undefined ? 'unset (development: e-mails printed to the console)' : `set (${smtpHost(configuration.localAccounts.smtpUrl)}, credentials not shown)`],
+    ['GATEHOUSE_MAIL_FROM', configuration.localAccounts.mailFrom ?? 'unset (Gatehouse <no-reply@localhost>)'],
+    ...(configuration.upstreamIdentityProvider === null ? [['GATEHOUSE_UPSTREAM_ISSUER', 'unset (no sign-in through an identity provider)'] as [string, string]] : [
+      ['GATEHOUSE_UPSTREAM_ISSUER', configuration.upstreamIdentityProvider.issuer] as [string, string],
+      ['GATEHOUSE_UPSTREAM_CLIENT_ID', configuration.upstreamIdentityProvider.clientId] as [string, string],
+      ['GATEHOUSE_UPSTREAM_CLIENT_SECRET', `set (${configuration.upstreamIdentityProvider.clientSecret.length} characters, not shown)`] as [string, string],
+      ['GATEHOUSE_UPSTREAM_NAME', configuration.upstreamIdentityProvider.name] as [string, string],
+      ['GATEHOUSE_UPSTREAM_SCOPE', configuration.upstreamIdentityProvider.scope ?? 'openid email profile'] as [string, string],
+    ]),
+    ['GATEHOUSE_LOCAL_PASSWORDS', configuration.upstreamIdentityProvider?.localPasswords === false ? 'off' : 'on'],
   ];
+}
+
+/** The host (and port) of an SMTP URL, without its credentials; `unparsable` for a value that is not a URL. */
+function smtpHost(smtpUrl: string): string {
+  return URL.canParse(smtpUrl) ? `${new URL(smtpUrl).protocol}//${new URL(smtpUrl).host}` : 'unparsable';
 }
 
 /** The database for messages: the SQLite path, or the PostgreSQL URL without its password. */
