@@ -91,6 +91,19 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
     await page.getByRole('button', { name: 'Register' }).click();
     await page.waitForURL(/\/portal\/clients\/[0-9a-f-]{36}$/);
     await assertAccessible(page, 'client page with the new secret');
+    // A Copy button says it copied to everyone: on itself, and in a status region a screen reader announces
+    // (WCAG 4.1.3); meanwhile its name is what it shows (WCAG 2.5.3), and afterwards its label again.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    const copy = page.locator('button[data-copy="client_id"]');
+    const copied = (await copy.getAttribute('data-copied'))!;
+    const name = await copy.getAttribute('aria-label');
+    await copy.click();
+    await page.locator('#copy-status[role="status"]').filter({ hasText: copied }).waitFor();
+    assert.equal((await copy.textContent())?.trim(), copied);
+    assert.equal(await copy.getAttribute('aria-label'), null);
+    await assertAccessible(page, 'client page while a Copy button says it copied');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await page.locator('#client_id').textContent());
+    await page.waitForFunction((label) => document.querySelector('button[data-copy="client_id"]')?.getAttribute('aria-label') === label, name, { timeout: 5_000 });
     const clientPath = new URL(page.url()).pathname;
     await page.goto(`${server.url}${clientPath}/activity`);
     await assertAccessible(page, 'integration activity');

@@ -41,7 +41,7 @@ describe('developer portal: webhooks (issue 15 §5)', () => {
     const csrf = inputValue((await browser.get(page)).text, '_csrf')!;
     const refused = await form(browser, page, [['_csrf', csrf], ['url', 'ftp://fjord.example/hooks']]);
     assert.equal(refused.status, 400);
-    assert.match(refused.text, /<p class="field-error" id="url-error">url must use https/);
+    assert.match(refused.text, /<p class="field-error" id="url-error">must use https/);
     assert.match(refused.text, /id="url"[^>]*value="ftp:\/\/fjord\.example\/hooks"[^>]*aria-describedby="url-hint url-error" aria-invalid="true"/);
     assert.match(refused.text, /<p class="field-error" id="event_types-error">Choose at least one event/);
     assert.equal(await server.storage.webhooks.findEndpoint(clientId), undefined);

@@ -94,7 +94,8 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
   const errors: WebhookFieldErrors = {};
   const messages = webhookMessages(signedIn.frame.t);
   const problem = webhookUrlProblem(url, context.options.environment);
-  const urlProblem = url === '' ? messages.urlRequired : problem && refusalInWords(signedIn.frame.t, problem);
+  // Beside the field "Webhook URL" the API's wording reads without its own "url " ("must use https …").
+  const urlProblem = url === '' ? messages.urlRequired : problem && refusalInWords(signedIn.frame.t, problem).replace(/^url /, '');
   if (urlProblem) errors.url = urlProblem;
   if (ticked.length === 0) errors.event_types = messages.eventsRequired;
   // All ticked = every event, also types added later (null); otherwise exactly those.

@@ -312,6 +312,9 @@ describe('developer portal /portal', () => {
       assert.equal(confirmation.status, 200);
       assert.match(confirmation.text, /Rotate the secret of Fjord Books and disconnect every user\?/);
       assert.match(confirmation.text, /Every connection is revoked now \(1 active\)/);
+      // The overlap in the words the form offered it in, not seconds.
+      const withOverlap = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '604800', revoke_grants: 'yes' });
+      assert.match(withOverlap.text, /The current secret keeps working for 7 days\./);
       assert.equal((await server.storage.grants.listActive({ clientId })).length, 1, 'no grant revoked yet');
       assert.equal(secretOn((await browser.get(`${server.url}${clientPath}`)).text), undefined, 'no new secret yet');
       const introspectWith = (value: string) => postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(clientId, value) });
@@ -330,7 +333,8 @@ describe('developer portal /portal', () => {
       assert.equal(confirmation.status, 200);
       assert.match(confirmation.text, /Rotate the secret of Fjord Books\?/);
       assert.match(confirmation.text, /The current secret stops working now\./);
-      assert.doesNotMatch(confirmation.text, /disconnect every user|Every connection is revoked/, 'no word of disconnecting: it does not');
+      assert.doesNotMatch(confirmation.text, /disconnect every user|Every connection is revoked|disconnect everyone/, 'no word of disconnecting, the button included: it does not');
+      assert.match(confirmation.text, /<button[^>]*type="submit"[^>]*>Rotate secret<\/button>/);
       assert.doesNotMatch(confirmation.text, /name="revoke_grants"/);
       const introspectWith = (value: string) => postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(clientId, value) });
       assert.equal((await introspectWith(secret)).status, 200, 'the secret still works until confirmed');

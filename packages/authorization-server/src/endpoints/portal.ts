@@ -223,6 +223,13 @@ export async function portalUploadLogo(context: ServerContext, request: FastifyR
   });
 }
 
+/** An overlap as the form offered it (days, hours), in the page's language; seconds only for a value the form does not offer. */
+function overlapInWords(t: Translator, seconds: number): string {
+  if (seconds % 86_400 === 0) return t.t('portal.overlapDays', { count: seconds / 86_400 });
+  if (seconds % 3_600 === 0) return t.t('portal.overlapHours', { count: seconds / 3_600 });
+  return t.t('portal.overlapSeconds', { count: seconds });
+}
+
 /** POST /portal/clients/:client_id/secret */
 export async function portalRotateSecret(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
@@ -236,11 +243,12 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
       page(reply, 200, portalConfirmationPage({
         ...signedIn.frame, client, title: t.t(revokeGrants ? 'portal.rotateTitle' : 'portal.rotateOnlyTitle', { client: client.clientName }),
         consequences: [
-          overlap === 0 ? t.t('portal.rotateStopsNow') : t.t('portal.rotateKeepsWorking', { seconds: overlap }),
+          overlap === 0 ? t.t('portal.rotateStopsNow') : t.t('portal.rotateKeepsWorkingFor', { duration: overlapInWords(t, overlap) }),
           ...(revokeGrants ? [t.t('portal.rotateRevokes', { count: connections, client: client.clientName })] : []),
           t.t('portal.rotateShownOnce'),
         ],
-        action: `/portal/clients/${client.clientId}/secret`, confirmLabel: t.t('portal.rotateConfirm'),
+        // The button names what it does: "Rotate and disconnect everyone" only when it does disconnect them.
+        action: `/portal/clients/${client.clientId}/secret`, confirmLabel: t.t(revokeGrants ? 'portal.rotateConfirm' : 'portal.rotateSecret'),
         hidden: { overlap_seconds: String(overlap), ...(revokeGrants ? { revoke_grants: 'yes' } : {}) },
       }));
       return;

@@ -156,13 +156,15 @@ dl.details dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .snippet button.copy { position: absolute; top: 8px; right: 8px; background: #fff; }
 .field-error { color: #8a1c12; font-weight: 600; margin: 4px 0 0; font-size: var(--step--1); }
 [aria-invalid="true"] { border-color: #8a1c12; border-width: 2px; }
-.warning { background: #fff4e5; color: #5c3300; padding: 10px 12px; border-radius: 8px; border: 1px solid #f0c36d; }
+.warning { background: #fff4e5; color: #5c3300; padding: 10px 12px; border-radius: 8px; border: 1px solid #f0c36d; overflow-wrap: anywhere; }
+/* Read by screen readers, not shown (the Copy buttons' "Copied" status, portal-script.ts). */
+.visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 ol.activity { list-style: none; padding: 0; }
 ol.activity li { border-bottom: 1px solid #e5e5ea; padding: 8px 0; }
 ol.activity p { margin: 0 0 4px; }
 form.filter { display: flex; flex-wrap: wrap; gap: 8px; align-items: end; margin-bottom: 12px; }
 form.filter label { margin: 0; }
-form.filter select { width: auto; }
+form.filter select { width: auto; max-width: 100%; }
 ul.links li { margin: 8px 0; }
 :focus-visible { outline: 3px solid #0b57d0; outline-offset: 2px; }
 input[type=checkbox], input[type=radio] { width: 24px; height: 24px; margin: 0 8px 0 0; vertical-align: middle; }

@@ -166,7 +166,7 @@ const pages: Record<string, string> = {
     consequences: [t.t('portal.deleteStops', { clientId: portalClient.clientId }), t.t('portal.deleteRevokes', { count: 2 }), t.t('portal.cannotUndo')],
     action: '/x', confirmLabel: t.t('portal.deleteConfirm'), hidden: {} }),
   portalRotateConfirm: portalConfirmationPage({ ...frame, client: portalClient, title: t.t('portal.rotateTitle', { client: 'Kvist' }),
-    consequences: [t.t('portal.rotateKeepsWorking', { seconds: 3600 }), t.t('portal.rotateRevokes', { count: 1, client: 'Kvist' }), t.t('portal.rotateShownOnce')],
+    consequences: [t.t('portal.rotateKeepsWorkingFor', { duration: t.t('portal.overlapHours', { count: 1 }) }), t.t('portal.rotateRevokes', { count: 1, client: 'Kvist' }), t.t('portal.rotateShownOnce')],
     action: '/x', confirmLabel: t.t('portal.rotateConfirm'), hidden: { revoke_grants: 'yes' } }),
   portalActivity: activityPage({ ...frame, client: portalClient, selected: '', olderUrl: '/x', filters: [{ value: '', label: t.t('activity.filterAll') }, { value: 'reuse', label: t.t('activity.filterReuse') }],
     entries: [{ eventId: 1, at: '2027-01-15T08:00:00.000Z', atSeconds: at, label: t.t('activity.reuseDetected'), details: [{ name: t.t('activity.detailReason'), value: t.t('activity.reasonSecretRotated') }] }] }),

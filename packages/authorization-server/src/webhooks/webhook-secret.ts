@@ -50,7 +50,8 @@ export function webhookUrlProblem(value: unknown, environment: string): string |
   if (url.username || url.password) return 'url must not contain credentials';
   if (url.hash) return 'url must not contain a fragment';
   // Production: deliveries go to the partner's public endpoint, never into the platform's own network (an
-  // SSRF whose delivery log would read back what answered). A public name that resolves privately is not caught.
+  // SSRF whose delivery log would read back what answered). A public name that resolves privately is caught
+  // when a delivery connects (webhook-worker.ts, clients/public-address.ts).
   if (url.protocol === 'https:') return environment === 'production' && !isPublicHostname(url.hostname) ? 'url must be a public address in production (no localhost or private addresses)' : undefined;
   if (isLoopbackHttpUrl(url) && environment !== 'production') return undefined;
   return 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)';
