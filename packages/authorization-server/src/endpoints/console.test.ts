@@ -144,6 +144,15 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       assert.equal(filtered.status, 200);
       assert.match(filtered.text, /client\.registered/);
       assert.doesNotMatch(filtered.text, /token\.issued/);
+      // The client by its name (escaped), with the id the event recorded beside it.
+      assert.match(filtered.text, new RegExp(`<td>=HYPERLINK\\(&quot;x&quot;\\) <code class="muted">${client.clientId}</code></td>`));
+      // A user who acted is shown by name, with the actor the event recorded; one no longer known, as recorded.
+      await server.storage.audit.record({ type: 'client.updated', at: server.clock.nowSeconds(), actor: `user:${seed.users.alice.id}`, clientId: client.clientId });
+      const updates = await browser.get(`${server.url}/admin/audit?type=client.updated`);
+      assert.match(updates.text, new RegExp(`<td>Alice Admin <code class="muted">user:${seed.users.alice.id}</code></td>`), 'actors by name where one is known');
+      const exported = (await browser.get(`${server.url}/admin/audit/export?type=client.updated&format=csv`)).text.trimEnd().split('\r\n');
+      assert.match(exported[1]!, new RegExp(`,client\\.updated,user:${seed.users.alice.id},`));
+      assert.doesNotMatch(exported[1]!, /Alice Admin/, 'the export keeps the recorded values only');
       const csv = await browser.get(`${server.url}/admin/audit/export?type=client.registered&client=${client.clientId}&format=csv`);
       assert.equal(csv.status, 200);
       assert.match(csv.headers.get('content-type')!, /^text\/csv/);

@@ -267,7 +267,21 @@ export async function consoleAudit(context: ServerContext, request: FastifyReque
   const shown = events.slice(0, AUDIT_PAGE_SIZE);
   const filter = new URLSearchParams({ ...(type ? { type } : {}), ...(client ? { client } : {}) });
   const older = events.length > AUDIT_PAGE_SIZE ? `/admin/audit?${new URLSearchParams({ ...Object.fromEntries(filter), before: String(shown.at(-1)!.eventId) })}` : undefined;
-  page(reply, 200, auditLogPage({ ...admin.frame, type, client, rows: shown.map(auditRow), olderUrl: older, exportQuery: filter.toString() }));
+  page(reply, 200, auditLogPage({ ...admin.frame, type, client, rows: await withNames(context, shown.map(auditRow)), olderUrl: older, exportQuery: filter.toString() }));
+}
+
+/** The page's rows with the names of the users and clients they name (each looked up once per page). */
+async function withNames(context: ServerContext, rows: AuditRow[]): Promise<AuditRow[]> {
+  const users = new Map<string, Promise<string | undefined>>();
+  const clients = new Map<string, Promise<string | undefined>>();
+  const userName = (userId: string) => users.get(userId) ?? users.set(userId, context.storage.users.find(userId).then((user) => user?.name)).get(userId)!;
+  const clientName = (clientId: string) => clients.get(clientId) ?? clients.set(clientId, context.storage.clients.find(clientId).then((found) => found?.clientName)).get(clientId)!;
+  return Promise.all(rows.map(async (row) => {
+    const [kind, id] = row.actor.split(':', 2);
+    const actorName = id && kind === 'user' ? await userName(id) : id && kind === 'client' ? await clientName(id) : undefined;
+    const name = row.clientId ? await clientName(row.clientId) : undefined;
+    return { ...row, ...(actorName ? { actorName } : {}), ...(name ? { clientName: name } : {}) };
+  }));
 }
 
 const CSV_COLUMNS: (keyof AuditRow)[] = ['eventId', 'at', 'type', 'actor', 'clientId', 'grantId', 'details'];
@@ -290,7 +304,7 @@ export async function consoleAuditExport(context: ServerContext, request: Fastif
   }
   const rows = (await context.storage.audit.list({ ...auditFilter(request).options, limit: AUDIT_EXPORT_MAX })).map(auditRow);
   const body = format === 'csv'
-    ? [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((column) => csvField(row[column])).join(','))].join('\r\n') + '\r\n'
+    ? [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((column) => csvField(row[column] ?? '')).join(','))].join('\r\n') + '\r\n'
     : rows.map((row) => JSON.stringify({ ...row, details: JSON.parse(row.details) })).join('\n') + (rows.length ? '\n' : '');
   reply.code(200).header('cache-control', 'no-store')
     .header('content-disposition', `attachment; filename="audit-events.${format}"`)

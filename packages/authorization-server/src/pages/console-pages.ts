@@ -197,11 +197,18 @@ export interface AuditRow {
   at: string;
   type: string;
   actor: string;
+  /** The page only (not the export): the name of the user or client the actor names, when it still exists. */
+  actorName?: string;
   clientId: string;
+  /** The page only: the client's name, when it still exists. */
+  clientName?: string;
   grantId: string;
   /** The details as JSON (never a secret or token value: none is recorded, SPEC decision 19). */
   details: string;
 }
+
+/** A name where one is known, with the identifier the event recorded beside it (an audit log keeps what it stored). */
+const named = (name: string | undefined, recorded: string) => (name ? html`${name} <code class="muted">${recorded}</code>` : recorded ? html`<code>${recorded}</code>` : '');
 
 /** GET /admin/audit?type=&client=&before= */
 export function auditLogPage(model: ConsoleFrame & { type: string; client: string; rows: AuditRow[]; olderUrl?: string; exportQuery: string }): string {
@@ -215,7 +222,7 @@ export function auditLogPage(model: ConsoleFrame & { type: string; client: strin
 <p>${t.t('console.exportThese')} <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=csv">CSV</a> · <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=jsonl">JSON Lines</a></p>
 ${model.rows.length === 0 ? html`<p>${t.t('console.noEvents')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.auditEvents')}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.when')}</th><th scope="col">${t.t('console.type')}</th><th scope="col">${t.t('console.actor')}</th><th scope="col">${t.t('console.client')}</th><th scope="col">${t.t('console.details')}</th></tr></thead>
-<tbody>${model.rows.map((row) => html`<tr><td>${timeOf(t, row.at)}</td><td>${row.type}</td><td>${row.actor}</td><td><code>${row.clientId}</code></td><td><code>${row.details}</code></td></tr>`)}</tbody></table></div>`}
+<tbody>${model.rows.map((row) => html`<tr><td>${timeOf(t, row.at)}</td><td>${row.type}</td><td>${named(row.actorName, row.actor)}</td><td>${named(row.clientName, row.clientId)}</td><td><code>${row.details}</code></td></tr>`)}</tbody></table></div>`}
 ${model.olderUrl ? html`<p><a href="${model.olderUrl}">${t.t('console.olderEvents')}</a></p>` : ''}`);
 }
 
