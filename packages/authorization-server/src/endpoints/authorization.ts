@@ -367,14 +367,12 @@ async function authorizationRequestFrom(
 }
 
 /**
- * Whether the session's login is recent enough: with `prompt=login` (OIDC Core §3.1.2.1: "reauthenticate")
- * made in the second the request began or later, and no older than `max_age` seconds. Both times are whole
- * seconds: a login in the request's own second counts (at most a second old, it is a fresh one), since
- * refusing it would send a user who logs in within that second (a password manager, the platform's
- * identity provider answering at once) back to the login page until a second has passed.
+ * Whether the session's login is recent enough: newer than the request with `prompt=login` (OIDC Core
+ * §3.1.2.1: "reauthenticate"; whole seconds, so a login in the second the request began does not count),
+ * and no older than `max_age` seconds.
  */
 function loginSatisfies(context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number): boolean {
-  if (authorization.prompt.includes('login') && session.createdAt < requestedAt) return false;
+  if (authorization.prompt.includes('login') && session.createdAt <= requestedAt) return false;
   // OIDC Core §3.1.2.1 max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
   if (authorization.maxAgeSeconds !== undefined && context.clock.nowSeconds() - session.createdAt > authorization.maxAgeSeconds) return false;
   return true;
