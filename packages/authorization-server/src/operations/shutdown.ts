@@ -22,7 +22,7 @@ export interface Closable {
   httpServer: Pick<Server, 'closeAllConnections'>;
   /** Stops background work (the cleanup job) and closes storage; called after stopServing. */
   closeResources(): Promise<void>;
-  /** At the deadline: cancels storage's statements in flight (Storage.cancelStatements); @returns how many. */
+  /** At the deadline: stops storage's operations in flight (Storage.cancelStatements); @returns how many (informational). */
   cancelStatements?(): Promise<number>;
 }
 
@@ -44,9 +44,10 @@ export async function shutDownGracefully(target: Closable, graceSeconds: number)
   const deadline = setTimeout(() => {
     cut = true;
     if (!target.cancelStatements) return cutConnections();
+    // A second for their answers even when nothing was waiting to be stopped: an operation may be between
+    // its commit and its answer (a SQLite batch opened in the deadline's own turn commits later in it).
     target.cancelStatements().then(
-      (cancelled) => {
-        if (cancelled === 0) return cutConnections();
+      () => {
         lastCall = setTimeout(cutConnections, ANSWER_AFTER_CANCEL_MS);
       },
       () => cutConnections(),

@@ -119,12 +119,29 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
 
   // Every operation's errors pass through postgresStorageError: an unreachable database is a
   // StorageUnavailableError (SPEC decision 18: 503, never 500), anything else stays as it is.
-  // pool.query checks a client out with its own 'error' listener for the query's duration (pg-pool).
+  // As pool.query does (pg-pool), but checking `stopped` once the connection is ours, before anything is
+  // sent: a statement that waited in the pool's queue (or for a new connection) across the shutdown
+  // deadline must not start, and commit on its own, after cancelStatements has run. Released with any
+  // error, as pool.query releases, so that a connection that failed is not reused.
   const query = async <R extends Row = Row>(text: string, params: unknown[] = [], name?: string) => {
     if (stopped) throw stopped;
+    let checkedOut: Awaited<ReturnType<typeof checkOut>>;
     try {
-      return await (name === undefined ? pool.query<R>(text, params) : pool.query<R>({ name, text, values: params }));
+      checkedOut = await checkOut(pool);
     } catch (error) {
+      throw postgresStorageError(error);
+    }
+    const { client, release } = checkedOut;
+    if (stopped) {
+      release();
+      throw stopped;
+    }
+    try {
+      const result = await (name === undefined ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
+      release();
+      return result;
+    } catch (error) {
+      release(error instanceof Error ? error : new Error(String(error)));
       throw postgresStorageError(error);
     }
   };
@@ -144,6 +161,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       }
       const { client, release } = checkedOut;
       let broken: Error | undefined;
+      if (stopped) {
+        release();
+        throw stopped;
+      }
       try {
         await client.query('BEGIN');
         const result = await work(client);
