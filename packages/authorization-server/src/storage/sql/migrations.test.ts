@@ -528,7 +528,7 @@ describe('version 43: users.email_key, e-mails folded by one Unicode lowercase o
     }
   });
 
-  it('PostgreSQL: existing addresses keyed by lower(), unique', { skip: postgresSkip }, async () => {
+  it('PostgreSQL: the column filled by lower(), no index of its own (PostgreSQL keeps comparing by lower(email))', { skip: postgresSkip }, async () => {
     const schema = newTestSchema();
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
@@ -538,8 +538,8 @@ describe('version 43: users.email_key, e-mails folded by one Unicode lowercase o
       await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-c', 'Øystein@Example.no', 'Øystein', NULL)");
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version >= 43));
       assert.equal((await client.query('SELECT email_key FROM users')).rows[0].email_key, 'øystein@example.no');
-      const { rows } = await client.query('SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, 'users_email_key']);
-      assert.match(String(rows[0]?.indexdef), /UNIQUE INDEX users_email_key ON .*\(email_key\)/);
+      const { rows } = await client.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [schema, 'users_email_key']);
+      assert.deepEqual(rows, []);
     } finally {
       await client.end();
       await dropTestSchema(schema);

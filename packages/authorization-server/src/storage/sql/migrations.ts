@@ -1492,16 +1492,19 @@ export const migrations: readonly Migration[] = [
     `],
   },
   {
-    // The e-mail as the server compares it (stores/users.ts `emailKey`: lowercased in JavaScript, every
-    // Unicode letter), so both databases compare alike: SQLite's NOCASE folded ASCII only, so a user whose
-    // address held 'Ø' or 'É' could never sign in there (login lowercases what is typed), and 'Émile@' and
-    // 'émile@' were two users. Existing rows: PostgreSQL's lower() (its index already compared so);
-    // SQLite's in code, below. The unique index replaces NOCASE's (which stays, and still holds for ASCII).
+    // SQLite: the e-mail as users are found by it (stores/users.ts `emailKey`: lowercased in JavaScript,
+    // every Unicode letter). NOCASE folds ASCII only, so a user whose address held 'Ø' or 'É' could never
+    // sign in (login lowercases what is typed), and 'Émile@' and 'émile@' were two users. Existing rows are
+    // keyed in code, below; the unique index stands beside NOCASE's (which still holds for ASCII).
+    // PostgreSQL keeps comparing by lower(email) and its unique index on it (version 1): a key computed by
+    // JavaScript would differ from lower() for some letters (final sigma, dotted İ; a C-locale database
+    // folds ASCII only) and lock such users out. The column exists there too, so that one INSERT serves both
+    // databases, and is filled alike; nothing reads it on PostgreSQL.
     version: 43,
-    name: 'users.email_key: e-mails compared by one Unicode lowercase on both databases',
+    name: 'users.email_key: e-mails compared by one Unicode lowercase on SQLite',
     steps: [
       'ALTER TABLE users ADD COLUMN email_key TEXT;',
-      { postgres: 'UPDATE users SET email_key = lower(email); CREATE UNIQUE INDEX users_email_key ON users (email_key);' },
+      { postgres: 'UPDATE users SET email_key = lower(email);' },
     ],
     sqliteRun(db) {
       // Two users whose addresses differ only in non-ASCII case (possible until now) would share a key: the

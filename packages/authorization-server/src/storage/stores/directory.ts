@@ -12,7 +12,7 @@ import type { SqlDialect, SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../
 import type { DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 import { insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
-import { emailKey, LIVE_USER } from './users.ts';
+import { emailKey, emailMatch, LIVE_USER } from './users.ts';
 
 /** A refusal inside a record's savepoint: rolls the record back and becomes its outcome. */
 class Refusal extends Error {
@@ -36,8 +36,8 @@ class DryRunRollback extends Error {
 
 /** PostgreSQL's unique_violation (SQLite serializes writers, so the checks before an insert already decided). */
 const isUniqueViolation = (error: unknown): error is { code: string; constraint?: string } => (error as { code?: string } | null)?.code === '23505';
-/** PostgreSQL's two unique indexes on the e-mail (lower(email) since version 1, email_key since 43). */
-const isEmailConstraint = (constraint: string | undefined) => constraint === 'users_email_lower' || constraint === 'users_email_key';
+/** PostgreSQL's unique index on the e-mail (lower(email), version 1). */
+const isEmailConstraint = (constraint: string | undefined) => constraint === 'users_email_lower';
 
 const SUBJECT = 'SELECT * FROM subjects WHERE subject_type = ? AND subject_id = ?';
 const MEMBERSHIPS = 'SELECT subject_type, subject_id FROM subject_administrators WHERE user_id = ? ORDER BY subject_type, subject_id';
@@ -49,13 +49,13 @@ const UPDATE_SUBJECT = 'UPDATE subjects SET name = ?, organization_id = ?, updat
 /**
  * The statements whose text differs by dialect, built once (the import runs them for every record).
  * PostgreSQL takes the row locks the hand-written version took; on SQLite the transaction's writer lock
- * covers them. E-mails compare case-insensitively through `email_key` (users.ts `emailKey`, migration 43),
- * unique on both databases.
+ * covers them. E-mails compare case-insensitively as users.ts `emailMatch` says: PostgreSQL by lower(),
+ * SQLite by `email_key` (migration 43), each unique.
  */
 function dialectSql(dialect: SqlDialect) {
   const forUpdate = dialect === 'postgres' ? ' FOR UPDATE' : '';
   const forShare = dialect === 'postgres' ? ' FOR SHARE' : '';
-  const emailMatches = 'email_key = ?';
+  const emailMatches = emailMatch(dialect, '').sql;
   return {
     emailMatches,
     emailHolder: `SELECT user_id FROM users WHERE ${emailMatches} AND deleted_at IS NULL AND user_id <> ?`,
@@ -75,7 +75,7 @@ const membershipKey = (membership: MembershipRecord) => `${membership.subjectTyp
 
 /** The live user holding the e-mail (case-insensitively), other than `exceptUserId`. */
 function emailHolder(tx: SqlTransaction, email: string, exceptUserId: string): SqlStep<SqlRow | undefined> {
-  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [emailKey(email), exceptUserId]);
+  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [emailMatch(tx.dialect, email).param, exceptUserId]);
 }
 
 function* organizationExists(tx: SqlTransaction, organizationId: string): SqlStep<boolean> {
@@ -184,7 +184,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     async listUsers(filter, page) {
       const where = ['deleted_at IS NULL'];
       const params: unknown[] = [];
-      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(emailKey(filter.email)); }
+      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(emailMatch(db.dialect, filter.email).param); }
       if (page.afterId !== undefined) { where.push('user_id > ?'); params.push(page.afterId); }
       return (await db.all(`SELECT * FROM users WHERE ${where.join(' AND ')} ORDER BY user_id LIMIT ?`, [...params, page.limit])).map(toDirectoryUser);
     },

@@ -3,18 +3,26 @@
  * A deleted user keeps its row (with a placeholder e-mail) for the grants that name it, and never logs in.
  */
 import { toUser } from '../rows.ts';
-import type { SqlDriver } from '../sql/driver.ts';
+import type { SqlDialect, SqlDriver } from '../sql/driver.ts';
 import type { Storage } from '../storage.ts';
 
 /** A user who has not been deleted, by id (the directory's reads share it). */
 export const LIVE_USER = 'SELECT * FROM users WHERE user_id = ? AND deleted_at IS NULL';
 
 /**
- * The e-mail as users are found by it (`email_key`, migration 43): lowercased by JavaScript, every Unicode
- * letter ('Øystein@' = 'øystein@'), the same on both databases. The address itself is kept as given.
+ * The e-mail as users are found by it on SQLite (`email_key`, migration 43): lowercased by JavaScript, every
+ * Unicode letter ('Øystein@' = 'øystein@'). The address itself is kept as given. Written on both databases.
  */
 export function emailKey(email: string): string {
   return email.toLowerCase();
+}
+
+/**
+ * Where an e-mail equals a user's, case-insensitively, and the parameter to pass: PostgreSQL compares with
+ * lower() on both sides (its unique index, version 1), SQLite by `email_key` (migration 43).
+ */
+export function emailMatch(dialect: SqlDialect, email: string): { sql: string; param: string } {
+  return dialect === 'postgres' ? { sql: 'lower(email) = lower(?)', param: email } : { sql: 'email_key = ?', param: emailKey(email) };
 }
 
 export function createUserStore(db: SqlDriver): Storage['users'] {
@@ -27,7 +35,8 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       return row && toUser(row);
     },
     async findByEmail(email) {
-      const row = await db.get('SELECT * FROM users WHERE email_key = ? AND deleted_at IS NULL', [emailKey(email)]);
+      const match = emailMatch(db.dialect, email);
+      const row = await db.get(`SELECT * FROM users WHERE ${match.sql} AND deleted_at IS NULL`, [match.param]);
       return row && toUser(row);
     },
     async setPasswordHash(userId, passwordHash) {
