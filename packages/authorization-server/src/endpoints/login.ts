@@ -24,7 +24,7 @@ import { startSecondStep } from './second-factor.ts';
  * `/marketplace` and further segments of letters, digits, `-` and `_` (no `//`, `\`, `.` or query, so a
  * browser cannot read them as another host, and no `..` to climb out).
  */
-export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:portal|account|admin|marketplace)(?:\/[A-Za-z0-9_-]+)*|\/marketplace\?[A-Za-z0-9%+&=._~-]{1,400})$/;
+export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:portal|account|admin|marketplace)(?:\/[A-Za-z0-9_-]+)*|\/marketplace\?[A-Za-z0-9%+&=._~*-]{1,1300})$/;
 
 export async function loginEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;
