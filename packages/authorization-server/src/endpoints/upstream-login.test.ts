@@ -266,6 +266,14 @@ describe('upstream sign-in and two-step verification (issue 10 §2 and §3)', ()
     assert.equal((await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length, 0, 'no session yet');
     assert.ok((await s.server.storage.audit.list()).some((event) => event.type === 'upstream.signed_in'), 'the first step is audited');
   });
+
+  it('a deleted user, still linked at the provider, is refused before any second step: no pending sign-in, no session', async () => {
+    assert.ok(await s.server.storage.directory.deleteUser(alice.id, s.server.clock.nowSeconds()));
+    const refused = await signInUpstream(s, 'alice-at-platform');
+    assert.equal(refused.response?.status, 403);
+    assert.notEqual(new URL(refused.url).pathname, '/login/second-factor');
+    assert.match(refused.text, /not set up for connecting apps/);
+  });
 });
 
 describe('local passwords off (GATEHOUSE_LOCAL_PASSWORDS=off, issue 10 §2)', () => {

@@ -162,7 +162,8 @@ async function matchUser(
   // OpenID Connect Core §5.7: only (iss, sub) identifies the account; the e-mail may change or be reassigned.
   const linked = await storage.userIdentities.find(claims.iss, claims.sub);
   if (linked) {
-    const user = await storage.users.find(linked.userId);
+    // A deleted user's row stays (for their grants), and so may its link: such a user signs in no more.
+    const user = (await storage.directory.findUser(linked.userId)) ? await storage.users.find(linked.userId) : undefined;
     if (user) return user;
   }
   const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : '';
