@@ -16,7 +16,12 @@ import ipaddr from 'ipaddr.js';
  */
 export function isPublicAddress(address: string): boolean {
   if (isIP(address) === 0) return false;
-  return ipaddr.process(address).range() === 'unicast';
+  // Never a throw: this runs inside a DNS callback (a throw there would end the process); unparsable is not public.
+  try {
+    return ipaddr.process(address).range() === 'unicast';
+  } catch {
+    return false;
+  }
 }
 
 /** The error a refused address gives the connection (the delivery counts as failed: status 0, retried later). */
