@@ -12,7 +12,7 @@ import type { SqlDialect, SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../
 import type { DirectoryImportRecord, DirectoryStore, DirectoryUpsertOutcome, MembershipRecord, SubjectType } from '../storage.ts';
 import { insertAuditEventSteps } from './audit.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
-import { emailKey, emailMatch, LIVE_USER } from './users.ts';
+import { EMAIL_MATCH, emailKey, emailParameter, LIVE_USER } from './users.ts';
 
 /** A refusal inside a record's savepoint: rolls the record back and becomes its outcome. */
 class Refusal extends Error {
@@ -49,13 +49,13 @@ const UPDATE_SUBJECT = 'UPDATE subjects SET name = ?, organization_id = ?, updat
 /**
  * The statements whose text differs by dialect, built once (the import runs them for every record).
  * PostgreSQL takes the row locks the hand-written version took; on SQLite the transaction's writer lock
- * covers them. E-mails compare case-insensitively as users.ts `emailMatch` says: PostgreSQL by lower(),
+ * covers them. E-mails compare case-insensitively as users.ts `EMAIL_MATCH` says: PostgreSQL by lower(),
  * SQLite by `email_key` (migration 43), each unique.
  */
 function dialectSql(dialect: SqlDialect) {
   const forUpdate = dialect === 'postgres' ? ' FOR UPDATE' : '';
   const forShare = dialect === 'postgres' ? ' FOR SHARE' : '';
-  const emailMatches = emailMatch(dialect, '').sql;
+  const emailMatches = EMAIL_MATCH[dialect];
   return {
     emailMatches,
     emailHolder: `SELECT user_id FROM users WHERE ${emailMatches} AND deleted_at IS NULL AND user_id <> ?`,
@@ -75,7 +75,7 @@ const membershipKey = (membership: MembershipRecord) => `${membership.subjectTyp
 
 /** The live user holding the e-mail (case-insensitively), other than `exceptUserId`. */
 function emailHolder(tx: SqlTransaction, email: string, exceptUserId: string): SqlStep<SqlRow | undefined> {
-  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [emailMatch(tx.dialect, email).param, exceptUserId]);
+  return tx.get(DIALECT_SQL[tx.dialect].emailHolder, [emailParameter(tx.dialect, email), exceptUserId]);
 }
 
 function* organizationExists(tx: SqlTransaction, organizationId: string): SqlStep<boolean> {
@@ -184,7 +184,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
     async listUsers(filter, page) {
       const where = ['deleted_at IS NULL'];
       const params: unknown[] = [];
-      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(emailMatch(db.dialect, filter.email).param); }
+      if (filter.email !== undefined) { where.push(DIALECT_SQL[db.dialect].emailMatches); params.push(emailParameter(db.dialect, filter.email)); }
       if (page.afterId !== undefined) { where.push('user_id > ?'); params.push(page.afterId); }
       return (await db.all(`SELECT * FROM users WHERE ${where.join(' AND ')} ORDER BY user_id LIMIT ?`, [...params, page.limit])).map(toDirectoryUser);
     },

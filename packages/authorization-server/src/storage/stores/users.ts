@@ -18,11 +18,14 @@ export function emailKey(email: string): string {
 }
 
 /**
- * Where an e-mail equals a user's, case-insensitively, and the parameter to pass: PostgreSQL compares with
- * lower() on both sides (its unique index, version 1), SQLite by `email_key` (migration 43).
+ * Where an e-mail equals a user's, case-insensitively: PostgreSQL compares with lower() on both sides (its
+ * unique index, version 1), SQLite by `email_key` (migration 43). Pass `emailParameter` for its `?`.
  */
-export function emailMatch(dialect: SqlDialect, email: string): { sql: string; param: string } {
-  return dialect === 'postgres' ? { sql: 'lower(email) = lower(?)', param: email } : { sql: 'email_key = ?', param: emailKey(email) };
+export const EMAIL_MATCH: Record<SqlDialect, string> = { postgres: 'lower(email) = lower(?)', sqlite: 'email_key = ?' };
+
+/** The parameter of EMAIL_MATCH: the address as typed on PostgreSQL (lower() folds it), its key on SQLite. */
+export function emailParameter(dialect: SqlDialect, email: string): string {
+  return dialect === 'postgres' ? email : emailKey(email);
 }
 
 export function createUserStore(db: SqlDriver): Storage['users'] {
@@ -35,8 +38,7 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       return row && toUser(row);
     },
     async findByEmail(email) {
-      const match = emailMatch(db.dialect, email);
-      const row = await db.get(`SELECT * FROM users WHERE ${match.sql} AND deleted_at IS NULL`, [match.param]);
+      const row = await db.get(`SELECT * FROM users WHERE ${EMAIL_MATCH[db.dialect]} AND deleted_at IS NULL`, [emailParameter(db.dialect, email)]);
       return row && toUser(row);
     },
     async setPasswordHash(userId, passwordHash) {
