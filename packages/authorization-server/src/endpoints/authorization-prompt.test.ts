@@ -140,6 +140,30 @@ for (const backend of backends) {
         assert.ok(new URL(decision.location!).searchParams.get('code'));
       });
 
+      it('counts a login that completes in the request\'s own second, and no session made before the login page in it', async () => {
+        // The clock stands still: the session, the request and the new login all fall in one second.
+        const browser = await signedIn(server);
+        const loginPage = await browser.get(authorizeUrl(server, parameters({ prompt: 'login' })));
+        assert.ok(isLoginPage(loginPage.text));
+        // The session made earlier in this second does not count: following return_to without logging in shows the login page.
+        const skipped = await browser.get(new URL(inputValue(loginPage.text, 'return_to')!, server.url).href);
+        assert.ok(isLoginPage(skipped.text), 'a session older than the login page does not satisfy prompt=login');
+        const returnTo = inputValue(skipped.text, 'return_to')!;
+        const login = await browser.post(`${server.url}/login`, {
+          _csrf: inputValue(skipped.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password,
+        });
+        assert.equal(login.status, 303);
+        // The login continues under a new request_uri (the posted one is used), and leads to the consent page at once.
+        assert.match(login.location!, /^\/oauth\/authorize\?client_id=[^&]+&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A[A-Za-z0-9_-]{43}$/);
+        assert.notEqual(login.location, returnTo);
+        const consent = await browser.get(new URL(login.location!, server.url).href);
+        assert.ok(isConsentPage(consent.text), 'a login completed after the login page was shown satisfies prompt=login, in the same second');
+        // The posted continuation was used: following it again finds nothing (no second pass at the login page's request).
+        const spent = await browser.get(new URL(returnTo, server.url).href);
+        assert.equal(spent.status, 400);
+        assert.ok(!isConsentPage(spent.text) && !isLoginPage(spent.text));
+      });
+
       it('is required again even where consent would be skipped', async () => {
         const { browser } = await obtainTokens(server, { scope: 'users:read', subject: DANISH_COMPANY, extra: { urn_gatehouse_params_oauth_subject: DANISH_COMPANY } });
         const page = await browser.get(authorizeUrl(server, parameters({ prompt: 'login', urn_gatehouse_params_oauth_subject: DANISH_COMPANY })));

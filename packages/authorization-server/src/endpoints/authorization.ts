@@ -368,8 +368,9 @@ async function authorizationRequestFrom(
 
 /**
  * Whether the session's login is recent enough: newer than the request with `prompt=login` (OIDC Core
- * §3.1.2.1: "reauthenticate"; whole seconds, so a login in the second the request began does not count),
- * and no older than `max_age` seconds.
+ * §3.1.2.1: "reauthenticate"; whole seconds, so a session from the second the request began does not
+ * count, and a login completed on the login page continues as begun the second before it:
+ * request-uri.ts `returnToAfterLogin`), and no older than `max_age` seconds.
  */
 function loginSatisfies(context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number): boolean {
   if (authorization.prompt.includes('login') && session.createdAt <= requestedAt) return false;

@@ -15,6 +15,7 @@ import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts'
 import { startLoginSession } from '../sessions/login-session.ts';
 import { decoyPasswordHash, verifyPassword } from '../users/password.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
+import { returnToAfterLogin } from './request-uri.ts';
 import { startSecondStep } from './second-factor.ts';
 
 /**
@@ -70,8 +71,8 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   // stays counted in the throttle until the second step succeeds (second-factor.ts).
   if (await startSecondStep(context, reply, user, returnTo)) return;
   await throttle.succeeded(keys, now);
-  await startLoginSession(context, request, reply, user.userId);
+  const loginAt = await startLoginSession(context, request, reply, user.userId);
   await rememberDevice(context, request, reply, user.userId);
-  reply.redirect(returnTo, 303);
+  reply.redirect(await returnToAfterLogin(context, returnTo, loginAt), 303);
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { authenticator } from 'otplib';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorizeUrl, Browser, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { hashPassword } from '../users/password.ts';
 import { legacyRecoveryCodeDigest, newRecoveryCodes } from '../users/second-factor.ts';
@@ -107,6 +107,29 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.equal(signedIn.status, 303);
     assert.equal(signedIn.location, '/account/sessions');
     assert.equal(await isSignedIn(browser), true);
+  });
+
+  it('prompt=login: a re-authentication with its code continues the request, even within the request\'s own second (OIDC Core §3.1.2.1)', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email);
+    assert.equal((await codeStep(browser, { code: codeNow(user.secret) })).status, 303);
+    server.clock.advanceSeconds(30); // the code's step is used; from here the clock stands still
+    const client = seed.confidentialClient;
+    const loginPage = await browser.get(authorizeUrl(server, {
+      response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 's', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', prompt: 'login',
+    }));
+    assert.ok(loginPage.text.includes('action="/login"'), 'the login page despite the session');
+    const returnTo = inputValue(loginPage.text, 'return_to')!;
+    const password = await browser.post(`${server.url}/login`, { _csrf: inputValue(loginPage.text, '_csrf')!, return_to: returnTo, email: user.email, password: PASSWORD });
+    assert.equal(password.location, '/login/second-factor');
+    const signedIn = await codeStep(browser, { code: codeNow(user.secret) });
+    assert.equal(signedIn.status, 303);
+    assert.match(signedIn.location!, /^\/oauth\/authorize\?client_id=[^&]+&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A/);
+    assert.notEqual(signedIn.location, returnTo);
+    const next = await browser.get(new URL(signedIn.location!, server.url).href);
+    assert.equal(next.status, 403, 'this user administers no company: the page that says so, past the login');
+    assert.ok(!next.text.includes('action="/login"'), 'not sent back to the login page');
   });
 
   it('refuses a wrong code with 401 and starts no session', async () => {

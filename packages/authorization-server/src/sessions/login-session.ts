@@ -34,7 +34,8 @@ export function sessionPublicId(sessionDigest: string): string {
   return hash('sha256', `gatehouse login session id:${sessionDigest}`, 'base64url').slice(0, 22);
 }
 
-export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
+/** Starts a login session and sets its cookie. @returns when it started (seconds since the epoch: `createdAt`). */
+export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<number> {
   const value = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
   const lifetimeSeconds = context.options.loginSessionLifetimeSeconds;
@@ -42,6 +43,7 @@ export async function startLoginSession(context: ServerContext, request: Fastify
     sessionDigest: digest(value), userId, createdAt: now, expiresAt: now + lifetimeSeconds, device: deviceSummary(request.headers['user-agent']),
   });
   reply.setCookie(sessionCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', lifetimeSeconds));
+  return now;
 }
 
 export interface CurrentLoginSession {
