@@ -199,7 +199,7 @@ export async function consoleGrants(context: ServerContext, request: FastifyRequ
   const model = { ...admin.frame, user, company, client };
   let grants: GrantListing[] | undefined;
   if (user) {
-    const found = isUuid(user.toLowerCase()) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user.toLowerCase());
+    const found = isUuid(user.toLowerCase()) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user);
     grants = found ? await context.storage.grants.listActive({ userId: found.userId }) : [];
   } else if (company) {
     if (!isUuid(company.toLowerCase())) return page(reply, 400, grantSearchPage({ ...model, grants: undefined, error: admin.frame.t.t('console.companyIdUuid') }));

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { hashPassword } from '../users/password.ts';
 import { DEFAULT_LOGIN_THROTTLE_RULES } from './login-throttle.ts';
 
 // Issue 10 §3 / SPEC decision 18: login throttling that does not lock the office out. The server trusts
@@ -147,3 +149,28 @@ describe('POST /login throttling (issue 10 §3: growing delays, no lockout, know
     }
   });
 });
+
+// PostgreSQL folds case with lower(); the login once lowercased the typed address in JavaScript first, which
+// differs from lower() for a word-final capital sigma ("ΟΔΟΣ".toLowerCase() ends in ς, lower() in σ).
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`POST /login finds an address in any case, as each database folds it: ${backend}`, { skip: backend === 'postgres' ? await postgresSkipReason() : false }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {});
+    });
+    after(() => server.close());
+
+    it('a Greek address signs in typed as stored and in capitals or small letters', async () => {
+      const userId = randomUUID();
+      const now = server.clock.nowSeconds();
+      const email = `ΟΔΟΣ-${userId.slice(0, 8)}@example.gr`;
+      await server.storage.directory.createUser({ userId, email, name: 'Ελένη', locale: null, createdAt: now, updatedAt: now });
+      await server.storage.users.setPasswordHash(userId, await hashPassword('olive grove lantern'));
+      for (const typed of [email, email.toLowerCase(), ` ${email} `]) {
+        const result = await login(server, new Browser(), typed, 'olive grove lantern');
+        assert.equal(result.status, 303, typed);
+      }
+      assert.equal((await sessionsOf(server, userId)).length, 3);
+    });
+  });
+}

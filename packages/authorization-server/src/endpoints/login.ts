@@ -30,13 +30,16 @@ export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:por
 export async function loginEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;
   const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
-  const email = text('email').trim().toLowerCase();
+  // Looked up as typed: each database folds case itself (stores/users.ts EMAIL_MATCH; lowercasing here first
+  // would differ from PostgreSQL's lower() for a word-final Greek sigma). The throttle counts the lowercase form.
+  const typedEmail = text('email').trim();
+  const email = typedEmail.toLowerCase();
   const password = text('password');
   const returnTo = RETURN_TO.test(text('return_to')) ? text('return_to') : '/';
   const now = context.clock.nowSeconds();
   // Issue 10 §3: the account is looked up (no password check yet) to know whether this browser is one of
   // its known devices; a known device is throttled on its own key, never by other people's failures.
-  const user = email ? await context.storage.users.findByEmail(email) : undefined;
+  const user = typedEmail ? await context.storage.users.findByEmail(typedEmail) : undefined;
   const deviceDigest = deviceCookieDigest(context, request);
   const knownDevice = user && deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
   const keys = loginThrottleKeys(email, request.ip, knownDevice);

@@ -52,7 +52,8 @@ export async function forgotPasswordFormEndpoint(context: ServerContext, request
 /** POST /account/forgot-password: field `email`. */
 export async function forgotPasswordEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;
-  const email = (typeof body.email === 'string' ? body.email : '').trim().toLowerCase();
+  const typedEmail = (typeof body.email === 'string' ? body.email : '').trim();
+  const email = typedEmail.toLowerCase();
   const brandName = context.options.brand.name;
   const now = context.clock.nowSeconds();
   const t = requestTranslator(request);
@@ -71,7 +72,7 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     page(reply, 429, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.tooManyResets') }));
     return;
   }
-  const user = await context.storage.users.findByEmail(email);
+  const user = await context.storage.users.findByEmail(typedEmail); // as typed: the database folds case (login.ts)
   if (user) {
     const link = await issuePasswordLink(context.storage, context.options.issuer, user.userId, 'reset', now);
     // After the response: the answer's timing depends neither on the mail server nor on the lookup of the

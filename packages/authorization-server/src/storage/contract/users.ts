@@ -34,6 +34,10 @@ export function usersContract({ withStorage }: ContractBackend): void {
       await storage.users.create(oystein);
       assert.deepEqual(await storage.users.findByEmail('øystein@example.no'), oystein);
       assert.deepEqual(await storage.users.findByEmail('ØYSTEIN@EXAMPLE.NO'), oystein);
+      // Greek: a capital sigma at a word's end is found as typed in capitals and with the final ς a person types.
+      const odos = userRecord({ email: 'ΟΔΟΣ@example.gr' });
+      await storage.users.create(odos);
+      for (const typed of ['ΟΔΟΣ@example.gr', 'οδος@example.gr', 'Οδος@EXAMPLE.GR']) assert.deepEqual(await storage.users.findByEmail(typed), odos, typed);
       await storage.users.create(userRecord({ email: 'Émile@example.com' }));
       await assert.rejects(storage.users.create(userRecord({ email: 'émile@example.com' })));
     }));

@@ -38,8 +38,15 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       return row && toUser(row);
     },
     async findByEmail(email) {
-      const row = await db.get(`SELECT * FROM users WHERE ${EMAIL_MATCH[db.dialect]} AND deleted_at IS NULL`, [emailParameter(db.dialect, email)]);
-      return row && toUser(row);
+      const byEmail = async (typed: string) => {
+        const row = await db.get(`SELECT * FROM users WHERE ${EMAIL_MATCH[db.dialect]} AND deleted_at IS NULL`, [emailParameter(db.dialect, typed)]);
+        return row && toUser(row);
+      };
+      const found = await byEmail(email);
+      // PostgreSQL's lower() folds Σ to σ, never to the word-final ς a person types ('ΟΔΟΣ@' is 'οδοσ@' there):
+      // that spelling is tried too. SQLite's key is JavaScript's, which writes ς at a word's end on both sides.
+      if (found || db.dialect !== 'postgres' || !email.includes('ς')) return found;
+      return byEmail(email.replaceAll('ς', 'σ'));
     },
     async setPasswordHash(userId, passwordHash) {
       return (await db.run('UPDATE users SET password_hash = ? WHERE user_id = ? AND deleted_at IS NULL', [passwordHash, userId])).changes > 0;
