@@ -43,17 +43,18 @@ export async function consumeRequestUri(context: ServerContext, requestUri: stri
 }
 
 /**
- * Where a login that has just completed continues (login.ts, second-factor.ts, upstream-login.ts). A
- * continuation of an authorization request (`/oauth/authorize?client_id=…&request_uri=…`, authorization.ts
- * `continuationUrl`) is used and stored again under a new request_uri as begun no later than the second
- * before this login: times are whole seconds, and `prompt=login` needs a login newer than the request
- * (OIDC Core §3.1.2.1), so a login completing within the request's own second (a password manager, an
- * identity provider answering at once) was sent back to the login page until that second had passed. This
- * login did complete after the request began: the continuation existed before the login page was posted.
- * Only the browser this answers receives the new request_uri.
+ * Where a login that has just completed continues (login.ts, second-factor.ts, upstream-login.ts). Times
+ * are whole seconds, and `prompt=login` needs a login newer than the request (OIDC Core §3.1.2.1), so a
+ * login completing within the request's own second (a password manager, an identity provider answering at
+ * once) was sent back to the login page until that second had passed. For a continuation of such a request
+ * (`/oauth/authorize?client_id=…&request_uri=…`, authorization.ts `continuationUrl`) this login continues
+ * with a copy stored under a new request_uri as begun the second before the login: the login did complete
+ * after the request began (the continuation existed before the login page was posted), and only the browser
+ * this answers receives the copy. The continuation itself is left unused, so a form posted twice (its
+ * answers race) still continues.
  * @param loginAt when the login session started, seconds since the epoch.
- * @returns `returnTo` itself for anything else, or when its request_uri is unknown, used, expired or
- *   another client's (the authorization endpoint then explains).
+ * @returns `returnTo` itself for anything else: a continuation begun before this login's second, or one
+ *   unknown, used, expired or another client's (the authorization endpoint then explains).
  */
 export async function returnToAfterLogin(context: ServerContext, returnTo: string, loginAt: number): Promise<string> {
   const prefix = '/oauth/authorize?';
@@ -62,8 +63,9 @@ export async function returnToAfterLogin(context: ServerContext, returnTo: strin
   const clientId = query.get('client_id');
   const requestUri = query.get('request_uri');
   if (clientId === null || requestUri === null || [...query.keys()].length !== 2) return returnTo;
-  const stored = await consumeRequestUri(context, requestUri, clientId);
-  if (!stored) return returnTo;
-  const again = await storeAuthorizationRequest(context, clientId, stored.requestParameters, Math.min(stored.createdAt, loginAt - 1), stored.expiresAt);
+  const match = REQUEST_URI.exec(requestUri);
+  const stored = match && await context.storage.pushedRequests.find(requestUriDigestOf(match[1]!), clientId, context.clock.nowSeconds());
+  if (!stored || stored.createdAt < loginAt) return returnTo;
+  const again = await storeAuthorizationRequest(context, clientId, stored.requestParameters, loginAt - 1, stored.expiresAt);
   return `${prefix}${new URLSearchParams({ client_id: clientId, request_uri: again })}`;
 }

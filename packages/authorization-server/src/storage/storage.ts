@@ -891,6 +891,8 @@ export interface Storage {
      * nothing. Of two concurrent calls for one request, at most one gets it (also across instances).
      */
     consume(requestUriDigest: string, clientId: string, now: number): Promise<PushedRequestRecord | undefined>;
+    /** The request `consume` would take (pushed by `clientId`, unexpired, unused), read without using it. */
+    find(requestUriDigest: string, clientId: string, now: number): Promise<PushedRequestRecord | undefined>;
   };
   /** The directory the platform pushes in (admin API, CLI, import): see DirectoryStore. */
   directory: DirectoryStore;

@@ -23,6 +23,18 @@ export function pushedRequestsContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 2), undefined);
     }));
 
+    it('find reads what consume would take without taking it: its own client, unexpired, unused', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const pushed = pushedRecord(f);
+      await storage.pushedRequests.create(pushed);
+      assert.deepEqual(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed);
+      assert.deepEqual(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed, 'still there');
+      assert.equal(await storage.pushedRequests.find(pushed.requestUriDigest, randomUUID(), NOW + 1), undefined, 'another client');
+      assert.equal(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 60), undefined, 'expired');
+      assert.deepEqual(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed);
+      assert.equal(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 1), undefined, 'used');
+    }));
+
     it('consume by another client gets nothing and leaves it for its own client', withStorage(async (storage) => {
       const f = await fixture(storage);
       const pushed = pushedRecord(f);

@@ -41,6 +41,8 @@ interface SingleUseStore<R> {
   consume(key: string, owner: string, now: number): Promise<R | undefined>;
   /** `consume` as a step of a transaction. */
   consumeSteps(tx: SqlTransaction, key: string, owner: string, now: number): SqlStep<R | undefined>;
+  /** The record `consume` would take, read without taking it; undefined where `consume` would refuse. */
+  find(key: string, owner: string, now: number): Promise<R | undefined>;
 }
 
 function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): SingleUseStore<R> {
@@ -49,6 +51,7 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
   // committed row, so of two consumers exactly one sees consumed_at NULL (also across instances).
   const consume = `UPDATE ${spec.table} SET consumed_at = ?
     WHERE ${spec.key} = ? AND ${spec.owner} = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`;
+  const find = `SELECT * FROM ${spec.table} WHERE ${spec.key} = ? AND ${spec.owner} = ? AND consumed_at IS NULL AND expires_at > ?`;
   const insert = `INSERT INTO ${spec.table} (${spec.columns.join(', ')}, consumed_at) VALUES (${spec.columns.map(() => '?').join(', ')}, NULL)`;
   return {
     async create(record) {
@@ -63,6 +66,10 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
     },
     *consumeSteps(tx, key, owner, now) {
       const row = yield* tx.get(consume, [now, key, owner, now]);
+      return row && spec.toRecord(row);
+    },
+    async find(key, owner, now) {
+      const row = await db.get(find, [key, owner, now]);
       return row && spec.toRecord(row);
     },
   };
