@@ -18,13 +18,13 @@ const activeAnswer = (overrides: Record<string, unknown> = {}) => ({
   iat: NOW_S, sub: 'e5b0b6b4-0000-4000-8000-000000000002', 'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN, ...overrides,
 });
 
-function setup(overrides: { maxRefusedApiKeysPerAddressPerMinute?: number } = {}) {
+function setup(overrides: { maxRefusedApiKeysPerAddressPerMinute?: number } = {}, credentialOptions: { maxRefusedAccessTokensPerAddressPerMinute?: number } = {}) {
   const endpoint = createFakeIntrospectionEndpoint();
   let nowMs = NOW_S * 1000;
   const common = { issuer: ISSUER, audience: AUDIENCE, introspectionClientId: RESOURCE_SERVER_ID, introspectionClientSecret: RESOURCE_SERVER_SECRET, now: () => nowMs, fetch: endpoint.fetch };
   const apiKeyVerifier = createApiKeyVerifier({ ...common, ...overrides });
   const tokenVerifier = createTokenVerifier(common);
-  return { endpoint, apiKeyVerifier, credentials: createCredentialVerifier({ tokenVerifier, apiKeyVerifier }), advance: (ms: number) => { nowMs += ms; } };
+  return { endpoint, apiKeyVerifier, credentials: createCredentialVerifier({ tokenVerifier, apiKeyVerifier, now: () => nowMs, ...credentialOptions }), advance: (ms: number) => { nowMs += ms; } };
 }
 
 describe('extractApiKey (RFC 7617 §2: the key as the user-id, an empty password)', () => {
@@ -121,5 +121,40 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     endpoint.answers.set(other, { active: false });
     await assert.rejects(credentials.verifyRequestCredential(raw('authorization', basic(`${other}:`)), ['users:read'], ['bearer', 'api_key']),
       (error: unknown) => error instanceof ApiKeyError && error.status === 401 && error.error === 'invalid_token');
+  });
+
+  it('introspection mode: after 30 refused access tokens from one address in a minute, 429 with Retry-After without asking; a cached token, other addresses and the next minute are unaffected', async () => {
+    const { endpoint, credentials, advance } = setup();
+    const token = `gat_k0_${'a'.repeat(9)}_${'b'.repeat(43)}.${'c'.repeat(43)}`;
+    endpoint.answers.set(token, {
+      active: true, scope: 'users:read', client_id: 'c', token_type: 'Bearer', exp: NOW_S + 900, iat: NOW_S, sub: 'u', aud: AUDIENCE, iss: ISSUER, jti: 'j',
+      'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN,
+    });
+    const raw = (authorization: string) => ({ rawHeaders: ['Authorization', authorization], method: 'GET', url: '/v1/users' });
+    // The client's own token, verified (and cached) from the address before the made-up ones.
+    assert.equal((await credentials.verifyRequestCredential(raw(`Bearer ${token}`), ['users:read'], ['bearer', 'api_key'], '192.0.2.1')).kind, 'bearer');
+    for (let i = 0; i < 30; i++) {
+      await assert.rejects(credentials.verifyRequestCredential(raw(`Bearer made-up-${i}`), [], ['bearer', 'api_key'], '192.0.2.1'),
+        (error: unknown) => error instanceof Error && (error as ApiKeyError).status === 401 && (error as ApiKeyError).error === 'invalid_token');
+    }
+    const asked = endpoint.requests.length;
+    assert.equal(asked, 31, 'each made-up token was introspected once');
+    await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-30'), [], ['bearer', 'api_key'], '192.0.2.1'),
+      (error: unknown) => error instanceof Error && (error as ApiKeyError).status === 429 && (error as ApiKeyError).error === 'too_many_requests' && (error as ApiKeyError).headers['retry-after'] === '60');
+    await assert.rejects(credentials.verifyCredential('DPoP made-up-31', [], ['bearer'], '192.0.2.1', { dpop: undefined, method: 'GET', url: '/v1/users' }),
+      (error: unknown) => (error as ApiKeyError).status === 429, 'a DPoP token too');
+    assert.equal(endpoint.requests.length, asked, 'nothing sent to the authorization server');
+    // The cached token is decided without the limit; another address is unaffected.
+    assert.equal((await credentials.verifyRequestCredential(raw(`Bearer ${token}`), ['users:read'], ['bearer', 'api_key'], '192.0.2.1')).kind, 'bearer');
+    await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-x'), [], ['bearer'], '198.51.100.9'), (error: unknown) => (error as ApiKeyError).status === 401);
+    advance(60_000);
+    await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-y'), [], ['bearer'], '192.0.2.1'), (error: unknown) => (error as ApiKeyError).status === 401, 'the next minute');
+  });
+
+  it('the access-token refusal limit is off with 0', async () => {
+    const { credentials } = setup({}, { maxRefusedAccessTokensPerAddressPerMinute: 0 });
+    for (let i = 0; i < 40; i++) {
+      await assert.rejects(credentials.verifyCredential(`Bearer made-up-${i}`, [], ['bearer'], '192.0.2.1'), (error: unknown) => (error as ApiKeyError).status === 401);
+    }
   });
 });

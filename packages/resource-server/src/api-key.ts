@@ -28,6 +28,7 @@ import { createAccessTokenCache, hashAccessToken } from './access-token-cache.ts
 import { defaultIntrospectionEndpoint, isLoopbackHttpUrl, parseAuthorizationServerUrl } from './introspection.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
+import { createRefusalLimit } from './refusal-limit.ts';
 import { ResourceServerError } from './resource-server-error.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
 import type { SubjectType } from './subject.ts';
@@ -202,19 +203,7 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   };
   const cache = createAccessTokenCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
-  const refusalLimit = options.maxRefusedApiKeysPerAddressPerMinute ?? 30;
-  // A fixed one-minute window per address: window start (ms) and refusals in it. Bounded: old windows are dropped when it grows.
-  const refusals = new Map<string, { windowStartMs: number; count: number }>();
-  const windowOf = (address: string) => {
-    const nowMs = now();
-    let window = refusals.get(address);
-    if (!window || nowMs - window.windowStartMs >= 60_000) {
-      if (refusals.size >= 10_000) for (const [key, value] of refusals) if (nowMs - value.windowStartMs >= 60_000) refusals.delete(key);
-      window = { windowStartMs: nowMs, count: 0 };
-      refusals.set(address, window);
-    }
-    return window;
-  };
+  const refusalLimit = createRefusalLimit(options.maxRefusedApiKeysPerAddressPerMinute ?? 30, now);
   const invalid = (reason: string) => new ApiKeyError(401, 'invalid_token', INVALID_API_KEY_DESCRIPTION, { 'www-authenticate': formatBasicChallenge(realm) }, { reason });
 
   async function introspect(apiKey: string): Promise<KeyValidation> {
@@ -248,15 +237,15 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     realm,
     async verifyApiKey(apiKey, requiredScopes, clientAddress) {
       assertScopeNames(requiredScopes);
-      const window = refusalLimit > 0 && clientAddress !== undefined ? windowOf(clientAddress) : undefined;
-      if (window && window.count >= refusalLimit) {
-        const retryAfterSeconds = Math.max(1, Math.ceil((window.windowStartMs + 60_000 - now()) / 1000));
+      const limit = clientAddress === undefined ? undefined : refusalLimit;
+      const retryAfterSeconds = limit?.retryAfterSeconds(clientAddress!) ?? 0;
+      if (retryAfterSeconds > 0) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
       }
       try {
         return await checkKey(apiKey, requiredScopes);
       } catch (error) {
-        if (window && error instanceof ApiKeyError && error.status === 401) window.count += 1;
+        if (limit && error instanceof ApiKeyError && error.status === 401) limit.refused(clientAddress!);
         throw error;
       }
     },
@@ -295,7 +284,7 @@ export interface CredentialVerifier {
    * §4.3 item 1) read from `rawHeaders`, with the method and target for a DPoP proof (RFC 9449 §7).
    * This is what {@link requireCredential} calls per request, so a substitute (the benchmark's floor)
    * replaces all of the authentication a route does.
-   * @param clientAddress the caller's address, for the API-key refusal limit.
+   * @param clientAddress the caller's address, for the refusal limits (API keys, and access tokens in introspection mode).
    * @throws as {@link verifyCredential}.
    */
   verifyRequestCredential(
@@ -328,9 +317,34 @@ export interface DpopRequestParts {
   readonly url: string;
 }
 
-/** Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials. */
-export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifier; apiKeyVerifier: ApiKeyVerifier }): CredentialVerifier {
+/**
+ * Puts the Bearer verifier and the API-key verifier behind one per-route choice of accepted credentials.
+ * @param verifiers.maxRefusedAccessTokensPerAddressPerMinute access tokens (Bearer or DPoP) refused
+ *   `invalid_token` per caller address per minute before that address is answered 429 `too_many_requests`
+ *   with `Retry-After`, without asking the authorization server (refusal-limit.ts: made-up tokens would
+ *   otherwise spend the introspection budget and answer 503 to everyone). A token already cached is decided
+ *   without it. Default 30 in introspection mode, off (`0`) in local mode, which asks nobody per token.
+ * @param verifiers.now milliseconds since the epoch (tests); default `Date.now`.
+ */
+export function createCredentialVerifier(verifiers: {
+  tokenVerifier: TokenVerifier; apiKeyVerifier: ApiKeyVerifier; maxRefusedAccessTokensPerAddressPerMinute?: number; now?: () => number;
+}): CredentialVerifier {
   const { tokenVerifier, apiKeyVerifier } = verifiers;
+  const tokenRefusals = createRefusalLimit(verifiers.maxRefusedAccessTokensPerAddressPerMinute ?? (tokenVerifier.mode === 'introspection' ? 30 : 0), verifiers.now ?? Date.now);
+  /** `verify` (an access token's check), under the per-address refusal limit. */
+  async function limited(clientAddress: string | undefined, verify: () => Promise<VerifiedAccessToken>): Promise<VerifiedAccessToken> {
+    const limit = clientAddress === undefined ? undefined : tokenRefusals;
+    const retryAfterSeconds = limit?.retryAfterSeconds(clientAddress!) ?? 0;
+    if (retryAfterSeconds > 0) {
+      throw new ResourceServerError(429, 'too_many_requests', 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
+    }
+    try {
+      return await verify();
+    } catch (error) {
+      if (limit && error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') limit.refused(clientAddress!);
+      throw error;
+    }
+  }
   const challenges = (accepted: readonly CredentialKind[]) => accepted
     .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   // Issue 12, the per-request path: a cached Bearer token is decided without a promise of its own, and a
@@ -384,11 +398,11 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
     async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, resourceRequest) {
       // RFC 9449 §7: `Authorization: DPoP` is an access token too, checked with its proof (issue 15 §3).
       if (accepted.includes('bearer') && resourceRequest !== undefined && usesDpopScheme(authorizationHeader)) {
-        return { kind: 'bearer', accessToken: await tokenVerifier.verifyProtectedResourceRequest({ authorization: authorizationHeader, ...resourceRequest }, requiredScopes) };
+        return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyProtectedResourceRequest({ authorization: authorizationHeader, ...resourceRequest }, requiredScopes)) };
       }
       // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
       if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
-        return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
+        return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
       }
       if (accepted.includes('api_key')) {
         const apiKey = extractApiKey(authorizationHeader, apiKeyVerifier.realm);
@@ -396,7 +410,7 @@ export function createCredentialVerifier(verifiers: { tokenVerifier: TokenVerifi
       }
       if (accepted.includes('bearer')) {
         try {
-          return { kind: 'bearer', accessToken: await tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes) };
+          return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
         } catch (error) {
           // No usable credential at all: say every scheme this route accepts (RFC 9110 §11.6.1).
           if (error instanceof BearerTokenError && error.bearerError === undefined && accepted.length > 1) {

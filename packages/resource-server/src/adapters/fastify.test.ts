@@ -151,6 +151,12 @@ test('redactAccessTokenFromUrl', () => {
   assert.equal(redactAccessTokenFromUrl('/v1/users?access_token=abc&limit=5'), '/v1/users?access_token=[REDACTED]&limit=5');
   assert.equal(redactAccessTokenFromUrl('/v1/users?limit=5&ACCESS_TOKEN=abc#x'), '/v1/users?limit=5&ACCESS_TOKEN=[REDACTED]#x');
   assert.equal(redactAccessTokenFromUrl('/v1/users?my_access_token=abc'), '/v1/users?my_access_token=abc');
+  // API keys and other credential parameters, and credential-shaped values under any name.
+  const key = `gak_${'a'.repeat(43)}.${'b'.repeat(43)}`;
+  assert.equal(redactAccessTokenFromUrl(`/v1/users?api_key=${key}&apikey=x&token=y&limit=5`), '/v1/users?api_key=[REDACTED]&apikey=[REDACTED]&token=[REDACTED]&limit=5');
+  assert.equal(redactAccessTokenFromUrl(`/v1/users?k=${key}&q=${encodeURIComponent('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln')}`), '/v1/users?k=[REDACTED]&q=[REDACTED]');
+  assert.equal(redactAccessTokenFromUrl(`/v1/x/gat_k0_000000000_${'c'.repeat(43)}.${'d'.repeat(43)}/y`), '/v1/x/[REDACTED]/y');
+  assert.equal(redactAccessTokenFromUrl('/v1/companies/3f1c0e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6/users?limit=5'), '/v1/companies/3f1c0e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6/users?limit=5');
 });
 
 /** A GET over a real socket with `rawHeaders` sent as given (fetch would merge repeated fields). */

@@ -100,12 +100,18 @@ export function getAccessToken(request: FastifyRequest): VerifiedAccessToken {
   return request.accessToken;
 }
 
+/** Query parameters whose values are credentials wherever they are sent. */
+const CREDENTIAL_PARAMETER = /([?&](?:access_token|refresh_token|token|api_key|apikey)=)[^&#]*/gi;
+/** Values shaped like Gatehouse's credentials (`gak_`/`gat_`/`grt_`/`gac_` values, JWTs), wherever in the URL. */
+const CREDENTIAL_VALUE = /\b(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]+|\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.~%-]+/g;
+
 /**
- * Removes the values of `access_token` query parameters from a URL for logging: a token
- * in the query string is refused, but the request line would still be logged (RFC 6750 §5.3).
+ * Removes credentials from a URL for logging: the values of `access_token`, `refresh_token`, `token`,
+ * `api_key` and `apikey` query parameters, and any value shaped like an API key, a Gatehouse token or a JWT.
+ * Such a request is refused, but its request line would still be logged (RFC 6750 §5.3; SPEC §3: never in logs).
  */
 export function redactAccessTokenFromUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[REDACTED]');
+  return url.replace(CREDENTIAL_PARAMETER, '$1[REDACTED]').replace(CREDENTIAL_VALUE, '[REDACTED]');
 }
 
 /**
