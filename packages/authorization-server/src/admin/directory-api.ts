@@ -24,6 +24,8 @@ import {
 } from '../directory/directory.ts';
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
 import { directoryResourceCatalogue } from '../directory/resource-servers.ts';
+import { sendStorageUnavailableJson } from '../http/storage-unavailable-response.ts';
+import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import type { ServerContext } from '../server-context.ts';
 import { inviteUser } from '../users/password-links.ts';
 import type { SubjectType } from '../storage/storage.ts';
@@ -97,7 +99,12 @@ export function directoryApi(context: ServerContext, administratorName: (request
         return;
       }
       if (error.statusCode && error.statusCode < 500) {
-        reply.code(error.statusCode).send({ error: 'invalid_request', error_description: 'the request could not be read (send JSON)' });
+        reply.code(error.statusCode).send({ error: 'invalid_request', error_description: error.statusCode === 413 ? 'the body is too large' : 'the request could not be read (send JSON)' });
+        return;
+      }
+      // SPEC decision 18: an unreachable storage is 503 temporarily_unavailable with Retry-After, as in the rest of the admin API.
+      if (isStorageUnavailable(error)) {
+        sendStorageUnavailableJson(reply);
         return;
       }
       request.log.error({ err: error }, 'unexpected error in the directory admin API');

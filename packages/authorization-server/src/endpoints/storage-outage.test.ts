@@ -8,7 +8,7 @@
  * `cut()` resets every connection and refuses new ones. PostgreSQL itself is never stopped.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createAdminToken } from '../admin/admin-credentials.ts';
@@ -80,6 +80,11 @@ describe('a database outage under load (issue 11 item 3, SPEC decision 18)', { s
       { name: 'POST /oauth/revoke', json: true, send: () => asAnswer(postForm(`${server.url}/oauth/revoke`, { token: 'not-a-token' }, { authorization: confidentialAuth() })) },
       { name: 'GET /oauth/revoked-access-tokens', json: true, send: () => answer(fetch(`${server.url}/oauth/revoked-access-tokens?since=0`, { headers: { authorization: resourceServer } })) },
       { name: 'GET /admin/v1/clients', json: true, send: () => answer(fetch(`${server.url}/admin/v1/clients`, { headers: { authorization: `Bearer ${adminToken}` } })) },
+      // The directory routes have their own error handler (admin/directory-api.ts).
+      { name: 'GET /admin/v1/users', json: true, send: () => answer(fetch(`${server.url}/admin/v1/users`, { headers: { authorization: `Bearer ${adminToken}` } })) },
+      { name: 'POST /admin/v1/organizations', json: true, send: () => answer(fetch(`${server.url}/admin/v1/organizations`, {
+        method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: randomUUID(), name: 'Outage Org' }),
+      })) },
       { name: 'GET /oauth/authorize', json: false, send: () => asAnswer(signedOut.get(authorize)) },
       { name: 'POST /login', json: false, send: () => asAnswer(signedOut.post(`${server.url}/login`, {
         _csrf: inputValue(loginForm.text, '_csrf')!, return_to: inputValue(loginForm.text, 'return_to')!, email: seed.users.alice.email, password: 'a-wrong-password',
