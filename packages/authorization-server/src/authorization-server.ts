@@ -89,6 +89,9 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       : false,
     // Issue 14: a request id on every log line, response and error body (http/request-id.ts).
     genReqId: requestIdFor,
+    // A body schema with additionalProperties: false refuses an unknown member (400 naming it) instead of
+    // Fastify's default of dropping it silently: a misspelt member must not change what a request does.
+    ajv: { customOptions: { removeAdditional: false } },
     trustProxy: options.trustProxy,
     bodyLimit: DEFAULT_BODY_LIMIT_BYTES,
     // Issue 11 item 4: header, body and idle timeouts.

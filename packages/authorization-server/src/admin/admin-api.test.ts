@@ -298,6 +298,24 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       assert.equal((await call('POST', `/clients/${created.client_id}/secret`, { overlap_seconds: -5 })).status, 400);
     });
 
+    it('refuses an unknown member with 400 naming it, and does nothing: a misspelt overlap rotates no secret, a misspelt event list sets no webhook', async () => {
+      const created = await create();
+      const misspelt = await call('POST', `/clients/${created.client_id}/secret`, { overlap_second: 3600 });
+      assert.equal(misspelt.status, 400);
+      assert.equal(misspelt.json.error, 'invalid_request');
+      assert.equal(misspelt.json.field, 'overlap_second');
+      assert.equal(misspelt.json.client_secret, undefined, 'no new secret');
+      const introspect = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(created.client_id, created.client_secret) });
+      assert.equal(introspect.status, 200, 'the old secret still works');
+      const webhook = await call('PUT', `/clients/${created.client_id}/webhook`, { url: 'https://hooks.example.com/gatehouse', event_type: ['client.deleted'] });
+      assert.equal(webhook.status, 400);
+      assert.equal(webhook.json.field, 'event_type');
+      assert.equal((await call('GET', `/clients/${created.client_id}/webhook`)).status, 404, 'no webhook set');
+      const pkce = await call('PUT', `/clients/${created.client_id}/pkce-exception`, { granted: true, x: 1 });
+      assert.equal(pkce.status, 400);
+      assert.equal(pkce.json.field, 'x');
+    });
+
     it('PUT logo stores a square PNG, JPEG or WebP served at logo_uri with its type, nosniff and cache headers; refuses SVG, non-square and small images', async () => {
       const created = await create();
       for (const [bytes, type] of [[jpegImage(512, 512), 'image/jpeg'], [webpImage(300, 300), 'image/webp'], [pngImage(256, 256), 'image/png']] as const) {

@@ -141,8 +141,8 @@ export function adminApi(context: ServerContext) {
       }
       if (error.validation) {
         // The field the schema refused: the property it is in, or the one missing.
-        const [first] = error.validation as { instancePath?: string; params?: { missingProperty?: string } }[];
-        const field = first?.params?.missingProperty ?? first?.instancePath?.split('/')[1];
+        const [first] = error.validation as { instancePath?: string; params?: { missingProperty?: string; additionalProperty?: string } }[];
+        const field = first?.params?.missingProperty ?? first?.params?.additionalProperty ?? first?.instancePath?.split('/')[1];
         // RFC 7591 §3.2.2 for a client's metadata (README "the admin API"), as the registration rules answer.
         const route = `${request.method} ${request.routeOptions.url ?? ''}`;
         const clientMetadata = route === `POST ${ADMIN_API_PREFIX}/clients` || route === `PATCH ${ADMIN_API_PREFIX}/clients/:client_id`;
@@ -262,7 +262,7 @@ export function adminApi(context: ServerContext) {
     app.put('/clients/:client_id/pkce-exception', {
       schema: {
         summary: 'Grant (true) or remove (false) a confidential client\'s PKCE exception (SPEC decision 2)', security, params: CLIENT_ID_PARAMS,
-        body: { type: 'object', required: ['granted'], properties: { granted: { type: 'boolean' } } },
+        body: { type: 'object', required: ['granted'], additionalProperties: false, properties: { granted: { type: 'boolean' } } },
         response: { 200: CLIENT_SCHEMA, ...errors },
       },
     }, async (request) => clientToJson(await setPkceException(management(request), clientId(request), (request.body as { granted: boolean }).granted)));
@@ -271,7 +271,8 @@ export function adminApi(context: ServerContext) {
       schema: {
         summary: 'Rotate the client secret (SPEC decision 10); the new secret is in this response only', security, params: CLIENT_ID_PARAMS,
         body: {
-          type: ['object', 'null'],
+          // An unknown member is refused: a misspelt overlap_seconds would otherwise end the old secret at once.
+          type: ['object', 'null'], additionalProperties: false,
           properties: {
             overlap_seconds: { type: 'integer', minimum: 0, description: 'How long the previous secret keeps working; default 0' },
             revoke_grants: { type: 'boolean', description: 'Revoke every grant of the client now; default false' },
