@@ -25,6 +25,17 @@ export async function createAdminToken(storage: Storage, name: string, now: numb
   return { token, credential };
 }
 
+/**
+ * Revokes the administrator token named `name`: the admin API refuses it from the next request (it is looked
+ * up on every request) and the name may be given to a new token. An audit event records it.
+ * @returns false when no token has that name (nothing changes).
+ */
+export async function revokeAdminToken(storage: Storage, name: string, now: number): Promise<boolean> {
+  if (!(await storage.adminCredentials.delete(name))) return false;
+  await storage.audit.record({ type: 'admin.token_revoked', at: now, actor: 'admin:cli', details: { name } });
+  return true;
+}
+
 /** The digest of the admin token in `Authorization: Bearer <token>` (RFC 6750 §2.1), or undefined when there is none. */
 export function presentedAdminTokenDigest(authorizationHeader: string | undefined): string | undefined {
   // RFC 7235 §2.1: the scheme is case-insensitive and followed by one or more spaces.

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
+import { authenticateAdministrator } from '../admin/admin-credentials.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { migrations as sqliteMigrations } from '../storage/sqlite/migrations.ts';
 import { migrations as postgresMigrations } from '../storage/postgres/migrations.ts';
@@ -288,8 +289,45 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     db.close();
     assert.equal(row.token_digest, createHash('sha256').update(token).digest('base64url'));
     assert.ok(!everything.includes(token));
-    assert.equal(gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice']).status, 2);
+    const taken = gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice']);
+    assert.equal(taken.status, 2);
+    assert.match(taken.stderr, /^gatehouse: refused: could not create a token named "ops-alice"/);
+    assert.doesNotMatch(taken.stderr, /Usage|gatehouse clients create/, 'a refusal, not the usage text');
     assert.equal(gatehouse(database, ['admins', 'create-token']).status, 2);
+  });
+
+  it('admins list-tokens names the tokens (never a token); revoke-token deletes one, which the admin API then refuses; an unknown name exits 2', async () => {
+    const database = newDatabase();
+    const { token } = JSON.parse(gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice', '--json']).stdout);
+    assert.equal(gatehouse(database, ['admins', 'create-token', '--name', 'ops-bob']).status, 0);
+    const listed = gatehouse(database, ['admins', 'list-tokens', '--json']);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout).map((credential: { name: string }) => credential.name), ['ops-alice', 'ops-bob']);
+    assert.ok(!listed.stdout.includes(token));
+    const storage = createSqliteStorage(database);
+    try {
+      assert.ok(await authenticateAdministrator(storage, `Bearer ${token}`), 'the token works before');
+    } finally {
+      await storage.close();
+    }
+    const revoked = gatehouse(database, ['admins', 'revoke-token', '--name', 'ops-alice', '--json']);
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.deepEqual(JSON.parse(revoked.stdout), { name: 'ops-alice', revoked: true });
+    const afterRevoke = createSqliteStorage(database);
+    try {
+      assert.equal(await authenticateAdministrator(afterRevoke, `Bearer ${token}`), undefined, 'refused after');
+    } finally {
+      await afterRevoke.close();
+    }
+    const db = new DatabaseSync(database);
+    const events = db.prepare("SELECT details FROM audit_events WHERE type = 'admin.token_revoked'").all() as { details: string }[];
+    db.close();
+    assert.deepEqual(events.map((event) => JSON.parse(event.details)), [{ name: 'ops-alice' }]);
+    const again = gatehouse(database, ['admins', 'revoke-token', '--name', 'ops-alice']);
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /refused: no administrator token is named "ops-alice"/);
+    assert.equal(gatehouse(database, ['admins', 'revoke-token']).status, 2, 'no --name');
+    assert.equal(gatehouse(database, ['admins', 'create-token', '--name', 'ops-alice']).status, 0, 'the name is free again');
   });
 
   it('admins grant-console gives a directory user the platform-administrator role (issue 13); unknown users and a second revoke exit 2', () => {

@@ -11,7 +11,7 @@
  * never stored in the clear.
  */
 import { parseArgs } from 'node:util';
-import { createAdminToken } from '../admin/admin-credentials.ts';
+import { createAdminToken, revokeAdminToken } from '../admin/admin-credentials.ts';
 import { systemClock } from '../clock.ts';
 import { clientToJson } from '../clients/client-json.ts';
 import {
@@ -47,6 +47,8 @@ const USAGE = `Usage:
   gatehouse clients rotate-secret CLIENT_ID [--overlap-seconds N] [--revoke-grants] [--json]
 ${WEBHOOK_USAGE}
   gatehouse admins create-token --name NAME [--json]
+  gatehouse admins list-tokens [--json]
+  gatehouse admins revoke-token --name NAME [--json]
   gatehouse admins grant-console|revoke-console USER_ID [--json]
   gatehouse migrate [--json]
   gatehouse cleanup [--batch-size N] [--json]
@@ -67,6 +69,8 @@ const MAX_CLEANUP_BATCH_SIZE = 100_000;
 const CLIENT_COMMANDS = ['create', 'list', 'show', 'update', 'approve', 'suspend', 'reactivate', 'rotate-secret', 'delete', 'webhook'];
 
 class UsageError extends Error {}
+/** A well-formed command the data refuses (a taken or unknown name): exit 2, without the usage text. */
+class Refusal extends Error {}
 
 function parseCommandLine(argv: string[]) {
   try {
@@ -164,9 +168,11 @@ async function main(argv: string[]): Promise<number> {
     return consoleRoleCommand(command, rest[0]!.toLowerCase(), values.json);
   }
   if (!values.help && group === 'admins') {
-    if (command !== 'create-token' || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);
-    if (!values.name) throw new UsageError('--name is required (who holds the token; audit events name it)');
-    return adminTokenCommand(values.name, values.json);
+    const known = command === 'create-token' || command === 'list-tokens' || command === 'revoke-token';
+    if (!known || rest.length > 0) throw new UsageError(`unknown command "admins ${positionals.slice(1).join(' ')}"`);
+    if (command === 'list-tokens') return adminTokensListCommand(values.json);
+    if (!values.name) throw new UsageError(command === 'create-token' ? '--name is required (who holds the token; audit events name it)' : '--name is required (the token to revoke)');
+    return command === 'create-token' ? adminTokenCommand(values.name, values.json) : adminTokenRevokeCommand(values.name, values.json);
   }
   if (values.help || group !== 'clients' || !command) {
     console.log(USAGE);
@@ -352,10 +358,37 @@ async function adminTokenCommand(name: string, json: boolean | undefined): Promi
       created = await createAdminToken(storage, name, systemClock.nowSeconds());
     } catch (error) {
       if (error instanceof RangeError) throw new UsageError(error.message);
-      throw new UsageError(`could not create a token named "${name}" (is the name taken?)`);
+      throw new Refusal(`could not create a token named "${name}" (is the name taken? gatehouse admins list-tokens)`);
     }
     if (json) console.log(JSON.stringify({ name, token: created.token, created_at: created.credential.createdAt }, null, 2));
     else console.log(`Administrator token for "${name}":\n${created.token}\n\nShown only this once; only its SHA-256 is stored. Send it as "Authorization: Bearer <token>" to /admin/v1/.`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `gatehouse admins list-tokens`: the administrator tokens' names and creation times (never a token). */
+async function adminTokensListCommand(json: boolean | undefined): Promise<number> {
+  const storage: Storage = await openStorage(loadConfiguration().database);
+  try {
+    const credentials = await storage.adminCredentials.list();
+    if (json) console.log(JSON.stringify(credentials.map((credential) => ({ name: credential.name, created_at: credential.createdAt })), null, 2));
+    else if (credentials.length === 0) console.log('No administrator tokens.');
+    else for (const credential of credentials) console.log(`${credential.name.padEnd(32)} created ${new Date(credential.createdAt * 1000).toISOString()}`);
+    return 0;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** `gatehouse admins revoke-token --name NAME`: the token stops working at once; exit 2 when no token has that name. */
+async function adminTokenRevokeCommand(name: string, json: boolean | undefined): Promise<number> {
+  const storage: Storage = await openStorage(loadConfiguration().database);
+  try {
+    if (!(await revokeAdminToken(storage, name, systemClock.nowSeconds()))) throw new Refusal(`no administrator token is named "${name}" (gatehouse admins list-tokens)`);
+    if (json) console.log(JSON.stringify({ name, revoked: true }, null, 2));
+    else console.log(`Revoked the administrator token "${name}": the admin API refuses it from now on.`);
     return 0;
   } finally {
     await storage.close();
@@ -430,9 +463,9 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof RegistrationError || error instanceof ClientManagementError) console.error(`gatehouse: refused: ${error.message}`);
+    if (error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof Refusal) console.error(`gatehouse: refused: ${error.message}`);
     else if (error instanceof UsageError) console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
     else console.error('gatehouse: failed:', error instanceof Error ? error.message : error);
-    process.exit(error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof UsageError ? 2 : 1);
+    process.exit(error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof UsageError || error instanceof Refusal ? 2 : 1);
   },
 );

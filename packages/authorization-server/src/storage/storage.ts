@@ -511,6 +511,10 @@ export interface Storage {
     /** @throws when the name is taken (names are unique, they identify the actor in audit events). */
     create(credential: AdminCredentialRecord): Promise<void>;
     findByDigest(tokenDigest: string): Promise<AdminCredentialRecord | undefined>;
+    /** Every credential, by name. */
+    list(): Promise<AdminCredentialRecord[]>;
+    /** Deletes the credential named `name` (its token stops working at once). @returns false when there was none. */
+    delete(name: string): Promise<boolean>;
   };
   /** Users who may register clients in the developer portal (partner developers). */
   developers: {

@@ -14,5 +14,18 @@ export function adminCredentialsContract({ withStorage }: ContractBackend): void
       assert.equal(await storage.adminCredentials.findByDigest(digest()), undefined);
       await assert.rejects(storage.adminCredentials.create({ name: 'ops-alice', tokenDigest: digest(), createdAt: NOW }));
     }));
+
+    it('adminCredentials lists credentials by name, and delete removes one by name: its token is no longer found, and the name is free again', withStorage(async (storage) => {
+      const bob = { name: 'ops-bob', tokenDigest: digest(), createdAt: NOW + 1 };
+      const alice = { name: 'ops-alice', tokenDigest: digest(), createdAt: NOW };
+      await storage.adminCredentials.create(bob);
+      await storage.adminCredentials.create(alice);
+      assert.deepEqual(await storage.adminCredentials.list(), [alice, bob]);
+      assert.equal(await storage.adminCredentials.delete('ops-alice'), true);
+      assert.equal(await storage.adminCredentials.findByDigest(alice.tokenDigest), undefined);
+      assert.equal(await storage.adminCredentials.delete('ops-alice'), false, 'a second time');
+      assert.deepEqual(await storage.adminCredentials.list(), [bob]);
+      await storage.adminCredentials.create({ ...alice, tokenDigest: digest() });
+    }));
   });
 }

@@ -15,6 +15,12 @@ export function createAdminCredentialStore(db: SqlDriver): Storage['adminCredent
       const row = await db.get('SELECT * FROM admin_credentials WHERE token_digest = ?', [tokenDigest]);
       return row && toAdminCredential(row);
     },
+    async list() {
+      return (await db.all('SELECT * FROM admin_credentials ORDER BY name')).map(toAdminCredential);
+    },
+    async delete(name) {
+      return (await db.run('DELETE FROM admin_credentials WHERE name = ?', [name])).changes > 0;
+    },
   };
 }
 
