@@ -60,6 +60,27 @@ describe('configuration: the database and the cleanup job', () => {
     assert.throws(() => loadConfiguration({ GATEHOUSE_LOCAL_PASSWORDS: 'xyz' }), (error: unknown) => error instanceof ConfigurationError && /GATEHOUSE_LOCAL_PASSWORDS must be on or off/.test(error.problems.join('\n')));
   });
 
+  it('refuses, with the variable\'s name, what the start would refuse: an http or relative upstream issuer outside development, a scope without openid, a malformed DATABASE_URL (never echoed)', () => {
+    const upstream = { GATEHOUSE_UPSTREAM_CLIENT_ID: 'gatehouse', GATEHOUSE_UPSTREAM_CLIENT_SECRET: 's3cret', GATEHOUSE_UPSTREAM_NAME: 'Nordlys ID' };
+    const production = { GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example.com', GATEHOUSE_TOKEN_KEY: 'x'.repeat(43) };
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfiguration(env);
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof ConfigurationError, String(error));
+        return error.problems;
+      }
+    };
+    assert.ok(problemsOf({ ...production, ...upstream, GATEHOUSE_UPSTREAM_ISSUER: 'http://id.example.com' }).some((problem) => problem.startsWith('GATEHOUSE_UPSTREAM_ISSUER must be https in production')));
+    assert.ok(problemsOf({ ...upstream, GATEHOUSE_UPSTREAM_ISSUER: 'id.example.com' }).some((problem) => problem.startsWith('GATEHOUSE_UPSTREAM_ISSUER must be an absolute URL')));
+    assert.deepEqual(problemsOf({ ...upstream, GATEHOUSE_UPSTREAM_ISSUER: 'http://localhost:9000' }), [], 'http is fine in development');
+    assert.ok(problemsOf({ ...upstream, GATEHOUSE_UPSTREAM_ISSUER: 'https://id.example.com', GATEHOUSE_UPSTREAM_SCOPE: 'email profile' }).some((problem) => problem.startsWith('GATEHOUSE_UPSTREAM_SCOPE must include openid')));
+    const database = problemsOf({ DATABASE_URL: 'postgres://u:pw@h:notaport/db' });
+    assert.ok(database.some((problem) => problem.startsWith('DATABASE_URL is not a well-formed URL')), JSON.stringify(database));
+    assert.ok(!database.join('\n').includes('pw'), 'the password is never shown');
+  });
+
   it('takes GATEHOUSE_TRUST_PROXY as addresses, ranges and proxy-addr\'s names, and lists anything else as a problem', () => {
     for (const value of ['127.0.0.1', '10.0.0.0/8, 192.168.0.1', '::1', 'fd00::/8', 'loopback,linklocal,uniquelocal', '10.0.0.0/255.0.0.0']) {
       assert.equal(loadConfiguration({ GATEHOUSE_TRUST_PROXY: value }).trustProxy, value, value);

@@ -162,6 +162,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     }
     // Never echoed: it may hold a password.
     if (!/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (value not shown: it may hold a password)');
+    else if (!URL.canParse(env.DATABASE_URL)) problems.push('DATABASE_URL is not a well-formed URL: check its port and percent-encode special characters in the user name and password (value not shown: it may hold a password)');
     database = {
       kind: 'postgres', url: env.DATABASE_URL, schema: env.GATEHOUSE_DATABASE_SCHEMA || undefined,
       poolSize: integerSetting(env, 'GATEHOUSE_DATABASE_POOL_SIZE', 10, 1, 1000, problems),
@@ -215,7 +216,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const oauthRateLimit = setting(() => oauthEndpointRateLimit(env.GATEHOUSE_OAUTH_RATE_LIMIT));
   const localAccountOptions = setting(() => localAccounts(env));
   const requirePar = setting(() => requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR));
-  const upstream = setting(() => upstreamIdentityProvider(env));
+  const upstream = setting(() => upstreamIdentityProvider(env, environment));
   const dpopNonce = setting(() => dpopNonceRequired(env.GATEHOUSE_DPOP_NONCE_REQUIRED));
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
@@ -383,7 +384,7 @@ export const generateTokenKey = () => randomBytes(32).toString('base64url');
  * `GATEHOUSE_UPSTREAM_ISSUER`. The https rule is checked by options.ts.
  * @throws Error naming the missing variable, or a `GATEHOUSE_LOCAL_PASSWORDS` other than on/off (off needs an upstream).
  */
-function upstreamIdentityProvider(env: NodeJS.ProcessEnv): UpstreamIdentityProvider | null {
+function upstreamIdentityProvider(env: NodeJS.ProcessEnv, environment: string): UpstreamIdentityProvider | null {
   const localPasswords = env.GATEHOUSE_LOCAL_PASSWORDS ?? 'on';
   if (localPasswords !== 'on' && localPasswords !== 'off') throw new Error('GATEHOUSE_LOCAL_PASSWORDS must be on or off');
   if (!env.GATEHOUSE_UPSTREAM_ISSUER) {
@@ -395,12 +396,21 @@ function upstreamIdentityProvider(env: NodeJS.ProcessEnv): UpstreamIdentityProvi
     if (!value) throw new Error(`${name} is required with GATEHOUSE_UPSTREAM_ISSUER`);
     return value;
   };
+  // The start's own checks (options.ts checkUpstreamIdentityProvider), said here with the variables' names.
+  const issuer = env.GATEHOUSE_UPSTREAM_ISSUER;
+  const issuerUrl = URL.canParse(issuer) ? new URL(issuer) : undefined;
+  if (!issuerUrl) throw new Error(`GATEHOUSE_UPSTREAM_ISSUER must be an absolute URL (got ${shown(issuer)})`);
+  if (issuerUrl.protocol !== 'https:' && !(environment === 'development' && issuerUrl.protocol === 'http:')) {
+    throw new Error(`GATEHOUSE_UPSTREAM_ISSUER must be https in ${environment} (got ${shown(issuer)}; a private CA is trusted through NODE_EXTRA_CA_CERTS)`);
+  }
+  const scope = env.GATEHOUSE_UPSTREAM_SCOPE || 'openid email profile';
+  if (!scope.split(' ').includes('openid')) throw new Error(`GATEHOUSE_UPSTREAM_SCOPE must include openid (OpenID Connect Core §3.1.2.1; got ${shown(scope)})`);
   return {
-    issuer: env.GATEHOUSE_UPSTREAM_ISSUER,
+    issuer,
     clientId: required('GATEHOUSE_UPSTREAM_CLIENT_ID'),
     clientSecret: required('GATEHOUSE_UPSTREAM_CLIENT_SECRET'),
     name: required('GATEHOUSE_UPSTREAM_NAME'),
-    scope: env.GATEHOUSE_UPSTREAM_SCOPE || 'openid email profile',
+    scope,
     localPasswords: localPasswords === 'on',
   };
 }
