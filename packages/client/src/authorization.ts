@@ -91,6 +91,10 @@ export function validateCallback(
   if (callbackUrl.origin !== expected.origin || callbackUrl.pathname !== expected.pathname) {
     throw new CallbackValidationError('the callback did not arrive at the redirect URI of this transaction');
   }
+  // RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once".
+  for (const name of ['code', 'state', 'iss', 'error']) {
+    if (callbackUrl.searchParams.getAll(name).length > 1) throw new CallbackValidationError(`the callback carries "${name}" more than once`);
+  }
   try {
     // Checks `iss` (required: discovery made sure the server advertises RFC 9207) and `state`.
     return oauth.validateAuthResponse(context.as, context.client, callbackUrl, transaction.state);

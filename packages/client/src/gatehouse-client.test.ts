@@ -132,6 +132,22 @@ describe('GatehouseClient against a running Gatehouse', () => {
     assert.equal(connection.status, 'active');
   });
 
+  it('refuses a transaction used before (a reloaded callback page) and a repeated parameter without sending the code, and the connection lives on', async () => {
+    const { client, transaction, callback, connection, tokens } = await connect();
+    const before = tokenRequests();
+    await assert.rejects(client.handleCallback(callback, transaction), (error: unknown) => error instanceof CallbackValidationError && /already used/.test(error.message));
+    assert.equal(tokenRequests(), before, 'the code was not sent again (the server would revoke its tokens, RFC 6749 §4.1.2)');
+    assert.equal((await client.getConnection(connection.connectionId))?.status, 'active');
+    assert.equal((await introspect(server, tokens.accessToken)).active, true);
+
+    const fresh = newClient();
+    const started = await fresh.authorizationUrl();
+    const twice = await completeAuthorizationAsUser(started.url);
+    twice.searchParams.append('code', 'abc');
+    await assert.rejects(fresh.handleCallback(twice, started.transaction), (error: unknown) => error instanceof CallbackValidationError && /"code" more than once/.test(error.message));
+    assert.equal(tokenRequests(), before);
+  });
+
   it('refuses an expired transaction', async () => {
     const client = newClient({ transactionLifetimeSeconds: 30 });
     const { url, transaction } = await client.authorizationUrl();

@@ -6,7 +6,7 @@
  * confidential clients, HTTPS, tokens only server-side and encrypted at rest, centralised refresh with
  * one request in flight, atomic persistence, bounded backoff, re-authorization on `invalid_grant`.
  */
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import { buildAuthorizationRequest, validateCallback, type AuthorizationTransaction, type AuthorizationUrlOptions } from './authorization.ts';
 import { DEFAULT_RETRY_POLICY, retryWithBackoff, RetriesExhaustedError, sleep as realSleep, type RetryPolicy } from './backoff.ts';
@@ -17,7 +17,7 @@ import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
-import { ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
+import { CallbackValidationError, ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createMemoryLock } from './locks/memory.ts';
@@ -116,9 +116,13 @@ export interface GatehouseClient {
    * authentication, and stores the connection encrypted. A reconnect under an existing `connectionId` replaces
    * its row; the replaced grant is revoked (best effort) when it was for another subject and made by this
    * client at this issuer, never otherwise (RFC 6749 §10.4: no token goes to a client or issuer it was not issued to).
+   * A transaction is used once (its `state` is a one-time CSRF token, RFC 9700 §4.7.1): a second callback with it
+   * in this process (a browser reloading the callback page) is refused before anything is sent, since a code
+   * sent twice makes the server revoke what it issued for it (RFC 6749 §4.1.2). Clear the stored transaction
+   * before calling this, so that other processes refuse it too.
    * @returns the connection (subject, scopes) and its tokens (which print as fingerprints only).
-   * @throws CallbackValidationError, AuthorizationServerError (`access_denied`, `invalid_grant`…),
-   *   InvalidResponseError, TransportError
+   * @throws CallbackValidationError (also for a transaction already used), AuthorizationServerError (`access_denied`,
+   *   `invalid_grant`…), InvalidResponseError, TransportError
    */
   handleCallback(callbackUrl: string | URL, transaction: AuthorizationTransaction): Promise<{ connection: Connection; tokens: ConnectionTokens }>;
   getConnection(connectionId: string): Promise<Connection | undefined>;
@@ -175,6 +179,9 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   const sleep = options.sleep ?? realSleep;
   const random = options.random ?? Math.random;
   const transactionLifetimeSeconds = options.transactionLifetimeSeconds ?? 600;
+  // The SHA-256 of each transaction's state this process has taken a callback for, with when (seconds): kept
+  // as long as a transaction lives, after which validateCallback refuses it anyway.
+  const usedTransactions = new Map<string, number>();
   const { store } = options;
   const events = createClientEvents();
   const transport: TransportSettings = {
@@ -302,6 +309,11 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       const oauthContext = await context();
       const url = typeof callbackUrl === 'string' ? new URL(callbackUrl) : callbackUrl;
       const parameters = validateCallback(oauthContext, url, transaction, clock.nowSeconds(), transactionLifetimeSeconds);
+      const stateDigest = hash('sha256', transaction.state, 'base64url');
+      const takenAt = clock.nowSeconds();
+      if (usedTransactions.has(stateDigest)) throw new CallbackValidationError('this authorization transaction was already used: start a new authorization');
+      for (const [digest, at] of usedTransactions) if (takenAt - at > transactionLifetimeSeconds) usedTransactions.delete(digest);
+      usedTransactions.set(stateDigest, takenAt);
       const connectionId = transaction.connectionId ?? randomUUID();
       // RFC 9449: a new connection binds its tokens to a new key, stored with them below.
       const dpop = await connectionDpop(oauthContext, connectionId, null, true);
