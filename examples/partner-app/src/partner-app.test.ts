@@ -111,6 +111,29 @@ describe('partner app (HTTP)', () => {
     await app.close();
   });
 
+  it('Connect while Gatehouse cannot be reached is the app\'s own 503 page with a way back, never JSON; an unknown page is an HTML 404', async () => {
+    // A port nothing listens on: discovery fails with ECONNREFUSED.
+    const unreachable = await startPartnerApp({
+      environment: 'development', port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:8089',
+      gatehouse: { issuer: 'http://127.0.0.1:9', clientId, clientSecret: 'x', scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys },
+    });
+    try {
+      const browser = new Browser();
+      const home = await browser.get(`${unreachable.url}/`);
+      const connect = await browser.post(`${unreachable.url}/connect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.equal(connect.status, 503);
+      assert.match(connect.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(connect.text, /Gatehouse is unavailable/);
+      assert.match(connect.text, /<a href="\/">Back<\/a>/);
+      assert.doesNotMatch(connect.text, /ECONNREFUSED|statusCode/);
+      const missing = await browser.get(`${unreachable.url}/nowhere`);
+      assert.equal(missing.status, 404);
+      assert.match(missing.headers.get('content-type') ?? '', /^text\/html/);
+    } finally {
+      await unreachable.close();
+    }
+  });
+
   it('refuses Connect and Disconnect without the session CSRF token, or from another origin', async () => {
     const browser = new Browser();
     const home = await browser.get(`${partner.url}/`);

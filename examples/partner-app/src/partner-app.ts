@@ -121,6 +121,21 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
 
   app.get('/health', async () => ({ status: 'ok' }));
 
+  // Every failure a route does not answer itself is a page too, never Fastify's JSON: Gatehouse unreachable
+  // (discovery on Connect, a token request) is a 503 with a way back; the rest is logged and answered plainly.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    if (error instanceof TransportError) {
+      reply.header('retry-after', '60');
+      return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now, so nothing was changed. Try again in a minute.'));
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return html(reply, error.statusCode, errorPage(appName, 'Request refused', 'This request could not be read. Go back and try again.'));
+    }
+    request.log.error({ err: error }, 'request failed');
+    return html(reply, 500, errorPage(appName, 'Something went wrong', 'Nothing was changed. Try again, or start from the home page.'));
+  });
+  app.setNotFoundHandler((_request, reply) => html(reply, 404, errorPage(appName, 'Page not found', 'There is no such page here.')));
+
   app.get('/', async (request, reply) => {
     const session = ensureSession(request, reply);
     const connection = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
