@@ -17,7 +17,7 @@ import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
-import { CallbackValidationError, ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
+import { AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createMemoryLock } from './locks/memory.ts';
@@ -145,8 +145,10 @@ export interface GatehouseClient {
   fetch(connectionId: string, url: string | URL, init?: ApiRequestInit): Promise<Response>;
   /**
    * Revokes the connection's refresh token at `/oauth/revoke` (which revokes its grant, SPEC decision 15),
-   * then deletes the connection. If revocation fails, the connection is kept and the error thrown. A connection
-   * holding no tokens (`reauthorization_required`) is deleted without a request.
+   * then deletes the connection. If revocation fails, the connection is kept and the error thrown, except when
+   * the server says the client itself is deleted (`invalid_client`, "client is deleted"): deleting a client
+   * revokes every grant it held, so the connection is deleted too. A connection holding no tokens
+   * (`reauthorization_required`) is deleted without a request.
    * @throws ConnectionNotFoundError; ConnectionMismatchError when its tokens were issued at another issuer or
    *   to another client (RFC 6749 §10.4: nothing is sent, the connection is kept); AuthorizationServerError, TransportError
    */
@@ -404,8 +406,12 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
           try {
             await retryTransient(() => revokeToken(oauthContext, refreshToken, 'refresh_token'));
           } catch (error) {
-            log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: (error as Error).message });
-            throw error;
+            // Gatehouse revoked the grant with the client (nothing is left to revoke): forget the tokens.
+            const clientDeleted = error instanceof AuthorizationServerError && error.error === 'invalid_client' && error.errorDescription === 'client is deleted';
+            if (!clientDeleted) {
+              log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: (error as Error).message });
+              throw error;
+            }
           }
         }
         await store.delete(connectionId);

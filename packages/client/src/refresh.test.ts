@@ -161,6 +161,16 @@ describe('centralised refresh (SPEC §3 integrator rules)', () => {
     assert.equal(events.length, 1);
   });
 
+  it('revoke: a client the server says is deleted has no grants left, so the connection is forgotten; a suspended one is kept and the error thrown', async () => {
+    const { client, connectionId } = await connectThroughFake(fake);
+    fake.revocationError = { status: 401, error: 'invalid_client', description: 'client is suspended' };
+    await assert.rejects(client.revoke(connectionId), (error: unknown) => error instanceof AuthorizationServerError && error.error === 'invalid_client');
+    assert.ok(await client.getConnection(connectionId), 'kept: the grant may still be alive');
+    fake.revocationError = { status: 401, error: 'invalid_client', description: 'client is deleted' };
+    await client.revoke(connectionId);
+    assert.equal(await client.getConnection(connectionId), undefined, 'forgotten: deleting the client revoked its grants');
+  });
+
   it('does not retry an error retrying cannot fix (invalid_client) and keeps the connection', async () => {
     const { client, connectionId, clock, sleeps } = await connectThroughFake(fake);
     fake.refreshScript.push({ kind: 'error', status: 401, error: 'invalid_client', description: 'client authentication failed' });

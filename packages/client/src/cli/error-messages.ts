@@ -62,8 +62,14 @@ export function describeFailure(error: unknown, context: { connection: string; i
     switch (error.error) {
       case 'access_denied':
         return { message: `Access was not granted (access_denied${detail}).`, exitCode: 1 };
-      case 'invalid_client':
+      case 'invalid_client': {
+        // Gatehouse says "client is suspended" (or deleted, pending…): the credentials are right, the client is not usable.
+        const status = /^client is ([a-z_]+)$/.exec(error.errorDescription ?? '')?.[1];
+        if (status !== undefined) {
+          return { message: `The client is ${status.replaceAll('_', ' ')} at ${context.issuer ?? 'the authorization server'} (invalid_client${detail}): its credentials are right, but only the platform's administrators can change its status.`, exitCode: 1 };
+        }
         return { message: `The authorization server rejected the client credentials (invalid_client${detail}). Check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET.`, exitCode: 1 };
+      }
       case 'invalid_scope':
         return { message: `The scope was refused (invalid_scope${detail}). Request only scopes registered for the client (--scope).`, exitCode: 1 };
       case 'invalid_grant':

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TransportError } from '../errors.ts';
+import { AuthorizationServerError, TransportError } from '../errors.ts';
 import { describeFailure } from './error-messages.ts';
 import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, writeProfile, type Profile } from './settings.ts';
 
@@ -57,5 +57,14 @@ describe('gatehouse-connect settings: a token goes only to an API origin the use
       connection: 'default', issuer: 'http://127.0.0.1:4000', apiUrl: 'http://127.0.0.1:4001',
     });
     assert.match(issuerDown.message, /^Cannot reach http:\/\/127\.0\.0\.1:4000/);
+  });
+
+  it('says a suspended or deleted client is the platform\'s to change, not a credentials problem; other invalid_client answers point at the credentials', () => {
+    const context = { connection: 'default', issuer: 'https://auth.example.com', apiUrl: undefined };
+    const suspended = describeFailure(new AuthorizationServerError('token', 'invalid_client', 'client is suspended', 401), context);
+    assert.match(suspended.message, /^The client is suspended at https:\/\/auth\.example\.com \(invalid_client: client is suspended\): its credentials are right/);
+    assert.doesNotMatch(suspended.message, /Check GATEHOUSE_CLIENT_ID/);
+    assert.match(describeFailure(new AuthorizationServerError('revocation', 'invalid_client', 'client is deleted', 401), context).message, /^The client is deleted/);
+    assert.match(describeFailure(new AuthorizationServerError('token', 'invalid_client', 'client authentication failed', 401), context).message, /Check GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET/);
   });
 });

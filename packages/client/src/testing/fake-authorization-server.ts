@@ -30,6 +30,8 @@ export interface FakeAuthorizationServer {
   metadataOverrides: Record<string, unknown>;
   expiresInSeconds: number;
   subjectUrn: string;
+  /** An error the revocation endpoint answers with instead of 200 (RFC 7009 §2.2.1), while set. */
+  revocationError: { status: number; error: string; description?: string } | undefined;
   /** A code this server accepts once. */
   issueCode(): string;
   tokenRequests(grantType: string): RecordedRequest[];
@@ -81,6 +83,8 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
       return;
     }
     if (path === '/oauth/revoke') {
+      const refusal = fake.revocationError;
+      if (refusal) return json(refusal.status, { error: refusal.error, ...(refusal.description ? { error_description: refusal.description } : {}) });
       if (form.get('token') === currentRefreshToken) currentRefreshToken = undefined;
       response.writeHead(200).end();
       return;
@@ -120,6 +124,7 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     issuedTokens,
     metadataOverrides: {},
     expiresInSeconds: 900,
+    revocationError: undefined,
     subjectUrn: 'urn:gatehouse:company:d4290d20-6495-471e-bcac-5d9e0a4d844e',
     issueCode() {
       const code = `code_${randomBytes(16).toString('base64url')}`;
