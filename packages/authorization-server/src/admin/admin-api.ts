@@ -25,7 +25,7 @@ import { setDpopBoundAccessTokens } from '../clients/client-management.ts';
 import { registerClient, RegistrationError } from '../clients/registration.ts';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import type { ServerContext } from '../server-context.ts';
-import { formatSubjectUrn } from '@gatehouse/protocol';
+import { formatSubjectUrn, isUuid } from '@gatehouse/protocol';
 import type { AdminCredentialRecord, GrantListing, GrantRecord, SubjectType } from '../storage/storage.ts';
 import { authenticateAdministrator } from './admin-credentials.ts';
 import { directoryApi } from './directory-api.ts';
@@ -306,7 +306,10 @@ export function adminApi(context: ServerContext) {
       if ((query.user_id === undefined) === (query.client_id === undefined)) {
         return reply.code(400).send({ error: 'invalid_request', error_description: 'give exactly one of user_id and client_id' });
       }
-      const grants = await context.storage.grants.listActive(query.user_id !== undefined ? { userId: query.user_id } : { clientId: query.client_id! });
+      // Ids are lowercase UUIDs (the directory's rule): anything else is a mistake, not an empty list.
+      const [field, id] = query.user_id !== undefined ? ['user_id', query.user_id] : ['client_id', query.client_id!];
+      if (!isUuid(id.toLowerCase())) return reply.code(400).send({ error: 'invalid_request', error_description: `${field} must be a UUID`, field });
+      const grants = await context.storage.grants.listActive(field === 'user_id' ? { userId: id.toLowerCase() } : { clientId: id.toLowerCase() });
       return grants.map(grantJson);
     });
 

@@ -228,6 +228,15 @@ describe('connected apps, marketplace and session handover', () => {
     assert.deepEqual(byClient.map((grant) => grant.grant_id), [listed.grant_id]);
     assert.equal((await fetch(`${server.url}/admin/v1/grants`, { headers: auth })).status, 400);
     assert.equal((await fetch(`${server.url}/admin/v1/grants?client_id=x&user_id=y`, { headers: auth })).status, 400);
+    // A malformed id is a mistake, not an empty list.
+    for (const query of ['user_id=x', 'client_id=not-a-uuid']) {
+      const refused = await fetch(`${server.url}/admin/v1/grants?${query}`, { headers: auth });
+      assert.equal(refused.status, 400, query);
+      const body = await refused.json() as { error: string; field: string };
+      assert.deepEqual([body.error, body.field], ['invalid_request', query.split('=')[0]]);
+    }
+    const upper = await (await fetch(`${server.url}/admin/v1/grants?user_id=${seed.users.alice.id.toUpperCase()}`, { headers: auth })).json() as unknown[];
+    assert.equal(upper.length, byUser.length, 'an uppercase UUID names the same user');
     assert.equal((await fetch(`${server.url}/admin/v1/grants?client_id=${clientId}`)).status, 401);
 
     const revoked = await fetch(`${server.url}/admin/v1/grants/${listed.grant_id}`, { method: 'DELETE', headers: auth });

@@ -11,7 +11,7 @@
  * The client lifecycle events (`client.suspended`, `client.reactivated`, `client.deleted`) are queued in
  * their own statement right after the status change and its audit event.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUIDv7 } from 'node:crypto';
 import type { AuditEvent, GrantRecord, GrantRevocationEffects, Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
 import { formatSubjectUrn } from '@gatehouse/protocol';
 
@@ -39,7 +39,9 @@ export interface WebhookEvent {
 function delivery(clientId: string, now: number, type: WebhookEventType, data: Record<string, string>): WebhookDeliveryRecord {
   const event: WebhookEvent = { type, timestamp: new Date(now * 1000).toISOString(), data };
   return {
-    deliveryId: `msg_${randomUUID()}`, clientId, eventType: type, payload: JSON.stringify(event), createdAt: now,
+    // Time-ordered (UUIDv7): deliveries are taken in id order after their due time, so a client's events of one
+    // second reach it in the order they happened, and a receiver can order them by webhook-id.
+    deliveryId: `msg_${randomUUIDv7()}`, clientId, eventType: type, payload: JSON.stringify(event), createdAt: now,
     attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
   };
 }

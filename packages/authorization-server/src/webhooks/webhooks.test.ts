@@ -199,6 +199,15 @@ describe('partner webhooks (issue 15 §5)', () => {
     assert.equal(received.length, 1);
   });
 
+  it('events of one second reach the receiver in the order they happened, with time-ordered webhook-ids', async () => {
+    const clientPath = `/clients/${seed.confidentialClient.id}`;
+    for (const step of ['suspend', 'reactivate', 'suspend', 'reactivate']) assert.equal((await admin('POST', `${clientPath}/${step}`)).status, 200, step);
+    await deliver();
+    assert.deepEqual(received.map((message) => verified(message).type), ['client.suspended', 'client.reactivated', 'client.suspended', 'client.reactivated']);
+    const ids = received.map((message) => message.headers['webhook-id']!);
+    assert.deepEqual([...ids].sort(), ids, 'webhook-ids sort in the order of the events');
+  });
+
   it('suspending the client sends client.suspended; DELETE /webhook stops deliveries; the metadata is unchanged', async () => {
     const before = await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).text();
     assert.ok(!before.includes('webhook'));
