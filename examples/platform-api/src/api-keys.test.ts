@@ -101,7 +101,7 @@ describe('API keys at the platform API (issue 16)', () => {
     assert.equal((await call('/v1/users', `Basic ${Buffer.from(value).toString('base64')}`)).status, 400, 'no colon');
     const refused = await call('/v1/users', basicKey(value), bearerOnly);
     assert.equal(refused.status, 401);
-    assert.equal(refused.challenge, `Bearer realm="${API_AUDIENCE}"`);
+    assert.equal(refused.challenge, `Bearer realm="${API_AUDIENCE}", DPoP algs="ES256 EdDSA RS256 PS256"`);
   });
 
   test('a deleted key is refused within the 5 s bound; revoked, expired and unknown keys answer alike (no oracle)', async () => {

@@ -185,15 +185,16 @@ for (const validationMode of ['introspection', 'local'] as const satisfies reado
       test('no credentials: 401 with a challenge carrying no error attribute (§3.1)', async () => {
         const response = await call('/v1/users');
         assert.equal(response.status, 401);
-        // Issue 16: the routes also accept API keys, so the challenge names both schemes (RFC 9110 §11.6.1).
-        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}", Basic realm="${AUDIENCE}", charset="UTF-8"`);
+        // Issue 16: the routes also accept API keys, so the challenge names every scheme (RFC 9110 §11.6.1),
+        // DPoP with its algorithms beside Bearer (RFC 9449 §7.1).
+        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}", DPoP algs="ES256 EdDSA RS256 PS256", Basic realm="${AUDIENCE}", charset="UTF-8"`);
         assert.equal(response.body.error, 'unauthorized');
       });
 
       test('another authentication scheme counts as no credentials (§3.1)', async () => {
         const response = await call('/v1/users', { authorization: 'Digest username="user"' });
         assert.equal(response.status, 401);
-        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}", Basic realm="${AUDIENCE}", charset="UTF-8"`);
+        assert.equal(response.headers.get('www-authenticate'), `Bearer realm="${AUDIENCE}", DPoP algs="ES256 EdDSA RS256 PS256", Basic realm="${AUDIENCE}", charset="UTF-8"`);
       });
 
       test('Basic credentials with a password are invalid_request: an API key goes with an empty password (issue 16)', async () => {

@@ -100,7 +100,7 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     const { endpoint, credentials } = setup();
     endpoint.answers.set(KEY, activeAnswer());
     await assert.rejects(credentials.verifyCredential(undefined, [], ['bearer', 'api_key']),
-      (error: unknown) => error instanceof Error && (error as ApiKeyError).status === 401 && (error as ApiKeyError).headers['www-authenticate'] === `Bearer realm="${AUDIENCE}", Basic realm="${AUDIENCE}", charset="UTF-8"`);
+      (error: unknown) => error instanceof Error && (error as ApiKeyError).status === 401 && (error as ApiKeyError).headers['www-authenticate'] === `Bearer realm="${AUDIENCE}", DPoP algs="ES256 EdDSA RS256 PS256", Basic realm="${AUDIENCE}", charset="UTF-8"`);
     await assert.rejects(credentials.verifyCredential(basic(`${KEY}:`), [], ['bearer']), (error: unknown) => (error as ApiKeyError).status === 401);
     await assert.rejects(credentials.verifyCredential('Bearer some-token', [], ['api_key']), (error: unknown) => (error as ApiKeyError).status === 401);
     const accepted = await credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key']);

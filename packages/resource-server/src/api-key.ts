@@ -21,7 +21,7 @@ import { parseSubjectUrn, splitScope, subjectUrnMemberName } from '@gatehouse/pr
 import type { VerifiedAccessToken } from './access-token.ts';
 import type { AuthorizationHeader, RequestParameterSources } from './bearer-token.ts';
 import { bearerTokenCandidate, rejectAccessTokenOutsideHeader } from './bearer-token.ts';
-import { usesDpopScheme } from './dpop.ts';
+import { formatDpopChallenge, usesDpopScheme } from './dpop.ts';
 import { BearerTokenError } from './bearer-token-error.ts';
 import { formatBearerChallenge, quoteAuthParam } from './challenge.ts';
 import { createAccessTokenCache, hashAccessToken } from './access-token-cache.ts';
@@ -345,8 +345,10 @@ export function createCredentialVerifier(verifiers: {
       throw error;
     }
   }
+  // RFC 9449 §7.1: DPoP-bound access tokens are accepted wherever Bearer ones are, so the DPoP scheme (with its
+  // algorithms) is offered beside Bearer.
   const challenges = (accepted: readonly CredentialKind[]) => accepted
-    .map((kind) => (kind === 'bearer' ? formatBearerChallenge({ realm: tokenVerifier.realm }) : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
+    .map((kind) => (kind === 'bearer' ? `${formatBearerChallenge({ realm: tokenVerifier.realm })}, ${formatDpopChallenge({})}` : formatBasicChallenge(apiKeyVerifier.realm))).join(', ');
   // Issue 12, the per-request path: a cached Bearer token is decided without a promise of its own, and a
   // repeated token reuses its credential object (both are immutable).
   const verifyCachedBearer = cachedBearerVerification(tokenVerifier);
@@ -413,8 +415,8 @@ export function createCredentialVerifier(verifiers: {
           return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
         } catch (error) {
           // No usable credential at all: say every scheme this route accepts (RFC 9110 §11.6.1).
-          if (error instanceof BearerTokenError && error.bearerError === undefined && accepted.length > 1) {
-            throw new BearerTokenErrorWithChallenges(error, challenges(accepted));
+          if (error instanceof BearerTokenError && error.bearerError === undefined) {
+            throw new BearerTokenErrorWithChallenges(error, challenges(accepted), accepted.includes('api_key'));
           }
           throw error;
         }
@@ -428,7 +430,9 @@ export function createCredentialVerifier(verifiers: {
 /** A "no credentials" refusal whose `WWW-Authenticate` lists every accepted scheme. */
 class BearerTokenErrorWithChallenges extends ResourceServerError {
   readonly reason: string | undefined = undefined;
-  constructor(original: BearerTokenError, challenges: string) {
-    super(original.status, original.error, 'Send a Bearer access token, or an API key as HTTP Basic credentials (the key as the user name, an empty password)', { 'www-authenticate': challenges });
+  constructor(original: BearerTokenError, challenges: string, apiKeys: boolean) {
+    super(original.status, original.error, apiKeys
+      ? 'Send a Bearer access token, or an API key as HTTP Basic credentials (the key as the user name, an empty password)'
+      : original.errorDescription, { 'www-authenticate': challenges });
   }
 }
