@@ -44,9 +44,10 @@ if (!encryptionKeys) {
 
 const port = Number(process.env.PARTNER_APP_PORT ?? 8080);
 const host = process.env.PARTNER_APP_HOST ?? 'localhost';
+const publicUrl = process.env.PARTNER_APP_PUBLIC_URL ?? `http://localhost:${port}`;
 const running = await startPartnerApp({
   environment,
-  publicUrl: process.env.PARTNER_APP_PUBLIC_URL ?? `http://localhost:${port}`,
+  publicUrl,
   port, host, logger: true,
   gatehouse: {
     ...(process.env.GATEHOUSE_ISSUER ? { issuer: process.env.GATEHOUSE_ISSUER } : {}),
@@ -57,5 +58,6 @@ const running = await startPartnerApp({
     encryptionKeys,
   },
 });
-process.stdout.write(`Partner app on ${running.url} (open it and press "Connect with Gatehouse")\n`);
+// The address people open is the public one (behind a proxy outside development); where it listens, beside it.
+process.stdout.write(`Partner app at ${publicUrl}, listening on ${running.url} (open it and press "Connect with Gatehouse")\n`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.close().then(() => process.exit(0)));
