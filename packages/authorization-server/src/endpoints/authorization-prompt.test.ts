@@ -149,23 +149,60 @@ for (const backend of backends) {
         const skipped = await browser.get(new URL(inputValue(loginPage.text, 'return_to')!, server.url).href);
         assert.ok(isLoginPage(skipped.text), 'a session older than the login page does not satisfy prompt=login');
         const returnTo = inputValue(skipped.text, 'return_to')!;
-        // The form posted twice (a double click): both answers lead on, whichever the browser follows.
+        // The form posted twice (the second answer is the one a browser follows): the login continues where it was going.
         const form = { _csrf: inputValue(skipped.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password };
-        const [first, second] = await Promise.all([browser.post(`${server.url}/login`, form), browser.post(`${server.url}/login`, form)]);
-        for (const login of [second, first]) {
-          assert.equal(login.status, 303);
-          // The login continues with a copy under a new request_uri, and leads to the consent page at once.
-          assert.match(login.location!, /^\/oauth\/authorize\?client_id=[^&]+&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A[A-Za-z0-9_-]{43}$/);
-          assert.notEqual(login.location, returnTo);
-          const consent = await browser.get(new URL(login.location!, server.url).href);
-          assert.ok(isConsentPage(consent.text), 'a login completed after the login page was shown satisfies prompt=login, in the same second');
-        }
-        // The continuation itself still needs a login newer than the request: its own time is unchanged.
-        const original = await browser.get(new URL(returnTo, server.url).href);
-        assert.ok(isLoginPage(original.text));
+        assert.equal((await browser.post(`${server.url}/login`, form)).status, 303);
+        const login = await browser.post(`${server.url}/login`, form);
+        assert.equal(login.status, 303);
+        assert.equal(login.location, returnTo);
+        const consent = await browser.get(new URL(returnTo, server.url).href);
+        assert.ok(isConsentPage(consent.text), 'the session this login started satisfies prompt=login, in the same second');
+        // The request_uri stays single-use.
+        const again = await browser.get(new URL(returnTo, server.url).href);
+        assert.equal(again.status, 400);
       });
 
-      it('leaves a continuation begun in an earlier second as it is', async () => {
+      it('counts only the session the login started: another browser\'s login on the same page lets no older session through', async () => {
+        const victim = await signedIn(server);
+        const loginPage = await victim.get(authorizeUrl(server, parameters({ prompt: 'login' })));
+        const returnTo = inputValue(loginPage.text, 'return_to')!;
+        // Someone else, in the same second, logs in (as Bob) posting the victim's continuation.
+        const other = new Browser();
+        const otherForm = await other.get(`${server.url}/account/sessions`);
+        const bobLogin = await other.post(`${server.url}/login`, {
+          _csrf: inputValue(otherForm.text, '_csrf')!, return_to: returnTo, email: seed.users.bob.email, password: seed.users.bob.password,
+        });
+        assert.equal(bobLogin.status, 303);
+        // The victim's old session (Alice, from before the page) still does not satisfy prompt=login.
+        const followed = await victim.get(new URL(returnTo, server.url).href);
+        assert.ok(isLoginPage(followed.text), 'an old session is not let through by someone else\'s login');
+        assert.ok(!isConsentPage(followed.text));
+      });
+
+      it('a pushed request_uri posted as the login\'s return_to stays single-use (RFC 9126 §4)', async () => {
+        const pkce = pkcePair();
+        const pushed = await fetch(`${server.url}/oauth/par`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 'par-state', code_challenge: pkce.codeChallenge, code_challenge_method: 'S256', prompt: 'login' }),
+        });
+        assert.equal(pushed.status, 201);
+        const { request_uri: requestUri } = await pushed.json() as { request_uri: string };
+        const returnTo = `/oauth/authorize?${new URLSearchParams({ client_id: client.id, request_uri: requestUri })}`;
+        const browser = new Browser();
+        const form = await browser.get(`${server.url}/account/sessions`);
+        const login = await browser.post(`${server.url}/login`, {
+          _csrf: inputValue(form.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password,
+        });
+        assert.equal(login.location, returnTo);
+        const consent = await browser.get(new URL(returnTo, server.url).href);
+        assert.ok(isConsentPage(consent.text));
+        const again = await browser.get(new URL(returnTo, server.url).href);
+        assert.equal(again.status, 400, 'used once');
+        assert.ok(!isConsentPage(again.text));
+      });
+
+      it('leaves a continuation begun in an earlier second as it was, and a login then leads on', async () => {
         const browser = await signedIn(server);
         const loginPage = await browser.get(authorizeUrl(server, parameters({ prompt: 'login' })));
         const returnTo = inputValue(loginPage.text, 'return_to')!;

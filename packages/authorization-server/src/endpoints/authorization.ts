@@ -251,14 +251,14 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     const query = request.query as RawParameters;
     // Issue 13: the app's language preference (OIDC Core §3.1.2.1 ui_locales) shows on every page of this request, errors included.
     noteUiLocales(request, typeof query.ui_locales === 'string' ? query.ui_locales : undefined);
-    const { authorization, requestedAt, byReference } = await authorizationRequestFrom(context, query);
+    const { authorization, requestedAt, byReference, reauthenticatedSessionDigest } = await authorizationRequestFrom(context, query);
     noteUiLocales(request, authorization.parameters.ui_locales);
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     // Issue 12: the session and the subjects to choose from in one read; and when the consent page is certain
     // to follow a session with subjects to choose from, the interaction stored by that same operation (one
     // round trip on PostgreSQL for both).
     const { session, interactionId: storedInteractionId } = await sessionForConsent(context, request, authorization);
-    if (!session || !loginSatisfies(context, authorization, session, requestedAt)) {
+    if (!session || !loginSatisfies(context, authorization, session, requestedAt, reauthenticatedSessionDigest)) {
       // OIDC Core §3.1.2.1: prompt=none never shows a page.
       if (authorization.prompt.includes('none')) throw redirectError(authorization, 'login_required', 'the user must log in');
       // A request by reference, or one that must see a login newer than itself (prompt=login), crosses the
@@ -342,7 +342,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
  */
 async function authorizationRequestFrom(
   context: ServerContext, query: RawParameters,
-): Promise<{ authorization: AuthorizationRequest; requestedAt: number; byReference: boolean }> {
+): Promise<{ authorization: AuthorizationRequest; requestedAt: number; byReference: boolean; reauthenticatedSessionDigest?: string }> {
   if (query.request_uri !== undefined) {
     const requestUri = query.request_uri;
     const clientId = query.client_id;
@@ -355,7 +355,10 @@ async function authorizationRequestFrom(
       throw new AuthorizationPageError('error.requestExpiredTitle', 'error.pushedRequestExpired');
     }
     // Validated again: the client may have been suspended, or its redirect URIs or scopes changed, meanwhile.
-    return { authorization: await validateAuthorizationRequest(context, pushed.requestParameters, { stored: true }), requestedAt: pushed.createdAt, byReference: true };
+    return {
+      authorization: await validateAuthorizationRequest(context, pushed.requestParameters, { stored: true }), requestedAt: pushed.createdAt, byReference: true,
+      ...(pushed.reauthenticatedSessionDigest === undefined ? {} : { reauthenticatedSessionDigest: pushed.reauthenticatedSessionDigest }),
+    };
   }
   const authorization = await validateAuthorizationRequest(context, query);
   // RFC 9126 §5 (require_pushed_authorization_requests, server metadata) and §6 (client metadata): only
@@ -367,13 +370,15 @@ async function authorizationRequestFrom(
 }
 
 /**
- * Whether the session's login is recent enough: newer than the request with `prompt=login` (OIDC Core
- * §3.1.2.1: "reauthenticate"; whole seconds, so a session from the second the request began does not
- * count, and a login completed on the login page continues as begun the second before it:
- * request-uri.ts `returnToAfterLogin`), and no older than `max_age` seconds.
+ * Whether the session's login is recent enough: with `prompt=login` (OIDC Core §3.1.2.1: "reauthenticate")
+ * newer than the request (whole seconds: a session from the second the request began does not count) or
+ * the session a login on this request's login page started (request-uri.ts
+ * `markContinuationReauthenticated`), and no older than `max_age` seconds.
  */
-function loginSatisfies(context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number): boolean {
-  if (authorization.prompt.includes('login') && session.createdAt <= requestedAt) return false;
+function loginSatisfies(
+  context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number, reauthenticatedSessionDigest: string | undefined,
+): boolean {
+  if (authorization.prompt.includes('login') && session.createdAt <= requestedAt && session.sessionDigest !== reauthenticatedSessionDigest) return false;
   // OIDC Core §3.1.2.1 max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
   if (authorization.maxAgeSeconds !== undefined && context.clock.nowSeconds() - session.createdAt > authorization.maxAgeSeconds) return false;
   return true;

@@ -15,7 +15,7 @@ import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts'
 import { startLoginSession } from '../sessions/login-session.ts';
 import { decoyPasswordHash, verifyPassword } from '../users/password.ts';
 import { loginThrottleKeys, type LoginThrottle } from './login-throttle.ts';
-import { returnToAfterLogin } from './request-uri.ts';
+import { markContinuationReauthenticated } from './request-uri.ts';
 import { startSecondStep } from './second-factor.ts';
 
 /**
@@ -74,8 +74,8 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   // stays counted in the throttle until the second step succeeds (second-factor.ts).
   if (await startSecondStep(context, reply, user, returnTo)) return;
   await throttle.succeeded(keys, now);
-  const loginAt = await startLoginSession(context, request, reply, user.userId);
+  await markContinuationReauthenticated(context, returnTo, await startLoginSession(context, request, reply, user.userId));
   await rememberDevice(context, request, reply, user.userId);
-  reply.redirect(await returnToAfterLogin(context, returnTo, loginAt), 303);
+  reply.redirect(returnTo, 303);
 }
 

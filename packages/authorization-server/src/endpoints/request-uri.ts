@@ -43,29 +43,21 @@ export async function consumeRequestUri(context: ServerContext, requestUri: stri
 }
 
 /**
- * Where a login that has just completed continues (login.ts, second-factor.ts, upstream-login.ts). Times
- * are whole seconds, and `prompt=login` needs a login newer than the request (OIDC Core §3.1.2.1), so a
- * login completing within the request's own second (a password manager, an identity provider answering at
- * once) was sent back to the login page until that second had passed. For a continuation of such a request
- * (`/oauth/authorize?client_id=…&request_uri=…`, authorization.ts `continuationUrl`) this login continues
- * with a copy stored under a new request_uri as begun the second before the login: the login did complete
- * after the request began (the continuation existed before the login page was posted), and only the browser
- * this answers receives the copy. The continuation itself is left unused, so a form posted twice (its
- * answers race) still continues.
- * @param loginAt when the login session started, seconds since the epoch.
- * @returns `returnTo` itself for anything else: a continuation begun before this login's second, or one
- *   unknown, used, expired or another client's (the authorization endpoint then explains).
+ * Marks the authorization request a login completed for (login.ts, second-factor.ts, upstream-login.ts):
+ * when `returnTo` is a continuation (`/oauth/authorize?client_id=…&request_uri=…`, authorization.ts
+ * `continuationUrl`), the session this login started is recorded on it, and satisfies its `prompt=login`
+ * (OIDC Core §3.1.2.1) even within the second the request began: times are whole seconds, and a login
+ * completing at once (a password manager, an identity provider answering at once) was sent back to the login
+ * page until that second had passed. Only that session counts (not another made in the same second), and the
+ * request_uri stays single-use.
+ * @param sessionDigest the SHA-256 of the new session's cookie.
  */
-export async function returnToAfterLogin(context: ServerContext, returnTo: string, loginAt: number): Promise<string> {
+export async function markContinuationReauthenticated(context: ServerContext, returnTo: string, sessionDigest: string): Promise<void> {
   const prefix = '/oauth/authorize?';
-  if (!returnTo.startsWith(prefix)) return returnTo;
+  if (!returnTo.startsWith(prefix)) return;
   const query = new URLSearchParams(returnTo.slice(prefix.length));
   const clientId = query.get('client_id');
-  const requestUri = query.get('request_uri');
-  if (clientId === null || requestUri === null || [...query.keys()].length !== 2) return returnTo;
-  const match = REQUEST_URI.exec(requestUri);
-  const stored = match && await context.storage.pushedRequests.find(requestUriDigestOf(match[1]!), clientId, context.clock.nowSeconds());
-  if (!stored || stored.createdAt < loginAt) return returnTo;
-  const again = await storeAuthorizationRequest(context, clientId, stored.requestParameters, loginAt - 1, stored.expiresAt);
-  return `${prefix}${new URLSearchParams({ client_id: clientId, request_uri: again })}`;
+  const match = REQUEST_URI.exec(query.get('request_uri') ?? '');
+  if (clientId === null || !match || [...query.keys()].length !== 2) return;
+  await context.storage.pushedRequests.markReauthenticated(requestUriDigestOf(match[1]!), clientId, sessionDigest, context.clock.nowSeconds());
 }

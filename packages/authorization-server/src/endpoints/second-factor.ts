@@ -27,7 +27,7 @@ import { enrolmentPage, recoveryCodesPage, secondFactorPage, securityPage } from
 import type { ServerContext } from '../server-context.ts';
 import { deviceCookieDigest, rememberDevice } from '../sessions/known-device.ts';
 import { currentLoginSession, startLoginSession, type CurrentLoginSession } from '../sessions/login-session.ts';
-import { returnToAfterLogin } from './request-uri.ts';
+import { markContinuationReauthenticated } from './request-uri.ts';
 import type { UserRecord } from '../storage/storage.ts';
 import {
   decryptTotpSecret, encryptTotpSecret, groupedSecret, legacyRecoveryCodeDigest, newRecoveryCodes, newTotpSecret, recoveryCodeDigest, recoveryCodeKey, secondFactorKey,
@@ -229,15 +229,14 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   if (!(await context.storage.localAccounts.deletePendingLogin(pending.pendingDigest))) return startAgain(context, reply);
   reply.clearCookie(pendingCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
   await throttle.succeeded(keys, now);
-  const loginAt = await startLoginSession(context, request, reply, user.userId);
+  await markContinuationReauthenticated(context, pending.returnTo, await startLoginSession(context, request, reply, user.userId));
   await rememberDevice(context, request, reply, user.userId);
   await context.storage.audit.record({ type: pending.step === 'enrol' ? 'user.second_factor_enrolled' : 'user.second_factor_verified', at: now, actor: `user:${user.userId}` });
-  const returnTo = await returnToAfterLogin(context, pending.returnTo, loginAt);
   if (recoveryCodes) {
-    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, returnTo, undefined, tr(reply)));
+    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, pending.returnTo, undefined, tr(reply)));
     return;
   }
-  reply.redirect(returnTo, 303);
+  reply.redirect(pending.returnTo, 303);
 }
 
 /**

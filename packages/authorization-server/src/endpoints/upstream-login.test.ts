@@ -19,11 +19,11 @@ const alice = seed.users.alice;
 const client = seed.confidentialClient;
 const NOT_SET_UP = /Your account is not set up for connecting apps/;
 
-function authorizePath(): string {
+function authorizePath(extra: Record<string, string> = {}): string {
   const { codeChallenge } = pkcePair();
   return `/oauth/authorize?${new URLSearchParams({
     response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 'partner-state',
-    code_challenge: codeChallenge, code_challenge_method: 'S256',
+    code_challenge: codeChallenge, code_challenge_method: 'S256', ...extra,
   })}`;
 }
 
@@ -107,6 +107,18 @@ for (const backend of backends) {
       assert.match(second.text, /name="interaction"/);
       assert.equal((await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length, 2);
       s.upstream.accounts.set('alice-at-platform', { email: 'Alice@Example.com', email_verified: true, name: 'Alice Admin' });
+    });
+
+    it('prompt=login: a sign-in at the provider in the request\'s own second continues to consent (OIDC Core §3.1.2.1)', async () => {
+      const first = await signInUpstream(s, 'alice-at-platform');
+      assert.match(first.text, /name="interaction"/);
+      // The same browser, with its session from this second, asks for a fresh login.
+      const login = await first.browser(`${s.server.url}${authorizePath({ prompt: 'login' })}`);
+      const button = /<a class="button primary" href="([^"]+)">Sign in with Platform ID<\/a>/.exec(await login.text());
+      assert.ok(button, 'the login page, despite the session');
+      const end = await followThroughUpstream(first.browser, `${s.server.url}${button[1]!.replaceAll('&amp;', '&')}`, 'alice-at-platform', {});
+      assert.equal(end.response?.status, 200);
+      assert.match(await end.response!.text(), /name="interaction"/, 'the consent page, not the login page again');
     });
 
     it('shows "your account is not set up for connecting apps" to a person the directory does not know: no account, no session, no code', async () => {

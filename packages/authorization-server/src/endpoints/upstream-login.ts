@@ -22,7 +22,7 @@ import * as oidc from 'openid-client';
 import { upstreamSignInErrorPage, upstreamStartUrl } from '../pages/login-page.ts';
 import type { ServerContext } from '../server-context.ts';
 import { startLoginSession } from '../sessions/login-session.ts';
-import { returnToAfterLogin } from './request-uri.ts';
+import { markContinuationReauthenticated } from './request-uri.ts';
 import { startSecondStep } from './second-factor.ts';
 import {
   saveUpstreamTransaction, takeUpstreamTransaction, upstreamConfiguration, upstreamProvider, upstreamRedirectUri, type UpstreamTransaction,
@@ -150,8 +150,8 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   // Issue 10 §3: the same second step as after a password (an enrolled factor, or a required enrolment):
   // GATEHOUSE_REQUIRE_SECOND_FACTOR and a user's own factor hold whichever way the first step was taken.
   if (await startSecondStep(context, reply, user, transaction.returnTo)) return;
-  const loginAt = await startLoginSession(context, request, reply, user.userId);
-  reply.redirect(await returnToAfterLogin(context, transaction.returnTo, loginAt), 303);
+  await markContinuationReauthenticated(context, transaction.returnTo, await startLoginSession(context, request, reply, user.userId));
+  reply.redirect(transaction.returnTo, 303);
 }
 
 /** The linked user, or the user linked now by a verified e-mail; undefined after answering with a failure page. */

@@ -34,16 +34,17 @@ export function sessionPublicId(sessionDigest: string): string {
   return hash('sha256', `gatehouse login session id:${sessionDigest}`, 'base64url').slice(0, 22);
 }
 
-/** Starts a login session and sets its cookie. @returns when it started (seconds since the epoch: `createdAt`). */
-export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<number> {
+/** Starts a login session and sets its cookie. @returns the stored SHA-256 of the cookie (the session's key). */
+export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<string> {
   const value = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
   const lifetimeSeconds = context.options.loginSessionLifetimeSeconds;
+  const sessionDigest = digest(value);
   await context.storage.loginSessions.createWithDevice({
-    sessionDigest: digest(value), userId, createdAt: now, expiresAt: now + lifetimeSeconds, device: deviceSummary(request.headers['user-agent']),
+    sessionDigest, userId, createdAt: now, expiresAt: now + lifetimeSeconds, device: deviceSummary(request.headers['user-agent']),
   });
   reply.setCookie(sessionCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', lifetimeSeconds));
-  return now;
+  return sessionDigest;
 }
 
 export interface CurrentLoginSession {

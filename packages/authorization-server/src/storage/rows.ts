@@ -122,6 +122,7 @@ export function toPushedRequest(row: Row): PushedRequestRecord {
     requestParameters: parameters as Record<string, string>,
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
+    ...(row.reauthenticated_session_digest == null ? {} : { reauthenticatedSessionDigest: String(row.reauthenticated_session_digest) }),
   };
 }
 

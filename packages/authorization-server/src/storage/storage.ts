@@ -223,6 +223,11 @@ export interface PushedRequestRecord {
   createdAt: number;
   /** Seconds since the epoch; refused from then on. */
   expiresAt: number;
+  /**
+   * The login session (its cookie's SHA-256) that a login completed on the login page of this request started
+   * (`markReauthenticated`): it satisfies `prompt=login` even within the second the request began. Absent until then.
+   */
+  reauthenticatedSessionDigest?: string;
 }
 
 export interface GrantRecord {
@@ -895,8 +900,11 @@ export interface Storage {
      * nothing. Of two concurrent calls for one request, at most one gets it (also across instances).
      */
     consume(requestUriDigest: string, clientId: string, now: number): Promise<PushedRequestRecord | undefined>;
-    /** The request `consume` would take (pushed by `clientId`, unexpired, unused), read without using it. */
-    find(requestUriDigest: string, clientId: string, now: number): Promise<PushedRequestRecord | undefined>;
+    /**
+     * Records that `sessionDigest`'s login completed on this request's login page (`reauthenticatedSessionDigest`),
+     * only while it is `clientId`'s, unexpired and unused. @returns false when nothing was marked.
+     */
+    markReauthenticated(requestUriDigest: string, clientId: string, sessionDigest: string, now: number): Promise<boolean>;
   };
   /** The directory the platform pushes in (admin API, CLI, import): see DirectoryStore. */
   directory: DirectoryStore;

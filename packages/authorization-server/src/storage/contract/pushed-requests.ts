@@ -23,16 +23,17 @@ export function pushedRequestsContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 2), undefined);
     }));
 
-    it('find reads what consume would take without taking it: its own client, unexpired, unused', withStorage(async (storage) => {
+    it('markReauthenticated records the login session on an unused, unexpired request of its client only; consume returns it', withStorage(async (storage) => {
       const f = await fixture(storage);
       const pushed = pushedRecord(f);
       await storage.pushedRequests.create(pushed);
-      assert.deepEqual(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed);
-      assert.deepEqual(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed, 'still there');
-      assert.equal(await storage.pushedRequests.find(pushed.requestUriDigest, randomUUID(), NOW + 1), undefined, 'another client');
-      assert.equal(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 60), undefined, 'expired');
-      assert.deepEqual(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1), pushed);
-      assert.equal(await storage.pushedRequests.find(pushed.requestUriDigest, f.client.clientId, NOW + 1), undefined, 'used');
+      const session = digest();
+      assert.equal(await storage.pushedRequests.markReauthenticated(pushed.requestUriDigest, randomUUID(), session, NOW + 1), false, 'another client');
+      assert.equal(await storage.pushedRequests.markReauthenticated(pushed.requestUriDigest, f.client.clientId, session, NOW + 60), false, 'expired');
+      assert.equal(await storage.pushedRequests.markReauthenticated(digest(), f.client.clientId, session, NOW + 1), false, 'unknown');
+      assert.equal(await storage.pushedRequests.markReauthenticated(pushed.requestUriDigest, f.client.clientId, session, NOW + 1), true);
+      assert.deepEqual(await storage.pushedRequests.consume(pushed.requestUriDigest, f.client.clientId, NOW + 1), { ...pushed, reauthenticatedSessionDigest: session });
+      assert.equal(await storage.pushedRequests.markReauthenticated(pushed.requestUriDigest, f.client.clientId, digest(), NOW + 1), false, 'used');
     }));
 
     it('consume by another client gets nothing and leaves it for its own client', withStorage(async (storage) => {

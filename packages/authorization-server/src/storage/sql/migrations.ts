@@ -1523,4 +1523,9 @@ export const migrations: readonly Migration[] = [
       db.exec('CREATE UNIQUE INDEX users_email_key ON users (email_key)');
     },
   },
+  {
+    version: 44,
+    name: 'pushed_requests.reauthenticated_session_digest: prompt=login continued by the session its login started',
+    steps: ['ALTER TABLE pushed_requests ADD COLUMN reauthenticated_session_digest TEXT;'],
+  },
 ];

@@ -41,8 +41,6 @@ interface SingleUseStore<R> {
   consume(key: string, owner: string, now: number): Promise<R | undefined>;
   /** `consume` as a step of a transaction. */
   consumeSteps(tx: SqlTransaction, key: string, owner: string, now: number): SqlStep<R | undefined>;
-  /** The record `consume` would take, read without taking it; undefined where `consume` would refuse. */
-  find(key: string, owner: string, now: number): Promise<R | undefined>;
 }
 
 function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): SingleUseStore<R> {
@@ -51,7 +49,6 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
   // committed row, so of two consumers exactly one sees consumed_at NULL (also across instances).
   const consume = `UPDATE ${spec.table} SET consumed_at = ?
     WHERE ${spec.key} = ? AND ${spec.owner} = ? AND consumed_at IS NULL AND expires_at > ? RETURNING *`;
-  const find = `SELECT * FROM ${spec.table} WHERE ${spec.key} = ? AND ${spec.owner} = ? AND consumed_at IS NULL AND expires_at > ?`;
   const insert = `INSERT INTO ${spec.table} (${spec.columns.join(', ')}, consumed_at) VALUES (${spec.columns.map(() => '?').join(', ')}, NULL)`;
   return {
     async create(record) {
@@ -66,10 +63,6 @@ function createSingleUseStore<R>(db: SqlDriver, spec: SingleUseTable<R>): Single
     },
     *consumeSteps(tx, key, owner, now) {
       const row = yield* tx.get(consume, [now, key, owner, now]);
-      return row && spec.toRecord(row);
-    },
-    async find(key, owner, now) {
-      const row = await db.get(find, [key, owner, now]);
       return row && spec.toRecord(row);
     },
   };
@@ -177,9 +170,16 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
 
 /** Pushed authorization requests: taken once, by the client that pushed them (RFC 9126 §4). */
 export function createPushedRequestStore(db: SqlDriver): Storage['pushedRequests'] {
-  return createSingleUseStore(db, {
+  const store = createSingleUseStore(db, {
     table: 'pushed_requests', key: 'request_uri_digest', owner: 'client_id', toRecord: toPushedRequest,
     columns: ['request_uri_digest', 'client_id', 'request_parameters', 'created_at', 'expires_at'],
     values: (p) => [p.requestUriDigest, p.clientId, JSON.stringify(p.requestParameters), p.createdAt, p.expiresAt],
   });
+  return {
+    ...store,
+    async markReauthenticated(requestUriDigest, clientId, sessionDigest, now) {
+      return (await db.run(`UPDATE pushed_requests SET reauthenticated_session_digest = ?
+        WHERE request_uri_digest = ? AND client_id = ? AND consumed_at IS NULL AND expires_at > ?`, [sessionDigest, requestUriDigest, clientId, now])).changes > 0;
+    },
+  };
 }
