@@ -146,6 +146,15 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     assert.equal(endpoint.requests.length, asked, 'nothing sent to the authorization server');
     // The cached token is decided without the limit; another address is unaffected.
     assert.equal((await credentials.verifyRequestCredential(raw(`Bearer ${token}`), ['users:read'], ['bearer', 'api_key'], '192.0.2.1')).kind, 'bearer');
+    // Past the cache's 5 s the client's token is introspected again, and still not held back: it is known.
+    advance(6_000);
+    assert.equal((await credentials.verifyRequestCredential(raw(`Bearer ${token}`), ['users:read'], ['bearer', 'api_key'], '192.0.2.1')).kind, 'bearer');
+    assert.equal(endpoint.requests.length, asked + 1, 'introspected again (the revocation bound holds)');
+    // Revoked now: refused invalid_token, not 429, and not counted (a known token).
+    endpoint.answers.set(token, { active: false });
+    advance(6_000);
+    await assert.rejects(credentials.verifyRequestCredential(raw(`Bearer ${token}`), [], ['bearer'], '192.0.2.1'), (error: unknown) => (error as ApiKeyError).status === 401);
+    advance(-12_000);
     await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-x'), [], ['bearer'], '198.51.100.9'), (error: unknown) => (error as ApiKeyError).status === 401);
     advance(60_000);
     await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-y'), [], ['bearer'], '192.0.2.1'), (error: unknown) => (error as ApiKeyError).status === 401, 'the next minute');

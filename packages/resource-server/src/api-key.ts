@@ -331,17 +331,34 @@ export function createCredentialVerifier(verifiers: {
 }): CredentialVerifier {
   const { tokenVerifier, apiKeyVerifier } = verifiers;
   const tokenRefusals = createRefusalLimit(verifiers.maxRefusedAccessTokensPerAddressPerMinute ?? (tokenVerifier.mode === 'introspection' ? 30 : 0), verifiers.now ?? Date.now);
-  /** `verify` (an access token's check), under the per-address refusal limit. */
-  async function limited(clientAddress: string | undefined, verify: () => Promise<VerifiedAccessToken>): Promise<VerifiedAccessToken> {
-    const limit = clientAddress === undefined ? undefined : tokenRefusals;
-    const retryAfterSeconds = limit?.retryAfterSeconds(clientAddress!) ?? 0;
+  // Digests of access tokens once verified here, with until when (ms: their exp and an hour): such a token is
+  // never held back by the limit nor counted against its address, after it expires or is revoked too, so the
+  // limit falls on made-up tokens only and a valid client behind a shared address is not locked out by others.
+  const knownTokens = new Map<string, number>();
+  const KNOWN_TOKENS_MAX = 100_000;
+  const clock = verifiers.now ?? Date.now;
+  /** `verify` (an access token's check), under the per-address refusal limit unless the token is known. */
+  async function limited(clientAddress: string | undefined, authorizationHeader: AuthorizationHeader, verify: () => Promise<VerifiedAccessToken>): Promise<VerifiedAccessToken> {
+    if (tokenRefusals === undefined || clientAddress === undefined) return verify();
+    const header = Array.isArray(authorizationHeader) ? (authorizationHeader.length === 1 ? authorizationHeader[0] : undefined) : authorizationHeader;
+    const presented = typeof header === 'string' ? /^(?:bearer|dpop) +(\S+)$/i.exec(header.trim())?.[1] : undefined;
+    const digest = presented === undefined ? undefined : hashAccessToken(presented);
+    const knownUntil = digest === undefined ? undefined : knownTokens.get(digest);
+    if (knownUntil !== undefined && knownUntil > clock()) return verify();
+    const retryAfterSeconds = tokenRefusals.retryAfterSeconds(clientAddress);
     if (retryAfterSeconds > 0) {
       throw new ResourceServerError(429, 'too_many_requests', 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
     }
     try {
-      return await verify();
+      const token = await verify();
+      if (digest !== undefined) {
+        knownTokens.delete(digest);
+        if (knownTokens.size >= KNOWN_TOKENS_MAX) knownTokens.delete(knownTokens.keys().next().value!);
+        knownTokens.set(digest, (token.expiresAt + 3600) * 1000);
+      }
+      return token;
     } catch (error) {
-      if (limit && error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') limit.refused(clientAddress!);
+      if (error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') tokenRefusals.refused(clientAddress);
       throw error;
     }
   }
@@ -400,11 +417,11 @@ export function createCredentialVerifier(verifiers: {
     async verifyCredential(authorizationHeader, requiredScopes, accepted, clientAddress, resourceRequest) {
       // RFC 9449 §7: `Authorization: DPoP` is an access token too, checked with its proof (issue 15 §3).
       if (accepted.includes('bearer') && resourceRequest !== undefined && usesDpopScheme(authorizationHeader)) {
-        return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyProtectedResourceRequest({ authorization: authorizationHeader, ...resourceRequest }, requiredScopes)) };
+        return { kind: 'bearer', accessToken: await limited(clientAddress, authorizationHeader, () => tokenVerifier.verifyProtectedResourceRequest({ authorization: authorizationHeader, ...resourceRequest }, requiredScopes)) };
       }
       // The hot path first: a Bearer header goes straight to the token verifier (its cache), as before.
       if (accepted.includes('bearer') && bearerTokenCandidate(authorizationHeader) !== undefined) {
-        return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
+        return { kind: 'bearer', accessToken: await limited(clientAddress, authorizationHeader, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
       }
       if (accepted.includes('api_key')) {
         const apiKey = extractApiKey(authorizationHeader, apiKeyVerifier.realm);
@@ -412,7 +429,7 @@ export function createCredentialVerifier(verifiers: {
       }
       if (accepted.includes('bearer')) {
         try {
-          return { kind: 'bearer', accessToken: await limited(clientAddress, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
+          return { kind: 'bearer', accessToken: await limited(clientAddress, authorizationHeader, () => tokenVerifier.verifyAccessToken(authorizationHeader, requiredScopes)) };
         } catch (error) {
           // No usable credential at all: say every scheme this route accepts (RFC 9110 §11.6.1).
           if (error instanceof BearerTokenError && error.bearerError === undefined) {

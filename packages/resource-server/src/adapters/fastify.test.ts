@@ -157,6 +157,13 @@ test('redactAccessTokenFromUrl', () => {
   assert.equal(redactAccessTokenFromUrl(`/v1/users?k=${key}&q=${encodeURIComponent('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln')}`), '/v1/users?k=[REDACTED]&q=[REDACTED]');
   assert.equal(redactAccessTokenFromUrl(`/v1/x/gat_k0_000000000_${'c'.repeat(43)}.${'d'.repeat(43)}/y`), '/v1/x/[REDACTED]/y');
   assert.equal(redactAccessTokenFromUrl('/v1/companies/3f1c0e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6/users?limit=5'), '/v1/companies/3f1c0e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6/users?limit=5');
+  // Ordinary words that merely begin like a credential stay.
+  assert.equal(redactAccessTokenFromUrl('/v1/vendors?name=gac_supplies&code=x-grt_2024&file=eyJsmith.doc'), '/v1/vendors?name=gac_supplies&code=x-grt_2024&file=eyJsmith.doc');
+  // Near-matches that made the earlier unanchored pattern backtrack (quadratic): each part is tested on its own now.
+  for (const unit of ['-eyJ', 'eyJ-', 'gat_', 'eyJa.']) {
+    const url = `/v1/users?q=${unit.repeat(4_096)}`;
+    assert.equal(redactAccessTokenFromUrl(url), unit === 'gat_' ? '/v1/users?q=[REDACTED]' : url, unit);
+  }
 });
 
 /** A GET over a real socket with `rawHeaders` sent as given (fetch would merge repeated fields). */

@@ -102,8 +102,12 @@ export function getAccessToken(request: FastifyRequest): VerifiedAccessToken {
 
 /** Query parameters whose values are credentials wherever they are sent. */
 const CREDENTIAL_PARAMETER = /([?&](?:access_token|refresh_token|token|api_key|apikey)=)[^&#]*/gi;
-/** Values shaped like Gatehouse's credentials (`gak_`/`gat_`/`grt_`/`gac_` values, JWTs), wherever in the URL. */
-const CREDENTIAL_VALUE = /\b(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]+|\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.~%-]+/g;
+/**
+ * A path segment or query value shaped like one of Gatehouse's credentials (`gak_`/`gat_`/`grt_`/`gac_` values
+ * of 40 and more characters) or a JWT. Tested on each part of the URL between `/ ? & = #` on its own, anchored
+ * at both ends, so the time is linear in the URL's length (no backtracking across parts).
+ */
+const CREDENTIAL_SHAPED = /^(?:(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]{40,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?)$/;
 
 /**
  * Removes credentials from a URL for logging: the values of `access_token`, `refresh_token`, `token`,
@@ -111,7 +115,7 @@ const CREDENTIAL_VALUE = /\b(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]+|\beyJ[A-Za-z0-
  * Such a request is refused, but its request line would still be logged (RFC 6750 §5.3; SPEC §3: never in logs).
  */
 export function redactAccessTokenFromUrl(url: string): string {
-  return url.replace(CREDENTIAL_PARAMETER, '$1[REDACTED]').replace(CREDENTIAL_VALUE, '[REDACTED]');
+  return url.replace(CREDENTIAL_PARAMETER, '$1[REDACTED]').replace(/[^/?&=#]+/g, (part) => (CREDENTIAL_SHAPED.test(part) ? '[REDACTED]' : part));
 }
 
 /**
