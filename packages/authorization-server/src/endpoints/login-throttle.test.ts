@@ -18,6 +18,12 @@ describe('login throttle (SPEC decision 18, issue 10 §3: growing delays, no loc
     assert.deepEqual(loginThrottleKeys('alice@example.com', OFFICE, 'DEVICE').knownDevice, `device:DEVICE:${accountHash}`);
   });
 
+  it('counts every spelling that finds one account under one key: any case, and a Greek word-final sigma as ς or σ', () => {
+    const spellings = ['σοφιας.παπας@example.gr', 'σοφιασ.παπασ@example.gr', 'ΣΟΦΙΑΣ.ΠΑΠΑΣ@example.gr', 'Σοφιας.παπασ@EXAMPLE.GR'];
+    assert.equal(new Set(spellings.map((email) => loginThrottleKeys(email, OFFICE).account)).size, 1);
+    assert.notEqual(loginThrottleKeys('bob@example.com', OFFICE).account, alice.account);
+  });
+
   it('defaults: 5 free failures per account and address, 20 per account, 100 per address; loginRateLimit sets the first', () => {
     assert.equal(DEFAULT_LOGIN_THROTTLE_RULES.accountAddress.freeFailures, 5);
     assert.equal(DEFAULT_LOGIN_THROTTLE_RULES.account.freeFailures, 20);

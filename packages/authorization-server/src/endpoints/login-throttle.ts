@@ -77,12 +77,21 @@ export interface LoginThrottle {
 }
 
 /**
+ * The form of an e-mail address an account is counted under: lowercase, and the word-final ς as σ, since
+ * every spelling that finds the account must count against it alike (PostgreSQL's lookup tries both sigmas,
+ * stores/users.ts `findByEmail`): one key per account, however it is typed.
+ */
+export function accountThrottleName(email: string): string {
+  return email.toLowerCase().replaceAll('ς', 'σ');
+}
+
+/**
  * The throttle keys of a login attempt.
  * @param email as normalised by the login endpoint (trimmed, lowercase). @param address the client IP.
  * @param knownDeviceDigest the device cookie's SHA-256 when the browser is a known device of this account.
  */
 export function loginThrottleKeys(email: string, address: string, knownDeviceDigest?: string): LoginThrottleKeys {
-  const account = hash('sha256', email, 'base64url');
+  const account = hash('sha256', accountThrottleName(email), 'base64url');
   return {
     accountAddress: `pair:${account}:${address}`,
     account: `account:${account}`,

@@ -20,6 +20,7 @@ import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { forgotPasswordPage } from '../pages/local-account-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { issuePasswordLink, passwordTokenDigest } from '../users/password-links.ts';
+import { accountThrottleName } from './login-throttle.ts';
 
 /** Requests one client address may make in `RESET_WINDOW_SECONDS`. */
 export const RESET_REQUESTS_PER_ADDRESS = 20;
@@ -62,7 +63,7 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     return;
   }
   // Counted on a digest of the address: the counters table holds no e-mail addresses.
-  const account = hash('sha256', email, 'base64url');
+  const account = hash('sha256', accountThrottleName(email), 'base64url');
   const [byAddress, byEmail] = await context.storage.rateLimits.hit([`password-reset:address:${request.ip}`, `password-reset:email:${account}`], RESET_WINDOW_SECONDS, now);
   const over = [byAddress!.hits > RESET_REQUESTS_PER_ADDRESS ? byAddress! : undefined, byEmail!.hits > RESET_REQUESTS_PER_EMAIL ? byEmail! : undefined].filter((hit) => hit);
   if (over.length > 0) {
