@@ -14,6 +14,7 @@ import { createAdminToken } from '../admin/admin-credentials.ts';
 import { authorize, basic, confidentialAuth, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { deliverDueWebhooks } from './webhook-worker.ts';
 import { webhookSecretKey } from './webhook-secret.ts';
+import { monotonicUuidV7 } from './webhook-events.ts';
 
 interface Received { path: string; headers: Record<string, string>; body: string }
 
@@ -191,5 +192,17 @@ describe('partner webhook events (issue 15 §5): every grant-revoking operation 
       grant_id: grant.grantId, client_id: seed.confidentialClient.id, subject_urn: `urn:gatehouse:company:${SWEDISH_COMPANY}`, reason: 'company_deleted',
     });
     noSecretsIn(received[0]!, [tokens.access_token, tokens.refresh_token]);
+  });
+});
+
+describe('monotonicUuidV7 (delivery ids: RFC 9562 §5.7, §6.2 method 1)', () => {
+  it('sorts in the order made, within one millisecond too, and is a well-formed version 7 UUID', () => {
+    const ids = Array.from({ length: 10_000 }, () => monotonicUuidV7(1_800_000_000_000));
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of ids.slice(0, 100)) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // A clock that steps back keeps the order too.
+    const later = monotonicUuidV7(1_700_000_000_000);
+    assert.ok(later > ids.at(-1)!);
   });
 });

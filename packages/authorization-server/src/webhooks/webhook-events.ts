@@ -11,7 +11,7 @@
  * The client lifecycle events (`client.suspended`, `client.reactivated`, `client.deleted`) are queued in
  * their own statement right after the status change and its audit event.
  */
-import { randomUUIDv7 } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AuditEvent, GrantRecord, GrantRevocationEffects, Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
 import { formatSubjectUrn } from '@gatehouse/protocol';
 
@@ -35,13 +35,39 @@ export interface WebhookEvent {
   data: Record<string, string>;
 }
 
+let lastMilliseconds = 0;
+let sequence = 0;
+
+/**
+ * A UUIDv7 (RFC 9562 §5.7) that sorts after every one this process made before: the millisecond, then a
+ * 12-bit counter in `rand_a` (RFC 9562 §6.2, method 1), so ids of one millisecond keep their order too
+ * (`crypto.randomUUIDv7` does not: its bits after the millisecond are random). A counter past 4,095 borrows
+ * the next millisecond.
+ */
+export function monotonicUuidV7(nowMilliseconds = Date.now()): string {
+  if (nowMilliseconds > lastMilliseconds) {
+    lastMilliseconds = nowMilliseconds;
+    sequence = 0;
+  } else if (++sequence > 0xfff) {
+    lastMilliseconds += 1;
+    sequence = 0;
+  }
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(lastMilliseconds, 0, 6);
+  bytes[6] = 0x70 | (sequence >> 8);
+  bytes[7] = sequence & 0xff;
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** A queued delivery of one event (first attempt due at once). */
 function delivery(clientId: string, now: number, type: WebhookEventType, data: Record<string, string>): WebhookDeliveryRecord {
   const event: WebhookEvent = { type, timestamp: new Date(now * 1000).toISOString(), data };
   return {
-    // Time-ordered (UUIDv7): deliveries are taken in id order after their due time, so a client's events of one
-    // second reach it in the order they happened, and a receiver can order them by webhook-id.
-    deliveryId: `msg_${randomUUIDv7()}`, clientId, eventType: type, payload: JSON.stringify(event), createdAt: now,
+    // Time-ordered: deliveries are taken in id order after their due time, so a client's events of one second
+    // reach it in the order they happened, and a receiver can order them by webhook-id.
+    deliveryId: `msg_${monotonicUuidV7()}`, clientId, eventType: type, payload: JSON.stringify(event), createdAt: now,
     attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
   };
 }
