@@ -77,26 +77,26 @@ export interface LoginThrottle {
 }
 
 /**
- * The form of an e-mail address an account is counted under: lowercase, and the word-final ς as σ, since
- * every spelling that finds the account must count against it alike (PostgreSQL's lookup tries both sigmas,
- * stores/users.ts `findByEmail`): one key per account, however it is typed.
+ * What an account is counted under: the user's id when the address finds one, so that every spelling that
+ * finds it (any case; the databases fold case differently from JavaScript, stores/users.ts `findByEmail`)
+ * counts against one key; otherwise the address as typed, lowercased.
  */
-export function accountThrottleName(email: string): string {
-  return email.toLowerCase().replaceAll('ς', 'σ');
+export function accountThrottleName(account: { userId: string } | { email: string }): string {
+  return 'userId' in account ? `user:${account.userId}` : `email:${account.email.trim().toLowerCase()}`;
 }
 
 /**
  * The throttle keys of a login attempt.
- * @param email as normalised by the login endpoint (trimmed, lowercase). @param address the client IP.
+ * @param account the user the typed address found, else the typed address. @param address the client IP.
  * @param knownDeviceDigest the device cookie's SHA-256 when the browser is a known device of this account.
  */
-export function loginThrottleKeys(email: string, address: string, knownDeviceDigest?: string): LoginThrottleKeys {
-  const account = hash('sha256', accountThrottleName(email), 'base64url');
+export function loginThrottleKeys(account: { userId: string } | { email: string }, address: string, knownDeviceDigest?: string): LoginThrottleKeys {
+  const accountKey = hash('sha256', accountThrottleName(account), 'base64url');
   return {
-    accountAddress: `pair:${account}:${address}`,
-    account: `account:${account}`,
+    accountAddress: `pair:${accountKey}:${address}`,
+    account: `account:${accountKey}`,
     address: `address:${address}`,
-    ...(knownDeviceDigest === undefined ? {} : { knownDevice: `device:${knownDeviceDigest}:${account}` }),
+    ...(knownDeviceDigest === undefined ? {} : { knownDevice: `device:${knownDeviceDigest}:${accountKey}` }),
   };
 }
 
