@@ -160,6 +160,15 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-y'), [], ['bearer'], '192.0.2.1'), (error: unknown) => (error as ApiKeyError).status === 401, 'the next minute');
   });
 
+  it('a burst of made-up tokens in flight at once is limited too: at most 30 reach the authorization server', async () => {
+    const { endpoint, credentials } = setup();
+    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => credentials.verifyCredential(`Bearer burst-${i}`, [], ['bearer'], '192.0.2.99')));
+    const statuses = results.map((result) => (result.status === 'rejected' ? (result.reason as ApiKeyError).status : 200));
+    assert.equal(statuses.filter((status) => status === 401).length, 30);
+    assert.equal(statuses.filter((status) => status === 429).length, 170);
+    assert.equal(endpoint.requests.length, 30);
+  });
+
   it('the access-token refusal limit is off with 0', async () => {
     const { credentials } = setup({}, { maxRefusedAccessTokensPerAddressPerMinute: 0 });
     for (let i = 0; i < 40; i++) {

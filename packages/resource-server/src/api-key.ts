@@ -242,10 +242,14 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
       if (retryAfterSeconds > 0) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
       }
+      // Counted before the check and taken back unless it ends 401: checks in flight at once count too.
+      limit?.refused(clientAddress!);
       try {
-        return await checkKey(apiKey, requiredScopes);
+        const key = await checkKey(apiKey, requiredScopes);
+        limit?.forgive(clientAddress!);
+        return key;
       } catch (error) {
-        if (limit && error instanceof ApiKeyError && error.status === 401) limit.refused(clientAddress!);
+        if (limit && !(error instanceof ApiKeyError && error.status === 401)) limit.forgive(clientAddress!);
         throw error;
       }
     },
@@ -349,8 +353,11 @@ export function createCredentialVerifier(verifiers: {
     if (retryAfterSeconds > 0) {
       throw new ResourceServerError(429, 'too_many_requests', 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
     }
+    // Counted before the check and taken back unless it ends invalid_token: checks in flight at once count too.
+    tokenRefusals.refused(clientAddress);
     try {
       const token = await verify();
+      tokenRefusals.forgive(clientAddress);
       if (digest !== undefined) {
         knownTokens.delete(digest);
         if (knownTokens.size >= KNOWN_TOKENS_MAX) knownTokens.delete(knownTokens.keys().next().value!);
@@ -358,7 +365,7 @@ export function createCredentialVerifier(verifiers: {
       }
       return token;
     } catch (error) {
-      if (error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') tokenRefusals.refused(clientAddress);
+      if (!(error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token')) tokenRefusals.forgive(clientAddress);
       throw error;
     }
   }

@@ -30,6 +30,24 @@ describe('createRefusalLimit (per address, one-minute windows)', () => {
     assert.equal(limit.retryAfterSeconds('10.1.0.0'), 0, 'the oldest was dropped');
   });
 
+  it('forgive takes back one refusal of the current window (a check counted when it started, that succeeded)', () => {
+    let nowMs = 0;
+    const limit = createRefusalLimit(2, () => nowMs)!;
+    limit.refused('192.0.2.1');
+    limit.refused('192.0.2.1');
+    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 60);
+    limit.forgive('192.0.2.1');
+    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 0);
+    limit.forgive('192.0.2.1');
+    limit.forgive('192.0.2.1');
+    limit.refused('192.0.2.1');
+    limit.refused('192.0.2.1');
+    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 60, 'never below zero');
+    nowMs += 61_000;
+    limit.forgive('203.0.113.1');
+    assert.equal(limit.retryAfterSeconds('203.0.113.1'), 0);
+  });
+
   it('is off with 0, and refuses a negative or fractional limit', () => {
     assert.equal(createRefusalLimit(0, Date.now), undefined);
     assert.throws(() => createRefusalLimit(-1, Date.now), TypeError);
@@ -45,6 +63,9 @@ describe('addressKey', () => {
     assert.equal(addressKey('2001:0DB8:0001:0002:ffff:0:0:9'), '2001:db8:1:2::/64');
     assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
     assert.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
-    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+    assert.equal(addressKey('::1'), '::1', 'loopback counts alone');
+    assert.equal(addressKey('::ffff:c633:6407'), '198.51.100.7', 'IPv4-mapped written in hex');
+    assert.equal(addressKey('0:0:0:0:0:ffff:198.51.100.7'), '198.51.100.7');
+    assert.equal(addressKey('2001::2:3:4:5:1.2.3.4'), '2001:0:2:3::/64', 'an embedded IPv4 address is two groups');
   });
 });

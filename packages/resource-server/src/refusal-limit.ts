@@ -5,14 +5,18 @@
  * costs the sender and not this resource server's introspection budget, which the authorization server
  * limits per client (SPEC decision 18; a spent budget would answer 503 to every caller).
  *
- * IPv6 addresses count per /64 (one host usually holds a whole /64, and would otherwise escape the limit by
- * changing address). Memory is bounded: at most `maxAddresses` windows, the oldest dropped first.
+ * A check is counted as a refusal when it starts and taken back when it succeeds, so a burst of checks in
+ * flight at once cannot pass the limit together. IPv6 addresses count per /64 (one host usually holds a
+ * whole /64, and would otherwise escape the limit by changing address). Memory is bounded: at most
+ * `maxAddresses` windows, the oldest dropped first.
  */
 export interface RefusalLimit {
   /** Seconds until `address` may be checked again; 0 while it is under the limit. Reads only. */
   retryAfterSeconds(address: string): number;
-  /** Counts one refusal for `address`. */
+  /** Counts one refusal for `address` (call it when a check starts). */
   refused(address: string): void;
+  /** Takes back one refusal counted for `address` in its current window (the check it counted succeeded). */
+  forgive(address: string): void;
 }
 
 const WINDOW_MS = 60_000;
@@ -20,9 +24,9 @@ const WINDOW_MS = 60_000;
 /**
  * @param limit refusals allowed per address per minute; `0` turns the limit off (undefined is returned).
  * @param now milliseconds since the epoch (injectable for tests).
- * @param maxAddresses windows kept at most (default 10,000).
+ * @param maxAddresses windows kept at most (default 100,000: a few MiB).
  */
-export function createRefusalLimit(limit: number, now: () => number, maxAddresses = 10_000): RefusalLimit | undefined {
+export function createRefusalLimit(limit: number, now: () => number, maxAddresses = 100_000): RefusalLimit | undefined {
   if (!Number.isInteger(limit) || limit < 0) throw new TypeError('a refusal limit must be a whole number, 0 or more');
   if (limit === 0) return undefined;
   // Window start (ms) and refusals, in the order windows began (a renewed window moves to the end), so the
@@ -50,18 +54,35 @@ export function createRefusalLimit(limit: number, now: () => number, maxAddresse
       }
       windows.set(key, { windowStartMs: nowMs, count: 1 });
     },
+    forgive(address) {
+      const window = windows.get(addressKey(address));
+      if (window && window.count > 0 && now() - window.windowStartMs < WINDOW_MS) window.count -= 1;
+    },
   };
 }
 
-/** The key an address counts under: an IPv4 address (IPv4-mapped IPv6 included) as is, IPv6 by its /64. */
+/**
+ * The key an address counts under: an IPv4 address (IPv4-mapped IPv6 included) as is; an IPv6 address by its
+ * /64, except the addresses whose first 64 bits are zero (loopback, IPv4-compatible), which count alone.
+ * IPv6 is read in its canonical form (the WHATWG URL parser's), however it was written.
+ */
 export function addressKey(address: string): string {
   const unzoned = address.split('%')[0]!;
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(unzoned);
-  if (mapped) return mapped[1]!;
   if (!unzoned.includes(':')) return unzoned;
-  const [head = '', tail] = unzoned.toLowerCase().split('::');
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${unzoned}]/`).hostname.slice(1, -1);
+  } catch {
+    return unzoned;
+  }
+  const [head = '', tail] = canonical.split('::');
   const headGroups = head === '' ? [] : head.split(':');
   const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups];
-  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  if (groups.slice(0, 5).every((group) => group === '0') && groups[5] === 'ffff') {
+    const [high, low] = [Number.parseInt(groups[6]!, 16), Number.parseInt(groups[7]!, 16)];
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  if (groups.slice(0, 4).every((group) => group === '0')) return canonical;
+  return `${groups.slice(0, 4).join(':')}::/64`;
 }

@@ -157,6 +157,11 @@ test('redactAccessTokenFromUrl', () => {
   assert.equal(redactAccessTokenFromUrl(`/v1/users?k=${key}&q=${encodeURIComponent('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln')}`), '/v1/users?k=[REDACTED]&q=[REDACTED]');
   assert.equal(redactAccessTokenFromUrl(`/v1/x/gat_k0_000000000_${'c'.repeat(43)}.${'d'.repeat(43)}/y`), '/v1/x/[REDACTED]/y');
   assert.equal(redactAccessTokenFromUrl('/v1/companies/3f1c0e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6/users?limit=5'), '/v1/companies/3f1c0e2a-1b2c-4d5e-8f90-a1b2c3d4e5f6/users?limit=5');
+  // A credential beside other words in one value: a form-encoded header, a list, a percent-encoded JWT.
+  const token = `gat_k0_000000000_${'c'.repeat(43)}.${'d'.repeat(43)}`;
+  assert.equal(redactAccessTokenFromUrl(`/v1/x?authorization=Bearer+${token}&h=DPoP%20${token}`), '/v1/x?authorization=Bearer+[REDACTED]&h=DPoP%20[REDACTED]');
+  assert.equal(redactAccessTokenFromUrl(`/v1/x?q=${token};more&r=${token},${token}`), '/v1/x?q=[REDACTED];more&r=[REDACTED],[REDACTED]');
+  assert.equal(redactAccessTokenFromUrl('/v1/x?j=eyJhbGciOiJFUzI1NiJ9%2EeyJzdWIiOiJ4In0%2Ec2ln&access%5Ftoken=abc'), '/v1/x?j=[REDACTED]&access%5Ftoken=[REDACTED]');
   // Ordinary words that merely begin like a credential stay.
   assert.equal(redactAccessTokenFromUrl('/v1/vendors?name=gac_supplies&code=x-grt_2024&file=eyJsmith.doc'), '/v1/vendors?name=gac_supplies&code=x-grt_2024&file=eyJsmith.doc');
   // Near-matches that made the earlier unanchored pattern backtrack (quadratic): each part is tested on its own now.

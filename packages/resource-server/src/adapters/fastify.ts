@@ -101,13 +101,16 @@ export function getAccessToken(request: FastifyRequest): VerifiedAccessToken {
 }
 
 /** Query parameters whose values are credentials wherever they are sent. */
-const CREDENTIAL_PARAMETER = /([?&](?:access_token|refresh_token|token|api_key|apikey)=)[^&#]*/gi;
+const CREDENTIAL_PARAMETER = /([?&](?:access(?:_|%5f)token|refresh(?:_|%5f)token|token|api(?:_|%5f)key|apikey)=)[^&#]*/gi;
 /**
- * A path segment or query value shaped like one of Gatehouse's credentials (`gak_`/`gat_`/`grt_`/`gac_` values
- * of 40 and more characters) or a JWT. Tested on each part of the URL between `/ ? & = #` on its own, anchored
- * at both ends, so the time is linear in the URL's length (no backtracking across parts).
+ * A run of URL characters shaped like one of Gatehouse's credentials (`gak_`/`gat_`/`grt_`/`gac_` values of
+ * 40 and more characters) or a JWT (dots plain or percent-encoded). The URL is cut into runs of the characters
+ * a credential is made of (letters, digits, `_ . ~ -` and percent-encodings other than of a space, `+`, `,`,
+ * `:` or `;`, which separate words, as in `Bearer+gat_…`), and each run is tested anchored at both ends: the
+ * time is linear in the URL's length (no backtracking across runs).
  */
-const CREDENTIAL_SHAPED = /^(?:(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]{40,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)?)$/;
+const CREDENTIAL_RUN = /%(?:2[0BbCc]|3[AaBb])|(?:[A-Za-z0-9_.~-]|%(?!2[0BbCc]|3[AaBb])[0-9A-Fa-f]{2})+/g;
+const CREDENTIAL_SHAPED = /^(?:(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]{40,}|eyJ[A-Za-z0-9_-]{8,}(?:\.|%2[Ee])[A-Za-z0-9_-]{8,}(?:(?:\.|%2[Ee])[A-Za-z0-9_-]*)?)$/;
 
 /**
  * Removes credentials from a URL for logging: the values of `access_token`, `refresh_token`, `token`,
@@ -115,7 +118,7 @@ const CREDENTIAL_SHAPED = /^(?:(?:gak|gat|grt|gac)_[A-Za-z0-9_.~%-]{40,}|eyJ[A-Z
  * Such a request is refused, but its request line would still be logged (RFC 6750 §5.3; SPEC §3: never in logs).
  */
 export function redactAccessTokenFromUrl(url: string): string {
-  return url.replace(CREDENTIAL_PARAMETER, '$1[REDACTED]').replace(/[^/?&=#]+/g, (part) => (CREDENTIAL_SHAPED.test(part) ? '[REDACTED]' : part));
+  return url.replace(CREDENTIAL_PARAMETER, '$1[REDACTED]').replace(CREDENTIAL_RUN, (run) => (CREDENTIAL_SHAPED.test(run) ? '[REDACTED]' : run));
 }
 
 /**
