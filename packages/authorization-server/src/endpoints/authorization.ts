@@ -266,7 +266,10 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       const returnTo = byReference || authorization.prompt.includes('login')
         ? await continuationUrl(context, authorization, requestedAt)
         : authorizeUrl(authorization.parameters);
-      sendLoginStep(context, reply, { returnTo, clientName: authorization.client.clientName });
+      // OIDC Core §3.1.2.1: with prompt=login or max_age a sign-in through the identity provider must prove a
+      // fresh authentication there too (login-step.ts `reauthenticate`).
+      const reauthenticate = authorization.prompt.includes('login') || authorization.maxAgeSeconds !== undefined;
+      sendLoginStep(context, reply, { returnTo, clientName: authorization.client.clientName, ...(reauthenticate ? { reauthenticate } : {}) });
       return;
     }
     const { user } = session;
@@ -370,17 +373,18 @@ async function authorizationRequestFrom(
 }
 
 /**
- * Whether the session's login is recent enough: with `prompt=login` (OIDC Core §3.1.2.1: "reauthenticate")
- * newer than the request (whole seconds: a session from the second the request began does not count) or
- * the session a login on this request's login page started (request-uri.ts
+ * Whether the session's authentication is recent enough (its `authenticatedAt`: the sign-in for a password,
+ * the identity provider's `auth_time` for a sign-in there): with `prompt=login` (OIDC Core §3.1.2.1:
+ * "reauthenticate") newer than the request (whole seconds: one from the second the request began does not
+ * count) or the session a login on this request's login page started (request-uri.ts
  * `markContinuationReauthenticated`), and no older than `max_age` seconds.
  */
 function loginSatisfies(
   context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number, reauthenticatedSessionDigest: string | undefined,
 ): boolean {
-  if (authorization.prompt.includes('login') && session.createdAt <= requestedAt && session.sessionDigest !== reauthenticatedSessionDigest) return false;
+  if (authorization.prompt.includes('login') && session.authenticatedAt <= requestedAt && session.sessionDigest !== reauthenticatedSessionDigest) return false;
   // OIDC Core §3.1.2.1 max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
-  if (authorization.maxAgeSeconds !== undefined && context.clock.nowSeconds() - session.createdAt > authorization.maxAgeSeconds) return false;
+  if (authorization.maxAgeSeconds !== undefined && context.clock.nowSeconds() - session.authenticatedAt > authorization.maxAgeSeconds) return false;
   return true;
 }
 

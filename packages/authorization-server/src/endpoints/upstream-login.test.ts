@@ -121,6 +121,32 @@ for (const backend of backends) {
       assert.match(await end.response!.text(), /name="interaction"/, 'the consent page, not the login page again');
     });
 
+    it('prompt=login: a silent sign-in at the provider is no re-authentication; the provider is asked for one (prompt=login, max_age=0) and must prove it', async () => {
+      const first = await signInUpstream(s, 'alice-at-platform');
+      assert.match(first.text, /name="interaction"/);
+      const login = await first.browser(`${s.server.url}${authorizePath({ prompt: 'login' })}`);
+      const href = /<a class="button primary" href="([^"]+)">Sign in with Platform ID<\/a>/.exec(await login.text())![1]!.replaceAll('&amp;', '&');
+      assert.match(href, /[?&]reauthenticate=1(&|$)/, 'the button asks for a fresh authentication');
+      // Without it (the parameter removed by hand), the provider signs the person in silently, seconds after the
+      // request began: that session does not count (it proves no authentication since; the provider gave no auth_time).
+      s.server.clock.advanceSeconds(2);
+      const stripped = `${s.server.url}${href.replace(/&reauthenticate=1/, '')}`;
+      const silent = await followThroughUpstream(first.browser, stripped, 'alice-at-platform', {});
+      const again = await silent.response!.text();
+      assert.ok(again.includes('Sign in with Platform ID'), 'the login step again, not the consent page');
+      // With it (the new login page's button), the provider is asked for credentials again, and its auth_time proves them.
+      const againHref = /<a class="button primary" href="([^"]+)">Sign in with Platform ID<\/a>/.exec(again)![1]!.replaceAll('&amp;', '&');
+      assert.match(againHref, /[?&]reauthenticate=1(&|$)/);
+      const start = await first.browser(`${s.server.url}${againHref}`, { redirect: 'manual' });
+      assert.equal(start.status, 303);
+      const upstreamRequest = new URL(start.headers.get('location')!);
+      assert.equal(upstreamRequest.searchParams.get('prompt'), 'login');
+      assert.equal(upstreamRequest.searchParams.get('max_age'), '0');
+      const fresh = await followThroughUpstream(first.browser, upstreamRequest.href, 'alice-at-platform', {});
+      assert.equal(fresh.response?.status, 200);
+      assert.match(await fresh.response!.text(), /name="interaction"/, 'the consent page');
+    });
+
     it('shows "your account is not set up for connecting apps" to a person the directory does not know: no account, no session, no code', async () => {
       const usersBefore = await s.server.storage.directory.listUsers({}, { limit: 100 });
       const result = await signInUpstream(s, 'mallory');

@@ -74,15 +74,20 @@ export async function upstreamLoginStartEndpoint(context: ServerContext, request
   const query = request.query as Record<string, unknown>;
   // Never an open redirect: only an authorization request or one of our own pages (login.ts RETURN_TO).
   const returnTo = typeof query.return_to === 'string' && RETURN_TO.test(query.return_to) ? query.return_to : '/';
+  // OIDC Core §3.1.2.1: a request with prompt=login or max_age needs a fresh authentication at the provider.
+  const reauthenticate = query.reauthenticate === '1';
   let configuration: oidc.Configuration;
   try {
     configuration = await upstreamConfiguration(context, upstream);
   } catch (error) {
-    sendFailure(context, request, reply, 'unreachable', upstreamStartUrl(returnTo), errorName(error));
+    sendFailure(context, request, reply, 'unreachable', upstreamStartUrl(returnTo, reauthenticate), errorName(error));
     return;
   }
   // RFC 7636 (S256), RFC 6749 §10.12 (state), OpenID Connect Core §3.1.2.1 (nonce): fresh for every redirect.
-  const transaction: UpstreamTransaction = { state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), returnTo };
+  const transaction: UpstreamTransaction = {
+    state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), returnTo,
+    ...(reauthenticate ? { reauthenticateSince: context.clock.nowSeconds() } : {}),
+  };
   const authorizationUrl = oidc.buildAuthorizationUrl(configuration, {
     redirect_uri: upstreamRedirectUri(context),
     scope: upstream.scope ?? 'openid email profile',
@@ -90,6 +95,8 @@ export async function upstreamLoginStartEndpoint(context: ServerContext, request
     code_challenge_method: 'S256',
     state: transaction.state,
     nonce: transaction.nonce,
+    // OIDC Core §3.1.2.1: prompt=login asks for credentials again; max_age=0 makes the ID token carry auth_time.
+    ...(reauthenticate ? { prompt: 'login', max_age: '0' } : {}),
   });
   await saveUpstreamTransaction(context, reply, transaction);
   reply.header('cache-control', 'no-store').redirect(authorizationUrl.href, 303);
@@ -108,8 +115,9 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
     sendFailure(context, request, reply, 'no_transaction', undefined);
     return;
   }
-  const startAgain = upstreamStartUrl(transaction.returnTo);
+  const startAgain = upstreamStartUrl(transaction.returnTo, transaction.reauthenticateSince !== undefined);
   let claims: { iss: string; sub: string; email?: unknown; email_verified?: unknown };
+  let authentication: { iat: number; authTime: number | undefined } | undefined;
   try {
     const configuration = await upstreamConfiguration(context, upstream);
     // The response as the provider sent it, on our registered redirect URI (never rebuilt from Host headers).
@@ -120,6 +128,7 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
     });
     const idToken = tokens.claims()!;
     claims = { ...idToken };
+    authentication = { iat: idToken.iat, authTime: typeof idToken.auth_time === 'number' ? idToken.auth_time : undefined };
     // Many providers put e-mail claims only in UserInfo (OpenID Connect Core §5.4); its `sub` must match the ID token's (§5.3.2).
     const metadata = configuration.serverMetadata();
     if (claims.email === undefined && metadata.userinfo_endpoint) {
@@ -142,6 +151,16 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   }
 
   const now = context.clock.nowSeconds();
+  // When the person last proved who they are, on our clock: the provider's auth_time read against its own iat
+  // (the two clocks may differ), 0 when it did not say (OIDC Core §2: auth_time is optional without max_age).
+  const age = authentication?.authTime === undefined ? undefined : Math.max(0, authentication.iat - authentication.authTime);
+  const reauthenticated = transaction.reauthenticateSince !== undefined;
+  // A fresh authentication was asked for (prompt=login, max_age=0): auth_time must show one made since the
+  // sign-in started (with 5 s for the clocks), or no one is signed in (OIDC Core §3.1.2.1, §3.1.3.7 item 13).
+  if (reauthenticated && (age === undefined || age > now - transaction.reauthenticateSince! + 5)) {
+    sendFailure(context, request, reply, 'unverifiable', startAgain, 'auth_time');
+    return;
+  }
   const user = await matchUser(context, request, reply, claims, startAgain, now);
   if (!user) return;
   await context.storage.userIdentities.recordSignIn(claims.iss, claims.sub, now);
@@ -150,7 +169,10 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   // Issue 10 §3: the same second step as after a password (an enrolled factor, or a required enrolment):
   // GATEHOUSE_REQUIRE_SECOND_FACTOR and a user's own factor hold whichever way the first step was taken.
   if (await startSecondStep(context, reply, user, transaction.returnTo)) return;
-  await markContinuationReauthenticated(context, transaction.returnTo, await startLoginSession(context, request, reply, user.userId));
+  // A sign-in that proved a fresh authentication counts as one now (and for the request it continues); any
+  // other counts from the provider's auth_time.
+  if (reauthenticated) await markContinuationReauthenticated(context, transaction.returnTo, await startLoginSession(context, request, reply, user.userId));
+  else await startLoginSession(context, request, reply, user.userId, age === undefined ? 0 : now - age);
   reply.redirect(transaction.returnTo, 303);
 }
 

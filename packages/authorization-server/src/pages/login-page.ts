@@ -19,6 +19,8 @@ export interface LoginPageModel {
   upstreamName?: string;
   /** False hides the e-mail and password form (GATEHOUSE_LOCAL_PASSWORDS=off); default true. */
   localPasswords?: boolean;
+  /** The request needs a fresh authentication: the upstream sign-in asks the provider for one (upstreamStartUrl). */
+  reauthenticate?: boolean;
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
 }
@@ -26,7 +28,7 @@ export interface LoginPageModel {
 export function loginPage(model: LoginPageModel): string {
   const t = model.t ?? ENGLISH;
   const upstreamButton = model.upstreamName
-    ? html`<p><a class="button primary" href="${upstreamStartUrl(model.returnTo)}">${t.t('login.signInWith', { provider: model.upstreamName })}</a></p>`
+    ? html`<p><a class="button primary" href="${upstreamStartUrl(model.returnTo, model.reauthenticate)}">${t.t('login.signInWith', { provider: model.upstreamName })}</a></p>`
     : '';
   const passwordForm = model.localPasswords === false ? '' : html`${model.upstreamName ? html`<p class="muted">${t.t('login.orPassword')}</p>` : ''}
 <form method="post" action="/login">
@@ -46,9 +48,13 @@ ${upstreamButton}
 ${passwordForm}`, undefined, t);
 }
 
-/** Where the "Sign in with <name>" button (and the login step without local passwords) starts the upstream sign-in. */
-export function upstreamStartUrl(returnTo: string): string {
-  return `/login/upstream?${new URLSearchParams({ return_to: returnTo })}`;
+/**
+ * Where the "Sign in with <name>" button (and the login step without local passwords) starts the upstream
+ * sign-in; `reauthenticate` asks the provider for a fresh authentication (removing it from the URL gains
+ * nothing: without one the session does not count as fresh, authorization.ts `loginSatisfies`).
+ */
+export function upstreamStartUrl(returnTo: string, reauthenticate = false): string {
+  return `/login/upstream?${new URLSearchParams({ return_to: returnTo, ...(reauthenticate ? { reauthenticate: '1' } : {}) })}`;
 }
 
 /**

@@ -34,14 +34,20 @@ export function sessionPublicId(sessionDigest: string): string {
   return hash('sha256', `gatehouse login session id:${sessionDigest}`, 'base64url').slice(0, 22);
 }
 
-/** Starts a login session and sets its cookie. @returns the stored SHA-256 of the cookie (the session's key). */
-export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<string> {
+/**
+ * Starts a login session and sets its cookie.
+ * @param authenticatedAt when the person proved who they are, when not now (an identity provider's `auth_time`;
+ *   0 when unknown): see CurrentLoginSession.
+ * @returns the stored SHA-256 of the cookie (the session's key).
+ */
+export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string, authenticatedAt?: number): Promise<string> {
   const value = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
   const lifetimeSeconds = context.options.loginSessionLifetimeSeconds;
   const sessionDigest = digest(value);
   await context.storage.loginSessions.createWithDevice({
     sessionDigest, userId, createdAt: now, expiresAt: now + lifetimeSeconds, device: deviceSummary(request.headers['user-agent']),
+    ...(authenticatedAt === undefined ? {} : { authenticatedAt }),
   });
   reply.setCookie(sessionCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', lifetimeSeconds));
   return sessionDigest;
@@ -51,8 +57,14 @@ export interface CurrentLoginSession {
   user: UserRecord;
   /** The stored SHA-256 of the cookie value (never the value itself). */
   sessionDigest: string;
-  /** When the user signed in (seconds since the epoch): what `prompt=login` and `max_age` compare with. */
+  /** When the session started (seconds since the epoch). */
   createdAt: number;
+  /**
+   * When the person last proved who they are (seconds since the epoch; OIDC Core `auth_time`): what `prompt=login`
+   * and `max_age` compare with. `createdAt` for a password or second-factor sign-in; the identity provider's
+   * `auth_time` (0 when it did not say) for a sign-in there that asked for no credentials.
+   */
+  authenticatedAt: number;
   /** Only when asked for: the subjects of that type the user administers (storage.ts `ActiveLoginSession`). */
   administeredSubjects?: SubjectRecord[];
 }
@@ -94,7 +106,7 @@ export async function recognizedSession(context: ServerContext, request: Fastify
     context.lastUses.sessions.note(session.sessionDigest, now);
   }
   return {
-    user, sessionDigest: session.sessionDigest, createdAt: session.createdAt,
+    user, sessionDigest: session.sessionDigest, createdAt: session.createdAt, authenticatedAt: session.authenticatedAt,
     ...(session.administeredSubjects ? { administeredSubjects: session.administeredSubjects } : {}),
   };
 }

@@ -11,12 +11,14 @@ import { localPasswordsEnabled, upstreamProvider } from './upstream-identity.ts'
 
 /**
  * Answers with the login step, never cached.
- * @param returnTo where to continue after sign-in (login.ts RETURN_TO); `clientName` when an app is asking.
+ * @param returnTo where to continue after sign-in (login.ts RETURN_TO); `clientName` when an app is asking;
+ *   `reauthenticate` when the request needs a fresh authentication (prompt=login, max_age): the identity
+ *   provider is then asked for one (`prompt=login`, `max_age=0`) and must prove it (`auth_time`).
  */
-export function sendLoginStep(context: ServerContext, reply: FastifyReply, step: { returnTo: string; clientName?: string }): void {
+export function sendLoginStep(context: ServerContext, reply: FastifyReply, step: { returnTo: string; clientName?: string; reauthenticate?: boolean }): void {
   reply.header('cache-control', 'no-store');
   if (!localPasswordsEnabled(context)) {
-    reply.redirect(upstreamStartUrl(step.returnTo), 303);
+    reply.redirect(upstreamStartUrl(step.returnTo, step.reauthenticate), 303);
     return;
   }
   reply.code(200).type('text/html; charset=utf-8').send(loginPage({

@@ -34,6 +34,8 @@ export interface UpstreamTransaction {
   codeVerifier: string;
   /** Where to continue after sign-in (login.ts RETURN_TO). */
   returnTo: string;
+  /** When a fresh authentication was asked of the provider (`prompt=login`, `max_age=0`): our clock, seconds. */
+  reauthenticateSince?: number;
 }
 
 /** The configured provider, or undefined when Gatehouse signs in with passwords only. */
@@ -98,9 +100,9 @@ export async function takeUpstreamTransaction(context: ServerContext, request: F
     const { payload } = await jwtDecrypt(value, transactionKey(context), {
       currentDate: new Date(context.clock.nowSeconds() * 1000), keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'],
     });
-    const { state, nonce, codeVerifier, returnTo } = payload;
+    const { state, nonce, codeVerifier, returnTo, reauthenticateSince } = payload;
     if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string' || typeof returnTo !== 'string') return undefined;
-    return { state, nonce, codeVerifier, returnTo };
+    return { state, nonce, codeVerifier, returnTo, ...(typeof reauthenticateSince === 'number' ? { reauthenticateSince } : {}) };
   } catch {
     return undefined;
   }

@@ -129,10 +129,18 @@ export interface LoginSessionRecord {
   userId: string;
   createdAt: number;
   expiresAt: number;
+  /**
+   * When the person last proved who they are (OIDC Core `auth_time`: what `prompt=login` and `max_age`
+   * compare), when it is not `createdAt`: a sign-in through the identity provider that did not ask for
+   * credentials (its `auth_time`, or 0 when unknown). Absent means `createdAt`.
+   */
+  authenticatedAt?: number;
 }
 
 /** A live login session as a request finds it (`loginSessions.findActive`). Times in seconds since the epoch. */
 export interface ActiveLoginSession extends LoginSessionRecord {
+  /** As in LoginSessionRecord, always present here (`createdAt` when it was not stored). */
+  authenticatedAt: number;
   lastSeenAt: number;
   user: UserRecord & { locale: string | null };
   /**

@@ -98,7 +98,7 @@ export function cleanupContract({ withStorage }: ContractBackend): void {
       for (const token of heldTokens) assert.equal(await exists(token), false);
       assert.ok(await storage.grants.find(heldGrant.grantId), 'its retained code still refers to it');
 
-      assert.deepEqual(await storage.loginSessions.findActive(sessions.at(-1)!.sessionDigest, C), { ...sessions.at(-1)!, lastSeenAt: sessions.at(-1)!.createdAt, user: { ...f.user, locale: null } });
+      assert.deepEqual(await storage.loginSessions.findActive(sessions.at(-1)!.sessionDigest, C), { ...sessions.at(-1)!, authenticatedAt: sessions.at(-1)!.createdAt, lastSeenAt: sessions.at(-1)!.createdAt, user: { ...f.user, locale: null } });
       assert.equal((await storage.loginThrottle.recordFailure(['address:current'], C, { maxFailures: 10, windowSeconds: 900 })).failures[0], 2, 'current window kept');
       assert.equal((await storage.loginThrottle.recordFailure(['account:ended'], C, { maxFailures: 10, windowSeconds: 900 })).failures[0], 1);
       assert.equal((await storage.audit.list()).length, 3, 'audit events are never deleted (SPEC decision 19)');

@@ -12,7 +12,7 @@ export function interactionsContract({ withStorage }: ContractBackend): void {
     const sessionOf = async (storage: Storage, f: Fixture): Promise<ActiveLoginSession> => {
       const session = { sessionDigest: digest(), userId: f.user.userId, createdAt: NOW - 10, expiresAt: NOW + 3600 };
       await storage.loginSessions.create(session);
-      return { ...session, lastSeenAt: session.createdAt, user: { ...f.user, locale: null } };
+      return { ...session, authenticatedAt: session.createdAt, lastSeenAt: session.createdAt, user: { ...f.user, locale: null } };
     };
     const interactionRecord = (f: Fixture, session: ActiveLoginSession, overrides: Partial<InteractionRecord> = {}): InteractionRecord => ({
       interactionDigest: digest(), sessionDigest: session.sessionDigest, clientId: f.client.clientId,

@@ -14,11 +14,24 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.users.create(user);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.create(session);
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, authenticatedAt: NOW, lastSeenAt: NOW, user: { ...user, locale: null } });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3599), { ...session, authenticatedAt: NOW, lastSeenAt: NOW, user: { ...user, locale: null } });
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 3600), undefined);
       assert.equal(await storage.loginSessions.findActive(session.sessionDigest, NOW + 7200), undefined);
       assert.equal(await storage.loginSessions.findActive(digest(), NOW), undefined);
+    }));
+
+    it('keeps the time the person authenticated when it is not the start (a sign-in at the identity provider): 0 for unknown', withStorage(async (storage) => {
+      const user = userRecord();
+      await storage.users.create(user);
+      for (const authenticatedAt of [0, NOW - 600]) {
+        const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600, authenticatedAt };
+        await storage.loginSessions.create(session);
+        assert.equal((await storage.loginSessions.findActive(session.sessionDigest, NOW))?.authenticatedAt, authenticatedAt);
+        const withDevice = { ...session, sessionDigest: digest(), device: 'Firefox on Linux' };
+        await storage.loginSessions.createWithDevice(withDevice);
+        assert.equal((await storage.loginSessions.findActive(withDevice.sessionDigest, NOW, 'company'))?.authenticatedAt, authenticatedAt);
+      }
     }));
 
     it('finds a session with its live user and the directory\'s locale, in one read; not once the user is deleted', withStorage(async (storage) => {
@@ -48,7 +61,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.subjects.addAdministrator(other.userId, notMine.subjectType, notMine.subjectId);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.create(session);
-      const expected = { ...session, lastSeenAt: NOW, user: { ...user, locale: null } };
+      const expected = { ...session, authenticatedAt: NOW, lastSeenAt: NOW, user: { ...user, locale: null } };
       const companies = await storage.subjects.listAdministeredBy(user.userId, 'company');
       assert.deepEqual(companies.map((company) => company.name), ['Alpha AG', 'Zeta GmbH', 'beta sarl']);
       assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW + 1, 'company'), { ...expected, administeredSubjects: companies });
@@ -73,7 +86,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.loginSessions.create(deleted);
       await storage.loginSessions.delete(deleted.sessionDigest);
       assert.equal(await storage.loginSessions.findActive(deleted.sessionDigest, NOW), undefined);
-      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), { ...kept, lastSeenAt: NOW, user: { ...user, locale: null } });
+      assert.deepEqual(await storage.loginSessions.findActive(kept.sessionDigest, NOW), { ...kept, authenticatedAt: kept.createdAt, lastSeenAt: NOW, user: { ...user, locale: null } });
       await storage.loginSessions.delete(digest()); // unknown: no error
     }));
 
@@ -82,7 +95,7 @@ export function loginSessionsContract({ withStorage }: ContractBackend): void {
       await storage.users.create(user);
       const session = { sessionDigest: digest(), userId: user.userId, createdAt: NOW, expiresAt: NOW + 3600 };
       await storage.loginSessions.createWithDevice({ ...session, device: 'Firefox on Linux' });
-      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, lastSeenAt: NOW, user: { ...user, locale: null } });
+      assert.deepEqual(await storage.loginSessions.findActive(session.sessionDigest, NOW), { ...session, authenticatedAt: NOW, lastSeenAt: NOW, user: { ...user, locale: null } });
       assert.deepEqual(await storage.loginSessions.listActiveOfUser(user.userId, NOW), [{ ...session, device: 'Firefox on Linux', lastSeenAt: NOW }]);
       await storage.loginSessions.touch([{ id: session.sessionDigest, usedAt: NOW + 59 }], 60);
       assert.equal((await storage.loginSessions.listActiveOfUser(user.userId, NOW + 59))[0]!.lastSeenAt, NOW, 'not yet a minute');

@@ -1528,4 +1528,9 @@ export const migrations: readonly Migration[] = [
     name: 'pushed_requests.reauthenticated_session_digest: prompt=login continued by the session its login started',
     steps: ['ALTER TABLE pushed_requests ADD COLUMN reauthenticated_session_digest TEXT;'],
   },
+  {
+    version: 45,
+    name: 'login_sessions.authenticated_at: when the person last proved who they are (prompt=login, max_age)',
+    steps: [(d) => `ALTER TABLE login_sessions ADD COLUMN authenticated_at ${d.time};`],
+  },
 ];

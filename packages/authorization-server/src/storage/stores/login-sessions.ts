@@ -13,6 +13,7 @@ import { recordLastUses } from './last-uses.ts';
  * session's times are renamed so that the row also reads beside an interaction's (`interactions.consume`).
  */
 export const ACTIVE_SESSION_COLUMNS = `s.session_digest, s.created_at AS session_created_at, s.expires_at AS session_expires_at,
+  COALESCE(s.authenticated_at, s.created_at) AS session_authenticated_at,
   COALESCE(s.last_seen_at, s.created_at) AS seen, ${USER_COLUMNS.map((column) => `u.${column}`).join(', ')}, u.locale`;
 export const ACTIVE_SESSION_JOIN = 'login_sessions s JOIN users u ON u.user_id = s.user_id AND u.deleted_at IS NULL';
 export const ACTIVE_SESSION = `SELECT ${ACTIVE_SESSION_COLUMNS} FROM ${ACTIVE_SESSION_JOIN} WHERE s.session_digest = ? AND s.expires_at > ?`;
@@ -21,7 +22,7 @@ export const ACTIVE_SESSION = `SELECT ${ACTIVE_SESSION_COLUMNS} FROM ${ACTIVE_SE
 export function toActiveSession(row: SqlRow): ActiveLoginSession {
   return {
     sessionDigest: String(row.session_digest), userId: String(row.user_id), createdAt: Number(row.session_created_at),
-    expiresAt: Number(row.session_expires_at), lastSeenAt: Number(row.seen), user: { ...toUser(row), locale: nullableString(row.locale) },
+    authenticatedAt: Number(row.session_authenticated_at), expiresAt: Number(row.session_expires_at), lastSeenAt: Number(row.seen), user: { ...toUser(row), locale: nullableString(row.locale) },
   };
 }
 
@@ -57,8 +58,8 @@ export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions']
   const withSubjects = activeSessionWithSubjectsByName(db);
   return {
     async create(session) {
-      await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
-        [session.sessionDigest, session.userId, session.createdAt, session.expiresAt]);
+      await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, authenticated_at) VALUES (?, ?, ?, ?, ?)',
+        [session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.authenticatedAt ?? null]);
     },
     async findActive(sessionDigest, now, administeredSubjectType) {
       if (administeredSubjectType === undefined) {
@@ -72,8 +73,8 @@ export function createLoginSessionStore(db: SqlDriver): Storage['loginSessions']
       await db.run('DELETE FROM login_sessions WHERE session_digest = ?', [sessionDigest]);
     },
     async createWithDevice(session) {
-      await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
-        [session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device, session.createdAt]);
+      await db.run('INSERT INTO login_sessions (session_digest, user_id, created_at, expires_at, device, last_seen_at, authenticated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [session.sessionDigest, session.userId, session.createdAt, session.expiresAt, session.device, session.createdAt, session.authenticatedAt ?? null]);
     },
     async touch(visits, minimumIntervalSeconds) {
       // At most one write per interval: a session seen recently is not written again (last-uses.ts).
