@@ -160,13 +160,31 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     await assert.rejects(credentials.verifyRequestCredential(raw('Bearer made-up-y'), [], ['bearer'], '192.0.2.1'), (error: unknown) => (error as ApiKeyError).status === 401, 'the next minute');
   });
 
-  it('a burst of made-up tokens in flight at once is limited too: at most 30 reach the authorization server', async () => {
+  it('a burst of made-up tokens sent at once is held to 100 checks in flight, then the address is limited', async () => {
     const { endpoint, credentials } = setup();
-    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => credentials.verifyCredential(`Bearer burst-${i}`, [], ['bearer'], '192.0.2.99')));
+    const results = await Promise.allSettled(Array.from({ length: 500 }, (_, i) => credentials.verifyCredential(`Bearer burst-${i}`, [], ['bearer'], '192.0.2.99')));
     const statuses = results.map((result) => (result.status === 'rejected' ? (result.reason as ApiKeyError).status : 200));
-    assert.equal(statuses.filter((status) => status === 401).length, 30);
-    assert.equal(statuses.filter((status) => status === 429).length, 170);
-    assert.equal(endpoint.requests.length, 30);
+    assert.equal(statuses.filter((status) => status === 401).length, 100);
+    assert.equal(statuses.filter((status) => status === 429).length, 400);
+    assert.equal(endpoint.requests.length, 100, 'at most 100 reached the authorization server');
+    await assert.rejects(credentials.verifyCredential('Bearer after-the-burst', [], ['bearer'], '192.0.2.99'), (error: unknown) => (error as ApiKeyError).status === 429);
+    assert.equal(endpoint.requests.length, 100);
+  });
+
+  it('many requests at once with valid credentials from one address are all answered: one API key, new access tokens', async () => {
+    const { endpoint, credentials } = setup();
+    endpoint.answers.set(KEY, activeAnswer());
+    const keyResults = await Promise.all(Array.from({ length: 40 }, () => credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key'], '192.0.2.50')));
+    assert.equal(keyResults.length, 40);
+    const tokens = Array.from({ length: 60 }, (_, i) => `gat_k0_${'a'.repeat(9)}_${String(i).padStart(43, 'b')}.${'c'.repeat(43)}`);
+    for (const token of tokens) {
+      endpoint.answers.set(token, {
+        active: true, scope: 'users:read', client_id: 'c', token_type: 'Bearer', exp: NOW_S + 900, iat: NOW_S, sub: 'u', aud: AUDIENCE, iss: ISSUER, jti: 'j',
+        'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN,
+      });
+    }
+    const tokenResults = await Promise.all(tokens.map((token) => credentials.verifyCredential(`Bearer ${token}`, ['users:read'], ['bearer'], '192.0.2.50')));
+    assert.equal(tokenResults.length, 60);
   });
 
   it('the access-token refusal limit is off with 0', async () => {

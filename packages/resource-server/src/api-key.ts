@@ -242,15 +242,17 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
       if (retryAfterSeconds > 0) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
       }
-      // Counted before the check and taken back unless it ends 401: checks in flight at once count too.
-      limit?.refused(clientAddress!);
+      // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts).
+      if (limit && !limit.start(clientAddress!)) {
+        throw new ApiKeyError(429, 'too_many_requests', 'Too many API keys being checked from this address; try again later', { 'retry-after': '1' });
+      }
       try {
-        const key = await checkKey(apiKey, requiredScopes);
-        limit?.forgive(clientAddress!);
-        return key;
+        return await checkKey(apiKey, requiredScopes);
       } catch (error) {
-        if (limit && !(error instanceof ApiKeyError && error.status === 401)) limit.forgive(clientAddress!);
+        if (limit && error instanceof ApiKeyError && error.status === 401) limit.refused(clientAddress!);
         throw error;
+      } finally {
+        limit?.finish(clientAddress!);
       }
     },
     clearCache: () => cache.clear(),
@@ -353,11 +355,12 @@ export function createCredentialVerifier(verifiers: {
     if (retryAfterSeconds > 0) {
       throw new ResourceServerError(429, 'too_many_requests', 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
     }
-    // Counted before the check and taken back unless it ends invalid_token: checks in flight at once count too.
-    tokenRefusals.refused(clientAddress);
+    // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts).
+    if (!tokenRefusals.start(clientAddress)) {
+      throw new ResourceServerError(429, 'too_many_requests', 'Too many access tokens being checked from this address; try again later', { 'retry-after': '1' });
+    }
     try {
       const token = await verify();
-      tokenRefusals.forgive(clientAddress);
       if (digest !== undefined) {
         knownTokens.delete(digest);
         if (knownTokens.size >= KNOWN_TOKENS_MAX) knownTokens.delete(knownTokens.keys().next().value!);
@@ -365,8 +368,10 @@ export function createCredentialVerifier(verifiers: {
       }
       return token;
     } catch (error) {
-      if (!(error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token')) tokenRefusals.forgive(clientAddress);
+      if (error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') tokenRefusals.refused(clientAddress);
       throw error;
+    } finally {
+      tokenRefusals.finish(clientAddress);
     }
   }
   // RFC 9449 §7.1: DPoP-bound access tokens are accepted wherever Bearer ones are, so the DPoP scheme (with its

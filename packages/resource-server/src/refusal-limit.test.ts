@@ -30,22 +30,13 @@ describe('createRefusalLimit (per address, one-minute windows)', () => {
     assert.equal(limit.retryAfterSeconds('10.1.0.0'), 0, 'the oldest was dropped');
   });
 
-  it('forgive takes back one refusal of the current window (a check counted when it started, that succeeded)', () => {
-    let nowMs = 0;
-    const limit = createRefusalLimit(2, () => nowMs)!;
-    limit.refused('192.0.2.1');
-    limit.refused('192.0.2.1');
-    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 60);
-    limit.forgive('192.0.2.1');
-    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 0);
-    limit.forgive('192.0.2.1');
-    limit.forgive('192.0.2.1');
-    limit.refused('192.0.2.1');
-    limit.refused('192.0.2.1');
-    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 60, 'never below zero');
-    nowMs += 61_000;
-    limit.forgive('203.0.113.1');
-    assert.equal(limit.retryAfterSeconds('203.0.113.1'), 0);
+  it('lets an address have at most maxChecksInFlight checks running; finish frees one', () => {
+    const limit = createRefusalLimit(30, () => 0, 100, 3)!;
+    assert.deepEqual([limit.start('192.0.2.1'), limit.start('192.0.2.1'), limit.start('192.0.2.1'), limit.start('192.0.2.1')], [true, true, true, false]);
+    assert.equal(limit.start('192.0.2.2'), true, 'another address');
+    limit.finish('192.0.2.1');
+    assert.equal(limit.start('192.0.2.1'), true);
+    assert.equal(limit.retryAfterSeconds('192.0.2.1'), 0, 'checks in flight are not refusals');
   });
 
   it('is off with 0, and refuses a negative or fractional limit', () => {

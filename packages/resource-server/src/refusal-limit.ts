@@ -5,18 +5,21 @@
  * costs the sender and not this resource server's introspection budget, which the authorization server
  * limits per client (SPEC decision 18; a spent budget would answer 503 to every caller).
  *
- * A check is counted as a refusal when it starts and taken back when it succeeds, so a burst of checks in
- * flight at once cannot pass the limit together. IPv6 addresses count per /64 (one host usually holds a
- * whole /64, and would otherwise escape the limit by changing address). Memory is bounded: at most
- * `maxAddresses` windows, the oldest dropped first.
+ * Refusals are counted when a check ends; so that a burst sent at once cannot pass the limit before any of
+ * it is counted, an address has at most `maxChecksInFlight` checks in flight (`start`/`finish`), a ceiling
+ * far above what one client's distinct new credentials need at once. IPv6 addresses count per /64 (one host
+ * usually holds a whole /64, and would otherwise escape the limit by changing address). Memory is bounded:
+ * at most `maxAddresses` windows, the oldest dropped first; in-flight counts exist only while checks run.
  */
 export interface RefusalLimit {
   /** Seconds until `address` may be checked again; 0 while it is under the limit. Reads only. */
   retryAfterSeconds(address: string): number;
-  /** Counts one refusal for `address` (call it when a check starts). */
+  /** Counts one refusal for `address`. */
   refused(address: string): void;
-  /** Takes back one refusal counted for `address` in its current window (the check it counted succeeded). */
-  forgive(address: string): void;
+  /** Starts a check for `address`: false (nothing started) when it already has the most checks in flight. */
+  start(address: string): boolean;
+  /** Ends a check `start` started. */
+  finish(address: string): void;
 }
 
 const WINDOW_MS = 60_000;
@@ -25,13 +28,15 @@ const WINDOW_MS = 60_000;
  * @param limit refusals allowed per address per minute; `0` turns the limit off (undefined is returned).
  * @param now milliseconds since the epoch (injectable for tests).
  * @param maxAddresses windows kept at most (default 100,000: a few MiB).
+ * @param maxChecksInFlight checks one address may have running at once (default 100).
  */
-export function createRefusalLimit(limit: number, now: () => number, maxAddresses = 100_000): RefusalLimit | undefined {
+export function createRefusalLimit(limit: number, now: () => number, maxAddresses = 100_000, maxChecksInFlight = 100): RefusalLimit | undefined {
   if (!Number.isInteger(limit) || limit < 0) throw new TypeError('a refusal limit must be a whole number, 0 or more');
   if (limit === 0) return undefined;
   // Window start (ms) and refusals, in the order windows began (a renewed window moves to the end), so the
   // expired ones are always at the front: dropping them costs nothing per refusal on average.
   const windows = new Map<string, { windowStartMs: number; count: number }>();
+  const inFlight = new Map<string, number>();
   return {
     retryAfterSeconds(address) {
       const window = windows.get(addressKey(address));
@@ -54,9 +59,18 @@ export function createRefusalLimit(limit: number, now: () => number, maxAddresse
       }
       windows.set(key, { windowStartMs: nowMs, count: 1 });
     },
-    forgive(address) {
-      const window = windows.get(addressKey(address));
-      if (window && window.count > 0 && now() - window.windowStartMs < WINDOW_MS) window.count -= 1;
+    start(address) {
+      const key = addressKey(address);
+      const running = inFlight.get(key) ?? 0;
+      if (running >= maxChecksInFlight) return false;
+      inFlight.set(key, running + 1);
+      return true;
+    },
+    finish(address) {
+      const key = addressKey(address);
+      const running = (inFlight.get(key) ?? 1) - 1;
+      if (running <= 0) inFlight.delete(key);
+      else inFlight.set(key, running);
     },
   };
 }
