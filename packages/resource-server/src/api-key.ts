@@ -204,6 +204,8 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   const cache = createAccessTokenCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
   const refusalLimit = createRefusalLimit(options.maxRefusedApiKeysPerAddressPerMinute ?? 30, now);
+  // Hashes of the keys being checked now (bounded by the in-flight ceilings).
+  const keysInFlight = new Set<string>();
   const invalid = (reason: string) => new ApiKeyError(401, 'invalid_token', INVALID_API_KEY_DESCRIPTION, { 'www-authenticate': formatBasicChallenge(realm) }, { reason });
 
   async function introspect(apiKey: string): Promise<KeyValidation> {
@@ -242,17 +244,24 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
       if (retryAfterSeconds > 0) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
       }
-      // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts).
-      if (limit && !limit.start(clientAddress!)) {
+      // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts);
+      // requests with a key already being checked wait for that check and take no slot.
+      const keyHash = hashAccessToken(apiKey);
+      const slot = limit !== undefined && !keysInFlight.has(keyHash);
+      if (slot && !limit.start(clientAddress!)) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many API keys being checked from this address; try again later', { 'retry-after': '1' });
       }
+      if (slot) keysInFlight.add(keyHash);
       try {
         return await checkKey(apiKey, requiredScopes);
       } catch (error) {
         if (limit && error instanceof ApiKeyError && error.status === 401) limit.refused(clientAddress!);
         throw error;
       } finally {
-        limit?.finish(clientAddress!);
+        if (slot) {
+          limit.finish(clientAddress!);
+          keysInFlight.delete(keyHash);
+        }
       }
     },
     clearCache: () => cache.clear(),
@@ -342,6 +351,8 @@ export function createCredentialVerifier(verifiers: {
   // limit falls on made-up tokens only and a valid client behind a shared address is not locked out by others.
   const knownTokens = new Map<string, number>();
   const KNOWN_TOKENS_MAX = 100_000;
+  // Digests of the tokens being checked now (bounded by the in-flight ceilings).
+  const tokensInFlight = new Set<string>();
   const clock = verifiers.now ?? Date.now;
   /** `verify` (an access token's check), under the per-address refusal limit unless the token is known. */
   async function limited(clientAddress: string | undefined, authorizationHeader: AuthorizationHeader, verify: () => Promise<VerifiedAccessToken>): Promise<VerifiedAccessToken> {
@@ -355,10 +366,13 @@ export function createCredentialVerifier(verifiers: {
     if (retryAfterSeconds > 0) {
       throw new ResourceServerError(429, 'too_many_requests', 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
     }
-    // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts).
-    if (!tokenRefusals.start(clientAddress)) {
+    // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts);
+    // requests with a token already being checked wait for that check (one introspection) and take no slot.
+    const slot = digest === undefined || !tokensInFlight.has(digest);
+    if (slot && !tokenRefusals.start(clientAddress)) {
       throw new ResourceServerError(429, 'too_many_requests', 'Too many access tokens being checked from this address; try again later', { 'retry-after': '1' });
     }
+    if (slot && digest !== undefined) tokensInFlight.add(digest);
     try {
       const token = await verify();
       if (digest !== undefined) {
@@ -371,7 +385,10 @@ export function createCredentialVerifier(verifiers: {
       if (error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') tokenRefusals.refused(clientAddress);
       throw error;
     } finally {
-      tokenRefusals.finish(clientAddress);
+      if (slot) {
+        tokenRefusals.finish(clientAddress);
+        if (digest !== undefined) tokensInFlight.delete(digest);
+      }
     }
   }
   // RFC 9449 §7.1: DPoP-bound access tokens are accepted wherever Bearer ones are, so the DPoP scheme (with its
