@@ -77,21 +77,14 @@ export interface LoginThrottle {
 }
 
 /**
- * What an account is counted under: the user's id when the address finds one, so that every spelling that
- * finds it (any case; the databases fold case differently from JavaScript, stores/users.ts `findByEmail`)
- * counts against one key; otherwise the address as typed, lowercased.
- */
-export function accountThrottleName(account: { userId: string } | { email: string }): string {
-  return 'userId' in account ? `user:${account.userId}` : `email:${account.email.trim().toLowerCase()}`;
-}
-
-/**
  * The throttle keys of a login attempt.
- * @param account the user the typed address found, else the typed address. @param address the client IP.
+ * @param foldedEmail the typed address as the database folds it (`users.foldEmail`): every spelling that finds
+ *   one account counts against one key, and whether an account exists changes no key (no oracle).
+ * @param address the client IP.
  * @param knownDeviceDigest the device cookie's SHA-256 when the browser is a known device of this account.
  */
-export function loginThrottleKeys(account: { userId: string } | { email: string }, address: string, knownDeviceDigest?: string): LoginThrottleKeys {
-  const accountKey = hash('sha256', accountThrottleName(account), 'base64url');
+export function loginThrottleKeys(foldedEmail: string, address: string, knownDeviceDigest?: string): LoginThrottleKeys {
+  const accountKey = hash('sha256', foldedEmail, 'base64url');
   return {
     accountAddress: `pair:${accountKey}:${address}`,
     account: `account:${accountKey}`,

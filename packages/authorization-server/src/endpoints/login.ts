@@ -31,7 +31,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const body = request.body as RawParameters;
   const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
   // Looked up as typed: each database folds case itself (stores/users.ts EMAIL_MATCH; lowercasing here first
-  // would differ from PostgreSQL's lower() for a word-final Greek sigma). The throttle counts the account found.
+  // would differ from PostgreSQL's lower() for a word-final Greek sigma). The throttle counts the database's fold.
   const typedEmail = text('email').trim();
   const email = typedEmail.toLowerCase();
   const password = text('password');
@@ -42,7 +42,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const user = typedEmail ? await context.storage.users.findByEmail(typedEmail) : undefined;
   const deviceDigest = deviceCookieDigest(context, request);
   const knownDevice = user && deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
-  const keys = loginThrottleKeys(user ?? { email }, request.ip, knownDevice);
+  const keys = loginThrottleKeys(typedEmail ? await context.storage.users.foldEmail(typedEmail) : '', request.ip, knownDevice);
   // Issue 13: the authorization request being continued may carry ui_locales; the language switch returns to it.
   // ("Try again in": seconds under two minutes, else whole minutes rounded up.)
   if (returnTo.startsWith('/oauth/authorize?')) noteUiLocales(request, new URLSearchParams(returnTo.slice('/oauth/authorize?'.length)).get('ui_locales') ?? undefined);

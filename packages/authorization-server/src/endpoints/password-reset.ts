@@ -20,7 +20,6 @@ import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { forgotPasswordPage } from '../pages/local-account-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { issuePasswordLink, passwordTokenDigest } from '../users/password-links.ts';
-import { accountThrottleName } from './login-throttle.ts';
 
 /** Requests one client address may make in `RESET_WINDOW_SECONDS`. */
 export const RESET_REQUESTS_PER_ADDRESS = 20;
@@ -62,10 +61,9 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     page(reply, 400, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.typeEmail') }));
     return;
   }
-  // Counted on a digest of the account (its id when the address finds one: every spelling alike, login-throttle.ts
-  // `accountThrottleName`): the counters table holds no e-mail addresses.
-  const user = await context.storage.users.findByEmail(typedEmail); // as typed: the database folds case (login.ts)
-  const account = hash('sha256', accountThrottleName(user ?? { email }), 'base64url');
+  // Counted on a digest of the address as the database folds it (users.foldEmail: every spelling of one
+  // account alike, whether or not it exists): the counters table holds no e-mail addresses.
+  const account = hash('sha256', await context.storage.users.foldEmail(typedEmail), 'base64url');
   const [byAddress, byEmail] = await context.storage.rateLimits.hit([`password-reset:address:${request.ip}`, `password-reset:email:${account}`], RESET_WINDOW_SECONDS, now);
   const over = [byAddress!.hits > RESET_REQUESTS_PER_ADDRESS ? byAddress! : undefined, byEmail!.hits > RESET_REQUESTS_PER_EMAIL ? byEmail! : undefined].filter((hit) => hit);
   if (over.length > 0) {
@@ -75,6 +73,7 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     page(reply, 429, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.tooManyResets') }));
     return;
   }
+  const user = await context.storage.users.findByEmail(typedEmail); // as typed: the database folds case (login.ts)
   if (user) {
     const link = await issuePasswordLink(context.storage, context.options.issuer, user.userId, 'reset', now);
     // After the response: the answer's timing depends neither on the mail server nor on the lookup of the

@@ -170,7 +170,7 @@ export async function secondFactorFormEndpoint(context: ServerContext, request: 
 async function attemptCode(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply, user: UserRecord, now: number) {
   const deviceDigest = deviceCookieDigest(context, request);
   const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
-  const keys = loginThrottleKeys(user, request.ip, knownDevice);
+  const keys = loginThrottleKeys(await context.storage.users.foldEmail(user.email), request.ip, knownDevice);
   const retryAfterSeconds = await throttle.attempt(keys, now);
   if (retryAfterSeconds > 0) reply.header('retry-after', String(retryAfterSeconds));
   return { keys, retryAfterSeconds };

@@ -542,6 +542,12 @@ export interface Storage {
     find(userId: string): Promise<UserRecord | undefined>;
     /** Case-insensitive for every Unicode letter (stores/users.ts `emailKey`); live users only (a deleted user never logs in). */
     findByEmail(email: string): Promise<UserRecord | undefined>;
+    /**
+     * The form this database compares `email` in (PostgreSQL `lower()`; SQLite the JavaScript lowercase key),
+     * with every ς as σ: every spelling `findByEmail` finds one user by folds alike, whether or not a user
+     * has it (what the login throttle counts an account under, SPEC decision 18).
+     */
+    foldEmail(email: string): Promise<string>;
     /** Sets (or, with null, clears) a live user's password hash. @returns false when there is no live user with that id. */
     setPasswordHash(userId: string, passwordHash: string | null): Promise<boolean>;
   };

@@ -38,6 +38,16 @@ export function usersContract({ withStorage }: ContractBackend): void {
       const odos = userRecord({ email: 'ΟΔΟΣ@example.gr' });
       await storage.users.create(odos);
       for (const typed of ['ΟΔΟΣ@example.gr', 'οδος@example.gr', 'Οδος@EXAMPLE.GR']) assert.deepEqual(await storage.users.findByEmail(typed), odos, typed);
+      // The login throttle's key (users.foldEmail): one for every spelling that finds a user, none that depends on
+      // whether a user exists (PostgreSQL's lower() and JavaScript differ for İ, and for a final ς).
+      const found = ['ΟΔΟΣ@example.gr', 'οδος@example.gr', 'Οδος@EXAMPLE.GR'];
+      assert.equal(new Set(await Promise.all(found.map((typed) => storage.users.foldEmail(typed)))).size, 1);
+      const alice = userRecord({ email: 'alice.i@example.com' });
+      await storage.users.create(alice);
+      for (const typed of ['ALICE.I@example.com', 'alİce.i@example.com']) {
+        if (await storage.users.findByEmail(typed)) assert.equal(await storage.users.foldEmail(typed), await storage.users.foldEmail(alice.email), typed);
+      }
+      assert.equal(await storage.users.foldEmail('nobody.İ@example.com'), await storage.users.foldEmail('nobody.İ@example.com'));
       await storage.users.create(userRecord({ email: 'Émile@example.com' }));
       await assert.rejects(storage.users.create(userRecord({ email: 'émile@example.com' })));
     }));

@@ -48,6 +48,10 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       if (found || db.dialect !== 'postgres' || !email.includes('ς')) return found;
       return byEmail(email.replaceAll('ς', 'σ'));
     },
+    async foldEmail(email) {
+      const folded = db.dialect === 'postgres' ? String((await db.get('SELECT lower(?) AS folded', [email]))!.folded) : emailKey(email);
+      return folded.replaceAll('ς', 'σ');
+    },
     async setPasswordHash(userId, passwordHash) {
       return (await db.run('UPDATE users SET password_hash = ? WHERE user_id = ? AND deleted_at IS NULL', [passwordHash, userId])).changes > 0;
     },
