@@ -50,6 +50,8 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const page = (status: number, error: string) =>
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
       t, brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email, upstreamName: context.options.upstreamIdentityProvider?.name,
+      // The page shown again keeps asking the identity provider for a fresh authentication (login-step.ts).
+      ...(text('reauthenticate') === '1' ? { reauthenticate: true } : {}),
     }));
 
   // SPEC decision 18: checked and counted in one atomic step, before the (slow, awaited) password check,

@@ -66,14 +66,16 @@ async function secondFactorRequired(context: ServerContext, userId: string): Pro
  * confirmed factor or must enrol one, stores a pending login, sets its cookie and redirects (303) to the
  * second step. @returns true when it answered (the caller stops), false when no second step applies.
  */
-export async function startSecondStep(context: ServerContext, reply: FastifyReply, user: UserRecord, returnTo: string): Promise<boolean> {
+export async function startSecondStep(context: ServerContext, reply: FastifyReply, user: UserRecord, returnTo: string, authenticatedAt?: number): Promise<boolean> {
   const factor = await context.storage.localAccounts.findSecondFactor(user.userId);
   const step = factor?.confirmedAt != null ? 'verify' : (await secondFactorRequired(context, user.userId)) ? 'enrol' : undefined;
   if (!step) return false;
   const value = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
   await context.storage.localAccounts.createPendingLogin({
-    pendingDigest: digest(value), userId: user.userId, step, returnTo, createdAt: now, expiresAt: now + PENDING_LOGIN_LIFETIME_SECONDS, failures: 0,
+    // createdAt: when the first step authenticated the person (now, unless the identity provider signed them in
+    // without asking: its auth_time); an enrolment carries it to the session, as it proves nothing itself.
+    pendingDigest: digest(value), userId: user.userId, step, returnTo, createdAt: authenticatedAt ?? now, expiresAt: now + PENDING_LOGIN_LIFETIME_SECONDS, failures: 0,
   });
   reply.setCookie(pendingCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', PENDING_LOGIN_LIFETIME_SECONDS));
   reply.redirect(SECOND_FACTOR_PATH, 303);
@@ -229,7 +231,10 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   if (!(await context.storage.localAccounts.deletePendingLogin(pending.pendingDigest))) return startAgain(context, reply);
   reply.clearCookie(pendingCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
   await throttle.succeeded(keys, now);
-  await markContinuationReauthenticated(context, pending.returnTo, await startLoginSession(context, request, reply, user.userId));
+  // A code of a confirmed factor proves the person now (OIDC Core §3.1.2.1 re-authentication); an enrolment proves
+  // only what the first step did (its time, pending.createdAt), so it never counts as a fresh authentication.
+  if (pending.step === 'verify') await markContinuationReauthenticated(context, pending.returnTo, await startLoginSession(context, request, reply, user.userId));
+  else await startLoginSession(context, request, reply, user.userId, pending.createdAt);
   await rememberDevice(context, request, reply, user.userId);
   await context.storage.audit.record({ type: pending.step === 'enrol' ? 'user.second_factor_enrolled' : 'user.second_factor_verified', at: now, actor: `user:${user.userId}` });
   if (recoveryCodes) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { EncryptJWT, jwtDecrypt } from 'jose';
+import { authenticator } from 'otplib';
 import type { CustomFetch } from 'openid-client';
 import type { UpstreamIdentityProvider } from '../options.ts';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
@@ -145,6 +146,20 @@ for (const backend of backends) {
       const fresh = await followThroughUpstream(first.browser, upstreamRequest.href, 'alice-at-platform', {});
       assert.equal(fresh.response?.status, 200);
       assert.match(await fresh.response!.text(), /name="interaction"/, 'the consent page');
+    });
+
+    it('prompt=login: the login page shown again after a wrong password still asks the provider for a fresh authentication', async () => {
+      const browser = cookieFetch();
+      const page = await (await browser(`${s.server.url}${authorizePath({ prompt: 'login' })}`)).text();
+      assert.match(page, /<input type="hidden" name="reauthenticate" value="1">/);
+      const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(page)![1]!.replaceAll('&amp;', '&');
+      const wrong = await browser(`${s.server.url}/login`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: field('_csrf'), return_to: field('return_to'), reauthenticate: '1', email: alice.email, password: 'not-the-password' }).toString(),
+      });
+      assert.equal(wrong.status, 401);
+      const again = await wrong.text();
+      assert.match(/<a class="button primary" href="([^"]+)">Sign in with Platform ID<\/a>/.exec(again)![1]!, /reauthenticate=1/);
     });
 
     it('shows "your account is not set up for connecting apps" to a person the directory does not know: no account, no session, no code', async () => {
@@ -303,6 +318,27 @@ describe('upstream sign-in and two-step verification (issue 10 §2 and §3)', ()
     assert.match(signedIn.text, /<code id="totp-secret">/, 'the mandatory enrolment');
     assert.equal((await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length, 0, 'no session yet');
     assert.ok((await s.server.storage.audit.list()).some((event) => event.type === 'upstream.signed_in'), 'the first step is audited');
+  });
+
+  it('prompt=login: the mandatory enrolment after a silent sign-in at the provider is no re-authentication (it proves only what the first step did)', async () => {
+    // The request begins; the person then signs in at the provider with the re-authentication removed from the link.
+    const browser = cookieFetch();
+    const login = await browser(`${s.server.url}${authorizePath({ prompt: 'login' })}`);
+    const href = /<a class="button primary" href="([^"]+)">Sign in with Platform ID<\/a>/.exec(await login.text())![1]!.replaceAll('&amp;', '&');
+    const enrolment = await followThroughUpstream(browser, `${s.server.url}${href.replace(/&reauthenticate=1/, '')}`, 'alice-at-platform', {});
+    const page = await enrolment.response!.text();
+    const secret = /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(page)![1]!.replaceAll(' ', '');
+    s.server.clock.advanceSeconds(2);
+    const code = authenticator.clone({ epoch: s.server.clock.nowSeconds() * 1000 }).generate(secret);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+    const done = await browser(`${s.server.url}/login/second-factor`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, code }).toString(),
+    });
+    assert.equal(done.status, 200, 'the recovery codes, shown once');
+    const next = /href="(\/oauth\/authorize\?[^"]+)"/.exec(await done.text())![1]!.replaceAll('&amp;', '&');
+    const followed = await browser(`${s.server.url}${next}`);
+    const text = await followed.text();
+    assert.ok(text.includes('Sign in with Platform ID') && !text.includes('name="interaction"'), 'the login step again, not the consent page');
   });
 
   it('a deleted user, still linked at the provider, is refused before any second step: no pending sign-in, no session', async () => {

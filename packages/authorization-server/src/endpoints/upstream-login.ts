@@ -168,11 +168,12 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   reply.header('cache-control', 'no-store');
   // Issue 10 §3: the same second step as after a password (an enrolled factor, or a required enrolment):
   // GATEHOUSE_REQUIRE_SECOND_FACTOR and a user's own factor hold whichever way the first step was taken.
-  if (await startSecondStep(context, reply, user, transaction.returnTo)) return;
-  // A sign-in that proved a fresh authentication counts as one now (and for the request it continues); any
-  // other counts from the provider's auth_time.
-  if (reauthenticated) await markContinuationReauthenticated(context, transaction.returnTo, await startLoginSession(context, request, reply, user.userId));
-  else await startLoginSession(context, request, reply, user.userId, age === undefined ? 0 : now - age);
+  // The session counts from the provider's auth_time (0 when it gave none); one that proved a fresh
+  // authentication also counts for the request it continues, in that request's own second too.
+  const authenticatedAt = age === undefined ? 0 : now - age;
+  if (await startSecondStep(context, reply, user, transaction.returnTo, authenticatedAt)) return;
+  const sessionDigest = await startLoginSession(context, request, reply, user.userId, authenticatedAt);
+  if (reauthenticated) await markContinuationReauthenticated(context, transaction.returnTo, sessionDigest);
   reply.redirect(transaction.returnTo, 303);
 }
 

@@ -34,6 +34,7 @@ export function loginPage(model: LoginPageModel): string {
 <form method="post" action="/login">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="return_to" value="${model.returnTo}">
+  ${model.reauthenticate ? html`<input type="hidden" name="reauthenticate" value="1">` : ''}
   <label for="email">${t.t('login.email')}</label>
   <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}">
   <label for="password">${t.t('login.password')}</label>

@@ -1160,6 +1160,7 @@ export interface PendingLoginRecord {
   step: 'verify' | 'enrol';
   /** Where to continue after the second step (login.ts RETURN_TO). */
   returnTo: string;
+  /** When the first step authenticated the person (a password: when it was given; the identity provider: its auth_time, 0 when unknown). */
   createdAt: number;
   expiresAt: number;
   /** Wrong codes given so far. */
