@@ -172,5 +172,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       }
       assert.equal((await sessionsOf(server, userId)).length, 3);
     });
+
+    it('an address with a NUL character is an ordinary failed login (401), not a database error', async () => {
+      const result = await login(server, new Browser(), `a\u0000b-${randomUUID().slice(0, 8)}@example.com`, 'whatever');
+      assert.equal(result.status, 401);
+    });
   });
 }

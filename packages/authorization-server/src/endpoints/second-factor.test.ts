@@ -294,6 +294,24 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUI
     assert.equal(await isSignedIn(browser), true);
   });
 
+  it('prompt=login: a password and the mandatory enrolment, all in the request\'s own second, continue to consent', async () => {
+    await server.storage.localAccounts.removeSecondFactor(seed.users.alice.id);
+    const browser = new Browser();
+    const client = seed.confidentialClient;
+    const loginPage = await browser.get(authorizeUrl(server, {
+      response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 's', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', prompt: 'login',
+    }));
+    const returnTo = inputValue(loginPage.text, 'return_to')!;
+    const password = await browser.post(`${server.url}/login`, { _csrf: inputValue(loginPage.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password });
+    assert.equal(password.location, '/login/second-factor');
+    const enrolment = await browser.get(`${server.url}/login/second-factor`);
+    const secret = /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(enrolment.text)![1]!.replaceAll(' ', '');
+    const code = authenticator.clone({ epoch: server.clock.nowSeconds() * 1000 }).generate(secret);
+    assert.equal((await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(enrolment.text, '_csrf')!, code })).status, 200);
+    const next = await browser.get(new URL(returnTo, server.url).href);
+    assert.ok(next.text.includes('action="/oauth/authorize/decision"'), 'the consent page: the password was a fresh authentication');
+  });
+
   it('a user who administers nothing signs in with the password alone', async () => {
     const browser = new Browser();
     const response = await passwordStep(browser, seed.developer.email, seed.developer.password);

@@ -66,7 +66,9 @@ async function secondFactorRequired(context: ServerContext, userId: string): Pro
  * confirmed factor or must enrol one, stores a pending login, sets its cookie and redirects (303) to the
  * second step. @returns true when it answered (the caller stops), false when no second step applies.
  */
-export async function startSecondStep(context: ServerContext, reply: FastifyReply, user: UserRecord, returnTo: string, authenticatedAt?: number): Promise<boolean> {
+export async function startSecondStep(
+  context: ServerContext, reply: FastifyReply, user: UserRecord, returnTo: string, firstStep?: { authenticatedAt: number; fresh: boolean },
+): Promise<boolean> {
   const factor = await context.storage.localAccounts.findSecondFactor(user.userId);
   const step = factor?.confirmedAt != null ? 'verify' : (await secondFactorRequired(context, user.userId)) ? 'enrol' : undefined;
   if (!step) return false;
@@ -75,7 +77,8 @@ export async function startSecondStep(context: ServerContext, reply: FastifyRepl
   await context.storage.localAccounts.createPendingLogin({
     // createdAt: when the first step authenticated the person (now, unless the identity provider signed them in
     // without asking: its auth_time); an enrolment carries it to the session, as it proves nothing itself.
-    pendingDigest: digest(value), userId: user.userId, step, returnTo, createdAt: authenticatedAt ?? now, expiresAt: now + PENDING_LOGIN_LIFETIME_SECONDS, failures: 0,
+    pendingDigest: digest(value), userId: user.userId, step, returnTo, createdAt: firstStep?.authenticatedAt ?? now, expiresAt: now + PENDING_LOGIN_LIFETIME_SECONDS, failures: 0,
+    ...(firstStep?.fresh === false ? { firstStepStale: true as const } : {}),
   });
   reply.setCookie(pendingCookieName(context), value, hostCookieOptions(context.options.environment, 'lax', PENDING_LOGIN_LIFETIME_SECONDS));
   reply.redirect(SECOND_FACTOR_PATH, 303);
@@ -232,9 +235,9 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   reply.clearCookie(pendingCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
   await throttle.succeeded(keys, now);
   // A code of a confirmed factor proves the person now (OIDC Core §3.1.2.1 re-authentication); an enrolment proves
-  // only what the first step did (its time, pending.createdAt), so it never counts as a fresh authentication.
-  if (pending.step === 'verify') await markContinuationReauthenticated(context, pending.returnTo, await startLoginSession(context, request, reply, user.userId));
-  else await startLoginSession(context, request, reply, user.userId, pending.createdAt);
+  // only what the first step did: its time (pending.createdAt), and a fresh authentication only if that was one.
+  const sessionDigest = await startLoginSession(context, request, reply, user.userId, pending.step === 'verify' ? undefined : pending.createdAt);
+  if (pending.step === 'verify' || !pending.firstStepStale) await markContinuationReauthenticated(context, pending.returnTo, sessionDigest);
   await rememberDevice(context, request, reply, user.userId);
   await context.storage.audit.record({ type: pending.step === 'enrol' ? 'user.second_factor_enrolled' : 'user.second_factor_verified', at: now, actor: `user:${user.userId}` });
   if (recoveryCodes) {

@@ -171,7 +171,7 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   // The session counts from the provider's auth_time (0 when it gave none); one that proved a fresh
   // authentication also counts for the request it continues, in that request's own second too.
   const authenticatedAt = age === undefined ? 0 : now - age;
-  if (await startSecondStep(context, reply, user, transaction.returnTo, authenticatedAt)) return;
+  if (await startSecondStep(context, reply, user, transaction.returnTo, { authenticatedAt, fresh: reauthenticated })) return;
   const sessionDigest = await startLoginSession(context, request, reply, user.userId, authenticatedAt);
   if (reauthenticated) await markContinuationReauthenticated(context, transaction.returnTo, sessionDigest);
   reply.redirect(transaction.returnTo, 303);

@@ -1162,6 +1162,11 @@ export interface PendingLoginRecord {
   returnTo: string;
   /** When the first step authenticated the person (a password: when it was given; the identity provider: its auth_time, 0 when unknown). */
   createdAt: number;
+  /**
+   * Present when the first step proved no fresh authentication (the identity provider signed the person in
+   * without asking, OIDC Core §3.1.2.1): an enrolment after it then counts for no `prompt=login`.
+   */
+  firstStepStale?: true;
   expiresAt: number;
   /** Wrong codes given so far. */
   failures: number;

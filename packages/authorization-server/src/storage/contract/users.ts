@@ -48,6 +48,9 @@ export function usersContract({ withStorage }: ContractBackend): void {
         if (await storage.users.findByEmail(typed)) assert.equal(await storage.users.foldEmail(typed), await storage.users.foldEmail(alice.email), typed);
       }
       assert.equal(await storage.users.foldEmail('nobody.İ@example.com'), await storage.users.foldEmail('nobody.İ@example.com'));
+      // A NUL (which PostgreSQL text cannot hold) finds no one and folds without an error.
+      assert.equal(await storage.users.findByEmail('alice.i@example.com\u0000'), undefined);
+      assert.equal(typeof await storage.users.foldEmail('a\u0000b@example.com'), 'string');
       await storage.users.create(userRecord({ email: 'Émile@example.com' }));
       await assert.rejects(storage.users.create(userRecord({ email: 'émile@example.com' })));
     }));

@@ -1533,4 +1533,9 @@ export const migrations: readonly Migration[] = [
     name: 'login_sessions.authenticated_at: when the person last proved who they are (prompt=login, max_age)',
     steps: [(d) => `ALTER TABLE login_sessions ADD COLUMN authenticated_at ${d.time};`],
   },
+  {
+    version: 46,
+    name: 'pending_logins.first_step_stale: a second step after an identity provider that asked for no credentials',
+    steps: [(d) => `ALTER TABLE pending_logins ADD COLUMN first_step_stale ${d.bool} NOT NULL DEFAULT ${d.false};`],
+  },
 ];

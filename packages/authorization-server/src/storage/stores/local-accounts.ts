@@ -7,7 +7,7 @@
  * across processes sharing the file) and on PostgreSQL (the row lock makes a concurrent writer re-check the
  * WHERE against the committed row). Multi-statement steps are one `db.transaction`.
  */
-import { nullableNumber } from '../rows.ts';
+import { nullableNumber, storedBoolean } from '../rows.ts';
 import type { SqlDriver, SqlRow } from '../sql/driver.ts';
 import type { LocalAccountStore, PasswordTokenRecord, PendingLoginRecord, SecondFactorRecord } from '../storage.ts';
 
@@ -100,8 +100,8 @@ export function createLocalAccountStore(db: SqlDriver): LocalAccountStore {
       });
     },
     async createPendingLogin(pending) {
-      await db.run('INSERT INTO pending_logins (pending_digest, user_id, step, return_to, created_at, expires_at, failures) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        [pending.pendingDigest, pending.userId, pending.step, pending.returnTo, pending.createdAt, pending.expiresAt, pending.failures]);
+      await db.run('INSERT INTO pending_logins (pending_digest, user_id, step, return_to, created_at, expires_at, failures, first_step_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [pending.pendingDigest, pending.userId, pending.step, pending.returnTo, pending.createdAt, pending.expiresAt, pending.failures, pending.firstStepStale === true]);
     },
     async findPendingLogin(pendingDigest, now) {
       const row = await db.get('SELECT * FROM pending_logins WHERE pending_digest = ? AND expires_at > ?', [pendingDigest, now]);
@@ -141,5 +141,6 @@ function toPendingLogin(row: SqlRow): PendingLoginRecord {
   return {
     pendingDigest: String(row.pending_digest), userId: String(row.user_id), step: row.step as PendingLoginRecord['step'], returnTo: String(row.return_to),
     createdAt: Number(row.created_at), expiresAt: Number(row.expires_at), failures: Number(row.failures),
+    ...(storedBoolean(row.first_step_stale) ? { firstStepStale: true as const } : {}),
   };
 }

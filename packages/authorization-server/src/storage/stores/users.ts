@@ -38,6 +38,8 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       return row && toUser(row);
     },
     async findByEmail(email) {
+      // PostgreSQL text cannot hold NUL (it would refuse the parameter: a 500), so no stored address has one.
+      if (email.includes('\u0000')) return undefined;
       const byEmail = async (typed: string) => {
         const row = await db.get(`SELECT * FROM users WHERE ${EMAIL_MATCH[db.dialect]} AND deleted_at IS NULL`, [emailParameter(db.dialect, typed)]);
         return row && toUser(row);
@@ -49,7 +51,9 @@ export function createUserStore(db: SqlDriver): Storage['users'] {
       return byEmail(email.replaceAll('ς', 'σ'));
     },
     async foldEmail(email) {
-      const folded = db.dialect === 'postgres' ? String((await db.get('SELECT lower(?) AS folded', [email]))!.folded) : emailKey(email);
+      // NUL, which PostgreSQL text cannot hold, is dropped: such an address finds no one anyway.
+      const typed = email.replaceAll('\u0000', '');
+      const folded = db.dialect === 'postgres' ? String((await db.get('SELECT lower(?) AS folded', [typed]))!.folded) : emailKey(typed);
       return folded.replaceAll('ς', 'σ');
     },
     async setPasswordHash(userId, passwordHash) {
