@@ -187,6 +187,22 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     assert.equal(tokenResults.length, 60);
   });
 
+  it('unknown credentials that cannot be checked (503: the budget at the authorization server spent) count too; known ones are never held back', async () => {
+    const { endpoint, credentials } = setup();
+    endpoint.answers.set(KEY, activeAnswer());
+    assert.equal((await credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key'], '192.0.2.77')).kind, 'api_key');
+    endpoint.respond = () => new Response('slow down', { status: 429 });
+    for (let i = 0; i < 30; i++) {
+      await assert.rejects(credentials.verifyCredential(`Bearer unknown-${i}`, [], ['bearer'], '192.0.2.77'), (error: unknown) => (error as ApiKeyError).status === 503);
+    }
+    const asked = endpoint.requests.length;
+    await assert.rejects(credentials.verifyCredential('Bearer unknown-30', [], ['bearer'], '192.0.2.77'), (error: unknown) => (error as ApiKeyError).status === 429);
+    assert.equal(endpoint.requests.length, asked, 'no more spent from this address');
+    // The integration's key, accepted before, is still checked (and answered 503 while the budget is spent), never 429.
+    endpoint.respond = undefined;
+    assert.equal((await credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key'], '192.0.2.77')).kind, 'api_key');
+  });
+
   it('the access-token refusal limit is off with 0', async () => {
     const { credentials } = setup({}, { maxRefusedAccessTokensPerAddressPerMinute: 0 });
     for (let i = 0; i < 40; i++) {

@@ -204,8 +204,9 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   const cache = createAccessTokenCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
   const refusalLimit = createRefusalLimit(options.maxRefusedApiKeysPerAddressPerMinute ?? 30, now);
-  // Hashes of the keys being checked now (bounded by the in-flight ceilings).
+  // Hashes of the keys being checked now (bounded by the in-flight ceilings), and of keys accepted, until when (ms).
   const keysInFlight = new Set<string>();
+  const knownKeys = new Map<string, number>();
   const invalid = (reason: string) => new ApiKeyError(401, 'invalid_token', INVALID_API_KEY_DESCRIPTION, { 'www-authenticate': formatBasicChallenge(realm) }, { reason });
 
   async function introspect(apiKey: string): Promise<KeyValidation> {
@@ -239,23 +240,30 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     realm,
     async verifyApiKey(apiKey, requiredScopes, clientAddress) {
       assertScopeNames(requiredScopes);
-      const limit = clientAddress === undefined ? undefined : refusalLimit;
+      const keyHash = hashAccessToken(apiKey);
+      // A key accepted here in the last hour is neither held back nor counted (a valid integration behind a
+      // shared address is not locked out by others, nor by an outage's 503s).
+      const knownUntil = knownKeys.get(keyHash);
+      const limit = clientAddress === undefined || (knownUntil !== undefined && knownUntil > now()) ? undefined : refusalLimit;
       const retryAfterSeconds = limit?.retryAfterSeconds(clientAddress!) ?? 0;
       if (retryAfterSeconds > 0) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
       }
       // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts);
       // requests with a key already being checked wait for that check and take no slot.
-      const keyHash = hashAccessToken(apiKey);
       const slot = limit !== undefined && !keysInFlight.has(keyHash);
       if (slot && !limit.start(clientAddress!)) {
         throw new ApiKeyError(429, 'too_many_requests', 'Too many API keys being checked from this address; try again later', { 'retry-after': '1' });
       }
       if (slot) keysInFlight.add(keyHash);
       try {
-        return await checkKey(apiKey, requiredScopes);
+        const key = await checkKey(apiKey, requiredScopes);
+        knownKeys.delete(keyHash);
+        if (knownKeys.size >= 100_000) knownKeys.delete(knownKeys.keys().next().value!);
+        knownKeys.set(keyHash, now() + 3_600_000);
+        return key;
       } catch (error) {
-        if (limit && error instanceof ApiKeyError && error.status === 401) limit.refused(clientAddress!);
+        if (limit && ((error instanceof ApiKeyError && error.status === 401) || error instanceof IntrospectionUnavailableError)) limit.refused(clientAddress!);
         throw error;
       } finally {
         if (slot) {
@@ -382,7 +390,12 @@ export function createCredentialVerifier(verifiers: {
       }
       return token;
     } catch (error) {
-      if (error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') tokenRefusals.refused(clientAddress);
+      // Refused, or not checkable (503: the authorization server unreachable, or this server's introspection
+      // budget spent): either way an unknown token from this address costs it, so a sender cannot keep the
+      // budget spent (tokens once accepted never reach here).
+      if ((error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') || error instanceof IntrospectionUnavailableError) {
+        tokenRefusals.refused(clientAddress);
+      }
       throw error;
     } finally {
       if (slot) {
