@@ -42,7 +42,9 @@ code { font-size: .9em; }
 </head>
 <body>
 <header><h1>${escapeHtml(appName)}</h1><span>partner app example</span></header>
+<main>
 ${body}
+</main>
 </body>
 </html>`;
 }

@@ -125,6 +125,7 @@ describe('partner app (HTTP)', () => {
       assert.match(connect.headers.get('content-type') ?? '', /^text\/html/);
       assert.match(connect.text, /Gatehouse is unavailable/);
       assert.match(connect.text, /<a href="\/">Back<\/a>/);
+      assert.match(connect.text, /<main>[\s\S]*Gatehouse is unavailable[\s\S]*<\/main>/, 'the content in the main landmark (axe: landmark-one-main, region)');
       assert.doesNotMatch(connect.text, /ECONNREFUSED|statusCode/);
       const missing = await browser.get(`${unreachable.url}/nowhere`);
       assert.equal(missing.status, 404);
