@@ -28,7 +28,7 @@ import { createAccessTokenCache, hashAccessToken } from './access-token-cache.ts
 import { defaultIntrospectionEndpoint, isLoopbackHttpUrl, parseAuthorizationServerUrl } from './introspection.ts';
 import type { FetchFunction } from './introspection.ts';
 import { IntrospectionUnavailableError } from './introspection-unavailable-error.ts';
-import { createRefusalLimit } from './refusal-limit.ts';
+import { createCredentialGuard, createRefusalLimit, type GuardOutcome } from './refusal-limit.ts';
 import { ResourceServerError } from './resource-server-error.ts';
 import { assertScopeNames, findMissingScopes, formatScope } from './scope.ts';
 import type { SubjectType } from './subject.ts';
@@ -204,9 +204,16 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   const cache = createAccessTokenCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
   const refusalLimit = createRefusalLimit(options.maxRefusedApiKeysPerAddressPerMinute ?? 30, now);
-  // Hashes of the keys being checked now (bounded by the in-flight ceilings), and of keys accepted, until when (ms).
-  const keysInFlight = new Set<string>();
-  const knownKeys = new Map<string, number>();
+  // A key accepted here in the last hour is neither held back nor counted (a valid integration behind a shared
+  // address is not locked out by others, nor by an outage's 503s).
+  const keyGuard = createCredentialGuard(refusalLimit, now);
+  const keyOutcome: GuardOutcome<VerifiedApiKey> = {
+    knownUntil: () => now() + 3_600_000,
+    refused: (error) => (error instanceof ApiKeyError && error.status === 401) || error instanceof IntrospectionUnavailableError,
+    tooMany: (retryAfterSeconds, busy) => new ApiKeyError(429, 'too_many_requests', busy
+      ? 'Too many API keys being checked from this address; try again later'
+      : 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) }),
+  };
   const invalid = (reason: string) => new ApiKeyError(401, 'invalid_token', INVALID_API_KEY_DESCRIPTION, { 'www-authenticate': formatBasicChallenge(realm) }, { reason });
 
   async function introspect(apiKey: string): Promise<KeyValidation> {
@@ -240,37 +247,7 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
     realm,
     async verifyApiKey(apiKey, requiredScopes, clientAddress) {
       assertScopeNames(requiredScopes);
-      const keyHash = hashAccessToken(apiKey);
-      // A key accepted here in the last hour is neither held back nor counted (a valid integration behind a
-      // shared address is not locked out by others, nor by an outage's 503s).
-      const knownUntil = knownKeys.get(keyHash);
-      const limit = clientAddress === undefined || (knownUntil !== undefined && knownUntil > now()) ? undefined : refusalLimit;
-      const retryAfterSeconds = limit?.retryAfterSeconds(clientAddress!) ?? 0;
-      if (retryAfterSeconds > 0) {
-        throw new ApiKeyError(429, 'too_many_requests', 'Too many refused API keys from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
-      }
-      // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts);
-      // requests with a key already being checked wait for that check and take no slot.
-      const slot = limit !== undefined && !keysInFlight.has(keyHash);
-      if (slot && !limit.start(clientAddress!)) {
-        throw new ApiKeyError(429, 'too_many_requests', 'Too many API keys being checked from this address; try again later', { 'retry-after': '1' });
-      }
-      if (slot) keysInFlight.add(keyHash);
-      try {
-        const key = await checkKey(apiKey, requiredScopes);
-        knownKeys.delete(keyHash);
-        if (knownKeys.size >= 100_000) knownKeys.delete(knownKeys.keys().next().value!);
-        knownKeys.set(keyHash, now() + 3_600_000);
-        return key;
-      } catch (error) {
-        if (limit && ((error instanceof ApiKeyError && error.status === 401) || error instanceof IntrospectionUnavailableError)) limit.refused(clientAddress!);
-        throw error;
-      } finally {
-        if (slot) {
-          limit.finish(clientAddress!);
-          keysInFlight.delete(keyHash);
-        }
-      }
+      return keyGuard.check(clientAddress, hashAccessToken(apiKey), () => checkKey(apiKey, requiredScopes), keyOutcome);
     },
     clearCache: () => cache.clear(),
   };
@@ -354,55 +331,23 @@ export function createCredentialVerifier(verifiers: {
 }): CredentialVerifier {
   const { tokenVerifier, apiKeyVerifier } = verifiers;
   const tokenRefusals = createRefusalLimit(verifiers.maxRefusedAccessTokensPerAddressPerMinute ?? (tokenVerifier.mode === 'introspection' ? 30 : 0), verifiers.now ?? Date.now);
-  // Digests of access tokens once verified here, with until when (ms: their exp and an hour): such a token is
-  // never held back by the limit nor counted against its address, after it expires or is revoked too, so the
-  // limit falls on made-up tokens only and a valid client behind a shared address is not locked out by others.
-  const knownTokens = new Map<string, number>();
-  const KNOWN_TOKENS_MAX = 100_000;
-  // Digests of the tokens being checked now (bounded by the in-flight ceilings).
-  const tokensInFlight = new Set<string>();
-  const clock = verifiers.now ?? Date.now;
-  /** `verify` (an access token's check), under the per-address refusal limit unless the token is known. */
-  async function limited(clientAddress: string | undefined, authorizationHeader: AuthorizationHeader, verify: () => Promise<VerifiedAccessToken>): Promise<VerifiedAccessToken> {
-    if (tokenRefusals === undefined || clientAddress === undefined) return verify();
+  // Made-up tokens are counted against their address (refusal-limit.ts); a token once accepted is known until an
+  // hour past its exp, expired or revoked since included, so the limit falls on made-up tokens only.
+  const tokenGuard = createCredentialGuard(tokenRefusals, verifiers.now ?? Date.now);
+  const tokenOutcome: GuardOutcome<VerifiedAccessToken> = {
+    knownUntil: (token) => (token.expiresAt + 3600) * 1000,
+    // Refused, or not checkable (503: the authorization server unreachable, or this server's introspection budget
+    // spent): either way an unknown token costs its address, so a sender cannot keep the budget spent.
+    refused: (error) => (error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') || error instanceof IntrospectionUnavailableError,
+    tooMany: (retryAfterSeconds, busy) => new ResourceServerError(429, 'too_many_requests', busy
+      ? 'Too many access tokens being checked from this address; try again later'
+      : 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) }),
+  };
+  /** `verify` (an access token's check) under the token guard. */
+  function limited(clientAddress: string | undefined, authorizationHeader: AuthorizationHeader, verify: () => Promise<VerifiedAccessToken>): Promise<VerifiedAccessToken> {
     const header = Array.isArray(authorizationHeader) ? (authorizationHeader.length === 1 ? authorizationHeader[0] : undefined) : authorizationHeader;
     const presented = typeof header === 'string' ? /^(?:bearer|dpop) +(\S+)$/i.exec(header.trim())?.[1] : undefined;
-    const digest = presented === undefined ? undefined : hashAccessToken(presented);
-    const knownUntil = digest === undefined ? undefined : knownTokens.get(digest);
-    if (knownUntil !== undefined && knownUntil > clock()) return verify();
-    const retryAfterSeconds = tokenRefusals.retryAfterSeconds(clientAddress);
-    if (retryAfterSeconds > 0) {
-      throw new ResourceServerError(429, 'too_many_requests', 'Too many refused access tokens from this address; try again later', { 'retry-after': String(retryAfterSeconds) });
-    }
-    // A burst sent at once is held to the in-flight ceiling before any of it is counted (refusal-limit.ts);
-    // requests with a token already being checked wait for that check (one introspection) and take no slot.
-    const slot = digest === undefined || !tokensInFlight.has(digest);
-    if (slot && !tokenRefusals.start(clientAddress)) {
-      throw new ResourceServerError(429, 'too_many_requests', 'Too many access tokens being checked from this address; try again later', { 'retry-after': '1' });
-    }
-    if (slot && digest !== undefined) tokensInFlight.add(digest);
-    try {
-      const token = await verify();
-      if (digest !== undefined) {
-        knownTokens.delete(digest);
-        if (knownTokens.size >= KNOWN_TOKENS_MAX) knownTokens.delete(knownTokens.keys().next().value!);
-        knownTokens.set(digest, (token.expiresAt + 3600) * 1000);
-      }
-      return token;
-    } catch (error) {
-      // Refused, or not checkable (503: the authorization server unreachable, or this server's introspection
-      // budget spent): either way an unknown token from this address costs it, so a sender cannot keep the
-      // budget spent (tokens once accepted never reach here).
-      if ((error instanceof ResourceServerError && error.status === 401 && error.error === 'invalid_token') || error instanceof IntrospectionUnavailableError) {
-        tokenRefusals.refused(clientAddress);
-      }
-      throw error;
-    } finally {
-      if (slot) {
-        tokenRefusals.finish(clientAddress);
-        if (digest !== undefined) tokensInFlight.delete(digest);
-      }
-    }
+    return tokenGuard.check(clientAddress, presented === undefined ? undefined : hashAccessToken(presented), verify, tokenOutcome);
   }
   // RFC 9449 §7.1: DPoP-bound access tokens are accepted wherever Bearer ones are, so the DPoP scheme (with its
   // algorithms) is offered beside Bearer.

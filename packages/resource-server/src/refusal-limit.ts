@@ -100,3 +100,65 @@ export function addressKey(address: string): string {
   if (groups.slice(0, 4).every((group) => group === '0')) return canonical;
   return `${groups.slice(0, 4).join(':')}::/64`;
 }
+
+/** How a guarded check's outcomes count (`CredentialGuard.check`). */
+export interface GuardOutcome<T> {
+  /** Until when (ms since the epoch) a credential whose check gave `result` is known: never held back nor counted. */
+  knownUntil(result: T): number;
+  /** Whether a failed check counts as a refusal for its address (a refused or uncheckable credential). */
+  refused(error: unknown): boolean;
+  /** The error for an address held back: past its limit (`retryAfterSeconds`), or with too many checks in flight (`busy`). */
+  tooMany(retryAfterSeconds: number, busy: boolean): Error;
+}
+
+/**
+ * A refusal limit put around the checks of presented credentials (API keys, access tokens), one per verifier:
+ * a credential once accepted is remembered by its digest (at most `maxKnown`, the oldest dropped) and never
+ * held back nor counted, so a valid client behind a shared address is not locked out by others; requests with
+ * a credential already being checked wait for that check and take no in-flight slot.
+ */
+export interface CredentialGuard {
+  /**
+   * Runs `check` for a credential presented from `address` (undefined: no limit), `credentialHash` its digest
+   * (undefined when none could be read: nothing shared or remembered).
+   * @throws `outcome.tooMany(…)` when the address is held back; whatever `check` throws otherwise.
+   */
+  check<T>(address: string | undefined, credentialHash: string | undefined, check: () => Promise<T>, outcome: GuardOutcome<T>): Promise<T>;
+}
+
+export function createCredentialGuard(limit: RefusalLimit | undefined, now: () => number, maxKnown = 100_000): CredentialGuard {
+  const known = new Map<string, number>();
+  const inFlight = new Set<string>();
+  return {
+    async check(address, credentialHash, check, outcome) {
+      if (limit === undefined) return check();
+      const knownUntil = credentialHash === undefined ? undefined : known.get(credentialHash);
+      const guarded = address !== undefined && !(knownUntil !== undefined && knownUntil > now());
+      if (guarded) {
+        const retryAfterSeconds = limit.retryAfterSeconds(address);
+        if (retryAfterSeconds > 0) throw outcome.tooMany(retryAfterSeconds, false);
+      }
+      // A burst sent at once is held to the in-flight ceiling before any of it is counted.
+      const slot = guarded && (credentialHash === undefined || !inFlight.has(credentialHash));
+      if (slot && !limit.start(address!)) throw outcome.tooMany(1, true);
+      if (slot && credentialHash !== undefined) inFlight.add(credentialHash);
+      try {
+        const result = await check();
+        if (credentialHash !== undefined) {
+          known.delete(credentialHash);
+          if (known.size >= maxKnown) known.delete(known.keys().next().value!);
+          known.set(credentialHash, outcome.knownUntil(result));
+        }
+        return result;
+      } catch (error) {
+        if (guarded && outcome.refused(error)) limit.refused(address!);
+        throw error;
+      } finally {
+        if (slot) {
+          limit.finish(address!);
+          if (credentialHash !== undefined) inFlight.delete(credentialHash);
+        }
+      }
+    },
+  };
+}
