@@ -37,9 +37,14 @@ export async function storeAuthorizationRequest(
  *   expired or already used (nothing is changed then).
  */
 export async function consumeRequestUri(context: ServerContext, requestUri: string, clientId: string) {
+  const digest = issuedRequestUriDigest(requestUri);
+  return digest === undefined ? undefined : context.storage.pushedRequests.consume(digest, clientId, context.clock.nowSeconds());
+}
+
+/** The stored digest of a request_uri of the form we issue, or undefined for any other value. */
+function issuedRequestUriDigest(requestUri: string): string | undefined {
   const match = REQUEST_URI.exec(requestUri);
-  if (!match) return undefined;
-  return context.storage.pushedRequests.consume(requestUriDigestOf(match[1]!), clientId, context.clock.nowSeconds());
+  return match ? requestUriDigestOf(match[1]!) : undefined;
 }
 
 /**
@@ -57,7 +62,7 @@ export async function markContinuationReauthenticated(context: ServerContext, re
   if (!returnTo.startsWith(prefix)) return;
   const query = new URLSearchParams(returnTo.slice(prefix.length));
   const clientId = query.get('client_id');
-  const match = REQUEST_URI.exec(query.get('request_uri') ?? '');
-  if (clientId === null || !match || [...query.keys()].length !== 2) return;
-  await context.storage.pushedRequests.markReauthenticated(requestUriDigestOf(match[1]!), clientId, sessionDigest, context.clock.nowSeconds());
+  const digest = issuedRequestUriDigest(query.get('request_uri') ?? '');
+  if (clientId === null || digest === undefined || [...query.keys()].length !== 2) return;
+  await context.storage.pushedRequests.markReauthenticated(digest, clientId, sessionDigest, context.clock.nowSeconds());
 }
