@@ -117,7 +117,9 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   }
   const startAgain = upstreamStartUrl(transaction.returnTo, transaction.reauthenticateSince !== undefined);
   let claims: { iss: string; sub: string; email?: unknown; email_verified?: unknown };
-  let authentication: { iat: number; authTime: number | undefined } | undefined;
+  // How long before its ID token the person last proved who they are: the provider's auth_time read against its
+  // own iat (the two clocks may differ); undefined when it did not say (OIDC Core §2: optional without max_age).
+  let age: number | undefined;
   try {
     const configuration = await upstreamConfiguration(context, upstream);
     // The response as the provider sent it, on our registered redirect URI (never rebuilt from Host headers).
@@ -128,7 +130,7 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
     });
     const idToken = tokens.claims()!;
     claims = { ...idToken };
-    authentication = { iat: idToken.iat, authTime: typeof idToken.auth_time === 'number' ? idToken.auth_time : undefined };
+    age = typeof idToken.auth_time === 'number' ? Math.max(0, idToken.iat - idToken.auth_time) : undefined;
     // Many providers put e-mail claims only in UserInfo (OpenID Connect Core §5.4); its `sub` must match the ID token's (§5.3.2).
     const metadata = configuration.serverMetadata();
     if (claims.email === undefined && metadata.userinfo_endpoint) {
@@ -151,9 +153,6 @@ export async function upstreamLoginCallbackEndpoint(context: ServerContext, requ
   }
 
   const now = context.clock.nowSeconds();
-  // When the person last proved who they are, on our clock: the provider's auth_time read against its own iat
-  // (the two clocks may differ), 0 when it did not say (OIDC Core §2: auth_time is optional without max_age).
-  const age = authentication?.authTime === undefined ? undefined : Math.max(0, authentication.iat - authentication.authTime);
   const reauthenticated = transaction.reauthenticateSince !== undefined;
   // A fresh authentication was asked for (prompt=login, max_age=0): auth_time must show one made since the
   // sign-in started (with 5 s for the clocks), or no one is signed in (OIDC Core §3.1.2.1, §3.1.3.7 item 13).
