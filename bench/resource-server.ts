@@ -27,7 +27,8 @@
  *        [--route /v1/users] [--max-requests 2000000] [--cpu-prof-dir DIR (profiles the API processes)]
  *        [--no-wait (do not wait for a quiet machine before each phase)]
  *        [--rows floor,local,introspection-warm (a subset of the rows; the floor is always measured;
- *         floor-no-fetch, the floor without its start-up fetch, only when named)]
+ *         floor-no-fetch, the floor without its start-up fetch, and floor-digest, the floor plus the
+ *         token's SHA-256 per request, only when named)]
  *        [--rate N (N requests per second over all connections, the same offered load for every row,
  *         instead of as fast as answers come: CPU per request then compares like with like)]
  *        [--verifier-only (no HTTP: CPU of the credential verifier's per-request calls with a cached token, against the floor's stand-in)]
@@ -48,7 +49,7 @@ const SCOPE = 'users:read vendors:read accounts:read';
 /** More than the local verification cache's 10 000 entries, so round-robin use always misses. */
 const DISTINCT_TOKENS = 20_000;
 
-type RowName = 'floor' | 'floor-no-fetch' | 'local' | 'local-distinct' | 'introspection-warm' | 'introspection-cold';
+type RowName = 'floor' | 'floor-no-fetch' | 'floor-digest' | 'local' | 'local-distinct' | 'introspection-warm' | 'introspection-cold';
 
 interface Row {
   readonly name: RowName;
@@ -59,6 +60,9 @@ const ROWS: readonly Row[] = [
   { name: 'floor', label: 'no authentication (floor)' },
   // Only with --rows: the floor without its start-up fetch, to see what that fetch changes (bench/README.md).
   { name: 'floor-no-fetch', label: 'no authentication, no outbound request' },
+  // Only with --rows: the floor plus the token's SHA-256 per request, the one step of a cached check that SPEC
+  // decision 9 makes unavoidable (the caches are keyed by digest): what that step alone costs in this run.
+  { name: 'floor-digest', label: "no authentication, the token's SHA-256 per request" },
   { name: 'local', label: 'local mode, one token repeated' },
   { name: 'local-distinct', label: 'local mode, a new token per request' },
   { name: 'introspection-warm', label: 'introspection, warm cache (one token repeated)' },
@@ -158,7 +162,7 @@ type CredentialVerifier = import('../packages/resource-server/src/index.ts').Cre
  * a DPoP-bound token or an API key). Both return a constant token's claims and read nothing: the floor
  * replaces exactly what the real verifiers do per request, and keeps the hook, route and handler.
  */
-function floorVerifiers(): { verifier: Verifier; credentials: CredentialVerifier } {
+function floorVerifiers(digest: ((token: string) => string) | undefined = undefined): { verifier: Verifier; credentials: CredentialVerifier } {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const fixedToken = {
     clientId: '7af385a0-284d-48c5-b225-362862085551',
@@ -186,11 +190,21 @@ function floorVerifiers(): { verifier: Verifier; credentials: CredentialVerifier
     },
     credentials: {
       verifyCredential: async () => credential,
-      verifyRequestCredential: async () => credential,
+      verifyRequestCredential: digest === undefined
+        ? async () => credential
+        : async (message) => {
+          // The Authorization value as the real verifier finds it (the benchmark sends it third), its token hashed.
+          const authorization = message.rawHeaders[1 + message.rawHeaders.findIndex((name) => name.length === 13 && name.toLowerCase() === 'authorization')] ?? '';
+          digestSink = digest(authorization.slice(7));
+          return credential;
+        },
       rejectAccessTokenOutsideHeader: () => undefined,
     },
   };
 }
+
+/** Keeps the floor-digest row's digests observable, so the hashing is not optimized away. */
+let digestSink = '';
 
 /** A fresh platform API for one phase; answers `cpu` with its CPU time so far, microseconds. */
 async function runApi(row: RowName, issuer: string): Promise<void> {
@@ -204,14 +218,15 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
   };
   let verifier: Verifier;
   let credentialVerifier: CredentialVerifier | undefined;
-  if (row === 'floor' || row === 'floor-no-fetch') {
+  if (row === 'floor' || row === 'floor-no-fetch' || row === 'floor-digest') {
     // The real rows' processes have all made outbound requests with fetch (local mode: the JWKS and the
     // feed at start; introspection: the first request's introspection), and that alone leaves Node's
     // streams, timers and tick queue with more generic inline caches that the server's own requests then
     // pay for (measured 1–15% more API CPU per request, run to run; bench/README.md). The floor makes
     // the same start-up request, so that it differs from them only by what authentication does.
-    if (row === 'floor') await (await fetch(new URL('/.well-known/jwks.json', issuer))).arrayBuffer();
-    ({ verifier, credentials: credentialVerifier } = floorVerifiers());
+    if (row !== 'floor-no-fetch') await (await fetch(new URL('/.well-known/jwks.json', issuer))).arrayBuffer();
+    const { hashAccessToken } = await import('../packages/resource-server/src/index.ts');
+    ({ verifier, credentials: credentialVerifier } = floorVerifiers(row === 'floor-digest' ? hashAccessToken : undefined));
   } else {
     const local = row === 'local' || row === 'local-distinct';
     verifier = createTokenVerifier(
@@ -231,6 +246,7 @@ async function runApi(row: RowName, issuer: string): Promise<void> {
   serveRpc(async (body: { command: 'url' | 'cpu' | 'close' }) => {
     if (body.command === 'cpu') return cpuMicroseconds();
     if (body.command === 'close') {
+      if (row === 'floor-digest' && digestSink.length !== 43) throw new Error('the floor-digest row hashed no token');
       verifier.close();
       await app.close();
       setImmediate(() => process.exit(0));
@@ -513,7 +529,7 @@ async function orchestrate(): Promise<void> {
   }
   // A subset of the rows (a shorter run); the floor always runs, every ratio is to it.
   const selectedRows = values.rows === undefined
-    ? ROWS.filter((row) => row.name !== 'floor-no-fetch')
+    ? ROWS.filter((row) => row.name !== 'floor-no-fetch' && row.name !== 'floor-digest')
     : ROWS.filter((row) => row.name === 'floor' || values.rows?.split(',').includes(row.name));
   const rounds = Number(values.rounds);
   const durationSeconds = Number(values.duration);
