@@ -18,7 +18,10 @@ const activeAnswer = (overrides: Record<string, unknown> = {}) => ({
   iat: NOW_S, sub: 'e5b0b6b4-0000-4000-8000-000000000002', 'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN, ...overrides,
 });
 
-function setup(overrides: { maxRefusedApiKeysPerAddressPerMinute?: number } = {}, credentialOptions: { maxRefusedAccessTokensPerAddressPerMinute?: number } = {}) {
+function setup(
+  overrides: { maxRefusedApiKeysPerAddressPerMinute?: number; maxApiKeyChecksInFlightPerAddress?: number } = {},
+  credentialOptions: { maxRefusedAccessTokensPerAddressPerMinute?: number; maxAccessTokenChecksInFlightPerAddress?: number } = {},
+) {
   const endpoint = createFakeIntrospectionEndpoint();
   let nowMs = NOW_S * 1000;
   const common = { issuer: ISSUER, audience: AUDIENCE, introspectionClientId: RESOURCE_SERVER_ID, introspectionClientSecret: RESOURCE_SERVER_SECRET, now: () => nowMs, fetch: endpoint.fetch };
@@ -201,6 +204,45 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     // The integration's key, accepted before, is still checked (and answered 503 while the budget is spent), never 429.
     endpoint.respond = undefined;
     assert.equal((await credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key'], '192.0.2.77')).kind, 'api_key');
+  });
+
+  it('the in-flight ceiling is an option: 200 new valid access tokens at once from one address all pass with 250; a made-up burst stops at it', async () => {
+    const { endpoint, credentials } = setup({}, { maxAccessTokenChecksInFlightPerAddress: 250 });
+    const tokens = Array.from({ length: 200 }, (_, i) => `gat_k0_${'a'.repeat(9)}_${String(i).padStart(43, 'b')}.${'c'.repeat(43)}`);
+    for (const token of tokens) {
+      endpoint.answers.set(token, {
+        active: true, scope: 'users:read', client_id: 'c', token_type: 'Bearer', exp: NOW_S + 900, iat: NOW_S, sub: 'u', aud: AUDIENCE, iss: ISSUER, jti: 'j',
+        'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN,
+      });
+    }
+    const results = await Promise.allSettled(tokens.map((token) => credentials.verifyCredential(`Bearer ${token}`, ['users:read'], ['bearer'], '192.0.2.60')));
+    assert.deepEqual(results.filter((result) => result.status === 'rejected').map((result) => (result.reason as ApiKeyError).status), [], 'none held back');
+    // The same 200 with the default ceiling: the 101st and later are answered 429 with Retry-After: 1.
+    const defaults = setup();
+    for (const [token, answer] of endpoint.answers) defaults.endpoint.answers.set(token, answer);
+    const held = await Promise.allSettled(tokens.map((token) => defaults.credentials.verifyCredential(`Bearer ${token}`, ['users:read'], ['bearer'], '192.0.2.60')));
+    const refusals = held.flatMap((result) => (result.status === 'rejected' ? [result.reason as ApiKeyError] : []));
+    assert.equal(refusals.length, 100);
+    assert.ok(refusals.every((error) => error.status === 429 && error.headers['retry-after'] === '1'));
+    // A made-up burst with the ceiling at 3: three reach the authorization server.
+    const small = setup({}, { maxAccessTokenChecksInFlightPerAddress: 3 });
+    const burst = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => small.credentials.verifyCredential(`Bearer burst-${i}`, [], ['bearer'], '192.0.2.61')));
+    assert.equal(burst.filter((result) => result.status === 'rejected' && (result.reason as ApiKeyError).status === 429).length, 7);
+    assert.equal(small.endpoint.requests.length, 3);
+  });
+
+  it('the API-key in-flight ceiling is an option too', async () => {
+    const { endpoint, apiKeyVerifier } = setup({ maxApiKeyChecksInFlightPerAddress: 2 });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => apiKeyVerifier.verifyApiKey(`gak_guess_${i}`, [], '192.0.2.62')));
+    assert.equal(results.filter((result) => result.status === 'rejected' && (result.reason as ApiKeyError).status === 429).length, 3);
+    assert.equal(endpoint.requests.length, 2);
+  });
+
+  it('refuses an in-flight ceiling that is not a whole number, 1 or more', () => {
+    for (const value of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => setup({}, { maxAccessTokenChecksInFlightPerAddress: value }), TypeError, String(value));
+      assert.throws(() => setup({ maxApiKeyChecksInFlightPerAddress: value }), TypeError, String(value));
+    }
   });
 
   it('the access-token refusal limit is off with 0', async () => {

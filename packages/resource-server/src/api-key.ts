@@ -141,6 +141,13 @@ export interface ApiKeyVerifierOptions {
    * guessing keys costs the guesser, not this server's introspection budget). Default 30; `0` turns it off.
    */
   readonly maxRefusedApiKeysPerAddressPerMinute?: number;
+  /**
+   * API keys from one client address being checked with the authorization server at once; past it, another
+   * unknown key from that address is answered 429 with `Retry-After: 1` (a burst cannot pass the refusal limit
+   * before any of it is counted). Keys accepted in the last hour are never held back. Default 100; only with
+   * the refusal limit on.
+   */
+  readonly maxApiKeyChecksInFlightPerAddress?: number;
 }
 
 type KeyValidation = { readonly active: true; readonly apiKey: VerifiedApiKey } | { readonly active: false; readonly reason: string };
@@ -203,7 +210,7 @@ export function createApiKeyVerifier(options: ApiKeyVerifierOptions): ApiKeyVeri
   };
   const cache = createAccessTokenCache<KeyValidation>({ maxEntries: options.cacheMaxEntries ?? 10_000, ttlSeconds, now });
   const inFlight = new Map<string, Promise<KeyValidation>>();
-  const refusalLimit = createRefusalLimit(options.maxRefusedApiKeysPerAddressPerMinute ?? 30, now);
+  const refusalLimit = createRefusalLimit(options.maxRefusedApiKeysPerAddressPerMinute ?? 30, now, undefined, options.maxApiKeyChecksInFlightPerAddress);
   // A key accepted here in the last hour is neither held back nor counted (a valid integration behind a shared
   // address is not locked out by others, nor by an outage's 503s).
   const keyGuard = createCredentialGuard(refusalLimit, now);
@@ -324,13 +331,22 @@ export interface DpopRequestParts {
  *   with `Retry-After`, without asking the authorization server (refusal-limit.ts: made-up tokens would
  *   otherwise spend the introspection budget and answer 503 to everyone). A token already cached is decided
  *   without it. Default 30 in introspection mode, off (`0`) in local mode, which asks nobody per token.
+ * @param verifiers.maxAccessTokenChecksInFlightPerAddress access tokens from one caller address being checked
+ *   at once (introspected, or verified on a cache miss); past it, another unknown token from that address is
+ *   answered 429 with `Retry-After: 1`. Tokens accepted before are never held back. Default 100; only with the
+ *   refusal limit on.
  * @param verifiers.now milliseconds since the epoch (tests); default `Date.now`.
+ * @throws {TypeError} a limit that is not a whole number (0 or more; the in-flight ceiling 1 or more).
  */
 export function createCredentialVerifier(verifiers: {
-  tokenVerifier: TokenVerifier; apiKeyVerifier: ApiKeyVerifier; maxRefusedAccessTokensPerAddressPerMinute?: number; now?: () => number;
+  tokenVerifier: TokenVerifier; apiKeyVerifier: ApiKeyVerifier; maxRefusedAccessTokensPerAddressPerMinute?: number;
+  maxAccessTokenChecksInFlightPerAddress?: number; now?: () => number;
 }): CredentialVerifier {
   const { tokenVerifier, apiKeyVerifier } = verifiers;
-  const tokenRefusals = createRefusalLimit(verifiers.maxRefusedAccessTokensPerAddressPerMinute ?? (tokenVerifier.mode === 'introspection' ? 30 : 0), verifiers.now ?? Date.now);
+  const tokenRefusals = createRefusalLimit(
+    verifiers.maxRefusedAccessTokensPerAddressPerMinute ?? (tokenVerifier.mode === 'introspection' ? 30 : 0), verifiers.now ?? Date.now, undefined,
+    verifiers.maxAccessTokenChecksInFlightPerAddress,
+  );
   // Made-up tokens are counted against their address (refusal-limit.ts); a token once accepted is known until an
   // hour past its exp, expired or revoked since included, so the limit falls on made-up tokens only.
   const tokenGuard = createCredentialGuard(tokenRefusals, verifiers.now ?? Date.now);

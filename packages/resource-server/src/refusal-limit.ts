@@ -29,9 +29,11 @@ const WINDOW_MS = 60_000;
  * @param now milliseconds since the epoch (injectable for tests).
  * @param maxAddresses windows kept at most (default 100,000: a few MiB).
  * @param maxChecksInFlight checks one address may have running at once (default 100).
+ * @throws {TypeError} `limit` not a whole number 0 or more, `maxChecksInFlight` not a whole number 1 or more.
  */
 export function createRefusalLimit(limit: number, now: () => number, maxAddresses = 100_000, maxChecksInFlight = 100): RefusalLimit | undefined {
   if (!Number.isInteger(limit) || limit < 0) throw new TypeError('a refusal limit must be a whole number, 0 or more');
+  if (!Number.isInteger(maxChecksInFlight) || maxChecksInFlight < 1) throw new TypeError('an in-flight ceiling must be a whole number, 1 or more');
   if (limit === 0) return undefined;
   // Window start (ms) and refusals, in the order windows began (a renewed window moves to the end), so the
   // expired ones are always at the front: dropping them costs nothing per refusal on average.
