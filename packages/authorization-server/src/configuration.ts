@@ -373,7 +373,11 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_DPOP_NONCE_REQUIRED', 'GATEHOUSE_SMTP_URL', 'GATEHOUSE_MAIL_FROM', 'GATEHOUSE_REQUIRE_SECOND_FACTOR', 'GATEHOUSE_LOCAL_PASSWORDS',
   'GATEHOUSE_UPSTREAM_ISSUER', 'GATEHOUSE_UPSTREAM_CLIENT_ID', 'GATEHOUSE_UPSTREAM_CLIENT_SECRET', 'GATEHOUSE_UPSTREAM_NAME', 'GATEHOUSE_UPSTREAM_SCOPE',
   // Read by scripts/start.ts, the test harness, or (OTEL_*) the OpenTelemetry exporter, not by loadConfiguration.
-  'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL',
+  'GATEHOUSE_LOG', 'GATEHOUSE_TEST_DATABASE_URL', 'GATEHOUSE_TEST_REDIS_URL',
+  // Read by the partner side (gatehouse-connect and the example partner app; README "The SDK, the
+  // `gatehouse-connect` CLI and the example partner app"), which a shell may hold beside the server's settings.
+  'GATEHOUSE_CLIENT_ID', 'GATEHOUSE_CLIENT_SECRET', 'GATEHOUSE_API_URL', 'GATEHOUSE_REDIRECT_URI', 'GATEHOUSE_SCOPE',
+  'GATEHOUSE_CONNECT_DIR', 'GATEHOUSE_CONNECT_ENCRYPTION_KEYS',
 ];
 
 /** A fresh token key, base64url. */

@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import { parseScope, parseSubjectUrn } from '@gatehouse/protocol';
 import { systemClock } from '../clock.ts';
 import { loadConfiguration } from '../configuration.ts';
-import { openStorage } from '../storage/open-storage.ts';
 import { apiKeyJson } from '../admin/api-key-api.ts';
 import { disableApiKeyIntegration, enableApiKeyIntegration, revokeApiKey, type ApiKeyAdministration } from '../api-keys/api-key-service.ts';
+import { openCliStorage } from './cli-storage.ts';
 
 export const API_KEYS_USAGE = `
   gatehouse api-keys list [--subject-urn URN] [--client-id CLIENT_ID] [--all] [--json]
@@ -97,7 +97,7 @@ export async function apiKeysCommand(argv: string[]): Promise<number> {
 }
 
 async function withAdministration(configuration: ReturnType<typeof loadConfiguration>, work: (administration: ApiKeyAdministration) => Promise<number>): Promise<number> {
-  const storage = await openStorage(configuration.database);
+  const storage = await openCliStorage(configuration);
   try {
     return await work({ storage, clock: systemClock, options: { brand: { name: configuration.brandName, urnNamespace: configuration.urnNamespace } } });
   } finally {

@@ -4,7 +4,7 @@
  */
 import { loadConfiguration } from '../configuration.ts';
 import { exportAuditEvents, parseSince } from '../operations/audit-export.ts';
-import { openStorage } from '../storage/open-storage.ts';
+import { openCliStorage } from './cli-storage.ts';
 
 /** @returns the exit code. @throws RangeError for a usage error. */
 export async function auditCommand(command: string | undefined, rest: string[], flags: { since: string | undefined; format: string | undefined }): Promise<number> {
@@ -13,7 +13,7 @@ export async function auditCommand(command: string | undefined, rest: string[], 
   const since = parseSince(flags.since);
   const format = flags.format ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'csv') throw new RangeError('--format must be jsonl or csv');
-  const storage = await openStorage(loadConfiguration().database);
+  const storage = await openCliStorage(loadConfiguration());
   try {
     const count = await exportAuditEvents(storage, since, format, (chunk) => new Promise<void>((resolve, reject) => {
       process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()));

@@ -10,6 +10,8 @@ describe('gatehouse config check (issue 14)', () => {
     const run = gatehouse(['config', 'check', '--json'], {
       GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: key,
       DATABASE_URL: 'postgres://gatehouse:s3cret@db.example/gh', GATEHOUSE_TOKEN_KYE: 'typo',
+      // The partner side's settings (README: exported for gatehouse-connect) are not typos.
+      GATEHOUSE_CLIENT_ID: '7af385a0-284d-48c5-b225-362862085551', GATEHOUSE_CLIENT_SECRET: 'partner-secret', GATEHOUSE_API_URL: 'http://localhost:3001',
     });
     assert.equal(run.status, 0, run.stderr);
     const output = JSON.parse(run.stdout);
@@ -21,7 +23,7 @@ describe('gatehouse config check (issue 14)', () => {
     assert.match(output.configuration.GATEHOUSE_RATE_LIMIT_COUNTERS, /^shared \(every instance's hits added to the database every 250 ms/);
     assert.equal(output.configuration.GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS, '250');
     assert.deepEqual(output.warnings, ['GATEHOUSE_TOKEN_KYE is not a Gatehouse setting (a typo?); it is ignored']);
-    assert.ok(!run.stdout.includes(key) && !run.stdout.includes('s3cret'));
+    assert.ok(!run.stdout.includes(key) && !run.stdout.includes('s3cret') && !run.stdout.includes('partner-secret'));
   });
 
   it('lists every problem, one a line, and exits 2', () => {

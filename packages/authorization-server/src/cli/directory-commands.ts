@@ -25,9 +25,9 @@ import {
 import { importDirectory, parseImportDocument, type ImportReport } from '../directory/directory-import.ts';
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
 import { directoryResourceCatalogue } from '../directory/resource-servers.ts';
-import { openStorage } from '../storage/open-storage.ts';
 import type { SubjectType } from '../storage/storage.ts';
 import { inviteUser } from '../users/password-links.ts';
+import { openCliStorage } from './cli-storage.ts';
 
 export const DIRECTORY_USAGE = `
   gatehouse organizations create [--id UUID] --name NAME [--json]
@@ -97,7 +97,7 @@ async function dispatch(argv: string[]): Promise<number> {
   // Every argument is checked before the database is opened (or created).
   const step = plan(group, command, rest, values);
   const configuration = loadConfiguration();
-  const storage = await openStorage(configuration.database);
+  const storage = await openCliStorage(configuration);
   try {
     return await step({ storage, environment: configuration.environment, now: systemClock.nowSeconds(), actor: 'admin:cli', defaultAudience: configuration.apiAudience, urnNamespace: configuration.urnNamespace });
   } finally {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -422,6 +422,30 @@ describe('gatehouse migrate and cleanup (PostgreSQL, DATABASE_URL)', { skip: pos
     } finally {
       await dropTestSchema(schema);
     }
+  });
+
+  it('GATEHOUSE_AUDIT_STREAM receives the audit events of CLI changes too: a file, and stdout as standard error (--json stays parseable)', () => {
+    const database = newDatabase();
+    const streamFile = join(temporaryDirectory, `${randomUUID()}.jsonl`);
+    const fileStream = { GATEHOUSE_AUDIT_STREAM: `file:${streamFile}` };
+    const created = gatehouse(database, CONFIDENTIAL, fileStream);
+    assert.equal(created.status, 0, created.stderr);
+    const { client_id: clientId, client_secret: clientSecret } = JSON.parse(created.stdout);
+    assert.equal(gatehouse(database, ['clients', 'suspend', clientId, '--json'], fileStream).status, 0);
+    const company = gatehouse(database, ['companies', 'create', '--name', 'Acme ApS', '--json'], fileStream);
+    assert.equal(company.status, 0, company.stderr);
+    const lines = readFileSync(streamFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(lines.map((line) => [line.type, line.actor]), [['client.registered', 'admin:cli'], ['client.suspended', 'admin:cli'], ['directory.company.created', 'admin:cli']]);
+    assert.equal(lines[0].clientId, clientId);
+    assert.ok(!readFileSync(streamFile, 'utf8').includes(clientSecret), 'no secret in the stream');
+
+    const onStdout = gatehouse(database, ['clients', 'reactivate', clientId, '--json'], { GATEHOUSE_AUDIT_STREAM: 'stdout' });
+    assert.equal(onStdout.status, 0, onStdout.stderr);
+    assert.equal(JSON.parse(onStdout.stdout).status, 'active', 'the command output alone on stdout');
+    assert.equal(JSON.parse(onStdout.stderr.trim()).type, 'client.reactivated');
+    // Without the setting nothing is streamed anywhere.
+    const quiet = gatehouse(database, ['clients', 'suspend', clientId, '--json']);
+    assert.equal(quiet.stderr, '');
   });
 
   it('refuses a DATABASE_URL that is not postgres:// (exit 1, without echoing it)', () => {

@@ -30,7 +30,8 @@ import { configCommand } from './config-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { API_KEYS_USAGE, apiKeysCommand } from './api-keys-command.ts';
 import { runCleanup } from '../storage/cleanup-job.ts';
-import { migrateStorage, openStorage } from '../storage/open-storage.ts';
+import { migrateStorage } from '../storage/open-storage.ts';
+import { openCliStorage } from './cli-storage.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
 const CLIENT_FIELDS = `[--client-uri URI] [--tos-uri URI] [--policy-uri URI] [--initiation-uri URI] [--settings-uri URI]
@@ -221,7 +222,7 @@ async function main(argv: string[]): Promise<number> {
   if (webhookProblem) throw new UsageError(webhookProblem);
 
   const configuration = loadConfiguration();
-  const storage = await openStorage(configuration.database);
+  const storage = await openCliStorage(configuration);
   try {
     const context: ManagementContext = {
       storage, environment: configuration.environment, brandName: configuration.brandName, now: systemClock.nowSeconds(), actor: 'admin:cli',
@@ -351,7 +352,7 @@ function printClient(client: ClientRecord, json: boolean | undefined): void {
 /** `gatehouse admins create-token`: a new administrator bearer token for the admin API, printed once. */
 async function adminTokenCommand(name: string, json: boolean | undefined): Promise<number> {
   const configuration = loadConfiguration();
-  const storage: Storage = await openStorage(configuration.database);
+  const storage: Storage = await openCliStorage(configuration);
   try {
     let created;
     try {
@@ -370,7 +371,7 @@ async function adminTokenCommand(name: string, json: boolean | undefined): Promi
 
 /** `gatehouse admins list-tokens`: the administrator tokens' names and creation times (never a token). */
 async function adminTokensListCommand(json: boolean | undefined): Promise<number> {
-  const storage: Storage = await openStorage(loadConfiguration().database);
+  const storage: Storage = await openCliStorage(loadConfiguration());
   try {
     const credentials = await storage.adminCredentials.list();
     if (json) console.log(JSON.stringify(credentials.map((credential) => ({ name: credential.name, created_at: credential.createdAt })), null, 2));
@@ -384,7 +385,7 @@ async function adminTokensListCommand(json: boolean | undefined): Promise<number
 
 /** `gatehouse admins revoke-token --name NAME`: the token stops working at once; exit 2 when no token has that name. */
 async function adminTokenRevokeCommand(name: string, json: boolean | undefined): Promise<number> {
-  const storage: Storage = await openStorage(loadConfiguration().database);
+  const storage: Storage = await openCliStorage(loadConfiguration());
   try {
     if (!(await revokeAdminToken(storage, name, systemClock.nowSeconds()))) throw new Refusal(`no administrator token is named "${name}" (gatehouse admins list-tokens)`);
     if (json) console.log(JSON.stringify({ name, revoked: true }, null, 2));
@@ -398,7 +399,7 @@ async function adminTokenRevokeCommand(name: string, json: boolean | undefined):
 /** `gatehouse admins grant-console|revoke-console USER_ID`: exit 2 for an unknown user (grant) or one without the role (revoke). */
 async function consoleRoleCommand(command: 'grant-console' | 'revoke-console', userId: string, json: boolean | undefined): Promise<number> {
   const configuration = loadConfiguration();
-  const storage: Storage = await openStorage(configuration.database);
+  const storage: Storage = await openCliStorage(configuration);
   try {
     const now = systemClock.nowSeconds();
     const changed = command === 'grant-console'
@@ -433,7 +434,7 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
     throw new UsageError(`--batch-size must be a whole number from 1 to ${MAX_CLEANUP_BATCH_SIZE}`);
   }
   const configuration = loadConfiguration();
-  const storage = await openStorage(configuration.database);
+  const storage = await openCliStorage(configuration);
   try {
     // Issue 14: GATEHOUSE_AUDIT_RETENTION_DAYS is honoured here as by the servers' cleanup job.
     const result = await runCleanup(storage, systemClock.nowSeconds(), batchSize, configuration.cleanup.auditRetentionSeconds, configuration.cleanup.webhookDeliveryRetentionSeconds);

@@ -11,11 +11,11 @@
  */
 import { systemClock } from '../clock.ts';
 import { generateTokenKey, loadConfiguration } from '../configuration.ts';
-import { openStorage } from '../storage/open-storage.ts';
 import {
   ACCESS_TOKEN_SIGNING_KEY_SETTING, DEFAULT_SIGNING_KEY_PREPUBLICATION_SECONDS, rotateSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING,
 } from '../tokens/signing-key.ts';
 import { DEFAULT_TOKEN_KEY_ACTIVATION_DELAY_SECONDS, loadTokenKeyring, rotateTokenKey, tokenKeyRetentionSeconds } from '../tokens/token-keyring.ts';
+import { openCliStorage } from './cli-storage.ts';
 
 /** The refresh-token lifetime servers use unless configured otherwise (options.ts); for the printed retirement times. */
 const REFRESH_TOKEN_LIFETIME_SECONDS = 60 * 24 * 60 * 60;
@@ -41,7 +41,7 @@ export async function keysCommand(
     delay = Number(flags.activateAfterSeconds);
   }
   const configuration = loadConfiguration();
-  const storage = await openStorage(configuration.database);
+  const storage = await openCliStorage(configuration);
   try {
     const now = systemClock.nowSeconds();
     if (command === 'rotate') {

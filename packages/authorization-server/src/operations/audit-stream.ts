@@ -44,10 +44,14 @@ export function auditEventLine(event: AuditEvent): string {
   })}\n`;
 }
 
-/** Opens the stream: lines go to stdout or are appended to the file, in the order the events were recorded. */
-export function openAuditStream(target: AuditStreamTarget): AuditStream {
+/**
+ * Opens the stream: lines go to stdout or are appended to the file, in the order the events were recorded.
+ * @param standardOutput where the `stdout` target writes (the CLI gives standard error: its own output, `--json`
+ *   included, stays parseable).
+ */
+export function openAuditStream(target: AuditStreamTarget, standardOutput: NodeJS.WritableStream = process.stdout): AuditStream {
   if (target.kind === 'stdout') {
-    return { write: (event) => void process.stdout.write(auditEventLine(event)), close: async () => {} };
+    return { write: (event) => void standardOutput.write(auditEventLine(event)), close: async () => {} };
   }
   const file = createWriteStream(target.path, { flags: 'a', mode: 0o600 });
   return {

@@ -53,7 +53,7 @@ Commands:
 
 Options:
   --connection NAME          which stored connection (default "default")
-  --environment ENV          development (default: http://localhost:3000), staging or production
+  --environment ENV          development (default: http://localhost:3000), staging or production (GATEHOUSE_ENV)
   --issuer URL               the authorization server (GATEHOUSE_ISSUER)
   --client-id ID             (GATEHOUSE_CLIENT_ID); the secret comes from GATEHOUSE_CLIENT_SECRET
   --client-secret-file FILE  read the secret from a file instead; none at all = a public client
@@ -65,10 +65,11 @@ Options:
   --prompt-consent           login: show the consent page even if a grant covers the scopes
   --no-open                  login: print the URL only, do not open a browser
   --timeout-seconds N        login: how long to wait for the browser (default 300)
-  --store-dir DIR            where connections live (GATEHOUSE_CONNECT_DIR, default ~/.config/gatehouse-connect)
+  --store-dir DIR            where connections live (GATEHOUSE_CONNECT_DIR, default ~/.config/gatehouse-connect),
+                             with the encryption keyring unless GATEHOUSE_CONNECT_ENCRYPTION_KEYS holds it
   --json                     status: machine-readable output
   --verbose                  print refresh attempts and outcomes (token fingerprints only)
-  --no-dpop                   login: Bearer tokens for this connection, not bound to a DPoP key (RFC 9449;
+  --no-dpop                  login: Bearer tokens for this connection, not bound to a DPoP key (RFC 9449;
                              bound is the default when the server offers DPoP, the key stored encrypted)
   --help`;
 
