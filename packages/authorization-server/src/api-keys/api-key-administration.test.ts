@@ -106,6 +106,8 @@ describe('API keys in the administrators\' console /admin/api-keys (issue 16)', 
     assert.equal(listing.status, 200);
     assert.match(listing.text, /Nightly sync/);
     assert.match(listing.text, /Nordlys Danmark ApS/);
+    // The console's whole navigation, as on its other pages.
+    for (const link of ['/admin/users', '/admin/companies', '/admin/organizations', '/admin/audit']) assert.match(listing.text, new RegExp(`href="${link}"`));
     const csrf = inputValue(listing.text, '_csrf')!;
     const confirmation = await browser.post(`${server.url}/admin/api-keys/${key.keyId}/revoke`, { _csrf: csrf });
     assert.equal(confirmation.status, 200);

@@ -300,6 +300,21 @@ describe('connected apps, marketplace and session handover', () => {
       assert.match((await developerBrowser.get(`${server.url}/`)).text, /href="\/portal">Developer portal/);
     });
 
+    it('every page of the account has the same navigation, and two-step verification is reachable from /account', async () => {
+      const browser = await signIn(server, '/account/connected-apps');
+      const account = await browser.get(`${server.url}/account`);
+      assert.match(account.text, /<a href="\/account\/security">Two-step verification<\/a>/);
+      for (const path of ['/account', '/account/connected-apps', '/account/sessions', '/account/security', '/account/api-keys', '/marketplace']) {
+        const page = await browser.get(`${server.url}${path}`);
+        assert.equal(page.status, 200, path);
+        const nav = /<nav class="muted" aria-label="Account">(.*?)<\/nav>/s.exec(page.text)?.[1];
+        assert.ok(nav, `${path} has the labelled account navigation`);
+        for (const link of ['/', '/account/connected-apps', '/marketplace', '/account']) assert.match(nav, new RegExp(`href="${link}"`), `${path}: ${link}`);
+      }
+      // The sessions table's last column is named for screen readers (axe empty-table-header).
+      assert.match((await browser.get(`${server.url}/account/sessions`)).text, /<th><span class="visually-hidden">Actions<\/span><\/th>/);
+    });
+
     it('GET /account shows who is signed in and what they administer (by name)', async () => {
       const browser = await signIn(server, '/account/connected-apps');
       const page = await browser.get(`${server.url}/account`);

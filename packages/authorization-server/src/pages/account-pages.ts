@@ -96,9 +96,18 @@ function connectSection(model: AccountFrame, t: Translator, app: MarketplaceAppV
   </form>`;
 }
 
+/**
+ * The navigation of every page of a signed-in user's own account (connected apps, marketplace, API keys,
+ * sessions, two-step verification): one set of links, so that no page of it is a dead end.
+ * @param apiKeys whether to name the API-key pages (theirs and their forms show it).
+ */
+export function accountNavigation(t: Translator, apiKeys = false): SafeHtml {
+  return html`<nav class="muted" aria-label="${t.t('account.nav')}"><a href="/">${t.t('account.home')}</a> · <a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a>${apiKeys ? html` · <a href="/account/api-keys">${t.t('account.apiKeys')}</a>` : ''} · <a href="/account">${t.t('account.account')}</a></nav>`;
+}
+
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
   const t = model.t ?? ENGLISH;
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('account.nav')}"><a href="/">${t.t('account.home')}</a> · <a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · <a href="/account">${t.t('account.account')}</a></nav>
+  return layout(model.brandName, title, html`${accountNavigation(t)}
 ${body}`, model, t);
 }
 
@@ -198,5 +207,5 @@ export function accountPage(model: AccountFrame & { email: string; administered:
 </dl>
 <h2>${t.t('account.youAdminister')}</h2>
 ${model.administered.length === 0 ? html`<p>${t.t('account.administerNothing')}</p>` : html`<ul>${model.administered.map((subject) => html`<li>${subject.name} <span class="muted">${t.t('account.subjectKind', { kind: subject.kind })}</span></li>`)}</ul>`}
-<p><a href="/account/sessions">${t.t('account.yourSessions')}</a> · <a href="/account/api-keys">${t.t('account.apiKeys')}</a>${model.isDeveloper ? html` · <a href="/portal">${t.t('account.developerPortal')}</a>` : ''}</p>`);
+<p><a href="/account/sessions">${t.t('account.yourSessions')}</a> · <a href="/account/security">${t.t('local.secondFactorTitle')}</a> · <a href="/account/api-keys">${t.t('account.apiKeys')}</a>${model.isDeveloper ? html` · <a href="/portal">${t.t('account.developerPortal')}</a>` : ''}</p>`);
 }

@@ -12,7 +12,7 @@ import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
 import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
-import type { AccountFrame } from './account-pages.ts';
+import { type AccountFrame, accountNavigation } from './account-pages.ts';
 
 /** The page's translator (issue 13: every string is in the catalogues, `apiKeys.*`); English when absent. */
 const tOf = (model: { t?: Translator }): Translator => model.t ?? ENGLISH;
@@ -31,7 +31,7 @@ const FIELD_ERRORS: Record<string, MessageKey> = {
 
 function frame(model: AccountFrame, title: string, body: SafeHtml): string {
   const t = tOf(model);
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('account.nav')}"><a href="/">${t.t('account.home')}</a> · <a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · <a href="/account/api-keys">${t.t('account.apiKeys')}</a> · <a href="/account">${t.t('account.account')}</a></nav>
+  return layout(model.brandName, title, html`${accountNavigation(t, true)}
 ${body}`, model, t);
 }
 

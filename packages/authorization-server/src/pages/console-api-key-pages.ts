@@ -5,8 +5,7 @@
  */
 import { ENGLISH } from '../i18n/i18n.ts';
 import { html } from './html.ts';
-import { layout } from './layout.ts';
-import type { ConsoleFrame } from './console-pages.ts';
+import { consoleFrame, type ConsoleFrame } from './console-pages.ts';
 
 export interface ConsoleApiKeyView {
   keyId: string;
@@ -24,8 +23,7 @@ export interface ConsoleApiKeyView {
 export function consoleApiKeysPage(model: ConsoleFrame & { keys: ConsoleApiKeyView[]; revokedName?: string }): string {
   const t = model.t ?? ENGLISH;
   const title = t.t('account.apiKeys');
-  return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('console.nav')}"><a href="/admin">${t.t('console.reviewQueue')}</a> · <a href="/admin/clients">${t.t('console.clients')}</a> · <a href="/admin/grants">${t.t('console.grants')}</a> · <a href="/admin/api-keys">${t.t('account.apiKeys')}</a> · <a href="/admin/audit">${t.t('console.auditLog')}</a></nav>
-<h1>${title}</h1>
+  return consoleFrame(model, title, html`<h1>${title}</h1>
 ${model.revokedName ? html`<p class="notice" role="status">${t.t('consoleApiKeys.revokedNotice', { name: model.revokedName })}</p>` : ''}
 <p>${t.t('consoleApiKeys.intro')}</p>
 ${model.keys.length === 0 ? html`<p>${t.t('consoleApiKeys.none')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${title}"><table class="sessions">
@@ -33,5 +31,5 @@ ${model.keys.length === 0 ? html`<p>${t.t('consoleApiKeys.none')}</p>` : html`<d
 <tbody>${model.keys.map((key) => html`<tr data-key-id="${key.keyId}"><td><strong>${key.name}</strong><br><span class="muted">${key.kind} · <code>${key.displayPrefix}…</code></span></td>
 <td>${key.subjectName}</td><td>${key.scopes}</td><td>${key.createdAt} · ${key.expiresAt ?? t.t('account.never')} · ${key.lastUsedAt ?? t.t('account.never')}</td>
 <td><form method="post" action="/admin/api-keys/${key.keyId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('consoleApiKeys.revokeLabel', { name: key.name, subject: key.subjectName })}">${t.t('apiKeys.revoke')}</button></form></td></tr>`)}</tbody>
-</table></div>`}`, model, t);
+</table></div>`}`);
 }

@@ -133,7 +133,7 @@ a.button { display: inline-block; padding: 10px 18px; border-radius: 8px; backgr
 h1 { font-size: var(--step-2); line-height: 1.25; }
 h2 { font-size: var(--step-1); line-height: 1.3; margin: 28px 0 10px; }
 /* A partner's app name may be one long word (a German compound): headings wrap it rather than widen the page. */
-h1, h2, h3 { overflow-wrap: anywhere; }
+h1, h2, h3, main p, main li, main label { overflow-wrap: anywhere; }
 h3 { font-size: var(--step-0); margin: 18px 0 6px; }
 .muted, .signed-in { font-size: var(--step--1); }
 main:has(pre, .activity, table) { max-width: 880px; }

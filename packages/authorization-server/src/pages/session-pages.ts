@@ -6,6 +6,7 @@
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html } from './html.ts';
+import { accountNavigation } from './account-pages.ts';
 import { layout, type SignedInHeader } from './layout.ts';
 import { deviceParts } from '../sessions/device-summary.ts';
 
@@ -45,11 +46,11 @@ export function sessionsPage(model: SessionsFrame & { sessions: SessionView[]; n
   // Dates in the page's language, UTC, to the minute (English: ISO 8601, "2027-01-15 08:00 UTC").
   const when = (seconds: number) => t.dateTime(seconds);
   const others = model.sessions.filter((session) => !session.current);
-  return layout(model.brandName, t.t('sessions.title'), html`<nav class="muted"><a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a> · ${t.t('layout.sessions')}</nav>
+  return layout(model.brandName, t.t('sessions.title'), html`${accountNavigation(t)}
 <h1>${t.t('sessions.heading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 <div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('sessions.heading')}"><table class="sessions">
-<thead><tr><th>${t.t('sessions.device')}</th><th>${t.t('sessions.signedIn')}</th><th>${t.t('sessions.lastSeen')}</th><th></th></tr></thead>
+<thead><tr><th>${t.t('sessions.device')}</th><th>${t.t('sessions.signedIn')}</th><th>${t.t('sessions.lastSeen')}</th><th><span class="visually-hidden">${t.t('sessions.actions')}</span></th></tr></thead>
 <tbody>
 ${model.sessions.map((session) => html`<tr data-session-id="${session.sessionId}">
   <td>${deviceName(session, t)}${session.current ? html` <strong class="current">${t.t('sessions.thisDevice')}</strong>` : ''}</td>

@@ -103,6 +103,7 @@ export const da: Catalogue = {
   'sessions.device': 'Enhed',
   'sessions.signedIn': 'Logget ind',
   'sessions.lastSeen': 'Sidst set',
+  'sessions.actions': 'Handlinger',
   'sessions.thisDevice': '(denne enhed)',
   'sessions.useSignOut': 'Brug Log ud',
   'sessions.end': 'Afslut session',

@@ -103,6 +103,7 @@ export const de: Catalogue = {
   'sessions.device': 'Gerät',
   'sessions.signedIn': 'Angemeldet',
   'sessions.lastSeen': 'Zuletzt aktiv',
+  'sessions.actions': 'Aktionen',
   'sessions.thisDevice': '(dieses Gerät)',
   'sessions.useSignOut': 'Abmelden verwenden',
   'sessions.end': 'Sitzung beenden',

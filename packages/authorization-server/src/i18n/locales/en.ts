@@ -111,6 +111,7 @@ export const en = {
   'sessions.device': 'Device',
   'sessions.signedIn': 'Signed in',
   'sessions.lastSeen': 'Last seen',
+  'sessions.actions': 'Actions',
   'sessions.thisDevice': '(this device)',
   'sessions.useSignOut': 'Use Sign out',
   'sessions.end': 'End session',

@@ -103,6 +103,7 @@ export const es: Catalogue = {
   'sessions.device': 'Dispositivo',
   'sessions.signedIn': 'Inicio de sesión',
   'sessions.lastSeen': 'Última actividad',
+  'sessions.actions': 'Acciones',
   'sessions.thisDevice': '(este dispositivo)',
   'sessions.useSignOut': 'Usa Cerrar sesión',
   'sessions.end': 'Cerrar esta sesión',

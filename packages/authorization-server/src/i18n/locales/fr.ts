@@ -103,6 +103,7 @@ export const fr: Catalogue = {
   'sessions.device': 'Appareil',
   'sessions.signedIn': 'Connexion',
   'sessions.lastSeen': 'Dernière activité',
+  'sessions.actions': 'Actions',
   'sessions.thisDevice': '(cet appareil)',
   'sessions.useSignOut': 'Utilisez Se déconnecter',
   'sessions.end': 'Fermer la session',

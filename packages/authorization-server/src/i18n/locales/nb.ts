@@ -103,6 +103,7 @@ export const nb: Catalogue = {
   'sessions.device': 'Enhet',
   'sessions.signedIn': 'Logget inn',
   'sessions.lastSeen': 'Sist sett',
+  'sessions.actions': 'Handlinger',
   'sessions.thisDevice': '(denne enheten)',
   'sessions.useSignOut': 'Bruk Logg ut',
   'sessions.end': 'Avslutt økt',

@@ -103,6 +103,7 @@ export const sv: Catalogue = {
   'sessions.device': 'Enhet',
   'sessions.signedIn': 'Inloggad',
   'sessions.lastSeen': 'Senast sedd',
+  'sessions.actions': 'Åtgärder',
   'sessions.thisDevice': '(den här enheten)',
   'sessions.useSignOut': 'Använd Logga ut',
   'sessions.end': 'Avsluta session',
