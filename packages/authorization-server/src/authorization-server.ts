@@ -7,6 +7,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyCsrfProtection from '@fastify/csrf-protection';
 import { systemClock } from './clock.ts';
 import { createLoginThrottle, resolveLoginThrottleRules } from './endpoints/login-throttle.ts';
+import { RETURN_TO } from './endpoints/login.ts';
 import { OAuthError } from './errors.ts';
 import { connectionTimeoutOptions, limitConnectionsPerAddress } from './http/connection-limits.ts';
 import { installMethodNotAllowed } from './http/method-not-allowed.ts';
@@ -171,6 +172,16 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       // Issue 13: only the login and consent forms talk about the app; the portal's, console's and account's forms say what to do there.
       const page = /^\/(?:portal|admin|account|marketplace|logout)(?:[/?]|$)/.exec(request.url)?.[0];
       const t = requestTranslator(request);
+      // The login form of a plain sign-in (to the home page, the portal, the account…) is not about an app: its
+      // way onward is the page the sign-in was for.
+      const loginReturnTo = request.url === '/login' ? (request.body as Record<string, unknown> | undefined)?.return_to : undefined;
+      if (request.url === '/login' && !(typeof loginReturnTo === 'string' && loginReturnTo.startsWith('/oauth/authorize?'))) {
+        const destination = typeof loginReturnTo === 'string' && RETURN_TO.test(loginReturnTo) ? loginReturnTo : '/';
+        reply.code(403).type('text/html; charset=utf-8').send(errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpired'), {
+          t, hint: t.t('error.formExpiredHint'), links: [{ href: destination, label: t.t('error.openAgain') }], reference: request.id,
+        }));
+        return;
+      }
       reply.code(403).type('text/html; charset=utf-8').send(page === undefined
         ? errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpiredApp'), { t, reference: request.id })
         : errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpired'), {

@@ -6,7 +6,7 @@
  * the browser a device cookie (sessions/known-device.ts). Failures never say whether the account exists.
  */
 import { translator } from '../i18n/i18n.ts';
-import { noteUiLocales, requestLocale } from '../i18n/request-language.ts';
+import { noteContinuedRequestUiLocales, requestLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { loginPage } from '../pages/login-page.ts';
@@ -45,7 +45,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const keys = loginThrottleKeys(typedEmail ? await context.storage.users.foldEmail(typedEmail) : '', request.ip, knownDevice);
   // Issue 13: the authorization request being continued may carry ui_locales; the language switch returns to it.
   // ("Try again in": seconds under two minutes, else whole minutes rounded up.)
-  if (returnTo.startsWith('/oauth/authorize?')) noteUiLocales(request, new URLSearchParams(returnTo.slice('/oauth/authorize?'.length)).get('ui_locales') ?? undefined);
+  noteContinuedRequestUiLocales(request, returnTo);
   const t = translator(requestLocale(request), returnTo);
   const page = (status: number, error: string) =>
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({

@@ -75,6 +75,36 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`forgot password
     assert.equal(mail.messages.length, before + 1, 'only the known address got mail');
   });
 
+  it('refuses a malformed address at its field, keeping it, and sends nothing (no account can have it)', async () => {
+    const before = mail.messages.length;
+    for (const typed of ['not-an-email', 'bob@', '@example.com', 'bob example@example.com', '']) {
+      const response = await askForReset(new Browser(), typed);
+      assert.equal(response.status, 400, typed);
+      assert.match(response.text, /<p class="field-error" id="email-error">Type the e-mail address of your account\.<\/p>/, typed);
+      assert.match(response.text, new RegExp(`<input id="email" name="email"[^>]* value="${typed}" aria-describedby="email-error" aria-invalid="true">`), typed);
+      assert.doesNotMatch(response.text, /we sent it a link/);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(mail.messages.length, before);
+  });
+
+  it('a sign-in form that expired (CSRF) offers the page the sign-in was for, not the app\'s message', async () => {
+    const browser = new Browser();
+    await browser.get(`${server.url}/account/sessions`);
+    const expired = await browser.post(`${server.url}/login`, { _csrf: 'expired', return_to: '/portal', email: bob.email, password: bob.password });
+    assert.equal(expired.status, 403);
+    assert.match(expired.text, /The form was not sent from this site, or it expired\. Nothing was changed\./);
+    assert.doesNotMatch(expired.text, /Go back to the app/);
+    assert.match(expired.text, /<a[^>]* href="\/portal"[^>]*>Open the page again<\/a>/);
+    // A return_to that is not a page of this server is not linked: the home page instead.
+    const elsewhere = await browser.post(`${server.url}/login`, { _csrf: 'expired', return_to: '//evil.example/', email: bob.email, password: bob.password });
+    assert.match(elsewhere.text, /<a[^>]* href="\/"[^>]*>Open the page again<\/a>/);
+    assert.doesNotMatch(elsewhere.text, /evil\.example/);
+    // The login of an authorization request still speaks of the app.
+    const forApp = await browser.post(`${server.url}/login`, { _csrf: 'expired', return_to: '/oauth/authorize?client_id=x', email: bob.email, password: bob.password });
+    assert.match(forApp.text, /Go back to the app and start connecting again/);
+  });
+
   it('a reset link answers 410 after one hour and sets nothing', async () => {
     const before = (await server.storage.users.find(seed.developer.id))!.passwordHash;
     await askForReset(new Browser(), seed.developer.email);

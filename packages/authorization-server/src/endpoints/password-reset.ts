@@ -17,6 +17,7 @@ import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
+import { EMAIL } from '../clients/registration.ts';
 import { forgotPasswordPage } from '../pages/local-account-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { issuePasswordLink, passwordTokenDigest } from '../users/password-links.ts';
@@ -53,12 +54,12 @@ export async function forgotPasswordFormEndpoint(context: ServerContext, request
 export async function forgotPasswordEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;
   const typedEmail = (typeof body.email === 'string' ? body.email : '').trim();
-  const email = typedEmail.toLowerCase();
   const brandName = context.options.brand.name;
   const now = context.clock.nowSeconds();
   const t = requestTranslator(request);
-  if (!email || email.length > 254) {
-    page(reply, 400, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.typeEmail') }));
+  // No account has an address the directory would refuse (directory.ts readEmail): say so at the field, keeping it.
+  if (typedEmail.length > 254 || !EMAIL.test(typedEmail)) {
+    page(reply, 400, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email: typedEmail, emailError: t.t('local.typeEmail') }));
     return;
   }
   // Counted on a digest of the address as the database folds it (users.foldEmail: every spelling of one
@@ -70,7 +71,7 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
     // RFC 6585 §4: 429 with Retry-After in seconds; nothing is sent.
     const retryAfterSeconds = Math.max(...over.map((hit) => hit!.windowEndsAt - now), 1);
     reply.header('retry-after', String(retryAfterSeconds));
-    page(reply, 429, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email, error: t.t('local.tooManyResets') }));
+    page(reply, 429, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), email: typedEmail, error: t.t('local.tooManyResets') }));
     return;
   }
   const user = await context.storage.users.findByEmail(typedEmail); // as typed: the database folds case (login.ts)

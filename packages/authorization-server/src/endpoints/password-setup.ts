@@ -63,7 +63,7 @@ export async function setPasswordEndpoint(context: ServerContext, request: Fasti
   if (passwordError || confirmationError) {
     page(reply, 400, setPasswordPage({
       t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email,
-      password, confirmation, ...(passwordError ? { passwordError } : {}), ...(confirmationError ? { confirmationError } : {}),
+      ...(passwordError ? { passwordError } : {}), ...(confirmationError ? { confirmationError } : {}),
     }));
     return;
   }

@@ -131,6 +131,24 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.ok(!next.text.includes('action="/login"'), 'not sent back to the login page');
   });
 
+  it('the second step speaks the language of the authorization request it continues (ui_locales, OIDC Core §3.1.2.1)', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    const client = seed.confidentialClient;
+    const loginPage = await browser.get(authorizeUrl(server, {
+      response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 's', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', ui_locales: 'sv',
+    }));
+    assert.match(loginPage.text, /<html lang="sv"/);
+    const password = await browser.post(`${server.url}/login`, { _csrf: inputValue(loginPage.text, '_csrf')!, return_to: inputValue(loginPage.text, 'return_to')!, email: user.email, password: PASSWORD });
+    assert.equal(password.location, '/login/second-factor');
+    const form = await browser.get(`${server.url}/login/second-factor`);
+    assert.match(form.text, /<html lang="sv"/);
+    assert.match(form.text, /Tvåstegsverifiering/);
+    const wrong = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, code: codeNow(user.secret) === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.text, /<html lang="sv"/, 'the refusal too');
+  });
+
   it('refuses a wrong code with 401 and starts no session', async () => {
     const user = await enrolledUser();
     const browser = new Browser();

@@ -17,7 +17,7 @@
  * recovery codes once; `POST /account/security/disable` turns it off with a current code (refused while
  * the policy requires it for the user).
  */
-import { requestTranslator } from '../i18n/request-language.ts';
+import { noteContinuedRequestUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
@@ -91,6 +91,8 @@ async function pendingLogin(context: ServerContext, request: FastifyRequest) {
   if (!value || !VALUE.test(value)) return undefined;
   const pending = await context.storage.localAccounts.findPendingLogin(digest(value), context.clock.nowSeconds());
   const user = pending && (await context.storage.users.find(pending.userId));
+  // Issue 13: the second step's pages speak the language of the authorization request it continues.
+  if (pending) noteContinuedRequestUiLocales(request, pending.returnTo);
   return pending && user ? { pending, user } : undefined;
 }
 

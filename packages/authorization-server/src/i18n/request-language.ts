@@ -24,6 +24,14 @@ export function noteUiLocales(request: FastifyRequest, uiLocales: string | undef
   if (uiLocales !== undefined) noted.set(request, { ...noted.get(request), uiLocales });
 }
 
+/**
+ * Records the `ui_locales` of the authorization request a login continues (`returnTo`, the login's
+ * `return_to` or a pending second step's: `/oauth/authorize?…`), so every page of that login speaks it.
+ */
+export function noteContinuedRequestUiLocales(request: FastifyRequest, returnTo: string): void {
+  if (returnTo.startsWith('/oauth/authorize?')) noteUiLocales(request, new URLSearchParams(returnTo.slice('/oauth/authorize?'.length)).get('ui_locales') ?? undefined);
+}
+
 /** The language of this request's pages. */
 export function requestLocale(request: FastifyRequest): Locale {
   const cookies = (request.cookies ?? {}) as Record<string, string | undefined>;

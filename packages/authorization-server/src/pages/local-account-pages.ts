@@ -7,6 +7,7 @@
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
+import { accountNavigation } from './account-pages.ts';
 import { layout, type SignedInHeader } from './layout.ts';
 
 export interface SetPasswordPageModel {
@@ -15,9 +16,8 @@ export interface SetPasswordPageModel {
   /** The link's token (posted back; the page is no-store). */
   token: string;
   email: string;
-  password?: string;
+  /** The refusals, below their fields. A refused form's passwords are not written back into the page. */
   passwordError?: string;
-  confirmation?: string;
   confirmationError?: string;
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
@@ -32,10 +32,10 @@ export function setPasswordPage(model: SetPasswordPageModel): string {
   <input type="hidden" name="token" value="${model.token}">
   <input type="hidden" name="email" value="${model.email}" autocomplete="username">
   <label for="password">${t.t('local.newPassword')}</label>
-  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" value="${model.password ?? ''}"${fieldDescription('password', model.passwordError, false)}>
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12"${fieldDescription('password', model.passwordError, false)}>
   ${fieldError('password', model.passwordError)}
   <label for="password_confirmation">${t.t('local.repeatPassword')}</label>
-  <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required value="${model.confirmation ?? ''}"${fieldDescription('password_confirmation', model.confirmationError, false)}>
+  <input id="password_confirmation" name="password_confirmation" type="password" autocomplete="new-password" required${fieldDescription('password_confirmation', model.confirmationError, false)}>
   ${fieldError('password_confirmation', model.confirmationError)}
   <div class="actions"><button class="primary" type="submit">${t.t('local.setPassword')}</button></div>
 </form>`, undefined, t);
@@ -52,7 +52,10 @@ export interface ForgotPasswordPageModel {
   email?: string;
   /** After a request: the same words whether or not the address has an account. */
   sent?: boolean;
+  /** A message for the whole form (too many requests). */
   error?: string;
+  /** The refused address, below its field (kept in it). */
+  emailError?: string;
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
 }
@@ -65,7 +68,8 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/account/forgot-password">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <label for="email">${t.t('local.email')}</label>
-  <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}">
+  <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}"${fieldDescription('email', model.emailError, false)}>
+  ${fieldError('email', model.emailError)}
   <div class="actions"><button class="primary" type="submit">${t.t('local.sendLink')}</button></div>
 </form>`, undefined, t);
 }
@@ -170,7 +174,8 @@ export function securityPage(model: SecurityPageModel): string {
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <div class="actions"><button class="primary" type="submit">${t.t('local.setUp')}</button></div>
 </form>`;
-  return layout(model.brandName, t.t('local.securityTitle'), html`<h1>${t.t('local.securityTitle')}</h1>
+  return layout(model.brandName, t.t('local.securityTitle'), html`${accountNavigation(t)}
+<h1>${t.t('local.securityTitle')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 ${body}`, model.signedIn, t);
