@@ -169,6 +169,23 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       assert.equal(events[0].details.client_name, '=HYPERLINK("x")');
       assert.equal((await browser.get(`${server.url}/admin/audit/export?format=xml`)).status, 400);
     });
+
+    it('an audit filter that cannot match (a malformed client ID or event type) is a field error that keeps the value, never the whole log', async () => {
+      const browser = await signIn(server);
+      const badClient = await browser.get(`${server.url}/admin/audit?client=zzz`);
+      assert.equal(badClient.status, 400);
+      assert.match(badClient.text, /<input id="client" name="client" type="text" value="zzz" aria-describedby="client-error" aria-invalid="true">/);
+      assert.match(badClient.text, /<p class="field-error" id="client-error">A client ID is a UUID\.<\/p>/);
+      assert.doesNotMatch(badClient.text, /<table/, 'no events listed');
+      const badType = await browser.get(`${server.url}/admin/audit?type=${encodeURIComponent('<b>x')}`);
+      assert.equal(badType.status, 400);
+      assert.match(badType.text, /value="&lt;b&gt;x"/);
+      assert.match(badType.text, /id="type-error">An event type is lower-case letters/);
+      assert.doesNotMatch(badType.text, /<b>x/);
+      const badExport = await browser.get(`${server.url}/admin/audit/export?client=zzz&format=csv`);
+      assert.equal(badExport.status, 400);
+      assert.doesNotMatch(badExport.headers.get('content-type') ?? '', /csv/, 'no export of everything');
+    });
   });
 }
 

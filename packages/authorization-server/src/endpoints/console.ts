@@ -244,13 +244,26 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
   reply.redirect(`/admin/grants?client=${grant.clientId}`, 303);
 }
 
-/** The audit filter of the page and the export: `type` (exact), `client` (a UUID), `before` (the cursor). */
-function auditFilter(request: FastifyRequest): { type: string; client: string; options: AuditListOptions } {
+/**
+ * The audit filter of the page and the export: `type` (exact), `client` (a UUID), `before` (the cursor). A value
+ * that cannot be a type or a client ID is a problem of its field (as typed, kept in it), never an unfiltered list.
+ */
+function auditFilter(request: FastifyRequest): {
+  type: string; client: string; options: AuditListOptions; problems: { type?: 'console.eventTypeInvalid'; client?: 'console.clientIdUuid' };
+} {
   const query = request.query as Record<string, unknown>;
-  const type = typeof query.type === 'string' && /^[a-z_.]{1,64}$/.test(query.type) ? query.type : '';
-  const client = typeof query.client === 'string' && isUuid(query.client.toLowerCase()) ? query.client.toLowerCase() : '';
+  const typed = (name: string) => (typeof query[name] === 'string' ? (query[name] as string).trim() : '');
+  const type = typed('type');
+  const client = typed('client').toLowerCase();
+  const problems = {
+    ...(type && !/^[a-z_.]{1,64}$/.test(type) ? { type: 'console.eventTypeInvalid' as const } : {}),
+    ...(client && !isUuid(client) ? { client: 'console.clientIdUuid' as const } : {}),
+  };
   const before = typeof query.before === 'string' && /^[1-9]\d{0,15}$/.test(query.before) ? Number(query.before) : undefined;
-  return { type, client, options: { ...(type ? { types: [type] } : {}), ...(client ? { clientId: client } : {}), ...(before === undefined ? {} : { beforeEventId: before }) } };
+  return {
+    type: type.slice(0, 200), client: typed('client').slice(0, 200), problems,
+    options: { ...(type ? { types: [type] } : {}), ...(client ? { clientId: client } : {}), ...(before === undefined ? {} : { beforeEventId: before }) },
+  };
 }
 
 const auditRow = (event: StoredAuditEvent): AuditRow => ({
@@ -262,7 +275,15 @@ const auditRow = (event: StoredAuditEvent): AuditRow => ({
 export async function consoleAudit(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const admin = await administrator(context, request, reply);
   if (!admin) return;
-  const { type, client, options } = auditFilter(request);
+  const { type, client, options, problems } = auditFilter(request);
+  const t = admin.frame.t;
+  if (problems.type || problems.client) {
+    page(reply, 400, auditLogPage({
+      ...admin.frame, type, client, rows: [], exportQuery: '',
+      fieldErrors: { ...(problems.type ? { type: t.t(problems.type) } : {}), ...(problems.client ? { client: t.t(problems.client) } : {}) },
+    }));
+    return;
+  }
   const events = await context.storage.audit.list({ ...options, limit: AUDIT_PAGE_SIZE + 1 });
   const shown = events.slice(0, AUDIT_PAGE_SIZE);
   const filter = new URLSearchParams({ ...(type ? { type } : {}), ...(client ? { client } : {}) });
@@ -302,7 +323,13 @@ export async function consoleAuditExport(context: ServerContext, request: Fastif
     page(reply, 400, consoleMessagePage(admin.frame, admin.frame.t.t('console.unknownFormatTitle'), admin.frame.t.t('console.unknownFormat')));
     return;
   }
-  const rows = (await context.storage.audit.list({ ...auditFilter(request).options, limit: AUDIT_EXPORT_MAX })).map(auditRow);
+  const filter = auditFilter(request);
+  const problem = filter.problems.type ?? filter.problems.client;
+  if (problem) {
+    page(reply, 400, consoleMessagePage(admin.frame, admin.frame.t.t('console.auditLog'), admin.frame.t.t(problem)));
+    return;
+  }
+  const rows = (await context.storage.audit.list({ ...filter.options, limit: AUDIT_EXPORT_MAX })).map(auditRow);
   const body = format === 'csv'
     ? [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((column) => csvField(row[column] ?? '')).join(','))].join('\r\n') + '\r\n'
     : rows.map((row) => JSON.stringify({ ...row, details: JSON.parse(row.details) })).join('\n') + (rows.length ? '\n' : '');

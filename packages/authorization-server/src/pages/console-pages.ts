@@ -5,6 +5,7 @@
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import type { ClientRecord, ReviewedBranding } from '../storage/storage.ts';
+import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -211,16 +212,23 @@ export interface AuditRow {
 const named = (name: string | undefined, recorded: string) => (name ? html`${name} <code class="muted">${recorded}</code>` : recorded ? html`<code>${recorded}</code>` : '');
 
 /** GET /admin/audit?type=&client=&before= */
-export function auditLogPage(model: ConsoleFrame & { type: string; client: string; rows: AuditRow[]; olderUrl?: string; exportQuery: string }): string {
+/** @param model.fieldErrors a filter field that cannot match anything (its value kept); the page then lists nothing. */
+export function auditLogPage(model: ConsoleFrame & {
+  type: string; client: string; rows: AuditRow[]; olderUrl?: string; exportQuery: string; fieldErrors?: { type?: string; client?: string };
+}): string {
   const t = tOf(model);
+  const errors = model.fieldErrors ?? {};
+  const refused = errors.type !== undefined || errors.client !== undefined;
   return frame(model, t.t('console.auditLog'), html`<h1>${t.t('console.auditLog')}</h1>
 <form method="get" action="/admin/audit" class="filter" role="search">
-  <label for="type">${t.t('console.eventType')}</label><input id="type" name="type" type="text" value="${model.type}" placeholder="${t.t('console.eventTypeExample')}">
-  <label for="client">${t.t('console.clientId')}</label><input id="client" name="client" type="text" value="${model.client}">
+  <label for="type">${t.t('console.eventType')}</label><input id="type" name="type" type="text" value="${model.type}" placeholder="${t.t('console.eventTypeExample')}"${fieldDescription('type', errors.type, false)}>
+  ${fieldError('type', errors.type)}
+  <label for="client">${t.t('console.clientId')}</label><input id="client" name="client" type="text" value="${model.client}"${fieldDescription('client', errors.client, false)}>
+  ${fieldError('client', errors.client)}
   <button type="submit">${t.t('console.filter')}</button>
 </form>
-<p>${t.t('console.exportThese')} <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=csv">CSV</a> · <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=jsonl">JSON Lines</a></p>
-${model.rows.length === 0 ? html`<p>${t.t('console.noEvents')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.auditEvents')}"><table class="sessions">
+${refused ? '' : html`<p>${t.t('console.exportThese')} <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=csv">CSV</a> · <a href="/admin/audit/export?${model.exportQuery}${model.exportQuery ? '&' : ''}format=jsonl">JSON Lines</a></p>`}
+${refused ? '' : model.rows.length === 0 ? html`<p>${t.t('console.noEvents')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.auditEvents')}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.when')}</th><th scope="col">${t.t('console.type')}</th><th scope="col">${t.t('console.actor')}</th><th scope="col">${t.t('console.client')}</th><th scope="col">${t.t('console.details')}</th></tr></thead>
 <tbody>${model.rows.map((row) => html`<tr><td>${timeOf(t, row.at)}</td><td>${row.type}</td><td>${named(row.actorName, row.actor)}</td><td>${named(row.clientName, row.clientId)}</td><td><code>${row.details}</code></td></tr>`)}</tbody></table></div>`}
 ${model.olderUrl ? html`<p><a href="${model.olderUrl}">${t.t('console.olderEvents')}</a></p>` : ''}`);

@@ -305,6 +305,7 @@ export const da: Catalogue = {
   'console.status': "{status, select, pending {afventende} active {aktiv} suspended {suspenderet} other {slettet}}",
   'console.companyIdUuid': "Et virksomheds-ID er et UUID.",
   'console.clientIdUuid': "Et klient-ID er et UUID.",
+  'console.eventTypeInvalid': "En hændelsestype består af små bogstaver, punktummer og understreger, f.eks. client.approved.",
   'console.noSuchGrant': "Der er ingen aktiv tilladelse med det ID.",
   'console.revokeTitle': "Tilbagekald {client} for {subject}?",
   'console.revokeConsequence': "{client} mister straks adgangen til {subject}: dens fornyelses- og adgangstokens holder op med at virke.",

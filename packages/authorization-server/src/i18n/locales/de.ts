@@ -305,6 +305,7 @@ export const de: Catalogue = {
   'console.status': "{status, select, pending {ausstehend} active {aktiv} suspended {gesperrt} other {gelöscht}}",
   'console.companyIdUuid': "Eine Firmen-ID ist eine UUID.",
   'console.clientIdUuid': "Eine Client-ID ist eine UUID.",
+  'console.eventTypeInvalid': "Ein Ereignistyp besteht aus Kleinbuchstaben, Punkten und Unterstrichen, z. B. client.approved.",
   'console.noSuchGrant': "Es gibt keine aktive Berechtigung mit dieser ID.",
   'console.revokeTitle': "{client} für {subject} widerrufen?",
   'console.revokeConsequence': "{client} verliert sofort den Zugriff auf {subject}: Erneuerungs- und Zugriffstokens funktionieren nicht mehr.",

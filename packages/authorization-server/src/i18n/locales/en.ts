@@ -316,6 +316,7 @@ export const en = {
   'console.status': "{status, select, pending {pending} active {active} suspended {suspended} other {deleted}}",
   'console.companyIdUuid': "A company ID is a UUID.",
   'console.clientIdUuid': "A client ID is a UUID.",
+  'console.eventTypeInvalid': "An event type is lower-case letters, dots and underscores, such as client.approved.",
   'console.noSuchGrant': "There is no active grant with that ID.",
   'console.revokeTitle': "Revoke {client} for {subject}?",
   'console.revokeConsequence': "{client} loses access to {subject} at once: its refresh and access tokens stop working.",

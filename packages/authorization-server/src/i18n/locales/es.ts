@@ -305,6 +305,7 @@ export const es: Catalogue = {
   'console.status': "{status, select, pending {pendiente} active {activo} suspended {suspendido} other {eliminado}}",
   'console.companyIdUuid': "Un ID de empresa es un UUID.",
   'console.clientIdUuid': "Un ID de cliente es un UUID.",
+  'console.eventTypeInvalid': "Un tipo de evento se compone de minúsculas, puntos y guiones bajos, p. ej. client.approved.",
   'console.noSuchGrant': "No hay ninguna autorización activa con ese ID.",
   'console.revokeTitle': "¿Revocar {client} para {subject}?",
   'console.revokeConsequence': "{client} pierde de inmediato el acceso a {subject}: sus tokens de renovación y de acceso dejan de funcionar.",

@@ -305,6 +305,7 @@ export const fr: Catalogue = {
   'console.status': "{status, select, pending {en attente} active {actif} suspended {suspendu} other {supprimé}}",
   'console.companyIdUuid': "Un ID d’entreprise est un UUID.",
   'console.clientIdUuid': "Un ID client est un UUID.",
+  'console.eventTypeInvalid': "Un type d’événement se compose de minuscules, de points et de tirets bas, p. ex. client.approved.",
   'console.noSuchGrant': "Aucune autorisation active n’a cet ID.",
   'console.revokeTitle': "Révoquer {client} pour {subject} ?",
   'console.revokeConsequence': "{client} perd immédiatement l’accès à {subject} : ses jetons de renouvellement et d’accès cessent de fonctionner.",

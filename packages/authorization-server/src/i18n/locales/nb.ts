@@ -305,6 +305,7 @@ export const nb: Catalogue = {
   'console.status': "{status, select, pending {ventende} active {aktiv} suspended {suspendert} other {slettet}}",
   'console.companyIdUuid': "En selskaps-ID er en UUID.",
   'console.clientIdUuid': "En klient-ID er en UUID.",
+  'console.eventTypeInvalid': "En hendelsestype består av små bokstaver, punktum og understreker, f.eks. client.approved.",
   'console.noSuchGrant': "Det finnes ingen aktiv tillatelse med den ID-en.",
   'console.revokeTitle': "Tilbakekall {client} for {subject}?",
   'console.revokeConsequence': "{client} mister tilgangen til {subject} med en gang: fornyelses- og tilgangstokenene slutter å virke.",

@@ -305,6 +305,7 @@ export const sv: Catalogue = {
   'console.status': "{status, select, pending {väntande} active {aktiv} suspended {avstängd} other {borttagen}}",
   'console.companyIdUuid': "Ett företags-ID är ett UUID.",
   'console.clientIdUuid': "Ett klient-ID är ett UUID.",
+  'console.eventTypeInvalid': "En händelsetyp består av gemener, punkter och understreck, t.ex. client.approved.",
   'console.noSuchGrant': "Det finns ingen aktiv behörighet med det ID:t.",
   'console.revokeTitle': "Återkalla {client} för {subject}?",
   'console.revokeConsequence': "{client} förlorar direkt åtkomsten till {subject}: dess förnyelse- och åtkomsttoken slutar fungera.",
