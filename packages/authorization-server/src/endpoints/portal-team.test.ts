@@ -170,6 +170,9 @@ describe('partner teams in the developer portal (issue 13)', () => {
   it('never removes the last owner (409), and another team\'s developer or client is a 404', async () => {
     const owner = await signIn(server, developer);
     const team = await owner.get(`${server.url}/portal/team`);
+    // The page offers no removal of the only owner, only what to do instead.
+    assert.doesNotMatch(team.text, new RegExp(`action="/portal/team/members/${developer.id}/remove"`));
+    assert.match(team.text, /The only owner: invite another owner first/);
     const lastOwner = await owner.post(`${server.url}/portal/team/members/${developer.id}/remove`, { _csrf: inputValue(team.text, '_csrf')!, confirm: 'yes' });
     assert.equal(lastOwner.status, 409);
     assert.match(lastOwner.text, /last owner and was not removed/);

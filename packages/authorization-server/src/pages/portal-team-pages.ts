@@ -28,6 +28,7 @@ export function teamPage(model: PortalFrame & {
   const labels: Record<string, string> = { name: t.t('team.name'), email: t.t('team.email'), role: t.t('team.role') };
   const described = (name: string, hint: boolean) => fieldDescription(name, errors[name], hint);
   const fieldError = (name: string) => messageBelow(name, errors[name]);
+  const owners = model.members.filter((member) => member.role === 'owner').length;
   return portalFrame(model, t.t('team.title'), html`<h1>${t.t('team.heading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${t.t('portal.correctFields')}</strong></p>
@@ -37,8 +38,11 @@ ${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${t.t('po
 <caption class="muted">${t.t('team.membersCaption')}</caption>
 <thead><tr><th scope="col">${t.t('team.name')}</th><th scope="col">${t.t('team.email')}</th><th scope="col">${t.t('team.role')}</th>${model.isOwner ? html`<th scope="col">${t.t('team.actions')}</th>` : ''}</tr></thead>
 <tbody>
-${model.members.map((member) => html`<tr><td>${member.name}${member.userId === model.currentUserId ? html` <span class="muted">${t.t('team.you')}</span>` : ''}</td><td>${member.email}</td><td>${t.t('team.roleName', { role: member.role })}</td>${model.isOwner ? html`<td><form method="post" action="/portal/team/members/${member.userId}/remove">
-<input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('team.removeNamed', { name: member.name })}">${t.t('team.remove')}</button></form></td>` : ''}</tr>\n`)}
+${model.members.map((member) => html`<tr><td>${member.name}${member.userId === model.currentUserId ? html` <span class="muted">${t.t('team.you')}</span>` : ''}</td><td>${member.email}</td><td>${t.t('team.roleName', { role: member.role })}</td>${model.isOwner ? html`<td>${member.role === 'owner' && owners === 1
+    // The team must keep an owner (the removal would be refused): no button that leads only to that refusal.
+    ? html`<span class="muted">${t.t('team.onlyOwner')}</span>`
+    : html`<form method="post" action="/portal/team/members/${member.userId}/remove">
+<input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('team.removeNamed', { name: member.name })}">${t.t('team.remove')}</button></form>`}</td>` : ''}</tr>\n`)}
 </tbody>
 </table></div>
 ${model.isOwner ? html`<h2>${t.t('team.inviteHeading')}</h2>

@@ -423,6 +423,7 @@ export const da: Catalogue = {
   "team.removeClientsStay": "Klienterne bliver i teamet; ingen forbindelse, hemmelighed eller token ændres.",
   "team.removeConfirm": "Fjern fra teamet",
   "team.lastOwnerTitle": "Teamet skal have en ejer",
+  "team.onlyOwner": "Eneste ejer: invitér først en anden ejer",
   "team.lastOwner": "{name} er teamets sidste ejer og blev ikke fjernet. Invitér først en anden ejer.",
   "mail.teamInviteSubject": "Du er blevet føjet til et partnerteam hos {brand}",
   "mail.teamInviteBody": "{inviter} har føjet dig til sit partnerteam i {brand}s udviklerportal. Du kan nu se og administrere teamets OAuth-klienter.\n\nLog ind her:\n{portal}\n",

@@ -423,6 +423,7 @@ export const de: Catalogue = {
   "team.removeClientsStay": "Die Clients bleiben im Team; keine Verbindung, kein Geheimnis und kein Token wird geändert.",
   "team.removeConfirm": "Aus dem Team entfernen",
   "team.lastOwnerTitle": "Das Team braucht einen Inhaber",
+  "team.onlyOwner": "Einziger Inhaber: laden Sie zuerst einen weiteren Inhaber ein",
   "team.lastOwner": "{name} ist der letzte Inhaber des Teams und wurde nicht entfernt. Laden Sie zuerst einen weiteren Inhaber ein.",
   "mail.teamInviteSubject": "Sie wurden einem Partnerteam bei {brand} hinzugefügt",
   "mail.teamInviteBody": "{inviter} hat Sie dem Partnerteam im Entwicklerportal von {brand} hinzugefügt. Sie können jetzt die OAuth-Clients des Teams sehen und verwalten.\n\nHier anmelden:\n{portal}\n",

@@ -436,6 +436,7 @@ export const en = {
   "team.removeClientsStay": "The clients stay with the team; no connection, secret or token is changed.",
   "team.removeConfirm": "Remove from the team",
   "team.lastOwnerTitle": "The team needs an owner",
+  "team.onlyOwner": "The only owner: invite another owner first",
   "team.lastOwner": "{name} is the team’s last owner and was not removed. Invite another owner first.",
   "mail.teamInviteSubject": "You have been added to a partner team at {brand}",
   "mail.teamInviteBody": "{inviter} added you to their partner team in the {brand} developer portal. You can now see and manage the team’s OAuth clients.\n\nSign in here:\n{portal}\n",

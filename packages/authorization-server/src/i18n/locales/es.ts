@@ -423,6 +423,7 @@ export const es: Catalogue = {
   "team.removeClientsStay": "Los clientes siguen en el equipo; no se cambia ninguna conexión, secreto ni token.",
   "team.removeConfirm": "Quitar del equipo",
   "team.lastOwnerTitle": "El equipo necesita un propietario",
+  "team.onlyOwner": "Único propietario: invita antes a otro propietario",
   "team.lastOwner": "{name} es el último propietario del equipo y no se ha quitado. Invita primero a otro propietario.",
   "mail.teamInviteSubject": "Te han añadido a un equipo de socio en {brand}",
   "mail.teamInviteBody": "{inviter} te ha añadido a su equipo de socio en el portal para desarrolladores de {brand}. Ya puedes ver y gestionar los clientes OAuth del equipo.\n\nInicia sesión aquí:\n{portal}\n",

@@ -423,6 +423,7 @@ export const fr: Catalogue = {
   "team.removeClientsStay": "Les clients restent dans l’équipe ; aucune connexion, aucun secret ni jeton n’est modifié.",
   "team.removeConfirm": "Retirer de l’équipe",
   "team.lastOwnerTitle": "L’équipe a besoin d’un propriétaire",
+  "team.onlyOwner": "Seul propriétaire : invitez d’abord un autre propriétaire",
   "team.lastOwner": "{name} est le dernier propriétaire de l’équipe et n’a pas été retiré. Invitez d’abord un autre propriétaire.",
   "mail.teamInviteSubject": "Vous avez été ajouté à une équipe partenaire sur {brand}",
   "mail.teamInviteBody": "{inviter} vous a ajouté à son équipe partenaire dans le portail développeurs de {brand}. Vous pouvez désormais voir et gérer les clients OAuth de l’équipe.\n\nConnectez-vous ici :\n{portal}\n",

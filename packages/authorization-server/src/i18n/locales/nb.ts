@@ -423,6 +423,7 @@ export const nb: Catalogue = {
   "team.removeClientsStay": "Klientene blir i teamet; ingen tilkobling, hemmelighet eller token endres.",
   "team.removeConfirm": "Fjern fra teamet",
   "team.lastOwnerTitle": "Teamet trenger en eier",
+  "team.onlyOwner": "Eneste eier: inviter en annen eier først",
   "team.lastOwner": "{name} er teamets siste eier og ble ikke fjernet. Inviter først en annen eier.",
   "mail.teamInviteSubject": "Du er lagt til i et partnerteam hos {brand}",
   "mail.teamInviteBody": "{inviter} har lagt deg til i partnerteamet sitt i utviklerportalen til {brand}. Du kan nå se og administrere teamets OAuth-klienter.\n\nLogg inn her:\n{portal}\n",

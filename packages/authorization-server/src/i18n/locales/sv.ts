@@ -423,6 +423,7 @@ export const sv: Catalogue = {
   "team.removeClientsStay": "Klienterna stannar i teamet; ingen anslutning, hemlighet eller token ändras.",
   "team.removeConfirm": "Ta bort från teamet",
   "team.lastOwnerTitle": "Teamet behöver en ägare",
+  "team.onlyOwner": "Enda ägaren: bjud först in en annan ägare",
   "team.lastOwner": "{name} är teamets sista ägare och togs inte bort. Bjud först in en annan ägare.",
   "mail.teamInviteSubject": "Du har lagts till i ett partnerteam hos {brand}",
   "mail.teamInviteBody": "{inviter} har lagt till dig i sitt partnerteam i utvecklarportalen hos {brand}. Du kan nu se och hantera teamets OAuth-klienter.\n\nLogga in här:\n{portal}\n",
