@@ -5,15 +5,31 @@
  * target is written to standard error here: a command's own output (`--json`) stays what it documents.
  */
 import type { Configuration } from '../configuration.ts';
-import { openAuditStream, streamAuditEvents } from '../operations/audit-stream.ts';
+import { type AuditStream, openAuditStream, streamAuditEvents } from '../operations/audit-stream.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 
-/** @throws when the database cannot be opened or migrated (as `openStorage`). `close()` also closes the stream. */
+/**
+ * @throws when the stream's file cannot be appended to (before the database is opened: no change is made), or
+ *   when the database cannot be opened or migrated (as `openStorage`). `close()` also closes the stream. A write
+ *   that fails later is said on standard error and changes no exit code: the change itself was committed.
+ */
 export async function openCliStorage(configuration: Pick<Configuration, 'database' | 'auditStream'>): Promise<Storage> {
-  const storage = await openStorage(configuration.database);
-  if (configuration.auditStream === undefined) return storage;
-  const stream = openAuditStream(configuration.auditStream, process.stderr);
+  const target = configuration.auditStream;
+  if (target === undefined) return openStorage(configuration.database);
+  let stream: AuditStream;
+  try {
+    stream = openAuditStream(target, { standardOutput: process.stderr });
+  } catch (error) {
+    throw new Error(`GATEHOUSE_AUDIT_STREAM: cannot append to ${target.kind === 'file' ? target.path : 'stdout'} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was changed`);
+  }
+  let storage: Storage;
+  try {
+    storage = await openStorage(configuration.database);
+  } catch (error) {
+    await stream.close();
+    throw error;
+  }
   const streamed = streamAuditEvents(storage, stream);
   return {
     ...streamed,

@@ -4,6 +4,7 @@
  * problem, one a line, and exits 2. GATEHOUSE_* variables that nothing reads are warned about (typos).
  */
 import { CONFIGURATION_VARIABLES, ConfigurationError, describeConfiguration, loadConfiguration } from '../configuration.ts';
+import { auditStreamTargetProblem } from '../operations/audit-stream.ts';
 
 /** @returns the exit code: 0 valid, 2 problems. @throws RangeError for an unknown subcommand. */
 export function configCommand(command: string | undefined, rest: string[], json: boolean | undefined, env: NodeJS.ProcessEnv = process.env): number {
@@ -12,7 +13,11 @@ export function configCommand(command: string | undefined, rest: string[], json:
   const warnings = unknown.map((name) => `${name} is not a Gatehouse setting (a typo?); it is ignored`);
   let rows: Array<[string, string]>;
   try {
-    rows = describeConfiguration(loadConfiguration(env));
+    const configuration = loadConfiguration(env);
+    // What the start would refuse though every variable reads well: an audit stream file it cannot append to.
+    const streamProblem = configuration.auditStream === undefined ? undefined : auditStreamTargetProblem(configuration.auditStream);
+    if (streamProblem !== undefined) throw new ConfigurationError([streamProblem]);
+    rows = describeConfiguration(configuration);
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
     if (json) console.log(JSON.stringify({ valid: false, problems: error.problems, warnings }, null, 2));

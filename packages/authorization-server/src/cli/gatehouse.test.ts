@@ -389,6 +389,49 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
       assert.match(run.stderr, /Usage:/);
     }
   });
+  it('GATEHOUSE_AUDIT_STREAM receives the audit events of CLI changes too: a file, and stdout as standard error (--json stays parseable)', () => {
+    const database = newDatabase();
+    const streamFile = join(temporaryDirectory, `${randomUUID()}.jsonl`);
+    const fileStream = { GATEHOUSE_AUDIT_STREAM: `file:${streamFile}` };
+    const created = gatehouse(database, CONFIDENTIAL, fileStream);
+    assert.equal(created.status, 0, created.stderr);
+    const { client_id: clientId, client_secret: clientSecret } = JSON.parse(created.stdout);
+    assert.equal(gatehouse(database, ['clients', 'suspend', clientId, '--json'], fileStream).status, 0);
+    const company = gatehouse(database, ['companies', 'create', '--name', 'Acme ApS', '--json'], fileStream);
+    assert.equal(company.status, 0, company.stderr);
+    const lines = readFileSync(streamFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(lines.map((line) => [line.type, line.actor]), [['client.registered', 'admin:cli'], ['client.suspended', 'admin:cli'], ['directory.company.created', 'admin:cli']]);
+    assert.equal(lines[0].clientId, clientId);
+    assert.ok(!readFileSync(streamFile, 'utf8').includes(clientSecret), 'no secret in the stream');
+
+    const onStdout = gatehouse(database, ['clients', 'reactivate', clientId, '--json'], { GATEHOUSE_AUDIT_STREAM: 'stdout' });
+    assert.equal(onStdout.status, 0, onStdout.stderr);
+    assert.equal(JSON.parse(onStdout.stdout).status, 'active', 'the command output alone on stdout');
+    assert.equal(JSON.parse(onStdout.stderr.trim()).type, 'client.reactivated');
+    // Without the setting nothing is streamed anywhere.
+    const quiet = gatehouse(database, ['clients', 'suspend', clientId, '--json']);
+    assert.equal(quiet.stderr, '');
+  });
+
+  it('GATEHOUSE_AUDIT_STREAM naming a file that cannot be appended to: the command changes nothing and says why (exit 1); a write failing later (a full disk) is said on stderr and the committed change keeps exit 0', () => {
+    const database = newDatabase();
+    const missing = join(temporaryDirectory, randomUUID(), 'audit.jsonl');
+    const refused = gatehouse(database, CONFIDENTIAL, { GATEHOUSE_AUDIT_STREAM: `file:${missing}` });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /GATEHOUSE_AUDIT_STREAM: cannot append to .*audit\.jsonl \(ENOENT\); nothing was changed/);
+    assert.equal(refused.stdout, '');
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(JSON.parse(gatehouse(database, ['clients', 'list', '--json']).stdout), [], 'no client was created');
+
+    const full = gatehouse(database, CONFIDENTIAL, { GATEHOUSE_AUDIT_STREAM: 'file:/dev/full' });
+    assert.equal(full.status, 0, full.stderr);
+    assert.match(JSON.parse(full.stdout).client_secret, /^[A-Za-z0-9_-]{43}$/, 'the secret of the committed change is printed');
+    assert.match(full.stderr, /the audit stream \/dev\/full could not be written \(ENOSPC\); audit events are still recorded in the database/);
+    const check = gatehouse(database, ['config', 'check'], { GATEHOUSE_AUDIT_STREAM: `file:${missing}` });
+    assert.equal(check.status, 2);
+    assert.match(check.stderr, /GATEHOUSE_AUDIT_STREAM: cannot append to/);
+  });
+
 });
 
 describe('gatehouse migrate and cleanup (PostgreSQL, DATABASE_URL)', { skip: postgresSkip }, () => {
@@ -422,30 +465,6 @@ describe('gatehouse migrate and cleanup (PostgreSQL, DATABASE_URL)', { skip: pos
     } finally {
       await dropTestSchema(schema);
     }
-  });
-
-  it('GATEHOUSE_AUDIT_STREAM receives the audit events of CLI changes too: a file, and stdout as standard error (--json stays parseable)', () => {
-    const database = newDatabase();
-    const streamFile = join(temporaryDirectory, `${randomUUID()}.jsonl`);
-    const fileStream = { GATEHOUSE_AUDIT_STREAM: `file:${streamFile}` };
-    const created = gatehouse(database, CONFIDENTIAL, fileStream);
-    assert.equal(created.status, 0, created.stderr);
-    const { client_id: clientId, client_secret: clientSecret } = JSON.parse(created.stdout);
-    assert.equal(gatehouse(database, ['clients', 'suspend', clientId, '--json'], fileStream).status, 0);
-    const company = gatehouse(database, ['companies', 'create', '--name', 'Acme ApS', '--json'], fileStream);
-    assert.equal(company.status, 0, company.stderr);
-    const lines = readFileSync(streamFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    assert.deepEqual(lines.map((line) => [line.type, line.actor]), [['client.registered', 'admin:cli'], ['client.suspended', 'admin:cli'], ['directory.company.created', 'admin:cli']]);
-    assert.equal(lines[0].clientId, clientId);
-    assert.ok(!readFileSync(streamFile, 'utf8').includes(clientSecret), 'no secret in the stream');
-
-    const onStdout = gatehouse(database, ['clients', 'reactivate', clientId, '--json'], { GATEHOUSE_AUDIT_STREAM: 'stdout' });
-    assert.equal(onStdout.status, 0, onStdout.stderr);
-    assert.equal(JSON.parse(onStdout.stdout).status, 'active', 'the command output alone on stdout');
-    assert.equal(JSON.parse(onStdout.stderr.trim()).type, 'client.reactivated');
-    // Without the setting nothing is streamed anywhere.
-    const quiet = gatehouse(database, ['clients', 'suspend', clientId, '--json']);
-    assert.equal(quiet.stderr, '');
   });
 
   it('refuses a DATABASE_URL that is not postgres:// (exit 1, without echoing it)', () => {

@@ -12,7 +12,7 @@ import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 import { authorize, confidentialAuth, postForm, seed, startTestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
-import { openAuditStream, parseAuditStreamSetting, streamAuditEvents } from './audit-stream.ts';
+import { auditStreamTargetProblem, openAuditStream, parseAuditStreamSetting, streamAuditEvents } from './audit-stream.ts';
 import type { AuditEvent } from '../storage/storage.ts';
 
 const postgresSkip = await postgresSkipReason();
@@ -25,6 +25,30 @@ describe('GATEHOUSE_AUDIT_STREAM (issue 14)', () => {
     for (const value of ['stderr', 'file:relative.jsonl', 'file:', '/tmp/audit.jsonl']) {
       assert.deepEqual(parseAuditStreamSetting(value), { problem: `GATEHOUSE_AUDIT_STREAM must be stdout or file:/absolute/path (got ${JSON.stringify(value)})` });
       assert.throws(() => loadConfiguration({ GATEHOUSE_AUDIT_STREAM: value }), /GATEHOUSE_AUDIT_STREAM must be stdout or file:\/absolute\/path/);
+    }
+  });
+
+  it('a file that cannot be appended to is refused when the stream opens (and by config check\'s probe); a failing write later never throws', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-audit-stream-'));
+    try {
+      const missing = { kind: 'file', path: join(directory, 'no-such-directory', 'audit.jsonl') } as const;
+      assert.throws(() => openAuditStream(missing), { code: 'ENOENT' });
+      assert.match(auditStreamTargetProblem(missing)!, /^GATEHOUSE_AUDIT_STREAM: cannot append to .*no-such-directory\/audit\.jsonl \(ENOENT\)$/);
+      assert.throws(() => openAuditStream({ kind: 'file', path: directory }), { code: 'EISDIR' });
+      assert.match(auditStreamTargetProblem({ kind: 'file', path: directory })!, /names a directory/);
+      assert.equal(auditStreamTargetProblem({ kind: 'file', path: join(directory, 'audit.jsonl') }), undefined, 'a new file in a writable directory');
+      assert.equal(auditStreamTargetProblem({ kind: 'stdout' }), undefined);
+      // A full disk: the first failed write is told once, later writes are dropped, close resolves; nothing throws.
+      const failures: Error[] = [];
+      const full = openAuditStream({ kind: 'file', path: '/dev/full' }, { onError: (error) => failures.push(error) });
+      const event: AuditEvent = { type: 'test.recorded', at: 1_800_000_000, actor: 'system' };
+      full.write(event);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      full.write(event);
+      await full.close();
+      assert.deepEqual(failures.map((error) => (error as NodeJS.ErrnoException).code), ['ENOSPC']);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 });

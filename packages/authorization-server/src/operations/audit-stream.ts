@@ -14,8 +14,8 @@
  * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
  * pass through these arguments; `gatehouse audit export` has them.
  */
-import { createWriteStream } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { accessSync, constants, createWriteStream, openSync, statSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
 import type { AuditEvent, Storage } from '../storage/storage.ts';
 
 /** Where the stream goes: `stdout`, or a file appended to. */
@@ -37,6 +37,22 @@ export function parseAuditStreamSetting(value: string): AuditStreamTarget | { pr
   return { problem: `GATEHOUSE_AUDIT_STREAM must be stdout or file:/absolute/path (got ${JSON.stringify(value)})` };
 }
 
+/**
+ * Whether the target's file can be appended to (`gatehouse config check`: the start would refuse it), without
+ * creating it. @returns a problem sentence, or undefined (stdout, or a writable file or directory for it).
+ */
+export function auditStreamTargetProblem(target: AuditStreamTarget): string | undefined {
+  if (target.kind === 'stdout') return undefined;
+  try {
+    const existing = statSync(target.path, { throwIfNoEntry: false });
+    if (existing?.isDirectory()) return `GATEHOUSE_AUDIT_STREAM names a directory (${target.path}); name a file in it`;
+    accessSync(existing ? target.path : dirname(target.path), constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return `GATEHOUSE_AUDIT_STREAM: cannot append to ${target.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+  }
+}
+
 /** One JSON line per event: the recorded members only, in a fixed order. */
 export function auditEventLine(event: AuditEvent): string {
   return `${JSON.stringify({
@@ -46,17 +62,49 @@ export function auditEventLine(event: AuditEvent): string {
 
 /**
  * Opens the stream: lines go to stdout or are appended to the file, in the order the events were recorded.
- * @param standardOutput where the `stdout` target writes (the CLI gives standard error: its own output, `--json`
- *   included, stays parseable).
+ * The file is opened here, synchronously, so a path that cannot be appended to is refused before anything
+ * happens (a server start, a CLI change). A write that fails later (a full disk) never takes the process down:
+ * `onError` is told once and the stream writes nothing more; the events stay in the database's audit log
+ * (`gatehouse audit export`), which a stream line only ever follows.
+ * @param options.standardOutput where the `stdout` target writes (the CLI gives standard error: its own output,
+ *   `--json` included, stays parseable).
+ * @param options.onError told of the first failed write; default a line on standard error.
+ * @throws the open's error (ENOENT, EACCES, EISDIR…) for a file that cannot be appended to.
  */
-export function openAuditStream(target: AuditStreamTarget, standardOutput: NodeJS.WritableStream = process.stdout): AuditStream {
+export function openAuditStream(
+  target: AuditStreamTarget, options: { standardOutput?: NodeJS.WritableStream; onError?: (error: Error) => void } = {},
+): AuditStream {
   if (target.kind === 'stdout') {
+    const standardOutput = options.standardOutput ?? process.stdout;
     return { write: (event) => void standardOutput.write(auditEventLine(event)), close: async () => {} };
   }
-  const file = createWriteStream(target.path, { flags: 'a', mode: 0o600 });
+  const onError = options.onError
+    ?? ((error: Error) => process.stderr.write(`gatehouse: the audit stream ${target.path} could not be written (${(error as NodeJS.ErrnoException).code ?? error.message}); audit events are still recorded in the database (gatehouse audit export)\n`));
+  const file = createWriteStream(target.path, { fd: openSync(target.path, 'a', 0o600) });
+  let failed = false;
+  const fail = (error: Error) => {
+    if (failed) return;
+    failed = true;
+    onError(error);
+  };
+  file.on('error', fail);
   return {
-    write: (event) => void file.write(auditEventLine(event)),
-    close: () => new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve()))),
+    write: (event) => {
+      if (!failed) file.write(auditEventLine(event));
+    },
+    // Resolves once what was written is flushed, or at once after a failure (told to onError already).
+    close: () => new Promise<void>((resolve) => {
+      // A write that failed destroys the stream at once and says so a tick later: say it now.
+      if (file.errored) fail(file.errored);
+      if (failed || file.destroyed) resolve();
+      // A write that fails while the last lines are flushed is told before close resolves (a CLI exits right after).
+      else {
+        file.end((error?: Error | null) => {
+          if (error) fail(error);
+          resolve();
+        });
+      }
+    }),
   };
 }
 
