@@ -388,12 +388,17 @@ function loginSatisfies(
   return true;
 }
 
-/** The login page's return_to for a request kept server-side: a fresh request_uri living as long as an interaction. */
+/**
+ * The login page's return_to for a request kept server-side: a fresh request_uri living as long as an interaction,
+ * with the request's `ui_locales` beside it (ignored by this endpoint, which reads the stored one): the login's own
+ * pages (a refused password, the second step) speak the language the request asked for (issue 13).
+ */
 async function continuationUrl(context: ServerContext, authorization: AuthorizationRequest, requestedAt: number): Promise<string> {
   const now = context.clock.nowSeconds();
   const clientId = authorization.client.clientId;
   const requestUri = await storeAuthorizationRequest(context, clientId, authorization.parameters, requestedAt, now + context.options.interactionLifetimeSeconds);
-  return authorizeUrl({ client_id: clientId, request_uri: requestUri });
+  const uiLocales = authorization.parameters.ui_locales;
+  return authorizeUrl({ client_id: clientId, request_uri: requestUri, ...(uiLocales === undefined ? {} : { ui_locales: uiLocales }) });
 }
 
 function redirectError(authorization: AuthorizationRequest, code: OAuthErrorCode, description: string): AuthorizationRedirectError {

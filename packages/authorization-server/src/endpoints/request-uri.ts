@@ -63,6 +63,8 @@ export async function markContinuationReauthenticated(context: ServerContext, re
   const query = new URLSearchParams(returnTo.slice(prefix.length));
   const clientId = query.get('client_id');
   const digest = issuedRequestUriDigest(query.get('request_uri') ?? '');
-  if (clientId === null || digest === undefined || [...query.keys()].length !== 2) return;
+  // Exactly the continuation's members: client_id and request_uri once each, and ui_locales at most once.
+  const names = [...query.keys()];
+  if (clientId === null || digest === undefined || names.length !== 2 + query.getAll('ui_locales').length || query.getAll('ui_locales').length > 1) return;
   await context.storage.pushedRequests.markReauthenticated(digest, clientId, sessionDigest, context.clock.nowSeconds());
 }

@@ -147,6 +147,25 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     const wrong = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, code: codeNow(user.secret) === '000000' ? '111111' : '000000' });
     assert.equal(wrong.status, 401);
     assert.match(wrong.text, /<html lang="sv"/, 'the refusal too');
+
+    // A request that crosses the login page by reference (prompt=login here; a pushed request alike): the same.
+    const again = new Browser();
+    const byReference = await again.get(authorizeUrl(server, {
+      response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 's', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256', ui_locales: 'sv', prompt: 'login',
+    }));
+    const returnTo = inputValue(byReference.text, 'return_to')!;
+    assert.match(returnTo, /^\/oauth\/authorize\?client_id=[^&]+&request_uri=[^&]+&ui_locales=sv$/);
+    const refused = await again.post(`${server.url}/login`, { _csrf: inputValue(byReference.text, '_csrf')!, return_to: returnTo, email: user.email, password: 'not the password' });
+    assert.equal(refused.status, 401);
+    assert.match(refused.text, /<html lang="sv"/, 'the refused password');
+    const step = await again.post(`${server.url}/login`, { _csrf: inputValue(refused.text, '_csrf')!, return_to: returnTo, email: user.email, password: PASSWORD });
+    assert.equal(step.location, '/login/second-factor');
+    assert.match((await again.get(`${server.url}/login/second-factor`)).text, /<html lang="sv"/, 'the second step');
+    // The clock stands still: the login completes within the request's own second, so only the mark satisfies prompt=login.
+    const signedIn = await codeStep(again, { code: codeNow(user.secret) });
+    assert.equal(signedIn.location, returnTo);
+    const next = await again.get(new URL(returnTo, server.url).href);
+    assert.ok(!next.text.includes('action="/login"'), 'prompt=login is satisfied by this login (the continuation with ui_locales is marked)');
   });
 
   it('refuses a wrong code with 401 and starts no session', async () => {
