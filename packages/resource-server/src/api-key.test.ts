@@ -30,6 +30,18 @@ function setup(
   return { endpoint, apiKeyVerifier, credentials: createCredentialVerifier({ tokenVerifier, apiKeyVerifier, now: () => nowMs, ...credentialOptions }), advance: (ms: number) => { nowMs += ms; } };
 }
 
+/** `count` distinct access tokens the fake introspection endpoint answers active (scope users:read). */
+function activeAccessTokens(endpoint: ReturnType<typeof createFakeIntrospectionEndpoint>, count: number): string[] {
+  const tokens = Array.from({ length: count }, (_, i) => `gat_k0_${'a'.repeat(9)}_${String(i).padStart(43, 'b')}.${'c'.repeat(43)}`);
+  for (const token of tokens) {
+    endpoint.answers.set(token, {
+      active: true, scope: 'users:read', client_id: 'c', token_type: 'Bearer', exp: NOW_S + 900, iat: NOW_S, sub: 'u', aud: AUDIENCE, iss: ISSUER, jti: 'j',
+      'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN,
+    });
+  }
+  return tokens;
+}
+
 describe('extractApiKey (RFC 7617 §2: the key as the user-id, an empty password)', () => {
   it('returns the key of Basic credentials, and undefined without Basic', () => {
     assert.equal(extractApiKey(basic(`${KEY}:`), 'r'), KEY);
@@ -179,13 +191,7 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
     endpoint.answers.set(KEY, activeAnswer());
     const keyResults = await Promise.all(Array.from({ length: 40 }, () => credentials.verifyCredential(basic(`${KEY}:`), ['users:read'], ['api_key'], '192.0.2.50')));
     assert.equal(keyResults.length, 40);
-    const tokens = Array.from({ length: 60 }, (_, i) => `gat_k0_${'a'.repeat(9)}_${String(i).padStart(43, 'b')}.${'c'.repeat(43)}`);
-    for (const token of tokens) {
-      endpoint.answers.set(token, {
-        active: true, scope: 'users:read', client_id: 'c', token_type: 'Bearer', exp: NOW_S + 900, iat: NOW_S, sub: 'u', aud: AUDIENCE, iss: ISSUER, jti: 'j',
-        'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN,
-      });
-    }
+    const tokens = activeAccessTokens(endpoint, 60);
     const tokenResults = await Promise.all(tokens.map((token) => credentials.verifyCredential(`Bearer ${token}`, ['users:read'], ['bearer'], '192.0.2.50')));
     assert.equal(tokenResults.length, 60);
   });
@@ -208,13 +214,7 @@ describe('createCredentialVerifier (per-route accepted credentials)', () => {
 
   it('the in-flight ceiling is an option: 200 new valid access tokens at once from one address all pass with 250; a made-up burst stops at it', async () => {
     const { endpoint, credentials } = setup({}, { maxAccessTokenChecksInFlightPerAddress: 250 });
-    const tokens = Array.from({ length: 200 }, (_, i) => `gat_k0_${'a'.repeat(9)}_${String(i).padStart(43, 'b')}.${'c'.repeat(43)}`);
-    for (const token of tokens) {
-      endpoint.answers.set(token, {
-        active: true, scope: 'users:read', client_id: 'c', token_type: 'Bearer', exp: NOW_S + 900, iat: NOW_S, sub: 'u', aud: AUDIENCE, iss: ISSUER, jti: 'j',
-        'urn:gatehouse:params:oauth:subject_urn': COMPANY_URN,
-      });
-    }
+    const tokens = activeAccessTokens(endpoint, 200);
     const results = await Promise.allSettled(tokens.map((token) => credentials.verifyCredential(`Bearer ${token}`, ['users:read'], ['bearer'], '192.0.2.60')));
     assert.deepEqual(results.filter((result) => result.status === 'rejected').map((result) => (result.reason as ApiKeyError).status), [], 'none held back');
     // The same 200 with the default ceiling: the 101st and later are answered 429 with Retry-After: 1.
