@@ -4,8 +4,8 @@
  * is one line and exit code 1. Neither prints a stack trace.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,13 @@ function start(env: Record<string, string>) {
     cwd: ROOT, encoding: 'utf8', timeout: 60_000,
     env: { PATH: process.env.PATH ?? '', GATEHOUSE_LOG: 'off', GATEHOUSE_DATABASE: join(directory, `${Math.random()}.sqlite`), ...env },
   });
+}
+
+/** A named pipe with no reader (opening it for writing would block). */
+function fifo(): string {
+  const path = join(directory, `audit-${Math.random()}.fifo`);
+  execFileSync('mkfifo', [path]);
+  return path;
 }
 
 describe('npm start refusals (issue 14)', () => {
@@ -43,6 +50,17 @@ describe('npm start refusals (issue 14)', () => {
       assert.match(String(run.stderr), /^Gatehouse cannot start: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+\n$/);
     } finally {
       taken.close();
+    }
+  });
+
+  it('refuses an audit stream it cannot append to (a missing directory, a named pipe) as a configuration problem, before touching the database', () => {
+    const database = join(directory, 'never-created.sqlite');
+    for (const path of [join(directory, 'no-such-directory', 'audit.jsonl'), fifo()]) {
+      const run = start({ GATEHOUSE_AUDIT_STREAM: `file:${path}`, GATEHOUSE_DATABASE: database, PORT: '0', PLATFORM_API_PORT: '0' });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /^Gatehouse cannot start: the configuration has 1 problem:\n {2}- GATEHOUSE_AUDIT_STREAM[: ]/);
+      assert.doesNotMatch(run.stdout, /development data/, 'nothing seeded or announced');
+      assert.equal(existsSync(database), false, 'the database was not opened');
     }
   });
 

@@ -13,7 +13,7 @@ import { startWebhookWorker, type WebhookWorker } from './webhooks/webhook-worke
 import { webhookSecretKey } from './webhooks/webhook-secret.ts';
 import { createMetrics, startMetricsServer } from './operations/metrics.ts';
 import { shutDownGracefully } from './operations/shutdown.ts';
-import { openAuditStream, type AuditStream } from './operations/audit-stream.ts';
+import { type AuditStream, AuditStreamError, openAuditStream } from './operations/audit-stream.ts';
 import { createTracing, type Tracing } from './operations/tracing.ts';
 import { openStorage } from './storage/open-storage.ts';
 import type { Storage } from './storage/storage.ts';
@@ -30,13 +30,27 @@ export interface RunningAuthorizationServer {
 }
 
 export async function startAuthorizationServer(configuration: Configuration, options: { logger?: boolean; announce?: (line: string) => void } = {}): Promise<RunningAuthorizationServer> {
-  const storage = await openStorage(configuration.database);
+  // Issue 14: audit events as JSON lines to stdout or a file (GATEHOUSE_AUDIT_STREAM). Opened first: a file that
+  // cannot be appended to is a configuration problem, refused before the database is touched or anything seeded.
+  let auditStream: AuditStream | undefined;
+  try {
+    auditStream = configuration.auditStream ? openAuditStream(configuration.auditStream) : undefined;
+  } catch (error) {
+    if (error instanceof AuditStreamError) throw new ConfigurationError([error.message]);
+    throw error;
+  }
+  let storage: Storage;
+  try {
+    storage = await openStorage(configuration.database);
+  } catch (error) {
+    await auditStream?.close();
+    throw error;
+  }
   let cleanup: CleanupJob | undefined;
   let webhooks: WebhookWorker | undefined;
   let app: FastifyInstance | undefined;
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let tracing: Tracing | undefined;
-  let auditStream: AuditStream | undefined;
   try {
     // Development only; other environments require GATEHOUSE_TOKEN_KEY. Shared through the database, so
     // instances started together agree on one key (settings.getOrCreate).
@@ -52,8 +66,6 @@ export async function startAuthorizationServer(configuration: Configuration, opt
     const metrics = createMetrics({ processMetrics: true });
     // Issue 14: OpenTelemetry tracing, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
     tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? createTracing() : undefined;
-    // Issue 14: audit events as JSON lines to stdout or a file (GATEHOUSE_AUDIT_STREAM).
-    auditStream = configuration.auditStream ? openAuditStream(configuration.auditStream) : undefined;
     app = await createAuthorizationServer({
       tracer: tracing?.tracer ?? null,
       auditStream: auditStream ?? null,

@@ -13,7 +13,7 @@ export async function auditCommand(command: string | undefined, rest: string[], 
   const since = parseSince(flags.since);
   const format = flags.format ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'csv') throw new RangeError('--format must be jsonl or csv');
-  const storage = await openCliStorage(loadConfiguration());
+  const storage = await openCliStorage(loadConfiguration(), { streamed: false });
   try {
     const count = await exportAuditEvents(storage, since, format, (chunk) => new Promise<void>((resolve, reject) => {
       process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()));

@@ -5,23 +5,26 @@
  * target is written to standard error here: a command's own output (`--json`) stays what it documents.
  */
 import type { Configuration } from '../configuration.ts';
-import { type AuditStream, openAuditStream, streamAuditEvents } from '../operations/audit-stream.ts';
+import { type AuditStream, AuditStreamError, openAuditStream, streamAuditEvents } from '../operations/audit-stream.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import type { Storage } from '../storage/storage.ts';
 
 /**
+ * @param options.streamed false for a command that records no audit event (default true).
  * @throws when the stream's file cannot be appended to (before the database is opened: no change is made), or
  *   when the database cannot be opened or migrated (as `openStorage`). `close()` also closes the stream. A write
  *   that fails later is said on standard error and changes no exit code: the change itself was committed.
  */
-export async function openCliStorage(configuration: Pick<Configuration, 'database' | 'auditStream'>): Promise<Storage> {
+export async function openCliStorage(configuration: Pick<Configuration, 'database' | 'auditStream'>, options: { streamed?: boolean } = {}): Promise<Storage> {
   const target = configuration.auditStream;
-  if (target === undefined) return openStorage(configuration.database);
+  // A command that records nothing (`audit export`: what to use when the stream cannot be written) opens no stream.
+  if (target === undefined || options.streamed === false) return openStorage(configuration.database);
   let stream: AuditStream;
   try {
     stream = openAuditStream(target, { standardOutput: process.stderr });
   } catch (error) {
-    throw new Error(`GATEHOUSE_AUDIT_STREAM: cannot append to ${target.kind === 'file' ? target.path : 'stdout'} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); nothing was changed`);
+    if (error instanceof AuditStreamError) throw new Error(`${error.message}; nothing was changed`);
+    throw error;
   }
   let storage: Storage;
   try {

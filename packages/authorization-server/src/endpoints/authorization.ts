@@ -36,6 +36,7 @@ import { noSubjectPage } from '../pages/no-subject-page.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
 import { parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { ENGLISH, type MessageKey, type MessageValues } from '../i18n/i18n.ts';
+import { matchUiLocales } from '../i18n/locale-resolution.ts';
 import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
@@ -112,6 +113,8 @@ const MAX_AGE = /^(?:0|[1-9][0-9]{0,9})$/;
 /** SPEC decision 3: 1–512 visible ASCII characters. */
 const STATE = /^[\x21-\x7E]{1,512}$/;
 // `ui_locales` (OIDC Core §3.1.2.1) rides along so the login and consent pages, and the interaction record, keep the app's language preference (issue 13).
+/** What ui_locales may be to be kept: printable ASCII (BCP 47 tags, spaces), at most 256 characters. */
+const UI_LOCALES = /^[\x20-\x7E]{1,256}$/;
 const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'ui_locales', 'dpop_jkt'];
 /** RFC 9449 §10: `dpop_jkt` is a JWK SHA-256 thumbprint (RFC 7638), base64url: 43 characters. */
 const DPOP_JKT = /^[A-Za-z0-9_-]{43}$/;
@@ -236,6 +239,9 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   const parameters: Record<string, string> = {};
   for (const name of [...CARRIED_PARAMETERS, subjectParameter]) {
     const value = raw[name];
+    // OIDC Core §3.1.2.1: ui_locales is a preference; a value no language tag list could be (control characters,
+    // over 256 characters) is dropped rather than refused, and never stored (PostgreSQL text holds no NUL).
+    if (name === 'ui_locales' && typeof value === 'string' && !UI_LOCALES.test(value)) continue;
     if (typeof value === 'string' && value !== '') parameters[name] = value;
   }
   // Kept server-side space-separated (indicators hold no spaces), read back with `stored`.
@@ -390,15 +396,16 @@ function loginSatisfies(
 
 /**
  * The login page's return_to for a request kept server-side: a fresh request_uri living as long as an interaction,
- * with the request's `ui_locales` beside it (ignored by this endpoint, which reads the stored one): the login's own
+ * with the language its `ui_locales` resolves to beside it (ignored by this endpoint, which reads the stored one): the login's own
  * pages (a refused password, the second step) speak the language the request asked for (issue 13).
  */
 async function continuationUrl(context: ServerContext, authorization: AuthorizationRequest, requestedAt: number): Promise<string> {
   const now = context.clock.nowSeconds();
   const clientId = authorization.client.clientId;
   const requestUri = await storeAuthorizationRequest(context, clientId, authorization.parameters, requestedAt, now + context.options.interactionLifetimeSeconds);
-  const uiLocales = authorization.parameters.ui_locales;
-  return authorizeUrl({ client_id: clientId, request_uri: requestUri, ...(uiLocales === undefined ? {} : { ui_locales: uiLocales }) });
+  // Only the language the request resolves to (a short tag), so the return_to stays short whatever was sent.
+  const language = matchUiLocales(authorization.parameters.ui_locales);
+  return authorizeUrl({ client_id: clientId, request_uri: requestUri, ...(language === undefined ? {} : { ui_locales: language }) });
 }
 
 function redirectError(authorization: AuthorizationRequest, code: OAuthErrorCode, description: string): AuthorizationRedirectError {

@@ -87,6 +87,23 @@ for (const backend of backends) {
       assert.equal(token.json.scope, 'users:read');
     });
 
+    it('ui_locales: the return_to of the login page carries only the language it resolves to; a value no tag list could be (a NUL, 4 KiB) is dropped, and the request still completes', async () => {
+      const long = authorizationParameters();
+      const pushedLong = await push(server, { ...long.parameters, ui_locales: `zz sv ${'zz-ZZ '.repeat(40)}`.trim() });
+      assert.equal(pushedLong.status, 201);
+      const loginPage = await new Browser().get(byReference(server, pushedLong.json.request_uri));
+      assert.match(inputValue(loginPage.text, 'return_to')!, /^\/oauth\/authorize\?client_id=[^&]+&request_uri=[^&]+&ui_locales=sv$/, 'a short return_to');
+      assert.match(loginPage.text, /<html lang="sv"/);
+      for (const uiLocales of ['sv\u0000da', `sv ${'x '.repeat(2000)}`]) {
+        const { parameters } = authorizationParameters();
+        const pushed = await push(server, { ...parameters, ui_locales: uiLocales });
+        assert.equal(pushed.status, 201, pushed.text);
+        const { page } = await completeByReference(server, byReference(server, pushed.json.request_uri));
+        assert.equal(page.status, 303);
+        assert.ok(new URL(page.location!).searchParams.get('code'), 'a code is issued');
+      }
+    });
+
     it('accepts a public client identified by client_id in the body (RFC 9126 §2: as at the token endpoint)', async () => {
       const { parameters } = authorizationParameters({ client_id: seed.publicClient.id, redirect_uri: seed.publicClient.redirectUri });
       const pushed = await push(server, parameters, null);

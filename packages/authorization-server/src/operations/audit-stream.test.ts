@@ -3,7 +3,8 @@
  * recorded, written only once committed, never with a token value; on both backends.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -32,9 +33,23 @@ describe('GATEHOUSE_AUDIT_STREAM (issue 14)', () => {
     const directory = mkdtempSync(join(tmpdir(), 'gatehouse-audit-stream-'));
     try {
       const missing = { kind: 'file', path: join(directory, 'no-such-directory', 'audit.jsonl') } as const;
-      assert.throws(() => openAuditStream(missing), { code: 'ENOENT' });
+      assert.throws(() => openAuditStream(missing), { name: 'AuditStreamError', message: /cannot append to .*\(ENOENT\)/ });
       assert.match(auditStreamTargetProblem(missing)!, /^GATEHOUSE_AUDIT_STREAM: cannot append to .*no-such-directory\/audit\.jsonl \(ENOENT\)$/);
-      assert.throws(() => openAuditStream({ kind: 'file', path: directory }), { code: 'EISDIR' });
+      assert.throws(() => openAuditStream({ kind: 'file', path: directory }), { name: 'AuditStreamError', message: /names a directory/ });
+      // A named pipe with no reader would block the process at open: refused before opening.
+      const pipe = join(directory, 'audit.fifo');
+      execFileSync('mkfifo', [pipe]);
+      assert.throws(() => openAuditStream({ kind: 'file', path: pipe }), { name: 'AuditStreamError', message: /must name a regular file/ });
+      assert.match(auditStreamTargetProblem({ kind: 'file', path: pipe })!, /must name a regular file/);
+      // A file whose last line was cut short (a disk that filled): the next line starts on a line of its own.
+      const cut = join(directory, 'cut.jsonl');
+      writeFileSync(cut, '{"type":"a"}\n{"type":"b","act');
+      const resumed = openAuditStream({ kind: 'file', path: cut });
+      resumed.write({ type: 'test.recorded', at: 1_800_000_000, actor: 'system' });
+      await resumed.close();
+      const lines = readFileSync(cut, 'utf8').split('\n');
+      assert.deepEqual(lines.slice(0, 2), ['{"type":"a"}', '{"type":"b","act']);
+      assert.equal(JSON.parse(lines[2]!).type, 'test.recorded');
       assert.match(auditStreamTargetProblem({ kind: 'file', path: directory })!, /names a directory/);
       assert.equal(auditStreamTargetProblem({ kind: 'file', path: join(directory, 'audit.jsonl') }), undefined, 'a new file in a writable directory');
       assert.equal(auditStreamTargetProblem({ kind: 'stdout' }), undefined);

@@ -14,7 +14,7 @@
  * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
  * pass through these arguments; `gatehouse audit export` has them.
  */
-import { accessSync, constants, createWriteStream, openSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, createWriteStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import type { AuditEvent, Storage } from '../storage/storage.ts';
 
@@ -46,10 +46,34 @@ export function auditStreamTargetProblem(target: AuditStreamTarget): string | un
   try {
     const existing = statSync(target.path, { throwIfNoEntry: false });
     if (existing?.isDirectory()) return `GATEHOUSE_AUDIT_STREAM names a directory (${target.path}); name a file in it`;
+    // A named pipe without a reader would block the process at open; a socket cannot be opened as a file.
+    if (existing && !existing.isFile() && !existing.isCharacterDevice()) return `GATEHOUSE_AUDIT_STREAM must name a regular file (${target.path} is not one)`;
     accessSync(existing ? target.path : dirname(target.path), constants.W_OK);
     return undefined;
   } catch (error) {
     return `GATEHOUSE_AUDIT_STREAM: cannot append to ${target.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+  }
+}
+
+/** The audit stream's file cannot be used; the message names the setting, the path and why. */
+export class AuditStreamError extends Error {
+  override readonly name = 'AuditStreamError';
+}
+
+/** Whether a non-empty file's last byte is not a newline (false when it cannot be read: nothing to mend then). */
+function endsMidLine(path: string, size: number): boolean {
+  if (size === 0) return false;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      return last[0] !== 0x0a;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
   }
 }
 
@@ -69,7 +93,8 @@ export function auditEventLine(event: AuditEvent): string {
  * @param options.standardOutput where the `stdout` target writes (the CLI gives standard error: its own output,
  *   `--json` included, stays parseable).
  * @param options.onError told of the first failed write; default a line on standard error.
- * @throws the open's error (ENOENT, EACCES, EISDIR…) for a file that cannot be appended to.
+ * @throws AuditStreamError naming GATEHOUSE_AUDIT_STREAM and why, for a file that cannot be appended to (missing
+ *   directory, no permission, a directory, a named pipe or socket).
  */
 export function openAuditStream(
   target: AuditStreamTarget, options: { standardOutput?: NodeJS.WritableStream; onError?: (error: Error) => void } = {},
@@ -80,7 +105,17 @@ export function openAuditStream(
   }
   const onError = options.onError
     ?? ((error: Error) => process.stderr.write(`gatehouse: the audit stream ${target.path} could not be written (${(error as NodeJS.ErrnoException).code ?? error.message}); audit events are still recorded in the database (gatehouse audit export)\n`));
-  const file = createWriteStream(target.path, { fd: openSync(target.path, 'a', 0o600) });
+  const problem = auditStreamTargetProblem(target);
+  if (problem !== undefined) throw new AuditStreamError(problem);
+  let fd: number;
+  try {
+    fd = openSync(target.path, 'a', 0o600);
+  } catch (error) {
+    throw new AuditStreamError(`GATEHOUSE_AUDIT_STREAM: cannot append to ${target.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const file = createWriteStream(target.path, { fd });
+  // A write cut short (a disk that filled before a restart) left a partial line: the next line starts on its own.
+  if (endsMidLine(target.path, fstatSync(fd).size)) file.write('\n');
   let failed = false;
   const fail = (error: Error) => {
     if (failed) return;
