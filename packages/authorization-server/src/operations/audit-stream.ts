@@ -51,9 +51,12 @@ export function auditStreamTargetProblem(target: AuditStreamTarget): string | un
     accessSync(existing ? target.path : dirname(target.path), constants.W_OK);
     return undefined;
   } catch (error) {
-    return `GATEHOUSE_AUDIT_STREAM: cannot append to ${target.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+    return cannotAppend(target.path, error);
   }
 }
+
+const cannotAppend = (path: string, error: unknown) =>
+  `GATEHOUSE_AUDIT_STREAM: cannot append to ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
 
 /** The audit stream's file cannot be used; the message names the setting, the path and why. */
 export class AuditStreamError extends Error {
@@ -111,7 +114,7 @@ export function openAuditStream(
   try {
     fd = openSync(target.path, 'a', 0o600);
   } catch (error) {
-    throw new AuditStreamError(`GATEHOUSE_AUDIT_STREAM: cannot append to ${target.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new AuditStreamError(cannotAppend(target.path, error));
   }
   const file = createWriteStream(target.path, { fd });
   // A write cut short (a disk that filled before a restart) left a partial line: the next line starts on its own.
