@@ -64,7 +64,7 @@ export async function markContinuationReauthenticated(context: ServerContext, re
   const clientId = query.get('client_id');
   const digest = issuedRequestUriDigest(query.get('request_uri') ?? '');
   // Exactly the continuation's members: client_id and request_uri once each, and ui_locales at most once.
-  const names = [...query.keys()];
-  if (clientId === null || digest === undefined || names.length !== 2 + query.getAll('ui_locales').length || query.getAll('ui_locales').length > 1) return;
+  const uiLocales = query.getAll('ui_locales').length;
+  if (clientId === null || digest === undefined || uiLocales > 1 || [...query.keys()].length !== 2 + uiLocales) return;
   await context.storage.pushedRequests.markReauthenticated(digest, clientId, sessionDigest, context.clock.nowSeconds());
 }
