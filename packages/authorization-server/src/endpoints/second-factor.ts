@@ -99,8 +99,16 @@ async function pendingLogin(context: ServerContext, request: FastifyRequest) {
 /** The request's language (issue 13). */
 const tr = (reply: FastifyReply) => requestTranslator(reply.request);
 
-const startAgain = (context: ServerContext, reply: FastifyReply, status = 401) =>
-  page(reply, status, errorPage(context.options.brand.name, tr(reply).t('local.signInAgainTitle'), tr(reply).t('local.signInAgain'), { t: tr(reply), reference: reply.request.id }));
+/**
+ * The pending login is gone (expired, ended after too many wrong codes, or finished in another tab): a way onward
+ * is the login page, back to where the sign-in was going when that is still known (`returnTo`, validated when the
+ * pending login was stored), else a plain sign-in.
+ */
+const startAgain = (context: ServerContext, reply: FastifyReply, returnTo?: string) =>
+  page(reply, 401, errorPage(context.options.brand.name, tr(reply).t('local.signInAgainTitle'), tr(reply).t('local.signInAgain'), {
+    t: tr(reply), reference: reply.request.id, hint: null,
+    links: [{ href: returnTo ? `/login?${new URLSearchParams({ return_to: returnTo })}` : '/login', label: tr(reply).t('local.signInAgainTitle') }],
+  }));
 
 /** The decrypted secret of the user's factor (confirmed or not), or undefined without one. */
 async function factorSecret(context: ServerContext, userId: string): Promise<{ secret: string; confirmed: boolean } | undefined> {
@@ -221,7 +229,7 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
     if ((await context.storage.localAccounts.recordPendingLoginFailure(pending.pendingDigest)) >= PENDING_LOGIN_MAX_FAILURES) {
       await context.storage.localAccounts.deletePendingLogin(pending.pendingDigest);
       reply.clearCookie(pendingCookieName(context), hostCookieOptions(context.options.environment, 'lax'));
-      return startAgain(context, reply);
+      return startAgain(context, reply, pending.returnTo);
     }
     if (pending.step === 'enrol') {
       const existing = await factorSecret(context, user.userId);

@@ -9,7 +9,7 @@
  */
 import { STANDALONE_API_KEY_LIFETIMES_SECONDS } from '../api-keys/api-key-service.ts';
 import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
-import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
+import { errorSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { type AccountFrame, accountNavigation } from './account-pages.ts';
@@ -110,7 +110,7 @@ export function newApiKeyPage(model: AccountFrame & { subjects: SubjectChoice[];
   const organizations = model.subjects.filter((subject) => subject.subjectType === 'organization');
   const option = (subject: SubjectChoice) => html`<option value="${subject.urn}"${model.values.subject === subject.urn ? html` selected` : ''}>${subject.name}</option>`;
   return frame(model, t.t('apiKeys.newTitle'), html`<h1>${t.t('apiKeys.newTitle')}</h1>
-${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${t.t('apiKeys.errorSummary')}</strong></p><ul>${entries.map((field) => html`<li><a href="#${anchors[field] ?? field}">${labels[field] ?? field}</a>: ${message(field) ?? ''}</li>`)}</ul></div>` : ''}
+${errorSummary(t.t('apiKeys.errorSummary'), entries.map((field) => ({ anchor: anchors[field] ?? field, label: labels[field] ?? field, message: message(field) ?? '' })), t)}
 <form method="post" action="/account/api-keys" novalidate>
   ${csrf(model)}
   <label for="name">${t.t('apiKeys.name')}</label>

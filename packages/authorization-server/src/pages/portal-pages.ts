@@ -6,7 +6,7 @@
  */
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
-import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
+import { errorSummary as refusedFieldsSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
@@ -108,9 +108,7 @@ function field(label: string, name: string, value: string, hint: string, errors:
 /** Every refused field listed at the top, each a link to the field (WCAG 3.3.1); the messages also stand beside the fields. */
 function errorSummary(errors: FieldErrors, labels: Record<string, string>, t: Translator): SafeHtml {
   const entries = Object.entries(errors).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
-  if (entries.length === 0) return html``;
-  return html`<div class="error" role="alert"><p><strong>${t.t('portal.correctFields')}</strong></p>
-<ul>${entries.map(([name, message]) => html`<li><a href="#${name === 'scope' ? 'scope-fieldset' : name}">${labels[name] ?? name}</a>: ${message}</li>`)}</ul></div>`;
+  return refusedFieldsSummary(t.t('portal.correctFields'), entries.map(([name, message]) => ({ anchor: name === 'scope' ? 'scope-fieldset' : name, label: labels[name] ?? name, message })), t);
 }
 
 /** The form labels by field name (also used by the error summary), in the page's language. */

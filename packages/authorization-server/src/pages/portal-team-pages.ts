@@ -5,7 +5,7 @@
  */
 import { ENGLISH } from '../i18n/i18n.ts';
 import type { PartnerTeamMemberView, PartnerTeamRole } from '../storage/storage.ts';
-import { fieldDescription, fieldError as messageBelow } from './field-errors.ts';
+import { errorSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html } from './html.ts';
 import { portalFrame, type FieldErrors, type PortalFrame } from './portal-pages.ts';
 
@@ -31,8 +31,7 @@ export function teamPage(model: PortalFrame & {
   const owners = model.members.filter((member) => member.role === 'owner').length;
   return portalFrame(model, t.t('team.title'), html`<h1>${t.t('team.heading')}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-${entries.length > 0 ? html`<div class="error" role="alert"><p><strong>${t.t('portal.correctFields')}</strong></p>
-<ul>${entries.map(([name, message]) => html`<li><a href="#${name}">${labels[name] ?? name}</a>: ${message}</li>`)}</ul></div>` : ''}
+${errorSummary(t.t('portal.correctFields'), entries.map(([name, message]) => ({ anchor: name, label: labels[name] ?? name, message })), t)}
 <p>${t.t('team.intro', { count: model.clientCount })}</p>
 <div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('team.membersCaption')}"><table class="sessions">
 <caption class="muted">${t.t('team.membersCaption')}</caption>

@@ -8,6 +8,7 @@
 import type { ClientRecord, WebhookDeliveryRecord } from '../storage/storage.ts';
 import type { WebhookEventType } from '../webhooks/webhook-events.ts';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
+import { errorSummary } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { layout } from './layout.ts';
 
@@ -35,6 +36,8 @@ export function webhookMessages(t: Translator = ENGLISH) {
     eventsHint: t.t('webhook.eventsHint'),
     save: t.t('webhook.save'),
     errorSummary: t.t('portal.correctFields'),
+    colon: t.t('form.colon'),
+    t,
     urlRequired: t.t('webhook.urlRequired'),
     eventsRequired: t.t('webhook.eventsRequired'),
     secretHeading: t.t('webhook.secretHeading'),
@@ -152,10 +155,9 @@ export function webhookPage(model: WebhookPageFrame & {
 <p><a href="/portal/clients/${client.clientId}">${messages.backToClient(client.clientName)}</a></p>
 <p class="muted">${messages.intro}</p>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-${refused.length > 0 ? html`<div class="error" role="alert"><p><strong>${messages.errorSummary}</strong></p>
-<ul>${refused.map(([name, message]) => html`<li><a href="#${name === 'event_types' ? 'event_types-fieldset' : name}">${name === 'url' ? messages.urlLabel : messages.eventsLegend}</a>: ${message}</li>`)}</ul></div>` : ''}
+${errorSummary(messages.errorSummary, refused.map(([name, message]) => ({ anchor: name === 'event_types' ? 'event_types-fieldset' : name, label: name === 'url' ? messages.urlLabel : messages.eventsLegend, message })), messages.t)}
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-${model.newSecret ? html`<div class="secret" role="alert"><p><strong>${messages.secretHeading}</strong>: ${messages.secretOnce}</p>
+${model.newSecret ? html`<div class="secret" role="alert"><p><strong>${messages.secretHeading}</strong>${messages.colon} ${messages.secretOnce}</p>
 <span class="copyable"><code id="webhook_secret" class="secret-value">${model.newSecret}</code> <button type="button" class="copy" data-copy="webhook_secret" data-copied="${messages.copied}" aria-label="${messages.copySecret}">${messages.copy}</button></span></div>` : ''}
 ${model.endpoint ? '' : html`<p>${messages.notSet}</p>`}
 <form method="post" action="${base}" novalidate>
@@ -221,5 +223,5 @@ export function webhookConfirmationPage(model: WebhookPageFrame & { client: Clie
 /** The client page's link to this page (pages/portal-pages.ts `clientPage`). */
 export function webhookLink(clientId: string, t: Translator = ENGLISH): SafeHtml {
   const messages = webhookMessages(t);
-  return html`<p><a href="/portal/clients/${clientId}/webhook">${messages.linkText}</a>: ${messages.linkDescription}</p>`;
+  return html`<p><a href="/portal/clients/${clientId}/webhook">${messages.linkText}</a>${messages.colon} ${messages.linkDescription}</p>`;
 }

@@ -225,7 +225,9 @@ export const en = {
   'local.securityOff': 'Two-step verification is <strong>off</strong>. With it on, signing in also asks for a code from an authenticator app.',
   'local.setUp': 'Set up',
   'local.signInAgainTitle': 'Sign in again',
-  'local.signInAgain': 'This sign-in expired or was ended. Go back to the app and sign in again.',
+  'local.signInAgain': 'This sign-in expired or was ended. Sign in again, or, if you were connecting an app, go back to it and connect again.',
+  /** Between a field's label and its message in an error summary (French: a no-break space before the colon). */
+  'form.colon': ':',
   'local.mandatory': 'Your account administers companies or organizations: before anything else, set up two-step verification.',
   'local.tooManyCodes': 'Too many attempts. Try again in {seconds, plural, one {# second} other {# seconds}}.',
   'local.codeMismatchKey': 'That code did not match. Check the key in your app and type the code it shows now.',
