@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -41,6 +41,14 @@ describe('GATEHOUSE_AUDIT_STREAM (issue 14)', () => {
       execFileSync('mkfifo', [pipe]);
       assert.throws(() => openAuditStream({ kind: 'file', path: pipe }), { name: 'AuditStreamError', message: /must name a regular file/ });
       assert.match(auditStreamTargetProblem({ kind: 'file', path: pipe })!, /must name a regular file/);
+      // A dangling symbolic link: its target's directory decides (the link's own directory is writable here).
+      const dangling = join(directory, 'dangling.jsonl');
+      symlinkSync(join(directory, 'no-such-directory', 'audit.jsonl'), dangling);
+      assert.match(auditStreamTargetProblem({ kind: 'file', path: dangling })!, /cannot append to .*dangling\.jsonl \(ENOENT\)$/);
+      assert.throws(() => openAuditStream({ kind: 'file', path: dangling }), { name: 'AuditStreamError', message: /\(ENOENT\)/ });
+      const pending = join(directory, 'pending.jsonl');
+      symlinkSync('created-on-open.jsonl', pending);
+      assert.equal(auditStreamTargetProblem({ kind: 'file', path: pending }), undefined, 'a link to a file not yet created, in a writable directory');
       // A file whose last line was cut short (a disk that filled): the next line starts on a line of its own.
       const cut = join(directory, 'cut.jsonl');
       writeFileSync(cut, '{"type":"a"}\n{"type":"b","act');

@@ -14,8 +14,8 @@
  * storage records itself inside directory changes and imports (storage.ts `DirectoryStore`), which never
  * pass through these arguments; `gatehouse audit export` has them.
  */
-import { accessSync, closeSync, constants, createWriteStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, isAbsolute } from 'node:path';
+import { accessSync, closeSync, constants, createWriteStream, fstatSync, lstatSync, openSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { AuditEvent, Storage } from '../storage/storage.ts';
 
 /** Where the stream goes: `stdout`, or a file appended to. */
@@ -48,7 +48,9 @@ export function auditStreamTargetProblem(target: AuditStreamTarget): string | un
     if (existing?.isDirectory()) return `GATEHOUSE_AUDIT_STREAM names a directory (${target.path}); name a file in it`;
     // A named pipe without a reader would block the process at open; a socket cannot be opened as a file.
     if (existing && !existing.isFile() && !existing.isCharacterDevice()) return `GATEHOUSE_AUDIT_STREAM must name a regular file (${target.path} is not one)`;
-    accessSync(existing ? target.path : dirname(target.path), constants.W_OK);
+    // A dangling symbolic link: opening it creates its target, so what must be writable is the target's directory.
+    const link = existing ? undefined : lstatSync(target.path, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(target.path) : undefined;
+    accessSync(existing ? target.path : dirname(link === undefined ? target.path : resolve(dirname(target.path), link)), constants.W_OK);
     return undefined;
   } catch (error) {
     return cannotAppend(target.path, error);
