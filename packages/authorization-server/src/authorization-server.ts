@@ -161,6 +161,22 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     },
   });
 
+  /**
+   * The page an untrusted form was sent from, for "Open the page again": the Referer's path (Referrer-Policy
+   * same-origin sends it only from this server's own pages) when it is this issuer's and inside `section`
+   * (/account, /portal, …); else the section itself. Never the query: it may carry a one-time token.
+   */
+  const issuerOrigin = new URL(options.issuer).origin;
+  const formPage = (referer: string | undefined, section: string): string => {
+    if (referer === undefined) return section;
+    try {
+      const url = new URL(referer);
+      return url.origin === issuerOrigin && (url.pathname === section || url.pathname.startsWith(`${section}/`)) ? url.pathname : section;
+    } catch {
+      return section;
+    }
+  };
+
   app.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
     // Issue 11 item 14: an error is never cached (Fastify's own 400/413/415 included).
     reply.header('cache-control', 'no-store');
@@ -186,7 +202,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
         ? errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpiredApp'), { t, reference: request.id })
         : errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpired'), {
           t, hint: t.t('error.formExpiredHint'),
-          links: page.startsWith('/logout') ? [{ href: '/', label: t.t('error.homeShort') }] : [{ href: page.replace(/[/?]$/, ''), label: t.t('error.openAgain') }, { href: '/', label: t.t('error.homeShort') }],
+          links: page.startsWith('/logout') ? [{ href: '/', label: t.t('error.homeShort') }] : [{ href: formPage(request.headers.referer, page.replace(/[/?]$/, '')), label: t.t('error.openAgain') }, { href: '/', label: t.t('error.homeShort') }],
           reference: request.id,
         }));
       return;

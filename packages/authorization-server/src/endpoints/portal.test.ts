@@ -130,6 +130,22 @@ describe('developer portal /portal', () => {
     assert.match(response.text, /<a href="\/portal">Open the page again<\/a>/);
   });
 
+  it('links an expired form back to the page it was sent from (its Referer, when it is this server\'s and in the same section)', async () => {
+    const browser = await signedIn(server);
+    const expired = async (referer: string) => {
+      const form = registrationForm('');
+      form.delete('_csrf');
+      const response = await browser.request(`${server.url}/portal/clients`, { method: 'POST', body: form, headers: { referer } });
+      assert.equal(response.status, 403);
+      return /<a href="([^"]*)">Open the page again<\/a>/.exec(response.text)?.[1];
+    };
+    assert.equal(await expired(`${server.url}/portal/clients/new?token=secret`), '/portal/clients/new', 'the path, never the query');
+    assert.equal(await expired('https://evil.example/portal/clients/new'), '/portal', 'another origin');
+    assert.equal(await expired(`${server.url}/account/sessions`), '/portal', 'another section');
+    assert.equal(await expired(`${server.url}/portalx`), '/portal');
+    assert.equal(await expired('not a URL'), '/portal');
+  });
+
   it('edits, rotates (new secret once, old one during the overlap) and deletes its own client', async () => {
     const browser = await signedIn(server);
     const created = await register(server, browser);
