@@ -164,14 +164,17 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   /**
    * The page an untrusted form was sent from, for "Open the page again": the Referer's path (Referrer-Policy
    * same-origin sends it only from this server's own pages) when it is this issuer's and inside `section`
-   * (/account, /portal, …); else the section itself. Never the query: it may carry a one-time token.
+   * (/account, /portal, …) and a page that can be opened (a GET route); else the section itself. Never the
+   * query: it may carry a one-time token.
    */
   const issuerOrigin = new URL(options.issuer).origin;
   const formPage = (referer: string | undefined, section: string): string => {
     if (referer === undefined) return section;
     try {
       const url = new URL(referer);
-      return url.origin === issuerOrigin && (url.pathname === section || url.pathname.startsWith(`${section}/`)) ? url.pathname : section;
+      const inSection = url.origin === issuerOrigin && (url.pathname === section || url.pathname.startsWith(`${section}/`));
+      // A page shown in answer to a POST (a confirmation) may have no GET route of its own.
+      return inSection && app.findRoute({ method: 'GET', url: url.pathname }) !== null ? url.pathname : section;
     } catch {
       return section;
     }

@@ -143,6 +143,7 @@ describe('developer portal /portal', () => {
     assert.equal(await expired('https://evil.example/portal/clients/new'), '/portal', 'another origin');
     assert.equal(await expired(`${server.url}/account/sessions`), '/portal', 'another section');
     assert.equal(await expired(`${server.url}/portalx`), '/portal');
+    assert.equal(await expired(`${server.url}/portal/no-such-page`), '/portal', 'a path no page answers');
     assert.equal(await expired('not a URL'), '/portal');
   });
 
