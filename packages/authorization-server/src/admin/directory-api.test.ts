@@ -186,6 +186,25 @@ describe('directory admin API /admin/v1 (issue 10 §1)', () => {
       assert.ok(types.includes('directory.membership.added admin:ops') && types.includes('directory.membership.removed admin:ops'));
     });
 
+    it('DELETE /users/{user_id}/administers/…: a code the user obtained for that company before is refused, and the company\'s connection stays', async () => {
+      const danmark = `urn:gatehouse:company:${DANMARK}`;
+      const alices = await obtainTokens(server, { user: seed.users.alice, scope: 'users:read', extra: { urn_gatehouse_params_oauth_subject: danmark, prompt: 'consent' } });
+      const bob = (await call('POST', '/users', { email: 'bo@example.com', name: 'Bo' })).json;
+      await server.storage.users.setPasswordHash(bob.id, await hashPassword('correct horse battery staple'));
+      assert.equal((await call('PUT', `/users/${bob.id}/administers/company/${DANMARK}`)).status, 204);
+      const bobs = await authorize(server, { user: { email: 'bo@example.com', password: 'correct horse battery staple' }, scope: 'users:read', extra: { urn_gatehouse_params_oauth_subject: danmark, prompt: 'consent' } });
+      const code = bobs.redirect.searchParams.get('code');
+      assert.ok(code, bobs.redirect.href);
+      assert.equal((await call('DELETE', `/users/${bob.id}/administers/company/${DANMARK}`)).status, 204);
+      const exchange = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: code!, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: bobs.codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(exchange.status, 400);
+      assert.equal(exchange.json.error, 'invalid_grant');
+      assert.equal(exchange.json.access_token, undefined, 'no token');
+      assert.equal((await introspect(server, alices.tokens.access_token)).active, true, 'alice\'s connection was not superseded');
+    });
+
     it('PUT and DELETE /developers/{user_id} make a directory user a partner developer and back (204; 404 unknown)', async () => {
       const user = (await call('POST', '/users', { email: 'fin@partner.example', name: 'Fin' })).json;
       assert.equal((await call('PUT', `/developers/${user.id}`)).status, 204);

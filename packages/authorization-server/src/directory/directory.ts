@@ -285,7 +285,7 @@ export async function grantAdministration(context: DirectoryContext, userId: str
 /** The user stops administering the subject, at once; grants already made stay. @throws DirectoryError 400, 404 (no such membership). */
 export async function revokeAdministration(context: DirectoryContext, userId: string, subjectType: unknown, subjectId: string): Promise<void> {
   const membership = { subjectType: readSubjectType(subjectType), subjectId: readId(subjectId, 'subject_id') };
-  if (!isUuid(userId) || !(await context.storage.directory.deleteMembership(userId, membership))) {
+  if (!isUuid(userId) || !(await context.storage.directory.deleteMembership(userId, membership, context.now))) {
     throw new DirectoryError(404, `the user does not administer this ${membership.subjectType}`, 'subject_id');
   }
   await audit(context, 'directory.membership.removed', { user_id: userId, subject_type: membership.subjectType, subject_id: membership.subjectId });

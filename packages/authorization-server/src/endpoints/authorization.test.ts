@@ -325,7 +325,7 @@ describe('GET /oauth/authorize', () => {
       const browser = await loggedIn(server);
       const page = await browser.get(authorizeUrl(server, validParameters({ prompt: 'consent' })));
       const membership = { subjectType: 'company' as const, subjectId: seed.companies[0].id };
-      assert.equal(await server.storage.directory.deleteMembership(alice.id, membership), true);
+      assert.equal(await server.storage.directory.deleteMembership(alice.id, membership, server.clock.nowSeconds()), true);
       try {
         const before = await codesIssued(server);
         const response = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(page.text), subject: danishCompany, decision: 'allow' });

@@ -1081,6 +1081,8 @@ export type DirectoryImportRecord =
  * - Companies and organizations are deleted for good, in one transaction with: every active grant on
  *   them revoked (with its tokens), their memberships removed, their unredeemed codes voided. An
  *   organization that still groups companies is not deleted (`has_companies`).
+ * - Removing a membership (`deleteMembership`, or an import that leaves it out) voids the user's unredeemed codes
+ *   for that subject; grants already made stay (they belong to the subject).
  * - A voided code is marked consumed and replayed, so its redemption is `invalid_grant`.
  */
 export interface DirectoryStore {
@@ -1111,8 +1113,12 @@ export interface DirectoryStore {
   listMemberships(userId: string): Promise<MembershipRecord[]>;
   /** Idempotent. */
   putMembership(userId: string, membership: MembershipRecord): Promise<'added' | 'unchanged' | 'unknown_user' | 'unknown_subject'>;
-  /** @returns false when there was no such membership. */
-  deleteMembership(userId: string, membership: MembershipRecord): Promise<boolean>;
+  /**
+   * Removes the membership and, in the same transaction, voids the codes the user obtained for that subject
+   * but did not redeem (a code must not outlive the right to consent that produced it).
+   * @returns false when there was no such membership (nothing changed).
+   */
+  deleteMembership(userId: string, membership: MembershipRecord, now: number): Promise<boolean>;
   /**
    * Upserts each record in its own savepoint inside one transaction (so one refused record changes
    * nothing of itself and leaves the others applied), in the order given. A record equal to what is

@@ -62,7 +62,7 @@ export function authorizationCodesContract({ withStorage }: ContractBackend): vo
       const other = companyRecord();
       await storage.subjects.create(other);
       const notTheirs = codeRecord(f, { subjectId: other.subjectId });
-      assert.equal(await storage.directory.deleteMembership(f.user.userId, { subjectType: f.company.subjectType, subjectId: f.company.subjectId }), true);
+      assert.equal(await storage.directory.deleteMembership(f.user.userId, { subjectType: f.company.subjectType, subjectId: f.company.subjectId }, NOW), true);
       const noLonger = codeRecord(f);
       for (const refused of [notTheirs, noLonger]) {
         for (const audited of [true, false]) {

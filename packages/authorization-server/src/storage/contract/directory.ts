@@ -226,9 +226,33 @@ export function directoryContract({ withStorage }: ContractBackend): void {
       assert.deepEqual(await storage.directory.listMemberships(alice.userId), [
         { subjectType: 'company', subjectId: acme.subjectId }, { subjectType: 'organization', subjectId: group.subjectId },
       ]);
-      assert.equal(await storage.directory.deleteMembership(alice.userId, acme), true);
-      assert.equal(await storage.directory.deleteMembership(alice.userId, acme), false);
+      assert.equal(await storage.directory.deleteMembership(alice.userId, acme, NOW), true);
+      assert.equal(await storage.directory.deleteMembership(alice.userId, acme, NOW), false);
       assert.deepEqual(await storage.subjects.listAdministeredBy(alice.userId, 'company'), []);
+    }));
+
+    it('removing a membership voids the codes the user obtained for that subject and did not redeem; grants and other codes stay', withStorage(async (storage) => {
+      const alice = user();
+      const acme = company();
+      const other = company();
+      await storage.directory.createUser(alice);
+      await storage.directory.createSubject(acme);
+      await storage.directory.createSubject(other);
+      await storage.directory.putMembership(alice.userId, acme);
+      await storage.directory.putMembership(alice.userId, other);
+      const onAcme = await connect(storage, alice.userId, acme);
+      const onOther = await connect(storage, alice.userId, other);
+      assert.equal(await storage.directory.deleteMembership(alice.userId, acme, NOW + 10), true);
+      assert.equal((await storage.authorizationCodes.consume(onAcme.unredeemed.codeDigest, NOW + 11)).outcome, 'replayed', 'void');
+      assert.equal((await storage.grants.find(onAcme.grant.grantId))?.revokedAt, null, 'the grant belongs to the subject: it stays');
+      assert.equal((await storage.authorizationCodes.consume(onOther.unredeemed.codeDigest, NOW + 11)).outcome, 'consumed', 'another subject\'s code is untouched');
+
+      // An import that leaves a membership out removes it the same way.
+      await storage.directory.putMembership(alice.userId, acme);
+      const again = await connect(storage, alice.userId, acme);
+      const imported = await storage.directory.importBatch([{ kind: 'user', user: alice, administers: [{ subjectType: 'company', subjectId: other.subjectId }] }], NOW + 20, 'admin:test');
+      assert.deepEqual(imported.map((result) => result.outcome), ['updated']);
+      assert.equal((await storage.authorizationCodes.consume(again.unredeemed.codeDigest, NOW + 21)).outcome, 'replayed', 'void after the import');
     }));
 
     it('removes a partner developer', withStorage(async (storage) => {

@@ -136,6 +136,7 @@ function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, 
   }
   for (const membership of removed) {
     yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', [user.userId, membership.subjectType, membership.subjectId]);
+    yield* voidCodes(tx, 'user_id = ? AND subject_type = ? AND subject_id = ?', now, [user.userId, membership.subjectType, membership.subjectId]);
   }
   if (!existing) yield* insertAuditEventSteps(tx, { type: 'directory.user.created', at: now, actor, details: { id: user.userId, memberships_added: added.length } });
   return { outcome: existing ? 'updated' : 'created' };
@@ -294,9 +295,13 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
         return inserted.changes > 0 ? 'added' as const : 'unchanged' as const;
       });
     },
-    async deleteMembership(userId, membership) {
-      const deleted = await db.run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', [userId, membership.subjectType, membership.subjectId]);
-      return deleted.changes > 0;
+    async deleteMembership(userId, membership, now) {
+      return db.transaction(function* (tx) {
+        const deleted = yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', [userId, membership.subjectType, membership.subjectId]);
+        if (deleted.changes === 0) return false;
+        yield* voidCodes(tx, 'user_id = ? AND subject_type = ? AND subject_id = ?', now, [userId, membership.subjectType, membership.subjectId]);
+        return true;
+      });
     },
     async importBatch(records, now, actor, options = {}) {
       try {
