@@ -234,6 +234,22 @@ for (const backend of backends) {
         assert.ok(isConsentPage(again.text), 'a fresh login does');
       });
 
+      it('max_age=0 is prompt=login (OIDC Core §3.1.2.1): a login of the same second is not enough, one on the login page is', async () => {
+        // The clock stands still: the session and the request fall in one second, so the login is "0 s old".
+        const browser = await signedIn(server);
+        const none = await browser.get(authorizeUrl(server, parameters({ prompt: 'none', max_age: '0' })));
+        assert.equal(none.status, 303);
+        assert.equal(errorRedirect(none.location).get('error'), 'login_required');
+        const loginPage = await browser.get(authorizeUrl(server, parameters({ max_age: '0' })));
+        assert.ok(isLoginPage(loginPage.text), 'a login older than the request does not satisfy max_age=0');
+        const returnTo = inputValue(loginPage.text, 'return_to')!;
+        assert.match(returnTo, /^\/oauth\/authorize\?client_id=[^&]+&request_uri=/, 'the request crosses the login page by reference');
+        const skipped = await browser.get(new URL(returnTo, server.url).href);
+        assert.ok(isLoginPage(skipped.text), 'following return_to without logging in shows the login page again');
+        const consent = await logIn(server, browser, skipped.text);
+        assert.ok(isConsentPage(consent.text), 'the login on that page satisfies max_age=0, in the same second');
+      });
+
       it('with prompt=none, an old login is login_required', async () => {
         const browser = await signedIn(server);
         server.clock.advanceSeconds(61);

@@ -269,7 +269,7 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       if (authorization.prompt.includes('none')) throw redirectError(authorization, 'login_required', 'the user must log in');
       // A request by reference, or one that must see a login newer than itself (prompt=login), crosses the
       // login page as a new request_uri: the pushed one is spent, and the time it began stays server-side.
-      const returnTo = byReference || authorization.prompt.includes('login')
+      const returnTo = byReference || mustReauthenticate(authorization)
         ? await continuationUrl(context, authorization, requestedAt)
         : authorizeUrl(authorization.parameters);
       // OIDC Core §3.1.2.1: with prompt=login or max_age a sign-in through the identity provider must prove a
@@ -388,10 +388,16 @@ async function authorizationRequestFrom(
 function loginSatisfies(
   context: ServerContext, authorization: AuthorizationRequest, session: CurrentLoginSession, requestedAt: number, reauthenticatedSessionDigest: string | undefined,
 ): boolean {
-  if (authorization.prompt.includes('login') && session.authenticatedAt <= requestedAt && session.sessionDigest !== reauthenticatedSessionDigest) return false;
+  if (mustReauthenticate(authorization) && session.authenticatedAt <= requestedAt && session.sessionDigest !== reauthenticatedSessionDigest) return false;
   // OIDC Core §3.1.2.1 max_age: "If the elapsed time is greater than this value, the OP MUST attempt to actively re-authenticate".
-  if (authorization.maxAgeSeconds !== undefined && context.clock.nowSeconds() - session.authenticatedAt > authorization.maxAgeSeconds) return false;
+  // max_age=0 is prompt=login's check above: an age in whole seconds would let a login of the same second through.
+  if (authorization.maxAgeSeconds !== undefined && authorization.maxAgeSeconds > 0 && context.clock.nowSeconds() - session.authenticatedAt > authorization.maxAgeSeconds) return false;
   return true;
+}
+
+/** OIDC Core §3.1.2.1: `prompt=login`, or `max_age=0` ("equivalent to prompt=login"): only a login newer than the request will do. */
+function mustReauthenticate(authorization: AuthorizationRequest): boolean {
+  return authorization.prompt.includes('login') || authorization.maxAgeSeconds === 0;
 }
 
 /**
