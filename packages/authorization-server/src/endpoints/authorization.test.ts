@@ -106,7 +106,9 @@ describe('GET /oauth/authorize', () => {
     };
 
     it('refuses a missing state with invalid_request (SPEC decision 3)', () => expectRedirectError({ state: undefined }, 'invalid_request', { state: null }));
-    it('refuses a state longer than 512 characters and does not echo it', () => expectRedirectError({ state: 'a'.repeat(513) }, 'invalid_request', { state: null }));
+    it('refuses a malformed state (over 512 characters, a space, not ASCII) and echoes it exactly (RFC 6749 §4.1.2.1)', async () => {
+      for (const state of ['a'.repeat(513), 'a b', 'tilstand-å', 'tab\there']) await expectRedirectError({ state }, 'invalid_request', { state });
+    });
     it('refuses a missing response_type with invalid_request', () => expectRedirectError({ response_type: undefined }, 'invalid_request'));
     it('refuses response_type=token with unsupported_response_type', () => expectRedirectError({ response_type: 'token' }, 'unsupported_response_type'));
     it('refuses a missing scope with invalid_scope (RFC 6749 §3.3)', () => expectRedirectError({ scope: undefined }, 'invalid_scope'));

@@ -158,8 +158,10 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   }
 
   // 3. From here on errors go back to the client.
-  const rawState = typeof raw.state === 'string' ? raw.state : undefined;
-  const echoedState = rawState !== undefined && STATE.test(rawState) ? rawState : undefined;
+  // RFC 6749 §4.1.2.1: the error carries "the exact value received from the client", a malformed one too (it is
+  // percent-encoded in the redirect, and the request line it came in bounds its length); only a repeated
+  // state, which has no one value, is left out.
+  const echoedState = typeof raw.state === 'string' ? raw.state : undefined;
   const fail = (code: OAuthErrorCode, description: string) => new AuthorizationRedirectError(redirectUri, code, description, echoedState);
   const parameter = (name: string) => {
     try {
