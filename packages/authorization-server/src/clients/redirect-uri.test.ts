@@ -41,6 +41,16 @@ describe('redirect URI registration (SPEC decision 4)', () => {
     }
   });
 
+  it('refuses other spellings of a loopback host, and port 0 (SPEC decision 4 names localhost, 127.0.0.1 and [::1] as written)', () => {
+    for (const uri of ['http://0x7f000001/cb', 'http://127.1/cb', 'http://2130706433/cb', 'http://[0:0:0:0:0:0:0:1]/cb', 'http://[::0001]/cb', 'http://0177.0.0.1/cb']) {
+      for (const environment of ['development', 'staging'] as const) {
+        assert.equal(redirectUriProblem(uri, 'confidential', environment), 'must name the loopback host as localhost, 127.0.0.1 or [::1]', uri);
+      }
+    }
+    assert.equal(redirectUriProblem('http://LOCALHOST:8080/cb', 'public', 'development'), undefined, 'a host name in capitals is the same name');
+    for (const uri of ['http://127.0.0.1:0/cb', 'https://app.example:0/cb']) assert.equal(redirectUriProblem(uri, 'confidential', 'development'), 'must not use port 0', uri);
+  });
+
   it('accepts http://localhost in staging too (SPEC §2: staging allows http://localhost redirect URIs)', () => {
     for (const uri of ['http://localhost:8080/callback', 'http://127.0.0.1:8080/callback', 'http://[::1]:8080/callback']) {
       for (const clientType of CLIENT_TYPES) accepted(uri, clientType, 'staging');

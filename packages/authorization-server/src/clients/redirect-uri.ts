@@ -46,6 +46,8 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   // Mixed-script host labels pass for another host (UTS #39 §5.1); the authority must follow `//`.
   const hostProblem = hostNameProblem(uri);
   if (hostProblem) return hostProblem;
+  // Port 0 is no port a browser can be sent to (RFC 6335 §6: reserved).
+  if (url.port === '0') return 'must not use port 0';
   if (url.protocol === 'https:') {
     // Seeds: "Must be publicly accessible (except localhost for development)".
     if (environment === 'production' && !isPublicHostname(url.hostname)) {
@@ -56,6 +58,10 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   if (url.protocol === 'http:') {
     // Seeds: "HTTP allowed only for localhost during development"; SPEC §2 lets staging use it too.
     if (!isLoopbackHostname(url.hostname)) return 'must use https (http is allowed only for localhost, 127.0.0.1 or [::1])';
+    // SPEC decision 4 names these three hosts as written: another spelling the URL parser maps onto one of them
+    // (`0x7f000001`, `127.1`, `[0:0:0:0:0:0:0:1]`) would be stored, and compared, as something else.
+    const writtenHost = /^http:\/\/(\[[^\]]*\]|[^/?#:]*)/i.exec(uri)?.[1]?.toLowerCase() ?? '';
+    if (!isLoopbackHostname(writtenHost)) return 'must name the loopback host as localhost, 127.0.0.1 or [::1]';
     if (environment === 'production') return 'must use https in production (no localhost redirect URIs)';
     return undefined;
   }
