@@ -125,8 +125,11 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
       assert.equal(outcome, expected);
     }
     // A malformed header after a well-formed one is refused, not answered with the last credentials.
-    await assert.rejects(authenticateClient(storage, 'Basic !!!', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client' });
+    await assert.rejects(authenticateClient(storage, 'Basic !!!', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client', description: 'malformed HTTP Basic credentials' });
     assert.equal(presentedClientId('Basic !!!', undefined), undefined);
+    // The description says what is wrong: the credentials, or the scheme.
+    await assert.rejects(authenticateClient(storage, 'Basic', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client', description: 'malformed HTTP Basic credentials' });
+    await assert.rejects(authenticateClient(storage, 'Bearer abc', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client', description: 'the Authorization header must use the Basic scheme' });
   });
 });
 

@@ -111,7 +111,9 @@ function requireActive(client: ClientRecord): ClientRecord {
  */
 function parseBasicCredentials(header: string): { clientId: string; clientSecret: string } {
   const match = BASIC.exec(header.trim());
-  if (!match) throw new OAuthError('invalid_client', 'the Authorization header must use the Basic scheme');
+  if (!match) {
+    throw new OAuthError('invalid_client', /^Basic(?: |$)/i.test(header.trim()) ? 'malformed HTTP Basic credentials' : 'the Authorization header must use the Basic scheme');
+  }
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const separator = decoded.indexOf(':');
   if (separator < 0) throw new OAuthError('invalid_client', 'malformed HTTP Basic credentials');
