@@ -195,6 +195,15 @@ for (const backend of backends) {
       assert.equal(second.location, undefined);
     });
 
+    it('spends nothing on HEAD (a link checker): 405 with Allow: GET, and the request_uri still works', async () => {
+      const pushed = await push(server, authorizationParameters().parameters);
+      const head = await fetch(byReference(server, pushed.json.request_uri), { method: 'HEAD', redirect: 'manual' });
+      assert.equal(head.status, 405);
+      assert.equal(head.headers.get('allow'), 'GET');
+      const { page } = await completeByReference(server, byReference(server, pushed.json.request_uri));
+      assert.equal(page.status, 303, 'the request_uri was not spent');
+    });
+
     it('refuses a request_uri 60 seconds after it was pushed (injected clock), with an error page', async () => {
       const pushed = await push(server, authorizationParameters().parameters);
       server.clock.advanceSeconds(60);
