@@ -55,28 +55,22 @@ import { localPasswordsEnabled } from './sessions/upstream-identity.ts';
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-/** 405 with `Allow` (RFC 9110 §15.5.6), for a method a route does not answer. */
-function methodNotAllowed(allow: string) {
-  return async (_request: FastifyRequest, reply: FastifyReply) => {
-    reply.code(405).header('allow', allow).header('cache-control', 'no-store').send();
-  };
-}
 
 export async function registerRoutes(app: FastifyInstance, context: ServerContext, throttle: LoginThrottle): Promise<void> {
   // SPEC decision 18: every state-changing form is Origin-checked (before its body is read) and CSRF-checked.
   const csrf = { onRequest: sameOriginFormCheck(context), preHandler: app.csrfProtection };
 
   // RFC 9110 §9.2.1: HEAD is safe, but this GET is not (it spends a request_uri, stores an interaction, may issue a
-  // code): a link checker's HEAD must not do any of that, so HEAD is not answered as GET here.
+  // code): a link checker's HEAD must not do any of that, so HEAD is not answered as GET here (405 with Allow:
+  // GET, http/method-not-allowed.ts).
   app.get('/oauth/authorize', { exposeHeadRoute: false }, (request, reply) => authorizationEndpoint(context, request, reply));
-  app.head('/oauth/authorize', methodNotAllowed('GET'));
   app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));
   // Issue 10 §2: with local passwords off, POST /login checks nothing and points to the upstream sign-in.
   const passwords = localPasswordsEnabled(context);
   app.post('/login', csrf, (request, reply) => (passwords ? loginEndpoint(context, throttle, request, reply) : passwordLoginDisabledEndpoint(context, request, reply)));
   app.get('/login/upstream', (request, reply) => upstreamLoginStartEndpoint(context, request, reply));
+  // Spends the sign-in's state: no HEAD either, as above.
   app.get('/login/upstream/callback', { exposeHeadRoute: false }, (request, reply) => upstreamLoginCallbackEndpoint(context, request, reply));
-  app.head('/login/upstream/callback', methodNotAllowed('GET')); // it spends the sign-in's state, as above
 
   const rateLimited = oauthEndpointRateLimit(context); // SPEC decision 18: per client and address, before authentication
   app.post('/oauth/token', rateLimited('token'), json((request, reply) => tokenEndpoint(context, request, reply)));

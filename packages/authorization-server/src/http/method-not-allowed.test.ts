@@ -14,9 +14,12 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
     ['GET', '/oauth/token', 'POST'],
     ['GET', '/oauth/revoke', 'POST'],
     ['GET', '/oauth/token/introspect', 'POST'],
-    ['PUT', '/oauth/authorize', 'GET, HEAD'],
-    ['DELETE', '/oauth/authorize', 'GET, HEAD'],
-    ['POST', '/oauth/authorize', 'GET, HEAD'],
+    // Its GET has effects (a request_uri spent, an interaction stored): HEAD is not answered as GET (routes.ts).
+    ['HEAD', '/oauth/authorize', 'GET'],
+    ['PUT', '/oauth/authorize', 'GET'],
+    ['DELETE', '/oauth/authorize', 'GET'],
+    ['POST', '/oauth/authorize', 'GET'],
+    ['HEAD', '/login/upstream/callback', 'GET'],
     ['POST', '/.well-known/oauth-authorization-server', 'GET, HEAD'],
     ['POST', '/.well-known/jwks.json', 'GET, HEAD'],
     ['GET', '/login', 'POST'],
@@ -32,6 +35,7 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
       assert.equal(response.status, 405);
       assert.equal(response.headers.get('allow'), allow);
       assert.equal(response.headers.get('cache-control'), 'no-store');
+      if (method === 'HEAD') return; // no body
       const text = await response.text();
       assert.deepEqual(JSON.parse(text), { ...METHOD_NOT_ALLOWED_BODY, request_id: response.headers.get('x-request-id') }); // issue 14
       assert.doesNotMatch(text, /echo-marker|oauth|well-known/);

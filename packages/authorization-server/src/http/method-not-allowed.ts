@@ -42,6 +42,8 @@ export function installMethodNotAllowed(app: FastifyInstance, htmlPage?: (reques
     if (!recording) return;
     const methods = methodsByPath.get(route.url) ?? new Set<string>();
     for (const method of [route.method].flat()) methods.add(method);
+    // Fastify answers HEAD for a GET route, unless the route says not to (a GET with effects, routes.ts).
+    if (methods.has('GET') && route.exposeHeadRoute !== false) methods.add('HEAD');
     methodsByPath.set(route.url, methods);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -50,7 +52,6 @@ export function installMethodNotAllowed(app: FastifyInstance, htmlPage?: (reques
   return () => {
     recording = false;
     for (const [url, served] of methodsByPath) {
-      if (served.has('GET')) served.add('HEAD'); // Fastify answers HEAD for every GET route.
       const missing = ANSWERED_METHODS.filter((method) => !served.has(method));
       if (missing.length === 0) continue;
       const allow = ANSWERED_METHODS.filter((method) => served.has(method)).join(', ');
