@@ -12,6 +12,10 @@
  * received). Their requests answer 503 within a second; then the remaining connections are
  * closed (their requests fail, which a deadline exists for: a stuck request must not hold a deploy),
  * storage is closed, and the process exits 1.
+ *
+ * A database that stops answering (packets dropped: no error, no reply) must not hold the process either:
+ * stopping its statements, the wait for the last connections and closing storage each get a bounded time
+ * (`ShutdownLimits`), after which the shutdown goes on as if they had finished, and reports a cut.
  */
 import type { Server } from 'node:http';
 
@@ -26,41 +30,71 @@ export interface Closable {
   cancelStatements?(): Promise<number>;
 }
 
-/** After cancelling statements at the deadline, how long their requests have to send their 503 before connections are cut. */
-const ANSWER_AFTER_CANCEL_MS = 1_000;
+/** How long each step past the deadline may take, milliseconds (tests shorten them). */
+export interface ShutdownLimits {
+  /** After cancelling statements at the deadline, how long their requests have to send their 503 before connections are cut; also the most the cancelling itself may take. */
+  answerAfterCancelMs: number;
+  /** After the connections are cut, the most the server may take to report itself stopped. */
+  stopAfterCutMs: number;
+  /** The most closing storage (and background work) may take; past it the shutdown ends anyway, as cut. */
+  closeResourcesMs: number;
+}
+
+const LIMITS: ShutdownLimits = { answerAfterCancelMs: 1_000, stopAfterCutMs: 2_000, closeResourcesMs: 5_000 };
+
+/** Resolves `true` when `work` settles within `ms`, `false` when it does not (the work is left running). */
+function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(() => true, () => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Stops `target` gracefully.
  * @param graceSeconds how long requests in flight may take to finish; 0 cuts them at once.
- * @returns `true` when every request finished in time, `false` when the deadline cut some.
+ * @returns `true` when every request finished in time, `false` when the deadline cut some (or a step past it
+ *   had to be given up: a database that no longer answers).
  */
-export async function shutDownGracefully(target: Closable, graceSeconds: number): Promise<boolean> {
+export async function shutDownGracefully(target: Closable, graceSeconds: number, limits: ShutdownLimits = LIMITS): Promise<boolean> {
   let cut = false;
   let stopped = false;
   let lastCall: NodeJS.Timeout | undefined;
+  let giveUp: () => void = () => {};
+  const givenUp = new Promise<void>((resolve) => {
+    giveUp = resolve;
+  });
   const cutConnections = () => {
-    if (!stopped) target.httpServer.closeAllConnections();
+    if (stopped) return;
+    target.httpServer.closeAllConnections();
+    // A request still waiting on a database that does not answer keeps the server from reporting itself stopped.
+    lastCall = setTimeout(giveUp, limits.stopAfterCutMs);
   };
   const deadline = setTimeout(() => {
     cut = true;
     if (!target.cancelStatements) return cutConnections();
     // A second for their answers even when nothing was waiting to be stopped: an operation may be between
     // its commit and its answer (a SQLite batch opened in the deadline's own turn commits later in it).
-    target.cancelStatements().then(
-      () => {
-        lastCall = setTimeout(cutConnections, ANSWER_AFTER_CANCEL_MS);
-      },
-      () => cutConnections(),
-    );
+    // Cancelling needs the database too: bounded like the rest.
+    void settlesWithin(target.cancelStatements(), limits.answerAfterCancelMs).then((settled) => {
+      if (stopped) return;
+      if (settled) lastCall = setTimeout(cutConnections, limits.answerAfterCancelMs);
+      else cutConnections();
+    });
   }, graceSeconds * 1000);
   try {
-    await target.stopServing();
+    await Promise.race([target.stopServing(), givenUp]);
   } finally {
     stopped = true;
     clearTimeout(deadline);
     clearTimeout(lastCall);
   }
-  await target.closeResources();
+  const closing = target.closeResources();
+  if (!(await settlesWithin(closing, limits.closeResourcesMs))) return false;
+  await closing; // a close that failed is reported (exitGracefullyOnSignals: exit 1)
   return !cut;
 }
 
