@@ -67,6 +67,15 @@ describe('npm start refusals (issue 14)', () => {
   it('says the database cannot be reached in one line, exit 1', () => {
     const run = start({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', PORT: '0' });
     assert.equal(run.status, 1, run.stderr);
-    assert.match(run.stderr, /^Gatehouse cannot start: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
+    assert.match(run.stderr, /^Gatehouse cannot start: storage unavailable: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
+  });
+
+  it('says a database that refuses the connection (no such database) in one line, exit 1, not a stack trace', () => {
+    const url = new URL(process.env.GATEHOUSE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+    url.pathname = '/gh_no_such_database';
+    const run = start({ DATABASE_URL: url.href, PORT: '0' });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /^Gatehouse cannot start: storage unavailable: [^\n]+\n$/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
   });
 });

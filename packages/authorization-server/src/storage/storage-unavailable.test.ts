@@ -32,6 +32,12 @@ describe('PostgreSQL errors that mean unavailable', () => {
     ['a connect timeout of a new connection', new Error('Connection terminated due to connection timeout')],
     ['a broken client used again', new Error('Client has encountered a connection error and is not queryable')],
     ['a statement cancelled by statement_timeout (57014): the database or a lock is stuck', withCode('canceling statement due to statement timeout', '57014')],
+    ['connections refused by ALLOW_CONNECTIONS false (55000)', withCode('database "gatehouse" is not currently accepting connections', '55000')],
+    ['the database dropped or renamed (3D000)', withCode('database "gatehouse" does not exist', '3D000')],
+    ['the database dropped under a connection (57P04)', withCode('terminating connection due to database being dropped', '57P04')],
+    ['the role refused (28000)', withCode('role "gatehouse" does not exist', '28000')],
+    ['the password refused (28P01)', withCode('password authentication failed for user "gatehouse"', '28P01')],
+    ['a standby after a failover (25006)', withCode('cannot execute INSERT in a read-only transaction', '25006')],
   ];
   for (const [name, error] of unavailable) {
     it(`treats ${name} as unavailable`, () => {
@@ -43,6 +49,7 @@ describe('PostgreSQL errors that mean unavailable', () => {
     ['a unique violation (23505)', withCode('duplicate key value violates unique constraint', '23505')],
     ['a syntax error (42601)', withCode('syntax error at or near', '42601')],
     ['a deadlock after retries (40P01)', withCode('deadlock detected', '40P01')],
+    ['another object not in prerequisite state (55000)', withCode('cannot ALTER TABLE because it is being used by active queries', '55000')],
     ['a plain Error', new Error('something else')],
     ['a string', 'ECONNREFUSED'],
   ];

@@ -270,7 +270,11 @@ async function migrateOnOwnConnection(databaseUrl: string, schema: string, conne
   const pool = createPool(databaseUrl, schema, 1, connectionTimeoutMillis, 0);
   pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
-    const { client, release } = await checkOut(pool);
+    // A database that refuses the connection (unreachable, missing, the role refused) is an operating problem
+    // at start: StorageUnavailableError, which the start reports in one line (scripts/start.ts), not a stack.
+    const { client, release } = await checkOut(pool).catch((error: unknown) => {
+      throw postgresStorageError(error);
+    });
     try {
       return await runMigrations(client, schema);
     } finally {
