@@ -136,6 +136,58 @@ describe('gatehouse directory import (issue 10 §1)', () => {
     }
     assert.equal(gatehouse(database, ['directory', 'import', join(temporaryDirectory, 'missing.json')]).status, 2);
   });
+
+  it('refuses every record of an id given twice in one list (the later one overwrote the earlier, and every run "updated" it again)', () => {
+    const database = newDatabase();
+    const twice = randomUUID();
+    const document = { companies: [{ id: twice, name: 'Good Co' }, { id: FJORD, name: 'Fjord AB' }, { id: twice.toUpperCase(), name: 'Dup Co' }] };
+    const report = json(gatehouse(database, ['directory', 'import', writeDocument(document), '--json']), 2);
+    assert.equal(report.created, 1);
+    assert.deepEqual(report.refused.map((refusal: { index: number; field: string; reason: string }) => `${refusal.index}:${refusal.field}:${refusal.reason}`), [
+      '0:id:id: the same id as companies #2 of this file; none of them is applied',
+      '2:id:id: the same id as companies #0 of this file; none of them is applied',
+    ]);
+    assert.deepEqual(rows(database, 'SELECT subject_id FROM subjects'), [{ subject_id: FJORD }]);
+    const again = json(gatehouse(database, ['directory', 'import', writeDocument(document), '--json']), 2);
+    assert.equal(again.updated, 0, 'a second run changes nothing');
+  });
+
+  it('refuses a file that is not UTF-8 (Latin-1, UTF-16) naming the encoding, and reads one with a byte order mark', () => {
+    const database = newDatabase();
+    const id = randomUUID();
+    const latin1 = join(temporaryDirectory, `${randomUUID()}.json`);
+    writeFileSync(latin1, Buffer.concat([Buffer.from(`{"companies":[\n{"id":"${id}","name":"Malm`), Buffer.from([0xf6]), Buffer.from(' AB"}]}')]));
+    const refused = gatehouse(database, ['directory', 'import', latin1]);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /not UTF-8 text \(line 2 is not; Latin-1 or Windows-1252\?\); save it as UTF-8/);
+    const utf16 = join(temporaryDirectory, `${randomUUID()}.json`);
+    writeFileSync(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify({ companies: [] }), 'utf16le')]));
+    assert.match(gatehouse(database, ['directory', 'import', utf16]).stderr, /the file is UTF-16; save it as UTF-8/);
+    assert.deepEqual(rows(database, 'SELECT count(*) AS n FROM subjects')[0], { n: 0 }, 'nothing stored');
+    const withMark = join(temporaryDirectory, `${randomUUID()}.json`);
+    writeFileSync(withMark, `\uFEFF${JSON.stringify({ companies: [{ id, name: 'Malmö AB' }] })}`);
+    assert.equal(json(gatehouse(database, ['directory', 'import', withMark, '--json'])).created, 1);
+    assert.deepEqual(rows(database, 'SELECT name FROM subjects'), [{ name: 'Malmö AB' }]);
+  });
+
+  it("keeps a company's organization and a user's locale that a later file leaves out; null clears them", () => {
+    const database = newDatabase();
+    json(gatehouse(database, ['directory', 'import', writeDocument(DOCUMENT), '--json']));
+    const leftOut = {
+      companies: [{ id: ACME, name: 'Acme ApS' }],
+      users: [{ id: ALICE, email: 'alice@example.com', name: 'Alice Admin' }],
+    };
+    assert.deepEqual(json(gatehouse(database, ['directory', 'import', writeDocument(leftOut), '--json'])), { created: 0, updated: 0, unchanged: 2, refused: [], dry_run: false });
+    assert.deepEqual(rows(database, 'SELECT organization_id FROM subjects WHERE subject_id = ?', ACME), [{ organization_id: GROUP }]);
+    assert.deepEqual(rows(database, 'SELECT locale FROM users WHERE user_id = ?', ALICE), [{ locale: 'da-DK' }]);
+    const cleared = {
+      companies: [{ id: ACME, name: 'Acme ApS', organization_id: null }],
+      users: [{ id: ALICE, email: 'alice@example.com', name: 'Alice Admin', locale: null }],
+    };
+    assert.deepEqual(json(gatehouse(database, ['directory', 'import', writeDocument(cleared), '--json'])).updated, 2);
+    assert.deepEqual(rows(database, 'SELECT organization_id FROM subjects WHERE subject_id = ?', ACME), [{ organization_id: null }]);
+    assert.deepEqual(rows(database, 'SELECT locale FROM users WHERE user_id = ?', ALICE), [{ locale: null }]);
+  });
 });
 
 describe('gatehouse organizations|companies|users|resource-servers|developers', () => {

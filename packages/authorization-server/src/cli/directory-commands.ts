@@ -22,7 +22,7 @@ import {
   findDirectoryUser, grantAdministration, listDirectorySubjects, listDirectoryUsers, removeDeveloper, revokeAdministration, subjectToJson,
   updateDirectorySubject, updateDirectoryUser, userToJson, type DirectoryContext, type Input,
 } from '../directory/directory.ts';
-import { importDirectory, parseImportDocument, type ImportReport } from '../directory/directory-import.ts';
+import { decodeImportFile, importDirectory, parseImportDocument, type ImportReport } from '../directory/directory-import.ts';
 import { createResourceServer, deleteResourceServer, listResourceServers, resourceServerToJson } from '../directory/resource-servers.ts';
 import { directoryResourceCatalogue } from '../directory/resource-servers.ts';
 import type { SubjectType } from '../storage/storage.ts';
@@ -336,13 +336,13 @@ function resourceServerStep(command: string, rest: string[], values: Values, usa
 
 /** `gatehouse directory import FILE`: exit 0 when nothing was refused, 2 when any record was. */
 async function importCommand(context: DirectoryContext, file: string, dryRun: boolean | undefined, json: boolean | undefined): Promise<number> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${error instanceof Error ? error.message : error}`);
   }
-  const document = parseImportDocument(text);
+  const document = parseImportDocument(decodeImportFile(bytes));
   let nextProgressAt = 0;
   const report: ImportReport = await importDirectory(context, document, {
     dryRun: dryRun ?? false,

@@ -9,7 +9,10 @@
  * ```
  * - Every record needs its `id` (the platform's UUID): it is what makes a second run find the record again.
  * - Applied in the order organizations, companies, users, so records may refer to ones earlier in the file.
- * - A user's `administers`, when present, becomes exactly the user's memberships (absent: unchanged).
+ * - A user's `administers`, when present, becomes exactly the user's memberships (absent: unchanged); a
+ *   company's `organization_id` and a user's `locale` likewise (absent: unchanged; `null` clears).
+ * - An `id` given twice in one list refuses every record with it (which one was meant cannot be told).
+ * - The file is UTF-8 (a byte order mark is allowed); other encodings are refused, never guessed.
  * - A record equal to what is stored is `unchanged` and keeps its `updated_at`.
  * - Each record is checked on its own (field rules, then references and uniqueness against the database)
  *   and applied in a savepoint: a refused record changes nothing, the others still apply.
@@ -47,6 +50,42 @@ export interface ImportOptions {
 }
 
 const LISTS: [member: string, kind: ImportKind][] = [['organizations', 'organization'], ['companies', 'company'], ['users', 'user']];
+
+/**
+ * The text of an import file: UTF-8, with or without a byte order mark.
+ * @throws DirectoryError 400 for UTF-16 (by its byte order mark) or bytes that are not UTF-8 (Latin-1, say):
+ *   decoding them would store U+FFFD in names and addresses.
+ */
+export function decodeImportFile(bytes: Uint8Array): string {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    throw new DirectoryError(400, 'the file is UTF-16; save it as UTF-8');
+  }
+  try {
+    // ignoreBOM false (the default): a UTF-8 byte order mark is dropped.
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const line = bytesLineOfFirstInvalid(bytes);
+    throw new DirectoryError(400, `the file is not UTF-8 text (line ${line} is not; Latin-1 or Windows-1252?); save it as UTF-8`);
+  }
+}
+
+/** The 1-based line of the first byte sequence that is not UTF-8 (the file is known to hold one). */
+function bytesLineOfFirstInvalid(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let line = 1;
+  let start = 0;
+  for (let index = 0; index <= bytes.length; index++) {
+    if (index < bytes.length && bytes[index] !== 0x0a) continue;
+    try {
+      decoder.decode(bytes.subarray(start, index));
+    } catch {
+      return line;
+    }
+    line++;
+    start = index + 1;
+  }
+  return line;
+}
 
 /**
  * Reads the document's text.
@@ -89,7 +128,10 @@ function toImportRecord(kind: ImportKind, record: unknown): DirectoryImportRecor
     }
     return {
       kind: 'user',
-      user: { userId: readId(input.id, 'id'), email: readEmail(input.email), name: readName(input.name), locale: input.locale === undefined ? null : readLocale(input.locale) },
+      user: {
+        userId: readId(input.id, 'id'), email: readEmail(input.email), name: readName(input.name),
+        ...(input.locale === undefined ? {} : { locale: input.locale === null ? null : readLocale(input.locale) }),
+      },
       ...(administers ? { administers } : {}),
     };
   }
@@ -98,7 +140,7 @@ function toImportRecord(kind: ImportKind, record: unknown): DirectoryImportRecor
     kind: 'subject',
     subject: {
       subjectType: kind, subjectId: readId(input.id, 'id'), name: readName(input.name),
-      organizationId: input.organization_id === undefined || input.organization_id === null ? null : readId(input.organization_id, 'organization_id'),
+      ...(input.organization_id === undefined ? {} : { organizationId: input.organization_id === null ? null : readId(input.organization_id, 'organization_id') }),
     },
   };
 }
@@ -112,8 +154,22 @@ export async function importDirectory(context: DirectoryContext, document: Input
   const pending: { kind: ImportKind; index: number; id: string | null; record: DirectoryImportRecord }[] = [];
   for (const [member, kind] of LISTS) {
     const list = (document[member] ?? []) as unknown[];
+    const idOf = (record: unknown) => (typeof (record as Input | null)?.id === 'string' ? (record as Input).id as string : null);
+    // The same id twice in a list: the later record would silently overwrite the earlier, and a second run
+    // would "update" it again; neither is applied.
+    const positions = new Map<string, number[]>();
     list.forEach((record, index) => {
-      const id = typeof (record as Input | null)?.id === 'string' ? (record as Input).id as string : null;
+      const key = idOf(record)?.toLowerCase();
+      if (key !== undefined) positions.set(key, [...(positions.get(key) ?? []), index]);
+    });
+    list.forEach((record, index) => {
+      const id = idOf(record);
+      const sharing = id === null ? [] : positions.get(id.toLowerCase())!;
+      if (sharing.length > 1) {
+        const others = sharing.filter((other) => other !== index).map((other) => `#${other}`).join(', ');
+        report.refused.push({ kind, index, id, field: 'id', reason: `id: the same id as ${member} ${others} of this file; none of them is applied` });
+        return;
+      }
       try {
         pending.push({ kind, index, id, record: toImportRecord(kind, record) });
       } catch (error) {

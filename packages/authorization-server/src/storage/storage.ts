@@ -1063,10 +1063,14 @@ export type DirectoryUpsertOutcome =
   | { outcome: 'created' | 'updated' | 'unchanged' }
   | { outcome: 'refused'; field: string; reason: string };
 
-/** One record of an import batch: a subject, or a user with (when `administers` is given) exactly those memberships. */
+/**
+ * One record of an import batch: a subject, or a user with (when `administers` is given) exactly those
+ * memberships. An optional member left `undefined` (`organizationId`, `locale`) keeps what is stored (null
+ * for a new record); `null` clears it.
+ */
 export type DirectoryImportRecord =
-  | { kind: 'subject'; subject: Omit<DirectorySubjectRecord, 'createdAt' | 'updatedAt'> }
-  | { kind: 'user'; user: Omit<DirectoryUserRecord, 'createdAt' | 'updatedAt'>; administers?: MembershipRecord[] };
+  | { kind: 'subject'; subject: Omit<DirectorySubjectRecord, 'createdAt' | 'updatedAt' | 'organizationId'> & { organizationId?: string | null } }
+  | { kind: 'user'; user: Omit<DirectoryUserRecord, 'createdAt' | 'updatedAt' | 'locale'> & { locale?: string | null }; administers?: MembershipRecord[] };
 
 /**
  * The directory: organizations, companies, users and who administers what (issue 10 §1).

@@ -87,9 +87,11 @@ function voidCodes(tx: SqlTransaction, where: string, now: number, params: unkno
   return tx.run(`UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND ${where}`, [now, now, ...params]);
 }
 
-function* upsertSubject(tx: SqlTransaction, record: Extract<DirectoryImportRecord, { kind: 'subject' }>['subject'], now: number, actor: string): SqlStep<DirectoryUpsertOutcome> {
-  if (record.organizationId !== null && !(yield* organizationExists(tx, record.organizationId))) throw new Refusal('organization_id', 'no organization has this id');
-  const existing = yield* tx.get(DIALECT_SQL[tx.dialect].subjectForUpdate, [record.subjectType, record.subjectId]);
+function* upsertSubject(tx: SqlTransaction, given: Extract<DirectoryImportRecord, { kind: 'subject' }>['subject'], now: number, actor: string): SqlStep<DirectoryUpsertOutcome> {
+  if (given.organizationId !== undefined && given.organizationId !== null && !(yield* organizationExists(tx, given.organizationId))) throw new Refusal('organization_id', 'no organization has this id');
+  const existing = yield* tx.get(DIALECT_SQL[tx.dialect].subjectForUpdate, [given.subjectType, given.subjectId]);
+  // An organization_id the record leaves out stays as stored.
+  const record = { ...given, organizationId: given.organizationId !== undefined ? given.organizationId : ((existing?.organization_id ?? null) as string | null) };
   const type = `directory.${record.subjectType}`;
   if (!existing) {
     yield* tx.run(INSERT_SUBJECT, [record.subjectType, record.subjectId, record.name, record.organizationId, now, now]);
@@ -107,8 +109,9 @@ function* upsertSubject(tx: SqlTransaction, record: Extract<DirectoryImportRecor
 }
 
 function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, { kind: 'user' }>, now: number, actor: string): SqlStep<DirectoryUpsertOutcome> {
-  const { user } = record;
-  const existing = yield* tx.get(DIALECT_SQL[tx.dialect].userForUpdate, [user.userId]);
+  const existing = yield* tx.get(DIALECT_SQL[tx.dialect].userForUpdate, [record.user.userId]);
+  // A locale the record leaves out stays as stored.
+  const user = { ...record.user, locale: record.user.locale !== undefined ? record.user.locale : ((existing?.locale ?? null) as string | null) };
   if (existing && existing.deleted_at !== null) throw new Refusal('id', 'this user was deleted; a deleted user\'s id is never reused');
   if (yield* emailHolder(tx, user.email, user.userId)) throw new Refusal('email', 'another user has this e-mail address');
   for (const membership of record.administers ?? []) {
