@@ -225,6 +225,12 @@ describe('configuration check (issue 14)', () => {
     assert.ok(!JSON.stringify(rows).includes('s3cret') && !JSON.stringify(rows).includes(KEY));
   });
 
+  it('says what an unset GATEHOUSE_SMTP_URL means in the environment at hand', () => {
+    const smtp = (env: NodeJS.ProcessEnv) => Object.fromEntries(describeConfiguration(loadConfiguration({ GATEHOUSE_TOKEN_KEY: KEY, ...env }))).GATEHOUSE_SMTP_URL;
+    assert.equal(smtp({}), 'unset (e-mails printed to the console)');
+    assert.match(smtp({ GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example' })!, /^unset \(no e-mail is sent/);
+  });
+
   it('describes every setting that changes behaviour, the SMTP and identity provider secrets masked', () => {
     const rows = Object.fromEntries(describeConfiguration(loadConfiguration({
       GATEHOUSE_SMTP_URL: 'smtps://mailer:m41lpass@smtp.example:465', GATEHOUSE_MAIL_FROM: 'Nordlys <no-reply@nordlys.example>', GATEHOUSE_REQUIRE_SECOND_FACTOR: 'administrators',

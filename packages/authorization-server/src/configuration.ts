@@ -335,7 +335,9 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['GATEHOUSE_DPOP_NONCE_REQUIRED', String(configuration.dpopNonceRequired ?? false)],
     ['GATEHOUSE_REQUIRE_SECOND_FACTOR', configuration.localAccounts.requireSecondFactor ?? 'none'],
     // The SMTP URL's host only: its user name and password are secrets.
-    ['GATEHOUSE_SMTP_URL', configuration.localAccounts.smtpUrl === undefined ? 'unset (development: e-mails printed to the console)' : `set (${smtpHost(configuration.localAccounts.smtpUrl)}, credentials not shown)`],
+    ['GATEHOUSE_SMTP_URL', configuration.localAccounts.smtpUrl === undefined
+      ? (configuration.environment === 'development' ? 'unset (e-mails printed to the console)' : 'unset (no e-mail is sent: password-reset links are not delivered; mail/mailer.ts)')
+      : `set (${smtpHost(configuration.localAccounts.smtpUrl)}, credentials not shown)`],
     ['GATEHOUSE_MAIL_FROM', configuration.localAccounts.mailFrom ?? 'unset (Gatehouse <no-reply@localhost>)'],
     ...(configuration.upstreamIdentityProvider === null ? [['GATEHOUSE_UPSTREAM_ISSUER', 'unset (no sign-in through an identity provider)'] as [string, string]] : [
       ['GATEHOUSE_UPSTREAM_ISSUER', configuration.upstreamIdentityProvider.issuer] as [string, string],

@@ -134,7 +134,9 @@ describe('gatehouse directory import (issue 10 §1)', () => {
       assert.equal(run.status, 2, content);
       assert.match(run.stderr, /refused/);
     }
-    assert.equal(gatehouse(database, ['directory', 'import', join(temporaryDirectory, 'missing.json')]).status, 2);
+    const missing = gatehouse(database, ['directory', 'import', join(temporaryDirectory, 'missing.json')]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^gatehouse: refused \(invalid_request\): cannot read .*missing\.json: ENOENT\n$/, 'one line, not the usage');
   });
 
   it('refuses every record of an id given twice in one list (the later one overwrote the earlier, and every run "updated" it again)', () => {

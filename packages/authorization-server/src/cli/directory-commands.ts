@@ -340,7 +340,8 @@ async function importCommand(context: DirectoryContext, file: string, dryRun: bo
   try {
     bytes = readFileSync(file);
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${error instanceof Error ? error.message : error}`);
+    // Not a usage mistake (the command was right): one line, no usage, exit 2 as for a file refused whole.
+    throw new DirectoryError(400, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : error)}`);
   }
   const document = parseImportDocument(decodeImportFile(bytes));
   let nextProgressAt = 0;

@@ -139,6 +139,7 @@ describe('gatehouse CLI', () => {
       assert.equal(run.status, 2, JSON.stringify(args));
       assert.match(run.stdout + run.stderr, /Usage:/);
     }
+    assert.match(gatehouse(database, ['widgets', 'list']).stderr, /^gatehouse: unknown command "widgets"\n/, 'says which word it did not know');
     const unknown = gatehouse(database, ['clients', 'frobnicate']);
     assert.equal(unknown.status, 2);
     assert.match(unknown.stderr, /unknown command "clients frobnicate"/);

@@ -176,6 +176,7 @@ async function main(argv: string[]): Promise<number> {
     return command === 'create-token' ? adminTokenCommand(values.name, values.json) : adminTokenRevokeCommand(values.name, values.json);
   }
   if (values.help || group !== 'clients' || !command) {
+    if (!values.help && group !== undefined && group !== 'clients') throw new UsageError(`unknown command "${group}"`);
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
