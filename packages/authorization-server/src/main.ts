@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuthorizationServer } from './authorization-server.ts';
 import { ConfigurationError, describeDatabase, generateTokenKey, type Configuration } from './configuration.ts';
 import { systemClock } from './clock.ts';
-import { DEVELOPMENT_SEED, describeDevelopmentSeed, seedDevelopmentData } from './seed/development-seed.ts';
+import { DEVELOPMENT_SEED, DEVELOPMENT_SEED_CLIENTS, describeDevelopmentSeed, developmentSeedProblem, seedDevelopmentData } from './seed/development-seed.ts';
 import { startCleanupJob, type CleanupJob } from './storage/cleanup-job.ts';
 import { startWebhookWorker, type WebhookWorker } from './webhooks/webhook-worker.ts';
 import { webhookSecretKey } from './webhooks/webhook-secret.ts';
@@ -170,12 +170,11 @@ async function seedOnce(storage: Storage, context: Parameters<typeof seedDevelop
  * @throws ConfigurationError naming the seeded clients found.
  */
 async function refuseDevelopmentSeed(storage: Storage, environment: string): Promise<void> {
-  const seeded = [];
-  for (const client of [DEVELOPMENT_SEED.confidentialClient, DEVELOPMENT_SEED.publicClient, DEVELOPMENT_SEED.resourceServer]) {
+  const live = [];
+  for (const client of DEVELOPMENT_SEED_CLIENTS) {
     const found = await storage.clients.find(client.id);
-    if (found && found.status !== 'deleted') seeded.push(`"${client.name}" (${client.id})`);
+    if (found && found.status !== 'deleted') live.push(client.id);
   }
-  if (seeded.length > 0) {
-    throw new ConfigurationError([`the database holds development seed data, refused in ${environment}: ${seeded.join(', ')}; their credentials are public (README). Use a fresh database, or delete these clients with "gatehouse clients delete"`]);
-  }
+  const problem = developmentSeedProblem(live, environment);
+  if (problem !== undefined) throw new ConfigurationError([problem]);
 }

@@ -1,13 +1,23 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { seedDevelopmentData } from '../seed/development-seed.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { gatehouseWith as gatehouse } from '../testing/cli.ts';
+import { postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
-
+const directory = mkdtempSync(join(tmpdir(), 'gatehouse-config-check-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+const postgresSkip = await postgresSkipReason();
+const PRODUCTION = { GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: 'k'.repeat(43) };
 
 describe('gatehouse config check (issue 14)', () => {
   it('prints the effective configuration with secrets masked and warns about unknown GATEHOUSE_ variables', () => {
     const key = 'k'.repeat(43);
-    const run = gatehouse(['config', 'check', '--json'], {
+    // --offline: db.example is not reached for (see below for the database check).
+    const run = gatehouse(['config', 'check', '--offline', '--json'], {
       GATEHOUSE_ENV: 'production', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: key,
       DATABASE_URL: 'postgres://gatehouse:s3cret@db.example/gh', GATEHOUSE_TOKEN_KYE: 'typo',
       // The partner side's settings (README: exported for gatehouse-connect) are not typos.
@@ -31,5 +41,33 @@ describe('gatehouse config check (issue 14)', () => {
     assert.equal(run.status, 2);
     assert.match(run.stderr, /the configuration has 3 problems:\n {2}- PORT must be a port number \(0 to 65535\) \(got "eighty"\)\n {2}- GATEHOUSE_ISSUER must be https in production/);
     assert.match(run.stderr, /- GATEHOUSE_TOKEN_KEY is required in production/);
+  });
+
+  it('reads the database without changing it: a production database holding the development seed is the problem the start would refuse', async () => {
+    const path = join(directory, 'seeded.sqlite');
+    const storage = createSqliteStorage(path);
+    await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: 1_800_000_000, apiAudience: 'http://localhost:3001' });
+    await storage.close();
+    const development = gatehouse(['config', 'check', '--json'], { GATEHOUSE_DATABASE: path });
+    assert.equal(development.status, 0, development.stderr);
+    assert.match(JSON.parse(development.stdout).configuration['database check'], /^reachable; schema version \d+ \(current\)$/);
+    const production = gatehouse(['config', 'check', '--json'], { ...PRODUCTION, GATEHOUSE_DATABASE: path });
+    assert.equal(production.status, 2);
+    assert.match(JSON.parse(production.stdout).problems[0], /^the database holds development seed data, refused in production: "Ledgerly Sync"/);
+    assert.equal(gatehouse(['config', 'check', '--offline'], { ...PRODUCTION, GATEHOUSE_DATABASE: path }).status, 0, '--offline skips it');
+    // A file that does not exist yet is not created by the check.
+    const fresh = join(directory, 'fresh.sqlite');
+    const run = gatehouse(['config', 'check', '--json'], { ...PRODUCTION, GATEHOUSE_DATABASE: fresh });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(JSON.parse(run.stdout).configuration['database check'], /no tables there yet/);
+    assert.equal(existsSync(fresh), false);
+  });
+
+  it('says a PostgreSQL database it cannot read (no such database) is a problem, naming DATABASE_URL, exit 2', { skip: postgresSkip }, () => {
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = '/gh_no_such_database';
+    const run = gatehouse(['config', 'check'], { DATABASE_URL: url.href });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /- DATABASE_URL: the database cannot be read \(database "gh_no_such_database" does not exist\); the start would fail \(--offline skips this check\)/);
   });
 });

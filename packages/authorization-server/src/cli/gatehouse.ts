@@ -56,7 +56,7 @@ ${WEBHOOK_USAGE}
   gatehouse keys rotate-token-key [--activate-after-seconds N] [--json]
   gatehouse keys rotate [--prepublish-seconds N] [--json]
   gatehouse keys list [--json]
-  gatehouse config check [--json]
+  gatehouse config check [--offline] [--json]
   gatehouse audit export --since ISO8601 [--format jsonl|csv]
   gatehouse backup FILE [--json]              (SQLite; PostgreSQL: pg_dump)
   gatehouse restore FILE [--force] [--json]   (SQLite; stop the servers first)${DIRECTORY_USAGE}${API_KEYS_USAGE}
@@ -113,6 +113,7 @@ function parseCommandLine(argv: string[]) {
       since: { type: 'string' },
       format: { type: 'string' },
       json: { type: 'boolean', default: false },
+      offline: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     });
@@ -152,11 +153,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!values.help && group === 'config') {
     // Issue 14: the configuration as a server start would read it, secrets masked (cli/config-command.ts).
-    try {
-      return configCommand(command, rest, values.json);
-    } catch (error) {
-      throw error instanceof RangeError ? new UsageError(error.message) : error;
-    }
+    return configCommand(command, rest, { json: values.json, offline: values.offline })
+      .catch((error: unknown) => { throw error instanceof RangeError ? new UsageError(error.message) : error; });
   }
   if (!values.help && group === 'keys') {
     // Issue 14: key rotation (cli/keys-command.ts).

@@ -79,3 +79,16 @@ export function describeDevelopmentSeed(issuer: string): string {
     `  metadata: ${issuer}/.well-known/oauth-authorization-server`,
   ].join('\n');
 }
+
+/** The seeded clients whose secrets this README prints: a database holding one must not serve outside development. */
+export const DEVELOPMENT_SEED_CLIENTS = [DEVELOPMENT_SEED.confidentialClient, DEVELOPMENT_SEED.publicClient, DEVELOPMENT_SEED.resourceServer] as const;
+
+/**
+ * Issue 14: why a staging or production database holding the development seed (a copied development database)
+ * is refused, naming the seeded clients found (`liveIds`: those stored and not deleted); undefined for none.
+ */
+export function developmentSeedProblem(liveIds: readonly string[], environment: string): string | undefined {
+  const seeded = DEVELOPMENT_SEED_CLIENTS.filter((client) => liveIds.includes(client.id)).map((client) => `"${client.name}" (${client.id})`);
+  if (seeded.length === 0) return undefined;
+  return `the database holds development seed data, refused in ${environment}: ${seeded.join(', ')}; their credentials are public (README). Use a fresh database, or delete these clients with "gatehouse clients delete"`;
+}

@@ -2,8 +2,14 @@
  * Opening the storage the configuration names: PostgreSQL when `DATABASE_URL` is set, else SQLite
  * (configuration.ts). Opening migrates; `migrateStorage` only migrates (`gatehouse migrate`).
  */
+import { existsSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
 import type { DatabaseConfiguration } from '../configuration.ts';
+import { migrations as postgresMigrations, quoteIdentifier } from './postgres/migrations.ts';
+import { postgresStorageError } from './postgres/postgres-unavailable.ts';
 import { createPostgresStorage, migratePostgres } from './postgres/postgres-storage.ts';
+import { migrations as sqliteMigrations } from './sqlite/migrations.ts';
 import { createSqliteStorage, migrateSqliteFile } from './sqlite/sqlite-storage.ts';
 import type { Storage } from './storage.ts';
 
@@ -22,4 +28,54 @@ export async function openStorage(database: DatabaseConfiguration): Promise<Stor
 export async function migrateStorage(database: DatabaseConfiguration): Promise<{ applied: number[]; version: number }> {
   if (database.kind === 'postgres') return migratePostgres(database.url, { schema: database.schema });
   return migrateSqliteFile(database.path);
+}
+
+/** What `gatehouse config check` learns from the configured database without changing it. */
+export interface DatabaseInspection {
+  /** The schema version applied; 0 when Gatehouse has not created its tables there yet (the start does). */
+  schemaVersion: number;
+  /** The version this Gatehouse migrates to. */
+  latestVersion: number;
+  /** Which of the asked client ids are stored and not deleted. */
+  liveClientIds: string[];
+}
+
+/**
+ * Reads the schema version and which of `clientIds` are live, on a connection of its own that writes nothing
+ * (no migration: a check must not change the database it checks; SQLite is opened read-only, and a file that
+ * does not exist yet is not created).
+ * @throws StorageUnavailableError (PostgreSQL unreachable or refusing the connection), or the driver's error.
+ */
+export async function inspectDatabase(database: DatabaseConfiguration, clientIds: readonly string[]): Promise<DatabaseInspection> {
+  if (database.kind === 'postgres') {
+    const latestVersion = Math.max(0, ...postgresMigrations.map((migration) => migration.version));
+    const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 5_000, statement_timeout: 5_000 });
+    client.on('error', () => {}); // a loss after connecting: the query in flight reports it
+    try {
+      await client.connect().catch((error: unknown) => {
+        throw postgresStorageError(error);
+      });
+      const schema = quoteIdentifier(database.schema ?? 'public');
+      const exists = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${schema}.schema_migrations`]);
+      if (exists.rows[0]?.found === null) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
+      const version = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${schema}.schema_migrations`);
+      const live = await client.query<{ client_id: string }>(`SELECT client_id FROM ${schema}.clients WHERE client_id = ANY($1::text[]) AND status <> 'deleted'`, [clientIds]);
+      return { schemaVersion: Number(version.rows[0]?.version ?? 0), latestVersion, liveClientIds: live.rows.map((row) => String(row.client_id)) };
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  const latestVersion = Math.max(0, ...sqliteMigrations.map((migration) => migration.version));
+  if (database.path === ':memory:' || !existsSync(database.path)) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
+  const db = new DatabaseSync(database.path, { readOnly: true });
+  try {
+    const hasMigrations = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+    if (!hasMigrations) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
+    const version = Number((db.prepare('SELECT max(version) AS version FROM schema_migrations').get() as { version: number | null }).version ?? 0);
+    const placeholders = clientIds.map(() => '?').join(', ');
+    const live = clientIds.length === 0 ? [] : (db.prepare(`SELECT client_id FROM clients WHERE client_id IN (${placeholders}) AND status <> 'deleted'`).all(...clientIds) as { client_id: string }[]);
+    return { schemaVersion: version, latestVersion, liveClientIds: live.map((row) => String(row.client_id)) };
+  } finally {
+    db.close();
+  }
 }
