@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const directory = mkdtempSync(join(tmpdir(), 'gatehouse-start-'));
@@ -68,6 +69,29 @@ describe('npm start refusals (issue 14)', () => {
     const run = start({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', PORT: '0' });
     assert.equal(run.status, 1, run.stderr);
     assert.match(run.stderr, /^Gatehouse cannot start: storage unavailable: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
+  });
+
+  it('says a read-only database (a standby) in one line, exit 1, not a stack trace', async () => {
+    const url = new URL(process.env.GATEHOUSE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
+    const name = `gh_standby_${process.pid}`;
+    const admin = new pg.Client({ connectionString: url.href });
+    try {
+      await admin.connect();
+    } catch {
+      return; // no PostgreSQL here: nothing to show
+    }
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+      url.pathname = `/${name}`;
+      const run = start({ DATABASE_URL: url.href, PORT: '0' });
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stderr, /^Gatehouse cannot start: storage unavailable: cannot execute CREATE SCHEMA in a read-only transaction\n$/);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name}`).catch(() => {});
+      await admin.end();
+    }
   });
 
   it('says a database that refuses the connection (no such database) in one line, exit 1, not a stack trace', () => {

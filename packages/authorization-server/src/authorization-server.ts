@@ -173,6 +173,8 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     try {
       const url = new URL(referer);
       const inSection = url.origin === issuerOrigin && (url.pathname === section || url.pathname.startsWith(`${section}/`));
+      // A page opened by a one-time link (set-password: its token in the query) cannot be opened without it.
+      if (url.searchParams.has('token')) return section;
       // A page shown in answer to a POST (a confirmation) may have no GET route of its own.
       return inSection && app.findRoute({ method: 'GET', url: url.pathname }) !== null ? url.pathname : section;
     } catch {

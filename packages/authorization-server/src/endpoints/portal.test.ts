@@ -139,11 +139,12 @@ describe('developer portal /portal', () => {
       assert.equal(response.status, 403);
       return /<a href="([^"]*)">Open the page again<\/a>/.exec(response.text)?.[1];
     };
-    assert.equal(await expired(`${server.url}/portal/clients/new?token=secret`), '/portal/clients/new', 'the path, never the query');
+    assert.equal(await expired(`${server.url}/portal/clients/new?client_id=x`), '/portal/clients/new', 'the path, never the query');
     assert.equal(await expired('https://evil.example/portal/clients/new'), '/portal', 'another origin');
     assert.equal(await expired(`${server.url}/account/sessions`), '/portal', 'another section');
     assert.equal(await expired(`${server.url}/portalx`), '/portal');
     assert.equal(await expired(`${server.url}/portal/no-such-page`), '/portal', 'a path no page answers');
+    assert.equal(await expired(`${server.url}/portal/clients/new?token=x`), '/portal', 'a page opened by a one-time link (its token in the query) cannot be reopened without it');
     assert.equal(await expired('not a URL'), '/portal');
   });
 

@@ -228,7 +228,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     const form = await browser.get(`${server.url}/login/second-factor`);
     const last = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, code: wrong });
     assert.match(last.text, /Sign in again/);
-    assert.match(last.text, /<a href="\/login\?return_to=%2Faccount%2Fsessions">Sign in again<\/a>/, 'a way onward to the page the sign-in was for');
+    assert.match(last.text, /<a href="\/account\/sessions">Sign in again<\/a>/, 'a way onward to the page the sign-in was for');
+    const onward = await new Browser().request(`${server.url}/account/sessions`, { headers: { accept: 'text/html' } });
+    assert.equal(onward.status, 200);
+    assert.match(onward.text, /action="\/login"/, 'which shows the login form');
     assert.doesNotMatch(last.text, /not sent back to the application/, 'a sign-in to the account is not about an app');
     const afterwards = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(form.text, '_csrf')!, code: codeNow(user.secret) });
     assert.equal(afterwards.status, 401);
@@ -253,7 +256,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     const form = await browser.get(`${server.url}/login/second-factor`);
     assert.equal(form.status, 401);
     assert.match(form.text, /Sign in again/);
-    assert.match(form.text, /href="\/login">Sign in again<\/a>/, 'where the sign-in was going is not known: a plain sign-in');
+    assert.match(form.text, /href="\/account">Sign in again<\/a>/, 'where the sign-in was going is not known: the account page');
+    const onward = await new Browser().request(`${server.url}/account`, { headers: { accept: 'text/html' } });
+    assert.equal(onward.status, 200);
+    assert.match(onward.text, /action="\/login"/, 'which shows the login form');
     assert.equal(await isSignedIn(browser), false);
   });
 

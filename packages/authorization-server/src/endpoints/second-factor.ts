@@ -100,14 +100,15 @@ async function pendingLogin(context: ServerContext, request: FastifyRequest) {
 const tr = (reply: FastifyReply) => requestTranslator(reply.request);
 
 /**
- * The pending login is gone (expired, ended after too many wrong codes, or finished in another tab): a way onward
- * is the login page, back to where the sign-in was going when that is still known (`returnTo`, validated when the
- * pending login was stored), else a plain sign-in.
+ * The pending login is gone (expired, ended after too many wrong codes, or finished in another tab): the way
+ * onward is where the sign-in was going when that is still known (`returnTo`, validated when the pending login
+ * was stored: the account page, or the authorization request's continuation), which shows the login form to
+ * someone not signed in; else the account page, which does too. And home.
  */
 const startAgain = (context: ServerContext, reply: FastifyReply, returnTo?: string) =>
   page(reply, 401, errorPage(context.options.brand.name, tr(reply).t('local.signInAgainTitle'), tr(reply).t('local.signInAgain'), {
     t: tr(reply), reference: reply.request.id, hint: null,
-    links: [{ href: returnTo ? `/login?${new URLSearchParams({ return_to: returnTo })}` : '/login', label: tr(reply).t('local.signInAgainTitle') }],
+    links: [{ href: returnTo ?? '/account', label: tr(reply).t('local.signInAgainTitle') }, { href: '/', label: tr(reply).t('error.homeShort') }],
   }));
 
 /** The decrypted secret of the user's factor (confirmed or not), or undefined without one. */

@@ -29,6 +29,8 @@ const REFUSALS: [RegExp, MessageKey][] = [
   [/^url must be a string of at most (?<count>\d+) characters(?<uri>)$/, 'refusal.uriTooLong'],
   [/^(?<uri>.+) must use https in production(?: \(no localhost redirect URIs\))?$/, 'refusal.httpsInProduction'],
   [/^(?:url |(?<uri>.+) )?must use https \(http (?:is allowed )?only for localhost.*\)$/, 'refusal.https'],
+  [/^(?<uri>.+) must name the loopback host as localhost, 127\.0\.0\.1 or \[::1\]$/, 'refusal.loopbackSpelling'],
+  [/^(?<uri>.+) must not use port 0$/, 'refusal.portZero'],
   [/^(?<uri>.+) must be publicly accessible in production.*$/, 'refusal.public'],
   [/^(?<uri>.+) scheme "(?<scheme>[^"]*)" is not allowed.*$/, 'refusal.scheme'],
   [/^(?<uri>.+) private-use URI schemes are allowed only for public clients.*$/, 'refusal.privateUseScheme'],

@@ -46,6 +46,10 @@ describe('GATEHOUSE_AUDIT_STREAM (issue 14)', () => {
       symlinkSync(join(directory, 'no-such-directory', 'audit.jsonl'), dangling);
       assert.match(auditStreamTargetProblem({ kind: 'file', path: dangling })!, /cannot append to .*dangling\.jsonl \(ENOENT\)$/);
       assert.throws(() => openAuditStream({ kind: 'file', path: dangling }), { name: 'AuditStreamError', message: /\(ENOENT\)/ });
+      // A chain of two links ending in a missing directory: the last target decides.
+      const first = join(directory, 'first.jsonl');
+      symlinkSync(dangling, first);
+      assert.match(auditStreamTargetProblem({ kind: 'file', path: first })!, /cannot append to .*first\.jsonl \(ENOENT\)$/);
       const pending = join(directory, 'pending.jsonl');
       symlinkSync('created-on-open.jsonl', pending);
       assert.equal(auditStreamTargetProblem({ kind: 'file', path: pending }), undefined, 'a link to a file not yet created, in a writable directory');

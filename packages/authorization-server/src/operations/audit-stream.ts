@@ -48,13 +48,22 @@ export function auditStreamTargetProblem(target: AuditStreamTarget): string | un
     if (existing?.isDirectory()) return `GATEHOUSE_AUDIT_STREAM names a directory (${target.path}); name a file in it`;
     // A named pipe without a reader would block the process at open; a socket cannot be opened as a file.
     if (existing && !existing.isFile() && !existing.isCharacterDevice()) return `GATEHOUSE_AUDIT_STREAM must name a regular file (${target.path} is not one)`;
-    // A dangling symbolic link: opening it creates its target, so what must be writable is the target's directory.
-    const link = existing ? undefined : lstatSync(target.path, { throwIfNoEntry: false })?.isSymbolicLink() ? readlinkSync(target.path) : undefined;
-    accessSync(existing ? target.path : dirname(link === undefined ? target.path : resolve(dirname(target.path), link)), constants.W_OK);
+    // A dangling symbolic link (or a chain of them): opening it creates the last one's target, so what must be
+    // writable is that target's directory.
+    accessSync(existing ? target.path : dirname(danglingLinkTarget(target.path)), constants.W_OK);
     return undefined;
   } catch (error) {
     return cannotAppend(target.path, error);
   }
+}
+
+/** The path a missing `path` would be created at: itself, or through each symbolic link (at most 40, as the kernel's ELOOP) the last target. */
+function danglingLinkTarget(path: string): string {
+  let current = path;
+  for (let hops = 0; hops < 40 && lstatSync(current, { throwIfNoEntry: false })?.isSymbolicLink(); hops++) {
+    current = resolve(dirname(current), readlinkSync(current));
+  }
+  return current;
 }
 
 const cannotAppend = (path: string, error: unknown) =>

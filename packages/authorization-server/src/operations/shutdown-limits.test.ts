@@ -27,6 +27,14 @@ describe('shutDownGracefully past the deadline, with a database that no longer a
     assert.equal(await shutDownGracefully(target, 0, QUICK), false);
   });
 
+  it('gives a slow close what is left of the grace: a webhook delivery finishing within it is no cut', async () => {
+    const slowClose: Closable = {
+      stopServing: async () => {}, httpServer: { closeAllConnections: () => assert.fail('nothing to cut') },
+      closeResources: () => new Promise<void>((resolve) => setTimeout(resolve, 50)), // ten times closeResourcesMs
+    };
+    assert.equal(await shutDownGracefully(slowClose, 30, QUICK), true);
+  });
+
   it('reports a clean stop as clean, and a close that fails as a failure', async () => {
     const clean: Closable = { stopServing: async () => {}, httpServer: { closeAllConnections: () => assert.fail('nothing to cut') }, closeResources: async () => {} };
     assert.equal(await shutDownGracefully(clean, 10, QUICK), true);

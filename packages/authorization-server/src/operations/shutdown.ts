@@ -36,7 +36,10 @@ export interface ShutdownLimits {
   answerAfterCancelMs: number;
   /** After the connections are cut, the most the server may take to report itself stopped. */
   stopAfterCutMs: number;
-  /** The most closing storage (and background work) may take; past it the shutdown ends anyway, as cut. */
+  /**
+   * The least time closing storage (and background work: a webhook delivery, a trace export) is given: it gets
+   * what is left of the grace, or this when more; past it the shutdown ends anyway, as cut.
+   */
   closeResourcesMs: number;
 }
 
@@ -60,6 +63,7 @@ function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
  *   had to be given up: a database that no longer answers).
  */
 export async function shutDownGracefully(target: Closable, graceSeconds: number, limits: ShutdownLimits = LIMITS): Promise<boolean> {
+  const startedAt = Date.now();
   let cut = false;
   let stopped = false;
   let lastCall: NodeJS.Timeout | undefined;
@@ -93,7 +97,8 @@ export async function shutDownGracefully(target: Closable, graceSeconds: number,
     clearTimeout(lastCall);
   }
   const closing = target.closeResources();
-  if (!(await settlesWithin(closing, limits.closeResourcesMs))) return false;
+  const graceLeftMs = graceSeconds * 1000 - (Date.now() - startedAt);
+  if (!(await settlesWithin(closing, Math.max(graceLeftMs, limits.closeResourcesMs)))) return false;
   await closing; // a close that failed is reported (exitGracefullyOnSignals: exit 1)
   return !cut;
 }

@@ -639,6 +639,8 @@ export const da: Catalogue = {
   "refusal.uriTooLongNoUri": "må højst være {count} tegn",
   "refusal.httpsInProduction": "{uri} skal bruge https i produktion",
   "refusal.https": "{uri} skal bruge https (http er kun tilladt for localhost, 127.0.0.1 eller [::1] uden for produktion)",
+  "refusal.loopbackSpelling": "{uri} skal angive loopback-værten som localhost, 127.0.0.1 eller [::1]",
+  "refusal.portZero": "{uri} må ikke bruge port 0",
   "refusal.httpsNoUri": "skal bruge https (http er kun tilladt for localhost, 127.0.0.1 eller [::1] uden for produktion)",
   "refusal.public": "{uri} skal være offentligt tilgængelig i produktion (ingen localhost eller private adresser)",
   "refusal.scheme": "{uri}: skemaet »{scheme}« er ikke tilladt (https, loopback-http eller et privat skema med omvendt domænenavn)",

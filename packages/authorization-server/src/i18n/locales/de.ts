@@ -639,6 +639,8 @@ export const de: Catalogue = {
   "refusal.uriTooLongNoUri": "darf höchstens {count} Zeichen lang sein",
   "refusal.httpsInProduction": "{uri} muss in der Produktion https verwenden",
   "refusal.https": "{uri} muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1] außerhalb der Produktion)",
+  "refusal.loopbackSpelling": "{uri} muss den Loopback-Host als localhost, 127.0.0.1 oder [::1] angeben",
+  "refusal.portZero": "{uri} darf Port 0 nicht verwenden",
   "refusal.httpsNoUri": "muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1] außerhalb der Produktion)",
   "refusal.public": "{uri} muss in der Produktion öffentlich erreichbar sein (kein localhost, keine privaten Adressen)",
   "refusal.scheme": "{uri}: das Schema „{scheme}“ ist nicht erlaubt (https, Loopback-http oder ein privates Schema mit umgekehrtem Domainnamen)",

@@ -653,6 +653,8 @@ export const en = {
   "refusal.uriTooLongNoUri": "must be at most {count} characters",
   "refusal.httpsInProduction": "{uri} must use https in production",
   "refusal.https": "{uri} must use https (http is allowed only for localhost, 127.0.0.1 or [::1] outside production)",
+  "refusal.loopbackSpelling": "{uri} must name the loopback host as localhost, 127.0.0.1 or [::1]",
+  "refusal.portZero": "{uri} must not use port 0",
   "refusal.httpsNoUri": "must use https (http is allowed only for localhost, 127.0.0.1 or [::1] outside production)",
   "refusal.public": "{uri} must be publicly reachable in production (no localhost or private addresses)",
   "refusal.scheme": "{uri}: the scheme \"{scheme}\" is not allowed (https, loopback http, or a reverse-domain private-use scheme)",

@@ -639,6 +639,8 @@ export const es: Catalogue = {
   "refusal.uriTooLongNoUri": "debe tener {count} caracteres como máximo",
   "refusal.httpsInProduction": "{uri} debe usar https en producción",
   "refusal.https": "{uri} debe usar https (http solo para localhost, 127.0.0.1 o [::1] fuera de producción)",
+  "refusal.loopbackSpelling": "{uri} debe indicar el host de bucle local como localhost, 127.0.0.1 o [::1]",
+  "refusal.portZero": "{uri} no debe usar el puerto 0",
   "refusal.httpsNoUri": "debe usar https (http solo para localhost, 127.0.0.1 o [::1] fuera de producción)",
   "refusal.public": "{uri} debe ser accesible públicamente en producción (ni localhost ni direcciones privadas)",
   "refusal.scheme": "{uri}: el esquema «{scheme}» no está permitido (https, http de bucle local o un esquema privado con dominio invertido)",

@@ -639,6 +639,8 @@ export const fr: Catalogue = {
   "refusal.uriTooLongNoUri": "doit compter {count} caractères au maximum",
   "refusal.httpsInProduction": "{uri} doit utiliser https en production",
   "refusal.https": "{uri} doit utiliser https (http seulement pour localhost, 127.0.0.1 ou [::1] hors production)",
+  "refusal.loopbackSpelling": "{uri} doit désigner l’hôte de bouclage par localhost, 127.0.0.1 ou [::1]",
+  "refusal.portZero": "{uri} ne doit pas utiliser le port 0",
   "refusal.httpsNoUri": "doit utiliser https (http seulement pour localhost, 127.0.0.1 ou [::1] hors production)",
   "refusal.public": "{uri} doit être joignable publiquement en production (ni localhost ni adresse privée)",
   "refusal.scheme": "{uri} : le schéma « {scheme} » n’est pas autorisé (https, http en boucle locale ou un schéma privé en nom de domaine inversé)",

@@ -639,6 +639,8 @@ export const nb: Catalogue = {
   "refusal.uriTooLongNoUri": "kan være høyst {count} tegn",
   "refusal.httpsInProduction": "{uri} må bruke https i produksjon",
   "refusal.https": "{uri} må bruke https (http er bare tillatt for localhost, 127.0.0.1 eller [::1] utenfor produksjon)",
+  "refusal.loopbackSpelling": "{uri} må angi loopback-verten som localhost, 127.0.0.1 eller [::1]",
+  "refusal.portZero": "{uri} kan ikke bruke port 0",
   "refusal.httpsNoUri": "må bruke https (http er bare tillatt for localhost, 127.0.0.1 eller [::1] utenfor produksjon)",
   "refusal.public": "{uri} må være offentlig tilgjengelig i produksjon (ingen localhost eller private adresser)",
   "refusal.scheme": "{uri}: skjemaet «{scheme}» er ikke tillatt (https, loopback-http eller et privat skjema med omvendt domenenavn)",

@@ -639,6 +639,8 @@ export const sv: Catalogue = {
   "refusal.uriTooLongNoUri": "får vara högst {count} tecken",
   "refusal.httpsInProduction": "{uri} måste använda https i produktion",
   "refusal.https": "{uri} måste använda https (http tillåts bara för localhost, 127.0.0.1 eller [::1] utanför produktion)",
+  "refusal.loopbackSpelling": "{uri} måste ange loopback-värden som localhost, 127.0.0.1 eller [::1]",
+  "refusal.portZero": "{uri} får inte använda port 0",
   "refusal.httpsNoUri": "måste använda https (http tillåts bara för localhost, 127.0.0.1 eller [::1] utanför produktion)",
   "refusal.public": "{uri} måste vara publikt nåbar i produktion (ingen localhost eller privata adresser)",
   "refusal.scheme": "{uri}: schemat ”{scheme}” tillåts inte (https, loopback-http eller ett privat schema med omvänt domännamn)",

@@ -276,7 +276,10 @@ async function migrateOnOwnConnection(databaseUrl: string, schema: string, conne
       throw postgresStorageError(error);
     });
     try {
-      return await runMigrations(client, schema);
+      // A standby (read-only), or the connection lost meanwhile: the same one line; a fault of a migration stays as it is.
+      return await runMigrations(client, schema).catch((error: unknown) => {
+        throw postgresStorageError(error);
+      });
     } finally {
       release();
     }
