@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -48,7 +48,9 @@ describe('gatehouse config check (issue 14)', () => {
     const storage = createSqliteStorage(path);
     await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: 1_800_000_000, apiAudience: 'http://localhost:3001' });
     await storage.close();
+    const filesBefore = readdirSync(directory).sort();
     const development = gatehouse(['config', 'check', '--json'], { GATEHOUSE_DATABASE: path });
+    assert.deepEqual(readdirSync(directory).sort(), filesBefore, 'no -wal or -shm file left behind');
     assert.equal(development.status, 0, development.stderr);
     assert.match(JSON.parse(development.stdout).configuration['database check'], /^reachable; schema version \d+ \(current\)$/);
     const production = gatehouse(['config', 'check', '--json'], { ...PRODUCTION, GATEHOUSE_DATABASE: path });
@@ -68,6 +70,6 @@ describe('gatehouse config check (issue 14)', () => {
     url.pathname = '/gh_no_such_database';
     const run = gatehouse(['config', 'check'], { DATABASE_URL: url.href });
     assert.equal(run.status, 2);
-    assert.match(run.stderr, /- DATABASE_URL: the database cannot be read \(database "gh_no_such_database" does not exist\); the start would fail \(--offline skips this check\)/);
+    assert.match(run.stderr, /- DATABASE_URL: the database cannot be read \(database "gh_no_such_database" does not exist\) \(--offline skips this check\)/);
   });
 });

@@ -25,7 +25,7 @@ async function checkDatabase(configuration: Configuration): Promise<{ row: [stri
     return { row: ['database check', state], problems: seed === undefined ? [] : [seed] };
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^storage unavailable: /, '') : String(error);
-    return { row: ['database check', 'failed'], problems: [`${setting}: the database cannot be read (${reason}); the start would fail (--offline skips this check)`] };
+    return { row: ['database check', 'failed'], problems: [`${setting}: the database cannot be read (${reason}) (--offline skips this check)`] };
   }
 }
 

@@ -42,8 +42,8 @@ export interface DatabaseInspection {
 
 /**
  * Reads the schema version and which of `clientIds` are live, on a connection of its own that writes nothing
- * (no migration: a check must not change the database it checks; SQLite is opened read-only, and a file that
- * does not exist yet is not created).
+ * (no migration: a check must not change the database it checks; a SQLite file that does not exist yet is not
+ * created, and one that does is only read).
  * @throws StorageUnavailableError (PostgreSQL unreachable or refusing the connection), or the driver's error.
  */
 export async function inspectDatabase(database: DatabaseConfiguration, clientIds: readonly string[]): Promise<DatabaseInspection> {
@@ -67,7 +67,9 @@ export async function inspectDatabase(database: DatabaseConfiguration, clientIds
   }
   const latestVersion = Math.max(0, ...sqliteMigrations.map((migration) => migration.version));
   if (database.path === ':memory:' || !existsSync(database.path)) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
-  const db = new DatabaseSync(database.path, { readOnly: true });
+  // Not `readOnly`: a read-only connection can neither checkpoint nor remove the -wal and -shm files it makes, and
+  // leaves them behind; this one only reads, and as the last connection to close removes them.
+  const db = new DatabaseSync(database.path);
   try {
     const hasMigrations = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
     if (!hasMigrations) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
