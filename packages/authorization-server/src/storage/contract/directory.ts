@@ -41,6 +41,19 @@ async function connect(storage: Storage, userId: string, subject: DirectorySubje
   return { grant, access, refresh, unredeemed };
 }
 
+/** Alice, administrator of two companies (acme and other), each connected once and holding an unredeemed code. */
+async function administratorOfTwo(storage: Storage) {
+  const alice = user();
+  const acme = company();
+  const other = company();
+  await storage.directory.createUser(alice);
+  await storage.directory.createSubject(acme);
+  await storage.directory.createSubject(other);
+  await storage.directory.putMembership(alice.userId, acme);
+  await storage.directory.putMembership(alice.userId, other);
+  return { alice, acme, other, onAcme: await connect(storage, alice.userId, acme), onOther: await connect(storage, alice.userId, other) };
+}
+
 /** The directory contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
 export function directoryContract({ withStorage }: ContractBackend): void {
   describe('directory', () => {
@@ -154,16 +167,7 @@ export function directoryContract({ withStorage }: ContractBackend): void {
     }));
 
     it('deleting a company revokes every grant on it with its tokens, removes its memberships and voids its codes', withStorage(async (storage) => {
-      const alice = user();
-      const acme = company();
-      const other = company();
-      await storage.directory.createUser(alice);
-      await storage.directory.createSubject(acme);
-      await storage.directory.createSubject(other);
-      await storage.directory.putMembership(alice.userId, acme);
-      await storage.directory.putMembership(alice.userId, other);
-      const onAcme = await connect(storage, alice.userId, acme);
-      const onOther = await connect(storage, alice.userId, other);
+      const { alice, acme, other, onAcme, onOther } = await administratorOfTwo(storage);
       const apiKey = (subjectId: string, keyType: 'standalone' | 'integrated') => ({
         keyId: randomUUID(), keyDigest: digest(), displayPrefix: 'gak_abcdef', keyType, name: 'Export', clientId: keyType === 'integrated' ? onAcme.grant.clientId : null,
         subjectType: 'company' as const, subjectId, scopes: ['users:read'], createdByUserId: alice.userId, createdAt: NOW, expiresAt: null, lastUsedAt: null,
@@ -232,16 +236,7 @@ export function directoryContract({ withStorage }: ContractBackend): void {
     }));
 
     it('removing a membership voids the codes the user obtained for that subject and did not redeem; grants and other codes stay', withStorage(async (storage) => {
-      const alice = user();
-      const acme = company();
-      const other = company();
-      await storage.directory.createUser(alice);
-      await storage.directory.createSubject(acme);
-      await storage.directory.createSubject(other);
-      await storage.directory.putMembership(alice.userId, acme);
-      await storage.directory.putMembership(alice.userId, other);
-      const onAcme = await connect(storage, alice.userId, acme);
-      const onOther = await connect(storage, alice.userId, other);
+      const { alice, acme, other, onAcme, onOther } = await administratorOfTwo(storage);
       assert.equal(await storage.directory.deleteMembership(alice.userId, acme, NOW + 10), true);
       assert.equal((await storage.authorizationCodes.consume(onAcme.unredeemed.codeDigest, NOW + 11)).outcome, 'replayed', 'void');
       assert.equal((await storage.grants.find(onAcme.grant.grantId))?.revokedAt, null, 'the grant belongs to the subject: it stays');
