@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import type { DatabaseConfiguration } from '../configuration.ts';
-import { migrations as postgresMigrations, quoteIdentifier } from './postgres/migrations.ts';
+import { LATEST_VERSION as POSTGRES_LATEST_VERSION, quoteIdentifier } from './postgres/migrations.ts';
 import { postgresStorageError } from './postgres/postgres-unavailable.ts';
 import { createPostgresStorage, migratePostgres } from './postgres/postgres-storage.ts';
-import { migrations as sqliteMigrations } from './sqlite/migrations.ts';
+import { LATEST_VERSION as SQLITE_LATEST_VERSION } from './sqlite/migrations.ts';
 import { createSqliteStorage, migrateSqliteFile } from './sqlite/sqlite-storage.ts';
 import type { Storage } from './storage.ts';
 
@@ -48,7 +48,7 @@ export interface DatabaseInspection {
  */
 export async function inspectDatabase(database: DatabaseConfiguration, clientIds: readonly string[]): Promise<DatabaseInspection> {
   if (database.kind === 'postgres') {
-    const latestVersion = Math.max(0, ...postgresMigrations.map((migration) => migration.version));
+    const latestVersion = POSTGRES_LATEST_VERSION;
     const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 5_000, statement_timeout: 5_000 });
     client.on('error', () => {}); // a loss after connecting: the query in flight reports it
     try {
@@ -65,7 +65,7 @@ export async function inspectDatabase(database: DatabaseConfiguration, clientIds
       await client.end().catch(() => {});
     }
   }
-  const latestVersion = Math.max(0, ...sqliteMigrations.map((migration) => migration.version));
+  const latestVersion = SQLITE_LATEST_VERSION;
   if (database.path === ':memory:' || !existsSync(database.path)) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
   // Not `readOnly`: a read-only connection can neither checkpoint nor remove the -wal and -shm files it makes, and
   // leaves them behind; this one only reads, and as the last connection to close removes them.

@@ -12,6 +12,9 @@ import { type DialectMigration, migrationsFor } from '../sql/migrations.ts';
 
 export const migrations: DialectMigration[] = migrationsFor('postgres');
 
+/** The version a migrated schema is at. */
+export const LATEST_VERSION = Math.max(0, ...migrations.map((migration) => migration.version));
+
 /** A schema name usable unquoted in search_path and quoted elsewhere alike: lowercase letters, digits, `_`. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -35,7 +35,7 @@ import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   Storage,
 } from '../storage.ts';
-import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { LATEST_VERSION, runMigrations, SCHEMA_NAME } from './migrations.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
@@ -244,8 +244,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     async checkReady() {
       // One cheap round trip that also proves the schema is migrated (readiness, `/health/ready`).
       const row = await one<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
-      const latest = Math.max(0, ...migrations.map((migration) => migration.version));
-      if (Number(row?.version ?? 0) < latest) throw new Error(`the database schema is at version ${row?.version ?? 0}, this server needs ${latest}`);
+      if (Number(row?.version ?? 0) < LATEST_VERSION) throw new Error(`the database schema is at version ${row?.version ?? 0}, this server needs ${LATEST_VERSION}`);
     },
   };
   return storage;

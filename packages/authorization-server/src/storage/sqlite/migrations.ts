@@ -7,3 +7,6 @@ import { type DialectMigration, migrationsFor } from '../sql/migrations.ts';
  * code after its `sql`, in the same transaction.
  */
 export const migrations: DialectMigration[] = migrationsFor('sqlite');
+
+/** The version a migrated file is at. */
+export const LATEST_VERSION = Math.max(0, ...migrations.map((migration) => migration.version));

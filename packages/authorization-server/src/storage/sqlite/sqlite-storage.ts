@@ -16,7 +16,7 @@
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { migrations } from './migrations.ts';
+import { LATEST_VERSION, migrations } from './migrations.ts';
 import { beginImmediate } from './write-lock.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
@@ -170,8 +170,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
     async checkReady() {
       // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
       const row = get('SELECT max(version) AS version FROM schema_migrations');
-      const latest = Math.max(0, ...migrations.map((migration) => migration.version));
-      if (Number(row?.version ?? 0) < latest) throw new Error(`the database file is at version ${String(row?.version ?? 0)}, this server needs ${latest}`);
+      if (Number(row?.version ?? 0) < LATEST_VERSION) throw new Error(`the database file is at version ${String(row?.version ?? 0)}, this server needs ${LATEST_VERSION}`);
     },
   };
   // Issue 12: no method resolves before the commit of the batches holding its writes (or rows it read).
@@ -253,7 +252,7 @@ export function migrateSqliteFile(path: string): { applied: number[]; version: n
   const db = openDatabase(path);
   try {
     const applied = migrate(db);
-    return { applied, version: Math.max(0, ...migrations.map((migration) => migration.version)) };
+    return { applied, version: LATEST_VERSION };
   } finally {
     db.close();
   }

@@ -87,6 +87,14 @@ function voidCodes(tx: SqlTransaction, where: string, now: number, params: unkno
   return tx.run(`UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND ${where}`, [now, now, ...params]);
 }
 
+/** Removes one membership and voids its user's unredeemed codes for that subject (storage.ts DirectoryStore). @returns whether there was one. */
+function* removeMembership(tx: SqlTransaction, userId: string, membership: MembershipRecord, now: number): SqlStep<boolean> {
+  const deleted = yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', [userId, membership.subjectType, membership.subjectId]);
+  if (deleted.changes === 0) return false;
+  yield* voidCodes(tx, 'user_id = ? AND subject_type = ? AND subject_id = ?', now, [userId, membership.subjectType, membership.subjectId]);
+  return true;
+}
+
 function* upsertSubject(tx: SqlTransaction, given: Extract<DirectoryImportRecord, { kind: 'subject' }>['subject'], now: number, actor: string): SqlStep<DirectoryUpsertOutcome> {
   if (given.organizationId !== undefined && given.organizationId !== null && !(yield* organizationExists(tx, given.organizationId))) throw new Refusal('organization_id', 'no organization has this id');
   const existing = yield* tx.get(DIALECT_SQL[tx.dialect].subjectForUpdate, [given.subjectType, given.subjectId]);
@@ -137,10 +145,7 @@ function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, 
   for (const membership of added) {
     yield* tx.run('INSERT INTO subject_administrators (user_id, subject_type, subject_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [user.userId, membership.subjectType, membership.subjectId]);
   }
-  for (const membership of removed) {
-    yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', [user.userId, membership.subjectType, membership.subjectId]);
-    yield* voidCodes(tx, 'user_id = ? AND subject_type = ? AND subject_id = ?', now, [user.userId, membership.subjectType, membership.subjectId]);
-  }
+  for (const membership of removed) yield* removeMembership(tx, user.userId, membership, now);
   if (!existing) yield* insertAuditEventSteps(tx, { type: 'directory.user.created', at: now, actor, details: { id: user.userId, memberships_added: added.length } });
   return { outcome: existing ? 'updated' : 'created' };
 }
@@ -299,12 +304,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
       });
     },
     async deleteMembership(userId, membership, now) {
-      return db.transaction(function* (tx) {
-        const deleted = yield* tx.run('DELETE FROM subject_administrators WHERE user_id = ? AND subject_type = ? AND subject_id = ?', [userId, membership.subjectType, membership.subjectId]);
-        if (deleted.changes === 0) return false;
-        yield* voidCodes(tx, 'user_id = ? AND subject_type = ? AND subject_id = ?', now, [userId, membership.subjectType, membership.subjectId]);
-        return true;
-      });
+      return db.transaction((tx) => removeMembership(tx, userId, membership, now));
     },
     async importBatch(records, now, actor, options = {}) {
       try {
