@@ -269,19 +269,17 @@ async function migrateOnOwnConnection(databaseUrl: string, schema: string, conne
   const pool = createPool(databaseUrl, schema, 1, connectionTimeoutMillis, 0);
   pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
-    // A database that refuses the connection (unreachable, missing, the role refused) is an operating problem
-    // at start: StorageUnavailableError, which the start reports in one line (scripts/start.ts), not a stack.
-    const { client, release } = await checkOut(pool).catch((error: unknown) => {
-      throw postgresStorageError(error);
-    });
+    const { client, release } = await checkOut(pool);
     try {
-      // A standby (read-only), or the connection lost meanwhile: the same one line; a fault of a migration stays as it is.
-      return await runMigrations(client, schema).catch((error: unknown) => {
-        throw postgresStorageError(error);
-      });
+      return await runMigrations(client, schema);
     } finally {
       release();
     }
+  } catch (error) {
+    // A database that refuses the connection (unreachable, missing, the role refused) or is a standby (read-only)
+    // is an operating problem at start: StorageUnavailableError, which the start reports in one line
+    // (scripts/start.ts), not a stack. A fault of a migration stays as it is.
+    throw postgresStorageError(error);
   } finally {
     await pool.end();
   }
