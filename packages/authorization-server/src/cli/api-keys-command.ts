@@ -15,6 +15,7 @@ import { loadConfiguration } from '../configuration.ts';
 import { apiKeyJson } from '../admin/api-key-api.ts';
 import { disableApiKeyIntegration, enableApiKeyIntegration, revokeApiKey, type ApiKeyAdministration } from '../api-keys/api-key-service.ts';
 import { openCliStorage } from './cli-storage.ts';
+import { reportCliFailure } from './cli-failure.ts';
 
 export const API_KEYS_USAGE = `
   gatehouse api-keys list [--subject-urn URN] [--client-id CLIENT_ID] [--all] [--json]
@@ -83,8 +84,7 @@ export async function apiKeysCommand(argv: string[]): Promise<number> {
       }
       const client = await administration.storage.clients.find(clientId);
       if (!client || client.kind !== 'client' || client.status === 'deleted') {
-        console.error('gatehouse: no client with that id');
-        return 2;
+        return reportCliFailure({ error: 'not_found', line: 'no client with that id', description: 'no client with that id', exitCode: 2 }, values.json);
       }
       const scopes = values.scope === undefined ? client.scopes : parseScope(values.scope);
       if (!scopes || scopes.length === 0 || scopes.some((scope) => !client.scopes.includes(scope))) throw new RangeError('--scope must be a non-empty subset of the client\'s registered scopes');

@@ -204,6 +204,9 @@ describe('gatehouse organizations|companies|users|resource-servers|developers', 
     const duplicate = gatehouse(database, ['users', 'create', '--email', 'CARLA@example.com', '--name', 'Other']);
     assert.equal(duplicate.status, 2);
     assert.match(duplicate.stderr, /refused \(conflict, email\)/);
+    const duplicateJson = gatehouse(database, ['users', 'create', '--email', 'CARLA@example.com', '--name', 'Other', '--json']);
+    assert.equal(duplicateJson.status, 2);
+    assert.deepEqual(json(duplicateJson, 2), { error: 'conflict', error_description: 'another user has this e-mail address', field: 'email' }, 'with --json the refusal is on stdout too');
 
     assert.equal(json(gatehouse(database, ['users', 'grant-admin', user.id, '--company', company.id, '--json'])).administers, true);
     assert.deepEqual(json(gatehouse(database, ['users', 'show', user.id, '--json'])).administers, [{ type: 'company', id: company.id }]);

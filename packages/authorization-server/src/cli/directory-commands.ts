@@ -28,6 +28,7 @@ import { directoryResourceCatalogue } from '../directory/resource-servers.ts';
 import type { SubjectType } from '../storage/storage.ts';
 import { inviteUser } from '../users/password-links.ts';
 import { openCliStorage } from './cli-storage.ts';
+import { reportCliFailure, unexpectedFailure, wantsJson } from './cli-failure.ts';
 
 export const DIRECTORY_USAGE = `
   gatehouse organizations create [--id UUID] --name NAME [--json]
@@ -68,16 +69,13 @@ export async function runDirectoryCommand(argv: string[]): Promise<number> {
   try {
     return await dispatch(argv);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`gatehouse: ${error.message}\n\nUsage:${DIRECTORY_USAGE}`);
-      return 2;
-    }
-    if (error instanceof DirectoryError) {
-      console.error(`gatehouse: refused (${error.error}${error.field ? `, ${error.field}` : ''}): ${error.message}`);
-      return 2;
-    }
-    console.error('gatehouse: failed:', error instanceof Error ? error.message : error);
-    return 1;
+    return reportCliFailure(
+      error instanceof UsageError ? { error: 'usage', line: error.message, description: error.message, exitCode: 2, usage: `Usage:${DIRECTORY_USAGE}` }
+        : error instanceof DirectoryError
+          ? { error: error.error, line: `refused (${error.error}${error.field ? `, ${error.field}` : ''}): ${error.message}`, description: error.message, field: error.field, exitCode: 2 }
+          : unexpectedFailure(error),
+      wantsJson(argv),
+    );
   }
 }
 

@@ -98,7 +98,8 @@ describe('gatehouse CLI', () => {
     const badRedirect = gatehouse(database, ['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'http://ledgerly.example/cb', '--scope', 'users:read', '--json']);
     assert.equal(badRedirect.status, 2);
     assert.match(badRedirect.stderr, /refused: redirect_uris: http:\/\/ledgerly\.example\/cb/);
-    assert.equal(badRedirect.stdout, '');
+    // With --json, standard output says why too, in the admin API's error shape (RFC 7591 §3.2.2's code).
+    assert.deepEqual(JSON.parse(badRedirect.stdout), { error: 'invalid_redirect_uri', error_description: badRedirect.stderr.replace(/^gatehouse: refused: /, '').trim(), field: 'redirect_uris' });
 
     const branded = gatehouse(database, ['clients', 'create', '--name', 'Gate House Sync', '--type', 'public', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read']);
     assert.equal(branded.status, 2);
@@ -149,6 +150,25 @@ describe('gatehouse CLI', () => {
     const help = gatehouse(database, ['--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage:/);
+  });
+
+  it('with --json, a usage error, a refusal and a failure each print one JSON object on stdout, the line on stderr, and keep their exit codes', () => {
+    const database = newDatabase();
+    const usage = gatehouse(database, ['clients', 'delete', '--json']);
+    assert.equal(usage.status, 2);
+    assert.deepEqual(JSON.parse(usage.stdout), { error: 'usage', error_description: '"clients delete" needs exactly one CLIENT_ID' });
+    assert.equal(usage.stderr, 'gatehouse: "clients delete" needs exactly one CLIENT_ID\n', 'no usage text when the output is for a script');
+    const unknown = gatehouse(database, ['clients', 'show', randomUUID(), '--json']);
+    assert.equal(unknown.status, 2);
+    assert.equal(JSON.parse(unknown.stdout).error, 'not_found');
+    assert.match(unknown.stderr, /^gatehouse: refused: /);
+    const failed = gatehouse(database, ['clients', 'list', '--json'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/gatehouse' });
+    assert.equal(failed.status, 1);
+    assert.equal(JSON.parse(failed.stdout).error, 'failed');
+    assert.match(failed.stderr, /^gatehouse: failed: /);
+    const text = gatehouse(database, ['clients', 'delete']);
+    assert.equal(text.stdout, '', 'without --json nothing goes to stdout');
+    assert.match(text.stderr, /Usage:/);
   });
 
   it('exits 2 with the usage for an unknown flag or a flag without its value (a usage error, like a missing flag)', () => {
@@ -420,7 +440,7 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     const refused = gatehouse(database, CONFIDENTIAL, { GATEHOUSE_AUDIT_STREAM: `file:${missing}` });
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /GATEHOUSE_AUDIT_STREAM: cannot append to .*audit\.jsonl \(ENOENT\); nothing was changed/);
-    assert.equal(refused.stdout, '');
+    assert.equal(JSON.parse(refused.stdout).error, 'failed', 'with --json the failure is on stdout too');
     assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
     assert.deepEqual(JSON.parse(gatehouse(database, ['clients', 'list', '--json']).stdout), [], 'no client was created');
 

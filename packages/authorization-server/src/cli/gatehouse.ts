@@ -32,6 +32,7 @@ import { API_KEYS_USAGE, apiKeysCommand } from './api-keys-command.ts';
 import { runCleanup } from '../storage/cleanup-job.ts';
 import { migrateStorage } from '../storage/open-storage.ts';
 import { openCliStorage } from './cli-storage.ts';
+import { type CliFailure, reportCliFailure, unexpectedFailure, wantsJson } from './cli-failure.ts';
 import type { CleanupResult, ClientRecord, ClientType, Storage, SubjectType } from '../storage/storage.ts';
 
 const CLIENT_FIELDS = `[--client-uri URI] [--tos-uri URI] [--policy-uri URI] [--initiation-uri URI] [--settings-uri URI]
@@ -462,10 +463,15 @@ async function cleanupCommand(batchSizeFlag: string | undefined, json: boolean |
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof Refusal) console.error(`gatehouse: refused: ${error.message}`);
-    else if (error instanceof UsageError) console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
-    else console.error('gatehouse: failed:', error instanceof Error ? error.message : error);
-    process.exit(error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof UsageError || error instanceof Refusal ? 2 : 1);
-  },
+  (error: unknown) => process.exit(reportCliFailure(describeFailure(error), wantsJson(process.argv))),
 );
+
+function describeFailure(error: unknown): CliFailure {
+  if (error instanceof UsageError) return { error: 'usage', line: error.message, description: error.message, exitCode: 2, usage: USAGE };
+  if (error instanceof RegistrationError || error instanceof ClientManagementError || error instanceof Refusal) {
+    // RFC 7591 §3.2.2's code for a refused registration; not_found or conflict for a client that cannot take the step.
+    const code = error instanceof RegistrationError ? error.error : error instanceof ClientManagementError ? error.reason : 'refused';
+    return { error: code, line: `refused: ${error.message}`, description: error.message, field: error instanceof RegistrationError ? error.field : undefined, exitCode: 2 };
+  }
+  return unexpectedFailure(error);
+}
