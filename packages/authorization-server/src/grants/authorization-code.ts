@@ -18,6 +18,11 @@ import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 export const INVALID_CODE = 'authorization code is invalid or expired';
 /** SPEC decision 6: something newer happened to the code's (client, subject) after it was issued. */
 const CODE_OUTDATED = 'authorization code was issued before a later change to this connection';
+/**
+ * SPEC decisions 10 and 13 (storage.ts AuthenticatedClient): the client was suspended or deleted, or its secret
+ * rotated, while this request was in flight. Nothing was stored and the code is unused: a retry authenticates again.
+ */
+export const CLIENT_CHANGED = 'the client was suspended, deleted or given a new secret during this request';
 
 /**
  * Whether a replayed code's presenter proved to be the code's client (SPEC decision 6): a confidential
@@ -94,7 +99,7 @@ export const authorizationCodeGrant: GrantHandler = {
       const grantId = randomUUIDv7();
       const attempt = await storage.grants.exchangeReadyCode(codeDigest, client.clientId, now, {
         redirectUri, codeChallenge: codeVerifier === undefined ? null : challengeOf(codeVerifier), dpopJkt: dpopJkt ?? null,
-        defaultResourceScopes: catalogue.defaultResource.scopes,
+        defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: client.secretDigest,
       }, grantId, minted.tokens, {
         type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId,
         details: { grant_type: 'authorization_code', access_token_id: minted.tokens[0]!.tokenId, refresh_token_id: minted.tokens[1]!.tokenId },
@@ -102,6 +107,7 @@ export const authorizationCodeGrant: GrantHandler = {
       if (attempt.outcome === 'issued') return tokenResponse(context, attempt.grant, attempt.grant.scope, minted.values, binding.accessJkt);
       if (attempt.outcome === 'replayed') return refuseReplay(attempt.code, attempt.grantId);
       if (attempt.outcome === 'code_outdated') throw new OAuthError('invalid_grant', CODE_OUTDATED);
+      if (attempt.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
       found = attempt.found;
     } else {
       found = await storage.authorizationCodes.find(codeDigest, client.clientId, { forRedemption: true });
@@ -141,7 +147,8 @@ export const authorizationCodeGrant: GrantHandler = {
     const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { grant_type: 'authorization_code', scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
-    });
+    }, { clientId: client.clientId, secretDigest: client.secretDigest });
+    if (issued.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
     if (issued.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
     // A concurrent redemption of the same code won: this one is its replay (and it proved the client above).
     if (issued.outcome === 'replayed') return refuseReplay(stored, issued.grantId);

@@ -17,6 +17,7 @@ import type { ServerContext } from '../server-context.ts';
 import type { GrantRecord, TokenForCode, TokenRecord } from '../storage/storage.ts';
 import { mintOpaqueTokenPair, mintTokenPair, tokenResponse, type TokenResponse } from '../tokens/token-pair.ts';
 import type { GrantHandler } from './grant.ts';
+import { CLIENT_CHANGED } from './authorization-code.ts';
 import { sealSuccessor, unsealSuccessor } from './refresh-token-grace.ts';
 import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
 
@@ -48,7 +49,7 @@ export const refreshTokenGrant: GrantHandler = {
       const [access, successor] = minted.tokens as [TokenForCode, TokenForCode];
       const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
       const attempt = await storage.tokens.rotateReadyRefreshToken(
-        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes: catalogue.defaultResource.scopes }, minted.tokens,
+        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: client.secretDigest }, minted.tokens,
         {
           type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId,
           details: { access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
@@ -64,6 +65,7 @@ export const refreshTokenGrant: GrantHandler = {
       );
       if (attempt.outcome === 'rotated') return tokenResponse(context, attempt.grant, attempt.presented.scope, minted.values, undefined);
       if (attempt.outcome === 'not_current') return lostRotation(context, client.clientId, attempt.presented, attempt.grant, refreshToken, tokenDigest, now);
+      if (attempt.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
       found = attempt.found;
     } else {
       found = await storage.tokens.findByDigest(tokenDigest, { forRotation: true });
@@ -143,7 +145,9 @@ export const refreshTokenGrant: GrantHandler = {
     const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
       type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
-    }, graceSuccessor);
+    }, graceSuccessor, { clientId: client.clientId, secretDigest: client.secretDigest });
+    // Checked before a lost race: a client change is no reuse, and revokes nothing.
+    if (rotation === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
     if (rotation === 'not_current') return lostRotation(context, client.clientId, token, grant, refreshToken, tokenDigest, now);
     return response;
   },

@@ -206,8 +206,8 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
         if (outcome === 'issued' && auditEvent) stream.write(auditEvent);
         return outcome;
       },
-      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
-        const result = await exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent);
+      async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent, authenticated) {
+        const result = await exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent, authenticated);
         if (result.outcome === 'issued' && auditEvent) stream.write(auditEvent);
         return result;
       },
@@ -226,8 +226,8 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
     },
     tokens: {
       ...storage.tokens,
-      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
-        const outcome = await rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor);
+      async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor, authenticated) {
+        const outcome = await rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor, authenticated);
         if (outcome === 'rotated' && auditEvent) stream.write(auditEvent);
         return outcome;
       },

@@ -339,12 +339,29 @@ export type ConsumeCodeResult =
   | { outcome: 'replayed'; code: AuthorizationCodeRecord; grantId: string | null }
   | { outcome: 'unknown' };
 
+/**
+ * The client as the token endpoint's authentication read it (SPEC decisions 10 and 13): its id and the secret
+ * digest it matched (`ClientRecord.secretDigest`; null for a public client). A code exchange or a refresh given
+ * one is made only while the client is still active with that very secret, checked inside its own transaction:
+ * a suspension, a deletion or a secret rotation that commits while the request is in flight refuses it
+ * (`client_changed`, nothing written) instead of leaving a grant or token the change did not revoke. On
+ * PostgreSQL the exchange checks under the client row's SHARE lock, and a rotation after its grant row's
+ * lock; suspension, deletion and `revoke_grants` revoke under the client row's FOR UPDATE lock and the grant
+ * rows' locks (stores/grants.ts, stores/tokens.ts), so each such request is wholly before or after them.
+ */
+export interface AuthenticatedClient {
+  clientId: string;
+  secretDigest: string | null;
+}
+
 /** What `grants.exchangeCode` did (issue 12). */
 export type ExchangeCodeResult =
   | { outcome: 'issued' }
   | { outcome: 'replayed'; grantId: string | null }
   | { outcome: 'code_outdated' }
-  | { outcome: 'unknown' };
+  | { outcome: 'unknown' }
+  /** The client is no longer active with the secret it authenticated with (AuthenticatedClient): nothing changed. */
+  | { outcome: 'client_changed' };
 
 /**
  * What `grants.exchangeReadyCode` requires of the stored code before it redeems it (issue 12: the code
@@ -361,6 +378,8 @@ export interface ReadyCodeConditions {
   dpopJkt: string | null;
   /** The default resource's scopes (RFC 8707 §2.2: the token is for it, so its scope is the code's). */
   defaultResourceScopes: readonly string[];
+  /** The secret digest the client authenticated with (AuthenticatedClient); absent: the client is not checked. */
+  clientSecretDigest?: string | null;
 }
 
 /**
@@ -376,6 +395,8 @@ export type ExchangeReadyCodeResult =
   /** RFC 6749 §4.1.2: a concurrent redemption used the code first; as for `exchangeCode`. */
   | { outcome: 'replayed'; code: AuthorizationCodeRecord; grantId: string | null }
   | { outcome: 'code_outdated' }
+  /** As for `exchangeCode`: nothing changed. */
+  | { outcome: 'client_changed' }
   /** Nothing changed: the code as `authorizationCodes.find` reads it (absent: no such code for the client). */
   | { outcome: 'not_ready'; found?: { code: AuthorizationCodeRecord; used: boolean } };
 
@@ -391,6 +412,8 @@ export interface ReadyRefreshConditions {
   clientId: string;
   /** The default resource's scopes (RFC 8707 §2.2: the access token is for it, with the refresh token's scope). */
   defaultResourceScopes: readonly string[];
+  /** The secret digest the client authenticated with (AuthenticatedClient); absent: the client is not checked. */
+  clientSecretDigest?: string | null;
 }
 
 /** The sealed successor pair `tokens.rotateReadyRefreshToken` keeps for the grant it finds (GraceSuccessor without grant and digest). */
@@ -405,6 +428,8 @@ export type RotateReadyRefreshTokenResult =
   | { outcome: 'rotated'; presented: TokenRecord; grant: GrantRecord; tokens: TokenRecord[]; auditEvent?: AuditEvent }
   /** The token met the conditions when read, but a concurrent rotation or revocation came first: nothing stored. */
   | { outcome: 'not_current'; presented: TokenRecord; grant: GrantRecord }
+  /** The client is no longer active with the secret it authenticated with (AuthenticatedClient): nothing stored. */
+  | { outcome: 'client_changed' }
   /** Nothing changed: the token and grant as read (absent: no such token). */
   | { outcome: 'not_ready'; found?: { token: TokenRecord; grant: GrantRecord } };
 
@@ -650,15 +675,19 @@ export interface Storage {
      *   anything; nothing else is stored. Revoking that grant is the caller's decision (SPEC decision 6).
      * - `code_outdated`: as for `issueForCode` (SPEC decision 6); the code is consumed, nothing else stored.
      * - `unknown`: no such code for `clientId`; nothing changes.
+     * - `client_changed`: `authenticated` is given and the client is no longer active with that secret; nothing changes.
      * Expiry, redirect URI and PKCE are the caller's checks, made before (a refused request changes nothing).
      */
-    exchangeCode(codeDigest: string, clientId: string, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<ExchangeCodeResult>;
+    exchangeCode(
+      codeDigest: string, clientId: string, now: number, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent, authenticated?: AuthenticatedClient,
+    ): Promise<ExchangeCodeResult>;
     /**
      * Issue 12, the code exchange in ONE round trip when the code needs no check the storage cannot make:
      * reads the code and, only when it meets `conditions` (ReadyCodeConditions), does what `exchangeCode`
      * does, in the same transaction (one statement on PostgreSQL). The new grant (`grantId`, created `now`)
      * and its `tokens` take the code's client, user, subject and scope; `auditEvent` gains `details.scope`,
-     * the code's. Outcomes: `issued`, `replayed` and `code_outdated` as for `exchangeCode`; `not_ready`
+     * the code's. Outcomes: `issued`, `replayed`, `code_outdated` and `client_changed` (with
+     * `conditions.clientSecretDigest`) as for `exchangeCode`; `not_ready`
      * changes nothing and returns the code as `authorizationCodes.find` would (used, or failing a
      * condition), for the caller's checks and a redemption with `exchangeCode`.
      */
@@ -689,7 +718,9 @@ export interface Storage {
     revoke(grantId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<boolean>;
     /**
      * Revokes every active grant of a client and every token of them (client deletion, a secret rotation
-     * with `revoke_grants`; SPEC decisions 10 and 13). @returns how many grants it revoked.
+     * with `revoke_grants`; SPEC decisions 10 and 13). On PostgreSQL it takes the client row's lock first
+     * (AuthenticatedClient), so an exchange in flight commits before it and its grant is revoked too.
+     * @returns how many grants it revoked.
      */
     revokeAllOfClient(clientId: string, now: number, reason: string, effects?: GrantRevocationEffects): Promise<number>;
   };
@@ -709,18 +740,22 @@ export interface Storage {
      * concurrent rotations exactly one succeeds. `auditEvent`, if given, is recorded with the rotation
      * (and only if it happens), in the same commit. With `graceSuccessor` (whose `previousDigest` is
      * `presentedDigest`), the rotation also replaces the grant's grace record with it, in the same commit;
-     * without one it deletes the grant's grace record (window 0: no retry is ever answered).
+     * without one it deletes the grant's grace record (window 0: no retry is ever answered). With
+     * `authenticated`, a client no longer active with that secret rotates nothing and answers `client_changed`
+     * (checked before `not_current`: the caller must not take a client change for a lost race, which revokes).
      */
     rotateRefreshToken(
       presentedDigest: string, now: number, newTokens: TokenRecord[], auditEvent?: AuditEvent, graceSuccessor?: GraceSuccessor,
-    ): Promise<'rotated' | 'not_current'>;
+      authenticated?: AuthenticatedClient,
+    ): Promise<'rotated' | 'not_current' | 'client_changed'>;
     /**
      * Issue 12 (PostgreSQL: the refresh in one round trip): reads the presented refresh token with its grant
      * and, only when they meet `conditions` (ReadyRefreshConditions), rotates it as `rotateRefreshToken`
      * does, with `newTokens` given the token's grant, client and scope, issued at `now` for the default
      * resource; the audit event's details get `scope` and `previous_refresh_token_id`, and `graceSuccessor`
-     * (if any) becomes the grant's grace record. One operation, one commit. Anything else changes nothing
-     * and returns what was read, for the refresh grant's ordinary checks.
+     * (if any) becomes the grant's grace record. One operation, one commit. With `conditions.clientSecretDigest`,
+     * a client no longer active with that secret (AuthenticatedClient) changes nothing: `client_changed`.
+     * Anything else changes nothing and returns what was read, for the refresh grant's ordinary checks.
      */
     rotateReadyRefreshToken(
       presentedDigest: string, now: number, conditions: ReadyRefreshConditions, newTokens: TokenForCode[], auditEvent?: AuditEvent,
@@ -744,7 +779,9 @@ export interface Storage {
     /**
      * Revokes every unrevoked access token of a client (suspension, SPEC decision 13), so the revocation
      * feed publishes them and locally validating resource servers refuse them too. Refresh tokens stay:
-     * they are refused while the client is not active, and work again after reactivation.
+     * they are refused while the client is not active, and work again after reactivation. On PostgreSQL it
+     * takes the client row's lock and its active grants' locks first (AuthenticatedClient), so an exchange or
+     * rotation in flight commits before it and its access token is revoked too.
      * @returns how many it revoked.
      */
     revokeAccessTokensOfClient(clientId: string, now: number): Promise<number>;

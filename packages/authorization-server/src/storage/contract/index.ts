@@ -8,6 +8,7 @@ import { describe } from 'node:test';
 import { adminCredentialsContract } from './admin-credentials.ts';
 import { apiKeysContract } from './api-keys.ts';
 import { auditContract } from './audit.ts';
+import { authenticatedClientContract } from './authenticated-client.ts';
 import { authorizationCodesContract } from './authorization-codes.ts';
 import { brandingReviewsContract } from './branding-reviews.ts';
 import { cleanupContract } from './cleanup.ts';
@@ -54,6 +55,7 @@ export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
   authorizationCodesContract,
   grantsContract,
   tokensContract,
+  authenticatedClientContract, // SPEC decisions 10 and 13: both stores' exchanges and rotations
   dpopContract,
   loginThrottleContract,
   rateLimitsContract,

@@ -1538,4 +1538,286 @@ export const migrations: readonly Migration[] = [
     name: 'pending_logins.first_step_stale: a second step after an identity provider that asked for no credentials',
     steps: [(d) => `ALTER TABLE pending_logins ADD COLUMN first_step_stale ${d.bool} NOT NULL DEFAULT ${d.false};`],
   },
+  {
+    // SPEC decisions 10 and 13 (found by a concurrency review): a code exchange or a refresh that authenticated
+    // its client just before a suspension, a deletion or a secret rotation with revoke_grants committed went on
+    // to store a grant or tokens those changes never revoked (a grant made with a rotated-out secret survived
+    // the rotation meant to cut it off). Each function gets the client as its authentication read it (storage.ts
+    // AuthenticatedClient: check it?, and the secret digest it matched) and refuses when the client is no
+    // longer active with that secret: the exchange under the client row's SHARE lock, a rotation after its
+    // grant row's lock. New overloads, the earlier ones kept for instances of the previous release during a
+    // rolling deploy. Generic plans and no sequential scans, as 39 and 41 set.
+    version: 47,
+    name: 'exchanges and rotations re-check their client: AuthenticatedClient',
+    only: 'postgres',
+    steps: [`
+      CREATE FUNCTION gatehouse_redeem_code(
+        p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
+        p_now bigint, p_superseded_at bigint, p_consume boolean, p_check_client boolean, p_client_secret_digest text
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE AS $fn$
+      DECLARE
+        v_code record;
+        v_superseded text[];
+      BEGIN
+        -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
+        -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
+        PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at INTO v_code
+          FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
+        -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
+          RETURN QUERY SELECT 'unknown'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- storage.ts AuthenticatedClient: the client still active with the secret it authenticated with, read
+        -- under a SHARE lock, which a change of the client (UPDATE) and the revocations of suspension, deletion
+        -- and revoke_grants (FOR UPDATE) wait for, and which waits for them and then reads what they committed
+        -- (KEY SHARE, the foreign key's, would lock the row as it was before an UPDATE of other columns).
+        IF p_check_client THEN
+          PERFORM 1 FROM clients c WHERE c.client_id = p_grant_client_id AND c.status = 'active'
+            AND c.secret_digest IS NOT DISTINCT FROM p_client_secret_digest FOR SHARE;
+          IF NOT FOUND THEN
+            RETURN QUERY SELECT 'client_changed'::text, NULL::text;
+            RETURN;
+          END IF;
+        END IF;
+        IF p_consume THEN
+          IF v_code.consumed_at IS NOT NULL THEN
+            -- RFC 6749 §4.1.2: used before; marked replayed as authorizationCodes.consume does.
+            UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, p_now) WHERE code_digest = p_code_digest;
+            RETURN QUERY SELECT 'replayed'::text, v_code.grant_id::text;
+            RETURN;
+          END IF;
+        ELSIF v_code.replayed_at IS NOT NULL OR v_code.grant_id IS NOT NULL THEN
+          RETURN QUERY SELECT 'code_replayed'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued: no grant
+        -- revoked since, nor a live one created since (a grant created since and revoked has revoked_at >=
+        -- created_at, so the first EXISTS finds it). Two ranges of grants_by_client_subject_revoked, each a seek.
+        IF EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at)
+            OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at > v_code.issued_at) THEN
+          IF p_consume THEN
+            UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
+          END IF;
+          RETURN QUERY SELECT 'code_outdated'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 11: the previous active grant is superseded. Grant rows are locked first (lock order);
+        -- the tokens statement after it sees every token a rotation of that grant committed meanwhile.
+        WITH superseded AS (
+          UPDATE grants g SET revoked_at = GREATEST(p_superseded_at, g.created_at), revocation_reason = 'superseded'
+          WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL
+          RETURNING g.grant_id
+        ) SELECT array_agg(superseded.grant_id) INTO v_superseded FROM superseded;
+        IF v_superseded IS NOT NULL THEN
+          UPDATE tokens t SET revoked_at = p_superseded_at WHERE t.grant_id = ANY (v_superseded) AND t.revoked_at IS NULL;
+          UPDATE grants g SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = g.grant_id)
+            WHERE g.grant_id = ANY (v_superseded);
+        END IF;
+        RETURN QUERY SELECT 'issued'::text, NULL::text;
+      END
+      $fn$;
+      CREATE FUNCTION gatehouse_exchange_ready_codes(
+        p_code_digests text[], p_client_ids text[], p_now bigint[], p_redirect_uris text[], p_code_challenges text[], p_dpop_jkts text[],
+        p_default_scopes text[], p_grant_ids text[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_expires_at bigint[], p_token_jkt text[], p_token_exchange int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[],
+        p_check_clients boolean[], p_client_secret_digests text[]
+      ) RETURNS TABLE (exchange int, code jsonb, redeem_outcome text, replay_grant_id text)
+      LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_count int := cardinality(p_code_digests);
+        v_codes authorization_codes[] := array_fill(NULL::authorization_codes, ARRAY[v_count]);
+        v_issued int[] := '{}';
+        v_code authorization_codes;
+        v_redeemed record;
+        i int;
+      BEGIN
+        FOR i IN SELECT u.i FROM unnest(p_code_digests, p_client_ids) WITH ORDINALITY AS u(digest, client_id, i)
+            LEFT JOIN authorization_codes c ON c.code_digest = u.digest AND c.client_id = u.client_id
+            ORDER BY c.client_id, c.subject_type, c.subject_id, u.i LOOP
+          SELECT * INTO v_code FROM authorization_codes c WHERE c.code_digest = p_code_digests[i] AND c.client_id = p_client_ids[i];
+          IF NOT FOUND THEN
+            exchange := i; code := NULL; redeem_outcome := NULL; replay_grant_id := NULL;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          exchange := i; code := to_jsonb(v_code); redeem_outcome := NULL; replay_grant_id := NULL;
+          -- The token request's checks (stores/grants.ts meetsReadyConditions): otherwise nothing changes here.
+          IF v_code.consumed_at IS NULL AND p_now[i] < v_code.expires_at AND v_code.redirect_uri = p_redirect_uris[i]
+              AND v_code.code_challenge IS NOT DISTINCT FROM p_code_challenges[i] AND (v_code.dpop_jkt IS NULL OR v_code.dpop_jkt = p_dpop_jkts[i])
+              AND v_code.resources IS NULL AND v_code.scope <> '' AND string_to_array(v_code.scope, ' ') <@ string_to_array(p_default_scopes[i], ' ') THEN
+            SELECT * INTO v_redeemed FROM gatehouse_redeem_code(p_code_digests[i], p_client_ids[i], v_code.client_id, v_code.subject_type,
+              v_code.subject_id, p_now[i], p_now[i], true, p_check_clients[i], p_client_secret_digests[i]);
+            redeem_outcome := v_redeemed.redeem_outcome;
+            replay_grant_id := v_redeemed.replay_grant_id;
+            IF v_redeemed.redeem_outcome = 'issued' THEN
+              INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+                VALUES (p_grant_ids[i], v_code.client_id, v_code.user_id, v_code.subject_type, v_code.subject_id, v_code.scope, p_now[i], NULL, NULL, NULL);
+              UPDATE authorization_codes SET consumed_at = p_now[i], grant_id = p_grant_ids[i] WHERE code_digest = p_code_digests[i];
+              v_codes[i] := v_code;
+              v_issued := v_issued || i;
+            END IF;
+          END IF;
+          RETURN NEXT;
+        END LOOP;
+        IF cardinality(v_issued) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT t.digest, t.id, t.kind, p_grant_ids[t.exchange], (v_codes[t.exchange]).client_id, (v_codes[t.exchange]).scope, p_now[t.exchange],
+            t.expires_at, NULL, NULL, NULL, t.jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_expires_at, p_token_jkt, p_token_exchange) AS t(digest, id, kind, expires_at, jkt, exchange)
+          WHERE t.exchange = ANY (v_issued);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[e], p_audit_at[e], p_audit_actor[e], p_audit_client_id[e], p_audit_grant_id[e],
+            p_audit_details[e]::jsonb || jsonb_build_object('scope', (v_codes[e]).scope)
+          FROM unnest(v_issued) AS e WHERE p_audit_type[e] IS NOT NULL;
+        RETURN;
+      END
+      $fn$;
+      CREATE FUNCTION gatehouse_rotate_ready_refresh_tokens(
+        p_digests text[], p_now bigint[], p_client_ids text[], p_default_scopes text[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_expires_at bigint[], p_token_jkt text[], p_token_rotation int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_details text[],
+        p_sealed_successor text[], p_grace_expires_at bigint[], p_check_clients boolean[], p_client_secret_digests text[]
+      ) RETURNS TABLE (ready_rotation int, token_row jsonb, ready_outcome text)
+      LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_count int := cardinality(p_digests);
+        v_grants text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_scopes text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_token_ids text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_done int[] := '{}';
+        r record;
+      BEGIN
+        FOR r IN SELECT d.i::int AS i, t.token_digest, t.token_id, t.kind, t.grant_id, t.client_id, t.scope, t.issued_at, t.expires_at,
+              t.rotated_at, t.revoked_at, t.audience, t.dpop_jkt, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id,
+              g.subject_type AS g_subject_type, g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at,
+              g.revoked_at AS g_revoked_at, g.revocation_reason AS g_revocation_reason, g.resources AS g_resources, c.status AS c_status,
+              c.secret_digest AS c_secret_digest
+            FROM unnest(p_digests) WITH ORDINALITY AS d(digest, i)
+            JOIN tokens t ON t.token_digest = d.digest JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id
+            ORDER BY g.grant_id COLLATE "C", d.i LOOP
+          ready_rotation := r.i; token_row := to_jsonb(r) - 'i' - 'c_secret_digest'; ready_outcome := NULL;
+          -- storage.ts AuthenticatedClient: the token's client no longer active with the secret it authenticated
+          -- with refuses, as 'client_changed' (never 'not_current', which the refresh grant takes for reuse).
+          IF p_check_clients[r.i] AND r.client_id = p_client_ids[r.i]
+              AND (r.c_status <> 'active' OR r.c_secret_digest IS DISTINCT FROM p_client_secret_digests[r.i]) THEN
+            ready_outcome := 'client_changed';
+          -- The refresh grant's checks (stores/tokens.ts meetsReadyRefreshConditions; the client still active):
+          -- otherwise nothing changes here.
+          ELSIF r.kind = 'refresh' AND r.client_id = p_client_ids[r.i] AND r.c_status = 'active' AND r.rotated_at IS NULL AND r.revoked_at IS NULL
+              AND p_now[r.i] < r.expires_at AND r.dpop_jkt IS NULL AND r.g_revoked_at IS NULL AND r.g_resources IS NULL AND r.scope <> ''
+              AND string_to_array(r.scope, ' ') <@ string_to_array(p_default_scopes[r.i], ' ') THEN
+            ready_outcome := 'not_current';
+            -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
+            PERFORM 1 FROM grants g WHERE g.grant_id = r.grant_id AND g.revoked_at IS NULL FOR NO KEY UPDATE;
+            -- AuthenticatedClient again, under the grant's lock (a statement of its own: a fresh snapshot): a
+            -- suspension or deletion committed since the read refuses; one after it waits for this commit
+            -- (it locks the client's grants before revoking their access tokens).
+            IF FOUND AND p_check_clients[r.i] AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.client_id = r.client_id
+                AND c.status = 'active' AND c.secret_digest IS NOT DISTINCT FROM p_client_secret_digests[r.i]) THEN
+              ready_outcome := 'client_changed';
+            ELSIF FOUND THEN
+              -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
+              UPDATE tokens SET rotated_at = p_now[r.i]
+                WHERE token_digest = r.token_digest AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL;
+              IF FOUND THEN
+                -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
+                UPDATE tokens SET revoked_at = p_now[r.i] WHERE grant_id = r.grant_id AND kind = 'access' AND revoked_at IS NULL;
+                ready_outcome := 'rotated';
+                v_done := v_done || r.i;
+                v_grants[r.i] := r.grant_id;
+                v_scopes[r.i] := r.scope;
+                v_token_ids[r.i] := r.token_id;
+              END IF;
+            END IF;
+          END IF;
+          RETURN NEXT;
+        END LOOP;
+        IF cardinality(v_done) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT u.digest, u.id, u.kind, v_grants[u.rot], p_client_ids[u.rot], v_scopes[u.rot], p_now[u.rot], u.expires_at, NULL, NULL, NULL, u.jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_expires_at, p_token_jkt, p_token_rotation) AS u(digest, id, kind, expires_at, jkt, rot)
+          WHERE u.rot = ANY (v_done);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[e], p_audit_at[e], p_audit_actor[e], p_client_ids[e], v_grants[e],
+            jsonb_build_object('scope', v_scopes[e], 'previous_refresh_token_id', v_token_ids[e]) || p_audit_details[e]::jsonb
+          FROM unnest(v_done) AS e WHERE p_audit_type[e] IS NOT NULL;
+        -- SPEC decision 8: the grace record follows the grant's last rotation.
+        INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+          SELECT v_grants[e], p_digests[e], p_sealed_successor[e], p_grace_expires_at[e] FROM unnest(v_done) AS e
+          WHERE p_sealed_successor[e] IS NOT NULL
+          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at;
+        DELETE FROM refresh_token_grace
+          WHERE grant_id = ANY (ARRAY(SELECT v_grants[e] FROM unnest(v_done) AS e WHERE p_sealed_successor[e] IS NULL));
+        RETURN;
+      END
+      $fn$;
+      CREATE FUNCTION gatehouse_rotate_refresh_tokens(
+        p_digests text[], p_now bigint[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_token_grant_id text[], p_client_id text[], p_scope text[],
+        p_issued_at bigint[], p_expires_at bigint[], p_rotated_at bigint[], p_revoked_at bigint[], p_audience text[], p_dpop_jkt text[],
+        p_token_rotation int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[],
+        p_sealed_successor text[], p_grace_expires_at bigint[], p_check_clients boolean[], p_client_secret_digests text[]
+      ) RETURNS boolean[] LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_rotated boolean[] := array_fill(false, ARRAY[cardinality(p_digests)]);
+        v_grants text[] := array_fill(NULL::text, ARRAY[cardinality(p_digests)]);
+        v_done int[] := '{}';
+        v_grant text;
+      BEGIN
+        FOR i IN 1 .. cardinality(p_digests) LOOP
+          -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
+          SELECT g.grant_id INTO v_grant FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
+            WHERE t.token_digest = p_digests[i] AND t.kind = 'refresh' AND g.revoked_at IS NULL
+            FOR NO KEY UPDATE OF g;
+          CONTINUE WHEN NOT FOUND;
+          -- storage.ts AuthenticatedClient, under the grant's lock: a client no longer active with the secret it
+          -- authenticated with rotates nothing (stores/tokens.ts reads which it was: rotateRefreshToken).
+          CONTINUE WHEN p_check_clients[i] AND NOT EXISTS (SELECT 1 FROM tokens t JOIN clients c ON c.client_id = t.client_id
+            WHERE t.token_digest = p_digests[i] AND c.status = 'active' AND c.secret_digest IS NOT DISTINCT FROM p_client_secret_digests[i]);
+          -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
+          UPDATE tokens SET rotated_at = p_now[i]
+            WHERE token_digest = p_digests[i] AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND grant_id = v_grant;
+          CONTINUE WHEN NOT FOUND;
+          -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
+          UPDATE tokens SET revoked_at = p_now[i] WHERE grant_id = v_grant AND kind = 'access' AND revoked_at IS NULL;
+          v_rotated[i] := true;
+          v_grants[i] := v_grant;
+          v_done := v_done || i;
+        END LOOP;
+        IF cardinality(v_done) = 0 THEN
+          RETURN v_rotated;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT u.token_digest, u.token_id, u.kind, u.grant_id, u.client_id, u.scope, u.issued_at, u.expires_at, u.rotated_at, u.revoked_at, u.audience, u.dpop_jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_token_grant_id, p_client_id, p_scope, p_issued_at, p_expires_at, p_rotated_at,
+            p_revoked_at, p_audience, p_dpop_jkt, p_token_rotation)
+            AS u(token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt, rotation)
+          WHERE u.rotation = ANY (v_done);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[i], p_audit_at[i], p_audit_actor[i], p_audit_client_id[i], p_audit_grant_id[i], p_audit_details[i]::jsonb
+          FROM unnest(v_done) AS i WHERE p_audit_type[i] IS NOT NULL;
+        -- SPEC decision 8: the grace record follows the grant's last rotation.
+        INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+          SELECT v_grants[i], p_digests[i], p_sealed_successor[i], p_grace_expires_at[i] FROM unnest(v_done) AS i
+          WHERE p_sealed_successor[i] IS NOT NULL
+          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at;
+        DELETE FROM refresh_token_grace
+          WHERE grant_id = ANY (ARRAY(SELECT v_grants[i] FROM unnest(v_done) AS i WHERE p_sealed_successor[i] IS NULL));
+        RETURN v_rotated;
+      END
+      $fn$;
+    `],
+  },
 ];

@@ -36,7 +36,7 @@ describe('SQLite: the statements of one refresh rotation (issue 12)', () => {
     const summary = inTransaction.map((sql) => sql.slice(0, 60)).join(' | ');
     // Issue 12 (tokens.rotateReadyRefreshToken): the token with its grant is read in the rotation's transaction,
     // checked, then rotated by primary key: in the batch's write transaction nothing can change them in between.
-    assert.match(inTransaction[0]!, /^SELECT t\.token_digest, .* FROM tokens t JOIN grants g ON g\.grant_id = t\.grant_id WHERE t\.token_digest = \?$/, `the token and its grant first: ${summary}`);
+    assert.match(inTransaction[0]!, /^SELECT t\.token_digest, .* FROM tokens t JOIN grants g ON g\.grant_id = t\.grant_id JOIN clients c ON c\.client_id = t\.client_id WHERE t\.token_digest = \?$/, `the token with its grant and client first: ${summary}`);
     assert.match(inTransaction[1]!, /^UPDATE tokens SET rotated_at = \? WHERE token_digest = \?$/, `then the rotation, by primary key alone: ${summary}`);
     assert.equal(inTransaction.filter((sql) => sql.startsWith('SELECT')).length, 1, `one SELECT inside the rotation: ${summary}`);
     assert.equal(inTransaction.filter((sql) => sql.startsWith('INSERT INTO tokens')).length, 1, `both new tokens in one INSERT: ${summary}`);

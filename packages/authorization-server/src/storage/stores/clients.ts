@@ -10,8 +10,8 @@
  * driver binds them as 0/1); `toClient` reads both.
  */
 import { CLIENT_FIELDS, clientColumnValue, toClient } from '../rows.ts';
-import type { SqlDriver } from '../sql/driver.ts';
-import type { ClientRecord, Storage } from '../storage.ts';
+import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import type { AuthenticatedClient, ClientRecord, Storage } from '../storage.ts';
 
 const INSERT_CLIENT = `INSERT INTO clients (${CLIENT_FIELDS.map(([, column]) => column).join(', ')}) VALUES (${CLIENT_FIELDS.map(() => '?').join(', ')})`;
 
@@ -53,4 +53,33 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
       return row && toClient(row);
     },
   };
+}
+
+/**
+ * Whether `authenticated` no longer holds (storage.ts AuthenticatedClient): the client is gone, not active, or
+ * its secret is not the one the request authenticated with. Inside the caller's transaction; SQLite's check
+ * (its one writer reads the latest row); PostgreSQL makes the same check in its functions, under a lock, and
+ * reads it again here when a rotation came back without rotating (`clientChangedSince`). The digests compared
+ * are both stored ones (the request's secret was compared in constant time at authentication, SPEC decision 9).
+ */
+export function* clientChangedSteps(tx: SqlTransaction, authenticated: AuthenticatedClient): SqlStep<boolean> {
+  return changedFrom(yield* tx.get<ClientState>(CLIENT_STATE, [authenticated.clientId]), authenticated);
+}
+
+/** `clientChangedSteps` as a read of its own (PostgreSQL, after a rotation that did not happen). */
+export async function clientChangedSince(db: SqlDriver, authenticated: AuthenticatedClient): Promise<boolean> {
+  return changedFrom(await db.get<ClientState>(CLIENT_STATE, [authenticated.clientId]), authenticated);
+}
+
+type ClientState = { status: unknown; secret_digest: unknown };
+const CLIENT_STATE = 'SELECT status, secret_digest FROM clients WHERE client_id = ?';
+const changedFrom = (row: ClientState | undefined, authenticated: AuthenticatedClient): boolean =>
+  !row || row.status !== 'active' || (row.secret_digest ?? null) !== authenticated.secretDigest;
+
+/**
+ * `clientChangedSteps`'s decision on a client's `status` and `secret_digest` read with another row (SQLite's
+ * code and token reads join them as `c_status` and `c_secret_digest`: one statement fewer per request).
+ */
+export function clientChangedIn(row: { c_status?: unknown; c_secret_digest?: unknown }, authenticated: AuthenticatedClient): boolean {
+  return changedFrom({ status: row.c_status, secret_digest: row.c_secret_digest }, authenticated);
 }

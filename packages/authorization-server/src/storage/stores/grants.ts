@@ -23,7 +23,7 @@
 import { resourcesColumn, toCode, toGrant } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type {
-  AuditEvent, AuthorizationCodeRecord, ExchangeCodeResult, ExchangeReadyCodeResult, GrantRecord, GrantRevocationEffects, ReadyCodeConditions, Storage,
+  AuditEvent, AuthenticatedClient, AuthorizationCodeRecord, ExchangeCodeResult, ExchangeReadyCodeResult, GrantRecord, GrantRevocationEffects, ReadyCodeConditions, Storage,
   TokenForCode, TokenRecord,
 } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
@@ -31,6 +31,7 @@ import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { recordLastUses } from './last-uses.ts';
+import { clientChangedIn, clientChangedSteps } from './clients.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { createStatementBatches } from '../postgres/statement-batches.ts';
@@ -46,7 +47,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
     async issueForCode(codeDigest, grant, tokens, auditEvent) {
       if (written) {
         written.forgetCode(codeDigest);
-        const { outcome } = await postgresRedeemCode(db, codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false);
+        const { outcome } = await postgresRedeemCode(db, codeDigest, null, grant.createdAt, grant, tokens, auditEvent, false, undefined);
         // A code that is gone (never stored, or cleaned up) cannot be issued for, as a replayed one.
         return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
       }
@@ -57,21 +58,23 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         return yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), null, grant, tokens, auditEvent);
       });
     },
-    async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent) {
+    async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent, authenticated) {
       if (written) {
         written.forgetCode(codeDigest);
-        const { outcome, replayGrantId } = await postgresRedeemCode(db, codeDigest, clientId, now, grant, tokens, auditEvent, true);
+        const { outcome, replayGrantId } = await postgresRedeemCode(db, codeDigest, clientId, now, grant, tokens, auditEvent, true, authenticated);
         if (outcome === 'replayed') return { outcome, grantId: replayGrantId };
         // The grant's first refresh reads its token from here (stores/tokens.ts `findByDigest` for rotation).
         const refreshToken = tokens.find((token) => token.kind === 'refresh');
         if (outcome === 'issued' && refreshToken) written.rememberRefreshToken(refreshToken, grant);
-        return { outcome: outcome as 'issued' | 'code_outdated' | 'unknown' };
+        return { outcome: outcome as 'issued' | 'code_outdated' | 'unknown' | 'client_changed' };
       }
       // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
       return db.transaction(function* (tx): SqlStep<ExchangeCodeResult> {
         const code = yield* tx.get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
         // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
         if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
+        // storage.ts AuthenticatedClient: the one writer reads the client as the last change left it.
+        if (authenticated && (yield* clientChangedSteps(tx, authenticated))) return { outcome: 'client_changed' };
         if (code.consumed_at !== null) {
           // RFC 6749 §4.1.2: used before (a concurrent redemption won); marked replayed as consume() does.
           if (code.replayed_at === null) yield* tx.run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', [now, codeDigest]);
@@ -95,8 +98,16 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       }
       // One transaction of the one writer: the code is read once, checked, then redeemed as exchangeCode does.
       return db.transaction(function* (tx): SqlStep<ExchangeReadyCodeResult> {
-        const row = yield* tx.get('SELECT * FROM authorization_codes WHERE code_digest = ? AND client_id = ?', [codeDigest, clientId]);
+        // With its client's status and secret (storage.ts AuthenticatedClient), by primary key: one statement.
+        const row = yield* tx.get(
+          `SELECT a.*, c.status AS c_status, c.secret_digest AS c_secret_digest FROM authorization_codes a
+             JOIN clients c ON c.client_id = a.client_id WHERE a.code_digest = ? AND a.client_id = ?`,
+          [codeDigest, clientId],
+        );
         if (!row) return { outcome: 'not_ready' };
+        if (conditions.clientSecretDigest !== undefined && clientChangedIn(row, { clientId, secretDigest: conditions.clientSecretDigest })) {
+          return { outcome: 'client_changed' };
+        }
         const code = toCode(row);
         const used = row.consumed_at !== null;
         if (used || !meetsReadyConditions(code, now, conditions)) return { outcome: 'not_ready', found: { code, used } };
@@ -139,11 +150,14 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       return row && toGrant(row);
     },
     async revokeAllOfClient(clientId, now, reason, effects) {
-      // PostgreSQL: the grant rows are locked first, in id order (lock order), then each grant's tokens, as
+      // PostgreSQL: the client row first (storage.ts AuthenticatedClient: an exchange in flight holds its KEY
+      // SHARE lock, so it commits before this reads the grants, and one after waits and reads the change); then
+      // the grant rows in id order (lock order; "C" as the rotation batches'), then each grant's tokens, as
       // `revoke` does for one. SQLite: the one writer needs no order.
-      const lockGrants = db.dialect === 'postgres' ? ' ORDER BY grant_id FOR UPDATE' : '';
+      const lockGrants = db.dialect === 'postgres' ? ' ORDER BY grant_id COLLATE "C" FOR UPDATE' : '';
       written?.forgetAllGrants(); // rare (client deletion, secret rotation): all, rather than a client index
       return db.transaction(function* (tx) {
+        if (db.dialect === 'postgres') yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR UPDATE', [clientId]);
         const grants = yield* tx.all(`SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL${lockGrants}`, [clientId]);
         let revoked = 0;
         for (const grant of grants) {
@@ -215,10 +229,11 @@ function* sqliteIssueGrantSteps(
  * $1–$10 the tokens' columns, $11–$18 `gatehouse_redeem_code`'s (code digest, redeeming client or NULL,
  * the grant's client, subject type and id, now, the grant's creation time = when it supersedes, consume?),
  * $19–$21 the grant's id, user and scope, $22–$27 the audit event (all NULL without one), $28 the grant's
- * resources, $29–$30 the tokens' audiences and DPoP key thumbprints.
+ * resources, $29–$30 the tokens' audiences and DPoP key thumbprints, $31–$32 whether to check the client
+ * and the secret digest it authenticated with (storage.ts AuthenticatedClient; migration 47).
  */
 const REDEEM_CODE = `WITH redeemed AS (
-    SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18)
+    SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18, $31, $32)
   ), new_grant AS (
     INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
     SELECT $19, $13, $20, $14, $15, $21, $17, NULL, NULL, $28 FROM redeemed WHERE redeem_outcome = 'issued'
@@ -247,12 +262,12 @@ const REDEEM_CODE = `WITH redeemed AS (
  */
 async function postgresRedeemCode(
   db: SqlDriver, codeDigest: string, clientId: string | null, now: number, grant: GrantRecord, tokens: TokenRecord[],
-  auditEvent: AuditEvent | undefined, consume: boolean,
+  auditEvent: AuditEvent | undefined, consume: boolean, authenticated: AuthenticatedClient | undefined,
 ): Promise<{ outcome: string; replayGrantId: string | null }> {
   const values = [
     ...postgresTokenColumns(tokens), codeDigest, clientId, grant.clientId, grant.subjectType, grant.subjectId, now, grant.createdAt, consume,
     grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
-    resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens),
+    resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens), authenticated !== undefined, authenticated?.secretDigest ?? null,
   ];
   const row = await retryingDeadlocks(() => db.get<{ redeem_outcome: string; replay_grant_id: string | null }>(REDEEM_CODE, values, { name: 'gatehouse_redeem_code' }));
   return { outcome: row!.redeem_outcome, replayGrantId: row!.replay_grant_id };
@@ -296,7 +311,7 @@ interface PendingExchange {
 }
 
 const EXCHANGE_READY_CODES = `SELECT exchange, code, redeem_outcome, replay_grant_id
-  FROM gatehouse_exchange_ready_codes(${Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(', ')})`;
+  FROM gatehouse_exchange_ready_codes(${Array.from({ length: 22 }, (_, i) => `$${i + 1}`).join(', ')})`;
 
 /**
  * PostgreSQL: exchangeReadyCode for every exchange of a batch (postgres/statement-batches.ts) as ONE call of
@@ -315,6 +330,8 @@ async function postgresExchangeReadyCodes(db: SqlDriver, exchanges: PendingExcha
     tokens.map(({ token }) => token.tokenDigest), tokens.map(({ token }) => token.tokenId), tokens.map(({ token }) => token.kind),
     tokens.map(({ token }) => token.expiresAt), tokens.map(({ token }) => token.dpopJkt ?? null), tokens.map(({ exchange }) => exchange),
     ...[0, 1, 2, 3, 4, 5].map((column) => audit.map((columns) => columns[column])),
+    // storage.ts AuthenticatedClient (migration 47): whether to check the client, and its secret digest.
+    exchanges.map((e) => e.conditions.clientSecretDigest !== undefined), exchanges.map((e) => e.conditions.clientSecretDigest ?? null),
   ];
   const rows = await retryingDeadlocks(() => db.all<Record<string, unknown>>(EXCHANGE_READY_CODES, values, { name: 'gatehouse_exchange_ready_codes' }));
   const results: ExchangeReadyCodeResult[] = exchanges.map(() => ({ outcome: 'not_ready' }));
@@ -329,6 +346,7 @@ async function postgresExchangeReadyCodes(db: SqlDriver, exchanges: PendingExcha
       case 'issued': results[i] = { outcome: 'issued', ...issuedForCode(code, now, grantId, minted, auditEvent) }; break;
       case 'replayed': results[i] = { outcome: 'replayed', code, grantId: row.replay_grant_id === null ? null : String(row.replay_grant_id) }; break;
       case 'code_outdated': results[i] = { outcome: 'code_outdated' }; break;
+      case 'client_changed': results[i] = { outcome: 'client_changed' }; break;
       // Gone between the read and its lock (deleted with its user): no such code any more.
       default: results[i] = { outcome: 'not_ready' };
     }

@@ -9,7 +9,7 @@
  * operation (40P01) rolls the batch back and it runs again.
  */
 import type { SqlDriver } from '../sql/driver.ts';
-import type { AuditEvent, GraceSuccessor, TokenRecord } from '../storage.ts';
+import type { AuditEvent, AuthenticatedClient, GraceSuccessor, TokenRecord } from '../storage.ts';
 import { auditEventColumns } from './audit.ts';
 import { postgresTokenColumns, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
@@ -22,11 +22,16 @@ export interface PendingRotation {
   newTokens: TokenRecord[];
   auditEvent?: AuditEvent | undefined;
   graceSuccessor?: GraceSuccessor | undefined;
+  /** storage.ts AuthenticatedClient: rotated only while the client is still active with this secret (migration 47). */
+  authenticated?: AuthenticatedClient | undefined;
 }
 
-const ROTATE_REFRESH_TOKENS = `SELECT gatehouse_rotate_refresh_tokens(${Array.from({ length: 23 }, (_, i) => `$${i + 1}`).join(', ')}) AS rotated`;
+const ROTATE_REFRESH_TOKENS = `SELECT gatehouse_rotate_refresh_tokens(${Array.from({ length: 25 }, (_, i) => `$${i + 1}`).join(', ')}) AS rotated`;
 
-/** `submit` resolves true if the rotation happened, false if the presented token was not current (`not_current`). */
+/**
+ * `submit` resolves true if the rotation happened, false if the presented token was not current, or its client
+ * not as `authenticated` says (tokens.ts `rotateRefreshToken` reads which).
+ */
 export function createRotationBatches(db: SqlDriver, options: StatementBatchOptions = {}): StatementBatches<PendingRotation, boolean> {
   return createStatementBatches((rotations) => rotateTogether(db, rotations), options);
 }
@@ -48,6 +53,7 @@ async function rotateTogether(db: SqlDriver, rotations: PendingRotation[]): Prom
     tokens.map(({ rotation }) => rotation),
     ...[0, 1, 2, 3, 4, 5].map((column) => audit.map((columns) => columns[column])),
     sorted.map((r) => r.graceSuccessor?.sealedSuccessor ?? null), sorted.map((r) => r.graceSuccessor?.graceExpiresAt ?? null),
+    sorted.map((r) => r.authenticated !== undefined), sorted.map((r) => r.authenticated?.secretDigest ?? null),
   ];
   const row = await retryingDeadlocks(() => db.get<{ rotated: boolean[] }>(ROTATE_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_refresh_tokens' }));
   const rotated: boolean[] = new Array(rotations.length);

@@ -42,6 +42,7 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { sqliteInsertTokens } from './token-rows.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { createRotationBatches } from './refresh-rotation-batches.ts';
+import { clientChangedIn, clientChangedSince, clientChangedSteps } from './clients.ts';
 import { createStatementBatches, type StatementBatches, type StatementBatchOptions } from '../postgres/statement-batches.ts';
 
 export interface TokenStoreDependencies {
@@ -78,14 +79,16 @@ function lookupGrant(row: Row): GrantRecord {
 
 /**
  * The lookup behind findByDigest, by primary key: the token's columns as they are, the grant's prefixed
- * `g_`, and with `withClient` (PostgreSQL) the client's status as `c_status`.
+ * `g_`, and with `withClient` the client's status as `c_status` (PostgreSQL's lookups), with `'secret'` also
+ * its secret digest as `c_secret_digest` (SQLite's rotation: storage.ts AuthenticatedClient).
  */
-function tokenLookup(withClient: boolean): string {
+function tokenLookup(withClient: boolean | 'secret'): string {
   const columns = [
     ...TOKEN_COLUMNS.map((name) => `t.${name}`),
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
     'g.last_used_at AS g_last_used_at',
     ...(withClient ? ['c.status AS c_status'] : []),
+    ...(withClient === 'secret' ? ['c.secret_digest AS c_secret_digest'] : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
     WHERE t.token_digest = ?`;
@@ -103,6 +106,7 @@ const POSTGRES_TOKEN_LOOKUPS = `SELECT x.* FROM unnest($1::text[]) AS d(digest),
 export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, readElsewhere }: TokenStoreDependencies): Storage['tokens'] {
   const postgres = db.dialect === 'postgres';
   const byDigest = tokenLookup(false); // SQLite's: one lookup, one statement
+  const forReadyRotation = tokenLookup('secret'); // SQLite's rotation: the same, with the client's state
   // PostgreSQL (issue 12): a turn's lookups, and those that queue while two are in flight, go as one statement
   // (postgres/statement-batches.ts): introspection's and the refresh's reads share round trips as the writes do.
   const lookups = postgres ? createStatementBatches(async (digests: string[]) => {
@@ -146,12 +150,16 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       // The grant's recorded use, for introspection to decide whether to record one (issue 7, at most once a minute).
       return row.g_last_used_at === null ? { token, grant, client } : { token, grant, client, grantUseRecordedAt: Number(row.g_last_used_at) };
     },
-    async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor) {
+    async rotateRefreshToken(presentedDigest, now, newTokens, auditEvent, graceSuccessor, authenticated) {
       if (written) {
         // Forgotten before the write: whatever its outcome, the presented token is no longer current here.
         const presented = written.takeRefreshToken(presentedDigest);
         // Issue 12: with the rotations that queued meanwhile, in one statement and one commit.
-        if (!await batches!.submit({ presentedDigest, now, newTokens, auditEvent, graceSuccessor })) return 'not_current';
+        if (!await batches!.submit({ presentedDigest, now, newTokens, auditEvent, graceSuccessor, authenticated })) {
+          // Not rotated: a lost race, or a client change (storage.ts AuthenticatedClient), which must not be
+          // answered as the other (a lost race revokes the grant). Rare, so a read of its own tells them apart.
+          return authenticated && await clientChangedSince(db, authenticated) ? 'client_changed' : 'not_current';
+        }
         // The successor is current, and its grant was unrevoked at the rotation (it held the grant's row lock).
         const successor = newTokens.find((token) => token.kind === 'refresh');
         if (presented && successor) written.rememberRefreshToken(successor, presented.grant);
@@ -159,7 +167,10 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       }
       // SQLite: one writer at a time, so the compare-and-swap and what follows it run in one transaction
       // (a SAVEPOINT of the group commit, sqlite/group-commit.ts) that nothing can interleave with.
-      return db.transaction((tx) => sqliteRotationSteps(tx, presentedDigest, now, newTokens, auditEvent, graceSuccessor));
+      return db.transaction(function* (tx): SqlStep<'rotated' | 'not_current' | 'client_changed'> {
+        if (authenticated && (yield* clientChangedSteps(tx, authenticated))) return 'client_changed';
+        return yield* sqliteRotationSteps(tx, presentedDigest, now, newTokens, auditEvent, graceSuccessor);
+      });
     },
     async rotateReadyRefreshToken(presentedDigest, now, conditions, newTokens, auditEvent, graceSuccessor): Promise<RotateReadyRefreshTokenResult> {
       if (written) {
@@ -172,10 +183,15 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       }
       // SQLite: the read, the check and the rotation in one transaction of the one writer.
       return db.transaction(function* (tx): SqlStep<RotateReadyRefreshTokenResult> {
-        const row = yield* tx.get(byDigest, [presentedDigest]);
+        const row = yield* tx.get(forReadyRotation, [presentedDigest]);
         if (!row) return { outcome: 'not_ready' };
         const presented = toToken(row);
         const grant = lookupGrant(row);
+        // storage.ts AuthenticatedClient, for the client's own token (another's is the refresh grant's refusal).
+        if (conditions.clientSecretDigest !== undefined && presented.clientId === conditions.clientId
+          && clientChangedIn(row, { clientId: conditions.clientId, secretDigest: conditions.clientSecretDigest })) {
+          return { outcome: 'client_changed' };
+        }
         if (!meetsReadyRefreshConditions(presented, grant, now, conditions)) return { outcome: 'not_ready', found: { token: presented, grant } };
         const rotation = readyRotation(presented, now, newTokens, auditEvent);
         const grace = graceSuccessor && { grantId: grant.grantId, previousDigest: presentedDigest, ...graceSuccessor };
@@ -221,12 +237,17 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       // then tokens_by_grant), so that no index on tokens by client has to be kept up to date by every
       // rotation for this rare operation. The same tokens: a grant's tokens share its client, and revoking a
       // grant revokes all its tokens.
-      const { changes } = await db.run(
-        `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
-           AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
-        [now, clientId],
-      );
-      return changes;
+      const revoke = `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
+           AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`;
+      if (!postgres) return (await db.run(revoke, [now, clientId])).changes;
+      // PostgreSQL (storage.ts AuthenticatedClient): the client row, then its active grants in the rotations'
+      // order, before the tokens: an exchange (client SHARE) or a rotation (grant lock) in flight commits
+      // first, and this statement's snapshot, taken after the locks, sees the access token it issued.
+      return db.transaction(function* (tx) {
+        yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR UPDATE', [clientId]);
+        yield* tx.run('SELECT 1 FROM grants WHERE client_id = ? AND revoked_at IS NULL ORDER BY grant_id COLLATE "C" FOR UPDATE', [clientId]);
+        return (yield* tx.run(revoke, [now, clientId])).changes;
+      });
     },
     async listRevokedAccessTokens(position, now, limit, audience) {
       // Issue 15 §4: `audience` null matches tokens stored without one (the default resource), hence
@@ -348,7 +369,7 @@ export function createReadyRotationBatches(db: SqlDriver, options: StatementBatc
 }
 
 const ROTATE_READY_REFRESH_TOKENS = `SELECT ready_rotation, token_row, ready_outcome
-  FROM gatehouse_rotate_ready_refresh_tokens(${Array.from({ length: 16 }, (_, i) => `$${i + 1}`).join(', ')})`;
+  FROM gatehouse_rotate_ready_refresh_tokens(${Array.from({ length: 18 }, (_, i) => `$${i + 1}`).join(', ')})`;
 
 /**
  * PostgreSQL: rotateReadyRefreshToken for every rotation of a batch (postgres/statement-batches.ts) as ONE
@@ -369,11 +390,17 @@ async function postgresRotateReadyRefreshTokens(db: SqlDriver, rotations: Pendin
     // The audit event's type, time, actor and details (its client and grant are the token's).
     ...[0, 1, 2, 5].map((column) => audit.map((columns) => columns[column])),
     rotations.map((r) => r.graceSuccessor?.sealedSuccessor ?? null), rotations.map((r) => r.graceSuccessor?.graceExpiresAt ?? null),
+    // storage.ts AuthenticatedClient (migration 47): whether to check the client, and its secret digest.
+    rotations.map((r) => r.conditions.clientSecretDigest !== undefined), rotations.map((r) => r.conditions.clientSecretDigest ?? null),
   ];
   const rows = await retryingDeadlocks(() => db.all<Record<string, unknown>>(ROTATE_READY_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_ready_refresh_tokens' }));
   const results: RotateReadyRefreshTokenResult[] = rotations.map(() => ({ outcome: 'not_ready' }));
   for (const row of rows) {
     const i = Number(row.ready_rotation) - 1;
+    if (row.ready_outcome === 'client_changed') {
+      results[i] = { outcome: 'client_changed' };
+      continue;
+    }
     const found = row.token_row as Row;
     const presented = toToken(found);
     const grant = lookupGrant(found);

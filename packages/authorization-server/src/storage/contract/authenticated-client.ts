@@ -1,0 +1,98 @@
+/**
+ * A code exchange or a refresh re-checks its client inside its own transaction (storage.ts AuthenticatedClient;
+ * SPEC decisions 10 and 13): one whose client was suspended, deleted or given a new secret after the request
+ * authenticated stores nothing and answers `client_changed` — never a grant or token the change did not revoke,
+ * never a lost race (which the refresh grant answers by revoking the grant). The same four operations, every backend.
+ */
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AuthenticatedClient, ClientPatch, ReadyCodeConditions, Storage } from '../storage.ts';
+import { type ContractBackend, type Fixture, NOW, codeRecord, digest, fixture, grantRecord, issueGrant, mintedPair, tokenPair } from './fixtures.ts';
+
+/** What happens to the client between its authentication and the operation, and what the operation was told. */
+const CHANGES: Array<[name: string, change: (f: Fixture) => ClientPatch]> = [
+  ['suspended', () => ({ status: 'suspended' })],
+  ['deleted', () => ({ status: 'deleted' })],
+  ['given a new secret (rotation without overlap)', () => ({ secretDigest: digest() })],
+  ['still pending approval', () => ({ status: 'pending' })],
+];
+
+export function authenticatedClientContract({ withStorage }: ContractBackend): void {
+  describe('AuthenticatedClient: exchanges and rotations re-check their client (SPEC decisions 10 and 13)', () => {
+    const authenticated = (f: Fixture): AuthenticatedClient => ({ clientId: f.client.clientId, secretDigest: f.client.secretDigest });
+    const readyConditions = (f: Fixture): ReadyCodeConditions => ({
+      redirectUri: f.client.redirectUris[0]!, codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', dpopJkt: null,
+      defaultResourceScopes: ['users:read', 'vendors:write'], clientSecretDigest: f.client.secretDigest,
+    });
+    /** Nothing of the exchange was stored, and the code is still unused (a retry that authenticates again redeems it). */
+    const nothingExchanged = async (storage: Storage, f: Fixture, codeDigest: string, grantId: string) => {
+      assert.equal(await storage.grants.find(grantId), undefined);
+      assert.equal(await storage.grants.findActive(f.client.clientId, f.company.subjectType, f.company.subjectId), undefined);
+      assert.equal((await storage.authorizationCodes.find(codeDigest, f.client.clientId))?.used, false);
+    };
+
+    for (const [name, change] of CHANGES) {
+      it(`exchangeCode and exchangeReadyCode: a client ${name} since its authentication gets client_changed, and nothing is stored`, withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
+        await storage.authorizationCodes.create(code);
+        await storage.clients.update(f.client.clientId, change(f));
+        const grant = grantRecord(f, { createdAt: NOW + 1 });
+        assert.deepEqual(await storage.grants.exchangeCode(code.codeDigest, f.client.clientId, NOW + 1, grant, tokenPair(grant, NOW + 1), undefined, authenticated(f)), { outcome: 'client_changed' });
+        await nothingExchanged(storage, f, code.codeDigest, grant.grantId);
+        const grantId = randomUUID();
+        assert.deepEqual(await storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, NOW + 1, readyConditions(f), grantId, mintedPair(NOW + 1)), { outcome: 'client_changed' });
+        await nothingExchanged(storage, f, code.codeDigest, grantId);
+      }));
+    }
+
+    it('exchangeCode and exchangeReadyCode: an unchanged client is issued (public: no secret), and a secret rotated with overlap is a change', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const first = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(first);
+      assert.equal((await storage.grants.exchangeReadyCode(first.codeDigest, f.client.clientId, NOW + 1, readyConditions(f), randomUUID(), mintedPair(NOW + 1))).outcome, 'issued');
+      // The request authenticated with the secret that is now the previous one: refused, the code kept (its
+      // retry authenticates again, with the previous secret within the overlap, and is checked against that).
+      const second = codeRecord(f, { issuedAt: NOW + 2, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(second);
+      await storage.clients.update(f.client.clientId, { secretDigest: digest(), previousSecretDigest: f.client.secretDigest, previousSecretExpiresAt: NOW + 600 });
+      const grant = grantRecord(f, { createdAt: NOW + 3 });
+      assert.deepEqual(await storage.grants.exchangeCode(second.codeDigest, f.client.clientId, NOW + 3, grant, tokenPair(grant, NOW + 3), undefined, authenticated(f)), { outcome: 'client_changed' });
+      assert.equal((await storage.authorizationCodes.find(second.codeDigest, f.client.clientId))?.used, false);
+      const current = (await storage.clients.find(f.client.clientId))!;
+      assert.equal((await storage.grants.exchangeCode(second.codeDigest, f.client.clientId, NOW + 3, grant, tokenPair(grant, NOW + 3), undefined, { clientId: current.clientId, secretDigest: current.secretDigest })).outcome, 'issued');
+      // A public client has no secret: null is its unchanged credential.
+      await storage.clients.update(f.client.clientId, { clientType: 'public', secretDigest: null, previousSecretDigest: null, previousSecretExpiresAt: null });
+      const third = codeRecord(f, { issuedAt: NOW + 4, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(third);
+      assert.equal((await storage.grants.exchangeReadyCode(third.codeDigest, f.client.clientId, NOW + 5, { ...readyConditions(f), clientSecretDigest: null }, randomUUID(), mintedPair(NOW + 5))).outcome, 'issued');
+    }));
+
+    for (const [name, change] of CHANGES) {
+      it(`rotateRefreshToken and rotateReadyRefreshToken: a client ${name} since its authentication gets client_changed; the token stays current and the grant unrevoked`, withStorage(async (storage) => {
+        const f = await fixture(storage);
+        const { grant, refresh } = await issueGrant(storage, f);
+        await storage.clients.update(f.client.clientId, change(f));
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, undefined, authenticated(f)), 'client_changed');
+        const ready = await storage.tokens.rotateReadyRefreshToken(
+          refresh.tokenDigest, NOW + 10, { clientId: f.client.clientId, defaultResourceScopes: ['users:read', 'vendors:write'], clientSecretDigest: f.client.secretDigest }, mintedPair(NOW + 10),
+        );
+        assert.deepEqual(ready, { outcome: 'client_changed' });
+        const stored = await storage.tokens.findByDigest(refresh.tokenDigest);
+        assert.equal(stored?.token.rotatedAt, null, 'not rotated');
+        assert.equal(stored?.grant.revokedAt, null, 'no reuse detection: the grant stays for a reactivation');
+        // Back as it was: the same token rotates.
+        await storage.clients.update(f.client.clientId, { status: 'active', secretDigest: f.client.secretDigest });
+        assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 11, tokenPair(grant, NOW + 11), undefined, undefined, authenticated(f)), 'rotated');
+      }));
+    }
+
+    it('rotateRefreshToken: a lost race of an unchanged client is still not_current (the refresh grant\'s reuse detection)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, refresh } = await issueGrant(storage, f);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, undefined, authenticated(f)), 'rotated');
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 11, tokenPair(grant, NOW + 11), undefined, undefined, authenticated(f)), 'not_current');
+    }));
+  });
+}

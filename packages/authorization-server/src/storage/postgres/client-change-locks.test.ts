@@ -1,0 +1,149 @@
+/**
+ * PostgreSQL's lock order between a client's change and the requests in flight (storage.ts AuthenticatedClient;
+ * SPEC decisions 10 and 13; found by a concurrency review, where 1 in 18 to 8 in 36 raced exchanges kept a grant
+ * or token that a suspension, a deletion or a secret rotation with revoke_grants had not revoked). A second
+ * connection plays the other side, holding its locks in an open transaction, so each interleaving is made on
+ * purpose, not by chance: the storage operation is seen waiting on it (pg_blocking_pids), then it commits.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import type { Storage } from '../storage.ts';
+import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { codeRecord, digest, type Fixture, fixture, issueGrant, mintedPair, NOW } from '../contract/fixtures.ts';
+
+const skip = await postgresSkipReason();
+
+describe('PostgreSQL: client changes and the exchanges and rotations in flight (AuthenticatedClient)', { skip }, () => {
+  let storage: Storage & { schema: string };
+  before(async () => {
+    storage = await createTestPostgresStorage();
+  });
+  after(async () => {
+    await storage?.close();
+  });
+
+  /** A connection of its own with an open transaction. */
+  const otherSide = async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
+    await client.connect();
+    await client.query('BEGIN');
+    const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await observer.connect();
+    return {
+      query: (text: string, values: unknown[] = []) => client.query(text, values),
+      /** Resolves once `operation` waits for this side's locks; throws if it finished without waiting (no lock order). */
+      async waitingOn(operation: Promise<unknown>): Promise<void> {
+        let settled = false;
+        operation.then(() => { settled = true; }, () => { settled = true; });
+        for (;;) {
+          if (settled) {
+            // Ended here, so that a failing test leaves no transaction open (the run would wait on it).
+            await client.query('ROLLBACK');
+            await Promise.all([client.end(), observer.end()]);
+            throw new Error('the operation finished without waiting for the transaction in flight');
+          }
+          const { rows } = await observer.query('SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
+          if (rows[0].waiting > 0) return;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      },
+      async end(): Promise<void> {
+        await client.query('COMMIT');
+        await client.end();
+        await observer.end();
+      },
+    };
+  };
+  /** What an exchange in flight has written and not committed: a new grant of the client, with its access token. */
+  const exchangeInFlight = async (side: Awaited<ReturnType<typeof otherSide>>, f: Fixture) => {
+    const company = randomUUID();
+    await side.query("INSERT INTO subjects (subject_type, subject_id, name) VALUES ('company', $1, 'In Flight ApS')", [company]);
+    const grantId = randomUUID();
+    await side.query('SELECT 1 FROM clients WHERE client_id = $1 FOR SHARE', [f.client.clientId]);
+    await side.query(
+      "INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'users:read', $5)",
+      [grantId, f.client.clientId, f.user.userId, company, NOW + 5],
+    );
+    const accessDigest = digest();
+    await side.query(
+      "INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ($1, $2, 'access', $3, $4, 'users:read', $5, $6)",
+      [accessDigest, randomUUID(), grantId, f.client.clientId, NOW + 5, NOW + 905],
+    );
+    return { grantId, accessDigest };
+  };
+
+  it('an exchange waits for a suspension being committed, then reads it and refuses (client_changed): the code stays unused', async () => {
+    const f = await fixture(storage);
+    const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
+    await storage.authorizationCodes.create(code);
+    const side = await otherSide();
+    await side.query("UPDATE clients SET status = 'suspended' WHERE client_id = $1", [f.client.clientId]);
+    await side.query('SELECT 1 FROM clients WHERE client_id = $1 FOR UPDATE', [f.client.clientId]);
+    const exchange = storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, NOW + 1, {
+      redirectUri: code.redirectUri, codeChallenge: code.codeChallenge, dpopJkt: null, defaultResourceScopes: code.scope, clientSecretDigest: f.client.secretDigest,
+    }, randomUUID(), mintedPair(NOW + 1));
+    await side.waitingOn(exchange);
+    await side.end();
+    assert.deepEqual(await exchange, { outcome: 'client_changed' });
+    assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, false);
+  });
+
+  it("a suspension's revocation waits for an exchange in flight and revokes the access token it issued", async () => {
+    const f = await fixture(storage);
+    const side = await otherSide();
+    const { accessDigest } = await exchangeInFlight(side, f);
+    const revocation = storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 6);
+    await side.waitingOn(revocation);
+    await side.end();
+    assert.equal(await revocation, 1);
+    assert.equal((await storage.tokens.findByDigest(accessDigest))?.token.revokedAt, NOW + 6);
+  });
+
+  it("a suspension's revocation waits for a rotation in flight (its grant's lock) and revokes the access token it issued", async () => {
+    const f = await fixture(storage);
+    const { grant } = await issueGrant(storage, f);
+    const side = await otherSide();
+    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR NO KEY UPDATE', [grant.grantId]);
+    const accessDigest = digest();
+    await side.query(
+      "INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ($1, $2, 'access', $3, $4, 'users:read', $5, $6)",
+      [accessDigest, randomUUID(), grant.grantId, f.client.clientId, NOW + 5, NOW + 905],
+    );
+    const revocation = storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 6);
+    await side.waitingOn(revocation);
+    await side.end();
+    assert.equal(await revocation, 2, "the issued grant's first access token and the one of the rotation");
+    assert.equal((await storage.tokens.findByDigest(accessDigest))?.token.revokedAt, NOW + 6);
+  });
+
+  it('revokeAllOfClient (deletion, revoke_grants) waits for an exchange in flight and revokes the grant it created', async () => {
+    const f = await fixture(storage);
+    const side = await otherSide();
+    const { grantId } = await exchangeInFlight(side, f);
+    const revocation = storage.grants.revokeAllOfClient(f.client.clientId, NOW + 6, 'client_deleted');
+    await side.waitingOn(revocation);
+    await side.end();
+    assert.equal(await revocation, 1);
+    assert.equal((await storage.grants.find(grantId))?.revokedAt, NOW + 6);
+  });
+
+  it('a rotation that waited for its grant reads the client again: a suspension committed meanwhile refuses it (client_changed), nothing revoked', async () => {
+    const f = await fixture(storage);
+    const { grant, refresh } = await issueGrant(storage, f);
+    const side = await otherSide();
+    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
+    const rotation = storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, {
+      clientId: f.client.clientId, defaultResourceScopes: grant.scope, clientSecretDigest: f.client.secretDigest,
+    }, mintedPair(NOW + 10));
+    await side.waitingOn(rotation);
+    await storage.clients.update(f.client.clientId, { status: 'suspended' });
+    await side.end();
+    assert.deepEqual(await rotation, { outcome: 'client_changed' });
+    const stored = await storage.tokens.findByDigest(refresh.tokenDigest);
+    assert.equal(stored?.token.rotatedAt, null);
+    assert.equal(stored?.grant.revokedAt, null);
+  });
+});
