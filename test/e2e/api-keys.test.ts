@@ -152,6 +152,7 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
     await page.waitForSelector('#api_key_value');
     const key = (await page.textContent('#api_key_value'))!.trim();
     await assertAccessible(page, 'standalone key shown once', { restoreWidth: 1280 });
+    const shownAt = page.url();
 
     // curl -u "KEY:" http://…/v1/users
     const ok = await fetch(`${api.url}/v1/users`, { headers: { authorization: basic(key) } });
@@ -162,6 +163,12 @@ describe('API keys in Chromium: integrated key from the marketplace into the par
     await page.getByRole('link', { name: 'Back to API keys' }).click();
     await page.waitForSelector('section.api-key');
     await assertAccessible(page, 'API keys list', { restoreWidth: 1280 });
+    // Opening the page that showed it again (a reload) shows it no more and creates no second key (post/redirect/get).
+    await page.goto(shownAt);
+    await page.waitForSelector('section.api-key');
+    assert.equal(new URL(page.url()).pathname, '/account/api-keys');
+    assert.ok(!(await page.content()).includes(key));
+    assert.equal(await page.locator('section.api-key').count(), 1);
 
     // 30 days later it has expired: refused like any unknown key.
     await advanceSeconds(2592000);

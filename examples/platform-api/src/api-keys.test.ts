@@ -53,7 +53,10 @@ describe('API keys at the platform API (issue 16)', () => {
   async function createKey(form: { name: string; subject: string; expiration: string; scope: string[] }): Promise<{ value: string; keyId: string }> {
     const body = new URLSearchParams({ _csrf: csrf, name: form.name, subject: form.subject, expiration: form.expiration });
     for (const scope of form.scope) body.append('scope', scope);
-    const page = await browser.request(`${server.url}/account/api-keys`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const created = await browser.request(`${server.url}/account/api-keys`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    assert.equal(created.status, 303, created.text);
+    // Post/redirect/get: the key is shown once, on the page the POST leads to.
+    const page = await browser.get(`${server.url}${created.location}`);
     assert.equal(page.status, 200, page.text);
     const value = /id="api_key_value" class="secret-value">([^<]+)</.exec(page.text)![1]!;
     const [key] = (await server.storage.apiKeys.list({})).filter((candidate) => candidate.name === form.name);

@@ -23,7 +23,7 @@ import { consoleReviewedLogo } from './endpoints/console.ts';
 import { consoleRemoveMembership, consoleSubjects, consoleUser, consoleUsers } from './endpoints/console-directory.ts';
 import { introspectionEndpoint } from './endpoints/introspection.ts';
 import {
-  apiKeysEndpoint, createApiKeyEndpoint, deleteApiKeyEndpoint, installApiKeyEndpoint, newApiKeyEndpoint, revokeIntegratedApiKeyEndpoint,
+  apiKeysEndpoint, createApiKeyEndpoint, createdApiKeyEndpoint, deleteApiKeyEndpoint, installApiKeyEndpoint, newApiKeyEndpoint, revokeIntegratedApiKeyEndpoint,
 } from './endpoints/api-keys.ts';
 import { consoleApiKeys, consoleRevokeApiKey } from './endpoints/console-api-keys.ts';
 import { loginEndpoint } from './endpoints/login.ts';
@@ -165,6 +165,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.get('/account/api-keys', (request, reply) => apiKeysEndpoint(context, request, reply));
   app.get('/account/api-keys/new', (request, reply) => newApiKeyEndpoint(context, request, reply));
   app.post('/account/api-keys', csrf, (request, reply) => createApiKeyEndpoint(context, request, reply));
+  app.get('/account/api-keys/:key_id/created', (request, reply) => createdApiKeyEndpoint(context, request, reply));
   app.post('/account/api-keys/:key_id/delete', csrf, (request, reply) => deleteApiKeyEndpoint(context, request, reply));
   app.post('/marketplace/:client_id/api-key', csrf, (request, reply) => installApiKeyEndpoint(context, request, reply));
   app.post('/account/connected-apps/api-keys/:key_id/revoke', csrf, (request, reply) => revokeIntegratedApiKeyEndpoint(context, request, reply));

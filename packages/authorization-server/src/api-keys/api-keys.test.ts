@@ -27,6 +27,14 @@ async function signIn(server: TestServer, user: { email: string; password: strin
 
 const keyOf = (page: string) => /<code id="api_key_value" class="secret-value">(gak_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43})<\/code>/.exec(page)?.[1];
 
+/** Post/redirect/get: the POST that creates or installs a key answers 303 (no key in it); the page it leads to shows the key once. */
+async function shownOnce(server: TestServer, browser: Browser, answer: Awaited<ReturnType<Browser['post']>>) {
+  assert.equal(answer.status, 303, answer.text);
+  assert.match(answer.location ?? '', /^\/account\/api-keys\/[0-9a-f-]{36}\/created$/);
+  assert.equal(keyOf(answer.text), undefined, 'the POST answer holds no key');
+  return browser.get(`${server.url}${answer.location}`);
+}
+
 /** The uses written by `apiKeys.recordUses` (each call one statement) of the server below. */
 const lastUseWrites = { count: 0 };
 function countingLastUseWrites(storage: Storage): Storage {
@@ -108,9 +116,9 @@ describe('API keys (issue 16)', () => {
 
     it('creates a key shown once (no-store), stored only as a digest, introspected by the resource server; then it expires (injectable clock)', async () => {
       const { browser, csrf } = await signIn(server, alice);
-      const created = await browser.post(`${server.url}/account/api-keys`, {
+      const created = await shownOnce(server, browser, await browser.post(`${server.url}/account/api-keys`, {
         _csrf: csrf, name: 'Monthly export', subject: `urn:gatehouse:company:${danmark.id}`, expiration: '2592000', scope: 'users:read',
-      });
+      }));
       assert.equal(created.status, 200);
       assert.equal(created.headers.get('cache-control'), 'no-store');
       const value = keyOf(created.text);
@@ -159,11 +167,46 @@ describe('API keys (issue 16)', () => {
       await server.storage.apiKeys.revoke(stored.keyId, server.clock.nowSeconds(), 'revoked');
     });
 
+    it('shows a new key once (post/redirect/get): a reload creates no second key and shows nothing; only the key\'s own value, to its administrators', async () => {
+      const { browser, csrf } = await signIn(server, alice);
+      const before = (await server.storage.apiKeys.list({ subjectId: danmark.id })).length;
+      const answer = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Reloaded', subject: `urn:gatehouse:company:${danmark.id}`, expiration: 'never', scope: 'users:read',
+      });
+      const cookie = [...browser.cookies].find(([name]) => name.endsWith('gatehouse_new_api_key'));
+      assert.ok(cookie?.[1], 'the value is handed over in a cookie');
+      const shown = await shownOnce(server, browser, answer);
+      const value = keyOf(shown.text);
+      assert.ok(value);
+      assert.equal(shown.headers.get('cache-control'), 'no-store');
+      assert.match(shown.headers.get('set-cookie') ?? '', /gatehouse_new_api_key=;/, 'the page clears the cookie at once');
+
+      const reload = await browser.get(`${server.url}${answer.location}`);
+      assert.equal(reload.status, 303);
+      assert.equal(reload.location, '/account/api-keys');
+      assert.ok(!reload.text.includes(value));
+      assert.equal((await server.storage.apiKeys.list({ subjectId: danmark.id })).length, before + 1, 'one key, however often the page is opened');
+
+      // Another key's value, or this one's by someone who does not administer its subject, is never put on the page.
+      const other = await shownOnce(server, browser, await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Other', subject: `urn:gatehouse:company:${sverige.id}`, expiration: 'never', scope: 'users:read',
+      }));
+      browser.cookies.set(cookie![0], keyOf(other.text)!);
+      const planted = await browser.get(`${server.url}${answer.location}`);
+      assert.equal(planted.status, 303);
+      const bobSession = await signIn(server, bob);
+      const otherKeyId = (await server.storage.apiKeys.list({ subjectId: sverige.id })).find((key) => key.name === 'Other')!.keyId;
+      bobSession.browser.cookies.set(cookie![0], keyOf(other.text)!);
+      const foreign = await bobSession.browser.get(`${server.url}/account/api-keys/${otherKeyId}/created`);
+      assert.equal(foreign.status, 303);
+      assert.ok(!foreign.text.includes(keyOf(other.text)!));
+    });
+
     it('answers unknown, forged, revoked, expired keys and foreign callers alike: {"active": false} (RFC 7662 §2.2, no oracle)', async () => {
       const { browser, csrf } = await signIn(server, alice);
-      const created = await browser.post(`${server.url}/account/api-keys`, {
+      const created = await shownOnce(server, browser, await browser.post(`${server.url}/account/api-keys`, {
         _csrf: csrf, name: 'Oracle check', subject: `urn:gatehouse:organization:${seed.organization.id}`, expiration: 'never', scope: ['users:read'] as unknown as string,
-      });
+      }));
       const value = keyOf(created.text)!;
       assert.equal((await introspectKey(server, value)).active, true);
       const forged = `${value.slice(0, -2)}${value.endsWith('AA') ? 'BB' : 'AA'}`;
@@ -178,9 +221,9 @@ describe('API keys (issue 16)', () => {
 
     it('deletes a key after a confirmation; the next use is refused and audited as use after revocation, and no audit event holds the value', async () => {
       const { browser, csrf } = await signIn(server, alice);
-      const created = await browser.post(`${server.url}/account/api-keys`, {
+      const created = await shownOnce(server, browser, await browser.post(`${server.url}/account/api-keys`, {
         _csrf: csrf, name: 'To delete', subject: `urn:gatehouse:company:${sverige.id}`, expiration: '7776000', scope: 'vendors:read',
-      });
+      }));
       const value = keyOf(created.text)!;
       const [key] = (await server.storage.apiKeys.list({ subjectId: sverige.id })).filter((candidate) => candidate.name === 'To delete');
       assert.ok(key);
@@ -249,7 +292,7 @@ describe('API keys (issue 16)', () => {
       assert.match(dialog.text, />Cancel<\/a>/);
       assert.equal((await server.storage.apiKeys.list({ clientId })).length, 0, 'nothing is installed before Allow');
 
-      const shown = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' });
+      const shown = await shownOnce(server, browser, await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' }));
       assert.equal(shown.status, 200);
       assert.equal(shown.headers.get('cache-control'), 'no-store');
       assert.match(shown.text, /Go to Ledgerly Sync/);
@@ -266,10 +309,16 @@ describe('API keys (issue 16)', () => {
       // Reconnect: a new key replaces the company's previous one at once (one key per company per integration).
       const reconnectDialog = await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}` });
       assert.match(reconnectDialog.text, /already has a key for this company/);
-      const second = keyOf((await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' })).text)!;
+      const second = keyOf((await shownOnce(server, browser, await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${danmark.id}`, confirm: 'yes' }))).text)!;
       assert.deepEqual(await introspectKey(server, first), { active: false });
       assert.equal((await introspectKey(server, second)).active, true);
       assert.equal((await server.storage.apiKeys.list({ clientId })).length, 1);
+      // A reload of the page that showed it installs nothing (the POST re-sent replaced the key just shown).
+      const [installed] = await server.storage.apiKeys.list({ clientId });
+      const reload = await browser.get(`${server.url}/account/api-keys/${installed!.keyId}/created`);
+      assert.equal(reload.status, 303);
+      assert.equal(reload.location, '/account/connected-apps');
+      assert.equal((await introspectKey(server, second)).active, true, 'the key shown is still the live one');
 
       const connected = await browser.get(`${server.url}/account/connected-apps`);
       assert.match(connected.text, /Integrations connected with API keys/);
@@ -287,7 +336,7 @@ describe('API keys (issue 16)', () => {
 
     it('an integrated key stops when the integration is no longer offered or the client is suspended', async () => {
       const { browser, csrf } = await signIn(server, alice, '/marketplace');
-      const value = keyOf((await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' })).text)!;
+      const value = keyOf((await shownOnce(server, browser, await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' }))).text)!;
       assert.equal((await introspectKey(server, value)).active, true);
       await server.storage.clients.update(clientId, { status: 'suspended' });
       assert.deepEqual(await introspectKey(server, value), { active: false });
@@ -312,7 +361,7 @@ describe('API keys (issue 16)', () => {
       const enable = (scopes: string[]) => server.storage.apiKeys.enableIntegration({ clientId, scopes, enabledAt: server.clock.nowSeconds(), enabledBy: 'cli' });
       await enable(['users:read', 'vendors:read']);
       const { browser, csrf } = await signIn(server, alice, '/marketplace');
-      const value = keyOf((await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' })).text)!;
+      const value = keyOf((await shownOnce(server, browser, await browser.post(`${server.url}/marketplace/${clientId}/api-key`, { _csrf: csrf, subject: `urn:gatehouse:company:${sverige.id}`, confirm: 'yes' }))).text)!;
       assert.equal((await introspectKey(server, value)).scope, 'users:read vendors:read');
       await enable(['users:read']);
       assert.equal((await introspectKey(server, value)).scope, 'users:read', 'vendors:read is no longer offered');

@@ -6,7 +6,7 @@
  *   in words, created, expiry, last use), each with Delete…; a notice after a deletion.
  * - `GET /account/api-keys/new`, `POST /account/api-keys`: name, access level (a company or an
  *   organization the user administers), expiration, permissions (scope checkboxes). A refused form comes
- *   back (422) with field-level errors and the input kept; success shows the key once (no-store).
+ *   back (422) with field-level errors and the input kept; success shows the key once (see below).
  * - `POST /account/api-keys/:key_id/delete`: a confirmation, then (`confirm=yes`) the deletion
  *   (audit `api_key.deleted`); 303 back with a notice.
  *
@@ -15,6 +15,12 @@
  *   company the user administers shows the permissions dialog (Cancel / Allow); with `confirm=yes` it
  *   installs the key (replacing the company's previous key of this integration: reconnect and rotation)
  *   and shows it once with a copy button and "Go to <integration>" (its client URI, else initiation URI).
+ *
+ * A new key is shown once, post/redirect/get, as the portal shows a new client secret (endpoints/portal.ts):
+ * the POST that creates or installs it answers 303 to `GET /account/api-keys/:key_id/created` and hands the
+ * value over in a short-lived HttpOnly, SameSite=Strict cookie (`__Host-` outside development); that page
+ * shows it only if it is this key's (its digest) and clears the cookie at once. A reload shows it no more and
+ * creates nothing (it re-POSTed and created a second live key; found by a browser review).
  * - the connected apps page lists them (integratedKeysSection) with New key… and Revoke…;
  *   `POST /account/connected-apps/api-keys/:key_id/revoke` confirms, then revokes (audit `api_key.revoked`).
  *
@@ -37,6 +43,8 @@ import { sendLoginStep } from '../sessions/login-step.ts';
 import type { ApiKeyRecord, ClientRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { apiKeyState } from '../api-keys/api-key.ts';
 import { createStandaloneApiKey, installIntegratedApiKey, revokeApiKey, standaloneApiKeyProblems } from '../api-keys/api-key-service.ts';
+import { apiKeyDigestOf } from '../api-keys/api-key.ts';
+import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 
 interface SignedIn {
   user: UserRecord;
@@ -45,6 +53,16 @@ interface SignedIn {
 }
 
 const SUBJECT_TYPES: SubjectType[] = ['company', 'organization'];
+
+const KEY_COOKIE = 'gatehouse_new_api_key';
+/** Long enough for the redirect that follows the POST; the page clears it on first view anyway. */
+const KEY_COOKIE_SECONDS = 120;
+
+/** Post/redirect/get: the new value goes to the page that shows it once in a short-lived cookie, never in a URL or the database. */
+function handOverKey(context: ServerContext, reply: FastifyReply, keyId: string, value: string): void {
+  reply.setCookie(hostCookieName(context.options.environment, KEY_COOKIE), value, hostCookieOptions(context.options.environment, 'strict', KEY_COOKIE_SECONDS));
+  reply.redirect(`/account/api-keys/${keyId}/created`, 303);
+}
 
 function page(reply: FastifyReply, status: number, body: string, withCopyScript = false): void {
   // The copy button needs /assets/portal.js: only the page showing a key adds `script-src 'self'` (no inline script).
@@ -147,7 +165,43 @@ export async function createApiKeyEndpoint(context: ServerContext, request: Fast
     userId: session.user.userId, name: values.name, subjectType: parsed.subjectType, subjectId: parsed.subjectId, scopes: values.scope,
     expiresAt: lifetimeSeconds === null || lifetimeSeconds === undefined ? null : context.clock.nowSeconds() + lifetimeSeconds,
   });
-  page(reply, 200, apiKeyShownPage({ ...session.frame, title: session.frame.t.t('apiKeys.shownTitle'), intro: `${created.key.name} · ${subject.name}`, value: created.value, onward: standaloneOnward(session.frame.t) }), true);
+  handOverKey(context, reply, created.key.keyId, created.value);
+}
+
+/**
+ * GET /account/api-keys/:key_id/created: the key handed over by the POST that created or installed it, once.
+ * Without that cookie (a reload, a bookmark) it shows nothing secret: 303 to the key's list.
+ */
+export async function createdApiKeyEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const keyId = (request.params as { key_id: string }).key_id;
+  const session = await signedIn(context, request, reply, '/account/api-keys');
+  if (!session) return;
+  const cookieName = hostCookieName(context.options.environment, KEY_COOKIE);
+  const handedOver = request.cookies[cookieName];
+  if (handedOver !== undefined) reply.clearCookie(cookieName, hostCookieOptions(context.options.environment, 'strict'));
+  const key = isUuid(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
+  const list = key?.keyType === 'integrated' ? '/account/connected-apps' : '/account/api-keys';
+  // Only this key's own value is shown, to an administrator of its subject: a cookie planted by someone else
+  // (or another key's) cannot put text on the page.
+  const shown = handedOver !== undefined && key !== undefined && key.revokedAt === null && apiKeyDigestOf(context.codec, handedOver) === key.keyDigest
+    && (await administers(context, session.user.userId, key.subjectType, key.subjectId));
+  if (!shown) {
+    reply.redirect(list, 303);
+    return;
+  }
+  const { t } = session.frame;
+  const subject = await context.storage.subjects.find(key.subjectType, key.subjectId);
+  const subjectName = subject?.name ?? t.t('account.theCompany');
+  if (key.keyType === 'integrated') {
+    const client = key.clientId ? await context.storage.clients.find(key.clientId) : undefined;
+    const clientName = client?.clientName ?? key.name;
+    page(reply, 200, apiKeyShownPage({
+      ...session.frame, title: t.t('apiKeys.integratedShownTitle', { app: clientName }), intro: subjectName, value: handedOver,
+      onward: integratedOnward(clientName, client ? (client.clientUri ?? client.initiationUri) : null, t),
+    }), true);
+    return;
+  }
+  page(reply, 200, apiKeyShownPage({ ...session.frame, title: t.t('apiKeys.shownTitle'), intro: `${key.name} · ${subjectName}`, value: handedOver, onward: standaloneOnward(t) }), true);
 }
 
 /** The key named in the path if the user administers its subject; otherwise undefined after a 404 or 403 page. */
@@ -270,10 +324,8 @@ export async function installApiKeyEndpoint(context: ServerContext, request: Fas
     return;
   }
   const installed = await installIntegratedApiKey(context, { userId: session.user.userId, client, subjectType: chosen.subjectType, subjectId: chosen.subjectId });
-  page(reply, 200, apiKeyShownPage({
-    ...session.frame, title: t.t('apiKeys.integratedShownTitle', { app: client.clientName }), intro: subjectName, value: installed.value,
-    onward: integratedOnward(client.clientName, client.clientUri ?? client.initiationUri, t),
-  }), true);
+  // Post/redirect/get as for standalone keys: a reload installs no second key (it replaced the one just shown).
+  handOverKey(context, reply, installed.key.keyId, installed.value);
 }
 
 /** POST /account/connected-apps/api-keys/:key_id/revoke */
