@@ -53,10 +53,14 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       const anonymous = await fetch(`${server.url}/admin`);
       assert.match(await anonymous.text(), /name="password"/);
       const bob = await signIn(server, seed.users.bob);
-      for (const path of ['/admin', '/admin/clients', '/admin/grants', '/admin/audit', '/admin/audit/export?format=csv']) {
+      for (const path of ['/admin', '/admin/clients', '/admin/grants', '/admin/audit', '/admin/audit/export?format=csv', '/admin/users', '/admin/organizations']) {
         const response = await bob.get(`${server.url}${path}`);
         assert.equal(response.status, 403, path);
         assert.doesNotMatch(response.text, /Review queue<\/h1>|<table/);
+        // No console navigation (each of its links is this 403): the way onward is the user's home and account.
+        assert.doesNotMatch(response.text, /href="\/admin/, path);
+        assert.match(response.text, /<a href="\/">Home<\/a>/, path);
+        assert.match(response.text, /<a href="\/account">Your account<\/a>/, path);
       }
     });
 

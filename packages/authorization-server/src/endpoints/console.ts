@@ -32,7 +32,7 @@ import {
 import { RegistrationError } from '../clients/registration.ts';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import {
-  actionsFor, actionText, auditLogPage, CLIENT_ACTION_LABELS, doneText, type BrandingChangeView, clientSearchPage, consoleConfirmationPage, consoleMessagePage, grantSearchPage,
+  actionsFor, actionText, auditLogPage, CLIENT_ACTION_LABELS, doneText, type BrandingChangeView, clientSearchPage, consoleConfirmationPage, consoleMessagePage, consoleNotAdministratorPage, grantSearchPage,
   reviewQueuePage, type AuditRow, type ClientAction, type ConsoleFrame, type GrantView,
 } from '../pages/console-pages.ts';
 import { loginPage } from '../pages/login-page.ts';
@@ -68,7 +68,7 @@ export async function administrator(context: ServerContext, request: FastifyRequ
   const t = requestTranslator(request);
   const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t };
   if (!(await context.storage.consoleAdministrators.isConsoleAdministrator(user.userId))) {
-    page(reply, 403, consoleMessagePage(frame, t.t('console.notAdminTitle'), t.t('console.notAdmin')));
+    page(reply, 403, consoleNotAdministratorPage(frame));
     return undefined;
   }
   return { user, frame };

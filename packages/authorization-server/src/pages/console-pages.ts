@@ -234,6 +234,17 @@ ${refused ? '' : model.rows.length === 0 ? html`<p>${t.t('console.noEvents')}</p
 ${model.olderUrl ? html`<p><a href="${model.olderUrl}">${t.t('console.olderEvents')}</a></p>` : ''}`);
 }
 
+/**
+ * The 403 of a signed-in user without the platform-administrator role: no console navigation (every link of
+ * it is the same 403), and the way onward is the user's own home and account pages (found by a browser review).
+ */
+export function consoleNotAdministratorPage(model: ConsoleFrame): string {
+  const t = tOf(model);
+  const title = t.t('console.notAdminTitle');
+  return layout(model.brandName, title, html`<h1>${title}</h1><p class="error" role="alert">${t.t('console.notAdmin')}</p>
+<ul><li><a href="/">${t.t('account.home')}</a></li><li><a href="/account">${t.t('account.yourAccount')}</a></li></ul>`, model, t);
+}
+
 export function consoleMessagePage(model: ConsoleFrame, title: string, message: string): string {
   return frame(model, title, html`<h1>${title}</h1><p class="error" role="alert">${message}</p><p><a href="/admin">${tOf(model).t('console.reviewQueue')}</a></p>`);
 }

@@ -11,7 +11,7 @@ import { translator } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { accountMessagePage, accountPage, connectedAppsPage, disconnectConfirmationPage, homePage, marketplacePage } from './account-pages.ts';
 import { consentPage } from './consent-page.ts';
-import { auditLogPage, clientSearchPage, consoleConfirmationPage, grantSearchPage, reviewQueuePage } from './console-pages.ts';
+import { auditLogPage, clientSearchPage, consoleConfirmationPage, consoleNotAdministratorPage, grantSearchPage, reviewQueuePage } from './console-pages.ts';
 import { errorPage } from './error-page.ts';
 import { enrolmentPage, forgotPasswordPage, passwordSetPage, recoveryCodesPage, secondFactorPage, securityPage, setPasswordPage } from './local-account-pages.ts';
 import { loginPage, upstreamSignInErrorPage } from './login-page.ts';
@@ -143,6 +143,7 @@ const pages: Record<string, string> = {
   recoveryCodes: recoveryCodesPage(brandName, ['abcd-efgh'], '/x', signedIn, t),
   securityOn: securityPage({ t, brandName, csrfToken: 'csrf', enrolled: true, recoveryCodesLeft: 3, notice: t.t('local.turnedOff'), signedIn }),
   securityOff: securityPage({ t, brandName, csrfToken: 'csrf', enrolled: false, recoveryCodesLeft: 0, signedIn }),
+  consoleNotAdministrator: consoleNotAdministratorPage(frame),
   reviewQueue: reviewQueuePage({ ...frame, clients: [client], notice: t.t('console.done', { action: 'approve' }) }),
   clientSearch: clientSearchPage({ ...frame, query: 'kvist', clients: [client] }),
   grants: grantSearchPage({ ...frame, user: '', company: '', client: '', error: t.t('console.clientIdUuid'),
