@@ -68,6 +68,11 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // Issue 10 §2: with local passwords off, POST /login checks nothing and points to the upstream sign-in.
   const passwords = localPasswordsEnabled(context);
   app.post('/login', csrf, (request, reply) => (passwords ? loginEndpoint(context, throttle, request, reply) : passwordLoginDisabledEndpoint(context, request, reply)));
+  // A browser opening /login (typed, bookmarked, reloaded after a refused password) goes to the sign-in of the
+  // account page (the account page once signed in); it answered 405. Nothing happens on this GET.
+  app.get('/login', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').redirect('/account', 303);
+  });
   app.get('/login/upstream', (request, reply) => upstreamLoginStartEndpoint(context, request, reply));
   // Spends the sign-in's state: no HEAD either, as above.
   app.get('/login/upstream/callback', { exposeHeadRoute: false }, (request, reply) => upstreamLoginCallbackEndpoint(context, request, reply));
@@ -107,6 +112,10 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
     withUploads.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
   };
   await app.register(uploadRoutes);
+  // The address a refused registration leaves in the address bar, opened again: the registration form (it answered 405).
+  app.get('/portal/clients', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').redirect('/portal/clients/new', 303);
+  });
   app.get('/portal/clients/:client_id', (request, reply) => portalShowClient(context, request, reply));
   app.post('/portal/clients/:client_id', csrf, (request, reply) => portalUpdateClient(context, request, reply));
   app.post('/portal/clients/:client_id/secret', csrf, (request, reply) => portalRotateSecret(context, request, reply));

@@ -22,7 +22,9 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
     ['HEAD', '/login/upstream/callback', 'GET'],
     ['POST', '/.well-known/oauth-authorization-server', 'GET, HEAD'],
     ['POST', '/.well-known/jwks.json', 'GET, HEAD'],
-    ['GET', '/login', 'POST'],
+    ['PUT', '/login', 'GET, HEAD, POST'],
+    ['GET', '/account/sessions/end-others', 'POST'],
+    ['DELETE', '/portal/clients', 'GET, HEAD, POST'],
     ['GET', '/oauth/authorize/decision', 'POST'],
     ['POST', '/health', 'GET, HEAD'],
     ['DELETE', '/oauth/revoked-access-tokens', 'GET, HEAD'],
@@ -59,8 +61,8 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
   // What a browser sends when it navigates (a link, a typed address, a reload).
   const NAVIGATION = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 
-  it('gives a browser that opens a POST-only page (a reload of /login after a refused password) a 405 page in its language with a way home', async () => {
-    for (const path of ['/login', '/oauth/authorize/decision', '/account/sessions/end-others']) {
+  it('gives a browser that opens a POST-only page (a reload of the consent decision) a 405 page in its language with a way home', async () => {
+    for (const path of ['/oauth/authorize/decision', '/account/sessions/end-others', '/account/security/disable']) {
       const response = await fetch(`${server.url}${path}?state=echo-marker`, { headers: { ...NAVIGATION, 'accept-language': 'de' } });
       assert.equal(response.status, 405, path);
       assert.equal(response.headers.get('allow'), 'POST', path);
@@ -71,6 +73,18 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
       assert.match(text, /<h1>Diese Seite kann nicht direkt geöffnet werden<\/h1>/);
       assert.match(text, /<a href="\/">/, 'a way home');
       assert.doesNotMatch(text, /echo-marker/);
+    }
+  });
+
+  it('sends a browser that opens /login to the account page\'s sign-in, and /portal/clients (a refused registration\'s address) to the registration form, changing nothing', async () => {
+    for (const [path, location] of [['/login', '/account'], ['/portal/clients', '/portal/clients/new']] as const) {
+      const response = await fetch(`${server.url}${path}?state=echo-marker`, { headers: NAVIGATION, redirect: 'manual' });
+      assert.equal(response.status, 303, path);
+      assert.equal(response.headers.get('location'), location, path);
+      assert.equal(response.headers.get('cache-control'), 'no-store', path);
+      const signIn = await fetch(`${server.url}${location}`, { headers: NAVIGATION });
+      assert.equal(signIn.status, 200, location);
+      assert.match(await signIn.text(), /name="password"/, `${location}: the sign-in form when signed out`);
     }
   });
 

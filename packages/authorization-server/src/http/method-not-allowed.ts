@@ -4,7 +4,7 @@
  * the request URL (Fastify's default 404 did, query string and any token in it included).
  *
  * A browser's navigation (GET or HEAD accepting `text/html`: a link followed, an address typed, a page
- * reloaded after a form, e.g. `/login` after a refused password) gets the same status as an HTML page in
+ * reloaded after a form, e.g. the consent decision) gets the same status as an HTML page in
  * its language with a way onward (`htmlPage`); every other caller gets the JSON body.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';

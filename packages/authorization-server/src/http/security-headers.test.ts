@@ -44,7 +44,7 @@ describe('security headers (SPEC decisions 17, 18)', () => {
       try {
         const expected = environment === 'production' ? EXPECTED_PRODUCTION : EXPECTED_DEVELOPMENT;
         for (const [method, url, status] of [
-          ['GET', '/health', 200], ['GET', '/.well-known/jwks.json', 200], ['GET', '/account/forgot-password', 200], ['POST', '/oauth/token', 400], ['GET', '/no-such-page', 404], ['GET', '/login', 405],
+          ['GET', '/health', 200], ['GET', '/.well-known/jwks.json', 200], ['GET', '/account/forgot-password', 200], ['POST', '/oauth/token', 400], ['GET', '/no-such-page', 404], ['GET', '/oauth/authorize/decision', 405],
         ] as const) {
           const response = await server.app.inject({ method, url, headers: { 'x-forwarded-proto': 'https' } });
           assert.equal(response.statusCode, status, `${method} ${url}`);
