@@ -80,6 +80,19 @@ describe('translator', () => {
     assert.equal(translator('de').t('sessions.confirmOthers', { count: 1 }), '1 andere Sitzung wird sofort abgemeldet. Dieses Gerät bleibt angemeldet.');
   });
 
+  it('counts the connections a deletion or rotation revokes by the language\'s plural rules: "(0 active)", "(1 active)", "(2 actives)" in French', () => {
+    const fr = translator('fr');
+    for (const key of ['console.deleteConnections', 'portal.rotateRevokes', 'portal.deleteRevokes'] as const) {
+      assert.match(fr.t(key, { count: 0, client: 'Fjord' }), /\(0 active\)/, `${key}: CLDR: 0 is "one" in French`);
+      assert.match(fr.t(key, { count: 1, client: 'Fjord' }), /\(1 active\)/, key);
+      assert.match(fr.t(key, { count: 2, client: 'Fjord' }), /\(2 actives\)/, key);
+      assert.match(translator('es').t(key, { count: 1, client: 'Fjord' }), /\(1 activa\)/, key);
+      assert.match(translator('es').t(key, { count: 0, client: 'Fjord' }), /\(0 activas\)/, key);
+      assert.match(translator('da').t(key, { count: 1, client: 'Fjord' }), /\(1 aktiv\)/, key);
+      assert.match(translator('sv').t(key, { count: 2, client: 'Fjord' }), /\(2 aktiva\)/, key);
+    }
+  });
+
   it('formats numbers the language\'s way', () => {
     assert.match(translator('de').t('local.securityOn', { count: 1234 }), /1\.234/);
     assert.match(translator('en').t('local.securityOn', { count: 1234 }), /1,234/);

@@ -36,7 +36,7 @@ export function subjectListPage(model: ConsoleFrame & { subjectType: SubjectType
 </form>
 ${model.subjects.length === 0 ? html`<p>${t.t('console.noSubjectMatches')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${title}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.name')}</th>${model.subjectType === 'company' ? html`<th scope="col">${t.t('console.organization')}</th>` : ''}<th scope="col">${t.t('console.grants')}</th></tr></thead>
-<tbody>${model.subjects.map((subject) => html`<tr><td>${subject.name}<br><code class="muted small">${subject.subjectId}</code></td>${model.subjectType === 'company' ? html`<td>${subject.organizationId ? model.organizationNames.get(subject.organizationId) ?? subject.organizationId : html`<span class="muted">${t.t('console.none')}</span>`}</td>` : ''}<td>${model.subjectType === 'company' ? html`<a href="/admin/grants?company=${subject.subjectId}" aria-label="${t.t('console.grantsOf', { subject: subject.name })}">${t.t('console.grants')}</a>` : html`<span class="muted">${t.t('console.none')}</span>`}</td></tr>`)}</tbody></table></div>`}
+<tbody>${model.subjects.map((subject) => html`<tr><td>${subject.name}<br><code class="muted small">${subject.subjectId}</code></td>${model.subjectType === 'company' ? html`<td>${subject.organizationId ? model.organizationNames.get(subject.organizationId) ?? subject.organizationId : html`<span class="muted">${t.t('console.noneFeminine')}</span>`}</td>` : ''}<td>${model.subjectType === 'company' ? html`<a href="/admin/grants?company=${subject.subjectId}" aria-label="${t.t('console.grantsOf', { subject: subject.name })}">${t.t('console.grants')}</a>` : html`<span class="muted">${t.t('console.none')}</span>`}</td></tr>`)}</tbody></table></div>`}
 ${model.nextUrl ? html`<p><a href="${model.nextUrl}">${t.t('console.nextPage')}</a></p>` : ''}`);
 }
 
@@ -52,7 +52,7 @@ export function userDetailPage(model: ConsoleFrame & { user: DirectoryUserRecord
   const { user } = model;
   return consoleFrame(model, user.name, html`<h1>${user.name}</h1>
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-<dl class="details"><dt>${t.t('console.email')}</dt><dd>${user.email}</dd><dt>${t.t('console.language')}</dt><dd>${user.locale ?? t.t('console.none')}</dd><dt>ID</dt><dd><code class="muted small">${user.userId}</code></dd></dl>
+<dl class="details"><dt>${t.t('console.email')}</dt><dd>${user.email}</dd><dt>${t.t('console.language')}</dt><dd>${user.locale ?? t.t('console.noneFeminine')}</dd><dt>ID</dt><dd><code class="muted small">${user.userId}</code></dd></dl>
 <h2>${t.t('console.memberships')}</h2>
 ${model.memberships.length === 0 ? html`<p>${t.t('console.noMemberships')}</p>` : html`<ul class="memberships">${model.memberships.map((membership) => html`<li>${membership.subjectName} <span class="muted">(${t.t('console.subjectKind', { type: membership.subjectType })})</span>
 <form class="inline" method="post" action="/admin/users/${user.userId}/memberships/${membership.subjectType}/${membership.subjectId}/remove"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.removeMembershipLabel', { user: user.name, subject: membership.subjectName })}">${t.t('console.removeMembership')}</button></form></li>`)}</ul>`}

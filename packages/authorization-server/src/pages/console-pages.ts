@@ -90,18 +90,20 @@ export interface BrandingChangeView {
 function brandingChangeSection(model: ConsoleFrame, client: ClientRecord, change: BrandingChangeView): SafeHtml {
   const t = tOf(model);
   const none = html`<span class="muted">${t.t('console.none')}</span>`;
-  const uri = (value: string | null) => (value ? html`<a href="${value}" rel="noopener noreferrer">${value}</a>` : none);
+  // Beside a feminine noun where the language agrees it (French: Conditions, Politique, Description: aucune).
+  const noneFeminine = html`<span class="muted">${t.t('console.noneFeminine')}</span>`;
+  const uri = (value: string | null, empty = none) => (value ? html`<a href="${value}" rel="noopener noreferrer">${value}</a>` : empty);
   const logo = (src: string | null, alt: string) => (src ? html`<img class="logo-compare" src="${src}" alt="${alt}" width="64" height="64">` : none);
   const rows: [string, boolean, SafeHtml | string, SafeHtml | string][] = [
     [t.t('console.name'), change.reviewed.clientName !== client.clientName, change.reviewed.clientName, client.clientName],
     [t.t('console.logo'), change.reviewed.logoUri !== client.logoUri,
       logo(change.reviewedLogoSrc, t.t('console.logoBefore', { client: change.reviewed.clientName })), logo(client.logoUri, t.t('console.logoAfter', { client: client.clientName }))],
     [t.t('console.homePage'), change.reviewed.clientUri !== client.clientUri, uri(change.reviewed.clientUri), uri(client.clientUri)],
-    [t.t('console.termsOfService'), change.reviewed.tosUri !== client.tosUri, uri(change.reviewed.tosUri), uri(client.tosUri)],
-    [t.t('console.privacyPolicy'), change.reviewed.policyUri !== client.policyUri, uri(change.reviewed.policyUri), uri(client.policyUri)],
+    [t.t('console.termsOfService'), change.reviewed.tosUri !== client.tosUri, uri(change.reviewed.tosUri, noneFeminine), uri(client.tosUri, noneFeminine)],
+    [t.t('console.privacyPolicy'), change.reviewed.policyUri !== client.policyUri, uri(change.reviewed.policyUri, noneFeminine), uri(client.policyUri, noneFeminine)],
     // The marketplace description is reviewed too (absent in a record kept before it was).
     ...(change.reviewed.description === undefined ? [] : [[t.t('marketplace.descriptionLabel'), change.reviewed.description !== (client.description ?? null),
-      change.reviewed.description ?? none, client.description ?? none] as [string, boolean, SafeHtml | string, SafeHtml | string]]),
+      change.reviewed.description ?? noneFeminine, client.description ?? noneFeminine] as [string, boolean, SafeHtml | string, SafeHtml | string]]),
   ];
   const headingId = `change-${client.clientId}`;
   return html`<section class="branding-change" aria-labelledby="${headingId}"><h3 id="${headingId}">${client.clientName} <code class="muted">${client.clientId}</code></h3>

@@ -341,6 +341,7 @@ export const de: Catalogue = {
   'console.logoBefore': "Geprüftes Logo von {client}",
   'console.logoAfter': "Neues Logo von {client}",
   'console.none': "keine",
+  'console.noneFeminine': "keine",
   'console.homePage': "Website",
   'console.termsOfService': "Nutzungsbedingungen",
   'console.privacyPolicy': "Datenschutzerklärung",

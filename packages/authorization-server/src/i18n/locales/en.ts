@@ -355,6 +355,8 @@ export const en = {
   'console.logoBefore': "Reviewed logo of {client}",
   'console.logoAfter': "New logo of {client}",
   'console.none': "none",
+  // console.none beside a feminine noun where the language agrees it (French aucune, Spanish ninguna): Organization, Language, Terms, Policy, Description
+  'console.noneFeminine': "none",
   'console.homePage': "Home page",
   'console.termsOfService': "Terms of service",
   'console.privacyPolicy': "Privacy policy",
