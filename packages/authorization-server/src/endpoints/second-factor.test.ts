@@ -52,8 +52,12 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.equal(enrolment.status, 200);
     const secret = secretIn(enrolment.text);
     assert.match(enrolment.text, /otpauth:\/\/totp\/Gatehouse:/);
+    // Started from the account: its navigation, and a way back (it had only "Turn on").
+    assert.match(enrolment.text, /<a class="button secondary" href="\/account\/security">Cancel<\/a>/);
+    assert.match(enrolment.text, /<nav class="muted" aria-label="[^"]*"><a href="\/">Home<\/a>/);
     const wrong = await browser.post(`${server.url}/account/security/confirm`, { _csrf: inputValue(enrolment.text, '_csrf')!, code: '000000' === codeNow(secret) ? '111111' : '000000' });
     assert.equal(wrong.status, 400, 'a wrong first code does not turn it on');
+    assert.match(wrong.text, /<a class="button secondary" href="\/account\/security">Cancel<\/a>/, 'the refused code keeps the way back');
     assert.equal((await server.storage.localAccounts.findSecondFactor(user.userId))?.confirmedAt, null);
     const confirmed = await browser.post(`${server.url}/account/security/confirm`, { _csrf: inputValue(wrong.text, '_csrf')!, code: codeNow(secret) });
     assert.equal(confirmed.status, 200);
@@ -330,6 +334,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUI
     assert.equal(await isSignedIn(browser), false, 'no session before enrolment');
     const enrolment = await browser.get(`${server.url}/login/second-factor`);
     assert.match(enrolment.text, /before anything else, set up two-step verification/);
+    assert.doesNotMatch(enrolment.text, />Cancel<\/a>|href="\/account\/security"/, 'a mandatory enrolment has no way around it');
     const secret = /<code id="totp-secret">([A-Z2-7 ]+)<\/code>/.exec(enrolment.text)![1]!.replaceAll(' ', '');
     assert.equal(secretIn(await browser.get(`${server.url}/login/second-factor`)), secret, 'a reload keeps the same key');
     const code = authenticator.clone({ epoch: server.clock.nowSeconds() * 1000 }).generate(secret);

@@ -153,12 +153,13 @@ async function verifyTotp(context: ServerContext, userId: string, code: string):
   return (await context.storage.localAccounts.useTimeStep(userId, step)) ? 'ok' : 'replayed';
 }
 
+/** `signedIn`: started from the account's security page (its header, navigation and Cancel), not at sign-in. */
 function enrolmentView(context: ServerContext, reply: FastifyReply, user: UserRecord, secret: string, action: string, extra: { reason?: string; error?: string; signedIn?: boolean } = {}) {
   const csrfToken = reply.generateCsrf();
   return enrolmentPage({
     t: tr(reply), brandName: context.options.brand.name, csrfToken, action, otpauthUri: totpUri(context.options.brand.name, user.email, secret), groupedSecret: groupedSecret(secret),
     ...(extra.reason ? { reason: extra.reason } : {}), ...(extra.error ? { error: extra.error } : {}),
-    ...(extra.signedIn ? { signedIn: { userName: user.name, csrfToken } } : {}),
+    ...(extra.signedIn ? { signedIn: { userName: user.name, csrfToken }, cancelHref: SECURITY_PATH } : {}),
   });
 }
 

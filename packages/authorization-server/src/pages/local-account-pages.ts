@@ -116,13 +116,16 @@ export interface EnrolmentPageModel {
   reason?: string;
   error?: string;
   signedIn?: SignedInHeader;
+  /** Started from the account (not a mandatory enrolment at sign-in): the account navigation, and Cancel back here. */
+  cancelHref?: string;
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
 }
 
 export function enrolmentPage(model: EnrolmentPageModel): string {
   const t = model.t ?? ENGLISH;
-  return layout(model.brandName, t.t('local.enrolTitle'), html`<h1>${t.t('local.enrolTitle')}</h1>
+  return layout(model.brandName, t.t('local.enrolTitle'), html`${model.cancelHref ? accountNavigation(t) : ''}
+<h1>${t.t('local.enrolTitle')}</h1>
 ${model.reason ? html`<p>${model.reason}</p>` : ''}
 <p>${t.t('local.enrolIntro')}</p>
 <p><a href="${model.otpauthUri}">${model.otpauthUri}</a></p>
@@ -132,7 +135,7 @@ ${model.reason ? html`<p>${model.reason}</p>` : ''}
   <label for="code">${t.t('local.typeCodeShown')}</label>
   <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required${fieldDescription('code', model.error, false)}>
   ${fieldError('code', model.error)}
-  <div class="actions"><button class="primary" type="submit">${t.t('local.turnOn')}</button></div>
+  <div class="actions">${model.cancelHref ? html`<a class="button secondary" href="${model.cancelHref}">${t.t('account.cancel')}</a>` : ''}<button class="primary" type="submit">${t.t('local.turnOn')}</button></div>
 </form>`, model.signedIn, t);
 }
 

@@ -140,6 +140,7 @@ const pages: Record<string, string> = {
   forgot: forgotPasswordPage({ t, brandName, csrfToken: 'csrf', sent: true, error: t.t('local.typeEmail') }),
   secondFactor: secondFactorPage({ t, brandName, csrfToken: 'csrf', error: t.t('local.codeWrong') }),
   enrolment: enrolmentPage({ t, brandName, csrfToken: 'csrf', action: '/x', otpauthUri: 'otpauth://totp/x', groupedSecret: 'ABCD EFGH', reason: t.t('local.mandatory'), signedIn }),
+  enrolmentFromAccount: enrolmentPage({ t, brandName, csrfToken: 'csrf', action: '/x', otpauthUri: 'otpauth://totp/x', groupedSecret: 'ABCD EFGH', signedIn, cancelHref: '/account/security' }),
   recoveryCodes: recoveryCodesPage(brandName, ['abcd-efgh'], '/x', signedIn, t),
   securityOn: securityPage({ t, brandName, csrfToken: 'csrf', enrolled: true, recoveryCodesLeft: 3, notice: t.t('local.turnedOff'), signedIn }),
   securityOff: securityPage({ t, brandName, csrfToken: 'csrf', enrolled: false, recoveryCodesLeft: 0, signedIn }),
