@@ -41,6 +41,16 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`forgot password
     assert.match(page.text, /<a href="\/account\/forgot-password">Forgot password\?<\/a>/);
   });
 
+  it('links back to the sign-in before and after sending (the sign-in of /account when signed out)', async () => {
+    const browser = new Browser();
+    const form = await browser.get(`${server.url}/account/forgot-password`);
+    assert.match(form.text, /<a href="\/account">Back to sign in<\/a>/);
+    const sent = await askForReset(browser, 'nobody-here@example.com');
+    assert.equal(sent.status, 200);
+    assert.match(sent.text, /<a href="\/account">Back to sign in<\/a>/);
+    assert.match((await browser.get(`${server.url}/account`)).text, /name="password"/);
+  });
+
   it('e-mails a one-hour reset link over SMTP; the link sets a new password once and ends the user\'s sessions', async () => {
     const signedIn = new Browser();
     assert.equal((await signIn(signedIn, bob.email, bob.password)).status, 303);

@@ -71,7 +71,8 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
   <input id="email" name="email" type="email" autocomplete="username" required value="${model.email ?? ''}"${fieldDescription('email', model.emailError, false)}>
   ${fieldError('email', model.emailError)}
   <div class="actions"><button class="primary" type="submit">${t.t('local.sendLink')}</button></div>
-</form>`, undefined, t);
+</form>
+<p><a href="/account">${t.t('local.backToSignIn')}</a></p>`, undefined, t);
 }
 
 export interface SecondFactorPageModel {

@@ -191,6 +191,7 @@ export const da: Catalogue = {
   'local.forgotTitle': 'Glemt adgangskode',
   'local.forgotHeading': 'Har du glemt din adgangskode?',
   'local.forgotSent': 'Hvis en konto bruger den adresse, har vi sendt den et link til at vælge en ny adgangskode. Linket virker én gang, i én time.',
+  'local.backToSignIn': 'Tilbage til log ind',
   'local.email': 'E-mail',
   'local.sendLink': 'Send mig et link',
   'local.typeEmail': 'Skriv e-mailadressen på din konto.',

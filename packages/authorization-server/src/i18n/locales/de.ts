@@ -191,6 +191,7 @@ export const de: Catalogue = {
   'local.forgotTitle': 'Passwort vergessen',
   'local.forgotHeading': 'Passwort vergessen?',
   'local.forgotSent': 'Falls ein Konto diese Adresse verwendet, haben wir ihm einen Link zum Festlegen eines neuen Passworts geschickt. Der Link funktioniert einmal, eine Stunde lang.',
+  'local.backToSignIn': 'Zurück zur Anmeldung',
   'local.email': 'E-Mail',
   'local.sendLink': 'Link senden',
   'local.typeEmail': 'Geben Sie die E-Mail-Adresse Ihres Kontos ein.',

@@ -201,6 +201,7 @@ export const en = {
   'local.forgotTitle': 'Forgot password',
   'local.forgotHeading': 'Forgot your password?',
   'local.forgotSent': 'If an account uses that address, we sent it a link to set a new password. The link works once, for one hour.',
+  'local.backToSignIn': 'Back to sign in',
   'local.email': 'Email',
   'local.sendLink': 'Send me a link',
   'local.typeEmail': 'Type the e-mail address of your account.',

@@ -191,6 +191,7 @@ export const es: Catalogue = {
   'local.forgotTitle': 'Contraseña olvidada',
   'local.forgotHeading': '¿Has olvidado tu contraseña?',
   'local.forgotSent': 'Si alguna cuenta usa esa dirección, le hemos enviado un enlace para elegir una nueva contraseña. El enlace funciona una vez, durante una hora.',
+  'local.backToSignIn': 'Volver al inicio de sesión',
   'local.email': 'Correo electrónico',
   'local.sendLink': 'Enviarme un enlace',
   'local.typeEmail': 'Escribe la dirección de correo electrónico de tu cuenta.',

@@ -191,6 +191,7 @@ export const fr: Catalogue = {
   'local.forgotTitle': 'Mot de passe oublié',
   'local.forgotHeading': 'Mot de passe oublié ?',
   'local.forgotSent': 'Si un compte utilise cette adresse, nous lui avons envoyé un lien pour choisir un nouveau mot de passe. Le lien fonctionne une fois, pendant une heure.',
+  'local.backToSignIn': 'Retour à la connexion',
   'local.email': 'E-mail',
   'local.sendLink': 'M’envoyer un lien',
   'local.typeEmail': 'Saisissez l’adresse e-mail de votre compte.',

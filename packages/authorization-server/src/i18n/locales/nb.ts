@@ -191,6 +191,7 @@ export const nb: Catalogue = {
   'local.forgotTitle': 'Glemt passord',
   'local.forgotHeading': 'Har du glemt passordet?',
   'local.forgotSent': 'Hvis en konto bruker den adressen, har vi sendt den en lenke for å velge et nytt passord. Lenken virker én gang, i én time.',
+  'local.backToSignIn': 'Tilbake til innlogging',
   'local.email': 'E-post',
   'local.sendLink': 'Send meg en lenke',
   'local.typeEmail': 'Skriv inn e-postadressen til kontoen din.',

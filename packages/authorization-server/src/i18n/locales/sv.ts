@@ -191,6 +191,7 @@ export const sv: Catalogue = {
   'local.forgotTitle': 'Glömt lösenord',
   'local.forgotHeading': 'Har du glömt ditt lösenord?',
   'local.forgotSent': 'Om ett konto använder den adressen har vi skickat en länk för att välja ett nytt lösenord. Länken fungerar en gång, i en timme.',
+  'local.backToSignIn': 'Tillbaka till inloggningen',
   'local.email': 'E-post',
   'local.sendLink': 'Skicka mig en länk',
   'local.typeEmail': 'Skriv e-postadressen för ditt konto.',
