@@ -82,8 +82,14 @@ export async function consoleSubjects(context: ServerContext, request: FastifyRe
     const organization = await context.storage.directory.findSubject('organization', organizationId);
     if (organization) organizationNames.set(organizationId, organization.name);
   }
+  // An organization's grants: how many are active (the grant search filters by company only). One indexed
+  // query per organization on the page, as the organization names above; it printed "none" for every one.
+  const activeGrants = new Map<string, number>();
+  if (subjectType === 'organization') {
+    for (const subject of found) activeGrants.set(subject.subjectId, (await context.storage.grants.listActive({ subjectType, subjectId: subject.subjectId })).length);
+  }
   const path = subjectType === 'company' ? '/admin/companies' : '/admin/organizations';
-  page(reply, 200, subjectListPage({ ...admin.frame, subjectType, query, subjects: found, organizationNames, nextUrl: nextUrl(path, query, next) }));
+  page(reply, 200, subjectListPage({ ...admin.frame, subjectType, query, subjects: found, organizationNames, activeGrants, nextUrl: nextUrl(path, query, next) }));
 }
 
 /** GET /admin/users/:user_id */

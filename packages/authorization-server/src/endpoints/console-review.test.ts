@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { approveClient, setClientLogo, updateClient, type ManagementContext } from '../clients/client-management.ts';
 import { registerClient } from '../clients/registration.ts';
 import type { Storage } from '../storage/storage.ts';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, Browser, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { pngImage } from '../testing/images.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
@@ -177,6 +177,22 @@ function reviewSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pro
       assert.match(companies.text, /Nordlys Danmark ApS/);
       assert.match(companies.text, /<td>Nordlys Group<\/td>/, 'the organization by name');
       assert.match((await browser.get(`${server.url}/admin/organizations?q=nordlys`)).text, /Nordlys Group/);
+      // An organization's active grants are counted (the column said "none" for every organization).
+      const organization = { subjectType: 'organization' as const, subjectId: seed.organization.id };
+      const grantCount = async () => Number(/Nordlys Group<br><code[^>]*>[^<]*<\/code><\/td><td>(\d+) active grants?<\/td>/.exec((await browser.get(`${server.url}/admin/organizations`)).text)?.[1]);
+      const before = (await server.storage.grants.listActive(organization)).length;
+      assert.equal(await grantCount(), before);
+      // An organization client, connected to Nordlys Group by Alice.
+      const { client } = await registerClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds(), requireApproval: false },
+        { clientName: `Group Reports ${backend}`, clientType: 'public', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'], subjectType: 'organization' },
+        {}, { actor: 'admin:test' });
+      const { redirect, codeVerifier } = await authorize(server, { clientId: client.clientId, scope: 'users:read', subject: `urn:gatehouse:organization:${seed.organization.id}` });
+      const exchange = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', client_id: client.clientId, code: redirect.searchParams.get('code') ?? '', redirect_uri: 'http://localhost:8080/callback', code_verifier: codeVerifier,
+      });
+      assert.equal(exchange.status, 200, exchange.text);
+      assert.equal((await server.storage.grants.listActive(organization)).length, before + 1);
+      assert.equal(await grantCount(), before + 1, 'the new grant is counted');
       assert.doesNotMatch((await browser.get(`${server.url}/admin/companies?q=sverige`)).text, /Danmark/);
       const page = await browser.get(`${server.url}/admin/users/${alice.id}`);
       assert.equal(page.status, 200);

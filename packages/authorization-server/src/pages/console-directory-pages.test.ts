@@ -23,4 +23,16 @@ describe('console directory pages in French', () => {
     assert.match(page, /<td><span class="muted">aucune<\/span><\/td>/);
     assert.doesNotMatch(page, />aucun</);
   });
+
+  it('counts an organization\'s active grants by the language\'s plural rules (it said "aucun" for every organization)', () => {
+    const page = subjectListPage({
+      ...frame, subjectType: 'organization', query: '', organizationNames: new Map(), activeGrants: new Map([['o-1', 0], ['o-2', 2]]),
+      subjects: [
+        { subjectType: 'organization', subjectId: 'o-1', name: 'Groupe Un', organizationId: null, createdAt: 0, updatedAt: 0 },
+        { subjectType: 'organization', subjectId: 'o-2', name: 'Groupe Deux', organizationId: null, createdAt: 0, updatedAt: 0 },
+      ],
+    });
+    assert.match(page, /<td>0 autorisation active<\/td>/);
+    assert.match(page, /<td>2 autorisations actives<\/td>/);
+  });
 });

@@ -25,7 +25,10 @@ ${model.nextUrl ? html`<p><a href="${model.nextUrl}">${t.t('console.nextPage')}<
 }
 
 /** GET /admin/companies and /admin/organizations (?q=&after=) */
-export function subjectListPage(model: ConsoleFrame & { subjectType: SubjectType; query: string; subjects: DirectorySubjectRecord[]; organizationNames: Map<string, string>; nextUrl?: string }): string {
+/** `activeGrants`: an organization's number of active grants, by its id (companies link to the grant search instead). */
+export function subjectListPage(model: ConsoleFrame & {
+  subjectType: SubjectType; query: string; subjects: DirectorySubjectRecord[]; organizationNames: Map<string, string>; activeGrants?: Map<string, number>; nextUrl?: string;
+}): string {
   const t = tOf(model);
   const title = model.subjectType === 'company' ? t.t('console.companies') : t.t('console.organizations');
   const path = model.subjectType === 'company' ? '/admin/companies' : '/admin/organizations';
@@ -36,7 +39,7 @@ export function subjectListPage(model: ConsoleFrame & { subjectType: SubjectType
 </form>
 ${model.subjects.length === 0 ? html`<p>${t.t('console.noSubjectMatches')}</p>` : html`<div class="table-scroll" tabindex="0" role="region" aria-label="${title}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.name')}</th>${model.subjectType === 'company' ? html`<th scope="col">${t.t('console.organization')}</th>` : ''}<th scope="col">${t.t('console.grants')}</th></tr></thead>
-<tbody>${model.subjects.map((subject) => html`<tr><td>${subject.name}<br><code class="muted small">${subject.subjectId}</code></td>${model.subjectType === 'company' ? html`<td>${subject.organizationId ? model.organizationNames.get(subject.organizationId) ?? subject.organizationId : html`<span class="muted">${t.t('console.noneFeminine')}</span>`}</td>` : ''}<td>${model.subjectType === 'company' ? html`<a href="/admin/grants?company=${subject.subjectId}" aria-label="${t.t('console.grantsOf', { subject: subject.name })}">${t.t('console.grants')}</a>` : html`<span class="muted">${t.t('console.none')}</span>`}</td></tr>`)}</tbody></table></div>`}
+<tbody>${model.subjects.map((subject) => html`<tr><td>${subject.name}<br><code class="muted small">${subject.subjectId}</code></td>${model.subjectType === 'company' ? html`<td>${subject.organizationId ? model.organizationNames.get(subject.organizationId) ?? subject.organizationId : html`<span class="muted">${t.t('console.noneFeminine')}</span>`}</td>` : ''}<td>${model.subjectType === 'company' ? html`<a href="/admin/grants?company=${subject.subjectId}" aria-label="${t.t('console.grantsOf', { subject: subject.name })}">${t.t('console.grants')}</a>` : t.t('console.activeGrantCount', { count: model.activeGrants?.get(subject.subjectId) ?? 0 })}</td></tr>`)}</tbody></table></div>`}
 ${model.nextUrl ? html`<p><a href="${model.nextUrl}">${t.t('console.nextPage')}</a></p>` : ''}`);
 }
 

@@ -262,6 +262,7 @@ export const da: Catalogue = {
   'console.searchByOne': "Søg efter én bruger, virksomhed eller klient.",
   'console.noGrantMatches': "Ingen aktive tilladelser matcher.",
   'console.activeGrants': "Aktive tilladelser",
+  'console.activeGrantCount': "{count, plural, one {# aktiv tilladelse} other {# aktive tilladelser}}",
   'console.app': "App",
   'console.company': "Virksomhed",
   'console.connectedBy': "Forbundet af",

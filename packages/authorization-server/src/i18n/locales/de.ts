@@ -262,6 +262,7 @@ export const de: Catalogue = {
   'console.searchByOne': "Suchen Sie nach einem Benutzer, einer Firma oder einem Client.",
   'console.noGrantMatches': "Keine aktive Berechtigung gefunden.",
   'console.activeGrants': "Aktive Berechtigungen",
+  'console.activeGrantCount': "{count, plural, one {# aktive Berechtigung} other {# aktive Berechtigungen}}",
   'console.app': "App",
   'console.company': "Firma",
   'console.connectedBy': "Verbunden durch",

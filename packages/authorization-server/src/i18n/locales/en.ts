@@ -274,6 +274,7 @@ export const en = {
   'console.searchByOne': "Search by one user, company or client.",
   'console.noGrantMatches': "No active grant matches.",
   'console.activeGrants': "Active grants",
+  'console.activeGrantCount': "{count, plural, one {# active grant} other {# active grants}}",
   'console.app': "App",
   'console.company': "Company",
   'console.connectedBy': "Connected by",

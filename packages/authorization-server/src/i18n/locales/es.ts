@@ -262,6 +262,7 @@ export const es: Catalogue = {
   'console.searchByOne': "Busca por un usuario, una empresa o un cliente.",
   'console.noGrantMatches': "Ninguna autorización activa coincide.",
   'console.activeGrants': "Autorizaciones activas",
+  'console.activeGrantCount': "{count, plural, one {# autorización activa} other {# autorizaciones activas}}",
   'console.app': "Aplicación",
   'console.company': "Empresa",
   'console.connectedBy': "Conectada por",

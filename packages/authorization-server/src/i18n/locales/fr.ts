@@ -262,6 +262,7 @@ export const fr: Catalogue = {
   'console.searchByOne': "Recherchez un utilisateur, une entreprise ou un client.",
   'console.noGrantMatches': "Aucune autorisation active ne correspond.",
   'console.activeGrants': "Autorisations actives",
+  'console.activeGrantCount': "{count, plural, one {# autorisation active} other {# autorisations actives}}",
   'console.app': "Application",
   'console.company': "Entreprise",
   'console.connectedBy': "Connectée par",

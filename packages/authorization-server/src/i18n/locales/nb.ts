@@ -262,6 +262,7 @@ export const nb: Catalogue = {
   'console.searchByOne': "Søk etter én bruker, ett selskap eller én klient.",
   'console.noGrantMatches': "Ingen aktive tillatelser samsvarer.",
   'console.activeGrants': "Aktive tillatelser",
+  'console.activeGrantCount': "{count, plural, one {# aktiv tillatelse} other {# aktive tillatelser}}",
   'console.app': "App",
   'console.company': "Selskap",
   'console.connectedBy': "Koblet til av",

@@ -262,6 +262,7 @@ export const sv: Catalogue = {
   'console.searchByOne': "Sök på en användare, ett företag eller en klient.",
   'console.noGrantMatches': "Inga aktiva behörigheter matchar.",
   'console.activeGrants': "Aktiva behörigheter",
+  'console.activeGrantCount': "{count, plural, one {# aktiv behörighet} other {# aktiva behörigheter}}",
   'console.app': "App",
   'console.company': "Företag",
   'console.connectedBy': "Ansluten av",
