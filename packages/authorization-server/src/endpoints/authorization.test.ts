@@ -73,6 +73,24 @@ describe('GET /oauth/authorize', () => {
       });
     }
 
+    it('words the page for the end user (the app, the address to return to) and keeps the protocol words in a line for the developer', async () => {
+      const expectations: [Record<string, string | undefined>, RegExp, RegExp][] = [
+        [{ client_id: '00000000-0000-4000-8000-000000000000' }, /The application that sent you here is not registered\./, /The request names an unknown client_id\./],
+        [{ client_id: undefined }, /The application that sent you here is not registered\./, /The request has no client_id\./],
+        [{ redirect_uri: undefined }, /did not say where to send you back\./, /The request has no redirect_uri\./],
+        [{ redirect_uri: 'https://attacker.example/callback' }, /The address the application asked to return to is not registered for it\./, /The redirect_uri is not registered for this app\./],
+      ];
+      for (const [overrides, user, developer] of expectations) {
+        const { text } = await new Browser().get(authorizeUrl(server, validParameters(overrides)));
+        const alert = /<p class="error" role="alert">([^<]*)<\/p>/.exec(text)?.[1] ?? '';
+        assert.match(alert, user);
+        assert.doesNotMatch(alert, /client_id|redirect_uri/, 'no protocol words in the message');
+        assert.match(text, new RegExp(`<p class="muted developer">For the app&#39;s developer: ${developer.source}</p>`));
+      }
+      const french = await new Browser().request(authorizeUrl(server, validParameters({ redirect_uri: 'https://attacker.example/callback' })), { headers: { 'accept-language': 'fr' } });
+      assert.match(french.text, /<p class="error" role="alert">L’adresse de retour demandée par l’application n’est pas enregistrée pour elle\.<\/p>/);
+    });
+
     it('shows the error page for a repeated redirect_uri (RFC 6749 §3.1)', async () => {
       const url = `${authorizeUrl(server, validParameters())}&redirect_uri=${encodeURIComponent('https://attacker.example/cb')}`;
       const response = await new Browser().get(url);

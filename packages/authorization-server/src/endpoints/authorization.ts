@@ -79,13 +79,20 @@ export class AuthorizationPageError extends Error {
   readonly values: MessageValues;
   /** What was refused, shown escaped on the page (issue 13), e.g. the redirect URI that is not registered. */
   readonly detail: { labelKey: MessageKey; value: string } | undefined;
-  constructor(titleKey: MessageKey, messageKey: MessageKey, values: MessageValues = {}, detail?: { labelKey: MessageKey; value: string }) {
+  /**
+   * The message in an end user's words, when `messageKey` is in protocol words (client_id, redirect_uri):
+   * the page leads with it and keeps `messageKey` in a small line for the app's developer. The error's
+   * message (a pushed request's JSON `error_description`) stays the protocol wording.
+   */
+  readonly userMessageKey: MessageKey | undefined;
+  constructor(titleKey: MessageKey, messageKey: MessageKey, values: MessageValues = {}, detail?: { labelKey: MessageKey; value: string }, userMessageKey?: MessageKey) {
     super(ENGLISH.t(messageKey, values));
     this.title = ENGLISH.t(titleKey);
     this.titleKey = titleKey;
     this.messageKey = messageKey;
     this.values = values;
     this.detail = detail;
+    this.userMessageKey = userMessageKey;
   }
 }
 
@@ -119,6 +126,17 @@ const CARRIED_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope
 /** RFC 9449 §10: `dpop_jkt` is a JWK SHA-256 thumbprint (RFC 7638), base64url: 43 characters. */
 const DPOP_JKT = /^[A-Za-z0-9_-]{43}$/;
 
+/** The end user's words for the refusals before the redirect URI is established (their protocol words go to the developer line). */
+const USER_MESSAGES: Partial<Record<MessageKey, MessageKey>> = {
+  'error.repeatedParameter': 'error.userInvalidRequest',
+  'error.noClientId': 'error.userUnknownApp',
+  'error.unknownClient': 'error.userUnknownApp',
+  'error.noRedirectUri': 'error.userNoReturnAddress',
+  'error.redirectUriNotRegistered': 'error.userReturnAddressNotRegistered',
+  'error.redirectUriNotAllowed': 'error.userReturnAddressNotAllowed',
+  'error.needsClientIdAndRequestUri': 'error.userInvalidRequest',
+};
+
 /**
  * @throws AuthorizationPageError before the redirect URI is established.
  * @param how.stored `raw` is a request kept server-side (interaction, request_uri): its `resource` values are one space-separated value.
@@ -128,7 +146,7 @@ const DPOP_JKT = /^[A-Za-z0-9_-]{43}$/;
 export async function validateAuthorizationRequest(context: ServerContext, raw: RawParameters, how: { stored?: boolean } = {}): Promise<AuthorizationRequest> {
   const { storage, options } = context;
   const pageError = (messageKey: MessageKey, values?: MessageValues, detail?: { labelKey: MessageKey; value: string }) =>
-    new AuthorizationPageError('error.cannotConnect', messageKey, values, detail);
+    new AuthorizationPageError('error.cannotConnect', messageKey, values, detail, USER_MESSAGES[messageKey]);
   const single = (name: string) => {
     try {
       return singleParameter(raw, name);
@@ -359,7 +377,7 @@ async function authorizationRequestFrom(
     const clientId = query.client_id;
     // RFC 9126 §4: client_id is required with request_uri, and the request must be that client's.
     if (typeof requestUri !== 'string' || typeof clientId !== 'string') {
-      throw new AuthorizationPageError('error.cannotConnect', 'error.needsClientIdAndRequestUri');
+      throw new AuthorizationPageError('error.cannotConnect', 'error.needsClientIdAndRequestUri', {}, undefined, USER_MESSAGES['error.needsClientIdAndRequestUri']);
     }
     const pushed = await consumeRequestUri(context, requestUri, clientId);
     if (!pushed) {
@@ -679,8 +697,10 @@ async function handleAuthorizationErrors(
   } catch (error) {
     const t = requestTranslator(reply.request);
     if (error instanceof AuthorizationPageError) {
-      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, t.t(error.titleKey), t.t(error.messageKey, error.values), {
+      const message = t.t(error.userMessageKey ?? error.messageKey, error.values);
+      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, t.t(error.titleKey), message, {
         t, reference: reply.request.id, ...(error.detail ? { detail: { label: t.t(error.detail.labelKey), value: error.detail.value } } : {}),
+        ...(error.userMessageKey ? { developer: t.t(error.messageKey, error.values) } : {}),
       }));
       return;
     }

@@ -17,6 +17,11 @@ export interface ErrorPageOptions {
   links?: { href: string; label: string }[];
   /** Replaces the closing line about not being sent back to the application (for portal, console and account forms); null: no closing line. */
   hint?: string | null;
+  /**
+   * The technical reason in protocol words, for the app's developer, in a small muted line under the
+   * user's message (`message` then says it in the user's words). The CLI's probe reads it (class `developer`).
+   */
+  developer?: string;
   /** The request id (issue 14, http/request-id.ts), shown escaped in a small line that tells the user to give it to support. */
   reference?: string;
   /** The page's language (issue 13): its frame and fixed words; `title`, `message`, `detail`, `links` and `hint` come translated. English when absent. */
@@ -30,6 +35,7 @@ export function errorPage(brandName: string, title: string, message: string, opt
 <p class="error" role="alert">${message}</p>
 ${options.detail ? html`<dl class="details refused"><dt>${options.detail.label}</dt><dd><code>${options.detail.value}</code></dd></dl>` : ''}
 ${options.hint === null ? '' : html`<p class="muted">${options.hint ?? t.t('error.notSentBack')}</p>`}
+${options.developer ? html`<p class="muted developer">${t.t('error.forDeveloper')} ${options.developer}</p>` : ''}
 <p class="onward">${links.map((link, index) => html`${index > 0 ? ' · ' : ''}<a href="${link.href}">${link.label}</a>`)}</p>
 ${options.reference ? html`<p class="muted reference">${t.t('error.reference')} <code>${options.reference}</code></p>` : ''}`, undefined, t);
 }

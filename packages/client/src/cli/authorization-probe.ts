@@ -15,7 +15,7 @@ export class AuthorizationRequestRefusedError extends Error {}
 
 export type ProbeResult =
   | { refused: false }
-  /** `message`: the error page's alert text, when it has one (Gatehouse: `<p class="error" role="alert">`). */
+  /** `message`: the error page's line for the developer (Gatehouse: `<p class="muted developer">`), else its alert text (`<p class="error" role="alert">`). */
   | { refused: true; status: number; message: string | undefined };
 
 /**
@@ -35,7 +35,9 @@ export async function probeAuthorizationRequest(url: URL, fetchImplementation: t
     return { refused: false };
   }
   const page = await response.text().catch(() => '');
-  const alert = /<p[^>]*role="alert"[^>]*>([^<]{1,300})<\/p>/.exec(page)?.[1];
+  // The line for the app's developer (protocol words) when the page has one, else the user's message.
+  const developer = /<p[^>]*class="[^"]*\bdeveloper\b[^"]*"[^>]*>[^<]*?:\s*([^<]{1,300})<\/p>/.exec(page)?.[1];
+  const alert = developer ?? /<p[^>]*role="alert"[^>]*>([^<]{1,300})<\/p>/.exec(page)?.[1];
   return { refused: true, status: response.status, message: alert === undefined ? undefined : decodeEntities(alert.trim()) };
 }
 
