@@ -2,6 +2,7 @@
  * createAuthorizationServer(options): the composition root. Builds the Fastify application with its
  * form parser, cookies, CSRF protection, security headers and routes.
  */
+import { formPage } from './http/form-page.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrfProtection from '@fastify/csrf-protection';
@@ -161,27 +162,6 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     },
   });
 
-  /**
-   * The page an untrusted form was sent from, for "Open the page again": the Referer's path (Referrer-Policy
-   * same-origin sends it only from this server's own pages) when it is this issuer's and inside `section`
-   * (/account, /portal, …) and a page that can be opened (a GET route); else the section itself. Never the
-   * query: it may carry a one-time token.
-   */
-  const issuerOrigin = new URL(options.issuer).origin;
-  const formPage = (referer: string | undefined, section: string): string => {
-    if (referer === undefined) return section;
-    try {
-      const url = new URL(referer);
-      const inSection = url.origin === issuerOrigin && (url.pathname === section || url.pathname.startsWith(`${section}/`));
-      // A page opened by a one-time link (set-password: its token in the query) cannot be opened without it.
-      if (url.searchParams.has('token')) return section;
-      // A page shown in answer to a POST (a confirmation) may have no GET route of its own.
-      return inSection && app.findRoute({ method: 'GET', url: url.pathname }) !== null ? url.pathname : section;
-    } catch {
-      return section;
-    }
-  };
-
   app.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
     // Issue 11 item 14: an error is never cached (Fastify's own 400/413/415 included).
     reply.header('cache-control', 'no-store');
@@ -207,7 +187,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
         ? errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpiredApp'), { t, reference: request.id })
         : errorPage(options.brand.name, t.t('error.formExpiredTitle'), t.t('error.formExpired'), {
           t, hint: t.t('error.formExpiredHint'),
-          links: page.startsWith('/logout') ? [{ href: '/', label: t.t('error.homeShort') }] : [{ href: formPage(request.headers.referer, page.replace(/[/?]$/, '')), label: t.t('error.openAgain') }, { href: '/', label: t.t('error.homeShort') }],
+          links: page.startsWith('/logout') ? [{ href: '/', label: t.t('error.homeShort') }] : [{ href: formPage(request, options.issuer, page.replace(/[/?]$/, '')), label: t.t('error.openAgain') }, { href: '/', label: t.t('error.homeShort') }],
           reference: request.id,
         }));
       return;

@@ -49,6 +49,20 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       assert.equal(inputValue(elsewhere.text, 'return_to'), '/admin');
     });
 
+    it('a console form sent after the session ended changes nothing, says so, and returns to the page it was sent from after sign-in', async () => {
+      const client = await pendingClient(server, 'Session Ended Sync');
+      const browser = await signIn(server);
+      const csrf = inputValue((await browser.get(`${server.url}/admin/clients?q=${client.clientId}`)).text, '_csrf')!;
+      browser.cookies.delete('gatehouse_session'); // signed out in another tab
+      const sent = await browser.request(`${server.url}/admin/clients/${client.clientId}/approve`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}/admin/clients?q=x` }, body: new URLSearchParams({ _csrf: csrf, confirm: 'yes' }),
+      });
+      assert.equal(sent.status, 200);
+      assert.match(sent.text, /You were signed out, so your change was not saved/);
+      assert.equal(inputValue(sent.text, 'return_to'), '/admin/clients', 'the page it was sent from (its path)');
+      assert.equal((await server.storage.clients.find(client.clientId))?.status, 'pending', 'not approved');
+    });
+
     it('answers the login page when signed out and 403 to a signed-in user without the platform-administrator role', async () => {
       const anonymous = await fetch(`${server.url}/admin`);
       assert.match(await anonymous.text(), /name="password"/);

@@ -35,7 +35,8 @@ import {
   actionsFor, actionText, auditLogPage, CLIENT_ACTION_LABELS, doneText, type BrandingChangeView, clientSearchPage, consoleConfirmationPage, consoleMessagePage, consoleNotAdministratorPage, grantSearchPage,
   reviewQueuePage, type AuditRow, type ClientAction, type ConsoleFrame, type GrantView,
 } from '../pages/console-pages.ts';
-import { loginPage } from '../pages/login-page.ts';
+import { sendLoginStep } from '../sessions/login-step.ts';
+import { formPage } from '../http/form-page.ts';
 import { RETURN_TO } from './login.ts';
 import type { ServerContext } from '../server-context.ts';
 import { sessionUser } from '../sessions/login-session.ts';
@@ -60,9 +61,11 @@ export async function administrator(context: ServerContext, request: FastifyRequ
   const user = await sessionUser(context, request);
   const brandName = context.options.brand.name;
   if (!user) {
-    // A deep link survives sign-in: login.ts's RETURN_TO admits /admin paths (no query, so no open redirect).
-    const path = request.url.split('?')[0] ?? '/admin';
-    page(reply, 200, loginPage({ t: requestTranslator(request), brandName, csrfToken: reply.generateCsrf(), returnTo: RETURN_TO.test(path) ? path : '/admin' }));
+    // A deep link survives sign-in: login.ts's RETURN_TO admits /admin paths (no query, so no open redirect);
+    // a form sent after the session ended returns to the page it was sent from. The login step as every
+    // section's: the upstream sign-in too, and a notice that the form's change was not made.
+    const path = request.method === 'GET' ? request.url.split('?')[0]! : formPage(request, context.options.issuer, '/admin');
+    sendLoginStep(context, reply, { returnTo: RETURN_TO.test(path) && path.startsWith('/admin') ? path : '/admin' });
     return undefined;
   }
   const t = requestTranslator(request);

@@ -148,6 +148,24 @@ describe('developer portal /portal', () => {
     assert.equal(await expired('not a URL'), '/portal');
   });
 
+  it('an edit sent after the session ended says it was not saved and returns to the client\'s page after sign-in (it returned to /portal and dropped it silently)', async () => {
+    const browser = await signedIn(server);
+    const clientPath = (await register(server, browser)).location!;
+    const clientId = clientPath.split('/').at(-1)!;
+    const csrf = inputValue((await browser.get(`${server.url}${clientPath}`)).text, '_csrf')!;
+    browser.cookies.delete('gatehouse_session'); // signed out in another tab
+    const edit = new URLSearchParams({ _csrf: csrf, client_name: 'Fjord Books Pro', redirect_uris: 'http://localhost:8080/callback', scope: 'users:read' });
+    const sent = await browser.request(`${server.url}${clientPath}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}${clientPath}` }, body: edit,
+    });
+    assert.equal(sent.status, 200);
+    assert.match(sent.text, /<p class="notice" role="status">You were signed out, so your change was not saved\. Sign in, then make it again\.<\/p>/);
+    assert.equal(inputValue(sent.text, 'return_to'), clientPath, 'back to the page the form was on');
+    assert.equal((await server.storage.clients.find(clientId))?.clientName, 'Fjord Books', 'nothing changed');
+    // A page opened with GET says nothing of the kind.
+    assert.doesNotMatch((await browser.get(`${server.url}${clientPath}`)).text, /was not saved/);
+  });
+
   it('edits, rotates (new secret once, old one during the overlap) and deletes its own client', async () => {
     const browser = await signedIn(server);
     const created = await register(server, browser);

@@ -36,6 +36,7 @@ import {
 } from '../pages/portal-pages.ts';
 import { validateClientMetadata, type ClientMetadata } from '../clients/registration.ts';
 import { RETURN_TO } from './login.ts';
+import { formPage } from '../http/form-page.ts';
 import { describeScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { authorizationServerMetadata } from './metadata.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -57,9 +58,10 @@ export async function developer(context: ServerContext, request: FastifyRequest,
   const brandName = context.options.brand.name;
   if (!user) {
     // The login form posts to /login, which continues at return_to (login.ts allows only a few local paths):
-    // a deep link to a client's page survives sign-in; anything else (a POST's target, a query) returns to /portal.
-    const path = request.url.split('?')[0]!;
-    const returnTo = request.method === 'GET' && RETURN_TO.test(path) && path.startsWith('/portal') ? path : '/portal';
+    // a deep link to a client's page survives sign-in, and a form sent after the session ended returns to the
+    // page it was sent from (its Referer, when that is a portal page); anything else returns to /portal.
+    const path = request.method === 'GET' ? request.url.split('?')[0]! : formPage(request, context.options.issuer, '/portal');
+    const returnTo = RETURN_TO.test(path) && path.startsWith('/portal') ? path : '/portal';
     sendLoginStep(context, reply, { returnTo });
     return undefined;
   }

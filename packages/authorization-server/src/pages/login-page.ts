@@ -23,6 +23,8 @@ export interface LoginPageModel {
   reauthenticate?: boolean;
   /** The page's language (issue 13); English when absent. */
   t?: Translator;
+  /** Shown above the form, e.g. that a change sent after the session ended was not made (sessions/login-step.ts). */
+  notice?: string;
 }
 
 export function loginPage(model: LoginPageModel): string {
@@ -44,6 +46,7 @@ export function loginPage(model: LoginPageModel): string {
 </form>`;
   return layout(model.brandName, t.t('login.title'), html`<h1>${t.t('login.heading', { brand: model.brandName })}</h1>
 ${model.clientName ? html`<p class="muted">${t.html('login.toConnect', { client: model.clientName })}</p>` : ''}
+${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 ${upstreamButton}
 ${passwordForm}`, undefined, t);

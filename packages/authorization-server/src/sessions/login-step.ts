@@ -21,7 +21,12 @@ export function sendLoginStep(context: ServerContext, reply: FastifyReply, step:
     reply.redirect(upstreamStartUrl(step.returnTo, step.reauthenticate), 303);
     return;
   }
+  const t = requestTranslator(reply.request);
+  // A form sent after its session ended (signed out in another tab, expired): the change was not made, and
+  // the page says so rather than dropping it silently. POST /oauth/authorize is a request, not a change.
+  const unsaved = reply.request.method === 'POST' && !reply.request.url.startsWith('/oauth/');
   reply.code(200).type('text/html; charset=utf-8').send(loginPage({
-    t: requestTranslator(reply.request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), upstreamName: upstreamProvider(context)?.name, ...step,
+    t, brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), upstreamName: upstreamProvider(context)?.name, ...step,
+    ...(unsaved ? { notice: t.t('login.signedOutUnsaved') } : {}),
   }));
 }

@@ -28,6 +28,7 @@ export const da: Catalogue = {
   'login.email': 'E-mail',
   'login.password': 'Adgangskode',
   'login.forgot': 'Glemt adgangskoden?',
+  'login.signedOutUnsaved': 'Du blev logget ud, så din ændring blev ikke gemt. Log ind, og foretag den igen.',
   'login.submit': 'Log ind',
   'login.incorrect': 'E-mailen eller adgangskoden er forkert.',
   'login.tooManySeconds': 'For mange mislykkede forsøg. Prøv igen om {seconds, plural, one {# sekund} other {# sekunder}}.',

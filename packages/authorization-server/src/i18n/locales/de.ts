@@ -28,6 +28,7 @@ export const de: Catalogue = {
   'login.email': 'E-Mail',
   'login.password': 'Passwort',
   'login.forgot': 'Passwort vergessen?',
+  'login.signedOutUnsaved': 'Sie wurden abgemeldet, daher wurde Ihre Änderung nicht gespeichert. Melden Sie sich an und nehmen Sie sie erneut vor.',
   'login.submit': 'Anmelden',
   'login.incorrect': 'E-Mail-Adresse oder Passwort ist falsch.',
   'login.tooManySeconds': 'Zu viele fehlgeschlagene Versuche. Versuchen Sie es in {seconds, plural, one {# Sekunde} other {# Sekunden}} erneut.',

@@ -33,6 +33,7 @@ export const en = {
   'login.email': 'Email',
   'login.password': 'Password',
   'login.forgot': 'Forgot password?',
+  'login.signedOutUnsaved': 'You were signed out, so your change was not saved. Sign in, then make it again.',
   'login.submit': 'Log in',
   'login.incorrect': 'The email or password is incorrect.',
   'login.tooManySeconds': 'Too many failed attempts. Try again in {seconds, plural, one {# second} other {# seconds}}.',

@@ -28,6 +28,7 @@ export const es: Catalogue = {
   'login.email': 'Correo electrónico',
   'login.password': 'Contraseña',
   'login.forgot': '¿Has olvidado la contraseña?',
+  'login.signedOutUnsaved': 'Se cerró tu sesión, así que tu cambio no se guardó. Inicia sesión y vuelve a hacerlo.',
   'login.submit': 'Iniciar sesión',
   'login.incorrect': 'El correo electrónico o la contraseña no son correctos.',
   'login.tooManySeconds': 'Demasiados intentos fallidos. Vuelve a intentarlo dentro de {seconds, plural, one {# segundo} other {# segundos}}.',

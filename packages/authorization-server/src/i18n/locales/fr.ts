@@ -28,6 +28,7 @@ export const fr: Catalogue = {
   'login.email': 'E-mail',
   'login.password': 'Mot de passe',
   'login.forgot': 'Mot de passe oublié ?',
+  'login.signedOutUnsaved': 'Vous avez été déconnecté : votre modification n’a pas été enregistrée. Connectez-vous, puis refaites-la.',
   'login.submit': 'Se connecter',
   'login.incorrect': 'L’adresse e-mail ou le mot de passe est incorrect.',
   'login.tooManySeconds': 'Trop de tentatives échouées. Réessayez dans {seconds, plural, one {# seconde} other {# secondes}}.',

@@ -28,6 +28,7 @@ export const nb: Catalogue = {
   'login.email': 'E-post',
   'login.password': 'Passord',
   'login.forgot': 'Glemt passordet?',
+  'login.signedOutUnsaved': 'Du ble logget ut, så endringen din ble ikke lagret. Logg inn, og gjør den på nytt.',
   'login.submit': 'Logg inn',
   'login.incorrect': 'E-postadressen eller passordet er feil.',
   'login.tooManySeconds': 'For mange mislykkede forsøk. Prøv igjen om {seconds, plural, one {# sekund} other {# sekunder}}.',

@@ -28,6 +28,7 @@ export const sv: Catalogue = {
   'login.email': 'E-post',
   'login.password': 'Lösenord',
   'login.forgot': 'Glömt lösenordet?',
+  'login.signedOutUnsaved': 'Du loggades ut, så din ändring sparades inte. Logga in och gör den igen.',
   'login.submit': 'Logga in',
   'login.incorrect': 'E-postadressen eller lösenordet är fel.',
   'login.tooManySeconds': 'För många misslyckade försök. Försök igen om {seconds, plural, one {# sekund} other {# sekunder}}.',

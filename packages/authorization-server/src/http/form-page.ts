@@ -1,0 +1,25 @@
+/**
+ * The page a form was sent from, for a way back to it when the form could not be acted on (an expired CSRF
+ * token, a session that ended meanwhile).
+ */
+import type { FastifyRequest } from 'fastify';
+
+/**
+ * The `Referer`'s path (Referrer-Policy same-origin sends it only from this server's own pages) when it is
+ * `issuer`'s and inside `section` (/account, /portal, …) and a page that can be opened (a GET route); else the
+ * section itself. Never the query: it may carry a one-time token.
+ */
+export function formPage(request: FastifyRequest, issuer: string, section: string): string {
+  const referer = request.headers.referer;
+  if (referer === undefined) return section;
+  try {
+    const url = new URL(referer);
+    const inSection = url.origin === new URL(issuer).origin && (url.pathname === section || url.pathname.startsWith(`${section}/`));
+    // A page opened by a one-time link (set-password: its token in the query) cannot be opened without it.
+    if (url.searchParams.has('token')) return section;
+    // A page shown in answer to a POST (a confirmation) may have no GET route of its own.
+    return inSection && request.server.findRoute({ method: 'GET', url: url.pathname }) !== null ? url.pathname : section;
+  } catch {
+    return section;
+  }
+}
