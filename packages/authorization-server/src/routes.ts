@@ -35,7 +35,7 @@ import { setPasswordEndpoint, setPasswordFormEndpoint } from './endpoints/passwo
 import { pushedAuthorizationRequestEndpoint } from './endpoints/pushed-authorization-request.ts';
 import { revocationEndpoint } from './endpoints/revocation.ts';
 import {
-  confirmEnrolmentEndpoint, disableSecondFactorEndpoint, secondFactorEndpoint, secondFactorFormEndpoint, securityEndpoint, startEnrolmentEndpoint,
+  confirmEnrolmentEndpoint, disableSecondFactorEndpoint, enrolmentEndpoint, secondFactorEndpoint, secondFactorFormEndpoint, securityEndpoint, startEnrolmentEndpoint,
 } from './endpoints/second-factor.ts';
 import { revocationFeedEndpoint } from './endpoints/revocation-feed.ts';
 import { endOtherSessionsEndpoint, endSessionEndpoint, sessionsEndpoint } from './endpoints/sessions.ts';
@@ -158,6 +158,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/login/second-factor', csrf, (request, reply) => secondFactorEndpoint(context, throttle, request, reply));
   app.get('/account/security', (request, reply) => securityEndpoint(context, request, reply));
   app.post('/account/security/enrol', csrf, (request, reply) => startEnrolmentEndpoint(context, request, reply));
+  app.get('/account/security/enrol', (request, reply) => enrolmentEndpoint(context, request, reply));
   app.post('/account/security/confirm', csrf, (request, reply) => confirmEnrolmentEndpoint(context, request, reply));
   app.post('/account/security/disable', csrf, (request, reply) => disableSecondFactorEndpoint(context, throttle, request, reply));
   // Issue 13 "Languages": the language switch of every page (a same-origin return path only).

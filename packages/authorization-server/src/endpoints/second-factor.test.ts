@@ -48,9 +48,14 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.equal((await passwordStep(browser, user.email)).status, 303);
     const security = await browser.get(`${server.url}/account/security`);
     assert.match(security.text, /Two-step verification is <strong>off<\/strong>/);
-    const enrolment = await browser.post(`${server.url}/account/security/enrol`, { _csrf: inputValue(security.text, '_csrf')! });
+    const started = await browser.post(`${server.url}/account/security/enrol`, { _csrf: inputValue(security.text, '_csrf')! });
+    // Post/redirect/get: the key is shown by a GET, so a reload shows the same key (it replaced it before).
+    assert.equal(started.status, 303);
+    assert.equal(started.location, '/account/security/enrol');
+    const enrolment = await browser.get(`${server.url}/account/security/enrol`);
     assert.equal(enrolment.status, 200);
     const secret = secretIn(enrolment.text);
+    assert.equal(secretIn((await browser.get(`${server.url}/account/security/enrol`)).text), secret, 'a reload shows the same key');
     assert.match(enrolment.text, /otpauth:\/\/totp\/Gatehouse:/);
     // Started from the account: its navigation, and a way back (it had only "Turn on").
     assert.match(enrolment.text, /<a class="button secondary" href="\/account\/security">Cancel<\/a>/);
@@ -64,6 +69,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     const recoveryCodes = [...confirmed.text.matchAll(/<li><code>([a-z2-7]{5}-[a-z2-7]{5})<\/code><\/li>/g)].map((match) => match[1]!);
     assert.equal(recoveryCodes.length, 10);
     server.clock.advanceSeconds(30); // the confirming code's step is used
+    // Once on, the enrolment page leads back to the security page (no key to show).
+    const after = await browser.get(`${server.url}/account/security/enrol`);
+    assert.equal(after.status, 303);
+    assert.equal(after.location, '/account/security');
     return { ...user, secret, recoveryCodes };
   };
 

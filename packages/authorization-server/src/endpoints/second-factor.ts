@@ -284,13 +284,26 @@ export async function securityEndpoint(context: ServerContext, request: FastifyR
   if (session) await showSecurity(context, reply, session.user, 200);
 }
 
-/** POST /account/security/enrol: a new secret (replacing an unconfirmed one); 409 when a factor is already on. */
+/**
+ * POST /account/security/enrol: a new secret (replacing an unconfirmed one), then 303 to GET
+ * /account/security/enrol, which shows it (post/redirect/get: a reload of the shown key must not replace it, or
+ * the key already scanned into an authenticator would stop matching); 409 when a factor is already on.
+ */
 export async function startEnrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply);
   if (!session) return;
   const secret = await newEnrolment(context, session.user.userId);
   if (!secret) return showSecurity(context, reply, session.user, 409, { error: tr(reply).t('local.alreadyOn') });
-  page(reply, 200, enrolmentView(context, reply, session.user, secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
+  reply.redirect(`${SECURITY_PATH}/enrol`, 303);
+}
+
+/** GET /account/security/enrol: the unconfirmed enrolment's key, as often as it is opened; else the security page. */
+export async function enrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = await signedIn(context, request, reply);
+  if (!session) return;
+  const pending = await factorSecret(context, session.user.userId);
+  if (!pending || pending.confirmed) return void reply.redirect(SECURITY_PATH, 303);
+  page(reply, 200, enrolmentView(context, reply, session.user, pending.secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
 }
 
 /** POST /account/security/confirm: `code`, the first code of the enrolment; shows the recovery codes once. */
