@@ -340,14 +340,16 @@ export type ConsumeCodeResult =
   | { outcome: 'unknown' };
 
 /**
- * The client as the token endpoint's authentication read it (SPEC decisions 10 and 13): its id and the secret
- * digest it matched (`ClientRecord.secretDigest`; null for a public client). A code exchange or a refresh given
- * one is made only while the client is still active with that very secret, checked inside its own transaction:
- * a suspension, a deletion or a secret rotation that commits while the request is in flight refuses it
- * (`client_changed`, nothing written) instead of leaving a grant or token the change did not revoke. On
- * PostgreSQL the exchange checks under the client row's SHARE lock, and a rotation after its grant row's
- * lock; suspension, deletion and `revoke_grants` revoke under the client row's FOR UPDATE lock and the grant
- * rows' locks (stores/grants.ts, stores/tokens.ts), so each such request is wholly before or after them.
+ * The client as the token endpoint's authentication read it (SPEC decisions 10 and 13): its id and its secret
+ * digest then (`ClientRecord.secretDigest`, whichever of its secrets the request presented; null for a public
+ * client). A code exchange or a refresh given one is made only while the client still accepts it, checked
+ * inside its own transaction: active, and that digest its secret or its previous one within the overlap (a
+ * rotation with overlap refuses no request in flight). A suspension, a deletion or a rotation without overlap
+ * that commits while the request is in flight refuses it (`client_changed`, nothing written) instead of leaving
+ * a grant or token the change did not revoke. On PostgreSQL the exchange checks under the client row's SHARE
+ * lock, and a rotation after its grant row's lock; suspension, deletion and `revoke_grants` revoke under the
+ * client row's FOR NO KEY UPDATE lock and the grant rows' locks (stores/grants.ts, stores/tokens.ts), so each
+ * such request is wholly before or after them.
  */
 export interface AuthenticatedClient {
   clientId: string;

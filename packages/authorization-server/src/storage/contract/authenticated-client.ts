@@ -47,26 +47,29 @@ export function authenticatedClientContract({ withStorage }: ContractBackend): v
       }));
     }
 
-    it('exchangeCode and exchangeReadyCode: an unchanged client is issued (public: no secret), and a secret rotated with overlap is a change', withStorage(async (storage) => {
+    it('exchangeCode and exchangeReadyCode: an unchanged client is issued (public: no secret); a rotation with overlap is no change, one without is', withStorage(async (storage) => {
       const f = await fixture(storage);
       const first = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
       await storage.authorizationCodes.create(first);
       assert.equal((await storage.grants.exchangeReadyCode(first.codeDigest, f.client.clientId, NOW + 1, readyConditions(f), randomUUID(), mintedPair(NOW + 1))).outcome, 'issued');
-      // The request authenticated with the secret that is now the previous one: refused, the code kept (its
-      // retry authenticates again, with the previous secret within the overlap, and is checked against that).
+      // SPEC decision 10: the secret the request authenticated with is now the previous one, still valid in the
+      // overlap: the request in flight goes on (a rotation with overlap must not cost a running integration a code).
       const second = codeRecord(f, { issuedAt: NOW + 2, expiresAt: NOW + 60 });
       await storage.authorizationCodes.create(second);
       await storage.clients.update(f.client.clientId, { secretDigest: digest(), previousSecretDigest: f.client.secretDigest, previousSecretExpiresAt: NOW + 600 });
       const grant = grantRecord(f, { createdAt: NOW + 3 });
-      assert.deepEqual(await storage.grants.exchangeCode(second.codeDigest, f.client.clientId, NOW + 3, grant, tokenPair(grant, NOW + 3), undefined, authenticated(f)), { outcome: 'client_changed' });
-      assert.equal((await storage.authorizationCodes.find(second.codeDigest, f.client.clientId))?.used, false);
-      const current = (await storage.clients.find(f.client.clientId))!;
-      assert.equal((await storage.grants.exchangeCode(second.codeDigest, f.client.clientId, NOW + 3, grant, tokenPair(grant, NOW + 3), undefined, { clientId: current.clientId, secretDigest: current.secretDigest })).outcome, 'issued');
+      assert.equal((await storage.grants.exchangeCode(second.codeDigest, f.client.clientId, NOW + 3, grant, tokenPair(grant, NOW + 3), undefined, authenticated(f))).outcome, 'issued');
+      // Past the overlap's end it is a change.
+      const third = codeRecord(f, { issuedAt: NOW + 4, expiresAt: NOW + 700 });
+      await storage.authorizationCodes.create(third);
+      const late = grantRecord(f, { createdAt: NOW + 600 });
+      assert.deepEqual(await storage.grants.exchangeCode(third.codeDigest, f.client.clientId, NOW + 600, late, tokenPair(late, NOW + 600), undefined, authenticated(f)), { outcome: 'client_changed' });
+      assert.equal((await storage.authorizationCodes.find(third.codeDigest, f.client.clientId))?.used, false);
       // A public client has no secret: null is its unchanged credential.
       await storage.clients.update(f.client.clientId, { clientType: 'public', secretDigest: null, previousSecretDigest: null, previousSecretExpiresAt: null });
-      const third = codeRecord(f, { issuedAt: NOW + 4, expiresAt: NOW + 60 });
-      await storage.authorizationCodes.create(third);
-      assert.equal((await storage.grants.exchangeReadyCode(third.codeDigest, f.client.clientId, NOW + 5, { ...readyConditions(f), clientSecretDigest: null }, randomUUID(), mintedPair(NOW + 5))).outcome, 'issued');
+      const fourth = codeRecord(f, { issuedAt: NOW + 5, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(fourth);
+      assert.equal((await storage.grants.exchangeReadyCode(fourth.codeDigest, f.client.clientId, NOW + 6, { ...readyConditions(f), clientSecretDigest: null }, randomUUID(), mintedPair(NOW + 6))).outcome, 'issued');
     }));
 
     for (const [name, change] of CHANGES) {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { Storage } from '../storage.ts';
 import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
-import { codeRecord, digest, type Fixture, fixture, issueGrant, mintedPair, NOW } from '../contract/fixtures.ts';
+import { codeRecord, digest, type Fixture, fixture, issueGrant, mintedPair, NOW, tokenPair } from '../contract/fixtures.ts';
 
 const skip = await postgresSkipReason();
 
@@ -128,6 +128,38 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     await side.end();
     assert.equal(await revocation, 1);
     assert.equal((await storage.grants.find(grantId))?.revokedAt, NOW + 6);
+  });
+
+  it('a rotation of the other path (JWTs, a scope…) that waited for its grant says client_changed itself, even when the client is back by the time it answers (never a lost race, which revokes)', async () => {
+    const f = await fixture(storage);
+    const { grant, refresh } = await issueGrant(storage, f);
+    const side = await otherSide();
+    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
+    const rotation = storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, tokenPair(grant, NOW + 10), undefined, undefined, {
+      clientId: f.client.clientId, secretDigest: f.client.secretDigest,
+    });
+    await side.waitingOn(rotation);
+    await storage.clients.update(f.client.clientId, { status: 'suspended' });
+    await side.end();
+    const outcome = await rotation;
+    await storage.clients.update(f.client.clientId, { status: 'active' }); // reactivated: the answer was decided under the lock
+    assert.equal(outcome, 'client_changed');
+    assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.rotatedAt, null);
+  });
+
+  it('a rotation whose grant a deletion revoked while it waited says client_changed (the refresh is answered invalid_client, not as reuse)', async () => {
+    const f = await fixture(storage);
+    const { grant, refresh } = await issueGrant(storage, f);
+    const side = await otherSide();
+    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
+    const rotation = storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, {
+      clientId: f.client.clientId, defaultResourceScopes: grant.scope, clientSecretDigest: f.client.secretDigest,
+    }, mintedPair(NOW + 10));
+    await side.waitingOn(rotation);
+    await storage.clients.update(f.client.clientId, { status: 'deleted' });
+    await side.query("UPDATE grants SET revoked_at = $2, revocation_reason = 'client_deleted' WHERE grant_id = $1", [grant.grantId, NOW + 9]);
+    await side.end();
+    assert.deepEqual(await rotation, { outcome: 'client_changed' });
   });
 
   it('a rotation that waited for its grant reads the client again: a suspension committed meanwhile refuses it (client_changed), nothing revoked', async () => {

@@ -85,7 +85,7 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
         );
         const scansBefore = await sequentialScansOfTokens();
         const fetchedBefore = await grantsFetched();
-        const redeemed = await client.query('SELECT * FROM gatehouse_redeem_code($1, $2, $2, $3, $4, $5, $5, true)', [`plan-test-code-${round}`, clientId, subject.subject_type, subject.subject_id, now]);
+        const redeemed = await client.query('SELECT * FROM gatehouse_redeem_code($1, $2, $2, $3, $4, $5, $5, true, false, NULL)', [`plan-test-code-${round}`, clientId, subject.subject_type, subject.subject_id, now]);
         functionScans += (await sequentialScansOfTokens()) - scansBefore;
         mostGrantsFetched = Math.max(mostGrantsFetched, (await grantsFetched()) - fetchedBefore);
         assert.deepEqual(redeemed.rows, [{ redeem_outcome: 'issued', replay_grant_id: null }], `round ${round}`);
@@ -126,7 +126,7 @@ describe('gatehouse_redeem_code on small tables (migration 34)', { skip }, () =>
           [code, f.client.clientId, f.user.userId, subjectId, now],
         );
         const before = await fetched();
-        const result = await client.query("SELECT * FROM gatehouse_redeem_code($1, $2, $2, 'company', $3, $4, $4, true)", [code, f.client.clientId, subjectId, now]);
+        const result = await client.query("SELECT * FROM gatehouse_redeem_code($1, $2, $2, 'company', $3, $4, $4, true, false, NULL)", [code, f.client.clientId, subjectId, now]);
         assert.deepEqual(result.rows, [{ redeem_outcome: 'issued', replay_grant_id: null }], code);
         return (await fetched()) - before;
       };

@@ -154,7 +154,7 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
         batches.submit(rotation(b, tokenPair(b.grant, NOW + 30))),
         batches.submit(rotation(c, broken)),
       ]);
-      assert.deepEqual(outcomes.slice(0, 2), [{ status: 'fulfilled', value: true }, { status: 'fulfilled', value: true }]);
+      assert.deepEqual(outcomes.slice(0, 2), [{ status: 'fulfilled', value: 'rotated' }, { status: 'fulfilled', value: 'rotated' }]);
       assert.equal(outcomes[2]!.status, 'rejected');
       assert.equal(((outcomes[2] as PromiseRejectedResult).reason as { code?: string }).code, '23505');
       assert.equal((await storage.tokens.findByDigest(b.refresh.tokenDigest))!.token.rotatedAt, NOW + 30, "b's rotation stands");
@@ -178,13 +178,13 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
       });
       // The first call plans every statement of the function on the empty tables.
       await insertGrantWithPair('plan-grant-0', NOW);
-      assert.equal(await rotate('plan-grant-0', NOW + 1), true);
+      assert.equal(await rotate('plan-grant-0', NOW + 1), 'rotated');
       // Then 300 other grants, each with a live access token and refresh token.
       for (let i = 1; i <= 300; i++) await insertGrantWithPair(`plan-grant-${i}`, NOW);
       const before = await stats();
       const outcomes = await Promise.all([1, 2, 3].map((i) => rotate(`plan-grant-${i}`, NOW + 2)));
       const after = await stats();
-      assert.deepEqual(outcomes, [true, true, true]);
+      assert.deepEqual(outcomes, ['rotated', 'rotated', 'rotated']);
       assert.equal(after.seq_scan - before.seq_scan, 0, 'no sequential scan of tokens');
       // Per rotation: the presented token (lock and compare-and-swap) and the grant's access token; 602 live tokens.
       assert.ok(after.fetched - before.fetched <= 12, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);

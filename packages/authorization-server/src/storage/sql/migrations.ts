@@ -1543,18 +1543,26 @@ export const migrations: readonly Migration[] = [
     // its client just before a suspension, a deletion or a secret rotation with revoke_grants committed went on
     // to store a grant or tokens those changes never revoked (a grant made with a rotated-out secret survived
     // the rotation meant to cut it off). Each function gets the client as its authentication read it (storage.ts
-    // AuthenticatedClient: check it?, and the secret digest it matched) and refuses when the client is no
-    // longer active with that secret: the exchange under the client row's SHARE lock, a rotation after its
-    // grant row's lock. New overloads, the earlier ones kept for instances of the previous release during a
-    // rolling deploy. Generic plans and no sequential scans, as 39 and 41 set.
+    // AuthenticatedClient: check it?, and its secret digest then) and refuses when the client no longer accepts
+    // it (gatehouse_client_accepts): the exchange under the client row's SHARE lock, a rotation after its grant
+    // row's lock; the rotations say why they did not rotate. New overloads, the earlier ones kept for instances
+    // of the previous release during a rolling deploy. Generic plans and no sequential scans, as 34, 39 and 41 set.
     version: 47,
     name: 'exchanges and rotations re-check their client: AuthenticatedClient',
     only: 'postgres',
     steps: [`
+      -- storage.ts AuthenticatedClient: whether client row c still accepts a request that authenticated when its
+      -- secret digest was p_secret_digest (null: a public client): active, and that digest its secret or its
+      -- previous one within the overlap (SPEC decision 10: a rotation with overlap refuses no request in flight).
+      CREATE FUNCTION gatehouse_client_accepts(c clients, p_secret_digest text, p_now bigint) RETURNS boolean
+      LANGUAGE sql IMMUTABLE AS $fn$
+        SELECT c.status = 'active' AND (c.secret_digest IS NOT DISTINCT FROM p_secret_digest
+          OR (c.previous_secret_digest = p_secret_digest AND c.previous_secret_expires_at > p_now))
+      $fn$;
       CREATE FUNCTION gatehouse_redeem_code(
         p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
         p_now bigint, p_superseded_at bigint, p_consume boolean, p_check_client boolean, p_client_secret_digest text
-      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE AS $fn$
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $fn$
       DECLARE
         v_code record;
         v_superseded text[];
@@ -1569,13 +1577,12 @@ export const migrations: readonly Migration[] = [
           RETURN QUERY SELECT 'unknown'::text, NULL::text;
           RETURN;
         END IF;
-        -- storage.ts AuthenticatedClient: the client still active with the secret it authenticated with, read
-        -- under a SHARE lock, which a change of the client (UPDATE) and the revocations of suspension, deletion
-        -- and revoke_grants (FOR UPDATE) wait for, and which waits for them and then reads what they committed
-        -- (KEY SHARE, the foreign key's, would lock the row as it was before an UPDATE of other columns).
+        -- AuthenticatedClient under a SHARE lock, which an administrator's change of the client (UPDATE) and the
+        -- revocations of suspension, deletion and revoke_grants (FOR NO KEY UPDATE) wait for, and which waits for
+        -- them and then judges what they committed (KEY SHARE, the foreign key's, would lock the row as it was
+        -- before an UPDATE of other columns and judge that).
         IF p_check_client THEN
-          PERFORM 1 FROM clients c WHERE c.client_id = p_grant_client_id AND c.status = 'active'
-            AND c.secret_digest IS NOT DISTINCT FROM p_client_secret_digest FOR SHARE;
+          PERFORM 1 FROM clients c WHERE c.client_id = p_grant_client_id AND gatehouse_client_accepts(c, p_client_secret_digest, p_now) FOR SHARE;
           IF NOT FOUND THEN
             RETURN QUERY SELECT 'client_changed'::text, NULL::text;
             RETURN;
@@ -1692,21 +1699,21 @@ export const migrations: readonly Migration[] = [
         v_scopes text[] := array_fill(NULL::text, ARRAY[v_count]);
         v_token_ids text[] := array_fill(NULL::text, ARRAY[v_count]);
         v_done int[] := '{}';
+        v_locked boolean;
         r record;
       BEGIN
         FOR r IN SELECT d.i::int AS i, t.token_digest, t.token_id, t.kind, t.grant_id, t.client_id, t.scope, t.issued_at, t.expires_at,
               t.rotated_at, t.revoked_at, t.audience, t.dpop_jkt, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id,
               g.subject_type AS g_subject_type, g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at,
               g.revoked_at AS g_revoked_at, g.revocation_reason AS g_revocation_reason, g.resources AS g_resources, c.status AS c_status,
-              c.secret_digest AS c_secret_digest
+              gatehouse_client_accepts(c, p_client_secret_digests[d.i], p_now[d.i]) AS c_accepts
             FROM unnest(p_digests) WITH ORDINALITY AS d(digest, i)
             JOIN tokens t ON t.token_digest = d.digest JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id
             ORDER BY g.grant_id COLLATE "C", d.i LOOP
-          ready_rotation := r.i; token_row := to_jsonb(r) - 'i' - 'c_secret_digest'; ready_outcome := NULL;
-          -- storage.ts AuthenticatedClient: the token's client no longer active with the secret it authenticated
-          -- with refuses, as 'client_changed' (never 'not_current', which the refresh grant takes for reuse).
-          IF p_check_clients[r.i] AND r.client_id = p_client_ids[r.i]
-              AND (r.c_status <> 'active' OR r.c_secret_digest IS DISTINCT FROM p_client_secret_digests[r.i]) THEN
+          ready_rotation := r.i; token_row := to_jsonb(r) - 'i' - 'c_accepts'; ready_outcome := NULL;
+          -- storage.ts AuthenticatedClient: the token's client no longer accepting the request refuses it, as
+          -- 'client_changed' (never 'not_current', which the refresh grant takes for reuse and revokes).
+          IF p_check_clients[r.i] AND r.client_id = p_client_ids[r.i] AND NOT r.c_accepts THEN
             ready_outcome := 'client_changed';
           -- The refresh grant's checks (stores/tokens.ts meetsReadyRefreshConditions; the client still active):
           -- otherwise nothing changes here.
@@ -1716,13 +1723,14 @@ export const migrations: readonly Migration[] = [
             ready_outcome := 'not_current';
             -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
             PERFORM 1 FROM grants g WHERE g.grant_id = r.grant_id AND g.revoked_at IS NULL FOR NO KEY UPDATE;
-            -- AuthenticatedClient again, under the grant's lock (a statement of its own: a fresh snapshot): a
-            -- suspension or deletion committed since the read refuses; one after it waits for this commit
-            -- (it locks the client's grants before revoking their access tokens).
-            IF FOUND AND p_check_clients[r.i] AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.client_id = r.client_id
-                AND c.status = 'active' AND c.secret_digest IS NOT DISTINCT FROM p_client_secret_digests[r.i]) THEN
+            v_locked := FOUND;
+            -- AuthenticatedClient again after the grant's lock (whether or not the grant is still live: a deletion
+            -- revokes it), in a statement of its own (a fresh snapshot): a change committed since the read refuses;
+            -- one after it waits for this commit (its revocation locks the client's grants first).
+            IF p_check_clients[r.i] AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.client_id = r.client_id
+                AND gatehouse_client_accepts(c, p_client_secret_digests[r.i], p_now[r.i])) THEN
               ready_outcome := 'client_changed';
-            ELSIF FOUND THEN
+            ELSIF v_locked THEN
               -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
               UPDATE tokens SET rotated_at = p_now[r.i]
                 WHERE token_digest = r.token_digest AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL;
@@ -1768,9 +1776,10 @@ export const migrations: readonly Migration[] = [
         p_token_rotation int[],
         p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[],
         p_sealed_successor text[], p_grace_expires_at bigint[], p_check_clients boolean[], p_client_secret_digests text[]
-      ) RETURNS boolean[] LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      ) RETURNS text[] LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
       DECLARE
-        v_rotated boolean[] := array_fill(false, ARRAY[cardinality(p_digests)]);
+        v_rotated text[] := array_fill('not_current'::text, ARRAY[cardinality(p_digests)]);
+        v_locked boolean;
         v_grants text[] := array_fill(NULL::text, ARRAY[cardinality(p_digests)]);
         v_done int[] := '{}';
         v_grant text;
@@ -1780,18 +1789,23 @@ export const migrations: readonly Migration[] = [
           SELECT g.grant_id INTO v_grant FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
             WHERE t.token_digest = p_digests[i] AND t.kind = 'refresh' AND g.revoked_at IS NULL
             FOR NO KEY UPDATE OF g;
-          CONTINUE WHEN NOT FOUND;
-          -- storage.ts AuthenticatedClient, under the grant's lock: a client no longer active with the secret it
-          -- authenticated with rotates nothing (stores/tokens.ts reads which it was: rotateRefreshToken).
-          CONTINUE WHEN p_check_clients[i] AND NOT EXISTS (SELECT 1 FROM tokens t JOIN clients c ON c.client_id = t.client_id
-            WHERE t.token_digest = p_digests[i] AND c.status = 'active' AND c.secret_digest IS NOT DISTINCT FROM p_client_secret_digests[i]);
+          v_locked := FOUND;
+          -- storage.ts AuthenticatedClient after the grant's lock (whether or not the grant is still live: a
+          -- deletion revokes it), in a statement of its own: a client no longer accepting the request rotates
+          -- nothing, and says so ('client_changed': no reuse).
+          IF p_check_clients[i] AND NOT EXISTS (SELECT 1 FROM tokens t JOIN clients c ON c.client_id = t.client_id
+              WHERE t.token_digest = p_digests[i] AND gatehouse_client_accepts(c, p_client_secret_digests[i], p_now[i])) THEN
+            v_rotated[i] := 'client_changed';
+            CONTINUE;
+          END IF;
+          CONTINUE WHEN NOT v_locked;
           -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
           UPDATE tokens SET rotated_at = p_now[i]
             WHERE token_digest = p_digests[i] AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND grant_id = v_grant;
           CONTINUE WHEN NOT FOUND;
           -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
           UPDATE tokens SET revoked_at = p_now[i] WHERE grant_id = v_grant AND kind = 'access' AND revoked_at IS NULL;
-          v_rotated[i] := true;
+          v_rotated[i] := 'rotated';
           v_grants[i] := v_grant;
           v_done := v_done || i;
         END LOOP;

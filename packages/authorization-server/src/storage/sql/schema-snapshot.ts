@@ -111,7 +111,7 @@ async function readPostgresSchema(client: pg.ClientBase, schema: string): Promis
   snapshot.functions = (await rows(`
     SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments, pg_get_functiondef(p.oid) AS definition
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 ORDER BY 1, 2`))
-    .map((row) => `${String(row.proname)}(${String(row.arguments)}): ${collapse(unqualify(String(row.definition)))}`);
+    .map((row) => `${String(row.proname)}(${unqualify(String(row.arguments))}): ${collapse(unqualify(String(row.definition)))}`);
   snapshot.migrations = (await client.query(`SELECT version, name FROM ${quoteIdentifier(schema)}.schema_migrations ORDER BY version`)).rows
     .map((row: { version: number; name: string }) => `${row.version} ${row.name}`);
   return snapshot;

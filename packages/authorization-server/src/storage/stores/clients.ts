@@ -56,30 +56,24 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
 }
 
 /**
- * Whether `authenticated` no longer holds (storage.ts AuthenticatedClient): the client is gone, not active, or
- * its secret is not the one the request authenticated with. Inside the caller's transaction; SQLite's check
- * (its one writer reads the latest row); PostgreSQL makes the same check in its functions, under a lock, and
- * reads it again here when a rotation came back without rotating (`clientChangedSince`). The digests compared
- * are both stored ones (the request's secret was compared in constant time at authentication, SPEC decision 9).
+ * Whether the client no longer accepts a request that authenticated as `authenticated` (storage.ts
+ * AuthenticatedClient): it is gone or not active, or the secret digest it had then is neither its secret nor
+ * its previous one within the overlap at `now` (a rotation with overlap refuses no request in flight). Inside the
+ * caller's transaction: SQLite's check (its one writer reads the latest row); PostgreSQL's is
+ * `gatehouse_client_accepts` (migration 47), under its locks. The digests compared are stored ones (the
+ * request's secret was compared in constant time at authentication, SPEC decision 9).
  */
-export function* clientChangedSteps(tx: SqlTransaction, authenticated: AuthenticatedClient): SqlStep<boolean> {
-  return changedFrom(yield* tx.get<ClientState>(CLIENT_STATE, [authenticated.clientId]), authenticated);
+export function* clientChangedSteps(tx: SqlTransaction, authenticated: AuthenticatedClient, now: number): SqlStep<boolean> {
+  const row = yield* tx.get<Record<string, unknown>>(`SELECT ${CLIENT_STATE_COLUMNS} FROM clients c WHERE c.client_id = ?`, [authenticated.clientId]);
+  return row === undefined || clientChangedIn(row, authenticated, now);
 }
 
-/** `clientChangedSteps` as a read of its own (PostgreSQL, after a rotation that did not happen). */
-export async function clientChangedSince(db: SqlDriver, authenticated: AuthenticatedClient): Promise<boolean> {
-  return changedFrom(await db.get<ClientState>(CLIENT_STATE, [authenticated.clientId]), authenticated);
-}
+/** The client's columns `clientChangedIn` judges, as `c_…` (SQLite's code and token reads join them: one statement fewer). */
+export const CLIENT_STATE_COLUMNS = 'c.status AS c_status, c.secret_digest AS c_secret_digest, c.previous_secret_digest AS c_previous_secret_digest, c.previous_secret_expires_at AS c_previous_secret_expires_at';
 
-type ClientState = { status: unknown; secret_digest: unknown };
-const CLIENT_STATE = 'SELECT status, secret_digest FROM clients WHERE client_id = ?';
-const changedFrom = (row: ClientState | undefined, authenticated: AuthenticatedClient): boolean =>
-  !row || row.status !== 'active' || (row.secret_digest ?? null) !== authenticated.secretDigest;
-
-/**
- * `clientChangedSteps`'s decision on a client's `status` and `secret_digest` read with another row (SQLite's
- * code and token reads join them as `c_status` and `c_secret_digest`: one statement fewer per request).
- */
-export function clientChangedIn(row: { c_status?: unknown; c_secret_digest?: unknown }, authenticated: AuthenticatedClient): boolean {
-  return changedFrom({ status: row.c_status, secret_digest: row.c_secret_digest }, authenticated);
+/** `clientChangedSteps`'s decision on a row with CLIENT_STATE_COLUMNS. */
+export function clientChangedIn(row: Record<string, unknown>, authenticated: AuthenticatedClient, now: number): boolean {
+  if (row.c_status !== 'active') return true;
+  if ((row.c_secret_digest ?? null) === authenticated.secretDigest) return false;
+  return !(authenticated.secretDigest !== null && row.c_previous_secret_digest === authenticated.secretDigest && Number(row.c_previous_secret_expires_at) > now);
 }

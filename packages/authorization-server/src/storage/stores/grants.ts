@@ -31,7 +31,7 @@ import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { recordLastUses } from './last-uses.ts';
-import { clientChangedIn, clientChangedSteps } from './clients.ts';
+import { CLIENT_STATE_COLUMNS, clientChangedIn, clientChangedSteps } from './clients.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { createStatementBatches } from '../postgres/statement-batches.ts';
@@ -74,7 +74,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
         if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
         // storage.ts AuthenticatedClient: the one writer reads the client as the last change left it.
-        if (authenticated && (yield* clientChangedSteps(tx, authenticated))) return { outcome: 'client_changed' };
+        if (authenticated && (yield* clientChangedSteps(tx, authenticated, now))) return { outcome: 'client_changed' };
         if (code.consumed_at !== null) {
           // RFC 6749 §4.1.2: used before (a concurrent redemption won); marked replayed as consume() does.
           if (code.replayed_at === null) yield* tx.run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', [now, codeDigest]);
@@ -100,12 +100,12 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       return db.transaction(function* (tx): SqlStep<ExchangeReadyCodeResult> {
         // With its client's status and secret (storage.ts AuthenticatedClient), by primary key: one statement.
         const row = yield* tx.get(
-          `SELECT a.*, c.status AS c_status, c.secret_digest AS c_secret_digest FROM authorization_codes a
-             JOIN clients c ON c.client_id = a.client_id WHERE a.code_digest = ? AND a.client_id = ?`,
+          `SELECT a.*, ${CLIENT_STATE_COLUMNS} FROM authorization_codes a JOIN clients c ON c.client_id = a.client_id
+             WHERE a.code_digest = ? AND a.client_id = ?`,
           [codeDigest, clientId],
         );
         if (!row) return { outcome: 'not_ready' };
-        if (conditions.clientSecretDigest !== undefined && clientChangedIn(row, { clientId, secretDigest: conditions.clientSecretDigest })) {
+        if (conditions.clientSecretDigest !== undefined && clientChangedIn(row, { clientId, secretDigest: conditions.clientSecretDigest }, now)) {
           return { outcome: 'client_changed' };
         }
         const code = toCode(row);
@@ -150,14 +150,14 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       return row && toGrant(row);
     },
     async revokeAllOfClient(clientId, now, reason, effects) {
-      // PostgreSQL: the client row first (storage.ts AuthenticatedClient: an exchange in flight holds its KEY
-      // SHARE lock, so it commits before this reads the grants, and one after waits and reads the change); then
+      // PostgreSQL: the client row first (storage.ts AuthenticatedClient: an exchange in flight holds its SHARE
+      // lock, so it commits before this reads the grants, and one after waits and reads the change); then
       // the grant rows in id order (lock order; "C" as the rotation batches'), then each grant's tokens, as
       // `revoke` does for one. SQLite: the one writer needs no order.
       const lockGrants = db.dialect === 'postgres' ? ' ORDER BY grant_id COLLATE "C" FOR UPDATE' : '';
       written?.forgetAllGrants(); // rare (client deletion, secret rotation): all, rather than a client index
       return db.transaction(function* (tx) {
-        if (db.dialect === 'postgres') yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR UPDATE', [clientId]);
+        if (db.dialect === 'postgres') yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR NO KEY UPDATE', [clientId]);
         const grants = yield* tx.all(`SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL${lockGrants}`, [clientId]);
         let revoked = 0;
         for (const grant of grants) {

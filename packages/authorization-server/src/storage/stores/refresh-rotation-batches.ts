@@ -28,16 +28,15 @@ export interface PendingRotation {
 
 const ROTATE_REFRESH_TOKENS = `SELECT gatehouse_rotate_refresh_tokens(${Array.from({ length: 25 }, (_, i) => `$${i + 1}`).join(', ')}) AS rotated`;
 
-/**
- * `submit` resolves true if the rotation happened, false if the presented token was not current, or its client
- * not as `authenticated` says (tokens.ts `rotateRefreshToken` reads which).
- */
-export function createRotationBatches(db: SqlDriver, options: StatementBatchOptions = {}): StatementBatches<PendingRotation, boolean> {
+/** `submit` resolves with the rotation's outcome: rotated, not current, or its client changed (storage.ts AuthenticatedClient). */
+export type RotationOutcome = 'rotated' | 'not_current' | 'client_changed';
+
+export function createRotationBatches(db: SqlDriver, options: StatementBatchOptions = {}): StatementBatches<PendingRotation, RotationOutcome> {
   return createStatementBatches((rotations) => rotateTogether(db, rotations), options);
 }
 
-/** One call of gatehouse_rotate_refresh_tokens for `rotations`; whether each happened, in their order. */
-async function rotateTogether(db: SqlDriver, rotations: PendingRotation[]): Promise<boolean[]> {
+/** One call of gatehouse_rotate_refresh_tokens for `rotations`; what became of each, in their order. */
+async function rotateTogether(db: SqlDriver, rotations: PendingRotation[]): Promise<RotationOutcome[]> {
   // By grant id: every batch locks its grants in the same order (no deadlock between two batches).
   const order = rotations.map((_, i) => i);
   const grantOf = (i: number) => rotations[i]!.newTokens[0]?.grantId ?? '';
@@ -55,10 +54,10 @@ async function rotateTogether(db: SqlDriver, rotations: PendingRotation[]): Prom
     sorted.map((r) => r.graceSuccessor?.sealedSuccessor ?? null), sorted.map((r) => r.graceSuccessor?.graceExpiresAt ?? null),
     sorted.map((r) => r.authenticated !== undefined), sorted.map((r) => r.authenticated?.secretDigest ?? null),
   ];
-  const row = await retryingDeadlocks(() => db.get<{ rotated: boolean[] }>(ROTATE_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_refresh_tokens' }));
-  const rotated: boolean[] = new Array(rotations.length);
+  const row = await retryingDeadlocks(() => db.get<{ rotated: RotationOutcome[] }>(ROTATE_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_refresh_tokens' }));
+  const outcomes: RotationOutcome[] = new Array(rotations.length);
   order.forEach((original, position) => {
-    rotated[original] = row!.rotated[position] === true;
+    outcomes[original] = row!.rotated[position]!;
   });
-  return rotated;
+  return outcomes;
 }

@@ -42,7 +42,7 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { sqliteInsertTokens } from './token-rows.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { createRotationBatches } from './refresh-rotation-batches.ts';
-import { clientChangedIn, clientChangedSince, clientChangedSteps } from './clients.ts';
+import { CLIENT_STATE_COLUMNS, clientChangedIn, clientChangedSteps } from './clients.ts';
 import { createStatementBatches, type StatementBatches, type StatementBatchOptions } from '../postgres/statement-batches.ts';
 
 export interface TokenStoreDependencies {
@@ -80,7 +80,7 @@ function lookupGrant(row: Row): GrantRecord {
 /**
  * The lookup behind findByDigest, by primary key: the token's columns as they are, the grant's prefixed
  * `g_`, and with `withClient` the client's status as `c_status` (PostgreSQL's lookups), with `'secret'` also
- * its secret digest as `c_secret_digest` (SQLite's rotation: storage.ts AuthenticatedClient).
+ * its secrets as CLIENT_STATE_COLUMNS names them (SQLite's rotation: storage.ts AuthenticatedClient).
  */
 function tokenLookup(withClient: boolean | 'secret'): string {
   const columns = [
@@ -88,7 +88,7 @@ function tokenLookup(withClient: boolean | 'secret'): string {
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
     'g.last_used_at AS g_last_used_at',
     ...(withClient ? ['c.status AS c_status'] : []),
-    ...(withClient === 'secret' ? ['c.secret_digest AS c_secret_digest'] : []),
+    ...(withClient === 'secret' ? [CLIENT_STATE_COLUMNS.replace('c.status AS c_status, ', '')] : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
     WHERE t.token_digest = ?`;
@@ -155,11 +155,10 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
         // Forgotten before the write: whatever its outcome, the presented token is no longer current here.
         const presented = written.takeRefreshToken(presentedDigest);
         // Issue 12: with the rotations that queued meanwhile, in one statement and one commit.
-        if (!await batches!.submit({ presentedDigest, now, newTokens, auditEvent, graceSuccessor, authenticated })) {
-          // Not rotated: a lost race, or a client change (storage.ts AuthenticatedClient), which must not be
-          // answered as the other (a lost race revokes the grant). Rare, so a read of its own tells them apart.
-          return authenticated && await clientChangedSince(db, authenticated) ? 'client_changed' : 'not_current';
-        }
+        // Not rotated: a lost race, or a client change (storage.ts AuthenticatedClient), told apart by the
+        // function itself: the caller answers a lost race by revoking the grant, and a client change must not be one.
+        const outcome = await batches!.submit({ presentedDigest, now, newTokens, auditEvent, graceSuccessor, authenticated });
+        if (outcome !== 'rotated') return outcome;
         // The successor is current, and its grant was unrevoked at the rotation (it held the grant's row lock).
         const successor = newTokens.find((token) => token.kind === 'refresh');
         if (presented && successor) written.rememberRefreshToken(successor, presented.grant);
@@ -168,7 +167,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       // SQLite: one writer at a time, so the compare-and-swap and what follows it run in one transaction
       // (a SAVEPOINT of the group commit, sqlite/group-commit.ts) that nothing can interleave with.
       return db.transaction(function* (tx): SqlStep<'rotated' | 'not_current' | 'client_changed'> {
-        if (authenticated && (yield* clientChangedSteps(tx, authenticated))) return 'client_changed';
+        if (authenticated && (yield* clientChangedSteps(tx, authenticated, now))) return 'client_changed';
         return yield* sqliteRotationSteps(tx, presentedDigest, now, newTokens, auditEvent, graceSuccessor);
       });
     },
@@ -189,7 +188,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
         const grant = lookupGrant(row);
         // storage.ts AuthenticatedClient, for the client's own token (another's is the refresh grant's refusal).
         if (conditions.clientSecretDigest !== undefined && presented.clientId === conditions.clientId
-          && clientChangedIn(row, { clientId: conditions.clientId, secretDigest: conditions.clientSecretDigest })) {
+          && clientChangedIn(row, { clientId: conditions.clientId, secretDigest: conditions.clientSecretDigest }, now)) {
           return { outcome: 'client_changed' };
         }
         if (!meetsReadyRefreshConditions(presented, grant, now, conditions)) return { outcome: 'not_ready', found: { token: presented, grant } };
@@ -244,7 +243,7 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       // order, before the tokens: an exchange (client SHARE) or a rotation (grant lock) in flight commits
       // first, and this statement's snapshot, taken after the locks, sees the access token it issued.
       return db.transaction(function* (tx) {
-        yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR UPDATE', [clientId]);
+        yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR NO KEY UPDATE', [clientId]);
         yield* tx.run('SELECT 1 FROM grants WHERE client_id = ? AND revoked_at IS NULL ORDER BY grant_id COLLATE "C" FOR UPDATE', [clientId]);
         return (yield* tx.run(revoke, [now, clientId])).changes;
       });
