@@ -10,7 +10,7 @@ import { OAuthError } from '../errors.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
 import { basic, postForm, seed, startTestServer } from '../testing/harness.ts';
-import { authenticateClient, presentedClientId, type SecretComparison } from './client-authentication.ts';
+import { authenticateClient, type AuthenticatedClientRecord, presentedClientId, type SecretComparison } from './client-authentication.ts';
 import { digestClientSecret, generateClientSecret, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 const NOW = 1_800_000_000;
@@ -53,7 +53,7 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
 
   const attempt = async (clientId: string, presented: string, now = NOW) => {
     const spy = comparisonSpy();
-    let client: ClientRecord | undefined;
+    let client: AuthenticatedClientRecord | undefined;
     let error: OAuthError | undefined;
     try {
       client = await authenticateClient(storage, basic(clientId, presented), {}, CONFIDENTIAL_ONLY, now, spy);
@@ -87,8 +87,12 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     const current = await attempt(confidential.clientId, secret);
     assert.equal(current.client?.clientId, confidential.clientId);
     assert.equal(current.digests.length, 2);
+    // Which secret was presented goes with the client (storage.ts AuthenticatedClient: a later rotation stops the previous one).
+    assert.equal(current.client?.authenticatedSecretDigest, confidential.secretDigest);
     const overlap = await attempt(rotated.clientId, previousSecret, NOW + 59);
     assert.equal(overlap.client?.clientId, rotated.clientId);
+    assert.equal(overlap.client?.authenticatedSecretDigest, rotated.previousSecretDigest);
+    assert.equal((await attempt(rotated.clientId, secret, NOW + 59)).client?.authenticatedSecretDigest, rotated.secretDigest);
     assert.deepEqual(overlap.digests, [rotated.secretDigest, rotated.previousSecretDigest]);
     const afterOverlap = await attempt(rotated.clientId, previousSecret, NOW + 60);
     assert.equal(afterOverlap.error?.code, 'invalid_client');

@@ -15,13 +15,20 @@ export interface AuthenticationPolicy {
   allowPublicClients: boolean;
 }
 
+/**
+ * An authenticated client: its record, and the stored digest of the secret the request presented (its current
+ * or, within the overlap, its previous one; null for a public client). An exchange or refresh hands that digest
+ * to the storage (storage.ts AuthenticatedClient), which refuses once the client no longer accepts that secret.
+ */
+export type AuthenticatedClientRecord = ClientRecord & { readonly authenticatedSecretDigest: string | null };
+
 /** Compares a presented secret's digest (presentedSecretDigest) with a stored digest in constant time (clients/client-secret.ts). */
 export type SecretComparison = (presentedDigest: Buffer, storedDigest: string) => boolean;
 
 /**
  * @param now seconds since the epoch: a rotated-out secret is accepted while `now < previousSecretExpiresAt`.
  * @param compareSecret the digest comparison; tests pass a spy to see it run on every path.
- * @returns the authenticated, active client.
+ * @returns the authenticated, active client (a copy, with the digest of the secret it presented).
  * @throws OAuthError `invalid_client` (unknown client, wrong secret, wrong method, two methods, inactive client).
  */
 export async function authenticateClient(
@@ -31,7 +38,7 @@ export async function authenticateClient(
   policy: AuthenticationPolicy,
   now: number,
   compareSecret: SecretComparison = secretDigestMatches,
-): Promise<ClientRecord> {
+): Promise<AuthenticatedClientRecord> {
   const bodyClientId = singleParameter(body, 'client_id');
   const bodySecret = singleParameter(body, 'client_secret');
   if (bodySecret !== undefined) {
@@ -67,7 +74,7 @@ export async function authenticateClient(
     if (!(matchesCurrent || (previousDigest !== null && matchesPrevious))) {
       throw new OAuthError('invalid_client', 'client authentication failed');
     }
-    return requireActive(client);
+    return { ...requireActive(client), authenticatedSecretDigest: matchesCurrent ? secretDigest : previousDigest };
   }
 
   if (bodyClientId === undefined) {
@@ -79,7 +86,7 @@ export async function authenticateClient(
     throw new OAuthError('invalid_client', 'a confidential client must authenticate with HTTP Basic (client_secret_basic)');
   }
   if (!policy.allowPublicClients) throw new OAuthError('invalid_client', 'public clients cannot use this endpoint');
-  return requireActive(client);
+  return { ...requireActive(client), authenticatedSecretDigest: null };
 }
 
 /**

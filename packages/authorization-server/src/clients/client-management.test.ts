@@ -202,6 +202,28 @@ describe('client management', () => {
     assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, NOW + 30);
   }));
 
+  it('suspending or deleting again completes a revocation that failed after the status committed (two commits), and records only a repair that did something', withStorage(async (storage) => {
+    const { client } = await register(storage, 'development');
+    const { grant, access, refresh } = await grantFor(storage, client.clientId);
+    // The status committed and the revocation never ran (a statement timeout, a failover, a crash).
+    await storage.clients.update(client.clientId, { status: 'suspended' });
+    const events = async () => (await storage.audit.list({ clientId: client.clientId })).map((event) => event.type);
+    const before = (await events()).length;
+    await suspendClient(admin(storage, 'development', NOW + 10), client.clientId);
+    assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 10, 'revoked by suspending again');
+    assert.equal((await events()).length, before + 1, 'the repair is recorded');
+    await suspendClient(admin(storage, 'development', NOW + 11), client.clientId);
+    assert.equal((await events()).length, before + 1, 'a suspension with nothing left to revoke records nothing');
+    await storage.clients.update(client.clientId, { status: 'deleted' });
+    const notFound = (error: unknown) => error instanceof ClientManagementError && error.reason === 'not_found';
+    await assert.rejects(deleteClient(admin(storage, 'development', NOW + 20), client.clientId), notFound, 'a deleted client is still not found');
+    assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'client_deleted', 'deleting again revoked the grants the first deletion left');
+    assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, NOW + 20);
+    assert.deepEqual((await events()).filter((type) => type === 'client.deleted').length, 1, 'the repair is recorded');
+    await assert.rejects(deleteClient(admin(storage, 'development', NOW + 21), client.clientId), notFound);
+    assert.deepEqual((await events()).filter((type) => type === 'client.deleted').length, 1, 'nothing left to revoke: nothing recorded');
+  }));
+
   it('a PKCE exception is for confidential clients only, and only an administrator grants it (SPEC decision 2)', withStorage(async (storage) => {
     const { client } = await register(storage);
     assert.equal((await setPkceException(admin(storage), client.clientId, true)).pkceRequired, false);

@@ -118,7 +118,13 @@ export async function approveClient(context: ManagementContext, clientId: string
  */
 export async function suspendClient(context: ManagementContext, clientId: string): Promise<ClientRecord> {
   const client = await findManagedClient(context.storage, clientId);
-  if (client.status === 'suspended') return client;
+  if (client.status === 'suspended') {
+    // The status and the revocation are two commits: a revocation that failed after the status committed
+    // (a statement timeout, a failover) is completed by suspending again, and recorded only if it did anything.
+    const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
+    if (accessTokensRevoked > 0) await audit(context, 'client.suspended', clientId, { previous_status: 'suspended', access_tokens_revoked: accessTokensRevoked });
+    return client;
+  }
   const updated = (await context.storage.clients.update(clientId, { status: 'suspended' }))!;
   const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
   await audit(context, 'client.suspended', clientId, { previous_status: client.status, access_tokens_revoked: accessTokensRevoked });
@@ -136,9 +142,21 @@ export async function reactivateClient(context: ManagementContext, clientId: str
   return updated;
 }
 
-/** → deleted, for good: every grant and token of the client is revoked (SPEC decision 13). */
+/**
+ * → deleted, for good: every grant and token of the client is revoked (SPEC decision 13). Deleting a deleted
+ * client revokes what a failed revocation left, then answers not_found as before.
+ */
 export async function deleteClient(context: ManagementContext, clientId: string): Promise<{ client: ClientRecord; grantsRevoked: number }> {
-  const client = await findManagedClient(context.storage, clientId);
+  const stored = await context.storage.clients.find(clientId);
+  if (stored?.kind === 'client' && stored.status === 'deleted') {
+    // As for suspension: deleting again completes a revocation that failed after the status committed (recorded
+    // only if it revoked something); the answer stays that there is no such client.
+    const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted',
+      grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_deleted'));
+    const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
+    if (grantsRevoked + accessTokensRevoked > 0) await audit(context, 'client.deleted', clientId, { previous_status: 'deleted', grants_revoked: grantsRevoked });
+  }
+  const client = await findManagedClient(context.storage, clientId); // not_found for a deleted client, repaired above
   const updated = (await context.storage.clients.update(clientId, { status: 'deleted', previousSecretDigest: null, previousSecretExpiresAt: null }))!;
   // Issue 15 §5: a grant.revoked webhook per revoked grant, queued in the revocation's transaction, then client.deleted.
   const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted',

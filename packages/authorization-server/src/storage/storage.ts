@@ -340,12 +340,14 @@ export type ConsumeCodeResult =
   | { outcome: 'unknown' };
 
 /**
- * The client as the token endpoint's authentication read it (SPEC decisions 10 and 13): its id and its secret
- * digest then (`ClientRecord.secretDigest`, whichever of its secrets the request presented; null for a public
- * client). A code exchange or a refresh given one is made only while the client still accepts it, checked
- * inside its own transaction: active, and that digest its secret or its previous one within the overlap (a
- * rotation with overlap refuses no request in flight). A suspension, a deletion or a rotation without overlap
- * that commits while the request is in flight refuses it (`client_changed`, nothing written) instead of leaving
+ * The client as the token endpoint's authentication found it (SPEC decisions 10 and 13): its id and the stored
+ * digest of the secret the request presented (its current or, within the overlap, its previous one:
+ * client-authentication.ts `authenticatedSecretDigest`; null for a public client). A code exchange or a refresh
+ * given one is made only while the client still accepts that secret, checked inside its own transaction: active,
+ * and that digest its secret or its previous one within the overlap (a rotation with overlap refuses no request
+ * in flight that presented the current secret; one that presented the previous secret is refused by any later
+ * rotation, as its authentication would be). A suspension, a deletion or a rotation that stops the secret and
+ * commits while the request is in flight refuses it (`client_changed`, nothing written) instead of leaving
  * a grant or token the change did not revoke. On PostgreSQL the exchange checks under the client row's SHARE
  * lock, and a rotation after its grant row's lock; suspension, deletion and `revoke_grants` revoke under the
  * client row's FOR NO KEY UPDATE lock and the grant rows' locks (stores/grants.ts, stores/tokens.ts), so each

@@ -72,6 +72,35 @@ export function authenticatedClientContract({ withStorage }: ContractBackend): v
       assert.equal((await storage.grants.exchangeReadyCode(fourth.codeDigest, f.client.clientId, NOW + 6, { ...readyConditions(f), clientSecretDigest: null }, randomUUID(), mintedPair(NOW + 6))).outcome, 'issued');
     }));
 
+    it('a request that presented the previous secret (within the overlap) is refused by a later rotation, whatever its overlap: that secret no longer authenticates', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const previous = f.client.secretDigest!;
+      const current = digest();
+      await storage.clients.update(f.client.clientId, { secretDigest: current, previousSecretDigest: previous, previousSecretExpiresAt: NOW + 600 });
+      const presentedPrevious: AuthenticatedClient = { clientId: f.client.clientId, secretDigest: previous };
+      const first = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(first);
+      assert.equal((await storage.grants.exchangeReadyCode(first.codeDigest, f.client.clientId, NOW + 1, { ...readyConditions(f), clientSecretDigest: previous }, randomUUID(), mintedPair(NOW + 1))).outcome, 'issued', 'within the overlap');
+      // A second rotation with overlap (and, say, revoke_grants): the current secret becomes the previous one.
+      await storage.clients.update(f.client.clientId, { secretDigest: digest(), previousSecretDigest: current, previousSecretExpiresAt: NOW + 600 });
+      const second = codeRecord(f, { issuedAt: NOW + 2, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(second);
+      const grant = grantRecord(f, { createdAt: NOW + 3 });
+      assert.deepEqual(await storage.grants.exchangeCode(second.codeDigest, f.client.clientId, NOW + 3, grant, tokenPair(grant, NOW + 3), undefined, presentedPrevious), { outcome: 'client_changed' });
+    }));
+
+    it('rotateReadyRefreshToken: a token that is no longer current, of a client whose secret was rotated without overlap, is client_changed (not the reuse path)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { grant, refresh } = await issueGrant(storage, f);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 5, tokenPair(grant, NOW + 5)), 'rotated');
+      await storage.clients.update(f.client.clientId, { secretDigest: digest(), previousSecretDigest: null, previousSecretExpiresAt: null });
+      const ready = await storage.tokens.rotateReadyRefreshToken(
+        refresh.tokenDigest, NOW + 10, { clientId: f.client.clientId, defaultResourceScopes: ['users:read', 'vendors:write'], clientSecretDigest: f.client.secretDigest }, mintedPair(NOW + 10),
+      );
+      assert.deepEqual(ready, { outcome: 'client_changed' });
+      assert.equal((await storage.grants.find(grant.grantId))?.revokedAt, null, 'nothing revoked');
+    }));
+
     for (const [name, change] of CHANGES) {
       it(`rotateRefreshToken and rotateReadyRefreshToken: a client ${name} since its authentication gets client_changed; the token stays current and the grant unrevoked`, withStorage(async (storage) => {
         const f = await fixture(storage);

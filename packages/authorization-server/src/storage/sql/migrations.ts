@@ -1543,7 +1543,7 @@ export const migrations: readonly Migration[] = [
     // its client just before a suspension, a deletion or a secret rotation with revoke_grants committed went on
     // to store a grant or tokens those changes never revoked (a grant made with a rotated-out secret survived
     // the rotation meant to cut it off). Each function gets the client as its authentication read it (storage.ts
-    // AuthenticatedClient: check it?, and its secret digest then) and refuses when the client no longer accepts
+    // AuthenticatedClient: check it?, and the digest of the secret it presented) and refuses when the client no longer accepts
     // it (gatehouse_client_accepts): the exchange under the client row's SHARE lock, a rotation after its grant
     // row's lock; the rotations say why they did not rotate. New overloads, the earlier ones kept for instances
     // of the previous release during a rolling deploy. Generic plans and no sequential scans, as 34, 39 and 41 set.
@@ -1551,13 +1551,14 @@ export const migrations: readonly Migration[] = [
     name: 'exchanges and rotations re-check their client: AuthenticatedClient',
     only: 'postgres',
     steps: [`
-      -- storage.ts AuthenticatedClient: whether client row c still accepts a request that authenticated when its
-      -- secret digest was p_secret_digest (null: a public client): active, and that digest its secret or its
-      -- previous one within the overlap (SPEC decision 10: a rotation with overlap refuses no request in flight).
+      -- storage.ts AuthenticatedClient: whether client row c still accepts a request that authenticated with the
+      -- secret whose stored digest is p_secret_digest (null: a public client): active, and that digest its secret
+      -- or its previous one within the overlap (SPEC decision 10: a rotation with overlap refuses no request in
+      -- flight, and a previous secret stops as it would at authentication). Never NULL: IF NOT … must refuse.
       CREATE FUNCTION gatehouse_client_accepts(c clients, p_secret_digest text, p_now bigint) RETURNS boolean
       LANGUAGE sql IMMUTABLE AS $fn$
         SELECT c.status = 'active' AND (c.secret_digest IS NOT DISTINCT FROM p_secret_digest
-          OR (c.previous_secret_digest = p_secret_digest AND c.previous_secret_expires_at > p_now))
+          OR COALESCE(c.previous_secret_digest = p_secret_digest AND c.previous_secret_expires_at > p_now, false))
       $fn$;
       CREATE FUNCTION gatehouse_redeem_code(
         p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
