@@ -75,6 +75,19 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     return { grantId, accessDigest };
   };
 
+  /** An issued grant whose row the other side holds, and a ready rotation of its refresh token waiting for it. */
+  const readyRotationWaiting = async () => {
+    const f = await fixture(storage);
+    const { grant, refresh } = await issueGrant(storage, f);
+    const side = await otherSide();
+    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
+    const rotation = storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, {
+      clientId: f.client.clientId, defaultResourceScopes: grant.scope, clientSecretDigest: f.client.secretDigest,
+    }, mintedPair(NOW + 10));
+    await side.waitingOn(rotation);
+    return { f, grant, refresh, side, rotation };
+  };
+
   it('an exchange waits for a suspension being committed, then reads it and refuses (client_changed): the code stays unused', async () => {
     const f = await fixture(storage);
     const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
@@ -148,14 +161,7 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
   });
 
   it('a rotation whose grant a deletion revoked while it waited says client_changed (the refresh is answered invalid_client, not as reuse)', async () => {
-    const f = await fixture(storage);
-    const { grant, refresh } = await issueGrant(storage, f);
-    const side = await otherSide();
-    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
-    const rotation = storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, {
-      clientId: f.client.clientId, defaultResourceScopes: grant.scope, clientSecretDigest: f.client.secretDigest,
-    }, mintedPair(NOW + 10));
-    await side.waitingOn(rotation);
+    const { f, grant, side, rotation } = await readyRotationWaiting();
     await storage.clients.update(f.client.clientId, { status: 'deleted' });
     await side.query("UPDATE grants SET revoked_at = $2, revocation_reason = 'client_deleted' WHERE grant_id = $1", [grant.grantId, NOW + 9]);
     await side.end();
@@ -163,14 +169,7 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
   });
 
   it('a rotation that waited for its grant reads the client again: a suspension committed meanwhile refuses it (client_changed), nothing revoked', async () => {
-    const f = await fixture(storage);
-    const { grant, refresh } = await issueGrant(storage, f);
-    const side = await otherSide();
-    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
-    const rotation = storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 10, {
-      clientId: f.client.clientId, defaultResourceScopes: grant.scope, clientSecretDigest: f.client.secretDigest,
-    }, mintedPair(NOW + 10));
-    await side.waitingOn(rotation);
+    const { f, refresh, side, rotation } = await readyRotationWaiting();
     await storage.clients.update(f.client.clientId, { status: 'suspended' });
     await side.end();
     assert.deepEqual(await rotation, { outcome: 'client_changed' });
