@@ -10,7 +10,7 @@ import { OAuthError } from '../errors.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
 import { basic, postForm, seed, startTestServer } from '../testing/harness.ts';
-import { authenticateClient, type AuthenticatedClientRecord, presentedClientId, type SecretComparison } from './client-authentication.ts';
+import { authenticateClient, authenticateClientCredential, type ClientAuthentication, presentedClientId, type SecretComparison } from './client-authentication.ts';
 import { digestClientSecret, generateClientSecret, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 const NOW = 1_800_000_000;
@@ -53,15 +53,16 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
 
   const attempt = async (clientId: string, presented: string, now = NOW) => {
     const spy = comparisonSpy();
-    let client: AuthenticatedClientRecord | undefined;
+    let client: ClientRecord | undefined;
+    let authenticated: ClientAuthentication['authenticated'] | undefined;
     let error: OAuthError | undefined;
     try {
-      client = await authenticateClient(storage, basic(clientId, presented), {}, CONFIDENTIAL_ONLY, now, spy);
+      ({ client, authenticated } = await authenticateClientCredential(storage, basic(clientId, presented), {}, CONFIDENTIAL_ONLY, now, spy));
     } catch (thrown) {
       if (!(thrown instanceof OAuthError)) throw thrown;
       error = thrown;
     }
-    return { client, error, digests: spy.digests, presented: spy.presented };
+    return { client, authenticated, error, digests: spy.digests, presented: spy.presented };
   };
 
   it('an unknown client_id still has its secret compared, twice, against a digest nothing matches', async () => {
@@ -88,11 +89,11 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     assert.equal(current.client?.clientId, confidential.clientId);
     assert.equal(current.digests.length, 2);
     // Which secret was presented goes with the client (storage.ts AuthenticatedClient: a later rotation stops the previous one).
-    assert.equal(current.client?.authenticatedSecretDigest, confidential.secretDigest);
+    assert.deepEqual(current.authenticated, { clientId: confidential.clientId, secretDigest: confidential.secretDigest });
     const overlap = await attempt(rotated.clientId, previousSecret, NOW + 59);
     assert.equal(overlap.client?.clientId, rotated.clientId);
-    assert.equal(overlap.client?.authenticatedSecretDigest, rotated.previousSecretDigest);
-    assert.equal((await attempt(rotated.clientId, secret, NOW + 59)).client?.authenticatedSecretDigest, rotated.secretDigest);
+    assert.deepEqual(overlap.authenticated, { clientId: rotated.clientId, secretDigest: rotated.previousSecretDigest });
+    assert.equal((await attempt(rotated.clientId, secret, NOW + 59)).authenticated?.secretDigest, rotated.secretDigest);
     assert.deepEqual(overlap.digests, [rotated.secretDigest, rotated.previousSecretDigest]);
     const afterOverlap = await attempt(rotated.clientId, previousSecret, NOW + 60);
     assert.equal(afterOverlap.error?.code, 'invalid_client');

@@ -7,7 +7,7 @@
  */
 import { OAuthError } from '../errors.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
-import type { ClientRecord, Storage } from '../storage/storage.ts';
+import type { AuthenticatedClient, ClientRecord, Storage } from '../storage/storage.ts';
 import { presentedSecretDigest, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 export interface AuthenticationPolicy {
@@ -16,11 +16,15 @@ export interface AuthenticationPolicy {
 }
 
 /**
- * An authenticated client: its record, and the stored digest of the secret the request presented (its current
- * or, within the overlap, its previous one; null for a public client). An exchange or refresh hands that digest
- * to the storage (storage.ts AuthenticatedClient), which refuses once the client no longer accepts that secret.
+ * A client's authentication: its record (the client cache's, shared and frozen: never copied per request), and
+ * the client with the stored digest of the secret the request presented (its current or, within the overlap, its
+ * previous one; null for a public client), which an exchange or refresh hands to the storage (storage.ts
+ * AuthenticatedClient) so that it refuses once the client no longer accepts that secret.
  */
-export type AuthenticatedClientRecord = ClientRecord & { readonly authenticatedSecretDigest: string | null };
+export interface ClientAuthentication {
+  client: ClientRecord;
+  authenticated: AuthenticatedClient;
+}
 
 /** Compares a presented secret's digest (presentedSecretDigest) with a stored digest in constant time (clients/client-secret.ts). */
 export type SecretComparison = (presentedDigest: Buffer, storedDigest: string) => boolean;
@@ -28,17 +32,17 @@ export type SecretComparison = (presentedDigest: Buffer, storedDigest: string) =
 /**
  * @param now seconds since the epoch: a rotated-out secret is accepted while `now < previousSecretExpiresAt`.
  * @param compareSecret the digest comparison; tests pass a spy to see it run on every path.
- * @returns the authenticated, active client (a copy, with the digest of the secret it presented).
+ * @returns the authenticated, active client, and which of its secrets the request presented.
  * @throws OAuthError `invalid_client` (unknown client, wrong secret, wrong method, two methods, inactive client).
  */
-export async function authenticateClient(
+export async function authenticateClientCredential(
   storage: Storage,
   authorizationHeader: string | undefined,
   body: RawParameters,
   policy: AuthenticationPolicy,
   now: number,
   compareSecret: SecretComparison = secretDigestMatches,
-): Promise<AuthenticatedClientRecord> {
+): Promise<ClientAuthentication> {
   const bodyClientId = singleParameter(body, 'client_id');
   const bodySecret = singleParameter(body, 'client_secret');
   if (bodySecret !== undefined) {
@@ -74,7 +78,7 @@ export async function authenticateClient(
     if (!(matchesCurrent || (previousDigest !== null && matchesPrevious))) {
       throw new OAuthError('invalid_client', 'client authentication failed');
     }
-    return { ...requireActive(client), authenticatedSecretDigest: matchesCurrent ? secretDigest : previousDigest };
+    return { client: requireActive(client), authenticated: { clientId: client.clientId, secretDigest: matchesCurrent ? secretDigest : previousDigest } };
   }
 
   if (bodyClientId === undefined) {
@@ -86,7 +90,15 @@ export async function authenticateClient(
     throw new OAuthError('invalid_client', 'a confidential client must authenticate with HTTP Basic (client_secret_basic)');
   }
   if (!policy.allowPublicClients) throw new OAuthError('invalid_client', 'public clients cannot use this endpoint');
-  return { ...requireActive(client), authenticatedSecretDigest: null };
+  return { client: requireActive(client), authenticated: { clientId: client.clientId, secretDigest: null } };
+}
+
+/** `authenticateClientCredential`'s client alone (introspection, revocation, PAR, the revocation feed). Same errors. */
+export async function authenticateClient(
+  storage: Storage, authorizationHeader: string | undefined, body: RawParameters, policy: AuthenticationPolicy, now: number,
+  compareSecret: SecretComparison = secretDigestMatches,
+): Promise<ClientRecord> {
+  return (await authenticateClientCredential(storage, authorizationHeader, body, policy, now, compareSecret)).client;
 }
 
 /**

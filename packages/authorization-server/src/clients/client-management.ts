@@ -121,12 +121,13 @@ export async function suspendClient(context: ManagementContext, clientId: string
   if (client.status === 'suspended') {
     // The status and the revocation are two commits: a revocation that failed after the status committed
     // (a statement timeout, a failover) is completed by suspending again, and recorded only if it did anything.
-    const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
+    const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now, 'suspended');
     if (accessTokensRevoked > 0) await audit(context, 'client.suspended', clientId, { previous_status: 'suspended', access_tokens_revoked: accessTokensRevoked });
     return client;
   }
   const updated = (await context.storage.clients.update(clientId, { status: 'suspended' }))!;
-  const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
+  // Only while still suspended: a reactivation that committed in between keeps the tokens issued since.
+  const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now, 'suspended');
   await audit(context, 'client.suspended', clientId, { previous_status: client.status, access_tokens_revoked: accessTokensRevoked });
   await queueClientEvent(context.storage, clientId, context.now, 'client.suspended'); // issue 15 §5
   return updated;

@@ -3,7 +3,7 @@
  * `grant_type` → JSON with `Cache-Control: no-store` (§5.1).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { authenticateClient } from '../clients/client-authentication.ts';
+import { authenticateClientCredential } from '../clients/client-authentication.ts';
 import { OAuthError } from '../errors.ts';
 import { grantHandlers } from '../grants/grant.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
@@ -12,7 +12,7 @@ import { tokenRequestDpopKey } from '../tokens/dpop-proof.ts';
 
 export async function tokenEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds());
+  const { client, authenticated } = await authenticateClientCredential(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds());
   if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot obtain tokens');
   const grantType = singleParameter(parameters, 'grant_type');
   if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');
@@ -25,7 +25,7 @@ export async function tokenEndpoint(context: ServerContext, request: FastifyRequ
   if (dpopJkt === undefined && client.dpopBoundAccessTokens) throw new OAuthError('invalid_request', 'a DPoP proof is required: this client is registered with dpop_bound_access_tokens');
   let response: unknown;
   try {
-    response = await handler.handle(context, client, parameters, dpopJkt);
+    response = await handler.handle(context, client, parameters, dpopJkt, authenticated);
   } catch (error) {
     if (error instanceof OAuthError && REFUSALS_AUDITED.has(error.code)) await auditRefusal(context, client.clientId, grantType, error);
     throw error;

@@ -38,7 +38,7 @@ function provesClient(clientType: ClientType, code: AuthorizationCodeRecord, red
 
 export const authorizationCodeGrant: GrantHandler = {
   grantType: 'authorization_code',
-  async handle(context, client, parameters, dpopJkt) {
+  async handle(context, client, parameters, dpopJkt, authenticated) {
     const { storage, codec, clock } = context;
     const code = singleParameter(parameters, 'code');
     const redirectUri = singleParameter(parameters, 'redirect_uri');
@@ -99,7 +99,7 @@ export const authorizationCodeGrant: GrantHandler = {
       const grantId = randomUUIDv7();
       const attempt = await storage.grants.exchangeReadyCode(codeDigest, client.clientId, now, {
         redirectUri, codeChallenge: codeVerifier === undefined ? null : challengeOf(codeVerifier), dpopJkt: dpopJkt ?? null,
-        defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: client.authenticatedSecretDigest,
+        defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: authenticated.secretDigest,
       }, grantId, minted.tokens, {
         type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId,
         details: { grant_type: 'authorization_code', access_token_id: minted.tokens[0]!.tokenId, refresh_token_id: minted.tokens[1]!.tokenId },
@@ -147,7 +147,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { grant_type: 'authorization_code', scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
-    }, { clientId: client.clientId, secretDigest: client.authenticatedSecretDigest });
+    }, authenticated);
     if (issued.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
     if (issued.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
     // A concurrent redemption of the same code won: this one is its replay (and it proved the client above).

@@ -4,7 +4,7 @@
  */
 import type { RawParameters } from '../http/parameters.ts';
 import type { ServerContext } from '../server-context.ts';
-import type { AuthenticatedClientRecord } from '../clients/client-authentication.ts';
+import type { AuthenticatedClient, ClientRecord } from '../storage/storage.ts';
 import type { TokenResponse } from '../tokens/token-pair.ts';
 import { authorizationCodeGrant } from './authorization-code.ts';
 import { refreshTokenGrant } from './refresh-token.ts';
@@ -12,11 +12,11 @@ import { refreshTokenGrant } from './refresh-token.ts';
 export interface GrantHandler {
   grantType: string;
   /**
-   * @param client as authenticated, with the digest of the secret it presented (storage.ts AuthenticatedClient).
    * @param dpopJkt RFC 9449 §5: the thumbprint of the DPoP key the request proved possession of, if it sent a proof.
+   * @param authenticated the client with the digest of the secret it presented (storage.ts AuthenticatedClient).
    * @throws OAuthError with the RFC 6749 §5.2 code; never issues tokens when it throws.
    */
-  handle(context: ServerContext, client: AuthenticatedClientRecord, parameters: RawParameters, dpopJkt?: string): Promise<TokenResponse>;
+  handle(context: ServerContext, client: ClientRecord, parameters: RawParameters, dpopJkt: string | undefined, authenticated: AuthenticatedClient): Promise<TokenResponse>;
 }
 
 export const grantHandlers: ReadonlyMap<string, GrantHandler> = new Map(

@@ -23,7 +23,7 @@ import { loadResourceCatalogue, resourceParameters, tokenResource } from '../res
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
-  async handle(context, client, parameters, dpopJkt) {
+  async handle(context, client, parameters, dpopJkt, authenticated) {
     const { storage, codec, clock } = context;
     const refreshToken = singleParameter(parameters, 'refresh_token');
     const scopeParameter = singleParameter(parameters, 'scope');
@@ -49,7 +49,7 @@ export const refreshTokenGrant: GrantHandler = {
       const [access, successor] = minted.tokens as [TokenForCode, TokenForCode];
       const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
       const attempt = await storage.tokens.rotateReadyRefreshToken(
-        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: client.authenticatedSecretDigest }, minted.tokens,
+        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: authenticated.secretDigest }, minted.tokens,
         {
           type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId,
           details: { access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
@@ -145,7 +145,7 @@ export const refreshTokenGrant: GrantHandler = {
     const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
       type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
       details: { scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
-    }, graceSuccessor, { clientId: client.clientId, secretDigest: client.authenticatedSecretDigest });
+    }, graceSuccessor, authenticated);
     // Checked before a lost race: a client change is no reuse, and revokes nothing.
     if (rotation === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
     if (rotation === 'not_current') return lostRotation(context, client.clientId, token, grant, refreshToken, tokenDigest, now);

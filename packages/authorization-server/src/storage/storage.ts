@@ -342,7 +342,7 @@ export type ConsumeCodeResult =
 /**
  * The client as the token endpoint's authentication found it (SPEC decisions 10 and 13): its id and the stored
  * digest of the secret the request presented (its current or, within the overlap, its previous one:
- * client-authentication.ts `authenticatedSecretDigest`; null for a public client). A code exchange or a refresh
+ * client-authentication.ts `authenticateClientCredential`; null for a public client). A code exchange or a refresh
  * given one is made only while the client still accepts that secret, checked inside its own transaction: active,
  * and that digest its secret or its previous one within the overlap (a rotation with overlap refuses no request
  * in flight that presented the current secret; one that presented the previous secret is refused by any later
@@ -785,10 +785,12 @@ export interface Storage {
      * feed publishes them and locally validating resource servers refuse them too. Refresh tokens stay:
      * they are refused while the client is not active, and work again after reactivation. On PostgreSQL it
      * takes the client row's lock and its active grants' locks first (AuthenticatedClient), so an exchange or
-     * rotation in flight commits before it and its access token is revoked too.
+     * rotation in flight commits before it and its access token is revoked too. With `whileStatus`, only while
+     * the client's status is that one, read in the same transaction (a reactivation committed first keeps its
+     * tokens, and the suspension that lost to it revokes nothing).
      * @returns how many it revoked.
      */
-    revokeAccessTokensOfClient(clientId: string, now: number): Promise<number>;
+    revokeAccessTokensOfClient(clientId: string, now: number, whileStatus?: ClientStatus): Promise<number>;
     /**
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
      * after `position` (see {@link RevocationFeedPosition}) that have not expired (`expiresAt > now`),

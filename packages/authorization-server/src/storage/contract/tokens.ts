@@ -157,6 +157,16 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4), 0);
     }));
 
+    it('revokeAccessTokensOfClient with whileStatus revokes only while the client has that status (a reactivation that committed first keeps its tokens)', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const { access } = await issueGrant(storage, f);
+      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 3, 'suspended'), 0, 'active: nothing');
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, null);
+      await storage.clients.update(f.client.clientId, { status: 'suspended' });
+      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4, 'suspended'), 1);
+      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 4);
+    }));
+
     it('a token keeps its jti (tokenId): findByDigest returns it, and the revocation feed names a revoked access token by it', withStorage(async (storage) => {
       const f = await fixture(storage);
       const { grant, access, refresh } = await issueGrant(storage, f);
