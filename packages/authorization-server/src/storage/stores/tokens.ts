@@ -87,8 +87,7 @@ function tokenLookup(withClient: boolean | 'secret'): string {
     ...TOKEN_COLUMNS.map((name) => `t.${name}`),
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
     'g.last_used_at AS g_last_used_at',
-    ...(withClient ? ['c.status AS c_status'] : []),
-    ...(withClient === 'secret' ? [CLIENT_STATE_COLUMNS.replace('c.status AS c_status, ', '')] : []),
+    ...(withClient === 'secret' ? [CLIENT_STATE_COLUMNS] : withClient ? ['c.status AS c_status'] : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
     WHERE t.token_digest = ?`;
