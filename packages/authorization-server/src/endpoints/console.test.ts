@@ -135,6 +135,22 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       browser.cookies.delete('gatehouse_locale');
     });
 
+    it('suspending from the client search asks with a way back to it, then returns to the client there with a notice (it returned to the review queue)', async () => {
+      const client = await pendingClient(server, 'Returning Sync');
+      const browser = await signIn(server);
+      const search = await browser.get(`${server.url}/admin/clients?q=${client.clientId}`);
+      const csrf = inputValue(search.text, '_csrf')!;
+      const confirmation = await browser.post(`${server.url}/admin/clients/${client.clientId}/suspend`, { _csrf: csrf });
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, new RegExp(`href="/admin/clients\\?q=${client.clientId}"`), 'Cancel leads back to the client');
+      const suspended = await browser.post(`${server.url}/admin/clients/${client.clientId}/suspend`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(suspended.status, 303);
+      assert.equal(suspended.location, `/admin/clients?q=${client.clientId}&done=suspend`);
+      const back = await browser.get(`${server.url}${suspended.location}`);
+      assert.match(back.text, /<p class="notice" role="status">/);
+      assert.match(back.text, /Returning Sync/);
+    });
+
     it('grants search by user, company or client, and Revoke (confirmed) revokes the grant, audited by the administrator', async () => {
       await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read', extra: { prompt: 'consent' } });
       const grant = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!;

@@ -171,7 +171,8 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: confirmTitle(admin.frame.t, chosen, client.clientName), consequences: CONSEQUENCES[chosen](client, connections, admin.frame.t),
-      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: actionText(admin.frame.t, chosen), cancelHref: '/admin',
+      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: actionText(admin.frame.t, chosen),
+      cancelHref: chosen === 'approve' || chosen === 'reject_branding' ? '/admin' : `/admin/clients?q=${client.clientId}`,
     }));
     return;
   }
@@ -188,8 +189,9 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), consoleRefusal(admin.frame.t, error.message)));
     return;
   }
-  // A PKCE change leaves the client where it was (not in the queue): back to it in the client search.
-  reply.redirect(chosen.endsWith('pkce_exception') ? `/admin/clients?q=${client.clientId}&done=${chosen}` : `/admin?done=${chosen}`, 303);
+  // Approving and rejecting a branding change empty a place in the review queue: back to it. Any other action
+  // (suspend, reactivate, delete, a PKCE change) is taken from the client search: back to the client there.
+  reply.redirect(chosen === 'approve' || chosen === 'reject_branding' ? `/admin?done=${chosen}` : `/admin/clients?q=${client.clientId}&done=${chosen}`, 303);
 }
 
 /** GET /admin/grants?user=&company=&client= */

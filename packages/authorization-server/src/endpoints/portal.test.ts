@@ -198,7 +198,11 @@ describe('developer portal /portal', () => {
 
     const deleted = await browser.post(`${server.url}${clientPath}/delete`, { _csrf: csrf, confirm: 'yes' });
     assert.equal(deleted.status, 303);
+    assert.equal(deleted.location, `/portal?deleted=${clientId}`);
     assert.equal((await server.storage.clients.find(clientId))?.status, 'deleted');
+    // The portal says which client was deleted (it said nothing); another id, or a live client's, says nothing.
+    assert.match((await browser.get(`${server.url}${deleted.location}`)).text, /<p class="notice" role="status">Fjord Books Pro was deleted: /);
+    assert.doesNotMatch((await browser.get(`${server.url}/portal?deleted=${seed.confidentialClient.id}`)).text, /was deleted/);
     assert.equal((await browser.get(`${server.url}${clientPath}`)).status, 404);
   });
 

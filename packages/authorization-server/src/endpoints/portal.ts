@@ -126,8 +126,15 @@ export async function ownClient(context: ServerContext, reply: FastifyReply, fra
 export async function portalHome(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
-  const clients = (await context.storage.partnerTeams.listClients(signedIn.team.teamId)).filter((client) => client.status !== 'deleted');
-  page(reply, 200, portalHomePage({ ...signedIn.frame, clients, approvalRequired: context.options.environment !== 'development' }));
+  const all = await context.storage.partnerTeams.listClients(signedIn.team.teamId);
+  const clients = all.filter((client) => client.status !== 'deleted');
+  // After a deletion (POST …/delete answers 303 to /portal?deleted=ID): says which, for one of the team's own deleted clients only.
+  const deletedId = (request.query as Record<string, unknown>).deleted;
+  const deleted = typeof deletedId === 'string' ? all.find((client) => client.clientId === deletedId && client.status === 'deleted') : undefined;
+  page(reply, 200, portalHomePage({
+    ...signedIn.frame, clients, approvalRequired: context.options.environment !== 'development',
+    ...(deleted ? { notice: signedIn.frame.t!.t('portal.deletedNotice', { client: deleted.clientName }) } : {}),
+  }));
 }
 
 /** GET /portal/clients/new */
@@ -279,7 +286,7 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
       return;
     }
     await deleteClient(management(context, signedIn.user), client.clientId);
-    reply.redirect('/portal', 303);
+    reply.redirect(`/portal?deleted=${encodeURIComponent(client.clientId)}`, 303);
   });
 }
 

@@ -735,6 +735,7 @@ export const de: Catalogue = {
   'apiKeys.deleteButton': 'Löschen…',
   'apiKeys.deleteLabel': 'API-Schlüssel {name} löschen',
   'apiKeys.deletedNotice': 'Der API-Schlüssel {name} wurde gelöscht. Anfragen mit ihm werden abgelehnt.',
+  'portal.deletedNotice': '{client} wurde gelöscht: seine Verbindungen sind widerrufen, seine Zugangsdaten werden abgelehnt.',
   'apiKeys.newTitle': 'API-Schlüssel erstellen',
   'apiKeys.name': 'Name',
   'apiKeys.nameHint': 'Damit Sie ihn später wiedererkennen, z. B. „Monatliches Exportskript“.',

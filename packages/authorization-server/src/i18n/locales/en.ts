@@ -752,6 +752,7 @@ export const en = {
   'apiKeys.deleteButton': 'Delete…',
   'apiKeys.deleteLabel': 'Delete the API key {name}',
   'apiKeys.deletedNotice': 'The API key {name} was deleted. Requests with it are refused.',
+  'portal.deletedNotice': '{client} was deleted: its connections are revoked and its credentials refused.',
   'apiKeys.newTitle': 'Create an API key',
   'apiKeys.name': 'Name',
   'apiKeys.nameHint': 'So you can recognise it later, e.g. "Monthly export script".',

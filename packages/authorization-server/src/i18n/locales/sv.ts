@@ -735,6 +735,7 @@ export const sv: Catalogue = {
   'apiKeys.deleteButton': 'Ta bort…',
   'apiKeys.deleteLabel': 'Ta bort API-nyckeln {name}',
   'apiKeys.deletedNotice': 'API-nyckeln {name} togs bort. Förfrågningar med den avvisas.',
+  'portal.deletedNotice': '{client} togs bort: dess anslutningar är återkallade och dess autentiseringsuppgifter avvisas.',
   'apiKeys.newTitle': 'Skapa en API-nyckel',
   'apiKeys.name': 'Namn',
   'apiKeys.nameHint': 'Så att du känner igen den senare, t.ex. "Månatligt exportskript".',
