@@ -200,6 +200,16 @@ describe('API keys (issue 16)', () => {
       const foreign = await bobSession.browser.get(`${server.url}/account/api-keys/${otherKeyId}/created`);
       assert.equal(foreign.status, 303);
       assert.ok(!foreign.text.includes(keyOf(other.text)!));
+      // A shared browser: alice creates a key for the Danish company, signs out before it is shown, bob (who also
+      // administers that company) signs in there within the cookie's 120 s: he is not shown alice's key.
+      const unseen = await browser.post(`${server.url}/account/api-keys`, {
+        _csrf: csrf, name: 'Left behind', subject: `urn:gatehouse:company:${danmark.id}`, expiration: 'never', scope: 'users:read',
+      });
+      const leftBehind = [...browser.cookies].find(([name]) => name.endsWith('gatehouse_new_api_key'))!;
+      bobSession.browser.cookies.set(leftBehind[0], leftBehind[1]);
+      const nextPerson = await bobSession.browser.get(`${server.url}${unseen.location}`);
+      assert.equal(nextPerson.status, 303, 'only the user who created a key is shown it');
+      assert.ok(!nextPerson.text.includes(decodeURIComponent(leftBehind[1])));
     });
 
     it('answers unknown, forged, revoked, expired keys and foreign callers alike: {"active": false} (RFC 7662 §2.2, no oracle)', async () => {

@@ -181,10 +181,11 @@ export async function createdApiKeyEndpoint(context: ServerContext, request: Fas
   if (handedOver !== undefined) reply.clearCookie(cookieName, hostCookieOptions(context.options.environment, 'strict'));
   const key = isUuid(keyId) ? await context.storage.apiKeys.find(keyId) : undefined;
   const list = key?.keyType === 'integrated' ? '/account/connected-apps' : '/account/api-keys';
-  // Only this key's own value is shown, to an administrator of its subject: a cookie planted by someone else
-  // (or another key's) cannot put text on the page.
-  const shown = handedOver !== undefined && key !== undefined && key.revokedAt === null && apiKeyDigestOf(context.codec, handedOver) === key.keyDigest
-    && (await administers(context, session.user.userId, key.subjectType, key.subjectId));
+  // Only this key's own value is shown, to the user who created it while they still administer its subject: a
+  // cookie planted by someone else (or another key's) cannot put text on the page, and one left in a shared
+  // browser after a sign-out is not shown to the next person who signs in there (it lives 120 s).
+  const shown = handedOver !== undefined && key !== undefined && key.revokedAt === null && key.createdByUserId === session.user.userId
+    && apiKeyDigestOf(context.codec, handedOver) === key.keyDigest && (await administers(context, session.user.userId, key.subjectType, key.subjectId));
   if (!shown) {
     reply.redirect(list, 303);
     return;

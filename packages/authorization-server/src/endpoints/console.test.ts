@@ -135,20 +135,35 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       browser.cookies.delete('gatehouse_locale');
     });
 
-    it('suspending from the client search asks with a way back to it, then returns to the client there with a notice (it returned to the review queue)', async () => {
+    it('an action taken in the client search asks with a way back to it and returns there with a notice; one taken in the review queue returns to the queue', async () => {
       const client = await pendingClient(server, 'Returning Sync');
       const browser = await signIn(server);
       const search = await browser.get(`${server.url}/admin/clients?q=${client.clientId}`);
       const csrf = inputValue(search.text, '_csrf')!;
-      const confirmation = await browser.post(`${server.url}/admin/clients/${client.clientId}/suspend`, { _csrf: csrf });
+      const post = (form: Record<string, string>, referer: string) => browser.request(`${server.url}/admin/clients/${client.clientId}/suspend`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}${referer}` }, body: new URLSearchParams(form),
+      });
+      const confirmation = await post({ _csrf: csrf }, `/admin/clients?q=${client.clientId}`);
       assert.equal(confirmation.status, 200);
       assert.match(confirmation.text, new RegExp(`href="/admin/clients\\?q=${client.clientId}"`), 'Cancel leads back to the client');
-      const suspended = await browser.post(`${server.url}/admin/clients/${client.clientId}/suspend`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(inputValue(confirmation.text, 'from'), 'search');
+      // The confirmation's own POST (its Referer is that page, which no GET serves) carries where it came from.
+      const suspended = await post({ _csrf: csrf, confirm: 'yes', from: 'search' }, `/admin/clients/${client.clientId}/suspend`);
       assert.equal(suspended.status, 303);
       assert.equal(suspended.location, `/admin/clients?q=${client.clientId}&done=suspend`);
       const back = await browser.get(`${server.url}${suspended.location}`);
       assert.match(back.text, /<p class="notice" role="status">/);
       assert.match(back.text, /Returning Sync/);
+
+      const queued = await pendingClient(server, 'Queued Sync');
+      const fromQueue = await browser.request(`${server.url}/admin/clients/${queued.clientId}/suspend`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}/admin` }, body: new URLSearchParams({ _csrf: csrf }),
+      });
+      assert.match(fromQueue.text, /<a class="button secondary" href="\/admin">/, 'Cancel leads back to the queue');
+      assert.equal(inputValue(fromQueue.text, 'from'), undefined);
+      const done = await browser.post(`${server.url}/admin/clients/${queued.clientId}/suspend`, { _csrf: csrf, confirm: 'yes' });
+      assert.equal(done.location, '/admin?done=suspend');
+      assert.doesNotMatch((await browser.get(`${server.url}/admin/clients?done=constructor`)).text, /class="notice"/, 'only an action\'s own name makes a notice');
     });
 
     it('grants search by user, company or client, and Revoke (confirmed) revokes the grant, audited by the administrator', async () => {

@@ -94,7 +94,7 @@ export async function consoleHome(context: ServerContext, request: FastifyReques
     .filter((client) => client.status === 'pending' || (client.status === 'active' && !client.brandingVerified))
     .sort((a, b) => a.createdAt - b.createdAt);
   const done = (request.query as Record<string, unknown>).done;
-  const notice = typeof done === 'string' && done in CLIENT_ACTION_LABELS ? doneText(admin.frame.t, done as ClientAction) : undefined;
+  const notice = typeof done === 'string' && Object.hasOwn(CLIENT_ACTION_LABELS, done) ? doneText(admin.frame.t, done as ClientAction) : undefined;
   const brandingChanges = new Map<string, BrandingChangeView>();
   for (const client of waiting) {
     const review = client.status === 'active' ? await context.storage.brandingReviews.find(client.clientId) : undefined;
@@ -125,7 +125,7 @@ export async function consoleClients(context: ServerContext, request: FastifyReq
   if (!admin) return;
   const { q, done } = request.query as Record<string, unknown>;
   const query = typeof q === 'string' ? q.trim().slice(0, 200) : '';
-  const notice = typeof done === 'string' && done in CLIENT_ACTION_LABELS ? doneText(admin.frame.t, done as ClientAction) : undefined;
+  const notice = typeof done === 'string' && Object.hasOwn(CLIENT_ACTION_LABELS, done) ? doneText(admin.frame.t, done as ClientAction) : undefined;
   const needle = query.toLowerCase();
   const clients = (await partnerClients(context))
     .filter((client) => needle === '' || client.clientName.toLowerCase().includes(needle) || client.clientId.toLowerCase() === needle)
@@ -162,17 +162,22 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     return;
   }
   const brandingChange = (await context.storage.brandingReviews.find(client.clientId)) !== undefined;
-  if (!(action in CLIENT_ACTION_LABELS) || !actionsFor(client, brandingChange).includes(action as ClientAction)) {
+  if (!Object.hasOwn(CLIENT_ACTION_LABELS, action) || !actionsFor(client, brandingChange).includes(action as ClientAction)) {
     page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), admin.frame.t.t('console.clientIs', { status: client.status })));
     return;
   }
   const chosen = action as ClientAction;
-  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+  // Where the action was taken: the client search (its Referer, or the confirmation's field) or the review queue,
+  // where Cancel and the answer lead back (both offer the same buttons).
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  const fromSearch = body.from === 'search' || formPage(request, context.options.issuer, '/admin') === '/admin/clients';
+  const back = fromSearch ? `/admin/clients?q=${client.clientId}` : '/admin';
+  if (body.confirm !== 'yes') {
     const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: confirmTitle(admin.frame.t, chosen, client.clientName), consequences: CONSEQUENCES[chosen](client, connections, admin.frame.t),
-      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: actionText(admin.frame.t, chosen),
-      cancelHref: chosen === 'approve' || chosen === 'reject_branding' ? '/admin' : `/admin/clients?q=${client.clientId}`,
+      action: `/admin/clients/${client.clientId}/${chosen}`, confirmLabel: actionText(admin.frame.t, chosen), cancelHref: back,
+      ...(fromSearch ? { from: 'search' as const } : {}),
     }));
     return;
   }
@@ -189,9 +194,8 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
     page(reply, 409, consoleMessagePage(admin.frame, admin.frame.t.t('console.notPossibleTitle'), consoleRefusal(admin.frame.t, error.message)));
     return;
   }
-  // Approving and rejecting a branding change empty a place in the review queue: back to it. Any other action
-  // (suspend, reactivate, delete, a PKCE change) is taken from the client search: back to the client there.
-  reply.redirect(chosen === 'approve' || chosen === 'reject_branding' ? `/admin?done=${chosen}` : `/admin/clients?q=${client.clientId}&done=${chosen}`, 303);
+  // A PKCE change is offered in the client search alone.
+  reply.redirect(fromSearch || chosen.endsWith('pkce_exception') ? `/admin/clients?q=${client.clientId}&done=${chosen}` : `/admin?done=${chosen}`, 303);
 }
 
 /** GET /admin/grants?user=&company=&client= */

@@ -144,6 +144,7 @@ describe('developer portal /portal', () => {
     assert.equal(await expired(`${server.url}/account/sessions`), '/portal', 'another section');
     assert.equal(await expired(`${server.url}/portalx`), '/portal');
     assert.equal(await expired(`${server.url}/portal/no-such-page`), '/portal', 'a path no page answers');
+    assert.equal(await expired(`${server.url}/portal/clients/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/delete`), '/portal', 'a confirmation shown by a POST: its GET only answers 405');
     assert.equal(await expired(`${server.url}/portal/clients/new?token=x`), '/portal', 'a page opened by a one-time link (its token in the query) cannot be reopened without it');
     assert.equal(await expired('not a URL'), '/portal');
   });

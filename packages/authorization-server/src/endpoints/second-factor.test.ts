@@ -76,6 +76,24 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     return { ...user, secret, recoveryCodes };
   };
 
+  it('shows an unconfirmed key only in the browser that started the enrolment, and for 10 minutes (another session of the same user is not shown it)', async () => {
+    const user = await newUser();
+    const started = new Browser();
+    assert.equal((await passwordStep(started, user.email)).status, 303);
+    const security = await started.get(`${server.url}/account/security`);
+    assert.equal((await started.post(`${server.url}/account/security/enrol`, { _csrf: inputValue(security.text, '_csrf')! })).status, 303);
+    const secret = secretIn((await started.get(`${server.url}/account/security/enrol`)).text);
+    const other = new Browser(); // someone else who has the password, signed in before the first code confirms it
+    assert.equal((await passwordStep(other, user.email)).status, 303);
+    const elsewhere = await other.get(`${server.url}/account/security/enrol`);
+    assert.equal(elsewhere.status, 303);
+    assert.equal(elsewhere.location, '/account/security');
+    assert.ok(!elsewhere.text.includes(secret));
+    server.clock.advanceSeconds(600);
+    const later = await started.get(`${server.url}/account/security/enrol`);
+    assert.equal(later.status, 303, 'after 10 minutes the key is not shown again: Set up starts a new one');
+  });
+
   it('stores the TOTP secret only encrypted, and recovery codes only as digests', async () => {
     const user = await enrolledUser();
     const factor = await server.storage.localAccounts.findSecondFactor(user.userId);

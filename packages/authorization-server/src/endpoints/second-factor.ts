@@ -18,7 +18,7 @@
  * the policy requires it for the user).
  */
 import { noteContinuedRequestUiLocales, requestTranslator } from '../i18n/request-language.ts';
-import { hash, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { RawParameters } from '../http/parameters.ts';
@@ -284,6 +284,18 @@ export async function securityEndpoint(context: ServerContext, request: FastifyR
   if (session) await showSecurity(context, reply, session.user, 200);
 }
 
+/** How long, and only in the browser that started it, GET /account/security/enrol shows an unconfirmed key. */
+const ENROLMENT_VIEW_SECONDS = 600;
+const ENROLMENT_COOKIE = 'gatehouse_enrolment';
+
+/**
+ * The enrolment cookie's value: a MAC of the user and the enrolment's start, so that only the browser whose POST
+ * started this enrolment is shown its key (another session of the same user, say someone who has the password
+ * and signs in before the first code confirms it, is not).
+ */
+const enrolmentMark = (context: ServerContext, userId: string, startedAt: number) =>
+  createHmac('sha256', context.options.tokenHmacKey).update(`gatehouse enrolment view:${userId}:${startedAt}`).digest('base64url');
+
 /**
  * POST /account/security/enrol: a new secret (replacing an unconfirmed one), then 303 to GET
  * /account/security/enrol, which shows it (post/redirect/get: a reload of the shown key must not replace it, or
@@ -294,14 +306,25 @@ export async function startEnrolmentEndpoint(context: ServerContext, request: Fa
   if (!session) return;
   const secret = await newEnrolment(context, session.user.userId);
   if (!secret) return showSecurity(context, reply, session.user, 409, { error: tr(reply).t('local.alreadyOn') });
+  const started = await context.storage.localAccounts.findSecondFactor(session.user.userId);
+  const name = hostCookieName(context.options.environment, ENROLMENT_COOKIE);
+  reply.setCookie(name, enrolmentMark(context, session.user.userId, started!.createdAt), hostCookieOptions(context.options.environment, 'strict', ENROLMENT_VIEW_SECONDS));
   reply.redirect(`${SECURITY_PATH}/enrol`, 303);
 }
 
-/** GET /account/security/enrol: the unconfirmed enrolment's key, as often as it is opened; else the security page. */
+/**
+ * GET /account/security/enrol: the unconfirmed enrolment's key, as often as it is opened, for ENROLMENT_VIEW_SECONDS
+ * and in the browser that started it (enrolmentMark); else the security page, where Set up starts again.
+ */
 export async function enrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply);
   if (!session) return;
-  const pending = await factorSecret(context, session.user.userId);
+  const factor = await context.storage.localAccounts.findSecondFactor(session.user.userId);
+  const mark = request.cookies[hostCookieName(context.options.environment, ENROLMENT_COOKIE)];
+  const expected = factor && factor.confirmedAt === null ? Buffer.from(enrolmentMark(context, session.user.userId, factor.createdAt)) : undefined;
+  const started = expected !== undefined && mark !== undefined && Buffer.byteLength(mark) === expected.length && timingSafeEqual(Buffer.from(mark), expected)
+    && context.clock.nowSeconds() < factor!.createdAt + ENROLMENT_VIEW_SECONDS;
+  const pending = started ? await factorSecret(context, session.user.userId) : undefined;
   if (!pending || pending.confirmed) return void reply.redirect(SECURITY_PATH, 303);
   page(reply, 200, enrolmentView(context, reply, session.user, pending.secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
 }

@@ -3,6 +3,7 @@
  * token, a session that ended meanwhile).
  */
 import type { FastifyRequest } from 'fastify';
+import { servesGet } from './method-not-allowed.ts';
 
 /**
  * The `Referer`'s path (Referrer-Policy same-origin sends it only from this server's own pages) when it is
@@ -17,8 +18,9 @@ export function formPage(request: FastifyRequest, issuer: string, section: strin
     const inSection = url.origin === new URL(issuer).origin && (url.pathname === section || url.pathname.startsWith(`${section}/`));
     // A page opened by a one-time link (set-password: its token in the query) cannot be opened without it.
     if (url.searchParams.has('token')) return section;
-    // A page shown in answer to a POST (a confirmation) may have no GET route of its own.
-    return inSection && request.server.findRoute({ method: 'GET', url: url.pathname }) !== null ? url.pathname : section;
+    // A page shown in answer to a POST (a confirmation) may have no GET route of its own, only the 405 that
+    // http/method-not-allowed.ts adds for every path without one.
+    return inSection && servesGet(request.server, url.pathname) ? url.pathname : section;
   } catch {
     return section;
   }

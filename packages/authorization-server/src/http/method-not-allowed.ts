@@ -34,6 +34,27 @@ function refuse(request: FastifyRequest, reply: FastifyReply, status: 404 | 405,
   else reply.type('application/json; charset=utf-8').send(status === 404 ? NOT_FOUND_BODY : METHOD_NOT_ALLOWED_BODY);
 }
 
+/** Per server, the paths its own routes serve GET on, as patterns (`servesGet`). */
+const getPatterns = new WeakMap<FastifyInstance, RegExp[]>();
+
+/**
+ * Whether `path` (no query) is a page a GET really serves on `app`, not one of the 405s this file adds for every
+ * path without a GET (http/form-page.ts: a page that can be opened again). Fastify's `findRoute` finds both.
+ */
+export function servesGet(app: FastifyInstance, path: string): boolean {
+  // A plugin's encapsulated instance (request.server) inherits from the server's by prototype.
+  let patterns: RegExp[] | undefined;
+  for (let instance: object | null = app; instance !== null && patterns === undefined; instance = Object.getPrototypeOf(instance)) {
+    patterns = getPatterns.get(instance as FastifyInstance);
+  }
+  if (patterns === undefined) return app.findRoute({ method: 'GET', url: path }) !== null;
+  return patterns.some((pattern) => pattern.test(path));
+}
+
+/** A route URL (`/portal/clients/:client_id`, `/assets/*`) as a pattern of the paths it serves. */
+const routePattern = (url: string) =>
+  new RegExp(`^${url.split(/(:[A-Za-z0-9_]+|\*)/).map((part) => (part === '*' ? '.*' : part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+
 /** @param htmlPage the page a browser's navigation gets instead of the JSON body (see the top of this file). */
 export function installMethodNotAllowed(app: FastifyInstance, htmlPage?: (request: FastifyRequest, status: 404 | 405) => string): () => void {
   const methodsByPath = new Map<string, Set<string>>();
@@ -51,6 +72,7 @@ export function installMethodNotAllowed(app: FastifyInstance, htmlPage?: (reques
   });
   return () => {
     recording = false;
+    getPatterns.set(app, [...methodsByPath].filter(([, served]) => served.has('GET')).map(([url]) => routePattern(url)));
     for (const [url, served] of methodsByPath) {
       const missing = ANSWERED_METHODS.filter((method) => !served.has(method));
       if (missing.length === 0) continue;

@@ -183,13 +183,14 @@ export function grantTable(model: ConsoleFrame, grants: GrantView[]): SafeHtml {
 }
 
 /** A confirmation naming what will happen; posts the same action again with `confirm=yes`. */
-export function consoleConfirmationPage(model: ConsoleFrame & { title: string; consequences: string[]; action: string; confirmLabel: string; cancelHref: string }): string {
+export function consoleConfirmationPage(model: ConsoleFrame & { title: string; consequences: string[]; action: string; confirmLabel: string; cancelHref: string; from?: 'search' }): string {
   const t = tOf(model);
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('console.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="confirm" value="yes">
+  ${model.from ? html`<input type="hidden" name="from" value="${model.from}">` : ''}
   <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('console.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
 </form>`);
 }
