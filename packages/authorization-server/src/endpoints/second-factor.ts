@@ -18,7 +18,8 @@
  * the policy requires it for the user).
  */
 import { noteContinuedRequestUiLocales, requestTranslator } from '../i18n/request-language.ts';
-import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import type { RawParameters } from '../http/parameters.ts';
@@ -321,9 +322,10 @@ export async function enrolmentEndpoint(context: ServerContext, request: Fastify
   if (!session) return;
   const factor = await context.storage.localAccounts.findSecondFactor(session.user.userId);
   const mark = request.cookies[hostCookieName(context.options.environment, ENROLMENT_COOKIE)];
-  const expected = factor && factor.confirmedAt === null ? Buffer.from(enrolmentMark(context, session.user.userId, factor.createdAt)) : undefined;
-  const started = expected !== undefined && mark !== undefined && Buffer.byteLength(mark) === expected.length && timingSafeEqual(Buffer.from(mark), expected)
-    && context.clock.nowSeconds() < factor!.createdAt + ENROLMENT_VIEW_SECONDS;
+  // A MAC of a fixed length: constantTimeEqual (SPEC decision 9).
+  const started = factor !== undefined && factor.confirmedAt === null && mark !== undefined
+    && constantTimeEqual(mark, enrolmentMark(context, session.user.userId, factor.createdAt))
+    && context.clock.nowSeconds() < factor.createdAt + ENROLMENT_VIEW_SECONDS;
   const pending = started ? await factorSecret(context, session.user.userId) : undefined;
   if (!pending || pending.confirmed) return void reply.redirect(SECURITY_PATH, 303);
   page(reply, 200, enrolmentView(context, reply, session.user, pending.secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
