@@ -120,10 +120,10 @@ async function factorSecret(context: ServerContext, userId: string): Promise<{ s
 }
 
 /** Starts (replacing an unconfirmed one) an enrolment and returns its secret; undefined when a confirmed factor exists. */
-async function newEnrolment(context: ServerContext, userId: string): Promise<string | undefined> {
+async function newEnrolment(context: ServerContext, userId: string, now = context.clock.nowSeconds()): Promise<string | undefined> {
   const secret = newTotpSecret();
   const stored = encryptTotpSecret(secondFactorKey(context.options.tokenHmacKey), userId, secret);
-  return (await context.storage.localAccounts.startSecondFactor(userId, stored, context.clock.nowSeconds())) ? secret : undefined;
+  return (await context.storage.localAccounts.startSecondFactor(userId, stored, now)) ? secret : undefined;
 }
 
 /**
@@ -305,11 +305,12 @@ const enrolmentMark = (context: ServerContext, userId: string, startedAt: number
 export async function startEnrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply);
   if (!session) return;
-  const secret = await newEnrolment(context, session.user.userId);
+  // The enrolment's start, as stored (the factor's createdAt): the mark needs no read of it back.
+  const startedAt = context.clock.nowSeconds();
+  const secret = await newEnrolment(context, session.user.userId, startedAt);
   if (!secret) return showSecurity(context, reply, session.user, 409, { error: tr(reply).t('local.alreadyOn') });
-  const started = await context.storage.localAccounts.findSecondFactor(session.user.userId);
   const name = hostCookieName(context.options.environment, ENROLMENT_COOKIE);
-  reply.setCookie(name, enrolmentMark(context, session.user.userId, started!.createdAt), hostCookieOptions(context.options.environment, 'strict', ENROLMENT_VIEW_SECONDS));
+  reply.setCookie(name, enrolmentMark(context, session.user.userId, startedAt), hostCookieOptions(context.options.environment, 'strict', ENROLMENT_VIEW_SECONDS));
   reply.redirect(`${SECURITY_PATH}/enrol`, 303);
 }
 
