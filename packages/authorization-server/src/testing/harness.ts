@@ -43,13 +43,27 @@ export async function freePort(): Promise<number> {
 export async function startTestServer(overrides: Partial<AuthorizationServerOptions> = {}, clock: TestServer['clock'] = createTestClock()): Promise<TestServer> {
   const storage = overrides.storage ?? createSqliteStorage(':memory:');
   await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: clock.nowSeconds(), apiAudience: API_AUDIENCE });
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const app = await createAuthorizationServer({
-    issuer, environment: 'development', storage, accessTokenAudience: API_AUDIENCE,
-    tokenHmacKey: randomBytes(32), clock, logger: false, ...overrides,
-  });
-  await app.listen({ port, host: '127.0.0.1' });
+  // The issuer names the port, so it is chosen before the server exists; another process of a parallel run may
+  // take it between freePort's close and this listen (EADDRINUSE, seen in CI): then again, on another port.
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const app = await createAuthorizationServer({
+      issuer, environment: 'development', storage, accessTokenAudience: API_AUDIENCE,
+      tokenHmacKey: randomBytes(32), clock, logger: false, ...overrides,
+    });
+    try {
+      await app.listen({ port, host: '127.0.0.1' });
+    } catch (error) {
+      await app.close();
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
+      throw error;
+    }
+    return serverHandle(issuer, app, storage, clock);
+  }
+}
+
+function serverHandle(issuer: string, app: FastifyInstance, storage: Storage, clock: TestServer['clock']): TestServer {
   return {
     url: issuer, issuer, app, storage, clock,
     async close() {
