@@ -14,11 +14,11 @@
  * - Every change is an audit event (SPEC decision 19): who (`actor`), what (`type`, field names, never a
  *   secret), when (`at`).
  */
-import { grantRevocationEffects, queueClientEvent } from '../webhooks/webhook-events.ts';
+import { clientEventDelivery, grantRevocationEffects, queueClientEvent } from '../webhooks/webhook-events.ts';
 import { hash } from 'node:crypto';
 import { imageSize } from 'image-size';
 import type { Environment } from '../options.ts';
-import type { ClientPatch, ClientRecord, Storage } from '../storage/storage.ts';
+import type { AuditEvent, ClientPatch, ClientRecord, Storage } from '../storage/storage.ts';
 import { digestClientSecret, generateClientSecret } from './client-secret.ts';
 import { RegistrationError, requiresApproval, validateClientMetadata, type ClientMetadata } from './registration.ts';
 
@@ -117,20 +117,16 @@ export async function approveClient(context: ManagementContext, clientId: string
  * resource servers. Grants stay for a reactivation.
  */
 export async function suspendClient(context: ManagementContext, clientId: string): Promise<ClientRecord> {
-  const client = await findManagedClient(context.storage, clientId);
-  if (client.status === 'suspended') {
-    // The status and the revocation are two commits: a revocation that failed after the status committed
-    // (a statement timeout, a failover) is completed by suspending again, and recorded only if it did anything.
-    const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now, 'suspended');
-    if (accessTokensRevoked > 0) await audit(context, 'client.suspended', clientId, { previous_status: 'suspended', access_tokens_revoked: accessTokensRevoked });
-    return client;
-  }
-  const updated = (await context.storage.clients.update(clientId, { status: 'suspended' }))!;
-  // Only while still suspended: a reactivation that committed in between keeps the tokens issued since.
-  const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now, 'suspended');
-  await audit(context, 'client.suspended', clientId, { previous_status: client.status, access_tokens_revoked: accessTokensRevoked });
-  await queueClientEvent(context.storage, clientId, context.now, 'client.suspended'); // issue 15 §5
-  return updated;
+  await findManagedClient(context.storage, clientId);
+  // One transaction: the status, the revocation, the audit event and the webhook (storage.ts changeStatus).
+  const changed = await context.storage.clients.changeStatus(clientId, {
+    status: 'suspended',
+    now: context.now,
+    auditEvent: ({ previousStatus, accessTokensRevoked }) => auditEvent(context, 'client.suspended', clientId, { previous_status: previousStatus, access_tokens_revoked: accessTokensRevoked }),
+    clientEvent: clientEventDelivery(clientId, context.now, 'client.suspended'), // issue 15 §5
+  });
+  if (changed.outcome === 'not_found') throw new ClientManagementError('not_found', `no client ${clientId}`);
+  return changed.client;
 }
 
 /** suspended → active. Its grants work again; its revoked access tokens stay revoked (a refresh issues new ones). */
@@ -144,28 +140,23 @@ export async function reactivateClient(context: ManagementContext, clientId: str
 }
 
 /**
- * → deleted, for good: every grant and token of the client is revoked (SPEC decision 13). Deleting a deleted
- * client revokes what a failed revocation left, then answers not_found as before.
+ * → deleted, for good: every grant and token of the client is revoked (SPEC decision 13), in the transaction that
+ * deletes it (storage.ts changeStatus). Deleting a deleted client completes what an older version's failed
+ * revocation left, then answers not_found as before.
  */
 export async function deleteClient(context: ManagementContext, clientId: string): Promise<{ client: ClientRecord; grantsRevoked: number }> {
   const stored = await context.storage.clients.find(clientId);
-  if (stored?.kind === 'client' && stored.status === 'deleted') {
-    // As for suspension: deleting again completes a revocation that failed after the status committed (recorded
-    // only if it revoked something); the answer stays that there is no such client.
-    const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted',
-      grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_deleted'));
-    const accessTokensRevoked = await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
-    if (grantsRevoked + accessTokensRevoked > 0) await audit(context, 'client.deleted', clientId, { previous_status: 'deleted', grants_revoked: grantsRevoked });
-  }
-  const client = await findManagedClient(context.storage, clientId); // not_found for a deleted client, repaired above
-  const updated = (await context.storage.clients.update(clientId, { status: 'deleted', previousSecretDigest: null, previousSecretExpiresAt: null }))!;
-  // Issue 15 §5: a grant.revoked webhook per revoked grant, queued in the revocation's transaction, then client.deleted.
-  const grantsRevoked = await context.storage.grants.revokeAllOfClient(clientId, context.now, 'client_deleted',
-    grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_deleted'));
-  await context.storage.tokens.revokeAccessTokensOfClient(clientId, context.now);
-  await audit(context, 'client.deleted', clientId, { previous_status: client.status, grants_revoked: grantsRevoked });
-  await queueClientEvent(context.storage, clientId, context.now, 'client.deleted');
-  return { client: updated, grantsRevoked };
+  if (!stored || stored.kind !== 'client') throw new ClientManagementError('not_found', `no client ${clientId}`);
+  const changed = await context.storage.clients.changeStatus(clientId, {
+    status: 'deleted',
+    now: context.now,
+    auditEvent: ({ previousStatus, grantsRevoked }) => auditEvent(context, 'client.deleted', clientId, { previous_status: previousStatus, grants_revoked: grantsRevoked }),
+    // Issue 15 §5: a grant.revoked webhook per revoked grant, then client.deleted.
+    grantRevoked: grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_deleted').webhookDelivery,
+    clientEvent: clientEventDelivery(clientId, context.now, 'client.deleted'),
+  });
+  if (changed.outcome !== 'changed') throw new ClientManagementError('not_found', `no client ${clientId}`);
+  return { client: changed.client, grantsRevoked: changed.grantsRevoked };
 }
 
 /** Administrator only (SPEC decision 2): a confidential client may be exempted from PKCE; a public one never. */
@@ -276,7 +267,11 @@ const WIRE_NAMES: Record<string, string> = {
 const wireName = (key: string) => WIRE_NAMES[key] ?? key;
 
 async function audit(context: ManagementContext, type: string, clientId: string, details: Record<string, string | number | boolean | null>): Promise<void> {
-  await context.storage.audit.record({ type, at: context.now, actor: context.actor, clientId, details });
+  await context.storage.audit.record(auditEvent(context, type, clientId, details));
+}
+
+function auditEvent(context: ManagementContext, type: string, clientId: string, details: Record<string, string | number | boolean | null>): AuditEvent {
+  return { type, at: context.now, actor: context.actor, clientId, details };
 }
 
 

@@ -160,7 +160,8 @@ export function openAuditStream(
 /**
  * The storage, with every audit event it commits also written to `stream`: after `audit.record` or
  * `authorizationCodes.create` (with an `auditEvent`) resolves or `interactions.consumeWithCode` stores its code, and after `grants.issueForCode`, `grants.exchangeCode` or `grants.exchangeReadyCode` returns `issued` or `tokens.rotateRefreshToken` or `tokens.rotateReadyRefreshToken` returns `rotated` with an
- * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`. Every other operation is passed through untouched.
+ * `auditEvent` argument, or `grants.revoke` returns true with an `effects.auditEvent`, or `tokens.revokeAccessToken` returns true with an `auditEvent`, or
+ * `clients.changeStatus` recorded one. Every other operation is passed through untouched.
  */
 export function streamAuditEvents(storage: Storage, stream: AuditStream): Storage {
   const record = storage.audit.record.bind(storage.audit);
@@ -173,9 +174,19 @@ export function streamAuditEvents(storage: Storage, stream: AuditStream): Storag
   const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
   const rotateReadyRefreshToken = storage.tokens.rotateReadyRefreshToken.bind(storage.tokens);
   const revokeAccessToken = storage.tokens.revokeAccessToken.bind(storage.tokens);
+  const changeStatus = storage.clients.changeStatus.bind(storage.clients);
   return {
     ...storage,
     close: storage.close.bind(storage),
+    clients: {
+      ...storage.clients,
+      // SPEC decision 13: a suspension or deletion commits its audit event with it (built from what it revoked).
+      async changeStatus(clientId, change) {
+        const changed = await changeStatus(clientId, change);
+        if (changed.outcome !== 'not_found' && changed.auditEvent) stream.write(changed.auditEvent);
+        return changed;
+      },
+    },
     audit: {
       ...storage.audit,
       async record(event) {

@@ -65,7 +65,7 @@ describe('change payloads (migration 31)', () => {
     const finds: string[] = [];
     const store: ClientStore = {
       find: async (clientId) => (finds.push(clientId), clientId === client.clientId ? structuredClone(client) : undefined),
-      create: async () => {}, update: async () => undefined, list: async () => [], listByOwner: async () => [],
+      create: async () => {}, update: async () => undefined, changeStatus: async () => ({ outcome: 'not_found' }), list: async () => [], listByOwner: async () => [],
     };
     const cache = cacheClients(store);
     const channel = clientChangeChannel(cache, 'gh_a');

@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import { createPostgresStorage } from './postgres/postgres-storage.ts';
 import { createSqliteStorage } from './sqlite/sqlite-storage.ts';
 import { cacheClients, clientChangeChannel, listenForChanges, type ClientStore, type ListenerConnection } from './client-cache.ts';
-import type { ClientRecord, Storage } from './storage.ts';
+import type { ClientRecord, ClientStatusChange, Storage } from './storage.ts';
 import { clientServedFromCache, createTestPostgresStorage, eventually, postgresSkipReason, queryTestSchema, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const NOW = 1_800_000_000;
@@ -50,6 +50,13 @@ function countingStore(): ClientStore & { finds: number; rows: Map<string, Clien
       if (!row) return undefined;
       Object.assign(row, patch);
       return structuredClone(row);
+    },
+    async changeStatus(clientId: string, change: ClientStatusChange) {
+      const row = rows.get(clientId);
+      if (!row) return { outcome: 'not_found' } as const;
+      const previousStatus = row.status;
+      row.status = change.status;
+      return { outcome: 'changed', client: structuredClone(row), auditEvent: undefined, previousStatus, grantsRevoked: 0, accessTokensRevoked: 0 } as const;
     },
     async list() {
       return [...rows.values()];
@@ -163,6 +170,22 @@ describe('client-record cache', () => {
     await assert.rejects(cache.clients.update(client.clientId, { status: 'suspended' }), /connection lost/);
     assert.equal(cache.size, 0);
   });
+
+  it('a status change (suspension, deletion) invalidates the client, succeeded or failed', async () => {
+    const store = countingStore();
+    const cache = cacheClients(store);
+    const client = clientRecord();
+    await store.create(client);
+    await cache.clients.find(client.clientId);
+    const change = { status: 'suspended', now: NOW, auditEvent: () => ({ type: 'client.suspended', at: NOW, actor: 'admin:ops', details: {} }) } as const;
+    await cache.clients.changeStatus(client.clientId, change);
+    assert.equal((await cache.clients.find(client.clientId))!.status, 'suspended', 'read again from the store');
+    const failing = cacheClients({ ...store, find: store.find, changeStatus: async () => { throw new Error('connection lost during COMMIT'); } });
+    await failing.clients.find(client.clientId);
+    assert.equal(failing.size, 1);
+    await assert.rejects(failing.clients.changeStatus(client.clientId, { ...change, status: 'deleted' }), /connection lost/);
+    assert.equal(failing.size, 0);
+  });
 });
 
 describe('client-change listener', () => {
@@ -206,6 +229,8 @@ function sameInstanceChanges(open: () => Promise<Storage>) {
       await storage.clients.update(client.clientId, { clientName: 'Ledgerly', brandingVerified: true, pkceRequired: false, dpopBoundAccessTokens: true });
       const renamed = (await storage.clients.find(client.clientId))!;
       assert.deepEqual([renamed.clientName, renamed.brandingVerified, renamed.pkceRequired, renamed.dpopBoundAccessTokens], ['Ledgerly', true, false, true]);
+      await storage.clients.changeStatus(client.clientId, { status: 'deleted', now: NOW, auditEvent: () => ({ type: 'client.deleted', at: NOW, actor: 'admin:ops', details: {} }) });
+      assert.equal((await storage.clients.find(client.clientId))!.status, 'deleted');
     } finally {
       await storage.close();
     }

@@ -4,8 +4,8 @@
  * `clients.find` is the most frequent read there is, and client rows change rarely.
  *
  * A cached record must never outlive a change of its row, wherever the change was made:
- * - by this storage: `clients.create` and `clients.update` (the only writes of the `clients` table in
- *   either backend) invalidate the client when they finish, succeeded or failed;
+ * - by this storage: `clients.create`, `clients.update` and `clients.changeStatus` (the only writes of the
+ *   `clients` table in either backend) invalidate the client when they finish, succeeded or failed;
  * - by another instance on PostgreSQL: a trigger on `clients` (migrations 26 and 31) sends
  *   `NOTIFY gatehouse_client_changes, '{"schema": …, "client_id": …}'` when the change commits, and one
  *   dedicated listening connection per storage (`listenForChanges`, shared with the resource catalogue's
@@ -105,6 +105,7 @@ export function cacheClients(clients: ClientStore, options: ClientCacheOptions =
       },
       create: (client) => afterWrite(client.clientId, clients.create(client)),
       update: (clientId, patch) => afterWrite(clientId, clients.update(clientId, patch)),
+      changeStatus: (clientId, change) => afterWrite(clientId, clients.changeStatus(clientId, change)),
       list: () => clients.list(),
       listByOwner: (userId) => clients.listByOwner(userId),
     },

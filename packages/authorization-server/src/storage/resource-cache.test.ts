@@ -181,7 +181,7 @@ describe('one listening connection for both caches', () => {
     };
     return connection;
   }
-  const emptyClients: ClientStore = { find: async () => undefined, create: async () => {}, update: async () => undefined, list: async () => [], listByOwner: async () => [] };
+  const emptyClients: ClientStore = { find: async () => undefined, create: async () => {}, update: async () => undefined, changeStatus: async () => ({ outcome: 'not_found' }), list: async () => [], listByOwner: async () => [] };
 
   it('LISTENs on both channels in one statement and turns both caches on once each channel is proven heard', async () => {
     const listens: string[] = [];

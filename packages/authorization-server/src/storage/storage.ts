@@ -542,6 +542,23 @@ export interface Storage {
      * @returns the client after the change, or undefined when no client has that id.
      */
     update(clientId: string, patch: ClientPatch): Promise<ClientRecord | undefined>;
+    /**
+     * Suspends or deletes a client (SPEC decision 13) and, in the same transaction, revokes what the change
+     * takes away and records it, so that a failure or a crash leaves either all of it or none of it (before,
+     * the status, the revocation, the audit event and the webhook were four commits):
+     * - `suspended`: every access token of the client is revoked (its grants stay, for a reactivation);
+     * - `deleted`: the previous secret is cleared, every active grant is revoked with its tokens (with
+     *   `grantRevoked`'s webhook per grant), and every access token.
+     * The audit event (`auditEvent`, built from what was done) and the client's webhook (`clientEvent`, queued if
+     * its endpoint subscribes) commit with it. PostgreSQL: the client row is locked first (FOR NO KEY UPDATE: an
+     * exchange in flight holds its SHARE lock and commits first), then its grants in key order (`COLLATE "C"`).
+     *
+     * A client already in that status (a database written by a version that committed the revocation
+     * separately, and failed between) gets the revocation completed: `unchanged`, with the audit event only if
+     * something was revoked, and no webhook. A deleted client cannot be suspended (`not_found`).
+     * @returns `not_found` when no client has that id (or, for `suspended`, it is deleted).
+     */
+    changeStatus(clientId: string, change: ClientStatusChange): Promise<ClientStatusChangeOutcome>;
   };
   /** Uploaded client logos (one per client; a new upload replaces the old). */
   clientLogos: {
@@ -780,17 +797,6 @@ export interface Storage {
      * @returns true when this call revoked it; false when it was revoked before, is unknown, or is a refresh token.
      */
     revokeAccessToken(tokenDigest: string, now: number, auditEvent?: AuditEvent): Promise<boolean>;
-    /**
-     * Revokes every unrevoked access token of a client (suspension, SPEC decision 13), so the revocation
-     * feed publishes them and locally validating resource servers refuse them too. Refresh tokens stay:
-     * they are refused while the client is not active, and work again after reactivation. On PostgreSQL it
-     * takes the client row's lock and its active grants' locks first (AuthenticatedClient), so an exchange or
-     * rotation in flight commits before it and its access token is revoked too. With `whileStatus`, only while
-     * the client's status is that one, read in the same transaction (a reactivation committed first keeps its
-     * tokens, and the suspension that lost to it revokes nothing).
-     * @returns how many it revoked.
-     */
-    revokeAccessTokensOfClient(clientId: string, now: number, whileStatus?: ClientStatus): Promise<number>;
     /**
      * The revocation feed for resource servers that validate JWT access tokens locally: access tokens
      * after `position` (see {@link RevocationFeedPosition}) that have not expired (`expiresAt > now`),
@@ -1305,6 +1311,34 @@ export interface WebhookEndpointRecord {
   /** Issue 15 §5 (migration 21): the event types it receives; null or absent = every event. */
   eventTypes?: string[] | null;
 }
+
+/** What `clients.changeStatus` does and records (storage.ts). Times in seconds since the epoch. */
+export interface ClientStatusChange {
+  readonly status: 'suspended' | 'deleted';
+  readonly now: number;
+  /** The audit event of the change, built inside the transaction from what it did (a pure function). */
+  readonly auditEvent: (done: ClientStatusChangeDone) => AuditEvent;
+  /** The client's own event (`client.suspended`, `client.deleted`), queued if its endpoint subscribes; only when the status changed. */
+  readonly clientEvent?: WebhookDeliveryRecord;
+  /** `deleted`: the `grant.revoked` delivery of each grant it revoked (a pure function). */
+  readonly grantRevoked?: (grant: GrantRecord) => WebhookDeliveryRecord;
+}
+
+/** What a status change did. */
+export interface ClientStatusChangeDone {
+  readonly previousStatus: ClientStatus;
+  readonly grantsRevoked: number;
+  readonly accessTokensRevoked: number;
+}
+
+export type ClientStatusChangeOutcome =
+  | ({
+    readonly outcome: 'changed' | 'unchanged';
+    readonly client: ClientRecord;
+    /** The audit event as recorded (for the audit stream), or undefined when none was (unchanged, nothing revoked). */
+    readonly auditEvent: AuditEvent | undefined;
+  } & ClientStatusChangeDone)
+  | { readonly outcome: 'not_found' };
 
 /**
  * Issue 15 §5: what a grant-revoking storage operation records in its own transaction, only for grants it

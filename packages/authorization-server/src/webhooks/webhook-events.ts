@@ -87,7 +87,14 @@ export function grantRevocationEffects(urnNamespace: string, now: number, reason
   return { auditEvent, webhookDelivery: (grant) => grantRevokedDelivery(urnNamespace, grant, now, reason) };
 }
 
+type ClientEventType = 'client.suspended' | 'client.reactivated' | 'client.deleted';
+
+/** A client lifecycle event (`{ client_id }`) for the client itself, for a storage operation to queue if subscribed. */
+export function clientEventDelivery(clientId: string, now: number, type: ClientEventType): WebhookDeliveryRecord {
+  return delivery(clientId, now, type, { client_id: clientId });
+}
+
 /** Queues a client lifecycle event (`{ client_id }`) for the client itself. @returns whether it was queued. */
-export async function queueClientEvent(storage: Storage, clientId: string, now: number, type: 'client.suspended' | 'client.reactivated' | 'client.deleted'): Promise<boolean> {
-  return storage.webhooks.enqueueIfSubscribed(delivery(clientId, now, type, { client_id: clientId }));
+export async function queueClientEvent(storage: Storage, clientId: string, now: number, type: ClientEventType): Promise<boolean> {
+  return storage.webhooks.enqueueIfSubscribed(clientEventDelivery(clientId, now, type));
 }

@@ -9,6 +9,7 @@ import { adminCredentialsContract } from './admin-credentials.ts';
 import { apiKeysContract } from './api-keys.ts';
 import { auditContract } from './audit.ts';
 import { authenticatedClientContract } from './authenticated-client.ts';
+import { clientStatusContract } from './client-status.ts';
 import { authorizationCodesContract } from './authorization-codes.ts';
 import { brandingReviewsContract } from './branding-reviews.ts';
 import { cleanupContract } from './cleanup.ts';
@@ -56,6 +57,7 @@ export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
   grantsContract,
   tokensContract,
   authenticatedClientContract, // SPEC decisions 10 and 13: both stores' exchanges and rotations
+  clientStatusContract, // SPEC decision 13: suspension and deletion in one transaction
   dpopContract,
   loginThrottleContract,
   rateLimitsContract,

@@ -5,8 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GraceSuccessor, GrantRecord, TokenForCode, TokenRecord } from '../storage.ts';
+import type { AuditEvent, GraceSuccessor, GrantRecord, TokenForCode, TokenRecord } from '../storage.ts';
 import { type ContractBackend, NOW, digest, count, clientRecord, companyRecord, createCompany, fixture, tokenPair, issueGrant, mintedPair, rotationChain } from './fixtures.ts';
+
+/** The audit event of a suspension made to revoke a client's access tokens (contract/client-status.ts has the rest). */
+const suspensionEvent = (): AuditEvent => ({ type: 'client.suspended', at: NOW, actor: 'admin:ops', details: {} });
 
 export function tokensContract({ withStorage }: ContractBackend): void {
   describe('tokens', () => {
@@ -141,30 +144,20 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, null);
     }));
 
-    it('revokeAccessTokensOfClient revokes that client\'s access tokens only (not its refresh tokens or grants), and the revocation feed lists them', withStorage(async (storage) => {
+    it('a suspension (clients.changeStatus) revokes that client\'s access tokens only (not its refresh tokens or grants, not another client\'s), and the revocation feed lists them', withStorage(async (storage) => {
       const f = await fixture(storage);
       const other = clientRecord();
       await storage.clients.create(other);
       const mine = await issueGrant(storage, f);
       const others = await issueGrant(storage, { ...f, client: other });
-      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 3), 1);
+      const suspended = await storage.clients.changeStatus(f.client.clientId, { status: 'suspended', now: NOW + 3, auditEvent: suspensionEvent });
+      assert.equal(suspended.outcome === 'changed' && suspended.accessTokensRevoked, 1);
       assert.equal((await storage.tokens.findByDigest(mine.access.tokenDigest))?.token.revokedAt, NOW + 3);
       assert.equal((await storage.tokens.findByDigest(mine.refresh.tokenDigest))?.token.revokedAt, null);
       assert.equal((await storage.grants.find(mine.grant.grantId))?.revokedAt, null);
       assert.equal((await storage.tokens.findByDigest(others.access.tokenDigest))?.token.revokedAt, null);
       const feed = await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW + 3, 10);
       assert.deepEqual(feed.map((entry) => entry.tokenId), [mine.access.tokenId]);
-      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4), 0);
-    }));
-
-    it('revokeAccessTokensOfClient with whileStatus revokes only while the client has that status (a reactivation that committed first keeps its tokens)', withStorage(async (storage) => {
-      const f = await fixture(storage);
-      const { access } = await issueGrant(storage, f);
-      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 3, 'suspended'), 0, 'active: nothing');
-      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, null);
-      await storage.clients.update(f.client.clientId, { status: 'suspended' });
-      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 4, 'suspended'), 1);
-      assert.equal((await storage.tokens.findByDigest(access.tokenDigest))?.token.revokedAt, NOW + 4);
     }));
 
     it('a token keeps its jti (tokenId): findByDigest returns it, and the revocation feed names a revoked access token by it', withStorage(async (storage) => {
@@ -225,7 +218,8 @@ export function tokensContract({ withStorage }: ContractBackend): void {
       const f = await fixture(storage);
       // 25 grants of one client, their access tokens revoked in the same second (a client's tokens at once).
       for (let index = 0; index < 25; index += 1) await issueGrant(storage, f, NOW, { subjectId: (await createCompany(storage)).subjectId });
-      assert.equal(await storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 5), 25);
+      const suspended = await storage.clients.changeStatus(f.client.clientId, { status: 'suspended', now: NOW + 5, auditEvent: suspensionEvent });
+      assert.equal(suspended.outcome === 'changed' && suspended.accessTokensRevoked, 25);
       const everything = await storage.tokens.listRevokedAccessTokens({ sinceSeconds: NOW }, NOW, 100);
       assert.equal(everything.length, 25);
       assert.ok(everything.every((entry) => entry.revokedAt === NOW + 5));

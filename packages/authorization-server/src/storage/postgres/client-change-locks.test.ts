@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import type { Storage } from '../storage.ts';
+import type { ClientStatusChange, ClientStatusChangeOutcome, Storage } from '../storage.ts';
 import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import { codeRecord, digest, type Fixture, fixture, issueGrant, mintedPair, NOW, tokenPair } from '../contract/fixtures.ts';
 
@@ -23,6 +23,11 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
   after(async () => {
     await storage?.close();
   });
+
+  /** A suspension or deletion as client-management.ts asks for it (its effects are contract/client-status.ts's). */
+  const change = (status: 'suspended' | 'deleted', now: number): ClientStatusChange =>
+    ({ status, now, auditEvent: () => ({ type: `client.${status}`, at: now, actor: 'admin:ops', details: {} }) });
+  const revocationCount = (outcome: ClientStatusChangeOutcome) => (outcome.outcome === 'changed' ? outcome.accessTokensRevoked : -1);
 
   /** A connection of its own with an open transaction. */
   const otherSide = async () => {
@@ -104,18 +109,18 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, false);
   });
 
-  it("a suspension's revocation waits for an exchange in flight and revokes the access token it issued", async () => {
+  it("a suspension waits for an exchange in flight and revokes the access token it issued", async () => {
     const f = await fixture(storage);
     const side = await otherSide();
     const { accessDigest } = await exchangeInFlight(side, f);
-    const revocation = storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 6);
+    const revocation = storage.clients.changeStatus(f.client.clientId, change('suspended', NOW + 6));
     await side.waitingOn(revocation);
     await side.end();
-    assert.equal(await revocation, 1);
+    assert.equal(revocationCount(await revocation), 1);
     assert.equal((await storage.tokens.findByDigest(accessDigest))?.token.revokedAt, NOW + 6);
   });
 
-  it("a suspension's revocation waits for a rotation in flight (its grant's lock) and revokes the access token it issued", async () => {
+  it("a suspension waits for a rotation in flight (its grant's lock) and revokes the access token it issued", async () => {
     const f = await fixture(storage);
     const { grant } = await issueGrant(storage, f);
     const side = await otherSide();
@@ -125,22 +130,35 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
       "INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at) VALUES ($1, $2, 'access', $3, $4, 'users:read', $5, $6)",
       [accessDigest, randomUUID(), grant.grantId, f.client.clientId, NOW + 5, NOW + 905],
     );
-    const revocation = storage.tokens.revokeAccessTokensOfClient(f.client.clientId, NOW + 6);
+    const revocation = storage.clients.changeStatus(f.client.clientId, change('suspended', NOW + 6));
     await side.waitingOn(revocation);
     await side.end();
-    assert.equal(await revocation, 2, "the issued grant's first access token and the one of the rotation");
+    assert.equal(revocationCount(await revocation), 2, "the issued grant's first access token and the one of the rotation");
     assert.equal((await storage.tokens.findByDigest(accessDigest))?.token.revokedAt, NOW + 6);
   });
 
-  it('revokeAllOfClient (deletion, revoke_grants) waits for an exchange in flight and revokes the grant it created', async () => {
+  it('revokeAllOfClient (a rotation with revoke_grants) waits for an exchange in flight and revokes the grant it created', async () => {
     const f = await fixture(storage);
     const side = await otherSide();
     const { grantId } = await exchangeInFlight(side, f);
-    const revocation = storage.grants.revokeAllOfClient(f.client.clientId, NOW + 6, 'client_deleted');
+    const revocation = storage.grants.revokeAllOfClient(f.client.clientId, NOW + 6, 'client_secret_rotated');
     await side.waitingOn(revocation);
     await side.end();
     assert.equal(await revocation, 1);
     assert.equal((await storage.grants.find(grantId))?.revokedAt, NOW + 6);
+  });
+
+  it('a deletion waits for an exchange in flight and revokes the grant it created, with its access token', async () => {
+    const f = await fixture(storage);
+    const side = await otherSide();
+    const { grantId, accessDigest } = await exchangeInFlight(side, f);
+    const deletion = storage.clients.changeStatus(f.client.clientId, change('deleted', NOW + 6));
+    await side.waitingOn(deletion);
+    await side.end();
+    const deleted = await deletion;
+    assert.equal(deleted.outcome === 'changed' && deleted.grantsRevoked, 1);
+    assert.equal((await storage.grants.find(grantId))?.revocationReason, 'client_deleted');
+    assert.equal((await storage.tokens.findByDigest(accessDigest))?.token.revokedAt, NOW + 6);
   });
 
   it('a rotation of the other path (JWTs, a scope…) that waited for its grant says client_changed itself, even when the client is back by the time it answers (never a lost race, which revokes)', async () => {

@@ -1,8 +1,8 @@
 /**
  * PostgreSQL: the last-use recorder's batch (stores/last-uses.ts) locks its rows in key order, the order in which a
- * suspension or a deletion locks a client's grants (`tokens.revokeAccessTokensOfClient`, `grants.revokeAllOfClient`).
- * Before, the batch's UPDATE locked rows in the order its plan met them, and the two deadlocked: PostgreSQL then
- * aborted one of them, the suspension included. A second connection holds the later grant's lock in an open
+ * suspension or a deletion locks a client's grants (`clients.changeStatus`, `grants.revokeAllOfClient`).
+ * Before, the batch's UPDATE locked rows in the order its plan met them, and the two could deadlock: PostgreSQL then
+ * aborted one of them (the driver retries it, at the cost of a deadlock_timeout). A second connection holds the later grant's lock in an open
  * transaction; the batch, sent in the opposite order, must have taken the earlier grant's lock before it waits.
  */
 import assert from 'node:assert/strict';

@@ -76,7 +76,7 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
   // with bench/storage-operations.ts (bench/README.md, "SAVEPOINT undo records in memory"): written per
   // rotation 122 → 35 KiB, CPU per rotation and per code exchange about a third lower. The connection's
   // other temporary structures stay in memory too: the sort of an ORDER BY without an index (listActive)
-  // and the list of an `IN (SELECT …)` (revokeAccessTokensOfClient), as large as the rows they return or
+  // and the list of an `IN (SELECT …)` (clients.changeStatus), as large as the rows they return or
   // touch. Set after the migrations: a migration's CREATE INDEX on a large table sorts through files.
   db.exec('PRAGMA temp_store = MEMORY');
 

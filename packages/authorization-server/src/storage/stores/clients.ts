@@ -12,6 +12,7 @@
 import { CLIENT_FIELDS, clientColumnValue, toClient } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { AuthenticatedClient, ClientRecord, Storage } from '../storage.ts';
+import { changeClientStatus } from './client-status.ts';
 
 const INSERT_CLIENT = `INSERT INTO clients (${CLIENT_FIELDS.map(([, column]) => column).join(', ')}) VALUES (${CLIENT_FIELDS.map(() => '?').join(', ')})`;
 
@@ -52,6 +53,7 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
         : await db.get(FIND_CLIENT, [clientId]);
       return row && toClient(row);
     },
+    changeStatus: (clientId, change) => changeClientStatus(db, clientId, change),
   };
 }
 

@@ -22,10 +22,10 @@ export type LastUseTable = keyof typeof TABLES;
 
 /**
  * The statement's text; its parameters are `lastUsesParameters'`. On PostgreSQL the rows are locked first, in
- * key order (`COLLATE "C"`, as `grants.revokeAllOfClient` and `tokens.revokeAccessTokensOfClient` lock a
+ * key order (`COLLATE "C"`, as `grants.revokeAllOfClient` and `clients.changeStatus` lock a
  * client's grants): an UPDATE that joins the batch locks rows in whatever order its plan meets them, and a
- * suspension locking the same grants in key order then deadlocked with it (PostgreSQL aborted one of the two,
- * the suspension included). Rows whose time need not move are neither locked nor written.
+ * suspension locking the same grants in key order could deadlock with it (PostgreSQL aborted one of the two,
+ * to be retried after its deadlock_timeout). Rows whose time need not move are neither locked nor written.
  */
 export function lastUsesStatement(dialect: SqlDialect, table: LastUseTable): string {
   const { key, time, none } = TABLES[table];

@@ -230,31 +230,6 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
         return changes > 0;
       });
     },
-    async revokeAccessTokensOfClient(clientId, now, whileStatus) {
-      // Issue 12 (index pruning, migration 27): through the client's active grants (the grants' client index,
-      // then tokens_by_grant), so that no index on tokens by client has to be kept up to date by every
-      // rotation for this rare operation. The same tokens: a grant's tokens share its client, and revoking a
-      // grant revokes all its tokens.
-      const revoke = `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
-           AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`;
-      // `whileStatus`: the client's status read in the same transaction (PostgreSQL: under its row's lock), so a
-      // reactivation committed first keeps its new tokens.
-      const stillIn = (row: { status: unknown } | undefined) => whileStatus === undefined || row?.status === whileStatus;
-      if (!postgres) {
-        return db.transaction(function* (tx) {
-          if (!stillIn(yield* tx.get<{ status: unknown }>('SELECT status FROM clients WHERE client_id = ?', [clientId]))) return 0;
-          return (yield* tx.run(revoke, [now, clientId])).changes;
-        });
-      }
-      // PostgreSQL (storage.ts AuthenticatedClient): the client row, then its active grants in the rotations'
-      // order, before the tokens: an exchange (client SHARE) or a rotation (grant lock) in flight commits
-      // first, and this statement's snapshot, taken after the locks, sees the access token it issued.
-      return db.transaction(function* (tx) {
-        if (!stillIn(yield* tx.get<{ status: unknown }>('SELECT status FROM clients WHERE client_id = ? FOR NO KEY UPDATE', [clientId]))) return 0;
-        yield* tx.run('SELECT 1 FROM grants WHERE client_id = ? AND revoked_at IS NULL ORDER BY grant_id COLLATE "C" FOR UPDATE', [clientId]);
-        return (yield* tx.run(revoke, [now, clientId])).changes;
-      });
-    },
     async listRevokedAccessTokens(position, now, limit, audience) {
       // Issue 15 §4: `audience` null matches tokens stored without one (the default resource), hence
       // IS NOT DISTINCT FROM (SQLite has it too, since 3.39); without `audience`, no audience condition.
