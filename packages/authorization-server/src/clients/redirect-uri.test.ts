@@ -100,6 +100,18 @@ describe('redirect URI registration (SPEC decision 4)', () => {
     refused('https://*.partner.example.com/cb', 'confidential', 'development', /wildcard/);
   });
 
+  it('refuses a query naming a parameter the authorization response adds (RFC 6749 §3.1: never twice), in any spelling the form decoding reads as one', () => {
+    everywhere((clientType, environment) => {
+      for (const name of ['code', 'state', 'iss', 'error', 'error_description', 'error_uri']) {
+        refused(`https://partner.example.com/cb?${name}=x`, clientType, environment, new RegExp(`named ${name}`));
+        refused(`https://partner.example.com/cb?tenant=1&${name}`, clientType, environment, new RegExp(`named ${name}`));
+      }
+      refused('https://partner.example.com/cb?st%61te=evil', clientType, environment, /named state/);
+      accepted('https://partner.example.com/cb?flag&states=1&codes=2&x=state', clientType, environment);
+    });
+    refused('com.partner.app:/cb?iss=x', 'public', 'development', /named iss/);
+  });
+
   it('refuses user information, including one that disguises the host (RFC 3986 §3.2.1, RFC 9700 §4.1)', () => {
     for (const uri of [
       'https://user:password@partner.example.com/cb',
