@@ -44,7 +44,7 @@ import { sendNoStoreJson, tokenEndpoint } from './endpoints/token.ts';
 import { passwordLoginDisabledEndpoint, upstreamLoginCallbackEndpoint, upstreamLoginStartEndpoint } from './endpoints/upstream-login.ts';
 import { OAuthError } from './errors.ts';
 import { sameOriginFormCheck } from './http/same-origin-form.ts';
-import { oauthEndpointRateLimit } from './http/rate-limit.ts';
+import { oauthEndpointRateLimit, RateLimitExceededError, sendRateLimited } from './http/rate-limit.ts';
 import { readinessEndpoint } from './endpoints/health.ts';
 import { sendStorageUnavailableJson } from './http/storage-unavailable-response.ts';
 import { isStorageUnavailable } from './storage/storage-unavailable.ts';
@@ -77,11 +77,11 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // Spends the sign-in's state: no HEAD either, as above.
   app.get('/login/upstream/callback', { exposeHeadRoute: false }, (request, reply) => upstreamLoginCallbackEndpoint(context, request, reply));
 
-  const rateLimited = oauthEndpointRateLimit(context); // SPEC decision 18: per client and address, before authentication
-  app.post('/oauth/token', rateLimited('token'), json((request, reply) => tokenEndpoint(context, request, reply)));
-  app.post('/oauth/token/introspect', rateLimited('introspection'), json((request, reply) => introspectionEndpoint(context, request, reply)));
-  app.post('/oauth/par', rateLimited('pushed_authorization_request'), json((request, reply) => pushedAuthorizationRequestEndpoint(context, request, reply)));
-  app.post('/oauth/revoke', rateLimited('revocation'), json((request, reply) => revocationEndpoint(context, request, reply)));
+  const rateLimited = oauthEndpointRateLimit(context); // SPEC decision 18: per address, and per client once authenticated
+  app.post('/oauth/token', json(rateLimited('token', (request, reply) => tokenEndpoint(context, request, reply))));
+  app.post('/oauth/token/introspect', json(rateLimited('introspection', (request, reply) => introspectionEndpoint(context, request, reply))));
+  app.post('/oauth/par', json(rateLimited('pushed_authorization_request', (request, reply) => pushedAuthorizationRequestEndpoint(context, request, reply))));
+  app.post('/oauth/revoke', json(rateLimited('revocation', (request, reply) => revocationEndpoint(context, request, reply))));
   app.get('/oauth/revoked-access-tokens', json((request, reply) => revocationFeedEndpoint(context, request, reply)));
 
   app.get('/.well-known/oauth-authorization-server', async (_request, reply) => {
@@ -214,6 +214,10 @@ function json(handler: Handler): Handler {
       if (isStorageUnavailable(error)) {
         request.log.warn({ err: error }, 'storage unavailable at an OAuth endpoint');
         sendStorageUnavailableJson(reply);
+        return;
+      }
+      if (error instanceof RateLimitExceededError) {
+        sendRateLimited(request, reply, error);
         return;
       }
       if (!(error instanceof OAuthError)) {

@@ -10,7 +10,7 @@ import { OAuthError } from '../errors.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
 import { basic, postForm, seed, startTestServer } from '../testing/harness.ts';
-import { authenticateClient, authenticateClientCredential, type ClientAuthentication, presentedClientId, type SecretComparison } from './client-authentication.ts';
+import { authenticateClient, authenticateClientCredential, type ClientAuthentication, type SecretComparison } from './client-authentication.ts';
 import { digestClientSecret, generateClientSecret, secretDigestMatches, UNMATCHABLE_SECRET_DIGEST } from './client-secret.ts';
 
 const NOW = 1_800_000_000;
@@ -121,8 +121,6 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     const right = basic(confidential.clientId, secret);
     const wrong = basic(confidential.clientId, generateClientSecret());
     for (const [header, expected] of [[right, 'ok'], [wrong, 'invalid_client'], [right, 'ok'], [right, 'ok'], [wrong, 'invalid_client']] as const) {
-      // As a request goes: the rate limit reads the client_id, then authentication reads the same header.
-      assert.equal(presentedClientId(header, undefined), confidential.clientId);
       const outcome = await authenticateClient(storage, header, {}, CONFIDENTIAL_ONLY, NOW).then(
         (client) => (client.clientId === confidential.clientId ? 'ok' : 'another client'),
         (error: unknown) => (error instanceof OAuthError ? error.code : 'thrown'),
@@ -131,7 +129,6 @@ describe('authenticateClient: the same work on every HTTP Basic path (SPEC decis
     }
     // A malformed header after a well-formed one is refused, not answered with the last credentials.
     await assert.rejects(authenticateClient(storage, 'Basic !!!', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client', description: 'malformed HTTP Basic credentials' });
-    assert.equal(presentedClientId('Basic !!!', undefined), undefined);
     // The description says what is wrong: the credentials, or the scheme.
     await assert.rejects(authenticateClient(storage, 'Basic', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client', description: 'malformed HTTP Basic credentials' });
     await assert.rejects(authenticateClient(storage, 'Bearer abc', {}, CONFIDENTIAL_ONLY, NOW), { code: 'invalid_client', description: 'the Authorization header must use the Basic scheme' });
@@ -158,31 +155,3 @@ describe('POST /oauth/token: an unknown client_id and a wrong secret are answere
   });
 });
 
-describe('presentedClientId: what the rate limit counts a request against, before authentication', () => {
-  it('reads the HTTP Basic user name (form-decoded), else the body client_id; never throws', () => {
-    assert.equal(presentedClientId(basic('a-b c', 'secret'), { client_id: 'ignored' }), 'a-b c');
-    assert.equal(presentedClientId(undefined, { client_id: 'public-client' }), 'public-client');
-    assert.equal(presentedClientId(undefined, {}), undefined);
-    assert.equal(presentedClientId(undefined, undefined), undefined);
-    assert.equal(presentedClientId(undefined, { client_id: ['a', 'b'] }), undefined, 'a repeated client_id');
-    assert.equal(presentedClientId('Basic !!!', {}), undefined, 'malformed Basic');
-    assert.equal(presentedClientId('Bearer abc', { client_id: 'x' }), undefined, 'another scheme');
-  });
-
-  it('takes one or more spaces after the scheme, in any case (RFC 7235 §2.1: auth-scheme 1*SP token68)', () => {
-    const header = basic('spaced-client', 'secret');
-    const token68 = header.slice('Basic '.length);
-    for (const variant of [`Basic  ${token68}`, `Basic    ${token68}`, `basic ${token68}`, `BASIC  ${token68}`]) {
-      assert.equal(presentedClientId(variant, {}), 'spaced-client', variant);
-    }
-    assert.equal(presentedClientId(`Basic${token68}`, {}), undefined, 'no space');
-    assert.equal(presentedClientId(`Basic \t${token68}`, {}), undefined, 'a tab is not SP');
-  });
-
-  it('form-decodes each part (RFC 6749 §2.3.1, Appendix B): "+" is a space, %XX an octet, plain values as they are; a bad escape is malformed', () => {
-    assert.equal(presentedClientId(basic('a+b%2Dc', 's', false), {}), 'a b-c');
-    assert.equal(presentedClientId(basic('plain-id_1', 's', false), {}), 'plain-id_1');
-    assert.equal(presentedClientId(basic('id', '%E0%A4%A', false), {}), undefined, 'a malformed escape in the secret');
-    assert.equal(presentedClientId(basic('%zz', 's', false), {}), undefined, 'a malformed escape in the client_id');
-  });
-});

@@ -101,23 +101,6 @@ export async function authenticateClient(
   return (await authenticateClientCredential(storage, authorizationHeader, body, policy, now, compareSecret)).client;
 }
 
-/**
- * The client_id a request presents before (and whether or not) it authenticates: the HTTP Basic user
- * name, else the body's `client_id`. For counting requests per client (http/rate-limit.ts), never for
- * trusting them. Never throws: malformed credentials or a repeated `client_id` give undefined.
- */
-export function presentedClientId(authorizationHeader: string | undefined, body: RawParameters | undefined): string | undefined {
-  if (authorizationHeader !== undefined) {
-    try {
-      return parseBasicCredentials(authorizationHeader).clientId;
-    } catch {
-      return undefined;
-    }
-  }
-  const clientId = typeof body === 'object' && body !== null ? body.client_id : undefined;
-  return typeof clientId === 'string' && clientId !== '' ? clientId : undefined;
-}
-
 /** SPEC decision 13: a pending, suspended or deleted client cannot redeem a code, refresh or introspect. */
 function requireActive(client: ClientRecord): ClientRecord {
   if (client.status !== 'active') throw new OAuthError('invalid_client', `client is ${client.status}`);

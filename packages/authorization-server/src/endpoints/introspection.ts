@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
+import { rateLimitedAuthentication } from '../http/rate-limit.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, TokenWithGrant } from '../storage/storage.ts';
 import { formatSubjectUrn, subjectUrnMemberName } from '@gatehouse/protocol';
@@ -24,7 +25,8 @@ export const GRANT_USE_RECORDING_INTERVAL_SECONDS = 60;
 
 export async function introspectionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const caller = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false }, context.clock.nowSeconds());
+  const caller = await rateLimitedAuthentication(context, request, 'introspection', // SPEC decision 18
+    () => authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false }, context.clock.nowSeconds()), (client) => client.clientId);
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7662 §2.1: a hint only; checked for repetition, then ignored.
   if (token === undefined) throw new OAuthError('invalid_request', 'token is required');

@@ -17,6 +17,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';
 import { OAuthError } from '../errors.ts';
 import type { RawParameters } from '../http/parameters.ts';
+import { rateLimitedAuthentication } from '../http/rate-limit.ts';
 import type { ServerContext } from '../server-context.ts';
 import { AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest } from './authorization.ts';
 import { PUSHED_REQUEST_LIFETIME_SECONDS, storeAuthorizationRequest } from './request-uri.ts';
@@ -28,7 +29,8 @@ export async function pushedAuthorizationRequestEndpoint(context: ServerContext,
   const body = requireForm(request);
   const now = context.clock.nowSeconds();
   // RFC 9126 §2: client authentication as at the token endpoint (HTTP Basic for confidential clients, client_id for public ones).
-  const client = await authenticateClient(context.storage, request.headers.authorization, body, { allowPublicClients: true }, now);
+  const client = await rateLimitedAuthentication(context, request, 'pushed_authorization_request', // SPEC decision 18
+    () => authenticateClient(context.storage, request.headers.authorization, body, { allowPublicClients: true }, now), (caller) => caller.clientId);
   if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot make authorization requests');
   // RFC 9126 §2.1: the authenticated client is the request's client; a client_id in the body that names
   // another one was already refused by authenticateClient (two identities in one request).

@@ -7,13 +7,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
+import { rateLimitedAuthentication } from '../http/rate-limit.ts';
 import type { ServerContext } from '../server-context.ts';
 import { findToken } from './introspection.ts';
 import { requireForm } from './token.ts';
 
 export async function revocationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const client = await authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds());
+  const client = await rateLimitedAuthentication(context, request, 'revocation', // SPEC decision 18
+    () => authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds()), (caller) => caller.clientId);
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7009 §2.1: a hint the server may ignore.
   if (token === undefined) throw new OAuthError('invalid_request', 'token is required');

@@ -7,12 +7,16 @@ import { authenticateClientCredential } from '../clients/client-authentication.t
 import { OAuthError } from '../errors.ts';
 import { grantHandlers } from '../grants/grant.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
+import { rateLimitedAuthentication } from '../http/rate-limit.ts';
 import type { ServerContext } from '../server-context.ts';
 import { tokenRequestDpopKey } from '../tokens/dpop-proof.ts';
 
 export async function tokenEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const { client, authenticated } = await authenticateClientCredential(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds());
+  // SPEC decision 18: counted against the address, and against the client once it authenticated.
+  const { client, authenticated } = await rateLimitedAuthentication(context, request, 'token',
+    () => authenticateClientCredential(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds()),
+    (authentication) => authentication.client.clientId);
   if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot obtain tokens');
   const grantType = singleParameter(parameters, 'grant_type');
   if (grantType === undefined) throw new OAuthError('invalid_request', 'grant_type is required');

@@ -43,11 +43,12 @@ function assertRateLimited(response: { status: number; headers: Headers; json: a
 
 /** POST a form from another loopback address (Linux routes all of 127.0.0.0/8 to lo). */
 function postFormFrom(localAddress: string, url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; json: any }>((resolve, reject) => {
+  return new Promise<{ status: number; headers: Headers; json: any }>((resolve, reject) => {
     const body = new URLSearchParams(form).toString();
     const request = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (response) => {
       let text = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, json: JSON.parse(text) }));
+      const headers = new Headers(Object.entries(response.headers).flatMap(([name, value]) => (typeof value === 'string' ? [[name, value] as [string, string]] : [])));
+      response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: response.statusCode!, headers, json: JSON.parse(text) }));
     });
     request.on('error', reject).end(body);
   });
@@ -100,16 +101,29 @@ for (const backend of backends) {
       assert.equal(typeof redeemed.json.access_token, 'string');
     }));
 
-    it('counts attempts per presented client_id before authentication: wrong secrets use up the limit, then even the right one waits', withServer(async (server) => {
-      const { tokens } = await obtainTokens(server); // 1
-      const wrongSecret = basic(seed.confidentialClient.id, 'not-the-secret');
-      for (let i = 0; i < 2; i++) {
-        const response = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: wrongSecret });
-        assert.equal(response.status, 401); // 2, 3
-      }
-      assertRateLimited(await refresh(server, tokens.refresh_token), 10);
-      server.clock.advanceSeconds(10);
-      assert.equal((await refresh(server, tokens.refresh_token)).status, 200);
+    it('a refused client authentication counts against its address only: wrong secrets for a client never spend its window (one address cannot hold its refreshes at 429)', withServer(async (server) => {
+      const { tokens } = await obtainTokens(server); // client 1, address 127.0.0.1: 1
+      const wrongSecret = { authorization: basic(seed.confidentialClient.id, 'not-the-secret') };
+      const guess = () => postFormFrom('127.0.0.2', `${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, wrongSecret);
+      for (let i = 0; i < 6; i++) assert.equal((await guess()).status, 401); // 127.0.0.2: 1..6; the client still 1
+      assertRateLimited(await guess(), 10); // 127.0.0.2: 7 > 6, the guesser's own address
+      const first = await refresh(server, tokens.refresh_token); // client 2
+      assert.equal(first.status, 200, 'the client is answered: the guesses did not count against it');
+      assert.equal((await refresh(server, first.json.refresh_token)).status, 200); // client 3
+      assertRateLimited(await refresh(server, first.json.refresh_token), 10); // client 4 > 3: its own requests
+    }));
+
+    it('a request refused before its client authenticates (malformed) counts against its address, and over the limit is answered 429', withServer(async (server) => {
+      // A JSON body: refused by the endpoint (400 invalid_request) before it reads any client credentials.
+      const malformed = async () => {
+        const response = await fetch(`${server.url}/oauth/token`, {
+          method: 'POST', headers: { 'content-type': 'application/json', authorization: confidentialAuth() }, body: '{"grant_type":"refresh_token"}',
+        });
+        return { status: response.status, headers: response.headers, json: await response.json() };
+      };
+      for (let i = 0; i < 6; i++) assert.equal((await malformed()).status, 400);
+      assertRateLimited(await malformed(), 10);
+      assertRateLimited(await strangerAttempt(server), 10);
     }));
 
     it('another client at the same address is unaffected by one client being limited, until the address limit (6) is reached', withServer(async (server) => {
