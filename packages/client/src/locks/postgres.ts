@@ -1,21 +1,35 @@
 /**
- * A lock across processes on PostgreSQL advisory locks. Each `withLock` opens a transaction on a
- * dedicated pooled connection and takes `pg_advisory_xact_lock`: PostgreSQL releases it at commit,
- * rollback, or when the connection dies, so a crashed instance never leaves the lock held.
- * `lock_timeout` bounds the wait.
+ * A lock across processes on PostgreSQL advisory locks. Each `withLock` opens its own connection — a
+ * `pg.Client` made from the pool's settings (`pool.options`, with the pool's own `Client` class), outside
+ * the pool — takes the session-level `pg_advisory_lock` on it, and closes it when the work is done.
+ * PostgreSQL releases the lock when that connection ends, however it ends, so a crashed instance never
+ * leaves the lock held.
+ *
+ * Why not a pooled connection: the work under the lock (a refresh) reads and writes the token store,
+ * which usually shares the pool. With the lock holding a pooled connection, as many concurrent
+ * refreshes as the pool has connections would each hold one and wait forever for another (`pg` waits
+ * for a free connection without a limit by default): a deadlock, after which the tokens the server
+ * already rotated are never stored. The lock's connection being its own, the store's queries always
+ * find the pool as the rest of the application leaves it. At most `maxConnections` lock connections are
+ * open at once per lock object (further holders wait for one, holding nothing meanwhile).
+ *
+ * `lock_timeout` bounds the wait for the lock, and the connection attempt is bounded by the pool's
+ * `connectionTimeoutMillis` or else by the same timeout.
  */
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Client, ClientConfig, Pool } from 'pg';
 import { ConfigurationError, LockTimeoutError } from '../errors.ts';
 import type { RefreshLock } from '../lock.ts';
-import { checkOutPooled } from '../postgres-checkout.ts';
 
 export interface PostgresLockOptions {
+  /** The pool whose settings (`pool.options`) the lock's own connections use; no connection is taken from it. */
   pool: Pool;
   /** Longest wait for the lock, milliseconds; default 30 000. */
   lockTimeoutMilliseconds?: number;
   /** Mixed into the 64-bit lock key, so unrelated applications on one database do not collide; default `gatehouse-client`. */
   namespace?: string;
+  /** Most lock connections open at once (one per refresh in progress), default 10. */
+  maxConnections?: number;
 }
 
 /** SQLSTATE 55P03 lock_not_available: `lock_timeout` expired. */
@@ -26,39 +40,58 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
   assertPgPool(options?.pool, 'createPostgresLock');
   const timeout = Math.floor(options.lockTimeoutMilliseconds ?? 30_000);
   if (!(timeout > 0)) throw new RangeError('lockTimeoutMilliseconds must be a positive number');
+  const maxConnections = Math.floor(options.maxConnections ?? 10);
+  if (!(maxConnections >= 1)) throw new RangeError('maxConnections must be at least 1');
   const namespace = options.namespace ?? 'gatehouse-client';
+  // pg-pool makes its connections with `new pool.Client(pool.options)`; the lock makes its own the same way.
+  const { Client: ClientClass, options: poolOptions } = options.pool as unknown as { Client?: new (config: ClientConfig) => Client; options?: ClientConfig };
+  if (typeof ClientClass !== 'function') throw new ConfigurationError('createPostgresLock needs a pool from the "pg" package (new pg.Pool(…)): its connection settings make the lock\'s own connections');
+  const config: ClientConfig = {
+    ...poolOptions,
+    // pg-pool keeps these two non-enumerable (so they do not print): copied by name.
+    password: poolOptions?.password, ssl: poolOptions?.ssl,
+    connectionTimeoutMillis: poolOptions?.connectionTimeoutMillis || timeout,
+  };
+
+  let open = 0;
+  const waiting: (() => void)[] = [];
+  const takeSlot = async () => {
+    if (open < maxConnections) {
+      open++;
+      return;
+    }
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const giveSlot = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else open--;
+  };
+
   return {
     async withLock(key, work) {
-      // With an 'error' listener while held: a backend terminated during `work()` must not end the process.
-      const { client: connection, release } = await checkOutPooled(options.pool);
-      let broken = false;
+      await takeSlot();
       try {
-        await connection.query('BEGIN').catch((error: unknown) => {
-          broken = true;
-          throw error;
-        });
+        const connection = new ClientClass(config);
+        // A backend terminated while the lock is held must not end the process ('error' without a listener).
+        connection.on('error', () => {});
         try {
+          await connection.connect();
           // SET cannot take a bind parameter; `timeout` is a validated integer.
-          await connection.query(`SET LOCAL lock_timeout = ${timeout}`);
-          await connection.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(namespace, key)]);
-        } catch (error) {
-          await connection.query('ROLLBACK').catch(() => {
-            broken = true;
-          });
-          if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
-          throw error;
-        }
-        try {
+          await connection.query(`SET lock_timeout = ${timeout}`);
+          try {
+            await connection.query('SELECT pg_advisory_lock($1::bigint)', [advisoryKey(namespace, key)]);
+          } catch (error) {
+            if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
+            throw error;
+          }
           return await work();
         } finally {
-          // Ending the transaction releases the advisory lock.
-          await connection.query('COMMIT').catch(() => {
-            broken = true;
-          });
+          // Closing the session releases the advisory lock (and a connection that already died needs no unlock).
+          await connection.end().catch(() => {});
         }
       } finally {
-        // A connection whose transaction state is unknown is destroyed, not reused.
-        release(broken);
+        giveSlot();
       }
     },
   };

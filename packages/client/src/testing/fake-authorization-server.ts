@@ -43,7 +43,11 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
   const refreshScript: ScriptedResponse[] = [];
   const issuedTokens: string[] = [];
   const codes = new Set<string>();
-  let currentRefreshToken: string | undefined;
+  // Each code starts a grant; a grant has one current refresh token. Presenting any other token of the grant
+  // (a rotated-out one) revokes the grant, as Gatehouse does without its reuse grace window.
+  const grantOf = new Map<string, number>();
+  const currentOf = new Map<number, string>();
+  let grants = 0;
   const token = (prefix: string) => {
     const value = `${prefix}_${randomBytes(32).toString('base64url')}`;
     issuedTokens.push(value);
@@ -59,9 +63,11 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
     };
-    const tokens = () => {
-      currentRefreshToken = token('rt');
-      return { access_token: token('at'), token_type: 'Bearer', expires_in: fake.expiresInSeconds, refresh_token: currentRefreshToken, scope: 'users:read', 'urn:gatehouse:params:oauth:subject_urn': fake.subjectUrn };
+    const tokens = (grant: number) => {
+      const refreshToken = token('rt');
+      grantOf.set(refreshToken, grant);
+      currentOf.set(grant, refreshToken);
+      return { access_token: token('at'), token_type: 'Bearer', expires_in: fake.expiresInSeconds, refresh_token: refreshToken, scope: 'users:read', 'urn:gatehouse:params:oauth:subject_urn': fake.subjectUrn };
     };
 
     if (path === '/.well-known/oauth-authorization-server') {
@@ -85,7 +91,8 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     if (path === '/oauth/revoke') {
       const refusal = fake.revocationError;
       if (refusal) return json(refusal.status, { error: refusal.error, ...(refusal.description ? { error_description: refusal.description } : {}) });
-      if (form.get('token') === currentRefreshToken) currentRefreshToken = undefined;
+      const grant = grantOf.get(form.get('token') ?? '');
+      if (grant !== undefined && currentOf.get(grant) === form.get('token')) currentOf.delete(grant);
       response.writeHead(200).end();
       return;
     }
@@ -97,7 +104,7 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     if (grantType === 'authorization_code') {
       const code = form.get('code') ?? '';
       if (!codes.delete(code)) return json(400, { error: 'invalid_grant', error_description: 'unknown code' });
-      return json(200, tokens());
+      return json(200, tokens(++grants));
     }
     if (grantType === 'refresh_token') {
       const scripted = refreshScript.shift() ?? { kind: 'success' };
@@ -106,11 +113,13 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
         return;
       }
       if (scripted.kind === 'error') return json(scripted.status, { error: scripted.error, ...(scripted.description ? { error_description: scripted.description } : {}) });
-      if (form.get('refresh_token') !== currentRefreshToken) {
-        currentRefreshToken = undefined;
+      const presented = form.get('refresh_token') ?? '';
+      const grant = grantOf.get(presented);
+      if (grant === undefined || currentOf.get(grant) !== presented) {
+        if (grant !== undefined) currentOf.delete(grant);
         return json(400, { error: 'invalid_grant', error_description: 'refresh token was already used; the authorization is revoked' });
       }
-      return json(200, tokens());
+      return json(200, tokens(grant));
     }
     json(400, { error: 'unsupported_grant_type' });
   });
