@@ -114,6 +114,14 @@ export class LockTimeoutError extends GatehouseClientError {
   override readonly name = 'LockTimeoutError';
 }
 
+/**
+ * The refresh lock was lost while held (its PostgreSQL connection died, its Redis lease could not be
+ * renewed). The refresh stopped before sending its request: retrying is safe (the client retries once itself).
+ */
+export class LockLostError extends GatehouseClientError {
+  override readonly name = 'LockLostError';
+}
+
 /** A stored token cannot be decrypted: its key is not configured, or the ciphertext was tampered with. */
 export class DecryptionError extends GatehouseClientError {
   override readonly name = 'DecryptionError';

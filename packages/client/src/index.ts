@@ -11,7 +11,7 @@ export type { ConnectionStatus, NewStoredConnection, StoredConnection, TokenStor
 export { createMemoryTokenStore } from './stores/memory.ts';
 export { createSqliteTokenStore, type SqliteTokenStoreOptions } from './stores/sqlite.ts';
 export { createPostgresTokenStore, type PostgresTokenStoreOptions } from './stores/postgres.ts';
-export type { RefreshLock } from './lock.ts';
+export type { LockHold, RefreshLock } from './lock.ts';
 export { createMemoryLock } from './locks/memory.ts';
 export { createFileLock, type FileLockOptions } from './locks/file.ts';
 export { createPostgresLock, type PostgresLockOptions } from './locks/postgres.ts';
@@ -23,7 +23,7 @@ export { jsonLineLogger, silentLogger, tokenFingerprint, type LogEntry, type Log
 export { createManualClock, systemClock, type Clock } from './clock.ts';
 export {
   AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, DecryptionError,
-  GatehouseClientError, InvalidApiRequestError, InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError,
+  GatehouseClientError, InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError,
   TransportError, type AuthorizationServerEndpoint, type InvalidApiRequestProblem,
 } from './errors.ts';
 export {

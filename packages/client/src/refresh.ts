@@ -25,7 +25,7 @@ import type * as oauth from 'oauth4webapi';
 import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import type { TokenCipher } from './encryption.ts';
-import { AuthorizationServerError, ConnectionMismatchError, ConnectionNotFoundError, ReauthorizationRequiredError, RefreshFailedError } from './errors.ts';
+import { AuthorizationServerError, ConnectionMismatchError, ConnectionNotFoundError, LockLostError, ReauthorizationRequiredError, RefreshFailedError } from './errors.ts';
 import { emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createLogWriter, tokenFingerprint, type Logger } from './logging.ts';
@@ -127,19 +127,41 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
     return row;
   }
 
+  /**
+   * Layer 3: the lock, taken again once when it was lost before the request was sent (`LockLostError`:
+   * nothing was sent, so the next holder, or this one, re-reads the store and refreshes at most once).
+   */
+  async function lockedRefresh(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await lock.withLock(lockKey(connectionId), (hold) => refreshUnderLock(connectionId, needsRefresh, reason, hold?.signal));
+      } catch (error) {
+        if (!(error instanceof LockLostError) || attempt >= 2) throw error;
+      }
+    }
+  }
+
   /** Layer 2: one in-flight refresh per connection in this process. */
   function sharedRefresh(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
     const running = inFlight.get(connectionId);
     if (running !== undefined) return running;
-    const refresh = lock.withLock(lockKey(connectionId), () => refreshUnderLock(connectionId, needsRefresh, reason)).finally(() => {
+    const refresh = lockedRefresh(connectionId, needsRefresh, reason).finally(() => {
       if (inFlight.get(connectionId) === refresh) inFlight.delete(connectionId);
     });
     inFlight.set(connectionId, refresh);
     return refresh;
   }
 
-  /** Layers 3–5, holding the lock. */
-  async function refreshUnderLock(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
+  /**
+   * Layers 3–5, holding the lock. `held` (the lock's signal) is checked immediately before each token
+   * request: once the lock is lost nothing more is sent (`LockLostError`). A request already sent when
+   * the lock is lost cannot be recalled; its new pair is still stored, by the version-checked write,
+   * which is the fence: it refuses to overwrite what a later holder stored, and a later holder that
+   * reads it sends nothing.
+   */
+  async function refreshUnderLock(
+    connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string, held: AbortSignal | undefined,
+  ): Promise<StoredConnection> {
     const row = await readActive(connectionId);
     if (!needsRefresh(row)) {
       log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'refreshed_elsewhere', reason, access_token_expires_at: row.accessTokenExpiresAt });
@@ -162,6 +184,8 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
           dpop = await dependencies.connectionDpop?.(row);
           dpopResolved = true;
         }
+        // Immediately before sending: another instance may hold the lock now and present this same token.
+        if (held?.aborted) throw held.reason instanceof LockLostError ? held.reason : new LockLostError(`the refresh lock of connection "${connectionId}" was lost`);
         return dependencies.requestRefresh(refreshToken, dpop);
       }, {
         policy: dependencies.retryPolicy,
@@ -185,9 +209,18 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
         if (marked) emitSafely(dependencies.events, 'reauthorization_required', { connectionId, subjectUrn: row.subjectUrn, reason: why });
         throw new ReauthorizationRequiredError(connectionId, why);
       }
+      if (error instanceof LockLostError) {
+        log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'lock_lost', reason: 'before_request: nothing sent', attempt: attempts });
+        throw error;
+      }
       const why = error instanceof AuthorizationServerError ? `${error.error}${error.errorDescription ? `: ${error.errorDescription}` : ''}` : (error as Error).message;
       log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'failed', reason: why, attempt: attempts });
       throw error;
+    }
+    // Before storing: the server has rotated the token, so the new pair is stored all the same (the
+    // version check fences the write); the loss is logged, since another instance may have sent this token too.
+    if (held?.aborted) {
+      log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'lock_lost', reason: 'after_request: storing the new pair with the version check', attempt: attempts });
     }
 
     // RFC 6749 §6: the server MAY issue a new refresh token (Gatehouse always does); if not, keep the old one.

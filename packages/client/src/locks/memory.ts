@@ -2,7 +2,7 @@
  * A lock for one process: a promise chain per key. Right for a single instance; several instances
  * need `locks/postgres.ts` or `locks/redis.ts`.
  */
-import type { RefreshLock } from '../lock.ts';
+import { UNLOSABLE_HOLD, type RefreshLock } from '../lock.ts';
 
 export function createMemoryLock(): RefreshLock {
   const tails = new Map<string, Promise<void>>();
@@ -17,7 +17,7 @@ export function createMemoryLock(): RefreshLock {
       tails.set(key, tail);
       await previous;
       try {
-        return await work();
+        return await work(UNLOSABLE_HOLD);
       } finally {
         release();
         // The last holder removes the entry so idle keys do not accumulate.

@@ -1,13 +1,14 @@
 /**
- * Issue 11 item 2 on the partner side: the refresh lock holds a pooled connection while the refresh runs;
- * if its backend dies meanwhile (terminated, restarted, network cut), the process must not exit, the
- * broken connection must not go back to the pool, and the next lock must work. Only this test's own
+ * Issue 11 item 2 on the partner side: the refresh lock holds a connection of its own while the refresh runs;
+ * if its backend dies meanwhile (terminated, restarted, network cut), the process must not exit, the hold
+ * must say the lock is lost, no connection of the pool is involved, and the next lock must work. Only this test's own
  * backends are terminated (by `application_name`; the database is shared).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { LockLostError } from '../errors.ts';
 import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
 import { createPostgresLock } from './postgres.ts';
 
@@ -32,7 +33,9 @@ describe('PostgreSQL refresh lock when its connection dies', { skip: skip ?? fal
 
   it('survives the lock backend being terminated during the work, discards that connection, and locks again', async () => {
     const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}` });
-    const result = await lock.withLock('connection-1', async () => {
+    let signal: AbortSignal | undefined;
+    const result = await lock.withLock('connection-1', async (hold) => {
+      signal = hold!.signal;
       const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
       assert.equal(rows.length, 1, 'the lock holds one connection');
       await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
@@ -44,7 +47,8 @@ describe('PostgreSQL refresh lock when its connection dies', { skip: skip ?? fal
       return 'refreshed';
     });
     assert.equal(result, 'refreshed', 'the work itself completed');
-    assert.equal(pool.idleCount, 0, 'the broken connection was not returned to the pool');
+    assert.ok(signal?.aborted && signal.reason instanceof LockLostError, 'the hold says the lock was lost');
+    assert.equal(pool.totalCount, 0, 'the lock never took a connection from the pool');
     assert.equal(await lock.withLock('connection-1', async () => 'again'), 'again');
   });
 });

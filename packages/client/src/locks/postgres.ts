@@ -15,10 +15,13 @@
  *
  * `lock_timeout` bounds the wait for the lock, and the connection attempt is bounded by the pool's
  * `connectionTimeoutMillis` or else by the same timeout.
+ *
+ * When the lock's connection fails or ends while the work runs (the backend terminated, the database
+ * restarted, the network cut), the lock is gone: the hold's `signal` is aborted with a `LockLostError`.
  */
 import { createHash } from 'node:crypto';
 import type { Client, ClientConfig, Pool } from 'pg';
-import { ConfigurationError, LockTimeoutError } from '../errors.ts';
+import { ConfigurationError, LockLostError, LockTimeoutError } from '../errors.ts';
 import type { RefreshLock } from '../lock.ts';
 
 export interface PostgresLockOptions {
@@ -73,8 +76,14 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
       await takeSlot();
       try {
         const connection = new ClientClass(config);
+        const lost = new AbortController();
+        let closing = false;
+        const gone = (what: string) => () => {
+          if (!closing && !lost.signal.aborted) lost.abort(new LockLostError(`the refresh lock "${key}" was lost: its PostgreSQL connection ${what}`));
+        };
         // A backend terminated while the lock is held must not end the process ('error' without a listener).
-        connection.on('error', () => {});
+        connection.on('error', gone('failed'));
+        connection.on('end', gone('ended'));
         try {
           await connection.connect();
           // SET cannot take a bind parameter; `timeout` is a validated integer.
@@ -85,8 +94,9 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
             if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
             throw error;
           }
-          return await work();
+          return await work({ signal: lost.signal });
         } finally {
+          closing = true;
           // Closing the session releases the advisory lock (and a connection that already died needs no unlock).
           await connection.end().catch(() => {});
         }

@@ -4,11 +4,15 @@
  * while the work runs so a slow refresh keeps the lock, and the TTL so a crashed holder's lock expires.
  * Waiters poll (`pollForLock`): Redis has no blocking lock primitive, and a refresh takes milliseconds.
  *
+ * A renewal that fails (Redis unreachable) or finds the key no longer ours (it expired, another holder
+ * took it) marks the lock lost: the hold's `signal` is aborted with a `LockLostError`. A failed release is
+ * ignored (the lease expires after its TTL): it never replaces the work's result.
+ *
  * A single Redis node is assumed. Whatever happens to the lock, the token store's version check
  * (`TokenStore.replaceTokens`) refuses to overwrite tokens another holder stored.
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError } from '../errors.ts';
+import { ConfigurationError, LockLostError } from '../errors.ts';
 import { pollForLock, type RefreshLock } from '../lock.ts';
 
 /** The two commands used, as node-redis v5+ clients (`createClient()`) expose them. */
@@ -52,15 +56,23 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
       const holder = randomUUID();
       await pollForLock(key, acquireTimeout, async () =>
         (await client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK');
+      const lost = new AbortController();
+      const markLost = (why: string) => {
+        if (!lost.signal.aborted) lost.abort(new LockLostError(`the refresh lock "${key}" was lost: ${why}`));
+        clearInterval(renewal);
+      };
       const renewal = setInterval(() => {
-        client.eval(EXTEND, { keys: [redisKey], arguments: [holder, String(ttl)] }).catch(() => {});
+        client.eval(EXTEND, { keys: [redisKey], arguments: [holder, String(ttl)] }).then((extended) => {
+          if (Number(extended) !== 1) markLost('its Redis key expired or another holder has it');
+        }, () => markLost('renewing its Redis lease failed'));
       }, Math.floor(ttl / 3));
       renewal.unref();
       try {
-        return await work();
+        return await work({ signal: lost.signal });
       } finally {
         clearInterval(renewal);
-        await client.eval(RELEASE, { keys: [redisKey], arguments: [holder] });
+        // Best effort: a lease not deleted expires after ttlMilliseconds; the work's outcome stands either way.
+        await client.eval(RELEASE, { keys: [redisKey], arguments: [holder] }).catch(() => {});
       }
     },
   };
