@@ -20,7 +20,7 @@ import { resolveEndpoints, type Environment } from './environments.ts';
 import { AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
-import { createMemoryLock } from './locks/memory.ts';
+import { processMemoryLock } from './locks/memory.ts';
 import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from './logging.ts';
 import { assertConnectionOwner, createRefresher, ownsConnection, type ConnectionOwner } from './refresh.ts';
 import { apiRequest, type ApiRequestInit } from './resource-request.ts';
@@ -56,7 +56,11 @@ export interface GatehouseClientOptions {
   store: TokenStore;
   /** AES-256-GCM keyring, current key first (`encryption.ts`); or its text form `keyId:base64url,…`. */
   encryptionKeys: readonly EncryptionKey[] | string;
-  /** Cross-instance refresh lock; default one process (`locks/memory.ts`). */
+  /**
+   * Cross-instance refresh lock. Default: one lock for the whole process (`processMemoryLock`,
+   * `locks/memory.ts`), shared by every client made without one, so clients sharing a store in one process
+   * refresh a connection one at a time; instances in other processes need a PostgreSQL, Redis or file lock.
+   */
   lock?: RefreshLock;
   /** Refresh this long before the access token expires, seconds; default 60. Keep it below the token lifetime (900 s). */
   refreshMarginSeconds?: number;
@@ -268,7 +272,7 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   const owner: ConnectionOwner = { issuer: endpoints.issuer, clientId: options.clientId };
   const refresher = createRefresher({
     store, cipher, clock, logger, events, retryPolicy, sleep, random, refreshMarginSeconds, owner,
-    lock: options.lock ?? createMemoryLock(),
+    lock: options.lock ?? processMemoryLock,
     lockNamespace: `${endpoints.issuer.href}|${options.clientId}`,
     connectionDpop: async (row: StoredConnection) => connectionDpop(await context(), row.connectionId, row.dpopKeyCiphertext, true),
     requestRefresh: async (refreshToken, dpop) => requestTokenRefresh(withDpop(await context(), dpop), refreshToken),

@@ -12,7 +12,7 @@ export { createMemoryTokenStore } from './stores/memory.ts';
 export { createSqliteTokenStore, type SqliteTokenStoreOptions } from './stores/sqlite.ts';
 export { createPostgresTokenStore, type PostgresTokenStoreOptions } from './stores/postgres.ts';
 export type { LockHold, RefreshLock } from './lock.ts';
-export { createMemoryLock } from './locks/memory.ts';
+export { createMemoryLock, processMemoryLock } from './locks/memory.ts';
 export { createFileLock, type FileLockOptions } from './locks/file.ts';
 export { createPostgresLock, type PostgresLockOptions } from './locks/postgres.ts';
 export { createRedisLock, type RedisLockClient, type RedisLockOptions } from './locks/redis.ts';

@@ -1,6 +1,8 @@
 /**
  * A lock for one process: a promise chain per key. Right for a single instance; several instances
- * need `locks/postgres.ts` or `locks/redis.ts`.
+ * need `locks/postgres.ts` or `locks/redis.ts`. `processMemoryLock` is the one every client of this
+ * process uses when given no lock, so two clients sharing a store (or one database file) in one
+ * process never refresh one connection at once either.
  */
 import { UNLOSABLE_HOLD, type RefreshLock } from '../lock.ts';
 
@@ -26,3 +28,9 @@ export function createMemoryLock(): RefreshLock {
     },
   };
 }
+
+/**
+ * The default lock of every `createGatehouseClient` in this process (keys name the issuer, the client ID
+ * and the connection). Holding it for one connection never delays another connection.
+ */
+export const processMemoryLock: RefreshLock = createMemoryLock();
