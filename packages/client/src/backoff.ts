@@ -12,9 +12,16 @@ export interface RetryPolicy {
   baseDelayMilliseconds: number;
   /** No delay exceeds this, milliseconds (a server's `Retry-After` included). Default 8000. */
   maxDelayMilliseconds: number;
+  /**
+   * No attempt starts later than this after the first one started, milliseconds; default 25 000 (none when
+   * unset). A refresh retried after its response was lost presents the rotated-out token again, which
+   * Gatehouse accepts only within its reuse grace window (30 s by default, counted from the rotation):
+   * keep this below the server's window. With the default 10 s request timeout, at most 3 attempts fit.
+   */
+  maxElapsedMilliseconds?: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMilliseconds: 250, maxDelayMilliseconds: 8_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 4, baseDelayMilliseconds: 250, maxDelayMilliseconds: 8_000, maxElapsedMilliseconds: 25_000 };
 
 /** A failure worth another attempt. */
 export interface TransientFailure {
@@ -34,6 +41,8 @@ export interface RetryDependencies {
   random(): number;
   /** Called before each wait. */
   onRetry?(attempt: number, failure: TransientFailure, delayMilliseconds: number): void;
+  /** The time `maxElapsedMilliseconds` is measured with, milliseconds; default `Date.now` (inject a clock in tests). */
+  nowMilliseconds?(): number;
 }
 
 /** Every attempt failed transiently. */
@@ -58,13 +67,16 @@ export function backoffDelayMilliseconds(policy: RetryPolicy, failedAttempts: nu
 }
 
 /**
- * Runs `operation` until it succeeds, fails non-transiently (rethrown as is), or `maxAttempts` attempts
- * failed transiently (`RetriesExhaustedError`).
+ * Runs `operation` until it succeeds, fails non-transiently (rethrown as is), or attempts run out
+ * (`RetriesExhaustedError`): `maxAttempts` attempts failed transiently, or the next one would start more
+ * than `maxElapsedMilliseconds` after the first.
  * @param operation receives the 1-based attempt number.
  */
 export async function retryWithBackoff<T>(operation: (attempt: number) => Promise<T>, dependencies: RetryDependencies): Promise<T> {
   const { policy } = dependencies;
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
+  const now = dependencies.nowMilliseconds ?? Date.now;
+  const startedAt = now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation(attempt);
@@ -73,6 +85,9 @@ export async function retryWithBackoff<T>(operation: (attempt: number) => Promis
       if (!failure) throw error;
       if (attempt >= maxAttempts) throw new RetriesExhaustedError(attempt, failure, error);
       const delay = backoffDelayMilliseconds(policy, attempt, dependencies.random, failure.retryAfterMilliseconds);
+      if (policy.maxElapsedMilliseconds !== undefined && now() - startedAt + delay > policy.maxElapsedMilliseconds) {
+        throw new RetriesExhaustedError(attempt, failure, error);
+      }
       dependencies.onRetry?.(attempt, failure, delay);
       await dependencies.sleep(delay);
     }

@@ -64,7 +64,7 @@ export interface GatehouseClientOptions {
   lock?: RefreshLock;
   /** Refresh this long before the access token expires, seconds; default 60. Keep it below the token lifetime (900 s). */
   refreshMarginSeconds?: number;
-  /** Backoff for transient refresh and revocation failures; default 4 attempts, 250 ms base, 8 s cap. */
+  /** Backoff for transient refresh and revocation failures; default 4 attempts, 250 ms base, 8 s cap, no attempt starting more than 25 s after the first (`maxElapsedMilliseconds`: keep it below the server's reuse grace window). */
   retryPolicy?: Partial<RetryPolicy>;
   /** How long an authorization transaction stays usable, seconds; default 600. */
   transactionLifetimeSeconds?: number;

@@ -191,6 +191,8 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
         policy: dependencies.retryPolicy,
         sleep: dependencies.sleep,
         random: dependencies.random,
+        // The reuse grace window is counted in the server's time; the client's clock stands in for it.
+        nowMilliseconds: () => clock.nowSeconds() * 1000,
         classify: transientFailureOf,
         onRetry: (attempt, failure, delay) => {
           log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'retrying', reason: failure.reason, attempt, retry_in_ms: delay });
