@@ -103,6 +103,15 @@ export interface Refresher {
   withConnectionLock<T>(connectionId: string, work: () => Promise<T>): Promise<T>;
 }
 
+/** Writes of a refreshed pair: 5 attempts, waits capped at 250 ms doubling to 2 s (under 4 s of waiting in all). */
+const STORE_WRITE_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMilliseconds: 250, maxDelayMilliseconds: 2_000 };
+
+/** A store error's code (`pg`'s SQLSTATE, a Node errno name) for the log, never its message (which might quote values). */
+function storeErrorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^[\w-]{1,32}$/.test(code) ? ` (${code})` : '';
+}
+
 export function createRefresher(dependencies: RefresherDependencies): Refresher {
   const { store, cipher, lock, clock, logger } = dependencies;
   const inFlight = new Map<string, Promise<StoredConnection>>();
@@ -227,7 +236,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
 
     // RFC 6749 §6: the server MAY issue a new refresh token (Gatehouse always does); if not, keep the old one.
     const newRefreshToken = response.refresh_token ?? refreshToken;
-    const saved = await store.replaceTokens(connectionId, row.version, {
+    const update = {
       accessTokenCiphertext: cipher.seal(response.access_token, { connectionId, field: 'access_token' }),
       refreshTokenCiphertext: cipher.seal(newRefreshToken, { connectionId, field: 'refresh_token' }),
       // Counted from when the request was sent, so network time only makes the estimate earlier.
@@ -237,7 +246,24 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
       updatedAt: clock.nowSeconds(),
       // RFC 9449: a key used for the first time is stored with the tokens bound to it, in the same write.
       ...(dpop?.newKeyCiphertext === undefined ? {} : { dpopKeyCiphertext: dpop.newKeyCiphertext }),
-    });
+    };
+    // The server has rotated the token: the new pair exists only in this process's memory until it is
+    // stored, so a failing write (a dropped database connection, a failover) is tried again, a bounded
+    // number of times, rather than losing the pair (SPEC §3: persist both tokens atomically).
+    let saved: StoredConnection | undefined;
+    try {
+      saved = await retryWithBackoff(() => store.replaceTokens(connectionId, row.version, update), {
+        policy: STORE_WRITE_RETRY_POLICY, sleep: dependencies.sleep, random: dependencies.random,
+        classify: (error) => ({ reason: `store_write_failed${storeErrorCode(error)}` }),
+        onRetry: (attempt, failure, delay) => {
+          log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'retrying', reason: failure.reason, attempt, retry_in_ms: delay });
+        },
+      });
+    } catch (error) {
+      const failure = error instanceof RetriesExhaustedError ? error : undefined;
+      log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'failed', reason: failure?.failure.reason ?? 'store_write_failed', attempt: failure?.attempts ?? 1 });
+      throw failure ? failure.cause : error;
+    }
     if (!saved) {
       // The row changed under us (a reconnect replaced it): its tokens are newer than ours.
       const current = await readActive(connectionId);
