@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -56,5 +57,67 @@ describe('file lock (processes on one host)', () => {
     await assert.rejects(createFileLock({ directory, acquireTimeoutMilliseconds: 30 }).withLock('k', async () => 'never'), LockTimeoutError);
     release.resolve();
     await holder;
+  });
+
+  it('a live holder renews its file, so a long refresh is not taken over as stale', async () => {
+    const staleMilliseconds = 300;
+    const order: string[] = [];
+    const entered = Promise.withResolvers<void>();
+    const path = join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`);
+    const holder = createFileLock({ directory, staleMilliseconds }).withLock('k', async () => {
+      order.push('a in');
+      entered.resolve();
+      // Hold for more than staleMilliseconds: until the file was renewed 4 times (a renewal every 100 ms),
+      // or until the waiter got in (then the lock was taken from a live holder).
+      let renewals = 0;
+      let mtime = statSync(path).mtimeMs;
+      while (renewals < 4 && !order.includes('b in')) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const now = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+        if (now !== undefined && now !== mtime) {
+          renewals++;
+          mtime = now;
+        }
+      }
+      order.push('a out');
+    });
+    await entered.promise;
+    const waiter = createFileLock({ directory, staleMilliseconds, acquireTimeoutMilliseconds: 60_000 }).withLock('k', async () => void order.push('b in'));
+    await Promise.all([holder, waiter]);
+    assert.deepEqual(order, ['a in', 'a out', 'b in']);
+  });
+
+  it('takeover is race-free: a waiter that judged a file abandoned never removes the lock another waiter took meanwhile', async () => {
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const path = join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`);
+    writeFileSync(path, `${deadPid} someone\n`);
+    const theirs = `${process.pid} another-waiter-took-it\n`;
+    // Between this waiter's judgement and its removal, another waiter takes the abandoned lock over.
+    const original = { unlinkSync: fs.unlinkSync, renameSync: fs.renameSync };
+    let interleaved = false;
+    const interleave = (target: unknown) => {
+      if (interleaved || target !== path) return;
+      interleaved = true;
+      original.unlinkSync(path);
+      writeFileSync(path, theirs, { flag: 'wx' });
+    };
+    fs.unlinkSync = (target) => {
+      interleave(target);
+      original.unlinkSync(target);
+    };
+    fs.renameSync = (from, to) => {
+      interleave(from);
+      original.renameSync(from, to);
+    };
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(createFileLock({ directory, acquireTimeoutMilliseconds: 50 }).withLock('k', async () => 'must not get in'), LockTimeoutError);
+    } finally {
+      Object.assign(fs, original);
+      syncBuiltinESMExports();
+    }
+    assert.ok(interleaved);
+    assert.equal(readFileSync(path, 'utf8'), theirs, 'the other waiter\'s lock file is intact');
+    assert.deepEqual(readdirSync(directory), [path.split('/').at(-1)], 'nothing else left behind');
   });
 });
