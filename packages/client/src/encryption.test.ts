@@ -55,7 +55,37 @@ describe('token encryption at rest (AES-256-GCM, SPEC §3 integrator rules)', ()
       return true;
     });
     assert.throws(() => createTokenCipher([]), ConfigurationError);
-    assert.throws(() => createTokenCipher([keys[0]!, { ...keys[1]!, keyId: 'new' }]), /repeated/);
+    assert.throws(() => createTokenCipher([keys[0]!, { ...keys[1]!, keyId: 'new' }]), /repeats the id of encryption key #1/);
     assert.throws(() => parseEncryptionKeys('no-separator'), ConfigurationError);
   });
+
+  it('never echoes a key id in a configuration error: a keyring written base64url:keyId would print its key', () => {
+    const key = randomBytes(32).toString('base64url');
+    const reversed = `${key}:2026-07`;
+    const refusals: ConfigurationError[] = [];
+    for (const attempt of [
+      () => createTokenCipher(parseEncryptionKeys(reversed)),
+      () => createTokenCipher(parseEncryptionKeys(`k1:${generateEncryptionKeyText()},${key.slice(0, 22)}:2026-01`)),
+      () => createTokenCipher([generateEncryptionKey('k1'), { keyId: key.slice(0, 22), key: new Uint8Array(16) }]),
+      () => createTokenCipher([generateEncryptionKey(key.slice(0, 30)), generateEncryptionKey(key.slice(0, 30))]),
+      () => parseEncryptionKeys(`${key.slice(0, 30)}:not base64!`),
+    ]) {
+      assert.throws(attempt, (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        refusals.push(error);
+        return true;
+      });
+    }
+    assert.match(refusals[0]!.message, /^encryption key #1 \(of 1\): its id must be 1-32 characters/);
+    assert.match(refusals[1]!.message, /^encryption key #2 \(of 2\) must be 32 bytes/);
+    assert.match(refusals[3]!.message, /^encryption key #2 \(of 2\) repeats the id of encryption key #1$/);
+    assert.match(refusals[4]!.message, /^encryption key #1: the part after its id is not base64url$/);
+    for (const { message } of refusals) {
+      for (let start = 0; start + 8 <= key.length; start += 4) assert.ok(!message.includes(key.slice(start, start + 8)), message);
+    }
+  });
 });
+
+function generateEncryptionKeyText(): string {
+  return randomBytes(32).toString('base64url');
+}

@@ -44,15 +44,22 @@ const TAG_BYTES = 16;
 
 /**
  * @param keys the keyring, current key first; ids unique.
- * @throws ConfigurationError on an empty keyring, a key that is not 32 bytes, or a bad or repeated id.
+ * @throws ConfigurationError on an empty keyring, a key that is not 32 bytes, or a bad or repeated id. Messages
+ *   name a key by its position (#1 is the first) and never echo its id: a keyring written the wrong way round
+ *   (`base64url:keyId`) has the key where the id belongs.
  */
 export function createTokenCipher(keys: readonly EncryptionKey[]): TokenCipher {
   if (keys.length === 0) throw new ConfigurationError('at least one encryption key is required');
   const keyObjects = new Map<string, KeyObject>();
-  for (const { keyId, key } of keys) {
-    if (!KEY_ID.test(keyId)) throw new ConfigurationError(`encryption key id "${keyId}" must be 1-32 characters of A-Z a-z 0-9 _ -`);
-    if (key.byteLength !== 32) throw new ConfigurationError(`encryption key "${keyId}" must be 32 bytes (AES-256), got ${key.byteLength}`);
-    if (keyObjects.has(keyId)) throw new ConfigurationError(`encryption key id "${keyId}" is repeated`);
+  const positions = new Map<string, number>();
+  for (const [index, { keyId, key }] of keys.entries()) {
+    const which = `encryption key #${index + 1} (of ${keys.length})`;
+    if (!KEY_ID.test(keyId)) {
+      throw new ConfigurationError(`${which}: its id must be 1-32 characters of A-Z a-z 0-9 _ - (got ${keyId.length} characters; is the entry written keyId:base64url, id first?)`);
+    }
+    if (key.byteLength !== 32) throw new ConfigurationError(`${which} must be 32 bytes (AES-256), got ${key.byteLength}`);
+    if (keyObjects.has(keyId)) throw new ConfigurationError(`${which} repeats the id of encryption key #${positions.get(keyId)! + 1}`);
+    positions.set(keyId, index);
     // One KeyObject per key, made once: cheaper than passing raw bytes on every call.
     keyObjects.set(keyId, createSecretKey(key));
   }
@@ -94,7 +101,8 @@ export function createTokenCipher(keys: readonly EncryptionKey[]): TokenCipher {
 /**
  * Parses a keyring from configuration text: `keyId:base64url,keyId:base64url`, current key first
  * (e.g. the `GATEHOUSE_CLIENT_ENCRYPTION_KEYS` variable).
- * @throws ConfigurationError on malformed text (the message never echoes key material).
+ * @throws ConfigurationError on malformed text (the message names the entry by position and never echoes
+ *   any part of it: neither key material nor an id, which may be key material written in the wrong place).
  */
 export function parseEncryptionKeys(text: string): EncryptionKey[] {
   const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
@@ -104,7 +112,7 @@ export function parseEncryptionKeys(text: string): EncryptionKey[] {
     if (separator <= 0) throw new ConfigurationError(`encryption key #${index + 1} must be keyId:base64url`);
     const keyId = entry.slice(0, separator);
     const encoded = entry.slice(separator + 1);
-    if (!/^[A-Za-z0-9_-]+$/.test(encoded)) throw new ConfigurationError(`encryption key "${keyId}" is not base64url`);
+    if (!/^[A-Za-z0-9_-]+$/.test(encoded)) throw new ConfigurationError(`encryption key #${index + 1}: the part after its id is not base64url`);
     return { keyId, key: new Uint8Array(Buffer.from(encoded, 'base64url')) };
   });
 }
