@@ -38,6 +38,8 @@ export interface PartnerAppOptions {
   appName?: string;
   /** Default 8 hours. */
   sessionLifetimeSeconds?: number;
+  /** Most browser sessions kept in memory; when full, the least recently used is dropped. Default 10 000. */
+  maxSessions?: number;
   /** Request logging (query strings are never logged: the callback's carries the code); default off. */
   logger?: boolean;
 }
@@ -54,7 +56,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   const clock = options.gatehouse.clock ?? { nowSeconds: () => Math.floor(Date.now() / 1000) };
   const secureCookie = options.environment !== 'development' || publicUrl.protocol === 'https:';
   const cookieName = secureCookie ? '__Host-ledgerly_session' : 'ledgerly_session';
-  const sessions = createSessionStore(options.sessionLifetimeSeconds ?? 8 * 60 * 60);
+  const sessions = createSessionStore(options.sessionLifetimeSeconds ?? 8 * 60 * 60, options.maxSessions);
   const gatehouse = createGatehouseClient({ ...options.gatehouse, environment: options.environment, redirectUri });
 
   const app = Fastify({

@@ -23,15 +23,32 @@ export interface SessionStore {
   create(nowSeconds: number, carried?: Pick<Session, 'connectionId'>): { id: string; session: Session };
   find(id: string | undefined, nowSeconds: number): Session | undefined;
   delete(id: string): void;
+  /** Sessions held now (live, or expired and not yet swept). */
+  readonly size: number;
 }
 
-export function createSessionStore(lifetimeSeconds: number): SessionStore {
+/** Default most sessions held at once. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
+/**
+ * Every cookieless visit to a page with a form gets a session (its CSRF token), so the map is bounded: it
+ * holds at most `maxSessions`. When full, expired sessions are swept, then the least recently used one is
+ * dropped (its browser starts a new session at its next visit). Expired sessions are also dropped when found.
+ */
+export function createSessionStore(lifetimeSeconds: number, maxSessions = DEFAULT_MAX_SESSIONS): SessionStore {
+  if (!(maxSessions >= 1)) throw new RangeError('maxSessions must be at least 1');
+  // In least recently used order: a session found is moved to the end.
   const sessions = new Map<string, Session>();
   const key = (id: string) => createHash('sha256').update(id).digest('base64url');
   return {
+    get size() {
+      return sessions.size;
+    },
     create(nowSeconds, carried) {
-      // Expired sessions are dropped whenever a new one starts, so the map stays bounded by live sessions.
-      for (const [digest, session] of sessions) if (session.expiresAt <= nowSeconds) sessions.delete(digest);
+      if (sessions.size >= maxSessions) {
+        for (const [digest, session] of sessions) if (session.expiresAt <= nowSeconds) sessions.delete(digest);
+        while (sessions.size >= maxSessions) sessions.delete(sessions.keys().next().value!);
+      }
       const id = randomBytes(32).toString('base64url');
       const session: Session = {
         csrfToken: randomBytes(32).toString('base64url'), expiresAt: nowSeconds + lifetimeSeconds,
@@ -42,8 +59,12 @@ export function createSessionStore(lifetimeSeconds: number): SessionStore {
     },
     find(id, nowSeconds) {
       if (!id || !/^[\w-]{43}$/.test(id)) return undefined;
-      const session = sessions.get(key(id));
-      if (!session || session.expiresAt <= nowSeconds) return undefined;
+      const digest = key(id);
+      const session = sessions.get(digest);
+      if (!session) return undefined;
+      sessions.delete(digest);
+      if (session.expiresAt <= nowSeconds) return undefined;
+      sessions.set(digest, session);
       return session;
     },
     delete(id) {

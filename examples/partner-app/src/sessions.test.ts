@@ -1,0 +1,44 @@
+/**
+ * Defect 10 of the partner-side review: every cookieless GET created an 8-hour session, and expired ones
+ * went only when a new one was created: the map grew without bound. It now holds at most `maxSessions`,
+ * dropping expired sessions, then the least recently used.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createSessionStore } from './sessions.ts';
+
+describe('partner app sessions', () => {
+  it('never holds more than maxSessions: the least recently used session is dropped first', () => {
+    const sessions = createSessionStore(3600, 3);
+    const ids = Array.from({ length: 3 }, () => sessions.create(1000).id);
+    assert.ok(sessions.find(ids[0], 1001), 'the first is used again: now the most recent');
+    for (let visit = 0; visit < 1000; visit++) sessions.create(1002);
+    assert.equal(sessions.size, 3);
+    assert.equal(sessions.find(ids[1], 1003), undefined);
+    assert.equal(sessions.find(ids[2], 1003), undefined);
+  });
+
+  it('keeps a session in use while cookieless visits come and go', () => {
+    const sessions = createSessionStore(3600, 3);
+    const { id } = sessions.create(1000, { connectionId: 'c1' });
+    for (let visit = 0; visit < 100; visit++) {
+      sessions.create(1000 + visit);
+      assert.equal(sessions.find(id, 1000 + visit)?.connectionId, 'c1');
+    }
+    assert.equal(sessions.size, 3);
+  });
+
+  it('drops expired sessions, found or swept, before live ones', () => {
+    const sessions = createSessionStore(100, 3);
+    const expiring = sessions.create(1000).id;
+    const alsoExpiring = sessions.create(1000).id;
+    const live = sessions.create(1050).id;
+    assert.equal(sessions.find(expiring, 1100), undefined, 'expired');
+    assert.equal(sessions.size, 2, 'an expired session found is dropped');
+    sessions.create(1101);
+    sessions.create(1101);
+    assert.equal(sessions.size, 3);
+    assert.equal(sessions.find(alsoExpiring, 1101), undefined);
+    assert.ok(sessions.find(live, 1101), 'the live one stayed: the expired one was swept instead');
+  });
+});
