@@ -441,7 +441,14 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
     }
     const badHeader = await runHere(['call', '/v1/users', '--header', 'Bad Name: x']);
     assert.equal(badHeader.code, 2);
-    assert.match(badHeader.stderr, /--header must be "Name: value" with a valid header name \(got "Bad Name: x"\)/);
+    assert.match(badHeader.stderr, /--header must be "Name: value" with a valid header name and value \(got the name "Bad Name", value not shown\)/);
+    // A malformed header whose value is a credential: the value is never echoed.
+    const credential = 'Bearer gat_0123456789abcdefghijklmnopqrstuv';
+    for (const header of [`Authorization: ${credential}\nX-Injected: 1`, credential]) {
+      const refused = await runHere(['call', '/v1/users', '--header', header]);
+      assert.equal(refused.code, 2);
+      assert.ok(!refused.stderr.includes('gat_0123456789'), refused.stderr);
+    }
     assert.deepEqual(apiRequests, [], 'nothing reached the API');
     assert.deepEqual(tokenOrRevocationRequests(), ['/oauth/token authorization_code']);
 

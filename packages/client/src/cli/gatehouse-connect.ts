@@ -315,10 +315,16 @@ class BodyUsageError extends UsageError {
   }
 }
 
-/** A `--header` that is not `Name: value` with a valid name and value (RFC 9110 §5.1, §5.5). */
+/**
+ * A `--header` that is not `Name: value` with a valid name and value (RFC 9110 §5.1, §5.5). The value is never
+ * echoed (it may be a credential, e.g. an Authorization value); the name only when short, as written before a colon.
+ */
 class HeaderUsageError extends UsageError {
   constructor(header: string) {
-    super(`--header must be "Name: value" with a valid header name (got "${header}")`);
+    const separator = header.indexOf(':');
+    const name = header.slice(0, Math.max(separator, 0)).trim();
+    const got = separator <= 0 ? 'no colon' : name.length <= 40 ? `the name ${JSON.stringify(name)}, value not shown` : 'a name of over 40 characters, value not shown';
+    super(`--header must be "Name: value" with a valid header name and value (got ${got})`);
   }
 }
 
