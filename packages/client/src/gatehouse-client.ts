@@ -356,7 +356,13 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
           });
         } else if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
           const oldRefreshToken = cipher.open(previous.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
-          await revokeToken(oauthContext, oldRefreshToken, 'refresh_token').catch(() => {});
+          // Best effort, but never silent: the old grant may still be alive at the server (names and codes only, no token).
+          await revokeToken(oauthContext, oldRefreshToken, 'refresh_token').catch((error: unknown) => {
+            log({
+              event: 'revoked', connection_id: connectionId, outcome: 'failed', refresh_token_fingerprint: tokenFingerprint(oldRefreshToken),
+              reason: `the grant replaced by a reconnect to another subject was not revoked: ${error instanceof AuthorizationServerError ? error.error : (error as { reason?: string }).reason ?? (error as Error).name}`,
+            });
+          });
         }
         return saved;
       });
