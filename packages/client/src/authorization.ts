@@ -7,11 +7,16 @@
  * `validateCallback` checks the redirect back against that transaction: `state` (CSRF, RFC 6749
  * §10.12), `iss` (mix-up, RFC 9207 §2.4), an error response, the transaction's age.
  */
+import { inspect } from 'node:util';
 import * as oauth from 'oauth4webapi';
 import { AuthorizationServerError, CallbackValidationError } from './errors.ts';
 import type { OAuthContext } from './token-endpoint.ts';
 
-/** What to keep between redirecting the user and receiving the callback. Plain JSON; times in epoch seconds. */
+/**
+ * What to keep between redirecting the user and receiving the callback. Plain JSON (`JSON.stringify` keeps
+ * every member, for a session store); `console.log` / `util.inspect` show `state` and `codeVerifier` as
+ * `[redacted]`. Times in epoch seconds.
+ */
 export interface AuthorizationTransaction {
   /** The `state` sent (RFC 6749 §4.1.1), 256 random bits. */
   readonly state: string;
@@ -63,13 +68,18 @@ export async function buildAuthorizationRequest(
   url.searchParams.set('code_challenge_method', 'S256');
   if (options.subjectUrn !== undefined) url.searchParams.set(`urn_${settings.urnNamespace}_params_oauth_subject`, options.subjectUrn);
   if (options.prompt !== undefined) url.searchParams.set('prompt', options.prompt);
-  return {
-    url,
-    transaction: {
-      state, codeVerifier, redirectUri: settings.redirectUri, scope, connectionId: options.connectionId,
-      issuer: context.as.issuer, clientId: context.client.client_id, createdAt: settings.nowSeconds,
-    },
+  const transaction: AuthorizationTransaction = {
+    state, codeVerifier, redirectUri: settings.redirectUri, scope, connectionId: options.connectionId,
+    issuer: context.as.issuer, clientId: context.client.client_id, createdAt: settings.nowSeconds,
   };
+  // Printed or inspected (a debug log of the session), it hides its secrets, as ConnectionTokens does. JSON
+  // keeps them: the transaction is plain JSON for a session store to keep until the callback.
+  Object.defineProperty(transaction, inspect.custom, { enumerable: false, value: redactedTransaction });
+  return { url, transaction };
+}
+
+function redactedTransaction(this: AuthorizationTransaction): string {
+  return `AuthorizationTransaction ${JSON.stringify({ ...this, state: '[redacted]', codeVerifier: '[redacted]' })}`;
 }
 
 /**
