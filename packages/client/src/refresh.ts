@@ -89,7 +89,7 @@ export interface Refresher {
   /**
    * A valid access token, refreshed first when it expires within the margin.
    * @throws ConnectionNotFoundError, ConnectionMismatchError (nothing sent, nothing changed), ReauthorizationRequiredError,
-   *   RefreshFailedError, AuthorizationServerError, LockTimeoutError, DecryptionError
+   *   RefreshFailedError, AuthorizationServerError, LockTimeoutError, LockLostError, DecryptionError, a token store error
    */
   accessToken(connectionId: string): Promise<AccessTokenLease>;
   /**
