@@ -62,7 +62,7 @@ describe('Prometheus metrics (issue 14)', () => {
     }
   });
 
-  it('counts the grants a bulk revocation revoked (a secret rotated with revoke_grants, a company deleted) in gatehouse_revocations_total', async () => {
+  it('counts the grants a bulk revocation revoked (a secret rotated with revoke_grants, a client or company deleted) in gatehouse_revocations_total', async () => {
     const server = await startTestServer();
     try {
       const { token } = await createAdminToken(server.storage, 'ops-bulk', server.clock.nowSeconds());
@@ -78,6 +78,25 @@ describe('Prometheus metrics (issue 14)', () => {
       const revoked = (await rotated.json()).grants_revoked as number;
       assert.ok(revoked >= 2, `revoked ${revoked}`);
       assert.equal(await grants(), before + revoked);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts what a client deletion (clients.changeStatus, one transaction) revoked and its audit event', async () => {
+    const server = await startTestServer();
+    try {
+      const { token } = await createAdminToken(server.storage, 'ops-delete', server.clock.nowSeconds());
+      const scrape = async () => (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+      await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read' });
+      const before = await scrape();
+      const deleted = await fetch(`${server.url}/admin/v1/clients/${seed.confidentialClient.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(deleted.status, 200);
+      assert.equal((await deleted.json()).grants_revoked, 1);
+      const after = await scrape();
+      const count = (text: string, name: string, labels: string) => sample(text, name, labels) ?? 0;
+      assert.equal(count(after, 'gatehouse_revocations_total', 'kind="grant"'), count(before, 'gatehouse_revocations_total', 'kind="grant"') + 1);
+      assert.equal(count(after, 'gatehouse_audit_events_total', 'type="client.deleted"'), count(before, 'gatehouse_audit_events_total', 'type="client.deleted"') + 1);
     } finally {
       await server.close();
     }

@@ -285,15 +285,21 @@ const AUDITED_OPERATIONS: Record<string, (args: unknown[], result: unknown) => u
   'grants.exchangeReadyCode': (_args, result) => ((result as { outcome?: unknown; auditEvent?: unknown }).outcome === 'issued' ? (result as { auditEvent?: unknown }).auditEvent : undefined),
   'grants.revoke': (args, result) => (result === true ? (args[3] as { auditEvent?: unknown } | undefined)?.auditEvent : undefined),
   'tokens.revokeAccessToken': (args, result) => (result === true ? args[2] : undefined),
+  // A suspension's or deletion's event (built from what it revoked) is part of the result.
+  'clients.changeStatus': (_args, result) => (result as { auditEvent?: unknown } | undefined)?.auditEvent,
 };
 
 /**
- * The storage operations that revoke many grants at once (a client deleted or its secret rotated with
- * `revoke_grants`, a company or organization deleted), and how many each call revoked: they record no
+ * The storage operations that revoke many grants at once (a client deleted, or its secret rotated with
+ * `revoke_grants`; a company or organization deleted), and how many each call revoked: they record no
  * `grant.revoked` event per grant, and `gatehouse_revocations_total` counts every revocation.
  */
 const BULK_GRANT_REVOCATIONS: Record<string, (result: unknown) => number> = {
   'grants.revokeAllOfClient': (result) => (typeof result === 'number' ? result : 0),
+  'clients.changeStatus': (result) => {
+    const changed = result as { grantsRevoked?: unknown } | undefined;
+    return typeof changed?.grantsRevoked === 'number' ? changed.grantsRevoked : 0;
+  },
   'directory.deleteSubject': (result) => {
     const deleted = result as { outcome?: unknown; grantsRevoked?: unknown } | undefined;
     return deleted?.outcome === 'deleted' && typeof deleted.grantsRevoked === 'number' ? deleted.grantsRevoked : 0;
