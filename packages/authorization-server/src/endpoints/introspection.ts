@@ -25,7 +25,7 @@ export const GRANT_USE_RECORDING_INTERVAL_SECONDS = 60;
 
 export async function introspectionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const caller = await rateLimitedAuthentication(context, request, 'introspection', // SPEC decision 18
+  const caller = await rateLimitedAuthentication(context, 'introspection', // SPEC decision 18
     () => authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: false }, context.clock.nowSeconds()), (client) => client.clientId);
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7662 §2.1: a hint only; checked for repetition, then ignored.

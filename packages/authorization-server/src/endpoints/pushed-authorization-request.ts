@@ -29,7 +29,7 @@ export async function pushedAuthorizationRequestEndpoint(context: ServerContext,
   const body = requireForm(request);
   const now = context.clock.nowSeconds();
   // RFC 9126 §2: client authentication as at the token endpoint (HTTP Basic for confidential clients, client_id for public ones).
-  const client = await rateLimitedAuthentication(context, request, 'pushed_authorization_request', // SPEC decision 18
+  const client = await rateLimitedAuthentication(context, 'pushed_authorization_request', // SPEC decision 18
     () => authenticateClient(context.storage, request.headers.authorization, body, { allowPublicClients: true }, now), (caller) => caller.clientId);
   if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot make authorization requests');
   // RFC 9126 §2.1: the authenticated client is the request's client; a client_id in the body that names

@@ -14,7 +14,7 @@ import { requireForm } from './token.ts';
 
 export async function revocationEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
-  const client = await rateLimitedAuthentication(context, request, 'revocation', // SPEC decision 18
+  const client = await rateLimitedAuthentication(context, 'revocation', // SPEC decision 18
     () => authenticateClient(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds()), (caller) => caller.clientId);
   const token = singleParameter(parameters, 'token');
   singleParameter(parameters, 'token_type_hint'); // RFC 7009 §2.1: a hint the server may ignore.

@@ -14,7 +14,7 @@ import { tokenRequestDpopKey } from '../tokens/dpop-proof.ts';
 export async function tokenEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const parameters = requireForm(request);
   // SPEC decision 18: counted against the address, and against the client once it authenticated.
-  const { client, authenticated } = await rateLimitedAuthentication(context, request, 'token',
+  const { client, authenticated } = await rateLimitedAuthentication(context, 'token',
     () => authenticateClientCredential(context.storage, request.headers.authorization, parameters, { allowPublicClients: true }, context.clock.nowSeconds()),
     (authentication) => authentication.client.clientId);
   if (client.kind !== 'client') throw new OAuthError('unauthorized_client', 'a resource server credential cannot obtain tokens');

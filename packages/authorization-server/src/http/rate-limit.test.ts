@@ -113,6 +113,22 @@ for (const backend of backends) {
       assertRateLimited(await refresh(server, first.json.refresh_token), 10); // client 4 > 3: its own requests
     }));
 
+    it('a request over its address limit is answered 429 before any client lookup (no database work for a flood of made-up clients)', async () => {
+      const storage = await backend.storage();
+      let finds = 0;
+      const find = storage.clients.find.bind(storage.clients);
+      storage.clients.find = (clientId) => ((finds += 1), find(clientId));
+      const server = await startTestServer({ storage, oauthEndpointRateLimit: LIMIT });
+      try {
+        for (let i = 0; i < 6; i++) assert.equal((await strangerAttempt(server)).status, 401);
+        const looked = finds;
+        for (let i = 0; i < 5; i++) assertRateLimited(await strangerAttempt(server), 10);
+        assert.equal(finds, looked, 'no client looked up for the refused requests');
+      } finally {
+        await server.close();
+      }
+    });
+
     it('a request refused before its client authenticates (malformed) counts against its address, and over the limit is answered 429', withServer(async (server) => {
       // A JSON body: refused by the endpoint (400 invalid_request) before it reads any client credentials.
       const malformed = async () => {

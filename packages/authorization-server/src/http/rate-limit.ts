@@ -1,22 +1,23 @@
 /**
  * Rate limits at the token, revocation and introspection endpoints and PAR (SPEC decision 18): each request
- * counts against two fixed windows of the endpoint — the address it comes from (`request.ip`, so `trustProxy`
- * decides; an IPv6 address by its /64, which one host usually holds whole), always, and the client, only once
- * the request authenticated as that client. A request that fails client authentication (an unknown client, a
- * wrong secret) counts against its address alone: before 2026-12-07 the presented `client_id` counted whether
- * or not it authenticated, so anyone could spend a confidential client's window by sending its id with any
- * secret and hold its refreshes at 429 (one address sufficed: the address limit was the higher one). Guessing a
- * secret costs the guesser's address, and a 256-bit secret is not guessed. A public client authenticates by
- * its `client_id` alone, so its window can still be spent by anyone presenting it (README, "Rate limits").
+ * counts against two fixed windows of the endpoint. The address it comes from (`request.ip`, so `trustProxy`
+ * decides; an IPv6 address by its /64, which one host usually holds whole) is counted first, before the
+ * endpoint does anything (a request over it is answered 429 without a client lookup or a digest, also while the
+ * database is unreachable, with the counters in memory). The client is counted only once the request
+ * authenticated as that client: a request that fails client authentication (an unknown client, a wrong secret)
+ * spends its address's window alone. Before 2026-12-07 the presented `client_id` counted whether or not it
+ * authenticated, so anyone could spend a confidential client's window by sending its id with any secret and hold
+ * its refreshes at 429 (one address sufficed: the address limit was the higher one). Guessing a secret costs the
+ * guesser's address, and a 256-bit secret is not guessed. A public client authenticates by its `client_id`
+ * alone, so its window can still be spent by anyone presenting it (README, "Rate limits").
  *
- * Where: the endpoint calls `rateLimitedAuthentication` around its client authentication, which counts the
- * request in one storage call (`storage.rateLimits.hit`, both keys at once) before any of the endpoint's work;
- * a request the endpoint refuses before that (malformed: 400) is counted against its address before its answer
- * (`oauthEndpointRateLimit`'s wrapper of the handler). The counters live in storage (`storage.rateLimits`): every instance
- * on one PostgreSQL database shares them, by default counted in the instance and flushed to the database in
- * the background, so a request costs no round trip for them and other instances' requests are seen up to one
- * flush interval late (issue 12; `database` counts each request in the database); on SQLite they are the
- * server process's own unless `GATEHOUSE_RATE_LIMIT_COUNTERS=database` (README, "Rate limits").
+ * Where: `oauthEndpointRateLimit` wraps the endpoint's handler (the address), and the endpoint calls
+ * `rateLimitedAuthentication` around its client authentication (the client). The counters live in storage
+ * (`storage.rateLimits`): every instance on one PostgreSQL database shares them, by default counted in the
+ * instance and flushed to the database in the background, so a request costs no round trip for them and other
+ * instances' requests are seen up to one flush interval late (issue 12; `database` counts each hit in the
+ * database: two statements for an authenticated request); on SQLite they are the server process's own unless
+ * `GATEHOUSE_RATE_LIMIT_COUNTERS=database` (README, "Rate limits").
  *
  * Over a limit: HTTP 429 (RFC 6585 §4) with `Retry-After` in seconds until the window ends (RFC 9110
  * §10.2.3), `Cache-Control: no-store` and the RFC 6749 §5.2 JSON shape with `temporarily_unavailable`.
@@ -27,79 +28,60 @@
  *
  * Why not @fastify/rate-limit: its handlers share one "already ran" mark per request, so one registration
  * cannot apply a client limit and an address limit to the same route; it counts before the handler, where
- * the client is not yet authenticated; and its store is called once per key, where ours counts both keys in
- * one call (in memory, or one statement).
+ * the client is not yet authenticated; and it throws its 429 into the application-wide error handler.
  */
 import { hash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { OAuthError } from '../errors.ts';
-import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import type { ServerContext } from '../server-context.ts';
 
 /** The rate-limited endpoints; each counts on its own (a resource server's introspections do not use up token requests). */
 export type RateLimitedEndpoint = 'token' | 'revocation' | 'introspection' | 'pushed_authorization_request';
 
-/** Requests already counted (by `rateLimitedAuthentication`): their answer does not count them again. */
-const counted = new WeakSet<FastifyRequest>();
-
-/** Thrown by `rateLimitedAuthentication` over a limit; the OAuth endpoints' error handler answers it (`sendRateLimited`). */
+/** Thrown over a limit; the OAuth endpoints' error handler answers it (`sendRateLimited`). */
 export class RateLimitExceededError extends Error {
   readonly retryAfterSeconds: number;
-  readonly limited: readonly ('address' | 'client')[];
-  constructor(retryAfterSeconds: number, limited: readonly ('address' | 'client')[]) {
-    super(`rate limit exceeded (${limited.join(', ')}); retry after ${retryAfterSeconds} s`);
+  readonly limited: 'address' | 'client';
+  readonly endpoint: RateLimitedEndpoint;
+  constructor(retryAfterSeconds: number, limited: 'address' | 'client', endpoint: RateLimitedEndpoint) {
+    super(`rate limit exceeded (${limited}); retry after ${retryAfterSeconds} s`);
     this.name = 'RateLimitExceededError';
     this.retryAfterSeconds = retryAfterSeconds;
     this.limited = limited;
+    this.endpoint = endpoint;
   }
 }
 
 /**
- * Authenticates the request's client with `authenticate`, then counts the request (SPEC decision 18): against its
- * address, and against the client `clientIdOf` names only if it authenticated. Call it before any other work of
- * the endpoint; with `oauthEndpointRateLimit: false` it only authenticates.
- * @throws RateLimitExceededError (429) when either window is over its limit, whether or not the client
- *   authenticated; otherwise what `authenticate` threw (`invalid_client`), after counting the address; a storage
- *   error of the counters (StorageUnavailableError: 503).
+ * Authenticates the request's client with `authenticate`, then counts the request against the client `clientIdOf`
+ * names (SPEC decision 18): only a request that authenticated spends its client's window. With
+ * `oauthEndpointRateLimit: false` it only authenticates.
+ * @throws what `authenticate` threw (`invalid_client`: nothing counted for any client); RateLimitExceededError (429)
+ *   when the client's window is over its limit; a storage error of the counters (StorageUnavailableError: 503).
  */
 export async function rateLimitedAuthentication<T>(
-  context: ServerContext, request: FastifyRequest, endpoint: RateLimitedEndpoint, authenticate: () => Promise<T>, clientIdOf: (authenticated: T) => string,
+  context: ServerContext, endpoint: RateLimitedEndpoint, authenticate: () => Promise<T>, clientIdOf: (authenticated: T) => string,
 ): Promise<T> {
-  let authenticated: T;
-  try {
-    authenticated = await authenticate();
-  } catch (error) {
-    // A refused authentication counts against the address alone; any other failure (the database) is counted
-    // with the answer.
-    if (error instanceof OAuthError && error.code === 'invalid_client') await count(context, request, endpoint, undefined);
-    throw error;
-  }
-  await count(context, request, endpoint, clientIdOf(authenticated));
+  const authenticated = await authenticate();
+  await count(context, endpoint, 'client', clientKey(clientIdOf(authenticated)));
   return authenticated;
 }
 
-async function count(context: ServerContext, request: FastifyRequest, endpoint: RateLimitedEndpoint, clientId: string | undefined): Promise<void> {
+/** Counts one hit of `key`'s window; throws RateLimitExceededError when it is over its limit. */
+async function count(context: ServerContext, endpoint: RateLimitedEndpoint, kind: 'address' | 'client', key: string): Promise<void> {
   const limit = context.options.oauthEndpointRateLimit;
   if (limit === false) return;
-  counted.add(request);
   const now = context.clock.nowSeconds();
-  const keys = [`${endpoint}:address:${addressKey(request.ip)}`];
-  if (clientId !== undefined) keys.push(`${endpoint}:client:${clientKey(clientId)}`);
-  const [address, client] = await context.storage.rateLimits.hit(keys, limit.windowSeconds, now);
-  const exceeded = [
-    ...(address!.hits > limit.maxRequestsPerAddress ? [{ limited: 'address' as const, window: address! }] : []),
-    ...(client !== undefined && client.hits > limit.maxRequestsPerClient ? [{ limited: 'client' as const, window: client }] : []),
-  ];
-  if (exceeded.length === 0) return;
-  // RFC 6585 §4: a 429 MAY say how long to wait; ours is until the last exceeded window ends (≥ 1 s).
-  throw new RateLimitExceededError(Math.max(1, ...exceeded.map(({ window }) => window.windowEndsAt - now)), exceeded.map(({ limited }) => limited));
+  const [window] = await context.storage.rateLimits.hit([`${endpoint}:${kind}:${key}`], limit.windowSeconds, now);
+  if (window!.hits <= (kind === 'address' ? limit.maxRequestsPerAddress : limit.maxRequestsPerClient)) return;
+  // RFC 6585 §4: a 429 MAY say how long to wait; ours is until the window ends (≥ 1 s).
+  throw new RateLimitExceededError(Math.max(1, window!.windowEndsAt - now), kind, endpoint);
 }
 
 /** The 429 of `RateLimitExceededError`. */
 export function sendRateLimited(request: FastifyRequest, reply: FastifyReply, error: RateLimitExceededError): void {
   // The client_id is not logged: a confused client may send its secret in its place.
-  request.log.warn({ limited: error.limited, retryAfterSeconds: error.retryAfterSeconds }, 'rate limit exceeded');
+  request.log.warn({ endpoint: error.endpoint, limited: [error.limited], retryAfterSeconds: error.retryAfterSeconds }, 'rate limit exceeded');
   // SPEC decision 18: no-store on every token-endpoint answer, this one included.
   reply.code(429).header('retry-after', String(error.retryAfterSeconds)).header('cache-control', 'no-store').header('pragma', 'no-cache')
     .type('application/json; charset=utf-8')
@@ -109,20 +91,15 @@ export function sendRateLimited(request: FastifyRequest, reply: FastifyReply, er
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /**
- * @returns a wrapper of an endpoint's handler that counts, against its address, a request the handler refused
- *   before `rateLimitedAuthentication` counted it (a malformed request: 400), before that refusal is answered, so a
- *   refusal over the address limit is the 429. Requests Fastify refuses before the handler (413, 415, a body that
- *   does not parse) are not counted, as they were not before. With `oauthEndpointRateLimit: false`, the handler.
+ * @returns a wrapper of an endpoint's handler that first counts the request against its address: over the limit,
+ *   RateLimitExceededError (429) before the endpoint reads anything. Requests Fastify refuses before the handler
+ *   (413, 415, a body that does not parse) are not counted. With `oauthEndpointRateLimit: false`, the handler.
  */
 export function oauthEndpointRateLimit(context: ServerContext): (endpoint: RateLimitedEndpoint, handler: Handler) => Handler {
   if (context.options.oauthEndpointRateLimit === false) return (_endpoint, handler) => handler;
   return (endpoint, handler) => async (request, reply) => {
-    try {
-      await handler(request, reply);
-    } catch (error) {
-      if (!counted.has(request) && !isStorageUnavailable(error)) await count(context, request, endpoint, undefined);
-      throw error;
-    }
+    await count(context, endpoint, 'address', addressKey(request.ip));
+    await handler(request, reply);
   };
 }
 
