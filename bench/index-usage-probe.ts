@@ -25,7 +25,7 @@ const QUERIES: Record<string, string> = {
   'findGraceSuccessor': `SELECT r.grant_id FROM tokens t JOIN refresh_token_grace r ON r.grant_id = t.grant_id JOIN grants g ON g.grant_id = r.grant_id
      WHERE t.token_digest = ? AND r.previous_digest = t.token_digest AND g.revoked_at IS NULL`,
   'revokeAccessToken': "UPDATE tokens SET revoked_at = ? WHERE token_digest = ? AND kind = 'access' AND revoked_at IS NULL",
-  'revokeAccessTokensOfClient': `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
+  'changeStatus (a suspension)': `UPDATE tokens SET revoked_at = ? WHERE kind = 'access' AND revoked_at IS NULL
      AND grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)`,
   'listRevokedAccessTokens': `SELECT token_id, expires_at, revoked_at FROM tokens WHERE kind = 'access' AND revoked_at IS NOT NULL AND revoked_at >= ? AND expires_at > ?
      AND (? = 0 OR audience IS ?) ORDER BY revoked_at, token_id LIMIT ?`,

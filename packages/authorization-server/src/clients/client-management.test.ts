@@ -202,7 +202,7 @@ describe('client management', () => {
     assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.revokedAt, NOW + 30);
   }));
 
-  it('suspending or deleting again completes a revocation that failed after the status committed (two commits), and records only a repair that did something', withStorage(async (storage) => {
+  it('suspending or deleting again completes a revocation an older version left undone after the status committed (two commits then), and records only a repair that did something', withStorage(async (storage) => {
     const { client } = await register(storage, 'development');
     const { grant, access, refresh } = await grantFor(storage, client.clientId);
     // The status committed and the revocation never ran (a statement timeout, a failover, a crash).

@@ -107,6 +107,7 @@ describe('redirect URI registration (SPEC decision 4)', () => {
         refused(`https://partner.example.com/cb?tenant=1&${name}`, clientType, environment, new RegExp(`named ${name}`));
       }
       refused('https://partner.example.com/cb?st%61te=evil', clientType, environment, /named state/);
+      refused('https://partner.example.com/cb?x=1;state=evil', clientType, environment, /named state/); // `;` as a separator (HTML 4)
       accepted('https://partner.example.com/cb?flag&states=1&codes=2&x=state', clientType, environment);
     });
     refused('com.partner.app:/cb?iss=x', 'public', 'development', /named iss/);

@@ -24,6 +24,18 @@ const REMEMBERED_AT_MOST = 10_000;
 /** What the authorization response adds to a redirect URI's query (RFC 6749 §4.1.2 and §4.1.2.1, RFC 9207 §2). */
 const AUTHORIZATION_RESPONSE_PARAMETERS = new Set(['code', 'state', 'iss', 'error', 'error_description', 'error_uri']);
 
+/**
+ * The first name in a query (`?…`, as `URL.search` gives it) that the authorization response adds, or undefined.
+ * Read as `application/x-www-form-urlencoded` (percent- and `+`-decoded), with `;` as a separator too (HTML 4's
+ * recommendation, still followed by some parsers, e.g. Python's before 3.9.2).
+ */
+export function reservedResponseParameter(search: string): string | undefined {
+  for (const part of search.replace(/^\?/, '').split(';')) {
+    for (const name of new URLSearchParams(part).keys()) if (AUTHORIZATION_RESPONSE_PARAMETERS.has(name)) return name;
+  }
+  return undefined;
+}
+
 /** Returns why the URI cannot be registered, or undefined when it can. */
 export function redirectUriProblem(uri: string, clientType: ClientType, environment: Environment): string | undefined {
   const key = `${environment} ${clientType} ${uri}`;
@@ -47,9 +59,8 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   // RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." The authorization
   // response adds these to the URI's query (§4.1.2, §4.1.2.1, RFC 9207 `iss`): registered in it too, a client
   // reading the first value would take the registered `state` or `iss`, defeating the CSRF and mix-up checks.
-  for (const name of new URLSearchParams(url.search).keys()) {
-    if (AUTHORIZATION_RESPONSE_PARAMETERS.has(name)) return `must not have a query parameter named ${name}: the authorization response adds it (RFC 6749 §3.1)`;
-  }
+  const reserved = reservedResponseParameter(url.search);
+  if (reserved !== undefined) return `must not have a query parameter named ${reserved}: the authorization response adds it (RFC 6749 §3.1)`;
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain user information';
   if (/\s/.test(uri)) return 'must not contain white space';
   // Mixed-script host labels pass for another host (UTS #39 §5.1); the authority must follow `//`.

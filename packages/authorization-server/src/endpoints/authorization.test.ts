@@ -761,3 +761,23 @@ describe('production refuses loopback redirect URIs at /oauth/authorize (issue 1
     }
   });
 });
+
+describe('a redirect URI stored before the response-parameter rule (RFC 6749 §3.1) is refused at /oauth/authorize, saying why', () => {
+  it('shows an error page naming the parameter to the developer, and never redirects', async () => {
+    const server = await startTestServer();
+    try {
+      const registered = 'http://localhost:8080/callback?code=welcome';
+      // As a client registered before the rule was stored (registration now refuses it).
+      await server.storage.clients.update(client.id, { redirectUris: [registered] });
+      const response = await fetch(authorizeUrl(server, validParameters({ redirect_uri: registered })), { redirect: 'manual' });
+      assert.equal(response.status, 400);
+      assert.equal(response.headers.get('location'), null);
+      const page = await response.text();
+      assert.match(page, /query parameter named code/);
+      assert.match(page, /The address the application asked to return to is not allowed here/);
+      assert.doesNotMatch(page, /not allowed in development/);
+    } finally {
+      await server.close();
+    }
+  });
+});

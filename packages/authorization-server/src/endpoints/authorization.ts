@@ -24,7 +24,7 @@
  */
 import { hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { redirectUriProblem } from '../clients/redirect-uri.ts';
+import { redirectUriProblem, reservedResponseParameter } from '../clients/redirect-uri.ts';
 import { errorDescription, OAuthError, type OAuthErrorCode } from '../errors.ts';
 import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
 import { singleParameter, type RawParameters } from '../http/parameters.ts';
@@ -134,6 +134,7 @@ const USER_MESSAGES: Partial<Record<MessageKey, MessageKey>> = {
   'error.noRedirectUri': 'error.userNoReturnAddress',
   'error.redirectUriNotRegistered': 'error.userReturnAddressNotRegistered',
   'error.redirectUriNotAllowed': 'error.userReturnAddressNotAllowed',
+  'error.redirectUriReservedParameter': 'error.userReturnAddressNotAllowed',
   'error.needsClientIdAndRequestUri': 'error.userInvalidRequest',
 };
 
@@ -172,6 +173,10 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   // SPEC decision 4 / §2: the registration rules hold here too, so a URI registered under other rules (a
   // loopback URI copied into a production database) is refused with a page, never redirected to.
   if (redirectUriProblem(redirectUri, client.clientType, options.environment) !== undefined) {
+    // RFC 6749 §3.1: a URI registered before the rule (2026-12-07) that names a response parameter: the developer
+    // line says which, not the environment.
+    const reserved = URL.canParse(redirectUri) ? reservedResponseParameter(new URL(redirectUri).search) : undefined;
+    if (reserved !== undefined) throw pageError('error.redirectUriReservedParameter', { name: reserved }, { labelKey: 'error.redirectUriLabel', value: redirectUri });
     throw pageError('error.redirectUriNotAllowed', { environment: options.environment }, { labelKey: 'error.redirectUriLabel', value: redirectUri });
   }
 

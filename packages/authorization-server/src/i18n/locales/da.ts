@@ -64,6 +64,7 @@ export const da: Catalogue = {
   'error.noRedirectUri': 'Forespørgslen har ingen redirect_uri.',
   'error.redirectUriNotRegistered': 'Denne redirect_uri er ikke registreret for appen.',
   'error.redirectUriNotAllowed': 'Denne redirect_uri er ikke tilladt i {environment}.',
+  'error.redirectUriReservedParameter': 'redirect_uri har en forespørgselsparameter ved navn {name}, som autorisationssvaret tilføjer (RFC 6749 afsnit 3.1): registrér URI’en uden den.',
   'error.redirectUriLabel': 'Redirect-URI',
   'error.forDeveloper': "Til appens udvikler:",
   'error.userUnknownApp': "Applikationen, der sendte dig hertil, er ikke registreret.",

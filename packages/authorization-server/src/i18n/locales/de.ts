@@ -64,6 +64,7 @@ export const de: Catalogue = {
   'error.noRedirectUri': 'Die Anfrage enthält keine redirect_uri.',
   'error.redirectUriNotRegistered': 'Die redirect_uri ist für diese App nicht registriert.',
   'error.redirectUriNotAllowed': 'Die redirect_uri ist in {environment} nicht erlaubt.',
+  'error.redirectUriReservedParameter': 'Die redirect_uri hat einen Query-Parameter namens {name}, den die Autorisierungsantwort hinzufügt (RFC 6749 Abschnitt 3.1): Registrieren Sie die URI ohne ihn.',
   'error.redirectUriLabel': 'Weiterleitungs-URI',
   'error.forDeveloper': "Für die Entwickler der App:",
   'error.userUnknownApp': "Die Anwendung, die Sie hierher geschickt hat, ist nicht registriert.",

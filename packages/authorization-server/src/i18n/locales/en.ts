@@ -70,6 +70,7 @@ export const en = {
   'error.noRedirectUri': 'The request has no redirect_uri.',
   'error.redirectUriNotRegistered': 'The redirect_uri is not registered for this app.',
   'error.redirectUriNotAllowed': 'The redirect_uri is not allowed in {environment}.',
+  'error.redirectUriReservedParameter': 'The redirect_uri has a query parameter named {name}, which the authorization response adds (RFC 6749 section 3.1): register the URI without it.',
   'error.redirectUriLabel': 'Redirect URI',
   'error.forDeveloper': "For the app's developer:",
   'error.userUnknownApp': "The application that sent you here is not registered.",

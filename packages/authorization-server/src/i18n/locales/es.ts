@@ -64,6 +64,7 @@ export const es: Catalogue = {
   'error.noRedirectUri': 'La solicitud no tiene redirect_uri.',
   'error.redirectUriNotRegistered': 'Esta redirect_uri no está registrada para la aplicación.',
   'error.redirectUriNotAllowed': 'Esta redirect_uri no está permitida en {environment}.',
+  'error.redirectUriReservedParameter': 'La redirect_uri tiene un parámetro de consulta llamado {name}, que la respuesta de autorización añade (RFC 6749, sección 3.1): registre la URI sin él.',
   'error.redirectUriLabel': 'URI de redirección',
   'error.forDeveloper': "Para el desarrollador de la aplicación:",
   'error.userUnknownApp': "La aplicación que le ha enviado aquí no está registrada.",

@@ -64,6 +64,7 @@ export const fr: Catalogue = {
   'error.noRedirectUri': 'La requête n’a pas de redirect_uri.',
   'error.redirectUriNotRegistered': 'Cette redirect_uri n’est pas enregistrée pour l’application.',
   'error.redirectUriNotAllowed': 'Cette redirect_uri n’est pas autorisée en {environment}.',
+  'error.redirectUriReservedParameter': 'La redirect_uri a un paramètre de requête nommé {name}, que la réponse d’autorisation ajoute (RFC 6749, section 3.1) : enregistrez l’URI sans lui.',
   'error.redirectUriLabel': 'URI de redirection',
   'error.forDeveloper': "Pour le développeur de l’application :",
   'error.userUnknownApp': "L’application qui vous a envoyé ici n’est pas enregistrée.",

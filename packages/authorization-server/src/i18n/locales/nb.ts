@@ -64,6 +64,7 @@ export const nb: Catalogue = {
   'error.noRedirectUri': 'Forespørselen har ingen redirect_uri.',
   'error.redirectUriNotRegistered': 'Denne redirect_uri er ikke registrert for appen.',
   'error.redirectUriNotAllowed': 'Denne redirect_uri er ikke tillatt i {environment}.',
+  'error.redirectUriReservedParameter': 'redirect_uri har en spørringsparameter kalt {name}, som autorisasjonssvaret legger til (RFC 6749 avsnitt 3.1): registrer URI-en uten den.',
   'error.redirectUriLabel': 'Omdirigerings-URI',
   'error.forDeveloper': "Til appens utvikler:",
   'error.userUnknownApp': "Applikasjonen som sendte deg hit, er ikke registrert.",

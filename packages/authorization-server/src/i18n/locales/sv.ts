@@ -64,6 +64,7 @@ export const sv: Catalogue = {
   'error.noRedirectUri': 'Begäran saknar redirect_uri.',
   'error.redirectUriNotRegistered': 'Denna redirect_uri är inte registrerad för appen.',
   'error.redirectUriNotAllowed': 'Denna redirect_uri är inte tillåten i {environment}.',
+  'error.redirectUriReservedParameter': 'redirect_uri har en frågeparameter som heter {name}, som auktoriseringssvaret lägger till (RFC 6749 avsnitt 3.1): registrera URI:n utan den.',
   'error.redirectUriLabel': 'Omdirigerings-URI',
   'error.forDeveloper': "För appens utvecklare:",
   'error.userUnknownApp': "Programmet som skickade dig hit är inte registrerat.",
