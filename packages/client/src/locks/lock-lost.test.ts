@@ -91,7 +91,7 @@ describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false },
     const aToken = a.client.getAccessToken(a.connectionId);
     await readUnderLock.promise;
 
-    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_advisory_lock%'", [APPLICATION_NAME]);
+    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_advisory_xact_lock%'", [APPLICATION_NAME]);
     assert.equal(rows.length, 1, 'A holds the lock on one connection');
     const signal = holds[0]!.signal;
     await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);

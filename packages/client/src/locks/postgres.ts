@@ -1,9 +1,12 @@
 /**
  * A lock across processes on PostgreSQL advisory locks. Each `withLock` opens its own connection — a
  * `pg.Client` made from the pool's settings (`pool.options`, with the pool's own `Client` class), outside
- * the pool — takes the session-level `pg_advisory_lock` on it, and closes it when the work is done.
- * PostgreSQL releases the lock when that connection ends, however it ends, so a crashed instance never
- * leaves the lock held.
+ * the pool — and on it runs `BEGIN; SET LOCAL lock_timeout = …; SELECT pg_advisory_xact_lock(…)`: a
+ * transaction-scoped lock with transaction-local settings, held until the ROLLBACK that ends the work (or
+ * the connection's end, however it ends, so a crashed instance never leaves the lock held). Nothing is
+ * left on the session, so the lock also works through a pooler in transaction mode (PgBouncer
+ * `pool_mode = transaction`), where a session-level lock or `SET` would stay with the server connection
+ * and pass to another client.
  *
  * Why not a pooled connection: the work under the lock (a refresh) reads and writes the token store,
  * which usually shares the pool. With the lock holding a pooled connection, as many concurrent
@@ -13,11 +16,19 @@
  * find the pool as the rest of the application leaves it. At most `maxConnections` lock connections are
  * open at once per lock object (further holders wait for one, holding nothing meanwhile).
  *
- * `lock_timeout` bounds the wait for the lock, and the connection attempt is bounded by the pool's
- * `connectionTimeoutMillis` or else by the same timeout.
+ * `lockTimeoutMilliseconds` bounds the whole wait: for a free lock connection, for the connection itself
+ * (the pool's `connectionTimeoutMillis` when shorter) and for the lock (`lock_timeout`, so the server stops
+ * waiting by itself; the pool's `query_timeout` and `statement_timeout` do not apply to the lock's
+ * connection). Past it: `LockTimeoutError`.
  *
  * When the lock's connection fails or ends while the work runs (the backend terminated, the database
- * restarted, the network cut), the lock is gone: the hold's `signal` is aborted with a `LockLostError`.
+ * restarted, the network cut), or does not answer a `SELECT 1` within `livenessCheckMilliseconds` (asked
+ * that often; TCP keepalive is on too), the lock is taken as gone: the hold's `signal` is aborted with a
+ * `LockLostError`. The work's result is returned as soon as it is done: the release (ROLLBACK, then closing
+ * the connection) runs in the background, its socket destroyed if it takes longer than
+ * `releaseTimeoutMilliseconds`, and the connection slot is given back at once. A backend on the far side of
+ * a partition keeps the lock until it notices its client is gone (TCP keepalive, or the server's
+ * `tcp_keepalives_*` / `client_connection_check_interval` settings).
  */
 import { createHash } from 'node:crypto';
 import type { Client, ClientConfig, Pool } from 'pg';
@@ -27,16 +38,43 @@ import type { RefreshLock } from '../lock.ts';
 export interface PostgresLockOptions {
   /** The pool whose settings (`pool.options`) the lock's own connections use; no connection is taken from it. */
   pool: Pool;
-  /** Longest wait for the lock, milliseconds; default 30 000. */
+  /** Longest wait for the lock, milliseconds, the wait for a free lock connection (`maxConnections`) included; default 30 000. */
   lockTimeoutMilliseconds?: number;
   /** Mixed into the 64-bit lock key, so unrelated applications on one database do not collide; default `gatehouse-client`. */
   namespace?: string;
   /** Most lock connections open at once (one per refresh in progress), default 10. */
   maxConnections?: number;
+  /**
+   * While the lock is held, its connection is asked `SELECT 1` this often; an answer not back within the same
+   * time marks the lock lost (a silently dead connection: a network partition). Also the TCP keepalive delay.
+   * Milliseconds, default 5 000.
+   */
+  livenessCheckMilliseconds?: number;
+  /** Longest a release (ROLLBACK, then closing the connection) may take before its socket is destroyed, milliseconds; default 2 000. It runs after the work's result is returned. */
+  releaseTimeoutMilliseconds?: number;
 }
 
 /** SQLSTATE 55P03 lock_not_available: `lock_timeout` expired. */
 const LOCK_NOT_AVAILABLE = '55P03';
+/** SQLSTATE 57014 query_canceled: a `statement_timeout` (or a cancel request) ended the wait. */
+const QUERY_CANCELED = '57014';
+/** How long past the lock timeout the client waits for the server's own answer before giving up on the connection. */
+const ACQUIRE_GRACE_MILLISECONDS = 2_000;
+
+/** Destroys a `pg.Client`'s socket (no goodbye: for a connection that no longer answers). */
+function destroySocket(connection: Client): void {
+  (connection as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
+}
+
+/** Resolves with `promise`, or rejects with `onTimeout()` after `milliseconds` (the timer does not keep the process alive). */
+function bounded<T>(promise: Promise<T>, milliseconds: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, milliseconds));
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** @throws ConfigurationError when `options.pool` is not a `pg` Pool (`pg` is an optional peer dependency: install it to use this lock). */
 export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
@@ -45,25 +83,48 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
   if (!(timeout > 0)) throw new RangeError('lockTimeoutMilliseconds must be a positive number');
   const maxConnections = Math.floor(options.maxConnections ?? 10);
   if (!(maxConnections >= 1)) throw new RangeError('maxConnections must be at least 1');
+  const liveness = Math.floor(options.livenessCheckMilliseconds ?? 5_000);
+  if (!(liveness > 0)) throw new RangeError('livenessCheckMilliseconds must be a positive number');
+  const releaseTimeout = Math.floor(options.releaseTimeoutMilliseconds ?? 2_000);
+  if (!(releaseTimeout > 0)) throw new RangeError('releaseTimeoutMilliseconds must be a positive number');
   const namespace = options.namespace ?? 'gatehouse-client';
   // pg-pool makes its connections with `new pool.Client(pool.options)`; the lock makes its own the same way.
   const { Client: ClientClass, options: poolOptions } = options.pool as unknown as { Client?: new (config: ClientConfig) => Client; options?: ClientConfig };
   if (typeof ClientClass !== 'function') throw new ConfigurationError('createPostgresLock needs a pool from the "pg" package (new pg.Pool(…)): its connection settings make the lock\'s own connections');
-  const config: ClientConfig = {
+  const baseConfig: ClientConfig = {
     ...poolOptions,
     // pg-pool keeps these two non-enumerable (so they do not print): copied by name.
     password: poolOptions?.password, ssl: poolOptions?.ssl,
-    connectionTimeoutMillis: poolOptions?.connectionTimeoutMillis || timeout,
+    // The lock's waits are bounded by lock_timeout (server side) and by this lock's own timers (client side):
+    // a pool's shorter query_timeout would cut the wait short with a raw error while the backend went on waiting.
+    query_timeout: undefined,
+    keepAlive: true, keepAliveInitialDelayMillis: liveness,
   };
+  const timeoutError = (key: string) => new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
 
   let open = 0;
   const waiting: (() => void)[] = [];
-  const takeSlot = async () => {
+  /** A lock connection slot, waited for at most until `deadline` (the wait counts toward the lock timeout). */
+  const takeSlot = async (key: string, deadline: number) => {
     if (open < maxConnections) {
       open++;
       return;
     }
-    await new Promise<void>((resolve) => waiting.push(resolve));
+    let grant!: () => void;
+    const granted = new Promise<void>((resolve) => {
+      grant = resolve;
+    });
+    waiting.push(grant);
+    await bounded(granted, deadline - Date.now(), () => timeoutError(key)).catch((error: unknown) => {
+      const index = waiting.indexOf(grant);
+      if (index === -1) {
+        // Granted in the same moment it timed out: hand the slot on.
+        giveSlot();
+      } else {
+        waiting.splice(index, 1);
+      }
+      throw error;
+    });
   };
   const giveSlot = () => {
     const next = waiting.shift();
@@ -73,35 +134,81 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
 
   return {
     async withLock(key, work) {
-      await takeSlot();
+      const deadline = Date.now() + timeout;
+      await takeSlot(key, deadline);
+      let slotHeld = true;
+      const releaseSlot = () => {
+        if (slotHeld) {
+          slotHeld = false;
+          giveSlot();
+        }
+      };
+      let connection: Client | undefined;
+      let livenessTimer: NodeJS.Timeout | undefined;
+      let closing = false;
+      /** In the background, bounded: the work's result never waits for it, and the slot is given back at once. */
+      const close = () => {
+        closing = true;
+        clearInterval(livenessTimer);
+        releaseSlot();
+        const current = connection;
+        if (current === undefined) return;
+        const destroyTimer = setTimeout(() => destroySocket(current), releaseTimeout);
+        destroyTimer.unref();
+        // ROLLBACK ends the transaction (and with it the advisory lock), also behind a transaction-mode pooler; closing the session does too.
+        void current.query('ROLLBACK').catch(() => {}).then(() => current.end()).catch(() => {}).finally(() => clearTimeout(destroyTimer));
+      };
       try {
-        const connection = new ClientClass(config);
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw timeoutError(key);
+        const lockConnection = new ClientClass({
+          ...baseConfig,
+          connectionTimeoutMillis: Math.min(baseConfig.connectionTimeoutMillis || remaining, remaining),
+        });
+        connection = lockConnection;
         const lost = new AbortController();
-        let closing = false;
-        const gone = (what: string) => () => {
+        const markLost = (what: string) => {
           if (!closing && !lost.signal.aborted) lost.abort(new LockLostError(`the refresh lock "${key}" was lost: its PostgreSQL connection ${what}`));
         };
         // A backend terminated while the lock is held must not end the process ('error' without a listener).
-        connection.on('error', gone('failed'));
-        connection.on('end', gone('ended'));
+        lockConnection.on('error', () => markLost('failed'));
+        lockConnection.on('end', () => markLost('ended'));
+        await lockConnection.connect();
+        // A transaction-scoped lock (released by COMMIT/ROLLBACK or the session's end) and transaction-local
+        // settings: nothing leaks to other clients of a transaction-mode pooler. SET cannot take a bind
+        // parameter; the values are validated integers.
+        const acquire = async () => {
+          await lockConnection.query('BEGIN');
+          const lockTimeout = Math.max(1, deadline - Date.now());
+          await lockConnection.query(`SET LOCAL lock_timeout = ${lockTimeout}`);
+          // The pool's statement_timeout (if shorter) must not cut the wait: lock_timeout bounds it.
+          await lockConnection.query('SET LOCAL statement_timeout = 0');
+          await lockConnection.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(namespace, key)]);
+        };
         try {
-          await connection.connect();
-          // SET cannot take a bind parameter; `timeout` is a validated integer.
-          await connection.query(`SET lock_timeout = ${timeout}`);
-          try {
-            await connection.query('SELECT pg_advisory_lock($1::bigint)', [advisoryKey(namespace, key)]);
-          } catch (error) {
-            if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
-            throw error;
-          }
-          return await work({ signal: lost.signal });
-        } finally {
-          closing = true;
-          // Closing the session releases the advisory lock (and a connection that already died needs no unlock).
-          await connection.end().catch(() => {});
+          // The server ends the wait at the deadline (lock_timeout); the client gives it a little longer to say so,
+          // then gives up on a connection that does not answer (its socket is destroyed by close()).
+          await bounded(acquire(), deadline - Date.now() + ACQUIRE_GRACE_MILLISECONDS, () => timeoutError(key));
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code === LOCK_NOT_AVAILABLE || code === QUERY_CANCELED) throw timeoutError(key);
+          throw error;
         }
+        // A silently dead connection (no error, no end: a partition) is found by asking it something cheap.
+        let checking = false;
+        livenessTimer = setInterval(() => {
+          if (checking || closing || lost.signal.aborted) return;
+          checking = true;
+          bounded(lockConnection.query('SELECT 1'), liveness, () => new Error('no answer'))
+            .catch(() => markLost(`did not answer within ${liveness} ms`))
+            .finally(() => {
+              checking = false;
+            });
+        }, liveness);
+        livenessTimer.unref();
+        return await work({ signal: lost.signal });
       } finally {
-        giveSlot();
+        close();
       }
     },
   };

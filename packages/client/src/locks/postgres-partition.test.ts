@@ -1,0 +1,70 @@
+/**
+ * Review of the partner-side lock fixes, defect 1: on a silently dead lock connection (a network partition,
+ * here a TCP proxy that stops forwarding without closing anything) `withLock` awaited `connection.end()`
+ * without a bound: a finished refresh never returned and its `maxConnections` slot was never given back; and
+ * nothing told the holder that its lock was gone. Now the work's result is returned at once, the release runs
+ * in the background (its socket destroyed after `releaseTimeoutMilliseconds`), the slot is given back at
+ * once, and a connection that does not answer a liveness check aborts the hold's signal.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import pg from 'pg';
+import { LockLostError } from '../errors.ts';
+import { startFreezingProxy, type FreezingProxy } from '../testing/freezing-proxy.ts';
+import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
+import { createPostgresLock } from './postgres.ts';
+
+const skip = await postgresSkipReason();
+const APPLICATION_NAME = `gh_test_partition_${randomBytes(6).toString('hex')}`;
+const PROXY_PORT = 3660;
+
+describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?? false, timeout: 30_000 }, () => {
+  let proxy: FreezingProxy;
+  let pool: pg.Pool;
+  let admin: pg.Client;
+  before(async () => {
+    admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+  });
+  after(async () => {
+    // The backends behind the frozen proxy: only this test's own (by application_name).
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
+    await admin.end();
+  });
+  beforeEach(async () => {
+    const target = new URL(POSTGRES_URL);
+    proxy = await startFreezingProxy(PROXY_PORT, { host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(POSTGRES_URL);
+    url.port = String(PROXY_PORT);
+    url.searchParams.set('application_name', APPLICATION_NAME);
+    pool = new pg.Pool({ connectionString: url.href, max: 1 });
+  });
+  afterEach(async () => {
+    await proxy.close();
+    await pool.end();
+  });
+
+  it('returns the finished work\'s result and gives its connection slot back at once', async () => {
+    const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}`, maxConnections: 1, releaseTimeoutMilliseconds: 100, lockTimeoutMilliseconds: 5_000 });
+    const result = await lock.withLock('connection-1', async () => {
+      proxy.freeze();
+      return 'refreshed';
+    });
+    assert.equal(result, 'refreshed');
+    // The only slot is free again: another key locks on a new (forwarded) connection.
+    assert.equal(await lock.withLock('connection-2', async () => 'next'), 'next');
+  });
+
+  it('aborts the hold\'s signal when the connection stops answering', async () => {
+    const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}`, livenessCheckMilliseconds: 50, releaseTimeoutMilliseconds: 100 });
+    const reason = await lock.withLock('connection-3', async (hold) => {
+      proxy.freeze();
+      if (!hold!.signal.aborted) await once(hold!.signal, 'abort');
+      return hold!.signal.reason;
+    });
+    assert.ok(reason instanceof LockLostError);
+    assert.match(reason.message, /did not answer/);
+  });
+});
