@@ -9,7 +9,7 @@
  * `locks/redis.ts` (SET NX PX with a fenced release), `locks/file.ts` (processes on one host).
  *
  * A lock across processes can be lost while held: its PostgreSQL connection dies (the advisory lock goes
- * with it), its Redis lease cannot be renewed. The holder learns it from `LockHold.signal`, aborted with a
+ * with it), its Redis lease runs out unrenewed. The holder learns it from `LockHold.signal`, aborted with a
  * `LockLostError`, and the refresh checks it immediately before sending a token request (nothing is sent
  * once it is lost) and before storing the result. What it cannot do is recall a request already sent when
  * the lock is lost: another instance may then present the same refresh token, which Gatehouse answers

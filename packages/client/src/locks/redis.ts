@@ -4,9 +4,15 @@
  * while the work runs so a slow refresh keeps the lock, and the TTL so a crashed holder's lock expires.
  * Waiters poll (`pollForLock`): Redis has no blocking lock primitive, and a refresh takes milliseconds.
  *
- * A renewal that fails (Redis unreachable) or finds the key no longer ours (it expired, another holder
- * took it) marks the lock lost: the hold's `signal` is aborted with a `LockLostError`. A failed release is
- * ignored (the lease expires after its TTL): it never replaces the work's result.
+ * The holder keeps the lease's deadline itself: the start of the last confirmed `SET` or renewal plus the
+ * ttl (Redis counts the ttl from a later moment, so the local deadline is never the later one). When it
+ * passes without a confirmed renewal — Redis unreachable, or answering nothing at all (node-redis then
+ * keeps a command pending forever, neither resolving nor rejecting) — or a renewal finds the key no longer
+ * ours (it expired, another holder took it), the lock is lost: the hold's `signal` is aborted with a
+ * `LockLostError`. One failed renewal while the lease is still valid is not a loss (the next one may
+ * succeed). Renewals and the release are each bounded by `commandTimeoutMilliseconds`; the release is
+ * awaited at most that long and its failure ignored (the lease expires after its TTL): it never replaces,
+ * nor holds back, the work's result.
  *
  * A single Redis node is assumed. Whatever happens to the lock, the token store's version check
  * (`TokenStore.replaceTokens`) refuses to overwrite tokens another holder stored.
@@ -30,6 +36,8 @@ export interface RedisLockOptions {
   ttlMilliseconds?: number;
   /** Longest wait for the lock, milliseconds; default 30 000. */
   acquireTimeoutMilliseconds?: number;
+  /** Longest wait for a renewal's or the release's answer, milliseconds; default ttl/3 (at most 2 000). */
+  commandTimeoutMilliseconds?: number;
 }
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -48,31 +56,74 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
   const ttl = Math.floor(options.ttlMilliseconds ?? 15_000);
   const acquireTimeout = options.acquireTimeoutMilliseconds ?? 30_000;
   if (!(ttl >= 30)) throw new RangeError('ttlMilliseconds must be at least 30');
+  const commandTimeout = Math.floor(options.commandTimeoutMilliseconds ?? Math.min(2_000, Math.floor(ttl / 3)));
+  if (!(commandTimeout > 0)) throw new RangeError('commandTimeoutMilliseconds must be a positive number');
   const { client } = options;
+  /** A command's answer, or a rejection once `commandTimeout` has passed without one. */
+  const bounded = <T>(command: () => Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      Promise.resolve().then(command),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${commandTimeout} ms`)), commandTimeout);
+        timer.unref();
+      }),
+    ]).finally(() => clearTimeout(timer));
+  };
 
   return {
     async withLock(key, work) {
       const redisKey = `${prefix}${key}`;
       const holder = randomUUID();
-      await pollForLock(key, acquireTimeout, async () =>
-        (await client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK');
+      let leaseEnds = 0;
+      await pollForLock(key, acquireTimeout, async () => {
+        const startedAt = performance.now();
+        const acquired = (await client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK';
+        if (acquired) leaseEnds = startedAt + ttl;
+        return acquired;
+      });
       const lost = new AbortController();
+      let lastFailure = '';
+      let deadline: NodeJS.Timeout | undefined;
       const markLost = (why: string) => {
         if (!lost.signal.aborted) lost.abort(new LockLostError(`the refresh lock "${key}" was lost: ${why}`));
         clearInterval(renewal);
+        clearTimeout(deadline);
+      };
+      /** Aborts the signal when the lease's local deadline passes without a confirmed renewal. */
+      const watchDeadline = () => {
+        clearTimeout(deadline);
+        if (lost.signal.aborted) return;
+        deadline = setTimeout(() => {
+          if (performance.now() >= leaseEnds) markLost(`its Redis lease ran out (${ttl} ms) without a confirmed renewal${lastFailure}`);
+          else watchDeadline();
+        }, Math.max(0, leaseEnds - performance.now()));
+        deadline.unref();
       };
       const renewal = setInterval(() => {
-        client.eval(EXTEND, { keys: [redisKey], arguments: [holder, String(ttl)] }).then((extended) => {
-          if (Number(extended) !== 1) markLost('its Redis key expired or another holder has it');
-        }, () => markLost('renewing its Redis lease failed'));
+        const startedAt = performance.now();
+        bounded(() => client.eval(EXTEND, { keys: [redisKey], arguments: [holder, String(ttl)] })).then((extended) => {
+          if (Number(extended) !== 1) {
+            markLost('its Redis key expired or another holder has it');
+            return;
+          }
+          leaseEnds = Math.max(leaseEnds, startedAt + ttl);
+          lastFailure = '';
+          watchDeadline();
+        }, () => {
+          // Not a loss yet: the lease may still be valid, and the next renewal may succeed.
+          lastFailure = ' (renewing its Redis lease failed or went unanswered)';
+        });
       }, Math.floor(ttl / 3));
       renewal.unref();
+      watchDeadline();
       try {
         return await work({ signal: lost.signal });
       } finally {
         clearInterval(renewal);
-        // Best effort: a lease not deleted expires after ttlMilliseconds; the work's outcome stands either way.
-        await client.eval(RELEASE, { keys: [redisKey], arguments: [holder] }).catch(() => {});
+        clearTimeout(deadline);
+        // Best effort, bounded: a lease not deleted expires after ttlMilliseconds; the work's outcome stands either way.
+        await bounded(() => client.eval(RELEASE, { keys: [redisKey], arguments: [holder] })).catch(() => {});
       }
     },
   };
