@@ -57,3 +57,37 @@ describe('bounded exponential backoff with full jitter', () => {
     assert.equal(parseRetryAfter('soon', 0), undefined);
   });
 });
+
+describe('Retry-After with a retry budget (maxElapsedMilliseconds)', () => {
+  const budgeted = { maxAttempts: 4, baseDelayMilliseconds: 100, maxDelayMilliseconds: 1000, maxElapsedMilliseconds: 25_000 };
+  const failing = (retryAfterMilliseconds: number) => async () => {
+    const sleeps: number[] = [];
+    let now = 0;
+    let calls = 0;
+    const outcome = await retryWithBackoff(async () => {
+      calls++;
+      if (calls === 1) throw new Error('busy');
+      return 'ok';
+    }, {
+      policy: budgeted, random: () => 0, nowMilliseconds: () => now,
+      sleep: async (milliseconds) => {
+        sleeps.push(milliseconds);
+        now += milliseconds;
+      },
+      classify: () => ({ reason: 'http_429', retryAfterMilliseconds }),
+    }).catch((error: unknown) => error);
+    return { outcome, sleeps, calls };
+  };
+
+  it('honours a Retry-After longer than maxDelayMilliseconds when it fits the budget', async () => {
+    assert.deepEqual(await failing(12_000)(), { outcome: 'ok', sleeps: [12_000], calls: 2 });
+  });
+
+  it('gives up at once, saying why, when Retry-After is past the budget', async () => {
+    const { outcome, sleeps, calls } = await failing(60_000)();
+    assert.ok(outcome instanceof RetriesExhaustedError);
+    assert.match(outcome.failure.reason, /^http_429 \(Retry-After 60 s is past the retry budget\)$/);
+    assert.deepEqual(sleeps, []);
+    assert.equal(calls, 1);
+  });
+});

@@ -10,7 +10,11 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** Cap of the delay after the first failure, milliseconds; doubles after each failure. Default 250. */
   baseDelayMilliseconds: number;
-  /** No delay exceeds this, milliseconds (a server's `Retry-After` included). Default 8000. */
+  /**
+   * No backoff delay exceeds this, milliseconds; default 8000. A server's `Retry-After` is honoured as sent when
+   * `maxElapsedMilliseconds` is set (and the retry given up when it would start past that budget); without a
+   * budget it too is capped at this.
+   */
   maxDelayMilliseconds: number;
   /**
    * No attempt starts later than this after the first one started, milliseconds; default 25 000 (none when
@@ -41,8 +45,23 @@ export interface RetryDependencies {
   random(): number;
   /** Called before each wait. */
   onRetry?(attempt: number, failure: TransientFailure, delayMilliseconds: number): void;
-  /** The time `maxElapsedMilliseconds` is measured with, milliseconds; default `Date.now` (inject a clock in tests). */
+  /** The time `maxElapsedMilliseconds` is measured with, milliseconds; default `performance.now` (inject a clock in tests). */
   nowMilliseconds?(): number;
+  /**
+   * Carried across calls that continue one logical operation (a refresh that took its lock again): the attempts
+   * already made and when the first started count toward `maxAttempts` and `maxElapsedMilliseconds`. Updated in place.
+   */
+  progress?: RetryProgress;
+}
+
+/** How far an operation retried over several `retryWithBackoff` calls has come. */
+export interface RetryProgress {
+  /** Attempts that failed transiently so far. */
+  failedAttempts: number;
+  /** When the first attempt started (`nowMilliseconds`), once one has. */
+  startedAt?: number;
+  /** The last transient failure and its error. */
+  last?: { failure: TransientFailure; error: unknown };
 }
 
 /** Every attempt failed transiently. */
@@ -58,11 +77,14 @@ export class RetriesExhaustedError extends Error {
 
 /**
  * The delay after `failedAttempts` failures: uniform in [0, min(max, base × 2^(failedAttempts−1))],
- * raised to the server's `Retry-After` when larger, and never above `maxDelayMilliseconds`.
+ * raised to the server's `Retry-After` when larger; capped at `maxDelayMilliseconds` only when the policy has
+ * no `maxElapsedMilliseconds` (with one, a Retry-After past the budget ends the retries instead).
  */
 export function backoffDelayMilliseconds(policy: RetryPolicy, failedAttempts: number, random: () => number, retryAfterMilliseconds = 0): number {
   const cap = Math.min(policy.maxDelayMilliseconds, policy.baseDelayMilliseconds * 2 ** (failedAttempts - 1));
   const jittered = Math.floor(random() * cap);
+  // With a time budget, the server's Retry-After is honoured as sent (the budget decides whether to wait it).
+  if (policy.maxElapsedMilliseconds !== undefined) return Math.max(jittered, retryAfterMilliseconds);
   return Math.min(policy.maxDelayMilliseconds, Math.max(jittered, retryAfterMilliseconds));
 }
 
@@ -75,18 +97,30 @@ export function backoffDelayMilliseconds(policy: RetryPolicy, failedAttempts: nu
 export async function retryWithBackoff<T>(operation: (attempt: number) => Promise<T>, dependencies: RetryDependencies): Promise<T> {
   const { policy } = dependencies;
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
-  const now = dependencies.nowMilliseconds ?? Date.now;
-  const startedAt = now();
-  for (let attempt = 1; ; attempt++) {
+  const now = dependencies.nowMilliseconds ?? (() => performance.now());
+  const progress: RetryProgress = dependencies.progress ?? { failedAttempts: 0 };
+  const overBudget = (delay: number) =>
+    policy.maxElapsedMilliseconds !== undefined && progress.startedAt !== undefined && now() - progress.startedAt + delay > policy.maxElapsedMilliseconds;
+  // Continuing an operation that already failed: the next attempt is a retry, within the same limits.
+  if (progress.last && (progress.failedAttempts >= maxAttempts || overBudget(0))) {
+    throw new RetriesExhaustedError(progress.failedAttempts, progress.last.failure, progress.last.error);
+  }
+  for (let attempt = progress.failedAttempts + 1; ; attempt++) {
+    progress.startedAt ??= now();
     try {
       return await operation(attempt);
     } catch (error) {
       const failure = dependencies.classify(error);
       if (!failure) throw error;
+      progress.failedAttempts = attempt;
+      progress.last = { failure, error };
       if (attempt >= maxAttempts) throw new RetriesExhaustedError(attempt, failure, error);
       const delay = backoffDelayMilliseconds(policy, attempt, dependencies.random, failure.retryAfterMilliseconds);
-      if (policy.maxElapsedMilliseconds !== undefined && now() - startedAt + delay > policy.maxElapsedMilliseconds) {
-        throw new RetriesExhaustedError(attempt, failure, error);
+      if (overBudget(delay)) {
+        const beyond = failure.retryAfterMilliseconds !== undefined && failure.retryAfterMilliseconds >= delay
+          ? { ...failure, reason: `${failure.reason} (Retry-After ${Math.ceil(failure.retryAfterMilliseconds / 1000)} s is past the retry budget)` }
+          : failure;
+        throw new RetriesExhaustedError(attempt, beyond, error);
       }
       dependencies.onRetry?.(attempt, failure, delay);
       await dependencies.sleep(delay);

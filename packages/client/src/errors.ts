@@ -115,8 +115,11 @@ export class LockTimeoutError extends GatehouseClientError {
 }
 
 /**
- * The refresh lock was lost while held (its PostgreSQL connection died, its Redis lease could not be
- * renewed). The refresh stopped before sending its request: retrying is safe (the client retries once itself).
+ * The refresh lock was lost while held (its PostgreSQL connection died or stopped answering, its Redis lease
+ * ran out unrenewed). The refresh sent no request after the loss was seen; the message says whether earlier
+ * attempts of the same refresh had been sent (their responses lost or failed, so the server may already have
+ * rotated the token: a retry is then answered within Gatehouse's reuse grace window). The client takes the
+ * lock again once by itself, with the same retry budget, before throwing this.
  */
 export class LockLostError extends GatehouseClientError {
   override readonly name = 'LockLostError';

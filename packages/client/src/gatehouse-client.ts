@@ -135,7 +135,7 @@ export interface GatehouseClient {
    * A valid access token for server-side use, refreshed centrally when it expires within the margin.
    * @throws ConnectionNotFoundError, ConnectionMismatchError (the connection was made at another issuer or by
    *   another client: nothing sent, nothing changed; RFC 6749 §6, §10.4), ReauthorizationRequiredError, RefreshFailedError, AuthorizationServerError,
-   *   LockTimeoutError, LockLostError (the refresh lock was lost twice before a request could be sent: nothing was sent, try again), DecryptionError; a failing token store write after the server answered is retried, then its error thrown
+   *   LockTimeoutError, LockLostError (the refresh lock was lost twice: nothing was sent after the loss was seen, though earlier attempts of the refresh may have been — the message says how many —; try again), DecryptionError; a failing token store write after the server answered is retried, then its error thrown
    */
   getAccessToken(connectionId: string): Promise<string>;
   /** Refreshes now (rotating both tokens). Same errors as `getAccessToken`. */

@@ -112,15 +112,16 @@ describe('centralised refresh (SPEC §3 integrator rules)', () => {
     assert.equal(refreshes(), 4, 'the kept refresh token still works');
   });
 
-  it('honours Retry-After on 429, never beyond maxDelayMilliseconds', async () => {
+  it('honours Retry-After on 429, and gives up, saying so, when it is past the retry budget (maxElapsedMilliseconds)', async () => {
     const { client, connectionId, clock, sleeps } = await connectThroughFake(fake, { random: () => 0 });
     fake.refreshScript.push(
       { kind: 'status', status: 429, headers: { 'retry-after': '2' } },
       { kind: 'status', status: 429, headers: { 'retry-after': '3600' } },
     );
     clock.advanceSeconds(1000);
-    await client.getAccessToken(connectionId);
-    assert.deepEqual(sleeps, [2000, 8000]);
+    await assert.rejects(client.getAccessToken(connectionId), (error: unknown) =>
+      error instanceof RefreshFailedError && error.attempts === 2 && error.reason === 'http_429 (Retry-After 3600 s is past the retry budget)');
+    assert.deepEqual(sleeps, [2000]);
   });
 
   it('retries when the authorization server cannot be reached at all', async () => {

@@ -22,8 +22,8 @@
  * Every attempt and outcome is logged with token fingerprints only.
  */
 import type * as oauth from 'oauth4webapi';
-import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy } from './backoff.ts';
-import type { Clock } from './clock.ts';
+import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy, type RetryProgress } from './backoff.ts';
+import { clockMilliseconds, type Clock } from './clock.ts';
 import type { TokenCipher } from './encryption.ts';
 import { AuthorizationServerError, ConnectionMismatchError, ConnectionNotFoundError, LockLostError, ReauthorizationRequiredError, RefreshFailedError } from './errors.ts';
 import { emitSafely, type ClientEvents } from './events.ts';
@@ -103,6 +103,14 @@ export interface Refresher {
   withConnectionLock<T>(connectionId: string, work: () => Promise<T>): Promise<T>;
 }
 
+/** One refresh's progress across the lock holds it takes (`lockedRefresh`). */
+interface RefreshProgress {
+  /** The retry state: attempts failed so far and when the first started. */
+  retry: RetryProgress;
+  /** Refresh requests sent so far. */
+  sent: number;
+}
+
 /** Writes of a refreshed pair: 5 attempts, waits capped at 250 ms doubling to 2 s (under 4 s of waiting in all). */
 const STORE_WRITE_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMilliseconds: 250, maxDelayMilliseconds: 2_000 };
 
@@ -137,13 +145,15 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
   }
 
   /**
-   * Layer 3: the lock, taken again once when it was lost before the request was sent (`LockLostError`:
-   * nothing was sent, so the next holder, or this one, re-reads the store and refreshes at most once).
+   * Layer 3: the lock, taken again once when it was lost before a request could be sent (`LockLostError`). The
+   * refresh's progress (requests sent, when the first was sent) carries over, so the retry budget
+   * (`maxAttempts`, `maxElapsedMilliseconds`) counts every request of this refresh, whichever hold sent it.
    */
   async function lockedRefresh(connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string): Promise<StoredConnection> {
+    const progress: RefreshProgress = { retry: { failedAttempts: 0 }, sent: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await lock.withLock(lockKey(connectionId), (hold) => refreshUnderLock(connectionId, needsRefresh, reason, hold?.signal));
+        return await lock.withLock(lockKey(connectionId), (hold) => refreshUnderLock(connectionId, needsRefresh, reason, hold?.signal, progress));
       } catch (error) {
         if (!(error instanceof LockLostError) || attempt >= 2) throw error;
       }
@@ -170,6 +180,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
    */
   async function refreshUnderLock(
     connectionId: string, needsRefresh: (row: StoredConnection) => boolean, reason: string, held: AbortSignal | undefined,
+    progress: RefreshProgress,
   ): Promise<StoredConnection> {
     const row = await readActive(connectionId);
     if (!needsRefresh(row)) {
@@ -181,12 +192,11 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
 
     let response: oauth.TokenEndpointResponse;
     let sentAt = clock.nowSeconds();
-    let attempts = 0;
+    let attempts = progress.sent;
     let dpop: { handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined;
     let dpopResolved = false;
     try {
       response = await retryWithBackoff(async (attempt) => {
-        attempts = attempt;
         sentAt = clock.nowSeconds();
         log({ event: 'refresh_attempt', connection_id: connectionId, attempt, reason, refresh_token_fingerprint: refreshTokenFingerprint });
         if (!dpopResolved) {
@@ -194,14 +204,23 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
           dpopResolved = true;
         }
         // Immediately before sending: another instance may hold the lock now and present this same token.
-        if (held?.aborted) throw held.reason instanceof LockLostError ? held.reason : new LockLostError(`the refresh lock of connection "${connectionId}" was lost`);
+        if (held?.aborted) {
+          const why = held.reason instanceof LockLostError ? held.reason.message : `the refresh lock of connection "${connectionId}" was lost`;
+          throw new LockLostError(progress.sent === 0
+            ? `${why}; no refresh request was sent`
+            : `${why}; ${progress.sent} refresh request(s) had been sent before (their outcome unknown or failed), none after the loss was seen`);
+        }
+        progress.sent = attempt;
+        attempts = attempt;
         return dependencies.requestRefresh(refreshToken, dpop);
       }, {
         policy: dependencies.retryPolicy,
         sleep: dependencies.sleep,
         random: dependencies.random,
-        // The reuse grace window is counted in the server's time; the client's clock stands in for it.
-        nowMilliseconds: () => clock.nowSeconds() * 1000,
+        // The reuse grace window is counted in the server's time; the client's clock (milliseconds, monotonic
+        // where it has them) stands in for it.
+        nowMilliseconds: () => clockMilliseconds(clock),
+        progress: progress.retry,
         classify: transientFailureOf,
         onRetry: (attempt, failure, delay) => {
           log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'retrying', reason: failure.reason, attempt, retry_in_ms: delay });
@@ -221,7 +240,12 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
         throw new ReauthorizationRequiredError(connectionId, why);
       }
       if (error instanceof LockLostError) {
-        log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'lock_lost', reason: 'before_request: nothing sent', attempt: attempts });
+        log({
+          event: 'refresh_outcome', connection_id: connectionId, outcome: 'lock_lost', attempt: attempts,
+          reason: progress.sent === 0 ? 'before_request: nothing sent' : `before_retry: ${progress.sent} request(s) sent earlier, none after the loss was seen`,
+        });
+        // Nothing sent yet: the next hold starts the budget afresh.
+        if (progress.sent === 0) progress.retry = { failedAttempts: 0 };
         throw error;
       }
       const why = error instanceof AuthorizationServerError ? `${error.error}${error.errorDescription ? `: ${error.errorDescription}` : ''}` : (error as Error).message;
