@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { LockTimeoutError } from '../errors.ts';
-import { createFileLock } from './file.ts';
+import { createFileLock, lockFileContent, removeIfStill } from './file.ts';
 
 describe('file lock (processes on one host)', () => {
   let directory: string;
@@ -42,7 +42,7 @@ describe('file lock (processes on one host)', () => {
 
   it('takes over a lock whose holder process is gone', async () => {
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
-    writeFileSync(join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`), `${deadPid} someone\n`);
+    writeFileSync(join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`), lockFileContent(deadPid, 'someone'));
     assert.equal(await createFileLock({ directory, acquireTimeoutMilliseconds: 1000 }).withLock('k', async () => 'taken over'), 'taken over');
   });
 
@@ -90,8 +90,8 @@ describe('file lock (processes on one host)', () => {
   it('takeover is race-free: a waiter that judged a file abandoned never removes the lock another waiter took meanwhile', async () => {
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
     const path = join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`);
-    writeFileSync(path, `${deadPid} someone\n`);
-    const theirs = `${process.pid} another-waiter-took-it\n`;
+    writeFileSync(path, lockFileContent(deadPid, 'someone'));
+    const theirs = lockFileContent(process.pid, 'another-waiter-took-it');
     // Between this waiter's judgement and its removal, another waiter takes the abandoned lock over.
     const original = { unlinkSync: fs.unlinkSync, renameSync: fs.renameSync };
     let interleaved = false;
@@ -119,5 +119,40 @@ describe('file lock (processes on one host)', () => {
     assert.ok(interleaved);
     assert.equal(readFileSync(path, 'utf8'), theirs, 'the other waiter\'s lock file is intact');
     assert.deepEqual(readdirSync(directory), [path.split('/').at(-1)], 'nothing else left behind');
+  });
+
+  it('a fresh lock file from another host (or container, or NFS client) is not taken over on its pid: only its mtime decides', async () => {
+    const deadHere = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`), lockFileContent(deadHere, 'elsewhere', 'another-host-identity'));
+    await assert.rejects(createFileLock({ directory, acquireTimeoutMilliseconds: 50 }).withLock('k', async () => 'must not get in'), LockTimeoutError);
+  });
+
+  it('a live holder\'s file moved by a takeover that cannot link it back is never deleted, and its holder learns at once', async () => {
+    const path = join(directory, `${createHash('sha256').update('k').digest('hex').slice(0, 32)}.lock`);
+    const entered = Promise.withResolvers<AbortSignal>();
+    const release = Promise.withResolvers<void>();
+    // Renewals far apart: the holder must not need one to learn.
+    const holder = createFileLock({ directory, staleMilliseconds: 600_000 }).withLock('k', async (hold) => {
+      entered.resolve(hold!.signal);
+      await release.promise;
+    });
+    const signal = await entered.promise;
+    const live = readFileSync(path, 'utf8');
+    const original = fs.linkSync;
+    fs.linkSync = () => {
+      throw Object.assign(new Error('hard links not supported'), { code: 'EPERM' });
+    };
+    syncBuiltinESMExports();
+    try {
+      assert.equal(removeIfStill(path, lockFileContent(1, 'the-abandoned-one'), 'taker'), false);
+    } finally {
+      fs.linkSync = original;
+      syncBuiltinESMExports();
+    }
+    assert.deepEqual(readdirSync(directory).map((name) => readFileSync(join(directory, name), 'utf8')), [live], 'the live holder\'s file is kept (under the taker\'s name)');
+    assert.equal(signal.aborted, true, 'the holder knows its lock is gone, before any renewal');
+    release.resolve();
+    await holder;
+    assert.deepEqual(readdirSync(directory), [], 'the holder removed its moved file when it released');
   });
 });

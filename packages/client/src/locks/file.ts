@@ -1,23 +1,29 @@
 /**
  * A lock across processes on one host, as an exclusively created file (`open(…, 'wx')`): for tools
  * such as `gatehouse-connect`, of which several may run at once against one SQLite store. The file holds
- * the holder's pid and a random token. Waiters poll (`pollForLock`).
+ * the holder's pid, a random token and the identity of the holder's host (a digest of `os.hostname()`, the
+ * kernel's boot id and the pid namespace, where readable). Waiters poll (`pollForLock`).
  *
  * The holder renews the file (its mtime) every `staleMilliseconds / 3` while it holds the lock, however long
  * the work takes (a CLI refresh with retries, a DPoP nonce round and `Retry-After` can exceed a minute). A
- * lock file is abandoned when its holder's process is gone (`kill(pid, 0)` answers ESRCH), or when it has
- * not been renewed for `staleMilliseconds` (its holder hangs, or the pid now names another process).
+ * lock file is abandoned when it has not been renewed for `staleMilliseconds` (its holder died or hangs), or
+ * — only when its host identity is this host's, so its pid means the same process here — when its holder's
+ * process is gone (`kill(pid, 0)` answers ESRCH). A file from another host, container (pid namespace) or NFS
+ * client, or without an identity, is judged by its mtime alone.
  *
  * Takeover is atomic: a waiter that judged a file abandoned renames it to a name of its own, then checks
- * that what it moved is that same abandoned file (its content: pid and token). If another waiter took over
- * first and a new holder's file was moved instead, it is linked back (`link` never replaces a file). Only a
- * file verified to be the abandoned one is deleted. (Should a third process create a lock file in the instant
- * the name was free, the link back fails; the holder whose file was moved then finds at its next renewal
- * that the file is not its own, and its hold's `signal` says the lock is lost.)
+ * that what it moved is that same abandoned file (its exact content: pid, token, host). Only a file verified
+ * to be the abandoned one is deleted. If another waiter took over first and a live holder's file was moved
+ * instead, it is linked back (`link` never replaces a file) and the extra name removed. When it cannot be
+ * linked back (a filesystem without hard links, or a third process created a lock file in the instant the
+ * name was free), the moved file is left as it is, never deleted, and its holder learns at once: its hold's
+ * `signal` looks at the lock file whenever `aborted` is read (as the refresh does immediately before sending)
+ * and is aborted when the file is no longer its own; the holder removes the moved file when it releases.
  */
 import { hash, randomUUID } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { linkSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { LockLostError } from '../errors.ts';
 import { pollForLock, type RefreshLock } from '../lock.ts';
 
@@ -41,7 +47,7 @@ export function createFileLock(options: FileLockOptions): RefreshLock {
 
   const tryAcquire = (path: string, holder: string): boolean => {
     try {
-      writeFileSync(path, `${process.pid} ${holder}\n`, { flag: 'wx', mode: 0o600 });
+      writeFileSync(path, lockFileContent(process.pid, holder), { flag: 'wx', mode: 0o600 });
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -57,27 +63,45 @@ export function createFileLock(options: FileLockOptions): RefreshLock {
       const holder = randomUUID();
       await pollForLock(key, acquireTimeout, () => tryAcquire(path, holder));
       const lost = new AbortController();
+      const content = lockFileContent(process.pid, holder);
       const ours = () => {
         try {
-          return readFileSync(path, 'utf8').includes(holder);
+          return readFileSync(path, 'utf8') === content;
         } catch {
           return false;
         }
       };
+      let isLost = false;
+      const markLost = (why: string) => {
+        clearInterval(renewal);
+        if (isLost) return;
+        isLost = true;
+        lost.abort(new LockLostError(`the refresh lock "${key}" was lost: ${why}`));
+      };
+      // Whoever reads `aborted` (the refresh, immediately before sending) gets the file's present state, not
+      // the last renewal's: a takeover that moved this file away is seen at once.
+      let released = false;
+      const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+      Object.defineProperty(lost.signal, 'aborted', {
+        get(this: AbortSignal) {
+          if (!released && !isLost && !ours()) markLost('the lock file is no longer ours');
+          return nativeAborted.call(this) as boolean;
+        },
+      });
       const renewal = setInterval(() => {
         try {
           if (!ours()) throw new Error('the lock file is no longer ours');
           const now = new Date();
           utimesSync(path, now, now);
         } catch (error) {
-          clearInterval(renewal);
-          lost.abort(new LockLostError(`the refresh lock "${key}" was lost: ${(error as Error).message}`));
+          markLost((error as Error).message);
         }
       }, Math.floor(stale / 3));
       renewal.unref();
       try {
         return await work({ signal: lost.signal });
       } finally {
+        released = true;
         clearInterval(renewal);
         // Only our own file: after a takeover the file may be someone else's.
         if (ours()) {
@@ -86,18 +110,57 @@ export function createFileLock(options: FileLockOptions): RefreshLock {
           } catch {
             // Already gone.
           }
+        } else {
+          removeMovedCopies(path, content);
         }
       }
     },
   };
 }
 
+/** The identity of this host as a lock file records it: hostname, boot id and pid namespace, where readable. */
+export const HOST_IDENTITY: string = hash('sha256', [hostname(), readOptional(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+  readOptional(() => readlinkSync('/proc/self/ns/pid'))].join('\0'), 'hex').slice(0, 32);
+
+function readOptional(read: () => string): string {
+  try {
+    return read();
+  } catch {
+    return '';
+  }
+}
+
+/** A lock file's content: `<pid> <token> host:<identity>`. */
+export function lockFileContent(pid: number, holder: string, hostIdentity: string = HOST_IDENTITY): string {
+  return `${pid} ${holder} host:${hostIdentity}\n`;
+}
+
+/** Removes this holder's file where a takeover left it under another name (it could not be linked back). */
+function removeMovedCopies(path: string, content: string): void {
+  const prefix = `${basename(path)}.`;
+  try {
+    for (const name of readdirSync(dirname(path))) {
+      if (!name.startsWith(prefix) || !name.endsWith('.takeover')) continue;
+      const moved = join(dirname(path), name);
+      try {
+        if (readFileSync(moved, 'utf8') === content) unlinkSync(moved);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    // The directory is unreadable: a leftover name holds no lock.
+  }
+}
+
 /** The content of the lock file at `path` when it is abandoned (see the file's comment), else undefined. */
 function abandonedContent(path: string, staleMilliseconds: number): string | undefined {
   try {
     const content = readFileSync(path, 'utf8');
-    const pid = Number(content.split(' ')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return content;
+    const [pidText, , host] = content.trim().split(' ');
+    const pid = Number(pidText);
+    // A pid means this host's process only when the file says it was written on this host (and pid namespace).
+    if (host === `host:${HOST_IDENTITY}` && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) return content;
     return Date.now() - statSync(path).mtimeMs > staleMilliseconds ? content : undefined;
   } catch {
     return undefined;
@@ -132,17 +195,25 @@ export function removeIfStill(path: string, content: string, taker: string): boo
   } catch {
     // Unreadable: treated as not the same.
   }
-  if (!same) {
+  if (same) {
     try {
-      linkSync(moved, path);
+      unlinkSync(moved);
     } catch {
-      // A new lock file was created meanwhile: the moved one's holder finds out at its next renewal.
+      // Nothing to clean.
     }
+    return true;
+  }
+  // A live holder's file was moved by mistake: put it back under its name. Deleted only as an extra name once
+  // linked back; never otherwise (its holder, reading its signal, finds its file gone and stops).
+  try {
+    linkSync(moved, path);
+  } catch {
+    return false;
   }
   try {
     unlinkSync(moved);
   } catch {
     // Nothing to clean.
   }
-  return same;
+  return false;
 }
