@@ -171,7 +171,7 @@ describe('partner app (HTTP)', () => {
     const stranger = new Browser();
     const forged = await stranger.get(`${partner.url}/callback?code=stolen&state=guess&iss=${encodeURIComponent(server.issuer)}`);
     assert.equal(forged.status, 400);
-    assert.match(forged.text, /not started from this browser/);
+    assert.match(forged.text, /could not finish connecting to Gatehouse/);
     const { browser, callback } = await connect();
     const replay = await browser.get(callback.href);
     assert.equal(replay.status, 400);

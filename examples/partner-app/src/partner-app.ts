@@ -214,7 +214,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const session = currentSession(request);
     const transaction = session?.transaction;
     if (!session || !transaction) {
-      return html(reply, 400, errorPage(appName, 'Connection not started here', 'This connection was not started from this browser, or it took too long. Start again.'));
+      // Neutral: the request may be fine and the app's record of it gone (expired, the server restarted).
+      return html(reply, 400, errorPage(appName, 'Connection not completed', 'We could not finish connecting to Gatehouse: this request is unknown here or has expired. Nothing was connected. Please connect again.'));
     }
     // One transaction, one callback.
     session.transaction = undefined;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSessionStore } from './sessions.ts';
+import { createSessionStore, type Session } from './sessions.ts';
 
 describe('partner app sessions', () => {
   it('never holds more than maxSessions: the least recently used session is dropped first', () => {
@@ -25,7 +25,7 @@ describe('partner app sessions', () => {
       sessions.create(1000 + visit);
       assert.equal(sessions.find(id, 1000 + visit)?.connectionId, 'c1');
     }
-    assert.equal(sessions.size, 3);
+    assert.equal(sessions.size, 4, 'at most 3 anonymous sessions, beside the one in use');
   });
 
   it('drops expired sessions, found or swept, before live ones', () => {
@@ -40,5 +40,16 @@ describe('partner app sessions', () => {
     assert.equal(sessions.size, 3);
     assert.equal(sessions.find(alsoExpiring, 1101), undefined);
     assert.ok(sessions.find(live, 1101), 'the live one stayed: the expired one was swept instead');
+  });
+
+  it('never evicts a session in the middle of connecting, nor a connected one, in favour of anonymous visits', () => {
+    const sessions = createSessionStore(3600, 3);
+    const connecting = sessions.create(1000);
+    connecting.session.transaction = { state: 'pending' } as unknown as Session['transaction'];
+    const connected = sessions.create(1000, { connectionId: 'c1' }).id;
+    for (let visit = 0; visit < 1000; visit++) sessions.create(1001);
+    assert.equal(sessions.find(connecting.id, 1002)?.transaction, connecting.session.transaction);
+    assert.equal(sessions.find(connected, 1002)?.connectionId, 'c1');
+    assert.ok(sessions.size <= 6, 'both kinds stay bounded');
   });
 });
