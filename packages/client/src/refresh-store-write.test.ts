@@ -64,3 +64,36 @@ describe('storing a refreshed pair', () => {
     for (const issued of fake.issuedTokens) assert.ok(!logged.includes(issued), 'no token value in the log');
   });
 });
+
+describe('a store write that committed but whose reply was lost (review Low 9)', () => {
+  let fake: FakeAuthorizationServer;
+  beforeEach(async () => {
+    fake = await startFakeAuthorizationServer();
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('finds its own pair in the row when the retry fails the version check: succeeded, and the refreshed event', async () => {
+    const store = createMemoryTokenStore();
+    let replies = 0;
+    const ambiguous: TokenStore = {
+      ...store,
+      async replaceTokens(...args) {
+        const written = await store.replaceTokens(...args);
+        if (replies++ === 0) throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+        return written;
+      },
+    };
+    const { client, connectionId, clock, logs } = await connectThroughFake(fake, { store: ambiguous });
+    const refreshed: unknown[] = [];
+    client.events.on('refreshed', (event) => refreshed.push(event));
+    clock.advanceSeconds(1000);
+    assert.equal(await client.getAccessToken(connectionId), fake.issuedTokens.at(-1));
+    assert.equal(refreshed.length, 1, 'one refreshed event');
+    assert.deepEqual(
+      logs.filter((entry) => entry.event === 'refresh_outcome').map((entry) => [entry.outcome, entry.reason]),
+      [['retrying', 'store_write_failed (ECONNRESET)'], ['succeeded', 'expiring']],
+    );
+  });
+});

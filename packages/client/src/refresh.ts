@@ -21,6 +21,7 @@
  * an event fires, and every later call fails fast with `ReauthorizationRequiredError`.
  * Every attempt and outcome is logged with token fingerprints only.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as oauth from 'oauth4webapi';
 import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy, type RetryProgress } from './backoff.ts';
 import { clockMilliseconds, type Clock } from './clock.ts';
@@ -101,6 +102,11 @@ export interface Refresher {
   refreshNow(connectionId: string): Promise<StoredConnection>;
   /** Runs `work` holding the connection's refresh lock (revocation uses it, so no refresh races it). */
   withConnectionLock<T>(connectionId: string, work: () => Promise<T>): Promise<T>;
+}
+
+/** Whether two ciphertexts are the same, compared as SHA-256 digests in constant time. */
+function sameCiphertext(stored: string | null, ours: string): boolean {
+  return stored !== null && timingSafeEqual(createHash('sha256').update(stored).digest(), createHash('sha256').update(ours).digest());
 }
 
 /** One refresh's progress across the lock holds it takes (`lockedRefresh`). */
@@ -275,10 +281,14 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
     // stored, so a failing write (a dropped database connection, a failover) is tried again, a bounded
     // number of times, rather than losing the pair (SPEC §3: persist both tokens atomically).
     let saved: StoredConnection | undefined;
+    let writeFailed = false;
     try {
       saved = await retryWithBackoff(() => store.replaceTokens(connectionId, row.version, update), {
         policy: STORE_WRITE_RETRY_POLICY, sleep: dependencies.sleep, random: dependencies.random,
-        classify: (error) => ({ reason: `store_write_failed${storeErrorCode(error)}` }),
+        classify: (error) => {
+          writeFailed = true;
+          return { reason: `store_write_failed${storeErrorCode(error)}` };
+        },
         onRetry: (attempt, failure, delay) => {
           log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'retrying', reason: failure.reason, attempt, retry_in_ms: delay });
         },
@@ -287,6 +297,16 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
       const failure = error instanceof RetriesExhaustedError ? error : undefined;
       log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'failed', reason: failure?.failure.reason ?? 'store_write_failed', attempt: failure?.attempts ?? 1 });
       throw failure ? failure.cause : error;
+    }
+    if (!saved && writeFailed) {
+      // A write whose reply was lost may have committed: its retry then fails the version check against our
+      // own write. The row holding exactly this refresh's ciphertexts (compared as digests, in constant time)
+      // is our pair, stored.
+      const current = await store.get(connectionId);
+      if (current && current.status === 'active' && sameCiphertext(current.accessTokenCiphertext, update.accessTokenCiphertext)
+        && sameCiphertext(current.refreshTokenCiphertext, update.refreshTokenCiphertext)) {
+        saved = current;
+      }
     }
     if (!saved) {
       // The row changed under us (a reconnect replaced it): its tokens are newer than ours.
