@@ -29,4 +29,12 @@ describe('the authorization transaction', () => {
     assert.equal(restored.state, transaction.state);
     assert.equal(restored.codeVerifier, transaction.codeVerifier);
   });
+
+  it('as its docstring says, copies lose the redaction (JSON round trip, spread, structuredClone)', async () => {
+    const { client } = await connectThroughFake(fake);
+    const { transaction } = await client.authorizationUrl();
+    for (const copy of [JSON.parse(JSON.stringify(transaction)), { ...transaction }, structuredClone(transaction)]) {
+      assert.ok(inspect(copy).includes(transaction.codeVerifier));
+    }
+  });
 });

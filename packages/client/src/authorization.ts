@@ -14,8 +14,10 @@ import type { OAuthContext } from './token-endpoint.ts';
 
 /**
  * What to keep between redirecting the user and receiving the callback. Plain JSON (`JSON.stringify` keeps
- * every member, for a session store); `console.log` / `util.inspect` show `state` and `codeVerifier` as
- * `[redacted]`. Times in epoch seconds.
+ * every member, for a session store). The object `authorizationUrl` returns prints (`console.log`,
+ * `util.inspect`) with `state` and `codeVerifier` as `[redacted]`; that redaction is a hidden property of that
+ * one object and is lost on every copy: a JSON round trip (a session store's), a spread (`{ ...transaction }`),
+ * `structuredClone` — such copies print both values in clear. Keep transactions out of logs. Times in epoch seconds.
  */
 export interface AuthorizationTransaction {
   /** The `state` sent (RFC 6749 §4.1.1), 256 random bits. */
