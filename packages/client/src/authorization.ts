@@ -41,7 +41,11 @@ export interface AuthorizationUrlOptions {
   subjectUrn?: string;
   /** `consent` forces the consent page even when an existing grant covers the scopes. */
   prompt?: 'consent';
-  /** Creates or replaces this connection id on callback (a reconnect keeps its id); default a new UUID. */
+  /**
+   * Creates or replaces this connection id on callback (a reconnect keeps its id); default a new UUID. Reuse an id
+   * only for a connection that still exists: after `revoke` (which deletes it) a re-created row starts again at
+   * version 1 (`StoredConnection.version`), so prefer a new id then.
+   */
   connectionId?: string;
 }
 

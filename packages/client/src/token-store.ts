@@ -36,7 +36,11 @@ export interface StoredConnection {
    * null when they are Bearer tokens (or bound to a key the caller keeps). Deleted with the tokens.
    */
   dpopKeyCiphertext: string | null;
-  /** Starts at 1; +1 on every write. */
+  /**
+   * Starts at 1; +1 on every write. It restarts at 1 when a connection is deleted and saved again under the same
+   * `connectionId`: a refresh in flight across the delete (its lock lost) may then pass the version check and
+   * overwrite the new connection's tokens with the old grant's (README, Caveats).
+   */
   version: number;
   createdAt: number;
   updatedAt: number;
