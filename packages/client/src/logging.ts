@@ -35,8 +35,9 @@ export interface LogEntry {
  * `failed`: gave up (transient failures exhausted, or an error that retrying cannot fix).
  * `reauthorization_required`: `invalid_grant`; tokens deleted. `refreshed_elsewhere`: after waiting for
  * the lock another caller or instance had already stored fresh tokens, so no request was made.
- * `lock_lost`: the refresh lock was lost while held (`LockLostError`); `reason` says whether before the
- * request (nothing sent; the lock is taken again once) or after it (the new pair is still stored, version-checked).
+ * `lock_lost`: the refresh lock was lost while held (`LockLostError`); `reason` says when: `before_request: nothing
+ * sent`, `before_retry: N request(s) sent earlier, none after the loss was seen` (in both, the lock is taken again
+ * once, keeping the retry budget and attempt count), or `after_request: …` (the new pair is still stored, version-checked).
  */
 export type RefreshOutcome = 'succeeded' | 'retrying' | 'failed' | 'reauthorization_required' | 'refreshed_elsewhere' | 'lock_lost';
 

@@ -91,9 +91,10 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
         clearTimeout(deadline);
       };
       /** Aborts the signal when the lease's local deadline passes without a confirmed renewal. */
+      let released = false;
       const watchDeadline = () => {
         clearTimeout(deadline);
-        if (lost.signal.aborted) return;
+        if (released || lost.signal.aborted) return;
         deadline = setTimeout(() => {
           if (performance.now() >= leaseEnds) markLost(`its Redis lease ran out (${ttl} ms) without a confirmed renewal${lastFailure}`);
           else watchDeadline();
@@ -120,6 +121,7 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
       try {
         return await work({ signal: lost.signal });
       } finally {
+        released = true;
         clearInterval(renewal);
         clearTimeout(deadline);
         // Best effort, bounded: a lease not deleted expires after ttlMilliseconds; the work's outcome stands either way.
