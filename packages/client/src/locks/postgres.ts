@@ -173,7 +173,13 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
         // A backend terminated while the lock is held must not end the process ('error' without a listener).
         lockConnection.on('error', () => markLost('failed'));
         lockConnection.on('end', () => markLost('ended'));
-        await lockConnection.connect();
+        try {
+          await lockConnection.connect();
+        } catch (error) {
+          // Cut short by what was left of the lock timeout (the wait for a slot used the rest).
+          if (Date.now() >= deadline) throw timeoutError(key);
+          throw error;
+        }
         // A transaction-scoped lock (released by COMMIT/ROLLBACK or the session's end) and transaction-local
         // settings: nothing leaks to other clients of a transaction-mode pooler. SET cannot take a bind
         // parameter; the values are validated integers.
