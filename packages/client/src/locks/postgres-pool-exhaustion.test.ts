@@ -68,7 +68,6 @@ describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false }, 
       return fetch(input, init);
     };
     const lock = createPostgresLock({ pool, namespace: `client-test-${schema}` });
-    console.error('DBG start');
     const connections: FakeConnection[] = [];
     for (let index = 0; index < POOL_MAX; index++) connections.push(await connectThroughFake(fake, { store, lock, fetch: slowFetch }));
     for (const { clock } of connections) clock.advanceSeconds(1000);
@@ -80,7 +79,6 @@ describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false }, 
     // Wait until either every refresh finished, or the deadlock's state shows: every pooled connection
     // checked out and a query of each refresh waiting for one, with no refresh request at the server.
     for (;;) {
-      console.error('DBG', settled, pool.waitingCount, pool.idleCount, pool.totalCount, arrived.length, fake.tokenRequests('refresh_token').length);
       if (settled === POOL_MAX) break;
       if (pool.waitingCount >= POOL_MAX && pool.idleCount === 0 && arrived.length === 0 && fake.tokenRequests('refresh_token').length === 0) {
         // End the test: terminate this test's own backends only (by application_name), so no socket stays open.
