@@ -21,7 +21,7 @@
  * an event fires, and every later call fails fast with `ReauthorizationRequiredError`.
  * Every attempt and outcome is logged with token fingerprints only.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretsEqual } from '@gatehouse/protocol';
 import type * as oauth from 'oauth4webapi';
 import { retryWithBackoff, RetriesExhaustedError, type RetryPolicy, type RetryProgress } from './backoff.ts';
 import { clockMilliseconds, type Clock } from './clock.ts';
@@ -104,9 +104,9 @@ export interface Refresher {
   withConnectionLock<T>(connectionId: string, work: () => Promise<T>): Promise<T>;
 }
 
-/** Whether two ciphertexts are the same, compared as SHA-256 digests in constant time. */
+/** Whether two ciphertexts are the same, compared as SHA-256 digests in constant time (`secretsEqual`, @gatehouse/protocol). */
 function sameCiphertext(stored: string | null, ours: string): boolean {
-  return stored !== null && timingSafeEqual(createHash('sha256').update(stored).digest(), createHash('sha256').update(ours).digest());
+  return stored !== null && secretsEqual(stored, ours);
 }
 
 /** One refresh's progress across the lock holds it takes (`lockedRefresh`). */
