@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { LockLostError } from '../errors.ts';
+import { LockLostError, LockTimeoutError } from '../errors.ts';
 import { createRedisLock, type RedisLockClient } from './redis.ts';
 
 const never = () => new Promise<never>(() => {});
@@ -46,5 +46,45 @@ describe('Redis refresh lock when Redis goes silent', { timeout: 10_000 }, () =>
       return hold!.signal.aborted;
     });
     assert.equal(aborted, false);
+  });
+
+  it('ends in LockTimeoutError at acquireTimeoutMilliseconds when the acquiring SET is never answered', { timeout: 3_000 }, async () => {
+    let sets = 0;
+    const client: RedisLockClient = {
+      set: () => {
+        sets++;
+        return never();
+      },
+      eval: async () => 1,
+    };
+    const lock = createRedisLock({ client, ttlMilliseconds: 3_000, commandTimeoutMilliseconds: 100, acquireTimeoutMilliseconds: 350 });
+    const started = performance.now();
+    let ran = false;
+    await assert.rejects(lock.withLock('k', async () => {
+      ran = true;
+    }), LockTimeoutError);
+    const elapsed = performance.now() - started;
+    assert.equal(ran, false);
+    assert.ok(elapsed >= 340 && elapsed < 1_000, `ended after ${elapsed} ms`);
+    assert.ok(sets >= 2, 'an unanswered SET is retried while time is left');
+  });
+
+  it('ends at the acquire timeout even when it is shorter than the command timeout', { timeout: 3_000 }, async () => {
+    const client: RedisLockClient = { set: never, eval: async () => 1 };
+    const lock = createRedisLock({ client, ttlMilliseconds: 3_000, commandTimeoutMilliseconds: 1_000, acquireTimeoutMilliseconds: 100 });
+    const started = performance.now();
+    await assert.rejects(lock.withLock('k', async () => 'never'), LockTimeoutError);
+    assert.ok(performance.now() - started < 600);
+  });
+
+  it('does not take an unanswered SET as held, and acquires once a later SET is answered', { timeout: 3_000 }, async () => {
+    let sets = 0;
+    const client: RedisLockClient = {
+      set: () => (++sets === 1 ? never() : Promise.resolve('OK')),
+      eval: async () => 1,
+    };
+    const lock = createRedisLock({ client, ttlMilliseconds: 3_000, commandTimeoutMilliseconds: 50, acquireTimeoutMilliseconds: 1_000 });
+    assert.equal(await lock.withLock('k', async () => 'held'), 'held');
+    assert.equal(sets, 2);
   });
 });

@@ -10,7 +10,9 @@
  * keeps a command pending forever, neither resolving nor rejecting) — or a renewal finds the key no longer
  * ours (it expired, another holder took it), the lock is lost: the hold's `signal` is aborted with a
  * `LockLostError`. One failed renewal while the lease is still valid is not a loss (the next one may
- * succeed). Renewals and the release are each bounded by `commandTimeoutMilliseconds`; the release is
+ * succeed). Each acquiring `SET` is bounded by `commandTimeoutMilliseconds` and the time left of
+ * `acquireTimeoutMilliseconds` (an unanswered `SET` is not held; acquiring ends in a `LockTimeoutError` at
+ * the acquire timeout). Renewals and the release are each bounded by `commandTimeoutMilliseconds`; the release is
  * awaited at most that long and its failure ignored (the lease expires after its TTL): it never replaces,
  * nor holds back, the work's result.
  *
@@ -18,7 +20,7 @@
  * (`TokenStore.replaceTokens`) refuses to overwrite tokens another holder stored.
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError, LockLostError } from '../errors.ts';
+import { ConfigurationError, LockLostError, LockTimeoutError } from '../errors.ts';
 import { pollForLock, type RefreshLock } from '../lock.ts';
 
 /** The two commands used, as node-redis v5+ clients (`createClient()`) expose them. */
@@ -34,11 +36,19 @@ export interface RedisLockOptions {
   keyPrefix?: string;
   /** Lifetime of a held lock without renewal, milliseconds; default 15 000. */
   ttlMilliseconds?: number;
-  /** Longest wait for the lock, milliseconds; default 30 000. */
+  /**
+   * Longest wait for the lock, milliseconds; default 30 000. It bounds the acquiring `SET`s too: each is
+   * awaited at most min(commandTimeoutMilliseconds, the time left), so a silent Redis ends in a
+   * `LockTimeoutError` at this timeout. A `SET` left unanswered is never taken as held (if Redis applied it,
+   * that key expires after the ttl).
+   */
   acquireTimeoutMilliseconds?: number;
-  /** Longest wait for a renewal's or the release's answer, milliseconds; default ttl/3 (at most 2 000). */
+  /** Longest wait for an acquiring `SET`'s, a renewal's or the release's answer, milliseconds; default ttl/3 (at most 2 000). */
   commandTimeoutMilliseconds?: number;
 }
+
+/** A command left unanswered past its bound. */
+class CommandTimeout extends Error {}
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const EXTEND = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
@@ -59,13 +69,13 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
   const commandTimeout = Math.floor(options.commandTimeoutMilliseconds ?? Math.min(2_000, Math.floor(ttl / 3)));
   if (!(commandTimeout > 0)) throw new RangeError('commandTimeoutMilliseconds must be a positive number');
   const { client } = options;
-  /** A command's answer, or a rejection once `commandTimeout` has passed without one. */
-  const bounded = <T>(command: () => Promise<T>): Promise<T> => {
+  /** A command's answer, or a `CommandTimeout` rejection once `limit` (default `commandTimeout`) has passed without one. */
+  const bounded = <T>(command: () => Promise<T>, limit = commandTimeout): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
       Promise.resolve().then(command),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${commandTimeout} ms`)), commandTimeout);
+        timer = setTimeout(() => reject(new CommandTimeout(`Redis did not answer within ${limit} ms`)), limit);
         timer.unref();
       }),
     ]).finally(() => clearTimeout(timer));
@@ -76,9 +86,22 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
       const redisKey = `${prefix}${key}`;
       const holder = randomUUID();
       let leaseEnds = 0;
+      const acquireEnds = performance.now() + acquireTimeout;
+      const timedOut = () => new LockTimeoutError(`waited ${acquireTimeout} ms for the refresh lock "${key}" (Redis did not answer in time)`);
       await pollForLock(key, acquireTimeout, async () => {
         const startedAt = performance.now();
-        const acquired = (await client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } })) === 'OK';
+        const remaining = Math.ceil(acquireEnds - startedAt);
+        if (remaining <= 0) throw timedOut();
+        let answer: unknown;
+        try {
+          answer = await bounded(() => client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } }), Math.min(commandTimeout, remaining));
+        } catch (error) {
+          if (!(error instanceof CommandTimeout)) throw error;
+          // Unanswered: the SET may still be applied; it is not held (it expires after the ttl). Try again while time is left.
+          if (performance.now() >= acquireEnds) throw timedOut();
+          return false;
+        }
+        const acquired = answer === 'OK';
         if (acquired) leaseEnds = startedAt + ttl;
         return acquired;
       });
