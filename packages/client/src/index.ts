@@ -14,7 +14,7 @@ export { createPostgresTokenStore, type PostgresTokenStoreOptions } from './stor
 export type { LockHold, RefreshLock } from './lock.ts';
 export { createMemoryLock, processMemoryLock } from './locks/memory.ts';
 export { createFileLock, type FileLockOptions } from './locks/file.ts';
-export { createPostgresLock, type PostgresLockOptions } from './locks/postgres.ts';
+export { createPostgresLock, type PostgresLockOptions, type PostgresRefreshLock } from './locks/postgres.ts';
 export { createRedisLock, type RedisLockClient, type RedisLockOptions } from './locks/redis.ts';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.ts';
 export type { ApiRequestInit } from './resource-request.ts';

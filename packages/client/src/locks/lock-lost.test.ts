@@ -22,14 +22,15 @@ import type { TokenStore } from '../token-store.ts';
 import { startFakeAuthorizationServer, type FakeAuthorizationServer } from '../testing/fake-authorization-server.ts';
 import { connectThroughFake, FAKE_START_SECONDS } from '../testing/fake-connection.ts';
 import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
-import { createPostgresLock } from './postgres.ts';
+import { createPostgresLock, type PostgresRefreshLock } from './postgres.ts';
 import { createRedisLock, type RedisLockClient } from './redis.ts';
 
 const skip = await postgresSkipReason();
 const APPLICATION_NAME = `gh_test_lock_lost_${randomBytes(6).toString('hex')}`;
 
-describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false }, () => {
+describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false, timeout: 30_000 }, () => {
   let pool: pg.Pool;
+  const locks: PostgresRefreshLock[] = [];
   let admin: pg.Client;
   let fake: FakeAuthorizationServer;
   before(async () => {
@@ -40,6 +41,7 @@ describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false },
     await admin.connect();
   });
   after(async () => {
+    await Promise.all(locks.map((lock) => lock.close()));
     await admin?.end();
     await pool?.end();
   });
@@ -54,6 +56,8 @@ describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false },
     const namespace = `client-test-${APPLICATION_NAME}`;
     const holds: LockHold[] = [];
     const inner = createPostgresLock({ pool, namespace });
+    const innerB = createPostgresLock({ pool, namespace });
+    locks.push(inner, innerB);
     const recordingLock: RefreshLock = { withLock: (key, work) => inner.withLock(key, (hold) => {
       holds.push(hold!);
       return work(hold);
@@ -82,25 +86,30 @@ describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false },
     const b = createGatehouseClient({
       issuer: fake.issuer, clientId: '7af385a0-284d-48c5-b225-362862085551', clientSecret: 'fake-client-secret',
       redirectUri: 'http://127.0.0.1:9/callback', scope: ['users:read'], store: shared, encryptionKeys: keys,
-      lock: createPostgresLock({ pool, namespace }), clock: createManualClock(FAKE_START_SECONDS + 1000),
+      lock: innerB, clock: createManualClock(FAKE_START_SECONDS + 1000),
       logger: (entry) => logsB.push(entry), sleep: async () => {},
     });
     a.clock.advanceSeconds(1000);
     holds.length = 0;
     blockReads = true;
     const aToken = a.client.getAccessToken(a.connectionId);
-    await readUnderLock.promise;
+    try {
+      await readUnderLock.promise;
 
-    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_advisory_xact_lock%'", [APPLICATION_NAME]);
-    assert.equal(rows.length, 1, 'A holds the lock on one connection');
-    const signal = holds[0]!.signal;
-    await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-    if (!signal.aborted) await once(signal, 'abort');
-    assert.ok(signal.reason instanceof LockLostError);
+      const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_advisory_xact_lock%'", [APPLICATION_NAME]);
+      assert.equal(rows.length, 1, 'A holds the lock on one connection');
+      const signal = holds[0]!.signal;
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      if (!signal.aborted) await once(signal, 'abort');
+      assert.ok(signal.reason instanceof LockLostError);
 
-    const bToken = await b.getAccessToken(a.connectionId);
-    letReadGo.resolve();
-    assert.equal(await aToken, bToken, 'A, taking the lock again, found B\'s tokens');
+      const bToken = await b.getAccessToken(a.connectionId);
+      letReadGo.resolve();
+      assert.equal(await aToken, bToken, 'A, taking the lock again, found B\'s tokens');
+    } finally {
+      letReadGo.resolve();
+      await aToken.catch(() => {});
+    }
     const presented = fake.tokenRequests('refresh_token').map((request) => request.form.get('refresh_token'));
     assert.equal(presented.length, 1, 'one refresh request reached the server');
     assert.deepEqual(
@@ -111,7 +120,7 @@ describe('a refresh lock lost while held (PostgreSQL)', { skip: skip ?? false },
   });
 });
 
-describe('a refresh lock lost while held (Redis lease)', () => {
+describe('a refresh lock lost while held (Redis lease)', { timeout: 10_000 }, () => {
   function fakeRedis(extend: () => Promise<unknown>, release: () => Promise<unknown> = async () => 1): RedisLockClient {
     return {
       set: async () => 'OK',
@@ -142,7 +151,7 @@ describe('a refresh lock lost while held (Redis lease)', () => {
   });
 });
 
-describe('a Redis lock whose release fails (defect 8)', () => {
+describe('a Redis lock whose release fails (defect 8)', { timeout: 10_000 }, () => {
   it('keeps the work\'s result, and the work\'s error, when Redis fails on release', async () => {
     const client: RedisLockClient = {
       set: async () => 'OK',

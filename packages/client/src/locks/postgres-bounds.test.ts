@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { LockTimeoutError } from '../errors.ts';
 import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
-import { createPostgresLock } from './postgres.ts';
+import { createPostgresLock, type PostgresLockOptions, type PostgresRefreshLock } from './postgres.ts';
 
 const skip = await postgresSkipReason();
 const APPLICATION_NAME = `gh_test_lock_bounds_${randomBytes(6).toString('hex')}`;
@@ -22,6 +22,12 @@ const APPLICATION_NAME = `gh_test_lock_bounds_${randomBytes(6).toString('hex')}`
 describe('PostgreSQL refresh lock bounds', { skip: skip ?? false, timeout: 30_000 }, () => {
   let admin: pg.Client;
   const pools: pg.Pool[] = [];
+  const locks: PostgresRefreshLock[] = [];
+  const lockWith = (options: PostgresLockOptions) => {
+    const lock = createPostgresLock(options);
+    locks.push(lock);
+    return lock;
+  };
   const poolWith = (options: pg.PoolConfig = {}) => {
     const url = new URL(POSTGRES_URL);
     url.searchParams.set('application_name', APPLICATION_NAME);
@@ -34,13 +40,14 @@ describe('PostgreSQL refresh lock bounds', { skip: skip ?? false, timeout: 30_00
     await admin.connect();
   });
   after(async () => {
-    await admin.end();
+    await Promise.all(locks.map((lock) => lock.close()));
+    await admin?.end();
     await Promise.all(pools.map((pool) => pool.end()));
   });
   const namespace = `client-test-${APPLICATION_NAME}`;
 
   it('counts the wait for a free lock connection toward the lock timeout (LockTimeoutError)', async () => {
-    const lock = createPostgresLock({ pool: poolWith(), namespace, maxConnections: 1, lockTimeoutMilliseconds: 200 });
+    const lock = lockWith({ pool: poolWith(), namespace, maxConnections: 1, lockTimeoutMilliseconds: 200 });
     const letGo = Promise.withResolvers<void>();
     const held = Promise.withResolvers<void>();
     const holder = lock.withLock('slot-a', async () => {
@@ -48,15 +55,19 @@ describe('PostgreSQL refresh lock bounds', { skip: skip ?? false, timeout: 30_00
       await letGo.promise;
       return 'a';
     });
-    await held.promise;
-    await assert.rejects(lock.withLock('slot-b', async () => 'b'), LockTimeoutError);
-    letGo.resolve();
-    assert.equal(await holder, 'a');
-    assert.equal(await lock.withLock('slot-b', async () => 'b'), 'b', 'the timed-out waiter left no claim on the slot');
+    try {
+      await held.promise;
+      await assert.rejects(lock.withLock('slot-b', async () => 'b'), LockTimeoutError);
+      letGo.resolve();
+      assert.equal(await holder, 'a');
+      assert.equal(await lock.withLock('slot-b', async () => 'b'), 'b', 'the timed-out waiter left no claim on the slot');
+    } finally {
+      letGo.resolve();
+    }
   });
 
   it('holds a transaction-scoped advisory lock with transaction-local settings (nothing left on the session)', async () => {
-    const lock = createPostgresLock({ pool: poolWith(), namespace });
+    const lock = lockWith({ pool: poolWith(), namespace });
     const seen = await lock.withLock('xact', async () => {
       const { rows } = await admin.query<{ state: string; query: string }>(
         'SELECT state, query FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
@@ -68,19 +79,22 @@ describe('PostgreSQL refresh lock bounds', { skip: skip ?? false, timeout: 30_00
   });
 
   it('with a pool\'s query_timeout and statement_timeout below the lock timeout: LockTimeoutError, and no backend left waiting', async () => {
-    const lock = createPostgresLock({ pool: poolWith({ query_timeout: 50, statement_timeout: 50 }), namespace, lockTimeoutMilliseconds: 300 });
+    const lock = lockWith({ pool: poolWith({ query_timeout: 50, statement_timeout: 50 }), namespace, lockTimeoutMilliseconds: 300 });
     const letGo = Promise.withResolvers<void>();
     const held = Promise.withResolvers<void>();
     const holder = lock.withLock('contended', async () => {
       held.resolve();
       await letGo.promise;
     });
-    await held.promise;
-    await assert.rejects(lock.withLock('contended', async () => 'never'), LockTimeoutError);
-    const { rows } = await admin.query(
-      "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [APPLICATION_NAME]);
-    assert.equal(rows.length, 0, 'no backend of this test still waits for the lock');
-    letGo.resolve();
+    try {
+      await held.promise;
+      await assert.rejects(lock.withLock('contended', async () => 'never'), LockTimeoutError);
+      const { rows } = await admin.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [APPLICATION_NAME]);
+      assert.equal(rows.length, 0, 'no backend of this test still waits for the lock');
+    } finally {
+      letGo.resolve();
+    }
     await holder;
   });
 });

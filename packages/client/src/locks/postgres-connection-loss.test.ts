@@ -6,17 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { LockLostError } from '../errors.ts';
 import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
-import { createPostgresLock } from './postgres.ts';
+import { createPostgresLock, type PostgresRefreshLock } from './postgres.ts';
 
 const skip = await postgresSkipReason();
 const APPLICATION_NAME = `gh_test_h2_lock_${randomBytes(6).toString('hex')}`;
 
-describe('PostgreSQL refresh lock when its connection dies', { skip: skip ?? false }, () => {
+describe('PostgreSQL refresh lock when its connection dies', { skip: skip ?? false, timeout: 20_000 }, () => {
   let pool: pg.Pool;
+  let lock: PostgresRefreshLock | undefined;
   let admin: pg.Client;
   before(async () => {
     const url = new URL(POSTGRES_URL);
@@ -27,23 +29,22 @@ describe('PostgreSQL refresh lock when its connection dies', { skip: skip ?? fal
     await admin.connect();
   });
   after(async () => {
+    await lock?.close();
     await admin?.end();
     await pool?.end();
   });
 
   it('survives the lock backend being terminated during the work, discards that connection, and locks again', async () => {
-    const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}` });
+    lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}` });
     let signal: AbortSignal | undefined;
     const result = await lock.withLock('connection-1', async (hold) => {
       signal = hold!.signal;
       const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
       assert.equal(rows.length, 1, 'the lock holds one connection');
       await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
-      // Let the termination reach the client (its socket closes and it emits 'error') while the lock is held.
-      for (let attempt = 0; attempt < 100 && pool.totalCount > 0 && (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rowCount; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Wait, while the lock is held, until the termination reached the client: its socket closed, it emitted
+      // 'error' or 'end', and the hold's signal said so (bounded by the suite's timeout).
+      if (!signal.aborted) await once(signal, 'abort');
       return 'refreshed';
     });
     assert.equal(result, 'refreshed', 'the work itself completed');

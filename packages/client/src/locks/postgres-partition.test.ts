@@ -14,15 +14,15 @@ import pg from 'pg';
 import { LockLostError } from '../errors.ts';
 import { startFreezingProxy, type FreezingProxy } from '../testing/freezing-proxy.ts';
 import { postgresSkipReason, POSTGRES_URL } from '../testing/services.ts';
-import { createPostgresLock } from './postgres.ts';
+import { createPostgresLock, type PostgresRefreshLock } from './postgres.ts';
 
 const skip = await postgresSkipReason();
 const APPLICATION_NAME = `gh_test_partition_${randomBytes(6).toString('hex')}`;
-const PROXY_PORT = 3660;
 
 describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?? false, timeout: 30_000 }, () => {
   let proxy: FreezingProxy;
   let pool: pg.Pool;
+  const locks: PostgresRefreshLock[] = [];
   let admin: pg.Client;
   before(async () => {
     admin = new pg.Client({ connectionString: POSTGRES_URL });
@@ -35,19 +35,21 @@ describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?
   });
   beforeEach(async () => {
     const target = new URL(POSTGRES_URL);
-    proxy = await startFreezingProxy(PROXY_PORT, { host: target.hostname, port: Number(target.port || 5432) });
+    proxy = await startFreezingProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const url = new URL(POSTGRES_URL);
-    url.port = String(PROXY_PORT);
+    url.port = String(proxy.port);
     url.searchParams.set('application_name', APPLICATION_NAME);
     pool = new pg.Pool({ connectionString: url.href, max: 1 });
   });
   afterEach(async () => {
+    await Promise.all(locks.splice(0).map((lock) => lock.close()));
     await proxy.close();
     await pool.end();
   });
 
   it('returns the finished work\'s result and gives its connection slot back at once', async () => {
     const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}`, maxConnections: 1, releaseTimeoutMilliseconds: 100, lockTimeoutMilliseconds: 5_000 });
+    locks.push(lock);
     const result = await lock.withLock('connection-1', async () => {
       proxy.freeze();
       return 'refreshed';
@@ -59,6 +61,7 @@ describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?
 
   it('aborts the hold\'s signal when the connection stops answering', async () => {
     const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}`, livenessCheckMilliseconds: 50, releaseTimeoutMilliseconds: 100 });
+    locks.push(lock);
     const reason = await lock.withLock('connection-3', async (hold) => {
       proxy.freeze();
       if (!hold!.signal.aborted) await once(hold!.signal, 'abort');

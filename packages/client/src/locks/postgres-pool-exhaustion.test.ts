@@ -15,14 +15,15 @@ import type { TokenStore } from '../token-store.ts';
 import { startFakeAuthorizationServer, type FakeAuthorizationServer } from '../testing/fake-authorization-server.ts';
 import { connectThroughFake, type FakeConnection } from '../testing/fake-connection.ts';
 import { postgresSkipReason, POSTGRES_URL, uniqueSchemaName } from '../testing/services.ts';
-import { createPostgresLock } from './postgres.ts';
+import { createPostgresLock, type PostgresRefreshLock } from './postgres.ts';
 
 const skip = await postgresSkipReason();
 const POOL_MAX = 2;
 const APPLICATION_NAME = `gh_test_pool_exhaustion_${randomBytes(6).toString('hex')}`;
 
-describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false }, () => {
+describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false, timeout: 30_000 }, () => {
   let pool: pg.Pool;
+  let lock: PostgresRefreshLock | undefined;
   let store: TokenStore;
   let fake: FakeAuthorizationServer;
   const schema = uniqueSchemaName();
@@ -35,6 +36,7 @@ describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false }, 
   });
   let deadlocked = false;
   after(async () => {
+    await lock?.close();
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -67,7 +69,7 @@ describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false }, 
       }
       return fetch(input, init);
     };
-    const lock = createPostgresLock({ pool, namespace: `client-test-${schema}` });
+    lock = createPostgresLock({ pool, namespace: `client-test-${schema}` });
     const connections: FakeConnection[] = [];
     for (let index = 0; index < POOL_MAX; index++) connections.push(await connectThroughFake(fake, { store, lock, fetch: slowFetch }));
     for (const { clock } of connections) clock.advanceSeconds(1000);
@@ -78,18 +80,24 @@ describe('PostgreSQL lock and store sharing one pool', { skip: skip ?? false }, 
     }));
     // Wait until either every refresh finished, or the deadlock's state shows: every pooled connection
     // checked out and a query of each refresh waiting for one, with no refresh request at the server.
-    for (;;) {
-      if (settled === POOL_MAX) break;
-      if (pool.waitingCount >= POOL_MAX && pool.idleCount === 0 && arrived.length === 0 && fake.tokenRequests('refresh_token').length === 0) {
-        // End the test: terminate this test's own backends only (by application_name), so no socket stays open.
-        deadlocked = true;
-        const admin = new pg.Client({ connectionString: POSTGRES_URL });
-        await admin.connect();
-        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
-        await admin.end();
-        assert.fail(`deadlock: ${pool.waitingCount} queries wait for a pooled connection held by the refresh lock`);
+    // Bounded; whatever happens, the parked refresh requests are let go.
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (settled === POOL_MAX) break;
+        if (attempt >= 1_500) assert.fail(`only ${settled} of ${POOL_MAX} refreshes finished within 15 s`);
+        if (pool.waitingCount >= POOL_MAX && pool.idleCount === 0 && arrived.length === 0 && fake.tokenRequests('refresh_token').length === 0) {
+          // End the test: terminate this test's own backends only (by application_name), so no socket stays open.
+          deadlocked = true;
+          const admin = new pg.Client({ connectionString: POSTGRES_URL });
+          await admin.connect();
+          await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
+          await admin.end();
+          assert.fail(`deadlock: ${pool.waitingCount} queries wait for a pooled connection held by the refresh lock`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      releaseAll();
     }
     const tokens = await Promise.all(refreshes);
     assert.equal(fake.tokenRequests('refresh_token').length, POOL_MAX, 'one refresh request per connection');

@@ -76,8 +76,20 @@ function bounded<T>(promise: Promise<T>, milliseconds: number, onTimeout: () => 
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The PostgreSQL lock: a `RefreshLock` whose own connections can be ended at shutdown. */
+export interface PostgresRefreshLock extends RefreshLock {
+  /**
+   * Ends every lock connection open now (a hold's lock is then lost: its `signal` is aborted), each
+   * given up to `releaseTimeoutMilliseconds` to close before its socket is destroyed, and waits for that.
+   * The lock's connections are outside the pool, so `pool.end()` does not close them: call this at
+   * shutdown (and in tests' after hooks), so that no open socket keeps the process alive. Later
+   * `withLock` calls reject with an error saying the lock is closed.
+   */
+  close(): Promise<void>;
+}
+
 /** @throws ConfigurationError when `options.pool` is not a `pg` Pool (`pg` is an optional peer dependency: install it to use this lock). */
-export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
+export function createPostgresLock(options: PostgresLockOptions): PostgresRefreshLock {
   assertPgPool(options?.pool, 'createPostgresLock');
   const timeout = Math.floor(options.lockTimeoutMilliseconds ?? 30_000);
   if (!(timeout > 0)) throw new RangeError('lockTimeoutMilliseconds must be a positive number');
@@ -132,8 +144,37 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
     else open--;
   };
 
+  /** Every lock connection made and not yet closed (its release may still run in the background). */
+  const connections = new Set<Client>();
+  let closed = false;
+  /** Ends a connection, its socket destroyed after `releaseTimeout`; resolves once it is closed either way. */
+  const endConnection = (connection: Client, first?: () => Promise<unknown>): Promise<void> => {
+    let destroyTimer: NodeJS.Timeout | undefined;
+    const destroyed = new Promise<void>((resolve) => {
+      destroyTimer = setTimeout(() => {
+        destroySocket(connection);
+        resolve();
+      }, releaseTimeout);
+      destroyTimer.unref();
+    });
+    const ended = Promise.resolve()
+      .then(() => first?.())
+      .catch(() => {})
+      .then(() => connection.end())
+      .catch(() => {});
+    return Promise.race([ended, destroyed]).finally(() => {
+      clearTimeout(destroyTimer);
+      connections.delete(connection);
+    });
+  };
+
   return {
+    async close() {
+      closed = true;
+      await Promise.all([...connections].map((connection) => endConnection(connection)));
+    },
     async withLock(key, work) {
+      if (closed) throw new Error(`the PostgreSQL refresh lock is closed (close() was called): cannot lock "${key}"`);
       const deadline = Date.now() + timeout;
       await takeSlot(key, deadline);
       let slotHeld = true;
@@ -153,10 +194,8 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
         releaseSlot();
         const current = connection;
         if (current === undefined) return;
-        const destroyTimer = setTimeout(() => destroySocket(current), releaseTimeout);
-        destroyTimer.unref();
         // ROLLBACK ends the transaction (and with it the advisory lock), also behind a transaction-mode pooler; closing the session does too.
-        void current.query('ROLLBACK').catch(() => {}).then(() => current.end()).catch(() => {}).finally(() => clearTimeout(destroyTimer));
+        void endConnection(current, () => current.query('ROLLBACK'));
       };
       try {
         const remaining = deadline - Date.now();
@@ -166,6 +205,7 @@ export function createPostgresLock(options: PostgresLockOptions): RefreshLock {
           connectionTimeoutMillis: Math.min(baseConfig.connectionTimeoutMillis || remaining, remaining),
         });
         connection = lockConnection;
+        connections.add(lockConnection);
         const lost = new AbortController();
         const markLost = (what: string) => {
           if (!closing && !lost.signal.aborted) lost.abort(new LockLostError(`the refresh lock "${key}" was lost: its PostgreSQL connection ${what}`));

@@ -15,7 +15,6 @@ import { redisSkipReason, REDIS_URL } from '../testing/services.ts';
 import { createRedisLock } from './redis.ts';
 
 const skip = await redisSkipReason();
-const PROXY_PORT = 3661;
 
 describe('Redis refresh lock behind a partition', { skip: skip ?? false, timeout: 20_000 }, () => {
   let proxy: FreezingProxy;
@@ -23,7 +22,7 @@ describe('Redis refresh lock behind a partition', { skip: skip ?? false, timeout
   const keyPrefix = `client-test:${randomBytes(6).toString('hex')}:`;
   before(async () => {
     const target = new URL(REDIS_URL);
-    proxy = await startFreezingProxy(PROXY_PORT, { host: target.hostname, port: Number(target.port || 6379) });
+    proxy = await startFreezingProxy({ host: target.hostname, port: Number(target.port || 6379) });
     direct = createClient({ url: REDIS_URL });
     await direct.connect();
   });
@@ -36,7 +35,7 @@ describe('Redis refresh lock behind a partition', { skip: skip ?? false, timeout
 
   it('signals the loss once the ttl passes unrenewed, returns the result, and another client then gets the lock', async () => {
     const url = new URL(REDIS_URL);
-    url.port = String(PROXY_PORT);
+    url.port = String(proxy.port);
     const proxied = createClient({ url: url.href, socket: { reconnectStrategy: false } });
     proxied.on('error', () => {});
     await proxied.connect();

@@ -1,8 +1,8 @@
 /**
  * Test support: a TCP proxy that can go silent, as a network partition does. `freeze()` stops forwarding on
  * every connection open at that moment and pauses both of its sockets (nothing is read, nothing is closed,
- * no error is seen by either side); connections made afterwards are forwarded normally. Listens on the given
- * port of 127.0.0.1 (tests use 3660-3669).
+ * no error is seen by either side); connections made afterwards are forwarded normally. Listens on 127.0.0.1,
+ * on a port the system chooses (`port`).
  */
 import net from 'node:net';
 
@@ -14,7 +14,7 @@ export interface FreezingProxy {
   close(): Promise<void>;
 }
 
-export async function startFreezingProxy(port: number, target: { host: string; port: number }): Promise<FreezingProxy> {
+export async function startFreezingProxy(target: { host: string; port: number }): Promise<FreezingProxy> {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
@@ -34,8 +34,9 @@ export async function startFreezingProxy(port: number, target: { host: string; p
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(0, '127.0.0.1', resolve);
   });
+  const { port } = server.address() as net.AddressInfo;
   return {
     port,
     get connections() {
