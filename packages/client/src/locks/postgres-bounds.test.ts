@@ -97,4 +97,23 @@ describe('PostgreSQL refresh lock bounds', { skip: skip ?? false, timeout: 30_00
     }
     await holder;
   });
+
+  it('a pool\'s idle_in_transaction_session_timeout below the work\'s duration does not end the lock', async () => {
+    const lock = lockWith({ pool: poolWith({ idle_in_transaction_session_timeout: 100 }), namespace, livenessCheckMilliseconds: 1_000 });
+    const aborted = await lock.withLock('idle-pool', async (hold) => {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return hold!.signal.aborted;
+    });
+    assert.equal(aborted, false, 'the lock was held throughout the work');
+  });
+
+  it('a healthy hold longer than its idle_in_transaction_session_timeout is kept by the liveness checks', async () => {
+    // livenessCheckMilliseconds 50: the lock's transaction idles out after 1 050 ms without a check.
+    const lock = lockWith({ pool: poolWith(), namespace, livenessCheckMilliseconds: 50 });
+    const aborted = await lock.withLock('idle-long', async (hold) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      return hold!.signal.aborted;
+    });
+    assert.equal(aborted, false);
+  });
 });

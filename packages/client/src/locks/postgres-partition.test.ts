@@ -70,4 +70,29 @@ describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?
     assert.ok(reason instanceof LockLostError);
     assert.match(reason.message, /did not answer/);
   });
+
+  it('after a loss found by the liveness check, the server ends the stranded backend and another instance gets the lock', async () => {
+    const namespace = `client-test-${APPLICATION_NAME}`;
+    const lock = createPostgresLock({ pool, namespace, livenessCheckMilliseconds: 50, releaseTimeoutMilliseconds: 100 });
+    locks.push(lock);
+    const { rows: [before] } = await admin.query<{ count: number }>('SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
+    const reason = await lock.withLock('connection-4', async (hold) => {
+      proxy.freeze();
+      if (!hold!.signal.aborted) await once(hold!.signal, 'abort');
+      return hold!.signal.reason;
+    });
+    assert.ok(reason instanceof LockLostError);
+    // The backend behind the frozen proxy is idle in transaction, holding the advisory lock: the server ends it
+    // itself (idle_in_transaction_session_timeout, 1 050 ms here), so a direct connection gets the lock soon.
+    const direct = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const other = createPostgresLock({ pool: direct, namespace, lockTimeoutMilliseconds: 5_000 });
+    try {
+      assert.equal(await other.withLock('connection-4', async () => 'second holder'), 'second holder');
+      const { rows: [after] } = await admin.query<{ count: number }>('SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
+      assert.ok(after!.count <= before!.count, 'the stranded backend is gone');
+    } finally {
+      await other.close();
+      await direct.end();
+    }
+  });
 });

@@ -26,9 +26,15 @@
  * that often; TCP keepalive is on too), the lock is taken as gone: the hold's `signal` is aborted with a
  * `LockLostError`. The work's result is returned as soon as it is done: the release (ROLLBACK, then closing
  * the connection) runs in the background, its socket destroyed if it takes longer than
- * `releaseTimeoutMilliseconds`, and the connection slot is given back at once. A backend on the far side of
- * a partition keeps the lock until it notices its client is gone (TCP keepalive, or the server's
- * `tcp_keepalives_*` / `client_connection_check_interval` settings).
+ * `releaseTimeoutMilliseconds`, and the connection slot is given back at once. The server side of a lost
+ * lock: a backend on the far side of a partition stays idle in transaction, holding the advisory lock; the
+ * client's TCP keepalive does nothing for it, nor does the server's `client_connection_check_interval`
+ * (checked only while a query runs), and the server's own TCP keepalive takes about 2 hours by default. So
+ * the lock's transaction sets `idle_in_transaction_session_timeout` to max(3 × `livenessCheckMilliseconds`,
+ * that + 1 000 ms): the server ends that backend, and the lock is free for others, that long after the last
+ * liveness check it answered. A live hold answers one every `livenessCheckMilliseconds`, so it never idles
+ * out; the pool's own `idle_in_transaction_session_timeout` is not applied to the lock's connection (a shorter
+ * one would end the lock while the work runs).
  */
 import { createHash } from 'node:crypto';
 import type { Client, ClientConfig, Pool } from 'pg';
@@ -47,6 +53,8 @@ export interface PostgresLockOptions {
   /**
    * While the lock is held, its connection is asked `SELECT 1` this often; an answer not back within the same
    * time marks the lock lost (a silently dead connection: a network partition). Also the TCP keepalive delay.
+   * The lock's transaction has `idle_in_transaction_session_timeout` = max(3 × this, this + 1 000), so the server
+   * ends a backend whose client stopped asking (the pool's own setting is not used for the lock's connection).
    * Milliseconds, default 5 000.
    */
   livenessCheckMilliseconds?: number;
@@ -97,6 +105,8 @@ export function createPostgresLock(options: PostgresLockOptions): PostgresRefres
   if (!(maxConnections >= 1)) throw new RangeError('maxConnections must be at least 1');
   const liveness = Math.floor(options.livenessCheckMilliseconds ?? 5_000);
   if (!(liveness > 0)) throw new RangeError('livenessCheckMilliseconds must be a positive number');
+  /** Server side: a lock transaction idle this long (no liveness check answered: its client is gone) is ended by the server. */
+  const idleInTransactionTimeout = Math.max(3 * liveness, liveness + 1_000);
   const releaseTimeout = Math.floor(options.releaseTimeoutMilliseconds ?? 2_000);
   if (!(releaseTimeout > 0)) throw new RangeError('releaseTimeoutMilliseconds must be a positive number');
   const namespace = options.namespace ?? 'gatehouse-client';
@@ -110,6 +120,9 @@ export function createPostgresLock(options: PostgresLockOptions): PostgresRefres
     // The lock's waits are bounded by lock_timeout (server side) and by this lock's own timers (client side):
     // a pool's shorter query_timeout would cut the wait short with a raw error while the backend went on waiting.
     query_timeout: undefined,
+    // The lock's transaction sets its own idle_in_transaction_session_timeout (below); a pool's shorter one
+    // would end the lock while the work runs.
+    idle_in_transaction_session_timeout: undefined,
     keepAlive: true, keepAliveInitialDelayMillis: liveness,
   };
   const timeoutError = (key: string) => new LockTimeoutError(`waited ${timeout} ms for the refresh lock "${key}"`);
@@ -229,6 +242,9 @@ export function createPostgresLock(options: PostgresLockOptions): PostgresRefres
           await lockConnection.query(`SET LOCAL lock_timeout = ${lockTimeout}`);
           // The pool's statement_timeout (if shorter) must not cut the wait: lock_timeout bounds it.
           await lockConnection.query('SET LOCAL statement_timeout = 0');
+          // The server ends a backend whose client went silent (a partition) by itself, freeing the lock for
+          // other instances: the periodic SELECT 1 keeps a live hold from idling that long.
+          await lockConnection.query(`SET LOCAL idle_in_transaction_session_timeout = ${idleInTransactionTimeout}`);
           await lockConnection.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(namespace, key)]);
         };
         try {
