@@ -47,7 +47,7 @@ describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?
     await pool.end();
   });
 
-  it('returns the finished work\'s result and gives its connection slot back at once', async () => {
+  it('returns the finished work\'s result at once, and gives its connection slot back once the frozen release is cut off', async () => {
     const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}`, maxConnections: 1, releaseTimeoutMilliseconds: 100, lockTimeoutMilliseconds: 5_000 });
     locks.push(lock);
     const result = await lock.withLock('connection-1', async () => {
@@ -55,7 +55,7 @@ describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?
       return 'refreshed';
     });
     assert.equal(result, 'refreshed');
-    // The only slot is free again: another key locks on a new (forwarded) connection.
+    // The only slot is free again once the release's socket is destroyed: another key locks on a new (forwarded) connection.
     assert.equal(await lock.withLock('connection-2', async () => 'next'), 'next');
   });
 
@@ -94,5 +94,21 @@ describe('PostgreSQL refresh lock on a silently dead connection', { skip: skip ?
       await other.close();
       await direct.end();
     }
+  });
+
+  it('keeps the slot while a frozen release runs, so maxConnections bounds the open connections', async () => {
+    const lock = createPostgresLock({ pool, namespace: `client-test-${APPLICATION_NAME}`, maxConnections: 1, releaseTimeoutMilliseconds: 800, lockTimeoutMilliseconds: 5_000 });
+    locks.push(lock);
+    const started = performance.now();
+    assert.equal(await lock.withLock('connection-5', async () => {
+      proxy.freeze();
+      return 'refreshed';
+    }), 'refreshed');
+    assert.ok(performance.now() - started < 500, 'the result did not wait for the release');
+    assert.equal(proxy.connections, 1, 'the frozen connection is still open');
+    // Same lock object, so the same slots: the frozen release still holds the only one.
+    const waited = performance.now();
+    assert.equal(await lock.withLock('connection-6', async () => 'next'), 'next');
+    assert.ok(performance.now() - waited >= 400, 'the next holder waited for the frozen release to be cut off');
   });
 });

@@ -14,7 +14,8 @@
  * for a free connection without a limit by default): a deadlock, after which the tokens the server
  * already rotated are never stored. The lock's connection being its own, the store's queries always
  * find the pool as the rest of the application leaves it. At most `maxConnections` lock connections are
- * open at once per lock object (further holders wait for one, holding nothing meanwhile).
+ * open at once per lock object, those still being released in the background included (further holders wait
+ * for one, holding nothing meanwhile).
  *
  * `lockTimeoutMilliseconds` bounds the whole wait: for a free lock connection, for the connection itself
  * (the pool's `connectionTimeoutMillis` when shorter) and for the lock (`lock_timeout`, so the server stops
@@ -26,7 +27,7 @@
  * that often; TCP keepalive is on too), the lock is taken as gone: the hold's `signal` is aborted with a
  * `LockLostError`. The work's result is returned as soon as it is done: the release (ROLLBACK, then closing
  * the connection) runs in the background, its socket destroyed if it takes longer than
- * `releaseTimeoutMilliseconds`, and the connection slot is given back at once. The server side of a lost
+ * `releaseTimeoutMilliseconds`; the connection slot is given back when it is closed or destroyed. The server side of a lost
  * lock: a backend on the far side of a partition stays idle in transaction, holding the advisory lock; the
  * client's TCP keepalive does nothing for it, nor does the server's `client_connection_check_interval`
  * (checked only while a query runs), and the server's own TCP keepalive takes about 2 hours by default. So
@@ -200,15 +201,21 @@ export function createPostgresLock(options: PostgresLockOptions): PostgresRefres
       let connection: Client | undefined;
       let livenessTimer: NodeJS.Timeout | undefined;
       let closing = false;
-      /** In the background, bounded: the work's result never waits for it, and the slot is given back at once. */
+      /**
+       * In the background, bounded: the work's result never waits for it. The slot is given back once the
+       * connection is closed or its socket destroyed (after `releaseTimeout`), so `maxConnections` bounds the
+       * connections open, those still being released included.
+       */
       const close = () => {
         closing = true;
         clearInterval(livenessTimer);
-        releaseSlot();
         const current = connection;
-        if (current === undefined) return;
+        if (current === undefined) {
+          releaseSlot();
+          return;
+        }
         // ROLLBACK ends the transaction (and with it the advisory lock), also behind a transaction-mode pooler; closing the session does too.
-        void endConnection(current, () => current.query('ROLLBACK'));
+        void endConnection(current, () => current.query('ROLLBACK')).then(releaseSlot);
       };
       try {
         const remaining = deadline - Date.now();
