@@ -101,6 +101,39 @@ describe('partner app (HTTP)', () => {
     assert.equal(response.headers.get('x-frame-options'), 'DENY');
   });
 
+  it('connects started by a flood of cookieless sessions (GET / then POST /connect) never evict a user mid-connect: past maxSessions a connect is a 503 page', async () => {
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: 'http://127.0.0.1:8089', maxSessions: 2,
+      gatehouse: { issuer: server.issuer, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys, clock: server.clock, logger: silentLogger },
+    });
+    try {
+      const startConnect = async () => {
+        const home = await app.inject({ method: 'GET', url: '/' });
+        const cookie = String(home.headers['set-cookie']).split(';')[0]!;
+        const connect = await app.inject({
+          method: 'POST', url: '/connect', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams({ _csrf: inputValue(home.body, '_csrf')! }).toString(),
+        });
+        return { cookie, connect };
+      };
+      const user = await startConnect();
+      assert.equal(user.connect.statusCode, 303, 'the user is sent to Gatehouse');
+      const attacker = await startConnect();
+      assert.equal(attacker.connect.statusCode, 303);
+      for (let round = 0; round < 5; round++) {
+        const refused = (await startConnect()).connect;
+        assert.equal(refused.statusCode, 503);
+        assert.equal(refused.headers['retry-after'], '60');
+        assert.match(refused.body, /Too many people are connecting/);
+      }
+      // The user's transaction is still there: its callback is checked (a wrong state), not 'unknown here'.
+      const callback = await app.inject({ method: 'GET', url: '/callback?code=x&state=wrong', headers: { cookie: user.cookie } });
+      assert.doesNotMatch(callback.body, /unknown here or has expired/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('outside development the cookie is Secure with the __Host- prefix', async () => {
     const { app } = createPartnerApp({
       environment: 'staging', publicUrl: 'https://ledgerly.example',

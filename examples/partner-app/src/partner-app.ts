@@ -38,7 +38,11 @@ export interface PartnerAppOptions {
   appName?: string;
   /** Default 8 hours. */
   sessionLifetimeSeconds?: number;
-  /** Most browser sessions kept in memory; when full, the least recently used is dropped. Default 10 000. */
+  /**
+   * Most browser sessions kept in memory, per kind (anonymous; in use: connecting or connected); default 10 000.
+   * When the anonymous kind is full the least recently used is dropped; when the in-use kind is full a new
+   * connect is refused (503) unless a connect under way has expired: sessions in use are never evicted for it.
+   */
   maxSessions?: number;
   /** Request logging (query strings are never logged: the callback's carries the code); default off. */
   logger?: boolean;
@@ -56,7 +60,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   const clock = options.gatehouse.clock ?? { nowSeconds: () => Math.floor(Date.now() / 1000) };
   const secureCookie = options.environment !== 'development' || publicUrl.protocol === 'https:';
   const cookieName = secureCookie ? '__Host-ledgerly_session' : 'ledgerly_session';
-  const sessions = createSessionStore(options.sessionLifetimeSeconds ?? 8 * 60 * 60, options.maxSessions);
+  const sessions = createSessionStore(options.sessionLifetimeSeconds ?? 8 * 60 * 60, options.maxSessions, options.gatehouse.transactionLifetimeSeconds);
   const gatehouse = createGatehouseClient({ ...options.gatehouse, environment: options.environment, redirectUri });
 
   const app = Fastify({
@@ -93,6 +97,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     return session;
   };
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+  /** The bound on sessions in use is reached (connects under way that have not expired, and connected users): refuse, evict no one. */
+  const tooManyConnects = (reply: FastifyReply, session: Session) => {
+    reply.header('retry-after', '60');
+    return html(reply, 503, errorPage(appName, 'Too many connections under way', 'Too many people are connecting to Gatehouse right now. Nothing was started; please try again in a minute.', session.csrfToken));
+  };
   /** A form post with this session's CSRF token, from this origin. */
   const checkedPost = (request: FastifyRequest, reply: FastifyReply): Session | undefined => {
     const session = currentSession(request);
@@ -142,7 +151,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const session = ensureSession(request, reply);
     const connection = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
     if (!connection) {
-      session.connectionId = undefined;
+      sessions.forgetConnection(session);
       return html(reply, 200, connectPage(appName, session.csrfToken));
     }
     if (connection.status !== 'active') return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, connection.statusReason));
@@ -166,8 +175,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // A reconnect keeps the connection ID and pre-selects the same company.
       ...(existing ? { connectionId: existing.connectionId, subjectUrn: existing.subjectUrn } : {}),
     });
+    if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(reply, session);
     authorizationOrigin = url.origin;
-    session.transaction = transaction;
     return reply.redirect(url.href, 303);
   });
 
@@ -197,8 +206,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // Reconnecting the same company keeps its connection ID.
       ...(existing && existing.subjectUrn === handover.subjectUrn ? { connectionId: existing.connectionId } : {}),
     });
+    if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(reply, session);
     authorizationOrigin = url.origin;
-    session.transaction = transaction;
     return reply.redirect(url.href, 303);
   });
 
@@ -212,13 +221,12 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   app.get('/callback', async (request, reply) => {
     const sessionId = request.cookies[cookieName];
     const session = currentSession(request);
-    const transaction = session?.transaction;
+    // One transaction, one callback.
+    const transaction = session === undefined ? undefined : sessions.takeTransaction(session);
     if (!session || !transaction) {
       // Neutral: the request may be fine and the app's record of it gone (expired, the server restarted).
       return html(reply, 400, errorPage(appName, 'Connection not completed', 'We could not finish connecting to Gatehouse: this request is unknown here or has expired. Nothing was connected. Please connect again.'));
     }
-    // One transaction, one callback.
-    session.transaction = undefined;
     try {
       // The URL as registered (not the Host header) plus the query Gatehouse sent.
       const callbackUrl = new URL(request.url, publicUrl);
@@ -250,7 +258,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
         }
       }
-      session.connectionId = undefined;
+      sessions.forgetConnection(session);
     }
     return reply.redirect('/', 303);
   });
