@@ -71,7 +71,8 @@ export interface RefresherDependencies {
   lockNamespace: string;
   /**
    * RFC 9449: the DPoP handle of a connection's refresh (its stored key, or a new one to store with the new
-   * tokens: `newKeyCiphertext`), or undefined for none. Asked once per refresh, so every retry uses one key.
+   * tokens: `newKeyCiphertext`), or undefined for none. Asked once per refresh, so every retry uses one key,
+   * also across the lock holds of one refresh (a lock lost and taken again) while the stored key is unchanged.
    */
   connectionDpop?(connection: StoredConnection): Promise<{ handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined>;
   /** One refresh_token grant request; throws `TransportError` (transient) or `AuthorizationServerError`. */
@@ -115,6 +116,13 @@ interface RefreshProgress {
   retry: RetryProgress;
   /** Refresh requests sent so far. */
   sent: number;
+  /**
+   * RFC 9449: the DPoP key this refresh resolved (`connectionDpop`) and the stored key it was resolved for. A
+   * later hold whose row still has that stored key reuses it: when the first hold generated the connection's
+   * first key and sent requests with it, the server may answer a retry from its reuse grace window with the
+   * pair bound to that key, which must be stored with that key (a new one per hold: invalid_grant at the next refresh).
+   */
+  dpop?: { forStoredKey: string | null; value: { handle: oauth.DPoPHandle; newKeyCiphertext?: string } | undefined };
 }
 
 /** Writes of a refreshed pair: 5 attempts, waits capped at 250 ms doubling to 2 s (under 4 s of waiting in all). */
@@ -206,7 +214,12 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
         sentAt = clock.nowSeconds();
         log({ event: 'refresh_attempt', connection_id: connectionId, attempt, reason, refresh_token_fingerprint: refreshTokenFingerprint });
         if (!dpopResolved) {
-          dpop = await dependencies.connectionDpop?.(row);
+          if (progress.dpop !== undefined && progress.dpop.forStoredKey === row.dpopKeyCiphertext) {
+            dpop = progress.dpop.value;
+          } else {
+            dpop = await dependencies.connectionDpop?.(row);
+            progress.dpop = { forStoredKey: row.dpopKeyCiphertext, value: dpop };
+          }
           dpopResolved = true;
         }
         // Immediately before sending: another instance may hold the lock now and present this same token.
