@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { LockTimeoutError } from '../errors.ts';
 import { createFileLock, lockFileContent, removeIfStill } from './file.ts';
 
-describe('file lock (processes on one host)', () => {
+describe('file lock (processes on one host)', { timeout: 30_000 }, () => {
   let directory: string;
   beforeEach(() => {
     directory = mkdtempSync(join(tmpdir(), 'gatehouse-lock-'));

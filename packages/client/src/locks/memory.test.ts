@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryLock } from './memory.ts';
 
-describe('memory lock (one process)', () => {
+describe('memory lock (one process)', { timeout: 10_000 }, () => {
   it('runs holders of one key one at a time, in arrival order', async () => {
     const lock = createMemoryLock();
     const order: string[] = [];

@@ -8,7 +8,7 @@ import { createRedisLock, type RedisLockClient } from './redis.ts';
 
 const skip = await redisSkipReason();
 
-describe('Redis lock', { skip: skip ?? false }, () => {
+describe('Redis lock', { skip: skip ?? false, timeout: 20_000 }, () => {
   // Two connections stand for two processes.
   let first: ReturnType<typeof createClient>;
   let second: ReturnType<typeof createClient>;
@@ -50,15 +50,22 @@ describe('Redis lock', { skip: skip ?? false }, () => {
       await release.promise;
       order.push('a out');
     });
-    await entered.promise;
-    const waiter = b.withLock('connection-1', async () => {
-      order.push('b in');
-    });
-    while (secondClient.attempts < 3) await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.deepEqual(order, ['a in']);
-    release.resolve();
-    await Promise.all([holder, waiter]);
-    assert.deepEqual(order, ['a in', 'a out', 'b in']);
+    try {
+      await entered.promise;
+      const waiter = b.withLock('connection-1', async () => {
+        order.push('b in');
+      });
+      for (let waited = 0; secondClient.attempts < 3; waited++) {
+        if (waited >= 1_000) assert.fail('the waiter did not poll');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.deepEqual(order, ['a in']);
+      release.resolve();
+      await Promise.all([holder, waiter]);
+      assert.deepEqual(order, ['a in', 'a out', 'b in']);
+    } finally {
+      release.resolve();
+    }
     assert.equal(await first.exists(`${keyPrefix}connection-1`), 0, 'released');
   });
 
@@ -71,10 +78,13 @@ describe('Redis lock', { skip: skip ?? false }, () => {
       entered.resolve();
       await release.promise;
     });
-    await entered.promise;
-    // 800 ms is four TTLs: without renewal the key would have expired and b would get it.
-    await assert.rejects(b.withLock('connection-2', async () => 'never'), LockTimeoutError);
-    release.resolve();
+    try {
+      await entered.promise;
+      // 800 ms is four TTLs: without renewal the key would have expired and b would get it.
+      await assert.rejects(b.withLock('connection-2', async () => 'never'), LockTimeoutError);
+    } finally {
+      release.resolve();
+    }
     await holder;
     assert.equal(await b.withLock('connection-2', async () => 'free again'), 'free again');
   });
