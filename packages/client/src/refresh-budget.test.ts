@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { RefreshFailedError } from './errors.ts';
 import { startFakeAuthorizationServer, type FakeAuthorizationServer } from './testing/fake-authorization-server.ts';
-import { connectThroughFake, type FakeConnection } from './testing/fake-connection.ts';
+import { type connectThroughFake, connectWithTimingOutRefreshes, type FakeConnection } from './testing/fake-connection.ts';
 
 describe('the refresh retry budget (reuse grace window)', () => {
   let fake: FakeAuthorizationServer;
@@ -20,23 +20,11 @@ describe('the refresh retry budget (reuse grace window)', () => {
     await fake.close();
   });
 
-  /** A connection whose refresh requests each time out after 10 s of the injected clock; records when each was sent. */
-  async function timingOut(overrides: Parameters<typeof connectThroughFake>[1] = {}): Promise<FakeConnection & { sentAt: number[] }> {
+  /** Refresh requests that each time out after 10 s of the injected clock; `sentAt` in seconds, as the assertions read it. */
+  async function timingOut(overrides: Parameters<typeof connectThroughFake>[1] = {}) {
     const sentAt: number[] = [];
-    let connection: FakeConnection | undefined;
-    const connected = await connectThroughFake(fake, {
-      ...overrides,
-      fetch: async (input, init) => {
-        if (connection && new URLSearchParams(String(init?.body)).get('grant_type') === 'refresh_token') {
-          sentAt.push(connection.clock.nowSeconds());
-          connection.clock.advanceSeconds(10);
-          throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-        }
-        return fetch(input, init);
-      },
-    });
-    connection = connected;
-    return { ...connected, sentAt };
+    const connection: FakeConnection = await connectWithTimingOutRefreshes(fake, 10_000, overrides, () => sentAt.push(connection.clock.nowSeconds()));
+    return { ...connection, sentAt };
   }
 
   it('by default, no attempt starts 25 s or more after the first: 3 attempts of 10 s, not 4', async () => {

@@ -11,11 +11,10 @@ import type * as oauth from 'oauth4webapi';
 import { generateEncryptionKey, createTokenCipher } from './encryption.ts';
 import { createClientEvents } from './events.ts';
 import { LockLostError, TransportError } from './errors.ts';
-import type { RefreshLock } from './lock.ts';
 import { createRefresher } from './refresh.ts';
 import { createMemoryTokenStore } from './stores/memory.ts';
 import { startFakeAuthorizationServer, type FakeAuthorizationServer } from './testing/fake-authorization-server.ts';
-import { connectThroughFake } from './testing/fake-connection.ts';
+import { connectThroughFake, takeableLock } from './testing/fake-connection.ts';
 
 describe('a refresh that generates the first DPoP key, across a lock lost and taken again', { timeout: 10_000 }, () => {
   let fake: FakeAuthorizationServer;
@@ -31,14 +30,7 @@ describe('a refresh that generates the first DPoP key, across a lock lost and ta
     const store = createMemoryTokenStore();
     const { connectionId, clock } = await connectThroughFake(fake, { store, encryptionKeys: keys });
     assert.equal((await store.get(connectionId))?.dpopKeyCiphertext, null, 'a bearer connection');
-    const holds: AbortController[] = [];
-    const lock: RefreshLock = {
-      withLock: (_key, work) => {
-        const hold = new AbortController();
-        holds.push(hold);
-        return work({ signal: hold.signal });
-      },
-    };
+    const { lock, holds } = takeableLock();
     let generated = 0;
     const sentWith: unknown[] = [];
     const refresher = createRefresher({

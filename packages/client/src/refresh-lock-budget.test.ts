@@ -11,9 +11,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { LockLostError, RefreshFailedError } from './errors.ts';
-import type { RefreshLock } from './lock.ts';
 import { startFakeAuthorizationServer, type FakeAuthorizationServer } from './testing/fake-authorization-server.ts';
-import { connectThroughFake, type FakeConnection } from './testing/fake-connection.ts';
+import { type connectThroughFake, connectWithTimingOutRefreshes, takeableLock } from './testing/fake-connection.ts';
 
 describe('the refresh retry budget across a lost lock, in milliseconds', () => {
   let fake: FakeAuthorizationServer;
@@ -24,35 +23,11 @@ describe('the refresh retry budget across a lost lock, in milliseconds', () => {
     await fake.close();
   });
 
-  /** Refresh requests each time out after `stepMilliseconds` of the injected clock; `onSent` sees each one's number. */
-  async function timingOut(stepMilliseconds: number, overrides: Parameters<typeof connectThroughFake>[1] = {}, onSent: (count: number) => void = () => {}) {
-    const sentAt: number[] = [];
-    let connection: FakeConnection | undefined;
-    const connected = await connectThroughFake(fake, {
-      ...overrides,
-      fetch: async (input, init) => {
-        if (connection && new URLSearchParams(String(init?.body)).get('grant_type') === 'refresh_token') {
-          sentAt.push(connection.clock.nowMilliseconds());
-          onSent(sentAt.length);
-          connection.clock.advanceMilliseconds(stepMilliseconds);
-          throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-        }
-        return fetch(input, init);
-      },
-    });
-    connection = connected;
-    return { ...connected, sentAt };
-  }
+  const timingOut = (stepMilliseconds: number, overrides: Parameters<typeof connectThroughFake>[1] = {}, onSent?: (count: number) => void) =>
+    connectWithTimingOutRefreshes(fake, stepMilliseconds, overrides, onSent);
 
   it('a lock lost after two requests: the third is the last (25 s budget from the first), the error counts all three, the log says two were sent', async () => {
-    const holds: AbortController[] = [];
-    const lock: RefreshLock = {
-      withLock: (_key, work) => {
-        const hold = new AbortController();
-        holds.push(hold);
-        return work({ signal: hold.signal });
-      },
-    };
+    const { lock, holds } = takeableLock();
     const { client, connectionId, clock, sentAt, logs } = await timingOut(10_000, { lock }, (count) => {
       if (count === 2) holds.at(-1)!.abort(new LockLostError('the test took the lock away'));
     });

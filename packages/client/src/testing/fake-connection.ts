@@ -5,6 +5,7 @@
 import { createManualClock } from '../clock.ts';
 import { generateEncryptionKey } from '../encryption.ts';
 import { createGatehouseClient, type GatehouseClient, type GatehouseClientOptions } from '../gatehouse-client.ts';
+import type { RefreshLock } from '../lock.ts';
 import type { LogEntry } from '../logging.ts';
 import { createMemoryTokenStore } from '../stores/memory.ts';
 import type { FakeAuthorizationServer } from './fake-authorization-server.ts';
@@ -50,4 +51,42 @@ export async function connectThroughFake(
   callback.searchParams.set('iss', fake.issuer);
   const connected = await client.handleCallback(callback, transaction);
   return { client, connectionId: connected.connection.connectionId, clock, logs, sleeps };
+}
+
+/**
+ * A connection through the fake whose refresh requests each time out after `stepMilliseconds` of its injected
+ * clock; `sentAt` records when each was sent (the clock's milliseconds), `onSent` sees each one's number.
+ */
+export async function connectWithTimingOutRefreshes(
+  fake: FakeAuthorizationServer, stepMilliseconds: number, overrides: Partial<GatehouseClientOptions> = {}, onSent: (count: number) => void = () => {},
+): Promise<FakeConnection & { sentAt: number[] }> {
+  const sentAt: number[] = [];
+  let connection: FakeConnection | undefined;
+  const connected = await connectThroughFake(fake, {
+    ...overrides,
+    fetch: async (input, init) => {
+      if (connection && new URLSearchParams(String(init?.body)).get('grant_type') === 'refresh_token') {
+        sentAt.push(connection.clock.nowMilliseconds());
+        onSent(sentAt.length);
+        connection.clock.advanceMilliseconds(stepMilliseconds);
+        throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+      }
+      return fetch(input, init);
+    },
+  });
+  connection = connected;
+  return { ...connected, sentAt };
+}
+
+/** A refresh lock that excludes nothing and records each hold's controller, so a test can take a hold's lock away (`abort`). */
+export function takeableLock(): { lock: RefreshLock; holds: AbortController[] } {
+  const holds: AbortController[] = [];
+  const lock: RefreshLock = {
+    withLock: (_key, work) => {
+      const hold = new AbortController();
+      holds.push(hold);
+      return work({ signal: hold.signal });
+    },
+  };
+  return { lock, holds };
 }
