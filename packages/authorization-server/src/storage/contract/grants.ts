@@ -294,13 +294,95 @@ export function grantsContract({ withStorage }: ContractBackend): void {
         assert.equal((await storage.grants.find(newer.grant.grantId))?.revokedAt, NOW + 50);
       }));
 
-      it('issueForCode: an event in the same second as the code was issued does not count as newer (whole seconds)', withStorage(async (storage) => {
-        const f = await fixture(storage);
-        const { grant } = await issueGrant(storage, f, NOW);
-        const same = await redeem(storage, f, NOW, NOW);
-        assert.equal(same.outcome, 'issued');
-        assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
-      }));
+    });
+
+    describe('SPEC decision 6 within the code\'s second: what happened after the code was issued counts, what happened before does not, though in the same second (migration 48)', () => {
+      /** Each way a code is redeemed, each a whole redemption of a stored code at `now`. */
+      const ways: Array<[name: string, redeem: (storage: Storage, f: Fixture, code: AuthorizationCodeRecord, now: number) => Promise<{ outcome: string; grantId: string }>]> = [
+        ['issueForCode', async (storage, f, code, now) => {
+          assert.equal((await storage.authorizationCodes.consume(code.codeDigest, now, f.client.clientId)).outcome, 'consumed');
+          const grant = grantRecord(f, { createdAt: now });
+          return { outcome: await storage.grants.issueForCode(code.codeDigest, grant, tokenPair(grant, now)), grantId: grant.grantId };
+        }],
+        ['exchangeCode', async (storage, f, code, now) => {
+          const grant = grantRecord(f, { createdAt: now });
+          const { outcome } = await storage.grants.exchangeCode(code.codeDigest, f.client.clientId, now, grant, tokenPair(grant, now));
+          return { outcome, grantId: grant.grantId };
+        }],
+        ['exchangeReadyCode', async (storage, f, code, now) => {
+          const grantId = randomUUID();
+          const conditions: ReadyCodeConditions = { redirectUri: code.redirectUri, codeChallenge: code.codeChallenge, dpopJkt: null, defaultResourceScopes: code.scope };
+          const tokens: TokenForCode[] = [
+            { tokenDigest: digest(), tokenId: randomUUID(), kind: 'access', expiresAt: now + 900 },
+            { tokenDigest: digest(), tokenId: randomUUID(), kind: 'refresh', expiresAt: now + 60 * 86_400 },
+          ];
+          const { outcome } = await storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, now, conditions, grantId, tokens);
+          return { outcome, grantId };
+        }],
+      ];
+      const stored = async (storage: Storage, f: Fixture, issuedAt = NOW) => {
+        const code = codeRecord(f, { issuedAt, expiresAt: issuedAt + 60 });
+        await storage.authorizationCodes.create(code);
+        return code;
+      };
+      const active = (storage: Storage, f: Fixture) => storage.grants.findActive(f.client.clientId, f.company.subjectType, f.company.subjectId);
+
+      for (const [way, redeem] of ways) {
+        it(`${way}: an older code of the same second, redeemed after a newer one, is code_outdated; the newer grant stays active`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          const older = await stored(storage, f);
+          const newer = await stored(storage, f);
+          const first = await redeem(storage, f, newer, NOW);
+          assert.equal(first.outcome, 'issued');
+          const late = await redeem(storage, f, older, NOW);
+          assert.equal(late.outcome, 'code_outdated');
+          assert.equal(await storage.grants.find(late.grantId), undefined);
+          assert.equal((await active(storage, f))?.grantId, first.grantId);
+        }));
+
+        it(`${way}: a Disconnect in the code's second, after it was issued, makes it code_outdated; nothing is created`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          const { grant } = await issueGrant(storage, f, NOW - 100);
+          const code = await stored(storage, f);
+          assert.equal(await storage.grants.revoke(grant.grantId, NOW, 'user_revoked'), true);
+          const late = await redeem(storage, f, code, NOW);
+          assert.equal(late.outcome, 'code_outdated');
+          assert.equal(await storage.grants.find(late.grantId), undefined);
+          assert.equal(await active(storage, f), undefined);
+        }));
+
+        it(`${way}: with no live grant at issue, a grant created and revoked in the code's second after it was issued makes it code_outdated`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          const code = await stored(storage, f);
+          const other = await redeem(storage, f, await stored(storage, f), NOW);
+          assert.equal(other.outcome, 'issued');
+          assert.equal(await storage.grants.revoke(other.grantId, NOW, 'user_revoked'), true);
+          const late = await redeem(storage, f, code, NOW);
+          assert.equal(late.outcome, 'code_outdated');
+          assert.equal(await storage.grants.find(late.grantId), undefined);
+        }));
+
+        it(`${way}: a code issued in the second of the grant it supersedes, or of a Disconnect of an older grant, still redeems`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          // The grant was live when the code was issued, in the same second: the code is newer and supersedes it.
+          const { grant } = await issueGrant(storage, f, NOW);
+          const renewed = await redeem(storage, f, await stored(storage, f), NOW);
+          assert.equal(renewed.outcome, 'issued');
+          assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
+          // Disconnected, then connected again in that second: the code issued after the Disconnect redeems.
+          assert.equal(await storage.grants.revoke(renewed.grantId, NOW + 10, 'user_revoked'), true);
+          const again = await redeem(storage, f, await stored(storage, f, NOW + 10), NOW + 10);
+          assert.equal(again.outcome, 'issued');
+          assert.equal((await active(storage, f))?.grantId, again.grantId);
+          // A grant created and revoked in one second (reuse detection), then a new connection in that second.
+          const brief = await redeem(storage, f, await stored(storage, f, NOW + 20), NOW + 20);
+          assert.equal(brief.outcome, 'issued');
+          assert.equal(await storage.grants.revoke(brief.grantId, NOW + 20, 'refresh_token_reuse'), true);
+          const after = await redeem(storage, f, await stored(storage, f, NOW + 20), NOW + 20);
+          assert.equal(after.outcome, 'issued');
+          assert.equal((await active(storage, f))?.grantId, after.grantId);
+        }));
+      }
     });
 
     describe('exchangeCode (issue 12: the code exchange is one atomic operation)', () => {
@@ -417,8 +499,9 @@ export function grantsContract({ withStorage }: ContractBackend): void {
         const f = await fixture(storage);
         const exchanges = await Promise.all(Array.from({ length: 8 }, () => prepared(storage, f, NOW, NOW)));
         const results = await Promise.all(exchanges.map(({ exchange }) => exchange()));
-        // Same second as the codes' issue: no redemption is "newer" (whole seconds), each supersedes the one before.
-        assert.ok(results.every((result) => result.outcome === 'issued'), JSON.stringify(results));
+        // Every code was issued before the first redemption: that one is newer than the rest, which are
+        // code_outdated though all share one second (SPEC decision 6, migration 48).
+        assert.deepEqual(results.map((result) => result.outcome).sort(), ['code_outdated', 'code_outdated', 'code_outdated', 'code_outdated', 'code_outdated', 'code_outdated', 'code_outdated', 'issued']);
         const active = await storage.grants.listActive({ clientId: f.client.clientId });
         assert.equal(active.length, 1);
         // Every superseded grant's tokens are revoked; only the active grant's are live.

@@ -251,18 +251,21 @@ describe('PostgreSQL storage', { skip }, () => {
     }
   });
 
-  it('two concurrent consents for one client and subject on two instances leave exactly one active grant (SPEC decision 11)', async () => {
+  it('two concurrent consents for one client and subject on two instances leave exactly one active grant (SPEC decisions 6 and 11)', async () => {
     const opened = await instances(2);
     try {
       const [a, b] = opened.storages as [Storage, Storage];
       const { client, userId, companyId } = await grantWithRefreshToken(a);
       for (let round = 0; round < 10; round++) {
-        const issue = async (storage: Storage) => {
+        const stored = async (storage: Storage) => {
           const codeDigest = digest();
           await storage.authorizationCodes.create({
             codeDigest, clientId: client.clientId, userId, redirectUri: client.redirectUris[0]!, scope: ['users:read'], subjectType: 'company',
             subjectId: companyId, codeChallenge: null, issuedAt: NOW + round, expiresAt: NOW + round + 60,
           });
+          return codeDigest;
+        };
+        const redeem = async (storage: Storage, codeDigest: string) => {
           await storage.authorizationCodes.consume(codeDigest, NOW + round);
           const grant: GrantRecord = {
             grantId: randomUUID(), clientId: client.clientId, userId, subjectType: 'company', subjectId: companyId, scope: ['users:read'],
@@ -270,7 +273,10 @@ describe('PostgreSQL storage', { skip }, () => {
           };
           return storage.grants.issueForCode(codeDigest, grant, newTokenPair(grant, NOW + round));
         };
-        assert.deepEqual(await Promise.all([issue(a), issue(b)]), ['issued', 'issued']);
+        // Both codes are issued before either is redeemed: whichever redemption takes the (client, subject) second
+        // finds a newer grant than the one its code saw (SPEC decision 6, migration 48) and creates nothing.
+        const codes = [await stored(a), await stored(b)];
+        assert.deepEqual((await Promise.all([redeem(a, codes[0]!), redeem(b, codes[1]!)])).sort(), ['code_outdated', 'issued']);
         const active = await queryTestSchema(opened.schema, 'SELECT grant_id FROM grants WHERE client_id = $1 AND revoked_at IS NULL', [client.clientId]);
         assert.equal(active.rows.length, 1, `round ${round}`);
         const live = await queryTestSchema(opened.schema, 'SELECT count(*)::int AS n FROM tokens t JOIN grants g USING (grant_id) WHERE g.client_id = $1 AND t.revoked_at IS NULL', [client.clientId]);

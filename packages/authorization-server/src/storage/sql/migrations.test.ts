@@ -568,3 +568,75 @@ describe('version 43: users.email_key, e-mails folded by one Unicode lowercase o
     }
   });
 });
+
+describe('version 48: what a code saw of its (client, subject) as it was written (SPEC decision 6 within its second)', () => {
+  const NOW48 = 1_800_000_000;
+  const clientRow = `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
+    VALUES ('c-48', 'client', 'Ledgerly Sync', 'confidential', 'digest', %URIS%, 'users:read', 'company', %TRUE%, 'active', ${NOW48 - 1000})`;
+  const codeRow = (digest: string) => `INSERT INTO authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id, code_challenge, issued_at, expires_at)
+    VALUES ('${digest}', 'c-48', 'u-48', 'https://app.example/callback', 'users:read', 'company', 'co-48', NULL, ${NOW48}, ${NOW48 + 60})`;
+  const grantRecordAt = (createdAt: number) => ({
+    grantId: randomUUID(), clientId: 'c-48', userId: 'u-48', subjectType: 'company' as const, subjectId: 'co-48', scope: ['users:read'],
+    createdAt, revokedAt: null, revocationReason: null,
+  });
+  const pairOf = (grantId: string, at: number) => [
+    { tokenDigest: randomUUID(), tokenId: randomUUID(), kind: 'access' as const, grantId, clientId: 'c-48', scope: ['users:read'], issuedAt: at, expiresAt: at + 900, rotatedAt: null, revokedAt: null },
+    { tokenDigest: randomUUID(), tokenId: randomUUID(), kind: 'refresh' as const, grantId, clientId: 'c-48', scope: ['users:read'], issuedAt: at, expiresAt: at + 86_400, rotatedAt: null, revokedAt: null },
+  ];
+
+  it('SQLite: a code written before it (both columns NULL) is judged by whole seconds, as it was, and redeems; a code written after it records what it saw', async () => {
+    const path = newFile();
+    const versions = sqliteMigrations.map((migration) => migration.version);
+    migrateSqliteThrough(path, 47, versions, migrateSqliteFile);
+    const db = new DatabaseSync(path);
+    db.exec("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-48', 'ada@example.com', 'Ada', '$argon2id$x')");
+    db.exec(clientRow.replace('%URIS%', `'["https://app.example/callback"]'`).replace('%TRUE%', '1'));
+    db.exec(codeRow('code-before-48'));
+    db.close();
+    const storage = createSqliteStorage(path);
+    try {
+      const check = new DatabaseSync(path);
+      assert.deepEqual({ ...check.prepare('SELECT active_grant_at_issue, issue_second_grants FROM authorization_codes').get() }, { active_grant_at_issue: null, issue_second_grants: null });
+      check.close();
+      const grant = grantRecordAt(NOW48);
+      const result = await storage.grants.exchangeCode('code-before-48', 'c-48', NOW48, grant, pairOf(grant.grantId, NOW48));
+      assert.equal(result.outcome, 'issued');
+      // A code written now records what it saw: the grant just issued, live, created in its second.
+      await storage.authorizationCodes.create({
+        codeDigest: 'code-after-48', clientId: 'c-48', userId: 'u-48', redirectUri: 'https://app.example/callback', scope: ['users:read'],
+        subjectType: 'company', subjectId: 'co-48', codeChallenge: null, issuedAt: NOW48, expiresAt: NOW48 + 60,
+      });
+      const after = new DatabaseSync(path);
+      assert.deepEqual({ ...after.prepare("SELECT active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = 'code-after-48'").get() },
+        { active_grant_at_issue: grant.grantId, issue_second_grants: 1 });
+      after.close();
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('PostgreSQL: the same; gatehouse_redeem_code (both overloads) redeems a code written before it', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const versions = postgresMigrations.map((migration) => migration.version);
+    const client = await connect();
+    try {
+      await migratePostgresThrough(client, schema, 47, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await client.query(`SET search_path = ${schema}`);
+      await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-48', 'ada@example.com', 'Ada', '$argon2id$x')");
+      await client.query(clientRow.replace('%URIS%', `'{https://app.example/callback}'`).replace('%TRUE%', 'true'));
+      await client.query(codeRow('code-a'));
+      await client.query(codeRow('code-b'));
+      assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version >= 48));
+      assert.deepEqual((await client.query("SELECT active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = 'code-a'")).rows,
+        [{ active_grant_at_issue: null, issue_second_grants: null }]);
+      // The current overload (migration 47's arguments, replaced by 48) and the one kept for a rolling deploy.
+      const current = await client.query(`SELECT redeem_outcome FROM gatehouse_redeem_code('code-a', 'c-48', 'c-48', 'company', 'co-48', ${NOW48}, ${NOW48}, true, false, NULL)`);
+      assert.deepEqual(current.rows, [{ redeem_outcome: 'issued' }]);
+      const previous = await client.query(`SELECT redeem_outcome FROM gatehouse_redeem_code('code-b', 'c-48', 'c-48', 'company', 'co-48', ${NOW48}, ${NOW48}, true)`);
+      assert.deepEqual(previous.rows, [{ redeem_outcome: 'issued' }]);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});

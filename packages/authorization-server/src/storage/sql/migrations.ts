@@ -1835,4 +1835,102 @@ export const migrations: readonly Migration[] = [
       $fn$;
     `],
   },
+  {
+    // SPEC decision 6 within one second (found by a black-box review): times are whole seconds, so an event in
+    // the second a code was issued did not count as newer: a code issued in the same second as a newer code that
+    // was redeemed first still redeemed (superseding the newer grant), and a Disconnect in that second did not
+    // stop it. Each code now records, as it is written, its (client, subject)'s live grant (the smallest id of
+    // the live ones, '' for none) and how many of the pair's grants had been created in or after its second;
+    // a redemption finding another live grant (a revocation, a newer redemption) or more grants of that second
+    // (a newer redemption, even one revoked since) refuses it. Two more index seeks in the code's insert.
+    // NULL: a code written before this version (or by an instance of the previous release), judged by the
+    // seconds alone. PostgreSQL: the current overload of gatehouse_redeem_code (47's) replaced in place, so
+    // gatehouse_exchange_ready_codes calls it too; the overload kept for a rolling deploy judges by seconds.
+    version: 48,
+    name: 'authorization_codes.active_grant_at_issue, issue_second_grants: SPEC decision 6 within the code\'s second',
+    steps: [
+      (d) => `ALTER TABLE authorization_codes ADD COLUMN active_grant_at_issue ${d.key};`,
+      (d) => `ALTER TABLE authorization_codes ADD COLUMN issue_second_grants ${d.bigint};`,
+      { postgres: `
+      CREATE OR REPLACE FUNCTION gatehouse_redeem_code(
+        p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
+        p_now bigint, p_superseded_at bigint, p_consume boolean, p_check_client boolean, p_client_secret_digest text
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text) LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $fn$
+      DECLARE
+        v_code record;
+        v_superseded text[];
+      BEGIN
+        -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
+        -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
+        PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at, c.active_grant_at_issue, c.issue_second_grants INTO v_code
+          FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
+        -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
+          RETURN QUERY SELECT 'unknown'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- AuthenticatedClient under a SHARE lock, which an administrator's change of the client (UPDATE) and the
+        -- revocations of suspension, deletion and revoke_grants (FOR NO KEY UPDATE) wait for, and which waits for
+        -- them and then judges what they committed (KEY SHARE, the foreign key's, would lock the row as it was
+        -- before an UPDATE of other columns and judge that).
+        IF p_check_client THEN
+          PERFORM 1 FROM clients c WHERE c.client_id = p_grant_client_id AND gatehouse_client_accepts(c, p_client_secret_digest, p_now) FOR SHARE;
+          IF NOT FOUND THEN
+            RETURN QUERY SELECT 'client_changed'::text, NULL::text;
+            RETURN;
+          END IF;
+        END IF;
+        IF p_consume THEN
+          IF v_code.consumed_at IS NOT NULL THEN
+            -- RFC 6749 §4.1.2: used before; marked replayed as authorizationCodes.consume does.
+            UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, p_now) WHERE code_digest = p_code_digest;
+            RETURN QUERY SELECT 'replayed'::text, v_code.grant_id::text;
+            RETURN;
+          END IF;
+        ELSIF v_code.replayed_at IS NOT NULL OR v_code.grant_id IS NOT NULL THEN
+          RETURN QUERY SELECT 'code_replayed'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued: no grant
+        -- revoked since, nor a live one created since (a grant created since and revoked has revoked_at >=
+        -- created_at, so the first EXISTS finds it). Two ranges of grants_by_client_subject_revoked, each a seek.
+        -- Within the code's own second (migration 48), what the code saw as it was written: the pair's live grant
+        -- is still that one ('' none), and no more of its grants were created in that second (a grant created
+        -- then is live or revoked in or after it). NULL: a code written before 48, judged by the seconds alone.
+        IF EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at)
+            OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+              AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at > v_code.issued_at)
+            OR (v_code.active_grant_at_issue IS NOT NULL AND v_code.issue_second_grants IS NOT NULL AND (
+              v_code.active_grant_at_issue <> COALESCE((SELECT min(g.grant_id) FROM grants g WHERE g.client_id = p_grant_client_id
+                AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL), '')
+              OR v_code.issue_second_grants < (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id
+                AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at >= v_code.issued_at)
+                + (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+                AND g.subject_id = p_subject_id AND g.revoked_at >= v_code.issued_at AND g.created_at >= v_code.issued_at))) THEN
+          IF p_consume THEN
+            UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
+          END IF;
+          RETURN QUERY SELECT 'code_outdated'::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 11: the previous active grant is superseded. Grant rows are locked first (lock order);
+        -- the tokens statement after it sees every token a rotation of that grant committed meanwhile.
+        WITH superseded AS (
+          UPDATE grants g SET revoked_at = GREATEST(p_superseded_at, g.created_at), revocation_reason = 'superseded'
+          WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL
+          RETURNING g.grant_id
+        ) SELECT array_agg(superseded.grant_id) INTO v_superseded FROM superseded;
+        IF v_superseded IS NOT NULL THEN
+          UPDATE tokens t SET revoked_at = p_superseded_at WHERE t.grant_id = ANY (v_superseded) AND t.revoked_at IS NULL;
+          UPDATE grants g SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = g.grant_id)
+            WHERE g.grant_id = ANY (v_superseded);
+        END IF;
+        RETURN QUERY SELECT 'issued'::text, NULL::text;
+      END
+      $fn$;
+    ` },
+    ],
+  },
 ];

@@ -12,21 +12,35 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 const CODE_COLUMNS = `authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-  code_challenge, issued_at, expires_at, resources, dpop_jkt)`;
-const INSERT_CODE = `INSERT INTO ${CODE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  code_challenge, issued_at, expires_at, resources, dpop_jkt, active_grant_at_issue, issue_second_grants)`;
+/**
+ * SPEC decision 6 within the code's second (migration 48), read in the insert itself (nothing commits between):
+ * the (client, subject)'s live grant as the code is written ('' for none), and how many of its grants were
+ * created in or after the code's second by then. Its redemption reads both again (stores/grants.ts
+ * `codeIsOutdated`, `gatehouse_redeem_code`): another live grant, or one more grant of that second, happened
+ * after the code was issued. Each a seek of grants_by_subject (a grant created in that second is live or
+ * revoked in or after it). Their parameters follow the code's columns (`codeValues`).
+ */
+const PAIR = 'g.client_id = ? AND g.subject_type = ? AND g.subject_id = ?';
+const AT_ISSUE = `COALESCE((SELECT min(g.grant_id) FROM grants g WHERE ${PAIR} AND g.revoked_at IS NULL), ''),
+  (SELECT count(*) FROM grants g WHERE ${PAIR} AND g.revoked_at IS NULL AND g.created_at >= ?)
+    + (SELECT count(*) FROM grants g WHERE ${PAIR} AND g.revoked_at >= ? AND g.created_at >= ?)`;
+const INSERT_CODE = `INSERT INTO ${CODE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${AT_ISSUE})`;
 /**
  * `create` with `onlyForAdministrator`: the code only if its user administers its subject (the parameters
  * of `codeForAdministratorValues`). PostgreSQL infers the parameters' types from the columns. `from`: a
  * FROM clause the insert selects from (a row per code: the consent decision's consumed interaction).
  */
-export const insertCodeForAdministrator = (from = '') => `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ${from}
+export const insertCodeForAdministrator = (from = '') => `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${AT_ISSUE} ${from}
   WHERE EXISTS (SELECT 1 FROM subject_administrators a WHERE a.user_id = ? AND a.subject_type = ? AND a.subject_id = ?)`;
 const INSERT_CODE_FOR_ADMINISTRATOR = insertCodeForAdministrator();
 
-/** The parameters of INSERT_CODE: the code's columns in order. */
+/** The parameters of INSERT_CODE: the code's columns in order, then AT_ISSUE's (its client, subject and second). */
 function codeValues(code: AuthorizationCodeRecord): unknown[] {
+  const pair = [code.clientId, code.subjectType, code.subjectId];
   return [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
-    code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null];
+    code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null,
+    ...pair, ...pair, code.issuedAt, ...pair, code.issuedAt, code.issuedAt];
 }
 
 /** The parameters of `insertCodeForAdministrator`: the code's columns, then its user and subject for the check. */

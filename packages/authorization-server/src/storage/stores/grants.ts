@@ -52,10 +52,10 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
       }
       return db.transaction(function* (tx) {
-        const code = yield* tx.get('SELECT replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        const code = yield* tx.get('SELECT replayed_at, grant_id, issued_at, active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
         // Replayed meanwhile (authorizationCodes.consume marked it), or already issued for: nothing is stored.
         if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
-        return yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), null, grant, tokens, auditEvent);
+        return yield* sqliteIssueGrantSteps(tx, codeDigest, issuedWhen(code), null, grant, tokens, auditEvent);
       });
     },
     async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent, authenticated) {
@@ -70,7 +70,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       }
       // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
       return db.transaction(function* (tx): SqlStep<ExchangeCodeResult> {
-        const code = yield* tx.get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        const code = yield* tx.get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at, active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
         // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
         if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
         // storage.ts AuthenticatedClient: the one writer reads the client as the last change left it.
@@ -82,7 +82,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         }
         // Issue 12: consumed by the same UPDATE that links the code to its grant (one statement fewer); an
         // outdated code is consumed all the same, on its own (RFC 6749 §4.1.2: used once, whatever the answer).
-        const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, Number(code.issued_at), now, grant, tokens, auditEvent);
+        const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, issuedWhen(code), now, grant, tokens, auditEvent);
         if (outcome === 'code_outdated') yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
         return { outcome };
       });
@@ -112,7 +112,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         const used = row.consumed_at !== null;
         if (used || !meetsReadyConditions(code, now, conditions)) return { outcome: 'not_ready', found: { code, used } };
         const issued = issuedForCode(code, now, grantId, tokens, auditEvent);
-        const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, code.issuedAt, now, issued.grant, issued.tokens, issued.auditEvent);
+        const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, issuedWhen(row), now, issued.grant, issued.tokens, issued.auditEvent);
         if (outcome === 'issued') return { outcome, ...issued };
         yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
         return { outcome };
@@ -181,6 +181,20 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
 }
 
 /**
+ * When a stored code was issued, as the SPEC decision 6 check reads it: `issuedAt` (seconds); and, as the code
+ * was written (migration 48), its (client, subject)'s live grant (`activeGrantAtIssue`, '' none) and how many
+ * of the pair's grants had been created in or after that second (`issueSecondGrants`). Both null for a code
+ * written before migration 48, which the seconds alone judge.
+ */
+interface CodeIssue { issuedAt: number; activeGrantAtIssue: string | null; issueSecondGrants: number | null }
+
+const issuedWhen = (row: Record<string, unknown>): CodeIssue => ({
+  issuedAt: Number(row.issued_at),
+  activeGrantAtIssue: row.active_grant_at_issue === null || row.active_grant_at_issue === undefined ? null : String(row.active_grant_at_issue),
+  issueSecondGrants: row.issue_second_grants === null || row.issue_second_grants === undefined ? null : Number(row.issue_second_grants),
+});
+
+/**
  * SQLite, the body of issueForCode and exchangeCode inside their transaction: the SPEC decision 6 check,
  * the supersede (SPEC decision 11), the grant, its tokens, the code's link and the audit event. The one
  * writer (BEGIN IMMEDIATE, or the group commit's batch) makes the check and the inserts atomic.
@@ -188,13 +202,13 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
  * code was consumed before. On `code_outdated` nothing is written.
  */
 function* sqliteIssueGrantSteps(
-  tx: SqlTransaction, codeDigest: string, codeIssuedAt: number, consumedAt: number | null, grant: GrantRecord, tokens: TokenRecord[],
+  tx: SqlTransaction, codeDigest: string, code: CodeIssue, consumedAt: number | null, grant: GrantRecord, tokens: TokenRecord[],
   auditEvent: AuditEvent | undefined,
 ): SqlStep<'issued' | 'code_outdated'> {
   // Issue 12: the (client, subject)'s grants in one read (the decision 6 check and the supersede used two
-  // over the same index range). Only the rows either needs: live ones, and any revoked after the code was
-  // issued; a grant created after it is one of those, its revocation never being stamped before its creation
-  // (migration 33). Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
+  // over the same index range). Only the rows either needs: live ones, and any revoked in or after the code's
+  // second; a grant created in or after it is one of those, its revocation never being stamped before its
+  // creation (migration 33). Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
   // connected again and again has a long history that neither needs. Two disjoint ranges of grants_by_subject
   // (migration 35: the pair's live grant; the subject's grants revoked since the code's issue, a few), each a
   // seek: as one OR, SQLite's planner (without ANALYZE statistics) scanned the pair's whole history instead
@@ -203,12 +217,10 @@ function* sqliteIssueGrantSteps(
   const pairValues = [grant.clientId, grant.subjectType, grant.subjectId];
   const grants = yield* tx.all<{ grant_id: string; created_at: number; revoked_at: number | null }>(
     `SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at IS NULL
-     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at > ?`,
-    [...pairValues, ...pairValues, codeIssuedAt],
+     UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at >= ?`,
+    [...pairValues, ...pairValues, code.issuedAt],
   );
-  // SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued — no
-  // grant created after it (a newer redemption) and none revoked after it (a revocation, a disconnect).
-  if (grants.some((row) => row.created_at > codeIssuedAt || (row.revoked_at !== null && row.revoked_at > codeIssuedAt))) return 'code_outdated';
+  if (codeIsOutdated(code, grants)) return 'code_outdated';
   for (const row of grants) {
     if (row.revoked_at === null) yield* revokeGrantSteps(tx, String(row.grant_id), grant.createdAt, 'superseded');
   }
@@ -222,6 +234,23 @@ function* sqliteIssueGrantSteps(
   else yield* tx.run('UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE code_digest = ?', [consumedAt, grant.grantId, codeDigest]);
   if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
   return 'issued';
+}
+
+/**
+ * SPEC decision 6 (SQLite; `gatehouse_redeem_code` on PostgreSQL, migration 48): whether something newer
+ * happened to the code's (client, subject) since it was issued, given the pair's live grants and those revoked
+ * in or after the code's second. Newer: a grant created after that second (a newer redemption) or revoked
+ * after it (a revocation, a Disconnect); and within the second, which whole seconds cannot order, what the code
+ * saw as it was written: the live grant is another (a revocation, or a newer redemption superseding it), or
+ * more grants were created in that second than it counted (a newer redemption, even if revoked since).
+ */
+function codeIsOutdated(code: CodeIssue, grants: ReadonlyArray<{ grant_id: string; created_at: number; revoked_at: number | null }>): boolean {
+  const issuedAt = code.issuedAt;
+  if (grants.some((row) => row.created_at > issuedAt || (row.revoked_at !== null && row.revoked_at > issuedAt))) return true;
+  if (code.activeGrantAtIssue === null || code.issueSecondGrants === null) return false;
+  const live = grants.filter((row) => row.revoked_at === null).map((row) => String(row.grant_id)).sort();
+  if ((live[0] ?? '') !== code.activeGrantAtIssue) return true;
+  return grants.filter((row) => row.created_at >= issuedAt).length > code.issueSecondGrants;
 }
 
 /**
