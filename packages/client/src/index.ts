@@ -7,7 +7,7 @@ export type { AuthorizationTransaction, AuthorizationUrlOptions } from './author
 export { ConnectionTokens, parseSubjectUrn, type Connection, type SubjectType } from './connection.ts';
 export { ENVIRONMENT_PRESETS, type Environment, type EnvironmentPreset } from './environments.ts';
 export { createTokenCipher, formatEncryptionKeys, generateEncryptionKey, parseEncryptionKeys, type EncryptionKey, type TokenCipher } from './encryption.ts';
-export type { ConnectionStatus, NewStoredConnection, StoredConnection, TokenStore, TokenUpdate } from './token-store.ts';
+export type { ConnectionStatus, NewStoredConnection, RowRevision, StoredConnection, TokenStore, TokenUpdate } from './token-store.ts';
 export { createMemoryTokenStore } from './stores/memory.ts';
 export { createSqliteTokenStore, type SqliteTokenStoreOptions } from './stores/sqlite.ts';
 export { createPostgresTokenStore, type PostgresTokenStoreOptions } from './stores/postgres.ts';

@@ -253,7 +253,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
       if (error instanceof AuthorizationServerError && error.error === 'invalid_grant') {
         // SPEC §3: on invalid_grant stop, mark the connection unauthenticated, delete tokens, ask the user to reconnect.
         const why = `invalid_grant${error.errorDescription ? `: ${error.errorDescription}` : ''}`;
-        const marked = await store.markReauthorizationRequired(connectionId, row.version, why, clock.nowSeconds());
+        const marked = await store.markReauthorizationRequired(connectionId, row, why, clock.nowSeconds());
         log({ event: 'refresh_outcome', connection_id: connectionId, outcome: 'reauthorization_required', reason: why, attempt: attempts });
         if (marked) emitSafely(dependencies.events, 'reauthorization_required', { connectionId, subjectUrn: row.subjectUrn, reason: why });
         throw new ReauthorizationRequiredError(connectionId, why);
@@ -296,7 +296,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
     let saved: StoredConnection | undefined;
     let writeFailed = false;
     try {
-      saved = await retryWithBackoff(() => store.replaceTokens(connectionId, row.version, update), {
+      saved = await retryWithBackoff(() => store.replaceTokens(connectionId, row, update), {
         policy: STORE_WRITE_RETRY_POLICY, sleep: dependencies.sleep, random: dependencies.random,
         classify: (error) => {
           writeFailed = true;

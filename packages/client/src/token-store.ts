@@ -6,8 +6,9 @@
  * A store only ever sees ciphertext (`encryption.ts` seals tokens before they reach it), and both tokens
  * of a connection live in one row written by one statement (SPEC §3 integrator rules: "persist both
  * tokens atomically"). Every write that changes tokens bumps `version`; `replaceTokens` and
- * `markReauthorizationRequired` apply only to the version the caller read, so a writer that lost a
- * race (or a lock) can never overwrite newer tokens.
+ * `markReauthorizationRequired` apply only to the row the caller read, at the version it read (its
+ * `RowRevision`: `generation` and `version`), so a writer that lost a race (or a lock) can never overwrite
+ * newer tokens, not even those of a connection deleted and saved again under the same id meanwhile.
  */
 
 /** `active`: tokens present. `reauthorization_required`: the grant is gone, tokens deleted; the user must connect again. */
@@ -37,17 +38,28 @@ export interface StoredConnection {
    */
   dpopKeyCiphertext: string | null;
   /**
-   * Starts at 1; +1 on every write. It restarts at 1 when a connection is deleted and saved again under the same
-   * `connectionId`: a refresh in flight across the delete (its lock lost) may then pass the version check and
-   * overwrite the new connection's tokens with the old grant's (README, Caveats).
+   * Starts at 1; +1 on every write. A connection deleted and saved again under the same `connectionId` starts at 1
+   * again, as a new row with a new `generation`: the version check of a write also matches the generation.
    */
   version: number;
+  /**
+   * Which row this is: a random id the store assigns when `save` inserts a row (not when it replaces one, a
+   * reconnect), so a row deleted and saved again under its id never matches what was read before the delete.
+   * null for a row stored by an SDK version before it (a new row never has null).
+   */
+  generation: string | null;
   createdAt: number;
   updatedAt: number;
 }
 
-/** What `save` writes; the store assigns `version` (and keeps `createdAt` of a row it replaces). */
-export type NewStoredConnection = Omit<StoredConnection, 'version'>;
+/** What `save` writes; the store assigns `version` and `generation` (and keeps `createdAt` of a row it replaces). */
+export type NewStoredConnection = Omit<StoredConnection, 'version' | 'generation'>;
+
+/**
+ * What a conditional write expects the row to still be: the row the caller read (pass the `StoredConnection`
+ * itself), matched by `generation` (null matches null only) and `version`.
+ */
+export type RowRevision = Pick<StoredConnection, 'generation' | 'version'>;
 
 /** What a refresh writes: both tokens together. */
 export interface TokenUpdate {
@@ -62,8 +74,8 @@ export interface TokenUpdate {
 
 export interface TokenStore {
   /**
-   * Inserts the connection, or replaces the row with the same `connectionId` (a reconnect), keeping
-   * its `createdAt` and bumping its version.
+   * Inserts the connection (version 1, a new `generation`), or replaces the row with the same `connectionId`
+   * (a reconnect), keeping its `createdAt` and `generation` and bumping its version.
    * @returns the row as stored.
    */
   save(connection: NewStoredConnection): Promise<StoredConnection>;
@@ -71,16 +83,17 @@ export interface TokenStore {
   /** Every connection, ordered by `connectionId`. */
   list(): Promise<StoredConnection[]>;
   /**
-   * Writes both tokens at once, if the row is still at `expectedVersion` and `active`.
-   * @returns the new row, or undefined when the row changed, is not active, or is gone (nothing written).
+   * Writes both tokens at once, if the row is still the one read (`expected`: its generation and version) and `active`.
+   * @returns the new row, or undefined when the row changed, was deleted (and maybe saved again), is not active, or
+   *   is gone (nothing written).
    */
-  replaceTokens(connectionId: string, expectedVersion: number, update: TokenUpdate): Promise<StoredConnection | undefined>;
+  replaceTokens(connectionId: string, expected: RowRevision, update: TokenUpdate): Promise<StoredConnection | undefined>;
   /**
    * Sets status `reauthorization_required` with `reason`, and deletes both tokens, the DPoP key and the expiry in the
-   * same write, if the row is still at `expectedVersion`.
+   * same write, if the row is still the one read (`expected`: its generation and version).
    * @returns the new row, or undefined when nothing was written.
    */
-  markReauthorizationRequired(connectionId: string, expectedVersion: number, reason: string, at: number): Promise<StoredConnection | undefined>;
+  markReauthorizationRequired(connectionId: string, expected: RowRevision, reason: string, at: number): Promise<StoredConnection | undefined>;
   /** @returns whether a row was deleted. */
   delete(connectionId: string): Promise<boolean>;
   /** Releases what the store opened itself (not a pool the caller passed in). */

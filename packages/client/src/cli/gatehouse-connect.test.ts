@@ -501,7 +501,7 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
   it('revoke of a connection that holds no tokens (reauthorization_required) forgets it without asking for the secret, sending nothing', async () => {
     const store = createSqliteTokenStore({ path: join(directory, 'connections.sqlite') });
     const row = (await store.get('default'))!;
-    await store.markReauthorizationRequired('default', row.version, 'invalid_grant: revoked', row.updatedAt);
+    await store.markReauthorizationRequired('default', row, 'invalid_grant: revoked', row.updatedAt);
     await store.close();
     const requestsBefore = issuerA.requests.length;
     const result = await runHere(['revoke'], { GATEHOUSE_CLIENT_SECRET: '' });

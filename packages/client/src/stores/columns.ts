@@ -25,6 +25,7 @@ export function fromRow(row: Record<string, unknown> | undefined): StoredConnect
     accessTokenExpiresAt: row.access_token_expires_at === null ? null : Number(row.access_token_expires_at),
     dpopKeyCiphertext: (row.dpop_key_ciphertext as string | null | undefined) ?? null,
     version: Number(row.version),
+    generation: (row.generation as string | null | undefined) ?? null,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

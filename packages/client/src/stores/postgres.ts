@@ -1,8 +1,9 @@
 /**
  * A token store in PostgreSQL, for integrations running several instances. Each operation is one
  * statement, so both tokens of a connection are always written together; version checks make
- * conditional writes safe under any isolation level (a row-level UPDATE … WHERE version = $n).
+ * conditional writes safe under any isolation level (a row-level UPDATE … WHERE generation … AND version = $n).
  */
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { ConfigurationError } from '../errors.ts';
 import { advisoryKey, assertPgPool } from '../locks/postgres.ts';
@@ -56,6 +57,8 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
     )`);
     // RFC 9449 (issue 15 §3): the sealed DPoP key the tokens are bound to; added to tables created before.
     await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS dpop_key_ciphertext text`);
+    // Which row this is (token-store.ts, `generation`); added to tables created before, whose rows keep null.
+    await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS generation text`);
     await setup.query('COMMIT');
   } catch (error) {
     await setup.query('ROLLBACK').catch(() => {});
@@ -68,8 +71,8 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
   return {
     save(c) {
       return one(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
-          access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $13)
+          access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext, generation)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $13, $14)
         ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
           subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
           access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
@@ -78,6 +81,8 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
         RETURNING *`, [
         c.connectionId, c.issuer, c.clientId, c.subjectUrn, c.scope, c.status, c.statusReason,
         c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt, c.dpopKeyCiphertext ?? null,
+        // Used only when the row is inserted: a replaced row (a reconnect) keeps its generation.
+        randomUUID(),
       ]) as Promise<StoredConnection>;
     },
     get(connectionId) {
@@ -86,18 +91,19 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
     async list() {
       return (await pool.query(`SELECT * FROM ${table} ORDER BY connection_id COLLATE "C"`)).rows.map((row) => fromRow(row)!);
     },
-    replaceTokens(connectionId, expectedVersion, update) {
+    replaceTokens(connectionId, expected, update) {
       return one(`UPDATE ${table} SET access_token_ciphertext = $1, refresh_token_ciphertext = $2, access_token_expires_at = $3,
           scope = $4, updated_at = $5, version = version + 1, dpop_key_ciphertext = COALESCE($8, dpop_key_ciphertext)
-        WHERE connection_id = $6 AND version = $7 AND status = 'active' RETURNING *`, [
+        WHERE connection_id = $6 AND generation IS NOT DISTINCT FROM $9::text AND version = $7 AND status = 'active' RETURNING *`, [
         update.accessTokenCiphertext, update.refreshTokenCiphertext, update.accessTokenExpiresAt, update.scope, update.updatedAt,
-        connectionId, expectedVersion, update.dpopKeyCiphertext ?? null,
+        connectionId, expected.version, update.dpopKeyCiphertext ?? null, expected.generation,
       ]);
     },
-    markReauthorizationRequired(connectionId, expectedVersion, reason, at) {
+    markReauthorizationRequired(connectionId, expected, reason, at) {
       return one(`UPDATE ${table} SET status = 'reauthorization_required', status_reason = $1, access_token_ciphertext = NULL,
           refresh_token_ciphertext = NULL, access_token_expires_at = NULL, dpop_key_ciphertext = NULL, updated_at = $2, version = version + 1
-        WHERE connection_id = $3 AND version = $4 RETURNING *`, [reason, at, connectionId, expectedVersion]);
+        WHERE connection_id = $3 AND generation IS NOT DISTINCT FROM $5::text AND version = $4 RETURNING *`,
+        [reason, at, connectionId, expected.version, expected.generation]);
     },
     async delete(connectionId) {
       return ((await pool.query(`DELETE FROM ${table} WHERE connection_id = $1`, [connectionId])).rowCount ?? 0) > 0;

@@ -49,8 +49,9 @@ describe('sqlite token store file', () => {
         NULL, 'v1.k.a', 'v1.k.r', 1800000900, 4, 1800000000, 1800000000)`);
       old.close();
       const store = createSqliteTokenStore({ path });
-      assert.equal((await store.get('a'))?.dpopKeyCiphertext, null);
-      const next = await store.replaceTokens('a', 4, {
+      const read = await store.get('a');
+      assert.equal(read?.dpopKeyCiphertext, null);
+      const next = await store.replaceTokens('a', read!, {
         accessTokenCiphertext: 'v1.k.a2', refreshTokenCiphertext: 'v1.k.r2', accessTokenExpiresAt: 1_800_001_000, scope: 'users:read', updatedAt: 1_800_000_100,
         dpopKeyCiphertext: 'v1.k.key',
       });

@@ -7,6 +7,7 @@
  * event loop for that long. Writes are one short row per refresh, so waits are short; use
  * `stores/postgres.ts` for many instances.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { ConfigurationError } from '../errors.ts';
@@ -49,16 +50,19 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     version INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    dpop_key_ciphertext TEXT
+    dpop_key_ciphertext TEXT,
+    generation TEXT
   ) STRICT`);
   // RFC 9449 (issue 15 §3): tables created before DPoP keys were stored get the column.
   const columns = database.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
   if (!columns.some((column) => column.name === 'dpop_key_ciphertext')) database.exec(`ALTER TABLE ${table} ADD COLUMN dpop_key_ciphertext TEXT`);
+  // Tables created before rows had a generation get the column; their rows keep null (a new row never has it).
+  if (!columns.some((column) => column.name === 'generation')) database.exec(`ALTER TABLE ${table} ADD COLUMN generation TEXT`);
 
   const statements = {
     save: database.prepare(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
-        access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+        access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext, generation)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
       ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
         subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
         access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
@@ -69,10 +73,10 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     list: database.prepare(`SELECT * FROM ${table} ORDER BY connection_id`),
     replaceTokens: database.prepare(`UPDATE ${table} SET access_token_ciphertext = ?, refresh_token_ciphertext = ?,
         access_token_expires_at = ?, scope = ?, updated_at = ?, version = version + 1, dpop_key_ciphertext = COALESCE(?, dpop_key_ciphertext)
-      WHERE connection_id = ? AND version = ? AND status = 'active' RETURNING *`),
+      WHERE connection_id = ? AND generation IS ? AND version = ? AND status = 'active' RETURNING *`),
     markReauthorizationRequired: database.prepare(`UPDATE ${table} SET status = 'reauthorization_required', status_reason = ?,
         access_token_ciphertext = NULL, refresh_token_ciphertext = NULL, access_token_expires_at = NULL, dpop_key_ciphertext = NULL, updated_at = ?, version = version + 1
-      WHERE connection_id = ? AND version = ? RETURNING *`),
+      WHERE connection_id = ? AND generation IS ? AND version = ? RETURNING *`),
     delete: database.prepare(`DELETE FROM ${table} WHERE connection_id = ?`),
   };
 
@@ -81,6 +85,8 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
       return fromRow(statements.save.get(
         c.connectionId, c.issuer, c.clientId, c.subjectUrn, c.scope, c.status, c.statusReason,
         c.accessTokenCiphertext, c.refreshTokenCiphertext, c.accessTokenExpiresAt, c.createdAt, c.updatedAt, c.dpopKeyCiphertext ?? null,
+        // Used only when the row is inserted: a replaced row (a reconnect) keeps its generation.
+        randomUUID(),
       ))!;
     },
     async get(connectionId) {
@@ -89,14 +95,14 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     async list() {
       return statements.list.all().map((row) => fromRow(row)!);
     },
-    async replaceTokens(connectionId, expectedVersion, update) {
+    async replaceTokens(connectionId, expected, update) {
       return fromRow(statements.replaceTokens.get(
         update.accessTokenCiphertext, update.refreshTokenCiphertext, update.accessTokenExpiresAt, update.scope, update.updatedAt,
-        update.dpopKeyCiphertext ?? null, connectionId, expectedVersion,
+        update.dpopKeyCiphertext ?? null, connectionId, expected.generation, expected.version,
       ));
     },
-    async markReauthorizationRequired(connectionId, expectedVersion, reason, at) {
-      return fromRow(statements.markReauthorizationRequired.get(reason, at, connectionId, expectedVersion));
+    async markReauthorizationRequired(connectionId, expected, reason, at) {
+      return fromRow(statements.markReauthorizationRequired.get(reason, at, connectionId, expected.generation, expected.version));
     },
     async delete(connectionId) {
       return Number(statements.delete.run(connectionId).changes) > 0;
