@@ -62,6 +62,44 @@ describe('sqlite token store file', () => {
     }
   });
 
+  it('adds the generation column to a table created before it: its rows keep working (generation null), a row saved again after a delete is another row', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-client-'));
+    const path = join(directory, 'connections.sqlite');
+    try {
+      // The table as the SDK created it before rows had a generation.
+      const old = new DatabaseSync(path);
+      old.exec(`CREATE TABLE gatehouse_connections (connection_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+        subject_urn TEXT NOT NULL, scope TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+        status_reason TEXT, access_token_ciphertext TEXT, refresh_token_ciphertext TEXT, access_token_expires_at INTEGER,
+        version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, dpop_key_ciphertext TEXT) STRICT`);
+      old.exec(`INSERT INTO gatehouse_connections VALUES ('a', 'http://127.0.0.1:3000', 'c', 'urn:gatehouse:company:x', 'users:read', 'active',
+        NULL, 'v1.k.a', 'v1.k.r', 1800000900, 1, 1800000000, 1800000000, NULL)`);
+      old.close();
+      const store = createSqliteTokenStore({ path });
+      const read = (await store.get('a'))!;
+      assert.equal(read.generation, null);
+      const tokens = (n: number) => ({
+        accessTokenCiphertext: `v1.k.a${n}`, refreshTokenCiphertext: `v1.k.r${n}`, accessTokenExpiresAt: 1_800_001_000, scope: 'users:read', updatedAt: 1_800_000_100,
+      });
+      const refreshed = (await store.replaceTokens('a', read, tokens(2)))!;
+      assert.deepEqual([refreshed.version, refreshed.generation], [2, null], 'an old row is written at its version');
+      const reconnected = await store.save({ ...refreshed, accessTokenCiphertext: 'v1.k.a3' });
+      assert.deepEqual([reconnected.version, reconnected.generation], [3, null], 'a reconnect keeps counting');
+      assert.equal(await store.delete('a'), true);
+      const recreated = await store.save({ ...read, createdAt: 1_800_000_500, updatedAt: 1_800_000_500 });
+      assert.equal(typeof recreated.generation, 'string');
+      const current = (await store.replaceTokens('a', recreated, tokens(4)))!;
+      const again = (await store.replaceTokens('a', current, tokens(5)))!;
+      assert.equal(again.version, reconnected.version);
+      assert.equal(await store.replaceTokens('a', reconnected, tokens(6)), undefined, 'what was read of the old row matches no new row');
+      assert.equal(await store.markReauthorizationRequired('a', reconnected, 'invalid_grant', 1_800_000_600), undefined);
+      assert.deepEqual(await store.get('a'), again);
+      await store.close();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a table name that is not a plain identifier', () => {
     assert.throws(() => createSqliteTokenStore({ path: ':memory:', tableName: 'x; DROP TABLE y' }), /tableName/);
   });
