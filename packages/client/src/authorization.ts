@@ -42,9 +42,9 @@ export interface AuthorizationUrlOptions {
   /** `consent` forces the consent page even when an existing grant covers the scopes. */
   prompt?: 'consent';
   /**
-   * Creates or replaces this connection id on callback (a reconnect keeps its id); default a new UUID. Reuse an id
-   * only for a connection that still exists: after `revoke` (which deletes it) a re-created row starts again at
-   * version 1 (`StoredConnection.version`), so prefer a new id then.
+   * Creates or replaces this connection id on callback (a reconnect keeps its id); default a new UUID. An id may be
+   * reused after `revoke` deleted its connection: the new row has a new `StoredConnection.generation`, so no write
+   * holding what was read of the old one applies to it.
    */
   connectionId?: string;
 }
