@@ -73,13 +73,14 @@ export const authorizationCodeGrant: GrantHandler = {
       // A code with no grant was never redeemed: the directory voided it (its user, company or membership went,
       // storage.ts DirectoryStore). It answers as an unknown code does, and there is nothing to revoke.
       if (grantId === null) throw new OAuthError('invalid_grant', INVALID_CODE);
+      // Unproven (a public client's code with a wrong or no verifier, or another redirect_uri): answered as an
+      // unknown code, so whoever holds a used code learns nothing from the answer either (not even that it is real).
+      if (!provesClient(client.clientType, usedCode, redirectUri, codeVerifier)) throw new OAuthError('invalid_grant', INVALID_CODE);
       // Issue 15 §5: the audit event and the partner's grant.revoked webhook commit with the revocation.
-      if (grantId !== null && provesClient(client.clientType, usedCode, redirectUri, codeVerifier)) {
-        await storage.grants.revoke(grantId, now, 'authorization_code_replayed', grantRevocationEffects(context.options.brand.urnNamespace, now, 'authorization_code_replayed', {
-          type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
-          clientId: usedCode.clientId, grantId,
-        }));
-      }
+      await storage.grants.revoke(grantId, now, 'authorization_code_replayed', grantRevocationEffects(context.options.brand.urnNamespace, now, 'authorization_code_replayed', {
+        type: 'authorization_code.replay_detected', at: now, actor: `client:${client.clientId}`,
+        clientId: usedCode.clientId, grantId,
+      }));
       throw new OAuthError('invalid_grant', 'authorization code was already used');
     };
     const catalogue = await loadResourceCatalogue(context);

@@ -101,7 +101,10 @@ describe('refresh_token grant with rotation (RFC 6749 §6, RFC 9700 §4.14.2; SP
       { clientName: 'Thief App', clientType: 'confidential', redirectUris: ['https://thief.example/cb'], scopes: ['users:read'] },
     );
     const stolen = await refresh(first.refresh_token, {}, basic(other.clientId, clientSecret!));
-    assert.equal(stolen.json.error, 'invalid_grant');
+    // Answered as an unknown token: the answer does not confirm to the other client that the token is real.
+    const unknown = await refresh('not-a-refresh-token', {}, basic(other.clientId, clientSecret!));
+    assert.deepEqual([stolen.status, stolen.json.error, stolen.json.error_description], [400, 'invalid_grant', 'refresh token is invalid']);
+    assert.deepEqual([unknown.status, unknown.json.error, unknown.json.error_description], [400, 'invalid_grant', 'refresh token is invalid']);
     assert.equal((await refresh(first.refresh_token)).status, 200);
   });
 
@@ -230,7 +233,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const rotated = (await refresh(first.refresh_token)).json;
       const stolen = await refresh(first.refresh_token, await thiefClient());
       assert.equal(stolen.status, 400);
-      assert.equal(stolen.json.error, 'invalid_grant');
+      assert.deepEqual([stolen.json.error, stolen.json.error_description], ['invalid_grant', 'refresh token is invalid']);
       assert.equal(stolen.json.access_token, undefined);
       assert.equal(stolen.json.refresh_token, undefined);
       // As for a replayed code (SPEC decision 6), only a presentation that proves the client revokes.

@@ -72,8 +72,9 @@ export const refreshTokenGrant: GrantHandler = {
     }
     if (!found || found.token.kind !== 'refresh') throw new OAuthError('invalid_grant', 'refresh token is invalid');
     const { token, grant } = found;
-    // RFC 6749 §6: the refresh token was issued to the authenticated client.
-    if (token.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
+    // RFC 6749 §6: the refresh token was issued to the authenticated client. Another client's token answers as
+    // an unknown one: the answer does not confirm to whoever presents a stolen token that it is real.
+    if (token.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token is invalid');
     // RFC 9449 §5: a bound refresh token needs a proof "for the same key that was used to obtain the refresh
     // token". Checked before anything else: without the key, a presented token (even a rotated-out one)
     // changes nothing, so whoever copied it cannot get the grant revoked.
