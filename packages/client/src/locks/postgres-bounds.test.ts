@@ -116,4 +116,35 @@ describe('PostgreSQL refresh lock bounds', { skip: skip ?? false, timeout: 30_00
     });
     assert.equal(aborted, false);
   });
+
+  it('close() while a withLock waits for a free lock connection: the waiter rejects at once (lock closed) and opens no connection; the holder\'s signal is aborted', async () => {
+    const lock = lockWith({ pool: poolWith(), namespace, maxConnections: 1, lockTimeoutMilliseconds: 20_000 });
+    const letGo = Promise.withResolvers<void>();
+    const held = Promise.withResolvers<AbortSignal>();
+    const holder = lock.withLock('close-a', async (hold) => {
+      const signal = hold!.signal;
+      held.resolve(signal);
+      await letGo.promise;
+      return signal.aborted;
+    });
+    try {
+      const signal = await held.promise;
+      let ran = false;
+      const waiter = lock.withLock('close-b', async () => {
+        ran = true;
+      });
+      const waiterSettled = waiter.then(() => 'resolved', (error: Error) => error.message);
+      await lock.close();
+      assert.equal(signal.aborted, true, 'the hold\'s connection was ended: its lock is lost');
+      // Before the fix the waiter took the slot the holder gave back after close() and opened a new connection.
+      letGo.resolve();
+      assert.equal(await holder, true);
+      assert.match(await waiterSettled, /closed/);
+      assert.equal(ran, false);
+      const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [APPLICATION_NAME]);
+      assert.equal(rows[0].n, 0, 'no lock connection is left open');
+    } finally {
+      letGo.resolve();
+    }
+  });
 });

@@ -92,7 +92,7 @@ export interface PostgresRefreshLock extends RefreshLock {
    * given up to `releaseTimeoutMilliseconds` to close before its socket is destroyed, and waits for that.
    * The lock's connections are outside the pool, so `pool.end()` does not close them: call this at
    * shutdown (and in tests' after hooks), so that no open socket keeps the process alive. Later
-   * `withLock` calls reject with an error saying the lock is closed.
+   * `withLock` calls, and those still waiting for a free connection, reject with an error saying the lock is closed.
    */
   close(): Promise<void>;
 }
@@ -185,12 +185,23 @@ export function createPostgresLock(options: PostgresLockOptions): PostgresRefres
   return {
     async close() {
       closed = true;
+      // A withLock waiting for a slot wakes now and finds the lock closed (below), rather than opening a
+      // connection after close() returned.
+      for (const grant of waiting.splice(0)) {
+        open++;
+        grant();
+      }
       await Promise.all([...connections].map((connection) => endConnection(connection)));
     },
     async withLock(key, work) {
-      if (closed) throw new Error(`the PostgreSQL refresh lock is closed (close() was called): cannot lock "${key}"`);
+      const closedError = () => new Error(`the PostgreSQL refresh lock is closed (close() was called): cannot lock "${key}"`);
+      if (closed) throw closedError();
       const deadline = Date.now() + timeout;
       await takeSlot(key, deadline);
+      if (closed) {
+        giveSlot();
+        throw closedError();
+      }
       let slotHeld = true;
       const releaseSlot = () => {
         if (slotHeld) {
