@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { digestClientSecret } from '../clients/client-secret.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { AuthorizationServerOptions } from '../options.ts';
 import type { ClientPatch, Storage } from '../storage/storage.ts';
 import { authorize, confidentialAuth, obtainTokens, postForm, seed, startTestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
@@ -35,9 +36,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
      * (after the client's authentication), as a concurrent administrator's change would. Installed before the
      * server starts: it binds the storage's operations then.
      */
-    const start = async () => {
+    const start = async (options: Partial<AuthorizationServerOptions> = {}) => {
       const storage: Storage = backend === 'postgres' ? await createTestPostgresStorage() : createSqliteStorage(join(temporaryDirectory, `${randomBytes(6).toString('hex')}.sqlite`));
       let pending: ClientPatch | undefined;
+      let pendingAction: (() => Promise<unknown>) | undefined;
       // Both paths of each grant: opaque access tokens take the ready one, JWTs (the default here) the other.
       const operations = [['grants', 'exchangeReadyCode'], ['grants', 'exchangeCode'], ['tokens', 'rotateReadyRefreshToken'], ['tokens', 'rotateRefreshToken']] as const;
       for (const [group, name] of operations) {
@@ -47,14 +49,37 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           const patch = pending;
           pending = undefined;
           if (patch) await storage.clients.update(seed.confidentialClient.id, patch);
+          const action = pendingAction;
+          pendingAction = undefined;
+          await action?.();
           return original(...args);
         };
       }
       const changeBefore = (patch: ClientPatch) => {
         pending = patch;
       };
-      return { storage, server: await startTestServer({ storage }), changeBefore };
+      const beforeNext = (action: () => Promise<unknown>) => {
+        pendingAction = action;
+      };
+      return { storage, server: await startTestServer({ storage, ...options }), changeBefore, beforeNext };
     };
+
+    for (const accessTokenFormat of ['opaque', 'jwt'] as const) it(`a refresh whose grant is revoked meanwhile (a Disconnect), ${accessTokenFormat} access tokens: invalid_grant "the authorization was revoked", not a reuse (nothing was used twice)`, async () => {
+      const { storage, server, beforeNext } = await start({ accessTokenFormat });
+      try {
+        const { tokens } = await obtainTokens(server);
+        const [grant] = await storage.grants.listActive({ clientId: seed.confidentialClient.id });
+        beforeNext(() => storage.grants.revoke(grant!.grantId, server.clock.nowSeconds(), 'user_revoked'));
+        const response = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: confidentialAuth() });
+        assert.deepEqual([response.status, response.json.error, response.json.error_description], [400, 'invalid_grant', 'the authorization was revoked']);
+        assert.equal(response.json.access_token, undefined);
+        assert.equal((await storage.grants.find(grant!.grantId))?.revocationReason, 'user_revoked', 'revoked by the Disconnect, not as reuse');
+        const events = await storage.audit.list({ limit: 1000 });
+        assert.equal(events.some((event) => event.type === 'refresh_token.reuse_detected'), false);
+      } finally {
+        await server.close();
+      }
+    });
 
     for (const [name, patch] of CHANGES) {
       it(`a code exchange of a client ${name} meanwhile: 401 invalid_client, no token, the code still unused`, async () => {

@@ -164,6 +164,10 @@ async function lostRotation(
 ): Promise<TokenResponse> {
   const retried = await answerWithinGrace(context, clientId, token, grant, presentedRefreshToken, tokenDigest, now);
   if (retried) return retried;
+  // Not a lost race but a revocation that committed meanwhile (a Disconnect, an administrator, a secret rotation
+  // with revoke_grants): the token was never rotated, so it was not used twice; said as such, and no reuse recorded.
+  const stored = await context.storage.tokens.findByDigest(tokenDigest);
+  if (stored !== undefined && stored.token.rotatedAt === null && stored.grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
   await revokeForReuse(context, grant, clientId, now, 'refresh_token_reuse');
   throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
 }
