@@ -680,9 +680,9 @@ export interface Storage {
      * code was replayed meanwhile. Returns `code_outdated` and stores nothing (supersedes nothing) when
      * something newer happened to the grant's (client, subject) after the code's `issuedAt` (SPEC
      * decision 6): a grant for that pair created after it (a newer redemption) or revoked after it (a
-     * revocation, a disconnect); checked under the same lock as the insert. Times are whole seconds; within
-     * the code's second, what the code saw as it was written decides (migration 48: the pair's live grant, and
-     * how many of its grants were created in that second). `auditEvent`, if given, is recorded in the same transaction, so a
+     * revocation, a disconnect); checked under the same lock as the insert. "After" is in commit order: what
+     * the code saw of the pair as it was written decides (migration 48: the live grant, and how many grants are
+     * stamped within RECENT_GRANTS_WINDOW_SECONDS before its issue); a code written before 48 by whole seconds. `auditEvent`, if given, is recorded in the same transaction, so a
      * token exchange costs one commit (and is never issued without its audit trail).
      */
     issueForCode(codeDigest: string, grant: GrantRecord, tokens: TokenRecord[], auditEvent?: AuditEvent): Promise<'issued' | 'code_replayed' | 'code_outdated'>;

@@ -205,21 +205,28 @@ export function grantsContract({ withStorage }: ContractBackend): void {
     }));
 
     describe('codes outdated by what happened since they were issued (issue 11 items 7, 19; SPEC decision 6)', () => {
-      /** Consumes a code issued at `issuedAt` and tries to issue a grant for it at `now`. */
-      const redeem = async (storage: Storage, f: Fixture, issuedAt: number, now: number) => {
+      /** Writes a code issued at `issuedAt`: what happens after this counts as newer (commit order, migration 48). */
+      const written = async (storage: Storage, f: Fixture, issuedAt: number) => {
         const code = codeRecord(f, { issuedAt, expiresAt: issuedAt + 60 });
         await storage.authorizationCodes.create(code);
+        return code;
+      };
+      /** Consumes a written code and tries to issue a grant for it at `now`. */
+      const redeemWritten = async (storage: Storage, f: Fixture, code: AuthorizationCodeRecord, now: number) => {
         assert.equal((await storage.authorizationCodes.consume(code.codeDigest, now, f.client.clientId)).outcome, 'consumed');
         const grant = grantRecord(f, { createdAt: now });
         const tokens = tokenPair(grant, now);
         return { outcome: await storage.grants.issueForCode(code.codeDigest, grant, tokens), grant, tokens };
       };
+      /** Writes a code issued at `issuedAt`, then redeems it at `now`. */
+      const redeem = async (storage: Storage, f: Fixture, issuedAt: number, now: number) => redeemWritten(storage, f, await written(storage, f, issuedAt), now);
 
       it('issueForCode refuses a code issued before the grant was revoked (code_outdated) and creates nothing', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
+        const code = await written(storage, f, NOW);
         await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
-        const late = await redeem(storage, f, NOW, NOW + 10);
+        const late = await redeemWritten(storage, f, code, NOW + 10);
         assert.equal(late.outcome, 'code_outdated');
         assert.equal(await storage.grants.find(late.grant.grantId), undefined);
         assert.equal(await storage.tokens.findByDigest(late.tokens[1].tokenDigest), undefined);
@@ -228,9 +235,10 @@ export function grantsContract({ withStorage }: ContractBackend): void {
 
       it('issueForCode refuses an older code after a newer redemption and leaves the newer grant active', withStorage(async (storage) => {
         const f = await fixture(storage);
+        const olderCode = await written(storage, f, NOW);
         const newer = await redeem(storage, f, NOW + 5, NOW + 6);
         assert.equal(newer.outcome, 'issued');
-        const older = await redeem(storage, f, NOW, NOW + 10);
+        const older = await redeemWritten(storage, f, olderCode, NOW + 10);
         assert.equal(older.outcome, 'code_outdated');
         assert.equal(await storage.grants.find(older.grant.grantId), undefined);
         assert.deepEqual(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), newer.grant);
@@ -260,19 +268,21 @@ export function grantsContract({ withStorage }: ContractBackend): void {
           // Each was superseded by the next connection; the last, live until now, by this one.
           assert.equal(stored?.revokedAt, index < history.length - 1 ? history[index + 1]!.createdAt : NOW + 10);
         }
-        // A grant created after a code was issued and revoked before it is redeemed outdates that code.
+        // A grant created after a code was written and revoked before it is redeemed outdates that code.
+        const code = await written(storage, f, NOW + 20);
         const { grant: between } = await issueGrant(storage, f, NOW + 30);
         await storage.grants.revoke(between.grantId, NOW + 40, 'user_revoked');
-        assert.equal((await redeem(storage, f, NOW + 20, NOW + 50)).outcome, 'code_outdated');
+        assert.equal((await redeemWritten(storage, f, code, NOW + 50)).outcome, 'code_outdated');
       }));
 
-      it('issueForCode: a grant created after the code was issued outdates it even when stamped revoked before (a clock set back meanwhile)', withStorage(async (storage) => {
+      it('issueForCode: a grant created after the code was written outdates it even when stamped before it and revoked before that (clocks set back meanwhile)', withStorage(async (storage) => {
         const f = await fixture(storage);
-        // Its revocation is stamped with its creation time, never before (migration 33): so it counts as
-        // revoked after the code was issued, the range the check reads.
-        const { grant: between } = await issueGrant(storage, f, NOW + 30);
-        await storage.grants.revoke(between.grantId, NOW + 15, 'user_revoked');
-        const late = await redeem(storage, f, NOW + 20, NOW + 50);
+        // Its revocation is stamped with its creation time, never before (migration 33): so it is found in the
+        // range the check reads (grants revoked since the code's window began, migration 48).
+        const code = await written(storage, f, NOW + 20);
+        const { grant: between } = await issueGrant(storage, f, NOW + 10);
+        await storage.grants.revoke(between.grantId, NOW + 5, 'user_revoked');
+        const late = await redeemWritten(storage, f, code, NOW + 50);
         assert.equal(late.outcome, 'code_outdated');
         assert.equal(await storage.grants.find(late.grant.grantId), undefined);
       }));
@@ -296,7 +306,7 @@ export function grantsContract({ withStorage }: ContractBackend): void {
 
     });
 
-    describe('SPEC decision 6 within the code\'s second: what happened after the code was issued counts, what happened before does not, though in the same second (migration 48)', () => {
+    describe('SPEC decision 6 in commit order: what happened after the code was written counts, what happened before does not, whatever seconds they are stamped with (migration 48)', () => {
       /** Each way a code is redeemed, each a whole redemption of a stored code at `now`. */
       const ways: Array<[name: string, redeem: (storage: Storage, f: Fixture, code: AuthorizationCodeRecord, now: number) => Promise<{ outcome: string; grantId: string }>]> = [
         ['issueForCode', async (storage, f, code, now) => {
@@ -360,6 +370,28 @@ export function grantsContract({ withStorage }: ContractBackend): void {
           const late = await redeem(storage, f, code, NOW);
           assert.equal(late.outcome, 'code_outdated');
           assert.equal(await storage.grants.find(late.grantId), undefined);
+        }));
+
+        it(`${way}: a grant committed after the code was written but stamped a second earlier (its request's clock), then revoked, makes it code_outdated`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          const older = await stored(storage, f, NOW - 1);
+          const code = await stored(storage, f);
+          const other = await redeem(storage, f, older, NOW - 1);
+          assert.equal(other.outcome, 'issued');
+          assert.equal(await storage.grants.revoke(other.grantId, NOW, 'user_revoked'), true);
+          const late = await redeem(storage, f, code, NOW);
+          assert.equal(late.outcome, 'code_outdated');
+          assert.equal(await storage.grants.find(late.grantId), undefined);
+        }));
+
+        it(`${way}: a grant committed before the code was written but stamped a second later (another clock) does not outdate it: the code supersedes it`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          const { grant } = await issueGrant(storage, f, NOW + 1);
+          const code = await stored(storage, f);
+          const renewed = await redeem(storage, f, code, NOW + 1);
+          assert.equal(renewed.outcome, 'issued');
+          assert.equal((await storage.grants.find(grant.grantId))?.revocationReason, 'superseded');
+          assert.equal((await active(storage, f))?.grantId, renewed.grantId);
         }));
 
         it(`${way}: a code issued in the second of the grant it supersedes, or of a Disconnect of an older grant, still redeems`, withStorage(async (storage) => {
@@ -458,8 +490,8 @@ export function grantsContract({ withStorage }: ContractBackend): void {
       it('code_outdated: a code issued before the grant was revoked consumes the code and creates nothing (SPEC decision 6)', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
-        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
         const late = await prepared(storage, f, NOW, NOW + 10);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
         assert.deepEqual(await late.exchange(), { outcome: 'code_outdated' });
         assert.equal(await storage.grants.find(late.grant.grantId), undefined);
         assert.equal(await storage.tokens.findByDigest(late.tokens[1].tokenDigest), undefined);
@@ -613,8 +645,8 @@ export function grantsContract({ withStorage }: ContractBackend): void {
       it('code_outdated: a code issued before the grant was revoked consumes the code and creates nothing (SPEC decision 6)', withStorage(async (storage) => {
         const f = await fixture(storage);
         const { grant: revoked } = await issueGrant(storage, f, NOW - 100);
-        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
         const late = await prepared(storage, f, {}, NOW + 10);
+        await storage.grants.revoke(revoked.grantId, NOW + 5, 'user_revoked');
         assert.deepEqual(await late.exchange(), { outcome: 'code_outdated' });
         await nothingIssued(storage, late.grantId, late.tokens);
         assert.equal((await storage.authorizationCodes.find(late.code.codeDigest, f.client.clientId))?.used, true);

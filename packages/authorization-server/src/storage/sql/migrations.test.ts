@@ -13,6 +13,7 @@ import { createSqliteStorage, migrateSqliteFile } from '../sqlite/sqlite-storage
 import type { Storage } from '../storage.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import { migrationsFor } from './migrations.ts';
+import { RECENT_GRANTS_WINDOW_SECONDS } from '../stores/authorization-codes.ts';
 import { migratePostgresThrough, migrateSqliteThrough, type SchemaSnapshot, snapshotDigest, snapshotPostgres, snapshotSqlite } from './schema-snapshot.ts';
 
 /**
@@ -569,7 +570,7 @@ describe('version 43: users.email_key, e-mails folded by one Unicode lowercase o
   });
 });
 
-describe('version 48: what a code saw of its (client, subject) as it was written (SPEC decision 6 within its second)', () => {
+describe('version 48: what a code saw of its (client, subject) as it was written (SPEC decision 6 in commit order)', () => {
   const NOW48 = 1_800_000_000;
   const clientRow = `INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
     VALUES ('c-48', 'client', 'Ledgerly Sync', 'confidential', 'digest', %URIS%, 'users:read', 'company', %TRUE%, 'active', ${NOW48 - 1000})`;
@@ -596,7 +597,7 @@ describe('version 48: what a code saw of its (client, subject) as it was written
     const storage = createSqliteStorage(path);
     try {
       const check = new DatabaseSync(path);
-      assert.deepEqual({ ...check.prepare('SELECT active_grant_at_issue, issue_second_grants FROM authorization_codes').get() }, { active_grant_at_issue: null, issue_second_grants: null });
+      assert.deepEqual({ ...check.prepare('SELECT active_grant_at_issue, recent_grants_at_issue FROM authorization_codes').get() }, { active_grant_at_issue: null, recent_grants_at_issue: null });
       check.close();
       const grant = grantRecordAt(NOW48);
       const result = await storage.grants.exchangeCode('code-before-48', 'c-48', NOW48, grant, pairOf(grant.grantId, NOW48));
@@ -607,8 +608,8 @@ describe('version 48: what a code saw of its (client, subject) as it was written
         subjectType: 'company', subjectId: 'co-48', codeChallenge: null, issuedAt: NOW48, expiresAt: NOW48 + 60,
       });
       const after = new DatabaseSync(path);
-      assert.deepEqual({ ...after.prepare("SELECT active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = 'code-after-48'").get() },
-        { active_grant_at_issue: grant.grantId, issue_second_grants: 1 });
+      assert.deepEqual({ ...after.prepare("SELECT active_grant_at_issue, recent_grants_at_issue FROM authorization_codes WHERE code_digest = 'code-after-48'").get() },
+        { active_grant_at_issue: grant.grantId, recent_grants_at_issue: 1 });
       after.close();
     } finally {
       await storage.close();
@@ -627,13 +628,31 @@ describe('version 48: what a code saw of its (client, subject) as it was written
       await client.query(codeRow('code-a'));
       await client.query(codeRow('code-b'));
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version >= 48));
-      assert.deepEqual((await client.query("SELECT active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = 'code-a'")).rows,
-        [{ active_grant_at_issue: null, issue_second_grants: null }]);
+      assert.deepEqual((await client.query("SELECT active_grant_at_issue, recent_grants_at_issue FROM authorization_codes WHERE code_digest = 'code-a'")).rows,
+        [{ active_grant_at_issue: null, recent_grants_at_issue: null }]);
       // The current overload (migration 47's arguments, replaced by 48) and the one kept for a rolling deploy.
       const current = await client.query(`SELECT redeem_outcome FROM gatehouse_redeem_code('code-a', 'c-48', 'c-48', 'company', 'co-48', ${NOW48}, ${NOW48}, true, false, NULL)`);
       assert.deepEqual(current.rows, [{ redeem_outcome: 'issued' }]);
       const previous = await client.query(`SELECT redeem_outcome FROM gatehouse_redeem_code('code-b', 'c-48', 'c-48', 'company', 'co-48', ${NOW48}, ${NOW48}, true)`);
       assert.deepEqual(previous.rows, [{ redeem_outcome: 'issued' }]);
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+
+  it('PostgreSQL: gatehouse_redeem_code counts the same window of recent grants as the code insert (RECENT_GRANTS_WINDOW_SECONDS)', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const client = await connect();
+    try {
+      await migratePostgres(TEST_DATABASE_URL, { schema });
+      const { rows } = await client.query(
+        `SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'gatehouse_redeem_code' AND p.pronargs = 10`,
+        [schema],
+      );
+      const windows = [...String(rows[0]?.prosrc).matchAll(/v_code\.issued_at - (\d+)/g)].map((match) => Number(match[1]));
+      assert.ok(windows.length >= 3, String(rows[0]?.prosrc));
+      assert.deepEqual([...new Set(windows)], [RECENT_GRANTS_WINDOW_SECONDS]);
     } finally {
       await client.end();
       await dropTestSchema(schema);

@@ -1836,21 +1836,23 @@ export const migrations: readonly Migration[] = [
     `],
   },
   {
-    // SPEC decision 6 within one second (found by a black-box review): times are whole seconds, so an event in
-    // the second a code was issued did not count as newer: a code issued in the same second as a newer code that
-    // was redeemed first still redeemed (superseding the newer grant), and a Disconnect in that second did not
-    // stop it. Each code now records, as it is written, its (client, subject)'s live grant (the smallest id of
-    // the live ones, '' for none) and how many of the pair's grants had been created in or after its second;
-    // a redemption finding another live grant (a revocation, a newer redemption) or more grants of that second
-    // (a newer redemption, even one revoked since) refuses it. Two more index seeks in the code's insert.
-    // NULL: a code written before this version (or by an instance of the previous release), judged by the
-    // seconds alone. PostgreSQL: the current overload of gatehouse_redeem_code (47's) replaced in place, so
-    // gatehouse_exchange_ready_codes calls it too; the overload kept for a rolling deploy judges by seconds.
+    // SPEC decision 6 in commit order (found by a black-box review, then its review): times are whole seconds, and
+    // a grant is stamped with its redemption's clock as the request began, so an event in the second a code was
+    // issued did not count as newer (a code issued in the same second as a newer code redeemed first still
+    // redeemed, superseding the newer grant; a Disconnect in that second did not stop it), nor did a grant
+    // committed after the code but stamped a second earlier; and a grant committed before the code but stamped a
+    // second later refused it. Each code now records, as it is written, its (client, subject)'s live grant (the
+    // smallest id of the live ones, '' for none) and how many of the pair's grants are stamped within the 300 s
+    // before its second; a redemption finding another live grant or more such grants refuses it, and judges it by
+    // nothing else. Two more index seeks in the code's insert. NULL: a code written before this version (or by an
+    // instance of the previous release), judged by the seconds as before. PostgreSQL: the current overload of
+    // gatehouse_redeem_code (47's) replaced in place, so gatehouse_exchange_ready_codes calls it too; the overload
+    // kept for a rolling deploy judges by seconds.
     version: 48,
-    name: 'authorization_codes.active_grant_at_issue, issue_second_grants: SPEC decision 6 within the code\'s second',
+    name: 'authorization_codes.active_grant_at_issue, recent_grants_at_issue: SPEC decision 6 in commit order',
     steps: [
       (d) => `ALTER TABLE authorization_codes ADD COLUMN active_grant_at_issue ${d.key};`,
-      (d) => `ALTER TABLE authorization_codes ADD COLUMN issue_second_grants ${d.bigint};`,
+      (d) => `ALTER TABLE authorization_codes ADD COLUMN recent_grants_at_issue ${d.bigint};`,
       { postgres: `
       CREATE OR REPLACE FUNCTION gatehouse_redeem_code(
         p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
@@ -1863,7 +1865,7 @@ export const migrations: readonly Migration[] = [
         -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
         -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
         PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
-        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at, c.active_grant_at_issue, c.issue_second_grants INTO v_code
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at, c.active_grant_at_issue, c.recent_grants_at_issue INTO v_code
           FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
         -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
         IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
@@ -1892,23 +1894,25 @@ export const migrations: readonly Migration[] = [
           RETURN QUERY SELECT 'code_replayed'::text, NULL::text;
           RETURN;
         END IF;
-        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was issued: no grant
-        -- revoked since, nor a live one created since (a grant created since and revoked has revoked_at >=
-        -- created_at, so the first EXISTS finds it). Two ranges of grants_by_client_subject_revoked, each a seek.
-        -- Within the code's own second (migration 48), what the code saw as it was written: the pair's live grant
-        -- is still that one ('' none), and no more of its grants were created in that second (a grant created
-        -- then is live or revoked in or after it). NULL: a code written before 48, judged by the seconds alone.
-        IF EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
-              AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at)
-            OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
-              AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at > v_code.issued_at)
-            OR (v_code.active_grant_at_issue IS NOT NULL AND v_code.issue_second_grants IS NOT NULL AND (
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was written. A code
+        -- written since migration 48 is judged by what it saw then, in commit order (stores/authorization-codes.ts
+        -- AT_ISSUE): the pair's live grant is still that one ('' none), and no more of its grants are stamped within
+        -- the 300 s before the code's second (RECENT_GRANTS_WINDOW_SECONDS) than it counted (a grant created since
+        -- is live or revoked since). A code written before 48 (NULL): no grant revoked after its second, nor a live
+        -- one created after it (a grant created since and revoked has revoked_at >= created_at). Seeks of
+        -- grants_by_client_subject_revoked.
+        IF (v_code.active_grant_at_issue IS NULL OR v_code.recent_grants_at_issue IS NULL) AND (
+              EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+                AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at)
+              OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+                AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at > v_code.issued_at))
+            OR (v_code.active_grant_at_issue IS NOT NULL AND v_code.recent_grants_at_issue IS NOT NULL AND (
               v_code.active_grant_at_issue <> COALESCE((SELECT min(g.grant_id) FROM grants g WHERE g.client_id = p_grant_client_id
                 AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL), '')
-              OR v_code.issue_second_grants < (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id
-                AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at >= v_code.issued_at)
+              OR v_code.recent_grants_at_issue < (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id
+                AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at >= v_code.issued_at - 300)
                 + (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
-                AND g.subject_id = p_subject_id AND g.revoked_at >= v_code.issued_at AND g.created_at >= v_code.issued_at))) THEN
+                AND g.subject_id = p_subject_id AND g.revoked_at >= v_code.issued_at - 300 AND g.created_at >= v_code.issued_at - 300))) THEN
           IF p_consume THEN
             UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
           END IF;

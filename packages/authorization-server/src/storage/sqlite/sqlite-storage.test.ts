@@ -308,7 +308,7 @@ describe('SQLite storage', () => {
 describe('SQLite storage: a failure at any point of a code exchange leaves the code unused and nothing written (issue 12)', () => {
   /** Each statement of exchangeCode (and its COMMIT), in the order it runs when it supersedes a previous grant. */
   const POINTS: { name: string; pattern: RegExp }[] = [
-    { name: 'reading the code', pattern: /^SELECT client_id, consumed_at, replayed_at, grant_id, issued_at, active_grant_at_issue, issue_second_grants FROM authorization_codes/ },
+    { name: 'reading the code', pattern: /^SELECT client_id, consumed_at, replayed_at, grant_id, issued_at, active_grant_at_issue, recent_grants_at_issue FROM authorization_codes/ },
     { name: 'the SPEC decision 6 check (and the supersede\'s read)', pattern: /^SELECT grant_id, created_at, revoked_at FROM grants WHERE client_id/ },
     { name: 'superseding the previous grant', pattern: /^UPDATE grants SET revoked_at/ },
     { name: 'revoking the previous grant\'s tokens', pattern: /^UPDATE tokens SET revoked_at = \? WHERE grant_id/ },

@@ -12,14 +12,23 @@ import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 const CODE_COLUMNS = `authorization_codes (code_digest, client_id, user_id, redirect_uri, scope, subject_type, subject_id,
-  code_challenge, issued_at, expires_at, resources, dpop_jkt, active_grant_at_issue, issue_second_grants)`;
+  code_challenge, issued_at, expires_at, resources, dpop_jkt, active_grant_at_issue, recent_grants_at_issue)`;
 /**
- * SPEC decision 6 within the code's second (migration 48), read in the insert itself (nothing commits between):
- * the (client, subject)'s live grant as the code is written ('' for none), and how many of its grants were
- * created in or after the code's second by then. Its redemption reads both again (stores/grants.ts
- * `codeIsOutdated`, `gatehouse_redeem_code`): another live grant, or one more grant of that second, happened
- * after the code was issued. Each a seek of grants_by_subject (a grant created in that second is live or
- * revoked in or after it). Their parameters follow the code's columns (`codeValues`).
+ * SPEC decision 6 in commit order (migration 48): how far back a code counts its (client, subject)'s grants, in
+ * seconds before its `issuedAt`. A grant is stamped with its redemption's clock as that request began, so one
+ * committed after the code was written may carry an earlier second (a request in flight, another instance's
+ * clock): any grant stamped within this window is counted. Clocks and requests must stay within it (5 minutes).
+ * `gatehouse_redeem_code` (migration 48) spells the same number.
+ */
+export const RECENT_GRANTS_WINDOW_SECONDS = 300;
+
+/**
+ * What the code saw of its (client, subject) as it was written, read in the insert itself (nothing commits
+ * between): the pair's live grant ('' for none) and how many of its grants stamped within
+ * RECENT_GRANTS_WINDOW_SECONDS before the code's second existed. Its redemption reads both again (stores/grants.ts
+ * `codeIsOutdated`, `gatehouse_redeem_code`): another live grant (a revocation, a newer redemption) or one more
+ * recent grant (a newer redemption, even one revoked since) happened after the code was written. Each a seek of
+ * grants_by_subject (a grant created since is live or revoked since). Parameters follow the code's columns (`codeValues`).
  */
 const PAIR = 'g.client_id = ? AND g.subject_type = ? AND g.subject_id = ?';
 const AT_ISSUE = `COALESCE((SELECT min(g.grant_id) FROM grants g WHERE ${PAIR} AND g.revoked_at IS NULL), ''),
@@ -35,12 +44,13 @@ export const insertCodeForAdministrator = (from = '') => `INSERT INTO ${CODE_COL
   WHERE EXISTS (SELECT 1 FROM subject_administrators a WHERE a.user_id = ? AND a.subject_type = ? AND a.subject_id = ?)`;
 const INSERT_CODE_FOR_ADMINISTRATOR = insertCodeForAdministrator();
 
-/** The parameters of INSERT_CODE: the code's columns in order, then AT_ISSUE's (its client, subject and second). */
+/** The parameters of INSERT_CODE: the code's columns in order, then AT_ISSUE's (its client and subject, and where its window starts). */
 function codeValues(code: AuthorizationCodeRecord): unknown[] {
   const pair = [code.clientId, code.subjectType, code.subjectId];
+  const since = code.issuedAt - RECENT_GRANTS_WINDOW_SECONDS;
   return [code.codeDigest, code.clientId, code.userId, code.redirectUri, code.scope.join(' '), code.subjectType, code.subjectId,
     code.codeChallenge, code.issuedAt, code.expiresAt, resourcesColumn(code.resources), code.dpopJkt ?? null,
-    ...pair, ...pair, code.issuedAt, ...pair, code.issuedAt, code.issuedAt];
+    ...pair, ...pair, since, ...pair, since, since];
 }
 
 /** The parameters of `insertCodeForAdministrator`: the code's columns, then its user and subject for the check. */

@@ -33,6 +33,7 @@ import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { recordLastUses } from './last-uses.ts';
 import { CLIENT_STATE_COLUMNS, clientChangedIn, clientChangedSteps } from './clients.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
+import { RECENT_GRANTS_WINDOW_SECONDS } from './authorization-codes.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
 import { createStatementBatches } from '../postgres/statement-batches.ts';
 
@@ -52,7 +53,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         return outcome === 'unknown' ? 'code_replayed' : outcome as 'issued' | 'code_replayed' | 'code_outdated';
       }
       return db.transaction(function* (tx) {
-        const code = yield* tx.get('SELECT replayed_at, grant_id, issued_at, active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        const code = yield* tx.get('SELECT replayed_at, grant_id, issued_at, active_grant_at_issue, recent_grants_at_issue FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
         // Replayed meanwhile (authorizationCodes.consume marked it), or already issued for: nothing is stored.
         if (!code || code.replayed_at !== null || code.grant_id !== null) return 'code_replayed' as const;
         return yield* sqliteIssueGrantSteps(tx, codeDigest, issuedWhen(code), null, grant, tokens, auditEvent);
@@ -70,7 +71,7 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       }
       // Issue 12: consume and issue in ONE transaction, so a failure anywhere leaves the code unused.
       return db.transaction(function* (tx): SqlStep<ExchangeCodeResult> {
-        const code = yield* tx.get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at, active_grant_at_issue, issue_second_grants FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
+        const code = yield* tx.get('SELECT client_id, consumed_at, replayed_at, grant_id, issued_at, active_grant_at_issue, recent_grants_at_issue FROM authorization_codes WHERE code_digest = ?', [codeDigest]);
         // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
         if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
         // storage.ts AuthenticatedClient: the one writer reads the client as the last change left it.
@@ -181,17 +182,17 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
 }
 
 /**
- * When a stored code was issued, as the SPEC decision 6 check reads it: `issuedAt` (seconds); and, as the code
- * was written (migration 48), its (client, subject)'s live grant (`activeGrantAtIssue`, '' none) and how many
- * of the pair's grants had been created in or after that second (`issueSecondGrants`). Both null for a code
- * written before migration 48, which the seconds alone judge.
+ * When a stored code was issued, as the SPEC decision 6 check reads it: `issuedAt` (seconds); and what it saw of
+ * its (client, subject) as it was written (migration 48): the live grant (`activeGrantAtIssue`, '' none) and how
+ * many grants stamped within RECENT_GRANTS_WINDOW_SECONDS before `issuedAt` existed (`recentGrantsAtIssue`). Both
+ * null for a code written before migration 48, which the seconds alone judge.
  */
-interface CodeIssue { issuedAt: number; activeGrantAtIssue: string | null; issueSecondGrants: number | null }
+interface CodeIssue { issuedAt: number; activeGrantAtIssue: string | null; recentGrantsAtIssue: number | null }
 
 const issuedWhen = (row: Record<string, unknown>): CodeIssue => ({
   issuedAt: Number(row.issued_at),
   activeGrantAtIssue: row.active_grant_at_issue === null || row.active_grant_at_issue === undefined ? null : String(row.active_grant_at_issue),
-  issueSecondGrants: row.issue_second_grants === null || row.issue_second_grants === undefined ? null : Number(row.issue_second_grants),
+  recentGrantsAtIssue: row.recent_grants_at_issue === null || row.recent_grants_at_issue === undefined ? null : Number(row.recent_grants_at_issue),
 });
 
 /**
@@ -206,9 +207,9 @@ function* sqliteIssueGrantSteps(
   auditEvent: AuditEvent | undefined,
 ): SqlStep<'issued' | 'code_outdated'> {
   // Issue 12: the (client, subject)'s grants in one read (the decision 6 check and the supersede used two
-  // over the same index range). Only the rows either needs: live ones, and any revoked in or after the code's
-  // second; a grant created in or after it is one of those, its revocation never being stamped before its
-  // creation (migration 33). Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
+  // over the same index range). Only the rows either needs: live ones, and any revoked since the code's window
+  // began (RECENT_GRANTS_WINDOW_SECONDS before its second); a grant created since is one of those, its revocation
+  // never being stamped before its creation (migration 33). Superseded grants stay until their tokens expire (cleanup), so a (client, subject)
   // connected again and again has a long history that neither needs. Two disjoint ranges of grants_by_subject
   // (migration 35: the pair's live grant; the subject's grants revoked since the code's issue, a few), each a
   // seek: as one OR, SQLite's planner (without ANALYZE statistics) scanned the pair's whole history instead
@@ -218,7 +219,7 @@ function* sqliteIssueGrantSteps(
   const grants = yield* tx.all<{ grant_id: string; created_at: number; revoked_at: number | null }>(
     `SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at IS NULL
      UNION ALL SELECT grant_id, created_at, revoked_at FROM grants WHERE ${pair} AND revoked_at >= ?`,
-    [...pairValues, ...pairValues, code.issuedAt],
+    [...pairValues, ...pairValues, code.issuedAt - RECENT_GRANTS_WINDOW_SECONDS],
   );
   if (codeIsOutdated(code, grants)) return 'code_outdated';
   for (const row of grants) {
@@ -238,19 +239,22 @@ function* sqliteIssueGrantSteps(
 
 /**
  * SPEC decision 6 (SQLite; `gatehouse_redeem_code` on PostgreSQL, migration 48): whether something newer
- * happened to the code's (client, subject) since it was issued, given the pair's live grants and those revoked
- * in or after the code's second. Newer: a grant created after that second (a newer redemption) or revoked
- * after it (a revocation, a Disconnect); and within the second, which whole seconds cannot order, what the code
- * saw as it was written: the live grant is another (a revocation, or a newer redemption superseding it), or
- * more grants were created in that second than it counted (a newer redemption, even if revoked since).
+ * happened to the code's (client, subject) after it was written, given the pair's live grants and those revoked
+ * since the code's window began. A code written since migration 48 is judged by what it saw then, in commit
+ * order: the live grant is another (a revocation, a Disconnect, a newer redemption superseding it), or there are
+ * more grants stamped within its window than it counted (a newer redemption, even one revoked since). Seconds
+ * cannot order events of one second, nor a grant committed after the code but stamped earlier by its request's
+ * clock. A code written before 48: a grant created after its second or revoked after it.
  */
 function codeIsOutdated(code: CodeIssue, grants: ReadonlyArray<{ grant_id: string; created_at: number; revoked_at: number | null }>): boolean {
   const issuedAt = code.issuedAt;
-  if (grants.some((row) => row.created_at > issuedAt || (row.revoked_at !== null && row.revoked_at > issuedAt))) return true;
-  if (code.activeGrantAtIssue === null || code.issueSecondGrants === null) return false;
+  if (code.activeGrantAtIssue === null || code.recentGrantsAtIssue === null) {
+    return grants.some((row) => row.created_at > issuedAt || (row.revoked_at !== null && row.revoked_at > issuedAt));
+  }
   const live = grants.filter((row) => row.revoked_at === null).map((row) => String(row.grant_id)).sort();
   if ((live[0] ?? '') !== code.activeGrantAtIssue) return true;
-  return grants.filter((row) => row.created_at >= issuedAt).length > code.issueSecondGrants;
+  const since = issuedAt - RECENT_GRANTS_WINDOW_SECONDS;
+  return grants.filter((row) => row.created_at >= since).length > code.recentGrantsAtIssue;
 }
 
 /**
