@@ -99,6 +99,16 @@ export type PostgresRateLimitCounters = 'shared' | 'database';
 type Row = QueryResultRow;
 
 /**
+ * A rolling deploy: a migration of the next release added a column to a table that a named statement of this one
+ * reads whole (`SELECT *`, `RETURNING *`). PostgreSQL then refuses the plan it kept for that statement on each
+ * connection, once, before running anything ("cached plan must not change result type", 0A000), and plans it anew
+ * at the next execution; the statement (or the transaction it was in, rolled back) is run again.
+ */
+function refusedStalePlan(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
+}
+
+/**
  * Connects, runs the missing migrations (safe when instances start together), and returns the storage.
  * @param databaseUrl `postgres://user[:password]@host[:port]/database[?sslmode=…]`
  * @throws when the database is unreachable or a migration fails; nothing is left open then.
@@ -124,25 +134,30 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   // deadline must not start, and commit on its own, after cancelStatements has run. Released with any
   // error, as pool.query releases, so that a connection that failed is not reused.
   const query = async <R extends Row = Row>(text: string, params: unknown[] = [], name?: string) => {
-    if (stopped) throw stopped;
-    let checkedOut: Awaited<ReturnType<typeof checkOut>>;
-    try {
-      checkedOut = await checkOut(pool);
-    } catch (error) {
-      throw postgresStorageError(error);
-    }
-    const { client, release } = checkedOut;
-    if (stopped) {
-      release();
-      throw stopped;
-    }
-    try {
-      const result = await (name === undefined ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
-      release();
-      return result;
-    } catch (error) {
-      release(error instanceof Error ? error : new Error(String(error)));
-      throw postgresStorageError(error);
+    for (let attempt = 1; ; attempt++) {
+      if (stopped) throw stopped;
+      let checkedOut: Awaited<ReturnType<typeof checkOut>>;
+      try {
+        checkedOut = await checkOut(pool);
+      } catch (error) {
+        throw postgresStorageError(error);
+      }
+      const { client, release } = checkedOut;
+      if (stopped) {
+        release();
+        throw stopped;
+      }
+      try {
+        const result = await (name === undefined ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
+        release();
+        return result;
+      } catch (error) {
+        release(error instanceof Error ? error : new Error(String(error)));
+        // Refused before it ran (refusedStalePlan), so running it again is safe: on another connection, the one
+        // released with an error being closed (its prepared statements with it).
+        if (refusedStalePlan(error) && attempt < 2) continue;
+        throw postgresStorageError(error);
+      }
     }
   };
   const one = async <R extends Row = Row>(text: string, params: unknown[] = []) => (await query<R>(text, params)).rows[0];
@@ -175,7 +190,9 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       } catch (error) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         const code = (error as { code?: string }).code;
-        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+        // A connection that refused a stale plan is closed (its prepared statements with it), not reused.
+        if (refusedStalePlan(error)) broken ??= error as Error;
+        if ((code === '40P01' || code === '40001' || refusedStalePlan(error)) && attempt < 3) continue;
         throw postgresStorageError(error);
       } finally {
         release(broken);
