@@ -45,7 +45,9 @@ export interface StoredConnection {
   /**
    * Which row this is: a random id the store assigns when `save` inserts a row (not when it replaces one, a
    * reconnect), so a row deleted and saved again under its id never matches what was read before the delete.
-   * null for a row stored by an SDK version before it (a new row never has null).
+   * null for a row stored by an SDK version before it was added to the table. The SQL stores' database gives a row
+   * an earlier SDK version inserts afterwards (its INSERT does not name the column) a generation of its own, so
+   * after the upgrade no new row has null.
    */
   generation: string | null;
   createdAt: number;

@@ -60,4 +60,57 @@ describe('postgres token store table', { skip: skip ?? false }, () => {
       await pool.end();
     }
   });
+
+  // The previous SDK release names its columns without `generation` (its INSERT, verbatim): a row it inserts into a
+  // table a newer SDK created or upgraded gets a generation from the column's default, so it is another row than one
+  // it deleted, and a refresh that read the deleted one writes nothing.
+  for (const created of ['by this SDK', 'by an SDK before the generation column']) {
+    it(`gives a row an older SDK inserts a generation (table created ${created})`, async () => {
+      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+      const schema = uniqueSchemaName();
+      const table = `"${schema}".gatehouse_connections`;
+      try {
+        if (created !== 'by this SDK') {
+          await pool.query(`CREATE SCHEMA "${schema}"`);
+          await pool.query(`CREATE TABLE ${table} (
+            connection_id text PRIMARY KEY, issuer text NOT NULL, client_id text NOT NULL, subject_urn text NOT NULL, scope text NOT NULL,
+            status text NOT NULL CHECK (status IN ('active', 'reauthorization_required')), status_reason text, access_token_ciphertext text,
+            refresh_token_ciphertext text, access_token_expires_at bigint, version integer NOT NULL, created_at bigint NOT NULL, updated_at bigint NOT NULL,
+            dpop_key_ciphertext text)`);
+        }
+        const store = await createPostgresTokenStore({ pool, schema });
+        const saveOld = (n: number) => pool.query(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
+            access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $13)
+          ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
+            subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
+            access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
+            access_token_expires_at = excluded.access_token_expires_at, version = ${table}.version + 1, updated_at = excluded.updated_at,
+            dpop_key_ciphertext = excluded.dpop_key_ciphertext
+          RETURNING *`, ['a', 'http://127.0.0.1:3000', 'c', 'urn:gatehouse:company:x', 'users:read', 'active', null,
+          `v1.k.a${n}`, `v1.k.r${n}`, 1_800_000_900, 1_800_000_000, 1_800_000_000, null]);
+        await saveOld(1);
+        const read = (await store.get('a'))!;
+        await pool.query(`DELETE FROM ${table} WHERE connection_id = $1`, ['a']);
+        await saveOld(2);
+        const recreated = (await store.get('a'))!;
+        assert.equal(recreated.version, read.version);
+        assert.equal(await store.replaceTokens('a', read, {
+          accessTokenCiphertext: 'v1.k.a3', refreshTokenCiphertext: 'v1.k.r3', accessTokenExpiresAt: 1_800_001_000, scope: 'users:read', updatedAt: 1_800_000_100,
+        }), undefined, 'what was read of the deleted row matches no new row');
+        assert.equal(await store.markReauthorizationRequired('a', read, 'invalid_grant', 1_800_000_100), undefined);
+        assert.deepEqual(await store.get('a'), recreated, 'the new connection\'s tokens are unchanged');
+        assert.equal(typeof read.generation, 'string', 'the database gave each row a generation');
+        assert.equal(typeof recreated.generation, 'string');
+        assert.notEqual(recreated.generation, read.generation);
+        // A reconnect by the older SDK (its upsert) keeps the row's generation.
+        await saveOld(4);
+        assert.equal((await store.get('a'))?.generation, recreated.generation);
+        await store.close();
+      } finally {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await pool.end();
+      }
+    });
+  }
 });

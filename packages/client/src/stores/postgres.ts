@@ -53,12 +53,23 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
       access_token_expires_at bigint,
       version integer NOT NULL,
       created_at bigint NOT NULL,
-      updated_at bigint NOT NULL
+      updated_at bigint NOT NULL,
+      dpop_key_ciphertext text,
+      generation text DEFAULT gen_random_uuid()::text
     )`);
     // RFC 9449 (issue 15 §3): the sealed DPoP key the tokens are bound to; added to tables created before.
     await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS dpop_key_ciphertext text`);
-    // Which row this is (token-store.ts, `generation`); added to tables created before, whose rows keep null.
+    // Which row this is (token-store.ts, `generation`); added to tables created before, whose rows keep null
+    // (no default here: a refresh in flight that read null must still find its row).
     await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS generation text`);
+    // A row inserted without the column (by an SDK release before it, still running beside this one) gets a
+    // generation from the default, so it never matches what was read of a row deleted before it. Set only when
+    // missing (ALTER TABLE locks the table out); gen_random_uuid() is built in from PostgreSQL 13.
+    const generation = await setup.query<{ atthasdef: boolean }>(
+      `SELECT atthasdef FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'generation' AND NOT attisdropped`, [table]);
+    if (generation.rows[0]?.atthasdef !== true) {
+      await setup.query(`ALTER TABLE ${table} ALTER COLUMN generation SET DEFAULT gen_random_uuid()::text`);
+    }
     await setup.query('COMMIT');
   } catch (error) {
     await setup.query('ROLLBACK').catch(() => {});

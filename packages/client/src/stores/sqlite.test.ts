@@ -100,6 +100,60 @@ describe('sqlite token store file', () => {
     }
   });
 
+  // The previous SDK release names its columns without `generation` (its INSERT, verbatim): a row it inserts into a
+  // table a newer SDK created or upgraded gets a generation from the database, so it is another row than one it
+  // deleted, and a refresh that read the deleted one writes nothing.
+  for (const created of ['by this SDK', 'by an SDK before the generation column']) {
+    it(`gives a row an older SDK inserts a generation (table created ${created})`, async () => {
+      const directory = mkdtempSync(join(tmpdir(), 'gatehouse-client-'));
+      const path = join(directory, 'connections.sqlite');
+      try {
+        if (created !== 'by this SDK') {
+          const before = new DatabaseSync(path);
+          before.exec(`CREATE TABLE gatehouse_connections (connection_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+            subject_urn TEXT NOT NULL, scope TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+            status_reason TEXT, access_token_ciphertext TEXT, refresh_token_ciphertext TEXT, access_token_expires_at INTEGER,
+            version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, dpop_key_ciphertext TEXT) STRICT`);
+          before.close();
+        }
+        const store = createSqliteTokenStore({ path });
+        const old = new DatabaseSync(path);
+        const oldSave = old.prepare(`INSERT INTO gatehouse_connections (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
+            access_token_ciphertext, refresh_token_ciphertext, access_token_expires_at, version, created_at, updated_at, dpop_key_ciphertext)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+          ON CONFLICT (connection_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id,
+            subject_urn = excluded.subject_urn, scope = excluded.scope, status = excluded.status, status_reason = excluded.status_reason,
+            access_token_ciphertext = excluded.access_token_ciphertext, refresh_token_ciphertext = excluded.refresh_token_ciphertext,
+            access_token_expires_at = excluded.access_token_expires_at, version = gatehouse_connections.version + 1, updated_at = excluded.updated_at,
+            dpop_key_ciphertext = excluded.dpop_key_ciphertext
+          RETURNING *`);
+        const saveOld = (n: number) => oldSave.get('a', 'http://127.0.0.1:3000', 'c', 'urn:gatehouse:company:x', 'users:read', 'active', null,
+          `v1.k.a${n}`, `v1.k.r${n}`, 1_800_000_900, 1_800_000_000, 1_800_000_000, null);
+        saveOld(1);
+        const read = (await store.get('a'))!;
+        old.prepare('DELETE FROM gatehouse_connections WHERE connection_id = ?').run('a');
+        saveOld(2);
+        const recreated = (await store.get('a'))!;
+        assert.equal(recreated.version, read.version);
+        assert.equal(await store.replaceTokens('a', read, {
+          accessTokenCiphertext: 'v1.k.a3', refreshTokenCiphertext: 'v1.k.r3', accessTokenExpiresAt: 1_800_001_000, scope: 'users:read', updatedAt: 1_800_000_100,
+        }), undefined, 'what was read of the deleted row matches no new row');
+        assert.equal(await store.markReauthorizationRequired('a', read, 'invalid_grant', 1_800_000_100), undefined);
+        assert.deepEqual(await store.get('a'), recreated, 'the new connection\'s tokens are unchanged');
+        assert.equal(typeof read.generation, 'string', 'the database gave each row a generation');
+        assert.equal(typeof recreated.generation, 'string');
+        assert.notEqual(recreated.generation, read.generation);
+        // A reconnect by the older SDK (its upsert) keeps the row's generation.
+        saveOld(4);
+        assert.equal((await store.get('a'))?.generation, recreated.generation);
+        old.close();
+        await store.close();
+      } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+  }
+
   it('refuses a table name that is not a plain identifier', () => {
     assert.throws(() => createSqliteTokenStore({ path: ':memory:', tableName: 'x; DROP TABLE y' }), /tableName/);
   });

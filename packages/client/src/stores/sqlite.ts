@@ -56,8 +56,14 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
   // RFC 9449 (issue 15 §3): tables created before DPoP keys were stored get the column.
   const columns = database.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
   if (!columns.some((column) => column.name === 'dpop_key_ciphertext')) database.exec(`ALTER TABLE ${table} ADD COLUMN dpop_key_ciphertext TEXT`);
-  // Tables created before rows had a generation get the column; their rows keep null (a new row never has it).
+  // Tables created before rows had a generation get the column; their rows keep null (not filled in: a refresh in
+  // flight that read null must still find its row).
   if (!columns.some((column) => column.name === 'generation')) database.exec(`ALTER TABLE ${table} ADD COLUMN generation TEXT`);
+  // A row inserted without the column (by an SDK release before it, still running beside this one) gets a generation
+  // here, so it never matches what was read of a row deleted before it. (SQLite cannot add a random default to an
+  // existing column.) A reconnect's upsert is an update: its row keeps its generation.
+  database.exec(`CREATE TRIGGER IF NOT EXISTS ${table}_generation AFTER INSERT ON ${table} WHEN NEW.generation IS NULL
+    BEGIN UPDATE ${table} SET generation = lower(hex(randomblob(16))) WHERE rowid = NEW.rowid; END`);
 
   const statements = {
     save: database.prepare(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
