@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { createSqliteTokenStore } from './sqlite.ts';
 import { describeTokenStoreContract } from './token-store-contract.ts';
 
@@ -149,6 +151,68 @@ describe('sqlite token store file', () => {
         old.close();
         await store.close();
       } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+  }
+
+  for (const [before, columns] of [['DPoP keys', ''], ['generations', ', dpop_key_ciphertext TEXT']] as const) {
+    it(`is upgraded by one of two processes opening a table created before ${before} at once; both open it`, { timeout: 30_000 }, async () => {
+      const directory = mkdtempSync(join(tmpdir(), 'gatehouse-client-'));
+      const path = join(directory, 'connections.sqlite');
+      const children: ReturnType<typeof spawn>[] = [];
+      const holder = new DatabaseSync(path);
+      try {
+        // The table as the SDK created it before them (WAL, as the SDK set it).
+        holder.exec('PRAGMA journal_mode = WAL');
+        holder.exec(`CREATE TABLE gatehouse_connections (connection_id TEXT PRIMARY KEY, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+          subject_urn TEXT NOT NULL, scope TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+          status_reason TEXT, access_token_ciphertext TEXT, refresh_token_ciphertext TEXT, access_token_expires_at INTEGER,
+          version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL${columns}) STRICT`);
+        // Another writer holds the write lock while both processes start opening the store, so both find the old table.
+        holder.exec('BEGIN IMMEDIATE');
+        const script = `import { createSqliteTokenStore } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, 'sqlite.ts')).href)};
+          process.stdout.write('opening\\n');
+          try {
+            const store = createSqliteTokenStore({ path: ${JSON.stringify(path)}, busyTimeoutMilliseconds: 10000 });
+            await store.close();
+            process.stdout.write('opened\\n');
+          } catch (error) {
+            process.stdout.write(\`failed: \${error.message}\\n\`);
+            process.exitCode = 1;
+          }`;
+        const outcomes = Array.from({ length: 2 }, () => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+          children.push(child);
+          let output = '';
+          const exited = new Promise<{ code: number | null; output: string }>((resolve) => child.on('close', (code) => resolve({ code, output })));
+          // Resolved when it starts opening the store (or has ended without).
+          const opening = new Promise<void>((resolve) => {
+            child.stdout!.on('data', (chunk: Buffer) => {
+              output += chunk.toString('utf8');
+              if (output.includes('opening')) resolve();
+            });
+            void exited.then(() => resolve());
+          });
+          return { opening, exited };
+        });
+        // Each wait is bounded well inside the test's timeout, so the finally block always ends the children.
+        const within = <T>(promise: Promise<T>, what: string) => Promise.race([promise, new Promise<never>((_, reject) => {
+          setTimeout(() => reject(new Error(`the children did not ${what} within 15 s`)), 15_000).unref();
+        })]);
+        await within(Promise.all(outcomes.map((outcome) => outcome.opening)), 'start');
+        // Both are waiting for the lock (or about to): release it.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        holder.exec('COMMIT');
+        const results = await within(Promise.all(outcomes.map((outcome) => outcome.exited)), 'exit');
+        assert.deepEqual(results.map((result) => result.output.trim().split('\n').at(-1)), ['opened', 'opened'], JSON.stringify(results));
+        assert.deepEqual(results.map((result) => result.code), [0, 0]);
+        const names = (holder.prepare('PRAGMA table_info(gatehouse_connections)').all() as { name: string }[]).map((column) => column.name);
+        assert.ok(names.includes('dpop_key_ciphertext') && names.includes('generation'));
+      } finally {
+        for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        if (holder.isTransaction) holder.exec('ROLLBACK');
+        holder.close();
         rmSync(directory, { recursive: true, force: true });
       }
     });

@@ -36,34 +36,49 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     const mode = database.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
     if (mode.journal_mode !== 'wal') database.exec('PRAGMA journal_mode = WAL');
   }
-  database.exec(`CREATE TABLE IF NOT EXISTS ${table} (
-    connection_id TEXT PRIMARY KEY,
-    issuer TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    subject_urn TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
-    status_reason TEXT,
-    access_token_ciphertext TEXT,
-    refresh_token_ciphertext TEXT,
-    access_token_expires_at INTEGER,
-    version INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    dpop_key_ciphertext TEXT,
-    generation TEXT
-  ) STRICT`);
-  // RFC 9449 (issue 15 §3): tables created before DPoP keys were stored get the column.
-  const columns = database.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
-  if (!columns.some((column) => column.name === 'dpop_key_ciphertext')) database.exec(`ALTER TABLE ${table} ADD COLUMN dpop_key_ciphertext TEXT`);
-  // Tables created before rows had a generation get the column; their rows keep null (not filled in: a refresh in
-  // flight that read null must still find its row).
-  if (!columns.some((column) => column.name === 'generation')) database.exec(`ALTER TABLE ${table} ADD COLUMN generation TEXT`);
-  // A row inserted without the column (by an SDK release before it, still running beside this one) gets a generation
-  // here, so it never matches what was read of a row deleted before it. (SQLite cannot add a random default to an
-  // existing column.) A reconnect's upsert is an update: its row keeps its generation.
-  database.exec(`CREATE TRIGGER IF NOT EXISTS ${table}_generation AFTER INSERT ON ${table} WHEN NEW.generation IS NULL
-    BEGIN UPDATE ${table} SET generation = lower(hex(randomblob(16))) WHERE rowid = NEW.rowid; END`);
+  // Creation and upgrades run under the write lock (BEGIN IMMEDIATE waits up to the busy timeout for it), and the
+  // columns are read under it: processes opening an older table at once upgrade it once (an ALTER outside it
+  // failed the second with "duplicate column name").
+  try {
+    database.exec('BEGIN IMMEDIATE');
+    database.exec(`CREATE TABLE IF NOT EXISTS ${table} (
+      connection_id TEXT PRIMARY KEY,
+      issuer TEXT NOT NULL,
+      client_id TEXT NOT NULL,
+      subject_urn TEXT NOT NULL,
+      scope TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+      status_reason TEXT,
+      access_token_ciphertext TEXT,
+      refresh_token_ciphertext TEXT,
+      access_token_expires_at INTEGER,
+      version INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      dpop_key_ciphertext TEXT,
+      generation TEXT
+    ) STRICT`);
+    // RFC 9449 (issue 15 §3): tables created before DPoP keys were stored get the column.
+    const columns = database.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    if (!columns.some((column) => column.name === 'dpop_key_ciphertext')) database.exec(`ALTER TABLE ${table} ADD COLUMN dpop_key_ciphertext TEXT`);
+    // Tables created before rows had a generation get the column; their rows keep null (not filled in: a refresh in
+    // flight that read null must still find its row).
+    if (!columns.some((column) => column.name === 'generation')) database.exec(`ALTER TABLE ${table} ADD COLUMN generation TEXT`);
+    // A row inserted without the column (by an SDK release before it, still running beside this one) gets a generation
+    // here, so it never matches what was read of a row deleted before it. (SQLite cannot add a random default to an
+    // existing column.) A reconnect's upsert is an update: its row keeps its generation.
+    database.exec(`CREATE TRIGGER IF NOT EXISTS ${table}_generation AFTER INSERT ON ${table} WHEN NEW.generation IS NULL
+      BEGIN UPDATE ${table} SET generation = lower(hex(randomblob(16))) WHERE rowid = NEW.rowid; END`);
+    database.exec('COMMIT');
+  } catch (error) {
+    try {
+      if (database.isTransaction) database.exec('ROLLBACK');
+    } finally {
+      // The error reported is the one that stopped the upgrade, not one of the rollback.
+      database.close();
+    }
+    throw error;
+  }
 
   const statements = {
     save: database.prepare(`INSERT INTO ${table} (connection_id, issuer, client_id, subject_urn, scope, status, status_reason,
