@@ -30,7 +30,7 @@ import { AuthorizationServerError, ConnectionMismatchError, ConnectionNotFoundEr
 import { emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { createLogWriter, tokenFingerprint, type Logger } from './logging.ts';
-import type { StoredConnection, TokenStore } from './token-store.ts';
+import type { RowRevision, StoredConnection, TokenStore } from './token-store.ts';
 import { transientFailureOf } from './transport.ts';
 
 /** Who may use a stored connection's tokens: the configured issuer and client ID. */
@@ -79,10 +79,14 @@ export interface RefresherDependencies {
   requestRefresh(refreshToken: string, dpop: { handle: oauth.DPoPHandle } | undefined): Promise<oauth.TokenEndpointResponse>;
 }
 
-/** An access token and the row version it came from (to tell, after a 401, whether it was already replaced). */
+/**
+ * An access token and the row it came from, by generation and version (to tell, after a 401, whether it was already
+ * replaced: by a refresh, or by a new connection saved under the same id, which may be at the same version).
+ */
 export interface AccessTokenLease {
   accessToken: string;
   version: number;
+  generation: string | null;
   /** RFC 9449: the sealed key the token is bound to (`StoredConnection.dpopKeyCiphertext`). */
   dpopKeyCiphertext: string | null;
 }
@@ -95,10 +99,11 @@ export interface Refresher {
    */
   accessToken(connectionId: string): Promise<AccessTokenLease>;
   /**
-   * After the API rejected the token of `rejectedVersion` (401 `invalid_token`): refreshes unless the
-   * stored token was already replaced since, and returns the current one. Same errors.
+   * After the API rejected the token of the lease `rejected` (401 `invalid_token`): refreshes unless the stored
+   * token was already replaced since (another version or another row, `generation`), and returns the current one.
+   * Same errors.
    */
-  accessTokenAfterRejection(connectionId: string, rejectedVersion: number): Promise<AccessTokenLease>;
+  accessTokenAfterRejection(connectionId: string, rejected: RowRevision): Promise<AccessTokenLease>;
   /** Refreshes now, whatever the expiry (e.g. the CLI's `refresh`). Same errors. */
   refreshNow(connectionId: string): Promise<StoredConnection>;
   /** Runs `work` holding the connection's refresh lock (revocation uses it, so no refresh races it). */
@@ -144,6 +149,7 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
   const lease = (row: StoredConnection): AccessTokenLease => ({
     accessToken: cipher.open(row.accessTokenCiphertext!, { connectionId: row.connectionId, field: 'access_token' }),
     version: row.version,
+    generation: row.generation,
     dpopKeyCiphertext: row.dpopKeyCiphertext,
   });
 
@@ -342,8 +348,9 @@ export function createRefresher(dependencies: RefresherDependencies): Refresher 
       if (isFresh(row)) return lease(row);
       return lease(await sharedRefresh(connectionId, (current) => !isFresh(current), 'expiring'));
     },
-    async accessTokenAfterRejection(connectionId, rejectedVersion) {
-      return lease(await sharedRefresh(connectionId, (current) => current.version === rejectedVersion, 'rejected_by_api'));
+    async accessTokenAfterRejection(connectionId, rejected) {
+      return lease(await sharedRefresh(connectionId,
+        (current) => current.generation === rejected.generation && current.version === rejected.version, 'rejected_by_api'));
     },
     async refreshNow(connectionId) {
       const { version } = await readActive(connectionId);

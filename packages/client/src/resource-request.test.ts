@@ -32,7 +32,7 @@ describe('a request that cannot be sent is the caller\'s mistake, found before a
     const refresher = {
       async accessToken(connectionId: string): Promise<AccessTokenLease> {
         leases.push(connectionId);
-        return { accessToken: ACCESS_TOKEN, version: 1, dpopKeyCiphertext: null };
+        return { accessToken: ACCESS_TOKEN, version: 1, generation: 'g1', dpopKeyCiphertext: null };
       },
     } as Refresher;
     const recording: typeof fetch = async (input, init) => {

@@ -80,7 +80,7 @@ export async function apiRequest(
   const response = await send(first);
   if (response.status === 401 && isInvalidTokenChallenge(response)) {
     await response.body?.cancel().catch(() => {});
-    const second = await refresher.accessTokenAfterRejection(connectionId, first.version);
+    const second = await refresher.accessTokenAfterRejection(connectionId, first);
     return send(second);
   }
   return response;
