@@ -91,6 +91,12 @@ describe('DPoP at the token endpoint (RFC 9449)', () => {
     const wrongKey = await refresh(server, 'public', tokens.refresh_token, await proofFor(server, otherKey));
     assert.equal(wrongKey.status, 400);
     assert.equal(wrongKey.json.error, 'invalid_grant');
+    // Anyone can name a public client: the answers are an unknown token's, so they do not confirm the token is real.
+    const unknown = await refresh(server, 'public', `${tokens.refresh_token.slice(0, -4)}AAAA`);
+    const answer = (response: typeof missing) => [response.status, response.json.error, response.json.error_description];
+    assert.deepEqual(answer(missing), answer(unknown));
+    assert.deepEqual(answer(wrongKey), answer(unknown));
+    assert.match(String(unknown.json.error_description), /DPoP proof made with its key/, 'it says what a bound token needs');
     // Nothing happened: the access token is still active, and the same refresh token works with the right key.
     assert.equal((await introspect(server, tokens.access_token)).active, true);
     const refreshed = await refresh(server, 'public', tokens.refresh_token, await proofFor(server, key));

@@ -14,12 +14,23 @@ import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
 import { formatSubjectUrn, parseScope, subjectUrnMemberName } from '@gatehouse/protocol';
 import type { ServerContext } from '../server-context.ts';
-import type { GrantRecord, TokenForCode, TokenRecord } from '../storage/storage.ts';
+import type { ClientType, GrantRecord, TokenForCode, TokenRecord } from '../storage/storage.ts';
 import { mintOpaqueTokenPair, mintTokenPair, tokenResponse, type TokenResponse } from '../tokens/token-pair.ts';
 import type { GrantHandler } from './grant.ts';
 import { CLIENT_CHANGED } from './authorization-code.ts';
 import { sealSuccessor, unsealSuccessor } from './refresh-token-grace.ts';
 import { loadResourceCatalogue, resourceParameters, tokenResource } from '../resources/resource-indicators.ts';
+
+/**
+ * One answer for a refresh token that is unknown, malformed, another client's, or bound to a DPoP key the
+ * request did not prove (RFC 9449 §5), so the answer does not confirm to whoever presents a stolen value that it
+ * is real. A public client's says what a bound token needs: only a public client's refresh token is ever bound.
+ */
+function invalidRefreshToken(clientType: ClientType): OAuthError {
+  return new OAuthError('invalid_grant', clientType === 'public'
+    ? 'refresh token is invalid, or bound to a DPoP key: a bound refresh token needs a DPoP proof made with its key'
+    : 'refresh token is invalid');
+}
 
 export const refreshTokenGrant: GrantHandler = {
   grantType: 'refresh_token',
@@ -37,7 +48,7 @@ export const refreshTokenGrant: GrantHandler = {
     }
 
     const tokenDigest = codec.digestOf(refreshToken, 'grt');
-    if (tokenDigest === undefined) throw new OAuthError('invalid_grant', 'refresh token is invalid');
+    if (tokenDigest === undefined) throw invalidRefreshToken(client.clientType);
     const now = clock.nowSeconds();
     const catalogue = await loadResourceCatalogue(context);
     let found: { token: TokenRecord; grant: GrantRecord } | undefined;
@@ -70,16 +81,16 @@ export const refreshTokenGrant: GrantHandler = {
     } else {
       found = await storage.tokens.findByDigest(tokenDigest, { forRotation: true });
     }
-    if (!found || found.token.kind !== 'refresh') throw new OAuthError('invalid_grant', 'refresh token is invalid');
+    if (!found || found.token.kind !== 'refresh') throw invalidRefreshToken(client.clientType);
     const { token, grant } = found;
     // RFC 6749 §6: the refresh token was issued to the authenticated client. Another client's token answers as
     // an unknown one: the answer does not confirm to whoever presents a stolen token that it is real.
-    if (token.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'refresh token is invalid');
+    if (token.clientId !== client.clientId) throw invalidRefreshToken(client.clientType);
     // RFC 9449 §5: a bound refresh token needs a proof "for the same key that was used to obtain the refresh
     // token". Checked before anything else: without the key, a presented token (even a rotated-out one)
-    // changes nothing, so whoever copied it cannot get the grant revoked.
-    if (token.dpopJkt !== undefined && dpopJkt === undefined) throw new OAuthError('invalid_grant', 'refresh token is bound to a DPoP key: send a DPoP proof made with that key');
-    if (token.dpopJkt !== undefined && dpopJkt !== token.dpopJkt) throw new OAuthError('invalid_grant', 'the DPoP proof was made with another key than the one the refresh token is bound to');
+    // changes nothing, so whoever copied it cannot get the grant revoked; and it answers as an unknown token
+    // does (only a public client's is bound, and anyone can name a public client).
+    if (token.dpopJkt !== undefined && dpopJkt !== token.dpopJkt) throw invalidRefreshToken(client.clientType);
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
     const askedScope = requestedScope ?? token.scope;
