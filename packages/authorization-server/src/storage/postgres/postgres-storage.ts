@@ -133,20 +133,23 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   // sent: a statement that waited in the pool's queue (or for a new connection) across the shutdown
   // deadline must not start, and commit on its own, after cancelStatements has run. Released with any
   // error, as pool.query releases, so that a connection that failed is not reused.
+  const checkOutUnlessStopped = async () => {
+    if (stopped) throw stopped;
+    let checkedOut: Awaited<ReturnType<typeof checkOut>>;
+    try {
+      checkedOut = await checkOut(pool);
+    } catch (error) {
+      throw postgresStorageError(error);
+    }
+    if (stopped) {
+      checkedOut.release();
+      throw stopped;
+    }
+    return checkedOut;
+  };
   const query = async <R extends Row = Row>(text: string, params: unknown[] = [], name?: string) => {
     for (let attempt = 1; ; attempt++) {
-      if (stopped) throw stopped;
-      let checkedOut: Awaited<ReturnType<typeof checkOut>>;
-      try {
-        checkedOut = await checkOut(pool);
-      } catch (error) {
-        throw postgresStorageError(error);
-      }
-      const { client, release } = checkedOut;
-      if (stopped) {
-        release();
-        throw stopped;
-      }
+      const { client, release } = await checkOutUnlessStopped();
       try {
         const result = await (name === undefined ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
         release();
@@ -167,19 +170,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     // A connection lost mid-transaction rolls it back on the server; if it is lost during COMMIT the
     // outcome is unknown to us (the caller gets 503 and retries; every operation here is safe to retry).
     for (let attempt = 1; ; attempt++) {
-      if (stopped) throw stopped;
-      let checkedOut: Awaited<ReturnType<typeof checkOut>>;
-      try {
-        checkedOut = await checkOut(pool);
-      } catch (error) {
-        throw postgresStorageError(error);
-      }
-      const { client, release } = checkedOut;
+      const { client, release } = await checkOutUnlessStopped();
       let broken: Error | undefined;
-      if (stopped) {
-        release();
-        throw stopped;
-      }
       try {
         await client.query('BEGIN');
         const result = await work(client);
