@@ -184,9 +184,16 @@ describe('developer portal /portal', () => {
     assert.equal(client.clientName, 'Fjord Books Pro');
     assert.deepEqual(client.scopes, ['accounts:read']);
     assert.equal(client.tosUri, null);
-    const badEdit = await browser.post(`${server.url}${clientPath}`, { _csrf: csrf, client_name: 'Fjord', redirect_uris: 'https://fjord.example/*', scope: 'users:read' });
+    // Sent from the client's page, as a browser sends it (Referrer-Policy same-origin).
+    const badEdit = await browser.request(`${server.url}${clientPath}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}${clientPath}` },
+      body: new URLSearchParams({ _csrf: csrf, client_name: 'Fjord', redirect_uris: 'https://fjord.example/*', scope: 'users:read' }),
+    });
     assert.equal(badEdit.status, 400);
     assert.ok(fieldRefused(badEdit.text, 'redirect_uris'));
+    // The language switch of a page answering a POST comes back to the page that answers a GET (issue 13), not to /.
+    assert.ok(badEdit.text.includes(`${new URLSearchParams({ return_to: clientPath })}"`), 'the switch returns to the client\'s page');
+
 
     const rotated = await browser.post(`${server.url}${clientPath}/secret`, { _csrf: csrf, overlap_seconds: '3600' });
     assert.equal(rotated.status, 303);

@@ -65,8 +65,9 @@ export async function developer(context: ServerContext, request: FastifyRequest,
     sendLoginStep(context, reply, { returnTo });
     return undefined;
   }
-  // Issue 13: the portal in the request's language (sessionUser noted the directory locale); after a POST the switch returns to /portal.
-  const t = translator(requestLocale(request), request.method === 'GET' ? request.url : '/portal');
+  // Issue 13: the portal in the request's language (sessionUser noted the directory locale); after a POST the switch
+  // returns to the page the form was sent from (else /portal).
+  const t = translator(requestLocale(request), request.method === 'GET' ? request.url : formPage(request, context.options.issuer, '/portal'));
   const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t };
   if (!(await context.storage.developers.isDeveloper(user.userId))) {
     page(reply, 403, portalMessagePage(frame, t.t('portal.notDeveloperTitle'), t.t('portal.notDeveloper'), { href: '/', label: t.t('portal.goHome') }));

@@ -8,6 +8,7 @@
 import type { FastifyRequest } from 'fastify';
 import { resolveLocale, type Locale, type LocaleSources } from './locale-resolution.ts';
 import { translator, type Translator } from './i18n.ts';
+import { formPage } from '../http/form-page.ts';
 
 /** The language switch's cookie (SameSite=Lax; `__Host-` outside development, http/host-cookies.ts). */
 export const LOCALE_COOKIE = 'gatehouse_locale';
@@ -45,9 +46,11 @@ export function requestLocale(request: FastifyRequest): Locale {
 
 /**
  * The translator for this request's pages. Its `path`, where the language switch comes back to, is this
- * page's own URL for a GET; after a POST (a form answered with a page), the home page.
+ * page's own URL for a GET. After a POST (a form answered with a page: a field error, a confirmation), the page
+ * the form was sent from (http/form-page.ts: its Referer's path, without the query, when a GET opens it), else the
+ * home page. The form's input is not carried over.
  */
 export function requestTranslator(request: FastifyRequest): Translator {
-  const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : '/';
+  const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : formPage(request, undefined, '/');
   return translator(requestLocale(request), path);
 }
