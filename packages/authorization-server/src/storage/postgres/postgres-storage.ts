@@ -147,8 +147,11 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     }
     return checkedOut;
   };
+  // Every pooled connection may hold a stale plan of the same statement (refusedStalePlan): each one refusing is
+  // closed, and the statement tried again, at most once more than the pool holds connections.
+  const staleRetries = (options.poolSize ?? 10) + 1;
   const query = async <R extends Row = Row>(text: string, params: unknown[] = [], name?: string) => {
-    for (let attempt = 1; ; attempt++) {
+    for (let stale = 0; ; ) {
       const { client, release } = await checkOutUnlessStopped();
       try {
         const result = await (name === undefined ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
@@ -158,7 +161,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         release(error instanceof Error ? error : new Error(String(error)));
         // Refused before it ran (refusedStalePlan), so running it again is safe: on another connection, the one
         // released with an error being closed (its prepared statements with it).
-        if (refusedStalePlan(error) && attempt < 2) continue;
+        if (refusedStalePlan(error) && ++stale <= staleRetries) continue;
         throw postgresStorageError(error);
       }
     }
@@ -169,7 +172,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     // A deadlock or serialization failure rolls the whole transaction back, so running it again is safe.
     // A connection lost mid-transaction rolls it back on the server; if it is lost during COMMIT the
     // outcome is unknown to us (the caller gets 503 and retries; every operation here is safe to retry).
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, stale = 0; ; ) {
       const { client, release } = await checkOutUnlessStopped();
       let broken: Error | undefined;
       try {
@@ -183,8 +186,11 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         const code = (error as { code?: string }).code;
         // A connection that refused a stale plan is closed (its prepared statements with it), not reused.
-        if (refusedStalePlan(error)) broken ??= error as Error;
-        if ((code === '40P01' || code === '40001' || refusedStalePlan(error)) && attempt < 3) continue;
+        if (refusedStalePlan(error)) {
+          broken ??= error as Error;
+          if (++stale <= staleRetries) continue;
+        }
+        if ((code === '40P01' || code === '40001') && attempt++ < 3) continue;
         throw postgresStorageError(error);
       } finally {
         release(broken);
