@@ -218,6 +218,24 @@ describe('sqlite token store file', () => {
     });
   }
 
+  it('opens a table already up to date without the write lock: another connection writing meanwhile does not keep it from starting', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-client-'));
+    const path = join(directory, 'connections.sqlite');
+    const writer = new DatabaseSync(path);
+    try {
+      await createSqliteTokenStore({ path }).close();
+      writer.exec('BEGIN IMMEDIATE');
+      // Before, every open took the write lock and failed here with "database is locked" after the busy timeout.
+      const store = createSqliteTokenStore({ path, busyTimeoutMilliseconds: 300 });
+      assert.equal(await store.get('none'), undefined);
+      await store.close();
+    } finally {
+      if (writer.isTransaction) writer.exec('ROLLBACK');
+      writer.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a table name that is not a plain identifier', () => {
     assert.throws(() => createSqliteTokenStore({ path: ':memory:', tableName: 'x; DROP TABLE y' }), /tableName/);
   });

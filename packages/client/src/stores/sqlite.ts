@@ -38,8 +38,14 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
   }
   // Creation and upgrades run under the write lock (BEGIN IMMEDIATE waits up to the busy timeout for it), and the
   // columns are read under it: processes opening an older table at once upgrade it once (an ALTER outside it
-  // failed the second with "duplicate column name").
-  try {
+  // failed the second with "duplicate column name"). A table already up to date is opened without it, so a
+  // process starts while another one writes for longer than the busy timeout.
+  const upToDate = () => {
+    const columns = database.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    return columns.some((column) => column.name === 'dpop_key_ciphertext') && columns.some((column) => column.name === 'generation')
+      && database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(`${table}_generation`) !== undefined;
+  };
+  if (!upToDate()) try {
     database.exec('BEGIN IMMEDIATE');
     database.exec(`CREATE TABLE IF NOT EXISTS ${table} (
       connection_id TEXT PRIMARY KEY,
