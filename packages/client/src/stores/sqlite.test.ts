@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -232,6 +232,24 @@ describe('sqlite token store file', () => {
     } finally {
       if (writer.isTransaction) writer.exec('ROLLBACK');
       writer.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('closes the file when opening fails (a table name SQLite reads as a keyword): no handle is left open', { skip: process.platform !== 'linux' }, () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gatehouse-client-'));
+    const path = join(directory, 'connections.sqlite');
+    const handles = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    }).length;
+    try {
+      assert.throws(() => createSqliteTokenStore({ path, tableName: 'order' }), /syntax error/);
+      assert.equal(handles(), 0);
+    } finally {
       rmSync(directory, { recursive: true, force: true });
     }
   });

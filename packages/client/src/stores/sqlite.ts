@@ -31,11 +31,6 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     closeSync(openSync(options.path, 'a', 0o600));
   }
   const database = new DatabaseSync(options.path);
-  database.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMilliseconds ?? 5000)}`);
-  if (options.path !== ':memory:') {
-    const mode = database.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
-    if (mode.journal_mode !== 'wal') database.exec('PRAGMA journal_mode = WAL');
-  }
   // Creation and upgrades run under the write lock (BEGIN IMMEDIATE waits up to the busy timeout for it), and the
   // columns are read under it: processes opening an older table at once upgrade it once (an ALTER outside it
   // failed the second with "duplicate column name"). A table already up to date is opened without it, so a
@@ -45,7 +40,26 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     return columns.some((column) => column.name === 'dpop_key_ciphertext') && columns.some((column) => column.name === 'generation')
       && database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(`${table}_generation`) !== undefined;
   };
-  if (!upToDate()) try {
+  // Anything failing from here on (a file locked by another process, a table name SQLite reads as a keyword)
+  // closes the database before the error is thrown: no file handle is left open.
+  try {
+    database.exec(`PRAGMA busy_timeout = ${Math.floor(options.busyTimeoutMilliseconds ?? 5000)}`);
+    if (options.path !== ':memory:') {
+      const mode = database.prepare('PRAGMA journal_mode').get() as { journal_mode: string };
+      if (mode.journal_mode !== 'wal') database.exec('PRAGMA journal_mode = WAL');
+    }
+    if (!upToDate()) upgrade();
+  } catch (error) {
+    try {
+      if (database.isTransaction) database.exec('ROLLBACK');
+    } finally {
+      // The error reported is the one that stopped the opening, not one of the rollback.
+      database.close();
+    }
+    throw error;
+  }
+
+  function upgrade() {
     database.exec('BEGIN IMMEDIATE');
     database.exec(`CREATE TABLE IF NOT EXISTS ${table} (
       connection_id TEXT PRIMARY KEY,
@@ -76,14 +90,6 @@ export function createSqliteTokenStore(options: SqliteTokenStoreOptions): TokenS
     database.exec(`CREATE TRIGGER IF NOT EXISTS ${table}_generation AFTER INSERT ON ${table} WHEN NEW.generation IS NULL
       BEGIN UPDATE ${table} SET generation = lower(hex(randomblob(16))) WHERE rowid = NEW.rowid; END`);
     database.exec('COMMIT');
-  } catch (error) {
-    try {
-      if (database.isTransaction) database.exec('ROLLBACK');
-    } finally {
-      // The error reported is the one that stopped the upgrade, not one of the rollback.
-      database.close();
-    }
-    throw error;
   }
 
   const statements = {
