@@ -162,6 +162,31 @@ describe('the language switch (GET /language)', () => {
     assert.match(page, /hreflang="de" aria-current="true">Deutsch<\/a>/);
   });
 
+  it('after a POST answered with a page, comes back to the account page the form was sent from; never to an authorization page without its query', async () => {
+    const returnTo = (page: string) => /href="\/language\?locale=en&amp;return_to=([^"]*)"/.exec(page)?.[1];
+    // A field error of an account form (an address that is not one): back to that form.
+    const browser = new Browser();
+    const form = await browser.get(`${server.url}/account/forgot-password`);
+    const refused = await browser.request(`${server.url}/account/forgot-password`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}/account/forgot-password` },
+      body: new URLSearchParams({ _csrf: inputValue(form.text, '_csrf')!, email: 'not an address' }),
+    });
+    assert.equal(decodeURIComponent(returnTo(refused.text) ?? ''), '/account/forgot-password', refused.text.slice(0, 200));
+    // A consent decision sent twice (a double click): its error page's switch goes home, not to /oauth/authorize
+    // without the request's parameters (an error page of its own).
+    const signedInBrowser = await signedIn(server);
+    const url = authorizeUrl(server, parameters());
+    const consent = await signedInBrowser.get(url);
+    const decide = () => signedInBrowser.request(`${server.url}/oauth/authorize/decision`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: url },
+      body: new URLSearchParams({ ...hiddenInputs(consent.text), decision: 'allow' }),
+    });
+    assert.equal((await decide()).status, 303);
+    const again = await decide();
+    assert.equal(again.status, 400);
+    assert.equal(decodeURIComponent(returnTo(again.text) ?? ''), '/');
+  });
+
   it('remembers the choice in a SameSite=Lax cookie for a year and goes back to the page', async () => {
     const answer = await fetch(`${server.url}/language?locale=fr&return_to=${encodeURIComponent('/account/sessions?x=1')}`, { redirect: 'manual' });
     assert.equal(answer.status, 303);

@@ -44,13 +44,18 @@ export function requestLocale(request: FastifyRequest): Locale {
   });
 }
 
+/** The signed-in areas, whose pages a GET opens without a query (the pages of the authorization flow need theirs). */
+const PAGE_AREAS = /^\/(?:portal|account|admin|marketplace)(?:\/|$)/;
+
 /**
  * The translator for this request's pages. Its `path`, where the language switch comes back to, is this
  * page's own URL for a GET. After a POST (a form answered with a page: a field error, a confirmation), the page
- * the form was sent from (http/form-page.ts: its Referer's path, without the query, when a GET opens it), else the
- * home page. The form's input is not carried over.
+ * of the portal, account, console or marketplace the form was sent from (http/form-page.ts: its Referer's path,
+ * without the query, when a GET opens it), else the home page (an authorization page opened without its query
+ * would be an error page). The form's input is not carried over.
  */
 export function requestTranslator(request: FastifyRequest): Translator {
-  const path = request.method === 'GET' || request.method === 'HEAD' ? request.url : formPage(request, undefined, '/');
+  const formSentFrom = request.method === 'GET' || request.method === 'HEAD' ? undefined : formPage(request, undefined, '/');
+  const path = formSentFrom === undefined ? request.url : PAGE_AREAS.test(formSentFrom) ? formSentFrom : '/';
   return translator(requestLocale(request), path);
 }
