@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createSqliteTokenStore } from './sqlite.ts';
-import { describeTokenStoreContract } from './token-store-contract.ts';
+import { assertRowFromBeforeGenerations, describeTokenStoreContract } from './token-store-contract.ts';
 
 describeTokenStoreContract('sqlite (:memory:)', async () => {
   const store = createSqliteTokenStore({ path: ':memory:' });
@@ -80,22 +80,7 @@ describe('sqlite token store file', () => {
       const store = createSqliteTokenStore({ path });
       const read = (await store.get('a'))!;
       assert.equal(read.generation, null);
-      const tokens = (n: number) => ({
-        accessTokenCiphertext: `v1.k.a${n}`, refreshTokenCiphertext: `v1.k.r${n}`, accessTokenExpiresAt: 1_800_001_000, scope: 'users:read', updatedAt: 1_800_000_100,
-      });
-      const refreshed = (await store.replaceTokens('a', read, tokens(2)))!;
-      assert.deepEqual([refreshed.version, refreshed.generation], [2, null], 'an old row is written at its version');
-      const reconnected = await store.save({ ...refreshed, accessTokenCiphertext: 'v1.k.a3' });
-      assert.deepEqual([reconnected.version, reconnected.generation], [3, null], 'a reconnect keeps counting');
-      assert.equal(await store.delete('a'), true);
-      const recreated = await store.save({ ...read, createdAt: 1_800_000_500, updatedAt: 1_800_000_500 });
-      assert.equal(typeof recreated.generation, 'string');
-      const current = (await store.replaceTokens('a', recreated, tokens(4)))!;
-      const again = (await store.replaceTokens('a', current, tokens(5)))!;
-      assert.equal(again.version, reconnected.version);
-      assert.equal(await store.replaceTokens('a', reconnected, tokens(6)), undefined, 'what was read of the old row matches no new row');
-      assert.equal(await store.markReauthorizationRequired('a', reconnected, 'invalid_grant', 1_800_000_600), undefined);
-      assert.deepEqual(await store.get('a'), again);
+      await assertRowFromBeforeGenerations(store, read);
       await store.close();
     } finally {
       rmSync(directory, { recursive: true, force: true });

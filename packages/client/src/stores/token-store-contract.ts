@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { NewStoredConnection, TokenStore } from '../token-store.ts';
+import type { NewStoredConnection, StoredConnection, TokenStore } from '../token-store.ts';
 
 export interface TokenStoreFixture {
   store: TokenStore;
@@ -141,4 +141,29 @@ export function describeTokenStoreContract(name: string, open: () => Promise<Tok
       assert.equal(await store.get('a'), undefined);
     });
   });
+}
+
+/**
+ * A row stored before generations existed (generation null), as a store of this SDK finds it in an older table:
+ * it is written at its version, a reconnect keeps counting, and once deleted and saved again under its id, what was
+ * read of it matches no new row. `read` is the old row `a` as the store read it. Shared by the SQLite and
+ * PostgreSQL stores' tests of tables created before the generation column.
+ */
+export async function assertRowFromBeforeGenerations(store: TokenStore, read: StoredConnection): Promise<void> {
+  const tokens = (n: number) => ({
+    accessTokenCiphertext: `v1.k.a${n}`, refreshTokenCiphertext: `v1.k.r${n}`, accessTokenExpiresAt: 1_800_001_000, scope: 'users:read', updatedAt: 1_800_000_100,
+  });
+  const refreshed = (await store.replaceTokens('a', read, tokens(2)))!;
+  assert.deepEqual([refreshed.version, refreshed.generation], [2, null], 'an old row is written at its version');
+  const reconnected = await store.save({ ...refreshed, accessTokenCiphertext: 'v1.k.a3' });
+  assert.deepEqual([reconnected.version, reconnected.generation], [3, null], 'a reconnect keeps counting');
+  assert.equal(await store.delete('a'), true);
+  const recreated = await store.save({ ...read, createdAt: 1_800_000_500, updatedAt: 1_800_000_500 });
+  assert.equal(typeof recreated.generation, 'string');
+  const current = (await store.replaceTokens('a', recreated, tokens(4)))!;
+  const again = (await store.replaceTokens('a', current, tokens(5)))!;
+  assert.equal(again.version, reconnected.version);
+  assert.equal(await store.replaceTokens('a', reconnected, tokens(6)), undefined, 'what was read of the old row matches no new row');
+  assert.equal(await store.markReauthorizationRequired('a', reconnected, 'invalid_grant', 1_800_000_600), undefined);
+  assert.deepEqual(await store.get('a'), again);
 }
