@@ -21,6 +21,37 @@ describeTokenStoreContract('postgres', async () => {
 }, skip);
 
 describe('postgres token store table', { skip: skip ?? false }, () => {
+  it('opens on an up-to-date table without DDL: a transaction holding a row of it does not hold the open up, nor queries behind it', async () => {
+    const schema = uniqueSchemaName();
+    const table = `"${schema}".gatehouse_connections`;
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    // Waiting for a lock fails after 2 s instead of hanging: an ALTER TABLE at open (ACCESS EXCLUSIVE) would.
+    const starting = new pg.Pool({ connectionString: POSTGRES_URL, max: 2, options: '-c lock_timeout=2000' });
+    const other = new pg.Client({ connectionString: POSTGRES_URL });
+    await other.connect();
+    try {
+      const store = await createPostgresTokenStore({ pool, schema });
+      await store.save({ connectionId: 'a', issuer: 'http://127.0.0.1:3000', clientId: 'c', subjectUrn: 'urn:gatehouse:company:x', scope: 'users:read',
+        status: 'active', statusReason: null, accessTokenCiphertext: 'v1.k.a', refreshTokenCiphertext: 'v1.k.r', accessTokenExpiresAt: 1_800_000_900,
+        dpopKeyCiphertext: null, createdAt: 1_800_000_000, updatedAt: 1_800_000_000 });
+      // Another instance mid-transaction on the table (a refresh holding its row).
+      await other.query('BEGIN');
+      await other.query(`SELECT * FROM ${table} WHERE connection_id = 'a' FOR UPDATE`);
+      const second = await createPostgresTokenStore({ pool: starting, schema });
+      assert.equal((await second.get('a'))?.accessTokenCiphertext, 'v1.k.a');
+      const locks = await starting.query(`SELECT count(*)::int AS n FROM pg_locks WHERE relation = to_regclass($1) AND mode = 'AccessExclusiveLock'`, [table]);
+      assert.equal(locks.rows[0].n, 0);
+      await other.query('COMMIT');
+      await second.close();
+      await store.close();
+    } finally {
+      await other.end();
+      await starting.end();
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    }
+  });
+
   it('adds the generation column to a table created before it: its rows keep working (generation null), a row saved again after a delete is another row', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
     const schema = uniqueSchemaName();

@@ -33,50 +33,7 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
   const table = options.schema === undefined ? `"${tableName}"` : `"${options.schema}"."${tableName}"`;
   const { pool } = options;
 
-  // Several instances may start at once; concurrent CREATE … IF NOT EXISTS can still collide in the
-  // catalogue, so creation is serialized with a transaction-scoped advisory lock.
-  const { client: setup, release } = await checkOutPooled(pool);
-  try {
-    await setup.query('BEGIN');
-    await setup.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey('gatehouse-client-schema', table)]);
-    if (options.schema !== undefined) await setup.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-    await setup.query(`CREATE TABLE IF NOT EXISTS ${table} (
-      connection_id text PRIMARY KEY,
-      issuer text NOT NULL,
-      client_id text NOT NULL,
-      subject_urn text NOT NULL,
-      scope text NOT NULL,
-      status text NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
-      status_reason text,
-      access_token_ciphertext text,
-      refresh_token_ciphertext text,
-      access_token_expires_at bigint,
-      version integer NOT NULL,
-      created_at bigint NOT NULL,
-      updated_at bigint NOT NULL,
-      dpop_key_ciphertext text,
-      generation text DEFAULT gen_random_uuid()::text
-    )`);
-    // RFC 9449 (issue 15 §3): the sealed DPoP key the tokens are bound to; added to tables created before.
-    await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS dpop_key_ciphertext text`);
-    // Which row this is (token-store.ts, `generation`); added to tables created before, whose rows keep null
-    // (no default here: a refresh in flight that read null must still find its row).
-    await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS generation text`);
-    // A row inserted without the column (by an SDK release before it, still running beside this one) gets a
-    // generation from the default, so it never matches what was read of a row deleted before it. Set only when
-    // missing (ALTER TABLE locks the table out); gen_random_uuid() is built in from PostgreSQL 13.
-    const generation = await setup.query<{ atthasdef: boolean }>(
-      `SELECT atthasdef FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'generation' AND NOT attisdropped`, [table]);
-    if (generation.rows[0]?.atthasdef !== true) {
-      await setup.query(`ALTER TABLE ${table} ALTER COLUMN generation SET DEFAULT gen_random_uuid()::text`);
-    }
-    await setup.query('COMMIT');
-  } catch (error) {
-    await setup.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    release();
-  }
+  if (!(await isUpToDate(pool, table))) await createOrUpgrade(pool, table, options.schema);
 
   const one = async (sql: string, values: unknown[]) => fromRow((await pool.query(sql, values)).rows[0]);
   return {
@@ -121,4 +78,83 @@ export async function createPostgresTokenStore(options: PostgresTokenStoreOption
     },
     async close() {},
   };
+}
+
+/** What the catalogue says of the table's columns that releases after its first added. */
+interface TableColumns {
+  readonly dpopKeyCiphertext: boolean;
+  readonly generation: boolean;
+  readonly generationHasDefault: boolean;
+}
+
+/** Reads {@link TableColumns} (all false when the table does not exist). */
+async function readColumns(queryable: Pick<Pool, 'query'>, table: string): Promise<TableColumns> {
+  const { rows } = await queryable.query<{ attname: string; atthasdef: boolean }>(
+    `SELECT attname, atthasdef FROM pg_attribute
+      WHERE attrelid = to_regclass($1) AND attname IN ('dpop_key_ciphertext', 'generation') AND NOT attisdropped`, [table]);
+  const generation = rows.find((row) => row.attname === 'generation');
+  return {
+    dpopKeyCiphertext: rows.some((row) => row.attname === 'dpop_key_ciphertext'),
+    generation: generation !== undefined,
+    generationHasDefault: generation?.atthasdef === true,
+  };
+}
+
+/**
+ * Whether the table exists with every column and default this release needs: then opening a store runs no DDL.
+ * `ALTER TABLE … ADD COLUMN IF NOT EXISTS` takes an ACCESS EXCLUSIVE lock before it finds the column there, so
+ * each instance opening the store waited for every transaction using the table, and every query after it waited
+ * behind it.
+ */
+async function isUpToDate(pool: Pool, table: string): Promise<boolean> {
+  const columns = await readColumns(pool, table);
+  return columns.dpopKeyCiphertext && columns.generation && columns.generationHasDefault;
+}
+
+/** Creates the schema and table, or adds what a table created by an earlier release lacks. */
+async function createOrUpgrade(pool: Pool, table: string, schema: string | undefined): Promise<void> {
+  // Several instances may start at once; concurrent CREATE … IF NOT EXISTS can still collide in the
+  // catalogue, so creation is serialized with a transaction-scoped advisory lock.
+  const { client: setup, release } = await checkOutPooled(pool);
+  try {
+    await setup.query('BEGIN');
+    await setup.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey('gatehouse-client-schema', table)]);
+    if (schema !== undefined) await setup.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await setup.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      connection_id text PRIMARY KEY,
+      issuer text NOT NULL,
+      client_id text NOT NULL,
+      subject_urn text NOT NULL,
+      scope text NOT NULL,
+      status text NOT NULL CHECK (status IN ('active', 'reauthorization_required')),
+      status_reason text,
+      access_token_ciphertext text,
+      refresh_token_ciphertext text,
+      access_token_expires_at bigint,
+      version integer NOT NULL,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      dpop_key_ciphertext text,
+      generation text DEFAULT gen_random_uuid()::text
+    )`);
+    // Each ALTER only when its change is missing: ALTER TABLE locks the table out (see isUpToDate).
+    const columns = await readColumns(setup, table);
+    // RFC 9449 (issue 15 §3): the sealed DPoP key the tokens are bound to; added to tables created before.
+    if (!columns.dpopKeyCiphertext) await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS dpop_key_ciphertext text`);
+    // Which row this is (token-store.ts, `generation`); added to tables created before, whose rows keep null
+    // (no default here: a refresh in flight that read null must still find its row).
+    if (!columns.generation) await setup.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS generation text`);
+    // A row inserted without the column (by an SDK release before it, still running beside this one) gets a
+    // generation from the default, so it never matches what was read of a row deleted before it;
+    // gen_random_uuid() is built in from PostgreSQL 13.
+    if (!columns.generationHasDefault) {
+      await setup.query(`ALTER TABLE ${table} ALTER COLUMN generation SET DEFAULT gen_random_uuid()::text`);
+    }
+    await setup.query('COMMIT');
+  } catch (error) {
+    await setup.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    release();
+  }
 }
