@@ -16,7 +16,7 @@ process.on('uncaughtException', (error) => {
     process.exit(2);
   }
   const code = (error as NodeJS.ErrnoException).code;
-  if (starting && ((typeof code === 'string' && /^E[A-Z]+$/.test(code)) || error.name === 'StorageUnavailableError')) {
+  if (starting && ((typeof code === 'string' && /^E[A-Z]+$/.test(code)) || error.name === 'StorageUnavailableError' || error.name === 'PostgresPoolerConfigurationError')) {
     console.error(`Gatehouse cannot start: ${error.message}`);
     process.exit(1);
   }

@@ -13,21 +13,37 @@ describe('configuration: the database and the cleanup job', () => {
 
   it('selects PostgreSQL when DATABASE_URL is a postgres:// or postgresql:// URL, with schema and pool size', () => {
     assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test', GATEHOUSE_DATABASE: '/ignored.sqlite' }).database, {
-      kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test', schema: undefined, poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
+      kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test', schema: undefined, poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000, pooler: 'none',
       rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250,
     });
     assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgresql://db/gh', GATEHOUSE_DATABASE_SCHEMA: 'gatehouse', GATEHOUSE_DATABASE_POOL_SIZE: '25' }).database, {
-      kind: 'postgres', url: 'postgresql://db/gh', schema: 'gatehouse', poolSize: 25, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
+      kind: 'postgres', url: 'postgresql://db/gh', schema: 'gatehouse', poolSize: 25, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000, pooler: 'none',
       rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250,
     });
     // Issue 12: 0 turns the client-record cache and its LISTEN connection off (a transaction-mode pooler).
     assert.deepEqual(loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_CLIENT_CACHE_ENTRIES: '0' }).database, {
-      kind: 'postgres', url: 'postgres://db/gh', schema: undefined, poolSize: 10, clientCacheEntries: 0, statementTimeoutMillis: 10_000,
+      kind: 'postgres', url: 'postgres://db/gh', schema: undefined, poolSize: 10, clientCacheEntries: 0, statementTimeoutMillis: 10_000, pooler: 'none',
       rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250,
     });
     assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_CLIENT_CACHE_ENTRIES: '-1' }), /GATEHOUSE_CLIENT_CACHE_ENTRIES/);
     assert.equal((loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: '0' }).database as { statementTimeoutMillis: number }).statementTimeoutMillis, 0);
     assert.throws(() => loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: 'soon' }), /GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS/);
+  });
+
+  it('GATEHOUSE_DATABASE_POOLER=transaction (PgBouncer in transaction mode) refuses the settings it cannot apply, and other values', () => {
+    assert.equal((loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_POOLER: 'transaction' }).database as { pooler: string }).pooler, 'transaction');
+    assert.equal((loadConfiguration({ DATABASE_URL: 'postgres://db/gh', GATEHOUSE_DATABASE_POOLER: 'transaction', GATEHOUSE_CLIENT_CACHE_ENTRIES: '0' }).database as { pooler: string }).pooler, 'transaction');
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfiguration({ DATABASE_URL: 'postgres://db/gh', ...env });
+        return [];
+      } catch (error) {
+        return (error as ConfigurationError).problems;
+      }
+    };
+    assert.match(problems({ GATEHOUSE_DATABASE_POOLER: 'session' }).join('\n'), /GATEHOUSE_DATABASE_POOLER must be none or transaction/);
+    assert.match(problems({ GATEHOUSE_DATABASE_POOLER: 'transaction', GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS: '5000' }).join('\n'), /ALTER ROLE <user> SET statement_timeout/);
+    assert.match(problems({ GATEHOUSE_DATABASE_POOLER: 'transaction', GATEHOUSE_CLIENT_CACHE_ENTRIES: '100' }).join('\n'), /GATEHOUSE_CLIENT_CACHE_ENTRIES must be 0 or unset/);
   });
 
   it('refuses another DATABASE_URL scheme without echoing the URL (it may hold a password)', () => {
@@ -92,12 +108,12 @@ describe('configuration: the database and the cleanup job', () => {
 
   it('describes the database for messages without the password', () => {
     assert.equal(describeDatabase({ kind: 'sqlite', path: './data/gatehouse.sqlite' }), './data/gatehouse.sqlite');
-    const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000,
+    const described = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse:s3cret@db.example:5432/gh?sslmode=require', schema: 'auth', poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000, pooler: 'none',
       rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250 });
     assert.equal(described, 'postgres://gatehouse@db.example:5432/gh?sslmode=require (schema auth)');
     // pg-connection-string takes a password from the query string too: never shown either.
     const inQuery = describeDatabase({ kind: 'postgres', url: 'postgres://gatehouse@db.example/gh?password=Q1secret&sslpassword=Q2secret&sslmode=require', schema: undefined,
-      poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000, rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250 });
+      poolSize: 10, clientCacheEntries: 10_000, statementTimeoutMillis: 10_000, pooler: 'none', rateLimitCounters: 'shared', rateLimitFlushIntervalMs: 250 });
     assert.equal(inQuery, 'postgres://gatehouse@db.example/gh?sslmode=require');
   });
 });

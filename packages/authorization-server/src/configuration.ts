@@ -12,6 +12,7 @@
  * | `GATEHOUSE_DATABASE_POOL_SIZE` | `10` | PostgreSQL connections per instance |
  * | `GATEHOUSE_CLIENT_CACHE_ENTRIES` | `10000` | PostgreSQL: client records cached per instance (storage/client-cache.ts), and the resource catalogue with them (storage/resource-cache.ts), kept fresh by LISTEN/NOTIFY on one extra connection; `0` turns both caches and that connection off (needed behind a transaction-mode pooler, where LISTEN does not work) |
  * | `GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL: longest a statement (lock waits included) may run before it is cancelled and the request answered 503 with `Retry-After`; `0` turns it off |
+ * | `GATEHOUSE_DATABASE_POOLER` | `none` | PostgreSQL: `transaction` when `DATABASE_URL` reaches a pooler in transaction mode (PgBouncer `pool_mode = transaction`): no startup parameters, no named prepared statements, no LISTEN (the client cache off); `search_path` and `statement_timeout` then come from the role or the pooler, and the start checks the schema (storage/postgres/postgres-storage.ts `pooler`) |
  * | `GATEHOUSE_DATABASE` | `./data/gatehouse.sqlite` | SQLite file, used when `DATABASE_URL` is unset |
  * | `GATEHOUSE_RATE_LIMIT_COUNTERS` | `memory` (SQLite), `shared` (PostgreSQL) | where the OAuth endpoints' request counters live. SQLite: `memory` in the server process (counts per process, no write per request), `database` in the file (shared by several processes on it, a write per hit). PostgreSQL, always shared by every instance through the database: `shared` counts in each instance and adds its hits in one statement per flush interval (other instances' hits seen up to one interval late), `database` writes every hit (exact: one round trip for the address, one more for the client once authenticated) |
  * | `GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS` | `250` | PostgreSQL with `shared` counters: milliseconds between an instance's flushes of its hits (10 to 60000): how late other instances' hits may be seen |
@@ -59,6 +60,8 @@ export type DatabaseConfiguration =
   | { kind: 'sqlite'; path: string; rateLimitCounters?: RateLimitCounters }
   | {
     kind: 'postgres'; url: string; schema: string | undefined; poolSize: number; clientCacheEntries: number; statementTimeoutMillis: number;
+    /** What DATABASE_URL reaches (postgres-storage.ts `pooler`). */
+    pooler: 'none' | 'transaction';
     rateLimitCounters: PostgresRateLimitCounters; rateLimitFlushIntervalMs: number;
   };
 
@@ -168,9 +171,19 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
       poolSize: integerSetting(env, 'GATEHOUSE_DATABASE_POOL_SIZE', 10, 1, 1000, problems),
       clientCacheEntries: integerSetting(env, 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 10_000, 0, 1_000_000, problems),
       statementTimeoutMillis: integerSetting(env, 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 0, 600_000, problems),
+      pooler: env.GATEHOUSE_DATABASE_POOLER === 'transaction' ? 'transaction' : 'none',
       rateLimitCounters: rateLimitCounters === 'database' ? 'database' : 'shared',
       rateLimitFlushIntervalMs: integerSetting(env, 'GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', 250, 10, 60_000, problems),
     };
+    if (env.GATEHOUSE_DATABASE_POOLER !== undefined && env.GATEHOUSE_DATABASE_POOLER !== '' && !['none', 'transaction'].includes(env.GATEHOUSE_DATABASE_POOLER)) {
+      problems.push(`GATEHOUSE_DATABASE_POOLER must be none or transaction (got ${shown(env.GATEHOUSE_DATABASE_POOLER)})`);
+    }
+    if (database.pooler === 'transaction' && env.GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS !== undefined && env.GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS !== '') {
+      problems.push('GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS cannot be applied behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction): set statement_timeout for the role (ALTER ROLE <user> SET statement_timeout = \'10s\') or in the pooler, and unset it');
+    }
+    if (database.pooler === 'transaction' && env.GATEHOUSE_CLIENT_CACHE_ENTRIES !== undefined && env.GATEHOUSE_CLIENT_CACHE_ENTRIES !== '' && env.GATEHOUSE_CLIENT_CACHE_ENTRIES !== '0') {
+      problems.push('GATEHOUSE_CLIENT_CACHE_ENTRIES must be 0 or unset behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction): the cache is kept fresh by LISTEN, which a transaction pooler does not keep');
+    }
     if (database.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(database.schema)) {
       problems.push(`GATEHOUSE_DATABASE_SCHEMA must be a lowercase identifier (letters, digits, "_"; got ${shown(database.schema)})`);
     }
@@ -311,8 +324,11 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
         : `shared (every instance's hits added to the database every ${configuration.database.rateLimitFlushIntervalMs} ms; other instances' hits seen up to that late)`] as [string, string],
       ...(configuration.database.rateLimitCounters === 'shared' ? [['GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', String(configuration.database.rateLimitFlushIntervalMs)] as [string, string]] : []),
       ['GATEHOUSE_DATABASE_POOL_SIZE', String(configuration.database.poolSize)] as [string, string],
-      ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 ? '0 (client records and the resource catalogue read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
-      ['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', configuration.database.statementTimeoutMillis === 0 ? '0 (statements may run as long as they like)' : String(configuration.database.statementTimeoutMillis)] as [string, string],
+      ['GATEHOUSE_DATABASE_POOLER', configuration.database.pooler === 'transaction'
+        ? 'transaction (a pooler in transaction mode: search_path and statement_timeout are the role\'s or the pooler\'s, checked at start; no named statements, no LISTEN)'
+        : 'none (PostgreSQL itself, or a pooler in session mode)'] as [string, string],
+      ['GATEHOUSE_CLIENT_CACHE_ENTRIES', configuration.database.clientCacheEntries === 0 || configuration.database.pooler === 'transaction' ? '0 (client records and the resource catalogue read from the database every time)' : String(configuration.database.clientCacheEntries)] as [string, string],
+      ...(configuration.database.pooler === 'transaction' ? [] : [['GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', configuration.database.statementTimeoutMillis === 0 ? '0 (statements may run as long as they like)' : String(configuration.database.statementTimeoutMillis)] as [string, string]]),
     ] : []),
     ['GATEHOUSE_CLEANUP_INTERVAL_SECONDS', String(configuration.cleanup.intervalSeconds)],
     ['GATEHOUSE_CLEANUP_BATCH_SIZE', String(configuration.cleanup.batchSize)],
@@ -367,7 +383,7 @@ export function describeDatabase(database: DatabaseConfiguration): string {
 
 /** Every variable loadConfiguration reads (`gatehouse config check` warns about other GATEHOUSE_* names: typos). */
 export const CONFIGURATION_VARIABLES = [
-  'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE', 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS',
+  'GATEHOUSE_ENV', 'PORT', 'HOST', 'GATEHOUSE_ISSUER', 'DATABASE_URL', 'GATEHOUSE_DATABASE_SCHEMA', 'GATEHOUSE_DATABASE_POOL_SIZE', 'GATEHOUSE_CLIENT_CACHE_ENTRIES', 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_MS', 'GATEHOUSE_DATABASE_POOLER',
   'GATEHOUSE_DATABASE', 'GATEHOUSE_RATE_LIMIT_COUNTERS', 'GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',

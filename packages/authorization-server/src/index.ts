@@ -5,7 +5,7 @@ export { ConfigurationError, loadConfiguration, generateTokenKey, type Configura
 export { startAuthorizationServer, type RunningAuthorizationServer } from './main.ts';
 export { exitGracefullyOnSignals, shutDownGracefully } from './operations/shutdown.ts';
 export { createSqliteStorage } from './storage/sqlite/sqlite-storage.ts';
-export { createPostgresStorage, migratePostgres, type PostgresStorageOptions } from './storage/postgres/postgres-storage.ts';
+export { createPostgresStorage, migratePostgres, PostgresPoolerConfigurationError, type PostgresPooler, type PostgresStorageOptions } from './storage/postgres/postgres-storage.ts';
 export { openStorage, migrateStorage } from './storage/open-storage.ts';
 export { AUTHORIZATION_CODE_RETENTION_SECONDS } from './storage/storage.ts';
 export type * from './storage/storage.ts';

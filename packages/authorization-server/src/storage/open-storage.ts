@@ -17,7 +17,7 @@ import type { Storage } from './storage.ts';
 export async function openStorage(database: DatabaseConfiguration): Promise<Storage> {
   if (database.kind === 'postgres') {
     return createPostgresStorage(database.url, {
-      schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries, statementTimeoutMillis: database.statementTimeoutMillis,
+      schema: database.schema, poolSize: database.poolSize, clientCacheEntries: database.clientCacheEntries, statementTimeoutMillis: database.statementTimeoutMillis, pooler: database.pooler,
       rateLimitCounters: database.rateLimitCounters, rateLimitFlushIntervalMs: database.rateLimitFlushIntervalMs,
     });
   }
@@ -26,7 +26,7 @@ export async function openStorage(database: DatabaseConfiguration): Promise<Stor
 
 /** Applies the missing migrations; returns the versions applied now and the version after. */
 export async function migrateStorage(database: DatabaseConfiguration): Promise<{ applied: number[]; version: number }> {
-  if (database.kind === 'postgres') return migratePostgres(database.url, { schema: database.schema });
+  if (database.kind === 'postgres') return migratePostgres(database.url, { schema: database.schema, pooler: database.pooler });
   return migrateSqliteFile(database.path);
 }
 
@@ -49,7 +49,9 @@ export interface DatabaseInspection {
 export async function inspectDatabase(database: DatabaseConfiguration, clientIds: readonly string[]): Promise<DatabaseInspection> {
   if (database.kind === 'postgres') {
     const latestVersion = POSTGRES_LATEST_VERSION;
-    const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 5_000, statement_timeout: 5_000 });
+    // statement_timeout is a startup parameter, which a pooler in transaction mode refuses: bounded by the client there.
+    const timeout = database.pooler === 'transaction' ? { query_timeout: 5_000 } : { statement_timeout: 5_000 };
+    const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 5_000, ...timeout });
     client.on('error', () => {}); // a loss after connecting: the query in flight reports it
     try {
       await client.connect().catch((error: unknown) => {

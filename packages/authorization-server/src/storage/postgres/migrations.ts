@@ -31,6 +31,9 @@ export async function runMigrations(client: PoolClient, schema: string): Promise
     // Building an index on a big table, or waiting for another instance's migration, may take longer than
     // the pool's statement_timeout allows a request: not bounded, for this transaction only.
     await client.query('SET LOCAL statement_timeout = 0');
+    // The migrations name their tables unqualified. Set here as well as at connection start: behind a transaction
+    // pooler (postgres-storage.ts `pooler`) the connection's search_path may not be the schema yet.
+    await client.query(`SET LOCAL search_path = ${quoteIdentifier(schema)}`);
     // Keyed by schema, so tests migrating their own schemas in parallel do not wait for each other.
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('gatehouse.migrate:' || $1, 0))", [schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);

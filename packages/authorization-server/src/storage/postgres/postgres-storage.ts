@@ -91,7 +91,22 @@ export interface PostgresStorageOptions {
   rateLimitFlushIntervalMs?: number;
   /** The client-change listener's backoff, heartbeat and state callback (tests, operations); defaults in client-cache.ts. */
   clientChangeListener?: Omit<ClientChangeListenerOptions, 'newConnection'>;
+  /**
+   * What `databaseUrl` reaches: `none` (default), PostgreSQL itself, or a pooler in session mode that passes the
+   * `options` startup parameter on; `transaction`, a pooler that hands each transaction (or statement) to any of
+   * its server connections (PgBouncer `pool_mode = transaction`). Then nothing may live in a session: no
+   * startup parameters (PgBouncer refuses `options`), so the connections' `search_path` and `statement_timeout`
+   * are the role's or the pooler's (`ALTER ROLE … SET`, or PgBouncer's `connect_query`) and `schema` is checked
+   * against them at start; no named prepared statements (another client's connection holds, or lacks, each
+   * name); no LISTEN, so `clientCacheEntries` is 0 whatever it is set to; and `cancelStatements` cancels
+   * nothing (the process ids a pooler reports are not its server connections'): statements in flight at a
+   * shutdown end by `statement_timeout`.
+   */
+  pooler?: PostgresPooler;
 }
+
+/** See PostgresStorageOptions.pooler. */
+export type PostgresPooler = 'none' | 'transaction';
 
 /** See PostgresStorageOptions.rateLimitCounters. */
 export type PostgresRateLimitCounters = 'shared' | 'database';
@@ -115,10 +130,22 @@ function refusedStalePlan(error: unknown): boolean {
  */
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
-  await migrateOnOwnConnection(databaseUrl, schema, options.connectionTimeoutMillis);
-  const pool = createPool(databaseUrl, schema, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
+  const pooler = options.pooler ?? 'none';
+  await migrateOnOwnConnection(databaseUrl, schema, pooler, options.connectionTimeoutMillis);
+  const pool = createPool(databaseUrl, schema, pooler, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
   const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
   pool.on('error', onConnectionError);
+  if (pooler === 'transaction') {
+    try {
+      await checkPooledSessions(pool, schema, options.onConnectionError ?? ((warning: Error) => console.error(`gatehouse: warning: ${warning.message}`)));
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
+  }
+  // Behind a transaction pooler no connection keeps a LISTEN, nor a statement prepared under a name.
+  const clientCacheEntries = pooler === 'transaction' ? 0 : options.clientCacheEntries;
+  const named = pooler !== 'transaction';
   // The connections checked out now, each running an operation's statements (cancelStatements below).
   const inUse = new Set<PoolClient>();
   pool.on('acquire', (client) => inUse.add(client));
@@ -154,7 +181,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     for (let stale = 0; ; ) {
       const { client, release } = await checkOutUnlessStopped();
       try {
-        const result = await (name === undefined ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
+        const result = await (name === undefined || !named ? client.query<R>(text, params) : client.query<R>({ name, text, values: params }));
         release();
         return result;
       } catch (error) {
@@ -203,10 +230,10 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
 
   // Issue 12: client records cached, bypassed until the listener below hears every change of a client row
   // (of this schema: the channels are database-wide, and other schemas' changes are ignored).
-  const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: options.clientCacheEntries });
+  const clientCache = cacheClients(createClientStore(driver), { active: false, maxEntries: clientCacheEntries });
   // The resource catalogue likewise (resource-cache.ts), on the same listening connection.
-  const resourceCache = cacheResources(createResourceStore(driver), { active: false, maxEntries: options.clientCacheEntries });
-  const clientChanges = options.clientCacheEntries === 0 ? { close: async () => {} } : await listenForChanges([clientChangeChannel(clientCache, schema), resourceChangeChannel(resourceCache, schema)], {
+  const resourceCache = cacheResources(createResourceStore(driver), { active: false, maxEntries: clientCacheEntries });
+  const clientChanges = clientCacheEntries === 0 ? { close: async () => {} } : await listenForChanges([clientChangeChannel(clientCache, schema), resourceChangeChannel(resourceCache, schema)], {
     newConnection: () => createListenerConnection(databaseUrl, options.connectionTimeoutMillis),
     ...options.clientChangeListener,
     onStateChange(state) {
@@ -236,6 +263,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
     },
     async cancelStatements() {
       stopped = new StorageUnavailableError('the server is shutting down');
+      if (pooler === 'transaction') return 0;
       // The backends' process ids, as each connection's BackendKeyData gave them (pg's Client, not in @types/pg).
       const processIds = [...inUse].map((client) => (client as PoolClient & { processID?: number | null }).processID).filter((id) => typeof id === 'number');
       if (processIds.length === 0) return 0;
@@ -269,8 +297,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
  * Runs the missing migrations and closes: `gatehouse migrate`.
  * @returns the versions applied by this call and the schema's version after it.
  */
-export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema'> = {}): Promise<{ applied: number[]; version: number }> {
-  return migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'));
+export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema' | 'pooler'> = {}): Promise<{ applied: number[]; version: number }> {
+  return migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'), options.pooler ?? 'none');
 }
 
 /**
@@ -280,8 +308,8 @@ export async function migratePostgres(databaseUrl: string, options: Pick<Postgre
  * statements cancels the next one ("canceling statement due to user request") before `SET LOCAL` could
  * lift it.
  */
-async function migrateOnOwnConnection(databaseUrl: string, schema: string, connectionTimeoutMillis?: number): Promise<{ applied: number[]; version: number }> {
-  const pool = createPool(databaseUrl, schema, 1, connectionTimeoutMillis, 0);
+async function migrateOnOwnConnection(databaseUrl: string, schema: string, pooler: PostgresPooler, connectionTimeoutMillis?: number): Promise<{ applied: number[]; version: number }> {
+  const pool = createPool(databaseUrl, schema, pooler, 1, connectionTimeoutMillis, 0);
   pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
     const { client, release } = await checkOut(pool);
@@ -291,6 +319,11 @@ async function migrateOnOwnConnection(databaseUrl: string, schema: string, conne
       release();
     }
   } catch (error) {
+    // PgBouncer refuses the search_path and statement_timeout sent at connection start (createPool).
+    if (pooler === 'none' && /unsupported startup parameter/.test(error instanceof Error ? error.message : '')) {
+      throw new PostgresPoolerConfigurationError(`${(error as Error).message}: DATABASE_URL reaches a connection pooler (PgBouncer), which refuses the settings Gatehouse sends when it connects; `
+        + 'in transaction mode set GATEHOUSE_DATABASE_POOLER=transaction (README "PostgreSQL behind a connection pooler"), or connect to PostgreSQL directly');
+    }
     // A database that refuses the connection (unreachable, missing, the role refused) or is a standby (read-only)
     // is an operating problem at start: StorageUnavailableError, which the start reports in one line
     // (scripts/start.ts), not a stack. A fault of a migration stays as it is.
@@ -300,18 +333,49 @@ async function migrateOnOwnConnection(databaseUrl: string, schema: string, conne
   }
 }
 
+/**
+ * Behind a transaction pooler (PostgresStorageOptions.pooler) the connections' `search_path` is the role's or the
+ * pooler's: every unqualified table name would otherwise reach another schema's table (or none), so the start is
+ * refused unless it names `schema` first. A `statement_timeout` of 0 is allowed, and reported: nothing then bounds
+ * a statement stuck on a lock.
+ * @throws PostgresPoolerConfigurationError when the server connections' current schema is not `schema`.
+ */
+async function checkPooledSessions(pool: pg.Pool, schema: string, report: (error: Error) => void): Promise<void> {
+  let row: { schema: string | null; statement_timeout: string } | undefined;
+  try {
+    row = (await pool.query<{ schema: string | null; statement_timeout: string }>(
+      "SELECT current_schema() AS schema, current_setting('statement_timeout') AS statement_timeout")).rows[0];
+  } catch (error) {
+    throw postgresStorageError(error);
+  }
+  if (row?.schema !== schema) {
+    throw new PostgresPoolerConfigurationError(
+      `behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction) Gatehouse cannot set search_path itself, and its connections' current schema is ${row?.schema === null || row?.schema === undefined ? 'none' : `"${row.schema}"`}, not "${schema}": `
+      + `set it for the role (ALTER ROLE <user> SET search_path = ${schema}) or in the pooler (PgBouncer: connect_query = 'SET search_path = ${schema}')`);
+  }
+  if (row.statement_timeout === '0') {
+    report(new Error('behind a transaction pooler the role\'s or the pooler\'s statement_timeout applies, and it is 0: a statement stuck on a lock holds its request and connection without bound (ALTER ROLE <user> SET statement_timeout = \'10s\')'));
+  }
+}
+
+/** The start refused: a pooler's sessions do not match the configuration (checkPooledSessions). */
+export class PostgresPoolerConfigurationError extends Error {
+  override name = 'PostgresPoolerConfigurationError';
+}
+
 function checkSchema(schema: string): string {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`schema must be lowercase letters, digits and "_" (got "${schema}")`);
   return schema;
 }
 
-function createPool(databaseUrl: string, schema: string, max: number, connectionTimeoutMillis = 5_000, statementTimeoutMillis = 10_000): pg.Pool {
+function createPool(databaseUrl: string, schema: string, pooler: PostgresPooler, max: number, connectionTimeoutMillis = 5_000, statementTimeoutMillis = 10_000): pg.Pool {
   // search_path as a startup parameter: no extra round trip per connection. The name was checked above.
   // connectionTimeoutMillis bounds the wait for a connection (pool-pg: "timeout exceeded when trying to
   // connect"), so an unreachable database answers 503 promptly instead of queueing requests; keepAlive
   // lets the OS notice a peer that vanished without closing the connection.
   // statement_timeout as a startup parameter too (milliseconds; an integer, checked by the caller's type).
-  const options = `-c search_path=${schema} -c statement_timeout=${Math.max(0, Math.trunc(statementTimeoutMillis))}`;
+  // Behind a transaction pooler none: it refuses them, or would apply them to no server connection in particular.
+  const options = pooler === 'transaction' ? undefined : `-c search_path=${schema} -c statement_timeout=${Math.max(0, Math.trunc(statementTimeoutMillis))}`;
   return new pg.Pool({ connectionString: databaseUrl, max, options, connectionTimeoutMillis, keepAlive: true });
 }
 
