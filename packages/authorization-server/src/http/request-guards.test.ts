@@ -146,6 +146,20 @@ describe('request guards (issue 11 items 9, 10, 14, 16)', () => {
       });
     }
 
+    it('refuses client_secret in the URL of /oauth/par with 400 invalid_request and stores no pushed request (RFC 9126 §2: client authentication as at the token endpoint)', async () => {
+      const pushed = async () => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'authorization_request.pushed').length;
+      const before = await pushed();
+      const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+      const response = await postForm(`${server.url}/oauth/par?client_secret=query-secret-value-7f3a`, {
+        response_type: 'code', client_id: seed.confidentialClient.id, redirect_uri: seed.confidentialClient.redirectUri, scope: 'users:read', state: 's',
+        code_challenge: challenge, code_challenge_method: 'S256',
+      }, { authorization: confidentialAuth() });
+      assert.equal(response.status, 400);
+      assert.equal(response.json.error, 'invalid_request');
+      assert.equal(response.headers.get('cache-control'), 'no-store');
+      assert.equal(await pushed(), before, 'nothing was pushed');
+    });
+
     it('logs the path of every request without its query string', async () => {
       await fetch(`${server.url}/health?token=logged-token-marker`);
       assert.doesNotMatch(logLines.join('\n'), /logged-token-marker/);

@@ -21,9 +21,13 @@ export const NO_STORE_ROUTES: ReadonlySet<string> = new Set([
 /** The only routes that take `multipart/form-data`: the portal's registration form and logo upload. */
 export const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/portal/clients', '/portal/clients/:client_id/logo']);
 
-/** The endpoints where a client authenticates (RFC 6749 §2.3.1, RFC 7009 §2.1, RFC 7662 §2.1, the revocation feed). */
+/**
+ * The endpoints where a client authenticates (RFC 6749 §2.3.1, RFC 7009 §2.1, RFC 7662 §2.1, the revocation feed,
+ * and RFC 9126 §2: the pushed authorization request endpoint, "the same rules for client authentication as would be
+ * used for the token endpoint"; a client_secret in its URL was accepted with the pushed request).
+ */
 export const CLIENT_AUTHENTICATED_ROUTES: ReadonlySet<string> = new Set([
-  '/oauth/token', '/oauth/token/introspect', '/oauth/revoke', '/oauth/revoked-access-tokens',
+  '/oauth/token', '/oauth/token/introspect', '/oauth/revoke', '/oauth/revoked-access-tokens', '/oauth/par',
 ]);
 
 /** Parameters that must never travel in a URL (logs, proxies and browser history keep URLs). */
