@@ -107,6 +107,25 @@ for (const backend of backends) {
         assert.equal(new URL(response.location!).searchParams.get('error'), 'consent_required');
       });
 
+      it('redirects access_denied, showing no page, when the signed-in user administers no company to connect', async () => {
+        // The partner developer administers no company: without prompt=none that is a page (issue 10 §1).
+        const browser = new Browser();
+        const loginPage = await browser.get(authorizeUrl(server, parameters()));
+        assert.ok(isLoginPage(loginPage.text));
+        const login = await browser.post(`${server.url}/login`, {
+          _csrf: inputValue(loginPage.text, '_csrf')!, return_to: inputValue(loginPage.text, 'return_to')!, email: seed.developer.email, password: seed.developer.password,
+        });
+        assert.equal(login.status, 303);
+        assert.equal((await browser.get(new URL(login.location!, server.url).href)).status, 403, 'the page saying there is nothing to connect');
+        const response = await browser.get(authorizeUrl(server, parameters({ prompt: 'none' })));
+        assert.equal(response.status, 303, 'a redirect, not a page');
+        const result = errorRedirect(response.location);
+        assert.equal(result.get('error'), 'access_denied');
+        assert.equal(result.get('state'), 'state-prompt');
+        assert.equal(result.get('iss'), server.issuer);
+        assert.equal(result.get('code'), null);
+      });
+
       it('refuses prompt=none combined with another value, and unknown values, with invalid_request', async () => {
         for (const prompt of ['none consent', 'login none', 'select_account']) {
           const response = await new Browser().get(authorizeUrl(server, parameters({ prompt })));

@@ -308,6 +308,11 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
     // client hears `access_denied` (RFC 6749 §4.1.2.1) only when the user goes back to it from there.
     // One read (the session's) serves both this check and the choice below.
     const administered = session.administeredSubjects ?? [];
+    // OIDC Core §3.1.2.1: with prompt=none no page is shown, this one included; the client hears at once what the
+    // page's way back would have told it (it showed the page before).
+    if (administered.length === 0 && authorization.prompt.includes('none')) {
+      throw redirectError(authorization, 'access_denied', `the user administers no ${authorization.subjectType} to connect`);
+    }
     if (administered.length === 0) {
       reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(noSubjectPage({
         t: requestTranslator(request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
