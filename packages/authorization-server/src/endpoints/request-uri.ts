@@ -38,7 +38,8 @@ export async function storeAuthorizationRequest(
  */
 export async function consumeRequestUri(context: ServerContext, requestUri: string, clientId: string) {
   const digest = issuedRequestUriDigest(requestUri);
-  return digest === undefined ? undefined : context.storage.pushedRequests.consume(digest, clientId, context.clock.nowSeconds());
+  // No client_id holds NUL (PostgreSQL text cannot: storage/stores/clients.ts), and the database would refuse it (a 500).
+  return digest === undefined || clientId.includes('\u0000') ? undefined : context.storage.pushedRequests.consume(digest, clientId, context.clock.nowSeconds());
 }
 
 /** The stored digest of a request_uri of the form we issue, or undefined for any other value. */
@@ -65,6 +66,6 @@ export async function markContinuationReauthenticated(context: ServerContext, re
   const digest = issuedRequestUriDigest(query.get('request_uri') ?? '');
   // Exactly the continuation's members: client_id and request_uri once each, and ui_locales at most once.
   const uiLocales = query.getAll('ui_locales').length;
-  if (clientId === null || digest === undefined || uiLocales > 1 || [...query.keys()].length !== 2 + uiLocales) return;
+  if (clientId === null || clientId.includes('\u0000') || digest === undefined || uiLocales > 1 || [...query.keys()].length !== 2 + uiLocales) return;
   await context.storage.pushedRequests.markReauthenticated(digest, clientId, sessionDigest, context.clock.nowSeconds());
 }

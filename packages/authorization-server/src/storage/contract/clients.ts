@@ -28,6 +28,10 @@ export function clientsContract({ withStorage }: ContractBackend): void {
     it('finds no client for an unknown client_id', withStorage(async (storage) => {
       await storage.clients.create(clientRecord());
       assert.equal(await storage.clients.find(randomUUID()), undefined);
+      // A NUL (which PostgreSQL text cannot hold) finds no client, without an error (a 500 at every OAuth endpoint before).
+      const stored = clientRecord();
+      await storage.clients.create(stored);
+      assert.equal(await storage.clients.find(`${stored.clientId}\u0000`), undefined);
     }));
 
     it('refuses a second client with the same client_id (the client identifier is unique, RFC 6749 §2.2)', withStorage(async (storage) => {

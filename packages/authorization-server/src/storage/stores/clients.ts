@@ -27,6 +27,9 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
       await db.run(INSERT_CLIENT, CLIENT_FIELDS.map(([field]) => clientColumnValue(db.dialect, field, client[field as keyof ClientRecord])!.value));
     },
     async find(clientId) {
+      // PostgreSQL text cannot hold NUL (it would refuse the parameter: a 500 where an unknown client_id is 401
+      // invalid_client, RFC 6749 §5.2, or the unknown-app page, SPEC decision 5), so no stored client_id has one.
+      if (clientId.includes('\u0000')) return undefined;
       // Named: behind the cache this still runs on every miss, and on PostgreSQL whenever the cache is bypassed.
       const row = await db.get(FIND_CLIENT, [clientId], { name: 'gatehouse_find_client' });
       return row && toClient(row);

@@ -1,0 +1,79 @@
+/**
+ * Request values that PostgreSQL's `text` cannot hold (a NUL character): such a value matches nothing stored, and
+ * the answer is the one an unknown value gets, never a 500 `server_error` (the database refuses the parameter,
+ * 22021). Black-box, on both backends.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Storage } from '../storage/storage.ts';
+import { authorizeUrl, basic, Browser, confidentialAuth, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+
+const client = seed.confidentialClient;
+const NUL_CLIENT_ID = `${client.id}\u0000`;
+
+const backends: { name: string; skip: string | false; options: () => Promise<{ storage?: Storage }> }[] = [
+  { name: 'SQLite', skip: false, options: async () => ({}) },
+  { name: 'PostgreSQL', skip: await postgresSkipReason(), options: async () => ({ storage: await createTestPostgresStorage() }) },
+];
+
+for (const backend of backends) {
+  describe(`a NUL character in request values (PostgreSQL text cannot hold it) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(await backend.options());
+    });
+    after(() => server.close());
+
+    it('a client_id with a NUL is an unknown client: 401 invalid_client at the token, introspection, revocation and PAR endpoints (RFC 6749 §5.2)', async () => {
+      const pkce = pkcePair();
+      const requests: Array<[string, string, Record<string, string>, Record<string, string>]> = [
+        ['token, client_id in the body', '/oauth/token', { grant_type: 'refresh_token', refresh_token: 'x', client_id: NUL_CLIENT_ID }, {}],
+        ['token, HTTP Basic', '/oauth/token', { grant_type: 'refresh_token', refresh_token: 'x' }, { authorization: basic(NUL_CLIENT_ID, client.secret) }],
+        ['introspection, HTTP Basic', '/oauth/token/introspect', { token: 'x' }, { authorization: basic(NUL_CLIENT_ID, client.secret) }],
+        ['revocation, client_id in the body', '/oauth/revoke', { token: 'x', client_id: NUL_CLIENT_ID }, {}],
+        ['PAR, HTTP Basic', '/oauth/par', {
+          response_type: 'code', redirect_uri: client.redirectUri, scope: 'users:read', state: 's', code_challenge: pkce.codeChallenge, code_challenge_method: 'S256',
+        }, { authorization: basic(NUL_CLIENT_ID, client.secret) }],
+      ];
+      for (const [label, path, form, headers] of requests) {
+        const response = await postForm(`${server.url}${path}`, form, headers);
+        assert.equal(response.status, 401, label);
+        assert.equal(response.json.error, 'invalid_client', label);
+      }
+    });
+
+    it('a client_id with a NUL at /oauth/authorize is the unknown-app error page (SPEC decision 5), by value and with a request_uri', async () => {
+      const byValue = await new Browser().get(authorizeUrl(server, {
+        response_type: 'code', client_id: NUL_CLIENT_ID, redirect_uri: client.redirectUri, scope: 'users:read', state: 's',
+      }));
+      assert.equal(byValue.status, 400);
+      assert.equal(byValue.location, undefined, 'no redirect');
+      const byReference = await new Browser().get(authorizeUrl(server, {
+        client_id: NUL_CLIENT_ID, request_uri: `urn:ietf:params:oauth:request_uri:${'A'.repeat(43)}`,
+      }));
+      assert.equal(byReference.status, 400);
+      assert.equal(byReference.location, undefined, 'no redirect');
+    });
+
+    it('a login whose return_to continues a request_uri under a client_id with a NUL signs in and goes on (303), not 500', async () => {
+      const browser = new Browser();
+      const loginPage = await browser.get(authorizeUrl(server, {
+        response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 's',
+        code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+      }));
+      const returnTo = `/oauth/authorize?client_id=${encodeURIComponent(NUL_CLIENT_ID)}&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A${'A'.repeat(43)}`;
+      const login = await browser.post(`${server.url}/login`, {
+        _csrf: inputValue(loginPage.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password,
+      });
+      assert.equal(login.status, 303);
+      assert.equal(login.location, returnTo);
+    });
+
+    it('a known client still authenticates after those requests', async () => {
+      const response = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: confidentialAuth() });
+      assert.equal(response.status, 200);
+      assert.deepEqual(response.json, { active: false });
+    });
+  });
+}
