@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Storage } from '../storage/storage.ts';
-import { authorizeUrl, basic, Browser, confidentialAuth, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, authorizeUrl, basic, Browser, confidentialAuth, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
 const client = seed.confidentialClient;
@@ -68,6 +68,16 @@ for (const backend of backends) {
       });
       assert.equal(login.status, 303);
       assert.equal(login.location, returnTo);
+    });
+
+    it("a redirect_uri with a NUL at the code exchange is the redirect_uri mismatch (invalid_grant, RFC 6749 §4.1.3), and the code still redeems", async () => {
+      const { redirect, codeVerifier } = await authorize(server, { extra: { prompt: 'consent' } });
+      const form = { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: codeVerifier };
+      const refused = await postForm(`${server.url}/oauth/token`, { ...form, redirect_uri: `${client.redirectUri}\u0000` }, { authorization: confidentialAuth() });
+      assert.equal(refused.status, 400);
+      assert.deepEqual([refused.json.error, refused.json.error_description], ['invalid_grant', 'redirect_uri does not match the authorization request']);
+      const redeemed = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
+      assert.equal(redeemed.status, 200, 'the refusal changed nothing');
     });
 
     it('a known client still authenticates after those requests', async () => {

@@ -92,7 +92,9 @@ export const authorizationCodeGrant: GrantHandler = {
     // or verifier) changes nothing. RFC 6749 §4.1.3: only a code issued to this client is found, so presenting
     // another client's code neither consumes it nor tells it apart from an unknown one.
     let found: { code: AuthorizationCodeRecord; used: boolean } | undefined;
-    if (context.options.accessTokenFormat !== 'jwt' && requestedResources.length === 0) {
+    // A redirect_uri holding NUL matches no code's (PostgreSQL text cannot hold it, and would refuse it as a parameter
+    // of the one-operation exchange: a 500): it takes the read below and is refused as a mismatch (RFC 6749 §4.1.3).
+    if (context.options.accessTokenFormat !== 'jwt' && requestedResources.length === 0 && !redirectUri.includes('\u0000')) {
       // Issue 12: with opaque access tokens (minted before the code is read) and no resource named, the
       // storage makes the checks below itself (refusalOf, and tokenResource's for the default resource), so
       // the read and the redemption are one round trip. Any other code comes back unchanged for them.
