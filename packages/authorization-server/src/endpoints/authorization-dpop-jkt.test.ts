@@ -125,6 +125,23 @@ for (const backend of backends) {
       assert.equal(((await introspect(server, redeemed.json.access_token)).cnf as { jkt?: string } | undefined)?.jkt, key.jkt);
     });
 
+    it('reads dpop_jkt beside a pushed request\'s DPoP proof as every parameter: empty is omitted (the proof binds), repeated is invalid_request (RFC 6749 §3.1)', async () => {
+      const { code, codeVerifier } = await pushAndAuthorize({ dpop_jkt: '' }, { dpop: await proof(key, '/oauth/par') });
+      assert.ok(code, 'an empty dpop_jkt is no mismatch');
+      assert.equal((await redeem(code!, codeVerifier!, otherKey)).json.error, 'invalid_grant', 'bound to the proof\'s key');
+      assert.equal((await redeem(code!, codeVerifier!, key)).status, 200);
+      const pkce = pkcePair();
+      const repeated = await fetch(`${server.issuer}/oauth/par`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: confidentialAuth(), dpop: await proof(key, '/oauth/par') },
+        body: new URLSearchParams([
+          ['response_type', 'code'], ['client_id', client.id], ['redirect_uri', client.redirectUri], ['scope', 'users:read'], ['state', 'state-jkt'],
+          ['code_challenge', pkce.codeChallenge], ['code_challenge_method', 'S256'], ['dpop_jkt', key.jkt], ['dpop_jkt', key.jkt],
+        ]),
+      });
+      assert.equal(repeated.status, 400);
+      assert.equal((await repeated.json()).error, 'invalid_request');
+    });
+
     it('refuses a pushed request whose DPoP proof is for another key than its dpop_jkt, or for another endpoint, and stores nothing (RFC 9449 §10.1)', async () => {
       const pushedBefore = (await server.storage.audit.list({ limit: 10_000 })).filter((event) => event.type === 'authorization_request.pushed').length;
       const mismatch = await pushAndAuthorize({ dpop_jkt: otherKey.jkt }, { dpop: await proof(key, '/oauth/par') });

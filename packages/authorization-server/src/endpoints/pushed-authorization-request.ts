@@ -16,7 +16,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';
 import { OAuthError } from '../errors.ts';
-import type { RawParameters } from '../http/parameters.ts';
+import { singleParameter, type RawParameters } from '../http/parameters.ts';
 import { rateLimitedAuthentication } from '../http/rate-limit.ts';
 import type { ServerContext } from '../server-context.ts';
 import { AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest } from './authorization.ts';
@@ -40,8 +40,11 @@ export async function pushedAuthorizationRequestEndpoint(context: ServerContext,
   // JWK Thumbprint in dpop_jkt does not match the public key in the DPoP header".
   const proofJkt = await tokenRequestDpopKey(context, request, reply, '/oauth/par');
   if (proofJkt !== undefined) {
-    if (parameters.dpop_jkt === undefined) parameters.dpop_jkt = proofJkt;
-    else if (parameters.dpop_jkt !== proofJkt) throw new OAuthError('invalid_dpop_proof', "the DPoP proof's key does not match dpop_jkt");
+    // RFC 6749 §3.1: read as every parameter is (an empty one is omitted, a repeated one invalid_request); read raw, an
+    // empty dpop_jkt was a key mismatch and a repeated one invalid_dpop_proof.
+    const namedJkt = singleParameter(parameters, 'dpop_jkt');
+    if (namedJkt === undefined) parameters.dpop_jkt = proofJkt;
+    else if (namedJkt !== proofJkt) throw new OAuthError('invalid_dpop_proof', "the DPoP proof's key does not match dpop_jkt");
   }
   let validated;
   try {
