@@ -382,7 +382,8 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
 async function authorizationRequestFrom(
   context: ServerContext, query: RawParameters,
 ): Promise<{ authorization: AuthorizationRequest; requestedAt: number; byReference: boolean; reauthenticatedSessionDigest?: string }> {
-  if (query.request_uri !== undefined) {
+  // RFC 6749 §3.1: an empty request_uri is an omitted one (the request is by value); it was an expired pushed request.
+  if (query.request_uri !== undefined && query.request_uri !== '') {
     const requestUri = query.request_uri;
     const clientId = query.client_id;
     // RFC 9126 §4: client_id is required with request_uri, and the request must be that client's.

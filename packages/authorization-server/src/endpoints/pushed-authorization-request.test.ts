@@ -224,6 +224,12 @@ for (const backend of backends) {
       assert.equal(page.status, 303);
     });
 
+    it('reads an empty request_uri as omitted (RFC 6749 §3.1): the request by value goes on to the login page', async () => {
+      const page = await new Browser().get(authorizeUrl(server, { ...authorizationParameters().parameters, request_uri: '' }));
+      assert.equal(page.status, 200);
+      assert.ok(page.text.includes('action="/login"'), 'the login page');
+    });
+
     it('ignores every parameter besides client_id and request_uri at /oauth/authorize (RFC 9126 §4)', async () => {
       const pushed = await push(server, authorizationParameters({ state: 'pushed-state' }).parameters);
       const { page } = await completeByReference(server, byReference(server, pushed.json.request_uri, client.id, {
