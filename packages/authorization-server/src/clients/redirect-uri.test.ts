@@ -140,6 +140,18 @@ describe('redirect URI registration (SPEC decision 4)', () => {
     }
   });
 
+  it('refuses control characters and non-ASCII outside the host (RFC 3986 §2: percent-encoded), which no Location header can carry; an internationalized host still passes', () => {
+    for (const uri of [
+      'https://partner.example.com/cb\u0000', 'https://partner.example.com/cb\u0001', 'https://partner.example.com/c\u007Fb',
+      'https://partner.example.com/caf\u00E9', 'https://partner.example.com/cb?x=\u20AC', 'http://localhost:8080/caf\u00E9',
+    ]) {
+      refused(uri, 'confidential', 'development', /percent-encode/);
+    }
+    refused('com.example.app:/caf\u00E9', 'public', 'development', /percent-encode/);
+    accepted('https://b\u00FCcher.example/cb', 'confidential', 'production');
+    accepted('https://partner.example.com/caf%C3%A9', 'confidential', 'production');
+  });
+
   it('accepts a private-use reverse-domain scheme for public clients (RFC 8252 §7.1)', () => {
     for (const uri of ['com.example.app:/oauth2redirect', 'com.example.app:/cb', 'io.partner.mobile://callback']) {
       for (const environment of ENVIRONMENTS) accepted(uri, 'public', environment);

@@ -7,7 +7,7 @@
 import type { Environment } from '../options.ts';
 import type { ClientType } from '../storage/storage.ts';
 import { isLoopbackHostname } from '@gatehouse/protocol';
-import { hostNameProblem } from './host-name.ts';
+import { hostNameProblem, withAsciiHost } from './host-name.ts';
 import { isIP } from 'node:net';
 import { isPublicAddress } from './public-address.ts';
 
@@ -66,6 +66,10 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   // Mixed-script host labels pass for another host (UTS #39 §5.1); the authority must follow `//`.
   const hostProblem = hostNameProblem(uri);
   if (hostProblem) return hostProblem;
+  // RFC 3986 §2 (RFC 6749 §3.1.2: an absolute URI): printable ASCII, anything else percent-encoded; an internationalized
+  // host is stored in its ASCII form (host-name.ts). The redirect carries the URI in a Location header, which cannot
+  // hold a control character or one beyond U+00FF: such a URI was accepted, and every redirect to it was a 500.
+  if (/[^\x21-\x7E]/.test(withAsciiHost(uri))) return 'must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)';
   // Port 0 is no port a browser can be sent to (RFC 6335 §6: reserved).
   if (url.port === '0') return 'must not use port 0';
   if (url.protocol === 'https:') {

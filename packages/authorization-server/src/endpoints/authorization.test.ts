@@ -781,3 +781,22 @@ describe('a redirect URI stored before the response-parameter rule (RFC 6749 §3
     }
   });
 });
+
+describe('a redirect URI stored with a character no Location header can carry (RFC 3986 §2) is refused at /oauth/authorize', () => {
+  it('shows an error page and never redirects, instead of a 500', async () => {
+    const server = await startTestServer();
+    try {
+      for (const registered of ['http://localhost:8080/callback\u0001', 'http://localhost:8080/caf\u20AC']) {
+        // As a client registered before the rule was stored (registration now refuses it).
+        await server.storage.clients.update(client.id, { redirectUris: [registered] });
+        // An error that goes back to the client once the redirect URI is established (its Location failed: a 500).
+        const response = await fetch(authorizeUrl(server, validParameters({ redirect_uri: registered, response_type: 'token' })), { redirect: 'manual' });
+        assert.equal(response.status, 400, JSON.stringify(registered));
+        assert.equal(response.headers.get('location'), null);
+        assert.match(response.headers.get('content-type')!, /text\/html/);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
