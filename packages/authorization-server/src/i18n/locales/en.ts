@@ -659,6 +659,7 @@ export const en = {
   "refusal.userInfo": "{uri} must not contain user information",
   "refusal.userInfoNoUri": "must not contain user information",
   "refusal.whiteSpace": "{uri} must not contain white space",
+  "refusal.notAscii": "{uri} must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)",
   "refusal.absolute": "{uri} must be an absolute URI",
   "refusal.absoluteNoUri": "must be an absolute URL",
   "refusal.uriTooLong": "{uri} must be at most {count} characters",

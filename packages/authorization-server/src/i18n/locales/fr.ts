@@ -644,6 +644,7 @@ export const fr: Catalogue = {
   "refusal.userInfo": "{uri} ne doit pas contenir d’informations d’utilisateur",
   "refusal.userInfoNoUri": "ne doit pas contenir d’informations d’utilisateur",
   "refusal.whiteSpace": "{uri} ne doit pas contenir d’espace",
+  "refusal.notAscii": "{uri} doit être écrit en ASCII : encodez les autres caractères en pourcentage (RFC 3986, section 2.1)",
   "refusal.absolute": "{uri} doit être une URI absolue",
   "refusal.absoluteNoUri": "doit être une URL absolue",
   "refusal.uriTooLong": "{uri} doit compter {count} caractères au maximum",

@@ -644,6 +644,7 @@ export const nb: Catalogue = {
   "refusal.userInfo": "{uri} kan ikke inneholde brukeropplysninger",
   "refusal.userInfoNoUri": "kan ikke inneholde brukeropplysninger",
   "refusal.whiteSpace": "{uri} kan ikke inneholde mellomrom",
+  "refusal.notAscii": "{uri} må skrives i ASCII: prosentkod andre tegn (RFC 3986 avsnitt 2.1)",
   "refusal.absolute": "{uri} må være en absolutt URI",
   "refusal.absoluteNoUri": "må være en absolutt URL",
   "refusal.uriTooLong": "{uri} kan være høyst {count} tegn",
