@@ -25,7 +25,10 @@ async function checkDatabase(configuration: Configuration): Promise<{ row: [stri
     return { row: ['database check', state], problems: seed === undefined ? [] : [seed] };
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^storage unavailable: /, '') : String(error);
-    return { row: ['database check', 'failed'], problems: [`${setting}: the database cannot be read (${reason}) (--offline skips this check)`] };
+    // PgBouncer refuses the startup parameters Gatehouse sends (README "PostgreSQL behind a connection pooler").
+    const pooler = /unsupported startup parameter/.test(reason) && configuration.database.kind === 'postgres' && configuration.database.pooler === 'none'
+      ? '; a connection pooler in transaction mode (PgBouncer) answers so: set GATEHOUSE_DATABASE_POOLER=transaction' : '';
+    return { row: ['database check', 'failed'], problems: [`${setting}: the database cannot be read (${reason}${pooler}) (--offline skips this check)`] };
   }
 }
 

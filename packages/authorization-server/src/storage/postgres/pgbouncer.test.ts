@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { runStorageContract } from '../contract/index.ts';
+import { gatehouseWith } from '../../testing/cli.ts';
 import { postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import { quoteIdentifier } from './migrations.ts';
 import { createPostgresStorage, PostgresPoolerConfigurationError } from './postgres-storage.ts';
@@ -180,6 +181,16 @@ describe('postgres behind PgBouncer: the start', { skip }, () => {
     } finally {
       await direct(`DROP SCHEMA IF EXISTS ${quoteIdentifier(otherSchema)} CASCADE`);
     }
+  });
+
+  it('gatehouse config check reads the database through the pooler with the setting, and without it says to set it', async () => {
+    const settings = { GATEHOUSE_ENV: 'development', DATABASE_URL: bouncer!.url(role), GATEHOUSE_DATABASE_SCHEMA: schema };
+    const refused = gatehouseWith(['config', 'check'], settings);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /unsupported startup parameter: statement_timeout; a connection pooler in transaction mode \(PgBouncer\) answers so: set GATEHOUSE_DATABASE_POOLER=transaction/);
+    const read = gatehouseWith(['config', 'check'], { ...settings, GATEHOUSE_DATABASE_POOLER: 'transaction' });
+    assert.match(read.stdout, /database check +reachable/);
+    assert.match(read.stdout, /GATEHOUSE_DATABASE_POOLER +transaction/);
   });
 
   it('reports a statement_timeout of 0 (nothing bounds a statement stuck on a lock), and starts', async () => {
