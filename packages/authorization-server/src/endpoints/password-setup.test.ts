@@ -84,6 +84,24 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`invitations and
     assert.equal((await browser.get(json.url)).status, 200, 'the link still works');
   });
 
+  it('a refused form\'s language switch comes back to the link\'s form (issue 13), not to the home page without it', async () => {
+    const user = await newUser();
+    const { json } = await invite(user.id);
+    const browser = new Browser();
+    const refused = await setPassword(browser, json.url, 'short-pass1', 'short-pass1', { referer: json.url });
+    assert.equal(refused.status, 400);
+    const href = /<a href="(\/language\?locale=de&amp;[^"]*)"/.exec(refused.text)?.[1]?.replaceAll('&amp;', '&');
+    assert.ok(href, 'a link to German');
+    const switched = await browser.get(`${server.url}${href}`);
+    assert.equal(switched.status, 303);
+    const link = new URL(json.url);
+    assert.equal(switched.location, `${link.pathname}${link.search}`, 'back to the form of the link');
+    const form = await browser.get(`${server.url}${switched.location}`);
+    assert.equal(form.status, 200);
+    assert.match(form.text, /<html lang="de">/);
+    assert.equal(inputValue(form.text, 'token'), link.searchParams.get('token'));
+  });
+
   it('refuses a commonly used password and the account\'s own e-mail with 400, and sets nothing (NIST SP 800-63B §5.1.1.2)', async () => {
     const user = await newUser();
     const { json } = await invite(user.id);

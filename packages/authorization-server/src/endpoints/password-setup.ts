@@ -9,7 +9,8 @@
  *   field errors that keep what was typed; then consumes the link (atomically: a link sets one password),
  *   stores the argon2id hash and ends every login session of the user.
  */
-import { requestTranslator } from '../i18n/request-language.ts';
+import { translator } from '../i18n/i18n.ts';
+import { requestLocale, requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { errorPage } from '../pages/error-page.ts';
@@ -61,8 +62,11 @@ export async function setPasswordEndpoint(context: ServerContext, request: Fasti
   const passwordError = passwordProblem(password, usable.user.email, tr(reply));
   const confirmationError = !passwordError && password !== confirmation ? tr(reply).t('local.passwordsDiffer') : undefined;
   if (passwordError || confirmationError) {
+    // Issue 13: the page's language switch comes back to this link's form. The Referer's query (the token) is
+    // never taken (http/form-page.ts), so the request's translator would send it home, the link lost.
+    const t = translator(requestLocale(request), `/account/set-password?${new URLSearchParams({ token: usable.token })}`);
     page(reply, 400, setPasswordPage({
-      t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email,
+      t, brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), token: usable.token, email: usable.user.email,
       ...(passwordError ? { passwordError } : {}), ...(confirmationError ? { confirmationError } : {}),
     }));
     return;
