@@ -213,6 +213,27 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.equal(await isSignedIn(browser), false);
   });
 
+  it('a refused code\'s language switch comes back to the second step, which still continues the sign-in (issue 13)', async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    await passwordStep(browser, user.email);
+    const form = await browser.get(`${server.url}/login/second-factor`);
+    const wrong = await browser.request(`${server.url}/login/second-factor`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}/login/second-factor` },
+      body: new URLSearchParams({ _csrf: inputValue(form.text, '_csrf')!, code: codeNow(user.secret) === '123456' ? '654321' : '123456' }),
+    });
+    assert.equal(wrong.status, 401);
+    const href = /<a href="(\/language\?locale=da&amp;[^"]*)"/.exec(wrong.text)?.[1]?.replaceAll('&amp;', '&');
+    assert.ok(href, 'a link to Danish');
+    const switched = await browser.get(`${server.url}${href}`);
+    assert.equal(switched.location, '/login/second-factor', 'not the home page (its login form would start over, where the sign-in was going lost)');
+    const again = await browser.get(`${server.url}/login/second-factor`);
+    assert.equal(again.status, 200);
+    assert.match(again.text, /<html lang="da"/);
+    const signedIn = await browser.post(`${server.url}/login/second-factor`, { _csrf: inputValue(again.text, '_csrf')!, code: codeNow(user.secret) });
+    assert.equal(signedIn.location, '/account/sessions');
+  });
+
   it('refuses a replayed code within its window with 401 and starts no session (RFC 6238 §5.2)', async () => {
     const user = await enrolledUser();
     const first = new Browser();

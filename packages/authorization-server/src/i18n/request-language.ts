@@ -44,14 +44,17 @@ export function requestLocale(request: FastifyRequest): Locale {
   });
 }
 
-/** The signed-in areas, whose pages a GET opens without a query (the pages of the authorization flow need theirs). */
-const PAGE_AREAS = /^\/(?:portal|account|admin|marketplace)(?:\/|$)/;
+/**
+ * The signed-in areas, and the sign-in's second step (its pending login is a cookie), whose pages a GET opens
+ * without a query (the pages of the authorization flow need theirs).
+ */
+const PAGE_AREAS = /^\/(?:portal|account|admin|marketplace|login\/second-factor)(?:\/|$)/;
 
 /**
  * The translator for this request's pages. Its `path`, where the language switch comes back to, is this
  * page's own URL for a GET. After a POST (a form answered with a page: a field error, a confirmation), the page
- * of the portal, account, console or marketplace the form was sent from (http/form-page.ts: its Referer's path,
- * without the query, when a GET opens it), else the home page (an authorization page opened without its query
+ * of the portal, account, console, marketplace or the sign-in's second step the form was sent from
+ * (http/form-page.ts: its Referer's path, without the query, when a GET opens it), else the home page (an authorization page opened without its query
  * would be an error page). The form's input is not carried over.
  */
 export function requestTranslator(request: FastifyRequest): Translator {
