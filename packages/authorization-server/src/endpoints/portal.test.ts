@@ -180,6 +180,12 @@ describe('developer portal /portal', () => {
     edit.append('scope', 'accounts:read');
     const saved = await browser.request(`${server.url}${clientPath}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: edit });
     assert.equal(saved.status, 303);
+    // The page it comes back to says the change was made (it came back to the top of the same page, silently).
+    const afterSave = await browser.get(`${server.url}${saved.location}`);
+    assert.equal(afterSave.status, 200);
+    assert.match(afterSave.text, /<p class="notice" role="status">Changes saved\.<\/p>/);
+    assert.doesNotMatch((await browser.get(`${server.url}${clientPath}`)).text, /class="notice"/, 'only after a save');
+    assert.doesNotMatch((await browser.get(`${server.url}${clientPath}?done=constructor`)).text, /class="notice"/, 'only for an action\'s own name');
     const client = (await server.storage.clients.find(clientId))!;
     assert.equal(client.clientName, 'Fjord Books Pro');
     assert.deepEqual(client.scopes, ['accounts:read']);
@@ -307,6 +313,13 @@ describe('developer portal /portal', () => {
       assert.equal(upload.status, 400);
       assert.ok(fieldRefused(upload.text, 'logo'));
       assert.equal((await server.storage.clients.find(clientId))!.logoUri, null, 'no logo stored');
+      // A good one: the page it comes back to says so.
+      const good = new FormData();
+      good.append('_csrf', csrf);
+      good.append('logo', new Blob([new Uint8Array(pngImage(256, 256))], { type: 'image/png' }), 'logo.png');
+      const uploaded = await browser.request(`${server.url}${clientPath}/logo`, { method: 'POST', body: good });
+      assert.equal(uploaded.status, 303);
+      assert.match((await browser.get(`${server.url}${uploaded.location}`)).text, /<p class="notice" role="status">Logo uploaded\.<\/p>/);
     });
 
     it('gives a partner everything to start: client ID with a copy button, issuer, metadata URL, every endpoint and setup prefilled', async () => {

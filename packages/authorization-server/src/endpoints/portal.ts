@@ -202,7 +202,14 @@ export async function portalShowClient(context: ServerContext, request: FastifyR
     // Only a secret of this client is shown: a cookie planted by someone else cannot put text on the page.
     if (client.secretDigest && /^[A-Za-z0-9_-]{43}$/.test(handedOver) && clientSecretMatches(handedOver, client.secretDigest)) newSecret = handedOver;
   }
-  page(reply, 200, clientPage({ ...signedIn.frame, client, values: clientFormValues(client), scopes: scopeChoices(), endpoints: serverEndpoints(context), newSecret }));
+  // The details form and the logo upload come back here with what they did (a save gave no sign it was made).
+  const t = signedIn.frame.t!;
+  const notices: Record<string, string> = { saved: t.t('portal.savedNotice'), logo: t.t('portal.logoUploadedNotice') };
+  const done = (request.query as { done?: unknown }).done;
+  const notice = typeof done === 'string' && Object.hasOwn(notices, done) ? notices[done] : undefined;
+  page(reply, 200, clientPage({
+    ...signedIn.frame, client, values: clientFormValues(client), scopes: scopeChoices(), endpoints: serverEndpoints(context), newSecret, ...(notice ? { notice } : {}),
+  }));
 }
 
 /** POST /portal/clients/:client_id (the details form). */
@@ -218,7 +225,7 @@ export async function portalUpdateClient(context: ServerContext, request: Fastif
       contacts: addresses(values.contacts),
       description: values.description || null, category: (values.category || null) as ClientMetadata['category'], // issue 13 (Marketplace)
     });
-    reply.redirect(`/portal/clients/${client.clientId}`, 303);
+    reply.redirect(`/portal/clients/${client.clientId}?done=saved`, 303);
   }, (request.body ?? {}) as Body);
 }
 
@@ -229,7 +236,7 @@ export async function portalUploadLogo(context: ServerContext, request: FastifyR
     // An oversized file arrives cut at LOGO_MAX_BYTES + 1 (authorization-server.ts), so inspectLogo refuses it here, in the page.
     if (!Buffer.isBuffer(logo) || logo.length === 0) throw new RegistrationError('logo', 'choose an image file');
     await setClientLogo(management(context, signedIn.user), context.options.issuer, client.clientId, logo);
-    reply.redirect(`/portal/clients/${client.clientId}`, 303);
+    reply.redirect(`/portal/clients/${client.clientId}?done=logo`, 303);
   });
 }
 

@@ -738,6 +738,8 @@ export const da: Catalogue = {
   'apiKeys.deleteLabel': 'Slet API-nøglen {name}',
   'apiKeys.deletedNotice': 'API-nøglen {name} blev slettet. Forespørgsler med den afvises.',
   'portal.deletedNotice': '{client} blev slettet: dens forbindelser er tilbagekaldt, og dens legitimationsoplysninger afvises.',
+  'portal.savedNotice': 'Ændringerne er gemt.',
+  'portal.logoUploadedNotice': 'Logoet er overført.',
   'apiKeys.newTitle': 'Opret en API-nøgle',
   'apiKeys.name': 'Navn',
   'apiKeys.nameHint': 'Så du kan genkende den senere, f.eks. "Månedligt eksportscript".',

@@ -738,6 +738,8 @@ export const de: Catalogue = {
   'apiKeys.deleteLabel': 'API-Schlüssel {name} löschen',
   'apiKeys.deletedNotice': 'Der API-Schlüssel {name} wurde gelöscht. Anfragen mit ihm werden abgelehnt.',
   'portal.deletedNotice': '{client} wurde gelöscht: seine Verbindungen sind widerrufen, seine Zugangsdaten werden abgelehnt.',
+  'portal.savedNotice': 'Änderungen gespeichert.',
+  'portal.logoUploadedNotice': 'Logo hochgeladen.',
   'apiKeys.newTitle': 'API-Schlüssel erstellen',
   'apiKeys.name': 'Name',
   'apiKeys.nameHint': 'Damit Sie ihn später wiedererkennen, z. B. „Monatliches Exportskript“.',

@@ -755,6 +755,8 @@ export const en = {
   'apiKeys.deleteLabel': 'Delete the API key {name}',
   'apiKeys.deletedNotice': 'The API key {name} was deleted. Requests with it are refused.',
   'portal.deletedNotice': '{client} was deleted: its connections are revoked and its credentials refused.',
+  'portal.savedNotice': 'Changes saved.',
+  'portal.logoUploadedNotice': 'Logo uploaded.',
   'apiKeys.newTitle': 'Create an API key',
   'apiKeys.name': 'Name',
   'apiKeys.nameHint': 'So you can recognise it later, e.g. "Monthly export script".',

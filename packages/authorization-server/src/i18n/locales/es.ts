@@ -738,6 +738,8 @@ export const es: Catalogue = {
   'apiKeys.deleteLabel': 'Eliminar la clave de API {name}',
   'apiKeys.deletedNotice': 'La clave de API {name} se eliminó. Las solicitudes con ella se rechazan.',
   'portal.deletedNotice': '{client} se eliminó: sus conexiones están revocadas y sus credenciales se rechazan.',
+  'portal.savedNotice': 'Cambios guardados.',
+  'portal.logoUploadedNotice': 'Logotipo subido.',
   'apiKeys.newTitle': 'Crear una clave de API',
   'apiKeys.name': 'Nombre',
   'apiKeys.nameHint': 'Para reconocerla más adelante, p. ej., «Script de exportación mensual».',

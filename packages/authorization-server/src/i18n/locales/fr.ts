@@ -738,6 +738,8 @@ export const fr: Catalogue = {
   'apiKeys.deleteLabel': 'Supprimer la clé d’API {name}',
   'apiKeys.deletedNotice': 'La clé d’API {name} a été supprimée. Les requêtes qui l’utilisent sont refusées.',
   'portal.deletedNotice': '{client} a été supprimé : ses connexions sont révoquées et ses identifiants refusés.',
+  'portal.savedNotice': 'Modifications enregistrées.',
+  'portal.logoUploadedNotice': 'Logo téléversé.',
   'apiKeys.newTitle': 'Créer une clé d’API',
   'apiKeys.name': 'Nom',
   'apiKeys.nameHint': 'Pour la reconnaître plus tard, par exemple « Script d’export mensuel ».',

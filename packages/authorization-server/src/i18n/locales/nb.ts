@@ -738,6 +738,8 @@ export const nb: Catalogue = {
   'apiKeys.deleteLabel': 'Slett API-nøkkelen {name}',
   'apiKeys.deletedNotice': 'API-nøkkelen {name} ble slettet. Forespørsler med den avvises.',
   'portal.deletedNotice': '{client} ble slettet: tilkoblingene er tilbakekalt, og påloggingsopplysningene avvises.',
+  'portal.savedNotice': 'Endringene er lagret.',
+  'portal.logoUploadedNotice': 'Logoen er lastet opp.',
   'apiKeys.newTitle': 'Opprett en API-nøkkel',
   'apiKeys.name': 'Navn',
   'apiKeys.nameHint': 'Så du kjenner den igjen senere, f.eks. «Månedlig eksportskript».',

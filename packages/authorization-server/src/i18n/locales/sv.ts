@@ -738,6 +738,8 @@ export const sv: Catalogue = {
   'apiKeys.deleteLabel': 'Ta bort API-nyckeln {name}',
   'apiKeys.deletedNotice': 'API-nyckeln {name} togs bort. Förfrågningar med den avvisas.',
   'portal.deletedNotice': '{client} togs bort: dess anslutningar är återkallade och dess autentiseringsuppgifter avvisas.',
+  'portal.savedNotice': 'Ändringarna har sparats.',
+  'portal.logoUploadedNotice': 'Logotypen har laddats upp.',
   'apiKeys.newTitle': 'Skapa en API-nyckel',
   'apiKeys.name': 'Namn',
   'apiKeys.nameHint': 'Så att du känner igen den senare, t.ex. "Månatligt exportskript".',
