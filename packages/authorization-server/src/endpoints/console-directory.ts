@@ -106,7 +106,8 @@ export async function consoleUser(context: ServerContext, request: FastifyReques
     ...membership, subjectName: (await context.storage.directory.findSubject(membership.subjectType, membership.subjectId))?.name ?? membership.subjectId,
   })));
   const grants = await Promise.all((await context.storage.grants.listActive({ userId })).map((grant) => grantView(context, grant)));
-  const notice = (request.query as Record<string, unknown>).done === 'membership_removed' ? admin.frame.t.t('console.membershipRemoved') : undefined;
+  const done = (request.query as Record<string, unknown>).done;
+  const notice = done === 'membership_removed' ? admin.frame.t.t('console.membershipRemoved') : done === 'grant_revoked' ? admin.frame.t.t('console.grantRevoked') : undefined;
   page(reply, 200, userDetailPage({ ...admin.frame, user, memberships, grants, notice }));
 }
 

@@ -186,6 +186,36 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       assert.match(event!.actor, new RegExp(`^admin:.+ \\(user:${alice.id}\\)$`));
     });
 
+    it('Revoke taken on a user\'s page or in a grant search asks with a way back there and returns there with a notice (it went to the client\'s grant list)', async () => {
+      const browser = await signIn(server);
+      const hidden = (page: string, name: string) => new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(page)?.[1]?.replaceAll('&amp;', '&');
+      for (const from of [`/admin/users/${alice.id}`, `/admin/grants?user=${encodeURIComponent(alice.email)}`]) {
+        await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read', extra: { prompt: 'consent' } });
+        const grant = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!;
+        const page = await browser.get(`${server.url}${from}`);
+        assert.match(page.text, new RegExp(`/admin/grants/${grant.grantId}/revoke`), from);
+        const form = new RegExp(`<form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke">.*?</form>`).exec(page.text)![0];
+        const confirmation = await browser.post(`${server.url}/admin/grants/${grant.grantId}/revoke`, { _csrf: inputValue(page.text, '_csrf')!, return_to: hidden(form, 'return_to') ?? '' });
+        assert.equal(confirmation.status, 200);
+        const cancel = /<a class="button secondary" href="([^"]*)">Cancel<\/a>/.exec(confirmation.text)?.[1]?.replaceAll('&amp;', '&');
+        assert.equal(cancel, from, 'Cancel goes back where Revoke was taken');
+        const revoked = await browser.post(`${server.url}/admin/grants/${grant.grantId}/revoke`, {
+          _csrf: inputValue(confirmation.text, '_csrf')!, confirm: 'yes', return_to: hidden(confirmation.text, 'return_to') ?? '',
+        });
+        assert.equal(revoked.status, 303);
+        assert.equal(revoked.location, `${from}${from.includes('?') ? '&' : '?'}done=grant_revoked`);
+        const back = await browser.get(`${server.url}${revoked.location}`);
+        assert.match(back.text, /<p class="notice" role="status">The grant was revoked\.<\/p>/, from);
+        assert.doesNotMatch(back.text, new RegExp(`/admin/grants/${grant.grantId}/revoke`), 'no longer listed');
+      }
+      // Never elsewhere: a return path outside the grant lists and users' pages is the client's grant list.
+      await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read', extra: { prompt: 'consent' } });
+      const grant = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!;
+      const page = await browser.get(`${server.url}/admin/grants?client=${seed.confidentialClient.id}`);
+      const revoked = await browser.post(`${server.url}/admin/grants/${grant.grantId}/revoke`, { _csrf: inputValue(page.text, '_csrf')!, confirm: 'yes', return_to: '//evil.example/admin/grants' });
+      assert.equal(revoked.location, `/admin/grants?client=${seed.confidentialClient.id}&done=grant_revoked`);
+    });
+
     it('the audit log filters by type and client, and exports CSV (formulas neutralised) and JSON Lines', async () => {
       const client = await pendingClient(server, '=HYPERLINK("x")');
       const browser = await signIn(server);

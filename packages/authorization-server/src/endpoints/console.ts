@@ -23,6 +23,7 @@
  * page (which continues at the page asked for: a deep link survives sign-in); signed in without the role: 403.
  */
 import { requestTranslator } from '../i18n/request-language.ts';
+import { safeReturnPath } from './language.ts';
 import type { MessageKey, Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
@@ -205,7 +206,8 @@ export async function consoleGrants(context: ServerContext, request: FastifyRequ
   const query = request.query as Record<string, unknown>;
   const text = (name: string) => (typeof query[name] === 'string' ? (query[name] as string).trim().slice(0, 320) : '');
   const [user, company, client] = [text('user'), text('company'), text('client')];
-  const model = { ...admin.frame, user, company, client };
+  const notice = query.done === 'grant_revoked' ? admin.frame.t.t('console.grantRevoked') : undefined;
+  const model = { ...admin.frame, user, company, client, ...(notice ? { notice } : {}) };
   let grants: GrantListing[] | undefined;
   if (user) {
     const found = isUuid(user.toLowerCase()) ? await context.storage.users.find(user.toLowerCase()) : await context.storage.users.findByEmail(user);
@@ -241,16 +243,28 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
     return;
   }
   const view = await grantView(context, { ...grant, lastUsedAt: null });
-  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  // Back where Revoke was taken (a grant search with its query, a user's page), else the client's grant list.
+  const returnTo = grantListPath(body.return_to) ?? `/admin/grants?client=${grant.clientId}`;
+  if (body.confirm !== 'yes') {
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: admin.frame.t.t('console.revokeTitle', { client: view.clientName, subject: view.subjectName }),
       consequences: [admin.frame.t.t('console.revokeConsequence', { client: view.clientName, subject: view.subjectName }), admin.frame.t.t('console.revokeRestore')],
-      action: `/admin/grants/${grant.grantId}/revoke`, confirmLabel: admin.frame.t.t('console.revoke'), cancelHref: `/admin/grants?client=${grant.clientId}`,
+      action: `/admin/grants/${grant.grantId}/revoke`, confirmLabel: admin.frame.t.t('console.revoke'), cancelHref: returnTo, returnTo,
     }));
     return;
   }
   await revokeGrantBy(context.storage, grant.grantId, context.clock.nowSeconds(), management(context, admin.user).actor, 'admin_revoked', context.options.brand.urnNamespace);
-  reply.redirect(`/admin/grants?client=${grant.clientId}`, 303);
+  reply.redirect(`${returnTo}${returnTo.includes('?') ? '&' : '?'}done=grant_revoked`, 303);
+}
+
+/** `value` when it is a page that lists grants with Revoke (the grant search, a user's page), without a `done`; else undefined. */
+function grantListPath(value: unknown): string | undefined {
+  const path = safeReturnPath(value);
+  const url = new URL(path, 'http://gatehouse.invalid');
+  if (url.pathname !== '/admin/grants' && !/^\/admin\/users\/[0-9a-f-]{36}$/.test(url.pathname)) return undefined;
+  url.searchParams.delete('done');
+  return `${url.pathname}${url.search}`;
 }
 
 /**

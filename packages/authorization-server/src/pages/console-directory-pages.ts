@@ -60,5 +60,5 @@ ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 ${model.memberships.length === 0 ? html`<p>${t.t('console.noMemberships')}</p>` : html`<ul class="memberships">${model.memberships.map((membership) => html`<li>${membership.subjectName} <span class="muted">(${t.t('console.subjectKind', { type: membership.subjectType })})</span>
 <form class="inline" method="post" action="/admin/users/${user.userId}/memberships/${membership.subjectType}/${membership.subjectId}/remove"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.removeMembershipLabel', { user: user.name, subject: membership.subjectName })}">${t.t('console.removeMembership')}</button></form></li>`)}</ul>`}
 <h2>${t.t('console.activeGrants')}</h2>
-${model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : grantTable(model, model.grants)}`);
+${model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : grantTable(model, model.grants, `/admin/users/${user.userId}`)}`);
 }

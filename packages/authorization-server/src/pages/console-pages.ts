@@ -157,9 +157,11 @@ export interface GrantView {
 }
 
 /** GET /admin/grants?user=&company=&client= (active grants; one filter at a time). */
-export function grantSearchPage(model: ConsoleFrame & { user: string; company: string; client: string; grants: GrantView[] | undefined; error?: string }): string {
+export function grantSearchPage(model: ConsoleFrame & { user: string; company: string; client: string; grants: GrantView[] | undefined; error?: string; notice?: string }): string {
   const t = tOf(model);
+  const search = new URLSearchParams(Object.entries({ user: model.user, company: model.company, client: model.client }).filter(([, value]) => value !== ''));
   return frame(model, t.t('console.grants'), html`<h1>${t.t('console.grants')}</h1>
+${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
 <form method="get" action="/admin/grants" class="filter" role="search">
   <label for="user">${t.t('console.userFilter')}</label><input id="user" name="user" type="text" value="${model.user}">
   <label for="company">${t.t('console.companyId')}</label><input id="company" name="company" type="text" value="${model.company}">
@@ -167,23 +169,27 @@ export function grantSearchPage(model: ConsoleFrame & { user: string; company: s
   <button type="submit">${t.t('console.search')}</button>
 </form>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
-${model.grants === undefined ? html`<p class="muted">${t.t('console.searchByOne')}</p>` : model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : grantTable(model, model.grants)}`);
+${model.grants === undefined ? html`<p class="muted">${t.t('console.searchByOne')}</p>` : model.grants.length === 0 ? html`<p>${t.t('console.noGrantMatches')}</p>` : grantTable(model, model.grants, `/admin/grants?${search}`)}`);
 }
 
 /** An ISO 8601 moment as `<time>`: the exact value in `datetime`, the text in the page's language (`t.dateTime`, UTC). */
 const timeOf = (t: Translator, iso: string): SafeHtml => html`<time datetime="${iso}">${t.dateTime(Date.parse(iso) / 1000)}</time>`;
 
-/** Active grants with a revoke button each (confirmed on the next page). */
-export function grantTable(model: ConsoleFrame, grants: GrantView[]): SafeHtml {
+/**
+ * Active grants with a revoke button each (confirmed on the next page).
+ * @param returnTo the page the table is on (a grant search with its query, a user's page): the confirmation's
+ *   Cancel and the revocation come back to it.
+ */
+export function grantTable(model: ConsoleFrame, grants: GrantView[], returnTo: string): SafeHtml {
   const t = tOf(model);
   return html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('console.activeGrants')}"><table class="sessions">
 <thead><tr><th scope="col">${t.t('console.app')}</th><th scope="col">${t.t('console.company')}</th><th scope="col">${t.t('console.connectedBy')}</th><th scope="col">${t.t('console.scopes')}</th><th scope="col">${t.t('console.since')}</th><th scope="col">${t.t('console.actionHeading')}</th></tr></thead>
 <tbody>${grants.map((grant) => html`<tr><td>${grant.clientName}</td><td>${grant.subjectName}</td><td>${grant.userName}</td><td>${grant.scopes.join(', ')}</td><td>${timeOf(t, grant.createdAt)}</td>
-<td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('console.revokeLabel', { client: grant.clientName, subject: grant.subjectName })}">${t.t('console.revokeEllipsis')}</button></form></td></tr>`)}</tbody></table></div>`;
+<td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><input type="hidden" name="return_to" value="${returnTo}"><button type="submit" aria-label="${t.t('console.revokeLabel', { client: grant.clientName, subject: grant.subjectName })}">${t.t('console.revokeEllipsis')}</button></form></td></tr>`)}</tbody></table></div>`;
 }
 
 /** A confirmation naming what will happen; posts the same action again with `confirm=yes`. */
-export function consoleConfirmationPage(model: ConsoleFrame & { title: string; consequences: string[]; action: string; confirmLabel: string; cancelHref: string; from?: 'search' }): string {
+export function consoleConfirmationPage(model: ConsoleFrame & { title: string; consequences: string[]; action: string; confirmLabel: string; cancelHref: string; from?: 'search'; returnTo?: string }): string {
   const t = tOf(model);
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('console.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
@@ -191,6 +197,7 @@ export function consoleConfirmationPage(model: ConsoleFrame & { title: string; c
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="confirm" value="yes">
   ${model.from ? html`<input type="hidden" name="from" value="${model.from}">` : ''}
+  ${model.returnTo ? html`<input type="hidden" name="return_to" value="${model.returnTo}">` : ''}
   <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('console.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
 </form>`);
 }

@@ -387,6 +387,7 @@ export const da: Catalogue = {
   'console.removeMembershipConsequence': "{user} kan ikke længere forbinde apps for {subject}. Forbindelser, der allerede er oprettet, bliver.",
   'console.removeMembershipConfirm': "Fjern medlemskab",
   'console.membershipRemoved': "Medlemskabet blev fjernet.",
+  'console.grantRevoked': "Tilladelsen blev tilbagekaldt.",
   'console.noSuchUserTitle': "Ingen sådan bruger",
   'console.noSuchUser': "Der er ingen bruger med det ID.",
   'console.noSuchMembershipTitle': "Intet sådant medlemskab",

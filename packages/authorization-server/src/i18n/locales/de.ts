@@ -387,6 +387,7 @@ export const de: Catalogue = {
   'console.removeMembershipConsequence': "{user} kann keine Apps mehr für {subject} verbinden. Bestehende Verbindungen bleiben.",
   'console.removeMembershipConfirm': "Mitgliedschaft entfernen",
   'console.membershipRemoved': "Die Mitgliedschaft wurde entfernt.",
+  'console.grantRevoked': "Die Berechtigung wurde widerrufen.",
   'console.noSuchUserTitle': "Kein solcher Benutzer",
   'console.noSuchUser': "Es gibt keinen Benutzer mit dieser ID.",
   'console.noSuchMembershipTitle': "Keine solche Mitgliedschaft",

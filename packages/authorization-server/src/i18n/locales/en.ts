@@ -402,6 +402,7 @@ export const en = {
   'console.removeMembershipConsequence': "{user} can no longer connect apps for {subject}. Connections already made stay.",
   'console.removeMembershipConfirm': "Remove membership",
   'console.membershipRemoved': "The membership was removed.",
+  'console.grantRevoked': "The grant was revoked.",
   'console.noSuchUserTitle': "No such user",
   'console.noSuchUser': "There is no user with that ID.",
   'console.noSuchMembershipTitle': "No such membership",

@@ -387,6 +387,7 @@ export const es: Catalogue = {
   'console.removeMembershipConsequence': "{user} ya no podrá conectar aplicaciones para {subject}. Las conexiones ya hechas se mantienen.",
   'console.removeMembershipConfirm': "Quitar la pertenencia",
   'console.membershipRemoved': "Se quitó la pertenencia.",
+  'console.grantRevoked': "Se revocó la autorización.",
   'console.noSuchUserTitle': "No existe el usuario",
   'console.noSuchUser': "No hay ningún usuario con ese ID.",
   'console.noSuchMembershipTitle': "No existe la pertenencia",

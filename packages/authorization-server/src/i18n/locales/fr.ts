@@ -387,6 +387,7 @@ export const fr: Catalogue = {
   'console.removeMembershipConsequence': "{user} ne pourra plus connecter d’applications pour {subject}. Les connexions déjà faites restent.",
   'console.removeMembershipConfirm': "Retirer l’appartenance",
   'console.membershipRemoved': "L’appartenance a été retirée.",
+  'console.grantRevoked': "L’autorisation a été révoquée.",
   'console.noSuchUserTitle': "Utilisateur introuvable",
   'console.noSuchUser': "Aucun utilisateur n’a cet identifiant.",
   'console.noSuchMembershipTitle': "Appartenance introuvable",

@@ -387,6 +387,7 @@ export const nb: Catalogue = {
   'console.removeMembershipConsequence': "{user} kan ikke lenger koble til apper for {subject}. Tilkoblinger som allerede finnes, blir værende.",
   'console.removeMembershipConfirm': "Fjern medlemskap",
   'console.membershipRemoved': "Medlemskapet ble fjernet.",
+  'console.grantRevoked': "Tillatelsen ble tilbakekalt.",
   'console.noSuchUserTitle': "Ingen slik bruker",
   'console.noSuchUser': "Det finnes ingen bruker med den ID-en.",
   'console.noSuchMembershipTitle': "Intet slikt medlemskap",

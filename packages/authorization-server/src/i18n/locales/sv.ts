@@ -387,6 +387,7 @@ export const sv: Catalogue = {
   'console.removeMembershipConsequence': "{user} kan inte längre ansluta appar för {subject}. Anslutningar som redan finns ligger kvar.",
   'console.removeMembershipConfirm': "Ta bort medlemskap",
   'console.membershipRemoved': "Medlemskapet togs bort.",
+  'console.grantRevoked': "Behörigheten återkallades.",
   'console.noSuchUserTitle': "Ingen sådan användare",
   'console.noSuchUser': "Det finns ingen användare med det ID:t.",
   'console.noSuchMembershipTitle': "Inget sådant medlemskap",
