@@ -196,6 +196,23 @@ describe('GET /oauth/authorize', () => {
       }
     });
 
+    it('a refused login still says which app the sign-in is for (it dropped "to connect <app>")', async () => {
+      const browser = new Browser();
+      const page = await browser.get(authorizeUrl(server, validParameters()));
+      const asking = 'to connect <strong>Ledgerly Sync</strong>';
+      assert.ok(page.text.includes(asking));
+      const refused = await browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: alice.email, password: 'wrong' });
+      assert.equal(refused.status, 401);
+      assert.ok(refused.text.includes(asking), 'the refused login names the app');
+      // A login for an account page names no app; nor does one whose client_id is not a client.
+      const other = await browser.post(`${server.url}/login`, { _csrf: inputValue(refused.text, '_csrf')!, return_to: '/account', email: alice.email, password: 'wrong' });
+      assert.doesNotMatch(other.text, /to connect/);
+      const unknown = await browser.post(`${server.url}/login`, {
+        _csrf: inputValue(other.text, '_csrf')!, return_to: '/oauth/authorize?client_id=00000000-0000-4000-8000-000000000000', email: alice.email, password: 'wrong',
+      });
+      assert.doesNotMatch(unknown.text, /to connect/);
+    });
+
     it('never redirects a login to another site (no open redirect)', async () => {
       const browser = new Browser();
       const page = await browser.get(authorizeUrl(server, validParameters()));

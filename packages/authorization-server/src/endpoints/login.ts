@@ -8,6 +8,7 @@
 import { translator } from '../i18n/i18n.ts';
 import { noteContinuedRequestUiLocales, requestLocale } from '../i18n/request-language.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isUuid } from '@gatehouse/protocol';
 import type { RawParameters } from '../http/parameters.ts';
 import { loginPage } from '../pages/login-page.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -47,12 +48,16 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   // ("Try again in": seconds under two minutes, else whole minutes rounded up.)
   noteContinuedRequestUiLocales(request, returnTo);
   const t = translator(requestLocale(request), returnTo);
-  const page = (status: number, error: string) =>
+  const page = async (status: number, error: string) => {
+    // The app an authorization request's sign-in is for, named again on a refused login as on the first page.
+    const clientName = await askingClientName(context, returnTo);
     reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(loginPage({
       t, brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), returnTo, error, email, upstreamName: context.options.upstreamIdentityProvider?.name,
+      ...(clientName ? { clientName } : {}),
       // The page shown again keeps asking the identity provider for a fresh authentication (login-step.ts).
       ...(text('reauthenticate') === '1' ? { reauthenticate: true } : {}),
     }));
+  };
 
   // SPEC decision 18: checked and counted in one atomic step, before the (slow, awaited) password check,
   // so a burst of parallel attempts, on any instances, cannot pass the limit together.
@@ -60,7 +65,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   if (retryAfterSeconds > 0) {
     // Refused before any password check (RFC 6585 §4: 429 with Retry-After in seconds).
     reply.header('retry-after', String(retryAfterSeconds));
-    page(429, retryAfterSeconds < 120
+    await page(429, retryAfterSeconds < 120
       ? t.t('login.tooManySeconds', { seconds: retryAfterSeconds })
       : t.t('login.tooManyMinutes', { minutes: Math.ceil(retryAfterSeconds / 60) }));
     return;
@@ -69,7 +74,7 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash));
   if (!user || !valid) {
     request.log.info({ event: 'login.failed' }, 'login failed');
-    page(401, t.t('login.incorrect'));
+    await page(401, t.t('login.incorrect'));
     return;
   }
   // Issue 10 §3: with a second factor (or one the user must enrol) no session starts yet; this attempt
@@ -81,3 +86,11 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   reply.redirect(returnTo, 303);
 }
 
+/** The name of the active client whose authorization request `returnTo` continues (its `client_id`), else undefined. */
+async function askingClientName(context: ServerContext, returnTo: string): Promise<string | undefined> {
+  if (!returnTo.startsWith('/oauth/authorize?')) return undefined;
+  const clientId = new URLSearchParams(returnTo.slice('/oauth/authorize?'.length)).get('client_id');
+  if (clientId === null || !isUuid(clientId)) return undefined;
+  const client = await context.storage.clients.find(clientId);
+  return client?.status === 'active' ? client.clientName : undefined;
+}
