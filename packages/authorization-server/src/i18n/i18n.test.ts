@@ -93,6 +93,14 @@ describe('translator', () => {
     }
   });
 
+  it('agrees the word for "no" with a neuter noun: Swedish "inget företag", "ingen organisation" (it said "ingen företag")', () => {
+    const sv = translator('sv');
+    assert.equal(sv.t('noSubject.heading', { subjectType: 'company' }), 'Du har inget företag att ansluta');
+    assert.equal(sv.t('noSubject.heading', { subjectType: 'organization' }), 'Du har ingen organisation att ansluta');
+    assert.equal(sv.t('noSubject.title', { subjectType: 'company' }), 'Inget företag att ansluta');
+    assert.equal(sv.t('noSubject.title', { subjectType: 'organization' }), 'Ingen organisation att ansluta');
+  });
+
   it('formats numbers the language\'s way', () => {
     assert.match(translator('de').t('local.securityOn', { count: 1234 }), /1\.234/);
     assert.match(translator('en').t('local.securityOn', { count: 1234 }), /1,234/);

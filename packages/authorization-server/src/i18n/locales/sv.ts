@@ -95,8 +95,8 @@ export const sv: Catalogue = {
   'error.methodNotAllowedTitle': 'Sidan kan inte öppnas direkt',
   'error.methodNotAllowed': 'Den här adressen tar bara emot ett formulär som skickats från en annan sida. Börja om från startsidan.',
 
-  'noSubject.title': 'Ingen {subjectType, select, organization {organisation} other {företag}} att ansluta',
-  'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisation} other {företag}} att ansluta',
+  'noSubject.title': '{subjectType, select, organization {Ingen organisation} other {Inget företag}} att ansluta',
+  'noSubject.heading': 'Du har {subjectType, select, organization {ingen organisation} other {inget företag}} att ansluta',
   'noSubject.explanation': '{client} ansluter till {subjectType, select, organization {en organisation} other {ett företag}}, och du ({email}) är inte administratör för {subjectType, select, organization {någon organisation} other {något företag}} i {brand}.',
   'noSubject.hint': 'Be en administratör för {subjectType, select, organization {din organisation} other {ditt företag}} att lägga till dig, eller logga ut och logga in med ett annat konto.',
   'noSubject.back': 'Tillbaka till {client}',
