@@ -107,6 +107,40 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
     assert.equal(page.location, '/account/connected-apps');
   });
 
+  it('"Sign in again" continues where the sign-out was made: an app\'s authorization (to sign in with another account), the portal; never elsewhere', async () => {
+    const client = seed.confidentialClient;
+    const url = authorizeUrl(server, {
+      response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 's', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+    });
+    const request = `${new URL(url).pathname}${new URL(url).search}`;
+    const signOutFrom = async (referer: string) => {
+      const browser = await signedIn(server);
+      const ours = referer.startsWith('/');
+      const page = ours ? (await browser.get(`${server.url}${referer}`)).text : '';
+      return { browser, response: await browser.request(`${server.url}/logout`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, referer: ours ? `${server.url}${referer}` : referer },
+        body: new URLSearchParams({ _csrf: inputValue(page, '_csrf') ?? await signOutToken(server, browser) }),
+      }) };
+    };
+    const signInAgain = (page: string) => /<a class="button" href="([^"]*)">Sign in again<\/a>/.exec(page)?.[1]?.replaceAll('&amp;', '&');
+    // From the consent page (as the page for a user with nothing to connect advises: sign out, sign in with another account).
+    const { browser, response } = await signOutFrom(request);
+    assert.equal(response.status, 303);
+    const signedOut = await browser.get(`${server.url}${response.location}`);
+    assert.equal(signInAgain(signedOut.text), request);
+    const login = await browser.get(`${server.url}${request}`);
+    assert.equal(inputValue(login.text, 'return_to'), request, 'the login page of that request');
+    // From the portal: back to it.
+    const portal = await signOutFrom('/portal');
+    assert.equal(signInAgain((await portal.browser.get(`${server.url}${portal.response.location}`)).text), '/portal');
+    // Never another site, nor a path login.ts would not continue at.
+    for (const referer of ['https://evil.example/portal', '/signed-out']) {
+      const other = await signOutFrom(referer);
+      assert.equal(other.response.location, '/signed-out', referer);
+    }
+    assert.equal(signInAgain((await new Browser().get(`${server.url}/signed-out?return_to=%2F%2Fevil.example`)).text), '/account/connected-apps');
+  });
+
   it('a sign-out without a session is harmless: 303 to the signed-out page', async () => {
     const browser = new Browser();
     const login = await browser.get(`${server.url}/account/sessions`);

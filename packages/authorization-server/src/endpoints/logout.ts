@@ -10,11 +10,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { signedOutPage } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, endLoginSession } from '../sessions/login-session.ts';
+import { RETURN_TO } from './login.ts';
 
 /** POST /logout */
 export async function logoutEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await endLoginSession(context, request, reply);
-  reply.header('cache-control', 'no-store').redirect('/signed-out', 303);
+  const from = signedOutFrom(request);
+  reply.header('cache-control', 'no-store').redirect(from ? `/signed-out?${new URLSearchParams({ return_to: from })}` : '/signed-out', 303);
+}
+
+/**
+ * The page the sign-out was made on (its same-origin Referer, query included), when a login continues there
+ * (login.ts RETURN_TO: an authorization request, a portal, account, console or marketplace page): "Sign in
+ * again" goes back to it, so signing out of an app's authorization to use another account continues it.
+ */
+function signedOutFrom(request: FastifyRequest): string | undefined {
+  const referer = request.headers.referer;
+  if (referer === undefined) return undefined;
+  try {
+    const url = new URL(referer);
+    const path = `${url.pathname}${url.search}`;
+    return url.host === request.host && RETURN_TO.test(path) ? path : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** GET /signed-out (a browser still signed in is not told otherwise: 303 to its connected apps). */
@@ -23,5 +42,7 @@ export async function signedOutEndpoint(context: ServerContext, request: Fastify
     reply.redirect('/account/connected-apps', 303);
     return;
   }
-  reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage(context.options.brand.name, requestTranslator(request)));
+  const returnTo = (request.query as Record<string, unknown>).return_to;
+  const signInAgain = typeof returnTo === 'string' && RETURN_TO.test(returnTo) ? returnTo : '/account/connected-apps';
+  reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage(context.options.brand.name, requestTranslator(request), signInAgain));
 }

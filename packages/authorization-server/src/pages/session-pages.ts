@@ -35,10 +35,11 @@ const deviceName = (session: Pick<SessionView, 'device'>, t: Translator) => {
   return parts ? t.t('sessions.deviceOn', parts) : session.device;
 };
 
-export function signedOutPage(brandName: string, t: Translator = ENGLISH): string {
+/** @param signInAgain where "Sign in again" goes: the page signed out from, when a login continues there (logout.ts). */
+export function signedOutPage(brandName: string, t: Translator = ENGLISH, signInAgain = '/account/connected-apps'): string {
   return layout(brandName, t.t('sessions.signedOutTitle'), html`<h1>${t.t('sessions.signedOutHeading')}</h1>
 <p>${t.t('sessions.signedOutText')}</p>
-<div class="actions"><a class="button" href="/account/connected-apps">${t.t('sessions.signInAgain')}</a></div>`, undefined, t);
+<div class="actions"><a class="button" href="${signInAgain}">${t.t('sessions.signInAgain')}</a></div>`, undefined, t);
 }
 
 export function sessionsPage(model: SessionsFrame & { sessions: SessionView[]; notice?: string }): string {
