@@ -11,7 +11,7 @@ import { STANDALONE_API_KEY_LIFETIMES_SECONDS } from '../api-keys/api-key-servic
 import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
 import { errorSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout } from './layout.ts';
+import { layout, SHOWN_ONCE } from './layout.ts';
 import { type AccountFrame, accountNavigation } from './account-pages.ts';
 
 /** The page's translator (issue 13: every string is in the catalogues, `apiKeys.*`); English when absent. */
@@ -141,7 +141,7 @@ export function apiKeyShownPage(model: AccountFrame & { title: string; intro: st
   const t = tOf(model);
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <div class="notice" role="status"><p>${model.intro}</p><p><strong>${t.t('apiKeys.shownOnce')}</strong></p>
-<span class="copyable"><code id="api_key_value" class="secret-value">${model.value}</code> <button type="button" class="copy" data-copy="api_key_value" data-copied="${t.t('apiKeys.copied')}" aria-label="${t.t('apiKeys.copyLabel')}">${t.t('apiKeys.copy')}</button></span></div>
+<span class="copyable"${SHOWN_ONCE}><code id="api_key_value" class="secret-value">${model.value}</code> <button type="button" class="copy" data-copy="api_key_value" data-copied="${t.t('apiKeys.copied')}" aria-label="${t.t('apiKeys.copyLabel')}">${t.t('apiKeys.copy')}</button></span></div>
 ${model.onward}`);
 }
 

@@ -33,3 +33,21 @@ describe('layout: language switch', () => {
     });
   }
 });
+
+describe('layout: the language switch of a page that shows a secret once', () => {
+  it('opens in a new tab, says so in the page language, and the page it leaves keeps the secret; other pages are unchanged', async () => {
+    const { recoveryCodesPage } = await import('./local-account-pages.ts');
+    const { apiKeyShownPage } = await import('./api-key-pages.ts');
+    const t = translator('de', '/account/security');
+    const pages = [
+      recoveryCodesPage('Brand', ['1234-5678', '2345-6789'], '/account/security', undefined, t),
+      apiKeyShownPage({ brandName: 'Brand', csrfToken: 'c', signedIn: { csrfToken: 'c', name: 'Alice' }, t, title: 'Key', intro: 'Intro', value: 'gh_key', onward: html`` } as never),
+    ];
+    for (const page of pages) {
+      const footer = footerOf(page);
+      assert.equal(footer.match(/ target="_blank" rel="noopener" aria-describedby="language-new-tab"/g)?.length, LOCALES.length);
+      assert.match(footer, /<p id="language-new-tab" class="muted">Diese Links öffnen sich in einem neuen Tab/);
+    }
+    assert.doesNotMatch(layout('Brand', 'Title', html`<p>body</p>`, undefined, t), /target="_blank"|language-new-tab/);
+  });
+});

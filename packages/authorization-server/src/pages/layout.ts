@@ -5,7 +5,7 @@
  */
 import escapeHtml from 'escape-html';
 import { html, SafeHtml } from './html.ts';
-import { ENGLISH, LANGUAGE_NAMES, LOCALES, type Locale, type Translator } from '../i18n/i18n.ts';
+import { ENGLISH, LANGUAGE_NAMES, LOCALES, type Translator } from '../i18n/i18n.ts';
 
 /**
  * What a signed-in page passes to `layout` so its header carries the "Sign out" form (a POST to
@@ -28,8 +28,8 @@ function signedInHeader(signedIn: SignedInHeader, t: Translator): SafeHtml {
  * language by its own name and marked with its `lang`; GET /language sets the choice and comes back to
  * `t.path` (endpoints/language.ts accepts only same-origin paths).
  */
-function languageSwitch(t: Translator): SafeHtml {
-  const frame = languageSwitchFrame(t);
+function languageSwitch(t: Translator, shownOnce: boolean): SafeHtml {
+  const frame = languageSwitchFrame(t, shownOnce);
   // What `new URLSearchParams({ locale, return_to: t.path })` gives, the locale (plain letters) being
   // encoded as itself: only the return path differs between pages, so only it is encoded and escaped here.
   const returnTo = escapeHtml(new URLSearchParams({ return_to: t.path }).toString());
@@ -46,22 +46,32 @@ interface LanguageSwitchFrame {
   tail: string;
 }
 
-const languageSwitchFrames = new Map<Locale, LanguageSwitchFrame>();
+const languageSwitchFrames = new Map<string, LanguageSwitchFrame>();
 
-function languageSwitchFrame(t: Translator): LanguageSwitchFrame {
-  let frame = languageSwitchFrames.get(t.locale);
+/**
+ * A page that shows a secret once (a client or webhook secret, an API key, recovery codes) marks the element
+ * holding it with this attribute. Its language switch opens in a new tab: the page cannot be shown again (only
+ * digests are kept), and the reader who most needs another language is the one who cannot read "shown only now".
+ */
+export const SHOWN_ONCE = new SafeHtml(' data-shown-once');
+
+function languageSwitchFrame(t: Translator, shownOnce: boolean): LanguageSwitchFrame {
+  const key = `${t.locale}${shownOnce ? ' shown-once' : ''}`;
+  let frame = languageSwitchFrames.get(key);
   if (!frame) {
+    const newTab = shownOnce ? html` target="_blank" rel="noopener" aria-describedby="language-new-tab"` : '';
     frame = {
       head: html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
 `.value,
       links: LOCALES.map((locale) => [
         `<li><a href="${escapeHtml(`/language?${new URLSearchParams({ locale }).toString()}&`)}`,
-        html`" lang="${locale}" hreflang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</a></li>`.value,
+        html`" lang="${locale}" hreflang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}${newTab}>${LANGUAGE_NAMES[locale]}</a></li>`.value,
       ]),
-      tail: `
+      tail: shownOnce ? html`
+</ul><p id="language-new-tab" class="muted">${t.t('layout.languageNewTab')}</p></nav></footer>`.value : `
 </ul></nav></footer>`,
     };
-    languageSwitchFrames.set(t.locale, frame);
+    languageSwitchFrames.set(key, frame);
   }
   return frame;
 }
@@ -84,7 +94,7 @@ export function layout(brandName: string, title: string, body: SafeHtml, signedI
 <main>
 ${body}
 </main>
-${languageSwitch(t)}
+${languageSwitch(t, body.value.includes(SHOWN_ONCE.value))}
 </body>
 </html>
 `.value;

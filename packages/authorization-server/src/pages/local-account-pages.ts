@@ -8,7 +8,7 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
 import { accountNavigation } from './account-pages.ts';
-import { layout, type SignedInHeader } from './layout.ts';
+import { layout, SHOWN_ONCE, type SignedInHeader } from './layout.ts';
 
 export interface SetPasswordPageModel {
   brandName: string;
@@ -144,7 +144,7 @@ export function recoveryCodesPage(brandName: string, codes: string[], continueTo
   const items: SafeHtml[] = codes.map((code) => html`<li><code>${code}</code></li>`);
   return layout(brandName, t.t('local.recoveryCodesTitle'), html`<h1>${t.t('local.recoveryCodesHeading')}</h1>
 <p>${t.t('local.recoveryCodesText')}</p>
-<ul id="recovery-codes">${items}</ul>
+<ul id="recovery-codes"${SHOWN_ONCE}>${items}</ul>
 <p><a class="button primary" href="${continueTo}">${t.t('local.continue')}</a></p>`, signedIn, t);
 }
 

@@ -8,7 +8,7 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
 import { errorSummary as refusedFieldsSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout } from './layout.ts';
+import { layout, SHOWN_ONCE } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
 import { tryFlowSection } from './portal-try-flow-pages.ts';
 
@@ -287,7 +287,7 @@ export function clientPage(model: PortalFrame & {
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 ${errorSummary(errors, fieldLabels(t), t)}
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-${model.newSecret ? html`<div class="secret" role="alert"><p>${t.html('portal.secretOnce')}</p>
+${model.newSecret ? html`<div class="secret" role="alert"${SHOWN_ONCE}><p>${t.html('portal.secretOnce')}</p>
 ${copyable('client_secret', t.t('portal.theClientSecret'), model.newSecret, t, 'secret-value')}</div>` : ''}
 <h2>${t.t('portal.credentials')}</h2>
 <dl class="details">

@@ -10,7 +10,7 @@ import type { WebhookEventType } from '../webhooks/webhook-events.ts';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { errorSummary } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout } from './layout.ts';
+import { layout, SHOWN_ONCE } from './layout.ts';
 
 /**
  * Every user-visible string of the webhook pages in the page's language (issue 13: catalogue keys
@@ -157,7 +157,7 @@ export function webhookPage(model: WebhookPageFrame & {
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 ${errorSummary(messages.errorSummary, refused.map(([name, message]) => ({ anchor: name === 'event_types' ? 'event_types-fieldset' : name, label: name === 'url' ? messages.urlLabel : messages.eventsLegend, message })), messages.t)}
 ${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
-${model.newSecret ? html`<div class="secret" role="alert"><p><strong>${messages.secretHeading}</strong>${messages.colon} ${messages.secretOnce}</p>
+${model.newSecret ? html`<div class="secret" role="alert"${SHOWN_ONCE}><p><strong>${messages.secretHeading}</strong>${messages.colon} ${messages.secretOnce}</p>
 <span class="copyable"><code id="webhook_secret" class="secret-value">${model.newSecret}</code> <button type="button" class="copy" data-copy="webhook_secret" data-copied="${messages.copied}" aria-label="${messages.copySecret}">${messages.copy}</button></span></div>` : ''}
 ${model.endpoint ? '' : html`<p>${messages.notSet}</p>`}
 <form method="post" action="${base}" novalidate>

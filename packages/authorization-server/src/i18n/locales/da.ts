@@ -5,6 +5,7 @@ export const da: Catalogue = {
   'layout.sessions': 'Sessioner',
   'layout.signOut': 'Log ud',
   'layout.language': 'Sprog',
+  'layout.languageNewTab': 'Disse links åbner i en ny fane: det, siden viser, vises kun én gang og bliver her.',
 
   'consent.title': 'Forbind {client}',
   'consent.heading': '{client} vil have adgang til din {brand}-konto',

@@ -5,6 +5,7 @@ export const de: Catalogue = {
   'layout.sessions': 'Sitzungen',
   'layout.signOut': 'Abmelden',
   'layout.language': 'Sprache',
+  'layout.languageNewTab': 'Diese Links öffnen sich in einem neuen Tab: Was diese Seite zeigt, wird nur einmal angezeigt und bleibt hier.',
 
   'consent.title': '{client} verbinden',
   'consent.heading': '{client} möchte auf Ihr {brand}-Konto zugreifen',

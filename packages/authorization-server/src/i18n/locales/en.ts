@@ -8,6 +8,7 @@ export const en = {
   'layout.sessions': 'Sessions',
   'layout.signOut': 'Sign out',
   'layout.language': 'Language',
+  'layout.languageNewTab': 'These links open in a new tab: what this page shows is shown only once, and stays here.',
 
   // consent-page.ts
   'consent.title': 'Connect {client}',

@@ -5,6 +5,7 @@ export const es: Catalogue = {
   'layout.sessions': 'Sesiones',
   'layout.signOut': 'Cerrar sesión',
   'layout.language': 'Idioma',
+  'layout.languageNewTab': 'Estos enlaces se abren en una pestaña nueva: lo que muestra esta página se muestra una sola vez y se queda aquí.',
 
   'consent.title': 'Conectar {client}',
   'consent.heading': '{client} quiere acceder a tu cuenta de {brand}',

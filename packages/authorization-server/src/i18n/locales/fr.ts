@@ -5,6 +5,7 @@ export const fr: Catalogue = {
   'layout.sessions': 'Sessions',
   'layout.signOut': 'Se déconnecter',
   'layout.language': 'Langue',
+  'layout.languageNewTab': 'Ces liens s’ouvrent dans un nouvel onglet : ce que cette page affiche n’est montré qu’une fois, et reste ici.',
 
   'consent.title': 'Connecter {client}',
   'consent.heading': '{client} souhaite accéder à votre compte {brand}',

@@ -5,6 +5,7 @@ export const nb: Catalogue = {
   'layout.sessions': 'Økter',
   'layout.signOut': 'Logg ut',
   'layout.language': 'Språk',
+  'layout.languageNewTab': 'Disse lenkene åpnes i en ny fane: det siden viser, vises bare én gang og blir værende her.',
 
   'consent.title': 'Koble til {client}',
   'consent.heading': '{client} ønsker tilgang til {brand}-kontoen din',

@@ -5,6 +5,7 @@ export const sv: Catalogue = {
   'layout.sessions': 'Sessioner',
   'layout.signOut': 'Logga ut',
   'layout.language': 'Språk',
+  'layout.languageNewTab': 'Länkarna öppnas i en ny flik: det som sidan visar visas bara en gång och stannar här.',
 
   'consent.title': 'Anslut {client}',
   'consent.heading': '{client} vill få åtkomst till ditt {brand}-konto',
