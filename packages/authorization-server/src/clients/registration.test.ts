@@ -163,6 +163,16 @@ describe('client registration', () => {
     assert.deepEqual(ascii.redirectUris, ['https://Ledgerly.example/CB?x=a+b']);
   }));
 
+  it('refuses a page URI with a control character or a non-ASCII character outside the host (RFC 3986 §2.1): no 500 on PostgreSQL, no Location a redirect cannot carry', withContext('development', async (context) => {
+    for (const [field, wireName] of [['clientUri', 'client_uri'], ['initiationUri', 'initiation_uri'], ['settingsUri', 'settings_uri'], ['tosUri', 'tos_uri']] as const) {
+      for (const uri of ['https://ledgerly.example/start\u0000', 'https://ledgerly.example/st\u0001art', 'https://ledgerly.example/caf\u00E9']) {
+        const refused = await refusal(registerClient(context, { ...confidential, [field]: uri }), wireName);
+        assert.match(refused.message, /must be written in ASCII: percent-encode other characters/);
+      }
+    }
+    assert.deepEqual(await context.storage.clients.list(), []);
+  }));
+
   it('converts internationalized hosts on every metadata update too', () => {
     const metadata: ClientMetadata = {
       clientName: 'Ledgerly Sync', clientType: 'confidential', redirectUris: ['https://b\u00FCcher.example/cb'], scopes: ['users:read'],

@@ -101,6 +101,9 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
   // A mixed-script host label passes for another host on the consent page (UTS #39 §5.1).
   const hostProblem = hostNameProblem(uri);
   if (hostProblem) return hostProblem;
+  // RFC 3986 §2.1, as for redirect URIs (redirect-uri.ts): the initiation and settings URIs are redirected to
+  // (a Location header cannot hold a control character or one beyond U+00FF), and PostgreSQL text cannot hold NUL.
+  if (/[^\x21-\x7E]/.test(withAsciiHost(uri))) return 'must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)';
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
     return environment === 'production' ? 'must use https in production' : undefined;
