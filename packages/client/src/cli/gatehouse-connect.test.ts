@@ -512,6 +512,53 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
     assert.equal(JSON.parse(readFileSync(join(directory, 'profiles.json'), 'utf8')).default, undefined);
   });
 
+  it('login again with nothing but the saved profile (the command a connection needing re-authorization is told to run) reconnects with its issuer, client, scope, redirect URI and API URL', async () => {
+    const redirectUri = `http://127.0.0.1:${await freeLoopbackPort()}/callback`;
+    writeProfile(directory, 'again', {
+      issuer: issuerA.issuer, clientId: CLIENT_ID, clientType: 'confidential', redirectUri, scope: 'users:read', apiUrl: environment.GATEHOUSE_API_URL,
+    });
+    // The secret (never saved) and the store only: no issuer, client ID, scope, redirect URI or API URL but the profile's.
+    const only: NodeJS.ProcessEnv = {
+      GATEHOUSE_CLIENT_SECRET: 'fake-client-secret', GATEHOUSE_CONNECT_DIR: directory, GATEHOUSE_CONNECT_ENCRYPTION_KEYS: environment.GATEHOUSE_CONNECT_ENCRYPTION_KEYS,
+    };
+    let stdout = '';
+    let stderr = '';
+    let printed!: (url: URL) => void;
+    const urlPrinted = new Promise<URL>((resolve) => {
+      printed = resolve;
+    });
+    const login = main(['login', '--no-open', '--connection', 'again'], only, {
+      stdout: (text) => {
+        stdout += text;
+        const match = /^ {2}(https?:\/\/\S+)$/m.exec(stdout);
+        if (match) printed(new URL(match[1]!));
+      },
+      stderr: (text) => void (stderr += text),
+    });
+    const url = await Promise.race([urlPrinted, login.then((code) => assert.fail(`login ended (exit ${code}) without printing a URL: ${stderr}`))]);
+    assert.equal(url.origin, issuerA.issuer);
+    assert.equal(url.searchParams.get('client_id'), CLIENT_ID);
+    assert.equal(url.searchParams.get('redirect_uri'), redirectUri);
+    assert.equal(url.searchParams.get('scope'), 'users:read');
+    const callback = new URL(redirectUri);
+    callback.searchParams.set('code', issuerA.issueCode());
+    callback.searchParams.set('state', url.searchParams.get('state')!);
+    callback.searchParams.set('iss', issuerA.issuer);
+    assert.equal((await fetch(callback)).status, 200);
+    assert.equal(await login, 0, stderr);
+    assert.match(stdout, /Connected "again" to urn:gatehouse:company:/);
+    assert.equal(JSON.parse(readFileSync(join(directory, 'profiles.json'), 'utf8')).again.apiUrl, environment.GATEHOUSE_API_URL, 'the API URL is kept');
+    const quiet = { stdout: () => {}, stderr: () => {} };
+    assert.equal(await main(['call', '/v1/users', '--connection', 'again'], only, quiet), 0);
+    assert.deepEqual(apiRequests, ['GET /v1/users']);
+
+    // Another issuer is another registration: the profile's settings (its API URL above all) do not carry over to it.
+    let refused = '';
+    assert.equal(await main(['login', '--no-open', '--connection', 'again', '--issuer', issuerB.issuer], only, { stdout: () => {}, stderr: (text) => void (refused += text) }), 2);
+    assert.match(refused, /no client ID/);
+    assert.deepEqual(issuerB.requests, []);
+  });
+
   it('revoke of a connection that holds tokens still needs the secret of its confidential client', async () => {
     const result = await runHere(['revoke'], { GATEHOUSE_CLIENT_SECRET: '' });
     assert.equal(result.code, 2);

@@ -38,7 +38,7 @@ import { describeFailure } from './error-messages.ts';
 import { listenOnRedirectUri } from './loopback-listener.ts';
 import { openBrowser } from './open-browser.ts';
 import { startProgress } from './progress.ts';
-import { encryptionKeys, readProfiles, resolveSettings, SettingsFileError, storeDirectory, writeProfile, type Flags, type Settings } from './settings.ts';
+import { encryptionKeys, readProfiles, resolveSettings, SettingsFileError, storeDirectory, writeProfile, type Flags, type Profile, type Settings } from './settings.ts';
 
 const USAGE = `Usage: gatehouse-connect <command> [options]
 
@@ -119,7 +119,7 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
 
     // Revoking a connection that holds no tokens sends nothing, so it needs no client secret.
     const holdsTokens = row?.refreshTokenCiphertext != null;
-    settings = resolveSettings(flags, environment, command === 'login' ? undefined : profile, { secretNeeded: command !== 'revoke' || holdsTokens });
+    settings = resolveSettings(flags, environment, command === 'login' ? loginProfile(profile, flags, environment) : profile, { secretNeeded: command !== 'revoke' || holdsTokens });
     const logFile = join(directory, 'gatehouse-connect.log');
     const client = createGatehouseClient({
       ...(settings.environment === undefined ? {} : { environment: settings.environment }),
@@ -206,6 +206,23 @@ function parse(argv: string[]) {
 }
 
 type ParsedFlags = ReturnType<typeof parse>['values'] & Flags;
+
+/**
+ * The saved profile a `login` builds on (flags and variables still win): the connection's own, so
+ * `gatehouse-connect login --connection NAME`, which a connection needing re-authorization is told to run,
+ * reconnects at the issuer, with the client, scope, redirect URI and API URL it was made with. It ignored the
+ * profile, so that command failed (no client ID, no scope) or went to the development preset's issuer. None when
+ * the flags or variables name another issuer or client ID: the profile's API URL, scope and redirect URI belong
+ * to its own (issue 15 part 6: a token goes only to an API named for its issuer).
+ */
+function loginProfile(profile: Profile | undefined, flags: Flags, environment: NodeJS.ProcessEnv): Profile | undefined {
+  if (profile === undefined) return undefined;
+  const issuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined);
+  const clientId = flags['client-id'] ?? (environment.GATEHOUSE_CLIENT_ID || undefined);
+  const sameIssuer = issuer === undefined
+    || (URL.canParse(issuer) && URL.canParse(profile.issuer) && new URL(issuer).href === new URL(profile.issuer).href);
+  return sameIssuer && (clientId === undefined || clientId === profile.clientId) ? profile : undefined;
+}
 
 async function login(client: GatehouseClient, settings: Settings, name: string, flags: ParsedFlags, directory: string, output: Output): Promise<number> {
   const redirectUri = new URL(settings.redirectUri);
