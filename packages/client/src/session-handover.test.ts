@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { generateKeyPair, SignJWT } from 'jose';
 import { loadSigningKey, SESSION_HANDOVER_SIGNING_KEY_SETTING, type SigningKey } from '../../authorization-server/src/tokens/signing-key.ts';
 import { signSessionHandover, type SessionHandoverClaims } from '../../authorization-server/src/tokens/session-handover.ts';
 import { obtainTokens, seed, startTestServer, type TestServer } from '../../authorization-server/src/testing/harness.ts';
@@ -125,5 +126,32 @@ describe('verifySessionHandover (session handover tokens from Gatehouse)', () =>
     const token = await signSessionHandover(key, claims());
     assert.equal((await gatehouse.verifySessionHandover(new URL(url(token)))).companyId, company.id);
     await refused(gatehouse.verifySessionHandover(url(token)), 'replayed');
+  });
+});
+
+describe('verifySessionHandover when the JWKS cannot be had', () => {
+  /** A well-formed handover signed with a key of its own: the verifier fetches the JWKS before it can tell more. */
+  async function someHandover(): Promise<string> {
+    const { privateKey } = await generateKeyPair('ES256');
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ company_id: company.id, 'urn:gatehouse:params:oauth:subject_urn': `urn:gatehouse:company:${company.id}` })
+      .setProtectedHeader({ alg: 'ES256', typ: 'gatehouse_id+jwt', kid: 'k1' }).setIssuer('https://gatehouse.example').setAudience(clientId)
+      .setSubject(seed.users.alice.id).setJti(randomUUID()).setIssuedAt(now).setExpirationTime(now + 120).sign(privateKey);
+  }
+
+  it('a JWKS endpoint answering 503, 404 or a body that is not JSON is jwks_unavailable (Gatehouse is not answering), never malformed', async () => {
+    const token = await someHandover();
+    const answers: Array<() => Response> = [
+      () => new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'retry-after': '5' } }),
+      () => new Response('not found', { status: 404 }),
+      () => new Response('<html>maintenance</html>', { status: 200, headers: { 'content-type': 'text/html' } }),
+    ];
+    for (const answer of answers) {
+      const verifier = createSessionHandoverVerifier({
+        issuer: 'https://gatehouse.example', clientId, replayStore: createMemorySessionHandoverReplayStore(), fetch: async () => answer(),
+      });
+      await assert.rejects(verifier.verify(`https://partner.example/start?gatehouse_id_token=${token}`),
+        (error: unknown) => error instanceof SessionHandoverError && error.reason === 'jwks_unavailable');
+    }
   });
 });

@@ -117,7 +117,27 @@ export function createSessionHandoverVerifier(options: SessionHandoverVerifierOp
   const tolerance = options.clockToleranceSeconds ?? 5;
   const replayStore = options.replayStore ?? createMemorySessionHandoverReplayStore();
   const jwksUri = new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/.well-known/jwks.json`);
-  const jwks = createRemoteJWKSet(jwksUri, options.fetch ? { [customFetch]: options.fetch } : {});
+  // jose reports a JWKS answered with another status than 200, or with a body that is not JSON, as a generic
+  // JOSEError, which `refusal` cannot tell from a malformed token: an outage of Gatehouse's JWKS endpoint (a 503)
+  // was refused as 'malformed'. Such an answer is a JwksUnavailable here, jwks_unavailable to the caller.
+  const fetchJwks = options.fetch ?? fetch;
+  const jwks = createRemoteJWKSet(jwksUri, {
+    [customFetch]: async (input: string, init: RequestInit) => {
+      const response = await fetchJwks(input, init);
+      if (response.status !== 200) {
+        await response.body?.cancel().catch(() => {});
+        throw new JwksUnavailable(`the JWKS endpoint answered HTTP ${response.status}`);
+      }
+      let body: string;
+      try {
+        body = await response.text();
+        JSON.parse(body);
+      } catch {
+        throw new JwksUnavailable('the JWKS endpoint answered a body that could not be read as JSON');
+      }
+      return new Response(body, { status: 200, headers: response.headers });
+    },
+  });
 
   return {
     async verify(url) {
@@ -166,7 +186,11 @@ export function verifySessionHandover(url: string | URL | URLSearchParams, optio
   return createSessionHandoverVerifier(options).verify(url);
 }
 
+/** The JWKS endpoint answered, but not with a JWK Set in JSON (an outage page, a 503, a 404). */
+class JwksUnavailable extends Error {}
+
 function refusal(error: unknown, type: string): SessionHandoverError {
+  if (error instanceof JwksUnavailable) return new SessionHandoverError('jwks_unavailable', `the JWKS could not be fetched: ${error.message}`);
   if (error instanceof joseErrors.JWTExpired) return new SessionHandoverError('expired', 'the token has expired');
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === 'typ') return new SessionHandoverError('wrong_type', `typ is not ${type} (an access token is never a handover)`);
