@@ -91,6 +91,31 @@ describe('partner app (HTTP)', () => {
     assert.equal((await new Browser().get(`${partner.url}/start`)).status, 400, 'no handover at all');
   });
 
+  it('/start while Gatehouse\'s keys cannot be fetched is the app\'s 503 page (try again), not "the link expired or was already used"', async () => {
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: 'http://127.0.0.1:8089',
+      gatehouse: {
+        issuer: server.issuer, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys,
+        clock: server.clock, logger: silentLogger,
+        // Discovery works; the JWKS endpoint is down.
+        fetch: async (input, init) => (String(input instanceof Request ? input.url : input).endsWith('/jwks.json')
+          ? new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'content-type': 'application/json' } })
+          : fetch(input, init)),
+      },
+    });
+    try {
+      const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const token = `${part({ alg: 'ES256', typ: 'gatehouse_id+jwt', kid: 'k1' })}.${part({ sub: 'u' })}.${Buffer.alloc(64).toString('base64url')}`;
+      const start = await app.inject({ method: 'GET', url: `/start?gatehouse_id_token=${token}` });
+      assert.equal(start.statusCode, 503);
+      assert.equal(start.headers['retry-after'], '60');
+      assert.match(start.body, /Gatehouse is unavailable/);
+      assert.doesNotMatch(start.body, /expired or was already used/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('gives the browser one opaque session cookie: HttpOnly, SameSite=Lax, no Secure on http://localhost in development', async () => {
     const response = await fetch(`${partner.url}/`);
     const cookies = response.headers.getSetCookie();

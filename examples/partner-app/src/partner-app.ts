@@ -190,6 +190,13 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     } catch (error) {
       if (!(error instanceof SessionHandoverError)) throw error;
       request.log.warn({ reason: error.reason }, 'session handover refused');
+      // Gatehouse's keys could not be fetched: nothing is wrong with the link, and it may work in a minute
+      // (it was answered "expired or already used", a 400 that sent the user to start over for an outage).
+      if (error.reason === 'jwks_unavailable') {
+        reply.header('retry-after', '60');
+        html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now to check the link you followed. Try again in a minute.'));
+        return undefined;
+      }
       html(reply, 400, errorPage(appName, 'This link cannot be used', 'The link from Gatehouse has expired or was already used. Start connecting here instead.', session.csrfToken));
       return undefined;
     }
