@@ -11,6 +11,7 @@ import { BearerTokenError } from './bearer-token-error.ts';
 import { ResourceServerError } from './resource-server-error.ts';
 import { createDpopReplayCache, DpopTokenError, formatDpopChallenge } from './dpop.ts';
 import { AUDIENCE, createVerifierFixture, rejection, VALIDATION_MODES, type VerifierFixture } from './verifier-fixture.ts';
+import * as toolkit from '@gatehouse/resource-server';
 
 const URL_PATH = '/v1/users?page=2';
 const HTU = `${AUDIENCE}/v1/users`;
@@ -52,6 +53,16 @@ for (const mode of VALIDATION_MODES) {
         assert.equal(error.error, 'invalid_token');
         assert.match(error.headers['www-authenticate']!, /^DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_token"/);
       }
+    });
+
+    test('a middleware of another framework (README: Express) reads both headers from rawHeaders with the package\'s own exports, so a DPoP-bound token is accepted there too', async () => {
+      const token = await boundToken();
+      // Node's rawHeaders, as Express hands them over (req.rawHeaders).
+      const rawHeaders = ['Host', 'api.example', 'Authorization', `DPoP ${token}`, 'DPoP', await proof(token)];
+      const verified = await fixture.verifier.verifyProtectedResourceRequest({
+        authorization: toolkit.authorizationHeaderValues(rawHeaders), dpop: toolkit.dpopHeaderValues(rawHeaders), method: 'GET', url: URL_PATH,
+      }, ['users:read']);
+      assert.equal(verified.dpopJkt, key.jkt);
     });
 
     test('refuses an unbound token sent with the DPoP scheme with invalid_token', async () => {

@@ -40,7 +40,8 @@ export {
 export type { CompanyMembershipLookup, Subject, SubjectAccessErrorCode, SubjectType, TokenSubject } from './subject.ts';
 export { createTokenVerifier, TOKEN_VERIFIER_DEFAULTS } from './token-verifier.ts';
 export type { IntrospectionVerifierOptions, LocalVerifierOptions, ProtectedResourceRequest, TokenVerifier, TokenVerifierOptions } from './token-verifier.ts';
-export { DpopTokenError, formatDpopChallenge } from './dpop.ts';
+// dpopHeaderValues: a middleware of another framework (Express) reads the DPoP proofs from rawHeaders as the Fastify hook does.
+export { dpopHeaderValues, DpopTokenError, formatDpopChallenge } from './dpop.ts';
 export type { DpopErrorCode } from './dpop.ts';
 export { ACCESS_TOKEN_JWT_TYPE, ACCESS_TOKEN_SIGNING_ALGORITHMS, readJwtAccessTokenClaims } from './local-verifier.ts';
 export { defaultJwksUri } from './jwks.ts';
