@@ -100,6 +100,13 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
     } catch {
       return deps.html(reply, 503, formPage(session, 'Gatehouse cannot be reached right now. Try again in a minute.'));
     }
+    // The API could not check the key (503: Gatehouse unreachable behind it; 429: too many checks): the key may be
+    // fine, so the user is not told to look for a copying mistake (it was a 422 "did not accept this API key").
+    if (response.status >= 500 || response.status === 429) {
+      await response.body?.cancel().catch(() => {});
+      reply.header('retry-after', '60');
+      return deps.html(reply, 503, formPage(session, 'Gatehouse cannot check the key right now. Nothing was kept; try again in a minute.'));
+    }
     if (!response.ok) return deps.html(reply, 422, formPage(session, 'Gatehouse did not accept this API key. Check that you copied all of it.'));
     const { data } = (await response.json()) as { data: { authMethod: string; scope: string; subjectURN: string } };
     connections.set(session, { sealedKey: sealer.seal(apiKey), subjectUrn: data.subjectURN, scope: data.scope });

@@ -3,6 +3,8 @@
  * the callback's checks, re-authorization, and no token ever reaching the browser.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryTokenStore, createTokenCipher, generateEncryptionKey, silentLogger, type TokenStore } from '@gatehouse/client';
 import { Browser, inputValue, seed, type TestServer } from '../../../packages/authorization-server/src/testing/harness.ts';
@@ -113,6 +115,43 @@ describe('partner app (HTTP)', () => {
       assert.doesNotMatch(start.body, /expired or was already used/);
     } finally {
       await app.close();
+    }
+  });
+
+  it('an API key pasted while the platform API cannot check it (503, 429) is not called wrong: the 503 page says to try again', async () => {
+    let status = 503;
+    const api = createServer((_request, response) => {
+      response.writeHead(status, { 'content-type': 'application/json', 'retry-after': '5' }).end('{"error":"temporarily_unavailable","error_description":"try again"}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: 'http://127.0.0.1:8089',
+      gatehouse: {
+        issuer: server.issuer, apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, clientId, clientSecret: gatehouse.clientSecret,
+        scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys, clock: server.clock, logger: silentLogger,
+      },
+    });
+    try {
+      const form = await app.inject({ method: 'GET', url: '/api-key' });
+      const cookie = String(form.headers['set-cookie']).split(';')[0]!;
+      const paste = () => app.inject({
+        method: 'POST', url: '/api-key', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(form.body, '_csrf')!, api_key: `gak_${'a'.repeat(40)}` }).toString(),
+      });
+      for (const answer of [503, 429]) {
+        status = answer;
+        const pasted = await paste();
+        assert.equal(pasted.statusCode, 503, `API answered ${answer}`);
+        assert.match(pasted.body, /cannot be reached right now|try again in a minute/i);
+        assert.doesNotMatch(pasted.body, /did not accept this API key/);
+      }
+      status = 401;
+      const refused = await paste();
+      assert.equal(refused.statusCode, 422);
+      assert.match(refused.body, /did not accept this API key/);
+    } finally {
+      await app.close();
+      await new Promise((resolve) => api.close(resolve));
     }
   });
 
