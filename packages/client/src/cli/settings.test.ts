@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AuthorizationServerError, TransportError } from '../errors.ts';
 import { describeFailure } from './error-messages.ts';
-import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, writeProfile, type Profile } from './settings.ts';
+import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, storeDirectory, writeProfile, type Profile } from './settings.ts';
 
 const base = { GATEHOUSE_CLIENT_ID: 'c0ffee00-0000-4000-8000-000000000000', GATEHOUSE_SCOPE: 'users:read' };
 
@@ -38,6 +38,21 @@ describe('gatehouse-connect settings: a token goes only to an API origin the use
     assert.equal(resolveSettings({ environment: 'development', issuer: 'http://127.0.0.1:4000' }, base, undefined).apiUrl, undefined);
     assert.equal(resolveSettings({ issuer: 'http://127.0.0.1:4000', 'api-url': 'http://127.0.0.1:4001' }, base, undefined).apiUrl, 'http://127.0.0.1:4001');
     assert.equal(resolveSettings({ issuer: 'http://127.0.0.1:4000' }, { ...base, GATEHOUSE_API_URL: 'http://127.0.0.1:4002' }, undefined).apiUrl, 'http://127.0.0.1:4002');
+  });
+
+  it('an empty GATEHOUSE_CLIENT_ID, GATEHOUSE_SCOPE or GATEHOUSE_ENV counts as unset, as the other variables do: the profile\'s (or the default) applies', () => {
+    const profile: Profile = {
+      environment: 'development', issuer: 'http://localhost:3000', clientId: base.GATEHOUSE_CLIENT_ID, clientType: 'public',
+      redirectUri: 'http://127.0.0.1:9000/cb', scope: 'users:read vendors:read', apiUrl: 'http://localhost:3001',
+    };
+    const empty = { GATEHOUSE_CLIENT_ID: '', GATEHOUSE_SCOPE: '', GATEHOUSE_ENV: '', GATEHOUSE_ISSUER: '' };
+    const settings = resolveSettings({}, empty, profile);
+    assert.equal(settings.clientId, profile.clientId);
+    assert.equal(settings.scope, profile.scope);
+    assert.equal(settings.environment, 'development');
+    assert.equal(settings.issuer, 'http://localhost:3000');
+    assert.equal(resolveSettings({}, { ...base, GATEHOUSE_ENV: '' }, undefined).environment, 'development', 'no profile: the default preset');
+    assert.equal(storeDirectory({}, { GATEHOUSE_CONNECT_DIR: '', XDG_CONFIG_HOME: directory }), join(directory, 'gatehouse-connect'));
   });
 
   it('says whether the redirect URI is the default (login then reminds that it must be registered)', () => {

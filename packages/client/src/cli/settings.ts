@@ -54,8 +54,9 @@ export interface Settings extends Profile {
 export const DEFAULT_REDIRECT_URI = 'http://localhost:8080/callback';
 
 export function storeDirectory(flags: Flags, environment: NodeJS.ProcessEnv): string {
-  const directory = flags['store-dir'] ?? environment.GATEHOUSE_CONNECT_DIR
-    ?? join(environment.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'gatehouse-connect');
+  // Empty variables count as unset (XDG Base Directory: "not set or empty"); an empty one was taken as the directory ''.
+  const directory = flags['store-dir'] ?? (environment.GATEHOUSE_CONNECT_DIR || undefined)
+    ?? join((environment.XDG_CONFIG_HOME || undefined) ?? join(homedir(), '.config'), 'gatehouse-connect');
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   return directory;
 }
@@ -156,19 +157,20 @@ function fileSystemProblem(error: unknown): string {
  *   `--client-secret-file` that cannot be read or is empty.
  */
 export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, profile: Profile | undefined, options: { secretNeeded?: boolean } = {}): Settings {
-  // An empty variable counts as unset.
+  // An empty variable counts as unset, every one of them (GATEHOUSE_CLIENT_ID, GATEHOUSE_SCOPE and GATEHOUSE_ENV were
+  // taken as given: an empty one hid the profile's value and failed with "no client ID", "no scope" or a bad environment).
   const configuredIssuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined) ?? profile?.issuer;
   // The development preset is the default only when no issuer was given anywhere (a saved profile included).
-  const environmentName = (flags.environment ?? environment.GATEHOUSE_ENV ?? profile?.environment ?? (configuredIssuer ? undefined : 'development')) as Environment | undefined;
+  const environmentName = (flags.environment ?? (environment.GATEHOUSE_ENV || undefined) ?? profile?.environment ?? (configuredIssuer ? undefined : 'development')) as Environment | undefined;
   if (environmentName !== undefined && !(environmentName in ENVIRONMENT_PRESETS)) {
     throw new ConfigurationError(`--environment must be development, staging or production (got "${environmentName}")`);
   }
   const preset = environmentName === undefined ? undefined : ENVIRONMENT_PRESETS[environmentName];
   const issuer = configuredIssuer ?? preset?.issuer;
   if (!issuer) throw new ConfigurationError(`no issuer: pass --issuer https://… or set GATEHOUSE_ISSUER (${environmentName} has no default)`);
-  const clientId = flags['client-id'] ?? environment.GATEHOUSE_CLIENT_ID ?? profile?.clientId;
+  const clientId = flags['client-id'] ?? (environment.GATEHOUSE_CLIENT_ID || undefined) ?? profile?.clientId;
   if (!clientId) throw new ConfigurationError('no client ID: pass --client-id or set GATEHOUSE_CLIENT_ID (it was printed by `gatehouse clients create`)');
-  const scope = flags.scope ?? environment.GATEHOUSE_SCOPE ?? profile?.scope;
+  const scope = flags.scope ?? (environment.GATEHOUSE_SCOPE || undefined) ?? profile?.scope;
   if (!scope) throw new ConfigurationError('no scope: pass --scope "users:read vendors:read" (scopes registered for the client) or set GATEHOUSE_SCOPE');
   const secretFile = flags['client-secret-file'];
   const clientSecret = secretFile ? readSecretFile(secretFile) : environment.GATEHOUSE_CLIENT_SECRET || undefined;
