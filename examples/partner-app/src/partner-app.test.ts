@@ -155,6 +155,40 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('a callback whose code exchange meets Gatehouse unavailable (503, unreachable) is the 503 "Gatehouse is unavailable" page, not "could not be verified"', async () => {
+    let tokenEndpoint: () => Promise<Response> = async () => new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'retry-after': '5' } });
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: 'http://127.0.0.1:8089',
+      gatehouse: {
+        issuer: server.issuer, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys,
+        clock: server.clock, logger: silentLogger, retryPolicy: { maxAttempts: 1 },
+        // Discovery works; the token endpoint does not.
+        fetch: async (input, init) => (String(input instanceof Request ? input.url : input).endsWith('/oauth/token') ? tokenEndpoint() : fetch(input, init)),
+      },
+    });
+    try {
+      for (const failure of ['503', 'unreachable']) {
+        if (failure === 'unreachable') tokenEndpoint = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }));
+        const home = await app.inject({ method: 'GET', url: '/' });
+        const cookie = String(home.headers['set-cookie']).split(';')[0]!;
+        const connect = await app.inject({
+          method: 'POST', url: '/connect', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams({ _csrf: inputValue(home.body, '_csrf')! }).toString(),
+        });
+        assert.equal(connect.statusCode, 303);
+        const state = new URL(String(connect.headers.location)).searchParams.get('state')!;
+        const callback = await app.inject({
+          method: 'GET', url: `/callback?${new URLSearchParams({ code: 'some-code', state, iss: server.issuer })}`, headers: { cookie },
+        });
+        assert.equal(callback.statusCode, 503, failure);
+        assert.match(callback.body, /Gatehouse is unavailable/);
+        assert.doesNotMatch(callback.body, /could not be verified/);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
   it('gives the browser one opaque session cookie: HttpOnly, SameSite=Lax, no Secure on http://localhost in development', async () => {
     const response = await fetch(`${partner.url}/`);
     const cookies = response.headers.getSetCookie();

@@ -247,6 +247,12 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       if (error instanceof AuthorizationServerError && error.error === 'access_denied') {
         return html(reply, 200, connectPage(appName, session.csrfToken, `You did not allow ${appName} to access Gatehouse, so nothing was connected.`));
       }
+      // The code exchange did not reach Gatehouse, or Gatehouse answered 5xx/429: nothing is wrong with the answer it
+      // sent (this said "could not be verified"), it is unavailable; the same 503 as everywhere else, with a way to retry.
+      if (error instanceof TransportError) {
+        reply.header('retry-after', '60');
+        return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now, so nothing was connected. Try again in a minute.', session.csrfToken));
+      }
       const message = error instanceof AuthorizationServerError ? `Gatehouse answered ${error.error}.` : 'The answer from Gatehouse could not be verified.';
       request.log.warn({ err: error }, 'callback refused');
       return html(reply, 400, errorPage(appName, 'Not connected', message, session.csrfToken));
