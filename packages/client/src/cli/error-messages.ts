@@ -3,7 +3,7 @@
  */
 import {
   AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, DecryptionError,
-  InvalidApiRequestError, InvalidResponseError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
+  InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
 } from '../errors.ts';
 import { AuthorizationRequestRefusedError } from './authorization-probe.ts';
 import { CallbackTimeoutError } from './loopback-listener.ts';
@@ -85,6 +85,11 @@ export function describeFailure(error: unknown, context: { connection: string; i
     return { message: `Cannot decrypt the stored tokens (${error.message}). Was the encryption key changed? Keep old keys after the new one in GATEHOUSE_CONNECT_ENCRYPTION_KEYS.`, exitCode: 1 };
   }
   if (error instanceof LockTimeoutError) return { message: `Another gatehouse-connect is refreshing this connection (${error.message}). Try again.`, exitCode: 1 };
+  if (error instanceof LockLostError) {
+    // Lost twice during one refresh (another process judged the lock abandoned): it was "Unexpected error: …".
+    const detail = error.message.replace(/^the refresh lock "[^"]*" was lost: /, '');
+    return { message: `The refresh lock of "${context.connection}" was lost while refreshing (${detail}): another gatehouse-connect may have taken it over. Try again.`, exitCode: 1 };
+  }
   if (error instanceof InvalidResponseError) return { message: `The authorization server's response was not usable: ${error.message}.`, exitCode: 1 };
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const address = (error as { address?: string } | undefined)?.address;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AuthorizationServerError, TransportError } from '../errors.ts';
+import { AuthorizationServerError, LockLostError, TransportError } from '../errors.ts';
 import { describeFailure } from './error-messages.ts';
 import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, storeDirectory, writeProfile, type Profile } from './settings.ts';
 
@@ -72,6 +72,15 @@ describe('gatehouse-connect settings: a token goes only to an API origin the use
       connection: 'default', issuer: 'http://127.0.0.1:4000', apiUrl: 'http://127.0.0.1:4001',
     });
     assert.match(issuerDown.message, /^Cannot reach http:\/\/127\.0\.0\.1:4000/);
+  });
+
+  it('a refresh lock lost twice is said plainly (another gatehouse-connect took it over), with what to do, not as an unexpected error', () => {
+    const failure = describeFailure(new LockLostError('the refresh lock "http://localhost:3000/|c0ffee00|default" was lost: the lock file is no longer ours; no refresh request was sent'), {
+      connection: 'default', issuer: 'http://localhost:3000',
+    });
+    assert.equal(failure.exitCode, 1);
+    assert.doesNotMatch(failure.message, /Unexpected error/);
+    assert.match(failure.message, /^The refresh lock of "default" was lost .*no refresh request was sent.*Try again/);
   });
 
   it('says a suspended or deleted client is the platform\'s to change, not a credentials problem; other invalid_client answers point at the credentials', () => {
