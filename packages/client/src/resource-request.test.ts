@@ -26,7 +26,7 @@ describe('where fetch may send a token (RFC 6750 §2.1 header only, to the API o
 
 describe('a request that cannot be sent is the caller\'s mistake, found before any token is read (RFC 9110 §9.1)', () => {
   const ACCESS_TOKEN = 'at_test-access-token-value';
-  function setup(fetchReplacement?: typeof fetch) {
+  function setup(fetchReplacement?: typeof fetch, timeoutMilliseconds = 1000) {
     const leases: string[] = [];
     const sent: string[] = [];
     const refresher = {
@@ -39,7 +39,7 @@ describe('a request that cannot be sent is the caller\'s mistake, found before a
       sent.push(String(input));
       return (fetchReplacement ?? fetch)(input, init);
     };
-    const requestSettings = { apiUrl: new URL('http://127.0.0.1:1'), transport: { allowLoopbackHttp: true, timeoutMilliseconds: 1000, fetch: recording } };
+    const requestSettings = { apiUrl: new URL('http://127.0.0.1:1'), transport: { allowLoopbackHttp: true, timeoutMilliseconds, fetch: recording } };
     return { leases, sent, send: (init: Parameters<typeof apiRequest>[4]) => apiRequest(refresher, requestSettings, 'c1', '/v1/vendors', init) };
   }
   const refused = (problem: string, method: string) => (error: unknown) => {
@@ -82,5 +82,19 @@ describe('a request that cannot be sent is the caller\'s mistake, found before a
       throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
     });
     await assert.rejects(down.send({ method: 'POST', body: '{}' }), (error: unknown) => error instanceof TransportError && error.reason === 'network');
+  });
+
+  it('a caller\'s signal is added to the per-request timeout (httpTimeoutMilliseconds), never replaces it: an API that never answers is a timeout', { timeout: 10_000 }, async () => {
+    // Answers only when the request's signal aborts, as fetch does.
+    const never: typeof fetch = (_input, init) => new Promise<Response>((_resolve, reject) => {
+      if (init?.signal?.aborted) reject(init.signal.reason);
+      init?.signal?.addEventListener('abort', () => reject(init.signal!.reason), { once: true });
+    });
+    const caller = new AbortController();
+    await assert.rejects(setup(never, 5).send({ signal: caller.signal }), (error: unknown) => error instanceof TransportError && error.reason === 'timeout');
+    // The caller's signal still ends the request, long before the timeout.
+    const cancelled = setup(never, 600_000).send({ signal: caller.signal });
+    caller.abort();
+    await assert.rejects(cancelled, TransportError);
   });
 });

@@ -19,6 +19,7 @@ export interface ApiRequestInit {
   headers?: HeadersInit;
   /** Repeatable bodies only, so the request can be sent again after a refresh. None with GET or HEAD. */
   body?: string | Uint8Array | ArrayBuffer | URLSearchParams | null;
+  /** Ends the request when aborted; the client's per-request timeout (`httpTimeoutMilliseconds`) applies as well. */
   signal?: AbortSignal;
 }
 
@@ -49,9 +50,13 @@ export async function apiRequest(
   const method = (init.method ?? 'GET').toUpperCase();
   if (!HTTP_TOKEN.test(method)) throw new InvalidApiRequestError('method_not_token', method);
   if ((method === 'GET' || method === 'HEAD') && init.body !== undefined && init.body !== null) throw new InvalidApiRequestError('body_not_allowed', method);
+  const callerSignal = init.signal;
   const options = {
     ...requestOptions(settings.transport),
-    ...(init.signal ? { signal: init.signal } : {}),
+    // The caller's signal is added to the per-request timeout (`httpTimeoutMilliseconds`), not put in its place: it
+    // replaced it, so a request given a signal that never aborts (cancel-on-disconnect) waited for an API that never
+    // answered for ever.
+    ...(callerSignal ? { signal: () => AbortSignal.any([callerSignal, AbortSignal.timeout(settings.transport.timeoutMilliseconds)]) } : {}),
   } as oauth.ProtectedResourceRequestOptions;
 
   const send = async (lease: AccessTokenLease): Promise<Response> => {
