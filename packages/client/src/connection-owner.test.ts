@@ -106,6 +106,27 @@ describe('a stored connection is used only with the issuer and client it was mad
     await assertRefusedEverywhere(otherClient, connectionId, row, { issuer: `${issuerA.issuer}/`, clientId: OTHER_CLIENT_ID });
   });
 
+  it('a connection that holds no tokens (reauthorization_required) is not another client\'s or issuer\'s to revoke either: refused, kept, no event', async () => {
+    const { connectionId, row } = await connectAtA();
+    const marked = (await store.markReauthorizationRequired(connectionId, row, 'invalid_grant: revoked', row.updatedAt))!;
+    for (const [client, configured] of [
+      [clientWith({ issuer: issuerB.issuer }), { issuer: `${issuerB.issuer}/`, clientId: CLIENT_ID }],
+      [clientWith({ clientId: OTHER_CLIENT_ID, clientSecret: 'another-secret' }), { issuer: `${issuerA.issuer}/`, clientId: OTHER_CLIENT_ID }],
+    ] as const) {
+      const revoked: string[] = [];
+      client.events.on('revoked', (event) => revoked.push(event.connectionId));
+      await assert.rejects(client.revoke(connectionId), (error: unknown) => error instanceof ConnectionMismatchError
+        && error.configuredIssuer === configured.issuer && error.configuredClientId === configured.clientId);
+      assert.deepEqual(revoked, []);
+      assert.deepEqual(await store.get(connectionId), marked, 'the connection is kept as it was');
+    }
+    assert.deepEqual(sent, []);
+    // Its own client forgets it (nothing to send).
+    await clientWith({}).revoke(connectionId);
+    assert.equal(await store.get(connectionId), undefined);
+    assert.deepEqual(sent, []);
+  });
+
   it('compares issuers as URLs: a configured issuer with a trailing slash is the same issuer', async () => {
     const { connectionId, row } = await connectAtA();
     const withSlash = clientWith({ issuer: `${issuerA.issuer}/` });

@@ -153,8 +153,8 @@ export interface GatehouseClient {
    * the server says the client itself is deleted (`invalid_client`, "client is deleted"): deleting a client
    * revokes every grant it held, so the connection is deleted too. A connection holding no tokens
    * (`reauthorization_required`) is deleted without a request.
-   * @throws ConnectionNotFoundError; ConnectionMismatchError when its tokens were issued at another issuer or
-   *   to another client (RFC 6749 §10.4: nothing is sent, the connection is kept); AuthorizationServerError, TransportError
+   * @throws ConnectionNotFoundError; ConnectionMismatchError when the connection was made at another issuer or by
+   *   another client, holding tokens or not (RFC 6749 §10.4: nothing is sent, the connection is kept); AuthorizationServerError, TransportError
    */
   revoke(connectionId: string): Promise<void>;
   /**
@@ -407,9 +407,10 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       await refresher.withConnectionLock(connectionId, async () => {
         const row = await store.get(connectionId);
         if (!row) throw new ConnectionNotFoundError(connectionId);
+        // Before the token is opened or discovery runs: nothing goes to an issuer or client it was not issued to. A row
+        // holding no tokens is not another client's or issuer's to delete either (it was, with a 'revoked' event).
+        assertConnectionOwner(row, owner);
         if (row.refreshTokenCiphertext !== null) {
-          // Before the token is opened or discovery runs: nothing goes to an issuer or client it was not issued to.
-          assertConnectionOwner(row, owner);
           const refreshToken = cipher.open(row.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
           log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: tokenFingerprint(refreshToken) });
           const oauthContext = await retryTransient(context);
