@@ -329,6 +329,22 @@ describe('partner app (HTTP)', () => {
     assert.match((await browser.get(`${partner.url}/`)).text, /Connected to/);
   });
 
+  it('Disconnect refused by Gatehouse (the client is suspended) says so, not that Gatehouse could not be reached; the connection is kept', async () => {
+    const { browser } = await connect();
+    const home = await browser.get(`${partner.url}/`);
+    const connections = (await store.list()).length;
+    await server.storage.clients.update(clientId, { status: 'suspended' });
+    try {
+      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.equal(disconnect.status, 502);
+      assert.match(disconnect.text, /Gatehouse refused to revoke the access \(invalid_client\)/);
+      assert.doesNotMatch(disconnect.text, /could not be reached/);
+      assert.equal((await store.list()).length, connections, 'the connection is kept');
+    } finally {
+      await server.storage.clients.update(clientId, { status: 'active' });
+    }
+  });
+
   it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
     const { browser } = await connect();
     const home = await browser.get(`${partner.url}/`);

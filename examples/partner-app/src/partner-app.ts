@@ -268,6 +268,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       } catch (error) {
         if (!(error instanceof ConnectionNotFoundError)) {
           request.log.error({ err: error }, 'revocation failed');
+          // Gatehouse answered and refused (a suspended client: invalid_client): trying again does not help, and it
+          // was reached (every failure said "could not be reached … try again").
+          if (error instanceof AuthorizationServerError) {
+            return html(reply, 502, errorPage(appName, 'Could not disconnect', `Gatehouse refused to revoke the access (${error.error}). Nothing was changed here; if this goes on, contact ${appName}'s support.`));
+          }
           return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
         }
       }
