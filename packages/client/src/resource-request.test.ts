@@ -92,9 +92,12 @@ describe('a request that cannot be sent is the caller\'s mistake, found before a
     });
     const caller = new AbortController();
     await assert.rejects(setup(never, 5).send({ signal: caller.signal }), (error: unknown) => error instanceof TransportError && error.reason === 'timeout');
-    // The caller's signal still ends the request, long before the timeout.
+    // The caller's signal still ends the request, long before the timeout, with its own reason as fetch does: a
+    // cancel is not a network failure nor a timeout.
     const cancelled = setup(never, 600_000).send({ signal: caller.signal });
     caller.abort();
-    await assert.rejects(cancelled, TransportError);
+    await assert.rejects(cancelled, (error: unknown) => error instanceof DOMException && error.name === 'AbortError' && !(error instanceof TransportError));
+    const reason = new Error('the browser went away');
+    await assert.rejects(setup(never, 600_000).send({ signal: AbortSignal.abort(reason) }), (error: unknown) => error === reason);
   });
 });

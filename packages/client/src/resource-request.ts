@@ -39,7 +39,8 @@ export interface ResourceRequestSettings {
  * @throws ConfigurationError for a URL outside the API origin, or an `Authorization` header in `init`.
  * @throws InvalidApiRequestError, before any token is read or request sent, for a method that is not an HTTP token
  *   (RFC 9110 §9.1) or a body with GET or HEAD; and when `fetch` refuses to build the request.
- * @throws TransportError when the API cannot be reached; the refresher's errors when no token can be had.
+ * @throws TransportError when the API cannot be reached; the refresher's errors when no token can be had; the reason of
+ *   `init.signal` (an `AbortError` by default) when the caller aborted it.
  */
 export async function apiRequest(
   refresher: Refresher, settings: ResourceRequestSettings, connectionId: string, url: string | URL, init: ApiRequestInit = {},
@@ -77,6 +78,9 @@ export async function apiRequest(
         // Its message may quote a header; no error ever holds a token (errors.ts).
         throw new InvalidApiRequestError('refused_by_fetch', method, error.message.includes(lease.accessToken) ? undefined : error.message);
       }
+      // The caller cancelled (its own signal): its reason, as fetch rejects, not a TransportError "timed out"
+      // (AbortError was taken for a timeout), which reads as the API being down.
+      if (callerSignal?.aborted) throw callerSignal.reason;
       throw networkFailure(error, `${method} ${target.origin}${target.pathname}`);
     }
   };
