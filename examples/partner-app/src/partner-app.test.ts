@@ -189,6 +189,33 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('/start for another company in a connected session replaces the connection: the previous grant is revoked, no connection is left behind unreachable', async () => {
+    const swedish = seed.companies[1];
+    await server.storage.clients.update(clientId, { initiationUri: `${partner.url}/start` });
+    const { browser } = await connect();
+    const before = await store.list();
+    assert.ok(await server.storage.grants.findActive(clientId, 'company', danish.id));
+    // Alice picks the Swedish company in Gatehouse's marketplace; the handover brings her back to this session.
+    const gatehouseBrowser = new Browser();
+    const login = await gatehouseBrowser.get(`${server.url}/marketplace`);
+    await gatehouseBrowser.post(`${server.url}/login`, {
+      _csrf: inputValue(login.text, '_csrf')!, return_to: '/marketplace', email: seed.users.alice.email, password: seed.users.alice.password,
+    });
+    const marketplace = await gatehouseBrowser.get(`${server.url}/marketplace`);
+    const startUrl = (await gatehouseBrowser.post(`${server.url}/marketplace/${clientId}/connect`, {
+      _csrf: inputValue(marketplace.text, '_csrf')!, subject: `urn:gatehouse:company:${swedish.id}`,
+    })).location!;
+    const start = await browser.get(startUrl);
+    assert.equal(start.status, 303);
+    const callback = await completeAuthorizationAsUser(new URL(start.location!), { browser, subject: `urn:gatehouse:company:${swedish.id}` });
+    assert.equal((await browser.get(callback.href)).status, 303);
+    assert.match((await browser.get(`${partner.url}/`)).text, new RegExp(swedish.name));
+    assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined, 'the Danish grant is revoked at Gatehouse');
+    const after = await store.list();
+    assert.equal(after.length, before.length, 'the connection was replaced, not one more kept');
+    assert.ok(!after.some((row) => row.subjectUrn === `urn:gatehouse:company:${danish.id}` && row.status === 'active'), 'no Danish tokens left behind');
+  });
+
   it('gives the browser one opaque session cookie: HttpOnly, SameSite=Lax, no Secure on http://localhost in development', async () => {
     const response = await fetch(`${partner.url}/`);
     const cookies = response.headers.getSetCookie();

@@ -210,8 +210,10 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const existing = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
     const { url, transaction } = await gatehouse.authorizationUrl({
       subjectUrn: handover.subjectUrn,
-      // Reconnecting the same company keeps its connection ID.
-      ...(existing && existing.subjectUrn === handover.subjectUrn ? { connectionId: existing.connectionId } : {}),
+      // The session's connection is replaced, as Connect does: the same company keeps its grant's place, and for
+      // another one the SDK revokes the replaced grant. A new connection ID for another company left the previous
+      // connection behind, its grant alive and its tokens stored, with no session left to use or disconnect it.
+      ...(existing ? { connectionId: existing.connectionId } : {}),
     });
     if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(reply, session);
     authorizationOrigin = url.origin;
