@@ -141,6 +141,21 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
     assert.equal(signInAgain((await new Browser().get(`${server.url}/signed-out?return_to=%2F%2Fevil.example`)).text), '/account/connected-apps');
   });
 
+  it('"Sign in again" never continues at a page only a form opens (one shown in answer to a POST: a confirmation), which a GET answers 405', async () => {
+    const grantId = '00000000-0000-4000-8000-000000000000';
+    for (const from of ['/account/sessions/end-others', `/account/connected-apps/${grantId}/disconnect`, `/portal/clients/${seed.confidentialClient.id}/secret`, `/admin/grants/${grantId}/revoke`]) {
+      const browser = await signedIn(server);
+      const response = await browser.request(`${server.url}/logout`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, referer: `${server.url}${from}` },
+        body: new URLSearchParams({ _csrf: await signOutToken(server, browser) }),
+      });
+      assert.equal(response.status, 303);
+      assert.equal(response.location, '/signed-out', from);
+      assert.match((await new Browser().get(`${server.url}/signed-out?${new URLSearchParams({ return_to: from })}`)).text, /<a class="button" href="\/account\/connected-apps">Sign in again<\/a>/, from);
+      assert.equal((await browser.get(`${server.url}${from}`)).status, 405, `${from}: a page no GET opens`);
+    }
+  });
+
   it('a sign-out without a session is harmless: 303 to the signed-out page', async () => {
     const browser = new Browser();
     const login = await browser.get(`${server.url}/account/sessions`);

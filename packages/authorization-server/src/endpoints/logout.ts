@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { signedOutPage } from '../pages/session-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, endLoginSession } from '../sessions/login-session.ts';
+import { servesGet } from '../http/method-not-allowed.ts';
 import { RETURN_TO } from './login.ts';
 
 /** POST /logout */
@@ -21,8 +22,9 @@ export async function logoutEndpoint(context: ServerContext, request: FastifyReq
 
 /**
  * The page the sign-out was made on (its same-origin Referer, query included), when a login continues there
- * (login.ts RETURN_TO: an authorization request, a portal, account, console or marketplace page): "Sign in
- * again" goes back to it, so signing out of an app's authorization to use another account continues it.
+ * (login.ts RETURN_TO: an authorization request, a portal, account, console or marketplace page) and a GET
+ * opens it: "Sign in again" goes back to it, so signing out of an app's authorization to use another account
+ * continues it. A page shown in answer to a POST (a confirmation) has no GET route, only a 405.
  */
 function signedOutFrom(request: FastifyRequest): string | undefined {
   const referer = request.headers.referer;
@@ -30,11 +32,14 @@ function signedOutFrom(request: FastifyRequest): string | undefined {
   try {
     const url = new URL(referer);
     const path = `${url.pathname}${url.search}`;
-    return url.host === request.host && RETURN_TO.test(path) ? path : undefined;
+    return url.host === request.host && continuesAt(request, path) ? path : undefined;
   } catch {
     return undefined;
   }
 }
+
+/** Whether a login continues at `path` (login.ts RETURN_TO) and a GET opens it (http/method-not-allowed.ts). */
+const continuesAt = (request: FastifyRequest, path: string) => RETURN_TO.test(path) && servesGet(request.server, path.split('?')[0]!);
 
 /** GET /signed-out (a browser still signed in is not told otherwise: 303 to its connected apps). */
 export async function signedOutEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -43,6 +48,6 @@ export async function signedOutEndpoint(context: ServerContext, request: Fastify
     return;
   }
   const returnTo = (request.query as Record<string, unknown>).return_to;
-  const signInAgain = typeof returnTo === 'string' && RETURN_TO.test(returnTo) ? returnTo : '/account/connected-apps';
+  const signInAgain = typeof returnTo === 'string' && continuesAt(request, returnTo) ? returnTo : '/account/connected-apps';
   reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(signedOutPage(context.options.brand.name, requestTranslator(request), signInAgain));
 }
