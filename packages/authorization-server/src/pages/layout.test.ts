@@ -51,3 +51,13 @@ describe('layout: the language switch of a page that shows a secret once', () =>
     assert.doesNotMatch(layout('Brand', 'Title', html`<p>body</p>`, undefined, t), /target="_blank"|language-new-tab/);
   });
 });
+
+describe('layout: text that names the shown-once marker', () => {
+  it('does not make a page one that shows a secret once (a partner\'s app name, a user\'s name, a search typed on the page)', () => {
+    const t = translator('en', '/oauth/authorize?client_id=a');
+    for (const typed of [' data-shown-once', 'Fjord Books data-shown-once', '<b data-shown-once>']) {
+      const page = layout('Brand', 'Title', html`<h1>Connect ${typed}</h1>`, undefined, t);
+      assert.doesNotMatch(footerOf(page), /target="_blank"|language-new-tab/, typed);
+    }
+  });
+});

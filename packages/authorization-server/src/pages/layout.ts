@@ -52,8 +52,10 @@ const languageSwitchFrames = new Map<string, LanguageSwitchFrame>();
  * A page that shows a secret once (a client or webhook secret, an API key, recovery codes) marks the element
  * holding it with this attribute. Its language switch opens in a new tab: the page cannot be shown again (only
  * digests are kept), and the reader who most needs another language is the one who cannot read "shown only now".
+ * Its quotes are what no escaped text can hold (`html` writes `"` as `&quot;`): an app's or a user's name that
+ * spells the attribute does not mark a page.
  */
-export const SHOWN_ONCE = new SafeHtml(' data-shown-once');
+export const SHOWN_ONCE = new SafeHtml(' data-shown-once=""');
 
 function languageSwitchFrame(t: Translator, shownOnce: boolean): LanguageSwitchFrame {
   const key = `${t.locale}${shownOnce ? ' shown-once' : ''}`;
