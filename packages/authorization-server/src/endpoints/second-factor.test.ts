@@ -411,6 +411,28 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUI
     assert.ok(next.text.includes('action="/oauth/authorize/decision"'), 'the consent page: the password was a fresh authentication');
   });
 
+  it('the recovery codes shown at the end of the sign-in: their language switch (a new tab) opens a page of the signed-in user, not "this sign-in expired"', async () => {
+    await server.storage.localAccounts.removeSecondFactor(seed.users.alice.id);
+    const browser = new Browser();
+    assert.equal((await passwordStep(browser, seed.users.alice.email, seed.users.alice.password)).location, '/login/second-factor');
+    const enrolment = await browser.get(`${server.url}/login/second-factor`);
+    const code = authenticator.clone({ epoch: server.clock.nowSeconds() * 1000 }).generate(secretIn(enrolment));
+    // As a browser sends it: the form's page as Referer.
+    const done = await browser.request(`${server.url}/login/second-factor`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `${server.url}/login/second-factor` },
+      body: new URLSearchParams({ _csrf: inputValue(enrolment.text, '_csrf')!, code }),
+    });
+    assert.equal(done.status, 200);
+    const href = /<a href="(\/language\?locale=sv&amp;[^"]*)"[^>]* target="_blank"/.exec(done.text)?.[1]?.replaceAll('&amp;', '&');
+    assert.ok(href, 'a language switch opening in a new tab');
+    const switched = await browser.get(`${server.url}${href}`);
+    assert.equal(switched.status, 303);
+    const opened = await browser.get(`${server.url}${switched.location}`);
+    assert.equal(opened.status, 200, `${switched.location}: ${opened.text.slice(0, 200)}`);
+    assert.match(opened.text, /<html lang="sv"/);
+    assert.equal(await isSignedIn(browser), true);
+  });
+
   it('a user who administers nothing signs in with the password alone', async () => {
     const browser = new Browser();
     const response = await passwordStep(browser, seed.developer.email, seed.developer.password);

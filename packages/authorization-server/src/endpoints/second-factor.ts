@@ -17,7 +17,8 @@
  * recovery codes once; `POST /account/security/disable` turns it off with a current code (refused while
  * the policy requires it for the user).
  */
-import { noteContinuedRequestUiLocales, requestTranslator } from '../i18n/request-language.ts';
+import { translator } from '../i18n/i18n.ts';
+import { noteContinuedRequestUiLocales, requestLocale, requestTranslator } from '../i18n/request-language.ts';
 import { createHmac, hash, randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -254,7 +255,10 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
   await rememberDevice(context, request, reply, user.userId);
   await context.storage.audit.record({ type: pending.step === 'enrol' ? 'user.second_factor_enrolled' : 'user.second_factor_verified', at: now, actor: `user:${user.userId}` });
   if (recoveryCodes) {
-    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, pending.returnTo, undefined, tr(reply)));
+    // Issue 13: the page's language switch (a new tab, layout.ts SHOWN_ONCE) opens the security page of the user now
+    // signed in; the form's page, /login/second-factor, has no pending login left: it said the sign-in expired.
+    const t = translator(requestLocale(request), SECURITY_PATH);
+    page(reply, 200, recoveryCodesPage(context.options.brand.name, recoveryCodes, pending.returnTo, undefined, t));
     return;
   }
   reply.redirect(pending.returnTo, 303);
