@@ -141,6 +141,18 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
     assert.equal(signInAgain((await new Browser().get(`${server.url}/signed-out?return_to=%2F%2Fevil.example`)).text), '/account/connected-apps');
   });
 
+  it('"Sign in again" continues at a portal, account or console page the sign-out was made on with a query (a notice\'s ?done=, a search): the page, without it', async () => {
+    const clientPage = `/portal/clients/${seed.confidentialClient.id}`;
+    for (const [from, back] of [[`${clientPage}?done=saved`, clientPage], [`/admin/grants?user=${encodeURIComponent(alice.email)}&done=grant_revoked`, '/admin/grants'], ['/account/connected-apps?done=disconnected', '/account/connected-apps']]) {
+      const browser = await signedIn(server);
+      const response = await browser.request(`${server.url}/logout`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, referer: `${server.url}${from}` },
+        body: new URLSearchParams({ _csrf: await signOutToken(server, browser) }),
+      });
+      assert.equal(response.location, `/signed-out?${new URLSearchParams({ return_to: back! })}`, from);
+    }
+  });
+
   it('"Sign in again" never continues at a page only a form opens (one shown in answer to a POST: a confirmation), which a GET answers 405', async () => {
     const grantId = '00000000-0000-4000-8000-000000000000';
     for (const from of ['/account/sessions/end-others', `/account/connected-apps/${grantId}/disconnect`, `/portal/clients/${seed.confidentialClient.id}/secret`, `/admin/grants/${grantId}/revoke`]) {

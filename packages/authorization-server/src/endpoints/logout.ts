@@ -31,8 +31,10 @@ function signedOutFrom(request: FastifyRequest): string | undefined {
   if (referer === undefined) return undefined;
   try {
     const url = new URL(referer);
-    const path = `${url.pathname}${url.search}`;
-    return url.host === request.host && continuesAt(request, path) ? path : undefined;
+    if (url.host !== request.host) return undefined;
+    // A portal, account or console page continues without its query (a notice's ?done=, a search), which
+    // RETURN_TO admits only for an authorization request and the marketplace.
+    return [`${url.pathname}${url.search}`, url.pathname].find((path) => continuesAt(request, path));
   } catch {
     return undefined;
   }
