@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createPostgresStorage } from '../storage/postgres/postgres-storage.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { authorizeUrl, Browser, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorizeUrl, Browser, confidentialAuth, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
 const alice = seed.users.alice;
@@ -139,6 +139,26 @@ describe('POST /logout (issue 10 §4: sign-out ends the session on every instanc
       assert.equal(other.response.location, '/signed-out', referer);
     }
     assert.equal(signInAgain((await new Browser().get(`${server.url}/signed-out?return_to=%2F%2Fevil.example`)).text), '/account/connected-apps');
+  });
+
+  it('"Sign in again" after a sign-out on the page of a request by reference (a pushed request, RFC 9126) does not lead to its spent request_uri\'s "expired" page', async () => {
+    const client = seed.confidentialClient;
+    const pushed = await postForm(`${server.url}/oauth/par`, {
+      response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope: 'users:read', state: 'par', code_challenge: pkcePair().codeChallenge, code_challenge_method: 'S256',
+    }, { authorization: confidentialAuth() });
+    assert.equal(pushed.status, 201);
+    const browser = await signedIn(server);
+    const request = `/oauth/authorize?${new URLSearchParams({ client_id: client.id, request_uri: pushed.json.request_uri })}`;
+    const consent = await browser.get(`${server.url}${request}`);
+    assert.match(consent.text, /action="\/oauth\/authorize\/decision"/, 'the consent page, its request_uri now used (one-time, RFC 9126 §7.3)');
+    const response = await browser.request(`${server.url}/logout`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, referer: `${server.url}${request}` },
+      body: new URLSearchParams({ _csrf: inputValue(consent.text, '_csrf')! }),
+    });
+    const signedOut = await browser.get(`${server.url}${response.location}`);
+    const again = /<a class="button" href="([^"]*)">Sign in again<\/a>/.exec(signedOut.text)?.[1]?.replaceAll('&amp;', '&');
+    const next = await browser.get(`${server.url}${again}`);
+    assert.doesNotMatch(next.text, /expired/i, `${again}: ${next.status}`);
   });
 
   it('"Sign in again" continues at a portal, account or console page the sign-out was made on with a query (a notice\'s ?done=, a search): the page, without it', async () => {

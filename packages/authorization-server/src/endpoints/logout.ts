@@ -40,8 +40,17 @@ function signedOutFrom(request: FastifyRequest): string | undefined {
   }
 }
 
-/** Whether a login continues at `path` (login.ts RETURN_TO) and a GET opens it (http/method-not-allowed.ts). */
-const continuesAt = (request: FastifyRequest, path: string) => RETURN_TO.test(path) && servesGet(request.server, path.split('?')[0]!);
+/**
+ * Whether a login continues at `path` (login.ts RETURN_TO) and a GET opens it (http/method-not-allowed.ts). Not an
+ * authorization request by reference: the page it showed used its request_uri (one-time, RFC 9126 §7.3), which
+ * would answer 'This request is no longer valid'.
+ */
+function continuesAt(request: FastifyRequest, path: string): boolean {
+  const mark = path.indexOf('?');
+  const pathname = mark === -1 ? path : path.slice(0, mark);
+  if (pathname === '/oauth/authorize' && new URLSearchParams(path.slice(mark + 1)).get('request_uri')) return false;
+  return RETURN_TO.test(path) && servesGet(request.server, pathname);
+}
 
 /** GET /signed-out (a browser still signed in is not told otherwise: 303 to its connected apps). */
 export async function signedOutEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
