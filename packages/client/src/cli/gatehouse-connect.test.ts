@@ -559,6 +559,29 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
     assert.deepEqual(issuerB.requests, []);
   });
 
+  it('login naming another environment (--environment, GATEHOUSE_ENV) does not inherit a profile made at another issuer: the preset\'s issuer is another registration', async () => {
+    writeProfile(directory, 'again', {
+      issuer: issuerA.issuer, clientId: CLIENT_ID, clientType: 'confidential', redirectUri: `http://127.0.0.1:${await freeLoopbackPort()}/callback`,
+      scope: 'users:read', apiUrl: environment.GATEHOUSE_API_URL,
+    });
+    const only: NodeJS.ProcessEnv = {
+      GATEHOUSE_CLIENT_SECRET: 'fake-client-secret', GATEHOUSE_CONNECT_DIR: directory, GATEHOUSE_CONNECT_ENCRYPTION_KEYS: environment.GATEHOUSE_CONNECT_ENCRYPTION_KEYS,
+    };
+    const requestsAtA = issuerA.requests.length;
+    // --timeout-seconds bounds a login that wrongly went ahead at issuer A (nothing answers its redirect URI).
+    for (const [args, variables] of [[['--environment', 'development'], {}], [[], { GATEHOUSE_ENV: 'development' }]] as const) {
+      let stdout = '';
+      let stderr = '';
+      const code = await main(['login', '--no-open', '--timeout-seconds', '1', '--connection', 'again', ...args], { ...only, ...variables }, {
+        stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text),
+      });
+      assert.doesNotMatch(stdout, new RegExp(issuerA.issuer.replace(/[.:/]/g, '\\$&')), `${args.join(' ')}${JSON.stringify(variables)}: not the profile's issuer`);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /no client ID/);
+    }
+    assert.equal(issuerA.requests.length, requestsAtA, 'nothing was sent to the profile\'s issuer');
+  });
+
   it('revoke of a connection that holds tokens still needs the secret of its confidential client', async () => {
     const result = await runHere(['revoke'], { GATEHOUSE_CLIENT_SECRET: '' });
     assert.equal(result.code, 2);

@@ -26,6 +26,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toConnection, type Connection } from '../connection.ts';
+import { ENVIRONMENT_PRESETS, type Environment } from '../environments.ts';
 import { ConfigurationError, ConnectionNotFoundError } from '../errors.ts';
 import { createGatehouseClient, type GatehouseClient } from '../gatehouse-client.ts';
 import { createFileLock } from '../locks/file.ts';
@@ -212,12 +213,18 @@ type ParsedFlags = ReturnType<typeof parse>['values'] & Flags;
  * `gatehouse-connect login --connection NAME`, which a connection needing re-authorization is told to run,
  * reconnects at the issuer, with the client, scope, redirect URI and API URL it was made with. It ignored the
  * profile, so that command failed (no client ID, no scope) or went to the development preset's issuer. None when
- * the flags or variables name another issuer or client ID: the profile's API URL, scope and redirect URI belong
+ * the flags or variables name another issuer, environment or client ID: the profile's API URL, scope and redirect URI belong
  * to its own (issue 15 part 6: a token goes only to an API named for its issuer).
  */
 function loginProfile(profile: Profile | undefined, flags: Flags, environment: NodeJS.ProcessEnv): Profile | undefined {
   if (profile === undefined) return undefined;
-  const issuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined);
+  // A named environment names its preset's issuer (development's), as resolveSettings takes it when no issuer is
+  // given; another environment than the profile's is another registration. Without this, `--environment development`
+  // (or GATEHOUSE_ENV) went to the profile's issuer, not the preset's.
+  const environmentName = flags.environment ?? (environment.GATEHOUSE_ENV || undefined);
+  if (environmentName !== undefined && profile.environment !== undefined && environmentName !== profile.environment) return undefined;
+  const presetIssuer = environmentName !== undefined && environmentName in ENVIRONMENT_PRESETS ? ENVIRONMENT_PRESETS[environmentName as Environment].issuer : undefined;
+  const issuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined) ?? (profile.environment === undefined ? presetIssuer : undefined);
   const clientId = flags['client-id'] ?? (environment.GATEHOUSE_CLIENT_ID || undefined);
   const sameIssuer = issuer === undefined
     || (URL.canParse(issuer) && URL.canParse(profile.issuer) && new URL(issuer).href === new URL(profile.issuer).href);
