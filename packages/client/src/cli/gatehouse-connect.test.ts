@@ -514,8 +514,9 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
 
   it('login again with nothing but the saved profile (the command a connection needing re-authorization is told to run) reconnects with its issuer, client, scope, redirect URI and API URL', async () => {
     const redirectUri = `http://127.0.0.1:${await freeLoopbackPort()}/callback`;
+    // Made with --no-dpop (Bearer tokens): a login building on the profile keeps that choice too.
     writeProfile(directory, 'again', {
-      issuer: issuerA.issuer, clientId: CLIENT_ID, clientType: 'confidential', redirectUri, scope: 'users:read', apiUrl: environment.GATEHOUSE_API_URL,
+      issuer: issuerA.issuer, clientId: CLIENT_ID, clientType: 'confidential', redirectUri, scope: 'users:read', apiUrl: environment.GATEHOUSE_API_URL, dpop: false,
     });
     // The secret (never saved) and the store only: no issuer, client ID, scope, redirect URI or API URL but the profile's.
     const only: NodeJS.ProcessEnv = {
@@ -548,6 +549,7 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
     assert.equal(await login, 0, stderr);
     assert.match(stdout, /Connected "again" to urn:gatehouse:company:/);
     assert.equal(JSON.parse(readFileSync(join(directory, 'profiles.json'), 'utf8')).again.apiUrl, environment.GATEHOUSE_API_URL, 'the API URL is kept');
+    assert.equal(JSON.parse(readFileSync(join(directory, 'profiles.json'), 'utf8')).again.dpop, false, 'still a Bearer connection (--no-dpop is kept)');
     const quiet = { stdout: () => {}, stderr: () => {} };
     assert.equal(await main(['call', '/v1/users', '--connection', 'again'], only, quiet), 0);
     assert.deepEqual(apiRequests, ['GET /v1/users']);

@@ -120,7 +120,12 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
 
     // Revoking a connection that holds no tokens sends nothing, so it needs no client secret.
     const holdsTokens = row?.refreshTokenCiphertext != null;
-    settings = resolveSettings(flags, environment, command === 'login' ? loginProfile(profile, flags, environment) : profile, { secretNeeded: command !== 'revoke' || holdsTokens });
+    // login builds on the connection's profile unless another issuer, environment or client is named (loginProfile).
+    const baseProfile = command === 'login' ? loginProfile(profile, flags, environment) : profile;
+    settings = resolveSettings(flags, environment, baseProfile, { secretNeeded: command !== 'revoke' || holdsTokens });
+    // `login --no-dpop` makes a Bearer connection, and its profile keeps later runs from adding a key, a login
+    // building on it included (it made a reconnect DPoP-bound and saved the profile without the choice).
+    const bearerOnly = flags['no-dpop'] === true || baseProfile?.dpop === false;
     const logFile = join(directory, 'gatehouse-connect.log');
     const client = createGatehouseClient({
       ...(settings.environment === undefined ? {} : { environment: settings.environment }),
@@ -132,8 +137,7 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
       // Several gatehouse-connect processes may share this store: one refresh at a time across them.
       lock: createFileLock({ directory: join(directory, 'locks') }),
       // RFC 9449: DPoP by default when the server offers it; the key is stored sealed with the tokens.
-      // `login --no-dpop` makes a Bearer connection, and its profile keeps later runs from adding a key.
-      ...(flags['no-dpop'] === true || (command !== 'login' && profile?.dpop === false) ? { dpop: false } : {}),
+      ...(bearerOnly ? { dpop: false } : {}),
       logger: (entry) => {
         appendFileSync(logFile, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
         if (flags.verbose) output.stderr(`${describeLogEntry(entry)}\n`);
@@ -142,7 +146,7 @@ export async function main(argv: string[], environment: NodeJS.ProcessEnv = proc
 
     switch (command) {
       case 'login':
-        return await login(client, settings, connectionName, flags, directory, output);
+        return await login(client, settings, connectionName, flags, bearerOnly, directory, output);
       case 'refresh': {
         const connection = await client.refresh(connectionName);
         output.stdout(`Refreshed "${connectionName}": both tokens rotated; the access token expires ${describeExpiry(connection)}.\n`);
@@ -231,7 +235,7 @@ function loginProfile(profile: Profile | undefined, flags: Flags, environment: N
   return sameIssuer && (clientId === undefined || clientId === profile.clientId) ? profile : undefined;
 }
 
-async function login(client: GatehouseClient, settings: Settings, name: string, flags: ParsedFlags, directory: string, output: Output): Promise<number> {
+async function login(client: GatehouseClient, settings: Settings, name: string, flags: ParsedFlags, bearerOnly: boolean, directory: string, output: Output): Promise<number> {
   const redirectUri = new URL(settings.redirectUri);
   if (!isLoopbackHttpUrl(redirectUri)) {
     throw new ConfigurationError(`login receives the callback itself, so the redirect URI must be a registered loopback http URI such as http://localhost:8080/callback (got ${settings.redirectUri})`);
@@ -276,7 +280,7 @@ async function login(client: GatehouseClient, settings: Settings, name: string, 
       writeProfile(directory, name, {
         environment: settings.environment, issuer: settings.issuer, clientId: settings.clientId, clientType: settings.clientType,
         redirectUri: settings.redirectUri, scope: settings.scope, apiUrl: settings.apiUrl,
-        ...(flags['no-dpop'] === true ? { dpop: false as const } : {}),
+        ...(bearerOnly ? { dpop: false as const } : {}),
       });
       output.stdout(`Connected "${name}" to ${connection.subjectUrn}\n  scope: ${connection.scope.join(' ')}\n  access token expires ${describeExpiry(connection)}\n`);
       if (settings.apiUrl === undefined) output.stderr('No API URL is configured: `call` needs --api-url or GATEHOUSE_API_URL (the token is sent only to an API you name).\n');
