@@ -372,6 +372,24 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('Disconnect failing before anything is sent (the connection was made by another client configuration) does not say Gatehouse could not be reached; the connection is kept', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const home = await browser.get(`${partner.url}/`);
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    // As after the app was registered again under another client ID: the SDK refuses, sending nothing (ConnectionMismatchError).
+    const moved = await store.save({ ...row, clientId: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' });
+    try {
+      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.ok(disconnect.status >= 500, String(disconnect.status));
+      assert.match(disconnect.text, /Could not disconnect/);
+      assert.doesNotMatch(disconnect.text, /could not be reached/);
+      assert.deepEqual(await store.get(row.connectionId), moved, 'the connection is kept');
+    } finally {
+      await store.save(row);
+    }
+  });
+
   it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
     const { browser } = await connect();
     const home = await browser.get(`${partner.url}/`);

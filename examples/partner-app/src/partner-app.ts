@@ -275,7 +275,12 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           if (error instanceof AuthorizationServerError) {
             return html(reply, 502, errorPage(appName, 'Could not disconnect', `Gatehouse refused to revoke the access (${error.error}). Nothing was changed here; if this goes on, contact ${appName}'s support.`));
           }
-          return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
+          if (error instanceof TransportError) {
+            return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
+          }
+          // Nothing was sent (a connection made by another client configuration, tokens that cannot be decrypted, the
+          // refresh lock busy…), or the answer was unusable: Gatehouse was not "unreachable", as this said of them too.
+          return html(reply, 500, errorPage(appName, 'Could not disconnect', `The access could not be revoked. Nothing was changed here; try again, and if this goes on, contact ${appName}'s support.`));
         }
       }
       sessions.forgetConnection(session);
