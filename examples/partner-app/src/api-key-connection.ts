@@ -65,6 +65,12 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
 <p><label for="api_key">API key</label><br><input id="api_key" name="api_key" type="password" autocomplete="off" size="60" required></p>
 <button type="submit">Check and connect</button></form>`);
 
+  /** The kept key's data cannot be had now: every 503 of the app says when to try again (Retry-After, RFC 9110 §10.2.3). */
+  const unavailable = (reply: FastifyReply) => {
+    reply.header('retry-after', '60');
+    return deps.html(reply, 503, deps.layout(deps.appName, 'Gatehouse is unavailable', '<h2>Gatehouse is unavailable</h2><p>Your key is kept; try again in a minute.</p>'));
+  };
+
   app.get('/api-key', async (request, reply) => {
     const session = deps.ensureSession(request, reply);
     const connection = connections.get(session);
@@ -73,12 +79,17 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
     try {
       response = await call(sealer.open(connection.sealedKey), '/v1/users?limit=10');
     } catch {
-      return deps.html(reply, 503, deps.layout(deps.appName, 'Gatehouse is unavailable', '<h2>Gatehouse is unavailable</h2><p>Your key is kept; try again in a minute.</p>'));
+      return unavailable(reply);
     }
     if (response.status === 401) {
       // Revoked, rotated or expired: forget it and ask for a new one (never retry forever).
       connections.delete(session);
       return deps.html(reply, 200, formPage(session, 'Gatehouse no longer accepts the API key: it was revoked or replaced. Paste a new key.'));
+    }
+    // The API is unavailable (503: Gatehouse unreachable behind it; 429): as unreachable, not "something went wrong".
+    if (response.status >= 500 || response.status === 429) {
+      await response.body?.cancel().catch(() => {});
+      return unavailable(reply);
     }
     if (!response.ok) return deps.html(reply, 502, deps.layout(deps.appName, 'Something went wrong', `<h2>Something went wrong</h2><p>The platform API answered ${response.status}.</p>`));
     const users = ((await response.json()) as { data: Array<{ name: string; email: string }> }).data;
@@ -98,6 +109,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
     try {
       response = await call(apiKey, '/v1/introspect');
     } catch {
+      reply.header('retry-after', '60');
       return deps.html(reply, 503, formPage(session, 'Gatehouse cannot be reached right now. Try again in a minute.'));
     }
     // The API could not check the key (503: Gatehouse unreachable behind it; 429: too many checks): the key may be

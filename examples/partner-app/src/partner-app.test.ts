@@ -155,6 +155,79 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('every 503 page says when to try again (Retry-After): the dashboard and the API-key pages while the platform API is unavailable or unreachable', async () => {
+    let status = 200;
+    let reachable = true;
+    const api = createServer((request, response) => {
+      if (status !== 200) return response.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable"}');
+      const data = request.url?.startsWith('/v1/introspect') ? { authMethod: 'api_key', scope: 'users:read', subjectURN: `urn:gatehouse:company:${danish.id}` } : [];
+      return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const unreachable = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }));
+    const realFetch = globalThis.fetch;
+    // The API-key pages call the API with the global fetch; the SDK with its own (below).
+    globalThis.fetch = (input, init) => (!reachable && String(input instanceof Request ? input.url : input).startsWith(apiUrl) ? unreachable() : realFetch(input, init));
+    const { app } = createPartnerApp({
+      // The redirect URI registered for the client: the callback is injected into this app.
+      environment: 'development', publicUrl: partner.url,
+      gatehouse: {
+        issuer: server.issuer, apiUrl, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read vendors:read', store: createMemoryTokenStore(),
+        encryptionKeys: keys, clock: server.clock, logger: silentLogger, retryPolicy: { maxAttempts: 1 },
+        fetch: (input, init) => (!reachable && String(input instanceof Request ? input.url : input).startsWith(apiUrl) ? unreachable() : realFetch(input, init)),
+      },
+    });
+    const expectRetryAfter = (response: { statusCode: number; headers: Record<string, unknown> }, what: string) => {
+      assert.equal(response.statusCode, 503, what);
+      assert.equal(response.headers['retry-after'], '60', what);
+    };
+    try {
+      const form = async (cookie?: string) => app.inject({ method: 'GET', url: '/', ...(cookie ? { headers: { cookie } } : {}) });
+      const home = await form();
+      let cookie = String(home.headers['set-cookie']).split(';')[0]!;
+      // Connected (the dashboard reads the API through the SDK).
+      const connect = await app.inject({
+        method: 'POST', url: '/connect', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(home.body, '_csrf')! }).toString(),
+      });
+      const callback = await completeAuthorizationAsUser(new URL(String(connect.headers.location)), { subject: `urn:gatehouse:company:${danish.id}` });
+      const landed = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie } });
+      assert.equal(landed.statusCode, 303);
+      cookie = String(landed.headers['set-cookie']).split(';')[0]!;
+      assert.equal((await form(cookie)).statusCode, 200);
+      reachable = false;
+      expectRetryAfter(await form(cookie), 'dashboard, API unreachable');
+      reachable = true;
+
+      // An API key pasted while the API cannot be reached, then one kept whose data cannot be had.
+      const keyForm = await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } });
+      const paste = () => app.inject({
+        method: 'POST', url: '/api-key', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(keyForm.body, '_csrf')!, api_key: `gak_${'a'.repeat(40)}` }).toString(),
+      });
+      reachable = false;
+      expectRetryAfter(await paste(), 'paste, API unreachable');
+      reachable = true;
+      assert.equal((await paste()).statusCode, 303);
+      reachable = false;
+      expectRetryAfter(await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } }), 'kept key, API unreachable');
+      reachable = true;
+      for (const answer of [503, 429]) {
+        status = answer;
+        const page = await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } });
+        expectRetryAfter(page, `kept key, API answered ${answer}`);
+        assert.doesNotMatch(page.body, /Something went wrong/);
+      }
+      status = 200;
+      assert.equal((await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } })).statusCode, 200, 'the key was kept');
+    } finally {
+      globalThis.fetch = realFetch;
+      await app.close();
+      await new Promise((resolve) => api.close(resolve));
+    }
+  });
+
   it('a callback whose code exchange meets Gatehouse unavailable (503, unreachable) is the 503 "Gatehouse is unavailable" page, not "could not be verified"', async () => {
     let tokenEndpoint: () => Promise<Response> = async () => new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'retry-after': '5' } });
     const { app } = createPartnerApp({

@@ -160,6 +160,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     } catch (error) {
       if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, error.reason));
       if (error instanceof TransportError || error instanceof RefreshFailedError) {
+        // When to try again, as every 503 of this app says (RFC 9110 §10.2.3).
+        reply.header('retry-after', '60');
         return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Your connection is fine, but Gatehouse cannot be reached right now. Try again in a minute.'));
       }
       request.log.error({ err: error }, 'dashboard failed');
