@@ -155,7 +155,7 @@ describe('partner app (HTTP)', () => {
     }
   });
 
-  it('every 503 page says when to try again (Retry-After): the dashboard and the API-key pages while the platform API is unavailable or unreachable', async () => {
+  it('every 503 page says when to try again (Retry-After): the dashboard and the API-key pages while the platform API is unavailable (503, 429) or unreachable', async () => {
     let status = 200;
     let reachable = true;
     const api = createServer((request, response) => {
@@ -199,6 +199,13 @@ describe('partner app (HTTP)', () => {
       reachable = false;
       expectRetryAfter(await form(cookie), 'dashboard, API unreachable');
       reachable = true;
+      for (const answer of [503, 429]) {
+        status = answer;
+        const page = await form(cookie);
+        expectRetryAfter(page, `dashboard, API answered ${answer}`);
+        assert.match(page.body, /Gatehouse is unavailable/);
+      }
+      status = 200;
 
       // An API key pasted while the API cannot be reached, then one kept whose data cannot be had.
       const keyForm = await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } });

@@ -116,6 +116,12 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
 
   const apiJson = async <T>(connectionId: string, path: string): Promise<T> => {
     const response = await gatehouse.fetch(connectionId, path);
+    // The API is unavailable (503: Gatehouse unreachable behind it; 429): the 503 page, as when it cannot be reached
+    // (it was the 502 "Something went wrong").
+    if (response.status >= 500 || response.status === 429) {
+      await response.body?.cancel().catch(() => {});
+      throw new TransportError(`the platform API answered ${response.status} to ${path.split('?')[0]}`, `http_${response.status}`);
+    }
     if (!response.ok) throw new Error(`the platform API answered ${response.status} to ${path.split('?')[0]}`);
     return ((await response.json()) as { data: T }).data;
   };
