@@ -141,10 +141,12 @@ export interface GatehouseClient {
   /** Refreshes now (rotating both tokens). Same errors as `getAccessToken`. */
   refresh(connectionId: string): Promise<Connection>;
   /**
-   * Calls the API with `Authorization: Bearer`; refreshes once on 401 `invalid_token`. `url` is relative to
-   * `apiUrl` or an absolute URL of the same origin.
+   * Calls the API with `Authorization: DPoP` and a proof for a DPoP-bound connection (RFC 9449 §7), else `Bearer`;
+   * refreshes once on 401 `invalid_token`. `url` is relative to `apiUrl` or an absolute URL of the same origin.
+   * `init.signal` ends the request when aborted; the per-request timeout (`httpTimeoutMilliseconds`) applies as well.
    * @throws ConfigurationError for other origins; InvalidApiRequestError, before any token is read, for a method
-   *   that is not an HTTP token (RFC 9110 §9.1) or a body with GET or HEAD; TransportError; the errors of `getAccessToken`.
+   *   that is not an HTTP token (RFC 9110 §9.1) or a body with GET or HEAD; TransportError; the reason of `init.signal`
+   *   (an `AbortError` by default) when the caller aborted it; the errors of `getAccessToken`.
    */
   fetch(connectionId: string, url: string | URL, init?: ApiRequestInit): Promise<Response>;
   /**

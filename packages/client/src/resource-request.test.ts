@@ -99,5 +99,8 @@ describe('a request that cannot be sent is the caller\'s mistake, found before a
     await assert.rejects(cancelled, (error: unknown) => error instanceof DOMException && error.name === 'AbortError' && !(error instanceof TransportError));
     const reason = new Error('the browser went away');
     await assert.rejects(setup(never, 600_000).send({ signal: AbortSignal.abort(reason) }), (error: unknown) => error === reason);
+    // Whatever the reason is: a TypeError given as the reason is not fetch refusing to build the request.
+    const typeErrorReason = new TypeError('the client disconnected');
+    await assert.rejects(setup(never, 600_000).send({ signal: AbortSignal.abort(typeErrorReason) }), (error: unknown) => error === typeErrorReason);
   });
 });

@@ -70,6 +70,10 @@ export async function apiRequest(
         challengesOf.set(error.response, error.cause);
         return error.response;
       }
+      // The caller cancelled (its own signal): its reason, as fetch rejects, not a TransportError "timed out"
+      // (AbortError was taken for a timeout), which reads as the API being down. First, since the reason may be
+      // anything, a TypeError included (it was then taken for fetch refusing to build the request).
+      if (callerSignal?.aborted && error === callerSignal.reason) throw error;
       // fetch reports a request it cannot build as a TypeError without a cause, and a network failure as a
       // TypeError ("fetch failed") whose cause is the socket error: only the latter is worth retrying or blaming on the network.
       if (error instanceof TypeError && error.cause === undefined) {
@@ -78,8 +82,7 @@ export async function apiRequest(
         // Its message may quote a header; no error ever holds a token (errors.ts).
         throw new InvalidApiRequestError('refused_by_fetch', method, error.message.includes(lease.accessToken) ? undefined : error.message);
       }
-      // The caller cancelled (its own signal): its reason, as fetch rejects, not a TransportError "timed out"
-      // (AbortError was taken for a timeout), which reads as the API being down.
+      // Cancelled while fetch failed otherwise (e.g. its body stream): still the caller's cancel.
       if (callerSignal?.aborted) throw callerSignal.reason;
       throw networkFailure(error, `${method} ${target.origin}${target.pathname}`);
     }
