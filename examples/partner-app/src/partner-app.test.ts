@@ -269,6 +269,34 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('a callback whose connection cannot be stored (the token store is down) is not "the answer from Gatehouse could not be verified"', async () => {
+    const working = createMemoryTokenStore();
+    const storeDown = { ...working, save: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) } as TokenStore;
+    const { app } = createPartnerApp({
+      // The redirect URI registered for the client: the callback is injected into this app.
+      environment: 'development', publicUrl: partner.url,
+      gatehouse: {
+        issuer: server.issuer, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read', store: storeDown, encryptionKeys: keys,
+        clock: server.clock, logger: silentLogger,
+      },
+    });
+    try {
+      const home = await app.inject({ method: 'GET', url: '/' });
+      const cookie = String(home.headers['set-cookie']).split(';')[0]!;
+      const connect = await app.inject({
+        method: 'POST', url: '/connect', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(home.body, '_csrf')! }).toString(),
+      });
+      const callback = await completeAuthorizationAsUser(new URL(String(connect.headers.location)), { subject: `urn:gatehouse:company:${danish.id}` });
+      const landed = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie } });
+      assert.equal(landed.statusCode, 500);
+      assert.match(landed.body, /Something went wrong/);
+      assert.doesNotMatch(landed.body, /could not be verified/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('/start for another company in a connected session replaces the connection: the previous grant is revoked, no connection is left behind unreachable', async () => {
     const swedish = seed.companies[1];
     await server.storage.clients.update(clientId, { initiationUri: `${partner.url}/start` });

@@ -20,7 +20,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { connectPage, dashboardPage, errorPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
@@ -263,6 +263,9 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
         reply.header('retry-after', '60');
         return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now, so nothing was connected. Try again in a minute.', session.csrfToken));
       }
+      // Not about Gatehouse's answer (the token store failing, the refresh lock busy…): the app's own failure, the
+      // error handler's 500; it was "the answer from Gatehouse could not be verified", hiding the real failure.
+      if (!(error instanceof AuthorizationServerError || error instanceof CallbackValidationError || error instanceof InvalidResponseError)) throw error;
       const message = error instanceof AuthorizationServerError ? `Gatehouse answered ${error.error}.` : 'The answer from Gatehouse could not be verified.';
       request.log.warn({ err: error }, 'callback refused');
       return html(reply, 400, errorPage(appName, 'Not connected', message, session.csrfToken));
