@@ -17,7 +17,7 @@ import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
-import { AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, InvalidResponseError } from './errors.ts';
+import { AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, DecryptionError, InvalidResponseError } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { processMemoryLock } from './locks/memory.ts';
@@ -357,7 +357,19 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
             reason: 'the replaced connection was made by another client or at another issuer: its refresh token was not sent',
           });
         } else if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
-          const oldRefreshToken = cipher.open(previous.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
+          let oldRefreshToken: string;
+          try {
+            oldRefreshToken = cipher.open(previous.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
+          } catch (error) {
+            // Its key was dropped (or the row tampered with): nothing can be sent, and the new connection, saved above,
+            // stands. This threw DecryptionError after saving, so the reconnect that heals such a connection "failed".
+            if (!(error instanceof DecryptionError)) throw error;
+            log({
+              event: 'revoked', connection_id: connectionId, outcome: 'failed',
+              reason: `the grant replaced by a reconnect to another subject was not revoked: its refresh token could not be decrypted (${error.message})`,
+            });
+            return saved;
+          }
           // Best effort, but never silent: the old grant may still be alive at the server (names and codes only, no token).
           await revokeToken(oauthContext, oldRefreshToken, 'refresh_token').catch((error: unknown) => {
             log({
