@@ -308,5 +308,23 @@ describe('internationalized hosts and look-alike names on both backends', async 
         await storage.close();
       }
     });
+
+    it(`refuses a client name or contact holding a control character, which PostgreSQL text cannot hold as NUL: a field error, not a 500 (${backend})`, { skip }, async () => {
+      const storage = await open();
+      try {
+        const context = { storage, environment: 'development' as const, brandName: 'Gatehouse', now: NOW };
+        for (const name of ['Ledgerly\u0000Sync', 'Ledgerly\u0001Sync', 'Ledgerly\u007FSync']) {
+          const refused = await refusal(registerClient(context, { ...confidential, clientName: name }), 'client_name');
+          assert.match(refused.message, /must not contain control characters/);
+        }
+        for (const contact of ['ops\u0000@ledgerly.example', 'o\u0001ps@ledgerly.example']) {
+          const refused = await refusal(registerClient(context, { ...confidential, contacts: [contact] }), 'contacts');
+          assert.match(refused.message, /is not an e-mail address/);
+        }
+        assert.deepEqual(await storage.clients.list(), []);
+      } finally {
+        await storage.close();
+      }
+    });
   }
 });

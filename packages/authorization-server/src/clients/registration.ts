@@ -120,6 +120,10 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
 export function validateClientMetadata(metadata: ClientMetadata, environment: Environment, brandName: string): ClientMetadata {
   const name = metadata.clientName.trim();
   if (!name || name.length > 100) throw new RegistrationError('client_name', 'must be 1-100 characters');
+  // RFC 7591 §2: a human-readable name, shown on the consent page; as directory names (directory.ts readName). A NUL
+  // reached the database, which PostgreSQL text cannot hold: a 500 (SPEC decision 18) where a field error belongs.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this check's purpose
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new RegistrationError('client_name', 'must not contain control characters');
   if (usesBrandName(name, brandName)) throw new RegistrationError('client_name', `must not use ${brandName} branding`);
   if (metadata.clientType !== 'confidential' && metadata.clientType !== 'public') {
     throw new RegistrationError('token_endpoint_auth_method', 'client type must be confidential or public');
@@ -153,7 +157,9 @@ export function validateClientMetadata(metadata: ClientMetadata, environment: En
   const contacts = [...new Set(metadata.contacts.map((contact) => contact.trim()).filter(Boolean))];
   if (contacts.length > MAX_CONTACTS) throw new RegistrationError('contacts', `at most ${MAX_CONTACTS} addresses`);
   for (const contact of contacts) {
-    if (contact.length > 254 || !EMAIL.test(contact)) throw new RegistrationError('contacts', `${contact} is not an e-mail address`);
+    // A control character is no address's (EMAIL lets them through), and a NUL reached PostgreSQL, which refused it: a 500.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this check's purpose
+    if (contact.length > 254 || !EMAIL.test(contact) || /[\u0000-\u001f\u007f]/.test(contact)) throw new RegistrationError('contacts', `${contact} is not an e-mail address`);
   }
   // Issue 13 (Marketplace): a plain-text description of at most 500 characters, and a category from the fixed list.
   const description = normalizeDescription(metadata.description);

@@ -30,6 +30,7 @@ describe('registration refusals in the page\'s language (issue 13)', () => {
     assert.equal(refusalInWords(de, refusal({ redirectUris: ['http://localhost:0/cb'] })), 'http://localhost:0/cb darf Port 0 nicht verwenden');
     assert.equal(refusalInWords(de, refusal({ redirectUris: ['https://fjord.example/caf\u00E9'] })), 'https://fjord.example/caf\u00E9 muss in ASCII geschrieben sein: andere Zeichen prozentkodieren (RFC 3986 Abschnitt 2.1)');
     assert.equal(refusalInWords(de, refusal({ clientName: 'Gatehouse Sync' })), 'darf die Marke Gatehouse nicht verwenden');
+    assert.equal(refusalInWords(de, refusal({ clientName: 'Fjord\u0000Books' })), 'darf keine Steuerzeichen enthalten');
     assert.equal(refusalInWords(de, refusal({ scopes: [] })), 'wählen Sie mindestens eine Berechtigung');
     assert.equal(refusalInWords(de, refusal({ contacts: ['not-an-address'] })), 'not-an-address ist keine E-Mail-Adresse');
     assert.equal(refusalInWords(de, refusal({ tosUri: 'https://fjord.example/terms#x', initiationUri: 'https://fjord.example/start#x' })), 'https://fjord.example/start#x darf kein Fragment (#) enthalten');
