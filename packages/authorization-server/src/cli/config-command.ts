@@ -22,7 +22,8 @@ async function checkDatabase(configuration: Configuration): Promise<{ row: [stri
         : schemaVersion > latestVersion ? `reachable; schema version ${schemaVersion}, newer than this Gatehouse's ${latestVersion}`
           : `reachable; schema version ${schemaVersion} (current)`;
     const seed = configuration.environment === 'development' ? undefined : developmentSeedProblem(inspection.liveClientIds, configuration.environment);
-    return { row: ['database check', state], problems: seed === undefined ? [] : [seed] };
+    const problems = [...(inspection.poolerProblem === undefined ? [] : [`${setting}: ${inspection.poolerProblem}`]), ...(seed === undefined ? [] : [seed])];
+    return { row: ['database check', state], problems };
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^storage unavailable: /, '') : String(error);
     // PgBouncer refuses the startup parameters Gatehouse sends (README "PostgreSQL behind a connection pooler").

@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { DatabaseConfiguration } from '../configuration.ts';
 import { LATEST_VERSION as POSTGRES_LATEST_VERSION, quoteIdentifier } from './postgres/migrations.ts';
 import { postgresStorageError } from './postgres/postgres-unavailable.ts';
-import { createPostgresStorage, migratePostgres } from './postgres/postgres-storage.ts';
+import { createPostgresStorage, migratePostgres, pooledSchemaProblem, schemaOnceCreated } from './postgres/postgres-storage.ts';
 import { LATEST_VERSION as SQLITE_LATEST_VERSION } from './sqlite/migrations.ts';
 import { createSqliteStorage, migrateSqliteFile } from './sqlite/sqlite-storage.ts';
 import type { Storage } from './storage.ts';
@@ -38,6 +38,11 @@ export interface DatabaseInspection {
   latestVersion: number;
   /** Which of the asked client ids are stored and not deleted. */
   liveClientIds: string[];
+  /**
+   * Behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction): why the start would refuse the connections'
+   * search_path (postgres-storage.ts checkPooledSessions), or undefined.
+   */
+  poolerProblem?: string;
 }
 
 /**
@@ -58,11 +63,21 @@ export async function inspectDatabase(database: DatabaseConfiguration, clientIds
         throw postgresStorageError(error);
       });
       const schema = quoteIdentifier(database.schema ?? 'public');
+      // The start refuses connections whose search_path does not reach Gatehouse's schema (the pooler's sessions are
+      // the role's): said here too, rather than the schema being reported current to a start that will refuse it.
+      let poolerProblem: string | undefined;
+      if (database.pooler === 'transaction') {
+        const session = (await client.query<{ search_path: string; user: string; schemas: string[] }>(
+          "SELECT current_setting('search_path') AS search_path, current_user AS user, array(SELECT nspname::text FROM pg_namespace) AS schemas")).rows[0]!;
+        const wanted = database.schema ?? 'public';
+        poolerProblem = pooledSchemaProblem(schemaOnceCreated(session.search_path, session.user, new Set(session.schemas), wanted), wanted);
+      }
+      const pooler = poolerProblem === undefined ? {} : { poolerProblem };
       const exists = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${schema}.schema_migrations`]);
-      if (exists.rows[0]?.found === null) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
+      if (exists.rows[0]?.found === null) return { schemaVersion: 0, latestVersion, liveClientIds: [], ...pooler };
       const version = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${schema}.schema_migrations`);
       const live = await client.query<{ client_id: string }>(`SELECT client_id FROM ${schema}.clients WHERE client_id = ANY($1::text[]) AND status <> 'deleted'`, [clientIds]);
-      return { schemaVersion: Number(version.rows[0]?.version ?? 0), latestVersion, liveClientIds: live.rows.map((row) => String(row.client_id)) };
+      return { schemaVersion: Number(version.rows[0]?.version ?? 0), latestVersion, liveClientIds: live.rows.map((row) => String(row.client_id)), ...pooler };
     } finally {
       await client.end().catch(() => {});
     }

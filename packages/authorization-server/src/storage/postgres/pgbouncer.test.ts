@@ -193,6 +193,19 @@ describe('postgres behind PgBouncer: the start', { skip }, () => {
     assert.match(read.stdout, /GATEHOUSE_DATABASE_POOLER +transaction/);
   });
 
+  it("gatehouse config check refuses, as the start does, a role whose search_path does not name the schema (it said the schema was current)", async () => {
+    const otherSchema = `gh_pgb_check_${suffix}`;
+    const check = gatehouseWith(['config', 'check'], {
+      GATEHOUSE_ENV: 'development', DATABASE_URL: bouncer!.url(bareRole), GATEHOUSE_DATABASE_SCHEMA: otherSchema, GATEHOUSE_DATABASE_POOLER: 'transaction',
+    });
+    assert.equal(check.status, 2, check.stdout);
+    assert.match(check.stderr, /current schema is "public", not "gh_pgb_check_[0-9a-f]+"/);
+    assert.match(check.stderr, /ALTER ROLE <user> SET search_path = gh_pgb_check_/);
+    // The role set up as the README says passes.
+    const read = gatehouseWith(['config', 'check'], { GATEHOUSE_ENV: 'development', DATABASE_URL: bouncer!.url(role), GATEHOUSE_DATABASE_SCHEMA: schema, GATEHOUSE_DATABASE_POOLER: 'transaction' });
+    assert.equal(read.status, 0, read.stderr);
+  });
+
   it('reports a statement_timeout of 0 (nothing bounds a statement stuck on a lock), and starts', async () => {
     const reported: string[] = [];
     const storage = await createPostgresStorage(bouncer!.url(untimedRole), {

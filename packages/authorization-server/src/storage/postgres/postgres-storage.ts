@@ -348,14 +348,34 @@ async function checkPooledSessions(pool: pg.Pool, schema: string, report: (error
   } catch (error) {
     throw postgresStorageError(error);
   }
-  if (row?.schema !== schema) {
-    throw new PostgresPoolerConfigurationError(
-      `behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction) Gatehouse cannot set search_path itself, and its connections' current schema is ${row?.schema === null || row?.schema === undefined ? 'none' : `"${row.schema}"`}, not "${schema}": `
-      + `set it for the role (ALTER ROLE <user> SET search_path = ${schema}) or in the pooler (PgBouncer: connect_query = 'SET search_path = ${schema}')`);
-  }
+  if (row?.schema !== schema) throw new PostgresPoolerConfigurationError(pooledSchemaProblem(row?.schema ?? null, schema)!);
   if (row.statement_timeout === '0') {
     report(new Error('behind a transaction pooler the role\'s or the pooler\'s statement_timeout applies, and it is 0: a statement stuck on a lock holds its request and connection without bound (ALTER ROLE <user> SET statement_timeout = \'10s\')'));
   }
+}
+
+/**
+ * Why the start refuses a pooler's sessions whose current schema is `current` (null: none) for Gatehouse's `schema`, or
+ * undefined when it is that schema (checkPooledSessions; `gatehouse config check` says the same, open-storage.ts).
+ */
+export function pooledSchemaProblem(current: string | null, schema: string): string | undefined {
+  if (current === schema) return undefined;
+  return `behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction) Gatehouse cannot set search_path itself, and its connections' current schema is ${current === null ? 'none' : `"${current}"`}, not "${schema}": `
+    + `set it for the role (ALTER ROLE <user> SET search_path = ${schema}) or in the pooler (PgBouncer: connect_query = 'SET search_path = ${schema}')`;
+}
+
+/**
+ * The schema a pooled connection's unqualified names will reach once `schema` exists (the start creates it before it
+ * checks): the first entry of `searchPath` (current_setting, `$user` being `user`) that exists or is `schema`, as
+ * current_schema() will answer then; null when none.
+ */
+export function schemaOnceCreated(searchPath: string, user: string, existing: ReadonlySet<string>, schema: string): string | null {
+  for (const entry of searchPath.match(/"(?:[^"]|"")*"|[^,\s]+/g) ?? []) {
+    const name = entry.startsWith('"') ? entry.slice(1, -1).replaceAll('""', '"') : entry.toLowerCase();
+    const resolved = name === '$user' ? user : name;
+    if (resolved === schema || existing.has(resolved)) return resolved;
+  }
+  return null;
 }
 
 /** The start refused: a pooler's sessions do not match the configuration (checkPooledSessions). */
