@@ -38,6 +38,7 @@ describe('registration refusals in the page\'s language (issue 13)', () => {
       assert.equal(refusalInWords(de, error.message.slice('logo: '.length)), 'muss quadratisch sein (1:1), ist 300×200');
       return true;
     });
+    assert.equal(refusalInWords(de, webhookUrlProblem('https://fjord.example/hooks\u0000', 'staging')!), 'darf keine Steuerzeichen enthalten');
     assert.equal(refusalInWords(de, webhookUrlProblem('ftp://fjord.example/hooks', 'staging')!), 'muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1] außerhalb der Produktion)');
   });
 

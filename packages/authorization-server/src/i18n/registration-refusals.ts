@@ -13,7 +13,7 @@ import type { MessageKey, MessageValues, Translator } from './i18n.ts';
 const REFUSALS: [RegExp, MessageKey][] = [
   [/^must be 1-100 characters$/, 'refusal.nameLength'],
   [/^must not use (?<brand>.+) branding$/, 'refusal.branding'],
-  [/^must not contain control characters$/, 'refusal.nameControl'],
+  [/^(?:url )?must not contain control characters$/, 'refusal.controlCharacters'],
   [/^client type must be confidential or public$/, 'refusal.clientType'],
   [/^at least one redirect URI is required$/, 'refusal.redirectRequired'],
   [/^at least one scope is required$/, 'refusal.scopeRequired'],

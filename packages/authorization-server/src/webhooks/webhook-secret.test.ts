@@ -1,7 +1,12 @@
 /** Issue 15 §5: which webhook URLs a partner may register (webhookUrlProblem). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { registerClient } from '../clients/registration.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { setClientWebhook } from './webhook-endpoint.ts';
 import { webhookUrlProblem } from './webhook-secret.ts';
+
+const skipPostgres = await postgresSkipReason();
 
 describe('webhookUrlProblem', () => {
   it('accepts https anywhere, and http on a loopback host (as @gatehouse/protocol names them) outside production', () => {
@@ -28,5 +33,21 @@ describe('webhookUrlProblem', () => {
     assert.match(webhookUrlProblem('https://hooks.example.com/#x', 'development')!, /fragment/);
     assert.match(webhookUrlProblem('/hooks', 'development')!, /absolute URL/);
     assert.match(webhookUrlProblem(42, 'development')!, /string/);
+  });
+
+  it('refuses a URL holding a control character: a NUL one reached PostgreSQL, which cannot hold it in text, and setting the webhook was a 500', { skip: skipPostgres }, async () => {
+    for (const url of ['https://hooks.example.com/a\u0000b', 'https://hooks.example.com/a\u0001b', 'https://hooks.example.com/?x=\u007F']) {
+      assert.match(webhookUrlProblem(url, 'development') ?? 'accepted', /must not contain control characters/, JSON.stringify(url));
+    }
+    const storage = await createTestPostgresStorage();
+    try {
+      const context = { storage, environment: 'development' as const, brandName: 'Gatehouse', now: 1_800_000_000 };
+      const { client } = await registerClient(context, { clientName: 'Ledgerly Sync', clientType: 'confidential', redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'] });
+      const outcome = await setClientWebhook(storage, Buffer.alloc(32), 'development', client.clientId, 'https://hooks.example.com/a\u0000b', 'admin:ops', context.now);
+      assert.equal(outcome.outcome, 'invalid_url');
+      assert.equal(await storage.webhooks.findEndpoint(client.clientId), undefined);
+    } finally {
+      await storage.close();
+    }
   });
 });

@@ -41,6 +41,9 @@ export function decryptWebhookSecret(key: Buffer, clientId: string, stored: stri
  */
 export function webhookUrlProblem(value: unknown, environment: string): string | undefined {
   if (typeof value !== 'string' || value.length > 2048) return 'url must be a string of at most 2048 characters';
+  // Stored as given: a NUL reached PostgreSQL, whose text cannot hold it (a 500, SPEC decision 18); no URL needs one.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this check's purpose
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'url must not contain control characters';
   let url: URL;
   try {
     url = new URL(value);

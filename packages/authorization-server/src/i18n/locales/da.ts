@@ -633,7 +633,7 @@ export const da: Catalogue = {
   "webhook.linkDescription": "få straks besked, når en forbindelse tilbagekaldes eller klienten suspenderes; se alle leveringer.",
   "refusal.nameLength": "skal være 1-100 tegn",
   "refusal.branding": "må ikke bruge {brand}s brand",
-  "refusal.nameControl": "må ikke indeholde kontroltegn",
+  "refusal.controlCharacters": "må ikke indeholde kontroltegn",
   "refusal.clientType": "klienttypen skal være fortrolig eller offentlig",
   "refusal.redirectRequired": "der kræves mindst én redirect-URI",
   "refusal.scopeRequired": "vælg mindst én tilladelse",

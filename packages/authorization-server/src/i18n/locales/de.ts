@@ -633,7 +633,7 @@ export const de: Catalogue = {
   "webhook.linkDescription": "sofort erfahren, wenn eine Verbindung widerrufen oder der Client gesperrt wird; jede Zustellung einsehen.",
   "refusal.nameLength": "muss 1–100 Zeichen lang sein",
   "refusal.branding": "darf die Marke {brand} nicht verwenden",
-  "refusal.nameControl": "darf keine Steuerzeichen enthalten",
+  "refusal.controlCharacters": "darf keine Steuerzeichen enthalten",
   "refusal.clientType": "die Client-Art muss vertraulich oder öffentlich sein",
   "refusal.redirectRequired": "mindestens eine Weiterleitungs-URI ist erforderlich",
   "refusal.scopeRequired": "wählen Sie mindestens eine Berechtigung",

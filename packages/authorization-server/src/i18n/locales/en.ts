@@ -648,7 +648,7 @@ export const en = {
   "webhook.linkDescription": "get told at once when a connection is revoked or the client is suspended; see every delivery.",
   "refusal.nameLength": "must be 1-100 characters",
   "refusal.branding": "must not use {brand} branding",
-  "refusal.nameControl": "must not contain control characters",
+  "refusal.controlCharacters": "must not contain control characters",
   "refusal.clientType": "client type must be confidential or public",
   "refusal.redirectRequired": "at least one redirect URI is required",
   "refusal.scopeRequired": "at least one scope is required",

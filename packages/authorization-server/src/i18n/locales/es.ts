@@ -633,7 +633,7 @@ export const es: Catalogue = {
   "webhook.linkDescription": "entérate al instante de cuándo se revoca una conexión o se suspende el cliente; consulta cada envío.",
   "refusal.nameLength": "debe tener de 1 a 100 caracteres",
   "refusal.branding": "no debe usar la marca {brand}",
-  "refusal.nameControl": "no debe contener caracteres de control",
+  "refusal.controlCharacters": "no debe contener caracteres de control",
   "refusal.clientType": "el tipo de cliente debe ser confidencial o público",
   "refusal.redirectRequired": "se necesita al menos una URI de redirección",
   "refusal.scopeRequired": "elige al menos un permiso",

@@ -633,7 +633,7 @@ export const fr: Catalogue = {
   "webhook.linkDescription": "soyez prévenu dès qu’une connexion est révoquée ou que le client est suspendu ; voyez chaque envoi.",
   "refusal.nameLength": "doit compter de 1 à 100 caractères",
   "refusal.branding": "ne doit pas utiliser la marque {brand}",
-  "refusal.nameControl": "ne doit pas contenir de caractères de contrôle",
+  "refusal.controlCharacters": "ne doit pas contenir de caractères de contrôle",
   "refusal.clientType": "le type de client doit être confidentiel ou public",
   "refusal.redirectRequired": "au moins une URI de redirection est requise",
   "refusal.scopeRequired": "choisissez au moins une portée",

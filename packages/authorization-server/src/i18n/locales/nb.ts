@@ -633,7 +633,7 @@ export const nb: Catalogue = {
   "webhook.linkDescription": "få beskjed med en gang når en tilkobling tilbakekalles eller klienten suspenderes; se hver leveranse.",
   "refusal.nameLength": "må være 1–100 tegn",
   "refusal.branding": "kan ikke bruke merkevaren {brand}",
-  "refusal.nameControl": "kan ikke inneholde kontrolltegn",
+  "refusal.controlCharacters": "kan ikke inneholde kontrolltegn",
   "refusal.clientType": "klienttypen må være konfidensiell eller offentlig",
   "refusal.redirectRequired": "minst én omdirigerings-URI er påkrevd",
   "refusal.scopeRequired": "velg minst én tillatelse",

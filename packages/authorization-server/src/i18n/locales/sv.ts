@@ -633,7 +633,7 @@ export const sv: Catalogue = {
   "webhook.linkDescription": "få besked direkt när en anslutning återkallas eller klienten stängs av; se varje leverans.",
   "refusal.nameLength": "måste vara 1–100 tecken",
   "refusal.branding": "får inte använda varumärket {brand}",
-  "refusal.nameControl": "får inte innehålla kontrolltecken",
+  "refusal.controlCharacters": "får inte innehålla kontrolltecken",
   "refusal.clientType": "klienttypen måste vara konfidentiell eller publik",
   "refusal.redirectRequired": "minst en omdirigerings-URI krävs",
   "refusal.scopeRequired": "välj minst en behörighet",
