@@ -71,7 +71,7 @@ async function accepting(port: number, child: ChildProcess, output: () => string
 }
 
 /** PgBouncer in transaction mode in front of the test database, for the two roles; `stop()` ends it. */
-async function startPgbouncer(): Promise<{ url: (user: string) => string; stop: () => Promise<void> }> {
+async function startPgbouncer(ignored = 'extra_float_digits'): Promise<{ url: (user: string) => string; stop: () => Promise<void> }> {
   const database = new URL(TEST_DATABASE_URL);
   const directory = mkdtempSync(join(tmpdir(), 'gatehouse-pgbouncer-'));
   const port = await freePort();
@@ -89,7 +89,7 @@ async function startPgbouncer(): Promise<{ url: (user: string) => string; stop: 
     // Fewer server connections than the storages' pools hold: clients' statements share them.
     'default_pool_size = 2',
     'max_client_conn = 100',
-    'ignore_startup_parameters = extra_float_digits',
+    `ignore_startup_parameters = ${ignored}`,
     '',
   ].join('\n'), { mode: 0o644 });
   // PgBouncer refuses to run as root; as root it is told to switch to `nobody`.
@@ -204,6 +204,24 @@ describe('postgres behind PgBouncer: the start', { skip }, () => {
     // The role set up as the README says passes.
     const read = gatehouseWith(['config', 'check'], { GATEHOUSE_ENV: 'development', DATABASE_URL: bouncer!.url(role), GATEHOUSE_DATABASE_SCHEMA: schema, GATEHOUSE_DATABASE_POOLER: 'transaction' });
     assert.equal(read.status, 0, read.stderr);
+  });
+
+  it("without GATEHOUSE_DATABASE_POOLER=transaction, through a pooler told to ignore the options startup parameter, is refused: the connections' schema is not Gatehouse's", async () => {
+    // PgBouncer drops `options` (search_path and statement_timeout) instead of refusing it: the migrations set their
+    // own search_path, every later statement reached the role's (public) and the start went on.
+    const ignoring = await startPgbouncer('extra_float_digits,options');
+    const otherSchema = `gh_pgb_ignored_${suffix}`;
+    try {
+      await assert.rejects(createPostgresStorage(ignoring.url(bareRole), { schema: otherSchema, poolSize: 2 }), (error: Error) => {
+        assert.ok(error instanceof PostgresPoolerConfigurationError, String(error));
+        assert.match(error.message, /current schema is "public", not "gh_pgb_ignored_[0-9a-f]+"/);
+        assert.match(error.message, /GATEHOUSE_DATABASE_POOLER=transaction/);
+        return true;
+      });
+    } finally {
+      await ignoring.stop();
+      await direct(`DROP SCHEMA IF EXISTS ${quoteIdentifier(otherSchema)} CASCADE`);
+    }
   });
 
   it('reports a statement_timeout of 0 (nothing bounds a statement stuck on a lock), and starts', async () => {

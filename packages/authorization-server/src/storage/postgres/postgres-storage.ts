@@ -131,7 +131,14 @@ function refusedStalePlan(error: unknown): boolean {
 export async function createPostgresStorage(databaseUrl: string, options: PostgresStorageOptions = {}): Promise<Storage> {
   const schema = checkSchema(options.schema ?? 'public');
   const pooler = options.pooler ?? 'none';
-  await migrateOnOwnConnection(databaseUrl, schema, pooler, options.connectionTimeoutMillis);
+  const migrated = await migrateOnOwnConnection(databaseUrl, schema, pooler, options.connectionTimeoutMillis);
+  // A pooler told to ignore the `options` startup parameter (PgBouncer ignore_startup_parameters) drops the search_path
+  // sent: the migrations set theirs, and every later statement reached the role's schema (the start went on, then 500).
+  if (pooler === 'none' && migrated.currentSchema !== schema) {
+    throw new PostgresPoolerConfigurationError(`the connections' current schema is ${migrated.currentSchema === null ? 'none' : `"${migrated.currentSchema}"`}, not "${schema}": `
+      + 'the search_path Gatehouse sends when it connects (the options startup parameter) was not applied, as a connection pooler told to ignore it does (PgBouncer ignore_startup_parameters); '
+      + 'in transaction mode set GATEHOUSE_DATABASE_POOLER=transaction (README "PostgreSQL behind a connection pooler"), or connect to PostgreSQL directly');
+  }
   const pool = createPool(databaseUrl, schema, pooler, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
   const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
   pool.on('error', onConnectionError);
@@ -298,7 +305,8 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
  * @returns the versions applied by this call and the schema's version after it.
  */
 export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema' | 'pooler'> = {}): Promise<{ applied: number[]; version: number }> {
-  return migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'), options.pooler ?? 'none');
+  const { applied, version } = await migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'), options.pooler ?? 'none');
+  return { applied, version };
 }
 
 /**
@@ -308,13 +316,19 @@ export async function migratePostgres(databaseUrl: string, options: Pick<Postgre
  * statements cancels the next one ("canceling statement due to user request") before `SET LOCAL` could
  * lift it.
  */
-async function migrateOnOwnConnection(databaseUrl: string, schema: string, pooler: PostgresPooler, connectionTimeoutMillis?: number): Promise<{ applied: number[]; version: number }> {
+async function migrateOnOwnConnection(
+  databaseUrl: string, schema: string, pooler: PostgresPooler, connectionTimeoutMillis?: number,
+): Promise<{ applied: number[]; version: number; currentSchema: string | null }> {
   const pool = createPool(databaseUrl, schema, pooler, 1, connectionTimeoutMillis, 0);
   pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
     const { client, release } = await checkOut(pool);
     try {
-      return await runMigrations(client, schema);
+      const migrated = await runMigrations(client, schema);
+      // Outside the migrations' transaction (they set their own search_path): the one the connection was opened with,
+      // without a statement_timeout to cut it short (createPostgresStorage checks it).
+      const current = (await client.query<{ schema: string | null }>('SELECT current_schema() AS schema')).rows[0]?.schema ?? null;
+      return { ...migrated, currentSchema: current };
     } finally {
       release();
     }
