@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Storage } from '../storage/storage.ts';
 import { authorize, authorizeUrl, basic, Browser, confidentialAuth, inputValue, pkcePair, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { createAdminToken } from '../admin/admin-credentials.ts';
 
 const client = seed.confidentialClient;
 const NUL_CLIENT_ID = `${client.id}\u0000`;
@@ -78,6 +79,14 @@ for (const backend of backends) {
       assert.deepEqual([refused.json.error, refused.json.error_description], ['invalid_grant', 'redirect_uri does not match the authorization request']);
       const redeemed = await postForm(`${server.url}/oauth/token`, form, { authorization: confidentialAuth() });
       assert.equal(redeemed.status, 200, 'the refusal changed nothing');
+    });
+
+    it('a grant_id with a NUL is an unknown grant: the admin API answers 404 not_found, not 500', async () => {
+      const { token } = await createAdminToken(server.storage, `ops-${backend.name}`, server.clock.nowSeconds());
+      const response = await fetch(`${server.url}/admin/v1/grants/${encodeURIComponent('0190a8c4-0000-7000-8000-000000000000\u0000')}`, {
+        method: 'DELETE', headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(response.status, 404, await response.text());
     });
 
     it('a known client still authenticates after those requests', async () => {

@@ -120,6 +120,9 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       });
     },
     async find(grantId) {
+      // No grant_id holds NUL, which PostgreSQL text cannot (it refuses the parameter: a 500 where an unknown grant is a
+      // 404, SPEC decision 18), as clients.find (2f97c8e).
+      if (grantId.includes('\u0000')) return undefined;
       const row = await db.get('SELECT * FROM grants WHERE grant_id = ?', [grantId]);
       return row && toGrant(row);
     },
