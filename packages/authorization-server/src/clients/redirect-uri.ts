@@ -69,7 +69,8 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   // RFC 3986 §2 (RFC 6749 §3.1.2: an absolute URI): printable ASCII, anything else percent-encoded; an internationalized
   // host is stored in its ASCII form (host-name.ts). The redirect carries the URI in a Location header, which cannot
   // hold a control character or one beyond U+00FF: such a URI was accepted, and every redirect to it was a 500.
-  if (/[^\x21-\x7E]/.test(withAsciiHost(uri))) return 'must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)';
+  const ascii = asciiUriProblem(uri);
+  if (ascii) return ascii;
   // Port 0 is no port a browser can be sent to (RFC 6335 §6: reserved).
   if (url.port === '0') return 'must not use port 0';
   if (url.protocol === 'https:') {
@@ -115,4 +116,13 @@ function namesLocalhost(hostname: string): boolean {
 function isPrivateAddress(hostname: string): boolean {
   const literal = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
   return isIP(literal) !== 0 && !isPublicAddress(literal);
+}
+
+/**
+ * A URI compared exactly (a redirect URI, a resource server's audience) is refused, not encoded, when it holds a
+ * character outside printable ASCII (RFC 3986 §2.1) outside an internationalized host.
+ * @returns why, or undefined.
+ */
+export function asciiUriProblem(uri: string): string | undefined {
+  return /[^\x21-\x7E]/.test(withAsciiHost(uri)) ? 'must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)' : undefined;
 }

@@ -81,6 +81,11 @@ const MAX_URI_LENGTH = 2_000;
 /** A pragmatic address check (RFC 5321 §4.5.3.1.3: at most 254 characters): local@domain.tld, no spaces or angle brackets. */
 export const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
+/** `uri` with every character outside printable ASCII as its UTF-8 bytes percent-encoded (RFC 3986 §2.1). */
+function percentEncodeBeyondAscii(uri: string): string {
+  return uri.replace(/[^\x21-\x7E]/gu, (character) => [...Buffer.from(character, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 /**
  * Checks one human-facing URI (client_uri, logo_uri, tos_uri, policy_uri, initiation_uri, settings_uri).
  * Seed "Secure Transport": all communication over HTTPS; http only for localhost outside production
@@ -101,9 +106,6 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
   // A mixed-script host label passes for another host on the consent page (UTS #39 §5.1).
   const hostProblem = hostNameProblem(uri);
   if (hostProblem) return hostProblem;
-  // RFC 3986 §2.1, as for redirect URIs (redirect-uri.ts): the initiation and settings URIs are redirected to
-  // (a Location header cannot hold a control character or one beyond U+00FF), and PostgreSQL text cannot hold NUL.
-  if (/[^\x21-\x7E]/.test(withAsciiHost(uri))) return 'must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)';
   if (url.protocol === 'https:') return undefined;
   if (url.protocol === 'http:' && isLoopbackHostname(url.hostname)) {
     return environment === 'production' ? 'must use https in production' : undefined;
@@ -168,12 +170,17 @@ export function validateClientMetadata(metadata: ClientMetadata, environment: En
   if ('problem' in category) throw new RegistrationError('category', category.problem);
   // Internationalized hosts are stored in their ASCII form, the only form clients reach them by and the
   // form redirect_uri is compared with at the authorization endpoint (SPEC decision 4, exact match).
-  const asciiHost = (uri: string | null) => (uri === null ? null : withAsciiHost(uri));
+  // A page URI's other characters are stored percent-encoded (RFC 3986 §2.1), as a browser sends them: the initiation
+  // and settings URIs are redirected to (a Location header cannot hold a control character or one beyond U+00FF), and
+  // PostgreSQL text cannot hold NUL (a 500). Encoded, not refused: a client stored before keeps saving its other
+  // changes (every update checks the whole record). Redirect URIs are refused instead (redirect-uri.ts): they are
+  // compared exactly with what the client sends.
+  const page = (uri: string | null) => (uri === null ? null : percentEncodeBeyondAscii(withAsciiHost(uri)));
   const normalized: ClientMetadata = {
     ...metadata, clientName: name, scopes: [...new Set(metadata.scopes)], subjectType, contacts,
     redirectUris: metadata.redirectUris.map(withAsciiHost),
-    clientUri: asciiHost(metadata.clientUri), logoUri: asciiHost(metadata.logoUri), tosUri: asciiHost(metadata.tosUri),
-    policyUri: asciiHost(metadata.policyUri), initiationUri: asciiHost(metadata.initiationUri), settingsUri: asciiHost(metadata.settingsUri),
+    clientUri: page(metadata.clientUri), logoUri: page(metadata.logoUri), tosUri: page(metadata.tosUri),
+    policyUri: page(metadata.policyUri), initiationUri: page(metadata.initiationUri), settingsUri: page(metadata.settingsUri),
   };
   // Absent when none, as storage returns them (ClientRecord.description / .category).
   delete normalized.description;

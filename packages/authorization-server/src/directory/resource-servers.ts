@@ -9,6 +9,7 @@
  * resources/resource-indicators.ts). Credentials registered without `scopes` only introspect.
  */
 import { pageUriProblem, registerResourceServer } from '../clients/registration.ts';
+import { asciiUriProblem } from '../clients/redirect-uri.ts';
 import type { ClientRecord, ResourceRecord } from '../storage/storage.ts';
 import { isScopeName, isUuid, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { ResourceCatalogue } from '../resources/resource-indicators.ts';
@@ -48,7 +49,7 @@ export async function createResourceServer(
   refuseUnknownMembers(input, ['audience', 'name', 'scopes']);
   if (typeof input.audience !== 'string') throw new DirectoryError(400, 'audience is required: the URI of the API, as access tokens name it in aud', 'audience');
   const audience = input.audience;
-  const problem = pageUriProblem(audience, context.environment) ?? (new URL(audience).hash || audience.includes('#') ? 'must not contain a fragment' : undefined);
+  const problem = pageUriProblem(audience, context.environment) ?? asciiUriProblem(audience) ?? (new URL(audience).hash || audience.includes('#') ? 'must not contain a fragment' : undefined);
   if (problem) throw new DirectoryError(400, `audience ${problem}`, 'audience');
   const name = input.name === undefined ? audience : readName(input.name);
   let resource: ResourceRecord | undefined;
