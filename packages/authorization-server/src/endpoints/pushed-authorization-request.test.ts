@@ -186,6 +186,24 @@ for (const backend of backends) {
       assert.ok(new URL(page.location!).searchParams.get('code'));
     });
 
+    it("the login page's language switch comes back to the login page of the request (its continuation), not to the spent request_uri's 'no longer valid' page", async () => {
+      const pushed = await push(server, authorizationParameters().parameters);
+      const browser = new Browser();
+      const loginPage = await browser.get(byReference(server, pushed.json.request_uri));
+      assert.equal(loginPage.status, 200);
+      const switchTo = /href="(\/language\?locale=de&amp;[^"]*)"/.exec(loginPage.text)?.[1]?.replaceAll('&amp;', '&');
+      assert.ok(switchTo, 'a language switch to German');
+      const switched = await browser.get(`${server.url}${switchTo}`);
+      assert.equal(switched.status, 303);
+      const again = await browser.get(`${server.url}${switched.location}`);
+      assert.equal(again.status, 200, `${switched.location}: the login page again, in German`);
+      assert.match(again.text, /<html lang="de"/);
+      const returnTo = inputValue(again.text, 'return_to')!;
+      const login = await browser.post(`${server.url}/login`, { _csrf: inputValue(again.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password });
+      assert.equal(login.status, 303);
+      assert.equal((await browser.get(`${server.url}${login.location}`)).status, 200, 'the request goes on to consent');
+    });
+
     it('uses a request_uri once: a second use is an error page, no redirect (RFC 9126 §7.3)', async () => {
       const pushed = await push(server, authorizationParameters().parameters);
       const first = await new Browser().get(byReference(server, pushed.json.request_uri));

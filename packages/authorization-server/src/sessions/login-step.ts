@@ -3,7 +3,8 @@
  * "Sign in with <name>" button when an upstream OpenID Provider is configured; or, when local passwords
  * are off (`GATEHOUSE_LOCAL_PASSWORDS=off`), straight to the upstream sign-in (303 to GET /login/upstream).
  */
-import { requestTranslator } from '../i18n/request-language.ts';
+import { translator } from '../i18n/i18n.ts';
+import { requestLocale, requestTranslator } from '../i18n/request-language.ts';
 import type { FastifyReply } from 'fastify';
 import { loginPage, upstreamStartUrl } from '../pages/login-page.ts';
 import type { ServerContext } from '../server-context.ts';
@@ -21,7 +22,9 @@ export function sendLoginStep(context: ServerContext, reply: FastifyReply, step:
     reply.redirect(upstreamStartUrl(step.returnTo, step.reauthenticate), 303);
     return;
   }
-  const t = requestTranslator(reply.request);
+  // Issue 13: an authorization request's login page switches language back to its return_to, as a refused password's
+  // page does (login.ts): a request by reference reached it with a request_uri this GET spent (RFC 9126 §7.3).
+  const t = step.returnTo.startsWith('/oauth/authorize?') ? translator(requestLocale(reply.request), step.returnTo) : requestTranslator(reply.request);
   // A form sent after its session ended (signed out in another tab, expired): the change was not made, and
   // the page says so rather than dropping it silently. POST /oauth/authorize is a request, not a change.
   const unsaved = reply.request.method === 'POST' && !reply.request.url.startsWith('/oauth/');
