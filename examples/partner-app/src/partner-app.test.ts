@@ -498,6 +498,26 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('Disconnect whose revocation went through but whose connection could not be forgotten (the token store failed) does not say the access was not revoked', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const home = await browser.get(`${partner.url}/`);
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    const working = store.delete;
+    store.delete = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+    try {
+      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.ok(disconnect.status >= 500, String(disconnect.status));
+      assert.match(disconnect.text, /Could not disconnect/);
+      // Gatehouse did revoke the grant: a page saying it could not be revoked is untrue.
+      assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined);
+      assert.doesNotMatch(disconnect.text, /could not be revoked|could not be reached/);
+    } finally {
+      store.delete = working;
+      await store.delete(row.connectionId);
+    }
+  });
+
   it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
     const { browser } = await connect();
     const home = await browser.get(`${partner.url}/`);

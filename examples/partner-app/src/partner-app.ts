@@ -290,8 +290,10 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
             return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
           }
           // Nothing was sent (a connection made by another client configuration, tokens that cannot be decrypted, the
-          // refresh lock busy…), or the answer was unusable: Gatehouse was not "unreachable", as this said of them too.
-          return html(reply, 500, errorPage(appName, 'Could not disconnect', `The access could not be revoked. Nothing was changed here; try again, and if this goes on, contact ${appName}'s support.`));
+          // refresh lock busy…), the answer was unusable, or Gatehouse revoked the grant and the token store then failed
+          // to forget the connection: Gatehouse was not "unreachable", and whether the access is still granted is not
+          // known here (it said "could not be revoked", untrue after a revocation that went through). The connection is kept.
+          return html(reply, 500, errorPage(appName, 'Could not disconnect', `Disconnecting did not finish, so ${appName} still shows the connection. Try again, and if this goes on, contact ${appName}'s support.`));
         }
       }
       sessions.forgetConnection(session);
