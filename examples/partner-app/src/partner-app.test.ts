@@ -518,6 +518,32 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('a connection whose tokens cannot be decrypted (their key was dropped) offers Reconnect, which heals it', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    const dropped = createTokenCipher([generateEncryptionKey('dropped')]);
+    await store.save({
+      ...row,
+      accessTokenCiphertext: dropped.seal('unreadable-access', { connectionId: row.connectionId, field: 'access_token' }),
+      refreshTokenCiphertext: dropped.seal('unreadable-refresh', { connectionId: row.connectionId, field: 'refresh_token' }),
+    });
+    try {
+      const home = await browser.get(`${partner.url}/`);
+      // Not a dead end ("Something went wrong", a Back link to the same page, and Disconnect failing too): Reconnect.
+      assert.match(home.text, /Reconnect with Gatehouse/);
+      const reconnect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.equal(reconnect.status, 303);
+      const callback = await completeAuthorizationAsUser(new URL(reconnect.location!), { browser, subject: `urn:gatehouse:company:${danish.id}` });
+      await browser.get(callback.href);
+      const healed = await browser.get(`${partner.url}/`);
+      assert.equal(healed.status, 200);
+      assert.doesNotMatch(healed.text, /Reconnect with Gatehouse|Something went wrong/);
+    } finally {
+      await store.delete(row.connectionId);
+    }
+  });
+
   it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
     const { browser } = await connect();
     const home = await browser.get(`${partner.url}/`);

@@ -20,7 +20,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, CallbackValidationError, ConnectionNotFoundError, createGatehouseClient, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConnectionNotFoundError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { connectPage, dashboardPage, errorPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
@@ -165,6 +165,13 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       return html(reply, 200, dashboardPage(appName, session.csrfToken, await loadDashboard(connection)));
     } catch (error) {
       if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, error.reason));
+      // The stored tokens cannot be read (their key was dropped from the keyring): connecting again under the same
+      // connection ID replaces them (the SDK's handleCallback), so offer Reconnect. This was the 502 "Something went
+      // wrong" with a Back link to this same page, and Disconnect fails on them too: no way out for the user.
+      if (error instanceof DecryptionError) {
+        request.log.error({ err: error }, 'stored tokens cannot be decrypted');
+        return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, 'its stored tokens can no longer be read here'));
+      }
       if (error instanceof TransportError || error instanceof RefreshFailedError) {
         // When to try again, as every 503 of this app says (RFC 9110 §10.2.3).
         reply.header('retry-after', '60');
