@@ -145,6 +145,20 @@ describe('client management', () => {
     assert.equal((await approveClient(admin(storage), client.clientId)).brandingVerified, true);
   }));
 
+  it('a partner\'s change of another field leaves the branding reviewed when a stored page URI is only re-encoded (RFC 3986 §2.1)', withStorage(async (storage) => {
+    const owner = crypto.randomUUID();
+    const { client } = await register(storage, 'staging', {}, owner);
+    await approveClient(admin(storage), client.clientId);
+    // Stored before page URIs were percent-encoded (402e1a0): the same logo, the same page.
+    await storage.clients.update(client.clientId, { logoUri: 'https://ledgerly.example/l\u00F8go.png', tosUri: 'https://ledgerly.example/vilk\u00E5r' });
+    const partner = { ...admin(storage), actor: `user:${owner}` };
+    const updated = await updateClient(partner, client.clientId, { contacts: ['ops@ledgerly.example'] });
+    assert.equal(updated.logoUri, 'https://ledgerly.example/l%C3%B8go.png');
+    assert.equal(updated.brandingVerified, true, 'the reviewed logo and terms, written as a browser sends them');
+    assert.equal(await storage.brandingReviews.find(client.clientId), undefined);
+    assert.equal((await updateClient(partner, client.clientId, { logoUri: 'https://ledgerly.example/other.png' })).brandingVerified, false);
+  }));
+
   it('a partner\'s new marketplace description is reviewed again before it is listed; a category change is not (issue 13)', withStorage(async (storage) => {
     const owner = crypto.randomUUID();
     const { client } = await register(storage, 'staging', { description: 'Books', category: 'accounting' }, owner);

@@ -87,6 +87,15 @@ function percentEncodeBeyondAscii(uri: string): string {
 }
 
 /**
+ * A page URI as it is stored (validateClientMetadata): its internationalized host in ASCII form, its other characters
+ * outside printable ASCII percent-encoded (RFC 3986 §2.1). The same page as the URI written otherwise; a URI already
+ * stored so is returned unchanged (`%` is printable ASCII).
+ */
+export function storedPageUri(uri: string): string {
+  return percentEncodeBeyondAscii(withAsciiHost(uri));
+}
+
+/**
  * Checks one human-facing URI (client_uri, logo_uri, tos_uri, policy_uri, initiation_uri, settings_uri).
  * Seed "Secure Transport": all communication over HTTPS; http only for localhost outside production
  * (SPEC §2); no user-info (it could pass for another host on the consent page); no fragment for the
@@ -175,7 +184,7 @@ export function validateClientMetadata(metadata: ClientMetadata, environment: En
   // PostgreSQL text cannot hold NUL (a 500). Encoded, not refused: a client stored before keeps saving its other
   // changes (every update checks the whole record). Redirect URIs are refused instead (redirect-uri.ts): they are
   // compared exactly with what the client sends.
-  const page = (uri: string | null) => (uri === null ? null : percentEncodeBeyondAscii(withAsciiHost(uri)));
+  const page = (uri: string | null) => (uri === null ? null : storedPageUri(uri));
   const normalized: ClientMetadata = {
     ...metadata, clientName: name, scopes: [...new Set(metadata.scopes)], subjectType, contacts,
     redirectUris: metadata.redirectUris.map(withAsciiHost),
