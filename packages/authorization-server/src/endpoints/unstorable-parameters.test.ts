@@ -89,6 +89,16 @@ for (const backend of backends) {
       assert.equal(response.status, 404, await response.text());
     });
 
+    it('an API key id with a NUL is an unknown key: the admin API answers 404 not_found, not 500', async () => {
+      const { token } = await createAdminToken(server.storage, `keys-${backend.name}`, server.clock.nowSeconds());
+      for (const method of ['GET', 'DELETE']) {
+        const response = await fetch(`${server.url}/admin/v1/api-keys/${encodeURIComponent('0190a8c4-0000-7000-8000-000000000000\u0000')}`, {
+          method, headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(response.status, 404, `${method}: ${await response.text()}`);
+      }
+    });
+
     it('a known client still authenticates after those requests', async () => {
       const response = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: confidentialAuth() });
       assert.equal(response.status, 200);

@@ -40,6 +40,9 @@ export function createApiKeyStore(db: SqlDriver): ApiKeyStore {
       });
     },
     async find(keyId) {
+      // No key_id holds NUL, which PostgreSQL text cannot (it refuses the parameter: a 500 where an unknown key is a 404,
+      // SPEC decision 18), as clients.find (2f97c8e) and grants.find (e557d8a).
+      if (keyId.includes('\u0000')) return undefined;
       const row = await db.get('SELECT * FROM api_keys WHERE key_id = ?', [keyId]);
       return row && toApiKey(row);
     },
@@ -52,6 +55,7 @@ export function createApiKeyStore(db: SqlDriver): ApiKeyStore {
       return (await db.all(`SELECT * FROM api_keys ${where} ORDER BY created_at DESC, key_id DESC LIMIT ?`, [...values, filter.limit ?? 1000])).map(toApiKey);
     },
     async revoke(keyId, now, reason) {
+      if (keyId.includes('\u0000')) return false;
       return (await db.run('UPDATE api_keys SET revoked_at = ?, revocation_reason = ? WHERE key_id = ? AND revoked_at IS NULL', [now, reason, keyId])).changes > 0;
     },
     async recordUses(uses, minimumIntervalSeconds) {
