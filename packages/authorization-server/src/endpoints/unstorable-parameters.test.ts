@@ -99,6 +99,19 @@ for (const backend of backends) {
       }
     });
 
+    it('a client_id or delivery_id with a NUL at the webhook routes is an unknown one: the admin API answers 404 not_found, not 500', async () => {
+      const { token } = await createAdminToken(server.storage, `hooks-${backend.name}`, server.clock.nowSeconds());
+      const headers = { authorization: `Bearer ${token}` };
+      const webhook = await fetch(`${server.url}/admin/v1/clients/${encodeURIComponent(NUL_CLIENT_ID)}/webhook`, { headers });
+      assert.equal(webhook.status, 404, await webhook.text());
+      const removed = await fetch(`${server.url}/admin/v1/clients/${encodeURIComponent(NUL_CLIENT_ID)}/webhook`, { method: 'DELETE', headers });
+      assert.equal(removed.status, 404, await removed.text());
+      for (const [clientId, deliveryId] of [[NUL_CLIENT_ID, '0190a8c4-0000-7000-8000-000000000000'], [client.id, '0190a8c4-0000-7000-8000-000000000000\u0000']]) {
+        const resend = await fetch(`${server.url}/admin/v1/clients/${encodeURIComponent(clientId!)}/webhook/deliveries/${encodeURIComponent(deliveryId!)}/resend`, { method: 'POST', headers });
+        assert.equal(resend.status, 404, await resend.text());
+      }
+    });
+
     it('a known client still authenticates after those requests', async () => {
       const response = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: confidentialAuth() });
       assert.equal(response.status, 200);

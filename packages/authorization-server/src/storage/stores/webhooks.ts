@@ -23,6 +23,12 @@ export function* enqueueIfSubscribedSteps(tx: SqlTransaction, delivery: WebhookD
   return true;
 }
 
+/**
+ * No client_id or delivery_id holds NUL, which PostgreSQL text cannot (it refuses the parameter: a 500 where an unknown
+ * client or delivery is a 404, SPEC decision 18): a lookup by one finds nothing, as clients.find (2f97c8e).
+ */
+const NUL = '\u0000';
+
 export function createWebhookStore(db: SqlDriver): Storage['webhooks'] {
   // PostgreSQL: concurrent workers and cleanup runs on several instances each take different rows, and
   // never wait for one another. SQLite has no row locks (and no such clause): one writer at a time.
@@ -39,9 +45,11 @@ export function createWebhookStore(db: SqlDriver): Storage['webhooks'] {
       );
     },
     async removeEndpoint(clientId) {
+      if (clientId.includes(NUL)) return false;
       return (await db.run('DELETE FROM webhook_endpoints WHERE client_id = ?', [clientId])).changes > 0;
     },
     async findEndpoint(clientId) {
+      if (clientId.includes(NUL)) return undefined;
       const row = await db.get('SELECT * FROM webhook_endpoints WHERE client_id = ?', [clientId]);
       return row && toWebhookEndpoint(row);
     },
@@ -49,6 +57,7 @@ export function createWebhookStore(db: SqlDriver): Storage['webhooks'] {
       return db.transaction((tx) => enqueueIfSubscribedSteps(tx, delivery));
     },
     async setEventTypes(clientId, eventTypes) {
+      if (clientId.includes(NUL)) return false;
       return (await db.run('UPDATE webhook_endpoints SET event_types = ? WHERE client_id = ?', [eventTypes === null ? null : eventTypes.join(' '), clientId])).changes > 0;
     },
     async deleteFinishedBefore(cutoffSeconds, limit) {
@@ -84,9 +93,11 @@ export function createWebhookStore(db: SqlDriver): Storage['webhooks'] {
       );
     },
     async list(clientId, limit) {
+      if (clientId.includes(NUL)) return [];
       return (await db.all('SELECT * FROM webhook_deliveries WHERE client_id = ? ORDER BY created_at DESC, delivery_id DESC LIMIT ?', [clientId, limit])).map(toWebhookDelivery);
     },
     async resend(clientId, deliveryId, now) {
+      if (clientId.includes(NUL) || deliveryId.includes(NUL)) return false;
       return (await db.run('UPDATE webhook_deliveries SET next_attempt_at = ? WHERE delivery_id = ? AND client_id = ?', [now, deliveryId, clientId])).changes > 0;
     },
   };
