@@ -159,6 +159,16 @@ describe('client management', () => {
     assert.equal((await updateClient(partner, client.clientId, { logoUri: 'https://ledgerly.example/other.png' })).brandingVerified, false);
   }));
 
+  it('a page URI is at most 2000 characters as stored, percent-encoded (RFC 3986 §2.1): one accepted still saves the client\'s other changes', withStorage(async (storage) => {
+    const long = `https://ledgerly.example/${'\u00E9'.repeat(400)}`; // 425 characters as typed, 2425 encoded
+    await refused(register(storage, 'staging', { tosUri: long }), 'tos_uri');
+    const { client } = await register(storage);
+    await refused(updateClient(admin(storage), client.clientId, { tosUri: long }), 'tos_uri');
+    const fits = `https://ledgerly.example/${'\u00E9'.repeat(320)}`;
+    assert.equal((await updateClient(admin(storage), client.clientId, { tosUri: fits })).tosUri?.length, 25 + 320 * 6);
+    assert.equal((await updateClient(admin(storage), client.clientId, { clientName: 'Ledgerly Two' })).clientName, 'Ledgerly Two');
+  }));
+
   it('a partner\'s new marketplace description is reviewed again before it is listed; a category change is not (issue 13)', withStorage(async (storage) => {
     const owner = crypto.randomUUID();
     const { client } = await register(storage, 'staging', { description: 'Books', category: 'accounting' }, owner);

@@ -110,6 +110,9 @@ export function pageUriProblem(uri: string, environment: Environment): string | 
   } catch {
     return 'must be an absolute URI';
   }
+  // As stored (percent-encoded, up to 9 characters for one typed): a longer one was accepted, then refused by every
+  // later update, which checks the stored record, so the client could save no other change.
+  if (storedPageUri(uri).length > MAX_URI_LENGTH) return `must be at most ${MAX_URI_LENGTH} characters`;
   if (/\s/.test(uri)) return 'must not contain white space';
   if (url.username || url.password || /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(uri)) return 'must not contain user information';
   // A mixed-script host label passes for another host on the consent page (UTS #39 §5.1).
