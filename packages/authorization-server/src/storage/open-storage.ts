@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { DatabaseConfiguration } from '../configuration.ts';
 import { LATEST_VERSION as POSTGRES_LATEST_VERSION, quoteIdentifier } from './postgres/migrations.ts';
 import { postgresStorageError } from './postgres/postgres-unavailable.ts';
-import { createPostgresStorage, migratePostgres, pooledSchemaProblem, schemaOnceCreated } from './postgres/postgres-storage.ts';
+import { createPostgresStorage, ignoredOptionsProblem, migratePostgres, pooledSchemaProblem, schemaOnceCreated } from './postgres/postgres-storage.ts';
 import { LATEST_VERSION as SQLITE_LATEST_VERSION } from './sqlite/migrations.ts';
 import { createSqliteStorage, migrateSqliteFile } from './sqlite/sqlite-storage.ts';
 import type { Storage } from './storage.ts';
@@ -56,7 +56,9 @@ export async function inspectDatabase(database: DatabaseConfiguration, clientIds
     const latestVersion = POSTGRES_LATEST_VERSION;
     // statement_timeout is a startup parameter, which a pooler in transaction mode refuses: bounded by the client there.
     const timeout = database.pooler === 'transaction' ? { query_timeout: 5_000 } : { statement_timeout: 5_000 };
-    const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 5_000, ...timeout });
+    // Without a pooler setting, the search_path the start sends (createPool), to see whether it is applied.
+    const searchPath = database.pooler === 'transaction' ? {} : { options: `-c search_path=${database.schema ?? 'public'}` };
+    const client = new pg.Client({ connectionString: database.url, connectionTimeoutMillis: 5_000, ...timeout, ...searchPath });
     client.on('error', () => {}); // a loss after connecting: the query in flight reports it
     try {
       await client.connect().catch((error: unknown) => {
@@ -65,13 +67,13 @@ export async function inspectDatabase(database: DatabaseConfiguration, clientIds
       const schema = quoteIdentifier(database.schema ?? 'public');
       // The start refuses connections whose search_path does not reach Gatehouse's schema (the pooler's sessions are
       // the role's): said here too, rather than the schema being reported current to a start that will refuse it.
-      let poolerProblem: string | undefined;
-      if (database.pooler === 'transaction') {
-        const session = (await client.query<{ search_path: string; user: string; schemas: string[] }>(
-          "SELECT current_setting('search_path') AS search_path, current_user AS user, array(SELECT nspname::text FROM pg_namespace) AS schemas")).rows[0]!;
-        const wanted = database.schema ?? 'public';
-        poolerProblem = pooledSchemaProblem(schemaOnceCreated(session.search_path, session.user, new Set(session.schemas), wanted), wanted);
-      }
+      // Without the setting, a pooler told to ignore the search_path sent (PgBouncer ignore_startup_parameters) is refused
+      // by the start too (createPostgresStorage): the check said the schema was reachable.
+      const session = (await client.query<{ search_path: string; user: string; schemas: string[] }>(
+        "SELECT current_setting('search_path') AS search_path, current_user AS user, array(SELECT nspname::text FROM pg_namespace) AS schemas")).rows[0]!;
+      const wanted = database.schema ?? 'public';
+      const predicted = schemaOnceCreated(session.search_path, session.user, new Set(session.schemas), wanted);
+      const poolerProblem = database.pooler === 'transaction' ? pooledSchemaProblem(predicted, wanted) : ignoredOptionsProblem(predicted, wanted);
       const pooler = poolerProblem === undefined ? {} : { poolerProblem };
       const exists = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${schema}.schema_migrations`]);
       if (exists.rows[0]?.found === null) return { schemaVersion: 0, latestVersion, liveClientIds: [], ...pooler };

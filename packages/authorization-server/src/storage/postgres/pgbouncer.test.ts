@@ -224,6 +224,20 @@ describe('postgres behind PgBouncer: the start', { skip }, () => {
     }
   });
 
+  it("gatehouse config check without GATEHOUSE_DATABASE_POOLER=transaction, through a pooler told to ignore the startup parameters, refuses as the start does (it said the schema was reachable)", async () => {
+    const ignoring = await startPgbouncer('extra_float_digits,options,statement_timeout');
+    const otherSchema = `gh_pgb_ignored_check_${suffix}`;
+    try {
+      const check = gatehouseWith(['config', 'check'], { GATEHOUSE_ENV: 'development', DATABASE_URL: ignoring.url(bareRole), GATEHOUSE_DATABASE_SCHEMA: otherSchema });
+      assert.equal(check.status, 2, check.stdout);
+      assert.match(check.stderr, /current schema is "public", not "gh_pgb_ignored_check_[0-9a-f]+"/);
+      assert.match(check.stderr, /GATEHOUSE_DATABASE_POOLER=transaction/);
+    } finally {
+      await ignoring.stop();
+      await direct(`DROP SCHEMA IF EXISTS ${quoteIdentifier(otherSchema)} CASCADE`);
+    }
+  });
+
   it('reports a statement_timeout of 0 (nothing bounds a statement stuck on a lock), and starts', async () => {
     const reported: string[] = [];
     const storage = await createPostgresStorage(bouncer!.url(untimedRole), {

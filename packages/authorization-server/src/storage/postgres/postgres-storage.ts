@@ -134,11 +134,7 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
   const migrated = await migrateOnOwnConnection(databaseUrl, schema, pooler, options.connectionTimeoutMillis);
   // A pooler told to ignore the `options` startup parameter (PgBouncer ignore_startup_parameters) drops the search_path
   // sent: the migrations set theirs, and every later statement reached the role's schema (the start went on, then 500).
-  if (pooler === 'none' && migrated.currentSchema !== schema) {
-    throw new PostgresPoolerConfigurationError(`the connections' current schema is ${migrated.currentSchema === null ? 'none' : `"${migrated.currentSchema}"`}, not "${schema}": `
-      + 'the search_path Gatehouse sends when it connects (the options startup parameter) was not applied, as a connection pooler told to ignore it does (PgBouncer ignore_startup_parameters); '
-      + 'in transaction mode set GATEHOUSE_DATABASE_POOLER=transaction (README "PostgreSQL behind a connection pooler"), or connect to PostgreSQL directly');
-  }
+  if (pooler === 'none' && migrated.currentSchema !== schema) throw new PostgresPoolerConfigurationError(ignoredOptionsProblem(migrated.currentSchema, schema)!);
   const pool = createPool(databaseUrl, schema, pooler, options.poolSize ?? 10, options.connectionTimeoutMillis, options.statementTimeoutMillis);
   const onConnectionError = options.onConnectionError ?? ((error: Error) => console.error(`gatehouse: PostgreSQL connection error: ${error.message}`));
   pool.on('error', onConnectionError);
@@ -376,6 +372,18 @@ export function pooledSchemaProblem(current: string | null, schema: string): str
   if (current === schema) return undefined;
   return `behind a transaction pooler (GATEHOUSE_DATABASE_POOLER=transaction) Gatehouse cannot set search_path itself, and its connections' current schema is ${current === null ? 'none' : `"${current}"`}, not "${schema}": `
     + `set it for the role (ALTER ROLE <user> SET search_path = ${schema}) or in the pooler (PgBouncer: connect_query = 'SET search_path = ${schema}')`;
+}
+
+/**
+ * Why the start refuses, without GATEHOUSE_DATABASE_POOLER=transaction, connections whose current schema is `current`
+ * (null: none) for Gatehouse's `schema` (the search_path sent at connection start was dropped), or undefined when it is
+ * that schema (createPostgresStorage; `gatehouse config check` says the same, open-storage.ts).
+ */
+export function ignoredOptionsProblem(current: string | null, schema: string): string | undefined {
+  if (current === schema) return undefined;
+  return `the connections' current schema is ${current === null ? 'none' : `"${current}"`}, not "${schema}": `
+    + 'the search_path Gatehouse sends when it connects (the options startup parameter) was not applied, as a connection pooler told to ignore it does (PgBouncer ignore_startup_parameters); '
+    + 'in transaction mode set GATEHOUSE_DATABASE_POOLER=transaction (README "PostgreSQL behind a connection pooler"), or connect to PostgreSQL directly';
 }
 
 /**
