@@ -21,6 +21,10 @@ describe('environment presets (SPEC §2) and transport rules (seeds: HTTPS, http
 
   it('staging and production have no built-in issuer and require https', () => {
     assert.throws(() => resolveEndpoints({ environment: 'staging', redirectUri: localRedirect }), /no issuer/);
+    // Names every object has (`in` found them on Object.prototype, and a preset-less environment was accepted).
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.throws(() => resolveEndpoints({ environment: name as never, issuer: 'https://auth.example', redirectUri: localRedirect }), /environment must be development, staging or production/);
+    }
     assert.throws(() => resolveEndpoints({ environment: 'staging', issuer: 'http://localhost:3000', redirectUri: localRedirect }), /https in staging/);
     const staging = resolveEndpoints({ environment: 'staging', issuer: 'https://auth.staging.example', apiUrl: 'https://api.staging.example', redirectUri: localRedirect });
     assert.equal(staging.allowLoopbackHttp, false, 'allowInsecureRequests stays off for https issuers');

@@ -45,7 +45,7 @@ export interface ResolvedEndpoints {
  *   HTTP outside development, or when the redirect URI or API URL breaks the environment's rules.
  */
 export function resolveEndpoints(input: { issuer?: string | undefined; environment?: Environment | undefined; apiUrl?: string | undefined; redirectUri: string }): ResolvedEndpoints {
-  if (input.environment !== undefined && !(input.environment in ENVIRONMENT_PRESETS)) {
+  if (input.environment !== undefined && !Object.hasOwn(ENVIRONMENT_PRESETS, input.environment)) {
     throw new ConfigurationError(`environment must be development, staging or production (got "${input.environment}")`);
   }
   const preset = input.environment === undefined ? undefined : ENVIRONMENT_PRESETS[input.environment];

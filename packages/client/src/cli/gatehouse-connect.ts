@@ -227,7 +227,7 @@ function loginProfile(profile: Profile | undefined, flags: Flags, environment: N
   // (or GATEHOUSE_ENV) went to the profile's issuer, not the preset's.
   const environmentName = flags.environment ?? (environment.GATEHOUSE_ENV || undefined);
   if (environmentName !== undefined && profile.environment !== undefined && environmentName !== profile.environment) return undefined;
-  const presetIssuer = environmentName !== undefined && environmentName in ENVIRONMENT_PRESETS ? ENVIRONMENT_PRESETS[environmentName as Environment].issuer : undefined;
+  const presetIssuer = environmentName !== undefined && Object.hasOwn(ENVIRONMENT_PRESETS, environmentName) ? ENVIRONMENT_PRESETS[environmentName as Environment].issuer : undefined;
   const issuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined) ?? (profile.environment === undefined ? presetIssuer : undefined);
   const clientId = flags['client-id'] ?? (environment.GATEHOUSE_CLIENT_ID || undefined);
   const sameIssuer = issuer === undefined

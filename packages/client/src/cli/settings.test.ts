@@ -13,6 +13,12 @@ describe('gatehouse-connect settings: a token goes only to an API origin the use
   const directory = mkdtempSync(join(tmpdir(), 'gatehouse-connect-settings-'));
   after(() => rmSync(directory, { recursive: true, force: true }));
 
+  it('refuses an environment named like a property every object has (constructor, toString, __proto__)', () => {
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      assert.throws(() => resolveSettings({ environment: name, issuer: 'https://auth.example' } as never, base, undefined), /--environment must be development, staging or production/);
+    }
+  });
+
   it('--issuer alone gives no API URL (not the development preset\'s http://localhost:3001)', () => {
     const settings = resolveSettings({ issuer: 'https://auth.partner-test.example' }, base, undefined);
     assert.equal(settings.environment, undefined);

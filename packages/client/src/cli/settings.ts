@@ -162,7 +162,7 @@ export function resolveSettings(flags: Flags, environment: NodeJS.ProcessEnv, pr
   const configuredIssuer = flags.issuer ?? (environment.GATEHOUSE_ISSUER || undefined) ?? profile?.issuer;
   // The development preset is the default only when no issuer was given anywhere (a saved profile included).
   const environmentName = (flags.environment ?? (environment.GATEHOUSE_ENV || undefined) ?? profile?.environment ?? (configuredIssuer ? undefined : 'development')) as Environment | undefined;
-  if (environmentName !== undefined && !(environmentName in ENVIRONMENT_PRESETS)) {
+  if (environmentName !== undefined && !Object.hasOwn(ENVIRONMENT_PRESETS, environmentName)) {
     throw new ConfigurationError(`--environment must be development, staging or production (got "${environmentName}")`);
   }
   const preset = environmentName === undefined ? undefined : ENVIRONMENT_PRESETS[environmentName];
