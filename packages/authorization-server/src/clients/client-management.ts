@@ -20,7 +20,7 @@ import { imageSize } from 'image-size';
 import type { Environment } from '../options.ts';
 import type { AuditEvent, ClientPatch, ClientRecord, Storage } from '../storage/storage.ts';
 import { digestClientSecret, generateClientSecret } from './client-secret.ts';
-import { RegistrationError, requiresApproval, storedPageUri, validateClientMetadata, type ClientMetadata } from './registration.ts';
+import { PAGE_URI_FIELDS, RegistrationError, requiresApproval, storedPageUri, validateClientMetadata, type ClientMetadata } from './registration.ts';
 
 export interface ManagementContext {
   storage: Storage;
@@ -54,9 +54,6 @@ export type ClientMetadataChanges = Partial<Omit<ClientMetadata, 'clientType' | 
 /** Fields whose change means an administrator must review the branding again (the consent page shows them). */
 // Issue 13: the marketplace description too: partner text shown to users under the platform's brand is reviewed before it is listed.
 const BRANDING_FIELDS: (keyof ClientMetadataChanges)[] = ['clientName', 'logoUri', 'clientUri', 'tosUri', 'policyUri', 'description'];
-
-/** The page URIs validateClientMetadata stores percent-encoded (registration.ts storedPageUri). */
-const PAGE_URI_FIELDS: (keyof ClientMetadata)[] = ['clientUri', 'logoUri', 'tosUri', 'policyUri', 'initiationUri', 'settingsUri'];
 
 /** Longest rotation overlap: 30 days. A longer window would keep a possibly leaked secret alive too long. */
 export const MAX_SECRET_OVERLAP_SECONDS = 30 * 24 * 60 * 60;
@@ -98,7 +95,7 @@ export async function updateClient(context: ManagementContext, clientId: string,
   // the reviewed one, so no branding change (it took the client out of the marketplace until approved again).
   const reviewed = (key: keyof ClientMetadata) => {
     const value = client[key] ?? null;
-    return PAGE_URI_FIELDS.includes(key) && typeof value === 'string' ? storedPageUri(value) : value;
+    return PAGE_URI_FIELDS.some(([field]) => field === key) && typeof value === 'string' ? storedPageUri(value) : value;
   };
   const brandingChanged = changed.some((key) => BRANDING_FIELDS.includes(key as keyof ClientMetadataChanges)
     && JSON.stringify(merged[key as keyof ClientMetadata] ?? null) !== JSON.stringify(reviewed(key as keyof ClientMetadata)));

@@ -81,6 +81,12 @@ const MAX_URI_LENGTH = 2_000;
 /** A pragmatic address check (RFC 5321 §4.5.3.1.3: at most 254 characters): local@domain.tld, no spaces or angle brackets. */
 export const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
+/** The human-facing URIs (pageUriProblem), stored percent-encoded (storedPageUri), with their RFC 7591 names. */
+export const PAGE_URI_FIELDS: readonly (readonly [keyof ClientMetadata, string])[] = [
+  ['clientUri', 'client_uri'], ['logoUri', 'logo_uri'], ['tosUri', 'tos_uri'], ['policyUri', 'policy_uri'],
+  ['initiationUri', 'initiation_uri'], ['settingsUri', 'settings_uri'],
+];
+
 /** `uri` with every character outside printable ASCII as its UTF-8 bytes percent-encoded (RFC 3986 §2.1). */
 function percentEncodeBeyondAscii(uri: string): string {
   return uri.replace(/[^\x21-\x7E]/gu, (character) => [...Buffer.from(character, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
@@ -156,11 +162,7 @@ export function validateClientMetadata(metadata: ClientMetadata, environment: En
   }
   // SPEC decision 2: PKCE is required for public clients, always.
   if (!metadata.pkceRequired && metadata.clientType === 'public') throw new RegistrationError('pkce_required', 'a public client cannot have a PKCE exception');
-  const uriFields: [keyof ClientMetadata, string][] = [
-    ['clientUri', 'client_uri'], ['logoUri', 'logo_uri'], ['tosUri', 'tos_uri'], ['policyUri', 'policy_uri'],
-    ['initiationUri', 'initiation_uri'], ['settingsUri', 'settings_uri'],
-  ];
-  for (const [field, wireName] of uriFields) {
+  for (const [field, wireName] of PAGE_URI_FIELDS) {
     const uri = metadata[field] as string | null;
     if (uri === null) continue;
     const problem = pageUriProblem(uri, environment);
