@@ -28,10 +28,15 @@ export function partnerTeamsContract({ withStorage }: ContractBackend): void {
       const older = await newClient(storage, olav, 'Fjord Books', NOW);
       const newer = await newClient(storage, olav, 'Fjord Payroll', NOW + 1);
       await newClient(storage, null, 'Administrators\' client');
-      const teamId = randomUUID();
-      const [first, second] = await Promise.all([storage.partnerTeams.ensureMembership(olav, teamId, NOW), storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)]);
+      const offeredTeamIds = [randomUUID(), randomUUID()];
+      const [first, second] = await Promise.all(offeredTeamIds.map((offered) => storage.partnerTeams.ensureMembership(olav, offered, NOW)));
+      // Either concurrent call may win (on PostgreSQL they run on two connections); exactly one team is made.
+      const teamId = first.teamId;
+      assert.ok(offeredTeamIds.includes(teamId), 'the team is one of the two offered');
       assert.deepEqual(first, { teamId, userId: olav, role: 'owner', addedAt: NOW });
       assert.deepEqual(second, first, 'a second call (even concurrent) finds the one membership');
+      const otherTeamId = offeredTeamIds.find((offered) => offered !== teamId) as string;
+      assert.deepEqual(await storage.partnerTeams.listClients(otherTeamId), [], 'the losing call made no team with the clients');
       assert.deepEqual(await storage.partnerTeams.findMembership(olav), first);
       assert.deepEqual((await storage.partnerTeams.listClients(teamId)).map((client) => client.clientId), [older, newer]);
       assert.equal(await storage.partnerTeams.teamOfClient(older), teamId);
