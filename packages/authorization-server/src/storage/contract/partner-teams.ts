@@ -28,7 +28,7 @@ export function partnerTeamsContract({ withStorage }: ContractBackend): void {
       const older = await newClient(storage, olav, 'Fjord Books', NOW);
       const newer = await newClient(storage, olav, 'Fjord Payroll', NOW + 1);
       await newClient(storage, null, 'Administrators\' client');
-      const offeredTeamIds = [randomUUID(), randomUUID()];
+      const offeredTeamIds: string[] = [randomUUID(), randomUUID()];
       const [first, second] = await Promise.all(offeredTeamIds.map((offered) => storage.partnerTeams.ensureMembership(olav, offered, NOW)));
       // Either concurrent call may win (on PostgreSQL they run on two connections); exactly one team is made.
       const teamId = first.teamId;
