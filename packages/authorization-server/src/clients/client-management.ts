@@ -103,8 +103,23 @@ export async function updateClient(context: ManagementContext, clientId: string,
     patch.brandingVerified = false;
     if (client.brandingVerified) await keepReviewedBranding(context, client);
   }
-  const updated = (await context.storage.clients.update(clientId, patch))!;
-  await audit(context, 'client.updated', clientId, { fields: changed.map(wireName).join(' ') });
+  const details = { fields: changed.map(wireName).join(' ') };
+  if (patch.scopes === undefined) {
+    const updated = (await context.storage.clients.update(clientId, patch))!;
+    await audit(context, 'client.updated', clientId, details);
+    return updated;
+  }
+  // A scope the client is no longer registered for leaves its grants, tokens and codes in the same commit
+  // (storage.ts clients.update): a refresh never again answers with it (RFC 6749 §6 bounds a refresh by the grant).
+  const updated = await context.storage.clients.update(clientId, patch, {
+    now: context.now,
+    grantRevoked: grantRevocationEffects(urnNamespaceOf(context), context.now, 'client_scopes_narrowed').webhookDelivery,
+    auditEvent: ({ grantsNarrowed, grantsRevoked, accessTokensRevoked }) => auditEvent(context, 'client.updated', clientId, {
+      ...details, ...(grantsNarrowed + grantsRevoked + accessTokensRevoked > 0
+        ? { grants_narrowed: grantsNarrowed, grants_revoked: grantsRevoked, access_tokens_revoked: accessTokensRevoked } : {}),
+    }),
+  });
+  if (!updated) throw new ClientManagementError('not_found', `no client ${clientId}`);
   return updated;
 }
 

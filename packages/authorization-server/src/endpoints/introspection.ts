@@ -35,7 +35,11 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
 
   const found = await findToken(context, token);
   const now = context.clock.nowSeconds();
-  if (!found || !isTokenActive(found, now) || !mayIntrospect(context, caller, found)) {
+  // A scope the client is no longer registered for (clients.update revoked the access tokens naming one and
+  // narrowed the refresh tokens in one commit; this catches a token issued by a request in flight at that moment).
+  const registered = found?.token.scope.filter((scope) => found.client.scopes.includes(scope));
+  const narrowedAway = found !== undefined && registered!.length < found.token.scope.length && (found.token.kind === 'access' || registered!.length === 0);
+  if (!found || narrowedAway || !isTokenActive(found, now) || !mayIntrospect(context, caller, found)) {
     sendNoStoreJson(reply, 200, { active: false });
     return;
   }
@@ -54,7 +58,7 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
   const ns = options.brand.urnNamespace;
   sendNoStoreJson(reply, 200, {
     active: true,
-    scope: found.token.scope.join(' '),
+    scope: registered!.join(' '),
     client_id: found.token.clientId,
     client_name: found.client.clientName,
     // RFC 9449 §6.2: a bound access token is of type DPoP and names its key in `cnf.jkt`.

@@ -59,8 +59,10 @@ export const refreshTokenGrant: GrantHandler = {
       const minted = mintOpaqueTokenPair(context, now);
       const [access, successor] = minted.tokens as [TokenForCode, TokenForCode];
       const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
+      // A token naming a scope the client is no longer registered for takes the path below, which narrows it.
+      const defaultResourceScopes = catalogue.defaultResource.scopes.filter((scope) => client.scopes.includes(scope));
       const attempt = await storage.tokens.rotateReadyRefreshToken(
-        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: authenticated.secretDigest }, minted.tokens,
+        tokenDigest, now, { clientId: client.clientId, defaultResourceScopes, clientSecretDigest: authenticated.secretDigest }, minted.tokens,
         {
           type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId,
           details: { access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
@@ -92,9 +94,12 @@ export const refreshTokenGrant: GrantHandler = {
     // does (only a public client's is bound, and anyone can name a public client).
     if (token.dpopJkt !== undefined && dpopJkt !== token.dpopJkt) throw invalidRefreshToken(client.clientType);
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
+    // A scope the client is no longer registered for is granted no more: clients.update narrows the stored grant
+    // and tokens in the same commit, and this catches a token rotated by a refresh in flight at that moment.
+    const grantedScope = token.scope.filter((scope) => client.scopes.includes(scope));
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
-    const askedScope = requestedScope ?? token.scope;
-    const widened = askedScope.filter((scope) => !token.scope.includes(scope));
+    const askedScope = requestedScope ?? grantedScope;
+    const widened = askedScope.filter((scope) => !grantedScope.includes(scope));
     // RFC 8707 §2.2: a refresh may ask for any one resource granted at authorization, never another; the
     // access token's scope stays within that resource's family (issue 15 §4). Refused below, after reuse detection.
     let target: ReturnType<typeof tokenResource> | OAuthError;
@@ -133,16 +138,17 @@ export const refreshTokenGrant: GrantHandler = {
         throw new OAuthError('invalid_grant', 'refresh token was already used; the authorization is revoked');
       }
     }
+    if (grantedScope.length === 0) throw new OAuthError('invalid_grant', 'the client is no longer registered for any scope of this authorization');
     if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
     if (target instanceof OAuthError) throw target;
     const { accessScope, audience } = target;
 
-    // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces.
+    // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces (less what the client lost).
     // RFC 9449 §5: the access token is bound to the proof's key; the refresh token stays bound to its key, and
     // a public client's becomes bound once it uses DPoP (a confidential client's is never bound).
     const refreshJkt = token.dpopJkt ?? (client.clientType === 'public' ? dpopJkt : undefined);
     const binding = { ...(dpopJkt === undefined ? {} : { accessJkt: dpopJkt }), ...(refreshJkt === undefined ? {} : { refreshJkt }) };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, token.scope, now, audience, binding);
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, grantedScope, now, audience, binding);
     const [access, successor] = records as [TokenRecord, TokenRecord];
     // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
     const graceSeconds = context.options.refreshTokenReuseGraceSeconds;

@@ -104,7 +104,7 @@ export function cacheClients(clients: ClientStore, options: ClientCacheOptions =
         return record;
       },
       create: (client) => afterWrite(client.clientId, clients.create(client)),
-      update: (clientId, patch) => afterWrite(clientId, clients.update(clientId, patch)),
+      update: (clientId, patch, narrowing) => afterWrite(clientId, clients.update(clientId, patch, narrowing)),
       changeStatus: (clientId, change) => afterWrite(clientId, clients.changeStatus(clientId, change)),
       list: () => clients.list(),
       listByOwner: (userId) => clients.listByOwner(userId),

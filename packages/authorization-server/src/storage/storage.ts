@@ -539,9 +539,18 @@ export interface Storage {
     listByOwner(userId: string): Promise<ClientRecord[]>;
     /**
      * Changes the given fields (absent fields stay as they are; `null` clears a nullable one).
+     *
+     * With `scopes` in the patch, `narrowing` is required, and in the same transaction every active grant of the
+     * client loses the scopes the client is no longer registered for (stores/client-scopes.ts): its scope and its
+     * current refresh token's are narrowed (RFC 6749 §6: a refresh then answers with what is left), its live access
+     * tokens holding a removed scope are revoked (the revocation feed, SPEC decision 7), a grant left with no scope
+     * is revoked with its tokens (reason `client_scopes_narrowed`, `narrowing.grantRevoked`'s webhook), and the
+     * client's unredeemed codes are narrowed or voided alike; `narrowing.auditEvent` commits with it. PostgreSQL
+     * locks the client's unredeemed codes, then the client row, then its grants in key order (`COLLATE "C"`).
      * @returns the client after the change, or undefined when no client has that id.
+     * @throws Error when `scopes` is patched without `narrowing` (a programming error).
      */
-    update(clientId: string, patch: ClientPatch): Promise<ClientRecord | undefined>;
+    update(clientId: string, patch: ClientPatch, narrowing?: ScopeNarrowing): Promise<ClientRecord | undefined>;
     /**
      * Suspends or deletes a client (SPEC decision 13) and, in the same transaction, revokes what the change
      * takes away and records it, so that a failure or a crash leaves either all of it or none of it (before,
@@ -1323,6 +1332,23 @@ export interface ClientStatusChange {
   readonly clientEvent?: WebhookDeliveryRecord;
   /** `deleted`: the `grant.revoked` delivery of each grant it revoked (a pure function). */
   readonly grantRevoked?: (grant: GrantRecord) => WebhookDeliveryRecord;
+}
+
+/** What a change of a client's registered scopes does besides the change (storage.ts `clients.update`). */
+export interface ScopeNarrowing {
+  /** Seconds since the epoch: the revocations' time, and a code expired before it is left alone. */
+  readonly now: number;
+  /** The `grant.revoked` delivery of each grant left with no scope (a pure function). */
+  readonly grantRevoked?: (grant: GrantRecord) => WebhookDeliveryRecord;
+  /** The audit event of the change, built inside the transaction from what it did (a pure function). */
+  readonly auditEvent?: (done: ScopeNarrowingDone) => AuditEvent;
+}
+
+/** What narrowing a client's registered scopes did to what it granted. */
+export interface ScopeNarrowingDone {
+  readonly grantsNarrowed: number;
+  readonly grantsRevoked: number;
+  readonly accessTokensRevoked: number;
 }
 
 /** What a status change did. */

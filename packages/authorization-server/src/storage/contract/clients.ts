@@ -69,7 +69,7 @@ export function clientsContract({ withStorage }: ContractBackend): void {
         clientName: 'Ledgerly Sync 2', redirectUris: ['https://ledgerly.example/cb2'], scopes: ['accounts:read'], contacts: ['ops@ledgerly.example'],
         logoUri: null, pkceRequired: false, status: 'suspended', brandingVerified: false, secretDigest: digest(),
         previousSecretDigest: previous, previousSecretExpiresAt: NOW + 60, subjectType: null,
-      });
+      }, { now: NOW });
       assert.ok(changed);
       assert.deepEqual(await storage.clients.find(client.clientId), changed);
       assert.equal(changed.clientName, 'Ledgerly Sync 2');

@@ -10,6 +10,7 @@ import { apiKeysContract } from './api-keys.ts';
 import { auditContract } from './audit.ts';
 import { authenticatedClientContract } from './authenticated-client.ts';
 import { clientStatusContract } from './client-status.ts';
+import { clientScopesContract } from './client-scopes.ts';
 import { authorizationCodesContract } from './authorization-codes.ts';
 import { brandingReviewsContract } from './branding-reviews.ts';
 import { cleanupContract } from './cleanup.ts';
@@ -58,6 +59,7 @@ export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
   tokensContract,
   authenticatedClientContract, // SPEC decisions 10 and 13: both stores' exchanges and rotations
   clientStatusContract, // SPEC decision 13: suspension and deletion in one transaction
+  clientScopesContract, // a client's narrowed scopes leave its grants, tokens and codes
   dpopContract,
   loginThrottleContract,
   rateLimitsContract,

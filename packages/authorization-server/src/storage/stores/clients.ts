@@ -13,6 +13,8 @@ import { CLIENT_FIELDS, clientColumnValue, toClient } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { AuthenticatedClient, ClientRecord, Storage } from '../storage.ts';
 import { changeClientStatus } from './client-status.ts';
+import { updateClientNarrowingSteps } from './client-scopes.ts';
+import { writtenRowsOf } from '../postgres/written-rows.ts';
 
 const INSERT_CLIENT = `INSERT INTO clients (${CLIENT_FIELDS.map(([, column]) => column).join(', ')}) VALUES (${CLIENT_FIELDS.map(() => '?').join(', ')})`;
 
@@ -40,7 +42,7 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
     async listByOwner(userId) {
       return (await db.all('SELECT * FROM clients WHERE owner_user_id = ? ORDER BY created_at, client_name', [userId])).map(toClient);
     },
-    async update(clientId, patch) {
+    async update(clientId, patch, narrowing) {
       const assignments: string[] = [];
       const values: unknown[] = [];
       for (const [field, value] of Object.entries(patch)) {
@@ -49,6 +51,12 @@ export function createClientStore(db: SqlDriver): Storage['clients'] {
         if (!stored) throw new Error(`clients.update cannot change ${field}`);
         assignments.push(`${stored.column} = ?`);
         values.push(stored.value);
+      }
+      if (patch.scopes !== undefined) {
+        if (narrowing === undefined) throw new Error('clients.update needs a ScopeNarrowing to change scopes');
+        // PostgreSQL: refresh tokens this instance remembers writing must not answer a rotation with their old scope.
+        if (db.dialect === 'postgres') writtenRowsOf(db).forgetAllGrants();
+        return (await db.transaction((tx) => updateClientNarrowingSteps(tx, clientId, assignments, values, narrowing)))?.client;
       }
       // One statement either way: the row after the change (RETURNING), or as it is when nothing changes.
       const row = assignments.length > 0

@@ -1,0 +1,114 @@
+/**
+ * A client's registered scopes narrowed by an administrator (PATCH /admin/v1/clients/:id `scope`): what it was
+ * granted before loses the removed scopes at once (storage.ts clients.update), on both backends and for both
+ * access-token formats. Before, narrowing a client narrowed its API keys but not its grants: a refresh kept
+ * returning the removed scope, and its access tokens kept answering for it, for as long as the grant lived.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createAdminToken } from '../admin/admin-credentials.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { AuthorizationServerOptions } from '../options.ts';
+import type { ClientRecord, Storage } from '../storage/storage.ts';
+import { confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer } from '../testing/harness.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+
+const postgresSkip = await postgresSkipReason();
+const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-client-scopes-'));
+after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
+
+const CLIENT_ID = seed.confidentialClient.id;
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  for (const accessTokenFormat of ['opaque', 'jwt'] as const) {
+    describe(`a client's registered scopes narrowed (${backend}, ${accessTokenFormat} access tokens)`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
+      const start = async (options: Partial<AuthorizationServerOptions> = {}) => {
+        const storage: Storage = backend === 'postgres'
+          ? await createTestPostgresStorage()
+          : createSqliteStorage(join(temporaryDirectory, `${randomBytes(6).toString('hex')}.sqlite`));
+        // Off until a test turns it on: the client as it is after a change that removed vendors:read, while its
+        // tokens stay as a rotation in flight wrote them before that change. Installed before the server starts
+        // (it binds the storage's operations then).
+        const view = { narrowed: false };
+        const narrowed = (client: ClientRecord) => view.narrowed && client.clientId === CLIENT_ID
+          ? { ...client, scopes: client.scopes.filter((scope) => scope !== 'vendors:read') } : client;
+        const find = storage.clients.find.bind(storage.clients);
+        storage.clients.find = async (clientId) => {
+          const client = await find(clientId);
+          return client && narrowed(client);
+        };
+        const findByDigest = storage.tokens.findByDigest.bind(storage.tokens);
+        storage.tokens.findByDigest = async (digest, findOptions) => {
+          const found = await findByDigest(digest, findOptions);
+          return found && { ...found, client: narrowed(found.client) };
+        };
+        const server = await startTestServer({ storage, accessTokenFormat, ...options });
+        const adminToken = (await createAdminToken(storage, 'ops-alice', server.clock.nowSeconds())).token;
+        /** The client's registered scopes without `removed`, through the admin API. */
+        const removeScopes = async (...removed: string[]) => {
+          const client = (await storage.clients.find(CLIENT_ID))!;
+          const response = await fetch(`${server.url}/admin/v1/clients/${CLIENT_ID}`, {
+            method: 'PATCH', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ scope: client.scopes.filter((scope) => !removed.includes(scope)).join(' ') }),
+          });
+          assert.equal(response.status, 200, await response.clone().text());
+        };
+        const refresh = (refreshToken: string) => postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: confidentialAuth() });
+        return { storage, server, removeScopes, refresh, view };
+      };
+
+      it('the next refresh answers with what is left, the earlier access token stops, and a grant left with nothing is revoked', async () => {
+        const { storage, server, removeScopes, refresh } = await start();
+        try {
+          const { tokens } = await obtainTokens(server, { scope: 'users:read vendors:read' });
+          assert.equal(tokens.scope, 'users:read vendors:read');
+          await removeScopes('vendors:read');
+          assert.deepEqual(await introspect(server, tokens.access_token), { active: false }, 'the access token named vendors:read');
+          const refreshed = await refresh(tokens.refresh_token);
+          assert.equal(refreshed.status, 200, refreshed.text);
+          assert.equal(refreshed.json.scope, 'users:read');
+          const active = await introspect(server, refreshed.json.access_token as string);
+          assert.deepEqual([active.active, active.scope], [true, 'users:read']);
+          const [grant] = await storage.grants.listActive({ clientId: CLIENT_ID });
+          assert.deepEqual(grant?.scope, ['users:read']);
+          const audit = (await storage.audit.list({ clientId: CLIENT_ID, limit: 100 })).find((event) => event.type === 'client.updated');
+          assert.deepEqual(audit?.details, { fields: 'scope', grants_narrowed: 1, grants_revoked: 0, access_tokens_revoked: 1 });
+
+          await removeScopes('users:read');
+          assert.equal((await storage.grants.find(grant!.grantId))?.revocationReason, 'client_scopes_narrowed');
+          const refused = await refresh(refreshed.json.refresh_token as string);
+          assert.deepEqual([refused.status, refused.json.error, refused.json.error_description], [400, 'invalid_grant', 'the authorization was revoked']);
+          assert.equal(refused.json.access_token, undefined);
+          assert.deepEqual(await introspect(server, refreshed.json.access_token as string), { active: false });
+        } finally {
+          await server.close();
+        }
+      });
+
+      it('a token still naming a removed scope (a refresh in flight when the change committed) is narrowed at its next use', async () => {
+        const { server, refresh, view } = await start();
+        try {
+          const { tokens } = await obtainTokens(server, { scope: 'users:read vendors:read' });
+          view.narrowed = true;
+          assert.deepEqual(await introspect(server, tokens.access_token), { active: false }, 'an access token naming a removed scope');
+          const refreshTokenInfo = await postForm(`${server.url}/oauth/token/introspect`, { token: tokens.refresh_token }, { authorization: confidentialAuth() });
+          assert.deepEqual([refreshTokenInfo.json.active, refreshTokenInfo.json.scope], [true, 'users:read'], 'a refresh token answers with what is left');
+          const widened = await postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'vendors:read' }, { authorization: confidentialAuth() });
+          assert.deepEqual([widened.status, widened.json.error], [400, 'invalid_scope']);
+          const refreshed = await refresh(tokens.refresh_token);
+          assert.equal(refreshed.status, 200, refreshed.text);
+          assert.equal(refreshed.json.scope, 'users:read');
+          view.narrowed = false;
+          const stored = await postForm(`${server.url}/oauth/token/introspect`, { token: refreshed.json.refresh_token as string }, { authorization: confidentialAuth() });
+          assert.deepEqual([stored.json.active, stored.json.scope], [true, 'users:read'], 'the new refresh token is stored with what is left');
+        } finally {
+          await server.close();
+        }
+      });
+    });
+  }
+}
