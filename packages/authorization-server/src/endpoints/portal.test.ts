@@ -387,6 +387,52 @@ describe('developer portal /portal', () => {
       assert.equal((await introspectWith(secret)).status, 401);
     });
 
+    it('asks for confirmation, with the numbers, before removing scopes that connections hold; nothing changes until confirmed, then the edit is saved whole', async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId, secret, csrf } = await registered(browser);
+      const connect = async (scope: string, company: { id: string }) => {
+        const subject = `urn:gatehouse:company:${company.id}`;
+        const { redirect, codeVerifier } = await authorize(server, { clientId, redirectUri: 'http://localhost:8080/callback', scope, subject });
+        const exchanged = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: 'http://localhost:8080/callback', code_verifier: codeVerifier }, { authorization: basic(clientId, secret) });
+        assert.equal(exchanged.status, 200, exchanged.text);
+      };
+      await connect('users:read vendors:read', seed.companies[0]);
+      await connect('vendors:read', seed.companies[1]);
+      const edit = new URLSearchParams({ _csrf: csrf, client_name: 'Fjord Books Lite', redirect_uris: 'http://localhost:8080/callback\nhttps://fjord.example/oauth/callback', subject_type: 'company', contacts: 'dev@fjord.example' });
+      edit.append('scope', 'users:read');
+      const post = (body: URLSearchParams) => browser.request(`${server.url}${clientPath}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const confirmation = await post(edit);
+      assert.equal(confirmation.status, 200);
+      assert.match(confirmation.text, /<h1>Remove scopes from Fjord Books\?<\/h1>/);
+      assert.match(confirmation.text, /Removed: vendors:read\./);
+      assert.match(confirmation.text, /1 connection keeps working without them/);
+      assert.match(confirmation.text, /1 connection holds only removed scopes and is revoked now: each user must connect Fjord Books again\./);
+      assert.match(confirmation.text, /<button class="danger" type="submit">Save and remove the scopes<\/button>/);
+      const client = (await server.storage.clients.find(clientId))!;
+      assert.deepEqual([client.clientName, client.scopes], ['Fjord Books', ['users:read', 'vendors:read']], 'nothing saved yet');
+      assert.equal((await server.storage.grants.listActive({ clientId })).length, 2, 'nothing revoked yet');
+      // The confirmation carries the whole edit: the form's values as hidden inputs (the scopes one input each).
+      const again = new URLSearchParams();
+      const form = confirmation.text.slice(confirmation.text.indexOf(`<form method="post" action="${clientPath}">`));
+      for (const match of form.slice(0, form.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) again.append(match[1]!, match[2]!.replace(/&amp;/g, '&'));
+      assert.deepEqual(again.getAll('scope'), ['users:read']);
+      assert.equal(again.get('confirm'), 'yes');
+      const saved = await post(again);
+      assert.equal(saved.status, 303);
+      const after = (await server.storage.clients.find(clientId))!;
+      assert.deepEqual([after.clientName, after.scopes, after.redirectUris], ['Fjord Books Lite', ['users:read'], ['http://localhost:8080/callback', 'https://fjord.example/oauth/callback']]);
+      assert.deepEqual((await server.storage.grants.listActive({ clientId })).map((grant) => grant.scope), [['users:read']]);
+      // Removing a scope no connection holds saves at once, as any edit.
+      edit.set('client_name', 'Fjord Books Lite 2');
+      edit.delete('scope');
+      edit.append('scope', 'users:read');
+      const widened = new URLSearchParams(edit);
+      widened.append('scope', 'accounts:read');
+      assert.equal((await post(widened)).status, 303);
+      assert.equal((await post(edit)).status, 303, 'accounts:read was held by no connection');
+      assert.equal((await server.storage.clients.find(clientId))!.clientName, 'Fjord Books Lite 2');
+    });
+
     it('asks for confirmation before a rotation without overlap (the running integration\'s secret stops at once); nothing rotates until confirmed', async () => {
       const browser = await signedIn(server);
       const { clientPath, clientId, secret, csrf } = await registered(browser);

@@ -215,9 +215,30 @@ export async function portalShowClient(context: ServerContext, request: FastifyR
 /** POST /portal/clients/:client_id (the details form). */
 export async function portalUpdateClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
-    const values = formValues((request.body ?? {}) as Body);
+    const body = (request.body ?? {}) as Body;
+    const values = formValues(body);
     const errors = refusedFields(context, metadataOf(values, client), signedIn.frame.t!);
     if (Object.keys(errors).length > 0) throw new RefusedFields(errors);
+    // Removing a scope takes it from every connection that holds it (clients.update), and ends a connection left
+    // with none: destructive, so said first with the numbers, as a secret rotation that disconnects is.
+    const removed = client.scopes.filter((scope) => !values.scope.includes(scope));
+    if (removed.length > 0 && body.confirm !== 'yes') {
+      const holding = (await context.storage.grants.listActive({ clientId: client.clientId })).filter((grant) => grant.scope.some((scope) => removed.includes(scope)));
+      if (holding.length > 0) {
+        const t = signedIn.frame.t!;
+        const ended = holding.filter((grant) => grant.scope.every((scope) => removed.includes(scope))).length;
+        page(reply, 200, portalConfirmationPage({
+          ...signedIn.frame, client, title: t.t('portal.narrowTitle', { client: client.clientName }),
+          consequences: [
+            t.t('portal.narrowRemoved', { scopes: removed.join(', ') }),
+            ...(holding.length > ended ? [t.t('portal.narrowNarrows', { count: holding.length - ended })] : []),
+            ...(ended > 0 ? [t.t('portal.narrowRevokes', { count: ended, client: client.clientName })] : []),
+          ],
+          action: `/portal/clients/${client.clientId}`, confirmLabel: t.t('portal.narrowConfirm'), hidden: { ...values },
+        }));
+        return;
+      }
+    }
     await updateClient(management(context, signedIn.user), client.clientId, {
       clientName: values.client_name, redirectUris: lines(values.redirect_uris), scopes: values.scope,
       subjectType: (values.subject_type || null) as SubjectType | null, clientUri: values.client_uri || null, tosUri: values.tos_uri || null,

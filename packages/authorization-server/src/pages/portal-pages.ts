@@ -356,14 +356,15 @@ ${confidential ? html`<h2>${t.t('portal.clientSecret')}</h2>
  * the same form again with `confirm=yes`; Cancel returns to the client's page.
  */
 export function portalConfirmationPage(model: PortalFrame & {
-  client: ClientRecord; title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string>;
+  /** `hidden`: the form's values to send again with `confirm=yes` (a list: one input per value, as checkboxes send them). */
+  client: ClientRecord; title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string | string[]>;
 }): string {
   const t = model.t ?? ENGLISH;
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${Object.entries(model.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+  ${Object.entries(model.hidden).flatMap(([name, values]) => (Array.isArray(values) ? values : [values]).map((value) => html`<input type="hidden" name="${name}" value="${value}">`))}
   <input type="hidden" name="confirm" value="yes">
   <div class="actions"><a class="button secondary" href="/portal/clients/${model.client.clientId}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
 </form>`);
