@@ -131,6 +131,28 @@ export class DecryptionError extends GatehouseClientError {
 }
 
 /**
+ * A callback's tokens were issued but the connection could not be stored (the token store failed, or the refresh
+ * lock could not be taken). A grant nobody holds a token of could never be disconnected from here, so its refresh
+ * token was revoked at the revocation endpoint (RFC 7009 §2.1; for a refresh token Gatehouse revokes the whole
+ * grant, SPEC decision 15), best effort: `grantRevoked` says whether the server confirmed it. When it is false the
+ * app may still show as connected at Gatehouse until the user disconnects it there (the connected apps page).
+ * Nothing was stored; the user can connect again. `cause` is the store's (or lock's) error.
+ */
+export class ConnectionNotStoredError extends GatehouseClientError {
+  override readonly name = 'ConnectionNotStoredError';
+  readonly connectionId: string;
+  /** Whether the revocation endpoint confirmed the revocation of the grant just issued. */
+  readonly grantRevoked: boolean;
+  constructor(connectionId: string, grantRevoked: boolean, cause: unknown) {
+    super(`connection "${connectionId}" was not stored (${(cause as Error)?.message ?? String(cause)}): ${grantRevoked
+      ? 'the grant just issued for it was revoked; connect again'
+      : 'the grant just issued for it could not be revoked, so the app may still show as connected at the authorization server until the user disconnects it there'}`, { cause });
+    this.connectionId = connectionId;
+    this.grantRevoked = grantRevoked;
+  }
+}
+
+/**
  * The stored connection was made at another authorization server, or by another client, than this client
  * is configured for. RFC 6749 §6 and §10.4: a refresh token is presented only by the client it was issued
  * to, at its issuer; its access token belongs to that issuer's API. Nothing was sent and nothing in the

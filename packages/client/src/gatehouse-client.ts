@@ -17,7 +17,9 @@ import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
-import { AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, DecryptionError, InvalidResponseError } from './errors.ts';
+import {
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError, InvalidResponseError,
+} from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { processMemoryLock } from './locks/memory.ts';
@@ -125,8 +127,11 @@ export interface GatehouseClient {
    * sent twice makes the server revoke what it issued for it (RFC 6749 §4.1.2). Clear the stored transaction
    * before calling this, so that other processes refuse it too.
    * @returns the connection (subject, scopes) and its tokens (which print as fingerprints only).
+   * If the connection cannot be stored (the token store or the refresh lock fails) after the server issued its tokens,
+   * the new refresh token is revoked (best effort, RFC 7009), since nothing would hold the grant, and
+   * ConnectionNotStoredError thrown (its `grantRevoked` says whether the revocation was confirmed).
    * @throws CallbackValidationError (also for a transaction already used), AuthorizationServerError (`access_denied`,
-   *   `invalid_grant`…), InvalidResponseError, TransportError
+   *   `invalid_grant`…), InvalidResponseError, TransportError, ConnectionNotStoredError
    */
   handleCallback(callbackUrl: string | URL, transaction: AuthorizationTransaction): Promise<{ connection: Connection; tokens: ConnectionTokens }>;
   getConnection(connectionId: string): Promise<Connection | undefined>;
@@ -288,6 +293,28 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     throw error;
   });
 
+  /**
+   * A callback's grant whose connection could not be stored: no one could ever use or disconnect it, so its refresh
+   * token is revoked (RFC 7009 §2.1, SPEC decision 15: the whole grant), best effort with the usual backoff, and logged.
+   * @returns whether the server confirmed the revocation.
+   */
+  const revokeUnstoredGrant = async (oauthContext: OAuthContext, connectionId: string, refreshToken: string, storeError: unknown): Promise<boolean> => {
+    const reason = `the connection could not be stored (${(storeError as Error)?.message ?? String(storeError)})`;
+    const fingerprint = tokenFingerprint(refreshToken);
+    log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: fingerprint, reason });
+    try {
+      await retryTransient(() => revokeToken(oauthContext, refreshToken, 'refresh_token'));
+    } catch (error) {
+      log({
+        event: 'revoked', connection_id: connectionId, outcome: 'failed', refresh_token_fingerprint: fingerprint,
+        reason: `${reason}; the grant just issued was not revoked: ${error instanceof AuthorizationServerError ? error.error : (error as { reason?: string }).reason ?? (error as Error).name}`,
+      });
+      return false;
+    }
+    log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded', refresh_token_fingerprint: fingerprint, reason: `${reason}; the grant just issued was revoked` });
+    return true;
+  };
+
   const handoverReplayStore = options.sessionHandoverReplayStore ?? createMemorySessionHandoverReplayStore();
   let handoverVerifier: SessionHandoverVerifier | undefined;
 
@@ -335,6 +362,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       }
       const accessTokenExpiresAt = response.expires_in === undefined ? null : sentAt + response.expires_in;
       const now = clock.nowSeconds();
+      // Whether the new connection reached the store: until it has, the grant just issued is held by nothing but this call.
+      let stored = false;
       const row = await refresher.withConnectionLock(connectionId, async () => {
         const previous = await store.get(connectionId);
         const saved = await store.save({
@@ -347,6 +376,7 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
           accessTokenExpiresAt, createdAt: now, updatedAt: now,
           dpopKeyCiphertext: dpop?.newKeyCiphertext ?? null,
         });
+        stored = true;
         // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
         // a reconnect to the same subject supersedes it there anyway, SPEC decision 11). A row made at another
         // issuer or by another client is not ours to revoke (RFC 6749 §10.4): its token is never sent here.
@@ -379,6 +409,9 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
           });
         }
         return saved;
+      }).catch(async (error: unknown) => {
+        if (stored) throw error;
+        throw new ConnectionNotStoredError(connectionId, await revokeUnstoredGrant(oauthContext, connectionId, response.refresh_token!, error), error);
       });
       const connection = toConnection(row, urnNamespace);
       log({

@@ -1,0 +1,103 @@
+/**
+ * Defect 1 of the partner-side review: a callback whose token store save failed threw the store's error and left
+ * the grant just issued alive at the server, its refresh token held by nothing, so nobody could ever disconnect it.
+ * The SDK now revokes that refresh token (best effort, RFC 7009 §2.1; Gatehouse revokes the whole grant, SPEC
+ * decision 15) and rejects with ConnectionNotStoredError, saying whether the revocation went through.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ConnectionNotStoredError, LockTimeoutError } from './errors.ts';
+import type { LogEntry } from './logging.ts';
+import { createMemoryTokenStore } from './stores/memory.ts';
+import type { TokenStore } from './token-store.ts';
+import { startFakeAuthorizationServer, type FakeAuthorizationServer } from './testing/fake-authorization-server.ts';
+import { connectThroughFake } from './testing/fake-connection.ts';
+
+describe('a callback whose connection cannot be stored', () => {
+  let fake: FakeAuthorizationServer;
+  beforeEach(async () => {
+    fake = await startFakeAuthorizationServer();
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  /** A memory store whose `save` fails as a database that went away does. */
+  function failingSaves(): TokenStore & { saves: number } {
+    const store = createMemoryTokenStore();
+    const failing = {
+      ...store,
+      saves: 0,
+      async save() {
+        failing.saves++;
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      },
+    };
+    return failing;
+  }
+
+  const revocations = () => fake.requests.filter((request) => request.path === '/oauth/revoke');
+  const issuedRefreshToken = () => {
+    const refreshTokens = fake.issuedTokens.filter((token) => token.startsWith('rt_'));
+    assert.equal(refreshTokens.length, 1, 'one code exchange');
+    return refreshTokens[0]!;
+  };
+
+  it('revokes the refresh token just issued (RFC 7009) and rejects with ConnectionNotStoredError (grantRevoked), storing nothing', async () => {
+    const store = failingSaves();
+    const logs: LogEntry[] = [];
+    await assert.rejects(connectThroughFake(fake, { store, logger: (entry) => logs.push(entry) }), (error: unknown) => {
+      assert.ok(error instanceof ConnectionNotStoredError, String(error));
+      assert.equal(error.grantRevoked, true);
+      assert.match(error.message, /was not stored \(connect ECONNREFUSED 127\.0\.0\.1:5432\): the grant just issued for it was revoked/);
+      assert.equal((error.cause as { code?: string }).code, 'ECONNREFUSED');
+      return true;
+    });
+    assert.equal(store.saves, 1);
+    assert.equal(revocations().length, 1, 'one revocation request');
+    const [revocation] = revocations();
+    assert.equal(revocation!.form.get('token'), issuedRefreshToken());
+    assert.equal(revocation!.form.get('token_type_hint'), 'refresh_token');
+    assert.match(revocation!.authorization ?? '', /^Basic /, 'with the client\'s authentication (RFC 7009 §2.1)');
+    // The grant is gone at the server: its refresh token is refused.
+    fake.refreshScript.length = 0;
+    const refused = await fetch(`${fake.issuer}/oauth/token`, {
+      method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: issuedRefreshToken() }),
+    });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(await store.list(), []);
+    assert.ok(logs.some((entry) => entry.event === 'revoked' && entry.outcome === 'succeeded' && /could not be stored/.test(entry.reason ?? '')));
+    assert.ok(!logs.some((entry) => entry.event === 'connected'), 'not logged as connected');
+    const logged = JSON.stringify(logs);
+    for (const issued of fake.issuedTokens) assert.ok(!logged.includes(issued), 'no token in the log');
+  });
+
+  it('says so when the revocation fails too (grantRevoked false: the app may still show as connected), and logs it without the token', async () => {
+    const store = failingSaves();
+    const logs: LogEntry[] = [];
+    fake.revocationError = { status: 400, error: 'invalid_request' };
+    await assert.rejects(connectThroughFake(fake, { store, logger: (entry) => logs.push(entry) }), (error: unknown) => {
+      assert.ok(error instanceof ConnectionNotStoredError, String(error));
+      assert.equal(error.grantRevoked, false);
+      assert.match(error.message, /could not be revoked, so the app may still show as connected/);
+      for (const issued of fake.issuedTokens) assert.ok(!error.message.includes(issued), 'no token in the message');
+      return true;
+    });
+    assert.equal(revocations().length, 1);
+    assert.equal(revocations()[0]!.form.get('token'), issuedRefreshToken());
+    const failures = logs.filter((entry) => entry.event === 'revoked' && entry.outcome === 'failed');
+    assert.equal(failures.length, 1);
+    assert.match(failures[0]!.reason!, /the grant just issued was not revoked: invalid_request$/);
+    assert.match(failures[0]!.refresh_token_fingerprint!, /^sha256:[0-9a-f]{8}$/);
+    const logged = JSON.stringify(logs);
+    for (const issued of fake.issuedTokens) assert.ok(!logged.includes(issued), 'no token in the log');
+  });
+
+  it('revokes it as well when the refresh lock cannot be taken to store the connection', async () => {
+    await assert.rejects(connectThroughFake(fake, {
+      lock: { withLock: () => Promise.reject(new LockTimeoutError('the refresh lock was not acquired in time')) },
+    }), (error: unknown) => error instanceof ConnectionNotStoredError && error.grantRevoked && error.cause instanceof LockTimeoutError);
+    assert.equal(revocations().length, 1);
+    assert.equal(revocations()[0]!.form.get('token'), issuedRefreshToken());
+  });
+});
