@@ -153,6 +153,22 @@ export class ConnectionNotStoredError extends GatehouseClientError {
 }
 
 /**
+ * `revoke` revoked the grant at the authorization server (or found the client deleted there, which revoked it), and
+ * the token store then failed to delete the connection: the grant is gone, but the row and its (now dead) tokens are
+ * still stored. Call `revoke` again to delete it: revoking the same token again is answered 200 (RFC 7009 §2.2).
+ * Until then its tokens are refused (the grant is gone): a refresh answered `invalid_grant` marks it `reauthorization_required`.
+ * `cause` is the store's error.
+ */
+export class ConnectionNotDeletedError extends GatehouseClientError {
+  override readonly name = 'ConnectionNotDeletedError';
+  readonly connectionId: string;
+  constructor(connectionId: string, cause: unknown) {
+    super(`connection "${connectionId}" was revoked at the authorization server, but the token store could not delete it (${(cause as Error)?.message ?? String(cause)}): call revoke again to delete it`, { cause });
+    this.connectionId = connectionId;
+  }
+}
+
+/**
  * The stored connection was made at another authorization server, or by another client, than this client
  * is configured for. RFC 6749 §6 and §10.4: a refresh token is presented only by the client it was issued
  * to, at its issuer; its access token belongs to that issuer's API. Nothing was sent and nothing in the

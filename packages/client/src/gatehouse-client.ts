@@ -18,7 +18,7 @@ import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.
 import { createTokenCipher, parseEncryptionKeys, type EncryptionKey } from './encryption.ts';
 import { resolveEndpoints, type Environment } from './environments.ts';
 import {
-  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError, InvalidResponseError,
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError, InvalidResponseError,
 } from './errors.ts';
 import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
@@ -159,8 +159,10 @@ export interface GatehouseClient {
    * then deletes the connection. If revocation fails, the connection is kept and the error thrown, except when
    * the server says the client itself is deleted (`invalid_client`, "client is deleted"): deleting a client
    * revokes every grant it held, so the connection is deleted too. A connection holding no tokens
-   * (`reauthorization_required`) is deleted without a request.
-   * @throws ConnectionNotFoundError; ConnectionMismatchError when the connection was made at another issuer or by
+   * (`reauthorization_required`) is deleted without a request. If the token store fails to delete the connection after
+   * the revocation went through, ConnectionNotDeletedError says so (the grant is revoked, the row kept: call `revoke`
+   * again, which revokes the same token again, answered 200 by RFC 7009 §2.2, and deletes it); no `revoked` event then.
+   * @throws ConnectionNotFoundError; ConnectionNotDeletedError; ConnectionMismatchError when the connection was made at another issuer or by
    *   another client, holding tokens or not (RFC 6749 §10.4: nothing is sent, the connection is kept); AuthorizationServerError, TransportError
    */
   revoke(connectionId: string): Promise<void>;
@@ -457,6 +459,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
         // Before the token is opened or discovery runs: nothing goes to an issuer or client it was not issued to. A row
         // holding no tokens is not another client's or issuer's to delete either (it was, with a 'revoked' event).
         assertConnectionOwner(row, owner);
+        // Whether a revocation went through: a store failure after it leaves the grant revoked and the row stored.
+        let revokedAtServer = false;
         if (row.refreshTokenCiphertext !== null) {
           const refreshToken = cipher.open(row.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
           log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: tokenFingerprint(refreshToken) });
@@ -471,8 +475,16 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
               throw error;
             }
           }
+          revokedAtServer = true;
         }
-        await store.delete(connectionId);
+        try {
+          await store.delete(connectionId);
+        } catch (error) {
+          if (!revokedAtServer) throw error;
+          // The grant is gone but the row is kept: say both, so that the caller deletes it again (a second revoke).
+          log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: `revoked at the authorization server, but the token store could not delete the connection: ${(error as Error)?.message ?? String(error)}` });
+          throw new ConnectionNotDeletedError(connectionId, error);
+        }
         log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded' });
         emitSafely(events, 'revoked', { connectionId, subjectUrn: row.subjectUrn });
       });

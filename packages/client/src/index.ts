@@ -22,7 +22,7 @@ export type { ClientEventMap, ClientEvents, ConnectedEvent, ReauthorizationRequi
 export { jsonLineLogger, silentLogger, tokenFingerprint, type LogEntry, type Logger, type RefreshOutcome } from './logging.ts';
 export { createManualClock, systemClock, type Clock } from './clock.ts';
 export {
-  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError,
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError,
   GatehouseClientError, InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError,
   TransportError, type AuthorizationServerEndpoint, type InvalidApiRequestProblem,
 } from './errors.ts';
