@@ -65,6 +65,18 @@ ${form('/connect', csrfToken, 'Reconnect with Gatehouse')}
 ${form('/disconnect', csrfToken, 'Forget this connection', true)}`);
 }
 
+/**
+ * After "Forget this connection" for a connection whose stored tokens could not be decrypted: it is forgotten here,
+ * but nothing could be sent to revoke its grant, so the user is told where to end it at Gatehouse.
+ */
+export function forgottenNotRevokedPage(appName: string, csrfToken: string, subjectUrn: string, connectedAppsUrl: string): string {
+  return layout(appName, 'Connection forgotten', `<h2>Connection forgotten</h2>
+<p>${escapeHtml(appName)} no longer keeps the connection to <code>${escapeHtml(subjectUrn)}</code>. Its stored tokens could no longer be read here,
+so ${escapeHtml(appName)} could not revoke its access at Gatehouse: Gatehouse may still show ${escapeHtml(appName)} as connected.</p>
+<p>To end that access, sign in to Gatehouse and disconnect ${escapeHtml(appName)} on <a href="${escapeHtml(connectedAppsUrl)}">your connected apps page</a>.</p>
+${form('/connect', csrfToken, 'Connect with Gatehouse')}`);
+}
+
 export interface DashboardData {
   subjectUrn: string;
   scope: readonly string[];

@@ -544,6 +544,35 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('"Forget this connection" for a connection whose tokens cannot be decrypted forgets it, and says where to disconnect it at Gatehouse (its grant could not be revoked)', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    const dropped = createTokenCipher([generateEncryptionKey('dropped')]);
+    await store.save({
+      ...row,
+      accessTokenCiphertext: dropped.seal('unreadable-access', { connectionId: row.connectionId, field: 'access_token' }),
+      refreshTokenCiphertext: dropped.seal('unreadable-refresh', { connectionId: row.connectionId, field: 'refresh_token' }),
+    });
+    const grant = await server.storage.grants.findActive(clientId, 'company', danish.id);
+    try {
+      const home = await browser.get(`${partner.url}/`);
+      assert.match(home.text, /Forget this connection/);
+      const forget = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.equal(forget.status, 200);
+      assert.match(forget.text, /Connection forgotten/);
+      assert.match(forget.text, /Gatehouse may still show Ledgerly as connected/);
+      assert.ok(forget.text.includes(`href="${server.issuer}/account/connected-apps"`), 'a link to the connected apps page at Gatehouse');
+      assert.equal(await store.get(row.connectionId), undefined, 'the row is deleted');
+      // Honest: nothing could be sent, so the grant is still alive at Gatehouse.
+      assert.equal((await server.storage.grants.findActive(clientId, 'company', danish.id))?.grantId, grant!.grantId);
+      assert.match((await browser.get(`${partner.url}/`)).text, /Connect with Gatehouse/);
+    } finally {
+      await store.delete(row.connectionId);
+      await server.storage.grants.revoke(grant!.grantId, server.clock.nowSeconds(), 'revoked_by_user');
+    }
+  });
+
   it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
     const { browser } = await connect();
     const home = await browser.get(`${partner.url}/`);

@@ -23,7 +23,7 @@ import {
   AuthorizationServerError, CallbackValidationError, ConnectionNotFoundError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
-import { connectPage, dashboardPage, errorPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
+import { connectPage, dashboardPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
 import { registerApiKeyRoutes } from './api-key-connection.ts';
 import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
 
@@ -284,7 +284,16 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     if (!session) return reply;
     if (session.connectionId !== undefined) {
       try {
-        await gatehouse.revoke(session.connectionId);
+        const connection = await gatehouse.getConnection(session.connectionId);
+        // Tokens no key can decrypt cannot be revoked from here; the user asked to forget the connection, so it is
+        // deleted all the same (it failed with "Disconnecting did not finish", the Reconnect page's only other way out).
+        const outcome = await gatehouse.revoke(session.connectionId, { undecryptable: 'delete' });
+        if (outcome === 'deleted_undecryptable' && connection) {
+          request.log.warn('connection forgotten without revoking its grant: its tokens cannot be decrypted');
+          sessions.forgetConnection(session);
+          const issuerBase = connection.issuer.endsWith('/') ? connection.issuer : `${connection.issuer}/`;
+          return html(reply, 200, forgottenNotRevokedPage(appName, session.csrfToken, connection.subjectUrn, new URL('account/connected-apps', issuerBase).href));
+        }
       } catch (error) {
         if (!(error instanceof ConnectionNotFoundError)) {
           request.log.error({ err: error }, 'revocation failed');
@@ -296,8 +305,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           if (error instanceof TransportError) {
             return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
           }
-          // Nothing was sent (a connection made by another client configuration, tokens that cannot be decrypted, the
-          // refresh lock busy…), the answer was unusable, or Gatehouse revoked the grant and the token store then failed
+          // Nothing was sent (a connection made by another client configuration, the refresh lock busy…), the answer was unusable, or Gatehouse revoked the grant and the token store then failed
           // to forget the connection: Gatehouse was not "unreachable", and whether the access is still granted is not
           // known here (it said "could not be revoked", untrue after a revocation that went through). The connection is kept.
           return html(reply, 500, errorPage(appName, 'Could not disconnect', `Disconnecting did not finish, so ${appName} still shows the connection. Try again, and if this goes on, contact ${appName}'s support.`));

@@ -3,6 +3,7 @@
  * `reauthorization_required`). Payloads never contain tokens. Times are epoch seconds.
  */
 import { EventEmitter } from 'node:events';
+import type { RevokeOutcome } from './gatehouse-client.ts';
 
 export interface ConnectedEvent {
   connectionId: string;
@@ -22,9 +23,11 @@ export interface ReauthorizationRequiredEvent {
   reason: string;
 }
 
+/** The connection was deleted by `revoke`; `outcome` says whether its grant was revoked (`RevokeOutcome`). */
 export interface RevokedEvent {
   connectionId: string;
   subjectUrn: string;
+  outcome: RevokeOutcome;
 }
 
 export interface ClientEventMap {

@@ -100,6 +100,25 @@ export interface GatehouseClientOptions {
   dpop?: boolean | { keyPair?: CryptoKeyPair };
 }
 
+/**
+ * What `revoke` did; in every case the connection was deleted.
+ * - `revoked`: the revocation endpoint accepted the refresh token, which revokes the grant (SPEC decision 15).
+ * - `client_deleted`: the server said the client is deleted, which revoked every grant it held.
+ * - `no_tokens`: the connection held no tokens (`reauthorization_required`: the grant had ended); nothing was sent.
+ * - `deleted_undecryptable`: only with `undecryptable: 'delete'`: its tokens could not be decrypted, so nothing was
+ *   sent: the grant may still be alive at the server, where the user can disconnect the app (its connected apps page).
+ */
+export type RevokeOutcome = 'revoked' | 'client_deleted' | 'no_tokens' | 'deleted_undecryptable';
+
+export interface RevokeOptions {
+  /**
+   * A connection whose refresh token cannot be decrypted (its key was dropped from the keyring, or the row altered):
+   * `'throw'` (default) throws DecryptionError and keeps it; `'delete'` deletes it without a request (outcome
+   * `deleted_undecryptable`), for a user who asked to forget a connection that cannot be revoked from here.
+   */
+  undecryptable?: 'throw' | 'delete';
+}
+
 /** How many connections' imported DPoP keys one client keeps in memory. */
 const DPOP_HANDLE_CACHE_SIZE = 1000;
 
@@ -162,10 +181,13 @@ export interface GatehouseClient {
    * (`reauthorization_required`) is deleted without a request. If the token store fails to delete the connection after
    * the revocation went through, ConnectionNotDeletedError says so (the grant is revoked, the row kept: call `revoke`
    * again, which revokes the same token again, answered 200 by RFC 7009 §2.2, and deletes it); no `revoked` event then.
-   * @throws ConnectionNotFoundError; ConnectionNotDeletedError; ConnectionMismatchError when the connection was made at another issuer or by
+   * Tokens that cannot be decrypted (their key dropped from the keyring) cannot be sent: DecryptionError, the connection
+   * kept, unless `options.undecryptable` is `'delete'` (see `RevokeOptions`).
+   * @returns what was done (`RevokeOutcome`), also in the `revoked` event.
+   * @throws ConnectionNotFoundError; ConnectionNotDeletedError; DecryptionError; ConnectionMismatchError when the connection was made at another issuer or by
    *   another client, holding tokens or not (RFC 6749 §10.4: nothing is sent, the connection is kept); AuthorizationServerError, TransportError
    */
-  revoke(connectionId: string): Promise<void>;
+  revoke(connectionId: string, options?: RevokeOptions): Promise<RevokeOutcome>;
   /**
    * Verifies a session handover (`?<ns>_id_token=…` on the initiation or settings URI, session-handover.ts):
    * signature by the discovered `jwks_uri`, `typ`, `iss`, `aud` = this client ID, expiry, and one-time use
@@ -452,41 +474,56 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       }, connectionId, url, init);
     },
 
-    async revoke(connectionId) {
-      await refresher.withConnectionLock(connectionId, async () => {
+    async revoke(connectionId, revokeOptions = {}) {
+      return refresher.withConnectionLock(connectionId, async (): Promise<RevokeOutcome> => {
         const row = await store.get(connectionId);
         if (!row) throw new ConnectionNotFoundError(connectionId);
         // Before the token is opened or discovery runs: nothing goes to an issuer or client it was not issued to. A row
         // holding no tokens is not another client's or issuer's to delete either (it was, with a 'revoked' event).
         assertConnectionOwner(row, owner);
-        // Whether a revocation went through: a store failure after it leaves the grant revoked and the row stored.
-        let revokedAtServer = false;
+        let outcome: RevokeOutcome = 'no_tokens';
         if (row.refreshTokenCiphertext !== null) {
-          const refreshToken = cipher.open(row.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
-          log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: tokenFingerprint(refreshToken) });
-          const oauthContext = await retryTransient(context);
+          let refreshToken: string | undefined;
           try {
-            await retryTransient(() => revokeToken(oauthContext, refreshToken, 'refresh_token'));
+            refreshToken = cipher.open(row.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });
           } catch (error) {
-            // Gatehouse revoked the grant with the client (nothing is left to revoke): forget the tokens.
-            const clientDeleted = error instanceof AuthorizationServerError && error.error === 'invalid_client' && error.errorDescription === 'client is deleted';
-            if (!clientDeleted) {
-              log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: (error as Error).message });
-              throw error;
+            if (!(error instanceof DecryptionError) || revokeOptions.undecryptable !== 'delete') throw error;
+            // Nothing can be sent: the user asked to forget the connection, so it is deleted and the grant left (logged, and
+            // the outcome says so, for the app to tell the user it may still show as connected at the server).
+            log({
+              event: 'revoked', connection_id: connectionId, outcome: 'skipped',
+              reason: `the connection is deleted without revoking its grant: its refresh token could not be decrypted (${error.message})`,
+            });
+            outcome = 'deleted_undecryptable';
+          }
+          if (refreshToken !== undefined) {
+            log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: tokenFingerprint(refreshToken) });
+            const oauthContext = await retryTransient(context);
+            outcome = 'revoked';
+            try {
+              await retryTransient(() => revokeToken(oauthContext, refreshToken, 'refresh_token'));
+            } catch (error) {
+              // Gatehouse revoked the grant with the client (nothing is left to revoke): forget the tokens.
+              const clientDeleted = error instanceof AuthorizationServerError && error.error === 'invalid_client' && error.errorDescription === 'client is deleted';
+              if (!clientDeleted) {
+                log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: (error as Error).message });
+                throw error;
+              }
+              outcome = 'client_deleted';
             }
           }
-          revokedAtServer = true;
         }
         try {
           await store.delete(connectionId);
         } catch (error) {
-          if (!revokedAtServer) throw error;
+          if (outcome !== 'revoked' && outcome !== 'client_deleted') throw error;
           // The grant is gone but the row is kept: say both, so that the caller deletes it again (a second revoke).
           log({ event: 'revoked', connection_id: connectionId, outcome: 'failed', reason: `revoked at the authorization server, but the token store could not delete the connection: ${(error as Error)?.message ?? String(error)}` });
           throw new ConnectionNotDeletedError(connectionId, error);
         }
-        log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded' });
-        emitSafely(events, 'revoked', { connectionId, subjectUrn: row.subjectUrn });
+        if (outcome !== 'deleted_undecryptable') log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded' });
+        emitSafely(events, 'revoked', { connectionId, subjectUrn: row.subjectUrn, outcome });
+        return outcome;
       });
     },
   };

@@ -2,7 +2,7 @@
  * `@gatehouse/client`: the partner-side SDK for Gatehouse, on oauth4webapi. Start with
  * `createGatehouseClient` (gatehouse-client.ts) and the README's quick start.
  */
-export { createGatehouseClient, type GatehouseClient, type GatehouseClientOptions } from './gatehouse-client.ts';
+export { createGatehouseClient, type GatehouseClient, type GatehouseClientOptions, type RevokeOptions, type RevokeOutcome } from './gatehouse-client.ts';
 export type { AuthorizationTransaction, AuthorizationUrlOptions } from './authorization.ts';
 export { ConnectionTokens, parseSubjectUrn, type Connection, type SubjectType } from './connection.ts';
 export { ENVIRONMENT_PRESETS, type Environment, type EnvironmentPreset } from './environments.ts';
