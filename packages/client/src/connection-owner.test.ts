@@ -5,11 +5,12 @@
  * say so with `ConnectionMismatchError`.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { generateEncryptionKey } from './encryption.ts';
-import { ConnectionMismatchError } from './errors.ts';
+import type { AuthorizationTransaction } from './authorization.ts';
+import { ConnectionMismatchError, ConnectionNotStoredError } from './errors.ts';
 import { createGatehouseClient, type GatehouseClient, type GatehouseClientOptions } from './gatehouse-client.ts';
-import type { LogEntry } from './logging.ts';
 import { createMemoryTokenStore } from './stores/memory.ts';
 import type { StoredConnection, TokenStore } from './token-store.ts';
 import { startFakeAuthorizationServer, type FakeAuthorizationServer } from './testing/fake-authorization-server.ts';
@@ -138,26 +139,62 @@ describe('a stored connection is used only with the issuer and client it was mad
     assert.equal(await store.get(connectionId), undefined);
   });
 
-  it('a reconnect under the same id by another client or at another issuer does not send the replaced refresh token anywhere', async () => {
-    const { connectionId } = await connectAtA();
-    const logs: LogEntry[] = [];
-    // Another client at A connects another subject under the same id: A's old grant is not this client's to revoke.
+  /** A callback URL for `transaction` carrying a code `fake` accepts once. */
+  const callbackFor = (fake: FakeAuthorizationServer, transaction: AuthorizationTransaction) => {
+    const url = new URL(transaction.redirectUri);
+    url.searchParams.set('code', fake.issueCode());
+    url.searchParams.set('state', transaction.state);
+    url.searchParams.set('iss', fake.issuer);
+    return url;
+  };
+  const revocationsAt = (fake: FakeAuthorizationServer) => fake.requests.filter((request) => request.path === '/oauth/revoke');
+
+  it('a callback under the id of a connection made by another client or at another issuer is refused before the code is sent: the row untouched, nothing revoked', async () => {
+    const connectionId = randomUUID();
+    const otherClientAtA = clientWith({ clientId: OTHER_CLIENT_ID, clientSecret: 'another-secret' });
+    const sameClientAtB = clientWith({ issuer: issuerB.issuer });
+    // Both flows start while no connection has the id; then CLIENT_ID connects at A under it.
+    const { transaction: atA } = await otherClientAtA.authorizationUrl({ connectionId });
+    const { transaction: atB } = await sameClientAtB.authorizationUrl({ connectionId });
+    await connectThroughFake(issuerA, { store, encryptionKeys: keys }, { connectionId });
+    const row = (await store.get(connectionId))!;
     issuerA.subjectUrn = 'urn:gatehouse:company:6b2f7c1e-63f4-4c1f-9a55-0e7e1f3d8a21';
-    await connectThroughFake(issuerA, { store, encryptionKeys: keys, clientId: OTHER_CLIENT_ID, logger: (entry) => logs.push(entry) }, { connectionId });
-    assert.equal(issuerA.requests.filter((request) => request.path === '/oauth/revoke').length, 0, 'nothing revoked as another client');
-    assert.equal((await store.get(connectionId))?.clientId, OTHER_CLIENT_ID, 'the new connection is stored');
-    assert.ok(logs.some((entry) => entry.event === 'revoked' && entry.outcome === 'skipped'));
-
-    // Then a client of issuer B connects under the same id: neither A nor B receives the replaced token.
-    issuerB.subjectUrn = 'urn:gatehouse:company:d4290d20-6495-471e-bcac-5d9e0a4d844e';
-    await connectThroughFake(issuerB, { store, encryptionKeys: keys, clientId: OTHER_CLIENT_ID }, { connectionId });
-    assert.equal(issuerA.requests.filter((request) => request.path === '/oauth/revoke').length, 0);
-    assert.equal(issuerB.requests.filter((request) => request.path === '/oauth/revoke').length, 0);
-    assert.equal((await store.get(connectionId))?.issuer, issuerB.issuer);
-
-    // Control: the same client at the same issuer reconnecting another subject still revokes the old grant.
     issuerB.subjectUrn = 'urn:gatehouse:company:6b2f7c1e-63f4-4c1f-9a55-0e7e1f3d8a21';
-    await connectThroughFake(issuerB, { store, encryptionKeys: keys, clientId: OTHER_CLIENT_ID }, { connectionId });
-    assert.equal(issuerB.requests.filter((request) => request.path === '/oauth/revoke').length, 1);
+
+    for (const [client, fake, transaction, configured] of [
+      [otherClientAtA, issuerA, atA, { issuer: `${issuerA.issuer}/`, clientId: OTHER_CLIENT_ID }],
+      [sameClientAtB, issuerB, atB, { issuer: `${issuerB.issuer}/`, clientId: CLIENT_ID }],
+    ] as const) {
+      await assert.rejects(client.handleCallback(callbackFor(fake, transaction), transaction), (error: unknown) => error instanceof ConnectionMismatchError
+        && error.connectionId === connectionId && error.storedClientId === CLIENT_ID && error.storedIssuer === issuerA.issuer
+        && error.configuredIssuer === configured.issuer && error.configuredClientId === configured.clientId);
+      // And a new flow under the id is refused at its start.
+      await assert.rejects(client.authorizationUrl({ connectionId }), ConnectionMismatchError);
+    }
+    assert.equal(issuerA.tokenRequests('authorization_code').length, 1, 'only CLIENT_ID\'s own code exchange: the refused callbacks\' codes were not sent');
+    assert.deepEqual(tokenOrRevocationRequests(issuerB), []);
+    assert.deepEqual(revocationsAt(issuerA), [], 'the row\'s token was sent nowhere');
+    assert.deepEqual(await store.get(connectionId), row, 'the other client\'s row is untouched');
+
+    // Control: the same client at the same issuer reconnecting another subject replaces the row and revokes the old grant.
+    await connectThroughFake(issuerA, { store, encryptionKeys: keys }, { connectionId });
+    assert.equal(revocationsAt(issuerA).length, 1);
+    assert.equal((await store.get(connectionId))?.subjectUrn, issuerA.subjectUrn);
+  });
+
+  it('a connection saved under the id by another client during the code exchange is kept: the grant just issued is revoked (ConnectionNotStoredError)', async () => {
+    const { connectionId, row } = await connectAtA();
+    // The other client's checks at the start and before the exchange do not see the row (as if it were saved meanwhile);
+    // its check under the lock does.
+    let hiddenReads = 2;
+    const racing: TokenStore = { ...store, get: async (id) => (hiddenReads-- > 0 ? undefined : store.get(id)) };
+    const other = clientWith({ clientId: OTHER_CLIENT_ID, clientSecret: 'another-secret', store: racing });
+    const { transaction } = await other.authorizationUrl({ connectionId });
+    await assert.rejects(other.handleCallback(callbackFor(issuerA, transaction), transaction), (error: unknown) =>
+      error instanceof ConnectionNotStoredError && error.grantRevoked && error.cause instanceof ConnectionMismatchError);
+    assert.equal(issuerA.tokenRequests('authorization_code').length, 2, 'this code was exchanged');
+    const newRefreshToken = issuerA.issuedTokens.filter((token) => token.startsWith('rt_')).at(-1);
+    assert.deepEqual(revocationsAt(issuerA).map((request) => request.form.get('token')), [newRefreshToken], 'only the new grant is revoked');
+    assert.deepEqual(await store.get(connectionId), row, 'the row is untouched');
   });
 });

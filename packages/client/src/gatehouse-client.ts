@@ -24,7 +24,7 @@ import { createClientEvents, emitSafely, type ClientEvents } from './events.ts';
 import type { RefreshLock } from './lock.ts';
 import { processMemoryLock } from './locks/memory.ts';
 import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from './logging.ts';
-import { assertConnectionOwner, createRefresher, ownsConnection, type ConnectionOwner } from './refresh.ts';
+import { assertConnectionOwner, createRefresher, type ConnectionOwner } from './refresh.ts';
 import { apiRequest, type ApiRequestInit } from './resource-request.ts';
 import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
 import type { StoredConnection, TokenStore } from './token-store.ts';
@@ -134,13 +134,16 @@ export interface GatehouseClient {
   /**
    * The URL to redirect the user's browser to, and the transaction to keep server-side until the
    * callback (`state` and `codeVerifier` are secrets of this flow).
+   * @throws ConnectionMismatchError when `connectionId` names a connection made at another issuer or by another client
+   *   (its callback would be refused: the row is not this client's to replace); TransportError, ConfigurationError from discovery
    */
   authorizationUrl(options?: AuthorizationUrlOptions): Promise<{ url: URL; transaction: AuthorizationTransaction }>;
   /**
    * Validates the callback (`state`, `iss`, error responses), exchanges the code with PKCE and client
    * authentication, and stores the connection encrypted. A reconnect under an existing `connectionId` replaces
-   * its row; the replaced grant is revoked (best effort) when it was for another subject and made by this
-   * client at this issuer, never otherwise (RFC 6749 §10.4: no token goes to a client or issuer it was not issued to).
+   * its row; the replaced grant is revoked (best effort) when it was for another subject. A row made at another issuer
+   * or by another client is not replaced (nor its token sent anywhere, RFC 6749 §10.4): ConnectionMismatchError, before
+   * the code is sent; if such a row appears under the id during the exchange, the new grant is revoked as below.
    * A transaction is used once (its `state` is a one-time CSRF token, RFC 9700 §4.7.1): a second callback with it
    * in this process (a browser reloading the callback page) is refused before anything is sent, since a code
    * sent twice makes the server revoke what it issued for it (RFC 6749 §4.1.2). Clear the stored transaction
@@ -150,7 +153,7 @@ export interface GatehouseClient {
    * the new refresh token is revoked (best effort, RFC 7009), since nothing would hold the grant, and
    * ConnectionNotStoredError thrown (its `grantRevoked` says whether the revocation was confirmed).
    * @throws CallbackValidationError (also for a transaction already used), AuthorizationServerError (`access_denied`,
-   *   `invalid_grant`…), InvalidResponseError, TransportError, ConnectionNotStoredError
+   *   `invalid_grant`…), InvalidResponseError, TransportError, ConnectionMismatchError, ConnectionNotStoredError
    */
   handleCallback(callbackUrl: string | URL, transaction: AuthorizationTransaction): Promise<{ connection: Connection; tokens: ConnectionTokens }>;
   getConnection(connectionId: string): Promise<Connection | undefined>;
@@ -359,6 +362,11 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     discover: async () => (await context()).as,
 
     async authorizationUrl(authorizationOptions = {}) {
+      // A flow whose callback would be refused (another client's or issuer's row under the id) is refused at its start.
+      if (authorizationOptions.connectionId !== undefined) {
+        const existing = await store.get(authorizationOptions.connectionId);
+        if (existing) assertConnectionOwner(existing, owner);
+      }
       return buildAuthorizationRequest(await context(), {
         redirectUri: options.redirectUri, defaultScope, urnNamespace, nowSeconds: clock.nowSeconds(),
       }, authorizationOptions);
@@ -374,6 +382,12 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       for (const [digest, at] of usedTransactions) if (takenAt - at > transactionLifetimeSeconds) usedTransactions.delete(digest);
       usedTransactions.set(stateDigest, takenAt);
       const connectionId = transaction.connectionId ?? randomUUID();
+      // RFC 6749 §10.4: another client's (or issuer's) connection is not this client's to replace: refused before the code
+      // is sent, so nothing is issued. (It was replaced, with only a log line saying its token was not revoked.)
+      if (transaction.connectionId !== undefined) {
+        const existing = await store.get(connectionId);
+        if (existing) assertConnectionOwner(existing, owner);
+      }
       // RFC 9449: a new connection binds its tokens to a new key, stored with them below.
       const dpop = await connectionDpop(oauthContext, connectionId, null, true);
       const sentAt = clock.nowSeconds();
@@ -390,6 +404,9 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       let stored = false;
       const row = await refresher.withConnectionLock(connectionId, async () => {
         const previous = await store.get(connectionId);
+        // Checked again under the lock: a row saved under the id by another client since is kept, and the grant just
+        // issued, which cannot be stored, revoked (the catch below).
+        if (previous) assertConnectionOwner(previous, owner);
         const saved = await store.save({
           connectionId, issuer: oauthContext.as.issuer, clientId: options.clientId, subjectUrn,
           // RFC 6749 §5.1: scope omitted = as requested.
@@ -402,15 +419,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
         });
         stored = true;
         // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
-        // a reconnect to the same subject supersedes it there anyway, SPEC decision 11). A row made at another
-        // issuer or by another client is not ours to revoke (RFC 6749 §10.4): its token is never sent here.
-        const previousIsOurs = previous !== undefined && ownsConnection(previous, owner);
-        if (previous?.refreshTokenCiphertext && !previousIsOurs) {
-          log({
-            event: 'revoked', connection_id: connectionId, outcome: 'skipped',
-            reason: 'the replaced connection was made by another client or at another issuer: its refresh token was not sent',
-          });
-        } else if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
+        // a reconnect to the same subject supersedes it there anyway, SPEC decision 11). The row is ours (checked above).
+        if (previous?.refreshTokenCiphertext && previous.subjectUrn !== subjectUrn) {
           let oldRefreshToken: string;
           try {
             oldRefreshToken = cipher.open(previous.refreshTokenCiphertext, { connectionId, field: 'refresh_token' });

@@ -13,9 +13,8 @@ export interface LogEntry {
   event: 'refresh_attempt' | 'refresh_outcome' | 'connected' | 'revoked' | 'revocation_attempt' | 'reauthorization_required';
   connection_id: string;
   /**
-   * For `refresh_outcome`: see `RefreshOutcome`. `skipped` (`revoked`): a reconnect replaced a connection made
-   * at another issuer or by another client, whose refresh token is not sent here to be revoked (RFC 6749 §10.4); or
-   * `revoke` deleted a connection whose refresh token could not be decrypted, without revoking its grant.
+   * For `refresh_outcome`: see `RefreshOutcome`. `skipped` (`revoked`): `revoke` deleted a connection whose refresh
+   * token could not be decrypted, without revoking its grant.
    */
   outcome?: RefreshOutcome | 'succeeded' | 'failed' | 'skipped';
   /** Why: an OAuth error code with its description, `network`, `http_503`, `expiring`, `rejected_by_api`… */

@@ -27,7 +27,10 @@ export function describeFailure(error: unknown, context: { connection: string; i
       message: `Connection "${error.connectionId}" was made by client ${error.storedClientId} at ${error.storedIssuer}, but the settings name client `
         + `${error.configuredClientId} at ${error.configuredIssuer}. Its tokens are used only with the issuer and client they were issued to, so nothing `
         + `was sent and the connection is unchanged. Use --issuer ${error.storedIssuer} and --client-id ${error.storedClientId} (or unset GATEHOUSE_ISSUER `
-        + `and GATEHOUSE_CLIENT_ID, and use that client's secret), or connect with the new settings: gatehouse-connect login --connection ${error.connectionId}`,
+        + `and GATEHOUSE_CLIENT_ID, and use that client's secret). To connect "${error.connectionId}" with the new settings instead (a login under its name is `
+        + `refused while it holds the other client's connection), first revoke it with the settings it was made with: gatehouse-connect revoke --connection `
+        + `${error.connectionId} --issuer ${error.storedIssuer} --client-id ${error.storedClientId}; then: gatehouse-connect login --connection ${error.connectionId}. `
+        + 'Or connect with the new settings under another name (--connection).',
       exitCode: 2,
     };
   }

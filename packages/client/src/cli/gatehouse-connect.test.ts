@@ -401,7 +401,7 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
     .filter((request) => request.path === '/oauth/token' || request.path === '/oauth/revoke')
     .map((request) => `${request.path} ${request.form.get('grant_type') ?? ''}`.trim());
 
-  it('refresh, call and revoke with another issuer or client ID than the connection was made with: exit 2, nothing sent, the connection unchanged (RFC 6749 §10.4)', async () => {
+  it('refresh, call, revoke and login with another issuer or client ID than the connection was made with: exit 2, nothing sent, the connection unchanged (RFC 6749 §10.4)', async () => {
     const before = await storedRow();
     assert.equal(before?.status, 'active');
     const cases: Array<[string[], NodeJS.ProcessEnv]> = [
@@ -420,6 +420,13 @@ describe('gatehouse-connect: configuration mistakes are refused before anything 
       assert.match(result.stderr, /gatehouse-connect login --connection default/);
       assert.equal(result.stdout, '');
     }
+    // login under the connection's name with another client ID: refused before the browser is sent anywhere (the callback
+    // would not be allowed to replace the other client's connection).
+    const login = await runHere(['login', '--no-open', '--timeout-seconds', '5', '--redirect-uri', 'http://127.0.0.1:4137/callback'], { GATEHOUSE_CLIENT_ID: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' });
+    assert.equal(login.code, 2, login.stderr);
+    assert.ok(login.stderr.includes(`Connection "default" was made by client ${CLIENT_ID} at ${issuerA.issuer}`), login.stderr);
+    assert.ok(login.stderr.includes(`first revoke it with the settings it was made with: gatehouse-connect revoke --connection default --issuer ${issuerA.issuer} --client-id ${CLIENT_ID}`), login.stderr);
+    assert.doesNotMatch(login.stdout, /Open this URL/);
     assert.deepEqual(tokenOrRevocationRequests(), ['/oauth/token authorization_code'], 'only the original code exchange, at A');
     assert.deepEqual(issuerB.requests, [], 'issuer B received nothing at all');
     assert.deepEqual(apiRequests, [], 'the API received nothing');
