@@ -498,6 +498,45 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('Connect in a session whose connection was made by another client configuration makes a new connection: the other client\'s row is not replaced', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const home = await browser.get(`${partner.url}/`);
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    // As after the app was registered again under another client ID: this row is another client's.
+    const foreign = await store.save({ ...row, clientId: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' });
+    try {
+      const reconnect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.equal(reconnect.status, 303, 'the flow starts');
+      const callback = await completeAuthorizationAsUser(new URL(reconnect.location!), { browser, subject: `urn:gatehouse:company:${danish.id}` });
+      const landed = await browser.get(callback.href);
+      assert.equal(landed.status, 303, `connected: ${landed.text}`);
+      assert.deepEqual(await store.get(row.connectionId), foreign, 'the other client\'s row is untouched');
+      const added = (await store.list()).filter((candidate) => !earlier.has(candidate.connectionId) && candidate.connectionId !== row.connectionId);
+      assert.equal(added.length, 1, 'a new connection');
+      assert.equal(added[0]!.clientId, clientId);
+      assert.match((await browser.get(`${partner.url}/`)).text, /Connected to/);
+      await store.delete(added[0]!.connectionId);
+    } finally {
+      await store.delete(row.connectionId);
+    }
+  });
+
+  it('the home page of a session whose connection was made by another client configuration offers Connect, not "Something went wrong"', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    await store.save({ ...row, clientId: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' });
+    try {
+      const home = await browser.get(`${partner.url}/`);
+      assert.equal(home.status, 200);
+      assert.match(home.text, /made by another registration of Ledgerly at Gatehouse and cannot be used here/);
+      assert.match(home.text, /Connect with Gatehouse/);
+    } finally {
+      await store.delete(row.connectionId);
+    }
+  });
+
   it('Disconnect whose revocation went through but whose connection could not be forgotten (the token store failed) does not say the access was not revoked', async () => {
     const earlier = new Set((await store.list()).map((row) => row.connectionId));
     const { browser } = await connect();

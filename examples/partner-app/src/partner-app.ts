@@ -20,7 +20,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, CallbackValidationError, ConnectionNotFoundError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotFoundError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { connectPage, dashboardPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
@@ -165,6 +165,13 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       return html(reply, 200, dashboardPage(appName, session.csrfToken, await loadDashboard(connection)));
     } catch (error) {
       if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, error.reason));
+      // Made by another client configuration (the app registered again): its tokens are not this client's to use
+      // (RFC 6749 §10.4), nor its row to replace. The session lets go of it and offers a new connection (it was the 502
+      // "Something went wrong", a dead end: no form to connect from).
+      if (error instanceof ConnectionMismatchError) {
+        sessions.forgetConnection(session);
+        return html(reply, 200, connectPage(appName, session.csrfToken, `This connection was made by another registration of ${appName} at Gatehouse and cannot be used here. Connect again.`));
+      }
       // The stored tokens cannot be read (their key was dropped from the keyring): connecting again under the same
       // connection ID replaces them (the SDK's handleCallback), so offer Reconnect. This was the 502 "Something went
       // wrong" with a Back link to this same page, and Disconnect fails on them too: no way out for the user.
@@ -182,10 +189,23 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     }
   });
 
+  /**
+   * The session's connection when this client made it at this issuer, the one a connect may replace. One made by
+   * another client configuration (the app registered again) is not replaced (the SDK refuses it, RFC 6749 §10.4): a
+   * connect then makes a new connection.
+   */
+  const replaceableConnection = async (session: Session): Promise<Connection | undefined> => {
+    const existing = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
+    if (!existing) return undefined;
+    const { issuer: discoveredIssuer } = await gatehouse.discover();
+    const sameIssuer = URL.canParse(existing.issuer) && new URL(existing.issuer).href === new URL(discoveredIssuer).href;
+    return sameIssuer && existing.clientId === gatehouse.clientId ? existing : undefined;
+  };
+
   app.post('/connect', async (request, reply) => {
     const session = checkedPost(request, reply);
     if (!session) return reply;
-    const existing = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
+    const existing = await replaceableConnection(session);
     const { url, transaction } = await gatehouse.authorizationUrl({
       // A reconnect keeps the connection ID and pre-selects the same company.
       ...(existing ? { connectionId: existing.connectionId, subjectUrn: existing.subjectUrn } : {}),
@@ -222,7 +242,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const session = ensureSession(request, reply);
     const handover = await verifiedHandover(request, reply, session);
     if (!handover) return reply;
-    const existing = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
+    const existing = await replaceableConnection(session);
     const { url, transaction } = await gatehouse.authorizationUrl({
       subjectUrn: handover.subjectUrn,
       // The session's connection is replaced, as Connect does: the same company keeps its grant's place, and for
