@@ -290,8 +290,10 @@ describe('partner app (HTTP)', () => {
       const callback = await completeAuthorizationAsUser(new URL(String(connect.headers.location)), { subject: `urn:gatehouse:company:${danish.id}` });
       const landed = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie } });
       assert.equal(landed.statusCode, 500);
-      assert.match(landed.body, /Something went wrong/);
       assert.doesNotMatch(landed.body, /could not be verified/);
+      // The SDK revoked the grant it could not store: the page says so (it was "Something went wrong. Nothing was changed").
+      assert.match(landed.body, /could not save the connection, so nothing was connected, and the access Gatehouse had just granted was revoked/);
+      assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined, 'no grant is left at Gatehouse');
     } finally {
       await app.close();
     }
@@ -548,9 +550,15 @@ describe('partner app (HTTP)', () => {
       const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
       assert.ok(disconnect.status >= 500, String(disconnect.status));
       assert.match(disconnect.text, /Could not disconnect/);
-      // Gatehouse did revoke the grant: a page saying it could not be revoked is untrue.
+      // Gatehouse did revoke the grant: a page saying it could not be revoked is untrue; this one says what happened.
       assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined);
       assert.doesNotMatch(disconnect.text, /could not be revoked|could not be reached/);
+      assert.match(disconnect.text, /Gatehouse revoked Ledgerly&#39;s access, but Ledgerly could not forget the connection here\. Try Disconnect again\./);
+      // The retry the page asks for deletes it.
+      store.delete = working;
+      const again = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      assert.equal(again.status, 303);
+      assert.equal(await store.get(row.connectionId), undefined);
     } finally {
       store.delete = working;
       await store.delete(row.connectionId);

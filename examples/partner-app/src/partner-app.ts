@@ -20,7 +20,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotFoundError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { connectPage, dashboardPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
@@ -290,8 +290,18 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
         reply.header('retry-after', '60');
         return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now, so nothing was connected. Try again in a minute.', session.csrfToken));
       }
-      // Not about Gatehouse's answer (the token store failing, the refresh lock busy…): the app's own failure, the
-      // error handler's 500; it was "the answer from Gatehouse could not be verified", hiding the real failure.
+      // The token store (or the refresh lock) failed after Gatehouse issued the tokens: the SDK revoked them, best effort.
+      // Say whether Gatehouse may still list the app, since nothing here can disconnect it then.
+      if (error instanceof ConnectionNotStoredError) {
+        request.log.error({ err: error }, 'connection not stored');
+        const issuerBase = new URL(`${(await gatehouse.discover()).issuer.replace(/\/$/, '')}/`);
+        return html(reply, 500, errorPage(appName, 'Not connected', error.grantRevoked
+          ? `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted was revoked. Try again.`
+          : `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted could not be revoked: Gatehouse may still show ${appName} as connected. Disconnect it on your connected apps page at Gatehouse (${new URL('account/connected-apps', issuerBase).href}), then try again.`,
+        session.csrfToken));
+      }
+      // Not about Gatehouse's answer (the token store failing before the exchange, the refresh lock busy…): the app's own
+      // failure, the error handler's 500; it was "the answer from Gatehouse could not be verified", hiding the real failure.
       if (!(error instanceof AuthorizationServerError || error instanceof CallbackValidationError || error instanceof InvalidResponseError)) throw error;
       const message = error instanceof AuthorizationServerError ? `Gatehouse answered ${error.error}.` : 'The answer from Gatehouse could not be verified.';
       request.log.warn({ err: error }, 'callback refused');
@@ -324,6 +334,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           }
           if (error instanceof TransportError) {
             return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
+          }
+          // Revoked at Gatehouse, but the token store failed to delete the connection: the access has ended; only the
+          // local record is left, which the same button deletes (the SDK's revoke again).
+          if (error instanceof ConnectionNotDeletedError) {
+            return html(reply, 500, errorPage(appName, 'Could not disconnect', `Gatehouse revoked ${appName}'s access, but ${appName} could not forget the connection here. Try Disconnect again.`));
           }
           // Nothing was sent (a connection made by another client configuration, the refresh lock busy…), the answer was unusable, or Gatehouse revoked the grant and the token store then failed
           // to forget the connection: Gatehouse was not "unreachable", and whether the access is still granted is not
