@@ -2,7 +2,7 @@
  * One clear sentence (and what to do next) for every failure `gatehouse-connect` can meet.
  */
 import {
-  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotFoundError, DecryptionError,
+  AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError,
   InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
 } from '../errors.ts';
 import { AuthorizationRequestRefusedError } from './authorization-probe.ts';
@@ -32,6 +32,25 @@ export function describeFailure(error: unknown, context: { connection: string; i
         + `${error.connectionId} --issuer ${error.storedIssuer} --client-id ${error.storedClientId}; then: gatehouse-connect login --connection ${error.connectionId}. `
         + 'Or connect with the new settings under another name (--connection).',
       exitCode: 2,
+    };
+  }
+  if (error instanceof ConnectionNotStoredError) {
+    const where = context.issuer ?? 'the authorization server';
+    const cause = (error.cause as Error | undefined)?.message ?? String(error.cause);
+    return {
+      message: error.grantRevoked
+        ? `Connection "${error.connectionId}" could not be saved (${cause}), so nothing was connected; the authorization just granted was revoked at ${where}. ${reconnect}`
+        : `Connection "${error.connectionId}" could not be saved (${cause}), so nothing was connected, and the authorization just granted could not be revoked: `
+          + `${where} may still list the client as connected; disconnect it there (the connected apps page). ${reconnect}`,
+      exitCode: 1,
+    };
+  }
+  if (error instanceof ConnectionNotDeletedError) {
+    const cause = (error.cause as Error | undefined)?.message ?? String(error.cause);
+    return {
+      message: `The grant of "${error.connectionId}" is revoked at ${context.issuer ?? 'the authorization server'}, but the connection could not be deleted here (${cause}). `
+        + `Run again: gatehouse-connect revoke --connection ${error.connectionId}`,
+      exitCode: 1,
     };
   }
   if (error instanceof InvalidApiRequestError) return { message: `The request was not sent: ${error.message}.`, exitCode: 2 };

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AuthorizationServerError, LockLostError, TransportError } from '../errors.ts';
+import { AuthorizationServerError, ConnectionNotDeletedError, ConnectionNotStoredError, LockLostError, TransportError } from '../errors.ts';
 import { describeFailure } from './error-messages.ts';
 import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, storeDirectory, writeProfile, type Profile } from './settings.ts';
 
@@ -87,6 +87,21 @@ describe('gatehouse-connect settings: a token goes only to an API origin the use
     assert.equal(failure.exitCode, 1);
     assert.doesNotMatch(failure.message, /Unexpected error/);
     assert.match(failure.message, /^The refresh lock of "default" was lost .*no refresh request was sent.*Try again/);
+  });
+
+  it('a login whose connection could not be saved, and a revoke whose connection could not be deleted, say what happened at the server and what to run, not "Unexpected error"', () => {
+    const context = { connection: 'default', issuer: 'https://auth.example.com', apiUrl: undefined };
+    const storeDown = new Error('database is locked');
+    const revoked = describeFailure(new ConnectionNotStoredError('default', true, storeDown), context);
+    assert.match(revoked.message, /^Connection "default" could not be saved \(database is locked\), so nothing was connected; the authorization just granted was revoked at https:\/\/auth\.example\.com\. Run: gatehouse-connect login --connection default$/);
+    const notRevoked = describeFailure(new ConnectionNotStoredError('default', false, storeDown), context);
+    assert.match(notRevoked.message, /could not be revoked: https:\/\/auth\.example\.com may still list the client as connected; disconnect it there/);
+    const notDeleted = describeFailure(new ConnectionNotDeletedError('default', storeDown), context);
+    assert.match(notDeleted.message, /^The grant of "default" is revoked at https:\/\/auth\.example\.com, but the connection could not be deleted here \(database is locked\)\. Run again: gatehouse-connect revoke --connection default$/);
+    for (const failure of [revoked, notRevoked, notDeleted]) {
+      assert.equal(failure.exitCode, 1);
+      assert.doesNotMatch(failure.message, /Unexpected error/);
+    }
   });
 
   it('says a suspended or deleted client is the platform\'s to change, not a credentials problem; other invalid_client answers point at the credentials', () => {
