@@ -93,6 +93,21 @@ describe('a callback whose connection cannot be stored', () => {
     for (const issued of fake.issuedTokens) assert.ok(!logged.includes(issued), 'no token in the log');
   });
 
+  it('a save that committed but whose reply was lost (the row holds this callback\'s tokens) is a stored connection: nothing revoked', async () => {
+    const store = createMemoryTokenStore();
+    const ambiguous: TokenStore = {
+      ...store,
+      async save(connection) {
+        await store.save(connection);
+        throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+      },
+    };
+    const { client, connectionId, logs } = await connectThroughFake(fake, { store: ambiguous });
+    assert.equal(revocations().length, 0);
+    assert.equal((await client.getConnection(connectionId))?.status, 'active');
+    assert.ok(logs.some((entry) => entry.event === 'connected' && entry.outcome === 'succeeded'));
+  });
+
   it('revokes it as well when the refresh lock cannot be taken to store the connection', async () => {
     await assert.rejects(connectThroughFake(fake, {
       lock: { withLock: () => Promise.reject(new LockTimeoutError('the refresh lock was not acquired in time')) },

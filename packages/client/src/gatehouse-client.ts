@@ -11,7 +11,7 @@ import * as oauth from 'oauth4webapi';
 import { buildAuthorizationRequest, validateCallback, type AuthorizationTransaction, type AuthorizationUrlOptions } from './authorization.ts';
 import { DEFAULT_RETRY_POLICY, retryWithBackoff, RetriesExhaustedError, sleep as realSleep, type RetryPolicy } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { parseSubjectUrn } from '@gatehouse/protocol';
+import { parseSubjectUrn, secretsEqual } from '@gatehouse/protocol';
 import { ConnectionTokens, toConnection, type Connection } from './connection.ts';
 import { discoverAuthorizationServer } from './discovery.ts';
 import { chooseDpopAlgorithm, generateDpopKey, importDpopKey } from './dpop-key.ts';
@@ -407,16 +407,26 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
         // Checked again under the lock: a row saved under the id by another client since is kept, and the grant just
         // issued, which cannot be stored, revoked (the catch below).
         if (previous) assertConnectionOwner(previous, owner);
-        const saved = await store.save({
-          connectionId, issuer: oauthContext.as.issuer, clientId: options.clientId, subjectUrn,
-          // RFC 6749 §5.1: scope omitted = as requested.
-          scope: response.scope ?? transaction.scope,
-          status: 'active', statusReason: null,
-          accessTokenCiphertext: cipher.seal(response.access_token, { connectionId, field: 'access_token' }),
-          refreshTokenCiphertext: cipher.seal(response.refresh_token!, { connectionId, field: 'refresh_token' }),
-          accessTokenExpiresAt, createdAt: now, updatedAt: now,
-          dpopKeyCiphertext: dpop?.newKeyCiphertext ?? null,
-        });
+        const refreshTokenCiphertext = cipher.seal(response.refresh_token!, { connectionId, field: 'refresh_token' });
+        let saved: StoredConnection;
+        try {
+          saved = await store.save({
+            connectionId, issuer: oauthContext.as.issuer, clientId: options.clientId, subjectUrn,
+            // RFC 6749 §5.1: scope omitted = as requested.
+            scope: response.scope ?? transaction.scope,
+            status: 'active', statusReason: null,
+            accessTokenCiphertext: cipher.seal(response.access_token, { connectionId, field: 'access_token' }),
+            refreshTokenCiphertext,
+            accessTokenExpiresAt, createdAt: now, updatedAt: now,
+            dpopKeyCiphertext: dpop?.newKeyCiphertext ?? null,
+          });
+        } catch (error) {
+          // The write may have committed with only its reply lost (a dropped database connection): the row then holds this
+          // very ciphertext (sealed with a random IV, so no other write has it), and the connection is stored, not to be revoked.
+          const reread = await store.get(connectionId).catch(() => undefined);
+          if (reread?.refreshTokenCiphertext == null || !secretsEqual(reread.refreshTokenCiphertext, refreshTokenCiphertext)) throw error;
+          saved = reread;
+        }
         stored = true;
         // A reconnect to another subject would leave the old grant alive at the server: revoke it (best effort;
         // a reconnect to the same subject supersedes it there anyway, SPEC decision 11). The row is ours (checked above).
