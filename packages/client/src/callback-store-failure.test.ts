@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ConnectionNotStoredError, LockTimeoutError } from './errors.ts';
+import { ConnectionNotStoredError, InvalidResponseError, LockTimeoutError } from './errors.ts';
 import type { LogEntry } from './logging.ts';
 import { createMemoryTokenStore } from './stores/memory.ts';
 import type { TokenStore } from './token-store.ts';
@@ -106,6 +106,16 @@ describe('a callback whose connection cannot be stored', () => {
     assert.equal(revocations().length, 0);
     assert.equal((await client.getConnection(connectionId))?.status, 'active');
     assert.ok(logs.some((entry) => entry.event === 'connected' && entry.outcome === 'succeeded'));
+  });
+
+  it('revokes it as well when the token response names no valid subject (nothing can be stored), and refuses the response (InvalidResponseError)', async () => {
+    fake.subjectUrn = 'urn:gatehouse:company:not-a-uuid';
+    const store = createMemoryTokenStore();
+    await assert.rejects(connectThroughFake(fake, { store }), (error: unknown) =>
+      error instanceof InvalidResponseError && /no valid urn:gatehouse:params:oauth:subject_urn/.test(error.message));
+    assert.equal(revocations().length, 1);
+    assert.equal(revocations()[0]!.form.get('token'), issuedRefreshToken());
+    assert.deepEqual(await store.list(), []);
   });
 
   it('revokes it as well when the refresh lock cannot be taken to store the connection', async () => {

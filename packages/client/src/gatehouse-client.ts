@@ -151,7 +151,8 @@ export interface GatehouseClient {
    * @returns the connection (subject, scopes) and its tokens (which print as fingerprints only).
    * If the connection cannot be stored (the token store or the refresh lock fails) after the server issued its tokens,
    * the new refresh token is revoked (best effort, RFC 7009), since nothing would hold the grant, and
-   * ConnectionNotStoredError thrown (its `grantRevoked` says whether the revocation was confirmed).
+   * ConnectionNotStoredError thrown (its `grantRevoked` says whether the revocation was confirmed). A token response
+   * without a valid subject URN is refused (InvalidResponseError) after its refresh token is revoked the same way.
    * @throws CallbackValidationError (also for a transaction already used), AuthorizationServerError (`access_denied`,
    *   `invalid_grant`…), InvalidResponseError, TransportError, ConnectionMismatchError, ConnectionNotStoredError
    */
@@ -396,7 +397,11 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       const subjectMember = `urn:${urnNamespace}:params:oauth:subject_urn`;
       const subjectUrn = response[subjectMember];
       if (typeof subjectUrn !== 'string' || !parseSubjectUrn(urnNamespace, subjectUrn)) {
-        throw new InvalidResponseError(`the token response has no valid ${subjectMember}`);
+        // No connection can be stored without its subject: the grant just issued would be held by nothing, as when the
+        // store fails below, so it is revoked (best effort) before the response is refused.
+        const refused = new InvalidResponseError(`the token response has no valid ${subjectMember}`);
+        await revokeUnstoredGrant(oauthContext, connectionId, response.refresh_token, refused);
+        throw refused;
       }
       const accessTokenExpiresAt = response.expires_in === undefined ? null : sentAt + response.expires_in;
       const now = clock.nowSeconds();
