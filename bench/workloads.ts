@@ -197,7 +197,7 @@ export function gatehouseFlow(endpoints: Endpoints, sessions: Map<string, string
         const cookies = new Map(session);
         const page = await connection.request('GET', `/oauth/authorize?${query}&state=${state}&code_challenge=${challenge}`, { cookie: cookieHeader(cookies) });
         if (page.status !== 200 || !page.body.includes('action="/oauth/authorize/decision"')) {
-          throw new Failure(`authorize: ${page.status}${page.body.includes('action="/login"') ? ' (login page: no session)' : ''}`);
+          throw new Failure(`authorize: ${page.status}${/action="\/login[?"]/.test(page.body) ? ' (login page: no session)' : ''}`);
         }
         for (const [name, value] of responseCookies(page)) cookies.set(name, value);
         const subjects = [...page.body.matchAll(/<option value="([^"]+)"/g)];

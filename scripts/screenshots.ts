@@ -130,7 +130,7 @@ export async function takeScreenshots(outputDirectory: string): Promise<TakenScr
       seed.confidentialClient.redirectUri, 'users:read vendors:read accounts:read');
     const user = await newPage(SCREENSHOTS.login);
     await visit(user, authorizationUrl.href, 200);
-    await user.waitForSelector('form[action="/login"]');
+    await user.waitForSelector('form[action^="/login"]:not([action^="/login/"])');
     await shoot(user, SCREENSHOTS.login);
     await logIn(user, seed.users.alice, 'select[name="subject"]');
     await shoot(user, SCREENSHOTS.consent);
@@ -179,9 +179,9 @@ async function visit(page: Page, url: string, status: number): Promise<void> {
  * translated), and waits for `nextPage`, a selector only the page after login has.
  */
 async function logIn(page: Page, user: { email: string; password: string }, nextPage: string): Promise<void> {
-  await page.fill('form[action="/login"] [name="email"]', user.email);
-  await page.fill('form[action="/login"] [name="password"]', user.password);
-  await page.click('form[action="/login"] button[type="submit"]');
+  await page.fill('form[action^="/login"]:not([action^="/login/"]) [name="email"]', user.email);
+  await page.fill('form[action^="/login"]:not([action^="/login/"]) [name="password"]', user.password);
+  await page.click('form[action^="/login"]:not([action^="/login/"]) button[type="submit"]');
   await page.waitForSelector(nextPage);
   await page.waitForLoadState('load');
 }

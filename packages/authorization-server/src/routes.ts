@@ -26,7 +26,8 @@ import {
   apiKeysEndpoint, createApiKeyEndpoint, createdApiKeyEndpoint, deleteApiKeyEndpoint, installApiKeyEndpoint, newApiKeyEndpoint, revokeIntegratedApiKeyEndpoint,
 } from './endpoints/api-keys.ts';
 import { consoleApiKeys, consoleRevokeApiKey } from './endpoints/console-api-keys.ts';
-import { loginEndpoint } from './endpoints/login.ts';
+import { loginEndpoint, RETURN_TO } from './endpoints/login.ts';
+import type { RawParameters } from './http/parameters.ts';
 import type { LoginThrottle } from './endpoints/login-throttle.ts';
 import { logoutEndpoint, signedOutEndpoint } from './endpoints/logout.ts';
 import { authorizationServerMetadata } from './endpoints/metadata.ts';
@@ -68,10 +69,12 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // Issue 10 §2: with local passwords off, POST /login checks nothing and points to the upstream sign-in.
   const passwords = localPasswordsEnabled(context);
   app.post('/login', csrf, (request, reply) => (passwords ? loginEndpoint(context, throttle, request, reply) : passwordLoginDisabledEndpoint(context, request, reply)));
-  // A browser opening /login (typed, bookmarked, reloaded after a refused password) goes to the sign-in of the
-  // account page (the account page once signed in); it answered 405. Nothing happens on this GET.
-  app.get('/login', async (_request, reply) => {
-    reply.header('cache-control', 'no-store').redirect('/account', 303);
+  // A browser opening /login (typed, bookmarked, reloaded after a refused password) goes back to where the sign-in
+  // continues (`return_to`, which the login form's address carries, checked as POST /login checks it: never an
+  // open redirect), else to the sign-in of the account page; it answered 405. Nothing happens on this GET.
+  app.get('/login', async (request, reply) => {
+    const returnTo = (request.query as RawParameters).return_to;
+    reply.header('cache-control', 'no-store').redirect(typeof returnTo === 'string' && RETURN_TO.test(returnTo) ? returnTo : '/account', 303);
   });
   app.get('/login/upstream', (request, reply) => upstreamLoginStartEndpoint(context, request, reply));
   // Spends the sign-in's state: no HEAD either, as above.

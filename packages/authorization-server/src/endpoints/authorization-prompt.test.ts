@@ -24,7 +24,7 @@ function parameters(overrides: Record<string, string | undefined> = {}): Record<
   };
 }
 
-const isLoginPage = (text: string) => text.includes('action="/login"');
+const isLoginPage = (text: string) => /action="\/login[?"]/.test(text);
 const isConsentPage = (text: string) => text.includes('action="/oauth/authorize/decision"');
 
 /** Answers a login page in `browser` as Alice; returns the page its return_to leads to. */

@@ -196,6 +196,28 @@ describe('GET /oauth/authorize', () => {
       }
     });
 
+    it('a refused login\'s address, opened again (Enter in the address bar), comes back to the app\'s sign-in, not the account\'s (it lost the authorization)', async () => {
+      const browser = new Browser();
+      const page = await browser.get(authorizeUrl(server, validParameters()));
+      const returnTo = inputValue(page.text, 'return_to')!;
+      const action = /<form method="post" action="([^"]+)">\s*<input type="hidden" name="_csrf"[^>]*>\s*<input type="hidden" name="return_to"/.exec(page.text)?.[1]?.replace(/&amp;/g, '&');
+      assert.equal(action, `/login?${new URLSearchParams({ return_to: returnTo })}`, 'the form posts to an address naming where it continues');
+      // An unknown account: a failure for alice would slow the other cases' logins (the throttle, SPEC decision 18).
+      const refused = await browser.post(`${server.url}${action}`, { _csrf: inputValue(page.text, '_csrf')!, return_to: returnTo, email: 'nobody-reopened@example.com', password: 'wrong' });
+      assert.equal(refused.status, 401);
+      const reopened = await browser.get(`${server.url}${action}`);
+      assert.deepEqual([reopened.status, reopened.location], [303, returnTo]);
+      const again = await browser.get(`${server.url}${reopened.location}`);
+      assert.ok(again.text.includes('to connect <strong>Ledgerly Sync</strong>'), 'the app\'s sign-in again');
+      // Only where POST /login would continue: never another site, nor a path outside the allowed ones.
+      for (const elsewhere of ['https://attacker.example/', '//attacker.example', '/oauth/token', '/account/../admin']) {
+        const response = await browser.get(`${server.url}/login?${new URLSearchParams({ return_to: elsewhere })}`);
+        assert.deepEqual([response.status, response.location], [303, '/account'], elsewhere);
+      }
+      // The account's own sign-in names its page the same way.
+      assert.match((await browser.get(`${server.url}/account`)).text, /<form method="post" action="\/login\?return_to=%2Faccount">/);
+    });
+
     it('a refused login still says which app the sign-in is for (it dropped "to connect <app>")', async () => {
       const browser = new Browser();
       const page = await browser.get(authorizeUrl(server, validParameters()));

@@ -69,7 +69,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`forgot password
       _csrf: inputValue(form.text, '_csrf')!, token: inputValue(form.text, 'token')!, password: NEW_PASSWORD, password_confirmation: NEW_PASSWORD,
     });
     assert.equal(set.status, 200);
-    assert.ok((await signedIn.get(`${server.url}/account/sessions`)).text.includes('action="/login"'), 'bob\'s other session ended');
+    assert.ok(/action="\/login[?"]/.test((await signedIn.get(`${server.url}/account/sessions`)).text), 'bob\'s other session ended');
     assert.equal((await signIn(new Browser(), bob.email, NEW_PASSWORD)).status, 303);
     assert.equal((await new Browser().get(link)).status, 410, 'single use');
   });

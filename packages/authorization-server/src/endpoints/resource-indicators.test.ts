@@ -42,7 +42,7 @@ function authorizationUrl(server: TestServer, parameters: Record<string, string>
 async function approve(server: TestServer, url: string): Promise<URL> {
   const browser = new Browser();
   let page = await browser.get(url);
-  if (page.status === 200 && page.text.includes('action="/login"')) {
+  if (page.status === 200 && /action="\/login[?"]/.test(page.text)) {
     const login = await browser.post(`${server.url}/login`, {
       _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: seed.users.alice.email, password: seed.users.alice.password,
     });

@@ -76,7 +76,7 @@ describe('wrong methods and unknown paths (issue 11 item 15)', () => {
     }
   });
 
-  it('sends a browser that opens /login to the account page\'s sign-in, and /portal/clients (a refused registration\'s address) to the registration form, changing nothing', async () => {
+  it('sends a browser that opens /login (no return_to) to the account page\'s sign-in, and /portal/clients (a refused registration\'s address) to the registration form, changing nothing', async () => {
     for (const [path, location] of [['/login', '/account'], ['/portal/clients', '/portal/clients/new']] as const) {
       const response = await fetch(`${server.url}${path}?state=echo-marker`, { headers: NAVIGATION, redirect: 'manual' });
       assert.equal(response.status, 303, path);

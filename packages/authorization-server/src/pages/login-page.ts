@@ -27,13 +27,22 @@ export interface LoginPageModel {
   notice?: string;
 }
 
+/**
+ * `/login`, naming where the sign-in continues: a refused password's page stays at this address, and a browser
+ * opening it again (Enter in the address bar, a reload without resending) is sent back there by GET /login
+ * (routes.ts), not to the account's sign-in with the app's authorization lost. The POST reads the form's field.
+ */
+function loginAction(returnTo: string): string {
+  return returnTo === '/' ? '/login' : `/login?${new URLSearchParams({ return_to: returnTo })}`;
+}
+
 export function loginPage(model: LoginPageModel): string {
   const t = model.t ?? ENGLISH;
   const upstreamButton = model.upstreamName
     ? html`<p><a class="button primary" href="${upstreamStartUrl(model.returnTo, model.reauthenticate)}">${t.t('login.signInWith', { provider: model.upstreamName })}</a></p>`
     : '';
   const passwordForm = model.localPasswords === false ? '' : html`${model.upstreamName ? html`<p class="muted">${t.t('login.orPassword')}</p>` : ''}
-<form method="post" action="/login">
+<form method="post" action="${loginAction(model.returnTo)}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="return_to" value="${model.returnTo}">
   ${model.reauthenticate ? html`<input type="hidden" name="reauthenticate" value="1">` : ''}

@@ -18,7 +18,7 @@ export async function completeAuthorizationAsUser(authorizationUrl: URL, side: U
   const browser = side.browser ?? new Browser();
   const origin = authorizationUrl.origin;
   let page = await browser.get(authorizationUrl.href);
-  if (page.status === 200 && page.text.includes('action="/login"')) {
+  if (page.status === 200 && /action="\/login[?"]/.test(page.text)) {
     const user = side.user ?? seed.users.alice;
     const login = await browser.post(`${origin}/login`, {
       _csrf: inputValue(page.text, '_csrf')!, return_to: inputValue(page.text, 'return_to')!, email: user.email, password: user.password,
