@@ -78,6 +78,12 @@ describe('portal: try the flow (issue 13)', () => {
     assert.ok(verifier, 'the exchange command carries the verifier');
     assert.match(decoded(result.text), new RegExp(`curl -s -u "${clientId}:\\$GATEHOUSE_CLIENT_SECRET"`), 'the secret comes from the environment, never the page');
     assert.ok(!result.text.includes(secret));
+    // The code (one-time) and the verifier are shown once: the language switch opens in a new tab and this page keeps them
+    // (pages/layout.ts SHOWN_ONCE), as a new client secret's page does; a switch in this tab lost them.
+    const languageLinks = [...result.text.matchAll(/<a href="\/language\?locale=[^"]*"[^>]*>/g)].map((match) => match[0]);
+    assert.ok(languageLinks.length > 1, 'the language switch');
+    for (const link of languageLinks) assert.match(link, / target="_blank" rel="noopener" aria-describedby="language-new-tab"/);
+    assert.match(result.text, /<p id="language-new-tab" class="muted">These links open in a new tab/);
     // The command as shown works: the verifier matches the challenge the authorization was started with (RFC 7636 §4.6).
     const exchanged = await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier }, { authorization: basic(clientId, secret) });
     assert.equal(exchanged.status, 200, exchanged.text);

@@ -7,6 +7,7 @@ import { ENGLISH } from '../i18n/i18n.ts';
 import type { ClientRecord } from '../storage/storage.ts';
 import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
+import { SHOWN_ONCE } from './layout.ts';
 import { portalFrame, type PortalFrame } from './portal-pages.ts';
 
 /** The client page's section: a registered redirect URI to try, and the button (a POST: it starts a new trial). */
@@ -51,6 +52,12 @@ function pasteForm(model: PortalFrame & { client: ClientRecord; lifetimeMinutes:
   </form>`;
 }
 
+/**
+ * What came back from a trial. A code is shown once (SHOWN_ONCE: the language switch opens in a new tab): it is
+ * single-use and, with the verifier in the exchange command, redeems a token; the page answers the pasted address
+ * (a POST) and could only be shown again by carrying the code in a URL, which is not done. An error or a refused
+ * address holds no secret and is not marked.
+ */
 export function tryFlowResultPage(model: PortalFrame & {
   client: ClientRecord; pasted: string; problem?: string; lifetimeMinutes: number; error?: string; errorDescription?: string | undefined; code?: string; state?: string; issuerChecked?: boolean;
   exchange?: { tokenEndpoint: string; redirectUri: string; codeVerifier: string };
@@ -71,7 +78,7 @@ ${model.error ? html`<div class="error" role="alert"><p>${t.t('tryFlow.errorCame
 <dl class="details"><dt><code>error</code></dt><dd><code>${model.error}</code></dd>${model.errorDescription ? html`<dt><code>error_description</code></dt><dd>${model.errorDescription}</dd>` : ''}<dt><code>state</code></dt><dd>${t.t('tryFlow.stateMatches')}</dd></dl></div>
 <p><a href="/portal/clients/${client.clientId}">${t.t('tryFlow.again')}</a></p>` : ''}
 ${model.code ? html`<p class="notice" role="status">${t.t('tryFlow.codeCameBack')}</p>
-<dl class="details"><dt><code>code</code></dt><dd><code>${model.code}</code></dd><dt><code>state</code></dt><dd>${t.t('tryFlow.stateMatches')}</dd>
+<dl class="details"${SHOWN_ONCE}><dt><code>code</code></dt><dd><code>${model.code}</code></dd><dt><code>state</code></dt><dd>${t.t('tryFlow.stateMatches')}</dd>
 <dt><code>iss</code></dt><dd>${model.issuerChecked ? t.t('tryFlow.issuerMatches') : t.t('tryFlow.issuerMissing')}</dd></dl>
 <h2 id="exchange-title">${t.t('tryFlow.exchangeHeading')}</h2>
 <p>${t.t('tryFlow.exchangeText')}</p>
