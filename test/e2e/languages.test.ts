@@ -70,7 +70,8 @@ describe('languages in Chromium: the consent page in each language, and the lang
       await page.getByLabel(t.t('consent.subjectToConnect', { subjectType: 'company' })).waitFor();
       // The language switch: a labelled navigation naming each language in its own words.
       const languages = page.getByRole('navigation', { name: t.t('layout.language') });
-      for (const other of LOCALES) await languages.getByRole('link', { name: LANGUAGE_NAMES[other], exact: true }).waitFor();
+      // On the consent page they are buttons of its form (pages/consent-page.ts CONSENT_LANGUAGE_FORM): the company picked comes along.
+      for (const other of LOCALES) await languages.getByRole('button', { name: LANGUAGE_NAMES[other], exact: true }).waitFor();
       await page.setViewportSize({ width: 390, height: 900 });
       assert.deepEqual(await axeViolations(page), [], `${locale}: consent page at 390 px`);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -78,19 +79,27 @@ describe('languages in Chromium: the consent page in each language, and the lang
     });
   }
 
-  it('the language switch, used from the keyboard, brings the same page back in the language chosen, and it sticks', async () => {
+  it('the language switch, used from the keyboard, brings the same page back in the language chosen, with the company picked, and it sticks', async () => {
     const page = await newPage('en-US');
     await walkToConsent(page, server, 'en');
-    const before = new URL(page.url());
-    const deutsch = page.getByRole('navigation', { name: 'Language' }).getByRole('link', { name: 'Deutsch', exact: true });
+    const companies = page.getByLabel('Company to connect');
+    const picked = await companies.locator('option').last().getAttribute('value');
+    assert.notEqual(await companies.inputValue(), picked, 'another company than the default');
+    await companies.selectOption(picked!);
+    const deutsch = page.getByRole('navigation', { name: 'Language' }).getByRole('button', { name: 'Deutsch', exact: true });
     await deutsch.focus();
     await page.keyboard.press('Enter');
     const de = translator('de');
     await page.getByRole('button', { name: de.t('consent.allow'), exact: true }).waitFor();
     assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    assert.equal(await page.getByLabel(de.t('consent.subjectToConnect', { subjectType: 'company' })).inputValue(), picked, 'the company picked is still picked');
+    // The same request: allowed, it goes back to the app with its state.
+    await page.route(`${new URL(seed.confidentialClient.redirectUri).origin}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'callback' }));
+    await page.getByRole('button', { name: de.t('consent.allow'), exact: true }).click();
+    await page.waitForURL((url) => url.href.startsWith(seed.confidentialClient.redirectUri));
     const after = new URL(page.url());
-    assert.equal(after.pathname, before.pathname, 'the same page');
     assert.equal(after.searchParams.get('state'), 'languages-state', 'the same request');
+    assert.ok(after.searchParams.get('code'));
     // The choice is remembered: the next page is German too.
     await page.goto(`${server.url}/account/sessions`);
     await page.getByRole('heading', { name: de.t('sessions.heading') }).waitFor();

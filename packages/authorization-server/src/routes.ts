@@ -15,7 +15,7 @@ import {
 import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSecret, portalSetWebhook, portalWebhook } from './endpoints/portal-webhooks.ts';
 import { portalInviteTeammate, portalRemoveTeammate, portalTeam } from './endpoints/portal-team.ts';
 import { portalTryFlow, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
-import { authorizationDecisionEndpoint, authorizationEndpoint } from './endpoints/authorization.ts';
+import { authorizationDecisionEndpoint, authorizationEndpoint, consentLanguageEndpoint } from './endpoints/authorization.ts';
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
 } from './endpoints/console.ts';
@@ -66,6 +66,8 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // GET, http/method-not-allowed.ts).
   app.get('/oauth/authorize', { exposeHeadRoute: false }, (request, reply) => authorizationEndpoint(context, request, reply));
   app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));
+  // The consent page's language switch (pages/consent-page.ts): the same consent again, in the language chosen.
+  app.post('/oauth/authorize/language', csrf, (request, reply) => consentLanguageEndpoint(context, request, reply));
   // Issue 10 §2: with local passwords off, POST /login checks nothing and points to the upstream sign-in.
   const passwords = localPasswordsEnabled(context);
   app.post('/login', csrf, (request, reply) => (passwords ? loginEndpoint(context, throttle, request, reply) : passwordLoginDisabledEndpoint(context, request, reply)));

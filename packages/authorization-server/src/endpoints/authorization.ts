@@ -35,12 +35,13 @@ import { isStorageUnavailable } from '../storage/storage-unavailable.ts';
 import { noSubjectPage } from '../pages/no-subject-page.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
 import { parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
-import { ENGLISH, type MessageKey, type MessageValues } from '../i18n/i18n.ts';
+import { ENGLISH, translator, type MessageKey, type MessageValues, type Translator } from '../i18n/i18n.ts';
 import { matchUiLocales } from '../i18n/locale-resolution.ts';
 import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
+import { rememberChosenLocale } from './language.ts';
 import type { AuditEvent, AuthorizationCodeRecord, ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
 import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
@@ -348,25 +349,68 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
         : redirectError(authorization, 'consent_required', 'the user must consent');
     }
     const interactionId = storedInteractionId ?? await startInteraction(context, authorization, session.sessionDigest);
-    const ns = context.options.brand.urnNamespace;
-    const t = requestTranslator(request);
-    reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
-      t,
-      brandName: context.options.brand.name,
-      csrfToken: reply.generateCsrf(),
-      userName: user.name,
-      client: authorization.client,
-      redirectHost: new URL(authorization.redirectUri).host || authorization.redirectUri,
-      scopes: authorization.scope.map((name) => ({ name, description: t.scope(name) })),
-      subjectType: authorization.subjectType,
-      // A subject the client requested is the only choice: any other would be refused at the decision.
-      subjects: subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId).map((subject, index) => ({
-        urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId),
-        name: subject.name,
-        selected: authorization.requestedSubject ? subject.subjectId === authorization.requestedSubject.subjectId : index === 0,
-      })),
-      interactionId,
-    }));
+    sendConsentPage(context, reply, requestTranslator(request), authorization, user, subjects, interactionId);
+  });
+}
+
+/**
+ * The consent page of `authorization` (stored as the interaction `interactionId`) for `user`, choosing among
+ * `subjects`: `picked` (a subject URN) selected when it is one of them, else the requested subject or the first.
+ */
+function sendConsentPage(
+  context: ServerContext, reply: FastifyReply, t: Translator, authorization: AuthorizationRequest, user: UserRecord, subjects: SubjectRecord[],
+  interactionId: string, picked?: string,
+): void {
+  const ns = context.options.brand.urnNamespace;
+  // A subject the client requested is the only choice: any other would be refused at the decision.
+  const choices = subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId)
+    .map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name }));
+  const selected = choices.find((choice) => choice.urn === picked) ?? choices[0];
+  reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
+    t,
+    brandName: context.options.brand.name,
+    csrfToken: reply.generateCsrf(),
+    userName: user.name,
+    client: authorization.client,
+    redirectHost: new URL(authorization.redirectUri).host || authorization.redirectUri,
+    scopes: authorization.scope.map((name) => ({ name, description: t.scope(name) })),
+    subjectType: authorization.subjectType,
+    subjects: choices.map((choice) => ({ ...choice, selected: choice === selected })),
+    interactionId,
+  }));
+}
+
+/**
+ * POST /oauth/authorize/language — the consent page's language switch (pages/consent-page.ts CONSENT_LANGUAGE_FORM;
+ * CSRF- and Origin-checked before this runs): remembers the `locale` chosen as GET /language does, and shows the
+ * consent page of the same interaction again in it, with the `subject` the user had picked still picked (defect 1 of
+ * the page review: a link back to the page's address came back with the default). The request comes from the
+ * interaction, never from the form, as at the decision: nothing the request fixed (redirect_uri, scope,
+ * code_challenge, state) can be changed here, and a request by reference is not used again (defect 3: the page's
+ * address held a request_uri its GET spent, RFC 9126 §7.3, and a link back to it was a 400 page). The interaction is
+ * only read (peek), so the page's decision still consumes it once; it must be this session's, unexpired and unused.
+ */
+export async function consentLanguageEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await handleAuthorizationErrors(context, reply, async (established) => {
+    const body = request.body as RawParameters;
+    const locale = rememberChosenLocale(context, reply, body.locale);
+    const sessionDigest = sessionCookieDigest(context, request);
+    const interactionId = typeof body.interaction === 'string' ? body.interaction : '';
+    const peeked = sessionDigest !== undefined && INTERACTION_ID.test(interactionId)
+      ? await context.storage.interactions.peek(interactionDigestOf(interactionId), sessionDigest, context.clock.nowSeconds()) : undefined;
+    if (!peeked) {
+      if (!(await currentLoginSession(context, request))) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
+      throw new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
+    }
+    noteUiLocales(request, peeked.interaction.requestParameters.ui_locales); // when the locale sent is none offered
+    // Validated again, as at the decision: the client may have been suspended, or its redirect URIs or scopes changed.
+    const authorization = await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true });
+    Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
+    const session = await currentLoginSession(context, request, authorization.subjectType);
+    if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
+    const subjects = eligibleAmong(authorization, session.administeredSubjects ?? []);
+    const t = locale === undefined ? requestTranslator(request) : translator(locale);
+    sendConsentPage(context, reply, t, authorization, session.user, subjects, interactionId, typeof body.subject === 'string' ? body.subject : undefined);
   });
 }
 

@@ -46,6 +46,24 @@ function assertConsentIn(page: string, locale: (typeof LOCALES)[number]) {
   assert.ok(page.includes(escaped(t.t('layout.signOut'))), `${locale}: the header`);
 }
 
+/**
+ * Chooses `locale` with a page's language switch as a browser would, with `changed` (what the user changed in the page's
+ * form): a link is followed (GET /language, then where it goes back to); a button of a form (the consent page's) submits
+ * that form's fields with it.
+ */
+async function switchLanguage(server: TestServer, browser: Browser, page: string, locale: string, changed: Record<string, string> = {}) {
+  const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
+  if (button) {
+    assert.match(page, new RegExp(`<form [^>]*id="${button[1]}"`), 'the button submits a form of the page');
+    return browser.post(`${server.url}${button[2]}`, { ...hiddenInputs(page), ...changed, locale });
+  }
+  const link = new RegExp(`<a href="(/language\\?locale=${locale}&amp;[^"]*)"`).exec(page)?.[1]?.replaceAll('&amp;', '&');
+  assert.ok(link, `a language switch to ${locale}`);
+  const switched = await browser.get(`${server.url}${link}`);
+  assert.equal(switched.status, 303);
+  return browser.get(`${server.url}${switched.location}`);
+}
+
 describe('page languages (issue 13)', () => {
   let server: TestServer;
   before(async () => {
@@ -91,6 +109,45 @@ describe('page languages (issue 13)', () => {
     const switched = await browser.get(`${server.url}/language?${new URLSearchParams({ locale: 'sv', return_to: new URL(url).pathname + new URL(url).search })}`);
     assert.equal(switched.status, 303);
     assertConsentIn((await browser.request(url, { headers: { 'accept-language': 'de' } })).text, 'sv');
+  });
+
+  it("the consent page's language switch keeps the company the user picked, and the request goes on with it", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const companies = [...consent.text.matchAll(/<option value="([^"]+)"/g)].map((match) => match[1]!);
+    assert.equal(companies.length, 2, 'alice administers two companies');
+    const [first, picked] = companies as [string, string];
+    assert.ok(consent.text.includes(`<option value="${first}" selected>`), 'the first is the default');
+    const switched = await switchLanguage(server, browser, consent.text, 'de', { subject: picked });
+    assert.equal(switched.status, 200);
+    assertConsentIn(switched.text, 'de');
+    assert.ok(switched.text.includes(`<option value="${picked}" selected>`), 'the company picked is still picked');
+    assert.ok(!switched.text.includes(`<option value="${first}" selected>`));
+    // The choice is remembered for the next pages, as GET /language remembers it.
+    assertConsentIn((await browser.get(authorizeUrl(server, parameters()))).text, 'de');
+    const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(switched.text), subject: picked, decision: 'allow' });
+    assert.equal(decided.status, 303);
+    assert.ok(new URL(decided.location!).searchParams.get('code'), 'a code: the same interaction, not used by the switch');
+    const granted = (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted').at(-1);
+    assert.equal(granted?.details?.subject, picked);
+  });
+
+  it("the consent page's language switch shows nothing for an interaction not this session's, used or unknown", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const form = hiddenInputs(consent.text);
+    const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...form, subject: `urn:gatehouse:company:${seed.companies[0].id}`, decision: 'deny' });
+    assert.equal(decided.status, 303);
+    const used = await browser.post(`${server.url}/oauth/authorize/language`, { ...form, locale: 'de' });
+    assert.equal(used.status, 400, 'a used interaction');
+    assert.ok(!used.text.includes('action="/oauth/authorize/decision"'));
+    const other = await signedIn(server);
+    const othersConsent = await other.get(authorizeUrl(server, parameters()));
+    const stolen = await browser.post(`${server.url}/oauth/authorize/language`, { ...form, interaction: hiddenInputs(othersConsent.text).interaction!, locale: 'de' });
+    assert.equal(stolen.status, 400, "another session's interaction");
+    assert.ok(!stolen.text.includes('action="/oauth/authorize/decision"'));
+    const withoutToken = await browser.post(`${server.url}/oauth/authorize/language`, { interaction: hiddenInputs(othersConsent.text).interaction!, locale: 'de' });
+    assert.equal(withoutToken.status, 403, 'CSRF-checked');
   });
 
   it('falls back to English when nothing names a supported language', async () => {

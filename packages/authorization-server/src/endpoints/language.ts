@@ -40,13 +40,22 @@ export function safeReturnPath(value: unknown): string {
   return `${url.pathname}${url.search}`;
 }
 
-export async function languageEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const query = request.query as Record<string, unknown>;
-  const returnTo = safeReturnPath(query.return_to);
-  const locale = typeof query.locale === 'string' && (LOCALES as readonly string[]).includes(query.locale) ? (query.locale as Locale) : undefined;
+/**
+ * The language a switch asked for (`locale`, one of those offered), remembered in the switch's cookie; undefined,
+ * and nothing remembered, for anything else. Also the consent page's switch (authorization.ts).
+ */
+export function rememberChosenLocale(context: ServerContext, reply: FastifyReply, value: unknown): Locale | undefined {
+  const locale = typeof value === 'string' && (LOCALES as readonly string[]).includes(value) ? (value as Locale) : undefined;
   if (locale) {
     reply.setCookie(hostCookieName(context.options.environment, LOCALE_COOKIE), locale,
       hostCookieOptions(context.options.environment, 'lax', LOCALE_COOKIE_LIFETIME_SECONDS));
   }
+  return locale;
+}
+
+export async function languageEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const query = request.query as Record<string, unknown>;
+  const returnTo = safeReturnPath(query.return_to);
+  rememberChosenLocale(context, reply, query.locale);
   reply.header('cache-control', 'no-store').redirect(returnTo, 303);
 }

@@ -56,6 +56,33 @@ async function completeByReference(server: TestServer, url: string, browser = ne
   return { page, browser };
 }
 
+/** A browser signed in as `user` (through the account's login page). */
+async function signedInAs(server: TestServer, user: { email: string; password: string }): Promise<Browser> {
+  const browser = new Browser();
+  const login = await browser.get(`${server.url}/account`);
+  const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: '/account', email: user.email, password: user.password });
+  assert.equal(answer.status, 303);
+  return browser;
+}
+
+/**
+ * Chooses `locale` with a page's language switch as a browser would, with `changed` (what the user changed in, or
+ * added to, the page's form): a link is followed (GET /language, then where it goes back to); a button of a form (the
+ * consent page's) submits that form's fields with it.
+ */
+async function switchLanguage(server: TestServer, browser: Browser, page: string, locale: string, changed: Record<string, string> = {}) {
+  const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
+  if (button) {
+    assert.match(page, new RegExp(`<form [^>]*id="${button[1]}"`), 'the button submits a form of the page');
+    return browser.post(`${server.url}${button[2]}`, { ...hiddenInputs(page), ...changed, locale });
+  }
+  const link = new RegExp(`<a href="(/language\\?locale=${locale}&amp;[^"]*)"`).exec(page)?.[1]?.replaceAll('&amp;', '&');
+  assert.ok(link, `a language switch to ${locale}`);
+  const switched = await browser.get(`${server.url}${link}`);
+  assert.equal(switched.status, 303);
+  return browser.get(`${server.url}${switched.location}`);
+}
+
 const byReference = (server: TestServer, requestUri: string, clientId: string = client.id, extra: Record<string, string> = {}) =>
   authorizeUrl(server, { client_id: clientId, request_uri: requestUri, ...extra });
 
@@ -202,6 +229,35 @@ for (const backend of backends) {
       const login = await browser.post(`${server.url}/login`, { _csrf: inputValue(again.text, '_csrf')!, return_to: returnTo, email: seed.users.alice.email, password: seed.users.alice.password });
       assert.equal(login.status, 303);
       assert.equal((await browser.get(`${server.url}${login.location}`)).status, 200, 'the request goes on to consent');
+    });
+
+    it("the consent page's language switch shows the same consent in the new language, the company picked kept: the request_uri is not used again, and nothing pushed can be changed through it", async () => {
+      const { parameters, codeVerifier } = authorizationParameters({ state: 'state-switch' });
+      const pushed = await push(server, parameters);
+      const browser = await signedInAs(server, seed.users.alice);
+      const consent = await browser.get(byReference(server, pushed.json.request_uri));
+      assert.equal(consent.status, 200);
+      assert.ok(consent.text.includes('action="/oauth/authorize/decision"'), 'the consent page');
+      const picked = [...consent.text.matchAll(/<option value="([^"]+)"/g)].map((match) => match[1]!).at(-1)!;
+      // What the pushed request fixed, sent along as if the user had added it to the form: ignored.
+      const evil = { redirect_uri: 'https://evil.example/cb', scope: 'users:read vendors:write', code_challenge: pkcePair().codeChallenge, state: 'other', client_id: client.id, request_uri: pushed.json.request_uri };
+      const switched = await switchLanguage(server, browser, consent.text, 'de', { subject: picked, ...evil });
+      assert.equal(switched.status, 200, "the consent again, not the spent request_uri's 'no longer valid' page");
+      assert.match(switched.text, /<html lang="de"/);
+      assert.ok(switched.text.includes(`<option value="${picked}" selected>`), 'the company picked is still picked');
+      assert.ok(!switched.text.includes('vendors:write'), 'the scope pushed');
+      assert.equal((await new Browser().get(byReference(server, pushed.json.request_uri))).status, 400, 'the request_uri stays spent');
+      const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(switched.text), subject: picked, decision: 'allow', ...evil });
+      assert.equal(decided.status, 303);
+      const redirect = new URL(decided.location!);
+      assert.equal(`${redirect.origin}${redirect.pathname}`, client.redirectUri, 'the redirect URI pushed');
+      assert.equal(redirect.searchParams.get('state'), 'state-switch');
+      // The code redeems with the verifier of the challenge pushed, for the scope pushed.
+      const tokens = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(tokens.status, 200, tokens.text);
+      assert.equal(tokens.json.scope, 'users:read');
     });
 
     it('uses a request_uri once: a second use is an error page, no redirect (RFC 9126 §7.3)', async () => {

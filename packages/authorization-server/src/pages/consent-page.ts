@@ -4,11 +4,19 @@
  * values are subject URNs). Two submit buttons named `decision`: `allow` and `deny`. The request itself stays
  * server-side: the form carries only the CSRF token, the interaction id and those choices. The logo is the uploaded
  * one (served at `/logos/<client_id>`); a client whose branding the platform has not reviewed gets an
- * "Unverified app" notice.
+ * "Unverified app" notice. Its language switch submits the form (`CONSENT_LANGUAGE_FORM`).
  */
 import { html } from './html.ts';
 import { layout } from './layout.ts';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
+
+/**
+ * The consent page's language switch submits the consent form (layout.ts LanguageForm) to POST /oauth/authorize/language
+ * (endpoints/authorization.ts `consentLanguageEndpoint`), which shows this page again from the same interaction in the
+ * language chosen, with the company picked still picked. A link could carry neither the pick nor the request: the
+ * page's own address may hold a request_uri its GET spent (RFC 9126 §7.3).
+ */
+export const CONSENT_LANGUAGE_FORM = { form: 'consent', action: '/oauth/authorize/language' } as const;
 
 export interface ConsentPageModel {
   brandName: string;
@@ -49,7 +57,7 @@ export function consentPage(model: ConsentPageModel): string {
 </div>
 ${client.brandingVerified ? '' : html`<p class="unverified" role="note">${t.html('consent.unverified', { brand: model.brandName })}</p>`}
 <p class="muted">${t.t('consent.loggedInAs', { user: model.userName })}</p>
-<form method="post" action="/oauth/authorize/decision">
+<form method="post" action="/oauth/authorize/decision" id="consent">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="interaction" value="${model.interactionId}">
   <label for="subject">${t.t('consent.subjectToConnect', { subjectType: model.subjectType })}</label>
@@ -68,5 +76,5 @@ ${client.brandingVerified ? '' : html`<p class="unverified" role="note">${t.html
     <button type="submit" name="decision" value="deny">${t.t('consent.deny')}</button>
     <button class="primary" type="submit" name="decision" value="allow">${t.t('consent.allow')}</button>
   </div>
-</form>`, { userName: model.userName, csrfToken: model.csrfToken }, t); // issue 10 §4: "Sign out" on the consent page too
+</form>`, { userName: model.userName, csrfToken: model.csrfToken }, t, CONSENT_LANGUAGE_FORM); // issue 10 §4: "Sign out" on the consent page too
 }

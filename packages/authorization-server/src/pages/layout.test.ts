@@ -61,3 +61,15 @@ describe('layout: text that names the shown-once marker', () => {
     }
   });
 });
+
+describe("layout: a page's language switch that submits its form (the consent page's)", () => {
+  it('is a button per language of that form, to the action given, each language by its own name and lang; no links', () => {
+    const t = translator('de', '/oauth/authorize?client_id=a&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax');
+    const footer = footerOf(layout('Brand', 'Title', html`<form id="consent"></form>`, undefined, t, { form: 'consent', action: '/oauth/authorize/language' }));
+    assert.match(footer, /<nav class="languages" aria-label="Sprache">/);
+    for (const locale of LOCALES) {
+      assert.ok(footer.includes(`<button type="submit" form="consent" formaction="/oauth/authorize/language" name="locale" value="${locale}" lang="${locale}"${locale === 'de' ? ' aria-current="true"' : ''}>${LANGUAGE_NAMES[locale]}</button>`), locale);
+    }
+    assert.doesNotMatch(footer, /<a |return_to|request_uri/);
+  });
+});

@@ -79,10 +79,31 @@ function languageSwitchFrame(t: Translator, shownOnce: boolean): LanguageSwitchF
 }
 
 /**
+ * A page whose form holds what the reader chose and a one-time reference that cannot be opened again by a link (the
+ * consent page: the company picked, the interaction of a request that may have come by a spent request_uri): its
+ * language switch submits that form (the form with this `id`) to `action` with the `locale` chosen, so the page is
+ * shown again, in the new language, with the choices kept (defects 1 and 3 of the page review).
+ */
+export interface LanguageForm {
+  /** The `id` of the page's form the switch submits. */
+  form: string;
+  /** Where it is submitted (a POST, CSRF- and Origin-checked as the form's own action). */
+  action: string;
+}
+
+/** The language switch as the submit buttons of a page's form (`LanguageForm`), each language by its own name and `lang`. */
+function languageFormSwitch(t: Translator, form: LanguageForm): SafeHtml {
+  return html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
+${LOCALES.map((locale) => html`<li><button type="submit" form="${form.form}" formaction="${form.action}" name="locale" value="${locale}" lang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</button></li>
+`)}</ul></nav></footer>`;
+}
+
+/**
  * @param signedIn given on every page shown to a signed-in user: adds the "Sign out" form to the header.
  * @param t the page's language (i18n/i18n.ts): `<html lang>`, the header's words and the language switch.
+ * @param languageForm given by a page whose language switch submits its form (`LanguageForm`) rather than links to `t.path`.
  */
-export function layout(brandName: string, title: string, body: SafeHtml, signedIn?: SignedInHeader, t: Translator = ENGLISH): string {
+export function layout(brandName: string, title: string, body: SafeHtml, signedIn?: SignedInHeader, t: Translator = ENGLISH, languageForm?: LanguageForm): string {
   return html`<!doctype html>
 <html lang="${t.locale}">
 <head>
@@ -96,7 +117,7 @@ export function layout(brandName: string, title: string, body: SafeHtml, signedI
 <main>
 ${body}
 </main>
-${languageSwitch(t, body.value.includes(SHOWN_ONCE.value))}
+${languageForm ? languageFormSwitch(t, languageForm) : languageSwitch(t, body.value.includes(SHOWN_ONCE.value))}
 </body>
 </html>
 `.value;
@@ -194,6 +215,9 @@ footer { max-width: 880px; margin: 0 auto 32px; padding: 0 16px; }
 nav.languages ul { list-style: none; display: flex; flex-wrap: wrap; justify-content: center; gap: 4px 14px; margin: 0; padding: 0; font-size: var(--step--1); }
 nav.languages a { display: inline-block; padding: 6px 2px; color: #0b57d0; }
 nav.languages a[aria-current="true"] { font-weight: 700; color: #1d1d1f; text-decoration: none; }
+/* The consent page's switch submits its form (layout.ts LanguageForm): buttons that look like the other pages' links. */
+nav.languages button { display: inline-block; padding: 6px 2px; border: 0; border-radius: 0; background: none; color: #0b57d0; font: inherit; text-decoration: underline; cursor: pointer; }
+nav.languages button[aria-current="true"] { font-weight: 700; color: #1d1d1f; text-decoration: none; }
 /* Issue 13, console: a branding change before and after; changed rows named in words, tinted as a second cue. */
 section.branding-change { border: 1px solid #e5e5ea; border-radius: 8px; padding: 12px; margin: 12px 0; }
 table.compare tr.changed td, table.compare tr.changed th { background: #fff8e1; }
