@@ -37,10 +37,10 @@ import { sendLoginStep } from '../sessions/login-step.ts';
 import { parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { ENGLISH, translator, type MessageKey, type MessageValues, type Translator } from '../i18n/i18n.ts';
 import { matchUiLocales } from '../i18n/locale-resolution.ts';
-import { noteUiLocales, requestTranslator } from '../i18n/request-language.ts';
+import { noteUiLocales, requestLocale, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
-import { consumeRequestUri, storeAuthorizationRequest } from './request-uri.ts';
+import { consumeRequestUri, markContinuationReauthenticated, storeAuthorizationRequest } from './request-uri.ts';
 import { rememberChosenLocale } from './language.ts';
 import type { AuditEvent, AuthorizationCodeRecord, ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
@@ -315,8 +315,11 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       throw redirectError(authorization, 'access_denied', `the user administers no ${authorization.subjectType} to connect`);
     }
     if (administered.length === 0) {
+      // Its language switch comes back to the request: by reference, as a fresh request_uri of the same stored request
+      // (the one this GET opened is spent, RFC 9126 §7.3), as the login page's does (login-step.ts).
+      const t = byReference ? translator(requestLocale(request), await continuationUrl(context, authorization, requestedAt, reauthenticatedSessionDigest)) : requestTranslator(request);
       reply.code(403).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(noSubjectPage({
-        t: requestTranslator(request), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
+        t, brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), userName: user.name, userEmail: user.email,
         clientName: authorization.client.clientName, subjectType: authorization.subjectType,
         backToAppUrl: redirectTo(context, authorization.redirectUri, {
           error: 'access_denied', error_description: `the user administers no ${authorization.subjectType} to connect`, state: authorization.state,
@@ -480,13 +483,18 @@ function mustReauthenticate(authorization: AuthorizationRequest): boolean {
  * with the language its `ui_locales` resolves to beside it (ignored by this endpoint, which reads the stored one): the login's own
  * pages (a refused password, the second step) speak the language the request asked for (issue 13).
  */
-async function continuationUrl(context: ServerContext, authorization: AuthorizationRequest, requestedAt: number): Promise<string> {
+async function continuationUrl(
+  context: ServerContext, authorization: AuthorizationRequest, requestedAt: number, reauthenticatedSessionDigest?: string,
+): Promise<string> {
   const now = context.clock.nowSeconds();
   const clientId = authorization.client.clientId;
   const requestUri = await storeAuthorizationRequest(context, clientId, authorization.parameters, requestedAt, now + context.options.interactionLifetimeSeconds);
   // Only the language the request resolves to (a short tag), so the return_to stays short whatever was sent.
   const language = matchUiLocales(authorization.parameters.ui_locales);
-  return authorizeUrl({ client_id: clientId, request_uri: requestUri, ...(language === undefined ? {} : { ui_locales: language }) });
+  const url = authorizeUrl({ client_id: clientId, request_uri: requestUri, ...(language === undefined ? {} : { ui_locales: language }) });
+  // A continuation of a continuation (a page's language switch) keeps the login its prompt=login already saw.
+  if (reauthenticatedSessionDigest !== undefined) await markContinuationReauthenticated(context, url, reauthenticatedSessionDigest);
+  return url;
 }
 
 function redirectError(authorization: AuthorizationRequest, code: OAuthErrorCode, description: string): AuthorizationRedirectError {

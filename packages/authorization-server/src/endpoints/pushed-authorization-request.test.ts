@@ -260,6 +260,36 @@ for (const backend of backends) {
       assert.equal(tokens.json.scope, 'users:read');
     });
 
+    it("the page of a user with no company to connect: its language switch comes back to that page of the request (a fresh request_uri), not to the spent request_uri's 'no longer valid' page", async () => {
+      const pushed = await push(server, authorizationParameters({ state: 'state-none' }).parameters);
+      const browser = await signedInAs(server, seed.developer);
+      const page = await browser.get(byReference(server, pushed.json.request_uri));
+      assert.equal(page.status, 403, 'the page saying there is no company to connect');
+      const again = await switchLanguage(server, browser, page.text, 'de');
+      assert.equal(again.status, 403, "the same page, not the spent request_uri's 400");
+      assert.match(again.text, /<html lang="de"/);
+      const back = new URL(/<a class="button primary" href="([^"]+)"/.exec(again.text)![1]!.replaceAll('&amp;', '&'));
+      assert.equal(`${back.origin}${back.pathname}`, client.redirectUri);
+      assert.equal(back.searchParams.get('state'), 'state-none', 'the request pushed');
+      assert.equal((await new Browser().get(byReference(server, pushed.json.request_uri))).status, 400, 'the request_uri stays spent');
+    });
+
+    it('the same with prompt=login: the fresh request_uri keeps the login made on the request\'s login page (no second login page)', async () => {
+      const pushed = await push(server, authorizationParameters({ state: 'state-none-login', prompt: 'login' }).parameters);
+      const browser = new Browser();
+      const loginPage = await browser.get(byReference(server, pushed.json.request_uri));
+      assert.ok(loginPage.text.includes('action="/login"'));
+      const login = await browser.post(`${server.url}/login`, {
+        _csrf: inputValue(loginPage.text, '_csrf')!, return_to: inputValue(loginPage.text, 'return_to')!, email: seed.developer.email, password: seed.developer.password,
+      });
+      assert.equal(login.status, 303);
+      const page = await browser.get(`${server.url}${login.location}`);
+      assert.equal(page.status, 403, 'the page saying there is no company to connect');
+      const again = await switchLanguage(server, browser, page.text, 'de');
+      assert.equal(again.status, 403, 'the same page, not the login page again');
+      assert.match(again.text, /<html lang="de"/);
+    });
+
     it('uses a request_uri once: a second use is an error page, no redirect (RFC 9126 §7.3)', async () => {
       const pushed = await push(server, authorizationParameters().parameters);
       const first = await new Browser().get(byReference(server, pushed.json.request_uri));
