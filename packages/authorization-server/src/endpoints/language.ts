@@ -10,12 +10,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../server-context.ts';
-import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
-import { LOCALES, type Locale } from '../i18n/i18n.ts';
-import { LOCALE_COOKIE } from '../i18n/request-language.ts';
-
-/** How long the choice is remembered. */
-export const LOCALE_COOKIE_LIFETIME_SECONDS = 365 * 24 * 60 * 60;
+import { rememberChosenLocale } from '../i18n/request-language.ts';
 
 const PLACEHOLDER_ORIGIN = 'http://gatehouse.invalid';
 
@@ -38,19 +33,6 @@ export function safeReturnPath(value: unknown): string {
   // gives back is checked again: a Location that starts with "//" leaves the site (RFC 3986 §4.2, RFC 9700 §4.11).
   if (/^\/[/\\]/.test(url.pathname)) return '/';
   return `${url.pathname}${url.search}`;
-}
-
-/**
- * The language a switch asked for (`locale`, one of those offered), remembered in the switch's cookie; undefined,
- * and nothing remembered, for anything else. Also the consent page's switch (authorization.ts).
- */
-export function rememberChosenLocale(context: ServerContext, reply: FastifyReply, value: unknown): Locale | undefined {
-  const locale = typeof value === 'string' && (LOCALES as readonly string[]).includes(value) ? (value as Locale) : undefined;
-  if (locale) {
-    reply.setCookie(hostCookieName(context.options.environment, LOCALE_COOKIE), locale,
-      hostCookieOptions(context.options.environment, 'lax', LOCALE_COOKIE_LIFETIME_SECONDS));
-  }
-  return locale;
 }
 
 export async function languageEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -5,13 +5,31 @@
  * `ui_locales` (noted by endpoints/authorization.ts from the request or its interaction record). The order
  * is locale-resolution.ts's `resolveLocale`.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { resolveLocale, type Locale, type LocaleSources } from './locale-resolution.ts';
-import { translator, type Translator } from './i18n.ts';
+import { LOCALES, translator, type Translator } from './i18n.ts';
 import { formPage } from '../http/form-page.ts';
+import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
+import type { ServerContext } from '../server-context.ts';
 
 /** The language switch's cookie (SameSite=Lax; `__Host-` outside development, http/host-cookies.ts). */
 export const LOCALE_COOKIE = 'gatehouse_locale';
+/** How long the language switch's choice is remembered. */
+export const LOCALE_COOKIE_LIFETIME_SECONDS = 365 * 24 * 60 * 60;
+
+/**
+ * The language a switch asked for (`locale`, one of those offered), remembered in the switch's cookie; undefined,
+ * and nothing remembered, for anything else. GET /language (endpoints/language.ts) and the consent page's switch
+ * (endpoints/authorization.ts) use it.
+ */
+export function rememberChosenLocale(context: ServerContext, reply: FastifyReply, value: unknown): Locale | undefined {
+  const locale = typeof value === 'string' && (LOCALES as readonly string[]).includes(value) ? (value as Locale) : undefined;
+  if (locale) {
+    reply.setCookie(hostCookieName(context.options.environment, LOCALE_COOKIE), locale,
+      hostCookieOptions(context.options.environment, 'lax', LOCALE_COOKIE_LIFETIME_SECONDS));
+  }
+  return locale;
+}
 
 const noted = new WeakMap<FastifyRequest, Pick<LocaleSources, 'userLocale' | 'uiLocales'>>();
 
