@@ -37,7 +37,7 @@ import { sendLoginStep } from '../sessions/login-step.ts';
 import { parseScope, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import { ENGLISH, translator, type MessageKey, type MessageValues, type Translator } from '../i18n/i18n.ts';
 import { matchUiLocales } from '../i18n/locale-resolution.ts';
-import { noteUiLocales, rememberChosenLocale, requestLocale, requestTranslator } from '../i18n/request-language.ts';
+import { noteChosenLocale, noteUiLocales, rememberChosenLocale, requestLocale, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
 import { consumeRequestUri, markContinuationReauthenticated, storeAuthorizationRequest } from './request-uri.ts';
@@ -396,6 +396,7 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
   await handleAuthorizationErrors(context, reply, async (established) => {
     const body = request.body as RawParameters;
     const locale = rememberChosenLocale(context, reply, body.locale);
+    if (locale !== undefined) noteChosenLocale(request, locale); // this answer, an error page included, in the language chosen
     const sessionDigest = sessionCookieDigest(context, request);
     const interactionId = typeof body.interaction === 'string' ? body.interaction : '';
     const peeked = sessionDigest !== undefined && INTERACTION_ID.test(interactionId)
@@ -404,15 +405,14 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
       if (!(await currentLoginSession(context, request))) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
       throw new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
     }
-    noteUiLocales(request, peeked.interaction.requestParameters.ui_locales); // when the locale sent is none offered
+    noteUiLocales(request, peeked.interaction.requestParameters.ui_locales); // for a locale sent that is none offered
     // Validated again, as at the decision: the client may have been suspended, or its redirect URIs or scopes changed.
     const authorization = await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true });
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const session = await currentLoginSession(context, request, authorization.subjectType);
     if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
     const subjects = eligibleAmong(authorization, session.administeredSubjects ?? []);
-    const t = locale === undefined ? requestTranslator(request) : translator(locale);
-    sendConsentPage(context, reply, t, authorization, session.user, subjects, interactionId, typeof body.subject === 'string' ? body.subject : undefined);
+    sendConsentPage(context, reply, requestTranslator(request), authorization, session.user, subjects, interactionId, typeof body.subject === 'string' ? body.subject : undefined);
   });
 }
 

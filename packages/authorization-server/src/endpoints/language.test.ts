@@ -140,6 +140,7 @@ describe('page languages (issue 13)', () => {
     assert.equal(decided.status, 303);
     const used = await browser.post(`${server.url}/oauth/authorize/language`, { ...form, locale: 'de' });
     assert.equal(used.status, 400, 'a used interaction');
+    assert.equal(htmlLang(used.text), 'de', 'its error page in the language chosen');
     assert.ok(!used.text.includes('action="/oauth/authorize/decision"'));
     const other = await signedIn(server);
     const othersConsent = await other.get(authorizeUrl(server, parameters()));

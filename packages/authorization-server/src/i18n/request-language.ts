@@ -31,7 +31,15 @@ export function rememberChosenLocale(context: ServerContext, reply: FastifyReply
   return locale;
 }
 
-const noted = new WeakMap<FastifyRequest, Pick<LocaleSources, 'userLocale' | 'uiLocales'>>();
+const noted = new WeakMap<FastifyRequest, Pick<LocaleSources, 'chosen' | 'userLocale' | 'uiLocales'>>();
+
+/**
+ * Records the language a switch chose with this request (the consent page's, a POST): the cookie set in the answer is
+ * not among the request's, and every page of the answer, an error page included, speaks the language chosen.
+ */
+export function noteChosenLocale(request: FastifyRequest, chosen: Locale): void {
+  noted.set(request, { ...noted.get(request), chosen });
+}
 
 /** Records the signed-in user's directory `locale` (null: none set). */
 export function noteUserLocale(request: FastifyRequest, userLocale: string | null): void {
