@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../users/password.ts';
+import { registerClient as registerLegacyClient } from '../clients/registration.ts';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { linkInMail, startMailCatcher, type MailCatcher } from '../testing/mail-catcher.ts';
 
@@ -155,6 +156,29 @@ describe('partner teams in the developer portal (issue 13)', () => {
     assert.equal((await invitedEvents(server)).length, before.events);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(mail.messages.length, before.mails, 'no e-mail sent');
+  });
+
+  it('an invitation never hands the team the clients a developer registered before teams existed (they stay theirs: 409, nothing moves)', async () => {
+    // A developer whose clients were registered before partner teams existed, who has not opened the portal since:
+    // no membership yet, their clients the team's through `ownerUserId` once they have one (storage.ts PartnerTeamStore).
+    const vera = await newDeveloper(server, 'vera@ledger.example', 'Vera');
+    const { client } = await registerLegacyClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() }, {
+      clientName: 'Vera Books', clientType: 'confidential', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'],
+    }, {}, { actor: `user:${vera.id}`, ownerUserId: vera.id });
+    assert.equal(await server.storage.partnerTeams.findMembership(vera.id), undefined);
+    const owner = await signIn(server, developer);
+    const team = await owner.get(`${server.url}/portal/team`);
+    const before = (await invitedEvents(server)).length;
+    const invited = await owner.post(`${server.url}/portal/team/invitations`, { _csrf: inputValue(team.text, '_csrf')!, name: 'Vera', email: vera.email, role: 'member' });
+    assert.equal(invited.status, 409);
+    assert.match(invited.text, /already belongs to another partner team/);
+    assert.equal((await owner.get(`${server.url}/portal/clients/${client.clientId}`)).status, 404, 'the inviting team does not get her client');
+    assert.notEqual(await server.storage.partnerTeams.teamOfClient(client.clientId), (await server.storage.partnerTeams.findMembership(developer.id))?.teamId);
+    assert.equal((await invitedEvents(server)).length, before);
+    // Her client stays hers: on her next visit she owns the team that has it.
+    const veraBrowser = await signIn(server, vera);
+    assert.equal((await veraBrowser.get(`${server.url}/portal/clients/${client.clientId}`)).status, 200);
+    assert.equal((await server.storage.partnerTeams.findMembership(vera.id))?.role, 'owner');
   });
 
   it('refuses an invitation or a removal without its CSRF token (SPEC decision 18): nothing created or removed', async () => {

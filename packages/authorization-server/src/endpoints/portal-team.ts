@@ -95,6 +95,16 @@ export async function portalInviteTeammate(context: ServerContext, request: Fast
       errors.email = membership.teamId === signedIn.team.teamId ? t.t('team.alreadyMember') : t.t('team.inAnotherTeam');
       return renderTeam(context, reply, signedIn, 409, { values, errors });
     }
+    // Clients a developer registered before partner teams existed belong to no team until their first visit founds
+    // theirs (storage.ts PartnerTeamStore: "else its registering developer's team"): a membership added here would
+    // hand them to this team, whose owner could then rotate their secrets. Another partner's clients stay out of
+    // reach (issue 13: others' clients answer 404), so such a developer is refused as one already in a team.
+    for (const owned of await context.storage.clients.listByOwner(invitee.userId)) {
+      if ((await context.storage.partnerTeams.teamOfClient(owned.clientId)) === undefined) {
+        errors.email = t.t('team.inAnotherTeam');
+        return renderTeam(context, reply, signedIn, 409, { values, errors });
+      }
+    }
   } else {
     try {
       const created = await createDirectoryUser({ storage: context.storage, environment: context.options.environment, now, actor }, { email: values.email, name: values.name });
