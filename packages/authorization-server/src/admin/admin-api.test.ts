@@ -298,6 +298,20 @@ describe('admin API /admin/v1 (bearer administrator tokens, RFC 7591 members)', 
       assert.equal((await call('POST', `/clients/${created.client_id}/secret`, { overlap_seconds: -5 })).status, 400);
     });
 
+    it('refuses an overlap out of range, below 0 or beyond 30 days, alike: 400 invalid_request naming overlap_seconds (a rotation body is no client metadata), nothing rotated', async () => {
+      const created = await create();
+      for (const overlap of [-5, 30 * 24 * 3600 + 1, 1e300]) {
+        const refused = await call('POST', `/clients/${created.client_id}/secret`, { overlap_seconds: overlap });
+        assert.equal(refused.status, 400, String(overlap));
+        assert.equal(refused.json.error, 'invalid_request', String(overlap));
+        assert.equal(refused.json.field, 'overlap_seconds', String(overlap));
+        assert.equal(refused.json.client_secret, undefined);
+      }
+      const introspect = await postForm(`${server.url}/oauth/token/introspect`, { token: 'x' }, { authorization: basic(created.client_id, created.client_secret) });
+      assert.equal(introspect.status, 200, 'the secret was not rotated');
+      assert.equal((await call('POST', `/clients/${created.client_id}/secret`, { overlap_seconds: 30 * 24 * 3600 })).status, 200, '30 days is the longest overlap');
+    });
+
     it('refuses an unknown member with 400 naming it, and does nothing: a misspelt overlap rotates no secret, a misspelt event list sets no webhook', async () => {
       const created = await create();
       const misspelt = await call('POST', `/clients/${created.client_id}/secret`, { overlap_second: 3600 });

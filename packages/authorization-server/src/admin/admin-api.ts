@@ -17,7 +17,7 @@ import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { clientToJson } from '../clients/client-json.ts';
 import {
-  approveClient, ClientManagementError, deleteClient, findManagedClient, LOGO_MAX_BYTES, reactivateClient, rejectBrandingChange, rotateClientSecret, setClientLogo,
+  approveClient, ClientManagementError, deleteClient, findManagedClient, LOGO_MAX_BYTES, MAX_SECRET_OVERLAP_SECONDS, reactivateClient, rejectBrandingChange, rotateClientSecret, setClientLogo,
   setPkceException, suspendClient, updateClient, type ClientMetadataChanges, type ManagementContext,
 } from '../clients/client-management.ts';
 import { setPushedAuthorizationRequestsRequired } from '../clients/client-management.ts';
@@ -274,7 +274,9 @@ export function adminApi(context: ServerContext) {
           // An unknown member is refused: a misspelt overlap_seconds would otherwise end the old secret at once.
           type: ['object', 'null'], additionalProperties: false,
           properties: {
-            overlap_seconds: { type: 'integer', minimum: 0, description: 'How long the previous secret keeps working; default 0' },
+            // SPEC decision 10's overlap, at most 30 days (client-management.ts): refused here as a negative one is, 400
+            // invalid_request, not as RFC 7591 §3.2.2 invalid_client_metadata (a rotation body is no client metadata).
+            overlap_seconds: { type: 'integer', minimum: 0, maximum: MAX_SECRET_OVERLAP_SECONDS, description: 'How long the previous secret keeps working, at most 30 days; default 0' },
             revoke_grants: { type: 'boolean', description: 'Revoke every grant of the client now; default false' },
           },
         },
