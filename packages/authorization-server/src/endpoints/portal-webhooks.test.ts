@@ -47,6 +47,15 @@ describe('developer portal: webhooks (issue 15 §5)', () => {
     assert.equal(await server.storage.webhooks.findEndpoint(clientId), undefined);
   });
 
+  it('a done= the page does not know shows no notice: not the text of an Object.prototype member (constructor, toString)', async () => {
+    for (const done of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const shown = await browser.get(`${page}?done=${done}`);
+      assert.equal(shown.status, 200);
+      assert.doesNotMatch(shown.text, /class="notice"/, done);
+      assert.doesNotMatch(shown.text, /native code|\[object Object\]/, done);
+    }
+  });
+
   it('without the CSRF token a POST is refused (403) and changes nothing', async () => {
     const response = await form(browser, page, [['url', 'https://fjord.example/hooks'], ['event_types', 'grant.revoked']]);
     assert.equal(response.status, 403);

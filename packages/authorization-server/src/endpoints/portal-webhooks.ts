@@ -77,8 +77,10 @@ export async function portalWebhook(context: ServerContext, request: FastifyRequ
       if (secretsEqual(handedOver, current)) newSecret = handedOver;
     }
   }
-  const done = (request.query as { done?: string }).done;
-  await render(context, reply, signedIn, client, 200, { newSecret, notice: done ? notices(webhookMessages(signedIn.frame.t))[done] : undefined });
+  const done = (request.query as { done?: unknown }).done;
+  const known = notices(webhookMessages(signedIn.frame.t));
+  // Only the page's own notices (Object.hasOwn, as portal.ts): `done=constructor` found Object.prototype's member and showed its text.
+  await render(context, reply, signedIn, client, 200, { newSecret, notice: typeof done === 'string' && Object.hasOwn(known, done) ? known[done] : undefined });
 }
 
 /** POST /portal/clients/:client_id/webhook (url, event_types[]) */
