@@ -62,11 +62,14 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
     await options.storage.webhooks.recordAttempt(delivery.deliveryId, { at, status: 0, nextAttemptAt: null, deliveredAt: null });
     return false;
   }
-  const secret = decryptWebhookSecret(options.secretKey, delivery.clientId, endpoint.secretCiphertext);
-  // Standard Webhooks: the id stays the same on every attempt (receivers deduplicate), the timestamp is the attempt's.
-  const signature = new Webhook(secret).sign(delivery.deliveryId, new Date(at * 1000), delivery.payload);
   let status = 0;
   try {
+    // Inside the try: a secret that cannot be read (GATEHOUSE_TOKEN_KEY changed, README "Partner webhooks") fails this
+    // delivery alone, retried and given up as an unreachable receiver is; thrown, it ended the run, and the deliveries
+    // leased with it (other clients' too) came due with it again, behind it, run after run.
+    const secret = decryptWebhookSecret(options.secretKey, delivery.clientId, endpoint.secretCiphertext);
+    // Standard Webhooks: the id stays the same on every attempt (receivers deduplicate), the timestamp is the attempt's.
+    const signature = new Webhook(secret).sign(delivery.deliveryId, new Date(at * 1000), delivery.payload);
     status = await post(endpoint.url, delivery.payload, {
       'content-type': 'application/json', 'webhook-id': delivery.deliveryId, 'webhook-timestamp': String(at), 'webhook-signature': signature,
     }, timeoutSeconds, options.publicAddressesOnly ?? false);

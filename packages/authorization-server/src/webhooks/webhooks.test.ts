@@ -11,7 +11,7 @@ import { verifyWebhook } from '@gatehouse/client';
 import { createAdminToken } from '../admin/admin-credentials.ts';
 import { Browser, confidentialAuth, inputValue, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { deliverDueWebhooks, webhookBackoffSeconds } from './webhook-worker.ts';
-import { webhookSecretKey } from './webhook-secret.ts';
+import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
 interface Received { headers: Record<string, string>; body: string }
 
@@ -206,6 +206,28 @@ describe('partner webhooks (issue 15 §5)', () => {
     assert.deepEqual(received.map((message) => verified(message).type), ['client.suspended', 'client.reactivated', 'client.suspended', 'client.reactivated']);
     const ids = received.map((message) => message.headers['webhook-id']!);
     assert.deepEqual([...ids].sort(), ids, 'webhook-ids sort in the order of the events');
+  });
+
+  it('a delivery whose secret cannot be read (GATEHOUSE_TOKEN_KEY changed, this webhook not set again yet) fails alone, retried like an unreachable receiver: the rest of the run still goes out', async () => {
+    const now = server.clock.nowSeconds();
+    // The public client's webhook, its secret encrypted under another key (README: a changed token key makes stored secrets unreadable).
+    const otherKey = webhookSecretKey(randomBytes(32));
+    await server.storage.webhooks.setEndpoint({
+      clientId: seed.publicClient.id, url: hookUrl, secretCiphertext: encryptWebhookSecret(otherKey, seed.publicClient.id, newWebhookSecret()), createdAt: now,
+    });
+    // The unreadable one is due first (deliveries go out in id order).
+    for (const [deliveryId, clientId] of [['msg_a_unreadable', seed.publicClient.id], ['msg_b_readable', seed.confidentialClient.id]] as const) {
+      await server.storage.webhooks.enqueue({
+        deliveryId, clientId, eventType: 'client.suspended', payload: JSON.stringify({ type: 'client.suspended', timestamp: new Date(now * 1000).toISOString(), data: { client_id: clientId } }),
+        createdAt: now, attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+      });
+    }
+    assert.deepEqual(await deliver(), { attempted: 2, delivered: 1 });
+    assert.deepEqual(received.map((message) => message.headers['webhook-id']), ['msg_b_readable']);
+    assert.equal(verified(received[0]!).type, 'client.suspended');
+    const unreadable = (await server.storage.webhooks.list(seed.publicClient.id, 10)).find((delivery) => delivery.deliveryId === 'msg_a_unreadable')!;
+    assert.deepEqual([unreadable.attempts, unreadable.lastStatus, unreadable.nextAttemptAt, unreadable.deliveredAt], [1, 0, now + webhookBackoffSeconds(1), null]);
+    assert.equal(await server.storage.webhooks.removeEndpoint(seed.publicClient.id), true);
   });
 
   it('suspending the client sends client.suspended; DELETE /webhook stops deliveries; the metadata is unchanged', async () => {
