@@ -11,6 +11,7 @@ import { hashPassword } from '../users/password.ts';
 import { createAdminToken } from './admin-credentials.ts';
 import { createResourceServer } from '../directory/resource-servers.ts';
 import { DirectoryError } from '../directory/directory.ts';
+import { importDirectory } from '../directory/directory-import.ts';
 
 const postgresSkip = await postgresSkipReason();
 const ORGANIZATION = seed.organization.id;
@@ -356,6 +357,33 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifec
       assert.equal(refreshed.status, 200);
       const grants = await call('GET', `/grants?user_id=${seed.users.bob.id}`);
       assert.equal(grants.json.length, 1, 'connected apps still shows who connected it');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a set-password link stops working when the user\'s e-mail address changes (PATCH or import): it went to whoever held the old address', async () => {
+    const { server, call } = await adminServer();
+    try {
+      const created = await call('POST', '/users', { email: 'karin@tpyo.example', name: 'Karin Kasserer' });
+      assert.equal(created.status, 201);
+      const id = created.json.id as string;
+      const invitation = await call('POST', `/users/${id}/invitation`);
+      assert.equal(invitation.status, 201);
+      assert.equal((await fetch(invitation.json.url)).status, 200, 'the link works');
+      // A correction of the name (the same address) keeps the link.
+      assert.equal((await call('PATCH', `/users/${id}`, { name: 'Karin Kassér' })).status, 200);
+      assert.equal((await fetch(invitation.json.url)).status, 200, 'same address: still usable');
+      // The address corrected: the link mailed to the mistyped one is void.
+      assert.equal((await call('PATCH', `/users/${id}`, { email: 'karin@typo.example' })).status, 200);
+      assert.equal((await fetch(invitation.json.url)).status, 410, 'voided by the change of address');
+      // The same through the import.
+      const again = await call('POST', `/users/${id}/invitation`);
+      assert.equal((await fetch(again.json.url)).status, 200);
+      const report = await importDirectory({ storage: server.storage, environment: 'development', now: server.clock.nowSeconds(), actor: 'admin:ops' },
+        { users: [{ id, email: 'karin@elsewhere.example', name: 'Karin Kassér' }] });
+      assert.deepEqual([report.updated, report.refused], [1, []]);
+      assert.equal((await fetch(again.json.url)).status, 410, 'voided by the import\'s change of address');
     } finally {
       await server.close();
     }

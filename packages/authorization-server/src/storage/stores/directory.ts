@@ -43,6 +43,11 @@ const SUBJECT = 'SELECT * FROM subjects WHERE subject_type = ? AND subject_id = 
 const MEMBERSHIPS = 'SELECT subject_type, subject_id FROM subject_administrators WHERE user_id = ? ORDER BY subject_type, subject_id';
 const INSERT_USER = 'INSERT INTO users (user_id, email, email_key, name, password_hash, locale, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)';
 const UPDATE_USER = 'UPDATE users SET email = ?, email_key = ?, name = ?, locale = ?, updated_at = ? WHERE user_id = ?';
+/**
+ * A new e-mail address voids the user's unused set-password links (invitation, reset): each was mailed to the old
+ * address, whose holder (a mistyped address, the mailbox of someone who left) must not set this account's password.
+ */
+const VOID_PASSWORD_LINKS = 'UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL';
 const INSERT_SUBJECT = 'INSERT INTO subjects (subject_type, subject_id, name, organization_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)';
 const UPDATE_SUBJECT = 'UPDATE subjects SET name = ?, organization_id = ?, updated_at = ? WHERE subject_type = ? AND subject_id = ?';
 
@@ -140,6 +145,7 @@ function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, 
     ];
     if (changed.length === 0 && added.length === 0 && removed.length === 0) return { outcome: 'unchanged' };
     yield* tx.run(UPDATE_USER, [user.email, emailKey(user.email), user.name, user.locale, now, user.userId]);
+    if (emailKey(String(existing.email)) !== emailKey(user.email)) yield* tx.run(VOID_PASSWORD_LINKS, [now, user.userId]);
     yield* insertAuditEventSteps(tx, { type: 'directory.user.updated', at: now, actor, details: { id: user.userId, fields: changed.join(','), memberships_added: added.length, memberships_removed: removed.length } });
   }
   for (const membership of added) {
@@ -207,6 +213,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
           if (changes.email !== undefined && (yield* emailHolder(tx, changes.email, userId))) return 'duplicate_email' as const;
           if (next.email === before.email && next.name === before.name && next.locale === before.locale) return before;
           yield* tx.run(UPDATE_USER, [next.email, emailKey(next.email), next.name, next.locale, now, userId]);
+          if (emailKey(next.email) !== emailKey(before.email)) yield* tx.run(VOID_PASSWORD_LINKS, [now, userId]);
           return { ...next, updatedAt: now };
         });
       } catch (error) {
