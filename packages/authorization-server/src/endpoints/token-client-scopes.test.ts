@@ -14,7 +14,7 @@ import { createAdminToken } from '../admin/admin-credentials.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { AuthorizationServerOptions } from '../options.ts';
 import type { ClientRecord, Storage } from '../storage/storage.ts';
-import { confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer } from '../testing/harness.ts';
+import { authorize, confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
 const postgresSkip = await postgresSkipReason();
@@ -84,6 +84,48 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           assert.deepEqual([refused.status, refused.json.error, refused.json.error_description], [400, 'invalid_grant', 'the authorization was revoked']);
           assert.equal(refused.json.access_token, undefined);
           assert.deepEqual(await introspect(server, refreshed.json.access_token as string), { active: false });
+        } finally {
+          await server.close();
+        }
+      });
+
+      const exchange = async (server: { url: string }, redirect: URL, codeVerifier: string) => postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: codeVerifier,
+      }, { authorization: confidentialAuth() });
+
+      it('a code issued before the change is exchanged for what is left (PostgreSQL: not the code as this instance remembers writing it)', async () => {
+        const { storage, server, removeScopes } = await start();
+        try {
+          // The user connected before: the second authorization skips consent (SPEC decision 11), and its code is
+          // written by authorizationCodes.create, which PostgreSQL remembers (postgres/written-rows.ts).
+          const subject = `urn:gatehouse:company:${seed.companies[0]!.id}`;
+          const extra = { urn_gatehouse_params_oauth_subject: subject };
+          const { browser } = await obtainTokens(server, { scope: 'users:read vendors:read', subject, extra });
+          const { redirect, codeVerifier } = await authorize(server, { scope: 'users:read vendors:read', browser, extra });
+          await removeScopes('vendors:read');
+          const exchanged = await exchange(server, redirect, codeVerifier);
+          assert.equal(exchanged.status, 200, exchanged.text);
+          assert.equal(exchanged.json.scope, 'users:read');
+          assert.deepEqual((await storage.grants.listActive({ clientId: CLIENT_ID })).map((grant) => grant.scope), [['users:read']]);
+          if (accessTokenFormat === 'jwt') {
+            const claims = JSON.parse(Buffer.from((exchanged.json.access_token as string).split('.')[1]!, 'base64url').toString());
+            assert.equal(claims.scope, 'users:read', 'the JWT a resource server validates locally');
+          }
+        } finally {
+          await server.close();
+        }
+      });
+
+      it('a code written by an authorization in flight when the change committed is exchanged for what is left', async () => {
+        const { storage, server, view } = await start();
+        try {
+          const { redirect, codeVerifier } = await authorize(server, { scope: 'users:read vendors:read' });
+          view.narrowed = true;
+          const exchanged = await exchange(server, redirect, codeVerifier);
+          assert.equal(exchanged.status, 200, exchanged.text);
+          assert.equal(exchanged.json.scope, 'users:read');
+          view.narrowed = false;
+          assert.deepEqual((await storage.grants.listActive({ clientId: CLIENT_ID })).map((grant) => grant.scope), [['users:read']]);
         } finally {
           await server.close();
         }

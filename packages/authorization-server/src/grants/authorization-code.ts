@@ -102,7 +102,8 @@ export const authorizationCodeGrant: GrantHandler = {
       const grantId = randomUUIDv7();
       const attempt = await storage.grants.exchangeReadyCode(codeDigest, client.clientId, now, {
         redirectUri, codeChallenge: codeVerifier === undefined ? null : challengeOf(codeVerifier), dpopJkt: dpopJkt ?? null,
-        defaultResourceScopes: catalogue.defaultResource.scopes, clientSecretDigest: authenticated.secretDigest,
+        // A code naming a scope the client is no longer registered for takes the path below, which narrows it.
+        defaultResourceScopes: catalogue.defaultResource.scopes.filter((scope) => client.scopes.includes(scope)), clientSecretDigest: authenticated.secretDigest,
       }, grantId, minted.tokens, {
         type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId,
         details: { grant_type: 'authorization_code', access_token_id: minted.tokens[0]!.tokenId, refresh_token_id: minted.tokens[1]!.tokenId },
@@ -134,18 +135,23 @@ export const authorizationCodeGrant: GrantHandler = {
       throw refusal;
     }
 
+    // A scope the client is no longer registered for is granted no more (clients.update narrows unredeemed codes
+    // in its commit; this catches a code written by an authorization in flight then, or one this instance
+    // remembers writing, postgres/written-rows.ts). Nothing left: the code is refused, as one the change voided.
+    const grantedScope = stored.scope.filter((scope) => client.scopes.includes(scope));
+    if (grantedScope.length === 0) throw new OAuthError('invalid_grant', INVALID_CODE);
     // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
     // code's scope within that resource's family (issue 15 §4).
-    const { accessScope, audience } = tokenResource(catalogue, stored.resources, requestedResources, stored.scope, false);
+    const { accessScope, audience } = tokenResource(catalogue, stored.resources, requestedResources, grantedScope, false);
 
     const grant: GrantRecord = {
       // A time-ordered UUID (RFC 9562 §5.7): the grants' primary key and the tokens' grant index take new
       // grants at their end, not on a random page (issue 12). It says when the grant was made, as created_at does.
       grantId: randomUUIDv7(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
-      subjectId: stored.subjectId, scope: stored.scope, createdAt: now, revokedAt: null, revocationReason: null,
+      subjectId: stored.subjectId, scope: grantedScope, createdAt: now, revokedAt: null, revocationReason: null,
       ...(stored.resources ? { resources: stored.resources } : {}),
     };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, stored.scope, now, audience, binding);
+    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, grantedScope, now, audience, binding);
     // Issue 12: consume, supersede, store the grant and its tokens, and record the audit event: one commit.
     const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
       type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
