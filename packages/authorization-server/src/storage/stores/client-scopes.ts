@@ -54,7 +54,9 @@ export function* updateClientNarrowingSteps(
     }
     yield* tx.run('UPDATE grants SET scope = ? WHERE grant_id = ?', [kept.join(' '), grantId]);
     done.grantsNarrowed += 1;
-    const tokens = yield* tx.all('SELECT token_digest, kind, scope FROM tokens WHERE grant_id = ? AND revoked_at IS NULL AND rotated_at IS NULL', [grantId]);
+    // Live tokens only: an expired access token is refused anyway (and would inflate the audit event's count).
+    const tokens = yield* tx.all(`SELECT token_digest, kind, scope FROM tokens WHERE grant_id = ? AND revoked_at IS NULL AND rotated_at IS NULL
+      AND expires_at > ?`, [grantId, narrowing.now]);
     for (const token of tokens) {
       const tokenKept = keptOf(token.scope);
       if (tokenKept === undefined) continue;
