@@ -219,3 +219,32 @@ export class InvalidApiRequestError extends GatehouseClientError {
     this.method = method;
   }
 }
+
+/**
+ * The API refused the DPoP proofs of a connection's requests (401 `WWW-Authenticate: DPoP error="invalid_dpop_proof"`,
+ * RFC 9449 §7.1) and a refresh did not help: the token is bound to the key the proofs are signed with, so the fault is
+ * most likely the API's own (a public origin it is misconfigured with, so every proof's `htu` mismatches; its clock,
+ * for `iat`). `refreshed` says whether this call refreshed (the first time for this key) or refused without one, since
+ * a refresh already did not help for this connection and key: one refresh per cause, never one per call (each a token
+ * rotation at Gatehouse). A request the API accepts ends that; so does a new key (a reconnect).
+ * `apiError` and `apiErrorDescription` are the API's challenge parameters (the description cut to 200 characters).
+ */
+export class DpopProofRejectedError extends GatehouseClientError {
+  override readonly name = 'DpopProofRejectedError';
+  readonly connectionId: string;
+  readonly refreshed: boolean;
+  readonly status: number;
+  readonly apiError: string;
+  readonly apiErrorDescription: string | undefined;
+  constructor(connectionId: string, refreshed: boolean, status: number, apiError: string, apiErrorDescription: string | undefined) {
+    const answer = `${status} ${apiError}${apiErrorDescription ? ` ("${apiErrorDescription}")` : ''}`;
+    super(refreshed
+      ? `the API refused the DPoP proof of connection "${connectionId}" (${answer}) again after a refresh: the token is bound to the key the proof is signed with, so check the API's configuration (its public origin, which each proof's htu must match; its clock); no further refresh is made for this cause`
+      : `the API refused the DPoP proof of connection "${connectionId}" (${answer}); a refresh already did not help for this key, so none was made: check the API's configuration (its public origin, which each proof's htu must match; its clock)`);
+    this.connectionId = connectionId;
+    this.refreshed = refreshed;
+    this.status = status;
+    this.apiError = apiError;
+    this.apiErrorDescription = apiErrorDescription;
+  }
+}

@@ -23,7 +23,7 @@ export { jsonLineLogger, silentLogger, tokenFingerprint, type LogEntry, type Log
 export { createManualClock, systemClock, type Clock } from './clock.ts';
 export {
   AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError,
-  GatehouseClientError, InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError,
+  DpopProofRejectedError, GatehouseClientError, InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError,
   TransportError, type AuthorizationServerEndpoint, type InvalidApiRequestProblem,
 } from './errors.ts';
 export {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigurationError, InvalidApiRequestError, TransportError } from './errors.ts';
+import * as oauth from 'oauth4webapi';
+import { ConfigurationError, DpopProofRejectedError, InvalidApiRequestError, TransportError } from './errors.ts';
 import type { AccessTokenLease, Refresher } from './refresh.ts';
-import { apiRequest, resolveApiUrl } from './resource-request.ts';
+import { apiRequest, createProofRefusals, resolveApiUrl } from './resource-request.ts';
 
 const transport = { allowLoopbackHttp: false, timeoutMilliseconds: 1000, fetch: undefined };
 const settings = { apiUrl: new URL('https://api.example/platform'), transport };
@@ -102,5 +103,95 @@ describe('a request that cannot be sent is the caller\'s mistake, found before a
     // Whatever the reason is: a TypeError given as the reason is not fetch refusing to build the request.
     const typeErrorReason = new TypeError('the client disconnected');
     await assert.rejects(setup(never, 600_000).send({ signal: AbortSignal.abort(typeErrorReason) }), (error: unknown) => error === typeErrorReason);
+  });
+});
+
+describe('DPoP refusals by the API: a nonce retry, one refresh per cause, never one per call (RFC 9449 §7.1, §9)', () => {
+  const keyPair = oauth.generateKeyPair('ES256');
+  /** A refresher whose refreshes each give a new token bound to the same stored key. */
+  function setup(answer: (request: Request, call: number) => Response) {
+    let version = 1;
+    const refreshes: number[] = [];
+    const lease = (): AccessTokenLease => ({ accessToken: `at_v${version}`, version, generation: 'g1', dpopKeyCiphertext: 'sealed-key-1' });
+    const refresher = {
+      async accessToken() {
+        return lease();
+      },
+      async accessTokenAfterRejection(_connectionId: string, rejected: { version: number }) {
+        if (rejected.version === version) {
+          version += 1;
+          refreshes.push(version);
+        }
+        return lease();
+      },
+    } as unknown as Refresher;
+    const sent: Request[] = [];
+    const api: typeof fetch = async (input, init) => {
+      const request = new Request(input, init);
+      sent.push(request);
+      return answer(request, sent.length);
+    };
+    const proofRefusals = createProofRefusals();
+    const handle = keyPair.then((pair) => oauth.DPoP({ client_id: 'c1' } as oauth.Client, pair));
+    const requestSettings = {
+      apiUrl: new URL('http://127.0.0.1:1'), transport: { allowLoopbackHttp: true, timeoutMilliseconds: 1000, fetch: api }, proofRefusals,
+      dpop: () => handle,
+    };
+    return { refreshes, sent, proofRefusals, call: () => apiRequest(refresher, requestSettings, 'c1', '/v1/users') };
+  }
+  const refusedProof = () => new Response('{}', {
+    status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_dpop_proof", error_description="The DPoP proof is invalid: htu does not match"' },
+  });
+  const proofPayload = (request: Request) => JSON.parse(Buffer.from(request.headers.get('dpop')!.split('.')[1]!, 'base64url').toString()) as { nonce?: string };
+
+  it('an API that refuses every proof (its own misconfigured origin) costs one refresh, then DpopProofRejectedError on each call without one', async () => {
+    let broken = true;
+    const { refreshes, sent, call } = setup(() => (broken ? refusedProof() : new Response('{"data":[]}', { status: 200 })));
+    await assert.rejects(call(), (error: unknown) => {
+      assert.ok(error instanceof DpopProofRejectedError, String(error));
+      assert.equal(error.refreshed, true);
+      assert.equal(error.connectionId, 'c1');
+      assert.equal(error.status, 401);
+      assert.equal(error.apiErrorDescription, 'The DPoP proof is invalid: htu does not match');
+      assert.match(error.message, /again after a refresh.*public origin.*htu/);
+      assert.ok(!error.message.includes('at_v'), 'no token in the message');
+      return true;
+    });
+    assert.equal(refreshes.length, 1);
+    assert.equal(sent.length, 2);
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(call(), (error: unknown) => error instanceof DpopProofRejectedError && !error.refreshed && /none was made/.test(error.message));
+    }
+    assert.equal(refreshes.length, 1, 'no refresh per call');
+    assert.equal(sent.length, 7, 'one request per call');
+    // The API is fixed: accepted, and the refusal forgotten; broken again later, a new cause is worth one refresh.
+    broken = false;
+    assert.equal((await call()).status, 200);
+    broken = true;
+    await assert.rejects(call(), (error: unknown) => error instanceof DpopProofRejectedError && error.refreshed);
+    await assert.rejects(call(), (error: unknown) => error instanceof DpopProofRejectedError && !error.refreshed);
+    assert.equal(refreshes.length, 2);
+  });
+
+  it('a token bound to another key than the proofs\' still heals with one refresh, and the request is repeated', async () => {
+    const { refreshes, call } = setup((request) => (request.headers.get('authorization') === 'DPoP at_v1' ? refusedProof() : new Response('{}', { status: 200 })));
+    assert.equal((await call()).status, 200);
+    assert.equal(refreshes.length, 1);
+    assert.equal((await call()).status, 200);
+    assert.equal(refreshes.length, 1);
+  });
+
+  it('answers use_dpop_nonce by sending the same token again with the DPoP-Nonce given, without a refresh (RFC 9449 §9)', async () => {
+    const { refreshes, sent, call } = setup((request) => (proofPayload(request).nonce === 'n-1'
+      ? new Response('{}', { status: 200 })
+      : new Response('{}', { status: 401, headers: { 'www-authenticate': 'DPoP error="use_dpop_nonce"', 'dpop-nonce': 'n-1' } })));
+    assert.equal((await call()).status, 200);
+    assert.equal(refreshes.length, 0);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[1]!.headers.get('authorization'), 'DPoP at_v1', 'the same token');
+    assert.notEqual(sent[1]!.headers.get('dpop'), sent[0]!.headers.get('dpop'), 'a new proof');
+    // The nonce is kept for the next call.
+    assert.equal((await call()).status, 200);
+    assert.equal(sent.length, 3);
   });
 });

@@ -5,9 +5,16 @@
  * only to the configured API origin, so a URL taken from data cannot make the client send a token
  * elsewhere. On a 401 with `error="invalid_token"` (the token was revoked or superseded before its
  * expiry, RFC 6750 §3.1) the client refreshes once and repeats the request once.
+ *
+ * DPoP (RFC 9449): a 401 `use_dpop_nonce` (§9) is answered by sending the same token once more, with a proof
+ * carrying the `DPoP-Nonce` the API gave (oauth4webapi's handle keeps it); no refresh. A 401 `invalid_dpop_proof`
+ * (§7.1) refreshes once, since a token bound to another key than the proofs' (an older process's) heals that way;
+ * when the refreshed token's proof is refused too, the fault is not the token's (the API's public origin, so every
+ * `htu` mismatches; its clock): `DpopProofRejectedError`, and later refusals for that connection and key throw it
+ * without a refresh, until the API accepts a request again. Refreshing on each call rotated the tokens per call.
  */
 import * as oauth from 'oauth4webapi';
-import { ConfigurationError, InvalidApiRequestError } from './errors.ts';
+import { ConfigurationError, DpopProofRejectedError, InvalidApiRequestError } from './errors.ts';
 import type { AccessTokenLease, Refresher } from './refresh.ts';
 import { isAllowedUrl, networkFailure, requestOptions, type TransportSettings } from './transport.ts';
 
@@ -32,15 +39,33 @@ export interface ResourceRequestSettings {
    * `Authorization: DPoP` and a proof.
    */
   dpop?: ((lease: AccessTokenLease) => Promise<oauth.DPoPHandle | undefined>) | undefined;
+  /** One per client: the connections whose API refused proofs after a refresh (`createProofRefusals`); none: never remembered. */
+  proofRefusals?: ProofRefusals | undefined;
 }
 
 /**
- * @returns the API's response, whatever its status (a 403 `insufficient_scope` is the caller's to read).
+ * Connections whose refreshed token's DPoP proofs the API refused, by connection ID, with the key the token is bound to
+ * (`AccessTokenLease.dpopKeyCiphertext`, or '' for the caller's key pair): a later refusal for the same key is not
+ * worth a refresh. Bounded: at most `PROOF_REFUSALS_SIZE` connections, the oldest forgotten (it then gets one refresh more).
+ */
+export type ProofRefusals = Map<string, string>;
+
+const PROOF_REFUSALS_SIZE = 10_000;
+
+export function createProofRefusals(): ProofRefusals {
+  return new Map();
+}
+
+/**
+ * @returns the API's response, whatever its status (a 403 `insufficient_scope` is the caller's to read), but a DPoP
+ *   proof refused after a refresh.
  * @throws ConfigurationError for a URL outside the API origin, or an `Authorization` header in `init`.
  * @throws InvalidApiRequestError, before any token is read or request sent, for a method that is not an HTTP token
  *   (RFC 9110 §9.1) or a body with GET or HEAD; and when `fetch` refuses to build the request.
  * @throws TransportError when the API cannot be reached; the refresher's errors when no token can be had; the reason of
  *   `init.signal` (an `AbortError` by default) when the caller aborted it.
+ * @throws DpopProofRejectedError when the API refused the proof of a refreshed token (RFC 9449 §7.1), or refused the
+ *   proof again for a connection and key a refresh already did not help (no refresh then).
  */
 export async function apiRequest(
   refresher: Refresher, settings: ResourceRequestSettings, connectionId: string, url: string | URL, init: ApiRequestInit = {},
@@ -60,15 +85,16 @@ export async function apiRequest(
     ...(callerSignal ? { signal: () => AbortSignal.any([callerSignal, AbortSignal.timeout(settings.transport.timeoutMilliseconds)]) } : {}),
   } as oauth.ProtectedResourceRequestOptions;
 
-  const send = async (lease: AccessTokenLease): Promise<Response> => {
+  const sendOnce = async (lease: AccessTokenLease): Promise<{ response: Response; withProof: boolean }> => {
     const dpop = await settings.dpop?.(lease);
     try {
-      return await oauth.protectedResourceRequest(lease.accessToken, method, target, new Headers(headers), init.body ?? null, { ...options, ...(dpop ? { DPoP: dpop } : {}) });
+      const response = await oauth.protectedResourceRequest(lease.accessToken, method, target, new Headers(headers), init.body ?? null, { ...options, ...(dpop ? { DPoP: dpop } : {}) });
+      return { response, withProof: dpop !== undefined };
     } catch (error) {
       // oauth4webapi throws on any WWW-Authenticate challenge; the response itself is the answer here.
       if (error instanceof oauth.WWWAuthenticateChallengeError) {
         challengesOf.set(error.response, error.cause);
-        return error.response;
+        return { response: error.response, withProof: dpop !== undefined };
       }
       // The caller cancelled (its own signal): its reason, as fetch rejects, not a TransportError "timed out"
       // (AbortError was taken for a timeout), which reads as the API being down. First, since the reason may be
@@ -88,14 +114,48 @@ export async function apiRequest(
     }
   };
 
+  /** RFC 9449 §9: a `use_dpop_nonce` answer is sent once more with the same token; the handle has kept the API's nonce. */
+  const send = async (lease: AccessTokenLease): Promise<Response> => {
+    const { response, withProof } = await sendOnce(lease);
+    if (!withProof || response.status !== 401 || challengeError(response) !== 'use_dpop_nonce') return response;
+    await response.body?.cancel().catch(() => {});
+    return (await sendOnce(lease)).response;
+  };
+  const refusals = settings.proofRefusals;
+  /** The key a lease's token is bound to, as `ProofRefusals` records it. */
+  const bindingOf = (lease: AccessTokenLease) => lease.dpopKeyCiphertext ?? '';
+  const proofRefused = async (response: Response, refreshed: boolean): Promise<DpopProofRejectedError> => {
+    await response.body?.cancel().catch(() => {});
+    const challenge = challengeOf(response);
+    const description = challenge?.parameters.error_description;
+    return new DpopProofRejectedError(connectionId, refreshed, response.status, 'invalid_dpop_proof',
+      // The API's text, cut short; printable characters only.
+      typeof description === 'string' ? description.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : undefined);
+  };
+
   const first = await refresher.accessToken(connectionId);
   const response = await send(first);
-  if (response.status === 401 && isInvalidTokenChallenge(response)) {
-    await response.body?.cancel().catch(() => {});
-    const second = await refresher.accessTokenAfterRejection(connectionId, first);
-    return send(second);
+  const refusal = response.status === 401 ? challengeError(response) : undefined;
+  if (refusal !== 'invalid_token' && refusal !== 'invalid_dpop_proof') {
+    // Accepted (or refused for another reason than its proof): a later proof refusal is a new cause, worth a refresh.
+    refusals?.delete(connectionId);
+    return response;
   }
-  return response;
+  // RFC 9449 §7.1: a refresh already did not help for this key; another one would only rotate the tokens again.
+  if (refusal === 'invalid_dpop_proof' && refusals?.get(connectionId) === bindingOf(first)) throw await proofRefused(response, false);
+  await response.body?.cancel().catch(() => {});
+  const second = await refresher.accessTokenAfterRejection(connectionId, first);
+  const retried = await send(second);
+  if (retried.status === 401 && challengeError(retried) === 'invalid_dpop_proof') {
+    if (refusals) {
+      refusals.delete(connectionId);
+      refusals.set(connectionId, bindingOf(second));
+      if (refusals.size > PROOF_REFUSALS_SIZE) refusals.delete(refusals.keys().next().value!);
+    }
+    throw await proofRefused(retried, true);
+  }
+  refusals?.delete(connectionId);
+  return retried;
 }
 
 /** RFC 9110 §5.6.2: `token = 1*tchar`. */
@@ -104,12 +164,19 @@ const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** The parsed `WWW-Authenticate` challenges of responses oauth4webapi flagged. */
 const challengesOf = new WeakMap<Response, oauth.WWWAuthenticateChallenge[]>();
 
-function isInvalidTokenChallenge(response: Response): boolean {
+/**
+ * The refusal of a 401 that matters here: `invalid_token` (RFC 6750 §3.1, Bearer or DPoP), `invalid_dpop_proof` and
+ * `use_dpop_nonce` (RFC 9449 §7.1, §9: DPoP only); else undefined.
+ */
+function challengeError(response: Response): 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce' | undefined {
+  const error = challengeOf(response)?.parameters.error;
+  return error === 'invalid_token' || error === 'invalid_dpop_proof' || error === 'use_dpop_nonce' ? error : undefined;
+}
+
+function challengeOf(response: Response): oauth.WWWAuthenticateChallenge | undefined {
   const challenges = challengesOf.get(response) ?? [];
-  // RFC 9449 §7.1: with DPoP the challenge is `DPoP`; a proof refused for a token bound to an older key
-  // (a token stored by an earlier process, whose key pair is gone) heals the same way: refresh once.
-  return challenges.some((challenge) => (challenge.scheme === 'bearer' && challenge.parameters.error === 'invalid_token')
-    || (challenge.scheme === 'dpop' && (challenge.parameters.error === 'invalid_token' || challenge.parameters.error === 'invalid_dpop_proof')));
+  return challenges.find((challenge) => (challenge.scheme === 'bearer' && challenge.parameters.error === 'invalid_token')
+    || (challenge.scheme === 'dpop' && ['invalid_token', 'invalid_dpop_proof', 'use_dpop_nonce'].includes(challenge.parameters.error ?? '')));
 }
 
 /** @throws ConfigurationError when the URL is outside the API origin or not https (loopback http in development). */
