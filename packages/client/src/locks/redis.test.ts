@@ -96,4 +96,48 @@ describe('Redis lock', { skip: skip ?? false, timeout: 20_000 }, () => {
     }), /work failed/);
     assert.equal(await first.exists(`${keyPrefix}connection-3`), 0);
   });
+
+  /** The real client, but the answers of the first `lostAnswers` SETs are lost: Redis applies each, its reply never comes. */
+  function losingSetAnswers(client: RedisLockClient, lostAnswers: number): RedisLockClient & { sets: number } {
+    const wrapper = {
+      sets: 0,
+      set: async (...args: Parameters<RedisLockClient['set']>) => {
+        wrapper.sets++;
+        const answer = await client.set(...args);
+        if (wrapper.sets <= lostAnswers) return new Promise<never>(() => {});
+        return answer;
+      },
+      eval: (...args: Parameters<RedisLockClient['eval']>) => client.eval(...args),
+    };
+    return wrapper;
+  }
+
+  it('takes a lock whose SET Redis applied after its answer was given up on: the key holds this call\'s token, so it is ours (not a 15 s stall)', async () => {
+    const lossy = losingSetAnswers(first, 1);
+    const a = createRedisLock({ client: lossy, keyPrefix, commandTimeoutMilliseconds: 50, acquireTimeoutMilliseconds: 3_000 });
+    let heldDuringWork = 0;
+    assert.equal(await a.withLock('connection-4', async () => {
+      heldDuringWork = await second.exists(`${keyPrefix}connection-4`);
+      return 'done';
+    }), 'done');
+    assert.equal(heldDuringWork, 1);
+    assert.ok(lossy.sets >= 2, 'the first SET went unanswered');
+    assert.equal(await first.exists(`${keyPrefix}connection-4`), 0, 'released');
+  });
+
+  it('deletes, by its token, a lock it gave up acquiring after a SET went unanswered (best effort), so others do not wait out the ttl', async () => {
+    const a = createRedisLock({ client: losingSetAnswers(first, Number.POSITIVE_INFINITY), keyPrefix, commandTimeoutMilliseconds: 50, acquireTimeoutMilliseconds: 200 });
+    await assert.rejects(a.withLock('connection-5', async () => 'never'), LockTimeoutError);
+    assert.equal(await first.exists(`${keyPrefix}connection-5`), 0, 'not left held');
+    const b = createRedisLock({ client: second, keyPrefix, acquireTimeoutMilliseconds: 200 });
+    assert.equal(await b.withLock('connection-5', async () => 'free'), 'free');
+  });
+
+  it('never takes or deletes a lock another holder has, even after its own SET went unanswered', async () => {
+    const key = `${keyPrefix}connection-6`;
+    await second.set(key, 'another-holder', { PX: 10_000 });
+    const a = createRedisLock({ client: losingSetAnswers(first, 1), keyPrefix, commandTimeoutMilliseconds: 50, acquireTimeoutMilliseconds: 300 });
+    await assert.rejects(a.withLock('connection-6', async () => 'never'), LockTimeoutError);
+    assert.equal(await first.get(key), 'another-holder');
+  });
 });

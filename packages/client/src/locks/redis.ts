@@ -11,8 +11,11 @@
  * ours (it expired, another holder took it), the lock is lost: the hold's `signal` is aborted with a
  * `LockLostError`. One failed renewal while the lease is still valid is not a loss (the next one may
  * succeed). Each acquiring `SET` is bounded by `commandTimeoutMilliseconds` and the time left of
- * `acquireTimeoutMilliseconds` (an unanswered `SET` is not held; acquiring ends in a `LockTimeoutError` at
- * the acquire timeout). Renewals and the release are each bounded by `commandTimeoutMilliseconds`; the release is
+ * `acquireTimeoutMilliseconds`. Each `withLock` call has its own random token, so a `SET` that Redis applied after
+ * its answer was given up on is still recognised as ours: the next attempt that finds the key taken reads it, and a
+ * key holding our token is ours (its TTL renewed); without that the lock stalled every refresh of the connection,
+ * this one included, until its TTL ran out. When acquiring ends in a `LockTimeoutError` after an unanswered `SET`, the
+ * key is deleted if it holds our token (best effort, bounded by `commandTimeoutMilliseconds`). Renewals and the release are each bounded by `commandTimeoutMilliseconds`; the release is
  * awaited at most that long and its failure ignored (the lease expires after its TTL): it never replaces,
  * nor holds back, the work's result.
  *
@@ -39,8 +42,9 @@ export interface RedisLockOptions {
   /**
    * Longest wait for the lock, milliseconds; default 30 000. It bounds the acquiring `SET`s too: each is
    * awaited at most min(commandTimeoutMilliseconds, the time left), so a silent Redis ends in a
-   * `LockTimeoutError` at this timeout. A `SET` left unanswered is never taken as held (if Redis applied it,
-   * that key expires after the ttl).
+   * `LockTimeoutError` at this timeout. A `SET` left unanswered is not taken as held until a later attempt finds
+   * the key holding this call's token (Redis applied it late); if acquiring times out, that key is deleted by token
+   * (best effort).
    */
   acquireTimeoutMilliseconds?: number;
   /** Longest wait for an acquiring `SET`'s, a renewal's or the release's answer, milliseconds; default ttl/3 (at most 2 000). */
@@ -88,23 +92,38 @@ export function createRedisLock(options: RedisLockOptions): RefreshLock {
       let leaseEnds = 0;
       const acquireEnds = performance.now() + acquireTimeout;
       const timedOut = () => new LockTimeoutError(`waited ${acquireTimeout} ms for the refresh lock "${key}" (Redis did not answer in time)`);
-      await pollForLock(key, acquireTimeout, async () => {
-        const startedAt = performance.now();
-        const remaining = Math.ceil(acquireEnds - startedAt);
-        if (remaining <= 0) throw timedOut();
-        let answer: unknown;
-        try {
-          answer = await bounded(() => client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } }), Math.min(commandTimeout, remaining));
-        } catch (error) {
-          if (!(error instanceof CommandTimeout)) throw error;
-          // Unanswered: the SET may still be applied; it is not held (it expires after the ttl). Try again while time is left.
-          if (performance.now() >= acquireEnds) throw timedOut();
-          return false;
-        }
-        const acquired = answer === 'OK';
-        if (acquired) leaseEnds = startedAt + ttl;
-        return acquired;
-      });
+      /** Whether an acquiring SET went unanswered: Redis may have applied it, so the key may hold our token. */
+      let unanswered = false;
+      try {
+        await pollForLock(key, acquireTimeout, async () => {
+          const startedAt = performance.now();
+          const remaining = Math.ceil(acquireEnds - startedAt);
+          if (remaining <= 0) throw timedOut();
+          const limit = Math.min(commandTimeout, remaining);
+          let answer: unknown;
+          try {
+            answer = await bounded(() => client.set(redisKey, holder, { condition: 'NX', expiration: { type: 'PX', value: ttl } }), limit);
+            // Taken, but perhaps by our own SET that Redis applied after we stopped waiting for its answer: ours then
+            // (the token is this call's alone), its TTL renewed from now.
+            if (answer !== 'OK' && unanswered && Number(await bounded(() => client.eval(EXTEND, { keys: [redisKey], arguments: [holder, String(ttl)] }), limit)) === 1) {
+              answer = 'OK';
+            }
+          } catch (error) {
+            if (!(error instanceof CommandTimeout)) throw error;
+            // Unanswered: the SET may still be applied; it is not held until an attempt finds our token. Try again while time is left.
+            unanswered = true;
+            if (performance.now() >= acquireEnds) throw timedOut();
+            return false;
+          }
+          const acquired = answer === 'OK';
+          if (acquired) leaseEnds = startedAt + ttl;
+          return acquired;
+        });
+      } catch (error) {
+        // Best effort, bounded: a SET of ours that Redis applied late would hold the lock against everyone for the ttl.
+        if (unanswered) await bounded(() => client.eval(RELEASE, { keys: [redisKey], arguments: [holder] })).catch(() => {});
+        throw error;
+      }
       const lost = new AbortController();
       let lastFailure = '';
       let deadline: NodeJS.Timeout | undefined;
