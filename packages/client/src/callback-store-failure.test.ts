@@ -125,4 +125,24 @@ describe('a callback whose connection cannot be stored', () => {
     assert.equal(revocations().length, 1);
     assert.equal(revocations()[0]!.form.get('token'), issuedRefreshToken());
   });
+
+  it('refuses a token response without a refresh_token (a broken server), storing nothing, and revokes its access token (RFC 7009 §2.1)', async () => {
+    fake.omitRefreshToken = true;
+    const store = createMemoryTokenStore();
+    const logs: LogEntry[] = [];
+    await assert.rejects(connectThroughFake(fake, { store, logger: (entry) => logs.push(entry) }), (error: unknown) => {
+      assert.ok(error instanceof InvalidResponseError, String(error));
+      assert.match(error.message, /no refresh_token \(Gatehouse always issues one\): nothing was connected or stored, and the access token just issued was revoked/);
+      for (const issued of fake.issuedTokens) assert.ok(!error.message.includes(issued), 'no token in the message');
+      return true;
+    });
+    const accessToken = fake.issuedTokens.find((token) => token.startsWith('at_'))!;
+    assert.equal(revocations().length, 1);
+    assert.equal(revocations()[0]!.form.get('token'), accessToken);
+    assert.equal(revocations()[0]!.form.get('token_type_hint'), 'access_token');
+    assert.deepEqual(await store.list(), []);
+    assert.ok(logs.some((entry) => entry.event === 'revoked' && entry.outcome === 'succeeded' && /^sha256:/.test(entry.access_token_fingerprint ?? '')));
+    const logged = JSON.stringify(logs);
+    for (const issued of fake.issuedTokens) assert.ok(!logged.includes(issued), 'no token in the log');
+  });
 });

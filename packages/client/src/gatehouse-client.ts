@@ -152,7 +152,9 @@ export interface GatehouseClient {
    * If the connection cannot be stored (the token store or the refresh lock fails) after the server issued its tokens,
    * the new refresh token is revoked (best effort, RFC 7009), since nothing would hold the grant, and
    * ConnectionNotStoredError thrown (its `grantRevoked` says whether the revocation was confirmed). A token response
-   * without a valid subject URN is refused (InvalidResponseError) after its refresh token is revoked the same way.
+   * without a valid subject URN is refused (InvalidResponseError) after its refresh token is revoked the same way. One
+   * without a refresh token (Gatehouse always issues one, SPEC §3: a broken server) is refused (InvalidResponseError),
+   * nothing stored, after its access token is revoked the same way (the message says whether it was).
    * @throws CallbackValidationError (also for a transaction already used), AuthorizationServerError (`access_denied`,
    *   `invalid_grant`…), InvalidResponseError, TransportError, ConnectionMismatchError, ConnectionNotStoredError
    */
@@ -330,22 +332,27 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   /**
    * A callback's grant whose connection could not be stored: no one could ever use or disconnect it, so its refresh
    * token is revoked (RFC 7009 §2.1, SPEC decision 15: the whole grant), best effort with the usual backoff, and logged.
+   * A response without a refresh token has only its access token to revoke (`tokenTypeHint` `access_token`).
    * @returns whether the server confirmed the revocation.
    */
-  const revokeUnstoredGrant = async (oauthContext: OAuthContext, connectionId: string, refreshToken: string, storeError: unknown): Promise<boolean> => {
+  const revokeUnstoredGrant = async (
+    oauthContext: OAuthContext, connectionId: string, token: string, storeError: unknown, tokenTypeHint: 'refresh_token' | 'access_token' = 'refresh_token',
+  ): Promise<boolean> => {
     const reason = `the connection could not be stored (${(storeError as Error)?.message ?? String(storeError)})`;
-    const fingerprint = tokenFingerprint(refreshToken);
-    log({ event: 'revocation_attempt', connection_id: connectionId, refresh_token_fingerprint: fingerprint, reason });
+    const fingerprint = tokenTypeHint === 'refresh_token'
+      ? { refresh_token_fingerprint: tokenFingerprint(token) } : { access_token_fingerprint: tokenFingerprint(token) };
+    const what = tokenTypeHint === 'refresh_token' ? 'the grant just issued' : 'the access token just issued';
+    log({ event: 'revocation_attempt', connection_id: connectionId, ...fingerprint, reason });
     try {
-      await retryTransient(() => revokeToken(oauthContext, refreshToken, 'refresh_token'));
+      await retryTransient(() => revokeToken(oauthContext, token, tokenTypeHint));
     } catch (error) {
       log({
-        event: 'revoked', connection_id: connectionId, outcome: 'failed', refresh_token_fingerprint: fingerprint,
-        reason: `${reason}; the grant just issued was not revoked: ${error instanceof AuthorizationServerError ? error.error : (error as { reason?: string }).reason ?? (error as Error).name}`,
+        event: 'revoked', connection_id: connectionId, outcome: 'failed', ...fingerprint,
+        reason: `${reason}; ${what} was not revoked: ${error instanceof AuthorizationServerError ? error.error : (error as { reason?: string }).reason ?? (error as Error).name}`,
       });
       return false;
     }
-    log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded', refresh_token_fingerprint: fingerprint, reason: `${reason}; the grant just issued was revoked` });
+    log({ event: 'revoked', connection_id: connectionId, outcome: 'succeeded', ...fingerprint, reason: `${reason}; ${what} was revoked` });
     return true;
   };
 
@@ -399,7 +406,14 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
       const dpop = await connectionDpop(oauthContext, connectionId, null, true);
       const sentAt = clock.nowSeconds();
       const response = await exchangeAuthorizationCode(withDpop(oauthContext, dpop), parameters, transaction.redirectUri, transaction.codeVerifier);
-      if (response.refresh_token === undefined) throw new InvalidResponseError('the token response has no refresh_token');
+      if (response.refresh_token === undefined) {
+        // Gatehouse issues a refresh token with every code (SPEC §3); without one the connection would die with its access
+        // token and could never be refreshed nor revoked as a grant: a broken server, refused, nothing stored. Its access
+        // token, held by nothing, is revoked (RFC 7009 §2.1, best effort).
+        const refused = new InvalidResponseError('the token response has no refresh_token');
+        const revoked = await revokeUnstoredGrant(oauthContext, connectionId, response.access_token, refused, 'access_token');
+        throw new InvalidResponseError(`the token response has no refresh_token (Gatehouse always issues one): nothing was connected or stored, and the access token just issued ${revoked ? 'was revoked' : 'could not be revoked (it expires by itself)'}`);
+      }
       const subjectMember = `urn:${urnNamespace}:params:oauth:subject_urn`;
       const subjectUrn = response[subjectMember];
       if (typeof subjectUrn !== 'string' || !parseSubjectUrn(urnNamespace, subjectUrn)) {

@@ -30,6 +30,8 @@ export interface FakeAuthorizationServer {
   metadataOverrides: Record<string, unknown>;
   expiresInSeconds: number;
   subjectUrn: string;
+  /** While set, a code exchange is answered without a refresh_token (a broken server: Gatehouse always issues one). */
+  omitRefreshToken: boolean;
   /** An error the revocation endpoint answers with instead of 200 (RFC 7009 §2.2.1), while set. */
   revocationError: { status: number; error: string; description?: string } | undefined;
   /** A code this server accepts once. */
@@ -104,7 +106,9 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     if (grantType === 'authorization_code') {
       const code = form.get('code') ?? '';
       if (!codes.delete(code)) return json(400, { error: 'invalid_grant', error_description: 'unknown code' });
-      return json(200, tokens(++grants));
+      const issued: Record<string, unknown> = tokens(++grants);
+      if (fake.omitRefreshToken) delete issued.refresh_token;
+      return json(200, issued);
     }
     if (grantType === 'refresh_token') {
       const scripted = refreshScript.shift() ?? { kind: 'success' };
@@ -134,6 +138,7 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     metadataOverrides: {},
     expiresInSeconds: 900,
     revocationError: undefined,
+    omitRefreshToken: false,
     subjectUrn: 'urn:gatehouse:company:d4290d20-6495-471e-bcac-5d9e0a4d844e',
     issueCode() {
       const code = `code_${randomBytes(16).toString('base64url')}`;
