@@ -145,4 +145,25 @@ describe('a callback whose connection cannot be stored', () => {
     const logged = JSON.stringify(logs);
     for (const issued of fake.issuedTokens) assert.ok(!logged.includes(issued), 'no token in the log');
   });
+
+  it('bounds the revocation while the browser waits: a Retry-After past 3 s ends it, not waited for (not ~25 s of retries)', async () => {
+    fake.revocationError = { status: 503, error: 'temporarily_unavailable', headers: { 'retry-after': '10' } };
+    const sleeps: number[] = [];
+    await assert.rejects(connectThroughFake(fake, { store: failingSaves(), sleep: async (milliseconds) => {
+      sleeps.push(milliseconds);
+    } }), (error: unknown) => error instanceof ConnectionNotStoredError && !error.grantRevoked);
+    assert.deepEqual(sleeps, [], 'no wait for a Retry-After past the budget');
+    assert.equal(revocations().length, 1);
+  });
+
+  it('bounds the revocation while the browser waits: at most 3 attempts, each backoff wait under 1 s', async () => {
+    fake.revocationError = { status: 503, error: 'temporarily_unavailable' };
+    const sleeps: number[] = [];
+    await assert.rejects(connectThroughFake(fake, { store: failingSaves(), sleep: async (milliseconds) => {
+      sleeps.push(milliseconds);
+    } }), (error: unknown) => error instanceof ConnectionNotStoredError && !error.grantRevoked);
+    assert.equal(revocations().length, 3);
+    assert.equal(sleeps.length, 2);
+    assert.ok(sleeps.every((milliseconds) => milliseconds <= 1_000), String(sleeps));
+  });
 });

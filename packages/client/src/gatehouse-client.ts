@@ -150,7 +150,8 @@ export interface GatehouseClient {
    * before calling this, so that other processes refuse it too.
    * @returns the connection (subject, scopes) and its tokens (which print as fingerprints only).
    * If the connection cannot be stored (the token store or the refresh lock fails) after the server issued its tokens,
-   * the new refresh token is revoked (best effort, RFC 7009), since nothing would hold the grant, and
+   * the new refresh token is revoked (best effort, RFC 7009; bounded, since the user's browser waits: at most 3 attempts
+   * within 3 s, each request given at most 2 s, so about 5 s at worst), since nothing would hold the grant, and
    * ConnectionNotStoredError thrown (its `grantRevoked` says whether the revocation was confirmed). A token response
    * without a valid subject URN is refused (InvalidResponseError) after its refresh token is revoked the same way. One
    * without a refresh token (Gatehouse always issues one, SPEC §3: a broken server) is refused (InvalidResponseError),
@@ -321,8 +322,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     requestRefresh: async (refreshToken, dpop) => requestTokenRefresh(withDpop(await context(), dpop), refreshToken),
   });
 
-  const retryTransient = <T>(operation: () => Promise<T>) => retryWithBackoff(operation, {
-    policy: retryPolicy, sleep, random,
+  const retryTransient = <T>(operation: () => Promise<T>, policy: RetryPolicy = retryPolicy) => retryWithBackoff(operation, {
+    policy, sleep, random,
     classify: transientFailureOf,
   }).catch((error: unknown) => {
     if (error instanceof RetriesExhaustedError) throw error.cause;
@@ -330,8 +331,22 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
   });
 
   /**
+   * The revocation of a grant a callback could not store runs while the user's browser waits for the callback's page:
+   * at most 3 attempts, none started more than 3 s after the first, each request given at most 2 s (the configured
+   * `retryPolicy` and `httpTimeoutMilliseconds` when smaller): about 5 s at worst, not the ~25 s of the usual budget.
+   */
+  const callbackRevocationPolicy: RetryPolicy = {
+    maxAttempts: Math.min(retryPolicy.maxAttempts, 3),
+    baseDelayMilliseconds: Math.min(retryPolicy.baseDelayMilliseconds, 250),
+    maxDelayMilliseconds: Math.min(retryPolicy.maxDelayMilliseconds, 1_000),
+    // A Retry-After past this budget ends the retries rather than being waited for (backoff.ts).
+    maxElapsedMilliseconds: Math.min(retryPolicy.maxElapsedMilliseconds ?? 3_000, 3_000),
+  };
+  const CALLBACK_REVOCATION_REQUEST_TIMEOUT_MILLISECONDS = 2_000;
+  /**
    * A callback's grant whose connection could not be stored: no one could ever use or disconnect it, so its refresh
-   * token is revoked (RFC 7009 §2.1, SPEC decision 15: the whole grant), best effort with the usual backoff, and logged.
+   * token is revoked (RFC 7009 §2.1, SPEC decision 15: the whole grant), best effort, logged, and bounded
+   * (`callbackRevocationPolicy`: about 5 s at worst, since the user's browser waits).
    * A response without a refresh token has only its access token to revoke (`tokenTypeHint` `access_token`).
    * @returns whether the server confirmed the revocation.
    */
@@ -344,7 +359,11 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     const what = tokenTypeHint === 'refresh_token' ? 'the grant just issued' : 'the access token just issued';
     log({ event: 'revocation_attempt', connection_id: connectionId, ...fingerprint, reason });
     try {
-      await retryTransient(() => revokeToken(oauthContext, token, tokenTypeHint));
+      const bounded: OAuthContext = {
+        ...oauthContext,
+        transport: { ...oauthContext.transport, timeoutMilliseconds: Math.min(oauthContext.transport.timeoutMilliseconds, CALLBACK_REVOCATION_REQUEST_TIMEOUT_MILLISECONDS) },
+      };
+      await retryTransient(() => revokeToken(bounded, token, tokenTypeHint), callbackRevocationPolicy);
     } catch (error) {
       log({
         event: 'revoked', connection_id: connectionId, outcome: 'failed', ...fingerprint,

@@ -33,7 +33,7 @@ export interface FakeAuthorizationServer {
   /** While set, a code exchange is answered without a refresh_token (a broken server: Gatehouse always issues one). */
   omitRefreshToken: boolean;
   /** An error the revocation endpoint answers with instead of 200 (RFC 7009 §2.2.1), while set. */
-  revocationError: { status: number; error: string; description?: string } | undefined;
+  revocationError: { status: number; error: string; description?: string; headers?: Record<string, string> } | undefined;
   /** A code this server accepts once. */
   issueCode(): string;
   tokenRequests(grantType: string): RecordedRequest[];
@@ -92,7 +92,7 @@ export async function startFakeAuthorizationServer(): Promise<FakeAuthorizationS
     }
     if (path === '/oauth/revoke') {
       const refusal = fake.revocationError;
-      if (refusal) return json(refusal.status, { error: refusal.error, ...(refusal.description ? { error_description: refusal.description } : {}) });
+      if (refusal) return json(refusal.status, { error: refusal.error, ...(refusal.description ? { error_description: refusal.description } : {}) }, refusal.headers);
       const grant = grantOf.get(form.get('token') ?? '');
       if (grant !== undefined && currentOf.get(grant) === form.get('token')) currentOf.delete(grant);
       response.writeHead(200).end();
