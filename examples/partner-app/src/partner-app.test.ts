@@ -235,6 +235,44 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('a platform API that refuses every DPoP proof (its own misconfigured origin) costs one refresh, not one per page: the page says the API refused our requests', async () => {
+    const api = createServer((_request, response) => {
+      response.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'DPoP error="invalid_dpop_proof", error_description="The DPoP proof is invalid: htu does not match"' }).end('{}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: partner.url,
+      gatehouse: {
+        issuer: server.issuer, apiUrl, clientId, clientSecret: gatehouse.clientSecret, scope: 'users:read vendors:read', store: createMemoryTokenStore(),
+        encryptionKeys: keys, clock: server.clock, logger: silentLogger,
+      },
+    });
+    try {
+      const home = await app.inject({ method: 'GET', url: '/' });
+      let cookie = String(home.headers['set-cookie']).split(';')[0]!;
+      const connect = await app.inject({
+        method: 'POST', url: '/connect', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(home.body, '_csrf')! }).toString(),
+      });
+      const callback = await completeAuthorizationAsUser(new URL(String(connect.headers.location)), { subject: `urn:gatehouse:company:${danish.id}` });
+      const landed = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie } });
+      assert.equal(landed.statusCode, 303);
+      cookie = String(landed.headers['set-cookie']).split(';')[0]!;
+      const before = gatehouse.tokenRequests();
+      for (let load = 0; load < 3; load++) {
+        const page = await app.inject({ method: 'GET', url: '/', headers: { cookie } });
+        assert.equal(page.statusCode, 502);
+        assert.match(page.body, /The platform API refused our requests/);
+        assert.doesNotMatch(page.body, /Something went wrong/);
+      }
+      assert.equal(gatehouse.tokenRequests() - before, 1, 'one refresh, not one per page load');
+    } finally {
+      await app.close();
+      await new Promise((resolve) => api.close(resolve));
+    }
+  });
+
   it('a callback whose code exchange meets Gatehouse unavailable (503, unreachable) is the 503 "Gatehouse is unavailable" page, not "could not be verified"', async () => {
     let tokenEndpoint: () => Promise<Response> = async () => new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'retry-after': '5' } });
     const { app } = createPartnerApp({

@@ -20,7 +20,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, DpopProofRejectedError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { connectPage, dashboardPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
@@ -183,6 +183,12 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
         // When to try again, as every 503 of this app says (RFC 9110 §10.2.3).
         reply.header('retry-after', '60');
         return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Your connection is fine, but Gatehouse cannot be reached right now. Try again in a minute.'));
+      }
+      // The platform API refuses our DPoP proofs even for a freshly refreshed token: its configuration (public origin,
+      // clock), not the connection; the SDK refreshes no more for it. Said plainly instead of 'Something went wrong'.
+      if (error instanceof DpopProofRejectedError) {
+        request.log.error({ err: error }, 'the platform API refuses our DPoP proofs');
+        return html(reply, 502, errorPage(appName, 'The platform API refused our requests', 'Your connection is fine, but the platform API does not accept how this app signs its requests. This is a configuration problem at the API; it has been logged. Try again later.'));
       }
       request.log.error({ err: error }, 'dashboard failed');
       return html(reply, 502, errorPage(appName, 'Something went wrong', 'The data could not be loaded.'));
