@@ -3,7 +3,7 @@
  */
 import {
   AuthorizationServerError, CallbackValidationError, ConfigurationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, DecryptionError,
-  InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
+  DpopProofRejectedError,   InvalidApiRequestError, InvalidResponseError, LockLostError, LockTimeoutError, ReauthorizationRequiredError, RefreshFailedError, TransportError,
 } from '../errors.ts';
 import { AuthorizationRequestRefusedError } from './authorization-probe.ts';
 import { CallbackTimeoutError } from './loopback-listener.ts';
@@ -111,6 +111,14 @@ export function describeFailure(error: unknown, context: { connection: string; i
     // Lost twice during one refresh (another process judged the lock abandoned): it was "Unexpected error: …".
     const detail = error.message.replace(/^the refresh lock "[^"]*" was lost: /, '');
     return { message: `The refresh lock of "${context.connection}" was lost while refreshing (${detail}): another gatehouse-connect may have taken it over. Try again.`, exitCode: 1 };
+  }
+  if (error instanceof DpopProofRejectedError) {
+    // The API refused the proof of a freshly refreshed token: its configuration, not the connection (no login needed).
+    const said = `${error.status} ${error.apiError}${error.apiErrorDescription ? `: ${error.apiErrorDescription}` : ''}`;
+    return {
+      message: `The API${context.apiUrl ? ` at ${context.apiUrl}` : ''} refused the DPoP proof of "${context.connection}" even after a refresh (${said}). The connection is fine: the API's own configuration (the public origin each proof's htu must match, its clock) is the likely cause.`,
+      exitCode: 1,
+    };
   }
   if (error instanceof InvalidResponseError) return { message: `The authorization server's response was not usable: ${error.message}.`, exitCode: 1 };
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AuthorizationServerError, ConnectionNotDeletedError, ConnectionNotStoredError, LockLostError, TransportError } from '../errors.ts';
+import { AuthorizationServerError, ConnectionNotDeletedError, ConnectionNotStoredError, DpopProofRejectedError, LockLostError, TransportError } from '../errors.ts';
 import { describeFailure } from './error-messages.ts';
 import { DEFAULT_REDIRECT_URI, readProfiles, resolveSettings, storeDirectory, writeProfile, type Profile } from './settings.ts';
 
@@ -87,6 +87,15 @@ describe('gatehouse-connect settings: a token goes only to an API origin the use
     assert.equal(failure.exitCode, 1);
     assert.doesNotMatch(failure.message, /Unexpected error/);
     assert.match(failure.message, /^The refresh lock of "default" was lost .*no refresh request was sent.*Try again/);
+  });
+
+  it('an API that refuses the DPoP proof of a refreshed token (DpopProofRejectedError) is blamed on the API\'s configuration, not "Unexpected error" nor a login', () => {
+    const failure = describeFailure(new DpopProofRejectedError('default', true, 401, 'invalid_dpop_proof', 'The DPoP proof is invalid: htu does not match'), {
+      connection: 'default', issuer: 'http://localhost:3000', apiUrl: 'http://localhost:3001',
+    });
+    assert.equal(failure.exitCode, 1);
+    assert.doesNotMatch(failure.message, /Unexpected error|gatehouse-connect login/);
+    assert.match(failure.message, /^The API at http:\/\/localhost:3001 refused the DPoP proof of "default" even after a refresh \(401 invalid_dpop_proof: The DPoP proof is invalid: htu does not match\)\. .*public origin/);
   });
 
   it('a login whose connection could not be saved, and a revoke whose connection could not be deleted, say what happened at the server and what to run, not "Unexpected error"', () => {
