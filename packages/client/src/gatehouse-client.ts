@@ -25,7 +25,7 @@ import type { RefreshLock } from './lock.ts';
 import { processMemoryLock } from './locks/memory.ts';
 import { createLogWriter, jsonLineLogger, tokenFingerprint, type Logger } from './logging.ts';
 import { assertConnectionOwner, createRefresher, type ConnectionOwner } from './refresh.ts';
-import { apiRequest, createProofRefusals, type ApiRequestInit } from './resource-request.ts';
+import { apiRequest, createApiRefusals, type ApiRequestInit } from './resource-request.ts';
 import { exchangeAuthorizationCode, requestTokenRefresh, revokeToken, type OAuthContext } from './token-endpoint.ts';
 import type { StoredConnection, TokenStore } from './token-store.ts';
 import {
@@ -173,7 +173,8 @@ export interface GatehouseClient {
   refresh(connectionId: string): Promise<Connection>;
   /**
    * Calls the API with `Authorization: DPoP` and a proof for a DPoP-bound connection (RFC 9449 §7), else `Bearer`;
-   * refreshes once on 401 `invalid_token` or `invalid_dpop_proof`, and sends the same token again once, with the API's
+   * refreshes once on 401 `invalid_token` or `invalid_dpop_proof` (a refreshed token refused `invalid_token` too: that
+   * answer is returned, and so is each later refusal of that token, without a refresh), and sends the same token again once, with the API's
    * nonce, on `use_dpop_nonce` (RFC 9449 §9). A proof refused again after the refresh is `DpopProofRejectedError`, and
    * so is each later refusal for that connection and key, without a refresh (one per cause, not one per call), until
    * the API accepts a request. `url` is relative to `apiUrl` or an absolute URL of the same origin.
@@ -312,8 +313,8 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
     (dpop ? { ...oauthContext, dpop: dpop.handle } : oauthContext);
 
   const owner: ConnectionOwner = { issuer: endpoints.issuer, clientId: options.clientId };
-  // RFC 9449 §7.1: connections whose API refused a refreshed token's proofs, so that it is not refreshed per call.
-  const proofRefusals = createProofRefusals();
+  // Connections whose API refused a refreshed token (its proof, RFC 9449 §7.1, or the token), so that they are not refreshed per call.
+  const apiRefusals = createApiRefusals();
   const refresher = createRefresher({
     store, cipher, clock, logger, events, retryPolicy, sleep, random, refreshMarginSeconds, owner,
     lock: options.lock ?? processMemoryLock,
@@ -530,7 +531,7 @@ export function createGatehouseClient(options: GatehouseClientOptions): Gatehous
 
     async fetch(connectionId, url, init) {
       return apiRequest(refresher, {
-        apiUrl: endpoints.apiUrl, transport, proofRefusals,
+        apiUrl: endpoints.apiUrl, transport, apiRefusals,
         // RFC 9449 §7: the key the lease's tokens are bound to. Discovery failing here leaves the request
         // without a proof: a Bearer token still works, a bound one is refused.
         dpop: async (lease) => (await context().then(

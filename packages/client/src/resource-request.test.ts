@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import * as oauth from 'oauth4webapi';
 import { ConfigurationError, DpopProofRejectedError, InvalidApiRequestError, TransportError } from './errors.ts';
 import type { AccessTokenLease, Refresher } from './refresh.ts';
-import { apiRequest, createProofRefusals, resolveApiUrl } from './resource-request.ts';
+import { apiRequest, createApiRefusals, resolveApiUrl } from './resource-request.ts';
 
 const transport = { allowLoopbackHttp: false, timeoutMilliseconds: 1000, fetch: undefined };
 const settings = { apiUrl: new URL('https://api.example/platform'), transport };
@@ -131,13 +131,13 @@ describe('DPoP refusals by the API: a nonce retry, one refresh per cause, never 
       sent.push(request);
       return answer(request, sent.length);
     };
-    const proofRefusals = createProofRefusals();
+    const apiRefusals = createApiRefusals();
     const handle = keyPair.then((pair) => oauth.DPoP({ client_id: 'c1' } as oauth.Client, pair));
     const requestSettings = {
-      apiUrl: new URL('http://127.0.0.1:1'), transport: { allowLoopbackHttp: true, timeoutMilliseconds: 1000, fetch: api }, proofRefusals,
+      apiUrl: new URL('http://127.0.0.1:1'), transport: { allowLoopbackHttp: true, timeoutMilliseconds: 1000, fetch: api }, apiRefusals,
       dpop: () => handle,
     };
-    return { refreshes, sent, proofRefusals, call: () => apiRequest(refresher, requestSettings, 'c1', '/v1/users') };
+    return { refreshes, sent, apiRefusals, call: () => apiRequest(refresher, requestSettings, 'c1', '/v1/users') };
   }
   const refusedProof = () => new Response('{}', {
     status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_dpop_proof", error_description="The DPoP proof is invalid: htu does not match"' },
@@ -193,5 +193,20 @@ describe('DPoP refusals by the API: a nonce retry, one refresh per cause, never 
     // The nonce is kept for the next call.
     assert.equal((await call()).status, 200);
     assert.equal(sent.length, 3);
+  });
+
+  it('an API that refuses every token (invalid_token, its own fault) costs one refresh for that token, not one per call; its answer is returned', async () => {
+    let broken = true;
+    const { refreshes, sent, call } = setup(() => (broken
+      ? new Response('{}', { status: 401, headers: { 'www-authenticate': 'DPoP error="invalid_token"' } })
+      : new Response('{}', { status: 200 })));
+    for (let i = 0; i < 4; i++) assert.equal((await call()).status, 401);
+    assert.equal(refreshes.length, 1, 'no refresh per call');
+    assert.equal(sent.length, 5, 'two requests for the first call, one for each later one');
+    broken = false;
+    assert.equal((await call()).status, 200);
+    broken = true;
+    assert.equal((await call()).status, 401);
+    assert.equal(refreshes.length, 2, 'a new cause once a request was accepted');
   });
 });

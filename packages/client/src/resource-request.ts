@@ -4,7 +4,9 @@
  * URL or a body (RFC 6750 §2.2–2.3 methods are not used; RFC 9700 §2.4 recommends against them) — and
  * only to the configured API origin, so a URL taken from data cannot make the client send a token
  * elsewhere. On a 401 with `error="invalid_token"` (the token was revoked or superseded before its
- * expiry, RFC 6750 §3.1) the client refreshes once and repeats the request once.
+ * expiry, RFC 6750 §3.1) the client refreshes once and repeats the request once; when the API refuses the refreshed
+ * token too, its answer is returned, and so is each later refusal of that same token, without a refresh (an API that
+ * refuses every token for its own reasons, e.g. its introspection credentials, rotated the tokens on every call).
  *
  * DPoP (RFC 9449): a 401 `use_dpop_nonce` (§9) is answered by sending the same token once more, with a proof
  * carrying the `DPoP-Nonce` the API gave (oauth4webapi's handle keeps it); no refresh. A 401 `invalid_dpop_proof`
@@ -39,21 +41,27 @@ export interface ResourceRequestSettings {
    * `Authorization: DPoP` and a proof.
    */
   dpop?: ((lease: AccessTokenLease) => Promise<oauth.DPoPHandle | undefined>) | undefined;
-  /** One per client: the connections whose API refused proofs after a refresh (`createProofRefusals`); none: never remembered. */
-  proofRefusals?: ProofRefusals | undefined;
+  /** One per client: the connections whose API refused a refreshed token (`createApiRefusals`); none: never remembered. */
+  apiRefusals?: ApiRefusals | undefined;
 }
 
 /**
- * Connections whose refreshed token's DPoP proofs the API refused, by connection ID, with the key the token is bound to
- * (`AccessTokenLease.dpopKeyCiphertext`, or '' for the caller's key pair): a later refusal for the same key is not
- * worth a refresh. Bounded: at most `PROOF_REFUSALS_SIZE` connections, the oldest forgotten (it then gets one refresh more).
+ * Connections whose API refused the token a refresh had just given them, by connection ID, with the cause
+ * (`refusalCause`): `invalid_dpop_proof` for the key the token is bound to (`AccessTokenLease.dpopKeyCiphertext`, or ''
+ * for the caller's key pair), `invalid_token` for that token (its row revision). A later refusal for the same cause is
+ * not worth a refresh. Bounded: at most `API_REFUSALS_SIZE` connections, the oldest forgotten (it then gets one refresh more).
  */
-export type ProofRefusals = Map<string, string>;
+export type ApiRefusals = Map<string, string>;
 
-const PROOF_REFUSALS_SIZE = 10_000;
+const API_REFUSALS_SIZE = 10_000;
 
-export function createProofRefusals(): ProofRefusals {
+export function createApiRefusals(): ApiRefusals {
   return new Map();
+}
+
+/** What a refresh cannot change for a refusal: the key (a proof refused), or the token itself (the token refused). */
+function refusalCause(refusal: 'invalid_token' | 'invalid_dpop_proof', lease: AccessTokenLease): string {
+  return refusal === 'invalid_dpop_proof' ? `invalid_dpop_proof|${lease.dpopKeyCiphertext ?? ''}` : `invalid_token|${lease.generation}|${lease.version}`;
 }
 
 /**
@@ -121,9 +129,7 @@ export async function apiRequest(
     await response.body?.cancel().catch(() => {});
     return (await sendOnce(lease)).response;
   };
-  const refusals = settings.proofRefusals;
-  /** The key a lease's token is bound to, as `ProofRefusals` records it. */
-  const bindingOf = (lease: AccessTokenLease) => lease.dpopKeyCiphertext ?? '';
+  const refusals = settings.apiRefusals;
   const proofRefused = async (response: Response, refreshed: boolean): Promise<DpopProofRejectedError> => {
     await response.body?.cancel().catch(() => {});
     const challenge = challengeOf(response);
@@ -137,24 +143,30 @@ export async function apiRequest(
   const response = await send(first);
   const refusal = response.status === 401 ? challengeError(response) : undefined;
   if (refusal !== 'invalid_token' && refusal !== 'invalid_dpop_proof') {
-    // Accepted (or refused for another reason than its proof): a later proof refusal is a new cause, worth a refresh.
+    // Accepted (or refused for another reason): a later refusal is a new cause, worth a refresh.
     refusals?.delete(connectionId);
     return response;
   }
-  // RFC 9449 §7.1: a refresh already did not help for this key; another one would only rotate the tokens again.
-  if (refusal === 'invalid_dpop_proof' && refusals?.get(connectionId) === bindingOf(first)) throw await proofRefused(response, false);
+  // A refresh already did not help for this cause (RFC 9449 §7.1: this key; RFC 6750 §3.1: this very token): another
+  // one would only rotate the tokens again, a write at Gatehouse per call.
+  if (refusals?.get(connectionId) === refusalCause(refusal, first)) {
+    if (refusal === 'invalid_dpop_proof') throw await proofRefused(response, false);
+    return response;
+  }
   await response.body?.cancel().catch(() => {});
   const second = await refresher.accessTokenAfterRejection(connectionId, first);
   const retried = await send(second);
-  if (retried.status === 401 && challengeError(retried) === 'invalid_dpop_proof') {
-    if (refusals) {
-      refusals.delete(connectionId);
-      refusals.set(connectionId, bindingOf(second));
-      if (refusals.size > PROOF_REFUSALS_SIZE) refusals.delete(refusals.keys().next().value!);
-    }
-    throw await proofRefused(retried, true);
+  const refusedAgain = retried.status === 401 ? challengeError(retried) : undefined;
+  if (refusedAgain !== 'invalid_token' && refusedAgain !== 'invalid_dpop_proof') {
+    refusals?.delete(connectionId);
+    return retried;
   }
-  refusals?.delete(connectionId);
+  if (refusals) {
+    refusals.delete(connectionId);
+    refusals.set(connectionId, refusalCause(refusedAgain, second));
+    if (refusals.size > API_REFUSALS_SIZE) refusals.delete(refusals.keys().next().value!);
+  }
+  if (refusedAgain === 'invalid_dpop_proof') throw await proofRefused(retried, true);
   return retried;
 }
 
