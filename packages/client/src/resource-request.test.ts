@@ -209,4 +209,11 @@ describe('DPoP refusals by the API: a nonce retry, one refresh per cause, never 
     assert.equal((await call()).status, 401);
     assert.equal(refreshes.length, 2, 'a new cause once a request was accepted');
   });
+
+  it('DpopProofRejectedError never carries an error_description that quotes the token', async () => {
+    const { call } = setup((request) => new Response('{}', {
+      status: 401, headers: { 'www-authenticate': `DPoP error="invalid_dpop_proof", error_description="bad proof for ${request.headers.get('authorization')!.slice('DPoP '.length)}"` },
+    }));
+    await assert.rejects(call(), (error: unknown) => error instanceof DpopProofRejectedError && error.apiErrorDescription === undefined && !error.message.includes('at_v'));
+  });
 });

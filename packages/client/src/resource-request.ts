@@ -65,8 +65,8 @@ function refusalCause(refusal: 'invalid_token' | 'invalid_dpop_proof', lease: Ac
 }
 
 /**
- * @returns the API's response, whatever its status (a 403 `insufficient_scope` is the caller's to read), but a DPoP
- *   proof refused after a refresh.
+ * @returns the API's response, whatever its status (a 403 `insufficient_scope` is the caller's to read; a 401
+ *   `invalid_token` of a refreshed token, or of a token refused so before), but a DPoP proof refused after a refresh.
  * @throws ConfigurationError for a URL outside the API origin, or an `Authorization` header in `init`.
  * @throws InvalidApiRequestError, before any token is read or request sent, for a method that is not an HTTP token
  *   (RFC 9110 §9.1) or a body with GET or HEAD; and when `fetch` refuses to build the request.
@@ -130,13 +130,12 @@ export async function apiRequest(
     return (await sendOnce(lease)).response;
   };
   const refusals = settings.apiRefusals;
-  const proofRefused = async (response: Response, refreshed: boolean): Promise<DpopProofRejectedError> => {
+  const proofRefused = async (response: Response, lease: AccessTokenLease, refreshed: boolean): Promise<DpopProofRejectedError> => {
     await response.body?.cancel().catch(() => {});
-    const challenge = challengeOf(response);
-    const description = challenge?.parameters.error_description;
+    const description = challengeOf(response)?.parameters.error_description;
     return new DpopProofRejectedError(connectionId, refreshed, response.status, 'invalid_dpop_proof',
-      // The API's text, cut short; printable characters only.
-      typeof description === 'string' ? description.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : undefined);
+      // The API's text, cut short, printable characters only; never one quoting the token (errors.ts: no error holds one).
+      typeof description === 'string' && !description.includes(lease.accessToken) ? description.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : undefined);
   };
 
   const first = await refresher.accessToken(connectionId);
@@ -150,7 +149,7 @@ export async function apiRequest(
   // A refresh already did not help for this cause (RFC 9449 §7.1: this key; RFC 6750 §3.1: this very token): another
   // one would only rotate the tokens again, a write at Gatehouse per call.
   if (refusals?.get(connectionId) === refusalCause(refusal, first)) {
-    if (refusal === 'invalid_dpop_proof') throw await proofRefused(response, false);
+    if (refusal === 'invalid_dpop_proof') throw await proofRefused(response, first, false);
     return response;
   }
   await response.body?.cancel().catch(() => {});
@@ -166,7 +165,7 @@ export async function apiRequest(
     refusals.set(connectionId, refusalCause(refusedAgain, second));
     if (refusals.size > API_REFUSALS_SIZE) refusals.delete(refusals.keys().next().value!);
   }
-  if (refusedAgain === 'invalid_dpop_proof') throw await proofRefused(retried, true);
+  if (refusedAgain === 'invalid_dpop_proof') throw await proofRefused(retried, second, true);
   return retried;
 }
 
