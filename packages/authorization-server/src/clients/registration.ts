@@ -81,6 +81,15 @@ const MAX_URI_LENGTH = 2_000;
 /** A pragmatic address check (RFC 5321 §4.5.3.1.3: at most 254 characters): local@domain.tld, no spaces or angle brackets. */
 export const EMAIL = /^[^\s@<>(),;:"[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 
+/**
+ * The scopes of `scopes` the client is registered for now, in their order. A scope removed from the client is granted
+ * no more (storage.ts clients.update narrows what was stored; the code exchange, the refresh and introspection call
+ * this for a code or token a request in flight wrote meanwhile).
+ */
+export function registeredScopes(client: Pick<ClientRecord, 'scopes'>, scopes: readonly string[]): string[] {
+  return scopes.filter((scope) => client.scopes.includes(scope));
+}
+
 /** The human-facing URIs (pageUriProblem), stored percent-encoded (storedPageUri), with their RFC 7591 names. */
 export const PAGE_URI_FIELDS: readonly (readonly [keyof ClientMetadata, string])[] = [
   ['clientUri', 'client_uri'], ['logoUri', 'logo_uri'], ['tosUri', 'tos_uri'], ['policyUri', 'policy_uri'],

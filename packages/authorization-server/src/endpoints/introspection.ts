@@ -5,6 +5,7 @@
  * the access tokens issued for its audience. Anything else, including unknown, malformed, expired,
  * revoked or superseded tokens, is `{"active": false}` (RFC 7662 §2.2) so nothing leaks.
  */
+import { registeredScopes } from '../clients/registration.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient } from '../clients/client-authentication.ts';
 import { OAuthError } from '../errors.ts';
@@ -37,7 +38,7 @@ export async function introspectionEndpoint(context: ServerContext, request: Fas
   const now = context.clock.nowSeconds();
   // A scope the client is no longer registered for (clients.update revoked the access tokens naming one and
   // narrowed the refresh tokens in one commit; this catches a token issued by a request in flight at that moment).
-  const registered = found?.token.scope.filter((scope) => found.client.scopes.includes(scope));
+  const registered = found && registeredScopes(found.client, found.token.scope);
   const narrowedAway = found !== undefined && registered!.length < found.token.scope.length && (found.token.kind === 'access' || registered!.length === 0);
   if (!found || narrowedAway || !isTokenActive(found, now) || !mayIntrospect(context, caller, found)) {
     sendNoStoreJson(reply, 200, { active: false });

@@ -1,6 +1,7 @@
 /**
  * The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.5–4.6, SPEC decisions 2, 4, 6).
  */
+import { registeredScopes } from '../clients/registration.ts';
 import { randomUUIDv7 } from 'node:crypto';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
@@ -103,7 +104,7 @@ export const authorizationCodeGrant: GrantHandler = {
       const attempt = await storage.grants.exchangeReadyCode(codeDigest, client.clientId, now, {
         redirectUri, codeChallenge: codeVerifier === undefined ? null : challengeOf(codeVerifier), dpopJkt: dpopJkt ?? null,
         // A code naming a scope the client is no longer registered for takes the path below, which narrows it.
-        defaultResourceScopes: catalogue.defaultResource.scopes.filter((scope) => client.scopes.includes(scope)), clientSecretDigest: authenticated.secretDigest,
+        defaultResourceScopes: registeredScopes(client, catalogue.defaultResource.scopes), clientSecretDigest: authenticated.secretDigest,
       }, grantId, minted.tokens, {
         type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId,
         details: { grant_type: 'authorization_code', access_token_id: minted.tokens[0]!.tokenId, refresh_token_id: minted.tokens[1]!.tokenId },
@@ -138,7 +139,7 @@ export const authorizationCodeGrant: GrantHandler = {
     // A scope the client is no longer registered for is granted no more (clients.update narrows unredeemed codes
     // in its commit; this catches a code written by an authorization in flight then, or one this instance
     // remembers writing, postgres/written-rows.ts). Nothing left: the code is refused, as one the change voided.
-    const grantedScope = stored.scope.filter((scope) => client.scopes.includes(scope));
+    const grantedScope = registeredScopes(client, stored.scope);
     if (grantedScope.length === 0) throw new OAuthError('invalid_grant', INVALID_CODE);
     // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
     // code's scope within that resource's family (issue 15 §4).

@@ -9,6 +9,7 @@
  * successor's rotation replaces in its own commit: a retry racing the successor's first use is served if
  * that read comes first and is reuse if it comes after, never both.
  */
+import { registeredScopes } from '../clients/registration.ts';
 import { grantRevocationEffects } from '../webhooks/webhook-events.ts';
 import { OAuthError } from '../errors.ts';
 import { singleParameter } from '../http/parameters.ts';
@@ -60,7 +61,7 @@ export const refreshTokenGrant: GrantHandler = {
       const [access, successor] = minted.tokens as [TokenForCode, TokenForCode];
       const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
       // A token naming a scope the client is no longer registered for takes the path below, which narrows it.
-      const defaultResourceScopes = catalogue.defaultResource.scopes.filter((scope) => client.scopes.includes(scope));
+      const defaultResourceScopes = registeredScopes(client, catalogue.defaultResource.scopes);
       const attempt = await storage.tokens.rotateReadyRefreshToken(
         tokenDigest, now, { clientId: client.clientId, defaultResourceScopes, clientSecretDigest: authenticated.secretDigest }, minted.tokens,
         {
@@ -96,7 +97,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
     // A scope the client is no longer registered for is granted no more: clients.update narrows the stored grant
     // and tokens in the same commit, and this catches a token rotated by a refresh in flight at that moment.
-    const grantedScope = token.scope.filter((scope) => client.scopes.includes(scope));
+    const grantedScope = registeredScopes(client, token.scope);
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
     const askedScope = requestedScope ?? grantedScope;
     const widened = askedScope.filter((scope) => !grantedScope.includes(scope));

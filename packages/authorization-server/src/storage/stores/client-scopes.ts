@@ -16,6 +16,7 @@ import { toClient } from '../rows.ts';
 import type { SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { ClientRecord, ScopeNarrowing, ScopeNarrowingDone } from '../storage.ts';
 import { insertAuditEventSteps } from './audit.ts';
+import { voidCodes } from './directory.ts';
 import { revokeGrantSteps } from './grant-revocation.ts';
 
 /**
@@ -69,13 +70,13 @@ export function* updateClientNarrowingSteps(
       }
     }
   }
-  // A code issued before the change grants what it names at its exchange: narrowed, or voided (as directory.ts
+  // A code issued before the change grants what it names at its exchange: narrowed, or voided (directory.ts
   // voidCodes: redeeming it is invalid_grant) when nothing is left.
   for (const code of codes) {
     const kept = keptOf(code.scope);
     if (kept === undefined) continue;
     yield* (kept.length === 0
-      ? tx.run('UPDATE authorization_codes SET consumed_at = ?, replayed_at = ? WHERE code_digest = ? AND consumed_at IS NULL', [narrowing.now, narrowing.now, code.code_digest])
+      ? voidCodes(tx, 'code_digest = ?', narrowing.now, [code.code_digest])
       : tx.run('UPDATE authorization_codes SET scope = ? WHERE code_digest = ? AND consumed_at IS NULL', [kept.join(' '), code.code_digest]));
   }
   const auditEvent = narrowing.auditEvent?.(done);

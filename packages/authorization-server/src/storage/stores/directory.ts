@@ -88,7 +88,7 @@ function* organizationExists(tx: SqlTransaction, organizationId: string): SqlSte
 }
 
 /** Marks unredeemed codes consumed and replayed, so redeeming one is `invalid_grant` (storage.ts DirectoryStore). */
-function voidCodes(tx: SqlTransaction, where: string, now: number, params: unknown[]) {
+export function voidCodes(tx: SqlTransaction, where: string, now: number, params: unknown[]) {
   return tx.run(`UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND ${where}`, [now, now, ...params]);
 }
 
