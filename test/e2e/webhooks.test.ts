@@ -109,7 +109,7 @@ describe('end to end: webhook set in the portal → user disconnects → deliver
     await userContext.close();
 
     // 3. The worker's run delivers it to the receiver, signed; verifyWebhook accepts it.
-    const deliver = () => deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey) });
+    const deliver = () => deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), environment: 'development' });
     assert.deepEqual(await deliver(), { attempted: 1, delivered: 1 });
     assert.equal(received.length, 1);
     mock.timers.enable({ apis: ['Date'], now: server.clock.nowSeconds() * 1000 });

@@ -288,3 +288,35 @@ describe('CONFIGURATION_VARIABLES (what `gatehouse config check` does not call a
     assert.deepEqual([...read].filter((name) => !CONFIGURATION_VARIABLES.includes(name!)), []);
   });
 });
+
+describe('configuration: GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES (issue 15 §5, staging only)', () => {
+  const KEY = 'x'.repeat(43);
+  const staging = { GATEHOUSE_ENV: 'staging', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: KEY };
+
+  it('is false unless set to true; staging may set it; anything but true or false is refused', () => {
+    assert.equal(loadConfiguration({}).webhookAllowPrivateAddresses, false);
+    assert.equal(loadConfiguration(staging).webhookAllowPrivateAddresses, false);
+    assert.equal(loadConfiguration({ ...staging, GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' }).webhookAllowPrivateAddresses, true);
+    assert.equal(loadConfiguration({ ...staging, GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'false' }).webhookAllowPrivateAddresses, false);
+    assert.throws(() => loadConfiguration({ ...staging, GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'yes' }), (error: ConfigurationError) => {
+      assert.deepEqual(error.problems, ['GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be true or false (got "yes")']);
+      return true;
+    });
+  });
+
+  it('is refused in production at startup, with a message saying why', () => {
+    assert.throws(() => loadConfiguration({ ...staging, GATEHOUSE_ENV: 'production', GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' }), (error: ConfigurationError) => {
+      assert.ok(error instanceof ConfigurationError);
+      assert.deepEqual(error.problems, ['GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true is refused in production: partner webhooks there reach public addresses only (loopback, private, link-local and metadata addresses never); unset it']);
+      return true;
+    });
+    assert.equal(loadConfiguration({ ...staging, GATEHOUSE_ENV: 'production', GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'false' }).webhookAllowPrivateAddresses, false);
+  });
+
+  it('gatehouse config check says where webhooks may go', () => {
+    const row = (env: NodeJS.ProcessEnv) => Object.fromEntries(describeConfiguration(loadConfiguration(env))).GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES;
+    assert.equal(row(staging), 'false (partner webhooks reach public addresses only)');
+    assert.equal(row({ ...staging, GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' }), 'true (partner webhooks may reach loopback, private and link-local addresses)');
+    assert.equal(row({}), 'development: loopback and private webhook targets allowed');
+  });
+});

@@ -26,6 +26,7 @@
  * | `GATEHOUSE_TRUST_PROXY` | unset | Fastify `trustProxy` (e.g. `127.0.0.1`) for TLS-terminating proxies |
  * | `GATEHOUSE_AUDIT_RETENTION_DAYS` | unset (keep forever) | the cleanup deletes audit events older than this many days |
  * | `GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS` | `30` | the cleanup deletes delivered and given-up webhook deliveries older than this many days (1..3650; issue 15 §5) |
+ * | `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES` | `false` | `true` in staging: partner webhooks may name and reach loopback, private and link-local addresses, as in development; refused in production (webhooks/webhook-secret.ts privateWebhookTargetsAllowed) |
  * | `GATEHOUSE_METRICS_PORT` | unset | serve Prometheus metrics on this port (no authentication) instead of `GET /metrics` with an administrator token |
  * | `GATEHOUSE_AUDIT_STREAM` | unset | `stdout` or `file:/absolute/path`: every audit event, once recorded, also as a JSON line (operations/audit-stream.ts) |
  * | `GATEHOUSE_SHUTDOWN_GRACE_SECONDS` | `10` | on SIGTERM, how long requests in flight may take to finish (operations/shutdown.ts) |
@@ -105,6 +106,8 @@ export interface Configuration {
   dpopNonceRequired?: boolean;
   /** `GATEHOUSE_UPSTREAM_*` and `GATEHOUSE_LOCAL_PASSWORDS`: the upstream OpenID Provider, or null. */
   upstreamIdentityProvider: UpstreamIdentityProvider | null;
+  /** `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES`: see AuthorizationServerOptions.webhookAllowPrivateAddresses. */
+  webhookAllowPrivateAddresses: boolean;
 }
 
 /**
@@ -231,6 +234,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const requirePar = setting(() => requirePushedAuthorizationRequests(env.GATEHOUSE_REQUIRE_PAR));
   const upstream = setting(() => upstreamIdentityProvider(env, environment));
   const dpopNonce = setting(() => dpopNonceRequired(env.GATEHOUSE_DPOP_NONCE_REQUIRED));
+  const webhookPrivate = setting(() => webhookAllowPrivateAddresses(env.GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES, environment));
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     environment,
@@ -255,6 +259,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     requirePushedAuthorizationRequests: requirePar!,
     upstreamIdentityProvider: upstream!,
     dpopNonceRequired: dpopNonce!,
+    webhookAllowPrivateAddresses: webhookPrivate!,
   };
 }
 
@@ -349,6 +354,8 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
         : `${configuration.oauthEndpointRateLimit.maxRequestsPerClient},${configuration.oauthEndpointRateLimit.maxRequestsPerAddress},${configuration.oauthEndpointRateLimit.windowSeconds}`],
     ['GATEHOUSE_REQUIRE_PAR', String(configuration.requirePushedAuthorizationRequests)],
     ['GATEHOUSE_DPOP_NONCE_REQUIRED', String(configuration.dpopNonceRequired ?? false)],
+    ['GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES', configuration.environment === 'development' ? 'development: loopback and private webhook targets allowed'
+      : configuration.webhookAllowPrivateAddresses ? 'true (partner webhooks may reach loopback, private and link-local addresses)' : 'false (partner webhooks reach public addresses only)'],
     ['GATEHOUSE_REQUIRE_SECOND_FACTOR', configuration.localAccounts.requireSecondFactor ?? 'none'],
     // The SMTP URL's host only: its user name and password are secrets.
     ['GATEHOUSE_SMTP_URL', configuration.localAccounts.smtpUrl === undefined
@@ -387,7 +394,7 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_DATABASE', 'GATEHOUSE_RATE_LIMIT_COUNTERS', 'GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',
-  'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 'GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_REQUIRE_PAR',
+  'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', 'GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES', 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 'GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_REQUIRE_PAR',
   'GATEHOUSE_DPOP_NONCE_REQUIRED', 'GATEHOUSE_SMTP_URL', 'GATEHOUSE_MAIL_FROM', 'GATEHOUSE_REQUIRE_SECOND_FACTOR', 'GATEHOUSE_LOCAL_PASSWORDS',
   'GATEHOUSE_UPSTREAM_ISSUER', 'GATEHOUSE_UPSTREAM_CLIENT_ID', 'GATEHOUSE_UPSTREAM_CLIENT_SECRET', 'GATEHOUSE_UPSTREAM_NAME', 'GATEHOUSE_UPSTREAM_SCOPE',
   // Read by scripts/start.ts, the test harness, or (OTEL_*) the OpenTelemetry exporter, not by loadConfiguration.
@@ -463,6 +470,19 @@ function requirePushedAuthorizationRequests(value: string | undefined): boolean 
   if (value === undefined || value === '' || value === 'false') return false;
   if (value === 'true') return true;
   throw new Error('GATEHOUSE_REQUIRE_PAR must be true or false');
+}
+
+/**
+ * `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES`: `true` or `false` (default false). `true` is refused in production:
+ * there partner webhooks reach public addresses only, with no way around it (an SSRF into the platform's network).
+ */
+function webhookAllowPrivateAddresses(value: string | undefined, environment: string): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value !== 'true') throw new Error(`GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES must be true or false (got ${shown(value)})`);
+  if (environment === 'production') {
+    throw new Error('GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true is refused in production: partner webhooks there reach public addresses only (loopback, private, link-local and metadata addresses never); unset it');
+  }
+  return true;
 }
 
 /** `GATEHOUSE_DPOP_NONCE_REQUIRED`: `true` or `false` (default false; RFC 9449 §8). */

@@ -84,6 +84,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       localAccounts: configuration.localAccounts,
       requirePushedAuthorizationRequests: configuration.requirePushedAuthorizationRequests,
       dpopNonceRequired: configuration.dpopNonceRequired ?? false,
+      webhookAllowPrivateAddresses: configuration.webhookAllowPrivateAddresses,
       upstreamIdentityProvider: configuration.upstreamIdentityProvider,
       logger: options.logger ?? true,
     });
@@ -105,9 +106,11 @@ export async function startAuthorizationServer(configuration: Configuration, opt
         },
       });
     }
-    // Issue 15 §5: every instance delivers due partner webhooks (leased, so never twice at once).
+    // Issue 15 §5: every instance delivers due partner webhooks (leased, so never twice at once); to public addresses
+    // only, but in development or with GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES in staging (webhook-secret.ts).
     webhooks = startWebhookWorker({
-      storage, clock: systemClock, secretKey: webhookSecretKey(tokenKey), intervalSeconds: 5, publicAddressesOnly: configuration.environment === 'production',
+      storage, clock: systemClock, secretKey: webhookSecretKey(tokenKey), intervalSeconds: 5,
+      environment: configuration.environment, allowPrivateAddresses: configuration.webhookAllowPrivateAddresses,
       onError: (error) => log.error({ event: 'webhooks.failed', err: error }, 'webhook delivery run failed'),
     });
     const url = await app.listen({ port: configuration.port, host: configuration.host });

@@ -88,6 +88,13 @@ export interface AuthorizationServerOptions {
    * of a time window, tokens/dpop-proof.ts), so any instance accepts another's. Default false.
    */
   dpopNonceRequired?: boolean;
+  /**
+   * Issue 15 §5: partner webhook URLs may name, and deliveries may connect to, loopback, private and link-local
+   * addresses in staging too (`GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES`; webhooks/webhook-secret.ts
+   * privateWebhookTargetsAllowed). Default false: staging, like production, reaches public addresses only (no SSRF
+   * into the platform's network); development always allows them. Refused (an error at start) in production.
+   */
+  webhookAllowPrivateAddresses?: boolean;
   /** Injectable clock for tests; default the system clock. */
   clock?: Clock;
   /**
@@ -211,6 +218,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     localAccounts: {},
     requirePushedAuthorizationRequests: false,
     dpopNonceRequired: false,
+    webhookAllowPrivateAddresses: false,
     upstreamIdentityProvider: null,
     clock: systemClock,
     logger: true,
@@ -228,6 +236,9 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
   // SPEC decision 17: HTTPS everywhere but development.
   if (resolved.environment !== 'development' && issuer.protocol !== 'https:') {
     throw new Error(`issuer must be https in ${resolved.environment}`);
+  }
+  if (resolved.webhookAllowPrivateAddresses && resolved.environment === 'production') {
+    throw new Error('webhookAllowPrivateAddresses is refused in production: partner webhooks there reach public addresses only (no requests into the platform\'s network)');
   }
   if (resolved.authorizationCodeLifetimeSeconds <= 0 || resolved.authorizationCodeLifetimeSeconds > MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS) {
     throw new Error(`authorizationCodeLifetimeSeconds must be 1..${MAX_AUTHORIZATION_CODE_LIFETIME_SECONDS} (SPEC decision 6)`);

@@ -36,13 +36,14 @@ export function webhookApi(context: ServerContext, administratorName: (request: 
 
     app.put('/clients/:client_id/webhook', {
       schema: {
-        summary: 'Set the partner webhook (issue 15 §5): https URL (http only for loopback outside production); answers the whsec_ signing secret once',
+        summary: 'Set the partner webhook (issue 15 §5): https URL to a public address (loopback, private and http loopback URLs only in development); answers the whsec_ signing secret once',
         params: CLIENT_ID_PARAMS,
         body: { type: 'object', required: ['url'], additionalProperties: false, properties: { url: { type: 'string' }, event_types: EVENT_TYPES } },
       },
     }, async (request, reply) => {
       const body = request.body as { url: string; event_types?: string[] | null };
-      const result = await setClientWebhook(context.storage, context.options.tokenHmacKey, context.options.environment, clientId(request),
+      const rule = { environment: context.options.environment, allowPrivateAddresses: context.options.webhookAllowPrivateAddresses };
+      const result = await setClientWebhook(context.storage, context.options.tokenHmacKey, rule, clientId(request),
         body.url, `admin:${administratorName(request)}`, context.clock.nowSeconds(), body.event_types);
       if (result.outcome === 'unknown_client') return unknownClient(reply);
       if (result.outcome === 'invalid_url') return reply.code(400).send({ error: 'invalid_request', error_description: result.problem, field: 'url' });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
-import { gatehouse } from '../testing/cli.ts';
+import { gatehouse, gatehouseWith } from '../testing/cli.ts';
 
 const temporaryDirectory = mkdtempSync(join(tmpdir(), 'gatehouse-webhook-cli-'));
 after(() => rmSync(temporaryDirectory, { recursive: true, force: true }));
@@ -91,5 +91,31 @@ describe('gatehouse clients webhook (issue 15 §5)', () => {
       ['client.webhook_resent', 'client.webhook_secret_rotated', 'client.webhook_events_set', 'client.webhook_set']);
     assert.ok(audit.every((event) => event.actor === 'admin:cli'));
     assert.ok(!JSON.stringify(audit).includes(secret.slice(6)) && !JSON.stringify(audit).includes(first.secret.slice(6)), 'never a secret in the audit log');
+  });
+
+  it('in staging --url refuses a loopback, private or metadata address (exit 2, the API\'s wording) unless GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true; production refuses that setting', async () => {
+    const database = join(temporaryDirectory, randomUUID(), 'gatehouse.sqlite');
+    const staging = { GATEHOUSE_DATABASE: database, GATEHOUSE_ENV: 'staging', GATEHOUSE_ISSUER: 'https://auth.example', GATEHOUSE_TOKEN_KEY: 'k'.repeat(43) };
+    const created = gatehouseWith(['clients', 'create', '--name', 'Ledgerly Sync', '--type', 'confidential', '--redirect-uri', 'https://ledgerly.example/cb', '--scope', 'users:read', '--json'], staging);
+    assert.equal(created.status, 0, created.stderr);
+    const clientId = JSON.parse(created.stdout).client_id as string;
+    for (const [url, problem] of [
+      ['https://169.254.169.254/latest/meta-data/', 'url must be a public address (no localhost, private, link-local or metadata addresses)'],
+      ['https://10.0.0.5/hooks', 'url must be a public address (no localhost, private, link-local or metadata addresses)'],
+      ['http://localhost:6379/', 'url must use https (http only for localhost, 127.0.0.1 or [::1] on a development server)'],
+    ]) {
+      const refused = gatehouseWith(['clients', 'webhook', clientId, '--url', url], staging);
+      assert.equal(refused.status, 2, url);
+      assert.ok(refused.stderr.includes(`--url: ${problem}`), refused.stderr);
+    }
+    const storage = createSqliteStorage(database);
+    assert.equal(await storage.webhooks.findEndpoint(clientId), undefined);
+    await storage.close();
+
+    const allowed = gatehouseWith(['clients', 'webhook', clientId, '--url', 'https://10.0.0.5/hooks', '--json'], { ...staging, GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' });
+    assert.equal(allowed.status, 0, allowed.stderr);
+    const production = gatehouseWith(['clients', 'webhook', clientId, '--show'], { ...staging, GATEHOUSE_ENV: 'production', GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true' });
+    assert.equal(production.status, 1, 'a configuration problem, not a usage error');
+    assert.match(production.stderr, /GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true is refused in production/);
   });
 });

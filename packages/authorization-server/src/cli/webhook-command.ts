@@ -66,7 +66,7 @@ export async function webhookCommand(
   }
 
   if (flags.url !== undefined) {
-    const result = await setClientWebhook(storage, await tokenKey(), configuration.environment, clientId, flags.url, 'admin:cli', now, eventTypes(flags.events));
+    const result = await setClientWebhook(storage, await tokenKey(), { environment: configuration.environment, allowPrivateAddresses: configuration.webhookAllowPrivateAddresses }, clientId, flags.url, 'admin:cli', now, eventTypes(flags.events));
     if (result.outcome === 'unknown_client') throw usage(`no client ${clientId}`);
     if (result.outcome === 'invalid_url') throw usage(`--url: ${result.problem}`);
     if (result.outcome === 'invalid_event_types') throw usage(`--events: ${result.problem}`);

@@ -1,9 +1,10 @@
 /**
- * Production's rule for the hosts Gatehouse treats as public: a redirect URI's host (redirect-uri.ts) and
- * where the server sends requests of its own (webhook deliveries): public unicast addresses only, never
- * the platform's own network (SSRF). A webhook URL's host is checked by name when it is registered
- * (webhook-secret.ts); `publicAddressesOnly` checks the addresses the name resolves to when a delivery
- * connects, so a public name that resolves (or is later rebound) to a private address is not connected to.
+ * The rule for the hosts Gatehouse treats as public: a redirect URI's host in production (redirect-uri.ts) and
+ * where the server sends requests of its own (webhook deliveries) in staging and production
+ * (webhooks/webhook-secret.ts privateWebhookTargetsAllowed): public unicast addresses only, never the platform's
+ * own network (SSRF). A webhook URL's host is checked by name when it is registered (webhook-secret.ts);
+ * `publicAddressesOnly` checks the addresses the name resolves to when a delivery connects, so a public name
+ * that resolves (or is later rebound) to a private address is not connected to.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';

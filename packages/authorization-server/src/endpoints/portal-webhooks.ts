@@ -95,7 +95,8 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
   // Every refused field at once, keeping what was typed and ticked.
   const errors: WebhookFieldErrors = {};
   const messages = webhookMessages(signedIn.frame.t);
-  const problem = webhookUrlProblem(url, context.options.environment);
+  const rule = { environment: context.options.environment, allowPrivateAddresses: context.options.webhookAllowPrivateAddresses };
+  const problem = webhookUrlProblem(url, rule.environment, rule.allowPrivateAddresses);
   // Beside the field "Webhook URL" the API's wording reads without its own "url " ("must use https …").
   const urlProblem = url === '' ? messages.urlRequired : problem && refusalInWords(signedIn.frame.t, problem).replace(/^url /, '');
   if (urlProblem) errors.url = urlProblem;
@@ -106,7 +107,7 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
   const now = context.clock.nowSeconds();
   if (!errors.url && stored?.url !== url) {
     if (Object.keys(errors).length > 0) return render(context, reply, signedIn, client, 400, { values, errors });
-    const result = await setClientWebhook(context.storage, context.options.tokenHmacKey, context.options.environment, client.clientId, url, actor(signedIn.user), now, eventTypes);
+    const result = await setClientWebhook(context.storage, context.options.tokenHmacKey, rule, client.clientId, url, actor(signedIn.user), now, eventTypes);
     if (result.outcome === 'invalid_url') return render(context, reply, signedIn, client, 400, { values, errors: { url: result.problem } });
     if (result.outcome !== 'set') return render(context, reply, signedIn, client, 400, { values, error: messages.eventsRequired });
     handOver(context, reply, result.secret);

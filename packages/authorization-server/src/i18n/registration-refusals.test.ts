@@ -39,7 +39,9 @@ describe('registration refusals in the page\'s language (issue 13)', () => {
       return true;
     });
     assert.equal(refusalInWords(de, webhookUrlProblem('https://fjord.example/hooks\u0000', 'staging')!), 'darf keine Steuerzeichen enthalten');
-    assert.equal(refusalInWords(de, webhookUrlProblem('ftp://fjord.example/hooks', 'staging')!), 'muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1] außerhalb der Produktion)');
+    assert.equal(refusalInWords(de, webhookUrlProblem('ftp://fjord.example/hooks', 'staging')!), 'muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1] auf einem Entwicklungsserver)');
+    assert.equal(refusalInWords(de, webhookUrlProblem('https://10.0.0.5/hooks', 'staging')!), 'muss eine öffentliche Adresse sein (kein localhost, keine privaten, Link-Local- oder Metadaten-Adressen)');
+    assert.equal(refusalInWords(de, webhookUrlProblem('ftp://fjord.example/hooks', 'development')!), 'muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1])');
   });
 
   it('keeps English word for word, and shows an unknown wording as it is rather than dropping it', () => {

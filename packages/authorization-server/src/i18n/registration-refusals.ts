@@ -30,6 +30,9 @@ const REFUSALS: [RegExp, MessageKey][] = [
   [/^(?<uri>.+) must be at most (?<count>\d+) characters$/, 'refusal.uriTooLong'],
   [/^url must be a string of at most (?<count>\d+) characters(?<uri>)$/, 'refusal.uriTooLong'],
   [/^(?<uri>.+) must use https in production(?: \(no localhost redirect URIs\))?$/, 'refusal.httpsInProduction'],
+  // A webhook URL's two refusals outside development (webhooks/webhook-secret.ts), before the general https wording.
+  [/^url must be a public address \(no localhost, private, link-local or metadata addresses\)$/, 'refusal.webhookPublic'],
+  [/^url must use https \(http only for localhost, 127\.0\.0\.1 or \[::1\] on a development server\)$/, 'refusal.webhookHttpsDevelopment'],
   [/^(?:url |(?<uri>.+) )?must use https \(http (?:is allowed )?only for localhost.*\)$/, 'refusal.https'],
   [/^(?<uri>.+) must name the loopback host as localhost, 127\.0\.0\.1 or \[::1\]$/, 'refusal.loopbackSpelling'],
   [/^(?<uri>.+) must not use port 0$/, 'refusal.portZero'],

@@ -175,7 +175,7 @@ const pages: Record<string, string> = {
   portalActivityEmpty: activityPage({ ...frame, client: portalClient, selected: '', filters: [], entries: [] }),
   portalMessage: portalMessagePage(frame, t.t('portal.noSuchClientTitle'), t.t('portal.noSuchClient')),
   webhook: webhookPage({ ...frame, client: portalClient, values: { url: 'https://kvist.example/hooks', eventTypes: ['grant.revoked'] }, newSecret: 'whsec_x',
-    errors: { url: refusalInWords(t, 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)') }, notice: t.t('webhook.saved'),
+    errors: { url: refusalInWords(t, 'url must use https (http only for localhost, 127.0.0.1 or [::1] on a development server)') }, notice: t.t('webhook.saved'),
     endpoint: { url: 'https://kvist.example/hooks', eventTypes: null, createdAt: at },
     deliveries: [{ deliveryId: 'msg_1', clientId: portalClient.clientId, eventType: 'grant.revoked', payload: '{}', createdAt: at, attempts: 2, nextAttemptAt: at, lastAttemptAt: at, lastStatus: 0, deliveredAt: null }] }),
   webhookEmpty: webhookPage({ ...frame, client: portalClient, values: { url: '', eventTypes: [] }, deliveries: [], error: t.t('webhook.notSet') }),

@@ -6,7 +6,7 @@
  */
 import type { Storage } from '../storage/storage.ts';
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from './webhook-events.ts';
-import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey, webhookUrlProblem } from './webhook-secret.ts';
+import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey, webhookUrlProblem, type WebhookTargetRule } from './webhook-secret.ts';
 
 export type SetWebhookOutcome =
   | { outcome: 'set'; url: string; secret: string; createdAt: number; eventTypes: WebhookEventType[] | null }
@@ -35,13 +35,14 @@ async function webhookClient(storage: Storage, clientId: string): Promise<boolea
 
 /**
  * Sets the URL with a new `whsec_` secret (returned once, stored only encrypted). `eventTypes`: null =
- * every event; undefined keeps what the endpoint had (every event for a new one).
+ * every event; undefined keeps what the endpoint had (every event for a new one). `rule`: the server's environment
+ * and `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES` (webhook-secret.ts webhookUrlProblem).
  */
 export async function setClientWebhook(
-  storage: Storage, tokenHmacKey: Buffer, environment: string, clientId: string, url: unknown, actor: string, now: number, eventTypes?: unknown,
+  storage: Storage, tokenHmacKey: Buffer, rule: WebhookTargetRule, clientId: string, url: unknown, actor: string, now: number, eventTypes?: unknown,
 ): Promise<SetWebhookOutcome> {
   if (!(await webhookClient(storage, clientId))) return { outcome: 'unknown_client' };
-  const problem = webhookUrlProblem(url, environment);
+  const problem = webhookUrlProblem(url, rule.environment, rule.allowPrivateAddresses);
   if (problem) return { outcome: 'invalid_url', problem };
   const eventsProblem = eventTypes === undefined ? undefined : webhookEventTypesProblem(eventTypes);
   if (eventsProblem) return { outcome: 'invalid_event_types', problem: eventsProblem };

@@ -37,7 +37,7 @@ describe('partner webhook events (issue 15 §5): every grant-revoking operation 
     const text = await response.text();
     return { status: response.status, json: text ? JSON.parse(text) : undefined };
   };
-  const deliver = () => deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey) });
+  const deliver = () => deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), environment: 'development' });
   /** verifyWebhook checks the timestamp against Date.now(): pin Date to the server's injected clock. */
   const verified = (message: Received, secret: string) => {
     mock.timers.enable({ apis: ['Date'], now: server.clock.nowSeconds() * 1000 });

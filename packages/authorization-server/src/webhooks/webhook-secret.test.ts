@@ -4,26 +4,43 @@ import { describe, it } from 'node:test';
 import { registerClient } from '../clients/registration.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { setClientWebhook } from './webhook-endpoint.ts';
-import { webhookUrlProblem } from './webhook-secret.ts';
+import { privateWebhookTargetsAllowed, webhookUrlProblem } from './webhook-secret.ts';
 
 const skipPostgres = await postgresSkipReason();
 
 describe('webhookUrlProblem', () => {
-  it('accepts https anywhere, and http on a loopback host (as @gatehouse/protocol names them) outside production', () => {
-    assert.equal(webhookUrlProblem('https://hooks.example.com/gatehouse', 'production'), undefined);
-    for (const url of ['http://localhost:8080/hooks', 'http://127.0.0.1/hooks', 'http://[::1]:9000/hooks']) {
+  const PUBLIC_ONLY = 'url must be a public address (no localhost, private, link-local or metadata addresses)';
+  const HTTP_DEVELOPMENT_ONLY = 'url must use https (http only for localhost, 127.0.0.1 or [::1] on a development server)';
+
+  it('accepts https to a public host everywhere, and http on a loopback host (as @gatehouse/protocol names them) in development only', () => {
+    for (const environment of ['development', 'staging', 'production']) assert.equal(webhookUrlProblem('https://hooks.example.com/gatehouse', environment), undefined, environment);
+    for (const url of ['http://localhost:8080/hooks', 'http://127.0.0.1/hooks', 'http://[::1]:9000/hooks', 'http://localhost:6379/']) {
       assert.equal(webhookUrlProblem(url, 'development'), undefined, url);
-      assert.match(webhookUrlProblem(url, 'production')!, /must use https/, `${url} in production`);
+      for (const environment of ['staging', 'production']) assert.equal(webhookUrlProblem(url, environment), HTTP_DEVELOPMENT_ONLY, `${url} in ${environment}`);
     }
   });
 
-  it('refuses in production an https URL on a host that is not public: loopback, names under localhost, private and link-local literals (no SSRF into the platform\'s network)', () => {
-    for (const url of ['https://localhost/hooks', 'https://127.0.0.1/hooks', 'https://[::1]/hooks', 'https://app.localhost/hooks', 'https://10.0.0.5/hooks',
-      'https://192.168.1.10:8443/hooks', 'https://172.16.0.1/hooks', 'https://169.254.169.254/latest/meta-data', 'https://[fd00::1]/hooks']) {
-      assert.match(webhookUrlProblem(url, 'production')!, /public address in production/, url);
-      assert.equal(webhookUrlProblem(url, 'staging'), undefined, `${url} in staging`);
+  it('refuses in staging, as in production, an https URL on a host that is not public: loopback, names under localhost, private, link-local (the metadata address), IPv4-mapped and other spellings of them (no SSRF into the platform\'s network)', () => {
+    for (const url of ['https://localhost/hooks', 'https://127.0.0.1/hooks', 'https://[::1]/hooks', 'https://app.localhost/hooks', 'https://10.0.0.5/',
+      'https://192.168.1.10:8443/hooks', 'https://172.16.0.1/hooks', 'https://169.254.169.254/latest/meta-data', 'https://[fd00::1]/hooks',
+      'https://[::ffff:10.0.0.5]/', 'https://[::ffff:169.254.169.254]/latest/meta-data', 'https://2852039166/latest/meta-data', 'https://0x7f.1/hooks',
+      'https://0/hooks', 'https://[::]/hooks', 'https://100.64.0.1/hooks', 'https://[fe80::1]/hooks']) {
+      assert.equal(webhookUrlProblem(url, 'production'), PUBLIC_ONLY, url);
+      assert.equal(webhookUrlProblem(url, 'staging'), PUBLIC_ONLY, `${url} in staging`);
+      assert.equal(webhookUrlProblem(url, 'development'), undefined, `${url} in development`);
     }
-    assert.equal(webhookUrlProblem('https://hooks.partner.example/gatehouse', 'production'), undefined);
+    assert.equal(webhookUrlProblem('https://hooks.partner.example/gatehouse', 'staging'), undefined);
+    assert.equal(webhookUrlProblem('https://[2606:4700:4700::1111]/hooks', 'staging'), undefined);
+  });
+
+  it('GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES lets staging accept them as development does; production never; an unknown environment counts as production', () => {
+    for (const url of ['https://10.0.0.5/', 'https://169.254.169.254/latest/meta-data', 'http://localhost:6379/']) {
+      assert.equal(webhookUrlProblem(url, 'staging', true), undefined, url);
+      assert.notEqual(webhookUrlProblem(url, 'production', true), undefined, `${url} in production`);
+    }
+    assert.equal(webhookUrlProblem('http://hooks.example.com/', 'staging', true), 'url must use https (http only for localhost, 127.0.0.1 or [::1])');
+    assert.deepEqual([['development', false], ['staging', false], ['staging', true], ['production', false], ['production', true], ['Production', false], [undefined, true]]
+      .map(([environment, allow]) => privateWebhookTargetsAllowed(environment as string | undefined, allow as boolean)), [true, false, true, false, false, false, false]);
   });
 
   it('refuses http elsewhere, credentials, fragments, relative URLs and non-strings', () => {
@@ -43,7 +60,7 @@ describe('webhookUrlProblem', () => {
     try {
       const context = { storage, environment: 'development' as const, brandName: 'Gatehouse', now: 1_800_000_000 };
       const { client } = await registerClient(context, { clientName: 'Ledgerly Sync', clientType: 'confidential', redirectUris: ['https://ledgerly.example/cb'], scopes: ['users:read'] });
-      const outcome = await setClientWebhook(storage, Buffer.alloc(32), 'development', client.clientId, 'https://hooks.example.com/a\u0000b', 'admin:ops', context.now);
+      const outcome = await setClientWebhook(storage, Buffer.alloc(32), { environment: 'development' }, client.clientId, 'https://hooks.example.com/a\u0000b', 'admin:ops', context.now);
       assert.equal(outcome.outcome, 'invalid_url');
       assert.equal(await storage.webhooks.findEndpoint(client.clientId), undefined);
     } finally {

@@ -36,10 +36,31 @@ export function decryptWebhookSecret(key: Buffer, clientId: string, stored: stri
 }
 
 /**
- * Issue 15 §5: a webhook URL must be absolute https, without credentials or fragment; http only for a
- * loopback host outside production. @returns the problem, or undefined when the URL is acceptable.
+ * Whether webhook URLs may name, and deliveries may connect to, hosts that are not public (loopback, private,
+ * link-local, the cloud metadata address 169.254.169.254, reserved): only in development (tests and `npm start`
+ * deliver to receivers on 127.0.0.1), or in staging when the operator opts in with
+ * `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true` (`allowPrivateAddresses`). Staging and production otherwise
+ * allow public addresses only: a partner's webhook must not reach into the platform's own network (an SSRF whose
+ * delivery log reads back what answered). Production never allows them, whatever `allowPrivateAddresses` says
+ * (the configuration refuses it there at startup). An unknown environment counts as production.
  */
-export function webhookUrlProblem(value: unknown, environment: string): string | undefined {
+export function privateWebhookTargetsAllowed(environment: string | undefined, allowPrivateAddresses = false): boolean {
+  return environment === 'development' || (environment === 'staging' && allowPrivateAddresses);
+}
+
+/** The environment rule webhookUrlProblem applies (see privateWebhookTargetsAllowed). */
+export interface WebhookTargetRule {
+  environment: string;
+  /** `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES` (staging only); default false. */
+  allowPrivateAddresses?: boolean;
+}
+
+/**
+ * Issue 15 §5: a webhook URL must be absolute https, without credentials or fragment, and (but where
+ * privateWebhookTargetsAllowed) on a public host; http only for a loopback host where private targets are
+ * allowed. @returns the problem, or undefined when the URL is acceptable.
+ */
+export function webhookUrlProblem(value: unknown, environment: string, allowPrivateAddresses = false): string | undefined {
   if (typeof value !== 'string' || value.length > 2048) return 'url must be a string of at most 2048 characters';
   // Stored as given: a NUL reached PostgreSQL, whose text cannot hold it (a 500, SPEC decision 18); no URL needs one.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this check's purpose
@@ -52,10 +73,11 @@ export function webhookUrlProblem(value: unknown, environment: string): string |
   }
   if (url.username || url.password) return 'url must not contain credentials';
   if (url.hash) return 'url must not contain a fragment';
-  // Production: deliveries go to the partner's public endpoint, never into the platform's own network (an
-  // SSRF whose delivery log would read back what answered). A public name that resolves privately is caught
-  // when a delivery connects (webhook-worker.ts, clients/public-address.ts).
-  if (url.protocol === 'https:') return environment === 'production' && !isPublicHostname(url.hostname) ? 'url must be a public address in production (no localhost or private addresses)' : undefined;
-  if (isLoopbackHttpUrl(url) && environment !== 'production') return undefined;
-  return 'url must use https (http only for localhost, 127.0.0.1 or [::1] outside production)';
+  const privateAllowed = privateWebhookTargetsAllowed(environment, allowPrivateAddresses);
+  // Staging and production: deliveries go to the partner's public endpoint, never into the platform's own network. The
+  // host is judged by name here (IP literals in any spelling the URL parser accepts, IPv4-mapped IPv6 as its IPv4); a
+  // public name that resolves privately is caught when a delivery connects (webhook-worker.ts, clients/public-address.ts).
+  if (url.protocol === 'https:') return privateAllowed || isPublicHostname(url.hostname) ? undefined : 'url must be a public address (no localhost, private, link-local or metadata addresses)';
+  if (isLoopbackHttpUrl(url) && privateAllowed) return undefined;
+  return privateAllowed ? 'url must use https (http only for localhost, 127.0.0.1 or [::1])' : 'url must use https (http only for localhost, 127.0.0.1 or [::1] on a development server)';
 }

@@ -9,7 +9,8 @@ import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../clock.ts';
 import type { Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
 import { startPeriodicFlush } from '../storage/periodic-flush.ts';
-import { decryptWebhookSecret } from './webhook-secret.ts';
+import type { Environment } from '../options.ts';
+import { decryptWebhookSecret, privateWebhookTargetsAllowed } from './webhook-secret.ts';
 import { isPublicAddress, NonPublicAddressError, publicAddressesOnly } from '../clients/public-address.ts';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -21,11 +22,15 @@ export interface WebhookDeliveryOptions {
   /** The AES-256-GCM key of webhook-secret.ts `webhookSecretKey`. */
   secretKey: Buffer;
   /**
-   * Production: connect only to public addresses (clients/public-address.ts), checked on the addresses the
-   * URL's host resolves to when connecting; a delivery to any other fails (status 0) and is retried like an
-   * unreachable receiver. Default false (development and tests deliver to receivers on 127.0.0.1).
+   * The server's environment: where deliveries may connect. Outside development they connect only to public
+   * addresses (clients/public-address.ts; webhook-secret.ts privateWebhookTargetsAllowed), checked on the addresses
+   * the URL's host resolves to when connecting (IP literals before it), so a URL stored earlier or a name that
+   * resolves (or is rebound) to a private address gets no request: the delivery fails (status 0) and is retried like
+   * an unreachable receiver. Development (and tests) deliver to receivers on 127.0.0.1.
    */
-  publicAddressesOnly?: boolean;
+  environment: Environment;
+  /** `GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES`: in staging, connect to any address as in development. Default false; never in production. */
+  allowPrivateAddresses?: boolean;
   /** Default 8 attempts in all. */
   maxAttempts?: number;
   /** Default 30 seconds (then 60, 120, …). */
@@ -72,7 +77,7 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
     const signature = new Webhook(secret).sign(delivery.deliveryId, new Date(at * 1000), delivery.payload);
     status = await post(endpoint.url, delivery.payload, {
       'content-type': 'application/json', 'webhook-id': delivery.deliveryId, 'webhook-timestamp': String(at), 'webhook-signature': signature,
-    }, timeoutSeconds, options.publicAddressesOnly ?? false);
+    }, timeoutSeconds, !privateWebhookTargetsAllowed(options.environment, options.allowPrivateAddresses));
   } catch {
     status = 0;
   }
@@ -89,7 +94,7 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
 /**
  * POSTs `body` and resolves with the response's status (redirects are not followed: a 3xx is a failed
  * attempt); the body is not read. `node:http(s)` rather than fetch: its `lookup` is the one place where the
- * addresses actually connected to can be checked (`publicAddressesOnly`).
+ * addresses actually connected to can be checked (`publicOnly`: public-address.ts `publicAddressesOnly`).
  * @throws on a refused address, a network error or the timeout.
  */
 function post(url: string, body: string, headers: Record<string, string>, timeoutSeconds: number, publicOnly: boolean): Promise<number> {

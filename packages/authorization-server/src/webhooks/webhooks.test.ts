@@ -33,7 +33,7 @@ describe('partner webhooks (issue 15 §5)', () => {
     const text = await response.text();
     return { status: response.status, json: text ? JSON.parse(text) : undefined };
   };
-  const deliver = () => deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey) });
+  const deliver = () => deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), environment: 'development' });
   /** verifyWebhook checks the timestamp against Date.now(): pin Date to the server's injected clock. */
   const verified = (message: Received) => {
     mock.timers.enable({ apis: ['Date'], now: server.clock.nowSeconds() * 1000 });
@@ -174,7 +174,7 @@ describe('partner webhooks (issue 15 §5)', () => {
       deliveryId: 'msg_give_up', clientId: seed.confidentialClient.id, eventType: 'client.suspended', payload: '{"type":"client.suspended"}', createdAt: now,
       attempts: 7, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
     });
-    assert.deepEqual(await deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), maxAttempts: 8 }), { attempted: 1, delivered: 0 });
+    assert.deepEqual(await deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), environment: 'development', maxAttempts: 8 }), { attempted: 1, delivered: 0 });
     const logged = (await admin('GET', `/clients/${seed.confidentialClient.id}/webhook/deliveries`)).json.find((entry: { delivery_id: string }) => entry.delivery_id === 'msg_give_up');
     assert.deepEqual([logged.delivery_id, logged.attempts, logged.last_status, logged.next_attempt_at], ['msg_give_up', 8, 500, null]);
     server.clock.advanceSeconds(86_400);
@@ -182,14 +182,14 @@ describe('partner webhooks (issue 15 §5)', () => {
     assert.deepEqual([1, 2, 3, 7, 20].map((attempts) => webhookBackoffSeconds(attempts)), [30, 60, 120, 1920, 3600]);
   });
 
-  it('production (publicAddressesOnly): a delivery to an address that is not public is never sent, and is retried later like an unreachable receiver', async () => {
+  it('production: a delivery to an address that is not public is never sent, and is retried later like an unreachable receiver', async () => {
     const now = server.clock.nowSeconds();
     await server.storage.webhooks.enqueue({
       deliveryId: 'msg_not_public', clientId: seed.confidentialClient.id, eventType: 'client.suspended', payload: '{"type":"client.suspended"}', createdAt: now,
       attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
     });
     // The receiver is on 127.0.0.1: fine in development, refused where only public addresses may be reached.
-    assert.deepEqual(await deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), publicAddressesOnly: true }), { attempted: 1, delivered: 0 });
+    assert.deepEqual(await deliverDueWebhooks({ storage: server.storage, clock: server.clock, secretKey: webhookSecretKey(tokenHmacKey), environment: 'production' }), { attempted: 1, delivered: 0 });
     assert.equal(received.length, 0, 'nothing reached the receiver');
     const logged = (await admin('GET', `/clients/${seed.confidentialClient.id}/webhook/deliveries`)).json.find((entry: { delivery_id: string }) => entry.delivery_id === 'msg_not_public');
     assert.deepEqual([logged.attempts, logged.last_status, logged.next_attempt_at], [1, 0, now + webhookBackoffSeconds(1)]);
