@@ -1005,6 +1005,8 @@ export interface Storage {
   localAccounts: LocalAccountStore;
   /** Partner teams of the developer portal (issue 13): see PartnerTeamStore. */
   partnerTeams: PartnerTeamStore;
+  /** Invitations to a partner team, pending until the invitee accepts (issue 13): see PartnerTeamInvitationStore. */
+  partnerTeamInvitations: PartnerTeamInvitationStore;
   /** Upstream OpenID Provider accounts linked to directory users (issue 10 §2): see UserIdentityStore. */
   userIdentities: UserIdentityStore;
   /** Directory users who hold the platform-administrator role: they may use the console at /admin (issue 13). */
@@ -1592,4 +1594,69 @@ export interface PartnerTeamStore {
   teamOfClient(clientId: string): Promise<string | undefined>;
   /** The team's clients (every status), oldest first, then by name. */
   listClients(teamId: string): Promise<ClientRecord[]>;
+}
+
+export type PartnerTeamInvitationStatus = 'pending' | 'accepted' | 'declined' | 'revoked';
+
+/** An owner's invitation to their team (issue 13 "Partner teams"): nothing changes until the invitee accepts it. */
+export interface PartnerTeamInvitationRecord {
+  invitationId: string;
+  teamId: string;
+  /** The invitee: only this account, signed in, may accept or decline. */
+  userId: string;
+  /** The address and name as the inviting owner typed them. */
+  email: string;
+  name: string;
+  role: PartnerTeamRole;
+  /** The inviting owner's user id. */
+  invitedBy: string;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  expiresAt: number;
+  status: PartnerTeamInvitationStatus;
+  /** When it was accepted, declined or revoked; null while pending. */
+  resolvedAt: number | null;
+}
+
+/** An invitation as its invitee sees it: who invited them. */
+export interface PartnerTeamInvitationView extends PartnerTeamInvitationRecord {
+  inviterName: string;
+  inviterEmail: string;
+}
+
+/**
+ * The invitee's answer (`accept`, `decline`), decided in one atomic step:
+ * - `accepted`: the membership was created with the invitation's role and the user is a partner developer
+ *   (`becameDeveloper`: they were not one before, e.g. new, or removed by an administrator);
+ * - `declined`;
+ * - `unknown`: no such invitation for this user (another user's is indistinguishable from none);
+ * - `expired`; `no_longer_pending`: accepted, declined or revoked before (`invitation.status` says which;
+ *   an invitation to a team left without a live owner is revoked then);
+ * - `in_another_team` (accept only): the user is in another team, or registered clients that belong to no team
+ *   yet (joining would hand them to this team); nothing changes and the invitation stays pending.
+ */
+export type PartnerTeamInvitationAnswer =
+  | { outcome: 'accepted'; invitation: PartnerTeamInvitationRecord; becameDeveloper: boolean }
+  | { outcome: 'declined' | 'expired' | 'no_longer_pending' | 'in_another_team'; invitation: PartnerTeamInvitationRecord }
+  | { outcome: 'unknown' };
+
+/**
+ * Invitations to partner teams (issue 13 "Partner teams"). An invitation is bound to the invitee's account; it
+ * carries no secret (the e-mailed link names it, and only that account, signed in, can answer it). Lists
+ * leave out expired invitations and those of deleted users.
+ */
+export interface PartnerTeamInvitationStore {
+  /** Records a pending invitation; an earlier pending invitation of the same team to the same user is revoked (replaced). */
+  create(invitation: PartnerTeamInvitationRecord): Promise<void>;
+  find(invitationId: string): Promise<PartnerTeamInvitationRecord | undefined>;
+  /** The team's pending, unexpired invitations, newest first. */
+  listPendingOfTeam(teamId: string, now: number): Promise<PartnerTeamInvitationRecord[]>;
+  /** The user's pending, unexpired invitations with their inviter, newest first. */
+  listPendingOfUser(userId: string, now: number): Promise<PartnerTeamInvitationView[]>;
+  /** The invitation with its inviter, when it is `userId`'s (any status). */
+  findOfUser(invitationId: string, userId: string): Promise<PartnerTeamInvitationView | undefined>;
+  accept(invitationId: string, userId: string, now: number): Promise<PartnerTeamInvitationAnswer>;
+  decline(invitationId: string, userId: string, now: number): Promise<PartnerTeamInvitationAnswer>;
+  /** An owner withdraws a pending invitation of their team. */
+  revoke(invitationId: string, teamId: string, now: number): Promise<'revoked' | 'unknown' | 'no_longer_pending'>;
 }

@@ -28,6 +28,7 @@ import { localAccountsContract } from './local-accounts.ts';
 import { loginSessionsContract } from './login-sessions.ts';
 import { loginThrottleContract } from './login-throttle.ts';
 import { marketplaceContract } from './marketplace.ts';
+import { partnerTeamInvitationsContract } from './partner-team-invitations.ts';
 import { partnerTeamsContract } from './partner-teams.ts';
 import { pushedRequestsContract } from './pushed-requests.ts';
 import { rateLimitsContract } from './rate-limits.ts';
@@ -69,6 +70,7 @@ export const storeContracts: readonly ((backend: ContractBackend) => void)[] = [
   localAccountsContract,
   userIdentitiesContract,
   partnerTeamsContract,
+  partnerTeamInvitationsContract, // issue 13: invitations pending until accepted
   brandingReviewsContract,
   webhooksContract,
   resourcesContract,

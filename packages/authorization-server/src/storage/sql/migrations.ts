@@ -1937,4 +1937,31 @@ export const migrations: readonly Migration[] = [
     ` },
     ],
   },
+  // Version 49 is left for another change under way in parallel; the runners apply each missing version by its
+  // number (sqlite-storage.ts migrate, postgres/migrations.ts runMigrations), so a gap is no obstacle.
+  {
+    version: 50,
+    name: 'partner team invitations: pending until the invitee accepts',
+    steps: [(d) => `
+      -- Issue 13 "Partner teams": an owner's invitation changes nothing until the invitee, signed in as the account
+      -- it was sent to (user_id), accepts it; then the membership is created. email and name as the owner typed
+      -- them (the team page never shows the directory's name of someone who has not joined). status: pending,
+      -- accepted, declined or revoked (by an owner, or replaced by a newer invitation to the same person).
+      CREATE TABLE partner_team_invitations (
+        invitation_id ${d.key} PRIMARY KEY,
+        team_id ${d.key} NOT NULL,
+        user_id ${d.key} NOT NULL REFERENCES users(user_id),
+        email TEXT NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'member')),
+        invited_by ${d.key} NOT NULL REFERENCES users(user_id),
+        created_at ${d.time} NOT NULL,
+        expires_at ${d.time} NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'declined', 'revoked')),
+        resolved_at ${d.time}
+      );
+      CREATE INDEX partner_team_invitations_by_team ON partner_team_invitations (team_id, status);
+      CREATE INDEX partner_team_invitations_by_user ON partner_team_invitations (user_id, status);
+    `],
+  },
 ];

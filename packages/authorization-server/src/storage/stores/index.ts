@@ -21,6 +21,7 @@ import { createKnownDeviceStore } from './known-devices.ts';
 import { createLocalAccountStore } from './local-accounts.ts';
 import { createLoginSessionStore } from './login-sessions.ts';
 import { createLoginThrottleStore } from './login-throttle.ts';
+import { createPartnerTeamInvitationStore } from './partner-team-invitations.ts';
 import { createPartnerTeamStore } from './partner-teams.ts';
 import { createSettingStore } from './settings.ts';
 import { createInteractionStore, createPushedRequestStore } from './single-use.ts';
@@ -32,7 +33,7 @@ import { createWebhookStore } from './webhooks.ts';
 
 export type SharedStores = Pick<Storage,
   | 'clientLogos' | 'adminCredentials' | 'developers' | 'users' | 'subjects' | 'loginSessions' | 'knownDevices' | 'audit'
-  | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'settings'
+  | 'interactions' | 'pushedRequests' | 'directory' | 'localAccounts' | 'apiKeys' | 'partnerTeams' | 'partnerTeamInvitations' | 'settings'
   | 'userIdentities' | 'webhooks' | 'brandingReviews' | 'consoleAdministrators' | 'dpopProofs' | 'loginThrottle'
   | 'authorizationCodes' | 'grants' | 'tokens' | 'cleanup'>;
 
@@ -55,6 +56,7 @@ export function createSharedStores(driver: SqlDriver, dependencies: SharedStoreD
     localAccounts: createLocalAccountStore(driver),
     apiKeys: createApiKeyStore(driver),
     partnerTeams: createPartnerTeamStore(driver),
+    partnerTeamInvitations: createPartnerTeamInvitationStore(driver),
     settings: createSettingStore(driver),
     userIdentities: createUserIdentityStore(driver),
     webhooks: createWebhookStore(driver),

@@ -1,0 +1,137 @@
+/**
+ * The partner-team invitation part of the storage contract suite (storage.ts `PartnerTeamInvitationStore`,
+ * issue 13), run by contract/index.ts on every backend (SQLite and PostgreSQL). Times are passed in explicitly.
+ */
+import { randomUUID } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PartnerTeamInvitationRecord, PartnerTeamRole, Storage } from '../storage.ts';
+import { type ContractBackend, NOW, bareClientRecord } from './fixtures.ts';
+
+const WEEK = 7 * 24 * 3600;
+
+async function newUser(storage: Storage, name: string): Promise<string> {
+  const userId = randomUUID();
+  await storage.users.create({ userId, email: `${name.toLowerCase()}-${userId}@partner.example`, name, passwordHash: null });
+  return userId;
+}
+
+async function invite(storage: Storage, teamId: string, invitedBy: string, userId: string, role: PartnerTeamRole = 'member', createdAt = NOW): Promise<PartnerTeamInvitationRecord> {
+  const invitation: PartnerTeamInvitationRecord = {
+    invitationId: randomUUID(), teamId, userId, email: 'typed@partner.example', name: 'Typed Name', role, invitedBy,
+    createdAt, expiresAt: createdAt + WEEK, status: 'pending', resolvedAt: null,
+  };
+  await storage.partnerTeamInvitations.create(invitation);
+  return invitation;
+}
+
+/** The invitation contract, inside the caller's describe; `withStorage` gives each test a fresh storage. */
+export function partnerTeamInvitationsContract({ withStorage }: ContractBackend): void {
+  describe('partnerTeamInvitations (issue 13: nobody joins a team without accepting)', () => {
+    it('an invitation changes nothing until the invitee accepts; accepting creates the membership and the developer, once', withStorage(async (storage) => {
+      const olav = await newUser(storage, 'Olav');
+      const maja = await newUser(storage, 'Maja');
+      const team = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const invitation = await invite(storage, team, olav, maja, 'owner');
+      assert.deepEqual(await storage.partnerTeamInvitations.find(invitation.invitationId), invitation);
+      assert.equal(await storage.partnerTeams.findMembership(maja), undefined, 'no membership before acceptance');
+      assert.equal(await storage.developers.isDeveloper(maja), false);
+      assert.deepEqual(await storage.partnerTeamInvitations.listPendingOfTeam(team, NOW + 1), [invitation]);
+      const [view] = await storage.partnerTeamInvitations.listPendingOfUser(maja, NOW + 1);
+      assert.deepEqual(view, { ...invitation, inviterName: 'Olav', inviterEmail: `olav-${olav}@partner.example` });
+      assert.deepEqual(await storage.partnerTeamInvitations.findOfUser(invitation.invitationId, maja), view);
+      assert.equal(await storage.partnerTeamInvitations.findOfUser(invitation.invitationId, olav), undefined, 'another user\'s invitation is none');
+
+      assert.deepEqual(await storage.partnerTeamInvitations.accept(invitation.invitationId, olav, NOW + 2), { outcome: 'unknown' }, 'only the invitee accepts');
+      assert.equal(await storage.partnerTeams.findMembership(maja), undefined);
+      const accepted = await storage.partnerTeamInvitations.accept(invitation.invitationId, maja, NOW + 2);
+      assert.deepEqual(accepted, { outcome: 'accepted', invitation: { ...invitation, status: 'accepted', resolvedAt: NOW + 2 }, becameDeveloper: true });
+      assert.deepEqual(await storage.partnerTeams.findMembership(maja), { teamId: team, userId: maja, role: 'owner', addedAt: NOW + 2 });
+      assert.equal(await storage.developers.isDeveloper(maja), true);
+      const again = await storage.partnerTeamInvitations.accept(invitation.invitationId, maja, NOW + 3);
+      assert.equal(again.outcome, 'no_longer_pending');
+      assert.deepEqual(await storage.partnerTeamInvitations.listPendingOfTeam(team, NOW + 3), []);
+      assert.deepEqual(await storage.partnerTeamInvitations.listPendingOfUser(maja, NOW + 3), []);
+    }));
+
+    it('declined, revoked and expired invitations cannot be accepted; nothing changes', withStorage(async (storage) => {
+      const olav = await newUser(storage, 'Olav');
+      const maja = await newUser(storage, 'Maja');
+      const team = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const declined = await invite(storage, team, olav, maja);
+      assert.deepEqual(await storage.partnerTeamInvitations.decline(declined.invitationId, olav, NOW + 1), { outcome: 'unknown' });
+      assert.deepEqual(await storage.partnerTeamInvitations.decline(declined.invitationId, maja, NOW + 1),
+        { outcome: 'declined', invitation: { ...declined, status: 'declined', resolvedAt: NOW + 1 } });
+      const afterDecline = await storage.partnerTeamInvitations.accept(declined.invitationId, maja, NOW + 2);
+      assert.equal(afterDecline.outcome, 'no_longer_pending');
+      assert.equal(afterDecline.outcome !== 'unknown' && afterDecline.invitation.status, 'declined');
+
+      const revoked = await invite(storage, team, olav, maja, 'member', NOW + 3);
+      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, randomUUID(), NOW + 4), 'unknown', 'another team cannot revoke it');
+      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, team, NOW + 4), 'revoked');
+      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, team, NOW + 5), 'no_longer_pending');
+      const afterRevoke = await storage.partnerTeamInvitations.accept(revoked.invitationId, maja, NOW + 5);
+      assert.equal(afterRevoke.outcome !== 'unknown' && afterRevoke.invitation.status, 'revoked');
+
+      const expiring = await invite(storage, team, olav, maja, 'member', NOW + 10);
+      assert.deepEqual(await storage.partnerTeamInvitations.listPendingOfUser(maja, expiring.expiresAt), [], 'an expired invitation is not listed');
+      assert.deepEqual(await storage.partnerTeamInvitations.listPendingOfTeam(team, expiring.expiresAt), []);
+      assert.equal((await storage.partnerTeamInvitations.accept(expiring.invitationId, maja, expiring.expiresAt)).outcome, 'expired');
+      assert.equal((await storage.partnerTeamInvitations.decline(expiring.invitationId, maja, expiring.expiresAt)).outcome, 'expired');
+      assert.equal(await storage.partnerTeams.findMembership(maja), undefined);
+      assert.equal(await storage.developers.isDeveloper(maja), false);
+    }));
+
+    it('a newer invitation to the same person replaces the pending one', withStorage(async (storage) => {
+      const olav = await newUser(storage, 'Olav');
+      const maja = await newUser(storage, 'Maja');
+      const team = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const first = await invite(storage, team, olav, maja, 'owner');
+      const second = await invite(storage, team, olav, maja, 'member', NOW + 1);
+      assert.equal((await storage.partnerTeamInvitations.find(first.invitationId))?.status, 'revoked');
+      assert.deepEqual((await storage.partnerTeamInvitations.listPendingOfTeam(team, NOW + 2)).map((pending) => pending.invitationId), [second.invitationId]);
+      assert.equal((await storage.partnerTeamInvitations.accept(first.invitationId, maja, NOW + 2)).outcome, 'no_longer_pending');
+      assert.equal((await storage.partnerTeamInvitations.accept(second.invitationId, maja, NOW + 2)).outcome, 'accepted');
+      assert.equal((await storage.partnerTeams.findMembership(maja))?.role, 'member');
+    }));
+
+    it('refuses a user in another team, or with clients of their own outside any team; the invitation stays pending', withStorage(async (storage) => {
+      const olav = await newUser(storage, 'Olav');
+      const stina = await newUser(storage, 'Stina');
+      const vera = await newUser(storage, 'Vera');
+      const team = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const stinasTeam = (await storage.partnerTeams.ensureMembership(stina, randomUUID(), NOW)).teamId;
+      const toStina = await invite(storage, team, olav, stina);
+      assert.equal((await storage.partnerTeamInvitations.accept(toStina.invitationId, stina, NOW + 1)).outcome, 'in_another_team');
+      assert.equal((await storage.partnerTeams.findMembership(stina))?.teamId, stinasTeam, 'nothing moved');
+      const client = bareClientRecord({ clientName: 'Vera Books', redirectUris: ['https://vera.example/cb'], subjectType: 'company', createdAt: NOW, ownerUserId: vera });
+      await storage.clients.create(client);
+      const toVera = await invite(storage, team, olav, vera);
+      assert.equal((await storage.partnerTeamInvitations.accept(toVera.invitationId, vera, NOW + 1)).outcome, 'in_another_team');
+      assert.equal(await storage.partnerTeams.findMembership(vera), undefined);
+      assert.equal(await storage.partnerTeams.teamOfClient(client.clientId), undefined, 'her client stays out of the team');
+      assert.deepEqual((await storage.partnerTeamInvitations.listPendingOfTeam(team, NOW + 1)).map((pending) => pending.userId).sort(), [stina, vera].sort());
+    }));
+
+    it('of two invitations accepted at once, one team wins; an invitation to a team without a live owner lapses', withStorage(async (storage) => {
+      const olav = await newUser(storage, 'Olav');
+      const kari = await newUser(storage, 'Kari');
+      const maja = await newUser(storage, 'Maja');
+      const first = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const second = (await storage.partnerTeams.ensureMembership(kari, randomUUID(), NOW)).teamId;
+      const [a, b] = [await invite(storage, first, olav, maja), await invite(storage, second, kari, maja)];
+      const outcomes = await Promise.all([storage.partnerTeamInvitations.accept(a.invitationId, maja, NOW + 1), storage.partnerTeamInvitations.accept(b.invitationId, maja, NOW + 1)]);
+      assert.deepEqual(outcomes.map((outcome) => outcome.outcome).sort(), ['accepted', 'in_another_team']);
+      const won = outcomes.find((outcome) => outcome.outcome === 'accepted');
+      assert.equal((await storage.partnerTeams.findMembership(maja))?.teamId, won?.outcome === 'accepted' ? won.invitation.teamId : undefined);
+
+      const ivar = await newUser(storage, 'Ivar');
+      const orphan = await invite(storage, second, kari, ivar);
+      await storage.directory.deleteUser(kari, NOW + 2);
+      assert.deepEqual(await storage.partnerTeamInvitations.listPendingOfUser(ivar, NOW + 3).then((list) => list.length), 1);
+      const lapsed = await storage.partnerTeamInvitations.accept(orphan.invitationId, ivar, NOW + 3);
+      assert.equal(lapsed.outcome !== 'unknown' && lapsed.invitation.status, 'revoked');
+      assert.equal(await storage.partnerTeams.findMembership(ivar), undefined);
+    }));
+  });
+}
