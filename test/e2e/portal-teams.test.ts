@@ -1,7 +1,8 @@
 /**
  * End to end (issue 13 "Partner teams" and "Languages"), in Chromium: a partner developer's client page
  * and team page in German; the owner invites a teammate by e-mail, the teammate chooses a password through
- * the e-mailed link, signs in and sees the team's client, and the owner removes them after a confirmation.
+ * the e-mailed link, signs in at the invitation, accepts it and sees the team's client, the owner withdraws
+ * another invitation and removes the teammate, each after a confirmation.
  * Every portal page met on the way is axe-clean (WCAG 2.x A/AA) at 1280 px and 390 px, with no sideways
  * scrolling at 390 px.
  *
@@ -85,22 +86,47 @@ describe('end to end: partner teams and the portal in German (Chromium, axe)', {
     await owner.getByLabel('E-mail address').fill('maja@fjord.example');
     await owner.getByRole('button', { name: 'Send invitation' }).click();
     await owner.waitForLoadState();
-    assert.match(await owner.getByRole('status').innerText(), /Maja Mikkelsen \(maja@fjord\.example\) is now in the team/);
+    assert.match(await owner.getByRole('status').innerText(), /Invitation sent to maja@fjord\.example/);
+    await assertAccessible(owner, 'team page with a pending invitation');
 
-    // The teammate: the e-mailed link, a password, sign-in at the portal, the team's client.
-    const link = linkInMail(await mail.next());
+    // The teammate: the e-mailed links, a password, sign-in at the invitation, Accept, the team's client.
+    const message = await mail.next();
+    const link = linkInMail(message);
+    const invitation = /http:\/\/[^\s]+\/portal\/invitations\/[0-9a-f-]{36}/.exec(message.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '='))![0];
     const teammate = await newPage();
     await teammate.goto(link);
     await teammate.getByLabel('New password', { exact: true }).fill('fjord-maja-long-passphrase');
     await teammate.getByLabel('Repeat the new password').fill('fjord-maja-long-passphrase');
     await teammate.getByRole('button', { name: 'Set password' }).click();
     await teammate.waitForLoadState();
-    await teammate.goto(`${server.url}/portal`);
+    await teammate.goto(invitation);
     await logIn(teammate, { email: 'maja@fjord.example', password: 'fjord-maja-long-passphrase' });
+    assert.equal(new URL(teammate.url()).pathname, new URL(invitation).pathname, 'sign-in continued at the invitation');
+    assert.match(await teammate.locator('h2').innerText(), /Dana Developer invites you to a partner team at Gatehouse/);
+    await assertAccessible(teammate, 'invitation page', { restoreWidth: 1280 });
+    await teammate.getByRole('button', { name: 'Accept and join' }).click();
+    await teammate.waitForLoadState();
+    assert.match(await teammate.getByRole('status').innerText(), /You joined the team/);
+    await teammate.getByRole('link', { name: 'Developer portal', exact: true }).click();
+    await teammate.waitForLoadState();
     await teammate.getByRole('link', { name: 'Fjord Books' }).click();
     await teammate.waitForLoadState();
     assert.equal(new URL(teammate.url()).pathname, `/portal/clients/${clientId}`);
     assert.equal((await teammate.textContent('#client_id'))?.trim(), clientId);
+
+    // Another invitation, withdrawn after a confirmation naming the address.
+    await owner.goto(`${server.url}/portal/team`);
+    await owner.getByLabel('Name').fill('Ivar');
+    await owner.getByLabel('E-mail address').fill('ivar@fjord.example');
+    await owner.getByRole('button', { name: 'Send invitation' }).click();
+    await owner.waitForLoadState();
+    await owner.getByRole('button', { name: 'Withdraw the invitation to ivar@fjord.example' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.locator('h1').innerText(), /Withdraw the invitation to ivar@fjord\.example\?/);
+    await assertAccessible(owner, 'withdrawal confirmation', { restoreWidth: 1280 });
+    await owner.getByRole('button', { name: 'Withdraw the invitation' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.getByRole('status').innerText(), /The invitation was withdrawn/);
 
     // The owner removes her, after a confirmation that names what will happen.
     await owner.goto(`${server.url}/portal/team`);

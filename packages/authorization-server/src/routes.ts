@@ -13,7 +13,8 @@ import {
   portalClientActivity, portalDeleteClient, portalHome, portalNewClient, portalRegisterClient, portalRotateSecret, portalShowClient, portalUpdateClient, portalUploadLogo,
 } from './endpoints/portal.ts';
 import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSecret, portalSetWebhook, portalWebhook } from './endpoints/portal-webhooks.ts';
-import { portalInviteTeammate, portalRemoveTeammate, portalTeam } from './endpoints/portal-team.ts';
+import { portalInviteTeammate, portalRemoveTeammate, portalRevokeInvitation, portalTeam } from './endpoints/portal-team.ts';
+import { portalAcceptInvitation, portalDeclineInvitation, portalInvitation, portalInvitations } from './endpoints/portal-invitations.ts';
 import { portalTryFlow, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint, consentLanguageEndpoint } from './endpoints/authorization.ts';
 import {
@@ -135,7 +136,13 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   // Issue 13 "Partner teams": the team page, invitations and removals (endpoints/portal-team.ts).
   app.get('/portal/team', (request, reply) => portalTeam(context, request, reply));
   app.post('/portal/team/invitations', csrf, (request, reply) => portalInviteTeammate(context, request, reply));
+  app.post('/portal/team/invitations/:invitation_id/revoke', csrf, (request, reply) => portalRevokeInvitation(context, request, reply));
   app.post('/portal/team/members/:user_id/remove', csrf, (request, reply) => portalRemoveTeammate(context, request, reply));
+  // The invitee's side: nobody joins a team without accepting (endpoints/portal-invitations.ts).
+  app.get('/portal/invitations', (request, reply) => portalInvitations(context, request, reply));
+  app.get('/portal/invitations/:invitation_id', (request, reply) => portalInvitation(context, request, reply));
+  app.post('/portal/invitations/:invitation_id/accept', csrf, (request, reply) => portalAcceptInvitation(context, request, reply));
+  app.post('/portal/invitations/:invitation_id/decline', csrf, (request, reply) => portalDeclineInvitation(context, request, reply));
   // Issue 13: "Try the flow" (PKCE S256, a registered redirect URI; endpoints/portal-try-flow.ts).
   app.post('/portal/clients/:client_id/try', csrf, (request, reply) => portalTryFlow(context, request, reply));
   app.post('/portal/clients/:client_id/try/result', csrf, (request, reply) => portalTryFlowResult(context, request, reply));

@@ -1,20 +1,27 @@
 /**
  * Issue 13 "Partner teams": an owner invites a teammate by e-mail (a new directory user gets a set-password
- * link), the teammate signs in and manages the team's clients, members cannot invite or remove, removal
- * asks for confirmation and never removes the last owner; every form is CSRF-checked and every change
- * audited. Each refusal is checked for what did NOT happen.
+ * link); nothing changes until the invitee signs in as the invited account and accepts (then they manage the
+ * team's clients); the invitation's answer never tells whether the address has an account; declined, expired,
+ * withdrawn and other accounts' invitations are refused with a page and a way onward; members cannot invite or
+ * remove, removal and withdrawal ask for confirmation, the last owner is never removed; every form is
+ * CSRF-checked and every change audited. Each refusal is checked for what did NOT happen. On both backends.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../users/password.ts';
 import { registerClient as registerLegacyClient } from '../clients/registration.ts';
+import { removeDeveloper } from '../directory/directory.ts';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
-import { linkInMail, startMailCatcher, type MailCatcher } from '../testing/mail-catcher.ts';
+import { linkInMail, startMailCatcher, type CaughtMail, type MailCatcher } from '../testing/mail-catcher.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { inviteUser } from '../users/password-links.ts';
+import { TEAM_INVITATION_LIFETIME_SECONDS } from './portal-team.ts';
+
+const postgresSkip = await postgresSkipReason();
 
 const developer = seed.developer;
 
-async function signIn(server: TestServer, user: { email: string; password: string }, path = '/portal'): Promise<Browser> {
-  const browser = new Browser();
+async function signIn(server: TestServer, user: { email: string; password: string }, path = '/portal', browser = new Browser()): Promise<Browser> {
   const login = await browser.get(`${server.url}${path}`);
   const answer = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: inputValue(login.text, 'return_to')!, email: user.email, password: user.password });
   assert.equal(answer.status, 303);
@@ -40,15 +47,52 @@ async function newDeveloper(server: TestServer, email: string, name: string): Pr
   return { id, email, password };
 }
 
+/** A directory user with a password who is no partner developer. */
+async function newUserWithPassword(server: TestServer, email: string, name: string): Promise<{ id: string; email: string; password: string }> {
+  const id = crypto.randomUUID();
+  const password = `${name.toLowerCase()}-demo-password`;
+  await server.storage.users.create({ userId: id, email, name, passwordHash: await hashPassword(password) });
+  return { id, email, password };
+}
+
+/** The next message to `to` (messages to others before it are passed over). */
+async function lastMail(mail: MailCatcher, to: string): Promise<CaughtMail> {
+  for (;;) {
+    const message = await mail.next();
+    if (message.to.includes(to)) return message;
+  }
+}
+
 const invitedEvents = (server: TestServer) => server.storage.audit.list({ types: ['partner_team.member_invited'] });
 const removedEvents = (server: TestServer) => server.storage.audit.list({ types: ['partner_team.member_removed'] });
+const answerEvents = (server: TestServer) => server.storage.audit.list({ types: ['partner_team.invitation_accepted', 'partner_team.invitation_declined', 'partner_team.invitation_revoked'] });
 
-describe('partner teams in the developer portal (issue 13)', () => {
+/** The invitation page an invitation e-mail links to. */
+function invitationLinkInMail(server: TestServer, mail: CaughtMail): string {
+  const match = new RegExp(`${server.url}/portal/invitations/[0-9a-f-]{36}`).exec(mail.raw.replace(/=\r?\n/g, '').replace(/=3D/g, '='));
+  assert.ok(match, 'an invitation link in the message');
+  return match[0];
+}
+
+/** Sends the invitation form as the signed-in owner. */
+async function invite(server: TestServer, owner: Browser, fields: { name: string; email: string; role: string }) {
+  const team = await owner.get(`${server.url}/portal/team`);
+  return owner.post(`${server.url}/portal/team/invitations`, { _csrf: inputValue(team.text, '_csrf')!, ...fields });
+}
+
+/** Posts a form of the page at `path` (its CSRF token) to `action`. */
+async function postFrom(server: TestServer, browser: Browser, path: string, action: string, fields: Record<string, string> = {}) {
+  const page = await browser.get(`${server.url}${path}`);
+  return browser.post(`${server.url}${action}`, { _csrf: inputValue(page.text, '_csrf')!, ...fields });
+}
+
+for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams in the developer portal (issue 13): ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
   let server: TestServer;
   let mail: MailCatcher;
   before(async () => {
     mail = await startMailCatcher();
-    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' } });
+    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' },
+      ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}) });
   });
   after(async () => {
     await server.close();
@@ -69,30 +113,71 @@ describe('partner teams in the developer portal (issue 13)', () => {
     const maja = await server.storage.users.findByEmail('maja@fjord.example');
     assert.ok(maja, 'a directory user was created');
     assert.equal(maja.passwordHash, null);
-    assert.equal(invited.location, `/portal/team?invited=${maja.userId}`);
-    assert.equal(await server.storage.developers.isDeveloper(maja.userId), true);
+    const [pending] = await server.storage.partnerTeamInvitations.listPendingOfUser(maja.userId, server.clock.nowSeconds());
+    assert.ok(pending);
+    assert.equal(invited.location, `/portal/team?invited=${pending.invitationId}`);
+    // Nothing changes until she accepts: no membership, no developer access.
+    assert.equal(await server.storage.partnerTeams.findMembership(maja.userId), undefined);
+    assert.equal(await server.storage.developers.isDeveloper(maja.userId), false);
     const notice = await owner.get(`${server.url}${invited.location}`);
-    assert.match(notice.text, /Maja Mikkelsen \(maja@fjord\.example\) is now in the team/);
-    assert.match(notice.text, /<td>Maja Mikkelsen<\/td><td>maja@fjord\.example<\/td><td>Member<\/td>/);
+    assert.match(notice.text, /Invitation sent to maja@fjord\.example\. They join the team once they sign in and accept it\./);
+    const [membersPart, pendingPart] = notice.text.split('<h2>Pending invitations</h2>');
+    assert.doesNotMatch(membersPart!, /maja@fjord\.example<\/td>/, 'not listed as a member');
+    assert.match(pendingPart!, /<td>Maja Mikkelsen<\/td><td>maja@fjord\.example<\/td><td>Member<\/td><td>[^<]+ UTC<\/td>/);
 
     const message = await mail.next();
     assert.deepEqual(message.to, ['maja@fjord.example']);
-    assert.match(message.raw, /added to a partner team at Gatehouse/);
-    assert.match(message.raw.replace(/=\r?\n/g, ''), new RegExp(`${server.url}/portal\\s`));
+    assert.match(message.raw, /Dana Developer invited you to a partner team at Gatehouse/);
+    assert.match(message.raw.replace(/=\r?\n/g, ''), /Nothing changes until you accept/);
     const link = linkInMail(message);
+    const invitationLink = invitationLinkInMail(server, message);
+    assert.equal(invitationLink, `${server.url}/portal/invitations/${pending.invitationId}`);
     const [event] = await invitedEvents(server);
     assert.equal(event?.actor, `user:${developer.id}`);
     assert.equal(event?.details?.user_id, maja.userId);
+    assert.equal(event?.details?.invitation_id, pending.invitationId);
     assert.equal(event?.details?.role, 'member');
     assert.ok(!JSON.stringify(event).includes(link.split('token=')[1]!), 'the audit event never holds the link');
 
-    // The teammate chooses a password through the link, signs in at /portal and lands on the team's clients.
+    // The teammate chooses a password through the link, opens the invitation (signing in on the way) and accepts.
     const teammate = new Browser();
     const form = await teammate.get(link);
     assert.equal(form.status, 200);
     const set = await teammate.post(`${server.url}/account/set-password`, { _csrf: inputValue(form.text, '_csrf')!, token: inputValue(form.text, 'token')!, password: 'fjord-maja-long-passphrase', password_confirmation: 'fjord-maja-long-passphrase' });
     assert.equal(set.status, 200);
-    const majaBrowser = await signIn(server, { email: 'maja@fjord.example', password: 'fjord-maja-long-passphrase' });
+    const majaBrowser = await signIn(server, { email: 'maja@fjord.example', password: 'fjord-maja-long-passphrase' }, new URL(invitationLink).pathname);
+    const invitationPage = await majaBrowser.get(invitationLink);
+    assert.equal(invitationPage.status, 200);
+    assert.match(invitationPage.text, /Dana Developer invites you to a partner team at Gatehouse/);
+    assert.match(invitationPage.text, /<dt>Team<\/dt><dd>The partner team of Dana Developer<\/dd>/);
+    assert.match(invitationPage.text, /<dt>Clients the team manages<\/dt><dd>Fjord Books<\/dd>/);
+    assert.match(invitationPage.text, /<dt>Invited by<\/dt><dd>Dana Developer \(dev@partner\.example\)<\/dd>/);
+    assert.match(invitationPage.text, /<dt>Role<\/dt><dd>Member: sees and manages the team’s clients<\/dd>/);
+    assert.match(invitationPage.text, new RegExp(`action="/portal/invitations/${pending.invitationId}/accept"><input type="hidden" name="_csrf"`));
+    assert.match(invitationPage.text, new RegExp(`action="/portal/invitations/${pending.invitationId}/decline"><input type="hidden" name="_csrf"`));
+    assert.equal(await server.storage.partnerTeams.findMembership(maja.userId), undefined, 'opening the invitation changes nothing');
+    // Without the CSRF token: refused, nothing changes (SPEC decision 18).
+    assert.equal((await majaBrowser.post(`${server.url}/portal/invitations/${pending.invitationId}/accept`, {})).status, 403);
+    assert.equal(await server.storage.partnerTeams.findMembership(maja.userId), undefined);
+    const accepted = await majaBrowser.post(`${server.url}/portal/invitations/${pending.invitationId}/accept`, { _csrf: inputValue(invitationPage.text, '_csrf')! });
+    assert.equal(accepted.status, 303);
+    assert.equal(accepted.location, '/portal/team?joined=1');
+    assert.equal((await server.storage.partnerTeams.findMembership(maja.userId))?.role, 'member');
+    assert.equal(await server.storage.developers.isDeveloper(maja.userId), true);
+    const joined = await majaBrowser.get(`${server.url}${accepted.location}`);
+    assert.match(joined.text, /You joined the team: you now see and manage its clients\./);
+    assert.match(joined.text, /<td>Maja Mikkelsen <span class="muted">\(you\)<\/span><\/td><td>maja@fjord\.example<\/td><td>Member<\/td>/);
+    const [acceptance] = await answerEvents(server);
+    assert.equal(acceptance?.type, 'partner_team.invitation_accepted');
+    assert.equal(acceptance?.actor, `user:${maja.userId}`);
+    assert.equal(acceptance?.details?.invitation_id, pending.invitationId);
+    assert.equal(acceptance?.details?.developer_access_granted, true);
+    // Accepted once: a second acceptance is told so, with the way to the team.
+    const again = await majaBrowser.post(`${server.url}/portal/invitations/${pending.invitationId}/accept`, { _csrf: inputValue(invitationPage.text, '_csrf')! });
+    assert.equal(again.status, 410);
+    assert.match(again.text, /You accepted this invitation before and are in the team/);
+    assert.match(again.text, /<a href="\/portal\/team">Go to your team<\/a>/);
+
     const home = await majaBrowser.get(`${server.url}/portal`);
     assert.match(home.text, new RegExp(`<a href="/portal/clients/${clientId}">Fjord Books</a>`));
     const clientPage = await majaBrowser.get(`${server.url}/portal/clients/${clientId}`);
@@ -146,19 +231,17 @@ describe('partner teams in the developer portal (issue 13)', () => {
     assert.match(refused.text, /id="email"[^>]*aria-describedby="email-hint email-error" aria-invalid="true"/);
     assert.match(refused.text, /value="not-an-address"/);
     assert.equal(await server.storage.users.findByEmail('not-an-address'), undefined);
-    // Someone already in the team, or in another team: refused beside the e-mail field (409).
-    const other = await newDeveloper(server, 'stina@elsewhere.example', 'Stina');
-    assert.equal((await (await signIn(server, other)).get(`${server.url}/portal`)).status, 200, 'Stina founds her own team');
-    const inOther = await owner.post(`${server.url}/portal/team/invitations`, { _csrf: inputValue(refused.text, '_csrf')!, name: 'Stina', email: other.email, role: 'member' });
-    assert.equal(inOther.status, 409);
-    assert.match(inOther.text, /already belongs to another partner team/);
-    assert.notEqual((await server.storage.partnerTeams.findMembership(other.id))?.teamId, (await server.storage.partnerTeams.findMembership(developer.id))?.teamId);
+    // Someone already in the team (the page lists them, so saying so reveals nothing): refused beside the e-mail field (409).
+    const inTeam = await owner.post(`${server.url}/portal/team/invitations`, { _csrf: inputValue(refused.text, '_csrf')!, name: 'Dana', email: 'DEV@partner.example', role: 'member' });
+    assert.equal(inTeam.status, 409);
+    assert.match(inTeam.text, /This person is already in your team/);
+    assert.match(inTeam.text, /value="dev@partner\.example"/);
     assert.equal((await invitedEvents(server)).length, before.events);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(mail.messages.length, before.mails, 'no e-mail sent');
   });
 
-  it('an invitation never hands the team the clients a developer registered before teams existed (they stay theirs: 409, nothing moves)', async () => {
+  it('an invitation never hands the team the clients a developer registered before teams existed (accepting is refused: 409, nothing moves)', async () => {
     // A developer whose clients were registered before partner teams existed, who has not opened the portal since:
     // no membership yet, their clients the team's through `ownerUserId` once they have one (storage.ts PartnerTeamStore).
     const vera = await newDeveloper(server, 'vera@ledger.example', 'Vera');
@@ -167,18 +250,170 @@ describe('partner teams in the developer portal (issue 13)', () => {
     }, {}, { actor: `user:${vera.id}`, ownerUserId: vera.id });
     assert.equal(await server.storage.partnerTeams.findMembership(vera.id), undefined);
     const owner = await signIn(server, developer);
-    const team = await owner.get(`${server.url}/portal/team`);
-    const before = (await invitedEvents(server)).length;
-    const invited = await owner.post(`${server.url}/portal/team/invitations`, { _csrf: inputValue(team.text, '_csrf')!, name: 'Vera', email: vera.email, role: 'member' });
-    assert.equal(invited.status, 409);
-    assert.match(invited.text, /already belongs to another partner team/);
+    const invited = await invite(server, owner, { name: 'Vera', email: vera.email, role: 'member' });
+    assert.equal(invited.status, 303, 'answered as any invitation: whether she has an account or a team is not told');
+    const link = invitationLinkInMail(server, await lastMail(mail, vera.email));
+    const veraBrowser = await signIn(server, vera, new URL(link).pathname);
+    const refused = await postFrom(server, veraBrowser, new URL(link).pathname, `${new URL(link).pathname}/accept`);
+    assert.equal(refused.status, 409);
+    assert.match(refused.text, /<h1>You are already in a partner team<\/h1>/);
+    assert.match(refused.text, /have clients of your own that are in no team yet/);
+    assert.match(refused.text, /<a href="\/portal\/invitations">See your invitations<\/a>/);
+    assert.equal(await server.storage.partnerTeams.findMembership(vera.id), undefined);
     assert.equal((await owner.get(`${server.url}/portal/clients/${client.clientId}`)).status, 404, 'the inviting team does not get her client');
-    assert.notEqual(await server.storage.partnerTeams.teamOfClient(client.clientId), (await server.storage.partnerTeams.findMembership(developer.id))?.teamId);
-    assert.equal((await invitedEvents(server)).length, before);
+    assert.equal(await server.storage.partnerTeams.teamOfClient(client.clientId), undefined);
     // Her client stays hers: on her next visit she owns the team that has it.
-    const veraBrowser = await signIn(server, vera);
     assert.equal((await veraBrowser.get(`${server.url}/portal/clients/${client.clientId}`)).status, 200);
     assert.equal((await server.storage.partnerTeams.findMembership(vera.id))?.role, 'owner');
+  });
+
+  it('answers an invitation to an existing account exactly as one to an unknown address, never showing the directory name; an account\'s own set-password link stays valid', async () => {
+    // Stina: an account with another team and a directory name the inviting owner never learns. Rolf: an account
+    // without a password yet, whose administrator's set-password link is pending.
+    const stina = await newDeveloper(server, 'stina@elsewhere.example', 'Stina');
+    assert.equal((await (await signIn(server, stina)).get(`${server.url}/portal`)).status, 200, 'Stina founds her own team');
+    const rolf = crypto.randomUUID();
+    await server.storage.users.create({ userId: rolf, email: 'rolf@elsewhere.example', name: 'Rolf Directory-Name', passwordHash: null });
+    const adminLink = await inviteUser({ storage: server.storage, environment: 'development', now: server.clock.nowSeconds(), actor: 'admin:test' }, server.url, rolf);
+
+    const owner = await signIn(server, developer);
+    const answers = [];
+    for (const email of ['stina@elsewhere.example', 'rolf@elsewhere.example', 'nobody-yet@elsewhere.example']) {
+      const invited = await invite(server, owner, { name: 'Typed Name', email, role: 'owner' });
+      const page = await owner.get(`${server.url}${invited.location}`);
+      answers.push({
+        status: invited.status, location: invited.location?.replace(/[0-9a-f-]{36}/, 'ID'),
+        page: page.text.replace(/[0-9a-f-]{36}/g, 'ID').replace(/value="[^"]{20,}"/g, 'value="TOKEN"').replaceAll(email, 'EMAIL'),
+      });
+      assert.match(page.text, new RegExp(`<p class="notice" role="status">Invitation sent to ${email.replace('.', '\\.')}\\.`));
+    }
+    // Each page lists the earlier invitations too: compare the answers without the pending lists.
+    const withoutList = (text: string) => text.replace(/<h2>Pending invitations<\/h2>[\s\S]*?<\/table><\/div>/, '');
+    assert.deepEqual(answers.map((answer) => ({ ...answer, page: withoutList(answer.page) })), Array(3).fill({ ...answers[0]!, page: withoutList(answers[0]!.page) }));
+    const last = answers[2]!.page;
+    assert.doesNotMatch(last, /Stina Storm|Rolf Directory-Name|Stina<\/td>/, 'no directory name is shown');
+    assert.match(last, /<td>Typed Name<\/td><td>stina@elsewhere\.example<\/td><td>Owner<\/td>/);
+    // Nothing changed for the existing accounts; Rolf's pending link from his administrator still works.
+    assert.notEqual((await server.storage.partnerTeams.findMembership(stina.id))?.teamId, (await server.storage.partnerTeams.findMembership(developer.id))?.teamId);
+    assert.equal(await server.storage.partnerTeams.findMembership(rolf), undefined);
+    assert.equal(await server.storage.developers.isDeveloper(rolf), false);
+    assert.equal((await new Browser().get(adminLink.url)).status, 200, 'the administrator\'s set-password link was not voided');
+    // Each got an e-mail with the invitation; only the address new to the directory a set-password link.
+    const rolfsMail = await lastMail(mail, 'rolf@elsewhere.example');
+    assert.throws(() => linkInMail(rolfsMail));
+    invitationLinkInMail(server, rolfsMail);
+    const newMail = await lastMail(mail, 'nobody-yet@elsewhere.example');
+    linkInMail(newMail);
+    invitationLinkInMail(server, newMail);
+  });
+
+  it('an invitation is answered only by the invited account: another signed-in user, a declined, withdrawn or expired invitation is refused with a page and a way onward', async () => {
+    const owner = await signIn(server, developer);
+    const kari = await newUserWithPassword(server, 'kari@fjord.example', 'Kari');
+    const olga = await newUserWithPassword(server, 'olga@fjord.example', 'Olga');
+    const toKari = async () => {
+      assert.equal((await invite(server, owner, { name: 'Kari', email: kari.email, role: 'member' })).status, 303);
+      return new URL(invitationLinkInMail(server, await lastMail(mail, kari.email))).pathname;
+    };
+    const nothingChanged = async () => {
+      assert.equal(await server.storage.partnerTeams.findMembership(kari.id), undefined);
+      assert.equal(await server.storage.partnerTeams.findMembership(olga.id), undefined);
+      assert.equal(await server.storage.developers.isDeveloper(kari.id), false);
+      assert.equal(await server.storage.developers.isDeveloper(olga.id), false);
+    };
+
+    // Another signed-in user: the invitation is none of theirs (404), whether they open it or post to it.
+    const first = await toKari();
+    const olgaBrowser = await signIn(server, olga, first);
+    const seen = await olgaBrowser.get(`${server.url}${first}`);
+    assert.equal(seen.status, 404);
+    assert.match(seen.text, /<h1>No invitation for this account<\/h1>/);
+    assert.match(seen.text, /You are signed in as olga@fjord\.example\. Only the account of the address an invitation was sent to can answer it/);
+    assert.match(seen.text, /<a href="\/portal\/invitations">See your invitations<\/a>/);
+    assert.doesNotMatch(seen.text, /Kari|Dana Developer/, 'nothing about the invitation is shown');
+    for (const action of ['accept', 'decline']) {
+      const refused = await olgaBrowser.post(`${server.url}${first}/${action}`, { _csrf: inputValue(seen.text, '_csrf')!, confirm: 'yes' });
+      assert.equal(refused.status, 404, action);
+    }
+    await nothingChanged();
+    const olgasList = await olgaBrowser.get(`${server.url}/portal/invitations`);
+    assert.match(olgasList.text, /You have no pending invitations to a partner team/);
+
+    // Declining: a confirmation first (nothing changes), then declined; accepting it afterwards is refused.
+    const kariBrowser = await signIn(server, kari, first);
+    const confirmation = await postFrom(server, kariBrowser, first, `${first}/decline`);
+    assert.equal(confirmation.status, 200);
+    assert.match(confirmation.text, /<h1>Decline the invitation from Dana Developer\?<\/h1>/);
+    assert.match(confirmation.text, new RegExp(`<a class="button secondary" href="${first}">Cancel</a>`));
+    assert.equal((await server.storage.partnerTeamInvitations.find(first.split('/').at(-1)!))?.status, 'pending');
+    const declined = await kariBrowser.post(`${server.url}${first}/decline`, { _csrf: inputValue(confirmation.text, '_csrf')!, confirm: 'yes' });
+    assert.equal(declined.status, 303);
+    assert.equal(declined.location, '/portal/invitations?declined=1');
+    assert.match((await kariBrowser.get(`${server.url}${declined.location}`)).text, /You declined the invitation\. Nothing was changed in your account\./);
+    const afterDecline = await postFrom(server, kariBrowser, '/portal/invitations', `${first}/accept`);
+    assert.equal(afterDecline.status, 410);
+    assert.match(afterDecline.text, /<h1>This invitation was declined<\/h1>/);
+    assert.match(afterDecline.text, /ask one of its owners to invite you again/);
+    assert.match(afterDecline.text, /<a href="\/portal\/invitations">See your invitations<\/a>/);
+    await nothingChanged();
+
+    // Withdrawn by an owner (after a confirmation naming the address): refused.
+    const second = await toKari();
+    const id = second.split('/').at(-1)!;
+    const revokeConfirmation = await postFrom(server, owner, '/portal/team', `/portal/team/invitations/${id}/revoke`);
+    assert.equal(revokeConfirmation.status, 200);
+    assert.match(revokeConfirmation.text, /<h1>Withdraw the invitation to kari@fjord\.example\?<\/h1>/);
+    assert.equal((await server.storage.partnerTeamInvitations.find(id))?.status, 'pending', 'not withdrawn before the confirmation');
+    const revoked = await owner.post(`${server.url}/portal/team/invitations/${id}/revoke`, { _csrf: inputValue(revokeConfirmation.text, '_csrf')!, confirm: 'yes' });
+    assert.equal(revoked.status, 303);
+    assert.equal(revoked.location, '/portal/team?revoked=1');
+    assert.match((await owner.get(`${server.url}${revoked.location}`)).text, /The invitation was withdrawn\./);
+    const withdrawn = await kariBrowser.get(`${server.url}${second}`);
+    assert.equal(withdrawn.status, 410);
+    assert.match(withdrawn.text, /<h1>This invitation was withdrawn<\/h1>/);
+    assert.equal((await postFrom(server, kariBrowser, '/portal/invitations', `${second}/accept`)).status, 410);
+    await nothingChanged();
+
+    // Expired (7 days): refused; nothing changes.
+    const third = await toKari();
+    server.clock.advanceSeconds(TEAM_INVITATION_LIFETIME_SECONDS);
+    const freshKari = await signIn(server, kari, third);
+    const expired = await freshKari.get(`${server.url}${third}`);
+    assert.equal(expired.status, 410);
+    assert.match(expired.text, /<h1>This invitation has expired<\/h1>/);
+    assert.match(expired.text, /<a href="\/portal\/invitations">See your invitations<\/a>/);
+    assert.equal((await postFrom(server, freshKari, '/portal/invitations', `${third}/accept`)).status, 410);
+    await nothingChanged();
+
+    const events = (await answerEvents(server)).filter((event) => event.details?.user_id === kari.id);
+    assert.deepEqual(events.map((event) => [event.type, event.actor]).sort(), [
+      ['partner_team.invitation_declined', `user:${kari.id}`], ['partner_team.invitation_revoked', `user:${developer.id}`]].sort());
+  });
+
+  it('a developer an administrator removed (DELETE /developers/{id}) regains nothing through an invitation until they accept it themselves', async () => {
+    const rune = await newDeveloper(server, 'rune@fjord.example', 'Rune');
+    await removeDeveloper({ storage: server.storage, environment: 'development', now: server.clock.nowSeconds(), actor: 'admin:ops' }, rune.id);
+    const owner = await signIn(server, developer);
+    assert.equal((await invite(server, owner, { name: 'Rune', email: rune.email, role: 'member' })).status, 303);
+    const link = new URL(invitationLinkInMail(server, await lastMail(mail, rune.email))).pathname;
+    assert.equal(await server.storage.developers.isDeveloper(rune.id), false, 'the administrator\'s removal holds');
+    assert.equal(await server.storage.partnerTeams.findMembership(rune.id), undefined);
+    // The portal still refuses him, and shows him the way to the invitation.
+    const runeBrowser = await signIn(server, rune);
+    const portal = await runeBrowser.get(`${server.url}/portal`);
+    assert.equal(portal.status, 403);
+    assert.match(portal.text, /<a href="\/portal\/invitations">See your invitations<\/a>/);
+    assert.equal((await runeBrowser.get(`${server.url}/portal/team`)).status, 403);
+    const list = await runeBrowser.get(`${server.url}/portal/invitations`);
+    assert.match(list.text, /Dana Developer invites you to a partner team at Gatehouse/);
+    assert.match(list.text, /<dt>Role<\/dt><dd>Member: sees and manages the team’s clients<\/dd>/);
+    const accepted = await runeBrowser.post(`${server.url}${link}/accept`, { _csrf: inputValue(list.text, '_csrf')! });
+    assert.equal(accepted.status, 303);
+    assert.equal(await server.storage.developers.isDeveloper(rune.id), true);
+    assert.equal((await server.storage.partnerTeams.findMembership(rune.id))?.role, 'member');
+    const [event] = (await answerEvents(server)).filter((candidate) => candidate.details?.user_id === rune.id);
+    assert.equal(event?.type, 'partner_team.invitation_accepted');
+    assert.equal(event?.details?.developer_access_granted, true, 'the audit shows the acceptance gave developer access again');
   });
 
   it('refuses an invitation or a removal without its CSRF token (SPEC decision 18): nothing created or removed', async () => {

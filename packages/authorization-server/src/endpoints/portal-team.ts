@@ -5,11 +5,15 @@
  *
  * - `GET /portal/team`: the members with their role; the invitation form for owners.
  * - `POST /portal/team/invitations` (`name`, `email`, `role`): owners only (403 otherwise, nothing
- *   changes). The address is looked up in the directory; someone new gets a directory user (no password)
- *   and a one-time set-password link (users/password-links.ts, 72 h). The teammate becomes a partner
- *   developer and a member, and is e-mailed (mail/mailer.ts) a link to the portal, where signing in lands
- *   on the team's clients. Refusals (bad name or address, already in this or another team) are shown
- *   beside the field with everything typed kept. Audited `partner_team.member_invited` (never the link).
+ *   changes). Records a pending invitation (7 days) and nothing else: nobody joins a team without accepting
+ *   (endpoints/portal-invitations.ts). The address is looked up in the directory; someone new gets a directory
+ *   user (no password) and a one-time set-password link (users/password-links.ts, 72 h); an existing account
+ *   keeps its own links. The invitee is e-mailed (mail/mailer.ts) a link to the invitation. The answer is the
+ *   same whether or not the address belongs to an account, and never shows the directory's name: "Invitation
+ *   sent to EMAIL". Refusals (bad name or address, already in this team: the page lists its members) are shown
+ *   beside the field with everything typed kept. Audited `partner_team.member_invited` (never a link).
+ * - `POST /portal/team/invitations/:invitation_id/revoke`: owners only; a confirmation page, then (with
+ *   `confirm=yes`) the invitation can no longer be accepted. Audited `partner_team.invitation_revoked`.
  * - `POST /portal/team/members/:user_id/remove`: owners only; first a confirmation page naming what will
  *   happen, then (with `confirm=yes`) the removal, checked and done atomically by storage: the team's
  *   last owner is never removed (409). The removed developer stops being a partner developer (their
@@ -17,13 +21,15 @@
  *
  * Forms are CSRF- and Origin-checked before these handlers run (routes.ts, SPEC decision 18).
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
 import { createDirectoryUser, DirectoryError, readEmail, readName } from '../directory/directory.ts';
 import { matchLocale, translator, type Translator } from '../i18n/i18n.ts';
-import { EMPTY_INVITATION, removeMemberConfirmationPage, teamPage, type InvitationFormValues } from '../pages/portal-team-pages.ts';
+import { EMPTY_INVITATION, removeMemberConfirmationPage, revokeInvitationConfirmationPage, teamPage, type InvitationFormValues } from '../pages/portal-team-pages.ts';
 import { portalMessagePage, type FieldErrors } from '../pages/portal-pages.ts';
 import type { ServerContext } from '../server-context.ts';
+import type { PartnerTeamInvitationRecord, UserRecord } from '../storage/storage.ts';
 import { issuePasswordLink } from '../users/password-links.ts';
 import { localPasswordsEnabled } from '../sessions/upstream-identity.ts';
 import { mailerOf } from './password-reset.ts';
@@ -31,12 +37,19 @@ import { developer, page, type SignedInDeveloper } from './portal.ts';
 
 type Body = Record<string, unknown>;
 
+/** How long an invitation may be accepted. */
+export const TEAM_INVITATION_LIFETIME_SECONDS = 7 * 24 * 3600;
+
+/** The page the invitation e-mail links to (endpoints/portal-invitations.ts). */
+export const invitationPath = (invitationId: string) => `/portal/invitations/${invitationId}`;
+
 async function renderTeam(context: ServerContext, reply: FastifyReply, signedIn: SignedInDeveloper, status: number,
   extra: { values?: InvitationFormValues; errors?: FieldErrors; notice?: string } = {}): Promise<void> {
   const members = await context.storage.partnerTeams.listMembers(signedIn.team.teamId);
   const clientCount = (await context.storage.partnerTeams.listClients(signedIn.team.teamId)).filter((client) => client.status !== 'deleted').length;
+  const invitations = await context.storage.partnerTeamInvitations.listPendingOfTeam(signedIn.team.teamId, context.clock.nowSeconds());
   page(reply, status, teamPage({
-    ...signedIn.frame, members, currentUserId: signedIn.user.userId, isOwner: signedIn.team.role === 'owner', clientCount,
+    ...signedIn.frame, members, invitations, currentUserId: signedIn.user.userId, isOwner: signedIn.team.role === 'owner', clientCount,
     values: extra.values ?? EMPTY_INVITATION, ...(extra.errors ? { errors: extra.errors } : {}), ...(extra.notice ? { notice: extra.notice } : {}),
   }));
 }
@@ -49,18 +62,20 @@ function ownerOnly(reply: FastifyReply, signedIn: SignedInDeveloper): boolean {
   return false;
 }
 
-/** GET /portal/team (`?invited=<user id>` or `?removed=1`: the notice after a change). */
+/** GET /portal/team (`?invited=<invitation id>`, `?revoked=1`, `?removed=1` or `?joined=1`: the notice after a change). */
 export async function portalTeam(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
   const t = signedIn.frame.t!;
   const query = request.query as Record<string, unknown>;
   let notice: string | undefined;
-  if (typeof query.invited === 'string') {
-    // Only a member of this team is named (any other id names nobody).
-    const invited = (await context.storage.partnerTeams.listMembers(signedIn.team.teamId)).find((member) => member.userId === query.invited);
-    if (invited) notice = t.t('team.invited', { name: invited.name, email: invited.email });
-  } else if (query.removed === '1') notice = t.t('team.removed');
+  if (typeof query.invited === 'string' && isUuid(query.invited)) {
+    // Only this team's invitation is named, by the address as typed (any other id names nobody).
+    const invitation = await context.storage.partnerTeamInvitations.find(query.invited);
+    if (invitation?.teamId === signedIn.team.teamId) notice = t.t('team.invited', { email: invitation.email });
+  } else if (query.revoked === '1') notice = t.t('team.invitationRevoked');
+  else if (query.removed === '1') notice = t.t('team.removed');
+  else if (query.joined === '1') notice = t.t('team.joined');
   await renderTeam(context, reply, signedIn, 200, notice ? { notice } : {});
 }
 
@@ -88,65 +103,83 @@ export async function portalInviteTeammate(context: ServerContext, request: Fast
 
   const now = context.clock.nowSeconds();
   const actor = `user:${signedIn.user.userId}`;
-  let invitee = await context.storage.users.findByEmail(values.email);
-  if (invitee) {
-    const membership = await context.storage.partnerTeams.findMembership(invitee.userId);
-    if (membership) {
-      errors.email = membership.teamId === signedIn.team.teamId ? t.t('team.alreadyMember') : t.t('team.inAnotherTeam');
-      return renderTeam(context, reply, signedIn, 409, { values, errors });
-    }
-    // Clients a developer registered before partner teams existed belong to no team until their first visit founds
-    // theirs (storage.ts PartnerTeamStore: "else its registering developer's team"): a membership added here would
-    // hand them to this team, whose owner could then rotate their secrets. Another partner's clients stay out of
-    // reach (issue 13: others' clients answer 404), so such a developer is refused as one already in a team.
-    for (const owned of await context.storage.clients.listByOwner(invitee.userId)) {
-      if ((await context.storage.partnerTeams.teamOfClient(owned.clientId)) === undefined) {
-        errors.email = t.t('team.inAnotherTeam');
-        return renderTeam(context, reply, signedIn, 409, { values, errors });
-      }
-    }
-  } else {
-    try {
-      const created = await createDirectoryUser({ storage: context.storage, environment: context.options.environment, now, actor }, { email: values.email, name: values.name });
-      invitee = { userId: created.userId, email: created.email, name: created.name, passwordHash: null };
-    } catch (error) {
-      if (!(error instanceof DirectoryError)) throw error;
-      // A race with another registration of the address: answered in the page like the checks above.
-      errors.email = t.t('team.inAnotherTeam');
-      return renderTeam(context, reply, signedIn, 409, { values, errors });
-    }
-  }
-  const outcome = await context.storage.partnerTeams.addMember({ teamId: signedIn.team.teamId, userId: invitee.userId, role: values.role, addedAt: now });
-  if (outcome !== 'added') {
-    errors.email = outcome === 'already_member' ? t.t('team.alreadyMember') : t.t('team.inAnotherTeam');
+  let invitee: UserRecord | undefined = await context.storage.users.findByEmail(values.email);
+  // Someone already in this team: the team page lists them, so saying so reveals nothing. Whether the address has an
+  // account, whose it is, or whether they are in another team is never told (the same answer for all, below).
+  if (invitee && (await context.storage.partnerTeams.findMembership(invitee.userId))?.teamId === signedIn.team.teamId) {
+    errors.email = t.t('team.alreadyMember');
     return renderTeam(context, reply, signedIn, 409, { values, errors });
   }
-  await context.storage.developers.add(invitee.userId);
-  // A new account (no password, no upstream identity yet) gets a one-time set-password link; never logged or stored.
-  const link = invitee.passwordHash === null && localPasswordsEnabled(context) && (await context.storage.userIdentities.listOfUser(invitee.userId)).length === 0
-    ? await issuePasswordLink(context.storage, context.options.issuer, invitee.userId, 'invitation', now) : undefined;
+  let created = false;
+  if (!invitee) {
+    try {
+      const user = await createDirectoryUser({ storage: context.storage, environment: context.options.environment, now, actor }, { email: values.email, name: values.name });
+      invitee = { userId: user.userId, email: user.email, name: user.name, passwordHash: null };
+      created = true;
+    } catch (error) {
+      if (!(error instanceof DirectoryError)) throw error;
+      // A race with another registration of the address: that account is invited.
+      invitee = await context.storage.users.findByEmail(values.email);
+      if (!invitee) throw error;
+    }
+  }
+  const invitation: PartnerTeamInvitationRecord = {
+    invitationId: randomUUID(), teamId: signedIn.team.teamId, userId: invitee.userId, email: values.email, name: values.name, role: values.role,
+    invitedBy: signedIn.user.userId, createdAt: now, expiresAt: now + TEAM_INVITATION_LIFETIME_SECONDS, status: 'pending', resolvedAt: null,
+  };
+  await context.storage.partnerTeamInvitations.create(invitation);
+  // Only an account this invitation created gets a set-password link: an existing account's pending link (an
+  // administrator's invitation) stays valid (a new link would void it). Never logged or stored.
+  const link = created && localPasswordsEnabled(context) ? await issuePasswordLink(context.storage, context.options.issuer, invitee.userId, 'invitation', now) : undefined;
   await context.storage.audit.record({
     type: 'partner_team.member_invited', at: now, actor,
-    details: { team_id: signedIn.team.teamId, user_id: invitee.userId, role: values.role, password_link_sent: link !== undefined },
+    details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitee.userId, role: values.role, expires_at: invitation.expiresAt, password_link_sent: link !== undefined },
   });
-  sendInvitation(context, request, t, { to: invitee.email, userId: invitee.userId, inviter: signedIn.user.name, setPasswordUrl: link?.url });
-  reply.redirect(`/portal/team?${new URLSearchParams({ invited: invitee.userId })}`, 303);
+  sendInvitation(context, request, t, { to: values.email, userId: invitee.userId, inviter: signedIn.user.name, role: values.role, invitationId: invitation.invitationId, setPasswordUrl: link?.url });
+  reply.redirect(`/portal/team?${new URLSearchParams({ invited: invitation.invitationId })}`, 303);
+}
+
+/** POST /portal/team/invitations/:invitation_id/revoke (`confirm=yes` after the confirmation page). */
+export async function portalRevokeInvitation(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const signedIn = await developer(context, request, reply);
+  if (!signedIn) return;
+  const t = signedIn.frame.t!;
+  const invitationId = (request.params as { invitation_id: string }).invitation_id;
+  const now = context.clock.nowSeconds();
+  const invitation = isUuid(invitationId) ? await context.storage.partnerTeamInvitations.find(invitationId) : undefined;
+  if (!invitation || invitation.teamId !== signedIn.team.teamId || invitation.status !== 'pending' || invitation.expiresAt <= now) {
+    page(reply, 404, portalMessagePage(signedIn.frame, t.t('team.noSuchInvitationTitle'), t.t('team.noSuchInvitation'), { href: '/portal/team', label: t.t('team.backToTeam') }));
+    return;
+  }
+  if (!ownerOnly(reply, signedIn)) return;
+  if ((request.body as Body | undefined)?.confirm !== 'yes') {
+    page(reply, 200, revokeInvitationConfirmationPage({ ...signedIn.frame, invitation }));
+    return;
+  }
+  if ((await context.storage.partnerTeamInvitations.revoke(invitation.invitationId, signedIn.team.teamId, now)) === 'revoked') {
+    await context.storage.audit.record({
+      type: 'partner_team.invitation_revoked', at: now, actor: `user:${signedIn.user.userId}`,
+      details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitation.userId, role: invitation.role },
+    });
+  }
+  reply.redirect('/portal/team?revoked=1', 303);
 }
 
 /** E-mails the invitation after the response (in the invitee's directory language, else the inviter's page language). */
 function sendInvitation(context: ServerContext, request: FastifyRequest, t: Translator,
-  invitation: { to: string; userId: string; inviter: string; setPasswordUrl: string | undefined }): void {
+  invitation: { to: string; userId: string; inviter: string; role: string; invitationId: string; setPasswordUrl: string | undefined }): void {
   const brand = context.options.brand.name;
-  const portal = `${context.options.issuer}/portal`;
+  const accept = `${context.options.issuer}${invitationPath(invitation.invitationId)}`;
   setImmediate(() => {
     void (async () => {
       const mailT = translator(matchLocale((await context.storage.directory.findUser(invitation.userId))?.locale) ?? t.locale);
+      const values = { brand, inviter: invitation.inviter, role: invitation.role, invitation: accept };
       await mailerOf(context, request).send({
         to: invitation.to,
-        subject: mailT.t('mail.teamInviteSubject', { brand }),
+        subject: mailT.t('mail.teamInviteSubject', { brand, inviter: invitation.inviter }),
         text: invitation.setPasswordUrl
-          ? mailT.t('mail.teamInviteNewBody', { brand, inviter: invitation.inviter, link: invitation.setPasswordUrl, portal })
-          : mailT.t('mail.teamInviteBody', { brand, inviter: invitation.inviter, portal }),
+          ? mailT.t('mail.teamInviteNewBody', { ...values, link: invitation.setPasswordUrl })
+          : mailT.t('mail.teamInviteBody', values),
       });
     })().catch((error: unknown) =>
       request.log.error({ event: 'mail.failed', reason: error instanceof Error ? error.message : String(error) }, 'a team invitation e-mail could not be sent'));

@@ -70,7 +70,10 @@ export async function developer(context: ServerContext, request: FastifyRequest,
   const t = translator(requestLocale(request), request.method === 'GET' ? request.url : formPage(request, context.options.issuer, '/portal'));
   const frame = { brandName, csrfToken: reply.generateCsrf(), userName: user.name, t };
   if (!(await context.storage.developers.isDeveloper(user.userId))) {
-    page(reply, 403, portalMessagePage(frame, t.t('portal.notDeveloperTitle'), t.t('portal.notDeveloper'), { href: '/', label: t.t('portal.goHome') }));
+    // Issue 13 "Partner teams": an invitee becomes a partner developer by accepting; their invitations are the way onward.
+    const invited = (await context.storage.partnerTeamInvitations.listPendingOfUser(user.userId, context.clock.nowSeconds())).length > 0;
+    page(reply, 403, portalMessagePage(frame, t.t('portal.notDeveloperTitle'), t.t(invited ? 'portal.notDeveloperInvited' : 'portal.notDeveloper'),
+      invited ? { href: '/portal/invitations', label: t.t('portal.seeInvitations') } : { href: '/', label: t.t('portal.goHome') }));
     return undefined;
   }
   // Issue 13 "Partner teams": a developer's first visit founds their team (they are its owner).

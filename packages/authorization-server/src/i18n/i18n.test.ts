@@ -189,6 +189,7 @@ describe('accessible names that contain the visible label (WCAG 2.5.3, axe label
     ['account.disconnect', 'account.disconnectLabel'], ['apiKeys.reconnect', 'apiKeys.reconnectLabel'], ['apiKeys.revoke', 'apiKeys.revokeLabel'],
     ['apiKeys.copy', 'apiKeys.copyLabel'], ['console.revoke', 'console.revokeLabel'], ['console.removeMembership', 'console.removeMembershipLabel'],
     ['console.action', 'console.actionLabel'], ['marketplace.connectAnother', 'marketplace.connectAnotherLabel'],
+    ['team.revoke', 'team.revokeNamed'], ['team.remove', 'team.removeNamed'],
   ];
   const values = (action: string): MessageValues => ({ client: 'Ledgerly Sync', app: 'Ledgerly Sync', subject: 'Nordlys Danmark ApS', user: 'Alice Admin', name: 'Export', subjectType: 'company', action });
   const visible = (text: string) => text.replace(/…$/, '').trim().toLocaleLowerCase();

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { translator } from '../i18n/i18n.ts';
-import type { ClientRecord } from '../storage/storage.ts';
+import type { ClientRecord, PartnerTeamInvitationRecord } from '../storage/storage.ts';
 import { accountMessagePage, accountPage, connectedAppsPage, disconnectConfirmationPage, homePage, marketplacePage } from './account-pages.ts';
 import { consentPage } from './consent-page.ts';
 import { auditLogPage, clientSearchPage, consoleConfirmationPage, consoleNotAdministratorPage, grantSearchPage, reviewQueuePage } from './console-pages.ts';
@@ -18,7 +18,9 @@ import { loginPage, upstreamSignInErrorPage } from './login-page.ts';
 import { noSubjectPage } from './no-subject-page.ts';
 import { confirmEndSessionsPage, sessionsPage, signedOutPage } from './session-pages.ts';
 import { activityPage, clientFormValues, clientPage, EMPTY_CLIENT_FORM, portalConfirmationPage, portalHomePage, portalMessagePage, registrationPage } from './portal-pages.ts';
-import { removeMemberConfirmationPage, teamPage } from './portal-team-pages.ts';
+import {
+  declineInvitationConfirmationPage, invitationMessagePage, invitationsPage, removeMemberConfirmationPage, revokeInvitationConfirmationPage, teamPage,
+} from './portal-team-pages.ts';
 import { webhookConfirmationPage, webhookPage } from './webhook-pages.ts';
 import { tryFlowPage, tryFlowResultPage } from './portal-try-flow-pages.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
@@ -60,6 +62,11 @@ const portalScopes = [{ name: 'users:read', description: 'See users and employee
 const endpoints = {
   issuer: 'https://kvist.example', metadataUrl: 'https://kvist.example/.well-known/oauth-authorization-server', authorizationEndpoint: 'https://kvist.example/oauth/authorize',
   tokenEndpoint: 'https://kvist.example/oauth/token', revocationEndpoint: 'https://kvist.example/oauth/revoke', introspectionEndpoint: 'https://kvist.example/oauth/token/introspect',
+};
+
+const invitation: PartnerTeamInvitationRecord = {
+  invitationId: '5b0e7c6e-4f7e-4d7e-9d3e-2f0c1a9b8c7d', teamId: 't', userId: 'u3', email: 'jonas@kvist.example', name: 'Jonas', role: 'member', invitedBy: 'u1',
+  createdAt: at, expiresAt: at + 7 * 86400, status: 'pending', resolvedAt: null,
 };
 
 const pages: Record<string, string> = {
@@ -182,11 +189,19 @@ const pages: Record<string, string> = {
   webhookRotate: webhookConfirmationPage({ ...frame, client: portalClient, kind: 'rotate' }),
   webhookRemove: webhookConfirmationPage({ ...frame, client: portalClient, kind: 'remove' }),
   team: teamPage({ ...frame, currentUserId: 'u1', isOwner: true, clientCount: 2, values: { name: 'Åse', email: 'nej', role: 'owner' }, notice: t.t('team.removed'),
+    invitations: [invitation],
     errors: { email: t.t('team.emailInvalid') }, members: [
       { teamId: 't', userId: 'u1', role: 'owner', addedAt: at, name: 'Ylva Øst', email: 'ylva@kvist.example' },
       { teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' }] }),
-  teamMember: teamPage({ ...frame, currentUserId: 'u2', isOwner: false, clientCount: 0, values: { name: '', email: '', role: 'member' },
+  teamMember: teamPage({ ...frame, currentUserId: 'u2', isOwner: false, clientCount: 0, values: { name: '', email: '', role: 'member' }, invitations: [invitation],
     members: [{ teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' }] }),
+  teamRevokeInvitation: revokeInvitationConfirmationPage({ ...frame, invitation }),
+  invitations: invitationsPage({ ...frame, email: 'aase@kvist.example', notice: t.t('invitation.declined'),
+    invitations: [{ invitation: { ...invitation, inviterName: 'Ylva Øst', inviterEmail: 'ylva@kvist.example' }, owners: ['Ylva Øst', 'Åse'], clients: [] }] }),
+  invitationsNone: invitationsPage({ ...frame, email: 'aase@kvist.example', invitations: [] }),
+  invitationDecline: declineInvitationConfirmationPage({ ...frame, invitation: { ...invitation, inviterName: 'Ylva Øst', inviterEmail: 'ylva@kvist.example' } }),
+  invitationClosed: invitationMessagePage(frame, t.t('invitation.closedTitle', { state: 'expired' }), t.t('invitation.closed', { state: 'expired' }), t.t('invitation.askAgain'),
+    { href: '/portal/invitations', label: t.t('invitation.yourInvitations') }),
   teamRemove: removeMemberConfirmationPage({ ...frame, self: false, member: { teamId: 't', userId: 'u2', role: 'member', addedAt: at, name: 'Åse', email: 'aase@kvist.example' } }),
   tryFlow: tryFlowPage({ ...frame, client: portalClient, redirectUri: 'https://kvist.example/cb', authorizationUrl: 'https://kvist.example/oauth/authorize?x=1', lifetimeMinutes: 10 }),
   tryFlowCode: tryFlowResultPage({ ...frame, client: portalClient, pasted: 'https://kvist.example/cb?code=x', lifetimeMinutes: 10, code: 'abc', state: 's', issuerChecked: true,

@@ -1,12 +1,15 @@
 /**
  * The team page of the developer portal (issue 13 "Partner teams"): the partner's developers with their
- * role, an invitation form (owners), and a confirmation before removing a teammate. Every form carries the
+ * role, the pending invitations (owners may withdraw them, after a confirmation), an invitation form
+ * (owners), and a confirmation before removing a teammate. The invitee's side: the invitation page with
+ * Accept and Decline, and a confirmation before declining. Every form carries the
  * CSRF token (SPEC decision 18); every value is escaped by `html`; every string is translated (`model.t`).
  */
 import { ENGLISH } from '../i18n/i18n.ts';
-import type { PartnerTeamMemberView, PartnerTeamRole } from '../storage/storage.ts';
+import type { PartnerTeamInvitationRecord, PartnerTeamInvitationView, PartnerTeamMemberView, PartnerTeamRole } from '../storage/storage.ts';
 import { errorSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html } from './html.ts';
+import { layout } from './layout.ts';
 import { portalFrame, type FieldErrors, type PortalFrame } from './portal-pages.ts';
 
 /** The invitation form as typed (kept on a refusal). */
@@ -19,7 +22,7 @@ export interface InvitationFormValues {
 export const EMPTY_INVITATION: InvitationFormValues = { name: '', email: '', role: 'member' };
 
 export function teamPage(model: PortalFrame & {
-  members: PartnerTeamMemberView[]; currentUserId: string; isOwner: boolean; clientCount: number;
+  members: PartnerTeamMemberView[]; invitations: PartnerTeamInvitationRecord[]; currentUserId: string; isOwner: boolean; clientCount: number;
   values: InvitationFormValues; errors?: FieldErrors; notice?: string;
 }): string {
   const t = model.t ?? ENGLISH;
@@ -44,6 +47,17 @@ ${model.members.map((member) => html`<tr><td>${member.name}${member.userId === m
 <input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('team.removeNamed', { name: member.name })}">${t.t('team.remove')}</button></form>`}</td>` : ''}</tr>\n`)}
 </tbody>
 </table></div>
+${model.invitations.length > 0 ? html`<h2>${t.t('team.pendingHeading')}</h2>
+<p class="muted">${t.t('team.pendingIntro')}</p>
+<div class="table-scroll" tabindex="0" role="region" aria-label="${t.t('team.pendingCaption')}"><table class="sessions">
+<caption class="muted">${t.t('team.pendingCaption')}</caption>
+<thead><tr><th scope="col">${t.t('team.name')}</th><th scope="col">${t.t('team.email')}</th><th scope="col">${t.t('team.role')}</th><th scope="col">${t.t('team.expires')}</th>${model.isOwner ? html`<th scope="col">${t.t('team.actions')}</th>` : ''}</tr></thead>
+<tbody>
+${model.invitations.map((invitation) => html`<tr><td>${invitation.name}</td><td>${invitation.email}</td><td>${t.t('team.roleName', { role: invitation.role })}</td><td>${t.dateTime(invitation.expiresAt)}</td>${model.isOwner ? html`<td><form method="post" action="/portal/team/invitations/${invitation.invitationId}/revoke">
+<input type="hidden" name="_csrf" value="${model.csrfToken}"><button type="submit" aria-label="${t.t('team.revokeNamed', { email: invitation.email })}">${t.t('team.revoke')}</button></form></td>` : ''}</tr>
+`)}
+</tbody>
+</table></div>` : ''}
 ${model.isOwner ? html`<h2>${t.t('team.inviteHeading')}</h2>
 <form method="post" action="/portal/team/invitations" novalidate>
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
@@ -78,4 +92,84 @@ export function removeMemberConfirmationPage(model: PortalFrame & { member: Part
   <input type="hidden" name="confirm" value="yes">
   <div class="actions"><a class="button secondary" href="/portal/team">${t.t('portal.cancel')}</a><button class="danger" type="submit">${t.t('team.removeConfirm')}</button></div>
 </form>`);
+}
+
+/** Before withdrawing an invitation: names whom it was sent to; Cancel returns to the team page. */
+export function revokeInvitationConfirmationPage(model: PortalFrame & { invitation: PartnerTeamInvitationRecord }): string {
+  const t = model.t ?? ENGLISH;
+  const title = t.t('team.revokeTitle', { email: model.invitation.email });
+  return portalFrame(model, title, html`<h1>${title}</h1>
+<div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>
+<li>${t.t('team.revokeConsequence')}</li>
+<li>${t.t('team.revokeAgain')}</li>
+</ul></div>
+<form method="post" action="/portal/team/invitations/${model.invitation.invitationId}/revoke">
+  <input type="hidden" name="_csrf" value="${model.csrfToken}">
+  <input type="hidden" name="confirm" value="yes">
+  <div class="actions"><a class="button secondary" href="/portal/team">${t.t('portal.cancel')}</a><button class="danger" type="submit">${t.t('team.revokeConfirm')}</button></div>
+</form>`);
+}
+
+/** The invitee's pages: the signed-in account (who may not be a partner developer yet), without the portal's menu. */
+export type InviteeFrame = PortalFrame;
+
+/** An invitation as its invitee decides on it: the team (its owners and clients), who invited them, the role. */
+export interface InvitationDetails {
+  invitation: PartnerTeamInvitationView;
+  owners: string[];
+  clients: string[];
+}
+
+function inviteeFrame(model: InviteeFrame, title: string, body: ReturnType<typeof html>): string {
+  return layout(model.brandName, title, body, model, model.t ?? ENGLISH);
+}
+
+/** `/portal/invitations` (every pending invitation of the account) and `/portal/invitations/{id}` (one). */
+export function invitationsPage(model: InviteeFrame & { invitations: InvitationDetails[]; email: string; notice?: string }): string {
+  const t = model.t ?? ENGLISH;
+  const list = (names: string[]) => new Intl.ListFormat(t.locale, { type: 'conjunction' }).format(names);
+  const title = t.t('invitation.title');
+  return inviteeFrame(model, title, html`<h1>${title}</h1>
+${model.notice ? html`<p class="notice" role="status">${model.notice}</p>` : ''}
+${model.invitations.length === 0 ? html`<p>${t.t('invitation.none')}</p>
+<p class="muted">${t.t('invitation.forThisAccount', { email: model.email })}</p>
+<p><a href="/">${t.t('portal.goHome')}</a></p>` : ''}
+${model.invitations.map(({ invitation, owners, clients }) => html`<section aria-labelledby="invitation-${invitation.invitationId}">
+<h2 id="invitation-${invitation.invitationId}">${t.t('invitation.heading', { inviter: invitation.inviterName, brand: model.brandName })}</h2>
+<dl>
+<dt>${t.t('invitation.team')}</dt><dd>${t.t('invitation.teamOf', { owners: list(owners) })}</dd>
+<dt>${t.t('invitation.clients')}</dt><dd>${clients.length === 0 ? t.t('invitation.noClients') : list(clients)}</dd>
+<dt>${t.t('invitation.invitedBy')}</dt><dd>${invitation.inviterName} (${invitation.inviterEmail})</dd>
+<dt>${t.t('team.role')}</dt><dd>${invitation.role === 'owner' ? t.t('team.roleOwner') : t.t('team.roleMember')}</dd>
+<dt>${t.t('invitation.expires')}</dt><dd>${t.dateTime(invitation.expiresAt)}</dd>
+</dl>
+<p class="muted">${t.t('invitation.whatAccepting')}</p>
+<div class="actions">
+<form method="post" action="/portal/invitations/${invitation.invitationId}/decline"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="secondary" type="submit">${t.t('invitation.decline')}</button></form>
+<form method="post" action="/portal/invitations/${invitation.invitationId}/accept"><input type="hidden" name="_csrf" value="${model.csrfToken}"><button class="primary" type="submit">${t.t('invitation.accept')}</button></form>
+</div>
+</section>`)}`);
+}
+
+/** Before declining: it cannot be undone (an owner would have to invite again); Cancel returns to the invitation. */
+export function declineInvitationConfirmationPage(model: InviteeFrame & { invitation: PartnerTeamInvitationView }): string {
+  const t = model.t ?? ENGLISH;
+  const title = t.t('invitation.declineTitle', { inviter: model.invitation.inviterName });
+  return inviteeFrame(model, title, html`<h1>${title}</h1>
+<div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>
+<li>${t.t('invitation.declineConsequence')}</li>
+</ul></div>
+<form method="post" action="/portal/invitations/${model.invitation.invitationId}/decline">
+  <input type="hidden" name="_csrf" value="${model.csrfToken}">
+  <input type="hidden" name="confirm" value="yes">
+  <div class="actions"><a class="button secondary" href="/portal/invitations/${model.invitation.invitationId}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${t.t('invitation.declineConfirm')}</button></div>
+</form>`);
+}
+
+/** A refusal on the invitee's side: what happened, and a way onward. */
+export function invitationMessagePage(model: InviteeFrame, title: string, message: string, hint: string | undefined, onward: { href: string; label: string }): string {
+  return inviteeFrame(model, title, html`<h1>${title}</h1>
+<p class="error" role="alert">${message}</p>
+${hint ? html`<p class="muted">${hint}</p>` : ''}
+<p><a href="${onward.href}">${onward.label}</a></p>`);
 }

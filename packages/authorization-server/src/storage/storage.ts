@@ -1625,7 +1625,7 @@ export interface PartnerTeamInvitationView extends PartnerTeamInvitationRecord {
 }
 
 /**
- * The invitee's answer (`accept`, `decline`), decided in one atomic step:
+ * Why the invitee's answer (`accept`, `decline`) was refused; each answer is decided in one atomic step:
  * - `accepted`: the membership was created with the invitation's role and the user is a partner developer
  *   (`becameDeveloper`: they were not one before, e.g. new, or removed by an administrator);
  * - `declined`;
@@ -1635,9 +1635,8 @@ export interface PartnerTeamInvitationView extends PartnerTeamInvitationRecord {
  * - `in_another_team` (accept only): the user is in another team, or registered clients that belong to no team
  *   yet (joining would hand them to this team); nothing changes and the invitation stays pending.
  */
-export type PartnerTeamInvitationAnswer =
-  | { outcome: 'accepted'; invitation: PartnerTeamInvitationRecord; becameDeveloper: boolean }
-  | { outcome: 'declined' | 'expired' | 'no_longer_pending' | 'in_another_team'; invitation: PartnerTeamInvitationRecord }
+export type PartnerTeamInvitationRefusal =
+  | { outcome: 'expired' | 'no_longer_pending' | 'in_another_team'; invitation: PartnerTeamInvitationRecord }
   | { outcome: 'unknown' };
 
 /**
@@ -1655,8 +1654,8 @@ export interface PartnerTeamInvitationStore {
   listPendingOfUser(userId: string, now: number): Promise<PartnerTeamInvitationView[]>;
   /** The invitation with its inviter, when it is `userId`'s (any status). */
   findOfUser(invitationId: string, userId: string): Promise<PartnerTeamInvitationView | undefined>;
-  accept(invitationId: string, userId: string, now: number): Promise<PartnerTeamInvitationAnswer>;
-  decline(invitationId: string, userId: string, now: number): Promise<PartnerTeamInvitationAnswer>;
+  accept(invitationId: string, userId: string, now: number): Promise<{ outcome: 'accepted'; invitation: PartnerTeamInvitationRecord; becameDeveloper: boolean } | PartnerTeamInvitationRefusal>;
+  decline(invitationId: string, userId: string, now: number): Promise<{ outcome: 'declined'; invitation: PartnerTeamInvitationRecord } | PartnerTeamInvitationRefusal>;
   /** An owner withdraws a pending invitation of their team. */
   revoke(invitationId: string, teamId: string, now: number): Promise<'revoked' | 'unknown' | 'no_longer_pending'>;
 }

@@ -9,7 +9,7 @@
  */
 import type { SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type {
-  PartnerTeamInvitationAnswer, PartnerTeamInvitationRecord, PartnerTeamInvitationStatus, PartnerTeamInvitationStore, PartnerTeamInvitationView,
+  PartnerTeamInvitationRecord, PartnerTeamInvitationRefusal, PartnerTeamInvitationStatus, PartnerTeamInvitationStore, PartnerTeamInvitationView,
   PartnerTeamRole,
 } from '../storage.ts';
 
@@ -58,7 +58,7 @@ export function createPartnerTeamInvitationStore(db: SqlDriver): PartnerTeamInvi
       return row && toView(row);
     },
     async accept(invitationId, userId, now) {
-      return db.transaction(function* (tx): SqlStep<PartnerTeamInvitationAnswer> {
+      return db.transaction(function* (tx): SqlStep<{ outcome: 'accepted'; invitation: PartnerTeamInvitationRecord; becameDeveloper: boolean } | PartnerTeamInvitationRefusal> {
         const invitation = yield* lockedOfUser(tx, invitationId, userId);
         if (!invitation) return { outcome: 'unknown' };
         if (invitation.status !== 'pending') return { outcome: 'no_longer_pending', invitation };
@@ -85,7 +85,7 @@ export function createPartnerTeamInvitationStore(db: SqlDriver): PartnerTeamInvi
       });
     },
     async decline(invitationId, userId, now) {
-      return db.transaction(function* (tx): SqlStep<PartnerTeamInvitationAnswer> {
+      return db.transaction(function* (tx): SqlStep<{ outcome: 'declined'; invitation: PartnerTeamInvitationRecord } | PartnerTeamInvitationRefusal> {
         const invitation = yield* lockedOfUser(tx, invitationId, userId);
         if (!invitation) return { outcome: 'unknown' };
         if (invitation.status !== 'pending') return { outcome: 'no_longer_pending', invitation };
