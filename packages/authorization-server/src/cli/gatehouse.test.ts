@@ -390,7 +390,7 @@ describe('gatehouse migrate and cleanup (SQLite)', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), {
       database, batch_size: 2, deleted: 4, loginSessions: 3, authorizationCodes: 0, accessTokens: 0, refreshTokens: 0, grants: 0, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 0, pushedRequests: 0,
-      refreshTokenGrace: 0,
+      refreshTokenGrace: 0, partnerTeamInvitations: 0,
       webhookDeliveries: 0, // issue 15 §5: finished deliveries past their retention
     });
     const text = gatehouse(database, ['cleanup']);

@@ -4,7 +4,7 @@ import { createTestClock } from '../clock.ts';
 import { startCleanupJob } from './cleanup-job.ts';
 import type { CleanupResult, Storage } from './storage.ts';
 
-const EMPTY: CleanupResult = { deleted: 0, loginSessions: 0, authorizationCodes: 0, accessTokens: 0, refreshTokens: 0, grants: 0, loginThrottleWindows: 0, interactions: 0, rateLimitWindows: 0, knownDevices: 0, pushedRequests: 0, refreshTokenGrace: 0 };
+const EMPTY: CleanupResult = { deleted: 0, loginSessions: 0, authorizationCodes: 0, accessTokens: 0, refreshTokens: 0, grants: 0, loginThrottleWindows: 0, interactions: 0, rateLimitWindows: 0, knownDevices: 0, pushedRequests: 0, refreshTokenGrace: 0, partnerTeamInvitations: 0 };
 
 /** A storage whose cleanup runs are held open until the test releases them. */
 function storageWithControlledCleanup() {

@@ -519,7 +519,15 @@ export interface CleanupResult {
   pushedRequests: number;
   /** Refresh-token reuse grace records (SPEC decision 8) whose window ended (`graceExpiresAt <= now`). */
   refreshTokenGrace: number;
+  /** Partner team invitations (issue 13), answered or not, whose `expiresAt + PARTNER_TEAM_INVITATION_RETENTION_SECONDS <= now`. */
+  partnerTeamInvitations: number;
 }
+
+/**
+ * How long a partner team invitation is kept after it expires: 30 days, so that an invitee opening an old e-mail
+ * is told the invitation expired rather than that there is none. The audit log keeps every answer (SPEC decision 19).
+ */
+export const PARTNER_TEAM_INVITATION_RETENTION_SECONDS = 30 * 86_400;
 
 /**
  * How long an authorization code is kept after it expires: one day. A code is single use with a
@@ -912,13 +920,14 @@ export interface Storage {
      * - grants that are revoked (superseded, revoked, replayed) once no token and no code refers to them
      *   (active grants stay: they are the record of consent);
      * - login-throttle windows that have ended;
-     * - consent interactions with `expiresAt <= now`, used or not.
-   * - rate-limit windows that have ended.
+     * - consent interactions with `expiresAt <= now`, used or not;
+     * - rate-limit windows that have ended;
      * - known devices with `expiresAt <= now`;
      * - pushed authorization requests with `expiresAt <= now`, used or not;
      * - refresh-token reuse grace records with `graceExpiresAt <= now` (SPEC decision 8: after the window a
      *   retry is plain reuse, recognised by the rotated-out token itself, so the sealed successor pair
      *   serves no one and is not kept).
+     * - partner team invitations, answered or not, with `expiresAt + PARTNER_TEAM_INVITATION_RETENTION_SECONDS <= now`.
      * Audit events are never deleted (SPEC decision 19). A run stops at a batch that comes back short,
      * so rows a concurrent run holds are left to it (or to the next run).
      * @param now seconds since the epoch. @param batchSize rows per statement, ≥ 1.

@@ -69,7 +69,7 @@ export function cleanupContract({ withStorage }: ContractBackend): void {
       const result = await storage.cleanup.deleteExpired(C, 2);
       assert.deepEqual(result, {
         deleted: 35, loginSessions: 6, authorizationCodes: 8, accessTokens: 11, refreshTokens: 6, grants: 2, loginThrottleWindows: 1, interactions: 0, rateLimitWindows: 0, knownDevices: 1, pushedRequests: 0,
-        refreshTokenGrace: 0,
+        refreshTokenGrace: 0, partnerTeamInvitations: 0,
       });
       assert.equal(await storage.knownDevices.isKnown(deviceKept, f.user.userId, C), true, 'a device still known stays');
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PartnerTeamInvitationRecord, PartnerTeamRole, Storage } from '../storage.ts';
+import { PARTNER_TEAM_INVITATION_RETENTION_SECONDS, type PartnerTeamInvitationRecord, type PartnerTeamRole, type Storage } from '../storage.ts';
 import { type ContractBackend, NOW, bareClientRecord } from './fixtures.ts';
 
 const WEEK = 7 * 24 * 3600;
@@ -131,6 +131,23 @@ export function partnerTeamInvitationsContract({ withStorage }: ContractBackend)
       const lapsed = await storage.partnerTeamInvitations.accept(orphan.invitationId, ivar, NOW + 3);
       assert.equal(lapsed.outcome !== 'unknown' && lapsed.invitation.status, 'revoked');
       assert.equal(await storage.partnerTeams.findMembership(ivar), undefined);
+    }));
+
+    it('cleanup deletes invitations, answered or not, once PARTNER_TEAM_INVITATION_RETENTION_SECONDS have passed since they expired', withStorage(async (storage) => {
+      const olav = await newUser(storage, 'Olav');
+      const team = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const [maja, ivar, siri] = [await newUser(storage, 'Maja'), await newUser(storage, 'Ivar'), await newUser(storage, 'Siri')];
+      const accepted = await invite(storage, team, olav, maja);
+      assert.equal((await storage.partnerTeamInvitations.accept(accepted.invitationId, maja, NOW + 1)).outcome, 'accepted');
+      const unanswered = await invite(storage, team, olav, ivar);
+      const later = await invite(storage, team, olav, siri, 'member', NOW + 1);
+      const due = NOW + WEEK + PARTNER_TEAM_INVITATION_RETENTION_SECONDS; // the first two are due, the third a second later
+      assert.equal((await storage.cleanup.deleteExpired(due - 1, 10)).partnerTeamInvitations, 0, 'kept until retention has passed');
+      assert.equal((await storage.cleanup.deleteExpired(due, 10)).partnerTeamInvitations, 2);
+      assert.equal(await storage.partnerTeamInvitations.find(accepted.invitationId), undefined);
+      assert.equal(await storage.partnerTeamInvitations.find(unanswered.invitationId), undefined);
+      assert.equal((await storage.partnerTeamInvitations.find(later.invitationId))?.status, 'pending');
+      assert.deepEqual(await storage.partnerTeams.findMembership(maja), { teamId: team, userId: maja, role: 'member', addedAt: NOW + 1 }, 'the membership stays');
     }));
   });
 }

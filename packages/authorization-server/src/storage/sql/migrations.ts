@@ -1962,6 +1962,8 @@ export const migrations: readonly Migration[] = [
       );
       CREATE INDEX partner_team_invitations_by_team ON partner_team_invitations (team_id, status);
       CREATE INDEX partner_team_invitations_by_user ON partner_team_invitations (user_id, status);
+      -- cleanup (stores/cleanup.ts): an index range of the invitations whose time is up.
+      CREATE INDEX partner_team_invitations_by_expiry ON partner_team_invitations (expires_at);
     `],
   },
 ];

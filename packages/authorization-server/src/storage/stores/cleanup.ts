@@ -16,7 +16,7 @@
  * another run holds are skipped, never waited for or deleted twice).
  */
 import { runStepsAsync, sqlTransaction, type SqlDialect, type SqlDriver, type SqlRequest, type SqlStep, type SqlTransaction } from '../sql/driver.ts';
-import { AUTHORIZATION_CODE_RETENTION_SECONDS, type CleanupResult, type Storage } from '../storage.ts';
+import { AUTHORIZATION_CODE_RETENTION_SECONDS, type CleanupResult, PARTNER_TEAM_INVITATION_RETENTION_SECONDS, type Storage } from '../storage.ts';
 
 /** One kind of row cleanup deletes once its time has passed. */
 interface ExpiringRows {
@@ -58,6 +58,9 @@ const EXPIRING: readonly ExpiringRows[] = [
   { kind: 'pushedRequests', table: 'pushed_requests', time: 'x.expires_at' },
   // SPEC decision 8: a grace record whose window ended answers no retry any more.
   { kind: 'refreshTokenGrace', table: 'refresh_token_grace', time: 'x.grace_expires_at' },
+  // Issue 13: an invitation answered or not is of no use once expired; kept a while so an invitee who opens an old
+  // e-mail is told it expired rather than that it does not exist (the audit log keeps the history).
+  { kind: 'partnerTeamInvitations', table: 'partner_team_invitations', time: 'x.expires_at', retention: PARTNER_TEAM_INVITATION_RETENTION_SECONDS },
 ];
 
 /** Those of `rows` whose time is at or before the first `?` (now minus retention), in index order, at most the second `?`. */
