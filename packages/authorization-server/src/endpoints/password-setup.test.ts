@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAdminToken } from '../admin/admin-credentials.ts';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
-import { passwordTokenDigest } from '../users/password-links.ts';
+import { issuePasswordLink, passwordTokenDigest } from '../users/password-links.ts';
 
 const postgresSkip = await postgresSkipReason();
 const alice = seed.users.alice;
@@ -150,6 +150,26 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`invitations and
     // Put alice's password back for the other tests.
     const restore = await invite(alice.id);
     assert.equal((await setPassword(new Browser(), restore.json.url, alice.password)).status, 200);
+  });
+
+  it('setting a password voids the user\'s other unused links: a reset link mailed meanwhile answers 410 and sets nothing', async () => {
+    // An invitation and a reset link are of different purposes, so neither voided the other when issued; once one
+    // of them sets the password, the other is a second way to set it (whoever reads that mail takes the account).
+    const user = await newUser();
+    const { json } = await invite(user.id);
+    const reset = await issuePasswordLink(server.storage, server.issuer, user.id, 'reset', server.clock.nowSeconds());
+    assert.equal((await setPassword(new Browser(), json.url, NEW_PASSWORD)).status, 200);
+    const hash = await passwordHashOf(user.id);
+    const browser = new Browser();
+    assert.equal((await browser.get(reset.url)).status, 410, 'the reset link shows no form');
+    const page = await browser.get(`${server.url}/account/forgot-password`);
+    const replay = await browser.post(`${server.url}/account/set-password`, {
+      _csrf: inputValue(page.text, '_csrf')!, token: new URL(reset.url).searchParams.get('token')!, password: 'another long password', password_confirmation: 'another long password',
+    });
+    assert.equal(replay.status, 410);
+    assert.match(replay.text, /no longer valid/);
+    assert.equal(await passwordHashOf(user.id), hash, 'the password stays the one set');
+    assert.equal((await signIn(server, new Browser(), user.email, NEW_PASSWORD)).status, 303);
   });
 
   it('a link answers 410 once 72 hours have passed, and a newer invitation voids the older', async () => {

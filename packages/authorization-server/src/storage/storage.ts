@@ -1260,7 +1260,8 @@ export interface LocalAccountStore {
   findPasswordToken(tokenDigest: string, now: number): Promise<PasswordTokenRecord | undefined>;
   /**
    * Atomically marks the link used and returns it, under the same conditions as `findPasswordToken`;
-   * otherwise undefined and nothing changes. Of two concurrent calls at most one gets it.
+   * otherwise undefined and nothing changes. Of two concurrent calls at most one gets it. In the same
+   * transaction the user's other unused links (any purpose) are voided: one password set ends them all.
    */
   consumePasswordToken(tokenDigest: string, now: number): Promise<PasswordTokenRecord | undefined>;
   /** The user's factor, confirmed or not. */

@@ -48,6 +48,19 @@ export function localAccountsContract({ withStorage }: ContractBackend): void {
       assert.ok(await storage.localAccounts.findPasswordToken(reset.tokenDigest, NOW + 11));
     }));
 
+    it('consuming a link voids the user\'s other unused links, of either purpose, and no other user\'s', withStorage(async (storage) => {
+      const userId = await newUser(storage);
+      const other = await newUser(storage);
+      const invitation = link(userId);
+      const reset = link(userId, { purpose: 'reset', expiresAt: NOW + 3600 });
+      const othersLink = link(other);
+      for (const token of [invitation, reset, othersLink]) await storage.localAccounts.createPasswordToken(token);
+      assert.deepEqual(await storage.localAccounts.consumePasswordToken(invitation.tokenDigest, NOW + 1), invitation);
+      assert.equal(await storage.localAccounts.findPasswordToken(reset.tokenDigest, NOW + 2), undefined, 'the reset link ended with the invitation');
+      assert.equal(await storage.localAccounts.consumePasswordToken(reset.tokenDigest, NOW + 2), undefined);
+      assert.ok(await storage.localAccounts.findPasswordToken(othersLink.tokenDigest, NOW + 2), 'another user\'s link stays');
+    }));
+
     it('a deleted user\'s link is neither found nor consumed', withStorage(async (storage) => {
       const userId = await newUser(storage);
       const token = link(userId);

@@ -47,12 +47,18 @@ export function createLocalAccountStore(db: SqlDriver): LocalAccountStore {
       return row && toPasswordToken(row);
     },
     async consumePasswordToken(tokenDigest, now) {
-      // One statement: of two concurrent consumptions the second finds used_at set and changes nothing.
-      const row = await db.get(`UPDATE password_tokens SET used_at = ?
-        WHERE token_digest = ? AND used_at IS NULL AND expires_at > ?
-          AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = password_tokens.user_id AND u.deleted_at IS NULL)
-        RETURNING *`, [now, tokenDigest, now]);
-      return row && toPasswordToken(row);
+      return db.transaction(function* (tx) {
+        // One statement: of two concurrent consumptions the second finds used_at set and changes nothing.
+        const row = yield* tx.get(`UPDATE password_tokens SET used_at = ?
+          WHERE token_digest = ? AND used_at IS NULL AND expires_at > ?
+            AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = password_tokens.user_id AND u.deleted_at IS NULL)
+          RETURNING *`, [now, tokenDigest, now]);
+        if (!row) return undefined;
+        // The password this link sets is the account's: the user's other unused links (an invitation beside a
+        // reset, of another purpose, so not voided when issued) would set it again, so they end with this one.
+        yield* tx.run('UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL', [now, row.user_id]);
+        return toPasswordToken(row);
+      });
     },
     async findSecondFactor(userId) {
       const row = await db.get('SELECT * FROM second_factors WHERE user_id = ?', [userId]);
