@@ -5,6 +5,7 @@ import { authenticator } from 'otplib';
 import { authorizeUrl, Browser, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { hashPassword } from '../users/password.ts';
+import { issuePasswordLink } from '../users/password-links.ts';
 import { legacyRecoveryCodeDigest, newRecoveryCodes } from '../users/second-factor.ts';
 import { PENDING_LOGIN_MAX_FAILURES } from './second-factor.ts';
 
@@ -431,6 +432,36 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUI
     assert.equal(opened.status, 200, `${switched.location}: ${opened.text.slice(0, 200)}`);
     assert.match(opened.text, /<html lang="sv"/);
     assert.equal(await isSignedIn(browser), true);
+  });
+
+  it('a new password set through a link ends a sign-in waiting at the enrolment: whoever knew the old password enrols no factor and gets no session', async () => {
+    const userId = randomUUID();
+    const email = `enrol-${userId}@example.com`;
+    const now = server.clock.nowSeconds();
+    await server.storage.directory.createUser({ userId, email, name: 'Eva Enrol', locale: null, createdAt: now, updatedAt: now });
+    await server.storage.users.setPasswordHash(userId, await hashPassword(PASSWORD));
+    await server.storage.directory.putMembership(userId, { subjectType: 'company', subjectId: seed.companies[0].id });
+    // Someone who learnt the old password is at the mandatory enrolment, with no factor yet.
+    const attacker = new Browser();
+    assert.equal((await passwordStep(attacker, email, PASSWORD)).location, '/login/second-factor');
+    // The owner sets a new password through a reset link: every session of theirs ends, and so must this sign-in.
+    const link = await issuePasswordLink(server.storage, server.issuer, userId, 'reset', now);
+    const owner = new Browser();
+    const form = await owner.get(link.url);
+    const NEW_PASSWORD = 'marmalade thunder quarry';
+    const set = await owner.post(`${server.url}/account/set-password`, {
+      _csrf: inputValue(form.text, '_csrf')!, token: inputValue(form.text, 'token')!, password: NEW_PASSWORD, password_confirmation: NEW_PASSWORD,
+    });
+    assert.equal(set.status, 200);
+    const enrolment = await attacker.get(`${server.url}/login/second-factor`);
+    assert.equal(enrolment.status, 401, 'no enrolment page, no key');
+    assert.match(enrolment.text, /This sign-in expired or was ended/);
+    assert.doesNotMatch(enrolment.text, /totp-secret/);
+    const page = await attacker.get(`${server.url}/account/sessions`);
+    const code = await attacker.post(`${server.url}/login/second-factor`, { _csrf: inputValue(page.text, '_csrf')!, code: '123456' });
+    assert.equal(code.status, 401);
+    assert.equal(await server.storage.localAccounts.findSecondFactor(userId), undefined, 'no factor was enrolled');
+    assert.equal(await isSignedIn(attacker), false);
   });
 
   it('a user who administers nothing signs in with the password alone', async () => {

@@ -1261,7 +1261,8 @@ export interface LocalAccountStore {
   /**
    * Atomically marks the link used and returns it, under the same conditions as `findPasswordToken`;
    * otherwise undefined and nothing changes. Of two concurrent calls at most one gets it. In the same
-   * transaction the user's other unused links (any purpose) are voided: one password set ends them all.
+   * transaction the user's other unused links (any purpose) are voided, one password set ends them all, and
+   * the user's pending logins (second step) are deleted: they proved the password being replaced.
    */
   consumePasswordToken(tokenDigest: string, now: number): Promise<PasswordTokenRecord | undefined>;
   /** The user's factor, confirmed or not. */

@@ -61,6 +61,23 @@ export function localAccountsContract({ withStorage }: ContractBackend): void {
       assert.ok(await storage.localAccounts.findPasswordToken(othersLink.tokenDigest, NOW + 2), 'another user\'s link stays');
     }));
 
+    it('consuming a link deletes the user\'s pending logins (they proved the old password), and no other user\'s', withStorage(async (storage) => {
+      const userId = await newUser(storage);
+      const other = await newUser(storage);
+      const pending = (user: string): PendingLoginRecord => ({
+        pendingDigest: digest(), userId: user, step: 'enrol', returnTo: '/account', createdAt: NOW, expiresAt: NOW + 600, failures: 0,
+      });
+      const mine = pending(userId);
+      const theirs = pending(other);
+      await storage.localAccounts.createPendingLogin(mine);
+      await storage.localAccounts.createPendingLogin(theirs);
+      const token = link(userId);
+      await storage.localAccounts.createPasswordToken(token);
+      assert.ok(await storage.localAccounts.consumePasswordToken(token.tokenDigest, NOW + 1));
+      assert.equal(await storage.localAccounts.findPendingLogin(mine.pendingDigest, NOW + 1), undefined);
+      assert.ok(await storage.localAccounts.findPendingLogin(theirs.pendingDigest, NOW + 1));
+    }));
+
     it('a deleted user\'s link is neither found nor consumed', withStorage(async (storage) => {
       const userId = await newUser(storage);
       const token = link(userId);

@@ -57,6 +57,9 @@ export function createLocalAccountStore(db: SqlDriver): LocalAccountStore {
         // The password this link sets is the account's: the user's other unused links (an invitation beside a
         // reset, of another purpose, so not voided when issued) would set it again, so they end with this one.
         yield* tx.run('UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL', [now, row.user_id]);
+        // A sign-in waiting at its second step proved the old password: it ends as the user's sessions do
+        // (password-setup.ts), or whoever knew that password would finish it (a mandatory enrolment needs no code).
+        yield* tx.run('DELETE FROM pending_logins WHERE user_id = ?', [row.user_id]);
         return toPasswordToken(row);
       });
     },
