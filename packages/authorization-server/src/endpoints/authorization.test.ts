@@ -7,6 +7,7 @@ import { approveClient, setClientLogo, updateClient } from '../clients/client-ma
 import { pngImage } from '../testing/images.ts';
 import type { Storage } from '../storage/storage.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 
 const client = seed.confidentialClient;
 const alice = seed.users.alice;
@@ -839,3 +840,50 @@ describe('a redirect URI stored with a character no Location header can carry (R
     }
   });
 });
+
+for (const backend of backends) {
+  describe(`a reused consent checks the membership as its code is stored (README "Directory": removing a membership stops consents at once) on ${backend.name}`, { skip: backend.skip }, () => {
+    let server: TestServer;
+    /** Runs once, as the authorization endpoint looks up the grant to reuse: after it read the user's subjects. */
+    let beforeGrantLookup: (() => Promise<unknown>) | undefined;
+    before(async () => {
+      const storage = (await backend.options()).storage ?? createSqliteStorage(':memory:');
+      const findActive = storage.grants.findActive.bind(storage.grants);
+      storage.grants.findActive = async (...args) => {
+        const hook = beforeGrantLookup;
+        beforeGrantLookup = undefined;
+        await hook?.();
+        return findActive(...args);
+      };
+      server = await startTestServer({ storage });
+    });
+    after(() => server.close());
+
+    it('a membership removed after the session was read gets access_denied and no code, not a code the removal could not void', async () => {
+      const bob = seed.users.bob; // one company: consent is reused without a picker
+      const first = await authorize(server, { user: bob, scope: 'users:read' });
+      const exchange = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code: first.redirect.searchParams.get('code')!, redirect_uri: client.redirectUri, code_verifier: first.codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(exchange.status, 200);
+      const membership = { subjectType: 'company' as const, subjectId: seed.companies[0].id };
+      // The administrator removes bob from the company while his request is between reading his subjects and storing the code.
+      beforeGrantLookup = () => server.storage.directory.deleteMembership(bob.id, membership, server.clock.nowSeconds());
+      try {
+        const before = await codesIssued(server);
+        const again = await first.browser.get(authorizeUrl(server, validParameters({ scope: 'users:read' })));
+        assert.equal(beforeGrantLookup, undefined, 'the removal ran');
+        assert.equal(again.status, 303);
+        const location = new URL(again.location!);
+        assert.equal(`${location.origin}${location.pathname}`, client.redirectUri);
+        assert.equal(location.searchParams.get('error'), 'access_denied');
+        assert.equal(location.searchParams.get('state'), 'xyz');
+        assert.equal(location.searchParams.get('code'), null, 'no code');
+        assert.equal(await codesIssued(server), before, 'no consent.reused event: nothing was stored');
+      } finally {
+        beforeGrantLookup = undefined;
+        await server.storage.subjects.addAdministrator(bob.id, membership.subjectType, membership.subjectId);
+      }
+    });
+  });
+}

@@ -338,8 +338,10 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
         // alice approved) has not approved this app and is asked (issue 11 item 5).
         if (grant && grant.userId === user.userId && authorization.scope.every((scope) => grant.scope.includes(scope))
           && grantCoversResources(context, grant, authorization.resources)) {
-          await issueCodeAndRedirect(context, reply, authorization, user, candidate, 'consent.reused');
-          return;
+          // Issue 10 §1: the membership is checked by the code's own insert, as at the consent decision: one removed
+          // since the session was read voided the user's codes already, and must not be followed by a new one.
+          if (await issueCodeAndRedirect(context, reply, authorization, user, candidate, 'consent.reused', { onlyForAdministrator: true })) return;
+          throw redirectError(authorization, 'access_denied', `the user cannot connect that ${authorization.subjectType}`);
         }
       }
     }
