@@ -5,22 +5,22 @@
  * - `POST /account/forgot-password` (CSRF token and Origin checked before this runs, routes.ts): when a
  *   live account uses the address, a reset link (1 h, single use, digest stored; users/password-links.ts)
  *   is e-mailed to it (mail/mailer.ts); the answer is the same page either way, and the same work is done
- *   either way (a token and its digest), with the mail sent after the response, so neither the words nor
- *   the timing reveal whether an address has an account.
+ *   before it either way (the rate limits and the account's lookup), the link stored and mailed after the
+ *   response, so neither the words nor the timing reveal whether an address has an account.
  * - Rate limits (storage `rateLimits`, shared by every instance): `RESET_REQUESTS_PER_ADDRESS` per client
  *   address and `RESET_REQUESTS_PER_EMAIL` per e-mail address per hour; over either, 429 with Retry-After
  *   and nothing is sent. Counted whether or not the address has an account.
  */
 import { requestTranslator } from '../i18n/request-language.ts';
 import { matchLocale, translator } from '../i18n/i18n.ts';
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RawParameters } from '../http/parameters.ts';
 import { createMailer, type Mailer } from '../mail/mailer.ts';
 import { EMAIL } from '../clients/registration.ts';
 import { forgotPasswordPage } from '../pages/local-account-pages.ts';
 import type { ServerContext } from '../server-context.ts';
-import { issuePasswordLink, passwordTokenDigest } from '../users/password-links.ts';
+import { issuePasswordLink } from '../users/password-links.ts';
 
 /** Requests one client address may make in `RESET_WINDOW_SECONDS`. */
 export const RESET_REQUESTS_PER_ADDRESS = 20;
@@ -76,11 +76,13 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
   }
   const user = await context.storage.users.findByEmail(typedEmail); // as typed: the database folds case (login.ts)
   if (user) {
-    const link = await issuePasswordLink(context.storage, context.options.issuer, user.userId, 'reset', now);
-    // After the response: the answer's timing depends neither on the mail server nor on the lookup of the
-    // account's language (issue 13: its directory record's, else the language of the page that asked). Never logs the link.
+    // After the response, the link's write included: the answer's timing depends neither on whether the address
+    // has an account (only then is a link stored, a transaction of its own), nor on the mail server, nor on the
+    // lookup of the account's language (issue 13: its directory record's, else the language of the page that asked).
+    // Never logs the link.
     setImmediate(() => {
       void (async () => {
+        const link = await issuePasswordLink(context.storage, context.options.issuer, user.userId, 'reset', now);
         const mailT = translator(matchLocale((await context.storage.directory.findUser(user.userId))?.locale) ?? t.locale);
         await mailerOf(context, request).send({
           to: user.email,
@@ -90,9 +92,6 @@ export async function forgotPasswordEndpoint(context: ServerContext, request: Fa
       })().catch((error: unknown) =>
         request.log.error({ event: 'mail.failed', reason: error instanceof Error ? error.message : String(error) }, 'a password-reset e-mail could not be sent'));
     });
-  } else {
-    // The same work as issuing a link (a token and its digest), so the answer takes as long.
-    passwordTokenDigest(randomBytes(32).toString('base64url'));
   }
   page(reply, 200, forgotPasswordPage({ t, brandName, csrfToken: reply.generateCsrf(), sent: true }));
 }
