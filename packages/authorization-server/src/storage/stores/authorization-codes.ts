@@ -6,7 +6,7 @@
  * in one operation) is `grants.exchangeCode` (stores/grants.ts).
  */
 import { resourcesColumn, toCode } from '../rows.ts';
-import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import type { SqlDialect, SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type { AuditEvent, AuthorizationCodeRecord, ConsumeCodeResult, Storage } from '../storage.ts';
 import { auditEventColumns, insertAuditEventSteps } from './audit.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
@@ -39,10 +39,15 @@ const INSERT_CODE = `INSERT INTO ${CODE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?,
  * `create` with `onlyForAdministrator`: the code only if its user administers its subject (the parameters
  * of `codeForAdministratorValues`). PostgreSQL infers the parameters' types from the columns. `from`: a
  * FROM clause the insert selects from (a row per code: the consent decision's consumed interaction).
+ *
+ * PostgreSQL reads the membership `FOR SHARE`: a removal in flight (stores/directory.ts, which voids the user's
+ * unredeemed codes for the subject in its transaction) holds the row, so the check waits for it and then finds
+ * no membership; read as last committed (READ COMMITTED), the code would be stored after the removal's void had
+ * looked, and redeem for a subject the user no longer administers. SQLite's one writer orders them already.
  */
-export const insertCodeForAdministrator = (from = '') => `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${AT_ISSUE} ${from}
-  WHERE EXISTS (SELECT 1 FROM subject_administrators a WHERE a.user_id = ? AND a.subject_type = ? AND a.subject_id = ?)`;
-const INSERT_CODE_FOR_ADMINISTRATOR = insertCodeForAdministrator();
+export const insertCodeForAdministrator = (dialect: SqlDialect, from = '') => `INSERT INTO ${CODE_COLUMNS} SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${AT_ISSUE} ${from}
+  WHERE EXISTS (SELECT 1 FROM subject_administrators a WHERE a.user_id = ? AND a.subject_type = ? AND a.subject_id = ?${dialect === 'postgres' ? ' FOR SHARE' : ''})`;
+const INSERT_CODE_FOR_ADMINISTRATOR = { sqlite: insertCodeForAdministrator('sqlite'), postgres: insertCodeForAdministrator('postgres') };
 
 /** The parameters of INSERT_CODE: the code's columns in order, then AT_ISSUE's (its client and subject, and where its window starts). */
 function codeValues(code: AuthorizationCodeRecord): unknown[] {
@@ -63,7 +68,7 @@ export function codeForAdministratorValues(code: AuthorizationCodeRecord): unkno
  * @returns false when the user does not administer the subject: nothing was written.
  */
 export function* createCodeForAdministratorSteps(tx: SqlTransaction, code: AuthorizationCodeRecord, auditEvent: AuditEvent): SqlStep<boolean> {
-  if ((yield* tx.run(INSERT_CODE_FOR_ADMINISTRATOR, codeForAdministratorValues(code))).changes !== 1) return false;
+  if ((yield* tx.run(INSERT_CODE_FOR_ADMINISTRATOR[tx.dialect], codeForAdministratorValues(code))).changes !== 1) return false;
   yield* insertAuditEventSteps(tx, auditEvent);
   return true;
 }
@@ -74,7 +79,7 @@ export function createAuthorizationCodeStore(db: SqlDriver): Storage['authorizat
   return {
     async create(code, auditEvent, options) {
       const [insert, values] = options?.onlyForAdministrator
-        ? [INSERT_CODE_FOR_ADMINISTRATOR, codeForAdministratorValues(code)]
+        ? [INSERT_CODE_FOR_ADMINISTRATOR[db.dialect], codeForAdministratorValues(code)]
         : [INSERT_CODE, codeValues(code)];
       let created: boolean;
       if (!auditEvent) {

@@ -101,7 +101,7 @@ export function createInteractionStore(db: SqlDriver): Storage['interactions'] {
   // Parameters: now, interaction, session, now, now (the consume), the code's (codeForAdministratorValues),
   // the code's user again, the audit event's columns.
   const consumeWithSessionAndCode = `WITH consumed AS (${consumeInSession('?::text', '?::text', '?::bigint')}),
-      code AS (${insertCodeForAdministrator('FROM consumed')} AND consumed.user_id = ? RETURNING 1),
+      code AS (${insertCodeForAdministrator('postgres', 'FROM consumed')} AND consumed.user_id = ? RETURNING 1),
       audited AS (INSERT INTO audit_events (type, at, actor, client_id, grant_id, details) SELECT ?, ?, ?, ?, ?, ? FROM code)
     SELECT consumed.*, EXISTS (SELECT 1 FROM code) AS code_created FROM consumed`;
   const peekInSession = `SELECT i.*, s.user_id AS session_user_id FROM interactions i JOIN login_sessions s ON s.session_digest = i.session_digest

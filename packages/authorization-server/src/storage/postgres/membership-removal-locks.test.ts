@@ -1,0 +1,67 @@
+/**
+ * PostgreSQL's lock order between a membership's removal (README "Directory": the user's unredeemed codes for the
+ * subject are voided in the removal's transaction) and a code being stored for that user and subject with its
+ * membership check (`onlyForAdministrator`: the consent decision, a reused consent). Under READ COMMITTED the
+ * check read the membership as last committed, without waiting for a removal in flight, and the removal's void
+ * did not see the code (not yet committed): the code outlived the removal and redeemed for a company its user
+ * no longer administers. A second connection plays the removal, holding its locks in an open transaction, so
+ * the interleaving is made on purpose: the code's insert is seen waiting on it (pg_blocking_pids), then it commits.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import type { Storage } from '../storage.ts';
+import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { codeRecord, fixture, NOW } from '../contract/fixtures.ts';
+
+const skip = await postgresSkipReason();
+
+describe('PostgreSQL: a membership removal and a code stored for that membership in flight', { skip }, () => {
+  let storage: Storage & { schema: string };
+  before(async () => {
+    storage = await createTestPostgresStorage();
+  });
+  after(async () => {
+    await storage?.close();
+  });
+
+  it('a code whose membership check meets a removal in flight waits for it, and is then not stored (no code outlives the removal)', async () => {
+    const f = await fixture(storage);
+    const removal = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
+    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await Promise.all([removal.connect(), observer.connect()]);
+    try {
+      // The removal as stores/directory.ts removeMembership runs it: the row deleted, the user's unredeemed codes
+      // for the subject voided, not yet committed.
+      await removal.query('BEGIN');
+      const pid = (await removal.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      await removal.query('DELETE FROM subject_administrators WHERE user_id = $1 AND subject_type = $2 AND subject_id = $3', [f.user.userId, 'company', f.company.subjectId]);
+      await removal.query(
+        'UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, $1), replayed_at = COALESCE(replayed_at, $1) WHERE grant_id IS NULL AND user_id = $2 AND subject_type = $3 AND subject_id = $4',
+        [NOW, f.user.userId, 'company', f.company.subjectId],
+      );
+      const code = codeRecord(f);
+      const stored = storage.authorizationCodes.create(code, undefined, { onlyForAdministrator: true });
+      let settled = false;
+      stored.then(() => { settled = true; }, () => { settled = true; });
+      let waited = false;
+      while (!settled) {
+        const { rows } = await observer.query('SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
+        if (rows[0].waiting > 0) {
+          waited = true;
+          break;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await removal.query('COMMIT');
+      const created = await stored;
+      const found = await storage.authorizationCodes.find(code.codeDigest, f.client.clientId);
+      assert.equal(created, false, 'the code was not stored');
+      assert.equal(found, undefined, 'no code of the removed membership exists, voided or not');
+      assert.equal(waited, true, 'the check waited for the removal in flight');
+    } finally {
+      await removal.query('ROLLBACK').catch(() => {});
+      await Promise.all([removal.end(), observer.end()]);
+    }
+  });
+});
