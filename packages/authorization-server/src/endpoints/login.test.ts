@@ -3,6 +3,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import { wrapStorageOperations } from '../storage/wrap-storage.ts';
 import { hashPassword } from '../users/password.ts';
 import { DEFAULT_LOGIN_THROTTLE_RULES } from './login-throttle.ts';
 
@@ -176,6 +178,51 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     it('an address with a NUL character is an ordinary failed login (401), not a database error', async () => {
       const result = await login(server, new Browser(), `a\u0000b-${randomUUID().slice(0, 8)}@example.com`, 'whatever');
       assert.equal(result.status, 401);
+    });
+  });
+}
+
+// Issue 10 §3 / SPEC decision 18: a refused login says nothing about whether the address has an account, in
+// its words (the same page) or its time: the argon2id check runs on a decoy hash for an unknown address, and
+// the storage reads before it must be the same too.
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`POST /login reads the same before the password check whether or not the address has an account: ${backend}`, { skip: backend === 'postgres' ? await postgresSkipReason() : false }, () => {
+    let server: TestServer;
+    /** The user and known-device operations of the request being recorded. */
+    let recorded: string[] | undefined;
+    before(async () => {
+      const storage = backend === 'postgres' ? await createTestPostgresStorage() : createSqliteStorage(':memory:');
+      server = await startTestServer({
+        storage: wrapStorageOperations(storage, (operation, call) => (...args) => {
+          if (recorded && /^(users|knownDevices)\./.test(operation)) recorded.push(operation);
+          return call(...args);
+        }),
+      });
+    });
+    after(() => server.close());
+
+    /** A wrong password from a browser that brings a device cookie (its own, known for no one). */
+    const refusedLogin = async (email: string) => {
+      const browser = new Browser();
+      browser.cookies.set('gatehouse_device', randomBytes(32).toString('base64url'));
+      const form = await browser.get(`${server.url}/account/sessions`);
+      recorded = [];
+      try {
+        const response = await browser.post(`${server.url}/login`, { _csrf: inputValue(form.text, '_csrf')!, return_to: '/account/sessions', email, password: 'not the password' });
+        return { status: response.status, text: response.text.replace(/<input type="hidden" name="_csrf"[^>]*>/, '').replace(/value="[^"]*@example\.com"/, ''), reads: recorded };
+      } finally {
+        recorded = undefined;
+      }
+    };
+
+    it('a known and an unknown address with a device cookie: 401, the same page, and the same reads (no known-device lookup for the known one only)', async () => {
+      const known = await refusedLogin(bob.email);
+      const unknown = await refusedLogin(`nobody-${randomUUID().slice(0, 8)}@example.com`);
+      assert.equal(known.status, 401);
+      assert.equal(unknown.status, 401);
+      assert.equal(known.text, unknown.text);
+      assert.deepEqual(known.reads, unknown.reads);
+      assert.ok(known.reads.includes('users.findByEmail'), 'the reads were recorded');
     });
   });
 }

@@ -28,6 +28,9 @@ import { startSecondStep } from './second-factor.ts';
  */
 export const RETURN_TO = /^(?:\/oauth\/authorize\?[\x21-\x5B\x5D-\x7E]*|\/(?:portal|account|admin|marketplace)(?:\/[A-Za-z0-9_-]+)*|\/marketplace\?[A-Za-z0-9%+&=._~*-]{1,1300})$/;
 
+/** A user id no account has (directory ids are random UUIDs): the known-device lookup of an unknown address. */
+const NO_ACCOUNT = '00000000-0000-0000-0000-000000000000';
+
 export async function loginEndpoint(context: ServerContext, throttle: LoginThrottle, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const body = request.body as RawParameters;
   const text = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : '');
@@ -42,7 +45,9 @@ export async function loginEndpoint(context: ServerContext, throttle: LoginThrot
   // its known devices; a known device is throttled on its own key, never by other people's failures.
   const user = typedEmail ? await context.storage.users.findByEmail(typedEmail) : undefined;
   const deviceDigest = deviceCookieDigest(context, request);
-  const knownDevice = user && deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user.userId, now)) ? deviceDigest : undefined;
+  // Looked up whether or not the account exists (no user has the nil id): an extra read for known addresses
+  // only would tell them apart by the answer's time, as the decoy hash below keeps the password check from doing.
+  const knownDevice = deviceDigest && (await context.storage.knownDevices.isKnown(deviceDigest, user?.userId ?? NO_ACCOUNT, now)) && user ? deviceDigest : undefined;
   const keys = loginThrottleKeys(typedEmail ? await context.storage.users.foldEmail(typedEmail) : '', request.ip, knownDevice);
   // Issue 13: the authorization request being continued may carry ui_locales; the language switch returns to it.
   // ("Try again in": seconds under two minutes, else whole minutes rounded up.)
