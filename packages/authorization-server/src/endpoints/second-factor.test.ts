@@ -95,6 +95,27 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.equal(later.status, 303, 'after 10 minutes the key is not shown again: Set up starts a new one');
   });
 
+  it('a wrong first code posted from another session of the same user is refused without showing the unconfirmed key (400), and turns nothing on', async () => {
+    const user = await newUser();
+    const started = new Browser();
+    assert.equal((await passwordStep(started, user.email)).status, 303);
+    const security = await started.get(`${server.url}/account/security`);
+    assert.equal((await started.post(`${server.url}/account/security/enrol`, { _csrf: inputValue(security.text, '_csrf')! })).status, 303);
+    const secret = secretIn((await started.get(`${server.url}/account/security/enrol`)).text);
+    const other = new Browser(); // someone else who has the password, signed in before the first code confirms it
+    assert.equal((await passwordStep(other, user.email)).status, 303);
+    const page = await other.get(`${server.url}/account/security`);
+    const wrong = await other.post(`${server.url}/account/security/confirm`, { _csrf: inputValue(page.text, '_csrf')!, code: codeNow(secret) === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.text, /That code did not match/);
+    assert.doesNotMatch(wrong.text, /totp-secret|otpauth:/, 'no key on the page');
+    assert.ok(!wrong.text.includes(secret) && !wrong.text.includes(secret.replace(/(.{4})(?!$)/g, '$1 ')), 'not the key the other browser is setting up');
+    assert.equal((await server.storage.localAccounts.findSecondFactor(user.userId))?.confirmedAt, null, 'nothing turned on');
+    // The browser that started it still confirms it with its key.
+    const enrolment = await started.get(`${server.url}/account/security/enrol`);
+    assert.equal((await started.post(`${server.url}/account/security/confirm`, { _csrf: inputValue(enrolment.text, '_csrf')!, code: codeNow(secret) })).status, 200);
+  });
+
   it('stores the TOTP secret only encrypted, and recovery codes only as digests', async () => {
     const user = await enrolledUser();
     const factor = await server.storage.localAccounts.findSecondFactor(user.userId);
@@ -462,6 +483,31 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`GATEHOUSE_REQUI
     assert.equal(code.status, 401);
     assert.equal(await server.storage.localAccounts.findSecondFactor(userId), undefined, 'no factor was enrolled');
     assert.equal(await isSignedIn(attacker), false);
+  });
+
+  it('the mandatory enrolment shows a key only to the browser that started it: another sign-in with the password gets a key of its own, never that one', async () => {
+    const userId = randomUUID();
+    const email = `enrol-${userId}@example.com`;
+    const now = server.clock.nowSeconds();
+    await server.storage.directory.createUser({ userId, email, name: 'Ebba Enrol', locale: null, createdAt: now, updatedAt: now });
+    await server.storage.users.setPasswordHash(userId, await hashPassword(PASSWORD));
+    await server.storage.directory.putMembership(userId, { subjectType: 'company', subjectId: seed.companies[0].id });
+    const owner = new Browser();
+    assert.equal((await passwordStep(owner, email, PASSWORD)).location, '/login/second-factor');
+    const ownerKey = secretIn(await owner.get(`${server.url}/login/second-factor`));
+    assert.equal(secretIn(await owner.get(`${server.url}/login/second-factor`)), ownerKey, 'a reload in the same browser keeps its key');
+    // Someone who has the password signs in while the owner is scanning the key.
+    const attacker = new Browser();
+    assert.equal((await passwordStep(attacker, email, PASSWORD)).location, '/login/second-factor');
+    const page = await attacker.get(`${server.url}/login/second-factor`);
+    assert.equal(page.status, 200);
+    assert.notEqual(secretIn(page), ownerKey, 'not the key the owner is setting up');
+    assert.ok(!page.text.includes(ownerKey));
+    const attackerCode = authenticator.clone({ epoch: server.clock.nowSeconds() * 1000 }).generate(secretIn(page));
+    const wrong = await attacker.post(`${server.url}/login/second-factor`, { _csrf: inputValue(page.text, '_csrf')!, code: attackerCode === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.status, 401);
+    assert.ok(!wrong.text.includes(ownerKey), 'nor after a wrong code');
+    assert.equal((await server.storage.localAccounts.findSecondFactor(userId))?.confirmedAt, null);
   });
 
   it('a user who administers nothing signs in with the password alone', async () => {

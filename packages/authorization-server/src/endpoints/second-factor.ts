@@ -127,6 +127,13 @@ async function newEnrolment(context: ServerContext, userId: string, now = contex
   return (await context.storage.localAccounts.startSecondFactor(userId, stored, now)) ? secret : undefined;
 }
 
+/** Starts an enrolment (newEnrolment) marked as this browser's (markEnrolment); undefined when a confirmed factor exists. */
+async function startMarkedEnrolment(context: ServerContext, reply: FastifyReply, userId: string): Promise<string | undefined> {
+  const secret = await newEnrolment(context, userId);
+  if (secret) markEnrolment(context, reply, userId, secret);
+  return secret;
+}
+
 /**
  * Confirms the user's unconfirmed factor with its first code and stores fresh recovery codes.
  * @returns the recovery codes to show once, or undefined when the code does not match (or nothing awaits confirmation).
@@ -174,9 +181,9 @@ export async function secondFactorFormEndpoint(context: ServerContext, request: 
     page(reply, 200, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf() }));
     return;
   }
-  // A mandatory enrolment: keep an enrolment already started (a reload must not change the key the app holds).
-  const existing = await factorSecret(context, found.user.userId);
-  const secret = existing && !existing.confirmed ? existing.secret : await newEnrolment(context, found.user.userId);
+  // A mandatory enrolment: keep the enrolment this browser started (a reload must not change the key the app holds);
+  // one started elsewhere (another sign-in with the password, another session) is replaced, never shown.
+  const secret = (await markedEnrolment(context, request, found.user.userId))?.secret ?? await startMarkedEnrolment(context, reply, found.user.userId);
   if (!secret) return startAgain(context, reply);
   page(reply, 200, enrolmentView(context, reply, found.user, secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory') }));
 }
@@ -236,9 +243,9 @@ export async function secondFactorEndpoint(context: ServerContext, throttle: Log
       return startAgain(context, reply, pending.returnTo);
     }
     if (pending.step === 'enrol') {
-      const existing = await factorSecret(context, user.userId);
-      if (!existing || existing.confirmed) return startAgain(context, reply);
-      page(reply, 401, enrolmentView(context, reply, user, existing.secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory'), error }));
+      const secret = (await markedEnrolment(context, request, user.userId))?.secret ?? await startMarkedEnrolment(context, reply, user.userId);
+      if (!secret) return startAgain(context, reply);
+      page(reply, 401, enrolmentView(context, reply, user, secret, SECOND_FACTOR_PATH, { reason: tr(reply).t('local.mandatory'), error }));
       return;
     }
     page(reply, 401, secondFactorPage({ t: tr(reply), brandName: context.options.brand.name, csrfToken: reply.generateCsrf(), fieldError: { field: refusedField, message: error } }));
@@ -298,8 +305,31 @@ const ENROLMENT_COOKIE = 'gatehouse_enrolment';
  * started this enrolment is shown its key (another session of the same user, say someone who has the password
  * and signs in before the first code confirms it, is not).
  */
-const enrolmentMark = (context: ServerContext, userId: string, startedAt: number) =>
-  createHmac('sha256', context.options.tokenHmacKey).update(`gatehouse enrolment view:${userId}:${startedAt}`).digest('base64url');
+const enrolmentMark = (context: ServerContext, userId: string, secret: string) =>
+  createHmac('sha256', context.options.tokenHmacKey).update(`gatehouse enrolment view:${userId}:${secret}`).digest('base64url');
+
+/**
+ * Gives this browser the mark of the enrolment it started (a MAC of the user and the key itself, so a key another
+ * browser started since, even in the same second, never matches it), for ENROLMENT_VIEW_SECONDS.
+ */
+function markEnrolment(context: ServerContext, reply: FastifyReply, userId: string, secret: string): void {
+  reply.setCookie(hostCookieName(context.options.environment, ENROLMENT_COOKIE), enrolmentMark(context, userId, secret),
+    hostCookieOptions(context.options.environment, 'strict', ENROLMENT_VIEW_SECONDS));
+}
+
+/**
+ * The user's unconfirmed enrolment, only if this browser started it (its mark): the key is shown to no one else, not
+ * to another session of the same user nor to another sign-in with the password at the mandatory enrolment, who would
+ * otherwise hold the factor the user is about to confirm.
+ */
+async function markedEnrolment(context: ServerContext, request: FastifyRequest, userId: string): Promise<{ secret: string; startedAt: number } | undefined> {
+  const mark = request.cookies[hostCookieName(context.options.environment, ENROLMENT_COOKIE)];
+  const factor = mark === undefined ? undefined : await context.storage.localAccounts.findSecondFactor(userId);
+  if (!factor || factor.confirmedAt !== null) return undefined;
+  const secret = decryptTotpSecret(secondFactorKey(context.options.tokenHmacKey), userId, factor.secretCiphertext);
+  // A MAC of a fixed length: constantTimeEqual (SPEC decision 9).
+  return constantTimeEqual(mark!, enrolmentMark(context, userId, secret)) ? { secret, startedAt: factor.createdAt } : undefined;
+}
 
 /**
  * POST /account/security/enrol: a new secret (replacing an unconfirmed one), then 303 to GET
@@ -309,12 +339,9 @@ const enrolmentMark = (context: ServerContext, userId: string, startedAt: number
 export async function startEnrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply);
   if (!session) return;
-  // The enrolment's start, as stored (the factor's createdAt): the mark needs no read of it back.
-  const startedAt = context.clock.nowSeconds();
-  const secret = await newEnrolment(context, session.user.userId, startedAt);
+  const secret = await newEnrolment(context, session.user.userId);
   if (!secret) return showSecurity(context, reply, session.user, 409, { error: tr(reply).t('local.alreadyOn') });
-  const name = hostCookieName(context.options.environment, ENROLMENT_COOKIE);
-  reply.setCookie(name, enrolmentMark(context, session.user.userId, startedAt), hostCookieOptions(context.options.environment, 'strict', ENROLMENT_VIEW_SECONDS));
+  markEnrolment(context, reply, session.user.userId, secret);
   reply.redirect(`${SECURITY_PATH}/enrol`, 303);
 }
 
@@ -325,15 +352,9 @@ export async function startEnrolmentEndpoint(context: ServerContext, request: Fa
 export async function enrolmentEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const session = await signedIn(context, request, reply);
   if (!session) return;
-  const factor = await context.storage.localAccounts.findSecondFactor(session.user.userId);
-  const mark = request.cookies[hostCookieName(context.options.environment, ENROLMENT_COOKIE)];
-  // A MAC of a fixed length: constantTimeEqual (SPEC decision 9).
-  const started = factor !== undefined && factor.confirmedAt === null && mark !== undefined
-    && constantTimeEqual(mark, enrolmentMark(context, session.user.userId, factor.createdAt))
-    && context.clock.nowSeconds() < factor.createdAt + ENROLMENT_VIEW_SECONDS;
-  const pending = started ? await factorSecret(context, session.user.userId) : undefined;
-  if (!pending || pending.confirmed) return void reply.redirect(SECURITY_PATH, 303);
-  page(reply, 200, enrolmentView(context, reply, session.user, pending.secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
+  const started = await markedEnrolment(context, request, session.user.userId);
+  if (!started || context.clock.nowSeconds() >= started.startedAt + ENROLMENT_VIEW_SECONDS) return void reply.redirect(SECURITY_PATH, 303);
+  page(reply, 200, enrolmentView(context, reply, session.user, started.secret, `${SECURITY_PATH}/confirm`, { signedIn: true }));
 }
 
 /** POST /account/security/confirm: `code`, the first code of the enrolment; shows the recovery codes once. */
@@ -345,7 +366,10 @@ export async function confirmEnrolmentEndpoint(context: ServerContext, request: 
   if (!codes) {
     const existing = await factorSecret(context, user.userId);
     if (!existing || existing.confirmed) return showSecurity(context, reply, user, 409, { error: tr(reply).t('local.nothingAwaits') });
-    page(reply, 400, enrolmentView(context, reply, user, existing.secret, `${SECURITY_PATH}/confirm`, { signedIn: true, error: tr(reply).t('local.codeMismatch') }));
+    // The key again only to the browser that started the enrolment (markedEnrolment); any other session is told no more.
+    const started = await markedEnrolment(context, request, user.userId);
+    if (!started) return showSecurity(context, reply, user, 400, { error: tr(reply).t('local.codeMismatch') });
+    page(reply, 400, enrolmentView(context, reply, user, started.secret, `${SECURITY_PATH}/confirm`, { signedIn: true, error: tr(reply).t('local.codeMismatch') }));
     return;
   }
   await context.storage.audit.record({ type: 'user.second_factor_enrolled', at: context.clock.nowSeconds(), actor: `user:${user.userId}` });
