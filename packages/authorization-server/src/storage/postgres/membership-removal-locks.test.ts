@@ -4,10 +4,13 @@
  * membership check (`onlyForAdministrator`: the consent decision, a reused consent). Under READ COMMITTED the
  * check read the membership as last committed, without waiting for a removal in flight, and the removal's void
  * did not see the code (not yet committed): the code outlived the removal and redeemed for a company its user
- * no longer administers. A second connection plays the removal, holding its locks in an open transaction, so
- * the interleaving is made on purpose: the code's insert is seen waiting on it (pg_blocking_pids), then it commits.
+ * no longer administers. Likewise a company's deletion and a redemption of one of its codes in flight: the grant
+ * the redemption commits must be revoked with the company's others. A second connection plays one side, holding
+ * its locks in an open transaction, so the interleaving is made on purpose: the storage operation is seen waiting
+ * on it (pg_blocking_pids), then it commits.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { Storage } from '../storage.ts';
@@ -62,6 +65,46 @@ describe('PostgreSQL: a membership removal and a code stored for that membership
     } finally {
       await removal.query('ROLLBACK').catch(() => {});
       await Promise.all([removal.end(), observer.end()]);
+    }
+  });
+
+  it('a company deleted while one of its codes is being redeemed revokes the grant that redemption commits (none outlives the company)', async () => {
+    const f = await fixture(storage);
+    const code = codeRecord(f);
+    assert.equal(await storage.authorizationCodes.create(code), true);
+    const redemption = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
+    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await Promise.all([redemption.connect(), observer.connect()]);
+    const grantId = randomUUID();
+    try {
+      // A redemption in flight, as the token endpoint's: the code consumed and its grant written, not yet committed.
+      await redemption.query('BEGIN');
+      const pid = (await redemption.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      await redemption.query('UPDATE authorization_codes SET consumed_at = $1 WHERE code_digest = $2 AND consumed_at IS NULL', [NOW + 1, code.codeDigest]);
+      await redemption.query(
+        "INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'users:read', $5)",
+        [grantId, f.client.clientId, f.user.userId, f.company.subjectId, NOW + 1],
+      );
+      await redemption.query('UPDATE authorization_codes SET grant_id = $1 WHERE code_digest = $2', [grantId, code.codeDigest]);
+      const deletion = storage.directory.deleteSubject('company', f.company.subjectId, NOW + 2, 'company_deleted');
+      let settled = false;
+      deletion.then(() => { settled = true; }, () => { settled = true; });
+      while (!settled) {
+        const { rows } = await observer.query('SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
+        if (rows[0].waiting > 0) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await redemption.query('COMMIT');
+      const outcome = await deletion;
+      assert.equal(outcome.outcome, 'deleted');
+      const grant = await storage.grants.find(grantId);
+      assert.ok(grant, 'the redemption committed its grant');
+      assert.notEqual(grant.revokedAt, null, 'the grant of the deleted company is revoked');
+      assert.equal(grant.revocationReason, 'company_deleted');
+      assert.equal(outcome.outcome === 'deleted' ? outcome.grantsRevoked : -1, 1);
+    } finally {
+      await redemption.query('ROLLBACK').catch(() => {});
+      await Promise.all([redemption.end(), observer.end()]);
     }
   });
 });

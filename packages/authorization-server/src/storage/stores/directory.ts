@@ -280,14 +280,18 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
         if (subjectType === 'organization' && (yield* tx.get("SELECT 1 AS found FROM subjects WHERE subject_type = 'company' AND organization_id = ? LIMIT 1", [subjectId]))) {
           return { outcome: 'has_companies' as const };
         }
+        // Memberships and unredeemed codes first (the order a consent and a redemption lock them in): on PostgreSQL
+        // the void waits for a redemption in flight (it holds its code's row) and then skips its code, which has a
+        // grant; the grants read after it (a statement of its own, READ COMMITTED) sees that grant, which a read
+        // before it missed: it outlived the company.
+        yield* tx.run('DELETE FROM subject_administrators WHERE subject_type = ? AND subject_id = ?', [subjectType, subjectId]);
+        yield* voidCodes(tx, 'subject_type = ? AND subject_id = ?', now, [subjectType, subjectId]);
         let grantsRevoked = 0;
         // By id: the order PostgreSQL takes the grant rows' locks in everywhere.
         const grants = yield* tx.all('SELECT grant_id FROM grants WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL ORDER BY grant_id', [subjectType, subjectId]);
         for (const grant of grants) {
           if (yield* revokeGrantSteps(tx, String(grant.grant_id), now, reason, { webhookDelivery: effects?.webhookDelivery })) grantsRevoked += 1;
         }
-        yield* tx.run('DELETE FROM subject_administrators WHERE subject_type = ? AND subject_id = ?', [subjectType, subjectId]);
-        yield* voidCodes(tx, 'subject_type = ? AND subject_id = ?', now, [subjectType, subjectId]);
         // An API key reads its subject's data (issue 16): it ends with the subject, or it would keep reading
         // nothing and, were the id created again, another company's data.
         const apiKeysRevoked = (yield* tx.run("UPDATE api_keys SET revoked_at = ?, revocation_reason = 'revoked' WHERE subject_type = ? AND subject_id = ? AND revoked_at IS NULL",
