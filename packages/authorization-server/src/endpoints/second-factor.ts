@@ -296,14 +296,15 @@ export async function securityEndpoint(context: ServerContext, request: FastifyR
   if (session) await showSecurity(context, reply, session.user, 200);
 }
 
-/** How long, and only in the browser that started it, GET /account/security/enrol shows an unconfirmed key. */
+/** How long, and only in the browser that started it (enrolmentMark), an unconfirmed key is shown. */
 const ENROLMENT_VIEW_SECONDS = 600;
 const ENROLMENT_COOKIE = 'gatehouse_enrolment';
 
 /**
- * The enrolment cookie's value: a MAC of the user and the enrolment's start, so that only the browser whose POST
- * started this enrolment is shown its key (another session of the same user, say someone who has the password
- * and signs in before the first code confirms it, is not).
+ * The enrolment cookie's value: a MAC of the user and the enrolment's key, so that only the browser that started
+ * this enrolment (its POST on the account page, or the mandatory enrolment's page) is shown its key (another session
+ * of the same user, or another sign-in, say someone who has the password and signs in before the first code
+ * confirms it, is not).
  */
 const enrolmentMark = (context: ServerContext, userId: string, secret: string) =>
   createHmac('sha256', context.options.tokenHmacKey).update(`gatehouse enrolment view:${userId}:${secret}`).digest('base64url');
