@@ -46,6 +46,24 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           const found = await findByDigest(digest, findOptions);
           return found && { ...found, client: narrowed(found.client) };
         };
+        // Unset until a test sets it: run once as a code exchange's storage operation begins, after the token endpoint
+        // read the client and minted the tokens (a change committing while the exchange is in flight).
+        const exchanging: { once?: () => Promise<void> } = {};
+        const inFlight = async () => {
+          const once = exchanging.once;
+          exchanging.once = undefined;
+          await once?.();
+        };
+        const exchangeCode = storage.grants.exchangeCode.bind(storage.grants);
+        storage.grants.exchangeCode = async (...args) => {
+          await inFlight();
+          return exchangeCode(...args);
+        };
+        const exchangeReadyCode = storage.grants.exchangeReadyCode.bind(storage.grants);
+        storage.grants.exchangeReadyCode = async (...args) => {
+          await inFlight();
+          return exchangeReadyCode(...args);
+        };
         const server = await startTestServer({ storage, accessTokenFormat, ...options });
         const adminToken = (await createAdminToken(storage, 'ops-alice', server.clock.nowSeconds())).token;
         /** The client's registered scopes without `removed`, through the admin API. */
@@ -58,7 +76,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           assert.equal(response.status, 200, await response.clone().text());
         };
         const refresh = (refreshToken: string) => postForm(`${server.url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: confidentialAuth() });
-        return { storage, server, removeScopes, refresh, view };
+        return { storage, server, removeScopes, refresh, view, exchanging };
       };
 
       it('the next refresh answers with what is left, the earlier access token stops, and a grant left with nothing is revoked', async () => {
@@ -111,6 +129,30 @@ for (const backend of ['sqlite', 'postgres'] as const) {
             const claims = JSON.parse(Buffer.from((exchanged.json.access_token as string).split('.')[1]!, 'base64url').toString());
             assert.equal(claims.scope, 'users:read', 'the JWT a resource server validates locally');
           }
+        } finally {
+          await server.close();
+        }
+      });
+
+      it('a change committed while a code exchange is in flight: the exchange answers what is left (RFC 6749 §5.1 scope, the JWT\'s claim), and stores one grant, without the removed scope (README "Registering clients")', async () => {
+        const { storage, server, removeScopes, exchanging } = await start();
+        try {
+          const { redirect, codeVerifier } = await authorize(server, { scope: 'users:read vendors:read' });
+          exchanging.once = () => removeScopes('vendors:read');
+          const exchanged = await exchange(server, redirect, codeVerifier);
+          assert.equal(exchanging.once, undefined, 'the change was made while the exchange was in flight');
+          assert.equal(exchanged.status, 200, exchanged.text);
+          assert.equal(exchanged.json.scope, 'users:read');
+          if (accessTokenFormat === 'jwt') {
+            const claims = JSON.parse(Buffer.from((exchanged.json.access_token as string).split('.')[1]!, 'base64url').toString());
+            assert.equal(claims.scope, 'users:read', 'the JWT a resource server validates locally');
+          }
+          const active = await introspect(server, exchanged.json.access_token as string);
+          assert.deepEqual([active.active, active.scope], [true, 'users:read']);
+          const grants = await storage.grants.listActive({ clientId: CLIENT_ID });
+          assert.deepEqual(grants.map((grant) => grant.scope), [['users:read']], 'one grant, without vendors:read');
+          const refreshTokenInfo = await postForm(`${server.url}/oauth/token/introspect`, { token: exchanged.json.refresh_token as string }, { authorization: confidentialAuth() });
+          assert.deepEqual([refreshTokenInfo.json.active, refreshTokenInfo.json.scope], [true, 'users:read']);
         } finally {
           await server.close();
         }

@@ -139,33 +139,44 @@ export const authorizationCodeGrant: GrantHandler = {
     // A scope the client is no longer registered for is granted no more (clients.update narrows unredeemed codes
     // in its commit; this catches a code written by an authorization in flight then, or one this instance
     // remembers writing, postgres/written-rows.ts). Nothing left: the code is refused, as one the change voided.
-    const grantedScope = registeredScopes(client, stored.scope);
-    if (grantedScope.length === 0) throw new OAuthError('invalid_grant', INVALID_CODE);
-    // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
-    // code's scope within that resource's family (issue 15 §4).
-    const { accessScope, audience } = tokenResource(catalogue, stored.resources, requestedResources, grantedScope, false);
+    let grantedScope = registeredScopes(client, stored.scope);
+    // README "Registering clients": a narrowing that commits while this request is in flight (read from the cached
+    // client before it) makes the exchange refuse the grant built here (`scope_narrowed`, nothing written, the code
+    // unused) and say what is left of it, read under the exchange's locks; the grant and its tokens (a JWT access
+    // token is signed with its scope) are built again with that. Each turn grants strictly less, so this ends.
+    for (;;) {
+      if (grantedScope.length === 0) throw new OAuthError('invalid_grant', INVALID_CODE);
+      // RFC 8707 §2.2: the access token is for one of the resources the code was issued for; its scope is the
+      // code's scope within that resource's family (issue 15 §4).
+      const { accessScope, audience } = tokenResource(catalogue, stored.resources, requestedResources, grantedScope, false);
 
-    const grant: GrantRecord = {
-      // A time-ordered UUID (RFC 9562 §5.7): the grants' primary key and the tokens' grant index take new
-      // grants at their end, not on a random page (issue 12). It says when the grant was made, as created_at does.
-      grantId: randomUUIDv7(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
-      subjectId: stored.subjectId, scope: grantedScope, createdAt: now, revokedAt: null, revocationReason: null,
-      ...(stored.resources ? { resources: stored.resources } : {}),
-    };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, grantedScope, now, audience, binding);
-    // Issue 12: consume, supersede, store the grant and its tokens, and record the audit event: one commit.
-    const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
-      type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
-      details: { grant_type: 'authorization_code', scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
-    }, authenticated);
-    if (issued.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
-    if (issued.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
-    // A concurrent redemption of the same code won: this one is its replay (and it proved the client above).
-    if (issued.outcome === 'replayed') return refuseReplay(stored, issued.grantId);
-    // SPEC decision 6: the grant of this client and subject was revoked, disconnected or replaced by a newer
-    // redemption after this code was issued; nothing was created or superseded.
-    if (issued.outcome === 'code_outdated') throw new OAuthError('invalid_grant', CODE_OUTDATED);
-    return response;
+      const grant: GrantRecord = {
+        // A time-ordered UUID (RFC 9562 §5.7): the grants' primary key and the tokens' grant index take new
+        // grants at their end, not on a random page (issue 12). It says when the grant was made, as created_at does.
+        grantId: randomUUIDv7(), clientId: client.clientId, userId: stored.userId, subjectType: stored.subjectType,
+        subjectId: stored.subjectId, scope: grantedScope, createdAt: now, revokedAt: null, revocationReason: null,
+        ...(stored.resources ? { resources: stored.resources } : {}),
+      };
+      const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, grantedScope, now, audience, binding);
+      // Issue 12: consume, supersede, store the grant and its tokens, and record the audit event: one commit.
+      const issued = await storage.grants.exchangeCode(codeDigest, client.clientId, now, grant, records, {
+        type: 'token.issued', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
+        details: { grant_type: 'authorization_code', scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), access_token_id: records[0]!.tokenId, refresh_token_id: records[1]!.tokenId },
+      }, authenticated);
+      if (issued.outcome === 'scope_narrowed') {
+        grantedScope = registeredScopes({ scopes: issued.scope }, grantedScope);
+        continue;
+      }
+      if (issued.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
+      if (issued.outcome === 'unknown') throw new OAuthError('invalid_grant', INVALID_CODE);
+      // A concurrent redemption of the same code won: this one is its replay (and it proved the client above).
+      if (issued.outcome === 'replayed') return refuseReplay(stored, issued.grantId);
+      // SPEC decision 6: the grant of this client and subject was revoked, disconnected or replaced by a newer
+      // redemption after this code was issued; nothing was created or superseded.
+      if (issued.outcome === 'code_outdated') throw new OAuthError('invalid_grant', CODE_OUTDATED);
+      // RFC 6749 §5.1: the scope answered is the one stored (the exchange refused any other).
+      return response;
+    }
   },
 };
 

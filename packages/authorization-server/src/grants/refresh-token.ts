@@ -77,7 +77,8 @@ export const refreshTokenGrant: GrantHandler = {
           }),
         },
       );
-      if (attempt.outcome === 'rotated') return tokenResponse(context, attempt.grant, attempt.presented.scope, minted.values, undefined);
+      // RFC 6749 §6: the scope answered is the one the rotation wrote (read under its lock: README "Registering clients").
+      if (attempt.outcome === 'rotated') return tokenResponse(context, attempt.grant, attempt.scope, minted.values, undefined);
       if (attempt.outcome === 'not_current') return lostRotation(context, client.clientId, attempt.presented, attempt.grant, refreshToken, tokenDigest, now);
       if (attempt.outcome === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
       found = attempt.found;

@@ -365,7 +365,13 @@ export type ExchangeCodeResult =
   | { outcome: 'code_outdated' }
   | { outcome: 'unknown' }
   /** The client is no longer active with the secret it authenticated with (AuthenticatedClient): nothing changed. */
-  | { outcome: 'client_changed' };
+  | { outcome: 'client_changed' }
+  /**
+   * README "Registering clients": the grant names a scope its client is no longer registered for, as read under the
+   * exchange's locks (a narrowing committed while the request was in flight): nothing changed, the code is unused.
+   * `scope` is what of the grant's scope is left (empty: nothing); the caller builds the grant and tokens again.
+   */
+  | { outcome: 'scope_narrowed'; scope: string[] };
 
 /**
  * What `grants.exchangeReadyCode` requires of the stored code before it redeems it (issue 12: the code
@@ -426,10 +432,13 @@ export type ReadyGraceSuccessor = Pick<GraceSuccessor, 'sealedSuccessor' | 'grac
 /** What `tokens.rotateReadyRefreshToken` did (issue 12). */
 export type RotateReadyRefreshTokenResult =
   /**
-   * Rotated, as `rotateRefreshToken` does: `tokens` stored with the presented token's grant, client and scope,
-   * and the audit event as recorded (its grant, and `scope` and `previous_refresh_token_id` added to its details).
+   * Rotated, as `rotateRefreshToken` does: `tokens` stored with the presented token's grant and client, and `scope`:
+   * the presented token's scope as read under the rotation's lock, less any scope the client is no longer registered
+   * for (README "Registering clients": a narrowing that committed while the rotation waited is not undone; RFC 6749 §6,
+   * the response's scope); and the audit event as recorded (its grant, and `scope` and `previous_refresh_token_id`
+   * added to its details).
    */
-  | { outcome: 'rotated'; presented: TokenRecord; grant: GrantRecord; tokens: TokenRecord[]; auditEvent?: AuditEvent }
+  | { outcome: 'rotated'; presented: TokenRecord; grant: GrantRecord; scope: string[]; tokens: TokenRecord[]; auditEvent?: AuditEvent }
   /** The token met the conditions when read, but a concurrent rotation or revocation came first: nothing stored. */
   | { outcome: 'not_current'; presented: TokenRecord; grant: GrantRecord }
   /** The client is no longer active with the secret it authenticated with (AuthenticatedClient): nothing stored. */
@@ -715,6 +724,8 @@ export interface Storage {
      * - `code_outdated`: as for `issueForCode` (SPEC decision 6); the code is consumed, nothing else stored.
      * - `unknown`: no such code for `clientId`; nothing changes.
      * - `client_changed`: `authenticated` is given and the client is no longer active with that secret; nothing changes.
+     * - `scope_narrowed`: the grant names a scope the client is no longer registered for (read under the
+     *   exchange's locks: a narrowing of its scopes committed meanwhile); nothing changes (ExchangeCodeResult).
      * Expiry, redirect URI and PKCE are the caller's checks, made before (a refused request changes nothing).
      */
     exchangeCode(
@@ -724,8 +735,9 @@ export interface Storage {
      * Issue 12, the code exchange in ONE round trip when the code needs no check the storage cannot make:
      * reads the code and, only when it meets `conditions` (ReadyCodeConditions), does what `exchangeCode`
      * does, in the same transaction (one statement on PostgreSQL). The new grant (`grantId`, created `now`)
-     * and its `tokens` take the code's client, user, subject and scope; `auditEvent` gains `details.scope`,
-     * the code's. Outcomes: `issued`, `replayed`, `code_outdated` and `client_changed` (with
+     * and its `tokens` take the code's client, user, subject and scope (the code's as read under its lock, less any
+     * scope its client is no longer registered for: README "Registering clients"); `auditEvent` gains `details.scope`,
+     * that scope. Outcomes: `issued`, `replayed`, `code_outdated` and `client_changed` (with
      * `conditions.clientSecretDigest`) as for `exchangeCode`; `not_ready`
      * changes nothing and returns the code as `authorizationCodes.find` would (used, or failing a
      * condition), for the caller's checks and a redemption with `exchangeCode`.

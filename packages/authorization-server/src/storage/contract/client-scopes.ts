@@ -4,9 +4,10 @@
  * tokens, access tokens and unredeemed codes in the same transaction as the change.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AuditEvent, ScopeNarrowing, ScopeNarrowingDone, Storage } from '../storage.ts';
-import { type ContractBackend, type Fixture, NOW, codeRecord, createCompany, fixture, issueGrant, mintedPair, tokenPair } from './fixtures.ts';
+import { type ContractBackend, type Fixture, NOW, codeRecord, createCompany, fixture, grantRecord, issueGrant, mintedPair, tokenPair } from './fixtures.ts';
 
 const narrowing = (f: Fixture, now: number): ScopeNarrowing => ({
   now,
@@ -71,6 +72,54 @@ export function clientScopesContract({ withStorage }: ContractBackend): void {
       assert.deepEqual((await storage.authorizationCodes.find(both.codeDigest, f.client.clientId))?.code.scope, ['users:read']);
       assert.equal((await storage.authorizationCodes.find(onlyVendors.codeDigest, f.client.clientId))?.used, true, 'voided');
       assert.deepEqual((await storage.authorizationCodes.find(expired.codeDigest, f.client.clientId))?.code.scope, ['users:read', 'vendors:write']);
+    }));
+
+    // README "Registering clients": what a request in flight when the change committed wrote after it (a code, a
+    // grant and its tokens) still names the removed scope, and the token endpoint's conditions come from the client
+    // as it read it (cached) before: the storage grants what the client is registered for as it reads it in the write.
+    it('exchangeReadyCode of a code written after the change, under conditions read before it, grants and answers what is left', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      await storage.clients.update(f.client.clientId, { scopes: ['users:read'] }, narrowing(f, NOW));
+      const code = codeRecord(f, { issuedAt: NOW + 1, expiresAt: NOW + 60 });
+      await storage.authorizationCodes.create(code);
+      const exchanged = await storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, NOW + 2, {
+        redirectUri: code.redirectUri, codeChallenge: code.codeChallenge, dpopJkt: null, defaultResourceScopes: ['users:read', 'vendors:write'],
+      }, randomUUID(), mintedPair(NOW + 2), { type: 'token.issued', at: NOW + 2, actor: 'client:ledgerly', details: {} });
+      assert.equal(exchanged.outcome, 'issued');
+      assert.ok(exchanged.outcome === 'issued');
+      assert.deepEqual(exchanged.grant.scope, ['users:read']);
+      assert.deepEqual(exchanged.tokens.map((token) => token.scope), [['users:read'], ['users:read']]);
+      assert.equal(exchanged.auditEvent?.details?.scope, 'users:read');
+      assert.deepEqual((await storage.grants.find(exchanged.grant.grantId))?.scope, ['users:read'], 'as stored');
+      assert.deepEqual((await tokenOf(storage, exchanged.tokens[0]!.tokenDigest))?.scope, ['users:read'], 'as stored');
+    }));
+
+    it('rotateReadyRefreshToken of a grant written after the change, under conditions read before it, writes and answers what is left', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      await storage.clients.update(f.client.clientId, { scopes: ['users:read'] }, narrowing(f, NOW));
+      const { refresh } = await issueGrant(storage, f, NOW + 1);
+      const rotated = await storage.tokens.rotateReadyRefreshToken(refresh.tokenDigest, NOW + 2,
+        { clientId: f.client.clientId, defaultResourceScopes: ['users:read', 'vendors:write'] }, mintedPair(NOW + 2));
+      assert.equal(rotated.outcome, 'rotated');
+      assert.ok(rotated.outcome === 'rotated');
+      assert.deepEqual(rotated.scope, ['users:read']);
+      assert.deepEqual(rotated.tokens.map((token) => token.scope), [['users:read'], ['users:read']]);
+      assert.deepEqual((await tokenOf(storage, rotated.tokens[1]!.tokenDigest))?.scope, ['users:read'], 'as stored');
+    }));
+
+    it('exchangeCode of a grant naming a scope the client no longer has stores nothing and says what is left (scope_narrowed); then issues what is left', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60, scope: ['users:read'] });
+      await storage.authorizationCodes.create(code);
+      await storage.clients.update(f.client.clientId, { scopes: ['users:read'] }, narrowing(f, NOW + 1));
+      const wide = grantRecord(f, { createdAt: NOW + 2 });
+      const refused = await storage.grants.exchangeCode(code.codeDigest, f.client.clientId, NOW + 2, wide, tokenPair(wide, NOW + 2));
+      assert.deepEqual(refused, { outcome: 'scope_narrowed', scope: ['users:read'] });
+      assert.equal(await storage.grants.find(wide.grantId), undefined);
+      assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, false);
+      const left = grantRecord(f, { createdAt: NOW + 3, scope: ['users:read'] });
+      assert.deepEqual(await storage.grants.exchangeCode(code.codeDigest, f.client.clientId, NOW + 3, left, tokenPair(left, NOW + 3)), { outcome: 'issued' });
+      assert.deepEqual((await storage.grants.find(left.grantId))?.scope, ['users:read']);
     }));
 
     it('widening, or a patch without scopes, changes no grant and records no narrowing; scopes without a narrowing is refused', withStorage(async (storage) => {

@@ -199,7 +199,7 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
   // the client row, then its grants, and rewrites their scope; the other side plays it, having taken the lock the
   // request in flight then waits for. What the request writes after it must not name the removed scope: the grant
   // and the refresh token are "narrowed either way" (README "Registering clients").
-  it('an exchange (the read path: JWTs, a resource) that waited for a narrowing holding its code grants what the narrowing left, not the scope it read before', { todo: 'a request waiting on the narrowing\'s lock writes the scope it read before it (README "Registering clients"; the scope written must be re-read under the lock: a migration of gatehouse_redeem_code, gatehouse_exchange_ready_codes and gatehouse_rotate_ready_refresh_tokens)' }, async () => {
+  it('an exchange (the read path: JWTs, a resource) that waited for a narrowing holding its code stores nothing and says what the narrowing left (scope_narrowed), not the scope it read before', async () => {
     const f = await fixture(storage);
     const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
     await storage.authorizationCodes.create(code);
@@ -214,11 +214,14 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     await side.query("UPDATE authorization_codes SET scope = 'users:read' WHERE code_digest = $1", [code.codeDigest]);
     await side.query("UPDATE clients SET scopes = 'users:read' WHERE client_id = $1", [f.client.clientId]);
     await side.end();
-    assert.deepEqual(await exchange, { outcome: 'issued' });
-    assert.deepEqual((await storage.grants.find(grant.grantId))?.scope, ['users:read'], 'the grant holds vendors:write, which the client lost before it was written');
+    // Its tokens were minted with the scope it read (a JWT access token is signed with it): nothing is written, and the
+    // token endpoint builds the grant again with what is left (grants/authorization-code.ts).
+    assert.deepEqual(await exchange, { outcome: 'scope_narrowed', scope: ['users:read'] }, 'the grant with vendors:write, which the client lost before it was written, is stored');
+    assert.equal(await storage.grants.find(grant.grantId), undefined);
+    assert.equal((await storage.authorizationCodes.find(code.codeDigest, f.client.clientId))?.used, false, 'the code stays unused');
   });
 
-  it('a ready exchange (opaque access tokens, no resource) that waited for a narrowing holding its code grants what the narrowing left, not the code it read before the lock', { todo: 'a request waiting on the narrowing\'s lock writes the scope it read before it (README "Registering clients"; the scope written must be re-read under the lock: a migration of gatehouse_redeem_code, gatehouse_exchange_ready_codes and gatehouse_rotate_ready_refresh_tokens)' }, async () => {
+  it('a ready exchange (opaque access tokens, no resource) that waited for a narrowing holding its code grants what the narrowing left, not the code it read before the lock', async () => {
     const f = await fixture(storage);
     const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
     await storage.authorizationCodes.create(code);
@@ -237,9 +240,11 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     assert.ok(exchanged.outcome === 'issued');
     assert.deepEqual(exchanged.grant.scope, ['users:read'], 'the grant holds vendors:write, which the client lost before it was written');
     assert.deepEqual(exchanged.tokens.map((token) => token.scope), [['users:read'], ['users:read']]);
+    assert.deepEqual((await storage.grants.find(exchanged.grant.grantId))?.scope, ['users:read'], 'as stored');
+    assert.deepEqual((await storage.tokens.findByDigest(exchanged.tokens[1]!.tokenDigest))?.token.scope, ['users:read'], 'as stored');
   });
 
-  it('a ready rotation that waited for a narrowing holding its grant writes the narrowed scope, not the one it read before the lock', { todo: 'a request waiting on the narrowing\'s lock writes the scope it read before it (README "Registering clients"; the scope written must be re-read under the lock: a migration of gatehouse_redeem_code, gatehouse_exchange_ready_codes and gatehouse_rotate_ready_refresh_tokens)' }, async () => {
+  it('a ready rotation that waited for a narrowing holding its grant writes the narrowed scope, not the one it read before the lock', async () => {
     const f = await fixture(storage);
     const { grant, access, refresh } = await issueGrant(storage, f);
     const side = await otherSide();
@@ -258,5 +263,7 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     assert.equal(rotated.outcome, 'rotated');
     assert.ok(rotated.outcome === 'rotated');
     assert.deepEqual(rotated.tokens.map((token) => token.scope), [['users:read'], ['users:read']], 'the new pair names vendors:write, which the client lost before it was written');
+    assert.deepEqual(rotated.scope, ['users:read'], 'the scope answered (RFC 6749 §6)');
+    assert.deepEqual((await storage.tokens.findByDigest(rotated.tokens[1]!.tokenDigest))?.token.scope, ['users:read'], 'as stored');
   });
 });

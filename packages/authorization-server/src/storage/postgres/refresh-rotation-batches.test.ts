@@ -48,13 +48,13 @@ async function withGenericPlansOnEmptySchema(body: (connection: {
     )).rows[0] as { seq_scan: number; fetched: number };
     const insertGrantWithPair = async (grantId: string, now: number) => {
       await client.query(
-        `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'read', $5::bigint)`,
+        `INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'users:read', $5::bigint)`,
         [grantId, e.client.clientId, e.user.userId, grantId.endsWith('-0') ? e.company.subjectId : `company-of-${grantId}`, now],
       );
       await client.query(
         `INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at)
-         VALUES ($1 || '-a', gen_random_uuid()::text, 'access', $1, $2, 'read', $3::bigint, $3::bigint + 600),
-                ($1 || '-r', gen_random_uuid()::text, 'refresh', $1, $2, 'read', $3::bigint, $3::bigint + 86400)`,
+         VALUES ($1 || '-a', gen_random_uuid()::text, 'access', $1, $2, 'users:read', $3::bigint, $3::bigint + 600),
+                ($1 || '-r', gen_random_uuid()::text, 'refresh', $1, $2, 'users:read', $3::bigint, $3::bigint + 86400)`,
         [grantId, e.client.clientId, now],
       );
     };
@@ -80,7 +80,7 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
   it('rotations that arrive together share calls, and each is still its own compare-and-swap', async () => {
     const issued = await Promise.all(Array.from({ length: 24 }, freshGrant));
     const successors = issued.map(({ grant }) => tokenPair(grant, NOW + 10));
-    let outcomes: string[] = [];
+    let outcomes: unknown[] = [];
     const sizes = await batchSizesDuring('gatehouse_rotate_refresh_tokens', async () => {
       outcomes = await Promise.all(issued.map(({ refresh }, i) => storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, successors[i]!, {
         type: 'refresh_token.rotated', at: NOW + 10, actor: `client:${f.client.clientId}`, clientId: f.client.clientId, grantId: issued[i]!.grant.grantId, details: { batch: i },
@@ -123,7 +123,7 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
     const { grant, refresh } = await freshGrant();
     const first = tokenPair(grant, NOW + 20);
     const second = tokenPair(grant, NOW + 20);
-    let outcomes: string[] = [];
+    let outcomes: unknown[] = [];
     const sizes = await batchSizesDuring('gatehouse_rotate_refresh_tokens', async () => {
       outcomes = await Promise.all([
         // One turn's rotations: they leave together, as one batch, when the turn ends.
@@ -170,7 +170,7 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
       const batches = createRotationBatches(driverOn(client), { maxInFlight: 1 });
       const grantRecord = (grantId: string) => ({
         grantId, clientId: e.client.clientId, userId: e.user.userId, subjectType: 'company' as const, subjectId: e.company.subjectId,
-        scope: ['read'], createdAt: NOW, revokedAt: null, revocationReason: null,
+        scope: ['users:read'], createdAt: NOW, revokedAt: null, revocationReason: null,
       });
       const rotate = (grantId: string, now: number) => batches.submit({
         presentedDigest: `${grantId}-r`, now, newTokens: tokenPair(grantRecord(grantId), now),
@@ -186,7 +186,8 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
       const after = await stats();
       assert.deepEqual(outcomes, ['rotated', 'rotated', 'rotated']);
       assert.equal(after.seq_scan - before.seq_scan, 0, 'no sequential scan of tokens');
-      // Per rotation: the presented token (lock and compare-and-swap) and the grant's access token; 602 live tokens.
+      // Per rotation: the presented token (lock, the scope check, compare-and-swap) and the grant's access token; 602
+      // live tokens. Their scope is one the client is registered for (another is not rotated: README "Registering clients").
       assert.ok(after.fetched - before.fetched <= 12, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);
       const revoked = await client.query("SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL AND kind = 'access'");
       assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");
@@ -199,7 +200,7 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
   it('ready rotations that arrive together share calls, each its own read, check and compare-and-swap, and no lookup goes alone', async () => {
     const issued = await Promise.all(Array.from({ length: 24 }, freshGrant));
     const tokens = issued.map(() => mintedPair(NOW + 10));
-    let outcomes: string[] = [];
+    let outcomes: unknown[] = [];
     let lookups: number[] = [];
     const sizes = await batchSizesDuring('gatehouse_rotate_ready_refresh_tokens', async () => {
       lookups = await batchSizesDuring('gatehouse_tokens_by_token_digests', async () => {
@@ -221,7 +222,7 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
     await withGenericPlansOnEmptySchema(async ({ client, e, stats, insertGrantWithPair }) => {
       const batches = createReadyRotationBatches(driverOn(client), { maxInFlight: 1 });
       const rotate = (grantId: string, now: number) => batches.submit({
-        presentedDigest: `${grantId}-r`, now, conditions: { clientId: e.client.clientId, defaultResourceScopes: ['read'] }, newTokens: mintedPair(now),
+        presentedDigest: `${grantId}-r`, now, conditions: { clientId: e.client.clientId, defaultResourceScopes: ['users:read'] }, newTokens: mintedPair(now),
         auditEvent: undefined, graceSuccessor: { sealedSuccessor: 'sealed', graceExpiresAt: now + 60 },
       });
       // The first call plans every statement of the function on the empty tables.
@@ -233,7 +234,8 @@ describe('refresh rotations in batches (PostgreSQL, migrations 37 and 41)', { sk
       const after = await stats();
       assert.deepEqual(outcomes.map((outcome) => outcome.outcome), ['rotated', 'rotated', 'rotated']);
       assert.equal(after.seq_scan - before.seq_scan, 0, 'no sequential scan of tokens');
-      // Per rotation: the presented token (read, then its compare-and-swap) and the grant's access token; 602 live tokens.
+      // Per rotation: the presented token (read, the scope to write after the grant's lock, then its compare-and-swap)
+      // and the grant's access token; 602 live tokens.
       assert.ok(after.fetched - before.fetched <= 15, `three rotations fetched ${after.fetched - before.fetched} tokens by index`);
       const revoked = await client.query("SELECT count(*)::int AS n FROM tokens WHERE revoked_at IS NOT NULL AND kind = 'access'");
       assert.equal(revoked.rows[0].n, 4, "each rotation revoked its grant's access token, and only that");

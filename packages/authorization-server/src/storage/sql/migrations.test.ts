@@ -455,7 +455,28 @@ describe('version 47: gatehouse_redeem_code with the client check (Authenticated
          WHERE n.nspname = $1 AND p.proname = 'gatehouse_redeem_code' ORDER BY p.pronargs`,
         [schema],
       );
-      assert.deepEqual(rows, [{ pronargs: 8, proconfig: ['enable_seqscan=off'] }, { pronargs: 10, proconfig: ['enable_seqscan=off'] }]);
+      // 49's (with the scope to grant: README "Registering clients") beside 47's, kept for a rolling deploy.
+      assert.deepEqual(rows, [8, 10, 11].map((pronargs) => ({ pronargs, proconfig: ['enable_seqscan=off'] })));
+    } finally {
+      await client.end();
+      await dropTestSchema(schema);
+    }
+  });
+});
+
+describe('version 49: the scope an exchange or rotation writes, read under its locks (README "Registering clients")', () => {
+  it('gatehouse_scope_within keeps the scopes the client is registered for, in the order given (clients/registration.ts registeredScopes)', { skip: postgresSkip }, async () => {
+    const schema = newTestSchema();
+    const client = await connect();
+    try {
+      await migratePostgres(TEST_DATABASE_URL, { schema });
+      const { rows } = await client.query(
+        `SELECT ${schema}.gatehouse_scope_within('vendors:write users:read admin', 'users:read vendors:write') AS kept,
+           ${schema}.gatehouse_scope_within('admin', 'users:read') AS none, ${schema}.gatehouse_scope_within('users:read', NULL) AS unknown,
+           ${schema}.gatehouse_scope_within('', 'users:read') AS empty`,
+      );
+      assert.deepEqual(rows, [{ kept: 'vendors:write users:read', none: '', unknown: '', empty: '' }]);
+      assert.ok(!sqliteMigrations.some((migration) => migration.version === 49), 'PostgreSQL only');
     } finally {
       await client.end();
       await dropTestSchema(schema);
@@ -647,12 +668,15 @@ describe('version 48: what a code saw of its (client, subject) as it was written
     try {
       await migratePostgres(TEST_DATABASE_URL, { schema });
       const { rows } = await client.query(
-        `SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'gatehouse_redeem_code' AND p.pronargs = 10`,
+        `SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'gatehouse_redeem_code' AND p.pronargs IN (10, 11) ORDER BY p.pronargs`,
         [schema],
       );
-      const windows = [...String(rows[0]?.prosrc).matchAll(/v_code\.issued_at - (\d+)/g)].map((match) => Number(match[1]));
-      assert.ok(windows.length >= 3, String(rows[0]?.prosrc));
-      assert.deepEqual([...new Set(windows)], [RECENT_GRANTS_WINDOW_SECONDS]);
+      assert.equal(rows.length, 2, "48's and 49's");
+      for (const row of rows) {
+        const windows = [...String(row.prosrc).matchAll(/v_code\.issued_at - (\d+)/g)].map((match) => Number(match[1]));
+        assert.ok(windows.length >= 3, String(row.prosrc));
+        assert.deepEqual([...new Set(windows)], [RECENT_GRANTS_WINDOW_SECONDS]);
+      }
     } finally {
       await client.end();
       await dropTestSchema(schema);

@@ -1937,8 +1937,287 @@ export const migrations: readonly Migration[] = [
     ` },
     ],
   },
-  // Version 49 is left for another change under way in parallel; the runners apply each missing version by its
-  // number (sqlite-storage.ts migrate, postgres/migrations.ts runMigrations), so a gap is no obstacle.
+  {
+    // README "Registering clients" (the known gap of the narrowing, found by a concurrency review): a code exchange or
+    // a refresh waiting on a narrowing of its client's scopes (stores/client-scopes.ts: the client's unredeemed codes,
+    // then the client row, then its grants) wrote the scope it had read before the lock into its grant and new tokens,
+    // and answered an access token with it. Each now reads what it writes under the lock: gatehouse_redeem_code
+    // (a new overload, with the scope the caller would grant: 49's is the one this release calls; 48's is kept for
+    // instances of the previous release during a rolling deploy) reads the client's scopes under the client row's
+    // SHARE lock and refuses a grant naming a removed one ('scope_narrowed', nothing written), or, given no scope,
+    // grants the code's scope as it is now less what the client lost; gatehouse_exchange_ready_codes writes and
+    // returns that; gatehouse_rotate_ready_refresh_tokens writes the presented token's scope as it is after the grant's
+    // lock, less what the client lost, and returns it (token_row's written_scope). Replaced in place (same arguments
+    // and results): each keeps one round trip, the reads are a few more statements inside it, by primary key.
+    version: 49,
+    name: 'exchanges and rotations write the client scopes read under their locks (scope narrowing)',
+    only: 'postgres',
+    steps: [`
+      -- The scopes of the space-separated p_scope that the space-separated p_registered holds, in p_scope's order
+      -- ('' for none; clients/registration.ts registeredScopes, in SQL).
+      CREATE FUNCTION gatehouse_scope_within(p_scope text, p_registered text) RETURNS text LANGUAGE sql IMMUTABLE AS $fn$
+        SELECT COALESCE(string_agg(u.scope, ' ' ORDER BY u.n), '') FROM unnest(string_to_array(p_scope, ' ')) WITH ORDINALITY AS u(scope, n)
+          WHERE u.scope <> '' AND u.scope = ANY (string_to_array(p_registered, ' '))
+      $fn$;
+      CREATE FUNCTION gatehouse_redeem_code(
+        p_code_digest text, p_client_id text, p_grant_client_id text, p_subject_type text, p_subject_id text,
+        p_now bigint, p_superseded_at bigint, p_consume boolean, p_check_client boolean, p_client_secret_digest text, p_scope text
+      ) RETURNS TABLE (redeem_outcome text, replay_grant_id text, granted_scope text) LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $fn$
+      DECLARE
+        v_code record;
+        v_superseded text[];
+        v_client record;
+        v_granted text;
+      BEGIN
+        -- Concurrent redemptions for one (client, subject) take turns, so the later one sees the earlier
+        -- one's grant and supersedes it (SPEC decision 11); lock order: this lock, the code, the grants.
+        PERFORM pg_advisory_xact_lock(hashtextextended('gatehouse.grant:' || p_grant_client_id || ':' || p_subject_type || ':' || p_subject_id, 0));
+        SELECT c.client_id, c.consumed_at, c.replayed_at, c.grant_id, c.issued_at, c.active_grant_at_issue, c.recent_grants_at_issue, c.scope INTO v_code
+          FROM authorization_codes c WHERE c.code_digest = p_code_digest FOR UPDATE;
+        -- RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
+        IF NOT FOUND OR (p_client_id IS NOT NULL AND v_code.client_id <> p_client_id) THEN
+          RETURN QUERY SELECT 'unknown'::text, NULL::text, NULL::text;
+          RETURN;
+        END IF;
+        -- AuthenticatedClient under a SHARE lock, which an administrator's change of the client (UPDATE) and the
+        -- revocations of suspension, deletion and revoke_grants (FOR NO KEY UPDATE) wait for, and which waits for
+        -- them and then judges what they committed (KEY SHARE, the foreign key's, would lock the row as it was
+        -- before an UPDATE of other columns and judge that).
+        -- The exchange reads the client's registered scopes under the same lock (README "Registering clients"): a
+        -- narrowing of them (stores/client-scopes.ts) holds the client's unredeemed codes, then this row, so an
+        -- exchange that waited for either reads what it committed.
+        IF p_check_client OR p_consume THEN
+          SELECT c.scopes, gatehouse_client_accepts(c, p_client_secret_digest, p_now) AS accepts INTO v_client
+            FROM clients c WHERE c.client_id = p_grant_client_id FOR SHARE;
+          IF p_check_client AND NOT COALESCE(v_client.accepts, false) THEN
+            RETURN QUERY SELECT 'client_changed'::text, NULL::text, NULL::text;
+            RETURN;
+          END IF;
+        END IF;
+        IF p_consume THEN
+          IF v_code.consumed_at IS NOT NULL THEN
+            -- RFC 6749 §4.1.2: used before; marked replayed as authorizationCodes.consume does.
+            UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, p_now) WHERE code_digest = p_code_digest;
+            RETURN QUERY SELECT 'replayed'::text, v_code.grant_id::text, NULL::text;
+            RETURN;
+          END IF;
+        ELSIF v_code.replayed_at IS NOT NULL OR v_code.grant_id IS NOT NULL THEN
+          RETURN QUERY SELECT 'code_replayed'::text, NULL::text, NULL::text;
+          RETURN;
+        END IF;
+        -- README "Registering clients": a scope removed from the client is granted no more, read under the locks
+        -- above. p_scope (the grant the caller built, its tokens and a JWT access token already signed with it)
+        -- naming a removed scope stores nothing: 'scope_narrowed', with what is left, for the caller to build
+        -- again. NULL (gatehouse_exchange_ready_codes): the code's scope as it is now, less what the client lost,
+        -- is what is granted; nothing left is 'scope_narrowed' too (a narrowing voids such a code). Before any
+        -- write: the code stays unused and nothing is superseded.
+        IF p_consume THEN
+          v_granted := gatehouse_scope_within(COALESCE(p_scope, v_code.scope), v_client.scopes);
+          IF v_granted = '' OR (p_scope IS NOT NULL AND v_granted <> p_scope) THEN
+            RETURN QUERY SELECT 'scope_narrowed'::text, NULL::text, v_granted;
+            RETURN;
+          END IF;
+        END IF;
+        -- SPEC decision 6: nothing newer happened to this (client, subject) since the code was written. A code
+        -- written since migration 48 is judged by what it saw then, in commit order (stores/authorization-codes.ts
+        -- AT_ISSUE): the pair's live grant is still that one ('' none), and no more of its grants are stamped within
+        -- the 300 s before the code's second (RECENT_GRANTS_WINDOW_SECONDS) than it counted (a grant created since
+        -- is live or revoked since). A code written before 48 (NULL): no grant revoked after its second, nor a live
+        -- one created after it (a grant created since and revoked has revoked_at >= created_at). Seeks of
+        -- grants_by_client_subject_revoked.
+        IF (v_code.active_grant_at_issue IS NULL OR v_code.recent_grants_at_issue IS NULL) AND (
+              EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+                AND g.subject_id = p_subject_id AND g.revoked_at > v_code.issued_at)
+              OR EXISTS (SELECT 1 FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+                AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at > v_code.issued_at))
+            OR (v_code.active_grant_at_issue IS NOT NULL AND v_code.recent_grants_at_issue IS NOT NULL AND (
+              v_code.active_grant_at_issue <> COALESCE((SELECT min(g.grant_id) FROM grants g WHERE g.client_id = p_grant_client_id
+                AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL), '')
+              OR v_code.recent_grants_at_issue < (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id
+                AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL AND g.created_at >= v_code.issued_at - 300)
+                + (SELECT count(*) FROM grants g WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type
+                AND g.subject_id = p_subject_id AND g.revoked_at >= v_code.issued_at - 300 AND g.created_at >= v_code.issued_at - 300))) THEN
+          IF p_consume THEN
+            UPDATE authorization_codes SET consumed_at = p_now WHERE code_digest = p_code_digest;
+          END IF;
+          RETURN QUERY SELECT 'code_outdated'::text, NULL::text, NULL::text;
+          RETURN;
+        END IF;
+        -- SPEC decision 11: the previous active grant is superseded. Grant rows are locked first (lock order);
+        -- the tokens statement after it sees every token a rotation of that grant committed meanwhile.
+        WITH superseded AS (
+          UPDATE grants g SET revoked_at = GREATEST(p_superseded_at, g.created_at), revocation_reason = 'superseded'
+          WHERE g.client_id = p_grant_client_id AND g.subject_type = p_subject_type AND g.subject_id = p_subject_id AND g.revoked_at IS NULL
+          RETURNING g.grant_id
+        ) SELECT array_agg(superseded.grant_id) INTO v_superseded FROM superseded;
+        IF v_superseded IS NOT NULL THEN
+          UPDATE tokens t SET revoked_at = p_superseded_at WHERE t.grant_id = ANY (v_superseded) AND t.revoked_at IS NULL;
+          UPDATE grants g SET cleanup_after = (SELECT COALESCE(max(t.expires_at), 0) FROM tokens t WHERE t.grant_id = g.grant_id)
+            WHERE g.grant_id = ANY (v_superseded);
+        END IF;
+        RETURN QUERY SELECT 'issued'::text, NULL::text, v_granted;
+      END
+      $fn$;
+      CREATE OR REPLACE FUNCTION gatehouse_exchange_ready_codes(
+        p_code_digests text[], p_client_ids text[], p_now bigint[], p_redirect_uris text[], p_code_challenges text[], p_dpop_jkts text[],
+        p_default_scopes text[], p_grant_ids text[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_expires_at bigint[], p_token_jkt text[], p_token_exchange int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[],
+        p_check_clients boolean[], p_client_secret_digests text[]
+      ) RETURNS TABLE (exchange int, code jsonb, redeem_outcome text, replay_grant_id text)
+      LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_count int := cardinality(p_code_digests);
+        v_codes authorization_codes[] := array_fill(NULL::authorization_codes, ARRAY[v_count]);
+        v_issued int[] := '{}';
+        v_code authorization_codes;
+        v_redeemed record;
+        i int;
+      BEGIN
+        FOR i IN SELECT u.i FROM unnest(p_code_digests, p_client_ids) WITH ORDINALITY AS u(digest, client_id, i)
+            LEFT JOIN authorization_codes c ON c.code_digest = u.digest AND c.client_id = u.client_id
+            ORDER BY c.client_id, c.subject_type, c.subject_id, u.i LOOP
+          SELECT * INTO v_code FROM authorization_codes c WHERE c.code_digest = p_code_digests[i] AND c.client_id = p_client_ids[i];
+          IF NOT FOUND THEN
+            exchange := i; code := NULL; redeem_outcome := NULL; replay_grant_id := NULL;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          exchange := i; code := to_jsonb(v_code); redeem_outcome := NULL; replay_grant_id := NULL;
+          -- The token request's checks (stores/grants.ts meetsReadyConditions): otherwise nothing changes here.
+          IF v_code.consumed_at IS NULL AND p_now[i] < v_code.expires_at AND v_code.redirect_uri = p_redirect_uris[i]
+              AND v_code.code_challenge IS NOT DISTINCT FROM p_code_challenges[i] AND (v_code.dpop_jkt IS NULL OR v_code.dpop_jkt = p_dpop_jkts[i])
+              AND v_code.resources IS NULL AND v_code.scope <> '' AND string_to_array(v_code.scope, ' ') <@ string_to_array(p_default_scopes[i], ' ') THEN
+            SELECT * INTO v_redeemed FROM gatehouse_redeem_code(p_code_digests[i], p_client_ids[i], v_code.client_id, v_code.subject_type,
+              v_code.subject_id, p_now[i], p_now[i], true, p_check_clients[i], p_client_secret_digests[i], NULL::text);
+            redeem_outcome := v_redeemed.redeem_outcome;
+            replay_grant_id := v_redeemed.replay_grant_id;
+            IF v_redeemed.redeem_outcome = 'issued' THEN
+              -- README "Registering clients": what is written (grant, tokens, audit event) and answered (the code
+              -- returned, RFC 6749 §5.1 scope) is the code's scope read under its lock, less any scope the client
+              -- lost (gatehouse_redeem_code), not the code as read before the lock.
+              v_code.scope := v_redeemed.granted_scope;
+              code := to_jsonb(v_code);
+              INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
+                VALUES (p_grant_ids[i], v_code.client_id, v_code.user_id, v_code.subject_type, v_code.subject_id, v_code.scope, p_now[i], NULL, NULL, NULL);
+              UPDATE authorization_codes SET consumed_at = p_now[i], grant_id = p_grant_ids[i] WHERE code_digest = p_code_digests[i];
+              v_codes[i] := v_code;
+              v_issued := v_issued || i;
+            END IF;
+          END IF;
+          RETURN NEXT;
+        END LOOP;
+        IF cardinality(v_issued) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT t.digest, t.id, t.kind, p_grant_ids[t.exchange], (v_codes[t.exchange]).client_id, (v_codes[t.exchange]).scope, p_now[t.exchange],
+            t.expires_at, NULL, NULL, NULL, t.jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_expires_at, p_token_jkt, p_token_exchange) AS t(digest, id, kind, expires_at, jkt, exchange)
+          WHERE t.exchange = ANY (v_issued);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[e], p_audit_at[e], p_audit_actor[e], p_audit_client_id[e], p_audit_grant_id[e],
+            p_audit_details[e]::jsonb || jsonb_build_object('scope', (v_codes[e]).scope)
+          FROM unnest(v_issued) AS e WHERE p_audit_type[e] IS NOT NULL;
+        RETURN;
+      END
+      $fn$;
+      CREATE OR REPLACE FUNCTION gatehouse_rotate_ready_refresh_tokens(
+        p_digests text[], p_now bigint[], p_client_ids text[], p_default_scopes text[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_expires_at bigint[], p_token_jkt text[], p_token_rotation int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_details text[],
+        p_sealed_successor text[], p_grace_expires_at bigint[], p_check_clients boolean[], p_client_secret_digests text[]
+      ) RETURNS TABLE (ready_rotation int, token_row jsonb, ready_outcome text)
+      LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_count int := cardinality(p_digests);
+        v_grants text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_scopes text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_token_ids text[] := array_fill(NULL::text, ARRAY[v_count]);
+        v_done int[] := '{}';
+        v_locked boolean;
+        v_accepts boolean;
+        v_scope text;
+        r record;
+      BEGIN
+        FOR r IN SELECT d.i::int AS i, t.token_digest, t.token_id, t.kind, t.grant_id, t.client_id, t.scope, t.issued_at, t.expires_at,
+              t.rotated_at, t.revoked_at, t.audience, t.dpop_jkt, g.grant_id AS g_grant_id, g.client_id AS g_client_id, g.user_id AS g_user_id,
+              g.subject_type AS g_subject_type, g.subject_id AS g_subject_id, g.scope AS g_scope, g.created_at AS g_created_at,
+              g.revoked_at AS g_revoked_at, g.revocation_reason AS g_revocation_reason, g.resources AS g_resources, c.status AS c_status,
+              gatehouse_client_accepts(c, p_client_secret_digests[d.i], p_now[d.i]) AS c_accepts
+            FROM unnest(p_digests) WITH ORDINALITY AS d(digest, i)
+            JOIN tokens t ON t.token_digest = d.digest JOIN grants g ON g.grant_id = t.grant_id JOIN clients c ON c.client_id = t.client_id
+            ORDER BY g.grant_id COLLATE "C", d.i LOOP
+          ready_rotation := r.i; token_row := to_jsonb(r) - 'i' - 'c_accepts'; ready_outcome := NULL;
+          -- storage.ts AuthenticatedClient: the token's client no longer accepting the request refuses it, as
+          -- 'client_changed' (never 'not_current', which the refresh grant takes for reuse and revokes).
+          IF p_check_clients[r.i] AND r.client_id = p_client_ids[r.i] AND NOT r.c_accepts THEN
+            ready_outcome := 'client_changed';
+          -- The refresh grant's checks (stores/tokens.ts meetsReadyRefreshConditions; the client still active):
+          -- otherwise nothing changes here.
+          ELSIF r.kind = 'refresh' AND r.client_id = p_client_ids[r.i] AND r.c_status = 'active' AND r.rotated_at IS NULL AND r.revoked_at IS NULL
+              AND p_now[r.i] < r.expires_at AND r.dpop_jkt IS NULL AND r.g_revoked_at IS NULL AND r.g_resources IS NULL AND r.scope <> ''
+              AND string_to_array(r.scope, ' ') <@ string_to_array(p_default_scopes[r.i], ' ') THEN
+            ready_outcome := 'not_current';
+            -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
+            PERFORM 1 FROM grants g WHERE g.grant_id = r.grant_id AND g.revoked_at IS NULL FOR NO KEY UPDATE;
+            v_locked := FOUND;
+            -- AuthenticatedClient again after the grant's lock (whether or not the grant is still live: a deletion
+            -- revokes it), in a statement of its own (a fresh snapshot): a change committed since the read refuses;
+            -- one after it waits for this commit (its revocation locks the client's grants first). The same statement
+            -- reads the scope to write (README "Registering clients"): the presented token's as it is now (a narrowing
+            -- of the client's scopes holds the client's grants, and narrows the token, before it commits), less any
+            -- scope the client is no longer registered for; not the scope read before the lock.
+            SELECT gatehouse_client_accepts(c, p_client_secret_digests[r.i], p_now[r.i]), gatehouse_scope_within(t.scope, c.scopes)
+              INTO v_accepts, v_scope FROM tokens t JOIN clients c ON c.client_id = t.client_id WHERE t.token_digest = r.token_digest;
+            IF p_check_clients[r.i] AND NOT COALESCE(v_accepts, false) THEN
+              ready_outcome := 'client_changed';
+            ELSIF v_locked AND v_scope = '' THEN
+              -- Nothing left to grant: nothing rotates, and the refresh grant's own checks answer (NULL: not ready).
+              ready_outcome := NULL;
+            ELSIF v_locked THEN
+              -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
+              UPDATE tokens SET rotated_at = p_now[r.i]
+                WHERE token_digest = r.token_digest AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL;
+              IF FOUND THEN
+                -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
+                UPDATE tokens SET revoked_at = p_now[r.i] WHERE grant_id = r.grant_id AND kind = 'access' AND revoked_at IS NULL;
+                ready_outcome := 'rotated';
+                v_done := v_done || r.i;
+                v_grants[r.i] := r.grant_id;
+                v_scopes[r.i] := v_scope;
+                v_token_ids[r.i] := r.token_id;
+                -- What was written, for the answer (RFC 6749 §6: the response's scope is the new tokens').
+                token_row := token_row || jsonb_build_object('written_scope', v_scope);
+              END IF;
+            END IF;
+          END IF;
+          RETURN NEXT;
+        END LOOP;
+        IF cardinality(v_done) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT u.digest, u.id, u.kind, v_grants[u.rot], p_client_ids[u.rot], v_scopes[u.rot], p_now[u.rot], u.expires_at, NULL, NULL, NULL, u.jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_expires_at, p_token_jkt, p_token_rotation) AS u(digest, id, kind, expires_at, jkt, rot)
+          WHERE u.rot = ANY (v_done);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[e], p_audit_at[e], p_audit_actor[e], p_client_ids[e], v_grants[e],
+            jsonb_build_object('scope', v_scopes[e], 'previous_refresh_token_id', v_token_ids[e]) || p_audit_details[e]::jsonb
+          FROM unnest(v_done) AS e WHERE p_audit_type[e] IS NOT NULL;
+        -- SPEC decision 8: the grace record follows the grant's last rotation.
+        INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+          SELECT v_grants[e], p_digests[e], p_sealed_successor[e], p_grace_expires_at[e] FROM unnest(v_done) AS e
+          WHERE p_sealed_successor[e] IS NOT NULL
+          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at;
+        DELETE FROM refresh_token_grace
+          WHERE grant_id = ANY (ARRAY(SELECT v_grants[e] FROM unnest(v_done) AS e WHERE p_sealed_successor[e] IS NULL));
+        RETURN;
+      END
+      $fn$;
+    `],
+  },
   {
     version: 50,
     name: 'partner team invitations: pending until the invitee accepts',

@@ -31,7 +31,7 @@ import { revokeGrantSteps } from './grant-revocation.ts';
 import { postgresInsertTokens, postgresTokenColumns, sqliteInsertTokens, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { enqueueIfSubscribedSteps } from './webhooks.ts';
 import { recordLastUses } from './last-uses.ts';
-import { CLIENT_STATE_COLUMNS, clientChangedIn, clientChangedSteps } from './clients.ts';
+import { CLIENT_STATE_COLUMNS, clientChangedIn } from './clients.ts';
 import { writtenRowsOf } from '../postgres/written-rows.ts';
 import { RECENT_GRANTS_WINDOW_SECONDS } from './authorization-codes.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
@@ -62,8 +62,9 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
     async exchangeCode(codeDigest, clientId, now, grant, tokens, auditEvent, authenticated) {
       if (written) {
         written.forgetCode(codeDigest);
-        const { outcome, replayGrantId } = await postgresRedeemCode(db, codeDigest, clientId, now, grant, tokens, auditEvent, true, authenticated);
+        const { outcome, replayGrantId, grantedScope } = await postgresRedeemCode(db, codeDigest, clientId, now, grant, tokens, auditEvent, true, authenticated);
         if (outcome === 'replayed') return { outcome, grantId: replayGrantId };
+        if (outcome === 'scope_narrowed') return { outcome, scope: scopeList(grantedScope) };
         // The grant's first refresh reads its token from here (stores/tokens.ts `findByDigest` for rotation).
         const refreshToken = tokens.find((token) => token.kind === 'refresh');
         if (outcome === 'issued' && refreshToken) written.rememberRefreshToken(refreshToken, grant);
@@ -75,12 +76,18 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         // RFC 6749 §4.1.3: another client's code is unknown to this client, and stays unconsumed.
         if (!code || code.client_id !== clientId) return { outcome: 'unknown' };
         // storage.ts AuthenticatedClient: the one writer reads the client as the last change left it.
-        if (authenticated && (yield* clientChangedSteps(tx, authenticated, now))) return { outcome: 'client_changed' };
+        const client = yield* tx.get(`SELECT ${CLIENT_STATE_COLUMNS}, c.scopes AS c_scopes FROM clients c WHERE c.client_id = ?`, [clientId]);
+        if (authenticated && (client === undefined || clientChangedIn(client, authenticated, now))) return { outcome: 'client_changed' };
         if (code.consumed_at !== null) {
           // RFC 6749 §4.1.2: used before (a concurrent redemption won); marked replayed as consume() does.
           if (code.replayed_at === null) yield* tx.run('UPDATE authorization_codes SET replayed_at = ? WHERE code_digest = ?', [now, codeDigest]);
           return { outcome: 'replayed', grantId: code.grant_id === null ? null : String(code.grant_id) };
         }
+        // README "Registering clients" (gatehouse_redeem_code on PostgreSQL, migration 49): a grant naming a scope the
+        // client is no longer registered for, as the one writer reads it now, stores nothing (the caller builds again).
+        const registered = scopeList(client?.c_scopes);
+        const granted = grant.scope.filter((scope) => registered.includes(scope));
+        if (granted.length !== grant.scope.length || granted.length === 0) return { outcome: 'scope_narrowed', scope: granted };
         // Issue 12: consumed by the same UPDATE that links the code to its grant (one statement fewer); an
         // outdated code is consumed all the same, on its own (RFC 6749 §4.1.2: used once, whatever the answer).
         const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, issuedWhen(code), now, grant, tokens, auditEvent);
@@ -99,9 +106,9 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
       }
       // One transaction of the one writer: the code is read once, checked, then redeemed as exchangeCode does.
       return db.transaction(function* (tx): SqlStep<ExchangeReadyCodeResult> {
-        // With its client's status and secret (storage.ts AuthenticatedClient), by primary key: one statement.
+        // With its client's status, secret (storage.ts AuthenticatedClient) and scopes, by primary key: one statement.
         const row = yield* tx.get(
-          `SELECT a.*, ${CLIENT_STATE_COLUMNS} FROM authorization_codes a JOIN clients c ON c.client_id = a.client_id
+          `SELECT a.*, ${CLIENT_STATE_COLUMNS}, c.scopes AS c_scopes FROM authorization_codes a JOIN clients c ON c.client_id = a.client_id
              WHERE a.code_digest = ? AND a.client_id = ?`,
           [codeDigest, clientId],
         );
@@ -112,7 +119,13 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
         const code = toCode(row);
         const used = row.consumed_at !== null;
         if (used || !meetsReadyConditions(code, now, conditions)) return { outcome: 'not_ready', found: { code, used } };
-        const issued = issuedForCode(code, now, grantId, tokens, auditEvent);
+        // README "Registering clients" (gatehouse_redeem_code's on PostgreSQL, migration 49): what is granted is the
+        // code's scope less any scope its client is no longer registered for, as read in this write transaction (the
+        // caller's conditions were read before it, from the client cache); nothing left: nothing written.
+        const registered = scopeList(row.c_scopes);
+        const scope = code.scope.filter((name) => registered.includes(name));
+        if (scope.length === 0) return { outcome: 'not_ready' };
+        const issued = issuedForCode({ ...code, scope }, now, grantId, tokens, auditEvent);
         const outcome = yield* sqliteIssueGrantSteps(tx, codeDigest, issuedWhen(row), now, issued.grant, issued.tokens, issued.auditEvent);
         if (outcome === 'issued') return { outcome, ...issued };
         yield* tx.run('UPDATE authorization_codes SET consumed_at = ? WHERE code_digest = ?', [now, codeDigest]);
@@ -192,6 +205,9 @@ export function createGrantStore(db: SqlDriver): Storage['grants'] {
  */
 interface CodeIssue { issuedAt: number; activeGrantAtIssue: string | null; recentGrantsAtIssue: number | null }
 
+/** A space-separated scope column (RFC 6749 §3.3) as a list; none for NULL. */
+const scopeList = (column: unknown): string[] => (column === null || column === undefined ? [] : String(column).split(' ').filter((scope) => scope !== ''));
+
 const issuedWhen = (row: Record<string, unknown>): CodeIssue => ({
   issuedAt: Number(row.issued_at),
   activeGrantAtIssue: row.active_grant_at_issue === null || row.active_grant_at_issue === undefined ? null : String(row.active_grant_at_issue),
@@ -266,10 +282,12 @@ function codeIsOutdated(code: CodeIssue, grants: ReadonlyArray<{ grant_id: strin
  * the grant's client, subject type and id, now, the grant's creation time = when it supersedes, consume?),
  * $19–$21 the grant's id, user and scope, $22–$27 the audit event (all NULL without one), $28 the grant's
  * resources, $29–$30 the tokens' audiences and DPoP key thumbprints, $31–$32 whether to check the client
- * and the secret digest it authenticated with (storage.ts AuthenticatedClient; migration 47).
+ * and the secret digest it authenticated with (storage.ts AuthenticatedClient; migration 47). The grant's scope
+ * ($21) is also the scope the exchange may grant: migration 49's overload refuses it ('scope_narrowed', nothing
+ * written) when the client, read under its lock, is no longer registered for all of it (README "Registering clients").
  */
 const REDEEM_CODE = `WITH redeemed AS (
-    SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18, $31, $32)
+    SELECT * FROM gatehouse_redeem_code($11, $12, $13, $14, $15, $16, $17, $18, $31, $32, $21)
   ), new_grant AS (
     INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at, revoked_at, revocation_reason, resources)
     SELECT $19, $13, $20, $14, $15, $21, $17, NULL, NULL, $28 FROM redeemed WHERE redeem_outcome = 'issued'
@@ -284,7 +302,7 @@ const REDEEM_CODE = `WITH redeemed AS (
     SELECT $22::text, $23::bigint, $24::text, $25::text, $26::text, $27::jsonb
     WHERE $22::text IS NOT NULL AND EXISTS (SELECT 1 FROM redeemed WHERE redeem_outcome = 'issued')
   )
-  SELECT redeem_outcome, replay_grant_id FROM redeemed`;
+  SELECT redeem_outcome, replay_grant_id, granted_scope FROM redeemed`;
 
 /**
  * Issue 12: issueForCode (`consume` false: the code was consumed before) and exchangeCode (`consume`
@@ -299,14 +317,15 @@ const REDEEM_CODE = `WITH redeemed AS (
 async function postgresRedeemCode(
   db: SqlDriver, codeDigest: string, clientId: string | null, now: number, grant: GrantRecord, tokens: TokenRecord[],
   auditEvent: AuditEvent | undefined, consume: boolean, authenticated: AuthenticatedClient | undefined,
-): Promise<{ outcome: string; replayGrantId: string | null }> {
+): Promise<{ outcome: string; replayGrantId: string | null; grantedScope: string | null }> {
   const values = [
     ...postgresTokenColumns(tokens), codeDigest, clientId, grant.clientId, grant.subjectType, grant.subjectId, now, grant.createdAt, consume,
     grant.grantId, grant.userId, grant.scope.join(' '), ...(auditEvent ? auditEventColumns(auditEvent) : [null, null, null, null, null, null]),
     resourcesColumn(grant.resources), tokenAudiences(tokens), tokenJkts(tokens), authenticated !== undefined, authenticated?.secretDigest ?? null,
   ];
-  const row = await retryingDeadlocks(() => db.get<{ redeem_outcome: string; replay_grant_id: string | null }>(REDEEM_CODE, values, { name: 'gatehouse_redeem_code' }));
-  return { outcome: row!.redeem_outcome, replayGrantId: row!.replay_grant_id };
+  const row = await retryingDeadlocks(() => db.get<{ redeem_outcome: string; replay_grant_id: string | null; granted_scope: string | null }>(
+    REDEEM_CODE, values, { name: 'gatehouse_redeem_code' }));
+  return { outcome: row!.redeem_outcome, replayGrantId: row!.replay_grant_id, grantedScope: row!.granted_scope };
 }
 
 /**
@@ -383,6 +402,9 @@ async function postgresExchangeReadyCodes(db: SqlDriver, exchanges: PendingExcha
       case 'replayed': results[i] = { outcome: 'replayed', code, grantId: row.replay_grant_id === null ? null : String(row.replay_grant_id) }; break;
       case 'code_outdated': results[i] = { outcome: 'code_outdated' }; break;
       case 'client_changed': results[i] = { outcome: 'client_changed' }; break;
+      // README "Registering clients": nothing of the code's scope is registered for its client any more (migration
+      // 49; a narrowing voids such a code): nothing written, and answered as a code that is no more.
+      case 'scope_narrowed': results[i] = { outcome: 'not_ready' }; break;
       // Gone between the read and its lock (deleted with its user): no such code any more.
       default: results[i] = { outcome: 'not_ready' };
     }

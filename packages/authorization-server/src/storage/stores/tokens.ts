@@ -80,14 +80,15 @@ function lookupGrant(row: Row): GrantRecord {
 /**
  * The lookup behind findByDigest, by primary key: the token's columns as they are, the grant's prefixed
  * `g_`, and with `withClient` the client's status as `c_status` (PostgreSQL's lookups), with `'secret'` also
- * its secrets as CLIENT_STATE_COLUMNS names them (SQLite's rotation: storage.ts AuthenticatedClient).
+ * its secrets as CLIENT_STATE_COLUMNS names them (SQLite's rotation: storage.ts AuthenticatedClient) and its
+ * scopes as `c_scopes` (README "Registering clients").
  */
 function tokenLookup(withClient: boolean | 'secret'): string {
   const columns = [
     ...TOKEN_COLUMNS.map((name) => `t.${name}`),
     ...GRANT_COLUMNS.map((name) => `g.${name} AS g_${name}`),
     'g.last_used_at AS g_last_used_at',
-    ...(withClient === 'secret' ? [CLIENT_STATE_COLUMNS] : withClient ? ['c.status AS c_status'] : []),
+    ...(withClient === 'secret' ? [CLIENT_STATE_COLUMNS, 'c.scopes AS c_scopes'] : withClient ? ['c.status AS c_status'] : []),
   ];
   return `SELECT ${columns.join(', ')} FROM tokens t JOIN grants g ON g.grant_id = t.grant_id${withClient ? ' JOIN clients c ON c.client_id = t.client_id' : ''}
     WHERE t.token_digest = ?`;
@@ -191,10 +192,16 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
           return { outcome: 'client_changed' };
         }
         if (!meetsReadyRefreshConditions(presented, grant, now, conditions)) return { outcome: 'not_ready', found: { token: presented, grant } };
-        const rotation = readyRotation(presented, now, newTokens, auditEvent);
+        // README "Registering clients" (gatehouse_rotate_ready_refresh_tokens on PostgreSQL, migration 49): the scope
+        // written is the token's less any scope its client is no longer registered for, as read in this write
+        // transaction (the caller's conditions come from the client cache); nothing left: nothing rotated.
+        const registered = String(row.c_scopes ?? '').split(' ');
+        const scope = presented.scope.filter((name) => registered.includes(name));
+        if (scope.length === 0) return { outcome: 'not_ready', found: { token: presented, grant } };
+        const rotation = readyRotation(presented, scope, now, newTokens, auditEvent);
         const grace = graceSuccessor && { grantId: grant.grantId, previousDigest: presentedDigest, ...graceSuccessor };
         const outcome = yield* sqliteRotationSteps(tx, presentedDigest, now, rotation.tokens, rotation.auditEvent, grace, grant.grantId);
-        return outcome === 'rotated' ? { outcome, presented, grant, ...rotation } : { outcome, presented, grant };
+        return outcome === 'rotated' ? { outcome, presented, grant, scope, ...rotation } : { outcome, presented, grant };
       });
     },
     async findGraceSuccessor(presentedDigest) {
@@ -320,16 +327,17 @@ function meetsReadyRefreshConditions(token: TokenRecord, grant: GrantRecord, now
 
 /**
  * The tokens and audit event `rotateReadyRefreshToken` stores for `presented`, as both databases write them:
- * its grant, client and scope, issued at `now`, for the default resource (no audience).
+ * its grant and client, `scope` (the presented token's as read under the rotation's lock, less any scope its
+ * client lost), issued at `now`, for the default resource (no audience).
  */
-function readyRotation(presented: TokenRecord, now: number, newTokens: readonly TokenForCode[], auditEvent: AuditEvent | undefined) {
+function readyRotation(presented: TokenRecord, scope: string[], now: number, newTokens: readonly TokenForCode[], auditEvent: AuditEvent | undefined) {
   const tokens = newTokens.map((token): TokenRecord => ({
     tokenDigest: token.tokenDigest, tokenId: token.tokenId, kind: token.kind, grantId: presented.grantId, clientId: presented.clientId,
-    scope: presented.scope, issuedAt: now, expiresAt: token.expiresAt, rotatedAt: null, revokedAt: null,
+    scope, issuedAt: now, expiresAt: token.expiresAt, rotatedAt: null, revokedAt: null,
     ...(token.dpopJkt === undefined ? {} : { dpopJkt: token.dpopJkt }),
   }));
   const event = auditEvent && {
-    ...auditEvent, clientId: presented.clientId, grantId: presented.grantId, details: { scope: presented.scope.join(' '), previous_refresh_token_id: presented.tokenId, ...auditEvent.details },
+    ...auditEvent, clientId: presented.clientId, grantId: presented.grantId, details: { scope: scope.join(' '), previous_refresh_token_id: presented.tokenId, ...auditEvent.details },
   };
   return { tokens, ...(event ? { auditEvent: event } : {}) };
 }
@@ -387,7 +395,9 @@ async function postgresRotateReadyRefreshTokens(db: SqlDriver, rotations: Pendin
     const grant = lookupGrant(found);
     if (row.ready_outcome === 'rotated') {
       const { now, newTokens, auditEvent } = rotations[i]!;
-      results[i] = { outcome: 'rotated', presented, grant, ...readyRotation(presented, now, newTokens, auditEvent) };
+      // README "Registering clients" (migration 49): the scope written, read under the grant's lock.
+      const scope = String(found.written_scope).split(' ');
+      results[i] = { outcome: 'rotated', presented, grant, scope, ...readyRotation(presented, scope, now, newTokens, auditEvent) };
     } else if (row.ready_outcome === 'not_current') {
       results[i] = { outcome: 'not_current', presented, grant };
     } else {
