@@ -46,8 +46,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           const found = await findByDigest(digest, findOptions);
           return found && { ...found, client: narrowed(found.client) };
         };
-        // Unset until a test sets it: run once as a code exchange's storage operation begins, after the token endpoint
-        // read the client and minted the tokens (a change committing while the exchange is in flight).
+        // Unset until a test sets it: run once as a code exchange's or a refresh's storage operation begins, after the
+        // token endpoint read the client and minted the tokens (a change committing while the request is in flight).
         const exchanging: { once?: () => Promise<void> } = {};
         const inFlight = async () => {
           const once = exchanging.once;
@@ -63,6 +63,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         storage.grants.exchangeReadyCode = async (...args) => {
           await inFlight();
           return exchangeReadyCode(...args);
+        };
+        const rotateRefreshToken = storage.tokens.rotateRefreshToken.bind(storage.tokens);
+        storage.tokens.rotateRefreshToken = async (...args) => {
+          await inFlight();
+          return rotateRefreshToken(...args);
+        };
+        const rotateReadyRefreshToken = storage.tokens.rotateReadyRefreshToken.bind(storage.tokens);
+        storage.tokens.rotateReadyRefreshToken = async (...args) => {
+          await inFlight();
+          return rotateReadyRefreshToken(...args);
         };
         const server = await startTestServer({ storage, accessTokenFormat, ...options });
         const adminToken = (await createAdminToken(storage, 'ops-alice', server.clock.nowSeconds())).token;
@@ -153,6 +163,28 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           assert.deepEqual(grants.map((grant) => grant.scope), [['users:read']], 'one grant, without vendors:read');
           const refreshTokenInfo = await postForm(`${server.url}/oauth/token/introspect`, { token: exchanged.json.refresh_token as string }, { authorization: confidentialAuth() });
           assert.deepEqual([refreshTokenInfo.json.active, refreshTokenInfo.json.scope], [true, 'users:read']);
+        } finally {
+          await server.close();
+        }
+      });
+
+      it('a change committed while a refresh is in flight: the refresh answers what is left (RFC 6749 §6 scope, the JWT\'s claim) and stores it (README "Registering clients")', async () => {
+        const { server, removeScopes, refresh, exchanging } = await start();
+        try {
+          const { tokens } = await obtainTokens(server, { scope: 'users:read vendors:read' });
+          exchanging.once = () => removeScopes('vendors:read');
+          const refreshed = await refresh(tokens.refresh_token);
+          assert.equal(exchanging.once, undefined, 'the change was made while the refresh was in flight');
+          assert.equal(refreshed.status, 200, refreshed.text);
+          assert.equal(refreshed.json.scope, 'users:read');
+          if (accessTokenFormat === 'jwt') {
+            const claims = JSON.parse(Buffer.from((refreshed.json.access_token as string).split('.')[1]!, 'base64url').toString());
+            assert.equal(claims.scope, 'users:read', 'the JWT a resource server validates locally');
+          }
+          const active = await introspect(server, refreshed.json.access_token as string);
+          assert.deepEqual([active.active, active.scope], [true, 'users:read']);
+          const again = await refresh(refreshed.json.refresh_token as string);
+          assert.deepEqual([again.status, again.json.scope], [200, 'users:read'], 'the new refresh token is current, with what is left');
         } finally {
           await server.close();
         }

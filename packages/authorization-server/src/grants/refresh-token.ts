@@ -98,7 +98,7 @@ export const refreshTokenGrant: GrantHandler = {
     if (grant.revokedAt !== null) throw new OAuthError('invalid_grant', 'the authorization was revoked');
     // A scope the client is no longer registered for is granted no more: clients.update narrows the stored grant
     // and tokens in the same commit, and this catches a token rotated by a refresh in flight at that moment.
-    const grantedScope = registeredScopes(client, token.scope);
+    let grantedScope = registeredScopes(client, token.scope);
     // RFC 6749 §6: the requested scope "MUST NOT include any scope not originally granted".
     const askedScope = requestedScope ?? grantedScope;
     const widened = askedScope.filter((scope) => !grantedScope.includes(scope));
@@ -143,33 +143,46 @@ export const refreshTokenGrant: GrantHandler = {
     if (grantedScope.length === 0) throw new OAuthError('invalid_grant', 'the client is no longer registered for any scope of this authorization');
     if (widened.length > 0) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
     if (target instanceof OAuthError) throw target;
-    const { accessScope, audience } = target;
+    let { accessScope, audience } = target;
 
     // RFC 6749 §6: a new refresh token keeps the scope of the one it replaces (less what the client lost).
     // RFC 9449 §5: the access token is bound to the proof's key; the refresh token stays bound to its key, and
     // a public client's becomes bound once it uses DPoP (a confidential client's is never bound).
     const refreshJkt = token.dpopJkt ?? (client.clientType === 'public' ? dpopJkt : undefined);
     const binding = { ...(dpopJkt === undefined ? {} : { accessJkt: dpopJkt }), ...(refreshJkt === undefined ? {} : { refreshJkt }) };
-    const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, grantedScope, now, audience, binding);
-    const [access, successor] = records as [TokenRecord, TokenRecord];
-    // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
-    const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
-    const graceSuccessor = graceSeconds === 0 ? undefined : {
-      grantId: grant.grantId, previousDigest: tokenDigest, graceExpiresAt: now + graceSeconds,
-      sealedSuccessor: sealSuccessor(refreshToken, tokenDigest, {
-        accessToken: response.access_token, refreshToken: response.refresh_token, tokenType: response.token_type, scope: response.scope,
-        accessExpiresAt: access.expiresAt, accessTokenId: access.tokenId, refreshTokenId: successor.tokenId,
-      }),
-    };
-    // The audit event and the grace record commit with the rotation: one commit per refresh.
-    const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
-      type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
-      details: { scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
-    }, graceSuccessor, authenticated);
-    // Checked before a lost race: a client change is no reuse, and revokes nothing.
-    if (rotation === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
-    if (rotation === 'not_current') return lostRotation(context, client.clientId, token, grant, refreshToken, tokenDigest, now);
-    return response;
+    // README "Registering clients": a narrowing that commits while this request is in flight (its client and token
+    // read before it) makes the rotation refuse the tokens minted here (`scope_narrowed`, nothing written, the token
+    // still current) and say what is left of the token's scope, read under the rotation's lock; they are minted
+    // again with that (a JWT access token is signed with its scope). Each turn grants strictly less, so this ends.
+    for (;;) {
+      const { records, response } = await mintTokenPair(context, grant, client.clientName, accessScope, grantedScope, now, audience, binding);
+      const [access, successor] = records as [TokenRecord, TokenRecord];
+      // SPEC decision 8: the successor pair, sealed under the presented token, for a retry within the window (0: none kept).
+      const graceSeconds = context.options.refreshTokenReuseGraceSeconds;
+      const graceSuccessor = graceSeconds === 0 ? undefined : {
+        grantId: grant.grantId, previousDigest: tokenDigest, graceExpiresAt: now + graceSeconds,
+        sealedSuccessor: sealSuccessor(refreshToken, tokenDigest, {
+          accessToken: response.access_token, refreshToken: response.refresh_token, tokenType: response.token_type, scope: response.scope,
+          accessExpiresAt: access.expiresAt, accessTokenId: access.tokenId, refreshTokenId: successor.tokenId,
+        }),
+      };
+      // The audit event and the grace record commit with the rotation: one commit per refresh.
+      const rotation = await storage.tokens.rotateRefreshToken(tokenDigest, now, records, {
+        type: 'refresh_token.rotated', at: now, actor: `client:${client.clientId}`, clientId: client.clientId, grantId: grant.grantId,
+        details: { scope: accessScope.join(' '), ...(audience ? { resource: audience } : {}), previous_refresh_token_id: token.tokenId, access_token_id: access.tokenId, refresh_token_id: successor.tokenId },
+      }, graceSuccessor, authenticated);
+      // Checked before a lost race: a client change is no reuse, and revokes nothing.
+      if (rotation === 'client_changed') throw new OAuthError('invalid_client', CLIENT_CHANGED);
+      if (rotation === 'not_current') return lostRotation(context, client.clientId, token, grant, refreshToken, tokenDigest, now);
+      // RFC 6749 §6: the scope answered is the one stored (the rotation refused any other).
+      if (rotation === 'rotated') return response;
+      grantedScope = registeredScopes({ scopes: rotation.scope }, grantedScope);
+      if (grantedScope.length === 0) throw new OAuthError('invalid_grant', 'the client is no longer registered for any scope of this authorization');
+      // RFC 6749 §6: a requested scope the grant no longer holds is not granted.
+      const askedAgain = requestedScope ?? grantedScope;
+      if (askedAgain.some((scope) => !grantedScope.includes(scope))) throw new OAuthError('invalid_scope', 'scope exceeds the original grant');
+      ({ accessScope, audience } = tokenResource(catalogue, grant.resources, requestedResources, askedAgain, requestedScope !== undefined));
+    }
   },
 };
 

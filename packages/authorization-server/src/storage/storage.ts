@@ -358,6 +358,16 @@ export interface AuthenticatedClient {
   secretDigest: string | null;
 }
 
+/**
+ * README "Registering clients": `tokens.rotateRefreshToken` stored nothing, the new tokens naming a scope the presented
+ * token, as read under the rotation's lock, or its client no longer has; `scope` is what is left of the token's
+ * scope (empty: nothing).
+ */
+export interface ScopeNarrowed {
+  outcome: 'scope_narrowed';
+  scope: string[];
+}
+
 /** What `grants.exchangeCode` did (issue 12). */
 export type ExchangeCodeResult =
   | { outcome: 'issued' }
@@ -794,11 +804,14 @@ export interface Storage {
      * without one it deletes the grant's grace record (window 0: no retry is ever answered). With
      * `authenticated`, a client no longer active with that secret rotates nothing and answers `client_changed`
      * (checked before `not_current`: the caller must not take a client change for a lost race, which revokes).
+     * A current token whose `newTokens` name a scope it, as read under the rotation's lock, or its client no longer
+     * has (README "Registering clients": a narrowing committed while the request was in flight) rotates nothing
+     * and answers ScopeNarrowed, with what is left, for the caller to mint again.
      */
     rotateRefreshToken(
       presentedDigest: string, now: number, newTokens: TokenRecord[], auditEvent?: AuditEvent, graceSuccessor?: GraceSuccessor,
       authenticated?: AuthenticatedClient,
-    ): Promise<'rotated' | 'not_current' | 'client_changed'>;
+    ): Promise<'rotated' | 'not_current' | 'client_changed' | ScopeNarrowed>;
     /**
      * Issue 12 (PostgreSQL: the refresh in one round trip): reads the presented refresh token with its grant
      * and, only when they meet `conditions` (ReadyRefreshConditions), rotates it as `rotateRefreshToken`

@@ -107,6 +107,20 @@ export function clientScopesContract({ withStorage }: ContractBackend): void {
       assert.deepEqual((await tokenOf(storage, rotated.tokens[1]!.tokenDigest))?.scope, ['users:read'], 'as stored');
     }));
 
+    it('rotateRefreshToken of a token written after the change, with new tokens minted under the client read before it, stores nothing and says what is left (scope_narrowed); then rotates what is left', withStorage(async (storage) => {
+      const f = await fixture(storage);
+      await storage.clients.update(f.client.clientId, { scopes: ['users:read'] }, narrowing(f, NOW));
+      const { grant, refresh } = await issueGrant(storage, f, NOW + 1);
+      const wide = tokenPair(grant, NOW + 2);
+      assert.deepEqual(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 2, wide), { outcome: 'scope_narrowed', scope: ['users:read'] });
+      assert.equal(await tokenOf(storage, wide[1].tokenDigest), undefined);
+      assert.equal((await tokenOf(storage, refresh.tokenDigest))?.rotatedAt, null, 'the token stays current');
+      const left = tokenPair({ ...grant, scope: ['users:read'] }, NOW + 3);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 3, left), 'rotated');
+      assert.deepEqual((await tokenOf(storage, left[1].tokenDigest))?.scope, ['users:read']);
+      assert.equal(await storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 4, tokenPair(grant, NOW + 4)), 'not_current', 'a rotated-out token is not_current, whatever its new tokens name');
+    }));
+
     it('exchangeCode of a grant naming a scope the client no longer has stores nothing and says what is left (scope_narrowed); then issues what is left', withStorage(async (storage) => {
       const f = await fixture(storage);
       const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60, scope: ['users:read'] });

@@ -244,6 +244,25 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     assert.deepEqual((await storage.tokens.findByDigest(exchanged.tokens[1]!.tokenDigest))?.token.scope, ['users:read'], 'as stored');
   });
 
+  it('a rotation of the other path (JWTs, a scope…) that waited for a narrowing holding its grant stores nothing and says what the narrowing left (scope_narrowed): its tokens were minted with the scope read before', async () => {
+    const f = await fixture(storage);
+    const { grant, refresh } = await issueGrant(storage, f);
+    const side = await otherSide();
+    await side.query('SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE', [grant.grantId]);
+    const next = tokenPair(grant, NOW + 10);
+    const rotation = storage.tokens.rotateRefreshToken(refresh.tokenDigest, NOW + 10, next, undefined, undefined, {
+      clientId: f.client.clientId, secretDigest: f.client.secretDigest,
+    });
+    await side.waitingOn(rotation);
+    await side.query("UPDATE clients SET scopes = 'users:read' WHERE client_id = $1", [f.client.clientId]);
+    await side.query("UPDATE grants SET scope = 'users:read' WHERE grant_id = $1", [grant.grantId]);
+    await side.query("UPDATE tokens SET scope = 'users:read' WHERE token_digest = $1", [refresh.tokenDigest]);
+    await side.end();
+    assert.deepEqual(await rotation, { outcome: 'scope_narrowed', scope: ['users:read'] }, 'the new pair names vendors:write, which the client lost before it was written');
+    assert.equal(await storage.tokens.findByDigest(next[1].tokenDigest), undefined);
+    assert.equal((await storage.tokens.findByDigest(refresh.tokenDigest))?.token.rotatedAt, null, 'the token stays current');
+  });
+
   it('a ready rotation that waited for a narrowing holding its grant writes the narrowed scope, not the one it read before the lock', async () => {
     const f = await fixture(storage);
     const { grant, access, refresh } = await issueGrant(storage, f);

@@ -2245,4 +2245,100 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX partner_team_invitations_by_expiry ON partner_team_invitations (expires_at);
     `],
   },
+  {
+    // README "Registering clients", the refresh that mints its tokens before its write (JWT access tokens, or a
+    // scope, a resource or a DPoP key named): waiting on a narrowing of its client's scopes (the client's grants
+    // locked), it wrote the new tokens the scope it read before, and answered an access token signed with it. A new
+    // overload of gatehouse_rotate_refresh_tokens (47's kept for instances of the previous release during a rolling
+    // deploy) checks each rotation's new tokens, after the grant's lock, against the presented token's scope as it is
+    // then less what the client lost, and rotates nothing when they name more ('scope_narrowed', with what is left in
+    // scopes_left). One round trip as before; the check is one more statement inside it, by primary key.
+    version: 51,
+    name: 'refresh rotations refuse new tokens naming a scope narrowed while they waited',
+    only: 'postgres',
+    steps: [`
+      CREATE FUNCTION gatehouse_rotate_refresh_tokens(
+        p_digests text[], p_now bigint[],
+        p_token_digest text[], p_token_id text[], p_kind text[], p_token_grant_id text[], p_client_id text[], p_scope text[],
+        p_issued_at bigint[], p_expires_at bigint[], p_rotated_at bigint[], p_revoked_at bigint[], p_audience text[], p_dpop_jkt text[],
+        p_token_rotation int[],
+        p_audit_type text[], p_audit_at bigint[], p_audit_actor text[], p_audit_client_id text[], p_audit_grant_id text[], p_audit_details text[],
+        p_sealed_successor text[], p_grace_expires_at bigint[], p_check_clients boolean[], p_client_secret_digests text[],
+        p_check_scopes boolean[], OUT rotated text[], OUT scopes_left text[]
+      ) RETURNS record LANGUAGE plpgsql VOLATILE SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+      DECLARE
+        v_rotated text[] := array_fill('not_current'::text, ARRAY[cardinality(p_digests)]);
+        v_locked boolean;
+        v_grants text[] := array_fill(NULL::text, ARRAY[cardinality(p_digests)]);
+        v_done int[] := '{}';
+        v_grant text;
+        v_left text;
+      BEGIN
+        scopes_left := array_fill(NULL::text, ARRAY[cardinality(p_digests)]);
+        FOR i IN 1 .. cardinality(p_digests) LOOP
+          -- The grant row lock: rotations of one grant (on any instance) take turns; a revocation is before or after.
+          SELECT g.grant_id INTO v_grant FROM tokens t JOIN grants g ON g.grant_id = t.grant_id
+            WHERE t.token_digest = p_digests[i] AND t.kind = 'refresh' AND g.revoked_at IS NULL
+            FOR NO KEY UPDATE OF g;
+          v_locked := FOUND;
+          -- storage.ts AuthenticatedClient after the grant's lock (whether or not the grant is still live: a
+          -- deletion revokes it), in a statement of its own: a client no longer accepting the request rotates
+          -- nothing, and says so ('client_changed': no reuse).
+          IF p_check_clients[i] AND NOT EXISTS (SELECT 1 FROM tokens t JOIN clients c ON c.client_id = t.client_id
+              WHERE t.token_digest = p_digests[i] AND gatehouse_client_accepts(c, p_client_secret_digests[i], p_now[i])) THEN
+            v_rotated[i] := 'client_changed';
+            CONTINUE;
+          END IF;
+          CONTINUE WHEN NOT v_locked;
+          -- README "Registering clients": the new tokens were minted (a JWT access token signed) with the scope read
+          -- before the grant's lock. A narrowing of the client's scopes that committed meanwhile narrowed the presented
+          -- token (it holds the client's grants): new tokens naming a scope the token, as it is now, or the client no
+          -- longer has rotate nothing ('scope_narrowed', with what is left, for the caller to mint again). Only for a
+          -- current token: any other is not_current below, as before.
+          IF p_check_scopes[i] THEN
+            SELECT gatehouse_scope_within(t.scope, c.scopes) INTO v_left FROM tokens t JOIN clients c ON c.client_id = t.client_id
+              WHERE t.token_digest = p_digests[i] AND t.rotated_at IS NULL AND t.revoked_at IS NULL;
+            IF FOUND AND EXISTS (SELECT 1 FROM unnest(p_scope, p_token_rotation) AS u(scope, rotation)
+                WHERE u.rotation = i AND NOT string_to_array(u.scope, ' ') <@ string_to_array(v_left, ' ')) THEN
+              v_rotated[i] := 'scope_narrowed';
+              scopes_left[i] := v_left;
+              CONTINUE;
+            END IF;
+          END IF;
+          -- SPEC decision 8: only a token still current is rotated (exactly one use succeeds).
+          UPDATE tokens SET rotated_at = p_now[i]
+            WHERE token_digest = p_digests[i] AND kind = 'refresh' AND rotated_at IS NULL AND revoked_at IS NULL AND grant_id = v_grant;
+          CONTINUE WHEN NOT FOUND;
+          -- SPEC §3: "all previous tokens are invalidated immediately": the grant's access tokens too.
+          UPDATE tokens SET revoked_at = p_now[i] WHERE grant_id = v_grant AND kind = 'access' AND revoked_at IS NULL;
+          v_rotated[i] := 'rotated';
+          v_grants[i] := v_grant;
+          v_done := v_done || i;
+        END LOOP;
+        rotated := v_rotated;
+        IF cardinality(v_done) = 0 THEN
+          RETURN;
+        END IF;
+        INSERT INTO tokens (token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt)
+          SELECT u.token_digest, u.token_id, u.kind, u.grant_id, u.client_id, u.scope, u.issued_at, u.expires_at, u.rotated_at, u.revoked_at, u.audience, u.dpop_jkt
+          FROM unnest(p_token_digest, p_token_id, p_kind, p_token_grant_id, p_client_id, p_scope, p_issued_at, p_expires_at, p_rotated_at,
+            p_revoked_at, p_audience, p_dpop_jkt, p_token_rotation)
+            AS u(token_digest, token_id, kind, grant_id, client_id, scope, issued_at, expires_at, rotated_at, revoked_at, audience, dpop_jkt, rotation)
+          WHERE u.rotation = ANY (v_done);
+        INSERT INTO audit_events (type, at, actor, client_id, grant_id, details)
+          SELECT p_audit_type[i], p_audit_at[i], p_audit_actor[i], p_audit_client_id[i], p_audit_grant_id[i], p_audit_details[i]::jsonb
+          FROM unnest(v_done) AS i WHERE p_audit_type[i] IS NOT NULL;
+        -- SPEC decision 8: the grace record follows the grant's last rotation.
+        INSERT INTO refresh_token_grace (grant_id, previous_digest, sealed_successor, grace_expires_at)
+          SELECT v_grants[i], p_digests[i], p_sealed_successor[i], p_grace_expires_at[i] FROM unnest(v_done) AS i
+          WHERE p_sealed_successor[i] IS NOT NULL
+          ON CONFLICT (grant_id) DO UPDATE SET previous_digest = excluded.previous_digest,
+            sealed_successor = excluded.sealed_successor, grace_expires_at = excluded.grace_expires_at;
+        DELETE FROM refresh_token_grace
+          WHERE grant_id = ANY (ARRAY(SELECT v_grants[i] FROM unnest(v_done) AS i WHERE p_sealed_successor[i] IS NULL));
+        RETURN;
+      END
+      $fn$;
+    `],
+  },
 ];

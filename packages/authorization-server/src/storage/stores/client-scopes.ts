@@ -26,7 +26,8 @@ import { revokeGrantSteps } from './grant-revocation.ts';
  * client row (FOR NO KEY UPDATE: an exchange past its code waits on it), then the grants in the rotations' key
  * order (a rotation in flight commits first, and its new tokens are seen). SQLite: the one writer needs no order.
  * A request that waited for these locks writes what the client is registered for as this commits it, read under
- * them (migration 49: gatehouse_redeem_code, gatehouse_exchange_ready_codes, gatehouse_rotate_ready_refresh_tokens).
+ * them (migration 49: gatehouse_redeem_code, gatehouse_exchange_ready_codes, gatehouse_rotate_ready_refresh_tokens;
+ * migration 51: gatehouse_rotate_refresh_tokens).
  * @returns undefined when no client has that id (nothing changed).
  */
 export function* updateClientNarrowingSteps(

@@ -9,7 +9,7 @@
  * operation (40P01) rolls the batch back and it runs again.
  */
 import type { SqlDriver } from '../sql/driver.ts';
-import type { AuditEvent, AuthenticatedClient, GraceSuccessor, TokenRecord } from '../storage.ts';
+import type { AuditEvent, AuthenticatedClient, GraceSuccessor, ScopeNarrowed, TokenRecord } from '../storage.ts';
 import { auditEventColumns } from './audit.ts';
 import { postgresTokenColumns, tokenAudiences, tokenJkts } from './token-rows.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
@@ -26,10 +26,13 @@ export interface PendingRotation {
   authenticated?: AuthenticatedClient | undefined;
 }
 
-const ROTATE_REFRESH_TOKENS = `SELECT gatehouse_rotate_refresh_tokens(${Array.from({ length: 25 }, (_, i) => `$${i + 1}`).join(', ')}) AS rotated`;
+const ROTATE_REFRESH_TOKENS = `SELECT rotated, scopes_left FROM gatehouse_rotate_refresh_tokens(${Array.from({ length: 26 }, (_, i) => `$${i + 1}`).join(', ')})`;
 
-/** `submit` resolves with the rotation's outcome: rotated, not current, or its client changed (storage.ts AuthenticatedClient). */
-export type RotationOutcome = 'rotated' | 'not_current' | 'client_changed';
+/**
+ * `submit` resolves with the rotation's outcome: rotated, not current, its client changed (storage.ts
+ * AuthenticatedClient), or its new tokens name a scope narrowed meanwhile (ScopeNarrowed; migration 51).
+ */
+export type RotationOutcome = 'rotated' | 'not_current' | 'client_changed' | ScopeNarrowed;
 
 export function createRotationBatches(db: SqlDriver, options: StatementBatchOptions = {}): StatementBatches<PendingRotation, RotationOutcome> {
   return createStatementBatches((rotations) => rotateTogether(db, rotations), options);
@@ -53,11 +56,17 @@ async function rotateTogether(db: SqlDriver, rotations: PendingRotation[]): Prom
     ...[0, 1, 2, 3, 4, 5].map((column) => audit.map((columns) => columns[column])),
     sorted.map((r) => r.graceSuccessor?.sealedSuccessor ?? null), sorted.map((r) => r.graceSuccessor?.graceExpiresAt ?? null),
     sorted.map((r) => r.authenticated !== undefined), sorted.map((r) => r.authenticated?.secretDigest ?? null),
+    // README "Registering clients" (migration 51): every rotation's new tokens checked against the scopes left.
+    sorted.map(() => true),
   ];
-  const row = await retryingDeadlocks(() => db.get<{ rotated: RotationOutcome[] }>(ROTATE_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_refresh_tokens' }));
+  const row = await retryingDeadlocks(() => db.get<{ rotated: string[]; scopes_left: Array<string | null> }>(
+    ROTATE_REFRESH_TOKENS, values, { name: 'gatehouse_rotate_refresh_tokens' }));
   const outcomes: RotationOutcome[] = new Array(rotations.length);
   order.forEach((original, position) => {
-    outcomes[original] = row!.rotated[position]!;
+    const outcome = row!.rotated[position]!;
+    outcomes[original] = outcome === 'scope_narrowed'
+      ? { outcome, scope: (row!.scopes_left[position] ?? '').split(' ').filter((scope) => scope !== '') }
+      : outcome as 'rotated' | 'not_current' | 'client_changed';
   });
   return outcomes;
 }

@@ -34,7 +34,7 @@
 import { toGrant, toToken, type Row } from '../rows.ts';
 import type { SqlDriver, SqlStep, SqlTransaction } from '../sql/driver.ts';
 import type {
-  AuditEvent, ClientRecord, GraceSuccessor, GrantRecord, ReadyGraceSuccessor, ReadyRefreshConditions, RotateReadyRefreshTokenResult, Storage,
+  AuditEvent, ClientRecord, GraceSuccessor, GrantRecord, ReadyGraceSuccessor, ReadyRefreshConditions, RotateReadyRefreshTokenResult, ScopeNarrowed, Storage,
   TokenForCode, TokenRecord, TokenWithGrant,
 } from '../storage.ts';
 import { retryingDeadlocks } from '../postgres/deadlock-retry.ts';
@@ -166,8 +166,18 @@ export function createTokenStore(db: SqlDriver, { findClient, invalidateClient, 
       }
       // SQLite: one writer at a time, so the compare-and-swap and what follows it run in one transaction
       // (a SAVEPOINT of the group commit, sqlite/group-commit.ts) that nothing can interleave with.
-      return db.transaction(function* (tx): SqlStep<'rotated' | 'not_current' | 'client_changed'> {
+      return db.transaction(function* (tx): SqlStep<'rotated' | 'not_current' | 'client_changed' | ScopeNarrowed> {
         if (authenticated && (yield* clientChangedSteps(tx, authenticated, now))) return 'client_changed';
+        // README "Registering clients" (gatehouse_rotate_refresh_tokens on PostgreSQL, migration 51): new tokens naming
+        // a scope the current token, as the one writer reads it now, or its client no longer has store nothing.
+        const current = yield* tx.get<{ scope: string; c_scopes: string }>(
+          `SELECT t.scope, c.scopes AS c_scopes FROM tokens t JOIN clients c ON c.client_id = t.client_id
+             WHERE t.token_digest = ? AND t.rotated_at IS NULL AND t.revoked_at IS NULL`, [presentedDigest]);
+        if (current) {
+          const registered = current.c_scopes.split(' ');
+          const left = current.scope.split(' ').filter((scope) => scope !== '' && registered.includes(scope));
+          if (newTokens.some((token) => token.scope.some((scope) => !left.includes(scope)))) return { outcome: 'scope_narrowed', scope: left };
+        }
         return yield* sqliteRotationSteps(tx, presentedDigest, now, newTokens, auditEvent, graceSuccessor);
       });
     },
