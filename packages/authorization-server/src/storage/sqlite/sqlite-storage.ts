@@ -199,6 +199,13 @@ function openDatabase(path: string): DatabaseSync {
   // 160 / 195 (a database past 1 GiB never takes the scan). The cache fills only as pages are read.
   db.exec('PRAGMA cache_size = -8192');
   db.exec('PRAGMA foreign_keys = ON');
+  // PostgreSQL's gatehouse_scope_within (migration 49), so that the narrowing of a client's scopes
+  // (stores/client-scopes.ts) is one text for both databases: the scopes of the space-separated first argument the
+  // space-separated second holds, in the first's order ('' for none).
+  db.function('gatehouse_scope_within', { deterministic: true }, (scope, registered) => {
+    const kept = new Set(String(registered ?? '').split(' '));
+    return String(scope ?? '').split(' ').filter((name) => name !== '' && kept.has(name)).join(' ');
+  });
   return db;
 }
 

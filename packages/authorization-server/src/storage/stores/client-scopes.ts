@@ -23,8 +23,9 @@ import { revokeGrantSteps } from './grant-revocation.ts';
  * Updates the client row (`assignments`, `values` as clients.update builds them) and narrows what it granted.
  * PostgreSQL lock order, the exchange's own (a code, then its client, then grants): first the client's unredeemed
  * codes (an exchange in flight holds its code's lock, so it commits first and its grant is narrowed here), then the
- * client row (FOR NO KEY UPDATE: an exchange past its code waits on it), then the grants in the rotations' key
- * order (a rotation in flight commits first, and its new tokens are seen). SQLite: the one writer needs no order.
+ * client row (FOR NO KEY UPDATE: an exchange past its code waits on it), then the grants holding a removed scope in
+ * the rotations' key order (a rotation in flight commits first, and its new tokens are seen); then the set-based
+ * UPDATEs, which find those rows locked. SQLite: the one writer needs no order.
  * A request that waited for these locks writes what the client is registered for as this commits it, read under
  * them (migration 49: gatehouse_redeem_code, gatehouse_exchange_ready_codes, gatehouse_rotate_ready_refresh_tokens;
  * migration 51: gatehouse_rotate_refresh_tokens).
@@ -34,54 +35,46 @@ export function* updateClientNarrowingSteps(
   tx: SqlTransaction, clientId: string, assignments: string[], values: unknown[], narrowing: ScopeNarrowing,
 ): SqlStep<{ client: ClientRecord; done: ScopeNarrowingDone } | undefined> {
   const postgres = tx.dialect === 'postgres';
-  const codes = yield* tx.all(`SELECT code_digest, scope FROM authorization_codes WHERE client_id = ? AND consumed_at IS NULL AND expires_at > ?
-    ${postgres ? 'ORDER BY code_digest COLLATE "C" FOR UPDATE' : ''}`, [clientId, narrowing.now]);
+  const unredeemed = 'client_id = ? AND consumed_at IS NULL AND expires_at > ?';
+  if (postgres) yield* tx.run(`SELECT 1 FROM authorization_codes WHERE ${unredeemed} ORDER BY code_digest COLLATE "C" FOR UPDATE`, [clientId, narrowing.now]);
   if (postgres) yield* tx.run('SELECT 1 FROM clients WHERE client_id = ? FOR NO KEY UPDATE', [clientId]);
   const row = yield* tx.get(`UPDATE clients SET ${assignments.join(', ')} WHERE client_id = ? RETURNING *`, [...values, clientId]);
   if (row === undefined) return undefined;
   const client = toClient(row);
-  const registered = new Set(client.scopes);
-  const keptOf = (stored: unknown) => {
-    const scopes = String(stored).split(' ').filter((scope) => scope !== '');
-    const kept = scopes.filter((scope) => registered.has(scope));
-    return kept.length === scopes.length ? undefined : kept;
-  };
+  // Set-based, a few statements whatever the number of grants and tokens (the client's locks are held meanwhile):
+  // `kept` is what of a row's scope the client is registered for now (gatehouse_scope_within: a PostgreSQL function,
+  // migration 49; on SQLite a function of the connection, sqlite-storage.ts); a row holding a removed scope is one
+  // whose `kept` differs from its scope.
+  const registered = client.scopes.join(' ');
+  const kept = 'gatehouse_scope_within(scope, ?)';
   const done = { grantsNarrowed: 0, grantsRevoked: 0, accessTokensRevoked: 0 };
-  const grants = yield* tx.all(`SELECT grant_id, scope FROM grants WHERE client_id = ? AND revoked_at IS NULL${postgres ? ' ORDER BY grant_id COLLATE "C" FOR UPDATE' : ''}`, [clientId]);
+  // The grants holding a removed scope, locked in the rotations' key order on PostgreSQL.
+  const grants = yield* tx.all(`SELECT grant_id, ${kept} AS kept FROM grants WHERE client_id = ? AND revoked_at IS NULL AND ${kept} <> scope
+    ${postgres ? 'ORDER BY grant_id COLLATE "C" FOR UPDATE' : ''}`, [registered, clientId, registered]);
   for (const grant of grants) {
-    const grantId = String(grant.grant_id);
-    const kept = keptOf(grant.scope);
-    if (kept === undefined) continue;
-    if (kept.length === 0) {
-      if (yield* revokeGrantSteps(tx, grantId, narrowing.now, 'client_scopes_narrowed', { webhookDelivery: narrowing.grantRevoked })) done.grantsRevoked += 1;
-      continue;
-    }
-    yield* tx.run('UPDATE grants SET scope = ? WHERE grant_id = ?', [kept.join(' '), grantId]);
-    done.grantsNarrowed += 1;
-    // Live tokens only: an expired access token is refused anyway (and would inflate the audit event's count).
-    const tokens = yield* tx.all(`SELECT token_digest, kind, scope FROM tokens WHERE grant_id = ? AND revoked_at IS NULL AND rotated_at IS NULL
-      AND expires_at > ?`, [grantId, narrowing.now]);
-    for (const token of tokens) {
-      const tokenKept = keptOf(token.scope);
-      if (tokenKept === undefined) continue;
-      if (token.kind === 'access' || tokenKept.length === 0) {
-        // An access token's scope is signed into it (JWT) or was answered for it: it cannot shrink, so it stops.
-        yield* tx.run('UPDATE tokens SET revoked_at = ? WHERE token_digest = ?', [narrowing.now, token.token_digest]);
-        if (token.kind === 'access') done.accessTokensRevoked += 1;
-      } else {
-        yield* tx.run('UPDATE tokens SET scope = ? WHERE token_digest = ?', [tokenKept.join(' '), token.token_digest]);
-      }
-    }
+    // None of its scopes left (rare): revoked with its tokens and its webhook, one by one.
+    if (grant.kept !== '') continue;
+    if (yield* revokeGrantSteps(tx, String(grant.grant_id), narrowing.now, 'client_scopes_narrowed', { webhookDelivery: narrowing.grantRevoked })) done.grantsRevoked += 1;
+  }
+  if (grants.length > done.grantsRevoked) {
+    const liveGrants = 'grant_id IN (SELECT grant_id FROM grants WHERE client_id = ? AND revoked_at IS NULL)';
+    done.grantsNarrowed = (yield* tx.run(`UPDATE grants SET scope = ${kept} WHERE client_id = ? AND revoked_at IS NULL AND ${kept} NOT IN ('', scope)`,
+      [registered, clientId, registered])).changes;
+    // Live tokens only: an expired access token is refused anyway (and would inflate the audit event's count). An
+    // access token's scope is signed into it (JWT) or was answered for it: it cannot shrink, so it stops; so does a
+    // refresh token with nothing left. A refresh token with some left is narrowed.
+    const live = `${liveGrants} AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > ?`;
+    const stopped = yield* tx.all(`UPDATE tokens SET revoked_at = ? WHERE ${live} AND ${kept} <> scope AND (kind = 'access' OR ${kept} = '') RETURNING kind`,
+      [narrowing.now, clientId, narrowing.now, registered, registered]);
+    done.accessTokensRevoked = stopped.filter((token) => token.kind === 'access').length;
+    yield* tx.run(`UPDATE tokens SET scope = ${kept} WHERE ${live} AND kind = 'refresh' AND ${kept} NOT IN ('', scope)`,
+      [registered, clientId, narrowing.now, registered]);
   }
   // A code issued before the change grants what it names at its exchange: narrowed, or voided (directory.ts
   // voidCodes: redeeming it is invalid_grant) when nothing is left.
-  for (const code of codes) {
-    const kept = keptOf(code.scope);
-    if (kept === undefined) continue;
-    yield* (kept.length === 0
-      ? voidCodes(tx, 'code_digest = ?', narrowing.now, [code.code_digest])
-      : tx.run('UPDATE authorization_codes SET scope = ? WHERE code_digest = ? AND consumed_at IS NULL', [kept.join(' '), code.code_digest]));
-  }
+  yield* tx.run(`UPDATE authorization_codes SET scope = ${kept} WHERE ${unredeemed} AND ${kept} NOT IN ('', scope)`,
+    [registered, clientId, narrowing.now, registered]);
+  yield* voidCodes(tx, `${unredeemed} AND ${kept} = '' AND scope <> ''`, narrowing.now, [clientId, narrowing.now, registered]);
   const auditEvent = narrowing.auditEvent?.(done);
   if (auditEvent) yield* insertAuditEventSteps(tx, auditEvent);
   return { client, done };
