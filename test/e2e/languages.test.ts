@@ -79,7 +79,7 @@ describe('languages in Chromium: the consent page in each language, and the lang
     });
   }
 
-  it('the language switch, used from the keyboard, brings the same page back in the language chosen, with the company picked, and it sticks', async () => {
+  it('the language switch, used from the keyboard, brings the same page back in the language chosen, with the company picked, at an address a reload shows again, and it sticks', async () => {
     const page = await newPage('en-US');
     await walkToConsent(page, server, 'en');
     const companies = page.getByLabel('Company to connect');
@@ -93,6 +93,13 @@ describe('languages in Chromium: the consent page in each language, and the lang
     await page.getByRole('button', { name: de.t('consent.allow'), exact: true }).waitFor();
     assert.equal(await page.getAttribute('html', 'lang'), 'de');
     assert.equal(await page.getByLabel(de.t('consent.subjectToConnect', { subjectType: 'company' })).inputValue(), picked, 'the company picked is still picked');
+    // Post/Redirect/Get: the address is a page of its own (not /oauth/authorize/language), and a reload shows it again
+    // without resending a form.
+    assert.equal(new URL(page.url()).pathname, '/oauth/authorize/consent');
+    const reloaded = await page.reload();
+    assert.equal(reloaded?.request().method(), 'GET', 'a reload resends no form');
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    assert.equal(await page.getByLabel(de.t('consent.subjectToConnect', { subjectType: 'company' })).inputValue(), picked, 'still picked after a reload');
     // The same request: allowed, it goes back to the app with its state.
     await page.route(`${new URL(seed.confidentialClient.redirectUri).origin}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'callback' }));
     await page.getByRole('button', { name: de.t('consent.allow'), exact: true }).click();

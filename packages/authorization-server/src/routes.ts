@@ -16,7 +16,7 @@ import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSe
 import { portalInviteTeammate, portalRemoveTeammate, portalRevokeInvitation, portalTeam } from './endpoints/portal-team.ts';
 import { portalAcceptInvitation, portalDeclineInvitation, portalInvitation, portalInvitations } from './endpoints/portal-invitations.ts';
 import { portalTryFlow, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
-import { authorizationDecisionEndpoint, authorizationEndpoint, consentLanguageEndpoint } from './endpoints/authorization.ts';
+import { authorizationDecisionEndpoint, authorizationEndpoint, consentLanguageEndpoint, consentViewEndpoint } from './endpoints/authorization.ts';
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
 } from './endpoints/console.ts';
@@ -69,6 +69,8 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/oauth/authorize/decision', csrf, (request, reply) => authorizationDecisionEndpoint(context, request, reply));
   // The consent page's language switch (pages/consent-page.ts): the same consent again, in the language chosen.
   app.post('/oauth/authorize/language', csrf, (request, reply) => consentLanguageEndpoint(context, request, reply));
+  // Where the switch redirects (Post/Redirect/Get): that consent again, from its interaction; it only reads (HEAD too).
+  app.get('/oauth/authorize/consent', (request, reply) => consentViewEndpoint(context, request, reply));
   // Issue 10 §2: with local passwords off, POST /login checks nothing and points to the upstream sign-in.
   const passwords = localPasswordsEnabled(context);
   app.post('/login', csrf, (request, reply) => (passwords ? loginEndpoint(context, throttle, request, reply) : passwordLoginDisabledEndpoint(context, request, reply)));

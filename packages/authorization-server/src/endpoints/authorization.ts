@@ -22,7 +22,7 @@
  * an HTML page and never a redirect; after that, errors redirect with `error`, `error_description`,
  * `state` (when valid) and `iss`.
  */
-import { hash, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { redirectUriProblem, reservedResponseParameter } from '../clients/redirect-uri.ts';
 import { errorDescription, OAuthError, type OAuthErrorCode } from '../errors.ts';
@@ -39,7 +39,8 @@ import { ENGLISH, translator, type MessageKey, type MessageValues, type Translat
 import { matchUiLocales } from '../i18n/locale-resolution.ts';
 import { noteChosenLocale, noteUiLocales, rememberChosenLocale, requestLocale, requestTranslator } from '../i18n/request-language.ts';
 import type { ServerContext } from '../server-context.ts';
-import { currentLoginSession, recognizedSession, sessionCookieDigest, type CurrentLoginSession } from '../sessions/login-session.ts';
+import { currentLoginSession, recognizedSession, sessionCookieDigest, sessionCookieName, type CurrentLoginSession } from '../sessions/login-session.ts';
+import { derivedKey } from '../tokens/derived-key.ts';
 import { consumeRequestUri, markContinuationReauthenticated, storeAuthorizationRequest } from './request-uri.ts';
 import type { AuditEvent, AuthorizationCodeRecord, ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
@@ -357,6 +358,13 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
   });
 }
 
+/** The subjects the consent page offers, in its order: a subject the client requested is the only choice (any other would be refused at the decision). */
+function consentChoices(context: ServerContext, authorization: AuthorizationRequest, subjects: SubjectRecord[]): { urn: string; name: string }[] {
+  const ns = context.options.brand.urnNamespace;
+  return subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId)
+    .map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name }));
+}
+
 /**
  * The consent page of `authorization` (stored as the interaction `interactionId`) for `user`, choosing among
  * `subjects`: `picked` (a subject URN) selected when it is one of them, else the requested subject or the first.
@@ -365,10 +373,7 @@ function sendConsentPage(
   context: ServerContext, reply: FastifyReply, t: Translator, authorization: AuthorizationRequest, user: UserRecord, subjects: SubjectRecord[],
   interactionId: string, picked?: string,
 ): void {
-  const ns = context.options.brand.urnNamespace;
-  // A subject the client requested is the only choice: any other would be refused at the decision.
-  const choices = subjects.filter((subject) => !authorization.requestedSubject || subject.subjectId === authorization.requestedSubject.subjectId)
-    .map((subject) => ({ urn: formatSubjectUrn(ns, subject.subjectType, subject.subjectId), name: subject.name }));
+  const choices = consentChoices(context, authorization, subjects);
   const selected = choices.find((choice) => choice.urn === picked) ?? choices[0];
   reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
     t,
@@ -386,13 +391,20 @@ function sendConsentPage(
 
 /**
  * POST /oauth/authorize/language — the consent page's language switch (pages/consent-page.ts CONSENT_LANGUAGE_FORM;
- * CSRF- and Origin-checked before this runs): remembers the `locale` chosen as GET /language does, and shows the
- * consent page of the same interaction again in it, with the `subject` the user had picked still picked (defect 1 of
- * the page review: a link back to the page's address came back with the default). The request comes from the
- * interaction, never from the form, as at the decision: nothing the request fixed (redirect_uri, scope,
- * code_challenge, state) can be changed here, and a request by reference is not used again (defect 3: the page's
- * address held a request_uri its GET spent, RFC 9126 §7.3, and a link back to it was a 400 page). The interaction is
- * only read (peek), so the page's decision still consumes it once; it must be this session's, unexpired and unused.
+ * CSRF- and Origin-checked before this runs): remembers the `locale` chosen as GET /language does, then answers 303 to
+ * GET /oauth/authorize/consent (`consentViewEndpoint`), which shows the consent page of the same request in it, with
+ * the `subject` the user had picked still picked (defect 1 of the page review: a link back to the page's address came
+ * back with the default). Post/Redirect/Get: the address bar shows a page that a reload shows again, instead of
+ * /oauth/authorize/language and the browser's "resend the form?".
+ *
+ * The request comes from the interaction, never from the form, as at the decision: nothing the request fixed
+ * (redirect_uri, scope, code_challenge, state) can be changed here, and a request by reference is not used again
+ * (defect 3: the page's address held a request_uri its GET spent, RFC 9126 §7.3). The interaction must be this
+ * session's, unexpired and unused; it is consumed and its request moves, unchanged and with the same expiry, to a new
+ * interaction whose id the GET derives (`consentViewInteractionId`): from a random `view` handle in the address, the
+ * session cookie and a server key. The address holds no interaction id (a credential, like the session cookie), and
+ * the handle alone, without the session cookie and the key, opens nothing. One request still has one live interaction:
+ * the decision consumes it once.
  */
 export async function consentLanguageEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async (established) => {
@@ -401,21 +413,72 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
     if (locale !== undefined) noteChosenLocale(request, locale); // this answer, an error page included, in the language chosen
     const sessionDigest = sessionCookieDigest(context, request);
     const interactionId = typeof body.interaction === 'string' ? body.interaction : '';
+    const now = context.clock.nowSeconds();
     const peeked = sessionDigest !== undefined && INTERACTION_ID.test(interactionId)
-      ? await context.storage.interactions.peek(interactionDigestOf(interactionId), sessionDigest, context.clock.nowSeconds()) : undefined;
-    if (!peeked) {
-      if (!(await currentLoginSession(context, request))) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
-      throw new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
-    }
+      ? await context.storage.interactions.peek(interactionDigestOf(interactionId), sessionDigest, now) : undefined;
+    if (!peeked) throw await interactionGone(context, request);
     noteUiLocales(request, peeked.interaction.requestParameters.ui_locales); // for a locale sent that is none offered
     // Validated again, as at the decision: the client may have been suspended, or its redirect URIs or scopes changed.
     const authorization = await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true });
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const session = await currentLoginSession(context, request, authorization.subjectType);
     if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
-    const subjects = eligibleAmong(authorization, session.administeredSubjects ?? []);
-    sendConsentPage(context, reply, requestTranslator(request), authorization, session.user, subjects, interactionId, typeof body.subject === 'string' ? body.subject : undefined);
+    const choices = consentChoices(context, authorization, eligibleAmong(authorization, session.administeredSubjects ?? []));
+    const picked = choices.findIndex((choice) => choice.urn === body.subject);
+    // The request moves to the interaction the GET will find: taken from the old one first (this session's, unused), so
+    // that a decision racing this switch, or a second switch, leaves no second live interaction of the same request.
+    const consumed = await context.storage.interactions.consume(peeked.interaction.interactionDigest, sessionDigest!, now);
+    if (!consumed) throw await interactionGone(context, request);
+    const view = randomBytes(32).toString('base64url');
+    const moved = consentViewInteractionId(context, request, view)!;
+    await context.storage.interactions.create({ ...consumed.interaction, interactionDigest: interactionDigestOf(moved) });
+    // The pick by its place in the list (the list is by name, as the page shows it): no subject URN in the address.
+    const query = new URLSearchParams({ view, ...(picked > 0 ? { choice: String(picked) } : {}) });
+    reply.header('cache-control', 'no-store').redirect(`/oauth/authorize/consent?${query}`, 303);
   });
+}
+
+/**
+ * GET /oauth/authorize/consent?view=<handle>[&choice=<n>] — the consent page the language switch redirected to
+ * (`consentLanguageEndpoint`), in the language the request resolves to (the switch's cookie), shown again on a reload
+ * while its interaction is unused. Only reads: the decision consumes the interaction. Another browser or session, an
+ * unknown handle, a used or expired interaction: the same pages as the switch's (session ended, request expired).
+ */
+export async function consentViewEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await handleAuthorizationErrors(context, reply, async (established) => {
+    const query = request.query as RawParameters;
+    const sessionDigest = sessionCookieDigest(context, request);
+    const interactionId = typeof query.view === 'string' && INTERACTION_ID.test(query.view) ? consentViewInteractionId(context, request, query.view) : undefined;
+    const peeked = interactionId !== undefined && sessionDigest !== undefined
+      ? await context.storage.interactions.peek(interactionDigestOf(interactionId), sessionDigest, context.clock.nowSeconds()) : undefined;
+    if (!peeked || interactionId === undefined) throw await interactionGone(context, request);
+    noteUiLocales(request, peeked.interaction.requestParameters.ui_locales);
+    const authorization = await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true });
+    Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
+    const session = await currentLoginSession(context, request, authorization.subjectType);
+    if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
+    const subjects = eligibleAmong(authorization, session.administeredSubjects ?? []);
+    const choice = typeof query.choice === 'string' && /^[1-9][0-9]{0,3}$/.test(query.choice) ? Number(query.choice) : 0;
+    const picked = consentChoices(context, authorization, subjects)[choice]?.urn;
+    sendConsentPage(context, reply, requestTranslator(request), authorization, session.user, subjects, interactionId, picked);
+  });
+}
+
+/** The page for an interaction that cannot be used: the session ended, or the request expired or was used. */
+async function interactionGone(context: ServerContext, request: FastifyRequest): Promise<AuthorizationPageError> {
+  if (!(await currentLoginSession(context, request))) return new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
+  return new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
+}
+
+/**
+ * The id of the interaction a consent page's `view` handle names: an HMAC, under a key derived from the token HMAC key,
+ * of the handle and this request's session cookie (undefined without a well-formed one). Only the browser holding that
+ * session, at this server, can turn the handle into the id; only the id's digest is stored, as for every interaction.
+ */
+function consentViewInteractionId(context: ServerContext, request: FastifyRequest, view: string): string | undefined {
+  const cookie = request.cookies[sessionCookieName(context)];
+  if (cookie === undefined || sessionCookieDigest(context, request) === undefined) return undefined;
+  return createHmac('sha256', derivedKey(context.options.tokenHmacKey, 'gatehouse consent view')).update(`${cookie}\n${view}`).digest('base64url');
 }
 
 /**

@@ -55,7 +55,9 @@ async function switchLanguage(server: TestServer, browser: Browser, page: string
   const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
   if (button) {
     assert.match(page, new RegExp(`<form [^>]*id="${button[1]}"`), 'the button submits a form of the page');
-    return browser.post(`${server.url}${button[2]}`, { ...hiddenInputs(page), ...changed, locale });
+    const switched = await browser.post(`${server.url}${button[2]}`, { ...hiddenInputs(page), ...changed, locale });
+    // Post/Redirect/Get: followed as a browser follows it (an error page is answered at once).
+    return switched.status === 303 ? browser.get(`${server.url}${switched.location}`) : switched;
   }
   const link = new RegExp(`<a href="(/language\\?locale=${locale}&amp;[^"]*)"`).exec(page)?.[1]?.replaceAll('&amp;', '&');
   assert.ok(link, `a language switch to ${locale}`);
@@ -127,9 +129,49 @@ describe('page languages (issue 13)', () => {
     assertConsentIn((await browser.get(authorizeUrl(server, parameters()))).text, 'de');
     const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(switched.text), subject: picked, decision: 'allow' });
     assert.equal(decided.status, 303);
-    assert.ok(new URL(decided.location!).searchParams.get('code'), 'a code: the same interaction, not used by the switch');
+    assert.ok(new URL(decided.location!).searchParams.get('code'), 'a code: the same request, moved by the switch to the page it redirected to');
     const granted = (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted').at(-1);
     assert.equal(granted?.details?.subject, picked);
+  });
+
+  it("the consent page's language switch answers with a redirect to a GET address that a reload shows again (no form resent), holding no interaction id; the request moves there, used once", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const form = hiddenInputs(consent.text);
+    const companies = [...consent.text.matchAll(/<option value="([^"]+)"/g)].map((match) => match[1]!);
+    const switched = await browser.post(`${server.url}/oauth/authorize/language`, { ...form, subject: companies[1]!, locale: 'fr' });
+    assert.equal(switched.status, 303, 'Post/Redirect/Get');
+    const address = new URL(switched.location!, server.url);
+    assert.equal(address.pathname, '/oauth/authorize/consent');
+    assert.ok(!switched.location!.includes(form.interaction!), 'no interaction id in the address');
+    assert.ok(!switched.location!.includes('urn'), 'no subject URN in the address');
+    const shown = await browser.get(address.href);
+    assert.equal(shown.status, 200);
+    assert.equal(shown.headers.get('cache-control'), 'no-store');
+    assertConsentIn(shown.text, 'fr');
+    assert.ok(shown.text.includes(`<option value="${companies[1]}" selected>`), 'the company picked is still picked');
+    const reloaded = await browser.get(address.href);
+    assert.equal(reloaded.status, 200, 'a reload shows the page again');
+    assertConsentIn(reloaded.text, 'fr');
+    assert.equal(hiddenInputs(reloaded.text).interaction, hiddenInputs(shown.text).interaction, 'the same interaction on a reload');
+    assert.notEqual(hiddenInputs(shown.text).interaction, form.interaction);
+    // Another session cannot open it, with the address alone.
+    const other = await signedIn(server);
+    const elsewhere = await other.get(address.href);
+    assert.equal(elsewhere.status, 400);
+    assert.ok(!elsewhere.text.includes('action="/oauth/authorize/decision"'));
+    // The old page's interaction was moved: one request, one live interaction.
+    const old = await browser.post(`${server.url}/oauth/authorize/decision`, { ...form, subject: companies[1]!, decision: 'allow' });
+    assert.equal(old.status, 400, "the switched-from page's interaction is used");
+    const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(shown.text), subject: companies[1]!, decision: 'allow' });
+    assert.equal(decided.status, 303);
+    const redirect = new URL(decided.location!);
+    assert.ok(redirect.searchParams.get('code'));
+    assert.equal(redirect.searchParams.get('state'), 'xyz', 'the same request');
+    const afterDecision = await browser.get(address.href);
+    assert.equal(afterDecision.status, 400, 'used: no consent page');
+    assert.ok(!afterDecision.text.includes('action="/oauth/authorize/decision"'));
+    assert.equal((await browser.get(`${server.url}/oauth/authorize/consent?view=${'A'.repeat(43)}`)).status, 400, 'an unknown handle');
   });
 
   it("the consent page's language switch shows nothing for an interaction not this session's, used or unknown", async () => {

@@ -74,7 +74,9 @@ async function switchLanguage(server: TestServer, browser: Browser, page: string
   const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
   if (button) {
     assert.match(page, new RegExp(`<form [^>]*id="${button[1]}"`), 'the button submits a form of the page');
-    return browser.post(`${server.url}${button[2]}`, { ...hiddenInputs(page), ...changed, locale });
+    const switched = await browser.post(`${server.url}${button[2]}`, { ...hiddenInputs(page), ...changed, locale });
+    // Post/Redirect/Get (the consent page's switch): followed as a browser follows it.
+    return switched.status === 303 ? browser.get(`${server.url}${switched.location}`) : switched;
   }
   const link = new RegExp(`<a href="(/language\\?locale=${locale}&amp;[^"]*)"`).exec(page)?.[1]?.replaceAll('&amp;', '&');
   assert.ok(link, `a language switch to ${locale}`);

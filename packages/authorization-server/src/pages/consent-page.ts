@@ -12,8 +12,8 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 
 /**
  * The consent page's language switch submits the consent form (layout.ts LanguageForm) to POST /oauth/authorize/language
- * (endpoints/authorization.ts `consentLanguageEndpoint`), which shows this page again from the same interaction in the
- * language chosen, with the company picked still picked. A link could carry neither the pick nor the request: the
+ * (endpoints/authorization.ts `consentLanguageEndpoint`), which redirects to GET /oauth/authorize/consent: this page of
+ * the same request again in the language chosen, with the company picked still picked, at an address a reload shows again. A link could carry neither the pick nor the request: the
  * page's own address may hold a request_uri its GET spent (RFC 9126 §7.3).
  */
 export const CONSENT_LANGUAGE_FORM = { form: 'consent', action: '/oauth/authorize/language' } as const;
