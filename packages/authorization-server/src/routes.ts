@@ -15,7 +15,7 @@ import {
 import { portalRemoveWebhook, portalResendWebhookDelivery, portalRotateWebhookSecret, portalSetWebhook, portalWebhook } from './endpoints/portal-webhooks.ts';
 import { portalInviteTeammate, portalRemoveTeammate, portalRevokeInvitation, portalTeam } from './endpoints/portal-team.ts';
 import { portalAcceptInvitation, portalDeclineInvitation, portalInvitation, portalInvitations } from './endpoints/portal-invitations.ts';
-import { portalTryFlow, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
+import { portalTryFlow, portalTryFlowPage, portalTryFlowResult } from './endpoints/portal-try-flow.ts';
 import { authorizationDecisionEndpoint, authorizationEndpoint, consentLanguageEndpoint, consentViewEndpoint } from './endpoints/authorization.ts';
 import {
   consoleAudit, consoleAuditExport, consoleClientAction, consoleClients, consoleGrants, consoleHome, consoleRevokeGrant,
@@ -147,6 +147,7 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
   app.post('/portal/invitations/:invitation_id/decline', csrf, (request, reply) => portalDeclineInvitation(context, request, reply));
   // Issue 13: "Try the flow" (PKCE S256, a registered redirect URI; endpoints/portal-try-flow.ts).
   app.post('/portal/clients/:client_id/try', csrf, (request, reply) => portalTryFlow(context, request, reply));
+  app.get('/portal/clients/:client_id/try', (request, reply) => portalTryFlowPage(context, request, reply));
   app.post('/portal/clients/:client_id/try/result', csrf, (request, reply) => portalTryFlowResult(context, request, reply));
   // The user's side: connected apps and the marketplace (CSRF on every form; handovers only on POST).
   app.get('/account/connected-apps', (request, reply) => connectedAppsEndpoint(context, request, reply));

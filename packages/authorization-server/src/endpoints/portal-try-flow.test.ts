@@ -40,6 +40,13 @@ async function followAsUser(server: TestServer, authorizationUrl: URL, decision:
   return redirect;
 }
 
+/** Starts a trial as the client page's button does: the POST answers 303 to the trial's page (Post/Redirect/Get), followed. */
+async function startTrial(server: TestServer, browser: Browser, clientId: string, csrf: string, redirectUri: string) {
+  const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: redirectUri });
+  assert.equal(started.status, 303, started.text.slice(0, 500));
+  return browser.get(`${server.url}${started.location}`);
+}
+
 const authorizationUrlOn = (page: string) => new URL(/<a class="button primary" href="([^"]+)"/.exec(page)![1]!.replaceAll('&amp;', '&'));
 const decoded = (text: string) => text.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'");
 
@@ -54,7 +61,7 @@ describe('portal: try the flow (issue 13)', () => {
     const browser = await signIn(server, seed.developer);
     const { clientId, secret, csrf, page } = await register(server, browser);
     assert.match(page, new RegExp(`<form method="post" action="/portal/clients/${clientId}/try">`));
-    const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: REDIRECT_URI });
+    const started = await startTrial(server, browser, clientId, csrf, REDIRECT_URI);
     assert.equal(started.status, 200);
     assert.equal(started.headers.get('cache-control'), 'no-store');
     const url = authorizationUrlOn(started.text);
@@ -93,7 +100,7 @@ describe('portal: try the flow (issue 13)', () => {
   it('shows an error that came back (access_denied), and refuses a state it did not make, another issuer, or another address', async () => {
     const browser = await signIn(server, seed.developer);
     const { clientId, csrf } = await register(server, browser);
-    const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: 'https://fjord.example/cb' });
+    const started = await startTrial(server, browser, clientId, csrf, 'https://fjord.example/cb');
     const url = authorizationUrlOn(started.text);
     assert.equal(url.searchParams.get('redirect_uri'), 'https://fjord.example/cb');
     const denied = await followAsUser(server, url, 'deny');
@@ -129,7 +136,7 @@ describe('portal: try the flow (issue 13)', () => {
   it('takes back an address for a registered redirect URI with its own query (the registered parameters, then the response\'s)', async () => {
     const browser = await signIn(server, seed.developer);
     const { clientId, secret, csrf } = await register(server, browser);
-    const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: QUERY_REDIRECT_URI });
+    const started = await startTrial(server, browser, clientId, csrf, QUERY_REDIRECT_URI);
     const url = authorizationUrlOn(started.text);
     assert.equal(url.searchParams.get('redirect_uri'), QUERY_REDIRECT_URI);
     const redirect = await followAsUser(server, url);
@@ -148,11 +155,45 @@ describe('portal: try the flow (issue 13)', () => {
     }
   });
 
+  it("the trial's page is a GET address (Post/Redirect/Get): a reload and the language switch show the same authorization URL; a state not made here, or ended, gets a page with the way to start again", async () => {
+    const browser = await signIn(server, seed.developer);
+    const { clientId, csrf } = await register(server, browser);
+    const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: 'https://fjord.example/cb' });
+    assert.equal(started.status, 303);
+    const address = started.location!;
+    assert.equal(address.split('?')[0], `/portal/clients/${clientId}/try`);
+    const shown = await browser.get(`${server.url}${address}`);
+    assert.equal(shown.status, 200);
+    const url = authorizationUrlOn(shown.text);
+    assert.equal(url.searchParams.get('redirect_uri'), 'https://fjord.example/cb');
+    assert.equal(authorizationUrlOn((await browser.get(`${server.url}${address}`)).text).href, url.href, 'a reload: the same URL');
+    // The language switch, a link on the page: back to the same page, in German, with the same URL.
+    const link = /<a href="(\/language\?locale=de&amp;[^"]*)"/.exec(shown.text)![1]!.replaceAll('&amp;', '&');
+    const switched = await browser.get(`${server.url}${link}`);
+    assert.equal(switched.status, 303);
+    assert.equal(switched.location, address, 'back to the trial, not to the client page');
+    const german = await browser.get(`${server.url}${switched.location}`);
+    assert.match(german.text, /<html lang="de"/);
+    assert.equal(authorizationUrlOn(german.text).href, url.href, 'the same authorization URL, in German');
+    // A state this server did not make for this developer, client and redirect URI: no URL, a way back.
+    const forged = address.replace(/state=[^&]+/, `state=${encodeURIComponent(`${'A'.repeat(22)}.9999999999.${'B'.repeat(43)}`)}`);
+    const refused = await browser.get(`${server.url}${forged}`);
+    assert.equal(refused.status, 400);
+    assert.doesNotMatch(refused.text, /oauth\/authorize\?/);
+    assert.ok(refused.text.includes(`href="/portal/clients/${clientId}#try"`), 'the way to start again');
+    const otherUri = await browser.get(`${server.url}${address.replace(encodeURIComponent('https://fjord.example/cb'), encodeURIComponent(REDIRECT_URI))}`);
+    assert.equal(otherUri.status, 400, 'the state was made for another redirect URI');
+    server.clock.advanceSeconds(601);
+    const ended = await browser.get(`${server.url}${address}`);
+    assert.equal(ended.status, 400, 'ended after 10 minutes');
+    assert.doesNotMatch(ended.text, /oauth\/authorize\?/);
+  });
+
   it('refuses without the CSRF token, and another team\'s developer gets a 404 (no authorization URL, no verifier)', async () => {
     const browser = await signIn(server, seed.developer);
     const { clientId, csrf } = await register(server, browser);
     assert.equal((await browser.post(`${server.url}/portal/clients/${clientId}/try`, { redirect_uri: REDIRECT_URI })).status, 403);
-    const started = await browser.post(`${server.url}/portal/clients/${clientId}/try`, { _csrf: csrf, redirect_uri: REDIRECT_URI });
+    const started = await startTrial(server, browser, clientId, csrf, REDIRECT_URI);
     const redirect = await followAsUser(server, authorizationUrlOn(started.text));
 
     const otherId = crypto.randomUUID();

@@ -17,9 +17,10 @@
  * minutes). The client secret is never in a URL or on these pages (curl reads it from an environment
  * variable). `iss` must be this issuer (RFC 9207 §2.4).
  *
- * - `POST /portal/clients/:client_id/try` (`redirect_uri`): the authorization URL and the paste form.
+ * - `POST /portal/clients/:client_id/try` (`redirect_uri`): starts a trial, 303 to its page:
+ * - `GET /portal/clients/:client_id/try?redirect_uri=…&state=…`: the authorization URL and the paste form.
  * - `POST /portal/clients/:client_id/try/result` (`callback_url`): what came back.
- * Both CSRF- and Origin-checked (routes.ts); a client of another team is a 404 (portal.ts `ownClient`).
+ * The POSTs are CSRF- and Origin-checked (routes.ts); a client of another team is a 404 (portal.ts `ownClient`).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
@@ -32,6 +33,7 @@ import { challengeOf } from '../grants/pkce.ts';
 import { derivedKey } from '../tokens/derived-key.ts';
 import { authorizationServerMetadata } from './metadata.ts';
 import { developer, ownClient, page, type SignedInDeveloper } from './portal.ts';
+import { portalMessagePage } from '../pages/portal-pages.ts';
 
 /** How long a trial's state (and so its verifier) can be used. */
 export const TRY_FLOW_LIFETIME_SECONDS = 600;
@@ -81,7 +83,11 @@ async function teamClient(context: ServerContext, request: FastifyRequest, reply
   return client ? { signedIn, client } : undefined;
 }
 
-/** POST /portal/clients/:client_id/try */
+/**
+ * POST /portal/clients/:client_id/try: starts a trial and answers 303 to its page (Post/Redirect/Get), so that a
+ * reload or the language switch (a link back to the page's address) shows the same authorization URL again instead of
+ * resending the form or losing the URL (the switch went back to the client's page).
+ */
 export async function portalTryFlow(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const found = await teamClient(context, request, reply);
   if (!found) return;
@@ -89,10 +95,30 @@ export async function portalTryFlow(context: ServerContext, request: FastifyRequ
   const body = (request.body ?? {}) as Body;
   // SPEC decision 4: only a registered redirect URI, by exact string comparison.
   const redirectUri = client.redirectUris.find((uri) => uri === body.redirect_uri) ?? client.redirectUris[0]!;
-  const now = context.clock.nowSeconds();
   const random = randomBytes(16).toString('base64url');
-  const expiresAt = String(now + TRY_FLOW_LIFETIME_SECONDS);
+  const expiresAt = String(context.clock.nowSeconds() + TRY_FLOW_LIFETIME_SECONDS);
   const state = `${random}.${expiresAt}.${stateMac(context, [signedIn.user.userId, client.clientId, redirectUri, random, expiresAt])}`;
+  // The state is no secret (it is in the authorization URL): the verifier is an HMAC of it under this server's key.
+  reply.header('cache-control', 'no-store').redirect(`/portal/clients/${client.clientId}/try?${new URLSearchParams({ redirect_uri: redirectUri, state })}`, 303);
+}
+
+/**
+ * GET /portal/clients/:client_id/try?redirect_uri=…&state=…: the trial's page, the authorization URL made again from
+ * the state, for the developer who started it, while it lasts; else a page saying it ended, with the way to start again.
+ */
+export async function portalTryFlowPage(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const found = await teamClient(context, request, reply);
+  if (!found) return;
+  const { signedIn, client } = found;
+  const query = (request.query ?? {}) as Body;
+  const redirectUri = client.redirectUris.find((uri) => uri === query.redirect_uri);
+  const state = typeof query.state === 'string' ? query.state : '';
+  if (redirectUri === undefined || !stateIsOurs(context, state, signedIn.user.userId, client.clientId, redirectUri, context.clock.nowSeconds())) {
+    const t = signedIn.frame.t!;
+    page(reply, 400, portalMessagePage(signedIn.frame, t.t('tryFlow.heading'), t.t('tryFlow.ended', { minutes: LIFETIME_MINUTES }),
+      { href: `/portal/clients/${client.clientId}#try`, label: t.t('tryFlow.again') }));
+    return;
+  }
   const metadata = authorizationServerMetadata(context) as Record<string, string>;
   const url = new URL(metadata.authorization_endpoint!);
   url.search = new URLSearchParams({

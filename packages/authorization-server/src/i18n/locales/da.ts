@@ -741,6 +741,7 @@ export const da: Catalogue = {
   "tryFlow.notAnAddress": "Indsæt hele adressen, begyndende med https:// eller http://.",
   "tryFlow.notRedirectUri": "Den adresse er ikke en af denne klients redirect-URI’er.",
   "tryFlow.stateUnknown": "Adressens state stammer ikke fra et forsøg, du har startet her inden for de sidste 10 minutter. Start flowet igen.",
+  "tryFlow.ended": "Dette forsøg er afsluttet: et forsøg varer {minutes} minutter. Start flowet igen.",
   "tryFlow.wrongIssuer": "Svaret nævner en anden udsteder ({iss}): det kom ikke fra denne server.",
   "tryFlow.noCode": "Den adresse indeholder hverken en kode eller en fejl.",
   "tryFlow.errorCameBack": "Autorisationen endte med en fejl (RFC 6749 §4.1.2.1):",

@@ -741,6 +741,7 @@ export const de: Catalogue = {
   "tryFlow.notAnAddress": "Fügen Sie die vollständige Adresse ein, beginnend mit https:// oder http://.",
   "tryFlow.notRedirectUri": "Diese Adresse ist keine der Weiterleitungs-URIs dieses Clients.",
   "tryFlow.stateUnknown": "Der state in dieser Adresse stammt nicht aus einem Versuch, den Sie hier in den letzten 10 Minuten gestartet haben. Starten Sie den Ablauf erneut.",
+  "tryFlow.ended": "Dieser Versuch ist beendet: Ein Versuch dauert {minutes} Minuten. Starten Sie den Ablauf erneut.",
   "tryFlow.wrongIssuer": "Die Antwort nennt einen anderen Aussteller ({iss}): Sie kam nicht von diesem Server.",
   "tryFlow.noCode": "Diese Adresse enthält weder einen Code noch einen Fehler.",
   "tryFlow.errorCameBack": "Die Autorisierung endete mit einem Fehler (RFC 6749 §4.1.2.1):",

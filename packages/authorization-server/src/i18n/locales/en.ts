@@ -756,6 +756,7 @@ export const en = {
   "tryFlow.notAnAddress": "Paste the whole address, starting with https:// or http://.",
   "tryFlow.notRedirectUri": "That address is not one of this client’s redirect URIs.",
   "tryFlow.stateUnknown": "The state in that address is not from a trial you started here in the last 10 minutes. Start the flow again.",
+  "tryFlow.ended": "This trial has ended: a trial lasts {minutes} minutes. Start the flow again.",
   "tryFlow.wrongIssuer": "The response names another issuer ({iss}): it did not come from this server.",
   "tryFlow.noCode": "That address carries neither a code nor an error.",
   "tryFlow.errorCameBack": "The authorization ended with an error (RFC 6749 §4.1.2.1):",

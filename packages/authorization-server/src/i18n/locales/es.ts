@@ -741,6 +741,7 @@ export const es: Catalogue = {
   "tryFlow.notAnAddress": "Pega la dirección completa, empezando por https:// o http://.",
   "tryFlow.notRedirectUri": "Esa dirección no es una de las URI de redirección de este cliente.",
   "tryFlow.stateUnknown": "El state de esa dirección no procede de una prueba iniciada aquí en los últimos 10 minutos. Inicia el flujo de nuevo.",
+  "tryFlow.ended": "Esta prueba ha terminado: una prueba dura {minutes} minutos. Inicia el flujo de nuevo.",
   "tryFlow.wrongIssuer": "La respuesta indica otro emisor ({iss}): no procede de este servidor.",
   "tryFlow.noCode": "Esa dirección no contiene ni un código ni un error.",
   "tryFlow.errorCameBack": "La autorización terminó con un error (RFC 6749 §4.1.2.1):",

@@ -741,6 +741,7 @@ export const fr: Catalogue = {
   "tryFlow.notAnAddress": "Collez l’adresse complète, commençant par https:// ou http://.",
   "tryFlow.notRedirectUri": "Cette adresse n’est pas l’une des URI de redirection de ce client.",
   "tryFlow.stateUnknown": "Le state de cette adresse ne vient pas d’un essai lancé ici dans les 10 dernières minutes. Relancez le parcours.",
+  "tryFlow.ended": "Cet essai est terminé : un essai dure {minutes} minutes. Relancez le parcours.",
   "tryFlow.wrongIssuer": "La réponse indique un autre émetteur ({iss}) : elle ne vient pas de ce serveur.",
   "tryFlow.noCode": "Cette adresse ne contient ni code ni erreur.",
   "tryFlow.errorCameBack": "L’autorisation s’est terminée par une erreur (RFC 6749 §4.1.2.1) :",

@@ -741,6 +741,7 @@ export const nb: Catalogue = {
   "tryFlow.notAnAddress": "Lim inn hele adressen, som begynner med https:// eller http://.",
   "tryFlow.notRedirectUri": "Den adressen er ikke en av klientens omdirigerings-URI-er.",
   "tryFlow.stateUnknown": "Adressens state kommer ikke fra et forsøk du startet her de siste 10 minuttene. Start flyten på nytt.",
+  "tryFlow.ended": "Dette forsøket er avsluttet: et forsøk varer i {minutes} minutter. Start flyten på nytt.",
   "tryFlow.wrongIssuer": "Svaret oppgir en annen utsteder ({iss}): det kom ikke fra denne serveren.",
   "tryFlow.noCode": "Den adressen inneholder verken en kode eller en feil.",
   "tryFlow.errorCameBack": "Autorisasjonen endte med en feil (RFC 6749 §4.1.2.1):",

@@ -741,6 +741,7 @@ export const sv: Catalogue = {
   "tryFlow.notAnAddress": "Klistra in hela adressen, med början på https:// eller http://.",
   "tryFlow.notRedirectUri": "Den adressen är inte en av klientens omdirigerings-URI:er.",
   "tryFlow.stateUnknown": "Adressens state kommer inte från ett försök du startade här de senaste 10 minuterna. Starta flödet igen.",
+  "tryFlow.ended": "Det här försöket har avslutats: ett försök varar i {minutes} minuter. Starta flödet igen.",
   "tryFlow.wrongIssuer": "Svaret anger en annan utfärdare ({iss}): det kom inte från den här servern.",
   "tryFlow.noCode": "Den adressen innehåller varken en kod eller ett fel.",
   "tryFlow.errorCameBack": "Auktoriseringen slutade med ett fel (RFC 6749 §4.1.2.1):",
