@@ -72,7 +72,7 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
     await assertAccessible(page, 'signed-out page');
   });
 
-  it('the portal pages (home, registration with refused fields, client page, activity, confirmation) have no violations', async () => {
+  it('the portal pages (home, registration with refused fields, client page, activity, try the flow, confirmation and its language switch) have no violations', async () => {
     const page = await newPage();
     await page.goto(`${server.url}/portal`);
     await logIn(page, seed.developer);
@@ -108,9 +108,18 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
     await page.goto(`${server.url}${clientPath}/activity`);
     await assertAccessible(page, 'integration activity');
     await page.goto(`${server.url}${clientPath}`);
+    await page.getByRole('button', { name: 'Try the flow' }).click();
+    await page.waitForURL(/\/try\?/);
+    await assertAccessible(page, 'try the flow', { restoreWidth: 1280 });
+    await page.goto(`${server.url}${clientPath}`);
     await page.getByRole('button', { name: 'Delete client…' }).click();
     await page.waitForLoadState();
     await assertAccessible(page, 'delete confirmation');
+    // Its language switch posts a form of its own: the confirmation again, in German, nothing deleted.
+    await page.getByRole('navigation', { name: 'Language' }).getByRole('button', { name: 'Deutsch', exact: true }).click();
+    await page.waitForFunction(() => document.documentElement.lang === 'de');
+    assert.ok(await page.locator(`form[action="${clientPath}/delete"] input[name="confirm"][value="yes"]`).count() === 1, 'the confirmation again');
+    await assertAccessible(page, 'delete confirmation in German');
   });
 
   it('the end-user pages (home, account, connected apps, disconnect confirmation, marketplace, sessions) have no violations', async () => {

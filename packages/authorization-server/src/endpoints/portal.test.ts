@@ -433,6 +433,55 @@ describe('developer portal /portal', () => {
       assert.equal((await server.storage.clients.find(clientId))!.clientName, 'Fjord Books Lite 2');
     });
 
+    it("the confirmation's language switch shows it again in the language chosen with the whole edit kept, and acts on nothing (removing scopes, deleting)", async () => {
+      const browser = await signedIn(server);
+      const { clientPath, clientId, secret, csrf } = await registered(browser);
+      const { redirect, codeVerifier } = await authorize(server, { clientId, redirectUri: 'http://localhost:8080/callback', scope: 'users:read vendors:read', subject: `urn:gatehouse:company:${seed.companies[0].id}` });
+      assert.equal((await postForm(`${server.url}/oauth/token`, { grant_type: 'authorization_code', code: redirect.searchParams.get('code')!, redirect_uri: 'http://localhost:8080/callback', code_verifier: codeVerifier }, { authorization: basic(clientId, secret) })).status, 200);
+      const edit = new URLSearchParams({ _csrf: csrf, client_name: 'Fjord Books Lite', redirect_uris: 'http://localhost:8080/callback', subject_type: 'company', contacts: 'dev@fjord.example' });
+      edit.append('scope', 'users:read');
+      const post = (path: string, body: URLSearchParams) => browser.request(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      /** The form a language button of `page` submits, as a browser submits it (its `form` and `formaction`), with `locale`. */
+      const languageButton = (page: string, locale: string) => {
+        const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
+        assert.ok(button, 'the language switch submits a form of the page');
+        const form = page.slice(page.indexOf(`id="${button[1]}"`));
+        const body = new URLSearchParams();
+        for (const match of form.slice(0, form.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(match[1]!, match[2]!.replace(/&amp;/g, '&'));
+        body.append('locale', locale);
+        return { action: button[2]!, body };
+      };
+      const confirmation = await post(clientPath, edit);
+      assert.match(confirmation.text, /Remove scopes from Fjord Books\?/);
+      const toGerman = languageButton(confirmation.text, 'de');
+      assert.equal(toGerman.action, clientPath);
+      assert.equal(toGerman.body.get('confirm'), null, 'the switch does not confirm');
+      const german = await post(toGerman.action, toGerman.body);
+      assert.equal(german.status, 200);
+      assert.match(german.text, /<html lang="de"/);
+      assert.ok(german.text.includes("vendors:read"), "the scope removed");
+      assert.ok(german.text.includes('<input type="hidden" name="client_name" value="Fjord Books Lite">'), 'the edit is kept');
+      assert.ok(german.text.includes('<input type="hidden" name="confirm" value="yes">'));
+      assert.deepEqual((await server.storage.clients.find(clientId))!.scopes, ['users:read', 'vendors:read'], 'nothing saved');
+      assert.equal((await server.storage.grants.listActive({ clientId })).length, 1, 'nothing revoked');
+      // Even a switch that also says confirm=yes (a hand-made form) acts on nothing.
+      const both = new URLSearchParams(toGerman.body);
+      both.set('confirm', 'yes');
+      assert.equal((await post(clientPath, both)).status, 200);
+      assert.deepEqual((await server.storage.clients.find(clientId))!.scopes, ['users:read', 'vendors:read'], 'still nothing saved');
+      // The choice sticks: the client page is German too.
+      assert.match((await browser.get(`${server.url}${clientPath}`)).text, /<html lang="de"/);
+      // The delete confirmation's switch deletes nothing.
+      const deleting = await post(`${clientPath}/delete`, new URLSearchParams({ _csrf: csrf }));
+      const toFrench = languageButton(deleting.text, 'fr');
+      const french = await post(toFrench.action, toFrench.body);
+      assert.equal(french.status, 200);
+      assert.match(french.text, /<html lang="fr"/);
+      assert.ok(french.text.includes(`action="${clientPath}/delete"`));
+      assert.equal((await server.storage.clients.find(clientId))!.status, 'active', 'not deleted');
+      await browser.get(`${server.url}/language?locale=en&return_to=/portal`);
+    });
+
     it('asks for confirmation before a rotation without overlap (the running integration\'s secret stops at once); nothing rotates until confirmed', async () => {
       const browser = await signedIn(server);
       const { clientPath, clientId, secret, csrf } = await registered(browser);

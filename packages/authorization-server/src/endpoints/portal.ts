@@ -20,7 +20,7 @@
  * client's audit events. Portal pages alone may load a script (`script-src 'self'`: /assets/portal.js).
  */
 import { translator, type MessageKey, type Translator } from '../i18n/i18n.ts';
-import { requestLocale } from '../i18n/request-language.ts';
+import { noteChosenLocale, rememberChosenLocale, requestLocale } from '../i18n/request-language.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientSecretMatches } from '../clients/client-secret.ts';
@@ -225,9 +225,15 @@ export async function portalUpdateClient(context: ServerContext, request: Fastif
     // Removing a scope takes it from every connection that holds it (clients.update), and ends a connection left
     // with none: destructive, so said first with the numbers, as a secret rotation that disconnects is.
     const removed = client.scopes.filter((scope) => !values.scope.includes(scope));
-    if (removed.length > 0 && body.confirm !== 'yes') {
+    // The confirmation's language switch (`switchingLanguage`) only shows it again; without scopes to remove nothing is saved.
+    const switching = switchingLanguage(body);
+    if (switching && removed.length === 0) {
+      reply.redirect(`/portal/clients/${client.clientId}`, 303);
+      return;
+    }
+    if (removed.length > 0 && (body.confirm !== 'yes' || switching)) {
       const holding = (await context.storage.grants.listActive({ clientId: client.clientId })).filter((grant) => grant.scope.some((scope) => removed.includes(scope)));
-      if (holding.length > 0) {
+      if (holding.length > 0 || switching) {
         const t = signedIn.frame.t!;
         const ended = holding.filter((grant) => grant.scope.every((scope) => removed.includes(scope))).length;
         page(reply, 200, portalConfirmationPage({
@@ -278,7 +284,7 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
     const overlap = typeof body.overlap_seconds === 'string' && /^\d{1,9}$/.test(body.overlap_seconds) ? Number(body.overlap_seconds) : 0;
     const revokeGrants = body.revoke_grants === 'yes';
     // Destructive either way: the users' connections end, or the running integration's secret stops at once.
-    if ((revokeGrants || overlap === 0) && body.confirm !== 'yes') {
+    if (switchingLanguage(body) || ((revokeGrants || overlap === 0) && body.confirm !== 'yes')) {
       const t = signedIn.frame.t!;
       const connections = revokeGrants ? (await context.storage.grants.listActive({ clientId: client.clientId })).length : 0;
       page(reply, 200, portalConfirmationPage({
@@ -303,7 +309,8 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
 /** POST /portal/clients/:client_id/delete */
 export async function portalDeleteClient(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await withOwnClient(context, request, reply, async (signedIn, client) => {
-    if ((request.body as Body | undefined)?.confirm !== 'yes') {
+    const body = (request.body ?? {}) as Body;
+    if (body.confirm !== 'yes' || switchingLanguage(body)) {
       const t = signedIn.frame.t!;
       const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
       page(reply, 200, portalConfirmationPage({
@@ -322,11 +329,22 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
   });
 }
 
-/** Runs a change on the developer's own client; a refusal re-renders the client's page naming the field. */
+/**
+ * Whether a form came from a confirmation page's language switch (pages/portal-pages.ts `portalConfirmationPage`): it
+ * carries the `locale` chosen. Such a form only ever shows the confirmation again, in that language; it never acts.
+ */
+const switchingLanguage = (body: Body) => body.locale !== undefined;
+
+/**
+ * Runs a change on the developer's own client; a refusal re-renders the client's page naming the field. A language
+ * switch's `locale` (`switchingLanguage`) is remembered as GET /language remembers it, and the answer is in it.
+ */
 async function withOwnClient(
   context: ServerContext, request: FastifyRequest, reply: FastifyReply,
   work: (signedIn: SignedInDeveloper, client: ClientRecord) => Promise<void>, submitted?: Body,
 ): Promise<void> {
+  const locale = rememberChosenLocale(context, reply, ((request.body ?? {}) as Body).locale);
+  if (locale !== undefined) noteChosenLocale(request, locale);
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
   const client = await ownClient(context, reply, signedIn.frame, signedIn.user, (request.params as { client_id: string }).client_id);

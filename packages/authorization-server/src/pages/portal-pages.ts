@@ -8,7 +8,7 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
 import { errorSummary as refusedFieldsSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout, SHOWN_ONCE } from './layout.ts';
+import { layout, SHOWN_ONCE, type LanguageForm } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
 import { tryFlowSection } from './portal-try-flow-pages.ts';
 
@@ -73,11 +73,12 @@ export function clientFormValues(client: ClientRecord): ClientFormValues {
 }
 
 /** Every portal page: the portal's navigation (clients, team), the page, and the portal's one script file. */
-export function portalFrame(model: PortalFrame, title: string, body: SafeHtml): string {
+/** @param languageForm given by a page answering a POST whose form must come back with the language switch (layout.ts `LanguageForm`). */
+export function portalFrame(model: PortalFrame, title: string, body: SafeHtml, languageForm?: LanguageForm): string {
   const t = model.t ?? ENGLISH;
   return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('portal.nav')}"><a href="/portal">${t.t('portal.navHome')}</a> · <a href="/portal/team">${t.t('portal.navTeam')}</a> · ${model.userName}</nav>
 ${body}
-<script src="/assets/portal.js" defer></script>`, model, t);
+<script src="/assets/portal.js" defer></script>`, model, t, languageForm);
 }
 const frame = portalFrame;
 
@@ -353,22 +354,33 @@ ${confidential ? html`<h2>${t.t('portal.clientSecret')}</h2>
 
 /**
  * A confirmation before a destructive action (a POST then a POST): names what will happen, and posts
- * the same form again with `confirm=yes`; Cancel returns to the client's page.
+ * the same form again with `confirm=yes`; Cancel returns to the client's page. The page answers a POST and has no
+ * address of its own: its language switch (layout.ts `LanguageForm`) posts the same values again without `confirm`
+ * and with the `locale` chosen, from a form of its own, and the handler shows this page again in that language
+ * (a link went back to the client's page, and the edit or choice waiting for confirmation was lost).
  */
 export function portalConfirmationPage(model: PortalFrame & {
   /** `hidden`: the form's values to send again with `confirm=yes` (a list: one input per value, as checkboxes send them). */
   client: ClientRecord; title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string | string[]>;
 }): string {
   const t = model.t ?? ENGLISH;
+  const hidden = Object.entries(model.hidden).flatMap(([name, values]) => (Array.isArray(values) ? values : [values]).map((value) => html`<input type="hidden" name="${name}" value="${value}">`));
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${Object.entries(model.hidden).flatMap(([name, values]) => (Array.isArray(values) ? values : [values]).map((value) => html`<input type="hidden" name="${name}" value="${value}">`))}
+  ${hidden}
   <input type="hidden" name="confirm" value="yes">
   <div class="actions"><a class="button secondary" href="/portal/clients/${model.client.clientId}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
-</form>`);
+</form>
+<form method="post" action="${model.action}" id="${CONFIRMATION_LANGUAGE_FORM}">
+  <input type="hidden" name="_csrf" value="${model.csrfToken}">
+  ${hidden}
+</form>`, { form: CONFIRMATION_LANGUAGE_FORM, action: model.action });
 }
+
+/** The `id` of the confirmation page's form its language switch submits (`portalConfirmationPage`). */
+const CONFIRMATION_LANGUAGE_FORM = 'confirmation-language';
 
 /** One line of the integration activity: when, what, and its details in words (never a token value: none is ever recorded). */
 export interface ActivityEntry {
