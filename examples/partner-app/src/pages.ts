@@ -53,25 +53,49 @@ function form(action: string, csrfToken: string, label: string, secondary = fals
   return `<form method="post" action="${escapeHtml(action)}"><input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}"><button type="submit"${secondary ? ' class="secondary"' : ''}>${escapeHtml(label)}</button></form>`;
 }
 
+/**
+ * The button that leads to the confirmation before Disconnect or Forget (`disconnectConfirmationPage`): a GET, which
+ * changes nothing; the confirmation's own button posts to /disconnect.
+ */
+function confirmFirst(forget: boolean, label: string): string {
+  return `<form method="get" action="/disconnect">${forget ? '<input type="hidden" name="forget" value="yes">' : ''}<button type="submit" class="secondary">${escapeHtml(label)}</button></form>`;
+}
+
 export function connectPage(appName: string, csrfToken: string, notice?: string): string {
   return layout(appName, 'Connect', `${notice ? `<p class="notice">${escapeHtml(notice)}</p>` : ''}
 <p>Connect ${escapeHtml(appName)} to your Gatehouse company to sync its users and vendors.</p>
 ${form('/connect', csrfToken, 'Connect with Gatehouse')}`);
 }
 
-export function reconnectPage(appName: string, csrfToken: string, subjectUrn: string, reason: string | null): string {
-  return layout(appName, 'Reconnect', `<p class="notice">The connection to <code>${escapeHtml(subjectUrn)}</code> has ended${reason ? ` (${escapeHtml(reason)})` : ''}. Connect again to keep syncing.</p>
+/** The connection has ended or cannot be used: Reconnect, or Forget it (after a confirmation). No raw subject URN: the user's words only. */
+export function reconnectPage(appName: string, csrfToken: string, reason: string | null): string {
+  return layout(appName, 'Reconnect', `<p class="notice">The connection to your Gatehouse company has ended${reason ? ` (${escapeHtml(reason)})` : ''}. Connect again to keep syncing.</p>
 ${form('/connect', csrfToken, 'Reconnect with Gatehouse')}
-${form('/disconnect', csrfToken, 'Forget this connection', true)}`);
+${confirmFirst(true, 'Forget this connection…')}`);
+}
+
+/**
+ * The confirmation before Disconnect (the dashboard) or Forget this connection (the Reconnect page): says what will
+ * happen; its button posts to /disconnect, Cancel goes back home.
+ */
+export function disconnectConfirmationPage(appName: string, csrfToken: string, forget: boolean): string {
+  const title = forget ? 'Forget this connection?' : 'Disconnect from Gatehouse?';
+  const consequence = forget
+    ? `${appName} deletes the connection it keeps to your Gatehouse company and stops syncing. It revokes its access at Gatehouse if it still can; if not, the next page says where to end it at Gatehouse.`
+    : `${appName} revokes its access at Gatehouse, stops syncing your company's data and forgets the connection.`;
+  return layout(appName, title, `<h2>${escapeHtml(title)}</h2>
+<p>${escapeHtml(consequence)} You can connect again at any time.</p>
+${form('/disconnect', csrfToken, forget ? 'Forget this connection' : 'Disconnect')}
+<p><a href="/">Cancel</a></p>`);
 }
 
 /**
  * After "Forget this connection" for a connection whose stored tokens could not be decrypted: it is forgotten here,
  * but nothing could be sent to revoke its grant, so the user is told where to end it at Gatehouse.
  */
-export function forgottenNotRevokedPage(appName: string, csrfToken: string, subjectUrn: string, connectedAppsUrl: string): string {
+export function forgottenNotRevokedPage(appName: string, csrfToken: string, connectedAppsUrl: string): string {
   return layout(appName, 'Connection forgotten', `<h2>Connection forgotten</h2>
-<p>${escapeHtml(appName)} no longer keeps the connection to <code>${escapeHtml(subjectUrn)}</code>. Its stored tokens could no longer be read here,
+<p>${escapeHtml(appName)} no longer keeps the connection to your Gatehouse company. Its stored tokens could no longer be read here,
 so ${escapeHtml(appName)} could not revoke its access at Gatehouse: Gatehouse may still show ${escapeHtml(appName)} as connected.</p>
 <p>To end that access, sign in to Gatehouse and disconnect ${escapeHtml(appName)} on <a href="${escapeHtml(connectedAppsUrl)}">your connected apps page</a>.</p>
 ${form('/connect', csrfToken, 'Connect with Gatehouse')}`);
@@ -85,7 +109,7 @@ export interface DashboardData {
   vendors: Vendor[] | undefined;
 }
 
-export function dashboardPage(appName: string, csrfToken: string, data: DashboardData): string {
+export function dashboardPage(appName: string, data: DashboardData): string {
   const company = data.companies[0];
   const table = <Row>(caption: string, rows: Row[] | undefined, columns: [string, (row: Row) => string][]) => rows === undefined ? '' : `
 <h3>${escapeHtml(caption)}</h3>
@@ -97,9 +121,23 @@ export function dashboardPage(appName: string, csrfToken: string, data: Dashboar
 ${data.companies.length > 1 ? table('Companies', data.companies, [['Name', (row) => row.name], ['Country', (row) => row.countryCode]]) : ''}
 ${table('Users', data.users, [['Name', (row) => row.name], ['E-mail', (row) => row.email], ['Role', (row) => row.role]])}
 ${table('Vendors', data.vendors, [['Name', (row) => row.name], ['Country', (row) => row.countryCode]])}
-${form('/disconnect', csrfToken, 'Disconnect', true)}`);
+${confirmFirst(false, 'Disconnect…')}`);
 }
 
-export function errorPage(appName: string, title: string, message: string, csrfToken?: string): string {
-  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${csrfToken ? form('/connect', csrfToken, 'Try again') : '<p><a href="/">Back</a></p>'}`);
+/** Where an error page leads besides its default (`errorPage`). */
+export interface ErrorPageOnward {
+  /** A form posted with the session's CSRF token instead of Connect (e.g. Disconnect again). */
+  retry?: { action: string; label: string };
+  /** A link beside it (e.g. Gatehouse's connected apps page). */
+  link?: { href: string; label: string };
+}
+
+/**
+ * An error with a way onward: with `csrfToken`, a button (Connect, or `onward.retry`) and a link home; without, a link
+ * home. `onward.link` adds a link (a page at Gatehouse where the user can finish what this app could not).
+ */
+export function errorPage(appName: string, title: string, message: string, csrfToken?: string, onward: ErrorPageOnward = {}): string {
+  const button = csrfToken ? form(onward.retry?.action ?? '/connect', csrfToken, onward.retry?.label ?? 'Try again') : '';
+  const link = onward.link ? `<p><a href="${escapeHtml(onward.link.href)}">${escapeHtml(onward.link.label)}</a></p>` : '';
+  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${link}${button}${csrfToken && !onward.retry ? '' : '<p><a href="/">Back</a></p>'}`);
 }

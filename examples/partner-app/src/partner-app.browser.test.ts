@@ -1,6 +1,6 @@
 /**
  * In Chromium: the partner app's "Connect" button → Gatehouse's login and consent pages → back in the app
- * with the company's data → "Disconnect" → the grant is gone at Gatehouse. Along the way: the browser
+ * with the company's data → "Disconnect…" → its confirmation → the grant is gone at Gatehouse. Along the way: the browser
  * holds one HttpOnly session cookie and nothing in Web Storage, and no page shows a token.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { seed, type TestServer } from '../../../packages/authorization-server/sr
 import { startGatehouse, type GatehouseFixture } from '../../../packages/client/src/testing/gatehouse-fixture.ts';
 import { chromiumSkipReason, CHROMIUM, CHROMIUM_ARGS } from '../../../packages/client/src/testing/services.ts';
 import { startPartnerApp, type RunningPartnerApp } from './partner-app.ts';
+import { assertAccessible } from '../../../test/e2e/axe.ts';
 
 const skip = chromiumSkipReason();
 
@@ -84,7 +85,15 @@ describe('partner app in Chromium: Connect → Gatehouse login and consent → d
     for (const token of tokens) assert.ok(!visible.includes(token), 'a token reached the browser');
     assert.ok(await server.storage.grants.findActive(clientId, 'company', swedish.id));
 
-    await page.getByRole('button', { name: 'Disconnect' }).click();
+    // Disconnect asks first: the confirmation says what happens and offers Cancel (axe-clean at 1280 and 390 px).
+    await page.getByRole('button', { name: 'Disconnect…' }).click();
+    await page.getByRole('heading', { name: 'Disconnect from Gatehouse?' }).waitFor();
+    assert.ok(await server.storage.grants.findActive(clientId, 'company', swedish.id), 'asking changed nothing');
+    await assertAccessible(page, 'the Disconnect confirmation', { restoreWidth: 1280 });
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await page.waitForSelector('[data-testid="company-name"]');
+    await page.getByRole('button', { name: 'Disconnect…' }).click();
+    await page.getByRole('button', { name: 'Disconnect', exact: true }).click();
     await page.getByRole('button', { name: 'Connect with Gatehouse' }).waitFor();
     assert.equal(await server.storage.grants.findActive(clientId, 'company', swedish.id), undefined, 'the grant is gone at Gatehouse');
     assert.deepEqual(await store.list(), []);

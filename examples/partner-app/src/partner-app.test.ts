@@ -51,6 +51,13 @@ describe('partner app (HTTP)', () => {
     return { browser, authorizationUrl, callback, landed };
   }
 
+  /** The CSRF token of the confirmation Disconnect leads to (GET /disconnect), whose button posts it. */
+  async function disconnectToken(browser: Browser): Promise<string> {
+    const confirmation = await browser.get(`${partner.url}/disconnect`);
+    assert.equal(confirmation.status, 200);
+    return inputValue(confirmation.text, '_csrf')!;
+  }
+
   async function storedTokens(): Promise<string[]> {
     const cipher = createTokenCipher(keys);
     return (await store.list()).flatMap((row) => [
@@ -264,6 +271,7 @@ describe('partner app (HTTP)', () => {
         const page = await app.inject({ method: 'GET', url: '/', headers: { cookie } });
         assert.equal(page.statusCode, 502);
         assert.match(page.body, /The platform API refused our requests/);
+        assert.match(page.body, /<a href="\/">Try again<\/a>/, 'a way onward named for what it does (it was "Back" to this same page)');
         assert.doesNotMatch(page.body, /Something went wrong/);
       }
       assert.equal(gatehouse.tokenRequests() - before, 1, 'one refresh, not one per page load');
@@ -504,13 +512,44 @@ describe('partner app (HTTP)', () => {
     assert.match((await browser.get(`${partner.url}/`)).text, /Connected to/);
   });
 
+  it('Disconnect and "Forget this connection" ask first (a confirmation saying what happens, with Cancel); the Reconnect page names no raw subject URN', async () => {
+    const { browser } = await connect();
+    const dashboard = await browser.get(`${partner.url}/`);
+    assert.match(dashboard.text, /Connected to/);
+    assert.doesNotMatch(dashboard.text, /<form method="post" action="\/disconnect">/, 'no one-click Disconnect');
+    assert.match(dashboard.text, /<form method="get" action="\/disconnect"><button type="submit" class="secondary">Disconnect…<\/button><\/form>/);
+    const confirmation = await browser.get(`${partner.url}/disconnect`);
+    assert.equal(confirmation.status, 200);
+    assert.match(confirmation.text, /<h2>Disconnect from Gatehouse\?<\/h2>/);
+    assert.match(confirmation.text, /Ledgerly revokes its access at Gatehouse, stops syncing your company&#39;s data and forgets the connection\./);
+    assert.match(confirmation.text, /<a href="\/">Cancel<\/a>/);
+    assert.match(confirmation.text, /<form method="post" action="\/disconnect"><input type="hidden" name="_csrf" value="[^"]+"><button type="submit">Disconnect<\/button><\/form>/);
+    const grant = await server.storage.grants.findActive(clientId, 'company', danish.id);
+    assert.ok(grant, 'asking changed nothing');
+    // The Reconnect page (the grant revoked at Gatehouse): its Forget button asks first too, in words, no URN.
+    await server.storage.grants.revoke(grant.grantId, server.clock.nowSeconds(), 'revoked_by_user');
+    const reconnect = await browser.get(`${partner.url}/`);
+    assert.match(reconnect.text, /The connection to your Gatehouse company has ended/);
+    assert.doesNotMatch(reconnect.text, /urn:/, 'no raw subject URN');
+    assert.match(reconnect.text, /<form method="get" action="\/disconnect"><input type="hidden" name="forget" value="yes"><button type="submit" class="secondary">Forget this connection…<\/button><\/form>/);
+    const forget = await browser.get(`${partner.url}/disconnect?forget=yes`);
+    assert.match(forget.text, /<h2>Forget this connection\?<\/h2>/);
+    assert.match(forget.text, /<button type="submit">Forget this connection<\/button>/);
+    assert.match(forget.text, /<a href="\/">Cancel<\/a>/);
+    const forgotten = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(forget.text, '_csrf')! });
+    assert.equal(forgotten.status, 303);
+    assert.match((await browser.get(`${partner.url}/`)).text, /Connect with Gatehouse/);
+    // Without a connection there is nothing to confirm: home.
+    assert.equal((await browser.get(`${partner.url}/disconnect`)).location, '/');
+  });
+
   it('Disconnect refused by Gatehouse (the client is suspended) says so, not that Gatehouse could not be reached; the connection is kept', async () => {
     const { browser } = await connect();
-    const home = await browser.get(`${partner.url}/`);
+    await browser.get(`${partner.url}/`);
     const connections = (await store.list()).length;
     await server.storage.clients.update(clientId, { status: 'suspended' });
     try {
-      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: await disconnectToken(browser) });
       assert.equal(disconnect.status, 502);
       assert.match(disconnect.text, /Gatehouse refused to revoke the access \(invalid_client\)/);
       assert.doesNotMatch(disconnect.text, /could not be reached/);
@@ -523,12 +562,12 @@ describe('partner app (HTTP)', () => {
   it('Disconnect failing before anything is sent (the connection was made by another client configuration) does not say Gatehouse could not be reached; the connection is kept', async () => {
     const earlier = new Set((await store.list()).map((row) => row.connectionId));
     const { browser } = await connect();
-    const home = await browser.get(`${partner.url}/`);
+    await browser.get(`${partner.url}/`);
     const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
     // As after the app was registered again under another client ID: the SDK refuses, sending nothing (ConnectionMismatchError).
     const moved = await store.save({ ...row, clientId: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' });
     try {
-      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: await disconnectToken(browser) });
       assert.ok(disconnect.status >= 500, String(disconnect.status));
       assert.match(disconnect.text, /Could not disconnect/);
       assert.doesNotMatch(disconnect.text, /could not be reached/);
@@ -541,12 +580,12 @@ describe('partner app (HTTP)', () => {
   it('Connect in a session whose connection was made by another client configuration makes a new connection: the other client\'s row is not replaced', async () => {
     const earlier = new Set((await store.list()).map((row) => row.connectionId));
     const { browser } = await connect();
-    const home = await browser.get(`${partner.url}/`);
+    const csrf = await disconnectToken(browser); // the session's token (the dashboard has no form posting it)
     const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
     // As after the app was registered again under another client ID: this row is another client's.
     const foreign = await store.save({ ...row, clientId: '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f' });
     try {
-      const reconnect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(home.text, '_csrf')! });
+      const reconnect = await browser.post(`${partner.url}/connect`, { _csrf: csrf });
       assert.equal(reconnect.status, 303, 'the flow starts');
       const callback = await completeAuthorizationAsUser(new URL(reconnect.location!), { browser, subject: `urn:gatehouse:company:${danish.id}` });
       const landed = await browser.get(callback.href);
@@ -580,21 +619,23 @@ describe('partner app (HTTP)', () => {
   it('Disconnect whose revocation went through but whose connection could not be forgotten (the token store failed) does not say the access was not revoked', async () => {
     const earlier = new Set((await store.list()).map((row) => row.connectionId));
     const { browser } = await connect();
-    const home = await browser.get(`${partner.url}/`);
+    await browser.get(`${partner.url}/`);
     const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
     const working = store.delete;
     store.delete = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
     try {
-      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: await disconnectToken(browser) });
       assert.ok(disconnect.status >= 500, String(disconnect.status));
       assert.match(disconnect.text, /Could not disconnect/);
       // Gatehouse did revoke the grant: a page saying it could not be revoked is untrue; this one says what happened.
       assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined);
       assert.doesNotMatch(disconnect.text, /could not be revoked|could not be reached/);
       assert.match(disconnect.text, /Gatehouse revoked Ledgerly&#39;s access, but Ledgerly could not forget the connection here\. Try Disconnect again\./);
-      // The retry the page asks for deletes it.
+      // The page offers that retry (it had only a Back link), and the retry deletes it.
+      assert.match(disconnect.text, /<form method="post" action="\/disconnect"><input type="hidden" name="_csrf" value="[^"]+"><button type="submit">Disconnect again<\/button><\/form>/);
+      assert.match(disconnect.text, /<a href="\/">Back<\/a>/);
       store.delete = working;
-      const again = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+      const again = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(disconnect.text, '_csrf')! });
       assert.equal(again.status, 303);
       assert.equal(await store.get(row.connectionId), undefined);
     } finally {
@@ -646,6 +687,7 @@ describe('partner app (HTTP)', () => {
       const forget = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
       assert.equal(forget.status, 200);
       assert.match(forget.text, /Connection forgotten/);
+      assert.doesNotMatch(forget.text, /urn:/, 'no raw subject URN');
       assert.match(forget.text, /Gatehouse may still show Ledgerly as connected/);
       assert.ok(forget.text.includes(`href="${server.issuer}/account/connected-apps"`), 'a link to the connected apps page at Gatehouse');
       assert.equal(await store.get(row.connectionId), undefined, 'the row is deleted');
@@ -660,9 +702,9 @@ describe('partner app (HTTP)', () => {
 
   it('Disconnect revokes the grant at Gatehouse and forgets the connection', async () => {
     const { browser } = await connect();
-    const home = await browser.get(`${partner.url}/`);
+    await browser.get(`${partner.url}/`);
     const connections = (await store.list()).length;
-    const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(home.text, '_csrf')! });
+    const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: await disconnectToken(browser) });
     assert.equal(disconnect.status, 303);
     assert.equal(await server.storage.grants.findActive(clientId, 'company', danish.id), undefined);
     assert.equal((await store.list()).length, connections - 1);

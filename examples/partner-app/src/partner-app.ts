@@ -15,7 +15,8 @@
  * consent page); `GET /settings` (the settings URI) verifies it and shows the app. The handover only
  * says who arrives: it is never used as an access token.
  *
- * Routes: `GET /` · `POST /connect` · `GET /start` · `GET /settings` · `GET /callback` · `POST /disconnect` · `GET /health`.
+ * Routes: `GET /` · `POST /connect` · `GET /start` · `GET /settings` · `GET /callback` · `GET /disconnect` (the confirmation) ·
+ * `POST /disconnect` · `GET /health`.
  */
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -23,7 +24,7 @@ import {
   AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, DpopProofRejectedError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
-import { connectPage, dashboardPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
+import { connectPage, dashboardPage, disconnectConfirmationPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
 import { registerApiKeyRoutes } from './api-key-connection.ts';
 import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
 
@@ -160,11 +161,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       sessions.forgetConnection(session);
       return html(reply, 200, connectPage(appName, session.csrfToken));
     }
-    if (connection.status !== 'active') return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, connection.statusReason));
+    if (connection.status !== 'active') return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.statusReason));
     try {
-      return html(reply, 200, dashboardPage(appName, session.csrfToken, await loadDashboard(connection)));
+      return html(reply, 200, dashboardPage(appName, await loadDashboard(connection)));
     } catch (error) {
-      if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, error.reason));
+      if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, error.reason));
       // Made by another client configuration (the app registered again): its tokens are not this client's to use
       // (RFC 6749 §10.4), nor its row to replace. The session lets go of it and offers a new connection (it was the 502
       // "Something went wrong", a dead end: no form to connect from).
@@ -177,7 +178,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // wrong" with a Back link to this same page, and Disconnect fails on them too: no way out for the user.
       if (error instanceof DecryptionError) {
         request.log.error({ err: error }, 'stored tokens cannot be decrypted');
-        return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.subjectUrn, 'its stored tokens can no longer be read here'));
+        return html(reply, 200, reconnectPage(appName, session.csrfToken, 'its stored tokens can no longer be read here'));
       }
       if (error instanceof TransportError || error instanceof RefreshFailedError) {
         // When to try again, as every 503 of this app says (RFC 9110 §10.2.3).
@@ -188,7 +189,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // clock), not the connection; the SDK refreshes no more for it. Said plainly instead of 'Something went wrong'.
       if (error instanceof DpopProofRejectedError) {
         request.log.error({ err: error }, 'the platform API refuses our DPoP proofs');
-        return html(reply, 502, errorPage(appName, 'The platform API refused our requests', 'Your connection is fine, but the platform API does not accept how this app signs its requests. This is a configuration problem at the API; it has been logged. Try again later.'));
+        return html(reply, 502, errorPage(appName, 'The platform API refused our requests', 'Your connection is fine, but the platform API does not accept how this app signs its requests. This is a configuration problem at the API; it has been logged. Try again later.',
+          undefined, { link: { href: '/', label: 'Try again' } }));
       }
       request.log.error({ err: error }, 'dashboard failed');
       return html(reply, 502, errorPage(appName, 'Something went wrong', 'The data could not be loaded.'));
@@ -303,8 +305,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
         const issuerBase = new URL(`${(await gatehouse.discover()).issuer.replace(/\/$/, '')}/`);
         return html(reply, 500, errorPage(appName, 'Not connected', error.grantRevoked
           ? `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted was revoked. Try again.`
-          : `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted could not be revoked: Gatehouse may still show ${appName} as connected. Disconnect it on your connected apps page at Gatehouse (${new URL('account/connected-apps', issuerBase).href}), then try again.`,
-        session.csrfToken));
+          : `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted could not be revoked: Gatehouse may still show ${appName} as connected. Disconnect it on your connected apps page at Gatehouse, then try again.`,
+        session.csrfToken, error.grantRevoked ? {} : { link: { href: new URL('account/connected-apps', issuerBase).href, label: 'Your connected apps at Gatehouse' } }));
       }
       // Not about Gatehouse's answer (the token store failing before the exchange, the refresh lock busy…): the app's own
       // failure, the error handler's 500; it was "the answer from Gatehouse could not be verified", hiding the real failure.
@@ -313,6 +315,13 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       request.log.warn({ err: error }, 'callback refused');
       return html(reply, 400, errorPage(appName, 'Not connected', message, session.csrfToken));
     }
+  });
+
+  // The confirmation before Disconnect and Forget this connection (their buttons lead here; a GET changes nothing).
+  app.get('/disconnect', async (request, reply) => {
+    const session = ensureSession(request, reply);
+    if (session.connectionId === undefined) return reply.redirect('/', 303);
+    return html(reply, 200, disconnectConfirmationPage(appName, session.csrfToken, (request.query as Record<string, unknown>).forget === 'yes'));
   });
 
   app.post('/disconnect', async (request, reply) => {
@@ -328,7 +337,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           request.log.warn('connection forgotten without revoking its grant: its tokens cannot be decrypted');
           sessions.forgetConnection(session);
           const issuerBase = connection.issuer.endsWith('/') ? connection.issuer : `${connection.issuer}/`;
-          return html(reply, 200, forgottenNotRevokedPage(appName, session.csrfToken, connection.subjectUrn, new URL('account/connected-apps', issuerBase).href));
+          return html(reply, 200, forgottenNotRevokedPage(appName, session.csrfToken, new URL('account/connected-apps', issuerBase).href));
         }
       } catch (error) {
         if (!(error instanceof ConnectionNotFoundError)) {
@@ -336,20 +345,20 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           // Gatehouse answered and refused (a suspended client: invalid_client): trying again does not help, and it
           // was reached (every failure said "could not be reached … try again").
           if (error instanceof AuthorizationServerError) {
-            return html(reply, 502, errorPage(appName, 'Could not disconnect', `Gatehouse refused to revoke the access (${error.error}). Nothing was changed here; if this goes on, contact ${appName}'s support.`));
+            return html(reply, 502, errorPage(appName, 'Could not disconnect', `Gatehouse refused to revoke the access (${error.error}). Nothing was changed here; if this goes on, contact ${appName}'s support.`, session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
           }
           if (error instanceof TransportError) {
-            return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.'));
+            return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.', session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
           }
           // Revoked at Gatehouse, but the token store failed to delete the connection: the access has ended; only the
           // local record is left, which the same button deletes (the SDK's revoke again).
           if (error instanceof ConnectionNotDeletedError) {
-            return html(reply, 500, errorPage(appName, 'Could not disconnect', `Gatehouse revoked ${appName}'s access, but ${appName} could not forget the connection here. Try Disconnect again.`));
+            return html(reply, 500, errorPage(appName, 'Could not disconnect', `Gatehouse revoked ${appName}'s access, but ${appName} could not forget the connection here. Try Disconnect again.`, session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
           }
           // Nothing was sent (a connection made by another client configuration, the refresh lock busy…), the answer was unusable, or Gatehouse revoked the grant and the token store then failed
           // to forget the connection: Gatehouse was not "unreachable", and whether the access is still granted is not
           // known here (it said "could not be revoked", untrue after a revocation that went through). The connection is kept.
-          return html(reply, 500, errorPage(appName, 'Could not disconnect', `Disconnecting did not finish, so ${appName} still shows the connection. Try again, and if this goes on, contact ${appName}'s support.`));
+          return html(reply, 500, errorPage(appName, 'Could not disconnect', `Disconnecting did not finish, so ${appName} still shows the connection. Try again, and if this goes on, contact ${appName}'s support.`, session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
         }
       }
       sessions.forgetConnection(session);
