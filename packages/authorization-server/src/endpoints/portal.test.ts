@@ -404,7 +404,7 @@ describe('developer portal /portal', () => {
       const confirmation = await post(edit);
       assert.equal(confirmation.status, 200);
       assert.match(confirmation.text, /<h1>Remove scopes from Fjord Books\?<\/h1>/);
-      assert.match(confirmation.text, /Removed: vendors:read\./);
+      assert.match(confirmation.text, /Removed: See vendors \(vendors:read\)\./, 'in words, its name beside');
       assert.match(confirmation.text, /1 connection keeps working without them/);
       assert.match(confirmation.text, /1 connection holds only removed scopes and is revoked now: each user must connect Fjord Books again\./);
       assert.match(confirmation.text, /<button class="danger" type="submit">Save and remove the scopes<\/button>/);
@@ -459,7 +459,7 @@ describe('developer portal /portal', () => {
       const german = await post(toGerman.action, toGerman.body);
       assert.equal(german.status, 200);
       assert.match(german.text, /<html lang="de"/);
-      assert.ok(german.text.includes("vendors:read"), "the scope removed");
+      assert.ok(german.text.includes('Entfernt: Lieferanten ansehen (vendors:read).'), 'the scope removed, in German words');
       assert.ok(german.text.includes('<input type="hidden" name="client_name" value="Fjord Books Lite">'), 'the edit is kept');
       assert.ok(german.text.includes('<input type="hidden" name="confirm" value="yes">'));
       assert.deepEqual((await server.storage.clients.find(clientId))!.scopes, ['users:read', 'vendors:read'], 'nothing saved');

@@ -239,7 +239,8 @@ export async function portalUpdateClient(context: ServerContext, request: Fastif
         page(reply, 200, portalConfirmationPage({
           ...signedIn.frame, client, title: t.t('portal.narrowTitle', { client: client.clientName }),
           consequences: [
-            t.t('portal.narrowRemoved', { scopes: removed.join(', ') }),
+            // In words, in the page's language, as the client page lists them; the scope's name beside it for the developer.
+            t.t('portal.narrowRemoved', { scopes: removed.map((scope) => `${t.scope(scope)} (${scope})`).join(', ') }),
             ...(holding.length > ended ? [t.t('portal.narrowNarrows', { count: holding.length - ended })] : []),
             ...(ended > 0 ? [t.t('portal.narrowRevokes', { count: ended, client: client.clientName })] : []),
           ],
