@@ -1,8 +1,12 @@
 /**
  * The partner app's pages: server-rendered HTML, every dynamic value escaped. No script runs in them;
- * the only state in the browser is the session cookie.
+ * the only state in the browser is the session cookie. Every text is the page language's (i18n.ts), chosen per
+ * request from Accept-Language; `<html lang>` names it.
  */
 import escapeHtml from 'escape-html';
+import { pageLanguage, withMarkup, type PageLanguage } from './i18n.ts';
+
+export type { PageLanguage } from './i18n.ts';
 
 export interface Company {
   id: string;
@@ -22,9 +26,10 @@ export interface Vendor {
   countryCode: string;
 }
 
-export function layout(appName: string, title: string, body: string): string {
+/** The page frame; English unless `lang` says otherwise (the API-key pages, api-key-connection.ts, are English). */
+export function layout(appName: string, title: string, body: string, lang: PageLanguage = pageLanguage('en')): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${escapeHtml(lang.locale)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -41,7 +46,7 @@ code { font-size: .9em; }
 </style>
 </head>
 <body>
-<header><h1>${escapeHtml(appName)}</h1><span>partner app example</span></header>
+<header><h1>${escapeHtml(appName)}</h1><span>${escapeHtml(lang.t.tagline)}</span></header>
 <main>
 ${body}
 </main>
@@ -61,44 +66,46 @@ function confirmFirst(forget: boolean, label: string): string {
   return `<form method="get" action="/disconnect">${forget ? '<input type="hidden" name="forget" value="yes">' : ''}<button type="submit" class="secondary">${escapeHtml(label)}</button></form>`;
 }
 
-export function connectPage(appName: string, csrfToken: string, notice?: string): string {
-  return layout(appName, 'Connect', `${notice ? `<p class="notice">${escapeHtml(notice)}</p>` : ''}
-<p>Connect ${escapeHtml(appName)} to your Gatehouse company to sync its users and vendors.</p>
-${form('/connect', csrfToken, 'Connect with Gatehouse')}`);
+export function connectPage(lang: PageLanguage, appName: string, csrfToken: string, notice?: string): string {
+  const { t } = lang;
+  return layout(appName, t.connectTitle, `${notice ? `<p class="notice">${escapeHtml(notice)}</p>` : ''}
+<p>${escapeHtml(t.connectIntro(appName))}</p>
+${form('/connect', csrfToken, t.connectButton)}`, lang);
 }
 
 /** The connection has ended or cannot be used: Reconnect, or Forget it (after a confirmation). No raw subject URN: the user's words only. */
-export function reconnectPage(appName: string, csrfToken: string, reason: string | null): string {
-  return layout(appName, 'Reconnect', `<p class="notice">The connection to your Gatehouse company has ended${reason ? ` (${escapeHtml(reason)})` : ''}. Connect again to keep syncing.</p>
-${form('/connect', csrfToken, 'Reconnect with Gatehouse')}
-${confirmFirst(true, 'Forget this connection…')}`);
+export function reconnectPage(lang: PageLanguage, appName: string, csrfToken: string, reason: string | null): string {
+  const { t } = lang;
+  return layout(appName, t.reconnectTitle, `<p class="notice">${escapeHtml(t.connectionEnded(reason))}</p>
+${form('/connect', csrfToken, t.reconnectButton)}
+${confirmFirst(true, t.forgetEllipsis)}`, lang);
 }
 
 /**
  * The confirmation before Disconnect (the dashboard) or Forget this connection (the Reconnect page): says what will
  * happen; its button posts to /disconnect, Cancel goes back home.
  */
-export function disconnectConfirmationPage(appName: string, csrfToken: string, forget: boolean): string {
-  const title = forget ? 'Forget this connection?' : 'Disconnect from Gatehouse?';
-  const consequence = forget
-    ? `${appName} deletes the connection it keeps to your Gatehouse company and stops syncing. It revokes its access at Gatehouse if it still can; if not, the next page says where to end it at Gatehouse.`
-    : `${appName} revokes its access at Gatehouse, stops syncing your company's data and forgets the connection.`;
+export function disconnectConfirmationPage(lang: PageLanguage, appName: string, csrfToken: string, forget: boolean): string {
+  const { t } = lang;
+  const title = forget ? t.forgetQuestion : t.disconnectQuestion;
+  const consequence = forget ? t.forgetConsequence(appName) : t.disconnectConsequence(appName);
   return layout(appName, title, `<h2>${escapeHtml(title)}</h2>
-<p>${escapeHtml(consequence)} You can connect again at any time.</p>
-${form('/disconnect', csrfToken, forget ? 'Forget this connection' : 'Disconnect')}
-<p><a href="/">Cancel</a></p>`);
+<p>${escapeHtml(consequence)} ${escapeHtml(t.connectAgainAnyTime)}</p>
+${form('/disconnect', csrfToken, forget ? t.forgetButton : t.disconnectButton)}
+<p><a href="/">${escapeHtml(t.cancel)}</a></p>`, lang);
 }
 
 /**
  * After "Forget this connection" for a connection whose stored tokens could not be decrypted: it is forgotten here,
  * but nothing could be sent to revoke its grant, so the user is told where to end it at Gatehouse.
  */
-export function forgottenNotRevokedPage(appName: string, csrfToken: string, connectedAppsUrl: string): string {
-  return layout(appName, 'Connection forgotten', `<h2>Connection forgotten</h2>
-<p>${escapeHtml(appName)} no longer keeps the connection to your Gatehouse company. Its stored tokens could no longer be read here,
-so ${escapeHtml(appName)} could not revoke its access at Gatehouse: Gatehouse may still show ${escapeHtml(appName)} as connected.</p>
-<p>To end that access, sign in to Gatehouse and disconnect ${escapeHtml(appName)} on <a href="${escapeHtml(connectedAppsUrl)}">your connected apps page</a>.</p>
-${form('/connect', csrfToken, 'Connect with Gatehouse')}`);
+export function forgottenNotRevokedPage(lang: PageLanguage, appName: string, csrfToken: string, connectedAppsUrl: string): string {
+  const { t } = lang;
+  const link = `<a href="${escapeHtml(connectedAppsUrl)}">${escapeHtml(t.connectedAppsPageLink)}</a>`;
+  return layout(appName, t.forgottenTitle, `<h2>${escapeHtml(t.forgottenTitle)}</h2>
+<p>${escapeHtml(t.forgottenExplanation(appName))}</p>
+<p>${withMarkup((slot: string) => t.forgottenHowToEnd(appName, slot), link)}</p>
+${form('/connect', csrfToken, t.connectButton)}`, lang);
 }
 
 export interface DashboardData {
@@ -109,19 +116,21 @@ export interface DashboardData {
   vendors: Vendor[] | undefined;
 }
 
-export function dashboardPage(appName: string, data: DashboardData): string {
+export function dashboardPage(lang: PageLanguage, appName: string, data: DashboardData): string {
+  const { t } = lang;
   const company = data.companies[0];
   const table = <Row>(caption: string, rows: Row[] | undefined, columns: [string, (row: Row) => string][]) => rows === undefined ? '' : `
 <h3>${escapeHtml(caption)}</h3>
 <table><thead><tr>${columns.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('')}</tr></thead>
 <tbody>${rows.map((row) => `<tr>${columns.map(([, value]) => `<td>${escapeHtml(value(row))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-  return layout(appName, 'Connected', `<h2>Connected to <span data-testid="company-name">${escapeHtml(company?.name ?? data.subjectUrn)}</span></h2>
-<p>Subject <code data-testid="subject-urn">${escapeHtml(data.subjectUrn)}</code>${company ? ` · ${escapeHtml(company.countryCode)} · ${escapeHtml(company.currency)}` : ''}</p>
-<p>Granted scopes: <code data-testid="scope">${escapeHtml(data.scope.join(' '))}</code></p>
-${data.companies.length > 1 ? table('Companies', data.companies, [['Name', (row) => row.name], ['Country', (row) => row.countryCode]]) : ''}
-${table('Users', data.users, [['Name', (row) => row.name], ['E-mail', (row) => row.email], ['Role', (row) => row.role]])}
-${table('Vendors', data.vendors, [['Name', (row) => row.name], ['Country', (row) => row.countryCode]])}
-${confirmFirst(false, 'Disconnect…')}`);
+  const companyName = `<span data-testid="company-name">${escapeHtml(company?.name ?? data.subjectUrn)}</span>`;
+  return layout(appName, t.connectedTitle, `<h2>${withMarkup(t.connectedTo, companyName)}</h2>
+<p>${escapeHtml(t.subject)} <code data-testid="subject-urn">${escapeHtml(data.subjectUrn)}</code>${company ? ` · ${escapeHtml(company.countryCode)} · ${escapeHtml(company.currency)}` : ''}</p>
+<p>${escapeHtml(t.grantedScopes)} <code data-testid="scope">${escapeHtml(data.scope.join(' '))}</code></p>
+${data.companies.length > 1 ? table(t.companies, data.companies, [[t.name, (row) => row.name], [t.country, (row) => row.countryCode]]) : ''}
+${table(t.users, data.users, [[t.name, (row) => row.name], [t.email, (row) => row.email], [t.role, (row) => row.role]])}
+${table(t.vendors, data.vendors, [[t.name, (row) => row.name], [t.country, (row) => row.countryCode]])}
+${confirmFirst(false, t.disconnectEllipsis)}`, lang);
 }
 
 /** Where an error page leads besides its default (`errorPage`). */
@@ -134,10 +143,12 @@ export interface ErrorPageOnward {
 
 /**
  * An error with a way onward: with `csrfToken`, a button (Connect, or `onward.retry`) and a link home; without, a link
- * home. `onward.link` adds a link (a page at Gatehouse where the user can finish what this app could not).
+ * home. `onward.link` adds a link (a page at Gatehouse where the user can finish what this app could not). `title`
+ * and `message` are already in the page's language.
  */
-export function errorPage(appName: string, title: string, message: string, csrfToken?: string, onward: ErrorPageOnward = {}): string {
-  const button = csrfToken ? form(onward.retry?.action ?? '/connect', csrfToken, onward.retry?.label ?? 'Try again') : '';
+export function errorPage(lang: PageLanguage, appName: string, title: string, message: string, csrfToken?: string, onward: ErrorPageOnward = {}): string {
+  const { t } = lang;
+  const button = csrfToken ? form(onward.retry?.action ?? '/connect', csrfToken, onward.retry?.label ?? t.tryAgain) : '';
   const link = onward.link ? `<p><a href="${escapeHtml(onward.link.href)}">${escapeHtml(onward.link.label)}</a></p>` : '';
-  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${link}${button}${csrfToken && !onward.retry ? '' : '<p><a href="/">Back</a></p>'}`);
+  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${link}${button}${csrfToken && !onward.retry ? '' : `<p><a href="/">${escapeHtml(t.back)}</a></p>`}`, lang);
 }

@@ -481,6 +481,55 @@ describe('partner app (HTTP)', () => {
     for (const token of tokens) assert.ok(!seenByBrowser.includes(token));
   });
 
+  it('speaks the language Accept-Language asks for (German here), with <html lang> set; English without one', async () => {
+    const german = { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' };
+    const browser = new Browser();
+    const connectDe = await browser.request(`${partner.url}/`, { headers: german });
+    assert.equal(connectDe.status, 200);
+    assert.match(connectDe.text, /<html lang="de">/);
+    assert.match(connectDe.text, /<title>Verbinden · Ledgerly<\/title>/);
+    assert.match(connectDe.text, /Verbinden Sie Ledgerly mit Ihrem Gatehouse-Unternehmen/);
+    assert.match(connectDe.text, /<button type="submit">Mit Gatehouse verbinden<\/button>/);
+    assert.match(connectDe.text, /Beispiel einer Partner-App/);
+    assert.doesNotMatch(connectDe.text, /Connect with Gatehouse|partner app example/);
+    assert.match(connectDe.headers.get('vary') ?? '', /accept-language/i);
+
+    const english = await new Browser().get(`${partner.url}/`);
+    assert.match(english.text, /<html lang="en">/);
+    assert.match(english.text, /Connect with Gatehouse/);
+
+    // The highest quality wins, whatever the order; a language the app does not have (pt) is skipped.
+    const notFound = await browser.request(`${partner.url}/no-such-page`, { headers: { 'accept-language': 'pt-BR, fr;q=0.4, de-AT;q=0.9, en;q=0.1' } });
+    assert.equal(notFound.status, 404);
+    assert.match(notFound.text, /<html lang="de">/);
+    assert.match(notFound.text, /<h2>Seite nicht gefunden<\/h2><p>Diese Seite gibt es hier nicht.<\/p>/);
+    assert.match(notFound.text, />Zurück<\/a>/);
+
+    // A refused form post (no CSRF token) is German too.
+    const refused = await browser.request(`${partner.url}/connect`, { method: 'POST', headers: { ...german, 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    assert.equal(refused.status, 403);
+    assert.match(refused.text, /Anfrage abgelehnt/);
+
+    // Connected: the dashboard and the Disconnect confirmation, then Disconnect from it.
+    await connect(browser);
+    const dashboard = await browser.request(`${partner.url}/`, { headers: german });
+    assert.match(dashboard.text, /<html lang="de">/);
+    assert.match(dashboard.text, new RegExp(`<h2>Verbunden mit <span data-testid="company-name">${danish.name}</span></h2>`));
+    assert.match(dashboard.text, /<h3>Benutzer<\/h3>/);
+    assert.match(dashboard.text, /<h3>Lieferanten<\/h3>/);
+    assert.match(dashboard.text, /<th>E-Mail<\/th><th>Rolle<\/th>/);
+    assert.match(dashboard.text, /Gewährte Berechtigungen:/);
+    assert.match(dashboard.text, />Trennen …<\/button>/);
+    const confirmation = await browser.request(`${partner.url}/disconnect`, { headers: german });
+    assert.match(confirmation.text, /<html lang="de">/);
+    assert.match(confirmation.text, /<h2>Verbindung zu Gatehouse trennen\?<\/h2>/);
+    assert.match(confirmation.text, /Ledgerly widerruft seinen Zugriff bei Gatehouse/);
+    assert.match(confirmation.text, /<a href="\/">Abbrechen<\/a>/);
+    const disconnected = await browser.post(`${partner.url}/disconnect`, { _csrf: inputValue(confirmation.text, '_csrf')! });
+    assert.equal(disconnected.status, 303);
+    assert.match((await browser.request(`${partner.url}/`, { headers: german })).text, /Mit Gatehouse verbinden/);
+  });
+
   it('refuses a callback the browser did not start, and a callback used twice', async () => {
     const stranger = new Browser();
     const forged = await stranger.get(`${partner.url}/callback?code=stolen&state=guess&iss=${encodeURIComponent(server.issuer)}`);

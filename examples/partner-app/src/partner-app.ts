@@ -24,6 +24,7 @@ import {
   AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, DpopProofRejectedError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
+import { negotiateLocale, pageLanguage, type PageLanguage } from './i18n.ts';
 import { connectPage, dashboardPage, disconnectConfirmationPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
 import { registerApiKeyRoutes } from './api-key-connection.ts';
 import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
@@ -84,6 +85,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     // The callback URL carries the code: no Referer may carry it off-site. (`no-referrer` would also make
     // browsers send `Origin: null` on this site's own form posts, defeating the origin check.)
     reply.header('referrer-policy', 'same-origin');
+    // Pages are in the language Accept-Language asks for.
+    reply.header('vary', 'accept-language');
   });
 
   const setSessionCookie = (reply: FastifyReply, id: string) => {
@@ -98,10 +101,13 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     return session;
   };
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+  /** The request's page language: the best match of its Accept-Language among the seven (i18n.ts), else English. */
+  const languageOf = (request: FastifyRequest): PageLanguage => pageLanguage(negotiateLocale(request.headers['accept-language']));
   /** The bound on sessions in use is reached (connects under way that have not expired, and connected users): refuse, evict no one. */
-  const tooManyConnects = (reply: FastifyReply, session: Session) => {
+  const tooManyConnects = (request: FastifyRequest, reply: FastifyReply, session: Session) => {
+    const lang = languageOf(request);
     reply.header('retry-after', '60');
-    return html(reply, 503, errorPage(appName, 'Too many connections under way', 'Too many people are connecting to Gatehouse right now. Nothing was started; please try again in a minute.', session.csrfToken));
+    return html(reply, 503, errorPage(lang, appName, lang.t.tooManyConnectsTitle, lang.t.tooManyConnectsMessage, session.csrfToken));
   };
   /** A form post with this session's CSRF token, from this origin. */
   const checkedPost = (request: FastifyRequest, reply: FastifyReply): Session | undefined => {
@@ -109,7 +115,8 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const origin = request.headers.origin;
     const body = request.body as Record<string, unknown> | undefined;
     if (!session || (origin !== undefined && origin !== publicUrl.origin) || !csrfTokenMatches(session, body?._csrf)) {
-      html(reply, 403, errorPage(appName, 'Request refused', 'This form expired or did not come from this site. Go back and try again.'));
+      const lang = languageOf(request);
+      html(reply, 403, errorPage(lang, appName, lang.t.requestRefusedTitle, lang.t.formExpired));
       return undefined;
     }
     return session;
@@ -142,58 +149,63 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   // Every failure a route does not answer itself is a page too, never Fastify's JSON: Gatehouse unreachable
   // (discovery on Connect, a token request) is a 503 with a way back; the rest is logged and answered plainly.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const lang = languageOf(request);
     if (error instanceof TransportError) {
       reply.header('retry-after', '60');
-      return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now, so nothing was changed. Try again in a minute.'));
+      return html(reply, 503, errorPage(lang, appName, lang.t.unavailableTitle, lang.t.unavailableNothingChanged));
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-      return html(reply, error.statusCode, errorPage(appName, 'Request refused', 'This request could not be read. Go back and try again.'));
+      return html(reply, error.statusCode, errorPage(lang, appName, lang.t.requestRefusedTitle, lang.t.requestRefusedMessage));
     }
     request.log.error({ err: error }, 'request failed');
-    return html(reply, 500, errorPage(appName, 'Something went wrong', 'Nothing was changed. Try again, or start from the home page.'));
+    return html(reply, 500, errorPage(lang, appName, lang.t.somethingWrongTitle, lang.t.somethingWrongMessage));
   });
-  app.setNotFoundHandler((_request, reply) => html(reply, 404, errorPage(appName, 'Page not found', 'There is no such page here.')));
+  app.setNotFoundHandler((request, reply) => {
+    const lang = languageOf(request);
+    return html(reply, 404, errorPage(lang, appName, lang.t.notFoundTitle, lang.t.notFoundMessage));
+  });
 
   app.get('/', async (request, reply) => {
+    const lang = languageOf(request);
+    const { t } = lang;
     const session = ensureSession(request, reply);
     const connection = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
     if (!connection) {
       sessions.forgetConnection(session);
-      return html(reply, 200, connectPage(appName, session.csrfToken));
+      return html(reply, 200, connectPage(lang, appName, session.csrfToken));
     }
-    if (connection.status !== 'active') return html(reply, 200, reconnectPage(appName, session.csrfToken, connection.statusReason));
+    if (connection.status !== 'active') return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, connection.statusReason));
     try {
-      return html(reply, 200, dashboardPage(appName, await loadDashboard(connection)));
+      return html(reply, 200, dashboardPage(lang, appName, await loadDashboard(connection)));
     } catch (error) {
-      if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(appName, session.csrfToken, error.reason));
+      if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, error.reason));
       // Made by another client configuration (the app registered again): its tokens are not this client's to use
       // (RFC 6749 §10.4), nor its row to replace. The session lets go of it and offers a new connection (it was the 502
       // "Something went wrong", a dead end: no form to connect from).
       if (error instanceof ConnectionMismatchError) {
         sessions.forgetConnection(session);
-        return html(reply, 200, connectPage(appName, session.csrfToken, `This connection was made by another registration of ${appName} at Gatehouse and cannot be used here. Connect again.`));
+        return html(reply, 200, connectPage(lang, appName, session.csrfToken, t.otherRegistration(appName)));
       }
       // The stored tokens cannot be read (their key was dropped from the keyring): connecting again under the same
       // connection ID replaces them (the SDK's handleCallback), so offer Reconnect. This was the 502 "Something went
       // wrong" with a Back link to this same page, and Disconnect fails on them too: no way out for the user.
       if (error instanceof DecryptionError) {
         request.log.error({ err: error }, 'stored tokens cannot be decrypted');
-        return html(reply, 200, reconnectPage(appName, session.csrfToken, 'its stored tokens can no longer be read here'));
+        return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, t.reasonUnreadableTokens));
       }
       if (error instanceof TransportError || error instanceof RefreshFailedError) {
         // When to try again, as every 503 of this app says (RFC 9110 §10.2.3).
         reply.header('retry-after', '60');
-        return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Your connection is fine, but Gatehouse cannot be reached right now. Try again in a minute.'));
+        return html(reply, 503, errorPage(lang, appName, t.unavailableTitle, t.unavailableConnectionFine));
       }
       // The platform API refuses our DPoP proofs even for a freshly refreshed token: its configuration (public origin,
       // clock), not the connection; the SDK refreshes no more for it. Said plainly instead of 'Something went wrong'.
       if (error instanceof DpopProofRejectedError) {
         request.log.error({ err: error }, 'the platform API refuses our DPoP proofs');
-        return html(reply, 502, errorPage(appName, 'The platform API refused our requests', 'Your connection is fine, but the platform API does not accept how this app signs its requests. This is a configuration problem at the API; it has been logged. Try again later.',
-          undefined, { link: { href: '/', label: 'Try again' } }));
+        return html(reply, 502, errorPage(lang, appName, t.apiRefusedTitle, t.apiRefusedMessage, undefined, { link: { href: '/', label: t.tryAgain } }));
       }
       request.log.error({ err: error }, 'dashboard failed');
-      return html(reply, 502, errorPage(appName, 'Something went wrong', 'The data could not be loaded.'));
+      return html(reply, 502, errorPage(lang, appName, t.somethingWrongTitle, t.dataNotLoaded));
     }
   });
 
@@ -218,7 +230,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // A reconnect keeps the connection ID and pre-selects the same company.
       ...(existing ? { connectionId: existing.connectionId, subjectUrn: existing.subjectUrn } : {}),
     });
-    if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(reply, session);
+    if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(request, reply, session);
     authorizationOrigin = url.origin;
     return reply.redirect(url.href, 303);
   });
@@ -232,15 +244,16 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       return await gatehouse.verifySessionHandover(new URL(request.url, publicUrl));
     } catch (error) {
       if (!(error instanceof SessionHandoverError)) throw error;
+      const lang = languageOf(request);
       request.log.warn({ reason: error.reason }, 'session handover refused');
       // Gatehouse's keys could not be fetched: nothing is wrong with the link, and it may work in a minute
       // (it was answered "expired or already used", a 400 that sent the user to start over for an outage).
       if (error.reason === 'jwks_unavailable') {
         reply.header('retry-after', '60');
-        html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now to check the link you followed. Try again in a minute.'));
+        html(reply, 503, errorPage(lang, appName, lang.t.unavailableTitle, lang.t.unavailableLinkCheck));
         return undefined;
       }
-      html(reply, 400, errorPage(appName, 'This link cannot be used', 'The link from Gatehouse has expired or was already used. Start connecting here instead.', session.csrfToken));
+      html(reply, 400, errorPage(lang, appName, lang.t.linkUnusableTitle, lang.t.linkUnusableMessage, session.csrfToken));
       return undefined;
     }
   };
@@ -258,7 +271,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // connection behind, its grant alive and its tokens stored, with no session left to use or disconnect it.
       ...(existing ? { connectionId: existing.connectionId } : {}),
     });
-    if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(reply, session);
+    if (!sessions.beginTransaction(session, transaction, clock.nowSeconds())) return tooManyConnects(request, reply, session);
     authorizationOrigin = url.origin;
     return reply.redirect(url.href, 303);
   });
@@ -271,13 +284,15 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   });
 
   app.get('/callback', async (request, reply) => {
+    const lang = languageOf(request);
+    const { t } = lang;
     const sessionId = request.cookies[cookieName];
     const session = currentSession(request);
     // One transaction, one callback.
     const transaction = session === undefined ? undefined : sessions.takeTransaction(session);
     if (!session || !transaction) {
       // Neutral: the request may be fine and the app's record of it gone (expired, the server restarted).
-      return html(reply, 400, errorPage(appName, 'Connection not completed', 'We could not finish connecting to Gatehouse: this request is unknown here or has expired. Nothing was connected. Please connect again.'));
+      return html(reply, 400, errorPage(lang, appName, t.notCompletedTitle, t.notCompletedMessage));
     }
     try {
       // The URL as registered (not the Host header) plus the query Gatehouse sent.
@@ -290,30 +305,28 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       return reply.redirect('/', 303);
     } catch (error) {
       if (error instanceof AuthorizationServerError && error.error === 'access_denied') {
-        return html(reply, 200, connectPage(appName, session.csrfToken, `You did not allow ${appName} to access Gatehouse, so nothing was connected.`));
+        return html(reply, 200, connectPage(lang, appName, session.csrfToken, t.denied(appName)));
       }
       // The code exchange did not reach Gatehouse, or Gatehouse answered 5xx/429: nothing is wrong with the answer it
       // sent (this said "could not be verified"), it is unavailable; the same 503 as everywhere else, with a way to retry.
       if (error instanceof TransportError) {
         reply.header('retry-after', '60');
-        return html(reply, 503, errorPage(appName, 'Gatehouse is unavailable', 'Gatehouse cannot be reached right now, so nothing was connected. Try again in a minute.', session.csrfToken));
+        return html(reply, 503, errorPage(lang, appName, t.unavailableTitle, t.unavailableNothingConnected, session.csrfToken));
       }
       // The token store (or the refresh lock) failed after Gatehouse issued the tokens: the SDK revoked them, best effort.
       // Say whether Gatehouse may still list the app, since nothing here can disconnect it then.
       if (error instanceof ConnectionNotStoredError) {
         request.log.error({ err: error }, 'connection not stored');
         const issuerBase = new URL(`${(await gatehouse.discover()).issuer.replace(/\/$/, '')}/`);
-        return html(reply, 500, errorPage(appName, 'Not connected', error.grantRevoked
-          ? `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted was revoked. Try again.`
-          : `${appName} could not save the connection, so nothing was connected, and the access Gatehouse had just granted could not be revoked: Gatehouse may still show ${appName} as connected. Disconnect it on your connected apps page at Gatehouse, then try again.`,
-        session.csrfToken, error.grantRevoked ? {} : { link: { href: new URL('account/connected-apps', issuerBase).href, label: 'Your connected apps at Gatehouse' } }));
+        return html(reply, 500, errorPage(lang, appName, t.notConnectedTitle, error.grantRevoked ? t.notStoredRevoked(appName) : t.notStoredNotRevoked(appName),
+        session.csrfToken, error.grantRevoked ? {} : { link: { href: new URL('account/connected-apps', issuerBase).href, label: t.connectedAppsAtGatehouse } }));
       }
       // Not about Gatehouse's answer (the token store failing before the exchange, the refresh lock busy…): the app's own
       // failure, the error handler's 500; it was "the answer from Gatehouse could not be verified", hiding the real failure.
       if (!(error instanceof AuthorizationServerError || error instanceof CallbackValidationError || error instanceof InvalidResponseError)) throw error;
-      const message = error instanceof AuthorizationServerError ? `Gatehouse answered ${error.error}.` : 'The answer from Gatehouse could not be verified.';
+      const message = error instanceof AuthorizationServerError ? t.gatehouseAnswered(error.error) : t.answerNotVerified;
       request.log.warn({ err: error }, 'callback refused');
-      return html(reply, 400, errorPage(appName, 'Not connected', message, session.csrfToken));
+      return html(reply, 400, errorPage(lang, appName, t.notConnectedTitle, message, session.csrfToken));
     }
   });
 
@@ -321,10 +334,13 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   app.get('/disconnect', async (request, reply) => {
     const session = ensureSession(request, reply);
     if (session.connectionId === undefined) return reply.redirect('/', 303);
-    return html(reply, 200, disconnectConfirmationPage(appName, session.csrfToken, (request.query as Record<string, unknown>).forget === 'yes'));
+    return html(reply, 200, disconnectConfirmationPage(languageOf(request), appName, session.csrfToken, (request.query as Record<string, unknown>).forget === 'yes'));
   });
 
   app.post('/disconnect', async (request, reply) => {
+    const lang = languageOf(request);
+    const { t } = lang;
+    const disconnectAgain = { retry: { action: '/disconnect', label: t.disconnectAgain } };
     const session = checkedPost(request, reply);
     if (!session) return reply;
     if (session.connectionId !== undefined) {
@@ -337,7 +353,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           request.log.warn('connection forgotten without revoking its grant: its tokens cannot be decrypted');
           sessions.forgetConnection(session);
           const issuerBase = connection.issuer.endsWith('/') ? connection.issuer : `${connection.issuer}/`;
-          return html(reply, 200, forgottenNotRevokedPage(appName, session.csrfToken, new URL('account/connected-apps', issuerBase).href));
+          return html(reply, 200, forgottenNotRevokedPage(lang, appName, session.csrfToken, new URL('account/connected-apps', issuerBase).href));
         }
       } catch (error) {
         if (!(error instanceof ConnectionNotFoundError)) {
@@ -345,20 +361,20 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           // Gatehouse answered and refused (a suspended client: invalid_client): trying again does not help, and it
           // was reached (every failure said "could not be reached … try again").
           if (error instanceof AuthorizationServerError) {
-            return html(reply, 502, errorPage(appName, 'Could not disconnect', `Gatehouse refused to revoke the access (${error.error}). Nothing was changed here; if this goes on, contact ${appName}'s support.`, session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
+            return html(reply, 502, errorPage(lang, appName, t.couldNotDisconnectTitle, t.revocationRefused(appName, error.error), session.csrfToken, disconnectAgain));
           }
           if (error instanceof TransportError) {
-            return html(reply, 502, errorPage(appName, 'Could not disconnect', 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.', session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
+            return html(reply, 502, errorPage(lang, appName, t.couldNotDisconnectTitle, t.revocationUnreachable, session.csrfToken, disconnectAgain));
           }
           // Revoked at Gatehouse, but the token store failed to delete the connection: the access has ended; only the
           // local record is left, which the same button deletes (the SDK's revoke again).
           if (error instanceof ConnectionNotDeletedError) {
-            return html(reply, 500, errorPage(appName, 'Could not disconnect', `Gatehouse revoked ${appName}'s access, but ${appName} could not forget the connection here. Try Disconnect again.`, session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
+            return html(reply, 500, errorPage(lang, appName, t.couldNotDisconnectTitle, t.notForgotten(appName), session.csrfToken, disconnectAgain));
           }
           // Nothing was sent (a connection made by another client configuration, the refresh lock busy…), the answer was unusable, or Gatehouse revoked the grant and the token store then failed
           // to forget the connection: Gatehouse was not "unreachable", and whether the access is still granted is not
           // known here (it said "could not be revoked", untrue after a revocation that went through). The connection is kept.
-          return html(reply, 500, errorPage(appName, 'Could not disconnect', `Disconnecting did not finish, so ${appName} still shows the connection. Try again, and if this goes on, contact ${appName}'s support.`, session.csrfToken, { retry: { action: '/disconnect', label: 'Disconnect again' } }));
+          return html(reply, 500, errorPage(lang, appName, t.couldNotDisconnectTitle, t.disconnectNotFinished(appName), session.csrfToken, disconnectAgain));
         }
       }
       sessions.forgetConnection(session);

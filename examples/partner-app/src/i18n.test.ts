@@ -1,0 +1,83 @@
+/**
+ * The partner app's message catalogues and language choice (i18n.ts): every language has every English key with the
+ * same parameters (the type `Messages` already demands it; this also catches an empty or untranslated message), and
+ * Accept-Language picks the page language.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CATALOGUES, LOCALES, negotiateLocale, pageLanguage, withMarkup, type Messages } from './i18n.ts';
+import { en } from './locales/en.ts';
+import { connectPage, errorPage } from './pages.ts';
+
+const keys = Object.keys(en) as (keyof Messages)[];
+/** A message as text: functions are called with a marker per parameter, which must all appear in it. */
+const render = (message: Messages[keyof Messages], values: string[]) => (typeof message === 'function' ? (message as (...args: string[]) => string)(...values) : message);
+
+describe('partner app message catalogues', () => {
+  for (const locale of LOCALES) {
+    it(`${locale}: exactly the English keys, none empty, each with the same parameters`, () => {
+      const catalogue = CATALOGUES[locale];
+      assert.deepEqual(Object.keys(catalogue).sort(), [...keys].sort());
+      for (const key of keys) {
+        const message = catalogue[key];
+        assert.equal(typeof message, typeof en[key], `${locale} ${key}: a ${typeof en[key]}`);
+        const markers = typeof en[key] === 'function' ? Array.from({ length: (en[key] as (...args: never[]) => string).length }, (_value, index) => `⟦${index}⟧`) : [];
+        if (typeof message === 'function') assert.equal(message.length, markers.length, `${locale} ${key}: parameters`);
+        const text = render(message, markers);
+        assert.ok(text.trim() !== '', `${locale} ${key} is empty`);
+        for (const marker of markers) assert.ok(text.includes(marker), `${locale} ${key} uses parameter ${marker}`);
+      }
+    });
+  }
+
+  it('is really translated: no language copies an English sentence word for word', () => {
+    for (const locale of LOCALES.filter((candidate) => candidate !== 'en')) {
+      const copied = keys.filter((key) => {
+        const english = render(en[key], ['X', 'Y']);
+        return render(CATALOGUES[locale][key], ['X', 'Y']) === english && /[a-z]{4,} [a-z]{4,}/i.test(english);
+      });
+      assert.deepEqual(copied, [], `${locale} copies English`);
+    }
+  });
+
+  it('a missing reason leaves no empty parentheses', () => {
+    for (const locale of LOCALES) assert.doesNotMatch(CATALOGUES[locale].connectionEnded(null), /\(\s*\)/, locale);
+  });
+});
+
+describe('negotiateLocale (Accept-Language)', () => {
+  it('picks the supported language of the highest quality, the earlier of equal ones; English when none', () => {
+    assert.equal(negotiateLocale(undefined), 'en');
+    assert.equal(negotiateLocale(''), 'en');
+    assert.equal(negotiateLocale('de'), 'de');
+    assert.equal(negotiateLocale('de-AT,de;q=0.9'), 'de');
+    assert.equal(negotiateLocale('fr;q=0.4, sv;q=0.8, da;q=0.8'), 'sv');
+    assert.equal(negotiateLocale('pt-BR, es-MX;q=0.5'), 'es', 'an unsupported language is skipped');
+    assert.equal(negotiateLocale('pt-BR, ja'), 'en');
+    assert.equal(negotiateLocale('no'), 'nb');
+    assert.equal(negotiateLocale('nn-NO'), 'nb');
+    assert.equal(negotiateLocale('da_DK'), 'da');
+    assert.equal(negotiateLocale('de;q=0, fr'), 'fr', 'q=0 is "not acceptable"');
+    assert.equal(negotiateLocale('de;q=abc, es'), 'es', 'a malformed weight skips its entry');
+    assert.equal(negotiateLocale('*'), 'en');
+    assert.equal(negotiateLocale(['sv', 'de']), 'sv');
+  });
+});
+
+describe('pages in a language', () => {
+  it('set <html lang> and keep escaping every value, translated text included', () => {
+    const app = '<b>"Ledgerly" & Co</b>';
+    const page = connectPage(pageLanguage('fr'), app, 'tok"en', 'a <notice>');
+    assert.match(page, /<html lang="fr">/);
+    assert.ok(!page.includes('<b>'), 'the app name is escaped');
+    assert.match(page, /Connectez &lt;b&gt;&quot;Ledgerly&quot; &amp; Co&lt;\/b&gt; à votre entreprise Gatehouse/);
+    assert.match(page, /value="tok&quot;en"/);
+    assert.match(page, /a &lt;notice&gt;/);
+    assert.match(errorPage(pageLanguage('nb'), 'Ledgerly', 'T', 'M'), /<a href="\/">Tilbake<\/a>/);
+  });
+
+  it('withMarkup escapes the message and inserts the fragments as they are', () => {
+    assert.equal(withMarkup((link: string) => `<go> to ${link} & back`, '<a href="/x">here</a>'), '&lt;go&gt; to <a href="/x">here</a> &amp; back');
+    assert.equal(withMarkup((company: string) => `$& ${company}`, '<span>$1</span>'), '$&amp; <span>$1</span>');
+  });
+});
