@@ -14,6 +14,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import escapeHtml from 'escape-html';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { PageLanguage } from './i18n.ts';
 import type { Session } from './sessions.ts';
 
 export interface ApiKeyRouteDependencies {
@@ -24,7 +25,9 @@ export interface ApiKeyRouteDependencies {
   /** The session of a same-origin form post with its CSRF token, or undefined after a 403 page. */
   checkedPost(request: FastifyRequest, reply: FastifyReply): Session | undefined;
   html(reply: FastifyReply, status: number, body: string): FastifyReply;
-  layout(appName: string, title: string, body: string): string;
+  layout(appName: string, title: string, body: string, lang: PageLanguage): string;
+  /** The request's page language (Accept-Language). */
+  languageOf(request: FastifyRequest): PageLanguage;
 }
 
 /** AES-256-GCM under a per-process key: a memory dump of the map alone yields no key. */
@@ -58,68 +61,72 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
   const connections = new WeakMap<Session, ApiKeyConnection>();
   const call = (apiKey: string, path: string) => fetch(new URL(path, deps.apiUrl), { headers: { authorization: basic(apiKey) }, signal: AbortSignal.timeout(5_000) });
 
-  const formPage = (session: Session, notice?: string) => deps.layout(deps.appName, 'Connect with an API key', `${notice ? `<p class="notice" role="alert">${escapeHtml(notice)}</p>` : ''}
-<h2>Connect with an API key</h2>
-<p>Install ${escapeHtml(deps.appName)} from the Gatehouse marketplace, copy the key it shows you, and paste it here.</p>
+  const formPage = (lang: PageLanguage, session: Session, notice?: string) => deps.layout(deps.appName, lang.t.apiKeyTitle, `${notice ? `<p class="notice" role="alert">${escapeHtml(notice)}</p>` : ''}
+<h2>${escapeHtml(lang.t.apiKeyTitle)}</h2>
+<p>${escapeHtml(lang.t.apiKeyIntro(deps.appName))}</p>
 <form method="post" action="/api-key"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}">
-<p><label for="api_key">API key</label><br><input id="api_key" name="api_key" type="password" autocomplete="off" size="60" required></p>
-<button type="submit">Check and connect</button></form>`);
+<p><label for="api_key">${escapeHtml(lang.t.apiKeyLabel)}</label><br><input id="api_key" name="api_key" type="password" autocomplete="off" size="60" required></p>
+<button type="submit">${escapeHtml(lang.t.apiKeyCheckButton)}</button></form>`, lang);
 
   /** The kept key's data cannot be had now: every 503 of the app says when to try again (Retry-After, RFC 9110 §10.2.3). */
-  const unavailable = (reply: FastifyReply) => {
+  const unavailable = (lang: PageLanguage, reply: FastifyReply) => {
     reply.header('retry-after', '60');
-    return deps.html(reply, 503, deps.layout(deps.appName, 'Gatehouse is unavailable', '<h2>Gatehouse is unavailable</h2><p>Your key is kept; try again in a minute.</p>'));
+    return deps.html(reply, 503, deps.layout(deps.appName, lang.t.unavailableTitle, `<h2>${escapeHtml(lang.t.unavailableTitle)}</h2><p>${escapeHtml(lang.t.apiKeyKept)}</p>`, lang));
   };
 
   app.get('/api-key', async (request, reply) => {
+    const lang = deps.languageOf(request);
+    const { t } = lang;
     const session = deps.ensureSession(request, reply);
     const connection = connections.get(session);
-    if (!connection) return deps.html(reply, 200, formPage(session));
+    if (!connection) return deps.html(reply, 200, formPage(lang, session));
     let response: Response;
     try {
       response = await call(sealer.open(connection.sealedKey), '/v1/users?limit=10');
     } catch {
-      return unavailable(reply);
+      return unavailable(lang, reply);
     }
     if (response.status === 401) {
       // Revoked, rotated or expired: forget it and ask for a new one (never retry forever).
       connections.delete(session);
-      return deps.html(reply, 200, formPage(session, 'Gatehouse no longer accepts the API key: it was revoked or replaced. Paste a new key.'));
+      return deps.html(reply, 200, formPage(lang, session, t.apiKeyNoLongerAccepted));
     }
     // The API is unavailable (503: Gatehouse unreachable behind it; 429): as unreachable, not "something went wrong".
     if (response.status >= 500 || response.status === 429) {
       await response.body?.cancel().catch(() => {});
-      return unavailable(reply);
+      return unavailable(lang, reply);
     }
-    if (!response.ok) return deps.html(reply, 502, deps.layout(deps.appName, 'Something went wrong', `<h2>Something went wrong</h2><p>The platform API answered ${response.status}.</p>`));
+    if (!response.ok) return deps.html(reply, 502, deps.layout(deps.appName, t.somethingWrongTitle, `<h2>${escapeHtml(t.somethingWrongTitle)}</h2><p>${escapeHtml(t.apiAnswered(String(response.status)))}</p>`, lang));
     const users = ((await response.json()) as { data: Array<{ name: string; email: string }> }).data;
-    return deps.html(reply, 200, deps.layout(deps.appName, 'Connected with an API key', `<h2>Connected with an API key</h2>
-<p>Subject <code data-testid="subject-urn">${escapeHtml(connection.subjectUrn)}</code> · scopes <code data-testid="scope">${escapeHtml(connection.scope)}</code></p>
-<h3>Users</h3><ul data-testid="users">${users.map((user) => `<li>${escapeHtml(user.name)} (${escapeHtml(user.email)})</li>`).join('')}</ul>
-<form method="post" action="/api-key/forget"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}"><button type="submit" class="secondary">Forget the key</button></form>`));
+    return deps.html(reply, 200, deps.layout(deps.appName, t.apiKeyConnectedTitle, `<h2>${escapeHtml(t.apiKeyConnectedTitle)}</h2>
+<p>${escapeHtml(t.subject)} <code data-testid="subject-urn">${escapeHtml(connection.subjectUrn)}</code> · ${escapeHtml(t.scopes)} <code data-testid="scope">${escapeHtml(connection.scope)}</code></p>
+<h3>${escapeHtml(t.users)}</h3><ul data-testid="users">${users.map((user) => `<li>${escapeHtml(user.name)} (${escapeHtml(user.email)})</li>`).join('')}</ul>
+<form method="post" action="/api-key/forget"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}"><button type="submit" class="secondary">${escapeHtml(t.apiKeyForget)}</button></form>`, lang));
   });
 
   app.post('/api-key', async (request, reply) => {
     const session = deps.checkedPost(request, reply);
     if (!session) return reply;
+    const lang = deps.languageOf(request);
+    const { t } = lang;
     const apiKey = String((request.body as Record<string, unknown>).api_key ?? '').trim();
-    if (!/^gak_[A-Za-z0-9_.-]{1,200}$/.test(apiKey)) return deps.html(reply, 422, formPage(session, 'That is not a Gatehouse API key (they start with gak_).'));
+    if (!/^gak_[A-Za-z0-9_.-]{1,200}$/.test(apiKey)) return deps.html(reply, 422, formPage(lang, session, t.apiKeyMalformed));
     // The test call: Gatehouse says whether the key works, and what it may do.
     let response: Response;
     try {
       response = await call(apiKey, '/v1/introspect');
     } catch {
       reply.header('retry-after', '60');
-      return deps.html(reply, 503, formPage(session, 'Gatehouse cannot be reached right now. Try again in a minute.'));
+      return deps.html(reply, 503, formPage(lang, session, t.apiKeyUnreachable));
     }
     // The API could not check the key (503: Gatehouse unreachable behind it; 429: too many checks): the key may be
     // fine, so the user is not told to look for a copying mistake (it was a 422 "did not accept this API key").
     if (response.status >= 500 || response.status === 429) {
       await response.body?.cancel().catch(() => {});
       reply.header('retry-after', '60');
-      return deps.html(reply, 503, formPage(session, 'Gatehouse cannot check the key right now. Nothing was kept; try again in a minute.'));
+      return deps.html(reply, 503, formPage(lang, session, t.apiKeyCannotCheck));
     }
-    if (!response.ok) return deps.html(reply, 422, formPage(session, 'Gatehouse did not accept this API key. Check that you copied all of it.'));
+    if (!response.ok) return deps.html(reply, 422, formPage(lang, session, t.apiKeyNotAccepted));
     const { data } = (await response.json()) as { data: { authMethod: string; scope: string; subjectURN: string } };
     connections.set(session, { sealedKey: sealer.seal(apiKey), subjectUrn: data.subjectURN, scope: data.scope });
     return reply.redirect('/api-key', 303);

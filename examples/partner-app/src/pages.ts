@@ -26,7 +26,7 @@ export interface Vendor {
   countryCode: string;
 }
 
-/** The page frame; English unless `lang` says otherwise (the API-key pages, api-key-connection.ts, are English). */
+/** The page frame, in the page's language (English unless `lang` says otherwise). */
 export function layout(appName: string, title: string, body: string, lang: PageLanguage = pageLanguage('en')): string {
   return `<!doctype html>
 <html lang="${escapeHtml(lang.locale)}">

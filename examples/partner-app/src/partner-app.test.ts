@@ -510,6 +510,17 @@ describe('partner app (HTTP)', () => {
     assert.equal(refused.status, 403);
     assert.match(refused.text, /Anfrage abgelehnt/);
 
+    // The API-key form, and its refusal of something that is no key.
+    const apiKeyForm = await browser.request(`${partner.url}/api-key`, { headers: german });
+    assert.match(apiKeyForm.text, /<html lang="de">/);
+    assert.match(apiKeyForm.text, /<h2>Mit einem API-Schlüssel verbinden<\/h2>/);
+    assert.match(apiKeyForm.text, /<label for="api_key">API-Schlüssel<\/label>/);
+    const notAKey = await browser.request(`${partner.url}/api-key`, {
+      method: 'POST', headers: { ...german, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: inputValue(apiKeyForm.text, '_csrf')!, api_key: 'nope' }),
+    });
+    assert.equal(notAKey.status, 422);
+    assert.match(notAKey.text, /Das ist kein Gatehouse-API-Schlüssel/);
+
     // Connected: the dashboard and the Disconnect confirmation, then Disconnect from it.
     await connect(browser);
     const dashboard = await browser.request(`${partner.url}/`, { headers: german });

@@ -384,7 +384,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
 
   // Issue 16: the "paste an API key" path for integrated API keys (api-key-connection.ts).
   const apiUrl = options.gatehouse.apiUrl ?? ENVIRONMENT_PRESETS[options.environment].apiUrl;
-  if (apiUrl !== undefined) registerApiKeyRoutes(app, { appName, apiUrl, ensureSession, checkedPost, html, layout });
+  if (apiUrl !== undefined) registerApiKeyRoutes(app, { appName, apiUrl, ensureSession, checkedPost, html, layout, languageOf });
 
   return { app, gatehouse };
 }
