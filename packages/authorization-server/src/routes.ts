@@ -2,6 +2,7 @@
  * The route table: every endpoint of the authorization server on one screen.
  */
 import fastifyMultipart from '@fastify/multipart';
+import { uploadLimits } from './http/upload-limits.ts';
 import { LOGO_MAX_BYTES } from './clients/client-management.ts';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
@@ -116,8 +117,10 @@ export async function registerRoutes(app: FastifyInstance, context: ServerContex
       limits: { files: 1, fileSize: LOGO_MAX_BYTES + 1, fields: 40, fieldSize: 16 * 1024, parts: 42 },
       throwFileSizeLimit: false,
     });
-    withUploads.post('/portal/clients', csrf, (request, reply) => portalRegisterClient(context, request, reply));
-    withUploads.post('/portal/clients/:client_id/logo', csrf, (request, reply) => portalUploadLogo(context, request, reply));
+    // Before the body is read: a bounded, declared size and a signed-in user (http/upload-limits.ts).
+    const uploadCsrf = { onRequest: [csrf.onRequest, uploadLimits(context)], preHandler: csrf.preHandler };
+    withUploads.post('/portal/clients', uploadCsrf, (request, reply) => portalRegisterClient(context, request, reply));
+    withUploads.post('/portal/clients/:client_id/logo', uploadCsrf, (request, reply) => portalUploadLogo(context, request, reply));
   };
   await app.register(uploadRoutes);
   // The address a refused registration leaves in the address bar, opened again: the registration form (it answered 405).

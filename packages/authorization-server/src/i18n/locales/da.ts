@@ -95,6 +95,11 @@ export const da: Catalogue = {
   'error.notFound': 'Der er ingen side på denne adresse. Tjek linket, eller start forfra fra forsiden.',
   'error.methodNotAllowedTitle': 'Siden kan ikke åbnes direkte',
   'error.methodNotAllowed': 'Denne adresse modtager kun en formular, der er sendt fra en anden side. Start forfra fra forsiden.',
+  'error.uploadLengthRequiredTitle': 'Upload afvist',
+  'error.uploadLengthRequired': 'Uploadet oplyste ikke sin størrelse og blev derfor ikke læst. Send formularen igen fra portalen.',
+  'error.uploadTooLargeTitle': 'Uploadet er for stort',
+  'error.uploadTooLarge': 'Intet blev gemt. Et logo må højst være {megabytes} MB: Vælg et mindre billede, og send formularen igen.',
+  'error.openPortal': 'Gå til udviklerportalen',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisation} other {virksomhed}} at forbinde',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisation} other {virksomhed}} at forbinde',

@@ -95,6 +95,11 @@ export const de: Catalogue = {
   'error.notFound': 'Unter dieser Adresse gibt es keine Seite. Prüfen Sie den Link, oder beginnen Sie auf der Startseite neu.',
   'error.methodNotAllowedTitle': 'Diese Seite kann nicht direkt geöffnet werden',
   'error.methodNotAllowed': 'Diese Adresse nimmt nur ein Formular entgegen, das von einer anderen Seite gesendet wurde. Beginnen Sie auf der Startseite neu.',
+  'error.uploadLengthRequiredTitle': 'Hochladen abgelehnt',
+  'error.uploadLengthRequired': 'Der Upload hat seine Größe nicht angegeben und wurde daher nicht gelesen. Senden Sie das Formular erneut aus dem Portal.',
+  'error.uploadTooLargeTitle': 'Der Upload ist zu groß',
+  'error.uploadTooLarge': 'Es wurde nichts gespeichert. Ein Logo darf höchstens {megabytes} MB groß sein: Wählen Sie ein kleineres Bild und senden Sie das Formular erneut.',
+  'error.openPortal': 'Zum Entwicklerportal',
 
   'noSubject.title': 'Keine {subjectType, select, organization {Organisation} other {Firma}} zum Verbinden',
   'noSubject.heading': 'Sie haben keine {subjectType, select, organization {Organisation} other {Firma}} zum Verbinden',

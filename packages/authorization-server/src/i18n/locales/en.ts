@@ -101,6 +101,11 @@ export const en = {
   'error.notFound': 'There is no page at this address. Check the link, or start again from the home page.',
   'error.methodNotAllowedTitle': 'This page cannot be opened directly',
   'error.methodNotAllowed': 'This address only takes a form sent from another page. Start again from the home page.',
+  'error.uploadLengthRequiredTitle': 'Upload refused',
+  'error.uploadLengthRequired': 'The upload did not say its size, so it was not read. Send the form again from the portal.',
+  'error.uploadTooLargeTitle': 'The upload is too large',
+  'error.uploadTooLarge': 'Nothing was saved. A logo may be at most {megabytes} MB: choose a smaller image and send the form again.',
+  'error.openPortal': 'Go to the developer portal',
 
   // no-subject-page.ts
   'noSubject.title': 'No {subjectType, select, organization {organization} other {company}} to connect',

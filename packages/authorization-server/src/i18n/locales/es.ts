@@ -95,6 +95,11 @@ export const es: Catalogue = {
   'error.notFound': 'No hay ninguna página en esta dirección. Comprueba el enlace o vuelve a empezar desde la página de inicio.',
   'error.methodNotAllowedTitle': 'Esta página no se puede abrir directamente',
   'error.methodNotAllowed': 'Esta dirección solo recibe un formulario enviado desde otra página. Vuelve a empezar desde la página de inicio.',
+  'error.uploadLengthRequiredTitle': 'Subida rechazada',
+  'error.uploadLengthRequired': 'La subida no indicó su tamaño, así que no se leyó. Vuelve a enviar el formulario desde el portal.',
+  'error.uploadTooLargeTitle': 'La subida es demasiado grande',
+  'error.uploadTooLarge': 'No se guardó nada. Un logotipo puede ocupar como máximo {megabytes} MB: elige una imagen más pequeña y vuelve a enviar el formulario.',
+  'error.openPortal': 'Ir al portal para desarrolladores',
 
   'noSubject.title': 'No hay ninguna {subjectType, select, organization {organización} other {empresa}} que conectar',
   'noSubject.heading': 'No tienes ninguna {subjectType, select, organization {organización} other {empresa}} que conectar',

@@ -95,6 +95,11 @@ export const fr: Catalogue = {
   'error.notFound': 'Il n’y a aucune page à cette adresse. Vérifiez le lien ou recommencez depuis la page d’accueil.',
   'error.methodNotAllowedTitle': 'Cette page ne peut pas être ouverte directement',
   'error.methodNotAllowed': 'Cette adresse ne reçoit qu’un formulaire envoyé depuis une autre page. Recommencez depuis la page d’accueil.',
+  'error.uploadLengthRequiredTitle': 'Envoi refusé',
+  'error.uploadLengthRequired': 'L’envoi n’indiquait pas sa taille : il n’a pas été lu. Renvoyez le formulaire depuis le portail.',
+  'error.uploadTooLargeTitle': 'L’envoi est trop volumineux',
+  'error.uploadTooLarge': 'Rien n’a été enregistré. Un logo ne peut dépasser {megabytes} Mo : choisissez une image plus petite et renvoyez le formulaire.',
+  'error.openPortal': 'Aller au portail des développeurs',
 
   'noSubject.title': 'Aucune {subjectType, select, organization {organisation} other {entreprise}} à connecter',
   'noSubject.heading': 'Vous n’avez aucune {subjectType, select, organization {organisation} other {entreprise}} à connecter',

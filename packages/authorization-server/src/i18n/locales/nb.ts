@@ -95,6 +95,11 @@ export const nb: Catalogue = {
   'error.notFound': 'Det finnes ingen side på denne adressen. Sjekk lenken, eller begynn på nytt fra forsiden.',
   'error.methodNotAllowedTitle': 'Siden kan ikke åpnes direkte',
   'error.methodNotAllowed': 'Denne adressen tar bare imot et skjema som er sendt fra en annen side. Begynn på nytt fra forsiden.',
+  'error.uploadLengthRequiredTitle': 'Opplasting avvist',
+  'error.uploadLengthRequired': 'Opplastingen oppga ikke størrelsen sin og ble derfor ikke lest. Send skjemaet på nytt fra portalen.',
+  'error.uploadTooLargeTitle': 'Opplastingen er for stor',
+  'error.uploadTooLarge': 'Ingenting ble lagret. En logo kan være på høyst {megabytes} MB: velg et mindre bilde og send skjemaet på nytt.',
+  'error.openPortal': 'Gå til utviklerportalen',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisasjon} other {selskap}} å koble til',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisasjon} other {selskap}} å koble til',

@@ -95,6 +95,11 @@ export const sv: Catalogue = {
   'error.notFound': 'Det finns ingen sida på den här adressen. Kontrollera länken, eller börja om från startsidan.',
   'error.methodNotAllowedTitle': 'Sidan kan inte öppnas direkt',
   'error.methodNotAllowed': 'Den här adressen tar bara emot ett formulär som skickats från en annan sida. Börja om från startsidan.',
+  'error.uploadLengthRequiredTitle': 'Uppladdningen nekades',
+  'error.uploadLengthRequired': 'Uppladdningen angav inte sin storlek och lästes därför inte. Skicka formuläret igen från portalen.',
+  'error.uploadTooLargeTitle': 'Uppladdningen är för stor',
+  'error.uploadTooLarge': 'Inget sparades. En logotyp får vara högst {megabytes} MB: välj en mindre bild och skicka formuläret igen.',
+  'error.openPortal': 'Gå till utvecklarportalen',
 
   'noSubject.title': '{subjectType, select, organization {Ingen organisation} other {Inget företag}} att ansluta',
   'noSubject.heading': 'Du har {subjectType, select, organization {ingen organisation} other {inget företag}} att ansluta',
