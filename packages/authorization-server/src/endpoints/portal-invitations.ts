@@ -13,7 +13,9 @@
  *   /developers/{id}` holds until then: the invitation alone changes nothing, and the user's own acceptance is
  *   what gives access again (audited with `developer_access_granted`). Audited `partner_team.invitation_accepted`.
  * - `POST …/:invitation_id/decline`: a confirmation page, then (with `confirm=yes`) the invitation can no
- *   longer be accepted. Audited `partner_team.invitation_declined`.
+ *   longer be accepted. Audited `partner_team.invitation_declined`. The confirmation's language switch posts here
+ *   with `locale` (pages/portal-pages.ts `portalConfirmationPage`): it is remembered and the confirmation shown again
+ *   in it; nothing is declined.
  *
  * Forms are CSRF- and Origin-checked before these handlers run (routes.ts, SPEC decision 18).
  */
@@ -30,7 +32,7 @@ import { sessionUser } from '../sessions/login-session.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
 import type { PartnerTeamInvitationRecord, PartnerTeamInvitationRefusal, PartnerTeamInvitationView, UserRecord } from '../storage/storage.ts';
 import { RETURN_TO } from './login.ts';
-import { page } from './portal.ts';
+import { page, rememberSwitchedLocale, switchingLanguage } from './portal.ts';
 
 const INVITATIONS = '/portal/invitations';
 
@@ -101,10 +103,13 @@ export async function portalAcceptInvitation(context: ServerContext, request: Fa
 
 /** POST /portal/invitations/:invitation_id/decline (`confirm=yes` after the confirmation page). */
 export async function portalDeclineInvitation(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const signedIn = await invitee(context, request, reply);
   if (!signedIn) return;
   const now = context.clock.nowSeconds();
-  if ((request.body as Record<string, unknown> | undefined)?.confirm !== 'yes') {
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  // The confirmation's language switch only shows it again, in the language chosen: it never declines, even with confirm=yes.
+  if (body.confirm !== 'yes' || switchingLanguage(body)) {
     const invitation = await ownInvitation(context, request, signedIn);
     if (!invitation) return unknownInvitation(reply, signedIn);
     if (invitation.status !== 'pending' || invitation.expiresAt <= now) {

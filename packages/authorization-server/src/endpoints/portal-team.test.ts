@@ -16,6 +16,7 @@ import { linkInMail, startMailCatcher, type CaughtMail, type MailCatcher } from 
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { inviteUser } from '../users/password-links.ts';
 import { TEAM_INVITATION_LIFETIME_SECONDS } from './portal-team.ts';
+import { translator } from '../i18n/i18n.ts';
 
 const postgresSkip = await postgresSkipReason();
 
@@ -85,6 +86,23 @@ async function postFrom(server: TestServer, browser: Browser, path: string, acti
   const page = await browser.get(`${server.url}${path}`);
   return browser.post(`${server.url}${action}`, { _csrf: inputValue(page.text, '_csrf')!, ...fields });
 }
+
+/**
+ * The form a language button of a confirmation page submits, as a browser submits it (its `form` and `formaction`),
+ * with `locale`: the hidden inputs of that form only (portal.test.ts does the same for the client confirmations).
+ */
+function languageButton(page: string, locale: string): { action: string; body: URLSearchParams } {
+  const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
+  assert.ok(button, 'the language switch submits a form of the page');
+  const form = page.slice(page.indexOf(`id="${button[1]}"`));
+  const body = new URLSearchParams();
+  for (const match of form.slice(0, form.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(match[1]!, match[2]!.replace(/&amp;/g, '&'));
+  body.append('locale', locale);
+  return { action: button[2]!, body };
+}
+
+const postBody = (browser: Browser, url: string, body: URLSearchParams) =>
+  browser.request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
 
 for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams in the developer portal (issue 13): ${backend}`, { skip: backend === 'postgres' ? postgresSkip : false }, () => {
   let server: TestServer;
@@ -388,6 +406,71 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams i
     const events = (await answerEvents(server)).filter((event) => event.details?.user_id === kari.id);
     assert.deepEqual(events.map((event) => [event.type, event.actor]).sort(), [
       ['partner_team.invitation_declined', `user:${kari.id}`], ['partner_team.invitation_revoked', `user:${developer.id}`]].sort());
+  });
+
+  it("the withdrawal and decline confirmations' language switch shows them again in the language chosen, and withdraws or declines nothing, even with confirm=yes", async () => {
+    const owner = await signIn(server, developer);
+    const liv = await newUserWithPassword(server, 'liv@fjord.example', 'Liv');
+    assert.equal((await invite(server, owner, { name: 'Liv', email: liv.email, role: 'member' })).status, 303);
+    const path = new URL(invitationLinkInMail(server, await lastMail(mail, liv.email))).pathname;
+    const id = path.split('/').at(-1)!;
+    const invitationEvents = async () => (await answerEvents(server)).filter((event) => event.details?.invitation_id === id);
+
+    // The owner's withdrawal: switched to German, the same confirmation again, nothing withdrawn.
+    const revokePath = `/portal/team/invitations/${id}/revoke`;
+    const revokeConfirmation = await postFrom(server, owner, '/portal/team', revokePath);
+    assert.equal(revokeConfirmation.status, 200);
+    assert.match(revokeConfirmation.text, /<h1>Withdraw the invitation to liv@fjord\.example\?<\/h1>/);
+    const toGerman = languageButton(revokeConfirmation.text, 'de');
+    assert.equal(toGerman.action, revokePath);
+    assert.equal(toGerman.body.get('confirm'), null, 'the switch does not confirm');
+    const german = await postBody(owner, `${server.url}${toGerman.action}`, toGerman.body);
+    assert.equal(german.status, 200);
+    assert.match(german.text, /<html lang="de"/);
+    assert.ok(german.text.includes(`<h1>${translator('de').t('team.revokeTitle', { email: liv.email })}</h1>`), 'the withdrawal, in German');
+    assert.ok(german.text.includes(`<form method="post" action="${revokePath}">`), 'the confirmation again');
+    assert.ok(german.text.includes('<input type="hidden" name="confirm" value="yes">'));
+    assert.ok(german.text.includes(`<a class="button secondary" href="/portal/team">${translator('de').t('portal.cancel')}</a>`), 'Cancel returns to the team page');
+    assert.ok(german.text.includes('<a href="/portal/team">'), 'in the portal\'s frame');
+    assert.equal((await server.storage.partnerTeamInvitations.find(id))?.status, 'pending', 'nothing withdrawn');
+    // Even a switch that also says confirm=yes (a hand-made form) withdraws nothing.
+    const both = new URLSearchParams(toGerman.body);
+    both.set('confirm', 'yes');
+    const handMade = await postBody(owner, `${server.url}${revokePath}`, both);
+    assert.equal(handMade.status, 200);
+    assert.match(handMade.text, /<html lang="de"/);
+    assert.equal((await server.storage.partnerTeamInvitations.find(id))?.status, 'pending', 'still nothing withdrawn');
+    // The choice sticks: the team page is German too.
+    assert.match((await owner.get(`${server.url}/portal/team`)).text, /<html lang="de"/);
+
+    // The invitee's decline: switched to French, the same confirmation again in the invitee's frame, nothing declined.
+    const livBrowser = await signIn(server, liv, path);
+    const declinePath = `${path}/decline`;
+    const declineConfirmation = await postFrom(server, livBrowser, path, declinePath);
+    assert.equal(declineConfirmation.status, 200);
+    assert.match(declineConfirmation.text, /<h1>Decline the invitation from Dana Developer\?<\/h1>/);
+    const toFrench = languageButton(declineConfirmation.text, 'fr');
+    assert.equal(toFrench.action, declinePath);
+    assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+    const french = await postBody(livBrowser, `${server.url}${toFrench.action}`, toFrench.body);
+    assert.equal(french.status, 200);
+    assert.match(french.text, /<html lang="fr"/);
+    assert.ok(french.text.includes(`<h1>${translator('fr').t('invitation.declineTitle', { inviter: 'Dana Developer' })}</h1>`), 'the decline, in French');
+    assert.ok(french.text.includes(`<form method="post" action="${declinePath}">`), 'the confirmation again');
+    assert.ok(french.text.includes('<input type="hidden" name="confirm" value="yes">'));
+    assert.ok(french.text.includes(`<a class="button secondary" href="${path}">${translator('fr').t('portal.cancel')}</a>`), 'Cancel returns to the invitation');
+    assert.ok(!french.text.includes('<a href="/portal/team">'), 'the invitee\'s frame, without the portal\'s navigation');
+    assert.equal((await server.storage.partnerTeamInvitations.find(id))?.status, 'pending', 'nothing declined');
+    const bothDecline = new URLSearchParams(toFrench.body);
+    bothDecline.set('confirm', 'yes');
+    const handMadeDecline = await postBody(livBrowser, `${server.url}${declinePath}`, bothDecline);
+    assert.equal(handMadeDecline.status, 200);
+    assert.match(handMadeDecline.text, /<html lang="fr"/);
+    assert.equal((await server.storage.partnerTeamInvitations.find(id))?.status, 'pending', 'still nothing declined');
+    assert.deepEqual(await invitationEvents(), [], 'nothing audited: nothing was answered');
+    assert.equal(await server.storage.partnerTeams.findMembership(liv.id), undefined);
+    // Cleaned up for the other cases: the owner's pages in English again.
+    await owner.get(`${server.url}/language?locale=en&return_to=/portal`);
   });
 
   it('a developer an administrator removed (DELETE /developers/{id}) regains nothing through an invitation until they accept it themselves', async () => {

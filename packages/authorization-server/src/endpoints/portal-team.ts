@@ -13,7 +13,9 @@
  *   sent to EMAIL". Refusals (bad name or address, already in this team: the page lists its members) are shown
  *   beside the field with everything typed kept. Audited `partner_team.member_invited` (never a link).
  * - `POST /portal/team/invitations/:invitation_id/revoke`: owners only; a confirmation page, then (with
- *   `confirm=yes`) the invitation can no longer be accepted. Audited `partner_team.invitation_revoked`.
+ *   `confirm=yes`) the invitation can no longer be accepted. Audited `partner_team.invitation_revoked`. The
+ *   confirmation's language switch posts here with `locale` (pages/portal-pages.ts `portalConfirmationPage`): it is
+ *   remembered and the confirmation shown again in it; nothing is withdrawn.
  * - `POST /portal/team/members/:user_id/remove`: owners only; first a confirmation page naming what will
  *   happen, then (with `confirm=yes`) the removal, checked and done atomically by storage: the team's
  *   last owner is never removed (409). The removed developer stops being a partner developer (their
@@ -33,7 +35,7 @@ import type { PartnerTeamInvitationRecord, UserRecord } from '../storage/storage
 import { issuePasswordLink } from '../users/password-links.ts';
 import { localPasswordsEnabled } from '../sessions/upstream-identity.ts';
 import { mailerOf } from './password-reset.ts';
-import { developer, page, type SignedInDeveloper } from './portal.ts';
+import { developer, page, rememberSwitchedLocale, switchingLanguage, type SignedInDeveloper } from './portal.ts';
 
 type Body = Record<string, unknown>;
 
@@ -141,6 +143,7 @@ export async function portalInviteTeammate(context: ServerContext, request: Fast
 
 /** POST /portal/team/invitations/:invitation_id/revoke (`confirm=yes` after the confirmation page). */
 export async function portalRevokeInvitation(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
   const t = signedIn.frame.t!;
@@ -152,7 +155,9 @@ export async function portalRevokeInvitation(context: ServerContext, request: Fa
     return;
   }
   if (!ownerOnly(reply, signedIn)) return;
-  if ((request.body as Body | undefined)?.confirm !== 'yes') {
+  const body = (request.body ?? {}) as Body;
+  // The confirmation's language switch only shows it again, in the language chosen: it never withdraws, even with confirm=yes.
+  if (body.confirm !== 'yes' || switchingLanguage(body)) {
     page(reply, 200, revokeInvitationConfirmationPage({ ...signedIn.frame, invitation }));
     return;
   }

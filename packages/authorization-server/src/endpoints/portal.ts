@@ -237,7 +237,7 @@ export async function portalUpdateClient(context: ServerContext, request: Fastif
         const t = signedIn.frame.t!;
         const ended = holding.filter((grant) => grant.scope.every((scope) => removed.includes(scope))).length;
         page(reply, 200, portalConfirmationPage({
-          ...signedIn.frame, client, title: t.t('portal.narrowTitle', { client: client.clientName }),
+          ...signedIn.frame, cancelHref: `/portal/clients/${client.clientId}`, title: t.t('portal.narrowTitle', { client: client.clientName }),
           consequences: [
             // In words, in the page's language, as the client page lists them; the scope's name beside it for the developer.
             t.t('portal.narrowRemoved', { scopes: removed.map((scope) => `${t.scope(scope)} (${scope})`).join(', ') }),
@@ -289,7 +289,7 @@ export async function portalRotateSecret(context: ServerContext, request: Fastif
       const t = signedIn.frame.t!;
       const connections = revokeGrants ? (await context.storage.grants.listActive({ clientId: client.clientId })).length : 0;
       page(reply, 200, portalConfirmationPage({
-        ...signedIn.frame, client, title: t.t(revokeGrants ? 'portal.rotateTitle' : 'portal.rotateOnlyTitle', { client: client.clientName }),
+        ...signedIn.frame, cancelHref: `/portal/clients/${client.clientId}`, title: t.t(revokeGrants ? 'portal.rotateTitle' : 'portal.rotateOnlyTitle', { client: client.clientName }),
         consequences: [
           overlap === 0 ? t.t('portal.rotateStopsNow') : t.t('portal.rotateKeepsWorkingFor', { duration: overlapInWords(t, overlap) }),
           ...(revokeGrants ? [t.t('portal.rotateRevokes', { count: connections, client: client.clientName })] : []),
@@ -315,7 +315,7 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
       const t = signedIn.frame.t!;
       const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
       page(reply, 200, portalConfirmationPage({
-        ...signedIn.frame, client, title: t.t('portal.deleteTitle', { client: client.clientName }),
+        ...signedIn.frame, cancelHref: `/portal/clients/${client.clientId}`, title: t.t('portal.deleteTitle', { client: client.clientName }),
         consequences: [
           t.t('portal.deleteStops', { clientId: client.clientId }),
           t.t('portal.deleteRevokes', { count: connections }),
@@ -333,8 +333,18 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
 /**
  * Whether a form came from a confirmation page's language switch (pages/portal-pages.ts `portalConfirmationPage`): it
  * carries the `locale` chosen. Such a form only ever shows the confirmation again, in that language; it never acts.
+ * Used by every handler that answers with `portalConfirmationPage` (here, portal-team.ts, portal-invitations.ts).
  */
-const switchingLanguage = (body: Body) => body.locale !== undefined;
+export const switchingLanguage = (body: Body) => body.locale !== undefined;
+
+/**
+ * A language switch's `locale` (`switchingLanguage`; any other value, or none, is ignored) remembered as GET /language
+ * remembers it, and noted for this request so its answer is in that language. Called before the page's translator is made.
+ */
+export function rememberSwitchedLocale(context: ServerContext, request: FastifyRequest, reply: FastifyReply): void {
+  const locale = rememberChosenLocale(context, reply, ((request.body ?? {}) as Body).locale);
+  if (locale !== undefined) noteChosenLocale(request, locale);
+}
 
 /**
  * Runs a change on the developer's own client; a refusal re-renders the client's page naming the field. A language
@@ -344,8 +354,7 @@ async function withOwnClient(
   context: ServerContext, request: FastifyRequest, reply: FastifyReply,
   work: (signedIn: SignedInDeveloper, client: ClientRecord) => Promise<void>, submitted?: Body,
 ): Promise<void> {
-  const locale = rememberChosenLocale(context, reply, ((request.body ?? {}) as Body).locale);
-  if (locale !== undefined) noteChosenLocale(request, locale);
+  rememberSwitchedLocale(context, request, reply);
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
   const client = await ownClient(context, reply, signedIn.frame, signedIn.user, (request.params as { client_id: string }).client_id);

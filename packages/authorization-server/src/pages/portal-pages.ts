@@ -353,25 +353,36 @@ ${confidential ? html`<h2>${t.t('portal.clientSecret')}</h2>
 }
 
 /**
+ * The frame a page is drawn in (its header, navigation and language switch): `portalFrame` for a developer's
+ * portal pages; the invitee's pages (pages/portal-team-pages.ts `inviteeFrame`) have no portal navigation, as their
+ * reader may be no partner developer yet. `languageForm` as `portalFrame` takes it.
+ */
+export type PageFrame = (model: PortalFrame, title: string, body: SafeHtml, languageForm?: LanguageForm) => string;
+
+/**
  * A confirmation before a destructive action (a POST then a POST): names what will happen, and posts
- * the same form again with `confirm=yes`; Cancel returns to the client's page. The page answers a POST and has no
+ * the same form again with `confirm=yes`; Cancel returns to `cancelHref`. The page answers a POST and has no
  * address of its own: its language switch (layout.ts `LanguageForm`) posts the same values again without `confirm`
  * and with the `locale` chosen, from a form of its own, and the handler shows this page again in that language
- * (a link went back to the client's page, and the edit or choice waiting for confirmation was lost).
+ * (a link went back to the page the action started from, and the edit or choice waiting for confirmation was lost).
+ * Every such handler must treat a form carrying `locale` as a switch and never act on it (endpoints/portal.ts
+ * `switchingLanguage`), `confirm=yes` or not.
+ * @param model.hidden the form's values to send again with `confirm=yes` (a list: one input per value, as checkboxes send them).
+ * @param model.cancelHref where Cancel goes: the page the action was started from (a client's page, the team page, the invitation).
+ * @param model.frame the page's frame; default `portalFrame` (the developer portal's navigation).
  */
 export function portalConfirmationPage(model: PortalFrame & {
-  /** `hidden`: the form's values to send again with `confirm=yes` (a list: one input per value, as checkboxes send them). */
-  client: ClientRecord; title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string | string[]>;
+  title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string | string[]>; cancelHref: string; frame?: PageFrame;
 }): string {
   const t = model.t ?? ENGLISH;
   const hidden = Object.entries(model.hidden).flatMap(([name, values]) => (Array.isArray(values) ? values : [values]).map((value) => html`<input type="hidden" name="${name}" value="${value}">`));
-  return frame(model, model.title, html`<h1>${model.title}</h1>
+  return (model.frame ?? portalFrame)(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
 <form method="post" action="${model.action}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   ${hidden}
   <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/portal/clients/${model.client.clientId}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
+  <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
 </form>
 <form method="post" action="${model.action}" id="${CONFIRMATION_LANGUAGE_FORM}">
   <input type="hidden" name="_csrf" value="${model.csrfToken}">

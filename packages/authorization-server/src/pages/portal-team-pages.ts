@@ -10,7 +10,7 @@ import type { PartnerTeamInvitationRecord, PartnerTeamInvitationView, PartnerTea
 import { errorSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html } from './html.ts';
 import { layout } from './layout.ts';
-import { portalFrame, type FieldErrors, type PortalFrame } from './portal-pages.ts';
+import { portalConfirmationPage, portalFrame, type FieldErrors, type PageFrame, type PortalFrame } from './portal-pages.ts';
 
 /** The invitation form as typed (kept on a refusal). */
 export interface InvitationFormValues {
@@ -94,20 +94,17 @@ export function removeMemberConfirmationPage(model: PortalFrame & { member: Part
 </form>`);
 }
 
-/** Before withdrawing an invitation: names whom it was sent to; Cancel returns to the team page. */
+/**
+ * Before withdrawing an invitation: names whom it was sent to; Cancel returns to the team page. Drawn by
+ * `portalConfirmationPage`, so its language switch shows it again in the language chosen (the handler never acts on a switch).
+ */
 export function revokeInvitationConfirmationPage(model: PortalFrame & { invitation: PartnerTeamInvitationRecord }): string {
   const t = model.t ?? ENGLISH;
-  const title = t.t('team.revokeTitle', { email: model.invitation.email });
-  return portalFrame(model, title, html`<h1>${title}</h1>
-<div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>
-<li>${t.t('team.revokeConsequence')}</li>
-<li>${t.t('team.revokeAgain')}</li>
-</ul></div>
-<form method="post" action="/portal/team/invitations/${model.invitation.invitationId}/revoke">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/portal/team">${t.t('portal.cancel')}</a><button class="danger" type="submit">${t.t('team.revokeConfirm')}</button></div>
-</form>`);
+  return portalConfirmationPage({
+    ...model, title: t.t('team.revokeTitle', { email: model.invitation.email }),
+    consequences: [t.t('team.revokeConsequence'), t.t('team.revokeAgain')],
+    action: `/portal/team/invitations/${model.invitation.invitationId}/revoke`, confirmLabel: t.t('team.revokeConfirm'), hidden: {}, cancelHref: '/portal/team',
+  });
 }
 
 /** The invitee's pages: the signed-in account (who may not be a partner developer yet), without the portal's menu. */
@@ -120,9 +117,8 @@ export interface InvitationDetails {
   clients: string[];
 }
 
-function inviteeFrame(model: InviteeFrame, title: string, body: ReturnType<typeof html>): string {
-  return layout(model.brandName, title, body, model, model.t ?? ENGLISH);
-}
+/** The invitee's frame: the layout with who is signed in, without the portal's navigation (a `PageFrame`). */
+const inviteeFrame: PageFrame = (model, title, body, languageForm) => layout(model.brandName, title, body, model, model.t ?? ENGLISH, languageForm);
 
 /** `/portal/invitations` (every pending invitation of the account) and `/portal/invitations/{id}` (one). */
 export function invitationsPage(model: InviteeFrame & { invitations: InvitationDetails[]; email: string; notice?: string }): string {
@@ -151,19 +147,19 @@ ${model.invitations.map(({ invitation, owners, clients }) => html`<section aria-
 </section>`)}`);
 }
 
-/** Before declining: it cannot be undone (an owner would have to invite again); Cancel returns to the invitation. */
+/**
+ * Before declining: it cannot be undone (an owner would have to invite again); Cancel returns to the invitation. Drawn by
+ * `portalConfirmationPage` in the invitee's frame, so its language switch shows it again in the language chosen
+ * (the handler never acts on a switch).
+ */
 export function declineInvitationConfirmationPage(model: InviteeFrame & { invitation: PartnerTeamInvitationView }): string {
   const t = model.t ?? ENGLISH;
-  const title = t.t('invitation.declineTitle', { inviter: model.invitation.inviterName });
-  return inviteeFrame(model, title, html`<h1>${title}</h1>
-<div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>
-<li>${t.t('invitation.declineConsequence')}</li>
-</ul></div>
-<form method="post" action="/portal/invitations/${model.invitation.invitationId}/decline">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/portal/invitations/${model.invitation.invitationId}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${t.t('invitation.declineConfirm')}</button></div>
-</form>`);
+  return portalConfirmationPage({
+    ...model, frame: inviteeFrame, title: t.t('invitation.declineTitle', { inviter: model.invitation.inviterName }),
+    consequences: [t.t('invitation.declineConsequence')],
+    action: `/portal/invitations/${model.invitation.invitationId}/decline`, confirmLabel: t.t('invitation.declineConfirm'), hidden: {},
+    cancelHref: `/portal/invitations/${model.invitation.invitationId}`,
+  });
 }
 
 /** A refusal on the invitee's side: what happened, and a way onward. */
