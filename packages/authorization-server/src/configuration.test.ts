@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CONFIGURATION_VARIABLES, ConfigurationError, describeConfiguration, describeDatabase, loadConfiguration } from './configuration.ts';
+import { resolveOptions } from './options.ts';
+import { systemClock } from './clock.ts';
 
 describe('configuration: the database and the cleanup job', () => {
   it('uses SQLite (GATEHOUSE_DATABASE) without DATABASE_URL, and cleans up every 60 s in batches of 500 by default', () => {
@@ -160,6 +162,25 @@ describe('configuration: the refresh-token reuse grace window (SPEC decision 8)'
     assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '121' }), /at most 120/);
     assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '-1' }), /GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS/);
     assert.throws(() => loadConfiguration({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS: '2.5' }), /GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS/);
+  });
+});
+
+describe('configuration: the partner-team invitation limit (issue 13 "Partner teams")', () => {
+  it('reads GATEHOUSE_TEAM_INVITATIONS_PER_HOUR: default 20, 1 to 1000, and no 0 = unlimited', () => {
+    assert.equal(loadConfiguration({}).teamInvitationsPerHour, 20);
+    assert.equal(loadConfiguration({ GATEHOUSE_TEAM_INVITATIONS_PER_HOUR: '1' }).teamInvitationsPerHour, 1);
+    assert.equal(loadConfiguration({ GATEHOUSE_TEAM_INVITATIONS_PER_HOUR: '1000' }).teamInvitationsPerHour, 1000);
+    for (const nonsense of ['0', '1001', '-1', '2.5', 'off', 'unlimited']) {
+      assert.throws(() => loadConfiguration({ GATEHOUSE_TEAM_INVITATIONS_PER_HOUR: nonsense }), /GATEHOUSE_TEAM_INVITATIONS_PER_HOUR must be a whole number of invitations from 1 to 1000 \(there is no unlimited\)/, nonsense);
+    }
+    assert.equal(Object.fromEntries(describeConfiguration(loadConfiguration({ GATEHOUSE_TEAM_INVITATIONS_PER_HOUR: '5' }))).GATEHOUSE_TEAM_INVITATIONS_PER_HOUR, '5');
+  });
+
+  it('the option is bounded too: resolveOptions refuses 0, more than 1000 and fractions', () => {
+    const base = { issuer: 'http://localhost:3000', environment: 'development' as const, storage: {} as never, accessTokenAudience: 'x', tokenHmacKey: Buffer.alloc(32) };
+    const clock = systemClock;
+    assert.equal(resolveOptions(base, clock).teamInvitationsPerHour, 20);
+    for (const value of [0, 1001, 2.5, -1]) assert.throws(() => resolveOptions({ ...base, teamInvitationsPerHour: value }, clock), /teamInvitationsPerHour must be a whole number 1\.\.1000/, String(value));
   });
 });
 

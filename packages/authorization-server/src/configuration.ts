@@ -39,6 +39,7 @@
  * | `GATEHOUSE_UPSTREAM_ISSUER` | unset | the platform's OpenID Provider (issue 10 §2); with it `GATEHOUSE_UPSTREAM_CLIENT_ID`, `GATEHOUSE_UPSTREAM_CLIENT_SECRET` and `GATEHOUSE_UPSTREAM_NAME` are required |
  * | `GATEHOUSE_UPSTREAM_SCOPE` | `openid email profile` | scopes asked of the upstream provider |
  * | `GATEHOUSE_LOCAL_PASSWORDS` | `on` | `off`: no e-mail and password login, everyone signs in through the upstream provider |
+ * | `GATEHOUSE_TEAM_INVITATIONS_PER_HOUR` | `20` | partner-team invitations one team may send in an hour, 1 to 1000 (options.ts `teamInvitationsPerHour`); there is no unlimited |
  * | `GATEHOUSE_OAUTH_RATE_LIMIT` | `1000,2000,10` | requests per client, per address, window seconds at the token, revocation and introspection endpoints (options.ts `oauthEndpointRateLimit`); `off` turns the limits off |
  *
  * The database is migrated on every start (and by `gatehouse migrate`); on PostgreSQL that is safe when
@@ -48,7 +49,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseAuditStreamSetting, type AuditStreamTarget } from './operations/audit-stream.ts';
-import type { Environment, LocalAccountOptions, OAuthEndpointRateLimit, UpstreamIdentityProvider } from './options.ts';
+import { DEFAULT_TEAM_INVITATIONS_PER_HOUR, MAX_TEAM_INVITATIONS_PER_HOUR, type Environment, type LocalAccountOptions, type OAuthEndpointRateLimit, type UpstreamIdentityProvider } from './options.ts';
 import type { RateLimitCounters } from './storage/sqlite/sqlite-storage.ts';
 import type { PostgresRateLimitCounters } from './storage/postgres/postgres-storage.ts';
 
@@ -96,6 +97,8 @@ export interface Configuration {
   auditStream: AuditStreamTarget | undefined;
   /** See AuthorizationServerOptions.refreshTokenReuseGraceSeconds. */
   refreshTokenReuseGraceSeconds: number;
+  /** `GATEHOUSE_TEAM_INVITATIONS_PER_HOUR`: see AuthorizationServerOptions.teamInvitationsPerHour. */
+  teamInvitationsPerHour: number;
   /** `GATEHOUSE_OAUTH_RATE_LIMIT`: the limits, `false` (off), or undefined for the defaults of options.ts. */
   oauthEndpointRateLimit: OAuthEndpointRateLimit | false | undefined;
   /** Issue 10 §3: `GATEHOUSE_SMTP_URL`, `GATEHOUSE_MAIL_FROM`, `GATEHOUSE_REQUIRE_SECOND_FACTOR` (options.ts LocalAccountOptions). */
@@ -213,6 +216,9 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
   const shutdownGraceSeconds = integerSetting(env, 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS', 10, 0, 3600, problems);
   // SPEC decision 8: the refresh-token reuse grace window.
   const refreshTokenReuseGraceSeconds = integerSetting(env, 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 30, 0, 120, problems, 'a whole number of seconds from 0, at most 120 (SPEC decision 8)');
+  // Issue 13 "Partner teams": bounded, never off (each invitation may create a directory user and e-mails any address).
+  const teamInvitationsPerHour = integerSetting(env, 'GATEHOUSE_TEAM_INVITATIONS_PER_HOUR', DEFAULT_TEAM_INVITATIONS_PER_HOUR, 1, MAX_TEAM_INVITATIONS_PER_HOUR, problems,
+    `a whole number of invitations from 1 to ${MAX_TEAM_INVITATIONS_PER_HOUR} (there is no unlimited)`);
   const metricsPort = env.GATEHOUSE_METRICS_PORT ? integerSetting(env, 'GATEHOUSE_METRICS_PORT', 0, 1, 65535, problems, 'a port number (1 to 65535)') : undefined;
   if (metricsPort !== undefined && metricsPort === port) problems.push(`GATEHOUSE_METRICS_PORT must differ from PORT (both ${port})`);
   if (env.GATEHOUSE_TRUST_PROXY && !trustsOnlyAddresses(env.GATEHOUSE_TRUST_PROXY)) {
@@ -255,6 +261,7 @@ export function loadConfiguration(env: NodeJS.ProcessEnv = process.env): Configu
     auditStream: auditStream as AuditStreamTarget | undefined,
     refreshTokenReuseGraceSeconds,
     oauthEndpointRateLimit: oauthRateLimit,
+    teamInvitationsPerHour,
     localAccounts: localAccountOptions!,
     requirePushedAuthorizationRequests: requirePar!,
     upstreamIdentityProvider: upstream!,
@@ -352,6 +359,7 @@ export function describeConfiguration(configuration: Configuration): Array<[stri
     ['GATEHOUSE_OAUTH_RATE_LIMIT', configuration.oauthEndpointRateLimit === false ? 'off'
       : configuration.oauthEndpointRateLimit === undefined ? 'unset (the defaults: 1000 per client, 2000 per address, in 10 s)'
         : `${configuration.oauthEndpointRateLimit.maxRequestsPerClient},${configuration.oauthEndpointRateLimit.maxRequestsPerAddress},${configuration.oauthEndpointRateLimit.windowSeconds}`],
+    ['GATEHOUSE_TEAM_INVITATIONS_PER_HOUR', String(configuration.teamInvitationsPerHour)],
     ['GATEHOUSE_REQUIRE_PAR', String(configuration.requirePushedAuthorizationRequests)],
     ['GATEHOUSE_DPOP_NONCE_REQUIRED', String(configuration.dpopNonceRequired ?? false)],
     ['GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES', configuration.environment === 'development' ? 'development: loopback and private webhook targets allowed'
@@ -394,7 +402,7 @@ export const CONFIGURATION_VARIABLES = [
   'GATEHOUSE_DATABASE', 'GATEHOUSE_RATE_LIMIT_COUNTERS', 'GATEHOUSE_RATE_LIMIT_FLUSH_INTERVAL_MS', 'GATEHOUSE_CLEANUP_INTERVAL_SECONDS', 'GATEHOUSE_CLEANUP_BATCH_SIZE', 'GATEHOUSE_TOKEN_KEY', 'GATEHOUSE_API_AUDIENCE',
   'GATEHOUSE_ACCESS_TOKEN_FORMAT', 'GATEHOUSE_BRAND_NAME', 'GATEHOUSE_URN_NAMESPACE', 'GATEHOUSE_TRUST_PROXY', 'GATEHOUSE_SHUTDOWN_GRACE_SECONDS',
   'GATEHOUSE_METRICS_PORT', 'GATEHOUSE_AUDIT_RETENTION_DAYS', 'GATEHOUSE_AUDIT_STREAM',
-  'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', 'GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES', 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 'GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_REQUIRE_PAR',
+  'GATEHOUSE_WEBHOOK_DELIVERY_RETENTION_DAYS', 'GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES', 'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE_SECONDS', 'GATEHOUSE_OAUTH_RATE_LIMIT', 'GATEHOUSE_TEAM_INVITATIONS_PER_HOUR', 'GATEHOUSE_REQUIRE_PAR',
   'GATEHOUSE_DPOP_NONCE_REQUIRED', 'GATEHOUSE_SMTP_URL', 'GATEHOUSE_MAIL_FROM', 'GATEHOUSE_REQUIRE_SECOND_FACTOR', 'GATEHOUSE_LOCAL_PASSWORDS',
   'GATEHOUSE_UPSTREAM_ISSUER', 'GATEHOUSE_UPSTREAM_CLIENT_ID', 'GATEHOUSE_UPSTREAM_CLIENT_SECRET', 'GATEHOUSE_UPSTREAM_NAME', 'GATEHOUSE_UPSTREAM_SCOPE',
   // Read by scripts/start.ts, the test harness, or (OTEL_*) the OpenTelemetry exporter, not by loadConfiguration.

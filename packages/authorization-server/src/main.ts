@@ -81,6 +81,7 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       tokenHmacKey: tokenKey,
       trustProxy: configuration.trustProxy ?? false,
       oauthEndpointRateLimit: configuration.oauthEndpointRateLimit,
+      teamInvitationsPerHour: configuration.teamInvitationsPerHour,
       localAccounts: configuration.localAccounts,
       requirePushedAuthorizationRequests: configuration.requirePushedAuthorizationRequests,
       dpopNonceRequired: configuration.dpopNonceRequired ?? false,

@@ -60,6 +60,15 @@ export interface AuthorizationServerOptions {
    * with 429 and `Retry-After`. Default `DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT`; `false` turns it off.
    */
   oauthEndpointRateLimit?: OAuthEndpointRateLimit | false;
+  /**
+   * Issue 13 "Partner teams": invitations one team may send in an hour, all its owners together
+   * (endpoints/portal-team.ts; a fixed window from the team's first invitation in it, counted in storage `rateLimits`
+   * as the password-reset limits are). Over it the invitation form is refused (429, `Retry-After`) and nothing is
+   * created or e-mailed. Each invitation may create a directory user and sends an e-mail to any address, so the limit
+   * is always on: a whole number, 1..MAX_TEAM_INVITATIONS_PER_HOUR (no 0 = unlimited). Default
+   * DEFAULT_TEAM_INVITATIONS_PER_HOUR (`GATEHOUSE_TEAM_INVITATIONS_PER_HOUR`).
+   */
+  teamInvitationsPerHour?: number;
   /** SPEC decision 18 / issue 10 §3: growing login delays per key (endpoints/login-throttle.ts); each rule given replaces its default. */
   loginThrottle?: Partial<LoginThrottleRules>;
   /** SPEC decision 17: trust `X-Forwarded-Proto`/`-For` from these proxies (Fastify `trustProxy`); default none. */
@@ -184,6 +193,11 @@ export interface OAuthEndpointRateLimit {
  */
 export const DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT: OAuthEndpointRateLimit = { windowSeconds: 10, maxRequestsPerClient: 1_000, maxRequestsPerAddress: 2_000 };
 
+/** Issue 13 "Partner teams": 20 invitations a team an hour, room to bring in a whole team at once. */
+export const DEFAULT_TEAM_INVITATIONS_PER_HOUR = 20;
+/** The most `teamInvitationsPerHour` may be: a bound on the e-mails and directory users one team can cause. */
+export const MAX_TEAM_INVITATIONS_PER_HOUR = 1000;
+
 export interface Brand {
   /** Shown on every page; reserved in client names (SPEC §2). */
   name: string;
@@ -211,6 +225,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     loginRateLimit: { maxFailures: 5, windowSeconds: 15 * 60 },
     loginThrottle: {},
     oauthEndpointRateLimit: DEFAULT_OAUTH_ENDPOINT_RATE_LIMIT,
+    teamInvitationsPerHour: DEFAULT_TEAM_INVITATIONS_PER_HOUR,
     trustProxy: false,
     requireClientApproval: options.environment !== 'development',
     connectionLimits: {},
@@ -254,6 +269,10 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
     for (const [name, value] of Object.entries(resolved.oauthEndpointRateLimit)) {
       if (!Number.isSafeInteger(value) || value < 1) throw new Error(`oauthEndpointRateLimit.${name} must be a positive integer (SPEC decision 18)`);
     }
+  }
+  const invitations = resolved.teamInvitationsPerHour;
+  if (!Number.isInteger(invitations) || invitations < 1 || invitations > MAX_TEAM_INVITATIONS_PER_HOUR) {
+    throw new Error(`teamInvitationsPerHour must be a whole number 1..${MAX_TEAM_INVITATIONS_PER_HOUR} (there is no unlimited: each invitation may create a directory user and sends an e-mail)`);
   }
   const grace = resolved.refreshTokenReuseGraceSeconds;
   if (!Number.isInteger(grace) || grace < 0 || grace > MAX_REFRESH_TOKEN_REUSE_GRACE_SECONDS) {

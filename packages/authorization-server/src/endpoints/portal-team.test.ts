@@ -259,6 +259,55 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams i
     assert.equal(mail.messages.length, before.mails, 'no e-mail sent');
   });
 
+  it('bounds the invitations of a team (teamInvitationsPerHour): over it the form answers 429 with Retry-After and the limit beside the address, keeps what was typed, and creates, stores and e-mails nothing; another team and the next window invite again', async () => {
+    const limited = await startTestServer({ teamInvitationsPerHour: 2, localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' },
+      ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}) });
+    try {
+      const owner = await signIn(limited, developer);
+      for (const email of ['one@limit.example', 'two@limit.example']) assert.equal((await invite(limited, owner, { name: 'Within', email, role: 'member' })).status, 303, email);
+      const teamId = (await limited.storage.partnerTeams.findMembership(developer.id))!.teamId;
+      const pending = async () => (await limited.storage.partnerTeamInvitations.listPendingOfTeam(teamId, limited.clock.nowSeconds())).length;
+      assert.equal(await pending(), 2);
+
+      // The third in the hour: refused beside the address, everything typed kept; no user, no invitation, no audit event.
+      const refused = await invite(limited, owner, { name: 'Third Person', email: 'Three@Limit.example', role: 'owner' });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.headers.get('retry-after'), '3600', 'until the window that began with the first invitation ends');
+      assert.equal(refused.headers.get('cache-control'), 'no-store');
+      assert.match(refused.text, /<p class="field-error" id="email-error">[^<]*Your team can send at most 2 invitations an hour and has reached that limit\. Nothing was sent: you can invite again in 60 minutes\./);
+      assert.match(refused.text, /id="email"[^>]*aria-describedby="email-hint email-error" aria-invalid="true"/);
+      assert.match(refused.text, /id="name"[^>]*value="Third Person"/);
+      assert.match(refused.text, /id="email"[^>]*value="three@limit\.example"/);
+      assert.match(refused.text, /<option value="owner" selected>/);
+      assert.equal(await limited.storage.users.findByEmail('three@limit.example'), undefined, 'no directory user created');
+      assert.equal(await pending(), 2, 'no invitation stored');
+      assert.equal((await invitedEvents(limited)).length, 2, 'nothing audited');
+      // Refused again later in the same window (an existing account too): still nothing, and less to wait.
+      limited.clock.advanceSeconds(1800);
+      const stina = await newUserWithPassword(limited, 'stina@limit.example', 'Stina');
+      const again = await invite(limited, owner, { name: 'Stina', email: stina.email, role: 'member' });
+      assert.equal(again.status, 429);
+      assert.equal(again.headers.get('retry-after'), '1800');
+      assert.match(again.text, /you can invite again in 30 minutes/);
+      assert.deepEqual(await limited.storage.partnerTeamInvitations.listPendingOfUser(stina.id, limited.clock.nowSeconds()), []);
+
+      // The limit is the team's: another team invites.
+      const other = await newDeveloper(limited, 'other@team.example', 'Other');
+      assert.equal((await invite(limited, await signIn(limited, other), { name: 'Elsewhere', email: 'elsewhere@limit.example', role: 'member' })).status, 303);
+
+      // The next window: the same invitation goes through, and only it is e-mailed.
+      limited.clock.advanceSeconds(1800);
+      const later = await invite(limited, owner, { name: 'Third Person', email: 'three@limit.example', role: 'owner' });
+      assert.equal(later.status, 303);
+      await lastMail(mail, 'three@limit.example');
+      assert.equal(mail.messages.filter((message) => message.to.includes('three@limit.example')).length, 1, 'the refused invitation sent no e-mail');
+      assert.equal(mail.messages.filter((message) => message.to.includes(stina.email)).length, 0, 'nor did the second refusal');
+      assert.equal(await pending(), 3);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('an invitation never hands the team the clients a developer registered before teams existed (accepting is refused: 409, nothing moves)', async () => {
     // A developer whose clients were registered before partner teams existed, who has not opened the portal since:
     // no membership yet, their clients the team's through `ownerUserId` once they have one (storage.ts PartnerTeamStore).

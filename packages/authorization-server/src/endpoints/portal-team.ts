@@ -12,6 +12,9 @@
  *   same whether or not the address belongs to an account, and never shows the directory's name: "Invitation
  *   sent to EMAIL". Refusals (bad name or address, already in this team: the page lists its members) are shown
  *   beside the field with everything typed kept. Audited `partner_team.member_invited` (never a link).
+ *   At most `teamInvitationsPerHour` invitations a team (options.ts, default 20; storage `rateLimits`): over it the
+ *   form answers 429 with `Retry-After` and the limit beside the address, everything typed kept, and nothing is
+ *   created, stored or e-mailed.
  * - `POST /portal/team/invitations/:invitation_id/revoke`: owners only; a confirmation page, then (with
  *   `confirm=yes`) the invitation can no longer be accepted. Audited `partner_team.invitation_revoked`. The
  *   confirmation's language switch posts here with `locale` (pages/portal-pages.ts `portalConfirmationPage`): it is
@@ -112,6 +115,16 @@ export async function portalInviteTeammate(context: ServerContext, request: Fast
     errors.email = t.t('team.alreadyMember');
     return renderTeam(context, reply, signedIn, 409, { values, errors });
   }
+  // Each invitation may create a directory user and e-mails any address: at most `teamInvitationsPerHour` a team. Counted
+  // here, after the checks that send nothing and before anything is created, refused attempts included (they end with the window).
+  const retryAfterSeconds = await invitationLimitReached(context, signedIn.team.teamId, now);
+  if (retryAfterSeconds !== undefined) {
+    // RFC 6585 §4: 429, with Retry-After in seconds (RFC 9110 §10.2.3); the form keeps what was typed. No address is logged.
+    request.log.warn({ event: 'partner_team.invitation_limit', team_id: signedIn.team.teamId, retryAfterSeconds }, 'a team reached its invitation limit');
+    reply.header('retry-after', String(retryAfterSeconds));
+    errors.email = t.t('team.inviteLimit', { limit: context.options.teamInvitationsPerHour, minutes: Math.ceil(retryAfterSeconds / 60) });
+    return renderTeam(context, reply, signedIn, 429, { values, errors });
+  }
   let created = false;
   if (!invitee) {
     try {
@@ -139,6 +152,22 @@ export async function portalInviteTeammate(context: ServerContext, request: Fast
   });
   sendInvitation(context, request, t, { to: values.email, userId: invitee.userId, inviter: signedIn.user.name, role: values.role, invitationId: invitation.invitationId, setPasswordUrl: link?.url });
   reply.redirect(`/portal/team?${new URLSearchParams({ invited: invitation.invitationId })}`, 303);
+}
+
+/** The invitation limit's window (options.ts `teamInvitationsPerHour`). */
+const INVITATION_WINDOW_SECONDS = 3600;
+
+/**
+ * Counts one invitation of `teamId` in its current window (storage `rateLimits`, the counters the password-reset
+ * and OAuth endpoint limits use: a fixed window from the first hit in it, shared by every instance on one database,
+ * PostgreSQL's default `shared` counters seeing other instances' hits up to one flush interval late).
+ * @param now seconds since the epoch.
+ * @returns undefined while the team is within `teamInvitationsPerHour`; else the seconds until its window ends (≥ 1).
+ */
+async function invitationLimitReached(context: ServerContext, teamId: string, now: number): Promise<number | undefined> {
+  const [window] = await context.storage.rateLimits.hit([`team-invitation:team:${teamId}`], INVITATION_WINDOW_SECONDS, now);
+  if (window!.hits <= context.options.teamInvitationsPerHour) return undefined;
+  return Math.max(1, window!.windowEndsAt - now);
 }
 
 /** POST /portal/team/invitations/:invitation_id/revoke (`confirm=yes` after the confirmation page). */

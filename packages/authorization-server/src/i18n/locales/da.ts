@@ -433,6 +433,7 @@ export const da: Catalogue = {
   "team.emailInvalid": "Skriv en e-mailadresse som navn@firma.example.",
   "team.roleRequired": "Vælg medlem eller ejer.",
   "team.alreadyMember": "Denne person er allerede med i jeres team.",
+  "team.inviteLimit": "Jeres team kan højst sende {limit, plural, one {# invitation} other {# invitationer}} i timen og har nået grænsen. Intet blev sendt: I kan invitere igen om {minutes, plural, one {# minut} other {# minutter}}.",
   "team.inAnotherTeam": "Denne person hører allerede til et andet partnerteam, og en udvikler kan kun være i ét.",
   "team.noSuchMemberTitle": "Ingen sådan kollega",
   "team.noSuchMember": "Denne person er ikke med i jeres team. Intet blev ændret.",

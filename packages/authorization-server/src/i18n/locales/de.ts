@@ -433,6 +433,7 @@ export const de: Catalogue = {
   "team.emailInvalid": "Geben Sie eine E-Mail-Adresse wie name@firma.example ein.",
   "team.roleRequired": "Wählen Sie Mitglied oder Inhaber.",
   "team.alreadyMember": "Diese Person ist bereits in Ihrem Team.",
+  "team.inviteLimit": "Ihr Team kann höchstens {limit, plural, one {# Einladung} other {# Einladungen}} pro Stunde senden und hat diese Grenze erreicht. Es wurde nichts gesendet: Sie können in {minutes, plural, one {# Minute} other {# Minuten}} wieder einladen.",
   "team.inAnotherTeam": "Diese Person gehört bereits zu einem anderen Partnerteam, und ein Entwickler kann nur in einem sein.",
   "team.noSuchMemberTitle": "Kein solches Teammitglied",
   "team.noSuchMember": "Diese Person ist nicht in Ihrem Team. Es wurde nichts geändert.",

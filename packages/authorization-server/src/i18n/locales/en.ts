@@ -448,6 +448,7 @@ export const en = {
   "team.emailInvalid": "Enter an e-mail address such as name@company.example.",
   "team.roleRequired": "Choose member or owner.",
   "team.alreadyMember": "This person is already in your team.",
+  "team.inviteLimit": "Your team can send at most {limit, plural, one {# invitation} other {# invitations}} an hour and has reached that limit. Nothing was sent: you can invite again in {minutes, plural, one {# minute} other {# minutes}}.",
   "team.inAnotherTeam": "This person already belongs to another partner team, and a developer can be in only one.",
   "team.noSuchMemberTitle": "No such teammate",
   "team.noSuchMember": "This person is not in your team. Nothing was changed.",

@@ -433,6 +433,7 @@ export const es: Catalogue = {
   "team.emailInvalid": "Escribe un correo electrónico como nombre@empresa.example.",
   "team.roleRequired": "Elige miembro o propietario.",
   "team.alreadyMember": "Esta persona ya está en tu equipo.",
+  "team.inviteLimit": "Tu equipo puede enviar como máximo {limit, plural, one {# invitación} other {# invitaciones}} por hora y ha alcanzado ese límite. No se ha enviado nada: podrás invitar de nuevo dentro de {minutes, plural, one {# minuto} other {# minutos}}.",
   "team.inAnotherTeam": "Esta persona ya pertenece a otro equipo de socio, y un desarrollador solo puede estar en uno.",
   "team.noSuchMemberTitle": "Compañero no encontrado",
   "team.noSuchMember": "Esta persona no está en tu equipo. No se ha cambiado nada.",

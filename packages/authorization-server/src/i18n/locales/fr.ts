@@ -433,6 +433,7 @@ export const fr: Catalogue = {
   "team.emailInvalid": "Saisissez une adresse e-mail comme nom@entreprise.example.",
   "team.roleRequired": "Choisissez membre ou propriétaire.",
   "team.alreadyMember": "Cette personne fait déjà partie de votre équipe.",
+  "team.inviteLimit": "Votre équipe peut envoyer au plus {limit, plural, one {# invitation} other {# invitations}} par heure et a atteint cette limite. Rien n’a été envoyé : vous pourrez inviter à nouveau dans {minutes, plural, one {# minute} other {# minutes}}.",
   "team.inAnotherTeam": "Cette personne appartient déjà à une autre équipe partenaire, et un développeur ne peut être que dans une seule.",
   "team.noSuchMemberTitle": "Coéquipier introuvable",
   "team.noSuchMember": "Cette personne ne fait pas partie de votre équipe. Rien n’a été modifié.",

@@ -433,6 +433,7 @@ export const nb: Catalogue = {
   "team.emailInvalid": "Skriv inn en e-postadresse som navn@firma.example.",
   "team.roleRequired": "Velg medlem eller eier.",
   "team.alreadyMember": "Denne personen er allerede med i teamet deres.",
+  "team.inviteLimit": "Teamet deres kan sende høyst {limit, plural, one {# invitasjon} other {# invitasjoner}} i timen og har nådd grensen. Ingenting ble sendt: dere kan invitere igjen om {minutes, plural, one {# minutt} other {# minutter}}.",
   "team.inAnotherTeam": "Denne personen hører allerede til et annet partnerteam, og en utvikler kan bare være i ett.",
   "team.noSuchMemberTitle": "Ingen slik kollega",
   "team.noSuchMember": "Denne personen er ikke med i teamet deres. Ingenting ble endret.",

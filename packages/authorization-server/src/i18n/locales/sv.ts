@@ -433,6 +433,7 @@ export const sv: Catalogue = {
   "team.emailInvalid": "Skriv en e-postadress som namn@foretag.example.",
   "team.roleRequired": "Välj medlem eller ägare.",
   "team.alreadyMember": "Den här personen är redan med i ert team.",
+  "team.inviteLimit": "Ert team kan skicka högst {limit, plural, one {# inbjudan} other {# inbjudningar}} i timmen och har nått gränsen. Inget skickades: ni kan bjuda in igen om {minutes, plural, one {# minut} other {# minuter}}.",
   "team.inAnotherTeam": "Den här personen tillhör redan ett annat partnerteam, och en utvecklare kan bara vara med i ett.",
   "team.noSuchMemberTitle": "Ingen sådan kollega",
   "team.noSuchMember": "Den här personen är inte med i ert team. Inget ändrades.",
