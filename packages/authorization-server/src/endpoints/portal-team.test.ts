@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../users/password.ts';
 import { registerClient as registerLegacyClient } from '../clients/registration.ts';
-import { removeDeveloper } from '../directory/directory.ts';
+import { createDirectoryUser, removeDeveloper } from '../directory/directory.ts';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { linkInMail, startMailCatcher, type CaughtMail, type MailCatcher } from '../testing/mail-catcher.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
@@ -85,6 +85,17 @@ async function invite(server: TestServer, owner: Browser, fields: { name: string
 async function postFrom(server: TestServer, browser: Browser, path: string, action: string, fields: Record<string, string> = {}) {
   const page = await browser.get(`${server.url}${path}`);
   return browser.post(`${server.url}${action}`, { _csrf: inputValue(page.text, '_csrf')!, ...fields });
+}
+
+/** A message's text as its reader sees it: its quoted-printable (or base64) transfer encoding undone. */
+function mailText(mail: CaughtMail): string {
+  const split = mail.raw.search(/\r?\n\r?\n/);
+  const headers = mail.raw.slice(0, split);
+  const body = mail.raw.slice(split).trim();
+  if (/content-transfer-encoding: base64/i.test(headers)) return Buffer.from(body, 'base64').toString('utf8');
+  if (!/content-transfer-encoding: quoted-printable/i.test(headers)) return body.replace(/\r\n/g, '\n');
+  const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8').replace(/\r\n/g, '\n');
 }
 
 /**
@@ -372,6 +383,51 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams i
     const newMail = await lastMail(mail, 'nobody-yet@elsewhere.example');
     linkInMail(newMail);
     invitationLinkInMail(server, newMail);
+  });
+
+  it('tells an invitee whose account has no password how to sign in, in their language ("Forgot password?" on the sign-in page, and "Sign in with …" where an identity provider signs people in); an account with a password gets no such hint, and the owner sees the same answer', async () => {
+    const owner = await signIn(server, developer);
+    // Pia: no password yet, German in the directory, her administrator's set-password link pending. Ola: a password.
+    const directory = { storage: server.storage, environment: 'development' as const, now: server.clock.nowSeconds(), actor: 'admin:test' };
+    const pia = await createDirectoryUser(directory, { email: 'pia@nopassword.example', name: 'Pia', locale: 'de' });
+    const adminLink = await inviteUser(directory, server.url, pia.userId);
+    const ola = await newUserWithPassword(server, 'ola@withpassword.example', 'Ola');
+    const answers = [];
+    for (const email of [pia.email, ola.email]) {
+      const invited = await invite(server, owner, { name: 'Typed', email, role: 'member' });
+      answers.push([invited.status, invited.location?.replace(/[0-9a-f-]{36}/, 'ID')]);
+    }
+    assert.deepEqual(answers, [[303, '/portal/team?invited=ID'], [303, '/portal/team?invited=ID']], 'the owner is told nothing of either account');
+
+    const piasMail = await lastMail(mail, pia.email);
+    const piasText = mailText(piasMail);
+    const de = translator('de');
+    assert.ok(piasText.includes(de.t('mail.teamInviteSignInForgot', { brand: 'Gatehouse', forgot: de.t('login.forgot') })), piasText);
+    assert.match(piasText, /Melden Sie sich wie gewohnt an\. Wenn Sie für Gatehouse noch nie ein Passwort gewählt haben, wählen Sie auf der Anmeldeseite „Passwort vergessen\?“/);
+    invitationLinkInMail(server, piasMail);
+    assert.throws(() => linkInMail(piasMail), 'no set-password link of the invitation\'s own');
+    assert.equal((await new Browser().get(adminLink.url)).status, 200, 'the administrator\'s link stays valid');
+    // The hint is for the account without a password only.
+    const olasText = mailText(await lastMail(mail, ola.email));
+    assert.match(olasText, /Sign in to accept or decline the invitation/);
+    assert.doesNotMatch(olasText, /Forgot password|never set a password/);
+
+    // Where people also sign in through the platform's identity provider, the hint names its button first.
+    const withProvider = await startTestServer({
+      localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' },
+      upstreamIdentityProvider: { issuer: 'https://id.platform.example', clientId: 'gatehouse', clientSecret: 'not-used-here', name: 'Platform ID' },
+      ...(backend === 'postgres' ? { storage: await createTestPostgresStorage() } : {}),
+    });
+    try {
+      const sso = crypto.randomUUID();
+      await withProvider.storage.users.create({ userId: sso, email: 'sso@platform.example', name: 'Sso', passwordHash: null });
+      assert.equal((await invite(withProvider, await signIn(withProvider, developer), { name: 'Sso', email: 'sso@platform.example', role: 'member' })).status, 303);
+      const ssoText = mailText(await lastMail(mail, 'sso@platform.example'));
+      assert.ok(ssoText.includes('Sign in as you usually do, for example with "Sign in with Platform ID". If you have never set a password for Gatehouse and want one, choose "Forgot password?" on the sign-in page and enter this address: you will be e-mailed a link to set one.'), ssoText);
+      assert.throws(() => linkInMail({ to: [], raw: ssoText }));
+    } finally {
+      await withProvider.close();
+    }
   });
 
   it('an invitation is answered only by the invited account: another signed-in user, a declined, withdrawn or expired invitation is refused with a page and a way onward', async () => {

@@ -8,7 +8,8 @@
  *   changes). Records a pending invitation (7 days) and nothing else: nobody joins a team without accepting
  *   (endpoints/portal-invitations.ts). The address is looked up in the directory; someone new gets a directory
  *   user (no password) and a one-time set-password link (users/password-links.ts, 72 h); an existing account
- *   keeps its own links. The invitee is e-mailed (mail/mailer.ts) a link to the invitation. The answer is the
+ *   keeps its own links. The invitee is e-mailed (mail/mailer.ts) a link to the invitation; an account without a
+ *   password and without a new link is also told how to sign in (`signInWithoutPassword`). The answer is the
  *   same whether or not the address belongs to an account, and never shows the directory's name: "Invitation
  *   sent to EMAIL". Refusals (bad name or address, already in this team: the page lists its members) are shown
  *   beside the field with everything typed kept. Audited `partner_team.member_invited` (never a link).
@@ -36,7 +37,7 @@ import { portalMessagePage, type FieldErrors } from '../pages/portal-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { PartnerTeamInvitationRecord, UserRecord } from '../storage/storage.ts';
 import { issuePasswordLink } from '../users/password-links.ts';
-import { localPasswordsEnabled } from '../sessions/upstream-identity.ts';
+import { localPasswordsEnabled, upstreamProvider } from '../sessions/upstream-identity.ts';
 import { mailerOf } from './password-reset.ts';
 import { developer, page, rememberSwitchedLocale, switchingLanguage, type SignedInDeveloper } from './portal.ts';
 
@@ -150,7 +151,10 @@ export async function portalInviteTeammate(context: ServerContext, request: Fast
     type: 'partner_team.member_invited', at: now, actor,
     details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitee.userId, role: values.role, expires_at: invitation.expiresAt, password_link_sent: link !== undefined },
   });
-  sendInvitation(context, request, t, { to: values.email, userId: invitee.userId, inviter: signedIn.user.name, role: values.role, invitationId: invitation.invitationId, setPasswordUrl: link?.url });
+  sendInvitation(context, request, t, {
+    to: values.email, userId: invitee.userId, inviter: signedIn.user.name, role: values.role, invitationId: invitation.invitationId, setPasswordUrl: link?.url,
+    hasPassword: invitee.passwordHash !== null,
+  });
   reply.redirect(`/portal/team?${new URLSearchParams({ invited: invitation.invitationId })}`, 303);
 }
 
@@ -199,9 +203,16 @@ export async function portalRevokeInvitation(context: ServerContext, request: Fa
   reply.redirect('/portal/team?revoked=1', 303);
 }
 
-/** E-mails the invitation after the response (in the invitee's directory language, else the inviter's page language). */
+/**
+ * E-mails the invitation after the response (in the invitee's directory language, else the inviter's page language).
+ * Three bodies: with the set-password link (an account this invitation created, local passwords on); for an account
+ * without a password and no link (one that signs in through the upstream provider, one whose administrator's
+ * set-password link is pending, one created where only the upstream provider signs in) how to sign in
+ * (`signInWithoutPassword`); else "sign in". Only the invitee reads which: the owner's answer is the same for all.
+ * @param invitation.hasPassword whether the account has a local password (never the hash itself).
+ */
 function sendInvitation(context: ServerContext, request: FastifyRequest, t: Translator,
-  invitation: { to: string; userId: string; inviter: string; role: string; invitationId: string; setPasswordUrl: string | undefined }): void {
+  invitation: { to: string; userId: string; inviter: string; role: string; invitationId: string; setPasswordUrl: string | undefined; hasPassword: boolean }): void {
   const brand = context.options.brand.name;
   const accept = `${context.options.issuer}${invitationPath(invitation.invitationId)}`;
   setImmediate(() => {
@@ -211,13 +222,28 @@ function sendInvitation(context: ServerContext, request: FastifyRequest, t: Tran
       await mailerOf(context, request).send({
         to: invitation.to,
         subject: mailT.t('mail.teamInviteSubject', { brand, inviter: invitation.inviter }),
-        text: invitation.setPasswordUrl
-          ? mailT.t('mail.teamInviteNewBody', { ...values, link: invitation.setPasswordUrl })
-          : mailT.t('mail.teamInviteBody', values),
+        text: invitation.setPasswordUrl ? mailT.t('mail.teamInviteNewBody', { ...values, link: invitation.setPasswordUrl })
+          : invitation.hasPassword ? mailT.t('mail.teamInviteBody', values)
+            : mailT.t('mail.teamInviteNoPasswordBody', { ...values, signIn: signInWithoutPassword(context, mailT) }),
       });
     })().catch((error: unknown) =>
       request.log.error({ event: 'mail.failed', reason: error instanceof Error ? error.message : String(error) }, 'a team invitation e-mail could not be sent'));
   });
+}
+
+/**
+ * How an account without a local password signs in, in words for its invitation e-mail, naming the sign-in page's own
+ * buttons: the upstream provider's "Sign in with …" where there is one, and "Forgot password?" (which e-mails any
+ * account a set-password link, endpoints/password-reset.ts) where local passwords are on. It tells the ways this
+ * deployment offers, nothing about the account.
+ */
+function signInWithoutPassword(context: ServerContext, t: Translator): string {
+  const brand = context.options.brand.name;
+  const forgot = t.t('login.forgot');
+  const upstream = upstreamProvider(context);
+  if (!upstream) return t.t('mail.teamInviteSignInForgot', { brand, forgot });
+  const signInWith = t.t('login.signInWith', { provider: upstream.name });
+  return localPasswordsEnabled(context) ? t.t('mail.teamInviteSignInUpstreamOrForgot', { brand, forgot, signInWith }) : t.t('mail.teamInviteSignInUpstream', { signInWith });
 }
 
 /** POST /portal/team/members/:user_id/remove (`confirm=yes` after the confirmation page). */
