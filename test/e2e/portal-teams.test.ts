@@ -124,6 +124,17 @@ describe('end to end: partner teams and the portal in German (Chromium, axe)', {
     await owner.waitForLoadState();
     assert.match(await owner.locator('h1').innerText(), /Withdraw the invitation to ivar@fjord\.example\?/);
     await assertAccessible(owner, 'withdrawal confirmation', { restoreWidth: 1280 });
+    // Its language switch (buttons of a form of the page) shows the same confirmation again in German; nothing is withdrawn.
+    await owner.getByRole('button', { name: 'Deutsch' }).click();
+    await owner.waitForLoadState();
+    assert.equal(await owner.getAttribute('html', 'lang'), 'de');
+    assert.match(await owner.locator('h1').innerText(), /Einladung an ivar@fjord\.example zurückziehen\?/);
+    const ivar = await server.storage.users.findByEmail('ivar@fjord.example');
+    assert.equal((await server.storage.partnerTeamInvitations.listPendingOfUser(ivar!.userId, server.clock.nowSeconds())).length, 1, 'not withdrawn by the switch');
+    await assertAccessible(owner, 'withdrawal confirmation (de, after the switch)', { restoreWidth: 1280 });
+    await owner.getByRole('button', { name: 'English' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.locator('h1').innerText(), /Withdraw the invitation to ivar@fjord\.example\?/);
     await owner.getByRole('button', { name: 'Withdraw the invitation' }).click();
     await owner.waitForLoadState();
     assert.match(await owner.getByRole('status').innerText(), /The invitation was withdrawn/);
