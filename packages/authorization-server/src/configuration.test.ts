@@ -180,6 +180,7 @@ describe('configuration: the partner-team invitation limit (issue 13 "Partner te
     const base = { issuer: 'http://localhost:3000', environment: 'development' as const, storage: {} as never, accessTokenAudience: 'x', tokenHmacKey: Buffer.alloc(32) };
     const clock = systemClock;
     assert.equal(resolveOptions(base, clock).teamInvitationsPerHour, 20);
+    assert.equal(resolveOptions({ ...base, teamInvitationsPerHour: undefined }, clock).teamInvitationsPerHour, 20, 'given as undefined: the default');
     for (const value of [0, 1001, 2.5, -1]) assert.throws(() => resolveOptions({ ...base, teamInvitationsPerHour: value }, clock), /teamInvitationsPerHour must be a whole number 1\.\.1000/, String(value));
   });
 });

@@ -270,6 +270,7 @@ export function resolveOptions(options: AuthorizationServerOptions, systemClock:
       if (!Number.isSafeInteger(value) || value < 1) throw new Error(`oauthEndpointRateLimit.${name} must be a positive integer (SPEC decision 18)`);
     }
   }
+  resolved.teamInvitationsPerHour ??= DEFAULT_TEAM_INVITATIONS_PER_HOUR;
   const invitations = resolved.teamInvitationsPerHour;
   if (!Number.isInteger(invitations) || invitations < 1 || invitations > MAX_TEAM_INVITATIONS_PER_HOUR) {
     throw new Error(`teamInvitationsPerHour must be a whole number 1..${MAX_TEAM_INVITATIONS_PER_HOUR} (there is no unlimited: each invitation may create a directory user and sends an e-mail)`);
