@@ -2,7 +2,9 @@
  * End to end (issue 13 "Partner teams" and "Languages"), in Chromium: a partner developer's client page
  * and team page in German; the owner invites a teammate by e-mail, the teammate chooses a password through
  * the e-mailed link, signs in at the invitation, accepts it and sees the team's client, the owner withdraws
- * another invitation and removes the teammate, each after a confirmation.
+ * another invitation and removes the teammate, each after a confirmation; the withdrawal and decline confirmations'
+ * language switches show them again in the language chosen and act on nothing; an invitation over the team's hourly
+ * limit is refused beside the address.
  * Every portal page met on the way is axe-clean (WCAG 2.x A/AA) at 1280 px and 390 px, with no sideways
  * scrolling at 390 px.
  *
@@ -14,6 +16,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { registerClient } from '../../packages/authorization-server/src/clients/registration.ts';
 import { seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { linkInMail, startMailCatcher, type MailCatcher } from '../../packages/authorization-server/src/testing/mail-catcher.ts';
+import { issuePasswordLink } from '../../packages/authorization-server/src/users/password-links.ts';
 import { assertAccessible } from './axe.ts';
 import { chromiumSkipReason, launchChromium, logIn } from './chromium.ts';
 
@@ -34,7 +37,8 @@ describe('end to end: partner teams and the portal in German (Chromium, axe)', {
 
   before(async () => {
     mail = await startMailCatcher();
-    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' } });
+    // Three invitations a team an hour: the cases below send three, and the last case meets the limit with a fourth.
+    server = await startTestServer({ localAccounts: { smtpUrl: mail.url, mailFrom: 'Gatehouse <no-reply@gatehouse.test>' }, teamInvitationsPerHour: 3 });
     browser = await launchChromium();
     // Registered before the developer's first visit: their team, founded then, takes it.
     const { client } = await registerClient({ storage: server.storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds(), requireApproval: false },
@@ -152,5 +156,55 @@ describe('end to end: partner teams and the portal in German (Chromium, axe)', {
 
     const after = await teammate.goto(`${server.url}/portal/clients/${clientId}`);
     assert.equal(after?.status(), 403, 'the removed teammate no longer reaches the client');
+  });
+  it("the invitee's decline confirmation and its language switch, and the team's invitation limit, are axe-clean at 1280 and 390 px; the switch declines nothing", async () => {
+    const owner = await newPage();
+    await owner.goto(`${server.url}/portal/team`);
+    await logIn(owner, seed.developer);
+    await owner.getByLabel('Name').fill('Kari');
+    await owner.getByLabel('E-mail address').fill('kari@fjord.example');
+    await owner.getByRole('button', { name: 'Send invitation' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.getByRole('status').innerText(), /Invitation sent to kari@fjord\.example/);
+    // The fourth invitation of the hour: refused beside the address, what was typed kept.
+    await owner.getByLabel('Name').fill('Lena');
+    await owner.getByLabel('E-mail address').fill('lena@fjord.example');
+    await owner.getByRole('button', { name: 'Send invitation' }).click();
+    await owner.waitForLoadState();
+    assert.match(await owner.locator('#email-error').innerText(), /Your team can send at most 3 invitations an hour and has reached that limit/);
+    assert.equal(await owner.inputValue('#email'), 'lena@fjord.example');
+    assert.equal(await owner.getAttribute('#email', 'aria-invalid'), 'true');
+    assert.equal(await server.storage.users.findByEmail('lena@fjord.example'), undefined);
+    await assertAccessible(owner, 'team page refusing an invitation over the limit', { restoreWidth: 1280 });
+
+    // Kari opens her invitation, asks to decline, and switches the confirmation to French.
+    // She is new to the directory: her password is set through a link, as the invitation e-mail's.
+    const karisUser = (await server.storage.users.findByEmail('kari@fjord.example'))!;
+    const [pending] = await server.storage.partnerTeamInvitations.listPendingOfUser(karisUser.userId, server.clock.nowSeconds());
+    assert.ok(pending);
+    const link = await issuePasswordLink(server.storage, server.url, karisUser.userId, 'reset', server.clock.nowSeconds());
+    const invitee = await newPage();
+    await invitee.goto(link.url);
+    await invitee.getByLabel('New password', { exact: true }).fill('fjord-kari-long-passphrase');
+    await invitee.getByLabel('Repeat the new password').fill('fjord-kari-long-passphrase');
+    await invitee.getByRole('button', { name: 'Set password' }).click();
+    await invitee.waitForLoadState();
+    await invitee.goto(`${server.url}/portal/invitations/${pending.invitationId}`);
+    await logIn(invitee, { email: 'kari@fjord.example', password: 'fjord-kari-long-passphrase' });
+    await invitee.getByRole('button', { name: 'Decline…' }).click();
+    await invitee.waitForLoadState();
+    assert.match(await invitee.locator('h1').innerText(), /Decline the invitation from Dana Developer\?/);
+    await assertAccessible(invitee, 'decline confirmation', { restoreWidth: 1280 });
+    await invitee.getByRole('button', { name: 'Français' }).click();
+    await invitee.waitForLoadState();
+    assert.equal(await invitee.getAttribute('html', 'lang'), 'fr');
+    assert.match(await invitee.locator('h1').innerText(), /Refuser l’invitation de Dana Developer/);
+    assert.equal((await server.storage.partnerTeamInvitations.find(pending.invitationId))?.status, 'pending', 'not declined by the switch');
+    await assertAccessible(invitee, 'decline confirmation (fr, after the switch)', { restoreWidth: 1280 });
+    // Cancel goes back to the invitation, still open.
+    await invitee.getByRole('link', { name: 'Annuler' }).click();
+    await invitee.waitForLoadState();
+    assert.equal(new URL(invitee.url()).pathname, `/portal/invitations/${pending.invitationId}`);
+    assert.equal((await server.storage.partnerTeamInvitations.find(pending.invitationId))?.status, 'pending');
   });
 });
