@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../users/password.ts';
 import { registerClient as registerLegacyClient } from '../clients/registration.ts';
 import { createDirectoryUser, removeDeveloper } from '../directory/directory.ts';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
-import { linkInMail, startMailCatcher, type CaughtMail, type MailCatcher } from '../testing/mail-catcher.ts';
+import { Browser, inputValue, languageSwitchForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { linkInMail, mailText, startMailCatcher, type CaughtMail, type MailCatcher } from '../testing/mail-catcher.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { inviteUser } from '../users/password-links.ts';
 import { TEAM_INVITATION_LIFETIME_SECONDS } from './portal-team.ts';
@@ -85,31 +85,6 @@ async function invite(server: TestServer, owner: Browser, fields: { name: string
 async function postFrom(server: TestServer, browser: Browser, path: string, action: string, fields: Record<string, string> = {}) {
   const page = await browser.get(`${server.url}${path}`);
   return browser.post(`${server.url}${action}`, { _csrf: inputValue(page.text, '_csrf')!, ...fields });
-}
-
-/** A message's text as its reader sees it: its quoted-printable (or base64) transfer encoding undone. */
-function mailText(mail: CaughtMail): string {
-  const split = mail.raw.search(/\r?\n\r?\n/);
-  const headers = mail.raw.slice(0, split);
-  const body = mail.raw.slice(split).trim();
-  if (/content-transfer-encoding: base64/i.test(headers)) return Buffer.from(body, 'base64').toString('utf8');
-  if (!/content-transfer-encoding: quoted-printable/i.test(headers)) return body.replace(/\r\n/g, '\n');
-  const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-  return Buffer.from(bytes, 'latin1').toString('utf8').replace(/\r\n/g, '\n');
-}
-
-/**
- * The form a language button of a confirmation page submits, as a browser submits it (its `form` and `formaction`),
- * with `locale`: the hidden inputs of that form only (portal.test.ts does the same for the client confirmations).
- */
-function languageButton(page: string, locale: string): { action: string; body: URLSearchParams } {
-  const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
-  assert.ok(button, 'the language switch submits a form of the page');
-  const form = page.slice(page.indexOf(`id="${button[1]}"`));
-  const body = new URLSearchParams();
-  for (const match of form.slice(0, form.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(match[1]!, match[2]!.replace(/&amp;/g, '&'));
-  body.append('locale', locale);
-  return { action: button[2]!, body };
 }
 
 const postBody = (browser: Browser, url: string, body: URLSearchParams) =>
@@ -526,7 +501,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams i
     const revokeConfirmation = await postFrom(server, owner, '/portal/team', revokePath);
     assert.equal(revokeConfirmation.status, 200);
     assert.match(revokeConfirmation.text, /<h1>Withdraw the invitation to liv@fjord\.example\?<\/h1>/);
-    const toGerman = languageButton(revokeConfirmation.text, 'de');
+    const toGerman = languageSwitchForm(revokeConfirmation.text, 'de');
     assert.equal(toGerman.action, revokePath);
     assert.equal(toGerman.body.get('confirm'), null, 'the switch does not confirm');
     const german = await postBody(owner, `${server.url}${toGerman.action}`, toGerman.body);
@@ -554,7 +529,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams i
     const declineConfirmation = await postFrom(server, livBrowser, path, declinePath);
     assert.equal(declineConfirmation.status, 200);
     assert.match(declineConfirmation.text, /<h1>Decline the invitation from Dana Developer\?<\/h1>/);
-    const toFrench = languageButton(declineConfirmation.text, 'fr');
+    const toFrench = languageSwitchForm(declineConfirmation.text, 'fr');
     assert.equal(toFrench.action, declinePath);
     assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
     const french = await postBody(livBrowser, `${server.url}${toFrench.action}`, toFrench.body);

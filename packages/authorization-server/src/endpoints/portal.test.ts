@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../users/password.ts';
-import { authorize, basic, Browser, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, basic, Browser, inputValue, languageSwitchForm, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { pngImage, svgImage } from '../testing/images.ts';
 
 const developer = seed.developer;
@@ -441,19 +441,9 @@ describe('developer portal /portal', () => {
       const edit = new URLSearchParams({ _csrf: csrf, client_name: 'Fjord Books Lite', redirect_uris: 'http://localhost:8080/callback', subject_type: 'company', contacts: 'dev@fjord.example' });
       edit.append('scope', 'users:read');
       const post = (path: string, body: URLSearchParams) => browser.request(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-      /** The form a language button of `page` submits, as a browser submits it (its `form` and `formaction`), with `locale`. */
-      const languageButton = (page: string, locale: string) => {
-        const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
-        assert.ok(button, 'the language switch submits a form of the page');
-        const form = page.slice(page.indexOf(`id="${button[1]}"`));
-        const body = new URLSearchParams();
-        for (const match of form.slice(0, form.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(match[1]!, match[2]!.replace(/&amp;/g, '&'));
-        body.append('locale', locale);
-        return { action: button[2]!, body };
-      };
       const confirmation = await post(clientPath, edit);
       assert.match(confirmation.text, /Remove scopes from Fjord Books\?/);
-      const toGerman = languageButton(confirmation.text, 'de');
+      const toGerman = languageSwitchForm(confirmation.text, 'de');
       assert.equal(toGerman.action, clientPath);
       assert.equal(toGerman.body.get('confirm'), null, 'the switch does not confirm');
       const german = await post(toGerman.action, toGerman.body);
@@ -473,7 +463,7 @@ describe('developer portal /portal', () => {
       assert.match((await browser.get(`${server.url}${clientPath}`)).text, /<html lang="de"/);
       // The delete confirmation's switch deletes nothing.
       const deleting = await post(`${clientPath}/delete`, new URLSearchParams({ _csrf: csrf }));
-      const toFrench = languageButton(deleting.text, 'fr');
+      const toFrench = languageSwitchForm(deleting.text, 'fr');
       const french = await post(toFrench.action, toFrench.body);
       assert.equal(french.status, 200);
       assert.match(french.text, /<html lang="fr"/);

@@ -152,6 +152,21 @@ export function hiddenInputs(page: string): Record<string, string> {
   return out;
 }
 
+/**
+ * What a page's language button for `locale` submits, as a browser submits it: the button's `formaction`, and the
+ * hidden inputs of the one form its `form` attribute names (not the page's other forms: a confirmation's own form
+ * carries `confirm=yes`, its language form does not), with `locale` added (pages/layout.ts `LanguageForm`).
+ */
+export function languageSwitchForm(page: string, locale: string): { action: string; body: URLSearchParams } {
+  const button = new RegExp(`<button type="submit" form="([^"]+)" formaction="([^"]+)" name="locale" value="${locale}"`).exec(page);
+  if (!button) throw new Error('the language switch submits no form of the page');
+  const form = page.slice(page.indexOf(`id="${button[1]}"`));
+  const body = new URLSearchParams();
+  for (const match of form.slice(0, form.indexOf('</form>')).matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(match[1]!, decodeEntities(match[2]!));
+  body.append('locale', locale);
+  return { action: decodeEntities(button[2]!), body };
+}
+
 function decodeEntities(value: string): string {
   return value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 }
