@@ -553,6 +553,37 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`partner teams i
     await owner.get(`${server.url}/language?locale=en&return_to=/portal`);
   });
 
+  it("the removal confirmation's language switch shows it again in the language chosen and removes nothing, even with confirm=yes", async () => {
+    const owner = await signIn(server, developer);
+    const nils = await newUserWithPassword(server, 'nils@fjord.example', 'Nils');
+    assert.equal((await invite(server, owner, { name: 'Nils', email: nils.email, role: 'member' })).status, 303);
+    const [invitation] = await server.storage.partnerTeamInvitations.listPendingOfUser(nils.id, server.clock.nowSeconds());
+    assert.equal((await server.storage.partnerTeamInvitations.accept(invitation!.invitationId, nils.id, server.clock.nowSeconds())).outcome, 'accepted');
+    const stillMember = async () => assert.equal((await server.storage.partnerTeams.findMembership(nils.id))?.role, 'member', 'not removed');
+
+    const removePath = `/portal/team/members/${nils.id}/remove`;
+    const confirmation = await postFrom(server, owner, '/portal/team', removePath);
+    assert.equal(confirmation.status, 200);
+    assert.match(confirmation.text, /<h1>Remove Nils from the team\?<\/h1>/);
+    const toSwedish = languageSwitchForm(confirmation.text, 'sv');
+    assert.equal(toSwedish.action, removePath);
+    assert.equal(toSwedish.body.get('confirm'), null, 'the switch does not confirm');
+    const swedish = await postBody(owner, `${server.url}${toSwedish.action}`, toSwedish.body);
+    assert.equal(swedish.status, 200);
+    assert.match(swedish.text, /<html lang="sv"/);
+    assert.ok(swedish.text.includes(`<h1>${translator('sv').t('team.removeTitle', { name: 'Nils' })}</h1>`), 'the removal, in Swedish');
+    assert.ok(swedish.text.includes(`<form method="post" action="${removePath}">`), 'the confirmation again');
+    assert.ok(swedish.text.includes('<input type="hidden" name="confirm" value="yes">'));
+    assert.ok(swedish.text.includes(`<a class="button secondary" href="/portal/team">${translator('sv').t('portal.cancel')}</a>`), 'Cancel returns to the team page');
+    await stillMember();
+    const both = new URLSearchParams(toSwedish.body);
+    both.set('confirm', 'yes');
+    assert.equal((await postBody(owner, `${server.url}${removePath}`, both)).status, 200);
+    await stillMember();
+    assert.deepEqual((await removedEvents(server)).filter((event) => event.details?.user_id === nils.id), [], 'nothing audited: nothing was removed');
+    await owner.get(`${server.url}/language?locale=en&return_to=/portal`);
+  });
+
   it('a developer an administrator removed (DELETE /developers/{id}) regains nothing through an invitation until they accept it themselves', async () => {
     const rune = await newDeveloper(server, 'rune@fjord.example', 'Rune');
     await removeDeveloper({ storage: server.storage, environment: 'development', now: server.clock.nowSeconds(), actor: 'admin:ops' }, rune.id);

@@ -23,7 +23,8 @@
  * - `POST /portal/team/members/:user_id/remove`: owners only; first a confirmation page naming what will
  *   happen, then (with `confirm=yes`) the removal, checked and done atomically by storage: the team's
  *   last owner is never removed (409). The removed developer stops being a partner developer (their
- *   clients stay the team's). Audited `partner_team.member_removed`. Someone outside the team: 404.
+ *   clients stay the team's). Audited `partner_team.member_removed`. Someone outside the team: 404. The
+ *   confirmation's language switch posts here with `locale`: remembered, the confirmation shown again in it, nothing removed.
  *
  * Forms are CSRF- and Origin-checked before these handlers run (routes.ts, SPEC decision 18).
  */
@@ -248,6 +249,7 @@ function signInWithoutPassword(context: ServerContext, t: Translator): string {
 
 /** POST /portal/team/members/:user_id/remove (`confirm=yes` after the confirmation page). */
 export async function portalRemoveTeammate(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const signedIn = await developer(context, request, reply);
   if (!signedIn) return;
   const t = signedIn.frame.t!;
@@ -260,7 +262,9 @@ export async function portalRemoveTeammate(context: ServerContext, request: Fast
   }
   if (!ownerOnly(reply, signedIn)) return;
   const self = member.userId === signedIn.user.userId;
-  if ((request.body as Body | undefined)?.confirm !== 'yes') {
+  const body = (request.body ?? {}) as Body;
+  // The confirmation's language switch only shows it again, in the language chosen: it never removes, even with confirm=yes.
+  if (body.confirm !== 'yes' || switchingLanguage(body)) {
     page(reply, 200, removeMemberConfirmationPage({ ...signedIn.frame, member, self }));
     return;
   }

@@ -77,21 +77,18 @@ ${model.isOwner ? html`<h2>${t.t('team.inviteHeading')}</h2>
 </form>` : html`<p class="muted">${t.t('team.onlyOwners')}</p>`}`);
 }
 
-/** Before removing a teammate: names who loses what; Cancel returns to the team page. */
+/**
+ * Before removing a teammate: names who loses what; Cancel returns to the team page. Drawn by `portalConfirmationPage`,
+ * so its language switch shows it again in the language chosen (the handler never acts on a switch).
+ */
 export function removeMemberConfirmationPage(model: PortalFrame & { member: PartnerTeamMemberView; self: boolean }): string {
   const t = model.t ?? ENGLISH;
   const name = model.member.name;
-  const title = t.t('team.removeTitle', { name });
-  return portalFrame(model, title, html`<h1>${title}</h1>
-<div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>
-<li>${model.self ? t.t('team.removeSelf') : t.t('team.removeConsequence', { name })}</li>
-<li>${t.t('team.removeClientsStay')}</li>
-</ul></div>
-<form method="post" action="/portal/team/members/${model.member.userId}/remove">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/portal/team">${t.t('portal.cancel')}</a><button class="danger" type="submit">${t.t('team.removeConfirm')}</button></div>
-</form>`);
+  return portalConfirmationPage({
+    ...model, title: t.t('team.removeTitle', { name }),
+    consequences: [model.self ? t.t('team.removeSelf') : t.t('team.removeConsequence', { name }), t.t('team.removeClientsStay')],
+    action: `/portal/team/members/${model.member.userId}/remove`, confirmLabel: t.t('team.removeConfirm'), hidden: {}, cancelHref: '/portal/team',
+  });
 }
 
 /**
