@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Storage } from '../storage/storage.ts';
 import { authorizeUrl, obtainTokens, Browser, hiddenInputs, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 
 const client = seed.confidentialClient;
 const DANISH_COMPANY = `urn:gatehouse:company:${seed.companies[0].id}`;
@@ -287,3 +288,42 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('prompt=login without a session stores its request only within the address limit (SPEC decision 18)', () => {
+  let server: TestServer;
+  let stored = 0;
+  before(async () => {
+    const storage = createSqliteStorage(':memory:');
+    const create = storage.pushedRequests.create.bind(storage.pushedRequests);
+    storage.pushedRequests.create = async (record) => {
+      stored += 1;
+      await create(record);
+    };
+    server = await startTestServer({ storage, oauthEndpointRateLimit: { windowSeconds: 10, maxRequestsPerClient: 1000, maxRequestsPerAddress: 3 } });
+  });
+  after(() => server.close());
+
+  it('stores each request as PAR counts its address, then redirects temporarily_unavailable with state and iss and stores nothing', async () => {
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const page = await new Browser().get(authorizeUrl(server, parameters({ prompt: 'login' })));
+      assert.equal(page.status, 200);
+      assert.ok(isLoginPage(page.text));
+    }
+    assert.equal(stored, 3);
+    const refused = await new Browser().get(authorizeUrl(server, parameters({ prompt: 'login' })));
+    assert.equal(refused.status, 303);
+    const result = errorRedirect(refused.location);
+    assert.equal(result.get('error'), 'temporarily_unavailable');
+    assert.equal(result.get('state'), 'state-prompt');
+    assert.equal(result.get('iss'), server.issuer);
+    assert.equal(result.get('code'), null);
+    assert.equal(stored, 3, 'no request stored over the limit');
+    // A request that stores nothing (no prompt=login) still shows the login page.
+    const plain = await new Browser().get(authorizeUrl(server, parameters()));
+    assert.ok(isLoginPage(plain.text));
+    // The window ends: stored again.
+    server.clock.advanceSeconds(10);
+    assert.ok(isLoginPage((await new Browser().get(authorizeUrl(server, parameters({ prompt: 'login' })))).text));
+    assert.equal(stored, 4);
+  });
+});

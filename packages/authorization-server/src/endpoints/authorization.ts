@@ -42,6 +42,7 @@ import type { ServerContext } from '../server-context.ts';
 import { currentLoginSession, recognizedSession, sessionCookieDigest, sessionCookieName, type CurrentLoginSession } from '../sessions/login-session.ts';
 import { derivedKey } from '../tokens/derived-key.ts';
 import { consumeRequestUri, markContinuationReauthenticated, storeAuthorizationRequest } from './request-uri.ts';
+import { countAddress, RateLimitExceededError } from '../http/rate-limit.ts';
 import type { AuditEvent, AuthorizationCodeRecord, ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
 import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
@@ -295,6 +296,17 @@ export async function authorizationEndpoint(context: ServerContext, request: Fas
       if (authorization.prompt.includes('none')) throw redirectError(authorization, 'login_required', 'the user must log in');
       // A request by reference, or one that must see a login newer than itself (prompt=login), crosses the
       // login page as a new request_uri: the pushed one is spent, and the time it began stays server-side.
+      // A request by reference spends the pushed request it stores again (already counted at PAR); one that
+      // stores a new request without a session is counted as PAR counts its address (SPEC decision 18), and over
+      // the limit goes back to the client with RFC 6749 §4.1.2.1's `temporarily_unavailable`, storing nothing.
+      if (!byReference && mustReauthenticate(authorization)) {
+        try {
+          await countAddress(context, 'pushed_authorization_request', request.ip);
+        } catch (error) {
+          if (!(error instanceof RateLimitExceededError)) throw error;
+          throw redirectError(authorization, 'temporarily_unavailable', `too many requests; retry after ${error.retryAfterSeconds} seconds`);
+        }
+      }
       const returnTo = byReference || mustReauthenticate(authorization)
         ? await continuationUrl(context, authorization, requestedAt)
         : authorizeUrl(authorization.parameters);

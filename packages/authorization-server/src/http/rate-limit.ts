@@ -103,6 +103,17 @@ export function oauthEndpointRateLimit(context: ServerContext): (endpoint: RateL
   };
 }
 
+/**
+ * Counts, against the address window of `endpoint`, a request that is about to store something before anyone has
+ * authenticated: the authorization endpoint's continuation across the login page (`prompt=login`, `max_age`) stores
+ * the same object as a pushed authorization request, so it spends PAR's address window (review of 2026-12-08: 600
+ * rows a second from one address, never a 429).
+ * @throws RateLimitExceededError over the limit; a storage error of the counters (StorageUnavailableError: 503).
+ */
+export async function countAddress(context: ServerContext, endpoint: RateLimitedEndpoint, ip: string): Promise<void> {
+  await count(context, endpoint, 'address', addressKey(ip));
+}
+
 /** The address as counted: IPv4 (an IPv4-mapped IPv6 address too) as is, IPv6 by its /64 prefix. */
 export function addressKey(ip: string): string {
   if (!ip.includes(':') && !ip.includes('%')) return ip; // IPv4: counted as it is
