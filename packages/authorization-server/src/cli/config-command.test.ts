@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { seedDevelopmentData } from '../seed/development-seed.ts';
-import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { migrations as sqliteMigrations } from '../storage/sqlite/migrations.ts';
+import { createSqliteStorage, migrateSqliteFile } from '../storage/sqlite/sqlite-storage.ts';
 import { gatehouseWith as gatehouse } from '../testing/cli.ts';
 import { postgresSkipReason, TEST_DATABASE_URL } from '../testing/postgres.ts';
 
@@ -63,6 +65,24 @@ describe('gatehouse config check (issue 14)', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(JSON.parse(run.stdout).configuration['database check'], /no tables there yet/);
     assert.equal(existsSync(fresh), false);
+  });
+
+  it('says a database lacking a migration below a recorded one (a gap: the start refuses it) is a problem, naming the version, exit 2', () => {
+    const path = join(directory, 'gap.sqlite');
+    migrateSqliteFile(path);
+    const middle = sqliteMigrations.at(-2)!.version;
+    const db = new DatabaseSync(path);
+    db.prepare('DELETE FROM schema_migrations WHERE version = ?').run(middle);
+    db.close();
+    const run = gatehouse(['config', 'check', '--json'], { GATEHOUSE_DATABASE: path });
+    assert.equal(run.status, 2, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.deepEqual(output.problems.length, 1, run.stdout);
+    assert.match(output.problems[0], new RegExp(`^GATEHOUSE_DATABASE: the database file lacks migration ${middle} \\(".*"\\) but records later versions \\(up to ${sqliteMigrations.at(-1)!.version}\\)`));
+    // The check changes nothing: the version is still missing.
+    const after = new DatabaseSync(path, { readOnly: true });
+    assert.equal(after.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(middle), undefined);
+    after.close();
   });
 
   it('says a PostgreSQL database it cannot read (no such database) is a problem, naming DATABASE_URL, exit 2', { skip: postgresSkip }, () => {

@@ -17,12 +17,14 @@ async function checkDatabase(configuration: Configuration): Promise<{ row: [stri
   try {
     const inspection = await inspectDatabase(configuration.database, DEVELOPMENT_SEED_CLIENTS.map((client) => client.id));
     const { schemaVersion, latestVersion } = inspection;
-    const state = schemaVersion === 0 ? 'reachable; Gatehouse has no tables there yet (the start creates them)'
+    const state = inspection.missingVersions.length > 0 ? `reachable; schema version ${schemaVersion} without migration ${inspection.missingVersions.join(', ')} (the start refuses it)`
+      : schemaVersion === 0 ? 'reachable; Gatehouse has no tables there yet (the start creates them)'
       : schemaVersion < latestVersion ? `reachable; schema version ${schemaVersion} of ${latestVersion} (the start migrates it)`
         : schemaVersion > latestVersion ? `reachable; schema version ${schemaVersion}, newer than this Gatehouse's ${latestVersion}`
           : `reachable; schema version ${schemaVersion} (current)`;
     const seed = configuration.environment === 'development' ? undefined : developmentSeedProblem(inspection.liveClientIds, configuration.environment);
-    const problems = [...(inspection.poolerProblem === undefined ? [] : [`${setting}: ${inspection.poolerProblem}`]), ...(seed === undefined ? [] : [seed])];
+    const problems = [...(inspection.poolerProblem === undefined ? [] : [`${setting}: ${inspection.poolerProblem}`]),
+      ...(inspection.schemaProblem === undefined ? [] : [`${setting}: ${inspection.schemaProblem}`]), ...(seed === undefined ? [] : [seed])];
     return { row: ['database check', state], problems };
   } catch (error) {
     const reason = error instanceof Error ? error.message.replace(/^storage unavailable: /, '') : String(error);

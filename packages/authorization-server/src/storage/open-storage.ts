@@ -6,10 +6,11 @@ import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import type { DatabaseConfiguration } from '../configuration.ts';
-import { LATEST_VERSION as POSTGRES_LATEST_VERSION, quoteIdentifier } from './postgres/migrations.ts';
+import { LATEST_VERSION as POSTGRES_LATEST_VERSION, migrations as postgresMigrations, quoteIdentifier } from './postgres/migrations.ts';
 import { postgresStorageError } from './postgres/postgres-unavailable.ts';
 import { createPostgresStorage, ignoredOptionsProblem, migratePostgres, pooledSchemaProblem, schemaOnceCreated } from './postgres/postgres-storage.ts';
-import { LATEST_VERSION as SQLITE_LATEST_VERSION } from './sqlite/migrations.ts';
+import { LATEST_VERSION as SQLITE_LATEST_VERSION, migrations as sqliteMigrations } from './sqlite/migrations.ts';
+import { compareSchemaVersions, type KnownMigrations, schemaGapProblem } from './sql/schema-versions.ts';
 import { createSqliteStorage, migrateSqliteFile } from './sqlite/sqlite-storage.ts';
 import type { Storage } from './storage.ts';
 
@@ -32,8 +33,14 @@ export async function migrateStorage(database: DatabaseConfiguration): Promise<{
 
 /** What `gatehouse config check` learns from the configured database without changing it. */
 export interface DatabaseInspection {
-  /** The schema version applied; 0 when Gatehouse has not created its tables there yet (the start does). */
+  /** The highest schema version recorded; 0 when Gatehouse has not created its tables there yet (the start does). */
   schemaVersion: number;
+  /**
+   * Versions this Gatehouse knows that are not recorded although a later one is (sql/schema-versions.ts: the start
+   * refuses to apply them, and readiness fails), ascending; empty normally. `schemaProblem` says so in words.
+   */
+  missingVersions: number[];
+  schemaProblem?: string;
   /** The version this Gatehouse migrates to. */
   latestVersion: number;
   /** Which of the asked client ids are stored and not deleted. */
@@ -76,27 +83,34 @@ export async function inspectDatabase(database: DatabaseConfiguration, clientIds
       const poolerProblem = database.pooler === 'transaction' ? pooledSchemaProblem(predicted, wanted) : ignoredOptionsProblem(predicted, wanted);
       const pooler = poolerProblem === undefined ? {} : { poolerProblem };
       const exists = await client.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${schema}.schema_migrations`]);
-      if (exists.rows[0]?.found === null) return { schemaVersion: 0, latestVersion, liveClientIds: [], ...pooler };
-      const version = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${schema}.schema_migrations`);
+      if (exists.rows[0]?.found === null) return { schemaVersion: 0, missingVersions: [], latestVersion, liveClientIds: [], ...pooler };
+      const recorded = await client.query<{ versions: number[] | null }>(`SELECT array_agg(version) AS versions FROM ${schema}.schema_migrations`);
       const live = await client.query<{ client_id: string }>(`SELECT client_id FROM ${schema}.clients WHERE client_id = ANY($1::text[]) AND status <> 'deleted'`, [clientIds]);
-      return { schemaVersion: Number(version.rows[0]?.version ?? 0), latestVersion, liveClientIds: live.rows.map((row) => String(row.client_id)), ...pooler };
+      return { ...judged(postgresMigrations, recorded.rows[0]?.versions ?? [], 'database schema'), latestVersion, liveClientIds: live.rows.map((row) => String(row.client_id)), ...pooler };
     } finally {
       await client.end().catch(() => {});
     }
   }
   const latestVersion = SQLITE_LATEST_VERSION;
-  if (database.path === ':memory:' || !existsSync(database.path)) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
+  if (database.path === ':memory:' || !existsSync(database.path)) return { schemaVersion: 0, missingVersions: [], latestVersion, liveClientIds: [] };
   // Not `readOnly`: a read-only connection can neither checkpoint nor remove the -wal and -shm files it makes, and
   // leaves them behind; this one only reads, and as the last connection to close removes them.
   const db = new DatabaseSync(database.path);
   try {
     const hasMigrations = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
-    if (!hasMigrations) return { schemaVersion: 0, latestVersion, liveClientIds: [] };
-    const version = Number((db.prepare('SELECT max(version) AS version FROM schema_migrations').get() as { version: number | null }).version ?? 0);
+    if (!hasMigrations) return { schemaVersion: 0, missingVersions: [], latestVersion, liveClientIds: [] };
+    const recorded = (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => Number(row.version));
     const placeholders = clientIds.map(() => '?').join(', ');
     const live = clientIds.length === 0 ? [] : (db.prepare(`SELECT client_id FROM clients WHERE client_id IN (${placeholders}) AND status <> 'deleted'`).all(...clientIds) as { client_id: string }[]);
-    return { schemaVersion: version, latestVersion, liveClientIds: live.map((row) => String(row.client_id)) };
+    return { ...judged(sqliteMigrations, recorded, 'database file'), latestVersion, liveClientIds: live.map((row) => String(row.client_id)) };
   } finally {
     db.close();
   }
+}
+
+/** The inspection's schema members from the recorded versions (sql/schema-versions.ts, as the start judges them). */
+function judged(known: KnownMigrations, recorded: number[], what: string): Pick<DatabaseInspection, 'schemaVersion' | 'missingVersions' | 'schemaProblem'> {
+  const versions = compareSchemaVersions(known, recorded);
+  const problem = schemaGapProblem(known, versions, what);
+  return { schemaVersion: versions.highest, missingVersions: versions.gaps, ...(problem === undefined ? {} : { schemaProblem: problem }) };
 }

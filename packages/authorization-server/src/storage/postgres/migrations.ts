@@ -9,6 +9,7 @@
  */
 import type { PoolClient } from 'pg';
 import { type DialectMigration, migrationsFor } from '../sql/migrations.ts';
+import { compareSchemaVersions, schemaGapProblem } from '../sql/schema-versions.ts';
 
 export const migrations: DialectMigration[] = migrationsFor('postgres');
 
@@ -22,10 +23,13 @@ export const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}
 
 /**
  * Applies the missing migrations on `client` (a dedicated connection whose search_path is `schema`),
- * creating the schema if needed. Safe when several instances run it at once.
+ * creating the schema if needed, up to `through` (every one when absent; tests stop part-way). Safe when several
+ * instances run it at once.
  * @returns the versions this call applied (empty when the schema was up to date) and the current version.
+ * @throws Error naming the versions when a missing one lies below a recorded one (sql/schema-versions.ts: a gap is
+ * not applied after later versions); nothing is changed then.
  */
-export async function runMigrations(client: PoolClient, schema: string): Promise<{ applied: number[]; version: number }> {
+export async function runMigrations(client: PoolClient, schema: string, through = Number.POSITIVE_INFINITY): Promise<{ applied: number[]; version: number }> {
   await client.query('BEGIN');
   try {
     // Building an index on a big table, or waiting for another instance's migration, may take longer than
@@ -40,9 +44,11 @@ export async function runMigrations(client: PoolClient, schema: string): Promise
     await client.query(`CREATE TABLE IF NOT EXISTS ${quoteIdentifier(schema)}.schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${quoteIdentifier(schema)}.schema_migrations`)).rows.map((row) => row.version));
+    const gap = schemaGapProblem(migrations, compareSchemaVersions(migrations, done), 'database schema');
+    if (gap !== undefined) throw new Error(gap);
     const applied: number[] = [];
     for (const migration of migrations) {
-      if (done.has(migration.version)) continue;
+      if (done.has(migration.version) || migration.version > through) continue;
       await client.query(migration.sql);
       await client.query(`INSERT INTO ${quoteIdentifier(schema)}.schema_migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
       applied.push(migration.version);

@@ -35,7 +35,8 @@ import type { PoolClient, QueryResultRow } from 'pg';
 import type {
   Storage,
 } from '../storage.ts';
-import { LATEST_VERSION, runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { migrations, runMigrations, SCHEMA_NAME } from './migrations.ts';
+import { compareSchemaVersions, schemaNotCurrentProblem } from '../sql/schema-versions.ts';
 import { postgresStorageError } from './postgres-unavailable.ts';
 import { StorageUnavailableError } from '../storage-unavailable.ts';
 import { createPostgresDriver } from './postgres-driver.ts';
@@ -288,20 +289,26 @@ export async function createPostgresStorage(databaseUrl: string, options: Postgr
       return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
     },
     async checkReady() {
-      // One cheap round trip that also proves the schema is migrated (readiness, `/health/ready`).
-      const row = await one<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
-      if (Number(row?.version ?? 0) < LATEST_VERSION) throw new Error(`the database schema is at version ${row?.version ?? 0}, this server needs ${LATEST_VERSION}`);
+      // One cheap round trip that also proves the schema is migrated (readiness, `/health/ready`): every version this
+      // release knows recorded, not only one as high as its last (sql/schema-versions.ts).
+      const row = await one<{ versions: number[] | null }>('SELECT array_agg(version) AS versions FROM schema_migrations');
+      const problem = schemaNotCurrentProblem(migrations, compareSchemaVersions(migrations, row?.versions ?? []), 'database schema');
+      if (problem !== undefined) throw new Error(problem);
     },
   };
   return storage;
 }
 
 /**
- * Runs the missing migrations and closes: `gatehouse migrate`.
+ * Runs the missing migrations and closes: `gatehouse migrate`. `through` stops after that version (tests: a schema as
+ * an older release left it).
  * @returns the versions applied by this call and the schema's version after it.
+ * @throws Error when the schema lacks a version below one it records (migrations.ts runMigrations); nothing changes.
  */
-export async function migratePostgres(databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema' | 'pooler'> = {}): Promise<{ applied: number[]; version: number }> {
-  const { applied, version } = await migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'), options.pooler ?? 'none');
+export async function migratePostgres(
+  databaseUrl: string, options: Pick<PostgresStorageOptions, 'schema' | 'pooler'> & { through?: number } = {},
+): Promise<{ applied: number[]; version: number }> {
+  const { applied, version } = await migrateOnOwnConnection(databaseUrl, checkSchema(options.schema ?? 'public'), options.pooler ?? 'none', undefined, options.through);
   return { applied, version };
 }
 
@@ -313,14 +320,14 @@ export async function migratePostgres(databaseUrl: string, options: Pick<Postgre
  * lift it.
  */
 async function migrateOnOwnConnection(
-  databaseUrl: string, schema: string, pooler: PostgresPooler, connectionTimeoutMillis?: number,
+  databaseUrl: string, schema: string, pooler: PostgresPooler, connectionTimeoutMillis?: number, through?: number,
 ): Promise<{ applied: number[]; version: number; currentSchema: string | null }> {
   const pool = createPool(databaseUrl, schema, pooler, 1, connectionTimeoutMillis, 0);
   pool.on('error', () => {}); // an idle connection's loss: the migration's own query reports it
   try {
     const { client, release } = await checkOut(pool);
     try {
-      const migrated = await runMigrations(client, schema);
+      const migrated = await runMigrations(client, schema, through);
       // Outside the migrations' transaction (they set their own search_path): the one the connection was opened with,
       // without a statement_timeout to cut it short (createPostgresStorage checks it).
       const current = (await client.query<{ schema: string | null }>('SELECT current_schema() AS schema')).rows[0]?.schema ?? null;

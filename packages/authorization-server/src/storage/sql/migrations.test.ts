@@ -14,7 +14,7 @@ import type { Storage } from '../storage.ts';
 import { dropTestSchema, newTestSchema, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
 import { migrationsFor } from './migrations.ts';
 import { RECENT_GRANTS_WINDOW_SECONDS } from '../stores/authorization-codes.ts';
-import { migratePostgresThrough, migrateSqliteThrough, type SchemaSnapshot, snapshotDigest, snapshotPostgres, snapshotSqlite } from './schema-snapshot.ts';
+import { type SchemaSnapshot, snapshotDigest, snapshotPostgres, snapshotSqlite } from './schema-snapshot.ts';
 
 /**
  * What the two old per-dialect lists (storage/sqlite/migrations.ts, storage/postgres/migrations.ts before
@@ -72,9 +72,8 @@ describe('the one migration list (issue 12)', () => {
 
   it('leaves a SQLite database, after every version up to 25, identical to what the old SQLite list left', () => {
     const path = newFile();
-    const versions = sqliteMigrations.map((migration) => migration.version);
     for (const version of fixtureVersions(fixture.sqlite)) {
-      migrateSqliteThrough(path, version, versions, migrateSqliteFile);
+      migrateSqliteFile(path, { through: version });
       const snapshot = snapshotSqlite(path);
       if (fixture.sqlite.whole[version]) assert.deepEqual(snapshot, fixture.sqlite.whole[version], `version ${version}`);
       assert.equal(snapshotDigest(snapshot), fixture.sqlite.digests[version], `SQLite schema after version ${version} differs from what the old list left (schema-fixture.json)`);
@@ -83,11 +82,10 @@ describe('the one migration list (issue 12)', () => {
 
   it('leaves a PostgreSQL schema, after every version up to 25, identical to what the old PostgreSQL list left', { skip: postgresSkip }, async () => {
     const schema = newTestSchema();
-    const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
       for (const version of fixtureVersions(fixture.postgres)) {
-        await migratePostgresThrough(client, schema, version, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+        await migratePostgres(TEST_DATABASE_URL, { schema, through: version });
         const snapshot = await snapshotPostgres(client, schema);
         if (fixture.postgres.whole[version]) assert.deepEqual(snapshot, fixture.postgres.whole[version], `version ${version}`);
         assert.equal(snapshotDigest(snapshot), fixture.postgres.digests[version], `PostgreSQL schema after version ${version} differs from what the old list left (schema-fixture.json)`);
@@ -138,7 +136,7 @@ describe('upgrading a database the old lists left at version N to the latest (is
     it(`SQLite at version ${version}: rows kept, append-only audit still enforced, schema equal to a new database's`, async () => {
       const path = newFile();
       const versions = sqliteMigrations.map((migration) => migration.version);
-      migrateSqliteThrough(path, version, versions, migrateSqliteFile);
+      migrateSqliteFile(path, { through: version });
       const db = new DatabaseSync(path);
       for (const statement of versionOneRows({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
       db.close();
@@ -173,7 +171,7 @@ describe('upgrading a database the old lists left at version N to the latest (is
       const versions = postgresMigrations.map((migration) => migration.version);
       const client = await connect();
       try {
-        await migratePostgresThrough(client, schema, version, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+        await migratePostgres(TEST_DATABASE_URL, { schema, through: version });
         await client.query(`SET search_path = ${schema}`);
         for (const statement of versionOneRows({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
 
@@ -224,7 +222,7 @@ describe('version 30: no unique index on tokens.token_id nor refresh_token_grace
   it('SQLite: rebuilds tokens and refresh_token_grace with the same columns and rows, their indexes and foreign keys, and no index on token_id or previous_digest', () => {
     const path = newFile();
     const versions = sqliteMigrations.map((migration) => migration.version);
-    migrateSqliteThrough(path, 29, versions, migrateSqliteFile);
+    migrateSqliteFile(path, { through: 29 });
     const db = new DatabaseSync(path);
     for (const statement of rowsAt29({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
     const before = db.prepare('SELECT * FROM tokens ORDER BY token_digest').all();
@@ -264,7 +262,7 @@ describe('version 30: no unique index on tokens.token_id nor refresh_token_grace
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 29, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 29 });
       await client.query(`SET search_path = ${schema}`);
       for (const statement of rowsAt29({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
       const before = (await client.query('SELECT * FROM tokens ORDER BY token_digest')).rows;
@@ -302,7 +300,7 @@ describe('version 33: no grant revoked before it was created, and no (client, su
   it('SQLite: stamps the early revocation with the creation time, keeps the others, drops grants_by_client_subject_created', () => {
     const path = newFile();
     const versions = sqliteMigrations.map((migration) => migration.version);
-    migrateSqliteThrough(path, 32, versions, migrateSqliteFile);
+    migrateSqliteFile(path, { through: 32 });
     const db = new DatabaseSync(path);
     for (const statement of rowsAt32({ true: '1', redirectUris: `'["https://app.example/callback"]'` })) db.exec(statement);
     db.close();
@@ -321,7 +319,7 @@ describe('version 33: no grant revoked before it was created, and no (client, su
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 32, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 32 });
       await client.query(`SET search_path = ${schema}`);
       for (const statement of rowsAt32({ true: 'true', redirectUris: `'{https://app.example/callback}'` })) await client.query(statement);
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 32));
@@ -343,7 +341,7 @@ describe("version 35: one grants index by subject; SQLite's code indexes by subj
   it('SQLite: grants_by_subject replaces the two; the code indexes by subject and user have no condition, so redeeming a code leaves them alone', () => {
     const path = newFile();
     const versions = sqliteMigrations.map((migration) => migration.version);
-    migrateSqliteThrough(path, 34, versions, migrateSqliteFile);
+    migrateSqliteFile(path, { through: 34 });
     assert.deepEqual(migrateSqliteFile(path).applied, versions.filter((version) => version > 34));
     const db = new DatabaseSync(path, { readOnly: true });
     try {
@@ -364,7 +362,7 @@ describe("version 35: one grants index by subject; SQLite's code indexes by subj
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 34, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 34 });
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 34));
       const indexes = new Map((await client.query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename IN ('grants', 'authorization_codes')", [schema])).rows
         .map((row) => [String(row.indexname), String(row.indexdef)]));
@@ -387,7 +385,7 @@ describe('version 36: partial indexes only a query on their first column can use
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 35, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 35 });
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version > 35));
       const indexes = new Map((await client.query('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1', [schema])).rows
         .map((row) => [String(row.indexname), String(row.indexdef).replace(/ON \S+\./, 'ON ')]));
@@ -425,7 +423,7 @@ describe('versions 37, 38, 39 and 41: refresh rotations and code exchanges in ba
       const versions = postgresMigrations.map((migration) => migration.version);
       const client = await connect();
       try {
-        await migratePostgresThrough(client, schema, version - 1, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+        await migratePostgres(TEST_DATABASE_URL, { schema, through: version - 1 });
         assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((applied) => applied >= version));
         const { rows } = await client.query(
           `SELECT p.prorettype::regtype::text AS returns, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -495,7 +493,7 @@ describe('version 40: tokens_by_grant holds revoked_at (issue 12, "flat with siz
   it('SQLite: the index is (grant_id, kind, expires_at, revoked_at), its rows kept; the access revocation searches it', () => {
     const path = newFile();
     const versions = sqliteMigrations.map((migration) => migration.version);
-    migrateSqliteThrough(path, 39, versions, migrateSqliteFile);
+    migrateSqliteFile(path, { through: 39 });
     const db = new DatabaseSync(path);
     db.exec("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-40', 'ada@example.com', 'Ada', '$argon2id$x')");
     db.exec(`INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
@@ -528,7 +526,7 @@ describe('version 40: tokens_by_grant holds revoked_at (issue 12, "flat with siz
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 39, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 39 });
       await client.query(`SET search_path = ${schema}`);
       await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-40', 'ada@example.com', 'Ada', '$argon2id$x')");
       await client.query(`INSERT INTO clients (client_id, kind, client_name, client_type, secret_digest, redirect_uris, scopes, subject_type, pkce_required, status, created_at)
@@ -553,7 +551,7 @@ describe('version 43: users.email_key, e-mails folded by one Unicode lowercase o
   it('SQLite: existing addresses keyed in code; of two that differ only in non-ASCII case the lowercase one keeps the key', () => {
     const path = newFile();
     const versions = sqliteMigrations.map((migration) => migration.version);
-    migrateSqliteThrough(path, 42, versions, migrateSqliteFile);
+    migrateSqliteFile(path, { through: 42 });
     const db = new DatabaseSync(path);
     const insert = db.prepare("INSERT INTO users (user_id, email, name, password_hash) VALUES (?, ?, 'Someone', NULL)");
     // Until now NOCASE let both of these in (it folds ASCII only); only the lowercase one could sign in.
@@ -577,7 +575,7 @@ describe('version 43: users.email_key, e-mails folded by one Unicode lowercase o
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 42, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 42 });
       await client.query(`SET search_path = ${schema}`);
       await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-c', 'Øystein@Example.no', 'Øystein', NULL)");
       assert.deepEqual((await migratePostgres(TEST_DATABASE_URL, { schema })).applied, versions.filter((version) => version >= 43));
@@ -608,8 +606,7 @@ describe('version 48: what a code saw of its (client, subject) as it was written
 
   it('SQLite: a code written before it (both columns NULL) is judged by whole seconds, as it was, and redeems; a code written after it records what it saw', async () => {
     const path = newFile();
-    const versions = sqliteMigrations.map((migration) => migration.version);
-    migrateSqliteThrough(path, 47, versions, migrateSqliteFile);
+    migrateSqliteFile(path, { through: 47 });
     const db = new DatabaseSync(path);
     db.exec("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-48', 'ada@example.com', 'Ada', '$argon2id$x')");
     db.exec(clientRow.replace('%URIS%', `'["https://app.example/callback"]'`).replace('%TRUE%', '1'));
@@ -642,7 +639,7 @@ describe('version 48: what a code saw of its (client, subject) as it was written
     const versions = postgresMigrations.map((migration) => migration.version);
     const client = await connect();
     try {
-      await migratePostgresThrough(client, schema, 47, versions, () => migratePostgres(TEST_DATABASE_URL, { schema }));
+      await migratePostgres(TEST_DATABASE_URL, { schema, through: 47 });
       await client.query(`SET search_path = ${schema}`);
       await client.query("INSERT INTO users (user_id, email, name, password_hash) VALUES ('u-48', 'ada@example.com', 'Ada', '$argon2id$x')");
       await client.query(clientRow.replace('%URIS%', `'{https://app.example/callback}'`).replace('%TRUE%', 'true'));

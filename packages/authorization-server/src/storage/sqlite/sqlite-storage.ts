@@ -17,6 +17,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LATEST_VERSION, migrations } from './migrations.ts';
+import { compareSchemaVersions, schemaGapProblem, schemaNotCurrentProblem } from '../sql/schema-versions.ts';
 import { beginImmediate } from './write-lock.ts';
 import { sqliteStorageError } from './sqlite-unavailable.ts';
 import { createSqliteDriver } from './sqlite-driver.ts';
@@ -67,7 +68,12 @@ export function readWorkerOf(storage: Storage): ReadWorker | undefined {
 /** Opens (creating and migrating) a database file, or an in-memory one for `':memory:'`. */
 export function createSqliteStorage(path: string, options: SqliteStorageOptions = {}): Storage {
   const db = openDatabase(path);
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   // Issue 12: each operation of a batch runs in a SAVEPOINT (group-commit.ts), and SQLite keeps the
   // original of every page an operation changes in a sub-journal, so that ROLLBACK TO can restore it. Past
   // 64 KiB (a rotation or a code exchange changes some 30 pages) that sub-journal spills into a temporary
@@ -168,9 +174,11 @@ export function createSqliteStorage(path: string, options: SqliteStorageOptions 
       return group.refuseNewBatches(new StorageUnavailableError('the server is shutting down'));
     },
     async checkReady() {
-      // One cheap query that also proves the file is migrated (readiness, `/health/ready`).
-      const row = get('SELECT max(version) AS version FROM schema_migrations');
-      if (Number(row?.version ?? 0) < LATEST_VERSION) throw new Error(`the database file is at version ${String(row?.version ?? 0)}, this server needs ${LATEST_VERSION}`);
+      // One cheap query that also proves the file is migrated (readiness, `/health/ready`): every version this
+      // release knows recorded, not only one as high as its last (sql/schema-versions.ts).
+      const versions = all('SELECT version FROM schema_migrations').map((row) => Number(row.version));
+      const problem = schemaNotCurrentProblem(migrations, compareSchemaVersions(migrations, versions), 'database file');
+      if (problem !== undefined) throw new Error(problem);
     },
   };
   // Issue 12: no method resolves before the commit of the batches holding its writes (or rows it read).
@@ -227,11 +235,22 @@ function enableWriteAheadLog(db: DatabaseSync): void {
   }
 }
 
-/** Applies the missing migrations, each in one IMMEDIATE transaction; returns the versions it applied. */
-function migrate(db: DatabaseSync): number[] {
+/**
+ * Applies the missing migrations up to `through` (every one when absent; tests stop part-way), each in one IMMEDIATE
+ * transaction; returns the versions it applied.
+ * @throws Error naming the versions when a missing one lies below a recorded one (sql/schema-versions.ts: a gap is
+ * not applied after later versions), before applying any.
+ */
+function migrate(db: DatabaseSync, through = Number.POSITIVE_INFINITY): number[] {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+  // Read outside the transactions below: another process migrating meanwhile records versions in order, each
+  // commit the next one, so what is read here shows no gap that was not there.
+  const recorded = (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => Number(row.version));
+  const gap = schemaGapProblem(migrations, compareSchemaVersions(migrations, recorded), 'database file');
+  if (gap !== undefined) throw new Error(gap);
   const applied: number[] = [];
   for (const migration of migrations) {
+    if (migration.version > through) break;
     // Another process may be migrating or writing: wait for its lock by the clock (write-lock.ts).
     beginImmediate(db);
     try {
@@ -252,14 +271,16 @@ function migrate(db: DatabaseSync): number[] {
 }
 
 /**
- * Creates (if needed) and migrates a database file, then closes it: `gatehouse migrate`.
+ * Creates (if needed) and migrates a database file, then closes it: `gatehouse migrate`. `through` stops after that
+ * version (tests: a file as an older release left it).
  * @returns the versions applied by this call and the file's version after it.
+ * @throws Error when the file lacks a version below one it records (`migrate`).
  */
-export function migrateSqliteFile(path: string): { applied: number[]; version: number } {
+export function migrateSqliteFile(path: string, options: { through?: number } = {}): { applied: number[]; version: number } {
   const db = openDatabase(path);
   try {
-    const applied = migrate(db);
-    return { applied, version: LATEST_VERSION };
+    const applied = migrate(db, options.through);
+    return { applied, version: options.through === undefined ? LATEST_VERSION : Math.min(options.through, LATEST_VERSION) };
   } finally {
     db.close();
   }
