@@ -91,13 +91,8 @@ export async function portalAcceptInvitation(context: ServerContext, request: Fa
   const invitationId = (request.params as { invitation_id: string }).invitation_id;
   const now = context.clock.nowSeconds();
   const answer = isUuid(invitationId) ? await context.storage.partnerTeamInvitations.accept(invitationId, signedIn.user.userId, now) : { outcome: 'unknown' as const };
+  // Audited by the store, in the acceptance's transaction.
   if (answer.outcome !== 'accepted') return refused(reply, signedIn, answer);
-  const { invitation } = answer;
-  await context.storage.audit.record({
-    type: 'partner_team.invitation_accepted', at: now, actor: `user:${signedIn.user.userId}`,
-    details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitation.userId, role: invitation.role, invited_by: invitation.invitedBy,
-      developer_access_granted: answer.becameDeveloper },
-  });
   reply.redirect('/portal/team?joined=1', 303);
 }
 
@@ -120,11 +115,8 @@ export async function portalDeclineInvitation(context: ServerContext, request: F
   }
   const invitationId = (request.params as { invitation_id: string }).invitation_id;
   const answer = isUuid(invitationId) ? await context.storage.partnerTeamInvitations.decline(invitationId, signedIn.user.userId, now) : { outcome: 'unknown' as const };
+  // Audited by the store, in the decline's transaction.
   if (answer.outcome !== 'declined') return refused(reply, signedIn, answer);
-  await context.storage.audit.record({
-    type: 'partner_team.invitation_declined', at: now, actor: `user:${signedIn.user.userId}`,
-    details: { team_id: answer.invitation.teamId, invitation_id: answer.invitation.invitationId, user_id: answer.invitation.userId, invited_by: answer.invitation.invitedBy },
-  });
   reply.redirect(`${INVITATIONS}?declined=1`, 303);
 }
 

@@ -195,12 +195,8 @@ export async function portalRevokeInvitation(context: ServerContext, request: Fa
     page(reply, 200, revokeInvitationConfirmationPage({ ...signedIn.frame, invitation }));
     return;
   }
-  if ((await context.storage.partnerTeamInvitations.revoke(invitation.invitationId, signedIn.team.teamId, now)) === 'revoked') {
-    await context.storage.audit.record({
-      type: 'partner_team.invitation_revoked', at: now, actor: `user:${signedIn.user.userId}`,
-      details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitation.userId, role: invitation.role },
-    });
-  }
+  // Audited (partner_team.invitation_revoked) by the store, in the revocation's transaction.
+  await context.storage.partnerTeamInvitations.revoke(invitation.invitationId, signedIn.team.teamId, now, `user:${signedIn.user.userId}`);
   reply.redirect('/portal/team?revoked=1', 303);
 }
 

@@ -1690,8 +1690,20 @@ export interface PartnerTeamInvitationStore {
   listPendingOfUser(userId: string, now: number): Promise<PartnerTeamInvitationView[]>;
   /** The invitation with its inviter, when it is `userId`'s (any status). */
   findOfUser(invitationId: string, userId: string): Promise<PartnerTeamInvitationView | undefined>;
+  /**
+   * The invitee (`userId`) joins the team. When accepted, records in the same transaction (SPEC decision 19: the
+   * event commits with the membership, or neither does) `partner_team.invitation_accepted`, actor `user:<userId>`,
+   * details `{ team_id, invitation_id, user_id, role, invited_by, developer_access_granted }`; a refusal records nothing.
+   */
   accept(invitationId: string, userId: string, now: number): Promise<{ outcome: 'accepted'; invitation: PartnerTeamInvitationRecord; becameDeveloper: boolean } | PartnerTeamInvitationRefusal>;
+  /**
+   * The invitee declines. When declined, records in the same transaction `partner_team.invitation_declined`, actor
+   * `user:<userId>`, details `{ team_id, invitation_id, user_id, invited_by }`; a refusal records nothing.
+   */
   decline(invitationId: string, userId: string, now: number): Promise<{ outcome: 'declined'; invitation: PartnerTeamInvitationRecord } | PartnerTeamInvitationRefusal>;
-  /** An owner withdraws a pending invitation of their team. */
-  revoke(invitationId: string, teamId: string, now: number): Promise<'revoked' | 'unknown' | 'no_longer_pending'>;
+  /**
+   * An owner withdraws a pending invitation of their team. When `revoked`, records in the same transaction
+   * `partner_team.invitation_revoked` with `actor` (the owner, `user:<id>`), details `{ team_id, invitation_id, user_id, role }`.
+   */
+  revoke(invitationId: string, teamId: string, now: number, actor: string): Promise<'revoked' | 'unknown' | 'no_longer_pending'>;
 }

@@ -66,9 +66,9 @@ export function partnerTeamInvitationsContract({ withStorage }: ContractBackend)
       assert.deepEqual(afterDecline, { outcome: 'no_longer_pending', invitation: { ...declined, status: 'declined', resolvedAt: NOW + 1 } });
 
       const revoked = await invite(storage, team, olav, maja, 'member', NOW + 3);
-      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, randomUUID(), NOW + 4), 'unknown', 'another team cannot revoke it');
-      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, team, NOW + 4), 'revoked');
-      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, team, NOW + 5), 'no_longer_pending');
+      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, randomUUID(), NOW + 4, `user:${olav}`), 'unknown', 'another team cannot revoke it');
+      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, team, NOW + 4, `user:${olav}`), 'revoked');
+      assert.equal(await storage.partnerTeamInvitations.revoke(revoked.invitationId, team, NOW + 5, `user:${olav}`), 'no_longer_pending');
       const afterRevoke = await storage.partnerTeamInvitations.accept(revoked.invitationId, maja, NOW + 5);
       assert.equal(afterRevoke.outcome !== 'unknown' && afterRevoke.invitation.status, 'revoked');
 
@@ -79,6 +79,40 @@ export function partnerTeamInvitationsContract({ withStorage }: ContractBackend)
       assert.equal((await storage.partnerTeamInvitations.decline(expiring.invitationId, maja, expiring.expiresAt)).outcome, 'expired');
       assert.equal(await storage.partnerTeams.findMembership(maja), undefined);
       assert.equal(await storage.developers.isDeveloper(maja), false);
+    }));
+
+    it('each answer records its audit event exactly once, in its transaction (SPEC decision 19); refusals record none', withStorage(async (storage) => {
+      const events = () => storage.audit.list({ types: ['partner_team.invitation_accepted', 'partner_team.invitation_declined', 'partner_team.invitation_revoked'] });
+      const olav = await newUser(storage, 'Olav');
+      const [maja, ivar, siri] = [await newUser(storage, 'Maja'), await newUser(storage, 'Ivar'), await newUser(storage, 'Siri')];
+      const team = (await storage.partnerTeams.ensureMembership(olav, randomUUID(), NOW)).teamId;
+      const toMaja = await invite(storage, team, olav, maja, 'owner');
+      const toIvar = await invite(storage, team, olav, ivar);
+      const toSiri = await invite(storage, team, olav, siri);
+      const expired = await invite(storage, team, olav, await newUser(storage, 'Vera'), 'member', NOW - WEEK);
+      // Refusals: not the invitee's, expired, another team's revocation.
+      assert.equal((await storage.partnerTeamInvitations.accept(toMaja.invitationId, olav, NOW + 1)).outcome, 'unknown');
+      assert.equal((await storage.partnerTeamInvitations.accept(expired.invitationId, expired.userId, NOW + 1)).outcome, 'expired');
+      assert.equal((await storage.partnerTeamInvitations.decline(expired.invitationId, expired.userId, NOW + 1)).outcome, 'expired');
+      assert.equal(await storage.partnerTeamInvitations.revoke(toSiri.invitationId, randomUUID(), NOW + 1, `user:${olav}`), 'unknown');
+      assert.deepEqual(await events(), [], 'no refusal is audited');
+
+      assert.equal((await storage.partnerTeamInvitations.accept(toMaja.invitationId, maja, NOW + 2)).outcome, 'accepted');
+      assert.equal((await storage.partnerTeamInvitations.decline(toIvar.invitationId, ivar, NOW + 3)).outcome, 'declined');
+      assert.equal(await storage.partnerTeamInvitations.revoke(toSiri.invitationId, team, NOW + 4, `user:${maja}`), 'revoked');
+      // Answered again: refused, and nothing more recorded.
+      assert.equal((await storage.partnerTeamInvitations.accept(toMaja.invitationId, maja, NOW + 5)).outcome, 'no_longer_pending');
+      assert.equal((await storage.partnerTeamInvitations.decline(toIvar.invitationId, ivar, NOW + 5)).outcome, 'no_longer_pending');
+      assert.equal(await storage.partnerTeamInvitations.revoke(toSiri.invitationId, team, NOW + 5, `user:${maja}`), 'no_longer_pending');
+      const recorded = (await events()).map(({ type, at, actor, clientId, grantId, details }) => ({ type, at, actor, clientId, grantId, details }));
+      assert.deepEqual(recorded.sort((a, b) => a.at - b.at), [
+        { type: 'partner_team.invitation_accepted', at: NOW + 2, actor: `user:${maja}`, clientId: null, grantId: null,
+          details: { team_id: team, invitation_id: toMaja.invitationId, user_id: maja, role: 'owner', invited_by: olav, developer_access_granted: true } },
+        { type: 'partner_team.invitation_declined', at: NOW + 3, actor: `user:${ivar}`, clientId: null, grantId: null,
+          details: { team_id: team, invitation_id: toIvar.invitationId, user_id: ivar, invited_by: olav } },
+        { type: 'partner_team.invitation_revoked', at: NOW + 4, actor: `user:${maja}`, clientId: null, grantId: null,
+          details: { team_id: team, invitation_id: toSiri.invitationId, user_id: siri, role: 'member' } },
+      ]);
     }));
 
     it('a newer invitation to the same person replaces the pending one', withStorage(async (storage) => {

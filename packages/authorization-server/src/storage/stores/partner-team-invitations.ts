@@ -6,8 +6,11 @@
  * processes); on PostgreSQL the invitation row is locked (`FOR UPDATE`) before it is judged, so an accept
  * and a revocation (or a second accept) of one invitation take turns, and the membership insert's
  * `ON CONFLICT (user_id)` settles two invitations of one user accepted at once: one team wins.
+ * An answer's audit event (SPEC decision 19) is written in the same transaction, as the grant and client stores
+ * write theirs: the event and the change commit together, or neither does.
  */
 import type { SqlDriver, SqlRow, SqlStep, SqlTransaction } from '../sql/driver.ts';
+import { insertAuditEventSteps } from './audit.ts';
 import type {
   PartnerTeamInvitationRecord, PartnerTeamInvitationRefusal, PartnerTeamInvitationStatus, PartnerTeamInvitationStore, PartnerTeamInvitationView,
   PartnerTeamRole,
@@ -81,6 +84,11 @@ export function createPartnerTeamInvitationStore(db: SqlDriver): PartnerTeamInvi
         }
         if (membership && String(membership.team_id) !== invitation.teamId) return { outcome: 'in_another_team', invitation };
         const becameDeveloper = (yield* tx.run('INSERT INTO partner_developers (user_id) VALUES (?) ON CONFLICT DO NOTHING', [userId])).changes > 0;
+        yield* insertAuditEventSteps(tx, {
+          type: 'partner_team.invitation_accepted', at: now, actor: `user:${userId}`,
+          details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitation.userId, role: invitation.role, invited_by: invitation.invitedBy,
+            developer_access_granted: becameDeveloper },
+        });
         return { outcome: 'accepted', invitation: yield* resolve(tx, invitation, 'accepted', now), becameDeveloper };
       });
     },
@@ -90,14 +98,26 @@ export function createPartnerTeamInvitationStore(db: SqlDriver): PartnerTeamInvi
         if (!invitation) return { outcome: 'unknown' };
         if (invitation.status !== 'pending') return { outcome: 'no_longer_pending', invitation };
         if (invitation.expiresAt <= now) return { outcome: 'expired', invitation };
+        yield* insertAuditEventSteps(tx, {
+          type: 'partner_team.invitation_declined', at: now, actor: `user:${userId}`,
+          details: { team_id: invitation.teamId, invitation_id: invitation.invitationId, user_id: invitation.userId, invited_by: invitation.invitedBy },
+        });
         return { outcome: 'declined', invitation: yield* resolve(tx, invitation, 'declined', now) };
       });
     },
-    async revoke(invitationId, teamId, now) {
-      const revoked = await db.run("UPDATE partner_team_invitations SET status = 'revoked', resolved_at = ? WHERE invitation_id = ? AND team_id = ? AND status = 'pending'",
-        [now, invitationId, teamId]);
-      if (revoked.changes > 0) return 'revoked';
-      return (await db.get('SELECT 1 AS found FROM partner_team_invitations WHERE invitation_id = ? AND team_id = ?', [invitationId, teamId])) ? 'no_longer_pending' : 'unknown';
+    async revoke(invitationId, teamId, now, actor) {
+      return db.transaction(function* (tx): SqlStep<'revoked' | 'unknown' | 'no_longer_pending'> {
+        const revoked = yield* tx.get(`UPDATE partner_team_invitations SET status = 'revoked', resolved_at = ?
+          WHERE invitation_id = ? AND team_id = ? AND status = 'pending' RETURNING user_id, role`, [now, invitationId, teamId]);
+        if (revoked) {
+          yield* insertAuditEventSteps(tx, {
+            type: 'partner_team.invitation_revoked', at: now, actor,
+            details: { team_id: teamId, invitation_id: invitationId, user_id: String(revoked.user_id), role: String(revoked.role) },
+          });
+          return 'revoked';
+        }
+        return (yield* tx.get('SELECT 1 AS found FROM partner_team_invitations WHERE invitation_id = ? AND team_id = ?', [invitationId, teamId])) ? 'no_longer_pending' : 'unknown';
+      });
     },
   };
 }
