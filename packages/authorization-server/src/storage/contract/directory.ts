@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DirectoryImportRecord, DirectorySubjectRecord, DirectoryUserRecord, Storage, TokenRecord } from '../storage.ts';
-import { type ContractBackend, NOW, bareClientRecord, digest } from './fixtures.ts';
+import { type ContractBackend, NOW, bareClientRecord, codeRecord, digest, fixture, grantRecord, mintedPair, tokenPair } from './fixtures.ts';
 
 const user = (overrides: Partial<DirectoryUserRecord> = {}): DirectoryUserRecord => {
   const userId = randomUUID();
@@ -198,6 +198,41 @@ export function directoryContract({ withStorage }: ContractBackend): void {
       assert.equal((await storage.authorizationCodes.consume(onOther.unredeemed.codeDigest, NOW + 11)).outcome, 'consumed');
       assert.deepEqual(await storage.directory.deleteSubject('company', acme.subjectId, NOW + 12, 'subject_deleted'), { outcome: 'not_found' });
     }));
+
+    // PostgreSQL's interleavings made on purpose: postgres/company-deletion-locks.test.ts. Here both backends, at once.
+    for (const redemption of ['exchangeCode', 'exchangeReadyCode'] as const) {
+      for (const first of ['deletion', 'redemption'] as const) {
+        it(`a company deleted while one of its codes is redeemed (${redemption}, ${first} called first) leaves no live grant or token of it`, withStorage(async (storage) => {
+          const f = await fixture(storage);
+          const code = codeRecord(f, { issuedAt: NOW, expiresAt: NOW + 60 });
+          await storage.authorizationCodes.create(code);
+          const grant = grantRecord(f, { createdAt: NOW + 1, scope: code.scope });
+          const tokens = redemption === 'exchangeCode' ? tokenPair(grant, NOW + 1) : mintedPair(NOW + 1);
+          const redeem = () => (redemption === 'exchangeCode'
+            ? storage.grants.exchangeCode(code.codeDigest, f.client.clientId, NOW + 1, grant, tokens as ReturnType<typeof tokenPair>)
+            : storage.grants.exchangeReadyCode(code.codeDigest, f.client.clientId, NOW + 1,
+              { redirectUri: code.redirectUri, codeChallenge: code.codeChallenge, dpopJkt: null, defaultResourceScopes: code.scope }, grant.grantId, tokens));
+          const remove = () => storage.directory.deleteSubject('company', f.company.subjectId, NOW + 1, 'subject_deleted');
+          const [redeemed, deleted] = first === 'redemption' ? await Promise.all([redeem(), remove()]) : (await Promise.all([remove(), redeem()])).reverse() as [Awaited<ReturnType<typeof redeem>>, Awaited<ReturnType<typeof remove>>];
+          assert.equal(deleted.outcome, 'deleted');
+          const stored = await storage.grants.find(grant.grantId);
+          if (redeemed.outcome === 'issued') {
+            // Redeemed before the deletion: revoked by it, with its tokens.
+            assert.equal(stored?.revokedAt, NOW + 1);
+            assert.equal(stored?.revocationReason, 'subject_deleted');
+            assert.equal(deleted.outcome === 'deleted' && deleted.grantsRevoked, 1);
+            for (const token of tokens) assert.equal((await storage.tokens.findByDigest(token.tokenDigest))?.token.revokedAt, NOW + 1, token.kind);
+          } else {
+            // After it: the code was voided (used and replayed), nothing redeemed. exchangeReadyCode that reads it voided
+            // finds it not ready (used); one that read it before the void committed (PostgreSQL) finds it replayed under its lock.
+            assert.ok(redeemed.outcome === 'replayed' || (redemption === 'exchangeReadyCode' && redeemed.outcome === 'not_ready' && redeemed.found?.used === true), redeemed.outcome);
+            assert.equal(stored, undefined, 'no grant written');
+            for (const token of tokens) assert.equal(await storage.tokens.findByDigest(token.tokenDigest), undefined, token.kind);
+          }
+          assert.equal(await storage.grants.findActive(f.client.clientId, 'company', f.company.subjectId), undefined);
+        }));
+      }
+    }
 
     it('refuses to delete an organization that still groups companies; deletes it once they are moved out, revoking its grants', withStorage(async (storage) => {
       const group = organization();
