@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import type { ClientStatusChange, ClientStatusChangeOutcome, Storage } from '../storage.ts';
-import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../../testing/postgres.ts';
+import { holdLocks, type LockHolder } from './lock-holder.ts';
 import { codeRecord, digest, type Fixture, fixture, grantRecord, issueGrant, mintedPair, NOW, tokenPair } from '../contract/fixtures.ts';
 
 const skip = await postgresSkipReason();
@@ -29,41 +29,10 @@ describe('PostgreSQL: client changes and the exchanges and rotations in flight (
     ({ status, now, auditEvent: () => ({ type: `client.${status}`, at: now, actor: 'admin:ops', details: {} }) });
   const revocationCount = (outcome: ClientStatusChangeOutcome) => (outcome.outcome === 'changed' ? outcome.accessTokensRevoked : -1);
 
-  /** A connection of its own with an open transaction. */
-  const otherSide = async () => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
-    await client.connect();
-    await client.query('BEGIN');
-    const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
-    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await observer.connect();
-    return {
-      query: (text: string, values: unknown[] = []) => client.query(text, values),
-      /** Resolves once `operation` waits for this side's locks; throws if it finished without waiting (no lock order). */
-      async waitingOn(operation: Promise<unknown>): Promise<void> {
-        let settled = false;
-        operation.then(() => { settled = true; }, () => { settled = true; });
-        for (;;) {
-          if (settled) {
-            // Ended here, so that a failing test leaves no transaction open (the run would wait on it).
-            await client.query('ROLLBACK');
-            await Promise.all([client.end(), observer.end()]);
-            throw new Error('the operation finished without waiting for the transaction in flight');
-          }
-          const { rows } = await observer.query('SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
-          if (rows[0].waiting > 0) return;
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-      },
-      async end(): Promise<void> {
-        await client.query('COMMIT');
-        await client.end();
-        await observer.end();
-      },
-    };
-  };
+  /** A connection of its own with an open transaction (lock-holder.ts). */
+  const otherSide = () => holdLocks(storage.schema);
   /** What an exchange in flight has written and not committed: a new grant of the client, with its access token. */
-  const exchangeInFlight = async (side: Awaited<ReturnType<typeof otherSide>>, f: Fixture) => {
+  const exchangeInFlight = async (side: LockHolder, f: Fixture) => {
     const company = randomUUID();
     await side.query("INSERT INTO subjects (subject_type, subject_id, name) VALUES ('company', $1, 'In Flight ApS')", [company]);
     const grantId = randomUUID();

@@ -12,10 +12,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import type { Storage } from '../storage.ts';
-import { createTestPostgresStorage, postgresSkipReason, TEST_DATABASE_URL } from '../../testing/postgres.ts';
+import { createTestPostgresStorage, postgresSkipReason } from '../../testing/postgres.ts';
 import { codeRecord, fixture, NOW } from '../contract/fixtures.ts';
+import { holdLocks } from './lock-holder.ts';
 
 const skip = await postgresSkipReason();
 
@@ -30,14 +30,10 @@ describe('PostgreSQL: a membership removal and a code stored for that membership
 
   it('a code whose membership check meets a removal in flight waits for it, and is then not stored (no code outlives the removal)', async () => {
     const f = await fixture(storage);
-    const removal = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
-    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await Promise.all([removal.connect(), observer.connect()]);
+    const removal = await holdLocks(storage.schema);
     try {
       // The removal as stores/directory.ts removeMembership runs it: the row deleted, the user's unredeemed codes
       // for the subject voided, not yet committed.
-      await removal.query('BEGIN');
-      const pid = (await removal.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
       await removal.query('DELETE FROM subject_administrators WHERE user_id = $1 AND subject_type = $2 AND subject_id = $3', [f.user.userId, 'company', f.company.subjectId]);
       await removal.query(
         'UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, $1), replayed_at = COALESCE(replayed_at, $1) WHERE grant_id IS NULL AND user_id = $2 AND subject_type = $3 AND subject_id = $4',
@@ -45,26 +41,15 @@ describe('PostgreSQL: a membership removal and a code stored for that membership
       );
       const code = codeRecord(f);
       const stored = storage.authorizationCodes.create(code, undefined, { onlyForAdministrator: true });
-      let settled = false;
-      stored.then(() => { settled = true; }, () => { settled = true; });
-      let waited = false;
-      while (!settled) {
-        const { rows } = await observer.query('SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
-        if (rows[0].waiting > 0) {
-          waited = true;
-          break;
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await removal.query('COMMIT');
+      // Throws unless the check waits for the removal in flight.
+      await removal.waitingOn(stored);
+      await removal.end();
       const created = await stored;
       const found = await storage.authorizationCodes.find(code.codeDigest, f.client.clientId);
       assert.equal(created, false, 'the code was not stored');
       assert.equal(found, undefined, 'no code of the removed membership exists, voided or not');
-      assert.equal(waited, true, 'the check waited for the removal in flight');
     } finally {
-      await removal.query('ROLLBACK').catch(() => {});
-      await Promise.all([removal.end(), observer.end()]);
+      await removal.close();
     }
   });
 
@@ -72,14 +57,10 @@ describe('PostgreSQL: a membership removal and a code stored for that membership
     const f = await fixture(storage);
     const code = codeRecord(f);
     assert.equal(await storage.authorizationCodes.create(code), true);
-    const redemption = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${storage.schema}` });
-    const observer = new pg.Client({ connectionString: TEST_DATABASE_URL });
-    await Promise.all([redemption.connect(), observer.connect()]);
+    const redemption = await holdLocks(storage.schema);
     const grantId = randomUUID();
     try {
       // A redemption in flight, as the token endpoint's: the code consumed and its grant written, not yet committed.
-      await redemption.query('BEGIN');
-      const pid = (await redemption.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
       await redemption.query('UPDATE authorization_codes SET consumed_at = $1 WHERE code_digest = $2 AND consumed_at IS NULL', [NOW + 1, code.codeDigest]);
       await redemption.query(
         "INSERT INTO grants (grant_id, client_id, user_id, subject_type, subject_id, scope, created_at) VALUES ($1, $2, $3, 'company', $4, 'users:read', $5)",
@@ -87,14 +68,8 @@ describe('PostgreSQL: a membership removal and a code stored for that membership
       );
       await redemption.query('UPDATE authorization_codes SET grant_id = $1 WHERE code_digest = $2', [grantId, code.codeDigest]);
       const deletion = storage.directory.deleteSubject('company', f.company.subjectId, NOW + 2, 'company_deleted');
-      let settled = false;
-      deletion.then(() => { settled = true; }, () => { settled = true; });
-      while (!settled) {
-        const { rows } = await observer.query('SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
-        if (rows[0].waiting > 0) break;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await redemption.query('COMMIT');
+      await redemption.waitingOn(deletion);
+      await redemption.end();
       const outcome = await deletion;
       assert.equal(outcome.outcome, 'deleted');
       const grant = await storage.grants.find(grantId);
@@ -103,8 +78,7 @@ describe('PostgreSQL: a membership removal and a code stored for that membership
       assert.equal(grant.revocationReason, 'company_deleted');
       assert.equal(outcome.outcome === 'deleted' ? outcome.grantsRevoked : -1, 1);
     } finally {
-      await redemption.query('ROLLBACK').catch(() => {});
-      await Promise.all([redemption.end(), observer.end()]);
+      await redemption.close();
     }
   });
 });
