@@ -3,7 +3,7 @@
  * form parser, cookies, CSRF protection, security headers and routes.
  */
 import { formPage } from './http/form-page.ts';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCsrfProtection from '@fastify/csrf-protection';
 import { systemClock } from './clock.ts';
@@ -16,8 +16,8 @@ import { installRequestGuards, isUnreadableMultipartBody } from './http/request-
 import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-limits.ts';
 import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
-import { installRequestIds, requestIdFor } from './http/request-id.ts';
-import { installSecurityHeaders } from './http/security-headers.ts';
+import { installRequestIds, REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
+import { installSecurityHeaders, securityHeaders } from './http/security-headers.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
 import { errorPage } from './pages/error-page.ts';
 import { requestLocale, requestTranslator } from './i18n/request-language.ts';
@@ -91,6 +91,16 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       : false,
     // Issue 14: a request id on every log line, response and error body (http/request-id.ts).
     genReqId: requestIdFor,
+    // A URL the router cannot read (bad percent-encoding: FST_ERR_BAD_URL, 400; a path parameter over
+    // maxParamLength: FST_ERR_MAX_PARAM_LENGTH, 414) is answered before any hook runs: without this, Fastify's
+    // own JSON repeated the URL and carried none of the security headers (SPEC decision 18) or the request id.
+    frameworkErrors: (error, request, fastifyReply) => {
+      const status = error.statusCode === 414 ? 414 : 400;
+      const reply = fastifyReply as unknown as FastifyReply;
+      reply.headers(securityHeaders(production)).header(REQUEST_ID_HEADER, request.id).header('cache-control', 'no-store')
+        .code(status).type('application/json; charset=utf-8')
+        .send({ error: 'invalid_request', error_description: status === 414 ? 'a part of the request path is too long' : 'the request path could not be read', request_id: request.id });
+    },
     // A body schema with additionalProperties: false refuses an unknown member (400 naming it) instead of
     // Fastify's default of dropping it silently: a misspelt member must not change what a request does.
     ajv: { customOptions: { removeAdditional: false } },

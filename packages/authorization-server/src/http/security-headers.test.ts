@@ -56,6 +56,27 @@ describe('security headers (SPEC decisions 17, 18)', () => {
     });
   }
 
+  for (const environment of ['development', 'production'] as const) {
+    it(`sends them, the request id and no-store on the URLs Fastify's router refuses before any hook, repeating no URL (${environment})`, async () => {
+      const server = await startTestServer({ environment, trustProxy: true, ...(environment === 'production' ? { issuer: 'https://auth.example' } : {}) });
+      try {
+        const expected = environment === 'production' ? EXPECTED_PRODUCTION : EXPECTED_DEVELOPMENT;
+        for (const [url, status] of [['/oauth/token/%ZZ%3Cscript%3E', 400], [`/logos/${'a'.repeat(200)}`, 414]] as const) {
+          const response = await server.app.inject({ method: 'GET', url, headers: { 'x-forwarded-proto': 'https' } });
+          assert.equal(response.statusCode, status, url);
+          assert.deepEqual(securityHeadersOf(response.headers), expected, url);
+          assert.equal(response.headers['cache-control'], 'no-store', url);
+          const body = response.json();
+          assert.equal(body.error, 'invalid_request', url);
+          assert.equal(body.request_id, response.headers['x-request-id'], url);
+          assert.doesNotMatch(response.body, /<script|%3C|%ZZ|aaaa|FST_/i, `${url}: the answer repeats neither the URL nor Fastify's code`);
+        }
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
   it('answers the health probes over plain HTTP in production (a load balancer probes the instance directly), and nothing else', async () => {
     const server = await startTestServer({ environment: 'production', issuer: 'https://auth.example', trustProxy: true });
     try {
