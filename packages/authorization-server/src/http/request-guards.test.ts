@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAdminToken } from '../admin/admin-credentials.ts';
-import { authorize, authorizeUrl, basic, confidentialAuth, introspect, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { authorize, authorizeUrl, basic, Browser, confidentialAuth, inputValue, introspect, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { rawRequest } from '../testing/raw-http.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -40,13 +40,18 @@ describe('request guards (issue 11 items 9, 10, 14, 16)', () => {
     }
 
     it('answers a malformed multipart body at the portal registration and logo forms with 400 invalid_request and registers nothing', async () => {
+      // Signed in: without a session the body is not read at all (http/upload-limits.ts).
+      const browser = new Browser();
+      const login = await browser.get(`${server.url}/portal`);
+      assert.equal((await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: '/portal', email: seed.developer.email, password: seed.developer.password })).status, 303);
+      const cookie = [...browser.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
       const clientsBefore = (await server.storage.clients.list()).length;
       for (const [path, contentType, body] of [
         ['/portal/clients', 'multipart/form-data', 'x'],
         ['/portal/clients', 'multipart/form-data; boundary=abc', '--abc\r\nContent-Disposition: form-data; name="client_name"\r\n\r\nAcme'],
         [`/portal/clients/${seed.confidentialClient.id}/logo`, 'multipart/form-data; boundary=abc', '--abc\r\nContent-Disposition: form-data; name="logo"; filename="a.png"\r\n\r\n'],
       ] as const) {
-        const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+        const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': contentType, cookie }, body });
         assert.equal(response.status, 400, path);
         assert.equal((await response.json()).error, 'invalid_request');
       }
