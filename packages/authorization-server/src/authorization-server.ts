@@ -16,6 +16,7 @@ import { installRequestGuards, isUnreadableMultipartBody } from './http/request-
 import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-limits.ts';
 import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
+import { parseParameters } from './http/parameters.ts';
 import { installRequestIds, REQUEST_ID_HEADER, requestIdFor } from './http/request-id.ts';
 import { installSecurityHeaders, securityHeaders } from './http/security-headers.ts';
 import { resolveConnectionLimits, resolveOptions, type AuthorizationServerOptions } from './options.ts';
@@ -91,6 +92,8 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
       : false,
     // Issue 14: a request id on every log line, response and error body (http/request-id.ts).
     genReqId: requestIdFor,
+    // The query string parsed as form bodies are (http/parameters.ts), noting values that do not decode.
+    routerOptions: { querystringParser: parseParameters },
     // A URL the router cannot read (bad percent-encoding: FST_ERR_BAD_URL, 400; a path parameter over
     // maxParamLength: FST_ERR_MAX_PARAM_LENGTH, 414) is answered before any hook runs: without this, Fastify's
     // own JSON repeated the URL and carried none of the security headers (SPEC decision 18) or the request id.

@@ -128,6 +128,22 @@ describe('GET /oauth/authorize', () => {
     it('refuses a malformed state (over 512 characters, a space, not ASCII) and echoes it exactly (RFC 6749 §4.1.2.1)', async () => {
       for (const state of ['a'.repeat(513), 'a b', 'tilstand-å', 'tab\there']) await expectRedirectError({ state }, 'invalid_request', { state });
     });
+    it('refuses a state or other value that is not valid percent-encoded UTF-8, never sending back a value other than the one sent (RFC 6749 §4.1.2)', async () => {
+      for (const [name, raw, echoed] of [['state', 's%C0%AF', null], ['state', '%ZZ', null], ['state', 'x%E2%82', null], ['scope', 'users%3Aread%FF', 'xyz']] as const) {
+        const url = authorizeUrl(server, validParameters({ [name]: undefined }));
+        const response = await new Browser().get(`${url}&${name}=${raw}`);
+        assert.equal(response.status, 303, raw);
+        const location = new URL(response.location!);
+        assert.equal(`${location.origin}${location.pathname}`, client.redirectUri);
+        assert.equal(location.searchParams.get('error'), 'invalid_request', raw);
+        assert.match(location.searchParams.get('error_description')!, new RegExp(`parameter ${name} is not valid percent-encoded UTF-8`), raw);
+        assert.equal(location.searchParams.get('state'), echoed, raw);
+        assert.equal(location.searchParams.get('code'), null);
+        assert.equal(location.searchParams.get('iss'), server.issuer);
+      }
+      // A percent sign sent encoded is a value like any other: %25C0 is the state "%C0", sent back as it came.
+      await expectRedirectError({ state: '%C0', response_type: 'token' }, 'unsupported_response_type', { state: '%C0' });
+    });
     it('refuses a missing response_type with invalid_request', () => expectRedirectError({ response_type: undefined }, 'invalid_request'));
     it('refuses response_type=token with unsupported_response_type', () => expectRedirectError({ response_type: 'token' }, 'unsupported_response_type'));
     it('refuses a missing scope with invalid_scope (RFC 6749 §3.3)', () => expectRedirectError({ scope: undefined }, 'invalid_scope'));

@@ -27,7 +27,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { redirectUriProblem, reservedResponseParameter } from '../clients/redirect-uri.ts';
 import { errorDescription, OAuthError, type OAuthErrorCode } from '../errors.ts';
 import { S256_CODE_CHALLENGE } from '../grants/pkce.ts';
-import { singleParameter, type RawParameters } from '../http/parameters.ts';
+import { singleParameter, undecodableParameters, type RawParameters } from '../http/parameters.ts';
 import { consentPage } from '../pages/consent-page.ts';
 import { errorPage } from '../pages/error-page.ts';
 import { sendStorageUnavailablePage } from '../http/storage-unavailable-response.ts';
@@ -186,7 +186,10 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
   // RFC 6749 §4.1.2.1: the error carries "the exact value received from the client", a malformed one too (it is
   // percent-encoded in the redirect, and the request line it came in bounds its length); only a repeated
   // state, which has no one value, is left out.
-  const echoedState = typeof raw.state === 'string' ? raw.state : undefined;
+  // A state that is not valid percent-encoded UTF-8 has no value to send back as received (fast-querystring kept its
+  // raw text, which the redirect would encode again): left out too, and the request refused below.
+  const undecodable = undecodableParameters(raw);
+  const echoedState = typeof raw.state === 'string' && !undecodable.includes('state') ? raw.state : undefined;
   const fail = (code: OAuthErrorCode, description: string) => new AuthorizationRedirectError(redirectUri, code, description, echoedState);
   const parameter = (name: string) => {
     try {
@@ -197,6 +200,11 @@ export async function validateAuthorizationRequest(context: ServerContext, raw: 
     }
   };
 
+  if (undecodable.length > 0) {
+    const name = undecodable[0]!;
+    // RFC 6749 §4.1.2.1: error_description is limited to printable ASCII; a name outside it is not repeated.
+    throw fail('invalid_request', /^[A-Za-z0-9_.:-]{1,64}$/.test(name) ? `parameter ${name} is not valid percent-encoded UTF-8` : 'a parameter is not valid percent-encoded UTF-8');
+  }
   const state = parameter('state');
   if (state === undefined) throw fail('invalid_request', 'state is required');
   if (!STATE.test(state)) throw fail('invalid_request', 'state must be 1-512 visible ASCII characters');

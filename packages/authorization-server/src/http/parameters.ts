@@ -34,6 +34,44 @@ export function parseFormBody(body: string, maxParameters = MAX_FORM_PARAMETERS)
   for (let index = body.indexOf('&'); index !== -1; index = body.indexOf('&', index + 1)) {
     if (++separators >= maxParameters) throw new OAuthError('invalid_request', `the form has more than ${maxParameters} parameters`);
   }
-  // A prototype-less object: a parameter named __proto__ or constructor is only a parameter.
-  return parse(body) as RawParameters;
+  return parseParameters(body);
+}
+
+/** Where parseParameters notes the names whose values did not decode. */
+const UNDECODABLE = Symbol('undecodable parameters');
+
+/**
+ * Parses a query string or form body as fast-querystring does (repeated names as arrays, a prototype-less
+ * object: a parameter named __proto__ is only a parameter), noting the names whose value is not valid
+ * percent-encoded UTF-8 (`%ZZ`, `%C0%AF`, a truncated `%E2%82`): fast-querystring keeps such a value as its raw
+ * text, which a later percent-encoding would turn into another value than the one sent (RFC 6749 §4.1.2:
+ * `state` must come back exactly as received). Read the names with undecodableParameters.
+ */
+export function parseParameters(text: string): RawParameters {
+  const parsed = parse(text) as RawParameters;
+  if (!text.includes('%')) return parsed;
+  const names: string[] = [];
+  for (const pair of text.split('&')) {
+    const separator = pair.indexOf('=');
+    const name = separator === -1 ? pair : pair.slice(0, separator);
+    if (!decodes(name)) names.push(name);
+    else if (separator !== -1 && !decodes(pair.slice(separator + 1))) names.push(decodeURIComponent(name.replaceAll('+', ' ')));
+  }
+  if (names.length > 0) Object.defineProperty(parsed, UNDECODABLE, { value: names });
+  return parsed;
+}
+
+/** The names parseParameters found with a value that is not valid percent-encoded UTF-8 (empty when none, or not parsed by it). */
+export function undecodableParameters(parameters: RawParameters): readonly string[] {
+  return (parameters as { [UNDECODABLE]?: string[] })[UNDECODABLE] ?? [];
+}
+
+function decodes(text: string): boolean {
+  if (!text.includes('%')) return true;
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
