@@ -152,6 +152,58 @@ describe('POST /login throttling (issue 10 §3: growing delays, no lockout, know
   });
 });
 
+describe('POST /login ends the session the browser presented before (sessions are replaced, never left behind)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  /** Whether `cookie`, presented alone as the session cookie, still signs a browser in (the sessions page, not the login page). */
+  async function signsIn(cookie: string): Promise<boolean> {
+    const probe = new Browser();
+    probe.cookies.set('gatehouse_session', cookie);
+    const page = await probe.get(`${server.url}/account/sessions`);
+    assert.equal(page.status, 200);
+    return !page.text.includes('name="password"');
+  }
+  const digestOf = (cookie: string) => createHash('sha256').update(cookie).digest('base64url');
+
+  it("another user's sign-in in the same browser ends the previous user's session: its cookie no longer works and it is gone from their sessions", async () => {
+    const shared = new Browser();
+    assert.equal((await login(server, shared, bob.email, bob.password)).status, 303);
+    const bobsCookie = shared.cookies.get('gatehouse_session')!;
+    assert.equal(await signsIn(bobsCookie), true, 'signed in as bob');
+    const bobsOthers = (await sessionsOf(server, bob.id)).length;
+    assert.equal((await login(server, shared, alice.email, alice.password)).status, 303);
+    const alicesCookie = shared.cookies.get('gatehouse_session')!;
+    assert.notEqual(alicesCookie, bobsCookie);
+    assert.equal(await signsIn(bobsCookie), false, "bob's old cookie signs nobody in");
+    assert.equal(await server.storage.loginSessions.findActive(digestOf(bobsCookie), server.clock.nowSeconds()), undefined, 'deleted in storage');
+    assert.equal((await sessionsOf(server, bob.id)).length, bobsOthers - 1, "not on bob's sessions page");
+    assert.equal(await signsIn(alicesCookie), true, 'the new session works');
+  });
+
+  it("the same user signing in again keeps one session, not two; a cookie naming no session changes nobody's", async () => {
+    const browser = new Browser();
+    const before = (await sessionsOf(server, alice.id)).length;
+    assert.equal((await login(server, browser, alice.email, alice.password)).status, 303);
+    const first = browser.cookies.get('gatehouse_session')!;
+    assert.equal((await login(server, browser, alice.email, alice.password)).status, 303);
+    assert.equal(await signsIn(first), false, 'the first cookie no longer works');
+    assert.equal((await sessionsOf(server, alice.id)).length, before + 1, 'one session for this browser');
+    // A refused login ends nothing: the session stays.
+    const kept = browser.cookies.get('gatehouse_session')!;
+    assert.equal((await login(server, browser, alice.email, 'not-her-password')).status, 401);
+    assert.equal(await signsIn(kept), true, 'a failed sign-in leaves the session alone');
+    // A stale or made-up cookie is harmless.
+    const stranger = new Browser();
+    stranger.cookies.set('gatehouse_session', randomBytes(32).toString('base64url'));
+    assert.equal((await login(server, stranger, bob.email, bob.password)).status, 303);
+    assert.equal(await signsIn(kept), true);
+  });
+});
+
 // PostgreSQL folds case with lower(); the login once lowercased the typed address in JavaScript first, which
 // differs from lower() for a word-final capital sigma ("ΟΔΟΣ".toLowerCase() ends in ς, lower() in σ).
 for (const backend of ['sqlite', 'postgres'] as const) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { authenticator } from 'otplib';
 import { authorizeUrl, Browser, inputValue, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
@@ -160,6 +160,26 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`TOTP second fac
     assert.equal(signedIn.status, 303);
     assert.equal(signedIn.location, '/account/sessions');
     assert.equal(await isSignedIn(browser), true);
+  });
+
+  it("the second step's sign-in ends the session the browser presented before (another user's), not before the code", async () => {
+    const user = await enrolledUser();
+    const browser = new Browser();
+    assert.equal((await passwordStep(browser, seed.users.bob.email, seed.users.bob.password)).status, 303);
+    const bobsCookie = browser.cookies.get('gatehouse_session')!;
+    const bobsSession = () => server.storage.loginSessions.findActive(createHash('sha256').update(bobsCookie).digest('base64url'), server.clock.nowSeconds());
+    assert.equal((await passwordStep(browser, user.email)).location, '/login/second-factor');
+    assert.ok(await bobsSession(), 'the password alone signs nobody in, and ends nothing');
+    const wrong = await codeStep(browser, { code: codeNow(user.secret) === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.status, 401);
+    assert.ok(await bobsSession(), 'a refused code ends nothing');
+    const signedIn = await codeStep(browser, { code: codeNow(user.secret) });
+    assert.equal(signedIn.status, 303);
+    assert.equal(await bobsSession(), undefined, "bob's session is ended");
+    const stale = new Browser();
+    stale.cookies.set('gatehouse_session', bobsCookie);
+    assert.equal(await isSignedIn(stale), false, "bob's old cookie signs nobody in");
+    assert.equal(await isSignedIn(browser), true, 'the new session works');
   });
 
   it('prompt=login: a re-authentication with its code continues the request, even within the request\'s own second (OIDC Core §3.1.2.1)', async () => {

@@ -3,7 +3,7 @@
  * 127.0.0.1, on SQLite and on PostgreSQL (user_identities is stored).
  */
 import assert from 'node:assert/strict';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import { authenticator } from 'otplib';
@@ -108,6 +108,28 @@ for (const backend of backends) {
       assert.match(second.text, /name="interaction"/);
       assert.equal((await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length, 2);
       s.upstream.accounts.set('alice-at-platform', { email: 'Alice@Example.com', email_verified: true, name: 'Alice Admin' });
+    });
+
+    it('a sign-in at the provider ends the session the browser presented before: its cookie no longer works', async () => {
+      const first = await signInUpstream(s, 'alice-at-platform');
+      assert.equal(first.response?.status, 200);
+      const oldCookie = first.browser.cookiesOf(s.server.url).get('gatehouse_session')!;
+      const digestOf = (cookie: string) => createHash('sha256').update(cookie).digest('base64url');
+      assert.ok(await s.server.storage.loginSessions.findActive(digestOf(oldCookie), s.server.clock.nowSeconds()));
+      const sessionsBefore = (await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length;
+      // The same browser, signed in, signs in at the provider again: a request with prompt=login shows the login page.
+      const login = await (await first.browser(`${s.server.url}${authorizePath({ prompt: 'login' })}`)).text();
+      const button = /<a class="button primary" href="([^"]+)">Sign in with Platform ID<\/a>/.exec(login);
+      assert.ok(button, 'the login page, signed in');
+      const again = await followThroughUpstream(first.browser, `${s.server.url}${button[1]!.replaceAll('&amp;', '&')}`, 'alice-at-platform');
+      assert.equal(again.response?.status, 200);
+      assert.match(await again.response!.text(), /name="interaction"/, 'the consent page');
+      const newCookie = first.browser.cookiesOf(s.server.url).get('gatehouse_session')!;
+      assert.notEqual(newCookie, oldCookie);
+      assert.equal(await s.server.storage.loginSessions.findActive(digestOf(oldCookie), s.server.clock.nowSeconds()), undefined, 'the old session is ended');
+      assert.equal((await s.server.storage.loginSessions.listActiveOfUser(alice.id, s.server.clock.nowSeconds())).length, sessionsBefore, 'replaced, not added');
+      const stale = await fetch(`${s.server.url}/account/sessions`, { headers: { cookie: `gatehouse_session=${oldCookie}` } });
+      assert.match(await stale.text(), /name="password"/, "the old cookie gets the login page");
     });
 
     it('prompt=login: a sign-in at the provider in the request\'s own second continues to consent (OIDC Core §3.1.2.1)', async () => {

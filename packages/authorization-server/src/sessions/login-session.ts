@@ -35,12 +35,18 @@ export function sessionPublicId(sessionDigest: string): string {
 }
 
 /**
- * Starts a login session and sets its cookie.
+ * Starts a login session and sets its cookie, after ending the session this browser presented, if any, whoever
+ * it belonged to: the new cookie replaces the old one in the browser, and a session no browser holds any more must
+ * not stay valid (listed on the sessions page, usable by whoever copied its cookie). Every successful sign-in comes
+ * here: the password (login.ts), the second step (second-factor.ts) and the identity provider (upstream-login.ts).
  * @param authenticatedAt when the person proved who they are, when not now (an identity provider's `auth_time`;
  *   0 when unknown): see CurrentLoginSession.
  * @returns the stored SHA-256 of the cookie (the session's key).
  */
 export async function startLoginSession(context: ServerContext, request: FastifyRequest, reply: FastifyReply, userId: string, authenticatedAt?: number): Promise<string> {
+  // Ended before the new one exists: should the new one fail to start, the browser is signed out, never left with two.
+  const previous = sessionCookieDigest(context, request);
+  if (previous !== undefined) await context.storage.loginSessions.delete(previous);
   const value = randomBytes(32).toString('base64url');
   const now = context.clock.nowSeconds();
   const lifetimeSeconds = context.options.loginSessionLifetimeSeconds;
