@@ -389,6 +389,90 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`directory lifec
     }
   });
 
+  it("a change of e-mail address (PATCH, import) ends what the old address's holder got: sessions, a sign-in at its second step, links, the password and factor set through them", async () => {
+    const { server, call } = await adminServer();
+    try {
+      const PASSWORD = 'periwinkle saxophone glacier';
+      const created = await call('POST', '/users', { email: 'karin@tpyo.example', name: 'Karin Kasserer' });
+      const id = created.json.id as string;
+      assert.equal((await call('PUT', `/users/${id}/administers/company/${DANMARK}`)).status, 204);
+      // Whoever holds the mistyped address uses the invitation: sets a password and signs in.
+      const setPassword = async (url: string, password: string) => {
+        const browser = new Browser();
+        const form = await browser.get(url);
+        assert.equal(form.status, 200);
+        return browser.post(`${server.url}/account/set-password`, {
+          _csrf: inputValue(form.text, '_csrf')!, token: inputValue(form.text, 'token')!, password, password_confirmation: password,
+        });
+      };
+      const passwordStep = async (browser: Browser, email: string, password: string) => {
+        const page = await browser.get(`${server.url}/account/sessions`);
+        return browser.post(`${server.url}/login`, { _csrf: inputValue(page.text, '_csrf')!, return_to: '/account/sessions', email, password });
+      };
+      const signedIn = async (browser: Browser) => !/action="\/login[?"]/.test((await browser.get(`${server.url}/account/sessions`)).text);
+      assert.equal((await setPassword((await call('POST', `/users/${id}/invitation`)).json.url, PASSWORD)).status, 200);
+      const holder = new Browser();
+      assert.equal((await passwordStep(holder, 'karin@tpyo.example', PASSWORD)).status, 303);
+      assert.equal(await signedIn(holder), true);
+      // … obtains a code it has not redeemed yet (a consent with the session) …
+      const unredeemed = await authorize(server, { browser: holder, extra: { prompt: 'consent' } });
+      const code = unredeemed.redirect.searchParams.get('code')!;
+      assert.ok(code);
+      // … enrols a factor (arranged in storage), and has a sign-in waiting at its second step in another browser.
+      const now = server.clock.nowSeconds();
+      assert.equal(await server.storage.localAccounts.startSecondFactor(id, 'ciphertext', now), true);
+      assert.equal(await server.storage.localAccounts.confirmSecondFactor(id, 1, [createHash('sha256').update('recovery').digest('base64url')], now), true);
+      const waiting = new Browser();
+      assert.equal((await passwordStep(waiting, 'karin@tpyo.example', PASSWORD)).location, '/login/second-factor');
+      assert.equal((await waiting.get(`${server.url}/login/second-factor`)).status, 200);
+      const pendingLink = (await call('POST', `/users/${id}/invitation`)).json.url as string;
+
+      // Neither a new name nor the same address in capitals is a new address: nothing ends.
+      assert.equal((await call('PATCH', `/users/${id}`, { name: 'Karin Kassér', email: 'Karin@TPYO.example' })).status, 200);
+      assert.equal(await signedIn(holder), true, 'same address: the session stays');
+      assert.equal((await waiting.get(`${server.url}/login/second-factor`)).status, 200, 'same address: the second step stays');
+      assert.ok((await server.storage.users.find(id))?.passwordHash, 'same address: the password stays');
+
+      // The address corrected.
+      const corrected = await call('PATCH', `/users/${id}`, { email: 'karin@typo.example' });
+      assert.equal(corrected.status, 200);
+      assert.equal(corrected.json.email, 'karin@typo.example');
+      assert.equal(await signedIn(holder), false, "the old holder's session is ended");
+      assert.deepEqual(await server.storage.loginSessions.listActiveOfUser(id, server.clock.nowSeconds()), []);
+      const secondStep = await waiting.get(`${server.url}/login/second-factor`);
+      assert.equal(secondStep.status, 401, 'the sign-in at its second step is ended');
+      assert.equal(await signedIn(waiting), false);
+      assert.equal((await fetch(pendingLink)).status, 410, 'the unused link is void');
+      assert.equal((await server.storage.users.find(id))?.passwordHash, null, 'the password set through the old address is cleared');
+      assert.equal(await server.storage.localAccounts.findSecondFactor(id), undefined, 'and the factor enrolled with it');
+      assert.equal((await passwordStep(new Browser(), 'karin@typo.example', PASSWORD)).status, 401, 'the old password signs nobody in');
+      assert.equal((await passwordStep(new Browser(), 'karin@tpyo.example', PASSWORD)).status, 401);
+      assert.deepEqual((await call('GET', `/users/${id}`)).json.administers, [{ type: 'company', id: DANMARK }], 'memberships stay');
+      const exchange = await postForm(`${server.url}/oauth/token`, {
+        grant_type: 'authorization_code', code, redirect_uri: seed.confidentialClient.redirectUri, code_verifier: unredeemed.codeVerifier,
+      }, { authorization: confidentialAuth() });
+      assert.equal(exchange.status, 400);
+      assert.equal((exchange.json as { error: string }).error, 'invalid_grant', 'the unredeemed code is void: no tokens');
+
+      // The new address's owner sets a password through a new link and signs in, with no second step of the old holder's.
+      const OWNER_PASSWORD = 'marmalade thunder quarry';
+      assert.equal((await setPassword((await call('POST', `/users/${id}/invitation`)).json.url, OWNER_PASSWORD)).status, 200);
+      const owner = new Browser();
+      const ownerLogin = await passwordStep(owner, 'karin@typo.example', OWNER_PASSWORD);
+      assert.equal(ownerLogin.location, '/account/sessions');
+      assert.equal(await signedIn(owner), true);
+
+      // The import's change of address does the same.
+      const report = await importDirectory({ storage: server.storage, environment: 'development', now: server.clock.nowSeconds(), actor: 'admin:ops' },
+        { users: [{ id, email: 'karin@elsewhere.example', name: 'Karin Kassér' }] });
+      assert.deepEqual([report.updated, report.refused], [1, []]);
+      assert.equal(await signedIn(owner), false, 'ended by the import');
+      assert.equal((await server.storage.users.find(id))?.passwordHash, null);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('deleting a user ends their login sessions everywhere and they cannot log in again; grants they made stay; the e-mail may be reused', async () => {
     const { server, call } = await adminServer();
     try {

@@ -12,6 +12,9 @@
  *   removes their memberships and developer role and voids their unredeemed codes; their grants stay.
  *   The user id is never reused; the e-mail address is forgotten (replaced by `<id>@deleted.invalid`), so
  *   it may be given to a new user.
+ * - Changing a user's e-mail address (not its case) ends what the old address's holder got through it: unused
+ *   set-password links, the password and second factor set through one, every login session and sign-in at its
+ *   second step, unredeemed codes (stores/directory.ts `endOldAddressAccess`). Memberships and grants stay.
  * - Deleting a company or organization revokes every grant on it with its tokens (SPEC decision 15) and
  *   voids its unredeemed codes. An organization that still groups companies is not deleted (409): delete
  *   or move its companies first, so no company is left pointing at nothing.

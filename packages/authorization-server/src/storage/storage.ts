@@ -1191,7 +1191,12 @@ export interface DirectoryStore {
   findUser(userId: string): Promise<DirectoryUserRecord | undefined>;
   /** Live users by id ascending; `email` matches case-insensitively. */
   listUsers(filter: { email?: string }, page: DirectoryPage): Promise<DirectoryUserRecord[]>;
-  /** Changes the given fields of a live user; `updatedAt` moves only when something changed. */
+  /**
+   * Changes the given fields of a live user; `updatedAt` moves only when something changed. A new e-mail address (not
+   * a change of case) also, in the same transaction, voids the user's unused set-password links, clears the password
+   * and the second factor, ends every login session and pending login, and voids unredeemed codes (stores/directory.ts
+   * `endOldAddressAccess`; the same for an import's change of address).
+   */
   updateUser(userId: string, changes: Partial<Pick<DirectoryUserRecord, 'email' | 'name' | 'locale'>>, now: number): Promise<DirectoryUserRecord | 'not_found' | 'duplicate_email'>;
   /** Soft-deletes a live user (see the lifecycle rules). @returns undefined when there is no live user with that id. */
   deleteUser(userId: string, now: number): Promise<{ loginSessionsEnded: number; membershipsRemoved: number } | undefined>;

@@ -43,10 +43,6 @@ const SUBJECT = 'SELECT * FROM subjects WHERE subject_type = ? AND subject_id = 
 const MEMBERSHIPS = 'SELECT subject_type, subject_id FROM subject_administrators WHERE user_id = ? ORDER BY subject_type, subject_id';
 const INSERT_USER = 'INSERT INTO users (user_id, email, email_key, name, password_hash, locale, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)';
 const UPDATE_USER = 'UPDATE users SET email = ?, email_key = ?, name = ?, locale = ?, updated_at = ? WHERE user_id = ?';
-/**
- * A new e-mail address voids the user's unused set-password links (invitation, reset): each was mailed to the old
- * address, whose holder (a mistyped address, the mailbox of someone who left) must not set this account's password.
- */
 const VOID_PASSWORD_LINKS = 'UPDATE password_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL';
 const INSERT_SUBJECT = 'INSERT INTO subjects (subject_type, subject_id, name, organization_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)';
 const UPDATE_SUBJECT = 'UPDATE subjects SET name = ?, organization_id = ?, updated_at = ? WHERE subject_type = ? AND subject_id = ?';
@@ -90,6 +86,27 @@ function* organizationExists(tx: SqlTransaction, organizationId: string): SqlSte
 /** Marks unredeemed codes consumed and replayed, so redeeming one is `invalid_grant` (storage.ts DirectoryStore). */
 export function voidCodes(tx: SqlTransaction, where: string, now: number, params: unknown[]) {
   return tx.run(`UPDATE authorization_codes SET consumed_at = COALESCE(consumed_at, ?), replayed_at = COALESCE(replayed_at, ?) WHERE grant_id IS NULL AND ${where}`, [now, now, ...params]);
+}
+
+/**
+ * A new e-mail address (not a change of case: the same address by the e-mail key) ends everything whoever held the
+ * old one (a mistyped address, the mailbox of someone who left) may have got from it, in the change's transaction:
+ * - the unused set-password links (invitation, reset), each mailed to, or handed out for, the old address;
+ * - the local password and the second factor: a local password is set only through such a link (the development seed
+ *   aside), so it proves the old address, not the new one; the factor goes with it, or the new address's owner, once
+ *   their own link set a password, would be stopped at a second step only the old holder can answer;
+ * - every login session, every sign-in waiting at its second step, and the codes obtained but not redeemed.
+ * The new address's owner signs in through the identity provider, or sets a password through a new invitation or a
+ * reset link mailed to the new address. Memberships and grants stay: they are the directory's and the subjects'.
+ */
+function* endOldAddressAccess(tx: SqlTransaction, userId: string, now: number): SqlStep<void> {
+  yield* tx.run(VOID_PASSWORD_LINKS, [now, userId]);
+  yield* tx.run('UPDATE users SET password_hash = NULL WHERE user_id = ?', [userId]);
+  yield* tx.run('DELETE FROM recovery_codes WHERE user_id = ?', [userId]);
+  yield* tx.run('DELETE FROM second_factors WHERE user_id = ?', [userId]);
+  yield* tx.run('DELETE FROM login_sessions WHERE user_id = ?', [userId]);
+  yield* tx.run('DELETE FROM pending_logins WHERE user_id = ?', [userId]);
+  yield* voidCodes(tx, 'user_id = ?', now, [userId]);
 }
 
 /** Removes one membership and voids its user's unredeemed codes for that subject (storage.ts DirectoryStore). @returns whether there was one. */
@@ -145,7 +162,7 @@ function* upsertUser(tx: SqlTransaction, record: Extract<DirectoryImportRecord, 
     ];
     if (changed.length === 0 && added.length === 0 && removed.length === 0) return { outcome: 'unchanged' };
     yield* tx.run(UPDATE_USER, [user.email, emailKey(user.email), user.name, user.locale, now, user.userId]);
-    if (emailKey(String(existing.email)) !== emailKey(user.email)) yield* tx.run(VOID_PASSWORD_LINKS, [now, user.userId]);
+    if (emailKey(String(existing.email)) !== emailKey(user.email)) yield* endOldAddressAccess(tx, user.userId, now);
     yield* insertAuditEventSteps(tx, { type: 'directory.user.updated', at: now, actor, details: { id: user.userId, fields: changed.join(','), memberships_added: added.length, memberships_removed: removed.length } });
   }
   for (const membership of added) {
@@ -213,7 +230,7 @@ export function createDirectoryStore(db: SqlDriver): DirectoryStore {
           if (changes.email !== undefined && (yield* emailHolder(tx, changes.email, userId))) return 'duplicate_email' as const;
           if (next.email === before.email && next.name === before.name && next.locale === before.locale) return before;
           yield* tx.run(UPDATE_USER, [next.email, emailKey(next.email), next.name, next.locale, now, userId]);
-          if (emailKey(next.email) !== emailKey(before.email)) yield* tx.run(VOID_PASSWORD_LINKS, [now, userId]);
+          if (emailKey(next.email) !== emailKey(before.email)) yield* endOldAddressAccess(tx, userId, now);
           return { ...next, updatedAt: now };
         });
       } catch (error) {
