@@ -45,7 +45,7 @@ import { consumeRequestUri, markContinuationReauthenticated, storeAuthorizationR
 import { countAddress, RateLimitExceededError } from '../http/rate-limit.ts';
 import type { AuditEvent, AuthorizationCodeRecord, ClientRecord, GrantRecord, InteractionRecord, SubjectRecord, SubjectType, UserRecord } from '../storage/storage.ts';
 import { authorizedResources, loadResourceCatalogue, resourceParameters } from '../resources/resource-indicators.ts';
-import { parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
+import { constantTimeEqual, parseSubjectUrn, subjectParameterName, formatSubjectUrn } from '@gatehouse/protocol';
 
 /** A request whose client and redirect URI are established, and every other parameter checked. */
 export interface AuthorizationRequest {
@@ -95,6 +95,20 @@ export class AuthorizationPageError extends Error {
     this.values = values;
     this.detail = detail;
     this.userMessageKey = userMessageKey;
+  }
+}
+
+/**
+ * A consent form (or its language switch) posted from a page whose request a language switch moved to a newer page
+ * (`consentLanguageEndpoint`): the request is still waiting there, so the answer is 409 (RFC 9110 §15.5.10: the user
+ * can resolve the conflict and answer again) with the ways onward: that page, or back to the app.
+ */
+export class ConsentMovedError extends AuthorizationPageError {
+  /** The main way onward first; `labelKey` translated with `values` on the page. */
+  readonly links: { href: string; labelKey: MessageKey; values: MessageValues }[];
+  constructor(clientName: string, links: { href: string; labelKey: MessageKey; values: MessageValues }[]) {
+    super('error.consentMovedTitle', 'error.consentMoved', { client: clientName });
+    this.links = links;
   }
 }
 
@@ -387,14 +401,16 @@ function consentChoices(context: ServerContext, authorization: AuthorizationRequ
 
 /**
  * The consent page of `authorization` (stored as the interaction `interactionId`) for `user`, choosing among
- * `subjects`: `picked` (a subject URN) selected when it is one of them, else the requested subject or the first.
+ * `subjects`: without `selection`, the first (the requested subject when there is one); with it, the subject URN
+ * `selection.picked` when it is one of them, else none (the page asks the user to choose, and with `selection.gone`
+ * says the one picked before can no longer be connected).
  */
 function sendConsentPage(
   context: ServerContext, reply: FastifyReply, t: Translator, authorization: AuthorizationRequest, user: UserRecord, subjects: SubjectRecord[],
-  interactionId: string, picked?: string,
+  interactionId: string, selection?: { picked: string | undefined; gone: boolean },
 ): void {
   const choices = consentChoices(context, authorization, subjects);
-  const selected = choices.find((choice) => choice.urn === picked) ?? choices[0];
+  const selected = selection ? choices.find((choice) => choice.urn === selection.picked) : choices[0];
   reply.code(200).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(consentPage({
     t,
     brandName: context.options.brand.name,
@@ -405,6 +421,7 @@ function sendConsentPage(
     scopes: authorization.scope.map((name) => ({ name, description: t.scope(name) })),
     subjectType: authorization.subjectType,
     subjects: choices.map((choice) => ({ ...choice, selected: choice === selected })),
+    ...(selection?.gone && selected === undefined ? { pickGone: true } : {}),
     interactionId,
   }));
 }
@@ -421,10 +438,12 @@ function sendConsentPage(
  * (redirect_uri, scope, code_challenge, state) can be changed here, and a request by reference is not used again
  * (defect 3: the page's address held a request_uri its GET spent, RFC 9126 §7.3). The interaction must be this
  * session's, unexpired and unused; it is consumed and its request moves, unchanged and with the same expiry, to a new
- * interaction whose id the GET derives (`consentViewInteractionId`): from a random `view` handle in the address, the
- * session cookie and a server key. The address holds no interaction id (a credential, like the session cookie), and
- * the handle alone, without the session cookie and the key, opens nothing. One request still has one live interaction:
- * the decision consumes it once.
+ * interaction whose id the GET derives (`consentViewInteractionId`): from a `view` handle in the address (an HMAC of
+ * the old interaction's id, `consentViewHandle`), the session cookie and a server key. The address holds no interaction
+ * id (a credential, like the session cookie), and the handle alone, without the session cookie and the key, opens
+ * nothing. One request still has one live interaction: the decision consumes it once. The page the switch was made on,
+ * submitted later (another tab, the browser's Back), gets 409 with a link to the page its request moved to
+ * (`interactionGone`). The company picked travels as `choice`, a reference to it (`consentChoiceReference`).
  */
 export async function consentLanguageEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async (established) => {
@@ -436,7 +455,7 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
     const now = context.clock.nowSeconds();
     const peeked = sessionDigest !== undefined && INTERACTION_ID.test(interactionId)
       ? await context.storage.interactions.peek(interactionDigestOf(interactionId), sessionDigest, now) : undefined;
-    if (!peeked) throw await interactionGone(context, request);
+    if (!peeked) throw await interactionGone(context, request, { interactionId, subject: body.subject });
     noteUiLocales(request, peeked.interaction.requestParameters.ui_locales); // for a locale sent that is none offered
     // Validated again, as at the decision: the client may have been suspended, or its redirect URIs or scopes changed.
     const authorization = await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true });
@@ -444,25 +463,31 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
     const session = await currentLoginSession(context, request, authorization.subjectType);
     if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
     const choices = consentChoices(context, authorization, eligibleAmong(authorization, session.administeredSubjects ?? []));
-    const picked = choices.findIndex((choice) => choice.urn === body.subject);
+    const picked = choices.find((choice) => choice.urn === body.subject);
     // The request moves to the interaction the GET will find: taken from the old one first (this session's, unused), so
     // that a decision racing this switch, or a second switch, leaves no second live interaction of the same request.
     const consumed = await context.storage.interactions.consume(peeked.interaction.interactionDigest, sessionDigest!, now);
-    if (!consumed) throw await interactionGone(context, request);
-    const view = randomBytes(32).toString('base64url');
+    if (!consumed) throw await interactionGone(context, request, { interactionId, subject: body.subject });
+    // Derived from the id of the interaction moved from (consentViewHandle), so that the page it was on, posted later,
+    // finds where its request went (interactionGone) and says so with a way there.
+    const view = consentViewHandle(context, interactionId);
     const moved = consentViewInteractionId(context, request, view)!;
     await context.storage.interactions.create({ ...consumed.interaction, interactionDigest: interactionDigestOf(moved) });
-    // The pick by its place in the list (the list is by name, as the page shows it): no subject URN in the address.
-    const query = new URLSearchParams({ view, ...(picked > 0 ? { choice: String(picked) } : {}) });
+    // The pick by a reference to the subject itself (consentChoiceReference), never its URN nor its place in a list
+    // that may change before the GET (a membership added or removed would shift another company into that place).
+    const query = new URLSearchParams({ view, ...(picked ? { choice: consentChoiceReference(context, view, picked.urn) } : {}) });
     reply.header('cache-control', 'no-store').redirect(`/oauth/authorize/consent?${query}`, 303);
   });
 }
 
 /**
- * GET /oauth/authorize/consent?view=<handle>[&choice=<n>] — the consent page the language switch redirected to
+ * GET /oauth/authorize/consent?view=<handle>[&choice=<reference>] — the consent page the language switch redirected to
  * (`consentLanguageEndpoint`), in the language the request resolves to (the switch's cookie), shown again on a reload
  * while its interaction is unused. Only reads: the decision consumes the interaction. Another browser or session, an
  * unknown handle, a used or expired interaction: the same pages as the switch's (session ended, request expired).
+ * `choice` (`consentChoiceReference`) preselects the subject it names when the user still may connect it; without it,
+ * or when that subject is no longer among the user's (a membership removed meanwhile), nothing is preselected: the
+ * user chooses again, told why in the second case.
  */
 export async function consentViewEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   await handleAuthorizationErrors(context, reply, async (established) => {
@@ -478,16 +503,66 @@ export async function consentViewEndpoint(context: ServerContext, request: Fasti
     const session = await currentLoginSession(context, request, authorization.subjectType);
     if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
     const subjects = eligibleAmong(authorization, session.administeredSubjects ?? []);
-    const choice = typeof query.choice === 'string' && /^[1-9][0-9]{0,3}$/.test(query.choice) ? Number(query.choice) : 0;
-    const picked = consentChoices(context, authorization, subjects)[choice]?.urn;
-    sendConsentPage(context, reply, requestTranslator(request), authorization, session.user, subjects, interactionId, picked);
+    const reference = typeof query.choice === 'string' ? query.choice : undefined;
+    const picked = reference === undefined ? undefined : consentChoices(context, authorization, subjects)
+      .find((choice) => constantTimeEqual(reference, consentChoiceReference(context, query.view as string, choice.urn)))?.urn;
+    sendConsentPage(context, reply, requestTranslator(request), authorization, session.user, subjects, interactionId, { picked, gone: reference !== undefined && picked === undefined });
   });
 }
 
-/** The page for an interaction that cannot be used: the session ended, or the request expired or was used. */
-async function interactionGone(context: ServerContext, request: FastifyRequest): Promise<AuthorizationPageError> {
+/**
+ * The page for an interaction that cannot be used: the session ended; or the request moved, by a language switch, to a
+ * newer page still waiting (`ConsentMovedError`, when `from` names the interaction posted and `movedConsent` finds
+ * where it went); or the request expired or was used.
+ * @param from.subject the subject URN the stale form posted: still picked on the newer page if the user may connect it.
+ */
+async function interactionGone(
+  context: ServerContext, request: FastifyRequest, from?: { interactionId: string; subject: unknown },
+): Promise<AuthorizationPageError> {
   if (!(await currentLoginSession(context, request))) return new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
+  const moved = from && INTERACTION_ID.test(from.interactionId) ? await movedConsent(context, request, from.interactionId) : undefined;
+  // The request is validated again, as wherever a stored one is used: a client suspended meanwhile gets no link back.
+  const authorization = moved && await validateAuthorizationRequest(context, moved.interaction.requestParameters, { stored: true }).catch(() => undefined);
+  if (moved && authorization) {
+    const subject = typeof from?.subject === 'string' ? from.subject : undefined;
+    const query = new URLSearchParams({ view: moved.view, ...(subject ? { choice: consentChoiceReference(context, moved.view, subject) } : {}) });
+    return new ConsentMovedError(authorization.client.clientName, [
+      { href: `/oauth/authorize/consent?${query}`, labelKey: 'error.consentMovedContinue', values: {} },
+      // RFC 6749 §4.1.2.1: going back without an answer is a denial to the app, as the no-subject page's way back.
+      {
+        href: redirectTo(context, authorization.redirectUri, { error: 'access_denied', error_description: 'the user went back without answering', state: authorization.state }),
+        labelKey: 'error.consentMovedBack', values: { client: authorization.client.clientName },
+      },
+    ]);
+  }
   return new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
+}
+
+/** How many language switches in a row `movedConsent` follows from a page (each one read). */
+const LANGUAGE_SWITCHES_FOLLOWED = 5;
+
+/**
+ * Where a language switch moved the request of the interaction `interactionId` (consumed): the interaction the switch
+ * stored (`consentViewInteractionId` of `consentViewHandle`), and further along when that page's switch moved it again;
+ * the first still unused and this session's, with its `view` handle. Undefined when there is none: the request was
+ * answered, expired, or was never moved (an interaction nobody moved leads to an id no interaction has).
+ */
+async function movedConsent(
+  context: ServerContext, request: FastifyRequest, interactionId: string,
+): Promise<{ view: string; interaction: InteractionRecord } | undefined> {
+  const sessionDigest = sessionCookieDigest(context, request);
+  if (sessionDigest === undefined) return undefined;
+  const now = context.clock.nowSeconds();
+  let from = interactionId;
+  for (let hop = 0; hop < LANGUAGE_SWITCHES_FOLLOWED; hop++) {
+    const view = consentViewHandle(context, from);
+    const next = consentViewInteractionId(context, request, view);
+    if (next === undefined) return undefined;
+    const found = await context.storage.interactions.peek(interactionDigestOf(next), sessionDigest, now);
+    if (found) return { view, interaction: found.interaction };
+    from = next;
+  }
+  return undefined;
 }
 
 /**
@@ -498,7 +573,30 @@ async function interactionGone(context: ServerContext, request: FastifyRequest):
 function consentViewInteractionId(context: ServerContext, request: FastifyRequest, view: string): string | undefined {
   const cookie = request.cookies[sessionCookieName(context)];
   if (cookie === undefined || sessionCookieDigest(context, request) === undefined) return undefined;
-  return createHmac('sha256', derivedKey(context.options.tokenHmacKey, 'gatehouse consent view')).update(`${cookie}\n${view}`).digest('base64url');
+  return createHmac('sha256', consentViewKey(context)).update(`${cookie}\n${view}`).digest('base64url');
+}
+
+/** The key of the consent view's derivations: derived from the token HMAC key, for this purpose alone. */
+const consentViewKey = (context: ServerContext) => derivedKey(context.options.tokenHmacKey, 'gatehouse consent view');
+
+/**
+ * The `view` handle of the page a language switch moves the interaction `interactionId` to: an HMAC of that id under
+ * the consent view key (43 base64url characters, as unguessable as a random handle, and revealing nothing of the id),
+ * so that the page the switch was made on, posted later, can find the page its request moved to (`movedConsent`).
+ * The input's first line ("handle", 6 characters) is never a session cookie (43): no collision with the interaction ids.
+ */
+function consentViewHandle(context: ServerContext, interactionId: string): string {
+  return createHmac('sha256', consentViewKey(context)).update(`handle\n${interactionId}`).digest('base64url');
+}
+
+/**
+ * The consent page's `choice`: a reference to the subject `subjectUrn` picked, for the page with the handle `view`: an
+ * HMAC under the consent view key, 22 base64url characters (128 bits). The address holds neither the URN nor a place in
+ * a list; a reference of one page means nothing on another; and it names the same subject whatever the user's
+ * subjects have become meanwhile (the GET compares it with each subject's, in constant time).
+ */
+function consentChoiceReference(context: ServerContext, view: string, subjectUrn: string): string {
+  return createHmac('sha256', consentViewKey(context)).update(`choice\n${view}\n${subjectUrn}`).digest('base64url').slice(0, 22);
 }
 
 /**
@@ -672,11 +770,9 @@ export async function authorizationDecisionEndpoint(context: ServerContext, requ
     const consumed = interactionDigest === undefined || sessionDigest === undefined ? undefined
       : prepared?.code ? await context.storage.interactions.consumeWithCode(interactionDigest, sessionDigest, now, prepared.code.record, prepared.code.auditEvent)
       : await context.storage.interactions.consume(interactionDigest, sessionDigest, now);
-    if (!consumed) {
-      // Only a refusal reads the session, to say which of the two has ended.
-      if (!(await currentLoginSession(context, request))) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
-      throw new AuthorizationPageError('error.requestExpiredTitle', 'error.interactionExpired');
-    }
+    // Only a refusal reads the session, to say which has ended: the session, or the request (answered, expired, or moved
+    // by a language switch to a newer page, which the page then leads to).
+    if (!consumed) throw await interactionGone(context, request, { interactionId, subject: body.subject });
     const { interaction } = consumed;
     const { user } = await recognizedSession(context, request, consumed.session);
     noteUiLocales(request, interaction.requestParameters.ui_locales); // issue 13: kept on the interaction record
@@ -845,9 +941,11 @@ async function handleAuthorizationErrors(
     const t = requestTranslator(reply.request);
     if (error instanceof AuthorizationPageError) {
       const message = t.t(error.userMessageKey ?? error.messageKey, error.values);
-      reply.code(400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, t.t(error.titleKey), message, {
+      const moved = error instanceof ConsentMovedError ? error : undefined;
+      reply.code(moved ? 409 : 400).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(errorPage(context.options.brand.name, t.t(error.titleKey), message, {
         t, reference: reply.request.id, ...(error.detail ? { detail: { label: t.t(error.detail.labelKey), value: error.detail.value } } : {}),
         ...(error.userMessageKey ? { developer: t.t(error.messageKey, error.values) } : {}),
+        ...(moved ? { links: moved.links.map((link) => ({ href: link.href, label: t.t(link.labelKey, link.values) })) } : {}),
       }));
       return;
     }

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { authorizeUrl, Browser, hiddenInputs, inputValue, obtainTokens, pkcePair, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { CATALOGUES, LANGUAGE_NAMES, LOCALES, translator } from '../i18n/i18n.ts';
@@ -32,6 +33,12 @@ async function signedIn(server: TestServer): Promise<Browser> {
   return browser;
 }
 
+/** The subject URNs a consent page offers, in its order (a "choose" placeholder has no value). */
+const optionsOf = (page: string) => [...page.matchAll(/<option value="([^"]+)"/g)].map((match) => match[1]!);
+/** An error page's ways onward: label → address. */
+const linksOf = (page: string) => new Map([...(/<p class="onward">(.*?)<\/p>/s.exec(page)?.[1] ?? '').matchAll(/<a href="([^"]+)">([^<]+)<\/a>/g)]
+  .map((match) => [decode(match[2]!), decode(match[1]!)]));
+const decode = (text: string) => text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 const htmlLang = (page: string) => /<html lang="([^"]+)">/.exec(page)?.[1];
 const escaped = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
@@ -160,9 +167,10 @@ describe('page languages (issue 13)', () => {
     const elsewhere = await other.get(address.href);
     assert.equal(elsewhere.status, 400);
     assert.ok(!elsewhere.text.includes('action="/oauth/authorize/decision"'));
-    // The old page's interaction was moved: one request, one live interaction.
+    // The old page's interaction was moved: one request, one live interaction (the old page leads to the new one, below).
     const old = await browser.post(`${server.url}/oauth/authorize/decision`, { ...form, subject: companies[1]!, decision: 'allow' });
-    assert.equal(old.status, 400, "the switched-from page's interaction is used");
+    assert.equal(old.status, 409, "the switched-from page's interaction is used");
+    assert.equal(old.location, undefined, 'no code');
     const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(shown.text), subject: companies[1]!, decision: 'allow' });
     assert.equal(decided.status, 303);
     const redirect = new URL(decided.location!);
@@ -172,6 +180,131 @@ describe('page languages (issue 13)', () => {
     assert.equal(afterDecision.status, 400, 'used: no consent page');
     assert.ok(!afterDecision.text.includes('action="/oauth/authorize/decision"'));
     assert.equal((await browser.get(`${server.url}/oauth/authorize/consent?view=${'A'.repeat(43)}`)).status, 400, 'an unknown handle');
+  });
+
+  it("the consent page's language switch carries the company picked by a reference to it, not its place in the list: a company added meanwhile does not move the pick", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const [, picked] = optionsOf(consent.text) as [string, string];
+    const switched = await browser.post(`${server.url}/oauth/authorize/language`, { ...hiddenInputs(consent.text), subject: picked, locale: 'de' });
+    assert.equal(switched.status, 303);
+    const address = new URL(switched.location!, server.url);
+    assert.match(address.searchParams.get('choice') ?? '', /^[A-Za-z0-9_-]{22}$/, 'a reference, not a place in the list');
+    for (const company of seed.companies) assert.ok(!switched.location!.includes(company.id), 'no company id in the address');
+    // Before the page is shown, alice becomes an administrator of a company whose name comes first: the list shifts.
+    const newcomer = randomUUID();
+    const now = server.clock.nowSeconds();
+    await server.storage.directory.createSubject({ subjectType: 'company', subjectId: newcomer, name: 'Aalborg Newcomer ApS', organizationId: null, createdAt: now, updatedAt: now });
+    await server.storage.directory.putMembership(alice.id, { subjectType: 'company', subjectId: newcomer });
+    try {
+      const shown = await browser.get(address.href);
+      assert.equal(shown.status, 200);
+      assert.deepEqual(optionsOf(shown.text), [`urn:gatehouse:company:${newcomer}`, ...optionsOf(consent.text)], 'the newcomer is first');
+      assert.ok(shown.text.includes(`<option value="${picked}" selected>`), 'the company picked is still the one picked');
+      assert.equal(shown.text.match(/ selected>/g)?.length, 1, 'and no other');
+      assert.ok(!shown.text.includes(escaped(translator('de').t('consent.pickGone', { subjectType: 'company' }))));
+      const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(shown.text), subject: picked, decision: 'allow' });
+      assert.ok(new URL(decided.location!).searchParams.get('code'));
+    } finally {
+      await server.storage.directory.deleteSubject('company', newcomer, server.clock.nowSeconds(), 'company_deleted');
+    }
+  });
+
+  it("the consent page's language switch preselects nothing when the company picked is no longer the user's: the page says so, and the user chooses again", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const [remaining, picked] = optionsOf(consent.text) as [string, string];
+    const switched = await browser.post(`${server.url}/oauth/authorize/language`, { ...hiddenInputs(consent.text), subject: picked, locale: 'de' });
+    assert.equal(switched.status, 303);
+    // Alice's membership of the company she picked is removed before the page is shown.
+    const removed = { subjectType: 'company' as const, subjectId: picked.split(':').at(-1)! };
+    assert.equal(await server.storage.directory.deleteMembership(alice.id, removed, server.clock.nowSeconds()), true);
+    try {
+      const shown = await browser.get(`${server.url}${switched.location}`);
+      assert.equal(shown.status, 200);
+      assertConsentIn(shown.text, 'de');
+      const t = translator('de');
+      assert.deepEqual(optionsOf(shown.text), [remaining], 'only the company still hers');
+      assert.ok(!shown.text.includes(`<option value="${remaining}" selected>`), 'not put in the place of the one picked');
+      assert.ok(shown.text.includes(`<option value="" disabled selected>${escaped(t.t('consent.choosePlaceholder', { subjectType: 'company' }))}</option>`), 'a "choose" placeholder');
+      assert.match(shown.text, /<select id="subject" name="subject" required aria-describedby="subject-error" aria-invalid="true">/, 'an answer is required; the reason is tied to the field');
+      assert.ok(shown.text.includes(`<p class="field-error" id="subject-error">${escaped(t.t('consent.pickGone', { subjectType: 'company' }))}</p>`), 'says why');
+      assert.match(shown.text, /name="decision" value="deny" formnovalidate>/, 'Deny needs no choice');
+      assert.match(shown.text, /name="locale" value="sv" lang="sv" formnovalidate>/, 'nor does the language switch');
+      // A language switch with nothing chosen (the placeholder is not sent) keeps nothing preselected, with no reason to give.
+      const again = await switchLanguage(server, browser, shown.text, 'sv');
+      assert.equal(again.status, 200);
+      assert.ok(again.text.includes('<option value="" disabled selected>'));
+      assert.ok(!again.text.includes('id="subject-error"'));
+      const grantsFor = async (subject: string) => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted' && event.details?.subject === subject).length;
+      const [remainingBefore, pickedBefore] = [await grantsFor(remaining), await grantsFor(picked)];
+      const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(again.text), subject: remaining, decision: 'allow' });
+      assert.ok(new URL(decided.location!).searchParams.get('code'), 'the company chosen again is connected');
+      assert.deepEqual([await grantsFor(remaining), await grantsFor(picked)], [remainingBefore + 1, pickedBefore]);
+    } finally {
+      await server.storage.directory.putMembership(alice.id, removed);
+    }
+  });
+
+  it("a consent page submitted after its language switch moved the request answers 409 in the page's language, leading to the page it moved to or back to the app; no code", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const stale = hiddenInputs(consent.text);
+    const [first, second] = optionsOf(consent.text) as [string, string];
+    const live = await switchLanguage(server, browser, consent.text, 'fr', { subject: second });
+    assert.equal(live.status, 200);
+    const grantsBefore = (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted').length;
+    // The page from before the switch, still open in another tab, is answered: Allow, with the first company.
+    const old = await browser.post(`${server.url}/oauth/authorize/decision`, { ...stale, subject: first, decision: 'allow' });
+    assert.equal(old.status, 409);
+    assert.equal(old.location, undefined, 'no redirect, no code');
+    assert.equal(old.headers.get('cache-control'), 'no-store');
+    assert.equal(htmlLang(old.text), 'fr');
+    const t = translator('fr');
+    assert.ok(old.text.includes(escaped(t.t('error.consentMovedTitle'))));
+    assert.ok(old.text.includes(escaped(t.t('error.consentMoved', { client: client.name }))));
+    assert.ok(!old.text.includes(stale.interaction!), 'no interaction id on the page');
+    const links = linksOf(old.text);
+    const onward = links.get(t.t('error.consentMovedContinue'));
+    const back = links.get(t.t('error.consentMovedBack', { client: client.name }));
+    assert.ok(onward?.startsWith('/oauth/authorize/consent?view='), 'a way to the current page');
+    assert.ok(!onward!.includes('urn'), 'no subject URN in its address');
+    const backUrl = new URL(back!);
+    assert.equal(`${backUrl.origin}${backUrl.pathname}`, client.redirectUri, 'a way back to the app');
+    assert.equal(backUrl.searchParams.get('error'), 'access_denied');
+    assert.equal(backUrl.searchParams.get('state'), 'xyz');
+    assert.equal(backUrl.searchParams.get('iss'), server.issuer);
+    assert.equal(backUrl.searchParams.get('code'), null);
+    assert.equal((await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted').length, grantsBefore, 'nothing granted');
+    // The way onward shows the current page (the same interaction), with the company the old page had picked.
+    const continued = await browser.get(`${server.url}${onward}`);
+    assert.equal(continued.status, 200);
+    assertConsentIn(continued.text, 'fr');
+    assert.equal(hiddenInputs(continued.text).interaction, hiddenInputs(live.text).interaction);
+    assert.ok(continued.text.includes(`<option value="${first}" selected>`));
+    // The old page's language switch gets the same answer, in the language it chose.
+    const oldSwitch = await browser.post(`${server.url}/oauth/authorize/language`, { ...stale, subject: first, locale: 'de' });
+    assert.equal(oldSwitch.status, 409);
+    assert.equal(htmlLang(oldSwitch.text), 'de');
+    assert.ok(oldSwitch.text.includes(escaped(translator('de').t('error.consentMovedContinue'))));
+    // Moved twice (the current page's own switch): the old page still finds where the request is.
+    const newest = await switchLanguage(server, browser, continued.text, 'sv', { subject: second });
+    assert.equal(newest.status, 200);
+    const older = await browser.post(`${server.url}/oauth/authorize/decision`, { ...stale, subject: second, decision: 'deny' });
+    assert.equal(older.status, 409, 'a Deny from the old page changes nothing either');
+    const found = await browser.get(`${server.url}${linksOf(older.text).get(translator('sv').t('error.consentMovedContinue'))}`);
+    assert.equal(hiddenInputs(found.text).interaction, hiddenInputs(newest.text).interaction, 'the newest page');
+    // Once the request is answered there, the old page's request has expired: no way to a page that is gone.
+    const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(newest.text), subject: second, decision: 'allow' });
+    assert.ok(new URL(decided.location!).searchParams.get('code'));
+    const expired = await browser.post(`${server.url}/oauth/authorize/decision`, { ...stale, subject: second, decision: 'allow' });
+    assert.equal(expired.status, 400);
+    assert.ok(expired.text.includes(escaped(translator('sv').t('error.interactionExpired'))));
+    assert.ok(!expired.text.includes('/oauth/authorize/consent?'));
+    // Another session holding the old page's id finds nothing of this one's.
+    const other = await signedIn(server);
+    const elsewhere = await other.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs((await other.get(authorizeUrl(server, parameters()))).text), interaction: stale.interaction!, decision: 'allow', subject: first });
+    assert.equal(elsewhere.status, 400);
   });
 
   it("the consent page's language switch shows nothing for an interaction not this session's, used or unknown", async () => {

@@ -6,6 +6,7 @@
  * one (served at `/logos/<client_id>`); a client whose branding the platform has not reviewed gets an
  * "Unverified app" notice. Its language switch submits the form (`CONSENT_LANGUAGE_FORM`).
  */
+import { fieldDescription, fieldError } from './field-errors.ts';
 import { html } from './html.ts';
 import { layout } from './layout.ts';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
@@ -16,7 +17,7 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
  * the same request again in the language chosen, with the company picked still picked, at an address a reload shows again. A link could carry neither the pick nor the request: the
  * page's own address may hold a request_uri its GET spent (RFC 9126 §7.3).
  */
-export const CONSENT_LANGUAGE_FORM = { form: 'consent', action: '/oauth/authorize/language' } as const;
+export const CONSENT_LANGUAGE_FORM = { form: 'consent', action: '/oauth/authorize/language', noValidate: true } as const;
 
 export interface ConsentPageModel {
   brandName: string;
@@ -32,7 +33,10 @@ export interface ConsentPageModel {
   scopes: { name: string; description: string }[];
   /** `company` or `organization`: the picker's label. */
   subjectType: string;
+  /** None selected: the picker starts with a "Choose a company" placeholder and must be answered before Allow. */
   subjects: { urn: string; name: string; selected: boolean }[];
+  /** The subject picked before a language switch is no longer one the user may connect: said beside the picker (none is selected). */
+  pickGone?: boolean;
   /** The interaction holding the authorization request server-side (SPEC decision 11): the only request field the form carries. */
   interactionId: string;
   /** The page's language (issue 13); English when absent. */
@@ -50,6 +54,8 @@ export function consentPage(model: ConsentPageModel): string {
   };
   const clientHost = hostOf(client.clientUri);
   const t = model.t ?? ENGLISH;
+  const nothingSelected = !model.subjects.some((subject) => subject.selected);
+  const pickGone = model.pickGone ? t.t('consent.pickGone', { subjectType: model.subjectType }) : undefined;
   return layout(model.brandName, t.t('consent.title', { client: client.clientName }), html`<div class="client">
   ${client.logoUri ? html`<img src="${client.logoUri}" alt="${t.t('consent.logoAlt', { client: client.clientName })}">` : ''}
   <div><h1>${t.t('consent.heading', { client: client.clientName, brand: model.brandName })}</h1>
@@ -61,9 +67,11 @@ ${client.brandingVerified ? '' : html`<p class="unverified" role="note">${t.html
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <input type="hidden" name="interaction" value="${model.interactionId}">
   <label for="subject">${t.t('consent.subjectToConnect', { subjectType: model.subjectType })}</label>
-  <select id="subject" name="subject">
+  <select id="subject" name="subject"${nothingSelected ? html` required` : ''}${fieldDescription('subject', pickGone, false)}>
+    ${nothingSelected ? html`<option value="" disabled selected>${t.t('consent.choosePlaceholder', { subjectType: model.subjectType })}</option>` : ''}
     ${model.subjects.map((subject) => html`<option value="${subject.urn}"${subject.selected ? html` selected` : ''}>${subject.name}</option>`)}
   </select>
+  ${fieldError('subject', pickGone)}
   <p>${t.html('consent.willBeAbleTo', { client: client.clientName })}</p>
   <ul class="scopes">
     ${model.scopes.map((scope) => html`<li>${scope.description} <code class="muted">${scope.name}</code></li>`)}
@@ -73,7 +81,7 @@ ${client.brandingVerified ? '' : html`<p class="unverified" role="note">${t.html
   ${client.policyUri ? html` · <a href="${client.policyUri}" rel="noopener noreferrer" target="_blank">${t.t('consent.privacy')}</a>` : ''}</p>
   <p class="muted">${t.html('consent.sentTo', { host: model.redirectHost })}</p>
   <div class="actions">
-    <button type="submit" name="decision" value="deny">${t.t('consent.deny')}</button>
+    <button type="submit" name="decision" value="deny"${nothingSelected ? html` formnovalidate` : ''}>${t.t('consent.deny')}</button>
     <button class="primary" type="submit" name="decision" value="allow">${t.t('consent.allow')}</button>
   </div>
 </form>`, { userName: model.userName, csrfToken: model.csrfToken }, t, CONSENT_LANGUAGE_FORM); // issue 10 §4: "Sign out" on the consent page too

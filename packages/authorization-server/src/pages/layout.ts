@@ -89,12 +89,14 @@ export interface LanguageForm {
   form: string;
   /** Where it is submitted (a POST, CSRF- and Origin-checked as the form's own action). */
   action: string;
+  /** Submitted without the form's own validation (`formnovalidate`): a language needs no answer first (the consent page's "Choose a company"). */
+  noValidate?: boolean;
 }
 
 /** The language switch as the submit buttons of a page's form (`LanguageForm`), each language by its own name and `lang`. */
 function languageFormSwitch(t: Translator, form: LanguageForm): SafeHtml {
   return html`<footer><nav class="languages" aria-label="${t.t('layout.language')}"><ul>
-${LOCALES.map((locale) => html`<li><button type="submit" form="${form.form}" formaction="${form.action}" name="locale" value="${locale}" lang="${locale}"${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</button></li>
+${LOCALES.map((locale) => html`<li><button type="submit" form="${form.form}" formaction="${form.action}" name="locale" value="${locale}" lang="${locale}"${form.noValidate ? html` formnovalidate` : ''}${locale === t.locale ? html` aria-current="true"` : ''}>${LANGUAGE_NAMES[locale]}</button></li>
 `)}</ul></nav></footer>`;
 }
 
