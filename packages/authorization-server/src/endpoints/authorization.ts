@@ -462,8 +462,10 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });
     const session = await currentLoginSession(context, request, authorization.subjectType);
     if (!session || session.user.userId !== peeked.userId) throw new AuthorizationPageError('error.sessionEndedTitle', 'error.sessionEnded');
-    const choices = consentChoices(context, authorization, eligibleAmong(authorization, session.administeredSubjects ?? []));
-    const picked = choices.find((choice) => choice.urn === body.subject);
+    // A user left with nothing to connect (or without the subject the client requested) goes back to the client now.
+    eligibleAmong(authorization, session.administeredSubjects ?? []);
+    // Carried whether or not it is still the user's: the GET decides, and says so when it no longer is.
+    const picked = typeof body.subject === 'string' && body.subject !== '' ? body.subject : undefined;
     // The request moves to the interaction the GET will find: taken from the old one first (this session's, unused), so
     // that a decision racing this switch, or a second switch, leaves no second live interaction of the same request.
     const consumed = await context.storage.interactions.consume(peeked.interaction.interactionDigest, sessionDigest!, now);
@@ -475,7 +477,7 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
     await context.storage.interactions.create({ ...consumed.interaction, interactionDigest: interactionDigestOf(moved) });
     // The pick by a reference to the subject itself (consentChoiceReference), never its URN nor its place in a list
     // that may change before the GET (a membership added or removed would shift another company into that place).
-    const query = new URLSearchParams({ view, ...(picked ? { choice: consentChoiceReference(context, view, picked.urn) } : {}) });
+    const query = new URLSearchParams({ view, ...(picked ? { choice: consentChoiceReference(context, view, picked) } : {}) });
     reply.header('cache-control', 'no-store').redirect(`/oauth/authorize/consent?${query}`, 303);
   });
 }

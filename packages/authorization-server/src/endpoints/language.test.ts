@@ -238,7 +238,12 @@ describe('page languages (issue 13)', () => {
       assert.ok(!again.text.includes('id="subject-error"'));
       const grantsFor = async (subject: string) => (await server.storage.audit.list({ limit: 1000 })).filter((event) => event.type === 'consent.granted' && event.details?.subject === subject).length;
       const [remainingBefore, pickedBefore] = [await grantsFor(remaining), await grantsFor(picked)];
-      const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(again.text), subject: remaining, decision: 'allow' });
+      // A company already gone when the switch is made (the page was older than the removal): the same.
+      const older = await switchLanguage(server, browser, again.text, 'de', { subject: picked });
+      assert.equal(older.status, 200);
+      assert.ok(older.text.includes('<option value="" disabled selected>'));
+      assert.ok(older.text.includes(escaped(t.t('consent.pickGone', { subjectType: 'company' }))));
+      const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(older.text), subject: remaining, decision: 'allow' });
       assert.ok(new URL(decided.location!).searchParams.get('code'), 'the company chosen again is connected');
       assert.deepEqual([await grantsFor(remaining), await grantsFor(picked)], [remainingBefore + 1, pickedBefore]);
     } finally {
