@@ -3,7 +3,8 @@
  * (Chromium's `locale`, so its Accept-Language) walks from the authorization request through the login
  * page to the consent page, which is in that language, marked with its `<html lang>`, and has no axe-core
  * violations at 390 px; then the language switch is used once, from the keyboard, and the same consent
- * page comes back in the language chosen (and stays so on the next page).
+ * page comes back in the language chosen (and stays so on the next page); a company picked and removed before the switched
+ * page is shown leaves nothing preselected, and the page left behind leads to the current one.
  *
  * The browser context bypasses the pages' CSP only so that axe's script can be injected.
  */
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { authorizeUrl, pkcePair, seed, startTestServer, type TestServer } from '../../packages/authorization-server/src/testing/harness.ts';
 import { LANGUAGE_NAMES, LOCALES, translator, type Locale } from '../../packages/authorization-server/src/i18n/i18n.ts';
-import { axeViolations } from './axe.ts';
+import { assertAccessible, axeViolations } from './axe.ts';
 import { chromiumSkipReason, launchChromium } from './chromium.ts';
 
 
@@ -111,5 +112,50 @@ describe('languages in Chromium: the consent page in each language, and the lang
     await page.goto(`${server.url}/account/sessions`);
     await page.getByRole('heading', { name: de.t('sessions.heading') }).waitFor();
     assert.equal(await page.getAttribute('html', 'lang'), 'de');
+  });
+  it('a company picked before the switch and removed since: nothing preselected, Allow waits for a choice, the switch and Deny do not; the page left behind leads onward; all accessible at 390 px', async () => {
+    const page = await newPage('en-GB');
+    await walkToConsent(page, server, 'en');
+    const companies = page.getByLabel('Company to connect');
+    const picked = await companies.locator('option').last().getAttribute('value');
+    await companies.selectOption(picked!);
+    // The same consent page as it was before the switch, still open in a second tab (served again as it was, at this site).
+    const staleHtml = await page.content();
+    const staleTab = await page.context().newPage();
+    await staleTab.route(`${server.url}/stale-consent-tab`, (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: staleHtml }));
+    await staleTab.goto(`${server.url}/stale-consent-tab`);
+    // Removed before the switch's page is shown (here, before the switch itself: the GET decides either way).
+    const removed = { subjectType: 'company' as const, subjectId: picked!.split(':').at(-1)! };
+    await server.storage.directory.deleteMembership(seed.users.alice.id, removed, server.clock.nowSeconds());
+    try {
+      const de = translator('de');
+      await page.getByRole('navigation', { name: 'Language' }).getByRole('button', { name: 'Deutsch', exact: true }).click();
+      const picker = page.getByLabel(de.t('consent.subjectToConnect', { subjectType: 'company' }));
+      await page.getByText(de.t('consent.pickGone', { subjectType: 'company' })).waitFor();
+      assert.equal(await picker.inputValue(), '', 'nothing preselected');
+      await assertAccessible(page, 'consent page, pick gone', { restoreWidth: 1280 });
+      // Allow without a choice: the browser keeps the page (required), nothing is sent.
+      await page.getByRole('button', { name: de.t('consent.allow'), exact: true }).click();
+      assert.equal(await picker.evaluate((element) => (element as HTMLSelectElement).validity.valueMissing), true);
+      assert.equal(new URL(page.url()).pathname, '/oauth/authorize/consent');
+      // The language switch needs no choice either.
+      await page.getByRole('navigation', { name: de.t('layout.language') }).getByRole('button', { name: 'Svenska', exact: true }).click();
+      const sv = translator('sv');
+      await page.getByRole('button', { name: sv.t('consent.allow'), exact: true }).waitFor();
+      assert.equal(await page.getAttribute('html', 'lang'), 'sv');
+      // The tab left behind: its Allow gets the page saying the request moved, with its ways onward.
+      await staleTab.getByRole('button', { name: 'Allow', exact: true }).click();
+      await staleTab.getByRole('link', { name: sv.t('error.consentMovedContinue') }).waitFor();
+      await assertAccessible(staleTab, 'consent moved page', { restoreWidth: 1280 });
+      await staleTab.getByRole('link', { name: sv.t('error.consentMovedContinue') }).click();
+      await staleTab.getByRole('button', { name: sv.t('consent.deny'), exact: true }).waitFor();
+      // Deny needs no choice: back to the app with access_denied.
+      await staleTab.route(`${new URL(seed.confidentialClient.redirectUri).origin}/**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'callback' }));
+      await staleTab.getByRole('button', { name: sv.t('consent.deny'), exact: true }).click();
+      await staleTab.waitForURL((url) => url.href.startsWith(seed.confidentialClient.redirectUri));
+      assert.equal(new URL(staleTab.url()).searchParams.get('error'), 'access_denied');
+    } finally {
+      await server.storage.directory.putMembership(seed.users.alice.id, removed);
+    }
   });
 });
