@@ -200,6 +200,9 @@ export function directoryApi(context: ServerContext, administratorName: (request
     app.patch('/users/:id', {
       schema: {
         summary: 'Change a user (absent members stay; locale null clears it)', tags: ['directory'], security, params: idParams('id'),
+        description: 'A new e-mail address (not a change of case) ends what the old address may have given its holder: every login session and sign-in '
+          + 'waiting at its second step end, unused set-password links and unredeemed codes are void, and the local password and second factor are '
+          + 'cleared (the user sets a password again through a link to the new address). Memberships and grants stay.',
         body: { type: 'object', properties: userFields }, response: { 200: USER_SCHEMA, ...errors },
       },
     }, async (request) => userToJson(await updateDirectoryUser(directory(request), params(request).id!, body(request))));

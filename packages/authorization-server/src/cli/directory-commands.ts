@@ -37,7 +37,7 @@ export const DIRECTORY_USAGE = `
   gatehouse organizations|companies|users list [--limit N] [--cursor C] [--json]   (companies: [--organization UUID]; users: [--email EMAIL])
   gatehouse organizations|companies|users show|delete ID [--json]
   gatehouse organizations|companies update ID [--name NAME] [--organization UUID|""] [--json]
-  gatehouse users update ID [--email EMAIL] [--name NAME] [--locale TAG|""] [--json]
+  gatehouse users update ID [--email EMAIL] [--name NAME] [--locale TAG|""] [--json]   (a new e-mail ends the user's sessions, voids links, clears the password)
   gatehouse users grant-admin|revoke-admin USER_ID --company UUID | --organization UUID [--json]
   gatehouse users invite USER_ID [--json]   (a one-time set-password link, valid 72 hours)
   gatehouse directory import FILE [--dry-run] [--json]
