@@ -486,7 +486,8 @@ export async function consentLanguageEndpoint(context: ServerContext, request: F
  * GET /oauth/authorize/consent?view=<handle>[&choice=<reference>] — the consent page the language switch redirected to
  * (`consentLanguageEndpoint`), in the language the request resolves to (the switch's cookie), shown again on a reload
  * while its interaction is unused. Only reads: the decision consumes the interaction. Another browser or session, an
- * unknown handle, a used or expired interaction: the same pages as the switch's (session ended, request expired).
+ * unknown handle, a used or expired interaction: the same pages as the switch's (session ended, request expired). A page
+ * whose own switch moved the request on again answers 303 to the page the request is on now (`movedConsent`).
  * `choice` (`consentChoiceReference`) preselects the subject it names when the user still may connect it; without it,
  * or when that subject is no longer among the user's (a membership removed meanwhile), nothing is preselected: the
  * user chooses again, told why in the second case.
@@ -498,7 +499,16 @@ export async function consentViewEndpoint(context: ServerContext, request: Fasti
     const interactionId = typeof query.view === 'string' && INTERACTION_ID.test(query.view) ? consentViewInteractionId(context, request, query.view) : undefined;
     const peeked = interactionId !== undefined && sessionDigest !== undefined
       ? await context.storage.interactions.peek(interactionDigestOf(interactionId), sessionDigest, context.clock.nowSeconds()) : undefined;
-    if (!peeked || interactionId === undefined) throw await interactionGone(context, request);
+    if (!peeked || interactionId === undefined) {
+      // This page's own language switch moved the request on, and the page is opened again (the browser's Back, another
+      // tab): to the page the request is on now, with nothing preselected (the pick travelled with the newer page's address).
+      const moved = interactionId !== undefined ? await movedConsent(context, request, interactionId) : undefined;
+      if (moved) {
+        reply.header('cache-control', 'no-store').redirect(`/oauth/authorize/consent?${new URLSearchParams({ view: moved.view })}`, 303);
+        return;
+      }
+      throw await interactionGone(context, request);
+    }
     noteUiLocales(request, peeked.interaction.requestParameters.ui_locales);
     const authorization = await validateAuthorizationRequest(context, peeked.interaction.requestParameters, { stored: true });
     Object.assign(established, { redirectUri: authorization.redirectUri, state: authorization.state });

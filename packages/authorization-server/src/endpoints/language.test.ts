@@ -312,6 +312,28 @@ describe('page languages (issue 13)', () => {
     assert.equal(elsewhere.status, 400);
   });
 
+  it("a switched consent page opened again after its own switch (the browser's Back) goes to the page the request is on now; once answered, it has expired", async () => {
+    const browser = await signedIn(server);
+    const consent = await browser.get(authorizeUrl(server, parameters()));
+    const [, second] = optionsOf(consent.text) as [string, string];
+    const first = await browser.post(`${server.url}/oauth/authorize/language`, { ...hiddenInputs(consent.text), subject: second, locale: 'da' });
+    const firstPage = await browser.get(`${server.url}${first.location}`);
+    const moved = await browser.post(`${server.url}/oauth/authorize/language`, { ...hiddenInputs(firstPage.text), subject: second, locale: 'nb' });
+    assert.equal(moved.status, 303);
+    const back = await browser.get(`${server.url}${first.location}`);
+    assert.equal(back.status, 303, 'not "request expired"');
+    assert.equal(back.headers.get('cache-control'), 'no-store');
+    assert.equal(new URL(back.location!, server.url).searchParams.get('view'), new URL(moved.location!, server.url).searchParams.get('view'), 'the newest page');
+    const shown = await browser.get(`${server.url}${back.location}`);
+    assert.equal(shown.status, 200);
+    assertConsentIn(shown.text, 'nb');
+    // Another session with the same address finds nothing.
+    assert.equal((await (await signedIn(server)).get(`${server.url}${first.location}`)).status, 400);
+    const decided = await browser.post(`${server.url}/oauth/authorize/decision`, { ...hiddenInputs(shown.text), subject: second, decision: 'allow' });
+    assert.ok(new URL(decided.location!).searchParams.get('code'));
+    assert.equal((await browser.get(`${server.url}${first.location}`)).status, 400, 'answered: expired');
+  });
+
   it("the consent page's language switch shows nothing for an interaction not this session's, used or unknown", async () => {
     const browser = await signedIn(server);
     const consent = await browser.get(authorizeUrl(server, parameters()));
