@@ -15,6 +15,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import escapeHtml from 'escape-html';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PageLanguage } from './i18n.ts';
+import { errorPage } from './pages.ts';
 import type { Session } from './sessions.ts';
 
 export interface ApiKeyRouteDependencies {
@@ -96,7 +97,14 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
       await response.body?.cancel().catch(() => {});
       return unavailable(lang, reply);
     }
-    if (!response.ok) return deps.html(reply, 502, deps.layout(deps.appName, t.somethingWrongTitle, `<h2>${escapeHtml(t.somethingWrongTitle)}</h2><p>${escapeHtml(t.apiAnswered(String(response.status)))}</p>`, lang));
+    // Refused otherwise (403: the key does not allow reading users…): said in words with the ways onward (try again,
+    // forget the key, home); the status only in the technical details (it was 'The platform API answered 403.', alone).
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      return deps.html(reply, 502, errorPage(lang, deps.appName, t.somethingWrongTitle, t.apiKeyDataRefused, session.csrfToken, {
+        retry: { action: '/api-key/forget', label: t.apiKeyForget }, link: { href: '/api-key', label: t.tryAgain }, code: `http_${response.status}`,
+      }));
+    }
     const users = ((await response.json()) as { data: Array<{ name: string; email: string }> }).data;
     return deps.html(reply, 200, deps.layout(deps.appName, t.apiKeyConnectedTitle, `<h2>${escapeHtml(t.apiKeyConnectedTitle)}</h2>
 <p>${escapeHtml(t.subject)} <code data-testid="subject-urn">${escapeHtml(connection.subjectUrn)}</code> · ${escapeHtml(t.scopes)} <code data-testid="scope">${escapeHtml(connection.scope)}</code></p>

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CATALOGUES, LOCALES, negotiateLocale, pageLanguage, withMarkup, type Messages } from './i18n.ts';
 import { en } from './locales/en.ts';
-import { connectPage, errorPage } from './pages.ts';
+import { connectPage, errorPage, reconnectPage } from './pages.ts';
+import { failureMessage, shownErrorCode } from './failures.ts';
 
 const keys = Object.keys(en) as (keyof Messages)[];
 /** A message as text: functions are called with a marker per parameter, which must all appear in it. */
@@ -40,8 +41,28 @@ describe('partner app message catalogues', () => {
     }
   });
 
-  it('a missing reason leaves no empty parentheses', () => {
-    for (const locale of LOCALES) assert.doesNotMatch(CATALOGUES[locale].connectionEnded(null), /\(\s*\)/, locale);
+  it('every OAuth error code and SDK failure a page reports is a sentence in every language, with no raw reason in the normal view', () => {
+    const codes = ['invalid_grant', 'invalid_client', 'unauthorized_client', 'invalid_request', 'invalid_scope', 'server_error', 'temporarily_unavailable', 'something_new'];
+    for (const locale of LOCALES) {
+      const lang = pageLanguage(locale);
+      for (const code of codes) {
+        const message = failureMessage(lang.t, 'Ledgerly', code);
+        assert.doesNotMatch(message, /_/, `${locale} ${code}: no code in the sentence`);
+        const page = errorPage(lang, 'Ledgerly', 'T', message, 'csrf', { code: shownErrorCode(code) });
+        assert.doesNotMatch(page.replace(/<details>[\s\S]*?<\/details>/g, ''), new RegExp(code), `${locale} ${code}`);
+        if (code !== 'something_new') assert.match(page, new RegExp(`<details><summary>[^<]+</summary><p>[^<]+ <code data-testid="error-code">${code}</code></p></details>`), `${locale} ${code}`);
+        else assert.doesNotMatch(page, /<details>/, 'an unknown code is not echoed');
+      }
+      for (const [why, reason] of [['grant_ended', 'invalid_grant: refresh token was already used'], ['unknown', 'the connection has no tokens']] as const) {
+        const page = reconnectPage(lang, 'Ledgerly', 'csrf', { why, code: shownErrorCode(reason) });
+        assert.doesNotMatch(page, /already used|no tokens|invalid_grant:/, `${locale}: the raw reason is not shown`);
+        assert.doesNotMatch(page, /\(\s*\)/, `${locale}: no empty parentheses`);
+      }
+    }
+    assert.equal(shownErrorCode('invalid_grant: refresh token was already used'), 'invalid_grant');
+    assert.equal(shownErrorCode('<script>: x'), undefined);
+    assert.equal(shownErrorCode('made_up_code'), undefined);
+    assert.equal(shownErrorCode(null), undefined);
   });
 });
 

@@ -73,12 +73,37 @@ export function connectPage(lang: PageLanguage, appName: string, csrfToken: stri
 ${form('/connect', csrfToken, t.connectButton)}`, lang);
 }
 
-/** The connection has ended or cannot be used: Reconnect, or Forget it (after a confirmation). No raw subject URN: the user's words only. */
-export function reconnectPage(lang: PageLanguage, appName: string, csrfToken: string, reason: string | null): string {
+/**
+ * Why a connection can no longer be used, as the Reconnect page says it: `grant_ended` — Gatehouse answered
+ * `invalid_grant` (the grant was revoked, expired or ended after a reuse); `unreadable_tokens` — the stored tokens
+ * cannot be decrypted here (their key left the keyring); `unknown` — nothing more is said. `code` is the error code for
+ * the technical details (failures.ts `shownErrorCode`, or the SDK error's class name), never a description.
+ */
+export interface ConnectionEnd {
+  why: 'grant_ended' | 'unreadable_tokens' | 'unknown';
+  code?: string | undefined;
+}
+
+/**
+ * The collapsed "Technical details" of an error: the error code alone (a developer or the app's support needs it; the
+ * user does not). Empty without a code.
+ */
+export function technicalDetails(lang: PageLanguage, code: string | undefined): string {
+  if (code === undefined) return '';
+  return `<details><summary>${escapeHtml(lang.t.technicalDetails)}</summary><p>${escapeHtml(lang.t.errorCode)} <code data-testid="error-code">${escapeHtml(code)}</code></p></details>`;
+}
+
+/**
+ * The connection has ended or cannot be used: why, in the user's words (no raw OAuth reason, no subject URN), then
+ * Reconnect, or Forget it (after a confirmation); the error code only in the collapsed technical details.
+ */
+export function reconnectPage(lang: PageLanguage, appName: string, csrfToken: string, end: ConnectionEnd): string {
   const { t } = lang;
-  return layout(appName, t.reconnectTitle, `<p class="notice">${escapeHtml(t.connectionEnded(reason))}</p>
+  const why = end.why === 'grant_ended' ? ` ${t.reconnectWhyGrantEnded}` : end.why === 'unreadable_tokens' ? ` ${t.reconnectWhyUnreadable}` : '';
+  return layout(appName, t.reconnectTitle, `<p class="notice">${escapeHtml(`${t.connectionEnded}${why} ${t.reconnectOnward}`)}</p>
 ${form('/connect', csrfToken, t.reconnectButton)}
-${confirmFirst(true, t.forgetEllipsis)}`, lang);
+${confirmFirst(true, t.forgetEllipsis)}
+${technicalDetails(lang, end.code)}`, lang);
 }
 
 /**
@@ -133,12 +158,14 @@ ${table(t.vendors, data.vendors, [[t.name, (row) => row.name], [t.country, (row)
 ${confirmFirst(false, t.disconnectEllipsis)}`, lang);
 }
 
-/** Where an error page leads besides its default (`errorPage`). */
+/** Where an error page leads besides its default (`errorPage`), and its technical details. */
 export interface ErrorPageOnward {
   /** A form posted with the session's CSRF token instead of Connect (e.g. Disconnect again). */
   retry?: { action: string; label: string };
   /** A link beside it (e.g. Gatehouse's connected apps page). */
   link?: { href: string; label: string };
+  /** The error code shown in the collapsed technical details (`technicalDetails`): a code, never a description. */
+  code?: string | undefined;
 }
 
 /**
@@ -150,5 +177,5 @@ export function errorPage(lang: PageLanguage, appName: string, title: string, me
   const { t } = lang;
   const button = csrfToken ? form(onward.retry?.action ?? '/connect', csrfToken, onward.retry?.label ?? t.tryAgain) : '';
   const link = onward.link ? `<p><a href="${escapeHtml(onward.link.href)}">${escapeHtml(onward.link.label)}</a></p>` : '';
-  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${link}${button}${csrfToken && !onward.retry ? '' : `<p><a href="/">${escapeHtml(t.back)}</a></p>`}`, lang);
+  return layout(appName, title, `<h2>${escapeHtml(title)}</h2><p>${escapeHtml(message)}</p>${link}${button}${csrfToken && !onward.retry ? '' : `<p><a href="/">${escapeHtml(t.back)}</a></p>`}${technicalDetails(lang, onward.code)}`, lang);
 }

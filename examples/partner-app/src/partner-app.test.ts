@@ -162,6 +162,45 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('a kept API key whose data the platform API refuses (403) is said in words with ways onward (try again, forget the key), the status only in the technical details', async () => {
+    const api = createServer((request, response) => {
+      if (request.url?.startsWith('/v1/introspect')) {
+        return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { authMethod: 'api_key', scope: 'vendors:read', subjectURN: `urn:gatehouse:company:${danish.id}` } }));
+      }
+      return response.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"insufficient_scope","error_description":"needs users:read"}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: 'http://127.0.0.1:8089',
+      gatehouse: {
+        issuer: server.issuer, apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, clientId, clientSecret: gatehouse.clientSecret,
+        scope: 'users:read', store: createMemoryTokenStore(), encryptionKeys: keys, clock: server.clock, logger: silentLogger,
+      },
+    });
+    try {
+      const form = await app.inject({ method: 'GET', url: '/api-key', headers: { 'accept-language': 'fr' } });
+      const cookie = String(form.headers['set-cookie']).split(';')[0]!;
+      const pasted = await app.inject({
+        method: 'POST', url: '/api-key', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(form.body, '_csrf')!, api_key: `gak_${'a'.repeat(40)}` }).toString(),
+      });
+      assert.equal(pasted.statusCode, 303);
+      for (const [language, words] of [['en', /The platform API did not give out the data with this key/], ['fr', /L’API de la plateforme n’a pas fourni les données avec cette clé/]] as const) {
+        const page = await app.inject({ method: 'GET', url: '/api-key', headers: { cookie, 'accept-language': language } });
+        assert.equal(page.statusCode, 502, language);
+        assert.match(page.body, words, language);
+        const normalView = page.body.replace(/<details>[\s\S]*?<\/details>/g, '');
+        assert.doesNotMatch(normalView, /403|insufficient_scope|needs users:read/, `${language}: no raw status or reason in the normal view`);
+        assert.match(page.body, /<code data-testid="error-code">http_403<\/code>/);
+        assert.match(page.body, /<form method="post" action="\/api-key\/forget">/, `${language}: a way onward: forget the key`);
+        assert.match(page.body, /<a href="\/api-key">/, `${language}: a way onward: try again`);
+      }
+    } finally {
+      await app.close();
+      await new Promise((resolve) => api.close(resolve));
+    }
+  });
+
   it('every 503 page says when to try again (Retry-After): the dashboard and the API-key pages while the platform API is unavailable (503, 429) or unreachable', async () => {
     let status = 200;
     let reachable = true;
@@ -551,6 +590,31 @@ describe('partner app (HTTP)', () => {
     assert.equal(replay.status, 400);
   });
 
+  it('a callback Gatehouse refuses says what happened in words (English, Spanish): no OAuth code or description in the normal view, nothing connected', async () => {
+    const before = (await store.list()).length;
+    const cases = [
+      // The code is unknown to Gatehouse: the token endpoint answers invalid_grant.
+      { language: 'en', query: (state: string) => ({ code: 'not-a-code', state, iss: server.issuer }), words: /Gatehouse no longer accepts this authorization: it expired, it was already used, or it was ended at Gatehouse\. Connect again\./, code: 'invalid_grant' },
+      // An authorization error response, with a description the page must not echo.
+      { language: 'es', query: (state: string) => ({ error: 'invalid_scope', error_description: 'scope <b>raw</b> unknown', state, iss: server.issuer }), words: /Gatehouse no pudo aceptar la solicitud que envió Ledgerly\. Vuelva a intentarlo/, code: 'invalid_scope' },
+    ];
+    for (const { language, query, words, code } of cases) {
+      const browser = new Browser();
+      const home = await browser.get(`${partner.url}/`);
+      const connect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(home.text, '_csrf')! });
+      const state = new URL(connect.location!).searchParams.get('state')!;
+      const page = await browser.request(`${partner.url}/callback?${new URLSearchParams(query(state))}`, { headers: { 'accept-language': language } });
+      assert.equal(page.status, 400, language);
+      assert.match(page.text, words, language);
+      const normalView = page.text.replace(/<details>[\s\S]*?<\/details>/g, '');
+      assert.doesNotMatch(normalView, new RegExp(`${code}|raw|answered|respondió`), `${language}: no raw code or description`);
+      assert.match(page.text, new RegExp(`<code data-testid="error-code">${code}</code>`), language);
+      assert.doesNotMatch(page.text, /raw/, `${language}: the description is not shown, technical details included`);
+      assert.match(page.text, /<form method="post" action="\/connect">/, `${language}: a way onward`);
+    }
+    assert.equal((await store.list()).length, before, 'nothing connected');
+  });
+
   it('a denial shows a message and connects nothing', async () => {
     const before = (await store.list()).length;
     const { landed } = await connect(new Browser(), 'deny');
@@ -564,12 +628,38 @@ describe('partner app (HTTP)', () => {
     const grant = await server.storage.grants.findActive(clientId, 'company', danish.id);
     await server.storage.grants.revoke(grant!.grantId, server.clock.nowSeconds(), 'revoked_by_user');
     const page = await browser.get(`${partner.url}/`);
-    assert.match(page.text, /has ended \(invalid_grant/);
+    assert.match(page.text, /has ended\. Gatehouse no longer accepts it: it was disconnected at Gatehouse, it expired, or Gatehouse ended it to keep your account safe\. Connect again to keep syncing\./);
     assert.match(page.text, /Reconnect with Gatehouse/);
     const reconnect = await browser.post(`${partner.url}/connect`, { _csrf: inputValue(page.text, '_csrf')! });
     assert.equal(new URL(reconnect.location!).searchParams.get('urn_gatehouse_params_oauth_subject'), `urn:gatehouse:company:${danish.id}`);
     await browser.get((await completeAuthorizationAsUser(new URL(reconnect.location!), { browser })).href);
     assert.match((await browser.get(`${partner.url}/`)).text, /Connected to/);
+  });
+
+  it('the Reconnect page says in words why the connection ended (English, German): no raw OAuth reason in the normal view, only the error code in the collapsed technical details', async () => {
+    const earlier = new Set((await store.list()).map((row) => row.connectionId));
+    const { browser } = await connect();
+    const row = (await store.list()).find((candidate) => !earlier.has(candidate.connectionId))!;
+    const grant = await server.storage.grants.findActive(clientId, 'company', danish.id);
+    await server.storage.grants.revoke(grant!.grantId, server.clock.nowSeconds(), 'revoked_by_user');
+    const cases = [
+      { language: 'en', words: /The connection to your Gatehouse company has ended\. Gatehouse no longer accepts it/, details: /<summary>Technical details<\/summary><p>Error code: <code data-testid="error-code">invalid_grant<\/code><\/p>/ },
+      { language: 'de', words: /Die Verbindung zu Ihrem Gatehouse-Unternehmen wurde beendet\. Gatehouse akzeptiert sie nicht mehr/, details: /<summary>Technische Details<\/summary><p>Fehlercode: <code data-testid="error-code">invalid_grant<\/code><\/p>/ },
+    ];
+    // The first load refreshes (invalid_grant: the ReauthorizationRequiredError path), the next reads the stored status.
+    for (const { language, words, details } of [...cases, ...cases]) {
+      const page = await browser.request(`${partner.url}/`, { headers: { 'accept-language': language } });
+      assert.equal(page.status, 200, language);
+      assert.match(page.text, words, language);
+      assert.match(page.text, details, language);
+      const normalView = page.text.replace(/<details>[\s\S]*?<\/details>/g, '');
+      assert.doesNotMatch(normalView, /invalid_grant|[a-z]+_[a-z_]+:/, `${language}: no raw OAuth reason outside the technical details`);
+      const stored = await store.get(row.connectionId);
+      assert.equal(stored?.status, 'reauthorization_required');
+      // The stored reason carries Gatehouse's description: none of it reaches the page, details included.
+      const description = stored!.statusReason!.replace(/^invalid_grant:?\s*/, '');
+      assert.ok(description.length > 0 && !page.text.includes(description), `${language}: Gatehouse's description is not shown`);
+    }
   });
 
   it('Disconnect and "Forget this connection" ask first (a confirmation saying what happens, with Cancel); the Reconnect page names no raw subject URN', async () => {
@@ -611,7 +701,9 @@ describe('partner app (HTTP)', () => {
     try {
       const disconnect = await browser.post(`${partner.url}/disconnect`, { _csrf: await disconnectToken(browser) });
       assert.equal(disconnect.status, 502);
-      assert.match(disconnect.text, /Gatehouse refused to revoke the access \(invalid_client\)/);
+      assert.match(disconnect.text, /Gatehouse refused to revoke the access, so nothing was changed here\. Gatehouse does not accept Ledgerly at the moment: its registration may be suspended or its credentials changed\. Please contact Ledgerly&#39;s support\./);
+      assert.doesNotMatch(disconnect.text.replace(/<details>[\s\S]*?<\/details>/g, ''), /invalid_client/, 'the code only in the technical details');
+      assert.match(disconnect.text, /<code data-testid="error-code">invalid_client<\/code>/);
       assert.doesNotMatch(disconnect.text, /could not be reached/);
       assert.equal((await store.list()).length, connections, 'the connection is kept');
     } finally {

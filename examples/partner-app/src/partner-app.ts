@@ -24,6 +24,7 @@ import {
   AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, DpopProofRejectedError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
+import { failureMessage, shownErrorCode } from './failures.ts';
 import { negotiateLocale, pageLanguage, type PageLanguage } from './i18n.ts';
 import { connectPage, dashboardPage, disconnectConfirmationPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
 import { registerApiKeyRoutes } from './api-key-connection.ts';
@@ -174,11 +175,18 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       sessions.forgetConnection(session);
       return html(reply, 200, connectPage(lang, appName, session.csrfToken));
     }
-    if (connection.status !== 'active') return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, connection.statusReason));
+    // The raw reason (`invalid_grant: refresh token was already used`, Gatehouse's description) is for the log; the page
+    // says what it means and shows the error code only, collapsed (failures.ts).
+    const ended = (reason: string | null) => {
+      request.log.info({ reason }, 'connection needs reconnecting');
+      const code = shownErrorCode(reason);
+      return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, { why: code === 'invalid_grant' ? 'grant_ended' : 'unknown', code }));
+    };
+    if (connection.status !== 'active') return ended(connection.statusReason);
     try {
       return html(reply, 200, dashboardPage(lang, appName, await loadDashboard(connection)));
     } catch (error) {
-      if (error instanceof ReauthorizationRequiredError) return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, error.reason));
+      if (error instanceof ReauthorizationRequiredError) return ended(error.reason);
       // Made by another client configuration (the app registered again): its tokens are not this client's to use
       // (RFC 6749 §10.4), nor its row to replace. The session lets go of it and offers a new connection (it was the 502
       // "Something went wrong", a dead end: no form to connect from).
@@ -191,7 +199,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // wrong" with a Back link to this same page, and Disconnect fails on them too: no way out for the user.
       if (error instanceof DecryptionError) {
         request.log.error({ err: error }, 'stored tokens cannot be decrypted');
-        return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, t.reasonUnreadableTokens));
+        return html(reply, 200, reconnectPage(lang, appName, session.csrfToken, { why: 'unreadable_tokens', code: error.name }));
       }
       if (error instanceof TransportError || error instanceof RefreshFailedError) {
         // When to try again, as every 503 of this app says (RFC 9110 §10.2.3).
@@ -324,9 +332,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       // Not about Gatehouse's answer (the token store failing before the exchange, the refresh lock busy…): the app's own
       // failure, the error handler's 500; it was "the answer from Gatehouse could not be verified", hiding the real failure.
       if (!(error instanceof AuthorizationServerError || error instanceof CallbackValidationError || error instanceof InvalidResponseError)) throw error;
-      const message = error instanceof AuthorizationServerError ? t.gatehouseAnswered(error.error) : t.answerNotVerified;
+      // Gatehouse's error code in words (its description and the SDK's message only in the log, which holds no token).
+      const message = error instanceof AuthorizationServerError ? failureMessage(t, appName, error.error) : t.answerNotVerified;
+      const code = error instanceof AuthorizationServerError ? shownErrorCode(error.error) : error.name;
       request.log.warn({ err: error }, 'callback refused');
-      return html(reply, 400, errorPage(lang, appName, t.notConnectedTitle, message, session.csrfToken));
+      return html(reply, 400, errorPage(lang, appName, t.notConnectedTitle, message, session.csrfToken, { code }));
     }
   });
 
@@ -361,7 +371,9 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
           // Gatehouse answered and refused (a suspended client: invalid_client): trying again does not help, and it
           // was reached (every failure said "could not be reached … try again").
           if (error instanceof AuthorizationServerError) {
-            return html(reply, 502, errorPage(lang, appName, t.couldNotDisconnectTitle, t.revocationRefused(appName, error.error), session.csrfToken, disconnectAgain));
+            return html(reply, 502, errorPage(lang, appName, t.couldNotDisconnectTitle, `${t.revocationRefused} ${failureMessage(t, appName, error.error)}`, session.csrfToken, {
+              ...disconnectAgain, code: shownErrorCode(error.error),
+            }));
           }
           if (error instanceof TransportError) {
             return html(reply, 502, errorPage(lang, appName, t.couldNotDisconnectTitle, t.revocationUnreachable, session.csrfToken, disconnectAgain));

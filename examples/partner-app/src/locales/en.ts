@@ -9,8 +9,10 @@ export const en = {
 
   // The Reconnect page.
   reconnectTitle: 'Reconnect',
-  connectionEnded: (reason: string | null) => `The connection to your Gatehouse company has ended${reason ? ` (${reason})` : ''}. Connect again to keep syncing.`,
-  reasonUnreadableTokens: 'its stored tokens can no longer be read here',
+  connectionEnded: 'The connection to your Gatehouse company has ended.',
+  reconnectWhyGrantEnded: 'Gatehouse no longer accepts it: it was disconnected at Gatehouse, it expired, or Gatehouse ended it to keep your account safe.',
+  reconnectWhyUnreadable: 'Its saved access can no longer be read by this app.',
+  reconnectOnward: 'Connect again to keep syncing.',
   reconnectButton: 'Reconnect with Gatehouse',
   forgetEllipsis: 'Forget this connection…',
 
@@ -74,10 +76,15 @@ export const en = {
   notStoredRevoked: (app: string) => `${app} could not save the connection, so nothing was connected, and the access Gatehouse had just granted was revoked. Try again.`,
   notStoredNotRevoked: (app: string) => `${app} could not save the connection, so nothing was connected, and the access Gatehouse had just granted could not be revoked: Gatehouse may still show ${app} as connected. Disconnect it on your connected apps page at Gatehouse, then try again.`,
   connectedAppsAtGatehouse: 'Your connected apps at Gatehouse',
-  gatehouseAnswered: (error: string) => `Gatehouse answered ${error}.`,
+  // What Gatehouse's OAuth error codes mean for the user, with a way onward (failures.ts).
+  failureGrantEnded: 'Gatehouse no longer accepts this authorization: it expired, it was already used, or it was ended at Gatehouse. Connect again.',
+  failureClientRefused: (app: string) => `Gatehouse does not accept ${app} at the moment: its registration may be suspended or its credentials changed. Please contact ${app}'s support.`,
+  failureRequestRefused: (app: string) => `Gatehouse could not accept the request ${app} sent. Try again; if it happens again, contact ${app}'s support.`,
+  failureGatehouseTrouble: 'Gatehouse had a temporary problem. Try again in a few minutes.',
+  failureUnknown: (app: string) => `Gatehouse did not accept the request. Try again; if it happens again, contact ${app}'s support.`,
   answerNotVerified: 'The answer from Gatehouse could not be verified.',
   couldNotDisconnectTitle: 'Could not disconnect',
-  revocationRefused: (app: string, error: string) => `Gatehouse refused to revoke the access (${error}). Nothing was changed here; if this goes on, contact ${app}'s support.`,
+  revocationRefused: 'Gatehouse refused to revoke the access, so nothing was changed here.',
   revocationUnreachable: 'Gatehouse could not be reached to revoke the access. Nothing was changed; try again.',
   notForgotten: (app: string) => `Gatehouse revoked ${app}'s access, but ${app} could not forget the connection here. Try Disconnect again.`,
   disconnectNotFinished: (app: string) => `Disconnecting did not finish, so ${app} still shows the connection. Try again, and if this goes on, contact ${app}'s support.`,
@@ -92,9 +99,14 @@ export const en = {
   apiKeyForget: 'Forget the key',
   apiKeyKept: 'Your key is kept; try again in a minute.',
   apiKeyNoLongerAccepted: 'Gatehouse no longer accepts the API key: it was revoked or replaced. Paste a new key.',
-  apiAnswered: (status: string) => `The platform API answered ${status}.`,
+  apiKeyDataRefused: 'The platform API did not give out the data with this key: the key may not allow what this page reads. Try again later, or forget the key and paste a new one.',
   apiKeyMalformed: 'That is not a Gatehouse API key (they start with gak_).',
   apiKeyUnreachable: 'Gatehouse cannot be reached right now. Try again in a minute.',
   apiKeyCannotCheck: 'Gatehouse cannot check the key right now. Nothing was kept; try again in a minute.',
   apiKeyNotAccepted: 'Gatehouse did not accept this API key. Check that you copied all of it.',
+  // The collapsed technical details of an error page (the error code only) and the language switch.
+  technicalDetails: 'Technical details',
+  errorCode: 'Error code:',
+  languageLabel: 'Language',
+  changeLanguage: 'Change language',
 };
