@@ -27,8 +27,8 @@ export interface ApiKeyRouteDependencies {
   checkedPost(request: FastifyRequest, reply: FastifyReply): Session | undefined;
   html(reply: FastifyReply, status: number, body: string): FastifyReply;
   layout(appName: string, title: string, body: string, lang: PageLanguage): string;
-  /** The request's page language (Accept-Language). */
-  languageOf(request: FastifyRequest): PageLanguage;
+  /** The request's page language (the switch's cookie, else Accept-Language) and its language switch. */
+  languageOf(request: FastifyRequest, reply: FastifyReply): PageLanguage;
 }
 
 /** AES-256-GCM under a per-process key: a memory dump of the map alone yields no key. */
@@ -76,7 +76,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
   };
 
   app.get('/api-key', async (request, reply) => {
-    const lang = deps.languageOf(request);
+    const lang = deps.languageOf(request, reply);
     const { t } = lang;
     const session = deps.ensureSession(request, reply);
     const connection = connections.get(session);
@@ -115,7 +115,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
   app.post('/api-key', async (request, reply) => {
     const session = deps.checkedPost(request, reply);
     if (!session) return reply;
-    const lang = deps.languageOf(request);
+    const lang = deps.languageOf(request, reply);
     const { t } = lang;
     const apiKey = String((request.body as Record<string, unknown>).api_key ?? '').trim();
     if (!/^gak_[A-Za-z0-9_.-]{1,200}$/.test(apiKey)) return deps.html(reply, 422, formPage(lang, session, t.apiKeyMalformed));

@@ -1,6 +1,6 @@
 /**
  * The partner app's page languages: a small message catalogue per language (locales/<lang>.ts, English the
- * source) and the choice of language from `Accept-Language`. Every catalogue has the type `Messages`, English's
+ * source) and the choice of language: the language switch's cookie, else `Accept-Language`. Every catalogue has the type `Messages`, English's
  * keys with the same parameters: a missing, extra or differently-shaped message is a type error.
  *
  * Messages are plain text: the pages escape them like every other value. Where a message surrounds markup (a
@@ -25,14 +25,40 @@ export const DEFAULT_LOCALE: Locale = 'en';
 
 export const CATALOGUES: Readonly<Record<Locale, Messages>> = { en, da, sv, nb, de, fr, es };
 
-/** A page's language: its tag (for `<html lang>`) and its messages. */
+/** Each language by its own name, as the language switch offers it (the same on every page, as Gatehouse's switch). */
+export const LANGUAGE_NAMES: Readonly<Record<Locale, string>> = {
+  en: 'English', da: 'Dansk', sv: 'Svenska', nb: 'Norsk bokmål', de: 'Deutsch', fr: 'Français', es: 'Español',
+};
+
+/** The language switch of a page (pages.ts `layout`): a POST form to /language with the session's CSRF token. */
+export interface LanguageSwitch {
+  csrfToken: string;
+  /** The page to come back to: a same-origin path without secrets (language-switch.ts `switchReturnPath`). */
+  returnTo: string;
+}
+
+/** A page's language: its tag (for `<html lang>`), its messages, and the switch to another language when the page has one. */
 export interface PageLanguage {
   locale: Locale;
   t: Messages;
+  languageSwitch?: LanguageSwitch | undefined;
 }
 
 export function pageLanguage(locale: Locale): PageLanguage {
   return { locale, t: CATALOGUES[locale] };
+}
+
+/** Whether `value` is exactly one of the page languages' tags (a remembered choice; anything else is ignored). */
+export function isLocale(value: unknown): value is Locale {
+  return typeof value === 'string' && (LOCALES as readonly string[]).includes(value);
+}
+
+/**
+ * The page language of a request: the language switch's remembered choice (`chosen`, its cookie) when it names a page
+ * language exactly, else the best match of `Accept-Language` (`negotiateLocale`). An unknown choice is ignored.
+ */
+export function chosenLocale(chosen: string | undefined, acceptLanguage: string | string[] | undefined): Locale {
+  return isLocale(chosen) ? chosen : negotiateLocale(acceptLanguage);
 }
 
 /** Primary language subtags mapped onto a page language: Norwegian (`no`, `nn`, `nb`) reads Bokmål. */

@@ -4,7 +4,7 @@
  * request from Accept-Language; `<html lang>` names it.
  */
 import escapeHtml from 'escape-html';
-import { pageLanguage, withMarkup, type PageLanguage } from './i18n.ts';
+import { LANGUAGE_NAMES, LOCALES, pageLanguage, withMarkup, type PageLanguage } from './i18n.ts';
 
 export type { PageLanguage } from './i18n.ts';
 
@@ -26,7 +26,21 @@ export interface Vendor {
   countryCode: string;
 }
 
-/** The page frame, in the page's language (English unless `lang` says otherwise). */
+/**
+ * The language switch (`lang.languageSwitch`): one POST form to /language with the session's CSRF token and the page to
+ * come back to, a button per language named in that language (its `lang` set, the current one `aria-current`), so a
+ * reader who cannot read the page's language still finds theirs. No script: each button submits the form.
+ */
+function languageSwitch(lang: PageLanguage): string {
+  const { languageSwitch: target } = lang;
+  if (!target) return '';
+  return `<footer><form method="post" action="/language"><input type="hidden" name="_csrf" value="${escapeHtml(target.csrfToken)}"><input type="hidden" name="return_to" value="${escapeHtml(target.returnTo)}">
+<nav class="languages" aria-label="${escapeHtml(lang.t.languageLabel)}"><ul>
+${LOCALES.map((locale) => `<li><button type="submit" name="locale" value="${locale}" lang="${locale}"${locale === lang.locale ? ' aria-current="true"' : ''}>${escapeHtml(LANGUAGE_NAMES[locale])}</button></li>`).join('\n')}
+</ul></nav></form></footer>`;
+}
+
+/** The page frame, in the page's language (English unless `lang` says otherwise), with its language switch when `lang` has one. */
 export function layout(appName: string, title: string, body: string, lang: PageLanguage = pageLanguage('en')): string {
   return `<!doctype html>
 <html lang="${escapeHtml(lang.locale)}">
@@ -42,7 +56,12 @@ button.secondary { background: white; color: #1d4ed8; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eceff5; }
 .notice { padding: .75rem 1rem; border-radius: .4rem; background: #fff7e6; border: 1px solid #f5c46b; }
-code { font-size: .9em; }
+code { font-size: .9em; overflow-wrap: anywhere; }
+details { margin-top: 1.5rem; color: #4a5468; }
+footer { border-top: 1px solid #d8dce6; margin-top: 2rem; padding-top: .5rem; }
+nav.languages ul { list-style: none; display: flex; flex-wrap: wrap; gap: .25rem .9rem; margin: 0; padding: 0; }
+nav.languages button { padding: .35rem .15rem; border: 0; border-radius: 0; background: none; color: #1d4ed8; text-decoration: underline; }
+nav.languages button[aria-current="true"] { font-weight: 700; color: #1d2433; text-decoration: none; }
 </style>
 </head>
 <body>
@@ -50,6 +69,7 @@ code { font-size: .9em; }
 <main>
 ${body}
 </main>
+${languageSwitch(lang)}
 </body>
 </html>`;
 }

@@ -100,6 +100,45 @@ describe('partner app (HTTP)', () => {
     assert.equal((await new Browser().get(`${partner.url}/start`)).status, 400, 'no handover at all');
   });
 
+  it('a session handover\'s locale is the first language choice when none was made (Gatehouse in German: the app in German); a choice made with the switch is kept', async () => {
+    await server.storage.clients.update(clientId, { initiationUri: `${partner.url}/start` });
+    const gatehouseBrowser = new Browser();
+    gatehouseBrowser.cookies.set('gatehouse_locale', 'de'); // Gatehouse's own language switch
+    const login = await gatehouseBrowser.get(`${server.url}/marketplace`);
+    await gatehouseBrowser.post(`${server.url}/login`, {
+      _csrf: inputValue(login.text, '_csrf')!, return_to: '/marketplace', email: seed.users.alice.email, password: seed.users.alice.password,
+    });
+    const handover = async () => {
+      const marketplace = await gatehouseBrowser.get(`${server.url}/marketplace`);
+      return (await gatehouseBrowser.post(`${server.url}/marketplace/${clientId}/connect`, {
+        _csrf: inputValue(marketplace.text, '_csrf')!, subject: `urn:gatehouse:company:${danish.id}`,
+      })).location!;
+    };
+    const startUrl = await handover();
+    const claims = JSON.parse(Buffer.from(new URL(startUrl).searchParams.get('gatehouse_id_token')!.split('.')[1]!, 'base64url').toString()) as { locale: string };
+    assert.equal(claims.locale, 'de');
+
+    const browser = new Browser();
+    const start = await browser.request(startUrl, { headers: { 'accept-language': 'en' } });
+    assert.equal(start.status, 303);
+    assert.ok(start.headers.getSetCookie().includes('ledgerly_lang=de; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax'));
+    const home = await browser.request(`${partner.url}/`, { headers: { 'accept-language': 'en' } });
+    assert.match(home.text, /<html lang="de">/, 'the handover\'s language, over Accept-Language');
+
+    // A language chosen here already is kept.
+    const chosen = new Browser();
+    chosen.cookies.set('ledgerly_lang', 'fr');
+    const again = await chosen.get(await handover());
+    assert.equal(again.status, 303);
+    assert.ok(!again.headers.getSetCookie().some((value) => value.startsWith('ledgerly_lang=')), 'the switch\'s choice wins');
+    assert.equal(chosen.cookies.get('ledgerly_lang'), 'fr');
+    // A refused handover (a replay) changes no language.
+    const replay = await new Browser().get(startUrl);
+    assert.equal(replay.status, 400);
+    assert.ok(!replay.headers.getSetCookie().some((value) => value.startsWith('ledgerly_lang=')));
+    assert.match(replay.text, /name="return_to" value="\/"/, 'the switch on the refusal page comes back home, not to the handover URL');
+  });
+
   it('/start while Gatehouse\'s keys cannot be fetched is the app\'s 503 page (try again), not "the link expired or was already used"', async () => {
     const { app } = createPartnerApp({
       environment: 'development', publicUrl: 'http://127.0.0.1:8089',

@@ -4,9 +4,11 @@
  * callback stores the connection (tokens encrypted, server-side), the home page shows the connected
  * company and data from the platform API, "Disconnect" revokes the grant.
  *
- * The browser only ever holds one cookie: an opaque session ID, HttpOnly, SameSite=Lax, and Secure with
+ * The browser holds one secret cookie: an opaque session ID, HttpOnly, SameSite=Lax, and Secure with
  * the `__Host-` prefix outside development (SPEC §3: tokens never in browser storage). Lax, not Strict:
  * the callback is a top-level navigation from Gatehouse, and a Strict cookie would not come with it.
+ * Once a language is chosen (the switch, or a session handover's `locale`) a second cookie holds its tag
+ * alone, with the same flags (language-switch.ts).
  *
  * Arriving from Gatehouse (the marketplace's "Connect", or "Settings" on the connected apps page), the
  * browser carries a session handover (`?gatehouse_id_token=…`, SPEC §3): `GET /start` (the registered
@@ -16,7 +18,7 @@
  * says who arrives: it is never used as an access token.
  *
  * Routes: `GET /` · `POST /connect` · `GET /start` · `GET /settings` · `GET /callback` · `GET /disconnect` (the confirmation) ·
- * `POST /disconnect` · `GET /health`.
+ * `POST /disconnect` · `POST /language` (the language switch) · `GET /health`.
  */
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -25,7 +27,8 @@ import {
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { failureMessage, shownErrorCode } from './failures.ts';
-import { negotiateLocale, pageLanguage, type PageLanguage } from './i18n.ts';
+import { chosenLocale, isLocale, matchLocale, pageLanguage, type PageLanguage } from './i18n.ts';
+import { LANGUAGE_COOKIE_LIFETIME_SECONDS, languageCookieName, safeReturnPath, switchReturnPath } from './language-switch.ts';
 import { connectPage, dashboardPage, disconnectConfirmationPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
 import { registerApiKeyRoutes } from './api-key-connection.ts';
 import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
@@ -63,6 +66,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   const clock = options.gatehouse.clock ?? { nowSeconds: () => Math.floor(Date.now() / 1000) };
   const secureCookie = options.environment !== 'development' || publicUrl.protocol === 'https:';
   const cookieName = secureCookie ? '__Host-ledgerly_session' : 'ledgerly_session';
+  const languageCookie = languageCookieName(secureCookie);
   const sessions = createSessionStore(options.sessionLifetimeSeconds ?? 8 * 60 * 60, options.maxSessions, options.gatehouse.transactionLifetimeSeconds);
   const gatehouse = createGatehouseClient({ ...options.gatehouse, environment: options.environment, redirectUri });
 
@@ -86,27 +90,40 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     // The callback URL carries the code: no Referer may carry it off-site. (`no-referrer` would also make
     // browsers send `Origin: null` on this site's own form posts, defeating the origin check.)
     reply.header('referrer-policy', 'same-origin');
-    // Pages are in the language Accept-Language asks for.
-    reply.header('vary', 'accept-language');
+    // Pages are in the language the switch's cookie names, else the one Accept-Language asks for.
+    reply.header('vary', 'accept-language, cookie');
   });
 
   const setSessionCookie = (reply: FastifyReply, id: string) => {
     reply.setCookie(cookieName, id, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookie, maxAge: options.sessionLifetimeSeconds ?? 8 * 60 * 60 });
   };
   const currentSession = (request: FastifyRequest) => sessions.find(request.cookies[cookieName], clock.nowSeconds());
+  // The session a request made (its cookie is in the answer, not in the request): one per request, however often asked.
+  const madeFor = new WeakMap<FastifyRequest, Session>();
   const ensureSession = (request: FastifyRequest, reply: FastifyReply): Session => {
-    const existing = currentSession(request);
+    const existing = madeFor.get(request) ?? currentSession(request);
     if (existing) return existing;
     const { id, session } = sessions.create(clock.nowSeconds());
     setSessionCookie(reply, id);
+    madeFor.set(request, session);
     return session;
   };
+  const setLanguageCookie = (reply: FastifyReply, locale: string) => {
+    reply.setCookie(languageCookie, locale, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookie, maxAge: LANGUAGE_COOKIE_LIFETIME_SECONDS });
+  };
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
-  /** The request's page language: the best match of its Accept-Language among the seven (i18n.ts), else English. */
-  const languageOf = (request: FastifyRequest): PageLanguage => pageLanguage(negotiateLocale(request.headers['accept-language']));
+  /**
+   * The request's page language (i18n.ts `chosenLocale`: the switch's cookie, else the best match of Accept-Language,
+   * else English) and its language switch, which posts the session's CSRF token (a session is made for it, as for
+   * every form) and comes back to this page (language-switch.ts `switchReturnPath`).
+   */
+  const languageOf = (request: FastifyRequest, reply: FastifyReply): PageLanguage => ({
+    ...pageLanguage(chosenLocale(request.cookies[languageCookie], request.headers['accept-language'])),
+    languageSwitch: { csrfToken: ensureSession(request, reply).csrfToken, returnTo: switchReturnPath(request.url) },
+  });
   /** The bound on sessions in use is reached (connects under way that have not expired, and connected users): refuse, evict no one. */
   const tooManyConnects = (request: FastifyRequest, reply: FastifyReply, session: Session) => {
-    const lang = languageOf(request);
+    const lang = languageOf(request, reply);
     reply.header('retry-after', '60');
     return html(reply, 503, errorPage(lang, appName, lang.t.tooManyConnectsTitle, lang.t.tooManyConnectsMessage, session.csrfToken));
   };
@@ -116,7 +133,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const origin = request.headers.origin;
     const body = request.body as Record<string, unknown> | undefined;
     if (!session || (origin !== undefined && origin !== publicUrl.origin) || !csrfTokenMatches(session, body?._csrf)) {
-      const lang = languageOf(request);
+      const lang = languageOf(request, reply);
       html(reply, 403, errorPage(lang, appName, lang.t.requestRefusedTitle, lang.t.formExpired));
       return undefined;
     }
@@ -147,10 +164,30 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
 
   app.get('/health', async () => ({ status: 'ok' }));
 
+  // The language switch of every page: remembers the language chosen (an unknown one changes nothing) and goes back to
+  // the page it was on, a same-origin path only (never an open redirect). A form like every other: CSRF token and Origin.
+  app.post('/language', async (request, reply) => {
+    const session = checkedPost(request, reply);
+    if (!session) return reply;
+    const body = request.body as Record<string, unknown>;
+    if (isLocale(body.locale)) setLanguageCookie(reply, body.locale);
+    return reply.redirect(safeReturnPath(body.return_to), 303);
+  });
+
+  /**
+   * A verified session handover names the language the user's Gatehouse pages are in (its `locale` claim): the first
+   * choice here too, when this browser has not chosen one with the switch (whose cookie always wins).
+   */
+  const adoptHandoverLocale = (request: FastifyRequest, reply: FastifyReply, handoverLocale: string) => {
+    if (isLocale(request.cookies[languageCookie])) return;
+    const locale = matchLocale(handoverLocale);
+    if (locale) setLanguageCookie(reply, locale);
+  };
+
   // Every failure a route does not answer itself is a page too, never Fastify's JSON: Gatehouse unreachable
   // (discovery on Connect, a token request) is a 503 with a way back; the rest is logged and answered plainly.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
-    const lang = languageOf(request);
+    const lang = languageOf(request, reply);
     if (error instanceof TransportError) {
       reply.header('retry-after', '60');
       return html(reply, 503, errorPage(lang, appName, lang.t.unavailableTitle, lang.t.unavailableNothingChanged));
@@ -162,12 +199,12 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     return html(reply, 500, errorPage(lang, appName, lang.t.somethingWrongTitle, lang.t.somethingWrongMessage));
   });
   app.setNotFoundHandler((request, reply) => {
-    const lang = languageOf(request);
+    const lang = languageOf(request, reply);
     return html(reply, 404, errorPage(lang, appName, lang.t.notFoundTitle, lang.t.notFoundMessage));
   });
 
   app.get('/', async (request, reply) => {
-    const lang = languageOf(request);
+    const lang = languageOf(request, reply);
     const { t } = lang;
     const session = ensureSession(request, reply);
     const connection = session.connectionId === undefined ? undefined : await gatehouse.getConnection(session.connectionId);
@@ -252,7 +289,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       return await gatehouse.verifySessionHandover(new URL(request.url, publicUrl));
     } catch (error) {
       if (!(error instanceof SessionHandoverError)) throw error;
-      const lang = languageOf(request);
+      const lang = languageOf(request, reply);
       request.log.warn({ reason: error.reason }, 'session handover refused');
       // Gatehouse's keys could not be fetched: nothing is wrong with the link, and it may work in a minute
       // (it was answered "expired or already used", a 400 that sent the user to start over for an outage).
@@ -271,6 +308,7 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
     const session = ensureSession(request, reply);
     const handover = await verifiedHandover(request, reply, session);
     if (!handover) return reply;
+    adoptHandoverLocale(request, reply, handover.locale);
     const existing = await replaceableConnection(session);
     const { url, transaction } = await gatehouse.authorizationUrl({
       subjectUrn: handover.subjectUrn,
@@ -287,12 +325,14 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   // The settings URI: this example's settings are its home page.
   app.get('/settings', async (request, reply) => {
     const session = ensureSession(request, reply);
-    if (!(await verifiedHandover(request, reply, session))) return reply;
+    const handover = await verifiedHandover(request, reply, session);
+    if (!handover) return reply;
+    adoptHandoverLocale(request, reply, handover.locale);
     return reply.redirect('/', 303);
   });
 
   app.get('/callback', async (request, reply) => {
-    const lang = languageOf(request);
+    const lang = languageOf(request, reply);
     const { t } = lang;
     const sessionId = request.cookies[cookieName];
     const session = currentSession(request);
@@ -344,11 +384,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
   app.get('/disconnect', async (request, reply) => {
     const session = ensureSession(request, reply);
     if (session.connectionId === undefined) return reply.redirect('/', 303);
-    return html(reply, 200, disconnectConfirmationPage(languageOf(request), appName, session.csrfToken, (request.query as Record<string, unknown>).forget === 'yes'));
+    return html(reply, 200, disconnectConfirmationPage(languageOf(request, reply), appName, session.csrfToken, (request.query as Record<string, unknown>).forget === 'yes'));
   });
 
   app.post('/disconnect', async (request, reply) => {
-    const lang = languageOf(request);
+    const lang = languageOf(request, reply);
     const { t } = lang;
     const disconnectAgain = { retry: { action: '/disconnect', label: t.disconnectAgain } };
     const session = checkedPost(request, reply);

@@ -102,5 +102,4 @@ export const da: Messages = {
   technicalDetails: 'Tekniske detaljer',
   errorCode: 'Fejlkode:',
   languageLabel: 'Sprog',
-  changeLanguage: 'Skift sprog',
 };

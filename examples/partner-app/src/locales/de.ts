@@ -102,5 +102,4 @@ export const de: Messages = {
   technicalDetails: 'Technische Details',
   errorCode: 'Fehlercode:',
   languageLabel: 'Sprache',
-  changeLanguage: 'Sprache ändern',
 };

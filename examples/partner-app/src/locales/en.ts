@@ -108,5 +108,4 @@ export const en = {
   technicalDetails: 'Technical details',
   errorCode: 'Error code:',
   languageLabel: 'Language',
-  changeLanguage: 'Change language',
 };

@@ -102,5 +102,4 @@ export const es: Messages = {
   technicalDetails: 'Detalles técnicos',
   errorCode: 'Código de error:',
   languageLabel: 'Idioma',
-  changeLanguage: 'Cambiar idioma',
 };

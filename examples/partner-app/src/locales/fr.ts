@@ -102,5 +102,4 @@ export const fr: Messages = {
   technicalDetails: 'Détails techniques',
   errorCode: 'Code d’erreur :',
   languageLabel: 'Langue',
-  changeLanguage: 'Changer de langue',
 };

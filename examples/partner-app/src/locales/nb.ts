@@ -102,5 +102,4 @@ export const nb: Messages = {
   technicalDetails: 'Tekniske detaljer',
   errorCode: 'Feilkode:',
   languageLabel: 'Språk',
-  changeLanguage: 'Bytt språk',
 };

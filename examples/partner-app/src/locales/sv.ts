@@ -102,5 +102,4 @@ export const sv: Messages = {
   technicalDetails: 'Tekniska detaljer',
   errorCode: 'Felkod:',
   languageLabel: 'Språk',
-  changeLanguage: 'Byt språk',
 };
