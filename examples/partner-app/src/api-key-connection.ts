@@ -15,7 +15,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import escapeHtml from 'escape-html';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PageLanguage } from './i18n.ts';
-import { errorPage } from './pages.ts';
+import { connectionDetails, errorPage } from './pages.ts';
 import type { Session } from './sessions.ts';
 
 export interface ApiKeyRouteDependencies {
@@ -107,9 +107,9 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
     }
     const users = ((await response.json()) as { data: Array<{ name: string; email: string }> }).data;
     return deps.html(reply, 200, deps.layout(deps.appName, t.apiKeyConnectedTitle, `<h2>${escapeHtml(t.apiKeyConnectedTitle)}</h2>
-<p>${escapeHtml(t.subject)} <code data-testid="subject-urn">${escapeHtml(connection.subjectUrn)}</code> · ${escapeHtml(t.scopes)} <code data-testid="scope">${escapeHtml(connection.scope)}</code></p>
 <h3>${escapeHtml(t.users)}</h3><ul data-testid="users">${users.map((user) => `<li>${escapeHtml(user.name)} (${escapeHtml(user.email)})</li>`).join('')}</ul>
-<form method="post" action="/api-key/forget"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}"><button type="submit" class="secondary">${escapeHtml(t.apiKeyForget)}</button></form>`, lang));
+<form method="post" action="/api-key/forget"><input type="hidden" name="_csrf" value="${escapeHtml(session.csrfToken)}"><button type="submit" class="secondary">${escapeHtml(t.apiKeyForget)}</button></form>
+${connectionDetails(lang, connection.subjectUrn, connection.scope)}`, lang));
   });
 
   app.post('/api-key', async (request, reply) => {

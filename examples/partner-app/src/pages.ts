@@ -49,12 +49,15 @@ export function layout(appName: string, title: string, body: string, lang: PageL
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · ${escapeHtml(appName)}</title>
 <style>
-body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #1d2433; }
-header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d8dce6; margin-bottom: 1.5rem; }
+body { font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; color: #1d2433; overflow-wrap: break-word; }
+header { display: flex; flex-wrap: wrap; gap: 0 1rem; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #d8dce6; margin-bottom: 1.5rem; padding-bottom: .25rem; }
 button { font: inherit; padding: .5rem 1rem; border-radius: .4rem; border: 1px solid #1d4ed8; background: #1d4ed8; color: white; cursor: pointer; }
 button.secondary { background: white; color: #1d4ed8; }
+input { font: inherit; max-width: 100%; box-sizing: border-box; padding: .3rem; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 1.5rem; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eceff5; }
+/* Long unbroken values (an e-mail address) may break anywhere, so a table fits 390 px; words elsewhere stay whole. */
+td.long { overflow-wrap: anywhere; }
 .notice { padding: .75rem 1rem; border-radius: .4rem; background: #fff7e6; border: 1px solid #f5c46b; }
 code { font-size: .9em; overflow-wrap: anywhere; }
 details { margin-top: 1.5rem; color: #4a5468; }
@@ -164,18 +167,30 @@ export interface DashboardData {
 export function dashboardPage(lang: PageLanguage, appName: string, data: DashboardData): string {
   const { t } = lang;
   const company = data.companies[0];
-  const table = <Row>(caption: string, rows: Row[] | undefined, columns: [string, (row: Row) => string][]) => rows === undefined ? '' : `
+  // A column marked `long` holds values without spaces to wrap at (e-mail addresses): they may break anywhere.
+  const table = <Row>(caption: string, rows: Row[] | undefined, columns: [string, (row: Row) => string, 'long'?][]) => rows === undefined ? '' : `
 <h3>${escapeHtml(caption)}</h3>
 <table><thead><tr>${columns.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('')}</tr></thead>
-<tbody>${rows.map((row) => `<tr>${columns.map(([, value]) => `<td>${escapeHtml(value(row))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+<tbody>${rows.map((row) => `<tr>${columns.map(([, value, long]) => `<td${long ? ' class="long"' : ''}>${escapeHtml(value(row))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
   const companyName = `<span data-testid="company-name">${escapeHtml(company?.name ?? data.subjectUrn)}</span>`;
   return layout(appName, t.connectedTitle, `<h2>${withMarkup(t.connectedTo, companyName)}</h2>
-<p>${escapeHtml(t.subject)} <code data-testid="subject-urn">${escapeHtml(data.subjectUrn)}</code>${company ? ` · ${escapeHtml(company.countryCode)} · ${escapeHtml(company.currency)}` : ''}</p>
-<p>${escapeHtml(t.grantedScopes)} <code data-testid="scope">${escapeHtml(data.scope.join(' '))}</code></p>
+${company ? `<p>${escapeHtml(company.countryCode)} · ${escapeHtml(company.currency)}</p>` : ''}
 ${data.companies.length > 1 ? table(t.companies, data.companies, [[t.name, (row) => row.name], [t.country, (row) => row.countryCode]]) : ''}
-${table(t.users, data.users, [[t.name, (row) => row.name], [t.email, (row) => row.email], [t.role, (row) => row.role]])}
+${table(t.users, data.users, [[t.name, (row) => row.name], [t.email, (row) => row.email, 'long'], [t.role, (row) => row.role]])}
 ${table(t.vendors, data.vendors, [[t.name, (row) => row.name], [t.country, (row) => row.countryCode]])}
-${confirmFirst(false, t.disconnectEllipsis)}`, lang);
+${confirmFirst(false, t.disconnectEllipsis)}
+${connectionDetails(lang, data.subjectUrn, data.scope.join(' '))}`, lang);
+}
+
+/**
+ * What a developer checks about a connection, collapsed: the subject URN and the scopes as granted (raw identifiers,
+ * not for the user's normal view).
+ */
+export function connectionDetails(lang: PageLanguage, subjectUrn: string, scope: string): string {
+  const { t } = lang;
+  return `<details><summary>${escapeHtml(t.technicalDetails)}</summary>
+<p>${escapeHtml(t.subject)} <code data-testid="subject-urn">${escapeHtml(subjectUrn)}</code></p>
+<p>${escapeHtml(t.grantedScopes)} <code data-testid="scope">${escapeHtml(scope)}</code></p></details>`;
 }
 
 /** Where an error page leads besides its default (`errorPage`), and its technical details. */

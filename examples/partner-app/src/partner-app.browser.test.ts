@@ -1,7 +1,9 @@
 /**
  * In Chromium: the partner app's "Connect" button → Gatehouse's login and consent pages → back in the app
  * with the company's data → "Disconnect…" → its confirmation → the grant is gone at Gatehouse. Along the way: the browser
- * holds one HttpOnly session cookie and nothing in Web Storage, and no page shows a token.
+ * holds one HttpOnly session cookie and nothing in Web Storage, and no page shows a token. Then every other page of the app
+ * (Reconnect, Forget, the error pages, the API-key form), each checked with axe at 1280 and 390 px, and the language
+ * switch: a real button per language that keeps the user on the same page.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +28,7 @@ describe('partner app in Chromium: Connect → Gatehouse login and consent → d
   const swedish = seed.companies[1];
 
   before(async () => {
-    gatehouse = await startGatehouse({ clientName: 'Ledgerly Web' });
+    gatehouse = await startGatehouse({ clientName: 'Ledgerly Web', introspectionCacheTtlSeconds: 0 });
     ({ server, clientId } = gatehouse);
     const port = Number(new URL(gatehouse.redirectUri).port);
     store = createSqliteTokenStore({ path: ':memory:' });
@@ -51,6 +53,7 @@ describe('partner app in Chromium: Connect → Gatehouse login and consent → d
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${partner.url}/`);
+    await assertAccessible(page, 'the Connect page', { restoreWidth: 1280 });
     await page.getByRole('button', { name: 'Connect with Gatehouse' }).click();
 
     // Gatehouse's own pages.
@@ -69,6 +72,12 @@ describe('partner app in Chromium: Connect → Gatehouse login and consent → d
     assert.equal(await page.textContent('[data-testid="subject-urn"]'), `urn:gatehouse:company:${swedish.id}`);
     assert.equal(await page.textContent('[data-testid="scope"]'), 'users:read vendors:read');
     assert.ok((await page.locator('table').first().locator('tbody tr').count()) > 0, 'users from the platform API');
+    // The subject URN and the raw scope names are for developers: collapsed under "Technical details".
+    assert.equal(await page.getByTestId('subject-urn').isVisible(), false);
+    assert.doesNotMatch(await page.locator('main').innerText(), /urn:|users:read/);
+    await assertAccessible(page, 'the dashboard', { restoreWidth: 1280 });
+    await page.getByText('Technical details').click();
+    assert.equal(await page.getByTestId('subject-urn').isVisible(), true);
 
     // What the browser holds: one HttpOnly session cookie for the app, nothing in Web Storage, no token anywhere.
     // Cookies are scoped by host, not port: Gatehouse's own (gatehouse_*) share 127.0.0.1 here.
@@ -97,6 +106,88 @@ describe('partner app in Chromium: Connect → Gatehouse login and consent → d
     await page.getByRole('button', { name: 'Connect with Gatehouse' }).waitFor();
     assert.equal(await server.storage.grants.findActive(clientId, 'company', swedish.id), undefined, 'the grant is gone at Gatehouse');
     assert.deepEqual(await store.list(), []);
+    await context.close();
+  });
+
+  it('every other page is accessible at 1280 and 390 px, and the language switch keeps the user on the same page', async () => {
+    const context = await browser.newContext({ locale: 'en-US' });
+    const page = await context.newPage();
+    const check = (label: string) => assertAccessible(page, label, { restoreWidth: 1280 });
+
+    // Connected, then the grant revoked at Gatehouse: the Reconnect page (why in words, the code collapsed).
+    await page.goto(`${partner.url}/`);
+    await page.getByRole('button', { name: 'Connect with Gatehouse' }).click();
+    await page.getByLabel('Email').fill(seed.users.alice.email);
+    await page.getByLabel('Password').fill(seed.users.alice.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForSelector('select[name="subject"]');
+    await page.selectOption('select[name="subject"]', `urn:gatehouse:company:${swedish.id}`);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForSelector('[data-testid="company-name"]');
+    const grant = await server.storage.grants.findActive(clientId, 'company', swedish.id);
+    await server.storage.grants.revoke(grant!.grantId, server.clock.nowSeconds(), 'revoked_by_user');
+    await page.goto(`${partner.url}/`);
+    await page.getByRole('button', { name: 'Reconnect with Gatehouse' }).waitFor();
+    assert.equal(await page.getByTestId('error-code').isVisible(), false, 'the error code is collapsed');
+    assert.doesNotMatch(await page.locator('main').innerText(), /invalid_grant/, 'no raw reason in the normal view');
+    await check('the Reconnect page');
+    await page.getByText('Technical details').click();
+    assert.equal(await page.getByTestId('error-code').textContent(), 'invalid_grant');
+    await check('the Reconnect page, technical details open');
+
+    // The language switch: a button per language, named in that language; the page comes back in it, same place.
+    const switcher = page.getByRole('navigation', { name: 'Language' });
+    assert.equal(await switcher.getByRole('button').count(), 7);
+    assert.equal(await switcher.getByRole('button', { name: 'English' }).getAttribute('aria-current'), 'true');
+    await switcher.getByRole('button', { name: 'Deutsch' }).click();
+    await page.getByRole('button', { name: 'Erneut mit Gatehouse verbinden' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(await page.getAttribute('html', 'lang'), 'de');
+    await check('the Reconnect page in German');
+    const languageCookie = (await context.cookies(partner.url)).find((cookie) => cookie.name === 'ledgerly_lang');
+    assert.deepEqual([languageCookie?.value, languageCookie?.httpOnly, languageCookie?.sameSite], ['de', true, 'Lax']);
+
+    // The Forget confirmation, switched back to English there: it stays on the confirmation.
+    await page.getByRole('button', { name: 'Diese Verbindung vergessen …' }).click();
+    await page.getByRole('heading', { name: 'Diese Verbindung vergessen?' }).waitFor();
+    await check('the Forget confirmation in German');
+    await page.getByRole('navigation', { name: 'Sprache' }).getByRole('button', { name: 'English' }).click();
+    await page.getByRole('heading', { name: 'Forget this connection?' }).waitFor();
+    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/disconnect?forget=yes');
+    await page.getByRole('button', { name: 'Forget this connection', exact: true }).click();
+    await page.getByRole('button', { name: 'Connect with Gatehouse' }).waitFor();
+
+    // The error pages: each says what happened with a way onward, and has the switch.
+    await page.goto(`${partner.url}/callback?code=stale&state=unknown`);
+    await page.getByRole('heading', { name: 'Connection not completed' }).waitFor();
+    await check('the callback without a transaction');
+    await page.goto(`${partner.url}/no-such-page`);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await check('the 404 page');
+    await page.getByRole('navigation', { name: 'Language' }).getByRole('button', { name: 'Español' }).click();
+    await page.getByRole('button', { name: 'Conectar con Gatehouse' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/', 'a page that cannot be shown again comes back home');
+
+    // The API-key form, its field error (the input is a password field: nothing is echoed), in Spanish then Danish.
+    await page.goto(`${partner.url}/api-key`);
+    await check('the API-key form in Spanish');
+    await page.locator('#api_key').fill('not-a-key');
+    await page.locator('form[action="/api-key"] button').click();
+    await page.getByRole('alert').waitFor();
+    await check('the API-key form with its error');
+    await page.getByRole('navigation', { name: 'Idioma' }).getByRole('button', { name: 'Dansk' }).click();
+    await page.waitForFunction(() => document.documentElement.lang === 'da');
+    await page.getByRole('button', { name: 'Kontrollér og forbind' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/api-key');
+    assert.equal(await page.getAttribute('html', 'lang'), 'da');
+
+    // A form whose session is gone: the 403 page.
+    await context.clearCookies();
+    await page.goto(`${partner.url}/`);
+    await page.evaluate(() => { (document.querySelector('input[name="_csrf"]') as HTMLInputElement).value = 'stale'; });
+    await page.getByRole('button', { name: 'Connect with Gatehouse' }).click();
+    await page.getByRole('heading', { name: 'Request refused' }).waitFor();
+    await check('the 403 page');
     await context.close();
   });
 });

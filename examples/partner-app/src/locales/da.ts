@@ -90,7 +90,6 @@ export const da: Messages = {
   apiKeyLabel: 'API-nøgle',
   apiKeyCheckButton: 'Kontrollér og forbind',
   apiKeyConnectedTitle: 'Forbundet med en API-nøgle',
-  scopes: 'rettigheder',
   apiKeyForget: 'Glem nøglen',
   apiKeyKept: 'Din nøgle er gemt; prøv igen om et minut.',
   apiKeyNoLongerAccepted: 'Gatehouse accepterer ikke længere API-nøglen: den er tilbagekaldt eller erstattet. Indsæt en ny nøgle.',

@@ -90,7 +90,6 @@ export const de: Messages = {
   apiKeyLabel: 'API-Schlüssel',
   apiKeyCheckButton: 'Prüfen und verbinden',
   apiKeyConnectedTitle: 'Mit einem API-Schlüssel verbunden',
-  scopes: 'Berechtigungen',
   apiKeyForget: 'Schlüssel vergessen',
   apiKeyKept: 'Ihr Schlüssel bleibt gespeichert; versuchen Sie es in einer Minute erneut.',
   apiKeyNoLongerAccepted: 'Gatehouse akzeptiert den API-Schlüssel nicht mehr: Er wurde widerrufen oder ersetzt. Fügen Sie einen neuen Schlüssel ein.',

@@ -95,7 +95,6 @@ export const en = {
   apiKeyLabel: 'API key',
   apiKeyCheckButton: 'Check and connect',
   apiKeyConnectedTitle: 'Connected with an API key',
-  scopes: 'scopes',
   apiKeyForget: 'Forget the key',
   apiKeyKept: 'Your key is kept; try again in a minute.',
   apiKeyNoLongerAccepted: 'Gatehouse no longer accepts the API key: it was revoked or replaced. Paste a new key.',

@@ -90,7 +90,6 @@ export const es: Messages = {
   apiKeyLabel: 'Clave de API',
   apiKeyCheckButton: 'Comprobar y conectar',
   apiKeyConnectedTitle: 'Conectado con una clave de API',
-  scopes: 'permisos',
   apiKeyForget: 'Olvidar la clave',
   apiKeyKept: 'Su clave se conserva; vuelva a intentarlo dentro de un minuto.',
   apiKeyNoLongerAccepted: 'Gatehouse ya no acepta la clave de API: se revocó o se sustituyó. Pegue una clave nueva.',

@@ -90,7 +90,6 @@ export const fr: Messages = {
   apiKeyLabel: 'Clé d’API',
   apiKeyCheckButton: 'Vérifier et connecter',
   apiKeyConnectedTitle: 'Connecté avec une clé d’API',
-  scopes: 'autorisations',
   apiKeyForget: 'Oublier la clé',
   apiKeyKept: 'Votre clé est conservée ; réessayez dans une minute.',
   apiKeyNoLongerAccepted: 'Gatehouse n’accepte plus la clé d’API : elle a été révoquée ou remplacée. Collez une nouvelle clé.',

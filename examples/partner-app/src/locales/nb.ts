@@ -90,7 +90,6 @@ export const nb: Messages = {
   apiKeyLabel: 'API-nøkkel',
   apiKeyCheckButton: 'Sjekk og koble til',
   apiKeyConnectedTitle: 'Tilkoblet med en API-nøkkel',
-  scopes: 'tillatelser',
   apiKeyForget: 'Glem nøkkelen',
   apiKeyKept: 'Nøkkelen din er lagret; prøv igjen om et minutt.',
   apiKeyNoLongerAccepted: 'Gatehouse godtar ikke lenger API-nøkkelen: den er trukket tilbake eller erstattet. Lim inn en ny nøkkel.',

@@ -90,7 +90,6 @@ export const sv: Messages = {
   apiKeyLabel: 'API-nyckel',
   apiKeyCheckButton: 'Kontrollera och anslut',
   apiKeyConnectedTitle: 'Ansluten med en API-nyckel',
-  scopes: 'behörigheter',
   apiKeyForget: 'Glöm nyckeln',
   apiKeyKept: 'Din nyckel är sparad; försök igen om en minut.',
   apiKeyNoLongerAccepted: 'Gatehouse godtar inte längre API-nyckeln: den har återkallats eller ersatts. Klistra in en ny nyckel.',
