@@ -359,6 +359,43 @@ describe('partner app (HTTP)', () => {
     }
   });
 
+  it('a dashboard whose data the platform API refuses (403) says so in words with a way onward (Try again), the status only under Technical details', async () => {
+    const api = createServer((_request, response) => {
+      response.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"insufficient_scope","error_description":"needs users:read"}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const { app } = createPartnerApp({
+      environment: 'development', publicUrl: partner.url,
+      gatehouse: {
+        issuer: server.issuer, apiUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, clientId, clientSecret: gatehouse.clientSecret,
+        scope: 'users:read vendors:read', store: createMemoryTokenStore(), encryptionKeys: keys, clock: server.clock, logger: silentLogger,
+      },
+    });
+    try {
+      const home = await app.inject({ method: 'GET', url: '/' });
+      let cookie = String(home.headers['set-cookie']).split(';')[0]!;
+      const connect = await app.inject({
+        method: 'POST', url: '/connect', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: inputValue(home.body, '_csrf')! }).toString(),
+      });
+      const callback = await completeAuthorizationAsUser(new URL(String(connect.headers.location)), { subject: `urn:gatehouse:company:${danish.id}` });
+      const landed = await app.inject({ method: 'GET', url: `${callback.pathname}${callback.search}`, headers: { cookie } });
+      assert.equal(landed.statusCode, 303);
+      cookie = String(landed.headers['set-cookie']).split(';')[0]!;
+      for (const [language, words] of [['en', /The data could not be loaded\. Try again in a minute; if this goes on, contact Ledgerly&#39;s support\./], ['sv', /Det gick inte att läsa in data\. Försök igen om en minut/]] as const) {
+        const page = await app.inject({ method: 'GET', url: '/', headers: { cookie, 'accept-language': language } });
+        assert.equal(page.statusCode, 502, language);
+        assert.match(page.body, words, language);
+        assert.match(page.body, /<p><a href="\/">(Try again|Försök igen)<\/a><\/p>/, `${language}: a way onward`);
+        assert.doesNotMatch(page.body.replace(/<details>[\s\S]*?<\/details>/g, ''), /403|insufficient_scope|needs users:read/, language);
+        assert.match(page.body, /<code data-testid="error-code">http_403<\/code>/, language);
+      }
+    } finally {
+      await app.close();
+      await new Promise((resolve) => api.close(resolve));
+    }
+  });
+
   it('a callback whose code exchange meets Gatehouse unavailable (503, unreachable) is the 503 "Gatehouse is unavailable" page, not "could not be verified"', async () => {
     let tokenEndpoint: () => Promise<Response> = async () => new Response('{"error":"temporarily_unavailable"}', { status: 503, headers: { 'retry-after': '5' } });
     const { app } = createPartnerApp({

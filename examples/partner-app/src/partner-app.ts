@@ -23,7 +23,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, DpopProofRejectedError, ENVIRONMENT_PRESETS, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
+  AuthorizationServerError, CallbackValidationError, ConnectionMismatchError, ConnectionNotDeletedError, ConnectionNotFoundError, ConnectionNotStoredError, createGatehouseClient, DecryptionError, DpopProofRejectedError, ENVIRONMENT_PRESETS, GatehouseClientError, InvalidResponseError, ReauthorizationRequiredError, RefreshFailedError, SessionHandoverError, TransportError,
   type Connection, type Environment, type GatehouseClient, type GatehouseClientOptions,
 } from '@gatehouse/client';
 import { failureMessage, shownErrorCode } from './failures.ts';
@@ -32,6 +32,15 @@ import { LANGUAGE_COOKIE_LIFETIME_SECONDS, languageCookieName, safeReturnPath, s
 import { connectPage, dashboardPage, disconnectConfirmationPage, errorPage, forgottenNotRevokedPage, layout, reconnectPage, type Company, type User, type Vendor } from './pages.ts';
 import { registerApiKeyRoutes } from './api-key-connection.ts';
 import { createSessionStore, csrfTokenMatches, type Session } from './sessions.ts';
+
+/** The platform API answered a read with a 4xx other than 429 (e.g. 403: a scope it needs was not granted). */
+class PlatformApiRefusal extends Error {
+  readonly status: number;
+  constructor(status: number, path: string) {
+    super(`the platform API answered ${status} to ${path.split('?')[0]}`);
+    this.status = status;
+  }
+}
 
 export interface PartnerAppOptions {
   /** This app's public base URL, e.g. `http://localhost:8080`; the redirect URI is `<publicUrl>/callback`. */
@@ -148,7 +157,10 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
       await response.body?.cancel().catch(() => {});
       throw new TransportError(`the platform API answered ${response.status} to ${path.split('?')[0]}`, `http_${response.status}`);
     }
-    if (!response.ok) throw new Error(`the platform API answered ${response.status} to ${path.split('?')[0]}`);
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      throw new PlatformApiRefusal(response.status, path);
+    }
     return ((await response.json()) as { data: T }).data;
   };
   const loadDashboard = async (connection: Connection) => {
@@ -249,8 +261,11 @@ export function createPartnerApp(options: PartnerAppOptions): PartnerApp {
         request.log.error({ err: error }, 'the platform API refuses our DPoP proofs');
         return html(reply, 502, errorPage(lang, appName, t.apiRefusedTitle, t.apiRefusedMessage, undefined, { link: { href: '/', label: t.tryAgain } }));
       }
+      // Anything else (the API refusing a read, the refresh lock busy or lost…): try again, then support; what failed only
+      // as a code under "Technical details" (it was 'The data could not be loaded.' with a Back link to this same page).
       request.log.error({ err: error }, 'dashboard failed');
-      return html(reply, 502, errorPage(lang, appName, t.somethingWrongTitle, t.dataNotLoaded));
+      const code = error instanceof PlatformApiRefusal ? `http_${error.status}` : error instanceof GatehouseClientError ? error.name : undefined;
+      return html(reply, 502, errorPage(lang, appName, t.somethingWrongTitle, t.dataNotLoaded(appName), undefined, { link: { href: '/', label: t.tryAgain }, code }));
     }
   });
 

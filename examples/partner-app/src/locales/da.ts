@@ -57,7 +57,7 @@ export const da: Messages = {
   requestRefusedMessage: 'Forespørgslen kunne ikke læses. Gå tilbage, og prøv igen.',
   somethingWrongTitle: 'Noget gik galt',
   somethingWrongMessage: 'Intet blev ændret. Prøv igen, eller start fra forsiden.',
-  dataNotLoaded: 'Dataene kunne ikke indlæses.',
+  dataNotLoaded: (app) => `Dataene kunne ikke indlæses. Prøv igen om et minut; hvis det fortsætter, så kontakt ${app}s support.`,
   notFoundTitle: 'Siden blev ikke fundet',
   notFoundMessage: 'Den side findes ikke her.',
   otherRegistration: (app) => `Denne forbindelse blev oprettet af en anden registrering af ${app} i Gatehouse og kan ikke bruges her. Forbind igen.`,

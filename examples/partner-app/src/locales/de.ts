@@ -57,7 +57,7 @@ export const de: Messages = {
   requestRefusedMessage: 'Diese Anfrage konnte nicht gelesen werden. Gehen Sie zurück und versuchen Sie es erneut.',
   somethingWrongTitle: 'Etwas ist schiefgelaufen',
   somethingWrongMessage: 'Es wurde nichts geändert. Versuchen Sie es erneut oder beginnen Sie auf der Startseite.',
-  dataNotLoaded: 'Die Daten konnten nicht geladen werden.',
+  dataNotLoaded: (app) => `Die Daten konnten nicht geladen werden. Versuchen Sie es in einer Minute erneut; wenn das so bleibt, wenden Sie sich an den Support von ${app}.`,
   notFoundTitle: 'Seite nicht gefunden',
   notFoundMessage: 'Diese Seite gibt es hier nicht.',
   otherRegistration: (app) => `Diese Verbindung wurde von einer anderen Registrierung von ${app} bei Gatehouse hergestellt und kann hier nicht verwendet werden. Verbinden Sie sich erneut.`,

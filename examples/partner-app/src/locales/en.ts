@@ -61,7 +61,7 @@ export const en = {
   requestRefusedMessage: 'This request could not be read. Go back and try again.',
   somethingWrongTitle: 'Something went wrong',
   somethingWrongMessage: 'Nothing was changed. Try again, or start from the home page.',
-  dataNotLoaded: 'The data could not be loaded.',
+  dataNotLoaded: (app: string) => `The data could not be loaded. Try again in a minute; if this goes on, contact ${app}'s support.`,
   notFoundTitle: 'Page not found',
   notFoundMessage: 'There is no such page here.',
   otherRegistration: (app: string) => `This connection was made by another registration of ${app} at Gatehouse and cannot be used here. Connect again.`,

@@ -57,7 +57,7 @@ export const es: Messages = {
   requestRefusedMessage: 'No se ha podido leer esta solicitud. Vuelva atrás e inténtelo de nuevo.',
   somethingWrongTitle: 'Algo ha salido mal',
   somethingWrongMessage: 'No se ha cambiado nada. Inténtelo de nuevo o empiece desde la página de inicio.',
-  dataNotLoaded: 'No se han podido cargar los datos.',
+  dataNotLoaded: (app) => `No se han podido cargar los datos. Vuelva a intentarlo en un minuto; si sigue ocurriendo, póngase en contacto con el soporte de ${app}.`,
   notFoundTitle: 'Página no encontrada',
   notFoundMessage: 'Aquí no existe esa página.',
   otherRegistration: (app) => `Esta conexión la creó otro registro de ${app} en Gatehouse y no se puede usar aquí. Vuelva a conectarse.`,

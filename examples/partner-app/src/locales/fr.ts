@@ -57,7 +57,7 @@ export const fr: Messages = {
   requestRefusedMessage: 'Cette requête n’a pas pu être lue. Revenez en arrière et réessayez.',
   somethingWrongTitle: 'Une erreur s’est produite',
   somethingWrongMessage: 'Rien n’a été modifié. Réessayez, ou repartez de la page d’accueil.',
-  dataNotLoaded: 'Les données n’ont pas pu être chargées.',
+  dataNotLoaded: (app) => `Les données n’ont pas pu être chargées. Réessayez dans une minute ; si cela persiste, contactez le support de ${app}.`,
   notFoundTitle: 'Page introuvable',
   notFoundMessage: 'Cette page n’existe pas ici.',
   otherRegistration: (app) => `Cette connexion a été établie par un autre enregistrement de ${app} chez Gatehouse et ne peut pas être utilisée ici. Connectez-vous à nouveau.`,

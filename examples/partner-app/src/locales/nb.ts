@@ -57,7 +57,7 @@ export const nb: Messages = {
   requestRefusedMessage: 'Forespørselen kunne ikke leses. Gå tilbake og prøv igjen.',
   somethingWrongTitle: 'Noe gikk galt',
   somethingWrongMessage: 'Ingenting ble endret. Prøv igjen, eller start fra forsiden.',
-  dataNotLoaded: 'Dataene kunne ikke lastes inn.',
+  dataNotLoaded: (app) => `Dataene kunne ikke lastes inn. Prøv igjen om et minutt; hvis dette fortsetter, kontakt brukerstøtten til ${app}.`,
   notFoundTitle: 'Fant ikke siden',
   notFoundMessage: 'Den siden finnes ikke her.',
   otherRegistration: (app) => `Denne tilkoblingen ble opprettet av en annen registrering av ${app} i Gatehouse og kan ikke brukes her. Koble til på nytt.`,

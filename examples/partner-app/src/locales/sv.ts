@@ -57,7 +57,7 @@ export const sv: Messages = {
   requestRefusedMessage: 'Begäran kunde inte läsas. Gå tillbaka och försök igen.',
   somethingWrongTitle: 'Något gick fel',
   somethingWrongMessage: 'Inget ändrades. Försök igen, eller börja från startsidan.',
-  dataNotLoaded: 'Det gick inte att läsa in data.',
+  dataNotLoaded: (app) => `Det gick inte att läsa in data. Försök igen om en minut; om det fortsätter, kontakta ${app}s support.`,
   notFoundTitle: 'Sidan hittades inte',
   notFoundMessage: 'Den sidan finns inte här.',
   otherRegistration: (app) => `Den här anslutningen skapades av en annan registrering av ${app} i Gatehouse och kan inte användas här. Anslut igen.`,
