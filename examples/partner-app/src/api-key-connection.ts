@@ -72,7 +72,8 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: ApiKeyRouteDepe
   /** The kept key's data cannot be had now: every 503 of the app says when to try again (Retry-After, RFC 9110 §10.2.3). */
   const unavailable = (lang: PageLanguage, reply: FastifyReply) => {
     reply.header('retry-after', '60');
-    return deps.html(reply, 503, deps.layout(deps.appName, lang.t.unavailableTitle, `<h2>${escapeHtml(lang.t.unavailableTitle)}</h2><p>${escapeHtml(lang.t.apiKeyKept)}</p>`, lang));
+    // With a way onward (it was the sentence alone): Try again reloads this page, Back goes home.
+    return deps.html(reply, 503, errorPage(lang, deps.appName, lang.t.unavailableTitle, lang.t.apiKeyKept, undefined, { link: { href: '/api-key', label: lang.t.tryAgain } }));
   };
 
   app.get('/api-key', async (request, reply) => {

@@ -310,6 +310,7 @@ describe('partner app (HTTP)', () => {
         const page = await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } });
         expectRetryAfter(page, `kept key, API answered ${answer}`);
         assert.doesNotMatch(page.body, /Something went wrong/);
+        assert.match(page.body, /Your key is kept; try again in a minute\.<\/p><p><a href="\/api-key">Try again<\/a><\/p>/, 'a way onward');
       }
       status = 200;
       assert.equal((await app.inject({ method: 'GET', url: '/api-key', headers: { cookie } })).statusCode, 200, 'the key was kept');
