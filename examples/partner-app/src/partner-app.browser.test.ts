@@ -13,6 +13,8 @@ import { seed, type TestServer } from '../../../packages/authorization-server/sr
 import { startGatehouse, type GatehouseFixture } from '../../../packages/client/src/testing/gatehouse-fixture.ts';
 import { chromiumSkipReason, CHROMIUM, CHROMIUM_ARGS } from '../../../packages/client/src/testing/services.ts';
 import { startPartnerApp, type RunningPartnerApp } from './partner-app.ts';
+import { pageLanguage, type Locale } from './i18n.ts';
+import { connectPage, dashboardPage, disconnectConfirmationPage, errorPage, forgottenNotRevokedPage, reconnectPage } from './pages.ts';
 import { assertAccessible } from '../../../test/e2e/axe.ts';
 
 const skip = chromiumSkipReason();
@@ -189,5 +191,38 @@ describe('partner app in Chromium: Connect → Gatehouse login and consent → d
     await page.getByRole('heading', { name: 'Request refused' }).waitFor();
     await check('the 403 page');
     await context.close();
+  });
+
+  it('every page template, in English and in German (the longest words), is axe-clean at 1280 and 390 px, its states included', async () => {
+    const page = await browser.newPage();
+    const long = 'Aktiengesellschaft für Buchhaltungsdienstleistungen und Lieferantenverwaltung';
+    for (const locale of ['en', 'de'] as Locale[]) {
+      const lang = { ...pageLanguage(locale), languageSwitch: { csrfToken: 'csrf', returnTo: '/' } };
+      const { t } = lang;
+      const pages: [string, string][] = [
+        ['Connect with a notice', connectPage(lang, 'Ledgerly', 'csrf', t.denied('Ledgerly'))],
+        ['Reconnect', reconnectPage(lang, 'Ledgerly', 'csrf', { why: 'grant_ended', code: 'invalid_grant' })],
+        ['Reconnect, unreadable tokens', reconnectPage(lang, 'Ledgerly', 'csrf', { why: 'unreadable_tokens', code: 'DecryptionError' })],
+        ['the Disconnect confirmation', disconnectConfirmationPage(lang, 'Ledgerly', 'csrf', false)],
+        ['the Forget confirmation', disconnectConfirmationPage(lang, 'Ledgerly', 'csrf', true)],
+        ['Connection forgotten', forgottenNotRevokedPage(lang, 'Ledgerly', 'csrf', 'http://127.0.0.1:3000/account/connected-apps')],
+        ['the dashboard of an organization', dashboardPage(lang, 'Ledgerly', {
+          subjectUrn: `urn:gatehouse:organization:${swedish.id}`, scope: ['users:read', 'vendors:read', 'accounts:read', 'export-jobs:write'],
+          companies: [{ id: 'a', name: long, countryCode: 'DE', currency: 'EUR' }, { id: 'b', name: swedish.name, countryCode: 'SE', currency: 'SEK' }],
+          users: [{ name: 'Maximiliane Müller-Lüdenscheidt', email: 'maximiliane.mueller-luedenscheidt@buchhaltungsdienstleistungen.example', role: 'bookkeeper' }],
+          vendors: [{ name: long, countryCode: 'DE' }],
+        })],
+        ['Could not disconnect', errorPage(lang, 'Ledgerly', t.couldNotDisconnectTitle, `${t.revocationRefused} ${t.failureClientRefused('Ledgerly')}`, 'csrf', {
+          retry: { action: '/disconnect', label: t.disconnectAgain }, link: { href: 'http://127.0.0.1:3000/account/connected-apps', label: t.connectedAppsAtGatehouse }, code: 'invalid_client',
+        })],
+      ];
+      for (const [label, html] of pages) {
+        await page.setContent(html);
+        await assertAccessible(page, `${label} (${locale})`, { restoreWidth: 1280 });
+        await page.locator('details').evaluateAll((all) => all.forEach((element) => { (element as HTMLDetailsElement).open = true; }));
+        await assertAccessible(page, `${label} (${locale}), details open`, { restoreWidth: 1280 });
+      }
+    }
+    await page.close();
   });
 });
