@@ -1,11 +1,12 @@
 /**
  * The partner app's message catalogues and language choice (i18n.ts): every language has every English key with the
- * same parameters (the type `Messages` already demands it; this also catches an empty or untranslated message), and
- * Accept-Language picks the page language.
+ * same parameters (the type `Messages` already demands it; this also catches an empty or untranslated message); every
+ * OAuth error code a page reports is a sentence in every language (failures.ts); and the switch's choice, else
+ * Accept-Language, picks the page language.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CATALOGUES, LOCALES, negotiateLocale, pageLanguage, withMarkup, type Messages } from './i18n.ts';
+import { CATALOGUES, chosenLocale, LOCALES, negotiateLocale, pageLanguage, withMarkup, type Messages } from './i18n.ts';
 import { en } from './locales/en.ts';
 import { connectPage, errorPage, reconnectPage } from './pages.ts';
 import { failureMessage, shownErrorCode } from './failures.ts';
@@ -82,6 +83,12 @@ describe('negotiateLocale (Accept-Language)', () => {
     assert.equal(negotiateLocale('de;q=abc, es'), 'es', 'a malformed weight skips its entry');
     assert.equal(negotiateLocale('*'), 'en');
     assert.equal(negotiateLocale(['sv', 'de']), 'sv');
+  });
+
+  it('the language switch\'s choice wins over Accept-Language when it names a page language exactly; anything else is ignored', () => {
+    assert.equal(chosenLocale('fr', 'de'), 'fr');
+    assert.equal(chosenLocale('nb', undefined), 'nb');
+    for (const unknown of [undefined, '', 'xx', 'FR', 'de-AT', 'no', ' en']) assert.equal(chosenLocale(unknown, 'es;q=0.5, sv'), 'sv', String(unknown));
   });
 });
 
