@@ -113,6 +113,9 @@ export async function startAuthorizationServer(configuration: Configuration, opt
       storage, clock: systemClock, secretKey: webhookSecretKey(tokenKey), intervalSeconds: 5,
       environment: configuration.environment, allowPrivateAddresses: configuration.webhookAllowPrivateAddresses,
       onError: (error) => log.error({ event: 'webhooks.failed', err: error }, 'webhook delivery run failed'),
+      // Why an attempt failed (ENOTPUBLIC: the host is not public here), which the delivery log's status 0 cannot say.
+      onAttemptFailed: ({ deliveryId, clientId, status, reason }) =>
+        log.warn({ event: 'webhooks.attempt_failed', delivery_id: deliveryId, client_id: clientId, status, reason }, 'webhook delivery attempt failed'),
     });
     const url = await app.listen({ port: configuration.port, host: configuration.host });
     if (configuration.metricsPort !== undefined) {

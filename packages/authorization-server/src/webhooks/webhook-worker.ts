@@ -12,8 +12,8 @@ import { startPeriodicFlush } from '../storage/periodic-flush.ts';
 import type { Environment } from '../options.ts';
 import { decryptWebhookSecret, privateWebhookTargetsAllowed } from './webhook-secret.ts';
 import { isPublicAddress, NonPublicAddressError, publicAddressesOnly } from '../clients/public-address.ts';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 
 export interface WebhookDeliveryOptions {
@@ -41,6 +41,13 @@ export interface WebhookDeliveryOptions {
   timeoutSeconds?: number;
   /** Deliveries per run, default 50. */
   batchSize?: number;
+  /**
+   * Told of each attempt that did not deliver (main.ts logs it), since the delivery log keeps only the status (0 when
+   * no response came). `reason`: the error's code (`ENOTPUBLIC` for an address that is not public, `ECONNREFUSED`,
+   * `ABORT_ERR` for the timeout, …), `http_<status>` for a non-2xx answer, `no_endpoint` when the webhook was removed.
+   * Never a secret, a signature or the payload.
+   */
+  onAttemptFailed?: (failure: { deliveryId: string; clientId: string; status: number; reason: string }) => void;
 }
 
 /** The delay before attempt `attempts + 1`, after `attempts` failed ones (seconds). */
@@ -62,12 +69,15 @@ export async function deliverDueWebhooks(options: WebhookDeliveryOptions): Promi
 async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeliveryRecord, timeoutSeconds: number): Promise<boolean> {
   const endpoint = await options.storage.webhooks.findEndpoint(delivery.clientId);
   const at = options.clock.nowSeconds();
+  const failed = (status: number, reason: string) => options.onAttemptFailed?.({ deliveryId: delivery.deliveryId, clientId: delivery.clientId, status, reason });
   if (!endpoint) {
     // The endpoint was removed: nothing to send it to, no more attempts.
     await options.storage.webhooks.recordAttempt(delivery.deliveryId, { at, status: 0, nextAttemptAt: null, deliveredAt: null });
+    failed(0, 'no_endpoint');
     return false;
   }
   let status = 0;
+  let reason = '';
   try {
     // Inside the try: a secret that cannot be read (GATEHOUSE_TOKEN_KEY changed, README "Partner webhooks") fails this
     // delivery alone, retried and given up as an unreachable receiver is; thrown, it ended the run, and the deliveries
@@ -78,8 +88,9 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
     status = await post(endpoint.url, delivery.payload, {
       'content-type': 'application/json', 'webhook-id': delivery.deliveryId, 'webhook-timestamp': String(at), 'webhook-signature': signature,
     }, timeoutSeconds, !privateWebhookTargetsAllowed(options.environment, options.allowPrivateAddresses));
-  } catch {
+  } catch (error) {
     status = 0;
+    reason = errorReason(error);
   }
   if (status >= 200 && status < 300) {
     await options.storage.webhooks.recordAttempt(delivery.deliveryId, { at, status, nextAttemptAt: null, deliveredAt: at });
@@ -88,7 +99,15 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
   const attempts = delivery.attempts + 1;
   const nextAttemptAt = attempts >= (options.maxAttempts ?? 8) ? null : at + webhookBackoffSeconds(attempts, options.baseDelaySeconds, options.maxDelaySeconds);
   await options.storage.webhooks.recordAttempt(delivery.deliveryId, { at, status, nextAttemptAt, deliveredAt: null });
+  failed(status, status === 0 ? reason : `http_${status}`);
   return false;
+}
+
+/** An error's code (Node's system and HTTP errors, NonPublicAddressError's ENOTPUBLIC), else its name: never its message. */
+function errorReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code)) return code;
+  return error instanceof Error ? error.name : 'error';
 }
 
 /**
@@ -102,10 +121,18 @@ function post(url: string, body: string, headers: Record<string, string>, timeou
   // An IP literal is connected to without a lookup: check it here.
   const literal = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
   if (publicOnly && isIP(literal) !== 0 && !isPublicAddress(literal)) return Promise.reject(new NonPublicAddressError(target.hostname));
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
+  const https = target.protocol === 'https:';
+  const send = https ? httpsRequest : httpRequest;
+  // Never through an environment proxy (NODE_USE_ENV_PROXY=1 or --use-env-proxy with HTTP(S)_PROXY set): a proxy
+  // resolves the host itself, so `lookup` would never see the addresses and a private target would be reached through
+  // it (README "Partner webhooks"). Node 24 gives env proxies to the global agents only, so `agent: false` was enough;
+  // nodejs/node#64528 makes every agent built without `proxyEnv` inherit them, with an explicit `proxyEnv` as the
+  // opt-out. This agent's proxyEnv names no proxy, either way. One agent per delivery, no keep-alive: no socket is
+  // reused for another partner's request (as `agent: false` did). webhook-proxy.test.ts runs a delivery under both.
+  const agent = https ? new HttpsAgent({ keepAlive: false, proxyEnv: {} }) : new HttpAgent({ keepAlive: false, proxyEnv: {} });
+  return new Promise<number>((resolve, reject) => {
     const outgoing = send(target, {
-      method: 'POST', agent: false, signal: AbortSignal.timeout(timeoutSeconds * 1000), ...(publicOnly ? { lookup: publicAddressesOnly } : {}),
+      method: 'POST', agent, signal: AbortSignal.timeout(timeoutSeconds * 1000), ...(publicOnly ? { lookup: publicAddressesOnly } : {}),
       headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
     }, (response) => {
       resolve(response.statusCode ?? 0);
@@ -113,7 +140,7 @@ function post(url: string, body: string, headers: Record<string, string>, timeou
     });
     outgoing.on('error', reject);
     outgoing.end(body);
-  });
+  }).finally(() => agent.destroy());
 }
 
 export interface WebhookWorker {
