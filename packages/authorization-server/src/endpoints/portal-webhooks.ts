@@ -23,7 +23,7 @@ import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, UserRecord } from '../storage/storage.ts';
 import { removeClientWebhook, resendWebhookDelivery, rotateClientWebhookSecret, setClientWebhook, setClientWebhookEvents } from '../webhooks/webhook-endpoint.ts';
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from '../webhooks/webhook-events.ts';
-import { decryptWebhookSecret, webhookSecretKey, webhookUrlProblem } from '../webhooks/webhook-secret.ts';
+import { decryptWebhookSecret, privateWebhookTargetsAllowed, webhookSecretKey, webhookUrlProblem } from '../webhooks/webhook-secret.ts';
 import { developer, ownClient, page } from './portal.ts';
 
 const SECRET_COOKIE = 'gatehouse_new_webhook_secret';
@@ -54,7 +54,8 @@ async function render(
   const endpoint = stored && { url: stored.url, eventTypes: (stored.eventTypes ?? null) as WebhookEventType[] | null, createdAt: stored.createdAt };
   const values = extra.values ?? { url: endpoint?.url ?? '', eventTypes: endpoint?.eventTypes ?? [...WEBHOOK_EVENT_TYPES] };
   const deliveries = await context.storage.webhooks.list(client.clientId, LOG_LIMIT);
-  page(reply, status, webhookPage({ ...signedIn.frame, client, endpoint, values, deliveries, ...extra }));
+  const privateTargetsAllowed = privateWebhookTargetsAllowed(context.options.environment, context.options.webhookAllowPrivateAddresses);
+  page(reply, status, webhookPage({ ...signedIn.frame, client, endpoint, values, deliveries, privateTargetsAllowed, ...extra }));
 }
 
 const notices = (messages: ReturnType<typeof webhookMessages>): Record<string, string> =>

@@ -186,6 +186,7 @@ const pages: Record<string, string> = {
     endpoint: { url: 'https://kvist.example/hooks', eventTypes: null, createdAt: at },
     deliveries: [{ deliveryId: 'msg_1', clientId: portalClient.clientId, eventType: 'grant.revoked', payload: '{}', createdAt: at, attempts: 2, nextAttemptAt: at, lastAttemptAt: at, lastStatus: 0, deliveredAt: null }] }),
   webhookEmpty: webhookPage({ ...frame, client: portalClient, values: { url: '', eventTypes: [] }, deliveries: [], error: t.t('webhook.notSet') }),
+  webhookPrivateTargetsAllowed: webhookPage({ ...frame, client: portalClient, values: { url: '', eventTypes: [] }, deliveries: [], privateTargetsAllowed: true }),
   webhookRotate: webhookConfirmationPage({ ...frame, client: portalClient, kind: 'rotate' }),
   webhookRemove: webhookConfirmationPage({ ...frame, client: portalClient, kind: 'remove' }),
   team: teamPage({ ...frame, currentUserId: 'u1', isOwner: true, clientCount: 2, values: { name: 'Åse', email: 'nej', role: 'owner' }, notice: t.t('team.removed'),

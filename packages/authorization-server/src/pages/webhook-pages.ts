@@ -25,7 +25,11 @@ export function webhookMessages(t: Translator = ENGLISH) {
     intro: t.t('webhook.intro'),
     backToClient: (clientName: string) => t.t('webhook.backToClient', { client: clientName }),
     urlLabel: t.t('webhook.urlLabel'),
-    urlHint: t.t('webhook.urlHint'),
+    /**
+     * What the server accepts (webhook-secret.ts privateWebhookTargetsAllowed): public addresses only, or, in development
+     * and on a staging server with GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES, any address and loopback http.
+     */
+    urlHint: (privateTargetsAllowed: boolean) => t.t(privateTargetsAllowed ? 'webhook.urlHintPrivateAllowed' : 'webhook.urlHint'),
     eventsLegend: t.t('webhook.eventsLegend'),
     events: {
       'grant.revoked': t.t('webhook.eventGrantRevoked'),
@@ -144,6 +148,8 @@ export function webhookPage(model: WebhookPageFrame & {
   /** A secret just issued: shown this once. */
   newSecret?: string;
   deliveries: WebhookDeliveryRecord[];
+  /** webhook-secret.ts privateWebhookTargetsAllowed for this server: the URL hint says what it accepts. Default false (public addresses only). */
+  privateTargetsAllowed?: boolean;
 }): string {
   const { client } = model;
   const messages = webhookMessages(model.t);
@@ -164,7 +170,7 @@ ${model.endpoint ? '' : html`<p>${messages.notSet}</p>`}
   <input type="hidden" name="_csrf" value="${model.csrfToken}">
   <label for="url">${messages.urlLabel}</label>
   <input id="url" name="url" type="url" required maxlength="2048" value="${model.values.url}"${described('url', errors, true)}>
-  ${fieldError('url', errors)}<div class="muted" id="url-hint">${messages.urlHint}</div>
+  ${fieldError('url', errors)}<div class="muted" id="url-hint">${messages.urlHint(model.privateTargetsAllowed ?? false)}</div>
   <fieldset id="event_types-fieldset"${described('event_types', errors, true)}><legend>${messages.eventsLegend}</legend>
   ${fieldError('event_types', errors)}
   ${EVENT_TYPES.map((type) => html`<label class="check"><input type="checkbox" name="event_types" value="${type}"${model.values.eventTypes.includes(type) ? html` checked` : ''}> ${messages.events[type]} <code class="muted">${type}</code></label>\n  `)}

@@ -11,6 +11,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { after, before, describe, it } from 'node:test';
 import { createAdminToken } from '../admin/admin-credentials.ts';
 import { registerClient } from '../clients/registration.ts';
+import { translator } from '../i18n/i18n.ts';
+import { LOCALES } from '../i18n/locale-resolution.ts';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { deliverDueWebhooks, webhookBackoffSeconds } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
@@ -41,6 +43,30 @@ async function listener(answer: (request: IncomingMessage, response: ServerRespo
   return result;
 }
 const closeListener = (open: Listener) => new Promise((resolve) => open.server.close(resolve));
+
+/** A developer signed in to the portal of `server` (behind its TLS proxy) with a client of their own: its webhook page. */
+async function portalWebhookPage(server: TestServer): Promise<{ browser: Browser; page: string; clientId: string }> {
+  const { client: { clientId } } = await registerClient({ storage: server.storage, environment: 'staging', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+    { clientName: 'Fjord Books', clientType: 'confidential', redirectUris: ['https://fjord.example/callback'], scopes: ['users:read'] }, {},
+    { actor: `user:${seed.developer.id}`, ownerUserId: seed.developer.id });
+  const browser = new BehindTlsProxy();
+  const login = await browser.get(`${server.url}/portal`);
+  const signedIn = await browser.post(`${server.url}/login`, { _csrf: inputValue(login.text, '_csrf')!, return_to: '/portal', email: seed.developer.email, password: seed.developer.password });
+  assert.equal(signedIn.status, 303);
+  return { browser, page: `${server.url}/portal/clients/${clientId}/webhook`, clientId };
+}
+
+/** The URL field's hint on the webhook page in each language (Accept-Language), as each catalogue words it. */
+async function urlHints(browser: Browser, page: string): Promise<Record<string, string | undefined>> {
+  const hints: Record<string, string | undefined> = {};
+  for (const locale of LOCALES) {
+    const answer = await browser.request(page, { headers: { 'accept-language': locale } });
+    assert.equal(answer.status, 200, locale);
+    hints[locale] = /<div class="muted" id="url-hint">([^<]*)<\/div>/.exec(answer.text)?.[1]?.replaceAll('&#39;', "'");
+  }
+  return hints;
+}
+const catalogueHints = (key: 'webhook.urlHint' | 'webhook.urlHintPrivateAllowed') => Object.fromEntries(LOCALES.map((locale) => [locale, translator(locale).t(key)]));
 
 describe('webhooks in staging: public addresses only (issue 15 §5)', () => {
   const tokenHmacKey = randomBytes(32);
@@ -100,6 +126,13 @@ describe('webhooks in staging: public addresses only (issue 15 §5)', () => {
       assert.ok(refused.text.includes(`value="${url}"`), 'what was typed is kept');
     }
     assert.equal(await server.storage.webhooks.findEndpoint(clientId), undefined);
+  });
+
+  it('the portal\'s hint beside the URL field says public addresses only, in every language (what this server accepts)', async () => {
+    const { browser, page } = await portalWebhookPage(server);
+    const hints = await urlHints(browser, page);
+    assert.deepEqual(hints, catalogueHints('webhook.urlHint'));
+    assert.match(hints.en!, /^https, to a public address: this server does not deliver to localhost, private, link-local or metadata addresses\./);
   });
 
   it('a delivery to a name that resolves to a loopback address (or to such a literal) is not made: the listener sees no connection; the attempt fails with status 0 and is retried later', async () => {
@@ -192,6 +225,27 @@ describe('webhooks in staging with GATEHOUSE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES (we
         });
         assert.equal(response.status, 200, url);
         assert.equal((await server.storage.webhooks.findEndpoint(seed.confidentialClient.id))?.url, url);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('the portal\'s URL hint says so (private networks, loopback http), in every language, and the portal accepts such a URL', async () => {
+    const server = await startTestServer({ environment: 'staging', issuer: 'https://auth.example', trustProxy: '127.0.0.1', webhookAllowPrivateAddresses: true });
+    try {
+      const { browser, page, clientId } = await portalWebhookPage(server);
+      const hints = await urlHints(browser, page);
+      assert.deepEqual(hints, catalogueHints('webhook.urlHintPrivateAllowed'));
+      assert.equal(hints.en, 'https to any address, private networks included on this server, or http on localhost, 127.0.0.1 or [::1]. Saving a new URL issues a new signing secret.');
+      // What the hint promises is what the form takes.
+      const csrf = inputValue((await browser.get(page)).text, '_csrf')!;
+      for (const url of ['https://10.0.0.5/hooks', 'http://localhost:8080/hooks']) {
+        const saved = await browser.request(page, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams([['_csrf', csrf], ['url', url], ['event_types', 'grant.revoked']]),
+        });
+        assert.equal(saved.status, 303, url);
+        assert.equal((await server.storage.webhooks.findEndpoint(clientId))?.url, url);
       }
     } finally {
       await server.close();
