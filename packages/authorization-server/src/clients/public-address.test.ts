@@ -18,6 +18,16 @@ describe('public addresses (production: redirect URIs, webhook deliveries)', () 
     ]) assert.equal(isPublicAddress(address), false, address);
   });
 
+  it('the edges of each range: all of fc00::/7 and fe80::/10, 100.64.0.0/10, 0.0.0.0/8, 198.18.0.0/15 (benchmarking); IPv4-compatible, NAT64 and 6to4 forms of 127.0.0.1', () => {
+    for (const address of ['198.17.255.254', '198.20.0.1', '100.63.255.254', '100.128.0.1', '1.0.0.1', '2a00:1450:4001::1', '3fff:ffff::1']) assert.equal(isPublicAddress(address), true, address);
+    for (const address of [
+      'fc00::1', 'fdff:ffff:ffff::1', 'fe80::1', 'febf:ffff::1', '100.64.0.0', '100.127.255.254', '0.1.2.3', '0.255.255.255', '198.18.0.1', '198.19.255.254',
+      '::ffff:7f00:1', '::ffff:a9fe:a9fe', '0:0:0:0:0:ffff:7f00:1', '::127.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::1',
+      // IPv4-compatible (::/96, deprecated by RFC 4291 §2.5.5.1): ipaddr.js calls it unicast; outside 2000::/3, so not public.
+      '::7f00:1', '::a9fe:a9fe', '4000::1',
+    ]) assert.equal(isPublicAddress(address), false, address);
+  });
+
   it('a URL host: IP literals judged by the same table (CGNAT and IPv4-mapped literals refused too)', () => {
     for (const host of ['partner.example', '8.8.8.8', '[2606:4700:4700::1111]']) assert.equal(isPublicHostname(host), true, host);
     for (const host of ['localhost', 'app.localhost', '127.0.0.1', '[::1]', '10.1.2.3', '100.64.1.1', '[::ffff:7f00:1]', '[fd12::1]', '169.254.169.254']) {

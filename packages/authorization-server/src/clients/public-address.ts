@@ -10,16 +10,24 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
+/** RFC 4291 §2.4 and IANA's IPv6 address space registry: 2000::/3 is the only block allocated for global unicast. */
+const IPV6_GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
+
 /**
  * Whether an IP address (no brackets) is a public unicast address: not loopback, private (RFC 1918,
  * RFC 4193), link-local, carrier-grade NAT (RFC 6598), unspecified, multicast, broadcast or reserved.
- * An IPv4-mapped IPv6 address is judged as its IPv4 address. The ranges are ipaddr.js's table.
+ * An IPv4-mapped IPv6 address is judged as its IPv4 address. The ranges are ipaddr.js's table; an IPv6 address
+ * must also be in 2000::/3.
  */
 export function isPublicAddress(address: string): boolean {
   if (isIP(address) === 0) return false;
   // Never a throw: this runs inside a DNS callback (a throw there would end the process); unparsable is not public.
   try {
-    return ipaddr.process(address).range() === 'unicast';
+    const parsed = ipaddr.process(address);
+    if (parsed.range() !== 'unicast') return false;
+    // ipaddr.js calls the rest of ::/8 'unicast', among them the IPv4-compatible ::a.b.c.d (deprecated, RFC 4291
+    // §2.5.5.1): `::7f00:1` is 127.0.0.1 to a stack that still routes them, yet passed where `::127.0.0.1` did not.
+    return parsed.kind() === 'ipv4' || (parsed as ipaddr.IPv6).match(IPV6_GLOBAL_UNICAST);
   } catch {
     return false;
   }

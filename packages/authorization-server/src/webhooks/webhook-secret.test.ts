@@ -29,6 +29,12 @@ describe('webhookUrlProblem', () => {
       assert.equal(webhookUrlProblem(url, 'staging'), PUBLIC_ONLY, `${url} in staging`);
       assert.equal(webhookUrlProblem(url, 'development'), undefined, `${url} in development`);
     }
+    // The decimal, octal and hex spellings of 127.0.0.1 the URL parser accepts, the rest of fc00::/7 and fe80::/10,
+    // 198.18.0.0/15, and the IPv4-compatible and NAT64 forms of 127.0.0.1 (public-address.ts isPublicAddress).
+    for (const url of ['https://2130706433/', 'https://0177.0.0.1/', 'https://0x7f.1/', 'https://017700000001/', 'https://0x7f000001/', 'https://127.1/',
+      'https://[fc00::1]/', 'https://[febf::1]/', 'https://198.18.0.1/', 'https://[::7f00:1]/', 'https://[::ffff:7f00:1]/', 'https://[64:ff9b::7f00:1]/', 'https://0xa9fea9fe/']) {
+      assert.equal(webhookUrlProblem(url, 'staging'), PUBLIC_ONLY, url);
+    }
     assert.equal(webhookUrlProblem('https://hooks.partner.example/gatehouse', 'staging'), undefined);
     assert.equal(webhookUrlProblem('https://[2606:4700:4700::1111]/hooks', 'staging'), undefined);
   });
