@@ -232,3 +232,50 @@ async function waitFor(condition: () => boolean, what: string) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('webhook deliveries: a run and its lease (webhooks.claimDue)', () => {
+  it('a run starts no delivery whose request could outlast its lease: another instance claiming meanwhile never gets one still being sent, and none is sent twice', async () => {
+    const storage = createSqliteStorage(':memory:');
+    const clock = createTestClock();
+    await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: clock.nowSeconds(), apiAudience: 'http://localhost:3001' });
+    const served: string[] = [];
+    const claimedElsewhere: string[] = [];
+    // A slow receiver: each request takes the whole timeout (10 s on the injected clock); at its end another
+    // instance's run claims what is due, as it would every 5 s.
+    const receiver = await listener((request, response) => {
+      served.push(String(request.headers['webhook-id']));
+      clock.advanceSeconds(10);
+      storage.webhooks.claimDue(clock.nowSeconds(), 50, 40).then((claimed) => {
+        claimedElsewhere.push(...claimed.map((delivery) => delivery.deliveryId));
+        response.end();
+      }, () => response.end());
+    });
+    try {
+      const start = clock.nowSeconds();
+      await storage.webhooks.setEndpoint({ clientId, url: `http://127.0.0.1:${receiver.port}/hooks`, secretCiphertext: encryptWebhookSecret(secretKey, clientId, newWebhookSecret()), createdAt: start });
+      const ids = [1, 2, 3, 4, 5].map((n) => `msg_lease_${n}`);
+      for (const deliveryId of ids) {
+        await storage.webhooks.enqueue({
+          deliveryId, clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
+          createdAt: start, attempts: 0, nextAttemptAt: start, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+        });
+      }
+      const options = { storage, clock, secretKey, environment: 'development' as const, timeoutSeconds: 10 };
+      // The lease is 40 s (timeout + 30): three 10 s requests fit; a fourth, started at +30 s, could still run at +40 s.
+      const first = await deliverDueWebhooks(options);
+      assert.deepEqual(claimedElsewhere, [], 'no other instance could claim a delivery while this run might still send it');
+      assert.deepEqual(first, { attempted: 3, delivered: 3 });
+      assert.deepEqual(served, ids.slice(0, 3));
+      const left = (await storage.webhooks.list(clientId, 10)).filter((delivery) => ids.slice(3).includes(delivery.deliveryId));
+      assert.deepEqual(left.map((delivery) => [delivery.attempts, delivery.lastStatus, delivery.deliveredAt]), [[0, null, null], [0, null, null]], 'the rest not attempted');
+      // Their lease ends at +40 s: the next run sends them.
+      clock.advanceSeconds(start + 40 - clock.nowSeconds());
+      assert.deepEqual(await deliverDueWebhooks(options), { attempted: 2, delivered: 2 });
+      assert.deepEqual(served, ids, 'each delivery sent once');
+      assert.deepEqual(claimedElsewhere, []);
+    } finally {
+      await close(receiver);
+      await storage.close();
+    }
+  });
+});

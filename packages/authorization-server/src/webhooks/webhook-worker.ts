@@ -55,15 +55,28 @@ export function webhookBackoffSeconds(attempts: number, baseDelaySeconds = 30, m
   return Math.min(maxDelaySeconds, baseDelaySeconds * 2 ** Math.max(0, attempts - 1));
 }
 
-/** One run: delivers every delivery due now (at most `batchSize`). @returns how many were attempted and delivered. */
+/**
+ * One run: delivers the deliveries due now (at most `batchSize`), one after the other, as long as their lease
+ * allows. @returns how many were attempted and delivered; the ones claimed but not attempted stay due.
+ */
 export async function deliverDueWebhooks(options: WebhookDeliveryOptions): Promise<{ attempted: number; delivered: number }> {
   const timeoutSeconds = options.timeoutSeconds ?? 10;
   const now = options.clock.nowSeconds();
   // The lease outlasts a request's timeout, so a slow receiver is not sent the event twice at once.
-  const due = await options.storage.webhooks.claimDue(now, options.batchSize ?? 50, timeoutSeconds + 30);
+  const leaseEnds = now + timeoutSeconds + 30;
+  const due = await options.storage.webhooks.claimDue(now, options.batchSize ?? 50, leaseEnds - now);
+  let attempted = 0;
   let delivered = 0;
-  for (const delivery of due) if (await deliverOne(options, delivery, timeoutSeconds)) delivered++;
-  return { attempted: due.length, delivered };
+  for (const delivery of due) {
+    // One lease covers the whole batch, but the batch goes out one request at a time: behind slow receivers (up to
+    // `timeoutSeconds` each) the leases of the later deliveries ran out before they were sent, another instance
+    // claimed them, and a receiver got the same event twice at once. A request that could still be running when the
+    // lease ends is not started: the rest stay due and are claimed again (by any instance) once their lease ends.
+    if (options.clock.nowSeconds() + timeoutSeconds >= leaseEnds) break;
+    attempted++;
+    if (await deliverOne(options, delivery, timeoutSeconds)) delivered++;
+  }
+  return { attempted, delivered };
 }
 
 async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeliveryRecord, timeoutSeconds: number): Promise<boolean> {
