@@ -15,7 +15,7 @@ import { createTestClock } from '../clock.ts';
 import { DEVELOPMENT_SEED, seedDevelopmentData } from '../seed/development-seed.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { deliverDueWebhooks, webhookBackoffSeconds, type WebhookDeliveryOptions } from './webhook-worker.ts';
+import { deliverDueWebhooks, startWebhookWorker, webhookBackoffSeconds, type WebhookDeliveryOptions } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
 const secretKey = webhookSecretKey(Buffer.alloc(32, 3));
@@ -273,6 +273,47 @@ describe('webhook deliveries: a run and its lease (webhooks.claimDue)', () => {
       assert.deepEqual(await deliverDueWebhooks(options), { attempted: 2, delivered: 2 });
       assert.deepEqual(served, ids, 'each delivery sent once');
       assert.deepEqual(claimedElsewhere, []);
+    } finally {
+      await close(receiver);
+      await storage.close();
+    }
+  });
+});
+
+describe('webhook worker: stopping', () => {
+  it('stop() waits for the delivery under way only: the rest of the batch is not sent and stays due, unattempted', async () => {
+    const storage = createSqliteStorage(':memory:');
+    const clock = createTestClock();
+    await seedDevelopmentData(storage, { brandName: 'Gatehouse', now: clock.nowSeconds(), apiAudience: 'http://localhost:3001' });
+    const served: string[] = [];
+    let firstArrived: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
+    // Each answer takes 500 ms.
+    const receiver = await listener((request, response) => {
+      served.push(String(request.headers['webhook-id']));
+      firstArrived();
+      setTimeout(() => response.end(), 500);
+    });
+    try {
+      const now = clock.nowSeconds();
+      await storage.webhooks.setEndpoint({ clientId, url: `http://127.0.0.1:${receiver.port}/hooks`, secretCiphertext: encryptWebhookSecret(secretKey, clientId, newWebhookSecret()), createdAt: now });
+      const ids = ['msg_stop_1', 'msg_stop_2', 'msg_stop_3'];
+      for (const deliveryId of ids) {
+        await storage.webhooks.enqueue({
+          deliveryId, clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
+          createdAt: now, attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+        });
+      }
+      const worker = startWebhookWorker({ storage, clock, secretKey, environment: 'development', intervalSeconds: 0.02 });
+      await arrived;
+      const started = performance.now();
+      await worker.stop();
+      const waited = performance.now() - started;
+      assert.deepEqual(served, ['msg_stop_1'], 'nothing started after stop()');
+      assert.ok(waited < 1200, `stop() waited ${waited} ms: the one answer under way, not the batch`);
+      const logged = await storage.webhooks.list(clientId, 10);
+      assert.deepEqual(ids.map((id) => { const d = logged.find((entry) => entry.deliveryId === id)!; return [d.attempts, d.deliveredAt !== null]; }),
+        [[1, true], [0, false], [0, false]]);
     } finally {
       await close(receiver);
       await storage.close();

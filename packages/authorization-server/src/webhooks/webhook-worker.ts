@@ -48,6 +48,8 @@ export interface WebhookDeliveryOptions {
    * Never a secret, a signature or the payload.
    */
   onAttemptFailed?: (failure: { deliveryId: string; clientId: string; status: number; reason: string }) => void;
+  /** Once aborted, the run starts no further delivery (the one under way finishes): `WebhookWorker.stop`. */
+  signal?: AbortSignal;
 }
 
 /** The delay before attempt `attempts + 1`, after `attempts` failed ones (seconds). */
@@ -72,7 +74,7 @@ export async function deliverDueWebhooks(options: WebhookDeliveryOptions): Promi
     // `timeoutSeconds` each) the leases of the later deliveries ran out before they were sent, another instance
     // claimed them, and a receiver got the same event twice at once. A request that could still be running when the
     // lease ends is not started: the rest stay due and are claimed again (by any instance) once their lease ends.
-    if (options.clock.nowSeconds() + timeoutSeconds >= leaseEnds) break;
+    if (options.clock.nowSeconds() + timeoutSeconds >= leaseEnds || options.signal?.aborted) break;
     attempted++;
     if (await deliverOne(options, delivery, timeoutSeconds)) delivered++;
   }
@@ -157,16 +159,23 @@ function post(url: string, body: string, headers: Record<string, string>, timeou
 }
 
 export interface WebhookWorker {
-  /** Stops the timer and waits for a run in progress. */
+  /**
+   * Stops the timer and waits for the delivery under way (at most `timeoutSeconds`); the rest of the run's batch is
+   * not sent (it stays due, for any instance once its lease ends).
+   */
   stop(): Promise<void>;
 }
 
 /** Runs `deliverDueWebhooks` every `intervalSeconds` (unref'd timer, runs never overlap; errors reported). */
 export function startWebhookWorker(options: WebhookDeliveryOptions & { intervalSeconds: number; onError?: (error: unknown) => void }): WebhookWorker {
-  const job = startPeriodicFlush(() => deliverDueWebhooks(options).then(() => {}, (error: unknown) => options.onError?.(error)), options.intervalSeconds * 1000);
+  // A stopping server (main.ts closeResources, within the shutdown's grace) waited for the whole batch, up to its lease.
+  const stopping = new AbortController();
+  const job = startPeriodicFlush(() => deliverDueWebhooks({ ...options, signal: stopping.signal }).then(() => {}, (error: unknown) => options.onError?.(error)),
+    options.intervalSeconds * 1000);
   return {
     async stop() {
       job.stop();
+      stopping.abort();
       await job.settled();
     },
   };
