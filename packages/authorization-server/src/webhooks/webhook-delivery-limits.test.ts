@@ -213,6 +213,30 @@ describe('webhook deliveries outside development: what a receiver or its DNS can
     }
   });
 
+  it('a 101 upgrade answer, endless 1xx answers and a broken status line are each a failed attempt within the timeout, never a run that waits forever', async () => {
+    const answers: [string, string, number][] = [
+      // Node closes the socket of an upgrade nobody asked for and emitted nothing: the run waited forever (and every later one with it).
+      ['HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', 'http_101', 101],
+      ['HTTP/1.1 100 Continue\r\n\r\n'.repeat(500), 'ABORT_ERR', 0],
+      ['HTTP/1.1 102 Processing\r\n\r\n', 'ABORT_ERR', 0],
+      ['HTTP/1.1 0 Nothing\r\n\r\n', 'HPE_INVALID_STATUS', 0],
+    ];
+    for (const [answer, reason, status] of answers) {
+      const receiver = await tcpListener((socket) => socket.write(answer));
+      try {
+        const deliveryId = await queue(`http://127.0.0.1:${receiver.port}/hooks`);
+        let timer: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([run({ allowPrivateAddresses: true }), new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting after 3 s'), 3000)))]);
+        clearTimeout(timer);
+        assert.deepEqual(finished, { attempted: 1, delivered: 0 }, reason);
+        assert.deepEqual(await logged(deliveryId), { ...failedOnce, lastStatus: status }, reason);
+        assert.deepEqual(failures.splice(0), [reason]);
+      } finally {
+        await close(receiver);
+      }
+    }
+  });
+
   it('headers larger than Node\'s limit are a failed attempt (status 0, HPE_HEADER_OVERFLOW), not a crash', async () => {
     const receiver = await tcpListener((socket) => socket.write(`HTTP/1.1 200 OK\r\nx-padding: ${'a'.repeat(64 * 1024)}\r\n\r\n`));
     try {

@@ -154,6 +154,15 @@ function post(url: string, body: string, headers: Record<string, string>, timeou
       response.destroy();
     });
     outgoing.on('error', reject);
+    // A `101` with `Connection: upgrade` answers a request that asked for no upgrade: with no 'upgrade' listener Node
+    // closes the socket and emits neither a response nor an error, and the timeout's abort finds the request done, so
+    // the promise never settled and the run (and every later run on this instance, and stop()) waited forever on one
+    // receiver's answer. The upgrade is a failed attempt with its status; any other close without an answer rejects.
+    outgoing.on('upgrade', (response, socket) => {
+      socket.destroy();
+      resolve(response.statusCode ?? 0);
+    });
+    outgoing.on('close', () => reject(Object.assign(new Error('the connection closed without an answer'), { code: 'ENORESPONSE' })));
     outgoing.end(body);
   }).finally(() => agent.destroy());
 }
