@@ -76,7 +76,7 @@ interface ChildResult {
 async function runChild(flags: string[], proxyEnv: Record<string, string>, testCase: unknown): Promise<ChildResult> {
   const env: Record<string, string | undefined> = { ...process.env, ...proxyEnv, CASE: JSON.stringify(testCase) };
   // Nothing may be exempted from the proxy by the machine's own settings.
-  for (const name of ['NO_PROXY', 'no_proxy', 'NODE_OPTIONS']) delete env[name];
+  for (const name of ['NO_PROXY', 'no_proxy', 'NODE_OPTIONS', 'NODE_TEST_CONTEXT']) delete env[name];
   const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', CHILD], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
