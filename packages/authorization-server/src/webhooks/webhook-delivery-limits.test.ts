@@ -166,12 +166,13 @@ describe('webhook deliveries outside development: what a receiver or its DNS can
     assert.deepEqual(failures, ['ABORT_ERR']);
   });
 
-  it('a receiver that accepts the connection and never answers, or stops half-way through its headers, is given up after the timeout (status 0) and its connection closed', async () => {
+  it('a receiver that accepts the connection and never answers (over http, or never finishing the TLS handshake), or stops half-way through its headers, is given up after the timeout (status 0) and its connection closed', async () => {
     const silent = await tcpListener(() => {});
+    const silentTls = await tcpListener(() => {});
     const halfHeaders = await tcpListener((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n'));
     try {
-      for (const receiver of [silent, halfHeaders]) {
-        const deliveryId = await queue(`http://127.0.0.1:${receiver.port}/hooks`);
+      for (const [scheme, receiver] of [['http', silent], ['https', silentTls], ['http', halfHeaders]] as const) {
+        const deliveryId = await queue(`${scheme}://127.0.0.1:${receiver.port}/hooks`);
         const started = performance.now();
         assert.deepEqual(await run({ allowPrivateAddresses: true }), { attempted: 1, delivered: 0 });
         const elapsed = performance.now() - started;
@@ -180,9 +181,10 @@ describe('webhook deliveries outside development: what a receiver or its DNS can
         assert.equal(receiver.connections, 1);
         await waitFor(() => receiver.sockets.size === 0, 'the worker closed its connection');
       }
-      assert.deepEqual(failures, ['ABORT_ERR', 'ABORT_ERR']);
+      assert.deepEqual(failures, ['ABORT_ERR', 'ABORT_ERR', 'ABORT_ERR']);
     } finally {
       await close(silent);
+      await close(silentTls);
       await close(halfHeaders);
     }
   });
