@@ -129,7 +129,9 @@ function errorReason(error: unknown): string {
  * POSTs `body` and resolves with the response's status (redirects are not followed: a 3xx is a failed
  * attempt); the body is not read. `node:http(s)` rather than fetch: its `lookup` is the one place where the
  * addresses actually connected to can be checked (`publicOnly`: public-address.ts `publicAddressesOnly`).
- * @throws on a refused address, a network error or the timeout.
+ * A `101` upgrade resolves with 101 (a failed attempt, as a 3xx). Never through a proxy (see below).
+ * @throws on a refused address (NonPublicAddressError, ENOTPUBLIC), a network error, the timeout (ABORT_ERR), or a
+ *   connection closed without an answer (ENORESPONSE).
  */
 function post(url: string, body: string, headers: Record<string, string>, timeoutSeconds: number, publicOnly: boolean): Promise<number> {
   const target = new URL(url);
