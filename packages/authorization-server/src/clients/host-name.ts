@@ -37,7 +37,8 @@ export function hostNameProblem(uri: string): string | undefined {
   if (url === undefined || url.hostname.startsWith('[')) return undefined;
   // RFC 3986 §3.2: the authority follows `//`. WHATWG also reads `https:host` and `https:\\host`;
   // such a string is not what a client sends, and its host could not be rewritten in place.
-  if (!SCHEME_AND_AUTHORITY.test(uri)) return 'must be written as scheme://host (RFC 3986 section 3.2)';
+  // An empty authority too (`https:///app.example/cb`): WHATWG skips the extra slashes and finds a host, RFC 3986 §3.2.2 none.
+  if (!SCHEME_AND_AUTHORITY.test(uri) || SCHEME_AND_AUTHORITY.exec(uri)![2] === '') return 'must be written as scheme://host (RFC 3986 section 3.2)';
   // UTS #39 §5.1: a label whose resolved script set is empty mixes scripts (digits and `-` are Common).
   for (const label of domainToUnicode(url.hostname).split('.')) {
     if (isMixedScript(label)) return `has a host label that mixes scripts (${label}, UTS #39 section 5.1)`;

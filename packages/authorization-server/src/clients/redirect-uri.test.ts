@@ -140,6 +140,19 @@ describe('redirect URI registration (SPEC decision 4)', () => {
     }
   });
 
+  it('refuses characters RFC 3986 does not allow (a backslash reads as a slash to a browser, so another host to a reader) and an empty authority', () => {
+    for (const uri of ['https://app.example\\.evil.example/cb', 'https://app.example/cb\\x', 'https://app.example/cb?x=<y>', 'https://app.example/c|b', 'https://app.example/{cb}', 'https://app.example/c^b', 'https://app.example/c`b', 'https://app.example/c"b']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+      refused(uri, 'confidential', 'development', /only URI characters/);
+    }
+    for (const uri of ['https:///app.example/cb', 'http:///localhost:8080/cb']) {
+      everywhere((clientType, environment) => refused(uri, clientType, environment));
+      refused(uri, 'confidential', 'development', /scheme:\/\/host/);
+    }
+    // Percent-encoded, they are path characters like any other.
+    accepted('https://app.example/c%7Cb%5Cx', 'confidential', 'production');
+  });
+
   it('refuses control characters and non-ASCII outside the host (RFC 3986 §2: percent-encoded), which no Location header can carry; an internationalized host still passes', () => {
     for (const uri of [
       'https://partner.example.com/cb\u0000', 'https://partner.example.com/cb\u0001', 'https://partner.example.com/c\u007Fb',

@@ -66,6 +66,9 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
   // Mixed-script host labels pass for another host (UTS #39 §5.1); the authority must follow `//`.
   const hostProblem = hostNameProblem(uri);
   if (hostProblem) return hostProblem;
+  // RFC 3986 §2: these are not URI characters. WHATWG reads `\` as `/` in an http(s) URL, so
+  // `https://app.example\.evil.example/cb` is app.example to a browser and another host to a reader or another parser.
+  if (/["<>\\^`{|}]/.test(uri)) return 'must contain only URI characters (RFC 3986 section 2): percent-encode backslashes, quotation marks, angle brackets, curly brackets and the characters ^ ` |';
   // RFC 3986 §2 (RFC 6749 §3.1.2: an absolute URI): printable ASCII, anything else percent-encoded; an internationalized
   // host is stored in its ASCII form (host-name.ts). The redirect carries the URI in a Location header, which cannot
   // hold a control character or one beyond U+00FF: such a URI was accepted, and every redirect to it was a 500.

@@ -28,6 +28,8 @@ describe('registration refusals in the page\'s language (issue 13)', () => {
     assert.equal(refusalInWords(de, refusal({ redirectUris: ['http://fjord.example/cb'] })), 'http://fjord.example/cb muss https verwenden (http nur für localhost, 127.0.0.1 oder [::1] außerhalb der Produktion)');
     assert.equal(refusalInWords(de, refusal({ redirectUris: ['http://127.1/cb'] })), 'http://127.1/cb muss den Loopback-Host als localhost, 127.0.0.1 oder [::1] angeben');
     assert.equal(refusalInWords(de, refusal({ redirectUris: ['http://localhost:0/cb'] })), 'http://localhost:0/cb darf Port 0 nicht verwenden');
+    assert.equal(refusalInWords(de, refusal({ redirectUris: ['https://fjord.example\\.evil.example/cb'] })),
+      'https://fjord.example\\.evil.example/cb darf nur URI-Zeichen enthalten (RFC 3986, Abschnitt 2): Backslashes, Anführungszeichen, spitze und geschweifte Klammern sowie die Zeichen ^ ` | prozentkodieren');
     assert.equal(refusalInWords(de, refusal({ redirectUris: ['https://fjord.example/caf\u00E9'] })), 'https://fjord.example/caf\u00E9 muss in ASCII geschrieben sein: andere Zeichen prozentkodieren (RFC 3986 Abschnitt 2.1)');
     assert.equal(refusalInWords(de, refusal({ clientName: 'Gatehouse Sync' })), 'darf die Marke Gatehouse nicht verwenden');
     assert.equal(refusalInWords(de, refusal({ clientName: 'Fjord\u0000Books' })), 'darf keine Steuerzeichen enthalten');

@@ -25,6 +25,7 @@ const REFUSALS: [RegExp, MessageKey][] = [
   [/^(?<uri>.+) must not contain a wildcard \(exact match only\)$/, 'refusal.wildcard'],
   [/^(?:url |(?<uri>.+) )?must not contain (?:user information|credentials)$/, 'refusal.userInfo'],
   [/^(?<uri>.+) must not contain white space$/, 'refusal.whiteSpace'],
+  [/^(?<uri>.+) must contain only URI characters \(RFC 3986 section 2\): percent-encode backslashes, quotation marks, angle brackets, curly brackets and the characters \^ ` \|$/, 'refusal.notUriCharacters'],
   [/^(?<uri>[\s\S]+) must be written in ASCII: percent-encode other characters \(RFC 3986 section 2\.1\)$/, 'refusal.notAscii'],
   [/^(?:url |(?<uri>.+) )?must be an absolute (?:URI|URL)(?: \(RFC 6749 §3\.1\.2\))?$/, 'refusal.absolute'],
   [/^(?<uri>.+) must be at most (?<count>\d+) characters$/, 'refusal.uriTooLong'],

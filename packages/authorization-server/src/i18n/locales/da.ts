@@ -714,6 +714,7 @@ export const da: Catalogue = {
   "refusal.userInfo": "{uri} må ikke indeholde brugeroplysninger",
   "refusal.userInfoNoUri": "må ikke indeholde brugeroplysninger",
   "refusal.whiteSpace": "{uri} må ikke indeholde mellemrum",
+  "refusal.notUriCharacters": "{uri} må kun indeholde URI-tegn (RFC 3986, afsnit 2): procentkod omvendte skråstreger, anførselstegn, vinkelparenteser, krøllede parenteser og tegnene ^ ` |",
   "refusal.notAscii": "{uri} skal skrives i ASCII: procentkod andre tegn (RFC 3986 afsnit 2.1)",
   "refusal.absolute": "{uri} skal være en absolut URI",
   "refusal.absoluteNoUri": "skal være en absolut URL",

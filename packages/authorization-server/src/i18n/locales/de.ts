@@ -714,6 +714,7 @@ export const de: Catalogue = {
   "refusal.userInfo": "{uri} darf keine Benutzerangaben enthalten",
   "refusal.userInfoNoUri": "darf keine Benutzerangaben enthalten",
   "refusal.whiteSpace": "{uri} darf keine Leerzeichen enthalten",
+  "refusal.notUriCharacters": "{uri} darf nur URI-Zeichen enthalten (RFC 3986, Abschnitt 2): Backslashes, Anführungszeichen, spitze und geschweifte Klammern sowie die Zeichen ^ ` | prozentkodieren",
   "refusal.notAscii": "{uri} muss in ASCII geschrieben sein: andere Zeichen prozentkodieren (RFC 3986 Abschnitt 2.1)",
   "refusal.absolute": "{uri} muss eine absolute URI sein",
   "refusal.absoluteNoUri": "muss eine absolute URL sein",

@@ -729,6 +729,7 @@ export const en = {
   "refusal.userInfo": "{uri} must not contain user information",
   "refusal.userInfoNoUri": "must not contain user information",
   "refusal.whiteSpace": "{uri} must not contain white space",
+  "refusal.notUriCharacters": "{uri} must contain only URI characters (RFC 3986 section 2): percent-encode backslashes, quotation marks, angle brackets, curly brackets and the characters ^ ` |",
   "refusal.notAscii": "{uri} must be written in ASCII: percent-encode other characters (RFC 3986 section 2.1)",
   "refusal.absolute": "{uri} must be an absolute URI",
   "refusal.absoluteNoUri": "must be an absolute URL",

@@ -714,6 +714,7 @@ export const es: Catalogue = {
   "refusal.userInfo": "{uri} no debe contener datos de usuario",
   "refusal.userInfoNoUri": "no debe contener datos de usuario",
   "refusal.whiteSpace": "{uri} no debe contener espacios",
+  "refusal.notUriCharacters": "{uri} solo puede contener caracteres de URI (RFC 3986, sección 2): codifica con porcentaje las barras invertidas, comillas, corchetes angulares, llaves y los caracteres ^ ` |",
   "refusal.notAscii": "{uri} debe escribirse en ASCII: codifique los demás caracteres con porcentajes (RFC 3986, sección 2.1)",
   "refusal.absolute": "{uri} debe ser una URI absoluta",
   "refusal.absoluteNoUri": "debe ser una URL absoluta",

@@ -714,6 +714,7 @@ export const fr: Catalogue = {
   "refusal.userInfo": "{uri} ne doit pas contenir d’informations d’utilisateur",
   "refusal.userInfoNoUri": "ne doit pas contenir d’informations d’utilisateur",
   "refusal.whiteSpace": "{uri} ne doit pas contenir d’espace",
+  "refusal.notUriCharacters": "{uri} ne doit contenir que des caractères d’URI (RFC 3986, section 2) : encodez en pourcentage les barres obliques inverses, guillemets, chevrons, accolades et les caractères ^ ` |",
   "refusal.notAscii": "{uri} doit être écrit en ASCII : encodez les autres caractères en pourcentage (RFC 3986, section 2.1)",
   "refusal.absolute": "{uri} doit être une URI absolue",
   "refusal.absoluteNoUri": "doit être une URL absolue",

@@ -714,6 +714,7 @@ export const nb: Catalogue = {
   "refusal.userInfo": "{uri} kan ikke inneholde brukeropplysninger",
   "refusal.userInfoNoUri": "kan ikke inneholde brukeropplysninger",
   "refusal.whiteSpace": "{uri} kan ikke inneholde mellomrom",
+  "refusal.notUriCharacters": "{uri} kan bare inneholde URI-tegn (RFC 3986, avsnitt 2): prosentkod omvendte skråstreker, anførselstegn, vinkelparenteser, krøllparenteser og tegnene ^ ` |",
   "refusal.notAscii": "{uri} må skrives i ASCII: prosentkod andre tegn (RFC 3986 avsnitt 2.1)",
   "refusal.absolute": "{uri} må være en absolutt URI",
   "refusal.absoluteNoUri": "må være en absolutt URL",

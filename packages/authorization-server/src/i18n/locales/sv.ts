@@ -714,6 +714,7 @@ export const sv: Catalogue = {
   "refusal.userInfo": "{uri} får inte innehålla användaruppgifter",
   "refusal.userInfoNoUri": "får inte innehålla användaruppgifter",
   "refusal.whiteSpace": "{uri} får inte innehålla blanksteg",
+  "refusal.notUriCharacters": "{uri} får bara innehålla URI-tecken (RFC 3986, avsnitt 2): procentkoda omvända snedstreck, citattecken, vinkelparenteser, klammerparenteser och tecknen ^ ` |",
   "refusal.notAscii": "{uri} måste skrivas i ASCII: procentkoda andra tecken (RFC 3986 avsnitt 2.1)",
   "refusal.absolute": "{uri} måste vara en absolut URI",
   "refusal.absoluteNoUri": "måste vara en absolut URL",
