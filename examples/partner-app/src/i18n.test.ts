@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CATALOGUES, chosenLocale, LOCALES, negotiateLocale, pageLanguage, withMarkup, type Messages } from './i18n.ts';
 import { en } from './locales/en.ts';
-import { connectPage, errorPage, reconnectPage } from './pages.ts';
+import { connectPage, dashboardPage, errorPage, reconnectPage } from './pages.ts';
 import { failureMessage, shownErrorCode } from './failures.ts';
 
 const keys = Object.keys(en) as (keyof Messages)[];
@@ -102,6 +102,14 @@ describe('pages in a language', () => {
     assert.match(page, /value="tok&quot;en"/);
     assert.match(page, /a &lt;notice&gt;/);
     assert.match(errorPage(pageLanguage('nb'), 'Ledgerly', 'T', 'M'), /<a href="\/">Tilbake<\/a>/);
+  });
+
+  it('the dashboard of a connection with no company visible names none, and shows no subject URN outside its technical details', () => {
+    const subjectUrn = 'urn:gatehouse:organization:00000000-0000-4000-8000-000000000001';
+    const page = dashboardPage(pageLanguage('de'), 'Ledgerly', { subjectUrn, scope: ['users:read'], companies: [], users: [], vendors: undefined });
+    assert.match(page, /<h2>Verbunden\. Die Plattform zeigt dieser Verbindung noch kein Unternehmen\.<\/h2>/);
+    assert.equal(page.split(subjectUrn).length - 1, 1, 'once, inside the collapsed details');
+    assert.ok(page.indexOf(subjectUrn) > page.indexOf('<details>'));
   });
 
   it('withMarkup escapes the message and inserts the fragments as they are', () => {

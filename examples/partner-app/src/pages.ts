@@ -172,8 +172,9 @@ export function dashboardPage(lang: PageLanguage, appName: string, data: Dashboa
 <h3>${escapeHtml(caption)}</h3>
 <table><thead><tr>${columns.map(([name]) => `<th>${escapeHtml(name)}</th>`).join('')}</tr></thead>
 <tbody>${rows.map((row) => `<tr>${columns.map(([, value, long]) => `<td${long ? ' class="long"' : ''}>${escapeHtml(value(row))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
-  const companyName = `<span data-testid="company-name">${escapeHtml(company?.name ?? data.subjectUrn)}</span>`;
-  return layout(appName, t.connectedTitle, `<h2>${withMarkup(t.connectedTo, companyName)}</h2>
+  // No company to name (none visible to the connection yet): the heading says so; the subject URN stays in the details.
+  const heading = company ? withMarkup(t.connectedTo, `<span data-testid="company-name">${escapeHtml(company.name)}</span>`) : escapeHtml(t.connectedNoCompany);
+  return layout(appName, t.connectedTitle, `<h2>${heading}</h2>
 ${company ? `<p>${escapeHtml(company.countryCode)} · ${escapeHtml(company.currency)}</p>` : ''}
 ${data.companies.length > 1 ? table(t.companies, data.companies, [[t.name, (row) => row.name], [t.country, (row) => row.countryCode]]) : ''}
 ${table(t.users, data.users, [[t.name, (row) => row.name], [t.email, (row) => row.email, 'long'], [t.role, (row) => row.role]])}

@@ -32,6 +32,7 @@ export const da: Messages = {
 
   connectedTitle: 'Forbundet',
   connectedTo: (company) => `Forbundet med ${company}`,
+  connectedNoCompany: 'Forbundet. Platformen viser endnu ingen virksomhed for denne forbindelse.',
   subject: 'Subjekt',
   grantedScopes: 'Tildelte rettigheder:',
   companies: 'Virksomheder',

@@ -32,6 +32,7 @@ export const de: Messages = {
 
   connectedTitle: 'Verbunden',
   connectedTo: (company) => `Verbunden mit ${company}`,
+  connectedNoCompany: 'Verbunden. Die Plattform zeigt dieser Verbindung noch kein Unternehmen.',
   subject: 'Subjekt',
   grantedScopes: 'Gewährte Berechtigungen:',
   companies: 'Unternehmen',

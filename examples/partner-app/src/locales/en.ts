@@ -35,6 +35,7 @@ export const en = {
   // The dashboard.
   connectedTitle: 'Connected',
   connectedTo: (company: string) => `Connected to ${company}`,
+  connectedNoCompany: 'Connected. The platform shows this connection no company yet.',
   subject: 'Subject',
   grantedScopes: 'Granted scopes:',
   companies: 'Companies',

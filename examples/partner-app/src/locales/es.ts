@@ -32,6 +32,7 @@ export const es: Messages = {
 
   connectedTitle: 'Conectado',
   connectedTo: (company) => `Conectado a ${company}`,
+  connectedNoCompany: 'Conectado. La plataforma todavía no muestra ninguna empresa a esta conexión.',
   subject: 'Sujeto',
   grantedScopes: 'Permisos concedidos:',
   companies: 'Empresas',

@@ -32,6 +32,7 @@ export const fr: Messages = {
 
   connectedTitle: 'Connecté',
   connectedTo: (company) => `Connecté à ${company}`,
+  connectedNoCompany: 'Connecté. La plateforme ne montre encore aucune entreprise à cette connexion.',
   subject: 'Sujet',
   grantedScopes: 'Autorisations accordées :',
   companies: 'Entreprises',

@@ -32,6 +32,7 @@ export const nb: Messages = {
 
   connectedTitle: 'Tilkoblet',
   connectedTo: (company) => `Koblet til ${company}`,
+  connectedNoCompany: 'Koblet til. Plattformen viser ennå ikke noe selskap for denne tilkoblingen.',
   subject: 'Subjekt',
   grantedScopes: 'Gitte tillatelser:',
   companies: 'Bedrifter',

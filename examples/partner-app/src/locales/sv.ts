@@ -32,6 +32,7 @@ export const sv: Messages = {
 
   connectedTitle: 'Ansluten',
   connectedTo: (company) => `Ansluten till ${company}`,
+  connectedNoCompany: 'Ansluten. Plattformen visar ännu inget företag för den här anslutningen.',
   subject: 'Subjekt',
   grantedScopes: 'Beviljade behörigheter:',
   companies: 'Företag',
