@@ -1,6 +1,7 @@
 /**
  * Issue 15 §5: delivers queued webhook events. Each instance runs the loop (like storage/cleanup-job.ts);
- * `webhooks.claimDue` leases deliveries so two instances never send one at the same time. A delivery is
+ * `webhooks.claimDue` leases deliveries so two instances never send one at the same time; a run sends to several
+ * clients at once, one delivery per client at a time, so one slow receiver holds up only its own client. A delivery is
  * signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`, with the
  * `standardwebhooks` library), POSTed with a timeout, and on anything but a 2xx retried with exponential
  * backoff: `baseDelaySeconds * 2^(attempts-1)`, at most `maxDelaySeconds`, until `maxAttempts`.
@@ -42,13 +43,18 @@ export interface WebhookDeliveryOptions {
   /** Deliveries per run, default 50. */
   batchSize?: number;
   /**
+   * Deliveries in flight at once, each to a different client (never two of one client's), default 4: a receiver that
+   * takes the whole timeout holds up its own client's deliveries only.
+   */
+  concurrency?: number;
+  /**
    * Told of each attempt that did not deliver (main.ts logs it), since the delivery log keeps only the status (0 when
    * no response came). `reason`: the error's code (`ENOTPUBLIC` for an address that is not public, `ECONNREFUSED`,
    * `ABORT_ERR` for the timeout, …), `http_<status>` for a non-2xx answer, `no_endpoint` when the webhook was removed.
    * Never a secret, a signature or the payload.
    */
   onAttemptFailed?: (failure: { deliveryId: string; clientId: string; status: number; reason: string }) => void;
-  /** Once aborted, the run starts no further delivery (the one under way finishes): `WebhookWorker.stop`. */
+  /** Once aborted, the run starts no further delivery (the ones under way finish): `WebhookWorker.stop`. */
   signal?: AbortSignal;
 }
 
@@ -57,27 +63,64 @@ export function webhookBackoffSeconds(attempts: number, baseDelaySeconds = 30, m
   return Math.min(maxDelaySeconds, baseDelaySeconds * 2 ** Math.max(0, attempts - 1));
 }
 
+/** Deliveries in flight at once in one run, by default (`concurrency`). */
+export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
+
 /**
- * One run: delivers the deliveries due now (at most `batchSize`), one after the other, as long as their lease
- * allows. @returns how many were attempted and delivered; the ones claimed but not attempted stay due.
+ * One run: delivers the deliveries due now (at most `batchSize`), to different clients at once (at most `concurrency`
+ * in flight, one per client), as long as their lease allows. @returns how many were attempted and delivered; the ones
+ * claimed but not attempted stay due.
+ * @throws the first error of a delivery that failed in storage (after the others under way have finished).
  */
 export async function deliverDueWebhooks(options: WebhookDeliveryOptions): Promise<{ attempted: number; delivered: number }> {
   const timeoutSeconds = options.timeoutSeconds ?? 10;
+  const concurrency = options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
   const now = options.clock.nowSeconds();
   // The lease outlasts a request's timeout, so a slow receiver is not sent the event twice at once.
   const leaseEnds = now + timeoutSeconds + 30;
-  const due = await options.storage.webhooks.claimDue(now, options.batchSize ?? 50, leaseEnds - now);
+  const waiting = await options.storage.webhooks.claimDue(now, options.batchSize ?? 50, leaseEnds - now);
   let attempted = 0;
   let delivered = 0;
-  for (const delivery of due) {
-    // One lease covers the whole batch, but the batch goes out one request at a time: behind slow receivers (up to
-    // `timeoutSeconds` each) the leases of the later deliveries ran out before they were sent, another instance
-    // claimed them, and a receiver got the same event twice at once. A request that could still be running when the
-    // lease ends is not started: the rest stay due and are claimed again (by any instance) once their lease ends.
-    if (options.clock.nowSeconds() + timeoutSeconds >= leaseEnds || options.signal?.aborted) break;
-    attempted++;
-    if (await deliverOne(options, delivery, timeoutSeconds)) delivered++;
+  // One delivery at a time, a receiver that took the whole timeout delayed every other partner's deliveries behind
+  // it, run after run. Now up to `concurrency` go out at once, but never two of one client's: its deliveries still go
+  // out one after the other in the batch's order (README "Partner webhooks": in the order they happened), and one
+  // partner cannot take every slot.
+  const busyClients = new Set<string>();
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let starting = true;
+  for (;;) {
+    while (starting && failure === undefined && inFlight.size < concurrency) {
+      // The first waiting delivery (in the batch's order) of a client with none in flight.
+      const index = waiting.findIndex((delivery) => !busyClients.has(delivery.clientId));
+      if (index === -1) break;
+      // One lease covers the whole batch, but the batch goes out over time: behind slow receivers (up to
+      // `timeoutSeconds` each) the leases of the later deliveries ran out before they were sent, another instance
+      // claimed them, and a receiver got the same event twice at once. A request that could still be running when the
+      // lease ends is not started (nor any later one: the clock only moves on): the rest stay due and are claimed
+      // again (by any instance) once their lease ends. Once stopping, none is started either.
+      if (options.clock.nowSeconds() + timeoutSeconds >= leaseEnds || options.signal?.aborted) {
+        starting = false;
+        break;
+      }
+      const [delivery] = waiting.splice(index, 1) as [WebhookDeliveryRecord];
+      busyClients.add(delivery.clientId);
+      attempted++;
+      const task: Promise<void> = deliverOne(options, delivery, timeoutSeconds).then((ok) => {
+        if (ok) delivered++;
+      }, (error: unknown) => {
+        // A storage error: start nothing more, let the others under way finish, then end the run with it.
+        failure ??= { error };
+      }).finally(() => {
+        busyClients.delete(delivery.clientId);
+        inFlight.delete(task);
+      });
+      inFlight.add(task);
+    }
+    if (inFlight.size === 0) break;
+    await Promise.race(inFlight);
   }
+  if (failure) throw failure.error;
   return { attempted, delivered };
 }
 
@@ -171,8 +214,8 @@ function post(url: string, body: string, headers: Record<string, string>, timeou
 
 export interface WebhookWorker {
   /**
-   * Stops the timer and waits for the delivery under way (at most `timeoutSeconds`); the rest of the run's batch is
-   * not sent (it stays due, for any instance once its lease ends).
+   * Stops the timer and waits for the deliveries under way (at most `concurrency`, each at most `timeoutSeconds`, side
+   * by side); the rest of the run's batch is not sent (it stays due, for any instance once its lease ends).
    */
   stop(): Promise<void>;
 }
