@@ -127,4 +127,16 @@ describe('developer portal: webhooks (issue 15 §5)', () => {
     ]);
     assert.ok(audit.every(([, actor]) => actor === `user:${seed.developer.id}`));
   });
+
+  it('a URL with a query is shown whole on the partner\'s own page; its audit event records it with the query redacted', async () => {
+    const url = 'https://fjord.example/hooks?token=portal-s3cr3t&tenant=fjord';
+    const csrf = inputValue((await browser.get(page)).text, '_csrf')!;
+    const saved = await form(browser, page, [['_csrf', csrf], ['url', url], ['event_types', 'grant.revoked']]);
+    assert.equal(saved.status, 303);
+    const shown = await browser.get(`${server.url}${saved.location}`);
+    assert.match(shown.text, /id="url"[^>]*value="https:\/\/fjord\.example\/hooks\?token=portal-s3cr3t&amp;tenant=fjord"/);
+    const [event] = await server.storage.audit.list({ clientId, types: ['client.webhook_set'], limit: 1 });
+    assert.deepEqual(event?.details, { url: 'https://fjord.example/hooks?[redacted]', event_types: 'grant.revoked' });
+    assert.ok(!JSON.stringify(await server.storage.audit.list({ clientId, limit: 100 })).includes('portal-s3cr3t'), 'no query value in the audit log');
+  });
 });

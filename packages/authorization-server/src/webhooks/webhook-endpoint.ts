@@ -1,12 +1,12 @@
 /**
  * Issue 15 §5: a client's webhook settings, shared by the admin API, the CLI and the developer portal, so
- * all three keep the same rules. Each change is audited (`client.webhook_set` with the URL and events,
- * `client.webhook_events_set`, `client.webhook_secret_rotated`, `client.webhook_removed`,
- * `client.webhook_resent`), never with the secret.
+ * all three keep the same rules. Each change is audited (`client.webhook_set` with the URL, its query redacted by
+ * webhook-secret.ts webhookUrlForAudit, and the events, `client.webhook_events_set`, `client.webhook_secret_rotated`,
+ * `client.webhook_removed`, `client.webhook_resent`), never with the secret.
  */
 import type { Storage } from '../storage/storage.ts';
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from './webhook-events.ts';
-import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey, webhookUrlProblem, type WebhookTargetRule } from './webhook-secret.ts';
+import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey, webhookUrlForAudit, webhookUrlProblem, type WebhookTargetRule } from './webhook-secret.ts';
 
 export type SetWebhookOutcome =
   | { outcome: 'set'; url: string; secret: string; createdAt: number; eventTypes: WebhookEventType[] | null }
@@ -52,7 +52,7 @@ export async function setClientWebhook(
     ...(eventTypes === undefined ? {} : { eventTypes: eventTypes as WebhookEventType[] | null }),
   });
   const stored = (await storage.webhooks.findEndpoint(clientId))?.eventTypes ?? null;
-  await storage.audit.record({ type: 'client.webhook_set', at: now, actor, clientId, details: { url: url as string, event_types: stored === null ? 'all' : stored.join(' ') } });
+  await storage.audit.record({ type: 'client.webhook_set', at: now, actor, clientId, details: { url: webhookUrlForAudit(url as string), event_types: stored === null ? 'all' : stored.join(' ') } });
   return { outcome: 'set', url: url as string, secret, createdAt: now, eventTypes: stored as WebhookEventType[] | null };
 }
 

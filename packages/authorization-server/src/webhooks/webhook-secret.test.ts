@@ -4,9 +4,28 @@ import { describe, it } from 'node:test';
 import { registerClient } from '../clients/registration.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 import { setClientWebhook } from './webhook-endpoint.ts';
-import { privateWebhookTargetsAllowed, webhookUrlProblem } from './webhook-secret.ts';
+import { privateWebhookTargetsAllowed, webhookUrlForAudit, webhookUrlProblem } from './webhook-secret.ts';
 
 const skipPostgres = await postgresSkipReason();
+
+describe('webhookUrlForAudit', () => {
+  it('keeps scheme, host, port and path and redacts a query and a fragment whole (names and values); never user information', () => {
+    for (const [url, recorded] of [
+      ['https://hooks.example/in?token=s3cr3t', 'https://hooks.example/in?[redacted]'],
+      ['https://hooks.example:8443/a/b%20c?token=s3cr3t&tenant=fjord', 'https://hooks.example:8443/a/b%20c?[redacted]'],
+      ['https://hooks.example/in?s3cr3t', 'https://hooks.example/in?[redacted]'],
+      ['https://hooks.example/in#s3cr3t', 'https://hooks.example/in#[redacted]'],
+      ['https://user:s3cr3t@hooks.example/in', 'https://hooks.example/in'],
+      ['http://[::1]:9000/hooks?key=s3cr3t', 'http://[::1]:9000/hooks?[redacted]'],
+      ['https://hooks.example/in', 'https://hooks.example/in'],
+      ['https://hooks.example/in?', 'https://hooks.example/in'],
+      ['not a URL s3cr3t', '[redacted]'],
+    ]) {
+      assert.equal(webhookUrlForAudit(url!), recorded, url);
+      assert.ok(!webhookUrlForAudit(url!).includes('s3cr3t'));
+    }
+  });
+});
 
 describe('webhookUrlProblem', () => {
   const PUBLIC_ONLY = 'url must be a public address (no localhost, private, link-local or metadata addresses)';

@@ -81,3 +81,21 @@ export function webhookUrlProblem(value: unknown, environment: string, allowPriv
   if (isLoopbackHttpUrl(url) && privateAllowed) return undefined;
   return privateAllowed ? 'url must use https (http only for localhost, 127.0.0.1 or [::1])' : 'url must use https (http only for localhost, 127.0.0.1 or [::1] on a development server)';
 }
+
+/**
+ * A webhook URL as audit events record it: scheme, host, port and path, with a query (and a fragment, which
+ * webhookUrlProblem refuses anyway) replaced by `[redacted]`, user information never. Partners put credentials in the
+ * query (`https://hooks.example/in?token=…`) for receivers that cannot check a signature; the audit log is read by every
+ * administrator, exported, streamed to a SIEM and kept forever by default, and holds no secret (SPEC decision 19). The
+ * URL is stored and delivered to whole, and the partner's own webhook page shows it whole. A URL that does not parse
+ * (none is stored: webhookUrlProblem) is recorded as `[redacted]`.
+ */
+export function webhookUrlForAudit(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return '[redacted]';
+  }
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?[redacted]' : ''}${url.hash ? '#[redacted]' : ''}`;
+}

@@ -13,7 +13,7 @@ import { Browser, confidentialAuth, inputValue, obtainTokens, postForm, seed, st
 import { deliverDueWebhooks, webhookBackoffSeconds } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
-interface Received { headers: Record<string, string>; body: string }
+interface Received { url: string; headers: Record<string, string>; body: string }
 
 describe('partner webhooks (issue 15 §5)', () => {
   const tokenHmacKey = randomBytes(32);
@@ -51,7 +51,7 @@ describe('partner webhooks (issue 15 §5)', () => {
       let body = '';
       request.on('data', (chunk) => (body += chunk));
       request.on('end', () => {
-        received.push({ headers: request.headers as Record<string, string>, body });
+        received.push({ url: request.url ?? '', headers: request.headers as Record<string, string>, body });
         response.statusCode = answerStatus;
         response.end();
       });
@@ -241,5 +241,26 @@ describe('partner webhooks (issue 15 §5)', () => {
     assert.equal((await admin('DELETE', `/clients/${seed.confidentialClient.id}/webhook`)).status, 404);
     assert.equal(await server.storage.webhooks.findEndpoint(seed.confidentialClient.id), undefined);
     assert.equal((await admin('POST', `/clients/${seed.confidentialClient.id}/reactivate`)).status, 200);
+  });
+
+  it('a URL with a query (a partner\'s token in it) is stored and delivered to whole; its audit event records it with the query redacted', async () => {
+    const token = randomBytes(16).toString('hex');
+    const url = `${hookUrl}?token=${token}&tenant=fjord`;
+    const set = await admin('PUT', `/clients/${seed.confidentialClient.id}/webhook`, { url });
+    assert.equal(set.status, 200);
+    assert.equal((await server.storage.webhooks.findEndpoint(seed.confidentialClient.id))?.url, url, 'stored whole');
+    const [event] = await server.storage.audit.list({ clientId: seed.confidentialClient.id, types: ['client.webhook_set'], limit: 1 });
+    assert.deepEqual(event?.details, { url: `${hookUrl}?[redacted]`, event_types: 'all' });
+    const everything = JSON.stringify(await server.storage.audit.list({ limit: 1000 }));
+    assert.ok(!everything.includes(token) && !everything.includes('tenant=fjord'), 'no query value (nor name) anywhere in the audit log');
+    // Delivered to the whole URL: the receiver gets its query.
+    const now = server.clock.nowSeconds();
+    await server.storage.webhooks.enqueue({
+      deliveryId: 'msg_query_url', clientId: seed.confidentialClient.id, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
+      createdAt: now, attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+    });
+    assert.deepEqual(await deliver(), { attempted: 1, delivered: 1 });
+    assert.equal(received[0]?.url, `/hooks/gatehouse?token=${token}&tenant=fjord`);
+    assert.equal((await admin('DELETE', `/clients/${seed.confidentialClient.id}/webhook`)).status, 204);
   });
 });
