@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { registerClient } from '../clients/registration.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 async function signedIn(server: TestServer, user: { email: string; password: string } = seed.developer): Promise<Browser> {
@@ -138,5 +139,41 @@ describe('developer portal: webhooks (issue 15 §5)', () => {
     const [event] = await server.storage.audit.list({ clientId, types: ['client.webhook_set'], limit: 1 });
     assert.deepEqual(event?.details, { url: 'https://fjord.example/hooks?[redacted]', event_types: 'grant.revoked' });
     assert.ok(!JSON.stringify(await server.storage.audit.list({ clientId, limit: 100 })).includes('portal-s3cr3t'), 'no query value in the audit log');
+  });
+});
+
+describe('developer portal: a client deleted while its webhook is being set', () => {
+  it('answers the portal\'s "no such client" page (404), not a refusal of what was typed, and sets nothing', async () => {
+    // The handler reads the stored webhook after its ownership check and before setting it: the client is deleted there
+    // (by a teammate or an administrator, meanwhile). Hooked before the server wraps the storage.
+    const storage = createSqliteStorage(':memory:');
+    let doomedId = '';
+    const findEndpoint = storage.webhooks.findEndpoint;
+    storage.webhooks.findEndpoint = async (id) => {
+      if (id === doomedId) {
+        const now = server.clock.nowSeconds();
+        await storage.clients.changeStatus(id, { status: 'deleted', now, auditEvent: () => ({ type: 'client.deleted', at: now, actor: 'admin:test', clientId: id }) });
+      }
+      return findEndpoint.call(storage.webhooks, id);
+    };
+    const server = await startTestServer({ storage });
+    try {
+      ({ client: { clientId: doomedId } } = await registerClient({ storage, environment: 'development', brandName: 'Gatehouse', now: server.clock.nowSeconds() },
+        { clientName: 'Fjord Doomed', clientType: 'confidential', redirectUris: ['http://localhost:8080/callback'], scopes: ['users:read'] }, {},
+        { actor: `user:${seed.developer.id}`, ownerUserId: seed.developer.id }));
+      const browser = await signedIn(server);
+      const page = `${server.url}/portal/clients/${doomedId}/webhook`;
+      // The page itself reads the stored webhook too: its form's CSRF token comes from the client page instead.
+      const csrf = inputValue((await browser.get(`${server.url}/portal/clients/${doomedId}`)).text, '_csrf')!;
+      const answer = await form(browser, page, [['_csrf', csrf], ['url', 'https://fjord.example/doomed'], ['event_types', 'grant.revoked']]);
+      assert.equal(answer.status, 404);
+      assert.match(answer.text, /<h1>No such client<\/h1>/);
+      assert.doesNotMatch(answer.text, /Choose at least one event|field-error/, 'not a refusal of what was typed');
+      assert.equal((await storage.clients.find(doomedId))?.status, 'deleted');
+      assert.equal(await findEndpoint.call(storage.webhooks, doomedId), undefined, 'nothing set');
+      assert.deepEqual((await storage.audit.list({ clientId: doomedId })).map((event) => event.type).filter((type) => type.startsWith('client.webhook')), []);
+    } finally {
+      await server.close();
+    }
   });
 });

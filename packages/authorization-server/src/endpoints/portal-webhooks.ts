@@ -18,6 +18,7 @@ import { secretsEqual } from '@gatehouse/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hostCookieName, hostCookieOptions } from '../http/host-cookies.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
+import { portalMessagePage } from '../pages/portal-pages.ts';
 import { webhookMessages, webhookConfirmationPage, webhookPage, type WebhookFieldErrors, type WebhookFormValues } from '../pages/webhook-pages.ts';
 import type { ServerContext } from '../server-context.ts';
 import type { ClientRecord, UserRecord } from '../storage/storage.ts';
@@ -109,8 +110,11 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
   if (!errors.url && stored?.url !== url) {
     if (Object.keys(errors).length > 0) return render(context, reply, signedIn, client, 400, { values, errors });
     const result = await setClientWebhook(context.storage, context.options.tokenHmacKey, rule, client.clientId, url, actor(signedIn.user), now, eventTypes);
-    if (result.outcome === 'invalid_url') return render(context, reply, signedIn, client, 400, { values, errors: { url: result.problem } });
-    if (result.outcome !== 'set') return render(context, reply, signedIn, client, 400, { values, error: messages.eventsRequired });
+    // The URL and the events were checked above by setClientWebhook's own rules (webhookUrlProblem with this server's
+    // rule, known event types only), so it refuses neither: a branch for its `invalid_url` could never run (and showed
+    // the English wording untranslated). What is left is a client deleted since ownWebhookClient found it (by its team
+    // or an administrator, meanwhile): answered as the portal answers any client that is not the user's.
+    if (result.outcome !== 'set') return page(reply, 404, portalMessagePage(signedIn.frame, signedIn.frame.t!.t('portal.noSuchClientTitle'), signedIn.frame.t!.t('portal.noSuchClient')));
     handOver(context, reply, result.secret);
     return reply.redirect(`${webhookPath(client)}?done=saved`, 303);
   }
