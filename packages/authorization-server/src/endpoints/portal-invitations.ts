@@ -32,7 +32,8 @@ import { sessionUser } from '../sessions/login-session.ts';
 import { sendLoginStep } from '../sessions/login-step.ts';
 import type { PartnerTeamInvitationRecord, PartnerTeamInvitationRefusal, PartnerTeamInvitationView, UserRecord } from '../storage/storage.ts';
 import { RETURN_TO } from './login.ts';
-import { page, rememberSwitchedLocale, switchingLanguage } from './portal.ts';
+import { page } from './portal.ts';
+import { rememberSwitchedLocale, switchingLanguage } from './confirmation.ts';
 
 const INVITATIONS = '/portal/invitations';
 

@@ -40,7 +40,8 @@ import type { PartnerTeamInvitationRecord, UserRecord } from '../storage/storage
 import { issuePasswordLink } from '../users/password-links.ts';
 import { localPasswordsEnabled, upstreamProvider } from '../sessions/upstream-identity.ts';
 import { mailerOf } from './password-reset.ts';
-import { developer, page, rememberSwitchedLocale, switchingLanguage, type SignedInDeveloper } from './portal.ts';
+import { developer, page, type SignedInDeveloper } from './portal.ts';
+import { rememberSwitchedLocale, switchingLanguage } from './confirmation.ts';
 
 type Body = Record<string, unknown>;
 

@@ -20,7 +20,8 @@
  * client's audit events. Portal pages alone may load a script (`script-src 'self'`: /assets/portal.js).
  */
 import { translator, type MessageKey, type Translator } from '../i18n/i18n.ts';
-import { noteChosenLocale, rememberChosenLocale, requestLocale } from '../i18n/request-language.ts';
+import { requestLocale } from '../i18n/request-language.ts';
+import { rememberSwitchedLocale, switchingLanguage } from './confirmation.ts';
 import { refusalInWords } from '../i18n/registration-refusals.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientSecretMatches } from '../clients/client-secret.ts';
@@ -328,22 +329,6 @@ export async function portalDeleteClient(context: ServerContext, request: Fastif
     await deleteClient(management(context, signedIn.user), client.clientId);
     reply.redirect(`/portal?deleted=${encodeURIComponent(client.clientId)}`, 303);
   });
-}
-
-/**
- * Whether a form came from a confirmation page's language switch (pages/portal-pages.ts `portalConfirmationPage`): it
- * carries the `locale` chosen. Such a form only ever shows the confirmation again, in that language; it never acts.
- * Used by every handler that answers with `portalConfirmationPage` (here, portal-team.ts, portal-invitations.ts).
- */
-export const switchingLanguage = (body: Body) => body.locale !== undefined;
-
-/**
- * A language switch's `locale` (`switchingLanguage`; any other value, or none, is ignored) remembered as GET /language
- * remembers it, and noted for this request so its answer is in that language. Called before the page's translator is made.
- */
-export function rememberSwitchedLocale(context: ServerContext, request: FastifyRequest, reply: FastifyReply): void {
-  const locale = rememberChosenLocale(context, reply, ((request.body ?? {}) as Body).locale);
-  if (locale !== undefined) noteChosenLocale(request, locale);
 }
 
 /**

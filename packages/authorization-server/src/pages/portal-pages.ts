@@ -8,6 +8,7 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { MARKETPLACE_CATEGORIES, type ClientRecord } from '../storage/storage.ts';
 import { errorSummary as refusedFieldsSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
+import { confirmationForms } from './confirmation.ts';
 import { layout, SHOWN_ONCE, type LanguageForm } from './layout.ts';
 import { webhookLink } from './webhook-pages.ts';
 import { tryFlowSection } from './portal-try-flow-pages.ts';
@@ -362,11 +363,10 @@ export type PageFrame = (model: PortalFrame, title: string, body: SafeHtml, lang
 /**
  * A confirmation before a destructive action (a POST then a POST): names what will happen, and posts
  * the same form again with `confirm=yes`; Cancel returns to `cancelHref`. The page answers a POST and has no
- * address of its own: its language switch (layout.ts `LanguageForm`) posts the same values again without `confirm`
- * and with the `locale` chosen, from a form of its own, and the handler shows this page again in that language
- * (a link went back to the page the action started from, and the edit or choice waiting for confirmation was lost).
- * Every such handler must treat a form carrying `locale` as a switch and never act on it (endpoints/portal.ts
- * `switchingLanguage`), `confirm=yes` or not.
+ * address of its own: its forms and language switch are every confirmation's (pages/confirmation.ts
+ * `confirmationForms`: the switch posts the same values again without `confirm` and with the `locale` chosen, and
+ * the handler shows this page again in that language). Every such handler must treat a form carrying `locale` as a
+ * switch and never act on it (endpoints/confirmation.ts `confirmedAction`), `confirm=yes` or not.
  * @param model.hidden the form's values to send again with `confirm=yes` (a list: one input per value, as checkboxes send them).
  * @param model.cancelHref where Cancel goes: the page the action was started from (a client's page, the team page, the invitation).
  * @param model.frame the page's frame; default `portalFrame` (the developer portal's navigation).
@@ -375,23 +375,13 @@ export function portalConfirmationPage(model: PortalFrame & {
   title: string; consequences: string[]; action: string; confirmLabel: string; hidden: Record<string, string | string[]>; cancelHref: string; frame?: PageFrame;
 }): string {
   const t = model.t ?? ENGLISH;
-  const hidden = Object.entries(model.hidden).flatMap(([name, values]) => (Array.isArray(values) ? values : [values]).map((value) => html`<input type="hidden" name="${name}" value="${value}">`));
+  const { forms, languageForm } = confirmationForms({
+    csrfToken: model.csrfToken, action: model.action, hidden: model.hidden, confirmLabel: model.confirmLabel, cancelHref: model.cancelHref, cancelLabel: t.t('portal.cancel'),
+  });
   return (model.frame ?? portalFrame)(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('portal.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
-<form method="post" action="${model.action}">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${hidden}
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('portal.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
-</form>
-<form method="post" action="${model.action}" id="${CONFIRMATION_LANGUAGE_FORM}">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  ${hidden}
-</form>`, { form: CONFIRMATION_LANGUAGE_FORM, action: model.action });
+${forms}`, languageForm);
 }
-
-/** The `id` of the confirmation page's form its language switch submits (`portalConfirmationPage`). */
-const CONFIRMATION_LANGUAGE_FORM = 'confirmation-language';
 
 /** One line of the integration activity: when, what, and its details in words (never a token value: none is ever recorded). */
 export interface ActivityEntry {
