@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { basic, Browser, confidentialAuth, inputValue, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { basic, Browser, confidentialAuth, inputValue, languageSwitchForm, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 const alice = seed.users.alice;
 const bob = seed.users.bob;
@@ -342,6 +342,54 @@ describe('API keys (issue 16)', () => {
       const notice = await browser.get(`${server.url}${revoked.location}`);
       assert.match(notice.text, /The API key of Ledgerly Sync for Nordlys Danmark ApS was revoked\./);
       assert.deepEqual(await introspectKey(server, second), { active: false });
+    });
+
+    it("the confirmations' language switch (deleting a key, the permissions dialog, revoking an integrated key) shows each again in French and does nothing, confirm=yes or not", async () => {
+      if (!(await server.storage.apiKeys.listIntegrations()).some((integration) => integration.clientId === clientId)) {
+        await server.storage.apiKeys.enableIntegration({ clientId, scopes: ['users:read', 'vendors:read'], enabledAt: server.clock.nowSeconds(), enabledBy: 'admin:test' });
+      }
+      const { browser, csrf } = await signIn(server, alice);
+      const post = (path: string, form: URLSearchParams | Record<string, string>) => browser.post(`${server.url}${path}`, form instanceof URLSearchParams ? Object.fromEntries(form) : form);
+      /** The confirmation answered to `first`, switched to French: the same page in French, and the switch with confirm=yes added too. */
+      const switchToFrench = async (path: string, first: Record<string, string>, heading: string) => {
+        const confirmation = await post(path, first);
+        assert.equal(confirmation.status, 200);
+        assert.doesNotMatch(confirmation.text, /href="\/language\?/, 'no link away from the pending confirmation');
+        const toFrench = languageSwitchForm(confirmation.text, 'fr');
+        assert.equal(toFrench.action, path);
+        assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+        const french = await post(path, toFrench.body);
+        assert.equal(french.status, 200);
+        assert.match(french.text, /<html lang="fr"/);
+        assert.ok(french.text.includes(`<h1>${heading}</h1>`), `the same page in French: ${heading}`);
+        assert.ok(french.text.includes('<input type="hidden" name="confirm" value="yes">'));
+        const both = await post(path, { ...Object.fromEntries(toFrench.body), confirm: 'yes' });
+        assert.equal(both.status, 200, 'confirm=yes with locale is a switch, not a confirmation');
+        assert.ok(both.text.includes(`<h1>${heading}</h1>`));
+        return french;
+      };
+
+      // Deleting a standalone key.
+      await shownOnce(server, browser, await post('/account/api-keys', { _csrf: csrf, name: 'Kept', subject: `urn:gatehouse:company:${sverige.id}`, expiration: '7776000', scope: 'vendors:read' }));
+      const [kept] = (await server.storage.apiKeys.list({ subjectId: sverige.id })).filter((candidate) => candidate.name === 'Kept' && candidate.revokedAt === null);
+      assert.ok(kept);
+      await switchToFrench(`/account/api-keys/${kept.keyId}/delete`, { _csrf: csrf }, 'Supprimer la clé d’API Kept ?');
+      assert.equal((await server.storage.apiKeys.find(kept.keyId))?.revokedAt, null, 'not deleted');
+
+      // The permissions dialog: the company picked is kept, and no key is installed.
+      const subject = `urn:gatehouse:company:${danmark.id}`;
+      const before = (await server.storage.apiKeys.list({ clientId })).filter((key) => key.revokedAt === null).length;
+      const dialog = await switchToFrench(`/marketplace/${clientId}/api-key`, { _csrf: csrf, subject }, 'Autoriser Ledgerly Sync à accéder à Nordlys Danmark ApS ?');
+      assert.ok(dialog.text.includes(`<input type="hidden" name="subject" value="${subject}">`), 'the company picked is kept');
+      assert.equal((await server.storage.apiKeys.list({ clientId })).filter((key) => key.revokedAt === null).length, before, 'no key installed');
+
+      // Revoking an integrated key.
+      await shownOnce(server, browser, await post(`/marketplace/${clientId}/api-key`, { _csrf: csrf, subject, confirm: 'yes' }));
+      const [installed] = (await server.storage.apiKeys.list({ clientId })).filter((key) => key.revokedAt === null);
+      assert.ok(installed);
+      await switchToFrench(`/account/connected-apps/api-keys/${installed.keyId}/revoke`, { _csrf: csrf }, 'Révoquer la clé d’API de Ledgerly Sync pour Nordlys Danmark ApS ?');
+      assert.equal((await server.storage.apiKeys.find(installed.keyId))?.revokedAt, null, 'not revoked');
+      assert.ok(!(await server.storage.audit.list({ limit: 100 })).some((event) => event.details?.key_id === installed.keyId && event.type === 'api_key.revoked'));
     });
 
     it('an integrated key stops when the integration is no longer offered or the client is suspended', async () => {

@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createAdminToken } from '../admin/admin-credentials.ts';
 import { registerClient } from '../clients/registration.ts';
-import { Browser, confidentialAuth, inputValue, introspect, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { Browser, confidentialAuth, inputValue, introspect, languageSwitchForm, obtainTokens, postForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { RETURN_TO } from './login.ts';
 
 const danish = seed.companies[0];
@@ -275,6 +275,41 @@ describe('connected apps, marketplace and session handover', () => {
       assert.match(confirmation.text, /<input type="hidden" name="confirm" value="yes">/);
       assert.equal((await server.storage.grants.find(grant.grantId))?.revokedAt, null, 'not revoked before the confirmation');
       assert.ok(!(await server.storage.audit.list({ limit: 50 })).some((event) => event.type === 'grant.revoked' && event.grantId === grant.grantId));
+    });
+
+    it("the disconnect confirmation's language switch shows it again in French with the app still connected; a confirm=yes form carrying locale disconnects nothing", async () => {
+      const { tokens } = await obtainTokens(server, { subject: urn(danish), scope: 'users:read' });
+      const grant = (await server.storage.grants.listActive({ clientId })).find((candidate) => candidate.subjectId === danish.id)!;
+      const browser = await signIn(server, '/account/connected-apps');
+      const page = await browser.get(`${server.url}/account/connected-apps`);
+      const action = `/account/connected-apps/${grant.grantId}/disconnect`;
+      const confirmation = await browser.post(`${server.url}${action}`, { _csrf: inputValue(page.text, '_csrf')! });
+      assert.doesNotMatch(confirmation.text, /href="\/language\?/, 'no link away from the pending confirmation');
+      const toFrench = languageSwitchForm(confirmation.text, 'fr');
+      assert.equal(toFrench.action, action);
+      assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+      const french = await browser.post(`${server.url}${toFrench.action}`, Object.fromEntries(toFrench.body));
+      assert.equal(french.status, 200);
+      assert.match(french.text, /<html lang="fr"/);
+      assert.ok(french.text.includes(`<h1>Déconnecter Ledgerly Sync de ${danish.name} ?</h1>`), 'the same confirmation, in French');
+      assert.ok(french.text.includes(`<form method="post" action="${action}">`));
+      assert.match(french.text, /<input type="hidden" name="confirm" value="yes">/);
+      const stillConnected = async (why: string) => {
+        assert.equal((await server.storage.grants.find(grant.grantId))?.revokedAt, null, why);
+        assert.ok(!(await server.storage.audit.list({ limit: 50 })).some((event) => event.type === 'grant.revoked' && event.grantId === grant.grantId), why);
+        assert.equal((await introspect(server, tokens.access_token)).active, true, why);
+      };
+      await stillConnected('the switch disconnects nothing');
+      // A hand-made form that says both confirm=yes and locale is a switch: it shows the confirmation, and acts on nothing.
+      const both = await browser.post(`${server.url}${action}`, { ...Object.fromEntries(toFrench.body), confirm: 'yes' });
+      assert.equal(both.status, 200);
+      assert.ok(both.text.includes(`<h1>Déconnecter Ledgerly Sync de ${danish.name} ?</h1>`));
+      await stillConnected('confirm=yes with locale disconnects nothing');
+      // The choice is remembered, and the French confirmation's own button disconnects.
+      assert.match((await browser.get(`${server.url}/account/connected-apps`)).text, /<html lang="fr"/);
+      const done = await browser.post(`${server.url}${action}`, { _csrf: inputValue(french.text, '_csrf')!, confirm: 'yes' });
+      assert.equal(done.status, 303);
+      assert.equal((await server.storage.grants.find(grant.grantId))?.revocationReason, 'user_disconnected');
     });
 
     it('the notice after a disconnect names nothing for a grant the user does not administer (no lookup of others\' grants)', async () => {

@@ -22,7 +22,8 @@
  *
  * Issue 13: connected apps names companies (never URNs) and scopes in words; Disconnect first shows a
  * confirmation naming the app and the company (POST, then POST with `confirm=yes`), and afterwards a
- * notice names both.
+ * notice names both. The confirmation's language switch posts it again with `locale` (endpoints/confirmation.ts):
+ * the same confirmation comes back in that language, and a form carrying `locale` never disconnects.
  *
  * Signed in with the shared login page (`return_to` these paths, login.ts). Forms are CSRF-checked
  * before these handlers run (routes.ts). Handovers are POSTs, not links: a prefetch or a crawler cannot
@@ -31,6 +32,7 @@
 import { requestTranslator } from '../i18n/request-language.ts';
 import type { Translator } from '../i18n/i18n.ts';
 import { requestLocale } from '../i18n/request-language.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { revokeGrantBy } from '../grants/grant-revocation.ts';
 import {
@@ -147,12 +149,14 @@ async function administeredGrant(context: ServerContext, request: FastifyRequest
 
 /** POST /account/connected-apps/:grant_id/disconnect */
 export async function disconnectEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const session = await signedIn(context, request, reply, '/account/connected-apps');
   if (!session) return;
   const grant = await administeredGrant(context, request, reply, session);
   if (!grant) return;
-  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
-    // Issue 13: a disconnect is confirmed first, naming the app and the company it loses access to.
+  if (!confirmedAction(request)) {
+    // Issue 13: a disconnect is confirmed first, naming the app and the company it loses access to; the confirmation's
+    // language switch (endpoints/confirmation.ts) shows it again in the language chosen and never disconnects.
     const [client, subject] = await Promise.all([context.storage.clients.find(grant.clientId), context.storage.subjects.find(grant.subjectType, grant.subjectId)]);
     page(reply, 200, disconnectConfirmationPage({
       ...session.frame, grantId: grant.grantId, clientName: client?.clientName ?? session.frame.t.t('account.thisApp'),

@@ -24,12 +24,17 @@
  * - the connected apps page lists them (integratedKeysSection) with New key… and Revoke…;
  *   `POST /account/connected-apps/api-keys/:key_id/revoke` confirms, then revokes (audit `api_key.revoked`).
  *
+ * The confirmations (deleting, revoking) and the permissions dialog answer a POST: their language switch posts the same
+ * values again with `locale` (endpoints/confirmation.ts), the same page comes back in that language, and a form
+ * carrying `locale` never deletes, revokes or installs.
+ *
  * Every form is CSRF- and Origin-checked before these handlers run (routes.ts). Only an administrator of
  * the key's subject may delete, revoke or install; anyone else gets 403, an unknown key 404.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { requestTranslator } from '../i18n/request-language.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 import { describeScope, formatSubjectUrn, isUuid, parseSubjectUrn, SCOPE_CATALOGUE } from '@gatehouse/protocol';
 import {
   apiKeyConfirmationPage, apiKeyMessagePage, apiKeyShownPage, apiKeysPage, integratedKeysSection, integratedOnward, integrationsSection, newApiKeyPage,
@@ -224,6 +229,7 @@ async function administeredKey(context: ServerContext, request: FastifyRequest, 
 
 /** POST /account/api-keys/:key_id/delete */
 export async function deleteApiKeyEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const session = await signedIn(context, request, reply, '/account/api-keys');
   if (!session) return;
   const { t } = session.frame;
@@ -234,7 +240,7 @@ export async function deleteApiKeyEndpoint(context: ServerContext, request: Fast
     page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notFound'), back));
     return;
   }
-  if (text(bodyOf(request), 'confirm') !== 'yes') {
+  if (!confirmedAction(request)) {
     const subject = await context.storage.subjects.find(key.subjectType, key.subjectId);
     page(reply, 200, apiKeyConfirmationPage({
       ...session.frame, title: t.t('apiKeys.deleteTitle', { name: key.name }), warning: t.t('apiKeys.deleteWarning', { subject: subject?.name ?? t.t('account.theCompany') }),
@@ -297,6 +303,7 @@ export async function connectedIntegrations(context: ServerContext, user: UserRe
 
 /** POST /marketplace/:client_id/api-key (fields `subject`, then `confirm=yes` from the permissions dialog). */
 export async function installApiKeyEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const session = await signedIn(context, request, reply, '/marketplace');
   if (!session) return;
   const clientId = (request.params as { client_id: string }).client_id;
@@ -317,7 +324,7 @@ export async function installApiKeyEndpoint(context: ServerContext, request: Fas
   const { client } = offered;
   const subject = await context.storage.subjects.find(chosen.subjectType, chosen.subjectId);
   const subjectName = subject?.name ?? t.t('account.theCompany');
-  if (text(body, 'confirm') !== 'yes') {
+  if (!confirmedAction(request)) {
     const existing = await context.storage.apiKeys.list({ clientId, subjectType: chosen.subjectType, subjectId: chosen.subjectId, keyType: 'integrated' });
     page(reply, 200, permissionsDialogPage({
       ...session.frame, clientId, clientName: client.clientName, subjectUrn: text(body, 'subject'), subjectName, scopes: offered.scopes.map((scope) => t.scope(scope)), replaces: existing.length > 0,
@@ -331,6 +338,7 @@ export async function installApiKeyEndpoint(context: ServerContext, request: Fas
 
 /** POST /account/connected-apps/api-keys/:key_id/revoke */
 export async function revokeIntegratedApiKeyEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const session = await signedIn(context, request, reply, '/account/connected-apps');
   if (!session) return;
   const { t } = session.frame;
@@ -341,7 +349,7 @@ export async function revokeIntegratedApiKeyEndpoint(context: ServerContext, req
     page(reply, 404, apiKeyMessagePage(session.frame, t.t('apiKeys.notFoundTitle'), t.t('apiKeys.notFound'), back));
     return;
   }
-  if (text(bodyOf(request), 'confirm') !== 'yes') {
+  if (!confirmedAction(request)) {
     const [client, subject] = await Promise.all([context.storage.clients.find(key.clientId!), context.storage.subjects.find(key.subjectType, key.subjectId)]);
     const clientName = client?.clientName ?? key.name;
     const names = { app: clientName, subject: subject?.name ?? t.t('account.theCompany') };

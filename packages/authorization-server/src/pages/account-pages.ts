@@ -7,7 +7,8 @@
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { MARKETPLACE_CATEGORIES, type MarketplaceCategory } from '../storage/storage.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout } from './layout.ts';
+import { confirmationForms } from './confirmation.ts';
+import { layout, type LanguageForm } from './layout.ts';
 
 export interface AccountFrame {
   brandName: string;
@@ -105,10 +106,11 @@ export function accountNavigation(t: Translator, apiKeys = false): SafeHtml {
   return html`<nav class="muted" aria-label="${t.t('account.nav')}"><a href="/">${t.t('account.home')}</a> · <a href="/account/connected-apps">${t.t('account.connectedApps')}</a> · <a href="/marketplace">${t.t('account.marketplace')}</a>${apiKeys ? html` · <a href="/account/api-keys">${t.t('account.apiKeys')}</a>` : ''} · <a href="/account">${t.t('account.account')}</a></nav>`;
 }
 
-function frame(model: AccountFrame, title: string, body: SafeHtml): string {
+/** @param languageForm given by a confirmation (pages/confirmation.ts): its language switch posts the confirmation again. */
+function frame(model: AccountFrame, title: string, body: SafeHtml, languageForm?: LanguageForm): string {
   const t = model.t ?? ENGLISH;
   return layout(model.brandName, title, html`${accountNavigation(t)}
-${body}`, model, t);
+${body}`, model, t, languageForm);
 }
 
 function logo(uri: string | null, name: string, t: Translator): SafeHtml | string {
@@ -167,19 +169,22 @@ export function accountMessagePage(model: AccountFrame, title: string, message: 
   return frame(model, title, html`<h1>${title}</h1><p>${message}</p>`);
 }
 
-/** The confirmation before a disconnect: names the app, the company and what it loses; posts again with `confirm=yes`. */
+/**
+ * The confirmation before a disconnect: names the app, the company and what it loses; posts again with `confirm=yes`.
+ * Its language switch shows it again in the language chosen (pages/confirmation.ts), the app still connected.
+ */
 export function disconnectConfirmationPage(model: AccountFrame & { grantId: string; clientName: string; subjectName: string; scopes: string[] }): string {
   const t = model.t ?? ENGLISH;
   const names = { client: model.clientName, subject: model.subjectName };
+  const { forms, languageForm } = confirmationForms({
+    csrfToken: model.csrfToken, action: `/account/connected-apps/${model.grantId}/disconnect`, confirmLabel: t.t('account.disconnect'),
+    cancelHref: '/account/connected-apps', cancelLabel: t.t('account.cancel'),
+  });
   return frame(model, t.t('account.disconnectTitle'), html`<h1>${t.t('account.disconnectHeading', names)}</h1>
 <p>${t.t('account.disconnectLoses', names)}</p>
 <ul class="scopes">${model.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
 <p class="muted">${t.t('account.connectAgain', names)}</p>
-<form method="post" action="/account/connected-apps/${model.grantId}/disconnect">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/account/connected-apps">${t.t('account.cancel')}</a><button class="danger" type="submit">${t.t('account.disconnect')}</button></div>
-</form>`);
+${forms}`, languageForm);
 }
 
 /** The signed-in user's home page (`/`): where to go next. */

@@ -11,7 +11,8 @@ import { STANDALONE_API_KEY_LIFETIMES_SECONDS } from '../api-keys/api-key-servic
 import { ENGLISH, type MessageKey, type Translator } from '../i18n/i18n.ts';
 import { errorSummary, fieldDescription, fieldError as messageBelow } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout, SHOWN_ONCE } from './layout.ts';
+import { confirmationForms } from './confirmation.ts';
+import { layout, SHOWN_ONCE, type LanguageForm } from './layout.ts';
 import { type AccountFrame, accountNavigation } from './account-pages.ts';
 
 /** The page's translator (issue 13: every string is in the catalogues, `apiKeys.*`); English when absent. */
@@ -29,10 +30,11 @@ const FIELD_ERRORS: Record<string, MessageKey> = {
   scope_unknown: 'apiKeys.error.scope_unknown', expiration_invalid: 'apiKeys.error.expiration_invalid', subject_invalid: 'apiKeys.error.subject_invalid',
 };
 
-function frame(model: AccountFrame, title: string, body: SafeHtml): string {
+/** @param languageForm given by a confirmation (pages/confirmation.ts): its language switch posts the confirmation again. */
+function frame(model: AccountFrame, title: string, body: SafeHtml, languageForm?: LanguageForm): string {
   const t = tOf(model);
   return layout(model.brandName, title, html`${accountNavigation(t, true)}
-${body}`, model, t);
+${body}`, model, t, languageForm);
 }
 
 const csrf = (model: AccountFrame) => html`<input type="hidden" name="_csrf" value="${model.csrfToken}">`;
@@ -147,33 +149,36 @@ ${model.onward}`);
 
 export const standaloneOnward = (t: Translator = ENGLISH) => html`<p class="muted">${t.t('apiKeys.useAsBasic')}</p><p><a href="/account/api-keys">${t.t('apiKeys.backToKeys')}</a></p>`;
 
-/** A confirmation before a destructive action: a form posting again with `confirm=yes`, and Cancel. */
+/**
+ * A confirmation before a destructive action: a form posting again with `confirm=yes`, and Cancel. Its language switch
+ * shows it again in the language chosen (pages/confirmation.ts), nothing deleted or revoked.
+ */
 export function apiKeyConfirmationPage(model: AccountFrame & { title: string; warning: string; action: string; confirmLabel: string; cancelHref: string; hidden?: Record<string, string> }): string {
   const t = tOf(model);
+  const { forms, languageForm } = confirmationForms({
+    csrfToken: model.csrfToken, action: model.action, hidden: model.hidden, confirmLabel: model.confirmLabel, cancelHref: model.cancelHref, cancelLabel: t.t('account.cancel'),
+  });
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <p>${model.warning}</p>
-<form method="post" action="${model.action}">
-  ${csrf(model)}
-  <input type="hidden" name="confirm" value="yes">
-  ${Object.entries(model.hidden ?? {}).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
-  <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('account.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
-</form>`);
+${forms}`, languageForm);
 }
 
-/** The permissions dialog of an integrated key (Cancel / Allow), naming the app, the company and the scopes in words. */
+/**
+ * The permissions dialog of an integrated key (Cancel / Allow), naming the app, the company and the scopes in words. It
+ * answers a POST (the company picked): its language switch shows it again in the language chosen, no key installed.
+ */
 export function permissionsDialogPage(model: AccountFrame & { clientId: string; clientName: string; subjectUrn: string; subjectName: string; scopes: string[]; replaces: boolean }): string {
   const t = tOf(model);
   const title = t.t('apiKeys.dialogTitle', { app: model.clientName, subject: model.subjectName });
+  const { forms, languageForm } = confirmationForms({
+    csrfToken: model.csrfToken, action: `/marketplace/${model.clientId}/api-key`, hidden: { subject: model.subjectUrn }, confirmLabel: t.t('apiKeys.allow'),
+    confirmStyle: 'primary', cancelHref: '/marketplace', cancelLabel: t.t('account.cancel'),
+  });
   return frame(model, title, html`<h1>${title}</h1>
 <p>${t.t('apiKeys.dialogIntro', { app: model.clientName })}</p>
 <ul class="scopes">${model.scopes.map((scope) => html`<li>${scope}</li>`)}</ul>
 ${model.replaces ? html`<p class="notice">${t.t('apiKeys.dialogReplaces', { app: model.clientName })}</p>` : ''}
-<form method="post" action="/marketplace/${model.clientId}/api-key">
-  ${csrf(model)}
-  <input type="hidden" name="subject" value="${model.subjectUrn}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="/marketplace">${t.t('account.cancel')}</a><button class="primary" type="submit">${t.t('apiKeys.allow')}</button></div>
-</form>`);
+${forms}`, languageForm);
 }
 
 export const integratedOnward = (clientName: string, href: string | null, t: Translator = ENGLISH) => html`<p>${t.t('apiKeys.integratedShownSteps', { app: clientName })}</p>
