@@ -12,7 +12,7 @@ import { createAdminToken } from '../admin/admin-credentials.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { ApiKeyRecord } from '../storage/storage.ts';
 import { gatehouse } from '../testing/cli.ts';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { Browser, inputValue, languageSwitchForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 const keyRecord = (overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
   keyId: randomUUID(), keyDigest: randomUUID(), displayPrefix: 'gak_abcdef', keyType: 'standalone', name: 'Script', clientId: null, subjectType: 'company',
@@ -120,6 +120,28 @@ describe('API keys in the administrators\' console /admin/api-keys (issue 16)', 
     assert.equal((await browser.post(`${server.url}/admin/api-keys/${key.keyId}/revoke`, { _csrf: csrf, confirm: 'yes' })).status, 404);
     const [event] = await server.storage.audit.list({ types: ['api_key.revoked'] });
     assert.equal(event?.actor, `admin:${seed.users.alice.name} (user:${seed.users.alice.id})`);
+  });
+
+  it("the revocation's language switch shows the confirmation again in French and revokes nothing, confirm=yes or not", async () => {
+    const key = keyRecord({ name: 'Kept sync' });
+    await server.storage.apiKeys.create(key);
+    const browser = await signIn(seed.users.alice);
+    const csrf = inputValue((await browser.get(`${server.url}/admin/api-keys`)).text, '_csrf')!;
+    const path = `/admin/api-keys/${key.keyId}/revoke`;
+    const confirmation = await browser.post(`${server.url}${path}`, { _csrf: csrf });
+    assert.doesNotMatch(confirmation.text, /href="\/language\?/, 'no link away from the pending confirmation');
+    const toFrench = languageSwitchForm(confirmation.text, 'fr');
+    assert.equal(toFrench.action, path);
+    assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+    for (const form of [Object.fromEntries(toFrench.body), { ...Object.fromEntries(toFrench.body), confirm: 'yes' }]) {
+      const french = await browser.post(`${server.url}${path}`, form);
+      assert.equal(french.status, 200, 'a form with locale shows the confirmation, confirm=yes or not');
+      assert.match(french.text, /<html lang="fr"/);
+      assert.ok(french.text.includes(`<h1>Révoquer la clé d’API Kept sync pour ${seed.companies[0].name} ?</h1>`));
+      assert.ok(french.text.includes('<input type="hidden" name="confirm" value="yes">'));
+      assert.equal((await server.storage.apiKeys.find(key.keyId))?.revokedAt, null, 'not revoked');
+    }
+    assert.ok(!(await server.storage.audit.list({ types: ['api_key.revoked'], limit: 100 })).some((event) => event.details?.key_id === key.keyId));
   });
 });
 

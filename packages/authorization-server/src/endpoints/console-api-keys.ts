@@ -4,6 +4,7 @@
  * - `GET /admin/api-keys`: every active key (integrated and standalone), newest first, at most 500;
  * - `POST /admin/api-keys/:key_id/revoke`: a confirmation, then (`confirm=yes`) the revocation through
  *   api-keys/api-key-service.ts (audit `api_key.revoked` by `admin:<name> (user:<id>)`), 303 back with a notice.
+ *   The confirmation's language switch (endpoints/confirmation.ts) shows it again in the language chosen; it never revokes.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
@@ -13,6 +14,7 @@ import { consoleApiKeysPage, type ConsoleApiKeyView } from '../pages/console-api
 import type { ServerContext } from '../server-context.ts';
 import type { ApiKeyRecord } from '../storage/storage.ts';
 import { administrator } from './console.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 
 function page(reply: FastifyReply, status: number, body: string): void {
   reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
@@ -44,6 +46,7 @@ export async function consoleApiKeys(context: ServerContext, request: FastifyReq
 
 /** POST /admin/api-keys/:key_id/revoke */
 export async function consoleRevokeApiKey(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const keyId = (request.params as { key_id: string }).key_id.toLowerCase();
@@ -53,7 +56,7 @@ export async function consoleRevokeApiKey(context: ServerContext, request: Fasti
     return;
   }
   const subject = await subjectName(context, key);
-  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+  if (!confirmedAction(request)) {
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: admin.frame.t.t('consoleApiKeys.revokeTitle', { name: key.name, subject }),
       consequences: [admin.frame.t.t('consoleApiKeys.revokeRefused', { subject }), admin.frame.t.t('consoleApiKeys.revokeRestore')],

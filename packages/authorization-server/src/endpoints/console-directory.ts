@@ -9,7 +9,8 @@
  *   made, each grant with revoke (console.ts `consoleRevokeGrant`).
  * - `POST /admin/users/:user_id/memberships/:subject_type/:subject_id/remove`: a confirmation, then with
  *   `confirm=yes` directory.ts `revokeAdministration` (the admin API's rule and audit event
- *   `directory.membership.removed`, actor `admin:<name> (user:<id>)`). CSRF- and Origin-checked (routes.ts).
+ *   `directory.membership.removed`, actor `admin:<name> (user:<id>)`). CSRF- and Origin-checked (routes.ts). The
+ *   confirmation's language switch (endpoints/confirmation.ts) shows it again in the language chosen; it never removes.
  *
  * Everything else in the directory stays with the admin API and CLI (creating, renaming, deleting).
  */
@@ -21,6 +22,7 @@ import { subjectListPage, userDetailPage, userListPage, type MembershipView } fr
 import type { ServerContext } from '../server-context.ts';
 import type { DirectoryPage, SubjectType } from '../storage/storage.ts';
 import { administrator, grantView, management, page } from './console.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 
 const PAGE_SIZE = 50;
 const SCAN_PAGE = 500;
@@ -113,6 +115,7 @@ export async function consoleUser(context: ServerContext, request: FastifyReques
 
 /** POST /admin/users/:user_id/memberships/:subject_type/:subject_id/remove */
 export async function consoleRemoveMembership(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const params = request.params as { user_id: string; subject_type: string; subject_id: string };
@@ -126,7 +129,7 @@ export async function consoleRemoveMembership(context: ServerContext, request: F
   }
   const subjectName = (await context.storage.directory.findSubject(subjectType, subjectId))?.name ?? subjectId;
   const t = admin.frame.t;
-  if (((request.body ?? {}) as Record<string, unknown>).confirm !== 'yes') {
+  if (!confirmedAction(request)) {
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: t.t('console.removeMembershipTitle', { user: user.name, subject: subjectName }),
       consequences: [t.t('console.removeMembershipConsequence', { user: user.name, subject: subjectName })],

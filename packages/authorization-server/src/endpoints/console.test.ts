@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { registerClient } from '../clients/registration.ts';
 import type { Storage } from '../storage/storage.ts';
-import { Browser, inputValue, obtainTokens, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { Browser, inputValue, languageSwitchForm, obtainTokens, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 import { createTestPostgresStorage, postgresSkipReason } from '../testing/postgres.ts';
 
 const alice = seed.users.alice;
@@ -214,6 +214,48 @@ function consoleSuite(backend: 'SQLite' | 'PostgreSQL', createStorage?: () => Pr
       const page = await browser.get(`${server.url}/admin/grants?client=${seed.confidentialClient.id}`);
       const revoked = await browser.post(`${server.url}/admin/grants/${grant.grantId}/revoke`, { _csrf: inputValue(page.text, '_csrf')!, confirm: 'yes', return_to: '//evil.example/admin/grants' });
       assert.equal(revoked.location, `/admin/grants?client=${seed.confidentialClient.id}&done=grant_revoked`);
+    });
+
+    it("a confirmation's language switch (revoking a grant, removing a membership, deleting a client) shows it again in French with where it came from kept, and does nothing, confirm=yes or not", async () => {
+      const browser = await signIn(server);
+      const csrf = inputValue((await browser.get(`${server.url}/admin`)).text, '_csrf')!;
+      const post = (path: string, form: URLSearchParams | Record<string, string>) => browser.post(`${server.url}${path}`, form instanceof URLSearchParams ? Object.fromEntries(form) : form);
+      /** The confirmation answered to `first`, switched to French (and that switch again with confirm=yes added): the same confirmation each time. */
+      const switchToFrench = async (path: string, first: Record<string, string>, heading: string) => {
+        const confirmation = await post(path, first);
+        assert.equal(confirmation.status, 200);
+        assert.doesNotMatch(confirmation.text, /href="\/language\?/, 'no link away from the pending confirmation');
+        const toFrench = languageSwitchForm(confirmation.text, 'fr');
+        assert.equal(toFrench.action, path);
+        assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+        for (const form of [toFrench.body, new URLSearchParams({ ...Object.fromEntries(toFrench.body), confirm: 'yes' })]) {
+          const french = await post(path, form);
+          assert.equal(french.status, 200, 'a form with locale shows the confirmation, confirm=yes or not');
+          assert.match(french.text, /<html lang="fr"/);
+          assert.ok(french.text.includes(`<h1>${heading}</h1>`), `the same confirmation in French: ${heading}`);
+        }
+        return post(path, toFrench.body);
+      };
+
+      await obtainTokens(server, { subject: `urn:gatehouse:company:${seed.companies[0].id}`, scope: 'users:read', extra: { prompt: 'consent' } });
+      const grant = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id }))[0]!;
+      const revoking = await switchToFrench(`/admin/grants/${grant.grantId}/revoke`, { _csrf: csrf, return_to: `/admin/users/${alice.id}` },
+        `Révoquer Ledgerly Sync pour ${seed.companies[0].name} ?`);
+      assert.match(revoking.text, new RegExp(`<a class="button secondary" href="/admin/users/${alice.id}">`), 'Cancel still goes back where Revoke was taken');
+      assert.equal((await server.storage.grants.find(grant.grantId))!.revokedAt, null, 'the grant is not revoked');
+
+      const bob = seed.users.bob;
+      const membership = `/admin/users/${bob.id}/memberships/company/${seed.companies[0].id}/remove`;
+      const memberships = await server.storage.directory.listMemberships(bob.id);
+      assert.ok(memberships.length > 0);
+      await switchToFrench(membership, { _csrf: csrf }, `Retirer à ${bob.name} l’administration de ${seed.companies[0].name} ?`);
+      assert.deepEqual(await server.storage.directory.listMemberships(bob.id), memberships, 'the directory is unchanged');
+
+      const client = await pendingClient(server, 'Switching Sync');
+      const deleting = await switchToFrench(`/admin/clients/${client.clientId}/delete`, { _csrf: csrf, from: 'search' }, 'Supprimer Switching Sync ?');
+      assert.equal(inputValue(deleting.text, 'from'), 'search', 'where it came from is kept');
+      assert.equal((await server.storage.clients.find(client.clientId))?.status, 'pending', 'the client is not deleted');
+      assert.ok(!(await server.storage.audit.list({ limit: 200 })).some((event) => event.clientId === client.clientId && event.type === 'client.deleted'));
     });
 
     it('the audit log filters by type and client, and exports CSV (formulas neutralised) and JSON Lines', async () => {

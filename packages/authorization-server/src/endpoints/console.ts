@@ -18,12 +18,17 @@
  * - `GET /admin/audit?type=&client=&before=`: the audit log, newest first, 50 a page;
  *   `GET /admin/audit/export?format=csv|jsonl` the same filter as a download (at most 10,000 events).
  *
+ * Every confirmation (here, console-directory.ts, console-api-keys.ts) answers a POST: its language switch posts the
+ * same values again with `locale` (endpoints/confirmation.ts), the same confirmation comes back in that language, and
+ * a form carrying `locale` never acts, `confirm=yes` or not.
+ *
  * Every form is Origin- and CSRF-checked before these handlers run (routes.ts, SPEC decision 18); every
  * change is audited by `admin:<name> (user:<id>)`, the administrator's name and id. Signed out: the login
  * page (which continues at the page asked for: a deep link survives sign-in); signed in without the role: 403.
  */
 import { requestTranslator } from '../i18n/request-language.ts';
 import { safeReturnPath } from './language.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 import type { MessageKey, Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isUuid } from '@gatehouse/protocol';
@@ -154,6 +159,7 @@ function confirmTitle(t: Translator, action: ClientAction, client: string): stri
 
 /** POST /admin/clients/:client_id/:action */
 export async function consoleClientAction(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const { client_id: clientId, action } = request.params as { client_id: string; action: string };
@@ -173,7 +179,7 @@ export async function consoleClientAction(context: ServerContext, request: Fasti
   const body = (request.body ?? {}) as Record<string, unknown>;
   const fromSearch = body.from === 'search' || formPage(request, context.options.issuer, '/admin') === '/admin/clients';
   const back = fromSearch ? `/admin/clients?q=${client.clientId}` : '/admin';
-  if (body.confirm !== 'yes') {
+  if (!confirmedAction(request)) {
     const connections = (await context.storage.grants.listActive({ clientId: client.clientId })).length;
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: confirmTitle(admin.frame.t, chosen, client.clientName), consequences: CONSEQUENCES[chosen](client, connections, admin.frame.t),
@@ -234,6 +240,7 @@ export async function grantView(context: ServerContext, grant: GrantListing): Pr
 
 /** POST /admin/grants/:grant_id/revoke */
 export async function consoleRevokeGrant(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const admin = await administrator(context, request, reply);
   if (!admin) return;
   const grantId = (request.params as { grant_id: string }).grant_id;
@@ -246,7 +253,7 @@ export async function consoleRevokeGrant(context: ServerContext, request: Fastif
   const body = (request.body ?? {}) as Record<string, unknown>;
   // Back where Revoke was taken (a grant search with its query, a user's page), else the client's grant list.
   const returnTo = grantListPath(body.return_to) ?? `/admin/grants?client=${grant.clientId}`;
-  if (body.confirm !== 'yes') {
+  if (!confirmedAction(request)) {
     page(reply, 200, consoleConfirmationPage({
       ...admin.frame, title: admin.frame.t.t('console.revokeTitle', { client: view.clientName, subject: view.subjectName }),
       consequences: [admin.frame.t.t('console.revokeConsequence', { client: view.clientName, subject: view.subjectName }), admin.frame.t.t('console.revokeRestore')],

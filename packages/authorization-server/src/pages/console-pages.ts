@@ -7,7 +7,8 @@ import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import type { ClientRecord, ReviewedBranding } from '../storage/storage.ts';
 import { fieldDescription, fieldError } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout } from './layout.ts';
+import { confirmationForms } from './confirmation.ts';
+import { layout, type LanguageForm } from './layout.ts';
 
 export interface ConsoleFrame {
   brandName: string;
@@ -60,10 +61,11 @@ export function consoleFrame(model: ConsoleFrame, title: string, body: SafeHtml)
   return frame(model, title, body);
 }
 
-function frame(model: ConsoleFrame, title: string, body: SafeHtml): string {
+/** @param languageForm given by a confirmation (pages/confirmation.ts): its language switch posts the confirmation again. */
+function frame(model: ConsoleFrame, title: string, body: SafeHtml, languageForm?: LanguageForm): string {
   const t = tOf(model);
   return layout(model.brandName, title, html`<nav class="muted" aria-label="${t.t('console.nav')}"><a href="/admin">${t.t('console.reviewQueue')}</a> · <a href="/admin/clients">${t.t('console.clients')}</a> · <a href="/admin/grants">${t.t('console.grants')}</a> · <a href="/admin/users">${t.t('console.users')}</a> · <a href="/admin/companies">${t.t('console.companies')}</a> · <a href="/admin/organizations">${t.t('console.organizations')}</a> · <a href="/admin/api-keys">${t.t('account.apiKeys')}</a> · <a href="/admin/audit">${t.t('console.auditLog')}</a></nav>
-${body}`, model, t);
+${body}`, model, t, languageForm);
 }
 
 function actionForms(model: ConsoleFrame, client: ClientRecord, brandingChange = false): SafeHtml[] {
@@ -188,18 +190,20 @@ export function grantTable(model: ConsoleFrame, grants: GrantView[], returnTo: s
 <td><form class="inline" method="post" action="/admin/grants/${grant.grantId}/revoke"><input type="hidden" name="_csrf" value="${model.csrfToken}"><input type="hidden" name="return_to" value="${returnTo}"><button type="submit" aria-label="${t.t('console.revokeLabel', { client: grant.clientName, subject: grant.subjectName })}">${t.t('console.revokeEllipsis')}</button></form></td></tr>`)}</tbody></table></div>`;
 }
 
-/** A confirmation naming what will happen; posts the same action again with `confirm=yes`. */
+/**
+ * A confirmation naming what will happen; posts the same action again with `confirm=yes`. It answers a POST: its
+ * language switch shows it again in the language chosen (pages/confirmation.ts), nothing done.
+ * @param model.from, model.returnTo where the action was taken, sent again with the confirmation (and by its switch).
+ */
 export function consoleConfirmationPage(model: ConsoleFrame & { title: string; consequences: string[]; action: string; confirmLabel: string; cancelHref: string; from?: 'search'; returnTo?: string }): string {
   const t = tOf(model);
+  const { forms, languageForm } = confirmationForms({
+    csrfToken: model.csrfToken, action: model.action, confirmLabel: model.confirmLabel, cancelHref: model.cancelHref, cancelLabel: t.t('console.cancel'),
+    hidden: { ...(model.from ? { from: model.from } : {}), ...(model.returnTo ? { return_to: model.returnTo } : {}) },
+  });
   return frame(model, model.title, html`<h1>${model.title}</h1>
 <div class="warning" role="region" aria-label="${t.t('console.whatWillHappen')}"><ul>${model.consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
-<form method="post" action="${model.action}">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  ${model.from ? html`<input type="hidden" name="from" value="${model.from}">` : ''}
-  ${model.returnTo ? html`<input type="hidden" name="return_to" value="${model.returnTo}">` : ''}
-  <div class="actions"><a class="button secondary" href="${model.cancelHref}">${t.t('console.cancel')}</a><button class="danger" type="submit">${model.confirmLabel}</button></div>
-</form>`);
+${forms}`, languageForm);
 }
 
 export interface AuditRow {
