@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { registerClient } from '../clients/registration.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { Browser, inputValue, languageSwitchForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 async function signedIn(server: TestServer, user: { email: string; password: string } = seed.developer): Promise<Browser> {
   const browser = new Browser();
@@ -99,6 +99,32 @@ describe('developer portal: webhooks (issue 15 §5)', () => {
     assert.equal((await form(other, `${page}/remove`, [['_csrf', csrf], ['confirm', 'yes']])).status, 404);
     assert.equal((await server.storage.webhooks.findEndpoint(clientId))?.url, 'https://fjord.example/hooks');
     await server.storage.developers.remove(seed.users.alice.id);
+  });
+
+  it("the rotation's and the removal's language switch show each confirmation again in French and change nothing, confirm=yes or not", async () => {
+    const mine = await signedIn(server); // its own browser: the language chosen stays with it
+    const csrf = inputValue((await mine.get(page)).text, '_csrf')!;
+    if (!(await server.storage.webhooks.findEndpoint(clientId))) {
+      assert.equal((await form(mine, page, [['_csrf', csrf], ['url', 'https://fjord.example/hooks'], ['event_types', 'grant.revoked']])).status, 303);
+    }
+    const stored = await server.storage.webhooks.findEndpoint(clientId);
+    assert.ok(stored);
+    for (const [path, heading] of [[`${page}/secret`, 'Renouveler le secret de signature du webhook ?'], [`${page}/remove`, 'Supprimer le webhook ?']] as const) {
+      const confirmation = await form(mine, path, [['_csrf', csrf]]);
+      assert.equal(confirmation.status, 200);
+      assert.doesNotMatch(confirmation.text, /href="\/language\?/, 'no link away from the pending confirmation');
+      const toFrench = languageSwitchForm(confirmation.text, 'fr');
+      assert.equal(`${server.url}${toFrench.action}`, path);
+      assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+      for (const fields of [[...toFrench.body], [...toFrench.body, ['confirm', 'yes']]] as [string, string][][]) {
+        const french = await form(mine, path, fields);
+        assert.equal(french.status, 200, 'a form with locale shows the confirmation, confirm=yes or not');
+        assert.match(french.text, /<html lang="fr"/);
+        assert.ok(french.text.includes(`<h1>${heading}</h1>`), heading);
+        assert.equal(secretOn(french.text), undefined);
+        assert.deepEqual(await server.storage.webhooks.findEndpoint(clientId), stored, 'neither rotated nor removed');
+      }
+    }
   });
 
   it('"Send again" works on the client\'s own deliveries only; removal asks first, then removes', async () => {

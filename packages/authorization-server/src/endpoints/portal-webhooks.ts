@@ -10,6 +10,9 @@
  * - POST /portal/clients/:client_id/webhook/remove                  remove (confirmation first)
  * - POST /portal/clients/:client_id/webhook/deliveries/:id/resend   send one delivery again
  *
+ * The confirmations answer a POST: their language switch posts again with `locale` (endpoints/confirmation.ts), the
+ * same confirmation comes back in that language, and a form carrying `locale` never rotates or removes.
+ *
  * A new secret is shown once, as the client secret is (portal.ts): the POST answers 303 and hands it over
  * in a short-lived HttpOnly, SameSite=Strict cookie; the page shows it only if it is this client's current
  * secret (compared in constant time), and clears the cookie at once.
@@ -26,6 +29,7 @@ import { removeClientWebhook, resendWebhookDelivery, rotateClientWebhookSecret, 
 import { WEBHOOK_EVENT_TYPES, isWebhookEventType, type WebhookEventType } from '../webhooks/webhook-events.ts';
 import { decryptWebhookSecret, privateWebhookTargetsAllowed, webhookSecretKey, webhookUrlProblem } from '../webhooks/webhook-secret.ts';
 import { developer, ownClient, page } from './portal.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 
 const SECRET_COOKIE = 'gatehouse_new_webhook_secret';
 const SECRET_COOKIE_SECONDS = 120;
@@ -126,10 +130,11 @@ export async function portalSetWebhook(context: ServerContext, request: FastifyR
 
 /** POST /portal/clients/:client_id/webhook/secret (confirm=yes to act) */
 export async function portalRotateWebhookSecret(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply); // a confirmation's language switch: its answer is in the language chosen
   const found = await ownWebhookClient(context, request, reply);
   if (!found) return;
   const { signedIn, client } = found;
-  if ((request.body as Body | undefined)?.confirm !== 'yes') return page(reply, 200, webhookConfirmationPage({ ...signedIn.frame, client, kind: 'rotate' }));
+  if (!confirmedAction(request)) return page(reply, 200, webhookConfirmationPage({ ...signedIn.frame, client, kind: 'rotate' }));
   const result = await rotateClientWebhookSecret(context.storage, context.options.tokenHmacKey, client.clientId, actor(signedIn.user), context.clock.nowSeconds());
   if (result.outcome !== 'rotated') return render(context, reply, signedIn, client, 409, { error: webhookMessages(signedIn.frame.t).notSet });
   handOver(context, reply, result.secret);
@@ -138,10 +143,11 @@ export async function portalRotateWebhookSecret(context: ServerContext, request:
 
 /** POST /portal/clients/:client_id/webhook/remove (confirm=yes to act) */
 export async function portalRemoveWebhook(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply); // a confirmation's language switch: its answer is in the language chosen
   const found = await ownWebhookClient(context, request, reply);
   if (!found) return;
   const { signedIn, client } = found;
-  if ((request.body as Body | undefined)?.confirm !== 'yes') return page(reply, 200, webhookConfirmationPage({ ...signedIn.frame, client, kind: 'remove' }));
+  if (!confirmedAction(request)) return page(reply, 200, webhookConfirmationPage({ ...signedIn.frame, client, kind: 'remove' }));
   await removeClientWebhook(context.storage, client.clientId, actor(signedIn.user), context.clock.nowSeconds());
   return reply.redirect(`${webhookPath(client)}?done=removed`, 303);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Browser, inputValue, seed, startTestServer, type TestServer } from '../testing/harness.ts';
+import { Browser, inputValue, languageSwitchForm, seed, startTestServer, type TestServer } from '../testing/harness.ts';
 
 const alice = seed.users.alice;
 const bob = seed.users.bob;
@@ -125,6 +125,29 @@ describe('/account/sessions (issue 10 §4: the user\'s active sessions, each can
     assert.equal(await signedInAs(server, phone), undefined, 'the phone is signed out');
     assert.equal(await signedInAs(server, laptop), alice.name, 'the laptop is not');
     assert.ok(!rows((await laptop.get(`${server.url}/account/sessions`)).text).some((row) => row.id === phoneRow.id));
+  });
+
+  it("the confirmations' language switch (End session, Sign out everywhere else) shows each again in French and ends no session, confirm=yes or not", async () => {
+    const laptop = await signedIn(server, FIREFOX_LINUX);
+    const phone = await signedIn(server, SAFARI_IOS);
+    const phoneRow = rows((await phone.get(`${server.url}/account/sessions`)).text).find((row) => row.current)!;
+    const csrf = inputValue((await laptop.get(`${server.url}/account/sessions`)).text, '_csrf')!;
+    for (const [path, heading] of [[`/account/sessions/${phoneRow.id}/end`, 'Fermer cette session ?'], ['/account/sessions/end-others', 'Se déconnecter partout ailleurs ?']] as const) {
+      const asked = await laptop.post(`${server.url}${path}`, { _csrf: csrf });
+      assert.equal(asked.status, 200);
+      assert.doesNotMatch(asked.text, /href="\/language\?/, 'no link away from the pending confirmation');
+      const toFrench = languageSwitchForm(asked.text, 'fr');
+      assert.equal(toFrench.action, path);
+      assert.equal(toFrench.body.get('confirm'), null, 'the switch does not confirm');
+      for (const form of [Object.fromEntries(toFrench.body), { ...Object.fromEntries(toFrench.body), confirm: 'yes' }]) {
+        const french = await laptop.post(`${server.url}${path}`, form);
+        assert.equal(french.status, 200, 'a form with locale shows the confirmation, confirm=yes or not');
+        assert.match(french.text, /<html lang="fr"/);
+        assert.ok(french.text.includes(`<h1>${heading}</h1>`), heading);
+        assert.equal(await signedInAs(server, phone), alice.name, 'the phone is still signed in');
+      }
+    }
+    assert.equal(await signedInAs(server, laptop), alice.name);
   });
 
   it('refuses to end another user\'s session (404, as if unknown) and ends nothing', async () => {

@@ -8,11 +8,14 @@
  *   storage, so every instance refuses it at once. `404` for an id that is not one of the user's
  *   sessions (another user's included), and nothing is ended.
  * - `POST /account/sessions/end-others`: "Sign out everywhere else", confirmed the same way.
+ * The confirmation's language switch posts again with `locale` (endpoints/confirmation.ts): the same confirmation comes
+ * back in that language, and a form carrying `locale` ends nothing, `confirm=yes` or not.
  *
  * Forms are CSRF-checked before these handlers run (routes.ts) and `Origin`-checked here (SPEC decision 18).
  * Sessions are named by `sessionPublicId`, never by the cookie or its digest.
  */
 import { requestTranslator } from '../i18n/request-language.ts';
+import { confirmedAction, rememberSwitchedLocale } from './confirmation.ts';
 import type { Translator } from '../i18n/i18n.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendLoginStep } from '../sessions/login-step.ts';
@@ -48,8 +51,6 @@ async function sessionViews(context: ServerContext, current: CurrentLoginSession
   }));
 }
 
-const confirmed = (request: FastifyRequest) => (request.body as Record<string, unknown> | undefined)?.confirm === 'yes';
-
 /** GET /account/sessions */
 export async function sessionsEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const signed = await signedIn(context, request, reply);
@@ -62,6 +63,7 @@ export async function sessionsEndpoint(context: ServerContext, request: FastifyR
 
 /** POST /account/sessions/:session_id/end */
 export async function endSessionEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const signed = await signedIn(context, request, reply);
   if (!signed) return;
   const { session_id: sessionId } = request.params as { session_id: string };
@@ -77,7 +79,7 @@ export async function endSessionEndpoint(context: ServerContext, request: Fastif
     reply.redirect(SESSIONS_PATH, 303);
     return;
   }
-  if (!confirmed(request)) {
+  if (!confirmedAction(request)) {
     page(reply, 200, confirmEndSessionsPage({ ...signed.frame, target: {
       sessionId, device: target.device, createdAt: target.createdAt, lastSeenAt: target.lastSeenAt, current: false,
     } }));
@@ -90,9 +92,10 @@ export async function endSessionEndpoint(context: ServerContext, request: Fastif
 
 /** POST /account/sessions/end-others */
 export async function endOtherSessionsEndpoint(context: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  rememberSwitchedLocale(context, request, reply);
   const signed = await signedIn(context, request, reply);
   if (!signed) return;
-  if (!confirmed(request)) {
+  if (!confirmedAction(request)) {
     const others = (await sessionViews(context, signed.session)).filter((session) => !session.current).length;
     page(reply, 200, confirmEndSessionsPage({ ...signed.frame, target: { others } }));
     return;

@@ -7,6 +7,7 @@
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { html } from './html.ts';
 import { accountNavigation } from './account-pages.ts';
+import { confirmationForms } from './confirmation.ts';
 import { layout, type SignedInHeader } from './layout.ts';
 import { deviceParts } from '../sessions/device-summary.ts';
 
@@ -71,7 +72,8 @@ ${others.length > 0
 }
 
 /**
- * The confirmation asked before ending sessions (no script runs on these pages: CSP `default-src 'none'`).
+ * The confirmation asked before ending sessions (no script runs on these pages: CSP `default-src 'none'`). Its language
+ * switch shows it again in the language chosen (pages/confirmation.ts: buttons of a form, no script), nothing ended.
  * @param target one session of the user, or `'others'` for every session but this one.
  */
 export function confirmEndSessionsPage(model: SessionsFrame & { target: SessionView | { others: number } }): string {
@@ -80,15 +82,15 @@ export function confirmEndSessionsPage(model: SessionsFrame & { target: SessionV
   const action = one ? `/account/sessions/${target.sessionId}/end` : '/account/sessions/end-others';
   const t = model.t ?? ENGLISH;
   const heading = one ? t.t('sessions.confirmOneHeading') : t.t('sessions.confirmOthersHeading');
+  const { forms, languageForm } = confirmationForms({
+    csrfToken: model.csrfToken, action, confirmLabel: one ? t.t('sessions.end') : t.t('sessions.endOthers'), confirmStyle: 'primary',
+    cancelHref: '/account/sessions', cancelLabel: t.t('sessions.cancel'),
+  });
   return layout(model.brandName, heading, html`<h1>${heading}</h1>
 <p>${one
     ? t.html('sessions.confirmOne', { device: deviceName(target, t), signedIn: t.dateTime(target.createdAt), lastSeen: t.dateTime(target.lastSeenAt) })
     : t.t('sessions.confirmOthers', { count: target.others })}</p>
-<form method="post" action="${action}">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a href="/account/sessions">${t.t('sessions.cancel')}</a><button class="primary" type="submit">${one ? t.t('sessions.end') : t.t('sessions.endOthers')}</button></div>
-</form>`, model, t);
+${forms}`, model, t, languageForm);
 }
 
 /** The answer when the session to end is not one of the user's (ended meanwhile, or never theirs): 404 in the account's frame, back to the list. */

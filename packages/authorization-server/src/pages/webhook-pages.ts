@@ -10,7 +10,8 @@ import type { WebhookEventType } from '../webhooks/webhook-events.ts';
 import { ENGLISH, type Translator } from '../i18n/i18n.ts';
 import { errorSummary } from './field-errors.ts';
 import { html, type SafeHtml } from './html.ts';
-import { layout, SHOWN_ONCE } from './layout.ts';
+import { confirmationForms } from './confirmation.ts';
+import { layout, SHOWN_ONCE, type LanguageForm } from './layout.ts';
 
 /**
  * Every user-visible string of the webhook pages in the page's language (issue 13: catalogue keys
@@ -109,11 +110,12 @@ const EVENT_TYPES = Object.keys(messages.events) as WebhookEventType[];
 
 type Messages = ReturnType<typeof webhookMessages>;
 
-function frame(model: WebhookPageFrame, title: string, body: SafeHtml): string {
+/** @param languageForm given by a confirmation (pages/confirmation.ts): its language switch posts the confirmation again. */
+function frame(model: WebhookPageFrame, title: string, body: SafeHtml, languageForm?: LanguageForm): string {
   const messages = webhookMessages(model.t);
   return layout(model.brandName, title, html`<nav class="muted" aria-label="${messages.navigation}"><a href="/portal">${messages.portal}</a> · <a href="/portal/team">${(model.t ?? ENGLISH).t('portal.navTeam')}</a> · ${model.userName}</nav>
 ${body}
-<script src="/assets/portal.js" defer></script>`, model, model.t ?? ENGLISH);
+<script src="/assets/portal.js" defer></script>`, model, model.t ?? ENGLISH, languageForm);
 }
 
 /** English keeps its ISO form to the second; other languages their own date and time (Intl). */
@@ -210,20 +212,20 @@ ${model.deliveries.map((delivery) => html`<tr class="delivery" data-event-type="
 </tbody></table></div>`}`);
 }
 
-/** A confirmation before rotating or removing (a POST, then the same POST with `confirm=yes`); Cancel returns to the webhook page. */
+/**
+ * A confirmation before rotating or removing (a POST, then the same POST with `confirm=yes`); Cancel returns to the webhook
+ * page. Its language switch shows it again in the language chosen (pages/confirmation.ts), nothing rotated or removed.
+ */
 export function webhookConfirmationPage(model: WebhookPageFrame & { client: ClientRecord; kind: 'rotate' | 'remove' }): string {
   const messages = webhookMessages(model.t);
   const base = `/portal/clients/${model.client.clientId}/webhook`;
   const [title, consequences, label, action] = model.kind === 'rotate'
     ? [messages.rotateTitle, messages.rotateConsequences, messages.rotateConfirm, `${base}/secret`]
     : [messages.removeTitle, messages.removeConsequences, messages.removeConfirm, `${base}/remove`];
+  const { forms, languageForm } = confirmationForms({ csrfToken: model.csrfToken, action, confirmLabel: label, cancelHref: base, cancelLabel: messages.cancel });
   return frame(model, title, html`<h1>${title}</h1>
 <div class="warning" role="region" aria-label="${title}"><ul>${consequences.map((line) => html`<li>${line}</li>`)}</ul></div>
-<form method="post" action="${action}">
-  <input type="hidden" name="_csrf" value="${model.csrfToken}">
-  <input type="hidden" name="confirm" value="yes">
-  <div class="actions"><a class="button secondary" href="${base}">${messages.cancel}</a><button class="danger" type="submit">${label}</button></div>
-</form>`);
+${forms}`, languageForm);
 }
 
 /** The client page's link to this page (pages/portal-pages.ts `clientPage`). */
