@@ -132,9 +132,16 @@ describe('accessibility: axe-core on every page at 1280 px and 390 px, and keybo
       await assertAccessible(page, label!);
     }
     await page.goto(`${server.url}/account/connected-apps`);
+    const active = (await server.storage.grants.listActive({ clientId: seed.confidentialClient.id })).length;
     await page.getByRole('button', { name: /^Disconnect Ledgerly Sync from/ }).first().click();
     await page.waitForLoadState();
     await assertAccessible(page, 'disconnect confirmation');
+    // Its language switch posts a form of its own: the confirmation again, in French, nothing disconnected.
+    await page.getByRole('navigation', { name: 'Language' }).getByRole('button', { name: 'Français', exact: true }).click();
+    await page.waitForFunction(() => document.documentElement.lang === 'fr');
+    assert.equal(await page.locator('form[action$="/disconnect"] input[name="confirm"][value="yes"]').count(), 1, 'the confirmation again');
+    assert.equal((await server.storage.grants.listActive({ clientId: seed.confidentialClient.id })).length, active, 'nothing disconnected');
+    await assertAccessible(page, 'disconnect confirmation in French');
   });
 
   it('the two-step verification pages (security, enrolment, a refused first code, recovery codes, the second sign-in step with refused codes) have no violations', async () => {
