@@ -13,6 +13,7 @@ import { OAuthError } from './errors.ts';
 import { connectionTimeoutOptions, limitConnectionsPerAddress } from './http/connection-limits.ts';
 import { installMethodNotAllowed } from './http/method-not-allowed.ts';
 import { installRequestGuards, isUnreadableMultipartBody } from './http/request-guards.ts';
+import { installMediaTypeGuard } from './http/media-types.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, installFormBodyLimits } from './http/request-limits.ts';
 import { hostCookieName } from './http/host-cookies.ts';
 import { serializeRequestForLog } from './http/request-log.ts';
@@ -141,8 +142,10 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
   });
   // Issue 11 item 1: a bounded, linear form parser and a body limit per endpoint.
   installFormBodyLimits(app);
-  // Issue 11 items 9, 10, 14, 16: duplicate Authorization, multipart, credentials in the URL, no-store.
+  // Issue 11 items 10, 14, 16: duplicate Authorization, credentials in the URL, no-store.
   installRequestGuards(app);
+  // Each route's media types (multipart only at the two upload forms, issue 11 item 9): 415 before the body is read.
+  installMediaTypeGuard(app, options.brand.name, options.issuer);
   // Issue 11 item 15: 405 with Allow for wrong methods; a 404 that does not repeat the URL. A browser gets
   // them as a page in its language with a way home (a reload of /login after a refused password is a GET).
   const addMethodNotAllowedRoutes = installMethodNotAllowed(app, (request, status) => {

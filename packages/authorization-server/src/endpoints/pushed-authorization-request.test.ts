@@ -402,13 +402,13 @@ describe('PAR required for the whole deployment (requirePushedAuthorizationReque
     assert.equal(page.location, undefined);
   });
 
-  it('answers GET with 405, and a JSON body with invalid_request', async () => {
+  it('answers GET with 405, and a JSON body with 415 invalid_request (RFC 9126 §2.1: a form body)', async () => {
     const get = await fetch(`${server.url}/oauth/par`);
     assert.notEqual(get.status, 200);
     const json = await fetch(`${server.url}/oauth/par`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: confidentialAuth() }, body: JSON.stringify(authorizationParameters().parameters),
     });
-    assert.equal(json.status, 400);
+    assert.equal(json.status, 415);
     assert.equal((await json.json()).error, 'invalid_request');
   });
 

@@ -92,11 +92,12 @@ describe('POST /oauth/token', () => {
       assert.equal((await response.json()).error, 'invalid_request');
     });
 
-    it('refuses a JSON body with invalid_request', async () => {
+    it('refuses a JSON body with 415 invalid_request before reading it (RFC 6749 §3.2; http/media-types.ts)', async () => {
       const response = await fetch(`${server.url}/oauth/token`, {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: confidentialAuth() }, body: '{"grant_type":"refresh_token"}',
       });
-      assert.equal(response.status, 400);
+      assert.equal(response.status, 415);
+      assert.equal(response.headers.get('cache-control'), 'no-store');
       assert.equal((await response.json()).error, 'invalid_request');
     });
   });

@@ -9,6 +9,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on the 405 routes this file adds: they read no body, so http/media-types.ts does not check one. */
+    answersMethodNotAllowed?: boolean;
+  }
+}
+
 /** The methods a path that does not serve them answers 405 to; any other method is a 404. */
 const ANSWERED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -80,6 +87,7 @@ export function installMethodNotAllowed(app: FastifyInstance, htmlPage?: (reques
       app.route({
         method: missing as HTTPMethods[],
         url,
+        config: { answersMethodNotAllowed: true },
         onRequest: async (request, reply) => {
           reply.header('allow', allow);
           refuse(request, reply, 405, htmlPage);

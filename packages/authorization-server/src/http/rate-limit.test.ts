@@ -130,11 +130,10 @@ for (const backend of backends) {
     });
 
     it('a request refused before its client authenticates (malformed) counts against its address, and over the limit is answered 429', withServer(async (server) => {
-      // A JSON body: refused by the endpoint (400 invalid_request) before it reads any client credentials.
+      // No body: refused by the endpoint (400 invalid_request) before it reads any client credentials. (A JSON body is
+      // refused with 415 before the endpoint runs, http/media-types.ts, like the 413s Fastify answers: not counted.)
       const malformed = async () => {
-        const response = await fetch(`${server.url}/oauth/token`, {
-          method: 'POST', headers: { 'content-type': 'application/json', authorization: confidentialAuth() }, body: '{"grant_type":"refresh_token"}',
-        });
+        const response = await fetch(`${server.url}/oauth/token`, { method: 'POST', headers: { authorization: confidentialAuth() } });
         return { status: response.status, headers: response.headers, json: await response.json() };
       };
       for (let i = 0; i < 6; i++) assert.equal((await malformed()).status, 400);

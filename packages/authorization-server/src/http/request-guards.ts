@@ -3,8 +3,9 @@
  * hooks, so they answer before any body is read:
  * - `Cache-Control: no-store` on every response of the OAuth endpoints, errors from Fastify included;
  * - two `Authorization` headers: 400 `invalid_request`;
- * - `multipart/form-data` where the route does not take it: 415;
  * - credentials in the query string of a client-authenticated endpoint: 400 `invalid_request`.
+ * The media types each route takes (multipart only where MULTIPART_ROUTES says) are checked beside them, in
+ * http/media-types.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../errors.ts';
@@ -18,7 +19,10 @@ export const NO_STORE_ROUTES: ReadonlySet<string> = new Set([
   '/oauth/token', '/oauth/token/introspect', '/oauth/revoke', '/oauth/revoked-access-tokens',
 ]);
 
-/** The only routes that take `multipart/form-data`: the portal's registration form and logo upload. */
+/**
+ * The only routes that take `multipart/form-data` (issue 11 item 9): the portal's registration form and logo upload.
+ * Elsewhere a multipart body is refused with 415 before it is read (http/media-types.ts).
+ */
 export const MULTIPART_ROUTES: ReadonlySet<string> = new Set(['/portal/clients', '/portal/clients/:client_id/logo']);
 
 /**
@@ -84,13 +88,6 @@ export function installRequestGuards(app: FastifyInstance): void {
     }
     if (authorizationHeaders > 1) {
       refuse(reply, 400, new OAuthError('invalid_request', 'the request has more than one Authorization header'));
-      return;
-    }
-
-    // Issue 11 item 9: multipart bodies are parsed only where a file is expected.
-    const contentType = request.headers['content-type'];
-    if (contentType !== undefined && MULTIPART.test(contentType) && !(route !== undefined && MULTIPART_ROUTES.has(route))) {
-      refuse(reply, 415, new OAuthError('invalid_request', 'multipart bodies are not accepted here'));
       return;
     }
 

@@ -26,7 +26,7 @@ const EXPECTED_DEVELOPMENT: Record<string, string> = {
 const EXPECTED_PRODUCTION = { ...EXPECTED_DEVELOPMENT, 'strict-transport-security': 'max-age=31536000; includeSubDomains' };
 
 /** Headers a response carries that are not security headers (framing, caching, ids). */
-const OTHER_HEADERS = new Set(['x-request-id', 'content-type', 'content-length', 'date', 'connection', 'keep-alive', 'cache-control', 'pragma', 'allow', 'www-authenticate', 'set-cookie']);
+const OTHER_HEADERS = new Set(['x-request-id', 'content-type', 'content-length', 'date', 'connection', 'keep-alive', 'cache-control', 'pragma', 'allow', 'accept', 'www-authenticate', 'set-cookie']);
 
 function securityHeadersOf(headers: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !OTHER_HEADERS.has(name)));
@@ -102,7 +102,7 @@ describe('security headers (SPEC decisions 17, 18)', () => {
       // Each refused by its hook (the description says which), before any route ran.
       const refusals: [string, InjectOptions, number, RegExp][] = [
         ['two Authorization headers', { method: 'POST', url: '/oauth/token', headers: { ...https, authorization: ['Basic YTpi', 'Basic YzpkZA=='] as unknown as string } }, 400, /more than one Authorization header/],
-        ['a multipart body', { method: 'POST', url: '/oauth/token', headers: { ...https, 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--' }, 415, /multipart/],
+        ['a multipart body', { method: 'POST', url: '/oauth/token', headers: { ...https, 'content-type': 'multipart/form-data; boundary=x' }, payload: '--x--' }, 415, /must be application\/x-www-form-urlencoded/],
         ['a client secret in the URL', { method: 'POST', url: '/oauth/token?client_secret=s', headers: https }, 400, /must not be sent in the URL/],
       ];
       for (const [label, request, status, description] of refusals) {

@@ -106,6 +106,8 @@ export const da: Catalogue = {
   'error.uploadTooLargeTitle': 'Uploadet er for stort',
   'error.uploadTooLarge': 'Intet blev gemt. Et logo må højst være {megabytes} MB: Vælg et mindre billede, og send formularen igen.',
   'error.openPortal': 'Gå til udviklerportalen',
+  'error.unsupportedFormTitle': 'Formularen kan ikke læses',
+  'error.unsupportedForm': 'Formularen kom i et format, som denne side ikke modtager, så den blev ikke læst, og intet blev ændret. Åbn siden igen, og send formularen derfra.',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisation} other {virksomhed}} at forbinde',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisation} other {virksomhed}} at forbinde',

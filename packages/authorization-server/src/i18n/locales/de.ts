@@ -106,6 +106,8 @@ export const de: Catalogue = {
   'error.uploadTooLargeTitle': 'Der Upload ist zu groß',
   'error.uploadTooLarge': 'Es wurde nichts gespeichert. Ein Logo darf höchstens {megabytes} MB groß sein: Wählen Sie ein kleineres Bild und senden Sie das Formular erneut.',
   'error.openPortal': 'Zum Entwicklerportal',
+  'error.unsupportedFormTitle': 'Dieses Formular kann nicht gelesen werden',
+  'error.unsupportedForm': 'Das Formular kam in einem Format, das diese Seite nicht annimmt. Es wurde daher nicht gelesen, und nichts wurde geändert. Öffnen Sie die Seite erneut und senden Sie das Formular von dort.',
 
   'noSubject.title': 'Keine {subjectType, select, organization {Organisation} other {Firma}} zum Verbinden',
   'noSubject.heading': 'Sie haben keine {subjectType, select, organization {Organisation} other {Firma}} zum Verbinden',

@@ -112,6 +112,8 @@ export const en = {
   'error.uploadTooLargeTitle': 'The upload is too large',
   'error.uploadTooLarge': 'Nothing was saved. A logo may be at most {megabytes} MB: choose a smaller image and send the form again.',
   'error.openPortal': 'Go to the developer portal',
+  'error.unsupportedFormTitle': 'This form cannot be read',
+  'error.unsupportedForm': 'The form arrived in a format this page does not take, so it was not read and nothing was changed. Open the page again and send the form from there.',
 
   // no-subject-page.ts
   'noSubject.title': 'No {subjectType, select, organization {organization} other {company}} to connect',

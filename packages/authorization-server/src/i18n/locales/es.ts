@@ -106,6 +106,8 @@ export const es: Catalogue = {
   'error.uploadTooLargeTitle': 'La subida es demasiado grande',
   'error.uploadTooLarge': 'No se guardó nada. Un logotipo puede ocupar como máximo {megabytes} MB: elige una imagen más pequeña y vuelve a enviar el formulario.',
   'error.openPortal': 'Ir al portal para desarrolladores',
+  'error.unsupportedFormTitle': 'No se puede leer este formulario',
+  'error.unsupportedForm': 'El formulario llegó en un formato que esta página no acepta, así que no se leyó y no se cambió nada. Vuelve a abrir la página y envía el formulario desde allí.',
 
   'noSubject.title': 'No hay ninguna {subjectType, select, organization {organización} other {empresa}} que conectar',
   'noSubject.heading': 'No tienes ninguna {subjectType, select, organization {organización} other {empresa}} que conectar',

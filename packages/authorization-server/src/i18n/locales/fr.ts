@@ -106,6 +106,8 @@ export const fr: Catalogue = {
   'error.uploadTooLargeTitle': 'L’envoi est trop volumineux',
   'error.uploadTooLarge': 'Rien n’a été enregistré. Un logo ne peut dépasser {megabytes} Mo : choisissez une image plus petite et renvoyez le formulaire.',
   'error.openPortal': 'Aller au portail des développeurs',
+  'error.unsupportedFormTitle': 'Ce formulaire ne peut pas être lu',
+  'error.unsupportedForm': 'Le formulaire est arrivé dans un format que cette page n’accepte pas : il n’a pas été lu et rien n’a été modifié. Ouvrez à nouveau la page et envoyez le formulaire depuis celle-ci.',
 
   'noSubject.title': 'Aucune {subjectType, select, organization {organisation} other {entreprise}} à connecter',
   'noSubject.heading': 'Vous n’avez aucune {subjectType, select, organization {organisation} other {entreprise}} à connecter',

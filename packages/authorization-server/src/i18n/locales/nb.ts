@@ -106,6 +106,8 @@ export const nb: Catalogue = {
   'error.uploadTooLargeTitle': 'Opplastingen er for stor',
   'error.uploadTooLarge': 'Ingenting ble lagret. En logo kan være på høyst {megabytes} MB: velg et mindre bilde og send skjemaet på nytt.',
   'error.openPortal': 'Gå til utviklerportalen',
+  'error.unsupportedFormTitle': 'Skjemaet kan ikke leses',
+  'error.unsupportedForm': 'Skjemaet kom i et format denne siden ikke tar imot, så det ble ikke lest, og ingenting ble endret. Åpne siden på nytt og send skjemaet derfra.',
 
   'noSubject.title': 'Ingen {subjectType, select, organization {organisasjon} other {selskap}} å koble til',
   'noSubject.heading': 'Du har ingen {subjectType, select, organization {organisasjon} other {selskap}} å koble til',

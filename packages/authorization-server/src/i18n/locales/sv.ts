@@ -106,6 +106,8 @@ export const sv: Catalogue = {
   'error.uploadTooLargeTitle': 'Uppladdningen är för stor',
   'error.uploadTooLarge': 'Inget sparades. En logotyp får vara högst {megabytes} MB: välj en mindre bild och skicka formuläret igen.',
   'error.openPortal': 'Gå till utvecklarportalen',
+  'error.unsupportedFormTitle': 'Formuläret kan inte läsas',
+  'error.unsupportedForm': 'Formuläret kom i ett format som den här sidan inte tar emot, så det lästes inte och inget ändrades. Öppna sidan igen och skicka formuläret därifrån.',
 
   'noSubject.title': '{subjectType, select, organization {Ingen organisation} other {Inget företag}} att ansluta',
   'noSubject.heading': 'Du har {subjectType, select, organization {ingen organisation} other {inget företag}} att ansluta',
