@@ -7,6 +7,8 @@
  *   `WWW-Authenticate: Bearer realm="gatehouse-admin"`; with an unknown one: 401 `error="invalid_token"`
  *   (RFC 6750 §3). No cookies are involved, so no CSRF exposure.
  * - Transport: outside development the server refuses anything not received over TLS (SPEC decision 17).
+ * - Bodies: `application/json` only (`image/*` at the logo route); any other type is 415 `invalid_request`
+ *   before the body is read, and before authentication (http/media-types.ts).
  * - Members use RFC 7591 names; refusals are RFC 7591 §3.2.2 errors (`invalid_client_metadata`,
  *   `invalid_redirect_uri`) with a `field` member naming what was refused.
  * - Every change goes through clients/client-management.ts, audited as `admin:<name>`.
