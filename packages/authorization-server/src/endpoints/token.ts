@@ -51,7 +51,12 @@ async function auditRefusal(context: ServerContext, clientId: string, grantType:
   });
 }
 
-/** RFC 6749 §3.2: the token endpoint takes application/x-www-form-urlencoded POST bodies only. */
+/**
+ * RFC 6749 §3.2 (RFC 7009 §2.1, RFC 7662 §2.1, RFC 9126 §2.1 likewise): the token, revocation, introspection and
+ * PAR endpoints take application/x-www-form-urlencoded POST bodies only. A body of another
+ * media type never gets here (415 before it is read, http/media-types.ts); what this refuses is a POST without
+ * a body (400, as before: there is no content whose type could be unsupported).
+ */
 export function requireForm(request: FastifyRequest): RawParameters {
   const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   if (contentType !== 'application/x-www-form-urlencoded' || typeof request.body !== 'object' || request.body === null) {
