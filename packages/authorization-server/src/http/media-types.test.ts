@@ -17,6 +17,11 @@ describe('the media types each route takes (http/media-types.ts)', () => {
   });
   after(() => server.close());
 
+  it('leaves no parser for text/plain, which no route takes (Fastify registers one by default)', () => {
+    assert.equal(server.app.hasContentTypeParser('text/plain'), false);
+    assert.equal(server.app.hasContentTypeParser('application/json'), true);
+  });
+
   const auditTypes = async () => (await server.storage.audit.list({ limit: 1000 })).map((event) => event.type);
   const count = async (type: string) => (await auditTypes()).filter((event) => event === type).length;
   const clientCount = async () => (await server.storage.clients.list()).length;

@@ -105,6 +105,8 @@ function refuse(request: FastifyRequest, reply: FastifyReply, accepted: Accepted
  * @param brandName the brand the refusal page shows; @param issuer whose pages the way back may lead to.
  */
 export function installMediaTypeGuard(app: FastifyInstance, brandName: string, issuer: string): void {
+  // No route takes text/plain: Fastify's default parser for it goes too, so no route can be reached with one.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', (request, reply, done) => {
     // The method first: a GET (most requests) costs no route lookup (routeOptions builds an object per access).
     if (BODYLESS_METHODS.has(request.method) || !carriesContent(request)) {
