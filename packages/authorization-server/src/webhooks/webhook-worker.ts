@@ -4,7 +4,9 @@
  * clients at once, one delivery per client at a time, so one slow receiver holds up only its own client. A delivery is
  * signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`, with the
  * `standardwebhooks` library), POSTed with a timeout, and on anything but a 2xx retried with exponential
- * backoff: `baseDelaySeconds * 2^(attempts-1)`, at most `maxDelaySeconds`, until `maxAttempts`.
+ * backoff: `baseDelaySeconds * 2^(attempts-1)`, at most `maxDelaySeconds`, until `maxAttempts`. Receivers' host names
+ * are resolved one at a time per process (`resolveWebhookHost`), so partners whose DNS hangs cannot take libuv's
+ * whole thread pool from the rest of the server.
  */
 import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../clock.ts';
@@ -12,10 +14,17 @@ import type { Storage, WebhookDeliveryRecord } from '../storage/storage.ts';
 import { startPeriodicFlush } from '../storage/periodic-flush.ts';
 import type { Environment } from '../options.ts';
 import { decryptWebhookSecret, privateWebhookTargetsAllowed } from './webhook-secret.ts';
-import { isPublicAddress, NonPublicAddressError, publicAddressesOnly } from '../clients/public-address.ts';
+import { isPublicAddress, NonPublicAddressError } from '../clients/public-address.ts';
+import { ADDRCONFIG, lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
+
+/**
+ * How a receiver's host name is resolved: `dns.lookup` with `all: true` (its shape), which runs getaddrinfo on
+ * libuv's thread pool. Injectable (`WebhookDeliveryOptions.lookup`) so tests decide when a lookup answers.
+ */
+export type WebhookHostLookup = (hostname: string, options: LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 export interface WebhookDeliveryOptions {
   storage: Storage;
@@ -50,10 +59,16 @@ export interface WebhookDeliveryOptions {
   /**
    * Told of each attempt that did not deliver (main.ts logs it), since the delivery log keeps only the status (0 when
    * no response came). `reason`: the error's code (`ENOTPUBLIC` for an address that is not public, `ECONNREFUSED`,
-   * `ABORT_ERR` for the timeout, …), `http_<status>` for a non-2xx answer, `no_endpoint` when the webhook was removed.
-   * Never a secret, a signature or the payload.
+   * `ELOOKUPTIMEOUT` when the host name was not resolved within the timeout, `ABORT_ERR` for the timeout, …),
+   * `http_<status>` for a non-2xx answer, `no_endpoint` when the webhook was removed. Never a secret, a signature or
+   * the payload.
    */
   onAttemptFailed?: (failure: { deliveryId: string; clientId: string; status: number; reason: string }) => void;
+  /**
+   * Resolves a receiver's host name (never called for an IP literal), default `dns.lookup`. Whatever it is, at most
+   * one such lookup is in flight in the process at a time (`resolveWebhookHost`).
+   */
+  lookup?: WebhookHostLookup;
   /** Once aborted, the run starts no further delivery (the ones under way finish): `WebhookWorker.stop`. */
   signal?: AbortSignal;
 }
@@ -145,7 +160,7 @@ async function deliverOne(options: WebhookDeliveryOptions, delivery: WebhookDeli
     const signature = new Webhook(secret).sign(delivery.deliveryId, new Date(at * 1000), delivery.payload);
     status = await post(endpoint.url, delivery.payload, {
       'content-type': 'application/json', 'webhook-id': delivery.deliveryId, 'webhook-timestamp': String(at), 'webhook-signature': signature,
-    }, timeoutSeconds, !privateWebhookTargetsAllowed(options.environment, options.allowPrivateAddresses));
+    }, timeoutSeconds, !privateWebhookTargetsAllowed(options.environment, options.allowPrivateAddresses), options.lookup ?? defaultLookup);
   } catch (error) {
     status = 0;
     reason = errorReason(error);
@@ -168,19 +183,135 @@ function errorReason(error: unknown): string {
   return error instanceof Error ? error.name : 'error';
 }
 
+/** `dns.lookup` read at call time (a test's `mock.method(dns, 'lookup')` + syncBuiltinESMExports replaces it). */
+const defaultLookup: WebhookHostLookup = (hostname, options, callback) => dnsLookup(hostname, options, callback);
+
+/**
+ * The process's one webhook host-name lookup slot. `dns.lookup` is getaddrinfo on libuv's thread pool (4 threads by
+ * default, UV_THREADPOOL_SIZE; https://nodejs.org/api/dns.html#implementation-considerations), and a lookup whose
+ * DNS never answers holds its thread until the system resolver gives up, whatever our timeout says (a getaddrinfo
+ * call cannot be cancelled). With `concurrency` deliveries at once, four partners with dead DNS held the whole pool,
+ * and everything else on it stalled: scrypt/argon2 password hashing (logins), some crypto, file system calls. One
+ * lookup at a time leaves the other threads to the server. The slot is handed on only when the lookup itself
+ * returns, not when a delivery gives up on it, so a hung getaddrinfo never lets a second one start beside it.
+ */
+let lookupSlotTaken = false;
+const lookupSlotWaiters: (() => void)[] = [];
+
+function lookupTimeoutError(hostname: string): Error {
+  return Object.assign(new Error(`the host name ${hostname} was not resolved within the delivery's timeout`), { code: 'ELOOKUPTIMEOUT' });
+}
+
+/** Waits for the lookup slot; rejects with ELOOKUPTIMEOUT (leaving the queue) if `signal` aborts first. */
+function takeLookupSlot(hostname: string, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(lookupTimeoutError(hostname));
+  if (!lookupSlotTaken) {
+    lookupSlotTaken = true;
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve, reject) => {
+    const waiter = () => {
+      signal.removeEventListener('abort', abandon);
+      resolve();
+    };
+    const abandon = () => {
+      const index = lookupSlotWaiters.indexOf(waiter);
+      if (index !== -1) lookupSlotWaiters.splice(index, 1);
+      reject(lookupTimeoutError(hostname));
+    };
+    lookupSlotWaiters.push(waiter);
+    signal.addEventListener('abort', abandon, { once: true });
+  });
+}
+
+/** Hands the slot to the next waiting delivery (it stays taken), else frees it. */
+function releaseLookupSlot(): void {
+  const next = lookupSlotWaiters.shift();
+  if (next) next();
+  else lookupSlotTaken = false;
+}
+
+/**
+ * Resolves a receiver's host name through the process's one lookup slot (see `lookupSlotTaken`): every address, as
+ * `dns.lookup` with `all: true` and the ADDRCONFIG hint Node's net.connect passes by default. Waiting for the slot
+ * and for the answer together end with `signal` (the delivery's timeout): the delivery then fails with ELOOKUPTIMEOUT
+ * (status 0, retried like an unreachable receiver), while the lookup, if it was started, keeps the slot until it
+ * returns.
+ */
+async function resolveWebhookHost(hostname: string, lookup: WebhookHostLookup, signal: AbortSignal): Promise<LookupAddress[]> {
+  await takeLookupSlot(hostname, signal);
+  // Handed the slot just as the timeout fired: start no lookup for a delivery already given up.
+  if (signal.aborted) {
+    releaseLookupSlot();
+    throw lookupTimeoutError(hostname);
+  }
+  return new Promise<LookupAddress[]>((resolve, reject) => {
+    let returned = false;
+    const giveUp = () => reject(lookupTimeoutError(hostname));
+    signal.addEventListener('abort', giveUp, { once: true });
+    const done = (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+      // A lookup that calls back twice must not hand the slot on twice.
+      if (returned) return;
+      returned = true;
+      signal.removeEventListener('abort', giveUp);
+      releaseLookupSlot();
+      // After giveUp this settles nothing (a promise settles once).
+      if (error) reject(error);
+      else resolve(addresses);
+    };
+    try {
+      lookup(hostname, { all: true, hints: ADDRCONFIG }, done);
+    } catch (error) {
+      done(error as NodeJS.ErrnoException, []);
+    }
+  });
+}
+
+/**
+ * A `lookup` for `http.request` that answers with addresses already resolved (and checked): the connection goes to
+ * exactly those, no second resolution a rebinding name could change. As `dns.lookup` answers: every address with
+ * `all`, else the first; only those of the family asked for, if one is.
+ */
+function pinnedLookup(hostname: string, addresses: LookupAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+    const matching = family === 4 || family === 6 ? addresses.filter((entry) => entry.family === family) : addresses;
+    // Asynchronously, as dns.lookup calls back.
+    process.nextTick(() => {
+      if (matching.length === 0) {
+        return callback(Object.assign(new Error(`no address of ${hostname} in the family asked for`), { code: 'ENOTFOUND' }), options.all ? [] : '');
+      }
+      if (options.all) return callback(null, matching);
+      return callback(null, matching[0]!.address, matching[0]!.family);
+    });
+  };
+}
+
 /**
  * POSTs `body` and resolves with the response's status (redirects are not followed: a 3xx is a failed
  * attempt); the body is not read. `node:http(s)` rather than fetch: its `lookup` is the one place where the
- * addresses actually connected to can be checked (`publicOnly`: public-address.ts `publicAddressesOnly`).
+ * addresses actually connected to can be decided. A host name is resolved first (`resolveWebhookHost`, one lookup
+ * in flight per process) and, with `publicOnly`, refused unless every address is public (public-address.ts
+ * `isPublicAddress`, as its `publicAddressesOnly` does); the request's `lookup` then answers with those addresses.
  * A `101` upgrade resolves with 101 (a failed attempt, as a 3xx). Never through a proxy (see below).
- * @throws on a refused address (NonPublicAddressError, ENOTPUBLIC), a network error, the timeout (ABORT_ERR), or a
- *   connection closed without an answer (ENORESPONSE).
+ * @throws on a refused address (NonPublicAddressError, ENOTPUBLIC), a name not resolved within the timeout
+ *   (ELOOKUPTIMEOUT), a network error, the timeout (ABORT_ERR), or a connection closed without an answer (ENORESPONSE).
  */
-function post(url: string, body: string, headers: Record<string, string>, timeoutSeconds: number, publicOnly: boolean): Promise<number> {
+async function post(url: string, body: string, headers: Record<string, string>, timeoutSeconds: number, publicOnly: boolean, lookup: WebhookHostLookup): Promise<number> {
   const target = new URL(url);
   // An IP literal is connected to without a lookup: check it here.
   const literal = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-  if (publicOnly && isIP(literal) !== 0 && !isPublicAddress(literal)) return Promise.reject(new NonPublicAddressError(target.hostname));
+  if (publicOnly && isIP(literal) !== 0 && !isPublicAddress(literal)) throw new NonPublicAddressError(target.hostname);
+  // One timeout for the whole attempt: name resolution (the wait for the lookup slot included), connect and the
+  // answer's headers together (README "Partner webhooks").
+  const signal = AbortSignal.timeout(timeoutSeconds * 1000);
+  let pinned: LookupFunction | undefined;
+  if (isIP(literal) === 0) {
+    const addresses = await resolveWebhookHost(target.hostname, lookup, signal);
+    if (publicOnly && (addresses.length === 0 || addresses.some((entry) => !isPublicAddress(entry.address)))) throw new NonPublicAddressError(target.hostname);
+    if (addresses.length === 0) throw Object.assign(new Error(`${target.hostname} resolved to no address`), { code: 'ENOTFOUND' });
+    pinned = pinnedLookup(target.hostname, addresses);
+  }
   const https = target.protocol === 'https:';
   const send = https ? httpsRequest : httpRequest;
   // Never through an environment proxy (NODE_USE_ENV_PROXY=1 or --use-env-proxy with HTTP(S)_PROXY set): a proxy
@@ -192,7 +323,7 @@ function post(url: string, body: string, headers: Record<string, string>, timeou
   const agent = https ? new HttpsAgent({ keepAlive: false, proxyEnv: {} }) : new HttpAgent({ keepAlive: false, proxyEnv: {} });
   return new Promise<number>((resolve, reject) => {
     const outgoing = send(target, {
-      method: 'POST', agent, signal: AbortSignal.timeout(timeoutSeconds * 1000), ...(publicOnly ? { lookup: publicAddressesOnly } : {}),
+      method: 'POST', agent, signal, ...(pinned ? { lookup: pinned } : {}),
       headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
     }, (response) => {
       resolve(response.statusCode ?? 0);

@@ -1,0 +1,209 @@
+/**
+ * A receiver's host name is resolved by getaddrinfo on libuv's thread pool (4 threads), and a partner whose DNS never
+ * answers holds a thread until the system resolver gives up: with 4 deliveries at once, four such partners held the
+ * whole pool, and password hashing, crypto and file system calls (logins) stalled behind them. So at most one webhook
+ * host-name lookup is in flight in the process (webhook-worker.ts `resolveWebhookHost`); an IP literal needs none.
+ * The lookup is injected and answers only when the test says so (no sleeps, no timed assertions); the deliveries that
+ * give up on it do so at their own timeout (1 s here), which the test only waits for.
+ */
+import assert from 'node:assert/strict';
+import type { LookupAddress } from 'node:dns';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { createTestClock } from '../clock.ts';
+import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
+import type { Storage } from '../storage/storage.ts';
+import { deliverDueWebhooks, webhookBackoffSeconds, type WebhookDeliveryOptions, type WebhookHostLookup } from './webhook-worker.ts';
+import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
+
+const secretKey = webhookSecretKey(Buffer.alloc(32, 9));
+const loopback: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }];
+
+const listeners = new Set<() => void>();
+/** Resolves when `condition` holds, re-checked whenever a request arrives or a lookup is asked (no polling, no sleep). */
+function when(condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!condition()) return;
+      listeners.delete(check);
+      resolve();
+    };
+    listeners.add(check);
+    check();
+  });
+}
+const changed = () => {
+  for (const listener of [...listeners]) listener();
+};
+
+/** A receiver on 127.0.0.1 that answers every request at once (204). */
+interface Receiver { port: number; arrived: string[]; close(): Promise<void> }
+async function receiver(): Promise<Receiver> {
+  const sockets = new Set<Socket>();
+  const arrived: string[] = [];
+  const server = createServer((request, response: ServerResponse) => {
+    request.resume();
+    arrived.push(String(request.headers['webhook-id']));
+    response.statusCode = 204;
+    response.end();
+    changed();
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    arrived,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A lookup that holds every question until the test answers it (or, with `autoAnswer`, answers 127.0.0.1 at once). */
+function heldLookup() {
+  const held: { hostname: string; answer: (addresses: LookupAddress[]) => void }[] = [];
+  const state = {
+    /** Host names asked, in order. */
+    asked: [] as string[],
+    inFlight: 0,
+    /** The most lookups in flight at once. */
+    maxInFlight: 0,
+    autoAnswer: false,
+    held,
+    /** Answers the oldest held question. */
+    answerNext(addresses: LookupAddress[] = loopback) {
+      held.shift()?.answer(addresses);
+    },
+    lookup: ((hostname, _options, callback) => {
+      state.asked.push(hostname);
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      const answer = (addresses: LookupAddress[]) => {
+        state.inFlight--;
+        callback(null, addresses);
+      };
+      if (state.autoAnswer) queueMicrotask(() => answer(loopback));
+      else held.push({ hostname, answer });
+      changed();
+    }) as WebhookHostLookup,
+  };
+  return state;
+}
+
+describe('webhook deliveries: at most one host-name lookup in flight in the process', () => {
+  let storage: Storage;
+  let clock: ReturnType<typeof createTestClock>;
+  let receivers: Receiver[];
+  let lookups: ReturnType<typeof heldLookup>;
+  let failures: string[];
+
+  beforeEach(() => {
+    storage = createSqliteStorage(':memory:');
+    clock = createTestClock();
+    receivers = [];
+    lookups = heldLookup();
+    failures = [];
+  });
+  afterEach(async () => {
+    listeners.clear();
+    // The lookup slot is the process's: a question left held would keep it from the next case.
+    while (lookups.held.length > 0) lookups.answerNext();
+    for (const open of receivers) await open.close();
+    await storage.close();
+  });
+
+  /** A partner (its own client and receiver) whose webhook URL names `host` (a name, or 127.0.0.1). */
+  async function partner(name: string, host: string): Promise<{ clientId: string; receiver: Receiver }> {
+    const hook = await receiver();
+    receivers.push(hook);
+    const clientId = `00000000-0000-4000-8000-${name.padStart(12, '0')}`;
+    await storage.webhooks.setEndpoint({
+      clientId, url: `http://${host}:${hook.port}/hooks/${name}`, secretCiphertext: encryptWebhookSecret(secretKey, clientId, newWebhookSecret()), createdAt: clock.nowSeconds(),
+    });
+    return { clientId, receiver: hook };
+  }
+  async function queue(...deliveries: [clientId: string, deliveryId: string][]) {
+    for (const [clientId, deliveryId] of deliveries) {
+      await storage.webhooks.enqueue({
+        deliveryId, clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
+        createdAt: clock.nowSeconds(), attempts: 0, nextAttemptAt: clock.nowSeconds(), lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+      });
+    }
+  }
+  // Development: receivers on 127.0.0.1 are allowed, as in the other webhook tests.
+  const options = (overrides: Partial<WebhookDeliveryOptions> = {}): WebhookDeliveryOptions => ({
+    storage, clock, secretKey, environment: 'development', timeoutSeconds: 5, lookup: lookups.lookup,
+    onAttemptFailed: (failure) => failures.push(failure.reason), ...overrides,
+  });
+  /** [id, attempts, lastStatus, delivered, nextAttemptAt] of each delivery. */
+  async function logged(clientIds: string[], deliveryIds: string[]) {
+    const all = (await Promise.all(clientIds.map((clientId) => storage.webhooks.list(clientId, 100)))).flat();
+    return deliveryIds.map((id) => {
+      const delivery = all.find((entry) => entry.deliveryId === id)!;
+      return [id, delivery.attempts, delivery.lastStatus, delivery.deliveredAt !== null, delivery.nextAttemptAt];
+    });
+  }
+
+  it('two partners whose DNS hangs: one lookup in flight, the other delivery waits; both fail at their timeout (ELOOKUPTIMEOUT) and are retried; the next lookup starts only when the hung one returns', async () => {
+    const first = await partner('1', 'hooks-1.partner.invalid');
+    const second = await partner('2', 'hooks-2.partner.invalid');
+    await queue([first.clientId, 'msg_dns_1'], [second.clientId, 'msg_dns_2']);
+    const start = clock.nowSeconds();
+    // Both deliveries start at once (concurrency 4); neither lookup is ever answered during this run.
+    assert.deepEqual(await deliverDueWebhooks(options({ timeoutSeconds: 1 })), { attempted: 2, delivered: 0 });
+    assert.equal(lookups.asked.length, 1, `one lookup was started, the other delivery waited for it: ${JSON.stringify(lookups.asked)}`);
+    assert.equal(lookups.maxInFlight, 1);
+    assert.deepEqual(failures, ['ELOOKUPTIMEOUT', 'ELOOKUPTIMEOUT']);
+    const retry = start + webhookBackoffSeconds(1);
+    assert.deepEqual(await logged([first.clientId, second.clientId], ['msg_dns_1', 'msg_dns_2']),
+      [['msg_dns_1', 1, 0, false, retry], ['msg_dns_2', 1, 0, false, retry]], 'failed attempts (status 0), retried later');
+    assert.equal(lookups.inFlight, 1, 'the hung lookup is still in flight: the delivery gave up on it, the resolver did not');
+
+    // The retries come due while the hung lookup still holds the slot.
+    clock.advanceSeconds(webhookBackoffSeconds(1));
+    const begun: string[] = [];
+    const counted: Storage = { ...storage, webhooks: { ...storage.webhooks, findEndpoint: async (clientId) => {
+      const endpoint = await storage.webhooks.findEndpoint(clientId);
+      begun.push(clientId);
+      changed();
+      return endpoint;
+    } } };
+    const run = deliverDueWebhooks(options({ storage: counted }));
+    await Promise.race([when(() => begun.length === 2), run]);
+    // A turn of the event loop: a delivery not held back by the slot would have asked its lookup by now.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(lookups.asked.length, 1, 'no second lookup while the first has not returned');
+    lookups.answerNext();
+    await Promise.race([when(() => lookups.asked.length === 2), run]);
+    assert.equal(lookups.asked.length, 2, 'the next lookup started once the hung one returned');
+    assert.equal(lookups.inFlight, 1, 'and only that one');
+    lookups.autoAnswer = true;
+    lookups.answerNext();
+    assert.deepEqual(await run, { attempted: 2, delivered: 2 });
+    assert.equal(lookups.asked.length, 3);
+    assert.equal(lookups.maxInFlight, 1, 'never two lookups at once');
+    assert.deepEqual([first.receiver.arrived, second.receiver.arrived], [['msg_dns_1'], ['msg_dns_2']]);
+  });
+
+  it('a partner at an IP literal needs no lookup: it is delivered to while another partner\'s lookup hangs', async () => {
+    const hung = await partner('1', 'hooks-hung.partner.invalid');
+    const literal = await partner('2', '127.0.0.1');
+    // The hung partner's delivery comes first and takes the lookup slot.
+    await queue([hung.clientId, 'msg_literal_1'], [literal.clientId, 'msg_literal_2']);
+    const run = deliverDueWebhooks(options());
+    await Promise.race([when(() => lookups.asked.length === 1 && literal.receiver.arrived.length === 1), run]);
+    assert.deepEqual(literal.receiver.arrived, ['msg_literal_2'], 'delivered without a lookup');
+    assert.deepEqual(lookups.asked, ['hooks-hung.partner.invalid'], 'the literal was not looked up');
+    assert.equal(lookups.inFlight, 1, 'while the other partner\'s lookup was still unanswered');
+    assert.deepEqual(hung.receiver.arrived, []);
+    lookups.answerNext();
+    assert.deepEqual(await run, { attempted: 2, delivered: 2 });
+    assert.deepEqual(hung.receiver.arrived, ['msg_literal_1']);
+    assert.deepEqual(failures, []);
+  });
+});
