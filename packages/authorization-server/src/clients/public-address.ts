@@ -3,8 +3,10 @@
  * where the server sends requests of its own (webhook deliveries) in staging and production
  * (webhooks/webhook-secret.ts privateWebhookTargetsAllowed): public unicast addresses only, never the platform's
  * own network (SSRF). A webhook URL's host is checked by name when it is registered (webhook-secret.ts);
- * `publicAddressesOnly` checks the addresses the name resolves to when a delivery connects, so a public name
- * that resolves (or is later rebound) to a private address is not connected to.
+ * A delivery checks the addresses the name resolves to with `isPublicAddress` and connects to those only
+ * (webhooks/webhook-worker.ts `post`, which resolves through its own lookup slot), so a public name that resolves
+ * (or is later rebound) to a private address is not connected to; `publicAddressesOnly` is that check as a
+ * `lookup` for a connection that resolves for itself.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';

@@ -104,7 +104,7 @@ function checkRedirectUri(uri: string, clientType: ClientType, environment: Envi
  * False for a host that is not on the public internet by its name alone: the loopback names and literals,
  * names under `localhost`, and IP literals of private, link-local or unspecified ranges (the rule for redirect URIs
  * in production, and for webhook URLs in staging and production). A public name may still resolve to a private address: webhook deliveries check
- * the addresses they connect to (public-address.ts `publicAddressesOnly`).
+ * the addresses they connect to (public-address.ts `isPublicAddress`, in webhooks/webhook-worker.ts `post`).
  */
 export function isPublicHostname(hostname: string): boolean {
   return !isLoopbackHostname(hostname) && !namesLocalhost(hostname) && !isPrivateAddress(hostname);
