@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createTestClock } from '../clock.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { deliverDueWebhooks, webhookBackoffSeconds, type WebhookDeliveryOptions, type WebhookHostLookup } from './webhook-worker.ts';
+import { deliverDueWebhooks, WEBHOOK_LOOKUP_SLOTS, webhookBackoffSeconds, type WebhookDeliveryOptions, type WebhookHostLookup } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
 const secretKey = webhookSecretKey(Buffer.alloc(32, 9));
@@ -75,6 +75,11 @@ function heldLookup() {
     maxInFlight: 0,
     autoAnswer: false,
     held,
+    /** Answers the held question for `hostname`, leaving the others held. */
+    answer(hostname: string, addresses: LookupAddress[] = loopback) {
+      const index = held.findIndex((question) => question.hostname === hostname);
+      if (index !== -1) held.splice(index, 1)[0]!.answer(addresses);
+    },
     /** Answers the oldest held question. */
     answerNext(addresses: LookupAddress[] = loopback) {
       held.shift()?.answer(addresses);
@@ -95,7 +100,7 @@ function heldLookup() {
   return state;
 }
 
-describe('webhook deliveries: at most one host-name lookup in flight in the process', () => {
+describe('webhook deliveries: at most WEBHOOK_LOOKUP_SLOTS (2) host-name lookups in flight in the process', () => {
   let storage: Storage;
   let clock: ReturnType<typeof createTestClock>;
   let receivers: Receiver[];
@@ -149,22 +154,23 @@ describe('webhook deliveries: at most one host-name lookup in flight in the proc
     });
   }
 
-  it('two partners whose DNS hangs: one lookup in flight, the other delivery waits; both fail at their timeout (ELOOKUPTIMEOUT) and are retried; the next lookup starts only when the hung one returns', async () => {
-    const first = await partner('1', 'hooks-1.partner.invalid');
-    const second = await partner('2', 'hooks-2.partner.invalid');
-    await queue([first.clientId, 'msg_dns_1'], [second.clientId, 'msg_dns_2']);
+  it('three partners whose DNS hangs: two lookups in flight, the third delivery waits; all fail at their timeout (ELOOKUPTIMEOUT) and are retried; a slot is free again only when its hung lookup returns', async () => {
+    assert.equal(WEBHOOK_LOOKUP_SLOTS, 2);
+    const partners = [await partner('1', 'hooks-1.partner.invalid'), await partner('2', 'hooks-2.partner.invalid'), await partner('3', 'hooks-3.partner.invalid')];
+    const clientIds = partners.map((each) => each.clientId);
+    await queue([clientIds[0]!, 'msg_dns_1'], [clientIds[1]!, 'msg_dns_2'], [clientIds[2]!, 'msg_dns_3']);
     const start = clock.nowSeconds();
-    // Both deliveries start at once (concurrency 4); neither lookup is ever answered during this run.
-    assert.deepEqual(await deliverDueWebhooks(options({ timeoutSeconds: 1 })), { attempted: 2, delivered: 0 });
-    assert.equal(lookups.asked.length, 1, `one lookup was started, the other delivery waited for it: ${JSON.stringify(lookups.asked)}`);
-    assert.equal(lookups.maxInFlight, 1);
-    assert.deepEqual(failures, ['ELOOKUPTIMEOUT', 'ELOOKUPTIMEOUT']);
+    // All three deliveries start at once (concurrency 4); no lookup is ever answered during this run.
+    assert.deepEqual(await deliverDueWebhooks(options({ timeoutSeconds: 1 })), { attempted: 3, delivered: 0 });
+    assert.equal(lookups.asked.length, 2, `two lookups were started, the third delivery waited: ${JSON.stringify(lookups.asked)}`);
+    assert.equal(lookups.maxInFlight, 2);
+    assert.deepEqual(failures, ['ELOOKUPTIMEOUT', 'ELOOKUPTIMEOUT', 'ELOOKUPTIMEOUT']);
     const retry = start + webhookBackoffSeconds(1);
-    assert.deepEqual(await logged([first.clientId, second.clientId], ['msg_dns_1', 'msg_dns_2']),
-      [['msg_dns_1', 1, 0, false, retry], ['msg_dns_2', 1, 0, false, retry]], 'failed attempts (status 0), retried later');
-    assert.equal(lookups.inFlight, 1, 'the hung lookup is still in flight: the delivery gave up on it, the resolver did not');
+    assert.deepEqual(await logged(clientIds, ['msg_dns_1', 'msg_dns_2', 'msg_dns_3']),
+      [['msg_dns_1', 1, 0, false, retry], ['msg_dns_2', 1, 0, false, retry], ['msg_dns_3', 1, 0, false, retry]], 'failed attempts (status 0), retried later');
+    assert.equal(lookups.inFlight, 2, 'the hung lookups are still in flight: the deliveries gave up on them, the resolver did not');
 
-    // The retries come due while the hung lookup still holds the slot.
+    // The retries come due while both hung lookups still hold the slots.
     clock.advanceSeconds(webhookBackoffSeconds(1));
     const begun: string[] = [];
     const counted: Storage = { ...storage, webhooks: { ...storage.webhooks, findEndpoint: async (clientId) => {
@@ -174,20 +180,36 @@ describe('webhook deliveries: at most one host-name lookup in flight in the proc
       return endpoint;
     } } };
     const run = deliverDueWebhooks(options({ storage: counted }));
-    await Promise.race([when(() => begun.length === 2), run]);
-    // A turn of the event loop: a delivery not held back by the slot would have asked its lookup by now.
+    await Promise.race([when(() => begun.length === 3), run]);
+    // A turn of the event loop: a delivery not held back by the slots would have asked its lookup by now.
     await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(lookups.asked.length, 1, 'no second lookup while the first has not returned');
+    assert.equal(lookups.asked.length, 2, 'no lookup while both slots are held by lookups that have not returned');
     lookups.answerNext();
-    await Promise.race([when(() => lookups.asked.length === 2), run]);
-    assert.equal(lookups.asked.length, 2, 'the next lookup started once the hung one returned');
-    assert.equal(lookups.inFlight, 1, 'and only that one');
+    await Promise.race([when(() => lookups.asked.length === 3), run]);
+    assert.equal(lookups.asked.length, 3, 'the next lookup started once a hung one returned');
+    assert.equal(lookups.inFlight, 2, 'and only that one beside the other hung lookup');
     lookups.autoAnswer = true;
     lookups.answerNext();
-    assert.deepEqual(await run, { attempted: 2, delivered: 2 });
-    assert.equal(lookups.asked.length, 3);
-    assert.equal(lookups.maxInFlight, 1, 'never two lookups at once');
-    assert.deepEqual([first.receiver.arrived, second.receiver.arrived], [['msg_dns_1'], ['msg_dns_2']]);
+    lookups.answerNext();
+    assert.deepEqual(await run, { attempted: 3, delivered: 3 });
+    assert.equal(lookups.asked.length, 5);
+    assert.equal(lookups.maxInFlight, 2, 'never more than two lookups at once');
+    assert.deepEqual(partners.map((each) => each.receiver.arrived), [['msg_dns_1'], ['msg_dns_2'], ['msg_dns_3']]);
+  });
+
+  it('one partner whose DNS hangs holds one slot: another partner\'s name is still looked up and delivered to', async () => {
+    const hung = await partner('1', 'hooks-hung.partner.invalid');
+    const named = await partner('2', 'hooks-named.partner.invalid');
+    await queue([hung.clientId, 'msg_one_1'], [named.clientId, 'msg_one_2']);
+    const run = deliverDueWebhooks(options({ timeoutSeconds: 1 }));
+    await Promise.race([when(() => lookups.asked.length === 2), run]);
+    assert.deepEqual(lookups.asked, ['hooks-hung.partner.invalid', 'hooks-named.partner.invalid']);
+    // Answer the second partner's lookup only (the first stays hung).
+    lookups.answer('hooks-named.partner.invalid');
+    assert.deepEqual(await run, { attempted: 2, delivered: 1 });
+    assert.deepEqual(named.receiver.arrived, ['msg_one_2']);
+    assert.deepEqual(hung.receiver.arrived, []);
+    assert.deepEqual(failures, ['ELOOKUPTIMEOUT']);
   });
 
   it('a partner at an IP literal needs no lookup: it is delivered to while another partner\'s lookup hangs', async () => {

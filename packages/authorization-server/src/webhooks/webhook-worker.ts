@@ -5,8 +5,8 @@
  * signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`, with the
  * `standardwebhooks` library), POSTed with a timeout, and on anything but a 2xx retried with exponential
  * backoff: `baseDelaySeconds * 2^(attempts-1)`, at most `maxDelaySeconds`, until `maxAttempts`. Receivers' host names
- * are resolved one at a time per process (`resolveWebhookHost`), so partners whose DNS hangs cannot take libuv's
- * whole thread pool from the rest of the server.
+ * are resolved at most two at a time per process (`resolveWebhookHost`), so partners whose DNS hangs cannot take
+ * libuv's whole thread pool from the rest of the server.
  */
 import { Webhook } from 'standardwebhooks';
 import type { Clock } from '../clock.ts';
@@ -187,15 +187,18 @@ function errorReason(error: unknown): string {
 const defaultLookup: WebhookHostLookup = (hostname, options, callback) => dnsLookup(hostname, options, callback);
 
 /**
- * The process's one webhook host-name lookup slot. `dns.lookup` is getaddrinfo on libuv's thread pool (4 threads by
- * default, UV_THREADPOOL_SIZE; https://nodejs.org/api/dns.html#implementation-considerations), and a lookup whose
- * DNS never answers holds its thread until the system resolver gives up, whatever our timeout says (a getaddrinfo
- * call cannot be cancelled). With `concurrency` deliveries at once, four partners with dead DNS held the whole pool,
- * and everything else on it stalled: scrypt/argon2 password hashing (logins), some crypto, file system calls. One
- * lookup at a time leaves the other threads to the server. The slot is handed on only when the lookup itself
- * returns, not when a delivery gives up on it, so a hung getaddrinfo never lets a second one start beside it.
+ * How many webhook host-name lookups may run at once in the process. `dns.lookup` is getaddrinfo on libuv's thread
+ * pool (4 threads by default, UV_THREADPOOL_SIZE; https://nodejs.org/api/dns.html#implementation-considerations), and a
+ * lookup whose DNS never answers holds its thread until the system resolver gives up, whatever our timeout says (a
+ * getaddrinfo call cannot be cancelled). With `concurrency` deliveries at once, four partners with dead DNS held the
+ * whole pool, and everything else on it stalled: scrypt/argon2 password hashing (logins), some crypto, file system
+ * calls. Two slots leave half the pool to the server, and since a run has at most one delivery of a client in flight,
+ * one partner's dead DNS holds one slot and cannot stop every other partner's deliveries (with one slot it did, until
+ * its resolver gave up). A slot is handed on only when the lookup itself returns, not when a delivery gives up on it,
+ * so hung getaddrinfo calls never outnumber the slots.
  */
-let lookupSlotTaken = false;
+export const WEBHOOK_LOOKUP_SLOTS = 2;
+let lookupSlotsFree = WEBHOOK_LOOKUP_SLOTS;
 const lookupSlotWaiters: (() => void)[] = [];
 
 function lookupTimeoutError(hostname: string): Error {
@@ -205,8 +208,8 @@ function lookupTimeoutError(hostname: string): Error {
 /** Waits for the lookup slot; rejects with ELOOKUPTIMEOUT (leaving the queue) if `signal` aborts first. */
 function takeLookupSlot(hostname: string, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(lookupTimeoutError(hostname));
-  if (!lookupSlotTaken) {
-    lookupSlotTaken = true;
+  if (lookupSlotsFree > 0) {
+    lookupSlotsFree -= 1;
     return Promise.resolve();
   }
   return new Promise<void>((resolve, reject) => {
@@ -228,11 +231,11 @@ function takeLookupSlot(hostname: string, signal: AbortSignal): Promise<void> {
 function releaseLookupSlot(): void {
   const next = lookupSlotWaiters.shift();
   if (next) next();
-  else lookupSlotTaken = false;
+  else lookupSlotsFree += 1;
 }
 
 /**
- * Resolves a receiver's host name through the process's one lookup slot (see `lookupSlotTaken`): every address, as
+ * Resolves a receiver's host name through one of the process's lookup slots (see `WEBHOOK_LOOKUP_SLOTS`): every address, as
  * `dns.lookup` with `all: true` and the ADDRCONFIG hint Node's net.connect passes by default. Waiting for the slot
  * and for the answer together end with `signal` (the delivery's timeout): the delivery then fails with ELOOKUPTIMEOUT
  * (status 0, retried like an unreachable receiver), while the lookup, if it was started, keeps the slot until it
