@@ -6,12 +6,11 @@
  * deliveries at once, a request that could outlast its lease, a delivery started after stop()).
  */
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createTestClock } from '../clock.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
+import { conditionWaiter, webhookReceiver, type WebhookReceiver } from '../testing/webhook-receivers.ts';
 import { deliverDueWebhooks, startWebhookWorker, type WebhookDeliveryOptions } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
@@ -19,76 +18,9 @@ const secretKey = webhookSecretKey(Buffer.alloc(32, 7));
 /** Long enough that a correct run never reaches it on a loaded machine; the parent code (one at a time) does. */
 const timeoutSeconds = 5;
 
-/** A partner's receiver on 127.0.0.1 that holds every request until `answer` (or `autoAnswer`). */
-interface Receiver {
-  port: number;
-  /** webhook-ids in the order their requests arrived. */
-  arrived: string[];
-  /** Requests arrived and not yet answered (nor closed by the worker). */
-  open: number;
-  /** The most requests this receiver had open at once. */
-  maxOpen: number;
-  /** Answer every request at once from now on. */
-  autoAnswer: boolean;
-  /** Answers every held request (204). */
-  answerAll(): void;
-  /** Answers what is held, closes its connections and stops listening. */
-  close(): Promise<void>;
-}
-
-const listeners = new Set<() => void>();
-/** Resolves when `condition` holds, re-checked on every request that arrives at any receiver (no polling, no sleep). */
-function when(condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!condition()) return;
-      listeners.delete(check);
-      resolve();
-    };
-    listeners.add(check);
-    check();
-  });
-}
-
-async function receiver(): Promise<Receiver> {
-  const held: ServerResponse[] = [];
-  const sockets = new Set<Socket>();
-  const result = { port: 0, arrived: [] as string[], open: 0, maxOpen: 0, autoAnswer: false } as Receiver;
-  const answer = (response: ServerResponse) => {
-    if (response.writableEnded) return;
-    result.open--;
-    response.statusCode = 204;
-    response.end();
-  };
-  const server = createServer((request, response) => {
-    request.resume();
-    result.arrived.push(String(request.headers['webhook-id']));
-    result.open++;
-    result.maxOpen = Math.max(result.maxOpen, result.open);
-    // Closed by the worker (its timeout) before an answer: no longer open.
-    response.on('close', () => {
-      if (!response.writableEnded) result.open--;
-    });
-    if (result.autoAnswer) answer(response);
-    else held.push(response);
-    for (const listener of [...listeners]) listener();
-  });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  result.port = (server.address() as AddressInfo).port;
-  result.answerAll = () => {
-    for (const response of held.splice(0)) answer(response);
-  };
-  result.close = async () => {
-    result.answerAll();
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  };
-  return result;
-}
+const { when, changed, clear } = conditionWaiter();
+type Receiver = WebhookReceiver;
+const receiver = () => webhookReceiver(changed);
 
 describe('webhook deliveries: partners are delivered to concurrently, one delivery per partner at a time', () => {
   let storage: Storage;
@@ -101,7 +33,7 @@ describe('webhook deliveries: partners are delivered to concurrently, one delive
     receivers = [];
   });
   afterEach(async () => {
-    listeners.clear();
+    clear();
     for (const open of receivers) await open.close();
     await storage.close();
   });

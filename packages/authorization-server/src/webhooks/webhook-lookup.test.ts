@@ -1,68 +1,29 @@
 /**
  * A receiver's host name is resolved by getaddrinfo on libuv's thread pool (4 threads), and a partner whose DNS never
  * answers holds a thread until the system resolver gives up: with 4 deliveries at once, four such partners held the
- * whole pool, and password hashing, crypto and file system calls (logins) stalled behind them. So at most one webhook
- * host-name lookup is in flight in the process (webhook-worker.ts `resolveWebhookHost`); an IP literal needs none.
+ * whole pool, and password hashing, crypto and file system calls (logins) stalled behind them. So at most two webhook
+ * host-name lookups are in flight in the process (webhook-worker.ts `resolveWebhookHost`, WEBHOOK_LOOKUP_SLOTS); an IP
+ * literal needs none.
  * The lookup is injected and answers only when the test says so (no sleeps, no timed assertions); the deliveries that
  * give up on it do so at their own timeout (1 s here), which the test only waits for.
  */
 import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createTestClock } from '../clock.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
+import { conditionWaiter, webhookReceiver, type WebhookReceiver } from '../testing/webhook-receivers.ts';
 import { deliverDueWebhooks, WEBHOOK_LOOKUP_SLOTS, webhookBackoffSeconds, type WebhookDeliveryOptions, type WebhookHostLookup } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
 const secretKey = webhookSecretKey(Buffer.alloc(32, 9));
 const loopback: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }];
 
-const listeners = new Set<() => void>();
-/** Resolves when `condition` holds, re-checked whenever a request arrives or a lookup is asked (no polling, no sleep). */
-function when(condition: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const check = () => {
-      if (!condition()) return;
-      listeners.delete(check);
-      resolve();
-    };
-    listeners.add(check);
-    check();
-  });
-}
-const changed = () => {
-  for (const listener of [...listeners]) listener();
-};
-
+const { when, changed, clear } = conditionWaiter();
 /** A receiver on 127.0.0.1 that answers every request at once (204). */
-interface Receiver { port: number; arrived: string[]; close(): Promise<void> }
-async function receiver(): Promise<Receiver> {
-  const sockets = new Set<Socket>();
-  const arrived: string[] = [];
-  const server = createServer((request, response: ServerResponse) => {
-    request.resume();
-    arrived.push(String(request.headers['webhook-id']));
-    response.statusCode = 204;
-    response.end();
-    changed();
-  });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    arrived,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+type Receiver = WebhookReceiver;
+const receiver = () => webhookReceiver(changed, true);
 
 /** A lookup that holds every question until the test answers it (or, with `autoAnswer`, answers 127.0.0.1 at once). */
 function heldLookup() {
@@ -115,7 +76,7 @@ describe('webhook deliveries: at most WEBHOOK_LOOKUP_SLOTS (2) host-name lookups
     failures = [];
   });
   afterEach(async () => {
-    listeners.clear();
+    clear();
     // The lookup slot is the process's: a question left held would keep it from the next case.
     while (lookups.held.length > 0) lookups.answerNext();
     for (const open of receivers) await open.close();
