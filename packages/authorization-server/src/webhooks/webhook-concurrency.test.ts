@@ -208,4 +208,16 @@ describe('webhook deliveries: partners are delivered to concurrently, one delive
     assert.deepEqual(await logged([first.clientId, second.clientId], ['msg_stop_a1', 'msg_stop_b1', 'msg_stop_a2', 'msg_stop_b2']),
       [['msg_stop_a1', 1, true], ['msg_stop_b1', 1, true], ['msg_stop_a2', 0, false], ['msg_stop_b2', 0, false]]);
   });
+
+  it('refuses a concurrency that is not a whole number of at least 1, before claiming anything', async () => {
+    const { clientId, receiver: hook } = await partner('9');
+    hook.autoAnswer = true;
+    await queue([clientId, 'msg_concurrency_0']);
+    for (const concurrency of [0, -1, 1.5, Number.NaN]) {
+      await assert.rejects(deliverDueWebhooks({ storage, clock, secretKey, environment: 'development', timeoutSeconds, concurrency }), RangeError, String(concurrency));
+      assert.throws(() => startWebhookWorker({ storage, clock, secretKey, environment: 'development', timeoutSeconds, concurrency, intervalSeconds: 60 }), RangeError, String(concurrency));
+    }
+    // Nothing was claimed: the delivery is still due now and is delivered by a run with a sound concurrency.
+    assert.deepEqual(await deliverDueWebhooks({ storage, clock, secretKey, environment: 'development', timeoutSeconds, concurrency: 1 }), { attempted: 1, delivered: 1 });
+  });
 });

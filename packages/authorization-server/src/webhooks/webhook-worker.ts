@@ -82,6 +82,17 @@ export function webhookBackoffSeconds(attempts: number, baseDelaySeconds = 30, m
 export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
 
 /**
+ * `options.concurrency` (default DEFAULT_WEBHOOK_CONCURRENCY).
+ * @throws RangeError unless it is a whole number of at least 1: 0 would claim deliveries and start none, leaving them
+ *   leased and undelivered run after run.
+ */
+function deliveryConcurrency(options: Pick<WebhookDeliveryOptions, 'concurrency'>): number {
+  const concurrency = options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`webhook delivery concurrency must be a whole number of at least 1, got ${concurrency}`);
+  return concurrency;
+}
+
+/**
  * One run: delivers the deliveries due now (at most `batchSize`), to different clients at once (at most `concurrency`
  * in flight, one per client), as long as their lease allows. @returns how many were attempted and delivered; the ones
  * claimed but not attempted stay due.
@@ -89,7 +100,7 @@ export const DEFAULT_WEBHOOK_CONCURRENCY = 4;
  */
 export async function deliverDueWebhooks(options: WebhookDeliveryOptions): Promise<{ attempted: number; delivered: number }> {
   const timeoutSeconds = options.timeoutSeconds ?? 10;
-  const concurrency = options.concurrency ?? DEFAULT_WEBHOOK_CONCURRENCY;
+  const concurrency = deliveryConcurrency(options);
   const now = options.clock.nowSeconds();
   // The lease outlasts a request's timeout, so a slow receiver is not sent the event twice at once.
   const leaseEnds = now + timeoutSeconds + 30;
@@ -356,6 +367,8 @@ export interface WebhookWorker {
 
 /** Runs `deliverDueWebhooks` every `intervalSeconds` (unref'd timer, runs never overlap; errors reported). */
 export function startWebhookWorker(options: WebhookDeliveryOptions & { intervalSeconds: number; onError?: (error: unknown) => void }): WebhookWorker {
+  // A wrong concurrency fails the start, not every run (where onError would only log it).
+  deliveryConcurrency(options);
   // A stopping server (main.ts closeResources, within the shutdown's grace) waited for the whole batch, up to its lease.
   const stopping = new AbortController();
   const job = startPeriodicFlush(() => deliverDueWebhooks({ ...options, signal: stopping.signal }).then(() => {}, (error: unknown) => options.onError?.(error)),
