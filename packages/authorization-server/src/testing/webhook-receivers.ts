@@ -1,10 +1,11 @@
 /**
- * Webhook receivers for the delivery worker's tests, driven without sleeps: a receiver on 127.0.0.1 holds every
+ * Webhook receivers and queued deliveries for the delivery worker's tests, driven without sleeps: a receiver on 127.0.0.1 holds every
  * request until the test answers it (or answers at once with `autoAnswer`), and `when` resolves once a condition
  * holds, checked again whenever something `changed()` (a request arrived, a lookup was asked).
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Storage } from '../storage/storage.ts';
 
 /** Conditions re-checked on `changed()`; `clear()` between tests drops the ones left waiting. */
 export function conditionWaiter(): { when(condition: () => boolean): Promise<void>; changed(): void; clear(): void } {
@@ -85,4 +86,14 @@ export async function webhookReceiver(changed: () => void, autoAnswer = false): 
     await new Promise((resolve) => server.close(resolve));
   };
   return result;
+}
+
+/** Queues one `client.suspended` delivery per [client, id], all due `now`; ids that sort in the order given go out in it. */
+export async function queueDueDeliveries(storage: Storage, now: number, deliveries: readonly (readonly [clientId: string, deliveryId: string])[]): Promise<void> {
+  for (const [clientId, deliveryId] of deliveries) {
+    await storage.webhooks.enqueue({
+      deliveryId, clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
+      createdAt: now, attempts: 0, nextAttemptAt: now, lastAttemptAt: null, lastStatus: null, deliveredAt: null,
+    });
+  }
 }

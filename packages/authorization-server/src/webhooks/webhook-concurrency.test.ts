@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createTestClock } from '../clock.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { conditionWaiter, webhookReceiver, type WebhookReceiver } from '../testing/webhook-receivers.ts';
+import { conditionWaiter, queueDueDeliveries, webhookReceiver, type WebhookReceiver } from '../testing/webhook-receivers.ts';
 import { deliverDueWebhooks, startWebhookWorker, type WebhookDeliveryOptions } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
@@ -49,14 +49,7 @@ describe('webhook deliveries: partners are delivered to concurrently, one delive
     return { clientId, receiver: hook };
   }
   /** Queues deliveries due now; their ids sort (and so go out) in the order given. */
-  async function queue(...deliveries: [clientId: string, deliveryId: string][]) {
-    for (const [clientId, deliveryId] of deliveries) {
-      await storage.webhooks.enqueue({
-        deliveryId, clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
-        createdAt: clock.nowSeconds(), attempts: 0, nextAttemptAt: clock.nowSeconds(), lastAttemptAt: null, lastStatus: null, deliveredAt: null,
-      });
-    }
-  }
+  const queue = (...deliveries: [clientId: string, deliveryId: string][]) => queueDueDeliveries(storage, clock.nowSeconds(), deliveries);
   const options = (overrides: Partial<WebhookDeliveryOptions> = {}): WebhookDeliveryOptions =>
     ({ storage, clock, secretKey, environment: 'development', timeoutSeconds, ...overrides });
   /** [attempts, delivered] of each delivery, by id. */

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createTestClock } from '../clock.ts';
 import { createSqliteStorage } from '../storage/sqlite/sqlite-storage.ts';
 import type { Storage } from '../storage/storage.ts';
-import { conditionWaiter, webhookReceiver, type WebhookReceiver } from '../testing/webhook-receivers.ts';
+import { conditionWaiter, queueDueDeliveries, webhookReceiver, type WebhookReceiver } from '../testing/webhook-receivers.ts';
 import { deliverDueWebhooks, WEBHOOK_LOOKUP_SLOTS, webhookBackoffSeconds, type WebhookDeliveryOptions, type WebhookHostLookup } from './webhook-worker.ts';
 import { encryptWebhookSecret, newWebhookSecret, webhookSecretKey } from './webhook-secret.ts';
 
@@ -93,14 +93,8 @@ describe('webhook deliveries: at most WEBHOOK_LOOKUP_SLOTS (2) host-name lookups
     });
     return { clientId, receiver: hook };
   }
-  async function queue(...deliveries: [clientId: string, deliveryId: string][]) {
-    for (const [clientId, deliveryId] of deliveries) {
-      await storage.webhooks.enqueue({
-        deliveryId, clientId, eventType: 'client.suspended', payload: '{"type":"client.suspended"}',
-        createdAt: clock.nowSeconds(), attempts: 0, nextAttemptAt: clock.nowSeconds(), lastAttemptAt: null, lastStatus: null, deliveredAt: null,
-      });
-    }
-  }
+  /** Queues deliveries due now; their ids sort (and so go out) in the order given. */
+  const queue = (...deliveries: [clientId: string, deliveryId: string][]) => queueDueDeliveries(storage, clock.nowSeconds(), deliveries);
   // Development: receivers on 127.0.0.1 are allowed, as in the other webhook tests.
   const options = (overrides: Partial<WebhookDeliveryOptions> = {}): WebhookDeliveryOptions => ({
     storage, clock, secretKey, environment: 'development', timeoutSeconds: 5, lookup: lookups.lookup,
