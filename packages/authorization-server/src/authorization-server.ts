@@ -80,6 +80,8 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     },
   };
   const production = options.environment !== 'development';
+  // Computed once (helmet runs to produce them), for the router's refusals, which no onRequest hook sees.
+  const frameworkErrorHeaders = securityHeaders(production);
   const connectionLimits = resolveConnectionLimits(options.connectionLimits);
   const app = Fastify({
     logger: options.logger
@@ -101,7 +103,7 @@ export async function createAuthorizationServer(input: AuthorizationServerOption
     frameworkErrors: (error, request, fastifyReply) => {
       const status = error.statusCode === 414 ? 414 : 400;
       const reply = fastifyReply as unknown as FastifyReply;
-      reply.headers(securityHeaders(production)).header(REQUEST_ID_HEADER, request.id).header('cache-control', 'no-store')
+      reply.headers(frameworkErrorHeaders).header(REQUEST_ID_HEADER, request.id).header('cache-control', 'no-store')
         .code(status).type('application/json; charset=utf-8')
         .send({ error: 'invalid_request', error_description: status === 414 ? 'a part of the request path is too long' : 'the request path could not be read', request_id: request.id });
     },
